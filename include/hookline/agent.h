@@ -1,0 +1,156 @@
+/*
+ * hookline/agent.h - the agent: a model, tools, hooks and observers driven
+ * in a loop until the model gives a final answer.
+ *
+ * One run (hl_agent_run):
+ *   AGENT_START; before_agent chain (override ends the run, H4)
+ *   per turn, up to max_turns:
+ *     TURN_START; build the request (instruction, history, tools)
+ *     before_model chain; LM_START; provider; LM_END; after_model chain
+ *     RESPONSE
+ *     the response's tool calls, in parallel on worker threads when there
+ *     are several, each: before_tool, TOOL_START, validate, backend,
+ *     TOOL_END, after_tool; results appended in the model's order
+ *     TURN_END; no tool calls means this is the final answer
+ *   after_agent chain (may replace the answer); AGENT_END; TRACE_COMPLETE
+ *
+ * Lifetime: reference counted (an agent used as a tool of another agent is
+ * shared). hl_agent_new() returns one reference, the caller's.
+ *
+ * Thread-safety: configure an agent before running it. Separate agents may
+ * run on separate threads at once. One agent may run several sessions at
+ * once from several threads (its configuration is read-only during runs).
+ * hl_agent_cancel() may be called from any thread at any time.
+ */
+#ifndef HOOKLINE_AGENT_H
+#define HOOKLINE_AGENT_H
+
+#include <stdbool.h>
+#include "status.h"
+#include "model.h"
+#include "tool.h"
+#include "context.h"
+#include "hooks.h"
+#include "observer.h"
+#include "session.h"
+#include "provider.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** New LLM agent named `name` ([A-Za-z0-9_-]{1,64}; it is also its tool
+ *  name and its branch segment). Defaults: max_turns 10, parallel tools 8,
+ *  no provider (a run then fails with HL_ERR_STATE). */
+HL_API hl_agent *hl_agent_new(const char *name);
+HL_API hl_agent *hl_agent_ref(hl_agent *agent);
+HL_API void hl_agent_unref(hl_agent *agent);
+
+HL_API const char *hl_agent_name(const hl_agent *agent);
+/** The instruction (system prompt). Copied; NULL clears. */
+HL_API hl_status hl_agent_set_instruction(hl_agent *agent, const char *instruction);
+HL_API const char *hl_agent_instruction(const hl_agent *agent);
+/** What the agent does, for routers and agent-as-tool. Copied. */
+HL_API hl_status hl_agent_set_description(hl_agent *agent, const char *description);
+HL_API const char *hl_agent_description(const hl_agent *agent);
+/** The model provider (the agent takes a reference; replaces any previous). */
+HL_API hl_status hl_agent_set_provider(hl_agent *agent, hl_provider *provider);
+HL_API hl_provider *hl_agent_provider(const hl_agent *agent);
+/** Model name sent in requests (copied). */
+HL_API hl_status hl_agent_set_model(hl_agent *agent, const char *model);
+/** Add a tool (the agent takes a reference). HL_ERR_EXISTS on a duplicate name. */
+HL_API hl_status hl_agent_add_tool(hl_agent *agent, hl_tool *tool);
+/** The agent's tool registry (borrowed). */
+HL_API hl_tools *hl_agent_tools(hl_agent *agent);
+/** The agent's own hook chains (borrowed). */
+HL_API hl_hooks *hl_agent_hooks(hl_agent *agent);
+/** Add an observer (the agent takes a reference). */
+HL_API hl_status hl_agent_add_observer(hl_agent *agent, hl_observer *obs);
+
+/** Turn limit (>= 1). A run that needs more fails with HL_ERR_MAX_TURNS. */
+HL_API void hl_agent_set_max_turns(hl_agent *agent, int max_turns);
+/** Worker threads for the tool calls of one response (1 = one after another). */
+HL_API void hl_agent_set_parallel_tools(hl_agent *agent, int max_threads);
+/** Generation parameters copied into every request (< 0 / <= 0: unset). */
+HL_API void hl_agent_set_temperature(hl_agent *agent, double temperature);
+HL_API void hl_agent_set_max_tokens(hl_agent *agent, int max_tokens);
+HL_API hl_status hl_agent_add_stop(hl_agent *agent, const char *stop);
+HL_API void hl_agent_set_tool_choice(hl_agent *agent, hl_tool_choice choice,
+                                     const char *name);
+/** Ask for a JSON answer following `schema` (copied; NULL clears). */
+HL_API hl_status hl_agent_set_response_schema(hl_agent *agent, const char *name,
+                                              const cJSON *schema);
+/** Stream responses: RESPONSE delta events and the token callback. */
+HL_API void hl_agent_set_stream(hl_agent *agent, bool stream);
+/** Called with each streamed text fragment (from the run's thread). */
+typedef void (*hl_token_fn)(const char *delta, void *user_data);
+HL_API void hl_agent_set_token_callback(hl_agent *agent, hl_token_fn fn, void *user_data);
+/** Store each run's final answer in session state under `key` (copied;
+ *  NULL: don't), like ADK's output_key. */
+HL_API hl_status hl_agent_set_output_key(hl_agent *agent, const char *key);
+HL_API const char *hl_agent_output_key(const hl_agent *agent);
+
+/**
+ * Run the agent on `input`. `session` holds the history the run continues
+ * and is extended by it; NULL uses a session owned by the agent
+ * (hl_agent_session()). On HL_OK *answer is the final answer for hl_free().
+ * On failure *answer is NULL and the status says why: HL_ERR_MAX_TURNS,
+ * HL_ERR_ABORTED (a hook), HL_ERR_CANCELLED, HL_ERR_STATE (no provider, or
+ * the session is busy), or the provider's error. The message is in
+ * hl_last_error() and hl_agent_errmsg().
+ */
+HL_API hl_status hl_agent_run(hl_agent *agent, hl_session *session,
+                              const char *input, char **answer);
+/** Cancel every run of this agent in progress (and their children). The
+ *  runs return HL_ERR_CANCELLED soon after. Thread-safe, async-signal-unsafe.
+ *  A run started after this call is not affected. */
+HL_API void hl_agent_cancel(hl_agent *agent);
+/** The session used when hl_agent_run() gets NULL (borrowed). */
+HL_API hl_session *hl_agent_session(hl_agent *agent);
+/** Message of the agent's last failed run on this thread... or "" (valid
+ *  until the next run of this agent). */
+HL_API const char *hl_agent_errmsg(const hl_agent *agent);
+/** Usage summed over the model calls of the agent's last run. */
+HL_API hl_usage hl_agent_last_usage(const hl_agent *agent);
+
+/* ------------------------------------------------------------------ */
+/* Sub-agents                                                          */
+/* ------------------------------------------------------------------ */
+
+/** A copy of `agent` named `name` (NULL: same name): same provider, tools,
+ *  observers (shared references) and copies of its hook chains. Pair it
+ *  with hl_session_clone() to fork a conversation. */
+HL_API hl_agent *hl_agent_fork(const hl_agent *agent, const char *name);
+
+/** A tool named after `child` whose one argument {"input": string} is run
+ *  by the child as a sub-agent (HL_RUN_ISOLATED) of the calling run; the
+ *  child's answer is the tool result. `description` NULL uses the child's.
+ *  The tool holds a reference to the child. */
+HL_API hl_tool *hl_agent_as_tool(hl_agent *child, const char *description);
+
+/* ------------------------------------------------------------------ */
+/* Custom agents (workflow agents in agents/ are built on this)        */
+/* ------------------------------------------------------------------ */
+
+/** The body of a custom agent: compute *answer (for hl_free()) from
+ *  `input`, usually by running children with hl_context_run_agent(). */
+typedef hl_status (*hl_agent_run_fn)(hl_context *ctx, const char *input,
+                                     char **answer, void *user_data);
+
+/** An agent whose run is `fn` instead of the model loop. before/after_agent
+ *  hooks, AGENT_START/AGENT_END and TRACE_COMPLETE happen around it as for
+ *  any agent; it nests, and can be a tool (hl_agent_as_tool). */
+HL_API hl_agent *hl_agent_new_custom(const char *name, hl_agent_run_fn fn,
+                                     void *user_data, hl_free_fn free_fn);
+
+/** Sub-agents listed on an agent, for composites and routers (the agent
+ *  takes a reference). Order is kept. */
+HL_API hl_status hl_agent_add_sub_agent(hl_agent *agent, hl_agent *child);
+HL_API size_t hl_agent_sub_agent_count(const hl_agent *agent);
+HL_API hl_agent *hl_agent_sub_agent_at(const hl_agent *agent, size_t i);
+HL_API hl_agent *hl_agent_find_sub_agent(const hl_agent *agent, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,113 @@
+/*
+ * hookline/context.h - the invocation context seen by hooks, tools and
+ * providers during an agent run.
+ *
+ * A context describes one run of one agent (an "invocation"): who runs
+ * (agent name, branch in a multi-agent tree), for whom (app, user and
+ * session ids), on what (the user's input, the session state), and lets
+ * callbacks act on the run: read and write session state, call another
+ * tool through the hook chains, run a child agent that inherits hooks and
+ * observers, emit events, check for cancellation.
+ *
+ * Lifetime: a context is lent to the callback that receives it and is valid
+ * only during that call. Strings returned by accessors are valid as long as
+ * the context. Never store a context pointer.
+ *
+ * Thread-safety: parallel tool calls receive contexts of the same run on
+ * different threads. Every function here is safe to call from them at
+ * once (state access is locked; events are delivered to observers from the
+ * calling thread).
+ */
+#ifndef HOOKLINE_CONTEXT_H
+#define HOOKLINE_CONTEXT_H
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+#include "status.h"
+#include "model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hl_context hl_context;
+typedef struct hl_agent hl_agent;
+typedef struct hl_session hl_session;
+struct hl_event;
+
+/** Unique id of this run ("inv-" followed by 32 hex digits). Never NULL. */
+HL_API const char *hl_context_invocation_id(const hl_context *ctx);
+/** Name of the agent that runs. */
+HL_API const char *hl_context_agent_name(const hl_context *ctx);
+/** The running agent (borrowed). */
+HL_API hl_agent *hl_context_agent(const hl_context *ctx);
+/** Path of the agent in the multi-agent tree: "root", "root/researcher". */
+HL_API const char *hl_context_branch(const hl_context *ctx);
+HL_API const char *hl_context_app_name(const hl_context *ctx);
+HL_API const char *hl_context_user_id(const hl_context *ctx);
+HL_API const char *hl_context_session_id(const hl_context *ctx);
+/** The user's input that started this run. Never NULL. */
+HL_API const char *hl_context_user_input(const hl_context *ctx);
+/** The session the run works on (borrowed). Use the state functions below
+ *  rather than touching its messages while the run is in progress. */
+HL_API hl_session *hl_context_session(const hl_context *ctx);
+/** Current turn number, starting at 1 (0 before the first model call). */
+HL_API int hl_context_turn(const hl_context *ctx);
+
+/** Copy of session state `key`, or NULL if absent. Caller frees. */
+HL_API cJSON *hl_context_state_get(const hl_context *ctx, const char *key);
+/** Set session state `key` to a copy of `value` (NULL removes the key). */
+HL_API hl_status hl_context_state_set(hl_context *ctx, const char *key, const cJSON *value);
+
+/** True once the run was cancelled (hl_agent_cancel()). Long-running tools
+ *  and providers poll this and return HL_ERR_CANCELLED. */
+HL_API bool hl_context_cancelled(const hl_context *ctx);
+
+/**
+ * Call the running agent's tool `name` with `args` through the full tool
+ * path: before_tool chain (which may mutate the arguments, override or
+ * abort), TOOL_START, schema validation, the backend, TOOL_END, after_tool
+ * chain. This is how code-mode sandboxes and composite tools reach other
+ * tools. `args` is borrowed (copied inside). On HL_OK *result is the
+ * caller's. A before/after_tool abort returns HL_ERR_ABORTED and also
+ * aborts the enclosing run.
+ */
+HL_API hl_status hl_context_call_tool(hl_context *ctx, const char *name,
+                                      const cJSON *args, cJSON **result);
+
+/** How a child agent's run relates to the parent's session. */
+typedef enum hl_run_mode {
+  HL_RUN_SHARED = 0,   /**< the child works on the parent's session (history and state) */
+  HL_RUN_ISOLATED = 1, /**< a fresh history and a copy of the state; nothing flows back */
+  HL_RUN_FORK = 2      /**< a copy of the session (history and state); nothing flows back */
+} hl_run_mode;
+
+/**
+ * Run `child` as a sub-agent of the current run. The child inherits the
+ * global, parent and own hook chains and observers (parent's first); its
+ * events reach the parent's observers with branch "<parent branch>/<child
+ * name>". Cancelling the parent cancels the child. On HL_OK *answer is a
+ * string for hl_free(); on failure the child's status and message.
+ * Thread-safe: a parallel workflow agent calls it from several threads,
+ * which requires HL_RUN_ISOLATED or HL_RUN_FORK.
+ */
+HL_API hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child,
+                                      const char *input, hl_run_mode mode,
+                                      char **answer);
+
+/** Emit a CUSTOM event (`data` borrowed, may be NULL). */
+HL_API void hl_context_emit_custom(hl_context *ctx, const char *name, const cJSON *data);
+/** Emit a STDERR_WRITE event. */
+HL_API void hl_context_emit_stderr(hl_context *ctx, const char *text);
+/** Emit a RESPONSE delta event and call the agent's token callback. For
+ *  streaming providers. NULL ctx is a no-op. */
+HL_API void hl_context_emit_delta(hl_context *ctx, const char *text);
+/** Emit any event; the library fills in time, invocation id, agent name,
+ *  branch and turn. For providers (API_REQUEST, API_RESPONSE). NULL ctx is
+ *  a no-op. */
+HL_API void hl_context_emit(hl_context *ctx, struct hl_event *event);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

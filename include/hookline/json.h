@@ -1,0 +1,74 @@
+/*
+ * hookline/json.h - JSON helpers over cJSON.
+ *
+ * hookline speaks JSON through cJSON (a required dependency): tool arguments,
+ * tool results, schemas and payloads are `cJSON *` values. These helpers add
+ * what cJSON lacks for hostile input: clear error messages with positions,
+ * nesting and size limits, UTF-8 validation, and NULL-safe accessors.
+ *
+ * Ownership: a function that returns `cJSON *` or writes `cJSON **out`
+ * gives the caller a new tree to free with cJSON_Delete(). Functions that
+ * return `const cJSON *` or `const char *` lend a pointer into the tree you
+ * passed; it lives as long as that tree.
+ *
+ * Thread-safety: all functions are thread-safe on distinct trees.
+ * hookline does not call cJSON_InitHooks(); do not change the cJSON
+ * allocator after hookline objects exist.
+ */
+#ifndef HOOKLINE_JSON_H
+#define HOOKLINE_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Deepest nesting of arrays/objects hl_json_parse() accepts. */
+#define HL_JSON_MAX_DEPTH 512
+
+/**
+ * Parse `len` bytes of JSON text (NUL bytes inside `text` are an error, not
+ * an end). Rejects: malformed JSON, trailing garbage, invalid UTF-8, nesting
+ * deeper than HL_JSON_MAX_DEPTH. On failure returns HL_ERR_JSON with a
+ * message such as "invalid JSON at byte 17: expected ',' or '}'", sets
+ * *out to NULL and leaks nothing. On success *out is the caller's.
+ * Pass len == (size_t)-1 to use strlen(text).
+ */
+HL_API hl_status hl_json_parse(const char *text, size_t len, cJSON **out);
+
+/** Serialize compactly. *out is a NUL-terminated string for hl_free(). */
+HL_API hl_status hl_json_print(const cJSON *value, char **out);
+
+/** Deep copy; NULL on allocation failure or NULL input. Caller frees. */
+HL_API cJSON *hl_json_clone(const cJSON *value);
+
+/** Structural equality (object key order does not matter). NULL == NULL. */
+HL_API bool hl_json_equal(const cJSON *a, const cJSON *b);
+
+/** True if `s[0..len)` is valid UTF-8 (no overlongs, no surrogates). */
+HL_API bool hl_utf8_valid(const char *s, size_t len);
+
+/** Name of a value's JSON type: "string", "number", "integer" (a number
+ *  with no fraction), "boolean", "null", "object", "array". */
+HL_API const char *hl_json_type_name(const cJSON *value);
+
+/* Accessors: NULL-safe; `obj` may be NULL or not an object. */
+
+/** obj[key] if it is a string, else NULL. Borrowed. */
+HL_API const char *hl_json_get_string(const cJSON *obj, const char *key);
+/** obj[key] as a number, or `fallback` when absent or not a number. */
+HL_API double hl_json_get_number(const cJSON *obj, const char *key, double fallback);
+/** obj[key] as a bool, or `fallback` when absent or not a boolean. */
+HL_API bool hl_json_get_bool(const cJSON *obj, const char *key, bool fallback);
+/** obj[key] (any type) or NULL. Borrowed. */
+HL_API const cJSON *hl_json_get(const cJSON *obj, const char *key);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

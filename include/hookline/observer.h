@@ -1,0 +1,145 @@
+/*
+ * hookline/observer.h - events and observers.
+ *
+ * Observers watch every event of a run; they cannot change it (H13: an
+ * observer that fails or is slow never changes the result of a run; only a
+ * hook's abort stops a run). Two styles: one function for every event, or
+ * a struct of per-event functions where unset ones are skipped; both carry
+ * a user_data pointer.
+ *
+ * Lifetime: observers are reference counted; an agent that receives one
+ * takes its own reference. An hl_event and everything it points to is
+ * borrowed for the duration of the callback only: copy what you keep
+ * (hl_event_to_json() does).
+ *
+ * Thread-safety: events are delivered synchronously on the thread that
+ * produced them, and parallel tool calls produce events on several threads
+ * at once, so observer callbacks must be thread-safe for their user_data.
+ * The built-in observers are. Creating and configuring an observer is not
+ * thread-safe; attach it before runs start.
+ */
+#ifndef HOOKLINE_OBSERVER_H
+#define HOOKLINE_OBSERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cjson/cJSON.h>
+#include "status.h"
+#include "model.h"
+#include "hooks.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum hl_event_type {
+  HL_EVENT_AGENT_START = 0,   /**< text = user input */
+  HL_EVENT_AGENT_END,         /**< text = answer (NULL on error), error, usage, duration_ms */
+  HL_EVENT_TURN_START,        /**< turn */
+  HL_EVENT_TURN_END,          /**< response, data = array of tool results */
+  HL_EVENT_LM_START,          /**< name = model, prompt_tokens (estimate) */
+  HL_EVENT_LM_END,            /**< name = model, usage, error (success = error.status == HL_OK), duration_ms */
+  HL_EVENT_API_REQUEST,       /**< name = provider, data = the wire payload (API keys never included) */
+  HL_EVENT_API_RESPONSE,      /**< name = provider, data = the decoded body, usage, duration_ms, error */
+  HL_EVENT_RESPONSE,          /**< text = the answer text; is_delta: a streamed fragment */
+  HL_EVENT_TOOL_START,        /**< name = tool, call_id, args (after before_tool mutation) */
+  HL_EVENT_TOOL_END,          /**< name = tool, call_id, args, result (NULL on error), error, duration_ms */
+  HL_EVENT_HOOK,              /**< name = hook name, hook_point, hook_action, args (for tool hooks) */
+  HL_EVENT_STDERR_WRITE,      /**< text */
+  HL_EVENT_TRACE_COMPLETE,    /**< turns, usage (sum of the run), duration_ms */
+  HL_EVENT_CUSTOM,            /**< name, data */
+  HL_EVENT_TYPE_COUNT
+} hl_event_type;
+
+/** "agent_start", "tool_end", ... */
+HL_API const char *hl_event_type_name(hl_event_type type);
+
+/** One event. Fields not listed for a type above are zero/NULL. */
+typedef struct hl_event {
+  hl_event_type type;
+  int64_t time_ns;             /**< CLOCK_REALTIME, nanoseconds */
+  const char *invocation_id;
+  const char *agent_name;
+  const char *branch;          /**< "root", "root/researcher" */
+  int turn;
+  const char *name;
+  const char *call_id;
+  const char *text;
+  bool is_delta;
+  const cJSON *args;
+  const cJSON *result;
+  const cJSON *data;
+  const hl_response *response;
+  const hl_usage *usage;
+  hl_error error;
+  double duration_ms;
+  int64_t prompt_tokens;
+  int turns;
+  hl_hook_point hook_point;
+  hl_hook_action hook_action;
+} hl_event;
+
+/** The event as JSON (deep copy, caller frees): {"type":"tool_start",
+ *  "branch":..., "tool":..., "args":{...}, ...}. */
+HL_API cJSON *hl_event_to_json(const hl_event *event);
+/** One readable line without newline, `key=value` pairs:
+ *  "tool_start call_id=c1 tool=calculator args={\"x\":1}". For hl_free(). */
+HL_API char *hl_event_format(const hl_event *event);
+
+typedef struct hl_observer hl_observer;
+
+/** Function style: receives every event. Return 0; non-zero marks a
+ *  failure, which is counted (hl_observer_failures()) and otherwise ignored. */
+typedef int (*hl_observer_fn)(const hl_event *event, void *user_data);
+
+/** Struct style: one optional function per event type. */
+typedef struct hl_observer_ops {
+  hl_observer_fn agent_start, agent_end, turn_start, turn_end, lm_start, lm_end,
+      api_request, api_response, response, tool_start, tool_end, hook,
+      stderr_write, trace_complete, custom;
+} hl_observer_ops;
+
+/** New function-style observer. One reference, the caller's. */
+HL_API hl_observer *hl_observer_new(hl_observer_fn fn, void *user_data);
+/** New struct-style observer; `ops` is copied. */
+HL_API hl_observer *hl_observer_new_ops(const hl_observer_ops *ops, void *user_data);
+HL_API hl_observer *hl_observer_ref(hl_observer *obs);
+HL_API void hl_observer_unref(hl_observer *obs);
+/** Release user_data with `free_fn` when the observer is freed. */
+HL_API void hl_observer_set_free_fn(hl_observer *obs, hl_free_fn free_fn);
+/** Deliver one event (what the library does for each event). Thread-safe. */
+HL_API void hl_observer_notify(hl_observer *obs, const hl_event *event);
+/** How many callbacks reported failure so far. */
+HL_API uint64_t hl_observer_failures(const hl_observer *obs);
+
+/* Built-ins */
+
+/** Does nothing. */
+HL_API hl_observer *hl_observer_noop(void);
+/** Writes hl_event_format() lines, prefixed ("[app] tool_start ..."), to
+ *  `out` (borrowed; must outlive the observer). Deltas are not logged. */
+HL_API hl_observer *hl_observer_logging(FILE *out, const char *prefix);
+/** Keeps a JSON copy of every event. */
+HL_API hl_observer *hl_observer_collecting(void);
+/** Collected events of `type` (HL_EVENT_TYPE_COUNT for all) so far. */
+HL_API size_t hl_observer_collected_count(hl_observer *collecting, hl_event_type type);
+/** Copy of the collected events as a JSON array (caller frees). */
+HL_API cJSON *hl_observer_collected(hl_observer *collecting);
+/** Forget the collected events. */
+HL_API void hl_observer_collected_clear(hl_observer *collecting);
+/** Fans every event out to its children, in the order added. */
+HL_API hl_observer *hl_observer_composite(void);
+/** Add a child to a composite (takes a reference). */
+HL_API hl_status hl_observer_composite_add(hl_observer *composite, hl_observer *child);
+
+/** Process-wide observers, notified of every run's events after the
+ *  agent's own. Takes a reference. Configure at start-up. */
+HL_API hl_status hl_observer_add_global(hl_observer *obs);
+/** Drop every global observer (tests). */
+HL_API void hl_observer_clear_global(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

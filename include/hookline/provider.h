@@ -1,0 +1,64 @@
+/*
+ * hookline/provider.h - model providers: the interface every model speaks.
+ *
+ * A provider turns an hl_request into an hl_response. Built-in providers:
+ * scripted (scripted.h), OpenAI-compatible (openai.h) and Anthropic
+ * (anthropic.h). Applications write their own by filling hl_provider_ops.
+ *
+ * Streaming: when req->stream is true a provider that can stream calls
+ * hl_context_emit_delta() for each text fragment as it arrives, and still
+ * returns the complete assembled response. Providers emit API_REQUEST and
+ * API_RESPONSE events with hl_context_emit(); the agent emits LM_START and
+ * LM_END around the call.
+ *
+ * Lifetime: reference counted; an agent takes its own reference.
+ *
+ * Thread-safety: a provider may be called from several agents and threads
+ * at once; implementations must allow that (the built-ins do).
+ */
+#ifndef HOOKLINE_PROVIDER_H
+#define HOOKLINE_PROVIDER_H
+
+#include "status.h"
+#include "model.h"
+#include "context.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hl_provider hl_provider;
+
+typedef struct hl_provider_ops {
+  /** Short name for events and messages ("openai"). */
+  const char *name;
+  /**
+   * Answer `req`. `ctx` is NULL outside an agent run. On HL_OK set *out to
+   * a new response (the caller takes it). On failure return a status with
+   * a message set by hl_fail() and leave *out NULL. Poll
+   * hl_context_cancelled(ctx) and return HL_ERR_CANCELLED promptly.
+   */
+  hl_status (*complete)(void *impl, hl_context *ctx, const hl_request *req,
+                        hl_response **out);
+  /** Free `impl` (last reference dropped). May be NULL. */
+  void (*destroy)(void *impl);
+} hl_provider_ops;
+
+/** Wrap an implementation. `ops` is borrowed and must outlive the provider
+ *  (use a static struct). Returns one reference, the caller's. */
+HL_API hl_provider *hl_provider_new(const hl_provider_ops *ops, void *impl);
+HL_API hl_provider *hl_provider_ref(hl_provider *provider);
+HL_API void hl_provider_unref(hl_provider *provider);
+HL_API const char *hl_provider_name(const hl_provider *provider);
+HL_API void *hl_provider_impl(const hl_provider *provider);
+
+/** Call the provider directly, without an agent (ctx may be NULL). On HL_OK
+ *  *out is the caller's. Checks its arguments and that a provider returning
+ *  HL_OK produced a response. */
+HL_API hl_status hl_provider_complete(hl_provider *provider, hl_context *ctx,
+                                      const hl_request *req, hl_response **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,68 @@
+/*
+ * hookline/session.h - a conversation: message history and key-value state.
+ *
+ * A run appends the user's input, the model's messages and tool results to
+ * its session; the next run on the same session continues the
+ * conversation. State is a JSON object that hooks, tools and workflow
+ * agents share (output keys, flags such as "escalate").
+ *
+ * Ownership: hl_session_new() returns a session the caller frees with
+ * hl_session_free(), after every run that uses it has returned.
+ *
+ * Thread-safety: state functions are locked and may be called from any
+ * thread, also during a run. The history belongs to the running agent: read
+ * it (hl_session_messages) only while no run is in progress. One run at a
+ * time per session: a second concurrent run gets HL_ERR_STATE.
+ */
+#ifndef HOOKLINE_SESSION_H
+#define HOOKLINE_SESSION_H
+
+#include <cjson/cJSON.h>
+#include "status.h"
+#include "model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hl_session hl_session;
+
+/** New empty session. NULL ids get defaults: app "hookline", user "user",
+ *  session a fresh random id. Strings are copied. */
+HL_API hl_session *hl_session_new(const char *app_name, const char *user_id,
+                                  const char *session_id);
+HL_API void hl_session_free(hl_session *session);
+/** Deep copy of history and state (a fork), with the same ids. */
+HL_API hl_session *hl_session_clone(const hl_session *session);
+/** Forget history and state; keep the ids. */
+HL_API void hl_session_reset(hl_session *session);
+
+HL_API const char *hl_session_app_name(const hl_session *session);
+HL_API const char *hl_session_user_id(const hl_session *session);
+HL_API const char *hl_session_id(const hl_session *session);
+
+/** The history (borrowed; valid until the session changes). */
+HL_API const hl_messages *hl_session_messages(const hl_session *session);
+/** Append a message; the session takes ownership (also on failure). */
+HL_API hl_status hl_session_add_message(hl_session *session, hl_message *msg);
+
+/** Copy of state `key` or NULL. Caller frees. */
+HL_API cJSON *hl_session_state_get(const hl_session *session, const char *key);
+/** State `key` as a new string for hl_free() if it is a string, else NULL. */
+HL_API char *hl_session_state_get_string(const hl_session *session, const char *key);
+/** Set `key` to a copy of `value`; NULL removes the key. */
+HL_API hl_status hl_session_state_set(hl_session *session, const char *key,
+                                      const cJSON *value);
+HL_API hl_status hl_session_state_set_string(hl_session *session, const char *key,
+                                             const char *value);
+/** Copy of the whole state object. Caller frees. */
+HL_API cJSON *hl_session_state(const hl_session *session);
+
+/** {"app_name":..,"user_id":..,"session_id":..,"state":{..},"messages":[..]} */
+HL_API cJSON *hl_session_to_json(const hl_session *session);
+HL_API hl_status hl_session_from_json(const cJSON *json, hl_session **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

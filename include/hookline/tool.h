@@ -1,0 +1,161 @@
+/*
+ * hookline/tool.h - tools: declaration, JSON Schema validation, registry,
+ * and the native C function backend.
+ *
+ * A tool has a name, a description and a JSON Schema for its arguments,
+ * given raw (hl_tool_set_schema) or built (hl_tool_param). Before a tool
+ * runs, its arguments are validated against the schema; a violation is an
+ * HL_ERR_INVALID_ARGUMENTS result that the model sees, with the path of the
+ * offending value ("$.city: expected string, got number").
+ *
+ * Supported JSON Schema subset: type (string, number, integer, boolean,
+ * object, array, null, or an array of those), properties, required,
+ * additionalProperties (false or a schema), items, enum, const, minimum,
+ * maximum, minLength, maxLength, minItems, maxItems, description, title,
+ * default ($ref, anyOf/oneOf/allOf are rejected as unsupported at
+ * declaration time so nothing is silently unchecked).
+ *
+ * Lifetime: tools are reference counted because one tool may be shared by
+ * several agents and registries. hl_tool_new() returns one reference owned
+ * by the caller; a registry or agent that receives the tool takes its own
+ * reference. Drop yours with hl_tool_unref().
+ *
+ * Thread-safety: configure a tool (param, schema, timeout) before sharing
+ * it; after that, a tool is immutable and may be called from any number of
+ * threads at once, so its function must be thread-safe for its user_data.
+ * Refcounting is atomic. A registry is safe for concurrent readers; adding
+ * while others read requires outside locking.
+ */
+#ifndef HOOKLINE_TOOL_H
+#define HOOKLINE_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "status.h"
+#include "model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hl_context hl_context;   /* see context.h */
+typedef struct hl_tool hl_tool;
+typedef struct hl_tools hl_tools;
+
+/* ------------------------------------------------------------------ */
+/* JSON Schema                                                         */
+/* ------------------------------------------------------------------ */
+
+/** Check that `schema` is a schema hookline can enforce. On failure
+ *  HL_ERR_SCHEMA with a message naming the path in the schema
+ *  ("schema $.properties.city.type: unknown type \"strin\""). */
+HL_API hl_status hl_schema_check(const cJSON *schema);
+
+/** Validate `value` against `schema` (assumed checked). HL_OK or
+ *  HL_ERR_INVALID_ARGUMENTS with the first violation's path and reason in
+ *  hl_last_error(): "$.items[2].qty: expected integer, got string",
+ *  "$: missing required property \"city\"", "$.unit: \"kelvin\" is not one
+ *  of [\"c\",\"f\"]", "$: unexpected property \"x\"". */
+HL_API hl_status hl_schema_validate(const cJSON *schema, const cJSON *value);
+
+/* ------------------------------------------------------------------ */
+/* Tools                                                               */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A native tool function.
+ *
+ * `args` are the validated (and possibly hook-mutated) arguments, borrowed
+ * for the call. On success set `*result` to a new cJSON value (a string
+ * for plain text, or any JSON) and return HL_OK; the library takes it.
+ * On failure return a status (usually HL_ERR_EXECUTION_FAILED) with a
+ * message set through hl_fail(); the model then sees an error result with
+ * that message. If you set *result and fail, the library frees it.
+ * `ctx` is the run's context (cancellation, session state, nested tool
+ * calls); it is NULL when the tool is called outside an agent run.
+ * Called on worker threads when a model asks for several tools at once.
+ */
+typedef hl_status (*hl_tool_fn)(hl_context *ctx, const cJSON *args,
+                                cJSON **result, void *user_data);
+
+/** Called once with user_data when the tool's last reference goes. */
+typedef void (*hl_free_fn)(void *user_data);
+
+/** New native tool with an empty object schema ({"type":"object",
+ *  "properties":{}}). `name` must match [A-Za-z0-9_-]{1,64}: NULL and
+ *  HL_ERR_INVALID in hl_last_error() otherwise. Strings are copied. */
+HL_API hl_tool *hl_tool_new(const char *name, const char *description,
+                            hl_tool_fn fn, void *user_data);
+/** Take another reference. Returns `tool`. */
+HL_API hl_tool *hl_tool_ref(hl_tool *tool);
+/** Drop a reference; the last one frees the tool (and calls its free_fn). */
+HL_API void hl_tool_unref(hl_tool *tool);
+/** Function to release user_data when the tool is freed. */
+HL_API void hl_tool_set_free_fn(hl_tool *tool, hl_free_fn free_fn);
+
+/** Schema builder: add a property. `type` is one of "string", "number",
+ *  "integer", "boolean", "object", "array". HL_ERR_SCHEMA for an unknown
+ *  type, HL_ERR_EXISTS for a duplicate parameter name. */
+HL_API hl_status hl_tool_param(hl_tool *tool, const char *name, const char *type,
+                               const char *description, bool required);
+/** Like hl_tool_param() for a string restricted to `values` (NULL-terminated). */
+HL_API hl_status hl_tool_param_enum(hl_tool *tool, const char *name,
+                                    const char *description, bool required,
+                                    const char *const *values);
+/** Add a property with a full sub-schema (deep-copied, checked), for nested
+ *  objects and arrays. */
+HL_API hl_status hl_tool_param_schema(hl_tool *tool, const char *name,
+                                      const cJSON *schema, bool required);
+/** Replace the whole schema from JSON text. HL_ERR_JSON for malformed text,
+ *  HL_ERR_SCHEMA for an invalid schema; the tool keeps its old schema then. */
+HL_API hl_status hl_tool_set_schema(hl_tool *tool, const char *schema_json);
+/** Forbid properties not declared (additionalProperties: false). */
+HL_API hl_status hl_tool_set_strict(hl_tool *tool, bool strict);
+/** Time limit for one call in milliseconds (0 = none, the default). A call
+ *  over the limit yields HL_ERR_TIMEOUT; the native function is left to
+ *  finish on its thread and its late result is discarded. */
+HL_API void hl_tool_set_timeout_ms(hl_tool *tool, unsigned timeout_ms);
+
+HL_API const char *hl_tool_name(const hl_tool *tool);
+HL_API const char *hl_tool_description(const hl_tool *tool);
+/** The argument schema, borrowed (valid while the tool lives and is not
+ *  reconfigured). */
+HL_API const cJSON *hl_tool_schema(const hl_tool *tool);
+HL_API unsigned hl_tool_timeout_ms(const hl_tool *tool);
+HL_API void *hl_tool_user_data(const hl_tool *tool);
+
+/**
+ * Validate `args` against the schema and call the tool once, honouring its
+ * timeout. No hooks or events: this is the bare backend call (the agent
+ * wraps it in before_tool/after_tool; use hl_context_call_tool() for the
+ * hooked path). HL_ERR_INVALID_ARGUMENTS, HL_ERR_EXECUTION_FAILED,
+ * HL_ERR_TIMEOUT, HL_ERR_CANCELLED or the tool's own status; message in
+ * hl_last_error(). On success *result is the caller's.
+ */
+HL_API hl_status hl_tool_invoke(hl_tool *tool, hl_context *ctx,
+                                const cJSON *args, cJSON **result);
+
+/* ------------------------------------------------------------------ */
+/* Registry                                                            */
+/* ------------------------------------------------------------------ */
+
+/** New empty registry. Free with hl_tools_free(). */
+HL_API hl_tools *hl_tools_new(void);
+/** Drop the registry's references to its tools and free it. */
+HL_API void hl_tools_free(hl_tools *tools);
+/** Add a tool; the registry takes its own reference. HL_ERR_EXISTS if a tool
+ *  of that name is present. */
+HL_API hl_status hl_tools_add(hl_tools *tools, hl_tool *tool);
+/** Find by name; borrowed pointer or NULL. */
+HL_API hl_tool *hl_tools_find(const hl_tools *tools, const char *name);
+HL_API size_t hl_tools_count(const hl_tools *tools);
+/** The i-th tool in insertion order (borrowed), NULL past the end. */
+HL_API hl_tool *hl_tools_at(const hl_tools *tools, size_t i);
+/** Remove by name; HL_ERR_NOT_FOUND if absent. */
+HL_API hl_status hl_tools_remove(hl_tools *tools, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
