@@ -1,0 +1,461 @@
+/*
+ * message.c - messages, their content parts, and message lists, with the
+ * neutral JSON encoding described in model.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookline/json.h"
+#include "hookline/model.h"
+#include "model_internal.h"
+#include "util.h"
+
+static const char *const role_names[] = {"system", "user", "assistant", "tool"};
+
+const char *hl_role_name(hl_role role) {
+  return (unsigned)role < 4 ? role_names[role] : "unknown";
+}
+
+hl_status hl_role_parse(const char *name, hl_role *out) {
+  if (!name || !out) return hl_fail(HL_ERR_INVALID, "hl_role_parse: NULL argument");
+  for (unsigned i = 0; i < 4; i++) {
+    if (strcmp(name, role_names[i]) == 0) {
+      *out = (hl_role)i;
+      return HL_OK;
+    }
+  }
+  char q[80];
+  hl__quote(q, sizeof q, name);
+  return hl_fail(HL_ERR_INVALID, "unknown role %s (expected system, user, assistant or tool)", q);
+}
+
+static void part_free(hl_part *p) {
+  free(p->text);
+  free(p->id);
+  free(p->name);
+  cJSON_Delete(p->args);
+  memset(p, 0, sizeof *p);
+}
+
+hl_message *hl_message_new(hl_role role) {
+  if ((unsigned)role > HL_ROLE_TOOL) {
+    hl_fail(HL_ERR_INVALID, "hl_message_new: unknown role %d", (int)role);
+    return NULL;
+  }
+  hl_message *m = calloc(1, sizeof *m);
+  if (!m) {
+    hl__oom();
+    return NULL;
+  }
+  m->role = role;
+  return m;
+}
+
+hl_message *hl_message_new_text(hl_role role, const char *text) {
+  if (!text) {
+    hl_fail(HL_ERR_INVALID, "hl_message_new_text: text is NULL");
+    return NULL;
+  }
+  hl_message *m = hl_message_new(role);
+  if (m && hl_message_add_text(m, text) != HL_OK) {
+    hl_message_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+void hl_message_free(hl_message *msg) {
+  if (!msg) return;
+  for (size_t i = 0; i < msg->n_parts; i++) part_free(&msg->parts[i]);
+  free(msg->parts);
+  free(msg);
+}
+
+/* Reserve one more part and return it zeroed, or NULL (message set). */
+static hl_part *push_part(hl_message *msg, hl_part_kind kind) {
+  if (hl__reserve((void **)&msg->parts, &msg->cap_parts_, msg->n_parts + 1, sizeof(hl_part)) !=
+      HL_OK)
+    return NULL;
+  hl_part *p = &msg->parts[msg->n_parts];
+  memset(p, 0, sizeof *p);
+  p->kind = kind;
+  return p;
+}
+
+hl_status hl_message_add_text(hl_message *msg, const char *text) {
+  if (!msg || !text) return hl_fail(HL_ERR_INVALID, "hl_message_add_text: NULL argument");
+  hl_part *p = push_part(msg, HL_PART_TEXT);
+  if (!p) return HL_ERR_NOMEM;
+  if (!(p->text = hl__strdup(text))) return hl__oom();
+  msg->n_parts++;
+  return HL_OK;
+}
+
+hl_status hl_message_add_tool_call(hl_message *msg, const char *id, const char *name,
+                                   const cJSON *args) {
+  if (!msg || !id || !name)
+    return hl_fail(HL_ERR_INVALID, "hl_message_add_tool_call: NULL message, id or name");
+  if (args && !cJSON_IsObject(args))
+    return hl_fail(HL_ERR_INVALID, "hl_message_add_tool_call: arguments must be an object, got %s",
+                   hl_json_type_name(args));
+  if (args && !hl__json_depth_ok(args, HL_JSON_MAX_DEPTH))
+    return hl_fail(HL_ERR_TOO_LARGE, "hl_message_add_tool_call: arguments nest deeper than %d levels",
+                   HL_JSON_MAX_DEPTH);
+  hl_part *p = push_part(msg, HL_PART_TOOL_CALL);
+  if (!p) return HL_ERR_NOMEM;
+  p->id = hl__strdup(id);
+  p->name = hl__strdup(name);
+  p->args = args ? hl_json_clone(args) : cJSON_CreateObject();
+  if (!p->id || !p->name || !p->args) {
+    part_free(p);
+    return hl__oom();
+  }
+  msg->n_parts++;
+  return HL_OK;
+}
+
+hl_status hl_message_add_tool_result(hl_message *msg, const char *id, const char *name,
+                                     const char *content, bool is_error) {
+  if (!msg || !id || !content)
+    return hl_fail(HL_ERR_INVALID, "hl_message_add_tool_result: NULL message, id or content");
+  hl_part *p = push_part(msg, HL_PART_TOOL_RESULT);
+  if (!p) return HL_ERR_NOMEM;
+  p->id = hl__strdup(id);
+  p->name = hl__strdup(name);
+  p->text = hl__strdup(content);
+  p->is_error = is_error;
+  if (!p->id || (name && !p->name) || !p->text) {
+    part_free(p);
+    return hl__oom();
+  }
+  msg->n_parts++;
+  return HL_OK;
+}
+
+char *hl_message_text(const hl_message *msg) {
+  if (!msg) {
+    hl_fail(HL_ERR_INVALID, "hl_message_text: message is NULL");
+    return NULL;
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < msg->n_parts; i++)
+    if (msg->parts[i].kind == HL_PART_TEXT && msg->parts[i].text)
+      total += strlen(msg->parts[i].text);
+  char *s = malloc(total + 1);
+  if (!s) {
+    hl__oom();
+    return NULL;
+  }
+  size_t o = 0;
+  for (size_t i = 0; i < msg->n_parts; i++) {
+    if (msg->parts[i].kind != HL_PART_TEXT || !msg->parts[i].text) continue;
+    size_t n = strlen(msg->parts[i].text);
+    memcpy(s + o, msg->parts[i].text, n);
+    o += n;
+  }
+  s[o] = '\0';
+  return s;
+}
+
+size_t hl_message_tool_call_count(const hl_message *msg) {
+  size_t n = 0;
+  if (!msg) return 0;
+  for (size_t i = 0; i < msg->n_parts; i++)
+    if (msg->parts[i].kind == HL_PART_TOOL_CALL) n++;
+  return n;
+}
+
+hl_message *hl_message_clone(const hl_message *msg) {
+  if (!msg) {
+    hl_fail(HL_ERR_INVALID, "hl_message_clone: message is NULL");
+    return NULL;
+  }
+  hl_message *c = hl_message_new(msg->role);
+  if (!c) return NULL;
+  for (size_t i = 0; i < msg->n_parts; i++) {
+    const hl_part *p = &msg->parts[i];
+    hl_status st;
+    switch (p->kind) {
+    case HL_PART_TEXT:
+      st = hl_message_add_text(c, p->text ? p->text : "");
+      break;
+    case HL_PART_TOOL_CALL:
+      st = hl_message_add_tool_call(c, p->id ? p->id : "", p->name ? p->name : "", p->args);
+      break;
+    case HL_PART_TOOL_RESULT:
+      st = hl_message_add_tool_result(c, p->id ? p->id : "", p->name, p->text ? p->text : "",
+                                      p->is_error);
+      break;
+    default:
+      st = hl_fail(HL_ERR_INVALID, "hl_message_clone: part %zu has unknown kind %d", i,
+                   (int)p->kind);
+    }
+    if (st != HL_OK) {
+      hl_message_free(c);
+      return NULL;
+    }
+  }
+  return c;
+}
+
+/* ---- JSON ---------------------------------------------------------- */
+
+/* Add obj[key] = string s (skipped when s is NULL); false on OOM. */
+bool hl__json_add_str(cJSON *obj, const char *key, const char *s) {
+  if (!s) return true;
+  return cJSON_AddStringToObject(obj, key, s) != NULL;
+}
+
+/* NULL with the message set (out of memory, or arguments that a hook made
+ * too deep to encode). */
+static cJSON *part_to_json(const hl_part *p) {
+  if (p->kind == HL_PART_TOOL_CALL && p->args && !hl__json_depth_ok(p->args, HL_JSON_MAX_DEPTH)) {
+    hl_fail(HL_ERR_TOO_LARGE, "tool call %s: arguments nest deeper than %d levels",
+            p->id ? p->id : "(no id)", HL_JSON_MAX_DEPTH);
+    return NULL;
+  }
+  cJSON *j = cJSON_CreateObject();
+  if (!j) {
+    hl__oom();
+    return NULL;
+  }
+  bool ok = true;
+  switch (p->kind) {
+  case HL_PART_TEXT:
+    ok = hl__json_add_str(j, "type", "text") && hl__json_add_str(j, "text", p->text ? p->text : "");
+    break;
+  case HL_PART_TOOL_CALL: {
+    ok = hl__json_add_str(j, "type", "tool_call") && hl__json_add_str(j, "id", p->id) &&
+         hl__json_add_str(j, "name", p->name);
+    cJSON *args = ok ? (p->args ? hl_json_clone(p->args) : cJSON_CreateObject()) : NULL;
+    ok = ok && args && cJSON_AddItemToObject(j, "arguments", args);
+    if (!ok) cJSON_Delete(args);
+    break;
+  }
+  case HL_PART_TOOL_RESULT:
+    ok = hl__json_add_str(j, "type", "tool_result") && hl__json_add_str(j, "id", p->id) &&
+         hl__json_add_str(j, "name", p->name) &&
+         hl__json_add_str(j, "content", p->text ? p->text : "") &&
+         cJSON_AddBoolToObject(j, "is_error", p->is_error) != NULL;
+    break;
+  default:
+    cJSON_Delete(j);
+    hl_fail(HL_ERR_INVALID, "message part has unknown kind %d", (int)p->kind);
+    return NULL;
+  }
+  if (!ok) {
+    cJSON_Delete(j);
+    hl__oom();
+    return NULL;
+  }
+  return j;
+}
+
+cJSON *hl_message_to_json(const hl_message *msg) {
+  if (!msg) {
+    hl_fail(HL_ERR_INVALID, "hl_message_to_json: message is NULL");
+    return NULL;
+  }
+  cJSON *j = cJSON_CreateObject();
+  cJSON *content = cJSON_CreateArray();
+  if (!j || !content || !hl__json_add_str(j, "role", hl_role_name(msg->role)) ||
+      !cJSON_AddItemToObject(j, "content", content)) {
+    cJSON_Delete(j);
+    cJSON_Delete(content);
+    hl__oom();
+    return NULL;
+  }
+  for (size_t i = 0; i < msg->n_parts; i++) {
+    cJSON *pj = part_to_json(&msg->parts[i]);
+    if (!pj) {
+      cJSON_Delete(j);
+      return NULL;
+    }
+    cJSON_AddItemToArray(content, pj);
+  }
+  return j;
+}
+
+/* Fetch an optional string field; HL_ERR_JSON when present but not a string. */
+hl_status hl__json_opt_str(const cJSON *obj, const char *key, const char *where, const char **out) {
+  const cJSON *v = hl_json_get(obj, key);
+  *out = NULL;
+  if (!v || cJSON_IsNull(v)) return HL_OK;
+  if (!cJSON_IsString(v))
+    return hl_fail(HL_ERR_JSON, "%s.%s: expected string, got %s", where, key, hl_json_type_name(v));
+  *out = v->valuestring;
+  return HL_OK;
+}
+
+hl_status hl__json_req_str(const cJSON *obj, const char *key, const char *where, const char **out) {
+  hl_status st = hl__json_opt_str(obj, key, where, out);
+  if (st == HL_OK && !*out) return hl_fail(HL_ERR_JSON, "%s: missing string field \"%s\"", where, key);
+  return st;
+}
+
+static hl_status part_from_json(const cJSON *pj, hl_message *m, const char *where) {
+  if (!cJSON_IsObject(pj))
+    return hl_fail(HL_ERR_JSON, "%s: expected object, got %s", where, hl_json_type_name(pj));
+  const char *type, *text, *id, *name;
+  hl_status st = hl__json_req_str(pj, "type", where, &type);
+  if (st) return st;
+  if (strcmp(type, "text") == 0) {
+    if ((st = hl__json_req_str(pj, "text", where, &text))) return st;
+    return hl_message_add_text(m, text);
+  }
+  if (strcmp(type, "tool_call") == 0) {
+    if ((st = hl__json_req_str(pj, "id", where, &id)) || (st = hl__json_req_str(pj, "name", where, &name)))
+      return st;
+    const cJSON *args = hl_json_get(pj, "arguments");
+    if (args && !cJSON_IsObject(args))
+      return hl_fail(HL_ERR_JSON, "%s.arguments: expected object, got %s", where,
+                     hl_json_type_name(args));
+    return hl_message_add_tool_call(m, id, name, args);
+  }
+  if (strcmp(type, "tool_result") == 0) {
+    if ((st = hl__json_req_str(pj, "id", where, &id)) ||
+        (st = hl__json_opt_str(pj, "name", where, &name)) ||
+        (st = hl__json_req_str(pj, "content", where, &text)))
+      return st;
+    const cJSON *err = hl_json_get(pj, "is_error");
+    if (err && !cJSON_IsBool(err))
+      return hl_fail(HL_ERR_JSON, "%s.is_error: expected boolean, got %s", where,
+                     hl_json_type_name(err));
+    return hl_message_add_tool_result(m, id, name, text, cJSON_IsTrue(err));
+  }
+  char q[64];
+  hl__quote(q, sizeof q, type);
+  return hl_fail(HL_ERR_JSON, "%s.type: unknown part type %s (expected text, tool_call or tool_result)",
+                 where, q);
+}
+
+hl_status hl__message_from_json_at(const cJSON *json, hl_message **out, const char *where) {
+  *out = NULL;
+  if (!cJSON_IsObject(json))
+    return hl_fail(HL_ERR_JSON, "%s: expected object, got %s", where, hl_json_type_name(json));
+  const char *role_name;
+  hl_status st = hl__json_req_str(json, "role", where, &role_name);
+  if (st) return st;
+  hl_role role;
+  if (hl_role_parse(role_name, &role) != HL_OK)
+    return hl_fail(HL_ERR_JSON, "%s.role: %s", where, hl_last_error());
+  const cJSON *content = hl_json_get(json, "content");
+  if (!cJSON_IsArray(content))
+    return hl_fail(HL_ERR_JSON, "%s.content: expected array, got %s", where,
+                   hl_json_type_name(content));
+  hl_message *m = hl_message_new(role);
+  if (!m) return hl_last_status();
+  size_t i = 0;
+  for (const cJSON *pj = content->child; pj; pj = pj->next, i++) {
+    char pwhere[96];
+    snprintf(pwhere, sizeof pwhere, "%s.content[%zu]", where, i);
+    if ((st = part_from_json(pj, m, pwhere)) != HL_OK) {
+      hl_message_free(m);
+      return st;
+    }
+  }
+  *out = m;
+  return HL_OK;
+}
+
+hl_status hl_message_from_json(const cJSON *json, hl_message **out) {
+  if (!out) return hl_fail(HL_ERR_INVALID, "hl_message_from_json: out is NULL");
+  *out = NULL;
+  if (!json) return hl_fail(HL_ERR_INVALID, "hl_message_from_json: json is NULL");
+  return hl__message_from_json_at(json, out, "message");
+}
+
+/* ---- message lists ------------------------------------------------- */
+
+hl_status hl_messages_push(hl_messages *list, hl_message *msg) {
+  if (!list || !msg) {
+    hl_message_free(msg);
+    return hl_fail(HL_ERR_INVALID, "hl_messages_push: NULL list or message");
+  }
+  hl_status st = hl__reserve((void **)&list->items, &list->cap_, list->count + 1,
+                             sizeof(hl_message *));
+  if (st) {
+    hl_message_free(msg);
+    return st;
+  }
+  list->items[list->count++] = msg;
+  return HL_OK;
+}
+
+void hl_messages_clear(hl_messages *list) {
+  if (!list) return;
+  for (size_t i = 0; i < list->count; i++) hl_message_free(list->items[i]);
+  free(list->items);
+  list->items = NULL;
+  list->count = 0;
+  list->cap_ = 0;
+}
+
+hl_status hl_messages_copy(hl_messages *dst, const hl_messages *src) {
+  if (!dst || !src) return hl_fail(HL_ERR_INVALID, "hl_messages_copy: NULL list");
+  if (dst->count) return hl_fail(HL_ERR_INVALID, "hl_messages_copy: destination is not empty");
+  for (size_t i = 0; i < src->count; i++) {
+    hl_message *c = hl_message_clone(src->items[i]);
+    hl_status st = c ? hl_messages_push(dst, c) : hl_last_status();
+    if (st != HL_OK) {
+      hl_messages_clear(dst);
+      return st;
+    }
+  }
+  return HL_OK;
+}
+
+cJSON *hl_messages_to_json(const hl_messages *list) {
+  if (!list) {
+    hl_fail(HL_ERR_INVALID, "hl_messages_to_json: list is NULL");
+    return NULL;
+  }
+  cJSON *arr = cJSON_CreateArray();
+  if (!arr) {
+    hl__oom();
+    return NULL;
+  }
+  for (size_t i = 0; i < list->count; i++) {
+    cJSON *mj = hl_message_to_json(list->items[i]);
+    if (!mj) {
+      cJSON_Delete(arr);
+      return NULL;
+    }
+    cJSON_AddItemToArray(arr, mj);
+  }
+  return arr;
+}
+
+hl_status hl__messages_from_json_at(const cJSON *array, hl_messages *list, const char *where) {
+  if (!cJSON_IsArray(array))
+    return hl_fail(HL_ERR_JSON, "%s: expected array, got %s", where, hl_json_type_name(array));
+  /* All or nothing: decode into a scratch list, then move. */
+  hl_messages tmp = {0};
+  size_t i = 0;
+  for (const cJSON *mj = array->child; mj; mj = mj->next, i++) {
+    char mwhere[64];
+    snprintf(mwhere, sizeof mwhere, "%s[%zu]", where, i);
+    hl_message *m;
+    hl_status st = hl__message_from_json_at(mj, &m, mwhere);
+    if (st == HL_OK) st = hl_messages_push(&tmp, m);
+    if (st != HL_OK) {
+      hl_messages_clear(&tmp);
+      return st;
+    }
+  }
+  hl_status st = hl__reserve((void **)&list->items, &list->cap_, list->count + tmp.count,
+                             sizeof(hl_message *));
+  if (st != HL_OK) {
+    hl_messages_clear(&tmp);
+    return st;
+  }
+  for (size_t k = 0; k < tmp.count; k++) list->items[list->count++] = tmp.items[k];
+  free(tmp.items);
+  return HL_OK;
+}
+
+hl_status hl_messages_from_json(const cJSON *array, hl_messages *list) {
+  if (!array || !list) return hl_fail(HL_ERR_INVALID, "hl_messages_from_json: NULL argument");
+  return hl__messages_from_json_at(array, list, "messages");
+}

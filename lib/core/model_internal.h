@@ -1,0 +1,25 @@
+/*
+ * lib/core/model_internal.h - JSON decoding helpers shared by message.c,
+ * request.c and response.c. `where` names the position in the document
+ * for error messages ("request.messages[3].content[0]").
+ */
+#ifndef HL_CORE_MODEL_INTERNAL_H
+#define HL_CORE_MODEL_INTERNAL_H
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+
+#include "hookline/model.h"
+
+/* obj[key] = s; nothing when s is NULL. false on allocation failure. */
+bool hl__json_add_str(cJSON *obj, const char *key, const char *s);
+/* Optional string field: *out = NULL when absent or null; HL_ERR_JSON when
+ * present with another type. *out is borrowed from obj. */
+hl_status hl__json_opt_str(const cJSON *obj, const char *key, const char *where, const char **out);
+/* Like hl__json_opt_str but absence is an HL_ERR_JSON error. */
+hl_status hl__json_req_str(const cJSON *obj, const char *key, const char *where, const char **out);
+
+hl_status hl__message_from_json_at(const cJSON *json, hl_message **out, const char *where);
+hl_status hl__messages_from_json_at(const cJSON *array, hl_messages *list, const char *where);
+
+#endif

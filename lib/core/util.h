@@ -1,0 +1,42 @@
+/*
+ * lib/core/util.h - small helpers shared by the files of lib/core (and
+ * usable by the rest of lib/). Not part of the public API.
+ */
+#ifndef HL_CORE_UTIL_H
+#define HL_CORE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+#include "hookline/status.h"
+
+/* strdup that accepts NULL (returns NULL). A NULL result for a non-NULL
+ * input means out of memory: check with `s && !copy`. */
+char *hl__strdup(const char *s);
+
+/* Report an allocation failure through hl_fail() and return HL_ERR_NOMEM. */
+hl_status hl__oom(void);
+
+/* Make room for at least `need` elements of `elem` bytes in the array *items
+ * whose capacity is *cap, doubling. HL_ERR_NOMEM (message set) on failure;
+ * *items is unchanged then. */
+hl_status hl__reserve(void **items, size_t *cap, size_t need, size_t elem);
+
+/* True if `value` has no more than `max_depth` levels of arrays/objects
+ * (a scalar is depth 0). The recursion stops as soon as the limit is
+ * passed, so it is bounded by max_depth whatever the tree. */
+bool hl__json_depth_ok(const cJSON *value, int max_depth);
+
+/* Write `s` into `buf` (size `size`) as a JSON string literal, truncated
+ * with "..." when it does not fit; used to quote values in messages. */
+void hl__quote(char *buf, size_t size, const char *s);
+
+/* Offset of the first byte that is not valid UTF-8 in s[0..len), or `len`
+ * when the whole range is valid. */
+size_t hl__utf8_invalid_at(const char *s, size_t len);
+
+/* {"type":"object","properties":{}}, or NULL on allocation failure. */
+cJSON *hl__empty_object_schema(void);
+
+#endif
