@@ -1,0 +1,413 @@
+/*
+ * tool.c - tool declarations (name, description, argument schema), the
+ * schema builder, and the native C function backend with its time limit.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hookline/json.h"
+#include "hookline/tool.h"
+#include "schema_internal.h"
+#include "tool_internal.h"
+#include "util.h"
+
+#define HL_TOOL_NAME_MAX 64
+
+struct hl_tool {
+  atomic_size_t refs;
+  char *name;
+  char *description;
+  cJSON *schema;        /* always an object schema with "type":"object" */
+  hl_tool_fn fn;
+  void *user_data;
+  hl_free_fn free_fn;
+  unsigned timeout_ms;
+};
+
+/* ---- naming -------------------------------------------------------- */
+
+hl_status hl__tool_name_check(const char *name) {
+  if (!name) return hl_fail(HL_ERR_INVALID, "tool name is NULL");
+  size_t n = 0;
+  for (; name[n] && n <= HL_TOOL_NAME_MAX; n++) {
+    char c = name[n];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-')) {
+      char q[96];
+      hl__quote(q, sizeof q, name);
+      return hl_fail(HL_ERR_INVALID, "invalid tool name %s: only A-Z a-z 0-9 _ - are allowed", q);
+    }
+  }
+  if (n == 0) return hl_fail(HL_ERR_INVALID, "invalid tool name: empty");
+  if (n > HL_TOOL_NAME_MAX)
+    return hl_fail(HL_ERR_INVALID, "invalid tool name: longer than %d characters", HL_TOOL_NAME_MAX);
+  return HL_OK;
+}
+
+/* ---- lifetime ------------------------------------------------------ */
+
+hl_tool *hl_tool_new(const char *name, const char *description, hl_tool_fn fn, void *user_data) {
+  if (hl__tool_name_check(name) != HL_OK) return NULL;
+  if (!fn) {
+    hl_fail(HL_ERR_INVALID, "hl_tool_new: tool \"%s\" has no function", name);
+    return NULL;
+  }
+  hl_tool *t = calloc(1, sizeof *t);
+  if (!t) goto oom;
+  atomic_init(&t->refs, 1);
+  t->name = hl__strdup(name);
+  t->description = hl__strdup(description ? description : "");
+  t->schema = hl__empty_object_schema();
+  t->fn = fn;
+  t->user_data = user_data;
+  if (!t->name || !t->description || !t->schema) goto oom;
+  return t;
+oom:
+  if (t) {
+    free(t->name);
+    free(t->description);
+    cJSON_Delete(t->schema);
+    free(t);
+  }
+  hl__oom();
+  return NULL;
+}
+
+hl_tool *hl_tool_ref(hl_tool *tool) {
+  if (tool) atomic_fetch_add_explicit(&tool->refs, 1, memory_order_relaxed);
+  return tool;
+}
+
+void hl_tool_unref(hl_tool *tool) {
+  if (!tool) return;
+  /* acq_rel: the thread that frees must see every other thread's writes. */
+  if (atomic_fetch_sub_explicit(&tool->refs, 1, memory_order_acq_rel) != 1) return;
+  if (tool->free_fn) tool->free_fn(tool->user_data);
+  free(tool->name);
+  free(tool->description);
+  cJSON_Delete(tool->schema);
+  free(tool);
+}
+
+void hl_tool_set_free_fn(hl_tool *tool, hl_free_fn free_fn) {
+  if (!tool) {
+    hl_fail(HL_ERR_INVALID, "hl_tool_set_free_fn: tool is NULL");
+    return;
+  }
+  tool->free_fn = free_fn;
+}
+
+/* ---- schema -------------------------------------------------------- */
+
+static const char *const param_types[] = {"string", "number", "integer", "boolean", "object", "array"};
+
+/* Add schema.properties[name] = prop (taking it) and list it in required. */
+static hl_status add_property(hl_tool *tool, const char *name, cJSON *prop, bool required) {
+  if (!tool || !name) {
+    cJSON_Delete(prop);
+    return hl_fail(HL_ERR_INVALID, "hl_tool_param: NULL tool or parameter name");
+  }
+  if (!*name || !hl_utf8_valid(name, strlen(name))) {
+    cJSON_Delete(prop);
+    return hl_fail(HL_ERR_INVALID, "tool \"%s\": parameter name must be non-empty UTF-8", tool->name);
+  }
+  cJSON *props = cJSON_GetObjectItemCaseSensitive(tool->schema, "properties");
+  if (!props) props = cJSON_AddObjectToObject(tool->schema, "properties");
+  if (!props) {
+    cJSON_Delete(prop);
+    return hl__oom();
+  }
+  if (cJSON_GetObjectItemCaseSensitive(props, name)) {
+    cJSON_Delete(prop);
+    char q[96];
+    hl__quote(q, sizeof q, name);
+    return hl_fail(HL_ERR_EXISTS, "tool \"%s\": parameter %s is already declared", tool->name, q);
+  }
+  cJSON *req = NULL;
+  if (required) {
+    req = cJSON_GetObjectItemCaseSensitive(tool->schema, "required");
+    if (!req) req = cJSON_AddArrayToObject(tool->schema, "required");
+    cJSON *entry = req ? cJSON_CreateString(name) : NULL;
+    if (!entry) {
+      cJSON_Delete(prop);
+      return hl__oom();
+    }
+    cJSON_AddItemToArray(req, entry);
+  }
+  if (!cJSON_AddItemToObject(props, name, prop)) {
+    cJSON_Delete(prop);
+    if (req) cJSON_DeleteItemFromArray(req, cJSON_GetArraySize(req) - 1);
+    return hl__oom();
+  }
+  return HL_OK;
+}
+
+static cJSON *simple_property(const char *type, const char *description) {
+  cJSON *p = cJSON_CreateObject();
+  if (!p || !cJSON_AddStringToObject(p, "type", type) ||
+      (description && !cJSON_AddStringToObject(p, "description", description))) {
+    cJSON_Delete(p);
+    return NULL;
+  }
+  return p;
+}
+
+hl_status hl_tool_param(hl_tool *tool, const char *name, const char *type, const char *description,
+                        bool required) {
+  if (!tool || !name || !type)
+    return hl_fail(HL_ERR_INVALID, "hl_tool_param: NULL tool, name or type");
+  bool known = false;
+  for (size_t i = 0; i < sizeof param_types / sizeof param_types[0]; i++)
+    if (strcmp(type, param_types[i]) == 0) known = true;
+  if (!known) {
+    char q[80];
+    hl__quote(q, sizeof q, type);
+    return hl_fail(HL_ERR_SCHEMA,
+                   "tool \"%s\": parameter \"%.64s\": unknown type %s (expected string, number, "
+                   "integer, boolean, object or array)",
+                   tool->name, name, q);
+  }
+  cJSON *p = simple_property(type, description);
+  if (!p) return hl__oom();
+  return add_property(tool, name, p, required);
+}
+
+hl_status hl_tool_param_enum(hl_tool *tool, const char *name, const char *description,
+                             bool required, const char *const *values) {
+  if (!tool || !name || !values)
+    return hl_fail(HL_ERR_INVALID, "hl_tool_param_enum: NULL tool, name or values");
+  if (!values[0])
+    return hl_fail(HL_ERR_SCHEMA, "tool \"%s\": parameter \"%.64s\": enum needs at least one value",
+                   tool->name, name);
+  cJSON *p = simple_property("string", description);
+  cJSON *e = p ? cJSON_AddArrayToObject(p, "enum") : NULL;
+  if (!e) goto oom;
+  for (const char *const *v = values; *v; v++) {
+    cJSON *s = cJSON_CreateString(*v);
+    if (!s) goto oom;
+    cJSON_AddItemToArray(e, s);
+  }
+  return add_property(tool, name, p, required);
+oom:
+  cJSON_Delete(p);
+  return hl__oom();
+}
+
+hl_status hl_tool_param_schema(hl_tool *tool, const char *name, const cJSON *schema, bool required) {
+  if (!tool || !name || !schema)
+    return hl_fail(HL_ERR_INVALID, "hl_tool_param_schema: NULL tool, name or schema");
+  char root[128];
+  snprintf(root, sizeof root, "$.properties.%.64s", name);
+  hl_status st = hl__schema_check_at(schema, root);
+  if (st) return st;
+  cJSON *copy = hl_json_clone(schema);
+  if (!copy) return hl_last_status();
+  return add_property(tool, name, copy, required);
+}
+
+/* A tool's arguments are a JSON object, so its schema must say so. */
+static hl_status check_tool_schema(const hl_tool *tool, const cJSON *schema) {
+  hl_status st = hl_schema_check(schema);
+  if (st) return st;
+  const cJSON *type = hl_json_get(schema, "type");
+  if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0)
+    return hl_fail(HL_ERR_SCHEMA, "schema $: tool \"%s\" needs an object schema (\"type\": \"object\")",
+                   tool->name);
+  return HL_OK;
+}
+
+hl_status hl_tool_set_schema(hl_tool *tool, const char *schema_json) {
+  if (!tool || !schema_json)
+    return hl_fail(HL_ERR_INVALID, "hl_tool_set_schema: NULL tool or schema text");
+  cJSON *schema;
+  hl_status st = hl_json_parse(schema_json, (size_t)-1, &schema);
+  if (st) return hl_fail(st, "tool \"%s\": schema: %s", tool->name, hl_last_error());
+  if ((st = check_tool_schema(tool, schema))) {
+    cJSON_Delete(schema);
+    return st;
+  }
+  cJSON_Delete(tool->schema);
+  tool->schema = schema;
+  return HL_OK;
+}
+
+hl_status hl_tool_set_strict(hl_tool *tool, bool strict) {
+  if (!tool) return hl_fail(HL_ERR_INVALID, "hl_tool_set_strict: tool is NULL");
+  if (!strict) {
+    cJSON_DeleteItemFromObjectCaseSensitive(tool->schema, "additionalProperties");
+    return HL_OK;
+  }
+  cJSON *f = cJSON_CreateFalse();
+  if (!f) return hl__oom();
+  if (cJSON_GetObjectItemCaseSensitive(tool->schema, "additionalProperties"))
+    cJSON_ReplaceItemInObjectCaseSensitive(tool->schema, "additionalProperties", f);
+  else
+    cJSON_AddItemToObject(tool->schema, "additionalProperties", f);
+  return HL_OK;
+}
+
+void hl_tool_set_timeout_ms(hl_tool *tool, unsigned timeout_ms) {
+  if (!tool) {
+    hl_fail(HL_ERR_INVALID, "hl_tool_set_timeout_ms: tool is NULL");
+    return;
+  }
+  tool->timeout_ms = timeout_ms;
+}
+
+/* ---- accessors ----------------------------------------------------- */
+
+const char *hl_tool_name(const hl_tool *tool) { return tool ? tool->name : NULL; }
+const char *hl_tool_description(const hl_tool *tool) { return tool ? tool->description : NULL; }
+const cJSON *hl_tool_schema(const hl_tool *tool) { return tool ? tool->schema : NULL; }
+unsigned hl_tool_timeout_ms(const hl_tool *tool) { return tool ? tool->timeout_ms : 0; }
+void *hl_tool_user_data(const hl_tool *tool) { return tool ? tool->user_data : NULL; }
+
+/* ---- calling ------------------------------------------------------- */
+
+/* Run the function once on this thread. Guarantees the contract callers
+ * rely on: a failure always has a message and the matching status in
+ * hl_last_error()/hl_last_status(), and success always has a result. */
+static hl_status run_fn(hl_tool *t, hl_context *ctx, const cJSON *args, cJSON **out) {
+  cJSON *res = NULL;
+  hl_clear_error();
+  hl_status st = t->fn(ctx, args, &res, t->user_data);
+  if (st != HL_OK) {
+    cJSON_Delete(res);
+    if (hl_last_status() == HL_OK || !hl_last_error()[0])
+      return hl_fail(st, "tool \"%s\" failed: %s", t->name, hl_strerror(st));
+    if (hl_last_status() != st) hl_fail(st, "%s", hl_last_error());
+    return st;
+  }
+  if (!res && !(res = cJSON_CreateNull())) return hl__oom();
+  *out = res;
+  return HL_OK;
+}
+
+/* State shared by a caller waiting with a deadline and the worker thread
+ * running the function. Whoever drops the last reference frees it, so a
+ * caller that gave up can return at once and the late worker cleans up. */
+typedef struct timed_call {
+  atomic_int refs;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool done;
+  hl_tool *tool;      /* the worker's own reference */
+  hl_context *ctx;
+  cJSON *args;        /* a copy: the caller's arguments may be gone when a late worker runs */
+  cJSON *result;      /* set by the worker; taken by the caller or freed by the last owner */
+  hl_status status;
+  char message[1024];
+} timed_call;
+
+static void timed_call_release(timed_call *c) {
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+  pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->cv);
+  cJSON_Delete(c->args);
+  cJSON_Delete(c->result);
+  free(c);
+}
+
+static void *timed_call_worker(void *arg) {
+  timed_call *c = arg;
+  hl_tool *tool = c->tool;
+  cJSON *res = NULL;
+  hl_status st = run_fn(tool, c->ctx, c->args, &res);
+  pthread_mutex_lock(&c->mu);
+  c->status = st;
+  c->result = res;
+  snprintf(c->message, sizeof c->message, "%s", hl_last_error());
+  c->done = true;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  timed_call_release(c);
+  hl_tool_unref(tool); /* last: may run the tool's free_fn on this thread */
+  return NULL;
+}
+
+static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON *args,
+                                     cJSON **result) {
+  timed_call *c = calloc(1, sizeof *c);
+  if (!c) return hl__oom();
+  c->args = hl_json_clone(args);
+  if (!c->args) {
+    free(c);
+    return hl_last_status() ? hl_last_status() : hl__oom();
+  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  int rc_cv = pthread_cond_init(&c->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  if (rc_cv != 0) {
+    cJSON_Delete(c->args);
+    free(c);
+    return hl_fail(HL_ERR_LIMIT, "tool \"%s\": cannot create a condition variable", tool->name);
+  }
+  pthread_mutex_init(&c->mu, NULL);
+  atomic_init(&c->refs, 2);
+  c->tool = hl_tool_ref(tool);
+  c->ctx = ctx;
+
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t th;
+  int rc = pthread_create(&th, &attr, timed_call_worker, c);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    hl_tool_unref(tool);
+    atomic_store(&c->refs, 1);
+    timed_call_release(c);
+    return hl_fail(HL_ERR_LIMIT, "tool \"%s\": cannot start a worker thread: %s", tool->name,
+                   strerror(rc));
+  }
+
+  struct timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += tool->timeout_ms / 1000;
+  deadline.tv_nsec += (long)(tool->timeout_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&c->mu);
+  while (!c->done) {
+    if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT) break;
+  }
+  bool done = c->done;
+  hl_status st = HL_ERR_TIMEOUT;
+  if (done) {
+    st = c->status;
+    *result = c->result;
+    c->result = NULL;
+    if (st != HL_OK) hl_fail(st, "%s", c->message);
+  }
+  pthread_mutex_unlock(&c->mu);
+  timed_call_release(c);
+  if (!done)
+    return hl_fail(HL_ERR_TIMEOUT, "tool \"%s\" timed out after %u ms", tool->name,
+                   tool->timeout_ms);
+  if (st == HL_OK) hl_clear_error();
+  return st;
+}
+
+hl_status hl_tool_invoke(hl_tool *tool, hl_context *ctx, const cJSON *args, cJSON **result) {
+  if (!result) return hl_fail(HL_ERR_INVALID, "hl_tool_invoke: result is NULL");
+  *result = NULL;
+  if (!tool) return hl_fail(HL_ERR_INVALID, "hl_tool_invoke: tool is NULL");
+  /* A call without arguments is a call with none: {}. */
+  cJSON *empty = NULL;
+  if (!args && !(args = empty = cJSON_CreateObject())) return hl__oom();
+  hl_status st = hl_schema_validate(tool->schema, args);
+  if (st == HL_OK)
+    st = tool->timeout_ms ? invoke_with_timeout(tool, ctx, args, result)
+                          : run_fn(tool, ctx, args, result);
+  cJSON_Delete(empty);
+  return st;
+}

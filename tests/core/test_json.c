@@ -1,0 +1,211 @@
+/* test_json.c - the strict JSON parser and the cJSON helpers. */
+#include <string.h>
+
+#include "check.h"
+#include "hookline/json.h"
+
+/* Parse `text`, expect HL_ERR_JSON and a message containing `needle`. */
+static void expect_error(const char *text, const char *needle) {
+  cJSON *v = (cJSON *)1;
+  hl_status st = hl_json_parse(text, (size_t)-1, &v);
+  CHECK_INT(st, HL_ERR_JSON);
+  CHECK(v == NULL);
+  CHECK_CONTAINS(hl_last_error(), needle);
+  if (st == HL_OK) cJSON_Delete(v);
+}
+
+static void parses_and_prints_round_trip(void) {
+  const char *doc = "{\"s\":\"h\\u00e9llo \\\"q\\\" \\\\ \\n\\t\",\"i\":-12,\"f\":2.5e-3,"
+                    "\"b\":true,\"n\":null,\"a\":[1,[],{}],\"o\":{\"k\":false}}";
+  cJSON *v = NULL;
+  REQUIRE(hl_json_parse(doc, (size_t)-1, &v) == HL_OK);
+  CHECK_STR(hl_json_get_string(v, "s"), "h\xc3\xa9llo \"q\" \\ \n\t");
+  CHECK(hl_json_get_number(v, "i", 0) == -12);
+  CHECK(hl_json_get_number(v, "f", 0) == 2.5e-3);
+  CHECK(hl_json_get_bool(v, "b", false) == true);
+  CHECK(cJSON_IsNull(hl_json_get(v, "n")));
+  CHECK_INT(cJSON_GetArraySize(hl_json_get(v, "a")), 3);
+  char *text = NULL;
+  REQUIRE(hl_json_print(v, &text) == HL_OK);
+  cJSON *again = NULL;
+  REQUIRE(hl_json_parse(text, strlen(text), &again) == HL_OK);
+  CHECK(hl_json_equal(v, again));
+  hl_free(text);
+  cJSON_Delete(v);
+  cJSON_Delete(again);
+}
+
+static void scalars_at_top_level(void) {
+  cJSON *v = NULL;
+  REQUIRE(hl_json_parse("  \"x\"  ", (size_t)-1, &v) == HL_OK);
+  CHECK_STR(v->valuestring, "x");
+  cJSON_Delete(v);
+  REQUIRE(hl_json_parse("-0.5E+2", (size_t)-1, &v) == HL_OK);
+  CHECK(v->valuedouble == -50.0);
+  cJSON_Delete(v);
+  REQUIRE(hl_json_parse("false", (size_t)-1, &v) == HL_OK);
+  CHECK(cJSON_IsFalse(v));
+  cJSON_Delete(v);
+}
+
+static void surrogate_pairs_decode_to_utf8(void) {
+  cJSON *v = NULL;
+  REQUIRE(hl_json_parse("\"\\ud83d\\ude00\"", (size_t)-1, &v) == HL_OK);
+  CHECK_STR(v->valuestring, "\xf0\x9f\x98\x80");
+  cJSON_Delete(v);
+}
+
+static void length_bounds_the_text(void) {
+  cJSON *v = NULL;
+  REQUIRE(hl_json_parse("[1]garbage", 3, &v) == HL_OK);
+  CHECK_INT(cJSON_GetArraySize(v), 1);
+  cJSON_Delete(v);
+}
+
+static void errors_name_the_byte_and_reason(void) {
+  expect_error("{\"a\":1,}", "invalid JSON at byte 7: unexpected '}', expected a string key");
+  expect_error("{\"a\":1 \"b\":2}", "invalid JSON at byte 7: unexpected '\"', expected ',' or '}'");
+  expect_error("[1,2", "invalid JSON at byte 4: unexpected end of input, expected ',' or ']'");
+  expect_error("[1] x", "invalid JSON at byte 4: trailing characters after the JSON value");
+  expect_error("", "invalid JSON at byte 0: unexpected end of input");
+  expect_error("   ", "invalid JSON at byte 3: unexpected end of input");
+  expect_error("{\"a\" 1}", "invalid JSON at byte 5: unexpected '1', expected ':'");
+  expect_error("01", "byte 1: trailing characters");
+  expect_error("-", "byte 0: invalid number");
+  expect_error("1.", "byte 0: invalid number");
+  expect_error("1e+", "byte 0: invalid number");
+  expect_error("1e999", "number out of range");
+  expect_error("tru", "byte 0: unexpected 't'");
+  expect_error("nul", "expected a JSON value");
+  expect_error("\"abc", "byte 0: unterminated string");
+  expect_error("\"a\\x\"", "byte 2: invalid escape");
+  expect_error("\"\\u12\"", "invalid \\u escape");
+  expect_error("\"\\ud800\"", "unpaired UTF-16 surrogate");
+  expect_error("\"\\udc00\"", "unpaired UTF-16 surrogate");
+  expect_error("\"\\ud800\\u0041\"", "unpaired UTF-16 surrogate");
+  expect_error("\"\\u0000\"", "\\u0000 in string is not supported");
+  expect_error("\"a\tb\"", "byte 2: unescaped control character 0x09");
+  expect_error("[1,]", "byte 3: unexpected ']', expected a JSON value");
+  expect_error("{,}", "expected a string key");
+  expect_error("'x'", "unexpected '''");
+  expect_error("\xef\xbb\xbf{}", "unexpected byte 0xEF");
+}
+
+static void depth_limit_is_exact(void) {
+  char buf[2 * HL_JSON_MAX_DEPTH + 1];
+  for (int i = 0; i < HL_JSON_MAX_DEPTH; i++) {
+    buf[i] = '[';
+    buf[HL_JSON_MAX_DEPTH + i] = ']';
+  }
+  buf[2 * HL_JSON_MAX_DEPTH] = '\0';
+  cJSON *v = NULL;
+  CHECK_INT(hl_json_parse(buf, (size_t)-1, &v), HL_OK);
+  cJSON_Delete(v);
+  /* One more level is refused, at the bracket that opens it. */
+  char deeper[2 * (HL_JSON_MAX_DEPTH + 1) + 1];
+  for (int i = 0; i <= HL_JSON_MAX_DEPTH; i++) {
+    deeper[i] = '[';
+    deeper[HL_JSON_MAX_DEPTH + 1 + i] = ']';
+  }
+  deeper[2 * (HL_JSON_MAX_DEPTH + 1)] = '\0';
+  CHECK_INT(hl_json_parse(deeper, (size_t)-1, &v), HL_ERR_JSON);
+  CHECK_CONTAINS(hl_last_error(), "byte 512: nesting deeper than 512 levels");
+}
+
+static void equality_ignores_key_order(void) {
+  cJSON *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+  REQUIRE(hl_json_parse("{\"x\":1,\"y\":[true,null,\"s\"]}", (size_t)-1, &a) == HL_OK);
+  REQUIRE(hl_json_parse("{\"y\":[true,null,\"s\"],\"x\":1.0}", (size_t)-1, &b) == HL_OK);
+  REQUIRE(hl_json_parse("{\"y\":[null,true,\"s\"],\"x\":1}", (size_t)-1, &c) == HL_OK);
+  REQUIRE(hl_json_parse("{\"x\":1,\"y\":[true,null,\"s\"],\"z\":0}", (size_t)-1, &d) == HL_OK);
+  CHECK(hl_json_equal(a, b));
+  CHECK(!hl_json_equal(a, c)); /* array order matters */
+  CHECK(!hl_json_equal(a, d));
+  CHECK(!hl_json_equal(d, a));
+  CHECK(hl_json_equal(NULL, NULL));
+  CHECK(!hl_json_equal(a, NULL));
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  cJSON_Delete(c);
+  cJSON_Delete(d);
+}
+
+static void clone_is_deep_and_independent(void) {
+  cJSON *a = NULL;
+  REQUIRE(hl_json_parse("{\"k\":{\"n\":[1,2,{\"z\":\"w\"}]}}", (size_t)-1, &a) == HL_OK);
+  cJSON *b = hl_json_clone(a);
+  REQUIRE(b != NULL);
+  CHECK(hl_json_equal(a, b));
+  CHECK(b->string == NULL);
+  cJSON_AddNumberToObject(cJSON_GetObjectItem(b, "k"), "extra", 1);
+  CHECK(!hl_json_equal(a, b));
+  CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "k"), "extra") == NULL);
+  /* Cloning a member gives a free-standing value without its key. */
+  cJSON *m = hl_json_clone(cJSON_GetObjectItem(a, "k"));
+  REQUIRE(m != NULL);
+  CHECK(m->string == NULL);
+  cJSON_Delete(m);
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  CHECK(hl_json_clone(NULL) == NULL);
+}
+
+static void utf8_validation(void) {
+  CHECK(hl_utf8_valid("", 0));
+  CHECK(hl_utf8_valid("ascii", 5));
+  CHECK(hl_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
+  CHECK(!hl_utf8_valid("\xc0\x80", 2));         /* overlong NUL */
+  CHECK(!hl_utf8_valid("\xe0\x80\x80", 3));     /* overlong */
+  CHECK(!hl_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+  CHECK(!hl_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+  CHECK(!hl_utf8_valid("\xc3", 1));             /* truncated */
+  CHECK(!hl_utf8_valid("\x80", 1));             /* lone continuation */
+  CHECK(!hl_utf8_valid("\xff", 1));
+  CHECK(hl_utf8_valid("a\0b", 3));              /* NUL is a valid code point */
+}
+
+static void invalid_utf8_in_strings_is_refused(void) {
+  expect_error("\"ok \xff\"", "byte 4: invalid UTF-8 in string");
+  expect_error("\"\xc3\"", "byte 1: invalid UTF-8 in string");
+  expect_error("\"\xed\xa0\x80\"", "invalid UTF-8");
+  expect_error("{\"k\xc0\xaf\":1}", "invalid UTF-8");
+}
+
+static void type_names(void) {
+  cJSON *v = NULL;
+  REQUIRE(hl_json_parse("[1,1.5,\"s\",true,null,{},[],3.0]", (size_t)-1, &v) == HL_OK);
+  const char *want[] = {"integer", "number", "string", "boolean", "null", "object", "array", "integer"};
+  int i = 0;
+  for (cJSON *e = v->child; e; e = e->next, i++) CHECK_STR(hl_json_type_name(e), want[i]);
+  cJSON_Delete(v);
+}
+
+static void accessors_fall_back(void) {
+  cJSON *v = NULL;
+  REQUIRE(hl_json_parse("{\"s\":1,\"n\":\"x\",\"b\":0}", (size_t)-1, &v) == HL_OK);
+  CHECK(hl_json_get_string(v, "s") == NULL);
+  CHECK(hl_json_get_number(v, "n", 7) == 7);
+  CHECK(hl_json_get_bool(v, "b", true) == true);
+  CHECK(hl_json_get(v, "missing") == NULL);
+  CHECK(hl_json_get(v->child, "s") == NULL); /* not an object */
+  CHECK(hl_json_get(NULL, "s") == NULL);
+  CHECK(hl_json_get(v, NULL) == NULL);
+  CHECK(hl_json_get_number(NULL, "x", 4) == 4);
+  cJSON_Delete(v);
+}
+
+int main(void) {
+  RUN(parses_and_prints_round_trip);
+  RUN(scalars_at_top_level);
+  RUN(surrogate_pairs_decode_to_utf8);
+  RUN(length_bounds_the_text);
+  RUN(errors_name_the_byte_and_reason);
+  RUN(depth_limit_is_exact);
+  RUN(equality_ignores_key_order);
+  RUN(clone_is_deep_and_independent);
+  RUN(utf8_validation);
+  RUN(invalid_utf8_in_strings_is_refused);
+  RUN(type_names);
+  RUN(accessors_fall_back);
+  return CHECK_EXIT();
+}
