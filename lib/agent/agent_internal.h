@@ -1,0 +1,228 @@
+/*
+ * agent_internal.h - the structures shared by the files of the agent core
+ * (hooks.c, context.c, agent.c, run.c, tool_exec.c, subagent.c).
+ * Not part of the public API.
+ *
+ * The shape of a run: hl_agent_run() (or hl_context_run_agent() for a
+ * child) calls hl__invoke(), which builds an hl_context, fires the agent
+ * hooks and events around the body (the model loop for an LLM agent, the
+ * user's function for a custom agent) and tears the context down. The
+ * context carries the flattened hook and observer stacks so that dispatch
+ * is a walk over two small arrays: no lock, no allocation.
+ */
+#ifndef HL_AGENT_INTERNAL_H
+#define HL_AGENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hookline/agent.h"
+#include "hookline/context.h"
+#include "hookline/hooks.h"
+#include "hookline/observer.h"
+#include "hookline/provider.h"
+#include "hookline/session.h"
+
+#define HL__MSG_MAX 1024
+
+/* ------------------------------------------------------------------ */
+/* Hook chains (hooks.c)                                               */
+/* ------------------------------------------------------------------ */
+
+typedef union hl__hook_fn {
+  hl_before_agent_fn before_agent;
+  hl_after_agent_fn after_agent;
+  hl_before_model_fn before_model;
+  hl_after_model_fn after_model;
+  hl_before_tool_fn before_tool;
+  hl_after_tool_fn after_tool;
+} hl__hook_fn;
+
+typedef struct hl__hook {
+  hl__hook_fn fn;
+  void *user_data;
+  char *name; /* never NULL: "anonymous" when registered without one */
+} hl__hook;
+
+typedef struct hl__hook_chain {
+  hl__hook *items;
+  size_t count, cap;
+} hl__hook_chain;
+
+typedef struct hl__free_entry {
+  hl_free_fn fn;
+  void *user_data;
+} hl__free_entry;
+
+struct hl_hooks {
+  hl__hook_chain chains[HL_HOOK_POINT_COUNT];
+  hl__free_entry *frees;
+  size_t n_frees, cap_frees;
+};
+
+/* Append copies of every hook of `src` to `dst` (free functions are not
+ * copied: the state they release stays owned by `src`). */
+hl_status hl__hooks_copy_into(hl_hooks *dst, const hl_hooks *src);
+
+/* Dispatchers: run one hook point over the context's hook stack (global,
+ * ancestors root first, own). They emit an HL_EVENT_HOOK for every hook
+ * that overrides, aborts or replaces tool arguments. On ABORT the run is
+ * marked aborted (hl__ctx_abort) and hl_last_error() holds the message.
+ * Out-values set by hooks that did not override are freed here. */
+hl_hook_action hl__dispatch_before_agent(hl_context *ctx, char **answer);
+hl_hook_action hl__dispatch_after_agent(hl_context *ctx, const char *answer,
+                                        char **replacement);
+hl_hook_action hl__dispatch_before_model(hl_context *ctx, hl_request *req,
+                                         hl_response **response);
+hl_hook_action hl__dispatch_after_model(hl_context *ctx, const hl_request *req,
+                                        const hl_response *response,
+                                        const hl_error *error,
+                                        hl_response **replacement);
+hl_hook_action hl__dispatch_before_tool(hl_context *ctx, const hl_tool_call *call,
+                                        cJSON **args, cJSON **result);
+hl_hook_action hl__dispatch_after_tool(hl_context *ctx, const hl_tool_call *call,
+                                       const cJSON *args, const cJSON *result,
+                                       const hl_error *error, cJSON **replacement);
+
+/* ------------------------------------------------------------------ */
+/* Agent (agent.c)                                                     */
+/* ------------------------------------------------------------------ */
+
+typedef enum hl__agent_kind { HL__AGENT_LLM, HL__AGENT_CUSTOM } hl__agent_kind;
+
+struct hl_agent {
+  atomic_uint refs;
+  hl__agent_kind kind;
+  char *name;
+  char *instruction;
+  char *description;
+  char *model;
+  char *output_key;
+  hl_provider *provider;
+  hl_tools *tools;
+  hl_hooks *hooks;
+  hl_observer **observers;
+  size_t n_observers, cap_observers;
+  hl_agent **subs;
+  size_t n_subs, cap_subs;
+  int max_turns;
+  int parallel_tools;
+  double temperature;
+  int max_tokens;
+  char **stop;
+  size_t n_stop, cap_stop;
+  hl_tool_choice tool_choice;
+  char *tool_choice_name;
+  char *response_format_name;
+  cJSON *response_schema;
+  bool stream;
+  hl_token_fn token_fn;
+  void *token_user_data;
+  hl_session *session; /* used when hl_agent_run() gets NULL */
+
+  /* custom agents */
+  hl_agent_run_fn custom_fn;
+  void *custom_user_data;
+  hl_free_fn custom_free;
+
+  /* A fork keeps its original alive: the copied hooks' user_data and a
+   * custom agent's user_data belong to it. */
+  hl_agent *origin;
+
+  /* hl_agent_cancel() bumps this; a run is cancelled once it differs from
+   * the value the run saw when it started. */
+  atomic_uint_fast64_t cancel_gen;
+
+  pthread_mutex_t lock; /* errmsg, last_usage */
+  char errmsg[HL__MSG_MAX];
+  hl_usage last_usage;
+};
+
+/* ------------------------------------------------------------------ */
+/* Context (context.c)                                                 */
+/* ------------------------------------------------------------------ */
+
+struct hl_context {
+  hl_agent *agent; /* a reference is held for the run */
+  hl_context *parent;
+  hl_session *session;
+  bool owns_session;
+  char invocation_id[40];
+  char *branch;
+  char *input;
+  int turn;
+  uint_fast64_t cancel_gen;
+  int64_t start_ns;
+
+  /* Flattened stacks. hooks: global, ancestors root first, own.
+   * observers: own, then the parent's stack (which ends at the root's);
+   * the global observers are notified after these. */
+  hl_hooks **hooks;
+  size_t n_hooks;
+  hl_observer **observers;
+  size_t n_observers;
+
+  atomic_uint nested_calls; /* ids for hl_context_call_tool() */
+
+  pthread_mutex_t lock; /* fields below */
+  hl_usage usage;       /* this run's model calls and its children's */
+  int turns;
+  bool aborted;
+  char abort_msg[HL__MSG_MAX];
+};
+
+/* Build a context for a run of `agent` under `parent` (NULL: top level).
+ * The session is borrowed unless owns_session. */
+hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
+                      bool owns_session, const char *input, hl_context **out);
+void hl__ctx_free(hl_context *ctx);
+
+/* Fill in time, ids, branch and turn, then deliver to the observer stack
+ * and to the global observers. Cheap when nobody listens. */
+void hl__emit(hl_context *ctx, hl_event *event);
+/* True if some observer would see an event of this run. */
+bool hl__ctx_observed(const hl_context *ctx);
+
+/* Mark the run aborted with `message` (the first abort wins) and, since a
+ * hook's abort stops the whole tree, its ancestors too. */
+void hl__ctx_abort(hl_context *ctx, const char *message);
+/* Copy of the abort state: true and the message if the run was aborted. */
+bool hl__ctx_aborted(hl_context *ctx, char *msg, size_t size);
+/* usage += add, under the lock. */
+void hl__ctx_add_usage(hl_context *ctx, const hl_usage *add);
+
+int64_t hl__now_ns(void);
+int64_t hl__mono_ns(void);
+
+/* ------------------------------------------------------------------ */
+/* Runs (run.c), tools (tool_exec.c)                                   */
+/* ------------------------------------------------------------------ */
+
+/* One run of `agent` as described in agent.h. On HL_OK *answer is the
+ * caller's; otherwise the status with its message in hl_last_error(). */
+hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
+                     bool owns_session, const char *input, char **answer);
+
+/* The outcome of one tool call as the model will see it. */
+typedef struct hl__tool_outcome {
+  cJSON *result;        /* owned; NULL on error */
+  hl_status status;     /* HL_OK or the error kind */
+  char *message;        /* owned error message, NULL on success */
+  bool aborted;         /* a hook aborted the run */
+} hl__tool_outcome;
+
+/* The full hooked path of one call: before_tool, TOOL_START, the backend,
+ * TOOL_END, after_tool. Takes ownership of `args` (NULL means {}). */
+void hl__tool_call_exec(hl_context *ctx, const char *call_id, const char *name,
+                        cJSON *args, hl__tool_outcome *out);
+void hl__tool_outcome_clear(hl__tool_outcome *out);
+
+/* Run the tool calls of `assistant` (in parallel when several) and return
+ * the message of their results in the model's order in *results (always
+ * set, also when the run was aborted, so the history stays well formed). */
+hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
+                             hl_message **results, cJSON **summary);
+
+#endif

@@ -1,0 +1,249 @@
+/*
+ * context.c - the invocation context: identity of a run, its hook and
+ * observer stacks, cancellation, abort state, usage, and event emission.
+ *
+ * One context per run, shared by the run's thread and its tool workers;
+ * everything mutable after creation is either atomic or under ctx->lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent_internal.h"
+#include "agent/observer_internal.h"
+#include "core/util.h"
+
+int64_t hl__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t hl__mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Invocation ids: a process-random key mixed with a counter through
+ * splitmix64, which is a bijection, so ids never repeat within a process
+ * and do not collide across processes in practice. One syscall per
+ * process instead of one per run. */
+static uint64_t hl_splitmix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+static pthread_once_t hl_id_once = PTHREAD_ONCE_INIT;
+static uint64_t hl_id_key[2];
+static atomic_uint_fast64_t hl_id_counter;
+
+static void hl_id_init(void) {
+  if (getrandom(hl_id_key, sizeof hl_id_key, 0) != (ssize_t)sizeof hl_id_key) {
+    hl_id_key[0] = (uint64_t)hl__now_ns();
+    hl_id_key[1] = (uint64_t)hl__mono_ns() ^ ((uint64_t)getpid() << 32);
+  }
+}
+
+static void hl_new_invocation_id(char out[40]) {
+  pthread_once(&hl_id_once, hl_id_init);
+  uint64_t n = atomic_fetch_add(&hl_id_counter, 1);
+  uint64_t a = hl_splitmix(n ^ hl_id_key[0]);
+  uint64_t b = hl_splitmix(n + hl_id_key[1]);
+  snprintf(out, 40, "inv-%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
+/* Append `p` unless already there: the same chain set or observer can be
+ * reached twice (an agent nested in itself, a fork sharing observers) and
+ * must still run or be notified once. */
+static bool hl_push_unique(void **arr, size_t *n, void *p) {
+  for (size_t i = 0; i < *n; i++)
+    if (arr[i] == p) return false;
+  arr[(*n)++] = p;
+  return true;
+}
+
+hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
+                      bool owns_session, const char *input, hl_context **out) {
+  *out = NULL;
+  hl_context *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) return hl__oom();
+  ctx->agent = hl_agent_ref(agent);
+  ctx->parent = parent;
+  ctx->session = session;
+  ctx->owns_session = owns_session;
+  ctx->cancel_gen = atomic_load(&agent->cancel_gen);
+  ctx->start_ns = hl__mono_ns();
+  atomic_init(&ctx->nested_calls, 0);
+  pthread_mutex_init(&ctx->lock, NULL);
+  hl_new_invocation_id(ctx->invocation_id);
+
+  ctx->input = hl__strdup(input ? input : "");
+  if (parent) {
+    size_t n = strlen(parent->branch) + 1 + strlen(agent->name) + 1;
+    ctx->branch = malloc(n);
+    if (ctx->branch) snprintf(ctx->branch, n, "%s/%s", parent->branch, agent->name);
+  } else {
+    ctx->branch = hl__strdup(agent->name);
+  }
+
+  size_t n_parent_hooks = parent ? parent->n_hooks : 1;
+  size_t n_parent_obs = parent ? parent->n_observers : 0;
+  ctx->hooks = malloc((n_parent_hooks + 1) * sizeof *ctx->hooks);
+  ctx->observers = malloc((n_parent_obs + agent->n_observers + 1) * sizeof *ctx->observers);
+  if (!ctx->input || !ctx->branch || !ctx->hooks || !ctx->observers) {
+    ctx->owns_session = false; /* the caller still owns it on failure */
+    hl__ctx_free(ctx);
+    return hl__oom();
+  }
+
+  /* Hooks: global, ancestors root first (the parent's stack already has
+   * that order), then the agent's own. */
+  if (parent) {
+    memcpy(ctx->hooks, parent->hooks, parent->n_hooks * sizeof *ctx->hooks);
+    ctx->n_hooks = parent->n_hooks;
+  } else {
+    ctx->hooks[ctx->n_hooks++] = hl_hooks_global();
+  }
+  hl_push_unique((void **)ctx->hooks, &ctx->n_hooks, agent->hooks);
+
+  /* Observers: own first, then the parent's (own, its parent's, ...). */
+  for (size_t i = 0; i < agent->n_observers; i++)
+    hl_push_unique((void **)ctx->observers, &ctx->n_observers, agent->observers[i]);
+  for (size_t i = 0; i < n_parent_obs; i++)
+    hl_push_unique((void **)ctx->observers, &ctx->n_observers, parent->observers[i]);
+  /* The run holds references: an observer may not disappear mid-run. */
+  for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_ref(ctx->observers[i]);
+
+  *out = ctx;
+  return HL_OK;
+}
+
+void hl__ctx_free(hl_context *ctx) {
+  if (!ctx) return;
+  if (ctx->observers)
+    for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_unref(ctx->observers[i]);
+  free(ctx->observers);
+  free(ctx->hooks);
+  free(ctx->branch);
+  free(ctx->input);
+  if (ctx->owns_session) hl_session_free(ctx->session);
+  pthread_mutex_destroy(&ctx->lock);
+  hl_agent_unref(ctx->agent);
+  free(ctx);
+}
+
+bool hl__ctx_observed(const hl_context *ctx) {
+  return ctx->n_observers > 0 || hl__observer_has_global();
+}
+
+void hl__emit(hl_context *ctx, hl_event *ev) {
+  if (!hl__ctx_observed(ctx)) return;
+  ev->time_ns = hl__now_ns();
+  ev->invocation_id = ctx->invocation_id;
+  ev->agent_name = ctx->agent->name;
+  ev->branch = ctx->branch;
+  ev->turn = ctx->turn;
+  if (!ev->error.message) ev->error.message = "";
+  for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_notify(ctx->observers[i], ev);
+  hl__observer_notify_global(ev);
+}
+
+void hl__ctx_abort(hl_context *ctx, const char *message) {
+  for (hl_context *c = ctx; c; c = c->parent) {
+    pthread_mutex_lock(&c->lock);
+    if (!c->aborted) {
+      c->aborted = true;
+      snprintf(c->abort_msg, sizeof c->abort_msg, "%s", message);
+    }
+    pthread_mutex_unlock(&c->lock);
+  }
+}
+
+bool hl__ctx_aborted(hl_context *ctx, char *msg, size_t size) {
+  pthread_mutex_lock(&ctx->lock);
+  bool aborted = ctx->aborted;
+  if (aborted && msg) snprintf(msg, size, "%s", ctx->abort_msg);
+  pthread_mutex_unlock(&ctx->lock);
+  return aborted;
+}
+
+void hl__ctx_add_usage(hl_context *ctx, const hl_usage *add) {
+  pthread_mutex_lock(&ctx->lock);
+  hl_usage_add(&ctx->usage, add);
+  pthread_mutex_unlock(&ctx->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Public accessors                                                    */
+/* ------------------------------------------------------------------ */
+
+const char *hl_context_invocation_id(const hl_context *ctx) {
+  return ctx ? ctx->invocation_id : "";
+}
+const char *hl_context_agent_name(const hl_context *ctx) {
+  return ctx ? ctx->agent->name : "";
+}
+hl_agent *hl_context_agent(const hl_context *ctx) { return ctx ? ctx->agent : NULL; }
+const char *hl_context_branch(const hl_context *ctx) { return ctx ? ctx->branch : ""; }
+const char *hl_context_app_name(const hl_context *ctx) {
+  return ctx && ctx->session ? hl_session_app_name(ctx->session) : "";
+}
+const char *hl_context_user_id(const hl_context *ctx) {
+  return ctx && ctx->session ? hl_session_user_id(ctx->session) : "";
+}
+const char *hl_context_session_id(const hl_context *ctx) {
+  return ctx && ctx->session ? hl_session_id(ctx->session) : "";
+}
+const char *hl_context_user_input(const hl_context *ctx) { return ctx ? ctx->input : ""; }
+hl_session *hl_context_session(const hl_context *ctx) { return ctx ? ctx->session : NULL; }
+int hl_context_turn(const hl_context *ctx) { return ctx ? ctx->turn : 0; }
+
+cJSON *hl_context_state_get(const hl_context *ctx, const char *key) {
+  if (!ctx || !key) return NULL;
+  return hl_session_state_get(ctx->session, key);
+}
+
+hl_status hl_context_state_set(hl_context *ctx, const char *key, const cJSON *value) {
+  if (!ctx || !key) return hl_fail(HL_ERR_INVALID, "hl_context_state_set: ctx and key are required");
+  return hl_session_state_set(ctx->session, key, value);
+}
+
+bool hl_context_cancelled(const hl_context *ctx) {
+  /* Walking up makes "cancelling the parent cancels the child" free: no
+   * list of live children to maintain. Trees are a few levels deep. */
+  for (const hl_context *c = ctx; c; c = c->parent)
+    if (atomic_load_explicit(&c->agent->cancel_gen, memory_order_acquire) != c->cancel_gen)
+      return true;
+  return false;
+}
+
+void hl_context_emit_custom(hl_context *ctx, const char *name, const cJSON *data) {
+  if (!ctx) return;
+  hl_event ev = {.type = HL_EVENT_CUSTOM, .name = name ? name : "", .data = data};
+  hl__emit(ctx, &ev);
+}
+
+void hl_context_emit_stderr(hl_context *ctx, const char *text) {
+  if (!ctx) return;
+  hl_event ev = {.type = HL_EVENT_STDERR_WRITE, .text = text ? text : ""};
+  hl__emit(ctx, &ev);
+}
+
+void hl_context_emit_delta(hl_context *ctx, const char *text) {
+  if (!ctx || !text) return;
+  hl_event ev = {.type = HL_EVENT_RESPONSE, .text = text, .is_delta = true};
+  hl__emit(ctx, &ev);
+  if (ctx->agent->token_fn) ctx->agent->token_fn(text, ctx->agent->token_user_data);
+}
+
+void hl_context_emit(hl_context *ctx, struct hl_event *event) {
+  if (!ctx || !event) return;
+  if ((unsigned)event->type >= HL_EVENT_TYPE_COUNT) return;
+  hl__emit(ctx, event);
+}

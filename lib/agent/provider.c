@@ -1,0 +1,88 @@
+/*
+ * provider.c - the reference-counted wrapper around a provider
+ * implementation, and the one place that checks what a provider returns.
+ *
+ * Providers are written by applications too, so hl_provider_complete()
+ * treats their output as untrusted: a success without a response, a
+ * failure without a message or with a stray response, or a status outside
+ * the enum all become a well-formed HL_ERR_PROVIDER failure instead of a
+ * crash or a leak further down the agent loop.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "core/util.h"
+#include "hookline/provider.h"
+
+struct hl_provider {
+  atomic_uint refs;
+  const hl_provider_ops *ops;
+  void *impl;
+};
+
+hl_provider *hl_provider_new(const hl_provider_ops *ops, void *impl) {
+  if (!ops || !ops->complete) {
+    hl_fail(HL_ERR_INVALID, "hl_provider_new: ops with a complete function are required");
+    return NULL;
+  }
+  hl_provider *p = calloc(1, sizeof *p);
+  if (!p) {
+    hl__oom();
+    return NULL;
+  }
+  atomic_init(&p->refs, 1);
+  p->ops = ops;
+  p->impl = impl;
+  return p;
+}
+
+hl_provider *hl_provider_ref(hl_provider *provider) {
+  if (provider) atomic_fetch_add_explicit(&provider->refs, 1, memory_order_relaxed);
+  return provider;
+}
+
+void hl_provider_unref(hl_provider *provider) {
+  if (!provider) return;
+  if (atomic_fetch_sub_explicit(&provider->refs, 1, memory_order_acq_rel) != 1) return;
+  if (provider->ops->destroy) provider->ops->destroy(provider->impl);
+  free(provider);
+}
+
+const char *hl_provider_name(const hl_provider *provider) {
+  if (!provider) return "";
+  return provider->ops->name ? provider->ops->name : "provider";
+}
+
+void *hl_provider_impl(const hl_provider *provider) {
+  return provider ? provider->impl : NULL;
+}
+
+hl_status hl_provider_complete(hl_provider *provider, hl_context *ctx,
+                               const hl_request *req, hl_response **out) {
+  if (out) *out = NULL;
+  if (!provider || !req || !out)
+    return hl_fail(HL_ERR_INVALID, "hl_provider_complete: provider, request and out are required");
+  hl_response *resp = NULL;
+  hl_clear_error();
+  hl_status st = provider->ops->complete(provider->impl, ctx, req, &resp);
+  if (st == HL_OK) {
+    if (!resp)
+      return hl_fail(HL_ERR_PROVIDER, "provider \"%s\" returned no response",
+                     hl_provider_name(provider));
+    if (!resp->message) {
+      hl_response_free(resp);
+      return hl_fail(HL_ERR_PROVIDER, "provider \"%s\" returned a response without a message",
+                     hl_provider_name(provider));
+    }
+    *out = resp;
+    return HL_OK;
+  }
+  hl_response_free(resp);
+  if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_)
+    return hl_fail(HL_ERR_PROVIDER, "provider \"%s\" failed with unknown status %d",
+                   hl_provider_name(provider), (int)st);
+  if (hl_last_status() != st || !hl_last_error()[0])
+    return hl_fail(st, "provider \"%s\" failed: %s", hl_provider_name(provider),
+                   hl_strerror(st));
+  return st;
+}

@@ -1,0 +1,371 @@
+/*
+ * run.c - one run of an agent: the agent-level hooks and events around a
+ * body, and the body of an LLM agent, the model/tool loop.
+ *
+ *   AGENT_START, before_agent (override: answer, skip to AGENT_END)
+ *   body: LLM loop (below) or the custom agent's function
+ *   after_agent (may replace the answer), output_key
+ *   AGENT_END, TRACE_COMPLETE
+ *
+ * A failure anywhere is kept as (status, message) in an hl__outcome and
+ * reported once at the end, because observers and hooks run in between
+ * and a message in the thread's last-error slot would not survive them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "agent/session_internal.h"
+#include "core/util.h"
+#include "hookline/json.h"
+
+typedef struct hl__outcome {
+  hl_status status;
+  char message[HL__MSG_MAX];
+} hl__outcome;
+
+/* Record the calling thread's last error as the run's failure. */
+static hl_status hl_outcome_take(hl__outcome *o, hl_status st) {
+  o->status = st;
+  const char *msg = hl_last_status() == st ? hl_last_error() : "";
+  snprintf(o->message, sizeof o->message, "%s", msg[0] ? msg : hl_strerror(st));
+  return st;
+}
+
+static hl_status hl_outcome_set(hl__outcome *o, hl_status st, const char *fmt, ...)
+    HL_PRINTF(3, 4);
+static hl_status hl_outcome_set(hl__outcome *o, hl_status st, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(o->message, sizeof o->message, fmt, ap);
+  va_end(ap);
+  o->status = st;
+  return st;
+}
+
+/* The run was aborted by a hook (maybe on a tool worker or in a child)? */
+static bool hl_check_abort(hl_context *ctx, hl__outcome *o) {
+  if (!hl__ctx_aborted(ctx, o->message, sizeof o->message)) return false;
+  o->status = HL_ERR_ABORTED;
+  return true;
+}
+
+static bool hl_check_cancel(hl_context *ctx, hl__outcome *o) {
+  if (!hl_context_cancelled(ctx)) return false;
+  hl_outcome_set(o, HL_ERR_CANCELLED, "run of agent \"%s\" cancelled", ctx->agent->name);
+  return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* The LLM loop                                                        */
+/* ------------------------------------------------------------------ */
+
+static hl_request *hl_build_request(hl_context *ctx) {
+  const hl_agent *a = ctx->agent;
+  hl_request *req = hl_request_new();
+  if (!req) return NULL;
+  bool ok = hl_request_set_model(req, a->model) == HL_OK;
+  if (ok && a->instruction && a->instruction[0])
+    ok = hl_messages_push(&req->messages, hl_message_new_text(HL_ROLE_SYSTEM, a->instruction)) == HL_OK;
+  /* A deep copy: before_model hooks may edit the request in place, and
+   * that must never rewrite the session's history. */
+  const hl_messages *history = hl_session_messages(ctx->session);
+  for (size_t i = 0; ok && history && i < history->count; i++) {
+    hl_message *m = hl_message_clone(history->items[i]);
+    ok = m && hl_messages_push(&req->messages, m) == HL_OK;
+  }
+  for (size_t i = 0; ok && i < hl_tools_count(a->tools); i++) {
+    hl_tool *t = hl_tools_at(a->tools, i);
+    ok = hl_request_add_tool(req, hl_tool_name(t), hl_tool_description(t), hl_tool_schema(t)) == HL_OK;
+  }
+  for (size_t i = 0; ok && i < a->n_stop; i++) ok = hl_request_add_stop(req, a->stop[i]) == HL_OK;
+  if (ok && a->response_schema)
+    ok = hl_request_set_response_schema(req, a->response_format_name, a->response_schema) == HL_OK;
+  if (ok && a->tool_choice_name && !(req->tool_choice_name = hl__strdup(a->tool_choice_name)))
+    ok = false;
+  if (!ok) {
+    hl_request_free(req);
+    return NULL;
+  }
+  req->temperature = a->temperature;
+  req->max_tokens = a->max_tokens;
+  req->tool_choice = a->tool_choice;
+  req->stream = a->stream;
+  return req;
+}
+
+/* Rough prompt size for LM_START: ~4 bytes per token. */
+static int64_t hl_estimate_tokens(const hl_request *req) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < req->messages.count; i++) {
+    const hl_message *m = req->messages.items[i];
+    for (size_t j = 0; j < m->n_parts; j++) bytes += m->parts[j].text ? strlen(m->parts[j].text) : 0;
+  }
+  return (int64_t)(bytes + 3) / 4;
+}
+
+/* One model call through before_model, the provider and after_model.
+ * On HL_OK *out is the response to use. */
+static hl_status hl_model_call(hl_context *ctx, hl_request *req, hl_response **out,
+                               hl__outcome *o) {
+  *out = NULL;
+  hl_response *resp = NULL;
+  hl_hook_action act = hl__dispatch_before_model(ctx, req, &resp);
+  if (act == HL_HOOK_ABORT) return hl_outcome_take(o, HL_ERR_ABORTED);
+  if (act == HL_HOOK_OVERRIDE) {
+    /* The hook answered instead of the model (cache, mock, guardrail):
+     * no model call and, as in ADK, no after_model either. */
+    *out = resp;
+    return HL_OK;
+  }
+  if (hl_check_cancel(ctx, o)) return o->status;
+
+  const char *model_name = ctx->agent->model ? ctx->agent->model : hl_provider_name(ctx->agent->provider);
+  hl_event lm = {.type = HL_EVENT_LM_START, .name = model_name};
+  if (hl__ctx_observed(ctx)) {
+    lm.prompt_tokens = hl_estimate_tokens(req);
+    hl__emit(ctx, &lm);
+  }
+  int64_t t0 = hl__mono_ns();
+  hl_status st = hl_provider_complete(ctx->agent->provider, ctx, req, &resp);
+  char errmsg[HL__MSG_MAX] = "";
+  if (st != HL_OK) snprintf(errmsg, sizeof errmsg, "%s", hl_last_error());
+  hl_error err = {st, errmsg};
+
+  hl_event end = {.type = HL_EVENT_LM_END, .name = model_name, .error = err};
+  end.usage = resp ? &resp->usage : NULL;
+  end.duration_ms = (double)(hl__mono_ns() - t0) / 1e6;
+  hl__emit(ctx, &end);
+
+  hl_response *replacement = NULL;
+  act = hl__dispatch_after_model(ctx, req, resp, &err, &replacement);
+  if (act == HL_HOOK_ABORT) {
+    hl_response_free(resp);
+    return hl_outcome_take(o, HL_ERR_ABORTED);
+  }
+  if (act == HL_HOOK_OVERRIDE) {
+    hl_response_free(resp);
+    *out = replacement; /* also turns a failed call into a success (H6) */
+    return HL_OK;
+  }
+  if (st != HL_OK) return hl_outcome_set(o, st, "%s", errmsg);
+  *out = resp;
+  return HL_OK;
+}
+
+static hl_status hl_append(hl_context *ctx, hl_message *msg, hl__outcome *o) {
+  if (!msg) return hl_outcome_take(o, hl__oom());
+  hl_status st = hl_session_add_message(ctx->session, msg);
+  return st == HL_OK ? HL_OK : hl_outcome_take(o, st);
+}
+
+static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
+  hl_agent *a = ctx->agent;
+  if (!a->provider)
+    return hl_outcome_set(o, HL_ERR_STATE, "agent \"%s\" has no provider", a->name);
+  if (hl_append(ctx, hl_message_new_text(HL_ROLE_USER, ctx->input), o) != HL_OK) return o->status;
+
+  for (int turn = 1; turn <= a->max_turns; turn++) {
+    if (hl_check_cancel(ctx, o)) return o->status;
+    ctx->turn = turn;
+    pthread_mutex_lock(&ctx->lock);
+    ctx->turns = turn;
+    pthread_mutex_unlock(&ctx->lock);
+    hl_event ts = {.type = HL_EVENT_TURN_START};
+    hl__emit(ctx, &ts);
+
+    hl_request *req = hl_build_request(ctx);
+    if (!req) return hl_outcome_take(o, hl__oom());
+    hl_response *resp = NULL;
+    hl_status st = hl_model_call(ctx, req, &resp, o);
+    hl_request_free(req);
+    if (st != HL_OK) return st;
+
+    hl__ctx_add_usage(ctx, &resp->usage);
+    char *text = resp->message ? hl_message_text(resp->message) : hl__strdup("");
+    if (!text) {
+      hl_response_free(resp);
+      return hl_outcome_take(o, hl__oom());
+    }
+    hl_event rev = {.type = HL_EVENT_RESPONSE, .text = text, .response = resp};
+    hl__emit(ctx, &rev);
+
+    /* The history keeps the assistant message as the model gave it. */
+    hl_message *assistant = resp->message ? hl_message_clone(resp->message) : hl_message_new(HL_ROLE_ASSISTANT);
+    if (assistant) assistant->role = HL_ROLE_ASSISTANT;
+    if (hl_append(ctx, assistant, o) != HL_OK) {
+      free(text);
+      hl_response_free(resp);
+      return o->status;
+    }
+
+    if (!resp->message || hl_message_tool_call_count(resp->message) == 0) {
+      hl_event te = {.type = HL_EVENT_TURN_END, .response = resp};
+      hl__emit(ctx, &te);
+      hl_response_free(resp);
+      *answer = text;
+      return HL_OK;
+    }
+    free(text);
+
+    if (hl_check_cancel(ctx, o)) {
+      hl_response_free(resp);
+      return o->status;
+    }
+    hl_message *results = NULL;
+    cJSON *summary = NULL;
+    st = hl__run_tool_calls(ctx, resp->message, &results, &summary);
+    if (st != HL_OK && !results) {
+      hl_response_free(resp);
+      cJSON_Delete(summary);
+      return hl_outcome_take(o, st);
+    }
+    /* Appended even when the run stops here, so that the history never
+     * has a tool call without its result. */
+    hl_status app = hl_append(ctx, results, o);
+    hl_event te = {.type = HL_EVENT_TURN_END, .response = resp, .data = summary};
+    hl__emit(ctx, &te);
+    hl_response_free(resp);
+    cJSON_Delete(summary);
+    if (app != HL_OK) return app;
+    if (hl_check_abort(ctx, o)) return o->status;
+    if (hl_check_cancel(ctx, o)) return o->status;
+  }
+  return hl_outcome_set(o, HL_ERR_MAX_TURNS,
+                        "agent \"%s\" reached its turn limit (%d) without a final answer",
+                        a->name, a->max_turns);
+}
+
+/* ------------------------------------------------------------------ */
+/* Custom body                                                         */
+/* ------------------------------------------------------------------ */
+
+static hl_status hl_custom_body(hl_context *ctx, char **answer, hl__outcome *o) {
+  hl_agent *a = ctx->agent;
+  char *out = NULL;
+  hl_clear_error();
+  hl_status st = a->custom_fn(ctx, ctx->input, &out, a->custom_user_data);
+  if (st != HL_OK) {
+    free(out);
+    if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_)
+      return hl_outcome_set(o, HL_ERR_EXECUTION_FAILED,
+                            "custom agent \"%s\" returned unknown status %d", a->name, (int)st);
+    /* A child's abort came back through the body: report the abort's own
+     * message, which the run keeps. */
+    if (hl_check_abort(ctx, o)) return o->status;
+    return hl_outcome_take(o, st);
+  }
+  if (hl_check_abort(ctx, o) || hl_check_cancel(ctx, o)) {
+    free(out);
+    return o->status;
+  }
+  if (!out && !(out = hl__strdup(""))) return hl_outcome_take(o, hl__oom());
+  *answer = out;
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* A run                                                               */
+/* ------------------------------------------------------------------ */
+
+hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
+                     bool owns_session, const char *input, char **answer) {
+  *answer = NULL;
+  hl_context *ctx = NULL;
+  hl_status st = hl__ctx_new(agent, parent, session, owns_session, input, &ctx);
+  if (st != HL_OK) {
+    if (owns_session) hl_session_free(session);
+    return st;
+  }
+
+  hl__outcome o = {HL_OK, ""};
+  char *result = NULL;
+  const hl_messages *history = hl_session_messages(ctx->session);
+  size_t history_len = history ? history->count : 0;
+  hl_event start = {.type = HL_EVENT_AGENT_START, .text = ctx->input};
+  hl__emit(ctx, &start);
+
+  hl_hook_action act = hl__dispatch_before_agent(ctx, &result);
+  if (act == HL_HOOK_ABORT) {
+    hl_outcome_take(&o, HL_ERR_ABORTED);
+  } else if (act == HL_HOOK_CONTINUE) {
+    st = agent->kind == HL__AGENT_CUSTOM ? hl_custom_body(ctx, &result, &o)
+                                         : hl_llm_body(ctx, &result, &o);
+    if (st == HL_OK) {
+      char *replacement = NULL;
+      act = hl__dispatch_after_agent(ctx, result, &replacement);
+      if (act == HL_HOOK_ABORT) {
+        hl_outcome_take(&o, HL_ERR_ABORTED);
+        free(result);
+        result = NULL;
+      } else if (act == HL_HOOK_OVERRIDE) {
+        free(result);
+        result = replacement;
+      }
+    }
+  }
+  /* (before_agent override: the hook's answer; after_agent is skipped, H4) */
+
+  if (o.status == HL_OK && agent->output_key &&
+      hl_session_state_set_string(ctx->session, agent->output_key, result) != HL_OK)
+    hl_outcome_take(&o, hl_last_status() ? hl_last_status() : HL_ERR_NOMEM);
+  if (o.status != HL_OK) {
+    free(result);
+    result = NULL;
+    /* A failed run leaves the history as it found it, so the next run
+     * starts from a conversation every provider accepts (no tool call
+     * without its result, no dangling question). Events have the story. */
+    hl__session_truncate(ctx->session, history_len);
+  }
+
+  pthread_mutex_lock(&ctx->lock);
+  hl_usage usage = ctx->usage;
+  int turns = ctx->turns;
+  pthread_mutex_unlock(&ctx->lock);
+  double ms = (double)(hl__mono_ns() - ctx->start_ns) / 1e6;
+
+  hl_event end = {.type = HL_EVENT_AGENT_END, .text = result, .usage = &usage,
+                  .duration_ms = ms, .error = {o.status, o.message}};
+  hl__emit(ctx, &end);
+  hl_event trace = {.type = HL_EVENT_TRACE_COMPLETE, .turns = turns, .usage = &usage,
+                    .duration_ms = ms, .error = {o.status, o.message}};
+  hl__emit(ctx, &trace);
+
+  /* A child's model calls count towards its parent's run. */
+  if (parent) hl__ctx_add_usage(parent, &usage);
+
+  pthread_mutex_lock(&agent->lock);
+  agent->last_usage = usage;
+  snprintf(agent->errmsg, sizeof agent->errmsg, "%s", o.status == HL_OK ? "" : o.message);
+  pthread_mutex_unlock(&agent->lock);
+
+  hl__ctx_free(ctx);
+  if (o.status != HL_OK) return hl_fail(o.status, "%s", o.message);
+  *answer = result;
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Top-level runs                                                      */
+/* ------------------------------------------------------------------ */
+
+hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, char **answer) {
+  if (answer) *answer = NULL;
+  if (!agent || !input || !answer)
+    return hl_fail(HL_ERR_INVALID, "hl_agent_run: agent, input and answer are required");
+  if (!session) session = agent->session;
+  /* One run at a time per session; children on the parent's session
+   * (HL_RUN_SHARED) run inside the parent's claim and do not come here. */
+  if (!hl__session_try_begin(session)) {
+    hl_status st = hl_fail(HL_ERR_STATE, "session \"%s\" is busy with another run",
+                           hl_session_id(session));
+    pthread_mutex_lock(&agent->lock);
+    snprintf(agent->errmsg, sizeof agent->errmsg, "%s", hl_last_error());
+    pthread_mutex_unlock(&agent->lock);
+    return st;
+  }
+  hl_status st = hl__invoke(agent, NULL, session, false, input, answer);
+  hl__session_end(session);
+  return st;
+}

@@ -1,0 +1,121 @@
+/*
+ * subagent.c - children of a run: hl_context_run_agent() and agents used
+ * as tools. A child run is an ordinary hl__invoke() whose context points
+ * at its parent: that is all inheritance (hooks, observers, branch,
+ * cancellation, abort) needs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "core/util.h"
+#include "hookline/json.h"
+
+/* Deeper than this is an agent calling itself without end; stop it with
+ * an error before the stack does. */
+#define HL_MAX_AGENT_DEPTH 32
+
+/* A fresh history with a copy of the parent's state and ids. */
+static hl_session *hl_isolated_session(const hl_session *parent) {
+  hl_session *s = hl_session_new(hl_session_app_name(parent), hl_session_user_id(parent),
+                                 hl_session_id(parent));
+  if (!s) return NULL;
+  cJSON *state = hl_session_state(parent);
+  const cJSON *item;
+  cJSON_ArrayForEach(item, state) {
+    if (hl_session_state_set(s, item->string, item) != HL_OK) {
+      cJSON_Delete(state);
+      hl_session_free(s);
+      return NULL;
+    }
+  }
+  cJSON_Delete(state);
+  return s;
+}
+
+hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *input,
+                               hl_run_mode mode, char **answer) {
+  if (answer) *answer = NULL;
+  if (!ctx || !child || !input || !answer)
+    return hl_fail(HL_ERR_INVALID, "hl_context_run_agent: ctx, child, input and answer are required");
+  int depth = 0;
+  for (hl_context *c = ctx; c; c = c->parent) depth++;
+  if (depth >= HL_MAX_AGENT_DEPTH)
+    return hl_fail(HL_ERR_LIMIT, "agent \"%s\" nested %d levels deep under \"%s\"", child->name,
+                   depth, ctx->branch);
+  if (hl_context_cancelled(ctx))
+    return hl_fail(HL_ERR_CANCELLED, "run cancelled before sub-agent \"%s\" started", child->name);
+
+  hl_session *session;
+  bool owned = true;
+  switch (mode) {
+  case HL_RUN_SHARED:
+    session = ctx->session;
+    owned = false;
+    break;
+  case HL_RUN_ISOLATED:
+    session = hl_isolated_session(ctx->session);
+    break;
+  case HL_RUN_FORK:
+    session = hl_session_clone(ctx->session);
+    break;
+  default:
+    return hl_fail(HL_ERR_INVALID, "hl_context_run_agent: unknown run mode %d", (int)mode);
+  }
+  if (!session) return hl_fail(HL_ERR_NOMEM, "no memory for the session of sub-agent \"%s\"", child->name);
+  /* hl__invoke marks the tree aborted when a hook aborts anywhere in the
+   * child (hl__ctx_abort walks up), so the parent stops too (H10). */
+  return hl__invoke(child, ctx, session, owned, input, answer);
+}
+
+/* ------------------------------------------------------------------ */
+/* Agent as tool                                                       */
+/* ------------------------------------------------------------------ */
+
+static hl_status hl_agent_tool_fn(hl_context *ctx, const cJSON *args, cJSON **result,
+                                  void *user_data) {
+  hl_agent *child = user_data;
+  const char *input = hl_json_get_string(args, "input");
+  if (!input) return hl_fail(HL_ERR_INVALID_ARGUMENTS, "$: missing required property \"input\"");
+  char *answer = NULL;
+  hl_status st;
+  if (ctx) {
+    st = hl_context_run_agent(ctx, child, input, HL_RUN_ISOLATED, &answer);
+  } else {
+    /* Called outside a run (hl_tool_invoke by hand): a top-level run on
+     * a throwaway session. */
+    hl_session *s = hl_session_new(NULL, NULL, NULL);
+    if (!s) return hl__oom();
+    st = hl_agent_run(child, s, input, &answer);
+    hl_session_free(s);
+  }
+  if (st != HL_OK) return st; /* message already set by the child's run */
+  *result = cJSON_CreateString(answer);
+  hl_free(answer);
+  return *result ? HL_OK : hl__oom();
+}
+
+static void hl_agent_tool_free(void *user_data) { hl_agent_unref(user_data); }
+
+hl_tool *hl_agent_as_tool(hl_agent *child, const char *description) {
+  if (!child) {
+    hl_fail(HL_ERR_INVALID, "hl_agent_as_tool: child is NULL");
+    return NULL;
+  }
+  char fallback[128];
+  if (!description) description = child->description;
+  if (!description) {
+    snprintf(fallback, sizeof fallback, "Ask the agent \"%s\".", child->name);
+    description = fallback;
+  }
+  hl_tool *tool = hl_tool_new(child->name, description, hl_agent_tool_fn, child);
+  if (!tool) return NULL;
+  if (hl_tool_param(tool, "input", "string", "What to ask the agent.", true) != HL_OK) {
+    hl_tool_unref(tool);
+    return NULL;
+  }
+  hl_agent_ref(child);
+  hl_tool_set_free_fn(tool, hl_agent_tool_free);
+  return tool;
+}

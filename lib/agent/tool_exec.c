@@ -1,0 +1,259 @@
+/*
+ * tool_exec.c - tool calls: the hooked path of one call, and the tool
+ * calls of one model response run in parallel on worker threads.
+ *
+ * A tool's failure (unknown tool, arguments against the schema, the tool
+ * failed, timed out) is a result the model sees, marked is_error, so it
+ * can correct itself; only a hook's abort (and cancellation) stops a run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "core/util.h"
+#include "hookline/json.h"
+
+void hl__tool_outcome_clear(hl__tool_outcome *out) {
+  cJSON_Delete(out->result);
+  free(out->message);
+  *out = (hl__tool_outcome){0};
+}
+
+/* Take the calling thread's last error as the call's error. */
+static void hl_outcome_error(hl__tool_outcome *out, hl_status st) {
+  cJSON_Delete(out->result);
+  out->result = NULL;
+  free(out->message);
+  out->status = st;
+  const char *msg = hl_last_status() == st && hl_last_error()[0] ? hl_last_error() : hl_strerror(st);
+  out->message = hl__strdup(msg);
+}
+
+void hl__tool_call_exec(hl_context *ctx, const char *call_id, const char *name,
+                        cJSON *args, hl__tool_outcome *out) {
+  *out = (hl__tool_outcome){0};
+  if (!args) args = cJSON_CreateObject();
+  if (!args) {
+    hl_outcome_error(out, hl__oom());
+    return;
+  }
+  hl_tool *tool = hl_tools_find(ctx->agent->tools, name);
+  hl_tool_call call = {.id = call_id ? call_id : "", .name = name, .tool = tool};
+
+  /* before_tool: may replace args (H7), answer instead of the tool (H8) */
+  cJSON *result = NULL;
+  hl_hook_action act = hl__dispatch_before_tool(ctx, &call, &args, &result);
+  if (act == HL_HOOK_ABORT) {
+    hl_outcome_error(out, HL_ERR_ABORTED);
+    out->aborted = true;
+    cJSON_Delete(args);
+    return;
+  }
+
+  hl_error err = {HL_OK, ""};
+  char errmsg[HL__MSG_MAX] = "";
+  if (act != HL_HOOK_OVERRIDE) {
+    hl_event start = {.type = HL_EVENT_TOOL_START, .name = name, .call_id = call.id, .args = args};
+    hl__emit(ctx, &start);
+    int64_t t0 = hl__mono_ns();
+    hl_status st;
+    if (!tool) {
+      char q[96];
+      hl__quote(q, sizeof q, name);
+      st = hl_fail(HL_ERR_NOT_FOUND, "unknown tool %s", q);
+    } else if (hl_context_cancelled(ctx)) {
+      st = hl_fail(HL_ERR_CANCELLED, "run cancelled before tool %s ran", name);
+    } else {
+      hl_clear_error();
+      st = hl_tool_invoke(tool, ctx, args, &result);
+    }
+    if (st != HL_OK) {
+      cJSON_Delete(result);
+      result = NULL;
+      if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_) st = HL_ERR_EXECUTION_FAILED;
+      const char *m = hl_last_status() == st && hl_last_error()[0] ? hl_last_error() : hl_strerror(st);
+      snprintf(errmsg, sizeof errmsg, "%s", m);
+      err = (hl_error){st, errmsg};
+    } else if (!result) {
+      result = cJSON_CreateNull();
+    }
+    hl_event end = {.type = HL_EVENT_TOOL_END, .name = name, .call_id = call.id, .args = args,
+                    .result = result, .error = err};
+    end.duration_ms = (double)(hl__mono_ns() - t0) / 1e6;
+    hl__emit(ctx, &end);
+  }
+
+  /* after_tool: sees the (mutated) args, the result and the error (H9) */
+  cJSON *replacement = NULL;
+  act = hl__dispatch_after_tool(ctx, &call, args, result, &err, &replacement);
+  cJSON_Delete(args);
+  if (act == HL_HOOK_ABORT) {
+    cJSON_Delete(result);
+    hl_outcome_error(out, HL_ERR_ABORTED);
+    out->aborted = true;
+    return;
+  }
+  if (act == HL_HOOK_OVERRIDE) {
+    cJSON_Delete(result);
+    out->result = replacement;
+    return;
+  }
+  if (err.status != HL_OK) {
+    out->status = err.status;
+    out->message = hl__strdup(errmsg);
+    return;
+  }
+  out->result = result;
+}
+
+/* ------------------------------------------------------------------ */
+/* hl_context_call_tool                                                */
+/* ------------------------------------------------------------------ */
+
+hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *args,
+                               cJSON **result) {
+  if (result) *result = NULL;
+  if (!ctx || !name || !result)
+    return hl_fail(HL_ERR_INVALID, "hl_context_call_tool: ctx, name and result are required");
+  cJSON *copy = args ? hl_json_clone(args) : cJSON_CreateObject();
+  if (!copy) return hl__oom();
+  char id[48];
+  snprintf(id, sizeof id, "nested-%u", atomic_fetch_add(&ctx->nested_calls, 1) + 1);
+  hl__tool_outcome out;
+  hl__tool_call_exec(ctx, id, name, copy, &out);
+  if (out.status != HL_OK) {
+    hl_status st = out.status;
+    hl_fail(st, "%s", out.message ? out.message : hl_strerror(st));
+    hl__tool_outcome_clear(&out);
+    return st;
+  }
+  *result = out.result;
+  out.result = NULL;
+  hl__tool_outcome_clear(&out);
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The tool calls of one response                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct hl_call_slot {
+  const hl_part *part;
+  hl__tool_outcome out;
+} hl_call_slot;
+
+typedef struct hl_batch {
+  hl_context *ctx;
+  hl_call_slot *slots;
+  size_t n;
+  atomic_size_t next; /* next slot to claim: workers and the caller share */
+} hl_batch;
+
+static void hl_batch_run_one(hl_batch *b, hl_call_slot *slot) {
+  char msg[HL__MSG_MAX];
+  if (hl__ctx_aborted(b->ctx, msg, sizeof msg)) {
+    /* A sibling's hook aborted the run: don't start more side effects. */
+    slot->out.status = HL_ERR_ABORTED;
+    slot->out.message = hl__strdup(msg);
+    slot->out.aborted = true;
+    return;
+  }
+  cJSON *args = slot->part->args ? hl_json_clone(slot->part->args) : cJSON_CreateObject();
+  hl__tool_call_exec(b->ctx, slot->part->id, slot->part->name ? slot->part->name : "", args,
+                     &slot->out);
+}
+
+static void hl_batch_drain(hl_batch *b) {
+  for (;;) {
+    size_t i = atomic_fetch_add(&b->next, 1);
+    if (i >= b->n) return;
+    hl_batch_run_one(b, &b->slots[i]);
+  }
+}
+
+static void *hl_batch_worker(void *arg) {
+  hl_batch_drain(arg);
+  return NULL;
+}
+
+/* The text a tool result shows the model. */
+static char *hl_result_text(const hl__tool_outcome *out) {
+  if (out->status != HL_OK) {
+    size_t n = strlen(hl_status_name(out->status)) + 2 +
+               (out->message ? strlen(out->message) : 0) + 1;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s: %s", hl_status_name(out->status), out->message ? out->message : "");
+    return s;
+  }
+  if (cJSON_IsString(out->result)) return hl__strdup(out->result->valuestring);
+  char *s = NULL;
+  if (hl_json_print(out->result, &s) != HL_OK) return NULL;
+  return s;
+}
+
+hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
+                             hl_message **results, cJSON **summary) {
+  *results = NULL;
+  *summary = NULL;
+  size_t n = hl_message_tool_call_count(assistant);
+  hl_call_slot *slots = calloc(n ? n : 1, sizeof *slots);
+  if (!slots) return hl__oom();
+  for (size_t i = 0, k = 0; i < assistant->n_parts; i++)
+    if (assistant->parts[i].kind == HL_PART_TOOL_CALL) slots[k++].part = &assistant->parts[i];
+
+  hl_batch b = {.ctx = ctx, .slots = slots, .n = n};
+  atomic_init(&b.next, 0);
+  size_t threads = (size_t)ctx->agent->parallel_tools;
+  if (threads > n) threads = n;
+  /* threads-1 helpers; the run's own thread is the last worker. If a
+   * thread cannot be created the remaining calls simply run on fewer. */
+  pthread_t *tids = threads > 1 ? malloc((threads - 1) * sizeof *tids) : NULL;
+  size_t started = 0;
+  for (size_t i = 1; tids && i < threads; i++) {
+    if (pthread_create(&tids[started], NULL, hl_batch_worker, &b) != 0) break;
+    started++;
+  }
+  hl_batch_drain(&b);
+  for (size_t i = 0; i < started; i++) pthread_join(tids[i], NULL);
+  free(tids);
+
+  /* Results in the model's order, whatever order they finished in. */
+  hl_status st = HL_OK;
+  hl_message *msg = hl_message_new(HL_ROLE_TOOL);
+  cJSON *sum = cJSON_CreateArray();
+  if (!msg || !sum) st = hl__oom();
+  for (size_t i = 0; st == HL_OK && i < n; i++) {
+    hl__tool_outcome *out = &slots[i].out;
+    char *text = hl_result_text(out);
+    if (!text) {
+      st = hl__oom();
+      break;
+    }
+    st = hl_message_add_tool_result(msg, slots[i].part->id, slots[i].part->name, text,
+                                    out->status != HL_OK);
+    cJSON *item = cJSON_CreateObject();
+    if (st == HL_OK && item) {
+      cJSON_AddStringToObject(item, "call_id", slots[i].part->id ? slots[i].part->id : "");
+      cJSON_AddStringToObject(item, "tool", slots[i].part->name ? slots[i].part->name : "");
+      cJSON_AddStringToObject(item, "content", text);
+      cJSON_AddBoolToObject(item, "is_error", out->status != HL_OK);
+      if (out->status != HL_OK)
+        cJSON_AddStringToObject(item, "error", hl_status_name(out->status));
+      cJSON_AddItemToArray(sum, item);
+    } else {
+      cJSON_Delete(item);
+    }
+    free(text);
+  }
+  for (size_t i = 0; i < n; i++) hl__tool_outcome_clear(&slots[i].out);
+  free(slots);
+  if (st != HL_OK) {
+    hl_message_free(msg);
+    cJSON_Delete(sum);
+    return st;
+  }
+  *results = msg;
+  *summary = sum;
+  return HL_OK;
+}
