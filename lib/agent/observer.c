@@ -1,0 +1,432 @@
+/*
+ * observer.c - observers: delivery, reference counting, the built-ins
+ * (noop, logging, collecting, composite) and the process-wide list.
+ *
+ * The one rule that shapes this file (H13): an observer can never change a
+ * run. hl_observer_notify() returns nothing, counts a callback's non-zero
+ * return instead of passing it on, and puts back the calling thread's
+ * last-error message if the callback overwrote it, so the run that
+ * produced the event sees exactly the state it had before.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookline/observer.h"
+#include "agent/observer_internal.h"
+
+typedef enum hl_observer_kind {
+  HL_OBS_FN,
+  HL_OBS_OPS,
+  HL_OBS_NOOP,
+  HL_OBS_LOGGING,
+  HL_OBS_COLLECTING,
+  HL_OBS_COMPOSITE
+} hl_observer_kind;
+
+typedef struct hl_logging {
+  FILE *out;
+  char *prefix; /* "" for none */
+} hl_logging;
+
+typedef struct hl_collecting {
+  pthread_mutex_t lock;
+  cJSON *events;                       /* array of hl_event_to_json() copies */
+  size_t counts[HL_EVENT_TYPE_COUNT];
+  size_t total;
+} hl_collecting;
+
+typedef struct hl_composite {
+  hl_observer **children;
+  size_t count, cap;
+} hl_composite;
+
+struct hl_observer {
+  atomic_uint refs;
+  hl_observer_kind kind;
+  hl_observer_fn fn;
+  hl_observer_fn ops[HL_EVENT_TYPE_COUNT]; /* by event type; NULL = skip */
+  void *user_data;
+  hl_free_fn free_fn;
+  _Atomic uint64_t failures;
+  union {
+    hl_logging logging;
+    hl_collecting collecting;
+    hl_composite composite;
+  } u;
+};
+
+static hl_observer *hl_observer_alloc(hl_observer_kind kind) {
+  hl_observer *obs = calloc(1, sizeof *obs);
+  if (!obs) {
+    hl_fail(HL_ERR_NOMEM, "observer: out of memory");
+    return NULL;
+  }
+  atomic_init(&obs->refs, 1);
+  atomic_init(&obs->failures, 0);
+  obs->kind = kind;
+  return obs;
+}
+
+hl_observer *hl_observer_new(hl_observer_fn fn, void *user_data) {
+  if (!fn) {
+    hl_fail(HL_ERR_INVALID, "hl_observer_new: fn is NULL");
+    return NULL;
+  }
+  hl_observer *obs = hl_observer_alloc(HL_OBS_FN);
+  if (!obs) return NULL;
+  obs->fn = fn;
+  obs->user_data = user_data;
+  return obs;
+}
+
+hl_observer *hl_observer_new_ops(const hl_observer_ops *ops, void *user_data) {
+  if (!ops) {
+    hl_fail(HL_ERR_INVALID, "hl_observer_new_ops: ops is NULL");
+    return NULL;
+  }
+  hl_observer *obs = hl_observer_alloc(HL_OBS_OPS);
+  if (!obs) return NULL;
+  /* Indexed by event type so delivery is one array load. */
+  obs->ops[HL_EVENT_AGENT_START] = ops->agent_start;
+  obs->ops[HL_EVENT_AGENT_END] = ops->agent_end;
+  obs->ops[HL_EVENT_TURN_START] = ops->turn_start;
+  obs->ops[HL_EVENT_TURN_END] = ops->turn_end;
+  obs->ops[HL_EVENT_LM_START] = ops->lm_start;
+  obs->ops[HL_EVENT_LM_END] = ops->lm_end;
+  obs->ops[HL_EVENT_API_REQUEST] = ops->api_request;
+  obs->ops[HL_EVENT_API_RESPONSE] = ops->api_response;
+  obs->ops[HL_EVENT_RESPONSE] = ops->response;
+  obs->ops[HL_EVENT_TOOL_START] = ops->tool_start;
+  obs->ops[HL_EVENT_TOOL_END] = ops->tool_end;
+  obs->ops[HL_EVENT_HOOK] = ops->hook;
+  obs->ops[HL_EVENT_STDERR_WRITE] = ops->stderr_write;
+  obs->ops[HL_EVENT_TRACE_COMPLETE] = ops->trace_complete;
+  obs->ops[HL_EVENT_CUSTOM] = ops->custom;
+  obs->user_data = user_data;
+  return obs;
+}
+
+hl_observer *hl_observer_ref(hl_observer *obs) {
+  if (obs) atomic_fetch_add_explicit(&obs->refs, 1, memory_order_relaxed);
+  return obs;
+}
+
+void hl_observer_unref(hl_observer *obs) {
+  if (!obs) return;
+  if (atomic_fetch_sub_explicit(&obs->refs, 1, memory_order_acq_rel) != 1) return;
+  switch (obs->kind) {
+  case HL_OBS_LOGGING:
+    free(obs->u.logging.prefix);
+    break;
+  case HL_OBS_COLLECTING:
+    cJSON_Delete(obs->u.collecting.events);
+    pthread_mutex_destroy(&obs->u.collecting.lock);
+    break;
+  case HL_OBS_COMPOSITE:
+    for (size_t i = 0; i < obs->u.composite.count; i++)
+      hl_observer_unref(obs->u.composite.children[i]);
+    free(obs->u.composite.children);
+    break;
+  default:
+    break;
+  }
+  if (obs->free_fn) obs->free_fn(obs->user_data);
+  free(obs);
+}
+
+void hl_observer_set_free_fn(hl_observer *obs, hl_free_fn free_fn) {
+  if (obs) obs->free_fn = free_fn;
+}
+
+uint64_t hl_observer_failures(const hl_observer *obs) {
+  if (!obs) return 0;
+  return atomic_load_explicit(&((hl_observer *)obs)->failures, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------ */
+/* Built-in behaviour                                                  */
+/* ------------------------------------------------------------------ */
+
+static int hl_logging_deliver(hl_logging *lg, const hl_event *ev) {
+  if (ev->type == HL_EVENT_RESPONSE && ev->is_delta) return 0;
+  char *line = hl_event_format(ev);
+  if (!line) return -1;
+  /* flockfile: lines from parallel tool calls come out whole, never
+   * interleaved, even if another part of the program writes to `out`. */
+  flockfile(lg->out);
+  int rc = lg->prefix[0] ? fprintf(lg->out, "%s %s\n", lg->prefix, line)
+                         : fprintf(lg->out, "%s\n", line);
+  if (rc >= 0) rc = fflush(lg->out) == 0 ? rc : -1;
+  funlockfile(lg->out);
+  free(line);
+  return rc < 0 ? -1 : 0;
+}
+
+static int hl_collecting_deliver(hl_collecting *c, const hl_event *ev) {
+  /* Build the copy outside the lock: the lock only guards the list. */
+  cJSON *copy = hl_event_to_json(ev);
+  if (!copy) return -1;
+  pthread_mutex_lock(&c->lock);
+  int ok = cJSON_AddItemToArray(c->events, copy);
+  if (ok) {
+    c->counts[ev->type]++;
+    c->total++;
+  }
+  pthread_mutex_unlock(&c->lock);
+  if (!ok) {
+    cJSON_Delete(copy);
+    return -1;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Delivery                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The caller's last error, saved around a callback that may call hl_fail()
+ * or hl_clear_error() itself. Only copied when there is something to keep,
+ * which keeps the common path (no error pending) free of copies. */
+typedef struct hl_saved_error {
+  hl_status status;
+  char message[1024];
+  int saved;
+} hl_saved_error;
+
+static void hl_error_save(hl_saved_error *s) {
+  const char *msg = hl_last_error();
+  s->status = hl_last_status();
+  s->saved = s->status != HL_OK || msg[0] != '\0';
+  if (s->saved) {
+    size_t n = strlen(msg);
+    if (n >= sizeof s->message) n = sizeof s->message - 1;
+    memcpy(s->message, msg, n);
+    s->message[n] = '\0';
+  }
+}
+
+static void hl_error_restore(const hl_saved_error *s) {
+  if (!s->saved) {
+    if (hl_last_status() != HL_OK || hl_last_error()[0]) hl_clear_error();
+    return;
+  }
+  if (hl_last_status() == s->status && strcmp(hl_last_error(), s->message) == 0) return;
+  hl_fail(s->status, "%s", s->message);
+}
+
+void hl_observer_notify(hl_observer *obs, const hl_event *ev) {
+  if (!obs || !ev || (unsigned)ev->type >= (unsigned)HL_EVENT_TYPE_COUNT) return;
+  hl_observer_fn fn = NULL;
+  switch (obs->kind) {
+  case HL_OBS_FN:
+    fn = obs->fn;
+    break;
+  case HL_OBS_OPS:
+    fn = obs->ops[ev->type];
+    if (!fn) return;
+    break;
+  case HL_OBS_NOOP:
+    return;
+  case HL_OBS_COMPOSITE:
+    /* Each child counts its own failures; one failing child does not keep
+     * the others from seeing the event. */
+    for (size_t i = 0; i < obs->u.composite.count; i++)
+      hl_observer_notify(obs->u.composite.children[i], ev);
+    return;
+  default:
+    break;
+  }
+  hl_saved_error saved;
+  hl_error_save(&saved);
+  int rc;
+  if (obs->kind == HL_OBS_LOGGING)
+    rc = hl_logging_deliver(&obs->u.logging, ev);
+  else if (obs->kind == HL_OBS_COLLECTING)
+    rc = hl_collecting_deliver(&obs->u.collecting, ev);
+  else
+    rc = fn(ev, obs->user_data);
+  if (rc != 0) atomic_fetch_add_explicit(&obs->failures, 1, memory_order_relaxed);
+  hl_error_restore(&saved);
+}
+
+/* ------------------------------------------------------------------ */
+/* Built-in constructors                                               */
+/* ------------------------------------------------------------------ */
+
+hl_observer *hl_observer_noop(void) { return hl_observer_alloc(HL_OBS_NOOP); }
+
+hl_observer *hl_observer_logging(FILE *out, const char *prefix) {
+  if (!out) {
+    hl_fail(HL_ERR_INVALID, "hl_observer_logging: out is NULL");
+    return NULL;
+  }
+  hl_observer *obs = hl_observer_alloc(HL_OBS_LOGGING);
+  if (!obs) return NULL;
+  obs->u.logging.out = out;
+  obs->u.logging.prefix = strdup(prefix ? prefix : "");
+  if (!obs->u.logging.prefix) {
+    free(obs);
+    hl_fail(HL_ERR_NOMEM, "hl_observer_logging: out of memory");
+    return NULL;
+  }
+  return obs;
+}
+
+hl_observer *hl_observer_collecting(void) {
+  hl_observer *obs = hl_observer_alloc(HL_OBS_COLLECTING);
+  if (!obs) return NULL;
+  obs->u.collecting.events = cJSON_CreateArray();
+  if (!obs->u.collecting.events) {
+    free(obs);
+    hl_fail(HL_ERR_NOMEM, "hl_observer_collecting: out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&obs->u.collecting.lock, NULL);
+  return obs;
+}
+
+static hl_collecting *hl_as_collecting(hl_observer *obs, const char *fn) {
+  if (!obs || obs->kind != HL_OBS_COLLECTING) {
+    hl_fail(HL_ERR_INVALID, "%s: not a collecting observer", fn);
+    return NULL;
+  }
+  return &obs->u.collecting;
+}
+
+size_t hl_observer_collected_count(hl_observer *obs, hl_event_type type) {
+  hl_collecting *c = hl_as_collecting(obs, "hl_observer_collected_count");
+  if (!c) return 0;
+  pthread_mutex_lock(&c->lock);
+  size_t n = 0;
+  if (type == HL_EVENT_TYPE_COUNT)
+    n = c->total;
+  else if ((unsigned)type < (unsigned)HL_EVENT_TYPE_COUNT)
+    n = c->counts[type];
+  pthread_mutex_unlock(&c->lock);
+  return n;
+}
+
+cJSON *hl_observer_collected(hl_observer *obs) {
+  hl_collecting *c = hl_as_collecting(obs, "hl_observer_collected");
+  if (!c) return NULL;
+  pthread_mutex_lock(&c->lock);
+  cJSON *copy = cJSON_Duplicate(c->events, 1);
+  pthread_mutex_unlock(&c->lock);
+  if (!copy) hl_fail(HL_ERR_NOMEM, "hl_observer_collected: out of memory");
+  return copy;
+}
+
+void hl_observer_collected_clear(hl_observer *obs) {
+  hl_collecting *c = hl_as_collecting(obs, "hl_observer_collected_clear");
+  if (!c) return;
+  cJSON *fresh = cJSON_CreateArray();
+  if (!fresh) return; /* keep the old list rather than lose the object */
+  pthread_mutex_lock(&c->lock);
+  cJSON *old = c->events;
+  c->events = fresh;
+  memset(c->counts, 0, sizeof c->counts);
+  c->total = 0;
+  pthread_mutex_unlock(&c->lock);
+  cJSON_Delete(old);
+}
+
+hl_observer *hl_observer_composite(void) { return hl_observer_alloc(HL_OBS_COMPOSITE); }
+
+/* Would adding `child` under `parent` make a cycle (endless delivery)? */
+static int hl_composite_reaches(const hl_observer *from, const hl_observer *target) {
+  if (from == target) return 1;
+  if (from->kind != HL_OBS_COMPOSITE) return 0;
+  for (size_t i = 0; i < from->u.composite.count; i++)
+    if (hl_composite_reaches(from->u.composite.children[i], target)) return 1;
+  return 0;
+}
+
+hl_status hl_observer_composite_add(hl_observer *composite, hl_observer *child) {
+  if (!composite || !child)
+    return hl_fail(HL_ERR_INVALID, "hl_observer_composite_add: NULL argument");
+  if (composite->kind != HL_OBS_COMPOSITE)
+    return hl_fail(HL_ERR_INVALID, "hl_observer_composite_add: not a composite observer");
+  if (hl_composite_reaches(child, composite))
+    return hl_fail(HL_ERR_INVALID,
+                   "hl_observer_composite_add: adding this child would make a cycle");
+  hl_composite *c = &composite->u.composite;
+  if (c->count == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 4;
+    hl_observer **n = realloc(c->children, cap * sizeof *n);
+    if (!n) return hl_fail(HL_ERR_NOMEM, "hl_observer_composite_add: out of memory");
+    c->children = n;
+    c->cap = cap;
+  }
+  c->children[c->count++] = hl_observer_ref(child);
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Process-wide observers                                              */
+/* ------------------------------------------------------------------ */
+
+/* Delivery takes a snapshot (with references) under the lock and notifies
+ * outside it, so a slow global observer holds no lock and a callback may
+ * even add or clear globals without deadlocking. */
+static pthread_mutex_t hl_global_lock = PTHREAD_MUTEX_INITIALIZER;
+static hl_observer **hl_globals;
+static size_t hl_global_count, hl_global_cap;
+static atomic_size_t hl_global_published; /* hl_global_count, readable lock-free */
+
+hl_status hl_observer_add_global(hl_observer *obs) {
+  if (!obs) return hl_fail(HL_ERR_INVALID, "hl_observer_add_global: obs is NULL");
+  pthread_mutex_lock(&hl_global_lock);
+  if (hl_global_count == hl_global_cap) {
+    size_t cap = hl_global_cap ? hl_global_cap * 2 : 4;
+    hl_observer **n = realloc(hl_globals, cap * sizeof *n);
+    if (!n) {
+      pthread_mutex_unlock(&hl_global_lock);
+      return hl_fail(HL_ERR_NOMEM, "hl_observer_add_global: out of memory");
+    }
+    hl_globals = n;
+    hl_global_cap = cap;
+  }
+  hl_globals[hl_global_count++] = hl_observer_ref(obs);
+  atomic_store(&hl_global_published, hl_global_count);
+  pthread_mutex_unlock(&hl_global_lock);
+  return HL_OK;
+}
+
+void hl_observer_clear_global(void) {
+  pthread_mutex_lock(&hl_global_lock);
+  hl_observer **list = hl_globals;
+  size_t n = hl_global_count;
+  hl_globals = NULL;
+  hl_global_count = hl_global_cap = 0;
+  atomic_store(&hl_global_published, 0);
+  pthread_mutex_unlock(&hl_global_lock);
+  for (size_t i = 0; i < n; i++) hl_observer_unref(list[i]);
+  free(list);
+}
+
+bool hl__observer_has_global(void) { return atomic_load(&hl_global_published) != 0; }
+
+void hl__observer_notify_global(const hl_event *ev) {
+  if (!ev || atomic_load(&hl_global_published) == 0) return;
+  hl_observer *stack[16];
+  hl_observer **snap = stack;
+  pthread_mutex_lock(&hl_global_lock);
+  size_t n = hl_global_count;
+  if (n > sizeof stack / sizeof stack[0]) {
+    snap = malloc(n * sizeof *snap);
+    if (!snap) { /* no memory for a snapshot: deliver under the lock */
+      for (size_t i = 0; i < n; i++) hl_observer_notify(hl_globals[i], ev);
+      pthread_mutex_unlock(&hl_global_lock);
+      return;
+    }
+  }
+  for (size_t i = 0; i < n; i++) snap[i] = hl_observer_ref(hl_globals[i]);
+  pthread_mutex_unlock(&hl_global_lock);
+  for (size_t i = 0; i < n; i++) {
+    hl_observer_notify(snap[i], ev);
+    hl_observer_unref(snap[i]);
+  }
+  if (snap != stack) free(snap);
+}

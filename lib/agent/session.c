@@ -1,0 +1,393 @@
+/*
+ * session.c - a conversation: ids, message history, key-value state, and
+ * the busy flag that keeps two runs off one session.
+ *
+ * One mutex guards both history and state. State is touched by hooks and
+ * tools on worker threads during a run, so it must be locked; history is
+ * only changed by the run that holds the busy flag, but taking the same
+ * lock for it makes clone and to_json see a consistent pair.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hookline/json.h"
+#include "hookline/session.h"
+#include "agent/session_internal.h"
+
+struct hl_session {
+  char *app_name;
+  char *user_id;
+  char *session_id;
+  pthread_mutex_t lock; /* history and state */
+  hl_messages messages;
+  cJSON *state;         /* always an object */
+  atomic_bool busy;
+};
+
+/* The lock is logically mutable: readers of a const session take it too. */
+static void hl_session_lock(const hl_session *s) {
+  pthread_mutex_lock((pthread_mutex_t *)&s->lock);
+}
+static void hl_session_unlock(const hl_session *s) {
+  pthread_mutex_unlock((pthread_mutex_t *)&s->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Random ids                                                          */
+/* ------------------------------------------------------------------ */
+
+static int hl_random_bytes(unsigned char *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = getrandom(buf + got, n - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    got += (size_t)r;
+  }
+  if (got == n) return 0;
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  while (got < n) {
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd);
+  return got == n ? 0 : -1;
+}
+
+void hl__random_hex(char *out, size_t hex_digits) {
+  static const char digits[] = "0123456789abcdef";
+  unsigned char bytes[32];
+  if (hex_digits > 64) hex_digits = 64;
+  size_t n = (hex_digits + 1) / 2;
+  if (hl_random_bytes(bytes, n) != 0) {
+    /* No kernel randomness (seccomp, chroot without /dev): ids must still
+     * be unique within the process, which time plus a counter gives. */
+    static atomic_uint_fast64_t counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    uint64_t c = atomic_fetch_add(&counter, 1) + 1;
+    for (size_t i = 0; i < n; i++) {
+      /* splitmix64 steps over (time, counter, position) */
+      uint64_t z = x + c * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      bytes[i] = (unsigned char)(z ^ (z >> 31));
+    }
+  }
+  for (size_t i = 0; i < hex_digits; i++) {
+    unsigned char b = bytes[i / 2];
+    out[i] = digits[(i % 2) ? (b & 0xF) : (b >> 4)];
+  }
+  out[hex_digits] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+hl_session *hl_session_new(const char *app_name, const char *user_id,
+                           const char *session_id) {
+  hl_session *s = calloc(1, sizeof *s);
+  if (!s) goto oom;
+  char fresh[33];
+  if (!session_id) {
+    hl__random_hex(fresh, 32);
+    session_id = fresh;
+  }
+  s->app_name = strdup(app_name ? app_name : "hookline");
+  s->user_id = strdup(user_id ? user_id : "user");
+  s->session_id = strdup(session_id);
+  s->state = cJSON_CreateObject();
+  if (!s->app_name || !s->user_id || !s->session_id || !s->state) goto oom;
+  pthread_mutex_init(&s->lock, NULL);
+  atomic_init(&s->busy, false);
+  return s;
+oom:
+  if (s) {
+    free(s->app_name);
+    free(s->user_id);
+    free(s->session_id);
+    cJSON_Delete(s->state);
+    free(s);
+  }
+  hl_fail(HL_ERR_NOMEM, "hl_session_new: out of memory");
+  return NULL;
+}
+
+void hl_session_free(hl_session *s) {
+  if (!s) return;
+  hl_messages_clear(&s->messages);
+  cJSON_Delete(s->state);
+  pthread_mutex_destroy(&s->lock);
+  free(s->app_name);
+  free(s->user_id);
+  free(s->session_id);
+  free(s);
+}
+
+hl_session *hl_session_clone(const hl_session *src) {
+  if (!src) {
+    hl_fail(HL_ERR_INVALID, "hl_session_clone: session is NULL");
+    return NULL;
+  }
+  hl_session *s = hl_session_new(src->app_name, src->user_id, src->session_id);
+  if (!s) return NULL;
+  hl_session_lock(src);
+  cJSON *state = cJSON_Duplicate(src->state, 1);
+  hl_status st = hl_messages_copy(&s->messages, &src->messages);
+  hl_session_unlock(src);
+  if (!state || st != HL_OK) {
+    cJSON_Delete(state);
+    hl_session_free(s);
+    hl_fail(HL_ERR_NOMEM, "hl_session_clone: out of memory");
+    return NULL;
+  }
+  cJSON_Delete(s->state);
+  s->state = state;
+  return s;
+}
+
+void hl_session_reset(hl_session *s) {
+  if (!s) return;
+  cJSON *fresh = cJSON_CreateObject();
+  hl_session_lock(s);
+  hl_messages_clear(&s->messages);
+  if (fresh) {
+    cJSON_Delete(s->state);
+    s->state = fresh;
+  } else { /* no memory for a new object: empty the old one in place */
+    while (s->state->child) cJSON_Delete(cJSON_DetachItemViaPointer(s->state, s->state->child));
+  }
+  hl_session_unlock(s);
+}
+
+const char *hl_session_app_name(const hl_session *s) { return s ? s->app_name : NULL; }
+const char *hl_session_user_id(const hl_session *s) { return s ? s->user_id : NULL; }
+const char *hl_session_id(const hl_session *s) { return s ? s->session_id : NULL; }
+
+/* ------------------------------------------------------------------ */
+/* History                                                             */
+/* ------------------------------------------------------------------ */
+
+const hl_messages *hl_session_messages(const hl_session *s) {
+  return s ? &s->messages : NULL;
+}
+
+hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
+  if (!s || !msg) {
+    hl_message_free(msg);
+    return hl_fail(HL_ERR_INVALID, "hl_session_add_message: NULL argument");
+  }
+  hl_session_lock(s);
+  hl_status st = hl_messages_push(&s->messages, msg); /* frees msg on failure */
+  hl_session_unlock(s);
+  return st;
+}
+
+void hl__session_truncate(hl_session *s, size_t count) {
+  if (!s) return;
+  hl_session_lock(s);
+  while (s->messages.count > count) {
+    hl_message_free(s->messages.items[s->messages.count - 1]);
+    s->messages.items[--s->messages.count] = NULL;
+  }
+  hl_session_unlock(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* State                                                               */
+/* ------------------------------------------------------------------ */
+
+cJSON *hl_session_state_get(const hl_session *s, const char *key) {
+  if (!s || !key) {
+    hl_fail(HL_ERR_INVALID, "hl_session_state_get: NULL argument");
+    return NULL;
+  }
+  hl_session_lock(s);
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->state, key);
+  cJSON *copy = v ? cJSON_Duplicate(v, 1) : NULL;
+  hl_session_unlock(s);
+  if (v && !copy) hl_fail(HL_ERR_NOMEM, "hl_session_state_get: out of memory");
+  return copy;
+}
+
+char *hl_session_state_get_string(const hl_session *s, const char *key) {
+  if (!s || !key) {
+    hl_fail(HL_ERR_INVALID, "hl_session_state_get_string: NULL argument");
+    return NULL;
+  }
+  char *out = NULL;
+  hl_session_lock(s);
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->state, key);
+  if (cJSON_IsString(v) && v->valuestring) out = strdup(v->valuestring);
+  hl_session_unlock(s);
+  return out;
+}
+
+hl_status hl_session_state_set(hl_session *s, const char *key, const cJSON *value) {
+  if (!s || !key) return hl_fail(HL_ERR_INVALID, "hl_session_state_set: NULL argument");
+  cJSON *copy = NULL;
+  if (value) {
+    copy = cJSON_Duplicate(value, 1);
+    if (!copy) return hl_fail(HL_ERR_NOMEM, "hl_session_state_set: out of memory");
+  }
+  hl_session_lock(s);
+  hl_status st = HL_OK;
+  if (!copy) {
+    cJSON_DeleteItemFromObjectCaseSensitive(s->state, key);
+  } else if (cJSON_GetObjectItemCaseSensitive(s->state, key)) {
+    if (!cJSON_ReplaceItemInObjectCaseSensitive(s->state, key, copy)) st = HL_ERR_NOMEM;
+  } else if (!cJSON_AddItemToObject(s->state, key, copy)) {
+    st = HL_ERR_NOMEM;
+  }
+  hl_session_unlock(s);
+  if (st != HL_OK) {
+    cJSON_Delete(copy);
+    return hl_fail(st, "hl_session_state_set: out of memory");
+  }
+  return HL_OK;
+}
+
+hl_status hl_session_state_set_string(hl_session *s, const char *key, const char *value) {
+  if (!value) return hl_session_state_set(s, key, NULL);
+  cJSON *v = cJSON_CreateString(value);
+  if (!v) return hl_fail(HL_ERR_NOMEM, "hl_session_state_set_string: out of memory");
+  hl_status st = hl_session_state_set(s, key, v);
+  cJSON_Delete(v);
+  return st;
+}
+
+cJSON *hl_session_state(const hl_session *s) {
+  if (!s) {
+    hl_fail(HL_ERR_INVALID, "hl_session_state: session is NULL");
+    return NULL;
+  }
+  hl_session_lock(s);
+  cJSON *copy = cJSON_Duplicate(s->state, 1);
+  hl_session_unlock(s);
+  if (!copy) hl_fail(HL_ERR_NOMEM, "hl_session_state: out of memory");
+  return copy;
+}
+
+/* ------------------------------------------------------------------ */
+/* One run at a time                                                   */
+/* ------------------------------------------------------------------ */
+
+bool hl__session_try_begin(hl_session *s) {
+  if (!s) return false;
+  bool expected = false;
+  return atomic_compare_exchange_strong(&s->busy, &expected, true);
+}
+
+void hl__session_end(hl_session *s) {
+  if (s) atomic_store(&s->busy, false);
+}
+
+bool hl__session_busy(const hl_session *s) {
+  return s && atomic_load(&((hl_session *)s)->busy);
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON                                                                */
+/* ------------------------------------------------------------------ */
+
+cJSON *hl_session_to_json(const hl_session *s) {
+  if (!s) {
+    hl_fail(HL_ERR_INVALID, "hl_session_to_json: session is NULL");
+    return NULL;
+  }
+  cJSON *o = cJSON_CreateObject();
+  if (!o) goto oom;
+  if (!cJSON_AddStringToObject(o, "app_name", s->app_name) ||
+      !cJSON_AddStringToObject(o, "user_id", s->user_id) ||
+      !cJSON_AddStringToObject(o, "session_id", s->session_id))
+    goto oom;
+  hl_session_lock(s);
+  cJSON *state = cJSON_Duplicate(s->state, 1);
+  cJSON *messages = hl_messages_to_json(&s->messages);
+  hl_session_unlock(s);
+  int ok = state && cJSON_AddItemToObject(o, "state", state);
+  if (!ok) cJSON_Delete(state);
+  int ok2 = messages && cJSON_AddItemToObject(o, "messages", messages);
+  if (!ok2) cJSON_Delete(messages);
+  if (!ok || !ok2) goto oom;
+  return o;
+oom:
+  cJSON_Delete(o);
+  hl_fail(HL_ERR_NOMEM, "hl_session_to_json: out of memory");
+  return NULL;
+}
+
+/* Optional string member: absent or null gives NULL; any other type is an
+ * error naming the field. */
+static hl_status hl_opt_string(const cJSON *json, const char *key, const char **out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(json, key);
+  *out = NULL;
+  if (!v || cJSON_IsNull(v)) return HL_OK;
+  if (!cJSON_IsString(v))
+    return hl_fail(HL_ERR_JSON, "session.%s: expected string, got %s", key,
+                   hl_json_type_name(v));
+  *out = v->valuestring;
+  return HL_OK;
+}
+
+hl_status hl_session_from_json(const cJSON *json, hl_session **out) {
+  if (!out) return hl_fail(HL_ERR_INVALID, "hl_session_from_json: out is NULL");
+  *out = NULL;
+  if (!json) return hl_fail(HL_ERR_INVALID, "hl_session_from_json: json is NULL");
+  if (!cJSON_IsObject(json))
+    return hl_fail(HL_ERR_JSON, "session: expected object, got %s", hl_json_type_name(json));
+  const char *app = NULL, *user = NULL, *id = NULL;
+  hl_status st;
+  if ((st = hl_opt_string(json, "app_name", &app)) != HL_OK ||
+      (st = hl_opt_string(json, "user_id", &user)) != HL_OK ||
+      (st = hl_opt_string(json, "session_id", &id)) != HL_OK)
+    return st;
+  const cJSON *state = cJSON_GetObjectItemCaseSensitive(json, "state");
+  if (state && !cJSON_IsNull(state) && !cJSON_IsObject(state))
+    return hl_fail(HL_ERR_JSON, "session.state: expected object, got %s",
+                   hl_json_type_name(state));
+  const cJSON *messages = cJSON_GetObjectItemCaseSensitive(json, "messages");
+  if (messages && !cJSON_IsNull(messages) && !cJSON_IsArray(messages))
+    return hl_fail(HL_ERR_JSON, "session.messages: expected array, got %s",
+                   hl_json_type_name(messages));
+
+  hl_session *s = hl_session_new(app, user, id);
+  if (!s) return hl_last_status();
+  if (cJSON_IsArray(messages)) {
+    st = hl_messages_from_json(messages, &s->messages);
+    if (st != HL_OK) {
+      /* Copy first: hl_fail() writes the buffer hl_last_error() points to. */
+      char why[900];
+      snprintf(why, sizeof why, "%s", hl_last_error());
+      hl_session_free(s);
+      return hl_fail(st, "session.messages: %s", why);
+    }
+  }
+  if (cJSON_IsObject(state)) {
+    cJSON *copy = cJSON_Duplicate(state, 1);
+    if (!copy) {
+      hl_session_free(s);
+      return hl_fail(HL_ERR_NOMEM, "hl_session_from_json: out of memory");
+    }
+    cJSON_Delete(s->state);
+    s->state = copy;
+  }
+  *out = s;
+  return HL_OK;
+}
