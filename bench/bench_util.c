@@ -1,0 +1,92 @@
+/*
+ * bench/bench_util.c - helpers shared by the C benchmark programs.
+ */
+#include "bench_util.h"
+
+#include <curl/curl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+uint64_t bench_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double bench_cpu_us(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+double bench_peak_rss_mb(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_maxrss / 1024.0;   /* ru_maxrss is in KiB on Linux */
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double bench_percentile(double *values, size_t n, double p) {
+  if (n == 0) return 0;
+  qsort(values, n, sizeof *values, cmp_double);
+  /* nearest rank, as the JS harness computes it */
+  double rank = ceil(p / 100.0 * (double)n);
+  size_t i = rank < 1 ? 0 : (size_t)rank - 1;
+  return values[i < n ? i : n - 1];
+}
+
+typedef struct text {
+  char data[512];
+  size_t len;
+} text;
+
+static size_t collect(char *p, size_t size, size_t n, void *ud) {
+  text *t = ud;
+  size_t len = size * n;
+  size_t room = sizeof t->data - 1 - t->len;
+  size_t take = len < room ? len : room;
+  memcpy(t->data + t->len, p, take);
+  t->len += take;
+  t->data[t->len] = '\0';
+  return len;
+}
+
+/* A fresh handle per call: stats are read twice per measurement, outside it. */
+bool bench_server_stats_get(const char *url, bench_server_stats *out) {
+  char full[1024];
+  snprintf(full, sizeof full, "%s/stats", url);
+  text t = {.len = 0};
+  t.data[0] = '\0';
+  CURL *h = curl_easy_init();
+  if (!h) return false;
+  curl_easy_setopt(h, CURLOPT_URL, full);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  CURLcode rc = curl_easy_perform(h);
+  curl_easy_cleanup(h);
+  const char *r = strstr(t.data, "\"requests\":");
+  const char *s = strstr(t.data, "\"service_us\":");
+  if (rc != CURLE_OK || !r || !s) {
+    fprintf(stderr, "bench: cannot read %s: %s\n", full,
+            rc != CURLE_OK ? curl_easy_strerror(rc) : t.data);
+    return false;
+  }
+  out->requests = strtod(r + 11, NULL);
+  out->service_us = strtod(s + 13, NULL);
+  return true;
+}
+
+const char *bench_arg(int argc, char **argv, const char *name, const char *def) {
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], name)) return argv[i + 1];
+  return def;
+}

@@ -1,0 +1,35 @@
+/*
+ * bench/bench_util.h - clocks, resource usage, percentiles and the mock
+ * server's statistics for the C benchmark programs.
+ *
+ * Benchmarks print figures; they never assert timings.
+ */
+#ifndef HL_BENCH_UTIL_H
+#define HL_BENCH_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Monotonic time in nanoseconds. */
+uint64_t bench_now_ns(void);
+/** User + system CPU time of the process so far, in microseconds. */
+double bench_cpu_us(void);
+/** Peak resident set size of the process, in MiB. */
+double bench_peak_rss_mb(void);
+/** p-th percentile (0..100) of n values, sorting them in place. */
+double bench_percentile(double *values, size_t n, double p);
+
+/** What the mock server says it did (GET {url}/stats). */
+typedef struct bench_server_stats {
+  double requests;
+  double service_us;
+} bench_server_stats;
+
+/** Fetch the mock server's counters; false (and a message on stderr) on failure. */
+bool bench_server_stats_get(const char *url, bench_server_stats *out);
+
+/** Value of "--name" in argv, or `def`. */
+const char *bench_arg(int argc, char **argv, const char *name, const char *def);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * bench/hook_bench.c - nanoseconds per hook call, measured through real runs.
+ *
+ * The only public way to dispatch hooks is to run an agent, so this runs the
+ * same agent (scripted provider, one model call, no tools) with no hooks and
+ * with K continuing hooks on each of before_agent, after_agent, before_model
+ * and after_model, and divides the difference in time per run by the number
+ * of hook calls per run (4K). Rounds alternate between the two agents and
+ * the median is reported. Each hook bumps a counter, which is checked, so
+ * the figure cannot come from hooks that did not run.
+ *
+ *   hl-bench-hooks [--hooks 2000] [--runs 2000] [--rounds 5]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hookline.h>
+
+#include "bench_util.h"
+
+static hl_hook_action before_agent(hl_context *ctx, char **answer, void *ud) {
+  (void)ctx;
+  (void)answer;
+  ++*(long *)ud;
+  return HL_HOOK_CONTINUE;
+}
+static hl_hook_action after_agent(hl_context *ctx, const char *answer, char **repl, void *ud) {
+  (void)ctx;
+  (void)answer;
+  (void)repl;
+  ++*(long *)ud;
+  return HL_HOOK_CONTINUE;
+}
+static hl_hook_action before_model(hl_context *ctx, hl_request *req, hl_response **resp, void *ud) {
+  (void)ctx;
+  (void)req;
+  (void)resp;
+  ++*(long *)ud;
+  return HL_HOOK_CONTINUE;
+}
+static hl_hook_action after_model(hl_context *ctx, const hl_request *req, const hl_response *resp,
+                                  const hl_error *err, hl_response **repl, void *ud) {
+  (void)ctx;
+  (void)req;
+  (void)resp;
+  (void)err;
+  (void)repl;
+  ++*(long *)ud;
+  return HL_HOOK_CONTINUE;
+}
+
+static hl_agent *make_agent(int hooks, long *counter) {
+  hl_provider *p = hl_scripted_new();
+  hl_agent *a = hl_agent_new("hooks");
+  if (!p || !a || hl_scripted_load_json(p, "{\"fallback\":{\"text\":\"ok\"}}") != HL_OK) return NULL;
+  hl_agent_set_provider(a, p);
+  hl_provider_unref(p);
+  hl_hooks *h = hl_agent_hooks(a);
+  for (int i = 0; i < hooks; i++) {
+    if (hl_hooks_add_before_agent(h, NULL, before_agent, counter) ||
+        hl_hooks_add_after_agent(h, NULL, after_agent, counter) ||
+        hl_hooks_add_before_model(h, NULL, before_model, counter) ||
+        hl_hooks_add_after_model(h, NULL, after_model, counter))
+      return NULL;
+  }
+  return a;
+}
+
+/* Microseconds per run over `runs` runs; < 0 on failure. */
+static double per_run_us(hl_agent *a, hl_session *s, long runs) {
+  uint64_t t0 = bench_now_ns();
+  for (long i = 0; i < runs; i++) {
+    char *answer = NULL;
+    hl_session_reset(s);
+    if (hl_agent_run(a, s, "hi", &answer) != HL_OK) {
+      fprintf(stderr, "hook bench: %s\n", hl_agent_errmsg(a));
+      return -1;
+    }
+    hl_free(answer);
+  }
+  return (double)(bench_now_ns() - t0) / 1e3 / (double)runs;
+}
+
+int main(int argc, char **argv) {
+  int k = atoi(bench_arg(argc, argv, "--hooks", "2000"));
+  long runs = atol(bench_arg(argc, argv, "--runs", "2000"));
+  int rounds = atoi(bench_arg(argc, argv, "--rounds", "5"));
+  if (k < 1 || runs < 1 || rounds < 1 || rounds > 64) return 2;
+  long c0 = 0, ck = 0;
+  hl_agent *bare = make_agent(0, &c0), *hooked = make_agent(k, &ck);
+  hl_session *s = hl_session_new("bench", "u", NULL);
+  if (!bare || !hooked || !s) {
+    fprintf(stderr, "hook bench: setup: %s\n", hl_last_error());
+    return 1;
+  }
+  if (per_run_us(bare, s, 100) < 0 || per_run_us(hooked, s, 100) < 0) return 1;   /* warm up */
+  double t_bare[64], t_hooked[64];
+  ck = 0;
+  for (int r = 0; r < rounds; r++) {
+    t_bare[r] = per_run_us(bare, s, runs);
+    t_hooked[r] = per_run_us(hooked, s, runs);
+    if (t_bare[r] < 0 || t_hooked[r] < 0) return 1;
+  }
+  long expected = 4L * k * runs * rounds;
+  if (ck != expected || c0 != 0) {
+    fprintf(stderr, "hook bench: %ld hook calls, expected %ld\n", ck, expected);
+    return 1;
+  }
+  double bare_us = bench_percentile(t_bare, (size_t)rounds, 50);
+  double hooked_us = bench_percentile(t_hooked, (size_t)rounds, 50);
+  double ns_per_hook = (hooked_us - bare_us) * 1e3 / (4.0 * k);
+  printf("{\"system\":\"hookline\",\"benchmark\":\"hook_dispatch\",\"hooks_per_point\":%d,"
+         "\"hook_calls_per_run\":%d,\"run_us_without_hooks\":%.2f,\"run_us_with_hooks\":%.2f,"
+         "\"ns_per_hook_call\":%.2f}\n",
+         k, 4 * k, bare_us, hooked_us, ns_per_hook);
+  hl_session_free(s);
+  hl_agent_unref(bare);
+  hl_agent_unref(hooked);
+  return 0;
+}

@@ -1,0 +1,111 @@
+/*
+ * bench/sandbox_bench.c - hookline's Wasm sandbox: creation and evaluation.
+ *
+ * The same snippets as the Node peers (bench/peers/quickjs.mjs, pyodide.mjs):
+ *   eval             "1+2"
+ *   eval + callback  one call of a host function that returns its argument
+ *                    + 1. hookline's callbacks are async functions taking
+ *                    one object, so the snippet is "await host({x: 41})"
+ *                    (a promise and a job-queue turn more than the peers'
+ *                    synchronous host(41)).
+ * plus hookline's own target: 3 callbacks of 100 ms each under Promise.all.
+ *
+ *   hl-bench-sandbox [--iterations 2000] [--creates 200]
+ *
+ * Prints one JSON line with the peers' fields.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hookline.h>
+
+#include "bench_util.h"
+
+static hl_status host(const char *name, const cJSON *args, cJSON **result, void *ud) {
+  (void)name;
+  (void)ud;
+  const cJSON *x = cJSON_GetObjectItemCaseSensitive(args, "x");
+  *result = cJSON_CreateNumber((cJSON_IsNumber(x) ? x->valuedouble : 0) + 1);
+  return HL_OK;
+}
+
+static hl_status slow(const char *name, const cJSON *args, cJSON **result, void *ud) {
+  (void)name;
+  (void)args;
+  (void)ud;
+  struct timespec ts = {0, 100 * 1000 * 1000};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+  *result = cJSON_CreateString("done");
+  return HL_OK;
+}
+
+/* Execute `code`, check its value, return microseconds or < 0. */
+static double execute(hl_sandbox *sb, const char *code, const char *want) {
+  hl_sandbox_result res;
+  memset(&res, 0, sizeof res);
+  uint64_t t0 = bench_now_ns();
+  hl_status st = hl_sandbox_execute(sb, code, &res);
+  double us = (double)(bench_now_ns() - t0) / 1e3;
+  bool ok = st == HL_OK && res.value_json && !strcmp(res.value_json, want);
+  if (!ok)
+    fprintf(stderr, "sandbox bench: %s -> %s (%s)\n", code, res.value_json ? res.value_json : "none",
+            res.error ? res.error : hl_last_error());
+  hl_sandbox_result_clear(&res);
+  return ok ? us : -1;
+}
+
+static double per_call_us(hl_sandbox *sb, const char *code, const char *want, long n) {
+  for (int i = 0; i < 50; i++)
+    if (execute(sb, code, want) < 0) return -1;
+  uint64_t t0 = bench_now_ns();
+  for (long i = 0; i < n; i++)
+    if (execute(sb, code, want) < 0) return -1;
+  return (double)(bench_now_ns() - t0) / 1e3 / (double)n;
+}
+
+int main(int argc, char **argv) {
+  long iterations = atol(bench_arg(argc, argv, "--iterations", "2000"));
+  long creates = atol(bench_arg(argc, argv, "--creates", "200"));
+  if (iterations < 1 || creates < 1) return 2;
+  if (!hl_sandbox_available()) {
+    fprintf(stderr, "sandbox bench: this build has no sandbox (meson -Dsandbox=enabled)\n");
+    return 3;
+  }
+  /* Cold: the first sandbox of the process (builds the snapshot). */
+  hl_sandbox *sb = NULL;
+  uint64_t t0 = bench_now_ns();
+  if (hl_sandbox_new(NULL, &sb) != HL_OK) {
+    fprintf(stderr, "sandbox bench: %s\n", hl_last_error());
+    return 1;
+  }
+  double cold_us = (double)(bench_now_ns() - t0) / 1e3;
+  hl_sandbox_free(sb);
+
+  t0 = bench_now_ns();
+  for (long i = 0; i < creates; i++) {
+    if (hl_sandbox_new(NULL, &sb) != HL_OK) return 1;
+    hl_sandbox_free(sb);
+  }
+  double create_us = (double)(bench_now_ns() - t0) / 1e3 / (double)creates;
+
+  if (hl_sandbox_new(NULL, &sb) != HL_OK ||
+      hl_sandbox_add_callback(sb, "host", "argument + 1", host, NULL, NULL) != HL_OK ||
+      hl_sandbox_callback_param(sb, "host", "x", "number", "the argument", true) != HL_OK ||
+      hl_sandbox_add_callback(sb, "slow", "waits 100 ms", slow, NULL, NULL) != HL_OK) {
+    fprintf(stderr, "sandbox bench: setup: %s\n", hl_last_error());
+    return 1;
+  }
+  double eval_us = per_call_us(sb, "1+2", "3", iterations);
+  double cb_us = per_call_us(sb, "await host({x: 41})", "42", iterations);
+  double par_us = execute(sb, "(await Promise.all([slow(), slow(), slow()])).length", "3");
+  hl_sandbox_free(sb);
+  if (eval_us < 0 || cb_us < 0 || par_us < 0) return 1;
+  printf("{\"system\":\"hookline\",\"runtime\":\"C, hookline %s\",\"cold_create_us\":%.2f,"
+         "\"create_us\":%.2f,\"eval_us\":%.2f,\"eval_callback_us\":%.2f,"
+         "\"parallel_3x100ms_callbacks_ms\":%.1f,\"peak_rss_mb\":%.1f}\n",
+         HL_BENCH_VERSION, cold_us, create_us, eval_us, cb_us, par_us / 1e3, bench_peak_rss_mb());
+  return 0;
+}
