@@ -1,5 +1,118 @@
-/* hookline/openai.h - placeholder: filled in by the part of the library that owns it. */
+/*
+ * hookline/openai.h - the OpenAI Chat Completions provider.
+ *
+ * Speaks POST {base_url}/chat/completions, so it serves OpenAI and every
+ * OpenAI-compatible server: Ollama, vLLM, llama.cpp server, LM Studio,
+ * OpenRouter. It encodes the messages (tool calls as assistant
+ * "tool_calls", tool results as "tool" messages), tool declarations
+ * (functions with JSON Schema), tool choice, a JSON Schema response format
+ * ("response_format": {"type": "json_schema", ...}), temperature,
+ * max_tokens and stop; it decodes text, several parallel tool calls,
+ * finish reason and usage. With req->stream it streams over server-sent
+ * events (tool-call argument fragments assembled by index, usage through
+ * stream_options.include_usage, end at [DONE]): each text fragment goes to
+ * hl_context_emit_delta() (RESPONSE delta events and the agent's token
+ * callback) and the assembled response equals the non-streamed one.
+ *
+ * Point it at a server:
+ *
+ *   // OpenAI (key from OPENAI_API_KEY)
+ *   hl_provider *p = hl_openai_new(NULL, NULL);
+ *   hl_openai_set_model(p, "gpt-4o-mini");
+ *
+ *   // Ollama on this machine (no key needed)
+ *   hl_provider *p = hl_openai_new("http://localhost:11434/v1", NULL);
+ *   hl_openai_set_model(p, "llama3.2");
+ *
+ *   hl_agent_set_provider(agent, p);
+ *   hl_provider_unref(p);
+ *
+ * HTTP (one libcurl layer for every provider): keep-alive connection reuse,
+ * connect / total / idle timeouts, retries with exponential backoff and
+ * jitter on connection errors and HTTP 408/409/429/5xx honouring
+ * Retry-After (never on other 4xx, never after streamed text reached the
+ * application), a response size cap, and cancellation: hl_agent_cancel()
+ * on the running agent, or hl_openai_cancel() on the provider, ends a
+ * request in progress within a few tens of milliseconds.
+ *
+ * Errors: HL_ERR_AUTH (401/403), HL_ERR_RATE_LIMIT (429 after every
+ * retry), HL_ERR_HTTP (other statuses), HL_ERR_NETWORK, HL_ERR_TIMEOUT,
+ * HL_ERR_TOO_LARGE, HL_ERR_CANCELLED, HL_ERR_PROVIDER (a malformed
+ * response, e.g. tool-call arguments that are not a JSON object). The
+ * message names the provider and the URL and carries the server's
+ * error.message. The API key never appears in a message, a log line or an
+ * event: it is sent in the Authorization header only and every occurrence
+ * of it in a server's answer is replaced by "[REDACTED]".
+ *
+ * Events (when called by an agent): API_REQUEST with the wire payload as
+ * `data`; API_RESPONSE with the decoded body as `data` (for a stream:
+ * hookline's neutral response JSON), the response, usage, duration_ms and
+ * the error of a failed call.
+ *
+ * Lifetime: the functions returning hl_provider* give one reference, the
+ * caller's (hl_provider_unref()).
+ *
+ * Thread-safety: a configured provider serves any number of threads and
+ * agents at once (each request gets its own connection slot). The
+ * hl_openai_set_* / add_* functions are not thread-safe: configure the
+ * provider before its first request. hl_openai_cancel() is thread-safe.
+ */
 #ifndef HOOKLINE_OPENAI_H
 #define HOOKLINE_OPENAI_H
+
+#include <stddef.h>
 #include "status.h"
+#include "provider.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Default base URL. */
+#define HL_OPENAI_DEFAULT_BASE_URL "https://api.openai.com/v1"
+
+/**
+ * New OpenAI-compatible provider. `base_url` NULL: the OPENAI_BASE_URL
+ * environment variable, else HL_OPENAI_DEFAULT_BASE_URL. `api_key` NULL:
+ * the OPENAI_API_KEY environment variable, else no key (fine for local
+ * servers); "" means no key. Both strings are copied. NULL on allocation
+ * failure (hl_last_error() says why).
+ */
+HL_API hl_provider *hl_openai_new(const char *base_url, const char *api_key);
+
+/** Model used when a request names none (copied; NULL unsets). A request
+ *  with no model and no default fails with HL_ERR_INVALID. */
+HL_API hl_status hl_openai_set_model(hl_provider *provider, const char *model);
+
+/** Add an HTTP header sent with every request ("OpenAI-Organization",
+ *  "HTTP-Referer"...). Copied. Name without ':' or line breaks, value
+ *  without line breaks: HL_ERR_INVALID otherwise. */
+HL_API hl_status hl_openai_add_header(hl_provider *provider, const char *name,
+                                      const char *value);
+
+/** Timeouts in milliseconds, each 0 for "none" and < 0 for "leave as is":
+ *  connect (default 10 000), total for one attempt (default 600 000), and
+ *  idle: no byte received for that long, also before the first one
+ *  (default 120 000). */
+HL_API hl_status hl_openai_set_timeouts(hl_provider *provider, long connect_ms,
+                                        long total_ms, long idle_ms);
+
+/** Retries after the first attempt (default 3), the first backoff (default
+ *  500 ms, doubling each retry, with jitter) and the longest single wait
+ *  including Retry-After (default 60 000 ms). < 0 leaves a value as is. */
+HL_API hl_status hl_openai_set_retries(hl_provider *provider, int max_retries,
+                                       long base_delay_ms, long max_delay_ms);
+
+/** Largest response body accepted, in bytes (default 8 MiB; 0 = no cap).
+ *  A larger response fails with HL_ERR_TOO_LARGE. */
+HL_API hl_status hl_openai_set_max_response_bytes(hl_provider *provider, size_t max_bytes);
+
+/** Cancel every request of this provider in progress (any thread): they
+ *  return HL_ERR_CANCELLED promptly. Requests started later are not
+ *  affected. Does nothing for a provider that is not an OpenAI one. */
+HL_API void hl_openai_cancel(hl_provider *provider);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

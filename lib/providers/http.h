@@ -1,0 +1,117 @@
+/*
+ * providers/http.h - the one HTTP layer of hookline, over libcurl.
+ *
+ * What it adds to libcurl, and why:
+ *  - keep-alive reuse: a client keeps a pool of transfer slots (a multi
+ *    handle with its easy handle); a slot's connection cache survives
+ *    between requests, so sequential requests reuse one TCP connection
+ *    and parallel ones get their own slots;
+ *  - timeouts: connect, total, and "idle" (no byte received for that long,
+ *    which is also how a server that never answers is detected);
+ *  - retries with exponential backoff and jitter on connection errors and
+ *    on 408/409/429/5xx, honouring Retry-After / retry-after-ms, never on
+ *    other 4xx and never once streamed bytes reached the caller;
+ *  - a response size cap;
+ *  - cancellation from another thread: a transfer runs in the caller's
+ *    thread through curl_multi_poll() with a short poll interval, checking
+ *    a caller-supplied predicate, and hl__http_cancel_all() wakes every
+ *    transfer of the client at once (curl_multi_wakeup);
+ *  - secrets (API keys) redacted from every message it produces.
+ *
+ * Internal to the library; tests and bench/ use it directly.
+ *
+ * Thread-safety: a client is used from many threads at once (the pool is
+ * locked). Options must be set before the first request.
+ */
+#ifndef HL_PROVIDERS_HTTP_H
+#define HL_PROVIDERS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hookline/status.h"
+
+typedef struct hl__http hl__http;
+
+typedef struct hl__http_options {
+  long connect_timeout_ms;   /* TCP/TLS connect; default 10 s */
+  long timeout_ms;           /* whole request, 0 = none; default 600 s */
+  long idle_timeout_ms;      /* no byte received for this long; default 120 s */
+  int max_retries;           /* retries after the first attempt; default 3 */
+  long retry_base_ms;        /* first backoff; doubles each retry; default 500 */
+  long retry_max_ms;         /* cap on one wait, Retry-After included; default 60 s */
+  size_t max_response_bytes; /* cap on a response body; default 8 MiB */
+} hl__http_options;
+
+/* Defaults as documented above. */
+void hl__http_options_default(hl__http_options *opts);
+
+/* New client with `opts` (copied; NULL = defaults). NULL on failure, with
+ * hl_last_error() set. Free with hl__http_free() once no request runs. */
+hl__http *hl__http_new(const hl__http_options *opts);
+void hl__http_free(hl__http *client);
+/* The client's options (read-only view; change them with set_options). */
+const hl__http_options *hl__http_get_options(const hl__http *client);
+/* Replace the options (before requests run). */
+void hl__http_set_options(hl__http *client, const hl__http_options *opts);
+
+/* Cancel every request of this client in progress, from any thread: they
+ * end promptly with HL_ERR_CANCELLED. Requests started later run normally. */
+void hl__http_cancel_all(hl__http *client);
+
+/* Streaming sink: receives the body of a 2xx response as it arrives. Return
+ * HL_OK to go on; another status (message set with hl_fail) ends the
+ * request with that status. */
+typedef hl_status (*hl__http_data_fn)(const char *data, size_t len, void *user);
+/* Cancellation predicate polled while waiting (may be NULL). */
+typedef bool (*hl__http_cancel_fn)(void *user);
+
+typedef struct hl__http_request {
+  const char *url;
+  const char *body;          /* POST body (NULL: GET) */
+  size_t body_len;
+  const char *const *headers;/* "Name: value" lines */
+  size_t n_headers;
+  const char *secret;        /* redacted from every message (may be NULL) */
+  const char *what;          /* message prefix, e.g. "openai" (may be NULL) */
+  hl__http_data_fn on_data;  /* NULL: buffer the 2xx body into the response */
+  void *data_user;
+  hl__http_cancel_fn cancelled;
+  void *cancel_user;
+} hl__http_request;
+
+typedef struct hl__http_response {
+  long status;               /* final HTTP status (0 if none was received) */
+  char *body;                /* buffered body, NUL-terminated (malloc'd), or NULL */
+  size_t body_len;
+  char *content_type;        /* malloc'd or NULL */
+  int attempts;              /* how many requests were sent */
+} hl__http_response;
+
+/*
+ * Send the request, retrying as described above. Returns HL_OK when a
+ * response arrived, whatever its status: a 2xx body went to on_data (or
+ * into resp->body); a non-2xx body is always buffered into resp->body so
+ * that the caller can read the server's error message (redacted). Returns
+ * an error for transport failures: HL_ERR_NETWORK, HL_ERR_TIMEOUT,
+ * HL_ERR_TOO_LARGE, HL_ERR_CANCELLED, or the status of on_data. Retryable
+ * statuses are retried first; the last answer is what resp holds. Free
+ * *resp with hl__http_response_clear() in every case.
+ */
+hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
+                                hl__http_response *resp);
+void hl__http_response_clear(hl__http_response *resp);
+
+/* Replace every occurrence of `secret` (if non-empty) in the NUL-terminated
+ * `text` by "[REDACTED]", in place when it fits, else into a new buffer.
+ * Returns the possibly reallocated text (NULL only on allocation failure,
+ * then `text` is freed). */
+char *hl__redact(char *text, const char *secret);
+/* Redact into a fixed buffer (messages): copies `text` to `out` with every
+ * `secret` replaced, truncating at out_size - 1. */
+void hl__redact_into(char *out, size_t out_size, const char *text, const char *secret);
+
+/* True for statuses this layer retries: 408, 409, 429, 5xx. */
+bool hl__http_status_retryable(long status);
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * llm.c - configuration and the call path shared by the HTTP model
+ * providers: headers, API_REQUEST/API_RESPONSE events, SSE plumbing and
+ * turning an HTTP error answer into a status with the server's message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hookline/json.h"
+#include "hookline/observer.h"
+#include "providers/llm.h"
+
+hl_status hl__buf_append(hl__buf *b, const char *s, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    size_t nc = b->cap ? b->cap : 64;
+    while (nc < b->len + n + 1) nc *= 2;
+    char *np = realloc(b->p, nc);
+    if (!np) return hl_fail(HL_ERR_NOMEM, "out of memory assembling a response");
+    b->p = np;
+    b->cap = nc;
+  }
+  if (n) memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+  return HL_OK;
+}
+
+void hl__buf_free(hl__buf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->len = b->cap = 0;
+}
+
+hl_status hl__llm_strdup(const char *s, char **out) {
+  *out = NULL;
+  if (!s) return HL_OK;
+  *out = strdup(s);
+  return *out ? HL_OK : hl_fail(HL_ERR_NOMEM, "out of memory");
+}
+
+double hl__llm_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+hl__llm *hl__llm_new(const char *name, const char *base_url, const char *env_base,
+                     const char *default_base, const char *api_key, const char *env_key) {
+  hl__llm *l = calloc(1, sizeof *l);
+  if (!l) {
+    hl_fail(HL_ERR_NOMEM, "%s: out of memory", name);
+    return NULL;
+  }
+  l->magic = HL__LLM_MAGIC;
+  l->name = name;
+  l->max_tokens = 4096;
+  if (!base_url) base_url = getenv(env_base);
+  if (!base_url || !*base_url) base_url = default_base;
+  if (!api_key) api_key = getenv(env_key);
+  l->base_url = strdup(base_url);
+  if (l->base_url) {
+    size_t n = strlen(l->base_url);
+    while (n > 0 && l->base_url[n - 1] == '/') l->base_url[--n] = '\0';
+  }
+  if (api_key && *api_key) l->api_key = strdup(api_key);
+  l->http = hl__http_new(NULL);
+  if (!l->base_url || (api_key && *api_key && !l->api_key) || !l->http) {
+    hl__llm_free(l);
+    hl_fail(HL_ERR_NOMEM, "%s: out of memory", name);
+    return NULL;
+  }
+  return l;
+}
+
+void hl__llm_free(hl__llm *l) {
+  if (!l) return;
+  hl__http_free(l->http);
+  free(l->base_url);
+  if (l->api_key) {
+    /* Do not leave the key lying around in freed memory. */
+    volatile char *k = l->api_key;
+    while (*k) *k++ = '\0';
+    free(l->api_key);
+  }
+  free(l->model);
+  for (size_t i = 0; i < l->n_headers; i++) free(l->headers[i]);
+  free(l->headers);
+  free(l->version);
+  free(l);
+}
+
+hl__llm *hl__llm_of(hl_provider *provider, const char *name) {
+  /* `name` is the provider's static name array: pointer identity tells
+   * our providers apart from an application's provider of the same name. */
+  if (!provider || hl_provider_name(provider) != name) {
+    hl_fail(HL_ERR_INVALID, "not a %s provider", name);
+    return NULL;
+  }
+  hl__llm *l = hl_provider_impl(provider);
+  if (!l || l->magic != HL__LLM_MAGIC) {
+    hl_fail(HL_ERR_INVALID, "not a %s provider", name);
+    return NULL;
+  }
+  return l;
+}
+
+hl_status hl__llm_set_model(hl__llm *l, const char *model) {
+  char *m = NULL;
+  if (hl__llm_strdup(model, &m) != HL_OK) return HL_ERR_NOMEM;
+  free(l->model);
+  l->model = m;
+  return HL_OK;
+}
+
+hl_status hl__llm_add_header(hl__llm *l, const char *name, const char *value) {
+  if (!name || !*name || !value)
+    return hl_fail(HL_ERR_INVALID, "%s: header name and value are required", l->name);
+  if (strpbrk(name, ":\r\n \t") || strpbrk(value, "\r\n"))
+    return hl_fail(HL_ERR_INVALID, "%s: invalid header name or value for \"%s\"", l->name, name);
+  size_t n = strlen(name) + strlen(value) + 3;
+  char *line = malloc(n);
+  char **nh = realloc(l->headers, (l->n_headers + 1) * sizeof *nh);
+  if (!line || !nh) {
+    free(line);
+    if (nh) l->headers = nh;
+    return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  }
+  snprintf(line, n, "%s: %s", name, value);
+  l->headers = nh;
+  l->headers[l->n_headers++] = line;
+  return HL_OK;
+}
+
+hl_status hl__llm_set_timeouts(hl__llm *l, long connect_ms, long total_ms, long idle_ms) {
+  hl__http_options o = *hl__http_get_options(l->http);
+  if (connect_ms >= 0) o.connect_timeout_ms = connect_ms;
+  if (total_ms >= 0) o.timeout_ms = total_ms;
+  if (idle_ms >= 0) o.idle_timeout_ms = idle_ms;
+  hl__http_set_options(l->http, &o);
+  return HL_OK;
+}
+
+hl_status hl__llm_set_retries(hl__llm *l, int max_retries, long base_ms, long max_ms) {
+  hl__http_options o = *hl__http_get_options(l->http);
+  if (max_retries >= 0) o.max_retries = max_retries;
+  if (base_ms >= 0) o.retry_base_ms = base_ms;
+  if (max_ms >= 0) o.retry_max_ms = max_ms;
+  hl__http_set_options(l->http, &o);
+  return HL_OK;
+}
+
+hl_status hl__llm_set_max_response_bytes(hl__llm *l, size_t max_bytes) {
+  hl__http_options o = *hl__http_get_options(l->http);
+  o.max_response_bytes = max_bytes;
+  hl__http_set_options(l->http, &o);
+  return HL_OK;
+}
+
+const char *hl__llm_model(const hl__llm *l, const hl_request *req) {
+  if (req->model && *req->model) return req->model;
+  if (l->model) return l->model;
+  hl_fail(HL_ERR_INVALID, "%s: no model: set one on the agent, the request or with the provider's set_model", l->name);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                              */
+/* ------------------------------------------------------------------ */
+
+static void emit_request(hl__llm *l, hl_context *ctx, const cJSON *payload) {
+  if (!ctx) return;
+  hl_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = HL_EVENT_API_REQUEST;
+  ev.name = l->name;
+  ev.data = payload;
+  ev.error.message = "";
+  hl_context_emit(ctx, &ev);
+}
+
+hl_status hl__llm_finish(hl__llm *l, hl_context *ctx, double start_ms, const cJSON *data,
+                         const hl_response *resp, hl_status st) {
+  if (!ctx) return st;
+  /* Observers run arbitrary code that may overwrite this thread's last
+   * error; keep the message to restore it. */
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s", st != HL_OK ? hl_last_error() : "");
+  hl_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = HL_EVENT_API_RESPONSE;
+  ev.name = l->name;
+  ev.data = data;
+  ev.response = st == HL_OK ? resp : NULL;
+  ev.usage = st == HL_OK && resp ? &resp->usage : NULL;
+  ev.duration_ms = hl__llm_now_ms() - start_ms;
+  ev.error.status = st;
+  ev.error.message = msg;
+  hl_context_emit(ctx, &ev);
+  if (st != HL_OK) hl_fail(st, "%s", msg);
+  return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct sse_sink {
+  hl__sse parser;
+} sse_sink;
+
+static hl_status sink_data(const char *data, size_t len, void *user) {
+  sse_sink *s = user;
+  return hl__sse_feed(&s->parser, data, len);
+}
+
+static bool ctx_cancelled(void *user) { return hl_context_cancelled(user); }
+
+/* The server's own words from an error body: error.message, error (a
+ * string), message or detail; else the start of the raw body. */
+static void error_text(const char *body, char *out, size_t size) {
+  out[0] = '\0';
+  if (!body || !*body) return;
+  cJSON *j = NULL;
+  if (hl_json_parse(body, strlen(body), &j) == HL_OK && j) {
+    const cJSON *err = hl_json_get(j, "error");
+    const char *m = NULL;
+    if (cJSON_IsString(err)) m = err->valuestring;
+    if (!m) m = hl_json_get_string(err, "message");
+    if (!m) m = hl_json_get_string(j, "message");
+    if (!m) m = hl_json_get_string(j, "detail");
+    if (m) snprintf(out, size, "%s", m);
+    cJSON_Delete(j);
+    if (m) return;
+  }
+  hl_clear_error();
+  snprintf(out, size, "%.200s", body);
+  /* One line in messages: a raw HTML error page has newlines. */
+  for (char *p = out; *p; p++)
+    if (*p == '\n' || *p == '\r') *p = ' ';
+}
+
+hl_status hl__llm_send(hl__llm *l, hl_context *ctx, const char *path,
+                       const char *const *auth, size_t n_auth, const cJSON *payload,
+                       hl__sse_event_fn on_event, void *event_user,
+                       hl__http_response *resp) {
+  char *body = cJSON_PrintUnformatted(payload);
+  if (!body) return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
+  size_t url_len = strlen(l->base_url) + strlen(path) + 1;
+  char *url = malloc(url_len);
+  const char **hdrs = malloc((l->n_headers + n_auth + 2) * sizeof *hdrs);
+  if (!url || !hdrs) {
+    free(body);
+    free(url);
+    free(hdrs);
+    return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  }
+  snprintf(url, url_len, "%s%s", l->base_url, path);
+  size_t nh = 0;
+  hdrs[nh++] = "Content-Type: application/json";
+  hdrs[nh++] = on_event ? "Accept: text/event-stream" : "Accept: application/json";
+  for (size_t i = 0; i < n_auth; i++) hdrs[nh++] = auth[i];
+  for (size_t i = 0; i < l->n_headers; i++) hdrs[nh++] = l->headers[i];
+
+  emit_request(l, ctx, payload);
+
+  sse_sink sink;
+  hl__http_request hr;
+  memset(&hr, 0, sizeof hr);
+  hr.url = url;
+  hr.body = body;
+  hr.body_len = strlen(body);
+  hr.headers = hdrs;
+  hr.n_headers = nh;
+  hr.secret = l->api_key;
+  hr.what = l->name;
+  if (on_event) {
+    hl__sse_init(&sink.parser, on_event, event_user,
+                 hl__http_get_options(l->http)->max_response_bytes);
+    hr.on_data = sink_data;
+    hr.data_user = &sink;
+  }
+  if (ctx) {
+    hr.cancelled = ctx_cancelled;
+    hr.cancel_user = ctx;
+  }
+  hl_status st = hl__http_request_send(l->http, &hr, resp);
+  if (st == HL_OK && on_event && resp->status >= 200 && resp->status < 300)
+    st = hl__sse_finish(&sink.parser);
+  if (on_event) hl__sse_free(&sink.parser);
+
+  if (st == HL_OK && !(resp->status >= 200 && resp->status < 300)) {
+    char text[700];
+    char redacted_url[512];
+    error_text(resp->body, text, sizeof text);
+    hl__redact_into(redacted_url, sizeof redacted_url, url, l->api_key);
+    hl_status mapped = HL_ERR_HTTP;
+    if (resp->status == 401 || resp->status == 403) mapped = HL_ERR_AUTH;
+    else if (resp->status == 429) mapped = HL_ERR_RATE_LIMIT;
+    char attempts[48] = "";
+    if (resp->attempts > 1) snprintf(attempts, sizeof attempts, " (after %d attempts)", resp->attempts);
+    char msg[1400];
+    snprintf(msg, sizeof msg, "%s: HTTP %ld from %s%s%s%s", l->name, resp->status, redacted_url,
+             attempts, text[0] ? ": " : "", text);
+    char safe[1400];
+    hl__redact_into(safe, sizeof safe, msg, l->api_key);
+    st = hl_fail(mapped, "%s", safe);
+  }
+  free(body);
+  free(url);
+  free(hdrs);
+  return st;
+}
+
+hl_status hl__llm_parse_args(const hl__llm *l, const char *text, size_t len, const char *tool,
+                             const char *id, cJSON **out) {
+  *out = NULL;
+  size_t i = 0;
+  while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r')) i++;
+  if (i == len) {
+    *out = cJSON_CreateObject();
+    return *out ? HL_OK : hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  }
+  cJSON *args = NULL;
+  if (hl_json_parse(text, len, &args) != HL_OK) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", hl_last_error());
+    return hl_fail(HL_ERR_PROVIDER,
+                   "%s: arguments of tool call \"%s\" (id %s) are not valid JSON: %s",
+                   l->name, tool ? tool : "?", id ? id : "?", why);
+  }
+  if (!cJSON_IsObject(args)) {
+    cJSON_Delete(args);
+    return hl_fail(HL_ERR_PROVIDER,
+                   "%s: arguments of tool call \"%s\" (id %s) are not a JSON object",
+                   l->name, tool ? tool : "?", id ? id : "?");
+  }
+  *out = args;
+  return HL_OK;
+}

@@ -1,0 +1,561 @@
+/*
+ * openai.c - the OpenAI Chat Completions wire format (see openai.h).
+ *
+ * Three parts: encode an hl_request as a chat.completions payload, decode
+ * a chat.completion body, and assemble a stream of chat.completion.chunk
+ * events into the same hl_response. Tool-call fragments in a stream are
+ * keyed by their "index": the id and name come in the first fragment, the
+ * argument text in pieces that only make JSON once joined.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookline/json.h"
+#include "hookline/openai.h"
+#include "providers/llm.h"
+
+/* An array, not a literal: its address identifies our providers. */
+static const char openai_name[] = "openai";
+
+/* Most tool calls one streamed response may carry (indexes are untrusted). */
+#define OA_MAX_TOOL_CALLS 256
+
+/* ------------------------------------------------------------------ */
+/* Encoding                                                            */
+/* ------------------------------------------------------------------ */
+
+static hl_status oom(void) { return hl_fail(HL_ERR_NOMEM, "openai: out of memory encoding the request"); }
+
+/* Adds `item` to `array`, or frees it; false on allocation failure. */
+static bool push(cJSON *array, cJSON *item) {
+  if (!item) return false;
+  if (!cJSON_AddItemToArray(array, item)) {
+    cJSON_Delete(item);
+    return false;
+  }
+  return true;
+}
+
+static char *text_of(const hl_message *m) {
+  hl__buf b = {0};
+  for (size_t i = 0; i < m->n_parts; i++)
+    if (m->parts[i].kind == HL_PART_TEXT && m->parts[i].text)
+      if (hl__buf_append(&b, m->parts[i].text, strlen(m->parts[i].text)) != HL_OK) {
+        hl__buf_free(&b);
+        return NULL;
+      }
+  if (!b.p && hl__buf_append(&b, "", 0) != HL_OK) return NULL;
+  return b.p;
+}
+
+static bool has_kind(const hl_message *m, hl_part_kind kind) {
+  for (size_t i = 0; i < m->n_parts; i++)
+    if (m->parts[i].kind == kind) return true;
+  return false;
+}
+
+static hl_status encode_message(cJSON *out, const hl_message *m) {
+  /* Tool results are separate "tool" messages, whatever message holds them. */
+  for (size_t i = 0; i < m->n_parts; i++) {
+    const hl_part *p = &m->parts[i];
+    if (p->kind != HL_PART_TOOL_RESULT) continue;
+    cJSON *t = cJSON_CreateObject();
+    if (!t || !cJSON_AddStringToObject(t, "role", "tool") ||
+        !cJSON_AddStringToObject(t, "tool_call_id", p->id ? p->id : "") ||
+        !cJSON_AddStringToObject(t, "content", p->text ? p->text : "")) {
+      cJSON_Delete(t);
+      return oom();
+    }
+    if (!push(out, t)) return oom();
+  }
+  bool calls = has_kind(m, HL_PART_TOOL_CALL);
+  bool text = has_kind(m, HL_PART_TEXT);
+  if (m->role == HL_ROLE_TOOL || (!calls && !text && has_kind(m, HL_PART_TOOL_RESULT)))
+    return HL_OK;
+
+  cJSON *j = cJSON_CreateObject();
+  if (!j) return oom();
+  const char *role = m->role == HL_ROLE_SYSTEM ? "system"
+                     : m->role == HL_ROLE_ASSISTANT ? "assistant" : "user";
+  if (!cJSON_AddStringToObject(j, "role", role)) goto fail;
+  char *s = text_of(m);
+  if (!s) goto fail;
+  cJSON *content = (calls && !*s) ? cJSON_CreateNull() : cJSON_CreateString(s);
+  free(s);
+  if (!content || !cJSON_AddItemToObject(j, "content", content)) {
+    cJSON_Delete(content);
+    goto fail;
+  }
+  if (calls && m->role == HL_ROLE_ASSISTANT) {
+    cJSON *tcs = cJSON_AddArrayToObject(j, "tool_calls");
+    if (!tcs) goto fail;
+    for (size_t i = 0; i < m->n_parts; i++) {
+      const hl_part *p = &m->parts[i];
+      if (p->kind != HL_PART_TOOL_CALL) continue;
+      cJSON *tc = cJSON_CreateObject();
+      if (!push(tcs, tc)) goto fail;
+      char *args = p->args ? cJSON_PrintUnformatted(p->args) : strdup("{}");
+      cJSON *fn = cJSON_AddObjectToObject(tc, "function");
+      bool ok = args && cJSON_AddStringToObject(tc, "id", p->id ? p->id : "") &&
+                cJSON_AddStringToObject(tc, "type", "function") && fn &&
+                cJSON_AddStringToObject(fn, "name", p->name ? p->name : "") &&
+                cJSON_AddStringToObject(fn, "arguments", args);
+      free(args);
+      if (!ok) goto fail;
+    }
+  }
+  if (!push(out, j)) return oom();
+  return HL_OK;
+fail:
+  cJSON_Delete(j);
+  return oom();
+}
+
+static hl_status encode_request(const hl__llm *l, const hl_request *req, const char *model,
+                                cJSON **out) {
+  *out = NULL;
+  cJSON *j = cJSON_CreateObject();
+  if (!j || !cJSON_AddStringToObject(j, "model", model)) goto oom;
+  cJSON *msgs = cJSON_AddArrayToObject(j, "messages");
+  if (!msgs) goto oom;
+  for (size_t i = 0; i < req->messages.count; i++) {
+    if (!req->messages.items[i]) continue;
+    if (encode_message(msgs, req->messages.items[i]) != HL_OK) goto fail;
+  }
+  if (req->n_tools > 0) {
+    cJSON *tools = cJSON_AddArrayToObject(j, "tools");
+    if (!tools) goto oom;
+    for (size_t i = 0; i < req->n_tools; i++) {
+      const hl_tool_decl *d = &req->tools[i];
+      cJSON *t = cJSON_CreateObject();
+      if (!push(tools, t)) goto oom;
+      cJSON *fn = cJSON_AddObjectToObject(t, "function");
+      cJSON *params = d->parameters ? cJSON_Duplicate(d->parameters, 1)
+                                    : cJSON_Parse("{\"type\":\"object\",\"properties\":{}}");
+      if (!cJSON_AddStringToObject(t, "type", "function") || !fn ||
+          !cJSON_AddStringToObject(fn, "name", d->name ? d->name : "") ||
+          (d->description && !cJSON_AddStringToObject(fn, "description", d->description)) ||
+          !params || !cJSON_AddItemToObject(fn, "parameters", params)) {
+        cJSON_Delete(params);
+        goto oom;
+      }
+    }
+  }
+  if (req->tool_choice != HL_TOOL_CHOICE_AUTO) {
+    cJSON *tc = NULL;
+    switch (req->tool_choice) {
+    case HL_TOOL_CHOICE_NONE: tc = cJSON_CreateString("none"); break;
+    case HL_TOOL_CHOICE_REQUIRED: tc = cJSON_CreateString("required"); break;
+    case HL_TOOL_CHOICE_NAMED: {
+      if (!req->tool_choice_name || !*req->tool_choice_name) {
+        hl_fail(HL_ERR_INVALID, "openai: tool choice NAMED without a tool name");
+        goto fail;
+      }
+      tc = cJSON_CreateObject();
+      cJSON *fn = tc ? cJSON_AddObjectToObject(tc, "function") : NULL;
+      if (!fn || !cJSON_AddStringToObject(tc, "type", "function") ||
+          !cJSON_AddStringToObject(fn, "name", req->tool_choice_name)) {
+        cJSON_Delete(tc);
+        goto oom;
+      }
+      break;
+    }
+    default: break;
+    }
+    if (tc && !cJSON_AddItemToObject(j, "tool_choice", tc)) {
+      cJSON_Delete(tc);
+      goto oom;
+    }
+  }
+  if (req->response_schema) {
+    cJSON *rf = cJSON_AddObjectToObject(j, "response_format");
+    cJSON *js = rf ? cJSON_AddObjectToObject(rf, "json_schema") : NULL;
+    cJSON *schema = cJSON_Duplicate(req->response_schema, 1);
+    if (!js || !cJSON_AddStringToObject(rf, "type", "json_schema") ||
+        !cJSON_AddStringToObject(js, "name", req->response_format_name && *req->response_format_name
+                                                 ? req->response_format_name : "response") ||
+        !schema || !cJSON_AddItemToObject(js, "schema", schema)) {
+      cJSON_Delete(schema);
+      goto oom;
+    }
+  }
+  if (req->temperature >= 0 && !cJSON_AddNumberToObject(j, "temperature", req->temperature)) goto oom;
+  if (req->max_tokens > 0 && !cJSON_AddNumberToObject(j, "max_tokens", req->max_tokens)) goto oom;
+  if (req->n_stop > 0) {
+    cJSON *stop = cJSON_AddArrayToObject(j, "stop");
+    if (!stop) goto oom;
+    for (size_t i = 0; i < req->n_stop; i++)
+      if (!push(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""))) goto oom;
+  }
+  if (req->stream) {
+    cJSON *so;
+    if (!cJSON_AddTrueToObject(j, "stream") || !(so = cJSON_AddObjectToObject(j, "stream_options")) ||
+        !cJSON_AddTrueToObject(so, "include_usage"))
+      goto oom;
+  }
+  (void)l;
+  *out = j;
+  return HL_OK;
+oom:
+  oom();
+fail:
+  cJSON_Delete(j);
+  return hl_last_status();
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding                                                            */
+/* ------------------------------------------------------------------ */
+
+static hl_finish_reason finish_of(const char *s) {
+  if (!s) return HL_FINISH_UNKNOWN;
+  if (!strcmp(s, "stop")) return HL_FINISH_STOP;
+  if (!strcmp(s, "length")) return HL_FINISH_LENGTH;
+  if (!strcmp(s, "tool_calls") || !strcmp(s, "function_call")) return HL_FINISH_TOOL_CALLS;
+  if (!strcmp(s, "content_filter")) return HL_FINISH_CONTENT_FILTER;
+  return HL_FINISH_UNKNOWN;
+}
+
+static void usage_of(const cJSON *u, hl_usage *out) {
+  if (!cJSON_IsObject(u)) return;
+  out->input_tokens = (int64_t)hl_json_get_number(u, "prompt_tokens", 0);
+  out->output_tokens = (int64_t)hl_json_get_number(u, "completion_tokens", 0);
+}
+
+/* "error" inside a 2xx body or a stream chunk. */
+static hl_status body_error(const cJSON *j) {
+  const cJSON *err = hl_json_get(j, "error");
+  if (!err || cJSON_IsNull(err)) return HL_OK;
+  const char *m = cJSON_IsString(err) ? err->valuestring : hl_json_get_string(err, "message");
+  return hl_fail(HL_ERR_PROVIDER, "openai: the server reported an error: %s", m ? m : "(no message)");
+}
+
+static hl_status set_ids(hl_response *r, const cJSON *j) {
+  const char *id = hl_json_get_string(j, "id");
+  const char *model = hl_json_get_string(j, "model");
+  if (id && !r->id && hl__llm_strdup(id, &r->id) != HL_OK) return HL_ERR_NOMEM;
+  if (model && !r->model && hl__llm_strdup(model, &r->model) != HL_OK) return HL_ERR_NOMEM;
+  return HL_OK;
+}
+
+static hl_status decode_body(const hl__llm *l, const char *body, size_t len, cJSON **json_out,
+                             hl_response **out) {
+  *out = NULL;
+  *json_out = NULL;
+  cJSON *j = NULL;
+  if (hl_json_parse(body ? body : "", body ? len : 0, &j) != HL_OK) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", hl_last_error());
+    return hl_fail(HL_ERR_PROVIDER, "openai: response body is not valid JSON: %s", why);
+  }
+  *json_out = j;
+  hl_status st = body_error(j);
+  if (st != HL_OK) return st;
+  const cJSON *choice = cJSON_GetArrayItem(hl_json_get(j, "choices"), 0);
+  const cJSON *msg = hl_json_get(choice, "message");
+  if (!cJSON_IsObject(msg))
+    return hl_fail(HL_ERR_PROVIDER, "openai: response has no choices[0].message");
+  hl_response *r = hl_response_new();
+  if (!r) return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+  const cJSON *content = hl_json_get(msg, "content");
+  if (cJSON_IsString(content) && content->valuestring[0]) {
+    st = hl_message_add_text(r->message, content->valuestring);
+  } else if (cJSON_IsArray(content)) {
+    /* Some compatible servers answer with content parts. */
+    const cJSON *part;
+    cJSON_ArrayForEach(part, content) {
+      const char *t = hl_json_get_string(part, "text");
+      if (t && *t && st == HL_OK) st = hl_message_add_text(r->message, t);
+    }
+  }
+  const cJSON *calls = hl_json_get(msg, "tool_calls");
+  const cJSON *tc;
+  int i = 0;
+  cJSON_ArrayForEach(tc, calls) {
+    if (st != HL_OK) break;
+    const cJSON *fn = hl_json_get(tc, "function");
+    const char *name = hl_json_get_string(fn, "name");
+    const char *id = hl_json_get_string(tc, "id");
+    char gen_id[32];
+    if (!id || !*id) {
+      snprintf(gen_id, sizeof gen_id, "call_%d", i);
+      id = gen_id;
+    }
+    if (!name || !*name) {
+      st = hl_fail(HL_ERR_PROVIDER, "openai: tool call %d (id %s) has no function name", i, id);
+      break;
+    }
+    const cJSON *a = hl_json_get(fn, "arguments");
+    cJSON *args = NULL;
+    if (cJSON_IsObject(a)) {
+      args = cJSON_Duplicate(a, 1);
+      if (!args) st = hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+    } else if (cJSON_IsString(a)) {
+      st = hl__llm_parse_args(l, a->valuestring, strlen(a->valuestring), name, id, &args);
+    } else if (!a || cJSON_IsNull(a)) {
+      st = hl__llm_parse_args(l, "", 0, name, id, &args);
+    } else {
+      st = hl_fail(HL_ERR_PROVIDER, "openai: arguments of tool call \"%s\" (id %s) are not a JSON object", name, id);
+    }
+    if (st == HL_OK) st = hl_message_add_tool_call(r->message, id, name, args);
+    cJSON_Delete(args);
+    i++;
+  }
+  if (st == HL_OK) st = set_ids(r, j);
+  if (st != HL_OK) {
+    hl_response_free(r);
+    return st;
+  }
+  r->finish = finish_of(hl_json_get_string(choice, "finish_reason"));
+  usage_of(hl_json_get(j, "usage"), &r->usage);
+  *out = r;
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Streaming                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct oa_call {
+  char *id, *name;
+  hl__buf args;
+  bool used;
+} oa_call;
+
+typedef struct oa_stream {
+  const hl__llm *l;
+  hl_context *ctx;
+  hl_response *r;       /* collects id, model, usage, finish */
+  hl__buf text;
+  oa_call *calls;
+  size_t n_calls;       /* highest index + 1 */
+  bool done, finish_seen;
+  size_t events;
+} oa_stream;
+
+static void stream_free(oa_stream *s) {
+  for (size_t i = 0; i < s->n_calls; i++) {
+    free(s->calls[i].id);
+    free(s->calls[i].name);
+    hl__buf_free(&s->calls[i].args);
+  }
+  free(s->calls);
+  hl__buf_free(&s->text);
+  hl_response_free(s->r);
+}
+
+static hl_status stream_tool_delta(oa_stream *s, const cJSON *tc, size_t position) {
+  double idx = hl_json_get_number(tc, "index", (double)position);
+  if (idx < 0 || idx >= OA_MAX_TOOL_CALLS || idx != (double)(size_t)idx)
+    return hl_fail(HL_ERR_PROVIDER, "openai: stream tool call index %g out of range", idx);
+  size_t k = (size_t)idx;
+  if (k >= s->n_calls) {
+    oa_call *nc = realloc(s->calls, (k + 1) * sizeof *nc);
+    if (!nc) return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+    memset(nc + s->n_calls, 0, (k + 1 - s->n_calls) * sizeof *nc);
+    s->calls = nc;
+    s->n_calls = k + 1;
+  }
+  oa_call *c = &s->calls[k];
+  c->used = true;
+  const char *id = hl_json_get_string(tc, "id");
+  const cJSON *fn = hl_json_get(tc, "function");
+  const char *name = hl_json_get_string(fn, "name");
+  const char *args = hl_json_get_string(fn, "arguments");
+  if (id && *id && !c->id && hl__llm_strdup(id, &c->id) != HL_OK) return HL_ERR_NOMEM;
+  if (name && *name && !c->name && hl__llm_strdup(name, &c->name) != HL_OK) return HL_ERR_NOMEM;
+  if (args) return hl__buf_append(&c->args, args, strlen(args));
+  /* A server that sends the arguments as an object in one piece. */
+  const cJSON *obj = hl_json_get(fn, "arguments");
+  if (cJSON_IsObject(obj)) {
+    char *t = cJSON_PrintUnformatted(obj);
+    if (!t) return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+    hl_status st = hl__buf_append(&c->args, t, strlen(t));
+    free(t);
+    return st;
+  }
+  return HL_OK;
+}
+
+static hl_status stream_event(const char *event, const char *data, size_t len, void *user) {
+  oa_stream *s = user;
+  (void)event;
+  if (s->done) return HL_OK;
+  s->events++;
+  if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+    s->done = true;
+    return HL_OK;
+  }
+  cJSON *j = NULL;
+  if (hl_json_parse(data, len, &j) != HL_OK) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", hl_last_error());
+    return hl_fail(HL_ERR_PROVIDER, "openai: malformed JSON in stream event %zu: %s", s->events, why);
+  }
+  hl_status st = body_error(j);
+  if (st == HL_OK) st = set_ids(s->r, j);
+  const cJSON *usage = hl_json_get(j, "usage");
+  if (st == HL_OK && cJSON_IsObject(usage)) usage_of(usage, &s->r->usage);
+  const cJSON *choice = cJSON_GetArrayItem(hl_json_get(j, "choices"), 0);
+  const cJSON *delta = hl_json_get(choice, "delta");
+  const char *text = hl_json_get_string(delta, "content");
+  if (st == HL_OK && text && *text) {
+    st = hl__buf_append(&s->text, text, strlen(text));
+    if (st == HL_OK && s->ctx) hl_context_emit_delta(s->ctx, text);
+  }
+  const cJSON *tc;
+  size_t pos = 0;
+  cJSON_ArrayForEach(tc, hl_json_get(delta, "tool_calls")) {
+    if (st != HL_OK) break;
+    st = stream_tool_delta(s, tc, pos++);
+  }
+  const char *fr = hl_json_get_string(choice, "finish_reason");
+  if (st == HL_OK && fr) {
+    s->r->finish = finish_of(fr);
+    s->finish_seen = true;
+  }
+  cJSON_Delete(j);
+  return st;
+}
+
+/* Move what the stream collected into its response. */
+static hl_status stream_assemble(oa_stream *s, hl_response **out) {
+  if (!s->done && !s->finish_seen)
+    return hl_fail(HL_ERR_PROVIDER, "openai: the stream ended before [DONE] (after %zu events)",
+                   s->events);
+  hl_status st = HL_OK;
+  if (s->text.len > 0) st = hl_message_add_text(s->r->message, s->text.p);
+  for (size_t i = 0; i < s->n_calls && st == HL_OK; i++) {
+    oa_call *c = &s->calls[i];
+    if (!c->used) continue;
+    char gen_id[32];
+    if (!c->id) snprintf(gen_id, sizeof gen_id, "call_%zu", i);
+    const char *id = c->id ? c->id : gen_id;
+    if (!c->name) {
+      st = hl_fail(HL_ERR_PROVIDER, "openai: streamed tool call %zu (id %s) has no function name", i, id);
+      break;
+    }
+    cJSON *args = NULL;
+    st = hl__llm_parse_args(s->l, c->args.p ? c->args.p : "", c->args.len, c->name, id, &args);
+    if (st == HL_OK) st = hl_message_add_tool_call(s->r->message, id, c->name, args);
+    cJSON_Delete(args);
+  }
+  if (st != HL_OK) return st;
+  *out = s->r;
+  s->r = NULL;
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The provider                                                        */
+/* ------------------------------------------------------------------ */
+
+static hl_status openai_complete(void *impl, hl_context *ctx, const hl_request *req,
+                                 hl_response **out) {
+  hl__llm *l = impl;
+  *out = NULL;
+  double start = hl__llm_now_ms();
+  const char *model = hl__llm_model(l, req);
+  if (!model) return HL_ERR_INVALID;
+  cJSON *payload = NULL;
+  hl_status st = encode_request(l, req, model, &payload);
+  if (st != HL_OK) return st;
+
+  char auth[1024];
+  const char *auth_lines[1] = {auth};
+  size_t n_auth = 0;
+  if (l->api_key) {
+    if (strlen(l->api_key) > sizeof auth - 32) {
+      cJSON_Delete(payload);
+      return hl_fail(HL_ERR_INVALID, "openai: API key too long");
+    }
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", l->api_key);
+    n_auth = 1;
+  }
+
+  hl__http_response resp;
+  memset(&resp, 0, sizeof resp);
+  hl_response *r = NULL;
+  cJSON *data = NULL;
+  if (req->stream) {
+    oa_stream s;
+    memset(&s, 0, sizeof s);
+    s.l = l;
+    s.ctx = ctx;
+    s.r = hl_response_new();
+    if (!s.r) st = hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+    if (st == HL_OK)
+      st = hl__llm_send(l, ctx, "/chat/completions", auth_lines, n_auth, payload, stream_event,
+                        &s, &resp);
+    if (st == HL_OK) st = stream_assemble(&s, &r);
+    stream_free(&s);
+    if (st == HL_OK) data = hl_response_to_json(r);
+  } else {
+    st = hl__llm_send(l, ctx, "/chat/completions", auth_lines, n_auth, payload, NULL, NULL, &resp);
+    if (st == HL_OK) st = decode_body(l, resp.body, resp.body_len, &data, &r);
+  }
+  /* Scrub the key from the stack copy. */
+  memset(auth, 0, sizeof auth);
+  hl__http_response_clear(&resp);
+  st = hl__llm_finish(l, ctx, start, data, r, st);
+  cJSON_Delete(data);
+  cJSON_Delete(payload);
+  if (st != HL_OK) {
+    hl_response_free(r);
+    return st;
+  }
+  *out = r;
+  return HL_OK;
+}
+
+static void openai_destroy(void *impl) { hl__llm_free(impl); }
+
+static const hl_provider_ops openai_ops = {
+    .name = openai_name,
+    .complete = openai_complete,
+    .destroy = openai_destroy,
+};
+
+hl_provider *hl_openai_new(const char *base_url, const char *api_key) {
+  hl__llm *l = hl__llm_new(openai_name, base_url, "OPENAI_BASE_URL", HL_OPENAI_DEFAULT_BASE_URL,
+                           api_key, "OPENAI_API_KEY");
+  if (!l) return NULL;
+  hl_provider *p = hl_provider_new(&openai_ops, l);
+  if (!p) {
+    hl__llm_free(l);
+    hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+  }
+  return p;
+}
+
+hl_status hl_openai_set_model(hl_provider *p, const char *model) {
+  hl__llm *l = hl__llm_of(p, openai_name);
+  return l ? hl__llm_set_model(l, model) : HL_ERR_INVALID;
+}
+
+hl_status hl_openai_add_header(hl_provider *p, const char *name, const char *value) {
+  hl__llm *l = hl__llm_of(p, openai_name);
+  return l ? hl__llm_add_header(l, name, value) : HL_ERR_INVALID;
+}
+
+hl_status hl_openai_set_timeouts(hl_provider *p, long connect_ms, long total_ms, long idle_ms) {
+  hl__llm *l = hl__llm_of(p, openai_name);
+  return l ? hl__llm_set_timeouts(l, connect_ms, total_ms, idle_ms) : HL_ERR_INVALID;
+}
+
+hl_status hl_openai_set_retries(hl_provider *p, int max_retries, long base_ms, long max_ms) {
+  hl__llm *l = hl__llm_of(p, openai_name);
+  return l ? hl__llm_set_retries(l, max_retries, base_ms, max_ms) : HL_ERR_INVALID;
+}
+
+hl_status hl_openai_set_max_response_bytes(hl_provider *p, size_t max_bytes) {
+  hl__llm *l = hl__llm_of(p, openai_name);
+  return l ? hl__llm_set_max_response_bytes(l, max_bytes) : HL_ERR_INVALID;
+}
+
+void hl_openai_cancel(hl_provider *p) {
+  hl__llm *l = hl__llm_of(p, openai_name);
+  if (l) hl__http_cancel_all(l->http);
+  else hl_clear_error();
+}

@@ -1,0 +1,160 @@
+/*
+ * sse.c - incremental server-sent events parser (see sse.h).
+ *
+ * The parser keeps only the unfinished line and the unfinished event, so
+ * memory is bounded by max_event whatever the stream's length. Complete
+ * lines found inside one chunk are parsed in place, without copying; only
+ * a line split across chunks goes through the line buffer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "providers/sse.h"
+
+#define HL_SSE_DEFAULT_MAX ((size_t)16 << 20)
+
+void hl__sse_init(hl__sse *p, hl__sse_event_fn on_event, void *user, size_t max_event) {
+  memset(p, 0, sizeof *p);
+  p->on_event = on_event;
+  p->user = user;
+  p->max_event = max_event ? max_event : HL_SSE_DEFAULT_MAX;
+}
+
+void hl__sse_free(hl__sse *p) {
+  free(p->line);
+  free(p->data);
+  p->line = p->data = NULL;
+  p->line_len = p->line_cap = p->data_len = p->data_cap = 0;
+}
+
+static hl_status sse_fail(hl__sse *p, hl_status st) {
+  p->failed = st;
+  return st;
+}
+
+/* Grow *buf so that it holds `need` bytes. */
+static hl_status sse_reserve(hl__sse *p, char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return HL_OK;
+  if (need > p->max_event + 2)
+    return sse_fail(p, hl_fail(HL_ERR_TOO_LARGE,
+                               "server-sent event larger than %zu bytes", p->max_event));
+  size_t n = *cap ? *cap : 256;
+  while (n < need) n *= 2;
+  char *nb = realloc(*buf, n);
+  if (!nb) return sse_fail(p, hl_fail(HL_ERR_NOMEM, "out of memory in the SSE parser"));
+  *buf = nb;
+  *cap = n;
+  return HL_OK;
+}
+
+static hl_status sse_dispatch(hl__sse *p) {
+  hl_status st = HL_OK;
+  if (p->has_data) {
+    /* Every data line appended a '\n'; the last one is not part of the data. */
+    if (p->data_len > 0) p->data_len--;
+    p->data[p->data_len] = '\0';
+    st = p->on_event(p->event, p->data, p->data_len, p->user);
+    if (st != HL_OK) sse_fail(p, st);
+  }
+  p->data_len = 0;
+  p->has_data = false;
+  p->event[0] = '\0';
+  return st;
+}
+
+static hl_status sse_line(hl__sse *p, const char *line, size_t len) {
+  if (len == 0) return sse_dispatch(p);
+  if (line[0] == ':') return HL_OK; /* comment: keep-alive, padding */
+  const char *colon = memchr(line, ':', len);
+  size_t flen = colon ? (size_t)(colon - line) : len;
+  const char *value = colon ? colon + 1 : line + len;
+  size_t vlen = (size_t)(line + len - value);
+  if (vlen > 0 && value[0] == ' ') {
+    value++;
+    vlen--;
+  }
+  if (flen == 4 && memcmp(line, "data", 4) == 0) {
+    hl_status st = sse_reserve(p, &p->data, &p->data_cap, p->data_len + vlen + 2);
+    if (st != HL_OK) return st;
+    memcpy(p->data + p->data_len, value, vlen);
+    p->data_len += vlen;
+    p->data[p->data_len++] = '\n';
+    p->has_data = true;
+  } else if (flen == 5 && memcmp(line, "event", 5) == 0) {
+    size_t n = vlen < sizeof p->event - 1 ? vlen : sizeof p->event - 1;
+    memcpy(p->event, value, n);
+    p->event[n] = '\0';
+  }
+  /* "id" and "retry" matter only to browsers that reconnect; ignored. */
+  return HL_OK;
+}
+
+hl_status hl__sse_feed(hl__sse *p, const char *bytes, size_t len) {
+  static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
+  if (p->failed) return p->failed;
+  size_t i = 0;
+  /* A BOM may only appear as the stream's first bytes, possibly split. */
+  while (p->bom_seen < 3 && i < len) {
+    if ((unsigned char)bytes[i] == bom[p->bom_seen]) {
+      p->bom_seen++;
+      i++;
+    } else {
+      if (p->bom_seen > 0) {
+        /* Not a BOM after all: the bytes consumed are ordinary content. */
+        hl_status st = sse_reserve(p, &p->line, &p->line_cap, p->line_len + p->bom_seen);
+        if (st != HL_OK) return st;
+        memcpy(p->line + p->line_len, bom, p->bom_seen);
+        p->line_len += p->bom_seen;
+      }
+      p->bom_seen = 3;
+    }
+  }
+  while (i < len) {
+    if (p->last_cr) {
+      p->last_cr = false;
+      if (bytes[i] == '\n') {
+        i++;
+        continue;
+      }
+    }
+    size_t j = i;
+    while (j < len && bytes[j] != '\n' && bytes[j] != '\r') j++;
+    if (j == len) {
+      /* Unfinished line: keep it for the next chunk. */
+      hl_status st = sse_reserve(p, &p->line, &p->line_cap, p->line_len + (len - i));
+      if (st != HL_OK) return st;
+      memcpy(p->line + p->line_len, bytes + i, len - i);
+      p->line_len += len - i;
+      return HL_OK;
+    }
+    hl_status st;
+    if (p->line_len == 0) {
+      if (j - i > p->max_event)
+        return sse_fail(p, hl_fail(HL_ERR_TOO_LARGE,
+                                   "server-sent event line larger than %zu bytes",
+                                   p->max_event));
+      st = sse_line(p, bytes + i, j - i);
+    } else {
+      st = sse_reserve(p, &p->line, &p->line_cap, p->line_len + (j - i));
+      if (st != HL_OK) return st;
+      memcpy(p->line + p->line_len, bytes + i, j - i);
+      p->line_len += j - i;
+      st = sse_line(p, p->line, p->line_len);
+      p->line_len = 0;
+    }
+    if (st != HL_OK) return st;
+    if (bytes[j] == '\r') p->last_cr = true;
+    i = j + 1;
+  }
+  return HL_OK;
+}
+
+hl_status hl__sse_finish(hl__sse *p) {
+  if (p->failed) return p->failed;
+  if (p->line_len > 0) {
+    hl_status st = sse_line(p, p->line, p->line_len);
+    p->line_len = 0;
+    if (st != HL_OK) return st;
+  }
+  return sse_dispatch(p);
+}

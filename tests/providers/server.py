@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""Local model server for the providers tests: speaks OpenAI Chat
+Completions (POST /v1/chat/completions) and Anthropic Messages
+(POST /v1/messages) on 127.0.0.1, plain and streaming.
+
+The scenario is the request's "model" up to the first '@' (the rest keeps
+tests apart: "r429@openai-stream"). GET /__stats?model=M returns what the
+server saw for that exact model: request count, arrival times (server's
+monotonic clock), the client ports (keep-alive reuse) and the last request's
+body and headers.
+
+Started by the test with no arguments: binds an ephemeral port, prints it on
+stdout, serves until killed. Every response is written in one send() on a
+TCP_NODELAY socket unless the scenario is about splitting or hanging.
+Standard library only.
+"""
+import json
+import socket
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+
+LOCK = threading.Lock()
+
+
+def dumps(o):
+    # Raw UTF-8 on the wire, as the real APIs send it (not \u escapes).
+    return json.dumps(o, ensure_ascii=False)
+
+
+STATS = {}
+
+TEXT = "Hello, world! Caf\u00e9 \u20ac5 \U0001F600 done."
+TOOLS = [
+    ("get_weather", {"city": "Paris", "unit": "celsius"}),
+    ("get_time", {"tz": "Europe/Paris"}),
+    ("add", {"a": 1, "b": 2.5, "note": "\u00e9t\u00e9 \"quoted\""}),
+]
+USAGE_IN, USAGE_OUT = 11, 7
+
+
+def record(model, peer, body, headers):
+    now = time.monotonic()
+    with LOCK:
+        s = STATS.setdefault(model, {"count": 0, "times": [], "peers": [],
+                                     "last_body": None, "last_headers": {}})
+        s["count"] += 1
+        s["times"].append(now)
+        s["peers"].append(peer)
+        s["last_body"] = body
+        s["last_headers"] = headers
+        return s["count"]
+
+
+# ---------------------------------------------------------------- answers
+
+def answer_for(scenario, body, fmt):
+    """(text, [(id, name, args)], finish) for a scenario."""
+    if scenario == "agent":
+        results = tool_results(body, fmt)
+        if results:
+            return ("Final: " + " | ".join(results), [], "stop")
+        calls = [("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"})]
+    elif scenario == "badargs":
+        calls = [("get_weather", '{"city": Par')]
+    elif scenario in ("text", "crlf", "comments", "utf8", "echo", "r429", "r500",
+                      "close", "hangstream", "big"):
+        return (TEXT, [], "stop")
+    else:  # tools, bytes, ...
+        calls = TOOLS
+    prefix = "call_" if fmt == "openai" else "toolu_"
+    text = "Let me check \u2603." if scenario != "agent" else ""
+    return (text, [(prefix + str(i), n, a) for i, (n, a) in enumerate(calls)], "tool_calls")
+
+
+def tool_results(body, fmt):
+    out = []
+    for m in body.get("messages", []):
+        if fmt == "openai" and m.get("role") == "tool":
+            out.append(m.get("content", ""))
+        if fmt == "anthropic" and isinstance(m.get("content"), list):
+            for b in m["content"]:
+                if b.get("type") == "tool_result":
+                    out.append(b.get("content", ""))
+    return out
+
+
+def args_text(a):
+    """Tool arguments as JSON text; a str is sent as is (malformed on purpose)."""
+    return a if isinstance(a, str) else dumps(a)
+
+
+def pieces(s, n):
+    return [s[i:i + n] for i in range(0, len(s), n)] or [""]
+
+
+def openai_body(model, text, calls, finish):
+    msg = {"role": "assistant", "content": text if text else None}
+    if calls:
+        msg["tool_calls"] = [{"id": i, "type": "function",
+                              "function": {"name": n, "arguments": args_text(a)}}
+                             for i, n, a in calls]
+    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": model,
+            "choices": [{"index": 0, "message": msg, "finish_reason": finish}],
+            "usage": {"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT,
+                      "total_tokens": USAGE_IN + USAGE_OUT}}
+
+
+def openai_events(model, text, calls, finish, size=3):
+    """List of SSE data strings."""
+    def chunk(delta, fin=None):
+        return dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+                           "model": model, "choices": [{"index": 0, "delta": delta,
+                                                        "finish_reason": fin}]})
+    ev = [chunk({"role": "assistant", "content": ""})]
+    for p in pieces(text, size) if text else []:
+        ev.append(chunk({"content": p}))
+    frags = []
+    for k, (i, n, a) in enumerate(calls):
+        ev.append(chunk({"tool_calls": [{"index": k, "id": i, "type": "function",
+                                         "function": {"name": n, "arguments": ""}}]}))
+        frags.append(pieces(args_text(a), 4))
+    # Interleave the argument fragments of the calls, round robin by index.
+    step = 0
+    while any(step < len(f) for f in frags):
+        for k, f in enumerate(frags):
+            if step < len(f):
+                ev.append(chunk({"tool_calls": [{"index": k, "function": {"arguments": f[step]}}]}))
+        step += 1
+    ev.append(chunk({}, finish))
+    ev.append(dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+                          "model": model, "choices": [],
+                          "usage": {"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT,
+                                    "total_tokens": USAGE_IN + USAGE_OUT}}))
+    ev.append("[DONE]")
+    return [(None, e) for e in ev]
+
+
+def anthropic_stop(finish):
+    return "tool_use" if finish == "tool_calls" else "end_turn"
+
+
+def anthropic_body(model, text, calls, finish):
+    content = []
+    if text:
+        content.append({"type": "text", "text": text})
+    for i, n, a in calls:
+        content.append({"type": "tool_use", "id": i, "name": n, "input": a})
+    return {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
+            "content": content, "stop_reason": anthropic_stop(finish), "stop_sequence": None,
+            "usage": {"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT}}
+
+
+def anthropic_events(model, text, calls, finish, size=3):
+    ev = [("message_start", {"type": "message_start", "message": {
+        "id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": None, "stop_sequence": None,
+        "usage": {"input_tokens": USAGE_IN, "output_tokens": 1}}})]
+    idx = 0
+    if text:
+        ev.append(("content_block_start", {"type": "content_block_start", "index": idx,
+                                           "content_block": {"type": "text", "text": ""}}))
+        ev.append(("ping", {"type": "ping"}))
+        for p in pieces(text, size):
+            ev.append(("content_block_delta", {"type": "content_block_delta", "index": idx,
+                                               "delta": {"type": "text_delta", "text": p}}))
+        ev.append(("content_block_stop", {"type": "content_block_stop", "index": idx}))
+        idx += 1
+    for i, n, a in calls:
+        ev.append(("content_block_start", {"type": "content_block_start", "index": idx,
+                                           "content_block": {"type": "tool_use", "id": i,
+                                                             "name": n, "input": {}}}))
+        for p in pieces(args_text(a), 4):
+            ev.append(("content_block_delta", {"type": "content_block_delta", "index": idx,
+                                               "delta": {"type": "input_json_delta",
+                                                         "partial_json": p}}))
+        ev.append(("content_block_stop", {"type": "content_block_stop", "index": idx}))
+        idx += 1
+    ev.append(("message_delta", {"type": "message_delta",
+                                 "delta": {"stop_reason": anthropic_stop(finish),
+                                           "stop_sequence": None},
+                                 "usage": {"output_tokens": USAGE_OUT}}))
+    ev.append(("message_stop", {"type": "message_stop"}))
+    return [(name, dumps(d)) for name, d in ev]
+
+
+def sse_bytes(events, eol="\n", comments=False):
+    out = []
+    if comments:
+        out.append(": stream opened" + eol + eol)
+    for k, (name, data) in enumerate(events):
+        if comments:
+            out.append(": keep-alive" + eol)
+        if name:
+            out.append("event: " + name + eol)
+        if comments and k == 1:
+            # One event's data on two lines: joined with '\n' it is the same JSON.
+            cut = data.index(",") + 1
+            out.append("data: " + data[:cut] + eol + "data:" + data[cut:] + eol + eol)
+        else:
+            out.append("data: " + data + eol + eol)
+        if comments:
+            out.append(":" + eol + eol)
+    return "".join(out).encode("utf-8")
+
+
+def error_body(fmt, status, message):
+    kind = {401: "authentication_error", 429: "rate_limit_error",
+            500: "api_error"}.get(status, "invalid_request_error")
+    if fmt == "openai":
+        return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+# ---------------------------------------------------------------- HTTP
+
+REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
+           500: "Internal Server Error"}
+
+
+class Handler(socketserver.BaseRequestHandler):
+    def setup(self):
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def read_request(self):
+        while b"\r\n\r\n" not in self.buf:
+            d = self.request.recv(65536)
+            if not d:
+                return None
+            self.buf += d
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ", 2)
+        headers = {}
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        n = int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            d = self.request.recv(65536)
+            if not d:
+                return None
+            self.buf += d
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return method, target, headers, body
+
+    def send(self, status, body, ctype="application/json", extra=()):
+        if not isinstance(body, bytes):
+            body = dumps(body).encode("utf-8")
+        head = "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (
+            status, REASONS.get(status, "Status"), ctype, len(body))
+        for h in extra:
+            head += h + "\r\n"
+        self.request.sendall(head.encode("latin-1") + b"\r\n" + body)
+
+    def stream_head(self):
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+    @staticmethod
+    def chunk(data):
+        return b"%x\r\n" % len(data) + data + b"\r\n"
+
+    def handle(self):
+        while True:
+            try:
+                req = self.read_request()
+            except (ConnectionError, ValueError):
+                return
+            if req is None:
+                return
+            if not self.dispatch(*req):
+                return
+
+    def hang(self):
+        # Never answer; return when the client goes away.
+        self.request.settimeout(0.2)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if not self.request.recv(1):
+                    return
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    def dispatch(self, method, target, headers, raw):
+        url = urllib.parse.urlparse(target)
+        if method == "GET" and url.path == "/__stats":
+            model = urllib.parse.parse_qs(url.query).get("model", [""])[0]
+            with LOCK:
+                s = STATS.get(model, {"count": 0, "times": [], "peers": [],
+                                      "last_body": None, "last_headers": {}})
+                out = dumps(s)
+            self.send(200, out.encode("utf-8"))
+            return True
+        if url.path.endswith("/chat/completions"):
+            fmt = "openai"
+        elif url.path.endswith("/messages"):
+            fmt = "anthropic"
+        else:
+            self.send(404, {"error": {"message": "no route " + url.path}})
+            return True
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            self.send(400, error_body(fmt, 400, "request body is not JSON"))
+            return True
+        model = body.get("model", "")
+        scenario = model.split("@", 1)[0]
+        n = record(model, self.client_address[1], body, headers)
+        stream = bool(body.get("stream"))
+        key = headers.get("authorization", "")[len("Bearer "):] if fmt == "openai" \
+            else headers.get("x-api-key", "")
+
+        if scenario == "auth":
+            self.send(401, error_body(fmt, 401, "Incorrect API key provided: %s. Check it." % key))
+            return True
+        if scenario == "r429" and n == 1:
+            self.send(429, error_body(fmt, 429, "slow down"), extra=["Retry-After: 1"])
+            return True
+        if scenario == "r500" and n <= 3:
+            self.send(500, error_body(fmt, 500, "internal failure %d" % n))
+            return True
+        if scenario == "hang":
+            self.hang()
+            return False
+
+        text, calls, finish = answer_for(scenario, body, fmt)
+        if scenario == "big":
+            text = "x" * (20 * 1024 * 1024)
+        if not stream:
+            make = openai_body if fmt == "openai" else anthropic_body
+            payload = dumps(make(model, text, calls, finish)).encode("utf-8")
+            if scenario == "close" and n == 1:
+                # Promise the whole body, send a part, hang up.
+                head = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %d\r\n\r\n" % len(payload)).encode("latin-1")
+                self.request.sendall(head + payload[: len(payload) // 2])
+                return False
+            if scenario == "badjson":
+                payload = payload[:-5]
+            self.send(200, payload)
+            return True
+
+        events = (openai_events if fmt == "openai" else anthropic_events)(
+            model, text, calls, finish, size=(1 << 16) if scenario == "big" else 3)
+        if scenario == "badjson":
+            name, data = events[2]
+            events[2] = (name, data[: len(data) // 2])
+        eol = "\r\n" if scenario == "crlf" else "\n"
+        sse = sse_bytes(events, eol=eol, comments=(scenario == "comments"))
+        head = self.stream_head()
+        if scenario == "bytes":
+            self.request.sendall(head)
+            for i in range(len(sse)):
+                self.request.sendall(self.chunk(sse[i:i + 1]))
+            self.request.sendall(b"0\r\n\r\n")
+            return True
+        if scenario == "utf8":
+            # Cut inside the first multi-byte character of the answer, in
+            # two sends a little apart so the client reads them separately.
+            cut = sse.index("\u20ac".encode("utf-8")) + 1
+            self.request.sendall(head + self.chunk(sse[:cut]))
+            time.sleep(0.05)
+            cut2 = sse.index("\U0001F600".encode("utf-8")) + 2
+            self.request.sendall(self.chunk(sse[cut:cut2]))
+            time.sleep(0.05)
+            self.request.sendall(self.chunk(sse[cut2:]) + b"0\r\n\r\n")
+            return True
+        if scenario == "close":
+            self.request.sendall(head + self.chunk(sse[: len(sse) // 2]))
+            return False
+        if scenario == "hangstream":
+            self.request.sendall(head + self.chunk(sse[: len(sse) // 3]))
+            self.hang()
+            return False
+        self.request.sendall(head + self.chunk(sse) + b"0\r\n\r\n")
+        return True
+
+
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # Clients that hang up (timeouts, size caps, cancellation) are part
+        # of the tests; anything else is worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
+def main():
+    srv = Server(("127.0.0.1", 0), Handler)
+    print(srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

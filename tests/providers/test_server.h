@@ -1,0 +1,113 @@
+/*
+ * tests/providers/test_server.h - start the local model server
+ * (server.py, path in $HL_TEST_SERVER) on an ephemeral port and read what
+ * it saw. Header-only: each test program includes it once.
+ */
+#ifndef HL_TEST_SERVER_H
+#define HL_TEST_SERVER_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hookline/json.h"
+#include "providers/http.h"
+
+typedef struct test_server {
+  pid_t pid;
+  int port;
+  char base[64];     /* "http://127.0.0.1:PORT/v1" */
+  hl__http *http;    /* for /__stats */
+} test_server;
+
+static int test_server_start(test_server *s) {
+  memset(s, 0, sizeof *s);
+  const char *script = getenv("HL_TEST_SERVER");
+  if (!script) {
+    fprintf(stderr, "HL_TEST_SERVER is not set\n");
+    return -1;
+  }
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execlp("python3", "python3", script, (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  char line[32] = {0};
+  size_t n = 0;
+  while (n < sizeof line - 1) {
+    ssize_t r = read(fds[0], line + n, 1);
+    if (r <= 0 || line[n] == '\n') break;
+    n++;
+  }
+  close(fds[0]);
+  s->pid = pid;
+  s->port = atoi(line);
+  if (s->port <= 0) {
+    fprintf(stderr, "test server did not start\n");
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    return -1;
+  }
+  snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d/v1", s->port);
+  s->http = hl__http_new(NULL);
+  return s->http ? 0 : -1;
+}
+
+static void test_server_stop(test_server *s) {
+  if (s->pid > 0) {
+    kill(s->pid, SIGTERM);
+    waitpid(s->pid, NULL, 0);
+  }
+  hl__http_free(s->http);
+  memset(s, 0, sizeof *s);
+}
+
+/* What the server saw for `model`: {"count", "times", "peers", "last_body",
+ * "last_headers"}. Caller frees; NULL on failure. */
+static cJSON *test_server_stats(test_server *s, const char *model) {
+  char url[512];
+  char *esc = NULL;
+  /* Model names in the tests are [A-Za-z0-9@_-]: only '@' needs escaping. */
+  size_t k = 0;
+  char q[256];
+  for (const char *p = model; *p && k < sizeof q - 4; p++) {
+    if (*p == '@') {
+      memcpy(q + k, "%40", 3);
+      k += 3;
+    } else {
+      q[k++] = *p;
+    }
+  }
+  q[k] = '\0';
+  (void)esc;
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/__stats?model=%s", s->port, q);
+  hl__http_request req;
+  memset(&req, 0, sizeof req);
+  req.url = url;
+  hl__http_response resp;
+  cJSON *out = NULL;
+  if (hl__http_request_send(s->http, &req, &resp) == HL_OK && resp.status == 200)
+    hl_json_parse(resp.body, resp.body_len, &out);
+  hl__http_response_clear(&resp);
+  return out;
+}
+
+static int test_server_count(test_server *s, const char *model) {
+  cJSON *st = test_server_stats(s, model);
+  int n = st ? (int)hl_json_get_number(st, "count", -1) : -1;
+  cJSON_Delete(st);
+  return n;
+}
+
+#endif

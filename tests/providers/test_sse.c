@@ -1,0 +1,165 @@
+/*
+ * test_sse.c - the SSE parser on recorded streams, fed split at every byte
+ * boundary (and byte by byte): the events must come out the same however
+ * the network cuts the stream.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "providers/sse.h"
+
+typedef struct collected {
+  char out[8192]; /* "event|data\n" per event */
+  size_t len;
+  int count;
+} collected;
+
+static hl_status collect(const char *event, const char *data, size_t len, void *user) {
+  collected *c = user;
+  CHECK_INT(strlen(data), len); /* NUL-terminated, no embedded NUL here */
+  int n = snprintf(c->out + c->len, sizeof c->out - c->len, "%s|%s\n", event, data);
+  if (n > 0) c->len += (size_t)n;
+  c->count++;
+  return HL_OK;
+}
+
+/* Parse `stream` cut at `cut` (and at every byte after `bytewise`). */
+static void parse_split(const char *stream, size_t len, size_t cut, bool bytewise, collected *c) {
+  hl__sse p;
+  memset(c, 0, sizeof *c);
+  hl__sse_init(&p, collect, c, 0);
+  if (bytewise) {
+    for (size_t i = 0; i < len; i++) CHECK_INT(hl__sse_feed(&p, stream + i, 1), HL_OK);
+  } else {
+    CHECK_INT(hl__sse_feed(&p, stream, cut), HL_OK);
+    CHECK_INT(hl__sse_feed(&p, stream + cut, len - cut), HL_OK);
+  }
+  CHECK_INT(hl__sse_finish(&p), HL_OK);
+  hl__sse_free(&p);
+}
+
+/* Every split of `stream` gives `expected`. */
+static void every_split(const char *stream, const char *expected, int events) {
+  size_t len = strlen(stream);
+  collected c;
+  for (size_t cut = 0; cut <= len; cut++) {
+    parse_split(stream, len, cut, false, &c);
+    if (strcmp(c.out, expected) != 0 || c.count != events) {
+      fprintf(stderr, "split at %zu:\n got: %s\nwant: %s\n", cut, c.out, expected);
+      CHECK(0);
+      return;
+    }
+  }
+  parse_split(stream, len, 0, true, &c);
+  CHECK_STR(c.out, expected);
+  CHECK_INT(c.count, events);
+}
+
+/* A recorded OpenAI stream (trimmed), with a multi-byte character. */
+static const char openai_lf[] =
+    "data: {\"choices\":[{\"delta\":{\"content\":\"Caf\xc3\xa9 \xe2\x82\xac\"}}]}\n\n"
+    "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"a\"}}]}}]}\n\n"
+    "data: [DONE]\n\n";
+static const char openai_expected[] =
+    "|{\"choices\":[{\"delta\":{\"content\":\"Caf\xc3\xa9 \xe2\x82\xac\"}}]}\n"
+    "|{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"a\"}}]}}]}\n"
+    "|[DONE]\n";
+
+static void sse_openai_lf_every_split(void) { every_split(openai_lf, openai_expected, 3); }
+
+static void sse_crlf_every_split(void) {
+  every_split("data: {\"x\":1}\r\n\r\nevent: ping\r\ndata: {}\r\n\r\ndata: [DONE]\r\n\r\n",
+              "|{\"x\":1}\nping|{}\n|[DONE]\n", 3);
+}
+
+static void sse_cr_only_every_split(void) {
+  every_split("data: a\r\rdata: b\r\r", "|a\n|b\n", 2);
+}
+
+static void sse_comments_and_keepalives(void) {
+  every_split(": stream opened\n\n: keep-alive\nevent: message_start\n:\ndata: {\"t\":1}\n\n"
+              ":\n\n: ping\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\n",
+              "message_start|{\"t\":1}\nping|{\"type\":\"ping\"}\n", 2);
+}
+
+static void sse_multiline_data_joined(void) {
+  every_split("data: {\"a\":\ndata:1}\n\ndata\n\n", "|{\"a\":\n1}\n|\n", 2);
+}
+
+static void sse_anthropic_recorded(void) {
+  every_split(
+      "event: message_start\n"
+      "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\"}}\n\n"
+      "event: content_block_delta\n"
+      "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\xf0\x9f\x98\x80\"}}\n\n"
+      "event: message_stop\n"
+      "data: {\"type\":\"message_stop\"}\n\n",
+      "message_start|{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\"}}\n"
+      "content_block_delta|{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\xf0\x9f\x98\x80\"}}\n"
+      "message_stop|{\"type\":\"message_stop\"}\n",
+      3);
+}
+
+static void sse_bom_skipped_and_fields_ignored(void) {
+  every_split("\xef\xbb\xbfid: 7\nretry: 100\ndata: x\n\n", "|x\n", 1);
+}
+
+static void sse_event_without_data_not_dispatched(void) {
+  every_split("event: lonely\n\ndata: y\n\n", "|y\n", 1);
+}
+
+static void sse_unterminated_last_event_dispatched_at_finish(void) {
+  collected c;
+  const char *s = "data: a\n\ndata: [DONE]";
+  parse_split(s, strlen(s), 3, false, &c);
+  CHECK_STR(c.out, "|a\n|[DONE]\n");
+}
+
+static void sse_oversized_event_is_an_error(void) {
+  collected c;
+  memset(&c, 0, sizeof c);
+  hl__sse p;
+  hl__sse_init(&p, collect, &c, 16);
+  CHECK_INT(hl__sse_feed(&p, "data: 0123456789", 16), HL_OK);
+  hl_status st = hl__sse_feed(&p, "0123456789abcdef\n\n", 18);
+  CHECK_INT(st, HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "larger than 16 bytes");
+  CHECK_INT(hl__sse_feed(&p, "data: x\n\n", 9), HL_ERR_TOO_LARGE); /* sticky */
+  CHECK_INT(c.count, 0);
+  hl__sse_free(&p);
+}
+
+static hl_status refuse(const char *event, const char *data, size_t len, void *user) {
+  (void)event;
+  (void)data;
+  (void)len;
+  (*(int *)user)++;
+  return hl_fail(HL_ERR_PROVIDER, "refused");
+}
+
+static void sse_callback_error_stops_parser(void) {
+  int calls = 0;
+  hl__sse p;
+  hl__sse_init(&p, refuse, &calls, 0);
+  CHECK_INT(hl__sse_feed(&p, "data: a\n\ndata: b\n\n", 18), HL_ERR_PROVIDER);
+  CHECK_INT(calls, 1);
+  CHECK_STR(hl_last_error(), "refused");
+  hl__sse_free(&p);
+}
+
+int main(void) {
+  RUN(sse_openai_lf_every_split);
+  RUN(sse_crlf_every_split);
+  RUN(sse_cr_only_every_split);
+  RUN(sse_comments_and_keepalives);
+  RUN(sse_multiline_data_joined);
+  RUN(sse_anthropic_recorded);
+  RUN(sse_bom_skipped_and_fields_ignored);
+  RUN(sse_event_without_data_not_dispatched);
+  RUN(sse_unterminated_last_event_dispatched_at_finish);
+  RUN(sse_oversized_event_is_an_error);
+  RUN(sse_callback_error_stops_parser);
+  return CHECK_EXIT();
+}
