@@ -1,0 +1,236 @@
+/*
+ * hooks/logging.c - the logging plugin: one line per hook point.
+ *
+ * Unlike the Logging observer (which reports events), these lines are
+ * written from inside the hook chains, so they show the values at the
+ * logger's position in the chain: arguments after earlier before_tool
+ * hooks mutated them, a response that an earlier hook substituted.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookline/context.h"
+#include "hookline/hooks.h"
+#include "hookline/plugins.h"
+#include "plugin_util.h"
+
+#define TEXT_MAX 200
+#define JSON_MAX 400
+
+typedef struct logger {
+  hl__plugin_ref ref;   /* first: see plugin_util.h */
+  FILE *out;
+  char *prefix;
+} logger;
+
+static void logger_destroy(void *self)
+{
+  logger *lg = self;
+  free(lg->prefix);
+  free(lg);
+}
+
+/* Start a line in a memory stream: "[prefix] point branch=.. agent=..". */
+static FILE *line_begin(const logger *lg, hl_context *ctx, const char *point,
+                        char **buf, size_t *len)
+{
+  FILE *line = open_memstream(buf, len);
+  if (!line)
+    return NULL;
+  if (lg->prefix[0])
+    fprintf(line, "[%s] ", lg->prefix);
+  fprintf(line, "%s branch=%s agent=%s", point, hl_context_branch(ctx),
+          hl_context_agent_name(ctx));
+  return line;
+}
+
+/* Finish the line and write it whole: one locked write per line keeps
+ * lines from parallel tool calls from interleaving. */
+static void line_end(const logger *lg, FILE *line, char **buf, size_t *len)
+{
+  /* fclose() is what sets *buf and *len to the final text. */
+  if (fclose(line) == 0 && *buf) {
+    flockfile(lg->out);
+    fwrite(*buf, 1, *len, lg->out);
+    fputc('\n', lg->out);
+    fflush(lg->out);
+    funlockfile(lg->out);
+  }
+  free(*buf);
+}
+
+static void put_error(FILE *line, const hl_error *error)
+{
+  if (!error || error->status == HL_OK) {
+    fputs(" error=OK", line);
+    return;
+  }
+  fprintf(line, " error=%s:", hl_status_name(error->status));
+  hl__plugin_put_quoted(line, error->message, TEXT_MAX);
+}
+
+static hl_hook_action log_before_agent(hl_context *ctx, char **answer, void *ud)
+{
+  (void)answer;
+  const logger *lg = ud;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *line = line_begin(lg, ctx, "before_agent", &buf, &len);
+  if (!line)
+    return HL_HOOK_CONTINUE;
+  fprintf(line, " inv=%s input=", hl_context_invocation_id(ctx));
+  hl__plugin_put_quoted(line, hl_context_user_input(ctx), TEXT_MAX);
+  line_end(lg, line, &buf, &len);
+  return HL_HOOK_CONTINUE;
+}
+
+static hl_hook_action log_after_agent(hl_context *ctx, const char *answer,
+                                      char **replacement, void *ud)
+{
+  (void)replacement;
+  const logger *lg = ud;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *line = line_begin(lg, ctx, "after_agent", &buf, &len);
+  if (!line)
+    return HL_HOOK_CONTINUE;
+  fputs(" answer=", line);
+  hl__plugin_put_quoted(line, answer, TEXT_MAX);
+  line_end(lg, line, &buf, &len);
+  return HL_HOOK_CONTINUE;
+}
+
+static hl_hook_action log_before_model(hl_context *ctx, hl_request *req,
+                                       hl_response **response, void *ud)
+{
+  (void)response;
+  const logger *lg = ud;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *line = line_begin(lg, ctx, "before_model", &buf, &len);
+  if (!line)
+    return HL_HOOK_CONTINUE;
+  fprintf(line, " turn=%d model=%s messages=%zu tools=%zu", hl_context_turn(ctx),
+          req->model ? req->model : "default", req->messages.count, req->n_tools);
+  if (req->messages.count > 0) {
+    const hl_message *last = req->messages.items[req->messages.count - 1];
+    char *text = hl_message_text(last);
+    fprintf(line, " last_role=%s last=", hl_role_name(last->role));
+    hl__plugin_put_quoted(line, text, TEXT_MAX);
+    hl_free(text);
+  }
+  line_end(lg, line, &buf, &len);
+  return HL_HOOK_CONTINUE;
+}
+
+static hl_hook_action log_after_model(hl_context *ctx, const hl_request *req,
+                                      const hl_response *response,
+                                      const hl_error *error,
+                                      hl_response **replacement, void *ud)
+{
+  (void)req;
+  (void)replacement;
+  const logger *lg = ud;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *line = line_begin(lg, ctx, "after_model", &buf, &len);
+  if (!line)
+    return HL_HOOK_CONTINUE;
+  fprintf(line, " turn=%d", hl_context_turn(ctx));
+  if (response && response->message) {
+    char *text = hl_message_text(response->message);
+    fprintf(line, " finish=%s text=", hl_finish_reason_name(response->finish));
+    hl__plugin_put_quoted(line, text, TEXT_MAX);
+    hl_free(text);
+    fputs(" tool_calls=[", line);
+    const hl_message *msg = response->message;
+    bool first = true;
+    for (size_t i = 0; i < msg->n_parts; i++) {
+      if (msg->parts[i].kind != HL_PART_TOOL_CALL)
+        continue;
+      fprintf(line, "%s%s", first ? "" : ",", msg->parts[i].name ? msg->parts[i].name : "?");
+      first = false;
+    }
+    fprintf(line, "] usage=%lld/%lld", (long long)response->usage.input_tokens,
+            (long long)response->usage.output_tokens);
+  } else {
+    fputs(" response=null", line);
+  }
+  put_error(line, error);
+  line_end(lg, line, &buf, &len);
+  return HL_HOOK_CONTINUE;
+}
+
+static hl_hook_action log_before_tool(hl_context *ctx, const hl_tool_call *call,
+                                      cJSON **args, cJSON **result, void *ud)
+{
+  (void)result;
+  const logger *lg = ud;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *line = line_begin(lg, ctx, "before_tool", &buf, &len);
+  if (!line)
+    return HL_HOOK_CONTINUE;
+  fprintf(line, " call_id=%s tool=%s args=", call->id ? call->id : "",
+          call->name ? call->name : "");
+  hl__plugin_put_json(line, args ? *args : NULL, JSON_MAX);
+  line_end(lg, line, &buf, &len);
+  return HL_HOOK_CONTINUE;
+}
+
+static hl_hook_action log_after_tool(hl_context *ctx, const hl_tool_call *call,
+                                     const cJSON *args, const cJSON *result,
+                                     const hl_error *error, cJSON **replacement,
+                                     void *ud)
+{
+  (void)replacement;
+  const logger *lg = ud;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *line = line_begin(lg, ctx, "after_tool", &buf, &len);
+  if (!line)
+    return HL_HOOK_CONTINUE;
+  fprintf(line, " call_id=%s tool=%s args=", call->id ? call->id : "",
+          call->name ? call->name : "");
+  hl__plugin_put_json(line, args, JSON_MAX);
+  fputs(" result=", line);
+  hl__plugin_put_json(line, result, JSON_MAX);
+  put_error(line, error);
+  line_end(lg, line, &buf, &len);
+  return HL_HOOK_CONTINUE;
+}
+
+hl_status hl_logging_hooks_install(hl_hooks *hooks, FILE *out, const char *prefix)
+{
+  if (!hooks || !out)
+    return hl_fail(HL_ERR_INVALID, "hl_logging_hooks_install: hooks and out must not be NULL");
+  logger *lg = calloc(1, sizeof *lg);
+  if (!lg)
+    return hl_fail(HL_ERR_NOMEM, "out of memory");
+  hl__plugin_ref_init(&lg->ref, logger_destroy);
+  lg->out = out;
+  lg->prefix = hl__plugin_strdup(prefix);
+  if (!lg->prefix) {
+    free(lg);
+    return HL_ERR_NOMEM;
+  }
+  /* The hook set owns the logger from here: attach before adding hooks so
+   * a failure half way leaves no hook pointing at freed memory. */
+  hl_status st = hl__plugin_attach(lg, hooks);
+  hl__plugin_release(lg);
+  if (st != HL_OK)
+    return st;
+  if ((st = hl_hooks_add_before_agent(hooks, "logging", log_before_agent, lg)) ||
+      (st = hl_hooks_add_after_agent(hooks, "logging", log_after_agent, lg)) ||
+      (st = hl_hooks_add_before_model(hooks, "logging", log_before_model, lg)) ||
+      (st = hl_hooks_add_after_model(hooks, "logging", log_after_model, lg)) ||
+      (st = hl_hooks_add_before_tool(hooks, "logging", log_before_tool, lg)) ||
+      (st = hl_hooks_add_after_tool(hooks, "logging", log_after_tool, lg))) {
+    /* Roll back the hooks already added; the logger is freed with the set. */
+    char why[256];
+    snprintf(why, sizeof why, "%s", hl_last_error());
+    hl_hooks_remove(hooks, "logging");
+    return hl_fail(st, "hl_logging_hooks_install: %s", why);
+  }
+  return HL_OK;
+}

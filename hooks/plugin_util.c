@@ -1,0 +1,113 @@
+/*
+ * hooks/plugin_util.c - reference counting and output helpers shared by
+ * the plugins.
+ */
+#include "plugin_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookline/json.h"
+
+void hl__plugin_ref_init(hl__plugin_ref *ref, void (*destroy)(void *self))
+{
+  atomic_init(&ref->count, 1);
+  ref->destroy = destroy;
+}
+
+void hl__plugin_retain(void *self)
+{
+  hl__plugin_ref *ref = self;
+  if (ref)
+    atomic_fetch_add_explicit(&ref->count, 1, memory_order_relaxed);
+}
+
+void hl__plugin_release(void *self)
+{
+  hl__plugin_ref *ref = self;
+  if (!ref)
+    return;
+  /* acq_rel: the thread that frees must see every other thread's writes. */
+  if (atomic_fetch_sub_explicit(&ref->count, 1, memory_order_acq_rel) == 1)
+    ref->destroy(self);
+}
+
+hl_status hl__plugin_attach(void *self, hl_hooks *hooks)
+{
+  hl__plugin_retain(self);
+  hl_status st = hl_hooks_on_free(hooks, hl__plugin_release, self);
+  if (st != HL_OK)
+    hl__plugin_release(self);
+  return st;
+}
+
+char *hl__plugin_strdup(const char *s)
+{
+  char *copy = strdup(s ? s : "");
+  if (!copy)
+    hl_fail(HL_ERR_NOMEM, "out of memory");
+  return copy;
+}
+
+/* Length of the longest prefix of s[0..len) that ends on a UTF-8 character
+ * boundary, so a cut never leaves half a character. */
+static size_t utf8_cut(const char *s, size_t len)
+{
+  while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+    len--;
+  return len;
+}
+
+void hl__plugin_put_quoted(FILE *out, const char *s, size_t max)
+{
+  if (!s) {
+    fputs("null", out);
+    return;
+  }
+  size_t len = strlen(s);
+  bool cut = false;
+  if (len > max) {
+    len = utf8_cut(s, max);
+    cut = true;
+  }
+  fputc('"', out);
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    switch (c) {
+    case '"': fputs("\\\"", out); break;
+    case '\\': fputs("\\\\", out); break;
+    case '\n': fputs("\\n", out); break;
+    case '\r': fputs("\\r", out); break;
+    case '\t': fputs("\\t", out); break;
+    default:
+      if (c < 0x20)
+        fprintf(out, "\\u%04x", c);
+      else
+        fputc(c, out);
+    }
+  }
+  if (cut)
+    fputs("...", out);
+  fputc('"', out);
+}
+
+void hl__plugin_put_json(FILE *out, const cJSON *value, size_t max)
+{
+  if (!value) {
+    fputs("null", out);
+    return;
+  }
+  char *text = NULL;
+  if (hl_json_print(value, &text) != HL_OK || !text) {
+    fputs("<unprintable>", out);
+    return;
+  }
+  size_t len = strlen(text);
+  if (len > max) {
+    fwrite(text, 1, utf8_cut(text, max), out);
+    fputs("...", out);
+  } else {
+    fwrite(text, 1, len, out);
+  }
+  hl_free(text);
+}

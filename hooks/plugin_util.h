@@ -1,0 +1,49 @@
+/*
+ * hooks/plugin_util.h - helpers shared by the plugins in hooks/. Not public:
+ * the plugins themselves use only include/, and so does this file.
+ */
+#ifndef HL_PLUGIN_UTIL_H
+#define HL_PLUGIN_UTIL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hookline/hooks.h"
+
+/* Reference count embedded first in every plugin object, so that one
+ * release function fits hl_hooks_on_free() for all of them. */
+typedef struct hl__plugin_ref {
+  atomic_uint count;
+  void (*destroy)(void *self);
+} hl__plugin_ref;
+
+/* Start at one reference (the creator's). */
+void hl__plugin_ref_init(hl__plugin_ref *ref, void (*destroy)(void *self));
+/* Take one more reference. `self` begins with an hl__plugin_ref. */
+void hl__plugin_retain(void *self);
+/* Drop one reference; the last one calls destroy. NULL is fine. Also the
+ * hl_free_fn given to hl_hooks_on_free() by the install functions. */
+void hl__plugin_release(void *self);
+
+/* Take a reference for `hooks` and have the set drop it when freed. On
+ * failure nothing is taken. */
+hl_status hl__plugin_attach(void *self, hl_hooks *hooks);
+
+/* strdup that reports out of memory through hl_fail (NULL then). */
+char *hl__plugin_strdup(const char *s);
+
+/* Write `s` to `out` as a JSON string literal, at most `max` bytes of the
+ * source, with "..." appended inside the quotes when cut. NULL prints null. */
+void hl__plugin_put_quoted(FILE *out, const char *s, size_t max);
+
+/* Write `value` as compact JSON, cut at `max` bytes with "...". NULL prints
+ * null. */
+void hl__plugin_put_json(FILE *out, const cJSON *value, size_t max);
+
+/* FNV-1a 64-bit hash of s[0..len) (request_hash.c). */
+uint64_t hl__fnv1a64(const char *s, size_t len);
+
+#endif
