@@ -34,17 +34,22 @@ extern "C" {
 /**
  * Parse `len` bytes of JSON text (NUL bytes inside `text` are an error, not
  * an end). Rejects: malformed JSON, trailing garbage, invalid UTF-8, nesting
- * deeper than HL_JSON_MAX_DEPTH. On failure returns HL_ERR_JSON with a
+ * deeper than HL_JSON_MAX_DEPTH, and the escape \u0000 (cJSON strings are
+ * NUL-terminated, so it would silently cut the string). On failure returns
+ * HL_ERR_JSON with a
  * message such as "invalid JSON at byte 17: expected ',' or '}'", sets
  * *out to NULL and leaks nothing. On success *out is the caller's.
  * Pass len == (size_t)-1 to use strlen(text).
  */
 HL_API hl_status hl_json_parse(const char *text, size_t len, cJSON **out);
 
-/** Serialize compactly. *out is a NUL-terminated string for hl_free(). */
+/** Serialize compactly. *out is a NUL-terminated string for hl_free().
+ *  HL_ERR_TOO_LARGE for a tree nested deeper than HL_JSON_MAX_DEPTH (built
+ *  by hand; the parser never makes one). */
 HL_API hl_status hl_json_print(const cJSON *value, char **out);
 
-/** Deep copy; NULL on allocation failure or NULL input. Caller frees. */
+/** Deep copy; NULL on allocation failure, NULL input, or a tree nested
+ *  deeper than HL_JSON_MAX_DEPTH (HL_ERR_TOO_LARGE). Caller frees. */
 HL_API cJSON *hl_json_clone(const cJSON *value);
 
 /** Structural equality (object key order does not matter). NULL == NULL. */
@@ -54,7 +59,8 @@ HL_API bool hl_json_equal(const cJSON *a, const cJSON *b);
 HL_API bool hl_utf8_valid(const char *s, size_t len);
 
 /** Name of a value's JSON type: "string", "number", "integer" (a number
- *  with no fraction), "boolean", "null", "object", "array". */
+ *  with no fraction), "boolean", "null", "object", "array"; "missing" for
+ *  NULL. */
 HL_API const char *hl_json_type_name(const cJSON *value);
 
 /* Accessors: NULL-safe; `obj` may be NULL or not an object. */

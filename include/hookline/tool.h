@@ -114,7 +114,12 @@ HL_API hl_status hl_tool_set_schema(hl_tool *tool, const char *schema_json);
 HL_API hl_status hl_tool_set_strict(hl_tool *tool, bool strict);
 /** Time limit for one call in milliseconds (0 = none, the default). A call
  *  over the limit yields HL_ERR_TIMEOUT; the native function is left to
- *  finish on its thread and its late result is discarded. */
+ *  finish on its thread and its late result is discarded.
+ *  With a limit, each call runs the function on a new detached thread with
+ *  a private copy of the arguments; that thread holds a reference to the
+ *  tool, so the tool's free_fn may run there. A function that outlives its
+ *  limit still holds the `ctx` pointer it was given: it must not use ctx
+ *  after the run that called it has ended. */
 HL_API void hl_tool_set_timeout_ms(hl_tool *tool, unsigned timeout_ms);
 
 HL_API const char *hl_tool_name(const hl_tool *tool);
@@ -131,7 +136,9 @@ HL_API void *hl_tool_user_data(const hl_tool *tool);
  * wraps it in before_tool/after_tool; use hl_context_call_tool() for the
  * hooked path). HL_ERR_INVALID_ARGUMENTS, HL_ERR_EXECUTION_FAILED,
  * HL_ERR_TIMEOUT, HL_ERR_CANCELLED or the tool's own status; message in
- * hl_last_error(). On success *result is the caller's.
+ * hl_last_error(). On success *result is the caller's (JSON null when the
+ * function set none). `args` NULL means {}. A failing function's message is
+ * kept as is; one that failed without hl_fail() gets "tool "x" failed: ...".
  */
 HL_API hl_status hl_tool_invoke(hl_tool *tool, hl_context *ctx,
                                 const cJSON *args, cJSON **result);
