@@ -24,7 +24,7 @@ typedef struct test_server {
   hl__http *http;    /* for /__stats */
 } test_server;
 
-static int test_server_start(test_server *s) {
+static inline int test_server_start(test_server *s) {
   memset(s, 0, sizeof *s);
   const char *script = getenv("HL_TEST_SERVER");
   if (!script) {
@@ -64,7 +64,7 @@ static int test_server_start(test_server *s) {
   return s->http ? 0 : -1;
 }
 
-static void test_server_stop(test_server *s) {
+static inline void test_server_stop(test_server *s) {
   if (s->pid > 0) {
     kill(s->pid, SIGTERM);
     waitpid(s->pid, NULL, 0);
@@ -75,7 +75,7 @@ static void test_server_stop(test_server *s) {
 
 /* What the server saw for `model`: {"count", "times", "peers", "last_body",
  * "last_headers"}. Caller frees; NULL on failure. */
-static cJSON *test_server_stats(test_server *s, const char *model) {
+static inline cJSON *test_server_stats(test_server *s, const char *model) {
   char url[512];
   char *esc = NULL;
   /* Model names in the tests are [A-Za-z0-9@_-]: only '@' needs escaping. */
@@ -103,7 +103,7 @@ static cJSON *test_server_stats(test_server *s, const char *model) {
   return out;
 }
 
-static int test_server_count(test_server *s, const char *model) {
+static inline int test_server_count(test_server *s, const char *model) {
   cJSON *st = test_server_stats(s, model);
   int n = st ? (int)hl_json_get_number(st, "count", -1) : -1;
   cJSON_Delete(st);
