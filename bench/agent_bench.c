@@ -200,6 +200,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  /* What the process holds before any agent exists: mostly libcurl and the
+   * TLS, Kerberos, LDAP... libraries it loads, all mapped at start-up. */
+  double rss_before_agent = bench_peak_rss_mb();
   hl_agent *agent = make_agent(sc, url, scripted, parallel);
   if (!agent) return 1;
   size_t streamed = 0;
@@ -271,6 +274,8 @@ int main(int argc, char **argv) {
   double wall_us = (double)wall_ns / 1e3;
   double server_us = s1.service_us - s0.service_us;
   double p50 = bench_percentile(lat, count, 50), p99 = bench_percentile(lat, count, 99);
+  double anon_mb, file_mb;
+  bench_rss_now_mb(&anon_mb, &file_mb);
   char overhead[64];
   if (n > 1)
     snprintf(overhead, sizeof overhead, "null");
@@ -280,12 +285,14 @@ int main(int argc, char **argv) {
          "\"runs\":%zu,\"sessions\":%d,\"wall_s\":%.3f,\"runs_per_s\":%.1f,"
          "\"model_calls_per_run\":%.2f,\"tool_calls_per_run\":%.0f,\"server_us_per_run\":%.2f,"
          "\"overhead_us\":%s,\"latency_p50_us\":%.1f,\"latency_p99_us\":%.1f,"
-         "\"cpu_us_per_run\":%.1f,\"peak_rss_mb\":%.1f,\"tools_declared\":%d}\n",
+         "\"cpu_us_per_run\":%.1f,\"peak_rss_mb\":%.1f,\"rss_before_agent_mb\":%.1f,"
+         "\"rss_anon_mb\":%.1f,\"rss_file_mb\":%.1f,\"tools_declared\":%d}\n",
          sc->name, HL_BENCH_VERSION, scripted ? ", scripted provider" : "",
          parallel == 1 ? ", tools one after another" : "", count, n,
          wall_us / 1e6, runs / (wall_us / 1e6),
          scripted ? 0.0 : (s1.requests - s0.requests) / runs, tool_calls_per_run,
-         server_us / runs, overhead, p50, p99, cpu / runs, bench_peak_rss_mb(),
+         server_us / runs, overhead, p50, p99, cpu / runs, bench_peak_rss_mb(), rss_before_agent,
+         anon_mb, file_mb,
          sc->tools ? 1 + sc->extra_tools : 0);
   free(lat);
   free(pl.lat);

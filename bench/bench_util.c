@@ -30,6 +30,19 @@ double bench_peak_rss_mb(void) {
   return (double)ru.ru_maxrss / 1024.0;   /* ru_maxrss is in KiB on Linux */
 }
 
+void bench_rss_now_mb(double *anon_mb, double *file_mb) {
+  *anon_mb = *file_mb = 0;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return;
+  char line[256];
+  long kb;
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "RssAnon: %ld", &kb) == 1) *anon_mb = (double)kb / 1024.0;
+    if (sscanf(line, "RssFile: %ld", &kb) == 1) *file_mb = (double)kb / 1024.0;
+  }
+  fclose(f);
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);

@@ -17,6 +17,10 @@ uint64_t bench_now_ns(void);
 double bench_cpu_us(void);
 /** Peak resident set size of the process, in MiB. */
 double bench_peak_rss_mb(void);
+/** Current resident memory split into anonymous (heap, stacks) and
+ *  file-backed (mapped shared libraries) parts, in MiB, from /proc/self/status.
+ *  Both 0 if unavailable. */
+void bench_rss_now_mb(double *anon_mb, double *file_mb);
 /** p-th percentile (0..100) of n values, sorting them in place. */
 double bench_percentile(double *values, size_t n, double p);
 

@@ -158,7 +158,8 @@ def main():
     if node:
         node_version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
     results = {"machine": machine_info(), "node": node_version, "budget_s": budget,
-               "scenarios": {}, "hookline": {}, "sandbox": {}}
+               "scenarios": {}, "hookline": {}, "sandbox": {},
+               "load_before": round(os.getloadavg()[0], 2)}
     results["machine"]["compiler"] = subprocess.run(["cc", "--version"], capture_output=True,
                                                     text=True).stdout.splitlines()[0]
 
@@ -232,6 +233,7 @@ def main():
         "ratio_vs_hookline": {s: v for s, v in ratios.get("tools", {}).items() if s != "figure"},
     }
     results["elapsed_s"] = round(time.time() - started, 1)
+    results["load_after"] = round(os.getloadavg()[0], 2)
 
     text = json.dumps(results, indent=2)
     print(text)
@@ -263,7 +265,9 @@ def markdown(r):
     w(f"- Date: {m['date']}; hookline commit {m['hookline_commit']}; {m.get('compiler', '')}")
     w(f"- JS peers: {r.get('node') or 'not run'} (pinned in bench/peers/package-lock.json); "
       f"{r['budget_s']} s of measurement per system and scenario after a warm-up")
-    w(f"- Whole run: {r['elapsed_s']} s\n")
+    w(f"- Whole run: {r['elapsed_s']} s; load average (1 min) {r.get('load_before')} before, "
+      f"{r.get('load_after')} after (anything above ~0.5 means other work shared the CPUs "
+      f"and the figures are noisier)\n")
     w("## How it is measured\n")
     w("Every system runs the same scenarios against the same loopback mock model server "
       "(bench/mock_server.c: TCP_NODELAY, each response in one send, keep-alive), each system "
@@ -312,12 +316,19 @@ def markdown(r):
     tb = r["scenarios"].get("tools", {}).get("hookline", {})
     w(f"| framework overhead per run of (b), 2 model calls + 3 tool calls, µs | "
       f"{fmt(tb.get('overhead_us'), 1)} | < 50 µs per turn; ≥ 20× below the JS SDKs |")
+    pv = h.get("providers", {})
+    if isinstance(tb.get("overhead_us"), (int, float)) and isinstance(pv.get("raw_curl_us"), (int, float)):
+        per_turn = (tb["overhead_us"] - 2 * pv["raw_curl_us"]) / 2
+        w(f"| … the same per turn, minus the raw libcurl round trip of each of the 2 model calls "
+          f"(derived: (overhead − 2 × raw libcurl) / 2), µs | {fmt(per_turn, 1)} | < 50 µs |")
     a10 = h.get("agent_10_tools", {})
     w(f"| peak RSS, one agent with 10 tools running (b), MB | {fmt(a10.get('peak_rss_mb'), 1)} | < 8 MB |")
+    w(f"| … of which held before the agent existed (libcurl and the TLS/Kerberos/LDAP libraries "
+      f"it maps at start-up), MB | {fmt(a10.get('rss_before_agent_mb'), 1)} | – |")
+    w(f"| … anonymous memory (heap, stacks) at the end of the run, MB | {fmt(a10.get('rss_anon_mb'), 1)} | – |")
     sp = h.get("tools_one_after_another", {})
     w(f"| (b) with the 3 tools run one after another instead of on worker threads, µs per run | "
       f"{fmt(sp.get('overhead_us'), 1)} | – |")
-    pv = h.get("providers", {})
     w(f"| OpenAI provider, µs per request beyond server time | {fmt(pv.get('client_overhead_us'), 1)} | "
       f"within 20 µs of raw libcurl |")
     w(f"| raw libcurl easy-handle loop, same server, µs per request | {fmt(pv.get('raw_curl_us'), 1)} | – |")
