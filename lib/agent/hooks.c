@@ -254,6 +254,31 @@ static hl_hook_action hl_hook_no_value(hl_context *ctx, const hl__hook *hook,
   return hl_hook_aborted(ctx, hook, point, HL_HOOK_ABORT, NULL, NULL);
 }
 
+/* A structural hash of a JSON tree, to notice that a before_tool hook
+ * changed the arguments. Comparing pointers is not enough: a hook that
+ * frees the old tree and parses a new one often gets the same address
+ * back from malloc, and a hook may also edit the tree in place. Only
+ * computed when someone observes the run (the result only feeds events),
+ * so unobserved dispatch stays a plain call. */
+static uint64_t hl_fnv(uint64_t h, const void *data, size_t n) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+static uint64_t hl_json_fingerprint(const cJSON *v, uint64_t h) {
+  for (; v; v = v->next) {
+    int type = v->type & 0xff;
+    h = hl_fnv(h, &type, sizeof type);
+    if (v->string) h = hl_fnv(h, v->string, strlen(v->string) + 1);
+    if (v->valuestring) h = hl_fnv(h, v->valuestring, strlen(v->valuestring) + 1);
+    if (cJSON_IsNumber(v)) h = hl_fnv(h, &v->valuedouble, sizeof v->valuedouble);
+    h = hl_json_fingerprint(v->child, h ^ 0x9e);
+    h = hl_fnv(h, "}", 1);
+  }
+  return h;
+}
+
 /* Iterate every hook of `point` in dispatch order. */
 #define HL_FOR_EACH_HOOK(ctx, point, h)                                         \
   for (size_t s_ = 0; s_ < (ctx)->n_hooks; s_++)                                \
@@ -351,8 +376,11 @@ hl_hook_action hl__dispatch_before_tool(hl_context *ctx, const hl_tool_call *cal
   HL_FOR_EACH_HOOK(ctx, HL_HOOK_BEFORE_TOOL, h) {
     cJSON *out = NULL;
     cJSON *seen = *args;
+    bool observed = hl__ctx_observed(ctx);
+    uint64_t print = observed ? hl_json_fingerprint(seen, 0xcbf29ce484222325ULL) : 0;
     hl_hook_action a = h->fn.before_tool(ctx, call, args, &out, h->user_data);
-    if (*args != seen) {
+    if (*args != seen ||
+        (observed && hl_json_fingerprint(*args, 0xcbf29ce484222325ULL) != print)) {
       /* New arguments: what the tool, the events and after_tool see (H7).
        * A hook that cleared them gets the empty object the model would
        * have sent for "no arguments". */
