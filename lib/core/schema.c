@@ -25,13 +25,15 @@
 typedef struct json_path {
   char buf[PATH_MAX_LEN];
   size_t len;
-  bool truncated; /* a segment did not fit; shown as "..." */
+  int dropped; /* segments that did not fit (shown as "..."); none are added after one */
 } json_path;
+
+#define PATH_DROPPED ((size_t)-1)
 
 static void path_init(json_path *p, const char *root) {
   snprintf(p->buf, sizeof p->buf, "%s", root);
   p->len = strlen(p->buf);
-  p->truncated = false;
+  p->dropped = 0;
 }
 
 static bool is_identifier(const char *k) {
@@ -43,12 +45,14 @@ static bool is_identifier(const char *k) {
   return true;
 }
 
-/* Append a segment; returns the previous length for path_pop(). */
+/* Append a segment; returns what path_pop() needs to undo it. Once a
+ * segment is dropped, deeper ones are dropped too, so a shortened path is
+ * always a prefix of the real one. */
 static size_t path_push_raw(json_path *p, const char *seg) {
   size_t old = p->len, n = strlen(seg);
-  if (p->len + n >= sizeof p->buf) {
-    p->truncated = true;
-    return old;
+  if (p->dropped || p->len + n + 4 >= sizeof p->buf) { /* keep room for "..." */
+    p->dropped++;
+    return PATH_DROPPED;
   }
   memcpy(p->buf + p->len, seg, n + 1);
   p->len += n;
@@ -74,16 +78,17 @@ static size_t path_push_index(json_path *p, size_t i) {
 }
 
 static void path_pop(json_path *p, size_t old) {
+  if (old == PATH_DROPPED) {
+    p->dropped--;
+    return;
+  }
   p->len = old;
   p->buf[old] = '\0';
-  p->truncated = false;
 }
 
+/* The path for a message; called once, right before failing. */
 static const char *path_str(json_path *p) {
-  if (p->truncated && p->len + 4 < sizeof p->buf) {
-    memcpy(p->buf + p->len, "...", 4);
-    p->len += 3;
-  }
+  if (p->dropped) memcpy(p->buf + p->len, "...", 4);
   return p->buf;
 }
 

@@ -280,6 +280,29 @@ static void long_values_are_truncated_in_messages(void) {
   cJSON_Delete(v);
 }
 
+static void long_paths_are_shortened(void) {
+  /* 12 levels of 60-character keys: a path longer than fits a message. */
+  char key[61];
+  memset(key, 'k', 60);
+  key[60] = '\0';
+  cJSON *schema = cJSON_CreateObject(), *value = cJSON_CreateObject();
+  cJSON *s = schema, *v = value;
+  for (int i = 0; i < 12; i++) {
+    cJSON *props = cJSON_AddObjectToObject(s, "properties");
+    s = cJSON_AddObjectToObject(props, key);
+    v = i == 11 ? cJSON_AddNumberToObject(v, key, 1) : cJSON_AddObjectToObject(v, key);
+  }
+  cJSON_AddStringToObject(s, "type", "string");
+  REQUIRE(hl_schema_check(schema) == HL_OK);
+  CHECK_INT(hl_schema_validate(schema, value), HL_ERR_INVALID_ARGUMENTS);
+  const char *msg = hl_last_error();
+  CHECK(strncmp(msg, "$.kkkk", 6) == 0);
+  CHECK_CONTAINS(msg, "k...: expected string, got number");
+  CHECK(strlen(msg) < 600);
+  cJSON_Delete(schema);
+  cJSON_Delete(value);
+}
+
 int main(void) {
   RUN(type_string);
   RUN(type_number);
@@ -307,5 +330,6 @@ int main(void) {
   RUN(check_refuses_unsupported_keywords);
   RUN(deep_schemas_are_refused_not_overflowed);
   RUN(long_values_are_truncated_in_messages);
+  RUN(long_paths_are_shortened);
   return CHECK_EXIT();
 }
