@@ -1,5 +1,255 @@
-/* hookline/sandbox.h - placeholder: filled in by the part of the library that owns it. */
+/*
+ * hookline/sandbox.h - the in-process WebAssembly JavaScript sandbox.
+ *
+ * Model-written JavaScript runs in QuickJS compiled to WebAssembly and
+ * translated to C (wasm2c): it lives in its own linear memory and reaches
+ * the host only through the callbacks you register. Inside JavaScript:
+ *
+ *   - each callback is an async function taking one object:
+ *       const t = await get_time();
+ *       const r = await echo({message: "hi", repeat: 3});
+ *     Arguments are validated against the callback's JSON Schema before
+ *     your function runs.
+ *   - a failing callback rejects with a CallbackError whose `kind` is
+ *     "InvalidArguments", "ExecutionFailed", "NotFound" or "Timeout" and
+ *     whose `message` is the reason; catch it with try/catch.
+ *   - `await Promise.all([a(), b(), c()])` runs the three callbacks at the
+ *     same time on host threads.
+ *   - listCallbacks() returns [{name, description, parameters}].
+ *   - console.log/info/debug write to stdout, console.error/warn to stderr;
+ *     both are captured in the result.
+ *   - top-level await works; the value of the last expression statement is
+ *     the result's return value (as JSON).
+ *   - there is no require, process, fetch, file system, timer or module
+ *     loader; Date uses UTC.
+ *
+ * Sessions: one sandbox keeps its global variables and functions from one
+ * execution to the next; hl_sandbox_reset() clears them. A new sandbox
+ * starts from a snapshot of an initialised instance (copy-on-write memory),
+ * so creating one takes microseconds.
+ *
+ * Limits: each execution has a wall-clock timeout, the linear memory has a
+ * cap, callbacks have a count limit and an optional per-call timeout, and
+ * stdout + stderr together have a byte cap. Hitting a limit ends the
+ * execution with a status naming it; the sandbox stays usable.
+ *
+ * Builds without the sandbox (meson -Dsandbox=disabled, or wasm2c or the
+ * QuickJS module missing): every function exists; hl_sandbox_available()
+ * is false and the others return HL_ERR_UNSUPPORTED (or NULL).
+ *
+ * Thread-safety: one sandbox is used by one thread at a time (executions
+ * are not reentrant); different sandboxes run in parallel on different
+ * threads without any locking. Callbacks run on the executing thread or,
+ * when several are pending at once or a callback timeout is set, on
+ * worker threads: a callback function must be thread-safe for its
+ * user_data. The first sandbox created in a process builds the snapshot
+ * (a few milliseconds), under a once-only lock.
+ */
 #ifndef HOOKLINE_SANDBOX_H
 #define HOOKLINE_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
 #include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hl_sandbox hl_sandbox;
+typedef struct hl_tool hl_tool;        /* see tool.h */
+typedef struct hl_context hl_context;  /* see context.h */
+
+/** True when this build of hookline includes the sandbox. */
+HL_API bool hl_sandbox_available(void);
+
+/** Limits of one sandbox. Zero means "no limit" only where stated. */
+typedef struct hl_sandbox_limits {
+  /** Wall-clock limit of one execution in milliseconds, JavaScript and
+   *  callbacks together (0 = none). Default 30000. Ends with HL_ERR_TIMEOUT. */
+  unsigned timeout_ms;
+  /** Cap on the sandbox's linear memory in bytes. Default 64 MiB; at least
+   *  32 MiB (smaller values are raised), at most 2 GiB. Allocation beyond it
+   *  fails inside JavaScript; an execution that ends that way returns
+   *  HL_ERR_LIMIT. */
+  size_t memory_bytes;
+  /** Callback invocations per execution (0 = none). Default 1000. The call
+   *  over the limit ends the execution with HL_ERR_LIMIT. */
+  unsigned max_callbacks;
+  /** Time limit of one callback in milliseconds (0 = none, the default: a
+   *  callback is waited for however long it takes). A callback over its
+   *  limit rejects with kind "Timeout"; its function is left to finish on
+   *  its worker thread and its late result is dropped. */
+  unsigned callback_timeout_ms;
+  /** Cap on stdout + stderr bytes per execution (0 = none). Default 1 MiB.
+   *  Output past it is dropped and the execution ends with
+   *  HL_ERR_TOO_LARGE. */
+  size_t max_output_bytes;
+} hl_sandbox_limits;
+
+/** Fill `limits` with the defaults above. */
+HL_API void hl_sandbox_limits_default(hl_sandbox_limits *limits);
+
+/** New sandbox with `limits` (copied; NULL = defaults). On HL_OK *out is
+ *  the caller's, to free with hl_sandbox_free(). */
+HL_API hl_status hl_sandbox_new(const hl_sandbox_limits *limits, hl_sandbox **out);
+
+/** Free the sandbox, its callbacks (calling their free functions) and its
+ *  memory. NULL is fine. Callbacks abandoned after a timeout keep running
+ *  on their threads; they no longer touch the sandbox. */
+HL_API void hl_sandbox_free(hl_sandbox *sandbox);
+
+/** Clear the session: a fresh JavaScript global scope from the snapshot.
+ *  Registered callbacks stay. */
+HL_API hl_status hl_sandbox_reset(hl_sandbox *sandbox);
+
+/** The sandbox's last error message ("" if none). Valid until the next call
+ *  on the sandbox. */
+HL_API const char *hl_sandbox_errmsg(const hl_sandbox *sandbox);
+
+/* ------------------------------------------------------------------ */
+/* Callbacks                                                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A host callback. `name` is the callback's name (one function may serve
+ * several callbacks), `args` the validated argument object, borrowed. On
+ * success set *result to a new cJSON value (the library takes it; NULL
+ * means JavaScript `null`) and return HL_OK. On failure return a status
+ * with a message set through hl_fail(): JavaScript sees a CallbackError
+ * whose kind is hl_status_name() of the status when that is
+ * InvalidArguments, NotFound or Timeout, and "ExecutionFailed" for any
+ * other. If you set *result and fail, the library frees it.
+ */
+typedef hl_status (*hl_sandbox_fn)(const char *name, const cJSON *args,
+                                   cJSON **result, void *user_data);
+
+/** Called once with user_data when the callback is removed or the sandbox
+ *  freed. */
+typedef void (*hl_sandbox_free_fn)(void *user_data);
+
+/**
+ * Register callback `name` (a JavaScript identifier: [A-Za-z_$][A-Za-z0-9_$]*,
+ * at most 64 bytes, not a name the sandbox defines itself such as console
+ * or listCallbacks). Its schema starts as an object with no declared
+ * properties; describe them with hl_sandbox_callback_param() or replace it
+ * with hl_sandbox_callback_schema(). Strings are copied. HL_ERR_EXISTS if
+ * the name is taken, HL_ERR_INVALID for a bad name. `free_fn` may be NULL.
+ */
+HL_API hl_status hl_sandbox_add_callback(hl_sandbox *sandbox, const char *name,
+                                         const char *description, hl_sandbox_fn fn,
+                                         void *user_data, hl_sandbox_free_fn free_fn);
+
+/** Typed schema builder: add property `param` of `type` ("string",
+ *  "number", "integer", "boolean", "object", "array") to callback
+ *  `callback`. HL_ERR_NOT_FOUND for an unknown callback, HL_ERR_SCHEMA for
+ *  an unknown type, HL_ERR_EXISTS for a duplicate parameter. */
+HL_API hl_status hl_sandbox_callback_param(hl_sandbox *sandbox, const char *callback,
+                                           const char *param, const char *type,
+                                           const char *description, bool required);
+
+/** Dynamic schema: replace the callback's schema with `schema_json` (a JSON
+ *  Schema object, checked with hl_schema_check()). HL_ERR_JSON or
+ *  HL_ERR_SCHEMA leave the old schema in place. */
+HL_API hl_status hl_sandbox_callback_schema(hl_sandbox *sandbox, const char *callback,
+                                            const char *schema_json);
+
+/** Remove a callback (its free function runs). HL_ERR_NOT_FOUND if absent. */
+HL_API hl_status hl_sandbox_remove_callback(hl_sandbox *sandbox, const char *name);
+
+/** Number of registered callbacks. */
+HL_API size_t hl_sandbox_callback_count(const hl_sandbox *sandbox);
+
+/* ------------------------------------------------------------------ */
+/* Execution                                                           */
+/* ------------------------------------------------------------------ */
+
+/** What one execution produced. Every string is owned by the result and
+ *  NUL-terminated; free them all with hl_sandbox_result_clear(). */
+typedef struct hl_sandbox_result {
+  char *stdout_text;       /**< console.log output ("" if none) */
+  size_t stdout_len;
+  char *stderr_text;       /**< console.error output ("" if none) */
+  size_t stderr_len;
+  char *value_json;        /**< the completion value as JSON; NULL when the
+                                code produced none (undefined, a function)
+                                or failed */
+  uint64_t duration_us;    /**< wall-clock time of the execution */
+  unsigned callback_count; /**< callback invocations started */
+  hl_status status;        /**< HL_OK, or the error kind (same as returned) */
+  char *error;             /**< "" on success; the reason otherwise, e.g.
+                                "Error: boom", "execution timed out after
+                                100 ms" */
+} hl_sandbox_result;
+
+/**
+ * Run `code` (UTF-8 JavaScript, a global script with top-level await) in
+ * the sandbox's session and wait for it, its callbacks and every promise
+ * it awaits. Fills *result (which must not hold strings from an earlier
+ * call: clear it first) even on failure, and returns its status:
+ *   HL_OK                     completed
+ *   HL_ERR_EXECUTION_FAILED   uncaught exception or syntax error, or the
+ *                             code awaits something that can never settle
+ *   HL_ERR_INVALID_ARGUMENTS, HL_ERR_NOT_FOUND, HL_ERR_TIMEOUT
+ *                             an uncaught CallbackError of that kind
+ *   HL_ERR_TIMEOUT            the execution timeout
+ *   HL_ERR_LIMIT              memory (out of memory, stack overflow) or
+ *                             the callback count limit
+ *   HL_ERR_TOO_LARGE          the output cap
+ *   HL_ERR_SANDBOX            a WebAssembly trap; the session was reset
+ *   HL_ERR_INVALID, HL_ERR_NOMEM, HL_ERR_UNSUPPORTED, HL_ERR_STATE
+ *                             bad parameters, or called while executing
+ */
+HL_API hl_status hl_sandbox_execute(hl_sandbox *sandbox, const char *code,
+                                    hl_sandbox_result *result);
+
+/** Free the strings of a result and zero it. NULL is fine. */
+HL_API void hl_sandbox_result_clear(hl_sandbox_result *result);
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct hl_sandbox_snapshot hl_sandbox_snapshot;
+
+/** Capture the sandbox's JavaScript state (linear memory and globals) so
+ *  that new sandboxes can start from it, e.g. after defining helper
+ *  functions once. On HL_OK *out is the caller's. */
+HL_API hl_status hl_sandbox_snapshot_take(hl_sandbox *sandbox, hl_sandbox_snapshot **out);
+
+/** New sandbox whose session starts as `snapshot` (which may be freed
+ *  afterwards). Callbacks are not part of a snapshot: register them on the
+ *  new sandbox. The memory limit is raised to the snapshot's size if
+ *  lower. */
+HL_API hl_status hl_sandbox_new_from_snapshot(const hl_sandbox_snapshot *snapshot,
+                                              const hl_sandbox_limits *limits,
+                                              hl_sandbox **out);
+
+/** Free a snapshot. NULL is fine. Thread-safe with sandboxes made from it. */
+HL_API void hl_sandbox_snapshot_free(hl_sandbox_snapshot *snapshot);
+
+/* ------------------------------------------------------------------ */
+/* Code mode                                                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A tool named "run_javascript" (argument `code`, a string) that runs the
+ * code in a fresh sandbox whose callbacks are the calling agent's other
+ * tools. Each tool call made from JavaScript goes through
+ * hl_context_call_tool(), so before_tool/after_tool hooks and
+ * TOOL_START/TOOL_END events apply exactly as for a direct call (argument
+ * mutation, override and abort included). The tool's result is an object
+ * {"result": <return value>, "stdout": "...", "stderr": "..."}; a failed
+ * execution is a tool error with the execution's status and message.
+ * `limits` is copied (NULL = defaults). Returns a new tool reference (see
+ * tool.h) or NULL with the reason in hl_last_error() (HL_ERR_UNSUPPORTED
+ * without the sandbox).
+ */
+HL_API hl_tool *hl_sandbox_code_tool(const hl_sandbox_limits *limits);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,0 +1,481 @@
+/*
+ * lib/sandbox/callbacks.c - host callbacks of a sandbox: registration,
+ * schemas, and running the requests JavaScript made, in parallel.
+ *
+ * JavaScript cannot block on the host (the module is the synchronous
+ * build), so a callback call only records a request. When JavaScript has
+ * nothing left to run, the execution loop hands every recorded request to
+ * hl__sb_run_queue(): one request runs on the calling thread, several run
+ * at once on worker threads (one per request), and their outcomes go back
+ * to JavaScript in one batch.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sandbox_internal.h"
+
+/* ------------------------------------------------------------------ */
+/* Registry                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Names the sandbox or JavaScript itself owns. */
+static const char *const reserved_names[] = {
+  "console", "listCallbacks", "CallbackError", "globalThis", "Object", "Function",
+  "Array", "JSON", "Promise", "Error", "Math", "String", "Number", "Boolean",
+  "Symbol", "Map", "Set", "Date", "RegExp", "Reflect", "Proxy", "eval",
+  "undefined", "NaN", "Infinity", "await", "async", "break", "case", "catch",
+  "class", "const", "continue", "debugger", "default", "delete", "do", "else",
+  "export", "extends", "finally", "for", "function", "if", "import", "in",
+  "instanceof", "let", "new", "null", "return", "static", "super", "switch",
+  "this", "throw", "true", "false", "try", "typeof", "var", "void", "while",
+  "with", "yield", "enum", NULL};
+
+static bool valid_name(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > 64)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$';
+    if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
+      return false;
+  }
+  for (const char *const *r = reserved_names; *r; r++)
+    if (strcmp(*r, name) == 0)
+      return false;
+  return true;
+}
+
+static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+
+void hl__sb_callback_unref(sb_callback *cb) {
+  if (!cb || atomic_fetch_sub(&cb->refs, 1) != 1)
+    return;
+  if (cb->free_fn)
+    cb->free_fn(cb->user_data);
+  free(cb->name);
+  free(cb->description);
+  cJSON_Delete(cb->schema);
+  free(cb);
+}
+
+sb_callback *hl__sb_find(const hl_sandbox *sb, const char *name, size_t *index) {
+  for (size_t i = 0; i < sb->n_callbacks; i++) {
+    if (strcmp(sb->callbacks[i]->name, name) == 0) {
+      if (index)
+        *index = i;
+      return sb->callbacks[i];
+    }
+  }
+  return NULL;
+}
+
+hl_status hl_sandbox_add_callback(hl_sandbox *sb, const char *name, const char *description,
+                                  hl_sandbox_fn fn, void *user_data,
+                                  hl_sandbox_free_fn free_fn) {
+  if (!sb || !name || !fn)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_add_callback: %s is NULL",
+                   !sb ? "sandbox" : !name ? "name" : "fn");
+  if (sb->busy)
+    return hl_fail(HL_ERR_STATE, "hl_sandbox_add_callback: the sandbox is executing");
+  if (!valid_name(name))
+    return hl_fail(HL_ERR_INVALID,
+                   "hl_sandbox_add_callback: \"%.64s\" is not a usable JavaScript name", name);
+  if (hl__sb_find(sb, name, NULL))
+    return hl_fail(HL_ERR_EXISTS, "hl_sandbox_add_callback: callback \"%s\" exists", name);
+  if (sb->n_callbacks == sb->cap_callbacks) {
+    size_t cap = sb->cap_callbacks ? sb->cap_callbacks * 2 : 8;
+    sb_callback **grown = realloc(sb->callbacks, cap * sizeof *grown);
+    if (!grown)
+      return hl_fail(HL_ERR_NOMEM, "hl_sandbox_add_callback: out of memory");
+    sb->callbacks = grown;
+    sb->cap_callbacks = cap;
+  }
+  sb_callback *cb = calloc(1, sizeof *cb);
+  if (!cb)
+    return hl_fail(HL_ERR_NOMEM, "hl_sandbox_add_callback: out of memory");
+  atomic_init(&cb->refs, 1);
+  cb->name = strdup(name);
+  cb->description = dup_or_empty(description);
+  cb->schema = cJSON_CreateObject();
+  if (cb->schema) {
+    cJSON_AddStringToObject(cb->schema, "type", "object");
+    cJSON_AddObjectToObject(cb->schema, "properties");
+  }
+  if (!cb->name || !cb->description || !cb->schema ||
+      !cJSON_GetObjectItem(cb->schema, "properties")) {
+    hl__sb_callback_unref(cb);
+    return hl_fail(HL_ERR_NOMEM, "hl_sandbox_add_callback: out of memory");
+  }
+  cb->fn = fn;
+  cb->user_data = user_data;
+  cb->free_fn = free_fn;
+  sb->callbacks[sb->n_callbacks++] = cb;
+  sb->callbacks_dirty = true;
+  return HL_OK;
+}
+
+static sb_callback *find_for_edit(hl_sandbox *sb, const char *callback, const char *fn) {
+  if (!sb || !callback) {
+    hl_fail(HL_ERR_INVALID, "%s: %s is NULL", fn, !sb ? "sandbox" : "callback");
+    return NULL;
+  }
+  if (sb->busy) {
+    hl_fail(HL_ERR_STATE, "%s: the sandbox is executing", fn);
+    return NULL;
+  }
+  sb_callback *cb = hl__sb_find(sb, callback, NULL);
+  if (!cb)
+    hl_fail(HL_ERR_NOT_FOUND, "%s: no callback \"%.64s\"", fn, callback);
+  return cb;
+}
+
+hl_status hl_sandbox_callback_param(hl_sandbox *sb, const char *callback, const char *param,
+                                    const char *type, const char *description, bool required) {
+  sb_callback *cb = find_for_edit(sb, callback, "hl_sandbox_callback_param");
+  if (!cb)
+    return hl_last_status();
+  if (!param || !type)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_callback_param: %s is NULL", !param ? "param" : "type");
+  static const char *const types[] = {"string", "number", "integer", "boolean", "object", "array", NULL};
+  bool known = false;
+  for (const char *const *t = types; *t; t++)
+    known = known || strcmp(*t, type) == 0;
+  if (!known)
+    return hl_fail(HL_ERR_SCHEMA, "hl_sandbox_callback_param: unknown type \"%.32s\"", type);
+  cJSON *props = cJSON_GetObjectItem(cb->schema, "properties");
+  if (!cJSON_IsObject(props)) {
+    props = cJSON_AddObjectToObject(cb->schema, "properties");
+    if (!props)
+      return hl_fail(HL_ERR_NOMEM, "hl_sandbox_callback_param: out of memory");
+  }
+  if (cJSON_GetObjectItemCaseSensitive(props, param))
+    return hl_fail(HL_ERR_EXISTS, "hl_sandbox_callback_param: parameter \"%.64s\" exists", param);
+  cJSON *p = cJSON_CreateObject();
+  if (!p || !cJSON_AddStringToObject(p, "type", type) ||
+      (description && *description && !cJSON_AddStringToObject(p, "description", description))) {
+    cJSON_Delete(p);
+    return hl_fail(HL_ERR_NOMEM, "hl_sandbox_callback_param: out of memory");
+  }
+  cJSON_AddItemToObject(props, param, p);
+  if (required) {
+    cJSON *req = cJSON_GetObjectItem(cb->schema, "required");
+    if (!cJSON_IsArray(req))
+      req = cJSON_AddArrayToObject(cb->schema, "required");
+    cJSON *s = cJSON_CreateString(param);
+    if (!req || !s) {
+      cJSON_Delete(s);
+      return hl_fail(HL_ERR_NOMEM, "hl_sandbox_callback_param: out of memory");
+    }
+    cJSON_AddItemToArray(req, s);
+  }
+  sb->callbacks_dirty = true;
+  return HL_OK;
+}
+
+hl_status hl_sandbox_callback_schema(hl_sandbox *sb, const char *callback, const char *schema_json) {
+  sb_callback *cb = find_for_edit(sb, callback, "hl_sandbox_callback_schema");
+  if (!cb)
+    return hl_last_status();
+  if (!schema_json)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_callback_schema: schema is NULL");
+  cJSON *schema = NULL;
+  hl_status st = hl_json_parse(schema_json, (size_t)-1, &schema);
+  if (st)
+    return st;
+  st = hl_schema_check(schema);
+  if (st) {
+    cJSON_Delete(schema);
+    return st;
+  }
+  cJSON_Delete(cb->schema);
+  cb->schema = schema;
+  sb->callbacks_dirty = true;
+  return HL_OK;
+}
+
+hl_status hl_sandbox_remove_callback(hl_sandbox *sb, const char *name) {
+  sb_callback *cb = find_for_edit(sb, name, "hl_sandbox_remove_callback");
+  if (!cb)
+    return hl_last_status();
+  size_t i = 0;
+  hl__sb_find(sb, name, &i);
+  memmove(sb->callbacks + i, sb->callbacks + i + 1, (sb->n_callbacks - i - 1) * sizeof *sb->callbacks);
+  sb->n_callbacks--;
+  sb->callbacks_dirty = true;
+  hl__sb_callback_unref(cb);
+  return HL_OK;
+}
+
+size_t hl_sandbox_callback_count(const hl_sandbox *sb) { return sb ? sb->n_callbacks : 0; }
+
+char *hl__sb_callbacks_json(const hl_sandbox *sb) {
+  cJSON *list = cJSON_CreateArray();
+  if (!list)
+    return NULL;
+  for (size_t i = 0; i < sb->n_callbacks; i++) {
+    const sb_callback *cb = sb->callbacks[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON *schema = cJSON_Duplicate(cb->schema, 1);
+    if (!o || !schema || !cJSON_AddStringToObject(o, "name", cb->name) ||
+        !cJSON_AddStringToObject(o, "description", cb->description)) {
+      cJSON_Delete(o);
+      cJSON_Delete(schema);
+      cJSON_Delete(list);
+      return NULL;
+    }
+    cJSON_AddItemToObject(o, "parameters", schema);
+    cJSON_AddItemToArray(list, o);
+  }
+  char *text = cJSON_PrintUnformatted(list);
+  cJSON_Delete(list);
+  return text;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running requests                                                    */
+/* ------------------------------------------------------------------ */
+
+/* One batch of requests running at once. Reference counted between the
+ * waiting thread and the workers: a worker abandoned after its timeout
+ * finishes on its own and the last one out frees the batch. */
+typedef struct sb_batch sb_batch;
+
+typedef struct sb_job {
+  sb_batch *batch;
+  sb_callback *cb;  /* a reference; NULL when the request failed early */
+  char *name;       /* the requested name */
+  cJSON *args;
+  /* outcome */
+  bool done;
+  hl_status status;
+  char *message;
+  cJSON *result;
+} sb_job;
+
+struct sb_batch {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int refs;
+  size_t remaining;
+  size_t n;
+  sb_job jobs[];
+};
+
+static void job_release(sb_job *job) {
+  hl__sb_callback_unref(job->cb);
+  free(job->name);
+  cJSON_Delete(job->args);
+  free(job->message);
+  cJSON_Delete(job->result);
+}
+
+static void batch_unref_locked(sb_batch *b) {
+  int left = --b->refs;
+  pthread_mutex_unlock(&b->lock);
+  if (left)
+    return;
+  for (size_t i = 0; i < b->n; i++)
+    job_release(&b->jobs[i]);
+  pthread_cond_destroy(&b->cond);
+  pthread_mutex_destroy(&b->lock);
+  free(b);
+}
+
+/* Call the callback; fills the job's outcome (not yet published). */
+static void invoke(sb_job *job, hl_status *status, char **message, cJSON **result) {
+  cJSON *r = NULL;
+  hl_clear_error();
+  hl_status st = job->cb->fn(job->cb->name, job->args, &r, job->cb->user_data);
+  if (st != HL_OK) {
+    cJSON_Delete(r);
+    r = NULL;
+    const char *msg = hl_last_status() == st ? hl_last_error() : "";
+    *message = strdup(*msg ? msg : hl_strerror(st));
+  }
+  *status = st;
+  *result = r;
+}
+
+static void *worker_main(void *arg) {
+  sb_job *job = arg;
+  hl_status st;
+  char *msg = NULL;
+  cJSON *r = NULL;
+  invoke(job, &st, &msg, &r);
+  sb_batch *b = job->batch;
+  pthread_mutex_lock(&b->lock);
+  job->status = st;
+  job->message = msg;
+  job->result = r;
+  job->done = true;
+  b->remaining--;
+  pthread_cond_broadcast(&b->cond);
+  batch_unref_locked(b);
+  return NULL;
+}
+
+/* Check a request before running it: known callback, JSON arguments that
+ * match the schema. Returns false with the job's outcome filled in. */
+static bool prepare(hl_sandbox *sb, const sb_request *rq, sb_job *job) {
+  job->name = strdup(rq->name);
+  sb_callback *cb = hl__sb_find(sb, rq->name, NULL);
+  if (!cb) {
+    job->status = HL_ERR_NOT_FOUND;
+    char buf[128];
+    snprintf(buf, sizeof buf, "no callback named \"%.64s\"", rq->name);
+    job->message = strdup(buf);
+    return false;
+  }
+  hl_status st = hl_json_parse(rq->args, rq->args_len, &job->args);
+  if (st == HL_OK)
+    st = hl_schema_validate(cb->schema, job->args);
+  if (st != HL_OK) {
+    job->status = HL_ERR_INVALID_ARGUMENTS;
+    char buf[1200];
+    snprintf(buf, sizeof buf, "%s: %s", cb->name, hl_last_error());
+    job->message = strdup(buf);
+    return false;
+  }
+  atomic_fetch_add(&cb->refs, 1);
+  job->cb = cb;
+  return true;
+}
+
+/* Kind names JavaScript sees; anything else is ExecutionFailed. */
+static const char *kind_of(hl_status st) {
+  switch (st) {
+  case HL_ERR_INVALID_ARGUMENTS: return "InvalidArguments";
+  case HL_ERR_NOT_FOUND: return "NotFound";
+  case HL_ERR_TIMEOUT: return "Timeout";
+  default: return "ExecutionFailed";
+  }
+}
+
+static void deadline_to_timespec(uint64_t deadline_ns, struct timespec *ts) {
+  ts->tv_sec = (time_t)(deadline_ns / 1000000000u);
+  ts->tv_nsec = (long)(deadline_ns % 1000000000u);
+}
+
+char *hl__sb_run_queue(hl_sandbox *sb) {
+  size_t n = sb->n_queue;
+  sb_batch *b = calloc(1, sizeof *b + n * sizeof(sb_job));
+  if (!b)
+    return NULL;
+  pthread_mutex_init(&b->lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&b->cond, &ca);
+  pthread_condattr_destroy(&ca);
+  b->refs = 1;
+  b->n = n;
+
+  size_t runnable = 0;
+  for (size_t i = 0; i < n; i++) {
+    b->jobs[i].batch = b;
+    if (prepare(sb, &sb->queue[i], &b->jobs[i]))
+      runnable++;
+    else
+      b->jobs[i].done = true;
+  }
+  double *ids = malloc((n ? n : 1) * sizeof *ids);
+  for (size_t i = 0; i < n && ids; i++)
+    ids[i] = sb->queue[i].id;
+  for (size_t i = 0; i < n; i++) {
+    free(sb->queue[i].name);
+    free(sb->queue[i].args);
+  }
+  sb->n_queue = 0;
+
+  unsigned cb_timeout = sb->limits.callback_timeout_ms;
+  if (runnable == 1 && cb_timeout == 0) {
+    /* The common case: one callback, no time limit. Run it right here. */
+    for (size_t i = 0; i < n; i++) {
+      sb_job *job = &b->jobs[i];
+      if (!job->done) {
+        invoke(job, &job->status, &job->message, &job->result);
+        job->done = true;
+      }
+    }
+  } else if (runnable > 0) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&b->lock);
+    for (size_t i = 0; i < n; i++) {
+      sb_job *job = &b->jobs[i];
+      if (job->done)
+        continue;
+      b->refs++;
+      b->remaining++;
+      pthread_t t;
+      if (pthread_create(&t, &attr, worker_main, job) != 0) {
+        b->refs--;
+        b->remaining--;
+        job->status = HL_ERR_EXECUTION_FAILED;
+        job->message = strdup("cannot start a thread for the callback");
+        job->done = true;
+      }
+    }
+    pthread_attr_destroy(&attr);
+    uint64_t until = cb_timeout ? hl__sb_now_ns() + (uint64_t)cb_timeout * 1000000u : 0;
+    while (b->remaining > 0) {
+      if (!until) {
+        pthread_cond_wait(&b->cond, &b->lock);
+        continue;
+      }
+      struct timespec ts;
+      deadline_to_timespec(until, &ts);
+      int rc = pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+      if (rc == ETIMEDOUT && hl__sb_now_ns() >= until)
+        break;
+    }
+    /* Jobs still running are abandoned: they finish on their own thread
+     * and the last reference frees the batch. Until then only their id and
+     * name (never written by a worker) are read below. */
+    pthread_mutex_unlock(&b->lock);
+  }
+
+  /* Build the settle batch. Abandoned jobs are read only for their id. */
+  cJSON *out = cJSON_CreateArray();
+  pthread_mutex_lock(&b->lock);
+  for (size_t i = 0; out && ids && i < n; i++) {
+    sb_job *job = &b->jobs[i];
+    cJSON *item = cJSON_CreateArray();
+    if (!item) {
+      cJSON_Delete(out);
+      out = NULL;
+      break;
+    }
+    cJSON_AddItemToArray(item, cJSON_CreateNumber(ids[i]));
+    if (!job->done) {
+      char buf[160];
+      snprintf(buf, sizeof buf, "%.64s: callback timed out after %u ms",
+               job->name ? job->name : "callback", cb_timeout);
+      cJSON_AddItemToArray(item, cJSON_CreateNumber(0));
+      cJSON_AddItemToArray(item, cJSON_CreateString("Timeout"));
+      cJSON_AddItemToArray(item, cJSON_CreateString(buf));
+    } else if (job->status == HL_OK) {
+      cJSON_AddItemToArray(item, cJSON_CreateNumber(1));
+      cJSON_AddItemToArray(item, job->result ? job->result : cJSON_CreateNull());
+      job->result = NULL;
+    } else {
+      cJSON_AddItemToArray(item, cJSON_CreateNumber(0));
+      cJSON_AddItemToArray(item, cJSON_CreateString(kind_of(job->status)));
+      cJSON_AddItemToArray(item, cJSON_CreateString(job->message ? job->message : ""));
+    }
+    cJSON_AddItemToArray(out, item);
+  }
+  batch_unref_locked(b);
+  free(ids);
+  char *text = out ? cJSON_PrintUnformatted(out) : NULL;
+  cJSON_Delete(out);
+
+  if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns)
+    hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
+  return text;
+}

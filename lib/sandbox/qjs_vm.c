@@ -1,0 +1,612 @@
+/*
+ * lib/sandbox/qjs_vm.c - QuickJS instances in WebAssembly linear memory:
+ * the template, snapshots, copy-on-write creation, and the operations the
+ * sandbox needs (eval, run jobs, settle callbacks, read results).
+ *
+ * Creating a vm: the process builds one template instance on first use
+ * (instantiate the module, run its constructors, create the QuickJS
+ * runtime and context, run the prelude) and snapshots it: the linear
+ * memory goes into a memfd, the one wasm global (the stack pointer) and
+ * the function table are copied. A new vm reserves address space up to its
+ * memory limit and maps the memfd privately over the start of it, so
+ * pages are shared with the template until written (copy-on-write). All
+ * pointers inside linear memory (JSRuntime, JSContext, the prelude's
+ * functions) are the same in every copy.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "qjs_vm_internal.h"
+
+typedef struct Z_a_instance_t vm_t;
+
+#define PAGE_BYTES 65536u
+/* The module's own maximum (32768 pages = 2 GiB). */
+#define MODULE_MAX_PAGES 32768u
+
+/* ------------------------------------------------------------------ */
+/* Linear memory                                                        */
+/* ------------------------------------------------------------------ */
+
+static size_t limit_to_pages(size_t limit) {
+  size_t pages = limit / PAGE_BYTES;
+  return pages > MODULE_MAX_PAGES ? MODULE_MAX_PAGES : pages;
+}
+
+/* Reserve the whole range up front: growth never moves memory, and the
+ * kernel only commits pages that are touched (MAP_NORESERVE). */
+static hl_status memory_reserve(vm_t *vm, uint32_t limit_pages) {
+  size_t len = (size_t)limit_pages * PAGE_BYTES;
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: cannot reserve %zu bytes of linear memory: %s",
+                   len, strerror(errno));
+  vm->map = p;
+  vm->map_len = len;
+  vm->limit_pages = limit_pages;
+  vm->mem.data = p;
+  vm->mem.max_pages = limit_pages;
+  return HL_OK;
+}
+
+static void memory_release(vm_t *vm) {
+  if (vm->map)
+    munmap(vm->map, vm->map_len);
+  vm->map = NULL;
+  vm->mem.data = NULL;
+  vm->mem.size = vm->mem.pages = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running wasm code under a trap target                                */
+/* ------------------------------------------------------------------ */
+
+typedef hl_status (*vm_op)(vm_t *vm, void *arg);
+
+static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
+  if (vm->broken)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  volatile hl_status st = HL_OK;
+  HL_WASM_TRY(frame, trap, st = op(vm, arg));
+  if (trap != WASM_RT_TRAP_NONE) {
+    vm->broken = true;
+    vm->promise = 0;
+    return hl_fail(HL_ERR_SANDBOX, "sandbox trapped: %s", wasm_rt_strerror(trap));
+  }
+  return st;
+}
+
+/* Copy `len` bytes into a fresh NUL-terminated block of linear memory. */
+static uint32_t wasm_strdup(vm_t *vm, const char *s, size_t len) {
+  if (len >= UINT32_MAX - 1)
+    return 0;
+  uint32_t p = qts_malloc(vm, (uint32_t)len + 1);
+  if (!p)
+    return 0;
+  uint8_t *dst = hl_vm_mem(vm, p, (uint32_t)len + 1);
+  memcpy(dst, s, len);
+  dst[len] = 0;
+  return p;
+}
+
+/* The string value of JSValue* `v`, copied to the C heap. */
+static char *value_to_cstring(vm_t *vm, uint32_t v) {
+  uint32_t s = QTS_GetString(vm, vm->ctx, v);
+  if (!s)
+    return NULL;
+  uint32_t len = hl_vm_strlen(vm, s);
+  char *out = malloc((size_t)len + 1);
+  if (out) {
+    memcpy(out, vm->mem.data + s, len);
+    out[len] = 0;
+  }
+  QTS_FreeCString(vm, vm->ctx, s);
+  return out;
+}
+
+/* Call prelude function `fn` with argument JSValue* `argv0`. Returns the
+ * result JSValue* (owned) or 0 after an exception, whose description is
+ * left in *error (C heap) when `error` is not NULL. */
+static uint32_t call1(vm_t *vm, uint32_t fn, uint32_t argv0, char **error) {
+  uint32_t argv = qts_malloc(vm, 4);
+  if (!argv)
+    return 0;
+  hl_vm_store32(vm, argv, argv0);
+  uint32_t r = QTS_Call(vm, vm->ctx, fn, vm->undefined_ptr, 1, argv);
+  qts_free(vm, argv);
+  uint32_t exc = QTS_ResolveException(vm, vm->ctx, r);
+  if (!exc)
+    return r;
+  QTS_FreeValuePointer(vm, vm->ctx, r);
+  if (error && fn != vm->fn_describe) {
+    uint32_t d = call1(vm, vm->fn_describe, exc, NULL);
+    if (d) {
+      *error = value_to_cstring(vm, d);
+      QTS_FreeValuePointer(vm, vm->ctx, d);
+    }
+  }
+  QTS_FreeValuePointer(vm, vm->ctx, exc);
+  return 0;
+}
+
+/* Call prelude function `fn` with one string argument, ignoring the result. */
+static hl_status call_with_string(vm_t *vm, uint32_t fn, const char *s, size_t len, const char *what) {
+  uint32_t str = wasm_strdup(vm, s, len);
+  if (!str)
+    return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory passing %s", what);
+  uint32_t v = QTS_NewString(vm, vm->ctx, str);
+  qts_free(vm, str);
+  char *error = NULL;
+  uint32_t r = call1(vm, fn, v, &error);
+  QTS_FreeValuePointer(vm, vm->ctx, v);
+  if (!r) {
+    hl_status st = hl_fail(HL_ERR_EXECUTION_FAILED, "sandbox: %s failed: %s", what,
+                           error ? error : "exception");
+    free(error);
+    return st;
+  }
+  QTS_FreeValuePointer(vm, vm->ctx, r);
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The template                                                         */
+/* ------------------------------------------------------------------ */
+
+static pthread_once_t template_once = PTHREAD_ONCE_INIT;
+static hl_vm_snapshot *template_snap;
+static hl_status template_status = HL_ERR_SANDBOX;
+static char template_error[256];
+
+/* Size of the template's memory reservation: room for QuickJS to set up. */
+#define TEMPLATE_PAGES 512u
+
+static hl_status template_setup(vm_t *vm, void *arg) {
+  (void)arg;
+  Z_qjs_instantiate(&vm->inst, vm);
+  qts_ctors(vm);
+  vm->undefined_ptr = QTS_GetUndefined(vm);
+  vm->rt = QTS_NewRuntime(vm);
+  if (!vm->rt)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: QuickJS runtime creation failed");
+  vm->ctx = QTS_NewContext(vm, vm->rt, 0);
+  if (!vm->ctx)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: QuickJS context creation failed");
+  QTS_RuntimeEnableInterruptHandler(vm, vm->rt);
+
+  static const char filename[] = "<sandbox>";
+  vm->filename = wasm_strdup(vm, filename, sizeof filename - 1);
+  uint32_t name_write = wasm_strdup(vm, "write", 5);
+  uint32_t name_call = wasm_strdup(vm, "call", 4);
+  uint32_t code = wasm_strdup(vm, hl__prelude_js, strlen(hl__prelude_js));
+  if (!vm->filename || !name_write || !name_call || !code)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory in the template");
+
+  uint32_t factory = QTS_Eval(vm, vm->ctx, code, (uint32_t)strlen(hl__prelude_js),
+                              vm->filename, 0, HL_JS_EVAL_TYPE_GLOBAL);
+  qts_free(vm, code);
+  if (QTS_ResolveException(vm, vm->ctx, factory))
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the prelude does not compile");
+  uint32_t fwrite_ = QTS_NewFunction(vm, vm->ctx, name_write, 2, 0, HL_VM_HOST_WRITE);
+  uint32_t fcall = QTS_NewFunction(vm, vm->ctx, name_call, 3, 0, HL_VM_HOST_CALL);
+  qts_free(vm, name_write);
+  qts_free(vm, name_call);
+
+  uint32_t argv = qts_malloc(vm, 8);
+  if (!argv)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory in the template");
+  hl_vm_store32(vm, argv, fwrite_);
+  hl_vm_store32(vm, argv + 4, fcall);
+  uint32_t fns = QTS_Call(vm, vm->ctx, factory, vm->undefined_ptr, 2, argv);
+  qts_free(vm, argv);
+  QTS_FreeValuePointer(vm, vm->ctx, fwrite_);
+  QTS_FreeValuePointer(vm, vm->ctx, fcall);
+  QTS_FreeValuePointer(vm, vm->ctx, factory);
+  if (QTS_ResolveException(vm, vm->ctx, fns))
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the prelude failed");
+  vm->fn_define = QTS_GetPropNumber(vm, vm->ctx, fns, 0);
+  vm->fn_settle = QTS_GetPropNumber(vm, vm->ctx, fns, 1);
+  vm->fn_finish = QTS_GetPropNumber(vm, vm->ctx, fns, 2);
+  vm->fn_describe = QTS_GetPropNumber(vm, vm->ctx, fns, 3);
+  QTS_FreeValuePointer(vm, vm->ctx, fns);
+  return HL_OK;
+}
+
+static void build_template(void) {
+  vm_t *vm = calloc(1, sizeof *vm);
+  hl_status st = HL_ERR_NOMEM;
+  if (!vm)
+    goto fail;
+  Z_qjs_init_module();
+  st = memory_reserve(vm, TEMPLATE_PAGES);
+  if (st)
+    goto fail;
+  vm->mem.pages = 256; /* the module's initial memory */
+  vm->mem.size = 256 * PAGE_BYTES;
+  st = vm_run(vm, template_setup, NULL);
+  if (st)
+    goto fail;
+  st = hl_vm_snapshot_take(vm, &template_snap);
+  if (st)
+    goto fail;
+  template_status = HL_OK;
+  Z_qjs_free(&vm->inst);
+  memory_release(vm);
+  free(vm);
+  return;
+fail:
+  snprintf(template_error, sizeof template_error, "%s", hl_last_error());
+  template_status = st ? st : HL_ERR_SANDBOX;
+  if (vm) {
+    Z_qjs_free(&vm->inst);
+    memory_release(vm);
+    free(vm);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                            */
+/* ------------------------------------------------------------------ */
+
+static bool page_is_zero(const uint8_t *p, size_t n) {
+  static const uint8_t zero[4096];
+  for (size_t off = 0; off < n; off += sizeof zero)
+    if (memcmp(p + off, zero, n - off < sizeof zero ? n - off : sizeof zero) != 0)
+      return false;
+  return true;
+}
+
+hl_status hl_vm_snapshot_take(hl_vm *vm, hl_vm_snapshot **out) {
+  *out = NULL;
+  if (vm->broken)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: cannot snapshot an instance that trapped");
+  hl_vm_snapshot *s = calloc(1, sizeof *s);
+  if (!s)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  s->fd = -1;
+  size_t bytes = (size_t)vm->mem.pages * PAGE_BYTES;
+  s->pages = vm->mem.pages;
+
+  /* memfd: only non-zero 4 KiB pages are written, the rest stay holes
+   * that read as zero and cost nothing to map. */
+  int fd = memfd_create("hookline-sandbox", MFD_CLOEXEC);
+  if (fd >= 0 && ftruncate(fd, (off_t)bytes) == 0) {
+    bool ok = true;
+    for (size_t off = 0; off < bytes && ok; off += 4096) {
+      const uint8_t *p = vm->mem.data + off;
+      if (page_is_zero(p, 4096))
+        continue;
+      if (pwrite(fd, p, 4096, (off_t)off) != 4096)
+        ok = false;
+    }
+    if (ok)
+      s->fd = fd;
+    else
+      close(fd);
+  } else if (fd >= 0) {
+    close(fd);
+  }
+  if (s->fd < 0) {
+    s->image = malloc(bytes);
+    if (!s->image) {
+      free(s);
+      return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory copying a snapshot");
+    }
+    memcpy(s->image, vm->mem.data, bytes);
+  }
+
+  s->g0 = vm->inst.w2c_g0;
+  s->table_size = vm->inst.w2c_T0.size;
+  s->table_max = vm->inst.w2c_T0.max_size;
+  s->table = calloc(s->table_size ? s->table_size : 1, sizeof *s->table);
+  if (!s->table) {
+    hl_vm_snapshot_free(s);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  }
+  memcpy(s->table, vm->inst.w2c_T0.data, s->table_size * sizeof *s->table);
+  s->rt = vm->rt;
+  s->ctx = vm->ctx;
+  s->fn_define = vm->fn_define;
+  s->fn_settle = vm->fn_settle;
+  s->fn_finish = vm->fn_finish;
+  s->fn_describe = vm->fn_describe;
+  s->undefined_ptr = vm->undefined_ptr;
+  s->filename = vm->filename;
+  *out = s;
+  return HL_OK;
+}
+
+void hl_vm_snapshot_free(hl_vm_snapshot *s) {
+  if (!s)
+    return;
+  if (s->fd >= 0)
+    close(s->fd);
+  free(s->image);
+  free(s->table);
+  free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Instances                                                            */
+/* ------------------------------------------------------------------ */
+
+hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
+                    const hl_vm_hooks *hooks, void *ud, hl_vm **out) {
+  *out = NULL;
+  if (!snap) {
+    pthread_once(&template_once, build_template);
+    if (template_status != HL_OK)
+      return hl_fail(template_status, "%s", template_error);
+    snap = template_snap;
+  }
+  size_t limit_pages = limit_to_pages(memory_limit);
+  if (limit_pages < snap->pages || memory_limit < HL_VM_MIN_MEMORY)
+    return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the minimum %zu",
+                   memory_limit, HL_VM_MIN_MEMORY > (size_t)snap->pages * PAGE_BYTES
+                                     ? HL_VM_MIN_MEMORY : (size_t)snap->pages * PAGE_BYTES);
+  vm_t *vm = calloc(1, sizeof *vm);
+  if (!vm)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  hl_status st = memory_reserve(vm, (uint32_t)limit_pages);
+  if (st) {
+    free(vm);
+    return st;
+  }
+  size_t bytes = (size_t)snap->pages * PAGE_BYTES;
+  if (snap->fd >= 0) {
+    void *p = mmap(vm->map, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, snap->fd, 0);
+    if (p == MAP_FAILED) {
+      st = hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the snapshot: %s", strerror(errno));
+      memory_release(vm);
+      free(vm);
+      return st;
+    }
+  } else {
+    memcpy(vm->map, snap->image, bytes);
+  }
+  vm->mem.pages = snap->pages;
+  vm->mem.size = (uint32_t)bytes;
+
+  vm->inst.Z_a_instance = vm;
+  vm->inst.Z_aZ_a = &vm->mem;
+  vm->inst.w2c_g0 = snap->g0;
+  vm->inst.w2c_T0.data = malloc((snap->table_size ? snap->table_size : 1) * sizeof(wasm_rt_funcref_t));
+  if (!vm->inst.w2c_T0.data) {
+    memory_release(vm);
+    free(vm);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  }
+  vm->inst.w2c_T0.size = snap->table_size;
+  vm->inst.w2c_T0.max_size = snap->table_max;
+  for (uint32_t i = 0; i < snap->table_size; i++) {
+    wasm_rt_funcref_t e = snap->table[i];
+    /* Table entries close over the instance they were made in. */
+    if (e.func)
+      e.module_instance = &vm->inst;
+    vm->inst.w2c_T0.data[i] = e;
+  }
+  vm->rt = snap->rt;
+  vm->ctx = snap->ctx;
+  vm->fn_define = snap->fn_define;
+  vm->fn_settle = snap->fn_settle;
+  vm->fn_finish = snap->fn_finish;
+  vm->fn_describe = snap->fn_describe;
+  vm->undefined_ptr = snap->undefined_ptr;
+  vm->filename = snap->filename;
+  if (hooks)
+    vm->hooks = *hooks;
+  vm->ud = ud;
+  *out = vm;
+  return HL_OK;
+}
+
+void hl_vm_free(hl_vm *vm) {
+  if (!vm)
+    return;
+  /* No QuickJS teardown: the whole linear memory goes at once. */
+  Z_qjs_free(&vm->inst);
+  memory_release(vm);
+  free(vm);
+}
+
+bool hl_vm_broken(const hl_vm *vm) { return vm->broken; }
+
+size_t hl_vm_memory_size(const hl_vm *vm) { return vm->mem.size; }
+
+/* ------------------------------------------------------------------ */
+/* Operations                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct eval_arg {
+  const char *code;
+  size_t len;
+  char *error;
+} eval_arg;
+
+static void drop_promise(vm_t *vm) {
+  if (vm->promise)
+    QTS_FreeValuePointer(vm, vm->ctx, vm->promise);
+  vm->promise = 0;
+}
+
+static hl_status op_eval(vm_t *vm, void *p) {
+  eval_arg *a = p;
+  drop_promise(vm);
+  uint32_t code = wasm_strdup(vm, a->code, a->len);
+  if (!code)
+    return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory for the code (%zu bytes)", a->len);
+  uint32_t r = QTS_Eval(vm, vm->ctx, code, (uint32_t)a->len, vm->filename, 0,
+                        HL_JS_EVAL_TYPE_GLOBAL | HL_JS_EVAL_FLAG_ASYNC);
+  qts_free(vm, code);
+  uint32_t exc = QTS_ResolveException(vm, vm->ctx, r);
+  if (exc) {
+    QTS_FreeValuePointer(vm, vm->ctx, r);
+    uint32_t d = call1(vm, vm->fn_describe, exc, NULL);
+    QTS_FreeValuePointer(vm, vm->ctx, exc);
+    if (d) {
+      a->error = value_to_cstring(vm, d);
+      QTS_FreeValuePointer(vm, vm->ctx, d);
+    }
+    return hl_fail(HL_ERR_EXECUTION_FAILED, "sandbox: the code threw");
+  }
+  vm->promise = r;
+  return HL_OK;
+}
+
+hl_status hl_vm_eval(hl_vm *vm, const char *code, size_t len, char **error_json) {
+  eval_arg a = {code, len, NULL};
+  *error_json = NULL;
+  hl_status st = vm_run(vm, op_eval, &a);
+  if (st == HL_ERR_EXECUTION_FAILED)
+    *error_json = a.error;
+  else
+    free(a.error);
+  return st;
+}
+
+static hl_status op_run_jobs(vm_t *vm, void *p) {
+  (void)p;
+  uint32_t pctx = qts_malloc(vm, 4);
+  if (!pctx)
+    return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory");
+  for (;;) {
+    uint32_t r = QTS_ExecutePendingJob(vm, vm->rt, -1, pctx);
+    uint32_t exc = QTS_ResolveException(vm, vm->ctx, r);
+    double n = exc ? 0 : QTS_GetFloat64(vm, vm->ctx, r);
+    if (exc)
+      QTS_FreeValuePointer(vm, vm->ctx, exc);
+    QTS_FreeValuePointer(vm, vm->ctx, r);
+    /* A job that throws (an interrupt) stops the loop; the caller decides
+     * from its own state whether to go on. */
+    if (exc || n <= 0)
+      break;
+    if (vm->hooks.interrupt && vm->hooks.interrupt(vm->ud))
+      break;
+  }
+  qts_free(vm, pctx);
+  return HL_OK;
+}
+
+hl_status hl_vm_run_jobs(hl_vm *vm) { return vm_run(vm, op_run_jobs, NULL); }
+
+typedef struct state_arg {
+  int state;
+} state_arg;
+
+static hl_status op_state(vm_t *vm, void *p) {
+  state_arg *a = p;
+  a->state = vm->promise ? (int)QTS_PromiseState(vm, vm->ctx, vm->promise) : -1;
+  return HL_OK;
+}
+
+int hl_vm_state(hl_vm *vm) {
+  state_arg a = {-1};
+  if (vm_run(vm, op_state, &a) != HL_OK)
+    return -1;
+  return a.state;
+}
+
+typedef struct result_arg {
+  char *out;
+} result_arg;
+
+static hl_status op_take_result(vm_t *vm, void *p) {
+  result_arg *a = p;
+  if (!vm->promise)
+    return hl_fail(HL_ERR_STATE, "sandbox: no evaluation to take a result from");
+  int state = (int)QTS_PromiseState(vm, vm->ctx, vm->promise);
+  uint32_t value = QTS_PromiseResult(vm, vm->ctx, vm->promise);
+  hl_status st = HL_OK;
+  if (state == HL_VM_FULFILLED) {
+    /* An async global script resolves to {value: completion value}. */
+    uint32_t inner = value;
+    uint32_t key = wasm_strdup(vm, "value", 5);
+    uint32_t keyv = key ? QTS_NewString(vm, vm->ctx, key) : 0;
+    if (key)
+      qts_free(vm, key);
+    if (keyv) {
+      inner = Z_qjsZ_ha(VM_INST(vm), vm->ctx, value, keyv);
+      QTS_FreeValuePointer(vm, vm->ctx, keyv);
+    }
+    uint32_t s = call1(vm, vm->fn_finish, inner, NULL);
+    if (inner != value)
+      QTS_FreeValuePointer(vm, vm->ctx, inner);
+    if (s) {
+      char *text = value_to_cstring(vm, s);
+      QTS_FreeValuePointer(vm, vm->ctx, s);
+      if (text && !*text) {
+        free(text);
+        text = NULL;
+      }
+      a->out = text;
+    }
+  } else if (state == HL_VM_REJECTED) {
+    uint32_t d = call1(vm, vm->fn_describe, value, NULL);
+    if (d) {
+      a->out = value_to_cstring(vm, d);
+      QTS_FreeValuePointer(vm, vm->ctx, d);
+    }
+  } else {
+    st = hl_fail(HL_ERR_STATE, "sandbox: the evaluation has not finished");
+  }
+  QTS_FreeValuePointer(vm, vm->ctx, value);
+  if (st == HL_OK)
+    drop_promise(vm);
+  return st;
+}
+
+hl_status hl_vm_take_result(hl_vm *vm, char **out) {
+  result_arg a = {NULL};
+  *out = NULL;
+  hl_status st = vm_run(vm, op_take_result, &a);
+  if (st == HL_OK)
+    *out = a.out;
+  else
+    free(a.out);
+  return st;
+}
+
+typedef struct string_arg {
+  uint32_t fn;
+  const char *s;
+  size_t len;
+  const char *what;
+} string_arg;
+
+static hl_status op_call_string(vm_t *vm, void *p) {
+  string_arg *a = p;
+  return call_with_string(vm, a->fn, a->s, a->len, a->what);
+}
+
+hl_status hl_vm_define(hl_vm *vm, const char *json) {
+  string_arg a = {vm->fn_define, json, strlen(json), "defining callbacks"};
+  return vm_run(vm, op_call_string, &a);
+}
+
+hl_status hl_vm_settle(hl_vm *vm, const char *json, size_t len) {
+  string_arg a = {vm->fn_settle, json, len, "delivering callback results"};
+  return vm_run(vm, op_call_string, &a);
+}
+
+typedef struct limit_arg {
+  size_t bytes;
+} limit_arg;
+
+static hl_status op_heap_limit(vm_t *vm, void *p) {
+  limit_arg *a = p;
+  uint32_t v = a->bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)a->bytes;
+  QTS_RuntimeSetMemoryLimit(vm, vm->rt, a->bytes ? v : UINT32_MAX);
+  return HL_OK;
+}
+
+void hl_vm_set_heap_limit(hl_vm *vm, size_t bytes) {
+  limit_arg a = {bytes};
+  (void)vm_run(vm, op_heap_limit, &a);
+}

@@ -1,0 +1,98 @@
+/*
+ * lib/sandbox/qjs_vm.h - one QuickJS instance inside WebAssembly linear
+ * memory (private to lib/sandbox).
+ *
+ * A vm is the wasm2c-translated QuickJS module instantiated over its own
+ * linear memory, with a QuickJS runtime and context and the JavaScript
+ * prelude (prelude.c) already set up. Every vm starts as a copy-on-write
+ * image of one process-wide template instance (the snapshot), so creating
+ * one costs a few mappings rather than QuickJS's initialisation.
+ *
+ * Every entry into wasm code runs under a per-thread trap target: a trap
+ * (out-of-bounds access, stack exhaustion, unreachable) comes back as
+ * HL_ERR_SANDBOX and leaves the vm "broken" (its memory may be
+ * inconsistent); the owner must free it and make a new one.
+ *
+ * Thread-safety: a vm is used by one thread at a time. The template is
+ * built once, under pthread_once, on first use.
+ */
+#ifndef HL_SANDBOX_QJS_VM_H
+#define HL_SANDBOX_QJS_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "hookline/status.h"
+
+/* The host side of one instance; wasm2c names it after the import module "a". */
+typedef struct Z_a_instance_t hl_vm;
+typedef struct hl_vm_snapshot hl_vm_snapshot;
+
+/** What the JavaScript inside reaches the host with. All optional. */
+typedef struct hl_vm_hooks {
+  /** console output; stream 1 = stdout, 2 = stderr. `text` is borrowed. */
+  void (*write)(void *ud, int stream, const char *text, size_t len);
+  /** A callback request from JavaScript: promise id, callback name and
+   *  arguments as JSON text (borrowed: copy what you keep). Answer later
+   *  with hl_vm_settle(). */
+  void (*call)(void *ud, double id, const char *name, const char *args_json, size_t args_len);
+  /** Polled by QuickJS every few thousand operations: non-zero stops the
+   *  running JavaScript with an uncatchable error. */
+  int (*interrupt)(void *ud);
+} hl_vm_hooks;
+
+/** Promise states (QuickJS's JSPromiseStateEnum). */
+enum { HL_VM_PENDING = 0, HL_VM_FULFILLED = 1, HL_VM_REJECTED = 2 };
+
+/** Lowest memory limit a vm accepts: the module's initial memory plus room
+ *  for the QuickJS heap to grow a little. */
+#define HL_VM_MIN_MEMORY ((size_t)24 << 20)
+
+/** New vm from `snapshot` (NULL = the built-in template) whose linear
+ *  memory may grow to `memory_limit` bytes. */
+hl_status hl_vm_new(const hl_vm_snapshot *snapshot, size_t memory_limit,
+                    const hl_vm_hooks *hooks, void *ud, hl_vm **out);
+void hl_vm_free(hl_vm *vm);
+
+/** True after a trap: the vm must not be entered again. */
+bool hl_vm_broken(const hl_vm *vm);
+
+/** Start evaluating `code` as a global script with top-level await.
+ *  HL_OK: the evaluation promise is kept in the vm (see state/result).
+ *  HL_ERR_EXECUTION_FAILED: syntax error or a synchronous throw (message
+ *  set; *error_json describes the exception for the caller to free).
+ *  HL_ERR_SANDBOX: trap. */
+hl_status hl_vm_eval(hl_vm *vm, const char *code, size_t len, char **error_json);
+
+/** Run pending promise jobs until none is left. HL_ERR_SANDBOX on a trap. */
+hl_status hl_vm_run_jobs(hl_vm *vm);
+
+/** State of the evaluation promise (HL_VM_*). */
+int hl_vm_state(hl_vm *vm);
+
+/** After fulfilment: the completion value as JSON text (NULL when it has
+ *  none, e.g. undefined). After rejection: the reason, described as JSON
+ *  {"name","message","stack","kind"}. Either way *out is malloc'ed. Drops
+ *  the evaluation promise. */
+hl_status hl_vm_take_result(hl_vm *vm, char **out);
+
+/** Define the callbacks JavaScript sees: `json` is an array of
+ *  {"name","description","parameters"}. */
+hl_status hl_vm_define(hl_vm *vm, const char *json);
+
+/** Resolve or reject promises: `json` is an array of [id, 1, value] or
+ *  [id, 0, kind, message]. */
+hl_status hl_vm_settle(hl_vm *vm, const char *json, size_t len);
+
+/** Set QuickJS's own allocation limit (bytes, 0 = none). */
+void hl_vm_set_heap_limit(hl_vm *vm, size_t bytes);
+
+/** Bytes of linear memory in use (its current size). */
+size_t hl_vm_memory_size(const hl_vm *vm);
+
+/** Capture the vm's state (memory, globals) as a snapshot new vms can start
+ *  from. The vm stays usable. Free with hl_vm_snapshot_free(). */
+hl_status hl_vm_snapshot_take(hl_vm *vm, hl_vm_snapshot **out);
+void hl_vm_snapshot_free(hl_vm_snapshot *snap);
+
+#endif

@@ -1,0 +1,526 @@
+/*
+ * lib/sandbox/sandbox.c - the sandbox API: lifetime, limits, sessions,
+ * snapshots, and the execution loop.
+ *
+ * One execution: evaluate the code as an async global script, then loop:
+ * run QuickJS's pending jobs; if JavaScript recorded callback requests,
+ * run them (callbacks.c) and settle their promises; otherwise the
+ * evaluation promise has settled (take the value or the exception) or
+ * never will (nothing left that could settle it). Limits stop JavaScript
+ * through QuickJS's interrupt handler, which the hooks below answer.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sandbox_internal.h"
+
+#define DEFAULT_TIMEOUT_MS 30000u
+#define DEFAULT_MEMORY ((size_t)64 << 20)
+#define MIN_MEMORY ((size_t)32 << 20)
+#define MAX_MEMORY ((size_t)2 << 30)
+#define DEFAULT_MAX_CALLBACKS 1000u
+#define DEFAULT_MAX_OUTPUT ((size_t)1 << 20)
+/* Linear memory that is not QuickJS heap: static data and the 5 MiB wasm
+ * stack sit below the heap. QuickJS's own allocation limit is set this
+ * much below the memory cap so that it reports "out of memory" as a clean
+ * JavaScript error before the heap's growth is refused. */
+#define NON_HEAP_BYTES ((size_t)8 << 20)
+
+bool hl_sandbox_available(void) { return true; }
+
+uint64_t hl__sb_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void hl_sandbox_limits_default(hl_sandbox_limits *l) {
+  if (!l)
+    return;
+  l->timeout_ms = DEFAULT_TIMEOUT_MS;
+  l->memory_bytes = DEFAULT_MEMORY;
+  l->max_callbacks = DEFAULT_MAX_CALLBACKS;
+  l->callback_timeout_ms = 0;
+  l->max_output_bytes = DEFAULT_MAX_OUTPUT;
+}
+
+static hl_status sb_fail(hl_sandbox *sb, hl_status st, const char *fmt, ...) HL_PRINTF(3, 4);
+static hl_status sb_fail(hl_sandbox *sb, hl_status st, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  hl_failv(st, fmt, ap);
+  va_end(ap);
+  if (sb)
+    snprintf(sb->errmsg, sizeof sb->errmsg, "%s", hl_last_error());
+  return st;
+}
+
+/* Keep the status and message already in hl_last_error(). */
+static hl_status sb_keep(hl_sandbox *sb, hl_status st) {
+  if (sb)
+    snprintf(sb->errmsg, sizeof sb->errmsg, "%s", hl_last_error());
+  return st;
+}
+
+const char *hl_sandbox_errmsg(const hl_sandbox *sb) { return sb ? sb->errmsg : ""; }
+
+void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) {
+  if (sb->abort_status != HL_OK)
+    return;
+  sb->abort_status = status;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(sb->abort_msg, sizeof sb->abort_msg, fmt, ap);
+  va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hooks called from inside JavaScript                                  */
+/* ------------------------------------------------------------------ */
+
+static bool buf_append(sb_buf *b, const char *s, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p)
+      return false;
+    b->data = p;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = 0;
+  return true;
+}
+
+static void hook_write(void *ud, int stream, const char *text, size_t len) {
+  hl_sandbox *sb = ud;
+  if (sb->abort_status != HL_OK)
+    return;
+  size_t cap = sb->limits.max_output_bytes;
+  if (cap && sb->output_bytes + len > cap) {
+    len = cap - sb->output_bytes;
+    hl__sb_abort(sb, HL_ERR_TOO_LARGE, "output exceeded %zu bytes", cap);
+  }
+  sb->output_bytes += len;
+  if (!buf_append(stream == 2 ? &sb->err : &sb->out, text, len))
+    hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory capturing output");
+}
+
+static void hook_call(void *ud, double id, const char *name, const char *args, size_t args_len) {
+  hl_sandbox *sb = ud;
+  if (sb->abort_status != HL_OK)
+    return;
+  sb->callback_count++;
+  if (sb->limits.max_callbacks && sb->callback_count > sb->limits.max_callbacks) {
+    hl__sb_abort(sb, HL_ERR_LIMIT, "more than %u callback invocations", sb->limits.max_callbacks);
+    return;
+  }
+  if (sb->n_queue == sb->cap_queue) {
+    size_t cap = sb->cap_queue ? sb->cap_queue * 2 : 8;
+    sb_request *q = realloc(sb->queue, cap * sizeof *q);
+    if (!q) {
+      hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory recording a callback");
+      return;
+    }
+    sb->queue = q;
+    sb->cap_queue = cap;
+  }
+  sb_request *r = &sb->queue[sb->n_queue];
+  r->id = id;
+  r->name = strdup(name);
+  r->args = malloc(args_len + 1);
+  if (!r->name || !r->args) {
+    free(r->name);
+    free(r->args);
+    hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory recording a callback");
+    return;
+  }
+  memcpy(r->args, args, args_len);
+  r->args[args_len] = 0;
+  r->args_len = args_len;
+  sb->n_queue++;
+}
+
+static int hook_interrupt(void *ud) {
+  hl_sandbox *sb = ud;
+  if (sb->abort_status != HL_OK)
+    return 1;
+  if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns) {
+    hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
+    return 1;
+  }
+  return 0;
+}
+
+static const hl_vm_hooks sb_hooks = {hook_write, hook_call, hook_interrupt};
+
+/* ------------------------------------------------------------------ */
+/* Lifetime                                                             */
+/* ------------------------------------------------------------------ */
+
+static hl_status make_vm(hl_sandbox *sb) {
+  hl_vm *vm = NULL;
+  hl_status st = hl_vm_new(sb->origin ? sb->origin->vm_snap : NULL, sb->limits.memory_bytes,
+                           &sb_hooks, sb, &vm);
+  if (st)
+    return st;
+  hl_vm_set_heap_limit(vm, sb->limits.memory_bytes - NON_HEAP_BYTES);
+  if (sb->vm)
+    hl_vm_free(sb->vm);
+  sb->vm = vm;
+  /* The fresh instance knows only the callbacks of its snapshot. */
+  sb->callbacks_dirty = true;
+  return HL_OK;
+}
+
+static void snapshot_unref(struct hl_sandbox_snapshot *s) {
+  if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+    return;
+  hl_vm_snapshot_free(s->vm_snap);
+  free(s);
+}
+
+static hl_status sandbox_create(struct hl_sandbox_snapshot *origin, const hl_sandbox_limits *limits,
+                                hl_sandbox **out) {
+  if (!out)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_new: out is NULL");
+  *out = NULL;
+  hl_sandbox *sb = calloc(1, sizeof *sb);
+  if (!sb)
+    return hl_fail(HL_ERR_NOMEM, "hl_sandbox_new: out of memory");
+  if (limits)
+    sb->limits = *limits;
+  else
+    hl_sandbox_limits_default(&sb->limits);
+  if (sb->limits.memory_bytes < MIN_MEMORY)
+    sb->limits.memory_bytes = MIN_MEMORY;
+  if (sb->limits.memory_bytes > MAX_MEMORY)
+    sb->limits.memory_bytes = MAX_MEMORY;
+  if (origin) {
+    if (sb->limits.memory_bytes < origin->memory_bytes + NON_HEAP_BYTES)
+      sb->limits.memory_bytes = origin->memory_bytes + NON_HEAP_BYTES;
+    atomic_fetch_add(&origin->refs, 1);
+    sb->origin = origin;
+  }
+  hl_status st = make_vm(sb);
+  if (st) {
+    snapshot_unref(sb->origin);
+    free(sb);
+    return st;
+  }
+  *out = sb;
+  return HL_OK;
+}
+
+hl_status hl_sandbox_new(const hl_sandbox_limits *limits, hl_sandbox **out) {
+  return sandbox_create(NULL, limits, out);
+}
+
+hl_status hl_sandbox_new_from_snapshot(const hl_sandbox_snapshot *snapshot,
+                                       const hl_sandbox_limits *limits, hl_sandbox **out) {
+  if (!snapshot) {
+    if (out)
+      *out = NULL;
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_new_from_snapshot: snapshot is NULL");
+  }
+  return sandbox_create((struct hl_sandbox_snapshot *)snapshot, limits, out);
+}
+
+static void clear_queue(hl_sandbox *sb) {
+  for (size_t i = 0; i < sb->n_queue; i++) {
+    free(sb->queue[i].name);
+    free(sb->queue[i].args);
+  }
+  sb->n_queue = 0;
+}
+
+void hl_sandbox_free(hl_sandbox *sb) {
+  if (!sb)
+    return;
+  hl_vm_free(sb->vm);
+  for (size_t i = 0; i < sb->n_callbacks; i++)
+    hl__sb_callback_unref(sb->callbacks[i]);
+  free(sb->callbacks);
+  clear_queue(sb);
+  free(sb->queue);
+  free(sb->out.data);
+  free(sb->err.data);
+  snapshot_unref(sb->origin);
+  free(sb);
+}
+
+hl_status hl_sandbox_reset(hl_sandbox *sb) {
+  if (!sb)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_reset: sandbox is NULL");
+  if (sb->busy)
+    return sb_fail(sb, HL_ERR_STATE, "hl_sandbox_reset: the sandbox is executing");
+  hl_status st = make_vm(sb);
+  return st ? sb_keep(sb, st) : HL_OK;
+}
+
+hl_status hl_sandbox_snapshot_take(hl_sandbox *sb, hl_sandbox_snapshot **out) {
+  if (!sb || !out)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_snapshot_take: %s is NULL", !sb ? "sandbox" : "out");
+  *out = NULL;
+  if (sb->busy)
+    return sb_fail(sb, HL_ERR_STATE, "hl_sandbox_snapshot_take: the sandbox is executing");
+  struct hl_sandbox_snapshot *s = calloc(1, sizeof *s);
+  if (!s)
+    return sb_fail(sb, HL_ERR_NOMEM, "hl_sandbox_snapshot_take: out of memory");
+  hl_status st = hl_vm_snapshot_take(sb->vm, &s->vm_snap);
+  if (st) {
+    free(s);
+    return sb_keep(sb, st);
+  }
+  atomic_init(&s->refs, 1);
+  s->memory_bytes = hl_vm_memory_size(sb->vm);
+  *out = s;
+  return HL_OK;
+}
+
+void hl_sandbox_snapshot_free(hl_sandbox_snapshot *snapshot) { snapshot_unref(snapshot); }
+
+/* ------------------------------------------------------------------ */
+/* Execution                                                            */
+/* ------------------------------------------------------------------ */
+
+void hl_sandbox_result_clear(hl_sandbox_result *r) {
+  if (!r)
+    return;
+  free(r->stdout_text);
+  free(r->stderr_text);
+  free(r->value_json);
+  free(r->error);
+  memset(r, 0, sizeof *r);
+}
+
+/* Status for an uncaught exception described by the prelude's describe():
+ * a CallbackError keeps its kind; QuickJS's resource errors are limits. */
+static hl_status exception_status(const cJSON *d) {
+  const char *kind = hl_json_get_string(d, "kind");
+  const char *name = hl_json_get_string(d, "name");
+  const char *msg = hl_json_get_string(d, "message");
+  if (kind) {
+    if (strcmp(kind, "InvalidArguments") == 0)
+      return HL_ERR_INVALID_ARGUMENTS;
+    if (strcmp(kind, "NotFound") == 0)
+      return HL_ERR_NOT_FOUND;
+    if (strcmp(kind, "Timeout") == 0)
+      return HL_ERR_TIMEOUT;
+    return HL_ERR_EXECUTION_FAILED;
+  }
+  if (name && msg && (strcmp(name, "InternalError") == 0 || strcmp(name, "RangeError") == 0) &&
+      (strstr(msg, "out of memory") || strstr(msg, "stack overflow") ||
+       strstr(msg, "Maximum call stack")))
+    return HL_ERR_LIMIT;
+  return HL_ERR_EXECUTION_FAILED;
+}
+
+/* "Name: message" plus the first lines of the stack, for a model to read. */
+static char *exception_message(const cJSON *d) {
+  const char *name = hl_json_get_string(d, "name");
+  const char *msg = hl_json_get_string(d, "message");
+  const char *stack = hl_json_get_string(d, "stack");
+  sb_buf b = {0};
+  if (name && *name) {
+    buf_append(&b, name, strlen(name));
+    buf_append(&b, ": ", 2);
+  }
+  if (msg)
+    buf_append(&b, msg, strlen(msg));
+  if (stack && *stack) {
+    const char *end = stack;
+    for (int lines = 0; *end && lines < 3; lines++) {
+      const char *nl = strchr(end, '\n');
+      end = nl ? nl + 1 : end + strlen(end);
+    }
+    size_t n = (size_t)(end - stack);
+    while (n && stack[n - 1] == '\n')
+      n--;
+    buf_append(&b, "\n", 1);
+    buf_append(&b, stack, n);
+  }
+  if (!b.data)
+    return strdup("exception");
+  return b.data;
+}
+
+static void fail_from_exception(hl_sandbox_result *res, const char *json) {
+  cJSON *d = NULL;
+  if (json && hl_json_parse(json, (size_t)-1, &d) == HL_OK) {
+    res->status = exception_status(d);
+    res->error = exception_message(d);
+    cJSON_Delete(d);
+  } else {
+    res->status = HL_ERR_EXECUTION_FAILED;
+    res->error = strdup("uncaught exception");
+  }
+}
+
+static void take_output(hl_sandbox *sb, hl_sandbox_result *res) {
+  res->stdout_text = sb->out.data ? sb->out.data : strdup("");
+  res->stdout_len = sb->out.len;
+  res->stderr_text = sb->err.data ? sb->err.data : strdup("");
+  res->stderr_len = sb->err.len;
+  memset(&sb->out, 0, sizeof sb->out);
+  memset(&sb->err, 0, sizeof sb->err);
+}
+
+/* The execution loop; fills res->status/error/value_json. */
+static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
+  hl_status st;
+  if (sb->callbacks_dirty) {
+    char *defs = hl__sb_callbacks_json(sb);
+    st = defs ? hl_vm_define(sb->vm, defs) : hl_fail(HL_ERR_NOMEM, "out of memory");
+    free(defs);
+    if (st) {
+      res->status = st;
+      res->error = strdup(hl_last_error());
+      return;
+    }
+    sb->callbacks_dirty = false;
+  }
+
+  char *error_json = NULL;
+  st = hl_vm_eval(sb->vm, code, strlen(code), &error_json);
+  if (st == HL_ERR_EXECUTION_FAILED) {
+    fail_from_exception(res, error_json);
+    free(error_json);
+    return;
+  }
+  if (st) {
+    res->status = st;
+    res->error = strdup(hl_last_error());
+    return;
+  }
+  for (;;) {
+    if (sb->abort_status)
+      return;
+    st = hl_vm_run_jobs(sb->vm);
+    if (st) {
+      res->status = st;
+      res->error = strdup(hl_last_error());
+      return;
+    }
+    if (sb->abort_status)
+      return;
+    if (sb->n_queue > 0) {
+      char *batch = hl__sb_run_queue(sb);
+      if (!batch) {
+        res->status = HL_ERR_NOMEM;
+        res->error = strdup("out of memory running callbacks");
+        return;
+      }
+      if (sb->abort_status) {
+        free(batch);
+        return;
+      }
+      st = hl_vm_settle(sb->vm, batch, strlen(batch));
+      free(batch);
+      if (st) {
+        res->status = st;
+        res->error = strdup(hl_last_error());
+        return;
+      }
+      continue;
+    }
+    int state = hl_vm_state(sb->vm);
+    if (state == HL_VM_PENDING) {
+      res->status = HL_ERR_EXECUTION_FAILED;
+      res->error = strdup("the code awaits a promise that can never settle "
+                          "(no callback is pending)");
+      return;
+    }
+    char *out = NULL;
+    st = hl_vm_take_result(sb->vm, &out);
+    if (st) {
+      res->status = st;
+      res->error = strdup(hl_last_error());
+      return;
+    }
+    if (state == HL_VM_FULFILLED) {
+      res->value_json = out;
+      res->status = HL_OK;
+    } else {
+      fail_from_exception(res, out);
+      free(out);
+    }
+    return;
+  }
+}
+
+hl_status hl_sandbox_execute(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
+  if (!res)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_execute: result is NULL");
+  memset(res, 0, sizeof *res);
+  if (!sb || !code) {
+    res->status = hl_fail(HL_ERR_INVALID, "hl_sandbox_execute: %s is NULL", !sb ? "sandbox" : "code");
+    res->error = strdup(hl_last_error());
+    return res->status;
+  }
+  if (sb->busy) {
+    res->status = sb_fail(sb, HL_ERR_STATE, "hl_sandbox_execute: the sandbox is already executing");
+    res->error = strdup(hl_last_error());
+    return res->status;
+  }
+  sb->busy = true;
+  uint64_t t0 = hl__sb_now_ns();
+  sb->abort_status = HL_OK;
+  sb->abort_msg[0] = 0;
+  sb->output_bytes = 0;
+  sb->callback_count = 0;
+  sb->deadline_ns = sb->limits.timeout_ms ? t0 + (uint64_t)sb->limits.timeout_ms * 1000000u : 0;
+
+  if (sb->vm && hl_vm_broken(sb->vm)) {
+    /* Cannot happen (a trap resets at once) unless that reset failed. */
+    hl_status st = make_vm(sb);
+    if (st) {
+      res->status = st;
+      res->error = strdup(hl_last_error());
+    }
+  }
+  if (!res->error)
+    run(sb, code, res);
+
+  if (sb->abort_status) {
+    /* A limit stopped the execution: its reason wins over the
+     * "interrupted" exception it caused. */
+    free(res->error);
+    free(res->value_json);
+    res->value_json = NULL;
+    res->status = sb->abort_status;
+    res->error = strdup(sb->abort_msg);
+  }
+  if (res->status == HL_ERR_SANDBOX) {
+    /* The instance trapped: its memory may be inconsistent. Start over
+     * from the snapshot; the session's state is lost. */
+    hl_status st = make_vm(sb);
+    char *msg = res->error;
+    size_t n = strlen(msg ? msg : "") + 64;
+    res->error = malloc(n);
+    if (res->error)
+      snprintf(res->error, n, "%s; the session was reset%s", msg ? msg : "",
+               st ? " (and the reset failed)" : "");
+    free(msg);
+  }
+  clear_queue(sb);
+  take_output(sb, res);
+  if (!res->error)
+    res->error = strdup("");
+  res->callback_count = sb->callback_count;
+  res->duration_us = (hl__sb_now_ns() - t0) / 1000u;
+  sb->busy = false;
+  if (res->status != HL_OK) {
+    hl_fail(res->status, "%s", res->error ? res->error : "");
+    snprintf(sb->errmsg, sizeof sb->errmsg, "%s", res->error ? res->error : "");
+  } else {
+    sb->errmsg[0] = 0;
+  }
+  return res->status;
+}

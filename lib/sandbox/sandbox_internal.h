@@ -1,0 +1,92 @@
+/*
+ * lib/sandbox/sandbox_internal.h - shared between sandbox.c (API and the
+ * execution loop) and callbacks.c (registry and running callbacks).
+ */
+#ifndef HL_SANDBOX_INTERNAL_H
+#define HL_SANDBOX_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include "hookline/sandbox.h"
+#include "hookline/json.h"
+#include "hookline/tool.h"
+#include "qjs_vm.h"
+
+/* One registered callback. Reference counted: a callback running on a
+ * worker thread that was abandoned after its timeout keeps it alive. */
+typedef struct sb_callback {
+  atomic_int refs;
+  char *name;
+  char *description;
+  cJSON *schema;
+  hl_sandbox_fn fn;
+  void *user_data;
+  hl_sandbox_free_fn free_fn;
+} sb_callback;
+
+void hl__sb_callback_unref(sb_callback *cb);
+
+/* A callback request recorded while JavaScript ran. */
+typedef struct sb_request {
+  double id;
+  char *name;
+  char *args;
+  size_t args_len;
+} sb_request;
+
+/* A growable byte buffer, always NUL-terminated. */
+typedef struct sb_buf {
+  char *data;
+  size_t len, cap;
+} sb_buf;
+
+struct hl_sandbox_snapshot {
+  atomic_int refs;
+  hl_vm_snapshot *vm_snap;
+  size_t memory_bytes; /* the memory size the snapshot needs */
+};
+
+struct hl_sandbox {
+  hl_sandbox_limits limits;
+  hl_vm *vm;
+  struct hl_sandbox_snapshot *origin; /* NULL: the built-in template */
+
+  sb_callback **callbacks;
+  size_t n_callbacks, cap_callbacks;
+  bool callbacks_dirty; /* JavaScript's view of the callbacks is stale */
+  bool busy;
+
+  /* State of the running execution. */
+  sb_buf out, err;
+  size_t output_bytes;
+  sb_request *queue;
+  size_t n_queue, cap_queue;
+  unsigned callback_count;
+  uint64_t deadline_ns; /* monotonic; 0 = none */
+  hl_status abort_status; /* set by a limit: stops JavaScript */
+  char abort_msg[256];
+
+  char errmsg[1024];
+};
+
+/* Monotonic clock in nanoseconds. */
+uint64_t hl__sb_now_ns(void);
+
+/* Find a registered callback by name (borrowed) or NULL. */
+sb_callback *hl__sb_find(const hl_sandbox *sb, const char *name, size_t *index);
+
+/* JSON array [{name, description, parameters}] for the prelude's define()
+ * and listCallbacks(). Caller frees. NULL on allocation failure. */
+char *hl__sb_callbacks_json(const hl_sandbox *sb);
+
+/* Run the requests in sb->queue (in parallel when there are several) and
+ * return the settle batch for the prelude: [[id,1,value] | [id,0,kind,msg]]
+ * as JSON text (caller frees), or NULL on allocation failure. Empties the
+ * queue. Records a timeout in sb->abort_* when the execution deadline
+ * passed while waiting. */
+char *hl__sb_run_queue(hl_sandbox *sb);
+
+/* Stop the running execution with `status` (the first reason wins). */
+void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) HL_PRINTF(3, 4);
+
+#endif

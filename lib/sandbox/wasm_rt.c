@@ -1,0 +1,178 @@
+/*
+ * lib/sandbox/wasm_rt.c - hookline's runtime for wasm2c output (see
+ * wasm-rt.h for why it replaces Debian's libwasm-rt-impl).
+ */
+#include "wasm-rt.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+HL_WASM_TLS uint32_t wasm_rt_call_stack_depth;
+HL_WASM_TLS uint32_t hl_wasm_call_stack_limit;
+
+/* Innermost entry into wasm on this thread. */
+static HL_WASM_TLS hl_wasm_frame *tls_frame;
+/* Lowest usable native stack address of this thread (0 = not known yet). */
+static HL_WASM_TLS uintptr_t tls_stack_low;
+static HL_WASM_TLS int tls_stack_known;
+
+/* Native stack bytes one wasm frame of the QuickJS module takes at most
+ * (measured with gcc -O2: the interpreter loop is the largest frame, a few
+ * hundred bytes; the figure leaves room), and the stack kept in reserve
+ * for host code that runs on top of the deepest wasm frame (imports,
+ * libc). */
+#define FRAME_BYTES_ESTIMATE 640u
+#define STACK_RESERVE_BYTES (128u * 1024u)
+/* Upper bound regardless of stack size: deep enough for any sane program,
+ * QuickJS's own stack check (a catchable RangeError) normally comes first. */
+#define DEPTH_CAP 200000u
+/* Used when the stack bounds cannot be learned. */
+#define DEPTH_FALLBACK 2000u
+
+void wasm_rt_init(void) {}
+bool wasm_rt_is_initialized(void) { return true; }
+void wasm_rt_free(void) {}
+
+const char *wasm_rt_strerror(wasm_rt_trap_t trap) {
+  switch (trap) {
+  case WASM_RT_TRAP_NONE: return "no trap";
+  case WASM_RT_TRAP_OOB: return "out of bounds memory access";
+  case WASM_RT_TRAP_INT_OVERFLOW: return "integer overflow";
+  case WASM_RT_TRAP_DIV_BY_ZERO: return "integer divide by zero";
+  case WASM_RT_TRAP_INVALID_CONVERSION: return "invalid conversion to integer";
+  case WASM_RT_TRAP_UNREACHABLE: return "unreachable executed";
+  case WASM_RT_TRAP_CALL_INDIRECT: return "invalid call_indirect";
+  case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: return "uncaught wasm exception";
+  case WASM_RT_TRAP_EXHAUSTION: return "call stack exhausted";
+  }
+  return "unknown trap";
+}
+
+void wasm_rt_trap(wasm_rt_trap_t trap) {
+  hl_wasm_frame *f = tls_frame;
+  if (!f) {
+    /* Generated code only runs under hl_wasm_enter(); reaching this is a
+     * hookline bug, and continuing would run on a broken wasm stack. */
+    fprintf(stderr, "hookline: wasm trap outside of a sandbox entry (%s)\n",
+            wasm_rt_strerror(trap));
+    abort();
+  }
+  f->trap = trap;
+  longjmp(f->env, 1);
+}
+
+/* Learn this thread's stack bounds once. */
+static void learn_stack(void) {
+  tls_stack_known = 1;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0)
+    return;
+  void *addr = NULL;
+  size_t size = 0;
+  if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr)
+    tls_stack_low = (uintptr_t)addr;
+  pthread_attr_destroy(&attr);
+}
+
+void hl_wasm_enter(hl_wasm_frame *frame) {
+  frame->prev = tls_frame;
+  frame->saved_depth = wasm_rt_call_stack_depth;
+  frame->saved_limit = hl_wasm_call_stack_limit;
+  frame->trap = WASM_RT_TRAP_NONE;
+  tls_frame = frame;
+
+  if (!tls_stack_known)
+    learn_stack();
+  uint32_t room = DEPTH_FALLBACK;
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  if (tls_stack_low && here > tls_stack_low + STACK_RESERVE_BYTES) {
+    uintptr_t frames = (here - tls_stack_low - STACK_RESERVE_BYTES) / FRAME_BYTES_ESTIMATE;
+    room = frames > DEPTH_CAP ? DEPTH_CAP : (uint32_t)frames;
+  } else if (tls_stack_low) {
+    room = 0; /* too little stack left: the first wasm call traps */
+  }
+  hl_wasm_call_stack_limit = wasm_rt_call_stack_depth + room;
+}
+
+void hl_wasm_leave(hl_wasm_frame *frame) {
+  tls_frame = frame->prev;
+  wasm_rt_call_stack_depth = frame->saved_depth;
+  hl_wasm_call_stack_limit = frame->saved_limit;
+}
+
+/* ------------------------------------------------------------------ */
+/* Function signatures                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef struct func_type {
+  uint32_t params, results;
+  wasm_rt_type_t *types; /* params followed by results */
+} func_type;
+
+static pthread_mutex_t types_lock = PTHREAD_MUTEX_INITIALIZER;
+static func_type *types;
+static uint32_t n_types, cap_types;
+
+uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
+  uint32_t n = params + results;
+  wasm_rt_type_t sig[64];
+  va_list ap;
+  va_start(ap, results);
+  for (uint32_t i = 0; i < n; i++) {
+    wasm_rt_type_t t = (wasm_rt_type_t)va_arg(ap, int);
+    if (i < 64)
+      sig[i] = t;
+  }
+  va_end(ap);
+  if (n > 64)
+    n = 64; /* no signature of the pinned module comes close */
+
+  pthread_mutex_lock(&types_lock);
+  uint32_t id;
+  for (id = 0; id < n_types; id++) {
+    if (types[id].params == params && types[id].results == results &&
+        memcmp(types[id].types, sig, n * sizeof *sig) == 0)
+      goto done;
+  }
+  if (n_types == cap_types) {
+    uint32_t cap = cap_types ? cap_types * 2 : 128;
+    func_type *grown = realloc(types, cap * sizeof *grown);
+    if (!grown) {
+      id = UINT32_MAX; /* never equal to a real id: indirect calls trap */
+      goto done;
+    }
+    types = grown;
+    cap_types = cap;
+  }
+  wasm_rt_type_t *copy = malloc(n ? n * sizeof *copy : 1);
+  if (!copy) {
+    id = UINT32_MAX;
+    goto done;
+  }
+  memcpy(copy, sig, n * sizeof *sig);
+  types[n_types] = (func_type){params, results, copy};
+  id = n_types++;
+done:
+  pthread_mutex_unlock(&types_lock);
+  /* Ids start at 1 so that 0 stays the null funcref's type. */
+  return id == UINT32_MAX ? id : id + 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tables                                                               */
+/* ------------------------------------------------------------------ */
+
+void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *table,
+                                    uint32_t elements, uint32_t max_elements) {
+  table->max_size = max_elements;
+  table->data = elements ? calloc(elements, sizeof *table->data) : NULL;
+  table->size = table->data ? elements : 0;
+}
+
+void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *table) {
+  free(table->data);
+  table->data = NULL;
+  table->size = 0;
+}

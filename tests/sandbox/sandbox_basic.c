@@ -1,0 +1,379 @@
+/*
+ * tests/sandbox/sandbox_basic.c - the sandbox's JavaScript surface:
+ * evaluation, console capture, async callbacks with schemas, callback
+ * errors as catchable exceptions, listCallbacks(), sessions and reset.
+ */
+#include <hookline/sandbox.h>
+#include <hookline/json.h>
+#include <stdatomic.h>
+
+#include "check.h"
+
+static hl_sandbox *new_sandbox(void) {
+  hl_sandbox *sb = NULL;
+  hl_status st = hl_sandbox_new(NULL, &sb);
+  if (st)
+    fprintf(stderr, "hl_sandbox_new: %s\n", hl_last_error());
+  return sb;
+}
+
+/* Run `code`, expect `status`, return the result (caller clears). */
+static hl_sandbox_result run(hl_sandbox *sb, const char *code) {
+  hl_sandbox_result r;
+  hl_sandbox_execute(sb, code, &r);
+  return r;
+}
+
+static void eval_returns_value_as_json(void) {
+  hl_sandbox *sb = new_sandbox();
+  REQUIRE(sb);
+  hl_sandbox_result r = run(sb, "1+2");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.value_json, "3");
+  CHECK_STR(r.error, "");
+  hl_sandbox_result_clear(&r);
+
+  r = run(sb, "({a: [1, 'two', null], b: {c: true}})");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.value_json, "{\"a\":[1,\"two\",null],\"b\":{\"c\":true}}");
+  hl_sandbox_result_clear(&r);
+
+  r = run(sb, "let nothing; undefined");
+  CHECK_INT(r.status, HL_OK);
+  CHECK(r.value_json == NULL);
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+static void console_is_captured(void) {
+  hl_sandbox *sb = new_sandbox();
+  REQUIRE(sb);
+  hl_sandbox_result r = run(sb, "console.log('hello', 42, {k: 'v'}); console.error('oops'); "
+                                "console.info('info'); console.warn('warn')");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.stdout_text, "hello 42 {\"k\":\"v\"}\ninfo\n");
+  CHECK_INT(r.stdout_len, strlen("hello 42 {\"k\":\"v\"}\ninfo\n"));
+  CHECK_STR(r.stderr_text, "oops\nwarn\n");
+  hl_sandbox_result_clear(&r);
+  /* Output belongs to one execution. */
+  r = run(sb, "2");
+  CHECK_STR(r.stdout_text, "");
+  CHECK_STR(r.stderr_text, "");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+static void exceptions_and_syntax_errors(void) {
+  hl_sandbox *sb = new_sandbox();
+  REQUIRE(sb);
+  hl_sandbox_result r = run(sb, "console.log('before'); throw new TypeError('boom')");
+  CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(r.error, "TypeError: boom");
+  CHECK_STR(r.stdout_text, "before\n");
+  CHECK(r.value_json == NULL);
+  hl_sandbox_result_clear(&r);
+
+  r = run(sb, "let = = 1;");
+  CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(r.error, "SyntaxError");
+  hl_sandbox_result_clear(&r);
+
+  r = run(sb, "throw 'plain string'");
+  CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(r.error, "plain string");
+  hl_sandbox_result_clear(&r);
+
+  /* Still usable afterwards. */
+  r = run(sb, "'alive'");
+  CHECK_STR(r.value_json, "\"alive\"");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+/* ---- callbacks ---- */
+
+static atomic_int echo_calls;
+
+static hl_status echo_fn(const char *name, const cJSON *args, cJSON **result, void *ud) {
+  (void)ud;
+  atomic_fetch_add(&echo_calls, 1);
+  const char *msg = hl_json_get_string(args, "message");
+  int repeat = (int)hl_json_get_number(args, "repeat", 1);
+  char buf[256] = "";
+  for (int i = 0; i < repeat && strlen(buf) + strlen(msg) < sizeof buf; i++)
+    strcat(buf, msg);
+  *result = cJSON_CreateObject();
+  cJSON_AddStringToObject(*result, "echoed", buf);
+  cJSON_AddStringToObject(*result, "by", name);
+  return HL_OK;
+}
+
+static hl_status get_time_fn(const char *name, const cJSON *args, cJSON **result, void *ud) {
+  (void)name, (void)args;
+  *result = cJSON_CreateObject();
+  cJSON_AddNumberToObject(*result, "timestamp", *(double *)ud);
+  return HL_OK;
+}
+
+static hl_status fail_fn(const char *name, const cJSON *args, cJSON **result, void *ud) {
+  (void)name, (void)ud, (void)result;
+  if (hl_json_get_bool(args, "timeout", false))
+    return hl_fail(HL_ERR_TIMEOUT, "took too long");
+  return hl_fail(HL_ERR_EXECUTION_FAILED, "disk full: %s", hl_json_get_string(args, "path"));
+}
+
+static int freed;
+static void count_free(void *ud) {
+  (void)ud;
+  freed++;
+}
+
+static hl_sandbox *sandbox_with_callbacks(double *now) {
+  hl_sandbox *sb = new_sandbox();
+  if (!sb)
+    return NULL;
+  CHECK_INT(hl_sandbox_add_callback(sb, "echo", "Echoes the message back", echo_fn, NULL, count_free), HL_OK);
+  CHECK_INT(hl_sandbox_callback_param(sb, "echo", "message", "string", "What to echo", true), HL_OK);
+  CHECK_INT(hl_sandbox_callback_param(sb, "echo", "repeat", "integer", "How often", false), HL_OK);
+  CHECK_INT(hl_sandbox_add_callback(sb, "get_time", "Returns a timestamp", get_time_fn, now, NULL), HL_OK);
+  CHECK_INT(hl_sandbox_add_callback(sb, "may_fail", "Fails", fail_fn, NULL, NULL), HL_OK);
+  CHECK_INT(hl_sandbox_callback_schema(sb, "may_fail",
+            "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},"
+            "\"timeout\":{\"type\":\"boolean\"}},\"additionalProperties\":false}"), HL_OK);
+  return sb;
+}
+
+static void callbacks_are_async_functions(void) {
+  double now = 1700000000.5;
+  atomic_store(&echo_calls, 0);
+  hl_sandbox *sb = sandbox_with_callbacks(&now);
+  REQUIRE(sb);
+  hl_sandbox_result r = run(sb,
+    "const t = await get_time();\n"
+    "console.log('Time:', t.timestamp);\n"
+    "const e = await echo({message: 'hi', repeat: 3});\n"
+    "console.log('Echo:', e.echoed);\n"
+    "[typeof echo, echo.constructor.name, e.by]");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.stdout_text, "Time: 1700000000.5\nEcho: hihihi\n");
+  CHECK_STR(r.value_json, "[\"function\",\"AsyncFunction\",\"echo\"]");
+  CHECK_INT(r.callback_count, 2);
+  CHECK_INT(atomic_load(&echo_calls), 1);
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+  CHECK_INT(freed, 1); /* echo's free function ran once */
+  freed = 0;
+}
+
+static void invalid_arguments_are_catchable(void) {
+  double now = 0;
+  atomic_store(&echo_calls, 0);
+  hl_sandbox *sb = sandbox_with_callbacks(&now);
+  REQUIRE(sb);
+  hl_sandbox_result r = run(sb,
+    "let out = [];\n"
+    "try { await echo({message: 5}); } catch (e) { out.push(e.kind, e.message); }\n"
+    "try { await echo({}); } catch (e) { out.push(e.kind); }\n"
+    "try { await may_fail({path: '/x', extra: 1}); } catch (e) { out.push(e.kind); }\n"
+    "out");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_CONTAINS(r.value_json, "\"InvalidArguments\"");
+  CHECK_CONTAINS(r.value_json, "message");   /* the offending path is named */
+  CHECK_CONTAINS(r.value_json, "expected string");
+  CHECK_CONTAINS(r.value_json, ",\"InvalidArguments\",\"InvalidArguments\"]");
+  CHECK_INT(atomic_load(&echo_calls), 0);  /* the function never ran */
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+  freed = 0;
+}
+
+static void callback_failures_throw_with_kind(void) {
+  double now = 0;
+  hl_sandbox *sb = sandbox_with_callbacks(&now);
+  REQUIRE(sb);
+  hl_sandbox_result r = run(sb,
+    "let kinds = [];\n"
+    "try { await may_fail({path: '/tmp/a'}); } catch (e) {\n"
+    "  kinds.push(e instanceof Error, e.kind, e.message); }\n"
+    "try { await may_fail({timeout: true}); } catch (e) { kinds.push(e.kind, e.message); }\n"
+    "kinds");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.value_json, "[true,\"ExecutionFailed\",\"disk full: /tmp/a\",\"Timeout\",\"took too long\"]");
+  hl_sandbox_result_clear(&r);
+
+  /* Uncaught, the kind becomes the execution's status. */
+  r = run(sb, "await echo({message: 1})");
+  CHECK_INT(r.status, HL_ERR_INVALID_ARGUMENTS);
+  CHECK_CONTAINS(r.error, "CallbackError");
+  hl_sandbox_result_clear(&r);
+  r = run(sb, "await may_fail({path: 'p'})");
+  CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(r.error, "disk full: p");
+  hl_sandbox_result_clear(&r);
+
+  /* A callback removed on the host but still referenced in JavaScript. */
+  r = run(sb, "globalThis.keep = get_time; 1");
+  hl_sandbox_result_clear(&r);
+  CHECK_INT(hl_sandbox_remove_callback(sb, "get_time"), HL_OK);
+  r = run(sb, "let k; try { await keep(); } catch (e) { k = e.kind } [k, typeof get_time]");
+  CHECK_STR(r.value_json, "[\"NotFound\",\"undefined\"]");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+  freed = 0;
+}
+
+static void list_callbacks_describes_them(void) {
+  double now = 0;
+  hl_sandbox *sb = sandbox_with_callbacks(&now);
+  REQUIRE(sb);
+  hl_sandbox_result r = run(sb,
+    "const cbs = listCallbacks();\n"
+    "cbs.map(c => c.name + ':' + c.description + ':' + Object.keys(c.parameters.properties || {}).join(','))");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.value_json, "[\"echo:Echoes the message back:message,repeat\","
+                          "\"get_time:Returns a timestamp:\",\"may_fail:Fails:path,timeout\"]");
+  hl_sandbox_result_clear(&r);
+  r = run(sb, "listCallbacks()[0].parameters.required");
+  CHECK_STR(r.value_json, "[\"message\"]");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+  freed = 0;
+}
+
+static void registration_rejects_bad_input(void) {
+  hl_sandbox *sb = new_sandbox();
+  REQUIRE(sb);
+  CHECK_INT(hl_sandbox_add_callback(sb, "bad-name", "", echo_fn, NULL, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_sandbox_add_callback(sb, "console", "", echo_fn, NULL, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_sandbox_add_callback(sb, "", "", echo_fn, NULL, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_sandbox_add_callback(sb, NULL, "", echo_fn, NULL, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_sandbox_add_callback(sb, "ok", NULL, echo_fn, NULL, NULL), HL_OK);
+  CHECK_INT(hl_sandbox_add_callback(sb, "ok", NULL, echo_fn, NULL, NULL), HL_ERR_EXISTS);
+  CHECK_INT(hl_sandbox_callback_param(sb, "ok", "p", "strin", "", false), HL_ERR_SCHEMA);
+  CHECK_INT(hl_sandbox_callback_param(sb, "missing", "p", "string", "", false), HL_ERR_NOT_FOUND);
+  CHECK_INT(hl_sandbox_callback_param(sb, "ok", "p", "string", "", false), HL_OK);
+  CHECK_INT(hl_sandbox_callback_param(sb, "ok", "p", "string", "", false), HL_ERR_EXISTS);
+  CHECK_INT(hl_sandbox_callback_schema(sb, "ok", "{not json"), HL_ERR_JSON);
+  CHECK_INT(hl_sandbox_callback_schema(sb, "ok", "{\"type\":\"strin\"}"), HL_ERR_SCHEMA);
+  CHECK_INT(hl_sandbox_callback_count(sb), 1);
+  CHECK_INT(hl_sandbox_remove_callback(sb, "nope"), HL_ERR_NOT_FOUND);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, &r), HL_ERR_INVALID);
+  hl_sandbox_result_clear(&r);
+  CHECK_INT(hl_sandbox_execute(NULL, "1", &r), HL_ERR_INVALID);
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+  hl_sandbox_free(NULL);
+}
+
+static void sessions_persist_and_reset_clears(void) {
+  hl_sandbox *sb = new_sandbox();
+  REQUIRE(sb);
+  hl_sandbox_result r = run(sb, "let counter = 10; function bump(n) { counter += n; return counter; }\n"
+                                "var v = 'var'; const c = 'const'; 'defined'");
+  CHECK_INT(r.status, HL_OK);
+  hl_sandbox_result_clear(&r);
+  r = run(sb, "bump(5)");
+  CHECK_STR(r.value_json, "15");
+  hl_sandbox_result_clear(&r);
+  r = run(sb, "[bump(1), v, c]");
+  CHECK_STR(r.value_json, "[16,\"var\",\"const\"]");
+  hl_sandbox_result_clear(&r);
+
+  CHECK_INT(hl_sandbox_reset(sb), HL_OK);
+  r = run(sb, "[typeof counter, typeof bump, typeof v, typeof console.log]");
+  CHECK_STR(r.value_json, "[\"undefined\",\"undefined\",\"undefined\",\"function\"]");
+  hl_sandbox_result_clear(&r);
+
+  /* Two sandboxes never share state. */
+  hl_sandbox *other = new_sandbox();
+  REQUIRE(other);
+  r = run(sb, "globalThis.mine = 1; 0");
+  hl_sandbox_result_clear(&r);
+  r = run(other, "typeof mine");
+  CHECK_STR(r.value_json, "\"undefined\"");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(other);
+  hl_sandbox_free(sb);
+}
+
+static void top_level_await_and_promises(void) {
+  hl_sandbox *sb = new_sandbox();
+  REQUIRE(sb);
+  hl_sandbox_result r = run(sb, "const x = await Promise.resolve(20); x + await (async () => 22)()");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.value_json, "42");
+  hl_sandbox_result_clear(&r);
+  r = run(sb, "await new Promise(() => {})");
+  CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(r.error, "never settle");
+  hl_sandbox_result_clear(&r);
+  r = run(sb, "await Promise.reject(new RangeError('nope'))");
+  CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(r.error, "RangeError: nope");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+static void snapshots_carry_state(void) {
+  hl_sandbox *sb = new_sandbox();
+  REQUIRE(sb);
+  hl_sandbox_result r = run(sb, "function helper(a) { return a * 2; } var seeded = 7; 0");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_snapshot *snap = NULL;
+  REQUIRE(hl_sandbox_snapshot_take(sb, &snap) == HL_OK);
+  hl_sandbox_free(sb);
+
+  hl_sandbox *a = NULL, *b = NULL;
+  REQUIRE(hl_sandbox_new_from_snapshot(snap, NULL, &a) == HL_OK);
+  REQUIRE(hl_sandbox_new_from_snapshot(snap, NULL, &b) == HL_OK);
+  hl_sandbox_snapshot_free(snap);
+  r = run(a, "seeded = helper(seeded); seeded");
+  CHECK_STR(r.value_json, "14");
+  hl_sandbox_result_clear(&r);
+  r = run(b, "seeded"); /* copy-on-write: a's write is not visible in b */
+  CHECK_STR(r.value_json, "7");
+  hl_sandbox_result_clear(&r);
+  /* reset goes back to the snapshot, not to an empty scope */
+  CHECK_INT(hl_sandbox_reset(a), HL_OK);
+  r = run(a, "seeded");
+  CHECK_STR(r.value_json, "7");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(a);
+  hl_sandbox_free(b);
+}
+
+static void no_host_objects_inside(void) {
+  hl_sandbox *sb = new_sandbox();
+  REQUIRE(sb);
+  hl_sandbox_result r = run(sb,
+    "[typeof require, typeof process, typeof fetch, typeof std, typeof os,\n"
+    " typeof Function('return this')().process, typeof setTimeout,\n"
+    " Object.getOwnPropertyNames(globalThis).filter(n => /host|hl_/i.test(n)).length]");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.value_json, "[\"undefined\",\"undefined\",\"undefined\",\"undefined\",\"undefined\","
+                          "\"undefined\",\"undefined\",0]");
+  hl_sandbox_result_clear(&r);
+  r = run(sb, "await import('fs').then(() => 'loaded', e => 'refused: ' + e.message)");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_CONTAINS(r.value_json, "refused");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+int main(void) {
+  CHECK(hl_sandbox_available());
+  RUN(eval_returns_value_as_json);
+  RUN(console_is_captured);
+  RUN(exceptions_and_syntax_errors);
+  RUN(callbacks_are_async_functions);
+  RUN(invalid_arguments_are_catchable);
+  RUN(callback_failures_throw_with_kind);
+  RUN(list_callbacks_describes_them);
+  RUN(registration_rejects_bad_input);
+  RUN(sessions_persist_and_reset_clears);
+  RUN(top_level_await_and_promises);
+  RUN(snapshots_carry_state);
+  RUN(no_host_objects_inside);
+  return CHECK_EXIT();
+}
