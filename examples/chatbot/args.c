@@ -1,0 +1,145 @@
+/*
+ * args.c - parse hookline-chat's command line.
+ *
+ * Hand-written rather than getopt_long so that "--opt=value" and
+ * "--opt value" both work with clear messages, and so that parsing has no
+ * global state (tests could call it twice).
+ */
+#include "args.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef enum { OPT_FLAG, OPT_VALUE } opt_kind;
+
+typedef struct opt_spec {
+  const char *long_name;
+  char short_name;
+  opt_kind kind;
+  size_t offset; /* of the const char * or bool field in chat_options */
+} opt_spec;
+
+#define FIELD(f) offsetof(chat_options, f)
+
+static const opt_spec specs[] = {
+    {"provider", 0, OPT_VALUE, FIELD(provider)},
+    {"model", 'm', OPT_VALUE, FIELD(model)},
+    {"base-url", 0, OPT_VALUE, FIELD(base_url)},
+    {"log", 0, OPT_VALUE, FIELD(log_path)},
+    {"allow-tools", 0, OPT_VALUE, FIELD(allow_tools)},
+    {"prompt", 'p', OPT_VALUE, FIELD(prompt)},
+    {"script", 0, OPT_VALUE, FIELD(script_path)},
+    {"json", 0, OPT_FLAG, FIELD(json)},
+    {"no-stream", 0, OPT_FLAG, FIELD(no_stream)},
+    {"help", 'h', OPT_FLAG, FIELD(help)},
+    {"version", 'V', OPT_FLAG, FIELD(version)},
+};
+
+static const opt_spec *find_long(const char *name, size_t len) {
+  for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+    if (strlen(specs[i].long_name) == len && strncmp(specs[i].long_name, name, len) == 0)
+      return &specs[i];
+  return NULL;
+}
+
+static const opt_spec *find_short(char c) {
+  for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+    if (specs[i].short_name && specs[i].short_name == c) return &specs[i];
+  return NULL;
+}
+
+int chat_parse_args(int argc, char **argv, chat_options *opt, char *err, size_t errlen) {
+  memset(opt, 0, sizeof *opt);
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    const opt_spec *spec = NULL;
+    const char *inline_value = NULL;
+    if (strncmp(arg, "--", 2) == 0 && arg[2]) {
+      const char *name = arg + 2;
+      const char *eq = strchr(name, '=');
+      size_t len = eq ? (size_t)(eq - name) : strlen(name);
+      spec = find_long(name, len);
+      if (!spec) {
+        snprintf(err, errlen, "unknown option '--%.*s' (try --help)", (int)len, name);
+        return -1;
+      }
+      if (eq) inline_value = eq + 1;
+    } else if (arg[0] == '-' && arg[1] && !arg[2]) {
+      spec = find_short(arg[1]);
+      if (!spec) {
+        snprintf(err, errlen, "unknown option '%s' (try --help)", arg);
+        return -1;
+      }
+    } else {
+      snprintf(err, errlen, "unexpected argument '%s' (a question goes after -p)", arg);
+      return -1;
+    }
+
+    char *field = (char *)opt + spec->offset;
+    if (spec->kind == OPT_FLAG) {
+      if (inline_value) {
+        snprintf(err, errlen, "option '--%s' takes no value", spec->long_name);
+        return -1;
+      }
+      *(bool *)(void *)field = true;
+      continue;
+    }
+    const char *value = inline_value;
+    if (!value) {
+      if (i + 1 >= argc) {
+        snprintf(err, errlen, "option '%s' needs a value", arg);
+        return -1;
+      }
+      value = argv[++i];
+    }
+    *(const char **)(void *)field = value;
+  }
+
+  if (opt->provider && strcmp(opt->provider, "openai") != 0 &&
+      strcmp(opt->provider, "anthropic") != 0 && strcmp(opt->provider, "scripted") != 0) {
+    snprintf(err, errlen, "unknown provider '%s': use openai, anthropic or scripted",
+             opt->provider);
+    return -1;
+  }
+  if (opt->json && !opt->prompt) {
+    snprintf(err, errlen, "--json needs a question: hookline-chat -p \"...\" --json");
+    return -1;
+  }
+  if (opt->prompt && !opt->prompt[0]) {
+    snprintf(err, errlen, "-p needs a non-empty question");
+    return -1;
+  }
+  return 0;
+}
+
+void chat_print_usage(const char *argv0) {
+  printf(
+      "hookline-chat - a chatbot built on hookline (agent loop, tools, hooks)\n"
+      "\n"
+      "Usage:\n"
+      "  %s [options]                 interactive chat\n"
+      "  %s -p \"question\" [--json]    answer one question and exit\n"
+      "\n"
+      "Model:\n"
+      "  --provider NAME     openai, anthropic or scripted (offline demo model)\n"
+      "  -m, --model NAME    model name (default: the provider's)\n"
+      "  --base-url URL      OpenAI-compatible server, e.g. Ollama:\n"
+      "                      --base-url http://localhost:11434/v1 --model llama3.2\n"
+      "  With OPENAI_API_KEY or ANTHROPIC_API_KEY set, that provider is used;\n"
+      "  with neither (and no flags) the offline demo model answers.\n"
+      "\n"
+      "Tools and hooks:\n"
+      "  --log FILE          log every hook and event of every run to FILE\n"
+      "  --allow-tools a,b   only these tools may run (others are refused)\n"
+      "\n"
+      "Output:\n"
+      "  -p, --prompt TEXT   one-shot: print the answer on stdout, exit 0\n"
+      "  --json              with -p: answer, tool calls and usage as JSON\n"
+      "  --no-stream         print answers whole instead of token by token\n"
+      "  -h, --help          this text\n"
+      "  -V, --version       version\n"
+      "\n"
+      "In the chat, type /help for commands. Ctrl-C cancels an answer,\n"
+      "Ctrl-D or /quit leaves.\n",
+      argv0, argv0);
+}

@@ -1,0 +1,32 @@
+/*
+ * args.h - command-line options of hookline-chat.
+ */
+#ifndef CHAT_ARGS_H
+#define CHAT_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct chat_options {
+  const char *provider;     /* "openai", "anthropic", "scripted" or NULL: decide */
+  const char *model;        /* model name or NULL: provider default */
+  const char *base_url;     /* OpenAI-compatible server (Ollama, vLLM, ...) */
+  const char *log_path;     /* --log FILE */
+  const char *allow_tools;  /* --allow-tools a,b (comma separated) */
+  const char *prompt;       /* -p: one-shot question */
+  const char *script_path;  /* hidden --script FILE: scripted model from JSON */
+  bool json;                /* --json: one-shot answer as JSON */
+  bool no_stream;           /* --no-stream: print whole answers */
+  bool help;
+  bool version;
+} chat_options;
+
+/** Parse argv. Returns 0 on success, or -1 after writing a message naming
+ *  the bad option to `err`. argv strings are borrowed (they live as long as
+ *  the process). */
+int chat_parse_args(int argc, char **argv, chat_options *opt, char *err, size_t errlen);
+
+/** The --help text. */
+void chat_print_usage(const char *argv0);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * chat.h - the chatbot application object shared by its parts.
+ *
+ * Files and their jobs:
+ *   main.c      entry point: parse options, set up, REPL or one-shot
+ *   args.c      command-line options
+ *   app.c       build the agent: provider, tools, hooks, observers
+ *   provider.c  choose and configure the model provider
+ *   offline.c   the offline demo model's built-in script
+ *   tools.c     calculator and clock tools (calc.c does the arithmetic)
+ *   hooks.c     the chatbot's own hooks (normalize-math, cap-tool-result)
+ *   ui.c        terminal output: streamed text, spinner, tool lines
+ *   cancel.c    Ctrl-C: signal handler -> self-pipe -> hl_agent_cancel()
+ *   repl.c      the interactive loop (libedit)
+ *   commands.c  slash commands
+ *   trace.c     /trace: the hook and event trace of the last turn
+ *   oneshot.c   -p and --json
+ */
+#ifndef CHAT_CHAT_H
+#define CHAT_CHAT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <hookline.h>
+
+#include "args.h"
+#include "ui.h"
+
+typedef struct chat_app {
+  chat_options opt;
+  hl_agent *agent;
+  hl_session *session;
+  hl_provider *provider;
+  hl_observer *collector;  /* every event of the last turn, for /trace */
+  hl_observer *watcher;    /* our own observer: UI status and tool records */
+  char provider_name[32];  /* "openai", "anthropic", "scripted" */
+  char model_desc[256];    /* for the banner: "offline demo model", "gpt-4o-mini at ..." */
+  bool offline;            /* the built-in offline demo script answers */
+  bool have_js;            /* the JavaScript sandbox tool is available */
+  FILE *log_file;          /* --log */
+  chat_ui ui;
+  bool ui_ready;           /* ui_init() ran */
+  bool interactive;        /* REPL (stream to the terminal) vs one-shot */
+
+  /* Last run, filled by the watcher observer (locked: tools run in parallel). */
+  pthread_mutex_t mu;
+  cJSON *tool_calls;       /* [{id,name,arguments,result,error}] of the last run */
+  cJSON *hook_answers;     /* before_tool overrides of this turn: [{call_id,hook,args}] */
+  char *streamed;          /* text streamed during the current model turn */
+  size_t streamed_len, streamed_cap;
+  int turns;
+
+  atomic_bool running;     /* a run is in progress (cancel.c reads it) */
+  atomic_bool cancelled;   /* Ctrl-C reached the current run */
+} chat_app;
+
+/* app.c */
+/** Build everything from `app->opt`. On failure prints nothing, returns
+ *  the status with a message in hl_last_error(). */
+hl_status chat_app_init(chat_app *app, bool interactive);
+void chat_app_free(chat_app *app);
+/** Run one user turn. Resets the per-turn records first. */
+hl_status chat_app_run(chat_app *app, const char *input, char **answer);
+/** Print the welcome banner (what model, how to connect a real one). */
+void chat_app_banner(chat_app *app, FILE *out);
+
+/* provider.c */
+/** Choose a provider from options and environment. */
+hl_status chat_make_provider(chat_app *app);
+
+/* offline.c */
+/** Load the offline demo script into a scripted provider. */
+hl_status chat_load_offline_script(hl_provider *scripted, bool have_js);
+/** Example prompts the offline model understands (NULL-terminated). */
+extern const char *const chat_offline_examples[];
+
+/* hooks.c */
+/** Register the plugins asked for on the command line and the chatbot's
+ *  own hooks on the agent. */
+hl_status chat_add_hooks(chat_app *app);
+
+/* cancel.c */
+/** Install the SIGINT handler and the watcher thread that cancels runs. */
+int chat_cancel_init(chat_app *app);
+void chat_cancel_shutdown(void);
+
+/* repl.c */
+int chat_repl(chat_app *app);
+
+/* commands.c */
+typedef enum { CMD_CONTINUE, CMD_QUIT } cmd_result;
+/** Execute a line starting with '/'. */
+cmd_result chat_command(chat_app *app, const char *line);
+/** Names of the slash commands (NULL-terminated), for completion. */
+extern const char *const chat_command_names[];
+
+/* trace.c */
+/** Print the readable trace of `events` (a JSON array from the collecting
+ *  observer). */
+void chat_print_trace(chat_app *app, const cJSON *events, FILE *out);
+
+/* oneshot.c */
+int chat_oneshot(chat_app *app);
+
+#endif

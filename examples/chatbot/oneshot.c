@@ -1,0 +1,68 @@
+/*
+ * oneshot.c - `hookline-chat -p "question"`: answer once and exit.
+ *
+ * stdout carries only the answer (or, with --json, one JSON object), so the
+ * output can be piped; errors go to stderr with a non-zero exit status.
+ */
+#include "chat.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void print_json(chat_app *app, hl_status st, const char *answer) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return;
+  if (st == HL_OK) {
+    cJSON_AddStringToObject(o, "answer", answer ? answer : "");
+    cJSON_AddNullToObject(o, "error");
+  } else {
+    cJSON_AddNullToObject(o, "answer");
+    cJSON *err = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(err, "status", hl_status_name(st));
+    const char *msg = hl_agent_errmsg(app->agent);
+    cJSON_AddStringToObject(err, "message", msg && *msg ? msg : hl_last_error());
+  }
+  pthread_mutex_lock(&app->mu);
+  cJSON_AddItemToObject(o, "tool_calls", hl_json_clone(app->tool_calls));
+  int turns = app->turns;
+  pthread_mutex_unlock(&app->mu);
+  hl_usage u = hl_agent_last_usage(app->agent);
+  cJSON *usage = cJSON_AddObjectToObject(o, "usage");
+  cJSON_AddNumberToObject(usage, "input_tokens", (double)u.input_tokens);
+  cJSON_AddNumberToObject(usage, "output_tokens", (double)u.output_tokens);
+  if (u.has_cost) cJSON_AddNumberToObject(usage, "cost", u.cost);
+  cJSON_AddNumberToObject(o, "turns", turns);
+  cJSON_AddStringToObject(o, "provider", app->provider_name);
+  if (app->opt.model)
+    cJSON_AddStringToObject(o, "model", app->opt.model);
+  else
+    cJSON_AddNullToObject(o, "model");
+  char *text = cJSON_Print(o);
+  if (text) {
+    puts(text);
+    free(text);
+  }
+  cJSON_Delete(o);
+}
+
+int chat_oneshot(chat_app *app) {
+  char *answer = NULL;
+  hl_status st = chat_app_run(app, app->opt.prompt, &answer);
+  if (app->opt.json) print_json(app, st, answer);
+  if (st == HL_OK) {
+    if (!app->opt.json) {
+      fputs(answer ? answer : "", stdout);
+      size_t n = answer ? strlen(answer) : 0;
+      if (!n || answer[n - 1] != '\n') putchar('\n');
+    }
+    hl_free(answer);
+    return fflush(stdout) == 0 ? 0 : 1;
+  }
+  const char *msg = hl_agent_errmsg(app->agent);
+  if (!msg || !*msg) msg = hl_last_error();
+  if (st == HL_ERR_CANCELLED)
+    fprintf(stderr, "hookline-chat: cancelled\n");
+  else
+    fprintf(stderr, "hookline-chat: %s: %s\n", hl_status_name(st), msg);
+  return st == HL_ERR_CANCELLED ? 130 : 1;
+}

@@ -1,0 +1,223 @@
+/*
+ * repl.c - the interactive loop: libedit line editing and history, slash
+ * commands, and one agent run per line with streamed output.
+ */
+#include "chat.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <histedit.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HISTORY_SIZE 1000
+
+typedef struct repl {
+  chat_app *app;
+  EditLine *el;
+  History *hist;
+  char history_path[1024];
+  char prompt[64];
+} repl;
+
+static char *prompt_fn(EditLine *el) {
+  repl *r = NULL;
+  el_get(el, EL_CLIENTDATA, &r);
+  return r ? r->prompt : "> ";
+}
+
+/* Tab: complete a slash command at the start of the line. */
+static unsigned char complete_fn(EditLine *el, int ch) {
+  (void)ch;
+  const LineInfo *li = el_line(el);
+  size_t len = (size_t)(li->cursor - li->buffer);
+  if (len == 0 || li->buffer[0] != '/' || memchr(li->buffer, ' ', len)) return CC_ERROR;
+  const char *match = NULL;
+  int count = 0;
+  for (size_t i = 0; chat_command_names[i]; i++)
+    if (strncmp(chat_command_names[i], li->buffer, len) == 0) {
+      match = chat_command_names[i];
+      count++;
+    }
+  if (count == 1) {
+    char rest[32];
+    snprintf(rest, sizeof rest, "%s ", match + len);
+    return el_insertstr(el, rest) == 0 ? CC_REFRESH : CC_ERROR;
+  }
+  if (count > 1) {
+    putchar('\n');
+    for (size_t i = 0; chat_command_names[i]; i++)
+      if (strncmp(chat_command_names[i], li->buffer, len) == 0) printf("%s  ", chat_command_names[i]);
+    putchar('\n');
+    return CC_REDISPLAY;
+  }
+  return CC_ERROR;
+}
+
+static void history_setup(repl *r) {
+  HistEvent ev;
+  r->hist = history_init();
+  if (!r->hist) return;
+  history(r->hist, &ev, H_SETSIZE, HISTORY_SIZE);
+  history(r->hist, &ev, H_SETUNIQUE, 1);
+  el_set(r->el, EL_HIST, history, r->hist);
+  /* HOOKLINE_CHAT_HISTORY="" disables the file; unset uses ~/. */
+  const char *path = getenv("HOOKLINE_CHAT_HISTORY");
+  if (!path) {
+    const char *home = getenv("HOME");
+    if (home && *home) {
+      snprintf(r->history_path, sizeof r->history_path, "%s/.hookline_chat_history", home);
+    }
+  } else {
+    snprintf(r->history_path, sizeof r->history_path, "%s", path);
+  }
+  if (r->history_path[0]) history(r->hist, &ev, H_LOAD, r->history_path);
+}
+
+static void history_add(repl *r, const char *line) {
+  HistEvent ev;
+  if (!r->hist) return;
+  history(r->hist, &ev, H_ENTER, line);
+  if (r->history_path[0]) history(r->hist, &ev, H_SAVE, r->history_path);
+}
+
+/* Remove surrounding whitespace in place; returns the start. */
+static char *trim(char *s) {
+  while (isspace((unsigned char)*s)) s++;
+  size_t n = strlen(s);
+  while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+  return s;
+}
+
+/* True when two texts differ other than in surrounding whitespace. */
+static bool differs(const char *a, const char *b) {
+  while (isspace((unsigned char)*a)) a++;
+  while (isspace((unsigned char)*b)) b++;
+  size_t na = strlen(a), nb = strlen(b);
+  while (na && isspace((unsigned char)a[na - 1])) na--;
+  while (nb && isspace((unsigned char)b[nb - 1])) nb--;
+  return na != nb || memcmp(a, b, na) != 0;
+}
+
+static void explain_error(chat_app *app, hl_status st) {
+  const char *msg = hl_agent_errmsg(app->agent);
+  if (!msg || !*msg) msg = hl_last_error();
+  printf("%serror (%s): %s%s\n", ui_red(&app->ui), hl_status_name(st), msg, ui_reset(&app->ui));
+  if (st == HL_ERR_AUTH)
+    printf("%sCheck the API key (OPENAI_API_KEY / ANTHROPIC_API_KEY).%s\n", ui_dim(&app->ui),
+           ui_reset(&app->ui));
+  else if (st == HL_ERR_NETWORK)
+    printf("%sIs the server running and the --base-url right?%s\n", ui_dim(&app->ui),
+           ui_reset(&app->ui));
+}
+
+static void run_turn(chat_app *app, const char *input) {
+  char *answer = NULL;
+  hl_status st = chat_app_run(app, input, &answer);
+  if (st == HL_OK) {
+    pthread_mutex_lock(&app->mu);
+    bool streamed = app->streamed_len > 0;
+    bool replaced = streamed && answer && differs(app->streamed, answer);
+    pthread_mutex_unlock(&app->mu);
+    if (replaced) {
+      ui_turn_end(&app->ui);
+      ui_note(&app->ui, "(a hook replaced the answer:)");
+    }
+    if (!streamed || replaced) ui_answer_delta(&app->ui, answer ? answer : "");
+    ui_turn_end(&app->ui);
+  } else {
+    ui_turn_end(&app->ui);
+    if (st == HL_ERR_CANCELLED || atomic_load(&app->cancelled))
+      printf("%s(cancelled)%s\n", ui_dim(&app->ui), ui_reset(&app->ui));
+    else
+      explain_error(app, st);
+  }
+  hl_free(answer);
+  putchar('\n');
+  fflush(stdout);
+}
+
+void chat_app_banner(chat_app *app, FILE *out) {
+  const chat_ui *ui = &app->ui;
+  fprintf(out, "%shookline-chat %s%s  %s\n", ui_bold(ui), HOOKLINE_VERSION, ui_reset(ui),
+          app->model_desc);
+  fprintf(out, "%stools:", ui_dim(ui));
+  hl_tools *tools = hl_agent_tools(app->agent);
+  for (size_t i = 0; i < hl_tools_count(tools); i++)
+    fprintf(out, " %s", hl_tool_name(hl_tools_at(tools, i)));
+  fprintf(out, "   /help for commands, Ctrl-C cancels, Ctrl-D quits%s\n", ui_reset(ui));
+  if (app->offline) {
+    fprintf(out,
+            "\nThis is the %soffline demo%s: a scripted model that answers a few prompts by "
+            "calling the real tools.\n"
+            "To chat with a real model, set OPENAI_API_KEY or ANTHROPIC_API_KEY, or start Ollama "
+            "and run:\n"
+            "  hookline-chat --base-url http://localhost:11434/v1 --model llama3.2\n"
+            "Try:",
+            ui_bold(ui), ui_reset(ui));
+    for (size_t i = 0; chat_offline_examples[i]; i++)
+      fprintf(out, "%s %s%s%s", i ? "  ·" : "", ui_cyan(ui), chat_offline_examples[i], ui_reset(ui));
+    if (app->have_js) fprintf(out, "  · %srun some javascript%s", ui_cyan(ui), ui_reset(ui));
+    fputc('\n', out);
+  }
+  fputc('\n', out);
+  fflush(out);
+}
+
+int chat_repl(chat_app *app) {
+  repl r = {.app = app};
+  const char *mark = app->ui.utf8 ? "›" : ">";
+  if (app->ui.color)
+    snprintf(r.prompt, sizeof r.prompt, "\1\033[1;32m\1%s\1\033[0m\1 ", mark);
+  else
+    snprintf(r.prompt, sizeof r.prompt, "%s ", mark);
+
+  r.el = el_init("hookline-chat", stdin, stdout, stderr);
+  if (!r.el) {
+    fprintf(stderr, "hookline-chat: cannot initialise line editing\n");
+    return 1;
+  }
+  el_set(r.el, EL_CLIENTDATA, &r);
+  el_set(r.el, EL_PROMPT_ESC, prompt_fn, '\1');
+  el_set(r.el, EL_EDITOR, "emacs");
+  el_set(r.el, EL_SIGNAL, 1);
+  el_set(r.el, EL_ADDFN, "hl-complete", "complete a slash command", complete_fn);
+  el_set(r.el, EL_BIND, "^I", "hl-complete", NULL);
+  el_source(r.el, NULL); /* the user's ~/.editrc, if any */
+  history_setup(&r);
+
+  chat_app_banner(app, stdout);
+  for (;;) {
+    int count = 0;
+    errno = 0;
+    const char *got = el_gets(r.el, &count);
+    if (!got) {
+      if (count < 0 && errno == EINTR) { /* Ctrl-C at the prompt: fresh line */
+        putchar('\n');
+        continue;
+      }
+      putchar('\n'); /* Ctrl-D */
+      break;
+    }
+    char *copy = strdup(got);
+    if (!copy) break;
+    char *line = trim(copy);
+    if (!*line) {
+      free(copy);
+      continue;
+    }
+    history_add(&r, line);
+    if (line[0] == '/') {
+      cmd_result res = chat_command(app, line);
+      free(copy);
+      if (res == CMD_QUIT) break;
+      continue;
+    }
+    run_turn(app, line);
+    free(copy);
+  }
+  if (r.hist) history_end(r.hist);
+  el_end(r.el);
+  return 0;
+}

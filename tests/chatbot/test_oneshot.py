@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""hookline-chat one-shot mode: -p prints the answer and exits 0, --json
+reports the answer, the tool calls and usage, errors give a clear message on
+stderr and a non-zero exit. Runs the offline model and a real OpenAI-format
+HTTP server on 127.0.0.1 (model_server.py).
+
+Usage: test_oneshot.py PATH/TO/hookline-chat
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chatlib import check, clean_env, finish, run  # noqa: E402
+
+BIN = os.path.abspath(sys.argv[1])
+HERE = os.path.dirname(os.path.abspath(__file__))
+TMP = tempfile.mkdtemp(prefix="hlchat-oneshot-")
+ENV = clean_env(TMP)
+
+
+def chat(*args, env=None, timeout=60):
+    return subprocess.run([BIN] + list(args), capture_output=True, text=True,
+                          env=env or ENV, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+class Server:
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "model_server.py")],
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.base = f"http://127.0.0.1:{self.port}/v1"
+        return self
+
+    def requests(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/__requests") as r:
+            return json.load(r)
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def test_offline_answer_uses_the_calculator():
+    r = chat("-p", "what is 17*23?")
+    check(r.returncode == 0, f"exit 0, got {r.returncode}: {r.stderr}")
+    check("391" in r.stdout, f"the answer contains 391: {r.stdout!r}")
+    check(r.stdout.endswith("\n"), "the answer ends with a newline")
+
+
+def test_offline_json_reports_the_tool_call():
+    r = chat("-p", "what is 17*23?", "--json")
+    check(r.returncode == 0, f"exit 0, got {r.returncode}: {r.stderr}")
+    out = json.loads(r.stdout)
+    check("391" in out["answer"], f"answer contains 391: {out['answer']!r}")
+    check(out["error"] is None, "no error")
+    calls = out["tool_calls"]
+    check(len(calls) == 1, f"one tool call: {calls}")
+    if calls:
+        check(calls[0]["name"] == "calculator", "the calculator ran")
+        check(calls[0]["arguments"] == {"expression": "17*23"}, f"its arguments: {calls[0]}")
+        check(calls[0]["result"] == "391", f"the calculator computed 391: {calls[0]}")
+        check(calls[0]["error"] is None, "the tool call succeeded")
+    check(out["turns"] == 2, f"two model turns (tool call, answer): {out['turns']}")
+    check(out["provider"] == "scripted", "the offline model is the scripted provider")
+    check(set(out["usage"]) >= {"input_tokens", "output_tokens"}, "usage is reported")
+
+
+def test_calculator_errors_reach_the_answer():
+    r = chat("-p", "what is 1/0", "--json")
+    out = json.loads(r.stdout)
+    check(r.returncode == 0, "a failing tool is not a failing run")
+    calls = out["tool_calls"]
+    check(len(calls) == 1 and calls[0]["error"] is not None
+          and "division by zero" in calls[0]["error"]["message"],
+          f"the tool call failed with a clear message: {calls}")
+    check("division by zero" in out["answer"], f"the model saw the error: {out['answer']!r}")
+
+
+def test_openai_server_round_trip():
+    with Server() as s:
+        r = chat("--provider", "openai", "--base-url", s.base, "--model", "test-model",
+                 "-p", "what is 6*7?", "--json")
+        check(r.returncode == 0, f"exit 0, got {r.returncode}: {r.stderr}")
+        out = json.loads(r.stdout) if r.stdout else {}
+        check(out.get("answer") == "The answer is 42.", f"answer from the server: {out}")
+        calls = out.get("tool_calls", [])
+        check(len(calls) == 1 and calls[0]["name"] == "calculator"
+              and calls[0]["result"] == "42", f"the calculator ran locally: {calls}")
+        check(out.get("usage", {}).get("input_tokens") == 24,
+              f"usage summed over both calls: {out.get('usage')}")
+        reqs = s.requests()
+        check(len(reqs) == 2, f"two model calls, got {len(reqs)}")
+        if len(reqs) == 2:
+            first, second = reqs[0]["body"], reqs[1]["body"]
+            check(first["model"] == "test-model", "--model is sent")
+            names = sorted(t["function"]["name"] for t in first.get("tools", []))
+            check(names == ["calculator", "clock"], f"tools declared: {names}")
+            tool_msgs = [m for m in second["messages"] if m["role"] == "tool"]
+            check(len(tool_msgs) == 1 and tool_msgs[0]["content"] == "42",
+                  f"the tool result went back to the model: {tool_msgs}")
+
+        # Plain -p: the answer alone on stdout.
+        r = chat("--provider", "openai", "--base-url", s.base, "--model", "m",
+                 "-p", "what is 2^10")
+        check(r.returncode == 0 and r.stdout == "The answer is 1024.\n",
+              f"plain answer: {r.returncode} {r.stdout!r} {r.stderr!r}")
+
+
+def test_api_key_selects_openai():
+    with Server() as s:
+        env = dict(ENV, OPENAI_API_KEY="sk-test-key-123")
+        r = chat("--base-url", s.base, "--model", "m", "-p", "what is 1+1", env=env)
+        check(r.returncode == 0 and "The answer is 2." in r.stdout,
+              f"OPENAI_API_KEY picks the OpenAI provider: {r.stdout!r} {r.stderr!r}")
+        reqs = s.requests()
+        check(bool(reqs) and reqs[0]["authorization"] == "Bearer sk-test-key-123",
+              "the key is sent as a bearer token")
+
+
+def test_errors_are_clear_and_non_zero():
+    with Server() as s:
+        r = chat("--provider", "openai", "--base-url", s.base, "--model", "unauthorized",
+                 "-p", "hi", "--json")
+        check(r.returncode != 0, "a refused key fails the run")
+        check("hookline-chat:" in r.stderr and "Incorrect API key" in r.stderr,
+              f"stderr explains: {r.stderr!r}")
+        out = json.loads(r.stdout)
+        check(out["answer"] is None and out["error"]["status"].startswith("Auth"),
+              f"--json reports the error: {out}")
+
+    # Nothing listens on this port (bound, then closed).
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    r = chat("--provider", "openai", "--base-url", f"http://127.0.0.1:{port}/v1",
+             "--model", "m", "-p", "hi")
+    check(r.returncode != 0 and r.stdout == "", f"connection refused fails: {r.returncode}")
+    check("hookline-chat:" in r.stderr, f"with a message: {r.stderr!r}")
+
+    script = os.path.join(TMP, "empty.json")
+    with open(script, "w") as f:
+        f.write('{"rules": []}')
+    r = chat("--script", script, "-p", "anything")
+    check(r.returncode == 1 and "exhausted" in r.stderr,
+          f"an exhausted script is an error: {r.returncode} {r.stderr!r}")
+
+    r = chat("--script", os.path.join(TMP, "missing.json"), "-p", "x")
+    check(r.returncode == 1 and "missing.json" in r.stderr, f"missing script: {r.stderr!r}")
+
+
+def test_command_line_errors():
+    for args, needle in ((["--provider", "nope"], "unknown provider"),
+                         (["--json"], "--json needs a question"),
+                         (["--bogus"], "unknown option"),
+                         (["-p"], "needs a value"),
+                         (["stray"], "unexpected argument")):
+        r = chat(*args)
+        check(r.returncode == 2 and needle in r.stderr,
+              f"{args}: exit 2 with {needle!r}, got {r.returncode} {r.stderr!r}")
+    r = chat("--help")
+    check(r.returncode == 0 and "Usage:" in r.stdout and "--allow-tools" in r.stdout,
+          "--help prints the usage")
+
+
+run(test_offline_answer_uses_the_calculator)
+run(test_offline_json_reports_the_tool_call)
+run(test_calculator_errors_reach_the_answer)
+run(test_openai_server_round_trip)
+run(test_api_key_selects_openai)
+run(test_errors_are_clear_and_non_zero)
+run(test_command_line_errors)
+finish()

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""hookline-chat in a real terminal (tmux): the offline model answering
+through a tool, /trace with the hook chain lines, slash commands, Ctrl-C
+cancelling a slow answer, Ctrl-C at the prompt, /quit and Ctrl-D exiting 0.
+
+Usage: test_repl_tmux.py PATH/TO/hookline-chat
+"""
+import json
+import os
+import re
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chatlib import Tmux, check, clean_env, finish, run  # noqa: E402
+
+BIN = os.path.abspath(sys.argv[1])
+TMP = tempfile.mkdtemp(prefix="hlchat-test-")
+ENV = clean_env(TMP)
+PROMPT = r"(?m)^›\s*$"
+
+
+def test_offline_model_answers_through_the_calculator():
+    log = os.path.join(TMP, "calc.log")
+    with Tmux([BIN, "--log", log], ENV) as t:
+        # The banner says this is the offline demo and how to connect a model.
+        t.wait_for(r"offline demo")
+        t.wait_for(r"OPENAI_API_KEY")
+        t.wait_for(r"--base-url http://localhost:11434/v1")
+        t.wait_for(PROMPT)
+        m = t.mark()
+        t.type_line("what is 17*23?")
+        # The tool line printed by the chatbot's observer when TOOL_END fires...
+        t.wait_for(r'⚙ calculator \{"expression":"17\*23"\} → 391', m)
+        # ...and the answer that quotes the tool's result.
+        t.wait_for(r"17\*23 = 391 \(worked out by the calculator tool\)", m)
+        t.wait_for(PROMPT, m)
+        # The log file (written by hooks/observers of the run) saw the tool run.
+        with open(log) as f:
+            text = f.read()
+        check(re.search(r"calculator.*391", text) is not None,
+              f"the --log file records the calculator call and its result: {text!r}")
+
+        # /trace: before_tool and after_tool chain lines around the tool call.
+        m = t.mark()
+        t.type_line("/trace")
+        t.wait_for(r"Trace of the last turn", m)
+        t.wait_for(r"agent_start\s+agent=assistant input=\"what is 17\*23\?\"", m)
+        t.wait_for(r"hook before_tool\s+calculator: .*normalize-math -> continue", m)
+        t.wait_for(r'tool_start\s+calculator \{"expression":"17\*23"\}', m)
+        t.wait_for(r'tool_end\s+calculator -> "391"', m)
+        t.wait_for(r"hook after_tool\s+calculator: .*cap-tool-result -> continue", m)
+        t.wait_for(r'agent_end\s+answer="17\*23 = 391', m)
+        screen = t.screen()[m:]
+        check(screen.index("hook before_tool") < screen.index("tool_start") <
+              screen.index("tool_end") < screen.index("hook after_tool"),
+              "trace lines come in dispatch order")
+
+        t.type_line("/quit")
+        status = t.dead_status()
+        check(status == 0, f"/quit exits with status 0, got {status}")
+
+
+def test_trace_shows_mutated_arguments():
+    with Tmux([BIN], ENV) as t:
+        t.wait_for(PROMPT)
+        m = t.mark()
+        t.type_line("what is 12 x 7")
+        # The model sent "12 x 7"; the normalize-math hook rewrote it.
+        t.wait_for(r'⚙ calculator \{"expression":"12 \* 7"\} → 84', m)
+        t.wait_for(r"12 x 7 = 84", m)
+        t.wait_for(PROMPT, m)
+        m = t.mark()
+        t.type_line("/trace")
+        t.wait_for(r'calls calculator \{"expression":"12 x 7"\}', m)
+        t.wait_for(r'normalize-math -> continue with new arguments \{"expression":"12 \* 7"\}', m)
+        t.wait_for(r'tool_start\s+calculator \{"expression":"12 \* 7"\}', m)
+        t.type_line("/quit")
+        status = t.dead_status()
+        check(status == 0, f"/quit exits with status 0, got {status}")
+
+
+def test_slash_commands():
+    save1 = os.path.join(TMP, "conv.json")
+    save2 = os.path.join(TMP, "after-reset.json")
+    with Tmux([BIN], ENV) as t:
+        t.wait_for(PROMPT)
+        m = t.mark()
+        t.type_line("/help")
+        for cmd in ("/tools", "/hooks", "/trace", "/reset", "/save FILE", "/quit"):
+            t.wait_for(re.escape(cmd), m)
+        m = t.mark()
+        t.type_line("/tools")
+        t.wait_for(r"calculator\(expression: string\)", m)
+        t.wait_for(r"clock\(utc\?: boolean\)", m)
+        m = t.mark()
+        t.type_line("/hooks")
+        t.wait_for(r"before_tool\s+normalize-math", m)
+        t.wait_for(r"after_tool\s+cap-tool-result", m)
+        m = t.mark()
+        t.type_line("/trace")
+        t.wait_for(r"No trace yet", m)
+        m = t.mark()
+        t.type_line("/nonsense")
+        t.wait_for(r"unknown command /nonsense", m)
+
+        m = t.mark()
+        t.type_line("what time is it?")
+        t.wait_for(r"says the clock tool", m)
+        t.wait_for(PROMPT, m)
+        m = t.mark()
+        t.type_line(f"/save {save1}")
+        t.wait_for(r"Saved \d+ messages to", m)
+        with open(save1) as f:
+            conv = json.load(f)
+        texts = json.dumps(conv["messages"])
+        check("what time is it?" in texts, "the saved conversation has the question")
+        check('"tool_call"' in texts and '"clock"' in texts,
+              "the saved conversation has the clock tool call")
+
+        m = t.mark()
+        t.type_line("/reset")
+        t.wait_for(r"Conversation forgotten", m)
+        t.type_line(f"/save {save2}")
+        t.wait_for(r"Saved 0 messages", m)
+        with open(save2) as f:
+            check(json.load(f)["messages"] == [], "/reset empties the conversation")
+
+        m = t.mark()
+        t.type_line("/save /nonexistent-dir/x.json")
+        t.wait_for(r"cannot write /nonexistent-dir/x.json", m)
+        t.type_line("/quit")
+        status = t.dead_status()
+        check(status == 0, f"/quit exits with status 0, got {status}")
+
+
+def test_ctrl_c_cancels_a_slow_answer():
+    script = os.path.join(TMP, "slow.json")
+    with open(script, "w") as f:
+        json.dump({"rules": [
+            {"match": "slow", "steps": [{"text": "too late to matter", "delay_ms": 60000}]},
+            {"match": "quick", "steps": [{"text": "quick answer here"}]},
+        ]}, f)
+    with Tmux([BIN, "--script", script], ENV) as t:
+        t.wait_for(PROMPT)
+        m = t.mark()
+        t.type_line("a slow question")
+        t.wait_for(r"thinking…", m)          # the spinner while the model waits
+        t.send("C-c")
+        t.wait_for(r"\(cancelled\)", m)      # long before the 60 s step would end
+        t.wait_for(PROMPT, m)
+        check("too late to matter" not in t.screen(), "the cancelled answer never appears")
+        m = t.mark()
+        t.type_line("a quick one")
+        t.wait_for(r"quick answer here", m)
+        t.wait_for(PROMPT, m)
+        # Ctrl-C at the prompt clears the line and keeps the chatbot running.
+        t.send("-l", "half-typed")
+        t.send("C-c")
+        m = t.mark()
+        t.type_line("quick again")
+        t.wait_for(r"quick answer here", m)
+        t.wait_for(PROMPT, m)
+        t.send("C-d")
+        check(t.dead_status() == 0, "Ctrl-D exits with status 0")
+
+
+def test_allow_tools_refuses_other_tools():
+    with Tmux([BIN, "--allow-tools", "clock"], ENV) as t:
+        t.wait_for(PROMPT)
+        m = t.mark()
+        t.type_line("what is 2+2")
+        # The allowlist hook overrides the call: the calculator never runs and
+        # its result is the refusal, which the offline model quotes.
+        t.wait_for(r"not (allowed|on the allowlist)", m)
+        t.wait_for(PROMPT, m)
+        m = t.mark()
+        t.type_line("/trace")
+        t.wait_for(r"hook before_tool\s+calculator: .*allowlist -> override", m)
+        check(re.search(r"tool_end\s+calculator", t.screen()[m:]) is None,
+              "the calculator did not run")
+        t.type_line("/quit")
+        status = t.dead_status()
+        check(status == 0, f"/quit exits with status 0, got {status}")
+
+
+run(test_offline_model_answers_through_the_calculator)
+run(test_trace_shows_mutated_arguments)
+run(test_slash_commands)
+run(test_ctrl_c_cancels_a_slow_answer)
+run(test_allow_tools_refuses_other_tools)
+finish()
