@@ -24,7 +24,22 @@ double bench_cpu_us(void) {
          (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+/* VmHWM, the high-water mark of this process image. Not getrusage()'s
+ * ru_maxrss: Linux carries that over exec(), so a program started by a
+ * large parent (the Python runner) would report the parent's size. */
 double bench_peak_rss_mb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f) {
+    char line[256];
+    long kb;
+    while (fgets(line, sizeof line, f)) {
+      if (sscanf(line, "VmHWM: %ld", &kb) == 1) {
+        fclose(f);
+        return (double)kb / 1024.0;
+      }
+    }
+    fclose(f);
+  }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return (double)ru.ru_maxrss / 1024.0;   /* ru_maxrss is in KiB on Linux */

@@ -8,6 +8,17 @@
 // Options (argv): --url BASE --scenario NAME [--budget-s S] [--max-runs N]
 //                 [--warmup N] [--sessions N]
 import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
+
+// Peak resident set of this process image in MiB: VmHWM, not
+// resourceUsage().maxRSS, which Linux carries over exec() from the parent.
+export function peakRssMb() {
+  try {
+    const m = /VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS / 1024;
+}
 
 export const SCENARIOS = {
   chat: { tools: false, stream: false, sessions: 1 },
@@ -104,7 +115,7 @@ export async function measure(system, opts, runOnce) {
     latency_p50_us: +(percentile(lat, 50) * 1000).toFixed(1),
     latency_p99_us: +(percentile(lat, 99) * 1000).toFixed(1),
     cpu_us_per_run: +((cpu.user + cpu.system) / runs).toFixed(1),
-    peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
+    peak_rss_mb: +peakRssMb().toFixed(1),
   };
   process.stdout.write(JSON.stringify(result) + '\n');
   return result;

@@ -4,6 +4,17 @@
 // host is a host function returning its argument + 1 (eval with one
 // callback). Results are checked so that a broken sandbox reports nothing.
 import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
+
+// Peak resident set of this process image in MiB: VmHWM, not
+// resourceUsage().maxRSS, which Linux carries over exec() from the parent.
+export function peakRssMb() {
+  try {
+    const m = /VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS / 1024;
+}
 
 export const EVAL_SNIPPET = '1+2';
 export const CALLBACK_SNIPPET = 'host(41)';
@@ -37,7 +48,7 @@ export function expect(got, want, what) {
 
 export function report(system, fields) {
   const out = { system, runtime: `node ${process.version}`, ...fields,
-                peak_rss_mb: +(process.resourceUsage().maxRSS / 1024).toFixed(1) };
+                peak_rss_mb: +peakRssMb().toFixed(1) };
   for (const k of Object.keys(out)) if (typeof out[k] === 'number') out[k] = +out[k].toFixed(2);
   process.stdout.write(JSON.stringify(out) + '\n');
 }
