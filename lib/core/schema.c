@@ -31,8 +31,11 @@ typedef struct json_path {
 #define PATH_DROPPED ((size_t)-1)
 
 static void path_init(json_path *p, const char *root) {
-  snprintf(p->buf, sizeof p->buf, "%s", root);
-  p->len = strlen(p->buf);
+  size_t n = strlen(root);
+  if (n >= sizeof p->buf) n = sizeof p->buf - 1;
+  memcpy(p->buf, root, n);
+  p->buf[n] = '\0';
+  p->len = n;
   p->dropped = 0;
 }
 
@@ -48,33 +51,37 @@ static bool is_identifier(const char *k) {
 /* Append a segment; returns what path_pop() needs to undo it. Once a
  * segment is dropped, deeper ones are dropped too, so a shortened path is
  * always a prefix of the real one. */
-static size_t path_push_raw(json_path *p, const char *seg) {
-  size_t old = p->len, n = strlen(seg);
-  if (p->dropped || p->len + n + 4 >= sizeof p->buf) { /* keep room for "..." */
+/* This runs for every value validated, so it avoids printf. */
+static size_t path_push_parts(json_path *p, const char *pre, const char *mid, size_t mid_len,
+                              const char *post) {
+  size_t old = p->len, a = strlen(pre), c = strlen(post);
+  if (p->dropped || p->len + a + mid_len + c + 4 >= sizeof p->buf) { /* room for "..." */
     p->dropped++;
     return PATH_DROPPED;
   }
-  memcpy(p->buf + p->len, seg, n + 1);
-  p->len += n;
+  char *o = p->buf + p->len;
+  memcpy(o, pre, a);
+  memcpy(o + a, mid, mid_len);
+  memcpy(o + a + mid_len, post, c + 1);
+  p->len += a + mid_len + c;
   return old;
 }
 
 static size_t path_push_key(json_path *p, const char *key) {
-  char seg[96];
-  if (is_identifier(key) && strlen(key) < sizeof seg - 2) {
-    snprintf(seg, sizeof seg, ".%s", key);
-  } else {
-    char q[80];
-    hl__quote(q, sizeof q, key);
-    snprintf(seg, sizeof seg, "[%s]", q);
-  }
-  return path_push_raw(p, seg);
+  if (is_identifier(key)) return path_push_parts(p, ".", key, strlen(key), "");
+  char q[80];
+  hl__quote(q, sizeof q, key);
+  return path_push_parts(p, "[", q, strlen(q), "]");
 }
 
 static size_t path_push_index(json_path *p, size_t i) {
-  char seg[32];
-  snprintf(seg, sizeof seg, "[%zu]", i);
-  return path_push_raw(p, seg);
+  char digits[24];
+  size_t n = sizeof digits;
+  do {
+    digits[--n] = (char)('0' + i % 10);
+    i /= 10;
+  } while (i);
+  return path_push_parts(p, "[", digits + n, sizeof digits - n, "]");
 }
 
 static void path_pop(json_path *p, size_t old) {
@@ -323,29 +330,65 @@ static size_t utf8_length(const char *s) {
   return n;
 }
 
+/* The keywords of one schema node, found in a single pass over its members
+ * (instead of one lookup per keyword: validation runs before every tool
+ * call). The first occurrence of a keyword wins, as in cJSON lookups. */
+typedef struct keywords {
+  const cJSON *type, *konst, *enumeration, *min_length, *max_length, *minimum, *maximum,
+      *min_items, *max_items, *items, *properties, *required, *additional;
+} keywords;
+
+static void take(const cJSON **slot, const cJSON *kw) {
+  if (!*slot) *slot = kw;
+}
+
+static void collect_keywords(const cJSON *s, keywords *k) {
+  memset(k, 0, sizeof *k);
+  for (const cJSON *kw = s->child; kw; kw = kw->next) {
+    const char *n = kw->string;
+    if (!n) continue;
+    switch (n[0]) {
+    case 't': if (strcmp(n, "type") == 0) take(&k->type, kw); break;
+    case 'c': if (strcmp(n, "const") == 0) take(&k->konst, kw); break;
+    case 'e': if (strcmp(n, "enum") == 0) take(&k->enumeration, kw); break;
+    case 'i': if (strcmp(n, "items") == 0) take(&k->items, kw); break;
+    case 'p': if (strcmp(n, "properties") == 0) take(&k->properties, kw); break;
+    case 'r': if (strcmp(n, "required") == 0) take(&k->required, kw); break;
+    case 'a': if (strcmp(n, "additionalProperties") == 0) take(&k->additional, kw); break;
+    case 'm':
+      if (strcmp(n, "minLength") == 0) take(&k->min_length, kw);
+      else if (strcmp(n, "maxLength") == 0) take(&k->max_length, kw);
+      else if (strcmp(n, "minimum") == 0) take(&k->minimum, kw);
+      else if (strcmp(n, "maximum") == 0) take(&k->maximum, kw);
+      else if (strcmp(n, "minItems") == 0) take(&k->min_items, kw);
+      else if (strcmp(n, "maxItems") == 0) take(&k->max_items, kw);
+      break;
+    default: break;
+    }
+  }
+}
+
 static hl_status validate_rec(const cJSON *s, const cJSON *v, json_path *path, int depth);
 
-static hl_status validate_object(const cJSON *s, const cJSON *v, json_path *path, int depth) {
-  const cJSON *req = hl_json_get(s, "required");
-  if (cJSON_IsArray(req)) {
-    for (const cJSON *r = req->child; r; r = r->next) {
-      if (!cJSON_IsString(r) || hl_json_get(v, r->valuestring)) continue;
+static hl_status validate_object(const keywords *k, const cJSON *v, json_path *path, int depth) {
+  if (cJSON_IsArray(k->required)) {
+    for (const cJSON *r = k->required->child; r; r = r->next) {
+      if (!cJSON_IsString(r) || cJSON_GetObjectItemCaseSensitive(v, r->valuestring)) continue;
       char q[96];
       hl__quote(q, sizeof q, r->valuestring);
       return invalid(path, "missing required property %s", q);
     }
   }
-  const cJSON *props = hl_json_get(s, "properties");
-  const cJSON *extra = hl_json_get(s, "additionalProperties");
+  const cJSON *props = cJSON_IsObject(k->properties) ? k->properties : NULL;
   for (const cJSON *m = v->child; m; m = m->next) {
     const char *key = m->string ? m->string : "";
-    const cJSON *sub = cJSON_IsObject(props) ? hl_json_get(props, key) : NULL;
-    if (!sub && cJSON_IsFalse(extra)) {
+    const cJSON *sub = props ? cJSON_GetObjectItemCaseSensitive(props, key) : NULL;
+    if (!sub && cJSON_IsFalse(k->additional)) {
       char q[96];
       hl__quote(q, sizeof q, key);
       return invalid(path, "unexpected property %s", q);
     }
-    if (!sub && cJSON_IsObject(extra)) sub = extra;
+    if (!sub && cJSON_IsObject(k->additional)) sub = k->additional;
     if (!sub) continue;
     size_t old = path_push_key(path, key);
     hl_status st = validate_rec(sub, m, path, depth + 1);
@@ -359,31 +402,30 @@ static hl_status validate_rec(const cJSON *s, const cJSON *v, json_path *path, i
   if (depth > HL_JSON_MAX_DEPTH)
     return invalid(path, "nested deeper than %d levels", HL_JSON_MAX_DEPTH);
   if (!cJSON_IsObject(s)) return HL_OK; /* unchecked schema: true/{} accept anything */
+  keywords k;
+  collect_keywords(s, &k);
   hl_status st;
-  const cJSON *t = hl_json_get(s, "type");
-  if (t && (st = validate_type(t, v, path))) return st;
+  if (k.type && (st = validate_type(k.type, v, path))) return st;
 
-  const cJSON *c = hl_json_get(s, "const");
-  if (c && !hl_json_equal(c, v)) {
+  if (k.konst && !hl_json_equal(k.konst, v)) {
     char want[160], got[160];
-    snippet(want, sizeof want, c);
+    snippet(want, sizeof want, k.konst);
     snippet(got, sizeof got, v);
     return invalid(path, "%s is not the constant %s", got, want);
   }
-  const cJSON *e = hl_json_get(s, "enum");
-  if (cJSON_IsArray(e)) {
-    const cJSON *x = e->child;
+  if (cJSON_IsArray(k.enumeration)) {
+    const cJSON *x = k.enumeration->child;
     while (x && !hl_json_equal(x, v)) x = x->next;
     if (!x) {
       char allowed[320], got[160];
-      snippet(allowed, sizeof allowed, e);
+      snippet(allowed, sizeof allowed, k.enumeration);
       snippet(got, sizeof got, v);
       return invalid(path, "%s is not one of %s", got, allowed);
     }
   }
 
   if (cJSON_IsString(v)) {
-    const cJSON *mn = hl_json_get(s, "minLength"), *mx = hl_json_get(s, "maxLength");
+    const cJSON *mn = k.min_length, *mx = k.max_length;
     if (cJSON_IsNumber(mn) || cJSON_IsNumber(mx)) {
       size_t n = utf8_length(v->valuestring);
       if (cJSON_IsNumber(mn) && (double)n < mn->valuedouble)
@@ -394,30 +436,32 @@ static hl_status validate_rec(const cJSON *s, const cJSON *v, json_path *path, i
                        mx->valuedouble);
     }
   } else if (cJSON_IsNumber(v)) {
-    const cJSON *mn = hl_json_get(s, "minimum"), *mx = hl_json_get(s, "maximum");
+    const cJSON *mn = k.minimum, *mx = k.maximum;
     if (cJSON_IsNumber(mn) && v->valuedouble < mn->valuedouble)
       return invalid(path, "%.17g is less than minimum %.17g", v->valuedouble, mn->valuedouble);
     if (cJSON_IsNumber(mx) && v->valuedouble > mx->valuedouble)
       return invalid(path, "%.17g is greater than maximum %.17g", v->valuedouble, mx->valuedouble);
   } else if (cJSON_IsArray(v)) {
-    size_t n = (size_t)cJSON_GetArraySize(v);
-    const cJSON *mn = hl_json_get(s, "minItems"), *mx = hl_json_get(s, "maxItems");
-    if (cJSON_IsNumber(mn) && (double)n < mn->valuedouble)
-      return invalid(path, "array of %zu items is shorter than minItems %.0f", n, mn->valuedouble);
-    if (cJSON_IsNumber(mx) && (double)n > mx->valuedouble)
-      return invalid(path, "array of %zu items is longer than maxItems %.0f", n, mx->valuedouble);
-    const cJSON *items = hl_json_get(s, "items");
-    if (cJSON_IsObject(items)) {
+    const cJSON *mn = k.min_items, *mx = k.max_items;
+    if (cJSON_IsNumber(mn) || cJSON_IsNumber(mx)) {
+      size_t n = 0;
+      for (const cJSON *x = v->child; x; x = x->next) n++;
+      if (cJSON_IsNumber(mn) && (double)n < mn->valuedouble)
+        return invalid(path, "array of %zu items is shorter than minItems %.0f", n, mn->valuedouble);
+      if (cJSON_IsNumber(mx) && (double)n > mx->valuedouble)
+        return invalid(path, "array of %zu items is longer than maxItems %.0f", n, mx->valuedouble);
+    }
+    if (cJSON_IsObject(k.items)) {
       size_t i = 0;
       for (const cJSON *x = v->child; x; x = x->next, i++) {
         size_t old = path_push_index(path, i);
-        st = validate_rec(items, x, path, depth + 1);
+        st = validate_rec(k.items, x, path, depth + 1);
         path_pop(path, old);
         if (st) return st;
       }
     }
   } else if (cJSON_IsObject(v)) {
-    if ((st = validate_object(s, v, path, depth))) return st;
+    if ((st = validate_object(&k, v, path, depth))) return st;
   }
   return HL_OK;
 }
