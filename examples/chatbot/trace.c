@@ -182,6 +182,28 @@ static void model_answer(tracer *t, int from, int turn) {
   }
 }
 
+/* True if the event that anchors the chain line of a `point` HOOK event
+ * at index `at` comes later (before_* chains print just before the event
+ * that follows them), so the chain line will be printed there. */
+static bool anchor_follows(tracer *t, int at, const char *point, const char *call_id, int turn) {
+  const char *anchor = NULL;
+  if (strcmp(point, "before_tool") == 0)
+    anchor = "tool_start";
+  else if (strcmp(point, "before_model") == 0)
+    anchor = "lm_start";
+  else if (strcmp(point, "after_agent") == 0)
+    anchor = "agent_end";
+  if (!anchor) return false;
+  for (int i = at + 1; i < t->n; i++) {
+    const cJSON *ev = cJSON_GetArrayItem(t->events, i);
+    if (!is_type(ev, anchor)) continue;
+    if (strcmp(anchor, "tool_start") == 0 && strcmp(str(ev, "call_id"), call_id) != 0) continue;
+    if (strcmp(anchor, "lm_start") == 0 && num(ev, "turn") != turn) continue;
+    return true;
+  }
+  return false;
+}
+
 /* The tool name of call `call_id`, from the model's responses. */
 static const char *tool_name_for(tracer *t, const char *call_id) {
   for (int i = 0; i < t->n; i++) {
@@ -262,9 +284,10 @@ void chat_print_trace(chat_app *app, const cJSON *events, FILE *out) {
       fprintf(out, " (%.0f ms)\n", hl_json_get_number(ev, "duration_ms", 0));
     } else if (strcmp(type, "hook") == 0) {
       if (t.used[i]) continue;
+      const char *point = str(ev, "hook_point");
+      if (anchor_follows(&t, i, point, str(ev, "call_id"), turn)) continue;
       /* A decisive hook whose point has no anchor event (a before_tool
        * override means the tool never started): show its chain here. */
-      const char *point = str(ev, "hook_point");
       for (int p = 0; p < HL_HOOK_POINT_COUNT; p++) {
         if (strcmp(point, hl_hook_point_name((hl_hook_point)p)) != 0) continue;
         bool tool_point = p == HL_HOOK_BEFORE_TOOL || p == HL_HOOK_AFTER_TOOL;

@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chatlib import check, clean_env, finish, run  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
+HAVE_SANDBOX = len(sys.argv) > 2 and sys.argv[2] == "sandbox"
 HERE = os.path.dirname(os.path.abspath(__file__))
 TMP = tempfile.mkdtemp(prefix="hlchat-oneshot-")
 ENV = clean_env(TMP)
@@ -154,6 +155,39 @@ def test_errors_are_clear_and_non_zero():
     check(r.returncode == 1 and "missing.json" in r.stderr, f"missing script: {r.stderr!r}")
 
 
+def test_guardrail_keeps_secrets_from_the_model():
+    r = chat("-p", "please use my key sk-abcdefghijklmnopqrstuvwxyz0123 for this", "--json")
+    check(r.returncode == 0, f"a refusal is an answer: {r.returncode} {r.stderr!r}")
+    out = json.loads(r.stdout)
+    check("input guardrail" in out["answer"], f"the guardrail's refusal: {out['answer']!r}")
+    check(out["turns"] == 0 and out["tool_calls"] == [],
+          f"no model call and no tool ran: turns={out['turns']} calls={out['tool_calls']}")
+    r = chat("-p", "what is 2+3", "--json")
+    check("5" in json.loads(r.stdout)["answer"], "ordinary questions pass the guardrail")
+
+
+def test_javascript_tool_when_the_sandbox_is_built():
+    r = chat("-p", "run some javascript", "--json")
+    check(r.returncode == 0, f"exit 0: {r.stderr!r}")
+    out = json.loads(r.stdout)
+    names = [c["name"] for c in out["tool_calls"]]
+    if not HAVE_SANDBOX:
+        # Left out cleanly: no run_javascript tool, the model was not told of one.
+        check("run_javascript" not in names, f"no JavaScript tool without the sandbox: {names}")
+        return
+    # The program calls the calculator from inside JavaScript (code mode):
+    # the nested call goes through the same tool path and is reported too.
+    check(names == ["calculator", "run_javascript"], f"nested calculator, then the JS tool: {names}")
+    js = out["tool_calls"][-1]
+    check(js["error"] is None, f"the program ran: {js}")
+    res = js["result"] or {}
+    check("fib(20) = 6765" in str(res.get("result")) and "17*23 = 391" in str(res.get("result")),
+          f"the program's value: {res}")
+    check("first ten Fibonacci numbers: 0, 1, 1, 2, 3, 5, 8, 13, 21, 34" in res.get("stdout", ""),
+          f"console.log output is captured: {res}")
+    check("6765" in out["answer"], f"the answer quotes the program's result: {out['answer']!r}")
+
+
 def test_command_line_errors():
     for args, needle in ((["--provider", "nope"], "unknown provider"),
                          (["--json"], "--json needs a question"),
@@ -163,6 +197,9 @@ def test_command_line_errors():
         r = chat(*args)
         check(r.returncode == 2 and needle in r.stderr,
               f"{args}: exit 2 with {needle!r}, got {r.returncode} {r.stderr!r}")
+    r = chat("--allow-tools", "calculator,nope", "-p", "hi")
+    check(r.returncode == 1 and 'no tool "nope"' in r.stderr,
+          f"--allow-tools names an unknown tool: {r.returncode} {r.stderr!r}")
     r = chat("--help")
     check(r.returncode == 0 and "Usage:" in r.stdout and "--allow-tools" in r.stdout,
           "--help prints the usage")
@@ -174,5 +211,7 @@ run(test_calculator_errors_reach_the_answer)
 run(test_openai_server_round_trip)
 run(test_api_key_selects_openai)
 run(test_errors_are_clear_and_non_zero)
+run(test_guardrail_keeps_secrets_from_the_model)
+run(test_javascript_tool_when_the_sandbox_is_built)
 run(test_command_line_errors)
 finish()

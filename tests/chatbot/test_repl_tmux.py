@@ -8,8 +8,10 @@ Usage: test_repl_tmux.py PATH/TO/hookline-chat
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chatlib import Tmux, check, clean_env, finish, run  # noqa: E402
@@ -184,9 +186,56 @@ def test_allow_tools_refuses_other_tools():
         check(status == 0, f"/quit exits with status 0, got {status}")
 
 
+def test_streams_from_an_openai_format_server():
+    here = os.path.dirname(os.path.abspath(__file__))
+    server = subprocess.Popen([sys.executable, os.path.join(here, "model_server.py")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline())
+        base = f"http://127.0.0.1:{port}/v1"
+        with Tmux([BIN, "--provider", "openai", "--base-url", base, "--model", "test-model"],
+                  ENV) as t:
+            t.wait_for(rf"model test-model at {re.escape(base)}")
+            t.wait_for(PROMPT)
+            m = t.mark()
+            t.type_line("what is 6*7?")
+            t.wait_for(r'⚙ calculator \{"expression":"6\*7"\} → 42', m)
+            t.wait_for(r"The answer is 42\.", m)
+            t.wait_for(PROMPT, m)
+            t.type_line("/quit")
+            status = t.dead_status()
+            check(status == 0, f"/quit exits with status 0, got {status}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/__requests") as r:
+            reqs = json.load(r)
+        check(len(reqs) == 2 and all(q["body"].get("stream") is True for q in reqs),
+              f"the REPL asked for streamed responses: {[q['body'].get('stream') for q in reqs]}")
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_guardrail_in_the_trace():
+    with Tmux([BIN], ENV) as t:
+        t.wait_for(PROMPT)
+        m = t.mark()
+        t.type_line("my key is sk-abcdefghijklmnopqrstuvwxyz0123")
+        t.wait_for(r"input guardrail kept it from the model", m)
+        t.wait_for(PROMPT, m)
+        m = t.mark()
+        t.type_line("/trace")
+        t.wait_for(r"hook before_agent guardrail -> override", m)
+        t.wait_for(r"agent_end\s+answer=\"That message looks like it contains a secret", m)
+        check("lm_start" not in t.screen()[m:], "the model was not called")
+        t.type_line("/quit")
+        status = t.dead_status()
+        check(status == 0, f"/quit exits with status 0, got {status}")
+
+
 run(test_offline_model_answers_through_the_calculator)
 run(test_trace_shows_mutated_arguments)
 run(test_slash_commands)
 run(test_ctrl_c_cancels_a_slow_answer)
 run(test_allow_tools_refuses_other_tools)
+run(test_streams_from_an_openai_format_server)
+run(test_guardrail_in_the_trace)
 finish()
