@@ -17,6 +17,7 @@
  * the answers. Exits non-zero if the pipeline did not behave as scripted,
  * so the test suite can run it.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -130,8 +131,10 @@ static hl_agent *build(hl_provider *router_model)
 
 /* --- observer: print the tree as agents start ---------------------------- */
 
+/* Events arrive on several threads (the researchers run in parallel), so
+ * the counts are atomic and each line is printed under the stream lock. */
 typedef struct tally {
-  int agent_starts, tool_calls, route_events;
+  atomic_int agent_starts, tool_calls, route_events;
 } tally;
 
 static int show(const hl_event *ev, void *ud)
@@ -140,16 +143,18 @@ static int show(const hl_event *ev, void *ud)
   int depth = 0;
   for (const char *c = ev->branch; c && *c; c++)
     depth += *c == '/';
+  flockfile(stdout);
   if (ev->type == HL_EVENT_AGENT_START) {
-    t->agent_starts++;
+    atomic_fetch_add(&t->agent_starts, 1);
     printf("%*s%s\n", 2 * depth, "", ev->branch);
   } else if (ev->type == HL_EVENT_TOOL_START) {
-    t->tool_calls++;
+    atomic_fetch_add(&t->tool_calls, 1);
     printf("%*s  tool %s\n", 2 * depth, "", ev->name);
   } else if (ev->type == HL_EVENT_CUSTOM && ev->name && !strcmp(ev->name, "route")) {
-    t->route_events++;
+    atomic_fetch_add(&t->route_events, 1);
   }
   fflush(stdout);
+  funlockfile(stdout);
   return 0;
 }
 
@@ -161,7 +166,10 @@ int main(void)
                         "\"steps\":[{\"text\":\"research\"}]}],"
                         "\"fallback\":{\"text\":\"chat\"}}");
   hl_agent *assistant = build(router_model);
-  tally t = {0};
+  tally t;
+  atomic_init(&t.agent_starts, 0);
+  atomic_init(&t.tool_calls, 0);
+  atomic_init(&t.route_events, 0);
   hl_observer *obs = hl_observer_new(show, &t);
   hl_agent_add_observer(assistant, obs);
   hl_observer_unref(obs);
@@ -201,10 +209,11 @@ int main(void)
 
   /* Run 1: assistant, selector, chat. Run 2: assistant, selector, research,
    * researchers, 2 researchers, drafting, 2 x (writer, reviewer). */
-  printf("agents started: %d, tool calls: %d\n", t.agent_starts, t.tool_calls);
-  failures += t.agent_starts != 3 + 11;
-  failures += t.tool_calls != 3;
-  failures += t.route_events != 2;
+  int starts = atomic_load(&t.agent_starts), tools = atomic_load(&t.tool_calls);
+  printf("agents started: %d, tool calls: %d\n", starts, tools);
+  failures += starts != 3 + 11;
+  failures += tools != 3;
+  failures += atomic_load(&t.route_events) != 2;
 
   hl_agent_unref(assistant);
   hl_provider_unref(router_model);
