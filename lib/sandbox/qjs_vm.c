@@ -83,6 +83,8 @@ static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
   return st;
 }
 
+_Noreturn void hl__vm_stop(void) { wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE); }
+
 /* Copy `len` bytes into a fresh NUL-terminated block of linear memory. */
 static uint32_t wasm_strdup(vm_t *vm, const char *s, size_t len) {
   if (len >= UINT32_MAX - 1)
@@ -610,3 +612,24 @@ void hl_vm_set_heap_limit(hl_vm *vm, size_t bytes) {
   limit_arg a = {bytes};
   (void)vm_run(vm, op_heap_limit, &a);
 }
+
+static hl_status op_fault(vm_t *vm, void *p) {
+  int kind = *(int *)p;
+  if (kind == 1) {
+    /* JS_ToCString reads the JSValue at this address: out of bounds. */
+    (void)QTS_GetString(vm, vm->ctx, vm->mem.size - 4);
+  } else {
+    /* A string value relabelled with a tag QuickJS does not know: freeing
+     * it reaches the default case of QuickJS's value destructor, abort(),
+     * which is the module's trapping import. */
+    uint32_t str = wasm_strdup(vm, "x", 1);
+    uint32_t v = str ? QTS_NewString(vm, vm->ctx, str) : 0;
+    if (v) {
+      hl_vm_store32(vm, v + 4, (uint32_t)-5);
+      QTS_FreeValuePointer(vm, vm->ctx, v);
+    }
+  }
+  return hl_fail(HL_ERR_STATE, "sandbox: fault %d did not trap", kind);
+}
+
+hl_status hl__vm_fault(hl_vm *vm, int kind) { return vm_run(vm, op_fault, &kind); }

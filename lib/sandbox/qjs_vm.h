@@ -84,6 +84,19 @@ hl_status hl_vm_define(hl_vm *vm, const char *json);
  *  [id, 0, kind, message]. */
 hl_status hl_vm_settle(hl_vm *vm, const char *json, size_t len);
 
+/** Stop the instance that is running on this thread: unwinds out of wasm
+ *  like a trap, leaving the vm broken (the owner then resets it). Only
+ *  from hooks called by JavaScript, for code that keeps running after a
+ *  limit stopped it. */
+_Noreturn void hl__vm_stop(void);
+
+/** For tests of the trap path: make the instance execute a faulting
+ *  operation. kind 1: a load past the end of linear memory (a wild
+ *  JSValue pointer handed to QuickJS); kind 2: QuickJS's abort path (its
+ *  allocator finding a corrupt chunk), i.e. `unreachable`. Returns
+ *  HL_ERR_SANDBOX and leaves the vm broken, as a real fault would. */
+hl_status hl__vm_fault(hl_vm *vm, int kind);
+
 /** Set QuickJS's own allocation limit (bytes, 0 = none). */
 void hl_vm_set_heap_limit(hl_vm *vm, size_t bytes);
 

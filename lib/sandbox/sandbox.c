@@ -98,10 +98,24 @@ static bool buf_append(sb_buf *b, const char *s, size_t n) {
   return true;
 }
 
+/* Once a limit stopped the execution, QuickJS throws an uncatchable error
+ * at its next interrupt poll. An async function or a promise executor on
+ * the stack turns even that error into a rejected promise, and a loop that
+ * calls such functions carries on. Code that still runs this many host
+ * calls after the abort is stopped at the wasm level instead. */
+#define CALLS_AFTER_ABORT 64
+
+static void after_abort(hl_sandbox *sb) {
+  if (++sb->after_abort > CALLS_AFTER_ABORT)
+    hl__vm_stop();
+}
+
 static void hook_write(void *ud, int stream, const char *text, size_t len) {
   hl_sandbox *sb = ud;
-  if (sb->abort_status != HL_OK)
+  if (sb->abort_status != HL_OK) {
+    after_abort(sb);
     return;
+  }
   size_t cap = sb->limits.max_output_bytes;
   if (cap && sb->output_bytes + len > cap) {
     len = cap - sb->output_bytes;
@@ -114,8 +128,10 @@ static void hook_write(void *ud, int stream, const char *text, size_t len) {
 
 static void hook_call(void *ud, double id, const char *name, const char *args, size_t args_len) {
   hl_sandbox *sb = ud;
-  if (sb->abort_status != HL_OK)
+  if (sb->abort_status != HL_OK) {
+    after_abort(sb);
     return;
+  }
   sb->callback_count++;
   if (sb->limits.max_callbacks && sb->callback_count > sb->limits.max_callbacks) {
     hl__sb_abort(sb, HL_ERR_LIMIT, "more than %u callback invocations", sb->limits.max_callbacks);
@@ -149,8 +165,12 @@ static void hook_call(void *ud, double id, const char *name, const char *args, s
 
 static int hook_interrupt(void *ud) {
   hl_sandbox *sb = ud;
-  if (sb->abort_status != HL_OK)
+  if (sb->abort_status != HL_OK) {
+    /* Polled again: the first interruption was swallowed. */
+    if (++sb->after_abort > 2)
+      hl__vm_stop();
     return 1;
+  }
   if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns) {
     hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
     return 1;
@@ -473,6 +493,7 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, const char *code, hl_sandbox_result
   uint64_t t0 = hl__sb_now_ns();
   sb->abort_status = HL_OK;
   sb->abort_msg[0] = 0;
+  sb->after_abort = 0;
   sb->output_bytes = 0;
   sb->callback_count = 0;
   sb->deadline_ns = sb->limits.timeout_ms ? t0 + (uint64_t)sb->limits.timeout_ms * 1000000u : 0;
@@ -497,9 +518,9 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, const char *code, hl_sandbox_result
     res->status = sb->abort_status;
     res->error = strdup(sb->abort_msg);
   }
-  if (res->status == HL_ERR_SANDBOX) {
-    /* The instance trapped: its memory may be inconsistent. Start over
-     * from the snapshot; the session's state is lost. */
+  if (hl_vm_broken(sb->vm)) {
+    /* The instance trapped or was stopped: its memory may be inconsistent.
+     * Start over from the snapshot; the session's state is lost. */
     hl_status st = make_vm(sb);
     char *msg = res->error;
     size_t n = strlen(msg ? msg : "") + 64;

@@ -65,6 +65,7 @@ struct hl_sandbox {
   uint64_t deadline_ns; /* monotonic; 0 = none */
   hl_status abort_status; /* set by a limit: stops JavaScript */
   char abort_msg[256];
+  unsigned after_abort;   /* host calls JavaScript made since the abort */
 
   char errmsg[1024];
 };

@@ -1,0 +1,194 @@
+/*
+ * tests/sandbox/sandbox_limits.c - hostile code against the sandbox's
+ * limits: each case ends with the right status, the host process is
+ * intact, and the sandbox is reusable afterwards.
+ */
+#include <hookline/sandbox.h>
+#include <hookline/json.h>
+
+#include "check.h"
+
+static hl_sandbox *sandbox_with(unsigned timeout_ms, size_t memory, unsigned max_callbacks,
+                                size_t max_output) {
+  hl_sandbox_limits l;
+  hl_sandbox_limits_default(&l);
+  l.timeout_ms = timeout_ms;
+  l.memory_bytes = memory;
+  l.max_callbacks = max_callbacks;
+  l.max_output_bytes = max_output;
+  hl_sandbox *sb = NULL;
+  if (hl_sandbox_new(&l, &sb) != HL_OK)
+    fprintf(stderr, "hl_sandbox_new: %s\n", hl_last_error());
+  return sb;
+}
+
+/* The sandbox still computes after whatever happened to it. */
+static void check_reusable(hl_sandbox *sb) {
+  hl_sandbox_result r;
+  hl_sandbox_execute(sb, "[1, 2, 3].map(x => x * 2).join('-')", &r);
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.value_json, "\"2-4-6\"");
+  hl_sandbox_result_clear(&r);
+}
+
+static void infinite_loop_times_out(void) {
+  hl_sandbox *sb = sandbox_with(200, 0, 1000, 1 << 20);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb, "let i = 0; while (true) { i++; }", &r), HL_ERR_TIMEOUT);
+  CHECK_INT(r.status, HL_ERR_TIMEOUT);
+  CHECK_CONTAINS(r.error, "timed out after 200 ms");
+  CHECK_CONTAINS(hl_sandbox_errmsg(sb), "timed out");
+  hl_sandbox_result_clear(&r);
+  /* try/catch cannot swallow the interruption */
+  CHECK_INT(hl_sandbox_execute(sb, "for (;;) { try { while (true) {} } catch (e) {} }", &r),
+            HL_ERR_TIMEOUT);
+  hl_sandbox_result_clear(&r);
+  check_reusable(sb);
+  /* the session survived the interruption */
+  hl_sandbox_execute(sb, "typeof i", &r);
+  CHECK_STR(r.value_json, "\"number\"");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+static void unbounded_recursion_is_a_limit(void) {
+  hl_sandbox *sb = sandbox_with(5000, 0, 1000, 1 << 20);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb, "function f(n) { return f(n + 1) + 1; } f(0)", &r), HL_ERR_LIMIT);
+  CHECK_CONTAINS(r.error, "stack overflow");
+  hl_sandbox_result_clear(&r);
+  check_reusable(sb);
+  hl_sandbox_free(sb);
+}
+
+static void allocation_bomb_hits_memory_limit(void) {
+  hl_sandbox *sb = sandbox_with(20000, (size_t)48 << 20, 1000, 1 << 20);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb, "const keep = []; for (;;) keep.push(new Array(100000).fill(7));", &r),
+            HL_ERR_LIMIT);
+  CHECK_CONTAINS(r.error, "out of memory");
+  hl_sandbox_result_clear(&r);
+  /* Memory held by the session is still held: reset frees it. */
+  CHECK_INT(hl_sandbox_reset(sb), HL_OK);
+  check_reusable(sb);
+  hl_sandbox_free(sb);
+}
+
+static void huge_string_hits_memory_limit(void) {
+  hl_sandbox *sb = sandbox_with(20000, (size_t)64 << 20, 1000, 1 << 20);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb, "const s = 'x'.repeat(100 * 1024 * 1024); s.length", &r), HL_ERR_LIMIT);
+  CHECK_CONTAINS(r.error, "out of memory");
+  hl_sandbox_result_clear(&r);
+  /* Catching it does not help the code get the memory. */
+  CHECK_INT(hl_sandbox_execute(sb, "let got; try { got = 'y'.repeat(100 * 1024 * 1024).length } "
+                                   "catch (e) { got = e.message } got", &r), HL_OK);
+  CHECK_STR(r.value_json, "\"out of memory\"");
+  hl_sandbox_result_clear(&r);
+  check_reusable(sb);
+  hl_sandbox_free(sb);
+}
+
+static hl_status noop_fn(const char *name, const cJSON *args, cJSON **result, void *ud) {
+  (void)name, (void)args, (void)ud;
+  *result = cJSON_CreateTrue();
+  return HL_OK;
+}
+
+static void a_million_callbacks_hit_the_count_limit(void) {
+  hl_sandbox *sb = sandbox_with(20000, 0, 500, 1 << 20);
+  REQUIRE(sb);
+  REQUIRE(hl_sandbox_add_callback(sb, "ping", "", noop_fn, NULL, NULL) == HL_OK);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb, "for (let i = 0; i < 1000000; i++) await ping();", &r), HL_ERR_LIMIT);
+  CHECK_CONTAINS(r.error, "more than 500 callback invocations");
+  CHECK_INT(r.callback_count, 501);
+  hl_sandbox_result_clear(&r);
+  /* Fired all at once, without awaiting each: the calls made inside async
+   * functions swallow QuickJS's interruption, so the instance is stopped
+   * at the wasm level and the session reset. */
+  CHECK_INT(hl_sandbox_execute(sb, "var ps = []; for (let i = 0; i < 1000000; i++) ps.push(ping()); "
+                                   "await Promise.all(ps)", &r), HL_ERR_LIMIT);
+  CHECK_CONTAINS(r.error, "more than 500 callback invocations");
+  CHECK_CONTAINS(r.error, "session was reset");
+  hl_sandbox_result_clear(&r);
+  CHECK_INT(hl_sandbox_execute(sb, "typeof ps", &r), HL_OK);
+  CHECK_STR(r.value_json, "\"undefined\"");
+  hl_sandbox_result_clear(&r);
+  /* Within the limit, a fresh execution counts from zero. */
+  CHECK_INT(hl_sandbox_execute(sb, "let n = 0; for (let i = 0; i < 100; i++) if (await ping()) n++; n", &r),
+            HL_OK);
+  CHECK_STR(r.value_json, "100");
+  CHECK_INT(r.callback_count, 100);
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+static void endless_output_hits_the_output_cap(void) {
+  hl_sandbox *sb = sandbox_with(20000, 0, 1000, 4096);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb, "for (;;) console.log('spam spam spam spam')", &r), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(r.error, "output exceeded 4096 bytes");
+  CHECK(r.stdout_len <= 4096);
+  CHECK(r.stdout_len > 4000);
+  CHECK_INT(strlen(r.stdout_text), r.stdout_len);
+  hl_sandbox_result_clear(&r);
+  /* stderr counts too */
+  CHECK_INT(hl_sandbox_execute(sb, "for (;;) { try { console.error('x'.repeat(1000)) } catch (e) {} }", &r),
+            HL_ERR_TOO_LARGE);
+  CHECK(r.stderr_len <= 4096);
+  hl_sandbox_result_clear(&r);
+  check_reusable(sb);
+  hl_sandbox_free(sb);
+}
+
+static void host_objects_are_out_of_reach(void) {
+  hl_sandbox *sb = sandbox_with(5000, 0, 1000, 1 << 20);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  /* Constructor chains lead to QuickJS's own Function, which evaluates in
+   * the same sandboxed realm. */
+  CHECK_INT(hl_sandbox_execute(sb,
+    "const F = (() => {}).constructor.constructor;\n"
+    "const g = F('return this')();\n"
+    "const names = [];\n"
+    "for (const k of Object.getOwnPropertyNames(g)) names.push(k);\n"
+    "[g === globalThis, typeof g.process, typeof g.require, typeof g.Deno,\n"
+    " typeof g.__hl_host, names.includes('console'), names.some(n => /^(write|call)$/.test(n)),\n"
+    " ({}).__proto__.constructor.constructor('return typeof process')()]", &r), HL_OK);
+  CHECK_STR(r.value_json,
+            "[true,\"undefined\",\"undefined\",\"undefined\",\"undefined\",true,false,\"undefined\"]");
+  hl_sandbox_result_clear(&r);
+  /* Walking everything reachable from globalThis finds no host function
+   * other than console's and the callbacks'. */
+  CHECK_INT(hl_sandbox_execute(sb,
+    "const seen = new Set(); const hits = []; const stack = [[globalThis, 'globalThis']];\n"
+    "while (stack.length) { const [o, path] = stack.pop();\n"
+    "  if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;\n"
+    "  seen.add(o);\n"
+    "  if (typeof o === 'function' && /^(write|call)$/.test(o.name) && o !== Function.prototype.call)\n"
+    "    hits.push(path);\n"
+    "  for (const k of Reflect.ownKeys(o)) { let v; try { v = o[k]; } catch (e) { continue; }\n"
+    "    stack.push([v, path + '.' + String(k)]); } }\n"
+    "[hits.length, seen.size > 100]", &r), HL_OK);
+  CHECK_STR(r.value_json, "[0,true]");
+  hl_sandbox_result_clear(&r);
+  check_reusable(sb);
+  hl_sandbox_free(sb);
+}
+
+int main(void) {
+  RUN(infinite_loop_times_out);
+  RUN(unbounded_recursion_is_a_limit);
+  RUN(allocation_bomb_hits_memory_limit);
+  RUN(huge_string_hits_memory_limit);
+  RUN(a_million_callbacks_hit_the_count_limit);
+  RUN(endless_output_hits_the_output_cap);
+  RUN(host_objects_are_out_of_reach);
+  return CHECK_EXIT();
+}

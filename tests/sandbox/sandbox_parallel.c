@@ -1,0 +1,143 @@
+/*
+ * tests/sandbox/sandbox_parallel.c - callbacks awaited together run at the
+ * same time on host threads; per-callback timeouts; sandboxes on many
+ * threads at once.
+ */
+#include <hookline/sandbox.h>
+#include <hookline/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "check.h"
+
+static atomic_int running, max_running, finished;
+
+static void sleep_ms(unsigned ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* Sleeps `ms` milliseconds and records how many calls overlap. */
+static hl_status slow_fn(const char *name, const cJSON *args, cJSON **result, void *ud) {
+  (void)name, (void)ud;
+  int now = atomic_fetch_add(&running, 1) + 1;
+  int seen = atomic_load(&max_running);
+  while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen, now)) {
+  }
+  sleep_ms((unsigned)hl_json_get_number(args, "ms", 100));
+  atomic_fetch_sub(&running, 1);
+  atomic_fetch_add(&finished, 1);
+  *result = cJSON_CreateObject();
+  cJSON_AddStringToObject(*result, "url", hl_json_get_string(args, "url"));
+  return HL_OK;
+}
+
+static hl_sandbox *sandbox_with_slow(unsigned callback_timeout_ms) {
+  hl_sandbox_limits l;
+  hl_sandbox_limits_default(&l);
+  l.callback_timeout_ms = callback_timeout_ms;
+  hl_sandbox *sb = NULL;
+  if (hl_sandbox_new(&l, &sb) != HL_OK)
+    return NULL;
+  hl_sandbox_add_callback(sb, "fetch_data", "Slow fetch", slow_fn, NULL, NULL);
+  hl_sandbox_callback_param(sb, "fetch_data", "url", "string", "", true);
+  hl_sandbox_callback_param(sb, "fetch_data", "ms", "integer", "", false);
+  return sb;
+}
+
+static void promise_all_runs_callbacks_concurrently(void) {
+  atomic_store(&running, 0);
+  atomic_store(&max_running, 0);
+  hl_sandbox *sb = sandbox_with_slow(0);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb,
+    "const results = await Promise.all([\n"
+    "  fetch_data({url: 'http://api1'}),\n"
+    "  fetch_data({url: 'http://api2'}),\n"
+    "  fetch_data({url: 'http://api3'}),\n"
+    "]);\n"
+    "results.map(r => r.url)", &r), HL_OK);
+  CHECK_STR(r.value_json, "[\"http://api1\",\"http://api2\",\"http://api3\"]");
+  CHECK_INT(r.callback_count, 3);
+  CHECK_INT(atomic_load(&max_running), 3);
+  hl_sandbox_result_clear(&r);
+
+  /* Sequential awaits never overlap. */
+  atomic_store(&max_running, 0);
+  CHECK_INT(hl_sandbox_execute(sb, "await fetch_data({url: 'a', ms: 5}); await fetch_data({url: 'b', ms: 5}); 1",
+                               &r), HL_OK);
+  CHECK_INT(atomic_load(&max_running), 1);
+  hl_sandbox_result_clear(&r);
+
+  /* A mix: a failing call among parallel ones rejects only its promise. */
+  CHECK_INT(hl_sandbox_execute(sb,
+    "const rs = await Promise.allSettled([fetch_data({url: 'x', ms: 1}), fetch_data({}),\n"
+    "                                     fetch_data({url: 'y', ms: 1})]);\n"
+    "rs.map(r => r.status === 'fulfilled' ? r.value.url : r.reason.kind)", &r), HL_OK);
+  CHECK_STR(r.value_json, "[\"x\",\"InvalidArguments\",\"y\"]");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+static void slow_callback_times_out(void) {
+  atomic_store(&finished, 0);
+  hl_sandbox *sb = sandbox_with_slow(50);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb,
+    "let kind;\n"
+    "try { await fetch_data({url: 'slow', ms: 400}); } catch (e) { kind = e.kind + ': ' + e.message; }\n"
+    "const fast = await fetch_data({url: 'fast', ms: 1});\n"
+    "[kind, fast.url]", &r), HL_OK);
+  CHECK_CONTAINS(r.value_json, "Timeout: fetch_data: callback timed out after 50 ms");
+  CHECK_CONTAINS(r.value_json, "\"fast\"");
+  hl_sandbox_result_clear(&r);
+  /* The sandbox can go away while the abandoned call still runs. */
+  hl_sandbox_free(sb);
+  for (int i = 0; i < 200 && atomic_load(&finished) < 2; i++)
+    sleep_ms(10);
+  CHECK_INT(atomic_load(&finished), 2);
+}
+
+/* Many sandboxes on many threads: no shared state, no interference. */
+static void *thread_main(void *arg) {
+  long id = (long)arg;
+  hl_sandbox *sb = NULL;
+  if (hl_sandbox_new(NULL, &sb) != HL_OK)
+    return (void *)1;
+  long bad = 0;
+  char code[160];
+  for (int round = 0; round < 20; round++) {
+    snprintf(code, sizeof code, "globalThis.acc = (globalThis.acc || 0) + %ld; "
+             "[acc, (() => { let s = 0; for (let i = 0; i < 1000; i++) s += i; return s; })()]", id);
+    hl_sandbox_result r;
+    hl_sandbox_execute(sb, code, &r);
+    char want[64];
+    snprintf(want, sizeof want, "[%ld,499500]", id * (round + 1));
+    if (r.status != HL_OK || !r.value_json || strcmp(r.value_json, want) != 0)
+      bad++;
+    hl_sandbox_result_clear(&r);
+  }
+  hl_sandbox_free(sb);
+  return (void *)bad;
+}
+
+static void sandboxes_on_eight_threads(void) {
+  pthread_t t[8];
+  for (long i = 0; i < 8; i++)
+    REQUIRE(pthread_create(&t[i], NULL, thread_main, (void *)(i + 1)) == 0);
+  for (int i = 0; i < 8; i++) {
+    void *bad = NULL;
+    pthread_join(t[i], &bad);
+    CHECK(bad == NULL);
+  }
+}
+
+int main(void) {
+  RUN(promise_all_runs_callbacks_concurrently);
+  RUN(slow_callback_times_out);
+  RUN(sandboxes_on_eight_threads);
+  return CHECK_EXIT();
+}
