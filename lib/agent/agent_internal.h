@@ -24,6 +24,7 @@
 #include "hookline/observer.h"
 #include "hookline/provider.h"
 #include "hookline/session.h"
+#include "agent/context_ref.h"
 
 #define HL__MSG_MAX 1024
 
@@ -145,8 +146,14 @@ struct hl_agent {
 /* ------------------------------------------------------------------ */
 
 struct hl_context {
-  hl_agent *agent; /* a reference is held for the run */
-  hl_context *parent;
+  /* A context normally dies with its run, but a tool that outlived its
+   * time limit still runs on a detached thread with this pointer; such a
+   * thread holds a reference (hl__ctx_retain) so that polling
+   * hl_context_cancelled() stays safe after the run returned. */
+  atomic_uint refs;
+  atomic_bool finished; /* the run returned: ctx functions become no-ops */
+  hl_agent *agent;      /* a reference is held for the context's life */
+  hl_context *parent;   /* a reference is held too (cancellation walks up) */
   hl_session *session;
   bool owns_session;
   char invocation_id[40];
@@ -177,7 +184,11 @@ struct hl_context {
  * The session is borrowed unless owns_session. */
 hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
                       bool owns_session, const char *input, hl_context **out);
-void hl__ctx_free(hl_context *ctx);
+/* The run is over: drop the session (freed if owned) and make every
+ * context function a harmless no-op for late callers. Then release. */
+void hl__ctx_finish(hl_context *ctx);
+/* Reference counting: hl__ctx_retain / hl__ctx_release, declared in
+ * context_ref.h for the code outside lib/agent that needs them. */
 
 /* Fill in time, ids, branch and turn, then deliver to the observer stack
  * and to the global observers. Cheap when nobody listens. */

@@ -73,8 +73,11 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
   *out = NULL;
   hl_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return hl__oom();
+  atomic_init(&ctx->refs, 1);
+  atomic_init(&ctx->finished, false);
   ctx->agent = hl_agent_ref(agent);
   ctx->parent = parent;
+  hl__ctx_retain(parent);
   ctx->session = session;
   ctx->owns_session = owns_session;
   ctx->cancel_gen = atomic_load(&agent->cancel_gen);
@@ -98,7 +101,7 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
   ctx->observers = malloc((n_parent_obs + agent->n_observers + 1) * sizeof *ctx->observers);
   if (!ctx->input || !ctx->branch || !ctx->hooks || !ctx->observers) {
     ctx->owns_session = false; /* the caller still owns it on failure */
-    hl__ctx_free(ctx);
+    hl__ctx_release(ctx);
     return hl__oom();
   }
 
@@ -124,8 +127,24 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
   return HL_OK;
 }
 
-void hl__ctx_free(hl_context *ctx) {
+void hl__ctx_retain(hl_context *ctx) {
+  if (ctx) atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+}
+
+void hl__ctx_finish(hl_context *ctx) {
+  pthread_mutex_lock(&ctx->lock);
+  atomic_store(&ctx->finished, true);
+  hl_session *owned = ctx->owns_session ? ctx->session : NULL;
+  ctx->session = NULL;
+  ctx->owns_session = false;
+  pthread_mutex_unlock(&ctx->lock);
+  hl_session_free(owned);
+  hl__ctx_release(ctx);
+}
+
+void hl__ctx_release(hl_context *ctx) {
   if (!ctx) return;
+  if (atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1) return;
   if (ctx->observers)
     for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_unref(ctx->observers[i]);
   free(ctx->observers);
@@ -134,6 +153,7 @@ void hl__ctx_free(hl_context *ctx) {
   free(ctx->input);
   if (ctx->owns_session) hl_session_free(ctx->session);
   pthread_mutex_destroy(&ctx->lock);
+  hl__ctx_release(ctx->parent);
   hl_agent_unref(ctx->agent);
   free(ctx);
 }
@@ -192,29 +212,51 @@ const char *hl_context_agent_name(const hl_context *ctx) {
 hl_agent *hl_context_agent(const hl_context *ctx) { return ctx ? ctx->agent : NULL; }
 const char *hl_context_branch(const hl_context *ctx) { return ctx ? ctx->branch : ""; }
 const char *hl_context_app_name(const hl_context *ctx) {
-  return ctx && ctx->session ? hl_session_app_name(ctx->session) : "";
+  hl_session *s = hl_context_session(ctx);
+  return s ? hl_session_app_name(s) : "";
 }
 const char *hl_context_user_id(const hl_context *ctx) {
-  return ctx && ctx->session ? hl_session_user_id(ctx->session) : "";
+  hl_session *s = hl_context_session(ctx);
+  return s ? hl_session_user_id(s) : "";
 }
 const char *hl_context_session_id(const hl_context *ctx) {
-  return ctx && ctx->session ? hl_session_id(ctx->session) : "";
+  hl_session *s = hl_context_session(ctx);
+  return s ? hl_session_id(s) : "";
 }
 const char *hl_context_user_input(const hl_context *ctx) { return ctx ? ctx->input : ""; }
-hl_session *hl_context_session(const hl_context *ctx) { return ctx ? ctx->session : NULL; }
+hl_session *hl_context_session(const hl_context *ctx) {
+  if (!ctx) return NULL;
+  hl_context *c = (hl_context *)ctx;
+  pthread_mutex_lock(&c->lock);
+  hl_session *s = c->session;
+  pthread_mutex_unlock(&c->lock);
+  return s;
+}
 int hl_context_turn(const hl_context *ctx) { return ctx ? ctx->turn : 0; }
 
+/* State goes through ctx->lock so that a late tool thread cannot race the
+ * end of the run that frees (or hands back) the session. */
 cJSON *hl_context_state_get(const hl_context *ctx, const char *key) {
   if (!ctx || !key) return NULL;
-  return hl_session_state_get(ctx->session, key);
+  hl_context *c = (hl_context *)ctx;
+  pthread_mutex_lock(&c->lock);
+  cJSON *v = c->session ? hl_session_state_get(c->session, key) : NULL;
+  pthread_mutex_unlock(&c->lock);
+  return v;
 }
 
 hl_status hl_context_state_set(hl_context *ctx, const char *key, const cJSON *value) {
   if (!ctx || !key) return hl_fail(HL_ERR_INVALID, "hl_context_state_set: ctx and key are required");
-  return hl_session_state_set(ctx->session, key, value);
+  pthread_mutex_lock(&ctx->lock);
+  hl_status st = ctx->session ? hl_session_state_set(ctx->session, key, value)
+                              : hl_fail(HL_ERR_STATE, "hl_context_state_set: the run has ended");
+  pthread_mutex_unlock(&ctx->lock);
+  return st;
 }
 
 bool hl_context_cancelled(const hl_context *ctx) {
+  /* A run that is over is as good as cancelled for whoever still asks. */
+  if (ctx && atomic_load(&ctx->finished)) return true;
   /* Walking up makes "cancelling the parent cancels the child" free: no
    * list of live children to maintain. Trees are a few levels deep. */
   for (const hl_context *c = ctx; c; c = c->parent)
@@ -224,26 +266,26 @@ bool hl_context_cancelled(const hl_context *ctx) {
 }
 
 void hl_context_emit_custom(hl_context *ctx, const char *name, const cJSON *data) {
-  if (!ctx) return;
+  if (!ctx || atomic_load(&ctx->finished)) return;
   hl_event ev = {.type = HL_EVENT_CUSTOM, .name = name ? name : "", .data = data};
   hl__emit(ctx, &ev);
 }
 
 void hl_context_emit_stderr(hl_context *ctx, const char *text) {
-  if (!ctx) return;
+  if (!ctx || atomic_load(&ctx->finished)) return;
   hl_event ev = {.type = HL_EVENT_STDERR_WRITE, .text = text ? text : ""};
   hl__emit(ctx, &ev);
 }
 
 void hl_context_emit_delta(hl_context *ctx, const char *text) {
-  if (!ctx || !text) return;
+  if (!ctx || !text || atomic_load(&ctx->finished)) return;
   hl_event ev = {.type = HL_EVENT_RESPONSE, .text = text, .is_delta = true};
   hl__emit(ctx, &ev);
   if (ctx->agent->token_fn) ctx->agent->token_fn(text, ctx->agent->token_user_data);
 }
 
 void hl_context_emit(hl_context *ctx, struct hl_event *event) {
-  if (!ctx || !event) return;
+  if (!ctx || !event || atomic_load(&ctx->finished)) return;
   if ((unsigned)event->type >= HL_EVENT_TYPE_COUNT) return;
   hl__emit(ctx, event);
 }

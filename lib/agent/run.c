@@ -340,7 +340,7 @@ hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
   snprintf(agent->errmsg, sizeof agent->errmsg, "%s", o.status == HL_OK ? "" : o.message);
   pthread_mutex_unlock(&agent->lock);
 
-  hl__ctx_free(ctx);
+  hl__ctx_finish(ctx);
   if (o.status != HL_OK) return hl_fail(o.status, "%s", o.message);
   *answer = result;
   return HL_OK;

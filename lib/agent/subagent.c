@@ -39,6 +39,8 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
   if (answer) *answer = NULL;
   if (!ctx || !child || !input || !answer)
     return hl_fail(HL_ERR_INVALID, "hl_context_run_agent: ctx, child, input and answer are required");
+  if (atomic_load(&ctx->finished))
+    return hl_fail(HL_ERR_STATE, "hl_context_run_agent: the run has ended");
   int depth = 0;
   for (hl_context *c = ctx; c; c = c->parent) depth++;
   if (depth >= HL_MAX_AGENT_DEPTH)

@@ -116,6 +116,8 @@ hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *a
   if (result) *result = NULL;
   if (!ctx || !name || !result)
     return hl_fail(HL_ERR_INVALID, "hl_context_call_tool: ctx, name and result are required");
+  if (atomic_load(&ctx->finished))
+    return hl_fail(HL_ERR_STATE, "hl_context_call_tool: the run has ended");
   cJSON *copy = args ? hl_json_clone(args) : cJSON_CreateObject();
   if (!copy) return hl__oom();
   char id[48];

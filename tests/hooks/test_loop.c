@@ -425,12 +425,13 @@ static void session_continues_across_runs(void) {
 /* Tool errors the model sees                                          */
 /* ------------------------------------------------------------------ */
 
+/* Sleeps past its 20 ms limit. It does not touch ctx: a timed-out
+ * function keeps running on a detached thread after the run returned
+ * (tool.h), and only a thread that holds a context reference may. */
 static hl_status sleepy_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
-  (void)args, (void)ud;
-  for (int i = 0; i < 3000 && !hl_context_cancelled(ctx); i++) {
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-  }
+  (void)ctx, (void)args, (void)ud;
+  struct timespec ts = {0, 200 * 1000000};
+  nanosleep(&ts, NULL);
   *result = cJSON_CreateString("woke up");
   return HL_OK;
 }
