@@ -32,6 +32,7 @@
 #include "hookline/json.h"
 #include "hookline/observer.h"
 #include "hookline/scripted.h"
+#include "agent/agent_internal.h"
 
 /* Longest delay a script may ask for, so that a typo cannot hang a test
  * suite for days. */
@@ -778,9 +779,13 @@ static double hl_now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Building the payloads costs more than the rest of a scripted answer, so
+ * it is skipped when no observer would see them. */
+static bool hl_observed(hl_context *ctx) { return ctx && hl__ctx_observed(ctx); }
+
 static void hl_emit_api_response(hl_context *ctx, const hl_response *resp, hl_status st,
                                  double t0) {
-  if (!ctx) return;
+  if (!hl_observed(ctx)) return;
   hl_event ev = {0};
   ev.type = HL_EVENT_API_RESPONSE;
   ev.name = hl_scripted_ops.name;
@@ -802,7 +807,7 @@ static hl_status hl_scripted_complete(void *impl, hl_context *ctx, const hl_requ
   hl_scripted *s = impl;
   *out = NULL;
   double t0 = hl_now_ms();
-  if (ctx) {
+  if (hl_observed(ctx)) {
     hl_event ev = {0};
     ev.type = HL_EVENT_API_REQUEST;
     ev.name = hl_scripted_ops.name;
