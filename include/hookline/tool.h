@@ -118,8 +118,9 @@ HL_API hl_status hl_tool_set_strict(hl_tool *tool, bool strict);
  *  With a limit, each call runs the function on a new detached thread with
  *  a private copy of the arguments; that thread holds a reference to the
  *  tool, so the tool's free_fn may run there. A function that outlives its
- *  limit still holds the `ctx` pointer it was given: it must not use ctx
- *  after the run that called it has ended. */
+ *  limit keeps a valid `ctx` (the call holds a reference to it), but once
+ *  the run that called it has ended, context functions do nothing
+ *  (hl_context_cancelled() is true). */
 HL_API void hl_tool_set_timeout_ms(hl_tool *tool, unsigned timeout_ms);
 
 HL_API const char *hl_tool_name(const hl_tool *tool);

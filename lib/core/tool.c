@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/context_ref.h"
 #include "hookline/json.h"
 #include "hookline/tool.h"
 #include "schema_internal.h"
@@ -297,7 +298,7 @@ typedef struct timed_call {
   pthread_cond_t cv;
   bool done;
   hl_tool *tool;      /* the worker's own reference */
-  hl_context *ctx;
+  hl_context *ctx;    /* retained for the worker: a late function may still use it */
   cJSON *args;        /* a copy: the caller's arguments may be gone when a late worker runs */
   cJSON *result;      /* set by the worker; taken by the caller or freed by the last owner */
   hl_status status;
@@ -318,6 +319,7 @@ static void *timed_call_worker(void *arg) {
   hl_tool *tool = c->tool;
   cJSON *res = NULL;
   hl_status st = run_fn(tool, c->ctx, c->args, &res);
+  hl__ctx_release(c->ctx);
   pthread_mutex_lock(&c->mu);
   c->status = st;
   c->result = res;
@@ -353,6 +355,9 @@ static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON
   atomic_init(&c->refs, 2);
   c->tool = hl_tool_ref(tool);
   c->ctx = ctx;
+  /* The run that owns ctx may end while the worker still runs; the
+   * context module keeps a retained context valid (and inert) until then. */
+  hl__ctx_retain(ctx);
 
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -361,6 +366,7 @@ static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON
   int rc = pthread_create(&th, &attr, timed_call_worker, c);
   pthread_attr_destroy(&attr);
   if (rc != 0) {
+    hl__ctx_release(ctx);
     hl_tool_unref(tool);
     atomic_store(&c->refs, 1);
     timed_call_release(c);
