@@ -7,11 +7,11 @@
  * answer; the provider also encodes the request from hl_request and decodes
  * the response into hl_response. Each figure is wall time per request minus
  * the server's own service time, so the difference between the two is what
- * the provider adds on top of libcurl. Rounds alternate between the two
- * loops and the median round is reported, to keep CPU frequency drift and
- * noise out of the comparison.
+ * the provider adds on top of libcurl. The two alternate request by request
+ * so that both see the same machine load, and medians are reported (means
+ * too) to keep preemption spikes on a busy machine out of the comparison.
  *
- *   hl-bench-providers --url http://127.0.0.1:PORT [--requests 2000] [--rounds 5]
+ *   hl-bench-providers --url http://127.0.0.1:PORT [--requests 2000] [--rounds 5]  (of each)
  *
  * Prints one JSON object:
  *   {"requests":..,"raw_curl_us":..,"client_overhead_us":..,"delta_us":..,...}
@@ -87,29 +87,6 @@ static bool provider_request(hl_provider *p, const hl_request *req) {
   return ok;
 }
 
-/* Per-request microseconds beyond the server's service time, for n requests. */
-typedef bool (*one_fn)(void *);
-static bool raw_one(void *ud) { return raw_request(ud); }
-typedef struct prov_ctx {
-  hl_provider *p;
-  hl_request *req;
-} prov_ctx;
-static bool prov_one(void *ud) {
-  prov_ctx *c = ud;
-  return provider_request(c->p, c->req);
-}
-
-static double round_us(const char *url, one_fn fn, void *ud, long n, bool *ok) {
-  bench_server_stats s0, s1;
-  if (!bench_server_stats_get(url, &s0)) return *ok = false, 0;
-  uint64_t t0 = bench_now_ns();
-  for (long i = 0; i < n; i++)
-    if (!fn(ud)) return *ok = false, 0;
-  uint64_t wall = bench_now_ns() - t0;
-  if (!bench_server_stats_get(url, &s1)) return *ok = false, 0;
-  return ((double)wall / 1e3 - (s1.service_us - s0.service_us)) / (double)n;
-}
-
 int main(int argc, char **argv) {
   const char *url = bench_arg(argc, argv, "--url", "http://127.0.0.1:8089");
   long n = atol(bench_arg(argc, argv, "--requests", "2000"));
@@ -126,33 +103,51 @@ int main(int argc, char **argv) {
     fprintf(stderr, "provider bench: setup failed: %s\n", hl_last_error());
     return 1;
   }
-  prov_ctx pc = {p, req};
   bool ok = true;
   for (int i = 0; i < 50 && ok; i++) ok = raw_request(&raw) && provider_request(p, req);   /* warm up */
 
-  double raw_us[64], prov_us[64];
-  double cpu_raw = 0, cpu_prov = 0;
-  for (int r = 0; r < rounds && ok; r++) {
+  /* Alternate one raw request and one provider request, so that both see
+   * the same machine load, and keep every latency. */
+  size_t total = (size_t)n * (size_t)rounds;
+  double *raw_lat = malloc(total * sizeof(double)), *prov_lat = malloc(total * sizeof(double));
+  double raw_sum = 0, prov_sum = 0, cpu_raw = 0, cpu_prov = 0;
+  bench_server_stats s0, s1;
+  if (!raw_lat || !prov_lat || !ok || !bench_server_stats_get(url, &s0)) return 1;
+  for (size_t i = 0; i < total && ok; i++) {
     double c0 = bench_cpu_us();
-    raw_us[r] = round_us(url, raw_one, &raw, n, &ok);
+    uint64_t t0 = bench_now_ns();
+    ok = raw_request(&raw);
+    uint64_t t1 = bench_now_ns();
     double c1 = bench_cpu_us();
-    prov_us[r] = round_us(url, prov_one, &pc, n, &ok);
+    ok = ok && provider_request(p, req);
+    uint64_t t2 = bench_now_ns();
     cpu_raw += c1 - c0;
     cpu_prov += bench_cpu_us() - c1;
+    raw_lat[i] = (double)(t1 - t0) / 1e3;
+    prov_lat[i] = (double)(t2 - t1) / 1e3;
+    raw_sum += raw_lat[i];
+    prov_sum += prov_lat[i];
   }
-  if (!ok) {
+  if (!ok || !bench_server_stats_get(url, &s1) || s1.requests <= s0.requests) {
     fprintf(stderr, "provider bench: a request failed\n");
     return 1;
   }
-  double raw_med = bench_percentile(raw_us, (size_t)rounds, 50);
-  double prov_med = bench_percentile(prov_us, (size_t)rounds, 50);
-  double total = (double)n * rounds;
+  /* Both loops get the same canned answer, so the same server work. */
+  double server_us = (s1.service_us - s0.service_us) / (s1.requests - s0.requests);
+  double raw_p50 = bench_percentile(raw_lat, total, 50) - server_us;
+  double prov_p50 = bench_percentile(prov_lat, total, 50) - server_us;
+  double raw_mean = raw_sum / (double)total - server_us;
+  double prov_mean = prov_sum / (double)total - server_us;
   printf("{\"system\":\"hookline\",\"benchmark\":\"providers\",\"provider\":\"openai\","
-         "\"requests\":%ld,\"rounds\":%d,\"raw_curl_us\":%.2f,\"client_overhead_us\":%.2f,"
-         "\"delta_us\":%.2f,\"raw_curl_cpu_us\":%.2f,\"client_cpu_us\":%.2f,\"peak_rss_mb\":%.1f,"
-         "\"note\":\"per request, wall time minus mock server service time, median of rounds\"}\n",
-         n, rounds, raw_med, prov_med, prov_med - raw_med, cpu_raw / total, cpu_prov / total,
-         bench_peak_rss_mb());
+         "\"requests\":%zu,\"raw_curl_us\":%.2f,\"client_overhead_us\":%.2f,\"delta_us\":%.2f,"
+         "\"raw_curl_mean_us\":%.2f,\"client_mean_us\":%.2f,\"server_us\":%.2f,"
+         "\"raw_curl_cpu_us\":%.2f,\"client_cpu_us\":%.2f,\"peak_rss_mb\":%.1f,"
+         "\"note\":\"per request on one keep-alive connection each, minus the server's service "
+         "time; medians (means in *_mean_us); raw and client requests alternate\"}\n",
+         total, raw_p50, prov_p50, prov_p50 - raw_p50, raw_mean, prov_mean, server_us,
+         cpu_raw / (double)total, cpu_prov / (double)total, bench_peak_rss_mb());
+  free(raw_lat);
+  free(prov_lat);
   hl_request_free(req);
   hl_provider_unref(p);
   curl_slist_free_all(raw.headers);

@@ -147,7 +147,11 @@ def main():
     ap.add_argument("--budget-s", type=float, default=3.0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--only", choices=["providers"],
+                    help="run one benchmark alone and print its JSON object (nothing written)")
     args = ap.parse_args()
+    if args.only == "providers":
+        return providers_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick)
     budget = 0.5 if args.quick else args.budget_s
     bench_bin = os.path.join(os.path.abspath(args.build), "bench")
     exe = lambda name: os.path.join(bench_bin, name)
@@ -244,6 +248,18 @@ def main():
             f.write(markdown(results))
         log("wrote bench/results.json and BENCHMARKS.md")
     return 0
+
+
+def providers_only(bench_bin, quick):
+    """bench/providers: hookline's OpenAI provider next to a raw libcurl loop."""
+    server = MockServer(os.path.join(bench_bin, "hl-mock-server"))
+    try:
+        res = run_json([os.path.join(bench_bin, "hl-bench-providers"), "--url", server.url] +
+                       (["--requests", "300"] if quick else []))
+    finally:
+        server.close()
+    print(json.dumps(res))
+    return 0 if "error" not in res else 1
 
 
 def fmt(v, digits=0):
