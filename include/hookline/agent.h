@@ -14,6 +14,19 @@
  *     TURN_END; no tool calls means this is the final answer
  *   after_agent chain (may replace the answer); AGENT_END; TRACE_COMPLETE
  *
+ * History: a run appends the user's input, each assistant message and one
+ * tool message per turn (a TOOL_RESULT part per call, in the model's
+ * order) to the session. A run that fails (any status) takes its messages
+ * back out, so the session is exactly as before it (state writes stay);
+ * the events tell what happened. A before_agent override adds nothing.
+ * Tool failures are not run failures: unknown tool (NotFound), arguments
+ * against the schema (InvalidArguments), the tool's own error
+ * (ExecutionFailed ...) and Timeout become results with is_error set and
+ * text "<StatusName>: <message>", which the model sees.
+ *
+ * Usage of a run (hl_agent_last_usage, AGENT_END, TRACE_COMPLETE) is the
+ * sum of its model calls and those of its sub-agent runs.
+ *
  * Lifetime: reference counted (an agent used as a tool of another agent is
  * shared). hl_agent_new() returns one reference, the caller's.
  *

@@ -29,6 +29,32 @@
  *                 on error) and the error; *replacement replaces the
  *                 result, also turning an error into a success (H9)
  *
+ * Which after-hooks run after a before-override (as in ADK):
+ *   before_agent override  after_agent does not run (H4)
+ *   before_model override  after_model does not run (the response did not
+ *                          come from the model)
+ *   before_tool override   after_tool does run and sees the override value
+ *                          as the result; TOOL_START/TOOL_END are not
+ *                          emitted, since no tool ran
+ * after_agent runs only when the run produced an answer (not after a
+ * failure). A before_tool override with no value gives a JSON null
+ * result; a before/after_agent override with none gives ""; a model
+ * override with no response aborts the run (a hook bug, reported).
+ *
+ * Trace: every hook that returns OVERRIDE or ABORT, and every before_tool
+ * hook that changes the arguments (replaced or edited in place), is
+ * reported to observers as an HL_EVENT_HOOK event (hook name, point,
+ * action, and for tool hooks the call id and the arguments after the
+ * hook). Hooks that simply continue are not reported, so that the
+ * common path stays a plain function call.
+ *
+ * Abort: hl_hook_abort("...") sets the message; a hook that returns
+ * HL_HOOK_ABORT without it (or returns a value that is not an action)
+ * aborts with a message naming the hook. An abort anywhere in a tree of
+ * agents (a child run, a tool's nested hl_context_call_tool, a parallel
+ * tool call) stops the whole tree: the top-level caller gets
+ * HL_ERR_ABORTED with the hook's message.
+ *
  * Out-values (answers, responses, JSON results) must be heap objects: the
  * library takes ownership whether the hook returns OVERRIDE or not. Inputs
  * are borrowed for the call.
