@@ -290,7 +290,9 @@ def markdown(r):
       "in its own process, with the same tool (`lookup`, one string argument), instruction and "
       "input, from a fresh conversation per run. The server reports its own service time; "
       "**overhead per run = client wall time − server time**, so it still contains the loopback "
-      "HTTP round trips (see the raw libcurl figure below for their floor). Peak RSS is the "
+      "HTTP round trips (see the raw libcurl figure below for their floor). The headline overhead "
+      "is the median run's (robust to other work on a shared machine), the mean is next to it; "
+      "ratios use the median. Peak RSS is the "
       "process's maximum resident set; CPU is user + system time of the client process per run. "
       "The JS SDKs speak OpenAI Chat Completions to the server, except ADK for JS, which ships "
       "Gemini models only and talks Gemini's generateContent format to the same server through "
@@ -302,18 +304,20 @@ def markdown(r):
         conc = scenario == "tools_concurrent50"
         w(f"## {title}\n")
         ratio_head = "CPU ratio vs hookline" if conc else "overhead ratio vs hookline"
-        w(f"| system | runs/s | overhead µs/run | p50 µs | p99 µs | CPU µs/run | peak RSS MB | {ratio_head} |")
-        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        w(f"| system | runs/s | overhead µs/run (median run) | overhead µs/run (mean) | p50 µs | p99 µs "
+          f"| CPU µs/run | peak RSS MB | {ratio_head} |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         rat = r["ratios_vs_hookline"].get(scenario, {})
         for system, _, desc in AGENT_SYSTEMS:
             res = row.get(system)
             if res is None:
                 continue
             if "error" in res:
-                w(f"| {desc} | failed: {res['error'][:120]} | | | | | | |")
+                w(f"| {desc} | failed: {res['error'][:120]} | | | | | | | |")
                 continue
             rv = "1 (baseline)" if system == "hookline" else (f"{rat.get(system)}×" if rat.get(system) else "–")
             w(f"| {desc} | {fmt(res.get('runs_per_s'))} | {fmt(res.get('overhead_us'), 1)} | "
+              f"{fmt(res.get('overhead_mean_us'), 1)} | "
               f"{fmt(res.get('latency_p50_us'))} | {fmt(res.get('latency_p99_us'))} | "
               f"{fmt(res.get('cpu_us_per_run'), 1)} | {fmt(res.get('peak_rss_mb'), 1)} | {rv} |")
         if conc:
