@@ -662,6 +662,85 @@ static void event_format_is_one_readable_line(void) {
   CHECK(hl_event_format(NULL) == NULL);
 }
 
+/* ------------------------------------------------------------------ */
+/* a real run                                                          */
+/* ------------------------------------------------------------------ */
+
+static hl_status add_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx;
+  (void)ud;
+  *result = cJSON_CreateNumber(hl_json_get_number(args, "a", 0) + hl_json_get_number(args, "b", 0));
+  return *result ? HL_OK : HL_ERR_NOMEM;
+}
+
+static void observer_logging_and_collecting_on_a_real_run(void) {
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(p);
+  hl_scripted_push_tool_call(p, "c1", "calculator", "{\"a\":2,\"b\":3}");
+  hl_scripted_push_text(p, "It is 5.");
+  hl_agent *agent = hl_agent_new("bot");
+  REQUIRE(agent);
+  hl_agent_set_provider(agent, p);
+  hl_agent_set_stream(agent, true); /* deltas happen, and are not logged */
+  hl_tool *calc = hl_tool_new("calculator", "Adds.", add_fn, NULL);
+  hl_tool_param(calc, "a", "number", "first", true);
+  hl_tool_param(calc, "b", "number", "second", true);
+  hl_agent_add_tool(agent, calc);
+  hl_tool_unref(calc);
+  FILE *f = tmpfile();
+  REQUIRE(f);
+  hl_observer *log = hl_observer_logging(f, "[app]");
+  hl_observer *col = hl_observer_collecting();
+  hl_observer *both = hl_observer_composite();
+  hl_observer_composite_add(both, log);
+  hl_observer_composite_add(both, col);
+  hl_agent_add_observer(agent, both);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(agent, NULL, "2+3?", &answer), HL_OK);
+  CHECK_STR(answer, "It is 5.");
+  hl_free(answer);
+
+  char *out = slurp(f);
+  REQUIRE(out);
+  CHECK_CONTAINS(out, "[app] agent_start text=2+3?");
+  CHECK_CONTAINS(out, "[app] tool_start call_id=c1 tool=calculator args={\"a\":2,\"b\":3}");
+  CHECK_CONTAINS(out, "[app] tool_end call_id=c1 tool=calculator args={\"a\":2,\"b\":3} result=5 success=true");
+  CHECK_CONTAINS(out, "[app] api_request provider=scripted");
+  CHECK_CONTAINS(out, "[app] agent_end text=\"It is 5.\"");
+  CHECK(!strstr(out, "delta=true"));
+  /* every line is one prefixed event of this agent */
+  int lines = 0;
+  for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+    CHECK(strncmp(line, "[app] ", 6) == 0);
+    CHECK_CONTAINS(line, " agent=bot branch=bot"); /* a root's branch is its name */
+  }
+  /* the collector saw the same events, plus the deltas the log skipped */
+  cJSON *events = hl_observer_collected(col);
+  int deltas = 0;
+  char joined[64] = "";
+  cJSON *ev;
+  cJSON_ArrayForEach(ev, events) {
+    if (hl_json_get_bool(ev, "delta", false)) {
+      deltas++;
+      strncat(joined, hl_json_get_string(ev, "text"), sizeof joined - strlen(joined) - 1);
+    }
+  }
+  cJSON_Delete(events);
+  CHECK_INT(deltas, 3); /* "It ", "is ", "5." */
+  CHECK_STR(joined, "It is 5.");
+  CHECK_INT(hl_observer_collected_count(col, HL_EVENT_TOOL_START), 1);
+  CHECK_INT(hl_observer_collected_count(col, HL_EVENT_TURN_START), 2);
+  CHECK_INT(hl_observer_collected_count(col, HL_EVENT_TYPE_COUNT), (size_t)(lines + deltas));
+  free(out);
+  CHECK_INT(hl_observer_failures(log), 0);
+  hl_observer_unref(log);
+  hl_observer_unref(col);
+  hl_observer_unref(both);
+  hl_agent_unref(agent);
+  hl_provider_unref(p);
+  fclose(f);
+}
+
 int main(void) {
   RUN(observer_function_style_sees_every_event);
   RUN(observer_ops_style_skips_unset_functions);
@@ -677,5 +756,6 @@ int main(void) {
   RUN(event_type_names_are_stable);
   RUN(event_to_json_has_every_set_field);
   RUN(event_format_is_one_readable_line);
+  RUN(observer_logging_and_collecting_on_a_real_run);
   return CHECK_EXIT();
 }
