@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
   hl_status st = chat_app_init(&app, interactive);
   if (st != HL_OK) {
     fprintf(stderr, "hookline-chat: %s\n", hl_last_error()[0] ? hl_last_error() : hl_strerror(st));
-    if (st == HL_ERR_UNSUPPORTED)
+    if (st == HL_ERR_UNSUPPORTED || st == HL_ERR_AUTH)
       fprintf(stderr, "hookline-chat: run without --provider for the offline demo model\n");
     chat_app_free(&app);
     return 1;

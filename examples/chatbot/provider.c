@@ -45,6 +45,12 @@ static hl_status make_openai(chat_app *app) {
       return hl_fail(HL_ERR_INVALID, "--base-url needs --model too (for Ollama e.g. --model llama3.2)");
     model = DEFAULT_OPENAI_MODEL;
   }
+  /* Without a key, api.openai.com would answer 401 on the first question;
+   * say so now. Local servers (--base-url, OPENAI_BASE_URL) need no key. */
+  if (!env_set("OPENAI_API_KEY") && !app->opt.base_url && !env_set("OPENAI_BASE_URL"))
+    return hl_fail(HL_ERR_AUTH,
+                   "the OpenAI provider needs OPENAI_API_KEY (or --base-url for a local "
+                   "server such as Ollama)");
   app->provider = hl_openai_new(app->opt.base_url, NULL);
   if (!app->provider) return hl_last_status() ? hl_last_status() : HL_ERR_NOMEM;
   hl_status st = hl_openai_set_model(app->provider, model);
@@ -59,6 +65,8 @@ static hl_status make_openai(chat_app *app) {
 static hl_status make_anthropic(chat_app *app) {
   snprintf(app->provider_name, sizeof app->provider_name, "anthropic");
   const char *model = app->opt.model ? app->opt.model : DEFAULT_ANTHROPIC_MODEL;
+  if (!env_set("ANTHROPIC_API_KEY") && !app->opt.base_url && !env_set("ANTHROPIC_BASE_URL"))
+    return hl_fail(HL_ERR_AUTH, "the Anthropic provider needs ANTHROPIC_API_KEY");
   app->provider = hl_anthropic_new(app->opt.base_url, NULL);
   if (!app->provider) return hl_last_status() ? hl_last_status() : HL_ERR_NOMEM;
   hl_status st = hl_anthropic_set_model(app->provider, model);

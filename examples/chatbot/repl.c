@@ -182,7 +182,9 @@ int chat_repl(chat_app *app) {
   el_set(r.el, EL_PROMPT_ESC, prompt_fn, '\1');
   el_set(r.el, EL_EDITOR, "emacs");
   el_set(r.el, EL_SIGNAL, 1);
-  el_set(r.el, EL_ADDFN, "hl-complete", "complete a slash command", complete_fn);
+  /* The wide-character form: libedit's narrow EL_ADDFN copies the two
+   * strings and never frees them (it says so in its source). */
+  el_wset(r.el, EL_ADDFN, L"hl-complete", L"complete a slash command", complete_fn);
   el_set(r.el, EL_BIND, "^I", "hl-complete", NULL);
   el_source(r.el, NULL); /* the user's ~/.editrc, if any */
   history_setup(&r);

@@ -197,6 +197,15 @@ def test_command_line_errors():
         r = chat(*args)
         check(r.returncode == 2 and needle in r.stderr,
               f"{args}: exit 2 with {needle!r}, got {r.returncode} {r.stderr!r}")
+    r = chat("--provider", "openai", "-p", "hi")
+    check(r.returncode == 1 and "needs OPENAI_API_KEY" in r.stderr,
+          f"openai without a key or server: {r.returncode} {r.stderr!r}")
+    r = chat("--provider", "anthropic", "-p", "hi")
+    check(r.returncode == 1 and "needs ANTHROPIC_API_KEY" in r.stderr,
+          f"anthropic without a key: {r.returncode} {r.stderr!r}")
+    r = chat("--base-url", "http://127.0.0.1:9/v1", "-p", "hi")
+    check(r.returncode == 1 and "--model" in r.stderr,
+          f"--base-url without --model: {r.returncode} {r.stderr!r}")
     r = chat("--allow-tools", "calculator,nope", "-p", "hi")
     check(r.returncode == 1 and 'no tool "nope"' in r.stderr,
           f"--allow-tools names an unknown tool: {r.returncode} {r.stderr!r}")

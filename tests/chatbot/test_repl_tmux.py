@@ -100,7 +100,9 @@ def test_slash_commands():
         t.wait_for(r"before_tool\s+normalize-math", m)
         t.wait_for(r"after_tool\s+cap-tool-result", m)
         m = t.mark()
-        t.type_line("/trace")
+        t.send("-l", "/tr")
+        t.send("Tab")                      # completes to "/trace "
+        t.send("Enter")
         t.wait_for(r"No trace yet", m)
         m = t.mark()
         t.type_line("/nonsense")
