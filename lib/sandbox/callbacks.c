@@ -212,10 +212,18 @@ hl_status hl_sandbox_remove_callback(hl_sandbox *sb, const char *name) {
 
 size_t hl_sandbox_callback_count(const hl_sandbox *sb) { return sb ? sb->n_callbacks : 0; }
 
-char *hl__sb_callbacks_json(const hl_sandbox *sb) {
-  cJSON *list = cJSON_CreateArray();
-  if (!list)
+char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]) {
+  cJSON *spec = cJSON_CreateObject();
+  cJSON *list = cJSON_AddArrayToObject(spec, "callbacks");
+  if (!list) {
+    cJSON_Delete(spec);
     return NULL;
+  }
+  if (seed) {
+    cJSON *s = cJSON_AddArrayToObject(spec, "seed");
+    for (int i = 0; s && i < 4; i++)
+      cJSON_AddItemToArray(s, cJSON_CreateNumber(seed[i]));
+  }
   for (size_t i = 0; i < sb->n_callbacks; i++) {
     const sb_callback *cb = sb->callbacks[i];
     cJSON *o = cJSON_CreateObject();
@@ -224,14 +232,14 @@ char *hl__sb_callbacks_json(const hl_sandbox *sb) {
         !cJSON_AddStringToObject(o, "description", cb->description)) {
       cJSON_Delete(o);
       cJSON_Delete(schema);
-      cJSON_Delete(list);
+      cJSON_Delete(spec);
       return NULL;
     }
     cJSON_AddItemToObject(o, "parameters", schema);
     cJSON_AddItemToArray(list, o);
   }
-  char *text = cJSON_PrintUnformatted(list);
-  cJSON_Delete(list);
+  char *text = cJSON_PrintUnformatted(spec);
+  cJSON_Delete(spec);
   return text;
 }
 

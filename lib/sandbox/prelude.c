@@ -7,6 +7,7 @@
  * listCallbacks(), and returns four functions that the C side calls:
  *
  *   define(json)   make one async global function per host callback
+ *                  ({"callbacks": [...], "seed": [4 x uint32]})
  *   settle(json)   resolve or reject the promises of finished callbacks
  *   finish(value)  the completion value as JSON text ("" for none)
  *   describe(err)  an exception as JSON {name, message, stack, kind}
@@ -71,15 +72,31 @@ const char hl__prelude_js[] =
   "  function makeCallback(name) {\n"
   "    return {[name]: async function (args) { return call(name, args); }}[name];\n"
   "  }\n"
+  "  // Math.random: every sandbox starts as a copy of one snapshot, so\n"
+  "  // QuickJS's own generator state would repeat across sandboxes. The\n"
+  "  // host seeds this one (xoshiro128**) with fresh entropy per instance.\n"
+  "  let r0 = 1, r1 = 2, r2 = 3, r3 = 4;\n"
+  "  function next32() {\n"
+  "    const t = r1 << 9;\n"
+  "    let r = Math.imul(r1, 5); r = Math.imul((r << 7) | (r >>> 25), 9);\n"
+  "    r2 ^= r0; r3 ^= r1; r1 ^= r2; r0 ^= r3; r2 ^= t; r3 = (r3 << 11) | (r3 >>> 21);\n"
+  "    return r >>> 0;\n"
+  "  }\n"
+  "  Object.defineProperty(Math, 'random', {value: function random() {\n"
+  "    return ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992;\n"
+  "  }, writable: true, configurable: true});\n"
+  "\n"
   "  function define(json) {\n"
-  "    const list = parse(json);\n"
+  "    const spec = parse(json);\n"
+  "    if (spec.seed) { [r0, r1, r2, r3] = spec.seed; if (!(r0 | r1 | r2 | r3)) r0 = 1; }\n"
+  "    const list = spec.callbacks;\n"
   "    for (const n of definedNames) delete g[n];\n"
   "    definedNames = [];\n"
   "    for (const cb of list) {\n"
   "      Object.defineProperty(g, cb.name, {value: makeCallback(cb.name), writable: true, configurable: true});\n"
   "      definedNames.push(cb.name);\n"
   "    }\n"
-  "    registryText = json;\n"
+  "    registryText = stringify(list);\n"
   "  }\n"
   "  Object.defineProperty(g, 'listCallbacks', {value: function listCallbacks() {\n"
   "    return parse(registryText);\n"

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "sandbox_internal.h"
@@ -194,8 +195,10 @@ static hl_status make_vm(hl_sandbox *sb) {
   if (sb->vm)
     hl_vm_free(sb->vm);
   sb->vm = vm;
-  /* The fresh instance knows only the callbacks of its snapshot. */
+  /* The fresh instance knows only the callbacks of its snapshot, and its
+   * random generator state is the snapshot's. */
   sb->callbacks_dirty = true;
+  sb->needs_seed = true;
   return HL_OK;
 }
 
@@ -396,7 +399,9 @@ static void take_output(hl_sandbox *sb, hl_sandbox_result *res) {
 static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
   hl_status st;
   if (sb->callbacks_dirty) {
-    char *defs = hl__sb_callbacks_json(sb);
+    uint32_t seed[4];
+    bool seeding = sb->needs_seed && getrandom(seed, sizeof seed, 0) == (ssize_t)sizeof seed;
+    char *defs = hl__sb_callbacks_json(sb, seeding ? seed : NULL);
     st = defs ? hl_vm_define(sb->vm, defs) : hl_fail(HL_ERR_NOMEM, "out of memory");
     free(defs);
     if (st) {
@@ -405,6 +410,8 @@ static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
       return;
     }
     sb->callbacks_dirty = false;
+    if (seeding)
+      sb->needs_seed = false;
   }
 
   char *error_json = NULL;

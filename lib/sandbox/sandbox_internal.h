@@ -54,6 +54,7 @@ struct hl_sandbox {
   sb_callback **callbacks;
   size_t n_callbacks, cap_callbacks;
   bool callbacks_dirty; /* JavaScript's view of the callbacks is stale */
+  bool needs_seed;      /* a fresh instance: Math.random not yet seeded */
   bool busy;
 
   /* State of the running execution. */
@@ -76,9 +77,10 @@ uint64_t hl__sb_now_ns(void);
 /* Find a registered callback by name (borrowed) or NULL. */
 sb_callback *hl__sb_find(const hl_sandbox *sb, const char *name, size_t *index);
 
-/* JSON array [{name, description, parameters}] for the prelude's define()
- * and listCallbacks(). Caller frees. NULL on allocation failure. */
-char *hl__sb_callbacks_json(const hl_sandbox *sb);
+/* {"callbacks": [{name, description, parameters}], "seed": [...]} for the
+ * prelude's define() and listCallbacks(); `seed` (4 words, may be NULL)
+ * reseeds Math.random. Caller frees. NULL on allocation failure. */
+char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]);
 
 /* Run the requests in sb->queue (in parallel when there are several) and
  * return the settle batch for the prelude: [[id,1,value] | [id,0,kind,msg]]

@@ -361,6 +361,32 @@ static void no_host_objects_inside(void) {
   hl_sandbox_free(sb);
 }
 
+static void random_is_seeded_per_sandbox(void) {
+  hl_sandbox *a = new_sandbox(), *b = new_sandbox();
+  REQUIRE(a && b);
+  const char *code = "Array.from({length: 4}, () => Math.random())";
+  hl_sandbox_result ra = run(a, code), rb = run(b, code);
+  CHECK_INT(ra.status, HL_OK);
+  CHECK(ra.value_json && rb.value_json && strcmp(ra.value_json, rb.value_json) != 0);
+  hl_sandbox_result_clear(&ra);
+  hl_sandbox_result_clear(&rb);
+  ra = run(a, "const xs = Array.from({length: 10000}, Math.random);\n"
+              "[xs.every(x => x >= 0 && x < 1), new Set(xs).size, xs.filter(x => x < 0.5).length > 4500]");
+  CHECK_STR(ra.value_json, "[true,10000,true]");
+  hl_sandbox_result_clear(&ra);
+  /* Reset instances are reseeded too: without it both would replay the
+   * snapshot's generator state. */
+  CHECK_INT(hl_sandbox_reset(a), HL_OK);
+  CHECK_INT(hl_sandbox_reset(b), HL_OK);
+  ra = run(a, "Math.random()");
+  rb = run(b, "Math.random()");
+  CHECK(ra.value_json && rb.value_json && strcmp(ra.value_json, rb.value_json) != 0);
+  hl_sandbox_result_clear(&ra);
+  hl_sandbox_result_clear(&rb);
+  hl_sandbox_free(a);
+  hl_sandbox_free(b);
+}
+
 int main(void) {
   CHECK(hl_sandbox_available());
   RUN(eval_returns_value_as_json);
@@ -375,5 +401,6 @@ int main(void) {
   RUN(top_level_await_and_promises);
   RUN(snapshots_carry_state);
   RUN(no_host_objects_inside);
+  RUN(random_is_seeded_per_sandbox);
   return CHECK_EXIT();
 }
