@@ -210,6 +210,9 @@ int chat_repl(chat_app *app) {
       continue;
     }
     history_add(&r, line);
+    /* Input from a file or a pipe is not echoed by a terminal: show it,
+     * so that the transcript reads like a conversation. */
+    if (!isatty(STDIN_FILENO)) printf("%s %s\n", mark, line);
     if (line[0] == '/') {
       cmd_result res = chat_command(app, line);
       free(copy);

@@ -36,6 +36,8 @@ static void erase_spinner(chat_ui *ui) {
   ui->drawn = false;
 }
 
+static void md_end(chat_ui *ui);
+
 /* Caller holds mu. */
 static void draw_spinner(chat_ui *ui) {
   static const char *braille[] = {"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"};
@@ -45,6 +47,7 @@ static void draw_spinner(chat_ui *ui) {
   double secs = (double)(now_ms() - ui->spin_start_ms) / 1000.0;
   /* The spinner owns a line of its own: if the answer left the cursor
    * mid-line, move to a fresh line first so "\r" erases only the spinner. */
+  if (ui->status_out == ui->out) md_end(ui); /* no style may leak into the spinner */
   if (ui->status_out == ui->out && !ui->at_line_start) {
     fputc('\n', ui->out);
     ui->at_line_start = true;
@@ -127,6 +130,71 @@ void ui_idle(chat_ui *ui) {
   pthread_mutex_unlock(&ui->mu);
 }
 
+/* ------------------------------------------------------------------ */
+/* Markdown-lite                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Re-emit the styles in force (after a reset). Caller holds mu. */
+static void md_apply(chat_ui *ui) {
+  fputs("\033[0m", ui->out);
+  if (ui->md_bold) fputs("\033[1m", ui->out);
+  if (ui->md_code || ui->md_block) fputs("\033[36m", ui->out);
+}
+
+/* A run of md_run characters ended: a style toggle or literal text. */
+static void md_flush_run(chat_ui *ui) {
+  char c = ui->md_run;
+  int n = ui->md_run_len;
+  ui->md_run = 0;
+  ui->md_run_len = 0;
+  if (!c) return;
+  if (c == '`' && n == 3) {
+    ui->md_block = !ui->md_block; /* the fence itself is shown dimmed */
+    fputs("\033[2m```", ui->out);
+    md_apply(ui);
+    return;
+  }
+  if (c == '`' && n == 1 && !ui->md_block) {
+    ui->md_code = !ui->md_code;
+    md_apply(ui);
+    return;
+  }
+  if (c == '*' && n == 2 && !ui->md_code && !ui->md_block) {
+    ui->md_bold = !ui->md_bold;
+    md_apply(ui);
+    return;
+  }
+  for (int i = 0; i < n; i++) fputc(c, ui->out);
+}
+
+static void md_write(chat_ui *ui, const char *text) {
+  for (const char *p = text; *p; p++) {
+    if ((*p == '*' || *p == '`') && (ui->md_run == 0 || ui->md_run == *p)) {
+      ui->md_run = *p;
+      ui->md_run_len++;
+      continue;
+    }
+    md_flush_run(ui);
+    if (*p == '*' || *p == '`') {
+      ui->md_run = *p;
+      ui->md_run_len = 1;
+      continue;
+    }
+    if (*p == '\n' && ui->md_code) { /* inline code never spans lines */
+      ui->md_code = false;
+      md_apply(ui);
+    }
+    fputc(*p, ui->out);
+  }
+}
+
+/* End of an answer: flush a held-back run, close every style. */
+static void md_end(chat_ui *ui) {
+  md_flush_run(ui);
+  if (ui->md_bold || ui->md_code || ui->md_block) fputs("\033[0m", ui->out);
+  ui->md_bold = ui->md_code = ui->md_block = false;
+}
+
 void ui_turn_begin(chat_ui *ui) {
   pthread_mutex_lock(&ui->mu);
   ui->answer_started = false;
@@ -144,7 +212,10 @@ void ui_answer_delta(chat_ui *ui, const char *text) {
     /* Models often start with a newline or spaces; the line is ours. */
     while (*text == '\n' || *text == ' ') text++;
   }
-  fputs(text, ui->out);
+  if (ui->color)
+    md_write(ui, text);
+  else
+    fputs(text, ui->out);
   fflush(ui->out);
   size_t n = strlen(text);
   if (n) ui->at_line_start = text[n - 1] == '\n';
@@ -157,6 +228,7 @@ void ui_turn_end(chat_ui *ui) {
   pthread_mutex_lock(&ui->mu);
   ui->spinning = false;
   erase_spinner(ui);
+  md_end(ui);
   if (!ui->at_line_start) {
     fputc('\n', ui->out);
     ui->at_line_start = true;
@@ -168,6 +240,7 @@ void ui_turn_end(chat_ui *ui) {
 void ui_note(chat_ui *ui, const char *fmt, ...) {
   pthread_mutex_lock(&ui->mu);
   erase_spinner(ui);
+  md_end(ui); /* a tool line between model turns starts unstyled */
   if (!ui->at_line_start) fputc('\n', ui->out);
   if (ui->color) fputs("\033[2m", ui->out);
   va_list ap;

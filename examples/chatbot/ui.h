@@ -36,6 +36,12 @@ typedef struct chat_ui {
   long long spin_start_ms;
   unsigned frame;
   unsigned typewriter_ms; /* pause after each streamed fragment (offline demo) */
+  /* Markdown-lite rendering of answers on a colour terminal (**bold**,
+   * `code`, ``` blocks): a run of '*' or '`' may be split across
+   * fragments, so it is held back until the next other character. */
+  char md_run;         /* '*' or '`' being counted, or 0 */
+  int md_run_len;
+  bool md_bold, md_code, md_block;
 } chat_ui;
 
 /** Set up. `status_out` NULL disables the spinner. Starts the spinner
