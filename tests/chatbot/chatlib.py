@@ -101,9 +101,11 @@ class Tmux:
         self.tmux("send-keys", "-t", "chat", "-l", text)
         self.tmux("send-keys", "-t", "chat", "Enter")
 
-    def screen(self):
-        """The whole pane including scrollback, wrapped lines joined."""
-        return self.tmux("capture-pane", "-p", "-J", "-t", "chat", "-S", "-").stdout
+    def screen(self, escapes=False):
+        """The whole pane including scrollback, wrapped lines joined; with
+        `escapes`, colours and attributes as escape sequences."""
+        extra = ["-e"] if escapes else []
+        return self.tmux("capture-pane", "-p", "-J", *extra, "-t", "chat", "-S", "-").stdout
 
     def wait_for(self, pattern, after=0, deadline=DEADLINE):
         """Poll until `pattern` (a regex) appears in the screen text after

@@ -188,6 +188,18 @@ def test_javascript_tool_when_the_sandbox_is_built():
     check("6765" in out["answer"], f"the answer quotes the program's result: {out['answer']!r}")
 
 
+def test_piped_conversation():
+    r = subprocess.run([BIN], input="what is 2+2\n/trace\nwhat time is it\n", capture_output=True,
+                       text=True, env=ENV, timeout=60)
+    check(r.returncode == 0, f"end of input exits 0: {r.returncode} {r.stderr!r}")
+    out = r.stdout
+    check("offline demo" in out, "the banner")
+    check("› what is 2+2\n" in out and "2+2 = 4" in out, f"question echoed, answered: {out!r}")
+    check("hook before_tool" in out, "slash commands work from a pipe")
+    check("says the clock tool" in out, "the second question is answered")
+    check("\x1b[" not in out and "thinking" not in out, "no colours or spinner when piped")
+
+
 def test_command_line_errors():
     for args, needle in ((["--provider", "nope"], "unknown provider"),
                          (["--json"], "--json needs a question"),
@@ -222,5 +234,6 @@ run(test_api_key_selects_openai)
 run(test_errors_are_clear_and_non_zero)
 run(test_guardrail_keeps_secrets_from_the_model)
 run(test_javascript_tool_when_the_sandbox_is_built)
+run(test_piped_conversation)
 run(test_command_line_errors)
 finish()

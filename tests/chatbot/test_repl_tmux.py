@@ -233,6 +233,27 @@ def test_guardrail_in_the_trace():
         check(status == 0, f"/quit exits with status 0, got {status}")
 
 
+def test_markdown_is_rendered_on_a_colour_terminal():
+    script = os.path.join(TMP, "md.json")
+    with open(script, "w") as f:
+        json.dump({"rules": [{"match": "md", "steps": [
+            {"text": "Some **bold words** and `x = 1` here."}]}]}, f)
+    env = {k: v for k, v in ENV.items() if k != "NO_COLOR"}
+    with Tmux([BIN, "--script", script], env) as t:
+        t.wait_for(r"(?m)^›\s*$")
+        m = t.mark()
+        t.type_line("md please")
+        t.wait_for(r"Some bold words and x = 1 here\.", m)  # markers gone
+        t.wait_for(r"(?m)^›\s*$", m)
+        styled = t.screen(escapes=True)
+        check(re.search(r"\x1b\[1mbold words\x1b\[0m", styled) is not None,
+              f"**bold** is shown bold: {styled!r}")
+        check(re.search(r"\x1b\[36mx = 1\x1b\[(0|39)m", styled) is not None,
+              f"`code` is shown in colour: {styled!r}")
+        t.send("C-d")
+        check(t.dead_status() == 0, "Ctrl-D exits with status 0")
+
+
 run(test_offline_model_answers_through_the_calculator)
 run(test_trace_shows_mutated_arguments)
 run(test_slash_commands)
@@ -240,4 +261,5 @@ run(test_ctrl_c_cancels_a_slow_answer)
 run(test_allow_tools_refuses_other_tools)
 run(test_streams_from_an_openai_format_server)
 run(test_guardrail_in_the_trace)
+run(test_markdown_is_rendered_on_a_colour_terminal)
 finish()
