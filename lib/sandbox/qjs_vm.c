@@ -185,10 +185,14 @@ static hl_status template_setup(vm_t *vm, void *arg) {
 
   static const char filename[] = "<sandbox>";
   vm->filename = wasm_strdup(vm, filename, sizeof filename - 1);
+  uint32_t key = wasm_strdup(vm, "value", 5);
+  vm->key_value = key ? QTS_NewString(vm, vm->ctx, key) : 0;
+  if (key)
+    qts_free(vm, key);
   uint32_t name_write = wasm_strdup(vm, "write", 5);
   uint32_t name_call = wasm_strdup(vm, "call", 4);
   uint32_t code = wasm_strdup(vm, hl__prelude_js, strlen(hl__prelude_js));
-  if (!vm->filename || !name_write || !name_call || !code)
+  if (!vm->filename || !vm->key_value || !name_write || !name_call || !code)
     return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory in the template");
 
   uint32_t factory = QTS_Eval(vm, vm->ctx, code, (uint32_t)strlen(hl__prelude_js),
@@ -321,6 +325,7 @@ hl_status hl_vm_snapshot_take(hl_vm *vm, hl_vm_snapshot **out) {
   s->fn_describe = vm->fn_describe;
   s->undefined_ptr = vm->undefined_ptr;
   s->filename = vm->filename;
+  s->key_value = vm->key_value;
   *out = s;
   return HL_OK;
 }
@@ -402,6 +407,7 @@ hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
   vm->fn_describe = snap->fn_describe;
   vm->undefined_ptr = snap->undefined_ptr;
   vm->filename = snap->filename;
+  vm->key_value = snap->key_value;
   if (hooks)
     vm->hooks = *hooks;
   vm->ud = ud;
@@ -528,18 +534,9 @@ static hl_status op_take_result(vm_t *vm, void *p) {
   hl_status st = HL_OK;
   if (state == HL_VM_FULFILLED) {
     /* An async global script resolves to {value: completion value}. */
-    uint32_t inner = value;
-    uint32_t key = wasm_strdup(vm, "value", 5);
-    uint32_t keyv = key ? QTS_NewString(vm, vm->ctx, key) : 0;
-    if (key)
-      qts_free(vm, key);
-    if (keyv) {
-      inner = Z_qjsZ_ha(VM_INST(vm), vm->ctx, value, keyv);
-      QTS_FreeValuePointer(vm, vm->ctx, keyv);
-    }
+    uint32_t inner = Z_qjsZ_ha(VM_INST(vm), vm->ctx, value, vm->key_value);
     uint32_t s = call1(vm, vm->fn_finish, inner, NULL);
-    if (inner != value)
-      QTS_FreeValuePointer(vm, vm->ctx, inner);
+    QTS_FreeValuePointer(vm, vm->ctx, inner);
     if (s) {
       char *text = value_to_cstring(vm, s);
       QTS_FreeValuePointer(vm, vm->ctx, s);

@@ -28,6 +28,7 @@ struct Z_a_instance_t {
   uint32_t rt, ctx;
   uint32_t fn_define, fn_settle, fn_finish, fn_describe;
   uint32_t undefined_ptr, filename;
+  uint32_t key_value;     /* JSValue* of the string "value" */
   uint32_t promise;       /* JSValue* of the running evaluation, 0 if none */
   hl_vm_hooks hooks;
   void *ud;
@@ -42,7 +43,7 @@ struct hl_vm_snapshot {
   wasm_rt_funcref_t *table;
   uint32_t table_size, table_max;
   uint32_t rt, ctx, fn_define, fn_settle, fn_finish, fn_describe;
-  uint32_t undefined_ptr, filename;
+  uint32_t undefined_ptr, filename, key_value;
 };
 
 /* Host function ids given to QTS_NewFunction (HostRefId). */
