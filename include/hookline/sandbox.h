@@ -31,7 +31,20 @@
  * Limits: each execution has a wall-clock timeout, the linear memory has a
  * cap, callbacks have a count limit and an optional per-call timeout, and
  * stdout + stderr together have a byte cap. Hitting a limit ends the
- * execution with a status naming it; the sandbox stays usable.
+ * execution with a status naming it; the sandbox stays usable. JavaScript
+ * is stopped with an uncatchable error; code that still keeps running (an
+ * async function turns even that error into a rejected promise) is stopped
+ * at the WebAssembly level, and then the session is reset (the result's
+ * error says so).
+ *
+ * Isolation: the JavaScript lives in its own linear memory, every access
+ * to it is bounds-checked, and a WebAssembly trap (out-of-bounds access,
+ * call-stack exhaustion, unreachable) unwinds only the thread it happened
+ * on: the execution fails with HL_ERR_SANDBOX and the session is reset.
+ * No signal handler is ever installed. The wasm call depth is limited
+ * from the native stack the calling thread has left, so a thread with a
+ * small stack (under ~256 KiB free) gets a trap instead of a stack
+ * overflow; give executing threads at least 1 MiB.
  *
  * Builds without the sandbox (meson -Dsandbox=disabled, or wasm2c or the
  * QuickJS module missing): every function exists; hl_sandbox_available()
@@ -136,7 +149,10 @@ typedef void (*hl_sandbox_free_fn)(void *user_data);
  * or listCallbacks). Its schema starts as an object with no declared
  * properties; describe them with hl_sandbox_callback_param() or replace it
  * with hl_sandbox_callback_schema(). Strings are copied. HL_ERR_EXISTS if
- * the name is taken, HL_ERR_INVALID for a bad name. `free_fn` may be NULL.
+ * the name is taken, HL_ERR_INVALID for a bad name, HL_ERR_STATE while
+ * the sandbox executes (from inside a callback). `free_fn` may be NULL; it
+ * runs only for a callback that was added (on failure user_data stays
+ * yours). Registration functions are not thread-safe with execution.
  */
 HL_API hl_status hl_sandbox_add_callback(hl_sandbox *sandbox, const char *name,
                                          const char *description, hl_sandbox_fn fn,
