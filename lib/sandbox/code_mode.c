@@ -10,6 +10,10 @@
  * Callbacks run with no per-callback timeout here, so the sandbox always
  * waits for them: the context they use is valid only during this tool
  * call. The tools' own timeouts still apply inside hl_context_call_tool().
+ * Tool names that are not JavaScript names are adapted ('-' becomes '_',
+ * a leading digit gets a '_'); listCallbacks() shows the names to use.
+ * Each call of the tool runs in a fresh sandbox: nothing persists from one
+ * call to the next.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,13 +33,51 @@ static const char code_tool_description[] =
   "the last expression statement as result. Failed tool calls throw an Error with "
   "`kind` and `message`.";
 
-typedef struct code_call {
+/* One callback: the tool it stands for (its JavaScript name may differ). */
+typedef struct code_callback {
   hl_context *ctx;
-} code_call;
+  char tool[65];
+} code_callback;
 
 static hl_status call_agent_tool(const char *name, const cJSON *args, cJSON **result, void *ud) {
-  code_call *cc = ud;
-  return hl_context_call_tool(cc->ctx, name, args, result);
+  (void)name;
+  code_callback *cc = ud;
+  return hl_context_call_tool(cc->ctx, cc->tool, args, result);
+}
+
+/* Tool names allow '-' and a leading digit, JavaScript names do not:
+ * "get-weather" becomes get_weather, "3d" becomes _3d. */
+static void js_name_of(const char *tool, char *out, size_t cap) {
+  size_t n = 0;
+  if (tool[0] >= '0' && tool[0] <= '9')
+    out[n++] = '_';
+  for (const char *p = tool; *p && n + 1 < cap; p++)
+    out[n++] = *p == '-' ? '_' : *p;
+  out[n] = 0;
+}
+
+/* Register `t` as a callback; a tool whose name cannot become a
+ * JavaScript name (a reserved word, a clash) is left out. */
+static void add_tool_callback(hl_sandbox *sb, hl_context *ctx, hl_tool *t) {
+  const char *tname = hl_tool_name(t);
+  if (!tname || strcmp(tname, CODE_TOOL_NAME) == 0 || strlen(tname) > 64)
+    return;
+  code_callback *cc = calloc(1, sizeof *cc);
+  if (!cc)
+    return;
+  cc->ctx = ctx;
+  snprintf(cc->tool, sizeof cc->tool, "%s", tname);
+  char js[72];
+  js_name_of(tname, js, sizeof js);
+  if (hl_sandbox_add_callback(sb, js, hl_tool_description(t), call_agent_tool, cc, free) != HL_OK) {
+    free(cc);
+    return;
+  }
+  const cJSON *schema = hl_tool_schema(t);
+  char *text = schema ? cJSON_PrintUnformatted(schema) : NULL;
+  if (text)
+    (void)hl_sandbox_callback_schema(sb, js, text);
+  free(text);
 }
 
 static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, void *user_data) {
@@ -50,25 +92,11 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
   hl_status st = hl_sandbox_new(&l, &sb);
   if (st)
     return st;
-  code_call cc = {ctx};
   hl_agent *agent = ctx ? hl_context_agent(ctx) : NULL;
   hl_tools *tools = agent ? hl_agent_tools(agent) : NULL;
   size_t n = tools ? hl_tools_count(tools) : 0;
-  for (size_t i = 0; i < n; i++) {
-    hl_tool *t = hl_tools_at(tools, i);
-    const char *tname = hl_tool_name(t);
-    if (!tname || strcmp(tname, CODE_TOOL_NAME) == 0)
-      continue;
-    /* A tool whose name is not a JavaScript identifier (e.g. with '-')
-     * cannot be a global function; it is left out rather than failing. */
-    if (hl_sandbox_add_callback(sb, tname, hl_tool_description(t), call_agent_tool, &cc, NULL))
-      continue;
-    const cJSON *schema = hl_tool_schema(t);
-    char *text = schema ? cJSON_PrintUnformatted(schema) : NULL;
-    if (text)
-      (void)hl_sandbox_callback_schema(sb, tname, text);
-    free(text);
-  }
+  for (size_t i = 0; i < n; i++)
+    add_tool_callback(sb, ctx, hl_tools_at(tools, i));
 
   hl_sandbox_result res;
   st = hl_sandbox_execute(sb, code, &res);

@@ -88,6 +88,10 @@ static hl_agent *make_agent(hl_provider *p, hl_observer *obs, atomic_int *secret
   hl_tool *population = hl_tool_new("population", "Population of a city", population_fn, NULL);
   hl_tool *secret = hl_tool_new("secret", "Never runs", secret_fn, secret_calls);
   hl_tool *forbidden = hl_tool_new("forbidden", "Aborts the run", secret_fn, secret_calls);
+  hl_tool *dashed = hl_tool_new("get-population", "Population, by a dashed name", population_fn, NULL);
+  hl_tool_param(dashed, "city", "string", "city name", true);
+  hl_agent_add_tool(a, dashed);
+  hl_tool_unref(dashed);
   hl_tool_param(weather, "city", "string", "city name", true);
   hl_tool_param(population, "city", "string", "city name", true);
   hl_agent_add_tool(a, code);
@@ -174,6 +178,27 @@ static void hook_abort_from_inside_stops_the_run(void) {
   hl_provider_unref(p);
 }
 
+static void dashed_tool_names_become_javascript_names(void) {
+  atomic_int secret_calls = 0;
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(p);
+  REQUIRE(hl_scripted_push_tool_call(p, "call-1", "run_javascript",
+    "{\"code\":\"const r = await get_population({city: 'Oslo'});\\n"
+    "[r, listCallbacks().map(c => c.name).join(',')]\"}") == HL_OK);
+  REQUIRE(hl_scripted_push_text(p, "model saw: {{result}}") == HL_OK);
+  hl_agent *a = make_agent(p, NULL, &secret_calls);
+  REQUIRE(a);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_OK);
+  /* The call reached the tool "get-population" (after_tool tags only
+   * "population", so the bare number comes back). */
+  CHECK_CONTAINS(answer, "[709000,");
+  CHECK_CONTAINS(answer, "get_population,weather,population,secret,forbidden\"");
+  hl_free(answer);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 static void javascript_errors_reach_the_model(void) {
   atomic_int secret_calls = 0;
   hl_provider *p = hl_scripted_new();
@@ -194,6 +219,7 @@ static void javascript_errors_reach_the_model(void) {
 int main(void) {
   RUN(model_code_calls_two_tools_in_parallel);
   RUN(hook_abort_from_inside_stops_the_run);
+  RUN(dashed_tool_names_become_javascript_names);
   RUN(javascript_errors_reach_the_model);
   return CHECK_EXIT();
 }
