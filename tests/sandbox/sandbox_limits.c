@@ -7,6 +7,8 @@
 #include <hookline/json.h>
 
 #include "check.h"
+#include "sandbox/qjs_vm.h"
+#include "sandbox/sandbox_internal.h"
 
 static hl_sandbox *sandbox_with(unsigned timeout_ms, size_t memory, unsigned max_callbacks,
                                 size_t max_output) {
@@ -89,6 +91,30 @@ static void huge_string_hits_memory_limit(void) {
                                    "catch (e) { got = e.message } got", &r), HL_OK);
   CHECK_STR(r.value_json, "\"out of memory\"");
   hl_sandbox_result_clear(&r);
+  check_reusable(sb);
+  hl_sandbox_free(sb);
+}
+
+static void memory_growth_stops_at_the_limit(void) {
+  /* Without QuickJS's own allocation limit, only the cap on linear memory
+   * growth (the heap-resize import) stands between the code and the
+   * host's memory. */
+  const size_t cap = (size_t)40 << 20;
+  hl_sandbox *sb = sandbox_with(20000, cap, 1000, 1 << 20);
+  REQUIRE(sb);
+  hl_vm_set_heap_limit(sb->vm, 0);
+  size_t before = hl_vm_memory_size(sb->vm);
+  hl_sandbox_result r;
+  hl_status st = hl_sandbox_execute(sb, "const hog = []; for (;;) hog.push(new Array(50000).fill(1));", &r);
+  /* QuickJS's allocator sees the refused growth as a failed malloc and
+   * throws its clean "out of memory". */
+  CHECK_INT(st, HL_ERR_LIMIT);
+  CHECK_CONTAINS(r.error, "out of memory");
+  hl_sandbox_result_clear(&r);
+  size_t after = hl_vm_memory_size(sb->vm);
+  CHECK(after <= cap);
+  CHECK(after > before + ((size_t)8 << 20)); /* it did grow, up to the cap */
+  CHECK_INT(hl_sandbox_reset(sb), HL_OK);
   check_reusable(sb);
   hl_sandbox_free(sb);
 }
@@ -187,6 +213,7 @@ int main(void) {
   RUN(unbounded_recursion_is_a_limit);
   RUN(allocation_bomb_hits_memory_limit);
   RUN(huge_string_hits_memory_limit);
+  RUN(memory_growth_stops_at_the_limit);
   RUN(a_million_callbacks_hit_the_count_limit);
   RUN(endless_output_hits_the_output_cap);
   RUN(host_objects_are_out_of_reach);
