@@ -484,18 +484,21 @@ static hl_status op_run_jobs(vm_t *vm, void *p) {
   uint32_t pctx = qts_malloc(vm, 4);
   if (!pctx)
     return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory");
+  /* QTS_ExecutePendingJob(-1) runs jobs until the queue is empty or one
+   * throws; it returns the number run, or the thrown value (a job that
+   * throws is an async function interrupted by a limit, or a rejection
+   * QuickJS reports). Either way: go on until nothing is left. */
   for (;;) {
     uint32_t r = QTS_ExecutePendingJob(vm, vm->rt, -1, pctx);
-    uint32_t exc = QTS_ResolveException(vm, vm->ctx, r);
-    double n = exc ? 0 : QTS_GetFloat64(vm, vm->ctx, r);
-    if (exc)
-      QTS_FreeValuePointer(vm, vm->ctx, exc);
+    /* Only a number is read as a number: converting a thrown object
+     * would run its valueOf() outside any JavaScript frame. */
+    uint32_t type = QTS_Typeof(vm, vm->ctx, r);
+    bool number = type && memcmp(hl_vm_mem(vm, type, 7), "number", 7) == 0;
+    if (type)
+      qts_free(vm, type);
+    double n = number ? QTS_GetFloat64(vm, vm->ctx, r) : 1;
     QTS_FreeValuePointer(vm, vm->ctx, r);
-    /* A job that throws (an interrupt) stops the loop; the caller decides
-     * from its own state whether to go on. */
-    if (exc || n <= 0)
-      break;
-    if (vm->hooks.interrupt && vm->hooks.interrupt(vm->ud))
+    if (n == 0)
       break;
   }
   qts_free(vm, pctx);

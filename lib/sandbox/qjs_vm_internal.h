@@ -72,6 +72,7 @@ extern const char hl__prelude_js[];
 #define QTS_ResolveException(vm, ctx, v) Z_qjsZ_na(VM_INST(vm), (ctx), (v))
 #define QTS_Eval(vm, ctx, code, len, file, detect, flags) \
   Z_qjsZ_pa(VM_INST(vm), (ctx), (code), (len), (file), (detect), (flags))
+#define QTS_Typeof(vm, ctx, v) Z_qjsZ_ra(VM_INST(vm), (ctx), (v))
 #define QTS_PromiseState(vm, ctx, p) Z_qjsZ_wa(VM_INST(vm), (ctx), (p))
 #define QTS_PromiseResult(vm, ctx, p) Z_qjsZ_xa(VM_INST(vm), (ctx), (p))
 #define QTS_NewFunction(vm, ctx, name, len, ctor, id) \
