@@ -83,8 +83,9 @@ hl_status chat_load_offline_script(hl_provider *scripted, bool have_js) {
       add_rule(rules, "javascript|(^|[^a-z])js([^a-z]|$)|program|code|fibonacci",
                tool_step("call_js", "run_javascript", args_text),
                text_step("I wrote a small JavaScript program and ran it in the WebAssembly "
-                         "sandbox; from inside it, it called the calculator tool. It "
-                         "returned: {{result}}"));
+                         "sandbox, where it called the calculator tool itself (type /trace "
+                         "to see the nested call). The run_javascript tool returned: "
+                         "{{result}}"));
       free(args_text);
     }
   }
