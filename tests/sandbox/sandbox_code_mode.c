@@ -13,13 +13,17 @@
 
 static atomic_int running, max_running;
 
+/* Counts overlapping calls; waits (up to 5 s) for the other tool of the
+ * pair so that a loaded machine cannot hide real concurrency. Called
+ * one after the other, the two never meet and the count stays at 1. */
 static void note_running(void) {
   int now = atomic_fetch_add(&running, 1) + 1;
   int seen = atomic_load(&max_running);
   while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen, now)) {
   }
-  struct timespec ts = {0, 50 * 1000000L}; /* long enough to overlap */
-  nanosleep(&ts, NULL);
+  struct timespec ms = {0, 1000000L};
+  for (int waited = 0; waited < 5000 && atomic_load(&max_running) < 2; waited++)
+    nanosleep(&ms, NULL);
   atomic_fetch_sub(&running, 1);
 }
 
@@ -35,6 +39,13 @@ static hl_status weather_fn(hl_context *ctx, const cJSON *args, cJSON **result, 
 static hl_status population_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
   (void)ctx, (void)ud;
   note_running();
+  const char *city = hl_json_get_string(args, "city");
+  *result = cJSON_CreateNumber(city && strcmp(city, "Oslo") == 0 ? 709000 : 1);
+  return HL_OK;
+}
+
+static hl_status population_alone_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)ud;
   const char *city = hl_json_get_string(args, "city");
   *result = cJSON_CreateNumber(city && strcmp(city, "Oslo") == 0 ? 709000 : 1);
   return HL_OK;
@@ -88,7 +99,8 @@ static hl_agent *make_agent(hl_provider *p, hl_observer *obs, atomic_int *secret
   hl_tool *population = hl_tool_new("population", "Population of a city", population_fn, NULL);
   hl_tool *secret = hl_tool_new("secret", "Never runs", secret_fn, secret_calls);
   hl_tool *forbidden = hl_tool_new("forbidden", "Aborts the run", secret_fn, secret_calls);
-  hl_tool *dashed = hl_tool_new("get-population", "Population, by a dashed name", population_fn, NULL);
+  hl_tool *dashed = hl_tool_new("get-population", "Population, by a dashed name",
+                                population_alone_fn, NULL);
   hl_tool_param(dashed, "city", "string", "city name", true);
   hl_agent_add_tool(a, dashed);
   hl_tool_unref(dashed);

@@ -18,13 +18,19 @@ static void sleep_ms(unsigned ms) {
   nanosleep(&ts, NULL);
 }
 
-/* Sleeps `ms` milliseconds and records how many calls overlap. */
+/* Records how many calls overlap, waits (up to 5 s) for `peers` calls to
+ * be running at once, so a loaded machine cannot make concurrent calls
+ * look sequential, then sleeps `ms` milliseconds. Calls that ran one after
+ * the other never meet: the count then stays at 1. */
 static hl_status slow_fn(const char *name, const cJSON *args, cJSON **result, void *ud) {
   (void)name, (void)ud;
   int now = atomic_fetch_add(&running, 1) + 1;
   int seen = atomic_load(&max_running);
   while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen, now)) {
   }
+  int peers = (int)hl_json_get_number(args, "peers", 1);
+  for (int waited = 0; waited < 5000 && atomic_load(&max_running) < peers; waited++)
+    sleep_ms(1);
   sleep_ms((unsigned)hl_json_get_number(args, "ms", 100));
   atomic_fetch_sub(&running, 1);
   atomic_fetch_add(&finished, 1);
@@ -43,6 +49,7 @@ static hl_sandbox *sandbox_with_slow(unsigned callback_timeout_ms) {
   hl_sandbox_add_callback(sb, "fetch_data", "Slow fetch", slow_fn, NULL, NULL);
   hl_sandbox_callback_param(sb, "fetch_data", "url", "string", "", true);
   hl_sandbox_callback_param(sb, "fetch_data", "ms", "integer", "", false);
+  hl_sandbox_callback_param(sb, "fetch_data", "peers", "integer", "", false);
   return sb;
 }
 
@@ -54,9 +61,9 @@ static void promise_all_runs_callbacks_concurrently(void) {
   hl_sandbox_result r;
   CHECK_INT(hl_sandbox_execute(sb,
     "const results = await Promise.all([\n"
-    "  fetch_data({url: 'http://api1'}),\n"
-    "  fetch_data({url: 'http://api2'}),\n"
-    "  fetch_data({url: 'http://api3'}),\n"
+    "  fetch_data({url: 'http://api1', peers: 3}),\n"
+    "  fetch_data({url: 'http://api2', peers: 3}),\n"
+    "  fetch_data({url: 'http://api3', peers: 3}),\n"
     "]);\n"
     "results.map(r => r.url)", &r), HL_OK);
   CHECK_STR(r.value_json, "[\"http://api1\",\"http://api2\",\"http://api3\"]");
