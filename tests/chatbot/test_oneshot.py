@@ -100,7 +100,8 @@ def test_openai_server_round_trip():
             first, second = reqs[0]["body"], reqs[1]["body"]
             check(first["model"] == "test-model", "--model is sent")
             names = sorted(t["function"]["name"] for t in first.get("tools", []))
-            check(names == ["calculator", "clock"], f"tools declared: {names}")
+            want = ["calculator", "clock"] + (["run_javascript"] if HAVE_SANDBOX else [])
+            check(names == want, f"tools declared: {names}, expected {want}")
             tool_msgs = [m for m in second["messages"] if m["role"] == "tool"]
             check(len(tool_msgs) == 1 and tool_msgs[0]["content"] == "42",
                   f"the tool result went back to the model: {tool_msgs}")
