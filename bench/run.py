@@ -356,7 +356,8 @@ def markdown(r):
     w("## Sandbox\n")
     w("Same snippets everywhere: `1+2` (eval) and `host(41)` where `host` is a host function "
       "returning its argument + 1 (eval with one callback). Cold create: the first sandbox in a "
-      "fresh process, module loading included; create: each further sandbox.\n")
+      "fresh process, module loading included (for hookline: building the process's memory "
+      "snapshot, which every later sandbox starts from); create: each further sandbox.\n")
     w("| system | cold create µs | create µs | eval µs | eval + 1 callback µs | peak RSS MB |")
     w("| --- | ---: | ---: | ---: | ---: | ---: |")
     for system, res in r["sandbox"].items():
