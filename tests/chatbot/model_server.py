@@ -7,7 +7,8 @@ POST /v1/chat/completions behaves like a model that uses the calculator:
     last user message;
   - otherwise: the text "The answer is R." with R the last tool result.
 With "stream": true the same answer comes as server-sent events, the text
-in small pieces. The model "unauthorized" gets HTTP 401.
+in small pieces (the model "slow-stream" waits 0.4 s before each piece, so
+a test can watch them arrive). The model "unauthorized" gets HTTP 401.
 GET /__requests returns every request body received, as a JSON array.
 
 Started with no arguments: binds 127.0.0.1 on an ephemeral port, prints the
@@ -17,6 +18,7 @@ import json
 import re
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 REQUESTS = []
@@ -101,6 +103,8 @@ class Handler(BaseHTTPRequestHandler):
 
         event({"role": "assistant", "content": ""})
         for i in range(0, len(text), 4):
+            if body.get("model") == "slow-stream":
+                time.sleep(0.4)
             event({"content": text[i:i + 4]})
         for i, c in enumerate(calls):
             event({"tool_calls": [dict(c, index=i)]})

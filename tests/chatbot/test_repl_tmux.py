@@ -207,9 +207,25 @@ def test_streams_from_an_openai_format_server():
             t.type_line("/quit")
             status = t.dead_status()
             check(status == 0, f"/quit exits with status 0, got {status}")
+
+        # Tokens appear as they arrive: with 0.4 s between pieces, the
+        # screen shows the start of the answer while the rest is not there.
+        with Tmux([BIN, "--provider", "openai", "--base-url", base, "--model", "slow-stream"],
+                  ENV) as t:
+            t.wait_for(PROMPT)
+            m = t.mark()
+            t.type_line("what is 1+1?")
+            t.wait_for(r"→ 2\n", m)
+            seen = t.wait_for(r"The answer", m)
+            partial = t.screen()[m:]
+            check(seen is not None and "is 2." not in partial,
+                  f"part of the answer is shown before the rest arrives: {partial!r}")
+            t.wait_for(r"The answer is 2\.", m)
+            t.send("C-d")
+            check(t.dead_status() == 0, "Ctrl-D exits with status 0")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/__requests") as r:
             reqs = json.load(r)
-        check(len(reqs) == 2 and all(q["body"].get("stream") is True for q in reqs),
+        check(len(reqs) == 4 and all(q["body"].get("stream") is True for q in reqs),
               f"the REPL asked for streamed responses: {[q['body'].get('stream') for q in reqs]}")
     finally:
         server.kill()
