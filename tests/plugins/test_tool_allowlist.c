@@ -92,9 +92,42 @@ static void empty_allowlist_denies_everything(void)
   hl_provider_unref(p);
 }
 
+/* Installed on a workflow agent, the allowlist governs its children too
+ * (children inherit their parents' hooks, H14). */
+static void allowlist_on_parent_governs_children(void)
+{
+  hl_provider *p = hl_scripted_new();
+  hl_scripted_push_tool_call(p, "c1", "shell", "{\"cmd\":\"rm -rf /\"}");
+  hl_scripted_push_text(p, "child done");
+  hl_agent *child = fx_agent("worker", p);
+  fx_counter shell_calls = {0};
+  hl_tool *t = fx_echo_tool("shell", &shell_calls);
+  hl_agent_add_tool(child, t);
+  hl_tool_unref(t);
+  hl_agent *parent = hl_sequential_agent_new("supervisor", HL_WORKFLOW_INPUT_SAME);
+  hl_agent_add_sub_agent(parent, child);
+  hl_agent_unref(child);
+  hl_tool_allowlist *list = hl_tool_allowlist_new();
+  hl_tool_allowlist_allow(list, "search");
+  REQUIRE(hl_tool_allowlist_install(list, hl_agent_hooks(parent)) == HL_OK);
+  char *ans = NULL;
+  CHECK_INT(hl_agent_run(parent, NULL, "clean the disk", &ans), HL_OK);
+  CHECK_STR(ans, "child done");
+  hl_free(ans);
+  CHECK_INT(atomic_load(&shell_calls.calls), 0);
+  CHECK_INT(hl_tool_allowlist_denied(list), 1);
+  char *results = fx_request_tool_results(p, 1);
+  CHECK_CONTAINS(results, "\"error\":\"denied\"");
+  free(results);
+  hl_tool_allowlist_unref(list);
+  hl_agent_unref(parent);
+  hl_provider_unref(p);
+}
+
 int main(void)
 {
   RUN(allowlist_denies_unlisted_tool_and_runs_listed);
   RUN(empty_allowlist_denies_everything);
+  RUN(allowlist_on_parent_governs_children);
   return CHECK_EXIT();
 }
