@@ -189,6 +189,67 @@ static void parallel_hook_abort_stops_the_run(void)
   hl_agent_unref(par);
 }
 
+/* Cancelling the parallel agent cancels every child. The children's model
+ * steps wait a long time (honouring cancellation); a before_model hook
+ * tells the test when both are waiting, so the cancel is not timed. */
+typedef struct gate {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int waiting;
+} gate;
+
+static hl_hook_action arrive(hl_context *ctx, hl_request *req, hl_response **resp, void *ud)
+{
+  (void)ctx;
+  (void)req;
+  (void)resp;
+  gate *g = ud;
+  pthread_mutex_lock(&g->lock);
+  g->waiting++;
+  pthread_cond_broadcast(&g->cond);
+  pthread_mutex_unlock(&g->lock);
+  return HL_HOOK_CONTINUE;
+}
+
+typedef struct runner {
+  hl_agent *agent;
+  hl_status status;
+  char *answer;
+} runner;
+
+static void *run_main(void *arg)
+{
+  runner *r = arg;
+  r->status = hl_agent_run(r->agent, NULL, "go", &r->answer);
+  return NULL;
+}
+
+static void parallel_cancel_reaches_children(void)
+{
+  static const char slow[] = "{\"responses\":[{\"text\":\"late\",\"delay_ms\":30000}]}";
+  hl_agent *par = hl_parallel_agent_new("cancellable", HL_RUN_ISOLATED);
+  for (int i = 0; i < 2; i++) {
+    hl_provider *p = NULL;
+    hl_agent *child = fx_llm(i ? "slow2" : "slow1", NULL, &p);
+    REQUIRE(hl_scripted_load_json(p, slow) == HL_OK);
+    fx_adopt(par, child);
+  }
+  gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+  hl_hooks_add_before_model(hl_agent_hooks(par), "gate", arrive, &g);
+  runner r = {par, HL_OK, NULL};
+  pthread_t th;
+  REQUIRE(pthread_create(&th, NULL, run_main, &r) == 0);
+  pthread_mutex_lock(&g.lock);
+  while (g.waiting < 2)
+    pthread_cond_wait(&g.cond, &g.lock);
+  pthread_mutex_unlock(&g.lock);
+  hl_agent_cancel(par);
+  pthread_join(th, NULL);
+  CHECK_INT(r.status, HL_ERR_CANCELLED);
+  CHECK(r.answer == NULL);
+  hl_agent_unref(par);
+}
+
 static void parallel_refuses_shared_mode(void)
 {
   CHECK(hl_parallel_agent_new("p", HL_RUN_SHARED) == NULL);
@@ -202,6 +263,7 @@ int main(void)
   RUN(parallel_failure_is_isolated);
   RUN(parallel_all_failing_returns_first_error);
   RUN(parallel_hook_abort_stops_the_run);
+  RUN(parallel_cancel_reaches_children);
   RUN(parallel_refuses_shared_mode);
   return CHECK_EXIT();
 }
