@@ -114,10 +114,20 @@ static hl_hook_action log_before_model(hl_context *ctx, hl_request *req,
           req->model ? req->model : "default", req->messages.count, req->n_tools);
   if (req->messages.count > 0) {
     const hl_message *last = req->messages.items[req->messages.count - 1];
-    char *text = hl_message_text(last);
     fprintf(line, " last_role=%s last=", hl_role_name(last->role));
-    hl__plugin_put_quoted(line, text, TEXT_MAX);
-    hl_free(text);
+    /* A tool message has no text parts: show the first result instead,
+     * which is what the model is about to react to. */
+    const char *result = NULL;
+    for (size_t i = 0; i < last->n_parts && !result; i++)
+      if (last->parts[i].kind == HL_PART_TOOL_RESULT)
+        result = last->parts[i].text ? last->parts[i].text : "";
+    if (result) {
+      hl__plugin_put_quoted(line, result, TEXT_MAX);
+    } else {
+      char *text = hl_message_text(last);
+      hl__plugin_put_quoted(line, text, TEXT_MAX);
+      hl_free(text);
+    }
   }
   line_end(lg, line, &buf, &len);
   return HL_HOOK_CONTINUE;

@@ -55,12 +55,18 @@ extern "C" {
  * Install six hooks named "logging" (one per point, all CONTINUE) that each
  * write one line to `out`:
  *
- *   [prefix] before_agent branch=root agent=a inv=inv-.. input="hi"
- *   [prefix] before_model branch=root agent=a turn=1 model=m messages=2 tools=1
- *   [prefix] after_model branch=root agent=a turn=1 finish=tool_calls text="" tool_calls=[calc] error=OK
- *   [prefix] before_tool branch=root agent=a call_id=c1 tool=calc args={"x":1}
- *   [prefix] after_tool branch=root agent=a call_id=c1 tool=calc args={"x":2} result=3 error=OK
- *   [prefix] after_agent branch=root agent=a answer="3"
+ *   [app] before_agent branch=calc agent=calc inv=inv-50bf.. input="add 1 and 2"
+ *   [app] before_model branch=calc agent=calc turn=1 model=m messages=2 tools=1 last_role=user last="add 1 and 2"
+ *   [app] after_model branch=calc agent=calc turn=1 finish=tool_calls text="" tool_calls=[add] usage=12/5 error=OK
+ *   [app] before_tool branch=calc agent=calc call_id=c1 tool=add args={"a":1,"b":2}
+ *   [app] after_tool branch=calc agent=calc call_id=c1 tool=add args={"a":1,"b":2} result=3 error=OK
+ *   [app] before_model branch=calc agent=calc turn=2 model=m messages=4 tools=1 last_role=tool last="3"
+ *   [app] after_model branch=calc agent=calc turn=2 finish=stop text="3" tool_calls=[] usage=20/1 error=OK
+ *   [app] after_agent branch=calc agent=calc answer="3"
+ *
+ * A failed model call logs "response=null error=ProviderError:\"why\"". The
+ * last= field of before_model is the last message's text, or the first
+ * tool result for a tool message.
  *
  * Text values are JSON string literals (newlines escaped) cut at 200
  * bytes; JSON values are printed compactly and cut at 400 bytes. Because

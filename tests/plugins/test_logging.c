@@ -101,6 +101,10 @@ static void logging_lines_show_each_point_and_mutated_args(void)
   CHECK_CONTAINS(line, "result=42");
   CHECK_CONTAINS(line, "error=OK");
   free(line);
+  /* The second model call is about the tool result. */
+  line = fx_find_line(text, "turn=2 model=");
+  CHECK_CONTAINS(line, "last_role=tool last=\"42\"");
+  free(line);
   line = fx_find_line(text, "after_agent");
   CHECK_CONTAINS(line, "answer=\"the sum is 42\"");
   free(line);
