@@ -65,7 +65,7 @@ def answer_for(scenario, body, fmt):
         calls = [("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"})]
     elif scenario == "badargs":
         calls = [("get_weather", '{"city": Par')]
-    elif scenario in ("text", "crlf", "comments", "utf8", "echo", "r429", "r500",
+    elif scenario in ("text", "streamerror", "crlf", "comments", "utf8", "echo", "r429", "r500",
                       "close", "hangstream", "big"):
         return (TEXT, [], "stop")
     else:  # tools, bytes, ...
@@ -298,9 +298,9 @@ class Handler(socketserver.BaseRequestHandler):
                 out = dumps(s)
             self.send(200, out.encode("utf-8"))
             return True
-        if url.path.endswith("/chat/completions"):
+        if url.path == "/v1/chat/completions":
             fmt = "openai"
-        elif url.path.endswith("/messages"):
+        elif url.path == "/v1/messages":
             fmt = "anthropic"
         else:
             self.send(404, {"error": {"message": "no route " + url.path}})
@@ -352,6 +352,12 @@ class Handler(socketserver.BaseRequestHandler):
         if scenario == "badjson":
             name, data = events[2]
             events[2] = (name, data[: len(data) // 2])
+        if scenario == "streamerror":
+            # The server gives up mid-stream, the way each API reports it.
+            err = error_body(fmt, 529, "Overloaded")
+            if fmt == "anthropic":
+                err["error"]["type"] = "overloaded_error"
+            events = events[:3] + [("error" if fmt == "anthropic" else None, dumps(err))]
         eol = "\r\n" if scenario == "crlf" else "\n"
         sse = sse_bytes(events, eol=eol, comments=(scenario == "comments"))
         head = self.stream_head()

@@ -258,6 +258,33 @@ static void malformed_json_chunk(void) {
   hl_provider_unref(p);
 }
 
+static void error_event_mid_stream(void) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  hl_response *r = NULL;
+  const char *model = model_name("streamerror", "t");
+  CHECK_INT(ask(p, model, true, &r), HL_ERR_PROVIDER);
+  CHECK(r == NULL);
+  CHECK_CONTAINS(hl_last_error(), "Overloaded");
+  if (W == &ANTHROPIC) CHECK_CONTAINS(hl_last_error(), "overloaded_error");
+  CHECK_INT(test_server_count(&srv, model), 1);
+  hl_provider_unref(p);
+}
+
+static void client_error_4xx_not_retried(void) {
+  char base[128];
+  snprintf(base, sizeof base, "%s/nowhere", srv.base); /* the server answers 404 */
+  hl_provider *p = W->make(base, KEY);
+  REQUIRE(p);
+  W->retries(p, 3, 10, 100);
+  hl_response *r = NULL;
+  CHECK_INT(ask(p, "text@x", false, &r), HL_ERR_HTTP);
+  CHECK_CONTAINS(hl_last_error(), "HTTP 404");
+  CHECK_CONTAINS(hl_last_error(), "no route");
+  CHECK(strstr(hl_last_error(), "attempts") == NULL);
+  hl_provider_unref(p);
+}
+
 static void malformed_tool_arguments(void) {
   hl_provider *p = provider();
   REQUIRE(p);
@@ -380,6 +407,12 @@ static void server_never_answers_times_out(void) {
   W->timeouts(p, 2000, 400, 0);
   CHECK_INT(ask(p, model_name("hang", "total"), true, &r), HL_ERR_TIMEOUT);
   CHECK_CONTAINS(hl_last_error(), "timed out");
+  /* A stream that stops in the middle: the idle timeout ends it. */
+  W->timeouts(p, 2000, 0, 300);
+  model = model_name("hangstream", "idle");
+  CHECK_INT(ask(p, model, true, &r), HL_ERR_TIMEOUT);
+  CHECK_CONTAINS(hl_last_error(), "idle timeout");
+  CHECK_INT(test_server_count(&srv, model), 1);
   hl_provider_unref(p);
 }
 
@@ -728,6 +761,8 @@ BOTH(stream_equals_plain)
 BOTH(stream_split_every_byte)
 BOTH(malformed_json_chunk)
 BOTH(malformed_tool_arguments)
+BOTH(error_event_mid_stream)
+BOTH(client_error_4xx_not_retried)
 BOTH(connection_closed_mid_stream)
 BOTH(connection_closed_mid_body_retried)
 BOTH(retry_429_after_retry_after)
@@ -763,6 +798,8 @@ static const test_case tests[] = {
     T2(stream_split_every_byte),
     T2(malformed_json_chunk),
     T2(malformed_tool_arguments),
+    T2(error_event_mid_stream),
+    T2(client_error_4xx_not_retried),
     T2(connection_closed_mid_stream),
     T2(connection_closed_mid_body_retried),
     T2(retry_429_after_retry_after),
