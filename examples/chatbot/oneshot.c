@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void print_json(chat_app *app, hl_status st, const char *answer) {
   cJSON *o = cJSON_CreateObject();
@@ -46,6 +47,11 @@ static void print_json(chat_app *app, hl_status st, const char *answer) {
 }
 
 int chat_oneshot(chat_app *app) {
+  /* A person at a terminal should know the answer comes from the offline
+   * demo model; pipes and scripts get only the answer. */
+  if (app->offline && isatty(STDERR_FILENO))
+    fprintf(stderr, "(offline demo model; set OPENAI_API_KEY or ANTHROPIC_API_KEY, or use "
+                    "--base-url, for a real one)\n");
   char *answer = NULL;
   hl_status st = chat_app_run(app, app->opt.prompt, &answer);
   if (app->opt.json) print_json(app, st, answer);
