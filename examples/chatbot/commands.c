@@ -73,8 +73,8 @@ static void cmd_hooks(chat_app *app) {
     }
     putchar('\n');
   }
-  printf("%snormalize-math rewrites \"12 x 7\" for the calculator; cap-tool-result cuts huge "
-         "tool results.%s\n",
+  printf("%sguardrail keeps messages with secrets from the model; normalize-math rewrites "
+         "\"12 x 7\" for the calculator; cap-tool-result cuts huge tool results.%s\n",
          ui_dim(&app->ui), ui_reset(&app->ui));
 }
 

@@ -113,6 +113,50 @@ def test_openai_server_round_trip():
               f"plain answer: {r.returncode} {r.stdout!r} {r.stderr!r}")
 
 
+class ProvidersServer(Server):
+    """The providers suite's local server (tests/providers/server.py),
+    which speaks both the OpenAI and the Anthropic wire formats; the
+    scenario is the model name before '@'."""
+
+    def __enter__(self):
+        path = os.path.join(HERE, "..", "providers", "server.py")
+        self.proc = subprocess.Popen([sys.executable, path], stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.base = f"http://127.0.0.1:{self.port}/v1"
+        return self
+
+
+def test_against_the_providers_test_server():
+    text = "Hello, world! Caf\u00e9 \u20ac5 \U0001F600 done."
+    with ProvidersServer() as s:
+        r = chat("--provider", "openai", "--base-url", s.base, "--model", "text@chat-openai",
+                 "-p", "hi")
+        check(r.returncode == 0 and r.stdout == text + "\n",
+              f"OpenAI format, UTF-8 answer: {r.returncode} {r.stdout!r} {r.stderr!r}")
+        env = dict(ENV, ANTHROPIC_API_KEY="sk-ant-test-key-0123456789")
+        r = chat("--base-url", s.base, "--model", "text@chat-anthropic", "-p", "hi", env=env)
+        check(r.returncode == 0 and r.stdout == text + "\n",
+              f"ANTHROPIC_API_KEY selects Anthropic: {r.returncode} {r.stdout!r} {r.stderr!r}")
+        # The model asks for tools this chatbot does not have: each becomes a
+        # NotFound result the model sees, and the run still answers.
+        r = chat("--provider", "openai", "--base-url", s.base, "--model", "agent@chat",
+                 "-p", "weather?", "--json")
+        out = json.loads(r.stdout) if r.stdout else {}
+        check(r.returncode == 0 and out.get("answer", "").startswith("Final: "),
+              f"unknown tools do not break the run: {r.returncode} {out} {r.stderr!r}")
+        calls = out.get("tool_calls", [])
+        check([c["name"] for c in calls] == ["get_weather", "get_time"]
+              and all(c["error"] and c["error"]["status"] == "NotFound" for c in calls),
+              f"both calls are NotFound: {calls}")
+        # A refused key: a clear message that never shows the key itself.
+        env = dict(ENV, OPENAI_API_KEY="sk-secret-key-abcdef123456")
+        r = chat("--base-url", s.base, "--model", "auth@chat", "-p", "hi", env=env)
+        check(r.returncode == 1 and "Incorrect API key" in r.stderr,
+              f"auth failure explained: {r.returncode} {r.stderr!r}")
+        check("sk-secret-key-abcdef123456" not in r.stderr + r.stdout,
+              f"the key is never printed: {r.stderr!r}")
+
+
 def test_api_key_selects_openai():
     with Server() as s:
         env = dict(ENV, OPENAI_API_KEY="sk-test-key-123")
@@ -231,6 +275,7 @@ run(test_offline_answer_uses_the_calculator)
 run(test_offline_json_reports_the_tool_call)
 run(test_calculator_errors_reach_the_answer)
 run(test_openai_server_round_trip)
+run(test_against_the_providers_test_server)
 run(test_api_key_selects_openai)
 run(test_errors_are_clear_and_non_zero)
 run(test_guardrail_keeps_secrets_from_the_model)
