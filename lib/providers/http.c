@@ -460,6 +460,8 @@ static attempt_end run_attempt(hl__http *c, const hl__http_request *req, xfer *x
       if (m->msg == CURLMSG_DONE && m->easy_handle == e) rc = m->data.result;
   }
   if (!x->status_known) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x->status);
+  long request_bytes = 0; /* 0: the request never left (connect failed) */
+  curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &request_bytes);
   char *ct = NULL;
   if (curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
     x->content_type = strdup(ct);
@@ -490,7 +492,9 @@ static attempt_end run_attempt(hl__http *c, const hl__http_request *req, xfer *x
   }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     *st_out = hl_fail(HL_ERR_TIMEOUT, "%s: request to %s timed out: %s", what, url, detail);
-    return END_FATAL;
+    /* A connect that timed out sent nothing: worth another attempt. A
+     * request the server sat on is not (it would wait as long again). */
+    return request_bytes == 0 && x->received == 0 ? END_RETRYABLE : END_FATAL;
   }
   if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) {
     *st_out = hl_fail(HL_ERR_INVALID, "%s: bad URL %s: %s", what, url, detail);

@@ -405,8 +405,10 @@ static void server_never_answers_times_out(void) {
   CHECK_INT(test_server_count(&srv, model), 1);
   /* The total timeout as well. */
   W->timeouts(p, 2000, 400, 0);
-  CHECK_INT(ask(p, model_name("hang", "total"), true, &r), HL_ERR_TIMEOUT);
+  model = model_name("hang", "total");
+  CHECK_INT(ask(p, model, true, &r), HL_ERR_TIMEOUT);
   CHECK_CONTAINS(hl_last_error(), "timed out");
+  CHECK_INT(test_server_count(&srv, model), 1); /* the request was sent: no retry */
   /* A stream that stops in the middle: the idle timeout ends it. */
   W->timeouts(p, 2000, 0, 300);
   model = model_name("hangstream", "idle");
