@@ -9,6 +9,7 @@
 #include <histedit.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HISTORY_SIZE 1000
@@ -112,8 +113,27 @@ static void explain_error(chat_app *app, hl_status st) {
            ui_reset(&app->ui));
 }
 
+static double seconds_since(struct timespec t0) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+/* A quiet footer with what the answer cost, for models that report
+ * usage (the offline model reports none, so it gets no footer). */
+static void print_usage(chat_app *app, double seconds) {
+  hl_usage u = hl_agent_last_usage(app->agent);
+  if (u.input_tokens + u.output_tokens <= 0) return;
+  printf("%s[%lld in · %lld out tokens", ui_dim(&app->ui), (long long)u.input_tokens,
+         (long long)u.output_tokens);
+  if (u.has_cost) printf(" · $%.4f", u.cost);
+  printf(" · %.1f s]%s\n", seconds, ui_reset(&app->ui));
+}
+
 static void run_turn(chat_app *app, const char *input) {
   char *answer = NULL;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   hl_status st = chat_app_run(app, input, &answer);
   if (st == HL_OK) {
     pthread_mutex_lock(&app->mu);
@@ -126,6 +146,7 @@ static void run_turn(chat_app *app, const char *input) {
     }
     if (!streamed || replaced) ui_answer_delta(&app->ui, answer ? answer : "");
     ui_turn_end(&app->ui);
+    print_usage(app, seconds_since(t0));
   } else {
     ui_turn_end(&app->ui);
     if (st == HL_ERR_CANCELLED || atomic_load(&app->cancelled))

@@ -203,6 +203,8 @@ def test_streams_from_an_openai_format_server():
             t.type_line("what is 6*7?")
             t.wait_for(r'⚙ calculator \{"expression":"6\*7"\} → 42', m)
             t.wait_for(r"The answer is 42\.", m)
+            # Usage of both model calls (12 + 12 in, 5 + 5 out), as the server reported.
+            t.wait_for(r"\[24 in · 10 out tokens · [0-9.]+ s\]", m)
             t.wait_for(PROMPT, m)
             t.type_line("/quit")
             status = t.dead_status()
