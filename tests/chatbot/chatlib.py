@@ -116,6 +116,7 @@ class Tmux:
             text = self.screen()
             m = rx.search(text, after)
             if m:
+                self.last_screen = text  # the capture that matched
                 return m
             if time.monotonic() > end:
                 check(False, f"pattern {pattern!r} did not appear; screen:\n{text}")
