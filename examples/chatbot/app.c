@@ -17,7 +17,7 @@ static const char *instruction =
     "You are hookline-chat, a friendly assistant running in a terminal. "
     "Use the calculator tool for every arithmetic question, even easy ones, "
     "and the clock tool whenever the date or time matters. "
-    "Answer briefly in plain text (no tables).";
+    "Answer briefly; simple Markdown (**bold**, `code`) is shown nicely, tables are not.";
 
 /* Append a streamed fragment to app->streamed (caller holds app->mu). */
 static void streamed_append(chat_app *app, const char *text) {
@@ -26,7 +26,10 @@ static void streamed_append(chat_app *app, const char *text) {
     size_t cap = app->streamed_cap ? app->streamed_cap : 256;
     while (cap < app->streamed_len + n + 1) cap *= 2;
     char *p = realloc(app->streamed, cap);
-    if (!p) return; /* losing the copy only disables the replaced-answer check */
+    if (!p) { /* without the copy, the replaced-answer check is skipped */
+      app->streamed_lost = true;
+      return;
+    }
     app->streamed = p;
     app->streamed_cap = cap;
   }
@@ -260,6 +263,7 @@ hl_status chat_app_run(chat_app *app, const char *input, char **answer) {
   cJSON_Delete(app->hook_answers);
   app->hook_answers = cJSON_CreateArray();
   app->streamed_len = 0;
+  app->streamed_lost = false;
   if (app->streamed) app->streamed[0] = '\0';
   app->turns = 0;
   pthread_mutex_unlock(&app->mu);

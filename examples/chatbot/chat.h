@@ -50,6 +50,7 @@ typedef struct chat_app {
   cJSON *hook_answers;     /* before_tool overrides of this turn: [{call_id,hook,args}] */
   char *streamed;          /* text streamed during the current model turn */
   size_t streamed_len, streamed_cap;
+  bool streamed_lost;      /* out of memory while copying the stream */
   int turns;
 
   atomic_bool running;     /* a run is in progress (cancel.c reads it) */

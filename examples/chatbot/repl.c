@@ -138,7 +138,7 @@ static void run_turn(chat_app *app, const char *input) {
   if (st == HL_OK) {
     pthread_mutex_lock(&app->mu);
     bool streamed = app->streamed_len > 0;
-    bool replaced = streamed && answer && differs(app->streamed, answer);
+    bool replaced = streamed && answer && !app->streamed_lost && differs(app->streamed, answer);
     pthread_mutex_unlock(&app->mu);
     if (replaced) {
       ui_turn_end(&app->ui);
