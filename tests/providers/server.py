@@ -352,6 +352,14 @@ class Handler(socketserver.BaseRequestHandler):
         if scenario == "badjson":
             name, data = events[2]
             events[2] = (name, data[: len(data) // 2])
+        if scenario == "badindex":
+            # A hostile index: far past any sane number of tool calls/blocks.
+            for k, (name, data) in enumerate(events):
+                if '"index": 0, "id"' in data or '"content_block": {"type": "tool_use"' in data:
+                    events[k] = (name, data.replace('"index": 0, "id"', '"index": 1000000, "id"')
+                                 .replace('"index": 1, "content_block"',
+                                          '"index": 1000000, "content_block"'))
+                    break
         if scenario == "streamerror":
             # The server gives up mid-stream, the way each API reports it.
             err = error_body(fmt, 529, "Overloaded")

@@ -271,6 +271,16 @@ static void error_event_mid_stream(void) {
   hl_provider_unref(p);
 }
 
+static void hostile_index_in_stream(void) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  hl_response *r = NULL;
+  CHECK_INT(ask(p, model_name("badindex", "t"), true, &r), HL_ERR_PROVIDER);
+  CHECK(r == NULL);
+  CHECK_CONTAINS(hl_last_error(), "index");
+  hl_provider_unref(p);
+}
+
 static void client_error_4xx_not_retried(void) {
   char base[128];
   snprintf(base, sizeof base, "%s/nowhere", srv.base); /* the server answers 404 */
@@ -764,6 +774,7 @@ BOTH(stream_split_every_byte)
 BOTH(malformed_json_chunk)
 BOTH(malformed_tool_arguments)
 BOTH(error_event_mid_stream)
+BOTH(hostile_index_in_stream)
 BOTH(client_error_4xx_not_retried)
 BOTH(connection_closed_mid_stream)
 BOTH(connection_closed_mid_body_retried)
@@ -801,6 +812,7 @@ static const test_case tests[] = {
     T2(malformed_json_chunk),
     T2(malformed_tool_arguments),
     T2(error_event_mid_stream),
+    T2(hostile_index_in_stream),
     T2(client_error_4xx_not_retried),
     T2(connection_closed_mid_stream),
     T2(connection_closed_mid_body_retried),
