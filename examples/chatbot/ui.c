@@ -52,8 +52,9 @@ static void draw_spinner(chat_ui *ui) {
     fputc('\n', ui->out);
     ui->at_line_start = true;
   }
-  fprintf(ui->status_out, "\r\033[K%s%s %s… %.1fs  (Ctrl-C cancels)%s", ui->color ? "\033[36m" : "",
-          glyph, ui->status, secs, ui->color ? "\033[0m" : "");
+  fprintf(ui->status_out, "\r\033[K%s%s %s%s %.1fs  (Ctrl-C cancels)%s",
+          ui->color ? "\033[36m" : "", glyph, ui->status, ui->utf8 ? "…" : "...", secs,
+          ui->color ? "\033[0m" : "");
   fflush(ui->status_out);
   ui->drawn = true;
 }
