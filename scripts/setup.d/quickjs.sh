@@ -32,8 +32,12 @@ fi
 echo "setup: fetching $PKG@$VERSION"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
+# Without the network the build goes on without the sandbox (meson's
+# `sandbox` option is auto); a file that does not match is an error.
 (cd "$tmp" && npm pack --silent "$PKG@$VERSION" >/dev/null 2>"$tmp/npm.err") || {
-  cat "$tmp/npm.err" >&2; echo "quickjs.sh: npm pack failed" >&2; exit 1; }
+  cat "$tmp/npm.err" >&2
+  echo "quickjs.sh: npm pack failed; hookline will be built without the sandbox" >&2
+  exit 0; }
 tgz=$(ls "$tmp"/*.tgz)
 
 # npm's integrity string is the base64 of the tarball's sha512.
