@@ -14,6 +14,7 @@ stdout, serves until killed. Every response is written in one send() on a
 TCP_NODELAY socket unless the scenario is about splitting or hanging.
 Standard library only.
 """
+import email.utils
 import json
 import socket
 import socketserver
@@ -65,7 +66,7 @@ def answer_for(scenario, body, fmt):
         calls = [("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"})]
     elif scenario == "badargs":
         calls = [("get_weather", '{"city": Par')]
-    elif scenario in ("text", "streamerror", "crlf", "comments", "utf8", "echo", "r429", "r500",
+    elif scenario in ("text", "streamerror", "crlf", "comments", "utf8", "echo", "r429", "r429ms", "r429date", "r500",
                       "close", "hangstream", "big"):
         return (TEXT, [], "stop")
     else:  # tools, bytes, ...
@@ -322,6 +323,15 @@ class Handler(socketserver.BaseRequestHandler):
             return True
         if scenario == "r429" and n == 1:
             self.send(429, error_body(fmt, 429, "slow down"), extra=["Retry-After: 1"])
+            return True
+        if scenario == "r429ms" and n == 1:
+            # OpenAI's millisecond header wins over a zero Retry-After.
+            self.send(429, error_body(fmt, 429, "slow down"),
+                      extra=["retry-after-ms: 1200", "Retry-After: 0"])
+            return True
+        if scenario == "r429date" and n == 1:
+            when = email.utils.formatdate(time.time() + 2, usegmt=True)
+            self.send(429, error_body(fmt, 429, "slow down"), extra=["Retry-After: " + when])
             return True
         if scenario == "r500" and n <= 3:
             self.send(500, error_body(fmt, 500, "internal failure %d" % n))

@@ -360,6 +360,41 @@ static void retry_429_after_retry_after(void) {
   hl_provider_unref(p);
 }
 
+/* Seconds between the server's first and second request for `model`. */
+static double attempt_gap(const char *model, int *count) {
+  cJSON *st = test_server_stats(&srv, model);
+  const cJSON *times = hl_json_get(st, "times");
+  *count = (int)hl_json_get_number(st, "count", 0);
+  double gap = cJSON_GetArraySize(times) >= 2
+                   ? cJSON_GetArrayItem(times, 1)->valuedouble - cJSON_GetArrayItem(times, 0)->valuedouble
+                   : 0;
+  cJSON_Delete(st);
+  return gap;
+}
+
+static void retry_429_retry_after_ms_and_date(void) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  hl_response *r = NULL;
+  char model[128];
+  int count = 0;
+  snprintf(model, sizeof model, "%s", model_name("r429ms", "t"));
+  CHECK_INT(ask(p, model, false, &r), HL_OK);
+  hl_response_free(r);
+  double gap = attempt_gap(model, &count);
+  CHECK_INT(count, 2);
+  if (gap < 1.15) fprintf(stderr, "retry-after-ms gap %.3f s\n", gap);
+  CHECK(gap >= 1.15); /* 1200 ms, not the "Retry-After: 0" next to it */
+  snprintf(model, sizeof model, "%s", model_name("r429date", "t"));
+  CHECK_INT(ask(p, model, true, &r), HL_OK);
+  hl_response_free(r);
+  gap = attempt_gap(model, &count);
+  CHECK_INT(count, 2);
+  if (gap < 0.95) fprintf(stderr, "Retry-After date gap %.3f s\n", gap);
+  CHECK(gap >= 0.95); /* an HTTP date 2 s ahead, whole seconds */
+  hl_provider_unref(p);
+}
+
 static void retry_500_three_times_then_success(void) {
   hl_provider *p = provider();
   REQUIRE(p);
@@ -780,6 +815,7 @@ BOTH(connection_closed_mid_stream)
 BOTH(connection_closed_mid_body_retried)
 BOTH(retry_429_after_retry_after)
 BOTH(retry_500_three_times_then_success)
+BOTH(retry_429_retry_after_ms_and_date)
 BOTH(unauthorized_401_not_retried)
 BOTH(server_never_answers_times_out)
 BOTH(response_over_size_cap)
@@ -818,6 +854,7 @@ static const test_case tests[] = {
     T2(connection_closed_mid_body_retried),
     T2(retry_429_after_retry_after),
     T2(retry_500_three_times_then_success),
+    T2(retry_429_retry_after_ms_and_date),
     T2(unauthorized_401_not_retried),
     T2(server_never_answers_times_out),
     T2(response_over_size_cap),
