@@ -77,6 +77,14 @@ def test_trace_shows_mutated_arguments():
         t.wait_for(r'calls calculator \{"expression":"12 x 7"\}', m)
         t.wait_for(r'normalize-math -> continue with new arguments \{"expression":"12 \* 7"\}', m)
         t.wait_for(r'tool_start\s+calculator \{"expression":"12 \* 7"\}', m)
+        # Line editing and history: Up twice recalls the question (the last
+        # line is /trace), Enter asks it again.
+        m = t.mark()
+        t.send("Up")
+        t.send("Up")
+        t.send("Enter")
+        t.wait_for(r"12 x 7 = 84", m)
+        t.wait_for(PROMPT, m)
         t.type_line("/quit")
         status = t.dead_status()
         check(status == 0, f"/quit exits with status 0, got {status}")
@@ -272,6 +280,21 @@ def test_markdown_is_rendered_on_a_colour_terminal():
         check(t.dead_status() == 0, "Ctrl-D exits with status 0")
 
 
+def test_history_is_kept_between_sessions():
+    with open(ENV["HOOKLINE_CHAT_HISTORY"]) as f:
+        saved = f.read().replace("\\040", " ")  # libedit writes spaces as \040
+    check("what is 12 x 7" in saved, f"questions are saved to the history file: {saved!r}")
+    with Tmux([BIN], ENV) as t:
+        t.wait_for(PROMPT)
+        m = t.mark()
+        newest = saved.rstrip("\n").split("\n")[-1]
+        t.send("Up")  # recalls the newest line of the previous sessions
+        t.wait_for(re.escape(newest), m)
+        t.send("C-u")  # libedit: kill the line
+        t.send("C-d")
+        check(t.dead_status() == 0, "Ctrl-D exits with status 0")
+
+
 run(test_offline_model_answers_through_the_calculator)
 run(test_trace_shows_mutated_arguments)
 run(test_slash_commands)
@@ -279,5 +302,6 @@ run(test_ctrl_c_cancels_a_slow_answer)
 run(test_allow_tools_refuses_other_tools)
 run(test_streams_from_an_openai_format_server)
 run(test_guardrail_in_the_trace)
+run(test_history_is_kept_between_sessions)
 run(test_markdown_is_rendered_on_a_colour_terminal)
 finish()
