@@ -117,12 +117,11 @@ static char *value_to_cstring(vm_t *vm, uint32_t v) {
  * result JSValue* (owned) or 0 after an exception, whose description is
  * left in *error (C heap) when `error` is not NULL. */
 static uint32_t call1(vm_t *vm, uint32_t fn, uint32_t argv0, char **error) {
-  uint32_t argv = qts_malloc(vm, 4);
-  if (!argv)
-    return 0;
+  /* The argument array lives in the scratch block: nothing else uses it
+   * until QTS_Call returns (host calls from JavaScript only record). */
+  uint32_t argv = vm->scratch;
   hl_vm_store32(vm, argv, argv0);
   uint32_t r = QTS_Call(vm, vm->ctx, fn, vm->undefined_ptr, 1, argv);
-  qts_free(vm, argv);
   uint32_t exc = QTS_ResolveException(vm, vm->ctx, r);
   if (!exc)
     return r;
@@ -185,6 +184,7 @@ static hl_status template_setup(vm_t *vm, void *arg) {
 
   static const char filename[] = "<sandbox>";
   vm->filename = wasm_strdup(vm, filename, sizeof filename - 1);
+  vm->scratch = qts_malloc(vm, 16);
   uint32_t key = wasm_strdup(vm, "value", 5);
   vm->key_value = key ? QTS_NewString(vm, vm->ctx, key) : 0;
   if (key)
@@ -192,7 +192,7 @@ static hl_status template_setup(vm_t *vm, void *arg) {
   uint32_t name_write = wasm_strdup(vm, "write", 5);
   uint32_t name_call = wasm_strdup(vm, "call", 4);
   uint32_t code = wasm_strdup(vm, hl__prelude_js, strlen(hl__prelude_js));
-  if (!vm->filename || !vm->key_value || !name_write || !name_call || !code)
+  if (!vm->filename || !vm->key_value || !vm->scratch || !name_write || !name_call || !code)
     return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory in the template");
 
   uint32_t factory = QTS_Eval(vm, vm->ctx, code, (uint32_t)strlen(hl__prelude_js),
@@ -326,6 +326,7 @@ hl_status hl_vm_snapshot_take(hl_vm *vm, hl_vm_snapshot **out) {
   s->undefined_ptr = vm->undefined_ptr;
   s->filename = vm->filename;
   s->key_value = vm->key_value;
+  s->scratch = vm->scratch;
   *out = s;
   return HL_OK;
 }
@@ -408,6 +409,7 @@ hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
   vm->undefined_ptr = snap->undefined_ptr;
   vm->filename = snap->filename;
   vm->key_value = snap->key_value;
+  vm->scratch = snap->scratch;
   if (hooks)
     vm->hooks = *hooks;
   vm->ud = ud;
@@ -481,27 +483,14 @@ hl_status hl_vm_eval(hl_vm *vm, const char *code, size_t len, char **error_json)
 
 static hl_status op_run_jobs(vm_t *vm, void *p) {
   (void)p;
-  uint32_t pctx = qts_malloc(vm, 4);
-  if (!pctx)
-    return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory");
   /* QTS_ExecutePendingJob(-1) runs jobs until the queue is empty or one
-   * throws; it returns the number run, or the thrown value (a job that
-   * throws is an async function interrupted by a limit, or a rejection
-   * QuickJS reports). Either way: go on until nothing is left. */
-  for (;;) {
+   * throws (an async function interrupted by a limit); its return value is
+   * not needed, only whether jobs are left. */
+  uint32_t pctx = vm->scratch + 8;
+  do {
     uint32_t r = QTS_ExecutePendingJob(vm, vm->rt, -1, pctx);
-    /* Only a number is read as a number: converting a thrown object
-     * would run its valueOf() outside any JavaScript frame. */
-    uint32_t type = QTS_Typeof(vm, vm->ctx, r);
-    bool number = type && memcmp(hl_vm_mem(vm, type, 7), "number", 7) == 0;
-    if (type)
-      qts_free(vm, type);
-    double n = number ? QTS_GetFloat64(vm, vm->ctx, r) : 1;
     QTS_FreeValuePointer(vm, vm->ctx, r);
-    if (n == 0)
-      break;
-  }
-  qts_free(vm, pctx);
+  } while (QTS_IsJobPending(vm, vm->rt));
   return HL_OK;
 }
 

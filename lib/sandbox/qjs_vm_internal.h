@@ -29,6 +29,7 @@ struct Z_a_instance_t {
   uint32_t fn_define, fn_settle, fn_finish, fn_describe;
   uint32_t undefined_ptr, filename;
   uint32_t key_value;     /* JSValue* of the string "value" */
+  uint32_t scratch;       /* 16 bytes for call arguments and out-params */
   uint32_t promise;       /* JSValue* of the running evaluation, 0 if none */
   hl_vm_hooks hooks;
   void *ud;
@@ -43,7 +44,7 @@ struct hl_vm_snapshot {
   wasm_rt_funcref_t *table;
   uint32_t table_size, table_max;
   uint32_t rt, ctx, fn_define, fn_settle, fn_finish, fn_describe;
-  uint32_t undefined_ptr, filename, key_value;
+  uint32_t undefined_ptr, filename, key_value, scratch;
 };
 
 /* Host function ids given to QTS_NewFunction (HostRefId). */
@@ -66,6 +67,7 @@ extern const char hl__prelude_js[];
 #define QTS_GetFloat64(vm, ctx, v) Z_qjsZ_Z5A(VM_INST(vm), (ctx), (v))
 #define QTS_NewString(vm, ctx, s) Z_qjsZ__(VM_INST(vm), (ctx), (s))
 #define QTS_GetString(vm, ctx, v) Z_qjsZ_Z24(VM_INST(vm), (ctx), (v))
+#define QTS_IsJobPending(vm, rt) Z_qjsZ_fa(VM_INST(vm), (rt))
 #define QTS_ExecutePendingJob(vm, rt, max, pctx) Z_qjsZ_ga(VM_INST(vm), (rt), (max), (pctx))
 #define QTS_GetPropNumber(vm, ctx, obj, i) Z_qjsZ_ia(VM_INST(vm), (ctx), (obj), (i))
 #define QTS_Call(vm, ctx, f, th, argc, argv) Z_qjsZ_ma(VM_INST(vm), (ctx), (f), (th), (argc), (argv))
