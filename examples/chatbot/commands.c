@@ -18,7 +18,7 @@ static void cmd_help(chat_app *app) {
          "  /help          this list\n"
          "  /tools         the tools the model can call\n"
          "  /hooks         the hook chains, in the order they run\n"
-         "  /trace         every hook and event of the last turn\n"
+         "  /trace [json]  every hook and event of the last turn (json: in full)\n"
          "  /reset         forget the conversation\n"
          "  /save FILE     write the conversation to FILE as JSON\n"
          "  /quit          leave (Ctrl-D works too)\n"
@@ -78,13 +78,19 @@ static void cmd_hooks(chat_app *app) {
          ui_dim(&app->ui), ui_reset(&app->ui));
 }
 
-static void cmd_trace(chat_app *app) {
+static void cmd_trace(chat_app *app, const char *arg) {
   cJSON *events = hl_observer_collected(app->collector);
   if (!events) {
     printf("no trace available: %s\n", hl_last_error());
     return;
   }
-  chat_print_trace(app, events, stdout);
+  if (strcmp(arg, "json") == 0) { /* every event in full, as the observer kept it */
+    char *text = cJSON_Print(events);
+    if (text) puts(text);
+    free(text);
+  } else {
+    chat_print_trace(app, events, stdout);
+  }
   cJSON_Delete(events);
 }
 
@@ -131,7 +137,7 @@ cmd_result chat_command(chat_app *app, const char *line) {
   } else if (!strcmp(name, "/hooks")) {
     cmd_hooks(app);
   } else if (!strcmp(name, "/trace")) {
-    cmd_trace(app);
+    cmd_trace(app, arg);
   } else if (!strcmp(name, "/reset")) {
     cmd_reset(app);
   } else if (!strcmp(name, "/save")) {

@@ -57,6 +57,10 @@ def test_offline_model_answers_through_the_calculator():
         check(screen.index("hook before_tool") < screen.index("tool_start") <
               screen.index("tool_end") < screen.index("hook after_tool"),
               "trace lines come in dispatch order")
+        m = t.mark()
+        t.type_line("/trace json")
+        t.wait_for(r'"type":\s+"tool_end"', m)
+        t.wait_for(r'"result":\s+"391"', m)
 
         t.type_line("/quit")
         status = t.dead_status()
