@@ -14,7 +14,7 @@
  *     "InvalidArguments", "ExecutionFailed", "NotFound" or "Timeout" and
  *     whose `message` is the reason; catch it with try/catch.
  *   - `await Promise.all([a(), b(), c()])` runs the three callbacks at the
- *     same time on host threads.
+ *     same time on host threads (at most 16 at once; more wait their turn).
  *   - listCallbacks() returns [{name, description, parameters}].
  *   - console.log/info/debug write to stdout, console.error/warn to stderr;
  *     both are captured in the result.

@@ -247,16 +247,22 @@ char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]) {
 /* Running requests                                                    */
 /* ------------------------------------------------------------------ */
 
-/* One batch of requests running at once. Reference counted between the
- * waiting thread and the workers: a worker abandoned after its timeout
- * finishes on its own and the last one out frees the batch. */
+/* One batch of requests running at once. A small pool of worker threads
+ * (at most HL_SB_MAX_PARALLEL) claims the batch's jobs one by one. The
+ * batch is reference counted between the waiting thread and the workers:
+ * a worker whose call was abandoned after its timeout finishes on its own,
+ * and the last one out frees the batch. */
+#define HL_SB_MAX_PARALLEL 16
+
 typedef struct sb_batch sb_batch;
 
 typedef struct sb_job {
-  sb_batch *batch;
   sb_callback *cb;  /* a reference; NULL when the request failed early */
   char *name;       /* the requested name */
   cJSON *args;
+  bool started;     /* claimed by a worker */
+  uint64_t start_ns;
+  bool timed_out;   /* abandoned: its outcome is a Timeout */
   /* outcome */
   bool done;
   hl_status status;
@@ -268,7 +274,9 @@ struct sb_batch {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   int refs;
-  size_t remaining;
+  size_t next;      /* first job no worker claimed yet */
+  size_t unsettled; /* jobs neither done nor timed out */
+  size_t workers;   /* workers that still claim jobs */
   size_t n;
   sb_job jobs[];
 };
@@ -308,22 +316,131 @@ static void invoke(sb_job *job, hl_status *status, char **message, cJSON **resul
   *result = r;
 }
 
+/* Next job nobody claimed (locked). */
+static sb_job *claim_locked(sb_batch *b) {
+  while (b->next < b->n) {
+    sb_job *job = &b->jobs[b->next++];
+    if (!job->done) {
+      job->started = true;
+      job->start_ns = hl__sb_now_ns();
+      return job;
+    }
+  }
+  return NULL;
+}
+
 static void *worker_main(void *arg) {
-  sb_job *job = arg;
-  hl_status st;
-  char *msg = NULL;
-  cJSON *r = NULL;
-  invoke(job, &st, &msg, &r);
-  sb_batch *b = job->batch;
+  sb_batch *b = arg;
   pthread_mutex_lock(&b->lock);
-  job->status = st;
-  job->message = msg;
-  job->result = r;
-  job->done = true;
-  b->remaining--;
-  pthread_cond_broadcast(&b->cond);
+  sb_job *job;
+  while ((job = claim_locked(b)) != NULL) {
+    pthread_mutex_unlock(&b->lock);
+    hl_status st;
+    char *msg = NULL;
+    cJSON *r = NULL;
+    invoke(job, &st, &msg, &r);
+    pthread_mutex_lock(&b->lock);
+    job->status = st;
+    job->message = msg;
+    job->result = r;
+    job->done = true;
+    pthread_cond_broadcast(&b->cond);
+    if (job->timed_out)
+      break; /* a replacement took this worker's place: leave */
+    b->unsettled--;
+  }
+  if (!job)
+    b->workers--;
   batch_unref_locked(b);
   return NULL;
+}
+
+/* Start one more worker (locked). False if no thread could be made. */
+static bool spawn_locked(sb_batch *b) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t t;
+  b->refs++;
+  b->workers++;
+  bool ok = pthread_create(&t, &attr, worker_main, b) == 0;
+  if (!ok) {
+    b->refs--;
+    b->workers--;
+  }
+  pthread_attr_destroy(&attr);
+  return ok;
+}
+
+/* Run the batch's runnable jobs on worker threads and wait for them, or
+ * for their timeouts. */
+static void run_parallel(sb_batch *b, size_t runnable, unsigned timeout_ms) {
+  pthread_mutex_lock(&b->lock);
+  b->unsettled = runnable;
+  size_t want = runnable < HL_SB_MAX_PARALLEL ? runnable : HL_SB_MAX_PARALLEL;
+  for (size_t i = 0; i < want; i++)
+    if (!spawn_locked(b))
+      break;
+  if (b->workers == 0) {
+    /* No thread at all: run them here, one after the other. */
+    sb_job *job;
+    while ((job = claim_locked(b)) != NULL) {
+      invoke(job, &job->status, &job->message, &job->result);
+      job->done = true;
+      b->unsettled--;
+    }
+  }
+  const uint64_t limit_ns = (uint64_t)timeout_ms * 1000000u;
+  while (b->unsettled > 0) {
+    uint64_t wake = 0;
+    if (timeout_ms) {
+      uint64_t now = hl__sb_now_ns();
+      for (size_t i = 0; i < b->n; i++) {
+        sb_job *job = &b->jobs[i];
+        if (!job->started || job->done || job->timed_out)
+          continue;
+        uint64_t due = job->start_ns + limit_ns;
+        if (now >= due) {
+          /* Abandon the call; its worker is lost to it, so another one
+           * takes over the jobs nobody claimed yet. */
+          job->timed_out = true;
+          b->unsettled--;
+          b->workers--;
+          if (b->next < b->n)
+            spawn_locked(b);
+        } else if (!wake || due < wake) {
+          wake = due;
+        }
+      }
+      if (b->unsettled == 0)
+        break;
+      /* A job that has not started yet is due a full timeout after it
+       * does: looking again then is never late. */
+      if (!wake || wake > now + limit_ns)
+        wake = now + limit_ns;
+    }
+    if (b->workers == 0 && b->next < b->n) {
+      /* Every worker is stuck in an abandoned call and none could be
+       * started: run the rest here. */
+      sb_job *job = claim_locked(b);
+      pthread_mutex_unlock(&b->lock);
+      hl_status st;
+      char *msg = NULL;
+      cJSON *r = NULL;
+      invoke(job, &st, &msg, &r);
+      pthread_mutex_lock(&b->lock);
+      job->status = st, job->message = msg, job->result = r, job->done = true;
+      b->unsettled--;
+      continue;
+    }
+    if (wake) {
+      struct timespec ts = {(time_t)(wake / 1000000000u), (long)(wake % 1000000000u)};
+      pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+    } else {
+      pthread_cond_wait(&b->cond, &b->lock);
+    }
+  }
+  pthread_mutex_unlock(&b->lock);
 }
 
 /* Check a request before running it: known callback, JSON arguments that
@@ -363,11 +480,6 @@ static const char *kind_of(hl_status st) {
   }
 }
 
-static void deadline_to_timespec(uint64_t deadline_ns, struct timespec *ts) {
-  ts->tv_sec = (time_t)(deadline_ns / 1000000000u);
-  ts->tv_nsec = (long)(deadline_ns % 1000000000u);
-}
-
 char *hl__sb_run_queue(hl_sandbox *sb) {
   size_t n = sb->n_queue;
   sb_batch *b = calloc(1, sizeof *b + n * sizeof(sb_job));
@@ -384,7 +496,6 @@ char *hl__sb_run_queue(hl_sandbox *sb) {
 
   size_t runnable = 0;
   for (size_t i = 0; i < n; i++) {
-    b->jobs[i].batch = b;
     if (prepare(sb, &sb->queue[i], &b->jobs[i]))
       runnable++;
     else
@@ -410,45 +521,11 @@ char *hl__sb_run_queue(hl_sandbox *sb) {
       }
     }
   } else if (runnable > 0) {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_mutex_lock(&b->lock);
-    for (size_t i = 0; i < n; i++) {
-      sb_job *job = &b->jobs[i];
-      if (job->done)
-        continue;
-      b->refs++;
-      b->remaining++;
-      pthread_t t;
-      if (pthread_create(&t, &attr, worker_main, job) != 0) {
-        b->refs--;
-        b->remaining--;
-        job->status = HL_ERR_EXECUTION_FAILED;
-        job->message = strdup("cannot start a thread for the callback");
-        job->done = true;
-      }
-    }
-    pthread_attr_destroy(&attr);
-    uint64_t until = cb_timeout ? hl__sb_now_ns() + (uint64_t)cb_timeout * 1000000u : 0;
-    while (b->remaining > 0) {
-      if (!until) {
-        pthread_cond_wait(&b->cond, &b->lock);
-        continue;
-      }
-      struct timespec ts;
-      deadline_to_timespec(until, &ts);
-      int rc = pthread_cond_timedwait(&b->cond, &b->lock, &ts);
-      if (rc == ETIMEDOUT && hl__sb_now_ns() >= until)
-        break;
-    }
-    /* Jobs still running are abandoned: they finish on their own thread
-     * and the last reference frees the batch. Until then only their id and
-     * name (never written by a worker) are read below. */
-    pthread_mutex_unlock(&b->lock);
+    run_parallel(b, runnable, cb_timeout);
   }
 
-  /* Build the settle batch. Abandoned jobs are read only for their id. */
+  /* Build the settle batch. Abandoned jobs are read only for their name,
+   * which their worker never writes. */
   cJSON *out = cJSON_CreateArray();
   pthread_mutex_lock(&b->lock);
   for (size_t i = 0; out && ids && i < n; i++) {
@@ -460,7 +537,7 @@ char *hl__sb_run_queue(hl_sandbox *sb) {
       break;
     }
     cJSON_AddItemToArray(item, cJSON_CreateNumber(ids[i]));
-    if (!job->done) {
+    if (job->timed_out) {
       char buf[160];
       snprintf(buf, sizeof buf, "%.64s: callback timed out after %u ms",
                job->name ? job->name : "callback", cb_timeout);

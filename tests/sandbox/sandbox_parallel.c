@@ -108,6 +108,47 @@ static void slow_callback_times_out(void) {
   CHECK_INT(atomic_load(&finished), 2);
 }
 
+static void many_parallel_calls_share_a_bounded_pool(void) {
+  atomic_store(&running, 0);
+  atomic_store(&max_running, 0);
+  hl_sandbox *sb = sandbox_with_slow(0);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb,
+    "const urls = Array.from({length: 40}, (_, i) => 'u' + i);\n"
+    "const rs = await Promise.all(urls.map(url => fetch_data({url, ms: 5, peers: 16})));\n"
+    "rs.map(r => r.url).join() === urls.join()", &r), HL_OK);
+  CHECK_STR(r.value_json, "true");
+  CHECK_INT(r.callback_count, 40);
+  /* 16 at once (they waited to meet), never more. */
+  CHECK_INT(atomic_load(&max_running), 16);
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+static void timeouts_free_the_pool_for_waiting_calls(void) {
+  atomic_store(&finished, 0);
+  hl_sandbox *sb = sandbox_with_slow(100);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  /* 16 calls that hang occupy every worker; the 4 behind them still run
+   * once the hanging ones are abandoned. */
+  CHECK_INT(hl_sandbox_execute(sb,
+    "const calls = [];\n"
+    "for (let i = 0; i < 16; i++) calls.push(fetch_data({url: 'slow' + i, ms: 600}));\n"
+    "for (let i = 0; i < 4; i++) calls.push(fetch_data({url: 'fast' + i, ms: 1}));\n"
+    "const rs = await Promise.allSettled(calls);\n"
+    "rs.map(r => r.status === 'fulfilled' ? r.value.url : r.reason.kind).join()", &r), HL_OK);
+  CHECK_STR(r.value_json, "\"Timeout,Timeout,Timeout,Timeout,Timeout,Timeout,Timeout,Timeout,"
+                          "Timeout,Timeout,Timeout,Timeout,Timeout,Timeout,Timeout,Timeout,"
+                          "fast0,fast1,fast2,fast3\"");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+  for (int i = 0; i < 300 && atomic_load(&finished) < 20; i++)
+    sleep_ms(10);
+  CHECK_INT(atomic_load(&finished), 20);
+}
+
 /* Many sandboxes on many threads: no shared state, no interference. */
 static void *thread_main(void *arg) {
   long id = (long)arg;
@@ -145,6 +186,8 @@ static void sandboxes_on_eight_threads(void) {
 int main(void) {
   RUN(promise_all_runs_callbacks_concurrently);
   RUN(slow_callback_times_out);
+  RUN(many_parallel_calls_share_a_bounded_pool);
+  RUN(timeouts_free_the_pool_for_waiting_calls);
   RUN(sandboxes_on_eight_threads);
   return CHECK_EXIT();
 }
