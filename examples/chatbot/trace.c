@@ -204,18 +204,31 @@ static bool anchor_follows(tracer *t, int at, const char *point, const char *cal
   return false;
 }
 
-/* The tool name of call `call_id`, from the model's responses. */
-static const char *tool_name_for(tracer *t, const char *call_id) {
+/* The model's tool call `call_id` from its responses, or NULL: calls
+ * that no response contains were made by a tool (code mode calling tools
+ * from JavaScript, composite tools), through hl_context_call_tool(). */
+static const cJSON *model_call(tracer *t, const char *call_id) {
   for (int i = 0; i < t->n; i++) {
     const cJSON *ev = cJSON_GetArrayItem(t->events, i);
     const cJSON *content = hl_json_get(hl_json_get(hl_json_get(ev, "response"), "message"), "content");
     const cJSON *part;
     cJSON_ArrayForEach(part, content) {
       if (strcmp(str(part, "type"), "tool_call") == 0 && strcmp(str(part, "id"), call_id) == 0)
-        return str(part, "name");
+        return part;
     }
   }
-  return "?";
+  return NULL;
+}
+
+/* Nested tool calls are indented under the call that made them. */
+static const char *tool_indent(tracer *t, const char *call_id) {
+  return model_call(t, call_id) ? "  " : "      ";
+}
+
+/* The tool name of call `call_id`, from the model's responses. */
+static const char *tool_name_for(tracer *t, const char *call_id) {
+  const cJSON *call = model_call(t, call_id);
+  return call ? str(call, "name") : "(nested call)";
 }
 
 void chat_print_trace(chat_app *app, const cJSON *events, FILE *out) {
@@ -260,18 +273,20 @@ void chat_print_trace(chat_app *app, const cJSON *events, FILE *out) {
       }
       chain_line(&t, HL_HOOK_AFTER_MODEL, turn, NULL, NULL, "  ");
     } else if (strcmp(type, "tool_start") == 0) {
-      chain_line(&t, HL_HOOK_BEFORE_TOOL, turn, str(ev, "call_id"), str(ev, "tool"), "  ");
-      fprintf(out, "  tool_start  %s ", str(ev, "tool"));
+      const char *ind = tool_indent(&t, str(ev, "call_id"));
+      chain_line(&t, HL_HOOK_BEFORE_TOOL, turn, str(ev, "call_id"), str(ev, "tool"), ind);
+      fprintf(out, "%stool_start  %s ", ind, str(ev, "tool"));
       put_value(out, hl_json_get(ev, "args"), 120);
       fputc('\n', out);
     } else if (strcmp(type, "tool_end") == 0) {
-      fprintf(out, "  tool_end    %s -> ", str(ev, "tool"));
+      const char *ind = tool_indent(&t, str(ev, "call_id"));
+      fprintf(out, "%stool_end    %s -> ", ind, str(ev, "tool"));
       if (hl_json_get_bool(ev, "success", true))
         put_value(out, hl_json_get(ev, "result"), 120);
       else
         put_error(out, ev);
       fprintf(out, " (%.1f ms)\n", hl_json_get_number(ev, "duration_ms", 0));
-      chain_line(&t, HL_HOOK_AFTER_TOOL, turn, str(ev, "call_id"), str(ev, "tool"), "  ");
+      chain_line(&t, HL_HOOK_AFTER_TOOL, turn, str(ev, "call_id"), str(ev, "tool"), ind);
     } else if (strcmp(type, "agent_end") == 0) {
       if (!t.before_agent_overrode) chain_line(&t, HL_HOOK_AFTER_AGENT, 0, NULL, NULL, "");
       fputs("agent_end     ", out);
@@ -293,7 +308,8 @@ void chat_print_trace(chat_app *app, const cJSON *events, FILE *out) {
         bool tool_point = p == HL_HOOK_BEFORE_TOOL || p == HL_HOOK_AFTER_TOOL;
         const char *call_id = str(ev, "call_id");
         chain_line(&t, (hl_hook_point)p, turn, tool_point ? call_id : NULL,
-                   tool_point ? tool_name_for(&t, call_id) : NULL, turn ? "  " : "");
+                   tool_point ? tool_name_for(&t, call_id) : NULL,
+                   tool_point ? tool_indent(&t, call_id) : turn ? "  " : "");
       }
       if (!t.used[i]) { /* a hook no longer in the chains (removed since) */
         fprintf(out, "  hook %-13s%s -> %s\n", point, str(ev, "hook"), str(ev, "hook_action"));

@@ -231,6 +231,16 @@ def test_javascript_tool_when_the_sandbox_is_built():
     check("first ten Fibonacci numbers: 0, 1, 1, 2, 3, 5, 8, 13, 21, 34" in res.get("stdout", ""),
           f"console.log output is captured: {res}")
     check("6765" in out["answer"], f"the answer quotes the program's result: {out['answer']!r}")
+    # /trace nests the calculator call under the run_javascript call that made it.
+    r = subprocess.run([BIN], input="run some javascript\n/trace\n", capture_output=True,
+                       text=True, env=ENV, timeout=60)
+    lines = r.stdout.splitlines()
+    order = [i for i, line in enumerate(lines) for pat in (
+        "  tool_start  run_javascript", "      hook before_tool  calculator: normalize-math",
+        "      tool_start  calculator", "      tool_end    calculator -> \"391\"",
+        "  tool_end    run_javascript") if line.startswith(pat)]
+    check(len(order) == 5 and order == sorted(order),
+          f"nested call indented inside the JS call: {r.stdout!r}")
 
 
 def test_piped_conversation():
