@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/workers.h"
 #include "core/util.h"
 #include "hookline/json.h"
 
@@ -166,17 +167,13 @@ static void hl_batch_run_one(hl_batch *b, hl_call_slot *slot) {
                      &slot->out);
 }
 
-static void hl_batch_drain(hl_batch *b) {
+static void hl_batch_drain(void *arg) {
+  hl_batch *b = arg;
   for (;;) {
     size_t i = atomic_fetch_add(&b->next, 1);
     if (i >= b->n) return;
     hl_batch_run_one(b, &b->slots[i]);
   }
-}
-
-static void *hl_batch_worker(void *arg) {
-  hl_batch_drain(arg);
-  return NULL;
 }
 
 /* The text a tool result shows the model. */
@@ -208,17 +205,11 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
   atomic_init(&b.next, 0);
   size_t threads = (size_t)ctx->agent->parallel_tools;
   if (threads > n) threads = n;
-  /* threads-1 helpers; the run's own thread is the last worker. If a
-   * thread cannot be created the remaining calls simply run on fewer. */
-  pthread_t *tids = threads > 1 ? malloc((threads - 1) * sizeof *tids) : NULL;
-  size_t started = 0;
-  for (size_t i = 1; tids && i < threads; i++) {
-    if (pthread_create(&tids[started], NULL, hl_batch_worker, &b) != 0) break;
-    started++;
-  }
+  /* threads-1 pool helpers; the run's own thread is the last worker. */
+  hl__help help;
+  hl__workers_help(&help, hl_batch_drain, &b, threads > 1 ? (int)(threads - 1) : 0);
   hl_batch_drain(&b);
-  for (size_t i = 0; i < started; i++) pthread_join(tids[i], NULL);
-  free(tids);
+  hl__workers_wait(&help);
 
   /* Results in the model's order, whatever order they finished in. */
   hl_status st = HL_OK;

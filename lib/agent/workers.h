@@ -1,0 +1,29 @@
+/*
+ * workers.h - a process-wide pool of helper threads (workers.c).
+ *
+ * Usage, for work that the caller can also do alone:
+ *
+ *   hl__help h;
+ *   hl__workers_help(&h, drain, batch, n - 1);  // up to n-1 helpers join
+ *   drain(batch);                              // the caller works too
+ *   hl__workers_wait(&h);                      // helpers are done with batch
+ *
+ * `fn` must be safe to run concurrently and to run when there is nothing
+ * left to do. Until hl__workers_wait() returns, `h` and `arg` must live.
+ * Each requested helper runs on its own thread at the same time as the
+ * others (the pool grows to make that true, up to a large cap).
+ */
+#ifndef HL_AGENT_WORKERS_H
+#define HL_AGENT_WORKERS_H
+
+typedef struct hl__help {
+  void (*fn)(void *);
+  void *arg;
+  int queued_, active_;     /* private: under the pool's lock */
+  struct hl__help *next_;   /* private */
+} hl__help;
+
+void hl__workers_help(hl__help *h, void (*fn)(void *), void *arg, int helpers);
+void hl__workers_wait(hl__help *h);
+
+#endif
