@@ -11,7 +11,7 @@
 
 #include "check.h"
 
-static atomic_int running, max_running, finished;
+static atomic_int running, max_running, finished, gate_open;
 
 static void sleep_ms(unsigned ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -28,6 +28,11 @@ static hl_status slow_fn(const char *name, const cJSON *args, cJSON **result, vo
   int seen = atomic_load(&max_running);
   while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen, now)) {
   }
+  /* gate: hang (up to 10 s) until the test opens the gate, so that a
+   * timeout is certain however slow the machine. */
+  if (hl_json_get_bool(args, "gate", false))
+    for (int waited = 0; waited < 10000 && !atomic_load(&gate_open); waited++)
+      sleep_ms(1);
   int peers = (int)hl_json_get_number(args, "peers", 1);
   for (int waited = 0; waited < 5000 && atomic_load(&max_running) < peers; waited++)
     sleep_ms(1);
@@ -50,6 +55,7 @@ static hl_sandbox *sandbox_with_slow(unsigned callback_timeout_ms) {
   hl_sandbox_callback_param(sb, "fetch_data", "url", "string", "", true);
   hl_sandbox_callback_param(sb, "fetch_data", "ms", "integer", "", false);
   hl_sandbox_callback_param(sb, "fetch_data", "peers", "integer", "", false);
+  hl_sandbox_callback_param(sb, "fetch_data", "gate", "boolean", "", false);
   return sb;
 }
 
@@ -90,20 +96,22 @@ static void promise_all_runs_callbacks_concurrently(void) {
 
 static void slow_callback_times_out(void) {
   atomic_store(&finished, 0);
-  hl_sandbox *sb = sandbox_with_slow(50);
+  atomic_store(&gate_open, 0);
+  hl_sandbox *sb = sandbox_with_slow(300);
   REQUIRE(sb);
   hl_sandbox_result r;
   CHECK_INT(hl_sandbox_execute(sb,
     "let kind;\n"
-    "try { await fetch_data({url: 'slow', ms: 400}); } catch (e) { kind = e.kind + ': ' + e.message; }\n"
+    "try { await fetch_data({url: 'slow', gate: true, ms: 0}); } catch (e) { kind = e.kind + ': ' + e.message; }\n"
     "const fast = await fetch_data({url: 'fast', ms: 1});\n"
     "[kind, fast.url]", &r), HL_OK);
-  CHECK_CONTAINS(r.value_json, "Timeout: fetch_data: callback timed out after 50 ms");
+  CHECK_CONTAINS(r.value_json, "Timeout: fetch_data: callback timed out after 300 ms");
   CHECK_CONTAINS(r.value_json, "\"fast\"");
   hl_sandbox_result_clear(&r);
   /* The sandbox can go away while the abandoned call still runs. */
   hl_sandbox_free(sb);
-  for (int i = 0; i < 200 && atomic_load(&finished) < 2; i++)
+  atomic_store(&gate_open, 1);
+  for (int i = 0; i < 1000 && atomic_load(&finished) < 2; i++)
     sleep_ms(10);
   CHECK_INT(atomic_load(&finished), 2);
 }
@@ -128,14 +136,15 @@ static void many_parallel_calls_share_a_bounded_pool(void) {
 
 static void timeouts_free_the_pool_for_waiting_calls(void) {
   atomic_store(&finished, 0);
-  hl_sandbox *sb = sandbox_with_slow(100);
+  atomic_store(&gate_open, 0);
+  hl_sandbox *sb = sandbox_with_slow(500);
   REQUIRE(sb);
   hl_sandbox_result r;
   /* 16 calls that hang occupy every worker; the 4 behind them still run
    * once the hanging ones are abandoned. */
   CHECK_INT(hl_sandbox_execute(sb,
     "const calls = [];\n"
-    "for (let i = 0; i < 16; i++) calls.push(fetch_data({url: 'slow' + i, ms: 600}));\n"
+    "for (let i = 0; i < 16; i++) calls.push(fetch_data({url: 'slow' + i, gate: true, ms: 0}));\n"
     "for (let i = 0; i < 4; i++) calls.push(fetch_data({url: 'fast' + i, ms: 1}));\n"
     "const rs = await Promise.allSettled(calls);\n"
     "rs.map(r => r.status === 'fulfilled' ? r.value.url : r.reason.kind).join()", &r), HL_OK);
@@ -144,7 +153,8 @@ static void timeouts_free_the_pool_for_waiting_calls(void) {
                           "fast0,fast1,fast2,fast3\"");
   hl_sandbox_result_clear(&r);
   hl_sandbox_free(sb);
-  for (int i = 0; i < 300 && atomic_load(&finished) < 20; i++)
+  atomic_store(&gate_open, 1);
+  for (int i = 0; i < 1000 && atomic_load(&finished) < 20; i++)
     sleep_ms(10);
   CHECK_INT(atomic_load(&finished), 20);
 }
