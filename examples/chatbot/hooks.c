@@ -106,11 +106,13 @@ static hl_hook_action cap_tool_result(hl_context *ctx, const hl_tool_call *call,
 /* The input guardrail keeps secrets out of the model's context: a message
  * that contains an API key or a private key is answered locally and never
  * sent. Patterns are POSIX extended regexes, matched case-insensitively. */
+/* Each pattern starts at a word boundary and needs a long unbroken run of
+ * key characters, so hyphenated prose ("ask-me-anything-...") passes. */
 static const char *const secret_patterns[] = {
-    "sk-[a-z0-9_-]{20,}",                      /* OpenAI / Anthropic style keys */
-    "-----BEGIN [a-z ]*PRIVATE KEY-----",      /* PEM private keys */
-    "(ghp|gho|ghs|github_pat)_[a-z0-9_]{20,}", /* GitHub tokens */
-    "AKIA[0-9A-Z]{16}",                        /* AWS access key ids */
+    "(^|[^a-z0-9])sk-([a-z0-9]+-)*[a-z0-9_]{20,}",                /* OpenAI, Anthropic */
+    "-----BEGIN [a-z ]*PRIVATE KEY-----",                         /* PEM private keys */
+    "(^|[^a-z0-9])(ghp|gho|ghs|github_pat)_[a-z0-9_]{20,}",       /* GitHub tokens */
+    "(^|[^a-z0-9])AKIA[0-9A-Z]{16}([^a-z0-9]|$)",                 /* AWS access key ids */
     NULL,
 };
 

@@ -209,6 +209,15 @@ def test_guardrail_keeps_secrets_from_the_model():
           f"no model call and no tool ran: turns={out['turns']} calls={out['tool_calls']}")
     r = chat("-p", "what is 2+3", "--json")
     check("5" in json.loads(r.stdout)["answer"], "ordinary questions pass the guardrail")
+    for text in ("ask-me-anything-about-this-topic-please", "my task-management-system-design"):
+        r = chat("-p", text, "--json")
+        out = json.loads(r.stdout)
+        check("guardrail" not in out["answer"] and out["turns"] == 1,
+              f"hyphenated prose is not a key: {text!r} -> {out['answer']!r}")
+    for secret in ("sk-proj-Ab12Cd34Ef56Gh78Ij90KlMnOpQr", "token ghp_0123456789abcdefghijABCDEFGHIJ",
+                   "-----BEGIN RSA PRIVATE KEY-----"):
+        r = chat("-p", f"here: {secret}", "--json")
+        check("input guardrail" in json.loads(r.stdout)["answer"], f"blocked: {secret!r}")
 
 
 def test_javascript_tool_when_the_sandbox_is_built():
