@@ -424,6 +424,12 @@ static void session_continues_across_runs(void) {
 /* Tool errors the model sees                                          */
 /* ------------------------------------------------------------------ */
 
+static atomic_int sleepy_freed;
+static void note_sleepy_freed(void *ud) {
+  (void)ud;
+  atomic_store(&sleepy_freed, 1);
+}
+
 /* Sleeps past its 20 ms limit. It does not touch ctx: a timed-out
  * function keeps running on a detached thread after the run returned
  * (tool.h), and only a thread that holds a context reference may. */
@@ -451,6 +457,8 @@ static void tool_errors_become_results_the_model_sees(void) {
   hl_tool_unref(fail);
   hl_tool *sleepy = hl_tool_new("sleepy", "Sleeps.", sleepy_fn, NULL);
   hl_tool_set_timeout_ms(sleepy, 20);
+  atomic_store(&sleepy_freed, 0);
+  hl_tool_set_free_fn(sleepy, note_sleepy_freed);
   hl_agent_add_tool(a, sleepy);
   hl_tool_unref(sleepy);
   hl_observer *obs = hl_observer_collecting();
@@ -492,6 +500,15 @@ static void tool_errors_become_results_the_model_sees(void) {
   hl_observer_unref(obs);
   hl_agent_unref(a);
   hl_provider_unref(p);
+  /* The abandoned sleepy call holds the last tool reference; let it end
+   * before the test does, so no thread is left running at exit. */
+  for (int i = 0; i < 5000 && !atomic_load(&sleepy_freed); i++) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  CHECK(atomic_load(&sleepy_freed));
+  struct timespec grace = {0, 20000000};
+  nanosleep(&grace, NULL);
 }
 
 /* ------------------------------------------------------------------ */
