@@ -41,7 +41,11 @@ static hl_status clock_fn(hl_context *ctx, const cJSON *args, cJSON **result,
     return hl_fail(HL_ERR_EXECUTION_FAILED, "cannot read the system clock");
   char text[128];
   /* Both a human form and ISO 8601, so the model can quote either. */
-  size_t n = strftime(text, sizeof text, "%A %d %B %Y, %H:%M:%S %Z (%Y-%m-%dT%H:%M:%S%z)", &tm);
+  /* gmtime_r's zone name is "GMT"; people (and the question) say UTC. */
+  size_t n = strftime(text, sizeof text,
+                      utc ? "%A %d %B %Y, %H:%M:%S UTC (%Y-%m-%dT%H:%M:%SZ)"
+                          : "%A %d %B %Y, %H:%M:%S %Z (%Y-%m-%dT%H:%M:%S%z)",
+                      &tm);
   if (n == 0) return hl_fail(HL_ERR_EXECUTION_FAILED, "cannot format the time");
   *result = cJSON_CreateString(text);
   return *result ? HL_OK : hl_fail(HL_ERR_NOMEM, "out of memory");

@@ -8,6 +8,7 @@ Usage: test_oneshot.py PATH/TO/hookline-chat
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -69,6 +70,23 @@ def test_offline_json_reports_the_tool_call():
     check(out["turns"] == 2, f"two model turns (tool call, answer): {out['turns']}")
     check(out["provider"] == "scripted", "the offline model is the scripted provider")
     check(set(out["usage"]) >= {"input_tokens", "output_tokens"}, "usage is reported")
+
+
+def test_clock_tool_tells_the_time():
+    import datetime
+    r = chat("-p", "what time is it in UTC?", "--json")
+    out = json.loads(r.stdout)
+    calls = out["tool_calls"]
+    check(len(calls) == 1 and calls[0]["name"] == "clock" and calls[0]["arguments"] == {"utc": True},
+          f"the clock ran in UTC: {calls}")
+    if calls and isinstance(calls[0]["result"], str):
+        m = re.search(r"\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)Z\)", calls[0]["result"])
+        check(m is not None, f"ISO 8601 time in the result: {calls[0]['result']!r}")
+        if m:
+            told = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
+            now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+            check(abs((now - told).total_seconds()) < 300, f"the time is now: {told} vs {now}")
+        check(calls[0]["result"] in out["answer"], "the answer quotes the clock")
 
 
 def test_calculator_errors_reach_the_answer():
@@ -292,6 +310,7 @@ def test_command_line_errors():
 
 run(test_offline_answer_uses_the_calculator)
 run(test_offline_json_reports_the_tool_call)
+run(test_clock_tool_tells_the_time)
 run(test_calculator_errors_reach_the_answer)
 run(test_openai_server_round_trip)
 run(test_against_the_providers_test_server)
