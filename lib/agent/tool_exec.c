@@ -223,8 +223,9 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
       st = hl__oom();
       break;
     }
-    st = hl_message_add_tool_result(msg, slots[i].part->id, slots[i].part->name, text,
-                                    out->status != HL_OK);
+    /* A hand-built response may carry a call without an id. */
+    st = hl_message_add_tool_result(msg, slots[i].part->id ? slots[i].part->id : "",
+                                    slots[i].part->name, text, out->status != HL_OK);
     cJSON *item = cJSON_CreateObject();
     if (st == HL_OK && item) {
       cJSON_AddStringToObject(item, "call_id", slots[i].part->id ? slots[i].part->id : "");

@@ -6,6 +6,7 @@
 #include <semaphore.h>
 
 #include "fixture.h"
+#include "agent/context_ref.h" /* internal: keeping a context past its run */
 
 /* ------------------------------------------------------------------ */
 
@@ -636,6 +637,49 @@ static void misbehaving_provider_is_an_error_not_a_crash(void) {
   hl_provider_unref(p);
 }
 
+/* A tool that keeps its context past the run, as a late (timed-out)
+ * tool thread does through hl__ctx_retain(). */
+static hl_status keep_ctx_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args;
+  hl__ctx_retain(ctx);
+  *(hl_context **)ud = ctx;
+  *result = cJSON_CreateString("kept");
+  return HL_OK;
+}
+
+static void retained_context_is_inert_after_its_run(void) {
+  hl_context *kept = NULL;
+  hl_provider *p = hl_scripted_new();
+  hl_scripted_push_tool_call(p, "c1", "keep", "{}");
+  hl_scripted_push_text(p, "done");
+  hl_agent *a = make_agent("root", p);
+  hl_tool *t = hl_tool_new("keep", "Keeps ctx.", keep_ctx_fn, &kept);
+  hl_agent_add_tool(a, t);
+  hl_tool_unref(t);
+  hl_session *s = hl_session_new(NULL, NULL, NULL);
+  char *answer = NULL;
+  REQUIRE(hl_agent_run(a, s, "go", &answer) == HL_OK);
+  hl_free(answer);
+  hl_session_free(s); /* the caller may free the session right away */
+  REQUIRE(kept != NULL);
+  CHECK(hl_context_cancelled(kept)); /* a finished run tells late work to stop */
+  CHECK(hl_context_session(kept) == NULL);
+  CHECK(hl_context_state_get(kept, "x") == NULL);
+  cJSON *v = cJSON_CreateTrue();
+  CHECK_INT(hl_context_state_set(kept, "x", v), HL_ERR_STATE);
+  cJSON_Delete(v);
+  cJSON *r = NULL;
+  CHECK_INT(hl_context_call_tool(kept, "add", NULL, &r), HL_ERR_STATE);
+  CHECK_INT(hl_context_run_agent(kept, a, "x", HL_RUN_ISOLATED, &answer), HL_ERR_STATE);
+  CHECK_STR(hl_context_agent_name(kept), "root");
+  CHECK_STR(hl_context_app_name(kept), "");
+  hl_context_emit_custom(kept, "late", NULL); /* a no-op, not a crash */
+  hl_agent_unref(a); /* the context still holds the agent */
+  CHECK_STR(hl_context_branch(kept), "root");
+  hl__ctx_release(kept);
+  hl_provider_unref(p);
+}
+
 static void streaming_deltas_reach_token_callback_and_observers(void);
 
 int main(void) {
@@ -650,6 +694,7 @@ int main(void) {
   RUN(context_call_tool_runs_through_the_hooks);
   RUN(misc_configuration_and_bad_input);
   RUN(misbehaving_provider_is_an_error_not_a_crash);
+  RUN(retained_context_is_inert_after_its_run);
   RUN(streaming_deltas_reach_token_callback_and_observers);
   return CHECK_EXIT();
 }
