@@ -27,15 +27,6 @@ static const char anthropic_name[] = "anthropic";
 
 static hl_status oom(void) { return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory encoding the request"); }
 
-static bool push(cJSON *array, cJSON *item) {
-  if (!item) return false;
-  if (!cJSON_AddItemToArray(array, item)) {
-    cJSON_Delete(item);
-    return false;
-  }
-  return true;
-}
-
 static cJSON *block_for(const hl_part *p) {
   cJSON *b = cJSON_CreateObject();
   if (!b) return NULL;
@@ -86,7 +77,7 @@ static hl_status encode_message(cJSON *msgs, const hl_message *m) {
     content = cJSON_GetObjectItemCaseSensitive(last, "content");
   } else {
     cJSON *msg = cJSON_CreateObject();
-    if (!push(msgs, msg)) return oom();
+    if (!hl__llm_push(msgs, msg)) return oom();
     if (!cJSON_AddStringToObject(msg, "role", role) || !(content = cJSON_AddArrayToObject(msg, "content")))
       return oom();
   }
@@ -113,7 +104,7 @@ static hl_status encode_message(cJSON *msgs, const hl_message *m) {
           cJSON_Delete(b);
           return oom();
         }
-      } else if (!push(content, block_for(p))) {
+      } else if (!hl__llm_push(content, block_for(p))) {
         return oom();
       }
     }
@@ -179,7 +170,7 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
     for (size_t i = 0; i < req->n_tools; i++) {
       const hl_tool_decl *d = &req->tools[i];
       cJSON *t = cJSON_CreateObject();
-      if (!push(tools, t)) goto oom;
+      if (!hl__llm_push(tools, t)) goto oom;
       cJSON *schema = d->parameters ? cJSON_Duplicate(d->parameters, 1)
                                     : cJSON_Parse("{\"type\":\"object\",\"properties\":{}}");
       if (!cJSON_AddStringToObject(t, "name", d->name ? d->name : "") ||
@@ -210,7 +201,7 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
     cJSON *stop = cJSON_AddArrayToObject(j, "stop_sequences");
     if (!stop) goto oom;
     for (size_t i = 0; i < req->n_stop; i++)
-      if (!push(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""))) goto oom;
+      if (!hl__llm_push(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""))) goto oom;
   }
   if (req->stream && !cJSON_AddTrueToObject(j, "stream")) goto oom;
   hl__buf_free(&system);
@@ -260,14 +251,6 @@ static hl_status error_of(const cJSON *j, const char *where) {
                  m ? m : "(no message)", et ? " (" : "", et ? et : "", et ? ")" : "");
 }
 
-static hl_status set_ids(hl_response *r, const cJSON *msg) {
-  const char *id = hl_json_get_string(msg, "id");
-  const char *model = hl_json_get_string(msg, "model");
-  if (id && !r->id && hl__llm_strdup(id, &r->id) != HL_OK) return HL_ERR_NOMEM;
-  if (model && !r->model && hl__llm_strdup(model, &r->model) != HL_OK) return HL_ERR_NOMEM;
-  return HL_OK;
-}
-
 static hl_status add_tool_use(const hl__llm *l, hl_message *m, const char *id, const char *name,
                               const cJSON *input, const char *json, size_t json_len) {
   if (!name || !*name)
@@ -290,17 +273,8 @@ static hl_status add_tool_use(const hl__llm *l, hl_message *m, const char *id, c
   return st;
 }
 
-static hl_status decode_body(const hl__llm *l, const char *body, size_t len, cJSON **json_out,
-                             hl_response **out) {
+static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out) {
   *out = NULL;
-  *json_out = NULL;
-  cJSON *j = NULL;
-  if (hl_json_parse(body ? body : "", body ? len : 0, &j) != HL_OK) {
-    char why[512];
-    snprintf(why, sizeof why, "%s", hl_last_error());
-    return hl_fail(HL_ERR_PROVIDER, "anthropic: response body is not valid JSON: %s", why);
-  }
-  *json_out = j;
   hl_status st = error_of(j, "");
   if (st != HL_OK) return st;
   const cJSON *content = hl_json_get(j, "content");
@@ -321,7 +295,7 @@ static hl_status decode_body(const hl__llm *l, const char *body, size_t len, cJS
     /* thinking, redacted_thinking, server tool blocks: not part of the answer */
     if (st != HL_OK) break;
   }
-  if (st == HL_OK) st = set_ids(r, j);
+  if (st == HL_OK) st = hl__llm_set_ids(r, j);
   if (st != HL_OK) {
     hl_response_free(r);
     return st;
@@ -347,16 +321,14 @@ typedef struct an_block {
 } an_block;
 
 typedef struct an_stream {
-  const hl__llm *l;
-  hl_context *ctx;
-  hl_response *r;
+  hl__llm_stream base;  /* l, ctx, the response being built, events */
   an_block *blocks;
   size_t n_blocks;
-  bool started, stopped;
-  size_t events;
+  bool stopped;
 } an_stream;
 
-static void stream_free(an_stream *s) {
+static void stream_free(hl__llm_stream *base) {
+  an_stream *s = (an_stream *)base;
   for (size_t i = 0; i < s->n_blocks; i++) {
     free(s->blocks[i].id);
     free(s->blocks[i].name);
@@ -364,13 +336,13 @@ static void stream_free(an_stream *s) {
     hl__buf_free(&s->blocks[i].buf);
   }
   free(s->blocks);
-  hl_response_free(s->r);
 }
 
 static an_block *block_at(an_stream *s, const cJSON *j) {
   double idx = hl_json_get_number(j, "index", -1);
   if (idx < 0 || idx >= AN_MAX_BLOCKS || idx != (double)(size_t)idx) {
-    hl_fail(HL_ERR_PROVIDER, "anthropic: stream event %zu has a bad content block index", s->events);
+    hl_fail(HL_ERR_PROVIDER, "anthropic: stream event %zu has a bad content block index",
+            s->base.events);
     return NULL;
   }
   size_t k = (size_t)idx;
@@ -399,7 +371,7 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
     if (t && *t) {
       hl_status st = hl__buf_append(&b->buf, t, strlen(t));
       if (st != HL_OK) return st;
-      if (s->ctx) hl_context_emit_delta(s->ctx, t);
+      if (s->base.ctx) hl_context_emit_delta(s->base.ctx, t);
     }
   } else if (type && !strcmp(type, "tool_use")) {
     b->kind = AN_TOOL;
@@ -426,7 +398,7 @@ static hl_status on_block_delta(an_stream *s, const cJSON *j) {
     if (b->kind != AN_TEXT)
       return hl_fail(HL_ERR_PROVIDER, "anthropic: text_delta for a non-text block");
     hl_status st = hl__buf_append(&b->buf, t, strlen(t));
-    if (st == HL_OK && s->ctx) hl_context_emit_delta(s->ctx, t);
+    if (st == HL_OK && s->base.ctx) hl_context_emit_delta(s->base.ctx, t);
     return st;
   }
   if (!strcmp(type, "input_json_delta")) {
@@ -441,34 +413,30 @@ static hl_status on_block_delta(an_stream *s, const cJSON *j) {
 static hl_status stream_event(const char *event, const char *data, size_t len, void *user) {
   an_stream *s = user;
   (void)event; /* the data's "type" says the same, and always comes */
-  s->events++;
+  hl_response *r = s->base.r;
+  s->base.events++;
   cJSON *j = NULL;
-  if (hl_json_parse(data, len, &j) != HL_OK) {
-    char why[512];
-    snprintf(why, sizeof why, "%s", hl_last_error());
-    return hl_fail(HL_ERR_PROVIDER, "anthropic: malformed JSON in stream event %zu: %s", s->events, why);
-  }
+  hl_status st = hl__llm_parse_event(&s->base, data, len, &j);
+  if (st != HL_OK) return st;
   const char *type = hl_json_get_string(j, "type");
-  hl_status st = HL_OK;
   if (!type) {
-    st = hl_fail(HL_ERR_PROVIDER, "anthropic: stream event %zu has no type", s->events);
+    st = hl_fail(HL_ERR_PROVIDER, "anthropic: stream event %zu has no type", s->base.events);
   } else if (!strcmp(type, "error")) {
     st = error_of(j, " in the stream");
   } else if (s->stopped) {
     /* nothing counts after message_stop */
   } else if (!strcmp(type, "message_start")) {
     const cJSON *m = hl_json_get(j, "message");
-    s->started = true;
-    st = set_ids(s->r, m);
-    usage_of(hl_json_get(m, "usage"), &s->r->usage);
+    st = hl__llm_set_ids(r, m);
+    usage_of(hl_json_get(m, "usage"), &r->usage);
   } else if (!strcmp(type, "content_block_start")) {
     st = on_block_start(s, j);
   } else if (!strcmp(type, "content_block_delta")) {
     st = on_block_delta(s, j);
   } else if (!strcmp(type, "message_delta")) {
     const char *sr = hl_json_get_string(hl_json_get(j, "delta"), "stop_reason");
-    if (sr) s->r->finish = finish_of(sr);
-    usage_of(hl_json_get(j, "usage"), &s->r->usage);
+    if (sr) r->finish = finish_of(sr);
+    usage_of(hl_json_get(j, "usage"), &r->usage);
   } else if (!strcmp(type, "message_stop")) {
     s->stopped = true;
   }
@@ -477,20 +445,22 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   return st;
 }
 
-static hl_status stream_assemble(an_stream *s, hl_response **out) {
+static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
+  an_stream *s = (an_stream *)base;
+  hl_response *r = base->r;
   if (!s->stopped)
     return hl_fail(HL_ERR_PROVIDER, "anthropic: the stream ended before message_stop (after %zu events)",
-                   s->events);
+                   base->events);
   hl_status st = HL_OK;
   for (size_t i = 0; i < s->n_blocks && st == HL_OK; i++) {
     an_block *b = &s->blocks[i];
-    if (b->kind == AN_TEXT && b->buf.len > 0) st = hl_message_add_text(s->r->message, b->buf.p);
+    if (b->kind == AN_TEXT && b->buf.len > 0) st = hl_message_add_text(r->message, b->buf.p);
     else if (b->kind == AN_TOOL)
-      st = add_tool_use(s->l, s->r->message, b->id, b->name, b->input, b->buf.p, b->buf.len);
+      st = add_tool_use(base->l, r->message, b->id, b->name, b->input, b->buf.p, b->buf.len);
   }
   if (st != HL_OK) return st;
-  *out = s->r;
-  s->r = NULL;
+  *out = r;
+  base->r = NULL;
   return HL_OK;
 }
 
@@ -498,62 +468,25 @@ static hl_status stream_assemble(an_stream *s, hl_response **out) {
 /* The provider                                                        */
 /* ------------------------------------------------------------------ */
 
+static void version_header(const hl__llm *l, char *buf, size_t size) {
+  snprintf(buf, size, "anthropic-version: %s", l->version ? l->version : HL_ANTHROPIC_DEFAULT_VERSION);
+}
+
+static const hl__llm_wire anthropic_wire = {
+    .path = "/messages",
+    .fixed_header = version_header,
+    .key_header = "x-api-key: ",
+    .encode = encode_request,
+    .decode = decode_body,
+    .stream_size = sizeof(an_stream),
+    .stream_event = stream_event,
+    .stream_assemble = stream_assemble,
+    .stream_free = stream_free,
+};
+
 static hl_status anthropic_complete(void *impl, hl_context *ctx, const hl_request *req,
                                     hl_response **out) {
-  hl__llm *l = impl;
-  *out = NULL;
-  double start = hl__llm_now_ms();
-  const char *model = hl__llm_model(l, req);
-  if (!model) return HL_ERR_INVALID;
-  cJSON *payload = NULL;
-  hl_status st = encode_request(l, req, model, &payload);
-  if (st != HL_OK) return st;
-
-  char key[1024], version[128];
-  const char *auth[2] = {version, key};
-  size_t n_auth = 1;
-  snprintf(version, sizeof version, "anthropic-version: %s",
-           l->version ? l->version : HL_ANTHROPIC_DEFAULT_VERSION);
-  if (l->api_key) {
-    if (strlen(l->api_key) > sizeof key - 32) {
-      cJSON_Delete(payload);
-      return hl_fail(HL_ERR_INVALID, "anthropic: API key too long");
-    }
-    snprintf(key, sizeof key, "x-api-key: %s", l->api_key);
-    n_auth = 2;
-  }
-
-  hl__http_response resp;
-  memset(&resp, 0, sizeof resp);
-  hl_response *r = NULL;
-  cJSON *data = NULL;
-  if (req->stream) {
-    an_stream s;
-    memset(&s, 0, sizeof s);
-    s.l = l;
-    s.ctx = ctx;
-    s.r = hl_response_new();
-    if (!s.r) st = hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
-    if (st == HL_OK)
-      st = hl__llm_send(l, ctx, "/messages", auth, n_auth, payload, stream_event, &s, &resp);
-    if (st == HL_OK) st = stream_assemble(&s, &r);
-    stream_free(&s);
-    if (st == HL_OK) data = hl_response_to_json(r);
-  } else {
-    st = hl__llm_send(l, ctx, "/messages", auth, n_auth, payload, NULL, NULL, &resp);
-    if (st == HL_OK) st = decode_body(l, resp.body, resp.body_len, &data, &r);
-  }
-  memset(key, 0, sizeof key);
-  hl__http_response_clear(&resp);
-  st = hl__llm_finish(l, ctx, start, data, r, st);
-  cJSON_Delete(data);
-  cJSON_Delete(payload);
-  if (st != HL_OK) {
-    hl_response_free(r);
-    return st;
-  }
-  *out = r;
-  return HL_OK;
+  return hl__llm_complete(impl, &anthropic_wire, ctx, req, out);
 }
 
 static void anthropic_destroy(void *impl) { hl__llm_free(impl); }

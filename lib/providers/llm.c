@@ -40,7 +40,8 @@ hl_status hl__llm_strdup(const char *s, char **out) {
   return *out ? HL_OK : hl_fail(HL_ERR_NOMEM, "out of memory");
 }
 
-double hl__llm_now_ms(void) {
+/* Milliseconds on the monotonic clock, for duration_ms. */
+static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
@@ -180,8 +181,10 @@ static void emit_request(hl__llm *l, hl_context *ctx, const cJSON *payload) {
   hl_context_emit(ctx, &ev);
 }
 
-hl_status hl__llm_finish(hl__llm *l, hl_context *ctx, double start_ms, const cJSON *data,
-                         const hl_response *resp, hl_status st) {
+/* Emit API_RESPONSE (data, response, usage, duration, error) and return
+ * `st`, keeping its message intact whatever the observers do. */
+static hl_status finish(hl__llm *l, hl_context *ctx, double start_ms, const cJSON *data,
+                        const hl_response *resp, hl_status st) {
   if (!ctx) return st;
   /* Observers run arbitrary code that may overwrite this thread's last
    * error; keep the message to restore it. */
@@ -194,7 +197,7 @@ hl_status hl__llm_finish(hl__llm *l, hl_context *ctx, double start_ms, const cJS
   ev.data = data;
   ev.response = st == HL_OK ? resp : NULL;
   ev.usage = st == HL_OK && resp ? &resp->usage : NULL;
-  ev.duration_ms = hl__llm_now_ms() - start_ms;
+  ev.duration_ms = now_ms() - start_ms;
   ev.error.status = st;
   ev.error.message = msg;
   hl_context_emit(ctx, &ev);
@@ -241,10 +244,19 @@ static void error_text(const char *body, char *out, size_t size) {
     if (*p == '\n' || *p == '\r') *p = ' ';
 }
 
-hl_status hl__llm_send(hl__llm *l, hl_context *ctx, const char *path,
-                       const char *const *auth, size_t n_auth, const cJSON *payload,
-                       hl__sse_event_fn on_event, void *event_user,
-                       hl__http_response *resp) {
+/*
+ * Send `payload` to base_url + path with the provider's headers plus
+ * `auth` (n_auth lines; they are the only place the key goes). Emits
+ * API_REQUEST. When `on_event` is set the 2xx body is parsed as
+ * server-sent events as it arrives; otherwise resp->body holds it.
+ * A non-2xx answer becomes an error with the mapped status and the
+ * server's error.message. On failure returns the status with its message
+ * set; resp is cleared by the caller in every case.
+ */
+static hl_status send_payload(hl__llm *l, hl_context *ctx, const char *path,
+                              const char *const *auth, size_t n_auth, const cJSON *payload,
+                              hl__sse_event_fn on_event, void *event_user,
+                              hl__http_response *resp) {
   char *body = cJSON_PrintUnformatted(payload);
   if (!body) return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
   size_t url_len = strlen(l->base_url) + strlen(path) + 1;
@@ -337,5 +349,119 @@ hl_status hl__llm_parse_args(const hl__llm *l, const char *text, size_t len, con
                    l->name, tool ? tool : "?", id ? id : "?");
   }
   *out = args;
+  return HL_OK;
+}
+
+bool hl__llm_push(cJSON *array, cJSON *item) {
+  if (!item) return false;
+  if (!cJSON_AddItemToArray(array, item)) {
+    cJSON_Delete(item);
+    return false;
+  }
+  return true;
+}
+
+hl_status hl__llm_set_ids(hl_response *r, const cJSON *j) {
+  const char *id = hl_json_get_string(j, "id");
+  const char *model = hl_json_get_string(j, "model");
+  if (id && !r->id && hl__llm_strdup(id, &r->id) != HL_OK) return HL_ERR_NOMEM;
+  if (model && !r->model && hl__llm_strdup(model, &r->model) != HL_OK) return HL_ERR_NOMEM;
+  return HL_OK;
+}
+
+hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t len,
+                              cJSON **out) {
+  *out = NULL;
+  if (hl_json_parse(data, len, out) == HL_OK) return HL_OK;
+  char why[512];
+  snprintf(why, sizeof why, "%s", hl_last_error());
+  return hl_fail(HL_ERR_PROVIDER, "%s: malformed JSON in stream event %zu: %s", s->l->name,
+                 s->events, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* One call                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Stream the answer into a fresh state and assemble it; *data gets
+ * hookline's neutral JSON of the response for API_RESPONSE. */
+static hl_status complete_stream(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
+                                 const char *const *auth, size_t n_auth, const cJSON *payload,
+                                 hl__http_response *resp, cJSON **data, hl_response **out) {
+  hl__llm_stream *s = calloc(1, w->stream_size);
+  if (!s) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  s->l = l;
+  s->ctx = ctx;
+  s->r = hl_response_new();
+  hl_status st = s->r ? HL_OK : hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  if (st == HL_OK)
+    st = send_payload(l, ctx, w->path, auth, n_auth, payload, w->stream_event, s, resp);
+  if (st == HL_OK) st = w->stream_assemble(s, out);
+  w->stream_free(s);
+  hl_response_free(s->r);
+  free(s);
+  if (st == HL_OK) *data = hl_response_to_json(*out);
+  return st;
+}
+
+/* Send and decode a whole answer; *data gets the parsed body. */
+static hl_status complete_plain(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
+                                const char *const *auth, size_t n_auth, const cJSON *payload,
+                                hl__http_response *resp, cJSON **data, hl_response **out) {
+  hl_status st = send_payload(l, ctx, w->path, auth, n_auth, payload, NULL, NULL, resp);
+  if (st != HL_OK) return st;
+  if (hl_json_parse(resp->body ? resp->body : "", resp->body ? resp->body_len : 0, data) != HL_OK) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", hl_last_error());
+    return hl_fail(HL_ERR_PROVIDER, "%s: response body is not valid JSON: %s", l->name, why);
+  }
+  return w->decode(l, *data, out);
+}
+
+hl_status hl__llm_complete(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
+                           const hl_request *req, hl_response **out) {
+  *out = NULL;
+  double start = now_ms();
+  const char *model = hl__llm_model(l, req);
+  if (!model) return HL_ERR_INVALID;
+  cJSON *payload = NULL;
+  hl_status st = w->encode(l, req, model, &payload);
+  if (st != HL_OK) return st;
+
+  char fixed[128], key[1024];
+  const char *auth[2];
+  size_t n_auth = 0;
+  if (w->fixed_header) {
+    w->fixed_header(l, fixed, sizeof fixed);
+    auth[n_auth++] = fixed;
+  }
+  if (l->api_key) {
+    if (strlen(l->api_key) > sizeof key - 32) {
+      cJSON_Delete(payload);
+      return hl_fail(HL_ERR_INVALID, "%s: API key too long", l->name);
+    }
+    snprintf(key, sizeof key, "%s%s", w->key_header, l->api_key);
+    auth[n_auth++] = key;
+  }
+
+  hl__http_response resp;
+  memset(&resp, 0, sizeof resp);
+  hl_response *r = NULL;
+  cJSON *data = NULL;
+  if (req->stream)
+    st = complete_stream(l, w, ctx, auth, n_auth, payload, &resp, &data, &r);
+  else
+    st = complete_plain(l, w, ctx, auth, n_auth, payload, &resp, &data, &r);
+  /* Scrub the key from the stack copy. */
+  memset(key, 0, sizeof key);
+  hl__http_response_clear(&resp);
+  st = finish(l, ctx, start, data, r, st);
+  cJSON_Delete(data);
+  cJSON_Delete(payload);
+  if (st != HL_OK) {
+    hl_response_free(r);
+    return st;
+  }
+  *out = r;
   return HL_OK;
 }

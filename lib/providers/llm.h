@@ -59,28 +59,6 @@ hl_status hl__llm_set_max_response_bytes(hl__llm *llm, size_t max_bytes);
 /* The model for `req`: its own or the default; NULL with hl_fail set. */
 const char *hl__llm_model(const hl__llm *llm, const hl_request *req);
 
-/* Milliseconds on the monotonic clock, for duration_ms. */
-double hl__llm_now_ms(void);
-
-/*
- * Send `payload` to base_url + path with the provider's headers plus
- * `auth` (n_auth lines; they are the only place the key goes). Emits
- * API_REQUEST. When `on_event` is set the 2xx body is parsed as
- * server-sent events as it arrives; otherwise resp->body holds it.
- * A non-2xx answer becomes an error with the mapped status and the
- * server's error.message. On failure returns the status with its message
- * set; resp is cleared by the caller in every case.
- */
-hl_status hl__llm_send(hl__llm *llm, hl_context *ctx, const char *path,
-                       const char *const *auth, size_t n_auth, const cJSON *payload,
-                       hl__sse_event_fn on_event, void *event_user,
-                       hl__http_response *resp);
-
-/* Emit API_RESPONSE (data, response, usage, duration, error) and return
- * `st`, keeping its message intact whatever the observers do. */
-hl_status hl__llm_finish(hl__llm *llm, hl_context *ctx, double start_ms, const cJSON *data,
-                         const hl_response *resp, hl_status st);
-
 /* Parse tool-call arguments text into an object. Empty text is {}.
  * HL_ERR_PROVIDER with a message naming the tool on failure. */
 hl_status hl__llm_parse_args(const hl__llm *llm, const char *text, size_t len,
@@ -88,5 +66,60 @@ hl_status hl__llm_parse_args(const hl__llm *llm, const char *text, size_t len,
 
 /* Duplicate a string or fail with HL_ERR_NOMEM. */
 hl_status hl__llm_strdup(const char *s, char **out);
+
+/* Add `item` to `array`, or free it; false on allocation failure (item
+ * NULL included, so a failed cJSON_Create* can be passed straight in). */
+bool hl__llm_push(cJSON *array, cJSON *item);
+
+/* Copy the answer's top-level "id" and "model" into `r` (first one wins:
+ * a stream repeats them in every chunk). HL_ERR_NOMEM on failure. */
+hl_status hl__llm_set_ids(hl_response *r, const cJSON *j);
+
+/* ------------------------------------------------------------------ */
+/* One call, whatever the wire format                                   */
+/* ------------------------------------------------------------------ */
+
+/* The state of one streamed answer. A wire format's own stream state
+ * starts with this struct, so hl__llm_complete() can set it up. */
+typedef struct hl__llm_stream {
+  const hl__llm *l;
+  hl_context *ctx;   /* for hl_context_emit_delta(); may be NULL */
+  hl_response *r;    /* collects id, model, usage, finish; owned here */
+  size_t events;     /* events seen, for error messages */
+} hl__llm_stream;
+
+/* What a wire format (openai.c, anthropic.c) plugs into hl__llm_complete(). */
+typedef struct hl__llm_wire {
+  const char *path; /* appended to base_url: "/chat/completions" */
+  /* Header line sent before the key (NULL: none); not secret. */
+  void (*fixed_header)(const hl__llm *l, char *buf, size_t size);
+  const char *key_header; /* the key follows it: "Authorization: Bearer " */
+  /* The request payload for `model`; message set on failure. */
+  hl_status (*encode)(const hl__llm *l, const hl_request *req, const char *model, cJSON **out);
+  /* A whole (2xx, valid JSON) answer into a new response. */
+  hl_status (*decode)(const hl__llm *l, const cJSON *body, hl_response **out);
+  /* Streaming: the state's size (a struct starting with hl__llm_stream),
+   * the SSE event handler (user: that state), the response built from
+   * the state once the stream ended well (taking s->r), and freeing what
+   * the state holds beyond hl__llm_stream. */
+  size_t stream_size;
+  hl__sse_event_fn stream_event;
+  hl_status (*stream_assemble)(hl__llm_stream *s, hl_response **out);
+  void (*stream_free)(hl__llm_stream *s);
+} hl__llm_wire;
+
+/*
+ * Complete `req` over `w`: pick the model, encode, send with the key
+ * header, decode the body or assemble the stream, emit API_RESPONSE.
+ * *out: a new response on success (the caller's), else NULL with the
+ * status's message set.
+ */
+hl_status hl__llm_complete(hl__llm *llm, const hl__llm_wire *w, hl_context *ctx,
+                           const hl_request *req, hl_response **out);
+
+/* Parse a stream event's data as JSON, or fail with HL_ERR_PROVIDER
+ * naming the event's number. */
+hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t len,
+                              cJSON **out);
 
 #endif

@@ -27,16 +27,6 @@ static const char openai_name[] = "openai";
 
 static hl_status oom(void) { return hl_fail(HL_ERR_NOMEM, "openai: out of memory encoding the request"); }
 
-/* Adds `item` to `array`, or frees it; false on allocation failure. */
-static bool push(cJSON *array, cJSON *item) {
-  if (!item) return false;
-  if (!cJSON_AddItemToArray(array, item)) {
-    cJSON_Delete(item);
-    return false;
-  }
-  return true;
-}
-
 static char *text_of(const hl_message *m) {
   hl__buf b = {0};
   for (size_t i = 0; i < m->n_parts; i++)
@@ -67,7 +57,7 @@ static hl_status encode_message(cJSON *out, const hl_message *m) {
       cJSON_Delete(t);
       return oom();
     }
-    if (!push(out, t)) return oom();
+    if (!hl__llm_push(out, t)) return oom();
   }
   bool calls = has_kind(m, HL_PART_TOOL_CALL);
   bool text = has_kind(m, HL_PART_TEXT);
@@ -94,7 +84,7 @@ static hl_status encode_message(cJSON *out, const hl_message *m) {
       const hl_part *p = &m->parts[i];
       if (p->kind != HL_PART_TOOL_CALL) continue;
       cJSON *tc = cJSON_CreateObject();
-      if (!push(tcs, tc)) goto fail;
+      if (!hl__llm_push(tcs, tc)) goto fail;
       char *args = p->args ? cJSON_PrintUnformatted(p->args) : strdup("{}");
       cJSON *fn = cJSON_AddObjectToObject(tc, "function");
       bool ok = args && cJSON_AddStringToObject(tc, "id", p->id ? p->id : "") &&
@@ -105,7 +95,7 @@ static hl_status encode_message(cJSON *out, const hl_message *m) {
       if (!ok) goto fail;
     }
   }
-  if (!push(out, j)) return oom();
+  if (!hl__llm_push(out, j)) return oom();
   return HL_OK;
 fail:
   cJSON_Delete(j);
@@ -129,7 +119,7 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
     for (size_t i = 0; i < req->n_tools; i++) {
       const hl_tool_decl *d = &req->tools[i];
       cJSON *t = cJSON_CreateObject();
-      if (!push(tools, t)) goto oom;
+      if (!hl__llm_push(tools, t)) goto oom;
       cJSON *fn = cJSON_AddObjectToObject(t, "function");
       cJSON *params = d->parameters ? cJSON_Duplicate(d->parameters, 1)
                                     : cJSON_Parse("{\"type\":\"object\",\"properties\":{}}");
@@ -186,7 +176,7 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
     cJSON *stop = cJSON_AddArrayToObject(j, "stop");
     if (!stop) goto oom;
     for (size_t i = 0; i < req->n_stop; i++)
-      if (!push(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""))) goto oom;
+      if (!hl__llm_push(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""))) goto oom;
   }
   if (req->stream) {
     cJSON *so;
@@ -231,25 +221,8 @@ static hl_status body_error(const cJSON *j) {
   return hl_fail(HL_ERR_PROVIDER, "openai: the server reported an error: %s", m ? m : "(no message)");
 }
 
-static hl_status set_ids(hl_response *r, const cJSON *j) {
-  const char *id = hl_json_get_string(j, "id");
-  const char *model = hl_json_get_string(j, "model");
-  if (id && !r->id && hl__llm_strdup(id, &r->id) != HL_OK) return HL_ERR_NOMEM;
-  if (model && !r->model && hl__llm_strdup(model, &r->model) != HL_OK) return HL_ERR_NOMEM;
-  return HL_OK;
-}
-
-static hl_status decode_body(const hl__llm *l, const char *body, size_t len, cJSON **json_out,
-                             hl_response **out) {
+static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out) {
   *out = NULL;
-  *json_out = NULL;
-  cJSON *j = NULL;
-  if (hl_json_parse(body ? body : "", body ? len : 0, &j) != HL_OK) {
-    char why[512];
-    snprintf(why, sizeof why, "%s", hl_last_error());
-    return hl_fail(HL_ERR_PROVIDER, "openai: response body is not valid JSON: %s", why);
-  }
-  *json_out = j;
   hl_status st = body_error(j);
   if (st != HL_OK) return st;
   const cJSON *choice = cJSON_GetArrayItem(hl_json_get(j, "choices"), 0);
@@ -302,7 +275,7 @@ static hl_status decode_body(const hl__llm *l, const char *body, size_t len, cJS
     cJSON_Delete(args);
     i++;
   }
-  if (st == HL_OK) st = set_ids(r, j);
+  if (st == HL_OK) st = hl__llm_set_ids(r, j);
   if (st != HL_OK) {
     hl_response_free(r);
     return st;
@@ -324,17 +297,15 @@ typedef struct oa_call {
 } oa_call;
 
 typedef struct oa_stream {
-  const hl__llm *l;
-  hl_context *ctx;
-  hl_response *r;       /* collects id, model, usage, finish */
+  hl__llm_stream base;  /* l, ctx, the response being built, events */
   hl__buf text;
   oa_call *calls;
   size_t n_calls;       /* highest index + 1 */
   bool done, finish_seen;
-  size_t events;
 } oa_stream;
 
-static void stream_free(oa_stream *s) {
+static void stream_free(hl__llm_stream *base) {
+  oa_stream *s = (oa_stream *)base;
   for (size_t i = 0; i < s->n_calls; i++) {
     free(s->calls[i].id);
     free(s->calls[i].name);
@@ -342,7 +313,6 @@ static void stream_free(oa_stream *s) {
   }
   free(s->calls);
   hl__buf_free(&s->text);
-  hl_response_free(s->r);
 }
 
 static hl_status stream_tool_delta(oa_stream *s, const cJSON *tc, size_t position) {
@@ -381,28 +351,26 @@ static hl_status stream_tool_delta(oa_stream *s, const cJSON *tc, size_t positio
 static hl_status stream_event(const char *event, const char *data, size_t len, void *user) {
   oa_stream *s = user;
   (void)event;
+  hl_response *r = s->base.r;
   if (s->done) return HL_OK;
-  s->events++;
+  s->base.events++;
   if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
     s->done = true;
     return HL_OK;
   }
   cJSON *j = NULL;
-  if (hl_json_parse(data, len, &j) != HL_OK) {
-    char why[512];
-    snprintf(why, sizeof why, "%s", hl_last_error());
-    return hl_fail(HL_ERR_PROVIDER, "openai: malformed JSON in stream event %zu: %s", s->events, why);
-  }
-  hl_status st = body_error(j);
-  if (st == HL_OK) st = set_ids(s->r, j);
+  hl_status st = hl__llm_parse_event(&s->base, data, len, &j);
+  if (st != HL_OK) return st;
+  st = body_error(j);
+  if (st == HL_OK) st = hl__llm_set_ids(r, j);
   const cJSON *usage = hl_json_get(j, "usage");
-  if (st == HL_OK && cJSON_IsObject(usage)) usage_of(usage, &s->r->usage);
+  if (st == HL_OK && cJSON_IsObject(usage)) usage_of(usage, &r->usage);
   const cJSON *choice = cJSON_GetArrayItem(hl_json_get(j, "choices"), 0);
   const cJSON *delta = hl_json_get(choice, "delta");
   const char *text = hl_json_get_string(delta, "content");
   if (st == HL_OK && text && *text) {
     st = hl__buf_append(&s->text, text, strlen(text));
-    if (st == HL_OK && s->ctx) hl_context_emit_delta(s->ctx, text);
+    if (st == HL_OK && s->base.ctx) hl_context_emit_delta(s->base.ctx, text);
   }
   const cJSON *tc;
   size_t pos = 0;
@@ -412,7 +380,7 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   }
   const char *fr = hl_json_get_string(choice, "finish_reason");
   if (st == HL_OK && fr) {
-    s->r->finish = finish_of(fr);
+    r->finish = finish_of(fr);
     s->finish_seen = true;
   }
   cJSON_Delete(j);
@@ -420,12 +388,14 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
 }
 
 /* Move what the stream collected into its response. */
-static hl_status stream_assemble(oa_stream *s, hl_response **out) {
+static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
+  oa_stream *s = (oa_stream *)base;
+  hl_response *r = base->r;
   if (!s->done && !s->finish_seen)
     return hl_fail(HL_ERR_PROVIDER, "openai: the stream ended before [DONE] (after %zu events)",
-                   s->events);
+                   base->events);
   hl_status st = HL_OK;
-  if (s->text.len > 0) st = hl_message_add_text(s->r->message, s->text.p);
+  if (s->text.len > 0) st = hl_message_add_text(r->message, s->text.p);
   for (size_t i = 0; i < s->n_calls && st == HL_OK; i++) {
     oa_call *c = &s->calls[i];
     if (!c->used) continue;
@@ -437,13 +407,13 @@ static hl_status stream_assemble(oa_stream *s, hl_response **out) {
       break;
     }
     cJSON *args = NULL;
-    st = hl__llm_parse_args(s->l, c->args.p ? c->args.p : "", c->args.len, c->name, id, &args);
-    if (st == HL_OK) st = hl_message_add_tool_call(s->r->message, id, c->name, args);
+    st = hl__llm_parse_args(base->l, c->args.p ? c->args.p : "", c->args.len, c->name, id, &args);
+    if (st == HL_OK) st = hl_message_add_tool_call(r->message, id, c->name, args);
     cJSON_Delete(args);
   }
   if (st != HL_OK) return st;
-  *out = s->r;
-  s->r = NULL;
+  *out = r;
+  base->r = NULL;
   return HL_OK;
 }
 
@@ -451,62 +421,20 @@ static hl_status stream_assemble(oa_stream *s, hl_response **out) {
 /* The provider                                                        */
 /* ------------------------------------------------------------------ */
 
+static const hl__llm_wire openai_wire = {
+    .path = "/chat/completions",
+    .key_header = "Authorization: Bearer ",
+    .encode = encode_request,
+    .decode = decode_body,
+    .stream_size = sizeof(oa_stream),
+    .stream_event = stream_event,
+    .stream_assemble = stream_assemble,
+    .stream_free = stream_free,
+};
+
 static hl_status openai_complete(void *impl, hl_context *ctx, const hl_request *req,
                                  hl_response **out) {
-  hl__llm *l = impl;
-  *out = NULL;
-  double start = hl__llm_now_ms();
-  const char *model = hl__llm_model(l, req);
-  if (!model) return HL_ERR_INVALID;
-  cJSON *payload = NULL;
-  hl_status st = encode_request(l, req, model, &payload);
-  if (st != HL_OK) return st;
-
-  char auth[1024];
-  const char *auth_lines[1] = {auth};
-  size_t n_auth = 0;
-  if (l->api_key) {
-    if (strlen(l->api_key) > sizeof auth - 32) {
-      cJSON_Delete(payload);
-      return hl_fail(HL_ERR_INVALID, "openai: API key too long");
-    }
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", l->api_key);
-    n_auth = 1;
-  }
-
-  hl__http_response resp;
-  memset(&resp, 0, sizeof resp);
-  hl_response *r = NULL;
-  cJSON *data = NULL;
-  if (req->stream) {
-    oa_stream s;
-    memset(&s, 0, sizeof s);
-    s.l = l;
-    s.ctx = ctx;
-    s.r = hl_response_new();
-    if (!s.r) st = hl_fail(HL_ERR_NOMEM, "openai: out of memory");
-    if (st == HL_OK)
-      st = hl__llm_send(l, ctx, "/chat/completions", auth_lines, n_auth, payload, stream_event,
-                        &s, &resp);
-    if (st == HL_OK) st = stream_assemble(&s, &r);
-    stream_free(&s);
-    if (st == HL_OK) data = hl_response_to_json(r);
-  } else {
-    st = hl__llm_send(l, ctx, "/chat/completions", auth_lines, n_auth, payload, NULL, NULL, &resp);
-    if (st == HL_OK) st = decode_body(l, resp.body, resp.body_len, &data, &r);
-  }
-  /* Scrub the key from the stack copy. */
-  memset(auth, 0, sizeof auth);
-  hl__http_response_clear(&resp);
-  st = hl__llm_finish(l, ctx, start, data, r, st);
-  cJSON_Delete(data);
-  cJSON_Delete(payload);
-  if (st != HL_OK) {
-    hl_response_free(r);
-    return st;
-  }
-  *out = r;
-  return HL_OK;
+  return hl__llm_complete(impl, &openai_wire, ctx, req, out);
 }
 
 static void openai_destroy(void *impl) { hl__llm_free(impl); }
