@@ -9,7 +9,7 @@
  * really run at once (a tool may wait for its siblings), however many
  * agents are busy elsewhere. The caller always works on its own batch
  * too and withdraws tickets nobody picked up, so a batch completes even
- * when no helper ever comes (thread limit, after fork()).
+ * when no helper ever comes (thread limit reached).
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -76,7 +76,23 @@ static void *hl_worker_main(void *arg) {
   return NULL;
 }
 
+/* After fork() the child has none of the parent's threads and maybe a
+ * lock held by one of them: start again from an empty pool. */
+static void hl_workers_atfork_child(void) {
+  hl_pool *p = &hl_workers;
+  pthread_mutex_init(&p->lock, NULL);
+  pthread_cond_init(&p->work, NULL);
+  pthread_cond_init(&p->done, NULL);
+  p->head = p->tail = NULL;
+  p->queued = p->idle = p->starting = p->n_threads = 0;
+  p->stop = false;
+}
+
+static pthread_once_t hl_workers_once = PTHREAD_ONCE_INIT;
+static void hl_workers_init(void) { pthread_atfork(NULL, NULL, hl_workers_atfork_child); }
+
 void hl__workers_help(hl__help *h, void (*fn)(void *), void *arg, int helpers) {
+  pthread_once(&hl_workers_once, hl_workers_init);
   h->fn = fn;
   h->arg = arg;
   h->queued_ = 0;
