@@ -34,6 +34,10 @@ int main(int argc, char **argv) {
   }
 
   bool interactive = app.opt.prompt == NULL;
+  if (!interactive && !hl_utf8_valid(app.opt.prompt, strlen(app.opt.prompt))) {
+    fprintf(stderr, "hookline-chat: the question is not valid UTF-8\n");
+    return 2;
+  }
   hl_status st = chat_app_init(&app, interactive);
   if (st != HL_OK) {
     fprintf(stderr, "hookline-chat: %s\n", hl_last_error()[0] ? hl_last_error() : hl_strerror(st));

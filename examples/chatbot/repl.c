@@ -178,8 +178,10 @@ void chat_app_banner(chat_app *app, FILE *out) {
             "Try:",
             ui_bold(ui), ui_reset(ui));
     for (size_t i = 0; chat_offline_examples[i]; i++)
-      fprintf(out, "%s %s%s%s", i ? "  ·" : "", ui_cyan(ui), chat_offline_examples[i], ui_reset(ui));
-    if (app->have_js) fprintf(out, "  · %srun some javascript%s", ui_cyan(ui), ui_reset(ui));
+      fprintf(out, "%s %s%s%s", i ? (ui->utf8 ? "  ·" : "  |") : "", ui_cyan(ui),
+              chat_offline_examples[i], ui_reset(ui));
+    if (app->have_js)
+      fprintf(out, "%s %srun some javascript%s", ui->utf8 ? "  ·" : "  |", ui_cyan(ui), ui_reset(ui));
     fputc('\n', out);
   }
   fputc('\n', out);
@@ -234,6 +236,14 @@ int chat_repl(chat_app *app) {
     /* Input from a file or a pipe is not echoed by a terminal: show it,
      * so that the transcript reads like a conversation. */
     if (!isatty(STDIN_FILENO)) printf("%s %s\n", mark, line);
+    if (!hl_utf8_valid(line, strlen(line))) {
+      /* Models and their wire formats speak UTF-8 only. (libedit usually
+       * turns undecodable bytes into '?' already; this is the backstop.) */
+      printf("%sThat line is not valid UTF-8; is the terminal set to another encoding?%s\n\n",
+             ui_red(&app->ui), ui_reset(&app->ui));
+      free(copy);
+      continue;
+    }
     if (line[0] == '/') {
       cmd_result res = chat_command(app, line);
       free(copy);

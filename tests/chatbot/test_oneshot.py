@@ -303,6 +303,17 @@ def test_command_line_errors():
     r = chat("--allow-tools", "calculator,nope", "-p", "hi")
     check(r.returncode == 1 and 'no tool "nope"' in r.stderr,
           f"--allow-tools names an unknown tool: {r.returncode} {r.stderr!r}")
+    r = subprocess.run([BIN, "-p", b"caf\xe9 latin-1"], capture_output=True, env=ENV, timeout=60)
+    check(r.returncode == 2 and b"not valid UTF-8" in r.stderr, f"bad UTF-8: {r.stderr!r}")
+    r = subprocess.run([BIN], input=b"caf\xe9?\nwhat is 1+2\n", capture_output=True, env=ENV,
+                       timeout=60)
+    # libedit turns the stray byte into '?' (the REPL would refuse it
+    # otherwise); either way nothing invalid goes on and the chat continues.
+    check(b"1+2 = 3" in r.stdout and r.returncode == 0, f"the chat goes on: {r.stdout!r}")
+    try:
+        r.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        check(False, f"the output is valid UTF-8: {r.stdout!r}")
     r = chat("--help")
     check(r.returncode == 0 and "Usage:" in r.stdout and "--allow-tools" in r.stdout,
           "--help prints the usage")
