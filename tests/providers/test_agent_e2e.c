@@ -19,6 +19,7 @@
 #include "check.h"
 #include "hookline.h"
 #include "test_server.h"
+#include "wire_cases.h"
 
 #define KEY "sk-e2e-SECRET-fedcba9876543210"
 
@@ -332,49 +333,20 @@ static void agent_cancel_hanging_request(void) {
   hl_provider_unref(p);
 }
 
-#define BOTH(fn)                                                  \
-  static void fn##_openai(void) { W = &OPENAI; fn(); }            \
-  static void fn##_anthropic(void) { W = &ANTHROPIC; fn(); }
+/* Every scenario runs on both wires; listed once. */
+#define WIRE_SCENARIOS(X) \
+  X(agent_two_tool_calls_plain) \
+  X(agent_two_tool_calls_stream) \
+  X(agent_auth_error_redacted) \
+  X(agent_stream_utf8_deltas) \
+  X(agent_cancel_hanging_request)
 
-BOTH(agent_two_tool_calls_plain)
-BOTH(agent_two_tool_calls_stream)
-BOTH(agent_auth_error_redacted)
-BOTH(agent_stream_utf8_deltas)
-BOTH(agent_cancel_hanging_request)
+WIRE_SCENARIOS(BOTH)
 
-typedef struct test_case {
-  const char *name;
-  void (*fn)(void);
-} test_case;
+#define BOTH_ROWS(fn) T2(fn),
 
-#define T(fn) {#fn, fn}
-#define T2(fn) T(fn##_openai), T(fn##_anthropic)
-
-static const test_case tests[] = {
-    T2(agent_two_tool_calls_plain),
-    T2(agent_two_tool_calls_stream),
-    T2(agent_auth_error_redacted),
-    T2(agent_stream_utf8_deltas),
-    T2(agent_cancel_hanging_request),
-};
+static const test_case tests[] = {WIRE_SCENARIOS(BOTH_ROWS)};
 
 int main(int argc, char **argv) {
-  if (test_server_start(&srv) != 0) return 1;
-  int ran = 0;
-  for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-    bool selected = argc < 2;
-    for (int a = 1; a < argc; a++)
-      if (!strcmp(argv[a], tests[i].name)) selected = true;
-    if (!selected) continue;
-    int before = check_failures_;
-    tests[i].fn();
-    fprintf(stderr, "%s %s\n", check_failures_ == before ? "ok  " : "FAIL", tests[i].name);
-    ran++;
-  }
-  test_server_stop(&srv);
-  if (ran == 0) {
-    fprintf(stderr, "no test matched\n");
-    return 1;
-  }
-  return CHECK_EXIT();
+  return run_cases(&srv, tests, sizeof tests / sizeof tests[0], argc, argv);
 }

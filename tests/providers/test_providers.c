@@ -18,6 +18,7 @@
 #include "hookline/openai.h"
 #include "hookline/provider.h"
 #include "test_server.h"
+#include "wire_cases.h"
 
 #define KEY "sk-test-SECRET-0123456789abcdef"
 
@@ -124,6 +125,19 @@ static void check_tools_response(const hl_response *r) {
   CHECK_INT(r->usage.output_tokens, 7);
 }
 
+/* Ask for `scenario` on a fresh provider: it must succeed and pass
+ * `check`. */
+static void expect_answer(const char *scenario, const char *tag, bool stream,
+                          void (*check)(const hl_response *)) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  hl_response *r = NULL;
+  CHECK_INT(ask(p, model_name(scenario, tag), stream, &r), HL_OK);
+  check(r);
+  hl_response_free(r);
+  hl_provider_unref(p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Plain answers and streams                                           */
 /* ------------------------------------------------------------------ */
@@ -158,58 +172,22 @@ static void text_stream_lf(void) {
   hl_provider_unref(p);
 }
 
-static void text_stream_crlf(void) {
-  hl_provider *p = provider();
-  REQUIRE(p);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, model_name("crlf", "t"), true, &r), HL_OK);
-  check_text_response(r);
-  hl_response_free(r);
-  hl_provider_unref(p);
-}
+static void text_stream_crlf(void) { expect_answer("crlf", "t", true, check_text_response); }
 
-static void stream_comments_keepalives(void) {
-  hl_provider *p = provider();
-  REQUIRE(p);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, model_name("comments", "t"), true, &r), HL_OK);
-  check_text_response(r);
-  hl_response_free(r);
-  hl_provider_unref(p);
-}
+static void stream_comments_keepalives(void) { expect_answer("comments", "t", true, check_text_response); }
 
-static void stream_utf8_split_across_chunks(void) {
-  hl_provider *p = provider();
-  REQUIRE(p);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, model_name("utf8", "t"), true, &r), HL_OK);
+static void check_text_utf8(const hl_response *r) {
   check_text_response(r);
   char *t = text_of(r);
   CHECK(t && hl_utf8_valid(t, strlen(t)));
   hl_free(t);
-  hl_response_free(r);
-  hl_provider_unref(p);
 }
 
-static void parallel_tool_calls_plain(void) {
-  hl_provider *p = provider();
-  REQUIRE(p);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, model_name("tools", "plain"), false, &r), HL_OK);
-  check_tools_response(r);
-  hl_response_free(r);
-  hl_provider_unref(p);
-}
+static void stream_utf8_split_across_chunks(void) { expect_answer("utf8", "t", true, check_text_utf8); }
 
-static void parallel_tool_calls_stream(void) {
-  hl_provider *p = provider();
-  REQUIRE(p);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, model_name("tools", "stream"), true, &r), HL_OK);
-  check_tools_response(r);
-  hl_response_free(r);
-  hl_provider_unref(p);
-}
+static void parallel_tool_calls_plain(void) { expect_answer("tools", "plain", false, check_tools_response); }
+
+static void parallel_tool_calls_stream(void) { expect_answer("tools", "stream", true, check_tools_response); }
 
 /* The assembled stream is the very response the plain call gives. */
 static void stream_equals_plain(void) {
@@ -229,15 +207,7 @@ static void stream_equals_plain(void) {
 }
 
 /* The server sends the stream one byte per chunk, flushed each time. */
-static void stream_split_every_byte(void) {
-  hl_provider *p = provider();
-  REQUIRE(p);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, model_name("bytes", "t"), true, &r), HL_OK);
-  check_tools_response(r);
-  hl_response_free(r);
-  hl_provider_unref(p);
-}
+static void stream_split_every_byte(void) { expect_answer("bytes", "t", true, check_tools_response); }
 
 /* ------------------------------------------------------------------ */
 /* Malformed answers                                                   */
@@ -337,29 +307,6 @@ static void connection_closed_mid_body_retried(void) {
   hl_provider_unref(p);
 }
 
-static void retry_429_after_retry_after(void) {
-  hl_provider *p = provider();
-  REQUIRE(p);
-  hl_response *r = NULL;
-  char model[128];
-  snprintf(model, sizeof model, "%s", model_name("r429", "t"));
-  CHECK_INT(ask(p, model, false, &r), HL_OK);
-  check_text_response(r);
-  hl_response_free(r);
-  cJSON *st = test_server_stats(&srv, model);
-  CHECK_INT(hl_json_get_number(st, "count", 0), 2);
-  const cJSON *times = hl_json_get(st, "times");
-  double gap = cJSON_GetArrayItem(times, 1) && cJSON_GetArrayItem(times, 0)
-                   ? cJSON_GetArrayItem(times, 1)->valuedouble - cJSON_GetArrayItem(times, 0)->valuedouble
-                   : 0;
-  /* Behaviour, not speed: the client waited for the server's Retry-After:
-   * 1 instead of its own 10 ms backoff. */
-  if (gap < 0.95) fprintf(stderr, "gap between attempts %.3f s\n", gap);
-  CHECK(gap >= 0.95);
-  cJSON_Delete(st);
-  hl_provider_unref(p);
-}
-
 /* Seconds between the server's first and second request for `model`. */
 static double attempt_gap(const char *model, int *count) {
   cJSON *st = test_server_stats(&srv, model);
@@ -370,6 +317,25 @@ static double attempt_gap(const char *model, int *count) {
                    : 0;
   cJSON_Delete(st);
   return gap;
+}
+
+static void retry_429_after_retry_after(void) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  hl_response *r = NULL;
+  char model[128];
+  snprintf(model, sizeof model, "%s", model_name("r429", "t"));
+  CHECK_INT(ask(p, model, false, &r), HL_OK);
+  check_text_response(r);
+  hl_response_free(r);
+  int count = 0;
+  double gap = attempt_gap(model, &count);
+  CHECK_INT(count, 2);
+  /* Behaviour, not speed: the client waited for the server's Retry-After:
+   * 1 instead of its own 10 ms backoff. */
+  if (gap < 0.95) fprintf(stderr, "gap between attempts %.3f s\n", gap);
+  CHECK(gap >= 0.95);
+  hl_provider_unref(p);
 }
 
 static void retry_429_retry_after_ms_and_date(void) {
@@ -793,100 +759,48 @@ static void extra_headers_and_no_key(void) {
 
 /* ------------------------------------------------------------------ */
 
-#define BOTH(fn)                                                  \
-  static void fn##_openai(void) { W = &OPENAI; fn(); }            \
-  static void fn##_anthropic(void) { W = &ANTHROPIC; fn(); }
+/* Every scenario that runs on both wires, listed once. */
+#define WIRE_SCENARIOS(X) \
+  X(text_plain) \
+  X(text_stream_lf) \
+  X(text_stream_crlf) \
+  X(stream_comments_keepalives) \
+  X(stream_utf8_split_across_chunks) \
+  X(parallel_tool_calls_plain) \
+  X(parallel_tool_calls_stream) \
+  X(stream_equals_plain) \
+  X(stream_split_every_byte) \
+  X(malformed_json_chunk) \
+  X(malformed_tool_arguments) \
+  X(error_event_mid_stream) \
+  X(hostile_index_in_stream) \
+  X(client_error_4xx_not_retried) \
+  X(connection_closed_mid_stream) \
+  X(connection_closed_mid_body_retried) \
+  X(retry_429_after_retry_after) \
+  X(retry_500_three_times_then_success) \
+  X(retry_429_retry_after_ms_and_date) \
+  X(unauthorized_401_not_retried) \
+  X(server_never_answers_times_out) \
+  X(response_over_size_cap) \
+  X(cancel_from_another_thread) \
+  X(connection_refused_is_network_error) \
+  X(keep_alive_reuses_connection) \
+  X(one_provider_many_threads) \
+  X(no_model_is_invalid) \
+  X(setters_reject_other_providers) \
+  X(extra_headers_and_no_key)
 
-BOTH(text_plain)
-BOTH(text_stream_lf)
-BOTH(text_stream_crlf)
-BOTH(stream_comments_keepalives)
-BOTH(stream_utf8_split_across_chunks)
-BOTH(parallel_tool_calls_plain)
-BOTH(parallel_tool_calls_stream)
-BOTH(stream_equals_plain)
-BOTH(stream_split_every_byte)
-BOTH(malformed_json_chunk)
-BOTH(malformed_tool_arguments)
-BOTH(error_event_mid_stream)
-BOTH(hostile_index_in_stream)
-BOTH(client_error_4xx_not_retried)
-BOTH(connection_closed_mid_stream)
-BOTH(connection_closed_mid_body_retried)
-BOTH(retry_429_after_retry_after)
-BOTH(retry_500_three_times_then_success)
-BOTH(retry_429_retry_after_ms_and_date)
-BOTH(unauthorized_401_not_retried)
-BOTH(server_never_answers_times_out)
-BOTH(response_over_size_cap)
-BOTH(cancel_from_another_thread)
-BOTH(connection_refused_is_network_error)
-BOTH(keep_alive_reuses_connection)
-BOTH(one_provider_many_threads)
-BOTH(no_model_is_invalid)
-BOTH(setters_reject_other_providers)
-BOTH(extra_headers_and_no_key)
+WIRE_SCENARIOS(BOTH)
 
-typedef struct test_case {
-  const char *name;
-  void (*fn)(void);
-} test_case;
-
-#define T(fn) {#fn, fn}
-#define T2(fn) T(fn##_openai), T(fn##_anthropic)
+#define BOTH_ROWS(fn) T2(fn),
 
 static const test_case tests[] = {
-    T2(text_plain),
-    T2(text_stream_lf),
-    T2(text_stream_crlf),
-    T2(stream_comments_keepalives),
-    T2(stream_utf8_split_across_chunks),
-    T2(parallel_tool_calls_plain),
-    T2(parallel_tool_calls_stream),
-    T2(stream_equals_plain),
-    T2(stream_split_every_byte),
-    T2(malformed_json_chunk),
-    T2(malformed_tool_arguments),
-    T2(error_event_mid_stream),
-    T2(hostile_index_in_stream),
-    T2(client_error_4xx_not_retried),
-    T2(connection_closed_mid_stream),
-    T2(connection_closed_mid_body_retried),
-    T2(retry_429_after_retry_after),
-    T2(retry_500_three_times_then_success),
-    T2(retry_429_retry_after_ms_and_date),
-    T2(unauthorized_401_not_retried),
-    T2(server_never_answers_times_out),
-    T2(response_over_size_cap),
-    T2(cancel_from_another_thread),
-    T2(connection_refused_is_network_error),
-    T2(keep_alive_reuses_connection),
-    T2(one_provider_many_threads),
-    T2(no_model_is_invalid),
-    T2(setters_reject_other_providers),
-    T2(extra_headers_and_no_key),
+    WIRE_SCENARIOS(BOTH_ROWS)
     T(openai_wire_encoding),
     T(anthropic_wire_encoding),
 };
 
 int main(int argc, char **argv) {
-  if (test_server_start(&srv) != 0) return 1;
-  size_t n = sizeof tests / sizeof tests[0];
-  int ran = 0;
-  for (size_t i = 0; i < n; i++) {
-    bool selected = argc < 2;
-    for (int a = 1; a < argc; a++)
-      if (!strcmp(argv[a], tests[i].name)) selected = true;
-    if (!selected) continue;
-    int before = check_failures_;
-    tests[i].fn();
-    fprintf(stderr, "%s %s\n", check_failures_ == before ? "ok  " : "FAIL", tests[i].name);
-    ran++;
-  }
-  test_server_stop(&srv);
-  if (ran == 0) {
-    fprintf(stderr, "no test matched\n");
-    return 1;
-  }
-  return CHECK_EXIT();
+  return run_cases(&srv, tests, sizeof tests / sizeof tests[0], argc, argv);
 }
