@@ -72,8 +72,9 @@ typedef struct hl_message {
 HL_API hl_message *hl_message_new(hl_role role);
 /** Convenience: a message with one text part (copied). */
 HL_API hl_message *hl_message_new_text(hl_role role, const char *text);
+/** Free `msg` and every part (NULL is fine). */
 HL_API void hl_message_free(hl_message *msg);
-/** Deep copy, NULL on allocation failure. */
+/** Deep copy, the caller's; NULL on allocation failure. */
 HL_API hl_message *hl_message_clone(const hl_message *msg);
 
 /** Append a text part; `text` is copied. */
@@ -94,7 +95,8 @@ HL_API size_t hl_message_tool_call_count(const hl_message *msg);
 
 /** {"role":"assistant","content":[{"type":"text","text":"..."},
  *   {"type":"tool_call","id":..,"name":..,"arguments":{..}},
- *   {"type":"tool_result","id":..,"name":..,"content":"..","is_error":false}]} */
+ *   {"type":"tool_result","id":..,"name":..,"content":"..","is_error":false}]}
+ *  A new tree, the caller's (cJSON_Delete()); NULL on failure. */
 HL_API cJSON *hl_message_to_json(const hl_message *msg);
 /** Decode hl_message_to_json() output; a clear HL_ERR_JSON message names the
  *  offending field. *out is the caller's. */
@@ -114,7 +116,7 @@ HL_API hl_status hl_messages_push(hl_messages *list, hl_message *msg);
 HL_API void hl_messages_clear(hl_messages *list);
 /** Deep-copy `src` into the empty list `dst`. */
 HL_API hl_status hl_messages_copy(hl_messages *dst, const hl_messages *src);
-/** JSON array of messages. */
+/** JSON array of messages, the caller's (cJSON_Delete()); NULL on failure. */
 HL_API cJSON *hl_messages_to_json(const hl_messages *list);
 /** Append every message of a JSON array to `list` (all or nothing). */
 HL_API hl_status hl_messages_from_json(const cJSON *array, hl_messages *list);
@@ -160,7 +162,9 @@ typedef struct hl_request {
 
 /** New empty request (temperature -1, max_tokens 0). Free with hl_request_free(). */
 HL_API hl_request *hl_request_new(void);
+/** Free `req` and everything it owns (NULL is fine). */
 HL_API void hl_request_free(hl_request *req);
+/** Deep copy, the caller's; NULL on allocation failure. */
 HL_API hl_request *hl_request_clone(const hl_request *req);
 /** Replace the model name (copied; NULL unsets). */
 HL_API hl_status hl_request_set_model(hl_request *req, const char *model);
@@ -172,7 +176,10 @@ HL_API hl_status hl_request_add_stop(hl_request *req, const char *stop);
 /** Set a JSON Schema response format (copied; NULL schema clears it). */
 HL_API hl_status hl_request_set_response_schema(hl_request *req, const char *name,
                                                 const cJSON *schema);
+/** hookline's neutral JSON of `req`: a new tree, the caller's; NULL on failure. */
 HL_API cJSON *hl_request_to_json(const hl_request *req);
+/** Decode hl_request_to_json() output into a new request (*out, the
+ *  caller's); HL_ERR_JSON names the offending field, *out stays NULL. */
 HL_API hl_status hl_request_from_json(const cJSON *json, hl_request **out);
 
 /* ------------------------------------------------------------------ */
@@ -190,6 +197,8 @@ typedef enum hl_finish_reason {
 
 /** "stop", "tool_calls", "length", "content_filter", "error", "unknown". */
 HL_API const char *hl_finish_reason_name(hl_finish_reason reason);
+/** Inverse of hl_finish_reason_name(); HL_FINISH_UNKNOWN for NULL or an
+ *  unknown name. */
 HL_API hl_finish_reason hl_finish_reason_parse(const char *name);
 
 /** Token usage and optional cost of one or more model calls. */
@@ -211,13 +220,20 @@ typedef struct hl_response {
   char *id;                    /**< provider's response id, or NULL */
 } hl_response;
 
-/** New response with an empty assistant message. */
+/** New response with an empty assistant message, the caller's
+ *  (hl_response_free()); NULL on allocation failure. */
 HL_API hl_response *hl_response_new(void);
-/** New response whose assistant message is one text part; finish = STOP. */
+/** New response whose assistant message is one text part (copied);
+ *  finish = STOP. */
 HL_API hl_response *hl_response_new_text(const char *text);
+/** Free `resp`, its message and strings (NULL is fine). */
 HL_API void hl_response_free(hl_response *resp);
+/** Deep copy, the caller's; NULL on allocation failure. */
 HL_API hl_response *hl_response_clone(const hl_response *resp);
+/** hookline's neutral JSON of `resp`: a new tree, the caller's; NULL on failure. */
 HL_API cJSON *hl_response_to_json(const hl_response *resp);
+/** Decode hl_response_to_json() output into a new response (*out, the
+ *  caller's); HL_ERR_JSON names the offending field, *out stays NULL. */
 HL_API hl_status hl_response_from_json(const cJSON *json, hl_response **out);
 
 #ifdef __cplusplus

@@ -123,12 +123,16 @@ HL_API hl_status hl_tool_set_strict(hl_tool *tool, bool strict);
  *  (hl_context_cancelled() is true). */
 HL_API void hl_tool_set_timeout_ms(hl_tool *tool, unsigned timeout_ms);
 
+/** The tool's name and description (NULL if none), borrowed: valid while
+ *  the tool lives. */
 HL_API const char *hl_tool_name(const hl_tool *tool);
 HL_API const char *hl_tool_description(const hl_tool *tool);
 /** The argument schema, borrowed (valid while the tool lives and is not
  *  reconfigured). */
 HL_API const cJSON *hl_tool_schema(const hl_tool *tool);
+/** The limit set by hl_tool_set_timeout_ms() (0: none). */
 HL_API unsigned hl_tool_timeout_ms(const hl_tool *tool);
+/** The user_data given to hl_tool_new(); still owned by the tool. */
 HL_API void *hl_tool_user_data(const hl_tool *tool);
 
 /**
@@ -157,6 +161,7 @@ HL_API void hl_tools_free(hl_tools *tools);
 HL_API hl_status hl_tools_add(hl_tools *tools, hl_tool *tool);
 /** Find by name; borrowed pointer or NULL. */
 HL_API hl_tool *hl_tools_find(const hl_tools *tools, const char *name);
+/** Number of tools in the registry (0 for NULL). */
 HL_API size_t hl_tools_count(const hl_tools *tools);
 /** The i-th tool in insertion order (borrowed), NULL past the end. */
 HL_API hl_tool *hl_tools_at(const hl_tools *tools, size_t i);
