@@ -22,7 +22,8 @@ static void cmd_help(chat_app *app) {
          "  /reset         forget the conversation\n"
          "  /save FILE     write the conversation to FILE as JSON\n"
          "  /quit          leave (Ctrl-D works too)\n"
-         "%sCtrl-C cancels an answer in progress; arrows browse history; Tab completes commands.%s\n",
+         "%sCtrl-C cancels an answer in progress; arrows browse history; Tab completes commands;\n"
+         "a line ending in \\ continues on the next one.%s\n",
          ui_bold(ui), ui_reset(ui), ui_dim(ui), ui_reset(ui));
 }
 

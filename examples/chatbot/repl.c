@@ -20,12 +20,37 @@ typedef struct repl {
   History *hist;
   char history_path[1024];
   char prompt[64];
+  char cont_prompt[64];  /* after a line ending in '\\': the question goes on */
+  bool continuing;
+  char *pending;         /* the lines so far of a multi-line question */
+  size_t pending_len;
 } repl;
 
 static char *prompt_fn(EditLine *el) {
   repl *r = NULL;
   el_get(el, EL_CLIENTDATA, &r);
-  return r ? r->prompt : "> ";
+  if (!r) return "> ";
+  return r->continuing ? r->cont_prompt : r->prompt;
+}
+
+/* Append `line` and a newline to the multi-line question being typed. */
+static bool pending_add(repl *r, const char *line) {
+  size_t n = strlen(line);
+  char *p = realloc(r->pending, r->pending_len + n + 2);
+  if (!p) return false;
+  memcpy(p + r->pending_len, line, n);
+  p[r->pending_len + n] = '\n';
+  p[r->pending_len + n + 1] = '\0';
+  r->pending = p;
+  r->pending_len += n + 1;
+  return true;
+}
+
+static void pending_clear(repl *r) {
+  free(r->pending);
+  r->pending = NULL;
+  r->pending_len = 0;
+  r->continuing = false;
 }
 
 /* Tab: complete a slash command at the start of the line. */
@@ -191,10 +216,14 @@ void chat_app_banner(chat_app *app, FILE *out) {
 int chat_repl(chat_app *app) {
   repl r = {.app = app};
   const char *mark = app->ui.utf8 ? "›" : ">";
-  if (app->ui.color)
+  const char *more = app->ui.utf8 ? "…" : ".";
+  if (app->ui.color) {
     snprintf(r.prompt, sizeof r.prompt, "\1\033[1;32m\1%s\1\033[0m\1 ", mark);
-  else
+    snprintf(r.cont_prompt, sizeof r.cont_prompt, "\1\033[2m\1%s\1\033[0m\1 ", more);
+  } else {
     snprintf(r.prompt, sizeof r.prompt, "%s ", mark);
+    snprintf(r.cont_prompt, sizeof r.cont_prompt, "%s ", more);
+  }
 
   r.el = el_init("hookline-chat", stdin, stdout, stderr);
   if (!r.el) {
@@ -219,20 +248,42 @@ int chat_repl(chat_app *app) {
     const char *got = el_gets(r.el, &count);
     if (!got) {
       if (count < 0 && errno == EINTR) { /* Ctrl-C at the prompt: fresh line */
+        pending_clear(&r);
         putchar('\n');
         continue;
       }
       putchar('\n'); /* Ctrl-D */
-      break;
+      if (!r.pending) break;
+      got = ""; /* end of input in a multi-line question: ask it, then leave */
     }
     char *copy = strdup(got);
     if (!copy) break;
+    size_t n = strlen(copy);
+    while (n && (copy[n - 1] == '\n' || copy[n - 1] == '\r')) copy[--n] = '\0';
+    if (*copy) history_add(&r, copy);
+    /* A line ending in a backslash continues on the next line. */
+    if (n && copy[n - 1] == '\\' && count > 0) {
+      copy[n - 1] = '\0';
+      bool ok = pending_add(&r, copy);
+      free(copy);
+      if (!ok) break;
+      r.continuing = true;
+      continue;
+    }
+    if (r.pending) { /* the last line of a multi-line question */
+      bool ok = pending_add(&r, copy);
+      free(copy);
+      if (!ok) break;
+      copy = r.pending;
+      r.pending = NULL;
+      pending_clear(&r);
+    }
     char *line = trim(copy);
     if (!*line) {
       free(copy);
+      if (count == 0) break;
       continue;
     }
-    history_add(&r, line);
     /* Input from a file or a pipe is not echoed by a terminal: show it,
      * so that the transcript reads like a conversation. */
     if (!isatty(STDIN_FILENO)) printf("%s %s\n", mark, line);
@@ -252,7 +303,9 @@ int chat_repl(chat_app *app) {
     }
     run_turn(app, line);
     free(copy);
+    if (count == 0) break; /* the multi-line question ended the input */
   }
+  pending_clear(&r);
   if (r.hist) history_end(r.hist);
   el_end(r.el);
   return 0;

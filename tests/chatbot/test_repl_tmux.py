@@ -284,6 +284,32 @@ def test_markdown_is_rendered_on_a_colour_terminal():
         check(t.dead_status() == 0, "Ctrl-D exits with status 0")
 
 
+def test_multi_line_questions():
+    script = os.path.join(TMP, "lines.json")
+    with open(script, "w") as f:
+        json.dump({"rules": [
+            {"match": "^first part\n second part$", "steps": [{"text": "got both lines"}]},
+            {"match": ".", "steps": [{"text": "got something else"}]}]}, f)
+    with Tmux([BIN, "--script", script], ENV) as t:
+        t.wait_for(PROMPT)
+        m = t.mark()
+        t.type_line("first part\\")
+        t.wait_for(r"(?m)^…\s*$", m)      # the continuation prompt
+        t.type_line(" second part")
+        t.wait_for(r"got both lines", m)
+        t.wait_for(PROMPT, m)
+        # Ctrl-C in the middle of a multi-line question drops it.
+        m = t.mark()
+        t.type_line("dropped\\")
+        t.wait_for(r"(?m)^…\s*$", m)
+        t.send("C-c")
+        t.wait_for(PROMPT, m)
+        t.type_line("other")
+        t.wait_for(r"got something else", m)
+        t.send("C-d")
+        check(t.dead_status() == 0, "Ctrl-D exits with status 0")
+
+
 def test_history_is_kept_between_sessions():
     with open(ENV["HOOKLINE_CHAT_HISTORY"]) as f:
         saved = f.read().replace("\\040", " ")  # libedit writes spaces as \040
@@ -306,6 +332,7 @@ run(test_ctrl_c_cancels_a_slow_answer)
 run(test_allow_tools_refuses_other_tools)
 run(test_streams_from_an_openai_format_server)
 run(test_guardrail_in_the_trace)
+run(test_multi_line_questions)
 run(test_history_is_kept_between_sessions)
 run(test_markdown_is_rendered_on_a_colour_terminal)
 finish()
