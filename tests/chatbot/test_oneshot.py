@@ -175,6 +175,20 @@ def test_against_the_providers_test_server():
               f"the key is never printed: {r.stderr!r}")
 
 
+def test_no_stream_option():
+    with Server() as s:
+        args = [BIN, "--provider", "openai", "--base-url", s.base, "--model", "m"]
+        r = subprocess.run(args, input="what is 3*3\n", capture_output=True, text=True,
+                           env=ENV, timeout=60)
+        r2 = subprocess.run(args + ["--no-stream"], input="what is 3*3\n", capture_output=True,
+                            text=True, env=ENV, timeout=60)
+        check("The answer is 9." in r.stdout and "The answer is 9." in r2.stdout,
+              f"both answer: {r.stdout!r} {r2.stdout!r}")
+        streams = [q["body"].get("stream", False) for q in s.requests()]
+        check(streams == [True, True, False, False],
+              f"the REPL streams unless --no-stream: {streams}")
+
+
 def test_api_key_selects_openai():
     with Server() as s:
         env = dict(ENV, OPENAI_API_KEY="sk-test-key-123")
@@ -325,6 +339,7 @@ run(test_clock_tool_tells_the_time)
 run(test_calculator_errors_reach_the_answer)
 run(test_openai_server_round_trip)
 run(test_against_the_providers_test_server)
+run(test_no_stream_option)
 run(test_api_key_selects_openai)
 run(test_errors_are_clear_and_non_zero)
 run(test_guardrail_keeps_secrets_from_the_model)
