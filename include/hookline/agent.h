@@ -120,8 +120,12 @@ HL_API hl_status hl_agent_run(hl_agent *agent, hl_session *session,
 HL_API void hl_agent_cancel(hl_agent *agent);
 /** The session used when hl_agent_run() gets NULL (borrowed). */
 HL_API hl_session *hl_agent_session(hl_agent *agent);
-/** Message of the agent's last failed run on this thread... or "" (valid
- *  until the next run of this agent). */
+/** The message of the last run of `agent` made on the calling thread if
+ *  that run failed, else "" (also when this thread never ran it). Runs on
+ *  other threads, including sub-agent runs on tool worker threads, do not
+ *  change what this thread sees, so concurrent runs of one agent each get
+ *  their own message. Borrowed: valid until the next run of `agent` on
+ *  this thread or until the agent is freed. Thread-safe. */
 HL_API const char *hl_agent_errmsg(const hl_agent *agent);
 /** Usage summed over the model calls of the agent's last run. */
 HL_API hl_usage hl_agent_last_usage(const hl_agent *agent);

@@ -93,6 +93,20 @@ hl_hook_action hl__dispatch_after_tool(hl_context *ctx, const hl_tool_call *call
 
 typedef enum hl__agent_kind { HL__AGENT_LLM, HL__AGENT_CUSTOM } hl__agent_kind;
 
+/* The message of the last run of one agent on one thread (what
+ * hl_agent_errmsg() returns there). The list is guarded by the agent's
+ * lock; `text` and `serial` are only ever written and read by the thread
+ * the node belongs to, so the pointer handed out never races. Nodes live
+ * as long as the agent. A node is keyed by pthread_t, which the system
+ * reuses after a thread ends; `serial` (unique per thread for the life of
+ * the process) tells a new thread that the node is not its own yet. */
+typedef struct hl__thread_msg {
+  struct hl__thread_msg *next;
+  pthread_t thread;
+  uint64_t serial;
+  char text[HL__MSG_MAX];
+} hl__thread_msg;
+
 struct hl_agent {
   atomic_uint refs;
   hl__agent_kind kind;
@@ -136,10 +150,14 @@ struct hl_agent {
    * the value the run saw when it started. */
   atomic_uint_fast64_t cancel_gen;
 
-  pthread_mutex_t lock; /* errmsg, last_usage */
-  char errmsg[HL__MSG_MAX];
+  pthread_mutex_t lock; /* errmsgs (the list), last_usage */
+  hl__thread_msg *errmsgs;
   hl_usage last_usage;
 };
+
+/* Record the outcome of a run of `agent` on the calling thread: `message`
+ * if it failed, "" if it succeeded (see hl_agent_errmsg()). */
+void hl__agent_set_errmsg(hl_agent *agent, const char *message);
 
 /* ------------------------------------------------------------------ */
 /* Context (context.c)                                                 */

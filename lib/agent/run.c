@@ -337,8 +337,8 @@ hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
 
   pthread_mutex_lock(&agent->lock);
   agent->last_usage = usage;
-  snprintf(agent->errmsg, sizeof agent->errmsg, "%s", o.status == HL_OK ? "" : o.message);
   pthread_mutex_unlock(&agent->lock);
+  hl__agent_set_errmsg(agent, o.status == HL_OK ? "" : o.message);
 
   hl__ctx_finish(ctx);
   if (o.status != HL_OK) return hl_fail(o.status, "%s", o.message);
@@ -360,9 +360,7 @@ hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, 
   if (!hl__session_try_begin(session)) {
     hl_status st = hl_fail(HL_ERR_STATE, "session \"%s\" is busy with another run",
                            hl_session_id(session));
-    pthread_mutex_lock(&agent->lock);
-    snprintf(agent->errmsg, sizeof agent->errmsg, "%s", hl_last_error());
-    pthread_mutex_unlock(&agent->lock);
+    hl__agent_set_errmsg(agent, hl_last_error());
     return st;
   }
   hl_status st = hl__invoke(agent, NULL, session, false, input, answer);

@@ -143,7 +143,66 @@ static void eight_agents_on_eight_threads_with_parallel_tools_and_all_hooks(void
   hl_hooks_clear(g);
 }
 
+/* ------------------------------------------------------------------ */
+/* hl_agent_errmsg() of one agent run on several threads at once       */
+/* ------------------------------------------------------------------ */
+
+/* Fails when the input starts with "bad", naming the input. */
+static hl_status picky_fn(hl_context *ctx, const char *input, char **answer, void *ud) {
+  (void)ctx, (void)ud;
+  if (strncmp(input, "bad", 3) == 0) return hl_fail(HL_ERR_EXECUTION_FAILED, "refused %s", input);
+  *answer = strdup("fine");
+  return HL_OK;
+}
+
+typedef struct errmsg_worker {
+  hl_agent *agent;
+  long id;
+  int mismatches;
+} errmsg_worker;
+
+static void *errmsg_worker_main(void *arg) {
+  errmsg_worker *w = arg;
+  hl_session *s = hl_session_new(NULL, NULL, NULL);
+  for (int r = 0; r < 200; r++) {
+    /* Odd threads fail every run, even threads succeed every run. */
+    char input[32], want[64];
+    snprintf(input, sizeof input, "%s-%ld-%d", w->id % 2 ? "bad" : "ok", w->id, r);
+    if (w->id % 2) snprintf(want, sizeof want, "refused %s", input);
+    else want[0] = '\0';
+    char *answer = NULL;
+    hl_agent_run(w->agent, s, input, &answer);
+    hl_free(answer);
+    if (strcmp(hl_agent_errmsg(w->agent), want) != 0) w->mismatches++;
+  }
+  hl_session_free(s);
+  return NULL;
+}
+
+static void errmsg_is_the_last_run_on_the_calling_thread(void) {
+  hl_agent *a = hl_agent_new_custom("picky", picky_fn, NULL, NULL);
+  CHECK_STR(hl_agent_errmsg(a), "");
+  pthread_t t[THREADS];
+  errmsg_worker w[THREADS];
+  for (long i = 0; i < THREADS; i++) {
+    w[i] = (errmsg_worker){.agent = a, .id = i};
+    pthread_create(&t[i], NULL, errmsg_worker_main, &w[i]);
+  }
+  for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < THREADS; i++) CHECK_INT(w[i].mismatches, 0);
+  /* This thread ran nothing: the failures of the others are not its. */
+  CHECK_STR(hl_agent_errmsg(a), "");
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "bad-main", &answer), HL_ERR_EXECUTION_FAILED);
+  CHECK_STR(hl_agent_errmsg(a), "refused bad-main");
+  CHECK_INT(hl_agent_run(a, NULL, "ok", &answer), HL_OK);
+  hl_free(answer);
+  CHECK_STR(hl_agent_errmsg(a), "");
+  hl_agent_unref(a);
+}
+
 int main(void) {
   RUN(eight_agents_on_eight_threads_with_parallel_tools_and_all_hooks);
+  RUN(errmsg_is_the_last_run_on_the_calling_thread);
   return CHECK_EXIT();
 }
