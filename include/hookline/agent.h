@@ -71,7 +71,11 @@ HL_API hl_status hl_agent_set_provider(hl_agent *agent, hl_provider *provider);
 HL_API hl_provider *hl_agent_provider(const hl_agent *agent);
 /** Model name sent in requests (copied). */
 HL_API hl_status hl_agent_set_model(hl_agent *agent, const char *model);
-/** Add a tool (the agent takes a reference). HL_ERR_EXISTS on a duplicate name. */
+/** Add a tool (the agent takes a reference). HL_ERR_EXISTS on a duplicate
+ *  name. HL_ERR_INVALID for a tool made from this very agent by
+ *  hl_agent_as_tool(): the two would hold each other forever. A longer
+ *  cycle (A's tool runs B, B's tool runs A) is not detected and leaks
+ *  both agents; don't build one. */
 HL_API hl_status hl_agent_add_tool(hl_agent *agent, hl_tool *tool);
 /** The agent's tool registry (borrowed). */
 HL_API hl_tools *hl_agent_tools(hl_agent *agent);
@@ -142,7 +146,10 @@ HL_API hl_agent *hl_agent_fork(const hl_agent *agent, const char *name);
 /** A tool named after `child` whose one argument {"input": string} is run
  *  by the child as a sub-agent (HL_RUN_ISOLATED) of the calling run; the
  *  child's answer is the tool result. `description` NULL uses the child's.
- *  The tool holds a reference to the child. */
+ *  The tool holds a reference to the child, so it cannot be added to the
+ *  child itself (see hl_agent_add_tool()). Returns a new reference (the
+ *  caller's; hl_tool_unref()), NULL with the error set on failure.
+ *  Thread-safe for distinct children; configure-time for one child. */
 HL_API hl_tool *hl_agent_as_tool(hl_agent *child, const char *description);
 
 /* ------------------------------------------------------------------ */

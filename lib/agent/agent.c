@@ -99,6 +99,7 @@ void hl_agent_unref(hl_agent *a) {
   free(a->instruction);
   free(a->name);
   hl_agent_unref(a->origin);
+  free(a->as_tools); /* empty: each of its tools held a reference */
   for (hl__thread_msg *m = a->errmsgs, *next; m; m = next) {
     next = m->next;
     free(m);
@@ -155,6 +156,11 @@ hl_status hl_agent_set_model(hl_agent *agent, const char *model) {
 hl_status hl_agent_add_tool(hl_agent *agent, hl_tool *tool) {
   HL_REQUIRE_AGENT(agent, "hl_agent_add_tool");
   if (!tool) return hl_fail(HL_ERR_INVALID, "hl_agent_add_tool: tool is NULL");
+  if (hl__agent_is_own_tool(agent, tool))
+    return hl_fail(HL_ERR_INVALID,
+                   "hl_agent_add_tool: agent \"%s\" cannot be a tool of itself (the two "
+                   "references would keep each other alive)",
+                   agent->name);
   return hl_tools_add(agent->tools, tool);
 }
 hl_tools *hl_agent_tools(hl_agent *agent) { return agent ? agent->tools : NULL; }

@@ -150,10 +150,17 @@ struct hl_agent {
    * the value the run saw when it started. */
   atomic_uint_fast64_t cancel_gen;
 
-  pthread_mutex_t lock; /* errmsgs (the list), last_usage */
+  pthread_mutex_t lock; /* errmsgs (the list), last_usage, as_tools */
   hl__thread_msg *errmsgs;
   hl_usage last_usage;
+  /* The live tools made from this agent by hl_agent_as_tool() (weak:
+   * each holds a reference to the agent and leaves the list when freed). */
+  const hl_tool **as_tools;
+  size_t n_as_tools, cap_as_tools;
 };
+
+/* True if `tool` was made from `agent` by hl_agent_as_tool() (subagent.c). */
+bool hl__agent_is_own_tool(hl_agent *agent, const hl_tool *tool);
 
 /* Record the outcome of a run of `agent` on the calling thread: `message`
  * if it failed, "" if it succeeded (see hl_agent_errmsg()). */

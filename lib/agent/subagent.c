@@ -75,9 +75,18 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
 /* Agent as tool                                                       */
 /* ------------------------------------------------------------------ */
 
+/* The user_data of an agent's tool. The agent lists its tools (weak
+ * pointers, under its lock) so that hl_agent_add_tool() can refuse to give
+ * an agent its own tool: the tool holds a reference to the agent, the
+ * agent would hold one to the tool, and neither would ever be freed. */
+typedef struct hl_agent_tool {
+  hl_agent *child;
+  hl_tool *tool;
+} hl_agent_tool;
+
 static hl_status hl_agent_tool_fn(hl_context *ctx, const cJSON *args, cJSON **result,
                                   void *user_data) {
-  hl_agent *child = user_data;
+  hl_agent *child = ((hl_agent_tool *)user_data)->child;
   const char *input = hl_json_get_string(args, "input");
   if (!input) return hl_fail(HL_ERR_INVALID_ARGUMENTS, "$: missing required property \"input\"");
   char *answer = NULL;
@@ -98,7 +107,31 @@ static hl_status hl_agent_tool_fn(hl_context *ctx, const cJSON *args, cJSON **re
   return *result ? HL_OK : hl__oom();
 }
 
-static void hl_agent_tool_free(void *user_data) { hl_agent_unref(user_data); }
+/* Remove `tool` from its agent's list of tools made from it. */
+static void hl_as_tools_forget(hl_agent *a, const hl_tool *tool) {
+  pthread_mutex_lock(&a->lock);
+  for (size_t i = 0; i < a->n_as_tools; i++) {
+    if (a->as_tools[i] != tool) continue;
+    a->as_tools[i] = a->as_tools[--a->n_as_tools];
+    break;
+  }
+  pthread_mutex_unlock(&a->lock);
+}
+
+static void hl_agent_tool_free(void *user_data) {
+  hl_agent_tool *at = user_data;
+  hl_as_tools_forget(at->child, at->tool);
+  hl_agent_unref(at->child);
+  free(at);
+}
+
+bool hl__agent_is_own_tool(hl_agent *a, const hl_tool *tool) {
+  bool found = false;
+  pthread_mutex_lock(&a->lock);
+  for (size_t i = 0; i < a->n_as_tools && !found; i++) found = a->as_tools[i] == tool;
+  pthread_mutex_unlock(&a->lock);
+  return found;
+}
 
 hl_tool *hl_agent_as_tool(hl_agent *child, const char *description) {
   if (!child) {
@@ -111,13 +144,28 @@ hl_tool *hl_agent_as_tool(hl_agent *child, const char *description) {
     snprintf(fallback, sizeof fallback, "Ask the agent \"%s\".", child->name);
     description = fallback;
   }
-  hl_tool *tool = hl_tool_new(child->name, description, hl_agent_tool_fn, child);
-  if (!tool) return NULL;
-  if (hl_tool_param(tool, "input", "string", "What to ask the agent.", true) != HL_OK) {
-    hl_tool_unref(tool);
+  hl_agent_tool *at = calloc(1, sizeof *at);
+  if (!at) {
+    hl__oom();
     return NULL;
   }
-  hl_agent_ref(child);
+  hl_tool *tool = hl_tool_new(child->name, description, hl_agent_tool_fn, at);
+  if (!tool || hl_tool_param(tool, "input", "string", "What to ask the agent.", true) != HL_OK) {
+    hl_tool_unref(tool);
+    free(at);
+    return NULL;
+  }
+  pthread_mutex_lock(&child->lock);
+  hl_status st = hl__reserve((void **)&child->as_tools, &child->cap_as_tools,
+                             child->n_as_tools + 1, sizeof *child->as_tools);
+  if (st == HL_OK) child->as_tools[child->n_as_tools++] = tool;
+  pthread_mutex_unlock(&child->lock);
+  if (st != HL_OK) {
+    hl_tool_unref(tool);
+    free(at);
+    return NULL;
+  }
+  *at = (hl_agent_tool){.child = hl_agent_ref(child), .tool = tool};
   hl_tool_set_free_fn(tool, hl_agent_tool_free);
   return tool;
 }

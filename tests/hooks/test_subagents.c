@@ -395,6 +395,26 @@ static void sub_agent_list_keeps_order(void) {
   hl_agent_unref(a); /* drops the last references of b and c */
 }
 
+/* An agent's own tool would hold the agent that holds it: refused, so
+ * nothing leaks (ASan and valgrind check that the agent is freed). */
+static void agent_cannot_be_a_tool_of_itself(void) {
+  hl_agent *a = hl_agent_new("helper");
+  hl_agent *other = hl_agent_new("boss");
+  hl_tool *self = hl_agent_as_tool(a, NULL);
+  REQUIRE(self != NULL);
+  CHECK_INT(hl_agent_add_tool(a, self), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "tool of itself");
+  CHECK_INT(hl_tools_count(hl_agent_tools(a)), 0);
+  CHECK_INT(hl_agent_add_tool(other, self), HL_OK);
+  /* A tool of the same name that does not hold the agent is fine. */
+  hl_tool *plain = hl_tool_new("helper", "Not the agent.", tool_echo_fn, a);
+  CHECK_INT(hl_agent_add_tool(a, plain), HL_OK);
+  hl_tool_unref(plain);
+  hl_tool_unref(self);
+  hl_agent_unref(a); /* other's tool still holds it */
+  hl_agent_unref(other);
+}
+
 int main(void) {
   log_init(&LOG);
   RUN(agent_as_tool_runs_child_isolated_and_returns_its_answer);
@@ -405,5 +425,6 @@ int main(void) {
   RUN(abort_in_child_stops_the_parent_run);
   RUN(runaway_recursion_is_an_error);
   RUN(sub_agent_list_keeps_order);
+  RUN(agent_cannot_be_a_tool_of_itself);
   return CHECK_EXIT();
 }
