@@ -41,12 +41,15 @@
  * result; a before/after_agent override with none gives ""; a model
  * override with no response aborts the run (a hook bug, reported).
  *
- * Trace: every hook that returns OVERRIDE or ABORT, and every before_tool
- * hook that changes the arguments (replaced or edited in place), is
- * reported to observers as an HL_EVENT_HOOK event (hook name, point,
- * action, and for tool hooks the call id and the arguments after the
- * hook). Hooks that simply continue are not reported, so that the
- * common path stays a plain function call.
+ * Trace: every hook that returns OVERRIDE or ABORT, every before_tool
+ * hook that changes the arguments (replaced or edited in place) and every
+ * before_model hook that edits the request and continues is reported to
+ * observers as an HL_EVENT_HOOK event (hook name, point, action, and for
+ * tool hooks the call id and the arguments after the hook). Changes are
+ * found by hashing the arguments or the request around the hook, which is
+ * done only when some observer watches the run. Hooks that continue
+ * without a change are not reported, so that the common path stays a
+ * plain function call.
  *
  * Abort: hl_hook_abort("...") sets the message; a hook that returns
  * HL_HOOK_ABORT without it (or returns a value that is not an action)

@@ -69,8 +69,9 @@ hl_status hl__hooks_copy_into(hl_hooks *dst, const hl_hooks *src);
 
 /* Dispatchers: run one hook point over the context's hook stack (global,
  * ancestors root first, own). They emit an HL_EVENT_HOOK for every hook
- * that overrides, aborts or replaces tool arguments. On ABORT the run is
- * marked aborted (hl__ctx_abort) and hl_last_error() holds the message.
+ * that overrides or aborts, changes tool arguments or edits the request
+ * (edits are looked for only when the run is observed). On ABORT the run
+ * is marked aborted (hl__ctx_abort) and hl_last_error() holds the message.
  * Out-values set by hooks that did not override are freed here. */
 hl_hook_action hl__dispatch_before_agent(hl_context *ctx, char **answer);
 hl_hook_action hl__dispatch_after_agent(hl_context *ctx, const char *answer,

@@ -279,6 +279,41 @@ static uint64_t hl_json_fingerprint(const cJSON *v, uint64_t h) {
   return h;
 }
 
+#define HL_FNV_SEED 0xcbf29ce484222325ULL
+
+static uint64_t hl_fnv_str(uint64_t h, const char *s) {
+  return s ? hl_fnv(h, s, strlen(s) + 1) : hl_fnv(h, "", 0) ^ 0x5a;
+}
+
+/* The same for a request: everything a provider would send. Only when
+ * observed, as above; the cost is one pass over the request per hook. */
+static uint64_t hl_request_fingerprint(const hl_request *req) {
+  uint64_t h = hl_fnv_str(HL_FNV_SEED, req->model);
+  for (size_t i = 0; i < req->messages.count; i++) {
+    const hl_message *m = req->messages.items[i];
+    h = hl_fnv(h, &m->role, sizeof m->role);
+    for (size_t j = 0; j < m->n_parts; j++) {
+      const hl_part *p = &m->parts[j];
+      h = hl_fnv(h, &p->kind, sizeof p->kind);
+      h = hl_fnv(h, &p->is_error, sizeof p->is_error);
+      h = hl_fnv_str(hl_fnv_str(hl_fnv_str(h, p->text), p->id), p->name);
+      h = hl_json_fingerprint(p->args, h);
+    }
+    h = hl_fnv(h, "|", 1);
+  }
+  for (size_t i = 0; i < req->n_tools; i++) {
+    h = hl_fnv_str(hl_fnv_str(h, req->tools[i].name), req->tools[i].description);
+    h = hl_json_fingerprint(req->tools[i].parameters, h);
+  }
+  for (size_t i = 0; i < req->n_stop; i++) h = hl_fnv_str(h, req->stop[i]);
+  h = hl_fnv(h, &req->temperature, sizeof req->temperature);
+  h = hl_fnv(h, &req->max_tokens, sizeof req->max_tokens);
+  h = hl_fnv(h, &req->tool_choice, sizeof req->tool_choice);
+  h = hl_fnv(h, &req->stream, sizeof req->stream);
+  h = hl_fnv_str(hl_fnv_str(h, req->tool_choice_name), req->response_format_name);
+  return hl_json_fingerprint(req->response_schema, h);
+}
+
 /* Iterate every hook of `point` in dispatch order. */
 #define HL_FOR_EACH_HOOK(ctx, point, h)                                         \
   for (size_t s_ = 0; s_ < (ctx)->n_hooks; s_++)                                \
@@ -331,8 +366,14 @@ hl_hook_action hl__dispatch_before_model(hl_context *ctx, hl_request *req,
                                          hl_response **response) {
   HL_FOR_EACH_HOOK(ctx, HL_HOOK_BEFORE_MODEL, h) {
     hl_response *out = NULL;
+    bool observed = hl__ctx_observed(ctx);
+    uint64_t print = observed ? hl_request_fingerprint(req) : 0;
     hl_hook_action a = h->fn.before_model(ctx, req, &out, h->user_data);
     if (a == HL_HOOK_CONTINUE) {
+      /* An edit in place is the one decision of a continuing before_model
+       * hook: put it in the trace (the next API_REQUEST shows the result). */
+      if (observed && hl_request_fingerprint(req) != print)
+        hl_hook_event(ctx, h, HL_HOOK_BEFORE_MODEL, a, NULL, NULL, NULL);
       if (out) hl_response_free(out);
       continue;
     }
@@ -377,10 +418,10 @@ hl_hook_action hl__dispatch_before_tool(hl_context *ctx, const hl_tool_call *cal
     cJSON *out = NULL;
     cJSON *seen = *args;
     bool observed = hl__ctx_observed(ctx);
-    uint64_t print = observed ? hl_json_fingerprint(seen, 0xcbf29ce484222325ULL) : 0;
+    uint64_t print = observed ? hl_json_fingerprint(seen, HL_FNV_SEED) : 0;
     hl_hook_action a = h->fn.before_tool(ctx, call, args, &out, h->user_data);
     if (*args != seen ||
-        (observed && hl_json_fingerprint(*args, 0xcbf29ce484222325ULL) != print)) {
+        (observed && hl_json_fingerprint(*args, HL_FNV_SEED) != print)) {
       /* New arguments: what the tool, the events and after_tool see (H7).
        * A hook that cleared them gets the empty object the model would
        * have sent for "no arguments". */

@@ -259,11 +259,22 @@ static void H5_before_model_edits_request_and_override_skips_model(void) {
   hl_hooks_add_before_model(hl_agent_hooks(a), "edit", h5_edit, NULL);
   hl_hooks_add_before_model(hl_agent_hooks(a), "cache", h5_cache, NULL);
   hl_hooks_add_after_model(hl_agent_hooks(a), "am", log_after_model, NULL);
+  hl_observer *obs = hl_observer_collecting();
+  hl_agent_add_observer(a, obs);
 
   char *answer = NULL;
   REQUIRE(hl_agent_run(a, NULL, "fresh question", &answer) == HL_OK);
   CHECK_STR(answer, "model answer");
   hl_free(answer);
+  /* The edit in place is in the trace; "cache" continued unchanged. */
+  cJSON *events = hl_observer_collected(obs);
+  CHECK_INT(event_count(events, "hook", NULL, NULL), 1);
+  const cJSON *edit = event_nth(events, "hook", 0);
+  CHECK_STR(hl_json_get_string(edit, "hook"), "edit");
+  CHECK_STR(hl_json_get_string(edit, "hook_point"), "before_model");
+  CHECK_STR(hl_json_get_string(edit, "hook_action"), "continue");
+  cJSON_Delete(events);
+  hl_observer_unref(obs);
   REQUIRE(hl_scripted_request_count(p) == 1);
   hl_request *seen = hl_scripted_request(p, 0);
   CHECK_STR(system_text(seen), "Patched instruction.");
