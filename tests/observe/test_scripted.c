@@ -43,6 +43,16 @@ static char *text_of(const hl_response *resp) {
   return resp ? hl_message_text(resp->message) : NULL;
 }
 
+/* `p` answers `req` with exactly the text `want`. */
+static void expect_text(hl_provider *p, const hl_request *req, const char *want) {
+  hl_response *r = NULL;
+  CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
+  char *t = text_of(r);
+  CHECK_STR(t, want);
+  hl_free(t);
+  hl_response_free(r);
+}
+
 static const hl_part *first_call(const hl_response *resp) {
   if (!resp) return NULL;
   for (size_t i = 0; i < resp->message->n_parts; i++)
@@ -104,11 +114,7 @@ static void scripted_queue_answers_in_order_then_exhausts(void) {
 
   /* refilling works after exhaustion */
   CHECK_INT(hl_scripted_push_text(p, "again"), HL_OK);
-  CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
-  t = text_of(r);
-  CHECK_STR(t, "again");
-  hl_free(t);
-  hl_response_free(r);
+  expect_text(p, req, "again");
 
   /* bad input */
   CHECK_INT(hl_scripted_push_tool_call(p, "c", "t", "[1]"), HL_ERR_INVALID);
@@ -191,32 +197,17 @@ static void scripted_rules_fill_captures_input_and_result(void) {
   /* the rule's steps are used up: the fallback answers (no $1 there) */
   hl_messages_push(&req->messages, hl_message_clone(r->message));
   hl_response_free(r);
-  r = NULL;
-  CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
-  t = text_of(r);
-  CHECK_STR(t, "I cannot help with: What is the WEATHER in Paris today? ($1 stays)");
-  hl_free(t);
-  hl_response_free(r);
+  expect_text(p, req, "I cannot help with: What is the WEATHER in Paris today? ($1 stays)");
 
   /* a new user message starts the rules again: the second rule */
   hl_messages_push(&req->messages, hl_message_new_text(HL_ROLE_USER, "Hello there"));
-  r = NULL;
-  CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
-  t = text_of(r);
-  CHECK_STR(t, "Hello to you");
-  hl_free(t);
-  hl_response_free(r);
+  expect_text(p, req, "Hello to you");
   hl_request_free(req);
 
   /* queued responses come before rules */
   CHECK_INT(hl_scripted_push_text(p, "queued {{input}}"), HL_OK);
   req = make_request("weather in rome");
-  r = NULL;
-  CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
-  t = text_of(r);
-  CHECK_STR(t, "queued weather in rome");
-  hl_free(t);
-  hl_response_free(r);
+  expect_text(p, req, "queued weather in rome");
   r = NULL;
   CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
   CHECK_STR(hl_json_get_string(first_call(r)->args, "city"), "rome");
@@ -225,12 +216,7 @@ static void scripted_rules_fill_captures_input_and_result(void) {
 
   /* no user message at all: rules see "", the fallback answers */
   req = make_request(NULL);
-  r = NULL;
-  CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
-  t = text_of(r);
-  CHECK_STR(t, "I cannot help with:  ($1 stays)");
-  hl_free(t);
-  hl_response_free(r);
+  expect_text(p, req, "I cannot help with:  ($1 stays)");
   hl_request_free(req);
   hl_provider_unref(p);
 }
@@ -515,12 +501,7 @@ static void scripted_global_delay_still_answers(void) {
   hl_scripted_set_delay_ms(p, 20);
   hl_scripted_push_text(p, "patient");
   hl_request *req = make_request("x");
-  hl_response *r = NULL;
-  CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
-  char *t = text_of(r);
-  CHECK_STR(t, "patient");
-  hl_free(t);
-  hl_response_free(r);
+  expect_text(p, req, "patient");
   hl_request_free(req);
   hl_provider_unref(p);
 }
