@@ -15,6 +15,7 @@
 
 #include "hookline/anthropic.h"
 #include "hookline/json.h"
+#include "core/util.h"
 #include "providers/llm.h"
 
 static const char anthropic_name[] = "anthropic";
@@ -172,7 +173,7 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
       cJSON *t = cJSON_CreateObject();
       if (!hl__llm_push(tools, t)) goto oom;
       cJSON *schema = d->parameters ? cJSON_Duplicate(d->parameters, 1)
-                                    : cJSON_Parse("{\"type\":\"object\",\"properties\":{}}");
+                                    : hl__empty_object_schema();
       if (!cJSON_AddStringToObject(t, "name", d->name ? d->name : "") ||
           (d->description && !cJSON_AddStringToObject(t, "description", d->description)) ||
           !schema || !cJSON_AddItemToObject(t, "input_schema", schema)) {

@@ -1,7 +1,8 @@
 /*
  * llm.c - configuration and the call path shared by the HTTP model
- * providers: headers, API_REQUEST/API_RESPONSE events, SSE plumbing and
- * turning an HTTP error answer into a status with the server's message.
+ * providers: headers, API_REQUEST/API_RESPONSE events, SSE plumbing,
+ * turning an HTTP error answer into a status with the server's message,
+ * and hl__llm_complete(), which runs one call through a wire format.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,14 @@
 /*
  * providers/llm.h - what the HTTP model providers (openai.c, anthropic.c)
- * share: configuration, sending one call with events, error messages.
+ * share: configuration, and the whole of one call (hl__llm_complete())
+ * with its events and error messages. A wire format only encodes the
+ * request, decodes the answer and assembles its stream (hl__llm_wire).
  * Internal to lib/providers.
+ *
+ * Thread-safety: an hl__llm is configured (set_*, add_header) before its
+ * first request; after that hl__llm_complete() runs on any number of
+ * threads at once (each call has its own state and its own pooled http
+ * slot; the pool is locked inside http.c).
  */
 #ifndef HL_PROVIDERS_LLM_H
 #define HL_PROVIDERS_LLM_H

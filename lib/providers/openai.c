@@ -13,6 +13,7 @@
 
 #include "hookline/json.h"
 #include "hookline/openai.h"
+#include "core/util.h"
 #include "providers/llm.h"
 
 /* An array, not a literal: its address identifies our providers. */
@@ -104,6 +105,7 @@ fail:
 
 static hl_status encode_request(const hl__llm *l, const hl_request *req, const char *model,
                                 cJSON **out) {
+  (void)l; /* the wire's signature: Anthropic's encoder needs its default max_tokens */
   *out = NULL;
   cJSON *j = cJSON_CreateObject();
   if (!j || !cJSON_AddStringToObject(j, "model", model)) goto oom;
@@ -122,7 +124,7 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
       if (!hl__llm_push(tools, t)) goto oom;
       cJSON *fn = cJSON_AddObjectToObject(t, "function");
       cJSON *params = d->parameters ? cJSON_Duplicate(d->parameters, 1)
-                                    : cJSON_Parse("{\"type\":\"object\",\"properties\":{}}");
+                                    : hl__empty_object_schema();
       if (!cJSON_AddStringToObject(t, "type", "function") || !fn ||
           !cJSON_AddStringToObject(fn, "name", d->name ? d->name : "") ||
           (d->description && !cJSON_AddStringToObject(fn, "description", d->description)) ||
@@ -184,7 +186,6 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
         !cJSON_AddTrueToObject(so, "include_usage"))
       goto oom;
   }
-  (void)l;
   *out = j;
   return HL_OK;
 oom:
