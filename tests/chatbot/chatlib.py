@@ -1,9 +1,10 @@
 """Helpers shared by the chatbot tests: a tiny check/run harness, a clean
 environment for hookline-chat, and a tmux session driver.
 
-The tmux driver uses a private server socket (-L) per session so tests never
-touch a user's tmux or each other, a fixed window size, and polls the pane
-with a generous deadline instead of sleeping for fixed times.
+The tmux driver uses a private server socket per session (-S, in a temporary
+directory) so tests never touch a user's tmux or each other, a fixed window
+size, and polls the pane with a generous deadline instead of sleeping for
+fixed times.
 """
 import os
 import re
@@ -58,7 +59,8 @@ def clean_env(tmpdir):
 
 
 class Tmux:
-    """One hookline-chat process in its own tmux server."""
+    """One hookline-chat process in its own tmux server, whose socket lives
+    in a private temporary directory (-S, removed at the end)."""
 
     count = 0
 
@@ -67,15 +69,15 @@ class Tmux:
             print("tmux not installed: skipping", file=sys.stderr)
             sys.exit(77)
         Tmux.count += 1
-        self.socket = f"hlchat-{os.getpid()}-{Tmux.count}"
         self.dir = tempfile.mkdtemp(prefix="hlchat-tmux-")
+        self.socket = os.path.join(self.dir, "tmux.sock")
         conf = os.path.join(self.dir, "tmux.conf")
         with open(conf, "w") as f:
             # A long history so nothing scrolls away.
             f.write("set -g history-limit 20000\n"
                     "set -g status off\n")
         self.env = env
-        cmd = ["tmux", "-L", self.socket, "-f", conf, "new-session", "-d",
+        cmd = ["tmux", "-S", self.socket, "-f", conf, "new-session", "-d",
                "-x", str(width), "-y", str(height), "-s", "chat"]
         for key in ("HOME", "HOOKLINE_CHAT_HISTORY", "LANG", "NO_COLOR", "PATH"):
             if key in env:
@@ -90,7 +92,7 @@ class Tmux:
         subprocess.run(cmd, check=True, env=env)
 
     def tmux(self, *args, check=True):
-        return subprocess.run(["tmux", "-L", self.socket] + list(args),
+        return subprocess.run(["tmux", "-S", self.socket] + list(args),
                               check=check, capture_output=True, text=True, env=self.env)
 
     def send(self, *keys):

@@ -6,8 +6,10 @@ HTTP server on 127.0.0.1 (model_server.py).
 
 Usage: test_oneshot.py PATH/TO/hookline-chat
 """
+import atexit
 import json
 import os
+import shutil
 import re
 import socket
 import subprocess
@@ -22,6 +24,7 @@ BIN = os.path.abspath(sys.argv[1])
 HAVE_SANDBOX = len(sys.argv) > 2 and sys.argv[2] == "sandbox"
 HERE = os.path.dirname(os.path.abspath(__file__))
 TMP = tempfile.mkdtemp(prefix="hlchat-oneshot-")
+atexit.register(shutil.rmtree, TMP, True)
 ENV = clean_env(TMP)
 
 

@@ -5,8 +5,10 @@ cancelling a slow answer, Ctrl-C at the prompt, /quit and Ctrl-D exiting 0.
 
 Usage: test_repl_tmux.py PATH/TO/hookline-chat
 """
+import atexit
 import json
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from chatlib import Tmux, check, clean_env, finish, run  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="hlchat-test-")
+atexit.register(shutil.rmtree, TMP, True)
 ENV = clean_env(TMP)
 PROMPT = r"(?m)^›\s*$"
 
