@@ -117,7 +117,8 @@ static void record_hook_answers(chat_app *app, const hl_event *ev) {
     pthread_mutex_lock(&app->mu);
     cJSON *found = NULL, *h;
     cJSON_ArrayForEach(h, app->hook_answers) {
-      if (id && strcmp(hl_json_get_string(h, "call_id"), id) == 0) found = h;
+      const char *hid = hl_json_get_string(h, "call_id");
+      if (id && hid && strcmp(hid, id) == 0) found = h;
     }
     cJSON *rec = NULL;
     if (found) {
