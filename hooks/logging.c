@@ -30,33 +30,51 @@ static void logger_destroy(void *self)
   free(lg);
 }
 
-/* Start a line in a memory stream: "[prefix] point branch=.. agent=..". */
-static FILE *line_begin(const logger *lg, hl_context *ctx, const char *point,
-                        char **buf, size_t *len)
+/* One line being built in a memory stream, written whole by line_end(). */
+typedef struct log_line {
+  const logger *lg;
+  FILE *f;
+  char *buf;
+  size_t len;
+} log_line;
+
+/* Start a line: "[prefix] point branch=.. agent=..". NULL if no memory
+ * (the hook then logs nothing and the run goes on). */
+static FILE *line_begin(log_line *l, const void *ud, hl_context *ctx, const char *point)
 {
-  FILE *line = open_memstream(buf, len);
-  if (!line)
+  *l = (log_line){.lg = ud};
+  l->f = open_memstream(&l->buf, &l->len);
+  if (!l->f)
     return NULL;
-  if (lg->prefix[0])
-    fprintf(line, "[%s] ", lg->prefix);
-  fprintf(line, "%s branch=%s agent=%s", point, hl_context_branch(ctx),
+  if (l->lg->prefix[0])
+    fprintf(l->f, "[%s] ", l->lg->prefix);
+  fprintf(l->f, "%s branch=%s agent=%s", point, hl_context_branch(ctx),
           hl_context_agent_name(ctx));
-  return line;
+  return l->f;
 }
 
 /* Finish the line and write it whole: one locked write per line keeps
- * lines from parallel tool calls from interleaving. */
-static void line_end(const logger *lg, FILE *line, char **buf, size_t *len)
+ * lines from parallel tool calls from interleaving. Always continue. */
+static hl_hook_action line_end(log_line *l)
 {
-  /* fclose() is what sets *buf and *len to the final text. */
-  if (fclose(line) == 0 && *buf) {
-    flockfile(lg->out);
-    fwrite(*buf, 1, *len, lg->out);
-    fputc('\n', lg->out);
-    fflush(lg->out);
-    funlockfile(lg->out);
+  /* fclose() is what sets buf and len to the final text. */
+  if (fclose(l->f) == 0 && l->buf) {
+    FILE *out = l->lg->out;
+    flockfile(out);
+    fwrite(l->buf, 1, l->len, out);
+    fputc('\n', out);
+    fflush(out);
+    funlockfile(out);
   }
-  free(*buf);
+  free(l->buf);
+  return HL_HOOK_CONTINUE;
+}
+
+static void put_call(FILE *line, const hl_tool_call *call, const cJSON *args)
+{
+  fprintf(line, " call_id=%s tool=%s args=", call->id ? call->id : "",
+          call->name ? call->name : "");
+  hl__plugin_put_json(line, args, JSON_MAX);
 }
 
 static void put_error(FILE *line, const hl_error *error)
@@ -69,68 +87,60 @@ static void put_error(FILE *line, const hl_error *error)
   hl__plugin_put_quoted(line, error->message, TEXT_MAX);
 }
 
+/* " last_role=.. last=..": what the model is about to react to. A tool
+ * message has no text parts, so its first result stands for it. */
+static void put_last_message(FILE *line, const hl_message *last)
+{
+  fprintf(line, " last_role=%s last=", hl_role_name(last->role));
+  for (size_t i = 0; i < last->n_parts; i++) {
+    if (last->parts[i].kind != HL_PART_TOOL_RESULT)
+      continue;
+    hl__plugin_put_quoted(line, last->parts[i].text ? last->parts[i].text : "", TEXT_MAX);
+    return;
+  }
+  char *text = hl_message_text(last);
+  hl__plugin_put_quoted(line, text, TEXT_MAX);
+  hl_free(text);
+}
+
 static hl_hook_action log_before_agent(hl_context *ctx, char **answer, void *ud)
 {
   (void)answer;
-  const logger *lg = ud;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *line = line_begin(lg, ctx, "before_agent", &buf, &len);
+  log_line l;
+  FILE *line = line_begin(&l, ud, ctx, "before_agent");
   if (!line)
     return HL_HOOK_CONTINUE;
   fprintf(line, " inv=%s input=", hl_context_invocation_id(ctx));
   hl__plugin_put_quoted(line, hl_context_user_input(ctx), TEXT_MAX);
-  line_end(lg, line, &buf, &len);
-  return HL_HOOK_CONTINUE;
+  return line_end(&l);
 }
 
 static hl_hook_action log_after_agent(hl_context *ctx, const char *answer,
                                       char **replacement, void *ud)
 {
   (void)replacement;
-  const logger *lg = ud;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *line = line_begin(lg, ctx, "after_agent", &buf, &len);
+  log_line l;
+  FILE *line = line_begin(&l, ud, ctx, "after_agent");
   if (!line)
     return HL_HOOK_CONTINUE;
   fputs(" answer=", line);
   hl__plugin_put_quoted(line, answer, TEXT_MAX);
-  line_end(lg, line, &buf, &len);
-  return HL_HOOK_CONTINUE;
+  return line_end(&l);
 }
 
 static hl_hook_action log_before_model(hl_context *ctx, hl_request *req,
                                        hl_response **response, void *ud)
 {
   (void)response;
-  const logger *lg = ud;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *line = line_begin(lg, ctx, "before_model", &buf, &len);
+  log_line l;
+  FILE *line = line_begin(&l, ud, ctx, "before_model");
   if (!line)
     return HL_HOOK_CONTINUE;
   fprintf(line, " turn=%d model=%s messages=%zu tools=%zu", hl_context_turn(ctx),
           req->model ? req->model : "default", req->messages.count, req->n_tools);
-  if (req->messages.count > 0) {
-    const hl_message *last = req->messages.items[req->messages.count - 1];
-    fprintf(line, " last_role=%s last=", hl_role_name(last->role));
-    /* A tool message has no text parts: show the first result instead,
-     * which is what the model is about to react to. */
-    const char *result = NULL;
-    for (size_t i = 0; i < last->n_parts && !result; i++)
-      if (last->parts[i].kind == HL_PART_TOOL_RESULT)
-        result = last->parts[i].text ? last->parts[i].text : "";
-    if (result) {
-      hl__plugin_put_quoted(line, result, TEXT_MAX);
-    } else {
-      char *text = hl_message_text(last);
-      hl__plugin_put_quoted(line, text, TEXT_MAX);
-      hl_free(text);
-    }
-  }
-  line_end(lg, line, &buf, &len);
-  return HL_HOOK_CONTINUE;
+  if (req->messages.count > 0)
+    put_last_message(line, req->messages.items[req->messages.count - 1]);
+  return line_end(&l);
 }
 
 static hl_hook_action log_after_model(hl_context *ctx, const hl_request *req,
@@ -140,10 +150,8 @@ static hl_hook_action log_after_model(hl_context *ctx, const hl_request *req,
 {
   (void)req;
   (void)replacement;
-  const logger *lg = ud;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *line = line_begin(lg, ctx, "after_model", &buf, &len);
+  log_line l;
+  FILE *line = line_begin(&l, ud, ctx, "after_model");
   if (!line)
     return HL_HOOK_CONTINUE;
   fprintf(line, " turn=%d", hl_context_turn(ctx));
@@ -167,25 +175,19 @@ static hl_hook_action log_after_model(hl_context *ctx, const hl_request *req,
     fputs(" response=null", line);
   }
   put_error(line, error);
-  line_end(lg, line, &buf, &len);
-  return HL_HOOK_CONTINUE;
+  return line_end(&l);
 }
 
 static hl_hook_action log_before_tool(hl_context *ctx, const hl_tool_call *call,
                                       cJSON **args, cJSON **result, void *ud)
 {
   (void)result;
-  const logger *lg = ud;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *line = line_begin(lg, ctx, "before_tool", &buf, &len);
+  log_line l;
+  FILE *line = line_begin(&l, ud, ctx, "before_tool");
   if (!line)
     return HL_HOOK_CONTINUE;
-  fprintf(line, " call_id=%s tool=%s args=", call->id ? call->id : "",
-          call->name ? call->name : "");
-  hl__plugin_put_json(line, args ? *args : NULL, JSON_MAX);
-  line_end(lg, line, &buf, &len);
-  return HL_HOOK_CONTINUE;
+  put_call(line, call, args ? *args : NULL);
+  return line_end(&l);
 }
 
 static hl_hook_action log_after_tool(hl_context *ctx, const hl_tool_call *call,
@@ -194,20 +196,15 @@ static hl_hook_action log_after_tool(hl_context *ctx, const hl_tool_call *call,
                                      void *ud)
 {
   (void)replacement;
-  const logger *lg = ud;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *line = line_begin(lg, ctx, "after_tool", &buf, &len);
+  log_line l;
+  FILE *line = line_begin(&l, ud, ctx, "after_tool");
   if (!line)
     return HL_HOOK_CONTINUE;
-  fprintf(line, " call_id=%s tool=%s args=", call->id ? call->id : "",
-          call->name ? call->name : "");
-  hl__plugin_put_json(line, args, JSON_MAX);
+  put_call(line, call, args);
   fputs(" result=", line);
   hl__plugin_put_json(line, result, JSON_MAX);
   put_error(line, error);
-  line_end(lg, line, &buf, &len);
-  return HL_HOOK_CONTINUE;
+  return line_end(&l);
 }
 
 hl_status hl_logging_hooks_install(hl_hooks *hooks, FILE *out, const char *prefix)
