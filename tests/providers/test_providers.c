@@ -138,6 +138,17 @@ static void expect_answer(const char *scenario, const char *tag, bool stream,
   hl_provider_unref(p);
 }
 
+/* Ask `p` for `model`: the call must fail with `want`, hand back no
+ * response and say `needle`. */
+static void expect_failure(hl_provider *p, const char *model, bool stream, hl_status want,
+                           const char *needle) {
+  hl_response *r = NULL;
+  CHECK_INT(ask(p, model, stream, &r), want);
+  CHECK(r == NULL);
+  hl_response_free(r);
+  CHECK_CONTAINS(hl_last_error(), needle);
+}
+
 /* ------------------------------------------------------------------ */
 /* Plain answers and streams                                           */
 /* ------------------------------------------------------------------ */
@@ -174,7 +185,9 @@ static void text_stream_lf(void) {
 
 static void text_stream_crlf(void) { expect_answer("crlf", "t", true, check_text_response); }
 
-static void stream_comments_keepalives(void) { expect_answer("comments", "t", true, check_text_response); }
+static void stream_comments_keepalives(void) {
+  expect_answer("comments", "t", true, check_text_response);
+}
 
 static void check_text_utf8(const hl_response *r) {
   check_text_response(r);
@@ -183,11 +196,17 @@ static void check_text_utf8(const hl_response *r) {
   hl_free(t);
 }
 
-static void stream_utf8_split_across_chunks(void) { expect_answer("utf8", "t", true, check_text_utf8); }
+static void stream_utf8_split_across_chunks(void) {
+  expect_answer("utf8", "t", true, check_text_utf8);
+}
 
-static void parallel_tool_calls_plain(void) { expect_answer("tools", "plain", false, check_tools_response); }
+static void parallel_tool_calls_plain(void) {
+  expect_answer("tools", "plain", false, check_tools_response);
+}
 
-static void parallel_tool_calls_stream(void) { expect_answer("tools", "stream", true, check_tools_response); }
+static void parallel_tool_calls_stream(void) {
+  expect_answer("tools", "stream", true, check_tools_response);
+}
 
 /* The assembled stream is the very response the plain call gives. */
 static void stream_equals_plain(void) {
@@ -207,7 +226,9 @@ static void stream_equals_plain(void) {
 }
 
 /* The server sends the stream one byte per chunk, flushed each time. */
-static void stream_split_every_byte(void) { expect_answer("bytes", "t", true, check_tools_response); }
+static void stream_split_every_byte(void) {
+  expect_answer("bytes", "t", true, check_tools_response);
+}
 
 /* ------------------------------------------------------------------ */
 /* Malformed answers                                                   */
@@ -216,26 +237,20 @@ static void stream_split_every_byte(void) { expect_answer("bytes", "t", true, ch
 static void malformed_json_chunk(void) {
   hl_provider *p = provider();
   REQUIRE(p);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, model_name("badjson", "stream"), true, &r), HL_ERR_PROVIDER);
-  CHECK(r == NULL);
-  CHECK_CONTAINS(hl_last_error(), "malformed JSON in stream event");
+  expect_failure(p, model_name("badjson", "stream"), true, HL_ERR_PROVIDER,
+                 "malformed JSON in stream event");
   CHECK_CONTAINS(hl_last_error(), W->name);
   CHECK_INT(hl_last_status(), HL_ERR_PROVIDER);
   /* A malformed plain body too. */
-  CHECK_INT(ask(p, model_name("badjson", "plain"), false, &r), HL_ERR_PROVIDER);
-  CHECK_CONTAINS(hl_last_error(), "not valid JSON");
+  expect_failure(p, model_name("badjson", "plain"), false, HL_ERR_PROVIDER, "not valid JSON");
   hl_provider_unref(p);
 }
 
 static void error_event_mid_stream(void) {
   hl_provider *p = provider();
   REQUIRE(p);
-  hl_response *r = NULL;
   const char *model = model_name("streamerror", "t");
-  CHECK_INT(ask(p, model, true, &r), HL_ERR_PROVIDER);
-  CHECK(r == NULL);
-  CHECK_CONTAINS(hl_last_error(), "Overloaded");
+  expect_failure(p, model, true, HL_ERR_PROVIDER, "Overloaded");
   if (W == &ANTHROPIC) CHECK_CONTAINS(hl_last_error(), "overloaded_error");
   CHECK_INT(test_server_count(&srv, model), 1);
   hl_provider_unref(p);
@@ -244,10 +259,7 @@ static void error_event_mid_stream(void) {
 static void hostile_index_in_stream(void) {
   hl_provider *p = provider();
   REQUIRE(p);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, model_name("badindex", "t"), true, &r), HL_ERR_PROVIDER);
-  CHECK(r == NULL);
-  CHECK_CONTAINS(hl_last_error(), "index");
+  expect_failure(p, model_name("badindex", "t"), true, HL_ERR_PROVIDER, "index");
   hl_provider_unref(p);
 }
 
@@ -257,9 +269,7 @@ static void client_error_4xx_not_retried(void) {
   hl_provider *p = W->make(base, KEY);
   REQUIRE(p);
   W->retries(p, 3, 10, 100);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, "text@x", false, &r), HL_ERR_HTTP);
-  CHECK_CONTAINS(hl_last_error(), "HTTP 404");
+  expect_failure(p, "text@x", false, HL_ERR_HTTP, "HTTP 404");
   CHECK_CONTAINS(hl_last_error(), "no route");
   CHECK(strstr(hl_last_error(), "attempts") == NULL);
   hl_provider_unref(p);
@@ -268,12 +278,9 @@ static void client_error_4xx_not_retried(void) {
 static void malformed_tool_arguments(void) {
   hl_provider *p = provider();
   REQUIRE(p);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, model_name("badargs", "stream"), true, &r), HL_ERR_PROVIDER);
-  CHECK(r == NULL);
-  CHECK_CONTAINS(hl_last_error(), "arguments of tool call \"get_weather\"");
-  CHECK_INT(ask(p, model_name("badargs", "plain"), false, &r), HL_ERR_PROVIDER);
-  CHECK_CONTAINS(hl_last_error(), "get_weather");
+  expect_failure(p, model_name("badargs", "stream"), true, HL_ERR_PROVIDER,
+                 "arguments of tool call \"get_weather\"");
+  expect_failure(p, model_name("badargs", "plain"), false, HL_ERR_PROVIDER, "get_weather");
   hl_provider_unref(p);
 }
 
@@ -284,12 +291,9 @@ static void malformed_tool_arguments(void) {
 static void connection_closed_mid_stream(void) {
   hl_provider *p = provider();
   REQUIRE(p);
-  hl_response *r = NULL;
   const char *model = model_name("close", "stream");
   /* Text already reached the application: no retry, a clear error. */
-  CHECK_INT(ask(p, model, true, &r), HL_ERR_NETWORK);
-  CHECK(r == NULL);
-  CHECK_CONTAINS(hl_last_error(), "mid-stream");
+  expect_failure(p, model, true, HL_ERR_NETWORK, "mid-stream");
   CHECK_INT(test_server_count(&srv, model), 1);
   hl_provider_unref(p);
 }
@@ -374,8 +378,7 @@ static void retry_500_three_times_then_success(void) {
   /* With fewer retries than failures the server's message comes back. */
   W->retries(p, 1, 1, 10);
   snprintf(model, sizeof model, "%s", model_name("r500", "few"));
-  CHECK_INT(ask(p, model, false, &r), HL_ERR_HTTP);
-  CHECK_CONTAINS(hl_last_error(), "HTTP 500");
+  expect_failure(p, model, false, HL_ERR_HTTP, "HTTP 500");
   CHECK_CONTAINS(hl_last_error(), "internal failure 2");
   CHECK_CONTAINS(hl_last_error(), "after 2 attempts");
   CHECK_INT(test_server_count(&srv, model), 2);
@@ -409,22 +412,18 @@ static void server_never_answers_times_out(void) {
   hl_provider *p = provider();
   REQUIRE(p);
   W->timeouts(p, 2000, 0, 300);
-  hl_response *r = NULL;
   const char *model = model_name("hang", "t");
-  CHECK_INT(ask(p, model, false, &r), HL_ERR_TIMEOUT);
-  CHECK_CONTAINS(hl_last_error(), "idle timeout");
+  expect_failure(p, model, false, HL_ERR_TIMEOUT, "idle timeout");
   CHECK_INT(test_server_count(&srv, model), 1);
   /* The total timeout as well. */
   W->timeouts(p, 2000, 400, 0);
   model = model_name("hang", "total");
-  CHECK_INT(ask(p, model, true, &r), HL_ERR_TIMEOUT);
-  CHECK_CONTAINS(hl_last_error(), "timed out");
+  expect_failure(p, model, true, HL_ERR_TIMEOUT, "timed out");
   CHECK_INT(test_server_count(&srv, model), 1); /* the request was sent: no retry */
   /* A stream that stops in the middle: the idle timeout ends it. */
   W->timeouts(p, 2000, 0, 300);
   model = model_name("hangstream", "idle");
-  CHECK_INT(ask(p, model, true, &r), HL_ERR_TIMEOUT);
-  CHECK_CONTAINS(hl_last_error(), "idle timeout");
+  expect_failure(p, model, true, HL_ERR_TIMEOUT, "idle timeout");
   CHECK_INT(test_server_count(&srv, model), 1);
   hl_provider_unref(p);
 }
@@ -432,13 +431,11 @@ static void server_never_answers_times_out(void) {
 static void response_over_size_cap(void) {
   hl_provider *p = provider(); /* default cap: 8 MiB; the answer is 20 MB */
   REQUIRE(p);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, model_name("big", "plain"), false, &r), HL_ERR_TOO_LARGE);
-  CHECK_CONTAINS(hl_last_error(), "larger than the cap");
-  CHECK_INT(ask(p, model_name("big", "stream"), true, &r), HL_ERR_TOO_LARGE);
-  CHECK(r == NULL);
+  expect_failure(p, model_name("big", "plain"), false, HL_ERR_TOO_LARGE, "larger than the cap");
+  expect_failure(p, model_name("big", "stream"), true, HL_ERR_TOO_LARGE, "larger than");
   /* With a larger cap the same answer is fine. */
   W->max_bytes(p, 64u << 20);
+  hl_response *r = NULL;
   CHECK_INT(ask(p, model_name("big", "ok"), false, &r), HL_OK);
   char *t = text_of(r);
   CHECK(t && strlen(t) == 20u * 1024 * 1024);
@@ -487,9 +484,7 @@ static void connection_refused_is_network_error(void) {
   hl_provider *p = W->make("http://127.0.0.1:1/v1", KEY);
   REQUIRE(p);
   W->retries(p, 2, 1, 10);
-  hl_response *r = NULL;
-  CHECK_INT(ask(p, "m", false, &r), HL_ERR_NETWORK);
-  CHECK_CONTAINS(hl_last_error(), "127.0.0.1:1");
+  expect_failure(p, "m", false, HL_ERR_NETWORK, "127.0.0.1:1");
   CHECK_CONTAINS(hl_last_error(), "after 3 attempts");
   hl_provider_unref(p);
 }
