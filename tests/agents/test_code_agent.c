@@ -57,10 +57,7 @@ static void code_agent_runs_tools_from_javascript(void)
   fx_trace trace = FX_TRACE_INIT;
   hl_hooks_add_before_tool(hl_agent_hooks(coder), "double", double_b, &trace);
 
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(coder, NULL, "compute", &ans), HL_OK);
-  CHECK_STR(ans, "The answer is 15.");
-  hl_free(ans);
+  CHECK_RUN(coder, NULL, "compute", "The answer is 15.");
   CHECK_INT(atomic_load(&calls), 3);
   /* first = 1 + 2 = 3; x = 3 + 2 = 5; y = 10 + 0 = 10; 15. */
   CHECK(fx_request_mentions(p, 1, "15"));
@@ -91,10 +88,7 @@ static void code_agent_reports_javascript_errors_to_model(void)
   hl_scripted_push_text(p, "that failed");
   hl_agent *coder = hl_code_agent_new("coder", p, NULL, NULL);
   REQUIRE(coder);
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(coder, NULL, "try", &ans), HL_OK);
-  CHECK_STR(ans, "that failed");
-  hl_free(ans);
+  CHECK_RUN(coder, NULL, "try", "that failed");
   CHECK(fx_request_mentions(p, 1, "missing_tool"));
   hl_agent_unref(coder);
   hl_provider_unref(p);

@@ -45,10 +45,7 @@ static void loop_ends_when_tool_escalates(void)
   hl_observer *events = hl_observer_collecting();
   hl_agent_add_observer(loop, events);
   hl_session *s = hl_session_new(NULL, NULL, NULL);
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(loop, s, "write about owls", &ans), HL_OK);
-  CHECK_STR(ans, "approved, ship it");
-  hl_free(ans);
+  CHECK_RUN(loop, s, "write about owls", "approved, ship it");
   CHECK_INT(fx_trace_count(&trace, "refine/writer"), 2);
   CHECK_INT(fx_trace_count(&trace, "refine/reviewer"), 2);
   CHECK_INT(fx_custom_count(events, "loop_iteration"), 2);
@@ -76,10 +73,7 @@ static void loop_stops_at_max_iterations(void)
   fx_adopt(loop, fx_llm("critic", (const char *[]){"no", "no", "still no", "x", NULL}, &pr));
   hl_observer *events = hl_observer_collecting();
   hl_agent_add_observer(loop, events);
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(loop, NULL, "try", &ans), HL_OK);
-  CHECK_STR(ans, "still no");
-  hl_free(ans);
+  CHECK_RUN(loop, NULL, "try", "still no");
   CHECK_INT(hl_scripted_request_count(pw), 3);
   CHECK_INT(hl_scripted_request_count(pr), 3);
   CHECK_INT(fx_custom_count(events, "loop_iteration"), 3);
@@ -112,10 +106,7 @@ static void loop_ends_when_hook_escalates_mid_iteration(void)
   cJSON *yes = cJSON_CreateTrue();
   hl_session_state_set(s, HL_WORKFLOW_ESCALATE_KEY, yes);
   cJSON_Delete(yes);
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(loop, s, "go", &ans), HL_OK);
-  CHECK_STR(ans, "LGTM");
-  hl_free(ans);
+  CHECK_RUN(loop, s, "go", "LGTM");
   CHECK_INT(hl_scripted_request_count(pw), 2);
   CHECK_INT(hl_scripted_request_count(pc), 2);
   /* Stopped right after the critic: the tail ran in iteration 1 only. */
@@ -134,10 +125,7 @@ static void inner_loop_escalation_does_not_end_outer_loop(void)
   fx_adopt(inner, quick);
   fx_adopt(outer, inner);
   fx_adopt(outer, fx_llm("after", (const char *[]){"a1", "a2", NULL}, &po));
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(outer, NULL, "go", &ans), HL_OK);
-  CHECK_STR(ans, "a2");
-  hl_free(ans);
+  CHECK_RUN(outer, NULL, "go", "a2");
   CHECK_INT(hl_scripted_request_count(pi), 2);
   CHECK_INT(hl_scripted_request_count(po), 2);
   hl_agent_unref(outer);

@@ -75,10 +75,7 @@ static void nesting_three_levels_hooks_fire_at_every_level(void)
   hl_observer *events = hl_observer_collecting();
   hl_agent_add_observer(app, events);
 
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(app, NULL, "owls", &ans), HL_OK);
-  CHECK_STR(ans, "summary");
-  hl_free(ans);
+  CHECK_RUN(app, NULL, "owls", "summary");
 
   /* Top-level hooks saw every agent at every depth, with its path. */
   CHECK_INT(fx_trace_count(&top, "app"), 1);
@@ -154,10 +151,7 @@ static void workflow_as_tool_of_llm_agent(void)
   hl_tool_unref(tool);
   fx_trace trace = FX_TRACE_INIT;
   hl_hooks_add_before_agent(hl_agent_hooks(boss), "trace", fx_record_agent, &trace);
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(boss, NULL, "need a haiku", &ans), HL_OK);
-  CHECK_STR(ans, "Here it is.");
-  hl_free(ans);
+  CHECK_RUN(boss, NULL, "need a haiku", "Here it is.");
   CHECK_INT(fx_trace_count(&trace, "boss"), 1);
   CHECK_INT(fx_trace_count(&trace, "boss/pipeline"), 1);
   CHECK_INT(fx_trace_count(&trace, "boss/pipeline/drafter"), 1);

@@ -60,10 +60,7 @@ static void router_picks_by_model_answer(void)
   REQUIRE(d.router);
   fx_trace trace = FX_TRACE_INIT;
   hl_hooks_add_before_model(hl_agent_hooks(d.router), "trace", fx_record_model, &trace);
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(d.router, NULL, "I was charged twice", &ans), HL_OK);
-  CHECK_STR(ans, "billing here");
-  hl_free(ans);
+  CHECK_RUN(d.router, NULL, "I was charged twice", "billing here");
   CHECK_INT(hl_scripted_request_count(d.selector), 1);
   CHECK_INT(hl_scripted_request_count(d.billing), 1);
   CHECK_INT(hl_scripted_request_count(d.tech), 0);
@@ -91,14 +88,9 @@ static void router_accepts_decorated_answers(void)
 {
   desk d;
   desk_open(&d, NULL, (const char *[]){"  \"Tech\".\n", "I would route this to `billing`, not tech.", NULL});
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(d.router, NULL, "app crashes", &ans), HL_OK);
-  CHECK_STR(ans, "tech here");
-  hl_free(ans);
+  CHECK_RUN(d.router, NULL, "app crashes", "tech here");
   /* The earliest whole-word mention wins. */
-  CHECK_INT(hl_agent_run(d.router, NULL, "refund", &ans), HL_OK);
-  CHECK_STR(ans, "billing here");
-  hl_free(ans);
+  CHECK_RUN(d.router, NULL, "refund", "billing here");
   desk_close(&d);
 }
 
@@ -106,16 +98,11 @@ static void router_falls_back_on_unknown_and_on_failure(void)
 {
   desk d;
   desk_open(&d, "general", (const char *[]){"astrology", NULL});
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(d.router, NULL, "what is my sign?", &ans), HL_OK);
-  CHECK_STR(ans, "general here");
-  hl_free(ans);
+  CHECK_RUN(d.router, NULL, "what is my sign?", "general here");
   check_route(&d, "general", true);
   /* The selector's script is now empty: its call fails; fallback again. */
   hl_scripted_push_text(d.general, "general again");
-  CHECK_INT(hl_agent_run(d.router, NULL, "hello", &ans), HL_OK);
-  CHECK_STR(ans, "general again");
-  hl_free(ans);
+  CHECK_RUN(d.router, NULL, "hello", "general again");
   desk_close(&d);
 }
 

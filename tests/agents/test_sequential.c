@@ -23,10 +23,7 @@ static void sequential_runs_children_in_order(void)
   hl_hooks_add_before_agent(hl_agent_hooks(seq), "trace", fx_record_agent, &trace);
 
   hl_session *s = hl_session_new(NULL, NULL, NULL);
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(seq, s, "topic: owls", &ans), HL_OK);
-  CHECK_STR(ans, "C-out");
-  hl_free(ans);
+  CHECK_RUN(seq, s, "topic: owls", "C-out");
   /* Order, with branch paths. */
   REQUIRE(trace.n == 4);
   CHECK_STR(trace.items[0], "pipeline");
@@ -63,10 +60,7 @@ static void sequential_previous_mode_chains_answers(void)
   fx_adopt(seq, a);
   fx_adopt(seq, b);
   fx_adopt(seq, c);
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(seq, NULL, "write", &ans), HL_OK);
-  CHECK_STR(ans, "final text");
-  hl_free(ans);
+  CHECK_RUN(seq, NULL, "write", "final text");
   char *in_b = fx_request_last(pb, 0), *in_c = fx_request_last(pc, 0);
   CHECK_STR(in_b, "first draft");
   CHECK_STR(in_c, "edited draft");
@@ -96,10 +90,7 @@ static void sequential_stops_at_failing_child(void)
 static void sequential_empty_and_bad_arguments(void)
 {
   hl_agent *seq = hl_sequential_agent_new("empty", HL_WORKFLOW_INPUT_SAME);
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(seq, NULL, "anything", &ans), HL_OK);
-  CHECK_STR(ans, "");
-  hl_free(ans);
+  CHECK_RUN(seq, NULL, "anything", "");
   hl_agent_unref(seq);
   CHECK(hl_sequential_agent_new("bad", (hl_workflow_input)7) == NULL);
   CHECK_INT(hl_last_status(), HL_ERR_INVALID);

@@ -21,10 +21,7 @@ static void loop_model_calls_two_tools_then_answers(void) {
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
 
-  char *answer = NULL;
-  REQUIRE(hl_agent_run(a, NULL, "compute please", &answer) == HL_OK);
-  CHECK_STR(answer, "sum and echo done");
-  hl_free(answer);
+  CHECK_RUN(a, NULL, "compute please", "sum and echo done");
 
   /* What the model saw */
   REQUIRE(hl_scripted_request_count(p) == 2);
@@ -152,9 +149,7 @@ static void parallel_tool_calls_overlap_and_keep_model_order(void) {
   hl_observer_unref(counter);
 
   char *answer = NULL;
-  REQUIRE(hl_agent_run(a, NULL, "meet", &answer) == HL_OK);
-  CHECK_STR(answer, "met");
-  hl_free(answer);
+  CHECK_RUN(a, NULL, "meet", "met");
   CHECK_INT(r.max_inside, 3); /* all three were running at once */
   hl_request *r1 = hl_scripted_request(p, 1);
   const hl_message *res = last_message(r1);
@@ -258,9 +253,7 @@ static void cancel_from_another_thread_stops_run(void) {
 
   /* A run started after the cancel is not affected */
   hl_scripted_set_delay_ms(p, 0);
-  REQUIRE(hl_agent_run(a, NULL, "next question", &answer) == HL_OK);
-  CHECK_STR(answer, "an answer");
-  hl_free(answer);
+  CHECK_RUN(a, NULL, "next question", "an answer");
   sem_destroy(&c.model_called);
   hl_observer_unref(obs);
   hl_agent_unref(a);
@@ -385,9 +378,7 @@ static void session_continues_across_runs(void) {
   char *answer = NULL;
   REQUIRE(hl_agent_run(a, s, "my name is Ann", &answer) == HL_OK);
   hl_free(answer);
-  REQUIRE(hl_agent_run(a, s, "what is my name?", &answer) == HL_OK);
-  CHECK_STR(answer, "Your name is Ann");
-  hl_free(answer);
+  CHECK_RUN(a, s, "what is my name?", "Your name is Ann");
   hl_request *r1 = hl_scripted_request(p, 1);
   REQUIRE(r1->messages.count == 4); /* system, user, assistant, user */
   char *t1 = hl_message_text(r1->messages.items[1]);
@@ -465,10 +456,7 @@ static void tool_errors_become_results_the_model_sees(void) {
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
 
-  char *answer = NULL;
-  REQUIRE(hl_agent_run(a, NULL, "try everything", &answer) == HL_OK);
-  CHECK_STR(answer, "I see the errors");
-  hl_free(answer);
+  CHECK_RUN(a, NULL, "try everything", "I see the errors");
   hl_request *r1 = hl_scripted_request(p, 1);
   const hl_message *res = last_message(r1);
   REQUIRE(res && res->n_parts == 5);

@@ -263,9 +263,7 @@ static void H5_before_model_edits_request_and_override_skips_model(void) {
   hl_agent_add_observer(a, obs);
 
   char *answer = NULL;
-  REQUIRE(hl_agent_run(a, NULL, "fresh question", &answer) == HL_OK);
-  CHECK_STR(answer, "model answer");
-  hl_free(answer);
+  CHECK_RUN(a, NULL, "fresh question", "model answer");
   /* The edit in place is in the trace; "cache" continued unchanged. */
   cJSON *events = hl_observer_collected(obs);
   CHECK_INT(event_count(events, "hook", NULL, NULL), 1);
@@ -920,10 +918,7 @@ static void H14_child_inherits_hooks_and_observers_events_tagged_with_branch(voi
   hl_agent_add_tool(root, as_tool);
   hl_tool_unref(as_tool);
 
-  char *answer = NULL;
-  REQUIRE(hl_agent_run(root, NULL, "research X", &answer) == HL_OK);
-  CHECK_STR(answer, "parent got: X is found");
-  hl_free(answer);
+  CHECK_RUN(root, NULL, "research X", "parent got: X is found");
   /* The parent's hooks ran for the child's model and tool calls, before
    * the child's own (parent's first). */
   CHECK_STR(LOG.buf, "root,parent-bt,root/researcher,parent-bt,child-bt,root/researcher,root");

@@ -50,9 +50,7 @@ static void agent_as_tool_runs_child_isolated_and_returns_its_answer(void) {
   char *answer = NULL;
   REQUIRE(hl_agent_run(root, NULL, "warm up", &answer) == HL_OK);
   hl_free(answer);
-  REQUIRE(hl_agent_run(root, NULL, "ask the researcher", &answer) == HL_OK);
-  CHECK_STR(answer, "Researcher says: Paris is the capital of France");
-  hl_free(answer);
+  CHECK_RUN(root, NULL, "ask the researcher", "Researcher says: Paris is the capital of France");
 
   /* The child saw only its own instruction and input: isolated history */
   REQUIRE(hl_scripted_request_count(cm) == 1);
@@ -92,10 +90,7 @@ static void agent_as_tool_failure_is_a_tool_error(void) {
   hl_tool *t = hl_agent_as_tool(child, "Always fails.");
   hl_agent_add_tool(root, t);
   hl_tool_unref(t);
-  char *answer = NULL;
-  REQUIRE(hl_agent_run(root, NULL, "go", &answer) == HL_OK);
-  CHECK_STR(answer, "parent recovered");
-  hl_free(answer);
+  CHECK_RUN(root, NULL, "go", "parent recovered");
   hl_request *pr = hl_scripted_request(pm, 1);
   const hl_message *res = last_message(pr);
   CHECK(res->parts[0].is_error);
@@ -140,9 +135,7 @@ static void fork_copies_agent_and_session_without_sharing_history(void) {
   hl_session *fs = hl_session_clone(s);
   REQUIRE(fs != NULL);
 
-  REQUIRE(hl_agent_run(f, fs, "what colour?", &answer) == HL_OK);
-  CHECK_STR(answer, "fork answer");
-  hl_free(answer);
+  CHECK_RUN(f, fs, "what colour?", "fork answer");
   /* The fork continued the conversation it was given */
   hl_request *r1 = hl_scripted_request(p, 1);
   CHECK_INT(r1->messages.count, 4);
@@ -157,9 +150,7 @@ static void fork_copies_agent_and_session_without_sharing_history(void) {
 
   /* Dropping the original first is safe: the fork keeps what it needs */
   hl_agent_unref(a);
-  REQUIRE(hl_agent_run(f, s, "and now?", &answer) == HL_OK);
-  CHECK_STR(answer, "original answer");
-  hl_free(answer);
+  CHECK_RUN(f, s, "and now?", "original answer");
   hl_agent_unref(f);
   hl_session_free(s);
   hl_session_free(fs);
@@ -215,10 +206,7 @@ static void custom_agent_nests_gets_agent_hooks_events_and_can_be_a_tool(void) {
   hl_agent_add_observer(pipe, obs);
 
   /* Top level */
-  char *answer = NULL;
-  REQUIRE(hl_agent_run(pipe, NULL, "essay", &answer) == HL_OK);
-  CHECK_STR(answer, "polished draft of essay");
-  hl_free(answer);
+  CHECK_RUN(pipe, NULL, "essay", "polished draft of essay");
   /* The custom agent's hooks are inherited by its children */
   CHECK_STR(LOG.buf, "start:pipeline,start:pipeline/writer,end:pipeline/writer=draft of essay,"
                      "start:pipeline/editor,end:pipeline/editor=polished draft of essay,"
@@ -243,9 +231,7 @@ static void custom_agent_nests_gets_agent_hooks_events_and_can_be_a_tool(void) {
   hl_tool *t = hl_agent_as_tool(pipe, "Write and edit.");
   hl_agent_add_tool(root, t);
   hl_tool_unref(t);
-  REQUIRE(hl_agent_run(root, NULL, "write", &answer) == HL_OK);
-  CHECK_STR(answer, "root: polished draft of essay");
-  hl_free(answer);
+  CHECK_RUN(root, NULL, "write", "root: polished draft of essay");
   CHECK_CONTAINS(LOG.buf, "start:root/pipeline,start:root/pipeline/writer");
   CHECK_CONTAINS(LOG.buf, "end:root/pipeline=polished draft of essay");
 

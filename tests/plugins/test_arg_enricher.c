@@ -69,10 +69,7 @@ static void enricher_defaults_and_overrides_reach_tool(void)
   REQUIRE(hl_arg_enricher_add(e, "other_tool", "{\"units\":\"f\"}", true) == HL_OK);
   REQUIRE(hl_arg_enricher_install(e, hl_agent_hooks(agent)) == HL_OK);
 
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(agent, NULL, "weather please", &ans), HL_OK);
-  CHECK_STR(ans, "done");
-  hl_free(ans);
+  CHECK_RUN(agent, NULL, "weather please", "done");
   REQUIRE(rec.n == 2);
   /* Default added where missing, forced field added. */
   cJSON *first = cJSON_Parse(rec.seen[0]);

@@ -67,10 +67,7 @@ static void logging_lines_show_each_point_and_mutated_args(void)
   CHECK_INT(hl_hooks_count(hl_agent_hooks(agent), HL_HOOK_BEFORE_TOOL), 2);
   CHECK_STR(hl_hooks_name_at(hl_agent_hooks(agent), HL_HOOK_AFTER_MODEL, 0), "logging");
 
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(agent, NULL, "add one and two", &answer), HL_OK);
-  CHECK_STR(answer, "the sum is 42");
-  hl_free(answer);
+  CHECK_RUN(agent, NULL, "add one and two", "the sum is 42");
 
   char *text = fx_slurp(log);
   REQUIRE(text);

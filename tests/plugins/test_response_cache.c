@@ -73,10 +73,7 @@ static void cache_replays_tool_call_turns(void)
   REQUIRE(hl_response_cache_install(cache, hl_agent_hooks(agent)) == HL_OK);
   for (int i = 0; i < 2; i++) {
     hl_session *s = hl_session_new(NULL, NULL, "same");
-    char *a = NULL;
-    CHECK_INT(hl_agent_run(agent, s, "look x up", &a), HL_OK);
-    CHECK_STR(a, "found it");
-    hl_free(a);
+    CHECK_RUN(agent, s, "look x up", "found it");
     hl_session_free(s);
   }
   /* Both turns of the second run came from the cache; the tool still ran. */
@@ -130,9 +127,7 @@ static void cache_does_not_store_failures(void)
   CHECK_INT(hl_response_cache_size(cache), 0);
   hl_scripted_push_text(p, "now it works");
   hl_session *s = hl_session_new(NULL, NULL, NULL);
-  CHECK_INT(hl_agent_run(agent, s, "q", &ans), HL_OK);
-  CHECK_STR(ans, "now it works");
-  hl_free(ans);
+  CHECK_RUN(agent, s, "q", "now it works");
   hl_session_free(s);
   hl_response_cache_unref(cache);
   hl_agent_unref(agent);

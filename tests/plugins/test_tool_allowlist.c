@@ -35,10 +35,7 @@ static void allowlist_denies_unlisted_tool_and_runs_listed(void)
   CHECK(!hl_tool_allowlist_allows(list, "delete_all"));
   REQUIRE(hl_tool_allowlist_install(list, hl_agent_hooks(agent)) == HL_OK);
 
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(agent, NULL, "clean up", &ans), HL_OK);
-  CHECK_STR(ans, "done");
-  hl_free(ans);
+  CHECK_RUN(agent, NULL, "clean up", "done");
   CHECK_INT(atomic_load(&search_calls.calls), 1);
   CHECK_INT(atomic_load(&delete_calls.calls), 0);
   CHECK_INT(hl_tool_allowlist_denied(list), 1);
@@ -110,10 +107,7 @@ static void allowlist_on_parent_governs_children(void)
   hl_tool_allowlist *list = hl_tool_allowlist_new();
   hl_tool_allowlist_allow(list, "search");
   REQUIRE(hl_tool_allowlist_install(list, hl_agent_hooks(parent)) == HL_OK);
-  char *ans = NULL;
-  CHECK_INT(hl_agent_run(parent, NULL, "clean the disk", &ans), HL_OK);
-  CHECK_STR(ans, "child done");
-  hl_free(ans);
+  CHECK_RUN(parent, NULL, "clean the disk", "child done");
   CHECK_INT(atomic_load(&shell_calls.calls), 0);
   CHECK_INT(hl_tool_allowlist_denied(list), 1);
   char *results = fx_request_tool_results(p, 1);
