@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hookline.h"
+#include "hooks/check_run.h"
 
 /* An LLM agent answering `texts` (NULL-terminated) in order, each from its
  * own scripted provider so that parallel children stay deterministic.
@@ -169,19 +170,5 @@ static inline char *fx_request_last(hl_provider *p, size_t i)
   hl_request_free(req);
   return t;
 }
-
-/* Run `agent` on `input` and check that it answers `want`; a failed run
- * prints its error and ends the test function (as REQUIRE does). Uses the
- * CHECK macros of check.h. */
-#define CHECK_RUN(agent, session, input, want)                                \
-  do {                                                                        \
-    char *run_answer_ = NULL;                                                 \
-    hl_status run_st_ = hl_agent_run((agent), (session), (input), &run_answer_); \
-    if (run_st_ != HL_OK) fprintf(stderr, "run failed: %s\n", hl_last_error()); \
-    CHECK_INT(run_st_, HL_OK);                                                \
-    if (run_st_ != HL_OK) return;                                             \
-    CHECK_STR(run_answer_, (want));                                           \
-    hl_free(run_answer_);                                                     \
-  } while (0)
 
 #endif

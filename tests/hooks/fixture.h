@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "hookline.h"
+#include "hooks/check_run.h"
 
 /* ------------------------------------------------------------------ */
 /* A log of strings, appended to by hooks and tools (thread-safe).     */
@@ -168,19 +169,5 @@ static inline const char *json_text(const cJSON *v) {
   free(s);
   return buf;
 }
-
-/* Run `agent` on `input` and check that it answers `want`; a failed run
- * prints its error and ends the test function (as REQUIRE does). Uses the
- * CHECK macros of check.h. */
-#define CHECK_RUN(agent, session, input, want)                                \
-  do {                                                                        \
-    char *run_answer_ = NULL;                                                 \
-    hl_status run_st_ = hl_agent_run((agent), (session), (input), &run_answer_); \
-    if (run_st_ != HL_OK) fprintf(stderr, "run failed: %s\n", hl_last_error()); \
-    CHECK_INT(run_st_, HL_OK);                                                \
-    if (run_st_ != HL_OK) return;                                             \
-    CHECK_STR(run_answer_, (want));                                           \
-    hl_free(run_answer_);                                                     \
-  } while (0)
 
 #endif

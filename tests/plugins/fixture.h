@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hookline.h"
+#include "hooks/check_run.h"
 
 /* An agent on `provider` (the agent takes its own reference). */
 static inline hl_agent *fx_agent(const char *name, hl_provider *provider)
@@ -132,19 +133,5 @@ static inline char *fx_request_tool_results(hl_provider *p, size_t i)
   hl_request_free(req);
   return buf;
 }
-
-/* Run `agent` on `input` and check that it answers `want`; a failed run
- * prints its error and ends the test function (as REQUIRE does). Uses the
- * CHECK macros of check.h. */
-#define CHECK_RUN(agent, session, input, want)                                \
-  do {                                                                        \
-    char *run_answer_ = NULL;                                                 \
-    hl_status run_st_ = hl_agent_run((agent), (session), (input), &run_answer_); \
-    if (run_st_ != HL_OK) fprintf(stderr, "run failed: %s\n", hl_last_error()); \
-    CHECK_INT(run_st_, HL_OK);                                                \
-    if (run_st_ != HL_OK) return;                                             \
-    CHECK_STR(run_answer_, (want));                                           \
-    hl_free(run_answer_);                                                     \
-  } while (0)
 
 #endif
