@@ -232,12 +232,7 @@ hl_status hl_logging_hooks_install(hl_hooks *hooks, FILE *out, const char *prefi
       (st = hl_hooks_add_before_model(hooks, "logging", log_before_model, lg)) ||
       (st = hl_hooks_add_after_model(hooks, "logging", log_after_model, lg)) ||
       (st = hl_hooks_add_before_tool(hooks, "logging", log_before_tool, lg)) ||
-      (st = hl_hooks_add_after_tool(hooks, "logging", log_after_tool, lg))) {
-    /* Roll back the hooks already added; the logger is freed with the set. */
-    char why[256];
-    snprintf(why, sizeof why, "%s", hl_last_error());
-    hl_hooks_remove(hooks, "logging");
-    return hl_fail(st, "hl_logging_hooks_install: %s", why);
-  }
+      (st = hl_hooks_add_after_tool(hooks, "logging", log_after_tool, lg)))
+    return hl__plugin_install_failed(hooks, "logging", "hl_logging_hooks_install", st);
   return HL_OK;
 }

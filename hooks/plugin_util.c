@@ -41,6 +41,16 @@ hl_status hl__plugin_attach(void *self, hl_hooks *hooks)
   return st;
 }
 
+hl_status hl__plugin_install_failed(hl_hooks *hooks, const char *hook_name,
+                                    const char *fn_name, hl_status st)
+{
+  /* Copy first: hl_hooks_remove() may replace the thread's last error. */
+  char why[256];
+  snprintf(why, sizeof why, "%s", hl_last_error());
+  hl_hooks_remove(hooks, hook_name);
+  return hl_fail(st, "%s: %s", fn_name, why);
+}
+
 char *hl__plugin_strdup(const char *s)
 {
   char *copy = strdup(s ? s : "");

@@ -32,6 +32,12 @@ void hl__plugin_release(void *self);
  * failure nothing is taken. */
 hl_status hl__plugin_attach(void *self, hl_hooks *hooks);
 
+/* An install function failed half way with `st`: remove the hooks it
+ * added (all named `hook_name`) and return `st` with the message prefixed
+ * by `fn_name`. The plugin object stays attached and is freed with the set. */
+hl_status hl__plugin_install_failed(hl_hooks *hooks, const char *hook_name,
+                                    const char *fn_name, hl_status st);
+
 /* strdup that reports out of memory through hl_fail (NULL then). */
 char *hl__plugin_strdup(const char *s);
 

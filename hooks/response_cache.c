@@ -243,12 +243,8 @@ hl_status hl_response_cache_install(hl_response_cache *cache, hl_hooks *hooks)
   if (st != HL_OK)
     return st;
   if ((st = hl_hooks_add_before_model(hooks, "response_cache", cache_before_model, cache)) ||
-      (st = hl_hooks_add_after_model(hooks, "response_cache", cache_after_model, cache))) {
-    char why[256];
-    snprintf(why, sizeof why, "%s", hl_last_error());
-    hl_hooks_remove(hooks, "response_cache");
-    return hl_fail(st, "hl_response_cache_install: %s", why);
-  }
+      (st = hl_hooks_add_after_model(hooks, "response_cache", cache_after_model, cache)))
+    return hl__plugin_install_failed(hooks, "response_cache", "hl_response_cache_install", st);
   return HL_OK;
 }
 
