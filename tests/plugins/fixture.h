@@ -66,37 +66,34 @@ static inline char *fx_slurp(FILE *f)
   return buf;
 }
 
+/* The next line at or after *cursor that contains `needle` (for free()),
+ * or NULL; *cursor moves past that line. */
+static inline char *fx_next_line(const char **cursor, const char *needle)
+{
+  while (*cursor && **cursor) {
+    const char *line = *cursor, *nl = strchr(line, '\n');
+    *cursor = nl ? nl + 1 : NULL;
+    char *copy = strndup(line, nl ? (size_t)(nl - line) : strlen(line));
+    if (copy && strstr(copy, needle))
+      return copy;
+    free(copy);
+  }
+  return NULL;
+}
+
 /* Number of lines of `text` that contain `needle`. */
 static inline int fx_count_lines(const char *text, const char *needle)
 {
   int n = 0;
-  const char *line = text;
-  while (line && *line) {
-    const char *nl = strchr(line, '\n');
-    size_t len = nl ? (size_t)(nl - line) : strlen(line);
-    char *copy = strndup(line, len);
-    if (copy && strstr(copy, needle))
-      n++;
-    free(copy);
-    line = nl ? nl + 1 : NULL;
-  }
+  for (char *line; (line = fx_next_line(&text, needle)); n++)
+    free(line);
   return n;
 }
 
 /* The first line of `text` that contains `needle`, for free(), or NULL. */
 static inline char *fx_find_line(const char *text, const char *needle)
 {
-  const char *line = text;
-  while (line && *line) {
-    const char *nl = strchr(line, '\n');
-    size_t len = nl ? (size_t)(nl - line) : strlen(line);
-    char *copy = strndup(line, len);
-    if (copy && strstr(copy, needle))
-      return copy;
-    free(copy);
-    line = nl ? nl + 1 : NULL;
-  }
-  return NULL;
+  return fx_next_line(&text, needle);
 }
 
 /* The text of the last message of the i-th request the scripted provider
