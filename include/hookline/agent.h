@@ -56,9 +56,19 @@ extern "C" {
  *  name and its branch segment). Defaults: max_turns 10, parallel tools 8,
  *  no provider (a run then fails with HL_ERR_STATE). */
 HL_API hl_agent *hl_agent_new(const char *name);
+/** Take one more reference (returns `agent`; NULL is fine). Thread-safe. */
 HL_API hl_agent *hl_agent_ref(hl_agent *agent);
+/** Drop a reference; the last one frees the agent with its tools, hooks
+ *  (running their hl_hooks_on_free() functions), observers, sub-agents,
+ *  provider references and its own session. NULL is fine. Thread-safe,
+ *  but the last reference must not go while the agent runs. */
 HL_API void hl_agent_unref(hl_agent *agent);
 
+/* The setters below are configure-time: not while the agent runs. The
+ * getters return borrowed values, valid until the matching setter or the
+ * last unref, and may be called while the agent runs. */
+
+/** The agent's name ("" for NULL). */
 HL_API const char *hl_agent_name(const hl_agent *agent);
 /** The instruction (system prompt). Copied; NULL clears. */
 HL_API hl_status hl_agent_set_instruction(hl_agent *agent, const char *instruction);
@@ -140,7 +150,10 @@ HL_API hl_usage hl_agent_last_usage(const hl_agent *agent);
 
 /** A copy of `agent` named `name` (NULL: same name): same provider, tools,
  *  observers (shared references) and copies of its hook chains. Pair it
- *  with hl_session_clone() to fork a conversation. */
+ *  with hl_session_clone() to fork a conversation. Returns one reference
+ *  (the caller's); the fork keeps `agent` alive, since the copied hooks'
+ *  user_data belong to it. NULL with the error set on failure. Safe while
+ *  `agent` runs (reads its configuration only). */
 HL_API hl_agent *hl_agent_fork(const hl_agent *agent, const char *name);
 
 /** A tool named after `child` whose one argument {"input": string} is run
@@ -163,12 +176,17 @@ typedef hl_status (*hl_agent_run_fn)(hl_context *ctx, const char *input,
 
 /** An agent whose run is `fn` instead of the model loop. before/after_agent
  *  hooks, AGENT_START/AGENT_END and TRACE_COMPLETE happen around it as for
- *  any agent; it nests, and can be a tool (hl_agent_as_tool). */
+ *  any agent; it nests, and can be a tool (hl_agent_as_tool). Returns one
+ *  reference (the caller's); free_fn(user_data), if given, runs when the
+ *  last reference goes. `fn` runs on the thread of each run and must be
+ *  thread-safe for user_data if the agent runs on several threads. */
 HL_API hl_agent *hl_agent_new_custom(const char *name, hl_agent_run_fn fn,
                                      void *user_data, hl_free_fn free_fn);
 
 /** Sub-agents listed on an agent, for composites and routers (the agent
- *  takes a reference). Order is kept. */
+ *  takes a reference; HL_ERR_INVALID for NULL or the agent itself). Order
+ *  is kept. Adding is configure-time; the lookups return borrowed agents
+ *  (valid while `agent` holds them) and are safe during runs. */
 HL_API hl_status hl_agent_add_sub_agent(hl_agent *agent, hl_agent *child);
 HL_API size_t hl_agent_sub_agent_count(const hl_agent *agent);
 HL_API hl_agent *hl_agent_sub_agent_at(const hl_agent *agent, size_t i);

@@ -43,6 +43,8 @@ HL_API const char *hl_context_agent_name(const hl_context *ctx);
 HL_API hl_agent *hl_context_agent(const hl_context *ctx);
 /** Path of the agent in the multi-agent tree: "root", "root/researcher". */
 HL_API const char *hl_context_branch(const hl_context *ctx);
+/** The ids of the run's session (hl_session_new()); borrowed like every
+ *  string here. */
 HL_API const char *hl_context_app_name(const hl_context *ctx);
 HL_API const char *hl_context_user_id(const hl_context *ctx);
 HL_API const char *hl_context_session_id(const hl_context *ctx);
@@ -95,9 +97,9 @@ HL_API hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child,
                                       const char *input, hl_run_mode mode,
                                       char **answer);
 
-/** Emit a CUSTOM event (`data` borrowed, may be NULL). */
+/** Emit a CUSTOM event (`name` and `data` borrowed; data may be NULL). */
 HL_API void hl_context_emit_custom(hl_context *ctx, const char *name, const cJSON *data);
-/** Emit a STDERR_WRITE event. */
+/** Emit a STDERR_WRITE event (`text` borrowed). */
 HL_API void hl_context_emit_stderr(hl_context *ctx, const char *text);
 /** Emit a RESPONSE delta event and call the agent's token callback. For
  *  streaming providers. NULL ctx is a no-op. */

@@ -106,9 +106,10 @@ typedef enum hl_hook_point {
   HL_HOOK_POINT_COUNT = 6
 } hl_hook_point;
 
-/** "before_agent", ..., "after_tool". */
+/** "before_agent", ..., "after_tool" ("unknown" out of range). Static
+ *  string; thread-safe. */
 HL_API const char *hl_hook_point_name(hl_hook_point point);
-/** "continue", "override", "abort". */
+/** "continue", "override", "abort" ("unknown"). Static; thread-safe. */
 HL_API const char *hl_hook_action_name(hl_hook_action action);
 
 /** The tool call a tool hook is about. Borrowed for the call. */
@@ -137,22 +138,30 @@ typedef hl_hook_action (*hl_after_tool_fn)(hl_context *ctx, const hl_tool_call *
                                            void *user_data);
 
 /** Record why a hook aborts and return HL_HOOK_ABORT:
- *  `return hl_hook_abort("user %s is blocked", id);` */
+ *  `return hl_hook_abort("user %s is blocked", id);`. The message (copied,
+ *  at most 1023 bytes) is kept per thread, so call it from the hook itself,
+ *  on the thread the hook runs on. NULL fmt: "aborted by a hook". */
 HL_API hl_hook_action hl_hook_abort(const char *fmt, ...) HL_PRINTF(1, 2);
 
 /** A set of six chains, one per hook point. */
 typedef struct hl_hooks hl_hooks;
 
-/** New empty set. Free with hl_hooks_free(). */
+/** New empty set, owned by the caller: free with hl_hooks_free(). NULL on
+ *  out of memory. Thread-safe. */
 HL_API hl_hooks *hl_hooks_new(void);
-/** Free the set; runs the free functions registered with hl_hooks_on_free(). */
+/** Free the set; runs the free functions registered with hl_hooks_on_free().
+ *  NULL is fine. Never while a run uses the set. For the global set
+ *  (hl_hooks_global()) this empties it instead. */
 HL_API void hl_hooks_free(hl_hooks *hooks);
 /** The process-wide chains, run before every agent's own. Never NULL.
  *  Configure at start-up, before any agent runs. */
 HL_API hl_hooks *hl_hooks_global(void);
 
 /* Append a hook to a chain. `name` (copied) labels the hook in traces and
- * events and is used by hl_hooks_remove(); it may be NULL ("anonymous"). */
+ * events and is used by hl_hooks_remove(); it may be NULL ("anonymous").
+ * `user_data` stays the caller's (see hl_hooks_on_free() to tie its life
+ * to the set). HL_ERR_INVALID for NULL hooks or fn. Configure-time only:
+ * not while a run uses the set (see Thread-safety above). */
 HL_API hl_status hl_hooks_add_before_agent(hl_hooks *hooks, const char *name,
                                            hl_before_agent_fn fn, void *user_data);
 HL_API hl_status hl_hooks_add_after_agent(hl_hooks *hooks, const char *name,
@@ -166,15 +175,21 @@ HL_API hl_status hl_hooks_add_before_tool(hl_hooks *hooks, const char *name,
 HL_API hl_status hl_hooks_add_after_tool(hl_hooks *hooks, const char *name,
                                          hl_after_tool_fn fn, void *user_data);
 
-/** Call free_fn(user_data) when the set is freed (plugin state). */
+/** Call free_fn(user_data) when the set is freed (plugin state), in the
+ *  order registered. Configure-time only. */
 HL_API hl_status hl_hooks_on_free(hl_hooks *hooks, hl_free_fn free_fn, void *user_data);
-/** Remove every hook called `name` from every chain; HL_ERR_NOT_FOUND if none. */
+/** Remove every hook called `name` from every chain; HL_ERR_NOT_FOUND if
+ *  none. Their user_data is not freed (that is hl_hooks_on_free()'s job).
+ *  Configure-time only. */
 HL_API hl_status hl_hooks_remove(hl_hooks *hooks, const char *name);
-/** Number of hooks at `point`. */
+/** Number of hooks at `point` (0 for NULL or a bad point). Reads only:
+ *  safe while runs use the set, not while it is being changed. */
 HL_API size_t hl_hooks_count(const hl_hooks *hooks, hl_hook_point point);
-/** Name of the i-th hook at `point` (borrowed), NULL past the end. */
+/** Name of the i-th hook at `point`, NULL past the end. Borrowed: valid
+ *  until the hook is removed or the set freed. Reads only, as above. */
 HL_API const char *hl_hooks_name_at(const hl_hooks *hooks, hl_hook_point point, size_t i);
-/** Remove every hook (free functions are kept until hl_hooks_free()). */
+/** Remove every hook (free functions are kept until hl_hooks_free()).
+ *  Configure-time only. */
 HL_API void hl_hooks_clear(hl_hooks *hooks);
 
 #ifdef __cplusplus

@@ -98,6 +98,7 @@ typedef struct hl_response_cache hl_response_cache;
  * with zero usage (no tokens were spent).
  */
 HL_API hl_response_cache *hl_response_cache_new(size_t capacity);
+/** Reference counting as described at the top; both thread-safe. */
 HL_API hl_response_cache *hl_response_cache_ref(hl_response_cache *cache);
 HL_API void hl_response_cache_unref(hl_response_cache *cache);
 
@@ -131,6 +132,7 @@ typedef struct hl_guardrail hl_guardrail;
 /** New guardrail that answers blocked inputs with `refusal` (NULL: "I can't
  *  help with that request."). NULL on out of memory. */
 HL_API hl_guardrail *hl_guardrail_new(const char *refusal);
+/** Reference counting as described at the top; both thread-safe. */
 HL_API hl_guardrail *hl_guardrail_ref(hl_guardrail *guardrail);
 HL_API void hl_guardrail_unref(hl_guardrail *guardrail);
 
@@ -165,6 +167,7 @@ typedef struct hl_tool_allowlist hl_tool_allowlist;
 
 /** New empty allowlist (denies every tool until some are allowed). */
 HL_API hl_tool_allowlist *hl_tool_allowlist_new(void);
+/** Reference counting as described at the top; both thread-safe. */
 HL_API hl_tool_allowlist *hl_tool_allowlist_ref(hl_tool_allowlist *list);
 HL_API void hl_tool_allowlist_unref(hl_tool_allowlist *list);
 /** Allow the tool called `name`. */
@@ -189,6 +192,7 @@ typedef struct hl_arg_enricher hl_arg_enricher;
 
 /** New enricher with no rules. */
 HL_API hl_arg_enricher *hl_arg_enricher_new(void);
+/** Reference counting as described at the top; both thread-safe. */
 HL_API hl_arg_enricher *hl_arg_enricher_ref(hl_arg_enricher *enricher);
 HL_API void hl_arg_enricher_unref(hl_arg_enricher *enricher);
 

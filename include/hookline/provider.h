@@ -47,14 +47,22 @@ typedef struct hl_provider_ops {
 /** Wrap an implementation. `ops` is borrowed and must outlive the provider
  *  (use a static struct). Returns one reference, the caller's. */
 HL_API hl_provider *hl_provider_new(const hl_provider_ops *ops, void *impl);
+/** Take one more reference (returns `provider`; NULL is fine). Thread-safe. */
 HL_API hl_provider *hl_provider_ref(hl_provider *provider);
+/** Drop a reference; the last one calls ops->destroy(impl). NULL is fine.
+ *  Thread-safe. */
 HL_API void hl_provider_unref(hl_provider *provider);
+/** ops->name ("provider" when unset, "" for NULL). Borrowed from ops.
+ *  Thread-safe. */
 HL_API const char *hl_provider_name(const hl_provider *provider);
+/** The `impl` given to hl_provider_new(), still owned by the provider.
+ *  Thread-safe (the pointer never changes). */
 HL_API void *hl_provider_impl(const hl_provider *provider);
 
 /** Call the provider directly, without an agent (ctx may be NULL). On HL_OK
- *  *out is the caller's. Checks its arguments and that a provider returning
- *  HL_OK produced a response. */
+ *  *out is the caller's (hl_response_free()); `req` stays the caller's.
+ *  Checks its arguments and that a provider returning HL_OK produced a
+ *  response. Thread-safe as far as the implementation is (see above). */
 HL_API hl_status hl_provider_complete(hl_provider *provider, hl_context *ctx,
                                       const hl_request *req, hl_response **out);
 
