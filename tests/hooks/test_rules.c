@@ -97,35 +97,45 @@ static hl_hook_action h2_hook(hl_context *ctx, char **answer, void *ud) {
   return want;
 }
 
+static hl_hook_action h2_after(hl_context *ctx, const char *answer, char **replacement,
+                               void *ud) {
+  (void)answer;
+  return h2_hook(ctx, replacement, ud);
+}
+
+/* Each action at before_agent (before the model) and at after_agent
+ * (after it): continue keeps the model's answer, override puts the hook's
+ * value in its place, abort fails the run with the hook's message. */
 static void H2_hook_returns_continue_override_or_abort(void) {
   CHECK_STR(hl_hook_action_name(HL_HOOK_CONTINUE), "continue");
   CHECK_STR(hl_hook_action_name(HL_HOOK_OVERRIDE), "override");
   CHECK_STR(hl_hook_action_name(HL_HOOK_ABORT), "abort");
   const hl_hook_action actions[3] = {HL_HOOK_CONTINUE, HL_HOOK_OVERRIDE, HL_HOOK_ABORT};
-  for (int i = 0; i < 3; i++) {
-    hl_provider *p = hl_scripted_new();
-    hl_scripted_push_text(p, "from the model");
-    hl_agent *a = make_agent("root", p);
-    hl_hooks_add_before_agent(hl_agent_hooks(a), "h2", h2_hook, (void *)(long)actions[i]);
-    char *answer = NULL;
-    hl_status st = hl_agent_run(a, NULL, "hi", &answer);
-    if (actions[i] == HL_HOOK_CONTINUE) {
-      CHECK_INT(st, HL_OK);
-      CHECK_STR(answer, "from the model");
-      CHECK_INT(hl_scripted_request_count(p), 1);
-    } else if (actions[i] == HL_HOOK_OVERRIDE) {
-      CHECK_INT(st, HL_OK);
-      CHECK_STR(answer, "overridden");
-      CHECK_INT(hl_scripted_request_count(p), 0);
-    } else {
-      CHECK_INT(st, HL_ERR_ABORTED);
-      CHECK(answer == NULL);
-      CHECK_STR(hl_last_error(), "stopped by H2 (42)");
-      CHECK_INT(hl_scripted_request_count(p), 0);
+  for (int after = 0; after < 2; after++) {
+    for (int i = 0; i < 3; i++) {
+      hl_provider *p = hl_scripted_new();
+      hl_scripted_push_text(p, "from the model");
+      hl_agent *a = make_agent("root", p);
+      void *ud = (void *)(long)actions[i];
+      if (after) hl_hooks_add_after_agent(hl_agent_hooks(a), "h2", h2_after, ud);
+      else hl_hooks_add_before_agent(hl_agent_hooks(a), "h2", h2_hook, ud);
+      char *answer = NULL;
+      hl_status st = hl_agent_run(a, NULL, "hi", &answer);
+      /* before_agent decides before the model; after_agent after it */
+      int model_calls = actions[i] == HL_HOOK_CONTINUE || after ? 1 : 0;
+      CHECK_INT(hl_scripted_request_count(p), model_calls);
+      if (actions[i] == HL_HOOK_ABORT) {
+        CHECK_INT(st, HL_ERR_ABORTED);
+        CHECK(answer == NULL);
+        CHECK_STR(hl_last_error(), "stopped by H2 (42)");
+      } else {
+        CHECK_INT(st, HL_OK);
+        CHECK_STR(answer, actions[i] == HL_HOOK_OVERRIDE ? "overridden" : "from the model");
+      }
+      hl_free(answer);
+      hl_agent_unref(a);
+      hl_provider_unref(p);
     }
-    hl_free(answer);
-    hl_agent_unref(a);
-    hl_provider_unref(p);
   }
 }
 
