@@ -37,6 +37,24 @@ static void emit_iteration(hl_context *ctx, int iteration)
   cJSON_Delete(data);
 }
 
+/* Run one child; *last becomes its answer. When the child (or a hook on
+ * it) asked to end the loop, set *escalated and consume the flag: it ends
+ * this loop, not an enclosing one. */
+static hl_status loop_step(hl_context *ctx, hl_agent *child, const char *child_input,
+                           char **last, bool *escalated)
+{
+  char *out = NULL;
+  hl_status st = hl__workflow_run_child(ctx, "loop", child, child_input, HL_RUN_SHARED, &out);
+  if (st != HL_OK)
+    return st;
+  hl_free(*last);   /* only now: it may have been child_input */
+  *last = out;
+  if (!hl__workflow_state_true(ctx, HL_WORKFLOW_ESCALATE_KEY))
+    return HL_OK;
+  *escalated = true;
+  return hl_context_state_set(ctx, HL_WORKFLOW_ESCALATE_KEY, NULL);
+}
+
 static hl_status loop_run(hl_context *ctx, const char *input, char **answer,
                           void *user_data)
 {
@@ -52,31 +70,18 @@ static hl_status loop_run(hl_context *ctx, const char *input, char **answer,
     return HL_ERR_NOMEM;
   bool produced = false;   /* has any child answered yet (PREVIOUS mode) */
   bool done = false;
-  for (int it = 1; it <= lp->max_iterations && !done && n > 0; it++) {
+  for (int it = 1; it <= lp->max_iterations && n > 0 && !done && st == HL_OK; it++) {
     emit_iteration(ctx, it);
-    for (size_t i = 0; i < n && !done; i++) {
-      hl_agent *child = hl_agent_sub_agent_at(self, i);
+    for (size_t i = 0; i < n && !done && st == HL_OK; i++) {
       const char *child_input =
           lp->input == HL_WORKFLOW_INPUT_PREVIOUS && produced ? last : input;
-      char *out = NULL;
-      st = hl__workflow_run_child(ctx, "loop", child, child_input, HL_RUN_SHARED, &out);
-      if (st != HL_OK) {
-        hl_free(last);
-        return st;
-      }
-      hl_free(last);
-      last = out;
+      st = loop_step(ctx, hl_agent_sub_agent_at(self, i), child_input, &last, &done);
       produced = true;
-      if (hl__workflow_state_true(ctx, HL_WORKFLOW_ESCALATE_KEY)) {
-        /* Consume the flag: it ends this loop, not an enclosing one. */
-        st = hl_context_state_set(ctx, HL_WORKFLOW_ESCALATE_KEY, NULL);
-        if (st != HL_OK) {
-          hl_free(last);
-          return st;
-        }
-        done = true;
-      }
     }
+  }
+  if (st != HL_OK) {
+    hl_free(last);
+    return st;
   }
   *answer = last;
   return HL_OK;
