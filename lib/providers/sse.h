@@ -40,7 +40,6 @@ typedef struct hl__sse {
   char event[64];    /* "event:" field, truncated (names are short) */
   bool last_cr;      /* previous chunk ended in CR: a following LF is part of it */
   size_t bom_seen;   /* bytes of a leading BOM matched so far (3 = done) */
-  bool started;      /* first byte seen */
   hl_status failed;  /* sticky error */
 } hl__sse;
 
