@@ -82,10 +82,10 @@ HL_API hl_provider *hl_agent_provider(const hl_agent *agent);
 /** Model name sent in requests (copied). */
 HL_API hl_status hl_agent_set_model(hl_agent *agent, const char *model);
 /** Add a tool (the agent takes a reference). HL_ERR_EXISTS on a duplicate
- *  name. HL_ERR_INVALID for a tool made from this very agent by
- *  hl_agent_as_tool(): the two would hold each other forever. A longer
- *  cycle (A's tool runs B, B's tool runs A) is not detected and leaks
- *  both agents; don't build one. */
+ *  name. HL_ERR_INVALID for a tool made by hl_agent_as_tool() whose agent
+ *  is this agent or holds it (through its tools, sub-agents or, for a
+ *  fork, its original): the references would form a cycle and never be
+ *  freed. Adding through hl_tools_add(hl_agent_tools()) skips this check. */
 HL_API hl_status hl_agent_add_tool(hl_agent *agent, hl_tool *tool);
 /** The agent's tool registry (borrowed). */
 HL_API hl_tools *hl_agent_tools(hl_agent *agent);
@@ -160,7 +160,7 @@ HL_API hl_agent *hl_agent_fork(const hl_agent *agent, const char *name);
  *  by the child as a sub-agent (HL_RUN_ISOLATED) of the calling run; the
  *  child's answer is the tool result. `description` NULL uses the child's.
  *  The tool holds a reference to the child, so it cannot be added to the
- *  child itself (see hl_agent_add_tool()). Returns a new reference (the
+ *  child or to an agent the child holds (see hl_agent_add_tool()). Returns a new reference (the
  *  caller's; hl_tool_unref()), NULL with the error set on failure.
  *  Thread-safe for distinct children; configure-time for one child. */
 HL_API hl_tool *hl_agent_as_tool(hl_agent *child, const char *description);
@@ -184,7 +184,8 @@ HL_API hl_agent *hl_agent_new_custom(const char *name, hl_agent_run_fn fn,
                                      void *user_data, hl_free_fn free_fn);
 
 /** Sub-agents listed on an agent, for composites and routers (the agent
- *  takes a reference; HL_ERR_INVALID for NULL or the agent itself). Order
+ *  takes a reference). HL_ERR_INVALID for NULL, or a child that is this
+ *  agent or holds it (a reference cycle, see hl_agent_add_tool()). Order
  *  is kept. Adding is configure-time; the lookups return borrowed agents
  *  (valid while `agent` holds them) and are safe during runs. */
 HL_API hl_status hl_agent_add_sub_agent(hl_agent *agent, hl_agent *child);

@@ -99,7 +99,6 @@ void hl_agent_unref(hl_agent *a) {
   free(a->instruction);
   free(a->name);
   hl_agent_unref(a->origin);
-  free(a->as_tools); /* empty: each of its tools held a reference */
   for (hl__thread_msg *m = a->errmsgs, *next; m; m = next) {
     next = m->next;
     free(m);
@@ -156,11 +155,12 @@ hl_status hl_agent_set_model(hl_agent *agent, const char *model) {
 hl_status hl_agent_add_tool(hl_agent *agent, hl_tool *tool) {
   HL_REQUIRE_AGENT(agent, "hl_agent_add_tool");
   if (!tool) return hl_fail(HL_ERR_INVALID, "hl_agent_add_tool: tool is NULL");
-  if (hl__agent_is_own_tool(agent, tool))
+  hl_agent *runs = hl__tool_agent(tool);
+  if (runs && hl__agent_reaches(runs, agent))
     return hl_fail(HL_ERR_INVALID,
-                   "hl_agent_add_tool: agent \"%s\" cannot be a tool of itself (the two "
-                   "references would keep each other alive)",
-                   agent->name);
+                   "hl_agent_add_tool: tool \"%s\" runs agent \"%s\", which holds agent \"%s\" "
+                   "(or is it): the references would form a cycle that is never freed",
+                   hl_tool_name(tool), runs->name, agent->name);
   return hl_tools_add(agent->tools, tool);
 }
 hl_tools *hl_agent_tools(hl_agent *agent) { return agent ? agent->tools : NULL; }
@@ -310,8 +310,12 @@ hl_usage hl_agent_last_usage(const hl_agent *agent) {
 
 hl_status hl_agent_add_sub_agent(hl_agent *agent, hl_agent *child) {
   HL_REQUIRE_AGENT(agent, "hl_agent_add_sub_agent");
-  if (!child || child == agent)
-    return hl_fail(HL_ERR_INVALID, "hl_agent_add_sub_agent: child must be another agent");
+  if (!child) return hl_fail(HL_ERR_INVALID, "hl_agent_add_sub_agent: child is NULL");
+  if (hl__agent_reaches(child, agent))
+    return hl_fail(HL_ERR_INVALID,
+                   "hl_agent_add_sub_agent: agent \"%s\" holds agent \"%s\" (or is it): the "
+                   "references would form a cycle that is never freed",
+                   child->name, agent->name);
   if (hl__reserve((void **)&agent->subs, &agent->cap_subs, agent->n_subs + 1,
                   sizeof *agent->subs) != HL_OK)
     return HL_ERR_NOMEM;

@@ -151,17 +151,19 @@ struct hl_agent {
    * the value the run saw when it started. */
   atomic_uint_fast64_t cancel_gen;
 
-  pthread_mutex_t lock; /* errmsgs (the list), last_usage, as_tools */
+  pthread_mutex_t lock; /* errmsgs (the list), last_usage */
   hl__thread_msg *errmsgs;
   hl_usage last_usage;
-  /* The live tools made from this agent by hl_agent_as_tool() (weak:
-   * each holds a reference to the agent and leaves the list when freed). */
-  const hl_tool **as_tools;
-  size_t n_as_tools, cap_as_tools;
 };
 
-/* True if `tool` was made from `agent` by hl_agent_as_tool() (subagent.c). */
-bool hl__agent_is_own_tool(hl_agent *agent, const hl_tool *tool);
+/* The agent a tool made by hl_agent_as_tool() runs (borrowed), or NULL
+ * for any other tool (subagent.c). */
+hl_agent *hl__tool_agent(const hl_tool *tool);
+/* True if `from` holds `target`, itself or through the references it
+ * keeps (sub-agents, agents its tools run, a fork's original): giving
+ * `target` a reference to `from` would then make a cycle. Configure-time,
+ * like the lists it walks. */
+bool hl__agent_reaches(const hl_agent *from, const hl_agent *target);
 
 /* Record the outcome of a run of `agent` on the calling thread: `message`
  * if it failed, "" if it succeeded (see hl_agent_errmsg()). */

@@ -75,14 +75,83 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
 /* Agent as tool                                                       */
 /* ------------------------------------------------------------------ */
 
-/* The user_data of an agent's tool. The agent lists its tools (weak
- * pointers, under its lock) so that hl_agent_add_tool() can refuse to give
- * an agent its own tool: the tool holds a reference to the agent, the
- * agent would hold one to the tool, and neither would ever be freed. */
+/* The user_data of an agent's tool. Every live one is listed in a
+ * process-wide registry so that a tool can be traced back to the agent it
+ * runs (hl__tool_agent): that is how hl_agent_add_tool() and
+ * hl_agent_add_sub_agent() see a reference cycle coming. user_data alone
+ * cannot tell, since any tool's user_data may be anything. */
 typedef struct hl_agent_tool {
   hl_agent *child;
   hl_tool *tool;
 } hl_agent_tool;
+
+static pthread_mutex_t hl_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static hl_agent_tool **hl_registry;
+static size_t hl_registry_n, hl_registry_cap;
+
+static hl_status hl_registry_add(hl_agent_tool *at) {
+  pthread_mutex_lock(&hl_registry_lock);
+  hl_status st = hl__reserve((void **)&hl_registry, &hl_registry_cap, hl_registry_n + 1,
+                             sizeof *hl_registry);
+  if (st == HL_OK) hl_registry[hl_registry_n++] = at;
+  pthread_mutex_unlock(&hl_registry_lock);
+  return st;
+}
+
+static void hl_registry_remove(const hl_agent_tool *at) {
+  pthread_mutex_lock(&hl_registry_lock);
+  for (size_t i = 0; i < hl_registry_n; i++) {
+    if (hl_registry[i] != at) continue;
+    hl_registry[i] = hl_registry[--hl_registry_n];
+    break;
+  }
+  if (hl_registry_n == 0) { /* leave nothing behind for leak checkers */
+    free(hl_registry);
+    hl_registry = NULL;
+    hl_registry_cap = 0;
+  }
+  pthread_mutex_unlock(&hl_registry_lock);
+}
+
+hl_agent *hl__tool_agent(const hl_tool *tool) {
+  hl_agent *child = NULL;
+  pthread_mutex_lock(&hl_registry_lock);
+  for (size_t i = 0; i < hl_registry_n && !child; i++)
+    if (hl_registry[i]->tool == tool) child = hl_registry[i]->child;
+  pthread_mutex_unlock(&hl_registry_lock);
+  return child;
+}
+
+/* Agents already searched by one hl__agent_reaches() call: each agent is
+ * expanded once, so a wide tree of shared agents stays linear. */
+#define HL_REACH_MAX 256
+typedef struct hl_reach {
+  const hl_agent *seen[HL_REACH_MAX];
+  size_t n;
+} hl_reach;
+
+static bool hl_reaches(hl_reach *r, const hl_agent *from, const hl_agent *target) {
+  if (!from) return false;
+  if (from == target) return true;
+  for (size_t i = 0; i < r->n; i++)
+    if (r->seen[i] == from) return false;
+  /* Past this many agents, give up rather than refuse a valid set-up. */
+  if (r->n == HL_REACH_MAX) return false;
+  r->seen[r->n++] = from;
+  /* Every reference an agent holds to another agent: sub-agents, the
+   * agents its tools run, and the original of a fork. */
+  for (size_t i = 0; i < from->n_subs; i++)
+    if (hl_reaches(r, from->subs[i], target)) return true;
+  for (size_t i = 0; i < hl_tools_count(from->tools); i++)
+    if (hl_reaches(r, hl__tool_agent(hl_tools_at(from->tools, i)), target)) return true;
+  return hl_reaches(r, from->origin, target);
+}
+
+bool hl__agent_reaches(const hl_agent *from, const hl_agent *target) {
+  hl_reach r;
+  r.n = 0;
+  return hl_reaches(&r, from, target);
+}
 
 static hl_status hl_agent_tool_fn(hl_context *ctx, const cJSON *args, cJSON **result,
                                   void *user_data) {
@@ -107,30 +176,11 @@ static hl_status hl_agent_tool_fn(hl_context *ctx, const cJSON *args, cJSON **re
   return *result ? HL_OK : hl__oom();
 }
 
-/* Remove `tool` from its agent's list of tools made from it. */
-static void hl_as_tools_forget(hl_agent *a, const hl_tool *tool) {
-  pthread_mutex_lock(&a->lock);
-  for (size_t i = 0; i < a->n_as_tools; i++) {
-    if (a->as_tools[i] != tool) continue;
-    a->as_tools[i] = a->as_tools[--a->n_as_tools];
-    break;
-  }
-  pthread_mutex_unlock(&a->lock);
-}
-
 static void hl_agent_tool_free(void *user_data) {
   hl_agent_tool *at = user_data;
-  hl_as_tools_forget(at->child, at->tool);
+  hl_registry_remove(at);
   hl_agent_unref(at->child);
   free(at);
-}
-
-bool hl__agent_is_own_tool(hl_agent *a, const hl_tool *tool) {
-  bool found = false;
-  pthread_mutex_lock(&a->lock);
-  for (size_t i = 0; i < a->n_as_tools && !found; i++) found = a->as_tools[i] == tool;
-  pthread_mutex_unlock(&a->lock);
-  return found;
 }
 
 hl_tool *hl_agent_as_tool(hl_agent *child, const char *description) {
@@ -155,17 +205,13 @@ hl_tool *hl_agent_as_tool(hl_agent *child, const char *description) {
     free(at);
     return NULL;
   }
-  pthread_mutex_lock(&child->lock);
-  hl_status st = hl__reserve((void **)&child->as_tools, &child->cap_as_tools,
-                             child->n_as_tools + 1, sizeof *child->as_tools);
-  if (st == HL_OK) child->as_tools[child->n_as_tools++] = tool;
-  pthread_mutex_unlock(&child->lock);
-  if (st != HL_OK) {
+  *at = (hl_agent_tool){.child = child, .tool = tool};
+  if (hl_registry_add(at) != HL_OK) {
     hl_tool_unref(tool);
     free(at);
     return NULL;
   }
-  *at = (hl_agent_tool){.child = hl_agent_ref(child), .tool = tool};
+  hl_agent_ref(child);
   hl_tool_set_free_fn(tool, hl_agent_tool_free);
   return tool;
 }

@@ -381,24 +381,44 @@ static void sub_agent_list_keeps_order(void) {
   hl_agent_unref(a); /* drops the last references of b and c */
 }
 
-/* An agent's own tool would hold the agent that holds it: refused, so
- * nothing leaks (ASan and valgrind check that the agent is freed). */
-static void agent_cannot_be_a_tool_of_itself(void) {
+/* References that would form a cycle (an agent holding, through tools,
+ * sub-agents or a fork, something that holds it) are refused, so nothing
+ * leaks: ASan and valgrind check that every agent here is freed. */
+static void reference_cycles_between_agents_are_refused(void) {
   hl_agent *a = hl_agent_new("helper");
-  hl_agent *other = hl_agent_new("boss");
-  hl_tool *self = hl_agent_as_tool(a, NULL);
-  REQUIRE(self != NULL);
-  CHECK_INT(hl_agent_add_tool(a, self), HL_ERR_INVALID);
-  CHECK_CONTAINS(hl_last_error(), "tool of itself");
+  hl_agent *b = hl_agent_new("boss");
+  hl_agent *c = hl_agent_new("chief");
+  hl_tool *ta = hl_agent_as_tool(a, NULL), *tb = hl_agent_as_tool(b, NULL);
+  REQUIRE(ta && tb);
+  /* An agent cannot be its own tool or its own sub-agent. */
+  CHECK_INT(hl_agent_add_tool(a, ta), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "cycle");
   CHECK_INT(hl_tools_count(hl_agent_tools(a)), 0);
-  CHECK_INT(hl_agent_add_tool(other, self), HL_OK);
-  /* A tool of the same name that does not hold the agent is fine. */
+  CHECK_INT(hl_agent_add_sub_agent(a, a), HL_ERR_INVALID);
+  /* boss uses helper; then helper cannot use boss, in either way. */
+  CHECK_INT(hl_agent_add_tool(b, ta), HL_OK);
+  CHECK_INT(hl_agent_add_tool(a, tb), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_add_sub_agent(a, b), HL_ERR_INVALID);
+  /* Longer: chief has boss as a sub-agent; helper cannot get chief. */
+  CHECK_INT(hl_agent_add_sub_agent(c, b), HL_OK);
+  CHECK_INT(hl_agent_add_sub_agent(a, c), HL_ERR_INVALID);
+  /* A fork holds its original. */
+  hl_agent *f = hl_agent_fork(a, "helper2");
+  hl_tool *tf = hl_agent_as_tool(f, NULL);
+  CHECK_INT(hl_agent_add_tool(a, tf), HL_ERR_INVALID);
+  /* No cycle, no refusal: a tool of the same name that does not run the
+   * agent, and a sibling used by two agents. */
   hl_tool *plain = hl_tool_new("helper", "Not the agent.", tool_echo_fn, a);
   CHECK_INT(hl_agent_add_tool(a, plain), HL_OK);
+  CHECK_INT(hl_agent_add_tool(c, ta), HL_OK);
   hl_tool_unref(plain);
-  hl_tool_unref(self);
-  hl_agent_unref(a); /* other's tool still holds it */
-  hl_agent_unref(other);
+  hl_tool_unref(tf);
+  hl_agent_unref(f);
+  hl_tool_unref(ta);
+  hl_tool_unref(tb);
+  hl_agent_unref(a); /* still held by the tools of boss and chief */
+  hl_agent_unref(b); /* still held by chief */
+  hl_agent_unref(c);
 }
 
 int main(void) {
@@ -411,6 +431,6 @@ int main(void) {
   RUN(abort_in_child_stops_the_parent_run);
   RUN(runaway_recursion_is_an_error);
   RUN(sub_agent_list_keeps_order);
-  RUN(agent_cannot_be_a_tool_of_itself);
+  RUN(reference_cycles_between_agents_are_refused);
   return CHECK_EXIT();
 }
