@@ -141,7 +141,10 @@ HL_API hl_session *hl_agent_session(hl_agent *agent);
  *  their own message. Borrowed: valid until the next run of `agent` on
  *  this thread or until the agent is freed. Thread-safe. */
 HL_API const char *hl_agent_errmsg(const hl_agent *agent);
-/** Usage summed over the model calls of the agent's last run. */
+/** Usage summed over the model calls of the agent's run that finished
+ *  last, on any thread (a sub-agent run of it counts too). Returned by
+ *  value, read under the agent's lock: thread-safe, but with concurrent
+ *  runs use the AGENT_END / TRACE_COMPLETE events to get one run's usage. */
 HL_API hl_usage hl_agent_last_usage(const hl_agent *agent);
 
 /* ------------------------------------------------------------------ */
