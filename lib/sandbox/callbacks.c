@@ -7,7 +7,7 @@
  * nothing left to run, the execution loop hands every recorded request to
  * hl__sb_run_queue(): one request runs on the calling thread, several run
  * at once on worker threads (one per request), and their outcomes go back
- * to JavaScript in one batch.
+ * to JavaScript together, before any JavaScript runs again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -480,11 +480,41 @@ static const char *kind_of(hl_status st) {
   }
 }
 
-char *hl__sb_run_queue(hl_sandbox *sb) {
+/* What settles one request's promise: JSON text of the value (ok), or
+ * the CallbackError's kind (text, a constant) and message. */
+typedef struct sb_outcome {
+  bool ok;
+  char *text;
+  char *message;
+} sb_outcome;
+
+/* Fill `out` from a finished or abandoned job (batch locked). False when
+ * out of memory. */
+static bool take_outcome(sb_job *job, unsigned cb_timeout, sb_outcome *out) {
+  const char *kind;
+  if (job->timed_out) {
+    char buf[160];
+    snprintf(buf, sizeof buf, "%.64s: callback timed out after %u ms",
+             job->name ? job->name : "callback", cb_timeout);
+    kind = "Timeout";
+    out->message = strdup(buf);
+  } else if (job->status == HL_OK) {
+    out->ok = true;
+    out->text = job->result ? cJSON_PrintUnformatted(job->result) : strdup("null");
+    return out->text != NULL;
+  } else {
+    kind = kind_of(job->status);
+    out->message = strdup(job->message ? job->message : "");
+  }
+  out->text = strdup(kind);
+  return out->text && out->message;
+}
+
+hl_status hl__sb_run_queue(hl_sandbox *sb) {
   size_t n = sb->n_queue;
   sb_batch *b = calloc(1, sizeof *b + n * sizeof(sb_job));
   if (!b)
-    return NULL;
+    return hl_fail(HL_ERR_NOMEM, "out of memory running callbacks");
   pthread_mutex_init(&b->lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -524,43 +554,28 @@ char *hl__sb_run_queue(hl_sandbox *sb) {
     run_parallel(b, runnable, cb_timeout);
   }
 
-  /* Build the settle batch. Abandoned jobs are read only for their name,
-   * which their worker never writes. */
-  cJSON *out = cJSON_CreateArray();
+  /* Take the outcomes under the lock, then settle the promises without
+   * it. Abandoned jobs are read only for their name, which their worker
+   * never writes. */
+  sb_outcome *outs = calloc(n ? n : 1, sizeof *outs);
+  bool ok = outs != NULL && ids != NULL;
   pthread_mutex_lock(&b->lock);
-  for (size_t i = 0; out && ids && i < n; i++) {
-    sb_job *job = &b->jobs[i];
-    cJSON *item = cJSON_CreateArray();
-    if (!item) {
-      cJSON_Delete(out);
-      out = NULL;
-      break;
-    }
-    cJSON_AddItemToArray(item, cJSON_CreateNumber(ids[i]));
-    if (job->timed_out) {
-      char buf[160];
-      snprintf(buf, sizeof buf, "%.64s: callback timed out after %u ms",
-               job->name ? job->name : "callback", cb_timeout);
-      cJSON_AddItemToArray(item, cJSON_CreateNumber(0));
-      cJSON_AddItemToArray(item, cJSON_CreateString("Timeout"));
-      cJSON_AddItemToArray(item, cJSON_CreateString(buf));
-    } else if (job->status == HL_OK) {
-      cJSON_AddItemToArray(item, cJSON_CreateNumber(1));
-      cJSON_AddItemToArray(item, job->result ? job->result : cJSON_CreateNull());
-      job->result = NULL;
-    } else {
-      cJSON_AddItemToArray(item, cJSON_CreateNumber(0));
-      cJSON_AddItemToArray(item, cJSON_CreateString(kind_of(job->status)));
-      cJSON_AddItemToArray(item, cJSON_CreateString(job->message ? job->message : ""));
-    }
-    cJSON_AddItemToArray(out, item);
-  }
+  for (size_t i = 0; ok && i < n; i++)
+    ok = take_outcome(&b->jobs[i], cb_timeout, &outs[i]);
   batch_unref_locked(b);
-  free(ids);
-  char *text = out ? cJSON_PrintUnformatted(out) : NULL;
-  cJSON_Delete(out);
-
+  hl_status st = ok ? HL_OK : hl_fail(HL_ERR_NOMEM, "out of memory running callbacks");
   if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns)
     hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
-  return text;
+  /* A stopped execution (timeout, or a limit hit while the callbacks ran)
+   * delivers nothing: JavaScript is not to run again. */
+  for (size_t i = 0; st == HL_OK && sb->abort_status == HL_OK && i < n; i++)
+    st = hl_vm_settle(sb->vm, ids[i], outs[i].ok, outs[i].text, strlen(outs[i].text),
+                      outs[i].message);
+  for (size_t i = 0; outs && i < n; i++) {
+    free(outs[i].text);
+    free(outs[i].message);
+  }
+  free(outs);
+  free(ids);
+  return st;
 }

@@ -8,7 +8,9 @@
  *
  *   define(json)   make one async global function per host callback
  *                  ({"callbacks": [...], "seed": [4 x uint32]})
- *   settle(json)   resolve or reject the promises of finished callbacks
+ *   settle(id, ok, a, b)  resolve the promise of callback request `id`
+ *                  with JSON text `a` (ok = 1), or reject it with a
+ *                  CallbackError of kind `a` and message `b` (ok = 0)
  *   finish(value)  the completion value as JSON text ("" for none)
  *   describe(err)  an exception as JSON {name, message, stack, kind}
  *
@@ -16,8 +18,9 @@
  * (non-asyncify) build, so JavaScript cannot block on the host. A callback
  * call records a request and returns a pending promise; once the
  * evaluation has nothing left to run, the host executes every pending
- * request (in parallel) and settles their promises in one batch. That is
- * what makes `await Promise.all([...])` run callbacks concurrently.
+ * request (in parallel) and then settles their promises, one settle()
+ * call each, before any job runs again. That is what makes
+ * `await Promise.all([...])` run callbacks concurrently.
  */
 #include "qjs_vm_internal.h"
 
@@ -110,14 +113,11 @@ const char hl__prelude_js[] =
   "    return parse(registryText);\n"
   "  }, writable: true, configurable: true});\n"
   "\n"
-  "  function settle(json) {\n"
-  "    const batch = parse(json);\n"
-  "    for (const r of batch) {\n"
-  "      const p = pending.get(r[0]);\n"
-  "      if (!p) continue;\n"
-  "      pending.delete(r[0]);\n"
-  "      if (r[1]) p[0](r[2]); else p[1](new CallbackError(r[2], r[3]));\n"
-  "    }\n"
+  "  function settle(id, ok, a, b) {\n"
+  "    const p = pending.get(id);\n"
+  "    if (!p) return;\n"
+  "    pending.delete(id);\n"
+  "    if (ok) p[0](a === 'null' ? null : parse(a)); else p[1](new CallbackError(a, b));\n"
   "  }\n"
   "  function finish(v) {\n"
   "    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') return '';\n"

@@ -581,9 +581,58 @@ hl_status hl_vm_define(hl_vm *vm, const char *json) {
   return vm_run(vm, op_call_string, &a);
 }
 
-hl_status hl_vm_settle(hl_vm *vm, const char *json, size_t len) {
-  string_arg a = {vm->fn_settle, json, len, "delivering callback results"};
-  return vm_run(vm, op_call_string, &a);
+typedef struct settle_arg {
+  double id;
+  bool ok;
+  const char *a, *b;
+  size_t a_len;
+} settle_arg;
+
+/* A new JSValue* holding a copy of string `s`, or 0 when out of memory. */
+static uint32_t new_string(vm_t *vm, const char *s, size_t len) {
+  uint32_t str = wasm_strdup(vm, s, len);
+  if (!str)
+    return 0;
+  uint32_t v = QTS_NewString(vm, vm->ctx, str);
+  qts_free(vm, str);
+  return v;
+}
+
+/* settle(id, ok, a[, b]): four arguments at most, which is exactly what
+ * the 16-byte scratch block holds. */
+static hl_status op_settle(vm_t *vm, void *p) {
+  settle_arg *s = p;
+  uint32_t argv[4] = {0};
+  uint32_t argc = s->ok ? 3 : 4;
+  argv[0] = QTS_NewFloat64(vm, vm->ctx, s->id);
+  argv[1] = QTS_NewFloat64(vm, vm->ctx, s->ok ? 1 : 0);
+  argv[2] = new_string(vm, s->a, s->a_len);
+  if (!s->ok)
+    argv[3] = new_string(vm, s->b, strlen(s->b));
+  hl_status st = HL_OK;
+  for (uint32_t i = 0; i < argc; i++)
+    if (!argv[i])
+      st = hl_fail(HL_ERR_LIMIT, "sandbox: out of memory delivering a callback result");
+  if (st == HL_OK) {
+    for (uint32_t i = 0; i < argc; i++)
+      hl_vm_store32(vm, vm->scratch + 4 * i, argv[i]);
+    uint32_t r = QTS_Call(vm, vm->ctx, vm->fn_settle, vm->undefined_ptr, argc, vm->scratch);
+    uint32_t exc = QTS_ResolveException(vm, vm->ctx, r);
+    if (exc) {
+      QTS_FreeValuePointer(vm, vm->ctx, exc);
+      st = hl_fail(HL_ERR_EXECUTION_FAILED, "sandbox: delivering a callback result failed");
+    }
+    QTS_FreeValuePointer(vm, vm->ctx, r);
+  }
+  for (uint32_t i = 0; i < argc; i++)
+    if (argv[i])
+      QTS_FreeValuePointer(vm, vm->ctx, argv[i]);
+  return st;
+}
+
+hl_status hl_vm_settle(hl_vm *vm, double id, bool ok, const char *a, size_t a_len, const char *b) {
+  settle_arg s = {id, ok, a, ok ? NULL : (b ? b : ""), a_len};
+  return vm_run(vm, op_settle, &s);
 }
 
 typedef struct limit_arg {

@@ -80,9 +80,11 @@ hl_status hl_vm_take_result(hl_vm *vm, char **out);
  *  {"name","description","parameters"}. */
 hl_status hl_vm_define(hl_vm *vm, const char *json);
 
-/** Resolve or reject promises: `json` is an array of [id, 1, value] or
- *  [id, 0, kind, message]. */
-hl_status hl_vm_settle(hl_vm *vm, const char *json, size_t len);
+/** Settle the promise of callback request `id`: resolve it with the JSON
+ *  text `a` (`a_len` bytes) when `ok`, else reject it with a CallbackError
+ *  of kind `a` and message `b`. Runs no job: the promise's reactions wait
+ *  for the next hl_vm_run_jobs(). An unknown id is ignored. */
+hl_status hl_vm_settle(hl_vm *vm, double id, bool ok, const char *a, size_t a_len, const char *b);
 
 /** Stop the instance that is running on this thread: unwinds out of wasm
  *  like a trap, leaving the vm broken (the owner then resets it). Only

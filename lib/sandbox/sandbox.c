@@ -438,18 +438,7 @@ static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
     if (sb->abort_status)
       return;
     if (sb->n_queue > 0) {
-      char *batch = hl__sb_run_queue(sb);
-      if (!batch) {
-        res->status = HL_ERR_NOMEM;
-        res->error = strdup("out of memory running callbacks");
-        return;
-      }
-      if (sb->abort_status) {
-        free(batch);
-        return;
-      }
-      st = hl_vm_settle(sb->vm, batch, strlen(batch));
-      free(batch);
+      st = hl__sb_run_queue(sb);
       if (st) {
         res->status = st;
         res->error = strdup(hl_last_error());

@@ -83,11 +83,11 @@ sb_callback *hl__sb_find(const hl_sandbox *sb, const char *name, size_t *index);
 char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]);
 
 /* Run the requests in sb->queue (in parallel when there are several) and
- * return the settle batch for the prelude: [[id,1,value] | [id,0,kind,msg]]
- * as JSON text (caller frees), or NULL on allocation failure. Empties the
- * queue. Records a timeout in sb->abort_* when the execution deadline
- * passed while waiting. */
-char *hl__sb_run_queue(hl_sandbox *sb);
+ * settle their promises in the vm (hl_vm_settle), in request order.
+ * Empties the queue. HL_ERR_NOMEM, or the vm's error (a trap). Records a
+ * timeout in sb->abort_* when the execution deadline passed while
+ * waiting. */
+hl_status hl__sb_run_queue(hl_sandbox *sb);
 
 /* Stop the running execution with `status` (the first reason wins). */
 void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) HL_PRINTF(3, 4);
