@@ -78,6 +78,7 @@ static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
   if (trap != WASM_RT_TRAP_NONE) {
     vm->broken = true;
     vm->promise = 0;
+    vm->value_state = 0;
     return hl_fail(HL_ERR_SANDBOX, "sandbox trapped: %s", wasm_rt_strerror(trap));
   }
   return st;
@@ -444,6 +445,7 @@ static void drop_promise(vm_t *vm) {
   if (vm->promise)
     QTS_FreeValuePointer(vm, vm->ctx, vm->promise);
   vm->promise = 0;
+  vm->value_state = 0;
 }
 
 static hl_status op_eval(vm_t *vm, void *p) {
@@ -452,10 +454,24 @@ static hl_status op_eval(vm_t *vm, void *p) {
   uint32_t code = wasm_strdup(vm, a->code, a->len);
   if (!code)
     return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory for the code (%zu bytes)", a->len);
+  /* Code that never says "await" cannot use top-level await: it runs as a
+   * plain global script, whose completion value comes back at once. The
+   * async form costs a promise, an async frame and a {value} wrapper
+   * object, about as much as compiling the code. A mere mention of await
+   * (in a string, a comment, an async function) only costs that. */
+  bool sync = memmem(a->code, a->len, "await", 5) == NULL;
   uint32_t r = QTS_Eval(vm, vm->ctx, code, (uint32_t)a->len, vm->filename, 0,
-                        HL_JS_EVAL_TYPE_GLOBAL | HL_JS_EVAL_FLAG_ASYNC);
+                        HL_JS_EVAL_TYPE_GLOBAL | (sync ? 0 : HL_JS_EVAL_FLAG_ASYNC));
   qts_free(vm, code);
   uint32_t exc = QTS_ResolveException(vm, vm->ctx, r);
+  if (exc && sync) {
+    /* Kept as the outcome, as the async form keeps a rejected promise:
+     * callbacks the code started before it threw still run. */
+    QTS_FreeValuePointer(vm, vm->ctx, r);
+    vm->promise = exc;
+    vm->value_state = HL_VM_REJECTED;
+    return HL_OK;
+  }
   if (exc) {
     QTS_FreeValuePointer(vm, vm->ctx, r);
     uint32_t d = call1(vm, vm->fn_describe, exc, NULL);
@@ -467,6 +483,7 @@ static hl_status op_eval(vm_t *vm, void *p) {
     return hl_fail(HL_ERR_EXECUTION_FAILED, "sandbox: the code threw");
   }
   vm->promise = r;
+  vm->value_state = sync ? HL_VM_FULFILLED : 0;
   return HL_OK;
 }
 
@@ -502,7 +519,10 @@ typedef struct state_arg {
 
 static hl_status op_state(vm_t *vm, void *p) {
   state_arg *a = p;
-  a->state = vm->promise ? (int)QTS_PromiseState(vm, vm->ctx, vm->promise) : -1;
+  if (vm->promise && vm->value_state)
+    a->state = vm->value_state;
+  else
+    a->state = vm->promise ? (int)QTS_PromiseState(vm, vm->ctx, vm->promise) : -1;
   return HL_OK;
 }
 
@@ -517,33 +537,56 @@ typedef struct result_arg {
   char *out;
 } result_arg;
 
+/* The completion value JSValue* `v` as JSON text (malloc'ed), NULL when
+ * it has none or on failure. */
+static char *finish(vm_t *vm, uint32_t v) {
+  uint32_t s = call1(vm, vm->fn_finish, v, NULL);
+  if (!s)
+    return NULL;
+  char *text = value_to_cstring(vm, s);
+  QTS_FreeValuePointer(vm, vm->ctx, s);
+  if (text && !*text) {
+    free(text);
+    text = NULL;
+  }
+  return text;
+}
+
+/* The exception JSValue* `e` described as JSON (malloc'ed), NULL on
+ * failure. */
+static char *describe(vm_t *vm, uint32_t e) {
+  uint32_t d = call1(vm, vm->fn_describe, e, NULL);
+  if (!d)
+    return NULL;
+  char *text = value_to_cstring(vm, d);
+  QTS_FreeValuePointer(vm, vm->ctx, d);
+  return text;
+}
+
 static hl_status op_take_result(vm_t *vm, void *p) {
   result_arg *a = p;
   if (!vm->promise)
     return hl_fail(HL_ERR_STATE, "sandbox: no evaluation to take a result from");
+  if (vm->value_state == HL_VM_FULFILLED) {
+    a->out = finish(vm, vm->promise);
+    drop_promise(vm);
+    return HL_OK;
+  }
+  if (vm->value_state == HL_VM_REJECTED) {
+    a->out = describe(vm, vm->promise);
+    drop_promise(vm);
+    return HL_OK;
+  }
   int state = (int)QTS_PromiseState(vm, vm->ctx, vm->promise);
   uint32_t value = QTS_PromiseResult(vm, vm->ctx, vm->promise);
   hl_status st = HL_OK;
   if (state == HL_VM_FULFILLED) {
     /* An async global script resolves to {value: completion value}. */
     uint32_t inner = Z_qjsZ_ha(VM_INST(vm), vm->ctx, value, vm->key_value);
-    uint32_t s = call1(vm, vm->fn_finish, inner, NULL);
+    a->out = finish(vm, inner);
     QTS_FreeValuePointer(vm, vm->ctx, inner);
-    if (s) {
-      char *text = value_to_cstring(vm, s);
-      QTS_FreeValuePointer(vm, vm->ctx, s);
-      if (text && !*text) {
-        free(text);
-        text = NULL;
-      }
-      a->out = text;
-    }
   } else if (state == HL_VM_REJECTED) {
-    uint32_t d = call1(vm, vm->fn_describe, value, NULL);
-    if (d) {
-      a->out = value_to_cstring(vm, d);
-      QTS_FreeValuePointer(vm, vm->ctx, d);
-    }
+    a->out = describe(vm, value);
   } else {
     st = hl_fail(HL_ERR_STATE, "sandbox: the evaluation has not finished");
   }

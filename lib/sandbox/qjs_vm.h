@@ -57,10 +57,12 @@ void hl_vm_free(hl_vm *vm);
 /** True after a trap: the vm must not be entered again. */
 bool hl_vm_broken(const hl_vm *vm);
 
-/** Start evaluating `code` as a global script with top-level await.
- *  HL_OK: the evaluation promise is kept in the vm (see state/result).
- *  HL_ERR_EXECUTION_FAILED: syntax error or a synchronous throw (message
- *  set; *error_json describes the exception for the caller to free).
+/** Start evaluating `code` as a global script with top-level await
+ *  (code that never mentions await runs as a plain script).
+ *  HL_OK: the evaluation's outcome is kept in the vm (see state/result).
+ *  HL_ERR_EXECUTION_FAILED: syntax error or a synchronous throw of the
+ *  async form (message set; *error_json describes the exception for the
+ *  caller to free).
  *  HL_ERR_SANDBOX: trap. */
 hl_status hl_vm_eval(hl_vm *vm, const char *code, size_t len, char **error_json);
 

@@ -31,6 +31,9 @@ struct Z_a_instance_t {
   uint32_t key_value;     /* JSValue* of the string "value" */
   uint32_t scratch;       /* 16 bytes for call arguments and out-params */
   uint32_t promise;       /* JSValue* of the running evaluation, 0 if none */
+  int value_state;        /* 0: `promise` is the async script's promise;
+                             HL_VM_FULFILLED / HL_VM_REJECTED: it is a plain
+                             script's completion value / exception */
   hl_vm_hooks hooks;
   void *ud;
   bool broken;
