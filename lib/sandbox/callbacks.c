@@ -10,6 +10,7 @@
  * to JavaScript together, before any JavaScript runs again.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,6 +485,8 @@ static const char *kind_of(hl_status st) {
  * the CallbackError's kind (text, a constant) and message. */
 typedef struct sb_outcome {
   bool ok;
+  bool is_number; /* ok with a finite number: `number`, no text */
+  double number;
   char *text;
   char *message;
 } sb_outcome;
@@ -500,6 +503,12 @@ static bool take_outcome(sb_job *job, unsigned cb_timeout, sb_outcome *out) {
     out->message = strdup(buf);
   } else if (job->status == HL_OK) {
     out->ok = true;
+    if (cJSON_IsNumber(job->result) && isfinite(job->result->valuedouble)) {
+      /* Exactly what its JSON text would parse back to (-0 included). */
+      out->is_number = true;
+      out->number = job->result->valuedouble;
+      return true;
+    }
     out->text = job->result ? cJSON_PrintUnformatted(job->result) : strdup("null");
     return out->text != NULL;
   } else {
@@ -569,8 +578,9 @@ hl_status hl__sb_run_queue(hl_sandbox *sb) {
   /* A stopped execution (timeout, or a limit hit while the callbacks ran)
    * delivers nothing: JavaScript is not to run again. */
   for (size_t i = 0; st == HL_OK && sb->abort_status == HL_OK && i < n; i++)
-    st = hl_vm_settle(sb->vm, ids[i], outs[i].ok, outs[i].text, strlen(outs[i].text),
-                      outs[i].message);
+    st = outs[i].is_number ? hl_vm_settle_number(sb->vm, ids[i], outs[i].number)
+                           : hl_vm_settle(sb->vm, ids[i], outs[i].ok, outs[i].text,
+                                          strlen(outs[i].text), outs[i].message);
   for (size_t i = 0; outs && i < n; i++) {
     free(outs[i].text);
     free(outs[i].message);

@@ -9,8 +9,9 @@
  *   define(json)   make one async global function per host callback
  *                  ({"callbacks": [...], "seed": [4 x uint32]})
  *   settle(id, ok, a, b)  resolve the promise of callback request `id`
- *                  with JSON text `a` (ok = 1), or reject it with a
- *                  CallbackError of kind `a` and message `b` (ok = 0)
+ *                  with `a` (ok = 1): a number as it is, a string as JSON
+ *                  text; or reject it with a CallbackError of kind `a` and
+ *                  message `b` (ok = 0)
  *   finish(value)  the completion value as JSON text ("" for none)
  *   describe(err)  an exception as JSON {name, message, stack, kind}
  *
@@ -67,12 +68,21 @@ const char hl__prelude_js[] =
   "    if (text === undefined)\n"
   "      return Promise.reject(new CallbackError('InvalidArguments',\n"
   "        name + ': arguments must be a JSON-serialisable object'));\n"
-  "    return new Promise(function (resolve, reject) {\n"
+  "    // One shared executor instead of a new closure per call; the request\n"
+  "    // is recorded after it, inside a try so that a failure still only\n"
+  "    // rejects the promise, as it would inside an executor.\n"
+  "    const p = new Promise(capture);\n"
+  "    const settlers = captured;\n"
+  "    captured = undefined;\n"
+  "    try {\n"
   "      const id = nextId++;\n"
-  "      pending.set(id, [resolve, reject]);\n"
+  "      pending.set(id, settlers);\n"
   "      hostCall(id, name, text);\n"
-  "    });\n"
+  "    } catch (e) { settlers[1](e); }\n"
+  "    return p;\n"
   "  }\n"
+  "  let captured;\n"
+  "  function capture(resolve, reject) { captured = [resolve, reject]; }\n"
   "  // A callback is an async function to JavaScript (its constructor is\n"
   "  // AsyncFunction, it cannot be constructed, it returns a promise), but\n"
   "  // it is a method that returns the request's own promise: a real async\n"
@@ -117,7 +127,8 @@ const char hl__prelude_js[] =
   "    const p = pending.get(id);\n"
   "    if (!p) return;\n"
   "    pending.delete(id);\n"
-  "    if (ok) p[0](a === 'null' ? null : parse(a)); else p[1](new CallbackError(a, b));\n"
+  "    if (ok) p[0](typeof a === 'number' ? a : a === 'null' ? null : parse(a));\n"
+  "    else p[1](new CallbackError(a, b));\n"
   "  }\n"
   "  function finish(v) {\n"
   "    // Primitives without JSON.stringify, the dearest part otherwise: a\n"

@@ -627,8 +627,9 @@ hl_status hl_vm_define(hl_vm *vm, const char *json) {
 typedef struct settle_arg {
   double id;
   bool ok;
-  const char *a, *b;
+  const char *a, *b; /* a == NULL: the value is `number` */
   size_t a_len;
+  double number;
 } settle_arg;
 
 /* A new JSValue* holding a copy of string `s`, or 0 when out of memory. */
@@ -649,7 +650,7 @@ static hl_status op_settle(vm_t *vm, void *p) {
   uint32_t argc = s->ok ? 3 : 4;
   argv[0] = QTS_NewFloat64(vm, vm->ctx, s->id);
   argv[1] = QTS_NewFloat64(vm, vm->ctx, s->ok ? 1 : 0);
-  argv[2] = new_string(vm, s->a, s->a_len);
+  argv[2] = s->a ? new_string(vm, s->a, s->a_len) : QTS_NewFloat64(vm, vm->ctx, s->number);
   if (!s->ok)
     argv[3] = new_string(vm, s->b, strlen(s->b));
   hl_status st = HL_OK;
@@ -674,7 +675,12 @@ static hl_status op_settle(vm_t *vm, void *p) {
 }
 
 hl_status hl_vm_settle(hl_vm *vm, double id, bool ok, const char *a, size_t a_len, const char *b) {
-  settle_arg s = {id, ok, a, ok ? NULL : (b ? b : ""), a_len};
+  settle_arg s = {id, ok, a ? a : "", ok ? NULL : (b ? b : ""), a_len, 0};
+  return vm_run(vm, op_settle, &s);
+}
+
+hl_status hl_vm_settle_number(hl_vm *vm, double id, double value) {
+  settle_arg s = {id, true, NULL, NULL, 0, value};
   return vm_run(vm, op_settle, &s);
 }
 

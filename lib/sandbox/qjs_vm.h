@@ -88,6 +88,11 @@ hl_status hl_vm_define(hl_vm *vm, const char *json);
  *  for the next hl_vm_run_jobs(). An unknown id is ignored. */
 hl_status hl_vm_settle(hl_vm *vm, double id, bool ok, const char *a, size_t a_len, const char *b);
 
+/** Resolve the promise of callback request `id` with the number `value`
+ *  (finite), as hl_vm_settle() would with its JSON text, without printing
+ *  and parsing it. */
+hl_status hl_vm_settle_number(hl_vm *vm, double id, double value);
+
 /** Stop the instance that is running on this thread: unwinds out of wasm
  *  like a trap, leaving the vm broken (the owner then resets it). Only
  *  from hooks called by JavaScript, for code that keeps running after a
