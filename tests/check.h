@@ -11,6 +11,13 @@
 #include <string.h>
 
 static int check_failures_;
+/* Optional name prefix from the command line (CHECK_ARGS): RUN skips the
+ * tests that do not match, and CHECK_EXIT fails when none matched, so a
+ * mistyped filter can never pass. */
+static const char *check_filter_;
+static int check_ran_;
+
+#define CHECK_ARGS(argc, argv) (check_filter_ = (argc) > 1 ? (argv)[1] : NULL)
 
 #define CHECK(cond)                                                          \
   do {                                                                       \
@@ -62,11 +69,21 @@ static int check_failures_;
 /* Run one test function, printing its name: RUN(H7_mutated_args_reach_tool). */
 #define RUN(fn)                                                                \
   do {                                                                         \
+    if (check_filter_ && strncmp(#fn, check_filter_, strlen(check_filter_)) != 0) \
+      break;                                                                   \
     int before_ = check_failures_;                                             \
+    check_ran_++;                                                              \
     fn();                                                                      \
     fprintf(stderr, "%s %s\n", check_failures_ == before_ ? "ok  " : "FAIL", #fn); \
   } while (0)
 
-#define CHECK_EXIT() (check_failures_ ? EXIT_FAILURE : EXIT_SUCCESS)
+static inline int check_exit_(void) {
+  if (check_filter_ && !check_ran_) {
+    fprintf(stderr, "no test matches \"%s\"\n", check_filter_);
+    return EXIT_FAILURE;
+  }
+  return check_failures_ ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+#define CHECK_EXIT() check_exit_()
 
 #endif

@@ -956,7 +956,8 @@ static void H14_child_inherits_hooks_and_observers_events_tagged_with_branch(voi
   hl_provider_unref(child_model);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  CHECK_ARGS(argc, argv);  /* "H7_" runs the H7 test alone (tests/hooks/meson.build) */
   log_init(&LOG);
   RUN(H1_six_hook_points_fire_at_their_places);
   RUN(H2_hook_returns_continue_override_or_abort);
