@@ -290,16 +290,19 @@ static void job_release(sb_job *job) {
   cJSON_Delete(job->result);
 }
 
-static void batch_unref_locked(sb_batch *b) {
-  int left = --b->refs;
-  pthread_mutex_unlock(&b->lock);
-  if (left)
-    return;
+static void batch_free(sb_batch *b) {
   for (size_t i = 0; i < b->n; i++)
     job_release(&b->jobs[i]);
   pthread_cond_destroy(&b->cond);
   pthread_mutex_destroy(&b->lock);
   free(b);
+}
+
+static void batch_unref_locked(sb_batch *b) {
+  int left = --b->refs;
+  pthread_mutex_unlock(&b->lock);
+  if (!left)
+    batch_free(b);
 }
 
 /* Call the callback; fills the job's outcome (not yet published). */
@@ -486,6 +489,7 @@ static const char *kind_of(hl_status st) {
 typedef struct sb_outcome {
   bool ok;
   bool is_number; /* ok with a finite number: `number`, no text */
+  bool is_null;   /* ok with null (or no result): no text */
   double number;
   char *text;
   char *message;
@@ -509,7 +513,11 @@ static bool take_outcome(sb_job *job, unsigned cb_timeout, sb_outcome *out) {
       out->number = job->result->valuedouble;
       return true;
     }
-    out->text = job->result ? cJSON_PrintUnformatted(job->result) : strdup("null");
+    if (!job->result || cJSON_IsNull(job->result)) {
+      out->is_null = true;
+      return true;
+    }
+    out->text = cJSON_PrintUnformatted(job->result);
     return out->text != NULL;
   } else {
     kind = kind_of(job->status);
@@ -540,10 +548,15 @@ hl_status hl__sb_run_queue(hl_sandbox *sb) {
     else
       b->jobs[i].done = true;
   }
-  double *ids = malloc((n ? n : 1) * sizeof *ids);
-  for (size_t i = 0; i < n && ids; i++)
-    ids[i] = sb->queue[i].id;
+  /* The requests' settling functions, in request order: each is handed
+   * back to the vm exactly once below, settled or released. */
+  hl_vm_request *reqs = malloc((n ? n : 1) * sizeof *reqs);
+  if (!reqs) {
+    batch_free(b);
+    return hl_fail(HL_ERR_NOMEM, "out of memory running callbacks");
+  }
   for (size_t i = 0; i < n; i++) {
+    reqs[i] = sb->queue[i].req;
     free(sb->queue[i].name);
     free(sb->queue[i].args);
   }
@@ -567,7 +580,7 @@ hl_status hl__sb_run_queue(hl_sandbox *sb) {
    * it. Abandoned jobs are read only for their name, which their worker
    * never writes. */
   sb_outcome *outs = calloc(n ? n : 1, sizeof *outs);
-  bool ok = outs != NULL && ids != NULL;
+  bool ok = outs != NULL;
   pthread_mutex_lock(&b->lock);
   for (size_t i = 0; ok && i < n; i++)
     ok = take_outcome(&b->jobs[i], cb_timeout, &outs[i]);
@@ -577,15 +590,20 @@ hl_status hl__sb_run_queue(hl_sandbox *sb) {
     hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
   /* A stopped execution (timeout, or a limit hit while the callbacks ran)
    * delivers nothing: JavaScript is not to run again. */
-  for (size_t i = 0; st == HL_OK && sb->abort_status == HL_OK && i < n; i++)
-    st = outs[i].is_number ? hl_vm_settle_number(sb->vm, ids[i], outs[i].number)
-                           : hl_vm_settle(sb->vm, ids[i], outs[i].ok, outs[i].text,
-                                          strlen(outs[i].text), outs[i].message);
+  for (size_t i = 0; i < n; i++) {
+    if (st != HL_OK || sb->abort_status != HL_OK)
+      hl_vm_release(sb->vm, reqs[i]);
+    else if (outs[i].is_number || outs[i].is_null)
+      st = hl_vm_settle_number(sb->vm, reqs[i], outs[i].number, outs[i].is_null);
+    else
+      st = hl_vm_settle(sb->vm, reqs[i], outs[i].ok, outs[i].text, strlen(outs[i].text),
+                        outs[i].message);
+  }
   for (size_t i = 0; outs && i < n; i++) {
     free(outs[i].text);
     free(outs[i].message);
   }
   free(outs);
-  free(ids);
+  free(reqs);
   return st;
 }

@@ -8,16 +8,16 @@
  *
  *   define(json)   make one async global function per host callback
  *                  ({"callbacks": [...], "seed": [4 x uint32]})
- *   settle(id, ok, a, b)  resolve the promise of callback request `id`
- *                  with `a` (ok = 1): a number as it is, a string as JSON
- *                  text; or reject it with a CallbackError of kind `a` and
- *                  message `b` (ok = 0)
+ *   settle(fn, a[, b])  call a request's resolve function `fn` with the
+ *                  value of JSON text `a`, or its reject function with a
+ *                  CallbackError of kind `a` and message `b`
  *   finish(value)  the completion value as JSON text ("" for none)
  *   describe(err)  an exception as JSON {name, message, stack, kind}
  *
  * Why promises are settled from the host: the module is the synchronous
  * (non-asyncify) build, so JavaScript cannot block on the host. A callback
- * call records a request and returns a pending promise; once the
+ * call records a request (with its promise's resolve and reject functions,
+ * which the host holds) and returns the pending promise; once the
  * evaluation has nothing left to run, the host executes every pending
  * request (in parallel) and then settles their promises, one settle()
  * call each, before any job runs again. That is what makes
@@ -30,9 +30,8 @@ const char hl__prelude_js[] =
   "  'use strict';\n"
   "  const g = globalThis;\n"
   "  const stringify = JSON.stringify, parse = JSON.parse;\n"
-  "  const pending = new Map();\n"
   "  const AsyncFunctionPrototype = Object.getPrototypeOf(async function () {});\n"
-  "  let nextId = 1, registryText = '[]', definedNames = [];\n"
+  "  let registryText = '[]', definedNames = [];\n"
   "\n"
   "  class CallbackError extends Error {\n"
   "    constructor(kind, message) {\n"
@@ -70,20 +69,16 @@ const char hl__prelude_js[] =
   "        name + ': arguments must be a JSON-serialisable object'));\n"
   "    // One shared executor instead of a new closure per call; the request\n"
   "    // is recorded after it, inside a try so that a failure still only\n"
-  "    // rejects the promise, as it would inside an executor.\n"
+  "    // rejects the promise, as it would inside an executor. The host keeps\n"
+  "    // the promise's resolve and reject functions and settles it itself.\n"
   "    const p = new Promise(capture);\n"
-  "    const settlers = captured;\n"
-  "    captured = undefined;\n"
-  "    try {\n"
-  "      const id = nextId++;\n"
-  "      pending.set(id, settlers);\n"
-  "      hostCall(id, name, text);\n"
-  "    } catch (e) { settlers[1](e); }\n"
+  "    const resolve = nextResolve, reject = nextReject;\n"
+  "    nextResolve = nextReject = undefined;\n"
+  "    try { hostCall(name, text, resolve, reject); } catch (e) { reject(e); }\n"
   "    return p;\n"
   "  }\n"
-  "  let captured;\n"
-  "  function capture(resolve, reject) { captured = [resolve, reject]; }\n"
-  "  // A callback is an async function to JavaScript (its constructor is\n"
+  "  let nextResolve, nextReject;\n"
+  "  function capture(resolve, reject) { nextResolve = resolve; nextReject = reject; }\n"  "  // A callback is an async function to JavaScript (its constructor is\n"
   "  // AsyncFunction, it cannot be constructed, it returns a promise), but\n"
   "  // it is a method that returns the request's own promise: a real async\n"
   "  // function would wrap that promise in another one and cost two more\n"
@@ -123,12 +118,8 @@ const char hl__prelude_js[] =
   "    return parse(registryText);\n"
   "  }, writable: true, configurable: true});\n"
   "\n"
-  "  function settle(id, ok, a, b) {\n"
-  "    const p = pending.get(id);\n"
-  "    if (!p) return;\n"
-  "    pending.delete(id);\n"
-  "    if (ok) p[0](typeof a === 'number' ? a : a === 'null' ? null : parse(a));\n"
-  "    else p[1](new CallbackError(a, b));\n"
+  "  function settle(fn, a, b) {\n"
+  "    if (b === undefined) fn(parse(a)); else fn(new CallbackError(a, b));\n"
   "  }\n"
   "  function finish(v) {\n"
   "    // Primitives without JSON.stringify, the dearest part otherwise: a\n"

@@ -165,17 +165,25 @@ u32 Z_aZ_s(vm_t *vm, u32 ctx, u32 this_ptr, u32 argc, u32 argv, u32 fn_id) {
         vm->hooks.write(vm->ud, stream == 2 ? 2 : 1, (const char *)vm->mem.data + s, len);
       QTS_FreeCString(vm, ctx, s);
     }
-  } else if (fn_id == HL_VM_HOST_CALL && argc >= 3) {
-    double id = QTS_GetFloat64(vm, ctx, QTS_ArgvGetJSValueConstPointer(vm, argv, 0));
-    uint32_t name = arg_string(vm, ctx, argv, 1);
-    uint32_t args = arg_string(vm, ctx, argv, 2);
-    if (name && args) {
-      uint32_t name_len = hl_vm_strlen(vm, name);
+  } else if (fn_id == HL_VM_HOST_CALL && argc >= 4) {
+    /* call(name, args_json, resolve, reject) */
+    uint32_t name = arg_string(vm, ctx, argv, 0);
+    uint32_t args = arg_string(vm, ctx, argv, 1);
+    hl_vm_request req = {
+      QTS_DupValuePointer(vm, ctx, QTS_ArgvGetJSValueConstPointer(vm, argv, 2)),
+      QTS_DupValuePointer(vm, ctx, QTS_ArgvGetJSValueConstPointer(vm, argv, 3))};
+    bool kept = false;
+    if (name && args && req.resolve && req.reject && vm->hooks.call) {
       uint32_t args_len = hl_vm_strlen(vm, args);
-      (void)name_len;
-      if (vm->hooks.call)
-        vm->hooks.call(vm->ud, id, (const char *)vm->mem.data + name,
-                       (const char *)vm->mem.data + args, args_len);
+      (void)hl_vm_strlen(vm, name); /* traps if unterminated */
+      kept = vm->hooks.call(vm->ud, req, (const char *)vm->mem.data + name,
+                            (const char *)vm->mem.data + args, args_len);
+    }
+    if (!kept) {
+      if (req.resolve)
+        QTS_FreeValuePointer(vm, ctx, req.resolve);
+      if (req.reject)
+        QTS_FreeValuePointer(vm, ctx, req.reject);
     }
     if (name)
       QTS_FreeCString(vm, ctx, name);

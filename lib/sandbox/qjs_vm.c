@@ -202,7 +202,7 @@ static hl_status template_setup(vm_t *vm, void *arg) {
   if (QTS_ResolveException(vm, vm->ctx, factory))
     return hl_fail(HL_ERR_SANDBOX, "sandbox: the prelude does not compile");
   uint32_t fwrite_ = QTS_NewFunction(vm, vm->ctx, name_write, 2, 0, HL_VM_HOST_WRITE);
-  uint32_t fcall = QTS_NewFunction(vm, vm->ctx, name_call, 3, 0, HL_VM_HOST_CALL);
+  uint32_t fcall = QTS_NewFunction(vm, vm->ctx, name_call, 4, 0, HL_VM_HOST_CALL);
   qts_free(vm, name_write);
   qts_free(vm, name_call);
 
@@ -625,11 +625,12 @@ hl_status hl_vm_define(hl_vm *vm, const char *json) {
 }
 
 typedef struct settle_arg {
-  double id;
+  hl_vm_request req;
   bool ok;
-  const char *a, *b; /* a == NULL: the value is `number` */
+  const char *a, *b; /* a == NULL: the value is `number`, or null */
   size_t a_len;
   double number;
+  bool is_null;
 } settle_arg;
 
 /* A new JSValue* holding a copy of string `s`, or 0 when out of memory. */
@@ -642,46 +643,71 @@ static uint32_t new_string(vm_t *vm, const char *s, size_t len) {
   return v;
 }
 
-/* settle(id, ok, a[, b]): four arguments at most, which is exactly what
- * the 16-byte scratch block holds. */
+static void release(vm_t *vm, hl_vm_request req) {
+  QTS_FreeValuePointer(vm, vm->ctx, req.resolve);
+  QTS_FreeValuePointer(vm, vm->ctx, req.reject);
+}
+
+/* Call fn(argv...) and drop its result. At most four arguments: what the
+ * 16-byte scratch block holds. */
+static hl_status call_n(vm_t *vm, uint32_t fn, const uint32_t *argv, uint32_t argc) {
+  for (uint32_t i = 0; i < argc; i++)
+    hl_vm_store32(vm, vm->scratch + 4 * i, argv[i]);
+  uint32_t r = QTS_Call(vm, vm->ctx, fn, vm->undefined_ptr, argc, vm->scratch);
+  uint32_t exc = QTS_ResolveException(vm, vm->ctx, r);
+  QTS_FreeValuePointer(vm, vm->ctx, r);
+  if (!exc)
+    return HL_OK;
+  QTS_FreeValuePointer(vm, vm->ctx, exc);
+  return hl_fail(HL_ERR_EXECUTION_FAILED, "sandbox: delivering a callback result failed");
+}
+
+/* A number or null goes straight to resolve; JSON text and errors through
+ * the prelude's settle(fn, a[, b]). */
 static hl_status op_settle(vm_t *vm, void *p) {
   settle_arg *s = p;
-  uint32_t argv[4] = {0};
-  uint32_t argc = s->ok ? 3 : 4;
-  argv[0] = QTS_NewFloat64(vm, vm->ctx, s->id);
-  argv[1] = QTS_NewFloat64(vm, vm->ctx, s->ok ? 1 : 0);
-  argv[2] = s->a ? new_string(vm, s->a, s->a_len) : QTS_NewFloat64(vm, vm->ctx, s->number);
-  if (!s->ok)
-    argv[3] = new_string(vm, s->b, strlen(s->b));
-  hl_status st = HL_OK;
-  for (uint32_t i = 0; i < argc; i++)
-    if (!argv[i])
+  hl_status st;
+  if (!s->a) {
+    uint32_t v = s->is_null ? QTS_GetNull(vm) : QTS_NewFloat64(vm, vm->ctx, s->number);
+    st = v ? call_n(vm, s->req.resolve, &v, 1)
+           : hl_fail(HL_ERR_LIMIT, "sandbox: out of memory delivering a callback result");
+    if (v && !s->is_null)
+      QTS_FreeValuePointer(vm, vm->ctx, v);
+  } else {
+    uint32_t argv[3] = {s->ok ? s->req.resolve : s->req.reject, new_string(vm, s->a, s->a_len),
+                        s->ok ? 0 : new_string(vm, s->b, strlen(s->b))};
+    uint32_t argc = s->ok ? 2 : 3;
+    if (!argv[1] || (!s->ok && !argv[2]))
       st = hl_fail(HL_ERR_LIMIT, "sandbox: out of memory delivering a callback result");
-  if (st == HL_OK) {
-    for (uint32_t i = 0; i < argc; i++)
-      hl_vm_store32(vm, vm->scratch + 4 * i, argv[i]);
-    uint32_t r = QTS_Call(vm, vm->ctx, vm->fn_settle, vm->undefined_ptr, argc, vm->scratch);
-    uint32_t exc = QTS_ResolveException(vm, vm->ctx, r);
-    if (exc) {
-      QTS_FreeValuePointer(vm, vm->ctx, exc);
-      st = hl_fail(HL_ERR_EXECUTION_FAILED, "sandbox: delivering a callback result failed");
-    }
-    QTS_FreeValuePointer(vm, vm->ctx, r);
+    else
+      st = call_n(vm, vm->fn_settle, argv, argc);
+    for (uint32_t i = 1; i < argc; i++)
+      if (argv[i])
+        QTS_FreeValuePointer(vm, vm->ctx, argv[i]);
   }
-  for (uint32_t i = 0; i < argc; i++)
-    if (argv[i])
-      QTS_FreeValuePointer(vm, vm->ctx, argv[i]);
+  release(vm, s->req);
   return st;
 }
 
-hl_status hl_vm_settle(hl_vm *vm, double id, bool ok, const char *a, size_t a_len, const char *b) {
-  settle_arg s = {id, ok, a ? a : "", ok ? NULL : (b ? b : ""), a_len, 0};
+hl_status hl_vm_settle(hl_vm *vm, hl_vm_request req, bool ok, const char *a, size_t a_len,
+                       const char *b) {
+  settle_arg s = {req, ok, a ? a : "", ok ? NULL : (b ? b : ""), a_len, 0, false};
   return vm_run(vm, op_settle, &s);
 }
 
-hl_status hl_vm_settle_number(hl_vm *vm, double id, double value) {
-  settle_arg s = {id, true, NULL, NULL, 0, value};
+hl_status hl_vm_settle_number(hl_vm *vm, hl_vm_request req, double value, bool is_null) {
+  settle_arg s = {req, true, NULL, NULL, 0, value, is_null};
   return vm_run(vm, op_settle, &s);
+}
+
+static hl_status op_release(vm_t *vm, void *p) {
+  release(vm, *(hl_vm_request *)p);
+  return HL_OK;
+}
+
+void hl_vm_release(hl_vm *vm, hl_vm_request req) {
+  if (!vm->broken)
+    (void)vm_run(vm, op_release, &req);
 }
 
 typedef struct limit_arg {

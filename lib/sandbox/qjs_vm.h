@@ -29,13 +29,23 @@ typedef struct Z_a_instance_t hl_vm;
 typedef struct hl_vm_snapshot hl_vm_snapshot;
 
 /** What the JavaScript inside reaches the host with. All optional. */
+/** The resolve and reject functions (JSValue* handles) of one callback
+ *  request's promise. The host holds them from the request until it hands
+ *  them back, once, to hl_vm_settle*() or hl_vm_release(). */
+typedef struct hl_vm_request {
+  uint32_t resolve, reject;
+} hl_vm_request;
+
 typedef struct hl_vm_hooks {
   /** console output; stream 1 = stdout, 2 = stderr. `text` is borrowed. */
   void (*write)(void *ud, int stream, const char *text, size_t len);
-  /** A callback request from JavaScript: promise id, callback name and
-   *  arguments as JSON text (borrowed: copy what you keep). Answer later
-   *  with hl_vm_settle(). */
-  void (*call)(void *ud, double id, const char *name, const char *args_json, size_t args_len);
+  /** A callback request from JavaScript: its promise's settling functions,
+   *  the callback name and the arguments as JSON text (borrowed: copy what
+   *  you keep). Return true to keep `req` (answer later with
+   *  hl_vm_settle*() or give it back with hl_vm_release()); false drops
+   *  the request, whose promise then never settles. */
+  bool (*call)(void *ud, hl_vm_request req, const char *name, const char *args_json,
+               size_t args_len);
   /** Polled by QuickJS every few thousand operations: non-zero stops the
    *  running JavaScript with an uncatchable error. */
   int (*interrupt)(void *ud);
@@ -82,16 +92,21 @@ hl_status hl_vm_take_result(hl_vm *vm, char **out);
  *  {"name","description","parameters"}. */
 hl_status hl_vm_define(hl_vm *vm, const char *json);
 
-/** Settle the promise of callback request `id`: resolve it with the JSON
- *  text `a` (`a_len` bytes) when `ok`, else reject it with a CallbackError
- *  of kind `a` and message `b`. Runs no job: the promise's reactions wait
- *  for the next hl_vm_run_jobs(). An unknown id is ignored. */
-hl_status hl_vm_settle(hl_vm *vm, double id, bool ok, const char *a, size_t a_len, const char *b);
+/** Settle a request's promise and give `req` back: resolve it with the
+ *  value of JSON text `a` (`a_len` bytes) when `ok`, else reject it with
+ *  a CallbackError of kind `a` and message `b`. Runs no job: the
+ *  promise's reactions wait for the next hl_vm_run_jobs(). */
+hl_status hl_vm_settle(hl_vm *vm, hl_vm_request req, bool ok, const char *a, size_t a_len,
+                       const char *b);
 
-/** Resolve the promise of callback request `id` with the number `value`
- *  (finite), as hl_vm_settle() would with its JSON text, without printing
- *  and parsing it. */
-hl_status hl_vm_settle_number(hl_vm *vm, double id, double value);
+/** Resolve a request's promise with the number `value` (finite), as
+ *  hl_vm_settle() would with its JSON text, without printing and parsing
+ *  it; or with null when `is_null`. Gives `req` back. */
+hl_status hl_vm_settle_number(hl_vm *vm, hl_vm_request req, double value, bool is_null);
+
+/** Give back a request that will not be settled (the execution stopped).
+ *  Nothing to do on a vm that trapped (its memory is discarded). */
+void hl_vm_release(hl_vm *vm, hl_vm_request req);
 
 /** Stop the instance that is running on this thread: unwinds out of wasm
  *  like a trap, leaving the vm broken (the owner then resets it). Only

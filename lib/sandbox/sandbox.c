@@ -127,41 +127,43 @@ static void hook_write(void *ud, int stream, const char *text, size_t len) {
     hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory capturing output");
 }
 
-static void hook_call(void *ud, double id, const char *name, const char *args, size_t args_len) {
+static bool hook_call(void *ud, hl_vm_request req, const char *name, const char *args,
+                      size_t args_len) {
   hl_sandbox *sb = ud;
   if (sb->abort_status != HL_OK) {
     after_abort(sb);
-    return;
+    return false;
   }
   sb->callback_count++;
   if (sb->limits.max_callbacks && sb->callback_count > sb->limits.max_callbacks) {
     hl__sb_abort(sb, HL_ERR_LIMIT, "more than %u callback invocations", sb->limits.max_callbacks);
-    return;
+    return false;
   }
   if (sb->n_queue == sb->cap_queue) {
     size_t cap = sb->cap_queue ? sb->cap_queue * 2 : 8;
     sb_request *q = realloc(sb->queue, cap * sizeof *q);
     if (!q) {
       hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory recording a callback");
-      return;
+      return false;
     }
     sb->queue = q;
     sb->cap_queue = cap;
   }
   sb_request *r = &sb->queue[sb->n_queue];
-  r->id = id;
+  r->req = req;
   r->name = strdup(name);
   r->args = malloc(args_len + 1);
   if (!r->name || !r->args) {
     free(r->name);
     free(r->args);
     hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory recording a callback");
-    return;
+    return false;
   }
   memcpy(r->args, args, args_len);
   r->args[args_len] = 0;
   r->args_len = args_len;
   sb->n_queue++;
+  return true;
 }
 
 static int hook_interrupt(void *ud) {
@@ -255,8 +257,12 @@ hl_status hl_sandbox_new_from_snapshot(const hl_sandbox_snapshot *snapshot,
   return sandbox_create((struct hl_sandbox_snapshot *)snapshot, limits, out);
 }
 
+/* Drop requests that were never run (the execution stopped first),
+ * giving their settling functions back to the vm they came from. */
 static void clear_queue(hl_sandbox *sb) {
   for (size_t i = 0; i < sb->n_queue; i++) {
+    if (sb->vm)
+      hl_vm_release(sb->vm, sb->queue[i].req);
     free(sb->queue[i].name);
     free(sb->queue[i].args);
   }
@@ -266,11 +272,12 @@ static void clear_queue(hl_sandbox *sb) {
 void hl_sandbox_free(hl_sandbox *sb) {
   if (!sb)
     return;
+  clear_queue(sb);
   hl_vm_free(sb->vm);
+  sb->vm = NULL;
   for (size_t i = 0; i < sb->n_callbacks; i++)
     hl__sb_callback_unref(sb->callbacks[i]);
   free(sb->callbacks);
-  clear_queue(sb);
   free(sb->queue);
   free(sb->out.data);
   free(sb->err.data);
@@ -504,6 +511,8 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, const char *code, hl_sandbox_result
   }
   if (!res->error)
     run(sb, code, res);
+  /* Before any reset below: the requests belong to this instance. */
+  clear_queue(sb);
 
   if (sb->abort_status) {
     /* A limit stopped the execution: its reason wins over the
@@ -526,7 +535,6 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, const char *code, hl_sandbox_result
                st ? " (and the reset failed)" : "");
     free(msg);
   }
-  clear_queue(sb);
   take_output(sb, res);
   if (!res->error)
     res->error = strdup("");

@@ -28,7 +28,7 @@ void hl__sb_callback_unref(sb_callback *cb);
 
 /* A callback request recorded while JavaScript ran. */
 typedef struct sb_request {
-  double id;
+  hl_vm_request req; /* its promise's settling functions, held */
   char *name;
   char *args;
   size_t args_len;
