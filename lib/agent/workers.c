@@ -10,15 +10,38 @@
  * agents are busy elsewhere. The caller always works on its own batch
  * too and withdraws tickets nobody picked up, so a batch completes even
  * when no helper ever comes (thread limit reached).
+ *
+ * The hand-off is built for cheap tools, the common case: a request wakes
+ * one idle worker, and each worker that claims a ticket wakes the next
+ * while tickets remain (a chain). When the caller finishes the whole
+ * batch before anyone arrives, it withdraws the tickets and the rest of
+ * the chain never wakes. Waiting for a helper that did arrive spins
+ * briefly before sleeping: a helper that found the batch already done
+ * leaves within a microsecond, and sleeping on a condition variable costs
+ * two context switches and, on a busy machine, a scheduler delay.
  */
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdlib.h>
 
 #include "agent/workers.h"
 
 /* Past this many threads, callers do the remaining work themselves. */
 #define HL_MAX_WORKERS 256
+
+/* How long hl__workers_wait() polls before it sleeps. Long enough for a
+ * helper to see the batch done and leave; short against any real tool. */
+#define HL_WAIT_SPIN_NS 20000
+
+#if defined(__x86_64__) || defined(__i386__)
+#define hl_cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define hl_cpu_relax() __asm__ __volatile__("yield")
+#else
+#define hl_cpu_relax() ((void)0)
+#endif
 
 typedef struct hl_pool {
   pthread_mutex_t lock;
@@ -63,14 +86,17 @@ static void *hl_worker_main(void *arg) {
     if (!p->head) break; /* stop, and nothing left to help with */
     hl__help *h = p->head;
     h->queued_--;
-    h->active_++;
+    atomic_fetch_add_explicit(&h->active_, 1, memory_order_relaxed);
     p->queued--;
     if (h->queued_ == 0) hl_unlink(p, h);
+    /* Pass the wake-up on while tickets remain (see the top). */
+    if (p->queued > 0 && p->idle > 0) pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->lock);
     h->fn(h->arg);
     pthread_mutex_lock(&p->lock);
     /* Last touch of h: once active_ is 0 its owner may free it. */
-    if (--h->active_ == 0) pthread_cond_broadcast(&p->done);
+    if (atomic_fetch_sub_explicit(&h->active_, 1, memory_order_release) == 1)
+      pthread_cond_broadcast(&p->done);
   }
   pthread_mutex_unlock(&p->lock);
   return NULL;
@@ -96,7 +122,7 @@ void hl__workers_help(hl__help *h, void (*fn)(void *), void *arg, int helpers) {
   h->fn = fn;
   h->arg = arg;
   h->queued_ = 0;
-  h->active_ = 0;
+  atomic_init(&h->active_, 0);
   h->next_ = NULL;
   if (helpers <= 0) return;
   hl_pool *p = &hl_workers;
@@ -115,8 +141,15 @@ void hl__workers_help(hl__help *h, void (*fn)(void *), void *arg, int helpers) {
     p->n_threads++;
     p->starting++;
   }
-  pthread_cond_broadcast(&p->work);
+  /* One wake-up; the woken worker passes it on (hl_worker_main). */
+  if (p->idle > 0) pthread_cond_signal(&p->work);
   pthread_mutex_unlock(&p->lock);
+}
+
+static int64_t hl_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void hl__workers_wait(hl__help *h) {
@@ -128,7 +161,22 @@ void hl__workers_wait(hl__help *h) {
     h->queued_ = 0;
     hl_unlink(p, h);
   }
-  while (h->active_ > 0) pthread_cond_wait(&p->done, &p->lock);
+  if (atomic_load_explicit(&h->active_, memory_order_acquire) == 0) {
+    pthread_mutex_unlock(&p->lock);
+    return;
+  }
+  pthread_mutex_unlock(&p->lock);
+  /* A helper is inside fn: most often one that found nothing left. */
+  int64_t deadline = hl_now_ns() + HL_WAIT_SPIN_NS;
+  for (int i = 1;; i++) {
+    /* The helper touches only the pool after its decrement. */
+    if (atomic_load_explicit(&h->active_, memory_order_acquire) == 0) return;
+    hl_cpu_relax();
+    if ((i & 63) == 0 && hl_now_ns() > deadline) break;
+  }
+  pthread_mutex_lock(&p->lock);
+  while (atomic_load_explicit(&h->active_, memory_order_relaxed) > 0)
+    pthread_cond_wait(&p->done, &p->lock);
   pthread_mutex_unlock(&p->lock);
 }
 

@@ -16,10 +16,13 @@
 #ifndef HL_AGENT_WORKERS_H
 #define HL_AGENT_WORKERS_H
 
+#include <stdatomic.h>
+
 typedef struct hl__help {
   void (*fn)(void *);
   void *arg;
-  int queued_, active_;     /* private: under the pool's lock */
+  int queued_;              /* private: under the pool's lock */
+  atomic_int active_;       /* private: written under the lock, read by wait's spin */
   struct hl__help *next_;   /* private */
 } hl__help;
 
