@@ -205,7 +205,10 @@ struct hl_context {
   hl_usage usage;       /* this run's model calls and its children's */
   int turns;
   bool aborted;
-  char abort_msg[HL__MSG_MAX];
+  /* Allocated at the abort, the rare case: an inline HL__MSG_MAX buffer
+   * made every run's context a "large" malloc request, and each of those
+   * makes glibc consolidate its fast bins (~14k instructions a run). */
+  char *abort_msg;
 };
 
 /* Build a context for a run of `agent` under `parent` (NULL: top level).

@@ -151,6 +151,7 @@ void hl__ctx_release(hl_context *ctx) {
   free(ctx->hooks);
   free(ctx->branch);
   free(ctx->input);
+  free(ctx->abort_msg);
   if (ctx->owns_session) hl_session_free(ctx->session);
   pthread_mutex_destroy(&ctx->lock);
   hl__ctx_release(ctx->parent);
@@ -179,7 +180,7 @@ void hl__ctx_abort(hl_context *ctx, const char *message) {
     pthread_mutex_lock(&c->lock);
     if (!c->aborted) {
       c->aborted = true;
-      snprintf(c->abort_msg, sizeof c->abort_msg, "%s", message);
+      c->abort_msg = hl__strdup(message ? message : ""); /* NULL: no memory */
     }
     pthread_mutex_unlock(&c->lock);
   }
@@ -188,7 +189,8 @@ void hl__ctx_abort(hl_context *ctx, const char *message) {
 bool hl__ctx_aborted(hl_context *ctx, char *msg, size_t size) {
   pthread_mutex_lock(&ctx->lock);
   bool aborted = ctx->aborted;
-  if (aborted && msg) snprintf(msg, size, "%s", ctx->abort_msg);
+  if (aborted && msg)
+    snprintf(msg, size, "%s", ctx->abort_msg ? ctx->abort_msg : "aborted (message lost: out of memory)");
   pthread_mutex_unlock(&ctx->lock);
   return aborted;
 }
