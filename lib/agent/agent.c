@@ -37,6 +37,7 @@ static hl_agent *hl_agent_alloc(const char *name, const char *fn_name) {
   }
   atomic_init(&a->refs, 1);
   atomic_init(&a->cancel_gen, 0);
+  atomic_init(&a->tool_call_ns, -1);
   pthread_mutex_init(&a->lock, NULL);
   a->kind = HL__AGENT_LLM;
   a->max_turns = 10;

@@ -125,6 +125,10 @@ struct hl_agent {
   size_t n_subs, cap_subs;
   int max_turns;
   int parallel_tools;
+  /* Running average of one tool call's wall time in this agent's batches
+   * (ns; -1 before the first). Cheap batches defer waking helpers
+   * (tool_exec.c, workers.c). Shared by concurrent runs: atomic. */
+  atomic_llong tool_call_ns;
   double temperature;
   int max_tokens;
   char **stop;

@@ -141,6 +141,10 @@ hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *a
 /* The tool calls of one response                                      */
 /* ------------------------------------------------------------------ */
 
+/* A tool call under this (wall time, average over the agent's batches)
+ * is cheap enough to skip waking helpers for: less than a wake-up costs. */
+#define HL_CHEAP_CALL_NS 20000
+
 typedef struct hl_call_slot {
   const hl_part *part;
   hl__tool_outcome out;
@@ -205,11 +209,23 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
   atomic_init(&b.next, 0);
   size_t threads = (size_t)ctx->agent->parallel_tools;
   if (threads > n) threads = n;
-  /* threads-1 pool helpers; the run's own thread is the last worker. */
+  /* threads-1 pool helpers; the run's own thread is the last worker.
+   * When this agent's calls have been cheap, helpers are not woken at
+   * once (workers.h: defer); the average follows each batch, and a slow
+   * one (a call that blocked on a sibling) lifts it at once. */
+  atomic_llong *avg = &ctx->agent->tool_call_ns;
+  long long seen = atomic_load_explicit(avg, memory_order_relaxed);
+  bool defer = seen >= 0 && seen < HL_CHEAP_CALL_NS;
+  int64_t t0 = threads > 1 ? hl__mono_ns() : 0;
   hl__help help;
-  hl__workers_help(&help, hl_batch_drain, &b, threads > 1 ? (int)(threads - 1) : 0);
+  hl__workers_help(&help, hl_batch_drain, &b, threads > 1 ? (int)(threads - 1) : 0, defer);
   hl_batch_drain(&b);
   hl__workers_wait(&help);
+  if (threads > 1) {
+    long long per_call = (long long)((hl__mono_ns() - t0) / (int64_t)n);
+    long long next = seen < 0 || per_call > seen ? per_call : seen - seen / 8 + per_call / 8;
+    atomic_store_explicit(avg, next, memory_order_relaxed);
+  }
 
   /* Results in the model's order, whatever order they finished in. */
   hl_status st = HL_OK;

@@ -19,6 +19,18 @@
  * briefly before sleeping: a helper that found the batch already done
  * leaves within a microsecond, and sleeping on a condition variable costs
  * two context switches and, on a busy machine, a scheduler delay.
+ *
+ * Even one wake-up costs more than a batch of cheap tools (on a virtual
+ * machine, waking a thread on an idle CPU takes tens of microseconds), so
+ * a batch expected to be cheap is queued without waking anyone
+ * (`defer`): the caller usually finishes it alone and withdraws the
+ * tickets. The promise of concurrency is kept by a watcher thread that,
+ * while deferred batches keep coming, looks every HL_WATCH_TICK_NS for
+ * tickets still waiting and wakes a worker for them; a call that waits
+ * for its siblings gets them at most a tick later. The watcher sleeps
+ * for good after HL_WATCH_LINGER_NS without a deferred batch. (A per-batch
+ * timer would be exact, but arming and disarming one costs ~12 us on a
+ * virtual machine, more than the wake-up it saves.)
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -34,6 +46,12 @@
 /* How long hl__workers_wait() polls before it sleeps. Long enough for a
  * helper to see the batch done and leave; short against any real tool. */
 #define HL_WAIT_SPIN_NS 20000
+
+/* How often the watcher looks for deferred tickets, and how long it keeps
+ * looking after the last deferred batch. */
+#define HL_WATCH_TICK_NS 1000000
+#define HL_WATCH_LINGER_NS 200000000LL
+#define HL_WATCH_MIN_AGE_NS 200000
 
 #if defined(__x86_64__) || defined(__i386__)
 #define hl_cpu_relax() __builtin_ia32_pause()
@@ -53,13 +71,27 @@ typedef struct hl_pool {
   bool stop;
   pthread_t threads[HL_MAX_WORKERS];
   int n_threads;
+  /* The watcher of deferred tickets (see the top). */
+  pthread_cond_t watch;     /* a deferred batch arrived, or stop */
+  bool watcher_tried;       /* started, or failed to: then no deferral */
+  bool watcher_running;
+  bool watcher_asleep;      /* waiting on `watch`, not ticking */
+  int64_t last_deferred_ns;
+  pthread_t watcher;
 } hl_pool;
 
 static hl_pool hl_workers = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .work = PTHREAD_COND_INITIALIZER,
     .done = PTHREAD_COND_INITIALIZER,
+    .watch = PTHREAD_COND_INITIALIZER,
 };
+
+static int64_t hl_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void hl_unlink(hl_pool *p, hl__help *h) {
   hl__help **pp = &p->head, *prev = NULL;
@@ -102,6 +134,32 @@ static void *hl_worker_main(void *arg) {
   return NULL;
 }
 
+static void *hl_watcher_main(void *arg) {
+  hl_pool *p = arg;
+  pthread_mutex_lock(&p->lock);
+  while (!p->stop) {
+    if (hl_now_ns() - p->last_deferred_ns > HL_WATCH_LINGER_NS) {
+      p->watcher_asleep = true;
+      pthread_cond_wait(&p->watch, &p->lock);
+      p->watcher_asleep = false;
+      continue;
+    }
+    pthread_mutex_unlock(&p->lock);
+    struct timespec tick = {0, HL_WATCH_TICK_NS};
+    nanosleep(&tick, NULL);
+    pthread_mutex_lock(&p->lock);
+    /* Only for tickets that waited a while: one queued just now belongs
+     * to a batch that is most likely about to finish on its own. */
+    int64_t now = hl_now_ns();
+    bool overdue = false;
+    for (hl__help *h = p->head; h && !overdue; h = h->next_)
+      overdue = now - h->deferred_ns_ >= HL_WATCH_MIN_AGE_NS;
+    if (overdue && p->idle > 0) pthread_cond_signal(&p->work);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
+}
+
 /* After fork() the child has none of the parent's threads and maybe a
  * lock held by one of them: start again from an empty pool. */
 static void hl_workers_atfork_child(void) {
@@ -112,18 +170,21 @@ static void hl_workers_atfork_child(void) {
   p->head = p->tail = NULL;
   p->queued = p->idle = p->starting = p->n_threads = 0;
   p->stop = false;
+  pthread_cond_init(&p->watch, NULL);
+  p->watcher_tried = p->watcher_running = p->watcher_asleep = false;
 }
 
 static pthread_once_t hl_workers_once = PTHREAD_ONCE_INIT;
 static void hl_workers_init(void) { pthread_atfork(NULL, NULL, hl_workers_atfork_child); }
 
-void hl__workers_help(hl__help *h, void (*fn)(void *), void *arg, int helpers) {
+void hl__workers_help(hl__help *h, void (*fn)(void *), void *arg, int helpers, bool defer) {
   pthread_once(&hl_workers_once, hl_workers_init);
   h->fn = fn;
   h->arg = arg;
   h->queued_ = 0;
   atomic_init(&h->active_, 0);
   h->next_ = NULL;
+  h->deferred_ns_ = 0; /* not deferred: overdue at once */
   if (helpers <= 0) return;
   hl_pool *p = &hl_workers;
   pthread_mutex_lock(&p->lock);
@@ -141,15 +202,19 @@ void hl__workers_help(hl__help *h, void (*fn)(void *), void *arg, int helpers) {
     p->n_threads++;
     p->starting++;
   }
-  /* One wake-up; the woken worker passes it on (hl_worker_main). */
-  if (p->idle > 0) pthread_cond_signal(&p->work);
+  if (defer && !p->watcher_tried) {
+    p->watcher_tried = true;
+    p->watcher_asleep = true; /* as if: it checks the clock first anyway */
+    p->watcher_running = pthread_create(&p->watcher, NULL, hl_watcher_main, p) == 0;
+  }
+  if (defer && p->watcher_running) {
+    p->last_deferred_ns = h->deferred_ns_ = hl_now_ns();
+    if (p->watcher_asleep) pthread_cond_signal(&p->watch);
+  } else if (p->idle > 0) {
+    /* One wake-up; the woken worker passes it on (hl_worker_main). */
+    pthread_cond_signal(&p->work);
+  }
   pthread_mutex_unlock(&p->lock);
-}
-
-static int64_t hl_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void hl__workers_wait(hl__help *h) {
@@ -189,10 +254,14 @@ __attribute__((destructor)) static void hl_workers_shutdown(void) {
   p->stop = true;
   bool busy = p->head != NULL || p->idle + p->starting < p->n_threads;
   int n = p->n_threads;
+  bool watcher = p->watcher_running;
+  p->watcher_running = false;
   pthread_cond_broadcast(&p->work);
+  pthread_cond_broadcast(&p->watch);
   pthread_mutex_unlock(&p->lock);
   for (int i = 0; i < n; i++) {
     if (busy) pthread_detach(p->threads[i]);
     else pthread_join(p->threads[i], NULL);
   }
+  if (watcher) pthread_join(p->watcher, NULL);
 }
