@@ -61,17 +61,44 @@ static bool hl_check_cancel(hl_context *ctx, hl__outcome *o) {
 /* The LLM loop                                                        */
 /* ------------------------------------------------------------------ */
 
-static hl_request *hl_build_request(hl_context *ctx) {
+/* True if the request may borrow the session's messages: no
+ * before_model hook may see (and edit) it, and no other run can change
+ * the history meanwhile. A run on its parent's session (HL_RUN_SHARED)
+ * may have siblings on it (parallel tool calls) that append and, when
+ * they fail, truncate: such a run copies. */
+static bool hl_may_borrow_history(const hl_context *ctx) {
+  if (ctx->parent && ctx->parent->session == ctx->session) return false;
+  for (size_t s = 0; s < ctx->n_hooks; s++)
+    if (ctx->hooks[s]->chains[HL_HOOK_BEFORE_MODEL].count) return false;
+  return true;
+}
+
+/* The request of one model call. The history is deep-copied when a
+ * before_model hook may edit the request in place (that must never
+ * rewrite the session's history); otherwise nothing but the provider
+ * (which takes it const) sees the request, and the history's messages
+ * are borrowed: *borrowed_from is the index of the first, and
+ * hl_unborrow() must give them back before hl_request_free(). */
+static hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrowed_from) {
   const hl_agent *a = ctx->agent;
+  *borrowed_from = SIZE_MAX;
   hl_request *req = hl_request_new();
   if (!req) return NULL;
   bool ok = hl_request_set_model(req, a->model) == HL_OK;
   if (ok && a->instruction && a->instruction[0])
     ok = hl_messages_push(&req->messages, hl_message_new_text(HL_ROLE_SYSTEM, a->instruction)) == HL_OK;
-  /* A deep copy: before_model hooks may edit the request in place, and
-   * that must never rewrite the session's history. */
   const hl_messages *history = hl_session_messages(ctx->session);
-  for (size_t i = 0; ok && history && i < history->count; i++) {
+  if (ok && borrow && history && history->count) {
+    hl_messages *list = &req->messages;
+    ok = hl__reserve((void **)&list->items, &list->cap_, list->count + history->count,
+                     sizeof *list->items) == HL_OK;
+    if (ok) {
+      *borrowed_from = list->count;
+      memcpy(list->items + list->count, history->items, history->count * sizeof *list->items);
+      list->count += history->count;
+    }
+  }
+  for (size_t i = 0; ok && !borrow && history && i < history->count; i++) {
     hl_message *m = hl_message_clone(history->items[i]);
     ok = m && hl_messages_push(&req->messages, m) == HL_OK;
   }
@@ -85,6 +112,7 @@ static hl_request *hl_build_request(hl_context *ctx) {
   if (ok && a->tool_choice_name && !(req->tool_choice_name = hl__strdup(a->tool_choice_name)))
     ok = false;
   if (!ok) {
+    if (*borrowed_from != SIZE_MAX) req->messages.count = *borrowed_from;
     hl_request_free(req);
     return NULL;
   }
@@ -175,10 +203,13 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
     hl_event ts = {.type = HL_EVENT_TURN_START};
     hl__emit(ctx, &ts);
 
-    hl_request *req = hl_build_request(ctx);
+    size_t borrowed_from;
+    hl_request *req = hl_build_request(ctx, hl_may_borrow_history(ctx), &borrowed_from);
     if (!req) return hl_outcome_take(o, hl__oom());
     hl_response *resp = NULL;
     hl_status st = hl_model_call(ctx, req, &resp, o);
+    /* Give the borrowed history back: they are the list's tail. */
+    if (borrowed_from != SIZE_MAX) req->messages.count = borrowed_from;
     hl_request_free(req);
     if (st != HL_OK) return st;
 
