@@ -61,6 +61,13 @@ static bool hl_check_cancel(hl_context *ctx, hl__outcome *o) {
 /* The LLM loop                                                        */
 /* ------------------------------------------------------------------ */
 
+/* True if some before_model hook may see (and edit) the request. */
+static bool hl_has_before_model(const hl_context *ctx) {
+  for (size_t s = 0; s < ctx->n_hooks; s++)
+    if (ctx->hooks[s]->chains[HL_HOOK_BEFORE_MODEL].count) return true;
+  return false;
+}
+
 /* True if the request may borrow the session's messages: no
  * before_model hook may see (and edit) it, and no other run can change
  * the history meanwhile. A run on its parent's session (HL_RUN_SHARED)
@@ -68,9 +75,7 @@ static bool hl_check_cancel(hl_context *ctx, hl__outcome *o) {
  * they fail, truncate: such a run copies. */
 static bool hl_may_borrow_history(const hl_context *ctx) {
   if (ctx->parent && ctx->parent->session == ctx->session) return false;
-  for (size_t s = 0; s < ctx->n_hooks; s++)
-    if (ctx->hooks[s]->chains[HL_HOOK_BEFORE_MODEL].count) return false;
-  return true;
+  return !hl_has_before_model(ctx);
 }
 
 /* The request of one model call. The history is deep-copied when a
@@ -79,9 +84,31 @@ static bool hl_may_borrow_history(const hl_context *ctx) {
  * (which takes it const) sees the request, and the history's messages
  * are borrowed: *borrowed_from is the index of the first, and
  * hl_unborrow() must give them back before hl_request_free(). */
-static hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrowed_from) {
+/* A request can use the tools' own declarations when each has a name
+ * and an object schema (what hl_request_add_tool() would accept and copy
+ * unchanged). */
+static bool hl_tools_borrowable(hl_tools *tools) {
+  for (size_t i = 0; i < hl_tools_count(tools); i++) {
+    hl_tool *t = hl_tools_at(tools, i);
+    if (!hl_tool_name(t) || !cJSON_IsObject(hl_tool_schema(t))) return false;
+  }
+  return true;
+}
+
+/* Give back what hl_build_request() borrowed, then free the request. */
+static void hl_request_release(hl_request *req, size_t borrowed_from, bool tools_borrowed) {
+  if (!req) return;
+  if (borrowed_from != SIZE_MAX) req->messages.count = borrowed_from; /* the list's tail */
+  if (tools_borrowed) req->n_tools = 0; /* the array is the request's, its items are not */
+  hl_request_free(req);
+}
+
+static hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrowed_from,
+                                    bool *tools_borrowed) {
   const hl_agent *a = ctx->agent;
   *borrowed_from = SIZE_MAX;
+  *tools_borrowed = false;
+  bool borrow_tools = !hl_has_before_model(ctx);
   hl_request *req = hl_request_new();
   if (!req) return NULL;
   bool ok = hl_request_set_model(req, a->model) == HL_OK;
@@ -102,7 +129,23 @@ static hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrow
     hl_message *m = hl_message_clone(history->items[i]);
     ok = m && hl_messages_push(&req->messages, m) == HL_OK;
   }
-  for (size_t i = 0; ok && i < hl_tools_count(a->tools); i++) {
+  size_t n_tools = hl_tools_count(a->tools);
+  if (ok && borrow_tools && n_tools && hl_tools_borrowable(a->tools)) {
+    /* The agent's tools are fixed while it runs (configure-time API):
+     * their names, descriptions and schemas serve every request as is. */
+    req->tools = calloc(n_tools, sizeof *req->tools);
+    ok = req->tools != NULL;
+    for (size_t i = 0; ok && i < n_tools; i++) {
+      hl_tool *t = hl_tools_at(a->tools, i);
+      req->tools[i] = (hl_tool_decl){(char *)hl_tool_name(t), (char *)hl_tool_description(t),
+                                     (cJSON *)hl_tool_schema(t)};
+    }
+    if (ok) {
+      req->n_tools = n_tools;
+      *tools_borrowed = true;
+    }
+  }
+  for (size_t i = 0; ok && !*tools_borrowed && i < n_tools; i++) {
     hl_tool *t = hl_tools_at(a->tools, i);
     ok = hl_request_add_tool(req, hl_tool_name(t), hl_tool_description(t), hl_tool_schema(t)) == HL_OK;
   }
@@ -112,8 +155,7 @@ static hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrow
   if (ok && a->tool_choice_name && !(req->tool_choice_name = hl__strdup(a->tool_choice_name)))
     ok = false;
   if (!ok) {
-    if (*borrowed_from != SIZE_MAX) req->messages.count = *borrowed_from;
-    hl_request_free(req);
+    hl_request_release(req, *borrowed_from, *tools_borrowed);
     return NULL;
   }
   req->temperature = a->temperature;
@@ -204,13 +246,13 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
     hl__emit(ctx, &ts);
 
     size_t borrowed_from;
-    hl_request *req = hl_build_request(ctx, hl_may_borrow_history(ctx), &borrowed_from);
+    bool tools_borrowed;
+    hl_request *req = hl_build_request(ctx, hl_may_borrow_history(ctx), &borrowed_from,
+                                       &tools_borrowed);
     if (!req) return hl_outcome_take(o, hl__oom());
     hl_response *resp = NULL;
     hl_status st = hl_model_call(ctx, req, &resp, o);
-    /* Give the borrowed history back: they are the list's tail. */
-    if (borrowed_from != SIZE_MAX) req->messages.count = borrowed_from;
-    hl_request_free(req);
+    hl_request_release(req, borrowed_from, tools_borrowed);
     if (st != HL_OK) return st;
 
     hl__ctx_add_usage(ctx, &resp->usage);
