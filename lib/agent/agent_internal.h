@@ -267,7 +267,8 @@ void hl__tool_outcome_clear(hl__tool_outcome *out);
 
 /* Run the tool calls of `assistant` (in parallel when several) and return
  * the message of their results in the model's order in *results (always
- * set, also when the run was aborted, so the history stays well formed). */
+ * set, also when the run was aborted, so the history stays well formed).
+ * *summary gets TURN_END's data, or NULL when no observer listens. */
 hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
                              hl_message **results, cJSON **summary);
 

@@ -230,8 +230,10 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
   /* Results in the model's order, whatever order they finished in. */
   hl_status st = HL_OK;
   hl_message *msg = hl_message_new(HL_ROLE_TOOL);
-  cJSON *sum = cJSON_CreateArray();
-  if (!msg || !sum) st = hl__oom();
+  /* The summary is TURN_END's data: only built when someone listens. */
+  bool observed = hl__ctx_observed(ctx);
+  cJSON *sum = observed ? cJSON_CreateArray() : NULL;
+  if (!msg || (observed && !sum)) st = hl__oom();
   for (size_t i = 0; st == HL_OK && i < n; i++) {
     hl__tool_outcome *out = &slots[i].out;
     char *text = hl_result_text(out);
@@ -242,7 +244,7 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
     /* A hand-built response may carry a call without an id. */
     st = hl_message_add_tool_result(msg, slots[i].part->id ? slots[i].part->id : "",
                                     slots[i].part->name, text, out->status != HL_OK);
-    cJSON *item = cJSON_CreateObject();
+    cJSON *item = sum ? cJSON_CreateObject() : NULL;
     if (st == HL_OK && item) {
       cJSON_AddStringToObject(item, "call_id", slots[i].part->id ? slots[i].part->id : "");
       cJSON_AddStringToObject(item, "tool", slots[i].part->name ? slots[i].part->name : "");
