@@ -31,9 +31,22 @@ static void hl_outcome_error(hl__tool_outcome *out, hl_status st) {
   out->message = hl__strdup(msg);
 }
 
-void hl__tool_call_exec(hl_context *ctx, const char *call_id, const char *name,
-                        cJSON *args, hl__tool_outcome *out) {
+static bool hl_has_before_tool(const hl_context *ctx) {
+  for (size_t s = 0; s < ctx->n_hooks; s++)
+    if (ctx->hooks[s]->chains[HL_HOOK_BEFORE_TOOL].count) return true;
+  return false;
+}
+
+/* hl__tool_call_exec(), where `borrowed` args are only read: without a
+ * before_tool hook (which may replace or edit them) nothing writes them,
+ * since tools, after_tool hooks and observers all take them const. */
+static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *name,
+                             cJSON *args, bool borrowed, hl__tool_outcome *out) {
   *out = (hl__tool_outcome){0};
+  if (borrowed && (!args || hl_has_before_tool(ctx))) {
+    args = args ? hl_json_clone(args) : NULL;
+    borrowed = false;
+  }
   if (!args) args = cJSON_CreateObject();
   if (!args) {
     hl_outcome_error(out, hl__oom());
@@ -48,7 +61,7 @@ void hl__tool_call_exec(hl_context *ctx, const char *call_id, const char *name,
   if (act == HL_HOOK_ABORT) {
     hl_outcome_error(out, HL_ERR_ABORTED);
     out->aborted = true;
-    cJSON_Delete(args);
+    if (!borrowed) cJSON_Delete(args);
     return;
   }
 
@@ -88,7 +101,7 @@ void hl__tool_call_exec(hl_context *ctx, const char *call_id, const char *name,
   /* after_tool: sees the (mutated) args, the result and the error (H9) */
   cJSON *replacement = NULL;
   act = hl__dispatch_after_tool(ctx, &call, args, result, &err, &replacement);
-  cJSON_Delete(args);
+  if (!borrowed) cJSON_Delete(args);
   if (act == HL_HOOK_ABORT) {
     cJSON_Delete(result);
     hl_outcome_error(out, HL_ERR_ABORTED);
@@ -106,6 +119,11 @@ void hl__tool_call_exec(hl_context *ctx, const char *call_id, const char *name,
     return;
   }
   out->result = result;
+}
+
+void hl__tool_call_exec(hl_context *ctx, const char *call_id, const char *name,
+                        cJSON *args, hl__tool_outcome *out) {
+  hl_tool_call_run(ctx, call_id, name, args, false, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -166,9 +184,9 @@ static void hl_batch_run_one(hl_batch *b, hl_call_slot *slot) {
     slot->out.aborted = true;
     return;
   }
-  cJSON *args = slot->part->args ? hl_json_clone(slot->part->args) : cJSON_CreateObject();
-  hl__tool_call_exec(b->ctx, slot->part->id, slot->part->name ? slot->part->name : "", args,
-                     &slot->out);
+  /* The model's arguments, read in place unless a before_tool hook runs. */
+  hl_tool_call_run(b->ctx, slot->part->id, slot->part->name ? slot->part->name : "",
+                   slot->part->args, true, &slot->out);
 }
 
 static void hl_batch_drain(void *arg) {
