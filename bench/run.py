@@ -147,11 +147,15 @@ def main():
     ap.add_argument("--budget-s", type=float, default=3.0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--only", choices=["providers"],
+    ap.add_argument("--only", choices=["providers", "core", "sandbox"],
                     help="run one benchmark alone and print its JSON object (nothing written)")
     args = ap.parse_args()
     if args.only == "providers":
         return providers_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick)
+    if args.only == "core":
+        return core_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick)
+    if args.only == "sandbox":
+        return sandbox_only(os.path.join(os.path.abspath(args.build), "bench"))
     budget = 0.5 if args.quick else args.budget_s
     bench_bin = os.path.join(os.path.abspath(args.build), "bench")
     exe = lambda name: os.path.join(bench_bin, name)
@@ -260,6 +264,43 @@ def providers_only(bench_bin, quick):
         server.close()
     print(json.dumps(res))
     return 0 if "error" not in res else 1
+
+
+def core_only(bench_bin, quick):
+    """bench/core: hook dispatch (a chain of 8 hooks at each of four points)
+    and the agent loop alone (scripted provider: 2 model calls + 3 tool
+    calls per run, no HTTP), as one JSON object."""
+    hooks = run_json([os.path.join(bench_bin, "hl-bench-hooks"), "--hooks", "8",
+                      "--runs", "2000" if quick else "20000", "--rounds", "9"])
+    agent = run_json([os.path.join(bench_bin, "hl-bench-agent"), "--scenario", "tools",
+                      "--provider", "scripted", "--budget-s", "0.5" if quick else "2"])
+    res = {"hook_dispatch_ns": hooks.get("ns_per_hook_call"),
+           "hook_chain_length": hooks.get("hooks_per_point"),
+           "agent_run_overhead_us": agent.get("overhead_us"),
+           "agent_run_p99_us": agent.get("latency_p99_us"),
+           "targets": {"hook_dispatch_ns": 20, "agent_run_overhead_us": 50},
+           "errors": [r["error"] for r in (hooks, agent) if "error" in r]}
+    print(json.dumps(res))
+    return 0 if not res["errors"] else 1
+
+
+def sandbox_only(bench_bin):
+    """bench/sandbox: hookline's sandbox next to quickjs-emscripten in Node,
+    same snippets, as one JSON object with the figures the sandbox issue names."""
+    hl = run_json([os.path.join(bench_bin, "hl-bench-sandbox")])
+    node = ensure_peers()
+    peer = run_json([node, "quickjs.mjs"], cwd=PEERS) if node else {"error": "JS peers not installed"}
+    res = {"sandbox_create_us": hl.get("create_us"),
+           "sandbox_cold_create_us": hl.get("cold_create_us"),
+           "eval_us": hl.get("eval_us"),
+           "eval_callback_us": hl.get("eval_callback_us"),
+           "parallel_3x100ms_ms": hl.get("parallel_3x100ms_callbacks_ms"),
+           "peer_node_create_us": peer.get("create_us"),
+           "peer_node_eval_callback_us": peer.get("eval_callback_us"),
+           "targets": {"sandbox_create_us": 200, "eval_callback_us": 10, "parallel_3x100ms_ms": 100},
+           "errors": [r["error"] for r in (hl, peer) if "error" in r]}
+    print(json.dumps(res))
+    return 0 if not res["errors"] else 1
 
 
 def fmt(v, digits=0):
