@@ -5,7 +5,7 @@
 set -eu
 
 # Debian packages: build, required libraries, sandbox tools, test tools.
-PKGS="gcc pkg-config meson ninja-build python3 libcurl4-openssl-dev libcjson-dev \
+PKGS="gcc libc6-dev ca-certificates pkg-config meson ninja-build python3 libcurl4-openssl-dev libcjson-dev \
 wabt nodejs npm tmux libedit-dev"
 
 missing=""
