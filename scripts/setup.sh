@@ -1,7 +1,7 @@
 #!/bin/sh
 # scripts/setup.sh - install what hookline needs on a Debian machine.
 # Idempotent; prints nothing when everything is present. Called by
-# `make demo`, `make test` and `make bench`.
+# `make demo`, `make test` (with --require-sandbox) and `make bench`.
 set -eu
 
 # Debian packages: build, required libraries, sandbox tools, test tools.
@@ -28,9 +28,10 @@ if [ -n "$missing" ]; then
   $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# Parts of the project with their own pinned downloads.
+# Parts of the project with their own pinned downloads; they get our
+# arguments (--require-sandbox from `make test`).
 here=$(dirname "$0")
 for step in "$here"/setup.d/*.sh; do
-  [ -f "$step" ] && sh "$step"
+  [ -f "$step" ] && sh "$step" "$@"
 done
 exit 0
