@@ -40,7 +40,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 # Without the network `make demo` goes on without the sandbox (meson's
 # `sandbox` option is auto); a file that does not match is always an error.
-(cd "$tmp" && npm pack --silent "$PKG@$VERSION" >/dev/null 2>"$tmp/npm.err") || {
+(cd "$tmp" && npm pack --loglevel=error "$PKG@$VERSION" >/dev/null 2>"$tmp/npm.err") || {
   cat "$tmp/npm.err" >&2
   give_up "npm pack failed; the sandbox cannot be built"; }
 tgz=$(ls "$tmp"/*.tgz)
