@@ -68,7 +68,7 @@ def answer_for(scenario, body, fmt):
         calls = [("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"})]
     elif scenario == "badargs":
         calls = [("get_weather", '{"city": Par')]
-    elif scenario in ("text", "streamerror", "crlf", "comments", "utf8", "echo", "r429", "r429ms", "r429date", "r500",
+    elif scenario in ("text", "slow", "streamerror", "crlf", "comments", "utf8", "echo", "r429", "r429ms", "r429date", "r500",
                       "close", "hangstream", "big"):
         return (TEXT, [], "stop")
     else:  # tools, bytes, ...
@@ -343,6 +343,8 @@ class Handler(socketserver.BaseRequestHandler):
         if scenario == "hang":
             self.hang()
             return False
+        if scenario == "slow":
+            time.sleep(0.5)  # a slow model: many requests in flight at once
 
         text, calls, finish = answer_for(scenario, body, fmt)
         if scenario == "big":

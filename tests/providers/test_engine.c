@@ -7,6 +7,9 @@
  *                                   provider: every answer right, and the
  *                                   server accepts no more connections
  *                                   than requests in flight at once
+ *   partitions_reuse_connections    1,200 requests in flight at once (more
+ *                                   than one partition of the pool), two
+ *                                   rounds: all right, connections reused
  *   host_cap_queues_requests        with a per-host cap of 4, 40 requests
  *                                   at once all succeed over <= 4 sockets
  *   cancel_200_in_flight            200 hanging requests, one provider
@@ -161,6 +164,56 @@ static void many_threads_reuse_connections(void) {
 }
 
 /* ------------------------------------------------------------------ */
+
+#define N_WIDE 1200
+
+typedef struct wide {
+  hl_provider *p;
+  pthread_barrier_t round;
+  atomic_int ok;
+} wide;
+
+static void *wide_worker(void *arg) {
+  wide *w = arg;
+  for (int r = 0; r < 2; r++) {
+    pthread_barrier_wait(&w->round);
+    hl_response *resp = NULL;
+    hl_status st = ask(w->p, "slow@engine-wide", false, &resp);
+    char *text = st == HL_OK && resp ? hl_message_text(resp->message) : NULL;
+    if (text && !strcmp(text, TEXT)) atomic_fetch_add(&w->ok, 1);
+    else fprintf(stderr, "round %d: %s: %s\n", r, hl_status_name(st), st != HL_OK ? hl_last_error() : "wrong text");
+    hl_free(text);
+    hl_response_free(resp);
+  }
+  return NULL;
+}
+
+/* More requests in flight than one partition of the pool takes: they
+ * spread over several multi handles, and the second round still reuses
+ * the first round's connections (fill-first). */
+static void partitions_reuse_connections(void) {
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  static wide w;
+  w.p = p;
+  atomic_init(&w.ok, 0);
+  pthread_barrier_init(&w.round, NULL, N_WIDE);
+  int before = server_connections(&srv);
+  static pthread_t th[N_WIDE];
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 512 * 1024);
+  for (int i = 0; i < N_WIDE; i++) REQUIRE(pthread_create(&th[i], &attr, wide_worker, &w) == 0);
+  pthread_attr_destroy(&attr);
+  for (int i = 0; i < N_WIDE; i++) pthread_join(th[i], NULL);
+  CHECK_INT(atomic_load(&w.ok), 2 * N_WIDE);
+  int opened = server_connections(&srv) - before;
+  fprintf(stderr, "connections opened for %d requests, %d at once: %d\n", 2 * N_WIDE, N_WIDE, opened);
+  CHECK(opened >= 1);
+  CHECK(opened <= N_WIDE + 2);
+  pthread_barrier_destroy(&w.round);
+  hl_provider_unref(p);
+}
 
 typedef struct one_arg {
   hl_provider *p;
@@ -414,6 +467,7 @@ static void pool_options(void) {
 
 static const test_case tests[] = {
     T(many_threads_reuse_connections),
+    T(partitions_reuse_connections),
     T(host_cap_queues_requests),
     T(cancel_200_in_flight),
     T(agent_cancel_200_in_flight),
