@@ -22,16 +22,14 @@
  *    serves and ends the cancelled ones at once;
  *  - secrets (API keys) redacted from every message it produces.
  *
- * Which thread runs what: libcurl, the header parsing, buffering of
- * whole bodies, timers and retries run on the loop thread. The streaming
- * sink (on_data) and the cancellation predicate's owner code run as
- * follows: on_data always runs on the thread that called
- * hl__http_request_send(): the loop hands it the bytes (pausing the
- * transfer beyond 1 MiB not yet consumed), so decoders, observers and
- * token callbacks never run on the loop thread. The `cancelled`
- * predicate runs on the loop thread (it must be thread-safe, as
- * hl_context_cancelled() is) when a cancellation was announced, before
- * each attempt and before each retry.
+ * Which thread runs what: libcurl, header parsing, buffering of whole
+ * bodies, timers and retries run on the loop thread. The streaming sink
+ * (on_data) always runs on the thread that called hl__http_request_send():
+ * the loop hands it the bytes (pausing the transfer while 1 MiB waits
+ * unconsumed), so decoders, observers and token callbacks never run on
+ * the loop thread. The `cancelled` predicate runs on the loop thread (it
+ * must be thread-safe, as hl_context_cancelled() is) when a cancellation
+ * is announced, before each attempt and before each retry.
  *
  * Internal to the library; tests and bench/ use it directly.
  *
