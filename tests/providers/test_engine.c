@@ -23,6 +23,12 @@
  *                                   server all complete
  *   stream_deltas_on_caller_thread  token callbacks run on the run's
  *                                   thread, not on the loop's
+ *   slow_sink_pauses_the_transfer   a token callback slower than the
+ *                                   network: a 20 MB stream arrives whole
+ *                                   (the transfer pauses instead of
+ *                                   buffering), and a pause longer than the
+ *                                   idle timeout is not taken for an idle
+ *                                   server
  *   pool_options                    hl_pool_setopt / getopt validation
  *
  *   test_engine [NAME...]
@@ -433,6 +439,42 @@ static void stream_deltas_on_caller_thread(void) {
   hl_provider_unref(p);
 }
 
+typedef struct slow_sink {
+  size_t bytes;
+  int calls;
+} slow_sink;
+
+static void on_slow_token(const char *delta, void *ud) {
+  slow_sink *s = ud;
+  s->bytes += strlen(delta);
+  /* The first delta takes longer than the idle timeout below; meanwhile
+   * more than the 1 MiB hand-over buffer arrives and the transfer pauses. */
+  if (s->calls++ == 0) sleep_ms(3000);
+}
+
+static void slow_sink_pauses_the_transfer(void) {
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  hl_openai_set_max_response_bytes(p, (size_t)64 << 20);
+  /* The server takes a moment to build 20 MB of events: the idle timeout
+   * leaves it that, and is still shorter than the first delta's wait. */
+  hl_openai_set_timeouts(p, 10000, 0, 2000);
+  hl_agent *a = agent_on(p, "big@engine-slowsink", true);
+  REQUIRE(a);
+  slow_sink sink = {0, 0};
+  hl_agent_set_token_callback(a, on_slow_token, &sink);
+  char *answer = NULL;
+  hl_status st = hl_agent_run(a, NULL, "hi", &answer);
+  if (st != HL_OK) fprintf(stderr, "run: %s\n", hl_agent_errmsg(a));
+  CHECK_INT(st, HL_OK);
+  CHECK_INT(answer ? strlen(answer) : 0, 20u * 1024 * 1024);
+  CHECK_INT(sink.bytes, 20u * 1024 * 1024);
+  CHECK(sink.calls > 1);
+  hl_free(answer);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 static void pool_options(void) {
   long v = 0;
   CHECK_INT(hl_pool_setopt(HL_POOL_MAX_HOST_CONNECTIONS, -1), HL_ERR_INVALID);
@@ -473,6 +515,7 @@ static const test_case tests[] = {
     T(agent_cancel_200_in_flight),
     T(server_dies_mid_stream),
     T(stream_deltas_on_caller_thread),
+    T(slow_sink_pauses_the_transfer),
     T(pool_options),
 };
 
