@@ -758,19 +758,23 @@ static hl_status hl_wait(hl_context *ctx, unsigned ms) {
 }
 
 /* Emit each word with the spaces that follow it, so that the deltas
- * concatenate to the exact text. */
-static void hl_stream_words(hl_context *ctx, const char *text) {
+ * concatenate to the exact text. A token callback may take its time (a
+ * terminal showing words one by one): a cancelled run stops at the next
+ * word with HL_ERR_CANCELLED instead of streaming to the end. */
+static hl_status hl_stream_words(hl_context *ctx, const char *text) {
   const char *p = text;
   while (*p) {
+    if (hl_cancelled(ctx)) return hl_fail(HL_ERR_CANCELLED, "scripted: cancelled");
     const char *q = p;
     while (*q && *q != ' ' && *q != '\n' && *q != '\t') q++;
     while (*q == ' ' || *q == '\n' || *q == '\t') q++;
     char *word = strndup(p, (size_t)(q - p));
-    if (!word) return;
+    if (!word) return hl_fail(HL_ERR_NOMEM, "scripted: out of memory");
     hl_context_emit_delta(ctx, word);
     free(word);
     p = q;
   }
+  return hl_cancelled(ctx) ? hl_fail(HL_ERR_CANCELLED, "scripted: cancelled") : HL_OK;
 }
 
 static double hl_now_ms(void) {
@@ -847,7 +851,7 @@ static hl_status hl_scripted_complete(void *impl, hl_context *ctx, const hl_requ
   }
   if (st == HL_OK && req->stream && ctx) {
     char *text = hl_message_text(resp->message);
-    if (text) hl_stream_words(ctx, text);
+    if (text) st = hl_stream_words(ctx, text);
     free(text);
   }
   free(input);
