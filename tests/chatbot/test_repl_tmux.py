@@ -411,6 +411,16 @@ def test_ctrl_c_cancels_a_streamed_answer():
         t.wait_for(r"quick answer here", m)
         t.send("C-d")
         check(t.dead_status() == 0, "Ctrl-D exits with status 0")
+    # The same in one-shot mode on a terminal: -p streams, Ctrl-C ends it
+    # with the cancelled status (130).
+    with Tmux([BIN, "--script", script, "-p", "a long answer please"], ENV) as t:
+        t.wait_for(r"w0 w1 w2 w3 w4 w5 ")
+        t.send("C-c")
+        t.wait_for(r"hookline-chat: cancelled")
+        check(t.dead_status() == 130, "-p cancelled exits with status 130")
+        screen = t.screen()
+        check("THE-END" not in screen and "^C" not in screen,
+              f"-p: the answer stops, no ^C: {screen!r}")
     # The terminal's ECHOCTL is restored when the program ends (sh runs
     # `stty -a` after it, in the same terminal).
     with Tmux(["sh", "-c", f'"{BIN}" --script "{script}" -p quick; stty -a'], ENV) as t:
