@@ -12,6 +12,7 @@
 #include "hookline/json.h"
 #include "hookline/observer.h"
 #include "providers/llm.h"
+#include "providers/retry_after.h"
 
 hl_status hl__buf_append(hl__buf *b, const char *s, size_t n) {
   if (b->len + n + 1 > b->cap) {
@@ -313,9 +314,19 @@ static hl_status send_payload(hl__llm *l, hl_context *ctx, const char *path,
     else if (resp->status == 429) mapped = HL_ERR_RATE_LIMIT;
     char attempts[48] = "";
     if (resp->attempts > 1) snprintf(attempts, sizeof attempts, " (after %d attempts)", resp->attempts);
+    char wish[160] = "";
+    if (resp->retry_after_refused_ms > 0) {
+      char asked[48], most[48];
+      long max_ms = hl__http_get_options(l->http)->retry_max_ms;
+      hl__retry_after_format(asked, sizeof asked, resp->retry_after_refused_ms);
+      /* 0 stands for http.c's default cap of 60 s. */
+      hl__retry_after_format(most, sizeof most, max_ms > 0 ? (double)max_ms : 60000.0);
+      snprintf(wish, sizeof wish, " (server asked to retry after %s s, more than the %s s maximum)",
+               asked, most);
+    }
     char msg[1400];
-    snprintf(msg, sizeof msg, "%s: HTTP %ld from %s%s%s%s", l->name, resp->status, redacted_url,
-             attempts, text[0] ? ": " : "", text);
+    snprintf(msg, sizeof msg, "%s: HTTP %ld from %s%s%s%s%s", l->name, resp->status, redacted_url,
+             attempts, wish, text[0] ? ": " : "", text);
     char safe[1400];
     hl__redact_into(safe, sizeof safe, msg, l->api_key);
     st = hl_fail(mapped, "%s", safe);

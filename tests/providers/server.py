@@ -245,7 +245,12 @@ def error_body(fmt, status, message):
 # ---------------------------------------------------------------- HTTP
 
 REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
-           500: "Internal Server Error"}
+           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+# A proxy's error page, answered with 200 (the key in it must never reach
+# a message).
+HTML_PAGE = ("<!DOCTYPE html>\n<html><head><title>Gateway</title></head>\n"
+             "<body><h1>Please sign in</h1><p>key %s is not valid here</p></body></html>\n")
 
 
 class Handler(socketserver.BaseRequestHandler):
@@ -362,6 +367,25 @@ class Handler(socketserver.BaseRequestHandler):
             return True
         if scenario == "r500" and n <= 3:
             self.send(500, error_body(fmt, 500, "internal failure %d" % n))
+            return True
+        if scenario == "r429long":
+            # Absurd waits, on every attempt: the client must not sit on them.
+            self.send(429, error_body(fmt, 429, "slow down"), extra=["Retry-After: 86400"])
+            return True
+        if scenario == "r503longdate":
+            when = email.utils.formatdate(time.time() + 86400, usegmt=True)
+            self.send(503, error_body(fmt, 503, "come back tomorrow"),
+                      extra=["Retry-After: " + when])
+            return True
+        if scenario == "r429longms":
+            self.send(429, error_body(fmt, 429, "slow down"), extra=["retry-after-ms: 1e300"])
+            return True
+        if scenario == "nothttp":
+            # Another protocol on the port (an SSH server's greeting).
+            self.request.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+            return False
+        if scenario == "html":
+            self.send(200, (HTML_PAGE % key).encode("utf-8"), ctype="text/html; charset=utf-8")
             return True
         if scenario == "hang":
             self.hang()

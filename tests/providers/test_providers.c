@@ -442,6 +442,46 @@ static void retry_500_three_times_then_success(void) {
   hl_provider_unref(p);
 }
 
+/* A server that asks to wait longer than the retry maximum (5 s here) is
+ * not waited for: the call fails at once with the server's wish in the
+ * message, whether it asks in seconds, as an HTTP date or in ms. */
+static void retry_after_longer_than_maximum_fails_at_once(void) {
+  const struct { const char *scenario; hl_status status; const char *says; } rows[] = {
+      {"r429long", HL_ERR_RATE_LIMIT, "server asked to retry after 86400 s, more than the 5 s maximum"},
+      {"r503longdate", HL_ERR_HTTP, "more than the 5 s maximum"},
+      {"r429longms", HL_ERR_RATE_LIMIT, "server asked to retry after 1e+12 s"},
+  };
+  hl_provider *p = provider();
+  REQUIRE(p);
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    char model[128];
+    snprintf(model, sizeof model, "%s", model_name(rows[i].scenario, "t"));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    expect_failure(p, model, i == 1, rows[i].status, rows[i].says);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (s >= 4) fprintf(stderr, "%s took %.1f s\n", rows[i].scenario, s);
+    CHECK(s < 4); /* behaviour: no wait at all (before the fix, 3 waits of 5 s) */
+    CHECK_INT(test_server_count(&srv, model), 1);
+  }
+  hl_provider_unref(p);
+}
+
+/* Another protocol on the port: a protocol error quoting what came back,
+ * not a "bad URL", and no retry. */
+static void reply_that_is_not_http(void) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  for (int stream = 0; stream < 2; stream++) {
+    const char *model = model_name("nothttp", stream ? "stream" : "plain");
+    expect_failure(p, model, stream, HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH_9.2p1 Debian-2\\r\\n\"");
+    CHECK(strstr(hl_last_error(), "bad URL") == NULL);
+    CHECK_INT(test_server_count(&srv, model), 1);
+  }
+  hl_provider_unref(p);
+}
+
 static void unauthorized_401_not_retried(void) {
   hl_provider *p = provider();
   REQUIRE(p);
@@ -843,6 +883,8 @@ static void extra_headers_and_no_key(void) {
   X(retry_429_after_retry_after) \
   X(retry_500_three_times_then_success) \
   X(retry_429_retry_after_ms_and_date) \
+  X(retry_after_longer_than_maximum_fails_at_once) \
+  X(reply_that_is_not_http) \
   X(unauthorized_401_not_retried) \
   X(server_never_answers_times_out) \
   X(response_over_size_cap) \
