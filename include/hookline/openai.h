@@ -37,10 +37,14 @@
  * request in progress within a few tens of milliseconds.
  *
  * Errors: HL_ERR_AUTH (401/403), HL_ERR_RATE_LIMIT (429 after every
- * retry), HL_ERR_HTTP (other statuses), HL_ERR_NETWORK, HL_ERR_TIMEOUT,
- * HL_ERR_TOO_LARGE, HL_ERR_CANCELLED, HL_ERR_PROVIDER (a malformed
- * response, e.g. tool-call arguments that are not a JSON object). The
- * message names the provider and the URL and carries the server's
+ * retry, or at once when its Retry-After asks for longer than the retry
+ * maximum: the message says how long it asked), HL_ERR_HTTP (other
+ * statuses), HL_ERR_NETWORK, HL_ERR_TIMEOUT, HL_ERR_TOO_LARGE,
+ * HL_ERR_CANCELLED, HL_ERR_PROVIDER (a malformed response, e.g. tool-call
+ * arguments that are not a JSON object; a reply that is not HTTP, quoted;
+ * a 2xx that is neither the JSON nor the event stream asked for, with its
+ * Content-Type and the start of its body quoted, bounded and redacted).
+ * The message names the provider and the URL and carries the server's
  * error.message. The API key never appears in a message, a log line or an
  * event: it is sent in the Authorization header only and every occurrence
  * of it in a server's answer is replaced by "[REDACTED]".

@@ -482,6 +482,27 @@ static void reply_that_is_not_http(void) {
   hl_provider_unref(p);
 }
 
+/* A proxy's HTML page with status 200: the message names the content
+ * type and quotes the start of the body (with the key in it redacted),
+ * for a stream instead of "the stream ended before [DONE]". */
+static void html_answer_named_by_content_type(void) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  for (int stream = 0; stream < 2; stream++) {
+    const char *model = model_name("html", stream ? "stream" : "plain");
+    expect_failure(p, model, stream, HL_ERR_PROVIDER,
+                   stream ? "to a streaming request is not an event stream: HTTP 200 with Content-Type"
+                          : "response body is not valid JSON");
+    const char *msg = hl_last_error();
+    CHECK_CONTAINS(msg, "\"text/html; charset=utf-8\"");
+    CHECK_CONTAINS(msg, "starting \"<!DOCTYPE html>\\n<html><head><title>Gateway</title>");
+    CHECK(strstr(msg, "before") == NULL);
+    CHECK(strstr(msg, "SECRET") == NULL);
+    CHECK(strstr(msg, "sk-") == NULL);
+  }
+  hl_provider_unref(p);
+}
+
 static void unauthorized_401_not_retried(void) {
   hl_provider *p = provider();
   REQUIRE(p);
@@ -885,6 +906,7 @@ static void extra_headers_and_no_key(void) {
   X(retry_429_retry_after_ms_and_date) \
   X(retry_after_longer_than_maximum_fails_at_once) \
   X(reply_that_is_not_http) \
+  X(html_answer_named_by_content_type) \
   X(unauthorized_401_not_retried) \
   X(server_never_answers_times_out) \
   X(response_over_size_cap) \
