@@ -18,6 +18,7 @@ import email.utils
 import json
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -95,7 +96,7 @@ def answer_for(scenario, body, fmt):
     elif scenario in BAD_USAGE:
         return (TEXT, [], "stop")
     elif scenario in ("text", "streamerror", "crlf", "comments", "utf8", "echo", "r429", "r429ms", "r429date", "r500",
-                      "close", "hangstream", "big"):
+                      "close", "hangstream", "big") or scenario in FAULTS:
         return (TEXT, [], "stop")
     else:  # tools, bytes, ...
         calls = TOOLS
@@ -247,6 +248,13 @@ def error_body(fmt, status, message):
 REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
+# Scenarios of the fault-injection suite (tests/faults): each breaks the
+# transport or the framing of an otherwise normal text answer.
+FAULTS = ("reset", "truncated", "clshort", "cllong", "drip", "hugeline", "badutf8",
+          "r500once")
+BAD_UTF8 = b"\xff\xfe \xc0\xaf \xed\xa0\x80"   # stray bytes, overlong, a surrogate
+UTF8_MARK = "@@BAD-UTF8@@"
+
 # A proxy's error page, answered with 200 (the key in it must never reach
 # a message).
 HTML_PAGE = ("<!DOCTYPE html>\n<html><head><title>Gateway</title></head>\n"
@@ -288,6 +296,53 @@ class Handler(socketserver.BaseRequestHandler):
         for h in extra:
             head += h + "\r\n"
         self.request.sendall(head.encode("latin-1") + b"\r\n" + body)
+
+    def reset(self):
+        """Hang up with a TCP RST (SO_LINGER 0) instead of a clean FIN."""
+        self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.request.close()
+
+    def drip(self, data):
+        """One byte per second until the client gives up."""
+        for i in range(len(data)):
+            self.request.sendall(data[i:i + 1])
+            time.sleep(1)
+
+    def fault(self, scenario, n, head, body):
+        """Send `body` after `head` (bytes, a complete header block that has
+        no Content-Length and no Transfer-Encoding yet) broken the way the
+        fault scenario says. Returns whether the connection stays usable."""
+        if scenario == "reset" and n == 1:
+            self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body)
+                                 + body[: len(body) // 2])
+            time.sleep(0.5)  # let the client read the first half before the RST
+            self.reset()
+            return False
+        if scenario == "truncated":
+            # An honest length for a body cut short: after the middle event of
+            # a stream, in the middle of a JSON body.
+            cut = body.index(b"\n\n", len(body) // 2) + 2 if b"\n\n" in body else len(body) // 2
+            body = body[:cut]
+        if scenario == "clshort":
+            cut = body.index(b"\n\n", len(body) // 2) + 2 if b"\n\n" in body else len(body) // 2
+            self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % cut + body)
+            return False
+        if scenario == "cllong":
+            self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % (len(body) + 100) + body)
+            return False
+        if scenario == "hugeline":
+            # Chunked, so that the client meets the one 20 MB line as it
+            # reads (a Content-Length would let it refuse up front).
+            self.request.sendall(head + b"Transfer-Encoding: chunked\r\n\r\n")
+            for i in range(0, len(body), 1 << 16):
+                self.request.sendall(self.chunk(body[i:i + (1 << 16)]))
+            self.request.sendall(b"0\r\n\r\n")
+            return True
+        if scenario == "drip":
+            self.drip(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            return False
+        self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        return True
 
     def stream_head(self):
         return (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
@@ -368,6 +423,9 @@ class Handler(socketserver.BaseRequestHandler):
         if scenario == "r500" and n <= 3:
             self.send(500, error_body(fmt, 500, "internal failure %d" % n))
             return True
+        if scenario == "r500once" and n == 1:
+            self.send(500, error_body(fmt, 500, "internal failure"))
+            return True
         if scenario == "r429long":
             # Absurd waits, on every attempt: the client must not sit on them.
             self.send(429, error_body(fmt, 429, "slow down"), extra=["Retry-After: 86400"])
@@ -392,8 +450,10 @@ class Handler(socketserver.BaseRequestHandler):
             return False
 
         text, calls, finish = answer_for(scenario, body, fmt)
-        if scenario == "big":
+        if scenario in ("big", "hugeline"):
             text = "x" * (20 * 1024 * 1024)
+        if scenario == "badutf8":
+            text = TEXT + UTF8_MARK
         if not stream:
             make = openai_body if fmt == "openai" else anthropic_body
             payload = dumps(make(model, text, calls, finish)).encode("utf-8")
@@ -405,11 +465,17 @@ class Handler(socketserver.BaseRequestHandler):
                 return False
             if scenario == "badjson":
                 payload = payload[:-5]
+            if scenario in FAULTS:
+                payload = payload.replace(UTF8_MARK.encode(), BAD_UTF8)
+                return self.fault(scenario, n, b"HTTP/1.1 200 OK\r\n"
+                                  b"Content-Type: application/json\r\n", payload)
             self.send(200, payload)
             return True
 
         events = (openai_events if fmt == "openai" else anthropic_events)(
-            model, text, calls, finish, size=(1 << 16) if scenario == "big" else 3)
+            model, text, calls, finish,
+            size=(1 << 16) if scenario == "big" else
+            len(text) if scenario in ("hugeline", "badutf8") else 3)  # one piece: a whole line, the marker intact
         if scenario == "badjson":
             name, data = events[2]
             events[2] = (name, data[: len(data) // 2])
@@ -440,6 +506,11 @@ class Handler(socketserver.BaseRequestHandler):
         eol = "\r\n" if scenario == "crlf" else "\n"
         sse = sse_bytes(events, eol=eol, comments=(scenario == "comments"))
         head = self.stream_head()
+        if scenario in FAULTS:
+            # Not chunked: the faults are about the length the server claims.
+            return self.fault(scenario, n, b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                              b"Cache-Control: no-cache\r\n",
+                              sse.replace(UTF8_MARK.encode(), BAD_UTF8))
         if scenario == "bytes":
             self.request.sendall(head)
             for i in range(len(sse)):
