@@ -260,7 +260,8 @@ typedef struct xfer {
   int64_t last_activity;
   char *content_type;    /* malloc'd copy, or NULL */
   bool not_http;         /* the reply did not start with an HTTP status line */
-  char head[HL__EXCERPT_BYTES + 1]; /* its first bytes, for the message */
+  char head[HL__EXCERPT_BYTES + 2]; /* its first bytes, for the message (one more than
+                                       the excerpt shows, so it marks the cut) */
   size_t head_len;
 } xfer;
 
@@ -298,14 +299,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
     x->not_http = x->status == 0;
   }
   if (x->not_http) {
-    /* Keep the first line (or the first bytes) for the message, then stop:
-     * nothing of it is ever taken as an answer. */
-    size_t room = sizeof x->head - 1 - x->head_len;
-    size_t n = len < room ? len : room;
-    memcpy(x->head + x->head_len, data, n);
-    x->head_len += n;
-    bool enough = x->head_len == sizeof x->head - 1 || memchr(x->head, '\n', x->head_len);
-    return enough ? 0 : len;
+    /* Keep what arrived for the message and stop at once: nothing of it is
+     * ever taken as an answer, and a server of another protocol may well
+     * keep the connection open without sending more. */
+    size_t n = len < sizeof x->head - 1 ? len : sizeof x->head - 1;
+    memcpy(x->head, data, n);
+    x->head_len = n;
+    return 0;
   }
   size_t cap = x->client->opts.max_response_bytes;
   if (cap && x->received + len > cap) {

@@ -442,6 +442,11 @@ class Handler(socketserver.BaseRequestHandler):
             # Another protocol on the port (an SSH server's greeting).
             self.request.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
             return False
+        if scenario == "nothttpopen":
+            # Binary bytes, no line end, and the connection stays open.
+            self.request.sendall(b"\x16\x03\x01\x00\xa5")
+            self.hang()
+            return False
         if scenario == "html":
             self.send(200, (HTML_PAGE % key).encode("utf-8"), ctype="text/html; charset=utf-8")
             return True

@@ -479,6 +479,15 @@ static void reply_that_is_not_http(void) {
     CHECK(strstr(hl_last_error(), "bad URL") == NULL);
     CHECK_INT(test_server_count(&srv, model), 1);
   }
+  /* A few binary bytes on a connection left open: named at once, not
+   * after the idle timeout (30 s here). */
+  W->timeouts(p, 5000, 0, 30000);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  expect_failure(p, model_name("nothttpopen", "t"), true, HL_ERR_PROVIDER,
+                 "did not answer in HTTP: it sent \"\\x16\\x03\\x01\\x00\\xA5\"");
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  CHECK(t1.tv_sec - t0.tv_sec < 10);
   hl_provider_unref(p);
 }
 
