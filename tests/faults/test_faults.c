@@ -78,11 +78,11 @@ static const fault faults[] = {
     /* 429 asking for a day: fail at once, saying so. */
     {"retry_after_a_day", "r429long",
      .plain = {HL_ERR_RATE_LIMIT, "server asked to retry after 86400 s, more than the 5 s maximum", 1},
-     .stream = {HL_ERR_RATE_LIMIT, "server asked to retry after 86400 s, more than the 5 s maximum", 1}, 4, 0},
+     .stream = {HL_ERR_RATE_LIMIT, "server asked to retry after 86400 s, more than the 5 s maximum", 1}, 8, 0},
     /* 503 asking for a day, as an HTTP date. */
     {"retry_after_a_day_as_date", "r503longdate",
      .plain = {HL_ERR_HTTP, "more than the 5 s maximum", 1},
-     .stream = {HL_ERR_HTTP, "more than the 5 s maximum", 1}, 4, 0},
+     .stream = {HL_ERR_HTTP, "more than the 5 s maximum", 1}, 8, 0},
     /* One line of 20 MB (a JSON body, or one event). */
     {"line_of_20_mb", "hugeline",
      .plain = {HL_ERR_TOO_LARGE, "larger than", 1},
@@ -138,7 +138,7 @@ static hl_status call_provider(const client *c, const fault *f, const char *mode
     if (st == HL_OK) *text = hl_message_text(r->message);
     hl_response_free(r);
   }
-  /* Keep the call's message: freeing touches nothing, but be sure. */
+  /* The row judges the call's own message, whatever cleaning up does. */
   char msg[2048];
   snprintf(msg, sizeof msg, "%s", hl_last_error());
   hl_request_free(req);
