@@ -53,7 +53,8 @@ typedef enum hl_status {
   HL_ERR_UNSUPPORTED = 20,   /**< not available in this build or for this object */
   HL_ERR_STATE = 21,         /**< object in the wrong state for this call (e.g. busy) */
   HL_ERR_AUTH = 22,          /**< the server refused the credentials (401/403) */
-  HL_ERR_RATE_LIMIT = 23,    /**< the server kept answering 429 after all retries */
+  HL_ERR_RATE_LIMIT = 23,    /**< the server kept answering 429 after all retries, or asked
+                                  (Retry-After) to wait longer than the retry maximum */
   HL_STATUS_COUNT_           /**< not a status: number of values */
 } hl_status;
 

@@ -22,7 +22,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "providers/excerpt.h"
 #include "providers/http.h"
+#include "providers/retry_after.h"
 
 /* How often a waiting transfer re-checks cancellation predicates that
  * cannot wake it (hl_context_cancelled). cancel_all wakes it at once. */
@@ -254,9 +256,13 @@ typedef struct xfer {
   size_t delivered;      /* of which handed to on_data */
   hl_status cb_status;   /* on_data's failure */
   bool too_large;
-  long retry_after_ms;   /* -1: none */
+  double retry_after_ms; /* the server's wish, saturated (retry_after.h); -1: none */
   int64_t last_activity;
   char *content_type;    /* malloc'd copy, or NULL */
+  bool not_http;         /* the reply did not start with an HTTP status line */
+  char head[HL__EXCERPT_BYTES + 2]; /* its first bytes, for the message (one more than
+                                       the excerpt shows, so it marks the cut) */
+  size_t head_len;
 } xfer;
 
 static size_t on_header(char *data, size_t size, size_t n, void *user) {
@@ -270,26 +276,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
   size_t l = len < sizeof line - 1 ? len : sizeof line - 1;
   memcpy(line, data, l);
   line[l] = '\0';
+  /* OpenAI's retry-after-ms is more precise and wins over Retry-After. */
   if (strncasecmp(line, "retry-after-ms:", 15) == 0) {
-    double v = strtod(line + 15, NULL);
-    if (v >= 0) x->retry_after_ms = (long)v;
-  } else if (strncasecmp(line, "retry-after:", 12) == 0) {
-    char *end;
-    const char *v = line + 12;
-    while (*v == ' ' || *v == '\t') v++;
-    double secs = strtod(v, &end);
-    if (end != v && secs >= 0) {
-      if (x->retry_after_ms < 0) x->retry_after_ms = (long)(secs * 1000.0);
-    } else {
-      /* An HTTP date: wait until then. */
-      char *crlf = strpbrk((char *)v, "\r\n");
-      if (crlf) *crlf = '\0';
-      time_t when = curl_getdate(v, NULL);
-      if (when > 0 && x->retry_after_ms < 0) {
-        time_t now = time(NULL);
-        x->retry_after_ms = when > now ? (long)(when - now) * 1000 : 0;
-      }
-    }
+    double v = hl__retry_after_ms_header(line + 15);
+    if (v >= 0) x->retry_after_ms = v;
+  } else if (strncasecmp(line, "retry-after:", 12) == 0 && x->retry_after_ms < 0) {
+    x->retry_after_ms = hl__retry_after_ms(line + 12, time(NULL));
   }
   return len;
 }
@@ -302,6 +294,18 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
     x->status_known = true;
     x->stream_body = x->req->on_data && x->status >= 200 && x->status < 300;
+    /* Body bytes without a status line: curl took the reply for HTTP/0.9
+     * (allowed only so that these bytes reach us to be named). */
+    x->not_http = x->status == 0;
+  }
+  if (x->not_http) {
+    /* Keep what arrived for the message and stop at once: nothing of it is
+     * ever taken as an answer, and a server of another protocol may well
+     * keep the connection open without sending more. */
+    size_t n = len < sizeof x->head - 1 ? len : sizeof x->head - 1;
+    memcpy(x->head, data, n);
+    x->head_len = n;
+    return 0;
   }
   size_t cap = x->client->opts.max_response_bytes;
   if (cap && x->received + len > cap) {
@@ -414,6 +418,9 @@ static attempt_end run_attempt(hl__http *c, const hl__http_request *req, xfer *x
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  /* A reply that is not HTTP then reaches on_body with status 0, which
+   * names it in the error instead of curl's "HTTP/0.9 when not allowed". */
+  curl_easy_setopt(e, CURLOPT_HTTP09_ALLOWED, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   if (o->max_response_bytes)
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response_bytes);
@@ -481,6 +488,19 @@ static attempt_end run_attempt(hl__http *c, const hl__http_request *req, xfer *x
   char detail[CURL_ERROR_SIZE + 64];
   hl__redact_into(detail, sizeof detail, errbuf[0] ? errbuf : curl_easy_strerror(rc),
                   req->secret);
+  if (x->not_http) {
+    char quote[HL__EXCERPT_BYTES * 4 + 16];
+    hl__excerpt(quote, sizeof quote, x->head, x->head_len, req->secret);
+    *st_out = hl_fail(HL_ERR_PROVIDER, "%s: %s did not answer in HTTP: it sent %s", what, url,
+                      quote);
+    return END_FATAL;
+  }
+  if (rc == CURLE_WEIRD_SERVER_REPLY ||
+      (rc == CURLE_UNSUPPORTED_PROTOCOL && request_bytes > 0)) {
+    *st_out = hl_fail(HL_ERR_PROVIDER, "%s: %s did not answer in valid HTTP: %s", what, url,
+                      detail);
+    return END_FATAL;
+  }
   if (x->cb_status != HL_OK) {
     *st_out = x->cb_status; /* on_data's own message stays */
     return END_FATAL;
@@ -527,9 +547,13 @@ static hl_status backoff_wait(hl__http *c, const hl__http_request *req, uint_fas
   }
 }
 
-static long backoff_ms(const hl__http_options *o, int retry, long retry_after_ms) {
-  long cap = o->retry_max_ms > 0 ? o->retry_max_ms : 60000;
-  if (retry_after_ms >= 0) return retry_after_ms < cap ? retry_after_ms : cap;
+static long retry_cap_ms(const hl__http_options *o) {
+  return o->retry_max_ms > 0 ? o->retry_max_ms : 60000;
+}
+
+static long backoff_ms(const hl__http_options *o, int retry, double retry_after_ms) {
+  long cap = retry_cap_ms(o);
+  if (retry_after_ms >= 0) return retry_after_ms < (double)cap ? (long)retry_after_ms : cap;
   double d = (double)(o->retry_base_ms > 0 ? o->retry_base_ms : 0);
   for (int i = 1; i < retry && d < cap; i++) d *= 2;
   if (d > cap) d = cap;
@@ -557,7 +581,13 @@ hl_status hl__http_request_send(hl__http *c, const hl__http_request *req,
     attempt_end end = run_attempt(c, req, &x, gen, &st, &keep);
     bool can_retry = attempt <= max_retries;
     if (end == END_DONE) {
-      if (hl__http_status_retryable(x.status) && can_retry) {
+      /* A server asking for longer than the retry cap is not kept waiting
+       * on (three capped waits would hold the call for minutes): its
+       * answer is final now and carries the wish for the message. */
+      bool too_long = x.retry_after_ms > (double)retry_cap_ms(&c->opts);
+      if (hl__http_status_retryable(x.status) && can_retry && too_long)
+        resp->retry_after_refused_ms = x.retry_after_ms;
+      else if (hl__http_status_retryable(x.status) && can_retry) {
         free(x.buf);
         free(x.content_type);
         st = backoff_wait(c, req, gen, backoff_ms(&c->opts, attempt, x.retry_after_ms));

@@ -10,7 +10,11 @@
  *    which is also how a server that never answers is detected);
  *  - retries with exponential backoff and jitter on connection errors and
  *    on 408/409/429/5xx, honouring Retry-After / retry-after-ms, never on
- *    other 4xx and never once streamed bytes reached the caller;
+ *    other 4xx and never once streamed bytes reached the caller; a server
+ *    that asks to wait longer than retry_max_ms gets no retry: its answer
+ *    comes back at once (retry_after_refused_ms says what it asked);
+ *  - a reply that is not HTTP is an HL_ERR_PROVIDER error quoting its
+ *    first bytes (not a "bad URL");
  *  - a response size cap;
  *  - cancellation from another thread: a transfer runs in the caller's
  *    thread through curl_multi_poll() with a short poll interval, checking
@@ -86,6 +90,10 @@ typedef struct hl__http_response {
   size_t body_len;
   char *content_type;        /* malloc'd or NULL */
   int attempts;              /* how many requests were sent */
+  /* > 0: the final answer was retryable but asked (Retry-After or
+   * retry-after-ms) to wait this many ms, more than retry_max_ms, so it
+   * was not retried; 0 otherwise. */
+  double retry_after_refused_ms;
 } hl__http_response;
 
 /*
