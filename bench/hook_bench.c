@@ -19,33 +19,27 @@
 
 #include "bench_util.h"
 
-static hl_hook_action before_agent(hl_context *ctx, char **answer, void *ud) {
-  (void)ctx;
-  (void)answer;
+static hl_hook_action before_agent(hl_context *ctx, const hl_before_agent_args *args,
+                                   hl_before_agent_out *out, void *ud) {
+  (void)ctx, (void)args, (void)out;
   ++*(long *)ud;
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action after_agent(hl_context *ctx, const char *answer, char **repl, void *ud) {
-  (void)ctx;
-  (void)answer;
-  (void)repl;
+static hl_hook_action after_agent(hl_context *ctx, const hl_after_agent_args *args,
+                                  hl_after_agent_out *out, void *ud) {
+  (void)ctx, (void)args, (void)out;
   ++*(long *)ud;
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action before_model(hl_context *ctx, hl_request *req, hl_response **resp, void *ud) {
-  (void)ctx;
-  (void)req;
-  (void)resp;
+static hl_hook_action before_model(hl_context *ctx, const hl_before_model_args *args,
+                                   hl_before_model_out *out, void *ud) {
+  (void)ctx, (void)args, (void)out;
   ++*(long *)ud;
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action after_model(hl_context *ctx, const hl_request *req, const hl_response *resp,
-                                  const hl_error *err, hl_response **repl, void *ud) {
-  (void)ctx;
-  (void)req;
-  (void)resp;
-  (void)err;
-  (void)repl;
+static hl_hook_action after_model(hl_context *ctx, const hl_after_model_args *args,
+                                  hl_after_model_out *out, void *ud) {
+  (void)ctx, (void)args, (void)out;
   ++*(long *)ud;
   return HL_HOOK_CONTINUE;
 }
@@ -58,10 +52,10 @@ static hl_agent *make_agent(int hooks, long *counter) {
   hl_provider_unref(p);
   hl_hooks *h = hl_agent_hooks(a);
   for (int i = 0; i < hooks; i++) {
-    if (hl_hooks_add_before_agent(h, NULL, before_agent, counter) ||
-        hl_hooks_add_after_agent(h, NULL, after_agent, counter) ||
-        hl_hooks_add_before_model(h, NULL, before_model, counter) ||
-        hl_hooks_add_after_model(h, NULL, after_model, counter))
+    if (hl_hooks_add_before_agent(h, NULL, HL_HOOK_OBSERVE, before_agent, counter) ||
+        hl_hooks_add_after_agent(h, NULL, HL_HOOK_OBSERVE, after_agent, counter) ||
+        hl_hooks_add_before_model(h, NULL, HL_HOOK_OBSERVE, before_model, counter) ||
+        hl_hooks_add_after_model(h, NULL, HL_HOOK_OBSERVE, after_model, counter))
       return NULL;
   }
   return a;

@@ -279,13 +279,6 @@ void hl_context_emit_stderr(hl_context *ctx, const char *text) {
   hl__emit(ctx, &ev);
 }
 
-void hl_context_emit_delta(hl_context *ctx, const char *text) {
-  if (!ctx || !text || atomic_load(&ctx->finished)) return;
-  hl_event ev = {.type = HL_EVENT_RESPONSE, .text = text, .is_delta = true};
-  hl__emit(ctx, &ev);
-  if (ctx->agent->token_fn) ctx->agent->token_fn(text, ctx->agent->token_user_data);
-}
-
 void hl_context_emit(hl_context *ctx, struct hl_event *event) {
   if (!ctx || !event || atomic_load(&ctx->finished)) return;
   if ((unsigned)event->type >= HL_EVENT_TYPE_COUNT) return;

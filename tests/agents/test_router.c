@@ -59,7 +59,7 @@ static void router_picks_by_model_answer(void)
   desk_open(&d, "general", (const char *[]){"billing", NULL});
   REQUIRE(d.router);
   fx_trace trace = FX_TRACE_INIT;
-  hl_hooks_add_before_model(hl_agent_hooks(d.router), "trace", fx_record_model, &trace);
+  hl_hooks_add_before_model(hl_agent_hooks(d.router), "trace", HL_HOOK_OBSERVE, fx_record_model, &trace);
   CHECK_RUN(d.router, NULL, "I was charged twice", "billing here");
   CHECK_INT(hl_scripted_request_count(d.selector), 1);
   CHECK_INT(hl_scripted_request_count(d.billing), 1);

@@ -20,7 +20,7 @@ static void sequential_runs_children_in_order(void)
   fx_adopt(seq, c);
   CHECK_INT(hl_agent_sub_agent_count(seq), 3);
   fx_trace trace = FX_TRACE_INIT;
-  hl_hooks_add_before_agent(hl_agent_hooks(seq), "trace", fx_record_agent, &trace);
+  hl_hooks_add_before_agent(hl_agent_hooks(seq), "trace", HL_HOOK_OBSERVE, fx_record_agent, &trace);
 
   hl_session *s = hl_session_new(NULL, NULL, NULL);
   CHECK_RUN(seq, s, "topic: owls", "C-out");

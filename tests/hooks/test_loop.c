@@ -514,8 +514,11 @@ static hl_status double_add_fn(hl_context *ctx, const cJSON *args, cJSON **resul
   return HL_OK;
 }
 
-static hl_hook_action plus_one_on_a(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                                    cJSON **result, void *ud) {
+static hl_hook_action plus_one_on_a(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)ctx, (void)result, (void)ud;
   if (strcmp(call->name, "add") != 0 || strncmp(call->id, "nested-", 7) != 0) return HL_HOOK_CONTINUE;
   cJSON *a = cJSON_GetObjectItem(*args, "a");
@@ -523,8 +526,11 @@ static hl_hook_action plus_one_on_a(hl_context *ctx, const hl_tool_call *call, c
   return HL_HOOK_CONTINUE;
 }
 
-static hl_hook_action deny_add(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                               cJSON **result, void *ud) {
+static hl_hook_action deny_add(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)ctx, (void)args, (void)result, (void)ud;
   if (strcmp(call->name, "add") != 0) return HL_HOOK_CONTINUE;
   return hl_hook_abort("add is not allowed here");
@@ -538,7 +544,7 @@ static void context_call_tool_runs_through_the_hooks(void) {
   hl_tool *t = hl_tool_new("double_add", "2*(a+b)", double_add_fn, NULL);
   hl_agent_add_tool(a, t);
   hl_tool_unref(t);
-  hl_hooks_add_before_tool(hl_agent_hooks(a), "plus-one", plus_one_on_a, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "plus-one", HL_HOOK_OBSERVE, plus_one_on_a, NULL);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
   char *answer = NULL;
@@ -552,7 +558,7 @@ static void context_call_tool_runs_through_the_hooks(void) {
   cJSON_Delete(events);
 
   /* An abort in the nested call aborts the whole run */
-  hl_hooks_add_before_tool(hl_agent_hooks(a), "deny", deny_add, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "deny", HL_HOOK_DECIDE, deny_add, NULL);
   hl_scripted_push_tool_call(p, "c1", "double_add", "{\"a\":1,\"b\":2}");
   hl_scripted_push_text(p, "never");
   CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_ERR_ABORTED);
@@ -576,7 +582,7 @@ static void misc_configuration_and_bad_input(void) {
   CHECK_INT(hl_last_status(), HL_ERR_INVALID);
   CHECK(hl_agent_new("") == NULL);
   CHECK(hl_agent_new(NULL) == NULL);
-  CHECK_INT(hl_hooks_add_before_model(hl_agent_hooks(a), "x", NULL, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_hooks_add_before_model(hl_agent_hooks(a), "x", HL_HOOK_EDIT_REQUEST | HL_HOOK_DECIDE, NULL, NULL), HL_ERR_INVALID);
   CHECK(hl_provider_new(NULL, NULL) == NULL);
 
   /* output_key, model name, generation parameters reach the request */

@@ -7,7 +7,9 @@
 
 static test_log LOG;
 
-static hl_hook_action log_agent_start(hl_context *ctx, char **answer, void *ud) {
+static hl_hook_action log_agent_start(hl_context *ctx, const hl_before_agent_args *in_, hl_before_agent_out *out_, void *ud) {  /* v1 names */
+  char **answer = &out_->answer;
+  (void)in_;
   (void)answer, (void)ud;
   char item[128];
   snprintf(item, sizeof item, "start:%s", hl_context_branch(ctx));
@@ -15,7 +17,9 @@ static hl_hook_action log_agent_start(hl_context *ctx, char **answer, void *ud) 
   return HL_HOOK_CONTINUE;
 }
 
-static hl_hook_action log_agent_end(hl_context *ctx, const char *answer, char **repl, void *ud) {
+static hl_hook_action log_agent_end(hl_context *ctx, const hl_after_agent_args *in_, hl_after_agent_out *out_, void *ud) {  /* v1 names */
+  const char *answer = in_->answer;
+  char **repl = &out_->answer;
   (void)repl, (void)ud;
   char item[256];
   snprintf(item, sizeof item, "end:%s=%s", hl_context_branch(ctx), answer);
@@ -114,7 +118,7 @@ static void fork_copies_agent_and_session_without_sharing_history(void) {
   hl_scripted_push_text(p, "original answer");
   hl_agent *a = make_agent("root", p);
   hl_agent_set_max_turns(a, 4);
-  hl_hooks_add_before_agent(hl_agent_hooks(a), "start", log_agent_start, NULL);
+  hl_hooks_add_before_agent(hl_agent_hooks(a), "start", HL_HOOK_OBSERVE, log_agent_start, NULL);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
   hl_session *s = hl_session_new("app", "u", "s");
@@ -130,7 +134,7 @@ static void fork_copies_agent_and_session_without_sharing_history(void) {
   CHECK_INT(hl_tools_count(hl_agent_tools(f)), 2);
   CHECK_INT(hl_hooks_count(hl_agent_hooks(f), HL_HOOK_BEFORE_AGENT), 1);
   /* copies: changing the fork's hooks leaves the original alone */
-  hl_hooks_add_after_agent(hl_agent_hooks(f), "end", log_agent_end, NULL);
+  hl_hooks_add_after_agent(hl_agent_hooks(f), "end", HL_HOOK_OBSERVE, log_agent_end, NULL);
   CHECK_INT(hl_hooks_count(hl_agent_hooks(a), HL_HOOK_AFTER_AGENT), 0);
   hl_session *fs = hl_session_clone(s);
   REQUIRE(fs != NULL);
@@ -200,8 +204,8 @@ static void custom_agent_nests_gets_agent_hooks_events_and_can_be_a_tool(void) {
   pl->mode = HL_RUN_SHARED;
   hl_agent *pipe = hl_agent_new_custom("pipeline", pipeline_fn, pl, pipeline_free);
   REQUIRE(pipe != NULL);
-  hl_hooks_add_before_agent(hl_agent_hooks(pipe), "start", log_agent_start, NULL);
-  hl_hooks_add_after_agent(hl_agent_hooks(pipe), "end", log_agent_end, NULL);
+  hl_hooks_add_before_agent(hl_agent_hooks(pipe), "start", HL_HOOK_OBSERVE, log_agent_start, NULL);
+  hl_hooks_add_after_agent(hl_agent_hooks(pipe), "end", HL_HOOK_OBSERVE, log_agent_end, NULL);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(pipe, obs);
 
@@ -315,7 +319,9 @@ static void run_modes_shared_isolated_fork(void) {
 /* Aborts and bad input in trees                                       */
 /* ------------------------------------------------------------------ */
 
-static hl_hook_action abort_in_child(hl_context *ctx, hl_request *req, hl_response **r, void *ud) {
+static hl_hook_action abort_in_child(hl_context *ctx, const hl_before_model_args *in_, hl_before_model_out *out_, void *ud) {  /* v1 names */
+  hl_request *req = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **r = &out_->response;
   (void)req, (void)r, (void)ud;
   if (strcmp(hl_context_agent_name(ctx), "child") == 0) return hl_hook_abort("child may not think");
   return HL_HOOK_CONTINUE;
@@ -333,7 +339,7 @@ static void abort_in_child_stops_the_parent_run(void) {
   hl_agent_add_tool(root, t);
   hl_tool_unref(t);
   /* registered on the parent, fires in the child (inherited) */
-  hl_hooks_add_before_model(hl_agent_hooks(root), "no-child", abort_in_child, NULL);
+  hl_hooks_add_before_model(hl_agent_hooks(root), "no-child", HL_HOOK_DECIDE, abort_in_child, NULL);
   char *answer = NULL;
   CHECK_INT(hl_agent_run(root, NULL, "go", &answer), HL_ERR_ABORTED);
   CHECK_STR(hl_last_error(), "child may not think");
