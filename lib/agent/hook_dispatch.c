@@ -115,7 +115,6 @@ typedef struct hl_point_info {
   bool replaceable;              /* a hook may store another object (else: in place) */
   void *(*empty_edit)(void);     /* what a replaced-with-NULL value becomes */
   uint64_t (*fingerprint)(const void *);
-  const char *edit_name;         /* for messages: "out->args" */
   size_t call_off;               /* args: the hl_tool_call * (tool points; 0: none) */
 } hl_point_info;
 
@@ -123,24 +122,34 @@ typedef struct hl_point_info {
 #define ARGS(T, f) offsetof(hl_##T##_args, f)
 
 static const hl_point_info hl_points[HL_HOOK_POINT_COUNT] = {
-    [HL_HOOK_BEFORE_AGENT] = {OUT(before_agent, answer), hl_free_str, hl_empty_str},
-    [HL_HOOK_AFTER_AGENT] = {OUT(after_agent, answer), hl_free_str, hl_empty_str},
-    [HL_HOOK_BEFORE_MODEL] = {OUT(before_model, response), hl_free_response, NULL,
-                              HL_HOOK_EDIT_REQUEST, OUT(before_model, request),
-                              ARGS(before_model, request), false, NULL,
-                              hl_request_fingerprint, "out->request"},
-    [HL_HOOK_AFTER_MODEL] = {OUT(after_model, response), hl_free_response, NULL,
-                             HL_HOOK_EDIT_RESPONSE, OUT(after_model, edit),
-                             ARGS(after_model, response), false, NULL,
-                             hl_response_fingerprint, "out->edit"},
-    [HL_HOOK_BEFORE_TOOL] = {OUT(before_tool, result), hl_free_json, hl_json_null,
-                             HL_HOOK_EDIT_ARGS, OUT(before_tool, args), ARGS(before_tool, args),
-                             true, hl_json_object, hl_args_fingerprint, "out->args",
-                             ARGS(before_tool, call)},
-    [HL_HOOK_AFTER_TOOL] = {OUT(after_tool, result), hl_free_json, hl_json_null, 0, 0, 0,
-                            false, NULL, NULL, NULL, ARGS(after_tool, call)},
+    [HL_HOOK_BEFORE_AGENT] = {.value_off = OUT(before_agent, answer), .free_value = hl_free_str,
+                              .default_value = hl_empty_str},
+    [HL_HOOK_AFTER_AGENT] = {.value_off = OUT(after_agent, answer), .free_value = hl_free_str,
+                             .default_value = hl_empty_str},
+    [HL_HOOK_BEFORE_MODEL] = {.value_off = OUT(before_model, response),
+                              .free_value = hl_free_response,
+                              .edit_flag = HL_HOOK_EDIT_REQUEST,
+                              .edit_off = OUT(before_model, request),
+                              .mirror_off = ARGS(before_model, request),
+                              .fingerprint = hl_request_fingerprint},
+    [HL_HOOK_AFTER_MODEL] = {.value_off = OUT(after_model, response),
+                             .free_value = hl_free_response,
+                             .edit_flag = HL_HOOK_EDIT_RESPONSE,
+                             .edit_off = OUT(after_model, edit),
+                             .mirror_off = ARGS(after_model, response),
+                             .fingerprint = hl_response_fingerprint},
+    [HL_HOOK_BEFORE_TOOL] = {.value_off = OUT(before_tool, result), .free_value = hl_free_json,
+                             .default_value = hl_json_null,
+                             .edit_flag = HL_HOOK_EDIT_ARGS,
+                             .edit_off = OUT(before_tool, args),
+                             .mirror_off = ARGS(before_tool, args),
+                             .replaceable = true, .empty_edit = hl_json_object,
+                             .fingerprint = hl_args_fingerprint,
+                             .call_off = ARGS(before_tool, call)},
+    [HL_HOOK_AFTER_TOOL] = {.value_off = OUT(after_tool, result), .free_value = hl_free_json,
+                            .default_value = hl_json_null, .call_off = ARGS(after_tool, call)},
     /* model_chunk: out->text / out->drop are handled by hl_chunk_settle() */
-    [HL_HOOK_MODEL_CHUNK] = {0, NULL, NULL, HL_HOOK_EDIT_CHUNK},
+    [HL_HOOK_MODEL_CHUNK] = {.edit_flag = HL_HOOK_EDIT_CHUNK},
 };
 
 #define SLOT(base, off) ((void **)((char *)(base) + (off)))
