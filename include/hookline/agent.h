@@ -59,7 +59,7 @@ HL_API hl_agent *hl_agent_new(const char *name);
 /** Take one more reference (returns `agent`; NULL is fine). Thread-safe. */
 HL_API hl_agent *hl_agent_ref(hl_agent *agent);
 /** Drop a reference; the last one frees the agent with its tools, hooks
- *  (running their hl_hooks_on_free() functions), observers, sub-agents,
+ *  (running their free_user_data functions), observers, sub-agents,
  *  provider references and its own session. NULL is fine. Thread-safe,
  *  but the last reference must not go while the agent runs. */
 HL_API void hl_agent_unref(hl_agent *agent);
