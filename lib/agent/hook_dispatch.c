@@ -301,6 +301,9 @@ hl_hook_action hl__dispatch(hl_context *ctx, hl_hook_point point, void *args, vo
       uint64_t print = fingerprinted ? pi->fingerprint(editable) : 0;
 
       hl_hook_action a = hl_call(h, point, ctx, args, out);
+      /* The common case, a hook that only looks and did only that: */
+      if (!h->flags && a == HL_HOOK_CONTINUE && !chunk && !(value && *value) && !(edit && *edit))
+        continue;
 
       void *stray = value ? *value : NULL;
       bool changed = false;
