@@ -25,7 +25,7 @@
 #include "hookline/observer.h"
 #include "hookline/provider.h"
 #include "hookline/session.h"
-#include "agent/context_ref.h"
+#include "core/tool_internal.h"
 
 #define HL__MSG_MAX 1024
 
@@ -242,8 +242,14 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
 /* The run is over: drop the session (freed if owned) and make every
  * context function a harmless no-op for late callers. Then release. */
 void hl__ctx_finish(hl_context *ctx);
-/* Reference counting: hl__ctx_retain / hl__ctx_release, declared in
- * context_ref.h for the code outside lib/agent that needs them. */
+/* Reference counting. A context handed to work that may outlive the run
+ * (a tool call abandoned at its time limit) is retained until the work is
+ * done; in between the pointer stays valid and, once the run returned,
+ * every hl_context_* function is a harmless no-op. lib/core reaches these
+ * through the keeper installed by hl__ctx_new (core/tool_internal.h).
+ * Both accept NULL. Thread-safe. */
+void hl__ctx_retain(hl_context *ctx);
+void hl__ctx_release(hl_context *ctx);
 
 /* Fill in time, ids, branch and turn, then deliver to the observer stack
  * and to the global observers. Cheap when nobody listens. */

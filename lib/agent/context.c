@@ -70,6 +70,10 @@ static bool hl_push_unique(void **arr, size_t *n, void *p) {
 
 hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
                       bool owns_session, const char *input, hl_context **out) {
+  /* How lib/core keeps a context alive for a tool call past its time
+   * limit (core/tool_internal.h): set before any context exists. */
+  static const hl__ctx_keeper keeper = {hl__ctx_retain, hl__ctx_release};
+  hl__tool_set_ctx_keeper(&keeper);
   *out = NULL;
   hl_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return hl__oom();

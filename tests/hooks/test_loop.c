@@ -6,7 +6,7 @@
 #include <semaphore.h>
 
 #include "fixture.h"
-#include "agent/context_ref.h" /* internal: keeping a context past its run */
+#include "agent/agent_internal.h" /* internal: keeping a context past its run */
 
 /* ------------------------------------------------------------------ */
 
