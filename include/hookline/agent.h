@@ -94,24 +94,31 @@ HL_API hl_hooks *hl_agent_hooks(hl_agent *agent);
 /** Add an observer (the agent takes a reference). */
 HL_API hl_status hl_agent_add_observer(hl_agent *agent, hl_observer *obs);
 
+/* Setters: configure-time, like every agent setter. Each returns HL_OK,
+ * or HL_ERR_INVALID (with a message, the agent unchanged) for a NULL
+ * agent or a value it refuses: nothing is silently clamped. */
+
 /** Turn limit (>= 1). A run that needs more fails with HL_ERR_MAX_TURNS. */
-HL_API void hl_agent_set_max_turns(hl_agent *agent, int max_turns);
-/** Worker threads for the tool calls of one response (1 = one after another). */
-HL_API void hl_agent_set_parallel_tools(hl_agent *agent, int max_threads);
-/** Generation parameters copied into every request (< 0 / <= 0: unset). */
-HL_API void hl_agent_set_temperature(hl_agent *agent, double temperature);
-HL_API void hl_agent_set_max_tokens(hl_agent *agent, int max_tokens);
+HL_API hl_status hl_agent_set_max_turns(hl_agent *agent, int max_turns);
+/** Worker threads for the tool calls of one response (>= 1; 1 = one after
+ *  another). */
+HL_API hl_status hl_agent_set_parallel_tools(hl_agent *agent, int max_threads);
+/** Generation parameters copied into every request: temperature -1 and
+ *  max_tokens 0 mean unset; other negative values (or NaN) are refused. */
+HL_API hl_status hl_agent_set_temperature(hl_agent *agent, double temperature);
+HL_API hl_status hl_agent_set_max_tokens(hl_agent *agent, int max_tokens);
 HL_API hl_status hl_agent_add_stop(hl_agent *agent, const char *stop);
-HL_API void hl_agent_set_tool_choice(hl_agent *agent, hl_tool_choice choice,
-                                     const char *name);
+/** HL_TOOL_CHOICE_NAMED needs `name` (copied); other choices ignore it. */
+HL_API hl_status hl_agent_set_tool_choice(hl_agent *agent, hl_tool_choice choice,
+                                          const char *name);
 /** Ask for a JSON answer following `schema` (copied; NULL clears). */
 HL_API hl_status hl_agent_set_response_schema(hl_agent *agent, const char *name,
                                               const cJSON *schema);
 /** Stream responses: RESPONSE delta events and the token callback. */
-HL_API void hl_agent_set_stream(hl_agent *agent, bool stream);
+HL_API hl_status hl_agent_set_stream(hl_agent *agent, bool stream);
 /** Called with each streamed text fragment (from the run's thread). */
 typedef void (*hl_token_fn)(const char *delta, void *user_data);
-HL_API void hl_agent_set_token_callback(hl_agent *agent, hl_token_fn fn, void *user_data);
+HL_API hl_status hl_agent_set_token_callback(hl_agent *agent, hl_token_fn fn, void *user_data);
 /** Store each run's final answer in session state under `key` (copied;
  *  NULL: don't), like ADK's output_key. */
 HL_API hl_status hl_agent_set_output_key(hl_agent *agent, const char *key);

@@ -676,7 +676,35 @@ static void retained_context_is_inert_after_its_run(void) {
 
 static void streaming_deltas_reach_token_callback_and_observers(void);
 
+/* Setters refuse what they cannot use with a status and a message, and
+ * leave the agent as it was (they used to clamp silently). The limit set
+ * before the refused call is still the one a run hits. */
+static void setters_refuse_bad_values_and_keep_the_agent_unchanged(void) {
+  hl_provider *p = hl_scripted_new();
+  hl_agent *a = make_agent("root", p);
+  CHECK_INT(hl_agent_set_max_turns(a, 2), HL_OK);
+  CHECK_INT(hl_agent_set_max_turns(a, 0), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "0 is not a turn limit");
+  CHECK_INT(hl_agent_set_parallel_tools(a, -3), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_temperature(a, -0.5), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_temperature(a, __builtin_nan("")), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_temperature(a, -1), HL_OK); /* unset */
+  CHECK_INT(hl_agent_set_max_tokens(a, -1), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_tool_choice(a, HL_TOOL_CHOICE_NAMED, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_tool_choice(a, (hl_tool_choice)99, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_stream(NULL, true), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_token_callback(NULL, NULL, NULL), HL_ERR_INVALID);
+  for (int i = 0; i < 3; i++) hl_scripted_push_tool_call(p, "c", "add", "{\"a\":1,\"b\":1}");
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "loop", &answer), HL_ERR_MAX_TURNS);
+  CHECK_CONTAINS(hl_last_error(), "turn limit (2)");
+  CHECK_INT(hl_scripted_request_count(p), 2);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 int main(void) {
+  RUN(setters_refuse_bad_values_and_keep_the_agent_unchanged);
   RUN(loop_model_calls_two_tools_then_answers);
   RUN(parallel_tool_calls_overlap_and_keep_model_order);
   RUN(max_turns_exceeded_fails_with_max_turns);
