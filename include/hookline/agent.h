@@ -166,14 +166,20 @@ HL_API hl_usage hl_agent_last_usage(const hl_agent *agent);
  *  `agent` runs (reads its configuration only). */
 HL_API hl_agent *hl_agent_fork(const hl_agent *agent, const char *name);
 
-/** A tool named after `child` whose one argument {"input": string} is run
- *  by the child as a sub-agent (HL_RUN_ISOLATED) of the calling run; the
- *  child's answer is the tool result. `description` NULL uses the child's.
+/** A tool named after `child` that runs the child as a sub-agent
+ *  (HL_RUN_ISOLATED) of the calling run; the child's answer is the tool
+ *  result. `description` NULL uses the child's. `schema_json` NULL gives
+ *  the tool one argument {"input": string}, which is the child's input;
+ *  otherwise it is the JSON Schema of the tool's arguments (an object
+ *  schema, as hl_tool_set_schema() takes: HL_ERR_JSON / HL_ERR_SCHEMA /
+ *  HL_ERR_INVALID when it is not one), the arguments are validated
+ *  against it, and the child's input is their compact JSON text.
  *  The tool holds a reference to the child, so it cannot be added to the
  *  child or to an agent the child holds (see hl_agent_add_tool()). Returns a new reference (the
  *  caller's; hl_tool_unref()), NULL with the error set on failure.
  *  Thread-safe for distinct children; configure-time for one child. */
-HL_API hl_tool *hl_agent_as_tool(hl_agent *child, const char *description);
+HL_API hl_tool *hl_agent_as_tool(hl_agent *child, const char *description,
+                                 const char *schema_json);
 
 /* ------------------------------------------------------------------ */
 /* Custom agents (workflow agents in agents/ are built on this)        */

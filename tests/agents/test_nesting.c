@@ -137,7 +137,7 @@ static void workflow_as_tool_of_llm_agent(void)
   fx_adopt(pipeline, fx_llm("drafter", (const char *[]){"a draft", NULL}, NULL));
   fx_adopt(pipeline, fx_llm("reviewer", (const char *[]){"reviewed draft", NULL}, &pr));
   hl_agent_set_description(pipeline, "Drafts and reviews a text.");
-  hl_tool *tool = hl_agent_as_tool(pipeline, NULL);
+  hl_tool *tool = hl_agent_as_tool(pipeline, NULL, NULL);
   REQUIRE(tool);
   CHECK_STR(hl_tool_name(tool), "pipeline");
   hl_agent_unref(pipeline);   /* the tool holds it */

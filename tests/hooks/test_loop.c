@@ -300,7 +300,7 @@ static void cancel_reaches_tool_of_child_agent(void) {
   hl_tool *wait = hl_tool_new("wait", "Wait.", wait_for_cancel_fn, &c.started);
   hl_agent_add_tool(helper, wait);
   hl_tool_unref(wait);
-  hl_tool *ht = hl_agent_as_tool(helper, "Helps.");
+  hl_tool *ht = hl_agent_as_tool(helper, "Helps.", NULL);
   hl_agent_add_tool(root, ht);
   hl_tool_unref(ht);
   c.agent = root;

@@ -1024,7 +1024,7 @@ static void H14_child_inherits_hooks_and_observers_events_tagged_with_branch(voi
   hl_hooks_add_before_model(hl_agent_hooks(root), "branch", HL_HOOK_OBSERVE, h14_branch_logger, NULL);
   hl_hooks_add_before_tool(hl_agent_hooks(root), "parent-bt", HL_HOOK_OBSERVE, log_before_tool, "parent-bt");
   hl_hooks_add_before_tool(hl_agent_hooks(child), "child-bt", HL_HOOK_OBSERVE, log_before_tool, "child-bt");
-  hl_tool *as_tool = hl_agent_as_tool(child, NULL);
+  hl_tool *as_tool = hl_agent_as_tool(child, NULL, NULL);
   REQUIRE(as_tool != NULL);
   hl_agent_add_tool(root, as_tool);
   hl_tool_unref(as_tool);

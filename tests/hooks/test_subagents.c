@@ -43,7 +43,7 @@ static void agent_as_tool_runs_child_isolated_and_returns_its_answer(void) {
   hl_agent *child = make_agent("researcher", cm);
   hl_agent_set_description(child, "Finds facts.");
   hl_agent_set_instruction(child, "You research.");
-  hl_tool *t = hl_agent_as_tool(child, NULL);
+  hl_tool *t = hl_agent_as_tool(child, NULL, NULL);
   REQUIRE(t != NULL);
   CHECK_STR(hl_tool_name(t), "researcher");
   CHECK_STR(hl_tool_description(t), "Finds facts.");
@@ -91,7 +91,7 @@ static void agent_as_tool_failure_is_a_tool_error(void) {
   hl_provider *cm = hl_scripted_new(); /* empty: the child's model fails */
   hl_agent *root = make_agent("root", pm);
   hl_agent *child = make_agent("broken", cm);
-  hl_tool *t = hl_agent_as_tool(child, "Always fails.");
+  hl_tool *t = hl_agent_as_tool(child, "Always fails.", NULL);
   hl_agent_add_tool(root, t);
   hl_tool_unref(t);
   CHECK_RUN(root, NULL, "go", "parent recovered");
@@ -232,7 +232,7 @@ static void custom_agent_nests_gets_agent_hooks_events_and_can_be_a_tool(void) {
   /* Nested as a tool of an LLM agent: the branch grows */
   log_clear(&LOG);
   hl_agent *root = make_agent("root", pr);
-  hl_tool *t = hl_agent_as_tool(pipe, "Write and edit.");
+  hl_tool *t = hl_agent_as_tool(pipe, "Write and edit.", NULL);
   hl_agent_add_tool(root, t);
   hl_tool_unref(t);
   CHECK_RUN(root, NULL, "write", "root: polished draft of essay");
@@ -335,7 +335,7 @@ static void abort_in_child_stops_the_parent_run(void) {
   hl_scripted_push_text(cm, "child answer");
   hl_agent *root = make_agent("root", pm);
   hl_agent *child = make_agent("child", cm);
-  hl_tool *t = hl_agent_as_tool(child, NULL);
+  hl_tool *t = hl_agent_as_tool(child, NULL, NULL);
   hl_agent_add_tool(root, t);
   hl_tool_unref(t);
   /* registered on the parent, fires in the child (inherited) */
@@ -365,7 +365,7 @@ static void runaway_recursion_is_an_error(void) {
   CHECK(answer == NULL);
   CHECK_INT(hl_context_run_agent(NULL, loop, "x", HL_RUN_SHARED, &answer), HL_ERR_INVALID);
   hl_agent_unref(loop);
-  CHECK(hl_agent_as_tool(NULL, NULL) == NULL);
+  CHECK(hl_agent_as_tool(NULL, NULL, NULL) == NULL);
   CHECK(hl_agent_new_custom("x", NULL, NULL, NULL) == NULL);
   CHECK(hl_agent_fork(NULL, NULL) == NULL);
 }
@@ -394,7 +394,7 @@ static void reference_cycles_between_agents_are_refused(void) {
   hl_agent *a = hl_agent_new("helper");
   hl_agent *b = hl_agent_new("boss");
   hl_agent *c = hl_agent_new("chief");
-  hl_tool *ta = hl_agent_as_tool(a, NULL), *tb = hl_agent_as_tool(b, NULL);
+  hl_tool *ta = hl_agent_as_tool(a, NULL, NULL), *tb = hl_agent_as_tool(b, NULL, NULL);
   REQUIRE(ta && tb);
   /* An agent cannot be its own tool or its own sub-agent. */
   CHECK_INT(hl_agent_add_tool(a, ta), HL_ERR_INVALID);
@@ -410,7 +410,7 @@ static void reference_cycles_between_agents_are_refused(void) {
   CHECK_INT(hl_agent_add_sub_agent(a, c), HL_ERR_INVALID);
   /* A fork holds its original. */
   hl_agent *f = hl_agent_fork(a, "helper2");
-  hl_tool *tf = hl_agent_as_tool(f, NULL);
+  hl_tool *tf = hl_agent_as_tool(f, NULL, NULL);
   CHECK_INT(hl_agent_add_tool(a, tf), HL_ERR_INVALID);
   /* No cycle, no refusal: a tool of the same name that does not run the
    * agent, and a sibling used by two agents. */
@@ -427,8 +427,47 @@ static void reference_cycles_between_agents_are_refused(void) {
   hl_agent_unref(c);
 }
 
+/* With a schema of the caller's, the tool's arguments are validated
+ * against it and the child gets them as JSON text. */
+static void agent_as_tool_with_a_schema_passes_the_arguments_as_json(void) {
+  hl_provider *pm = hl_scripted_new();
+  REQUIRE(hl_scripted_load_json(pm, "{\"responses\":["
+      "{\"tool_calls\":[{\"id\":\"c1\",\"name\":\"forecaster\",\"arguments\":{\"city\":\"Oslo\",\"days\":3}}]},"
+      "{\"text\":\"{{result}}\"},"
+      "{\"tool_calls\":[{\"id\":\"c2\",\"name\":\"forecaster\",\"arguments\":{\"days\":3}}]},"
+      "{\"text\":\"{{result}}\"}]}") == HL_OK);
+  hl_provider *cm = hl_scripted_new();
+  REQUIRE(hl_scripted_load_json(cm, "{\"fallback\":{\"text\":\"got {{input}}\"}}") == HL_OK);
+  hl_agent *root = make_agent("root", pm);
+  hl_agent *child = make_agent("forecaster", cm);
+  const char *schema = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},"
+                       "\"days\":{\"type\":\"integer\"}},\"required\":[\"city\"]}";
+  hl_tool *t = hl_agent_as_tool(child, "Forecasts.", schema);
+  REQUIRE(t != NULL);
+  CHECK_STR(json_text(hl_json_get(hl_tool_schema(t), "required")), "[\"city\"]");
+  hl_agent_add_tool(root, t);
+  hl_tool_unref(t);
+  CHECK_RUN(root, NULL, "weather?", "got {\"city\":\"Oslo\",\"days\":3}");
+  /* arguments against the schema: an InvalidArguments result, the child does not run */
+  CHECK_INT(hl_scripted_request_count(cm), 1);
+  char *answer = NULL;
+  REQUIRE(hl_agent_run(root, NULL, "again", &answer) == HL_OK);
+  CHECK_CONTAINS(answer, "InvalidArguments");
+  CHECK_CONTAINS(answer, "city");
+  hl_free(answer);
+  CHECK_INT(hl_scripted_request_count(cm), 1);
+  /* a schema that is not one: no tool, a clear error */
+  CHECK(hl_agent_as_tool(child, NULL, "{not json") == NULL);
+  CHECK_INT(hl_last_status(), HL_ERR_JSON);
+  hl_agent_unref(root);
+  hl_agent_unref(child);
+  hl_provider_unref(pm);
+  hl_provider_unref(cm);
+}
+
 int main(void) {
   log_init(&LOG);
+  RUN(agent_as_tool_with_a_schema_passes_the_arguments_as_json);
   RUN(agent_as_tool_runs_child_isolated_and_returns_its_answer);
   RUN(agent_as_tool_failure_is_a_tool_error);
   RUN(fork_copies_agent_and_session_without_sharing_history);
