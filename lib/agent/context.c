@@ -169,6 +169,7 @@ bool hl__ctx_observed(const hl_context *ctx) {
 
 void hl__emit(hl_context *ctx, hl_event *ev) {
   if (!hl__ctx_observed(ctx)) return;
+  ev->size = sizeof *ev;
   ev->time_ns = hl__now_ns();
   ev->invocation_id = ctx->invocation_id;
   ev->agent_name = ctx->agent->name;

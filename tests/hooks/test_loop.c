@@ -143,7 +143,7 @@ static void parallel_tool_calls_overlap_and_keep_model_order(void) {
   hl_tool_unref(meet);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
-  hl_observer_ops ops = {.tool_end = count_tool_end};
+  hl_observer_ops ops = {.size = sizeof ops, .tool_end = count_tool_end};
   hl_observer *counter = hl_observer_new_ops(&ops, &r);
   hl_agent_add_observer(a, counter);
   hl_observer_unref(counter);
@@ -241,7 +241,7 @@ static void cancel_from_another_thread_stops_run(void) {
   hl_agent *a = make_agent("root", p);
   cancel_state c = {.agent = a};
   sem_init(&c.model_called, 0, 0);
-  hl_observer_ops ops = {.lm_start = signal_lm_start};
+  hl_observer_ops ops = {.size = sizeof ops, .lm_start = signal_lm_start};
   hl_observer *obs = hl_observer_new_ops(&ops, &c);
   hl_agent_add_observer(a, obs);
   pthread_t t;
