@@ -85,7 +85,7 @@ static double per_run_us(hl_agent *a, hl_session *s, long runs) {
     char *answer = NULL;
     hl_session_reset(s);
     if (hl_agent_run(a, s, "hi", &answer) != HL_OK) {
-      fprintf(stderr, "hook bench: %s\n", hl_agent_errmsg(a));
+      fprintf(stderr, "hook bench: %s\n", hl_last_error());
       return -1;
     }
     hl_free(answer);

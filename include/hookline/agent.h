@@ -131,7 +131,8 @@ HL_API const char *hl_agent_output_key(const hl_agent *agent);
  * On failure *answer is NULL and the status says why: HL_ERR_MAX_TURNS,
  * HL_ERR_ABORTED (a hook), HL_ERR_CANCELLED, HL_ERR_STATE (no provider, or
  * the session is busy), or the provider's error. The message is in
- * hl_last_error() and hl_agent_errmsg().
+ * hl_last_error() (status.h: the one place every failing call leaves its
+ * message, per thread, so concurrent runs each read their own).
  */
 HL_API hl_status hl_agent_run(hl_agent *agent, hl_session *session,
                               const char *input, char **answer);
@@ -141,13 +142,6 @@ HL_API hl_status hl_agent_run(hl_agent *agent, hl_session *session,
 HL_API void hl_agent_cancel(hl_agent *agent);
 /** The session used when hl_agent_run() gets NULL (borrowed). */
 HL_API hl_session *hl_agent_session(hl_agent *agent);
-/** The message of the last run of `agent` made on the calling thread if
- *  that run failed, else "" (also when this thread never ran it). Runs on
- *  other threads, including sub-agent runs on tool worker threads, do not
- *  change what this thread sees, so concurrent runs of one agent each get
- *  their own message. Borrowed: valid until the next run of `agent` on
- *  this thread or until the agent is freed. Thread-safe. */
-HL_API const char *hl_agent_errmsg(const hl_agent *agent);
 /** Usage summed over the model calls of the agent's run that finished
  *  last, on any thread (a sub-agent run of it counts too). Returned by
  *  value, read under the agent's lock: thread-safe, but with concurrent

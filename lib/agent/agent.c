@@ -100,10 +100,6 @@ void hl_agent_unref(hl_agent *a) {
   free(a->instruction);
   free(a->name);
   hl_agent_unref(a->origin);
-  for (hl__thread_msg *m = a->errmsgs, *next; m; m = next) {
-    next = m->next;
-    free(m);
-  }
   pthread_mutex_destroy(&a->lock);
   free(a);
 }
@@ -277,45 +273,6 @@ void hl_agent_cancel(hl_agent *agent) {
 
 /* A number for the calling thread that no other thread of the process
  * ever gets (pthread_t values are reused after a thread ends). */
-static uint64_t hl_thread_serial(void) {
-  static atomic_uint_fast64_t next = 1;
-  static _Thread_local uint64_t serial;
-  if (!serial) serial = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
-  return serial;
-}
-
-/* The calling thread's node in the agent's list, or NULL. */
-static hl__thread_msg *hl_thread_msg_find(hl_agent *a) {
-  pthread_t self = pthread_self();
-  pthread_mutex_lock(&a->lock);
-  hl__thread_msg *m = a->errmsgs;
-  while (m && !pthread_equal(m->thread, self)) m = m->next;
-  pthread_mutex_unlock(&a->lock);
-  return m;
-}
-
-void hl__agent_set_errmsg(hl_agent *a, const char *message) {
-  hl__thread_msg *m = hl_thread_msg_find(a);
-  if (!m) {
-    /* Successful runs on a thread that never failed need no node. If the
-     * node cannot be allocated the message is lost, never the run. */
-    if (!message[0] || !(m = calloc(1, sizeof *m))) return;
-    m->thread = pthread_self();
-    pthread_mutex_lock(&a->lock);
-    m->next = a->errmsgs;
-    a->errmsgs = m;
-    pthread_mutex_unlock(&a->lock);
-  }
-  m->serial = hl_thread_serial();
-  snprintf(m->text, sizeof m->text, "%s", message);
-}
-
-const char *hl_agent_errmsg(const hl_agent *agent) {
-  if (!agent) return "";
-  hl__thread_msg *m = hl_thread_msg_find((hl_agent *)agent); /* the lock is not part of the value */
-  return m && m->serial == hl_thread_serial() ? m->text : "";
-}
-
 hl_usage hl_agent_last_usage(const hl_agent *agent) {
   hl_usage u = {0};
   if (!agent) return u;

@@ -113,20 +113,6 @@ hl_status hl__stream_end(hl_context *ctx, hl_response *resp);
 
 typedef enum hl__agent_kind { HL__AGENT_LLM, HL__AGENT_CUSTOM } hl__agent_kind;
 
-/* The message of the last run of one agent on one thread (what
- * hl_agent_errmsg() returns there). The list is guarded by the agent's
- * lock; `text` and `serial` are only ever written and read by the thread
- * the node belongs to, so the pointer handed out never races. Nodes live
- * as long as the agent. A node is keyed by pthread_t, which the system
- * reuses after a thread ends; `serial` (unique per thread for the life of
- * the process) tells a new thread that the node is not its own yet. */
-typedef struct hl__thread_msg {
-  struct hl__thread_msg *next;
-  pthread_t thread;
-  uint64_t serial;
-  char text[HL__MSG_MAX];
-} hl__thread_msg;
-
 struct hl_agent {
   atomic_uint refs;
   hl__agent_kind kind;
@@ -174,8 +160,7 @@ struct hl_agent {
    * the value the run saw when it started. */
   atomic_uint_fast64_t cancel_gen;
 
-  pthread_mutex_t lock; /* errmsgs (the list), last_usage */
-  hl__thread_msg *errmsgs;
+  pthread_mutex_t lock; /* last_usage */
   hl_usage last_usage;
 };
 
@@ -188,9 +173,6 @@ hl_agent *hl__tool_agent(const hl_tool *tool);
  * like the lists it walks. */
 bool hl__agent_reaches(const hl_agent *from, const hl_agent *target);
 
-/* Record the outcome of a run of `agent` on the calling thread: `message`
- * if it failed, "" if it succeeded (see hl_agent_errmsg()). */
-void hl__agent_set_errmsg(hl_agent *agent, const char *message);
 
 /* ------------------------------------------------------------------ */
 /* Context (context.c)                                                 */

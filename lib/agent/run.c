@@ -453,7 +453,6 @@ hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
   pthread_mutex_lock(&agent->lock);
   agent->last_usage = usage;
   pthread_mutex_unlock(&agent->lock);
-  hl__agent_set_errmsg(agent, o.status == HL_OK ? "" : o.message);
 
   hl__ctx_finish(ctx);
   if (o.status != HL_OK) return hl_fail(o.status, "%s", o.message);
@@ -473,10 +472,8 @@ hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, 
   /* One run at a time per session; children on the parent's session
    * (HL_RUN_SHARED) run inside the parent's claim and do not come here. */
   if (!hl__session_try_begin(session)) {
-    hl_status st = hl_fail(HL_ERR_STATE, "session \"%s\" is busy with another run",
-                           hl_session_id(session));
-    hl__agent_set_errmsg(agent, hl_last_error());
-    return st;
+    return hl_fail(HL_ERR_STATE, "session \"%s\" is busy with another run",
+                   hl_session_id(session));
   }
   hl_status st = hl__invoke(agent, NULL, session, false, input, answer);
   hl__session_end(session);

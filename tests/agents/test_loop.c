@@ -138,7 +138,7 @@ static void loop_failing_child_stops_it(void)
   char *ans = NULL;
   CHECK_INT(hl_agent_run(loop, NULL, "go", &ans), HL_ERR_PROVIDER);
   CHECK(ans == NULL);
-  CHECK_CONTAINS(hl_agent_errmsg(loop), "once");
+  CHECK_CONTAINS(hl_last_error(), "once");
   hl_agent_unref(loop);
   CHECK(hl_loop_agent_new("zero", 0, HL_WORKFLOW_INPUT_SAME) == NULL);
   CHECK_INT(hl_last_status(), HL_ERR_INVALID);

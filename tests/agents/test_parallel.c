@@ -163,7 +163,7 @@ static void parallel_all_failing_returns_first_error(void)
   char *ans = NULL;
   CHECK_INT(hl_agent_run(par, NULL, "go", &ans), HL_ERR_PROVIDER);
   CHECK(ans == NULL);
-  CHECK_CONTAINS(hl_agent_errmsg(par), "\"x\"");
+  CHECK_CONTAINS(hl_last_error(), "\"x\"");
   hl_agent_unref(par);
 }
 
@@ -186,7 +186,7 @@ static void parallel_hook_abort_stops_the_run(void)
   char *ans = NULL;
   CHECK_INT(hl_agent_run(par, NULL, "go", &ans), HL_ERR_ABORTED);
   CHECK(ans == NULL);
-  CHECK_CONTAINS(hl_agent_errmsg(par), "policy says no");
+  CHECK_CONTAINS(hl_last_error(), "policy says no");
   hl_agent_unref(par);
 }
 

@@ -82,7 +82,7 @@ static void sequential_stops_at_failing_child(void)
   char *ans = NULL;
   CHECK_INT(hl_agent_run(seq, NULL, "go", &ans), HL_ERR_PROVIDER);
   CHECK(ans == NULL);
-  CHECK_CONTAINS(hl_agent_errmsg(seq), "broken");
+  CHECK_CONTAINS(hl_last_error(), "broken");
   CHECK_INT(hl_scripted_request_count(pc), 0);
   hl_agent_unref(seq);
 }

@@ -166,7 +166,7 @@ static void eight_agents_on_eight_threads_with_parallel_tools_and_all_hooks(void
 }
 
 /* ------------------------------------------------------------------ */
-/* hl_agent_errmsg() of one agent run on several threads at once       */
+/* hl_last_error() of one agent run on several threads at once       */
 /* ------------------------------------------------------------------ */
 
 /* Fails when the input starts with "bad", naming the input. */
@@ -195,7 +195,7 @@ static void *errmsg_worker_main(void *arg) {
     char *answer = NULL;
     hl_agent_run(w->agent, s, input, &answer);
     hl_free(answer);
-    if (strcmp(hl_agent_errmsg(w->agent), want) != 0) w->mismatches++;
+    if (strcmp(hl_last_error(), want) != 0) w->mismatches++;
   }
   hl_session_free(s);
   return NULL;
@@ -203,7 +203,7 @@ static void *errmsg_worker_main(void *arg) {
 
 static void errmsg_is_the_last_run_on_the_calling_thread(void) {
   hl_agent *a = hl_agent_new_custom("picky", picky_fn, NULL, NULL);
-  CHECK_STR(hl_agent_errmsg(a), "");
+  CHECK_STR(hl_last_error(), "");
   pthread_t t[THREADS];
   errmsg_worker w[THREADS];
   for (long i = 0; i < THREADS; i++) {
@@ -213,13 +213,13 @@ static void errmsg_is_the_last_run_on_the_calling_thread(void) {
   for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
   for (int i = 0; i < THREADS; i++) CHECK_INT(w[i].mismatches, 0);
   /* This thread ran nothing: the failures of the others are not its. */
-  CHECK_STR(hl_agent_errmsg(a), "");
+  CHECK_STR(hl_last_error(), "");
   char *answer = NULL;
   CHECK_INT(hl_agent_run(a, NULL, "bad-main", &answer), HL_ERR_EXECUTION_FAILED);
-  CHECK_STR(hl_agent_errmsg(a), "refused bad-main");
+  CHECK_STR(hl_last_error(), "refused bad-main");
   CHECK_INT(hl_agent_run(a, NULL, "ok", &answer), HL_OK);
   hl_free(answer);
-  CHECK_STR(hl_agent_errmsg(a), "");
+  CHECK_STR(hl_last_error(), "");
   hl_agent_unref(a);
 }
 
