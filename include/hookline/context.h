@@ -67,9 +67,9 @@ HL_API bool hl_context_cancelled(const hl_context *ctx);
 
 /**
  * Call the running agent's tool `name` with `args` through the full tool
- * path: before_tool chain (which may mutate the arguments, override or
- * abort), TOOL_START, schema validation, the backend, TOOL_END, after_tool
- * chain. This is how code-mode sandboxes and composite tools reach other
+ * path: before_tool chain (which may edit the arguments, override or
+ * abort), around_tool wraps, TOOL_START, schema validation, the backend,
+ * TOOL_END, after_tool chain. This is how code-mode sandboxes and composite tools reach other
  * tools. `args` is borrowed (copied inside). On HL_OK *result is the
  * caller's. A before/after_tool abort returns HL_ERR_ABORTED and also
  * aborts the enclosing run.
