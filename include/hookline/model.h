@@ -8,6 +8,13 @@
  * one and put a malloc'd one (or use the setter). NULL-safe: every *_free()
  * accepts NULL.
  *
+ * Versioning: hl_message, hl_request and hl_response are only ever made by
+ * the library (hl_message_new(), hl_request_new(), hl_response_new() and
+ * their clones and decoders), never declared by value in application code,
+ * so fields can be appended to them without breaking compiled callers: a
+ * plugin reads and edits the fields it knows of a struct the library
+ * allocated at its own size.
+ *
  * JSON encoding (hl_*_to_json / hl_*_from_json) is hookline's own neutral
  * format, used for sessions, /save, traces and the scripted provider's
  * script files; it round-trips exactly. Providers translate to their wire

@@ -389,7 +389,8 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
     if (t && *t) {
       hl_status st = hl__buf_append(&b->buf, t, strlen(t));
       if (st != HL_OK) return st;
-      if (s->base.ctx) hl_context_emit_delta(s->base.ctx, t);
+      if (s->base.ctx) st = hl_context_emit_delta(s->base.ctx, t);
+      if (st != HL_OK) return st;
     }
   } else if (type && !strcmp(type, "tool_use")) {
     b->kind = AN_TOOL;
@@ -416,14 +417,17 @@ static hl_status on_block_delta(an_stream *s, const cJSON *j) {
     if (b->kind != AN_TEXT)
       return hl_fail(HL_ERR_PROVIDER, "anthropic: text_delta for a non-text block");
     hl_status st = hl__buf_append(&b->buf, t, strlen(t));
-    if (st == HL_OK && s->base.ctx) hl_context_emit_delta(s->base.ctx, t);
+    if (st == HL_OK && s->base.ctx) st = hl_context_emit_delta(s->base.ctx, t);
     return st;
   }
   if (!strcmp(type, "input_json_delta")) {
     const char *t = hl_json_get_string(d, "partial_json");
     if (b->kind != AN_TOOL)
       return hl_fail(HL_ERR_PROVIDER, "anthropic: input_json_delta for a block that is not tool_use");
-    return t ? hl__buf_append(&b->buf, t, strlen(t)) : HL_OK;
+    hl_status st = t ? hl__buf_append(&b->buf, t, strlen(t)) : HL_OK;
+    if (st == HL_OK && t && *t && s->base.ctx)
+      st = hl_context_emit_tool_delta(s->base.ctx, (size_t)(b - s->blocks), b->id, b->name, t);
+    return st;
   }
   return HL_OK; /* thinking_delta, signature_delta, citations: not part of the answer */
 }
