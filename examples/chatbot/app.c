@@ -9,6 +9,7 @@
 #include "chat.h"
 #include "tools.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,7 +44,9 @@ static void on_token(const char *delta, void *user_data) {
   pthread_mutex_lock(&app->mu);
   streamed_append(app, delta);
   pthread_mutex_unlock(&app->mu);
-  if (app->interactive) ui_answer_delta(&app->ui, delta);
+  /* After Ctrl-C nothing more of the answer is shown, even from a
+   * provider that takes a while to notice the cancellation. */
+  if (app->narrate && !atomic_load(&app->cancelled)) ui_answer_delta(&app->ui, delta);
 }
 
 /* One line of text for a tool line: JSON strings unquoted, newlines shown
@@ -132,7 +135,7 @@ static void record_hook_answers(chat_app *app, const hl_event *ev) {
       cJSON_AddItemToArray(app->tool_calls, rec);
     }
     pthread_mutex_unlock(&app->mu);
-    if (rec && app->interactive) {
+    if (rec && app->narrate) {
       char args[96], res[160];
       short_text(hl_json_get(rec, "arguments"), args, sizeof args, 60);
       short_text(hl_json_get(rec, "result"), res, sizeof res, 100);
@@ -160,11 +163,14 @@ static int on_event(const hl_event *ev, void *user_data) {
   case HL_EVENT_TURN_END:
     record_hook_answers(app, ev);
     break;
+  case HL_EVENT_CUSTOM: /* the guardrail plugin says so when it refuses an input */
+    if (ev->name && strcmp(ev->name, "guardrail_blocked") == 0) atomic_store(&app->refused, true);
+    break;
   case HL_EVENT_LM_START:
-    if (app->interactive) ui_status(&app->ui, "thinking");
+    if (app->narrate) ui_status(&app->ui, "thinking");
     break;
   case HL_EVENT_TOOL_START:
-    if (app->interactive) {
+    if (app->narrate) {
       char status[96];
       snprintf(status, sizeof status, "running %s", ev->name ? ev->name : "a tool");
       ui_status(&app->ui, status);
@@ -172,7 +178,7 @@ static int on_event(const hl_event *ev, void *user_data) {
     break;
   case HL_EVENT_TOOL_END: {
     record_tool_end(app, ev);
-    if (!app->interactive) break;
+    if (!app->narrate) break;
     char args[96], res[160];
     short_text(ev->args, args, sizeof args, 60);
     const char *arrow = app->ui.utf8 ? "→" : "->";
@@ -181,7 +187,7 @@ static int on_event(const hl_event *ev, void *user_data) {
       short_text(ev->result, res, sizeof res, 100);
       ui_note(&app->ui, "  %s %s %s %s %s", gear, ev->name ? ev->name : "?", args, arrow, res);
     } else {
-      ui_note(&app->ui, "  %s %s %s %s failed (%s): %.100s", gear, ev->name ? ev->name : "?", args,
+      ui_note(&app->ui, "  %s %s %s %s failed (%s): %.200s", gear, ev->name ? ev->name : "?", args,
               arrow, hl_status_name(ev->error.status), ev->error.message ? ev->error.message : "");
     }
     ui_status(&app->ui, "thinking");
@@ -196,6 +202,11 @@ static int on_event(const hl_event *ev, void *user_data) {
 hl_status chat_app_init(chat_app *app, bool interactive) {
   hl_status st;
   app->interactive = interactive;
+  bool tty = isatty(STDOUT_FILENO);
+  /* A person at a terminal sees -p's answer arrive as in the chat; piped,
+   * -p prints the whole answer once (what a script reads), and --json
+   * prints one object. --no-stream prints whole answers everywhere. */
+  app->narrate = interactive || (tty && !app->opt.json && !app->opt.no_stream);
   pthread_mutex_init(&app->mu, NULL);
   app->tool_calls = cJSON_CreateArray();
   app->hook_answers = cJSON_CreateArray();
@@ -215,8 +226,7 @@ hl_status chat_app_init(chat_app *app, bool interactive) {
     return st;
   if ((st = chat_add_hooks(app)) != HL_OK) return st;
 
-  /* Stream when a person watches; one-shot prints whole answers. */
-  if (interactive && !app->opt.no_stream) {
+  if (app->narrate && !app->opt.no_stream) {
     hl_agent_set_stream(app->agent, true);
     hl_agent_set_token_callback(app->agent, on_token, app);
   }
@@ -231,15 +241,18 @@ hl_status chat_app_init(chat_app *app, bool interactive) {
   app->session = hl_session_new("hookline-chat", NULL, NULL);
   if (!app->session) return hl_last_status() ? hl_last_status() : HL_ERR_NOMEM;
 
-  bool tty = isatty(STDOUT_FILENO);
   bool color = tty && !getenv("NO_COLOR") && getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0;
-  /* One-shot mode keeps stdout for the answer; its spinner goes to stderr. */
-  FILE *status_out = interactive ? (tty ? stdout : NULL) : (isatty(STDERR_FILENO) ? stderr : NULL);
+  /* A narrated run draws its spinner among the answer's lines on the
+   * terminal; a piped one-shot keeps stdout for the answer alone, and its
+   * spinner goes to stderr when that is a terminal. */
+  FILE *status_out = app->narrate ? (tty ? stdout : NULL) : (isatty(STDERR_FILENO) ? stderr : NULL);
   ui_init(&app->ui, stdout, status_out, color);
   app->ui_ready = true;
-  /* The offline model answers instantly; a short pause per word lets a
-   * person see that answers really are streamed. */
-  if (app->offline && interactive && tty) app->ui.typewriter_ms = 15;
+  /* A scripted model (the offline demo, --script) answers instantly; a
+   * short pause per word lets a person see that answers really are
+   * streamed, and gives Ctrl-C an answer to cancel. */
+  if (strcmp(app->provider_name, "scripted") == 0 && app->narrate && tty)
+    app->ui.typewriter_ms = 15;
   return HL_OK;
 }
 
@@ -270,16 +283,39 @@ hl_status chat_app_run(chat_app *app, const char *input, char **answer) {
   pthread_mutex_unlock(&app->mu);
   hl_observer_collected_clear(app->collector);
   atomic_store(&app->cancelled, false);
+  atomic_store(&app->refused, false);
 
-  if (app->interactive) {
-    ui_turn_begin(&app->ui);
-    ui_status(&app->ui, "thinking");
-  } else {
-    ui_status(&app->ui, "thinking");
-  }
+  if (app->narrate) ui_turn_begin(&app->ui);
+  ui_status(&app->ui, "thinking");
+  if (app->narrate) chat_quiet_terminal();
   atomic_store(&app->running, true);
   hl_status st = hl_agent_run(app->agent, app->session, input, answer);
   atomic_store(&app->running, false);
   ui_idle(&app->ui);
+  chat_restore_terminal();
   return st;
+}
+
+/* Compare ignoring surrounding whitespace (models and the streamed copy
+ * may differ there). */
+static bool differs(const char *a, const char *b) {
+  while (isspace((unsigned char)*a)) a++;
+  while (isspace((unsigned char)*b)) b++;
+  size_t na = strlen(a), nb = strlen(b);
+  while (na && isspace((unsigned char)a[na - 1])) na--;
+  while (nb && isspace((unsigned char)b[nb - 1])) nb--;
+  return na != nb || memcmp(a, b, na) != 0;
+}
+
+void chat_app_show_answer(chat_app *app, const char *answer) {
+  pthread_mutex_lock(&app->mu);
+  bool streamed = app->narrate && app->streamed_len > 0;
+  bool replaced = streamed && answer && !app->streamed_lost && differs(app->streamed, answer);
+  pthread_mutex_unlock(&app->mu);
+  if (replaced) {
+    ui_turn_end(&app->ui);
+    ui_note(&app->ui, "(a hook replaced the answer:)");
+  }
+  if (!streamed || replaced) ui_answer_delta(&app->ui, answer ? answer : "");
+  ui_turn_end(&app->ui);
 }

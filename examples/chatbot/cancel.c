@@ -9,6 +9,13 @@
  *
  * The handler is installed without SA_RESTART on purpose: that is what
  * makes libedit's read() return EINTR at the prompt.
+ *
+ * While a run is in progress the terminal is in its normal (cooked) mode,
+ * so it would echo Ctrl-C as "^C", and every key typed ahead (an arrow
+ * key moves the cursor), into the middle of the streamed answer.
+ * chat_quiet_terminal() turns ECHO and ECHOCTL off for the run and
+ * chat_restore_terminal() puts the settings back; keys typed ahead stay
+ * queued, and libedit shows them at the next prompt.
  */
 #include "chat.h"
 
@@ -17,9 +24,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 static int pipe_fds[2] = {-1, -1};
+static struct termios saved_tio;
+static int quiet_fd = -1; /* the terminal whose echo is off, or -1 */
 static pthread_t watcher;
 static bool watcher_started;
 
@@ -82,4 +92,27 @@ void chat_cancel_shutdown(void) {
   close(pipe_fds[0]);
   close(pipe_fds[1]);
   pipe_fds[0] = pipe_fds[1] = -1;
+}
+
+void chat_quiet_terminal(void) {
+  if (quiet_fd >= 0) return;
+  const int fds[] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
+  for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+    int fd = fds[i];
+    /* Only in the foreground: tcsetattr() from a background job would stop
+     * it with SIGTTOU. */
+    if (!isatty(fd) || tcgetpgrp(fd) != getpgrp()) continue;
+    struct termios tio;
+    if (tcgetattr(fd, &tio) != 0) continue;
+    saved_tio = tio;
+    tio.c_lflag &= ~(tcflag_t)(ECHO | ECHOCTL);
+    if (tcsetattr(fd, TCSANOW, &tio) == 0) quiet_fd = fd;
+    return;
+  }
+}
+
+void chat_restore_terminal(void) {
+  if (quiet_fd < 0) return;
+  tcsetattr(quiet_fd, TCSANOW, &saved_tio); /* TCSANOW: keys typed ahead stay queued */
+  quiet_fd = -1;
 }

@@ -10,8 +10,10 @@
  *   tools.c     calculator and clock tools (calc.c does the arithmetic)
  *   hooks.c     the chatbot's own hooks (normalize-math, cap-tool-result)
  *   ui.c        terminal output: streamed text, spinner, tool lines
- *   cancel.c    Ctrl-C: signal handler -> self-pipe -> hl_agent_cancel()
+ *   cancel.c    Ctrl-C: signal handler -> self-pipe -> hl_agent_cancel();
+ *               no ^C echoed into a streaming answer
  *   repl.c      the interactive loop (libedit)
+ *   secrets.c   lines that look like they hold a secret (kept out of history)
  *   commands.c  slash commands
  *   trace.c     /trace: the hook and event trace of the last turn
  *   oneshot.c   -p and --json
@@ -42,7 +44,9 @@ typedef struct chat_app {
   FILE *log_file;          /* --log */
   chat_ui ui;
   bool ui_ready;           /* ui_init() ran */
-  bool interactive;        /* REPL (stream to the terminal) vs one-shot */
+  bool interactive;        /* REPL vs one-shot (-p) */
+  bool narrate;            /* show the run as it goes: streamed text, tool lines,
+                              spinner (the REPL; -p when stdout is a terminal) */
 
   /* Last run, filled by the watcher observer (locked: tools run in parallel). */
   pthread_mutex_t mu;
@@ -55,6 +59,7 @@ typedef struct chat_app {
 
   atomic_bool running;     /* a run is in progress (cancel.c reads it) */
   atomic_bool cancelled;   /* Ctrl-C reached the current run */
+  atomic_bool refused;     /* the input guardrail refused the current input */
 } chat_app;
 
 /* app.c */
@@ -64,6 +69,10 @@ hl_status chat_app_init(chat_app *app, bool interactive);
 void chat_app_free(chat_app *app);
 /** Run one user turn. Resets the per-turn records first. */
 hl_status chat_app_run(chat_app *app, const char *input, char **answer);
+/** After a successful run, print what the user has not seen yet: the
+ *  whole answer when nothing was streamed, or, when a hook replaced the
+ *  streamed answer, a note and the new answer. Ends the answer's line. */
+void chat_app_show_answer(chat_app *app, const char *answer);
 /** Print the welcome banner (what model, how to connect a real one). */
 void chat_app_banner(chat_app *app, FILE *out);
 
@@ -86,6 +95,17 @@ hl_status chat_add_hooks(chat_app *app);
 /** Install the SIGINT handler and the watcher thread that cancels runs. */
 int chat_cancel_init(chat_app *app);
 void chat_cancel_shutdown(void);
+/** While a run streams: no echo of ^C or of keys typed ahead on the
+ *  controlling terminal (if it is in the foreground). Main thread only. */
+void chat_quiet_terminal(void);
+/** Put back the terminal settings chat_quiet_terminal() changed. */
+void chat_restore_terminal(void);
+
+/* secrets.c */
+/** True when `line` looks like it holds a credential: an API key (sk-...,
+ *  sk-ant-..., AIza..., ghp_..., AKIA...), "Bearer <token>", or a long hex
+ *  or base64 token. Pure function, thread-safe. */
+bool chat_looks_secret(const char *line);
 
 /* repl.c */
 int chat_repl(chat_app *app);
@@ -101,6 +121,10 @@ extern const char *const chat_command_names[];
 /** Print the readable trace of `events` (a JSON array from the collecting
  *  observer). */
 void chat_print_trace(chat_app *app, const cJSON *events, FILE *out);
+/** `/trace json`: print `events` in full, whole numbers (time_ns) as
+ *  integers rather than in exponent form. Rewrites number items of
+ *  `events` in place; the caller still owns and frees it. */
+void chat_print_trace_json(cJSON *events, FILE *out);
 
 /* oneshot.c */
 int chat_oneshot(chat_app *app);

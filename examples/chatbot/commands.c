@@ -86,9 +86,7 @@ static void cmd_trace(chat_app *app, const char *arg) {
     return;
   }
   if (strcmp(arg, "json") == 0) { /* every event in full, as the observer kept it */
-    char *text = cJSON_Print(events);
-    if (text) puts(text);
-    free(text);
+    chat_print_trace_json(events, stdout);
   } else {
     chat_print_trace(app, events, stdout);
   }

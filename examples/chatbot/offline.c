@@ -59,6 +59,11 @@ static void add_rule(cJSON *rules, const char *regex, cJSON *step1, cJSON *step2
 /* Characters of an arithmetic expression; '×' and '÷' are accepted here and
  * rewritten to '*' and '/' by the normalize-math hook (hooks.c). */
 #define EXPR_CHAR "([-+*/%^(). 0-9x]|×|÷)"
+#define EXPR_ECHO_MAX "79"
+#define ARITH_START                                                                          \
+  "^[[:space:]]*(what is|what's|whats|calculate|compute|calc|evaluate|how much is|solve)?" \
+  "[[:space:]]*"
+#define ARITH_END "[[:space:]]*[?!.=]*[[:space:]]*$"
 
 /* The program the offline model "writes" for the JavaScript sandbox: it
  * computes on its own and calls the calculator tool from inside JavaScript
@@ -90,12 +95,17 @@ hl_status chat_load_offline_script(hl_provider *scripted, bool have_js) {
     }
   }
 
-  /* Arithmetic: "what is 17*23?", "calculate (2+3)^2", or a bare "2^10". */
+  /* Arithmetic: "what is 17*23?", "calculate (2+3)^2", or a bare "2^10".
+   * The answer repeats an expression of up to EXPR_ECHO_MAX characters;
+   * a longer one is not repeated, so that an error about it (too long,
+   * say) is not buried under the expression. */
   add_rule(rules,
-           "^[[:space:]]*(what is|what's|whats|calculate|compute|calc|evaluate|how much is|solve)?"
-           "[[:space:]]*(" EXPR_CHAR "*[0-9)])[[:space:]]*[?!.=]*[[:space:]]*$",
+           ARITH_START "(" EXPR_CHAR "{0," EXPR_ECHO_MAX "}[0-9)])" ARITH_END,
            tool_step("call_calc", "calculator", "{\"expression\": \"$2\"}"),
            text_step("$2 = {{result}} (worked out by the calculator tool)"));
+  add_rule(rules, ARITH_START "(" EXPR_CHAR "*[0-9)])" ARITH_END,
+           tool_step("call_calc", "calculator", "{\"expression\": \"$2\"}"),
+           text_step("The calculator tool says: {{result}}"));
 
   /* Time in UTC, then local time. */
   add_rule(rules, "(time|date|clock|day).*(utc|gmt|zulu)|(utc|gmt|zulu).*(time|date|clock)",

@@ -3,6 +3,9 @@
  *
  * stdout carries only the answer (or, with --json, one JSON object), so the
  * output can be piped; errors go to stderr with a non-zero exit status.
+ * On a terminal (without --json or --no-stream) the answer streams as it
+ * arrives, with the tool lines and spinner of the chat (app->narrate);
+ * piped, it is printed whole once the run has finished.
  */
 #include "chat.h"
 
@@ -20,8 +23,7 @@ static void print_json(chat_app *app, hl_status st, const char *answer) {
     cJSON_AddNullToObject(o, "answer");
     cJSON *err = cJSON_AddObjectToObject(o, "error");
     cJSON_AddStringToObject(err, "status", hl_status_name(st));
-    const char *msg = hl_agent_errmsg(app->agent);
-    cJSON_AddStringToObject(err, "message", msg && *msg ? msg : hl_last_error());
+    cJSON_AddStringToObject(err, "message", hl_last_error());
   }
   pthread_mutex_lock(&app->mu);
   cJSON_AddItemToObject(o, "tool_calls", hl_json_clone(app->tool_calls));
@@ -54,9 +56,18 @@ int chat_oneshot(chat_app *app) {
                     "--base-url, for a real one)\n");
   char *answer = NULL;
   hl_status st = chat_app_run(app, app->opt.prompt, &answer);
+  /* Ctrl-C as the run ended well: on a terminal the rest of the answer
+   * was not shown (app.c), so it is a cancellation all the same. */
+  if (st == HL_OK && atomic_load(&app->cancelled)) {
+    hl_free(answer);
+    answer = NULL;
+    st = hl_fail(HL_ERR_CANCELLED, "cancelled");
+  }
   if (app->opt.json) print_json(app, st, answer);
   if (st == HL_OK) {
-    if (!app->opt.json) {
+    if (app->narrate) {
+      chat_app_show_answer(app, answer); /* the rest of what streamed */
+    } else if (!app->opt.json) {
       fputs(answer ? answer : "", stdout);
       size_t n = answer ? strlen(answer) : 0;
       if (!n || answer[n - 1] != '\n') putchar('\n');
@@ -64,8 +75,8 @@ int chat_oneshot(chat_app *app) {
     hl_free(answer);
     return fflush(stdout) == 0 ? 0 : 1;
   }
-  const char *msg = hl_agent_errmsg(app->agent);
-  if (!msg || !*msg) msg = hl_last_error();
+  if (app->narrate) ui_turn_end(&app->ui); /* the error starts on a line of its own */
+  const char *msg = hl_last_error();
   if (st == HL_ERR_CANCELLED)
     fprintf(stderr, "hookline-chat: cancelled\n");
   else

@@ -1,6 +1,10 @@
 /*
  * repl.c - the interactive loop: libedit line editing and history, slash
  * commands, and one agent run per line with streamed output.
+ *
+ * The history file keeps no secrets: the lines of a question are entered
+ * once the question is done, without those that look like credentials
+ * (secrets.c), and none at all when the input guardrail refused it.
  */
 #include "chat.h"
 
@@ -24,6 +28,10 @@ typedef struct repl {
   bool continuing;
   char *pending;         /* the lines so far of a multi-line question */
   size_t pending_len;
+  char *held;            /* lines typed for the question in progress, as typed,
+                            '\n'-separated: they reach the history only once the
+                            guardrail has had its say (history_commit) */
+  size_t held_len;
 } repl;
 
 static char *prompt_fn(EditLine *el) {
@@ -101,11 +109,37 @@ static void history_setup(repl *r) {
   if (r->history_path[0]) history(r->hist, &ev, H_LOAD, r->history_path);
 }
 
-static void history_add(repl *r, const char *line) {
+/* Keep a typed line back from the history until its question is done. */
+static void history_hold(repl *r, const char *line) {
+  size_t n = strlen(line);
+  char *p = realloc(r->held, r->held_len + n + 2);
+  if (!p) return; /* out of memory: the line is simply not remembered */
+  memcpy(p + r->held_len, line, n);
+  p[r->held_len + n] = '\n';
+  p[r->held_len + n + 1] = '\0';
+  r->held = p;
+  r->held_len += n + 1;
+}
+
+/* The question is done: enter its lines into the history (and the file),
+ * unless `keep` is false (the input guardrail refused it). Lines that look
+ * like they hold a secret are never entered (secrets.c). */
+static void history_commit(repl *r, bool keep) {
   HistEvent ev;
-  if (!r->hist) return;
-  history(r->hist, &ev, H_ENTER, line);
-  if (r->history_path[0]) history(r->hist, &ev, H_SAVE, r->history_path);
+  bool entered = false;
+  for (char *line = r->held; keep && r->hist && line && *line;) {
+    char *nl = strchr(line, '\n');
+    *nl = '\0';
+    if (!chat_looks_secret(line)) {
+      history(r->hist, &ev, H_ENTER, line);
+      entered = true;
+    }
+    line = nl + 1;
+  }
+  if (entered && r->history_path[0]) history(r->hist, &ev, H_SAVE, r->history_path);
+  free(r->held);
+  r->held = NULL;
+  r->held_len = 0;
 }
 
 /* Remove surrounding whitespace in place; returns the start. */
@@ -116,19 +150,8 @@ static char *trim(char *s) {
   return s;
 }
 
-/* True when two texts differ other than in surrounding whitespace. */
-static bool differs(const char *a, const char *b) {
-  while (isspace((unsigned char)*a)) a++;
-  while (isspace((unsigned char)*b)) b++;
-  size_t na = strlen(a), nb = strlen(b);
-  while (na && isspace((unsigned char)a[na - 1])) na--;
-  while (nb && isspace((unsigned char)b[nb - 1])) nb--;
-  return na != nb || memcmp(a, b, na) != 0;
-}
-
 static void explain_error(chat_app *app, hl_status st) {
-  const char *msg = hl_agent_errmsg(app->agent);
-  if (!msg || !*msg) msg = hl_last_error();
+  const char *msg = hl_last_error();
   printf("%serror (%s): %s%s\n", ui_red(&app->ui), hl_status_name(st), msg, ui_reset(&app->ui));
   if (st == HL_ERR_AUTH)
     printf("%sCheck the API key (OPENAI_API_KEY / ANTHROPIC_API_KEY).%s\n", ui_dim(&app->ui),
@@ -160,24 +183,17 @@ static void run_turn(chat_app *app, const char *input) {
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   hl_status st = chat_app_run(app, input, &answer);
-  if (st == HL_OK) {
-    pthread_mutex_lock(&app->mu);
-    bool streamed = app->streamed_len > 0;
-    bool replaced = streamed && answer && !app->streamed_lost && differs(app->streamed, answer);
-    pthread_mutex_unlock(&app->mu);
-    if (replaced) {
-      ui_turn_end(&app->ui);
-      ui_note(&app->ui, "(a hook replaced the answer:)");
-    }
-    if (!streamed || replaced) ui_answer_delta(&app->ui, answer ? answer : "");
+  if (st == HL_ERR_CANCELLED || atomic_load(&app->cancelled)) {
+    /* Also when the run ended well just as Ctrl-C arrived: the rest of
+     * the answer was not shown (app.c), so say why. */
     ui_turn_end(&app->ui);
+    printf("%s(cancelled)%s\n", ui_dim(&app->ui), ui_reset(&app->ui));
+  } else if (st == HL_OK) {
+    chat_app_show_answer(app, answer);
     print_usage(app, seconds_since(t0));
   } else {
     ui_turn_end(&app->ui);
-    if (st == HL_ERR_CANCELLED || atomic_load(&app->cancelled))
-      printf("%s(cancelled)%s\n", ui_dim(&app->ui), ui_reset(&app->ui));
-    else
-      explain_error(app, st);
+    explain_error(app, st);
   }
   hl_free(answer);
   putchar('\n');
@@ -248,6 +264,7 @@ int chat_repl(chat_app *app) {
     const char *got = el_gets(r.el, &count);
     if (!got) {
       if (count < 0 && errno == EINTR) { /* Ctrl-C at the prompt: fresh line */
+        history_commit(&r, true); /* the lines of a dropped multi-line question */
         pending_clear(&r);
         putchar('\n');
         continue;
@@ -260,7 +277,7 @@ int chat_repl(chat_app *app) {
     if (!copy) break;
     size_t n = strlen(copy);
     while (n && (copy[n - 1] == '\n' || copy[n - 1] == '\r')) copy[--n] = '\0';
-    if (*copy) history_add(&r, copy);
+    if (*copy) history_hold(&r, copy);
     /* A line ending in a backslash continues on the next line. */
     if (n && copy[n - 1] == '\\' && count > 0) {
       copy[n - 1] = '\0';
@@ -280,6 +297,7 @@ int chat_repl(chat_app *app) {
     }
     char *line = trim(copy);
     if (!*line) {
+      history_commit(&r, true);
       free(copy);
       if (count == 0) break;
       continue;
@@ -292,19 +310,25 @@ int chat_repl(chat_app *app) {
        * turns undecodable bytes into '?' already; this is the backstop.) */
       printf("%sThat line is not valid UTF-8; is the terminal set to another encoding?%s\n\n",
              ui_red(&app->ui), ui_reset(&app->ui));
+      history_commit(&r, false);
       free(copy);
       continue;
     }
     if (line[0] == '/') {
+      history_commit(&r, true);
       cmd_result res = chat_command(app, line);
       free(copy);
       if (res == CMD_QUIT) break;
       continue;
     }
     run_turn(app, line);
+    /* A line the guardrail refused holds something it was told to keep
+     * from the model (a secret): it stays out of the history file too. */
+    history_commit(&r, !atomic_load(&app->refused));
     free(copy);
     if (count == 0) break; /* the multi-line question ended the input */
   }
+  history_commit(&r, true);
   pending_clear(&r);
   if (r.hist) history_end(r.hist);
   el_end(r.el);

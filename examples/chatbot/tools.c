@@ -13,6 +13,23 @@
 #include <string.h>
 #include <time.h>
 
+/* Error messages quote at most the start of what they are about: a
+ * 6,000-character expression quoted whole would bury the actual error
+ * (and hl_fail's message buffer would cut the error off entirely). */
+#define QUOTE_MAX 80
+
+/* The first QUOTE_MAX bytes of `s` (cut on a UTF-8 boundary), with "..."
+ * when cut. `buf` needs QUOTE_MAX + 4 bytes. */
+static const char *quote_start(const char *s, char *buf) {
+  size_t n = strlen(s);
+  if (n <= QUOTE_MAX) return s;
+  n = QUOTE_MAX;
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+  memcpy(buf, s, n);
+  memcpy(buf + n, "...", 4);
+  return buf;
+}
+
 static hl_status calculator_fn(hl_context *ctx, const cJSON *args, cJSON **result,
                                void *user_data) {
   (void)ctx;
@@ -22,8 +39,11 @@ static hl_status calculator_fn(hl_context *ctx, const cJSON *args, cJSON **resul
     return hl_fail(HL_ERR_INVALID_ARGUMENTS, "missing \"expression\"");
   double value;
   char err[256];
-  if (calc_eval(expr, &value, err, sizeof err) != 0)
-    return hl_fail(HL_ERR_EXECUTION_FAILED, "cannot evaluate \"%s\": %s", expr, err);
+  if (calc_eval(expr, &value, err, sizeof err) != 0) {
+    char quoted[QUOTE_MAX + 4];
+    return hl_fail(HL_ERR_EXECUTION_FAILED, "cannot evaluate \"%s\": %s",
+                   quote_start(expr, quoted), err);
+  }
   char text[64];
   calc_format(value, text, sizeof text);
   *result = cJSON_CreateString(text);

@@ -15,6 +15,8 @@
  */
 #include "chat.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -334,4 +336,43 @@ void chat_print_trace(chat_app *app, const cJSON *events, FILE *out) {
     /* turn_end, response, api_request, lm details: shown through the lines above. */
   }
   free(t.used);
+}
+
+/* cJSON prints a whole number beyond the int range in exponent form
+ * ("time_ns": 1.7960168218966523e+18): valid JSON, but not what anyone
+ * expects of a count of nanoseconds. Such numbers become raw literals
+ * written as integers, in place (the tree is ours to print and free).
+ * The digits are those of the double the event JSON holds: exact to
+ * within 256 ns at today's epoch times. */
+static void integers_as_integers(cJSON *node, int depth) {
+  if (depth > 256) return; /* the library bounds event nesting well below this */
+  for (cJSON *item = node ? node->child : NULL; item; item = item->next) {
+    if (cJSON_IsNumber(item)) {
+      double d = item->valuedouble;
+      if (d == floor(d) && fabs(d) > 2147483647.0 && fabs(d) < 9.2e18) {
+        char digits[32];
+        int n = snprintf(digits, sizeof digits, "%.0f", d);
+        char *copy = cJSON_malloc((size_t)n + 1);
+        if (copy) { /* the item keeps its key and place; cJSON_Delete frees the text */
+          memcpy(copy, digits, (size_t)n + 1);
+          item->valuestring = copy;
+          item->type = cJSON_Raw | (item->type & cJSON_StringIsConst);
+        }
+      }
+    } else if (cJSON_IsArray(item) || cJSON_IsObject(item)) {
+      integers_as_integers(item, depth + 1);
+    }
+  }
+}
+
+void chat_print_trace_json(cJSON *events, FILE *out) {
+  integers_as_integers(events, 0);
+  char *text = cJSON_Print(events);
+  if (text) {
+    fputs(text, out);
+    fputc('\n', out);
+  } else {
+    fputs("cannot print the trace: out of memory\n", out);
+  }
+  free(text);
 }

@@ -14,7 +14,11 @@
  *  - retries with exponential backoff and jitter on connection errors and
  *    on 408/409/429/5xx, honouring Retry-After / retry-after-ms, never on
  *    other 4xx and never once streamed bytes reached the caller; the wait
- *    is a timer of the loop, not a sleeping thread;
+ *    is a timer of the loop, not a sleeping thread; a server that asks to
+ *    wait longer than retry_max_ms gets no retry: its answer comes back at
+ *    once (retry_after_refused_ms says what it asked);
+ *  - a reply that is not HTTP is an HL_ERR_PROVIDER error quoting its
+ *    first bytes (not a "bad URL");
  *  - a response size cap;
  *  - cancellation from another thread without polling:
  *    hl__http_cancel_all() and hl_agent_cancel() (through
@@ -103,6 +107,10 @@ typedef struct hl__http_response {
   size_t body_len;
   char *content_type;        /* malloc'd or NULL */
   int attempts;              /* how many requests were sent */
+  /* > 0: the final answer was retryable but asked (Retry-After or
+   * retry-after-ms) to wait this many ms, more than retry_max_ms, so it
+   * was not retried; 0 otherwise. */
+  double retry_after_refused_ms;
 } hl__http_response;
 
 /*

@@ -336,6 +336,72 @@ def test_command_line_errors():
           "--help prints the usage")
 
 
+def test_piped_oneshot_prints_the_whole_answer():
+    """-p to a pipe asks for no stream and prints the answer once, whole
+    (a script reads a complete answer); --help says when -p streams."""
+    with Server() as s:
+        r = chat("--provider", "openai", "--base-url", s.base, "--model", "slow-stream",
+                 "-p", "what is 5*5?")
+        check(r.returncode == 0 and r.stdout == "The answer is 25.\n",
+              f"the whole answer, once: {r.returncode} {r.stdout!r} {r.stderr!r}")
+        streams = [q["body"].get("stream", False) for q in s.requests()]
+        check(streams == [False, False], f"piped -p does not stream: {streams}")
+    r = chat("--help")
+    usage = " ".join(r.stdout.split())
+    check("streams" in usage and "terminal" in usage and "pipe" in usage,
+          f"--help says when -p streams: {r.stdout!r}")
+
+
+def test_long_input_errors_are_short():
+    """A 6,000-character question: the error says what is wrong, and
+    neither the error nor the answer repeats the whole input."""
+    expr = "1+" * 3000 + "1"
+    r = chat("-p", "what is " + expr, "--json")
+    check(r.returncode == 0, f"exit 0: {r.returncode} {r.stderr!r}")
+    out = json.loads(r.stdout)
+    calls = out["tool_calls"]
+    err = calls[0]["error"] if calls else None
+    check(err is not None and "longer than 4096 characters" in err["message"],
+          f"the calculator's real error is kept: {err}")
+    if err:
+        check(len(err["message"]) < 300 and "..." in err["message"],
+              f"the error quotes at most the start of the input: {len(err['message'])} chars")
+    check("longer than 4096 characters" in out["answer"], f"the answer says why: {out['answer'][:300]!r}")
+    check(len(out["answer"]) < 1000, f"the answer does not repeat the input: {len(out['answer'])} chars")
+    r = chat("-p", "what is " + expr)
+    check(len(r.stdout) + len(r.stderr) < 1000 and "longer than 4096" in r.stdout,
+          f"-p: a short answer with the error: {len(r.stdout)} {r.stdout[:300]!r}")
+    # The REPL from a pipe: its transcript echoes the question once (as a
+    # terminal would); the tool line and the answer quote at most its start.
+    r = subprocess.run([BIN], input="what is " + expr + "\n", capture_output=True, text=True,
+                       env=ENV, timeout=60)
+    rest = len(r.stdout) - len(expr)
+    check(r.stdout.count(expr) == 1 and rest < 2000 and "longer than 4096" in r.stdout,
+          f"REPL: one echo of the input, then the error: {r.stdout.count(expr)} echoes, "
+          f"{rest} more characters: {r.stdout[-600:]!r}")
+
+
+def test_trace_json_has_integer_times():
+    """/trace json prints time_ns (nanoseconds since the epoch) as an
+    integer, not as a floating-point number."""
+    import time
+    r = subprocess.run([BIN], input="what is 2+2\n/trace json\n", capture_output=True,
+                       text=True, env=ENV, timeout=60)
+    at = r.stdout.find("\n[")
+    check(at >= 0, f"a JSON array is printed: {r.stdout!r}")
+    if at < 0:
+        return
+    events, end = json.JSONDecoder().raw_decode(r.stdout, at + 1)
+    text = r.stdout[at + 1:end]
+    times = [e.get("time_ns") for e in events]
+    check(len(events) > 5 and all(isinstance(t, int) for t in times),
+          f"every time_ns is an integer: {times}")
+    check(re.search(r'"time_ns":\s*[0-9]+[.eE]', text) is None, "no fraction or exponent")
+    now = time.time()
+    check(all(isinstance(t, int) and abs(t / 1e9 - now) < 3600 for t in times),
+          f"time_ns is the wall-clock time in nanoseconds: {times[:3]} vs {now}")
+
+
 run(test_offline_answer_uses_the_calculator)
 run(test_offline_json_reports_the_tool_call)
 run(test_clock_tool_tells_the_time)
@@ -349,4 +415,7 @@ run(test_guardrail_keeps_secrets_from_the_model)
 run(test_javascript_tool_when_the_sandbox_is_built)
 run(test_piped_conversation)
 run(test_command_line_errors)
+run(test_piped_oneshot_prints_the_whole_answer)
+run(test_long_input_errors_are_short)
+run(test_trace_json_has_integer_times)
 finish()

@@ -328,6 +328,137 @@ def test_history_is_kept_between_sessions():
         check(t.dead_status() == 0, "Ctrl-D exits with status 0")
 
 
+def test_history_keeps_secrets_out():
+    """Lines with API-key-like strings, and lines the input guardrail
+    refused, never reach the history file; ordinary lines do."""
+    hist = os.path.join(TMP, "history-secrets")
+    env = dict(ENV, HOOKLINE_CHAT_HISTORY=hist)
+    secrets = [
+        "my key is sk-abcdefghijklmnopqrstuvwxyz0123",               # guardrail and filter
+        "use AIzaSyA1234567890abcdefghijklmnopqrstu for maps",      # Google key: filter only
+        "Authorization: Bearer abc123def456ghi789jkl",               # bearer token
+        "the token is 0123456789abcdef0123456789abcdef01234567",     # long hex
+        "b64 dGhpcyBpcyBhIHNlY3JldCB0b2tlbjEyMzQ1Njc4OTA=",          # long base64
+        "anthropic sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe",   # Anthropic key
+    ]
+    # Refused by the guardrail (a private key header) though it has no
+    # key-like token: only the guardrail's verdict keeps it out.
+    refused = "here it is: -----BEGIN RSA PRIVATE KEY-----"
+    with Tmux([BIN], env) as t:
+        t.wait_for(PROMPT)
+        m = t.mark()
+        t.type_line("what is 2+2")
+        t.wait_for(r"2\+2 = 4", m)
+        t.wait_for(PROMPT, m)
+        for line in secrets + [refused]:
+            m = t.mark()
+            t.type_line(line)
+            t.wait_for(PROMPT, m)
+        check("input guardrail kept it from the model" in t.screen(),
+              "the guardrail refused the private key line")
+        # Up recalls the last line that was kept: the question, not a secret.
+        m = t.mark()
+        t.send("Up")
+        t.wait_for(r"(?m)what is 2\+2\s*$", m)
+        t.send("C-u")
+        t.type_line("/quit")
+        check(t.dead_status() == 0, "/quit exits with status 0")
+    with open(hist) as f:
+        saved = f.read().replace("\\040", " ")  # libedit writes spaces as \040
+    check("what is 2+2" in saved and "/quit" in saved, f"ordinary lines are kept: {saved!r}")
+    for line in secrets:
+        token = max(line.split(), key=len)
+        check(token not in saved, f"{line!r} stays out of the history file: {saved!r}")
+    check("PRIVATE KEY" not in saved, f"the refused line stays out of the history file: {saved!r}")
+    mode = os.stat(hist).st_mode & 0o777
+    check(mode == 0o600, f"the history file is private (0600), got {oct(mode)}")
+
+
+def test_ctrl_c_cancels_a_streamed_answer():
+    """Ctrl-C while a scripted model streams an answer word by word stops
+    it at once, says so, never echoes ^C into the answer, and the chat goes
+    on."""
+    words = " ".join(f"w{i}" for i in range(2000)) + " THE-END"
+    script = os.path.join(TMP, "long.json")
+    with open(script, "w") as f:
+        json.dump({"rules": [
+            {"match": "long", "steps": [{"text": words}]},
+            {"match": "quick", "steps": [{"text": "quick answer here"}]},
+        ]}, f)
+    with Tmux([BIN, "--script", script], ENV) as t:
+        t.wait_for(PROMPT)
+        m = t.mark()
+        t.type_line("a long answer please")
+        t.wait_for(r"w0 w1 w2 w3 w4 w5 ", m)   # streaming has started
+        t.send("C-c")
+        # The whole answer takes 30 s or more (a pause per word on a
+        # terminal); cancelled, it stops long before.
+        t.wait_for(r"\(cancelled\)", m)
+        t.wait_for(PROMPT, m)
+        screen = t.screen()
+        check("THE-END" not in screen, "the rest of the cancelled answer never appears")
+        check("^C" not in screen, f"no ^C echoed into the answer: {screen[m:]!r}")
+        m = t.mark()
+        t.type_line("a quick one")
+        t.wait_for(r"quick answer here", m)
+        t.wait_for(PROMPT, m)
+        # The terminal's settings are restored after the answer: at the
+        # prompt libedit handles Ctrl-C (a fresh line) and the chat goes on.
+        t.send("-l", "half-typed")
+        t.send("C-c")
+        m = t.mark()
+        t.type_line("quick again")
+        t.wait_for(r"quick answer here", m)
+        t.send("C-d")
+        check(t.dead_status() == 0, "Ctrl-D exits with status 0")
+    # The same in one-shot mode on a terminal: -p streams, Ctrl-C ends it
+    # with the cancelled status (130).
+    with Tmux([BIN, "--script", script, "-p", "a long answer please"], ENV) as t:
+        t.wait_for(r"w0 w1 w2 w3 w4 w5 ")
+        t.send("C-c")
+        t.wait_for(r"hookline-chat: cancelled")
+        check(t.dead_status() == 130, "-p cancelled exits with status 130")
+        screen = t.screen()
+        check("THE-END" not in screen and "^C" not in screen,
+              f"-p: the answer stops, no ^C: {screen!r}")
+    # The terminal's ECHOCTL is restored when the program ends (sh runs
+    # `stty -a` after it, in the same terminal).
+    with Tmux(["sh", "-c", f'"{BIN}" --script "{script}" -p quick; stty -a'], ENV) as t:
+        t.wait_for(r"quick answer here")
+        t.wait_for(r"EXIT=0")
+        check(re.search(r"(?<!-)echoctl", t.screen()) is not None,
+              f"echoctl is on again after the program: {t.screen()!r}")
+
+
+def test_oneshot_streams_on_a_terminal():
+    """-p on a terminal streams the answer as it arrives (the REPL's
+    behaviour); piped, it prints the whole answer once (test_oneshot.py)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    server = subprocess.Popen([sys.executable, os.path.join(here, "model_server.py")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline())
+        base = f"http://127.0.0.1:{port}/v1"
+        with Tmux([BIN, "--provider", "openai", "--base-url", base, "--model", "slow-stream",
+                   "-p", "what is 1+1?"], ENV) as t:
+            seen = t.wait_for(r"The answer")
+            partial = t.last_screen if seen else ""
+            check(seen is not None and "is 2." not in partial,
+                  f"part of the answer is shown before the rest arrives: {partial!r}")
+            t.wait_for(r"The answer is 2\.")
+            check(t.dead_status() == 0, "-p exits 0")
+            screen = t.screen()
+            check(screen.count("The answer is 2.") == 1,
+                  f"the streamed answer is not printed a second time: {screen!r}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/__requests") as r:
+            reqs = json.load(r)
+        check(len(reqs) == 2 and all(q["body"].get("stream") is True for q in reqs),
+              f"-p on a terminal asks for streamed responses: {[q['body'].get('stream') for q in reqs]}")
+    finally:
+        server.kill()
+        server.wait()
+
+
 run(test_offline_model_answers_through_the_calculator)
 run(test_trace_shows_mutated_arguments)
 run(test_slash_commands)
@@ -338,4 +469,7 @@ run(test_guardrail_in_the_trace)
 run(test_multi_line_questions)
 run(test_history_is_kept_between_sessions)
 run(test_markdown_is_rendered_on_a_colour_terminal)
+run(test_history_keeps_secrets_out)
+run(test_ctrl_c_cancels_a_streamed_answer)
+run(test_oneshot_streams_on_a_terminal)
 finish()

@@ -1,27 +1,35 @@
 #!/bin/sh
-# test_install.sh BUILD_DIR - install the built library into a temporary
-# DESTDIR and build an outside program against it through pkg-config, the
-# way a user of hookline would.
+# test_install.sh BUILD_DIR README - build an outside program against a
+# staged install (meson install --destdir) through pkg-config, by running
+# the README's "staged install" shell block exactly as written, so that the
+# README cannot say something that does not work.
+#
+# The block runs in a scratch directory where `build` is BUILD_DIR and
+# weather.c is the small program below (the README's own weather.c needs a
+# model). `cc` is a wrapper that adds -Wall -Werror (and the sanitizers of
+# a sanitized build, whose library needs their runtimes) and records its
+# arguments, so the test can check that pkg-config's flags point into the
+# staging directory.
 set -eu
 
-build=${1:?usage: test_install.sh BUILD_DIR}
+build=${1:?usage: test_install.sh BUILD_DIR README}
+readme=${2:?usage: test_install.sh BUILD_DIR README}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
+work="$tmp/work"
+mkdir -p "$work" "$tmp/bin"
+ln -s "$(cd "$build" && pwd)" "$work/build"
 
-# --no-rebuild: the test runner already built everything; rebuilding here
-# would race with other tests using the same build directory.
-if ! meson install -C "$build" --destdir "$tmp/root" --no-rebuild >"$tmp/install.log" 2>&1; then
-  cat "$tmp/install.log"
-  echo "FAIL: meson install"
-  exit 1
-fi
+# The shell block that follows the marker comment in the README.
+awk '/<!-- staged install:/ { marked = 1; next }
+     marked && /^```sh$/ { inside = 1; next }
+     inside && /^```$/ { exit }
+     inside { print }' "$readme" >"$tmp/staged.sh"
+[ -s "$tmp/staged.sh" ] || { echo "FAIL: $readme has no staged-install block"; exit 1; }
+echo "README block:"
+sed 's/^/  /' "$tmp/staged.sh"
 
-pc=$(find "$tmp/root" -name hookline.pc | head -n 1)
-[ -n "$pc" ] || { echo "FAIL: hookline.pc was not installed"; exit 1; }
-pcdir=$(dirname "$pc")
-libdir=$(dirname "$pcdir")
-
-cat >"$tmp/main.c" <<'C'
+cat >"$work/weather.c" <<'C'
 #include <hookline.h>
 #include <stdio.h>
 static hl_status hi(hl_context *c, const cJSON *a, cJSON **r, void *u) {
@@ -39,18 +47,33 @@ int main(void) {
 }
 C
 
-flags=$(PKG_CONFIG_SYSROOT_DIR="$tmp/root" PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs hookline)
 # A sanitized build installs a library that needs the sanitizer runtimes
 # loaded first, so the program must be built with the same sanitizers.
 extra=""
-if ldd "$libdir"/libhookline.so | grep -q libasan; then extra="-fsanitize=address,undefined"; fi
-# shellcheck disable=SC2086  # flags are words on purpose
-${CC:-cc} -std=c11 -Wall -Werror $extra -o "$tmp/main" "$tmp/main.c" $flags
+if ldd "$build"/libhookline.so | grep -q libasan; then extra="-fsanitize=address,undefined"; fi
+real_cc=$(command -v "${CC:-cc}")
+cat >"$tmp/bin/cc" <<WRAP
+#!/bin/sh
+printf '%s\n' "\$@" >"$tmp/cc.args"
+exec "$real_cc" -std=c11 -Wall -Werror $extra "\$@"
+WRAP
+chmod +x "$tmp/bin/cc"
 
-out=$(LD_LIBRARY_PATH="$libdir" "$tmp/main")
-echo "$out"
-echo "$out" | grep -qx 'bad: InvalidArguments \$.who: expected string, got number' || { echo "FAIL: bad arguments"; exit 1; }
-echo "$out" | grep -qx 'good: Ok pkg-config' || { echo "FAIL: good arguments"; exit 1; }
-# The program must have used the installed library, not one elsewhere.
-LD_LIBRARY_PATH="$libdir" ldd "$tmp/main" | grep -q "$libdir/libhookline.so" || { echo "FAIL: not linked against the installed library"; exit 1; }
+# The block as written; the test runner has built everything, so the
+# install's rebuild step finds nothing to do.
+if ! (cd "$work" && PATH="$tmp/bin:$PATH" sh -eu "$tmp/staged.sh") >"$tmp/out" 2>&1; then
+  cat "$tmp/out"
+  echo "FAIL: the README's staged-install commands failed"
+  exit 1
+fi
+cat "$tmp/out"
+
+grep -qx 'bad: InvalidArguments \$.who: expected string, got number' "$tmp/out" || { echo "FAIL: bad arguments"; exit 1; }
+grep -qx 'good: Ok pkg-config' "$tmp/out" || { echo "FAIL: good arguments"; exit 1; }
+# pkg-config's flags point into the staging directory...
+grep -qx -- "-I$work/stage/.*include" "$tmp/cc.args" || { echo "FAIL: no -I into the staging directory:"; cat "$tmp/cc.args"; exit 1; }
+grep -qx -- "-L$work/stage/.*lib.*" "$tmp/cc.args" || { echo "FAIL: no -L into the staging directory:"; cat "$tmp/cc.args"; exit 1; }
+# ...and the program uses the staged library, not one elsewhere.
+libdir=$(dirname "$(dirname "$(find "$work/stage" -name hookline.pc)")")
+LD_LIBRARY_PATH="$libdir" ldd "$work/weather" | grep -q "$libdir/libhookline.so" || { echo "FAIL: not linked against the staged library"; exit 1; }
 echo "PASS"

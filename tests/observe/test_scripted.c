@@ -2,7 +2,7 @@
  * test_scripted.c - the scripted provider: queue order, rules with
  * captures and placeholders, JSON scripts and their errors, exhaustion,
  * request recording, thread safety, delays cancelled from another thread,
- * streaming deltas and API events.
+ * streaming deltas and API events, a stream stopped by cancellation.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -579,6 +579,37 @@ static void scripted_streams_words_and_emits_api_events(void) {
   hl_provider_unref(p);
 }
 
+/* A token callback that cancels the run at the third word, as Ctrl-C in
+ * a chatbot showing the words one by one would. */
+static int cancel_words_seen;
+static hl_agent *cancel_target;
+static void cancel_at_third_word(const char *delta, void *ud) {
+  (void)delta;
+  (void)ud;
+  if (++cancel_words_seen == 3) hl_agent_cancel(cancel_target);
+}
+
+static void scripted_stream_stops_when_the_run_is_cancelled(void) {
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(p);
+  CHECK_INT(hl_scripted_push_text(p, "one two three four five six seven eight nine ten"), HL_OK);
+  hl_agent *agent = hl_agent_new("streamer");
+  REQUIRE(agent);
+  hl_agent_set_provider(agent, p);
+  hl_agent_set_stream(agent, true);
+  cancel_words_seen = 0;
+  cancel_target = agent;
+  hl_agent_set_token_callback(agent, cancel_at_third_word, NULL);
+  char *answer = NULL;
+  /* The rest of the answer is not streamed and the run ends cancelled. */
+  CHECK_INT(hl_agent_run(agent, NULL, "count", &answer), HL_ERR_CANCELLED);
+  CHECK_INT(cancel_words_seen, 3);
+  CHECK(answer == NULL);
+  hl_free(answer);
+  hl_agent_unref(agent);
+  hl_provider_unref(p);
+}
+
 int main(void) {
   RUN(scripted_queue_answers_in_order_then_exhausts);
   RUN(scripted_functions_refuse_other_providers);
@@ -590,5 +621,6 @@ int main(void) {
   RUN(scripted_global_delay_still_answers);
   RUN(scripted_delay_is_cancelled_from_another_thread);
   RUN(scripted_streams_words_and_emits_api_events);
+  RUN(scripted_stream_stops_when_the_run_is_cancelled);
   return CHECK_EXIT();
 }

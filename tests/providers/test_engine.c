@@ -311,7 +311,7 @@ static void *run_agent(void *arg) {
   run_arg *r = arg;
   r->st = hl_agent_run(r->a, NULL, "hi", &r->answer);
   r->ended = now_s();
-  if (r->st != HL_OK) snprintf(r->err, sizeof r->err, "%s", hl_agent_errmsg(r->a));
+  if (r->st != HL_OK) snprintf(r->err, sizeof r->err, "%s", hl_last_error());
   return NULL;
 }
 
@@ -465,7 +465,7 @@ static void slow_sink_pauses_the_transfer(void) {
   hl_agent_set_token_callback(a, on_slow_token, &sink);
   char *answer = NULL;
   hl_status st = hl_agent_run(a, NULL, "hi", &answer);
-  if (st != HL_OK) fprintf(stderr, "run: %s\n", hl_agent_errmsg(a));
+  if (st != HL_OK) fprintf(stderr, "run: %s\n", hl_last_error());
   CHECK_INT(st, HL_OK);
   CHECK_INT(answer ? strlen(answer) : 0, 20u * 1024 * 1024);
   CHECK_INT(sink.bytes, 20u * 1024 * 1024);
