@@ -79,9 +79,20 @@ static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
     vm->broken = true;
     vm->promise = 0;
     vm->value_state = 0;
+    if (atomic_load(&vm->mem.interrupt))
+      return hl_fail(HL_ERR_SANDBOX, "sandbox stopped while running");
     return hl_fail(HL_ERR_SANDBOX, "sandbox trapped: %s", wasm_rt_strerror(trap));
   }
   return st;
+}
+
+void hl_vm_interrupt(hl_vm *vm) { atomic_store(&vm->mem.interrupt, 1); }
+
+bool hl_vm_reopen(hl_vm *vm) {
+  if (vm->broken || !atomic_load(&vm->mem.interrupt))
+    return false;
+  atomic_store(&vm->mem.interrupt, 0);
+  return true;
 }
 
 _Noreturn void hl__vm_stop(void) { wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE); }

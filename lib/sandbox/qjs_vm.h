@@ -67,6 +67,19 @@ void hl_vm_free(hl_vm *vm);
 /** True after a trap: the vm must not be entered again. */
 bool hl_vm_broken(const hl_vm *vm);
 
+/** Stop the guest from any thread: the next wasm function call of code
+ *  running in `vm` traps (HL_ERR_SANDBOX, "sandbox stopped while
+ *  running"), which leaves the vm broken. Lock-free and non-blocking (it
+ *  is called by the watchdog with its lock held). The caller must know
+ *  that `vm` is alive: the sandbox only interrupts a vm armed for an
+ *  execution. */
+void hl_vm_interrupt(hl_vm *vm);
+
+/** Owner thread, outside wasm, when no hl_vm_interrupt() can follow: undo
+ *  an interrupt that hit no running code (the vm is not broken), so that
+ *  the owner can release what it holds in the vm. True if it did. */
+bool hl_vm_reopen(hl_vm *vm);
+
 /** Start evaluating `code` as a global script with top-level await
  *  (code that never mentions await runs as a plain script).
  *  HL_OK: the evaluation's outcome is kept in the vm (see state/result).

@@ -7,9 +7,12 @@
  * run them (callbacks.c) and settle their promises; otherwise the
  * evaluation promise has settled (take the value or the exception) or
  * never will (nothing left that could settle it). Limits stop JavaScript
- * through QuickJS's interrupt handler, which the hooks below answer.
+ * through QuickJS's interrupt handler, which the hooks below answer; the
+ * watchdog (watchdog.c) enforces the deadline and cancellation on code
+ * that does not get to the handler in time.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,12 @@
  * much below the memory cap so that it reports "out of memory" as a clean
  * JavaScript error before the heap's growth is refused. */
 #define NON_HEAP_BYTES ((size_t)8 << 20)
+/* How long after the deadline (or a cancel) the watchdog stops a guest
+ * that QuickJS's interrupt handler did not stop. The soft path comes first
+ * because it keeps the session; the hard one traps and resets it. Small
+ * enough that an execution ends within its limit plus ~50 ms on a loaded
+ * machine, large enough that a guest polling normally is never hit. */
+#define HARD_STOP_GRACE_NS (20u * 1000000u)
 
 bool hl_sandbox_available(void) { return true; }
 
@@ -166,6 +175,13 @@ static bool hook_call(void *ud, hl_vm_request req, const char *name, const char 
   return true;
 }
 
+static void abort_for(hl_sandbox *sb, hl_status why) {
+  if (why == HL_ERR_CANCELLED)
+    hl__sb_abort(sb, HL_ERR_CANCELLED, "execution cancelled");
+  else
+    hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
+}
+
 static int hook_interrupt(void *ud) {
   hl_sandbox *sb = ud;
   if (sb->abort_status != HL_OK) {
@@ -174,11 +190,63 @@ static int hook_interrupt(void *ud) {
       hl__vm_stop();
     return 1;
   }
+  if (atomic_load_explicit(&sb->cancel_requested, memory_order_relaxed)) {
+    abort_for(sb, HL_ERR_CANCELLED);
+    return 1;
+  }
   if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns) {
-    hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
+    abort_for(sb, HL_ERR_TIMEOUT);
     return 1;
   }
   return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Hard stops: the watchdog and cancellation                            */
+/* ------------------------------------------------------------------ */
+
+/* Watchdog thread, its lock held, only while the watch is armed: the
+ * execution is still running, so sb and sb->vm are alive and sb->vm does
+ * not change (make_vm runs only while the watch is disarmed). */
+static void watch_fire(hl_watch *w) {
+  hl_sandbox *sb = (hl_sandbox *)((char *)w - offsetof(hl_sandbox, watch));
+  int why = atomic_load(&sb->cancel_requested) ? HL_ERR_CANCELLED : HL_ERR_TIMEOUT;
+  int none = 0;
+  atomic_compare_exchange_strong(&sb->hard_stop, &none, why);
+  hl_vm_interrupt(sb->vm);
+}
+
+void hl__sb_cancel(hl_sandbox *sb) {
+  if (!sb)
+    return;
+  atomic_store(&sb->cancel_requested, true);
+  /* Not armed: the execution has not started (it checks the flag after
+   * arming) or is over. */
+  (void)hl__watch_advance(&sb->watch, hl__sb_now_ns() + HARD_STOP_GRACE_NS);
+}
+
+/* Disarm the watch (owner, outside wasm); afterwards nothing can
+ * interrupt the vm, so an interrupt that hit no running code is undone. */
+static void stop_disarm(hl_sandbox *sb) {
+  if (sb->armed) {
+    hl__watch_disarm(&sb->watch);
+    sb->armed = false;
+  }
+  if (sb->vm)
+    (void)hl_vm_reopen(sb->vm);
+}
+
+hl_status hl__sb_check_stop(hl_sandbox *sb) {
+  int hard = atomic_load(&sb->hard_stop);
+  if (hard)
+    abort_for(sb, hard);
+  else if (atomic_load(&sb->cancel_requested))
+    abort_for(sb, HL_ERR_CANCELLED);
+  else if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns)
+    abort_for(sb, HL_ERR_TIMEOUT);
+  if (sb->abort_status)
+    stop_disarm(sb);
+  return sb->abort_status;
 }
 
 static const hl_vm_hooks sb_hooks = {hook_write, hook_call, hook_interrupt};
@@ -227,6 +295,9 @@ static hl_status sandbox_create(struct hl_sandbox_snapshot *origin, const hl_san
     sb->limits.memory_bytes = MIN_MEMORY;
   if (sb->limits.memory_bytes > MAX_MEMORY)
     sb->limits.memory_bytes = MAX_MEMORY;
+  hl__watch_init(&sb->watch, watch_fire);
+  atomic_init(&sb->hard_stop, 0);
+  atomic_init(&sb->cancel_requested, false);
   if (origin) {
     if (sb->limits.memory_bytes < origin->memory_bytes + NON_HEAP_BYTES)
       sb->limits.memory_bytes = origin->memory_bytes + NON_HEAP_BYTES;
@@ -434,7 +505,7 @@ static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
     return;
   }
   for (;;) {
-    if (sb->abort_status)
+    if (hl__sb_check_stop(sb))
       return;
     st = hl_vm_run_jobs(sb->vm);
     if (st) {
@@ -509,8 +580,31 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, const char *code, hl_sandbox_result
       res->error = strdup(hl_last_error());
     }
   }
-  if (!res->error)
+  atomic_store(&sb->hard_stop, 0);
+  if (!res->error) {
+    hl_status st = hl__watch_arm(&sb->watch, sb->deadline_ns ? sb->deadline_ns + HARD_STOP_GRACE_NS
+                                                             : UINT64_MAX);
+    if (st) {
+      res->status = st;
+      res->error = strdup(hl_last_error());
+    } else {
+      sb->armed = true;
+      /* After arming: a cancel that came before it found nothing to
+       * advance. */
+      if (atomic_load(&sb->cancel_requested))
+        hl__sb_cancel(sb);
+    }
+  }
+  if (!res->error && hl__sb_check_stop(sb) == HL_OK)
     run(sb, code, res);
+  /* The watchdog lets go of the vm before anything below may replace it.
+   * A hard stop that came when the code had already finished changes
+   * nothing; one that stopped it is the reason it ended. */
+  bool finished = res->status == HL_OK && !sb->abort_status && !hl_vm_broken(sb->vm);
+  stop_disarm(sb);
+  int hard = atomic_load(&sb->hard_stop);
+  if (hard && !finished)
+    abort_for(sb, hard);
   /* Before any reset below: the requests belong to this instance. */
   clear_queue(sb);
 
