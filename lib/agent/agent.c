@@ -251,7 +251,10 @@ const char *hl_agent_output_key(const hl_agent *agent) {
 hl_session *hl_agent_session(hl_agent *agent) { return agent ? agent->session : NULL; }
 
 void hl_agent_cancel(hl_agent *agent) {
-  if (agent) atomic_fetch_add_explicit(&agent->cancel_gen, 1, memory_order_acq_rel);
+  if (!agent) return;
+  atomic_fetch_add_explicit(&agent->cancel_gen, 1, memory_order_acq_rel);
+  /* After the bump: whoever registers from now on sees the run cancelled. */
+  hl__ctx_notify_cancel();
 }
 
 /* A number for the calling thread that no other thread of the process

@@ -13,7 +13,10 @@
  * Tool names that are not JavaScript names are adapted ('-' becomes '_',
  * a leading digit gets a '_'); listCallbacks() shows the names to use.
  * Each call of the tool runs in a fresh sandbox: nothing persists from one
- * call to the next.
+ * call to the next. Cancelling the agent run (hl_agent_cancel) cancels the
+ * running JavaScript through a cancel notification of the context: the
+ * tool returns HL_ERR_CANCELLED within the sandbox's grace period instead
+ * of running on until its timeout.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +83,10 @@ static void add_tool_callback(hl_sandbox *sb, hl_context *ctx, hl_tool *t) {
   free(text);
 }
 
+/* Called by hl_agent_cancel() (any thread, under the context's cancel
+ * lock): only flags the sandbox and moves its watchdog deadline. */
+static void cancel_sandbox(void *sb) { hl__sb_cancel(sb); }
+
 static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, void *user_data) {
   const hl_sandbox_limits *limits = user_data;
   const char *code = hl_json_get_string(args, "code");
@@ -98,8 +105,11 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
   for (size_t i = 0; i < n; i++)
     add_tool_callback(sb, ctx, hl_tools_at(tools, i));
 
+  /* NULL when out of memory: the code then runs to its own end. */
+  hl_cancel_reg *reg = ctx ? hl_context_on_cancel(ctx, cancel_sandbox, sb) : NULL;
   hl_sandbox_result res;
   st = hl_sandbox_execute(sb, code, &res);
+  hl_context_cancel_unregister(reg);
   if (st == HL_OK) {
     cJSON *out = cJSON_CreateObject();
     cJSON *value = NULL;

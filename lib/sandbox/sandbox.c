@@ -38,6 +38,9 @@
  * enough that an execution ends within its limit plus ~50 ms on a loaded
  * machine, large enough that a guest polling normally is never hit. */
 #define HARD_STOP_GRACE_NS (20u * 1000000u)
+/* The same after a cancel, shorter: whoever cancels waits for the end, and
+ * a cancelled session is rarely used again. */
+#define CANCEL_GRACE_NS (5u * 1000000u)
 
 bool hl_sandbox_available(void) { return true; }
 
@@ -222,7 +225,7 @@ void hl__sb_cancel(hl_sandbox *sb) {
   atomic_store(&sb->cancel_requested, true);
   /* Not armed: the execution has not started (it checks the flag after
    * arming) or is over. */
-  (void)hl__watch_advance(&sb->watch, hl__sb_now_ns() + HARD_STOP_GRACE_NS);
+  (void)hl__watch_advance(&sb->watch, hl__sb_now_ns() + CANCEL_GRACE_NS);
 }
 
 /* Disarm the watch (owner, outside wasm); afterwards nothing can

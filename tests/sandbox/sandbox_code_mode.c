@@ -4,8 +4,12 @@
  * agent's tools in parallel and returns their combined result; every call
  * from JavaScript passes through before_tool/after_tool and the TOOL
  * events like a direct call (argument mutation, override, abort).
+ * Cancelling the agent run reaches the running JavaScript, and a tool
+ * called from it, within 50 ms (asserted with a margin for a loaded
+ * machine) instead of waiting for the sandbox's timeout.
  */
 #include <hookline.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -228,10 +232,96 @@ static void javascript_errors_reach_the_model(void) {
   hl_provider_unref(p);
 }
 
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A tool that honours the context: works until the run is cancelled (at
+ * most 10 s). */
+static hl_status patient_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args, (void)ud;
+  struct timespec ms = {0, 1000000L};
+  for (int i = 0; i < 10000; i++) {
+    if (hl_context_cancelled(ctx))
+      return hl_fail(HL_ERR_CANCELLED, "patient: cancelled");
+    nanosleep(&ms, NULL);
+  }
+  *result = cJSON_CreateString("finished");
+  return HL_OK;
+}
+
+typedef struct cancel_run {
+  hl_agent *agent;
+  hl_status status;
+  uint64_t ended;
+} cancel_run;
+
+static void *run_agent(void *arg) {
+  cancel_run *c = arg;
+  char *answer = NULL;
+  c->status = hl_agent_run(c->agent, NULL, "go", &answer);
+  c->ended = now_ms();
+  hl_free(answer);
+  return NULL;
+}
+
+/* The model's code never reaches QuickJS's interrupt poll in time (a
+ * string search in a loop) or waits in a tool; hl_agent_cancel() from
+ * another thread must end the run within 50 ms, not at the sandbox's
+ * 20 s timeout. */
+static void cancel_reaches(const char *code_json) {
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(p);
+  REQUIRE(hl_scripted_push_tool_call(p, "call-1", "run_javascript", code_json) == HL_OK);
+  REQUIRE(hl_scripted_push_text(p, "should not be reached: {{result}}") == HL_OK);
+  hl_agent *a = hl_agent_new("coder");
+  REQUIRE(a);
+  hl_agent_set_provider(a, p);
+  hl_sandbox_limits l;
+  hl_sandbox_limits_default(&l);
+  l.timeout_ms = 20000;
+  l.memory_bytes = (size_t)128 << 20;
+  hl_tool *code = hl_sandbox_code_tool(&l);
+  hl_tool *patient = hl_tool_new("patient", "Waits until cancelled", patient_fn, NULL);
+  REQUIRE(code && patient);
+  hl_agent_add_tool(a, code);
+  hl_agent_add_tool(a, patient);
+  hl_tool_unref(code);
+  hl_tool_unref(patient);
+
+  cancel_run c = {a, HL_OK, 0};
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, run_agent, &c) == 0);
+  struct timespec d = {0, 400 * 1000000L};
+  nanosleep(&d, NULL);
+  uint64_t cancelled = now_ms();
+  hl_agent_cancel(a);
+  pthread_join(t, NULL);
+  long took = (long)(c.ended - cancelled);
+  fprintf(stderr, "  run ended %ld ms after hl_agent_cancel\n", took);
+  CHECK_INT(c.status, HL_ERR_CANCELLED);
+  CHECK(took <= 50 + 250);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
+static void cancel_reaches_running_javascript(void) {
+  cancel_reaches("{\"code\":\"const s = 'x'.repeat(4e6); let n = 0;"
+                 " for (let i = 0; i < 1e4; i++) n += s.indexOf('y'); n\"}");
+}
+
+static void cancel_reaches_a_tool_called_from_javascript(void) {
+  cancel_reaches("{\"code\":\"const r = await patient({}); console.log(r); r\"}");
+}
+
 int main(void) {
   RUN(model_code_calls_two_tools_in_parallel);
   RUN(hook_abort_from_inside_stops_the_run);
   RUN(dashed_tool_names_become_javascript_names);
   RUN(javascript_errors_reach_the_model);
+  RUN(cancel_reaches_running_javascript);
+  RUN(cancel_reaches_a_tool_called_from_javascript);
   return CHECK_EXIT();
 }
