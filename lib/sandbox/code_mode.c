@@ -110,11 +110,16 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
   hl_sandbox_result res;
   st = hl_sandbox_execute(sb, code, &res);
   hl_context_cancel_unregister(reg);
+  cJSON *value = NULL;
+  if (st == HL_OK && res.value_json && hl_json_parse(res.value_json, (size_t)-1, &value) != HL_OK)
+    /* Never a silent null: the sandbox makes its JSON parseable (lone
+     * surrogates and U+0000 become U+FFFD), so this is a bug to report. */
+    st = hl_fail(HL_ERR_EXECUTION_FAILED, "run_javascript: the result is not usable JSON: %s",
+                 hl_last_error());
   if (st == HL_OK) {
     cJSON *out = cJSON_CreateObject();
-    cJSON *value = NULL;
-    if (res.value_json)
-      (void)hl_json_parse(res.value_json, (size_t)-1, &value);
+    if (!out)
+      cJSON_Delete(value);
     if (!out || !cJSON_AddItemToObject(out, "result", value ? value : cJSON_CreateNull()) ||
         !cJSON_AddStringToObject(out, "stdout", res.stdout_text) ||
         !cJSON_AddStringToObject(out, "stderr", res.stderr_text)) {
@@ -123,7 +128,7 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
     } else {
       *result = out;
     }
-  } else {
+  } else if (res.status != HL_OK) {
     /* The model sees the reason and what was printed before it. */
     st = hl_fail(st, "%s%s%s", res.error, res.stdout_len ? "\nstdout:\n" : "",
                  res.stdout_len ? res.stdout_text : "");

@@ -123,20 +123,32 @@ static void after_abort(hl_sandbox *sb) {
     hl__vm_stop();
 }
 
-static void hook_write(void *ud, int stream, const char *text, size_t len) {
+/* Returns false once output is closed: JavaScript stops writing the rest
+ * of a long line (prelude.c) instead of calling in again and again. */
+static bool hook_write(void *ud, int stream, const char *text, size_t len) {
   hl_sandbox *sb = ud;
   if (sb->abort_status != HL_OK) {
     after_abort(sb);
-    return;
+    return false;
+  }
+  if (!text) {
+    /* The text could not even be converted: the memory limit, not a
+     * silently empty stdout. */
+    hl__sb_abort(sb, HL_ERR_LIMIT, "out of memory writing console output");
+    return false;
   }
   size_t cap = sb->limits.max_output_bytes;
   if (cap && sb->output_bytes + len > cap) {
     len = cap - sb->output_bytes;
+    /* Cut at a character boundary: the output stays valid UTF-8. */
+    while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+      len--;
     hl__sb_abort(sb, HL_ERR_TOO_LARGE, "output exceeded %zu bytes", cap);
   }
   sb->output_bytes += len;
   if (!buf_append(stream == 2 ? &sb->err : &sb->out, text, len))
     hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory capturing output");
+  return sb->abort_status == HL_OK;
 }
 
 static bool hook_call(void *ud, hl_vm_request req, const char *name, const char *args,
@@ -423,6 +435,10 @@ static hl_status exception_status(const cJSON *d) {
       (strstr(msg, "out of memory") || strstr(msg, "stack overflow") ||
        strstr(msg, "Maximum call stack")))
     return HL_ERR_LIMIT;
+  /* QuickJS's regexp compiler and parser report a failed allocation as a
+   * SyntaxError "out of memory". */
+  if (name && msg && strcmp(name, "SyntaxError") == 0 && strcmp(msg, "out of memory") == 0)
+    return HL_ERR_LIMIT;
   return HL_ERR_EXECUTION_FAILED;
 }
 
@@ -455,15 +471,32 @@ static char *exception_message(const cJSON *d) {
   return b.data;
 }
 
-static void fail_from_exception(hl_sandbox_result *res, const char *json) {
+/* When QuickJS cannot allocate the Error object for "out of memory" it
+ * throws null instead; `throw null` in user code looks the same. Told
+ * apart by the heap: still exhausted means the null came from QuickJS. */
+static bool out_of_memory_null(hl_sandbox *sb, const cJSON *d) {
+  const char *name = hl_json_get_string(d, "name");
+  const char *msg = hl_json_get_string(d, "message");
+  return name && !*name && msg && strcmp(msg, "null") == 0 && !hl_json_get(d, "kind") &&
+         hl_vm_heap_exhausted(sb->vm);
+}
+
+static void fail_from_exception(hl_sandbox *sb, hl_sandbox_result *res, const char *json) {
   cJSON *d = NULL;
   if (json && hl_json_parse(json, (size_t)-1, &d) == HL_OK) {
-    res->status = exception_status(d);
-    res->error = exception_message(d);
+    if (out_of_memory_null(sb, d)) {
+      res->status = HL_ERR_LIMIT;
+      res->error = strdup("InternalError: out of memory");
+    } else {
+      res->status = exception_status(d);
+      res->error = exception_message(d);
+    }
     cJSON_Delete(d);
   } else {
-    res->status = HL_ERR_EXECUTION_FAILED;
-    res->error = strdup("uncaught exception");
+    /* describe() catches everything but a failed allocation: the heap
+     * is exhausted (the vm's other failures are traps, handled apart). */
+    res->status = HL_ERR_LIMIT;
+    res->error = strdup("InternalError: out of memory (the exception could not be described)");
   }
 }
 
@@ -498,7 +531,7 @@ static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
   char *error_json = NULL;
   st = hl_vm_eval(sb->vm, code, strlen(code), &error_json);
   if (st == HL_ERR_EXECUTION_FAILED) {
-    fail_from_exception(res, error_json);
+    fail_from_exception(sb, res, error_json);
     free(error_json);
     return;
   }
@@ -545,7 +578,7 @@ static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
       res->value_json = out;
       res->status = HL_OK;
     } else {
-      fail_from_exception(res, out);
+      fail_from_exception(sb, res, out);
       free(out);
     }
     return;

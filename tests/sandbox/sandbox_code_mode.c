@@ -232,6 +232,39 @@ static void javascript_errors_reach_the_model(void) {
   hl_provider_unref(p);
 }
 
+/* What JavaScript strings allow and JSON for a model does not: a lone
+ * surrogate and U+0000, in console output and in the return value. The
+ * tool result must stay valid UTF-8 (lone surrogates used to be written
+ * as invalid UTF-8) and keep its value (it used to become "result": null);
+ * both become U+FFFD. */
+static void odd_strings_reach_the_model_as_utf8(void) {
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(p);
+  REQUIRE(hl_scripted_push_tool_call(p, "call-1", "run_javascript",
+    "{\"code\":\"console.log('lone \\\\ud800 here', 'nul \\\\u0000 end');"
+    " ['x\\\\ud800y', 'a\\\\u0000b', '\\\\ud83d\\\\ude00']\"}") == HL_OK);
+  REQUIRE(hl_scripted_push_text(p, "model saw: {{result}}") == HL_OK);
+  hl_agent *a = hl_agent_new("coder");
+  REQUIRE(a);
+  hl_agent_set_provider(a, p);
+  hl_tool *code = hl_sandbox_code_tool(NULL);
+  REQUIRE(code);
+  hl_agent_add_tool(a, code);
+  hl_tool_unref(code);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_OK);
+  REQUIRE(answer);
+  CHECK(hl_utf8_valid(answer, strlen(answer)));
+  CHECK(!strstr(answer, "\"result\":null"));
+  CHECK_CONTAINS(answer, "lone \xEF\xBF\xBD here nul \xEF\xBF\xBD end");
+  CHECK_CONTAINS(answer, "\"x\xEF\xBF\xBDy\",\"a\xEF\xBF\xBD" "b\",\"\xF0\x9F\x98\x80\"");
+  if (check_failures_)
+    fprintf(stderr, "answer: %s\n", answer);
+  hl_free(answer);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 static uint64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -321,6 +354,7 @@ int main(void) {
   RUN(hook_abort_from_inside_stops_the_run);
   RUN(dashed_tool_names_become_javascript_names);
   RUN(javascript_errors_reach_the_model);
+  RUN(odd_strings_reach_the_model_as_utf8);
   RUN(cancel_reaches_running_javascript);
   RUN(cancel_reaches_a_tool_called_from_javascript);
   return CHECK_EXIT();
