@@ -340,6 +340,86 @@ static void cancel_reaches(const char *code_json) {
   hl_provider_unref(p);
 }
 
+/* hl_context_on_cancel() itself: a tool that cannot poll waits on a
+ * condition variable that only the cancel notification signals; a
+ * registration made after the cancel fires at once, on the registering
+ * thread; after unregistering nothing fires. */
+typedef struct waiter {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int fired;
+} waiter;
+
+static void wake_waiter(void *ud) {
+  waiter *w = ud;
+  pthread_mutex_lock(&w->lock);
+  w->fired++;
+  pthread_cond_signal(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+static atomic_int late_fired;
+static void count_late(void *ud) {
+  (void)ud;
+  atomic_fetch_add(&late_fired, 1);
+}
+
+static hl_status waiter_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args, (void)result, (void)ud;
+  waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+  hl_cancel_reg *reg = hl_context_on_cancel(ctx, wake_waiter, &w);
+  if (!reg)
+    return hl_fail(HL_ERR_NOMEM, "waiter: cannot register");
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  pthread_mutex_lock(&w.lock);
+  while (!w.fired && pthread_cond_timedwait(&w.cond, &w.lock, &until) == 0) {
+  }
+  int fired = w.fired;
+  pthread_mutex_unlock(&w.lock);
+  hl_context_cancel_unregister(reg);
+  /* Already cancelled: fires during the call. */
+  hl_cancel_reg *late = hl_context_on_cancel(ctx, count_late, NULL);
+  int late_now = atomic_load(&late_fired);
+  hl_context_cancel_unregister(late);
+  pthread_mutex_destroy(&w.lock);
+  pthread_cond_destroy(&w.cond);
+  if (fired != 1 || late_now != 1)
+    return hl_fail(HL_ERR_EXECUTION_FAILED, "waiter: fired %d, late %d", fired, late_now);
+  return hl_fail(HL_ERR_CANCELLED, "waiter: cancelled");
+}
+
+static void cancel_notification_wakes_a_waiting_tool(void) {
+  atomic_store(&late_fired, 0);
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(p);
+  REQUIRE(hl_scripted_push_tool_call(p, "call-1", "waiter", "{}") == HL_OK);
+  REQUIRE(hl_scripted_push_text(p, "should not be reached: {{result}}") == HL_OK);
+  hl_agent *a = hl_agent_new("waiting");
+  REQUIRE(a);
+  hl_agent_set_provider(a, p);
+  hl_tool *t = hl_tool_new("waiter", "Waits for the cancel notification", waiter_fn, NULL);
+  REQUIRE(t);
+  hl_agent_add_tool(a, t);
+  hl_tool_unref(t);
+  cancel_run c = {a, HL_OK, 0};
+  pthread_t th;
+  REQUIRE(pthread_create(&th, NULL, run_agent, &c) == 0);
+  struct timespec d = {0, 300 * 1000000L};
+  nanosleep(&d, NULL);
+  uint64_t cancelled = now_ms();
+  hl_agent_cancel(a);
+  pthread_join(th, NULL);
+  CHECK_INT(c.status, HL_ERR_CANCELLED);
+  CHECK(c.ended - cancelled <= 50 + 250);
+  CHECK_INT(atomic_load(&late_fired), 1);
+  hl_agent_cancel(a); /* nothing registered any more: nothing fires */
+  CHECK_INT(atomic_load(&late_fired), 1);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 static void cancel_reaches_running_javascript(void) {
   cancel_reaches("{\"code\":\"const s = 'x'.repeat(4e6); let n = 0;"
                  " for (let i = 0; i < 1e4; i++) n += s.indexOf('y'); n\"}");
@@ -355,6 +435,7 @@ int main(void) {
   RUN(dashed_tool_names_become_javascript_names);
   RUN(javascript_errors_reach_the_model);
   RUN(odd_strings_reach_the_model_as_utf8);
+  RUN(cancel_notification_wakes_a_waiting_tool);
   RUN(cancel_reaches_running_javascript);
   RUN(cancel_reaches_a_tool_called_from_javascript);
   return CHECK_EXIT();
