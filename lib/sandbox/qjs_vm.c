@@ -68,13 +68,25 @@ static void memory_release(vm_t *vm) {
 
 typedef hl_status (*vm_op)(vm_t *vm, void *arg);
 
+/* Give the instance this thread's call depth limit (set by
+ * hl_wasm_enter), unless a stop was requested: that one is sticky, and a
+ * watchdog storing 0 while we store the limit must not lose. Both sides
+ * store first and read the other's flag second (sequentially consistent),
+ * so at least one of them sees the other. */
+static void open_calls(vm_t *vm) {
+  atomic_store(&vm->mem.call_limit, hl_wasm_call_stack_limit);
+  if (atomic_load(&vm->mem.interrupt))
+    atomic_store(&vm->mem.call_limit, 0);
+}
+
 static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
   if (vm->broken)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
   hl_wasm_frame frame;
   wasm_rt_trap_t trap;
   volatile hl_status st = HL_OK;
-  HL_WASM_TRY(frame, trap, st = op(vm, arg));
+  HL_WASM_TRY(frame, trap, (open_calls(vm), st = op(vm, arg)));
+  atomic_store_explicit(&vm->mem.call_limit, 0, memory_order_relaxed);
   if (trap != WASM_RT_TRAP_NONE) {
     vm->broken = true;
     vm->promise = 0;
@@ -86,7 +98,10 @@ static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
   return st;
 }
 
-void hl_vm_interrupt(hl_vm *vm) { atomic_store(&vm->mem.interrupt, 1); }
+void hl_vm_interrupt(hl_vm *vm) {
+  atomic_store(&vm->mem.interrupt, 1);
+  atomic_store(&vm->mem.call_limit, 0);
+}
 
 bool hl_vm_reopen(hl_vm *vm) {
   if (vm->broken || !atomic_load(&vm->mem.interrupt))
