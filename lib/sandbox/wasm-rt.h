@@ -9,7 +9,10 @@
  *
  *  - Traps unwind to a per-thread target (hl_wasm_try / hl_wasm_trap), not a
  *    process-global jmp_buf, so two threads may trap at once.
- *  - The call-stack depth counter and its limit are per thread.
+ *  - The call-stack depth counter and its limit are per thread; the limit
+ *    is copied into the instance at each entry, where another thread (the
+ *    sandbox's watchdog) can zero it to stop the guest at its next call
+ *    (see WASM_RT_MAX_CALL_STACK_DEPTH).
  *  - Memory is bounds-checked explicitly (WASM_RT_MEMCHECK_SIGNAL_HANDLER=0):
  *    no process-wide SIGSEGV handler is installed, ever.
  *
