@@ -65,6 +65,31 @@ HL_API hl_status hl_context_state_set(hl_context *ctx, const char *key, const cJ
  *  and providers poll this and return HL_ERR_CANCELLED. */
 HL_API bool hl_context_cancelled(const hl_context *ctx);
 
+/** Called once when a run is cancelled; see hl_context_on_cancel(). */
+typedef void (*hl_cancel_fn)(void *user_data);
+/** A registration made by hl_context_on_cancel(). */
+typedef struct hl_cancel_reg hl_cancel_reg;
+
+/**
+ * Be told when the run is cancelled instead of polling
+ * hl_context_cancelled() (for work that cannot poll, such as code running
+ * in the sandbox). `fn(user_data)` is called at most once: on the thread
+ * that calls hl_agent_cancel() for this run's agent or an ancestor's, or
+ * at once on the calling thread if the run is already cancelled or over.
+ * It runs with a process-wide lock held: it must be short, must not block
+ * and must not call hl_context_on_cancel(), hl_context_cancel_unregister()
+ * or hl_agent_cancel(); setting a flag or waking a waiter is the intended
+ * use. Returns the registration, which the caller must hand to
+ * hl_context_cancel_unregister() before `user_data` goes away and before
+ * the tool call that lent `ctx` returns; NULL if ctx or fn is NULL or
+ * memory ran out (then poll instead). Thread-safe.
+ */
+HL_API hl_cancel_reg *hl_context_on_cancel(hl_context *ctx, hl_cancel_fn fn, void *user_data);
+
+/** End a registration (NULL is fine). On return `fn` is not running and
+ *  will not run. Thread-safe; not from inside `fn`. */
+HL_API void hl_context_cancel_unregister(hl_cancel_reg *reg);
+
 /**
  * Call the running agent's tool `name` with `args` through the full tool
  * path: before_tool chain (which may edit the arguments, override or

@@ -17,7 +17,8 @@
  *     same time on host threads (at most 16 at once; more wait their turn).
  *   - listCallbacks() returns [{name, description, parameters}].
  *   - console.log/info/debug write to stdout, console.error/warn to stderr;
- *     both are captured in the result.
+ *     both are captured in the result as UTF-8: a lone surrogate or U+0000
+ *     in the output becomes U+FFFD.
  *   - top-level await works; the value of the last expression statement is
  *     the result's return value (as JSON).
  *   - there is no require, process, fetch, file system, timer or module
@@ -35,7 +36,12 @@
  * is stopped with an uncatchable error; code that still keeps running (an
  * async function turns even that error into a rejected promise) is stopped
  * at the WebAssembly level, and then the session is reset (the result's
- * error says so).
+ * error says so). The timeout holds whatever the code does: code that
+ * does not get stopped by the uncatchable error within 20 ms (a long
+ * built-in over a big string, an exception unwinding deep recursion) is
+ * stopped by a watchdog thread (one per process, started by the first
+ * execution) at its next WebAssembly call, and the session is reset. A
+ * callback's own time counts, but a running callback is waited for.
  *
  * Isolation: the JavaScript lives in its own linear memory, every access
  * to it is bounds-checked, and a WebAssembly trap (out-of-bounds access,
@@ -81,7 +87,8 @@ HL_API bool hl_sandbox_available(void);
 /** Limits of one sandbox. Zero means "no limit" only where stated. */
 typedef struct hl_sandbox_limits {
   /** Wall-clock limit of one execution in milliseconds, JavaScript and
-   *  callbacks together (0 = none). Default 30000. Ends with HL_ERR_TIMEOUT. */
+   *  callbacks together (0 = none). Default 30000. Ends with HL_ERR_TIMEOUT
+   *  within about 20 ms of the limit (plus scheduling delays). */
   unsigned timeout_ms;
   /** Cap on the sandbox's linear memory in bytes. Default 64 MiB; at least
    *  32 MiB (smaller values are raised), at most 2 GiB. Allocation beyond it
@@ -191,7 +198,9 @@ typedef struct hl_sandbox_result {
   size_t stderr_len;
   char *value_json;        /**< the completion value as JSON; NULL when the
                                 code produced none (undefined, a function)
-                                or failed */
+                                or failed. Lone surrogates and U+0000 in
+                                its strings become U+FFFD, so that
+                                hl_json_parse() accepts it. */
   uint64_t duration_us;    /**< wall-clock time of the execution */
   unsigned callback_count; /**< callback invocations started */
   hl_status status;        /**< HL_OK, or the error kind (same as returned) */
@@ -259,6 +268,8 @@ HL_API void hl_sandbox_snapshot_free(hl_sandbox_snapshot *snapshot);
  * mutation, override and abort included). The tool's result is an object
  * {"result": <return value>, "stdout": "...", "stderr": "..."}; a failed
  * execution is a tool error with the execution's status and message.
+ * Cancelling the agent run (hl_agent_cancel) stops the running code
+ * within a few milliseconds with HL_ERR_CANCELLED.
  * `limits` is copied (NULL = defaults). Returns a new tool reference (see
  * tool.h) or NULL with the reason in hl_last_error() (HL_ERR_UNSUPPORTED
  * without the sandbox).

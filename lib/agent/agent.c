@@ -271,6 +271,9 @@ hl_session *hl_agent_session(hl_agent *agent) { return agent ? agent->session : 
 void hl_agent_cancel(hl_agent *agent) {
   if (!agent) return;
   atomic_fetch_add_explicit(&agent->cancel_gen, 1, memory_order_acq_rel);
+  /* After the bump: whoever registers from now on sees the run cancelled
+   * (sandboxes, tools waiting on hl_context_on_cancel()). */
+  hl__ctx_notify_cancel();
   /* Requests waiting in the HTTP event loop do not poll: tell it to look. */
   hl__cancel_notify();
 }

@@ -246,6 +246,9 @@ void hl__ctx_abort(hl_context *ctx, const char *message);
 bool hl__ctx_aborted(hl_context *ctx, char *msg, size_t size);
 /* usage += add, under the lock. */
 void hl__ctx_add_usage(hl_context *ctx, const hl_usage *add);
+/* Call the cancel functions of every registration whose run is now
+ * cancelled (context_cancel.c); hl_agent_cancel() calls it. */
+void hl__ctx_notify_cancel(void);
 
 int64_t hl__now_ns(void);
 int64_t hl__mono_ns(void);

@@ -586,8 +586,7 @@ hl_status hl__sb_run_queue(hl_sandbox *sb) {
     ok = take_outcome(&b->jobs[i], cb_timeout, &outs[i]);
   batch_unref_locked(b);
   hl_status st = ok ? HL_OK : hl_fail(HL_ERR_NOMEM, "out of memory running callbacks");
-  if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns)
-    hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
+  (void)hl__sb_check_stop(sb); /* the deadline, a cancel, a hard stop */
   /* A stopped execution (timeout, or a limit hit while the callbacks ran)
    * delivers nothing: JavaScript is not to run again. */
   for (size_t i = 0; i < n; i++) {

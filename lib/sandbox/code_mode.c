@@ -13,7 +13,10 @@
  * Tool names that are not JavaScript names are adapted ('-' becomes '_',
  * a leading digit gets a '_'); listCallbacks() shows the names to use.
  * Each call of the tool runs in a fresh sandbox: nothing persists from one
- * call to the next.
+ * call to the next. Cancelling the agent run (hl_agent_cancel) cancels the
+ * running JavaScript through a cancel notification of the context: the
+ * tool returns HL_ERR_CANCELLED within the sandbox's grace period instead
+ * of running on until its timeout.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +83,10 @@ static void add_tool_callback(hl_sandbox *sb, hl_context *ctx, hl_tool *t) {
   free(text);
 }
 
+/* Called by hl_agent_cancel() (any thread, under the context's cancel
+ * lock): only flags the sandbox and moves its watchdog deadline. */
+static void cancel_sandbox(void *sb) { hl__sb_cancel(sb); }
+
 static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, void *user_data) {
   const hl_sandbox_limits *limits = user_data;
   const char *code = hl_json_get_string(args, "code");
@@ -98,13 +105,21 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
   for (size_t i = 0; i < n; i++)
     add_tool_callback(sb, ctx, hl_tools_at(tools, i));
 
+  /* NULL when out of memory: the code then runs to its own end. */
+  hl_cancel_reg *reg = ctx ? hl_context_on_cancel(ctx, cancel_sandbox, sb) : NULL;
   hl_sandbox_result res;
   st = hl_sandbox_execute(sb, code, &res);
+  hl_context_cancel_unregister(reg);
+  cJSON *value = NULL;
+  if (st == HL_OK && res.value_json && hl_json_parse(res.value_json, (size_t)-1, &value) != HL_OK)
+    /* Never a silent null: the sandbox makes its JSON parseable (lone
+     * surrogates and U+0000 become U+FFFD), so this is a bug to report. */
+    st = hl_fail(HL_ERR_EXECUTION_FAILED, "run_javascript: the result is not usable JSON: %s",
+                 hl_last_error());
   if (st == HL_OK) {
     cJSON *out = cJSON_CreateObject();
-    cJSON *value = NULL;
-    if (res.value_json)
-      (void)hl_json_parse(res.value_json, (size_t)-1, &value);
+    if (!out)
+      cJSON_Delete(value);
     if (!out || !cJSON_AddItemToObject(out, "result", value ? value : cJSON_CreateNull()) ||
         !cJSON_AddStringToObject(out, "stdout", res.stdout_text) ||
         !cJSON_AddStringToObject(out, "stderr", res.stderr_text)) {
@@ -113,7 +128,7 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
     } else {
       *result = out;
     }
-  } else {
+  } else if (res.status != HL_OK) {
     /* The model sees the reason and what was printed before it. */
     st = hl_fail(st, "%s%s%s", res.error, res.stdout_len ? "\nstdout:\n" : "",
                  res.stdout_len ? res.stdout_text : "");

@@ -40,9 +40,11 @@ u32 Z_aZ_c(vm_t *vm, u32 fd, u32 iov, u32 iovcnt, u32 pnum) {
   for (uint32_t i = 0; i < iovcnt && i < 1024; i++) {
     uint32_t base = hl_vm_load32(vm, iov + 8 * i);
     uint32_t len = hl_vm_load32(vm, iov + 8 * i + 4);
-    const uint8_t *p = hl_vm_mem(vm, base, len);
-    if (vm->hooks.write && len)
-      vm->hooks.write(vm->ud, fd == 1 ? 1 : 2, (const char *)p, len);
+    uint8_t *p = hl_vm_mem(vm, base, len);
+    if (vm->hooks.write && len) {
+      hl_vm_fix_text((char *)p, len, false);
+      (void)vm->hooks.write(vm->ud, fd == 1 ? 1 : 2, (const char *)p, len);
+    }
     total += len;
   }
   hl_vm_store32(vm, pnum, total);
@@ -157,14 +159,23 @@ static uint32_t arg_string(vm_t *vm, u32 ctx, u32 argv, u32 i) {
 u32 Z_aZ_s(vm_t *vm, u32 ctx, u32 this_ptr, u32 argc, u32 argv, u32 fn_id) {
   (void)this_ptr;
   if (fn_id == HL_VM_HOST_WRITE && argc >= 2) {
+    /* write(stream, text): returns true once output is closed. */
     double stream = QTS_GetFloat64(vm, ctx, QTS_ArgvGetJSValueConstPointer(vm, argv, 0));
+    int fd = stream == 2 ? 2 : 1;
     uint32_t s = arg_string(vm, ctx, argv, 1);
+    bool open = true;
     if (s) {
       uint32_t len = hl_vm_strlen(vm, s);
+      /* The converted copy is ours until freed: fix it in place. */
+      hl_vm_fix_text((char *)vm->mem.data + s, len, false);
       if (vm->hooks.write)
-        vm->hooks.write(vm->ud, stream == 2 ? 2 : 1, (const char *)vm->mem.data + s, len);
+        open = vm->hooks.write(vm->ud, fd, (const char *)vm->mem.data + s, len);
       QTS_FreeCString(vm, ctx, s);
+    } else if (vm->hooks.write) {
+      open = vm->hooks.write(vm->ud, fd, NULL, 0); /* no memory to convert it */
     }
+    if (!open)
+      return QTS_DupValuePointer(vm, ctx, QTS_GetTrue(vm));
   } else if (fn_id == HL_VM_HOST_CALL && argc >= 4) {
     /* call(name, args_json, resolve, reject) */
     uint32_t name = arg_string(vm, ctx, argv, 0);

@@ -68,20 +68,46 @@ static void memory_release(vm_t *vm) {
 
 typedef hl_status (*vm_op)(vm_t *vm, void *arg);
 
+/* Give the instance this thread's call depth limit (set by
+ * hl_wasm_enter), unless a stop was requested: that one is sticky, and a
+ * watchdog storing 0 while we store the limit must not lose. Both sides
+ * store first and read the other's flag second (sequentially consistent),
+ * so at least one of them sees the other. */
+static void open_calls(vm_t *vm) {
+  atomic_store(&vm->mem.call_limit, hl_wasm_call_stack_limit);
+  if (atomic_load(&vm->mem.interrupt))
+    atomic_store(&vm->mem.call_limit, 0);
+}
+
 static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
   if (vm->broken)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
   hl_wasm_frame frame;
   wasm_rt_trap_t trap;
   volatile hl_status st = HL_OK;
-  HL_WASM_TRY(frame, trap, st = op(vm, arg));
+  HL_WASM_TRY(frame, trap, (open_calls(vm), st = op(vm, arg)));
+  atomic_store_explicit(&vm->mem.call_limit, 0, memory_order_relaxed);
   if (trap != WASM_RT_TRAP_NONE) {
     vm->broken = true;
     vm->promise = 0;
     vm->value_state = 0;
+    if (atomic_load(&vm->mem.interrupt))
+      return hl_fail(HL_ERR_SANDBOX, "sandbox stopped while running");
     return hl_fail(HL_ERR_SANDBOX, "sandbox trapped: %s", wasm_rt_strerror(trap));
   }
   return st;
+}
+
+void hl_vm_interrupt(hl_vm *vm) {
+  atomic_store(&vm->mem.interrupt, 1);
+  atomic_store(&vm->mem.call_limit, 0);
+}
+
+bool hl_vm_reopen(hl_vm *vm) {
+  if (vm->broken || !atomic_load(&vm->mem.interrupt))
+    return false;
+  atomic_store(&vm->mem.interrupt, 0);
+  return true;
 }
 
 _Noreturn void hl__vm_stop(void) { wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE); }
@@ -99,7 +125,58 @@ static uint32_t wasm_strdup(vm_t *vm, const char *s, size_t len) {
   return p;
 }
 
-/* The string value of JSValue* `v`, copied to the C heap. */
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* The code unit of the JSON escape \uXXXX at s[i], or -1. */
+static long json_escape_at(const char *s, size_t len, size_t i) {
+  if (i + 6 > len || s[i] != '\\' || s[i + 1] != 'u')
+    return -1;
+  long cp = 0;
+  for (size_t k = 2; k < 6; k++) {
+    int h = hex_value(s[i + k]);
+    if (h < 0)
+      return -1;
+    cp = cp * 16 + h;
+  }
+  return cp;
+}
+
+void hl_vm_fix_text(char *s, size_t len, bool json) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == 0xED && i + 2 < len && (unsigned char)s[i + 1] >= 0xA0 &&
+        (unsigned char)s[i + 1] <= 0xBF) {
+      /* ED A0-BF xx is a UTF-16 surrogate, never valid UTF-8. */
+      memcpy(s + i, "\xEF\xBF\xBD", 3);
+      i += 2;
+    } else if (json && c == '\\') {
+      long cp = json_escape_at(s, len, i);
+      if (cp < 0) {
+        i++; /* another escape: skip the escaped character */
+        continue;
+      }
+      long next = cp >= 0xD800 && cp <= 0xDBFF ? json_escape_at(s, len, i + 6) : -1;
+      if (next >= 0xDC00 && next <= 0xDFFF) {
+        i += 11; /* a whole pair */
+        continue;
+      }
+      if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
+        memcpy(s + i + 2, "fffd", 4);
+      i += 5;
+    }
+  }
+}
+
+/* The string value of JSValue* `v`, copied to the C heap. Every caller
+ * reads JSON text, which is made parseable by the host on the way out. */
 static char *value_to_cstring(vm_t *vm, uint32_t v) {
   uint32_t s = QTS_GetString(vm, vm->ctx, v);
   if (!s)
@@ -109,6 +186,7 @@ static char *value_to_cstring(vm_t *vm, uint32_t v) {
   if (out) {
     memcpy(out, vm->mem.data + s, len);
     out[len] = 0;
+    hl_vm_fix_text(out, len, true);
   }
   QTS_FreeCString(vm, vm->ctx, s);
   return out;
@@ -708,6 +786,27 @@ static hl_status op_release(vm_t *vm, void *p) {
 void hl_vm_release(hl_vm *vm, hl_vm_request req) {
   if (!vm->broken)
     (void)vm_run(vm, op_release, &req);
+}
+
+static hl_status op_heap_probe(vm_t *vm, void *p) {
+  /* A 4 KiB string goes through QuickJS's allocator and its limit. */
+  char probe[4096];
+  memset(probe, 'x', sizeof probe);
+  uint32_t v = new_string(vm, probe, sizeof probe);
+  uint32_t exc = v ? QTS_ResolveException(vm, vm->ctx, v) : 0;
+  *(bool *)p = !v || exc;
+  if (exc)
+    QTS_FreeValuePointer(vm, vm->ctx, exc);
+  if (v)
+    QTS_FreeValuePointer(vm, vm->ctx, v);
+  return HL_OK;
+}
+
+bool hl_vm_heap_exhausted(hl_vm *vm) {
+  bool exhausted = false;
+  if (vm->broken || vm_run(vm, op_heap_probe, &exhausted) != HL_OK)
+    return false;
+  return exhausted;
 }
 
 typedef struct limit_arg {

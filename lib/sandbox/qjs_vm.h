@@ -37,8 +37,12 @@ typedef struct hl_vm_request {
 } hl_vm_request;
 
 typedef struct hl_vm_hooks {
-  /** console output; stream 1 = stdout, 2 = stderr. `text` is borrowed. */
-  void (*write)(void *ud, int stream, const char *text, size_t len);
+  /** console output; stream 1 = stdout, 2 = stderr. `text` is borrowed,
+   *  UTF-8 (lone surrogates already replaced by U+FFFD), or NULL when the
+   *  output could not be converted for lack of memory in the vm. Return
+   *  false when no more output is wanted (a limit stopped the execution):
+   *  JavaScript then stops writing the rest of a long line. */
+  bool (*write)(void *ud, int stream, const char *text, size_t len);
   /** A callback request from JavaScript: its promise's settling functions,
    *  the callback name and the arguments as JSON text (borrowed: copy what
    *  you keep). Return true to keep `req` (answer later with
@@ -67,6 +71,19 @@ void hl_vm_free(hl_vm *vm);
 /** True after a trap: the vm must not be entered again. */
 bool hl_vm_broken(const hl_vm *vm);
 
+/** Stop the guest from any thread: the next wasm function call of code
+ *  running in `vm` traps (HL_ERR_SANDBOX, "sandbox stopped while
+ *  running"), which leaves the vm broken. Lock-free and non-blocking (it
+ *  is called by the watchdog with its lock held). The caller must know
+ *  that `vm` is alive: the sandbox only interrupts a vm armed for an
+ *  execution. */
+void hl_vm_interrupt(hl_vm *vm);
+
+/** Owner thread, outside wasm, when no hl_vm_interrupt() can follow: undo
+ *  an interrupt that hit no running code (the vm is not broken), so that
+ *  the owner can release what it holds in the vm. True if it did. */
+bool hl_vm_reopen(hl_vm *vm);
+
 /** Start evaluating `code` as a global script with top-level await
  *  (code that never mentions await runs as a plain script).
  *  HL_OK: the evaluation's outcome is kept in the vm (see state/result).
@@ -82,8 +99,16 @@ hl_status hl_vm_run_jobs(hl_vm *vm);
 /** State of the evaluation promise (HL_VM_*). */
 int hl_vm_state(hl_vm *vm);
 
+/** Replace what UTF-16 allows and the host cannot carry by U+FFFD, in
+ *  place (same length): lone surrogates encoded as UTF-8 (ED A0-BF xx,
+ *  which QuickJS produces and which is invalid UTF-8) and, when `json`,
+ *  the escapes \u0000 and lone \uD800-\uDFFF of JSON text, which
+ *  hl_json_parse() rejects. */
+void hl_vm_fix_text(char *s, size_t len, bool json);
+
 /** After fulfilment: the completion value as JSON text (NULL when it has
- *  none, e.g. undefined). After rejection: the reason, described as JSON
+ *  none, e.g. undefined; lone surrogates and U+0000 in its strings become
+ *  U+FFFD, see hl_vm_fix_text). After rejection: the reason, described as JSON
  *  {"name","message","stack","kind"}. Either way *out is malloc'ed. Drops
  *  the evaluation promise. */
 hl_status hl_vm_take_result(hl_vm *vm, char **out);
@@ -120,6 +145,10 @@ _Noreturn void hl__vm_stop(void);
  *  allocator finding a corrupt chunk), i.e. `unreachable`. Returns
  *  HL_ERR_SANDBOX and leaves the vm broken, as a real fault would. */
 hl_status hl__vm_fault(hl_vm *vm, int kind);
+
+/** True when QuickJS cannot allocate a few kilobytes more (its heap is
+ *  at its limit). Runs a little wasm; false on a broken vm. */
+bool hl_vm_heap_exhausted(hl_vm *vm);
 
 /** Set QuickJS's own allocation limit (bytes, 0 = none). */
 void hl_vm_set_heap_limit(hl_vm *vm, size_t bytes);

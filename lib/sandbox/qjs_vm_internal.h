@@ -68,6 +68,7 @@ extern const char hl__prelude_js[];
 #define QTS_FreeCString(vm, ctx, s) Z_qjsZ_S(VM_INST(vm), (ctx), (s))
 #define QTS_DupValuePointer(vm, ctx, v) Z_qjsZ_T(VM_INST(vm), (ctx), (v))
 #define QTS_GetNull(vm) Z_qjsZ_F(VM_INST(vm))
+#define QTS_GetTrue(vm) Z_qjsZ_H(VM_INST(vm))
 #define QTS_NewFloat64(vm, ctx, d) Z_qjsZ_Y(VM_INST(vm), (ctx), (d))
 #define QTS_GetFloat64(vm, ctx, v) Z_qjsZ_Z5A(VM_INST(vm), (ctx), (v))
 #define QTS_NewString(vm, ctx, s) Z_qjsZ__(VM_INST(vm), (ctx), (s))

@@ -7,9 +7,12 @@
  * run them (callbacks.c) and settle their promises; otherwise the
  * evaluation promise has settled (take the value or the exception) or
  * never will (nothing left that could settle it). Limits stop JavaScript
- * through QuickJS's interrupt handler, which the hooks below answer.
+ * through QuickJS's interrupt handler, which the hooks below answer; the
+ * watchdog (watchdog.c) enforces the deadline and cancellation on code
+ * that does not get to the handler in time.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,15 @@
  * much below the memory cap so that it reports "out of memory" as a clean
  * JavaScript error before the heap's growth is refused. */
 #define NON_HEAP_BYTES ((size_t)8 << 20)
+/* How long after the deadline (or a cancel) the watchdog stops a guest
+ * that QuickJS's interrupt handler did not stop. The soft path comes first
+ * because it keeps the session; the hard one traps and resets it. Small
+ * enough that an execution ends within its limit plus ~50 ms on a loaded
+ * machine, large enough that a guest polling normally is never hit. */
+#define HARD_STOP_GRACE_NS (20u * 1000000u)
+/* The same after a cancel, shorter: whoever cancels waits for the end, and
+ * a cancelled session is rarely used again. */
+#define CANCEL_GRACE_NS (5u * 1000000u)
 
 bool hl_sandbox_available(void) { return true; }
 
@@ -111,20 +123,32 @@ static void after_abort(hl_sandbox *sb) {
     hl__vm_stop();
 }
 
-static void hook_write(void *ud, int stream, const char *text, size_t len) {
+/* Returns false once output is closed: JavaScript stops writing the rest
+ * of a long line (prelude.c) instead of calling in again and again. */
+static bool hook_write(void *ud, int stream, const char *text, size_t len) {
   hl_sandbox *sb = ud;
   if (sb->abort_status != HL_OK) {
     after_abort(sb);
-    return;
+    return false;
+  }
+  if (!text) {
+    /* The text could not even be converted: the memory limit, not a
+     * silently empty stdout. */
+    hl__sb_abort(sb, HL_ERR_LIMIT, "out of memory writing console output");
+    return false;
   }
   size_t cap = sb->limits.max_output_bytes;
   if (cap && sb->output_bytes + len > cap) {
     len = cap - sb->output_bytes;
+    /* Cut at a character boundary: the output stays valid UTF-8. */
+    while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+      len--;
     hl__sb_abort(sb, HL_ERR_TOO_LARGE, "output exceeded %zu bytes", cap);
   }
   sb->output_bytes += len;
   if (!buf_append(stream == 2 ? &sb->err : &sb->out, text, len))
     hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory capturing output");
+  return sb->abort_status == HL_OK;
 }
 
 static bool hook_call(void *ud, hl_vm_request req, const char *name, const char *args,
@@ -166,6 +190,13 @@ static bool hook_call(void *ud, hl_vm_request req, const char *name, const char 
   return true;
 }
 
+static void abort_for(hl_sandbox *sb, hl_status why) {
+  if (why == HL_ERR_CANCELLED)
+    hl__sb_abort(sb, HL_ERR_CANCELLED, "execution cancelled");
+  else
+    hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
+}
+
 static int hook_interrupt(void *ud) {
   hl_sandbox *sb = ud;
   if (sb->abort_status != HL_OK) {
@@ -174,11 +205,63 @@ static int hook_interrupt(void *ud) {
       hl__vm_stop();
     return 1;
   }
+  if (atomic_load_explicit(&sb->cancel_requested, memory_order_relaxed)) {
+    abort_for(sb, HL_ERR_CANCELLED);
+    return 1;
+  }
   if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns) {
-    hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
+    abort_for(sb, HL_ERR_TIMEOUT);
     return 1;
   }
   return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Hard stops: the watchdog and cancellation                            */
+/* ------------------------------------------------------------------ */
+
+/* Watchdog thread, its lock held, only while the watch is armed: the
+ * execution is still running, so sb and sb->vm are alive and sb->vm does
+ * not change (make_vm runs only while the watch is disarmed). */
+static void watch_fire(hl_watch *w) {
+  hl_sandbox *sb = (hl_sandbox *)((char *)w - offsetof(hl_sandbox, watch));
+  int why = atomic_load(&sb->cancel_requested) ? HL_ERR_CANCELLED : HL_ERR_TIMEOUT;
+  int none = 0;
+  atomic_compare_exchange_strong(&sb->hard_stop, &none, why);
+  hl_vm_interrupt(sb->vm);
+}
+
+void hl__sb_cancel(hl_sandbox *sb) {
+  if (!sb)
+    return;
+  atomic_store(&sb->cancel_requested, true);
+  /* Not armed: the execution has not started (it checks the flag after
+   * arming) or is over. */
+  (void)hl__watch_advance(&sb->watch, hl__sb_now_ns() + CANCEL_GRACE_NS);
+}
+
+/* Disarm the watch (owner, outside wasm); afterwards nothing can
+ * interrupt the vm, so an interrupt that hit no running code is undone. */
+static void stop_disarm(hl_sandbox *sb) {
+  if (sb->armed) {
+    hl__watch_disarm(&sb->watch);
+    sb->armed = false;
+  }
+  if (sb->vm)
+    (void)hl_vm_reopen(sb->vm);
+}
+
+hl_status hl__sb_check_stop(hl_sandbox *sb) {
+  int hard = atomic_load(&sb->hard_stop);
+  if (hard)
+    abort_for(sb, hard);
+  else if (atomic_load(&sb->cancel_requested))
+    abort_for(sb, HL_ERR_CANCELLED);
+  else if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns)
+    abort_for(sb, HL_ERR_TIMEOUT);
+  if (sb->abort_status)
+    stop_disarm(sb);
+  return sb->abort_status;
 }
 
 static const hl_vm_hooks sb_hooks = {hook_write, hook_call, hook_interrupt};
@@ -227,6 +310,9 @@ static hl_status sandbox_create(struct hl_sandbox_snapshot *origin, const hl_san
     sb->limits.memory_bytes = MIN_MEMORY;
   if (sb->limits.memory_bytes > MAX_MEMORY)
     sb->limits.memory_bytes = MAX_MEMORY;
+  hl__watch_init(&sb->watch, watch_fire);
+  atomic_init(&sb->hard_stop, 0);
+  atomic_init(&sb->cancel_requested, false);
   if (origin) {
     if (sb->limits.memory_bytes < origin->memory_bytes + NON_HEAP_BYTES)
       sb->limits.memory_bytes = origin->memory_bytes + NON_HEAP_BYTES;
@@ -349,6 +435,10 @@ static hl_status exception_status(const cJSON *d) {
       (strstr(msg, "out of memory") || strstr(msg, "stack overflow") ||
        strstr(msg, "Maximum call stack")))
     return HL_ERR_LIMIT;
+  /* QuickJS's regexp compiler and parser report a failed allocation as a
+   * SyntaxError "out of memory". */
+  if (name && msg && strcmp(name, "SyntaxError") == 0 && strcmp(msg, "out of memory") == 0)
+    return HL_ERR_LIMIT;
   return HL_ERR_EXECUTION_FAILED;
 }
 
@@ -381,15 +471,32 @@ static char *exception_message(const cJSON *d) {
   return b.data;
 }
 
-static void fail_from_exception(hl_sandbox_result *res, const char *json) {
+/* When QuickJS cannot allocate the Error object for "out of memory" it
+ * throws null instead; `throw null` in user code looks the same. Told
+ * apart by the heap: still exhausted means the null came from QuickJS. */
+static bool out_of_memory_null(hl_sandbox *sb, const cJSON *d) {
+  const char *name = hl_json_get_string(d, "name");
+  const char *msg = hl_json_get_string(d, "message");
+  return name && !*name && msg && strcmp(msg, "null") == 0 && !hl_json_get(d, "kind") &&
+         hl_vm_heap_exhausted(sb->vm);
+}
+
+static void fail_from_exception(hl_sandbox *sb, hl_sandbox_result *res, const char *json) {
   cJSON *d = NULL;
   if (json && hl_json_parse(json, (size_t)-1, &d) == HL_OK) {
-    res->status = exception_status(d);
-    res->error = exception_message(d);
+    if (out_of_memory_null(sb, d)) {
+      res->status = HL_ERR_LIMIT;
+      res->error = strdup("InternalError: out of memory");
+    } else {
+      res->status = exception_status(d);
+      res->error = exception_message(d);
+    }
     cJSON_Delete(d);
   } else {
-    res->status = HL_ERR_EXECUTION_FAILED;
-    res->error = strdup("uncaught exception");
+    /* describe() catches everything but a failed allocation: the heap
+     * is exhausted (the vm's other failures are traps, handled apart). */
+    res->status = HL_ERR_LIMIT;
+    res->error = strdup("InternalError: out of memory (the exception could not be described)");
   }
 }
 
@@ -424,7 +531,7 @@ static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
   char *error_json = NULL;
   st = hl_vm_eval(sb->vm, code, strlen(code), &error_json);
   if (st == HL_ERR_EXECUTION_FAILED) {
-    fail_from_exception(res, error_json);
+    fail_from_exception(sb, res, error_json);
     free(error_json);
     return;
   }
@@ -434,7 +541,7 @@ static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
     return;
   }
   for (;;) {
-    if (sb->abort_status)
+    if (hl__sb_check_stop(sb))
       return;
     st = hl_vm_run_jobs(sb->vm);
     if (st) {
@@ -471,7 +578,7 @@ static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
       res->value_json = out;
       res->status = HL_OK;
     } else {
-      fail_from_exception(res, out);
+      fail_from_exception(sb, res, out);
       free(out);
     }
     return;
@@ -509,8 +616,31 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, const char *code, hl_sandbox_result
       res->error = strdup(hl_last_error());
     }
   }
-  if (!res->error)
+  atomic_store(&sb->hard_stop, 0);
+  if (!res->error) {
+    hl_status st = hl__watch_arm(&sb->watch, sb->deadline_ns ? sb->deadline_ns + HARD_STOP_GRACE_NS
+                                                             : UINT64_MAX);
+    if (st) {
+      res->status = st;
+      res->error = strdup(hl_last_error());
+    } else {
+      sb->armed = true;
+      /* After arming: a cancel that came before it found nothing to
+       * advance. */
+      if (atomic_load(&sb->cancel_requested))
+        hl__sb_cancel(sb);
+    }
+  }
+  if (!res->error && hl__sb_check_stop(sb) == HL_OK)
     run(sb, code, res);
+  /* The watchdog lets go of the vm before anything below may replace it.
+   * A hard stop that came when the code had already finished changes
+   * nothing; one that stopped it is the reason it ended. */
+  bool finished = res->status == HL_OK && !sb->abort_status && !hl_vm_broken(sb->vm);
+  stop_disarm(sb);
+  int hard = atomic_load(&sb->hard_stop);
+  if (hard && !finished)
+    abort_for(sb, hard);
   /* Before any reset below: the requests belong to this instance. */
   clear_queue(sb);
 

@@ -11,6 +11,7 @@
 #include "hookline/json.h"
 #include "hookline/tool.h"
 #include "qjs_vm.h"
+#include "watchdog.h"
 
 /* One registered callback. Reference counted: a callback running on a
  * worker thread that was abandoned after its timeout keeps it alive. */
@@ -68,6 +69,16 @@ struct hl_sandbox {
   char abort_msg[256];
   unsigned after_abort;   /* host calls JavaScript made since the abort */
 
+  /* Hard stops. QuickJS polls the soft limits only every few thousand
+   * operations, and a built-in over a big string or an exception unwinding
+   * through deep recursion runs far longer between two polls. The watch is
+   * armed for every execution at its deadline plus a grace period; when it
+   * fires, the watchdog thread makes the guest trap (hl_vm_interrupt). */
+  hl_watch watch;
+  bool armed;                   /* owner thread only */
+  atomic_int hard_stop;         /* status the watchdog stopped it with, 0 = none */
+  atomic_bool cancel_requested; /* hl__sb_cancel(): sticky */
+
   char errmsg[1024];
 };
 
@@ -88,6 +99,20 @@ char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]);
  * timeout in sb->abort_* when the execution deadline passed while
  * waiting. */
 hl_status hl__sb_run_queue(hl_sandbox *sb);
+
+/* Owner thread, outside wasm, during an execution: fold every reason to
+ * stop (a hard stop that fired, a cancel, the deadline) into abort_status;
+ * once stopping, disarm the watch and undo a hard stop that hit no running
+ * code, so that the requests held in the vm can still be released.
+ * Returns abort_status. */
+hl_status hl__sb_check_stop(hl_sandbox *sb);
+
+/* Any thread, while `sb` is alive: cancel the running execution (and every
+ * later one: the request is sticky). JavaScript is interrupted at its next
+ * poll; code that does not get there is stopped by the watchdog within
+ * the grace period. The execution ends with HL_ERR_CANCELLED. Used by code
+ * mode when the agent run is cancelled. */
+void hl__sb_cancel(hl_sandbox *sb);
 
 /* Stop the running execution with `status` (the first reason wins). */
 void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) HL_PRINTF(3, 4);

@@ -9,7 +9,10 @@
  *
  *  - Traps unwind to a per-thread target (hl_wasm_try / hl_wasm_trap), not a
  *    process-global jmp_buf, so two threads may trap at once.
- *  - The call-stack depth counter and its limit are per thread.
+ *  - The call-stack depth counter and its limit are per thread; the limit
+ *    is copied into the instance at each entry, where another thread (the
+ *    sandbox's watchdog) can zero it to stop the guest at its next call
+ *    (see WASM_RT_MAX_CALL_STACK_DEPTH).
  *  - Memory is bounds-checked explicitly (WASM_RT_MEMCHECK_SIGNAL_HANDLER=0):
  *    no process-wide SIGSEGV handler is installed, ever.
  *
@@ -23,6 +26,7 @@
 #define HL_WASM_RT_H_
 
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,7 +79,26 @@ extern "C" {
  *  hl_wasm_enter() from the native stack left on the calling thread. */
 extern HL_WASM_TLS uint32_t wasm_rt_call_stack_depth;
 extern HL_WASM_TLS uint32_t hl_wasm_call_stack_limit;
-#define WASM_RT_MAX_CALL_STACK_DEPTH hl_wasm_call_stack_limit
+
+/* Every function of the generated code starts with
+ *   if (++wasm_rt_call_stack_depth > WASM_RT_MAX_CALL_STACK_DEPTH) trap;
+ * and has its module instance in scope as `instance`, whose `Z_aZ_a` is
+ * the imported linear memory. The limit is read from the memory
+ * (`call_limit`, copied from this thread's limit at each entry into the
+ * instance) rather than from the thread, because that lets another
+ * thread stop the guest: the sandbox's watchdog stores 0 there and the
+ * guest's next call traps, whatever it is doing. QuickJS's own interrupt
+ * handler is polled only every few thousand operations and never inside a
+ * built-in, while the module makes a wasm call every few dozen
+ * instructions in every loop that matters (string search, sort, JSON,
+ * regexp, exception unwinding).
+ * Why the call and not each memory access: the bound would have to be
+ * atomic, and an atomic load in every bounds check stops the compiler
+ * from keeping anything in registers across accesses (measured: a
+ * JavaScript loop 70% slower). At function entry there is nothing to
+ * keep; the relaxed load costs one load more than the thread's limit. */
+#define WASM_RT_MAX_CALL_STACK_DEPTH \
+  atomic_load_explicit(&instance->Z_aZ_a->call_limit, memory_order_relaxed)
 
 #define WASM_RT_NO_RETURN __attribute__((noreturn))
 
@@ -117,11 +140,15 @@ static const wasm_rt_funcref_t wasm_rt_funcref_null_value = {0, NULL, NULL};
 typedef void *wasm_rt_externref_t;
 static const wasm_rt_externref_t wasm_rt_externref_null_value = NULL;
 
-/** A linear memory: `size` bytes at `data`, `pages` of 64 KiB. */
+/** A linear memory: `size` bytes at `data`, `pages` of 64 KiB; the call
+ *  depth limit of the code running in it, and the sticky flag of a stop
+ *  requested from another thread (see WASM_RT_MAX_CALL_STACK_DEPTH). */
 typedef struct {
   uint8_t *data;
   uint32_t pages, max_pages;
   uint32_t size;
+  _Atomic uint32_t call_limit;
+  _Atomic uint32_t interrupt;
 } wasm_rt_memory_t;
 
 typedef struct {

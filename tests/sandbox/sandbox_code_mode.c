@@ -4,8 +4,12 @@
  * agent's tools in parallel and returns their combined result; every call
  * from JavaScript passes through before_tool/after_tool and the TOOL
  * events like a direct call (argument mutation, override, abort).
+ * Cancelling the agent run reaches the running JavaScript, and a tool
+ * called from it, within 50 ms (asserted with a margin for a loaded
+ * machine) instead of waiting for the sandbox's timeout.
  */
 #include <hookline.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -234,10 +238,211 @@ static void javascript_errors_reach_the_model(void) {
   hl_provider_unref(p);
 }
 
+/* What JavaScript strings allow and JSON for a model does not: a lone
+ * surrogate and U+0000, in console output and in the return value. The
+ * tool result must stay valid UTF-8 (lone surrogates used to be written
+ * as invalid UTF-8) and keep its value (it used to become "result": null);
+ * both become U+FFFD. */
+static void odd_strings_reach_the_model_as_utf8(void) {
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(p);
+  REQUIRE(hl_scripted_push_tool_call(p, "call-1", "run_javascript",
+    "{\"code\":\"console.log('lone \\\\ud800 here', 'nul \\\\u0000 end');"
+    " ['x\\\\ud800y', 'a\\\\u0000b', '\\\\ud83d\\\\ude00']\"}") == HL_OK);
+  REQUIRE(hl_scripted_push_text(p, "model saw: {{result}}") == HL_OK);
+  hl_agent *a = hl_agent_new("coder");
+  REQUIRE(a);
+  hl_agent_set_provider(a, p);
+  hl_tool *code = hl_sandbox_code_tool(NULL);
+  REQUIRE(code);
+  hl_agent_add_tool(a, code);
+  hl_tool_unref(code);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_OK);
+  REQUIRE(answer);
+  CHECK(hl_utf8_valid(answer, strlen(answer)));
+  CHECK(!strstr(answer, "\"result\":null"));
+  CHECK_CONTAINS(answer, "lone \xEF\xBF\xBD here nul \xEF\xBF\xBD end");
+  CHECK_CONTAINS(answer, "\"x\xEF\xBF\xBDy\",\"a\xEF\xBF\xBD" "b\",\"\xF0\x9F\x98\x80\"");
+  if (check_failures_)
+    fprintf(stderr, "answer: %s\n", answer);
+  hl_free(answer);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A tool that honours the context: works until the run is cancelled (at
+ * most 10 s). */
+static hl_status patient_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args, (void)ud;
+  struct timespec ms = {0, 1000000L};
+  for (int i = 0; i < 10000; i++) {
+    if (hl_context_cancelled(ctx))
+      return hl_fail(HL_ERR_CANCELLED, "patient: cancelled");
+    nanosleep(&ms, NULL);
+  }
+  *result = cJSON_CreateString("finished");
+  return HL_OK;
+}
+
+typedef struct cancel_run {
+  hl_agent *agent;
+  hl_status status;
+  uint64_t ended;
+} cancel_run;
+
+static void *run_agent(void *arg) {
+  cancel_run *c = arg;
+  char *answer = NULL;
+  c->status = hl_agent_run(c->agent, NULL, "go", &answer);
+  c->ended = now_ms();
+  hl_free(answer);
+  return NULL;
+}
+
+/* The model's code never reaches QuickJS's interrupt poll in time (a
+ * string search in a loop) or waits in a tool; hl_agent_cancel() from
+ * another thread must end the run within 50 ms, not at the sandbox's
+ * 20 s timeout. */
+static void cancel_reaches(const char *code_json) {
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(p);
+  REQUIRE(hl_scripted_push_tool_call(p, "call-1", "run_javascript", code_json) == HL_OK);
+  REQUIRE(hl_scripted_push_text(p, "should not be reached: {{result}}") == HL_OK);
+  hl_agent *a = hl_agent_new("coder");
+  REQUIRE(a);
+  hl_agent_set_provider(a, p);
+  hl_sandbox_limits l;
+  hl_sandbox_limits_default(&l);
+  l.timeout_ms = 20000;
+  l.memory_bytes = (size_t)128 << 20;
+  hl_tool *code = hl_sandbox_code_tool(&l);
+  hl_tool *patient = hl_tool_new("patient", "Waits until cancelled", patient_fn, NULL);
+  REQUIRE(code && patient);
+  hl_agent_add_tool(a, code);
+  hl_agent_add_tool(a, patient);
+  hl_tool_unref(code);
+  hl_tool_unref(patient);
+
+  cancel_run c = {a, HL_OK, 0};
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, run_agent, &c) == 0);
+  struct timespec d = {0, 400 * 1000000L};
+  nanosleep(&d, NULL);
+  uint64_t cancelled = now_ms();
+  hl_agent_cancel(a);
+  pthread_join(t, NULL);
+  long took = (long)(c.ended - cancelled);
+  fprintf(stderr, "  run ended %ld ms after hl_agent_cancel\n", took);
+  CHECK_INT(c.status, HL_ERR_CANCELLED);
+  CHECK(took <= 50 + 250);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
+/* hl_context_on_cancel() itself: a tool that cannot poll waits on a
+ * condition variable that only the cancel notification signals; a
+ * registration made after the cancel fires at once, on the registering
+ * thread; after unregistering nothing fires. */
+typedef struct waiter {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int fired;
+} waiter;
+
+static void wake_waiter(void *ud) {
+  waiter *w = ud;
+  pthread_mutex_lock(&w->lock);
+  w->fired++;
+  pthread_cond_signal(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+static atomic_int late_fired;
+static void count_late(void *ud) {
+  (void)ud;
+  atomic_fetch_add(&late_fired, 1);
+}
+
+static hl_status waiter_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args, (void)result, (void)ud;
+  waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+  hl_cancel_reg *reg = hl_context_on_cancel(ctx, wake_waiter, &w);
+  if (!reg)
+    return hl_fail(HL_ERR_NOMEM, "waiter: cannot register");
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  pthread_mutex_lock(&w.lock);
+  while (!w.fired && pthread_cond_timedwait(&w.cond, &w.lock, &until) == 0) {
+  }
+  int fired = w.fired;
+  pthread_mutex_unlock(&w.lock);
+  hl_context_cancel_unregister(reg);
+  /* Already cancelled: fires during the call. */
+  hl_cancel_reg *late = hl_context_on_cancel(ctx, count_late, NULL);
+  int late_now = atomic_load(&late_fired);
+  hl_context_cancel_unregister(late);
+  pthread_mutex_destroy(&w.lock);
+  pthread_cond_destroy(&w.cond);
+  if (fired != 1 || late_now != 1)
+    return hl_fail(HL_ERR_EXECUTION_FAILED, "waiter: fired %d, late %d", fired, late_now);
+  return hl_fail(HL_ERR_CANCELLED, "waiter: cancelled");
+}
+
+static void cancel_notification_wakes_a_waiting_tool(void) {
+  atomic_store(&late_fired, 0);
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(p);
+  REQUIRE(hl_scripted_push_tool_call(p, "call-1", "waiter", "{}") == HL_OK);
+  REQUIRE(hl_scripted_push_text(p, "should not be reached: {{result}}") == HL_OK);
+  hl_agent *a = hl_agent_new("waiting");
+  REQUIRE(a);
+  hl_agent_set_provider(a, p);
+  hl_tool *t = hl_tool_new("waiter", "Waits for the cancel notification", waiter_fn, NULL);
+  REQUIRE(t);
+  hl_agent_add_tool(a, t);
+  hl_tool_unref(t);
+  cancel_run c = {a, HL_OK, 0};
+  pthread_t th;
+  REQUIRE(pthread_create(&th, NULL, run_agent, &c) == 0);
+  struct timespec d = {0, 300 * 1000000L};
+  nanosleep(&d, NULL);
+  uint64_t cancelled = now_ms();
+  hl_agent_cancel(a);
+  pthread_join(th, NULL);
+  CHECK_INT(c.status, HL_ERR_CANCELLED);
+  CHECK(c.ended - cancelled <= 50 + 250);
+  CHECK_INT(atomic_load(&late_fired), 1);
+  hl_agent_cancel(a); /* nothing registered any more: nothing fires */
+  CHECK_INT(atomic_load(&late_fired), 1);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
+static void cancel_reaches_running_javascript(void) {
+  cancel_reaches("{\"code\":\"const s = 'x'.repeat(4e6); let n = 0;"
+                 " for (let i = 0; i < 1e4; i++) n += s.indexOf('y'); n\"}");
+}
+
+static void cancel_reaches_a_tool_called_from_javascript(void) {
+  cancel_reaches("{\"code\":\"const r = await patient({}); console.log(r); r\"}");
+}
+
 int main(void) {
   RUN(model_code_calls_two_tools_in_parallel);
   RUN(hook_abort_from_inside_stops_the_run);
   RUN(dashed_tool_names_become_javascript_names);
   RUN(javascript_errors_reach_the_model);
+  RUN(odd_strings_reach_the_model_as_utf8);
+  RUN(cancel_notification_wakes_a_waiting_tool);
+  RUN(cancel_reaches_running_javascript);
+  RUN(cancel_reaches_a_tool_called_from_javascript);
   return CHECK_EXIT();
 }

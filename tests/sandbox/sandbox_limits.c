@@ -173,6 +173,85 @@ static void endless_output_hits_the_output_cap(void) {
   hl_sandbox_free(sb);
 }
 
+/* A single 30 MB console.log in a 48 MB sandbox: its conversion to UTF-8
+ * used to run out of memory and drop the output silently (status OK,
+ * empty stdout). It must end at the output cap, with the cap's worth of
+ * output; without a cap the whole line arrives. */
+static void a_huge_console_log_hits_the_output_cap(void) {
+  hl_sandbox *sb = sandbox_with(20000, (size_t)48 << 20, 1000, 1 << 20);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb, "console.log('x'.repeat(30e6)); 'after'", &r), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(r.error, "output exceeded 1048576 bytes");
+  CHECK_INT(r.stdout_len, 1 << 20);
+  CHECK(r.value_json == NULL);
+  hl_sandbox_result_clear(&r);
+  check_reusable(sb);
+  hl_sandbox_free(sb);
+
+  sb = sandbox_with(20000, (size_t)48 << 20, 1000, 0);
+  REQUIRE(sb);
+  CHECK_INT(hl_sandbox_execute(sb, "console.log('x'.repeat(30e6), 'y'); 'after'", &r), HL_OK);
+  CHECK_INT(r.stdout_len, 30000000 + 3);
+  CHECK(r.stdout_len == 30000003 && memcmp(r.stdout_text + r.stdout_len - 4, "x y\n", 4) == 0);
+  CHECK_STR(r.value_json, "\"after\"");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+/* Cut at the cap in the middle of a multi-byte character, the captured
+ * output stays valid UTF-8. */
+static void output_cut_at_the_cap_stays_utf8(void) {
+  hl_sandbox *sb = sandbox_with(20000, 0, 1000, 1001);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb, "console.log('\u00e9'.repeat(1000))", &r), HL_ERR_TOO_LARGE);
+  CHECK_INT(r.stdout_len, 1000);
+  CHECK(hl_utf8_valid(r.stdout_text, r.stdout_len));
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+/* Running out of memory is the memory limit, however QuickJS reports it:
+ * an exception that cannot be described for lack of memory (it used to be
+ * ExecutionFailed "uncaught exception" or "null"), or the regexp
+ * compiler's SyntaxError "out of memory". A user's own `throw null` stays
+ * an ordinary failure. */
+static void out_of_memory_is_the_memory_limit(void) {
+  static const char *const programs[] = {
+    "const m = new Map(); for (let i = 0;; i++) m.set(i, [i])",
+    "const s = []; for (let i = 0;; i++) s.push(String(i))",
+    NULL, /* a 6 MB regexp literal, built below */
+  };
+  char *regexp = malloc(6000000 + 32);
+  REQUIRE(regexp);
+  regexp[0] = '/';
+  memset(regexp + 1, 'a', 6000000);
+  strcpy(regexp + 6000001, "/.source.length");
+  for (size_t i = 0; i < 3; i++) {
+    hl_sandbox *sb = sandbox_with(20000, (size_t)32 << 20, 1000, 1 << 20);
+    REQUIRE(sb);
+    hl_sandbox_result r;
+    hl_status st = hl_sandbox_execute(sb, programs[i] ? programs[i] : regexp, &r);
+    if (st != HL_ERR_LIMIT)
+      fprintf(stderr, "program %zu: %s: %s\n", i, hl_status_name(st), r.error);
+    CHECK_INT(st, HL_ERR_LIMIT);
+    CHECK_CONTAINS(r.error, "out of memory");
+    hl_sandbox_result_clear(&r);
+    CHECK_INT(hl_sandbox_reset(sb), HL_OK);
+    check_reusable(sb);
+    hl_sandbox_free(sb);
+  }
+  free(regexp);
+  hl_sandbox *sb = sandbox_with(20000, (size_t)32 << 20, 1000, 1 << 20);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb, "throw null", &r), HL_ERR_EXECUTION_FAILED);
+  CHECK_STR(r.error, "null");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
 static void host_objects_are_out_of_reach(void) {
   hl_sandbox *sb = sandbox_with(5000, 0, 1000, 1 << 20);
   REQUIRE(sb);
@@ -216,6 +295,9 @@ int main(void) {
   RUN(memory_growth_stops_at_the_limit);
   RUN(a_million_callbacks_hit_the_count_limit);
   RUN(endless_output_hits_the_output_cap);
+  RUN(a_huge_console_log_hits_the_output_cap);
+  RUN(output_cut_at_the_cap_stays_utf8);
+  RUN(out_of_memory_is_the_memory_limit);
   RUN(host_objects_are_out_of_reach);
   return CHECK_EXIT();
 }

@@ -1,0 +1,234 @@
+/*
+ * tests/sandbox/sandbox_deadlines.c - the hostile-code corpus of programs
+ * that defeat a deadline checked only when QuickJS polls its interrupt
+ * handler: long built-ins over big strings and arrays, and exception
+ * unwinding through deep recursion. Without the watchdog each of them runs
+ * seconds to minutes past a 250 ms limit (measured before the fix: 1.4 s
+ * to 55 s each); with it every one must end with HL_ERR_TIMEOUT within the
+ * limit plus 250 ms (the target is 50 ms; the margin is for a loaded
+ * 2-core machine), and the sandbox must compute again afterwards. The
+ * measured overrun of each program is printed to the test log.
+ *
+ * Also: deadlines of sandboxes running at once on several threads fire in
+ * their own order (one watchdog thread serves them all), cancelling from
+ * another thread ends even a deadline-defeating program at once, and a
+ * program that finishes before its deadline is never hit.
+ */
+#include <hookline/sandbox.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "check.h"
+#include "sandbox/sandbox_internal.h"
+
+#define LIMIT_MS 250u
+#define MARGIN_MS 250u
+
+typedef struct hostile {
+  const char *name;
+  const char *code;
+} hostile;
+
+static const hostile corpus[] = {
+  {"indexOf over 4 MB", "const s = 'x'.repeat(4e6); let n = 0; for (let i = 0; i < 30; i++) n += s.indexOf('y'); n"},
+  {"lastIndexOf+includes", "const s = 'x'.repeat(4e6); let n = 0;"
+                           "for (let i = 0; i < 20; i++) n += s.lastIndexOf('y') + s.includes('y'); n"},
+  {"replace (string)", "const s = 'x'.repeat(4e6); for (let i = 0; i < 300; i++) s.replace('y', 'z'); 1"},
+  {"split (string)", "const s = 'x'.repeat(4e6); for (let i = 0; i < 300; i++) s.split('y'); 1"},
+  {"replace (regexp)", "const s = 'x'.repeat(2e6); for (let i = 0; i < 30; i++) s.replace(/x/g, '$&$&'); 1"},
+  {"JSON.stringify", "const a = new Array(3e5).fill('abcdef'); for (let i = 0; i < 15; i++) JSON.stringify(a); 1"},
+  {"JSON.parse", "const t = JSON.stringify(new Array(2e5).fill({a: 1, b: 'x'}));"
+                 "for (let i = 0; i < 5; i++) JSON.parse(t); 1"},
+  {"recursion, catch", "let k = 0; function f() { if (k++ > 3e4) return; try { f() } catch (e) { f() } } f(); k"},
+  {"recursion, finally", "let k = 0; function f() { if (k++ > 3e4) return; try { f() } finally { f() } } f(); k"},
+  {"sort (default order)", "const a = Array.from({length: 2e5}, (_, i) => String((i * 7919) % 2e5));"
+                           "for (let i = 0; i < 10; i++) a.slice().sort(); 1"},
+  {"sort (comparator)", "const a = Array.from({length: 2e5}, (_, i) => (i * 7919) % 2e5);"
+                        "for (let i = 0; i < 30; i++) a.slice().sort((x, y) => x - y); 1"},
+  {"Array.join", "const a = new Array(1e6).fill('ab'); for (let i = 0; i < 60; i++) a.join(','); 1"},
+  {"String.repeat growth", "for (let i = 0; i < 40; i++) 'abc'.repeat(5e6).length; 1"},
+  {"Array.indexOf", "const a = new Array(5e6).fill(1); for (let i = 0; i < 50; i++) a.indexOf(2); 1"},
+  {"toUpperCase", "const s = 'x'.repeat(4e6); for (let i = 0; i < 50; i++) s.toUpperCase(); 1"},
+  {"normalize", "const s = '\\u00e9'.repeat(2e6); for (let i = 0; i < 20; i++) s.normalize('NFD'); 1"},
+  {"encodeURIComponent", "const s = 'x'.repeat(4e6); for (let i = 0; i < 60; i++) encodeURIComponent(s); 1"},
+  {"indexOf, long needle", "'x'.repeat(6e4).indexOf('x'.repeat(3e4) + 'y')"},
+};
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static hl_sandbox *sandbox_with_limit(unsigned timeout_ms) {
+  hl_sandbox_limits l;
+  hl_sandbox_limits_default(&l);
+  l.timeout_ms = timeout_ms;
+  l.memory_bytes = (size_t)256 << 20; /* room for the big strings and arrays */
+  hl_sandbox *sb = NULL;
+  if (hl_sandbox_new(&l, &sb) != HL_OK)
+    fprintf(stderr, "hl_sandbox_new: %s\n", hl_last_error());
+  return sb;
+}
+
+/* The sandbox computes again after whatever happened to it. */
+static int computes(hl_sandbox *sb) {
+  hl_sandbox_result r;
+  hl_sandbox_execute(sb, "[1, 2, 3].map(x => x * 2).join('-')", &r);
+  int ok = r.status == HL_OK && r.value_json && strcmp(r.value_json, "\"2-4-6\"") == 0;
+  hl_sandbox_result_clear(&r);
+  return ok;
+}
+
+static void every_hostile_program_ends_at_its_deadline(void) {
+  hl_sandbox *sb = sandbox_with_limit(LIMIT_MS);
+  REQUIRE(sb);
+  uint64_t worst = 0;
+  for (size_t i = 0; i < sizeof corpus / sizeof *corpus; i++) {
+    hl_sandbox_result r;
+    uint64_t t0 = now_ms();
+    hl_status st = hl_sandbox_execute(sb, corpus[i].code, &r);
+    uint64_t took = now_ms() - t0;
+    long over = (long)took - (long)LIMIT_MS;
+    fprintf(stderr, "  %-22s ended after %4llu ms (%+ld ms past the limit): %s\n", corpus[i].name,
+            (unsigned long long)took, over, r.error);
+    if (st != HL_ERR_TIMEOUT || took > LIMIT_MS + MARGIN_MS || !strstr(r.error, "timed out after 250 ms")) {
+      fprintf(stderr, "FAIL: %s: status %s, %llu ms\n", corpus[i].name, hl_status_name(st),
+              (unsigned long long)took);
+      check_failures_++;
+    }
+    if (took > worst)
+      worst = took;
+    hl_sandbox_result_clear(&r);
+    CHECK(computes(sb));
+    /* A program stopped by QuickJS's own poll keeps its session: clear
+     * its globals before the next one declares the same names. */
+    CHECK_INT(hl_sandbox_reset(sb), HL_OK);
+  }
+  fprintf(stderr, "  worst: %llu ms for a %u ms limit\n", (unsigned long long)worst, LIMIT_MS);
+  hl_sandbox_free(sb);
+}
+
+/* A program that finishes inside its limit is never touched by the
+ * watchdog, and its session lives on. */
+static void a_program_within_its_limit_is_not_hit(void) {
+  hl_sandbox *sb = sandbox_with_limit(5000);
+  REQUIRE(sb);
+  hl_sandbox_result r;
+  CHECK_INT(hl_sandbox_execute(sb, "var s = 'x'.repeat(4e6); let n = 0;"
+                                   "for (let i = 0; i < 3; i++) n += s.indexOf('y'); n", &r), HL_OK);
+  CHECK_STR(r.value_json, "-3");
+  hl_sandbox_result_clear(&r);
+  for (int i = 0; i < 200; i++) {
+    hl_sandbox_execute(sb, "s.length", &r);
+    if (r.status != HL_OK || !r.value_json || strcmp(r.value_json, "4000000") != 0) {
+      CHECK_STR(r.value_json, "4000000");
+      hl_sandbox_result_clear(&r);
+      break;
+    }
+    hl_sandbox_result_clear(&r);
+  }
+  hl_sandbox_free(sb);
+}
+
+/* Several sandboxes on several threads, each with its own limit, all
+ * running a program that never polls in time: each ends at its own
+ * deadline, not at the earliest or the latest. */
+typedef struct racer {
+  unsigned limit_ms;
+  const char *code;
+  uint64_t took;
+  hl_status status;
+  int computes_after;
+} racer;
+
+static void *race(void *arg) {
+  racer *r = arg;
+  hl_sandbox *sb = sandbox_with_limit(r->limit_ms);
+  if (!sb)
+    return NULL;
+  hl_sandbox_result res;
+  uint64_t t0 = now_ms();
+  r->status = hl_sandbox_execute(sb, r->code, &res);
+  r->took = now_ms() - t0;
+  hl_sandbox_result_clear(&res);
+  r->computes_after = computes(sb);
+  hl_sandbox_free(sb);
+  return NULL;
+}
+
+static void deadlines_of_parallel_sandboxes_fire_in_order(void) {
+  racer rs[4] = {
+    {700, "const s = 'x'.repeat(4e6); let n = 0; for (let i = 0; i < 1e4; i++) n += s.indexOf('y'); n", 0, 0, 0},
+    {150, "const a = new Array(1e6).fill('ab'); for (let i = 0; i < 1e4; i++) a.join(','); 1", 0, 0, 0},
+    {450, "let k = 0; function f() { try { f() } catch (e) { f() } } f()", 0, 0, 0},
+    {300, "const s = 'x'.repeat(4e6); for (let i = 0; i < 1e4; i++) s.toUpperCase(); 1", 0, 0, 0},
+  };
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++)
+    REQUIRE(pthread_create(&t[i], NULL, race, &rs[i]) == 0);
+  for (int i = 0; i < 4; i++)
+    pthread_join(t[i], NULL);
+  for (int i = 0; i < 4; i++) {
+    fprintf(stderr, "  limit %u ms: ended after %llu ms\n", rs[i].limit_ms, (unsigned long long)rs[i].took);
+    CHECK_INT(rs[i].status, HL_ERR_TIMEOUT);
+    CHECK(rs[i].took + 5 >= rs[i].limit_ms); /* not stopped early by another's deadline */
+    CHECK(rs[i].took <= rs[i].limit_ms + MARGIN_MS);
+    CHECK(rs[i].computes_after);
+  }
+}
+
+/* Cancelling from another thread (what code mode does when the agent
+ * run is cancelled) ends even a program that never polls, long before
+ * its deadline. */
+typedef struct canceller {
+  hl_sandbox *sb;
+  unsigned after_ms;
+  uint64_t at;
+} canceller;
+
+static void *cancel_later(void *arg) {
+  canceller *c = arg;
+  struct timespec d = {0, (long)c->after_ms * 1000000L};
+  nanosleep(&d, NULL);
+  c->at = now_ms();
+  hl__sb_cancel(c->sb);
+  return NULL;
+}
+
+static void cancel_stops_a_program_that_never_polls(void) {
+  static const char *const codes[] = {
+    "const s = 'x'.repeat(4e6); let n = 0; for (let i = 0; i < 1e4; i++) n += s.indexOf('y'); n",
+    "let k = 0; function f() { try { f() } finally { f() } } f()",
+    "let i = 0; while (true) i++", /* the soft path */
+  };
+  for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
+    hl_sandbox *sb = sandbox_with_limit(30000);
+    REQUIRE(sb);
+    canceller c = {sb, 300, 0};
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, cancel_later, &c) == 0);
+    hl_sandbox_result r;
+    hl_status st = hl_sandbox_execute(sb, codes[i], &r);
+    uint64_t end = now_ms();
+    pthread_join(t, NULL);
+    fprintf(stderr, "  cancel: ended %lld ms after the cancel: %s\n", (long long)(end - c.at), r.error);
+    CHECK_INT(st, HL_ERR_CANCELLED);
+    CHECK_CONTAINS(r.error, "execution cancelled");
+    CHECK(end - c.at <= 50 + MARGIN_MS);
+    hl_sandbox_result_clear(&r);
+    /* The cancel is sticky: the sandbox does not run again. */
+    CHECK_INT(hl_sandbox_execute(sb, "1", &r), HL_ERR_CANCELLED);
+    hl_sandbox_result_clear(&r);
+    hl_sandbox_free(sb);
+  }
+}
+
+int main(int argc, char **argv) {
+  CHECK_ARGS(argc, argv);
+  RUN(every_hostile_program_ends_at_its_deadline);
+  RUN(a_program_within_its_limit_is_not_hit);
+  RUN(deadlines_of_parallel_sandboxes_fire_in_order);
+  RUN(cancel_stops_a_program_that_never_polls);
+  return CHECK_EXIT();
+}
