@@ -20,6 +20,8 @@
 #include "hookline/agent.h"
 #include "hookline/openai.h"
 #include "hookline/anthropic.h"
+#include "hookline/responses.h"
+#include "hookline/gemini.h"
 #include "hookline/sandbox.h"
 #include "hookline/plugins.h"
 #include "hookline/workflow.h"

@@ -90,6 +90,7 @@ void hl__llm_free(hl__llm *l) {
   for (size_t i = 0; i < l->n_headers; i++) free(l->headers[i]);
   free(l->headers);
   free(l->version);
+  cJSON_Delete(l->options);
   free(l);
 }
 
@@ -157,6 +158,19 @@ hl_status hl__llm_set_max_response_bytes(hl__llm *l, size_t max_bytes) {
   hl__http_options o = *hl__http_get_options(l->http);
   o.max_response_bytes = max_bytes;
   hl__http_set_options(l->http, &o);
+  return HL_OK;
+}
+
+hl_status hl__llm_set_option(hl__llm *l, const char *key, cJSON *value) {
+  if (!l->options && !(l->options = cJSON_CreateObject())) {
+    cJSON_Delete(value);
+    return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(l->options, key);
+  if (value && !cJSON_AddItemToObject(l->options, key, value)) {
+    cJSON_Delete(value);
+    return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  }
   return HL_OK;
 }
 
@@ -370,6 +384,13 @@ hl_status hl__llm_set_ids(hl_response *r, const cJSON *j) {
   return HL_OK;
 }
 
+void hl__llm_token_count(const cJSON *obj, const char *key, int64_t *out) {
+  const cJSON *v = hl_json_get(obj, key);
+  if (!cJSON_IsNumber(v)) return;
+  double d = v->valuedouble;
+  if (d >= 0 && d <= 9007199254740992.0 && d == (double)(int64_t)d) *out = (int64_t)d;
+}
+
 hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t len,
                               cJSON **out) {
   *out = NULL;
@@ -387,7 +408,7 @@ hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t 
 /* Stream the answer into a fresh state and assemble it; *data gets
  * hookline's neutral JSON of the response for API_RESPONSE. */
 static hl_status complete_stream(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
-                                 const char *const *auth, size_t n_auth, const cJSON *payload,
+                                 const char *path, const char *const *auth, size_t n_auth, const cJSON *payload,
                                  hl__http_response *resp, cJSON **data, hl_response **out) {
   hl__llm_stream *s = calloc(1, w->stream_size);
   if (!s) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
@@ -396,7 +417,7 @@ static hl_status complete_stream(hl__llm *l, const hl__llm_wire *w, hl_context *
   s->r = hl_response_new();
   hl_status st = s->r ? HL_OK : hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
   if (st == HL_OK)
-    st = send_payload(l, ctx, w->path, auth, n_auth, payload, w->stream_event, s, resp);
+    st = send_payload(l, ctx, path, auth, n_auth, payload, w->stream_event, s, resp);
   if (st == HL_OK) st = w->stream_assemble(s, out);
   w->stream_free(s);
   hl_response_free(s->r);
@@ -407,9 +428,9 @@ static hl_status complete_stream(hl__llm *l, const hl__llm_wire *w, hl_context *
 
 /* Send and decode a whole answer; *data gets the parsed body. */
 static hl_status complete_plain(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
-                                const char *const *auth, size_t n_auth, const cJSON *payload,
+                                const char *path, const char *const *auth, size_t n_auth, const cJSON *payload,
                                 hl__http_response *resp, cJSON **data, hl_response **out) {
-  hl_status st = send_payload(l, ctx, w->path, auth, n_auth, payload, NULL, NULL, resp);
+  hl_status st = send_payload(l, ctx, path, auth, n_auth, payload, NULL, NULL, resp);
   if (st != HL_OK) return st;
   if (hl_json_parse(resp->body ? resp->body : "", resp->body ? resp->body_len : 0, data) != HL_OK) {
     char why[512];
@@ -425,8 +446,13 @@ hl_status hl__llm_complete(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
   double start = now_ms();
   const char *model = hl__llm_model(l, req);
   if (!model) return HL_ERR_INVALID;
+  char path[512];
+  hl_status st = HL_OK;
+  if (w->make_path) st = w->make_path(l, model, req->stream, path, sizeof path);
+  else snprintf(path, sizeof path, "%s", w->path);
+  if (st != HL_OK) return st;
   cJSON *payload = NULL;
-  hl_status st = w->encode(l, req, model, &payload);
+  st = w->encode(l, req, model, &payload);
   if (st != HL_OK) return st;
 
   char fixed[128], key[1024];
@@ -450,9 +476,9 @@ hl_status hl__llm_complete(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
   hl_response *r = NULL;
   cJSON *data = NULL;
   if (req->stream)
-    st = complete_stream(l, w, ctx, auth, n_auth, payload, &resp, &data, &r);
+    st = complete_stream(l, w, ctx, path, auth, n_auth, payload, &resp, &data, &r);
   else
-    st = complete_plain(l, w, ctx, auth, n_auth, payload, &resp, &data, &r);
+    st = complete_plain(l, w, ctx, path, auth, n_auth, payload, &resp, &data, &r);
   /* Scrub the key from the stack copy. */
   memset(key, 0, sizeof key);
   hl__http_response_clear(&resp);
