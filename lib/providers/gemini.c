@@ -319,12 +319,14 @@ static hl_status body_error(const cJSON *j, const char *where) {
                  m ? m : "(no message)", status ? " (" : "", status ? status : "", status ? ")" : "");
 }
 
-/* The candidate with index 0 (a missing index is 0), else the first. */
-static const cJSON *candidate_of(const cJSON *j) {
+/* The candidate with index 0 (a missing index is 0); in a whole body
+ * the first one when none has index 0. A stream's chunk may carry only
+ * other candidates: then none. */
+static const cJSON *candidate_of(const cJSON *j, bool whole) {
   const cJSON *c, *cands = hl_json_get(j, "candidates");
   cJSON_ArrayForEach(c, cands)
     if (hl_json_get_number(c, "index", 0) == 0) return c;
-  return cJSON_GetArrayItem(cands, 0);
+  return whole ? cJSON_GetArrayItem(cands, 0) : NULL;
 }
 
 static hl_status add_part(const hl__llm *l, hl_message *m, const cJSON *p, size_t *calls) {
@@ -348,14 +350,21 @@ static hl_status add_part(const hl__llm *l, hl_message *m, const cJSON *p, size_
     if (!name || !*name)
       return hl_fail(HL_ERR_PROVIDER, "gemini: function call %zu has no name", *calls);
     const cJSON *a = hl_json_get(fc, "args");
-    if (a && !cJSON_IsNull(a) && !cJSON_IsObject(a))
-      return hl_fail(HL_ERR_PROVIDER, "gemini: args of function call \"%s\" are not a JSON object", name);
-    st = hl_message_add_tool_call(m, id, name, cJSON_IsObject(a) ? a : NULL);
+    cJSON *args = NULL;
+    if (cJSON_IsString(a)) /* a proxy's JSON text */
+      st = hl__llm_parse_args(l, a->valuestring, strlen(a->valuestring), name, id, &args);
+    else if (a && !cJSON_IsNull(a) && !cJSON_IsObject(a))
+      st = hl_fail(HL_ERR_PROVIDER, "gemini: args of function call \"%s\" are not a JSON object", name);
+    if (st == HL_OK) st = hl_message_add_tool_call(m, id, name, args ? args : cJSON_IsObject(a) ? a : NULL);
+    cJSON_Delete(args);
     (*calls)++;
+  } else if (sig) {
+    /* A part we have no kind for, with a signature: it goes back as it
+     * came, in its place. */
+    return hl_message_add_reasoning(m, gemini_name, NULL, NULL, p, NULL);
   } else {
     return HL_OK; /* inlineData, executableCode, ...: not part of the answer */
   }
-  (void)l;
   if (st == HL_OK && sig) st = hl_message_set_signature(m, m->n_parts - 1, sig);
   return st;
 }
@@ -364,7 +373,7 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
   *out = NULL;
   hl_status st = body_error(j, "");
   if (st != HL_OK) return st;
-  const cJSON *cand = candidate_of(j);
+  const cJSON *cand = candidate_of(j, true);
   const char *block = hl_json_get_string(hl_json_get(j, "promptFeedback"), "blockReason");
   if (!cand)
     return block ? hl_fail(HL_ERR_PROVIDER, "gemini: the prompt was blocked (blockReason %s)", block)
@@ -463,7 +472,8 @@ static hl_status on_part(gm_stream *s, const cJSON *p) {
 static hl_status stream_event(const char *event, const char *data, size_t len, void *user) {
   gm_stream *s = user;
   (void)event;
-  if (s->finish) return HL_OK; /* the answer is complete */
+  /* No end marker: the stream ends when the server closes it, and a chunk
+   * after the one with the finishReason may still bring usage. */
   s->base.events++;
   cJSON *j = NULL;
   hl_status st = hl__llm_parse_event(&s->base, data, len, &j);
@@ -473,7 +483,7 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   const char *block = hl_json_get_string(hl_json_get(j, "promptFeedback"), "blockReason");
   if (st == HL_OK && block)
     st = hl_fail(HL_ERR_PROVIDER, "gemini: the prompt was blocked (blockReason %s)", block);
-  const cJSON *cand = candidate_of(j);
+  const cJSON *cand = candidate_of(j, false);
   const cJSON *p;
   cJSON_ArrayForEach(p, hl_json_get(hl_json_get(cand, "content"), "parts")) {
     if (st != HL_OK) break;
@@ -482,13 +492,22 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   const char *fr = hl_json_get_string(cand, "finishReason");
   const char *fm = hl_json_get_string(cand, "finishMessage");
   if (st == HL_OK && fm && !s->finish_msg && hl__llm_strdup(fm, &s->finish_msg)) st = HL_ERR_NOMEM;
-  if (st == HL_OK && fr && hl__llm_strdup(fr, &s->finish)) st = HL_ERR_NOMEM;
+  if (st == HL_OK && fr) {
+    free(s->finish);
+    s->finish = NULL;
+    if (hl__llm_strdup(fr, &s->finish)) st = HL_ERR_NOMEM;
+  }
   if (st == HL_OK) {
     /* Usage and ids come with every chunk; the last ones count. */
     cJSON_DeleteItemFromObjectCaseSensitive(j, "candidates");
-    cJSON_Delete(s->last);
-    s->last = j;
-    j = NULL;
+    if (!s->last) s->last = cJSON_CreateObject();
+    for (cJSON *f = j->child; s->last && f;) {
+      cJSON *next = f->next;
+      cJSON_DeleteItemFromObjectCaseSensitive(s->last, f->string);
+      cJSON_AddItemToObject(s->last, f->string, cJSON_DetachItemViaPointer(j, f));
+      f = next;
+    }
+    if (!s->last) st = hl_fail(HL_ERR_NOMEM, "gemini: out of memory");
   }
   cJSON_Delete(j);
   return st;

@@ -456,6 +456,9 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   rs_stream *s = user;
   if (s->final) return HL_OK; /* nothing counts after the end */
   s->base.events++;
+  /* Some compatible servers end with Chat Completions' marker; the end
+   * that counts is response.completed (stream_assemble says if it's missing). */
+  if (len == 6 && !memcmp(data, "[DONE]", 6)) return HL_OK;
   cJSON *j = NULL;
   hl_status st = hl__llm_parse_event(&s->base, data, len, &j);
   if (st != HL_OK) return st;

@@ -161,6 +161,11 @@ def rs_events(model, output, status, incomplete, scenario):
                   response=final))
     if scenario == "unknown":
         out.append(ev("response.after_the_end", response=None))
+    if scenario in ("donemarker", "cutdone"):
+        # Chat Completions' end marker, which some compatible servers add.
+        if scenario == "cutdone":
+            out.pop()
+        out.append((None, "[DONE]"))
     return out
 
 
@@ -204,6 +209,8 @@ def gm_answer(scenario, body):
         return [{"text": "Well, the first st"}], "SAFETY"
     if scenario == "maxtokens":
         return [{"text": "Cut sh"}], "MAX_TOKENS"
+    if scenario == "sigonly":
+        return [{"text": TEXT}, {"thoughtSignature": SIG_TEXT}], "STOP"
     if scenario == "unknown":
         return [{"executableCode": {"language": "PYTHON", "code": "print(1)"}},
                 {"text": TEXT, "thoughtSignature": SIG_TEXT}], "STOP"
@@ -246,7 +253,9 @@ def gm_events(model, parts, finish, scenario):
     for k, c in enumerate(chunks):
         cand = {"content": {"role": "model", "parts": c}, "index": 0}
         if scenario == "multi":
+            # Candidate 1 alone in a chunk, then both, 1 first.
             other = {"content": {"role": "model", "parts": [{"text": "x"}]}, "index": 1}
+            out.append({"candidates": [other], "modelVersion": model})
             out.append({"candidates": [other, cand], "modelVersion": model})
         else:
             out.append({"candidates": [cand], "modelVersion": model, "responseId": "gm-resp-1",
@@ -261,6 +270,10 @@ def gm_events(model, parts, finish, scenario):
                                                                "status": "UNAVAILABLE"}})]
     if scenario == "cut":
         return [dumps(o) for o in out]
+    if scenario == "lateusage":
+        # The usage comes in a chunk of its own after the finishReason.
+        usage = last.pop("usageMetadata")
+        return [dumps(o) for o in out + [last, {"usageMetadata": usage, "modelVersion": model}]]
     return [dumps(o) for o in out + [last]]
 
 

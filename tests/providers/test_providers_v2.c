@@ -531,11 +531,55 @@ static void responses_sparse_streams(void) {
   CHECK_STR(t, TEXT);
   hl_free(t);
   hl_response_free(r);
+  r = answer("donemarker", "stream", true);
+  REQUIRE(r);
+  t = hl_message_text(r->message);
+  CHECK_STR(t, TEXT);
+  hl_free(t);
+  hl_response_free(r);
+  expect_failure("cutdone", "stream", true, HL_ERR_PROVIDER, "ended before response.completed");
   r = answer("nodone", "stream", true);
   REQUIRE(r && r->message->n_parts == 1);
   check_args(&r->message->parts[0], "get_weather", "{\"city\":\"Paris\"}");
   CHECK_STR(r->message->parts[0].signature, "fc_0");
   hl_response_free(r);
+}
+
+/* Usage in a chunk of its own after the finishReason counts; a part
+ * with nothing but a signature goes back in its place. */
+static void gemini_stream_edges(void) {
+  W = &GEMINI;
+  hl_response *r = answer("lateusage", "stream", true);
+  REQUIRE(r);
+  CHECK_INT(r->usage.input_tokens, 11);
+  CHECK_INT(r->usage.output_tokens, 7);
+  CHECK_STR(r->id, "gm-resp-1");
+  hl_response_free(r);
+  for (int s = 0; s < 2; s++) {
+    hl_provider *p = provider();
+    REQUIRE(p);
+    hl_request *req = simple_request(mname("sigonly", s ? "stream" : "plain"), s);
+    CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
+    REQUIRE(r && r->message->n_parts == 2);
+    CHECK_INT(r->message->parts[1].kind, HL_PART_REASONING);
+    hl_messages_push(&req->messages, hl_message_clone(r->message));
+    hl_messages_push(&req->messages, hl_message_new_text(HL_ROLE_USER, "more"));
+    const char *model2 = mname("echo", s ? "sig-stream" : "sig-plain");
+    hl_request_set_model(req, model2);
+    hl_response_free(r);
+    r = NULL;
+    CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
+    hl_response_free(r);
+    hl_request_free(req);
+    cJSON *b = sent_body(model2);
+    CHECK(json_is(hl_json_get(b, "contents"),
+                  "[{\"role\":\"user\",\"parts\":[{\"text\":\"Hi there\"}]},"
+                  "{\"role\":\"model\",\"parts\":[{\"text\":\"" TEXT "\"},"
+                  "{\"thoughtSignature\":\"" SIG_TEXT "\"}]},"
+                  "{\"role\":\"user\",\"parts\":[{\"text\":\"more\"}]}]"));
+    cJSON_Delete(b);
+    hl_provider_unref(p);
+  }
 }
 
 static void gemini_bad_model_name(void) {
@@ -783,6 +827,7 @@ static const test_case tests[] = {
     T(multiple_candidates),
     T(responses_sparse_streams),
     T(gemini_bad_model_name),
+    T(gemini_stream_edges),
     T(gemini_key_from_environment),
     T(setters_reject_other_providers),
     T(reasoning_parts_in_history),
