@@ -550,32 +550,18 @@ static const hl__llm_wire gemini_wire = {
     .stream_free = stream_free,
 };
 
-static hl_status gemini_complete(void *impl, hl_context *ctx, const hl_request *req,
-                                 hl_response **out) {
-  return hl__llm_complete(impl, &gemini_wire, ctx, req, out);
-}
-
-static void gemini_destroy(void *impl) { hl__llm_free(impl); }
-
 static const hl_provider_ops gemini_ops = {
     .name = gemini_name,
-    .complete = gemini_complete,
-    .destroy = gemini_destroy,
+    .complete = hl__llm_provider_complete,
+    .destroy = hl__llm_provider_destroy,
 };
 
 hl_provider *hl_gemini_new(const char *base_url, const char *api_key) {
   /* Google's SDKs take GOOGLE_API_KEY over GEMINI_API_KEY when both are set. */
-  const char *env_key = getenv("GOOGLE_API_KEY") && *getenv("GOOGLE_API_KEY") ? "GOOGLE_API_KEY"
-                                                                              : "GEMINI_API_KEY";
-  hl__llm *l = hl__llm_new(gemini_name, base_url, "GEMINI_BASE_URL", HL_GEMINI_DEFAULT_BASE_URL,
-                           api_key, env_key);
-  if (!l) return NULL;
-  hl_provider *p = hl_provider_new(&gemini_ops, l);
-  if (!p) {
-    hl__llm_free(l);
-    hl_fail(HL_ERR_NOMEM, "gemini: out of memory");
-  }
-  return p;
+  const char *google = getenv("GOOGLE_API_KEY");
+  return hl__llm_provider_new(&gemini_ops, &gemini_wire, base_url, "GEMINI_BASE_URL",
+                              HL_GEMINI_DEFAULT_BASE_URL, api_key,
+                              google && *google ? "GOOGLE_API_KEY" : "GEMINI_API_KEY");
 }
 
 hl_status hl_gemini_set_thinking(hl_provider *p, const cJSON *config) {

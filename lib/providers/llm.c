@@ -391,6 +391,27 @@ void hl__llm_token_count(const cJSON *obj, const char *key, int64_t *out) {
   if (d >= 0 && d <= 9007199254740992.0 && d == (double)(int64_t)d) *out = (int64_t)d;
 }
 
+void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size,
+                   const cJSON *index, size_t max, const char *what) {
+  double idx = cJSON_IsNumber(index) ? index->valuedouble : -1;
+  if (!(idx >= 0 && idx < (double)max) || idx != (double)(size_t)idx) {
+    hl_fail(HL_ERR_PROVIDER, "%s: stream event %zu has a bad %s", s->l->name, s->events, what);
+    return NULL;
+  }
+  size_t k = (size_t)idx;
+  if (k >= *n) {
+    char *grown = realloc(*items, (k + 1) * size);
+    if (!grown) {
+      hl_fail(HL_ERR_NOMEM, "%s: out of memory", s->l->name);
+      return NULL;
+    }
+    memset(grown + *n * size, 0, (k + 1 - *n) * size);
+    *items = grown;
+    *n = k + 1;
+  }
+  return (char *)*items + k * size;
+}
+
 hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t len,
                               cJSON **out) {
   *out = NULL;
@@ -491,4 +512,27 @@ hl_status hl__llm_complete(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
   }
   *out = r;
   return HL_OK;
+}
+
+hl_status hl__llm_provider_complete(void *impl, hl_context *ctx, const hl_request *req,
+                                    hl_response **out) {
+  hl__llm *l = impl;
+  return hl__llm_complete(l, l->wire, ctx, req, out);
+}
+
+void hl__llm_provider_destroy(void *impl) { hl__llm_free(impl); }
+
+hl_provider *hl__llm_provider_new(const hl_provider_ops *ops, const hl__llm_wire *wire,
+                                  const char *base_url, const char *env_base,
+                                  const char *default_base, const char *api_key,
+                                  const char *env_key) {
+  hl__llm *l = hl__llm_new(ops->name, base_url, env_base, default_base, api_key, env_key);
+  if (!l) return NULL;
+  l->wire = wire;
+  hl_provider *p = hl_provider_new(ops, l);
+  if (!p) {
+    hl__llm_free(l);
+    hl_fail(HL_ERR_NOMEM, "%s: out of memory", ops->name);
+  }
+  return p;
 }

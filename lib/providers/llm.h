@@ -38,6 +38,7 @@ typedef struct hl__llm {
   size_t n_headers;
   int max_tokens;        /* default max_tokens (Anthropic) */
   char *version;         /* anthropic-version */
+  const struct hl__llm_wire *wire; /* set by hl__llm_provider_new() */
   cJSON *options;        /* provider options the encoder reads (Responses'
                             reasoning/store/include, Gemini's thinkingConfig),
                             or NULL */
@@ -170,6 +171,28 @@ void hl__llm_token_count(const cJSON *obj, const char *key, int64_t *out);
     if (l) hl__http_cancel_all(l->http);                                                     \
     else hl_clear_error();                                                                   \
   }
+
+/* A whole provider over `wire`: the configuration (arguments as
+ * hl__llm_new(), the name from ops->name) inside an hl_provider whose
+ * static `ops` has that name array (it identifies the provider, see
+ * hl__llm_of()), .complete = hl__llm_provider_complete and .destroy =
+ * hl__llm_provider_destroy. One reference, the caller's; NULL with
+ * hl_fail set. */
+hl_provider *hl__llm_provider_new(const hl_provider_ops *ops, const hl__llm_wire *wire,
+                                  const char *base_url, const char *env_base,
+                                  const char *default_base, const char *api_key,
+                                  const char *env_key);
+hl_status hl__llm_provider_complete(void *impl, hl_context *ctx, const hl_request *req,
+                                    hl_response **out);
+void hl__llm_provider_destroy(void *impl);
+
+/* Element `index` (a JSON number from the stream, untrusted) of the
+ * growable array *items of *n elements of `size` bytes, grown with zeroed
+ * elements as needed. NULL with hl_fail set when the index is missing,
+ * not a whole number, or >= max ("stream event N has a bad <what>"), or
+ * on allocation failure. */
+void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size,
+                   const cJSON *index, size_t max, const char *what);
 
 /* Parse a stream event's data as JSON, or fail with HL_ERR_PROVIDER
  * naming the event's number. */

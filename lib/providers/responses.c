@@ -401,25 +401,10 @@ static void stream_free(hl__llm_stream *base) {
 }
 
 static rs_item *item_at(rs_stream *s, const cJSON *j) {
-  double idx = hl_json_get_number(j, "output_index", -1);
-  if (idx < 0 || idx >= RS_MAX_ITEMS || idx != (double)(size_t)idx) {
-    hl_fail(HL_ERR_PROVIDER, "openai-responses: stream event %zu has a bad output_index",
-            s->base.events);
-    return NULL;
-  }
-  size_t k = (size_t)idx;
-  if (k >= s->n_items) {
-    rs_item *ni = realloc(s->items, (k + 1) * sizeof *ni);
-    if (!ni) {
-      hl_fail(HL_ERR_NOMEM, "openai-responses: out of memory");
-      return NULL;
-    }
-    memset(ni + s->n_items, 0, (k + 1 - s->n_items) * sizeof *ni);
-    s->items = ni;
-    s->n_items = k + 1;
-  }
-  s->items[k].used = true;
-  return &s->items[k];
+  rs_item *it = hl__llm_slot(&s->base, (void **)&s->items, &s->n_items, sizeof *s->items,
+                             hl_json_get(j, "output_index"), RS_MAX_ITEMS, "output_index");
+  if (it) it->used = true;
+  return it;
 }
 
 /* Keep a copy of j[key] in *slot (replacing what was there). */
@@ -569,29 +554,15 @@ static const hl__llm_wire responses_wire = {
     .stream_free = stream_free,
 };
 
-static hl_status responses_complete(void *impl, hl_context *ctx, const hl_request *req,
-                                    hl_response **out) {
-  return hl__llm_complete(impl, &responses_wire, ctx, req, out);
-}
-
-static void responses_destroy(void *impl) { hl__llm_free(impl); }
-
 static const hl_provider_ops responses_ops = {
     .name = responses_name,
-    .complete = responses_complete,
-    .destroy = responses_destroy,
+    .complete = hl__llm_provider_complete,
+    .destroy = hl__llm_provider_destroy,
 };
 
 hl_provider *hl_responses_new(const char *base_url, const char *api_key) {
-  hl__llm *l = hl__llm_new(responses_name, base_url, "OPENAI_BASE_URL",
-                           HL_RESPONSES_DEFAULT_BASE_URL, api_key, "OPENAI_API_KEY");
-  if (!l) return NULL;
-  hl_provider *p = hl_provider_new(&responses_ops, l);
-  if (!p) {
-    hl__llm_free(l);
-    hl_fail(HL_ERR_NOMEM, "openai-responses: out of memory");
-  }
-  return p;
+  return hl__llm_provider_new(&responses_ops, &responses_wire, base_url, "OPENAI_BASE_URL",
+                              HL_RESPONSES_DEFAULT_BASE_URL, api_key, "OPENAI_API_KEY");
 }
 
 hl_status hl_responses_set_reasoning(hl_provider *p, const char *effort, const char *summary) {

@@ -157,6 +157,10 @@ def rs_events(model, output, status, incomplete, scenario):
                              param=None)]
     if scenario == "cut":
         return out
+    if scenario == "badindex":
+        # A hostile index, far past any sane number of output items.
+        out.append(ev("response.output_text.delta", item_id="msg_1", output_index=10 ** 6,
+                      content_index=0, delta="x"))
     out.append(ev("response.incomplete" if status == "incomplete" else "response.completed",
                   response=final))
     if scenario == "unknown":

@@ -500,6 +500,7 @@ static void errors_in_2xx_and_streams(void) {
     expect_failure("failed", "plain", false, HL_ERR_PROVIDER, "The model crashed");
     expect_failure("streamfailed", "stream", true, HL_ERR_PROVIDER, "The model crashed");
     expect_failure("badargs", "plain", false, HL_ERR_PROVIDER, "not valid JSON");
+    expect_failure("badindex", "stream", true, HL_ERR_PROVIDER, "bad output_index");
   } else {
     expect_failure("blocked", "plain", false, HL_ERR_PROVIDER, "blocked (blockReason SAFETY)");
     expect_failure("blocked", "stream", true, HL_ERR_PROVIDER, "blocked (blockReason SAFETY)");
