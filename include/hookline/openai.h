@@ -7,7 +7,9 @@
  * "tool_calls", tool results as "tool" messages), tool declarations
  * (functions with JSON Schema), tool choice, a JSON Schema response format
  * ("response_format": {"type": "json_schema", ...}), temperature,
- * max_tokens and stop; it decodes text, several parallel tool calls,
+ * max_tokens (or max_completion_tokens, learnt from the server's refusal:
+ * hl_openai_set_max_completion_tokens()), stop, and the options
+ * reasoning_effort and parallel_tool_calls; it decodes text, several parallel tool calls,
  * finish reason and usage. With req->stream it streams over server-sent
  * events (tool-call argument fragments assembled by index, usage through
  * stream_options.include_usage, end at [DONE]): each text fragment goes to
@@ -60,6 +62,7 @@
 #ifndef HOOKLINE_OPENAI_H
 #define HOOKLINE_OPENAI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "status.h"
 #include "provider.h"
@@ -106,6 +109,22 @@ HL_API hl_status hl_openai_set_retries(hl_provider *provider, int max_retries,
 /** Largest response body accepted, in bytes (default 8 MiB; 0 = no cap).
  *  A larger response fails with HL_ERR_TOO_LARGE. */
 HL_API hl_status hl_openai_set_max_response_bytes(hl_provider *provider, size_t max_bytes);
+
+/** Which field carries the request's max_tokens. By default "max_tokens"
+ *  until a server refuses it the way OpenAI's reasoning models do (an
+ *  error naming "max_completion_tokens"): then the request is sent again
+ *  once with "max_completion_tokens", which this provider keeps using.
+ *  true: always "max_completion_tokens"; false: always "max_tokens" (no
+ *  detection). */
+HL_API hl_status hl_openai_set_max_completion_tokens(hl_provider *provider, bool use);
+
+/** "reasoning_effort" sent with every request ("minimal", "low",
+ *  "medium", "high"; copied, passed as given); NULL stops sending it. */
+HL_API hl_status hl_openai_set_reasoning_effort(hl_provider *provider, const char *effort);
+
+/** "parallel_tool_calls" sent with every request that declares tools
+ *  (the API refuses it without). Not sent until this is called. */
+HL_API hl_status hl_openai_set_parallel_tool_calls(hl_provider *provider, bool parallel);
 
 /** Cancel every request of this provider in progress (any thread): they
  *  return HL_ERR_CANCELLED promptly. Requests started later are not

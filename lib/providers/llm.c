@@ -174,6 +174,19 @@ hl_status hl__llm_set_option(hl__llm *l, const char *key, cJSON *value) {
   return HL_OK;
 }
 
+hl_status hl__llm_apply_options(const hl__llm *l, cJSON *payload) {
+  const cJSON *opt;
+  cJSON_ArrayForEach(opt, l->options) {
+    cJSON_DeleteItemFromObjectCaseSensitive(payload, opt->string);
+    cJSON *v = cJSON_Duplicate(opt, 1);
+    if (!v || !cJSON_AddItemToObject(payload, opt->string, v)) {
+      cJSON_Delete(v);
+      return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
+    }
+  }
+  return HL_OK;
+}
+
 const char *hl__llm_model(const hl__llm *l, const hl_request *req) {
   if (req->model && *req->model) return req->model;
   if (l->model) return l->model;

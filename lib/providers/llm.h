@@ -39,10 +39,18 @@ typedef struct hl__llm {
   int max_tokens;        /* default max_tokens (Anthropic) */
   char *version;         /* anthropic-version */
   const struct hl__llm_wire *wire; /* set by hl__llm_provider_new() */
+  int max_tokens_field;  /* Chat Completions: HL__LLM_MAX_TOKENS_*; read and
+                            written with __atomic builtins (a request may
+                            learn it while others encode) */
   cJSON *options;        /* provider options the encoder reads (Responses'
                             reasoning/store/include, Gemini's thinkingConfig),
                             or NULL */
 } hl__llm;
+
+/* Which field carries the request's max_tokens (Chat Completions). */
+#define HL__LLM_MAX_TOKENS_AUTO 0       /* max_tokens until the server refuses it */
+#define HL__LLM_MAX_TOKENS 1            /* always max_tokens */
+#define HL__LLM_MAX_COMPLETION_TOKENS 2 /* always max_completion_tokens */
 
 /* A growable string. Zero-initialise. */
 typedef struct hl__buf {
@@ -69,6 +77,9 @@ hl_status hl__llm_set_max_response_bytes(hl__llm *llm, size_t max_bytes);
 
 /* Set options[key] = value (taken, also on failure; NULL removes key). */
 hl_status hl__llm_set_option(hl__llm *llm, const char *key, cJSON *value);
+
+/* Copy every option into `payload` (replacing fields of the same name). */
+hl_status hl__llm_apply_options(const hl__llm *llm, cJSON *payload);
 
 /* The model for `req`: its own or the default; NULL with hl_fail set. */
 const char *hl__llm_model(const hl__llm *llm, const hl_request *req);

@@ -201,16 +201,7 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
        (req->stream && !cJSON_AddTrueToObject(j, "stream"))))
     st = oom();
   /* The provider's options (reasoning, store, include) last. */
-  const cJSON *opt;
-  cJSON_ArrayForEach(opt, l->options) {
-    if (st != HL_OK) break;
-    cJSON_DeleteItemFromObjectCaseSensitive(j, opt->string);
-    cJSON *v = cJSON_Duplicate(opt, 1);
-    if (!v || !cJSON_AddItemToObject(j, opt->string, v)) {
-      cJSON_Delete(v);
-      st = oom();
-    }
-  }
+  if (st == HL_OK) st = hl__llm_apply_options(l, j);
   hl__buf_free(&system);
   cJSON_Delete(input);
   if (st != HL_OK) {

@@ -297,6 +297,8 @@ class Handler(server.Handler):
             if method_name not in ("generateContent", "streamGenerateContent"):
                 self.send(404, {"error": {"code": 404, "message": "no method " + method_name}})
                 return True
+        elif path == "/v1/chat/completions" and b'"nomaxtokens@' in raw:
+            return self.reasoning_model(raw, headers)
         else:
             return super().dispatch(method, target, headers, raw)
         try:
@@ -360,6 +362,24 @@ class Handler(server.Handler):
             self.request.sendall(b"0\r\n\r\n")
             return True
         self.request.sendall(head + self.chunk(sse) + b"0\r\n\r\n")
+        return True
+
+
+    def reasoning_model(self, raw, headers):
+        """Chat Completions as OpenAI's reasoning models answer it: a
+        request with max_tokens is refused (HTTP 400), max_completion_tokens
+        is fine."""
+        body = json.loads(raw.decode("utf-8"))
+        model = body.get("model", "")
+        record(model, self.client_address[1], body, headers)
+        if "max_tokens" in body:
+            self.send(400, {"error": {
+                "message": "Unsupported parameter: 'max_tokens' is not supported with this "
+                           "model. Use 'max_completion_tokens' instead.",
+                "type": "invalid_request_error", "param": "max_tokens",
+                "code": "unsupported_parameter"}})
+            return True
+        self.send(200, server.openai_body(model, TEXT, [], "stop"))
         return True
 
 

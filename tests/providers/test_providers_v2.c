@@ -654,6 +654,72 @@ static void gemini_key_from_environment(void) {
   unsetenv("GOOGLE_API_KEY");
 }
 
+/* Chat Completions (issue 17 item 4): max_completion_tokens learnt from
+ * the server's refusal once and remembered; reasoning_effort and
+ * parallel_tool_calls as options. */
+static hl_status ask_openai(hl_provider *p, const char *model, bool tools) {
+  hl_request *req = simple_request(model, false);
+  req->max_tokens = 50;
+  if (tools) hl_request_add_tool(req, "get_time", "Time", NULL);
+  hl_response *r = NULL;
+  hl_status st = hl_provider_complete(p, NULL, req, &r);
+  if (st == HL_OK) {
+    char *t = hl_message_text(r->message);
+    CHECK_STR(t, TEXT);
+    hl_free(t);
+  }
+  hl_response_free(r);
+  hl_request_free(req);
+  return st;
+}
+
+static void openai_completion_options(void) {
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  const char *model = "nomaxtokens@v2-openai-learn";
+  CHECK_INT(ask_openai(p, model, false), HL_OK);
+  CHECK_INT(test_server_count(&srv, model), 2); /* refused, then asked again */
+  cJSON *b = sent_body(model);
+  CHECK_INT(hl_json_get_number(b, "max_completion_tokens", 0), 50);
+  CHECK(hl_json_get(b, "max_tokens") == NULL);
+  CHECK(hl_json_get(b, "parallel_tool_calls") == NULL);
+  CHECK(hl_json_get(b, "reasoning_effort") == NULL);
+  cJSON_Delete(b);
+  /* Remembered: one request now, with the options. */
+  CHECK_INT(hl_openai_set_reasoning_effort(p, "low"), HL_OK);
+  CHECK_INT(hl_openai_set_parallel_tool_calls(p, false), HL_OK);
+  CHECK_INT(ask_openai(p, model, true), HL_OK);
+  CHECK_INT(test_server_count(&srv, model), 3);
+  b = sent_body(model);
+  CHECK_INT(hl_json_get_number(b, "max_completion_tokens", 0), 50);
+  CHECK_STR(hl_json_get_string(b, "reasoning_effort"), "low");
+  CHECK(cJSON_IsFalse(hl_json_get(b, "parallel_tool_calls")));
+  cJSON_Delete(b);
+  /* Without tools the API refuses parallel_tool_calls: not sent. */
+  CHECK_INT(ask_openai(p, model, false), HL_OK);
+  b = sent_body(model);
+  CHECK(hl_json_get(b, "parallel_tool_calls") == NULL);
+  cJSON_Delete(b);
+  hl_provider_unref(p);
+
+  /* Told to always use max_tokens: the refusal is the answer. */
+  p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  model = "nomaxtokens@v2-openai-fixed";
+  CHECK_INT(hl_openai_set_max_completion_tokens(p, false), HL_OK);
+  CHECK_INT(ask_openai(p, model, false), HL_ERR_HTTP);
+  CHECK_CONTAINS(hl_last_error(), "max_completion_tokens");
+  CHECK_INT(test_server_count(&srv, model), 1);
+  /* And told to use max_completion_tokens: right the first time. */
+  CHECK_INT(hl_openai_set_max_completion_tokens(p, true), HL_OK);
+  model = "nomaxtokens@v2-openai-always";
+  CHECK_INT(ask_openai(p, model, false), HL_OK);
+  CHECK_INT(test_server_count(&srv, model), 1);
+  CHECK_INT(hl_openai_set_reasoning_effort(hl_provider_ref(p), NULL), HL_OK);
+  hl_provider_unref(p);
+  hl_provider_unref(p);
+}
+
 /* Reasoning parts and signatures in hookline's own JSON and copies, and
  * the older providers leave them out of their requests. */
 static void reasoning_parts_in_history(void) {
@@ -832,6 +898,7 @@ static const test_case tests[] = {
     T(gemini_key_from_environment),
     T(setters_reject_other_providers),
     T(reasoning_parts_in_history),
+    T(openai_completion_options),
 };
 
 int main(int argc, char **argv) {
