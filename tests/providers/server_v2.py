@@ -324,6 +324,9 @@ class Handler(server.Handler):
                 return {"error": {"message": message, "type": code, "param": None, "code": code}}
             return {"error": {"code": status, "message": message, "status": code}}
 
+        if scenario == "hang":
+            self.hang()
+            return False
         if scenario == "auth":
             self.send(401, error(401, "API key not valid: %s. Please pass a valid key." % key,
                                  "UNAUTHENTICATED"))

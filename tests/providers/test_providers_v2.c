@@ -10,9 +10,11 @@
  *   test_providers_v2 NAME...      run the named tests (meson runs one each)
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "hookline.h"
@@ -609,6 +611,47 @@ static void auth_error_redacted(void) {
   hl_provider_unref(p);
 }
 
+/* A server that never answers: the idle timeout ends the call, and so
+ * does the provider's cancel from another thread. */
+typedef struct canceller {
+  hl_provider *p;
+  atomic_bool done;
+} canceller;
+
+/* Cancel every 100 ms until the call returns: a cancel only reaches
+ * requests already in progress, and a loaded machine may start it late. */
+static void *cancel_soon(void *arg) {
+  canceller *c = arg;
+  while (!atomic_load(&c->done)) {
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    if (W == &GEMINI) hl_gemini_cancel(c->p);
+    else hl_responses_cancel(c->p);
+  }
+  return NULL;
+}
+
+static void hang_timeout_and_cancel(void) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  hl_status (*timeouts)(hl_provider *, long, long, long) =
+      W == &GEMINI ? hl_gemini_set_timeouts : hl_responses_set_timeouts;
+  CHECK_INT(timeouts(p, -1, -1, 400), HL_OK);
+  CHECK_INT(W->retries(p, 0, -1, -1), HL_OK);
+  hl_response *r = NULL;
+  CHECK_INT(ask(p, mname("hang", "timeout"), true, &r), HL_ERR_TIMEOUT);
+  CHECK(r == NULL);
+  CHECK_INT(timeouts(p, -1, -1, 0), HL_OK);
+  canceller c = {p, false};
+  pthread_t th;
+  REQUIRE(pthread_create(&th, NULL, cancel_soon, &c) == 0);
+  CHECK_INT(ask(p, mname("hang", "cancel"), false, &r), HL_ERR_CANCELLED);
+  atomic_store(&c.done, true);
+  pthread_join(th, NULL);
+  CHECK(r == NULL);
+  hl_provider_unref(p);
+}
+
 static void retry_429(void) {
   hl_response *r = answer("r429", "t", false);
   REQUIRE(r);
@@ -885,7 +928,8 @@ static void agent_stream(void) { agent_run(true); }
   X(text_plain) X(text_stream) X(tools_plain) X(tools_stream) X(stream_equals_plain) \
   X(reasoning_round_trip_plain) X(reasoning_round_trip_stream) X(wire_encoding) \
   X(finish_reasons) X(unknown_things_ignored) X(errors_in_2xx_and_streams) \
-  X(auth_error_redacted) X(retry_429) X(agent_plain) X(agent_stream)
+  X(auth_error_redacted) X(retry_429) X(agent_plain) X(agent_stream) \
+  X(hang_timeout_and_cancel)
 
 V2_SCENARIOS(V2)
 
