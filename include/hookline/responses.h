@@ -87,8 +87,8 @@ HL_API hl_status hl_responses_set_model(hl_provider *provider, const char *model
 /** "reasoning": {"effort": effort, "summary": summary} for reasoning
  *  models. effort: "minimal", "low", "medium", "high" (passed as given);
  *  summary: "auto", "concise", "detailed". NULL leaves a field out; both
- *  NULL sends no "reasoning" object (the default). Copied; no line breaks
- *  or quotes checks beyond JSON encoding are needed. */
+ *  NULL sends no "reasoning" object (the default). Copied into the JSON
+ *  payload, so any text is safe; the server judges the values. */
 HL_API hl_status hl_responses_set_reasoning(hl_provider *provider, const char *effort,
                                             const char *summary);
 
