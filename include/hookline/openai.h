@@ -7,9 +7,7 @@
  * "tool_calls", tool results as "tool" messages), tool declarations
  * (functions with JSON Schema), tool choice, a JSON Schema response format
  * ("response_format": {"type": "json_schema", ...}), temperature,
- * max_tokens (or max_completion_tokens, learnt from the server's refusal:
- * hl_openai_set_max_completion_tokens()), stop, and the options
- * reasoning_effort and parallel_tool_calls; it decodes text, several parallel tool calls,
+ * max_tokens and stop; it decodes text, several parallel tool calls,
  * finish reason and usage. With req->stream it streams over server-sent
  * events (tool-call argument fragments assembled by index, usage through
  * stream_options.include_usage, end at [DONE]): each text fragment goes to
@@ -28,6 +26,12 @@
  *
  *   hl_agent_set_provider(agent, p);
  *   hl_provider_unref(p);
+ *
+ * Reasoning models (o-series, gpt-5): they refuse "max_tokens"; the
+ * provider learns that from the server's error, asks again once with
+ * "max_completion_tokens" and keeps using it (or is told either way with
+ * hl_openai_set_max_completion_tokens()). hl_openai_set_reasoning_effort()
+ * and hl_openai_set_parallel_tool_calls() add those request fields.
  *
  * HTTP (one libcurl layer for every provider): keep-alive connection reuse,
  * connect / total / idle timeouts, retries with exponential backoff and
