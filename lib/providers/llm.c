@@ -442,7 +442,7 @@ hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t 
 /* Stream the answer into a fresh state and assemble it; *data gets
  * hookline's neutral JSON of the response for API_RESPONSE. */
 static hl_status complete_stream(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
-                                 const char *path, const char *const *auth, size_t n_auth, const cJSON *payload,
+                                 const char *const *auth, size_t n_auth, const cJSON *payload,
                                  hl__http_response *resp, cJSON **data, hl_response **out) {
   hl__llm_stream *s = calloc(1, w->stream_size);
   if (!s) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
@@ -451,7 +451,7 @@ static hl_status complete_stream(hl__llm *l, const hl__llm_wire *w, hl_context *
   s->r = hl_response_new();
   hl_status st = s->r ? HL_OK : hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
   if (st == HL_OK)
-    st = send_payload(l, ctx, path, auth, n_auth, payload, w->stream_event, s, resp);
+    st = send_payload(l, ctx, w->path, auth, n_auth, payload, w->stream_event, s, resp);
   if (st == HL_OK) st = w->stream_assemble(s, out);
   w->stream_free(s);
   hl_response_free(s->r);
@@ -462,9 +462,9 @@ static hl_status complete_stream(hl__llm *l, const hl__llm_wire *w, hl_context *
 
 /* Send and decode a whole answer; *data gets the parsed body. */
 static hl_status complete_plain(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
-                                const char *path, const char *const *auth, size_t n_auth, const cJSON *payload,
+                                const char *const *auth, size_t n_auth, const cJSON *payload,
                                 hl__http_response *resp, cJSON **data, hl_response **out) {
-  hl_status st = send_payload(l, ctx, path, auth, n_auth, payload, NULL, NULL, resp);
+  hl_status st = send_payload(l, ctx, w->path, auth, n_auth, payload, NULL, NULL, resp);
   if (st != HL_OK) return st;
   if (hl_json_parse(resp->body ? resp->body : "", resp->body ? resp->body_len : 0, data) != HL_OK) {
     char why[512];
@@ -480,11 +480,18 @@ hl_status hl__llm_complete(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
   double start = now_ms();
   const char *model = hl__llm_model(l, req);
   if (!model) return HL_ERR_INVALID;
+  /* A path that depends on the model (Gemini): this call's own copy of
+   * the wire with it, so everything below reads w->path as for the rest. */
   char path[512];
+  hl__llm_wire with_path;
   hl_status st = HL_OK;
-  if (w->make_path) st = w->make_path(l, model, req->stream, path, sizeof path);
-  else snprintf(path, sizeof path, "%s", w->path);
-  if (st != HL_OK) return st;
+  if (w->make_path) {
+    st = w->make_path(l, model, req->stream, path, sizeof path);
+    if (st != HL_OK) return st;
+    with_path = *w;
+    with_path.path = path;
+    w = &with_path;
+  }
   cJSON *payload = NULL;
   st = w->encode(l, req, model, &payload);
   if (st != HL_OK) return st;
@@ -510,9 +517,9 @@ hl_status hl__llm_complete(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
   hl_response *r = NULL;
   cJSON *data = NULL;
   if (req->stream)
-    st = complete_stream(l, w, ctx, path, auth, n_auth, payload, &resp, &data, &r);
+    st = complete_stream(l, w, ctx, auth, n_auth, payload, &resp, &data, &r);
   else
-    st = complete_plain(l, w, ctx, path, auth, n_auth, payload, &resp, &data, &r);
+    st = complete_plain(l, w, ctx, auth, n_auth, payload, &resp, &data, &r);
   /* Scrub the key from the stack copy. */
   memset(key, 0, sizeof key);
   hl__http_response_clear(&resp);
