@@ -882,7 +882,7 @@ static void agent_run(bool stream) {
   }
   char *out = NULL;
   hl_status st = hl_agent_run(a, NULL, "Weather and time in Paris?", &out);
-  if (st != HL_OK) fprintf(stderr, "  run failed: %s\n", hl_agent_errmsg(a));
+  if (st != HL_OK) fprintf(stderr, "  run failed: %s\n", hl_last_error());
   CHECK_INT(st, HL_OK);
   CHECK_STR(out, "Final: sunny in Paris | 12:00 CET");
   hl_free(out);
