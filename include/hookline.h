@@ -21,6 +21,8 @@
 #include "hookline/openai.h"
 #include "hookline/anthropic.h"
 #include "hookline/pool.h"
+#include "hookline/responses.h"
+#include "hookline/gemini.h"
 #include "hookline/sandbox.h"
 #include "hookline/plugins.h"
 #include "hookline/workflow.h"

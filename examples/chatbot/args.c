@@ -95,9 +95,14 @@ int chat_parse_args(int argc, char **argv, chat_options *opt, char *err, size_t 
     *(const char **)(void *)field = value;
   }
 
-  if (opt->provider && strcmp(opt->provider, "openai") != 0 &&
-      strcmp(opt->provider, "anthropic") != 0 && strcmp(opt->provider, "scripted") != 0) {
-    snprintf(err, errlen, "unknown provider '%s': use openai, anthropic or scripted",
+  static const char *const providers[] = {"openai", "responses", "openai-responses",
+                                           "anthropic", "gemini", "scripted"};
+  bool known = !opt->provider;
+  for (size_t k = 0; !known && k < sizeof providers / sizeof *providers; k++)
+    known = strcmp(opt->provider, providers[k]) == 0;
+  if (!known) {
+    snprintf(err, errlen,
+             "unknown provider '%s': use openai, responses, anthropic, gemini or scripted",
              opt->provider);
     return -1;
   }
@@ -121,12 +126,14 @@ void chat_print_usage(const char *argv0) {
       "  %s -p \"question\" [--json]    answer one question and exit\n"
       "\n"
       "Model:\n"
-      "  --provider NAME     openai, anthropic or scripted (offline demo model)\n"
+      "  --provider NAME     openai (Chat Completions), responses (OpenAI Responses),\n"
+      "                      anthropic, gemini or scripted (offline demo model)\n"
       "  -m, --model NAME    model name (default: the provider's)\n"
       "  --base-url URL      OpenAI-compatible server, e.g. Ollama:\n"
       "                      --base-url http://localhost:11434/v1 --model llama3.2\n"
-      "  With OPENAI_API_KEY or ANTHROPIC_API_KEY set, that provider is used;\n"
-      "  with neither (and no flags) the offline demo model answers.\n"
+      "  With OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY (GOOGLE_API_KEY)\n"
+      "  set, that provider is used (in that order); with none of them (and no\n"
+      "  flags) the offline demo model answers.\n"
       "\n"
       "Tools and hooks:\n"
       "  --log FILE          log every hook and event of every run to FILE\n"

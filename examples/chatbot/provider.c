@@ -2,9 +2,9 @@
  * provider.c - pick the model provider.
  *
  * Order: --provider if given; else --script (a scripted model from a file);
- * else OPENAI_API_KEY; else ANTHROPIC_API_KEY; else --base-url (an
- * OpenAI-compatible local server such as Ollama needs no key); else the
- * offline demo model.
+ * else OPENAI_API_KEY; else ANTHROPIC_API_KEY; else GOOGLE_API_KEY or
+ * GEMINI_API_KEY; else --base-url (an OpenAI-compatible local server such
+ * as Ollama needs no key); else the offline demo model.
  */
 #include "chat.h"
 
@@ -76,6 +76,38 @@ static hl_status make_anthropic(chat_app *app) {
   return HL_OK;
 }
 
+/* The providers that need little more than a key and a model. */
+typedef struct http_choice {
+  const char *name, *label, *default_model;
+  const char *keys[2];     /* environment variables that hold a key */
+  const char *base_env;    /* the environment's base URL, or NULL */
+  const char *key_hint;    /* what the error says to set */
+  hl_provider *(*make)(const char *base_url, const char *api_key);
+  hl_status (*set_model)(hl_provider *p, const char *model);
+} http_choice;
+
+static const http_choice RESPONSES = {
+    "openai-responses", "OpenAI Responses", "gpt-5-mini", {"OPENAI_API_KEY", NULL},
+    "OPENAI_BASE_URL", "OPENAI_API_KEY", hl_responses_new, hl_responses_set_model};
+static const http_choice GEMINI = {
+    "gemini", "Gemini", "gemini-2.5-flash", {"GOOGLE_API_KEY", "GEMINI_API_KEY"},
+    "GEMINI_BASE_URL", "GEMINI_API_KEY (or GOOGLE_API_KEY)", hl_gemini_new, hl_gemini_set_model};
+
+static hl_status make_http(chat_app *app, const http_choice *c) {
+  snprintf(app->provider_name, sizeof app->provider_name, "%s", c->name);
+  const char *model = app->opt.model ? app->opt.model : c->default_model;
+  bool key = (c->keys[0] && env_set(c->keys[0])) || (c->keys[1] && env_set(c->keys[1]));
+  if (!key && !app->opt.base_url && !(c->base_env && env_set(c->base_env)))
+    return hl_fail(HL_ERR_AUTH, "the %s provider needs %s", c->label, c->key_hint);
+  app->provider = c->make(app->opt.base_url, NULL);
+  if (!app->provider) return hl_last_status() ? hl_last_status() : HL_ERR_NOMEM;
+  hl_status st = c->set_model(app->provider, model);
+  if (st != HL_OK) return st;
+  snprintf(app->model_desc, sizeof app->model_desc, "model %s (%s%s%s)", model, c->label,
+           app->opt.base_url ? " at " : "", app->opt.base_url ? app->opt.base_url : "");
+  return HL_OK;
+}
+
 hl_status chat_make_provider(chat_app *app) {
   const char *name = app->opt.provider;
   if (!name) {
@@ -85,6 +117,8 @@ hl_status chat_make_provider(chat_app *app) {
       name = "openai";
     else if (env_set("ANTHROPIC_API_KEY"))
       name = "anthropic";
+    else if (env_set("GOOGLE_API_KEY") || env_set("GEMINI_API_KEY"))
+      name = "gemini";
     else if (app->opt.base_url)
       name = "openai";
     else
@@ -92,5 +126,8 @@ hl_status chat_make_provider(chat_app *app) {
   }
   if (strcmp(name, "scripted") == 0) return make_scripted(app);
   if (strcmp(name, "openai") == 0) return make_openai(app);
+  if (strcmp(name, "responses") == 0 || strcmp(name, "openai-responses") == 0)
+    return make_http(app, &RESPONSES);
+  if (strcmp(name, "gemini") == 0) return make_http(app, &GEMINI);
   return make_anthropic(app);
 }

@@ -55,17 +55,32 @@ HL_API hl_status hl_role_parse(const char *name, hl_role *out);
 typedef enum hl_part_kind {
   HL_PART_TEXT = 0,
   HL_PART_TOOL_CALL = 1,
-  HL_PART_TOOL_RESULT = 2
+  HL_PART_TOOL_RESULT = 2,
+  /** The model's reasoning, kept in the history because reasoning models
+   *  want it back in the next request of a tool loop (OpenAI Responses
+   *  reasoning items). Opaque to hookline; only the provider named in
+   *  `name` sends it, every other provider leaves it out. */
+  HL_PART_REASONING = 3
 } hl_part_kind;
 
 /** One content part. Which fields are used depends on `kind`. */
 typedef struct hl_part {
   hl_part_kind kind;
-  char *text;     /**< TEXT: the text. TOOL_RESULT: the result content. */
-  char *id;       /**< TOOL_CALL and TOOL_RESULT: the call id. */
-  char *name;     /**< TOOL_CALL: tool name. TOOL_RESULT: tool name or NULL. */
-  cJSON *args;    /**< TOOL_CALL: the arguments (an object). */
+  char *text;     /**< TEXT: the text. TOOL_RESULT: the result content.
+                       REASONING: a readable summary, or NULL. */
+  char *id;       /**< TOOL_CALL and TOOL_RESULT: the call id. REASONING:
+                       the provider's item id, or NULL. */
+  char *name;     /**< TOOL_CALL: tool name. TOOL_RESULT: tool name or NULL.
+                       REASONING: the provider that made it, as
+                       hl_provider_name() says ("openai-responses"). */
+  cJSON *args;    /**< TOOL_CALL: the arguments (an object). REASONING: the
+                       provider's own JSON of the item, sent back as is
+                       (an object), or NULL. */
   bool is_error;  /**< TOOL_RESULT: the tool failed; `text` says why. */
+  char *signature; /**< Any kind: an opaque signature the provider gave
+                       with this part and wants back verbatim in the next
+                       request (Gemini's thoughtSignature on a function
+                       call or text part), or NULL. */
 } hl_part;
 
 typedef struct hl_message {
@@ -94,6 +109,17 @@ HL_API hl_status hl_message_add_tool_call(hl_message *msg, const char *id,
 HL_API hl_status hl_message_add_tool_result(hl_message *msg, const char *id,
                                             const char *name, const char *content,
                                             bool is_error);
+/** Append a reasoning part (HL_PART_REASONING): `provider` (required) is
+ *  the provider name that may send it back; `id`, `text` and `signature`
+ *  may be NULL; `data` (an object, or NULL) is deep-copied. Strings are
+ *  copied. HL_ERR_INVALID when `data` is not an object. */
+HL_API hl_status hl_message_add_reasoning(hl_message *msg, const char *provider,
+                                          const char *id, const char *text,
+                                          const cJSON *data, const char *signature);
+/** Set (copy) the signature of part `index`; NULL clears it.
+ *  HL_ERR_INVALID for an index out of range. */
+HL_API hl_status hl_message_set_signature(hl_message *msg, size_t index,
+                                          const char *signature);
 /** All text parts concatenated, as a new string for hl_free() ("" if none).
  *  NULL on allocation failure. */
 HL_API char *hl_message_text(const hl_message *msg);
@@ -102,7 +128,9 @@ HL_API size_t hl_message_tool_call_count(const hl_message *msg);
 
 /** {"role":"assistant","content":[{"type":"text","text":"..."},
  *   {"type":"tool_call","id":..,"name":..,"arguments":{..}},
- *   {"type":"tool_result","id":..,"name":..,"content":"..","is_error":false}]}
+ *   {"type":"tool_result","id":..,"name":..,"content":"..","is_error":false},
+ *   {"type":"reasoning","provider":..,"id":..,"text":..,"data":{..}}]}
+ *  A part with a signature has "signature":"..." too.
  *  A new tree, the caller's (cJSON_Delete()); NULL on failure. */
 HL_API cJSON *hl_message_to_json(const hl_message *msg);
 /** Decode hl_message_to_json() output; a clear HL_ERR_JSON message names the
@@ -219,6 +247,8 @@ typedef struct hl_usage {
   int64_t output_tokens;
   double cost;       /**< in USD; meaningful only when has_cost */
   bool has_cost;
+  int64_t cached_tokens;    /**< of input_tokens, read from the provider's prompt cache */
+  int64_t reasoning_tokens; /**< of output_tokens, spent on hidden reasoning */
 } hl_usage;
 
 /** acc += add (cost is summed when either has one). */

@@ -28,6 +28,12 @@
  *   hl_agent_set_provider(agent, p);
  *   hl_provider_unref(p);
  *
+ * Reasoning models (o-series, gpt-5): they refuse "max_tokens"; the
+ * provider learns that from the server's error, asks again once with
+ * "max_completion_tokens" and keeps using it (or is told either way with
+ * hl_openai_set_max_completion_tokens()). hl_openai_set_reasoning_effort()
+ * and hl_openai_set_parallel_tool_calls() add those request fields.
+ *
  * HTTP (one libcurl layer for every provider, driven by the process's one
  * event loop and connection pool: hookline/pool.h): keep-alive connection
  * reuse across every provider and run of the process, HTTP/2 multiplexing
@@ -78,6 +84,7 @@
 #ifndef HOOKLINE_OPENAI_H
 #define HOOKLINE_OPENAI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "status.h"
 #include "provider.h"
@@ -124,6 +131,22 @@ HL_API hl_status hl_openai_set_retries(hl_provider *provider, int max_retries,
 /** Largest response body accepted, in bytes (default 8 MiB; 0 = no cap).
  *  A larger response fails with HL_ERR_TOO_LARGE. */
 HL_API hl_status hl_openai_set_max_response_bytes(hl_provider *provider, size_t max_bytes);
+
+/** Which field carries the request's max_tokens. By default "max_tokens"
+ *  until a server refuses it the way OpenAI's reasoning models do (an
+ *  error naming "max_completion_tokens"): then the request is sent again
+ *  once with "max_completion_tokens", which this provider keeps using.
+ *  true: always "max_completion_tokens"; false: always "max_tokens" (no
+ *  detection). */
+HL_API hl_status hl_openai_set_max_completion_tokens(hl_provider *provider, bool use);
+
+/** "reasoning_effort" sent with every request ("minimal", "low",
+ *  "medium", "high"; copied, passed as given); NULL stops sending it. */
+HL_API hl_status hl_openai_set_reasoning_effort(hl_provider *provider, const char *effort);
+
+/** "parallel_tool_calls" sent with every request that declares tools
+ *  (the API refuses it without). Not sent until this is called. */
+HL_API hl_status hl_openai_set_parallel_tool_calls(hl_provider *provider, bool parallel);
 
 /** Cancel every request of this provider in progress (any thread): they
  *  return HL_ERR_CANCELLED promptly. Requests started later are not

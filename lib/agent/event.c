@@ -84,7 +84,10 @@ static cJSON *hl_usage_json(const hl_usage *u) {
   if (!o) return NULL;
   if (!cJSON_AddNumberToObject(o, "input_tokens", (double)u->input_tokens) ||
       !cJSON_AddNumberToObject(o, "output_tokens", (double)u->output_tokens) ||
-      (u->has_cost && !cJSON_AddNumberToObject(o, "cost", u->cost))) {
+      (u->has_cost && !cJSON_AddNumberToObject(o, "cost", u->cost)) ||
+      (u->cached_tokens && !cJSON_AddNumberToObject(o, "cached_tokens", (double)u->cached_tokens)) ||
+      (u->reasoning_tokens &&
+       !cJSON_AddNumberToObject(o, "reasoning_tokens", (double)u->reasoning_tokens))) {
     cJSON_Delete(o);
     return NULL;
   }

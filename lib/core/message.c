@@ -35,6 +35,7 @@ static void part_free(hl_part *p) {
   free(p->id);
   free(p->name);
   cJSON_Delete(p->args);
+  free(p->signature);
   memset(p, 0, sizeof *p);
 }
 
@@ -133,6 +134,42 @@ hl_status hl_message_add_tool_result(hl_message *msg, const char *id, const char
   return HL_OK;
 }
 
+hl_status hl_message_add_reasoning(hl_message *msg, const char *provider, const char *id,
+                                   const char *text, const cJSON *data, const char *signature) {
+  if (!msg || !provider)
+    return hl_fail(HL_ERR_INVALID, "hl_message_add_reasoning: NULL message or provider");
+  if (data && !cJSON_IsObject(data))
+    return hl_fail(HL_ERR_INVALID, "hl_message_add_reasoning: data must be an object, got %s",
+                   hl_json_type_name(data));
+  if (data && !hl__json_depth_ok(data, HL_JSON_MAX_DEPTH))
+    return hl_fail(HL_ERR_TOO_LARGE, "hl_message_add_reasoning: data nests deeper than %d levels",
+                   HL_JSON_MAX_DEPTH);
+  hl_part *p = push_part(msg, HL_PART_REASONING);
+  if (!p) return HL_ERR_NOMEM;
+  p->name = hl__strdup(provider);
+  p->id = hl__strdup(id);
+  p->text = hl__strdup(text);
+  p->signature = hl__strdup(signature);
+  p->args = data ? hl_json_clone(data) : NULL;
+  if (!p->name || (id && !p->id) || (text && !p->text) || (signature && !p->signature) ||
+      (data && !p->args)) {
+    part_free(p);
+    return hl__oom();
+  }
+  msg->n_parts++;
+  return HL_OK;
+}
+
+hl_status hl_message_set_signature(hl_message *msg, size_t index, const char *signature) {
+  if (!msg || index >= msg->n_parts)
+    return hl_fail(HL_ERR_INVALID, "hl_message_set_signature: no part %zu", index);
+  char *s = NULL;
+  if (signature && !(s = hl__strdup(signature))) return hl__oom();
+  free(msg->parts[index].signature);
+  msg->parts[index].signature = s;
+  return HL_OK;
+}
+
 char *hl_message_text(const hl_message *msg) {
   if (!msg) {
     hl_fail(HL_ERR_INVALID, "hl_message_text: message is NULL");
@@ -187,10 +224,14 @@ hl_message *hl_message_clone(const hl_message *msg) {
       st = hl_message_add_tool_result(c, p->id ? p->id : "", p->name, p->text ? p->text : "",
                                       p->is_error);
       break;
+    case HL_PART_REASONING:
+      st = hl_message_add_reasoning(c, p->name ? p->name : "", p->id, p->text, p->args, NULL);
+      break;
     default:
       st = hl_fail(HL_ERR_INVALID, "hl_message_clone: part %zu has unknown kind %d", i,
                    (int)p->kind);
     }
+    if (st == HL_OK && p->signature) st = hl_message_set_signature(c, c->n_parts - 1, p->signature);
     if (st != HL_OK) {
       hl_message_free(c);
       return NULL;
@@ -239,11 +280,20 @@ static cJSON *part_to_json(const hl_part *p) {
          hl__json_add_str(j, "content", p->text ? p->text : "") &&
          cJSON_AddBoolToObject(j, "is_error", p->is_error) != NULL;
     break;
+  case HL_PART_REASONING: {
+    ok = hl__json_add_str(j, "type", "reasoning") && hl__json_add_str(j, "provider", p->name) &&
+         hl__json_add_str(j, "id", p->id) && hl__json_add_str(j, "text", p->text);
+    cJSON *data = ok && p->args ? hl_json_clone(p->args) : NULL;
+    if (ok && p->args) ok = data && cJSON_AddItemToObject(j, "data", data);
+    if (!ok) cJSON_Delete(data);
+    break;
+  }
   default:
     cJSON_Delete(j);
     hl_fail(HL_ERR_INVALID, "message part has unknown kind %d", (int)p->kind);
     return NULL;
   }
+  ok = ok && hl__json_add_str(j, "signature", p->signature);
   if (!ok) {
     cJSON_Delete(j);
     hl__oom();
@@ -294,7 +344,18 @@ hl_status hl__json_req_str(const cJSON *obj, const char *key, const char *where,
   return st;
 }
 
+static hl_status part_kind_from_json(const cJSON *pj, hl_message *m, const char *where);
+
+/* One part, then its signature (any kind may carry one). */
 static hl_status part_from_json(const cJSON *pj, hl_message *m, const char *where) {
+  hl_status st = part_kind_from_json(pj, m, where);
+  const char *sig;
+  if (st == HL_OK && (st = hl__json_opt_str(pj, "signature", where, &sig)) == HL_OK && sig)
+    st = hl_message_set_signature(m, m->n_parts - 1, sig);
+  return st;
+}
+
+static hl_status part_kind_from_json(const cJSON *pj, hl_message *m, const char *where) {
   if (!cJSON_IsObject(pj))
     return hl_fail(HL_ERR_JSON, "%s: expected object, got %s", where, hl_json_type_name(pj));
   const char *type, *text, *id, *name;
@@ -324,9 +385,20 @@ static hl_status part_from_json(const cJSON *pj, hl_message *m, const char *wher
                      hl_json_type_name(err));
     return hl_message_add_tool_result(m, id, name, text, cJSON_IsTrue(err));
   }
+  if (strcmp(type, "reasoning") == 0) {
+    if ((st = hl__json_req_str(pj, "provider", where, &name)) ||
+        (st = hl__json_opt_str(pj, "id", where, &id)) ||
+        (st = hl__json_opt_str(pj, "text", where, &text)))
+      return st;
+    const cJSON *data = hl_json_get(pj, "data");
+    if (data && !cJSON_IsNull(data) && !cJSON_IsObject(data))
+      return hl_fail(HL_ERR_JSON, "%s.data: expected object, got %s", where, hl_json_type_name(data));
+    return hl_message_add_reasoning(m, name, id, text, cJSON_IsObject(data) ? data : NULL, NULL);
+  }
   char q[64];
   hl__quote(q, sizeof q, type);
-  return hl_fail(HL_ERR_JSON, "%s.type: unknown part type %s (expected text, tool_call or tool_result)",
+  return hl_fail(HL_ERR_JSON,
+                 "%s.type: unknown part type %s (expected text, tool_call, tool_result or reasoning)",
                  where, q);
 }
 

@@ -30,6 +30,8 @@ void hl_usage_add(hl_usage *acc, const hl_usage *add) {
   if (!acc || !add) return;
   acc->input_tokens += add->input_tokens;
   acc->output_tokens += add->output_tokens;
+  acc->cached_tokens += add->cached_tokens;
+  acc->reasoning_tokens += add->reasoning_tokens;
   if (add->has_cost) {
     acc->cost = (acc->has_cost ? acc->cost : 0) + add->cost;
     acc->has_cost = true;
@@ -110,6 +112,12 @@ cJSON *hl_response_to_json(const hl_response *resp) {
       !cJSON_AddNumberToObject(u, "output_tokens", (double)resp->usage.output_tokens))
     goto oom;
   if (resp->usage.has_cost && !cJSON_AddNumberToObject(u, "cost", resp->usage.cost)) goto oom;
+  /* Only when known, so older readers see the same document as before. */
+  if ((resp->usage.cached_tokens &&
+       !cJSON_AddNumberToObject(u, "cached_tokens", (double)resp->usage.cached_tokens)) ||
+      (resp->usage.reasoning_tokens &&
+       !cJSON_AddNumberToObject(u, "reasoning_tokens", (double)resp->usage.reasoning_tokens)))
+    goto oom;
   if (!hl__json_add_str(j, "model", resp->model) || !hl__json_add_str(j, "id", resp->id)) goto oom;
   return j;
 oom:
@@ -147,7 +155,9 @@ static hl_status decode_response(const cJSON *j, hl_response *r) {
     if (!cJSON_IsObject(u))
       return hl_fail(HL_ERR_JSON, "response.usage: expected object, got %s", hl_json_type_name(u));
     if ((st = decode_tokens(u, "input_tokens", &r->usage.input_tokens)) ||
-        (st = decode_tokens(u, "output_tokens", &r->usage.output_tokens)))
+        (st = decode_tokens(u, "output_tokens", &r->usage.output_tokens)) ||
+        (st = decode_tokens(u, "cached_tokens", &r->usage.cached_tokens)) ||
+        (st = decode_tokens(u, "reasoning_tokens", &r->usage.reasoning_tokens)))
       return st;
     const cJSON *cost = hl_json_get(u, "cost");
     if (cost && !cJSON_IsNull(cost)) {

@@ -52,6 +52,9 @@ static cJSON *block_for(const hl_part *p) {
          cJSON_AddStringToObject(b, "content", p->text ? p->text : "") &&
          (!p->is_error || cJSON_AddTrueToObject(b, "is_error"));
     break;
+  case HL_PART_REASONING: /* another provider's: encode_message() skips it */
+    ok = false;
+    break;
   }
   if (!ok) {
     cJSON_Delete(b);
@@ -68,6 +71,7 @@ static hl_status encode_message(cJSON *msgs, const hl_message *m) {
   for (size_t i = 0; i < m->n_parts; i++) {
     const hl_part *p = &m->parts[i];
     if (p->kind == HL_PART_TEXT && (!p->text || !*p->text)) continue; /* the API rejects empty text */
+    if (p->kind == HL_PART_REASONING) continue;
     if (p->kind == HL_PART_TOOL_RESULT && m->role == HL_ROLE_ASSISTANT) continue;
     wanted++;
   }
@@ -90,6 +94,7 @@ static hl_status encode_message(cJSON *msgs, const hl_message *m) {
       if ((pass == 0) != result) continue;
       if (result && m->role == HL_ROLE_ASSISTANT) continue;
       if (p->kind == HL_PART_TEXT && (!p->text || !*p->text)) continue;
+      if (p->kind == HL_PART_REASONING) continue;
       if (result && pass == 0) {
         /* Results must lead the user message even when it was merged. */
         cJSON *b = block_for(p);

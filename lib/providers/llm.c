@@ -13,6 +13,7 @@
 #include "hookline/json.h"
 #include "hookline/observer.h"
 #include "providers/excerpt.h"
+#include "core/util.h"
 #include "providers/llm.h"
 #include "providers/retry_after.h"
 
@@ -93,6 +94,7 @@ void hl__llm_free(hl__llm *l) {
   for (size_t i = 0; i < l->n_headers; i++) free(l->headers[i]);
   free(l->headers);
   free(l->version);
+  cJSON_Delete(l->options);
   free(l);
 }
 
@@ -160,6 +162,32 @@ hl_status hl__llm_set_max_response_bytes(hl__llm *l, size_t max_bytes) {
   hl__http_options o = *hl__http_get_options(l->http);
   o.max_response_bytes = max_bytes;
   hl__http_set_options(l->http, &o);
+  return HL_OK;
+}
+
+hl_status hl__llm_set_option(hl__llm *l, const char *key, cJSON *value) {
+  if (!l->options && !(l->options = cJSON_CreateObject())) {
+    cJSON_Delete(value);
+    return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(l->options, key);
+  if (value && !cJSON_AddItemToObject(l->options, key, value)) {
+    cJSON_Delete(value);
+    return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  }
+  return HL_OK;
+}
+
+hl_status hl__llm_apply_options(const hl__llm *l, cJSON *payload) {
+  const cJSON *opt;
+  cJSON_ArrayForEach(opt, l->options) {
+    cJSON_DeleteItemFromObjectCaseSensitive(payload, opt->string);
+    cJSON *v = cJSON_Duplicate(opt, 1);
+    if (!v || !cJSON_AddItemToObject(payload, opt->string, v)) {
+      cJSON_Delete(v);
+      return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
+    }
+  }
   return HL_OK;
 }
 
@@ -423,6 +451,31 @@ hl_status hl__llm_set_ids(hl_response *r, const cJSON *j) {
   return HL_OK;
 }
 
+void hl__llm_token_count(const cJSON *obj, const char *key, int64_t *out) {
+  hl__json_token_count(hl_json_get(obj, key), out); /* the one rule (core/util.h) */
+}
+
+void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size,
+                   const cJSON *index, size_t max, const char *what) {
+  double idx = cJSON_IsNumber(index) ? index->valuedouble : -1;
+  if (!(idx >= 0 && idx < (double)max) || idx != (double)(size_t)idx) {
+    hl_fail(HL_ERR_PROVIDER, "%s: stream event %zu has a bad %s", s->l->name, s->events, what);
+    return NULL;
+  }
+  size_t k = (size_t)idx;
+  if (k >= *n) {
+    char *grown = realloc(*items, (k + 1) * size);
+    if (!grown) {
+      hl_fail(HL_ERR_NOMEM, "%s: out of memory", s->l->name);
+      return NULL;
+    }
+    memset(grown + *n * size, 0, (k + 1 - *n) * size);
+    *items = grown;
+    *n = k + 1;
+  }
+  return (char *)*items + k * size;
+}
+
 hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t len,
                               cJSON **out) {
   *out = NULL;
@@ -492,8 +545,20 @@ hl_status hl__llm_complete(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
   double start = now_ms();
   const char *model = hl__llm_model(l, req);
   if (!model) return HL_ERR_INVALID;
+  /* A path that depends on the model (Gemini): this call's own copy of
+   * the wire with it, so everything below reads w->path as for the rest. */
+  char path[512];
+  hl__llm_wire with_path;
+  hl_status st = HL_OK;
+  if (w->make_path) {
+    st = w->make_path(l, model, req->stream, path, sizeof path);
+    if (st != HL_OK) return st;
+    with_path = *w;
+    with_path.path = path;
+    w = &with_path;
+  }
   cJSON *payload = NULL;
-  hl_status st = w->encode(l, req, model, &payload);
+  st = w->encode(l, req, model, &payload);
   if (st != HL_OK) return st;
 
   char fixed[128], key[1024];
@@ -532,4 +597,27 @@ hl_status hl__llm_complete(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
   }
   *out = r;
   return HL_OK;
+}
+
+hl_status hl__llm_provider_complete(void *impl, hl_context *ctx, const hl_request *req,
+                                    hl_response **out) {
+  hl__llm *l = impl;
+  return hl__llm_complete(l, l->wire, ctx, req, out);
+}
+
+void hl__llm_provider_destroy(void *impl) { hl__llm_free(impl); }
+
+hl_provider *hl__llm_provider_new(const hl_provider_ops *ops, const hl__llm_wire *wire,
+                                  const char *base_url, const char *env_base,
+                                  const char *default_base, const char *api_key,
+                                  const char *env_key) {
+  hl__llm *l = hl__llm_new(ops->name, base_url, env_base, default_base, api_key, env_key);
+  if (!l) return NULL;
+  l->wire = wire;
+  hl_provider *p = hl_provider_new(ops, l);
+  if (!p) {
+    hl__llm_free(l);
+    hl_fail(HL_ERR_NOMEM, "%s: out of memory", ops->name);
+  }
+  return p;
 }

@@ -38,7 +38,19 @@ typedef struct hl__llm {
   size_t n_headers;
   int max_tokens;        /* default max_tokens (Anthropic) */
   char *version;         /* anthropic-version */
+  const struct hl__llm_wire *wire; /* set by hl__llm_provider_new() */
+  int max_tokens_field;  /* Chat Completions: HL__LLM_MAX_TOKENS_*; read and
+                            written with __atomic builtins (a request may
+                            learn it while others encode) */
+  cJSON *options;        /* provider options the encoder reads (Responses'
+                            reasoning/store/include, Gemini's thinkingConfig),
+                            or NULL */
 } hl__llm;
+
+/* Which field carries the request's max_tokens (Chat Completions). */
+#define HL__LLM_MAX_TOKENS_AUTO 0       /* max_tokens until the server refuses it */
+#define HL__LLM_MAX_TOKENS 1            /* always max_tokens */
+#define HL__LLM_MAX_COMPLETION_TOKENS 2 /* always max_completion_tokens */
 
 /* A growable string. Zero-initialise. */
 typedef struct hl__buf {
@@ -62,6 +74,12 @@ hl_status hl__llm_add_header(hl__llm *llm, const char *name, const char *value);
 hl_status hl__llm_set_timeouts(hl__llm *llm, long connect_ms, long total_ms, long idle_ms);
 hl_status hl__llm_set_retries(hl__llm *llm, int max_retries, long base_ms, long max_ms);
 hl_status hl__llm_set_max_response_bytes(hl__llm *llm, size_t max_bytes);
+
+/* Set options[key] = value (taken, also on failure; NULL removes key). */
+hl_status hl__llm_set_option(hl__llm *llm, const char *key, cJSON *value);
+
+/* Copy every option into `payload` (replacing fields of the same name). */
+hl_status hl__llm_apply_options(const hl__llm *llm, cJSON *payload);
 
 /* The model for `req`: its own or the default; NULL with hl_fail set. */
 const char *hl__llm_model(const hl__llm *llm, const hl_request *req);
@@ -98,6 +116,11 @@ typedef struct hl__llm_stream {
 /* What a wire format (openai.c, anthropic.c) plugs into hl__llm_complete(). */
 typedef struct hl__llm_wire {
   const char *path; /* appended to base_url: "/chat/completions" */
+  /* Instead of `path`, when the path depends on the model or on
+   * streaming (Gemini's /models/{model}:generateContent): write it into
+   * buf; message set on failure (a model name unfit for a URL). */
+  hl_status (*make_path)(const hl__llm *l, const char *model, bool stream, char *buf,
+                         size_t size);
   /* Header line sent before the key (NULL: none); not secret. */
   void (*fixed_header)(const hl__llm *l, char *buf, size_t size);
   const char *key_header; /* the key follows it: "Authorization: Bearer " */
@@ -123,6 +146,64 @@ typedef struct hl__llm_wire {
  */
 hl_status hl__llm_complete(hl__llm *llm, const hl__llm_wire *w, hl_context *ctx,
                            const hl_request *req, hl_response **out);
+
+/* Set *out to obj[key] when it is a token count a JSON number carries
+ * exactly (a whole number from 0 to 2^53); leave it alone otherwise
+ * (absent, negative, fractional, huge: a hostile server's count). */
+void hl__llm_token_count(const cJSON *obj, const char *key, int64_t *out);
+
+/* The public functions every HTTP provider has besides its constructor,
+ * defined once for a provider whose static name array is `name`:
+ * hl_<prefix>_set_model, _add_header, _set_timeouts, _set_retries,
+ * _set_max_response_bytes and _cancel (documented in openai.h). */
+#define HL__LLM_COMMON_API(prefix, name)                                                     \
+  hl_status hl_##prefix##_set_model(hl_provider *p, const char *model) {                     \
+    hl__llm *l = hl__llm_of(p, name);                                                        \
+    return l ? hl__llm_set_model(l, model) : HL_ERR_INVALID;                                 \
+  }                                                                                          \
+  hl_status hl_##prefix##_add_header(hl_provider *p, const char *hname, const char *value) { \
+    hl__llm *l = hl__llm_of(p, name);                                                        \
+    return l ? hl__llm_add_header(l, hname, value) : HL_ERR_INVALID;                         \
+  }                                                                                          \
+  hl_status hl_##prefix##_set_timeouts(hl_provider *p, long c_ms, long t_ms, long i_ms) {    \
+    hl__llm *l = hl__llm_of(p, name);                                                        \
+    return l ? hl__llm_set_timeouts(l, c_ms, t_ms, i_ms) : HL_ERR_INVALID;                   \
+  }                                                                                          \
+  hl_status hl_##prefix##_set_retries(hl_provider *p, int n, long base_ms, long max_ms) {    \
+    hl__llm *l = hl__llm_of(p, name);                                                        \
+    return l ? hl__llm_set_retries(l, n, base_ms, max_ms) : HL_ERR_INVALID;                  \
+  }                                                                                          \
+  hl_status hl_##prefix##_set_max_response_bytes(hl_provider *p, size_t max_bytes) {         \
+    hl__llm *l = hl__llm_of(p, name);                                                        \
+    return l ? hl__llm_set_max_response_bytes(l, max_bytes) : HL_ERR_INVALID;                \
+  }                                                                                          \
+  void hl_##prefix##_cancel(hl_provider *p) {                                                \
+    hl__llm *l = hl__llm_of(p, name);                                                        \
+    if (l) hl__http_cancel_all(l->http);                                                     \
+    else hl_clear_error();                                                                   \
+  }
+
+/* A whole provider over `wire`: the configuration (arguments as
+ * hl__llm_new(), the name from ops->name) inside an hl_provider whose
+ * static `ops` has that name array (it identifies the provider, see
+ * hl__llm_of()), .complete = hl__llm_provider_complete and .destroy =
+ * hl__llm_provider_destroy. One reference, the caller's; NULL with
+ * hl_fail set. */
+hl_provider *hl__llm_provider_new(const hl_provider_ops *ops, const hl__llm_wire *wire,
+                                  const char *base_url, const char *env_base,
+                                  const char *default_base, const char *api_key,
+                                  const char *env_key);
+hl_status hl__llm_provider_complete(void *impl, hl_context *ctx, const hl_request *req,
+                                    hl_response **out);
+void hl__llm_provider_destroy(void *impl);
+
+/* Element `index` (a JSON number from the stream, untrusted) of the
+ * growable array *items of *n elements of `size` bytes, grown with zeroed
+ * elements as needed. NULL with hl_fail set when the index is missing,
+ * not a whole number, or >= max ("stream event N has a bad <what>"), or
+ * on allocation failure. */
+void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size,
+                   const cJSON *index, size_t max, const char *what);
 
 /* Parse a stream event's data as JSON, or fail with HL_ERR_PROVIDER
  * naming the event's number. */

@@ -105,7 +105,6 @@ fail:
 
 static hl_status encode_request(const hl__llm *l, const hl_request *req, const char *model,
                                 cJSON **out) {
-  (void)l; /* the wire's signature: Anthropic's encoder needs its default max_tokens */
   *out = NULL;
   cJSON *j = cJSON_CreateObject();
   if (!j || !cJSON_AddStringToObject(j, "model", model)) goto oom;
@@ -173,7 +172,10 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
     }
   }
   if (req->temperature >= 0 && !cJSON_AddNumberToObject(j, "temperature", req->temperature)) goto oom;
-  if (req->max_tokens > 0 && !cJSON_AddNumberToObject(j, "max_tokens", req->max_tokens)) goto oom;
+  const char *max_field = __atomic_load_n(&l->max_tokens_field, __ATOMIC_RELAXED) ==
+                                  HL__LLM_MAX_COMPLETION_TOKENS
+                              ? "max_completion_tokens" : "max_tokens";
+  if (req->max_tokens > 0 && !cJSON_AddNumberToObject(j, max_field, req->max_tokens)) goto oom;
   if (req->n_stop > 0) {
     cJSON *stop = cJSON_AddArrayToObject(j, "stop");
     if (!stop) goto oom;
@@ -186,6 +188,10 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
         !cJSON_AddTrueToObject(so, "include_usage"))
       goto oom;
   }
+  /* reasoning_effort, parallel_tool_calls: the API refuses the latter
+   * without tools. */
+  if (hl__llm_apply_options(l, j) != HL_OK) goto fail;
+  if (req->n_tools == 0) cJSON_DeleteItemFromObjectCaseSensitive(j, "parallel_tool_calls");
   *out = j;
   return HL_OK;
 oom:
@@ -444,7 +450,16 @@ static const hl__llm_wire openai_wire = {
 
 static hl_status openai_complete(void *impl, hl_context *ctx, const hl_request *req,
                                  hl_response **out) {
-  return hl__llm_complete(impl, &openai_wire, ctx, req, out);
+  hl__llm *l = impl;
+  hl_status st = hl__llm_complete(l, &openai_wire, ctx, req, out);
+  /* Reasoning models refuse max_tokens ("Use 'max_completion_tokens'
+   * instead"): learn it once for this provider and ask again. */
+  int mode = HL__LLM_MAX_TOKENS_AUTO;
+  if (st == HL_ERR_HTTP && req->max_tokens > 0 && strstr(hl_last_error(), "max_completion_tokens") &&
+      __atomic_compare_exchange_n(&l->max_tokens_field, &mode, HL__LLM_MAX_COMPLETION_TOKENS, false,
+                                  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    st = hl__llm_complete(l, &openai_wire, ctx, req, out);
+  return st;
 }
 
 static void openai_destroy(void *impl) { hl__llm_free(impl); }
@@ -490,6 +505,30 @@ hl_status hl_openai_set_retries(hl_provider *p, int max_retries, long base_ms, l
 hl_status hl_openai_set_max_response_bytes(hl_provider *p, size_t max_bytes) {
   hl__llm *l = hl__llm_of(p, openai_name);
   return l ? hl__llm_set_max_response_bytes(l, max_bytes) : HL_ERR_INVALID;
+}
+
+hl_status hl_openai_set_max_completion_tokens(hl_provider *p, bool use) {
+  hl__llm *l = hl__llm_of(p, openai_name);
+  if (!l) return HL_ERR_INVALID;
+  __atomic_store_n(&l->max_tokens_field, use ? HL__LLM_MAX_COMPLETION_TOKENS : HL__LLM_MAX_TOKENS,
+                   __ATOMIC_RELAXED);
+  return HL_OK;
+}
+
+hl_status hl_openai_set_reasoning_effort(hl_provider *p, const char *effort) {
+  hl__llm *l = hl__llm_of(p, openai_name);
+  if (!l) return HL_ERR_INVALID;
+  cJSON *v = effort ? cJSON_CreateString(effort) : NULL;
+  if (effort && !v) return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+  return hl__llm_set_option(l, "reasoning_effort", v);
+}
+
+hl_status hl_openai_set_parallel_tool_calls(hl_provider *p, bool parallel) {
+  hl__llm *l = hl__llm_of(p, openai_name);
+  if (!l) return HL_ERR_INVALID;
+  cJSON *v = cJSON_CreateBool(parallel);
+  if (!v) return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+  return hl__llm_set_option(l, "parallel_tool_calls", v);
 }
 
 void hl_openai_cancel(hl_provider *p) {

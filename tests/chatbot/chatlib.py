@@ -49,7 +49,8 @@ def clean_env(tmpdir):
     is the default), history kept in the temp dir, UTF-8, colour off."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL",
-                        "ANTHROPIC_BASE_URL", "TMUX", "TMUX_PANE")}
+                        "ANTHROPIC_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+                        "GEMINI_BASE_URL", "TMUX", "TMUX_PANE")}
     env["HOME"] = tmpdir
     env["HOOKLINE_CHAT_HISTORY"] = os.path.join(tmpdir, "history")
     env["LANG"] = "C.UTF-8"

@@ -1,0 +1,590 @@
+/*
+ * gemini.c - the Google Gemini generateContent wire format (see gemini.h).
+ *
+ * Gemini answers with candidates whose content is a list of parts: text,
+ * thought summaries, function calls, each of which may carry a thought
+ * signature that must come back on the same part in the next request.
+ * Parts map one to one onto the assistant message's parts (signature
+ * included), so the agent's history is all the state a tool loop needs.
+ * A stream is a series of partial answers; its text fragments are joined
+ * into parts and the result is decoded by the function that decodes a
+ * whole body, which keeps the two paths equal.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookline/gemini.h"
+#include "hookline/json.h"
+#include "core/util.h"
+#include "providers/llm.h"
+
+/* An array, not a literal: its address identifies our providers. */
+static const char gemini_name[] = "gemini";
+
+/* Ids we make up for function calls the API gave none; not sent back. */
+#define GM_GEN_ID "gemini-call-"
+
+/* ------------------------------------------------------------------ */
+/* Encoding                                                            */
+/* ------------------------------------------------------------------ */
+
+static hl_status oom(void) { return hl_fail(HL_ERR_NOMEM, "gemini: out of memory encoding the request"); }
+
+static hl_status make_path(const hl__llm *l, const char *model, bool stream, char *buf,
+                           size_t size) {
+  if (!strncmp(model, "models/", 7)) model += 7;
+  size_t n = strlen(model);
+  bool ok = n > 0 && n < size - 48;
+  for (const char *c = model; ok && *c; c++)
+    ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+         *c == '-' || *c == '.' || *c == '_';
+  if (!ok) {
+    char q[80];
+    hl__quote(q, sizeof q, model);
+    return hl_fail(HL_ERR_INVALID, "%s: model name %s is not usable in a URL", l->name, q);
+  }
+  snprintf(buf, size, "/models/%s:%s", model,
+           stream ? "streamGenerateContent?alt=sse" : "generateContent");
+  return HL_OK;
+}
+
+/* The name of the call `id` answers: the part's own, else the call's. */
+static const char *result_name(const hl_request *req, const hl_part *p) {
+  if (p->name && *p->name) return p->name;
+  for (size_t i = req->messages.count; i-- > 0;) {
+    const hl_message *m = req->messages.items[i];
+    for (size_t k = 0; m && k < m->n_parts; k++)
+      if (m->parts[k].kind == HL_PART_TOOL_CALL && m->parts[k].id && p->id &&
+          !strcmp(m->parts[k].id, p->id))
+        return m->parts[k].name;
+  }
+  return NULL;
+}
+
+static bool add_id(cJSON *o, const char *id) {
+  if (!id || !*id || !strncmp(id, GM_GEN_ID, sizeof GM_GEN_ID - 1)) return true;
+  return cJSON_AddStringToObject(o, "id", id) != NULL;
+}
+
+/* functionResponse.response must be an object: the result's own JSON
+ * object, else the text under "result" (or "error" for a failed tool). */
+static cJSON *response_object(const hl_part *p) {
+  const char *text = p->text ? p->text : "";
+  cJSON *o = NULL;
+  if (!p->is_error && hl_json_parse(text, strlen(text), &o) == HL_OK && cJSON_IsObject(o)) return o;
+  cJSON_Delete(o);
+  hl_clear_error();
+  o = cJSON_CreateObject();
+  if (o && !cJSON_AddStringToObject(o, p->is_error ? "error" : "result", text)) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* *out: the wire part for `p`, or NULL when it has none on this side of
+ * the conversation (another provider's reasoning, empty text). */
+static hl_status part_for(const hl_request *req, const hl_part *p, bool model, cJSON **out) {
+  *out = NULL;
+  if (p->kind == HL_PART_REASONING) {
+    bool ours = model && p->name && !strcmp(p->name, gemini_name) && p->args;
+    if (ours && !(*out = cJSON_Duplicate(p->args, 1))) return oom();
+    return HL_OK;
+  }
+  if (p->kind == HL_PART_TEXT && (!p->text || !*p->text) && !p->signature) return HL_OK;
+  if ((p->kind == HL_PART_TOOL_CALL && !model) || (p->kind == HL_PART_TOOL_RESULT && model))
+    return HL_OK;
+  cJSON *o = cJSON_CreateObject();
+  bool ok = o != NULL;
+  if (ok && p->kind == HL_PART_TEXT) {
+    ok = cJSON_AddStringToObject(o, "text", p->text ? p->text : "") != NULL;
+  } else if (ok && p->kind == HL_PART_TOOL_CALL) {
+    cJSON *fc = cJSON_AddObjectToObject(o, "functionCall");
+    cJSON *args = p->args ? cJSON_Duplicate(p->args, 1) : cJSON_CreateObject();
+    ok = fc && add_id(fc, p->id) && cJSON_AddStringToObject(fc, "name", p->name ? p->name : "") &&
+         args && cJSON_AddItemToObject(fc, "args", args);
+    if (!ok && args && !hl_json_get(fc, "args")) cJSON_Delete(args);
+  } else if (ok && p->kind == HL_PART_TOOL_RESULT) {
+    const char *name = result_name(req, p);
+    if (!name) {
+      cJSON_Delete(o);
+      return hl_fail(HL_ERR_INVALID,
+                     "gemini: tool result %s names no tool and answers no call in the history",
+                     p->id ? p->id : "(no id)");
+    }
+    cJSON *fr = cJSON_AddObjectToObject(o, "functionResponse");
+    cJSON *resp = response_object(p);
+    ok = fr && add_id(fr, p->id) && cJSON_AddStringToObject(fr, "name", name) && resp &&
+         cJSON_AddItemToObject(fr, "response", resp);
+    if (!ok && resp && !hl_json_get(fr, "response")) cJSON_Delete(resp);
+  }
+  if (ok && p->signature) ok = cJSON_AddStringToObject(o, "thoughtSignature", p->signature) != NULL;
+  if (!ok) {
+    cJSON_Delete(o);
+    return oom();
+  }
+  *out = o;
+  return HL_OK;
+}
+
+/* Append the parts of `m` to the last content if it has the same role,
+ * else to a new one; a user turn's function responses first. */
+static hl_status encode_message(cJSON *contents, const hl_request *req, const hl_message *m) {
+  bool model = m->role == HL_ROLE_ASSISTANT;
+  const char *role = model ? "model" : "user";
+  cJSON *parts = cJSON_CreateArray();
+  if (!parts) return oom();
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < m->n_parts; i++) {
+      const hl_part *p = &m->parts[i];
+      if ((pass == 0) != (p->kind == HL_PART_TOOL_RESULT)) continue;
+      cJSON *w = NULL;
+      hl_status st = part_for(req, p, model, &w);
+      if (st != HL_OK) {
+        cJSON_Delete(parts);
+        return st;
+      }
+      if (w && !hl__llm_push(parts, w)) {
+        cJSON_Delete(parts);
+        return oom();
+      }
+    }
+  if (!parts->child) {
+    cJSON_Delete(parts);
+    return HL_OK;
+  }
+  cJSON *last = cJSON_GetArrayItem(contents, cJSON_GetArraySize(contents) - 1);
+  const char *last_role = hl_json_get_string(last, "role");
+  cJSON *into = last_role && !strcmp(last_role, role) ? cJSON_GetObjectItemCaseSensitive(last, "parts")
+                                                      : NULL;
+  if (into) {
+    while (parts->child) hl__llm_push(into, cJSON_DetachItemViaPointer(parts, parts->child));
+    cJSON_Delete(parts);
+    return HL_OK;
+  }
+  cJSON *c = cJSON_CreateObject();
+  if (!hl__llm_push(contents, c) || !cJSON_AddStringToObject(c, "role", role) ||
+      !cJSON_AddItemToObject(c, "parts", parts)) {
+    cJSON_Delete(parts);
+    return oom();
+  }
+  return HL_OK;
+}
+
+static hl_status encode_tools(cJSON *j, const hl_request *req) {
+  cJSON *tools = cJSON_AddArrayToObject(j, "tools");
+  cJSON *t = cJSON_CreateObject();
+  cJSON *decls = NULL;
+  if (!tools || !hl__llm_push(tools, t) || !(decls = cJSON_AddArrayToObject(t, "functionDeclarations")))
+    return oom();
+  for (size_t i = 0; i < req->n_tools; i++) {
+    const hl_tool_decl *d = &req->tools[i];
+    cJSON *f = cJSON_CreateObject();
+    if (!hl__llm_push(decls, f)) return oom();
+    cJSON *params = d->parameters ? cJSON_Duplicate(d->parameters, 1) : hl__empty_object_schema();
+    if (!cJSON_AddStringToObject(f, "name", d->name ? d->name : "") ||
+        (d->description && !cJSON_AddStringToObject(f, "description", d->description)) ||
+        !params || !cJSON_AddItemToObject(f, "parameters", params)) {
+      cJSON_Delete(params);
+      return oom();
+    }
+  }
+  if (req->tool_choice == HL_TOOL_CHOICE_AUTO) return HL_OK;
+  if (req->tool_choice == HL_TOOL_CHOICE_NAMED && (!req->tool_choice_name || !*req->tool_choice_name))
+    return hl_fail(HL_ERR_INVALID, "gemini: tool choice NAMED without a tool name");
+  cJSON *tc = cJSON_AddObjectToObject(j, "toolConfig");
+  cJSON *fc = tc ? cJSON_AddObjectToObject(tc, "functionCallingConfig") : NULL;
+  cJSON *names = NULL;
+  bool ok = fc && cJSON_AddStringToObject(fc, "mode", req->tool_choice == HL_TOOL_CHOICE_NONE ? "NONE" : "ANY");
+  if (ok && req->tool_choice == HL_TOOL_CHOICE_NAMED)
+    ok = (names = cJSON_AddArrayToObject(fc, "allowedFunctionNames")) &&
+         hl__llm_push(names, cJSON_CreateString(req->tool_choice_name));
+  return ok ? HL_OK : oom();
+}
+
+static hl_status encode_generation(const hl__llm *l, cJSON *j, const hl_request *req) {
+  cJSON *g = cJSON_CreateObject();
+  if (!g) return oom();
+  bool ok = (req->temperature < 0 || cJSON_AddNumberToObject(g, "temperature", req->temperature)) &&
+            (req->max_tokens <= 0 || cJSON_AddNumberToObject(g, "maxOutputTokens", req->max_tokens));
+  if (ok && req->n_stop > 0) {
+    cJSON *stop = cJSON_AddArrayToObject(g, "stopSequences");
+    ok = stop != NULL;
+    for (size_t i = 0; ok && i < req->n_stop; i++)
+      ok = hl__llm_push(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""));
+  }
+  if (ok && req->response_schema) {
+    cJSON *schema = cJSON_Duplicate(req->response_schema, 1);
+    ok = cJSON_AddStringToObject(g, "responseMimeType", "application/json") && schema &&
+         cJSON_AddItemToObject(g, "responseJsonSchema", schema);
+    if (!ok && schema && !hl_json_get(g, "responseJsonSchema")) cJSON_Delete(schema);
+  }
+  const cJSON *thinking = hl_json_get(l->options, "thinkingConfig");
+  if (ok && thinking) {
+    cJSON *t = cJSON_Duplicate(thinking, 1);
+    ok = t && cJSON_AddItemToObject(g, "thinkingConfig", t);
+    if (!ok) cJSON_Delete(t);
+  }
+  if (ok && !g->child) {
+    cJSON_Delete(g);
+    return HL_OK;
+  }
+  if (!ok || !cJSON_AddItemToObject(j, "generationConfig", g)) {
+    cJSON_Delete(g);
+    return oom();
+  }
+  return HL_OK;
+}
+
+static hl_status encode_request(const hl__llm *l, const hl_request *req, const char *model,
+                                cJSON **out) {
+  (void)model; /* it travels in the URL (make_path) */
+  *out = NULL;
+  hl_status st = HL_OK;
+  cJSON *j = cJSON_CreateObject();
+  cJSON *contents = j ? cJSON_AddArrayToObject(j, "contents") : NULL;
+  cJSON *system = NULL;
+  if (!contents) st = oom();
+  for (size_t i = 0; st == HL_OK && i < req->messages.count; i++) {
+    const hl_message *m = req->messages.items[i];
+    if (!m) continue;
+    if (m->role != HL_ROLE_SYSTEM) {
+      st = encode_message(contents, req, m);
+      continue;
+    }
+    /* systemInstruction: {"parts": [{"text": ...}, ...]} */
+    for (size_t k = 0; st == HL_OK && k < m->n_parts; k++) {
+      const hl_part *p = &m->parts[k];
+      if (p->kind != HL_PART_TEXT || !p->text || !*p->text) continue;
+      cJSON *sp = NULL, *t = NULL;
+      if (!system && (!(system = cJSON_AddObjectToObject(j, "systemInstruction")) ||
+                      !cJSON_AddArrayToObject(system, "parts")))
+        st = oom();
+      else if (!(sp = cJSON_GetObjectItemCaseSensitive(system, "parts")) ||
+               !hl__llm_push(sp, t = cJSON_CreateObject()) ||
+               !cJSON_AddStringToObject(t, "text", p->text))
+        st = oom();
+    }
+  }
+  if (st == HL_OK && req->n_tools > 0) st = encode_tools(j, req);
+  if (st == HL_OK) st = encode_generation(l, j, req);
+  if (st != HL_OK) {
+    cJSON_Delete(j);
+    return st;
+  }
+  *out = j;
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding                                                            */
+/* ------------------------------------------------------------------ */
+
+static hl_finish_reason finish_of(const char *s, bool *blocked) {
+  static const char *const filters[] = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT",
+                                        "SPII", "IMAGE_SAFETY", "LANGUAGE"};
+  static const char *const errors[] = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL",
+                                       "TOO_MANY_TOOL_CALLS"};
+  *blocked = false;
+  if (!s) return HL_FINISH_UNKNOWN;
+  if (!strcmp(s, "STOP")) return HL_FINISH_STOP;
+  if (!strcmp(s, "MAX_TOKENS")) return HL_FINISH_LENGTH;
+  for (size_t i = 0; i < sizeof filters / sizeof *filters; i++)
+    if (!strcmp(s, filters[i])) return *blocked = true, HL_FINISH_CONTENT_FILTER;
+  for (size_t i = 0; i < sizeof errors / sizeof *errors; i++)
+    if (!strcmp(s, errors[i])) return *blocked = true, HL_FINISH_ERROR;
+  return HL_FINISH_UNKNOWN;
+}
+
+static void usage_of(const cJSON *u, hl_usage *out) {
+  if (!cJSON_IsObject(u)) return;
+  int64_t prompt = 0, tool_prompt = 0, cand = 0, thoughts = 0;
+  hl__llm_token_count(u, "promptTokenCount", &prompt);
+  hl__llm_token_count(u, "toolUsePromptTokenCount", &tool_prompt);
+  hl__llm_token_count(u, "candidatesTokenCount", &cand);
+  hl__llm_token_count(u, "thoughtsTokenCount", &thoughts);
+  hl__llm_token_count(u, "cachedContentTokenCount", &out->cached_tokens);
+  out->input_tokens = prompt + tool_prompt;
+  out->output_tokens = cand + thoughts;
+  out->reasoning_tokens = thoughts;
+}
+
+static hl_status body_error(const cJSON *j, const char *where) {
+  const cJSON *err = hl_json_get(j, "error");
+  if (!err || cJSON_IsNull(err)) return HL_OK;
+  const char *m = cJSON_IsString(err) ? err->valuestring : hl_json_get_string(err, "message");
+  const char *status = hl_json_get_string(err, "status");
+  return hl_fail(HL_ERR_PROVIDER, "gemini: the server reported an error%s: %s%s%s%s", where,
+                 m ? m : "(no message)", status ? " (" : "", status ? status : "", status ? ")" : "");
+}
+
+/* The candidate with index 0 (a missing index is 0); in a whole body
+ * the first one when none has index 0. A stream's chunk may carry only
+ * other candidates: then none. */
+static const cJSON *candidate_of(const cJSON *j, bool whole) {
+  const cJSON *c, *cands = hl_json_get(j, "candidates");
+  cJSON_ArrayForEach(c, cands)
+    if (hl_json_get_number(c, "index", 0) == 0) return c;
+  return whole ? cJSON_GetArrayItem(cands, 0) : NULL;
+}
+
+static hl_status add_part(const hl__llm *l, hl_message *m, const cJSON *p, size_t *calls) {
+  const char *sig = hl_json_get_string(p, "thoughtSignature");
+  const char *text = hl_json_get_string(p, "text");
+  const cJSON *fc = hl_json_get(p, "functionCall");
+  hl_status st = HL_OK;
+  if (text && cJSON_IsTrue(hl_json_get(p, "thought")))
+    return hl_message_add_reasoning(m, gemini_name, NULL, text, p, NULL);
+  if (text) {
+    if (!*text && !sig) return HL_OK;
+    st = hl_message_add_text(m, text);
+  } else if (cJSON_IsObject(fc)) {
+    const char *name = hl_json_get_string(fc, "name");
+    const char *id = hl_json_get_string(fc, "id");
+    char gen_id[40];
+    if (!id || !*id) {
+      snprintf(gen_id, sizeof gen_id, GM_GEN_ID "%zu", *calls);
+      id = gen_id;
+    }
+    if (!name || !*name)
+      return hl_fail(HL_ERR_PROVIDER, "gemini: function call %zu has no name", *calls);
+    const cJSON *a = hl_json_get(fc, "args");
+    cJSON *args = NULL;
+    if (cJSON_IsString(a)) /* a proxy's JSON text */
+      st = hl__llm_parse_args(l, a->valuestring, strlen(a->valuestring), name, id, &args);
+    else if (a && !cJSON_IsNull(a) && !cJSON_IsObject(a))
+      st = hl_fail(HL_ERR_PROVIDER, "gemini: args of function call \"%s\" are not a JSON object", name);
+    if (st == HL_OK) st = hl_message_add_tool_call(m, id, name, args ? args : cJSON_IsObject(a) ? a : NULL);
+    cJSON_Delete(args);
+    (*calls)++;
+  } else if (sig) {
+    /* A part we have no kind for, with a signature: it goes back as it
+     * came, in its place. */
+    return hl_message_add_reasoning(m, gemini_name, NULL, NULL, p, NULL);
+  } else {
+    return HL_OK; /* inlineData, executableCode, ...: not part of the answer */
+  }
+  if (st == HL_OK && sig) st = hl_message_set_signature(m, m->n_parts - 1, sig);
+  return st;
+}
+
+static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out) {
+  *out = NULL;
+  hl_status st = body_error(j, "");
+  if (st != HL_OK) return st;
+  const cJSON *cand = candidate_of(j, true);
+  const char *block = hl_json_get_string(hl_json_get(j, "promptFeedback"), "blockReason");
+  if (!cand)
+    return block ? hl_fail(HL_ERR_PROVIDER, "gemini: the prompt was blocked (blockReason %s)", block)
+                 : hl_fail(HL_ERR_PROVIDER, "gemini: response has no candidates");
+  hl_response *r = hl_response_new();
+  if (!r) return hl_fail(HL_ERR_NOMEM, "gemini: out of memory");
+  size_t calls = 0;
+  const cJSON *p;
+  cJSON_ArrayForEach(p, hl_json_get(hl_json_get(cand, "content"), "parts")) {
+    if ((st = add_part(l, r->message, p, &calls)) != HL_OK) break;
+  }
+  const char *fr = hl_json_get_string(cand, "finishReason");
+  bool blocked;
+  r->finish = finish_of(fr, &blocked);
+  if (st == HL_OK && blocked && r->message->n_parts == 0) {
+    const char *why = hl_json_get_string(cand, "finishMessage");
+    st = hl_fail(HL_ERR_PROVIDER, "gemini: no answer (finishReason %s)%s%s", fr, why ? ": " : "",
+                 why ? why : "");
+  }
+  if (r->finish == HL_FINISH_STOP && calls) r->finish = HL_FINISH_TOOL_CALLS;
+  const char *id = hl_json_get_string(j, "responseId");
+  const char *model = hl_json_get_string(j, "modelVersion");
+  if (st == HL_OK && ((id && hl__llm_strdup(id, &r->id)) || (model && hl__llm_strdup(model, &r->model))))
+    st = HL_ERR_NOMEM;
+  if (st != HL_OK) {
+    hl_response_free(r);
+    return st;
+  }
+  usage_of(hl_json_get(j, "usageMetadata"), &r->usage);
+  *out = r;
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Streaming                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct gm_stream {
+  hl__llm_stream base;  /* l, ctx, the response being built, events */
+  cJSON *parts;         /* closed parts of candidate 0, in order */
+  hl__buf text;         /* the open text part, joined from fragments */
+  bool open, open_thought;
+  size_t calls;         /* function calls seen, for model_chunk's index */
+  char *open_sig;       /* its signature once one came */
+  cJSON *last;          /* the last chunk, less its candidates: usage, ids */
+  char *finish, *finish_msg;
+} gm_stream;
+
+static void stream_free(hl__llm_stream *base) {
+  gm_stream *s = (gm_stream *)base;
+  cJSON_Delete(s->parts);
+  hl__buf_free(&s->text);
+  free(s->open_sig);
+  cJSON_Delete(s->last);
+  free(s->finish);
+  free(s->finish_msg);
+}
+
+/* Close the open text part into s->parts. */
+static hl_status close_text(gm_stream *s) {
+  if (!s->open) return HL_OK;
+  s->open = false;
+  cJSON *p = cJSON_CreateObject();
+  bool ok = hl__llm_push(s->parts, p) && cJSON_AddStringToObject(p, "text", s->text.p ? s->text.p : "") &&
+            (!s->open_thought || cJSON_AddTrueToObject(p, "thought")) &&
+            (!s->open_sig || cJSON_AddStringToObject(p, "thoughtSignature", s->open_sig));
+  s->text.len = 0;
+  free(s->open_sig);
+  s->open_sig = NULL;
+  return ok ? HL_OK : hl_fail(HL_ERR_NOMEM, "gemini: out of memory");
+}
+
+static hl_status on_part(gm_stream *s, const cJSON *p) {
+  const char *text = hl_json_get_string(p, "text");
+  const char *sig = hl_json_get_string(p, "thoughtSignature");
+  if (!text) {
+    hl_status st = close_text(s);
+    if (st == HL_OK && !hl__llm_push(s->parts, cJSON_Duplicate(p, 1)))
+      st = hl_fail(HL_ERR_NOMEM, "gemini: out of memory");
+    /* A function call comes whole: its arguments are one tool delta. */
+    const cJSON *fc = hl_json_get(p, "functionCall");
+    if (st == HL_OK && cJSON_IsObject(fc) && s->base.ctx) {
+      const cJSON *a = hl_json_get(fc, "args");
+      char *json = a && !cJSON_IsString(a) ? cJSON_PrintUnformatted(a) : NULL;
+      const char *args = cJSON_IsString(a) ? a->valuestring : a ? json : "{}";
+      if (!args) st = hl_fail(HL_ERR_NOMEM, "gemini: out of memory");
+      else st = hl_context_emit_tool_delta(s->base.ctx, s->calls, hl_json_get_string(fc, "id"),
+                                           hl_json_get_string(fc, "name"), args);
+      free(json);
+    }
+    if (cJSON_IsObject(fc)) s->calls++;
+    return st;
+  }
+  bool thought = cJSON_IsTrue(hl_json_get(p, "thought"));
+  /* A fragment continues the open part unless the kind changes or the
+   * open part already got its signature (which ends a part). */
+  if (s->open && (s->open_thought != thought || s->open_sig)) {
+    hl_status st = close_text(s);
+    if (st != HL_OK) return st;
+  }
+  s->open = true;
+  s->open_thought = thought;
+  hl_status st = hl__buf_append(&s->text, text, strlen(text));
+  if (st == HL_OK && sig && hl__llm_strdup(sig, &s->open_sig) != HL_OK) st = HL_ERR_NOMEM;
+  if (st == HL_OK && !thought && *text && s->base.ctx) st = hl_context_emit_delta(s->base.ctx, text);
+  return st;
+}
+
+static hl_status stream_event(const char *event, const char *data, size_t len, void *user) {
+  gm_stream *s = user;
+  (void)event;
+  /* No end marker: the stream ends when the server closes it, and a chunk
+   * after the one with the finishReason may still bring usage. */
+  s->base.events++;
+  cJSON *j = NULL;
+  hl_status st = hl__llm_parse_event(&s->base, data, len, &j);
+  if (st != HL_OK) return st;
+  if (!s->parts && !(s->parts = cJSON_CreateArray())) st = hl_fail(HL_ERR_NOMEM, "gemini: out of memory");
+  if (st == HL_OK) st = body_error(j, " in the stream");
+  const char *block = hl_json_get_string(hl_json_get(j, "promptFeedback"), "blockReason");
+  if (st == HL_OK && block)
+    st = hl_fail(HL_ERR_PROVIDER, "gemini: the prompt was blocked (blockReason %s)", block);
+  const cJSON *cand = candidate_of(j, false);
+  const cJSON *p;
+  cJSON_ArrayForEach(p, hl_json_get(hl_json_get(cand, "content"), "parts")) {
+    if (st != HL_OK) break;
+    st = on_part(s, p);
+  }
+  const char *fr = hl_json_get_string(cand, "finishReason");
+  const char *fm = hl_json_get_string(cand, "finishMessage");
+  if (st == HL_OK && fm && !s->finish_msg && hl__llm_strdup(fm, &s->finish_msg)) st = HL_ERR_NOMEM;
+  if (st == HL_OK && fr) {
+    free(s->finish);
+    s->finish = NULL;
+    if (hl__llm_strdup(fr, &s->finish)) st = HL_ERR_NOMEM;
+  }
+  if (st == HL_OK) {
+    /* Usage and ids come with every chunk; the last ones count. */
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "candidates");
+    if (!s->last) s->last = cJSON_CreateObject();
+    for (cJSON *f = j->child; s->last && f;) {
+      cJSON *next = f->next;
+      cJSON_DeleteItemFromObjectCaseSensitive(s->last, f->string);
+      cJSON_AddItemToObject(s->last, f->string, cJSON_DetachItemViaPointer(j, f));
+      f = next;
+    }
+    if (!s->last) st = hl_fail(HL_ERR_NOMEM, "gemini: out of memory");
+  }
+  cJSON_Delete(j);
+  return st;
+}
+
+static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
+  gm_stream *s = (gm_stream *)base;
+  if (!s->finish)
+    return hl_fail(HL_ERR_PROVIDER, "gemini: the stream ended before a finishReason (after %zu events)",
+                   base->events);
+  hl_status st = close_text(s);
+  if (st != HL_OK) return st;
+  /* The whole answer as one body: {candidates: [{content, finishReason}], ...} */
+  cJSON *body = s->last;
+  cJSON *cands = cJSON_AddArrayToObject(body, "candidates");
+  cJSON *c = cJSON_CreateObject();
+  cJSON *content = NULL;
+  if (!cands || !hl__llm_push(cands, c) || !(content = cJSON_AddObjectToObject(c, "content")) ||
+      !cJSON_AddStringToObject(c, "finishReason", s->finish) ||
+      (s->finish_msg && !cJSON_AddStringToObject(c, "finishMessage", s->finish_msg)) ||
+      !cJSON_AddStringToObject(content, "role", "model") ||
+      !cJSON_AddItemToObject(content, "parts", s->parts))
+    return hl_fail(HL_ERR_NOMEM, "gemini: out of memory");
+  s->parts = NULL; /* body owns them now */
+  return decode_body(base->l, body, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* The provider                                                        */
+/* ------------------------------------------------------------------ */
+
+static const hl__llm_wire gemini_wire = {
+    .make_path = make_path,
+    .key_header = "x-goog-api-key: ",
+    .encode = encode_request,
+    .decode = decode_body,
+    .stream_size = sizeof(gm_stream),
+    .stream_event = stream_event,
+    .stream_assemble = stream_assemble,
+    .stream_free = stream_free,
+};
+
+static const hl_provider_ops gemini_ops = {
+    .name = gemini_name,
+    .complete = hl__llm_provider_complete,
+    .destroy = hl__llm_provider_destroy,
+};
+
+hl_provider *hl_gemini_new(const char *base_url, const char *api_key) {
+  /* Google's SDKs take GOOGLE_API_KEY over GEMINI_API_KEY when both are set. */
+  const char *google = getenv("GOOGLE_API_KEY");
+  return hl__llm_provider_new(&gemini_ops, &gemini_wire, base_url, "GEMINI_BASE_URL",
+                              HL_GEMINI_DEFAULT_BASE_URL, api_key,
+                              google && *google ? "GOOGLE_API_KEY" : "GEMINI_API_KEY");
+}
+
+hl_status hl_gemini_set_thinking(hl_provider *p, const cJSON *config) {
+  hl__llm *l = hl__llm_of(p, gemini_name);
+  if (!l) return HL_ERR_INVALID;
+  if (config && !cJSON_IsObject(config))
+    return hl_fail(HL_ERR_INVALID, "gemini: thinking config must be an object");
+  cJSON *c = config ? cJSON_Duplicate(config, 1) : NULL;
+  if (config && !c) return hl_fail(HL_ERR_NOMEM, "gemini: out of memory");
+  return hl__llm_set_option(l, "thinkingConfig", c);
+}
+
+HL__LLM_COMMON_API(gemini, gemini_name)
