@@ -8,7 +8,7 @@
  * 9.00719925474099e+15; a session or tool result saved and loaded again
  * holds another number (found by tests/fuzz/fuzz_json.c). This printer writes the same text as cJSON
  * except that a number gets as many digits (15, 16 or 17) as it needs to
- * read back exactly, in any locale.
+ * read back exactly, in any locale, and -0 keeps its sign.
  */
 #include <locale.h>
 #include <math.h>
@@ -57,6 +57,10 @@ static void put_number(out_buf *b, const cJSON *v) {
   char text[64];
   if (isnan(d) || isinf(d)) {
     put_str(b, "null"); /* as cJSON: JSON has no NaN or infinity */
+    return;
+  }
+  if (d == 0 && signbit(d)) {
+    put_str(b, "-0"); /* cJSON prints 0: the sign is part of the value */
     return;
   }
   if (d == (double)v->valueint) {

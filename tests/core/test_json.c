@@ -1,4 +1,5 @@
 /* test_json.c - the strict JSON parser and the cJSON helpers. */
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -201,7 +202,7 @@ static void accessors_fall_back(void) {
 static void numbers_print_exactly(void) {
   static const char *texts[] = {"1234567890123457", "1732950123456789", "0.30000000000000004",
                                 "777777777777777777777", "-9007199254740991", "5e-324",
-                                "1.7976931348623157e308", "0.1", "[2.5,1e+21,-0.5]"};
+                                "1.7976931348623157e308", "0.1", "[2.5,1e+21,-0.5]", "-0"};
   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
     cJSON *a = NULL, *b = NULL;
     char *printed = NULL;
@@ -210,6 +211,7 @@ static void numbers_print_exactly(void) {
     REQUIRE(hl_json_parse(printed, (size_t)-1, &b) == HL_OK);
     if (!hl_json_equal(a, b)) fprintf(stderr, "%s printed as %s\n", texts[i], printed);
     CHECK(hl_json_equal(a, b));
+    CHECK(signbit(a->valuedouble) == signbit(b->valuedouble));
     hl_free(printed);
     cJSON_Delete(a);
     cJSON_Delete(b);
