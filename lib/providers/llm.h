@@ -124,6 +124,11 @@ typedef struct hl__llm_wire {
 hl_status hl__llm_complete(hl__llm *llm, const hl__llm_wire *w, hl_context *ctx,
                            const hl_request *req, hl_response **out);
 
+/* The two wire formats (openai.c, anthropic.c), so that tests and the fuzz
+ * targets can drive their decoders without a server. Static, never NULL. */
+const hl__llm_wire *hl__openai_wire(void);
+const hl__llm_wire *hl__anthropic_wire(void);
+
 /* Parse a stream event's data as JSON, or fail with HL_ERR_PROVIDER
  * naming the event's number. */
 hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t len,
