@@ -363,6 +363,11 @@ static an_block *block_at(an_stream *s, const cJSON *j) {
 static hl_status on_block_start(an_stream *s, const cJSON *j) {
   an_block *b = block_at(s, j);
   if (!b) return hl_last_status();
+  /* A second start for the same index would leave two versions of one
+   * block (and whatever the first start allocated): the stream is broken. */
+  if (b->started)
+    return hl_fail(HL_ERR_PROVIDER, "anthropic: stream event %zu: content block %zu started twice",
+                   s->base.events, (size_t)(b - s->blocks));
   const cJSON *cb = hl_json_get(j, "content_block");
   const char *type = hl_json_get_string(cb, "type");
   b->started = true;

@@ -370,6 +370,16 @@ class Handler(socketserver.BaseRequestHandler):
                                  .replace('"index": 1, "content_block"',
                                           '"index": 1000000, "content_block"'))
                     break
+        if scenario == "dupstart" and fmt == "anthropic":
+            # The first tool_use block starts twice, the second time with
+            # another id, name and a non-empty input.
+            for k, (name, data) in enumerate(events):
+                if name == "content_block_start" and '"tool_use"' in data:
+                    again = json.loads(data)
+                    again["content_block"].update(id="toolu_again", name="other",
+                                                  input={"x": 1})
+                    events.insert(k + 1, (name, dumps(again)))
+                    break
         if scenario == "streamerror":
             # The server gives up mid-stream, the way each API reports it.
             err = error_body(fmt, 529, "Overloaded")

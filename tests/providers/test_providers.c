@@ -578,6 +578,16 @@ static void setters_reject_other_providers(void) {
   hl_provider_unref(p);
 }
 
+/* A content block that starts twice is a broken stream: a clear error,
+ * and nothing of the first start leaks (the ASan build checks). */
+static void anthropic_block_started_twice(void) {
+  W = &ANTHROPIC;
+  hl_provider *p = provider();
+  REQUIRE(p);
+  expect_failure(p, "dupstart@anthropic-t", true, HL_ERR_PROVIDER, "content block 1 started twice");
+  hl_provider_unref(p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Wire encoding                                                       */
 /* ------------------------------------------------------------------ */
@@ -794,6 +804,7 @@ static const test_case tests[] = {
     WIRE_SCENARIOS(BOTH_ROWS)
     T(openai_wire_encoding),
     T(anthropic_wire_encoding),
+    T(anthropic_block_started_twice),
 };
 
 int main(int argc, char **argv) {
