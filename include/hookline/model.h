@@ -201,7 +201,12 @@ HL_API const char *hl_finish_reason_name(hl_finish_reason reason);
  *  unknown name. */
 HL_API hl_finish_reason hl_finish_reason_parse(const char *name);
 
-/** Token usage and optional cost of one or more model calls. */
+/** Token usage and optional cost of one or more model calls. A count is a
+ *  whole number from 0 to 2^53 (what a JSON number carries exactly);
+ *  hl_response_from_json() refuses others. The HTTP providers ignore a
+ *  count their server sends outside that range (negative, fractional,
+ *  1e300) as if it were absent, so such a response still arrives and
+ *  still survives a JSON round trip. */
 typedef struct hl_usage {
   int64_t input_tokens;
   int64_t output_tokens;

@@ -8,7 +8,8 @@
  * (functions with JSON Schema), tool choice, a JSON Schema response format
  * ("response_format": {"type": "json_schema", ...}), temperature,
  * max_tokens and stop; it decodes text, several parallel tool calls,
- * finish reason and usage. With req->stream it streams over server-sent
+ * finish reason and usage (a token count that is not a whole number from
+ * 0 to 2^53 is ignored: 0). With req->stream it streams over server-sent
  * events (tool-call argument fragments assembled by index, usage through
  * stream_options.include_usage, end at [DONE]): each text fragment goes to
  * hl_context_emit_delta() (RESPONSE delta events and the agent's token

@@ -229,17 +229,29 @@ static hl_finish_reason finish_of(const char *s) {
   return HL_FINISH_UNKNOWN;
 }
 
+/* A cache count of the usage object: 0 when absent; false when present
+ * but not a token count. */
+static bool cache_count(const cJSON *u, const char *key, int64_t *out) {
+  const cJSON *v = hl_json_get(u, key);
+  *out = 0;
+  return !v || hl__json_token_count(v, out);
+}
+
 /* Input tokens include the prompt-cache reads and writes the API counts
  * apart. Fields absent from `u` leave `out` as it is (message_delta only
- * carries the output count). */
+ * carries the output count). A count that is not a whole number from 0
+ * to 2^53 (server-controlled: negative, fractional, 1e300), or an input
+ * total above 2^53, is ignored like an absent one: the answer is not lost
+ * over a bad statistic (documented in anthropic.h). */
 static void usage_of(const cJSON *u, hl_usage *out) {
   if (!cJSON_IsObject(u)) return;
-  if (hl_json_get(u, "input_tokens"))
-    out->input_tokens = (int64_t)(hl_json_get_number(u, "input_tokens", 0) +
-                                  hl_json_get_number(u, "cache_creation_input_tokens", 0) +
-                                  hl_json_get_number(u, "cache_read_input_tokens", 0));
-  if (hl_json_get(u, "output_tokens"))
-    out->output_tokens = (int64_t)hl_json_get_number(u, "output_tokens", 0);
+  int64_t in, created, read, n;
+  if (hl__json_token_count(hl_json_get(u, "input_tokens"), &in) &&
+      cache_count(u, "cache_creation_input_tokens", &created) &&
+      cache_count(u, "cache_read_input_tokens", &read) &&
+      (double)(in + created + read) <= HL__TOKEN_COUNT_MAX) /* each <= 2^53: no overflow */
+    out->input_tokens = in + created + read;
+  if (hl__json_token_count(hl_json_get(u, "output_tokens"), &n)) out->output_tokens = n;
 }
 
 static hl_status error_of(const cJSON *j, const char *where) {

@@ -208,10 +208,14 @@ static hl_finish_reason finish_of(const char *s) {
   return HL_FINISH_UNKNOWN;
 }
 
+/* A count that is not a whole number from 0 to 2^53 (negative, fractional,
+ * 1e300: server-controlled) is ignored like an absent one: 0. The answer
+ * itself is not lost over a bad statistic (documented in openai.h). */
 static void usage_of(const cJSON *u, hl_usage *out) {
   if (!cJSON_IsObject(u)) return;
-  out->input_tokens = (int64_t)hl_json_get_number(u, "prompt_tokens", 0);
-  out->output_tokens = (int64_t)hl_json_get_number(u, "completion_tokens", 0);
+  int64_t n;
+  out->input_tokens = hl__json_token_count(hl_json_get(u, "prompt_tokens"), &n) ? n : 0;
+  out->output_tokens = hl__json_token_count(hl_json_get(u, "completion_tokens"), &n) ? n : 0;
 }
 
 /* "error" inside a 2xx body or a stream chunk. */

@@ -41,6 +41,32 @@ TOOLS = [
 ]
 USAGE_IN, USAGE_OUT = 11, 7
 
+# Token counts a hostile or broken server may send, by scenario: (input,
+# output, Anthropic's cache_read_input_tokens or None).
+BAD_USAGE = {
+    "badusage": (1e300, -5, None),
+    "badusage2": (3.5, 2 ** 53 + 2, None),
+    "badusage3": (5, "7", 2 ** 53),   # not a number; input + cache read > 2^53
+    "maxusage": (2 ** 53, USAGE_OUT, None),    # the largest valid count
+}
+
+
+def usage_for(scenario):
+    return BAD_USAGE.get(scenario, (USAGE_IN, USAGE_OUT, None))
+
+
+def openai_usage(scenario):
+    i, o, _ = usage_for(scenario)
+    return {"prompt_tokens": i, "completion_tokens": o, "total_tokens": 18}
+
+
+def anthropic_usage(scenario, output=None):
+    i, o, cache = usage_for(scenario)
+    u = {"input_tokens": i, "output_tokens": o if output is None else output}
+    if cache is not None:
+        u["cache_read_input_tokens"] = cache
+    return u
+
 
 def record(model, peer, body, headers):
     now = time.monotonic()
@@ -66,6 +92,8 @@ def answer_for(scenario, body, fmt):
         calls = [("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"})]
     elif scenario == "badargs":
         calls = [("get_weather", '{"city": Par')]
+    elif scenario in BAD_USAGE:
+        return (TEXT, [], "stop")
     elif scenario in ("text", "streamerror", "crlf", "comments", "utf8", "echo", "r429", "r429ms", "r429date", "r500",
                       "close", "hangstream", "big"):
         return (TEXT, [], "stop")
@@ -105,8 +133,7 @@ def openai_body(model, text, calls, finish):
                              for i, n, a in calls]
     return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": model,
             "choices": [{"index": 0, "message": msg, "finish_reason": finish}],
-            "usage": {"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT,
-                      "total_tokens": USAGE_IN + USAGE_OUT}}
+            "usage": openai_usage(model.split("@", 1)[0])}
 
 
 def openai_events(model, text, calls, finish, size=3):
@@ -133,8 +160,7 @@ def openai_events(model, text, calls, finish, size=3):
     ev.append(chunk({}, finish))
     ev.append(dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
                           "model": model, "choices": [],
-                          "usage": {"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT,
-                                    "total_tokens": USAGE_IN + USAGE_OUT}}))
+                          "usage": openai_usage(model.split("@", 1)[0])}))
     ev.append("[DONE]")
     return [(None, e) for e in ev]
 
@@ -151,14 +177,15 @@ def anthropic_body(model, text, calls, finish):
         content.append({"type": "tool_use", "id": i, "name": n, "input": a})
     return {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
             "content": content, "stop_reason": anthropic_stop(finish), "stop_sequence": None,
-            "usage": {"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT}}
+            "usage": anthropic_usage(model.split("@", 1)[0])}
 
 
 def anthropic_events(model, text, calls, finish, size=3):
     ev = [("message_start", {"type": "message_start", "message": {
         "id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [],
         "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": USAGE_IN, "output_tokens": 1}}})]
+        "usage": anthropic_usage(model.split("@", 1)[0], output=None if model.split("@", 1)[0]
+                                 in BAD_USAGE else 1)}})]
     idx = 0
     if text:
         ev.append(("content_block_start", {"type": "content_block_start", "index": idx,
@@ -182,7 +209,7 @@ def anthropic_events(model, text, calls, finish, size=3):
     ev.append(("message_delta", {"type": "message_delta",
                                  "delta": {"stop_reason": anthropic_stop(finish),
                                            "stop_sequence": None},
-                                 "usage": {"output_tokens": USAGE_OUT}}))
+                                 "usage": {"output_tokens": usage_for(model.split("@", 1)[0])[1]}}))
     ev.append(("message_stop", {"type": "message_stop"}))
     return [(name, dumps(d)) for name, d in ev]
 

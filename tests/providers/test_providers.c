@@ -284,6 +284,63 @@ static void malformed_tool_arguments(void) {
   hl_provider_unref(p);
 }
 
+/* The response survives hookline's own JSON round trip (sessions and
+ * traces store it that way) with the same usage. */
+static void check_round_trip(const hl_response *r) {
+  REQUIRE(r);
+  cJSON *j = hl_response_to_json(r);
+  REQUIRE(j);
+  hl_response *back = NULL;
+  CHECK_INT(hl_response_from_json(j, &back), HL_OK);
+  if (back) {
+    CHECK_INT(back->usage.input_tokens, r->usage.input_tokens);
+    CHECK_INT(back->usage.output_tokens, r->usage.output_tokens);
+  }
+  hl_response_free(back);
+  cJSON_Delete(j);
+}
+
+/* Token counts are server-controlled: negative, fractional, 1e300, over
+ * 2^53, not a number, an input total over 2^53. Each bad count is ignored
+ * (0), the answer still arrives, and it survives the round trip; the
+ * largest valid count, 2^53, is kept. Plain and streamed alike. */
+static void usage_counts_out_of_range_are_ignored(void) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  /* server.py's BAD_USAGE: input, output; Anthropic's cache read in the
+   * third pushes its input total (5 + 2^53) out of range. */
+  const struct { const char *scenario; long long in; } bad[] = {
+      {"badusage", 0},                            /* 1e300, -5 */
+      {"badusage2", 0},                           /* 3.5, 2^53 + 2 */
+      {"badusage3", W == &OPENAI ? 5 : 0},        /* 5, "7", cache read 2^53 */
+  };
+  for (int stream = 0; stream < 2; stream++) {
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      hl_response *r = NULL;
+      CHECK_INT(ask(p, model_name(bad[i].scenario, stream ? "stream" : "plain"), stream, &r), HL_OK);
+      REQUIRE(r);
+      char *t = text_of(r);
+      CHECK_STR(t, TEXT);
+      hl_free(t);
+      if (r->usage.input_tokens != bad[i].in || r->usage.output_tokens)
+        fprintf(stderr, "%s stream=%d: usage %lld/%lld\n", bad[i].scenario, stream,
+                (long long)r->usage.input_tokens, (long long)r->usage.output_tokens);
+      CHECK_INT(r->usage.input_tokens, bad[i].in);
+      CHECK_INT(r->usage.output_tokens, 0);
+      check_round_trip(r);
+      hl_response_free(r);
+    }
+    hl_response *r = NULL;
+    CHECK_INT(ask(p, model_name("maxusage", stream ? "stream" : "plain"), stream, &r), HL_OK);
+    REQUIRE(r);
+    CHECK_INT(r->usage.input_tokens, 9007199254740992LL);
+    CHECK_INT(r->usage.output_tokens, 7);
+    check_round_trip(r);
+    hl_response_free(r);
+  }
+  hl_provider_unref(p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Transport failures and retries                                      */
 /* ------------------------------------------------------------------ */
@@ -779,6 +836,7 @@ static void extra_headers_and_no_key(void) {
   X(malformed_tool_arguments) \
   X(error_event_mid_stream) \
   X(hostile_index_in_stream) \
+  X(usage_counts_out_of_range_are_ignored) \
   X(client_error_4xx_not_retried) \
   X(connection_closed_mid_stream) \
   X(connection_closed_mid_body_retried) \
