@@ -136,6 +136,14 @@ def record_section(path):
             sh("clang --version | head -1")),
         "",
     ] + rows + [""]
+    for r in results:
+        if r["result"] != "OK":
+            first = next((l.strip() for l in r["finding"].splitlines()
+                          if "invariant failed" in l or "ERROR" in l), r["finding"][:200])
+            saved = re.search(r"Test unit written to (\S+)", r["finding"])
+            lines += ["Finding of %s after %s executions: `%s`%s." % (
+                r["name"], format(r["executions"], ","), first,
+                " (input in %s)" % saved.group(1) if saved else ""), ""]
     if short:
         lines += ["Below the issue's goal of 10 million executions per target in this run: %s. "
                   "Run `make fuzz FUZZ_SECONDS=N FUZZ_TARGETS=\"...\"` longer for them." % ", ".join(short), ""]
