@@ -279,8 +279,14 @@ def main():
     if not args.no_write:
         with open(os.path.join(HERE, "results.json"), "w") as f:
             f.write(text + "\n")
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-            f.write(markdown(results))
+        # The FUZZING section is written by `make fuzz` (tests/fuzz/run_fuzz.py): keep it.
+        path, fuzzing = os.path.join(ROOT, "BENCHMARKS.md"), ""
+        if os.path.exists(path):
+            old = open(path, encoding="utf-8").read()
+            if "\n## FUZZING" in old:
+                fuzzing = old[old.index("\n## FUZZING"):]
+        with open(path, "w") as f:
+            f.write(markdown(results).rstrip("\n") + "\n" + fuzzing)
         log("wrote bench/results.json and BENCHMARKS.md")
     return 0
 

@@ -4,9 +4,11 @@
 # `make demo`, `make test` (with --require-sandbox) and `make bench`.
 set -eu
 
-# Debian packages: build, required libraries, sandbox tools, test tools.
+# Debian packages: build, required libraries, sandbox tools, test tools
+# (clang and its runtime libraries, libclang-rt-dev, for the fuzz targets:
+# libFuzzer is only a recommendation of clang, and set-up skips those).
 PKGS="gcc libc6-dev ca-certificates pkg-config meson ninja-build python3 libcurl4-openssl-dev libcjson-dev \
-wabt nodejs npm tmux libedit-dev"
+wabt nodejs npm tmux libedit-dev clang libclang-rt-dev"
 
 missing=""
 for p in $PKGS; do

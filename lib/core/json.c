@@ -407,10 +407,9 @@ hl_status hl_json_print(const cJSON *value, char **out) {
   if (!hl__json_depth_ok(value, HL_JSON_MAX_DEPTH))
     return hl_fail(HL_ERR_TOO_LARGE, "hl_json_print: nesting deeper than %d levels",
                    HL_JSON_MAX_DEPTH);
-  char *s = cJSON_PrintUnformatted(value);
+  /* Not cJSON_PrintUnformatted: it rounds numbers (see json_print.c). */
+  char *s = hl__json_print_exact(value);
   if (!s) return hl__oom();
-  /* cJSON allocates with its hooks, which are malloc/free (hookline never
-   * changes them), so hl_free() may release this string. */
   *out = s;
   return HL_OK;
 }

@@ -28,6 +28,10 @@ hl_status hl__reserve(void **items, size_t *cap, size_t need, size_t elem);
  * (a scalar is depth 0). The recursion stops as soon as the limit is
  * passed, so it is bounded by max_depth whatever the tree. */
 bool hl__json_depth_ok(const cJSON *value, int max_depth);
+/* Compact JSON text of `value` (depth already checked), numbers printed
+ * exactly (json_print.c); malloc'd, NULL on allocation failure or an
+ * invalid node. */
+char *hl__json_print_exact(const cJSON *value);
 
 /* Write `s` into `buf` (size `size`) as a JSON string literal, truncated
  * with "..." when it does not fit; used to quote values in messages. */

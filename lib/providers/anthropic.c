@@ -511,6 +511,9 @@ static const hl__llm_wire anthropic_wire = {
     .stream_free = stream_free,
 };
 
+/* For the fuzz targets (tests/fuzz), which drive the decoders directly. */
+const hl__llm_wire *hl__anthropic_wire(void) { return &anthropic_wire; }
+
 static hl_status anthropic_complete(void *impl, hl_context *ctx, const hl_request *req,
                                     hl_response **out) {
   return hl__llm_complete(impl, &anthropic_wire, ctx, req, out);

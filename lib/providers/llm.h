@@ -205,6 +205,11 @@ void hl__llm_provider_destroy(void *impl);
 void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size,
                    const cJSON *index, size_t max, const char *what);
 
+/* The two wire formats (openai.c, anthropic.c), so that tests and the fuzz
+ * targets can drive their decoders without a server. Static, never NULL. */
+const hl__llm_wire *hl__openai_wire(void);
+const hl__llm_wire *hl__anthropic_wire(void);
+
 /* Parse a stream event's data as JSON, or fail with HL_ERR_PROVIDER
  * naming the event's number. */
 hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t len,

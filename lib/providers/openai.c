@@ -448,6 +448,9 @@ static const hl__llm_wire openai_wire = {
     .stream_free = stream_free,
 };
 
+/* For the fuzz targets (tests/fuzz), which drive the decoders directly. */
+const hl__llm_wire *hl__openai_wire(void) { return &openai_wire; }
+
 static hl_status openai_complete(void *impl, hl_context *ctx, const hl_request *req,
                                  hl_response **out) {
   hl__llm *l = impl;

@@ -32,12 +32,16 @@ static hl_status sse_fail(hl__sse *p, hl_status st) {
   return st;
 }
 
-/* Grow *buf so that it holds `need` bytes. */
-static hl_status sse_reserve(hl__sse *p, char **buf, size_t *cap, size_t need) {
-  if (need <= *cap) return HL_OK;
-  if (need > p->max_event + 2)
+/* Grow *buf so that it holds `need` bytes, refusing more than `limit`.
+ * The limit is checked before the capacity: capacity grows by doubling,
+ * and a check made only when it grows would let a line that arrives in
+ * small pieces reach twice the cap that the same line in one piece may
+ * not pass (found by tests/fuzz/fuzz_sse.c). */
+static hl_status sse_reserve(hl__sse *p, char **buf, size_t *cap, size_t need, size_t limit) {
+  if (need > limit)
     return sse_fail(p, hl_fail(HL_ERR_TOO_LARGE,
                                "server-sent event larger than %zu bytes", p->max_event));
+  if (need <= *cap) return HL_OK;
   size_t n = *cap ? *cap : 256;
   while (n < need) n *= 2;
   char *nb = realloc(*buf, n);
@@ -74,7 +78,8 @@ static hl_status sse_line(hl__sse *p, const char *line, size_t len) {
     vlen--;
   }
   if (flen == 4 && memcmp(line, "data", 4) == 0) {
-    hl_status st = sse_reserve(p, &p->data, &p->data_cap, p->data_len + vlen + 2);
+    hl_status st = sse_reserve(p, &p->data, &p->data_cap, p->data_len + vlen + 2,
+                                p->max_event + 2);
     if (st != HL_OK) return st;
     memcpy(p->data + p->data_len, value, vlen);
     p->data_len += vlen;
@@ -101,7 +106,8 @@ hl_status hl__sse_feed(hl__sse *p, const char *bytes, size_t len) {
     } else {
       if (p->bom_seen > 0) {
         /* Not a BOM after all: the bytes consumed are ordinary content. */
-        hl_status st = sse_reserve(p, &p->line, &p->line_cap, p->line_len + p->bom_seen);
+        hl_status st =
+            sse_reserve(p, &p->line, &p->line_cap, p->line_len + p->bom_seen, p->max_event);
         if (st != HL_OK) return st;
         memcpy(p->line + p->line_len, bom, p->bom_seen);
         p->line_len += p->bom_seen;
@@ -121,7 +127,8 @@ hl_status hl__sse_feed(hl__sse *p, const char *bytes, size_t len) {
     while (j < len && bytes[j] != '\n' && bytes[j] != '\r') j++;
     if (j == len) {
       /* Unfinished line: keep it for the next chunk. */
-      hl_status st = sse_reserve(p, &p->line, &p->line_cap, p->line_len + (len - i));
+      hl_status st =
+          sse_reserve(p, &p->line, &p->line_cap, p->line_len + (len - i), p->max_event);
       if (st != HL_OK) return st;
       memcpy(p->line + p->line_len, bytes + i, len - i);
       p->line_len += len - i;
@@ -135,7 +142,7 @@ hl_status hl__sse_feed(hl__sse *p, const char *bytes, size_t len) {
                                    p->max_event));
       st = sse_line(p, bytes + i, j - i);
     } else {
-      st = sse_reserve(p, &p->line, &p->line_cap, p->line_len + (j - i));
+      st = sse_reserve(p, &p->line, &p->line_cap, p->line_len + (j - i), p->max_event);
       if (st != HL_OK) return st;
       memcpy(p->line + p->line_len, bytes + i, j - i);
       p->line_len += j - i;

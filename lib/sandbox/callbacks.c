@@ -517,7 +517,8 @@ static bool take_outcome(sb_job *job, unsigned cb_timeout, sb_outcome *out) {
       out->is_null = true;
       return true;
     }
-    out->text = cJSON_PrintUnformatted(job->result);
+    /* hl_json_print: cJSON's printer rounds nested numbers (json_print.c). */
+    if (hl_json_print(job->result, &out->text) != HL_OK) out->text = NULL;
     return out->text != NULL;
   } else {
     kind = kind_of(job->status);

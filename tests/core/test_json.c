@@ -1,4 +1,5 @@
 /* test_json.c - the strict JSON parser and the cJSON helpers. */
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -224,7 +225,39 @@ static void accessors_fall_back(void) {
   cJSON_Delete(v);
 }
 
+/* Printing keeps every bit of a number: cJSON's printer stops at 15
+ * digits when the text reads back within an epsilon, which changed
+ * 0.30000000000000004 into 0.3 and 2^53 - 1 into 9007199254740990 (found
+ * by fuzz_json). */
+static void numbers_print_exactly(void) {
+  static const char *texts[] = {"1234567890123457", "1732950123456789", "0.30000000000000004",
+                                "777777777777777777777", "-9007199254740991", "5e-324",
+                                "1.7976931348623157e308", "0.1", "[2.5,1e+21,-0.5]", "-0"};
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    cJSON *a = NULL, *b = NULL;
+    char *printed = NULL;
+    REQUIRE(hl_json_parse(texts[i], (size_t)-1, &a) == HL_OK);
+    REQUIRE(hl_json_print(a, &printed) == HL_OK);
+    REQUIRE(hl_json_parse(printed, (size_t)-1, &b) == HL_OK);
+    if (!hl_json_equal(a, b)) fprintf(stderr, "%s printed as %s\n", texts[i], printed);
+    CHECK(hl_json_equal(a, b));
+    CHECK(signbit(a->valuedouble) == signbit(b->valuedouble));
+    hl_free(printed);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+  }
+  /* Short numbers print as before (as cJSON does). */
+  cJSON *v = NULL;
+  char *printed = NULL;
+  REQUIRE(hl_json_parse("{\"a\":[0.1,2.5,-3,1e+21,\"x\\n\\u0001\"]}", (size_t)-1, &v) == HL_OK);
+  REQUIRE(hl_json_print(v, &printed) == HL_OK);
+  CHECK_STR(printed, "{\"a\":[0.1,2.5,-3,1e+21,\"x\\n\\u0001\"]}");
+  hl_free(printed);
+  cJSON_Delete(v);
+}
+
 int main(void) {
+  RUN(numbers_print_exactly);
   RUN(parses_and_prints_round_trip);
   RUN(scalars_at_top_level);
   RUN(surrogate_pairs_decode_to_utf8);

@@ -131,6 +131,45 @@ static void sse_oversized_event_is_an_error(void) {
   hl__sse_free(&p);
 }
 
+/* Feed `s` to a parser with a 16-byte cap in pieces of `step` bytes. */
+static hl_status feed_in_steps(const char *s, size_t step, collected *c) {
+  size_t n = strlen(s);
+  memset(c, 0, sizeof *c);
+  hl__sse p;
+  hl__sse_init(&p, collect, c, 16);
+  hl_status st = HL_OK;
+  for (size_t i = 0; i < n && st == HL_OK; i += step)
+    st = hl__sse_feed(&p, s + i, i + step <= n ? step : n - i);
+  if (st == HL_OK) st = hl__sse_finish(&p);
+  hl__sse_free(&p);
+  return st;
+}
+
+/* The cap holds however the network cuts the stream: a line over it fails
+ * whether it comes in one piece or byte by byte, and so does an event
+ * whose data lines add up to more. It used to be checked only when a
+ * buffer grew (by doubling, from 256 bytes), so a long line in pieces, or
+ * a second data line, passed (found by tests/fuzz/fuzz_sse.c). */
+static void sse_cap_same_for_every_split(void) {
+  static const char *over[] = {
+      "id: 0123456789abcdefghij\n\ndata: x\n\n",           /* a 24-byte line */
+      ": a comment of more than sixteen bytes\ndata: x\n\n", /* a 38-byte comment */
+      "data: 0123456789\ndata: abcdefghij\n\n",           /* 21 bytes of data */
+  };
+  const char *under = "data: 0123456789\n\ndata: abcdef\ndata: 012\n\n";
+  collected c;
+  for (size_t step = 1; step <= 40; step++) {
+    for (size_t k = 0; k < sizeof over / sizeof over[0]; k++) {
+      hl_status st = feed_in_steps(over[k], step, &c);
+      if (st != HL_ERR_TOO_LARGE)
+        fprintf(stderr, "case %zu in pieces of %zu bytes: %s\n", k, step, hl_status_name(st));
+      CHECK_INT(st, HL_ERR_TOO_LARGE);
+    }
+    CHECK_INT(feed_in_steps(under, step, &c), HL_OK);
+    CHECK_STR(c.out, "|0123456789\n|abcdef\n012\n");
+  }
+}
+
 static hl_status refuse(const char *event, const char *data, size_t len, void *user) {
   (void)event;
   (void)data;
@@ -161,5 +200,6 @@ int main(void) {
   RUN(sse_unterminated_last_event_dispatched_at_finish);
   RUN(sse_oversized_event_is_an_error);
   RUN(sse_callback_error_stops_parser);
+  RUN(sse_cap_same_for_every_split);
   return CHECK_EXIT();
 }

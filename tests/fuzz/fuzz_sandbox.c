@@ -1,0 +1,187 @@
+/*
+ * fuzz_sandbox.c - libFuzzer targets for the sandbox bridge (lib/sandbox),
+ * built twice:
+ *
+ *  FUZZ_BRIDGE=1 (fuzz_sandbox_bridge): the input is a JSON value. It goes
+ *    into JavaScript (JSON.parse of a string literal), out to a host
+ *    callback as its argument, back into JavaScript as the callback's
+ *    result, and out again as the completion value. Invariants: the
+ *    callback receives exactly the value, and the completion value is
+ *    exactly the value (JavaScript keeps one of duplicate keys, so inputs
+ *    with duplicate keys are only run, not compared); the only failure
+ *    allowed is the memory limit (deep nesting overflows QuickJS's stack).
+ *
+ *  FUZZ_BRIDGE=0 (fuzz_sandbox_source): the input is raw guest source, run
+ *    with small limits (200 ms, 32 MiB, 4 KiB of output, 8 callbacks)
+ *    after a reset. Invariants: the status is one hl_sandbox_execute()
+ *    documents and equals result.status; error is "" exactly on success;
+ *    the completion value, when there is one, is valid JSON; the execution
+ *    ends within its time limit (with a wide margin for a loaded machine:
+ *    the tight bound is the sandbox suite's job); the sandbox still runs
+ *    code afterwards.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "fuzz_util.h"
+#include "hookline/json.h"
+#include "hookline/sandbox.h"
+
+/* The bridge's work takes a millisecond; its limit only has to survive a
+ * starved process on a loaded machine. Raw source gets the small limit. */
+#if FUZZ_BRIDGE
+#define TIMEOUT_MS 5000
+#else
+#define TIMEOUT_MS 200
+#endif
+#define SLACK_US 2000000 /* loaded machine; the sandbox tests assert the tight bound */
+
+static hl_sandbox *sb;
+static cJSON *expected;  /* bridge: the value the callback must receive */
+static int callback_calls;
+
+static hl_status echo(const char *name, const cJSON *args, cJSON **result, void *ud) {
+  (void)name;
+  (void)ud;
+  callback_calls++;
+  if (expected) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, "v");
+    char *got = NULL;
+    if (v) hl_json_print(v, &got);
+    FUZZ_CHECK(v && hl_json_equal(v, expected), "callback received another value: %s",
+               got ? got : "(none)");
+    hl_free(got);
+  }
+  *result = hl_json_clone(args);
+  return *result ? HL_OK : hl_fail(HL_ERR_NOMEM, "echo: out of memory");
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  hl_sandbox_limits lim;
+  hl_sandbox_limits_default(&lim);
+  lim.timeout_ms = TIMEOUT_MS;
+  lim.memory_bytes = 32u << 20;
+  lim.max_output_bytes = 4096;
+  lim.max_callbacks = 8;
+  if (hl_sandbox_new(&lim, &sb) != HL_OK ||
+      hl_sandbox_add_callback(sb, "echo", "returns its arguments", echo, NULL, NULL) != HL_OK ||
+      hl_sandbox_callback_schema(sb, "echo", "{\"type\":\"object\"}") != HL_OK) {
+    fprintf(stderr, "fuzz_sandbox: cannot set up the sandbox: %s\n", hl_last_error());
+    abort();
+  }
+  return 0;
+}
+
+static const hl_status DOCUMENTED[] = {
+    HL_OK, HL_ERR_EXECUTION_FAILED, HL_ERR_INVALID_ARGUMENTS, HL_ERR_NOT_FOUND, HL_ERR_TIMEOUT,
+    HL_ERR_LIMIT, HL_ERR_TOO_LARGE, HL_ERR_SANDBOX,
+};
+
+static void check_result(hl_status st, const hl_sandbox_result *r, const char *code) {
+  bool documented = false;
+  for (size_t i = 0; i < sizeof DOCUMENTED / sizeof DOCUMENTED[0]; i++)
+    documented |= st == DOCUMENTED[i];
+  FUZZ_CHECK(documented, "undocumented status %s for: %s", hl_status_name(st), code);
+  FUZZ_CHECK(r->status == st, "result.status %s, returned %s", hl_status_name(r->status),
+             hl_status_name(st));
+  FUZZ_CHECK(r->error && r->stdout_text && r->stderr_text, "missing strings");
+  FUZZ_CHECK((st == HL_OK) == (r->error[0] == '\0'), "status %s with error \"%s\"",
+             hl_status_name(st), r->error);
+  FUZZ_CHECK(r->stdout_len + r->stderr_len <= 4096 || st == HL_ERR_TOO_LARGE,
+             "%zu bytes of output past the cap with status %s", r->stdout_len + r->stderr_len,
+             hl_status_name(st));
+  if (r->value_json) {
+    cJSON *v = NULL;
+    FUZZ_CHECK(hl_json_parse(r->value_json, (size_t)-1, &v) == HL_OK,
+               "completion value is not valid JSON: %s", r->value_json);
+    cJSON_Delete(v);
+  }
+  FUZZ_CHECK(r->duration_us <= (uint64_t)TIMEOUT_MS * 1000 + SLACK_US,
+             "ran %llu us with a %d ms limit: %s", (unsigned long long)r->duration_us, TIMEOUT_MS,
+             code);
+}
+
+#if FUZZ_BRIDGE
+static bool has_duplicate_keys(const cJSON *v) {
+  for (const cJSON *c = v ? v->child : NULL; c; c = c->next) {
+    if (cJSON_IsObject(v))
+      for (const cJSON *d = c->next; d; d = d->next)
+        if (!strcmp(c->string, d->string)) return true;
+    if (has_duplicate_keys(c)) return true;
+  }
+  return false;
+}
+
+static void run_bridge(const uint8_t *data, size_t size) {
+  cJSON *value = NULL;
+  if (hl_json_parse((const char *)data, size, &value) != HL_OK) return;
+  bool compare = !has_duplicate_keys(value);
+  /* The JSON text as a JavaScript string literal (JSON strings are). */
+  char *text = NULL, *literal = NULL;
+  FUZZ_CHECK(hl_json_print(value, &text) == HL_OK, "print");
+  cJSON *s = cJSON_CreateString(text);
+  FUZZ_CHECK(s && hl_json_print(s, &literal) == HL_OK, "print literal");
+  cJSON_Delete(s);
+  size_t n = strlen(literal) + 128;
+  char *code = malloc(n);
+  FUZZ_CHECK(code != NULL, "malloc");
+  snprintf(code, n, "const a = JSON.parse(%s);\n(await echo({v: a})).v", literal);
+
+  expected = compare ? value : NULL;
+  callback_calls = 0;
+  hl_sandbox_result r;
+  hl_status st = hl_sandbox_execute(sb, code, &r);
+  check_result(st, &r, code);
+  if (st == HL_OK) {
+    FUZZ_CHECK(callback_calls == 1, "%d callback calls", callback_calls);
+    FUZZ_CHECK(r.value_json != NULL, "no completion value for %s", text);
+    if (compare) {
+      cJSON *back = NULL;
+      FUZZ_CHECK(hl_json_parse(r.value_json, (size_t)-1, &back) == HL_OK, "value");
+      FUZZ_CHECK(hl_json_equal(back, value), "value changed on the way:\n  in  %s\n  out %s", text,
+                 r.value_json);
+      cJSON_Delete(back);
+    }
+  } else {
+    FUZZ_CHECK(st == HL_ERR_LIMIT, "bridge failed with %s (%s) for %s", hl_status_name(st), r.error,
+               text);
+  }
+  expected = NULL;
+  hl_sandbox_result_clear(&r);
+  free(code);
+  hl_free(text);
+  hl_free(literal);
+  cJSON_Delete(value);
+}
+#else
+static void run_source(const uint8_t *data, size_t size) {
+  char *code = fuzz_strndup(data, size);
+  hl_sandbox_result r;
+  hl_status st = hl_sandbox_execute(sb, code, &r);
+  check_result(st, &r, code);
+  hl_sandbox_result_clear(&r);
+  free(code);
+}
+#endif
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  /* Each input starts from a fresh session, so a finding reproduces alone. */
+  hl_status st = hl_sandbox_reset(sb);
+  FUZZ_CHECK(st == HL_OK, "reset: %s", hl_status_name(st));
+#if FUZZ_BRIDGE
+  run_bridge(data, size);
+#else
+  run_source(data, size);
+#endif
+  /* Still usable (from a fresh session: the input may have redefined
+   * anything in its own). */
+  FUZZ_CHECK(hl_sandbox_reset(sb) == HL_OK, "reset after the input: %s", hl_last_error());
+  hl_sandbox_result r;
+  st = hl_sandbox_execute(sb, "6*7", &r);
+  FUZZ_CHECK(st == HL_OK && r.value_json && !strcmp(r.value_json, "42"),
+             "sandbox unusable after the input: %s %s", hl_status_name(st), r.error);
+  hl_sandbox_result_clear(&r);
+  return 0;
+}

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Seed corpora for the fuzz targets, generated at build time from the other
+tests' fixtures (nothing binary is committed):
+
+  - tests/providers/server.py: the bodies and event streams the providers
+    tests are answered with (imported, its functions called);
+  - C string literals of the core, observe, providers and sandbox tests:
+    JSON texts (valid and invalid), schemas, SSE streams, JavaScript.
+
+usage: make_corpus.py CORPUS_DIR STAMP TESTS_DIR TARGET,TARGET,...
+Writes CORPUS_DIR/TARGET/<sha1 of the seed> and, as STAMP, the target list.
+"""
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import sys
+
+corpus_dir, stamp, tests, targets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
+CHUNKING = [b"\x00\x00", b"\x02\x07", b"\x0f\x2a", b"\xff\x01"]  # see fuzz_util.h
+seeds = {t: set() for t in targets}
+
+
+def add(target, data):
+    if target in seeds:
+        seeds[target].add(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+# ---------------------------------------------------------------- C literals
+
+LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'",
+           "a": "\a", "b": "\b", "f": "\f", "v": "\v", "?": "?"}
+
+
+def unescape(s):
+    out, i = [], 0
+    while i < len(s):
+        c = s[i]
+        if c != "\\":
+            out.append(c.encode("utf-8"))
+            i += 1
+            continue
+        e = s[i + 1]
+        if e == "x":
+            m = re.match(r"[0-9a-fA-F]+", s[i + 2:])
+            out.append(bytes([int(m.group(0), 16) & 0xFF]))
+            i += 2 + len(m.group(0))
+        elif e in "uU":
+            n = 4 if e == "u" else 8
+            out.append(chr(int(s[i + 2:i + 2 + n], 16)).encode("utf-8", "surrogatepass"))
+            i += 2 + n
+        elif e in "01234567" and re.match(r"[0-7]{1,3}", s[i + 1:]):
+            m = re.match(r"[0-7]{1,3}", s[i + 1:])
+            out.append(bytes([int(m.group(0), 8) & 0xFF]))
+            i += 1 + len(m.group(0))
+        else:
+            out.append(ESCAPES.get(e, e).encode("utf-8"))
+            i += 2
+    return b"".join(out)
+
+
+def literals(path):
+    """String literals of a C file, adjacent ones joined as the compiler does."""
+    text = open(path, encoding="utf-8").read()
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    text = re.sub(r"^\s*#\s*include.*$", " ", text, flags=re.M)
+    out, pos, cur = [], 0, None
+    for m in LITERAL.finditer(text):
+        between = text[pos:m.start()]
+        try:
+            val = unescape(m.group(1))
+        except (AttributeError, ValueError, IndexError):
+            val = None
+        if cur is not None and between.strip() == "" and val is not None:
+            cur += val
+        else:
+            if cur is not None:
+                out.append(cur)
+            cur = val
+        pos = m.end()
+    if cur is not None:
+        out.append(cur)
+    return out
+
+
+def as_json(b):
+    try:
+        return json.loads(b.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def c_files(*dirs):
+    for d in dirs:
+        full = os.path.join(tests, d)
+        for f in sorted(os.listdir(full)):
+            if f.endswith((".c", ".h")):
+                yield os.path.join(full, f)
+
+
+all_json = []  # (bytes, value) of every valid JSON literal
+for path in c_files("core", "observe", "providers", "plugins", "hooks"):
+    for lit in literals(path):
+        v = as_json(lit)
+        if v is not None and lit.strip()[:1] in (b"{", b"["):
+            all_json.append((lit, v))
+        if os.path.basename(path) == "test_json.c" or (v is not None and lit.strip()[:1] in (b"{", b"[")):
+            add("fuzz_json", lit)
+        if b"data:" in lit:
+            for c in CHUNKING[:2]:
+                add("fuzz_sse", c + lit)
+
+# Schemas and documents: every schema-looking object against every JSON
+# literal of the schema and tool tests (bounded).
+schemas, docs = [], []
+for path in c_files("core"):
+    if os.path.basename(path) not in ("test_schema.c", "test_tool.c"):
+        continue
+    for lit in literals(path):
+        v = as_json(lit)
+        if v is None:
+            continue
+        if isinstance(v, dict) and any(k in v for k in ("type", "properties", "enum", "const",
+                                                         "anyOf", "allOf", "oneOf", "not", "items")):
+            schemas.append(lit)
+        docs.append(lit)
+for s in schemas[:60]:
+    add("fuzz_schema", s)
+    for d in docs[:25]:
+        add("fuzz_schema", s + b"\0" + d)
+
+# Codecs: every JSON object or array under each codec selector (message,
+# messages, request, response, session: fuzz_codecs.c's order).
+for lit, v in all_json:
+    keys = set(v) if isinstance(v, dict) else set()
+    if isinstance(v, list) or keys & {"role", "content", "messages", "message", "finish",
+                                      "usage", "app_name", "state", "tools", "model"}:
+        for sel in range(5):
+            add("fuzz_codecs", bytes([sel]) + lit)
+    add("fuzz_sandbox_bridge", lit)
+    if "choices" in keys:
+        add("fuzz_openai_body", lit)
+    if v.get("type") == "message" if isinstance(v, dict) else False:
+        add("fuzz_anthropic_body", lit)
+
+# ---------------------------------------------------------------- server.py
+
+def from_server():
+    """Bodies and streams from server.py's own answer builders."""
+    spec = importlib.util.spec_from_file_location("server", os.path.join(tests, "providers", "server.py"))
+    server = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(server)
+    for scenario in ("text", "tools", "badargs", "agent", "echo"):
+        for fmt in ("openai", "anthropic"):
+            text, calls, finish = server.answer_for(scenario, {"messages": []}, fmt)
+            body = getattr(server, fmt + "_body")(scenario, text, calls, finish)
+            add("fuzz_%s_body" % fmt, server.dumps(body))
+            add("fuzz_sandbox_bridge", server.dumps(body))
+            events = getattr(server, fmt + "_events")(scenario, text, calls, finish)
+            for eol, comments in (("\n", False), ("\r\n", True)):
+                sse = server.sse_bytes(events, eol, comments)
+                add("fuzz_sse", CHUNKING[2] + sse)
+                for c in CHUNKING:
+                    add("fuzz_%s_stream" % fmt, c + sse)
+        for fmt, status in (("openai", 429), ("anthropic", 500)):
+            add("fuzz_%s_body" % fmt, server.dumps(server.error_body(fmt, status, "slow down")))
+    add("fuzz_anthropic_stream", CHUNKING[0] + server.sse_bytes(
+        [("error", server.dumps({"type": "error", "error": {"type": "overloaded_error",
+                                                            "message": "busy"}}))]))
+
+
+# server.py belongs to the providers tests and may change shape: seeds from
+# it are a bonus, the literals above are enough to start fuzzing.
+try:
+    from_server()
+except Exception as e:  # noqa: BLE001 - any change there must not break the build
+    print("make_corpus: no seeds from server.py (%s: %s)" % (type(e).__name__, e), file=sys.stderr)
+
+# ---------------------------------------------------------------- JavaScript
+
+for path in c_files("sandbox"):
+    for lit in literals(path):
+        s = lit.decode("utf-8", "replace")
+        if len(s) >= 3 and re.search(r"[;()=\[\]{}+*]|\bawait\b|\breturn\b", s) and "%" not in s:
+            add("fuzz_sandbox_source", lit)
+add("fuzz_sandbox_source", b"const r = await echo({x: [1, 'two', null]}); console.log(r.x); r")
+
+# ---------------------------------------------------------------- output
+
+for t in targets:
+    d = os.path.join(corpus_dir, t)
+    os.makedirs(d, exist_ok=True)
+    for data in seeds[t]:
+        with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as f:
+            f.write(data)
+    if not seeds[t]:
+        print("make_corpus: no seeds for " + t, file=sys.stderr)
+        sys.exit(1)
+with open(stamp, "w") as f:
+    f.write("\n".join(targets) + "\n")
