@@ -110,6 +110,11 @@ bool bench_server_stats_get(const char *url, bench_server_stats *out) {
   }
   out->requests = strtod(r + 11, NULL);
   out->service_us = strtod(s + 13, NULL);
+  /* Only the epoll mock reports these (0 otherwise). */
+  const char *c = strstr(t.data, "\"connections\":");
+  const char *l = strstr(t.data, "\"late_us_max\":");
+  out->connections = c ? strtod(c + 14, NULL) : 0;
+  out->late_us_max = l ? strtod(l + 14, NULL) : 0;
   return true;
 }
 

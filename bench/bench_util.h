@@ -28,6 +28,8 @@ double bench_percentile(double *values, size_t n, double p);
 typedef struct bench_server_stats {
   double requests;
   double service_us;
+  double connections;   /* TCP connections accepted since the server started */
+  double late_us_max;   /* --delay-ms: the latest a delayed answer left, since the last reset */
 } bench_server_stats;
 
 /** Fetch the mock server's counters; false (and a message on stderr) on failure. */

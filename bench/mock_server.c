@@ -12,27 +12,36 @@
  * Non-streaming and streaming ("stream": true, SSE) both work.
  *
  * Why it is written this way: every response is built in memory and written
- * with one send() on a TCP_NODELAY socket, connections are kept alive, and a
- * thread serves each connection. A server that writes headers and body in
- * separate small segments meets the client's delayed ACK (~40 ms on Linux)
- * and that would hide every framework's overhead behind the network.
+ * with one send() on a TCP_NODELAY socket, connections are kept alive. A
+ * server that writes headers and body in separate small segments meets the
+ * client's delayed ACK (~40 ms on Linux) and that would hide every
+ * framework's overhead behind the network. One thread serves every
+ * connection through epoll (non-blocking sockets), so that tens of
+ * thousands of connections waiting on a slow "model" cost it nothing.
+ *
+ * --delay-ms D answers each model request D ms after it arrived (a slow
+ * model: the concurrent_slow benchmark uses 1000). The answer is built at
+ * once and held in a queue (all delays are equal, so arrival order is due
+ * order); the loop sleeps until the next one is due.
  *
  * The server measures its own service time per request (from the last byte
- * of the request read to the moment the response is handed to send()) and
- * reports it in an "x-mock-service-us" header and, summed, on GET /stats.
+ * of the request read to the moment the response is built, the delay not
+ * included) and reports it in an "x-mock-service-us" header and, summed, on
+ * GET /stats, with how late delayed answers left against their due time
+ * (a server that keeps up shows a lateness near 0).
  * Benchmarks subtract it: framework overhead = client wall time - server time.
  *
- *   GET  /stats        {"requests":N,"service_us":T}
+ *   GET  /stats        {"requests":N,"service_us":T,"connections":C,
+ *                       "late_us_mean":L,"late_us_max":M}
  *   POST /stats/reset  zero the counters
  *   GET  /health       "ok"
  *
- * Usage: hl-mock-server [PORT]   (0 or nothing: an ephemeral port)
+ * Usage: hl-mock-server [PORT] [--delay-ms D]  (0 or nothing: an ephemeral port)
  * Prints "port N" on stdout once listening; runs until killed.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -42,12 +51,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+/* One thread: plain counters would do; atomics keep the code honest if
+ * that ever changes. */
 static atomic_uint_fast64_t g_requests;
 static atomic_uint_fast64_t g_service_ns;
+static uint64_t g_connections, g_late_ns_sum, g_late_ns_max, g_late_n;
+static uint64_t g_delay_ns;
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -228,7 +243,7 @@ static void gemini_stream(buf *b, int reply) {
   }
 }
 
-/* ---- HTTP --------------------------------------------------------------- */
+/* ---- HTTP ----------------------------------------------------------------- */
 
 typedef struct request {
   char method[8];
@@ -238,63 +253,48 @@ typedef struct request {
   size_t body_len;
 } request;
 
-static bool send_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return true;
-}
-
-/* Build status line, headers and body into one buffer and send it at once. */
-static bool respond(int fd, const request *rq, int status, const char *ctype,
+/* Status line, headers and body into `out`, for one send. */
+static void respond(buf *out, const request *rq, int status, const char *ctype,
                     const buf *body, uint64_t t_start) {
-  buf out = {0};
   uint64_t service = now_ns() - t_start;
-  buf_printf(&out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                   "Connection: %s\r\nx-mock-service-us: %.3f\r\nx-request-id: req_mock\r\n\r\n",
+  buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                  "Connection: %s\r\nx-mock-service-us: %.3f\r\nx-request-id: req_mock\r\n\r\n",
              status, status == 200 ? "OK" : "Not Found", ctype, body->len,
              rq->keep_alive ? "keep-alive" : "close", (double)service / 1e3);
-  buf_add(&out, body->data ? body->data : "", body->len);
-  if (!out.data) return false;
+  buf_add(out, body->data ? body->data : "", body->len);
   service = now_ns() - t_start;
   atomic_fetch_add(&g_requests, 1);
   atomic_fetch_add(&g_service_ns, service);
-  bool ok = send_all(fd, out.data, out.len);
-  free(out.data);
-  return ok;
 }
 
-static bool handle(int fd, request *rq, uint64_t t_start) {
+/* Build the answer to `rq` into `out`. True when it is a model answer
+ * (subject to --delay-ms), false for the server's own endpoints. */
+static bool handle(buf *out, request *rq, uint64_t t_start) {
   buf body = {0};
-  bool ok;
   const char *path = rq->path;
   if (!strcmp(rq->method, "GET") && !strcmp(path, "/stats")) {
-    buf_printf(&body, "{\"requests\":%llu,\"service_us\":%.3f}",
+    buf_printf(&body, "{\"requests\":%llu,\"service_us\":%.3f,\"connections\":%llu,"
+                      "\"late_us_mean\":%.1f,\"late_us_max\":%.1f}",
                (unsigned long long)atomic_load(&g_requests),
-               (double)atomic_load(&g_service_ns) / 1e3);
-    buf out = {0};   /* stats requests are not counted as model requests */
-    buf_printf(&out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+               (double)atomic_load(&g_service_ns) / 1e3, (unsigned long long)g_connections,
+               g_late_n ? (double)g_late_ns_sum / (double)g_late_n / 1e3 : 0.0,
+               (double)g_late_ns_max / 1e3);
+    /* stats requests are not counted as model requests */
+    buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                body.len, body.data);
-    ok = out.data && send_all(fd, out.data, out.len);
-    free(out.data);
     free(body.data);
-    return ok;
+    return false;
   }
   if (!strcmp(path, "/stats/reset")) {
     atomic_store(&g_requests, 0);
     atomic_store(&g_service_ns, 0);
-    const char *r = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-    return send_all(fd, r, strlen(r));
+    g_late_ns_sum = g_late_ns_max = g_late_n = 0;
+    buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    return false;
   }
   if (!strcmp(path, "/health")) {
-    const char *r = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
-    return send_all(fd, r, strlen(r));
+    buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
+    return false;
   }
   t_seq = atomic_fetch_add(&g_seq, 1) + 1;
   size_t plen = strlen(path);
@@ -304,25 +304,25 @@ static bool handle(int fd, request *rq, uint64_t t_start) {
     int reply = decide_openai(rq->body);
     if (wants_stream(rq->body)) {
       openai_stream(&body, reply, body_has(rq->body, "\"include_usage\":true"));
-      ok = respond(fd, rq, 200, "text/event-stream", &body, t_start);
+      respond(out, rq, 200, "text/event-stream", &body, t_start);
     } else {
       openai_body(&body, reply);
-      ok = respond(fd, rq, 200, "application/json", &body, t_start);
+      respond(out, rq, 200, "application/json", &body, t_start);
     }
   } else if (strstr(path, ":streamGenerateContent")) {
     gemini_stream(&body, decide_gemini(rq->body));
-    ok = respond(fd, rq, 200, "text/event-stream", &body, t_start);
+    respond(out, rq, 200, "text/event-stream", &body, t_start);
   } else if (strstr(path, ":generateContent")) {
     int reply = decide_gemini(rq->body);
     gemini_body(&body, reply, words_for(reply), N_WORDS, true);
-    ok = respond(fd, rq, 200, "application/json", &body, t_start);
+    respond(out, rq, 200, "application/json", &body, t_start);
   } else {
     buf_printf(&body, "{\"error\":{\"message\":\"mock server: no route for %s %s\",\"type\":\"not_found\"}}",
                rq->method, path);
-    ok = respond(fd, rq, 404, "application/json", &body, t_start);
+    respond(out, rq, 404, "application/json", &body, t_start);
   }
   free(body.data);
-  return ok;
+  return true;
 }
 
 static const char *header_value(const char *headers, const char *end, const char *name) {
@@ -360,112 +360,291 @@ static long dechunk(char *p, size_t avail, size_t *consumed) {
   }
 }
 
-static void *serve(void *arg) {
-  int fd = (int)(intptr_t)arg;
-  size_t cap = 1 << 16, len = 0;
-  char *in = malloc(cap);
-  while (in) {
-    /* Read until a full request (headers + body) is in the buffer. */
-    char *hdr_end = NULL;
-    size_t need = 0;
-    bool chunked = false;
-    for (;;) {
-      if (!hdr_end) {
-        hdr_end = len >= 4 ? memmem(in, len, "\r\n\r\n", 4) : NULL;
-        if (hdr_end) {
-          *hdr_end = '\0';   /* headers become a C string; the body starts 4 bytes on */
-          const char *cl = header_value(in, hdr_end, "Content-Length");
-          const char *te = header_value(in, hdr_end, "Transfer-Encoding");
-          chunked = te && !strncasecmp(te, "chunked", 7);
-          need = (size_t)(hdr_end + 4 - in) + (cl ? strtoul(cl, NULL, 10) : 0);
-        }
-      }
-      if (hdr_end && !chunked && len >= need) break;
-      if (hdr_end && chunked) {
-        size_t consumed = 0;
-        size_t off = (size_t)(hdr_end + 4 - in);
-        /* dechunk works in place only once complete: probe on a copy */
-        char *probe = malloc(len - off + 1);
-        if (!probe) goto done;
-        memcpy(probe, in + off, len - off);
-        long blen = dechunk(probe, len - off, &consumed);
-        if (blen >= 0) {
-          memcpy(in + off, probe, (size_t)blen);
-          free(probe);
-          /* move the rest after the decoded body */
-          size_t rest = len - off - consumed;
-          memmove(in + off + (size_t)blen, in + off + consumed, rest);
-          len = off + (size_t)blen + rest;
-          need = off + (size_t)blen;
-          chunked = false;
-          break;
-        }
-        free(probe);
-      }
-      if (len + 1 >= cap) {
-        size_t hdr_off = hdr_end ? (size_t)(hdr_end - in) : 0;
-        cap *= 2;
-        char *p = realloc(in, cap);
-        if (!p) goto done;
-        hdr_end = hdr_end ? p + hdr_off : NULL;
-        in = p;
-      }
-      ssize_t r = recv(fd, in + len, cap - len - 1, 0);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) goto done;
-      len += (size_t)r;
-    }
-    uint64_t t_start = now_ns();
-    request rq = {0};
-    sscanf(in, "%7s %511s", rq.method, rq.path);
-    const char *conn = header_value(in, hdr_end, "Connection");
-    rq.keep_alive = !(conn && !strncasecmp(conn, "close", 5));
-    size_t off = (size_t)(hdr_end + 4 - in);
-    char saved = in[need];
-    in[need] = '\0';
-    rq.body = in + off;
-    rq.body_len = need - off;
-    bool ok = handle(fd, &rq, t_start);
-    in[need] = saved;
-    memmove(in, in + need, len - need);
-    len -= need;
-    if (!ok || !rq.keep_alive) break;
+/* ---- connections and the event loop ---------------------------------------- */
+
+typedef struct conn {
+  int fd;                /* -1 once closed */
+  char *in;
+  size_t len, cap;
+  buf out;               /* bytes not yet sent */
+  size_t out_off;
+  bool want_out;         /* EPOLLOUT registered */
+  bool close_after;      /* "Connection: close" answered */
+  int queued;            /* delayed answers not yet sent */
+} conn;
+
+/* A delayed answer. Equal delays: a FIFO is ordered by due time. */
+typedef struct delayed {
+  conn *c;
+  uint64_t due_ns;
+  buf out;
+  bool close_after;
+  struct delayed *next;
+} delayed;
+
+static int g_ep;
+static delayed *g_dhead, *g_dtail;
+
+static void conn_free_if_done(conn *c) {
+  if (c->fd < 0 && c->queued == 0) {
+    free(c->in);
+    free(c->out.data);
+    free(c);
   }
-done:
-  free(in);
-  close(fd);
-  return NULL;
+}
+
+static void conn_close(conn *c) {
+  if (c->fd >= 0) {
+    epoll_ctl(g_ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+  }
+  conn_free_if_done(c);
+}
+
+/* Send what is pending; register for EPOLLOUT while something remains.
+ * False if the connection was closed. */
+static bool conn_flush(conn *c) {
+  while (c->out_off < c->out.len) {
+    ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      conn_close(c);
+      return false;
+    }
+    c->out_off += (size_t)w;
+  }
+  bool pending = c->out_off < c->out.len;
+  if (!pending) {
+    c->out.len = c->out_off = 0;
+    if (c->close_after) {
+      conn_close(c);
+      return false;
+    }
+  }
+  if (pending != c->want_out) {
+    struct epoll_event ev = {.events = EPOLLIN | (pending ? EPOLLOUT : 0), .data.ptr = c};
+    epoll_ctl(g_ep, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_out = pending;
+  }
+  return true;
+}
+
+/* One complete request at the start of c->in: its total length, 0 if
+ * incomplete (more bytes needed), or -1 on garbage. Decodes a chunked body
+ * in place (the buffer then shrinks). */
+static long parse_request(conn *c, request *rq) {
+  char *hdr_end = c->len >= 4 ? memmem(c->in, c->len, "\r\n\r\n", 4) : NULL;
+  if (!hdr_end) return c->len > (1u << 20) ? -1 : 0;
+  size_t off = (size_t)(hdr_end + 4 - c->in);
+  *hdr_end = '\0';   /* headers become a C string; restored below if incomplete */
+  const char *cl = header_value(c->in, hdr_end, "Content-Length");
+  const char *te = header_value(c->in, hdr_end, "Transfer-Encoding");
+  const char *conn_h = header_value(c->in, hdr_end, "Connection");
+  bool chunked = te && !strncasecmp(te, "chunked", 7);
+  size_t need;
+  if (chunked) {
+    size_t consumed = 0;
+    char *probe = malloc(c->len - off + 1);
+    if (!probe) return -1;
+    memcpy(probe, c->in + off, c->len - off);
+    long blen = dechunk(probe, c->len - off, &consumed);
+    if (blen < 0) {
+      free(probe);
+      *hdr_end = '\r';
+      return 0;
+    }
+    memcpy(c->in + off, probe, (size_t)blen);
+    free(probe);
+    size_t rest = c->len - off - consumed;
+    memmove(c->in + off + (size_t)blen, c->in + off + consumed, rest);
+    c->len = off + (size_t)blen + rest;
+    need = off + (size_t)blen;
+  } else {
+    need = off + (cl ? strtoul(cl, NULL, 10) : 0);
+    if (c->len < need) {
+      *hdr_end = '\r';
+      return 0;
+    }
+  }
+  memset(rq, 0, sizeof *rq);
+  sscanf(c->in, "%7s %511s", rq->method, rq->path);
+  rq->keep_alive = !(conn_h && !strncasecmp(conn_h, "close", 5));
+  rq->body = c->in + off;
+  rq->body_len = need - off;
+  return (long)need;
+}
+
+static void conn_readable(conn *c) {
+  for (;;) {
+    if (c->len + 1 >= c->cap) {
+      size_t nc = c->cap * 2;
+      char *p = realloc(c->in, nc);
+      if (!p) {
+        conn_close(c);
+        return;
+      }
+      c->in = p;
+      c->cap = nc;
+    }
+    ssize_t r = recv(c->fd, c->in + c->len, c->cap - c->len - 1, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (r <= 0) {
+      conn_close(c);
+      return;
+    }
+    c->len += (size_t)r;
+  }
+  for (;;) {
+    request rq;
+    long need = parse_request(c, &rq);
+    if (need < 0) {
+      conn_close(c);
+      return;
+    }
+    if (need == 0) break;
+    uint64_t t_start = now_ns();
+    char saved = c->in[need];
+    c->in[need] = '\0';
+    buf out = {0};
+    bool model = handle(&out, &rq, t_start);
+    c->in[need] = saved;
+    memmove(c->in, c->in + need, c->len - (size_t)need);
+    c->len -= (size_t)need;
+    if (model && g_delay_ns > 0) {
+      delayed *d = calloc(1, sizeof *d);
+      if (!d) {
+        free(out.data);
+        conn_close(c);
+        return;
+      }
+      d->c = c;
+      d->due_ns = t_start + g_delay_ns;
+      d->out = out;
+      d->close_after = !rq.keep_alive;
+      c->queued++;
+      if (g_dtail) g_dtail->next = d;
+      else g_dhead = d;
+      g_dtail = d;
+      continue;
+    }
+    buf_add(&c->out, out.data ? out.data : "", out.len);
+    free(out.data);
+    if (!rq.keep_alive) c->close_after = true;
+    if (!conn_flush(c)) return;
+  }
+}
+
+static void send_due(void) {
+  uint64_t now = now_ns();
+  while (g_dhead && g_dhead->due_ns <= now) {
+    delayed *d = g_dhead;
+    g_dhead = d->next;
+    if (!g_dhead) g_dtail = NULL;
+    conn *c = d->c;
+    c->queued--;
+    uint64_t late = now - d->due_ns;
+    g_late_ns_sum += late;
+    g_late_n++;
+    if (late > g_late_ns_max) g_late_ns_max = late;
+    if (c->fd >= 0) {
+      buf_add(&c->out, d->out.data ? d->out.data : "", d->out.len);
+      if (d->close_after) c->close_after = true;
+      conn_flush(c);
+    } else {
+      conn_free_if_done(c);
+    }
+    free(d->out.data);
+    free(d);
+  }
+}
+
+static void accept_all(int ls) {
+  int one = 1;
+  for (;;) {
+    int fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return; /* EAGAIN, or EMFILE: try again at the next wake-up */
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    conn *c = calloc(1, sizeof *c);
+    if (c) c->in = malloc(c->cap = 16384);
+    if (!c || !c->in) {
+      if (c) free(c);
+      close(fd);
+      continue;
+    }
+    c->fd = fd;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(g_ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      free(c->in);
+      free(c);
+      close(fd);
+      continue;
+    }
+    g_connections++;
+  }
 }
 
 int main(int argc, char **argv) {
-  int port = argc > 1 ? atoi(argv[1]) : 0;
+  int port = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--delay-ms") && i + 1 < argc) g_delay_ns = (uint64_t)atol(argv[++i]) * 1000000u;
+    else port = atoi(argv[i]);
+  }
   signal(SIGPIPE, SIG_IGN);
-  int ls = socket(AF_INET, SOCK_STREAM, 0);
+  /* Thousands of clients at once: take every file descriptor allowed. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  if (bind(ls, (struct sockaddr *)&addr, sizeof addr) || listen(ls, 512)) {
+  if (bind(ls, (struct sockaddr *)&addr, sizeof addr) || listen(ls, 65535)) {
     perror("mock server: bind/listen");
     return 1;
   }
   socklen_t alen = sizeof addr;
   getsockname(ls, (struct sockaddr *)&addr, &alen);
+  g_ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+  if (g_ep < 0 || epoll_ctl(g_ep, EPOLL_CTL_ADD, ls, &lev) != 0) {
+    perror("mock server: epoll");
+    return 1;
+  }
   printf("port %d\n", ntohs(addr.sin_port));
   fflush(stdout);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
+  struct epoll_event evs[512];
   for (;;) {
-    int fd = accept(ls, NULL, NULL);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE) continue;
-      perror("mock server: accept");
+    int timeout = -1;
+    if (g_dhead) {
+      uint64_t now = now_ns();
+      timeout = g_dhead->due_ns <= now ? 0 : (int)((g_dhead->due_ns - now + 999999) / 1000000);
+    }
+    int n = epoll_wait(g_ep, evs, 512, timeout);
+    if (n < 0 && errno != EINTR) {
+      perror("mock server: epoll_wait");
       return 1;
     }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    pthread_t t;
-    if (pthread_create(&t, &attr, serve, (void *)(intptr_t)fd)) close(fd);
+    for (int i = 0; i < n; i++) {
+      conn *c = evs[i].data.ptr;
+      if (!c) {
+        accept_all(ls);
+        continue;
+      }
+      if (c->fd < 0) continue;
+      if (evs[i].events & EPOLLOUT) {
+        if (!conn_flush(c)) continue;
+      }
+      if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) conn_readable(c);
+    }
+    send_due();
   }
 }

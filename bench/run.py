@@ -9,6 +9,10 @@ Called by `make bench` (through bench/Makefile). Steps:
      own process, one after another (interleaved per scenario);
   4. run hookline's micro-benchmarks (hook dispatch, peak RSS with 10 tools,
      provider vs raw libcurl) and the sandbox peers;
+  4b. concurrent_slow: N = 1,000, 3,000, 10,000 sessions of (b) at once
+     against a second mock server answering after 1 s (--delay-ms 1000),
+     hookline (one thread per session, blocking hl_agent_run) and
+     @openai/agents (concurrent promises), one after the other per N;
   5. print the JSON, write bench/results.json and BENCHMARKS.md.
 
 Benchmarks print figures; nothing here asserts a timing. A system that
@@ -16,7 +20,9 @@ fails is reported as failed (with its error) and the rest goes on.
 
 Options: --build DIR (meson build dir, default ../build), --budget-s S
 (seconds of measurement per system and scenario, default 3), --quick
-(budget 0.5 s, for trying the harness), --no-write (print only).
+(budget 0.5 s, for trying the harness), --no-write (print only),
+--slow-sessions 1000,3000,10000 (the concurrent_slow sizes),
+--only providers|core|sandbox|concurrent_slow (one benchmark, its JSON only).
 """
 import argparse
 import datetime
@@ -47,6 +53,11 @@ AGENT_SYSTEMS = [
     ("adk", "adk.mjs", "@google/adk LlmAgent + InMemoryRunner (Gemini wire format)"),
 ]
 PROC_TIMEOUT_S = 180
+SLOW_TIMEOUT_S = 600
+# concurrent_slow: who runs it (the JS peer that bench/peers/harness.mjs
+# drives in that mode) and the model's delay.
+SLOW_PEERS = [("openai-agents", "openai_agents.mjs")]
+SLOW_DELAY_MS = 1000
 
 
 def log(msg):
@@ -122,8 +133,8 @@ def ensure_peers():
 
 
 class MockServer:
-    def __init__(self, binary):
-        self.proc = subprocess.Popen([binary, "0"], stdout=subprocess.PIPE, text=True)
+    def __init__(self, binary, extra=()):
+        self.proc = subprocess.Popen([binary, "0", *extra], stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().split()
         if len(line) != 2 or line[0] != "port":
             self.proc.kill()
@@ -147,9 +158,15 @@ def main():
     ap.add_argument("--budget-s", type=float, default=3.0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--only", choices=["providers", "core", "sandbox"],
+    ap.add_argument("--only", choices=["providers", "core", "sandbox", "concurrent_slow"],
                     help="run one benchmark alone and print its JSON object (nothing written)")
+    ap.add_argument("--slow-sessions", default="1000,3000,10000")
     args = ap.parse_args()
+    slow_sizes = [int(x) for x in args.slow_sessions.split(",") if x.strip()]
+    if args.only == "concurrent_slow":
+        res = concurrent_slow(os.path.join(os.path.abspath(args.build), "bench"), slow_sizes)
+        print(json.dumps(res, indent=2))
+        return 0
     if args.only == "providers":
         return providers_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick)
     if args.only == "core":
@@ -216,6 +233,8 @@ def main():
     finally:
         server.close()
 
+    results["concurrent_slow"] = concurrent_slow(bench_bin, slow_sizes, node)
+
     sandbox_runs = [("hookline", [exe("hl-bench-sandbox")] if os.path.exists(exe("hl-bench-sandbox")) else None)]
     if node:
         sandbox_runs += [("quickjs-emscripten", [node, "quickjs.mjs"]), ("pyodide", [node, "pyodide.mjs"])]
@@ -252,6 +271,41 @@ def main():
             f.write(markdown(results))
         log("wrote bench/results.json and BENCHMARKS.md")
     return 0
+
+
+def concurrent_slow(bench_bin, sizes, node="auto"):
+    """N sessions of (b) at once against a mock model answering after 1 s:
+    hookline (hl-bench-slow) and the JS peers, one after the other per N,
+    on a fresh mock server each so that no connection outlives its run."""
+    if node == "auto":
+        node = ensure_peers()
+    out = {"delay_ms": SLOW_DELAY_MS, "sizes": sizes,
+           "targets": {"sessions": 10000, "wall_s": 2.5, "cpu_us_per_session": 100,
+                       "peak_rss_mb": 150, "failures": 0},
+           "runs": {}}
+    for n in sizes:
+        row = {}
+        systems = [("hookline", [os.path.join(bench_bin, "hl-bench-slow"), "--sessions", str(n)], None)]
+        for name, script in SLOW_PEERS:
+            systems.append((name, [node, script, "--scenario", "concurrent_slow", "--sessions", str(n)]
+                            if node else None, PEERS))
+        for name, cmd, cwd in systems:
+            if cmd is None:
+                row[name] = {"error": "JS peers not installed"}
+                continue
+            server = MockServer(os.path.join(bench_bin, "hl-mock-server"),
+                                ["--delay-ms", str(SLOW_DELAY_MS)])
+            try:
+                res = run_json(cmd + ["--url", server.url], cwd=cwd, timeout=SLOW_TIMEOUT_S)
+            finally:
+                server.close()
+            row[name] = res
+            log(f"concurrent_slow {n:6d} {name:14s} " +
+                (f"wall {res.get('wall_s')} s, CPU {res.get('cpu_us_per_session')} us/session, "
+                 f"RSS {res.get('peak_rss_mb')} MB, p50 {res.get('latency_p50_ms')} ms, "
+                 f"failures {res.get('failures')}" if "error" not in res else "FAILED: " + res["error"]))
+        out["runs"][str(n)] = row
+    return out
 
 
 def providers_only(bench_bin, quick):
@@ -394,6 +448,38 @@ def markdown(r):
       f"within 20 µs of raw libcurl |")
     w(f"| raw libcurl easy-handle loop, same server, µs per request | {fmt(pv.get('raw_curl_us'), 1)} | – |")
     w("")
+    cs = r.get("concurrent_slow")
+    if cs:
+        w("## concurrent_slow: N sessions of (b) at once, the model answering after 1 s\n")
+        w(f"Each session is scenario (b) (2 model calls, 3 tool calls) against a mock server that "
+          f"answers every model request {cs['delay_ms']} ms after it arrived (bench/mock_server.c "
+          "on one epoll thread; its own service time per request and how late it sent answers "
+          "are in results.json). hookline: one application thread per session (64 KB stacks) "
+          "calling the blocking `hl_agent_run()` on one shared agent, every request through the "
+          "process's one event loop and connection pool; the benchmark raises its soft open-file "
+          "limit to the hard one. @openai/agents: N concurrent promises. Wall time runs from the "
+          "first session started to the last one done (thread creation included); CPU is the "
+          "client process's user + system time; each system runs against a fresh server, one "
+          "after the other.\n")
+        t = cs["targets"]
+        w(f"Targets for hookline at {t['sessions']:,} sessions: ≤ {t['wall_s']} s wall, "
+          f"≤ {t['cpu_us_per_session']} µs client CPU per session, ≤ {t['peak_rss_mb']} MB peak RSS, "
+          f"{t['failures']} failures.\n")
+        w("| sessions | system | wall s | client CPU s | CPU µs/session | peak RSS MB | p50 ms | p99 ms "
+          "| failures | connections opened | server µs/request | server's latest answer, ms late |")
+        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for n, row in cs["runs"].items():
+            for system, res in row.items():
+                if "error" in res:
+                    w(f"| {int(n):,} | {system} | failed: {res['error'][:100]} | | | | | | | | | |")
+                    continue
+                w(f"| {int(n):,} | {system} | {fmt(res.get('wall_s'), 2)} | {fmt(res.get('cpu_s'), 2)} | "
+                  f"{fmt(res.get('cpu_us_per_session'))} | {fmt(res.get('peak_rss_mb'), 1)} | "
+                  f"{fmt(res.get('latency_p50_ms'))} | {fmt(res.get('latency_p99_ms'))} | "
+                  f"{fmt(res.get('failures'))} | {fmt(res.get('connections_opened'))} | "
+                  f"{fmt(res.get('server_service_us_per_request'), 1)} | {fmt(res.get('server_late_ms_max'), 1)} |")
+        w("")
+
     w("## Sandbox\n")
     w("Same snippets everywhere: `1+2` (eval) and `host(41)` where `host` is a host function "
       "returning its argument + 1 (eval with one callback). Cold create: the first sandbox in a "

@@ -20,6 +20,7 @@
 #include "hookline/agent.h"
 #include "hookline/openai.h"
 #include "hookline/anthropic.h"
+#include "hookline/pool.h"
 #include "hookline/sandbox.h"
 #include "hookline/plugins.h"
 #include "hookline/workflow.h"

@@ -7,6 +7,11 @@
 //
 // Options (argv): --url BASE --scenario NAME [--budget-s S] [--max-runs N]
 //                 [--warmup N] [--sessions N]
+//
+// Scenario concurrent_slow (the mock server answering after 1 s): one batch
+// of --sessions runs started at once as concurrent promises, measured once
+// (wall, CPU, peak RSS, p50/p99 latency, failures), as bench/slow_bench.c
+// does for hookline.
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 
@@ -26,6 +31,7 @@ export const SCENARIOS = {
   tools: { tools: true, stream: false, sessions: 1 },
   tools_stream: { tools: true, stream: true, sessions: 1 },
   tools_concurrent50: { tools: true, stream: false, sessions: 50 },
+  concurrent_slow: { tools: true, stream: false, sessions: 1000, slow: true },
 };
 
 export const INSTRUCTION = 'You are a benchmark agent. Use the lookup tool when asked.';
@@ -47,10 +53,13 @@ export function parseArgs(argv = process.argv.slice(2)) {
     else if (a === '--budget-s') { o.budgetS = Number(v); i++; }
     else if (a === '--max-runs') { o.maxRuns = Number(v); i++; }
     else if (a === '--warmup') { o.warmup = Number(v); i++; }
+    else if (a === '--sessions') { o.sessionsArg = Number(v); i++; }
   }
   if (!SCENARIOS[o.scenario]) throw new Error(`unknown scenario ${o.scenario}`);
   o.url = o.url.replace(/\/+$/, '');
-  return { ...o, ...SCENARIOS[o.scenario] };
+  const out = { ...o, ...SCENARIOS[o.scenario] };
+  if (o.sessionsArg > 0) out.sessions = o.sessionsArg;
+  return out;
 }
 
 async function serverStats(url) {
@@ -68,6 +77,7 @@ function percentile(sorted, p) {
 // return the final answer, which is checked so that a broken peer cannot
 // report fast figures for work it did not do.
 export async function measure(system, opts, runOnce) {
+  if (opts.slow) return measureSlow(system, opts, runOnce);
   const check = (answer) => {
     const want = opts.tools ? 'gamma' : 'mock model';
     if (typeof answer !== 'string' || !answer.includes(want))
@@ -119,6 +129,53 @@ export async function measure(system, opts, runOnce) {
     cpu_us_per_run: +((cpu.user + cpu.system) / runs).toFixed(1),
     peak_rss_mb: +peakRssMb().toFixed(1),
   };
+  process.stdout.write(JSON.stringify(result) + '\n');
+  return result;
+}
+
+// concurrent_slow: every session at once, one measurement, failures counted
+// (a failed run is reported, not fatal: the figure is how many fail).
+async function measureSlow(system, opts, runOnce) {
+  const s0 = await serverStats(opts.url);
+  const calls0 = toolCalls;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let failures = 0;
+  let firstError = null;
+  const one = async (i) => {
+    const start = performance.now();
+    try {
+      const answer = await runOnce(i);
+      if (typeof answer !== 'string' || !answer.includes('gamma')) throw new Error(`unexpected answer ${JSON.stringify(answer)}`);
+      return performance.now() - start;
+    } catch (e) {
+      failures++;
+      if (!firstError) firstError = String(e && e.message || e);
+      return null;
+    }
+  };
+  const lat = (await Promise.all(Array.from({ length: opts.sessions }, (_, i) => one(i)))).filter((x) => x !== null);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const s1 = await serverStats(opts.url);
+  lat.sort((a, b) => a - b);
+  const requests = s1.requests - s0.requests;
+  const result = {
+    system, scenario: opts.scenario, api: 'concurrent promises', runtime: `node ${process.version}`,
+    sessions: opts.sessions, failures,
+    wall_s: +(wallMs / 1000).toFixed(3),
+    cpu_s: +((cpu.user + cpu.system) / 1e6).toFixed(3),
+    cpu_us_per_session: +((cpu.user + cpu.system) / opts.sessions).toFixed(1),
+    peak_rss_mb: +peakRssMb().toFixed(1),
+    latency_p50_ms: +percentile(lat, 50).toFixed(1),
+    latency_p99_ms: +percentile(lat, 99).toFixed(1),
+    model_calls: requests,
+    tool_calls: toolCalls - calls0,
+    server_service_us_per_request: requests > 0 ? +((s1.service_us - s0.service_us) / requests).toFixed(2) : 0,
+    server_late_ms_max: +((s1.late_us_max ?? 0) / 1000).toFixed(1),
+    connections_opened: (s1.connections ?? 0) - (s0.connections ?? 0),
+  };
+  if (firstError) result.first_error = firstError.slice(0, 200);
   process.stdout.write(JSON.stringify(result) + '\n');
   return result;
 }

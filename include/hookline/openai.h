@@ -27,13 +27,26 @@
  *   hl_agent_set_provider(agent, p);
  *   hl_provider_unref(p);
  *
- * HTTP (one libcurl layer for every provider): keep-alive connection reuse,
- * connect / total / idle timeouts, retries with exponential backoff and
- * jitter on connection errors and HTTP 408/409/429/5xx honouring
- * Retry-After (never on other 4xx, never after streamed text reached the
- * application), a response size cap, and cancellation: hl_agent_cancel()
- * on the running agent, or hl_openai_cancel() on the provider, ends a
- * request in progress within a few tens of milliseconds.
+ * HTTP (one libcurl layer for every provider, driven by the process's one
+ * event loop and connection pool: hookline/pool.h): keep-alive connection
+ * reuse across every provider and run of the process, HTTP/2 multiplexing
+ * when the server offers it, connect / total / idle timeouts, retries with
+ * exponential backoff and jitter on connection errors and HTTP
+ * 408/409/429/5xx honouring Retry-After (never on other 4xx, never after
+ * streamed text reached the application), a response size cap, and
+ * cancellation: hl_agent_cancel() on the running agent, or
+ * hl_openai_cancel() on the provider, wakes the loop, which ends the
+ * request at once (nothing polls).
+ *
+ * Which thread runs what: a call blocks the thread that made it (the
+ * agent's run thread, or yours for hl_provider_complete()) on a condition
+ * variable while the library's loop thread does the network work. Every
+ * piece of code a call runs on your behalf runs on the calling thread:
+ * decoding the answer, the streamed deltas (hl_context_emit_delta(): the
+ * RESPONSE delta events, observers and the agent's token callback) and the
+ * API_REQUEST / API_RESPONSE events. The loop thread runs no application
+ * code; a slow observer or token callback slows only its own call (the
+ * transfer is paused once 1 MiB waits unconsumed).
  *
  * Errors: HL_ERR_AUTH (401/403), HL_ERR_RATE_LIMIT (429 after every
  * retry), HL_ERR_HTTP (other statuses), HL_ERR_NETWORK, HL_ERR_TIMEOUT,
@@ -53,7 +66,7 @@
  * caller's (hl_provider_unref()).
  *
  * Thread-safety: a configured provider serves any number of threads and
- * agents at once (each request gets its own connection slot). The
+ * agents at once (their requests share the process's connection pool). The
  * hl_openai_set_* / add_* functions are not thread-safe: configure the
  * provider before its first request. hl_openai_cancel() is thread-safe.
  */

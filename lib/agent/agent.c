@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "core/cancel_notify.h"
 #include "core/util.h"
 #include "hookline/json.h"
 
@@ -251,7 +252,10 @@ const char *hl_agent_output_key(const hl_agent *agent) {
 hl_session *hl_agent_session(hl_agent *agent) { return agent ? agent->session : NULL; }
 
 void hl_agent_cancel(hl_agent *agent) {
-  if (agent) atomic_fetch_add_explicit(&agent->cancel_gen, 1, memory_order_acq_rel);
+  if (!agent) return;
+  atomic_fetch_add_explicit(&agent->cancel_gen, 1, memory_order_acq_rel);
+  /* Requests waiting in the HTTP event loop do not poll: tell it to look. */
+  hl__cancel_notify();
 }
 
 /* A number for the calling thread that no other thread of the process

@@ -1,19 +1,20 @@
 /*
- * http.c - the libcurl layer: pooled transfers, timeouts, retries,
- * cancellation, size cap, redaction (see http.h).
+ * http.c - an HTTP request as a state machine of the process's event loop
+ * (engine.h): attempts, retries with backoff as timers, the idle timeout
+ * as a timer, cancellation, the size cap, redaction (see http.h).
  *
- * Each request runs in the calling thread on a "slot": a multi handle with
- * one easy handle. The multi handle owns the connection cache, so keeping
- * slots in a free list keeps their connections alive for the next request
- * (keep-alive reuse without a shared handle and its locks). The multi
- * interface is used even for one transfer because curl_multi_poll() can
- * be woken from another thread (curl_multi_wakeup) and returns on a short
- * interval, which is what lets a request notice cancellation and an idle
- * server promptly.
+ * A request ("call") lives on the stack of the thread that sends it. That
+ * thread builds it, posts it to the loop and sleeps on the call's
+ * condition variable; the loop runs every attempt and, for a streamed
+ * 2xx body, hands the bytes over under the call's lock so that the
+ * caller's sink decodes them on the caller's thread. The caller leaves
+ * only once the loop is done with the call and no task of the call is
+ * still queued (`done` and `ops` below), so the loop never touches a call
+ * that is gone.
  */
 #include <curl/curl.h>
-#include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,27 +23,17 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/cancel_notify.h"
+#include "providers/engine.h"
 #include "providers/http.h"
 
-/* How often a waiting transfer re-checks cancellation predicates that
- * cannot wake it (hl_context_cancelled). cancel_all wakes it at once. */
-#define HL_HTTP_POLL_MS 20
-/* Idle slots kept per client (each holds its connections open). */
-#define HL_HTTP_MAX_IDLE_SLOTS 16
-
-typedef struct http_slot {
-  CURLM *multi;
-  CURL *easy;
-  struct http_slot *next;  /* free list, or active list */
-  struct http_slot *prev;  /* active list only */
-} http_slot;
+/* Streamed bytes the caller has not consumed yet beyond which the
+ * transfer is paused (a slow sink must not make the loop buffer a whole
+ * stream). */
+#define HL_HTTP_STREAM_HIGH_WATER ((size_t)1 << 20)
 
 struct hl__http {
   hl__http_options opts;
-  pthread_mutex_t lock;
-  http_slot *idle;
-  size_t n_idle;
-  http_slot *active;
   atomic_uint_fast64_t cancel_gen;
 };
 
@@ -50,15 +41,7 @@ struct hl__http {
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result = CURLE_OK;
-static void curl_init_once(void) { curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); }
+#define now_ms hl__engine_now_ms
 
 /* A cheap per-thread generator for backoff jitter (quality is irrelevant,
  * only that concurrent clients do not retry in lockstep). */
@@ -126,8 +109,9 @@ bool hl__http_status_retryable(long status) {
   return status == 408 || status == 409 || status == 429 || (status >= 500 && status <= 599);
 }
 
+
 /* ------------------------------------------------------------------ */
-/* Client and slot pool                                                */
+/* Client                                                               */
 /* ------------------------------------------------------------------ */
 
 void hl__http_options_default(hl__http_options *o) {
@@ -141,12 +125,6 @@ void hl__http_options_default(hl__http_options *o) {
 }
 
 hl__http *hl__http_new(const hl__http_options *opts) {
-  pthread_once(&curl_once, curl_init_once);
-  if (curl_init_result != CURLE_OK) {
-    hl_fail(HL_ERR_NETWORK, "libcurl initialisation failed: %s",
-            curl_easy_strerror(curl_init_result));
-    return NULL;
-  }
   hl__http *c = calloc(1, sizeof *c);
   if (!c) {
     hl_fail(HL_ERR_NOMEM, "out of memory creating an HTTP client");
@@ -154,29 +132,11 @@ hl__http *hl__http_new(const hl__http_options *opts) {
   }
   if (opts) c->opts = *opts;
   else hl__http_options_default(&c->opts);
-  pthread_mutex_init(&c->lock, NULL);
   atomic_init(&c->cancel_gen, 0);
   return c;
 }
 
-static void slot_free(http_slot *s) {
-  if (!s) return;
-  if (s->easy) curl_easy_cleanup(s->easy);
-  if (s->multi) curl_multi_cleanup(s->multi);
-  free(s);
-}
-
-void hl__http_free(hl__http *c) {
-  if (!c) return;
-  http_slot *s = c->idle;
-  while (s) {
-    http_slot *n = s->next;
-    slot_free(s);
-    s = n;
-  }
-  pthread_mutex_destroy(&c->lock);
-  free(c);
-}
+void hl__http_free(hl__http *c) { free(c); }
 
 const hl__http_options *hl__http_get_options(const hl__http *c) { return &c->opts; }
 
@@ -184,83 +144,147 @@ void hl__http_set_options(hl__http *c, const hl__http_options *opts) {
   if (c && opts) c->opts = *opts;
 }
 
-void hl__http_cancel_all(hl__http *c) {
-  if (!c) return;
-  atomic_fetch_add(&c->cancel_gen, 1);
-  pthread_mutex_lock(&c->lock);
-  for (http_slot *s = c->active; s; s = s->next) curl_multi_wakeup(s->multi);
-  pthread_mutex_unlock(&c->lock);
-}
-
-/* Take an idle slot (its connections come along) or make a new one, and
- * put it on the active list so that cancel_all can wake it. */
-static http_slot *slot_acquire(hl__http *c) {
-  pthread_mutex_lock(&c->lock);
-  http_slot *s = c->idle;
-  if (s) {
-    c->idle = s->next;
-    c->n_idle--;
-  }
-  pthread_mutex_unlock(&c->lock);
-  if (!s) {
-    s = calloc(1, sizeof *s);
-    if (!s) return NULL;
-    s->multi = curl_multi_init();
-    s->easy = curl_easy_init();
-    if (!s->multi || !s->easy) {
-      slot_free(s);
-      return NULL;
-    }
-  }
-  pthread_mutex_lock(&c->lock);
-  s->prev = NULL;
-  s->next = c->active;
-  if (c->active) c->active->prev = s;
-  c->active = s;
-  pthread_mutex_unlock(&c->lock);
-  return s;
-}
-
-static void slot_release(hl__http *c, http_slot *s, bool keep) {
-  pthread_mutex_lock(&c->lock);
-  if (s->prev) s->prev->next = s->next;
-  else c->active = s->next;
-  if (s->next) s->next->prev = s->prev;
-  s->prev = NULL;
-  if (keep && c->n_idle < HL_HTTP_MAX_IDLE_SLOTS) {
-    s->next = c->idle;
-    c->idle = s;
-    c->n_idle++;
-    s = NULL;
-  }
-  pthread_mutex_unlock(&c->lock);
-  slot_free(s);
-}
-
 /* ------------------------------------------------------------------ */
-/* One attempt                                                         */
+/* A call                                                               */
 /* ------------------------------------------------------------------ */
 
-typedef struct xfer {
+typedef struct call call;
+struct call {
+  /* Set by the caller before submitting; read-only afterwards. */
   hl__http *client;
   const hl__http_request *req;
-  CURL *easy;
-  long status;           /* known at the first body byte */
+  hl__http_options opts;     /* the client's, copied at submit */
+  uint_fast64_t gen;         /* client->cancel_gen at submit */
+  const char *what;
+  char url[512];             /* redacted, for messages */
+  struct curl_slist *hdrs;
+
+  /* Loop thread only. */
+  hl__task t_submit, t_cancel, t_unpause;
+  hl__timer retry_timer, idle_timer;
+  call *prev, *next;         /* the loop's list of live calls */
+  CURL *easy;                /* while an attempt is in the multi handle */
+  char errbuf[CURL_ERROR_SIZE];
+  int attempt;
+  long status;               /* of this attempt; known at the first body byte */
   bool status_known;
-  bool stream_body;      /* 2xx with on_data: body goes to the caller */
-  char *buf;
+  bool stream_body;          /* 2xx with on_data: the body goes to the caller */
+  char *buf;                 /* buffered body of this attempt */
   size_t len, cap;
-  size_t received;       /* body bytes of this attempt */
-  size_t delivered;      /* of which handed to on_data */
-  hl_status cb_status;   /* on_data's failure */
+  size_t received;           /* body bytes of this attempt */
+  size_t delivered;          /* of which handed to the caller's sink */
   bool too_large;
-  long retry_after_ms;   /* -1: none */
+  hl_status nomem;           /* buffering failed */
+  long retry_after_ms;       /* -1: none */
   int64_t last_activity;
-  char *content_type;    /* malloc'd copy, or NULL */
-} xfer;
+  char *content_type;
+
+  /* Shared with the caller, under `lock`. */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done;                 /* the loop is finished with the call */
+  int ops;                   /* tasks of this call posted and not yet run */
+  hl_status st;              /* outcome; msg when st != HL_OK */
+  char msg[1400];
+  char *pend;                /* streamed bytes not yet taken by the caller */
+  size_t pend_len, pend_cap;
+  bool paused;               /* transfer paused until the caller catches up */
+  bool abandoned;            /* the caller's sink failed: drop the rest */
+};
+
+#define CALL_OF(ptr, member) ((call *)((char *)(ptr) - offsetof(call, member)))
+
+static call *live_calls;     /* loop thread only */
+
+static void set_msg(call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_msg(call *c, const char *fmt, ...) {
+  char tmp[sizeof c->msg];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  /* Under the lock: the caller reads msg once done is set. */
+  memcpy(c->msg, tmp, sizeof tmp);
+}
+
+/* Post one of the call's tasks from the caller's thread (lock held). */
+static void post_locked(call *c, hl__task *t) {
+  if (hl__engine_post(t)) c->ops++;
+}
+
+/* Start of every task function of a call: false when the call is already
+ * done (then the caller may be gone the moment the lock is released, so
+ * the task must not touch the call again). */
+static bool task_enter(call *c) {
+  pthread_mutex_lock(&c->lock);
+  c->ops--;
+  bool done = c->done;
+  if (done && c->ops == 0) pthread_cond_signal(&c->cond);
+  pthread_mutex_unlock(&c->lock);
+  return !done;
+}
+
+static void detach_easy(call *c) {
+  if (!c->easy) return;
+  curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, NULL);
+  hl__engine_easy_put(c->easy);
+  c->easy = NULL;
+}
+
+/* End the call with `st` (message already in c->msg when st != HL_OK,
+ * written through finish_fail()). Loop thread. */
+static void finish(call *c, hl_status st) {
+  hl__engine_timer_disarm(&c->retry_timer);
+  hl__engine_timer_disarm(&c->idle_timer);
+  if (c->easy) {
+    hl__engine_remove(c->easy);
+    detach_easy(c);
+  }
+  if (c->prev) c->prev->next = c->next;
+  else if (live_calls == c) live_calls = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  pthread_mutex_lock(&c->lock);
+  c->st = st;
+  c->done = true;
+  pthread_cond_signal(&c->cond);
+  pthread_mutex_unlock(&c->lock);
+  /* The caller may be gone from here on. */
+}
+
+static void finish_fail(call *c, hl_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void finish_fail(call *c, hl_status st, const char *fmt, ...) {
+  char tmp[sizeof c->msg];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  pthread_mutex_lock(&c->lock);
+  memcpy(c->msg, tmp, sizeof tmp);
+  pthread_mutex_unlock(&c->lock);
+  finish(c, st);
+}
+
+static bool call_cancelled(const call *c) {
+  if (atomic_load(&c->client->cancel_gen) != c->gen) return true;
+  return c->req->cancelled && c->req->cancelled(c->req->cancel_user);
+}
+
+static void finish_cancelled(call *c) {
+  if (c->easy || c->attempt == 0)
+    finish_fail(c, HL_ERR_CANCELLED, "%s: request to %s cancelled", c->what, c->url);
+  else
+    finish_fail(c, HL_ERR_CANCELLED, "%s: request to %s cancelled while waiting to retry",
+                c->what, c->url);
+}
+
+/* ------------------------------------------------------------------ */
+/* libcurl callbacks of an attempt (loop thread)                        */
+/* ------------------------------------------------------------------ */
 
 static size_t on_header(char *data, size_t size, size_t n, void *user) {
-  xfer *x = user;
+  call *x = user;
   size_t len = size * n;
   x->last_activity = now_ms();
   /* A new status line means a new response (after a 100 Continue): forget
@@ -294,8 +318,41 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
   return len;
 }
 
+/* A 2xx body chunk for the caller's sink: queue it for the caller. */
+static size_t hand_over(call *x, const char *data, size_t len) {
+  pthread_mutex_lock(&x->lock);
+  if (x->abandoned) {
+    pthread_mutex_unlock(&x->lock);
+    return 0; /* the sink failed: stop the transfer */
+  }
+  if (x->pend_len >= HL_HTTP_STREAM_HIGH_WATER) {
+    /* curl keeps this chunk and gives it again once unpaused. */
+    x->paused = true;
+    pthread_mutex_unlock(&x->lock);
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  if (x->pend_len + len > x->pend_cap) {
+    size_t nc = x->pend_cap ? x->pend_cap : 4096;
+    while (nc < x->pend_len + len) nc *= 2;
+    char *nb = realloc(x->pend, nc);
+    if (!nb) {
+      pthread_mutex_unlock(&x->lock);
+      x->nomem = HL_ERR_NOMEM;
+      return 0;
+    }
+    x->pend = nb;
+    x->pend_cap = nc;
+  }
+  memcpy(x->pend + x->pend_len, data, len);
+  x->pend_len += len;
+  x->delivered += len;
+  pthread_cond_signal(&x->cond);
+  pthread_mutex_unlock(&x->lock);
+  return len;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *user) {
-  xfer *x = user;
+  call *x = user;
   size_t len = size * n;
   x->last_activity = now_ms();
   if (!x->status_known) {
@@ -303,27 +360,23 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
     x->status_known = true;
     x->stream_body = x->req->on_data && x->status >= 200 && x->status < 300;
   }
-  size_t cap = x->client->opts.max_response_bytes;
+  size_t cap = x->opts.max_response_bytes;
   if (cap && x->received + len > cap) {
     x->too_large = true;
     return 0; /* makes curl stop with CURLE_WRITE_ERROR */
   }
-  x->received += len;
   if (x->stream_body) {
-    hl_status st = x->req->on_data(data, len, x->req->data_user);
-    x->delivered += len;
-    if (st != HL_OK) {
-      x->cb_status = st;
-      return 0;
-    }
-    return len;
+    size_t r = hand_over(x, data, len);
+    if (r == len) x->received += len;
+    return r;
   }
+  x->received += len;
   if (x->len + len + 1 > x->cap) {
     size_t nc = x->cap ? x->cap : 4096;
     while (nc < x->len + len + 1) nc *= 2;
     char *nb = realloc(x->buf, nc);
     if (!nb) {
-      x->cb_status = hl_fail(HL_ERR_NOMEM, "out of memory buffering a response");
+      x->nomem = HL_ERR_NOMEM;
       return 0;
     }
     x->buf = nb;
@@ -335,16 +388,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
   return len;
 }
 
-typedef enum attempt_end {
-  END_DONE,       /* a response arrived (any status) */
-  END_RETRYABLE,  /* transport failure worth retrying; message set */
-  END_FATAL       /* failure; status and message set */
-} attempt_end;
-
-static bool cancel_requested(hl__http *c, const hl__http_request *req, uint_fast64_t gen) {
-  if (atomic_load(&c->cancel_gen) != gen) return true;
-  return req->cancelled && req->cancelled(req->cancel_user);
-}
+/* ------------------------------------------------------------------ */
+/* Attempts and retries (loop thread)                                   */
+/* ------------------------------------------------------------------ */
 
 static bool curl_code_retryable(CURLcode rc) {
   switch (rc) {
@@ -363,170 +409,8 @@ static bool curl_code_retryable(CURLcode rc) {
   }
 }
 
-static attempt_end run_attempt(hl__http *c, const hl__http_request *req, xfer *x,
-                               uint_fast64_t gen, hl_status *st_out, bool *keep_slot) {
-  const hl__http_options *o = &c->opts;
-  const char *what = req->what ? req->what : "http";
-  char url[512];
-  hl__redact_into(url, sizeof url, req->url, req->secret);
-  *keep_slot = true;
-
-  http_slot *slot = slot_acquire(c);
-  if (!slot) {
-    *st_out = hl_fail(HL_ERR_NOMEM, "%s: out of memory starting a request", what);
-    return END_FATAL;
-  }
-  CURL *e = slot->easy;
-  curl_easy_reset(e);
-  x->easy = e;
-
-  struct curl_slist *hdrs = NULL, *tmp;
-  bool oom = false;
-  for (size_t i = 0; i < req->n_headers && !oom; i++) {
-    tmp = curl_slist_append(hdrs, req->headers[i]);
-    if (!tmp) oom = true;
-    else hdrs = tmp;
-  }
-  /* No "Expect: 100-continue" round trip for large bodies. */
-  if (!oom && !(tmp = curl_slist_append(hdrs, "Expect:"))) oom = true;
-  else if (!oom) hdrs = tmp;
-  if (oom) {
-    curl_slist_free_all(hdrs);
-    slot_release(c, slot, true);
-    *st_out = hl_fail(HL_ERR_NOMEM, "%s: out of memory building headers", what);
-    return END_FATAL;
-  }
-
-  char errbuf[CURL_ERROR_SIZE];
-  errbuf[0] = '\0';
-  curl_easy_setopt(e, CURLOPT_URL, req->url);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-  if (req->body) {
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-  }
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 0L);
-  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (o->max_response_bytes)
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response_bytes);
-
-  hl_status abort_st = HL_OK;
-  CURLcode rc = CURLE_OK;
-  x->last_activity = now_ms();
-  if (curl_multi_add_handle(slot->multi, e) != CURLM_OK) {
-    curl_slist_free_all(hdrs);
-    slot_release(c, slot, false);
-    *st_out = hl_fail(HL_ERR_NETWORK, "%s: cannot start a transfer to %s", what, url);
-    return END_FATAL;
-  }
-  for (;;) {
-    int running = 0;
-    CURLMcode mc = curl_multi_perform(slot->multi, &running);
-    if (mc != CURLM_OK) {
-      abort_st = hl_fail(HL_ERR_NETWORK, "%s: transfer to %s failed: %s", what, url,
-                         curl_multi_strerror(mc));
-      break;
-    }
-    if (!running) break;
-    if (cancel_requested(c, req, gen)) {
-      abort_st = hl_fail(HL_ERR_CANCELLED, "%s: request to %s cancelled", what, url);
-      break;
-    }
-    long wait = HL_HTTP_POLL_MS;
-    if (o->idle_timeout_ms > 0) {
-      int64_t idle = now_ms() - x->last_activity;
-      if (idle >= o->idle_timeout_ms) {
-        abort_st = hl_fail(HL_ERR_TIMEOUT,
-                           "%s: no data from %s for %ld ms (idle timeout)", what, url,
-                           o->idle_timeout_ms);
-        break;
-      }
-      if (o->idle_timeout_ms - idle < wait) wait = (long)(o->idle_timeout_ms - idle);
-    }
-    curl_multi_poll(slot->multi, NULL, 0, (int)(wait > 0 ? wait : 1), NULL);
-  }
-  if (abort_st == HL_OK) {
-    int left = 0;
-    CURLMsg *m;
-    while ((m = curl_multi_info_read(slot->multi, &left)))
-      if (m->msg == CURLMSG_DONE && m->easy_handle == e) rc = m->data.result;
-  }
-  if (!x->status_known) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x->status);
-  long request_bytes = 0; /* 0: the request never left (connect failed) */
-  curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &request_bytes);
-  char *ct = NULL;
-  if (curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
-    x->content_type = strdup(ct);
-  curl_multi_remove_handle(slot->multi, e);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
-  curl_slist_free_all(hdrs);
-  /* A transfer cut short leaves its connection unusable; curl closes it on
-   * removal, the slot itself stays good. */
-  slot_release(c, slot, true);
-
-  if (abort_st != HL_OK) {
-    *st_out = abort_st;
-    return END_FATAL;
-  }
-  if (rc == CURLE_OK) return END_DONE;
-
-  char detail[CURL_ERROR_SIZE + 64];
-  hl__redact_into(detail, sizeof detail, errbuf[0] ? errbuf : curl_easy_strerror(rc),
-                  req->secret);
-  if (x->cb_status != HL_OK) {
-    *st_out = x->cb_status; /* on_data's own message stays */
-    return END_FATAL;
-  }
-  if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-    *st_out = hl_fail(HL_ERR_TOO_LARGE, "%s: response from %s larger than the cap of %zu bytes",
-                      what, url, o->max_response_bytes);
-    return END_FATAL;
-  }
-  if (rc == CURLE_OPERATION_TIMEDOUT) {
-    *st_out = hl_fail(HL_ERR_TIMEOUT, "%s: request to %s timed out: %s", what, url, detail);
-    /* A connect that timed out sent nothing: worth another attempt. A
-     * request the server sat on is not (it would wait as long again). */
-    return request_bytes == 0 && x->received == 0 ? END_RETRYABLE : END_FATAL;
-  }
-  if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) {
-    *st_out = hl_fail(HL_ERR_INVALID, "%s: bad URL %s: %s", what, url, detail);
-    return END_FATAL;
-  }
-  if (x->delivered > 0) {
-    *st_out = hl_fail(HL_ERR_NETWORK,
-                      "%s: connection to %s lost mid-stream after %zu bytes: %s", what, url,
-                      x->delivered, detail);
-    return END_FATAL;
-  }
-  *st_out = hl_fail(HL_ERR_NETWORK, "%s: request to %s failed: %s", what, url, detail);
-  return curl_code_retryable(rc) ? END_RETRYABLE : END_FATAL;
-}
-
-/* Sleep `ms`, in slices, unless cancelled. */
-static hl_status backoff_wait(hl__http *c, const hl__http_request *req, uint_fast64_t gen,
-                              long ms) {
-  int64_t until = now_ms() + ms;
-  for (;;) {
-    if (cancel_requested(c, req, gen))
-      return hl_fail(HL_ERR_CANCELLED, "%s: request cancelled while waiting to retry",
-                     req->what ? req->what : "http");
-    int64_t left = until - now_ms();
-    if (left <= 0) return HL_OK;
-    long slice = left < HL_HTTP_POLL_MS ? (long)left : HL_HTTP_POLL_MS;
-    struct timespec ts = {slice / 1000, (slice % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-  }
-}
-
+/* How long to wait before retry number `retry` (1 = the first retry).
+ * retry_after_ms >= 0 is the server's Retry-After. */
 static long backoff_ms(const hl__http_options *o, int retry, long retry_after_ms) {
   long cap = o->retry_max_ms > 0 ? o->retry_max_ms : 60000;
   if (retry_after_ms >= 0) return retry_after_ms < cap ? retry_after_ms : cap;
@@ -537,59 +421,353 @@ static long backoff_ms(const hl__http_options *o, int retry, long retry_after_ms
   return (long)(d / 2 + jitter_unit() * d / 2);
 }
 
-hl_status hl__http_request_send(hl__http *c, const hl__http_request *req,
+static void reset_attempt(call *c) {
+  free(c->buf);
+  free(c->content_type);
+  c->buf = NULL;
+  c->content_type = NULL;
+  c->len = c->cap = 0;
+  c->status = 0;
+  c->status_known = c->stream_body = c->too_large = false;
+  c->received = c->delivered = 0;
+  c->nomem = HL_OK;
+  c->retry_after_ms = -1;
+  c->errbuf[0] = '\0';
+}
+
+static void start_attempt(call *c);
+
+static void retry_later(call *c, long ms) {
+  reset_attempt(c);
+  hl__engine_timer_arm(&c->retry_timer, now_ms() + (ms > 0 ? ms : 0));
+}
+
+static void on_retry_timer(hl__timer *t) {
+  call *c = CALL_OF(t, retry_timer);
+  if (call_cancelled(c)) finish_cancelled(c);
+  else start_attempt(c);
+}
+
+static void on_idle_timer(hl__timer *t) {
+  call *c = CALL_OF(t, idle_timer);
+  long idle_ms = c->opts.idle_timeout_ms;
+  int64_t now = now_ms();
+  pthread_mutex_lock(&c->lock);
+  bool paused = c->paused;
+  pthread_mutex_unlock(&c->lock);
+  /* A transfer paused for a slow sink is not idle on the server's side. */
+  if (paused) c->last_activity = now;
+  if (now - c->last_activity < idle_ms) {
+    hl__engine_timer_arm(&c->idle_timer, c->last_activity + idle_ms);
+    return;
+  }
+  finish_fail(c, HL_ERR_TIMEOUT, "%s: no data from %s for %ld ms (idle timeout)", c->what,
+              c->url, idle_ms);
+}
+
+/* Map a failed transfer to a status and message (set in c->msg); true when
+ * another attempt may help. The place that decides what a libcurl error
+ * means to the caller. */
+static bool classify_failure(call *c, CURLcode rc, long request_bytes, hl_status *st) {
+  const hl__http_options *o = &c->opts;
+  char detail[CURL_ERROR_SIZE + 64];
+  hl__redact_into(detail, sizeof detail, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc),
+                  c->req->secret);
+  if (c->nomem != HL_OK) {
+    *st = HL_ERR_NOMEM;
+    set_msg(c, "%s: out of memory buffering the response from %s", c->what, c->url);
+    return false;
+  }
+  if (c->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    *st = HL_ERR_TOO_LARGE;
+    set_msg(c, "%s: response from %s larger than the cap of %zu bytes", c->what, c->url,
+            o->max_response_bytes);
+    return false;
+  }
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    *st = HL_ERR_TIMEOUT;
+    set_msg(c, "%s: request to %s timed out: %s", c->what, c->url, detail);
+    /* A connect that timed out sent nothing: worth another attempt. A
+     * request the server sat on is not (it would wait as long again). */
+    return request_bytes == 0 && c->received == 0;
+  }
+  /* Not a URL this layer can send (scheme, syntax). */
+  if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) {
+    *st = HL_ERR_INVALID;
+    set_msg(c, "%s: bad URL %s: %s", c->what, c->url, detail);
+    return false;
+  }
+  if (c->delivered > 0) {
+    *st = HL_ERR_NETWORK;
+    set_msg(c, "%s: connection to %s lost mid-stream after %zu bytes: %s", c->what, c->url,
+            c->delivered, detail);
+    return false;
+  }
+  *st = HL_ERR_NETWORK;
+  set_msg(c, "%s: request to %s failed: %s", c->what, c->url, detail);
+  return curl_code_retryable(rc);
+}
+
+static void on_done(CURL *easy, CURLcode rc, void *user) {
+  call *c = user;
+  hl__engine_timer_disarm(&c->idle_timer);
+  if (!c->status_known) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &c->status);
+  long request_bytes = 0; /* 0: the request never left (connect failed) */
+  curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+  char *ct = NULL;
+  if (curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+    c->content_type = strdup(ct);
+  detach_easy(c);
+  bool can_retry = c->attempt <= c->opts.max_retries;
+
+  if (rc == CURLE_OK && c->nomem == HL_OK) {
+    if (hl__http_status_retryable(c->status) && can_retry) {
+      retry_later(c, backoff_ms(&c->opts, c->attempt, c->retry_after_ms));
+      return;
+    }
+    finish(c, HL_OK);
+    return;
+  }
+  pthread_mutex_lock(&c->lock);
+  bool abandoned = c->abandoned;
+  pthread_mutex_unlock(&c->lock);
+  if (abandoned) {
+    finish(c, HL_ERR_CANCELLED); /* the caller keeps its sink's own error */
+    return;
+  }
+  hl_status st;
+  pthread_mutex_lock(&c->lock);
+  bool retryable = classify_failure(c, rc, request_bytes, &st);
+  pthread_mutex_unlock(&c->lock);
+  if (retryable && can_retry) {
+    retry_later(c, backoff_ms(&c->opts, c->attempt, -1));
+    return;
+  }
+  if (retryable && c->attempt > 1) {
+    pthread_mutex_lock(&c->lock);
+    size_t n = strlen(c->msg);
+    snprintf(c->msg + n, sizeof c->msg - n, " (after %d attempts)", c->attempt);
+    pthread_mutex_unlock(&c->lock);
+  }
+  finish(c, st);
+}
+
+static void start_attempt(call *c) {
+  const hl__http_options *o = &c->opts;
+  const hl__http_request *req = c->req;
+  c->attempt++;
+  reset_attempt(c);
+  CURL *e = hl__engine_easy_get();
+  if (!e) {
+    finish_fail(c, HL_ERR_NOMEM, "%s: out of memory starting a request", c->what);
+    return;
+  }
+  hl__pool_limits pool;
+  hl__engine_limits(&pool);
+  curl_easy_setopt(e, CURLOPT_URL, req->url);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
+  if (req->body) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  }
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 0L);
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, pool.dns_cache_seconds);
+  /* Over TLS the server may offer HTTP/2: wait for that connection and
+   * multiplex on it rather than opening one connection per request. */
+  if (pool.multiplex && strncasecmp(req->url, "https:", 6) == 0)
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  if (o->max_response_bytes)
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response_bytes);
+  c->easy = e;
+  c->last_activity = now_ms();
+  char why[256];
+  hl_status st = hl__engine_add(e, on_done, c, why, sizeof why);
+  if (st != HL_OK) {
+    detach_easy(c);
+    finish_fail(c, st, "%s: cannot start a transfer to %s: %s", c->what, c->url, why);
+    return;
+  }
+  if (o->idle_timeout_ms > 0) hl__engine_timer_arm(&c->idle_timer, c->last_activity + o->idle_timeout_ms);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tasks posted by callers (run on the loop thread)                     */
+/* ------------------------------------------------------------------ */
+
+static void submit_fn(hl__task *t) {
+  call *c = CALL_OF(t, t_submit);
+  if (!task_enter(c)) return;
+  c->next = live_calls;
+  if (live_calls) live_calls->prev = c;
+  live_calls = c;
+  if (call_cancelled(c)) finish_cancelled(c);
+  else start_attempt(c);
+}
+
+/* The caller's sink failed: end the transfer, the caller has the error. */
+static void cancel_fn(hl__task *t) {
+  call *c = CALL_OF(t, t_cancel);
+  if (!task_enter(c)) return;
+  finish(c, HL_ERR_CANCELLED);
+}
+
+static void unpause_fn(hl__task *t) {
+  call *c = CALL_OF(t, t_unpause);
+  if (!task_enter(c)) return;
+  if (c->easy) hl__engine_unpause(c->easy);
+}
+
+/* A cancellation was announced: end every live call it concerns. */
+static void scan_fn(hl__task *t) {
+  (void)t;
+  call *c = live_calls;
+  while (c) {
+    call *next = c->next; /* finish() unlinks c */
+    if (call_cancelled(c)) finish_cancelled(c);
+    c = next;
+  }
+}
+
+static hl__task scan_task = {.fn = scan_fn};
+
+static void announce_cancel(void) { hl__engine_post(&scan_task); }
+
+static pthread_once_t listen_once = PTHREAD_ONCE_INIT;
+static void listen_for_cancel(void) { hl__cancel_listen(announce_cancel); }
+
+void hl__http_cancel_all(hl__http *c) {
+  if (!c) return;
+  atomic_fetch_add(&c->cancel_gen, 1);
+  if (hl__engine_start() == HL_OK) announce_cancel();
+}
+
+/* ------------------------------------------------------------------ */
+/* The caller's side                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Wait for the call to end, feeding streamed bytes to the sink on this
+ * thread. Returns the sink's failure (its message set on this thread) or
+ * HL_OK. */
+static hl_status wait_call(call *c) {
+  hl_status sink_st = HL_OK;
+  char *chunk = NULL;
+  size_t chunk_cap = 0;
+  pthread_mutex_lock(&c->lock);
+  for (;;) {
+    if (c->pend_len > 0 && !c->abandoned) {
+      /* Swap buffers: the loop appends to a fresh one while we decode. */
+      char *data = c->pend;
+      size_t len = c->pend_len, data_cap = c->pend_cap;
+      c->pend = chunk;
+      c->pend_cap = chunk_cap;
+      c->pend_len = 0;
+      if (c->paused) {
+        c->paused = false;
+        post_locked(c, &c->t_unpause);
+      }
+      pthread_mutex_unlock(&c->lock);
+      hl_status st = c->req->on_data(data, len, c->req->data_user);
+      chunk = data;
+      chunk_cap = data_cap;
+      pthread_mutex_lock(&c->lock);
+      if (st != HL_OK) {
+        sink_st = st;
+        c->abandoned = true;
+        c->pend_len = 0;
+        if (!c->done) post_locked(c, &c->t_cancel);
+      }
+      continue;
+    }
+    if (c->done && c->ops == 0) break;
+    pthread_cond_wait(&c->cond, &c->lock);
+  }
+  pthread_mutex_unlock(&c->lock);
+  free(chunk);
+  return sink_st;
+}
+
+hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
                                 hl__http_response *resp) {
   if (!resp) return hl_fail(HL_ERR_INVALID, "http: NULL response");
   memset(resp, 0, sizeof *resp);
-  if (!c || !req || !req->url) return hl_fail(HL_ERR_INVALID, "http: NULL client or URL");
-  uint_fast64_t gen = atomic_load(&c->cancel_gen);
-  int max_retries = c->opts.max_retries > 0 ? c->opts.max_retries : 0;
+  if (!client || !req || !req->url) return hl_fail(HL_ERR_INVALID, "http: NULL client or URL");
+  hl_status st = hl__engine_start();
+  if (st != HL_OK) return st;
+  pthread_once(&listen_once, listen_for_cancel);
 
-  for (int attempt = 1;; attempt++) {
-    xfer x;
-    memset(&x, 0, sizeof x);
-    x.client = c;
-    x.req = req;
-    x.retry_after_ms = -1;
-    hl_status st = HL_OK;
-    bool keep;
-    resp->attempts = attempt;
-    attempt_end end = run_attempt(c, req, &x, gen, &st, &keep);
-    bool can_retry = attempt <= max_retries;
-    if (end == END_DONE) {
-      if (hl__http_status_retryable(x.status) && can_retry) {
-        free(x.buf);
-        free(x.content_type);
-        st = backoff_wait(c, req, gen, backoff_ms(&c->opts, attempt, x.retry_after_ms));
-        if (st != HL_OK) return st;
-        continue;
-      }
-      resp->status = x.status;
-      resp->content_type = x.content_type;
-      x.content_type = NULL;
-      if (x.buf && !(x.status >= 200 && x.status < 300 && req->on_data)) {
-        resp->body = x.status >= 200 && x.status < 300 ? x.buf : hl__redact(x.buf, req->secret);
-        resp->body_len = resp->body ? strlen(resp->body) : 0;
-        if (x.status >= 200 && x.status < 300) resp->body_len = x.len;
-        x.buf = NULL;
-      }
-      free(x.buf);
-      return HL_OK;
-    }
-    free(x.buf);
-    free(x.content_type);
-    if (end == END_RETRYABLE && can_retry) {
-      st = backoff_wait(c, req, gen, backoff_ms(&c->opts, attempt, -1));
-      if (st != HL_OK) return st;
-      continue;
-    }
-    if (end == END_RETRYABLE && attempt > 1) {
-      char msg[1024];
-      snprintf(msg, sizeof msg, "%s", hl_last_error());
-      return hl_fail(st, "%s (after %d attempts)", msg, attempt);
-    }
-    return st;
+  call *c = calloc(1, sizeof *c);
+  if (!c) return hl_fail(HL_ERR_NOMEM, "http: out of memory");
+  c->client = client;
+  c->req = req;
+  c->opts = client->opts;
+  if (c->opts.max_retries < 0) c->opts.max_retries = 0;
+  c->gen = atomic_load(&client->cancel_gen);
+  c->what = req->what ? req->what : "http";
+  hl__redact_into(c->url, sizeof c->url, req->url, req->secret);
+  c->t_submit.fn = submit_fn;
+  c->t_cancel.fn = cancel_fn;
+  c->t_unpause.fn = unpause_fn;
+  c->retry_timer.fn = on_retry_timer;
+  c->idle_timer.fn = on_idle_timer;
+  c->retry_after_ms = -1;
+
+  struct curl_slist *tmp;
+  bool oom = false;
+  for (size_t i = 0; i < req->n_headers && !oom; i++) {
+    if (!(tmp = curl_slist_append(c->hdrs, req->headers[i]))) oom = true;
+    else c->hdrs = tmp;
   }
+  /* No "Expect: 100-continue" round trip for large bodies. */
+  if (!oom && !(tmp = curl_slist_append(c->hdrs, "Expect:"))) oom = true;
+  else if (!oom) c->hdrs = tmp;
+  if (oom) {
+    curl_slist_free_all(c->hdrs);
+    free(c);
+    return hl_fail(HL_ERR_NOMEM, "%s: out of memory building headers", req->what ? req->what : "http");
+  }
+  pthread_mutex_init(&c->lock, NULL);
+  pthread_cond_init(&c->cond, NULL);
+
+  pthread_mutex_lock(&c->lock);
+  post_locked(c, &c->t_submit);
+  pthread_mutex_unlock(&c->lock);
+  hl_status sink_st = wait_call(c);
+
+  /* The loop is done with the call: everything in it is ours. */
+  if (sink_st != HL_OK) {
+    st = sink_st; /* the sink's own message stays */
+  } else if (c->st != HL_OK) {
+    st = hl_fail(c->st, "%s", c->msg);
+  } else {
+    st = HL_OK;
+    resp->status = c->status;
+    resp->content_type = c->content_type;
+    c->content_type = NULL;
+    bool ok2xx = c->status >= 200 && c->status < 300;
+    if (c->buf && !(ok2xx && req->on_data)) {
+      resp->body = ok2xx ? c->buf : hl__redact(c->buf, req->secret);
+      resp->body_len = ok2xx ? c->len : (resp->body ? strlen(resp->body) : 0);
+      c->buf = NULL;
+    }
+  }
+  resp->attempts = c->attempt;
+  free(c->buf);
+  free(c->content_type);
+  free(c->pend);
+  curl_slist_free_all(c->hdrs);
+  pthread_mutex_destroy(&c->lock);
+  pthread_cond_destroy(&c->cond);
+  free(c);
+  return st;
 }
 
 void hl__http_response_clear(hl__http_response *resp) {

@@ -2,26 +2,42 @@
  * providers/http.h - the one HTTP layer of hookline, over libcurl.
  *
  * What it adds to libcurl, and why:
- *  - keep-alive reuse: a client keeps a pool of transfer slots (a multi
- *    handle with its easy handle); a slot's connection cache survives
- *    between requests, so sequential requests reuse one TCP connection
- *    and parallel ones get their own slots;
- *  - timeouts: connect, total, and "idle" (no byte received for that long,
- *    which is also how a server that never answers is detected);
+ *  - one event loop and one connection pool for the process (engine.h):
+ *    a request is a small state machine run by the loop thread; the
+ *    calling thread submits it and sleeps on a condition variable until
+ *    it ends, so thousands of requests in flight cost no thread wake-ups;
+ *    keep-alive connections, HTTP/2 multiplexing and the DNS cache are
+ *    shared by every client (hookline/pool.h sets the pool's limits);
+ *  - timeouts: connect, total (curl's, driven by the loop's timer), and
+ *    "idle" (no byte received for that long, which is also how a server
+ *    that never answers is detected): a timer of the loop;
  *  - retries with exponential backoff and jitter on connection errors and
  *    on 408/409/429/5xx, honouring Retry-After / retry-after-ms, never on
- *    other 4xx and never once streamed bytes reached the caller;
+ *    other 4xx and never once streamed bytes reached the caller; the wait
+ *    is a timer of the loop, not a sleeping thread;
  *  - a response size cap;
- *  - cancellation from another thread: a transfer runs in the caller's
- *    thread through curl_multi_poll() with a short poll interval, checking
- *    a caller-supplied predicate, and hl__http_cancel_all() wakes every
- *    transfer of the client at once (curl_multi_wakeup);
+ *  - cancellation from another thread without polling:
+ *    hl__http_cancel_all() and hl_agent_cancel() (through
+ *    core/cancel_notify.h) wake the loop, which checks the requests it
+ *    serves and ends the cancelled ones at once;
  *  - secrets (API keys) redacted from every message it produces.
+ *
+ * Which thread runs what: libcurl, the header parsing, buffering of
+ * whole bodies, timers and retries run on the loop thread. The streaming
+ * sink (on_data) and the cancellation predicate's owner code run as
+ * follows: on_data always runs on the thread that called
+ * hl__http_request_send(): the loop hands it the bytes (pausing the
+ * transfer beyond 1 MiB not yet consumed), so decoders, observers and
+ * token callbacks never run on the loop thread. The `cancelled`
+ * predicate runs on the loop thread (it must be thread-safe, as
+ * hl_context_cancelled() is) when a cancellation was announced, before
+ * each attempt and before each retry.
  *
  * Internal to the library; tests and bench/ use it directly.
  *
- * Thread-safety: a client is used from many threads at once (the pool is
- * locked). Options must be set before the first request.
+ * Thread-safety: a client is used from many threads at once. Options must
+ * be set before the requests that should see them (each request copies
+ * them when it starts).
  */
 #ifndef HL_PROVIDERS_HTTP_H
 #define HL_PROVIDERS_HTTP_H
@@ -52,18 +68,21 @@ hl__http *hl__http_new(const hl__http_options *opts);
 void hl__http_free(hl__http *client);
 /* The client's options (read-only view; change them with set_options). */
 const hl__http_options *hl__http_get_options(const hl__http *client);
-/* Replace the options (before requests run). */
+/* Replace the options (requests started afterwards use them). */
 void hl__http_set_options(hl__http *client, const hl__http_options *opts);
 
 /* Cancel every request of this client in progress, from any thread: they
  * end promptly with HL_ERR_CANCELLED. Requests started later run normally. */
 void hl__http_cancel_all(hl__http *client);
 
-/* Streaming sink: receives the body of a 2xx response as it arrives. Return
+/* Streaming sink: receives the body of a 2xx response as it arrives, on the
+ * thread that called hl__http_request_send(). Return
  * HL_OK to go on; another status (message set with hl_fail) ends the
  * request with that status. */
 typedef hl_status (*hl__http_data_fn)(const char *data, size_t len, void *user);
-/* Cancellation predicate polled while waiting (may be NULL). */
+/* Cancellation predicate (may be NULL), checked on the loop thread when a
+ * cancellation is announced (hl__cancel_notify()), before each attempt and
+ * before each retry: never polled on a timer. Must be thread-safe. */
 typedef bool (*hl__http_cancel_fn)(void *user);
 
 typedef struct hl__http_request {

@@ -7,7 +7,8 @@ The scenario is the request's "model" up to the first '@' (the rest keeps
 tests apart: "r429@openai-stream"). GET /__stats?model=M returns what the
 server saw for that exact model: request count, arrival times (server's
 monotonic clock), the client ports (keep-alive reuse) and the last request's
-body and headers.
+body and headers, and the number of TCP connections accepted so far
+("connections", for every model).
 
 Started by the test with no arguments: binds an ephemeral port, prints it on
 stdout, serves until killed. Every response is written in one send() on a
@@ -32,6 +33,7 @@ def dumps(o):
 
 
 STATS = {}
+CONNECTIONS = [0]  # TCP connections accepted so far (keep-alive reuse, pool caps)
 
 TEXT = "Hello, world! Caf\u00e9 \u20ac5 \U0001F600 done."
 TOOLS = [
@@ -223,6 +225,8 @@ REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requ
 
 class Handler(socketserver.BaseRequestHandler):
     def setup(self):
+        with LOCK:
+            CONNECTIONS[0] += 1
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
@@ -296,7 +300,7 @@ class Handler(socketserver.BaseRequestHandler):
             with LOCK:
                 s = STATS.get(model, {"count": 0, "times": [], "peers": [],
                                       "last_body": None, "last_headers": {}})
-                out = dumps(s)
+                out = dumps(dict(s, connections=CONNECTIONS[0]))
             self.send(200, out.encode("utf-8"))
             return True
         if url.path == "/v1/chat/completions":
@@ -410,6 +414,7 @@ class Handler(socketserver.BaseRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # hundreds of clients connect at once in test_engine.c
 
     def handle_error(self, request, client_address):
         # Clients that hang up (timeouts, size caps, cancellation) are part

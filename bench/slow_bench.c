@@ -1,0 +1,158 @@
+/*
+ * bench/slow_bench.c - concurrent_slow, hookline's side: N sessions of
+ * scenario (b) (2 model calls, 3 "lookup" tool calls) at once against the
+ * mock server answering every model request after a delay (run.py starts
+ * it with --delay-ms 1000), one application thread per session calling
+ * the blocking hl_agent_run(), as an application that already has its
+ * threads would.
+ *
+ *   hl-bench-slow --url http://127.0.0.1:PORT --sessions N [--stack-kb 64]
+ *                 [--parallel-tools 0]
+ *
+ * Prints one JSON object: wall time (first thread created to last run
+ * done), client CPU (getrusage of this process only: the server is
+ * another process), peak RSS, p50/p99 run latency, failures, and the
+ * server's own figures over the same interval.
+ *
+ * What the benchmark sets up, not the library: the soft open-file limit is
+ * raised to the hard one (10,000 sessions need 10,000 sockets to an
+ * HTTP/1.1 server), and session threads get small stacks (--stack-kb).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <hookline.h>
+
+#include "bench_util.h"
+
+static const char *INSTRUCTION = "You are a benchmark agent. Use the lookup tool when asked.";
+static const char *TOOLS_INPUT = "Look up the keys a, b and c.";
+
+static atomic_long g_tool_calls;
+
+static hl_status lookup(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx;
+  (void)ud;
+  const cJSON *key = cJSON_GetObjectItemCaseSensitive(args, "key");
+  char value[128];
+  snprintf(value, sizeof value, "value-%s", cJSON_IsString(key) ? key->valuestring : "?");
+  *result = cJSON_CreateString(value);
+  atomic_fetch_add(&g_tool_calls, 1);
+  return *result ? HL_OK : hl_fail(HL_ERR_NOMEM, "lookup: out of memory");
+}
+
+typedef struct session_slot {
+  hl_agent *agent;
+  double latency_us;   /* < 0: failed */
+} session_slot;
+
+static atomic_int g_failed;
+static atomic_flag g_err_printed = ATOMIC_FLAG_INIT;
+
+static void *session_thread(void *arg) {
+  session_slot *s = arg;
+  uint64_t t0 = bench_now_ns();
+  hl_session *session = hl_session_new("bench", "u", NULL);
+  char *answer = NULL;
+  hl_status st = session ? hl_agent_run(s->agent, session, TOOLS_INPUT, &answer) : HL_ERR_NOMEM;
+  bool ok = st == HL_OK && answer && strstr(answer, "gamma");
+  if (!ok) {
+    atomic_fetch_add(&g_failed, 1);
+    if (!atomic_flag_test_and_set(&g_err_printed))
+      fprintf(stderr, "slow bench: a run failed: %s\n",
+              st != HL_OK ? hl_last_error() : "wrong answer");
+  }
+  hl_free(answer);
+  hl_session_free(session);
+  s->latency_us = ok ? (double)(bench_now_ns() - t0) / 1e3 : -1;
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  const char *url = bench_arg(argc, argv, "--url", "http://127.0.0.1:8089");
+  int n = atoi(bench_arg(argc, argv, "--sessions", "1000"));
+  long stack_kb = atol(bench_arg(argc, argv, "--stack-kb", "64"));
+  int parallel = atoi(bench_arg(argc, argv, "--parallel-tools", "0"));
+  if (n <= 0 || stack_kb < 16) {
+    fprintf(stderr, "slow bench: --sessions > 0 and --stack-kb >= 16\n");
+    return 2;
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  getrlimit(RLIMIT_NOFILE, &rl);
+
+  char base[1024];
+  snprintf(base, sizeof base, "%s/v1", url);
+  hl_provider *p = hl_openai_new(base, "sk-bench-dummy");
+  hl_agent *agent = hl_agent_new("bench");
+  hl_tool *t = hl_tool_new("lookup", "Look up the value stored under a key.", lookup, NULL);
+  if (!p || !agent || !t || hl_tool_param(t, "key", "string", "the key", true) != HL_OK) {
+    fprintf(stderr, "slow bench: setup: %s\n", hl_last_error());
+    return 1;
+  }
+  hl_openai_set_model(p, "mock-model");
+  hl_agent_set_provider(agent, p);
+  hl_agent_set_instruction(agent, INSTRUCTION);
+  hl_agent_set_model(agent, "mock-model");
+  hl_agent_add_tool(agent, t);
+  if (parallel > 0) hl_agent_set_parallel_tools(agent, parallel);
+  hl_tool_unref(t);
+  hl_provider_unref(p);
+
+  session_slot *slots = calloc((size_t)n, sizeof *slots);
+  pthread_t *threads = calloc((size_t)n, sizeof *threads);
+  double *lat = calloc((size_t)n, sizeof *lat);
+  if (!slots || !threads || !lat) return 1;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, (size_t)stack_kb * 1024);
+
+  bench_server_stats s0 = {0}, s1 = {0};
+  if (!bench_server_stats_get(url, &s0)) return 1;
+  double cpu0 = bench_cpu_us();
+  uint64_t t0 = bench_now_ns();
+  int started = 0;
+  for (int i = 0; i < n; i++) {
+    slots[i].agent = agent;
+    if (pthread_create(&threads[i], &attr, session_thread, &slots[i]) != 0) {
+      fprintf(stderr, "slow bench: could not create thread %d\n", i);
+      break;
+    }
+    started++;
+  }
+  for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
+  uint64_t wall_ns = bench_now_ns() - t0;
+  double cpu = bench_cpu_us() - cpu0;
+  if (!bench_server_stats_get(url, &s1)) return 1;
+
+  size_t ok = 0;
+  for (int i = 0; i < started; i++)
+    if (slots[i].latency_us >= 0) lat[ok++] = slots[i].latency_us;
+  int failures = atomic_load(&g_failed) + (n - started);
+  double p50 = ok ? bench_percentile(lat, ok, 50) : 0, p99 = ok ? bench_percentile(lat, ok, 99) : 0;
+  double requests = s1.requests - s0.requests;
+  printf("{\"system\":\"hookline\",\"scenario\":\"concurrent_slow\",\"api\":\"blocking hl_agent_run, "
+         "one thread per session\",\"runtime\":\"C, hookline %s\",\"sessions\":%d,\"failures\":%d,"
+         "\"wall_s\":%.3f,\"cpu_s\":%.3f,\"cpu_us_per_session\":%.1f,\"peak_rss_mb\":%.1f,"
+         "\"latency_p50_ms\":%.1f,\"latency_p99_ms\":%.1f,\"model_calls\":%.0f,"
+         "\"tool_calls\":%ld,\"server_service_us_per_request\":%.2f,\"server_late_ms_max\":%.1f,"
+         "\"connections_opened\":%.0f,\"stack_kb\":%ld,\"open_files_limit\":%ld}\n",
+         HL_BENCH_VERSION, n, failures, (double)wall_ns / 1e9, cpu / 1e6, cpu / n,
+         bench_peak_rss_mb(), p50 / 1e3, p99 / 1e3, requests, atomic_load(&g_tool_calls),
+         requests > 0 ? (s1.service_us - s0.service_us) / requests : 0.0, s1.late_us_max / 1e3,
+         s1.connections - s0.connections, stack_kb,
+         (long)rl.rlim_cur);
+  pthread_attr_destroy(&attr);
+  free(slots);
+  free(threads);
+  free(lat);
+  hl_agent_unref(agent);
+  return failures ? 1 : 0;
+}

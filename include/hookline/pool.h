@@ -1,0 +1,68 @@
+/*
+ * hookline/pool.h - the process's HTTP connection pool: its limits.
+ *
+ * Every HTTP request of every provider (OpenAI, Anthropic, and whatever
+ * runs on them) goes through one event loop per process: a library thread
+ * driving one libcurl multi handle. That handle owns the one connection
+ * pool and DNS cache shared by all runs: keep-alive connections are
+ * reused by any later request to the same host, HTTP/2 connections are
+ * multiplexed when the server offers HTTP/2 (over TLS, by ALPN), and
+ * requests beyond the connection caps wait in a queue for a free
+ * connection instead of failing.
+ *
+ * The defaults follow the process's open-file limit (RLIMIT_NOFILE, soft)
+ * read when the loop starts (the first request): three quarters of it for
+ * the per-host cap, the total cap and the idle connections kept, at least
+ * 16 each. An application expecting N concurrent requests to one HTTP/1.1
+ * server (one connection each) raises its soft limit before the first
+ * request, or sets the caps here. The library never changes the limit
+ * itself.
+ *
+ *   hl_pool_setopt(HL_POOL_MAX_HOST_CONNECTIONS, 256);  // at most 256 sockets per host
+ *
+ * Thread-safety: both functions may be called from any thread at any time;
+ * a new value applies to requests started afterwards (caps of the multi
+ * handle apply as soon as the loop sees them).
+ */
+#ifndef HOOKLINE_POOL_H
+#define HOOKLINE_POOL_H
+
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum hl_pool_option {
+  /** Connections open at once to one host:port (CURLMOPT_MAX_HOST_CONNECTIONS);
+   *  0 = no cap. Requests beyond it queue. */
+  HL_POOL_MAX_HOST_CONNECTIONS = 1,
+  /** Connections open at once in total (CURLMOPT_MAX_TOTAL_CONNECTIONS);
+   *  0 = no cap. Requests beyond it queue. */
+  HL_POOL_MAX_TOTAL_CONNECTIONS = 2,
+  /** Idle keep-alive connections kept for reuse (CURLMOPT_MAXCONNECTS);
+   *  at least 1. */
+  HL_POOL_MAX_IDLE_CONNECTIONS = 3,
+  /** Seconds a resolved host name is cached (CURLOPT_DNS_CACHE_TIMEOUT);
+   *  default 60, -1 = forever, 0 = no cache. */
+  HL_POOL_DNS_CACHE_SECONDS = 4,
+  /** 1 (default): multiplex requests over HTTP/2 connections when the
+   *  server offers it; 0: one request per connection at a time. */
+  HL_POOL_MULTIPLEX = 5,
+} hl_pool_option;
+
+/** Set one limit of the process's pool. HL_ERR_INVALID (with a message)
+ *  for an unknown option or a value out of range: negative caps, idle < 1,
+ *  DNS cache < -1, multiplex other than 0/1. Thread-safe. */
+HL_API hl_status hl_pool_setopt(hl_pool_option option, long value);
+
+/** Read one limit as it applies now (the default's value when unset; a
+ *  default tied to the open-file limit is computed from the current
+ *  limit until the loop starts). HL_ERR_INVALID for an unknown option or
+ *  a NULL `value`. Thread-safe. */
+HL_API hl_status hl_pool_getopt(hl_pool_option option, long *value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,486 @@
+/*
+ * engine.c - the process's one HTTP event loop (see engine.h): a thread,
+ * one libcurl multi handle driven by curl_multi_socket_action(), epoll for
+ * the sockets curl asks to watch, an eventfd that other threads write to
+ * when they post a task, and a binary heap of timers (curl's own timeout
+ * is one more deadline next to it).
+ *
+ * Why socket_action and epoll rather than curl_multi_poll(): with
+ * thousands of transfers in flight, poll() and curl_multi_perform() walk
+ * every socket and every transfer on each wake-up; epoll and
+ * socket_action touch only the sockets that are ready.
+ *
+ * The loop never exits once started (a process-wide service, like the
+ * resolver threads of libcurl); nothing it holds outlives the process.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hookline/pool.h"
+#include "providers/engine.h"
+
+/* Easy handles kept for reuse; beyond this they are freed. */
+#define HL_ENGINE_SPARE_EASY 1024
+/* epoll events taken per wake-up. */
+#define HL_ENGINE_EVENTS 256
+
+/* Per-transfer bookkeeping, behind CURLOPT_PRIVATE. */
+typedef struct engine_xfer {
+  hl__engine_done_fn done;
+  void *user;
+} engine_xfer;
+
+typedef struct engine {
+  pthread_t thread;
+  int epfd, evfd;
+  CURLM *multi;
+  /* Posted tasks (any thread -> loop). */
+  pthread_mutex_t qlock;
+  hl__task *qhead, *qtail;
+  /* Timers (loop thread only). */
+  hl__timer **heap;
+  size_t n_heap, cap_heap;
+  int64_t curl_due_ms; /* -1: curl wants no timeout */
+  /* Spare easy handles (loop thread only). */
+  CURL *spare[HL_ENGINE_SPARE_EASY];
+  size_t n_spare;
+  /* Limits last applied to the multi handle. */
+  hl__pool_limits applied;
+} engine;
+
+static engine E;
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool started;
+
+/* ------------------------------------------------------------------ */
+/* Pool limits (public API of hookline/pool.h)                          */
+/* ------------------------------------------------------------------ */
+
+/* -1: the default. Read by the loop when it applies them. */
+static atomic_long opt_host = -1, opt_total = -1, opt_idle = -1, opt_dns = -1, opt_mux = -1;
+/* The open-file budget the defaults derive from, fixed when the loop starts. */
+static atomic_long fd_budget = 0;
+/* opt_dns holds a user value (-1, "forever", is a valid one). */
+static atomic_bool dns_set;
+
+static long current_fd_budget(void) {
+  long b = atomic_load(&fd_budget);
+  if (b > 0) return b;
+  struct rlimit rl;
+  long soft = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    soft = rl.rlim_cur > 1000000 ? 1000000 : (long)rl.rlim_cur;
+  else if (rl.rlim_cur == RLIM_INFINITY)
+    soft = 1000000;
+  b = soft / 4 * 3;
+  return b < 16 ? 16 : b;
+}
+
+void hl__engine_limits(hl__pool_limits *o) {
+  long budget = current_fd_budget();
+  long v;
+  o->max_host_connections = (v = atomic_load(&opt_host)) >= 0 ? v : budget;
+  o->max_total_connections = (v = atomic_load(&opt_total)) >= 0 ? v : budget;
+  o->max_idle_connections = (v = atomic_load(&opt_idle)) >= 0 ? v : budget;
+  o->dns_cache_seconds = atomic_load(&dns_set) ? atomic_load(&opt_dns) : 60;
+  o->multiplex = (v = atomic_load(&opt_mux)) >= 0 ? v != 0 : true;
+}
+
+static void apply_limits(void);
+static hl__task limits_task = {.fn = NULL};
+
+hl_status hl_pool_setopt(hl_pool_option option, long value) {
+  switch (option) {
+  case HL_POOL_MAX_HOST_CONNECTIONS:
+  case HL_POOL_MAX_TOTAL_CONNECTIONS:
+    if (value < 0) return hl_fail(HL_ERR_INVALID, "pool: a connection cap must be >= 0 (0 = none), not %ld", value);
+    atomic_store(option == HL_POOL_MAX_HOST_CONNECTIONS ? &opt_host : &opt_total, value);
+    break;
+  case HL_POOL_MAX_IDLE_CONNECTIONS:
+    if (value < 1) return hl_fail(HL_ERR_INVALID, "pool: idle connections kept must be >= 1, not %ld", value);
+    atomic_store(&opt_idle, value);
+    break;
+  case HL_POOL_DNS_CACHE_SECONDS:
+    if (value < -1) return hl_fail(HL_ERR_INVALID, "pool: DNS cache seconds must be >= -1, not %ld", value);
+    atomic_store(&opt_dns, value);
+    atomic_store(&dns_set, true);
+    break;
+  case HL_POOL_MULTIPLEX:
+    if (value != 0 && value != 1) return hl_fail(HL_ERR_INVALID, "pool: multiplex is 0 or 1, not %ld", value);
+    atomic_store(&opt_mux, value);
+    break;
+  default:
+    return hl_fail(HL_ERR_INVALID, "pool: unknown option %d", (int)option);
+  }
+  if (atomic_load(&started)) hl__engine_post(&limits_task);
+  return HL_OK;
+}
+
+hl_status hl_pool_getopt(hl_pool_option option, long *value) {
+  if (!value) return hl_fail(HL_ERR_INVALID, "pool: NULL value");
+  hl__pool_limits l;
+  hl__engine_limits(&l);
+  switch (option) {
+  case HL_POOL_MAX_HOST_CONNECTIONS: *value = l.max_host_connections; break;
+  case HL_POOL_MAX_TOTAL_CONNECTIONS: *value = l.max_total_connections; break;
+  case HL_POOL_MAX_IDLE_CONNECTIONS: *value = l.max_idle_connections; break;
+  case HL_POOL_DNS_CACHE_SECONDS: *value = l.dns_cache_seconds; break;
+  case HL_POOL_MULTIPLEX: *value = l.multiplex ? 1 : 0; break;
+  default: return hl_fail(HL_ERR_INVALID, "pool: unknown option %d", (int)option);
+  }
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Timers: a binary min-heap of due times                               */
+/* ------------------------------------------------------------------ */
+
+int64_t hl__engine_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void heap_set(size_t i, hl__timer *t) {
+  E.heap[i] = t;
+  t->slot_ = i + 1;
+}
+
+static void heap_up(size_t i) {
+  hl__timer *t = E.heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (E.heap[p]->due_ms_ <= t->due_ms_) break;
+    heap_set(i, E.heap[p]);
+    i = p;
+  }
+  heap_set(i, t);
+}
+
+static void heap_down(size_t i) {
+  hl__timer *t = E.heap[i];
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    int64_t best = t->due_ms_;
+    if (l < E.n_heap && E.heap[l]->due_ms_ < best) m = l, best = E.heap[l]->due_ms_;
+    if (r < E.n_heap && E.heap[r]->due_ms_ < best) m = r;
+    if (m == i) break;
+    heap_set(i, E.heap[m]);
+    i = m;
+  }
+  heap_set(i, t);
+}
+
+void hl__engine_timer_disarm(hl__timer *t) {
+  if (!t || !t->slot_) return;
+  size_t i = t->slot_ - 1;
+  t->slot_ = 0;
+  E.n_heap--;
+  if (i == E.n_heap) return;
+  hl__timer *last = E.heap[E.n_heap];
+  heap_set(i, last);
+  heap_up(i);
+  heap_down(last->slot_ - 1);
+}
+
+void hl__engine_timer_arm(hl__timer *t, int64_t due_ms) {
+  hl__engine_timer_disarm(t);
+  if (E.n_heap == E.cap_heap) {
+    size_t nc = E.cap_heap ? E.cap_heap * 2 : 256;
+    hl__timer **nh = realloc(E.heap, nc * sizeof *nh);
+    if (!nh) {
+      /* Cannot happen in practice (a few pointers); fire at once rather
+       * than lose the timer. */
+      t->fn(t);
+      return;
+    }
+    E.heap = nh;
+    E.cap_heap = nc;
+  }
+  t->due_ms_ = due_ms;
+  heap_set(E.n_heap++, t);
+  heap_up(E.n_heap - 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* libcurl callbacks: which sockets to watch, when to time out           */
+/* ------------------------------------------------------------------ */
+
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
+  (void)easy;
+  (void)userp;
+  if (what == CURL_POLL_REMOVE) {
+    if (socketp) epoll_ctl(E.epfd, EPOLL_CTL_DEL, s, NULL);
+    curl_multi_assign(E.multi, s, NULL);
+    return 0;
+  }
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.data.fd = s;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev.events |= EPOLLIN;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev.events |= EPOLLOUT;
+  if (socketp) {
+    if (epoll_ctl(E.epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+      epoll_ctl(E.epfd, EPOLL_CTL_ADD, s, &ev);
+  } else {
+    if (epoll_ctl(E.epfd, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
+      epoll_ctl(E.epfd, EPOLL_CTL_MOD, s, &ev);
+    curl_multi_assign(E.multi, s, (void *)1);
+  }
+  return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
+  (void)multi;
+  (void)userp;
+  E.curl_due_ms = timeout_ms < 0 ? -1 : hl__engine_now_ms() + timeout_ms;
+  return 0;
+}
+
+/* Hand finished transfers to their owners. */
+static void read_done(void) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(E.multi, &left))) {
+    if (m->msg != CURLMSG_DONE) continue;
+    CURL *easy = m->easy_handle;
+    CURLcode rc = m->data.result;
+    engine_xfer *x = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+    curl_multi_remove_handle(E.multi, easy);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    if (x) {
+      hl__engine_done_fn done = x->done;
+      void *user = x->user;
+      free(x);
+      done(easy, rc, user);
+    }
+  }
+}
+
+static void socket_action(curl_socket_t s, int mask) {
+  int running = 0;
+  curl_multi_socket_action(E.multi, s, mask, &running);
+}
+
+/* ------------------------------------------------------------------ */
+/* Transfers                                                            */
+/* ------------------------------------------------------------------ */
+
+hl_status hl__engine_add(CURL *easy, hl__engine_done_fn done, void *user, char *why,
+                         size_t why_size) {
+  engine_xfer *x = malloc(sizeof *x);
+  if (!x) {
+    if (why) snprintf(why, why_size, "out of memory");
+    return HL_ERR_NOMEM;
+  }
+  x->done = done;
+  x->user = user;
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
+  CURLMcode mc = curl_multi_add_handle(E.multi, easy);
+  if (mc != CURLM_OK) {
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    free(x);
+    if (why) snprintf(why, why_size, "%s", curl_multi_strerror(mc));
+    return HL_ERR_NETWORK;
+  }
+  return HL_OK;
+}
+
+void hl__engine_remove(CURL *easy) {
+  engine_xfer *x = NULL;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+  curl_multi_remove_handle(E.multi, easy);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+  free(x);
+}
+
+void hl__engine_unpause(CURL *easy) { curl_easy_pause(easy, CURLPAUSE_CONT); }
+
+CURL *hl__engine_easy_get(void) {
+  if (E.n_spare > 0) {
+    CURL *e = E.spare[--E.n_spare];
+    curl_easy_reset(e);
+    return e;
+  }
+  return curl_easy_init();
+}
+
+void hl__engine_easy_put(CURL *easy) {
+  if (!easy) return;
+  if (E.n_spare < HL_ENGINE_SPARE_EASY) E.spare[E.n_spare++] = easy;
+  else curl_easy_cleanup(easy);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tasks                                                                */
+/* ------------------------------------------------------------------ */
+
+bool hl__engine_post(hl__task *task) {
+  bool expected = false;
+  if (!atomic_compare_exchange_strong(&task->queued_, &expected, true)) return false;
+  pthread_mutex_lock(&E.qlock);
+  bool was_empty = E.qhead == NULL;
+  task->next_ = NULL;
+  if (E.qtail) E.qtail->next_ = task;
+  else E.qhead = task;
+  E.qtail = task;
+  pthread_mutex_unlock(&E.qlock);
+  /* One write wakes the loop for the whole batch: the loop empties the
+   * queue after reading the eventfd, so only the first post needs it. */
+  if (was_empty) {
+    uint64_t one = 1;
+    ssize_t w;
+    do w = write(E.evfd, &one, sizeof one);
+    while (w < 0 && errno == EINTR);
+  }
+  return true;
+}
+
+static void run_tasks(void) {
+  uint64_t n;
+  ssize_t r;
+  do r = read(E.evfd, &n, sizeof n);
+  while (r < 0 && errno == EINTR);
+  pthread_mutex_lock(&E.qlock);
+  hl__task *t = E.qhead;
+  E.qhead = E.qtail = NULL;
+  pthread_mutex_unlock(&E.qlock);
+  while (t) {
+    hl__task *next = t->next_;
+    /* Cleared before running: a post made while fn runs queues it again. */
+    atomic_store(&t->queued_, false);
+    t->fn(t);
+    t = next;
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* The loop                                                             */
+/* ------------------------------------------------------------------ */
+
+static void apply_limits(void) {
+  hl__pool_limits l;
+  hl__engine_limits(&l);
+  curl_multi_setopt(E.multi, CURLMOPT_MAX_HOST_CONNECTIONS, l.max_host_connections);
+  curl_multi_setopt(E.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, l.max_total_connections);
+  curl_multi_setopt(E.multi, CURLMOPT_MAXCONNECTS, l.max_idle_connections);
+  curl_multi_setopt(E.multi, CURLMOPT_PIPELINING, l.multiplex ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
+  E.applied = l;
+}
+
+static void limits_task_fn(hl__task *t) {
+  (void)t;
+  apply_limits();
+}
+
+static void run_timers(int64_t now) {
+  while (E.n_heap > 0 && E.heap[0]->due_ms_ <= now) {
+    hl__timer *t = E.heap[0];
+    hl__engine_timer_disarm(t);
+    t->fn(t);
+  }
+}
+
+static int wait_ms(int64_t now) {
+  int64_t due = -1;
+  if (E.curl_due_ms >= 0) due = E.curl_due_ms;
+  if (E.n_heap > 0 && (due < 0 || E.heap[0]->due_ms_ < due)) due = E.heap[0]->due_ms_;
+  if (due < 0) return -1;
+  int64_t d = due - now;
+  if (d <= 0) return 0;
+  return d > 3600000 ? 3600000 : (int)d;
+}
+
+static void *loop_main(void *arg) {
+  (void)arg;
+  struct epoll_event evs[HL_ENGINE_EVENTS];
+  for (;;) {
+    int n = epoll_wait(E.epfd, evs, HL_ENGINE_EVENTS, wait_ms(hl__engine_now_ms()));
+    if (n < 0 && errno != EINTR) n = 0;
+    for (int i = 0; i < n; i++) {
+      if (evs[i].data.fd == E.evfd) {
+        run_tasks();
+        continue;
+      }
+      int mask = 0;
+      if (evs[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
+      if (evs[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+      if (evs[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+      socket_action(evs[i].data.fd, mask);
+    }
+    int64_t now = hl__engine_now_ms();
+    if (E.curl_due_ms >= 0 && E.curl_due_ms <= now) {
+      E.curl_due_ms = -1;
+      socket_action(CURL_SOCKET_TIMEOUT, 0);
+    }
+    read_done();
+    run_timers(now);
+    /* Timers and tasks may have added transfers (their kick-off is a curl
+     * timeout of 0, seen at the next turn) or finished some. */
+    read_done();
+  }
+  return NULL;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result = CURLE_OK;
+static void curl_init_once(void) { curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+hl_status hl__engine_start(void) {
+  if (atomic_load_explicit(&started, memory_order_acquire)) return HL_OK;
+  pthread_mutex_lock(&start_lock);
+  hl_status st = HL_OK;
+  if (atomic_load(&started)) goto out;
+  pthread_once(&curl_once, curl_init_once);
+  if (curl_init_result != CURLE_OK) {
+    st = hl_fail(HL_ERR_NETWORK, "libcurl initialisation failed: %s",
+                 curl_easy_strerror(curl_init_result));
+    goto out;
+  }
+  memset(&E, 0, sizeof E);
+  E.epfd = epoll_create1(EPOLL_CLOEXEC);
+  E.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  E.multi = curl_multi_init();
+  E.curl_due_ms = -1;
+  pthread_mutex_init(&E.qlock, NULL);
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = E.evfd};
+  if (E.epfd < 0 || E.evfd < 0 || !E.multi || epoll_ctl(E.epfd, EPOLL_CTL_ADD, E.evfd, &ev) != 0) {
+    st = hl_fail(HL_ERR_NETWORK, "http engine: cannot set up the event loop: %s",
+                 E.multi ? strerror(errno) : "curl_multi_init failed");
+    goto fail;
+  }
+  atomic_store(&fd_budget, current_fd_budget());
+  limits_task.fn = limits_task_fn;
+  curl_multi_setopt(E.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(E.multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  apply_limits();
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int rc = pthread_create(&E.thread, &attr, loop_main, NULL);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    st = hl_fail(HL_ERR_NETWORK, "http engine: cannot start the loop thread: %s", strerror(rc));
+    goto fail;
+  }
+  atomic_store_explicit(&started, true, memory_order_release);
+  goto out;
+fail:
+  if (E.multi) curl_multi_cleanup(E.multi);
+  if (E.epfd >= 0) close(E.epfd);
+  if (E.evfd >= 0) close(E.evfd);
+  pthread_mutex_destroy(&E.qlock);
+  memset(&E, 0, sizeof E);
+out:
+  pthread_mutex_unlock(&start_lock);
+  return st;
+}

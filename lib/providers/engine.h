@@ -1,0 +1,96 @@
+/*
+ * providers/engine.h - the process's one event loop for HTTP: a thread
+ * driving one libcurl multi handle (so one connection pool, one DNS
+ * cache) for every request of every provider, with epoll, an eventfd for
+ * wake-ups and a timer heap. No polling interval: the loop sleeps until a
+ * socket is ready, a timer is due or another thread posts work.
+ *
+ * What runs where:
+ *  - hl__engine_post() is the only entry from other threads: it queues a
+ *    task whose function then runs on the loop thread;
+ *  - everything else here (timers, adding and removing easy handles, the
+ *    multi handle itself) is for code already running on the loop thread:
+ *    task functions, timer functions and transfer-done callbacks.
+ *
+ * Internal to the library (http.c builds requests on it).
+ */
+#ifndef HL_PROVIDERS_ENGINE_H
+#define HL_PROVIDERS_ENGINE_H
+
+#include <curl/curl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hookline/status.h"
+
+/* A unit of work posted to the loop. Embed it in your own struct. `fn`
+ * runs once per successful post, on the loop thread. Posting a task that
+ * is already queued does nothing (and returns false). */
+typedef struct hl__task {
+  void (*fn)(struct hl__task *task);
+  struct hl__task *next_;   /* private */
+  atomic_bool queued_;      /* private */
+} hl__task;
+
+/* A one-shot timer of the loop. Zero-initialise; set `fn`. */
+typedef struct hl__timer {
+  void (*fn)(struct hl__timer *timer);
+  int64_t due_ms_;          /* private: monotonic ms */
+  size_t slot_;             /* private: heap index + 1, 0 = not armed */
+} hl__timer;
+
+/* Called on the loop thread when an easy handle added with
+ * hl__engine_add() finished (it is no longer in the multi handle). */
+typedef void (*hl__engine_done_fn)(CURL *easy, CURLcode result, void *user);
+
+/* Monotonic milliseconds (the timers' clock). */
+int64_t hl__engine_now_ms(void);
+
+/* Start the loop thread if it is not running yet. Thread-safe, cheap once
+ * started. HL_OK, or an error with its message set (the thread, epoll or
+ * libcurl could not be set up; a later call tries again). */
+hl_status hl__engine_start(void);
+
+/* Queue `task` for the loop (any thread; the loop must be started).
+ * True if queued, false if it already was. */
+bool hl__engine_post(hl__task *task);
+
+/* ---- loop thread only --------------------------------------------- */
+
+/* Arm (or re-arm) `t` to fire at `due_ms` (hl__engine_now_ms() clock). */
+void hl__engine_timer_arm(hl__timer *t, int64_t due_ms);
+/* Disarm `t` if armed. */
+void hl__engine_timer_disarm(hl__timer *t);
+
+/* Add a configured easy handle; `done` runs when it finishes. CURLOPT_PRIVATE
+ * belongs to the engine. HL_ERR_NETWORK if libcurl refuses (message in
+ * `why`, which may be NULL). */
+hl_status hl__engine_add(CURL *easy, hl__engine_done_fn done, void *user, char *why,
+                         size_t why_size);
+/* Take an easy handle out of the multi handle before it finished (a
+ * cancelled or abandoned transfer; its connection is closed). `done` is
+ * not called. */
+void hl__engine_remove(CURL *easy);
+/* Resume a transfer paused by its write callback. */
+void hl__engine_unpause(CURL *easy);
+
+/* An easy handle from the engine's free list (reset) or a new one; NULL on
+ * allocation failure. Give it back with hl__engine_easy_put(). */
+CURL *hl__engine_easy_get(void);
+void hl__engine_easy_put(CURL *easy);
+
+/* The pool's limits as the loop applies them (see hookline/pool.h). */
+typedef struct hl__pool_limits {
+  long max_host_connections;  /* CURLMOPT_MAX_HOST_CONNECTIONS, 0 = none */
+  long max_total_connections; /* CURLMOPT_MAX_TOTAL_CONNECTIONS, 0 = none */
+  long max_idle_connections;  /* CURLMOPT_MAXCONNECTS */
+  long dns_cache_seconds;     /* CURLOPT_DNS_CACHE_TIMEOUT for every request */
+  bool multiplex;             /* CURLMOPT_PIPELINING = CURLPIPE_MULTIPLEX */
+} hl__pool_limits;
+
+/* The limits in force (any thread; a snapshot). */
+void hl__engine_limits(hl__pool_limits *out);
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * test_engine.c - the process's one HTTP event loop and connection pool
+ * under concurrency, against server.py on 127.0.0.1 (OpenAI wire; the
+ * transport is the same for every provider):
+ *
+ *   many_threads_reuse_connections  200 threads x 3 rounds through one
+ *                                   provider: every answer right, and the
+ *                                   server accepts no more connections
+ *                                   than requests in flight at once
+ *   host_cap_queues_requests        with a per-host cap of 4, 40 requests
+ *                                   at once all succeed over <= 4 sockets
+ *   cancel_200_in_flight            200 hanging requests, one provider
+ *                                   cancel: all end with HL_ERR_CANCELLED
+ *                                   promptly
+ *   agent_cancel_200_in_flight      the same through 200 agents and
+ *                                   hl_agent_cancel()
+ *   server_dies_mid_stream          one server is killed while 20 runs
+ *                                   stream from it: those fail with a
+ *                                   clear error, 100 runs on another
+ *                                   server all complete
+ *   stream_deltas_on_caller_thread  token callbacks run on the run's
+ *                                   thread, not on the loop's
+ *   pool_options                    hl_pool_setopt / getopt validation
+ *
+ *   test_engine [NAME...]
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "hookline.h"
+#include "test_server.h"
+#include "wire_cases.h"
+
+#define KEY "sk-engine-SECRET-00112233"
+#define TEXT "Hello, world! Caf\xc3\xa9 \xe2\x82\xac" "5 \xf0\x9f\x98\x80 done."
+
+static test_server srv;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static int server_connections(test_server *s) {
+  cJSON *st = test_server_stats(s, "none");
+  int n = st ? (int)hl_json_get_number(st, "connections", -1) : -1;
+  cJSON_Delete(st);
+  return n;
+}
+
+/* Wait (up to `limit_s`) until `s` saw `want` requests for `model`. */
+static bool wait_count(test_server *s, const char *model, int want, double limit_s) {
+  double end = now_s() + limit_s;
+  while (now_s() < end) {
+    if (test_server_count(s, model) >= want) return true;
+    sleep_ms(20);
+  }
+  return false;
+}
+
+static hl_status ask(hl_provider *p, const char *model, bool stream, hl_response **out) {
+  *out = NULL;
+  hl_request *r = hl_request_new();
+  if (!r) return HL_ERR_NOMEM;
+  hl_request_set_model(r, model);
+  hl_messages_push(&r->messages, hl_message_new_text(HL_ROLE_USER, "Hi there"));
+  r->stream = stream;
+  hl_status st = hl_provider_complete(p, NULL, r, out);
+  hl_request_free(r);
+  return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Threads in lock step                                                 */
+/* ------------------------------------------------------------------ */
+
+#define N_THREADS 200
+#define ROUNDS 3
+
+typedef struct shared {
+  hl_provider *p;
+  const char *model;
+  pthread_barrier_t round;
+  atomic_int ok;
+  atomic_int failed;
+  hl_status status[N_THREADS];
+  char message[N_THREADS][160];
+  double ended[N_THREADS];
+} shared;
+
+typedef struct targ {
+  shared *sh;
+  int i;
+} targ;
+
+static void *round_worker(void *arg) {
+  targ *t = arg;
+  shared *sh = t->sh;
+  for (int r = 0; r < ROUNDS; r++) {
+    pthread_barrier_wait(&sh->round);
+    hl_response *resp = NULL;
+    hl_status st = ask(sh->p, sh->model, (t->i + r) % 2 == 1, &resp);
+    char *text = st == HL_OK && resp ? hl_message_text(resp->message) : NULL;
+    if (text && !strcmp(text, TEXT)) atomic_fetch_add(&sh->ok, 1);
+    else {
+      atomic_fetch_add(&sh->failed, 1);
+      fprintf(stderr, "thread %d round %d: %s: %s\n", t->i, r, hl_status_name(st),
+              st != HL_OK ? hl_last_error() : "wrong text");
+    }
+    hl_free(text);
+    hl_response_free(resp);
+  }
+  return NULL;
+}
+
+static void many_threads_reuse_connections(void) {
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  shared *sh = calloc(1, sizeof *sh);
+  REQUIRE(sh);
+  sh->p = p;
+  sh->model = "text@engine-many";
+  pthread_barrier_init(&sh->round, NULL, N_THREADS);
+  int before = server_connections(&srv);
+  REQUIRE(before >= 0);
+  pthread_t th[N_THREADS];
+  targ args[N_THREADS];
+  int started = 0;
+  for (int i = 0; i < N_THREADS; i++) {
+    args[i] = (targ){sh, i};
+    if (pthread_create(&th[i], NULL, round_worker, &args[i]) == 0) started++;
+  }
+  REQUIRE(started == N_THREADS);
+  for (int i = 0; i < N_THREADS; i++) pthread_join(th[i], NULL);
+  CHECK_INT(atomic_load(&sh->ok), N_THREADS * ROUNDS);
+  CHECK_INT(atomic_load(&sh->failed), 0);
+  CHECK_INT(test_server_count(&srv, sh->model), N_THREADS * ROUNDS);
+  /* At most one connection per request in flight at once (200), however
+   * many rounds ran: later rounds reuse the pool's connections. Closing
+   * idle connections beyond a small cache would open up to 200 more per
+   * round. (+2: the stats requests.) */
+  int opened = server_connections(&srv) - before;
+  fprintf(stderr, "connections opened for %d requests: %d\n", N_THREADS * ROUNDS, opened);
+  CHECK(opened >= 1);
+  CHECK(opened <= N_THREADS + 2);
+  pthread_barrier_destroy(&sh->round);
+  free(sh);
+  hl_provider_unref(p);
+}
+
+/* ------------------------------------------------------------------ */
+
+typedef struct one_arg {
+  hl_provider *p;
+  const char *model;
+  hl_status st;
+  double ended;
+} one_arg;
+
+static void *one_request(void *arg) {
+  one_arg *a = arg;
+  hl_response *r = NULL;
+  a->st = ask(a->p, a->model, false, &r);
+  a->ended = now_s();
+  hl_response_free(r);
+  return NULL;
+}
+
+static void host_cap_queues_requests(void) {
+  CHECK_INT(hl_pool_setopt(HL_POOL_MAX_HOST_CONNECTIONS, 4), HL_OK);
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  int before = server_connections(&srv);
+  enum { N = 40 };
+  pthread_t th[N];
+  one_arg a[N];
+  for (int i = 0; i < N; i++) {
+    a[i] = (one_arg){p, "text@engine-cap", HL_ERR_NETWORK, 0};
+    REQUIRE(pthread_create(&th[i], NULL, one_request, &a[i]) == 0);
+  }
+  int ok = 0;
+  for (int i = 0; i < N; i++) {
+    pthread_join(th[i], NULL);
+    ok += a[i].st == HL_OK;
+  }
+  CHECK_INT(ok, N);
+  int opened = server_connections(&srv) - before;
+  fprintf(stderr, "connections opened under a cap of 4: %d\n", opened);
+  CHECK(opened >= 1 && opened <= 4);
+  hl_provider_unref(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Cancellation of many requests at once                                */
+/* ------------------------------------------------------------------ */
+
+static void cancel_200_in_flight(void) {
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  hl_openai_set_timeouts(p, 10000, 0, 120000); /* only the cancel ends them */
+  static one_arg a[N_THREADS];
+  pthread_t th[N_THREADS];
+  const char *model = "hang@engine-cancel";
+  for (int i = 0; i < N_THREADS; i++) {
+    a[i] = (one_arg){p, model, HL_OK, 0};
+    REQUIRE(pthread_create(&th[i], NULL, one_request, &a[i]) == 0);
+  }
+  CHECK(wait_count(&srv, model, N_THREADS, 60));
+  double t0 = now_s();
+  hl_openai_cancel(p);
+  int cancelled = 0;
+  double last = t0;
+  for (int i = 0; i < N_THREADS; i++) {
+    pthread_join(th[i], NULL);
+    cancelled += a[i].st == HL_ERR_CANCELLED;
+    if (a[i].ended > last) last = a[i].ended;
+  }
+  fprintf(stderr, "200 requests ended %.3f s after the cancel\n", last - t0);
+  CHECK_INT(cancelled, N_THREADS);
+  /* Promptly: far below the 120 s idle timeout, generous for a loaded
+   * machine. */
+  CHECK(last - t0 < 10.0);
+  /* The provider works again afterwards. */
+  hl_response *r = NULL;
+  CHECK_INT(ask(p, "text@engine-after", false, &r), HL_OK);
+  hl_response_free(r);
+  hl_provider_unref(p);
+}
+
+typedef struct run_arg {
+  hl_agent *a;
+  hl_status st;
+  double ended;
+  char *answer;
+  char err[200];
+  bool stream;
+} run_arg;
+
+static void *run_agent(void *arg) {
+  run_arg *r = arg;
+  r->st = hl_agent_run(r->a, NULL, "hi", &r->answer);
+  r->ended = now_s();
+  if (r->st != HL_OK) snprintf(r->err, sizeof r->err, "%s", hl_agent_errmsg(r->a));
+  return NULL;
+}
+
+static hl_agent *agent_on(hl_provider *p, const char *model, bool stream) {
+  hl_agent *a = hl_agent_new("engine");
+  if (!a) return NULL;
+  hl_agent_set_provider(a, p);
+  hl_agent_set_model(a, model);
+  hl_agent_set_stream(a, stream);
+  return a;
+}
+
+static void agent_cancel_200_in_flight(void) {
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  hl_openai_set_timeouts(p, 10000, 0, 120000);
+  static run_arg r[N_THREADS];
+  pthread_t th[N_THREADS];
+  const char *model = "hang@engine-agents";
+  for (int i = 0; i < N_THREADS; i++) {
+    memset(&r[i], 0, sizeof r[i]);
+    r[i].a = agent_on(p, model, i % 2 == 0);
+    REQUIRE(r[i].a);
+    REQUIRE(pthread_create(&th[i], NULL, run_agent, &r[i]) == 0);
+  }
+  CHECK(wait_count(&srv, model, N_THREADS, 60));
+  double t0 = now_s();
+  for (int i = 0; i < N_THREADS; i++) hl_agent_cancel(r[i].a);
+  int cancelled = 0;
+  double last = t0;
+  for (int i = 0; i < N_THREADS; i++) {
+    pthread_join(th[i], NULL);
+    cancelled += r[i].st == HL_ERR_CANCELLED;
+    if (r[i].ended > last) last = r[i].ended;
+    hl_free(r[i].answer);
+    hl_agent_unref(r[i].a);
+  }
+  fprintf(stderr, "200 runs ended %.3f s after hl_agent_cancel\n", last - t0);
+  CHECK_INT(cancelled, N_THREADS);
+  CHECK(last - t0 < 10.0);
+  hl_provider_unref(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* A server that dies mid-stream                                        */
+/* ------------------------------------------------------------------ */
+
+static void server_dies_mid_stream(void) {
+  test_server doomed;
+  REQUIRE(test_server_start(&doomed) == 0);
+  hl_provider *pd = hl_openai_new(doomed.base, KEY);
+  hl_provider *pg = hl_openai_new(srv.base, KEY);
+  REQUIRE(pd && pg);
+  hl_openai_set_timeouts(pd, 10000, 0, 120000); /* only the death ends them */
+  enum { N_DOOMED = 20, N_GOOD = 100 };
+  static run_arg r[N_DOOMED + N_GOOD];
+  pthread_t th[N_DOOMED + N_GOOD];
+  const char *dmodel = "hangstream@engine-dies";
+  for (int i = 0; i < N_DOOMED; i++) {
+    memset(&r[i], 0, sizeof r[i]);
+    r[i].a = agent_on(pd, dmodel, true);
+    REQUIRE(r[i].a);
+    REQUIRE(pthread_create(&th[i], NULL, run_agent, &r[i]) == 0);
+  }
+  CHECK(wait_count(&doomed, dmodel, N_DOOMED, 60));
+  sleep_ms(200); /* the first third of each stream is on its way */
+  for (int i = N_DOOMED; i < N_DOOMED + N_GOOD; i++) {
+    memset(&r[i], 0, sizeof r[i]);
+    r[i].a = agent_on(pg, "text@engine-survivors", i % 2 == 0);
+    REQUIRE(r[i].a);
+    REQUIRE(pthread_create(&th[i], NULL, run_agent, &r[i]) == 0);
+  }
+  kill(doomed.pid, SIGKILL);
+  int failed_clearly = 0, good = 0;
+  for (int i = 0; i < N_DOOMED + N_GOOD; i++) {
+    pthread_join(th[i], NULL);
+    if (i < N_DOOMED) {
+      bool clear = r[i].st == HL_ERR_NETWORK && strstr(r[i].err, "mid-stream") &&
+                   strstr(r[i].err, doomed.base);
+      if (!clear) fprintf(stderr, "doomed run %d: %s: %s\n", i, hl_status_name(r[i].st), r[i].err);
+      failed_clearly += clear;
+    } else {
+      bool ok = r[i].st == HL_OK && r[i].answer && !strcmp(r[i].answer, TEXT);
+      if (!ok) fprintf(stderr, "run %d: %s: %s\n", i, hl_status_name(r[i].st), r[i].err);
+      good += ok;
+    }
+    hl_free(r[i].answer);
+    hl_agent_unref(r[i].a);
+  }
+  CHECK_INT(failed_clearly, N_DOOMED);
+  CHECK_INT(good, N_GOOD);
+  hl_provider_unref(pd);
+  hl_provider_unref(pg);
+  test_server_stop(&doomed);
+}
+
+/* ------------------------------------------------------------------ */
+
+typedef struct delta_seen {
+  pthread_t expected;
+  atomic_int on_caller, elsewhere;
+} delta_seen;
+
+static void on_token(const char *delta, void *ud) {
+  (void)delta;
+  delta_seen *d = ud;
+  if (pthread_equal(pthread_self(), d->expected)) atomic_fetch_add(&d->on_caller, 1);
+  else atomic_fetch_add(&d->elsewhere, 1);
+}
+
+static void stream_deltas_on_caller_thread(void) {
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  hl_agent *a = agent_on(p, "text@engine-deltas", true);
+  REQUIRE(a);
+  delta_seen d = {.expected = pthread_self()};
+  hl_agent_set_token_callback(a, on_token, &d);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "hi", &answer), HL_OK);
+  CHECK_STR(answer, TEXT);
+  CHECK(atomic_load(&d.on_caller) > 1);
+  CHECK_INT(atomic_load(&d.elsewhere), 0);
+  hl_free(answer);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
+static void pool_options(void) {
+  long v = 0;
+  CHECK_INT(hl_pool_setopt(HL_POOL_MAX_HOST_CONNECTIONS, -1), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), ">= 0");
+  CHECK_INT(hl_pool_setopt(HL_POOL_MAX_IDLE_CONNECTIONS, 0), HL_ERR_INVALID);
+  CHECK_INT(hl_pool_setopt(HL_POOL_MULTIPLEX, 2), HL_ERR_INVALID);
+  CHECK_INT(hl_pool_setopt(HL_POOL_DNS_CACHE_SECONDS, -2), HL_ERR_INVALID);
+  CHECK_INT(hl_pool_setopt((hl_pool_option)99, 1), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "unknown option");
+  CHECK_INT(hl_pool_getopt(HL_POOL_MAX_HOST_CONNECTIONS, NULL), HL_ERR_INVALID);
+  /* Defaults: tied to the open-file limit, never below 16. */
+  CHECK_INT(hl_pool_getopt(HL_POOL_MAX_HOST_CONNECTIONS, &v), HL_OK);
+  CHECK(v >= 16);
+  CHECK_INT(hl_pool_getopt(HL_POOL_MULTIPLEX, &v), HL_OK);
+  CHECK_INT(v, 1);
+  CHECK_INT(hl_pool_getopt(HL_POOL_DNS_CACHE_SECONDS, &v), HL_OK);
+  CHECK_INT(v, 60);
+  CHECK_INT(hl_pool_setopt(HL_POOL_MAX_TOTAL_CONNECTIONS, 300), HL_OK);
+  CHECK_INT(hl_pool_getopt(HL_POOL_MAX_TOTAL_CONNECTIONS, &v), HL_OK);
+  CHECK_INT(v, 300);
+  CHECK_INT(hl_pool_setopt(HL_POOL_DNS_CACHE_SECONDS, -1), HL_OK);
+  CHECK_INT(hl_pool_getopt(HL_POOL_DNS_CACHE_SECONDS, &v), HL_OK);
+  CHECK_INT(v, -1);
+  /* Requests still work with the new limits applied by the loop. */
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  hl_response *r = NULL;
+  CHECK_INT(ask(p, "text@engine-opts", false, &r), HL_OK);
+  hl_response_free(r);
+  hl_provider_unref(p);
+}
+
+static const test_case tests[] = {
+    T(many_threads_reuse_connections),
+    T(host_cap_queues_requests),
+    T(cancel_200_in_flight),
+    T(agent_cancel_200_in_flight),
+    T(server_dies_mid_stream),
+    T(stream_deltas_on_caller_thread),
+    T(pool_options),
+};
+
+int main(int argc, char **argv) {
+  return run_cases(&srv, tests, sizeof tests / sizeof tests[0], argc, argv);
+}
