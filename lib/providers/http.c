@@ -178,6 +178,7 @@ struct call {
   long retry_after_ms;       /* -1: none */
   int64_t last_activity;
   char *content_type;
+  char *captured;            /* value of req->capture_header, if any */
 
   /* Shared with the caller, under `lock`. */
   pthread_mutex_t lock;
@@ -294,7 +295,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
   size_t l = len < sizeof line - 1 ? len : sizeof line - 1;
   memcpy(line, data, l);
   line[l] = '\0';
-  if (strncasecmp(line, "retry-after-ms:", 15) == 0) {
+  size_t hn = x->req->capture_header ? strlen(x->req->capture_header) : 0;
+  if (hn && l > hn && line[hn] == ':' && strncasecmp(line, x->req->capture_header, hn) == 0) {
+    const char *v = line + hn + 1;
+    while (*v == ' ' || *v == '\t') v++;
+    size_t vl = strcspn(v, "\r\n");
+    free(x->captured);
+    x->captured = strndup(v, vl);
+  } else if (strncasecmp(line, "retry-after-ms:", 15) == 0) {
     double v = strtod(line + 15, NULL);
     if (v >= 0) x->retry_after_ms = (long)v;
   } else if (strncasecmp(line, "retry-after:", 12) == 0) {
@@ -424,8 +432,10 @@ static long backoff_ms(const hl__http_options *o, int retry, long retry_after_ms
 static void reset_attempt(call *c) {
   free(c->buf);
   free(c->content_type);
+  free(c->captured);
   c->buf = NULL;
   c->content_type = NULL;
+  c->captured = NULL;
   c->len = c->cap = 0;
   c->status = 0;
   c->status_known = c->stream_body = c->too_large = false;
@@ -571,6 +581,7 @@ static void start_attempt(call *c) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
   }
+  if (req->method) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -752,6 +763,8 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
     resp->status = c->status;
     resp->content_type = c->content_type;
     c->content_type = NULL;
+    resp->captured = c->captured;
+    c->captured = NULL;
     bool ok2xx = c->status >= 200 && c->status < 300;
     if (c->buf && !(ok2xx && req->on_data)) {
       resp->body = ok2xx ? c->buf : hl__redact(c->buf, req->secret);
@@ -762,6 +775,7 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
   resp->attempts = c->attempt;
   free(c->buf);
   free(c->content_type);
+  free(c->captured);
   free(c->pend);
   curl_slist_free_all(c->hdrs);
   pthread_mutex_destroy(&c->lock);
@@ -774,5 +788,6 @@ void hl__http_response_clear(hl__http_response *resp) {
   if (!resp) return;
   free(resp->body);
   free(resp->content_type);
+  free(resp->captured);
   memset(resp, 0, sizeof *resp);
 }

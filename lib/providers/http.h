@@ -97,6 +97,9 @@ typedef struct hl__http_request {
   void *data_user;
   hl__http_cancel_fn cancelled;
   void *cancel_user;
+  const char *method;        /* e.g. "DELETE"; NULL: POST with a body, else GET (MCP) */
+  const char *capture_header;/* a response header whose value resp->captured gets (MCP's
+                                Mcp-Session-Id); NULL: none */
 } hl__http_request;
 
 typedef struct hl__http_response {
@@ -105,6 +108,7 @@ typedef struct hl__http_response {
   size_t body_len;
   char *content_type;        /* malloc'd or NULL */
   int attempts;              /* how many requests were sent */
+  char *captured;            /* value of req->capture_header (malloc'd) or NULL */
 } hl__http_response;
 
 /*
