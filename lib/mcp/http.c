@@ -300,7 +300,109 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
   return st;
 }
 
+/* The standalone GET stream: where an HTTP server sends what belongs to
+ * no request (list_changed after initialize, log messages, its own
+ * requests). Reopened when it drops (with Last-Event-ID), given up when
+ * the server does not offer one (405) or after repeated failures. */
+static void *listener_main(void *arg) {
+  hl_mcp *m = arg;
+  stream s = {.m = m, .retry_ms = -1};
+  int failures = 0;
+  for (;;) {
+    pthread_mutex_lock(&m->lock);
+    bool stop = m->closed;
+    pthread_mutex_unlock(&m->lock);
+    if (stop) break;
+    hl__http_response r = {0};
+    char last[256];
+    snprintf(last, sizeof last, "%s", s.event_id);
+    hl__http *saved = m->http;
+    (void)saved;
+    const char *hdrs[40];
+    char session[400], version[64], lasth[300];
+    size_t n = 0;
+    hdrs[n++] = "Accept: text/event-stream";
+    pthread_mutex_lock(&m->lock);
+    if (m->session_id) {
+      snprintf(session, sizeof session, "Mcp-Session-Id: %s", m->session_id);
+      hdrs[n++] = session;
+    }
+    pthread_mutex_unlock(&m->lock);
+    snprintf(version, sizeof version, "MCP-Protocol-Version: %s", m->version);
+    hdrs[n++] = version;
+    if (last[0]) {
+      snprintf(lasth, sizeof lasth, "Last-Event-ID: %s", last);
+      hdrs[n++] = lasth;
+    }
+    for (size_t i = 0; i < m->n_headers && n < 40; i++) hdrs[n++] = m->headers[i];
+    cancel_ctx cc = {m, NULL};
+    char what[200];
+    snprintf(what, sizeof what, "mcp server \"%s\" (GET stream)", m->name);
+    hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = what,
+                            .on_data = on_data, .data_user = &s, .cancelled = is_cancelled,
+                            .cancel_user = &cc};
+    hl_status st = hl__http_request_send(m->listen_http, &req, &r);
+    if (st == HL_OK && r.status >= 200 && r.status < 300) {
+      stream_end(&s);
+      failures = 0;
+    } else {
+      failures++;
+    }
+    long status = r.status;
+    hl__http_response_clear(&r);
+    if (st == HL_ERR_CANCELLED || (st == HL_OK && (status == 405 || (status >= 400 && status < 500))) ||
+        failures >= 5)
+      break;
+    long ms = s.retry_ms > 0 ? (s.retry_ms < 30000 ? s.retry_ms : 30000) : 1000;
+    /* Sleep in small steps so that close does not wait for the delay. */
+    for (long waited = 0; waited < ms; waited += 50) {
+      pthread_mutex_lock(&m->lock);
+      stop = m->closed;
+      pthread_mutex_unlock(&m->lock);
+      if (stop) break;
+      struct timespec ts = {0, 50 * 1000000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  stream_free(&s);
+  return NULL;
+}
+
+void hl__mcp_http_listen(hl_mcp *m) {
+  hl__http_options o;
+  hl__http_options_default(&o);
+  o.max_retries = 0;
+  o.timeout_ms = 0;
+  o.idle_timeout_ms = 0;
+  o.max_response_bytes = 0;
+  m->listen_http = hl__http_new(&o);
+  if (!m->listen_http) return;
+  if (pthread_create(&m->listener, NULL, listener_main, m) == 0) m->listener_running = true;
+}
+
 void hl__mcp_http_close(hl_mcp *m) {
+  if (m->listen_http) hl__http_cancel_all(m->listen_http);
+  if (m->listener_running) {
+    /* The loop may have started a new GET after the cancel: repeat. */
+    for (;;) {
+      pthread_mutex_lock(&m->lock);
+      bool dummy = m->closed;
+      pthread_mutex_unlock(&m->lock);
+      (void)dummy;
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 100 * 1000000;
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      if (pthread_timedjoin_np(m->listener, NULL, &ts) == 0) break;
+      hl__http_cancel_all(m->listen_http);
+    }
+    m->listener_running = false;
+  }
+  if (m->listen_http) hl__http_free(m->listen_http);
+  m->listen_http = NULL;
   if (!m->http) return;
   if (m->session_id) {
     hl__http_response r = {0};

@@ -102,6 +102,9 @@ struct hl_mcp {
 
   /* HTTP transport */
   struct hl__http *http;
+  struct hl__http *listen_http; /* the GET stream's client (no timeouts) */
+  pthread_t listener;
+  bool listener_running;
   char *session_id;
   int protocol_header;       /* send MCP-Protocol-Version once negotiated */
 };
@@ -152,6 +155,8 @@ hl_status hl__mcp_http_start(hl_mcp *m);
  * stream is read and dispatched until it ends. */
 hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx);
 void hl__mcp_http_close(hl_mcp *m);
+/* Open the standalone GET stream (after the handshake). */
+void hl__mcp_http_listen(hl_mcp *m);
 
 /* ---- worker.c ---- */
 hl_status hl__mcp_worker_start(hl_mcp *m);

@@ -783,6 +783,9 @@ static hl_status handshake(hl_mcp *m) {
   cJSON_Delete(resp);
   m->protocol_header = 1;
   m->connected = true;
+  /* HTTP: open the GET stream first, so that what the server sends as
+   * soon as it sees `initialized` (list_changed) has somewhere to go. */
+  if (m->kind == HL__MCP_HTTP) hl__mcp_http_listen(m);
   st = hl__mcp_notify(m, "notifications/initialized", NULL);
   if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
   const cJSON *caps = cJSON_GetObjectItemCaseSensitive(m->init_result, "capabilities");

@@ -129,7 +129,9 @@ typedef struct fx_events {
 
 static inline int fx_events_fn(const hl_event *ev, void *user) {
   fx_events *e = user;
-  char *j = ev->data ? cJSON_PrintUnformatted(ev->data) : NULL;
+  char *j = ev->data ? cJSON_PrintUnformatted(ev->data)
+           : ev->result ? cJSON_PrintUnformatted(ev->result)
+           : ev->args ? cJSON_PrintUnformatted(ev->args) : NULL;
   char buf[1024];
   snprintf(buf, sizeof buf, "%s %s %s %s", hl_event_type_name(ev->type), ev->name ? ev->name : "-",
            ev->text ? ev->text : "-", j ? j : "-");
