@@ -75,7 +75,8 @@ typedef struct hl_agent hl_agent;
 /** New client for a server started as a child process: `argv` is the
  *  command and its arguments (NULL-terminated, argv[0] looked up in PATH),
  *  copied. `name` names the server in messages, events and /tools
- *  listings (copied; NULL: argv[0]'s base name). Nothing runs until
+ *  listings (copied; NULL: argv[0]'s base name until the server says its
+ *  own, see hl_mcp_name()). Nothing runs until
  *  hl_mcp_connect(). NULL with hl_last_error() for bad parameters. */
 HL_API hl_mcp *hl_mcp_new_stdio(const char *name, const char *const *argv);
 /** Like hl_mcp_new_stdio() from one command line, split on blanks with
@@ -145,7 +146,9 @@ HL_API hl_status hl_mcp_connect(hl_mcp *mcp);
  *  NULL is fine. */
 HL_API void hl_mcp_free(hl_mcp *mcp);
 
-/** The server's name as given (borrowed). */
+/** The server's name as given; when none was given, the server's own
+ *  serverInfo.name once connected, else the default (borrowed; valid
+ *  while the client lives). */
 HL_API const char *hl_mcp_name(const hl_mcp *mcp);
 /** Message of the client's last failure (not thread-specific: prefer the
  *  status and hl_last_error() of each call when several threads call). */

@@ -49,6 +49,7 @@ typedef struct hl__mcp_job {
 struct hl_mcp {
   atomic_int refs;
   char *name;
+  bool name_given;           /* false: hl_mcp_name() prefers serverInfo.name */
   hl__mcp_kind kind;
 
   /* configuration (before connect) */

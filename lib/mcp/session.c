@@ -115,6 +115,7 @@ hl_mcp *hl_mcp_new_stdio(const char *name, const char *const *argv) {
   const char *base = strrchr(argv[0], '/');
   hl_mcp *m = new_client(name ? name : (base ? base + 1 : argv[0]), HL__MCP_STDIO);
   if (!m) return NULL;
+  m->name_given = name != NULL;
   if (!(m->argv = copy_strv(argv, NULL))) {
     hl__oom();
     destroy(m);
@@ -211,6 +212,7 @@ hl_mcp *hl_mcp_new_http(const char *name, const char *url) {
   snprintf(host, sizeof host, "%.*s", (int)(hl < 255 ? hl : 255), h);
   hl_mcp *m = new_client(name ? name : host, HL__MCP_HTTP);
   if (!m) return NULL;
+  m->name_given = name != NULL;
   if (!(m->url = strdup(url))) {
     hl__oom();
     destroy(m);
@@ -823,7 +825,15 @@ void hl_mcp_free(hl_mcp *m) {
   hl__mcp_unref(m);
 }
 
-const char *hl_mcp_name(const hl_mcp *m) { return m ? m->name : ""; }
+const char *hl_mcp_name(const hl_mcp *m) {
+  if (!m) return "";
+  /* Not named by the application: the server's own name once known
+   * (more telling than "node" or a host name). */
+  const cJSON *info = cJSON_GetObjectItemCaseSensitive(m->init_result, "serverInfo");
+  const cJSON *n = cJSON_GetObjectItemCaseSensitive(info, "name");
+  if (!m->name_given && m->connected && cJSON_IsString(n) && n->valuestring[0]) return n->valuestring;
+  return m->name;
+}
 const char *hl_mcp_errmsg(const hl_mcp *m) { return m ? m->errmsg : ""; }
 const char *hl_mcp_protocol_version(const hl_mcp *m) { return m ? m->version : ""; }
 const cJSON *hl_mcp_server_info(const hl_mcp *m) { return m ? m->init_result : NULL; }

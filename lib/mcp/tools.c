@@ -64,7 +64,7 @@ const char *hl_mcp_tool_server(const hl_tool *tool) {
   const char *name = NULL;
   pthread_mutex_lock(&live_lock);
   for (size_t i = 0; i < n_live && !name; i++)
-    if (live[i] == u) name = live[i]->m->name;
+    if (live[i] == u) name = hl_mcp_name(live[i]->m);
   pthread_mutex_unlock(&live_lock);
   return name;
 }
