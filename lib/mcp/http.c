@@ -126,7 +126,14 @@ static hl_status sse_feed(stream *s, const char *d, size_t n) {
   return HL_OK;
 }
 
+static bool pending_done(hl_mcp *m, hl__mcp_pending *p);
+
+/* on_data's way to end a stream that stays open after the answer arrived
+ * (a resumed GET stream does; a POST stream should close by itself). */
+#define ANSWER_COMPLETE "mcp: answer complete"
+
 static hl_status on_data(const char *d, size_t n, void *user) {
+  hl_status st = HL_OK;
   stream *s = user;
   if (s->mode == 0) {
     size_t i = 0;
@@ -134,7 +141,11 @@ static hl_status on_data(const char *d, size_t n, void *user) {
     if (i == n) return HL_OK;
     s->mode = (d[i] == '{' || d[i] == '[') ? 1 : 2;
   }
-  if (s->mode == 2) return sse_feed(s, d, n);
+  if (s->mode == 2) {
+    st = sse_feed(s, d, n);
+    if (st == HL_OK && s->p && pending_done(s->m, s->p)) st = hl_fail(HL_ERR_CANCELLED, ANSWER_COMPLETE);
+    return st;
+  }
   if (s->len + n > s->m->max_message)
     return hl_fail(HL_ERR_TOO_LARGE, "mcp server \"%s\": sent a message of more than %zu bytes (the cap)",
                    s->m->name, s->m->max_message);
@@ -261,6 +272,10 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
   hl__http_response r = {0};
   bool initialize = p && !m->connected && !m->session_id;
   hl_status st = send_http(m, NULL, text, NULL, &s, ctx, initialize, &r);
+  if (st == HL_ERR_CANCELLED && p && pending_done(m, p)) { /* ended by on_data: answered */
+    st = HL_OK;
+    if (!r.status) r.status = 200;
+  }
   if (st == HL_OK && r.status >= 200 && r.status < 300) {
     stream_end(&s);
     if (initialize && r.captured) {
@@ -281,6 +296,10 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
       snprintf(last, sizeof last, "%s", s.event_id);
       hl__http_response_clear(&r);
       st = send_http(m, NULL, NULL, last, &s, ctx, false, &r);
+      if (st == HL_ERR_CANCELLED && pending_done(m, p)) {
+        st = HL_OK;
+        break;
+      }
       if (st != HL_OK) break;
       if (r.status < 200 || r.status >= 300) {
         st = http_status_error(m, &r);

@@ -294,6 +294,24 @@ hl_status hl__mcp_stdio_start(hl_mcp *m) {
   return HL_OK;
 }
 
+/* Wait up to `ms` for the reader to see stdout close. */
+static bool wait_reader(hl_mcp *m, int ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += ms / 1000;
+  until.tv_nsec += (long)(ms % 1000) * 1000000;
+  if (until.tv_nsec >= 1000000000) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000;
+  }
+  pthread_mutex_lock(&m->lock);
+  while (!m->reader_done)
+    if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0) break;
+  bool done = m->reader_done;
+  pthread_mutex_unlock(&m->lock);
+  return done;
+}
+
 hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text) {
   size_t len = strlen(text);
   pthread_mutex_lock(&m->write_lock);
@@ -311,7 +329,17 @@ hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text) {
         ssize_t n = send(m->in_fd, parts[i] + off, lens[i] - off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-          st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\": cannot write to it: %s", m->name, strerror(errno));
+          int e = errno;
+          /* The server is gone: say how it ended rather than "broken pipe". */
+          char how[600] = "";
+          if (e == EPIPE || e == ECONNRESET) {
+            wait_reader(m, 1000);
+            pthread_mutex_lock(&m->lock);
+            if (m->dead) snprintf(how, sizeof how, "%s", m->dead_msg + strlen("the server "));
+            pthread_mutex_unlock(&m->lock);
+          }
+          if (how[0]) st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\" %s", m->name, how);
+          else st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\": cannot write to it: %s", m->name, strerror(e));
           break;
         }
         off += (size_t)n;
@@ -320,24 +348,6 @@ hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text) {
   }
   pthread_mutex_unlock(&m->write_lock);
   return st;
-}
-
-/* Wait up to `ms` for the reader to see stdout close. */
-static bool wait_reader(hl_mcp *m, int ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += ms / 1000;
-  until.tv_nsec += (long)(ms % 1000) * 1000000;
-  if (until.tv_nsec >= 1000000000) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000;
-  }
-  pthread_mutex_lock(&m->lock);
-  while (!m->reader_done)
-    if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0) break;
-  bool done = m->reader_done;
-  pthread_mutex_unlock(&m->lock);
-  return done;
 }
 
 void hl__mcp_stdio_close(hl_mcp *m) {

@@ -756,6 +756,11 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
   /* The loop is done with the call: everything in it is ours. */
   if (sink_st != HL_OK) {
     st = sink_st; /* the sink's own message stays */
+    /* A sink may end a stream on purpose once it has what it needs (MCP):
+     * what the headers said is still the caller's. */
+    resp->status = c->status;
+    resp->captured = c->captured;
+    c->captured = NULL;
   } else if (c->st != HL_OK) {
     st = hl_fail(c->st, "%s", c->msg);
   } else {

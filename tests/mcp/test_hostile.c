@@ -209,7 +209,16 @@ static void list_changed_refreshes(void) {
   char *t = NULL;
   CHECK_INT(call_text(m, "add_tool", NULL, &t), HL_OK);
   free(t);
-  for (int i = 0; i < 200 && hl_mcp_tools_generation(m) == gen; i++) fx_sleep_ms(20);
+  /* (A refresh for the list_changed sent during initialize may land
+   * first: wait for the list that has the new tool.) */
+  hl_tools *now = NULL;
+  for (int i = 0; i < 500; i++) {
+    now = hl_mcp_tools(m);
+    bool has = hl_tools_find(now, "h_extra") != NULL;
+    hl_tools_free(now);
+    if (has) break;
+    fx_sleep_ms(20);
+  }
   CHECK(hl_mcp_tools_generation(m) != gen);
   CHECK_INT(hl_mcp_sync_tools(m, reg), HL_OK);
   CHECK_INT(hl_tools_count(reg), 13);
