@@ -124,7 +124,9 @@ typedef hl_status (*hl_mcp_request_fn)(hl_mcp *mcp, const char *method, const cJ
 /** Answer the server's `method` requests ("elicitation/create",
  *  "roots/list", "sampling/createMessage", ...) with `fn`. Registering
  *  one of these three also declares the matching client capability in
- *  `initialize`. Before hl_mcp_connect(). */
+ *  `initialize`. An elicitation/create handler that accepts gets the
+ *  requested schema's defaults filled in for the fields it left out.
+ *  Before hl_mcp_connect(). */
 HL_API hl_status hl_mcp_set_handler(hl_mcp *mcp, const char *method, hl_mcp_request_fn fn,
                                     void *user_data);
 /** Convenience for roots/list: the client's roots, a JSON array of

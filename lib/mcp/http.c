@@ -267,10 +267,14 @@ static bool pending_done(hl_mcp *m, hl__mcp_pending *p) {
   return d;
 }
 
-hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx) {
+static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx, bool *expired) {
   stream s = {.m = m, .p = p, .ctx = ctx, .retry_ms = -1};
   hl__http_response r = {0};
-  bool initialize = p && !m->connected && !m->session_id;
+  /* A request sent without a session is an initialize: keep the id the
+   * server assigns. */
+  pthread_mutex_lock(&m->lock);
+  bool initialize = p && !m->session_id;
+  pthread_mutex_unlock(&m->lock);
   hl_status st = send_http(m, NULL, text, NULL, &s, ctx, initialize, &r);
   if (st == HL_ERR_CANCELLED && p && pending_done(m, p)) { /* ended by on_data: answered */
     st = HL_OK;
@@ -310,12 +314,39 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
   } else if (st == HL_OK && r.status == 202 && p) {
     st = hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": answered a request with 202 Accepted", m->name);
   } else if (st == HL_OK) {
+    pthread_mutex_lock(&m->lock);
+    *expired = r.status == 404 && m->session_id && !initialize;
+    pthread_mutex_unlock(&m->lock);
     st = http_status_error(m, &r);
-  } else if (st == HL_ERR_CANCELLED || st == HL_ERR_TIMEOUT) {
-    /* roundtrip() words these and sends notifications/cancelled */
   }
+  /* HL_ERR_CANCELLED and HL_ERR_TIMEOUT: roundtrip() words them and sends
+   * notifications/cancelled. */
   hl__http_response_clear(&r);
   stream_free(&s);
+  return st;
+}
+
+hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx) {
+  char *session = NULL;
+  pthread_mutex_lock(&m->lock);
+  if (m->session_id) session = strdup(m->session_id);
+  pthread_mutex_unlock(&m->lock);
+  bool expired = false;
+  hl_status st = send_once(m, text, p, ctx, &expired);
+  if (expired && m->connected) {
+    /* 404 for our session: the server forgot it. The protocol says to
+     * start a new one with initialize, then the request goes again. */
+    hl_status keep = st;
+    char msg[700];
+    snprintf(msg, sizeof msg, "%s", hl_last_error());
+    if (hl__mcp_reinitialize(m, session) == HL_OK) {
+      expired = false;
+      st = send_once(m, text, p, ctx, &expired);
+    } else {
+      st = hl_fail(keep, "%s (and a new session could not be started: %s)", msg, hl_last_error());
+    }
+  }
+  free(session);
   return st;
 }
 
@@ -369,7 +400,9 @@ static void *listener_main(void *arg) {
     }
     long status = r.status;
     hl__http_response_clear(&r);
-    if (st == HL_ERR_CANCELLED || (st == HL_OK && (status == 405 || (status >= 400 && status < 500))) ||
+    /* 405: the server offers no GET stream. 404: the session expired
+     * (a call renews it; try again with the new one). */
+    if (st == HL_ERR_CANCELLED || (st == HL_OK && status >= 400 && status < 500 && status != 404) ||
         failures >= 5)
       break;
     long ms = s.retry_ms > 0 ? (s.retry_ms < 30000 ? s.retry_ms : 30000) : 1000;

@@ -107,6 +107,7 @@ struct hl_mcp {
   pthread_t listener;
   bool listener_running;
   char *session_id;
+  pthread_mutex_t reinit_lock; /* one new session at a time after a 404 */
   int protocol_header;       /* send MCP-Protocol-Version once negotiated */
 };
 
@@ -134,6 +135,10 @@ void hl__mcp_event(hl_mcp *m, hl_context *ctx, const char *name, cJSON *data /* 
 void hl__mcp_stderr_event(hl_mcp *m, const char *text);
 /* Emit the progress events queued on `p` (waiting thread). */
 void hl__mcp_flush_notes(hl_mcp *m, hl__mcp_pending *p, hl_context *ctx);
+
+/* HTTP: the session `expired` got 404: initialize a new one (unless
+ * another thread already did). */
+hl_status hl__mcp_reinitialize(hl_mcp *m, const char *expired);
 
 /* ---- jsonrpc.c ---- */
 char *hl__jsonrpc_request(int64_t id, const char *method, const cJSON *params);

@@ -46,6 +46,7 @@ static void destroy(hl_mcp *m) {
   free(m->session_id);
   pthread_mutex_destroy(&m->lock);
   pthread_mutex_destroy(&m->write_lock);
+  pthread_mutex_destroy(&m->reinit_lock);
   pthread_cond_destroy(&m->cond);
   free(m);
 }
@@ -84,6 +85,7 @@ static hl_mcp *new_client(const char *name, hl__mcp_kind kind) {
   m->wake_fd[0] = m->wake_fd[1] = -1;
   pthread_mutex_init(&m->lock, NULL);
   pthread_mutex_init(&m->write_lock, NULL);
+  pthread_mutex_init(&m->reinit_lock, NULL);
   pthread_cond_init(&m->cond, NULL);
   if (!m->name) {
     hl__oom();
@@ -796,6 +798,28 @@ static hl_status handshake(hl_mcp *m) {
     if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
   }
   return HL_OK;
+}
+
+hl_status hl__mcp_reinitialize(hl_mcp *m, const char *expired) {
+  pthread_mutex_lock(&m->reinit_lock);
+  pthread_mutex_lock(&m->lock);
+  bool same = m->session_id && expired && strcmp(m->session_id, expired) == 0;
+  if (same) {
+    free(m->session_id);
+    m->session_id = NULL;
+  }
+  pthread_mutex_unlock(&m->lock);
+  hl_status st = HL_OK;
+  if (same) { /* not renewed yet by another thread */
+    cJSON *resp = NULL;
+    st = hl__mcp_roundtrip(m, NULL, "initialize", initialize_params(m), NULL, &resp);
+    if (st == HL_OK && !cJSON_GetObjectItemCaseSensitive(resp, "result"))
+      st = hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": a new session was refused", m->name);
+    cJSON_Delete(resp);
+    if (st == HL_OK) st = hl__mcp_notify(m, "notifications/initialized", NULL);
+  }
+  pthread_mutex_unlock(&m->reinit_lock);
+  return st;
 }
 
 hl_status hl_mcp_connect(hl_mcp *m) {

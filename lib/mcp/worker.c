@@ -10,6 +10,25 @@
 
 #include "mcp_internal.h"
 
+/* An accepted elicitation gets the requested schema's defaults for the
+ * fields the handler left out (SEP-1034: the server can rely on them). */
+static void apply_defaults(const cJSON *params, cJSON *result) {
+  const cJSON *action = cJSON_GetObjectItemCaseSensitive(result, "action");
+  if (!cJSON_IsString(action) || strcmp(action->valuestring, "accept") != 0) return;
+  const cJSON *schema = cJSON_GetObjectItemCaseSensitive(params, "requestedSchema");
+  const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");
+  if (!cJSON_IsObject(props)) return;
+  cJSON *content = cJSON_GetObjectItemCaseSensitive(result, "content");
+  if (!content) content = cJSON_AddObjectToObject(result, "content");
+  if (!cJSON_IsObject(content)) return;
+  const cJSON *p;
+  cJSON_ArrayForEach(p, props) {
+    const cJSON *def = cJSON_GetObjectItemCaseSensitive(p, "default");
+    if (def && p->string && !cJSON_GetObjectItemCaseSensitive(content, p->string))
+      cJSON_AddItemToObject(content, p->string, cJSON_Duplicate(def, 1));
+  }
+}
+
 static void answer(hl_mcp *m, cJSON *msg) {
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
   const char *method = cJSON_GetObjectItemCaseSensitive(msg, "method")->valuestring;
@@ -27,6 +46,7 @@ static void answer(hl_mcp *m, cJSON *msg) {
     hl_clear_error();
     hl_status st = fn(m, method, params, &result, user);
     if (st == HL_OK && cJSON_IsObject(result)) {
+      if (strcmp(method, "elicitation/create") == 0) apply_defaults(params, result);
       text = hl__jsonrpc_result(id, result);
     } else {
       const char *why = st == HL_OK ? "the handler returned no result object" : hl_last_error();

@@ -152,6 +152,16 @@ static void server_requests_answered_or_refused(void) {
   CHECK_CONTAINS(t, "\"action\": \"accept\"");
   CHECK_CONTAINS(t, "\"echo\": \"name?\"");
   free(t);
+  /* Fields the handler left out get the requested schema's defaults. */
+  CHECK_INT(call_text(m, "ask",
+                      "{\"method\":\"elicitation/create\",\"params\":{\"message\":\"more\",\"requestedSchema\":"
+                      "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"default\":\"X\"},"
+                      "\"age\":{\"type\":\"integer\",\"default\":30}}}}}",
+                      &t),
+            HL_OK);
+  CHECK_CONTAINS(t, "\"name\": \"Ada\"");
+  CHECK_CONTAINS(t, "\"age\": 30");
+  free(t);
   CHECK_INT(call_text(m, "ask", "{\"method\":\"sampling/createMessage\"}", &t), HL_OK);
   CHECK_CONTAINS(t, "-32601");
   free(t);

@@ -45,7 +45,7 @@ static void http_transport(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-06-18");
   hl_tools *t = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(t), 5);
+  CHECK_INT(hl_tools_count(t), 6);
   hl_tools_free(t);
 
   /* A plain JSON answer. */
@@ -78,6 +78,17 @@ static void http_transport(void) {
   CHECK_CONTAINS(r, "file:///srv/data");
   free(r);
 
+  /* The server forgets the session: 404, a new initialize, the call
+   * goes again and works. */
+  r = call_text(m, "forget_session", &st);
+  CHECK_INT(st, HL_OK);
+  free(r);
+  args = cJSON_Parse("{\"again\":true}");
+  CHECK_INT(hl_mcp_call(m, NULL, "json_echo", args, &res, NULL), HL_OK);
+  CHECK(cJSON_IsString(res) && strstr(res->valuestring, "again"));
+  cJSON_Delete(res);
+  cJSON_Delete(args);
+
   /* structuredContent that breaks the declared outputSchema. */
   r = call_text(m, "structured_bad", &st);
   CHECK_INT(st, HL_ERR_EXECUTION_FAILED);
@@ -90,7 +101,7 @@ static void http_transport(void) {
   REQUIRE(log);
   /* The resumed GET named the last event and came after the retry delay. */
   double post_t = -1, get_t = -1;
-  int deletes = 0;
+  int deletes = 0, inits = 0;
   const cJSON *e;
   cJSON_ArrayForEach(e, log) {
     const char *method = cJSON_GetStringValue(cJSON_GetObjectItem(e, "method"));
@@ -102,11 +113,17 @@ static void http_transport(void) {
       post_t = cJSON_GetObjectItem(e, "t")->valuedouble;
     if (strcmp(method, "GET") == 0 && cJSON_GetObjectItem(hdrs, "last-event-id"))
       get_t = cJSON_GetObjectItem(e, "t")->valuedouble;
+    const char *rpc = cJSON_GetStringValue(cJSON_GetObjectItem(body, "method"));
+    if (rpc && strcmp(rpc, "initialize") == 0) {
+      inits++;
+      CHECK(cJSON_GetObjectItem(hdrs, "mcp-session-id") == NULL);
+    }
     if (strcmp(method, "DELETE") == 0 && cJSON_GetObjectItem(hdrs, "mcp-session-id")) deletes++;
   }
   CHECK(post_t > 0 && get_t > 0);
   CHECK(get_t - post_t >= 0.3); /* honoured `retry: 300` */
   CHECK_INT(deletes, 1);
+  CHECK_INT(inits, 2);
   cJSON_Delete(log);
 }
 
