@@ -87,6 +87,7 @@ struct hl_mcp {
 
   /* worker thread: server requests and list refreshes */
   pthread_t worker;
+  pthread_cond_t jobs_cond;  /* the worker's own, so answers never wake it */
   bool worker_running, worker_stop;
   hl__mcp_job *jobs, *jobs_tail;
 

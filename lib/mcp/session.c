@@ -48,6 +48,7 @@ static void destroy(hl_mcp *m) {
   pthread_mutex_destroy(&m->write_lock);
   pthread_mutex_destroy(&m->reinit_lock);
   pthread_cond_destroy(&m->cond);
+  pthread_cond_destroy(&m->jobs_cond);
   free(m);
 }
 
@@ -87,6 +88,7 @@ static hl_mcp *new_client(const char *name, hl__mcp_kind kind) {
   pthread_mutex_init(&m->write_lock, NULL);
   pthread_mutex_init(&m->reinit_lock, NULL);
   pthread_cond_init(&m->cond, NULL);
+  pthread_cond_init(&m->jobs_cond, NULL);
   if (!m->name) {
     hl__oom();
     destroy(m);

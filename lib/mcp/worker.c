@@ -74,7 +74,7 @@ static void *worker_main(void *arg) {
   hl_mcp *m = arg;
   pthread_mutex_lock(&m->lock);
   for (;;) {
-    while (!m->jobs && !m->worker_stop) pthread_cond_wait(&m->cond, &m->lock);
+    while (!m->jobs && !m->worker_stop) pthread_cond_wait(&m->jobs_cond, &m->lock);
     if (m->worker_stop) break;
     hl__mcp_job *j = m->jobs;
     m->jobs = j->next;
@@ -126,7 +126,7 @@ void hl__mcp_worker_post(hl_mcp *m, cJSON *msg) {
   if (m->jobs_tail) m->jobs_tail->next = j;
   else m->jobs = j;
   m->jobs_tail = j;
-  pthread_cond_broadcast(&m->cond);
+  pthread_cond_signal(&m->jobs_cond);
   pthread_mutex_unlock(&m->lock);
 }
 
@@ -134,7 +134,7 @@ void hl__mcp_worker_stop(hl_mcp *m) {
   if (!m->worker_running) return;
   pthread_mutex_lock(&m->lock);
   m->worker_stop = true;
-  pthread_cond_broadcast(&m->cond);
+  pthread_cond_signal(&m->jobs_cond);
   pthread_mutex_unlock(&m->lock);
   pthread_join(m->worker, NULL);
   m->worker_running = false;
