@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -319,30 +320,39 @@ hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text) {
   if (m->in_fd < 0) {
     st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\": not running", m->name);
   } else {
-    /* Message and newline in one go where possible, so that writers on
-     * several threads never interleave (the lock also guarantees it). */
-    const char *parts[2] = {text, "\n"};
-    size_t lens[2] = {len, 1};
-    for (int i = 0; i < 2 && st == HL_OK; i++) {
-      size_t off = 0;
-      while (off < lens[i]) {
-        ssize_t n = send(m->in_fd, parts[i] + off, lens[i] - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          int e = errno;
-          /* The server is gone: say how it ended rather than "broken pipe". */
-          char how[600] = "";
-          if (e == EPIPE || e == ECONNRESET) {
-            wait_reader(m, 1000);
-            pthread_mutex_lock(&m->lock);
-            if (m->dead) snprintf(how, sizeof how, "%s", m->dead_msg + strlen("the server "));
-            pthread_mutex_unlock(&m->lock);
-          }
-          if (how[0]) st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\" %s", m->name, how);
-          else st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\": cannot write to it: %s", m->name, strerror(e));
-          break;
+    /* Message and newline in one system call (sendmsg: MSG_NOSIGNAL
+     * needs a socket call); the lock keeps writers from interleaving. */
+    struct iovec iov[2] = {{(void *)text, len}, {(void *)"\n", 1}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+    size_t left = len + 1;
+    while (left > 0) {
+      ssize_t n = sendmsg(m->in_fd, &mh, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int e = errno;
+        /* The server is gone: say how it ended rather than "broken pipe". */
+        char how[600] = "";
+        if (e == EPIPE || e == ECONNRESET) {
+          wait_reader(m, 1000);
+          pthread_mutex_lock(&m->lock);
+          if (m->dead) snprintf(how, sizeof how, "%s", m->dead_msg + strlen("the server "));
+          pthread_mutex_unlock(&m->lock);
         }
-        off += (size_t)n;
+        if (how[0]) st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\" %s", m->name, how);
+        else st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\": cannot write to it: %s", m->name, strerror(e));
+        break;
+      }
+      left -= (size_t)n;
+      /* A partial write: skip what went out. */
+      while (n > 0 && mh.msg_iovlen > 0) {
+        size_t take = (size_t)n < mh.msg_iov[0].iov_len ? (size_t)n : mh.msg_iov[0].iov_len;
+        mh.msg_iov[0].iov_base = (char *)mh.msg_iov[0].iov_base + take;
+        mh.msg_iov[0].iov_len -= take;
+        n -= (ssize_t)take;
+        if (mh.msg_iov[0].iov_len == 0) {
+          mh.msg_iov++;
+          mh.msg_iovlen--;
+        }
       }
     }
   }
