@@ -438,13 +438,16 @@ static void on_response(hl_mcp *m, cJSON *msg) {
   hl__mcp_pending *p = m->pending;
   while (p && p->id != id) p = p->next;
   bool known = id > 0 && id < m->next_id;
+  bool wake = false;
   if (p && !p->done) {
     p->done = true;
     p->response = msg;
     msg = NULL;
-    pthread_cond_broadcast(&m->cond);
+    wake = true;
   }
   pthread_mutex_unlock(&m->lock);
+  /* After unlocking: the waiter does not wake only to wait for the lock. */
+  if (wake) pthread_cond_broadcast(&m->cond);
   if (msg && !known)
     protocol_error(m, HL_ERR_PROVIDER, "answered request id %" PRId64 ", which was never sent", id);
   /* A known id that nobody waits for: a late answer to a cancelled or
