@@ -79,6 +79,7 @@ struct hl_mcp {
   char version[32];
   cJSON *init_result;
   int64_t next_id;
+  int active;                /* requests in roundtrip(); hl_mcp_free waits for 0 */
   hl__mcp_pending *pending;
   cJSON *tools_raw;          /* array of the server's Tool objects */
   hl_tool **tools;           /* mapped (filtered, prefixed) */

@@ -14,6 +14,7 @@
 
 #include "mcp_internal.h"
 #include "core/util.h"
+#include "providers/http.h"
 
 static const char *const supported_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
 
@@ -594,6 +595,9 @@ static void send_cancelled(hl_mcp *m, int64_t id, const char *reason) {
   hl_fail(keep, "%s", msg); /* the call's own error stays the last one */
 }
 
+static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, const char *method,
+                                  bool cancelled, bool timed_out, bool closed, cJSON **response);
+
 hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
                             const char *tool, cJSON **response) {
   *response = NULL;
@@ -608,6 +612,7 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
   hl__mcp_pending p = {.id = m->next_id++, .tool = tool};
   p.next = m->pending;
   m->pending = &p;
+  m->active++;
   pthread_mutex_unlock(&m->lock);
 
   /* Every request asks for progress; the token is the request id. */
@@ -673,6 +678,25 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
   bool closed = m->closed && !p.done;
   pthread_mutex_unlock(&m->lock);
   hl__mcp_flush_notes(m, &p, ctx);
+  hl_status done = finish_roundtrip(m, &p, st, method, cancelled, timed_out, closed, response);
+  pthread_mutex_lock(&m->lock);
+  m->active--;
+  pthread_cond_broadcast(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+  return done;
+}
+
+/* What roundtrip() returns once its request left the table. */
+static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, const char *method,
+                                  bool cancelled, bool timed_out, bool closed, cJSON **response) {
+  hl__mcp_pending p = *pp;
+  pthread_mutex_lock(&m->lock);
+  bool now_closed = m->closed;
+  pthread_mutex_unlock(&m->lock);
+  if (st != HL_OK && now_closed) {
+    cJSON_Delete(p.response);
+    return hl_fail(HL_ERR_STATE, "mcp server \"%s\": the client was closed during %s", m->name, method);
+  }
 
   if (st != HL_OK) {
     /* The transport failed (HTTP: timeout, cancellation, network). */
@@ -681,7 +705,7 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
       char msg[800];
       snprintf(msg, sizeof msg, "mcp server \"%s\": %s %s", m->name, method,
                st == HL_ERR_TIMEOUT ? "timed out" : "cancelled");
-      if (!m->closed) send_cancelled(m, p.id, st == HL_ERR_TIMEOUT ? "timeout" : "cancelled");
+      send_cancelled(m, p.id, st == HL_ERR_TIMEOUT ? "timeout" : "cancelled");
       st = hl_fail(keep, "%s", msg);
     }
     cJSON_Delete(p.response);
@@ -845,6 +869,12 @@ void hl_mcp_free(hl_mcp *m) {
   pthread_cond_broadcast(&m->cond);
   pthread_mutex_unlock(&m->lock);
   hl__mcp_fail_pending(m, HL_ERR_STATE, "mcp: the client was closed");
+  /* HTTP requests in flight end now rather than at their timeout. */
+  if (m->http) hl__http_cancel_all(m->http);
+  /* Calls in progress on other threads leave before anything goes. */
+  pthread_mutex_lock(&m->lock);
+  while (m->active > 0) pthread_cond_wait(&m->cond, &m->lock);
+  pthread_mutex_unlock(&m->lock);
   hl__mcp_worker_stop(m);
   if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_close(m);
   else hl__mcp_http_close(m);

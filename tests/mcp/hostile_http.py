@@ -23,7 +23,7 @@ PENDING = {}          # tools/call id parked for a resumed GET
 CLIENT_ANSWERS = {}   # our request id -> client's response
 EVENTS = {"n": 0}
 TOOLS = [{"name": n, "inputSchema": {"type": "object"}} for n in
-         ("json_echo", "resume", "ask_roots", "headers", "forget_session")] + [
+         ("json_echo", "resume", "ask_roots", "headers", "forget_session", "hang")] + [
     {"name": "structured_bad", "inputSchema": {"type": "object"},
      "outputSchema": {"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]}}]
 
@@ -130,6 +130,11 @@ class H(BaseHTTPRequestHandler):
         if name == "json_echo":
             return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {"content": [
                 {"type": "text", "text": json.dumps(body["params"].get("arguments"))}]}})
+        if name == "hang":
+            self.sse_head()
+            self.event(None, next_id())
+            time.sleep(30)
+            return
         if name == "forget_session":
             SESSIONS.discard(self.headers.get("Mcp-Session-Id"))
             return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {"content": [

@@ -286,6 +286,44 @@ static void bad_commands(void) {
   hl_mcp_free(m);
 }
 
+
+/* Free the client while another thread waits in a call: the call ends at
+ * once with HL_ERR_STATE and nothing is used after it is freed. */
+typedef struct pending_call {
+  hl_mcp *m;
+  hl_status st;
+} pending_call;
+
+static void *call_hang(void *arg) {
+  pending_call *c = arg;
+  cJSON *res = NULL;
+  c->st = hl_mcp_call(c->m, NULL, "hang", NULL, &res, NULL);
+  cJSON_Delete(res);
+  return NULL;
+}
+
+static void free_during_call_check(hl_mcp *m) {
+  pending_call c = {m, HL_OK};
+  pthread_t th;
+  pthread_create(&th, NULL, call_hang, &c);
+  fx_sleep_ms(500);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_mcp_free(m);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  pthread_join(th, NULL);
+  CHECK_INT(c.st, HL_ERR_STATE);
+  /* Well before the 20 s call timeout. */
+  CHECK(t1.tv_sec - t0.tv_sec < 10);
+}
+
+static void free_during_call(void) {
+  hl_mcp *m = hostile("hostile", 20000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  free_during_call_check(m);
+}
+
 /* Two servers at once: one breaking does not disturb the other. */
 static void other_server_unaffected(void) {
   hl_mcp *a = hostile("a", 5000), *b = hostile("b", 5000);
@@ -319,6 +357,7 @@ int main(int argc, char **argv) {
   RUN(versions);
   RUN(bad_commands);
   RUN(other_server_unaffected);
+  RUN(free_during_call);
   /* Every server this test started is gone: no child, no zombie. */
   int zombies = 0;
   CHECK_INT(fx_children(&zombies), 0);

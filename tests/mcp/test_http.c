@@ -45,7 +45,7 @@ static void http_transport(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-06-18");
   hl_tools *t = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(t), 6);
+  CHECK_INT(hl_tools_count(t), 7);
   hl_tools_free(t);
 
   /* A plain JSON answer. */
@@ -127,6 +127,45 @@ static void http_transport(void) {
   cJSON_Delete(log);
 }
 
+
+/* Free the client while another thread waits in a call: the call ends at
+ * once with HL_ERR_STATE and nothing is used after it is freed. */
+typedef struct pending_call {
+  hl_mcp *m;
+  hl_status st;
+} pending_call;
+
+static void *call_hang(void *arg) {
+  pending_call *c = arg;
+  cJSON *res = NULL;
+  c->st = hl_mcp_call(c->m, NULL, "hang", NULL, &res, NULL);
+  cJSON_Delete(res);
+  return NULL;
+}
+
+static void free_during_call_check(hl_mcp *m) {
+  pending_call c = {m, HL_OK};
+  pthread_t th;
+  pthread_create(&th, NULL, call_hang, &c);
+  fx_sleep_ms(500);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_mcp_free(m);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  pthread_join(th, NULL);
+  CHECK_INT(c.st, HL_ERR_STATE);
+  /* Well before the 20 s call timeout. */
+  CHECK(t1.tv_sec - t0.tv_sec < 10);
+}
+
+static void free_during_call(void) {
+  hl_mcp *m = hl_mcp_new_http("hh", url);
+  REQUIRE(m);
+  hl_mcp_set_timeout_ms(m, 20000);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  free_during_call_check(m);
+}
+
 static void bad_endpoints(void) {
   char bad[160];
   snprintf(bad, sizeof bad, "http://127.0.0.1:%d/", port);
@@ -150,6 +189,7 @@ int main(int argc, char **argv) {
   snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
   RUN(http_transport);
   RUN(bad_endpoints);
+  RUN(free_during_call);
   fx_stop(server);
   int zombies = 0;
   CHECK_INT(fx_children(&zombies), 0);
