@@ -69,7 +69,10 @@ def mcp_bench(bench_bin, calls=1000, rounds=3):
     hl = os.path.join(bench_bin, "hl-bench-mcp")
     sdk_env = dict(os.environ, MCP_SDK_DIR=nm)
     sdk_version = json.load(open(os.path.join(nm, "@modelcontextprotocol/sdk/package.json")))["version"]
-    out = {"calls_per_round": calls, "rounds": rounds, "server": f"@modelcontextprotocol/server-everything@{VERSION}",
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "hookline_commit": commit,
+           "load_before": round(os.getloadavg()[0], 2), "calls_per_round": calls, "rounds": rounds, "server": f"@modelcontextprotocol/server-everything@{VERSION}",
            "sdk": f"@modelcontextprotocol/sdk@{sdk_version}", "transports": {}}
     server, url = start_http(index_js)
     try:
@@ -96,6 +99,7 @@ def mcp_bench(bench_bin, calls=1000, rounds=3):
     finally:
         server.terminate()
         server.wait()
+    out["load_after"] = round(os.getloadavg()[0], 2)
     return out
 
 
@@ -114,7 +118,9 @@ def mcp_markdown(res):
       f"per round after a warm-up, {res['rounds']} rounds alternating between the clients, medians "
       f"of the rounds. Client CPU is the client process's (every thread), not the server's. Peer: the "
       f"official TypeScript client, {res['sdk']} (pinned in scripts/setup.d/mcp-everything/package-lock.json). "
-      f"Target: hookline ≥ 10× less client CPU per call.\n")
+      f"Target: hookline ≥ 10× less client CPU per call. Run {res.get('date')}, hookline commit "
+      f"{res.get('hookline_commit')}, load average (1 min) {res.get('load_before')} before and "
+      f"{res.get('load_after')} after on 2 shared cores.\n")
     w("| transport | system | client CPU µs/call | wall µs/call (median) | wall µs/call (mean) | CPU ratio SDK / hookline |")
     w("| --- | --- | ---: | ---: | ---: | ---: |")
     for transport, row in res["transports"].items():
