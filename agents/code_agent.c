@@ -84,12 +84,13 @@ static void free_decl(hl_tool_decl *d)
   cJSON_Delete(d->parameters);
 }
 
-static hl_hook_action code_mode_before_model(hl_context *ctx, hl_request *req,
-                                             hl_response **response, void *ud)
+static hl_hook_action code_mode_before_model(hl_context *ctx, const hl_before_model_args *args,
+                                             hl_before_model_out *out, void *ud)
 {
   (void)ctx;
-  (void)response;
   (void)ud;
+  (void)args;
+  hl_request *req = out->request; /* the run's own copy: HL_HOOK_EDIT_REQUEST */
   /* Only requests of agents that have the code tool (not, say, a child
    * agent that inherited this hook). */
   if (!declares_code_tool(req))
@@ -161,6 +162,7 @@ hl_agent *hl_code_agent_new(const char *name, hl_provider *provider, const char 
     st = hl_agent_add_tool(agent, code);
   if (st == HL_OK)
     st = hl_hooks_add_before_model(hl_agent_hooks(agent), "code_mode",
+                                   HL_HOOK_EDIT_REQUEST | HL_HOOK_DECIDE,
                                    code_mode_before_model, NULL);
   hl_tool_unref(code);
   if (st != HL_OK) {

@@ -147,7 +147,7 @@ static double run_once(hl_agent *agent, const scenario *sc) {
   bool ok = st == HL_OK && answer && strstr(answer, want);
   if (!ok)
     fprintf(stderr, "agent bench: %s: run failed: %s (answer: %s)\n", sc->name,
-            st != HL_OK ? hl_agent_errmsg(agent) : "wrong answer", answer ? answer : "none");
+            st != HL_OK ? hl_last_error() : "wrong answer", answer ? answer : "none");
   hl_free(answer);
   hl_session_free(session);
   double us = (double)(bench_now_ns() - t0) / 1e3;

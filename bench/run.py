@@ -22,7 +22,8 @@ Options: --build DIR (meson build dir, default ../build), --budget-s S
 (seconds of measurement per system and scenario, default 3), --quick
 (budget 0.5 s, for trying the harness), --no-write (print only),
 --slow-sessions 1000,3000,10000 (the concurrent_slow sizes),
---only providers|core|sandbox|concurrent_slow|mcp (one benchmark, its JSON only).
+--only providers|core|sandbox|concurrent_slow|history|mcp (one benchmark, its JSON
+only; history with --write puts its figures into results.json and BENCHMARKS.md).
 """
 import argparse
 import datetime
@@ -160,8 +161,12 @@ def main():
     ap.add_argument("--budget-s", type=float, default=3.0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--only", choices=["providers", "core", "sandbox", "concurrent_slow", "mcp"],
-                    help="run one benchmark alone and print its JSON object (nothing written)")
+    ap.add_argument("--only", choices=["providers", "core", "sandbox", "concurrent_slow", "history", "mcp"],
+                    help="run one benchmark alone and print its JSON object (nothing written, "
+                         "except for history with --write)")
+    ap.add_argument("--write", action="store_true",
+                    help="with --only history: put the figures into bench/results.json and "
+                         "regenerate BENCHMARKS.md from it (the other figures stay as measured)")
     ap.add_argument("--slow-sessions", default="1000,3000,10000")
     args = ap.parse_args()
     slow_sizes = [int(x) for x in args.slow_sessions.split(",") if x.strip()]
@@ -169,6 +174,8 @@ def main():
         res = concurrent_slow(os.path.join(os.path.abspath(args.build), "bench"), slow_sizes)
         print(json.dumps(res, indent=2))
         return 0
+    if args.only == "history":
+        return history_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick, args.write)
     if args.only == "providers":
         return providers_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick)
     if args.only == "core":
@@ -231,6 +238,11 @@ def main():
             res = run_json([exe("hl-bench-hooks")] + (["--runs", "300"] if args.quick else []))
             results["hookline"]["hook_dispatch"] = res
             log(f"hook dispatch: {res.get('ns_per_hook_call')} ns per hook call")
+        if os.path.exists(exe("hl-bench-history")):
+            res = run_history(bench_bin, args.quick)
+            results["hookline"]["hook_history"] = res
+            log(f"hook_history: observe-only vs none {res.get('observe_vs_none_instructions_pct')} % "
+                f"instructions; dispatch {res.get('hook_dispatch_ns')} ns per hook on a chain")
         if os.path.exists(exe("hl-bench-providers")):
             res = run_json([exe("hl-bench-providers"), "--url", server.url] +
                            (["--requests", "300"] if args.quick else []))
@@ -327,6 +339,35 @@ def providers_only(bench_bin, quick):
     finally:
         server.close()
     print(json.dumps(res))
+    return 0 if "error" not in res else 1
+
+
+def run_history(bench_bin, quick):
+    """hook_history (bench/history_bench.c): per-run cost with no hook, an
+    observe-only pair and an editing hook at 10/100/1,000 messages, wall time
+    and callgrind instructions; hook dispatch measured on a chain."""
+    res = run_json([os.path.join(bench_bin, "hl-bench-history")] +
+                   (["--runs", "30", "--rounds", "3"] if quick else []), timeout=900)
+    if "error" not in res:
+        res["when"] = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                       "hookline_commit": machine_info().get("hookline_commit"),
+                       "load": round(os.getloadavg()[0], 2)}
+    return res
+
+
+def history_only(bench_bin, quick, write):
+    res = run_history(bench_bin, quick)
+    print(json.dumps(res))
+    if write and "error" not in res:
+        path = os.path.join(HERE, "results.json")
+        with open(path) as f:
+            results = json.load(f)
+        results.setdefault("hookline", {})["hook_history"] = res
+        with open(path, "w") as f:
+            f.write(json.dumps(results, indent=2) + "\n")
+        with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
+            f.write(markdown(results))
+        log("wrote the hook_history figures into bench/results.json and BENCHMARKS.md")
     return 0 if "error" not in res else 1
 
 
@@ -490,6 +531,39 @@ def markdown(r):
                   f"{fmt(res.get('server_service_us_per_request'), 1)} | {fmt(res.get('server_late_ms_max'), 1)} |")
         w("")
 
+    hh = h.get("hook_history")
+    if hh and "error" not in hh:
+        when = hh.get("when", {})
+        w("## Hook cost by history size (hook_history)\n")
+        w("One run = 2 model calls (a tool call, then the answer) + 1 tool call, on a provider "
+          "that answers at once (bench/history_bench.c), from a copy of a history of N messages. "
+          "Instructions per run are counted by `valgrind --tool=callgrind` inside `hl_agent_run` "
+          "only (repeatable from run to run); wall time is the median of rounds. *observe*: one "
+          "`HL_HOOK_OBSERVE` before_model hook and one before_tool hook; *edit*: one "
+          "`HL_HOOK_EDIT_REQUEST` before_model hook, which makes each model call copy the history. "
+          f"Measured {when.get('date', '?')} at commit {when.get('hookline_commit', '?')}, "
+          f"load {when.get('load', '?')} (this section may come from a later run than the rest).\n")
+        w("| hooks | " + " | ".join(f"{n} msgs: instructions/run" for n in hh["history"]) + " | " +
+          " | ".join(f"{n} msgs: µs/run" for n in hh["history"]) + " |")
+        w("| --- |" + " ---: |" * (2 * len(hh["history"])))
+        for mode, label in (("none", "no hook"), ("observe", "observe-only before_model + before_tool"),
+                            ("edit", "one editing before_model hook")):
+            row = hh.get(mode, {})
+            w(f"| {label} | " + " | ".join(fmt(v) for v in row.get("instructions_per_run", [])) + " | " +
+              " | ".join(fmt(v, 2) for v in row.get("wall_us_per_run", [])) + " |")
+        pct = hh.get("observe_vs_none_instructions_pct", [])
+        w("")
+        w("| figure | measured | target |")
+        w("| --- | ---: | --- |")
+        w(f"| observe-only vs no hook, extra instructions per run at "
+          f"{'/'.join(str(n) for n in hh['history'])} messages | "
+          f"{' / '.join(fmt(v, 2) + ' %' for v in pct)} | within 1 % at every size |")
+        w(f"| editing hook: extra instructions per message of history per model call | "
+          f"{fmt(hh.get('edit_extra_instructions_per_message_per_turn'), 0)} | stated |")
+        w(f"| hook dispatch, ns from one hook to the next on a chain of "
+          f"{fmt(hh.get('hook_dispatch_chain'))} observe-only hooks | {fmt(hh.get('hook_dispatch_ns'), 2)} "
+          f"| < 20 ns |")
+        w("")
     w("## Sandbox\n")
     w("Same snippets everywhere: `1+2` (eval) and `host(41)` where `host` is a host function "
       "returning its argument + 1 (eval with one callback). Cold create: the first sandbox in a "

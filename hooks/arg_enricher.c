@@ -120,14 +120,15 @@ static bool apply_rule(cJSON *args, const enrich_rule *r, bool *changed)
   return true;
 }
 
-static hl_hook_action enricher_before_tool(hl_context *ctx, const hl_tool_call *call,
-                                           cJSON **args, cJSON **result, void *ud)
+static hl_hook_action enricher_before_tool(hl_context *ctx, const hl_before_tool_args *a,
+                                           hl_before_tool_out *out, void *ud)
 {
   (void)ctx;
-  (void)result;
   hl_arg_enricher *e = ud;
+  const hl_tool_call *call = a->call;
   const char *name = call && call->name ? call->name : "";
-  if (!args)
+  cJSON **args = &out->args; /* the call's own copy (HL_HOOK_EDIT_ARGS) */
+  if (!*args)
     return HL_HOOK_CONTINUE;
   cJSON *copy = NULL;
   bool changed = false;
@@ -153,7 +154,8 @@ static hl_hook_action enricher_before_tool(hl_context *ctx, const hl_tool_call *
     cJSON_Delete(copy);
     return HL_HOOK_CONTINUE;
   }
-  /* Replace by pointer: the old tree is ours to free (hooks.h). */
+  /* Replace by pointer: the old tree is ours to free (hooks.h). It can
+   * abort only when out of memory: a DECIDE it must declare. */
   cJSON_Delete(*args);
   *args = copy;
   atomic_fetch_add(&e->applied, 1);
@@ -164,10 +166,9 @@ hl_status hl_arg_enricher_install(hl_arg_enricher *enricher, hl_hooks *hooks)
 {
   if (!enricher || !hooks)
     return hl_fail(HL_ERR_INVALID, "hl_arg_enricher_install: NULL argument");
-  hl_status st = hl__plugin_attach(enricher, hooks);
-  if (st != HL_OK)
-    return st;
-  return hl_hooks_add_before_tool(hooks, "arg_enricher", enricher_before_tool, enricher);
+  return hl__plugin_add(enricher, hooks, HL_HOOK_BEFORE_TOOL, "arg_enricher",
+                        HL_HOOK_EDIT_ARGS | HL_HOOK_DECIDE,
+                        (hl_hook_fn){.before_tool = enricher_before_tool});
 }
 
 uint64_t hl_arg_enricher_applied(const hl_arg_enricher *enricher)

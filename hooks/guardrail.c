@@ -157,10 +157,11 @@ const char *hl_guardrail_check(const hl_guardrail *guardrail, const char *input)
   return NULL;
 }
 
-static hl_hook_action guardrail_before_agent(hl_context *ctx, char **answer, void *ud)
+static hl_hook_action guardrail_before_agent(hl_context *ctx, const hl_before_agent_args *args,
+                                             hl_before_agent_out *out, void *ud)
 {
   hl_guardrail *g = ud;
-  const char *rule_text = hl_guardrail_check(g, hl_context_user_input(ctx));
+  const char *rule_text = hl_guardrail_check(g, args->input);
   if (!rule_text)
     return HL_HOOK_CONTINUE;
   char *refusal = strdup(g->refusal);
@@ -171,7 +172,7 @@ static hl_hook_action guardrail_before_agent(hl_context *ctx, char **answer, voi
   if (data && cJSON_AddStringToObject(data, "rule", rule_text))
     hl_context_emit_custom(ctx, "guardrail_blocked", data);
   cJSON_Delete(data);
-  *answer = refusal;
+  out->answer = refusal;
   return HL_HOOK_OVERRIDE;
 }
 
@@ -179,10 +180,8 @@ hl_status hl_guardrail_install(hl_guardrail *guardrail, hl_hooks *hooks)
 {
   if (!guardrail || !hooks)
     return hl_fail(HL_ERR_INVALID, "hl_guardrail_install: NULL argument");
-  hl_status st = hl__plugin_attach(guardrail, hooks);
-  if (st != HL_OK)
-    return st;
-  return hl_hooks_add_before_agent(hooks, "guardrail", guardrail_before_agent, guardrail);
+  return hl__plugin_add(guardrail, hooks, HL_HOOK_BEFORE_AGENT, "guardrail", HL_HOOK_DECIDE,
+                        (hl_hook_fn){.before_agent = guardrail_before_agent});
 }
 
 uint64_t hl_guardrail_blocked(const hl_guardrail *guardrail)

@@ -103,22 +103,24 @@ static void put_last_message(FILE *line, const hl_message *last)
   hl_free(text);
 }
 
-static hl_hook_action log_before_agent(hl_context *ctx, char **answer, void *ud)
+static hl_hook_action log_before_agent(hl_context *ctx, const hl_before_agent_args *args,
+                                       hl_before_agent_out *out, void *ud)
 {
-  (void)answer;
+  (void)out;
   log_line l;
   FILE *line = line_begin(&l, ud, ctx, "before_agent");
   if (!line)
     return HL_HOOK_CONTINUE;
   fprintf(line, " inv=%s input=", hl_context_invocation_id(ctx));
-  hl__plugin_put_quoted(line, hl_context_user_input(ctx), TEXT_MAX);
+  hl__plugin_put_quoted(line, args->input, TEXT_MAX);
   return line_end(&l);
 }
 
-static hl_hook_action log_after_agent(hl_context *ctx, const char *answer,
-                                      char **replacement, void *ud)
+static hl_hook_action log_after_agent(hl_context *ctx, const hl_after_agent_args *args,
+                                      hl_after_agent_out *out, void *ud)
 {
-  (void)replacement;
+  (void)out;
+  const char *answer = args->answer;
   log_line l;
   FILE *line = line_begin(&l, ud, ctx, "after_agent");
   if (!line)
@@ -128,10 +130,11 @@ static hl_hook_action log_after_agent(hl_context *ctx, const char *answer,
   return line_end(&l);
 }
 
-static hl_hook_action log_before_model(hl_context *ctx, hl_request *req,
-                                       hl_response **response, void *ud)
+static hl_hook_action log_before_model(hl_context *ctx, const hl_before_model_args *args,
+                                       hl_before_model_out *out, void *ud)
 {
-  (void)response;
+  (void)out;
+  const hl_request *req = args->request;
   log_line l;
   FILE *line = line_begin(&l, ud, ctx, "before_model");
   if (!line)
@@ -143,13 +146,12 @@ static hl_hook_action log_before_model(hl_context *ctx, hl_request *req,
   return line_end(&l);
 }
 
-static hl_hook_action log_after_model(hl_context *ctx, const hl_request *req,
-                                      const hl_response *response,
-                                      const hl_error *error,
-                                      hl_response **replacement, void *ud)
+static hl_hook_action log_after_model(hl_context *ctx, const hl_after_model_args *args,
+                                      hl_after_model_out *out, void *ud)
 {
-  (void)req;
-  (void)replacement;
+  (void)out;
+  const hl_response *response = args->response;
+  const hl_error *error = args->error;
   log_line l;
   FILE *line = line_begin(&l, ud, ctx, "after_model");
   if (!line)
@@ -178,32 +180,30 @@ static hl_hook_action log_after_model(hl_context *ctx, const hl_request *req,
   return line_end(&l);
 }
 
-static hl_hook_action log_before_tool(hl_context *ctx, const hl_tool_call *call,
-                                      cJSON **args, cJSON **result, void *ud)
+static hl_hook_action log_before_tool(hl_context *ctx, const hl_before_tool_args *args,
+                                      hl_before_tool_out *out, void *ud)
 {
-  (void)result;
+  (void)out;
   log_line l;
   FILE *line = line_begin(&l, ud, ctx, "before_tool");
   if (!line)
     return HL_HOOK_CONTINUE;
-  put_call(line, call, args ? *args : NULL);
+  put_call(line, args->call, args->args);
   return line_end(&l);
 }
 
-static hl_hook_action log_after_tool(hl_context *ctx, const hl_tool_call *call,
-                                     const cJSON *args, const cJSON *result,
-                                     const hl_error *error, cJSON **replacement,
-                                     void *ud)
+static hl_hook_action log_after_tool(hl_context *ctx, const hl_after_tool_args *args,
+                                     hl_after_tool_out *out, void *ud)
 {
-  (void)replacement;
+  (void)out;
   log_line l;
   FILE *line = line_begin(&l, ud, ctx, "after_tool");
   if (!line)
     return HL_HOOK_CONTINUE;
-  put_call(line, call, args);
+  put_call(line, args->call, args->args);
   fputs(" result=", line);
-  hl__plugin_put_json(line, result, JSON_MAX);
-  put_error(line, error);
+  hl__plugin_put_json(line, args->result, JSON_MAX);
+  put_error(line, args->error);
   return line_end(&l);
 }
 
@@ -221,18 +221,25 @@ hl_status hl_logging_hooks_install(hl_hooks *hooks, FILE *out, const char *prefi
     free(lg);
     return HL_ERR_NOMEM;
   }
-  /* The hook set owns the logger from here: attach before adding hooks so
-   * a failure half way leaves no hook pointing at freed memory. */
-  hl_status st = hl__plugin_attach(lg, hooks);
-  hl__plugin_release(lg);
-  if (st != HL_OK)
-    return st;
-  if ((st = hl_hooks_add_before_agent(hooks, "logging", log_before_agent, lg)) ||
-      (st = hl_hooks_add_after_agent(hooks, "logging", log_after_agent, lg)) ||
-      (st = hl_hooks_add_before_model(hooks, "logging", log_before_model, lg)) ||
-      (st = hl_hooks_add_after_model(hooks, "logging", log_after_model, lg)) ||
-      (st = hl_hooks_add_before_tool(hooks, "logging", log_before_tool, lg)) ||
-      (st = hl_hooks_add_after_tool(hooks, "logging", log_after_tool, lg)))
+  /* Each hook holds a reference to the logger; ours goes at the end. The
+   * hooks only look (HL_HOOK_OBSERVE): installing the logger does not
+   * make runs copy their history or tool arguments. */
+  hl_status st;
+  if ((st = hl__plugin_add(lg, hooks, HL_HOOK_BEFORE_AGENT, "logging", HL_HOOK_OBSERVE,
+                           (hl_hook_fn){.before_agent = log_before_agent})) ||
+      (st = hl__plugin_add(lg, hooks, HL_HOOK_AFTER_AGENT, "logging", HL_HOOK_OBSERVE,
+                           (hl_hook_fn){.after_agent = log_after_agent})) ||
+      (st = hl__plugin_add(lg, hooks, HL_HOOK_BEFORE_MODEL, "logging", HL_HOOK_OBSERVE,
+                           (hl_hook_fn){.before_model = log_before_model})) ||
+      (st = hl__plugin_add(lg, hooks, HL_HOOK_AFTER_MODEL, "logging", HL_HOOK_OBSERVE,
+                           (hl_hook_fn){.after_model = log_after_model})) ||
+      (st = hl__plugin_add(lg, hooks, HL_HOOK_BEFORE_TOOL, "logging", HL_HOOK_OBSERVE,
+                           (hl_hook_fn){.before_tool = log_before_tool})) ||
+      (st = hl__plugin_add(lg, hooks, HL_HOOK_AFTER_TOOL, "logging", HL_HOOK_OBSERVE,
+                           (hl_hook_fn){.after_tool = log_after_tool}))) {
+    hl__plugin_release(lg);
     return hl__plugin_install_failed(hooks, "logging", "hl_logging_hooks_install", st);
+  }
+  hl__plugin_release(lg);
   return HL_OK;
 }

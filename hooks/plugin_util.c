@@ -32,13 +32,13 @@ void hl__plugin_release(void *self)
     ref->destroy(self);
 }
 
-hl_status hl__plugin_attach(void *self, hl_hooks *hooks)
+hl_status hl__plugin_add(void *self, hl_hooks *hooks, hl_hook_point point, const char *name,
+                         unsigned flags, hl_hook_fn fn)
 {
   hl__plugin_retain(self);
-  hl_status st = hl_hooks_on_free(hooks, hl__plugin_release, self);
-  if (st != HL_OK)
-    hl__plugin_release(self);
-  return st;
+  hl_hook_def def = {.size = sizeof def, .point = point, .name = name, .flags = flags,
+                     .fn = fn, .user_data = self, .free_user_data = hl__plugin_release};
+  return hl_hooks_add(hooks, &def); /* a failed add releases the reference */
 }
 
 hl_status hl__plugin_install_failed(hl_hooks *hooks, const char *hook_name,

@@ -14,7 +14,7 @@
 #include "hookline/hooks.h"
 
 /* Reference count embedded first in every plugin object, so that one
- * release function fits hl_hooks_on_free() for all of them. */
+ * release function fits every hook's free_user_data. */
 typedef struct hl__plugin_ref {
   atomic_uint count;
   void (*destroy)(void *self);
@@ -25,12 +25,14 @@ void hl__plugin_ref_init(hl__plugin_ref *ref, void (*destroy)(void *self));
 /* Take one more reference. `self` begins with an hl__plugin_ref. */
 void hl__plugin_retain(void *self);
 /* Drop one reference; the last one calls destroy. NULL is fine. Also the
- * hl_free_fn given to hl_hooks_on_free() by the install functions. */
+ * free_user_data of every hook the install functions add. */
 void hl__plugin_release(void *self);
 
-/* Take a reference for `hooks` and have the set drop it when freed. On
- * failure nothing is taken. */
-hl_status hl__plugin_attach(void *self, hl_hooks *hooks);
+/* Add a hook whose user_data is the plugin `self`: the hook holds its own
+ * reference, dropped when it is removed or its set freed. On failure
+ * nothing is taken. */
+hl_status hl__plugin_add(void *self, hl_hooks *hooks, hl_hook_point point, const char *name,
+                         unsigned flags, hl_hook_fn fn);
 
 /* An install function failed half way with `st`: remove the hooks it
  * added (all named `hook_name`) and return `st` with the message prefixed

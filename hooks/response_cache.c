@@ -151,11 +151,12 @@ void hl_response_cache_unref(hl_response_cache *cache)
   hl__plugin_release(cache);
 }
 
-static hl_hook_action cache_before_model(hl_context *ctx, hl_request *req,
-                                         hl_response **response, void *ud)
+static hl_hook_action cache_before_model(hl_context *ctx, const hl_before_model_args *args,
+                                         hl_before_model_out *out, void *ud)
 {
   (void)ctx;
   hl_response_cache *c = ud;
+  const hl_request *req = args->request;
   char *key = NULL;
   /* A request that cannot be keyed is simply not cached. */
   if (hl_request_canonical_json(req, &key) != HL_OK)
@@ -183,18 +184,19 @@ static hl_hook_action cache_before_model(hl_context *ctx, hl_request *req,
   copy->usage.cost = 0;
   copy->usage.has_cost = false;
   atomic_fetch_add(&c->hits, 1);
-  *response = copy;
+  out->response = copy;
   return HL_HOOK_OVERRIDE;
 }
 
-static hl_hook_action cache_after_model(hl_context *ctx, const hl_request *req,
-                                        const hl_response *response,
-                                        const hl_error *error,
-                                        hl_response **replacement, void *ud)
+static hl_hook_action cache_after_model(hl_context *ctx, const hl_after_model_args *args,
+                                        hl_after_model_out *out, void *ud)
 {
   (void)ctx;
-  (void)replacement;
+  (void)out;
   hl_response_cache *c = ud;
+  const hl_request *req = args->request;
+  const hl_response *response = args->response;
+  const hl_error *error = args->error;
   if (!response || !response->message || (error && error->status != HL_OK) ||
       response->finish == HL_FINISH_ERROR)
     return HL_HOOK_CONTINUE;
@@ -239,11 +241,12 @@ hl_status hl_response_cache_install(hl_response_cache *cache, hl_hooks *hooks)
 {
   if (!cache || !hooks)
     return hl_fail(HL_ERR_INVALID, "hl_response_cache_install: NULL argument");
-  hl_status st = hl__plugin_attach(cache, hooks);
-  if (st != HL_OK)
-    return st;
-  if ((st = hl_hooks_add_before_model(hooks, "response_cache", cache_before_model, cache)) ||
-      (st = hl_hooks_add_after_model(hooks, "response_cache", cache_after_model, cache)))
+  /* The lookup decides (override on a hit); storing only looks. */
+  hl_status st;
+  if ((st = hl__plugin_add(cache, hooks, HL_HOOK_BEFORE_MODEL, "response_cache", HL_HOOK_DECIDE,
+                           (hl_hook_fn){.before_model = cache_before_model})) ||
+      (st = hl__plugin_add(cache, hooks, HL_HOOK_AFTER_MODEL, "response_cache", HL_HOOK_OBSERVE,
+                           (hl_hook_fn){.after_model = cache_after_model})))
     return hl__plugin_install_failed(hooks, "response_cache", "hl_response_cache_install", st);
   return HL_OK;
 }

@@ -85,12 +85,12 @@ hl_status hl_tool_allowlist_allow(hl_tool_allowlist *list, const char *name)
   return HL_OK;
 }
 
-static hl_hook_action allowlist_before_tool(hl_context *ctx, const hl_tool_call *call,
-                                            cJSON **args, cJSON **result, void *ud)
+static hl_hook_action allowlist_before_tool(hl_context *ctx, const hl_before_tool_args *args,
+                                            hl_before_tool_out *out, void *ud)
 {
   (void)ctx;
-  (void)args;
   hl_tool_allowlist *list = ud;
+  const hl_tool_call *call = args->call;
   const char *name = call && call->name ? call->name : "";
   if (hl_tool_allowlist_allows(list, name))
     return HL_HOOK_CONTINUE;
@@ -104,7 +104,7 @@ static hl_hook_action allowlist_before_tool(hl_context *ctx, const hl_tool_call 
     return hl_hook_abort("tool_allowlist: %s (out of memory)", message);
   }
   atomic_fetch_add(&list->denied, 1);
-  *result = denial;
+  out->result = denial;
   return HL_HOOK_OVERRIDE;
 }
 
@@ -112,10 +112,8 @@ hl_status hl_tool_allowlist_install(hl_tool_allowlist *list, hl_hooks *hooks)
 {
   if (!list || !hooks)
     return hl_fail(HL_ERR_INVALID, "hl_tool_allowlist_install: NULL argument");
-  hl_status st = hl__plugin_attach(list, hooks);
-  if (st != HL_OK)
-    return st;
-  return hl_hooks_add_before_tool(hooks, "tool_allowlist", allowlist_before_tool, list);
+  return hl__plugin_add(list, hooks, HL_HOOK_BEFORE_TOOL, "tool_allowlist", HL_HOOK_DECIDE,
+                        (hl_hook_fn){.before_tool = allowlist_before_tool});
 }
 
 uint64_t hl_tool_allowlist_denied(const hl_tool_allowlist *list)

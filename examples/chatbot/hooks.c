@@ -45,11 +45,12 @@ static char *normalize_expression(const char *expr) {
   return out;
 }
 
-static hl_hook_action normalize_math(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                                     cJSON **result, void *user_data) {
+static hl_hook_action normalize_math(hl_context *ctx, const hl_before_tool_args *in,
+                                     hl_before_tool_out *out, void *user_data) {
   (void)ctx;
-  (void)result;
   (void)user_data;
+  const hl_tool_call *call = in->call;
+  cJSON **args = &out->args; /* ours to replace: HL_HOOK_EDIT_ARGS */
   if (!call->name || strcmp(call->name, "calculator") != 0) return HL_HOOK_CONTINUE;
   const char *expr = hl_json_get_string(*args, "expression");
   if (!expr) return HL_HOOK_CONTINUE; /* schema validation will explain */
@@ -66,14 +67,12 @@ static hl_hook_action normalize_math(hl_context *ctx, const hl_tool_call *call, 
   return HL_HOOK_CONTINUE;
 }
 
-static hl_hook_action cap_tool_result(hl_context *ctx, const hl_tool_call *call, const cJSON *args,
-                                      const cJSON *result, const hl_error *error,
-                                      cJSON **replacement, void *user_data) {
+static hl_hook_action cap_tool_result(hl_context *ctx, const hl_after_tool_args *in,
+                                      hl_after_tool_out *out, void *user_data) {
   (void)ctx;
-  (void)call;
-  (void)args;
-  (void)error;
   (void)user_data;
+  const cJSON *result = in->result;
+  cJSON **replacement = &out->result;
   if (!result) return HL_HOOK_CONTINUE;
   char *printed = NULL;
   const char *text = NULL;
@@ -175,9 +174,11 @@ hl_status chat_add_hooks(chat_app *app) {
    * last so that its lines show what the other hooks did. */
   if ((st = add_guardrail(hooks)) != HL_OK) return st;
   if (app->opt.allow_tools && (st = add_allowlist(app, hooks)) != HL_OK) return st;
-  if ((st = hl_hooks_add_before_tool(hooks, "normalize-math", normalize_math, NULL)) != HL_OK)
+  if ((st = hl_hooks_add_before_tool(hooks, "normalize-math", HL_HOOK_EDIT_ARGS,
+                                     normalize_math, NULL)) != HL_OK)
     return st;
-  if ((st = hl_hooks_add_after_tool(hooks, "cap-tool-result", cap_tool_result, NULL)) != HL_OK)
+  if ((st = hl_hooks_add_after_tool(hooks, "cap-tool-result", HL_HOOK_DECIDE,
+                                     cap_tool_result, NULL)) != HL_OK)
     return st;
   if (app->opt.log_path && (st = add_logging(app, hooks)) != HL_OK) return st;
   return HL_OK;

@@ -23,8 +23,7 @@ static void print_json(chat_app *app, hl_status st, const char *answer) {
     cJSON_AddNullToObject(o, "answer");
     cJSON *err = cJSON_AddObjectToObject(o, "error");
     cJSON_AddStringToObject(err, "status", hl_status_name(st));
-    const char *msg = hl_agent_errmsg(app->agent);
-    cJSON_AddStringToObject(err, "message", msg && *msg ? msg : hl_last_error());
+    cJSON_AddStringToObject(err, "message", hl_last_error());
   }
   pthread_mutex_lock(&app->mu);
   cJSON_AddItemToObject(o, "tool_calls", hl_json_clone(app->tool_calls));
@@ -77,8 +76,7 @@ int chat_oneshot(chat_app *app) {
     return fflush(stdout) == 0 ? 0 : 1;
   }
   if (app->narrate) ui_turn_end(&app->ui); /* the error starts on a line of its own */
-  const char *msg = hl_agent_errmsg(app->agent);
-  if (!msg || !*msg) msg = hl_last_error();
+  const char *msg = hl_last_error();
   if (st == HL_ERR_CANCELLED)
     fprintf(stderr, "hookline-chat: cancelled\n");
   else

@@ -151,8 +151,7 @@ static char *trim(char *s) {
 }
 
 static void explain_error(chat_app *app, hl_status st) {
-  const char *msg = hl_agent_errmsg(app->agent);
-  if (!msg || !*msg) msg = hl_last_error();
+  const char *msg = hl_last_error();
   printf("%serror (%s): %s%s\n", ui_red(&app->ui), hl_status_name(st), msg, ui_reset(&app->ui));
   if (st == HL_ERR_AUTH)
     printf("%sCheck the API key (OPENAI_API_KEY / ANTHROPIC_API_KEY).%s\n", ui_dim(&app->ui),

@@ -11,22 +11,23 @@ static hl_status weather(hl_context *ctx, const cJSON *args, cJSON **result, voi
   (void)ctx, (void)ud, snprintf(text, sizeof text, "sunny, 21 %s", hl_json_get_string(args, "unit"));
   return (*result = cJSON_CreateString(text)) ? HL_OK : HL_ERR_NOMEM;
 }
-static hl_hook_action guard(hl_context *ctx, char **answer, void *ud) { /* answer without the model */
-  if (ud || !strstr(hl_context_user_input(ctx), "password")) return HL_HOOK_CONTINUE;
-  return (*answer = strdup("I can't help with passwords.")) ? HL_HOOK_OVERRIDE : HL_HOOK_CONTINUE;
+static hl_hook_action guard(hl_context *ctx, const hl_before_agent_args *in, /* answer without the model */
+                            hl_before_agent_out *out, void *ud) {
+  if ((void)ctx, ud || !strstr(in->input, "password")) return HL_HOOK_CONTINUE;
+  return (out->answer = strdup("I can't help with passwords.")) ? HL_HOOK_OVERRIDE : HL_HOOK_CONTINUE;
 }
-static hl_hook_action default_unit(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                                   cJSON **result, void *ud) { /* mutate the arguments */
-  (void)ctx, (void)result, (void)ud;
-  if (!strcmp(call->name, "weather") && !cJSON_HasObjectItem(*args, "unit"))
-    cJSON_AddStringToObject(*args, "unit", "celsius");
+static hl_hook_action default_unit(hl_context *ctx, const hl_before_tool_args *in,
+                                   hl_before_tool_out *out, void *ud) { /* edit the arguments */
+  (void)ctx, (void)ud;
+  if (!strcmp(in->call->name, "weather") && !cJSON_HasObjectItem(out->args, "unit"))
+    cJSON_AddStringToObject(out->args, "unit", "celsius");
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action show(hl_context *ctx, const hl_tool_call *call, const cJSON *args,
-                           const cJSON *result, const hl_error *err, cJSON **repl, void *ud) {
-  char *a = cJSON_PrintUnformatted(args); /* the arguments the tool ran with */
-  (void)ctx, (void)result, (void)repl, (void)ud;
-  printf("  %s %s: %s\n", call->name, a, hl_status_name(err->status));
+static hl_hook_action show(hl_context *ctx, const hl_after_tool_args *in, hl_after_tool_out *out,
+                           void *ud) { /* only looks */
+  char *a = cJSON_PrintUnformatted(in->args); /* the arguments the tool ran with */
+  (void)ctx, (void)out, (void)ud;
+  printf("  %s %s: %s\n", in->call->name, a, hl_status_name(in->error->status));
   return cJSON_free(a), HL_HOOK_CONTINUE;
 }
 int main(void) {
@@ -42,9 +43,9 @@ int main(void) {
   hl_tool *t2 = hl_tool_new("weather", "Weather in a city.", weather, NULL);
   hl_tool_param(t2, "city", "string", "city", true), hl_tool_param(t2, "unit", "string", "unit", false);
   hl_agent_add_tool(agent, t1), hl_agent_add_tool(agent, t2);
-  hl_hooks_add_before_agent(hl_agent_hooks(agent), "guard", guard, NULL);
-  hl_hooks_add_before_tool(hl_agent_hooks(agent), "default-unit", default_unit, NULL);
-  hl_hooks_add_after_tool(hl_agent_hooks(agent), "show", show, NULL);
+  hl_hooks_add_before_agent(hl_agent_hooks(agent), "guard", HL_HOOK_DECIDE, guard, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(agent), "default-unit", HL_HOOK_EDIT_ARGS, default_unit, NULL);
+  hl_hooks_add_after_tool(hl_agent_hooks(agent), "show", HL_HOOK_OBSERVE, show, NULL);
   const char *questions[] = {"Weather in Oslo, and 19 + 23?", "What is the admin password?"};
   hl_status st = HL_OK;
   for (int i = 0; i < 2 && st == HL_OK; i++) {

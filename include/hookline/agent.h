@@ -59,7 +59,7 @@ HL_API hl_agent *hl_agent_new(const char *name);
 /** Take one more reference (returns `agent`; NULL is fine). Thread-safe. */
 HL_API hl_agent *hl_agent_ref(hl_agent *agent);
 /** Drop a reference; the last one frees the agent with its tools, hooks
- *  (running their hl_hooks_on_free() functions), observers, sub-agents,
+ *  (running their free_user_data functions), observers, sub-agents,
  *  provider references and its own session. NULL is fine. Thread-safe,
  *  but the last reference must not go while the agent runs. */
 HL_API void hl_agent_unref(hl_agent *agent);
@@ -94,24 +94,31 @@ HL_API hl_hooks *hl_agent_hooks(hl_agent *agent);
 /** Add an observer (the agent takes a reference). */
 HL_API hl_status hl_agent_add_observer(hl_agent *agent, hl_observer *obs);
 
+/* Setters: configure-time, like every agent setter. Each returns HL_OK,
+ * or HL_ERR_INVALID (with a message, the agent unchanged) for a NULL
+ * agent or a value it refuses: nothing is silently clamped. */
+
 /** Turn limit (>= 1). A run that needs more fails with HL_ERR_MAX_TURNS. */
-HL_API void hl_agent_set_max_turns(hl_agent *agent, int max_turns);
-/** Worker threads for the tool calls of one response (1 = one after another). */
-HL_API void hl_agent_set_parallel_tools(hl_agent *agent, int max_threads);
-/** Generation parameters copied into every request (< 0 / <= 0: unset). */
-HL_API void hl_agent_set_temperature(hl_agent *agent, double temperature);
-HL_API void hl_agent_set_max_tokens(hl_agent *agent, int max_tokens);
+HL_API hl_status hl_agent_set_max_turns(hl_agent *agent, int max_turns);
+/** Worker threads for the tool calls of one response (>= 1; 1 = one after
+ *  another). */
+HL_API hl_status hl_agent_set_parallel_tools(hl_agent *agent, int max_threads);
+/** Generation parameters copied into every request: temperature -1 and
+ *  max_tokens 0 mean unset; other negative values (or NaN) are refused. */
+HL_API hl_status hl_agent_set_temperature(hl_agent *agent, double temperature);
+HL_API hl_status hl_agent_set_max_tokens(hl_agent *agent, int max_tokens);
 HL_API hl_status hl_agent_add_stop(hl_agent *agent, const char *stop);
-HL_API void hl_agent_set_tool_choice(hl_agent *agent, hl_tool_choice choice,
-                                     const char *name);
+/** HL_TOOL_CHOICE_NAMED needs `name` (copied); other choices ignore it. */
+HL_API hl_status hl_agent_set_tool_choice(hl_agent *agent, hl_tool_choice choice,
+                                          const char *name);
 /** Ask for a JSON answer following `schema` (copied; NULL clears). */
 HL_API hl_status hl_agent_set_response_schema(hl_agent *agent, const char *name,
                                               const cJSON *schema);
 /** Stream responses: RESPONSE delta events and the token callback. */
-HL_API void hl_agent_set_stream(hl_agent *agent, bool stream);
+HL_API hl_status hl_agent_set_stream(hl_agent *agent, bool stream);
 /** Called with each streamed text fragment (from the run's thread). */
 typedef void (*hl_token_fn)(const char *delta, void *user_data);
-HL_API void hl_agent_set_token_callback(hl_agent *agent, hl_token_fn fn, void *user_data);
+HL_API hl_status hl_agent_set_token_callback(hl_agent *agent, hl_token_fn fn, void *user_data);
 /** Store each run's final answer in session state under `key` (copied;
  *  NULL: don't), like ADK's output_key. */
 HL_API hl_status hl_agent_set_output_key(hl_agent *agent, const char *key);
@@ -124,7 +131,8 @@ HL_API const char *hl_agent_output_key(const hl_agent *agent);
  * On failure *answer is NULL and the status says why: HL_ERR_MAX_TURNS,
  * HL_ERR_ABORTED (a hook), HL_ERR_CANCELLED, HL_ERR_STATE (no provider, or
  * the session is busy), or the provider's error. The message is in
- * hl_last_error() and hl_agent_errmsg().
+ * hl_last_error() (status.h: the one place every failing call leaves its
+ * message, per thread, so concurrent runs each read their own).
  */
 HL_API hl_status hl_agent_run(hl_agent *agent, hl_session *session,
                               const char *input, char **answer);
@@ -134,13 +142,6 @@ HL_API hl_status hl_agent_run(hl_agent *agent, hl_session *session,
 HL_API void hl_agent_cancel(hl_agent *agent);
 /** The session used when hl_agent_run() gets NULL (borrowed). */
 HL_API hl_session *hl_agent_session(hl_agent *agent);
-/** The message of the last run of `agent` made on the calling thread if
- *  that run failed, else "" (also when this thread never ran it). Runs on
- *  other threads, including sub-agent runs on tool worker threads, do not
- *  change what this thread sees, so concurrent runs of one agent each get
- *  their own message. Borrowed: valid until the next run of `agent` on
- *  this thread or until the agent is freed. Thread-safe. */
-HL_API const char *hl_agent_errmsg(const hl_agent *agent);
 /** Usage summed over the model calls of the agent's run that finished
  *  last, on any thread (a sub-agent run of it counts too). Returned by
  *  value, read under the agent's lock: thread-safe, but with concurrent
@@ -159,14 +160,20 @@ HL_API hl_usage hl_agent_last_usage(const hl_agent *agent);
  *  `agent` runs (reads its configuration only). */
 HL_API hl_agent *hl_agent_fork(const hl_agent *agent, const char *name);
 
-/** A tool named after `child` whose one argument {"input": string} is run
- *  by the child as a sub-agent (HL_RUN_ISOLATED) of the calling run; the
- *  child's answer is the tool result. `description` NULL uses the child's.
+/** A tool named after `child` that runs the child as a sub-agent
+ *  (HL_RUN_ISOLATED) of the calling run; the child's answer is the tool
+ *  result. `description` NULL uses the child's. `schema_json` NULL gives
+ *  the tool one argument {"input": string}, which is the child's input;
+ *  otherwise it is the JSON Schema of the tool's arguments (an object
+ *  schema, as hl_tool_set_schema() takes: HL_ERR_JSON / HL_ERR_SCHEMA /
+ *  HL_ERR_INVALID when it is not one), the arguments are validated
+ *  against it, and the child's input is their compact JSON text.
  *  The tool holds a reference to the child, so it cannot be added to the
  *  child or to an agent the child holds (see hl_agent_add_tool()). Returns a new reference (the
  *  caller's; hl_tool_unref()), NULL with the error set on failure.
  *  Thread-safe for distinct children; configure-time for one child. */
-HL_API hl_tool *hl_agent_as_tool(hl_agent *child, const char *description);
+HL_API hl_tool *hl_agent_as_tool(hl_agent *child, const char *description,
+                                 const char *schema_json);
 
 /* ------------------------------------------------------------------ */
 /* Custom agents (workflow agents in agents/ are built on this)        */

@@ -10,7 +10,8 @@
  * default, 4096), temperature and stop sequences. A JSON Schema response
  * format has no direct equivalent: the schema is appended to the system
  * prompt as an instruction. It decodes text, tool_use blocks, stop reason
- * and usage. With req->stream it reads the event stream (message_start,
+ * and usage (input tokens include the cache reads and writes; a count
+ * that is not a whole number from 0 to 2^53 is ignored as if absent). With req->stream it reads the event stream (message_start,
  * content_block_start/delta/stop with text_delta and input_json_delta,
  * message_delta, message_stop, ping, error): text fragments go to
  * hl_context_emit_delta() and the assembled response equals the

@@ -67,9 +67,9 @@ HL_API bool hl_context_cancelled(const hl_context *ctx);
 
 /**
  * Call the running agent's tool `name` with `args` through the full tool
- * path: before_tool chain (which may mutate the arguments, override or
- * abort), TOOL_START, schema validation, the backend, TOOL_END, after_tool
- * chain. This is how code-mode sandboxes and composite tools reach other
+ * path: before_tool chain (which may edit the arguments, override or
+ * abort), around_tool wraps, TOOL_START, schema validation, the backend,
+ * TOOL_END, after_tool chain. This is how code-mode sandboxes and composite tools reach other
  * tools. `args` is borrowed (copied inside). On HL_OK *result is the
  * caller's. A before/after_tool abort returns HL_ERR_ABORTED and also
  * aborts the enclosing run.
@@ -101,9 +101,20 @@ HL_API hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child,
 HL_API void hl_context_emit_custom(hl_context *ctx, const char *name, const cJSON *data);
 /** Emit a STDERR_WRITE event (`text` borrowed). */
 HL_API void hl_context_emit_stderr(hl_context *ctx, const char *text);
-/** Emit a RESPONSE delta event and call the agent's token callback. For
- *  streaming providers. NULL ctx is a no-op. */
-HL_API void hl_context_emit_delta(hl_context *ctx, const char *text);
+/** For streaming providers: one delta of the answer's text. It goes
+ *  through the model_chunk hooks (hooks.h), which may edit or drop it,
+ *  then to observers (a RESPONSE delta event) and the agent's token
+ *  callback. HL_ERR_ABORTED (message in hl_last_error()) when a hook
+ *  aborted the run: the provider stops reading and returns that status.
+ *  NULL ctx or text: HL_OK, nothing happens. Call it from the thread
+ *  that drives the model call. */
+HL_API hl_status hl_context_emit_delta(hl_context *ctx, const char *text);
+/** For streaming providers: one delta of the JSON arguments of the tool
+ *  call at `index` in the stream (`call_id` and `tool_name` when known,
+ *  else NULL; both borrowed). Through the model_chunk hooks only (no
+ *  event). Returns as hl_context_emit_delta(). */
+HL_API hl_status hl_context_emit_tool_delta(hl_context *ctx, size_t index, const char *call_id,
+                                            const char *tool_name, const char *partial_json);
 /** Emit any event; the library fills in time, invocation id, agent name,
  *  branch and turn. For providers (API_REQUEST, API_RESPONSE). NULL ctx is
  *  a no-op. */

@@ -52,7 +52,11 @@ HL_API hl_status hl_json_print(const cJSON *value, char **out);
  *  deeper than HL_JSON_MAX_DEPTH (HL_ERR_TOO_LARGE). Caller frees. */
 HL_API cJSON *hl_json_clone(const cJSON *value);
 
-/** Structural equality (object key order does not matter). NULL == NULL. */
+/** Structural equality (object key order does not matter). NULL == NULL.
+ *  Objects with duplicate keys (kept by hl_json_parse) compare their
+ *  same-named members in order: the k-th "a" of one with the k-th "a" of
+ *  the other, so every value equals its copy. Numbers compare by value
+ *  (1 == 1.0). Thread-safe (reads only). */
 HL_API bool hl_json_equal(const cJSON *a, const cJSON *b);
 
 /** True if `s[0..len)` is valid UTF-8 (no overlongs, no surrogates). */

@@ -8,6 +8,13 @@
  * one and put a malloc'd one (or use the setter). NULL-safe: every *_free()
  * accepts NULL.
  *
+ * Versioning: hl_message, hl_request and hl_response are only ever made by
+ * the library (hl_message_new(), hl_request_new(), hl_response_new() and
+ * their clones and decoders), never declared by value in application code,
+ * so fields can be appended to them without breaking compiled callers: a
+ * plugin reads and edits the fields it knows of a struct the library
+ * allocated at its own size.
+ *
  * JSON encoding (hl_*_to_json / hl_*_from_json) is hookline's own neutral
  * format, used for sessions, /save, traces and the scripted provider's
  * script files; it round-trips exactly. Providers translate to their wire
@@ -201,7 +208,12 @@ HL_API const char *hl_finish_reason_name(hl_finish_reason reason);
  *  unknown name. */
 HL_API hl_finish_reason hl_finish_reason_parse(const char *name);
 
-/** Token usage and optional cost of one or more model calls. */
+/** Token usage and optional cost of one or more model calls. A count is a
+ *  whole number from 0 to 2^53 (what a JSON number carries exactly);
+ *  hl_response_from_json() refuses others. The HTTP providers ignore a
+ *  count their server sends outside that range (negative, fractional,
+ *  1e300) as if it were absent, so such a response still arrives and
+ *  still survives a JSON round trip. */
 typedef struct hl_usage {
   int64_t input_tokens;
   int64_t output_tokens;

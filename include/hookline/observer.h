@@ -55,8 +55,14 @@ typedef enum hl_event_type {
 /** "agent_start", "tool_end", ... */
 HL_API const char *hl_event_type_name(hl_event_type type);
 
-/** One event. Fields not listed for a type above are zero/NULL. */
+/** One event. Fields not listed for a type above are zero/NULL. Fields
+ *  are only ever appended: `size` is the size of the struct the library
+ *  filled in (it sets it on every event it delivers), so an observer built
+ *  against a newer header reads a new field only if
+ *  HL_EVENT_HAS(event, field). Events given to hl_context_emit() need not
+ *  set it. */
 typedef struct hl_event {
+  size_t size;
   hl_event_type type;
   int64_t time_ns;             /**< CLOCK_REALTIME, nanoseconds */
   const char *invocation_id;
@@ -80,6 +86,9 @@ typedef struct hl_event {
   hl_hook_action hook_action;
 } hl_event;
 
+#define HL_EVENT_HAS(ev, field) \
+  ((ev)->size >= offsetof(hl_event, field) + sizeof((ev)->field))
+
 /** The event as JSON (deep copy, caller frees): {"type":"tool_start",
  *  "branch":..., "tool":..., "args":{...}, ...}. */
 HL_API cJSON *hl_event_to_json(const hl_event *event);
@@ -93,8 +102,11 @@ typedef struct hl_observer hl_observer;
  *  failure, which is counted (hl_observer_failures()) and otherwise ignored. */
 typedef int (*hl_observer_fn)(const hl_event *event, void *user_data);
 
-/** Struct style: one optional function per event type. */
+/** Struct style: one optional function per event type. Set `size` to
+ *  sizeof(hl_observer_ops): functions are only ever appended, and those
+ *  past the size given are taken as unset. */
 typedef struct hl_observer_ops {
+  size_t size;
   hl_observer_fn agent_start, agent_end, turn_start, turn_end, lm_start, lm_end,
       api_request, api_response, response, tool_start, tool_end, hook,
       stderr_write, trace_complete, custom;
@@ -102,7 +114,8 @@ typedef struct hl_observer_ops {
 
 /** New function-style observer. One reference, the caller's. */
 HL_API hl_observer *hl_observer_new(hl_observer_fn fn, void *user_data);
-/** New struct-style observer; `ops` is copied. */
+/** New struct-style observer; `ops` is copied. NULL with HL_ERR_INVALID
+ *  for NULL ops or an ops->size that does not cover its first function. */
 HL_API hl_observer *hl_observer_new_ops(const hl_observer_ops *ops, void *user_data);
 HL_API hl_observer *hl_observer_ref(hl_observer *obs);
 HL_API void hl_observer_unref(hl_observer *obs);

@@ -8,7 +8,8 @@
  * (functions with JSON Schema), tool choice, a JSON Schema response format
  * ("response_format": {"type": "json_schema", ...}), temperature,
  * max_tokens and stop; it decodes text, several parallel tool calls,
- * finish reason and usage. With req->stream it streams over server-sent
+ * finish reason and usage (a token count that is not a whole number from
+ * 0 to 2^53 is ignored: 0). With req->stream it streams over server-sent
  * events (tool-call argument fragments assembled by index, usage through
  * stream_options.include_usage, end at [DONE]): each text fragment goes to
  * hl_context_emit_delta() (RESPONSE delta events and the agent's token
@@ -49,10 +50,14 @@
  * transfer is paused once 1 MiB waits unconsumed).
  *
  * Errors: HL_ERR_AUTH (401/403), HL_ERR_RATE_LIMIT (429 after every
- * retry), HL_ERR_HTTP (other statuses), HL_ERR_NETWORK, HL_ERR_TIMEOUT,
- * HL_ERR_TOO_LARGE, HL_ERR_CANCELLED, HL_ERR_PROVIDER (a malformed
- * response, e.g. tool-call arguments that are not a JSON object). The
- * message names the provider and the URL and carries the server's
+ * retry, or at once when its Retry-After asks for longer than the retry
+ * maximum: the message says how long it asked), HL_ERR_HTTP (other
+ * statuses), HL_ERR_NETWORK, HL_ERR_TIMEOUT, HL_ERR_TOO_LARGE,
+ * HL_ERR_CANCELLED, HL_ERR_PROVIDER (a malformed response, e.g. tool-call
+ * arguments that are not a JSON object; a reply that is not HTTP, quoted;
+ * a 2xx that is neither the JSON nor the event stream asked for, with its
+ * Content-Type and the start of its body quoted, bounded and redacted).
+ * The message names the provider and the URL and carries the server's
  * error.message. The API key never appears in a message, a log line or an
  * event: it is sent in the Authorization header only and every occurrence
  * of it in a server's answer is replaced by "[REDACTED]".

@@ -52,7 +52,8 @@ extern "C" {
 /* ------------------------------------------------------------------ */
 
 /**
- * Install six hooks named "logging" (one per point, all CONTINUE) that each
+ * Install six hooks named "logging" (one per before/after point, all
+ * HL_HOOK_OBSERVE: installing them makes runs copy nothing) that each
  * write one line to `out`:
  *
  *   [app] before_agent branch=calc agent=calc inv=inv-50bf.. input="add 1 and 2"

@@ -8,7 +8,10 @@
  * reused by any later request to the same host, HTTP/2 connections are
  * multiplexed when the server offers HTTP/2 (over TLS, by ALPN), and
  * requests beyond the connection caps wait in a queue for a free
- * connection instead of failing.
+ * connection instead of failing. (With more than a few hundred requests in
+ * flight at once the pool is split internally into up to 32 partitions,
+ * filled one after the other, because libcurl scans its connection list on
+ * every transfer; the caps below are shared out between them.)
  *
  * The defaults follow the process's open-file limit (RLIMIT_NOFILE, soft)
  * read when the loop starts (the first request): three quarters of it for

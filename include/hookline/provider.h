@@ -6,8 +6,12 @@
  * (anthropic.h). Applications write their own by filling hl_provider_ops.
  *
  * Streaming: when req->stream is true a provider that can stream calls
- * hl_context_emit_delta() for each text fragment as it arrives, and still
- * returns the complete assembled response. Providers emit API_REQUEST and
+ * hl_context_emit_delta() for each text fragment and
+ * hl_context_emit_tool_delta() for each piece of a tool call's arguments as
+ * they arrive, stops with the status they return when it is not HL_OK (a
+ * model_chunk hook aborted), and still returns the complete assembled
+ * response (which the agent makes consistent with the deltas when hooks
+ * edited them). Providers emit API_REQUEST and
  * API_RESPONSE events with hl_context_emit(); the agent emits LM_START and
  * LM_END around the call.
  *

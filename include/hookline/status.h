@@ -4,8 +4,10 @@
  * Every hookline function that can fail returns an hl_status. HL_OK is 0,
  * so `if (st != HL_OK)` and `if (st)` both work. A failing function also
  * leaves a readable message that names what went wrong and where: read it
- * with hl_last_error() on the same thread, or with the object's own
- * accessor (hl_agent_errmsg(), ...) when the failure belongs to an object.
+ * with hl_last_error() on the same thread, right after the call. That is
+ * the one error store of the agent API (a failed hl_agent_run() leaves its
+ * run's message there last, after its observers ran); there is no
+ * per-object copy to keep in step.
  *
  * Thread-safety: everything here is thread-safe; the last-error message
  * is kept per thread.
@@ -53,7 +55,8 @@ typedef enum hl_status {
   HL_ERR_UNSUPPORTED = 20,   /**< not available in this build or for this object */
   HL_ERR_STATE = 21,         /**< object in the wrong state for this call (e.g. busy) */
   HL_ERR_AUTH = 22,          /**< the server refused the credentials (401/403) */
-  HL_ERR_RATE_LIMIT = 23,    /**< the server kept answering 429 after all retries */
+  HL_ERR_RATE_LIMIT = 23,    /**< the server kept answering 429 after all retries, or asked
+                                  (Retry-After) to wait longer than the retry maximum */
   HL_STATUS_COUNT_           /**< not a status: number of values */
 } hl_status;
 

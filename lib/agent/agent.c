@@ -101,10 +101,6 @@ void hl_agent_unref(hl_agent *a) {
   free(a->instruction);
   free(a->name);
   hl_agent_unref(a->origin);
-  for (hl__thread_msg *m = a->errmsgs, *next; m; m = next) {
-    next = m->next;
-    free(m);
-  }
   pthread_mutex_destroy(&a->lock);
   free(a);
 }
@@ -178,17 +174,33 @@ hl_status hl_agent_add_observer(hl_agent *agent, hl_observer *obs) {
   return HL_OK;
 }
 
-void hl_agent_set_max_turns(hl_agent *agent, int max_turns) {
-  if (agent) agent->max_turns = max_turns < 1 ? 1 : max_turns;
+hl_status hl_agent_set_max_turns(hl_agent *agent, int max_turns) {
+  HL_REQUIRE_AGENT(agent, "hl_agent_set_max_turns");
+  if (max_turns < 1)
+    return hl_fail(HL_ERR_INVALID, "hl_agent_set_max_turns: %d is not a turn limit (>= 1)", max_turns);
+  agent->max_turns = max_turns;
+  return HL_OK;
 }
-void hl_agent_set_parallel_tools(hl_agent *agent, int max_threads) {
-  if (agent) agent->parallel_tools = max_threads < 1 ? 1 : max_threads;
+hl_status hl_agent_set_parallel_tools(hl_agent *agent, int max_threads) {
+  HL_REQUIRE_AGENT(agent, "hl_agent_set_parallel_tools");
+  if (max_threads < 1)
+    return hl_fail(HL_ERR_INVALID, "hl_agent_set_parallel_tools: %d threads (>= 1)", max_threads);
+  agent->parallel_tools = max_threads;
+  return HL_OK;
 }
-void hl_agent_set_temperature(hl_agent *agent, double temperature) {
-  if (agent) agent->temperature = temperature < 0 ? -1 : temperature;
+hl_status hl_agent_set_temperature(hl_agent *agent, double temperature) {
+  HL_REQUIRE_AGENT(agent, "hl_agent_set_temperature");
+  if (!(temperature >= 0) && temperature != -1)
+    return hl_fail(HL_ERR_INVALID, "hl_agent_set_temperature: %g (>= 0, or -1 for unset)", temperature);
+  agent->temperature = temperature;
+  return HL_OK;
 }
-void hl_agent_set_max_tokens(hl_agent *agent, int max_tokens) {
-  if (agent) agent->max_tokens = max_tokens <= 0 ? 0 : max_tokens;
+hl_status hl_agent_set_max_tokens(hl_agent *agent, int max_tokens) {
+  HL_REQUIRE_AGENT(agent, "hl_agent_set_max_tokens");
+  if (max_tokens < 0)
+    return hl_fail(HL_ERR_INVALID, "hl_agent_set_max_tokens: %d (>= 1, or 0 for unset)", max_tokens);
+  agent->max_tokens = max_tokens;
+  return HL_OK;
 }
 
 hl_status hl_agent_add_stop(hl_agent *agent, const char *stop) {
@@ -203,13 +215,15 @@ hl_status hl_agent_add_stop(hl_agent *agent, const char *stop) {
   return HL_OK;
 }
 
-void hl_agent_set_tool_choice(hl_agent *agent, hl_tool_choice choice, const char *name) {
-  if (!agent) return;
-  if ((unsigned)choice > HL_TOOL_CHOICE_NAMED) choice = HL_TOOL_CHOICE_AUTO;
-  agent->tool_choice = choice;
-  /* On allocation failure the name stays unset; the provider then sees
-   * a named choice without a name and reports it. */
-  hl_set_string(&agent->tool_choice_name, choice == HL_TOOL_CHOICE_NAMED ? name : NULL);
+hl_status hl_agent_set_tool_choice(hl_agent *agent, hl_tool_choice choice, const char *name) {
+  HL_REQUIRE_AGENT(agent, "hl_agent_set_tool_choice");
+  if ((unsigned)choice > HL_TOOL_CHOICE_NAMED)
+    return hl_fail(HL_ERR_INVALID, "hl_agent_set_tool_choice: unknown choice %d", (int)choice);
+  if (choice == HL_TOOL_CHOICE_NAMED && (!name || !*name))
+    return hl_fail(HL_ERR_INVALID, "hl_agent_set_tool_choice: a named choice needs the tool's name");
+  hl_status st = hl_set_string(&agent->tool_choice_name, choice == HL_TOOL_CHOICE_NAMED ? name : NULL);
+  if (st == HL_OK) agent->tool_choice = choice;
+  return st;
 }
 
 hl_status hl_agent_set_response_schema(hl_agent *agent, const char *name,
@@ -232,13 +246,16 @@ hl_status hl_agent_set_response_schema(hl_agent *agent, const char *name,
   return HL_OK;
 }
 
-void hl_agent_set_stream(hl_agent *agent, bool stream) {
-  if (agent) agent->stream = stream;
+hl_status hl_agent_set_stream(hl_agent *agent, bool stream) {
+  HL_REQUIRE_AGENT(agent, "hl_agent_set_stream");
+  agent->stream = stream;
+  return HL_OK;
 }
-void hl_agent_set_token_callback(hl_agent *agent, hl_token_fn fn, void *user_data) {
-  if (!agent) return;
+hl_status hl_agent_set_token_callback(hl_agent *agent, hl_token_fn fn, void *user_data) {
+  HL_REQUIRE_AGENT(agent, "hl_agent_set_token_callback");
   agent->token_fn = fn;
   agent->token_user_data = user_data;
+  return HL_OK;
 }
 
 hl_status hl_agent_set_output_key(hl_agent *agent, const char *key) {
@@ -260,45 +277,6 @@ void hl_agent_cancel(hl_agent *agent) {
 
 /* A number for the calling thread that no other thread of the process
  * ever gets (pthread_t values are reused after a thread ends). */
-static uint64_t hl_thread_serial(void) {
-  static atomic_uint_fast64_t next = 1;
-  static _Thread_local uint64_t serial;
-  if (!serial) serial = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
-  return serial;
-}
-
-/* The calling thread's node in the agent's list, or NULL. */
-static hl__thread_msg *hl_thread_msg_find(hl_agent *a) {
-  pthread_t self = pthread_self();
-  pthread_mutex_lock(&a->lock);
-  hl__thread_msg *m = a->errmsgs;
-  while (m && !pthread_equal(m->thread, self)) m = m->next;
-  pthread_mutex_unlock(&a->lock);
-  return m;
-}
-
-void hl__agent_set_errmsg(hl_agent *a, const char *message) {
-  hl__thread_msg *m = hl_thread_msg_find(a);
-  if (!m) {
-    /* Successful runs on a thread that never failed need no node. If the
-     * node cannot be allocated the message is lost, never the run. */
-    if (!message[0] || !(m = calloc(1, sizeof *m))) return;
-    m->thread = pthread_self();
-    pthread_mutex_lock(&a->lock);
-    m->next = a->errmsgs;
-    a->errmsgs = m;
-    pthread_mutex_unlock(&a->lock);
-  }
-  m->serial = hl_thread_serial();
-  snprintf(m->text, sizeof m->text, "%s", message);
-}
-
-const char *hl_agent_errmsg(const hl_agent *agent) {
-  if (!agent) return "";
-  hl__thread_msg *m = hl_thread_msg_find((hl_agent *)agent); /* the lock is not part of the value */
-  return m && m->serial == hl_thread_serial() ? m->text : "";
-}
-
 hl_usage hl_agent_last_usage(const hl_agent *agent) {
   hl_usage u = {0};
   if (!agent) return u;

@@ -1,6 +1,7 @@
 /*
  * agent_internal.h - the structures shared by the files of the agent core
- * (hooks.c, context.c, agent.c, run.c, tool_exec.c, subagent.c).
+ * (hooks.c, hook_dispatch.c, stream.c, context.c, agent.c, run.c,
+ * tool_exec.c, subagent.c).
  * Not part of the public API.
  *
  * The shape of a run: hl_agent_run() (or hl_context_run_agent() for a
@@ -24,7 +25,7 @@
 #include "hookline/observer.h"
 #include "hookline/provider.h"
 #include "hookline/session.h"
-#include "agent/context_ref.h"
+#include "core/tool_internal.h"
 
 #define HL__MSG_MAX 1024
 
@@ -32,81 +33,85 @@
 /* Hook chains (hooks.c)                                               */
 /* ------------------------------------------------------------------ */
 
-typedef union hl__hook_fn {
-  hl_before_agent_fn before_agent;
-  hl_after_agent_fn after_agent;
-  hl_before_model_fn before_model;
-  hl_after_model_fn after_model;
-  hl_before_tool_fn before_tool;
-  hl_after_tool_fn after_tool;
-} hl__hook_fn;
-
 typedef struct hl__hook {
-  hl__hook_fn fn;
+  hl_hook_fn fn;
   void *user_data;
-  char *name; /* never NULL: "anonymous" when registered without one */
+  hl_free_fn free_fn;  /* NULL in a fork's copies: the original owns user_data */
+  unsigned flags;      /* what the hook declared (HL_HOOK_EDIT_*, HL_HOOK_DECIDE) */
+  char *name;          /* never NULL: "anonymous" when registered without one */
 } hl__hook;
 
 typedef struct hl__hook_chain {
   hl__hook *items;
   size_t count, cap;
+  unsigned flags;      /* union of the items' flags */
 } hl__hook_chain;
-
-typedef struct hl__free_entry {
-  hl_free_fn fn;
-  void *user_data;
-} hl__free_entry;
 
 struct hl_hooks {
   hl__hook_chain chains[HL_HOOK_POINT_COUNT];
-  hl__free_entry *frees;
-  size_t n_frees, cap_frees;
 };
 
-/* Append copies of every hook of `src` to `dst` (free functions are not
- * copied: the state they release stays owned by `src`). */
+/* The last hl_hook_abort() of this thread (hooks.c): the message, and a
+ * flag so that a hook returning ABORT without calling it does not pick
+ * up a stale message of an earlier run. */
+extern _Thread_local char hl__abort_msg[HL__MSG_MAX];
+extern _Thread_local bool hl__abort_pending;
+
+/* Append copies of every hook of `src` to `dst` without their free
+ * functions (the state they release stays owned by `src`). */
 hl_status hl__hooks_copy_into(hl_hooks *dst, const hl_hooks *src);
 
-/* Dispatchers: run one hook point over the context's hook stack (global,
- * ancestors root first, own). They emit an HL_EVENT_HOOK for every hook
- * that overrides or aborts, changes tool arguments or edits the request
- * (edits are looked for only when the run is observed). On ABORT the run
- * is marked aborted (hl__ctx_abort) and hl_last_error() holds the message.
- * Out-values set by hooks that did not override are freed here. */
-hl_hook_action hl__dispatch_before_agent(hl_context *ctx, char **answer);
-hl_hook_action hl__dispatch_after_agent(hl_context *ctx, const char *answer,
-                                        char **replacement);
-hl_hook_action hl__dispatch_before_model(hl_context *ctx, hl_request *req,
-                                         hl_response **response);
-hl_hook_action hl__dispatch_after_model(hl_context *ctx, const hl_request *req,
-                                        const hl_response *response,
-                                        const hl_error *error,
-                                        hl_response **replacement);
-hl_hook_action hl__dispatch_before_tool(hl_context *ctx, const hl_tool_call *call,
-                                        cJSON **args, cJSON **result);
-hl_hook_action hl__dispatch_after_tool(hl_context *ctx, const hl_tool_call *call,
-                                       const cJSON *args, const cJSON *result,
-                                       const hl_error *error, cJSON **replacement);
+/* Run the chain of `point` (a before/after point or model_chunk) over the
+ * context's hook stack (global, ancestors root first, own). `args` and
+ * `out` are the point's structs, sizes set by the caller; the caller puts
+ * the editable value (request, arguments, response) in out's edit field,
+ * or NULL when it made none (no hook at the point declares the EDIT
+ * flag). On return args' mirror of it (args->request, args->args) holds
+ * the value after the hooks, out's override field the override value.
+ * Emits HL_EVENT_HOOK for overrides, aborts and edits (edits looked for
+ * only around editing hooks of an observed run). On ABORT the run is
+ * marked aborted and hl_last_error() holds the message. */
+hl_hook_action hl__dispatch(hl_context *ctx, hl_hook_point point, void *args, void *out);
+
+/* The innermost step of an around chain: the model call (value is the
+ * hl_request, *result an hl_response) or the tool's execution (value the
+ * cJSON arguments, *result the cJSON result). Message in hl_last_error(). */
+typedef hl_status (*hl__inner_fn)(hl_context *ctx, void *data, const void *value,
+                                  void **result);
+/* Run the around chain of `point` (HL_HOOK_AROUND_MODEL or _TOOL) with
+ * `inner` at its centre. HL_ERR_ABORTED when a hook aborted the run. */
+hl_status hl__around(hl_context *ctx, hl_hook_point point, const hl_tool_call *call,
+                     const void *value, hl__inner_fn inner, void *data, void **result);
+
+/* Flags declared at `point` by any hook of the context's stack. */
+unsigned hl__ctx_hook_flags(const hl_context *ctx, hl_hook_point point);
+
+/* Streaming (stream.c): one model call's deltas through model_chunk. */
+typedef struct hl__stream_call {
+  char *id;
+  size_t index;
+  char *args;
+  size_t len, cap;
+} hl__stream_call;
+typedef struct hl__stream {
+  bool keep;            /* an EDIT_CHUNK hook exists: keep what passes */
+  bool edited;          /* a hook changed or dropped a delta */
+  char *text;
+  size_t len, cap;
+  hl__stream_call *calls;
+  size_t n_calls;
+} hl__stream;
+/* Before a provider call: forget the previous call's deltas. */
+void hl__stream_begin(hl_context *ctx);
+/* After it: when a hook edited the stream, make `resp` say what was
+ * streamed. Frees what the stream kept. */
+hl_status hl__stream_end(hl_context *ctx, hl_response *resp);
 
 /* ------------------------------------------------------------------ */
 /* Agent (agent.c)                                                     */
 /* ------------------------------------------------------------------ */
 
 typedef enum hl__agent_kind { HL__AGENT_LLM, HL__AGENT_CUSTOM } hl__agent_kind;
-
-/* The message of the last run of one agent on one thread (what
- * hl_agent_errmsg() returns there). The list is guarded by the agent's
- * lock; `text` and `serial` are only ever written and read by the thread
- * the node belongs to, so the pointer handed out never races. Nodes live
- * as long as the agent. A node is keyed by pthread_t, which the system
- * reuses after a thread ends; `serial` (unique per thread for the life of
- * the process) tells a new thread that the node is not its own yet. */
-typedef struct hl__thread_msg {
-  struct hl__thread_msg *next;
-  pthread_t thread;
-  uint64_t serial;
-  char text[HL__MSG_MAX];
-} hl__thread_msg;
 
 struct hl_agent {
   atomic_uint refs;
@@ -155,8 +160,7 @@ struct hl_agent {
    * the value the run saw when it started. */
   atomic_uint_fast64_t cancel_gen;
 
-  pthread_mutex_t lock; /* errmsgs (the list), last_usage */
-  hl__thread_msg *errmsgs;
+  pthread_mutex_t lock; /* last_usage */
   hl_usage last_usage;
 };
 
@@ -169,9 +173,6 @@ hl_agent *hl__tool_agent(const hl_tool *tool);
  * like the lists it walks. */
 bool hl__agent_reaches(const hl_agent *from, const hl_agent *target);
 
-/* Record the outcome of a run of `agent` on the calling thread: `message`
- * if it failed, "" if it succeeded (see hl_agent_errmsg()). */
-void hl__agent_set_errmsg(hl_agent *agent, const char *message);
 
 /* ------------------------------------------------------------------ */
 /* Context (context.c)                                                 */
@@ -200,6 +201,7 @@ struct hl_context {
    * the global observers are notified after these. */
   hl_hooks **hooks;
   size_t n_hooks;
+  hl__stream stream;    /* the current model call's deltas (stream.c) */
   hl_observer **observers;
   size_t n_observers;
 
@@ -222,8 +224,14 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
 /* The run is over: drop the session (freed if owned) and make every
  * context function a harmless no-op for late callers. Then release. */
 void hl__ctx_finish(hl_context *ctx);
-/* Reference counting: hl__ctx_retain / hl__ctx_release, declared in
- * context_ref.h for the code outside lib/agent that needs them. */
+/* Reference counting. A context handed to work that may outlive the run
+ * (a tool call abandoned at its time limit) is retained until the work is
+ * done; in between the pointer stays valid and, once the run returned,
+ * every hl_context_* function is a harmless no-op. lib/core reaches these
+ * through the keeper installed by hl__ctx_new (core/tool_internal.h).
+ * Both accept NULL. Thread-safe. */
+void hl__ctx_retain(hl_context *ctx);
+void hl__ctx_release(hl_context *ctx);
 
 /* Fill in time, ids, branch and turn, then deliver to the observer stack
  * and to the global observers. Cheap when nobody listens. */

@@ -70,6 +70,10 @@ static bool hl_push_unique(void **arr, size_t *n, void *p) {
 
 hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
                       bool owns_session, const char *input, hl_context **out) {
+  /* How lib/core keeps a context alive for a tool call past its time
+   * limit (core/tool_internal.h): set before any context exists. */
+  static const hl__ctx_keeper keeper = {hl__ctx_retain, hl__ctx_release};
+  hl__tool_set_ctx_keeper(&keeper);
   *out = NULL;
   hl_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return hl__oom();
@@ -165,6 +169,7 @@ bool hl__ctx_observed(const hl_context *ctx) {
 
 void hl__emit(hl_context *ctx, hl_event *ev) {
   if (!hl__ctx_observed(ctx)) return;
+  ev->size = sizeof *ev;
   ev->time_ns = hl__now_ns();
   ev->invocation_id = ctx->invocation_id;
   ev->agent_name = ctx->agent->name;
@@ -277,13 +282,6 @@ void hl_context_emit_stderr(hl_context *ctx, const char *text) {
   if (!ctx || atomic_load(&ctx->finished)) return;
   hl_event ev = {.type = HL_EVENT_STDERR_WRITE, .text = text ? text : ""};
   hl__emit(ctx, &ev);
-}
-
-void hl_context_emit_delta(hl_context *ctx, const char *text) {
-  if (!ctx || !text || atomic_load(&ctx->finished)) return;
-  hl_event ev = {.type = HL_EVENT_RESPONSE, .text = text, .is_delta = true};
-  hl__emit(ctx, &ev);
-  if (ctx->agent->token_fn) ctx->agent->token_fn(text, ctx->agent->token_user_data);
 }
 
 void hl_context_emit(hl_context *ctx, struct hl_event *event) {

@@ -81,11 +81,21 @@ hl_observer *hl_observer_new(hl_observer_fn fn, void *user_data) {
   return obs;
 }
 
-hl_observer *hl_observer_new_ops(const hl_observer_ops *ops, void *user_data) {
-  if (!ops) {
+hl_observer *hl_observer_new_ops(const hl_observer_ops *caller, void *user_data) {
+  if (!caller) {
     hl_fail(HL_ERR_INVALID, "hl_observer_new_ops: ops is NULL");
     return NULL;
   }
+  if (caller->size < offsetof(hl_observer_ops, agent_start) + sizeof(hl_observer_fn)) {
+    hl_fail(HL_ERR_INVALID, "hl_observer_new_ops: ops->size is %zu; set it to sizeof(hl_observer_ops)",
+            caller->size);
+    return NULL;
+  }
+  /* A caller built against an older header has fewer functions: the rest
+   * stay unset. */
+  hl_observer_ops copy = {0};
+  memcpy(&copy, caller, caller->size < sizeof copy ? caller->size : sizeof copy);
+  const hl_observer_ops *ops = &copy;
   hl_observer *obs = hl_observer_alloc(HL_OBS_OPS);
   if (!obs) return NULL;
   /* Indexed by event type so delivery is one array load. */

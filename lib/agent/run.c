@@ -61,29 +61,29 @@ static bool hl_check_cancel(hl_context *ctx, hl__outcome *o) {
 /* The LLM loop                                                        */
 /* ------------------------------------------------------------------ */
 
-/* True if some before_model hook may see (and edit) the request. */
-static bool hl_has_before_model(const hl_context *ctx) {
-  for (size_t s = 0; s < ctx->n_hooks; s++)
-    if (ctx->hooks[s]->chains[HL_HOOK_BEFORE_MODEL].count) return true;
-  return false;
+/* True if some before_model hook declared that it edits the request:
+ * the run then hands it a private copy. Hooks that only look are given
+ * the request that borrows the session's history and the agent's tool
+ * declarations, which they see const. */
+static bool hl_request_edited(const hl_context *ctx) {
+  return hl__ctx_hook_flags(ctx, HL_HOOK_BEFORE_MODEL) & HL_HOOK_EDIT_REQUEST;
 }
 
-/* True if the request may borrow the session's messages: no
- * before_model hook may see (and edit) it, and no other run can change
- * the history meanwhile. A run on its parent's session (HL_RUN_SHARED)
- * may have siblings on it (parallel tool calls) that append and, when
- * they fail, truncate: such a run copies. */
+/* True if the request may borrow the session's messages: no hook edits
+ * it, and no other run can change the history meanwhile. A run on its
+ * parent's session (HL_RUN_SHARED) may have siblings on it (parallel tool
+ * calls) that append and, when they fail, truncate: such a run copies. */
 static bool hl_may_borrow_history(const hl_context *ctx) {
   if (ctx->parent && ctx->parent->session == ctx->session) return false;
-  return !hl_has_before_model(ctx);
+  return !hl_request_edited(ctx);
 }
 
 /* The request of one model call. The history is deep-copied when a
- * before_model hook may edit the request in place (that must never
- * rewrite the session's history); otherwise nothing but the provider
- * (which takes it const) sees the request, and the history's messages
- * are borrowed: *borrowed_from is the index of the first, and
- * hl_unborrow() must give them back before hl_request_free(). */
+ * before_model hook declared that it edits the request (that must never
+ * rewrite the session's history); otherwise everything that sees the
+ * request takes it const (hooks, wraps, the provider), and the history's
+ * messages are borrowed: *borrowed_from is the index of the first, and
+ * hl_request_release() gives them back before hl_request_free(). */
 /* A request can use the tools' own declarations when each has a name
  * and an object schema (what hl_request_add_tool() would accept and copy
  * unchanged). */
@@ -108,7 +108,7 @@ static hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrow
   const hl_agent *a = ctx->agent;
   *borrowed_from = SIZE_MAX;
   *tools_borrowed = false;
-  bool borrow_tools = !hl_has_before_model(ctx);
+  bool borrow_tools = !hl_request_edited(ctx);
   hl_request *req = hl_request_new();
   if (!req) return NULL;
   bool ok = hl_request_set_model(req, a->model) == HL_OK;
@@ -175,22 +175,14 @@ static int64_t hl_estimate_tokens(const hl_request *req) {
   return (int64_t)(bytes + 3) / 4;
 }
 
-/* One model call through before_model, the provider and after_model.
- * On HL_OK *out is the response to use. */
-static hl_status hl_model_call(hl_context *ctx, hl_request *req, hl_response **out,
-                               hl__outcome *o) {
-  *out = NULL;
-  hl_response *resp = NULL;
-  hl_hook_action act = hl__dispatch_before_model(ctx, req, &resp);
-  if (act == HL_HOOK_ABORT) return hl_outcome_take(o, HL_ERR_ABORTED);
-  if (act == HL_HOOK_OVERRIDE) {
-    /* The hook answered instead of the model (cache, mock, guardrail):
-     * no model call and, as in ADK, no after_model either. */
-    *out = resp;
-    return HL_OK;
-  }
-  if (hl_check_cancel(ctx, o)) return o->status;
-
+/* The innermost step of around_model: the provider, with LM_START and
+ * LM_END around it and the streamed deltas through model_chunk. */
+static hl_status hl_provider_step(hl_context *ctx, void *data, const void *value,
+                                  void **result) {
+  (void)data;
+  const hl_request *req = value;
+  if (hl_context_cancelled(ctx))
+    return hl_fail(HL_ERR_CANCELLED, "run of agent \"%s\" cancelled", ctx->agent->name);
   const char *model_name = ctx->agent->model ? ctx->agent->model : hl_provider_name(ctx->agent->provider);
   hl_event lm = {.type = HL_EVENT_LM_START, .name = model_name};
   if (hl__ctx_observed(ctx)) {
@@ -198,25 +190,70 @@ static hl_status hl_model_call(hl_context *ctx, hl_request *req, hl_response **o
     hl__emit(ctx, &lm);
   }
   int64_t t0 = hl__mono_ns();
+  hl_response *resp = NULL;
+  hl__stream_begin(ctx);
   hl_status st = hl_provider_complete(ctx->agent->provider, ctx, req, &resp);
+  char msg[HL__MSG_MAX];
+  if (st == HL_OK && hl__ctx_aborted(ctx, msg, sizeof msg)) {
+    /* a chunk hook aborted and the provider did not pass it on */
+    hl_response_free(resp);
+    resp = NULL;
+    st = hl_fail(HL_ERR_ABORTED, "%s", msg);
+  }
+  if (st == HL_OK) st = hl__stream_end(ctx, resp);
+  else hl__stream_end(ctx, NULL);
+  if (st != HL_OK) {
+    hl_response_free(resp);
+    resp = NULL;
+  }
+  snprintf(msg, sizeof msg, "%s", st == HL_OK ? "" : hl_last_error());
+  hl_event end = {.type = HL_EVENT_LM_END, .name = model_name, .error = {st, msg}};
+  end.usage = resp ? &resp->usage : NULL;
+  end.duration_ms = (double)(hl__mono_ns() - t0) / 1e6;
+  hl__emit(ctx, &end);
+  if (st != HL_OK) return hl_fail(st, "%s", msg);
+  *result = resp;
+  return HL_OK;
+}
+
+/* One model call: before_model, around_model with the provider at its
+ * centre, after_model. `req` is the run's private copy when a
+ * before_model hook edits (it is then handed to that hook in
+ * out->request). On HL_OK *out is the response to use. */
+static hl_status hl_model_call(hl_context *ctx, hl_request *req, bool editable,
+                               hl_response **out, hl__outcome *o) {
+  *out = NULL;
+  hl_before_model_args bargs = {sizeof bargs, req};
+  hl_before_model_out bout = {sizeof bout, editable ? req : NULL, NULL};
+  hl_hook_action act = hl__dispatch(ctx, HL_HOOK_BEFORE_MODEL, &bargs, &bout);
+  if (act == HL_HOOK_ABORT) return hl_outcome_take(o, HL_ERR_ABORTED);
+  if (act == HL_HOOK_OVERRIDE) {
+    /* The hook answered instead of the model (cache, mock, guardrail):
+     * no model call and, as in ADK, no after_model either. */
+    *out = bout.response;
+    return HL_OK;
+  }
+  if (hl_check_cancel(ctx, o)) return o->status;
+
+  void *got = NULL;
+  hl_status st = hl__around(ctx, HL_HOOK_AROUND_MODEL, NULL, req, hl_provider_step, NULL, &got);
+  hl_response *resp = got;
+  if (st == HL_ERR_ABORTED && hl_check_abort(ctx, o)) return o->status;
   char errmsg[HL__MSG_MAX] = "";
   if (st != HL_OK) snprintf(errmsg, sizeof errmsg, "%s", hl_last_error());
   hl_error err = {st, errmsg};
 
-  hl_event end = {.type = HL_EVENT_LM_END, .name = model_name, .error = err};
-  end.usage = resp ? &resp->usage : NULL;
-  end.duration_ms = (double)(hl__mono_ns() - t0) / 1e6;
-  hl__emit(ctx, &end);
-
-  hl_response *replacement = NULL;
-  act = hl__dispatch_after_model(ctx, req, resp, &err, &replacement);
+  bool edit = resp && (hl__ctx_hook_flags(ctx, HL_HOOK_AFTER_MODEL) & HL_HOOK_EDIT_RESPONSE);
+  hl_after_model_args aargs = {sizeof aargs, req, resp, &err};
+  hl_after_model_out aout = {sizeof aout, NULL, edit ? resp : NULL};
+  act = hl__dispatch(ctx, HL_HOOK_AFTER_MODEL, &aargs, &aout);
   if (act == HL_HOOK_ABORT) {
     hl_response_free(resp);
     return hl_outcome_take(o, HL_ERR_ABORTED);
   }
   if (act == HL_HOOK_OVERRIDE) {
     hl_response_free(resp);
-    *out = replacement; /* also turns a failed call into a success (H6) */
+    *out = aout.response; /* also turns a failed call into a success (H6) */
     return HL_OK;
   }
   if (st != HL_OK) return hl_outcome_set(o, st, "%s", errmsg);
@@ -251,7 +288,7 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
                                        &tools_borrowed);
     if (!req) return hl_outcome_take(o, hl__oom());
     hl_response *resp = NULL;
-    hl_status st = hl_model_call(ctx, req, &resp, o);
+    hl_status st = hl_model_call(ctx, req, hl_request_edited(ctx), &resp, o);
     hl_request_release(req, borrowed_from, tools_borrowed);
     if (st != HL_OK) return st;
 
@@ -359,15 +396,20 @@ hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
   hl_event start = {.type = HL_EVENT_AGENT_START, .text = ctx->input};
   hl__emit(ctx, &start);
 
-  hl_hook_action act = hl__dispatch_before_agent(ctx, &result);
+  hl_before_agent_args bargs = {sizeof bargs, ctx->input};
+  hl_before_agent_out bout = {sizeof bout, NULL};
+  hl_hook_action act = hl__dispatch(ctx, HL_HOOK_BEFORE_AGENT, &bargs, &bout);
+  if (act == HL_HOOK_OVERRIDE) result = bout.answer;
   if (act == HL_HOOK_ABORT) {
     hl_outcome_take(&o, HL_ERR_ABORTED);
   } else if (act == HL_HOOK_CONTINUE) {
     st = agent->kind == HL__AGENT_CUSTOM ? hl_custom_body(ctx, &result, &o)
                                          : hl_llm_body(ctx, &result, &o);
     if (st == HL_OK) {
-      char *replacement = NULL;
-      act = hl__dispatch_after_agent(ctx, result, &replacement);
+      hl_after_agent_args aargs = {sizeof aargs, result};
+      hl_after_agent_out aout = {sizeof aout, NULL};
+      act = hl__dispatch(ctx, HL_HOOK_AFTER_AGENT, &aargs, &aout);
+      char *replacement = aout.answer;
       if (act == HL_HOOK_ABORT) {
         hl_outcome_take(&o, HL_ERR_ABORTED);
         free(result);
@@ -411,7 +453,6 @@ hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
   pthread_mutex_lock(&agent->lock);
   agent->last_usage = usage;
   pthread_mutex_unlock(&agent->lock);
-  hl__agent_set_errmsg(agent, o.status == HL_OK ? "" : o.message);
 
   hl__ctx_finish(ctx);
   if (o.status != HL_OK) return hl_fail(o.status, "%s", o.message);
@@ -431,10 +472,8 @@ hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, 
   /* One run at a time per session; children on the parent's session
    * (HL_RUN_SHARED) run inside the parent's claim and do not come here. */
   if (!hl__session_try_begin(session)) {
-    hl_status st = hl_fail(HL_ERR_STATE, "session \"%s\" is busy with another run",
-                           hl_session_id(session));
-    hl__agent_set_errmsg(agent, hl_last_error());
-    return st;
+    return hl_fail(HL_ERR_STATE, "session \"%s\" is busy with another run",
+                   hl_session_id(session));
   }
   hl_status st = hl__invoke(agent, NULL, session, false, input, answer);
   hl__session_end(session);

@@ -758,9 +758,10 @@ static hl_status hl_wait(hl_context *ctx, unsigned ms) {
 }
 
 /* Emit each word with the spaces that follow it, so that the deltas
- * concatenate to the exact text. A token callback may take its time (a
- * terminal showing words one by one): a cancelled run stops at the next
- * word with HL_ERR_CANCELLED instead of streaming to the end. */
+ * concatenate to the exact text. A hook's abort (model_chunk) ends the
+ * stream with its status. A token callback may take its time (a terminal
+ * showing words one by one): a cancelled run stops at the next word with
+ * HL_ERR_CANCELLED instead of streaming to the end. */
 static hl_status hl_stream_words(hl_context *ctx, const char *text) {
   const char *p = text;
   while (*p) {
@@ -770,11 +771,38 @@ static hl_status hl_stream_words(hl_context *ctx, const char *text) {
     while (*q == ' ' || *q == '\n' || *q == '\t') q++;
     char *word = strndup(p, (size_t)(q - p));
     if (!word) return hl_fail(HL_ERR_NOMEM, "scripted: out of memory");
-    hl_context_emit_delta(ctx, word);
+    hl_status st = hl_context_emit_delta(ctx, word);
     free(word);
+    if (st != HL_OK) return st;
     p = q;
   }
   return hl_cancelled(ctx) ? hl_fail(HL_ERR_CANCELLED, "scripted: cancelled") : HL_OK;
+}
+
+/* Stream each tool call's arguments as JSON text in pieces that end
+ * after each ',' (as a server streams them: not split where JSON is). */
+static hl_status hl_stream_tool_args(hl_context *ctx, const hl_message *msg) {
+  size_t k = 0;
+  for (size_t i = 0; msg && i < msg->n_parts; i++) {
+    const hl_part *part = &msg->parts[i];
+    if (part->kind != HL_PART_TOOL_CALL) continue;
+    char *json = part->args ? cJSON_PrintUnformatted(part->args) : strdup("{}");
+    if (!json) return hl_fail(HL_ERR_NOMEM, "scripted: out of memory");
+    hl_status st = HL_OK;
+    for (char *p = json; *p && st == HL_OK;) {
+      char *q = strchr(p, ',');
+      q = q ? q + 1 : p + strlen(p);
+      char save = *q;
+      *q = '\0';
+      st = hl_context_emit_tool_delta(ctx, k, part->id, part->name, p);
+      *q = save;
+      p = q;
+    }
+    free(json);
+    if (st != HL_OK) return st;
+    k++;
+  }
+  return HL_OK;
 }
 
 static double hl_now_ms(void) {
@@ -853,6 +881,7 @@ static hl_status hl_scripted_complete(void *impl, hl_context *ctx, const hl_requ
     char *text = hl_message_text(resp->message);
     if (text) st = hl_stream_words(ctx, text);
     free(text);
+    if (st == HL_OK) st = hl_stream_tool_args(ctx, resp->message);
   }
   free(input);
   if (st != HL_OK) {

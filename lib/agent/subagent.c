@@ -83,6 +83,7 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
 typedef struct hl_agent_tool {
   hl_agent *child;
   hl_tool *tool;
+  bool own_schema; /* the caller's schema: the child gets the arguments as JSON text */
 } hl_agent_tool;
 
 static pthread_mutex_t hl_registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -155,9 +156,16 @@ bool hl__agent_reaches(const hl_agent *from, const hl_agent *target) {
 
 static hl_status hl_agent_tool_fn(hl_context *ctx, const cJSON *args, cJSON **result,
                                   void *user_data) {
-  hl_agent *child = ((hl_agent_tool *)user_data)->child;
-  const char *input = hl_json_get_string(args, "input");
-  if (!input) return hl_fail(HL_ERR_INVALID_ARGUMENTS, "$: missing required property \"input\"");
+  const hl_agent_tool *at = user_data;
+  hl_agent *child = at->child;
+  char *printed = NULL; /* a tool with its own schema: the arguments as JSON text */
+  const char *input = NULL;
+  if (at->own_schema) {
+    if (hl_json_print(args, &printed) != HL_OK) return hl_last_status();
+    input = printed;
+  } else if (!(input = hl_json_get_string(args, "input"))) {
+    return hl_fail(HL_ERR_INVALID_ARGUMENTS, "$: missing required property \"input\"");
+  }
   char *answer = NULL;
   hl_status st;
   if (ctx) {
@@ -170,6 +178,7 @@ static hl_status hl_agent_tool_fn(hl_context *ctx, const cJSON *args, cJSON **re
     st = hl_agent_run(child, s, input, &answer);
     hl_session_free(s);
   }
+  hl_free(printed);
   if (st != HL_OK) return st; /* message already set by the child's run */
   *result = cJSON_CreateString(answer);
   hl_free(answer);
@@ -183,7 +192,7 @@ static void hl_agent_tool_free(void *user_data) {
   free(at);
 }
 
-hl_tool *hl_agent_as_tool(hl_agent *child, const char *description) {
+hl_tool *hl_agent_as_tool(hl_agent *child, const char *description, const char *schema_json) {
   if (!child) {
     hl_fail(HL_ERR_INVALID, "hl_agent_as_tool: child is NULL");
     return NULL;
@@ -200,12 +209,13 @@ hl_tool *hl_agent_as_tool(hl_agent *child, const char *description) {
     return NULL;
   }
   hl_tool *tool = hl_tool_new(child->name, description, hl_agent_tool_fn, at);
-  if (!tool || hl_tool_param(tool, "input", "string", "What to ask the agent.", true) != HL_OK) {
+  if (!tool || (schema_json ? hl_tool_set_schema(tool, schema_json)
+                            : hl_tool_param(tool, "input", "string", "What to ask the agent.", true)) != HL_OK) {
     hl_tool_unref(tool);
     free(at);
     return NULL;
   }
-  *at = (hl_agent_tool){.child = child, .tool = tool};
+  *at = (hl_agent_tool){.child = child, .tool = tool, .own_schema = schema_json != NULL};
   if (hl_registry_add(at) != HL_OK) {
     hl_tool_unref(tool);
     free(at);

@@ -31,19 +31,62 @@ static void hl_outcome_error(hl__tool_outcome *out, hl_status st) {
   out->message = hl__strdup(msg);
 }
 
-static bool hl_has_before_tool(const hl_context *ctx) {
-  for (size_t s = 0; s < ctx->n_hooks; s++)
-    if (ctx->hooks[s]->chains[HL_HOOK_BEFORE_TOOL].count) return true;
-  return false;
+/* The innermost step of around_tool: TOOL_START, the backend (which
+ * validates the arguments against the schema), TOOL_END. */
+typedef struct hl_tool_step {
+  hl_tool *tool;
+  const hl_tool_call *call;
+} hl_tool_step;
+
+static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value,
+                                  void **result_out) {
+  hl_tool_step *step = data;
+  const cJSON *args = value;
+  const char *name = step->call->name;
+  cJSON *result = NULL;
+  hl_event start = {.type = HL_EVENT_TOOL_START, .name = name, .call_id = step->call->id,
+                    .args = args};
+  hl__emit(ctx, &start);
+  int64_t t0 = hl__mono_ns();
+  hl_status st;
+  if (!step->tool) {
+    char q[96];
+    hl__quote(q, sizeof q, name);
+    st = hl_fail(HL_ERR_NOT_FOUND, "unknown tool %s", q);
+  } else if (hl_context_cancelled(ctx)) {
+    st = hl_fail(HL_ERR_CANCELLED, "run cancelled before tool %s ran", name);
+  } else {
+    hl_clear_error();
+    st = hl_tool_invoke(step->tool, ctx, args, &result);
+  }
+  char errmsg[HL__MSG_MAX] = "";
+  if (st != HL_OK) {
+    cJSON_Delete(result);
+    result = NULL;
+    if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_) st = HL_ERR_EXECUTION_FAILED;
+    const char *m = hl_last_status() == st && hl_last_error()[0] ? hl_last_error() : hl_strerror(st);
+    snprintf(errmsg, sizeof errmsg, "%s", m);
+  } else if (!result && !(result = cJSON_CreateNull())) {
+    st = hl__oom();
+    snprintf(errmsg, sizeof errmsg, "%s", hl_last_error());
+  }
+  hl_event end = {.type = HL_EVENT_TOOL_END, .name = name, .call_id = step->call->id,
+                  .args = args, .result = result, .error = {st, errmsg}};
+  end.duration_ms = (double)(hl__mono_ns() - t0) / 1e6;
+  hl__emit(ctx, &end);
+  if (st != HL_OK) return hl_fail(st, "%s", errmsg);
+  *result_out = result;
+  return HL_OK;
 }
 
-/* hl__tool_call_exec(), where `borrowed` args are only read: without a
- * before_tool hook (which may replace or edit them) nothing writes them,
- * since tools, after_tool hooks and observers all take them const. */
+/* hl__tool_call_exec(), where `borrowed` args are only read: unless a
+ * before_tool hook declared that it edits them, nothing writes them, since
+ * every hook, wrap, tool and observer takes them const. */
 static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *name,
                              cJSON *args, bool borrowed, hl__tool_outcome *out) {
   *out = (hl__tool_outcome){0};
-  if (borrowed && (!args || hl_has_before_tool(ctx))) {
+  bool edited = hl__ctx_hook_flags(ctx, HL_HOOK_BEFORE_TOOL) & HL_HOOK_EDIT_ARGS;
+  if (borrowed && (!args || edited)) {
     args = args ? hl_json_clone(args) : NULL;
     borrowed = false;
   }
@@ -55,9 +98,11 @@ static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *n
   hl_tool *tool = hl_tools_find(ctx->agent->tools, name);
   hl_tool_call call = {.id = call_id ? call_id : "", .name = name, .tool = tool};
 
-  /* before_tool: may replace args (H7), answer instead of the tool (H8) */
-  cJSON *result = NULL;
-  hl_hook_action act = hl__dispatch_before_tool(ctx, &call, &args, &result);
+  /* before_tool: may edit or replace args (H7), answer instead of the tool (H8) */
+  hl_before_tool_args bargs = {sizeof bargs, &call, args};
+  hl_before_tool_out bout = {sizeof bout, edited ? args : NULL, NULL};
+  hl_hook_action act = hl__dispatch(ctx, HL_HOOK_BEFORE_TOOL, &bargs, &bout);
+  args = (cJSON *)bargs.args; /* the arguments after the hooks */
   if (act == HL_HOOK_ABORT) {
     hl_outcome_error(out, HL_ERR_ABORTED);
     out->aborted = true;
@@ -65,42 +110,32 @@ static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *n
     return;
   }
 
+  cJSON *result = NULL;
   hl_error err = {HL_OK, ""};
   char errmsg[HL__MSG_MAX] = "";
-  if (act != HL_HOOK_OVERRIDE) {
-    hl_event start = {.type = HL_EVENT_TOOL_START, .name = name, .call_id = call.id, .args = args};
-    hl__emit(ctx, &start);
-    int64_t t0 = hl__mono_ns();
-    hl_status st;
-    if (!tool) {
-      char q[96];
-      hl__quote(q, sizeof q, name);
-      st = hl_fail(HL_ERR_NOT_FOUND, "unknown tool %s", q);
-    } else if (hl_context_cancelled(ctx)) {
-      st = hl_fail(HL_ERR_CANCELLED, "run cancelled before tool %s ran", name);
-    } else {
-      hl_clear_error();
-      st = hl_tool_invoke(tool, ctx, args, &result);
+  if (act == HL_HOOK_OVERRIDE) {
+    result = bout.result;
+  } else {
+    hl_tool_step step = {tool, &call};
+    void *got = NULL;
+    hl_status st = hl__around(ctx, HL_HOOK_AROUND_TOOL, &call, args, hl_tool_step_run, &step, &got);
+    if (st == HL_ERR_ABORTED && hl__ctx_aborted(ctx, NULL, 0)) {
+      hl_outcome_error(out, HL_ERR_ABORTED);
+      out->aborted = true;
+      if (!borrowed) cJSON_Delete(args);
+      return;
     }
+    result = got;
     if (st != HL_OK) {
-      cJSON_Delete(result);
-      result = NULL;
-      if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_) st = HL_ERR_EXECUTION_FAILED;
-      const char *m = hl_last_status() == st && hl_last_error()[0] ? hl_last_error() : hl_strerror(st);
-      snprintf(errmsg, sizeof errmsg, "%s", m);
+      snprintf(errmsg, sizeof errmsg, "%s", hl_last_status() == st && hl_last_error()[0] ? hl_last_error() : hl_strerror(st));
       err = (hl_error){st, errmsg};
-    } else if (!result) {
-      result = cJSON_CreateNull();
     }
-    hl_event end = {.type = HL_EVENT_TOOL_END, .name = name, .call_id = call.id, .args = args,
-                    .result = result, .error = err};
-    end.duration_ms = (double)(hl__mono_ns() - t0) / 1e6;
-    hl__emit(ctx, &end);
   }
 
-  /* after_tool: sees the (mutated) args, the result and the error (H9) */
-  cJSON *replacement = NULL;
-  act = hl__dispatch_after_tool(ctx, &call, args, result, &err, &replacement);
+  /* after_tool: sees the (edited) args, the result and the error (H9) */
+  hl_after_tool_args aargs = {sizeof aargs, &call, args, result, &err};
+  hl_after_tool_out aout = {sizeof aout, NULL};
+  act = hl__dispatch(ctx, HL_HOOK_AFTER_TOOL, &aargs, &aout);
   if (!borrowed) cJSON_Delete(args);
   if (act == HL_HOOK_ABORT) {
     cJSON_Delete(result);
@@ -110,7 +145,7 @@ static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *n
   }
   if (act == HL_HOOK_OVERRIDE) {
     cJSON_Delete(result);
-    out->result = replacement;
+    out->result = aout.result;
     return;
   }
   if (err.status != HL_OK) {

@@ -466,6 +466,25 @@ cJSON *hl_json_clone(const cJSON *value) {
   return c;
 }
 
+/* Duplicate keys: JSON allows them without giving them a meaning, and the
+ * parser keeps them all. Equality pairs the k-th member named K of one
+ * object with the k-th member named K of the other (a lookup by key alone
+ * would compare every duplicate with the first one, and a value would not
+ * equal its own copy). With the member counts equal, this pairing is a
+ * bijection, so equality stays reflexive and symmetric. */
+static size_t occurrence(const cJSON *obj, const cJSON *member) {
+  size_t k = 0;
+  for (const cJSON *x = obj->child; x && x != member; x = x->next)
+    if (x->string && strcmp(x->string, member->string) == 0) k++;
+  return k;
+}
+
+static const cJSON *nth_member(const cJSON *obj, const char *key, size_t k) {
+  for (const cJSON *y = obj->child; y; y = y->next)
+    if (y->string && strcmp(y->string, key) == 0 && k-- == 0) return y;
+  return NULL;
+}
+
 static bool equal_rec(const cJSON *a, const cJSON *b, int depth) {
   if (a == b) return true;
   if (!a || !b) return false;
@@ -495,7 +514,7 @@ static bool equal_rec(const cJSON *a, const cJSON *b, int depth) {
     if (na != nb) return false;
     for (const cJSON *x = a->child; x; x = x->next) {
       if (!x->string) return false;
-      const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+      const cJSON *y = nth_member(b, x->string, occurrence(a, x));
       if (!y || !equal_rec(x, y, depth + 1)) return false;
     }
     return true;

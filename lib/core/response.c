@@ -2,6 +2,7 @@
  * response.c - the model response, finish reasons and token usage.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,16 +119,18 @@ fail:
   return NULL;
 }
 
-/* Token counts travel as JSON numbers; accept only whole, non-negative
- * values that an int64 holds exactly. */
+/* Token counts travel as JSON numbers: whole numbers from 0 to 2^53, the
+ * rule the providers' decoders apply too (hl__json_token_count). */
 static hl_status decode_tokens(const cJSON *u, const char *key, int64_t *out) {
   const cJSON *v = hl_json_get(u, key);
   if (!v) return HL_OK;
-  if (strcmp(hl_json_type_name(v), "integer") != 0 || v->valuedouble < 0 ||
-      v->valuedouble > 9007199254740992.0)
-    return hl_fail(HL_ERR_JSON, "response.usage.%s: expected a non-negative integer, got %s", key,
-                   hl_json_type_name(v));
-  *out = (int64_t)v->valuedouble;
+  if (!hl__json_token_count(v, out)) {
+    char num[64] = "";
+    if (cJSON_IsNumber(v)) snprintf(num, sizeof num, " %.17g", v->valuedouble);
+    return hl_fail(HL_ERR_JSON,
+                   "response.usage.%s: expected a whole number from 0 to 2^53, got %s%s", key,
+                   hl_json_type_name(v), num);
+  }
   return HL_OK;
 }
 

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/context_ref.h"
 #include "hookline/json.h"
 #include "hookline/tool.h"
 #include "schema_internal.h"
@@ -18,6 +17,18 @@
 #include "util.h"
 
 #define HL_TOOL_NAME_MAX 64
+
+static _Atomic(const hl__ctx_keeper *) hl_ctx_keeper;
+
+void hl__tool_set_ctx_keeper(const hl__ctx_keeper *keeper) {
+  atomic_store_explicit(&hl_ctx_keeper, keeper, memory_order_release);
+}
+
+static void hl_ctx_keep(hl_context *ctx, bool keep) {
+  const hl__ctx_keeper *k = atomic_load_explicit(&hl_ctx_keeper, memory_order_acquire);
+  if (!ctx || !k) return;
+  (keep ? k->retain : k->release)(ctx);
+}
 
 struct hl_tool {
   atomic_size_t refs;
@@ -319,7 +330,7 @@ static void *timed_call_worker(void *arg) {
   hl_tool *tool = c->tool;
   cJSON *res = NULL;
   hl_status st = run_fn(tool, c->ctx, c->args, &res);
-  hl__ctx_release(c->ctx);
+  hl_ctx_keep(c->ctx, false);
   pthread_mutex_lock(&c->mu);
   c->status = st;
   c->result = res;
@@ -357,7 +368,7 @@ static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON
   c->ctx = ctx;
   /* The run that owns ctx may end while the worker still runs; the
    * context module keeps a retained context valid (and inert) until then. */
-  hl__ctx_retain(ctx);
+  hl_ctx_keep(ctx, true);
 
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -366,7 +377,7 @@ static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON
   int rc = pthread_create(&th, &attr, timed_call_worker, c);
   pthread_attr_destroy(&attr);
   if (rc != 0) {
-    hl__ctx_release(ctx);
+    hl_ctx_keep(ctx, false);
     hl_tool_unref(tool);
     atomic_store(&c->refs, 1);
     timed_call_release(c);

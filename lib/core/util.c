@@ -1,6 +1,7 @@
 /*
  * util.c - allocation and string helpers for lib/core (see util.h).
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,4 +121,14 @@ cJSON *hl__empty_object_schema(void) {
     return NULL;
   }
   return s;
+}
+
+bool hl__json_token_count(const cJSON *v, int64_t *out) {
+  if (!cJSON_IsNumber(v)) return false;
+  double d = v->valuedouble;
+  /* The comparisons are false for NaN; floor() keeps fractions out. The
+   * cast happens only once the value is known to fit. */
+  if (!(d >= 0 && d <= HL__TOKEN_COUNT_MAX) || floor(d) != d) return false;
+  *out = (int64_t)d;
+  return true;
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <cjson/cJSON.h>
 
 #include "hookline/status.h"
@@ -35,6 +36,17 @@ void hl__quote(char *buf, size_t size, const char *s);
 /* Offset of the first byte that is not valid UTF-8 in s[0..len), or `len`
  * when the whole range is valid. */
 size_t hl__utf8_invalid_at(const char *s, size_t len);
+
+/* Largest token count a JSON number carries exactly (2^53). */
+#define HL__TOKEN_COUNT_MAX 9007199254740992.0
+
+/* A token count as JSON carries it: a whole number from 0 to 2^53. True
+ * and *out set when `v` is one; false (and *out untouched) for anything
+ * else: absent, not a number, negative, fractional, larger, NaN or
+ * infinite. The one rule for usage counts, shared by the providers'
+ * decoders and hl_response_from_json(), so that whatever a provider
+ * accepts from its server survives a JSON round trip. */
+bool hl__json_token_count(const cJSON *v, int64_t *out);
 
 /* {"type":"object","properties":{}}, or NULL on allocation failure. */
 cJSON *hl__empty_object_schema(void);

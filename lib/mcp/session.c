@@ -371,14 +371,14 @@ static void notify_all(hl_mcp *m, hl_event *ev) {
 
 void hl__mcp_event(hl_mcp *m, hl_context *ctx, const char *name, cJSON *data) {
   if (data) cJSON_AddStringToObject(data, "server", m->name);
-  hl_event ev = {.type = HL_EVENT_CUSTOM, .name = name, .data = data};
+  hl_event ev = {.size = sizeof ev, .type = HL_EVENT_CUSTOM, .name = name, .data = data};
   notify_all(m, &ev);
   if (ctx) hl_context_emit_custom(ctx, name, data);
   cJSON_Delete(data);
 }
 
 void hl__mcp_stderr_event(hl_mcp *m, const char *text) {
-  hl_event ev = {.type = HL_EVENT_STDERR_WRITE, .text = text, .name = m->name};
+  hl_event ev = {.size = sizeof ev, .type = HL_EVENT_STDERR_WRITE, .text = text, .name = m->name};
   notify_all(m, &ev);
 }
 

@@ -358,7 +358,7 @@ hl_status hl_mcp_add_to_agent(hl_mcp *m, hl_agent *agent) {
     free(l);
     return st;
   }
-  hl_observer_ops ops = {.agent_start = on_agent_start};
+  hl_observer_ops ops = {.size = sizeof ops, .agent_start = on_agent_start};
   hl_observer *obs = hl_observer_new_ops(&ops, l);
   if (!obs) {
     free(l);

@@ -229,17 +229,29 @@ static hl_finish_reason finish_of(const char *s) {
   return HL_FINISH_UNKNOWN;
 }
 
+/* A cache count of the usage object: 0 when absent; false when present
+ * but not a token count. */
+static bool cache_count(const cJSON *u, const char *key, int64_t *out) {
+  const cJSON *v = hl_json_get(u, key);
+  *out = 0;
+  return !v || hl__json_token_count(v, out);
+}
+
 /* Input tokens include the prompt-cache reads and writes the API counts
  * apart. Fields absent from `u` leave `out` as it is (message_delta only
- * carries the output count). */
+ * carries the output count). A count that is not a whole number from 0
+ * to 2^53 (server-controlled: negative, fractional, 1e300), or an input
+ * total above 2^53, is ignored like an absent one: the answer is not lost
+ * over a bad statistic (documented in anthropic.h). */
 static void usage_of(const cJSON *u, hl_usage *out) {
   if (!cJSON_IsObject(u)) return;
-  if (hl_json_get(u, "input_tokens"))
-    out->input_tokens = (int64_t)(hl_json_get_number(u, "input_tokens", 0) +
-                                  hl_json_get_number(u, "cache_creation_input_tokens", 0) +
-                                  hl_json_get_number(u, "cache_read_input_tokens", 0));
-  if (hl_json_get(u, "output_tokens"))
-    out->output_tokens = (int64_t)hl_json_get_number(u, "output_tokens", 0);
+  int64_t in, created, read, n;
+  if (hl__json_token_count(hl_json_get(u, "input_tokens"), &in) &&
+      cache_count(u, "cache_creation_input_tokens", &created) &&
+      cache_count(u, "cache_read_input_tokens", &read) &&
+      (double)(in + created + read) <= HL__TOKEN_COUNT_MAX) /* each <= 2^53: no overflow */
+    out->input_tokens = in + created + read;
+  if (hl__json_token_count(hl_json_get(u, "output_tokens"), &n)) out->output_tokens = n;
 }
 
 static hl_status error_of(const cJSON *j, const char *where) {
@@ -363,6 +375,11 @@ static an_block *block_at(an_stream *s, const cJSON *j) {
 static hl_status on_block_start(an_stream *s, const cJSON *j) {
   an_block *b = block_at(s, j);
   if (!b) return hl_last_status();
+  /* A second start for the same index would leave two versions of one
+   * block (and whatever the first start allocated): the stream is broken. */
+  if (b->started)
+    return hl_fail(HL_ERR_PROVIDER, "anthropic: stream event %zu: content block %zu started twice",
+                   s->base.events, (size_t)(b - s->blocks));
   const cJSON *cb = hl_json_get(j, "content_block");
   const char *type = hl_json_get_string(cb, "type");
   b->started = true;
@@ -372,7 +389,8 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
     if (t && *t) {
       hl_status st = hl__buf_append(&b->buf, t, strlen(t));
       if (st != HL_OK) return st;
-      if (s->base.ctx) hl_context_emit_delta(s->base.ctx, t);
+      if (s->base.ctx) st = hl_context_emit_delta(s->base.ctx, t);
+      if (st != HL_OK) return st;
     }
   } else if (type && !strcmp(type, "tool_use")) {
     b->kind = AN_TOOL;
@@ -399,14 +417,17 @@ static hl_status on_block_delta(an_stream *s, const cJSON *j) {
     if (b->kind != AN_TEXT)
       return hl_fail(HL_ERR_PROVIDER, "anthropic: text_delta for a non-text block");
     hl_status st = hl__buf_append(&b->buf, t, strlen(t));
-    if (st == HL_OK && s->base.ctx) hl_context_emit_delta(s->base.ctx, t);
+    if (st == HL_OK && s->base.ctx) st = hl_context_emit_delta(s->base.ctx, t);
     return st;
   }
   if (!strcmp(type, "input_json_delta")) {
     const char *t = hl_json_get_string(d, "partial_json");
     if (b->kind != AN_TOOL)
       return hl_fail(HL_ERR_PROVIDER, "anthropic: input_json_delta for a block that is not tool_use");
-    return t ? hl__buf_append(&b->buf, t, strlen(t)) : HL_OK;
+    hl_status st = t ? hl__buf_append(&b->buf, t, strlen(t)) : HL_OK;
+    if (st == HL_OK && t && *t && s->base.ctx)
+      st = hl_context_emit_tool_delta(s->base.ctx, (size_t)(b - s->blocks), b->id, b->name, t);
+    return st;
   }
   return HL_OK; /* thinking_delta, signature_delta, citations: not part of the answer */
 }

@@ -10,6 +10,21 @@
  * every socket and every transfer on each wake-up; epoll and
  * socket_action touch only the sockets that are ready.
  *
+ * Partitions. libcurl 7.88 (Debian 12) walks its whole connection cache on
+ * several per-transfer paths (curl_multi_remove_handle() looks for the
+ * last connection by id, ConnectionExists() scans the host's connections):
+ * with 10,000 connections to one host in one multi handle, that is
+ * quadratic and the loop thread becomes the bottleneck (measured: 10,000
+ * sessions of scenario (b) took 23 s, most of it in those scans). So the
+ * pool is one multi handle while fewer than a partition's worth of
+ * transfers run (every request of a normal application shares it), and
+ * spreads over up to HL_ENGINE_PARTS multi handles driven by the same loop
+ * when more run at once: a new transfer goes to the first partition with
+ * room (fill-first, so idle connections are reused before another
+ * partition opens new ones). The pool's caps are divided between the
+ * partitions in use; small caps (under 256 per partition) keep a single
+ * partition so that they hold exactly.
+ *
  * The loop never exits once started (a process-wide service, like the
  * resolver threads of libcurl); nothing it holds outlives the process.
  */
@@ -27,6 +42,12 @@
 #include "hookline/pool.h"
 #include "providers/engine.h"
 
+/* Multi handles the pool may spread over (see the top). */
+#define HL_ENGINE_PARTS 32
+/* Fewest connections a partition gets from a cap before another is used. */
+#define HL_ENGINE_PART_MIN 256
+/* Transfers per partition when the pool has no cap. */
+#define HL_ENGINE_PART_DEFAULT 512
 /* Easy handles kept for reuse; beyond this they are freed. */
 #define HL_ENGINE_SPARE_EASY 1024
 /* epoll events taken per wake-up. */
@@ -36,19 +57,28 @@
 typedef struct engine_xfer {
   hl__engine_done_fn done;
   void *user;
+  int part;
 } engine_xfer;
+
+typedef struct part {
+  CURLM *multi;
+  int64_t curl_due_ms; /* -1: curl wants no timeout */
+  int running;         /* transfers added and not yet done or removed */
+} part;
 
 typedef struct engine {
   pthread_t thread;
   int epfd, evfd;
-  CURLM *multi;
-  /* Posted tasks (any thread -> loop). */
-  pthread_mutex_t qlock;
-  hl__task *qhead, *qtail;
+  part parts[HL_ENGINE_PARTS];
+  int n_parts;         /* partitions in use for new transfers (caps) */
+  int part_room;       /* transfers a partition takes before the next */
+  /* Posted tasks (any thread -> loop): a lock-free stack that the loop
+   * takes whole. Thousands of threads submit at once; a mutex here made
+   * them queue on one futex. */
+  _Atomic(hl__task *) posted;
   /* Timers (loop thread only). */
   hl__timer **heap;
   size_t n_heap, cap_heap;
-  int64_t curl_due_ms; /* -1: curl wants no timeout */
   /* Spare easy handles (loop thread only). */
   CURL *spare[HL_ENGINE_SPARE_EASY];
   size_t n_spare;
@@ -214,17 +244,21 @@ void hl__engine_timer_arm(hl__timer *t, int64_t due_ms) {
 /* libcurl callbacks: which sockets to watch, when to time out           */
 /* ------------------------------------------------------------------ */
 
+/* epoll data: the partition in the high half, the socket in the low one;
+ * the eventfd is EVFD_TAG. */
+#define EVFD_TAG UINT64_MAX
+
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
   (void)easy;
-  (void)userp;
+  part *pt = userp;
   if (what == CURL_POLL_REMOVE) {
     if (socketp) epoll_ctl(E.epfd, EPOLL_CTL_DEL, s, NULL);
-    curl_multi_assign(E.multi, s, NULL);
+    curl_multi_assign(pt->multi, s, NULL);
     return 0;
   }
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
-  ev.data.fd = s;
+  ev.data.u64 = ((uint64_t)(pt - E.parts) << 32) | (uint32_t)s;
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev.events |= EPOLLIN;
   if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev.events |= EPOLLOUT;
   if (socketp) {
@@ -233,30 +267,31 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
   } else {
     if (epoll_ctl(E.epfd, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
       epoll_ctl(E.epfd, EPOLL_CTL_MOD, s, &ev);
-    curl_multi_assign(E.multi, s, (void *)1);
+    curl_multi_assign(pt->multi, s, (void *)1);
   }
   return 0;
 }
 
 static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
   (void)multi;
-  (void)userp;
-  E.curl_due_ms = timeout_ms < 0 ? -1 : hl__engine_now_ms() + timeout_ms;
+  part *pt = userp;
+  pt->curl_due_ms = timeout_ms < 0 ? -1 : hl__engine_now_ms() + timeout_ms;
   return 0;
 }
 
-/* Hand finished transfers to their owners. */
-static void read_done(void) {
+/* Hand finished transfers of `pt` to their owners. */
+static void read_done(part *pt) {
   CURLMsg *m;
   int left;
-  while ((m = curl_multi_info_read(E.multi, &left))) {
+  while ((m = curl_multi_info_read(pt->multi, &left))) {
     if (m->msg != CURLMSG_DONE) continue;
     CURL *easy = m->easy_handle;
     CURLcode rc = m->data.result;
     engine_xfer *x = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-    curl_multi_remove_handle(E.multi, easy);
+    curl_multi_remove_handle(pt->multi, easy);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    pt->running--;
     if (x) {
       hl__engine_done_fn done = x->done;
       void *user = x->user;
@@ -266,9 +301,25 @@ static void read_done(void) {
   }
 }
 
-static void socket_action(curl_socket_t s, int mask) {
+static void read_all_done(void) {
+  for (int i = 0; i < HL_ENGINE_PARTS; i++)
+    if (E.parts[i].multi) read_done(&E.parts[i]);
+}
+
+static void socket_action(part *pt, curl_socket_t s, int mask) {
   int running = 0;
-  curl_multi_socket_action(E.multi, s, mask, &running);
+  curl_multi_socket_action(pt->multi, s, mask, &running);
+}
+
+/* Fill-first: the first partition in use with room, else the least busy. */
+static part *pick_part(void) {
+  part *best = &E.parts[0];
+  for (int i = 0; i < E.n_parts; i++) {
+    part *pt = &E.parts[i];
+    if (pt->running < E.part_room) return pt;
+    if (pt->running < best->running) best = pt;
+  }
+  return best;
 }
 
 /* ------------------------------------------------------------------ */
@@ -282,24 +333,30 @@ hl_status hl__engine_add(CURL *easy, hl__engine_done_fn done, void *user, char *
     if (why) snprintf(why, why_size, "out of memory");
     return HL_ERR_NOMEM;
   }
+  part *pt = pick_part();
   x->done = done;
   x->user = user;
+  x->part = (int)(pt - E.parts);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
-  CURLMcode mc = curl_multi_add_handle(E.multi, easy);
+  CURLMcode mc = curl_multi_add_handle(pt->multi, easy);
   if (mc != CURLM_OK) {
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
     free(x);
     if (why) snprintf(why, why_size, "%s", curl_multi_strerror(mc));
     return HL_ERR_NETWORK;
   }
+  pt->running++;
   return HL_OK;
 }
 
 void hl__engine_remove(CURL *easy) {
   engine_xfer *x = NULL;
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-  curl_multi_remove_handle(E.multi, easy);
+  if (!x) return;
+  part *pt = &E.parts[x->part];
+  curl_multi_remove_handle(pt->multi, easy);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+  pt->running--;
   free(x);
 }
 
@@ -327,15 +384,13 @@ void hl__engine_easy_put(CURL *easy) {
 bool hl__engine_post(hl__task *task) {
   bool expected = false;
   if (!atomic_compare_exchange_strong(&task->queued_, &expected, true)) return false;
-  pthread_mutex_lock(&E.qlock);
-  bool was_empty = E.qhead == NULL;
-  task->next_ = NULL;
-  if (E.qtail) E.qtail->next_ = task;
-  else E.qhead = task;
-  E.qtail = task;
-  pthread_mutex_unlock(&E.qlock);
-  /* One write wakes the loop for the whole batch: the loop empties the
-   * queue after reading the eventfd, so only the first post needs it. */
+  hl__task *old = atomic_load_explicit(&E.posted, memory_order_relaxed);
+  do task->next_ = old;
+  while (!atomic_compare_exchange_weak_explicit(&E.posted, &old, task, memory_order_release,
+                                                memory_order_relaxed));
+  bool was_empty = old == NULL;
+  /* One write wakes the loop for the whole batch: the loop takes the stack
+   * after reading the eventfd, so only the post onto an empty one needs it. */
   if (was_empty) {
     uint64_t one = 1;
     ssize_t w;
@@ -350,10 +405,15 @@ static void run_tasks(void) {
   ssize_t r;
   do r = read(E.evfd, &n, sizeof n);
   while (r < 0 && errno == EINTR);
-  pthread_mutex_lock(&E.qlock);
-  hl__task *t = E.qhead;
-  E.qhead = E.qtail = NULL;
-  pthread_mutex_unlock(&E.qlock);
+  hl__task *top = atomic_exchange_explicit(&E.posted, NULL, memory_order_acquire);
+  /* Newest first on the stack: reverse it to run tasks in posting order. */
+  hl__task *t = NULL;
+  while (top) {
+    hl__task *next = top->next_;
+    top->next_ = t;
+    t = top;
+    top = next;
+  }
   while (t) {
     hl__task *next = t->next_;
     /* Cleared before running: a post made while fn runs queues it again. */
@@ -367,13 +427,33 @@ static void run_tasks(void) {
 /* The loop                                                             */
 /* ------------------------------------------------------------------ */
 
+static long share_of(long cap, int parts) { return cap > 0 ? (cap + parts - 1) / parts : 0; }
+
+/* How many partitions the caps allow and what each gets (see the top). */
 static void apply_limits(void) {
   hl__pool_limits l;
   hl__engine_limits(&l);
-  curl_multi_setopt(E.multi, CURLMOPT_MAX_HOST_CONNECTIONS, l.max_host_connections);
-  curl_multi_setopt(E.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, l.max_total_connections);
-  curl_multi_setopt(E.multi, CURLMOPT_MAXCONNECTS, l.max_idle_connections);
-  curl_multi_setopt(E.multi, CURLMOPT_PIPELINING, l.multiplex ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
+  long cap = 0;
+  if (l.max_host_connections > 0) cap = l.max_host_connections;
+  if (l.max_total_connections > 0 && (cap == 0 || l.max_total_connections < cap))
+    cap = l.max_total_connections;
+  int n = HL_ENGINE_PARTS;
+  if (cap > 0) {
+    long fit = cap / HL_ENGINE_PART_MIN;
+    n = fit < 1 ? 1 : fit > HL_ENGINE_PARTS ? HL_ENGINE_PARTS : (int)fit;
+  }
+  long host = share_of(l.max_host_connections, n), total = share_of(l.max_total_connections, n);
+  long idle = share_of(l.max_idle_connections, n);
+  for (int i = 0; i < HL_ENGINE_PARTS; i++) {
+    CURLM *m = E.parts[i].multi;
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, host);
+    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, total);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, idle > 0 ? idle : 1L);
+    curl_multi_setopt(m, CURLMOPT_PIPELINING, l.multiplex ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
+  }
+  E.n_parts = n;
+  long room = cap > 0 ? (host > 0 && (total == 0 || host < total) ? host : total) : HL_ENGINE_PART_DEFAULT;
+  E.part_room = room > 0 ? (int)room : 1;
   E.applied = l;
 }
 
@@ -392,7 +472,10 @@ static void run_timers(int64_t now) {
 
 static int wait_ms(int64_t now) {
   int64_t due = -1;
-  if (E.curl_due_ms >= 0) due = E.curl_due_ms;
+  for (int i = 0; i < HL_ENGINE_PARTS; i++) {
+    int64_t d = E.parts[i].curl_due_ms;
+    if (d >= 0 && (due < 0 || d < due)) due = d;
+  }
   if (E.n_heap > 0 && (due < 0 || E.heap[0]->due_ms_ < due)) due = E.heap[0]->due_ms_;
   if (due < 0) return -1;
   int64_t d = due - now;
@@ -407,7 +490,7 @@ static void *loop_main(void *arg) {
     int n = epoll_wait(E.epfd, evs, HL_ENGINE_EVENTS, wait_ms(hl__engine_now_ms()));
     if (n < 0 && errno != EINTR) n = 0;
     for (int i = 0; i < n; i++) {
-      if (evs[i].data.fd == E.evfd) {
+      if (evs[i].data.u64 == EVFD_TAG) {
         run_tasks();
         continue;
       }
@@ -415,18 +498,22 @@ static void *loop_main(void *arg) {
       if (evs[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
       if (evs[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
       if (evs[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
-      socket_action(evs[i].data.fd, mask);
+      uint64_t tag = evs[i].data.u64;
+      socket_action(&E.parts[tag >> 32], (curl_socket_t)(uint32_t)tag, mask);
     }
     int64_t now = hl__engine_now_ms();
-    if (E.curl_due_ms >= 0 && E.curl_due_ms <= now) {
-      E.curl_due_ms = -1;
-      socket_action(CURL_SOCKET_TIMEOUT, 0);
+    for (int i = 0; i < HL_ENGINE_PARTS; i++) {
+      part *pt = &E.parts[i];
+      if (pt->curl_due_ms >= 0 && pt->curl_due_ms <= now) {
+        pt->curl_due_ms = -1;
+        socket_action(pt, CURL_SOCKET_TIMEOUT, 0);
+      }
     }
-    read_done();
+    read_all_done();
     run_timers(now);
     /* Timers and tasks may have added transfers (their kick-off is a curl
      * timeout of 0, seen at the next turn) or finished some. */
-    read_done();
+    read_all_done();
   }
   return NULL;
 }
@@ -449,19 +536,28 @@ hl_status hl__engine_start(void) {
   memset(&E, 0, sizeof E);
   E.epfd = epoll_create1(EPOLL_CLOEXEC);
   E.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  E.multi = curl_multi_init();
-  E.curl_due_ms = -1;
-  pthread_mutex_init(&E.qlock, NULL);
-  struct epoll_event ev = {.events = EPOLLIN, .data.fd = E.evfd};
-  if (E.epfd < 0 || E.evfd < 0 || !E.multi || epoll_ctl(E.epfd, EPOLL_CTL_ADD, E.evfd, &ev) != 0) {
+  bool multis = true;
+  for (int i = 0; i < HL_ENGINE_PARTS; i++) {
+    part *pt = &E.parts[i];
+    pt->curl_due_ms = -1;
+    pt->multi = curl_multi_init();
+    if (!pt->multi) {
+      multis = false;
+      continue;
+    }
+    curl_multi_setopt(pt->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(pt->multi, CURLMOPT_SOCKETDATA, pt);
+    curl_multi_setopt(pt->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(pt->multi, CURLMOPT_TIMERDATA, pt);
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EVFD_TAG};
+  if (E.epfd < 0 || E.evfd < 0 || !multis || epoll_ctl(E.epfd, EPOLL_CTL_ADD, E.evfd, &ev) != 0) {
     st = hl_fail(HL_ERR_NETWORK, "http engine: cannot set up the event loop: %s",
-                 E.multi ? strerror(errno) : "curl_multi_init failed");
+                 multis ? strerror(errno) : "curl_multi_init failed");
     goto fail;
   }
   atomic_store(&fd_budget, current_fd_budget());
   limits_task.fn = limits_task_fn;
-  curl_multi_setopt(E.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(E.multi, CURLMOPT_TIMERFUNCTION, on_timer);
   apply_limits();
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -475,10 +571,10 @@ hl_status hl__engine_start(void) {
   atomic_store_explicit(&started, true, memory_order_release);
   goto out;
 fail:
-  if (E.multi) curl_multi_cleanup(E.multi);
+  for (int i = 0; i < HL_ENGINE_PARTS; i++)
+    if (E.parts[i].multi) curl_multi_cleanup(E.parts[i].multi);
   if (E.epfd >= 0) close(E.epfd);
   if (E.evfd >= 0) close(E.evfd);
-  pthread_mutex_destroy(&E.qlock);
   memset(&E, 0, sizeof E);
 out:
   pthread_mutex_unlock(&start_lock);

@@ -1,8 +1,10 @@
 /*
  * providers/engine.h - the process's one event loop for HTTP: a thread
- * driving one libcurl multi handle (so one connection pool, one DNS
- * cache) for every request of every provider, with epoll, an eventfd for
- * wake-ups and a timer heap. No polling interval: the loop sleeps until a
+ * driving the libcurl multi handle of the process's one connection pool
+ * (and DNS cache) for every request of every provider, with epoll, an
+ * eventfd for wake-ups and a timer heap. Beyond ~500 transfers at once the
+ * pool spreads over more multi handles of the same loop (engine.c says
+ * why: libcurl 7.88 scans its connection cache per transfer). No polling interval: the loop sleeps until a
  * socket is ready, a timer is due or another thread posts work.
  *
  * What runs where:

@@ -25,7 +25,9 @@
 
 #include "core/cancel_notify.h"
 #include "providers/engine.h"
+#include "providers/excerpt.h"
 #include "providers/http.h"
+#include "providers/retry_after.h"
 
 /* Streamed bytes the caller has not consumed yet beyond which the
  * transfer is paused (a slow sink must not make the loop buffer a whole
@@ -175,7 +177,12 @@ struct call {
   size_t delivered;          /* of which handed to the caller's sink */
   bool too_large;
   hl_status nomem;           /* buffering failed */
-  long retry_after_ms;       /* -1: none */
+  double retry_after_ms;     /* the server's wish, saturated (retry_after.h); -1: none */
+  double retry_after_refused_ms; /* > 0: a wish beyond the retry cap, not honoured */
+  bool not_http;             /* the reply did not start with an HTTP status line */
+  char head[HL__EXCERPT_BYTES + 2]; /* its first bytes, for the message (one more than
+                                       the excerpt shows, so it marks the cut) */
+  size_t head_len;
   int64_t last_activity;
   char *content_type;
   char *captured;            /* value of req->capture_header, if any */
@@ -302,26 +309,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
     size_t vl = strcspn(v, "\r\n");
     free(x->captured);
     x->captured = strndup(v, vl);
-  } else if (strncasecmp(line, "retry-after-ms:", 15) == 0) {
-    double v = strtod(line + 15, NULL);
-    if (v >= 0) x->retry_after_ms = (long)v;
-  } else if (strncasecmp(line, "retry-after:", 12) == 0) {
-    char *end;
-    const char *v = line + 12;
-    while (*v == ' ' || *v == '\t') v++;
-    double secs = strtod(v, &end);
-    if (end != v && secs >= 0) {
-      if (x->retry_after_ms < 0) x->retry_after_ms = (long)(secs * 1000.0);
-    } else {
-      /* An HTTP date: wait until then. */
-      char *crlf = strpbrk((char *)v, "\r\n");
-      if (crlf) *crlf = '\0';
-      time_t when = curl_getdate(v, NULL);
-      if (when > 0 && x->retry_after_ms < 0) {
-        time_t now = time(NULL);
-        x->retry_after_ms = when > now ? (long)(when - now) * 1000 : 0;
-      }
-    }
+    return len;
+  }
+  /* OpenAI's retry-after-ms is more precise and wins over Retry-After. */
+  if (strncasecmp(line, "retry-after-ms:", 15) == 0) {
+    double v = hl__retry_after_ms_header(line + 15);
+    if (v >= 0) x->retry_after_ms = v;
+  } else if (strncasecmp(line, "retry-after:", 12) == 0 && x->retry_after_ms < 0) {
+    x->retry_after_ms = hl__retry_after_ms(line + 12, time(NULL));
   }
   return len;
 }
@@ -367,6 +362,18 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
     x->status_known = true;
     x->stream_body = x->req->on_data && x->status >= 200 && x->status < 300;
+    /* Body bytes without a status line: curl took the reply for HTTP/0.9
+     * (allowed only so that these bytes reach us to be named). */
+    x->not_http = x->status == 0;
+  }
+  if (x->not_http) {
+    /* Keep what arrived for the message and stop at once: nothing of it is
+     * ever taken as an answer, and a server of another protocol may well
+     * keep the connection open without sending more. */
+    size_t n = len < sizeof x->head - 1 ? len : sizeof x->head - 1;
+    memcpy(x->head, data, n);
+    x->head_len = n;
+    return 0;
   }
   size_t cap = x->opts.max_response_bytes;
   if (cap && x->received + len > cap) {
@@ -417,11 +424,15 @@ static bool curl_code_retryable(CURLcode rc) {
   }
 }
 
+static long retry_cap_ms(const hl__http_options *o) {
+  return o->retry_max_ms > 0 ? o->retry_max_ms : 60000;
+}
+
 /* How long to wait before retry number `retry` (1 = the first retry).
  * retry_after_ms >= 0 is the server's Retry-After. */
-static long backoff_ms(const hl__http_options *o, int retry, long retry_after_ms) {
-  long cap = o->retry_max_ms > 0 ? o->retry_max_ms : 60000;
-  if (retry_after_ms >= 0) return retry_after_ms < cap ? retry_after_ms : cap;
+static long backoff_ms(const hl__http_options *o, int retry, double retry_after_ms) {
+  long cap = retry_cap_ms(o);
+  if (retry_after_ms >= 0) return retry_after_ms < (double)cap ? (long)retry_after_ms : cap;
   double d = (double)(o->retry_base_ms > 0 ? o->retry_base_ms : 0);
   for (int i = 1; i < retry && d < cap; i++) d *= 2;
   if (d > cap) d = cap;
@@ -442,6 +453,8 @@ static void reset_attempt(call *c) {
   c->received = c->delivered = 0;
   c->nomem = HL_OK;
   c->retry_after_ms = -1;
+  c->not_http = false;
+  c->head_len = 0;
   c->errbuf[0] = '\0';
 }
 
@@ -488,6 +501,20 @@ static bool classify_failure(call *c, CURLcode rc, long request_bytes, hl_status
     set_msg(c, "%s: out of memory buffering the response from %s", c->what, c->url);
     return false;
   }
+  if (c->not_http) {
+    char quote[HL__EXCERPT_BYTES * 4 + 16];
+    hl__excerpt(quote, sizeof quote, c->head, c->head_len, c->req->secret);
+    *st = HL_ERR_PROVIDER;
+    set_msg(c, "%s: %s did not answer in HTTP: it sent %s", c->what, c->url, quote);
+    return false;
+  }
+  /* A server that answered something curl could not read as HTTP (the
+   * request left, so the URL itself was fine). */
+  if (rc == CURLE_WEIRD_SERVER_REPLY || (rc == CURLE_UNSUPPORTED_PROTOCOL && request_bytes > 0)) {
+    *st = HL_ERR_PROVIDER;
+    set_msg(c, "%s: %s did not answer in valid HTTP: %s", c->what, c->url, detail);
+    return false;
+  }
   if (c->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
     *st = HL_ERR_TOO_LARGE;
     set_msg(c, "%s: response from %s larger than the cap of %zu bytes", c->what, c->url,
@@ -532,6 +559,14 @@ static void on_done(CURL *easy, CURLcode rc, void *user) {
 
   if (rc == CURLE_OK && c->nomem == HL_OK) {
     if (hl__http_status_retryable(c->status) && can_retry) {
+      /* A server asking for longer than the retry cap is not kept waiting
+       * on (three capped waits would hold the call for minutes): its
+       * answer is final now and carries the wish for the message. */
+      if (c->retry_after_ms > (double)retry_cap_ms(&c->opts)) {
+        c->retry_after_refused_ms = c->retry_after_ms;
+        finish(c, HL_OK);
+        return;
+      }
       retry_later(c, backoff_ms(&c->opts, c->attempt, c->retry_after_ms));
       return;
     }
@@ -590,6 +625,9 @@ static void start_attempt(call *c) {
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  /* A reply that is not HTTP then reaches on_body with status 0, which
+   * names it in the error instead of curl's "HTTP/0.9 when not allowed". */
+  curl_easy_setopt(e, CURLOPT_HTTP09_ALLOWED, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, pool.dns_cache_seconds);
   /* Over TLS the server may offer HTTP/2: wait for that connection and
@@ -757,8 +795,7 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
   if (sink_st != HL_OK) {
     st = sink_st; /* the sink's own message stays */
     /* A sink may end a stream on purpose once it has what it needs (MCP):
-     * what the headers said is still the caller's. */
-    resp->status = c->status;
+     * the header it asked for is still the caller's. */
     resp->captured = c->captured;
     c->captured = NULL;
   } else if (c->st != HL_OK) {
@@ -766,6 +803,7 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
   } else {
     st = HL_OK;
     resp->status = c->status;
+    resp->retry_after_refused_ms = c->retry_after_refused_ms;
     resp->content_type = c->content_type;
     c->content_type = NULL;
     resp->captured = c->captured;

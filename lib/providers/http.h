@@ -14,7 +14,11 @@
  *  - retries with exponential backoff and jitter on connection errors and
  *    on 408/409/429/5xx, honouring Retry-After / retry-after-ms, never on
  *    other 4xx and never once streamed bytes reached the caller; the wait
- *    is a timer of the loop, not a sleeping thread;
+ *    is a timer of the loop, not a sleeping thread; a server that asks to
+ *    wait longer than retry_max_ms gets no retry: its answer comes back at
+ *    once (retry_after_refused_ms says what it asked);
+ *  - a reply that is not HTTP is an HL_ERR_PROVIDER error quoting its
+ *    first bytes (not a "bad URL");
  *  - a response size cap;
  *  - cancellation from another thread without polling:
  *    hl__http_cancel_all() and hl_agent_cancel() (through
@@ -22,16 +26,14 @@
  *    serves and ends the cancelled ones at once;
  *  - secrets (API keys) redacted from every message it produces.
  *
- * Which thread runs what: libcurl, the header parsing, buffering of
- * whole bodies, timers and retries run on the loop thread. The streaming
- * sink (on_data) and the cancellation predicate's owner code run as
- * follows: on_data always runs on the thread that called
- * hl__http_request_send(): the loop hands it the bytes (pausing the
- * transfer beyond 1 MiB not yet consumed), so decoders, observers and
- * token callbacks never run on the loop thread. The `cancelled`
- * predicate runs on the loop thread (it must be thread-safe, as
- * hl_context_cancelled() is) when a cancellation was announced, before
- * each attempt and before each retry.
+ * Which thread runs what: libcurl, header parsing, buffering of whole
+ * bodies, timers and retries run on the loop thread. The streaming sink
+ * (on_data) always runs on the thread that called hl__http_request_send():
+ * the loop hands it the bytes (pausing the transfer while 1 MiB waits
+ * unconsumed), so decoders, observers and token callbacks never run on
+ * the loop thread. The `cancelled` predicate runs on the loop thread (it
+ * must be thread-safe, as hl_context_cancelled() is) when a cancellation
+ * is announced, before each attempt and before each retry.
  *
  * Internal to the library; tests and bench/ use it directly.
  *
@@ -108,6 +110,10 @@ typedef struct hl__http_response {
   size_t body_len;
   char *content_type;        /* malloc'd or NULL */
   int attempts;              /* how many requests were sent */
+  /* > 0: the final answer was retryable but asked (Retry-After or
+   * retry-after-ms) to wait this many ms, more than retry_max_ms, so it
+   * was not retried; 0 otherwise. */
+  double retry_after_refused_ms;
   char *captured;            /* value of req->capture_header (malloc'd) or NULL */
 } hl__http_response;
 

@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "hookline/json.h"
 #include "hookline/observer.h"
+#include "providers/excerpt.h"
 #include "providers/llm.h"
+#include "providers/retry_after.h"
 
 hl_status hl__buf_append(hl__buf *b, const char *s, size_t n) {
   if (b->len + n + 1 > b->cap) {
@@ -210,13 +213,52 @@ static hl_status finish(hl__llm *l, hl_context *ctx, double start_ms, const cJSO
 /* Sending                                                             */
 /* ------------------------------------------------------------------ */
 
+/* The first bytes of a streamed body, kept to show what came back when it
+ * turns out not to be an event stream. */
+typedef struct body_head {
+  char bytes[HL__EXCERPT_BYTES + 1]; /* one more: the excerpt marks a cut */
+  size_t len;
+} body_head;
+
 typedef struct sse_sink {
   hl__sse parser;
+  body_head *head;
 } sse_sink;
 
 static hl_status sink_data(const char *data, size_t len, void *user) {
   sse_sink *s = user;
+  size_t room = sizeof s->head->bytes - s->head->len;
+  size_t n = len < room ? len : room;
+  memcpy(s->head->bytes + s->head->len, data, n);
+  s->head->len += n;
   return hl__sse_feed(&s->parser, data, len);
+}
+
+/* Does the Content-Type say server-sent events? */
+static bool is_event_stream(const char *content_type) {
+  if (!content_type) return false;
+  while (*content_type == ' ') content_type++;
+  return strncasecmp(content_type, "text/event-stream", 17) == 0;
+}
+
+/* The message for a 2xx answer to a streaming request that could not be
+ * read as a stream and is not labelled as one (an HTML page from a proxy,
+ * a JSON body from a server that ignored "stream"): name the content type
+ * and show how the body starts, instead of "the stream ended early". */
+static hl_status not_an_event_stream(const hl__llm *l, const char *path,
+                                     const hl__http_response *resp, const body_head *head) {
+  char url[512], raw[600], ctype[200], start[HL__EXCERPT_BYTES * 4 + 16];
+  snprintf(raw, sizeof raw, "%s%s", l->base_url, path);
+  hl__redact_into(url, sizeof url, raw, l->api_key);
+  if (resp->content_type)
+    hl__excerpt(ctype, sizeof ctype, resp->content_type, strlen(resp->content_type), l->api_key);
+  else
+    snprintf(ctype, sizeof ctype, "(none)");
+  hl__excerpt(start, sizeof start, head->bytes, head->len, l->api_key);
+  return hl_fail(HL_ERR_PROVIDER,
+                 "%s: the answer from %s to a streaming request is not an event stream: "
+                 "HTTP %ld with Content-Type %s, starting %s",
+                 l->name, url, resp->status, ctype, start);
 }
 
 static bool ctx_cancelled(void *user) { return hl_context_cancelled(user); }
@@ -256,7 +298,7 @@ static void error_text(const char *body, char *out, size_t size) {
  */
 static hl_status send_payload(hl__llm *l, hl_context *ctx, const char *path,
                               const char *const *auth, size_t n_auth, const cJSON *payload,
-                              hl__sse_event_fn on_event, void *event_user,
+                              hl__sse_event_fn on_event, void *event_user, body_head *head,
                               hl__http_response *resp) {
   char *body = cJSON_PrintUnformatted(payload);
   if (!body) return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
@@ -291,6 +333,7 @@ static hl_status send_payload(hl__llm *l, hl_context *ctx, const char *path,
   if (on_event) {
     hl__sse_init(&sink.parser, on_event, event_user,
                  hl__http_get_options(l->http)->max_response_bytes);
+    sink.head = head;
     hr.on_data = sink_data;
     hr.data_user = &sink;
   }
@@ -313,9 +356,19 @@ static hl_status send_payload(hl__llm *l, hl_context *ctx, const char *path,
     else if (resp->status == 429) mapped = HL_ERR_RATE_LIMIT;
     char attempts[48] = "";
     if (resp->attempts > 1) snprintf(attempts, sizeof attempts, " (after %d attempts)", resp->attempts);
+    char wish[160] = "";
+    if (resp->retry_after_refused_ms > 0) {
+      char asked[48], most[48];
+      long max_ms = hl__http_get_options(l->http)->retry_max_ms;
+      hl__retry_after_format(asked, sizeof asked, resp->retry_after_refused_ms);
+      /* 0 stands for http.c's default cap of 60 s. */
+      hl__retry_after_format(most, sizeof most, max_ms > 0 ? (double)max_ms : 60000.0);
+      snprintf(wish, sizeof wish, " (server asked to retry after %s s, more than the %s s maximum)",
+               asked, most);
+    }
     char msg[1400];
-    snprintf(msg, sizeof msg, "%s: HTTP %ld from %s%s%s%s", l->name, resp->status, redacted_url,
-             attempts, text[0] ? ": " : "", text);
+    snprintf(msg, sizeof msg, "%s: HTTP %ld from %s%s%s%s%s", l->name, resp->status, redacted_url,
+             attempts, wish, text[0] ? ": " : "", text);
     char safe[1400];
     hl__redact_into(safe, sizeof safe, msg, l->api_key);
     st = hl_fail(mapped, "%s", safe);
@@ -395,9 +448,16 @@ static hl_status complete_stream(hl__llm *l, const hl__llm_wire *w, hl_context *
   s->ctx = ctx;
   s->r = hl_response_new();
   hl_status st = s->r ? HL_OK : hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  body_head head = {.len = 0};
   if (st == HL_OK)
-    st = send_payload(l, ctx, w->path, auth, n_auth, payload, w->stream_event, s, resp);
+    st = send_payload(l, ctx, w->path, auth, n_auth, payload, w->stream_event, s, &head, resp);
   if (st == HL_OK) st = w->stream_assemble(s, out);
+  /* A stream that could not be read, from an answer not labelled as one:
+   * what came back says more than how the parse failed. A well-formed
+   * stream with a wrong label is still accepted. */
+  if (st == HL_ERR_PROVIDER && resp->status >= 200 && resp->status < 300 &&
+      !is_event_stream(resp->content_type))
+    st = not_an_event_stream(l, w->path, resp, &head);
   w->stream_free(s);
   hl_response_free(s->r);
   free(s);
@@ -409,12 +469,19 @@ static hl_status complete_stream(hl__llm *l, const hl__llm_wire *w, hl_context *
 static hl_status complete_plain(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
                                 const char *const *auth, size_t n_auth, const cJSON *payload,
                                 hl__http_response *resp, cJSON **data, hl_response **out) {
-  hl_status st = send_payload(l, ctx, w->path, auth, n_auth, payload, NULL, NULL, resp);
+  hl_status st = send_payload(l, ctx, w->path, auth, n_auth, payload, NULL, NULL, NULL, resp);
   if (st != HL_OK) return st;
   if (hl_json_parse(resp->body ? resp->body : "", resp->body ? resp->body_len : 0, data) != HL_OK) {
-    char why[512];
+    char why[512], ctype[200], start[HL__EXCERPT_BYTES * 4 + 16];
     snprintf(why, sizeof why, "%s", hl_last_error());
-    return hl_fail(HL_ERR_PROVIDER, "%s: response body is not valid JSON: %s", l->name, why);
+    if (resp->content_type)
+      hl__excerpt(ctype, sizeof ctype, resp->content_type, strlen(resp->content_type), l->api_key);
+    else
+      snprintf(ctype, sizeof ctype, "(none)");
+    hl__excerpt(start, sizeof start, resp->body, resp->body ? resp->body_len : 0, l->api_key);
+    return hl_fail(HL_ERR_PROVIDER,
+                   "%s: response body is not valid JSON: %s (Content-Type %s, starting %s)",
+                   l->name, why, ctype, start);
   }
   return w->decode(l, *data, out);
 }

@@ -7,8 +7,8 @@
  *
  * Thread-safety: an hl__llm is configured (set_*, add_header) before its
  * first request; after that hl__llm_complete() runs on any number of
- * threads at once (each call has its own state and its own pooled http
- * slot; the pool is locked inside http.c).
+ * threads at once (each call has its own state; the requests share the
+ * process's event loop and connection pool, see http.h).
  */
 #ifndef HL_PROVIDERS_LLM_H
 #define HL_PROVIDERS_LLM_H

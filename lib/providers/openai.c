@@ -208,10 +208,14 @@ static hl_finish_reason finish_of(const char *s) {
   return HL_FINISH_UNKNOWN;
 }
 
+/* A count that is not a whole number from 0 to 2^53 (negative, fractional,
+ * 1e300: server-controlled) is ignored like an absent one: 0. The answer
+ * itself is not lost over a bad statistic (documented in openai.h). */
 static void usage_of(const cJSON *u, hl_usage *out) {
   if (!cJSON_IsObject(u)) return;
-  out->input_tokens = (int64_t)hl_json_get_number(u, "prompt_tokens", 0);
-  out->output_tokens = (int64_t)hl_json_get_number(u, "completion_tokens", 0);
+  int64_t n;
+  out->input_tokens = hl__json_token_count(hl_json_get(u, "prompt_tokens"), &n) ? n : 0;
+  out->output_tokens = hl__json_token_count(hl_json_get(u, "completion_tokens"), &n) ? n : 0;
 }
 
 /* "error" inside a 2xx body or a stream chunk. */
@@ -336,7 +340,12 @@ static hl_status stream_tool_delta(oa_stream *s, const cJSON *tc, size_t positio
   const char *args = hl_json_get_string(fn, "arguments");
   if (id && *id && !c->id && hl__llm_strdup(id, &c->id) != HL_OK) return HL_ERR_NOMEM;
   if (name && *name && !c->name && hl__llm_strdup(name, &c->name) != HL_OK) return HL_ERR_NOMEM;
-  if (args) return hl__buf_append(&c->args, args, strlen(args));
+  if (args) {
+    hl_status st = hl__buf_append(&c->args, args, strlen(args));
+    if (st == HL_OK && *args && s->base.ctx)
+      st = hl_context_emit_tool_delta(s->base.ctx, k, c->id, c->name, args);
+    return st;
+  }
   /* A server that sends the arguments as an object in one piece. */
   const cJSON *obj = hl_json_get(fn, "arguments");
   if (cJSON_IsObject(obj)) {
@@ -371,7 +380,7 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   const char *text = hl_json_get_string(delta, "content");
   if (st == HL_OK && text && *text) {
     st = hl__buf_append(&s->text, text, strlen(text));
-    if (st == HL_OK && s->base.ctx) hl_context_emit_delta(s->base.ctx, text);
+    if (st == HL_OK && s->base.ctx) st = hl_context_emit_delta(s->base.ctx, text);
   }
   const cJSON *tc;
   size_t pos = 0;

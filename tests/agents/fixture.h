@@ -97,17 +97,18 @@ static inline void fx_trace_clear(fx_trace *t)
 }
 
 /* before_agent hook: records "<branch>" in the fx_trace given as user_data. */
-static inline hl_hook_action fx_record_agent(hl_context *ctx, char **answer, void *ud)
-{
+static inline hl_hook_action fx_record_agent(hl_context *ctx, const hl_before_agent_args *in_, hl_before_agent_out *out_, void *ud) {  /* v1 names */
+  char **answer = &out_->answer;
+  (void)in_;
   (void)answer;
   fx_trace_add(ud, "%s%s", hl_context_branch(ctx), "");
   return HL_HOOK_CONTINUE;
 }
 
 /* before_model hook: records "model <branch>". */
-static inline hl_hook_action fx_record_model(hl_context *ctx, hl_request *req,
-                                             hl_response **resp, void *ud)
-{
+static inline hl_hook_action fx_record_model(hl_context *ctx, const hl_before_model_args *in_, hl_before_model_out *out_, void *ud) {  /* v1 names */
+  hl_request *req = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **resp = &out_->response;
   (void)req;
   (void)resp;
   fx_trace_add(ud, "model %s%s", hl_context_branch(ctx), "");
@@ -115,9 +116,11 @@ static inline hl_hook_action fx_record_model(hl_context *ctx, hl_request *req,
 }
 
 /* before_tool hook: records "tool <branch> <name>". */
-static inline hl_hook_action fx_record_tool(hl_context *ctx, const hl_tool_call *call,
-                                            cJSON **args, cJSON **result, void *ud)
-{
+static inline hl_hook_action fx_record_tool(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)args;
   (void)result;
   fx_trace_add(ud, "tool %s %s", hl_context_branch(ctx), call->name);

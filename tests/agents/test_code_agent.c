@@ -18,9 +18,11 @@ static hl_status add_fn(hl_context *ctx, const cJSON *args, cJSON **result, void
 
 /* before_tool hook on the code agent: doubles "b" for add calls made from
  * JavaScript, proving they take the hooked path. */
-static hl_hook_action double_b(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                               cJSON **result, void *ud)
-{
+static hl_hook_action double_b(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)result;
   fx_trace_add(ud, "tool %s %s", hl_context_branch(ctx), call->name);
   if (strcmp(call->name, "add") != 0)
@@ -55,7 +57,7 @@ static void code_agent_runs_tools_from_javascript(void)
   hl_agent_add_tool(coder, add);
   hl_tool_unref(add);
   fx_trace trace = FX_TRACE_INIT;
-  hl_hooks_add_before_tool(hl_agent_hooks(coder), "double", double_b, &trace);
+  hl_hooks_add_before_tool(hl_agent_hooks(coder), "double", HL_HOOK_OBSERVE, double_b, &trace);
 
   CHECK_RUN(coder, NULL, "compute", "The answer is 15.");
   CHECK_INT(atomic_load(&calls), 3);

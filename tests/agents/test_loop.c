@@ -41,7 +41,7 @@ static void loop_ends_when_tool_escalates(void)
   fx_adopt(loop, writer);
   fx_adopt(loop, reviewer);
   fx_trace trace = FX_TRACE_INIT;
-  hl_hooks_add_before_agent(hl_agent_hooks(loop), "trace", fx_record_agent, &trace);
+  hl_hooks_add_before_agent(hl_agent_hooks(loop), "trace", HL_HOOK_OBSERVE, fx_record_agent, &trace);
   hl_observer *events = hl_observer_collecting();
   hl_agent_add_observer(loop, events);
   hl_session *s = hl_session_new(NULL, NULL, NULL);
@@ -82,9 +82,9 @@ static void loop_stops_at_max_iterations(void)
 }
 
 /* after_agent hook on the critic: "LGTM" ends the loop. */
-static hl_hook_action escalate_on_lgtm(hl_context *ctx, const char *answer,
-                                       char **replacement, void *ud)
-{
+static hl_hook_action escalate_on_lgtm(hl_context *ctx, const hl_after_agent_args *in_, hl_after_agent_out *out_, void *ud) {  /* v1 names */
+  const char *answer = in_->answer;
+  char **replacement = &out_->answer;
   (void)replacement;
   (void)ud;
   if (answer && strstr(answer, "LGTM"))
@@ -98,7 +98,7 @@ static void loop_ends_when_hook_escalates_mid_iteration(void)
   hl_agent *loop = hl_loop_agent_new("hooked", 10, HL_WORKFLOW_INPUT_SAME);
   fx_adopt(loop, fx_llm("writer", (const char *[]){"d1", "d2", "d3", NULL}, &pw));
   hl_agent *critic = fx_llm("critic", (const char *[]){"meh", "LGTM", "x", NULL}, &pc);
-  hl_hooks_add_after_agent(hl_agent_hooks(critic), "lgtm", escalate_on_lgtm, NULL);
+  hl_hooks_add_after_agent(hl_agent_hooks(critic), "lgtm", HL_HOOK_OBSERVE, escalate_on_lgtm, NULL);
   fx_adopt(loop, critic);
   fx_adopt(loop, fx_llm("tail", (const char *[]){"t1", "t2", NULL}, &pt));
   hl_session *s = hl_session_new(NULL, NULL, NULL);
@@ -121,7 +121,7 @@ static void inner_loop_escalation_does_not_end_outer_loop(void)
   hl_agent *outer = hl_loop_agent_new("outer", 2, HL_WORKFLOW_INPUT_SAME);
   hl_agent *inner = hl_loop_agent_new("inner", 5, HL_WORKFLOW_INPUT_SAME);
   hl_agent *quick = fx_llm("quick", (const char *[]){"LGTM", "LGTM", NULL}, &pi);
-  hl_hooks_add_after_agent(hl_agent_hooks(quick), "lgtm", escalate_on_lgtm, NULL);
+  hl_hooks_add_after_agent(hl_agent_hooks(quick), "lgtm", HL_HOOK_OBSERVE, escalate_on_lgtm, NULL);
   fx_adopt(inner, quick);
   fx_adopt(outer, inner);
   fx_adopt(outer, fx_llm("after", (const char *[]){"a1", "a2", NULL}, &po));
@@ -138,7 +138,7 @@ static void loop_failing_child_stops_it(void)
   char *ans = NULL;
   CHECK_INT(hl_agent_run(loop, NULL, "go", &ans), HL_ERR_PROVIDER);
   CHECK(ans == NULL);
-  CHECK_CONTAINS(hl_agent_errmsg(loop), "once");
+  CHECK_CONTAINS(hl_last_error(), "once");
   hl_agent_unref(loop);
   CHECK(hl_loop_agent_new("zero", 0, HL_WORKFLOW_INPUT_SAME) == NULL);
   CHECK_INT(hl_last_status(), HL_ERR_INVALID);

@@ -67,11 +67,11 @@ static void nesting_three_levels_hooks_fire_at_every_level(void)
   REQUIRE(team && refine);
   fx_trace top = FX_TRACE_INIT, mid = FX_TRACE_INIT, low = FX_TRACE_INIT;
   /* Hooks at three levels: each sees its own subtree. */
-  hl_hooks_add_before_agent(hl_agent_hooks(app), "top", fx_record_agent, &top);
-  hl_hooks_add_before_model(hl_agent_hooks(app), "top", fx_record_model, &top);
-  hl_hooks_add_before_tool(hl_agent_hooks(app), "top", fx_record_tool, &top);
-  hl_hooks_add_before_agent(hl_agent_hooks(team), "mid", fx_record_agent, &mid);
-  hl_hooks_add_before_model(hl_agent_hooks(refine), "low", fx_record_model, &low);
+  hl_hooks_add_before_agent(hl_agent_hooks(app), "top", HL_HOOK_OBSERVE, fx_record_agent, &top);
+  hl_hooks_add_before_model(hl_agent_hooks(app), "top", HL_HOOK_OBSERVE, fx_record_model, &top);
+  hl_hooks_add_before_tool(hl_agent_hooks(app), "top", HL_HOOK_OBSERVE, fx_record_tool, &top);
+  hl_hooks_add_before_agent(hl_agent_hooks(team), "mid", HL_HOOK_OBSERVE, fx_record_agent, &mid);
+  hl_hooks_add_before_model(hl_agent_hooks(refine), "low", HL_HOOK_OBSERVE, fx_record_model, &low);
   hl_observer *events = hl_observer_collecting();
   hl_agent_add_observer(app, events);
 
@@ -137,7 +137,7 @@ static void workflow_as_tool_of_llm_agent(void)
   fx_adopt(pipeline, fx_llm("drafter", (const char *[]){"a draft", NULL}, NULL));
   fx_adopt(pipeline, fx_llm("reviewer", (const char *[]){"reviewed draft", NULL}, &pr));
   hl_agent_set_description(pipeline, "Drafts and reviews a text.");
-  hl_tool *tool = hl_agent_as_tool(pipeline, NULL);
+  hl_tool *tool = hl_agent_as_tool(pipeline, NULL, NULL);
   REQUIRE(tool);
   CHECK_STR(hl_tool_name(tool), "pipeline");
   hl_agent_unref(pipeline);   /* the tool holds it */
@@ -150,7 +150,7 @@ static void workflow_as_tool_of_llm_agent(void)
   hl_agent_add_tool(boss, tool);
   hl_tool_unref(tool);
   fx_trace trace = FX_TRACE_INIT;
-  hl_hooks_add_before_agent(hl_agent_hooks(boss), "trace", fx_record_agent, &trace);
+  hl_hooks_add_before_agent(hl_agent_hooks(boss), "trace", HL_HOOK_OBSERVE, fx_record_agent, &trace);
   CHECK_RUN(boss, NULL, "need a haiku", "Here it is.");
   CHECK_INT(fx_trace_count(&trace, "boss"), 1);
   CHECK_INT(fx_trace_count(&trace, "boss/pipeline"), 1);

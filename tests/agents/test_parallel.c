@@ -74,7 +74,7 @@ static void parallel_children_overlap_and_results_gathered(void)
   fx_adopt(par, meeting_child("papers", "paper notes", &m, NULL));
   fx_adopt(par, meeting_child("news", "news notes", &m, NULL));
   fx_trace trace = FX_TRACE_INIT;
-  hl_hooks_add_before_tool(hl_agent_hooks(par), "trace", fx_record_tool, &trace);
+  hl_hooks_add_before_tool(hl_agent_hooks(par), "trace", HL_HOOK_OBSERVE, fx_record_tool, &trace);
 
   hl_session *s = hl_session_new(NULL, NULL, NULL);
   hl_session_add_message(s, hl_message_new_text(HL_ROLE_USER, "earlier chat"));
@@ -163,12 +163,13 @@ static void parallel_all_failing_returns_first_error(void)
   char *ans = NULL;
   CHECK_INT(hl_agent_run(par, NULL, "go", &ans), HL_ERR_PROVIDER);
   CHECK(ans == NULL);
-  CHECK_CONTAINS(hl_agent_errmsg(par), "\"x\"");
+  CHECK_CONTAINS(hl_last_error(), "\"x\"");
   hl_agent_unref(par);
 }
 
-static hl_hook_action abort_hook(hl_context *ctx, char **answer, void *ud)
-{
+static hl_hook_action abort_hook(hl_context *ctx, const hl_before_agent_args *in_, hl_before_agent_out *out_, void *ud) {  /* v1 names */
+  char **answer = &out_->answer;
+  (void)in_;
   (void)ctx;
   (void)answer;
   (void)ud;
@@ -179,13 +180,13 @@ static void parallel_hook_abort_stops_the_run(void)
 {
   hl_agent *par = hl_parallel_agent_new("abortive", HL_RUN_ISOLATED);
   hl_agent *victim = fx_llm("victim", (const char *[]){"v", NULL}, NULL);
-  hl_hooks_add_before_agent(hl_agent_hooks(victim), "no", abort_hook, NULL);
+  hl_hooks_add_before_agent(hl_agent_hooks(victim), "no", HL_HOOK_DECIDE, abort_hook, NULL);
   fx_adopt(par, fx_llm("fine", (const char *[]){"f", NULL}, NULL));
   fx_adopt(par, victim);
   char *ans = NULL;
   CHECK_INT(hl_agent_run(par, NULL, "go", &ans), HL_ERR_ABORTED);
   CHECK(ans == NULL);
-  CHECK_CONTAINS(hl_agent_errmsg(par), "policy says no");
+  CHECK_CONTAINS(hl_last_error(), "policy says no");
   hl_agent_unref(par);
 }
 
@@ -198,8 +199,9 @@ typedef struct gate {
   int waiting;
 } gate;
 
-static hl_hook_action arrive(hl_context *ctx, hl_request *req, hl_response **resp, void *ud)
-{
+static hl_hook_action arrive(hl_context *ctx, const hl_before_model_args *in_, hl_before_model_out *out_, void *ud) {  /* v1 names */
+  hl_request *req = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **resp = &out_->response;
   (void)ctx;
   (void)req;
   (void)resp;
@@ -235,7 +237,7 @@ static void parallel_cancel_reaches_children(void)
     fx_adopt(par, child);
   }
   gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-  hl_hooks_add_before_model(hl_agent_hooks(par), "gate", arrive, &g);
+  hl_hooks_add_before_model(hl_agent_hooks(par), "gate", HL_HOOK_OBSERVE, arrive, &g);
   runner r = {par, HL_OK, NULL};
   pthread_t th;
   REQUIRE(pthread_create(&th, NULL, run_main, &r) == 0);

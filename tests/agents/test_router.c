@@ -59,7 +59,7 @@ static void router_picks_by_model_answer(void)
   desk_open(&d, "general", (const char *[]){"billing", NULL});
   REQUIRE(d.router);
   fx_trace trace = FX_TRACE_INIT;
-  hl_hooks_add_before_model(hl_agent_hooks(d.router), "trace", fx_record_model, &trace);
+  hl_hooks_add_before_model(hl_agent_hooks(d.router), "trace", HL_HOOK_OBSERVE, fx_record_model, &trace);
   CHECK_RUN(d.router, NULL, "I was charged twice", "billing here");
   CHECK_INT(hl_scripted_request_count(d.selector), 1);
   CHECK_INT(hl_scripted_request_count(d.billing), 1);
@@ -113,12 +113,12 @@ static void router_without_fallback_reports_not_found(void)
   char *ans = NULL;
   CHECK_INT(hl_agent_run(d.router, NULL, "hm", &ans), HL_ERR_NOT_FOUND);
   CHECK(ans == NULL);
-  CHECK_CONTAINS(hl_agent_errmsg(d.router), "nobody");
+  CHECK_CONTAINS(hl_last_error(), "nobody");
   desk_close(&d);
   /* A fallback that is not a sub-agent is reported as such. */
   desk_open(&d, "ghost", (const char *[]){"nobody", NULL});
   CHECK_INT(hl_agent_run(d.router, NULL, "hm", &ans), HL_ERR_NOT_FOUND);
-  CHECK_CONTAINS(hl_agent_errmsg(d.router), "ghost");
+  CHECK_CONTAINS(hl_last_error(), "ghost");
   desk_close(&d);
   CHECK(hl_router_agent_new("r", NULL, NULL, NULL) == NULL);
   CHECK_INT(hl_last_status(), HL_ERR_INVALID);

@@ -20,7 +20,7 @@ static void sequential_runs_children_in_order(void)
   fx_adopt(seq, c);
   CHECK_INT(hl_agent_sub_agent_count(seq), 3);
   fx_trace trace = FX_TRACE_INIT;
-  hl_hooks_add_before_agent(hl_agent_hooks(seq), "trace", fx_record_agent, &trace);
+  hl_hooks_add_before_agent(hl_agent_hooks(seq), "trace", HL_HOOK_OBSERVE, fx_record_agent, &trace);
 
   hl_session *s = hl_session_new(NULL, NULL, NULL);
   CHECK_RUN(seq, s, "topic: owls", "C-out");
@@ -82,7 +82,7 @@ static void sequential_stops_at_failing_child(void)
   char *ans = NULL;
   CHECK_INT(hl_agent_run(seq, NULL, "go", &ans), HL_ERR_PROVIDER);
   CHECK(ans == NULL);
-  CHECK_CONTAINS(hl_agent_errmsg(seq), "broken");
+  CHECK_CONTAINS(hl_last_error(), "broken");
   CHECK_INT(hl_scripted_request_count(pc), 0);
   hl_agent_unref(seq);
 }

@@ -130,6 +130,36 @@ static void equality_ignores_key_order(void) {
   cJSON_Delete(d);
 }
 
+static void equality_is_reflexive_with_duplicate_keys(void) {
+  /* JSON allows duplicate keys; two parses of the same text must compare
+   * equal (schema const/enum and the argument enricher rely on it), and
+   * members with the same key pair up in order. */
+  const char *texts[] = {
+      "{\"a\":1,\"a\":2}",
+      "{\"a\":{\"k\":1,\"k\":[1]},\"b\":0,\"a\":null}",
+      "[{\"x\":\"1\",\"x\":\"2\",\"x\":\"3\"}]",
+  };
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    cJSON *a = NULL, *b = NULL;
+    REQUIRE(hl_json_parse(texts[i], (size_t)-1, &a) == HL_OK);
+    REQUIRE(hl_json_parse(texts[i], (size_t)-1, &b) == HL_OK);
+    if (!hl_json_equal(a, b)) fprintf(stderr, "not equal to itself: %s\n", texts[i]);
+    CHECK(hl_json_equal(a, b));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+  }
+  cJSON *a = NULL, *b = NULL, *c = NULL;
+  REQUIRE(hl_json_parse("{\"a\":1,\"a\":2}", (size_t)-1, &a) == HL_OK);
+  REQUIRE(hl_json_parse("{\"a\":1,\"b\":2}", (size_t)-1, &b) == HL_OK);
+  REQUIRE(hl_json_parse("{\"a\":2,\"a\":1}", (size_t)-1, &c) == HL_OK);
+  CHECK(!hl_json_equal(a, b)); /* same size, other keys */
+  CHECK(!hl_json_equal(b, a));
+  CHECK(!hl_json_equal(a, c)); /* duplicates pair up in order */
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  cJSON_Delete(c);
+}
+
 static void clone_is_deep_and_independent(void) {
   cJSON *a = NULL;
   REQUIRE(hl_json_parse("{\"k\":{\"n\":[1,2,{\"z\":\"w\"}]}}", (size_t)-1, &a) == HL_OK);
@@ -202,6 +232,7 @@ int main(void) {
   RUN(errors_name_the_byte_and_reason);
   RUN(depth_limit_is_exact);
   RUN(equality_ignores_key_order);
+  RUN(equality_is_reflexive_with_duplicate_keys);
   RUN(clone_is_deep_and_independent);
   RUN(utf8_validation);
   RUN(invalid_utf8_in_strings_is_refused);

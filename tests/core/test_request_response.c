@@ -179,6 +179,29 @@ static void usage_accumulates(void) {
   CHECK(acc.cost == 1.0);
 }
 
+/* A usage count is a whole number from 0 to 2^53, the same rule the
+ * providers apply to what their servers send. */
+static void response_usage_counts_are_whole_numbers_up_to_2_53(void) {
+  const char *ok[] = {"0", "7", "9007199254740992", "1e3"};
+  const char *bad[] = {"-1", "1.5", "9007199254740994", "1e300", "\"7\"", "null"};
+  char text[160];
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0] + sizeof bad / sizeof bad[0]; i++) {
+    bool good = i < sizeof ok / sizeof ok[0];
+    const char *n = good ? ok[i] : bad[i - sizeof ok / sizeof ok[0]];
+    snprintf(text, sizeof text,
+             "{\"message\":{\"role\":\"assistant\",\"content\":[]},\"usage\":{\"input_tokens\":%s}}", n);
+    cJSON *j = NULL;
+    REQUIRE(hl_json_parse(text, (size_t)-1, &j) == HL_OK);
+    hl_response *r = NULL;
+    hl_status st = hl_response_from_json(j, &r);
+    if ((st == HL_OK) != good) fprintf(stderr, "input_tokens %s: status %d\n", n, st);
+    CHECK_INT(st, good ? HL_OK : HL_ERR_JSON);
+    if (!good) CHECK_CONTAINS(hl_last_error(), "response.usage.input_tokens: expected a whole number from 0 to 2^53");
+    hl_response_free(r);
+    cJSON_Delete(j);
+  }
+}
+
 static void response_round_trip(void) {
   hl_response *r = hl_response_new_text("It is sunny.");
   REQUIRE(r != NULL);
@@ -245,7 +268,7 @@ static void response_decode_errors(void) {
       {"{\"message\":{\"role\":\"assistant\",\"content\":[]},\"usage\":[]}",
        "response.usage: expected object, got array"},
       {"{\"message\":{\"role\":\"assistant\",\"content\":[]},\"usage\":{\"input_tokens\":-1}}",
-       "response.usage.input_tokens: expected a non-negative integer"},
+       "response.usage.input_tokens: expected a whole number from 0 to 2^53"},
       {"{\"message\":{\"role\":\"assistant\",\"content\":[]},\"usage\":{\"cost\":\"1\"}}",
        "response.usage.cost: expected number, got string"},
       {"{\"message\":{\"role\":\"assistant\",\"content\":[]},\"id\":7}",
@@ -271,6 +294,7 @@ int main(void) {
   RUN(finish_reasons);
   RUN(usage_accumulates);
   RUN(response_round_trip);
+  RUN(response_usage_counts_are_whole_numbers_up_to_2_53);
   RUN(response_without_cost_keeps_none);
   RUN(response_decode_errors);
   return CHECK_EXIT();

@@ -6,7 +6,7 @@
 #include <semaphore.h>
 
 #include "fixture.h"
-#include "agent/context_ref.h" /* internal: keeping a context past its run */
+#include "agent/agent_internal.h" /* internal: keeping a context past its run */
 
 /* ------------------------------------------------------------------ */
 
@@ -143,7 +143,7 @@ static void parallel_tool_calls_overlap_and_keep_model_order(void) {
   hl_tool_unref(meet);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
-  hl_observer_ops ops = {.tool_end = count_tool_end};
+  hl_observer_ops ops = {.size = sizeof ops, .tool_end = count_tool_end};
   hl_observer *counter = hl_observer_new_ops(&ops, &r);
   hl_agent_add_observer(a, counter);
   hl_observer_unref(counter);
@@ -203,7 +203,7 @@ static void max_turns_exceeded_fails_with_max_turns(void) {
   CHECK_INT(hl_agent_run(a, NULL, "loop", &answer), HL_ERR_MAX_TURNS);
   CHECK(answer == NULL);
   CHECK_CONTAINS(hl_last_error(), "turn limit (3)");
-  CHECK_CONTAINS(hl_agent_errmsg(a), "looper");
+  CHECK_CONTAINS(hl_last_error(), "looper");
   CHECK_INT(hl_scripted_request_count(p), 3);
   /* A failed run leaves the session as it was */
   CHECK_INT(hl_session_messages(hl_agent_session(a))->count, 0);
@@ -241,7 +241,7 @@ static void cancel_from_another_thread_stops_run(void) {
   hl_agent *a = make_agent("root", p);
   cancel_state c = {.agent = a};
   sem_init(&c.model_called, 0, 0);
-  hl_observer_ops ops = {.lm_start = signal_lm_start};
+  hl_observer_ops ops = {.size = sizeof ops, .lm_start = signal_lm_start};
   hl_observer *obs = hl_observer_new_ops(&ops, &c);
   hl_agent_add_observer(a, obs);
   pthread_t t;
@@ -300,7 +300,7 @@ static void cancel_reaches_tool_of_child_agent(void) {
   hl_tool *wait = hl_tool_new("wait", "Wait.", wait_for_cancel_fn, &c.started);
   hl_agent_add_tool(helper, wait);
   hl_tool_unref(wait);
-  hl_tool *ht = hl_agent_as_tool(helper, "Helps.");
+  hl_tool *ht = hl_agent_as_tool(helper, "Helps.", NULL);
   hl_agent_add_tool(root, ht);
   hl_tool_unref(ht);
   c.agent = root;
@@ -514,8 +514,11 @@ static hl_status double_add_fn(hl_context *ctx, const cJSON *args, cJSON **resul
   return HL_OK;
 }
 
-static hl_hook_action plus_one_on_a(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                                    cJSON **result, void *ud) {
+static hl_hook_action plus_one_on_a(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)ctx, (void)result, (void)ud;
   if (strcmp(call->name, "add") != 0 || strncmp(call->id, "nested-", 7) != 0) return HL_HOOK_CONTINUE;
   cJSON *a = cJSON_GetObjectItem(*args, "a");
@@ -523,8 +526,11 @@ static hl_hook_action plus_one_on_a(hl_context *ctx, const hl_tool_call *call, c
   return HL_HOOK_CONTINUE;
 }
 
-static hl_hook_action deny_add(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                               cJSON **result, void *ud) {
+static hl_hook_action deny_add(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)ctx, (void)args, (void)result, (void)ud;
   if (strcmp(call->name, "add") != 0) return HL_HOOK_CONTINUE;
   return hl_hook_abort("add is not allowed here");
@@ -538,7 +544,7 @@ static void context_call_tool_runs_through_the_hooks(void) {
   hl_tool *t = hl_tool_new("double_add", "2*(a+b)", double_add_fn, NULL);
   hl_agent_add_tool(a, t);
   hl_tool_unref(t);
-  hl_hooks_add_before_tool(hl_agent_hooks(a), "plus-one", plus_one_on_a, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "plus-one", HL_HOOK_OBSERVE, plus_one_on_a, NULL);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
   char *answer = NULL;
@@ -552,7 +558,7 @@ static void context_call_tool_runs_through_the_hooks(void) {
   cJSON_Delete(events);
 
   /* An abort in the nested call aborts the whole run */
-  hl_hooks_add_before_tool(hl_agent_hooks(a), "deny", deny_add, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "deny", HL_HOOK_DECIDE, deny_add, NULL);
   hl_scripted_push_tool_call(p, "c1", "double_add", "{\"a\":1,\"b\":2}");
   hl_scripted_push_text(p, "never");
   CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_ERR_ABORTED);
@@ -576,7 +582,7 @@ static void misc_configuration_and_bad_input(void) {
   CHECK_INT(hl_last_status(), HL_ERR_INVALID);
   CHECK(hl_agent_new("") == NULL);
   CHECK(hl_agent_new(NULL) == NULL);
-  CHECK_INT(hl_hooks_add_before_model(hl_agent_hooks(a), "x", NULL, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_hooks_add_before_model(hl_agent_hooks(a), "x", HL_HOOK_EDIT_REQUEST | HL_HOOK_DECIDE, NULL, NULL), HL_ERR_INVALID);
   CHECK(hl_provider_new(NULL, NULL) == NULL);
 
   /* output_key, model name, generation parameters reach the request */
@@ -670,7 +676,35 @@ static void retained_context_is_inert_after_its_run(void) {
 
 static void streaming_deltas_reach_token_callback_and_observers(void);
 
+/* Setters refuse what they cannot use with a status and a message, and
+ * leave the agent as it was (they used to clamp silently). The limit set
+ * before the refused call is still the one a run hits. */
+static void setters_refuse_bad_values_and_keep_the_agent_unchanged(void) {
+  hl_provider *p = hl_scripted_new();
+  hl_agent *a = make_agent("root", p);
+  CHECK_INT(hl_agent_set_max_turns(a, 2), HL_OK);
+  CHECK_INT(hl_agent_set_max_turns(a, 0), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "0 is not a turn limit");
+  CHECK_INT(hl_agent_set_parallel_tools(a, -3), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_temperature(a, -0.5), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_temperature(a, __builtin_nan("")), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_temperature(a, -1), HL_OK); /* unset */
+  CHECK_INT(hl_agent_set_max_tokens(a, -1), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_tool_choice(a, HL_TOOL_CHOICE_NAMED, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_tool_choice(a, (hl_tool_choice)99, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_stream(NULL, true), HL_ERR_INVALID);
+  CHECK_INT(hl_agent_set_token_callback(NULL, NULL, NULL), HL_ERR_INVALID);
+  for (int i = 0; i < 3; i++) hl_scripted_push_tool_call(p, "c", "add", "{\"a\":1,\"b\":1}");
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "loop", &answer), HL_ERR_MAX_TURNS);
+  CHECK_CONTAINS(hl_last_error(), "turn limit (2)");
+  CHECK_INT(hl_scripted_request_count(p), 2);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 int main(void) {
+  RUN(setters_refuse_bad_values_and_keep_the_agent_unchanged);
   RUN(loop_model_calls_two_tools_then_answers);
   RUN(parallel_tool_calls_overlap_and_keep_model_order);
   RUN(max_turns_exceeded_fails_with_max_turns);

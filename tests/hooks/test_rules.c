@@ -14,49 +14,63 @@ static test_log LOG;
 /* Hooks that write their point name to the log                        */
 /* ------------------------------------------------------------------ */
 
-static hl_hook_action log_before_agent(hl_context *ctx, char **answer, void *ud) {
+static hl_hook_action log_before_agent(hl_context *ctx, const hl_before_agent_args *in_, hl_before_agent_out *out_, void *ud) {  /* v1 names */
+  char **answer = &out_->answer;
+  (void)in_;
   (void)ctx, (void)answer;
   log_add(&LOG, ud ? ud : "before_agent");
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action log_after_agent(hl_context *ctx, const char *answer, char **repl, void *ud) {
+static hl_hook_action log_after_agent(hl_context *ctx, const hl_after_agent_args *in_, hl_after_agent_out *out_, void *ud) {  /* v1 names */
+  const char *answer = in_->answer;
+  char **repl = &out_->answer;
   (void)ctx, (void)answer, (void)repl;
   log_add(&LOG, ud ? ud : "after_agent");
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action log_before_model(hl_context *ctx, hl_request *req, hl_response **r, void *ud) {
+static hl_hook_action log_before_model(hl_context *ctx, const hl_before_model_args *in_, hl_before_model_out *out_, void *ud) {  /* v1 names */
+  hl_request *req = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **r = &out_->response;
   (void)ctx, (void)req, (void)r;
   log_add(&LOG, ud ? ud : "before_model");
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action log_after_model(hl_context *ctx, const hl_request *req,
-                                      const hl_response *resp, const hl_error *err,
-                                      hl_response **repl, void *ud) {
+static hl_hook_action log_after_model(hl_context *ctx, const hl_after_model_args *in_, hl_after_model_out *out_, void *ud) {  /* v1 names */
+  const hl_request *req = in_->request;
+  const hl_response *resp = in_->response;
+  const hl_error *err = in_->error;
+  hl_response **repl = &out_->response;
   (void)ctx, (void)req, (void)resp, (void)err, (void)repl;
   log_add(&LOG, ud ? ud : "after_model");
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action log_before_tool(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                                      cJSON **result, void *ud) {
+static hl_hook_action log_before_tool(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)ctx, (void)call, (void)args, (void)result;
   log_add(&LOG, ud ? ud : "before_tool");
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action log_after_tool(hl_context *ctx, const hl_tool_call *call, const cJSON *args,
-                                     const cJSON *result, const hl_error *err, cJSON **repl,
-                                     void *ud) {
+static hl_hook_action log_after_tool(hl_context *ctx, const hl_after_tool_args *in_, hl_after_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  const cJSON *args = in_->args;
+  const cJSON *result = in_->result;
+  const hl_error *err = in_->error;
+  cJSON **repl = &out_->result;
   (void)ctx, (void)call, (void)args, (void)result, (void)err, (void)repl;
   log_add(&LOG, ud ? ud : "after_tool");
   return HL_HOOK_CONTINUE;
 }
 
 static void add_all_log_hooks(hl_hooks *h) {
-  hl_hooks_add_before_agent(h, "log", log_before_agent, NULL);
-  hl_hooks_add_after_agent(h, "log", log_after_agent, NULL);
-  hl_hooks_add_before_model(h, "log", log_before_model, NULL);
-  hl_hooks_add_after_model(h, "log", log_after_model, NULL);
-  hl_hooks_add_before_tool(h, "log", log_before_tool, NULL);
-  hl_hooks_add_after_tool(h, "log", log_after_tool, NULL);
+  hl_hooks_add_before_agent(h, "log", HL_HOOK_OBSERVE, log_before_agent, NULL);
+  hl_hooks_add_after_agent(h, "log", HL_HOOK_OBSERVE, log_after_agent, NULL);
+  hl_hooks_add_before_model(h, "log", HL_HOOK_OBSERVE, log_before_model, NULL);
+  hl_hooks_add_after_model(h, "log", HL_HOOK_OBSERVE, log_after_model, NULL);
+  hl_hooks_add_before_tool(h, "log", HL_HOOK_OBSERVE, log_before_tool, NULL);
+  hl_hooks_add_after_tool(h, "log", HL_HOOK_OBSERVE, log_after_tool, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -70,7 +84,7 @@ static void H1_six_hook_points_fire_at_their_places(void) {
   hl_scripted_push_text(p, "three");
   hl_agent *a = make_agent("root", p);
   add_all_log_hooks(hl_agent_hooks(a));
-  for (int pt = 0; pt < HL_HOOK_POINT_COUNT; pt++)
+  for (int pt = 0; pt <= HL_HOOK_AFTER_TOOL; pt++) /* the six before/after points */
     CHECK_INT(hl_hooks_count(hl_agent_hooks(a), (hl_hook_point)pt), 1);
   CHECK_STR(hl_hook_point_name(HL_HOOK_BEFORE_AGENT), "before_agent");
   CHECK_STR(hl_hook_point_name(HL_HOOK_AFTER_TOOL), "after_tool");
@@ -89,18 +103,24 @@ static void H1_six_hook_points_fire_at_their_places(void) {
 /* H2: continue / override / abort                                     */
 /* ------------------------------------------------------------------ */
 
-static hl_hook_action h2_hook(hl_context *ctx, char **answer, void *ud) {
-  (void)ctx;
+static hl_hook_action h2_act(char **answer, void *ud) {
   hl_hook_action want = (hl_hook_action)(long)ud;
   if (want == HL_HOOK_OVERRIDE) *answer = strdup("overridden");
   if (want == HL_HOOK_ABORT) return hl_hook_abort("stopped by H2 (%d)", 42);
   return want;
 }
 
-static hl_hook_action h2_after(hl_context *ctx, const char *answer, char **replacement,
-                               void *ud) {
+static hl_hook_action h2_hook(hl_context *ctx, const hl_before_agent_args *in_, hl_before_agent_out *out_, void *ud) {
+  (void)ctx, (void)in_;
+  return h2_act(&out_->answer, ud);
+}
+
+static hl_hook_action h2_after(hl_context *ctx, const hl_after_agent_args *in_, hl_after_agent_out *out_, void *ud) {  /* v1 names */
+  const char *answer = in_->answer;
+  char **replacement = &out_->answer;
   (void)answer;
-  return h2_hook(ctx, replacement, ud);
+  (void)ctx;
+  return h2_act(replacement, ud);
 }
 
 /* Each action at before_agent (before the model) and at after_agent
@@ -117,8 +137,8 @@ static void H2_hook_returns_continue_override_or_abort(void) {
       hl_scripted_push_text(p, "from the model");
       hl_agent *a = make_agent("root", p);
       void *ud = (void *)(long)actions[i];
-      if (after) hl_hooks_add_after_agent(hl_agent_hooks(a), "h2", h2_after, ud);
-      else hl_hooks_add_before_agent(hl_agent_hooks(a), "h2", h2_hook, ud);
+      if (after) hl_hooks_add_after_agent(hl_agent_hooks(a), "h2", HL_HOOK_DECIDE, h2_after, ud);
+      else hl_hooks_add_before_agent(hl_agent_hooks(a), "h2", HL_HOOK_DECIDE, h2_hook, ud);
       char *answer = NULL;
       hl_status st = hl_agent_run(a, NULL, "hi", &answer);
       /* before_agent decides before the model; after_agent after it */
@@ -143,7 +163,9 @@ static void H2_hook_returns_continue_override_or_abort(void) {
 /* H3: registration order, first override ends the chain              */
 /* ------------------------------------------------------------------ */
 
-static hl_hook_action h3_override(hl_context *ctx, hl_request *req, hl_response **resp, void *ud) {
+static hl_hook_action h3_override(hl_context *ctx, const hl_before_model_args *in_, hl_before_model_out *out_, void *ud) {  /* v1 names */
+  hl_request *req = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **resp = &out_->response;
   (void)ctx, (void)req;
   log_add(&LOG, ud);
   *resp = hl_response_new_text("answer from B");
@@ -158,9 +180,9 @@ static void H3_hooks_run_in_order_and_first_override_ends_chain(void) {
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
   hl_hooks *h = hl_agent_hooks(a);
-  hl_hooks_add_before_model(h, "A", log_before_model, "A");
-  hl_hooks_add_before_model(h, "B", h3_override, "B");
-  hl_hooks_add_before_model(h, "C", log_before_model, "C");
+  hl_hooks_add_before_model(h, "A", HL_HOOK_OBSERVE, log_before_model, "A");
+  hl_hooks_add_before_model(h, "B", HL_HOOK_DECIDE, h3_override, "B");
+  hl_hooks_add_before_model(h, "C", HL_HOOK_OBSERVE, log_before_model, "C");
   CHECK_STR(hl_hooks_name_at(h, HL_HOOK_BEFORE_MODEL, 0), "A");
   CHECK_STR(hl_hooks_name_at(h, HL_HOOK_BEFORE_MODEL, 2), "C");
   CHECK(hl_hooks_name_at(h, HL_HOOK_BEFORE_MODEL, 3) == NULL);
@@ -198,7 +220,9 @@ static void H3_hooks_run_in_order_and_first_override_ends_chain(void) {
 /* H4: before_agent override                                           */
 /* ------------------------------------------------------------------ */
 
-static hl_hook_action h4_canned(hl_context *ctx, char **answer, void *ud) {
+static hl_hook_action h4_canned(hl_context *ctx, const hl_before_agent_args *in_, hl_before_agent_out *out_, void *ud) {  /* v1 names */
+  char **answer = &out_->answer;
+  (void)in_;
   (void)ctx, (void)ud;
   *answer = strdup("canned answer");
   return HL_HOOK_OVERRIDE;
@@ -213,9 +237,9 @@ static void H4_before_agent_override_skips_run_and_after_agent_but_not_agent_end
   hl_agent *a = make_agent("root", p);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
-  hl_hooks_add_before_agent(hl_agent_hooks(a), "canned", h4_canned, NULL);
-  hl_hooks_add_after_agent(hl_agent_hooks(a), "after", log_after_agent, NULL);
-  hl_hooks_add_before_model(hl_agent_hooks(a), "bm", log_before_model, NULL);
+  hl_hooks_add_before_agent(hl_agent_hooks(a), "canned", HL_HOOK_DECIDE, h4_canned, NULL);
+  hl_hooks_add_after_agent(hl_agent_hooks(a), "after", HL_HOOK_OBSERVE, log_after_agent, NULL);
+  hl_hooks_add_before_model(hl_agent_hooks(a), "bm", HL_HOOK_OBSERVE, log_before_model, NULL);
   size_t history_before = hl_session_messages(hl_agent_session(a))->count;
 
   char *answer = NULL;
@@ -245,7 +269,9 @@ static void H4_before_agent_override_skips_run_and_after_agent_but_not_agent_end
 /* H5: before_model edits in place; override skips the model           */
 /* ------------------------------------------------------------------ */
 
-static hl_hook_action h5_edit(hl_context *ctx, hl_request *req, hl_response **resp, void *ud) {
+static hl_hook_action h5_edit(hl_context *ctx, const hl_before_model_args *in_, hl_before_model_out *out_, void *ud) {  /* v1 names */
+  hl_request *req = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **resp = &out_->response;
   (void)ctx, (void)resp, (void)ud;
   hl_message *sys = req->messages.items[0];
   free(sys->parts[0].text);
@@ -254,7 +280,9 @@ static hl_hook_action h5_edit(hl_context *ctx, hl_request *req, hl_response **re
   return HL_HOOK_CONTINUE;
 }
 
-static hl_hook_action h5_cache(hl_context *ctx, hl_request *req, hl_response **resp, void *ud) {
+static hl_hook_action h5_cache(hl_context *ctx, const hl_before_model_args *in_, hl_before_model_out *out_, void *ud) {  /* v1 names */
+  hl_request *req = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **resp = &out_->response;
   (void)req, (void)ud;
   if (strcmp(hl_context_user_input(ctx), "cached question") != 0) return HL_HOOK_CONTINUE;
   *resp = hl_response_new_text("cached answer");
@@ -266,9 +294,9 @@ static void H5_before_model_edits_request_and_override_skips_model(void) {
   hl_provider *p = hl_scripted_new();
   hl_scripted_push_text(p, "model answer");
   hl_agent *a = make_agent("root", p);
-  hl_hooks_add_before_model(hl_agent_hooks(a), "edit", h5_edit, NULL);
-  hl_hooks_add_before_model(hl_agent_hooks(a), "cache", h5_cache, NULL);
-  hl_hooks_add_after_model(hl_agent_hooks(a), "am", log_after_model, NULL);
+  hl_hooks_add_before_model(hl_agent_hooks(a), "edit", HL_HOOK_EDIT_REQUEST, h5_edit, NULL);
+  hl_hooks_add_before_model(hl_agent_hooks(a), "cache", HL_HOOK_DECIDE, h5_cache, NULL);
+  hl_hooks_add_after_model(hl_agent_hooks(a), "am", HL_HOOK_OBSERVE, log_after_model, NULL);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
 
@@ -322,8 +350,11 @@ typedef struct h6_seen {
   int replace; /* replace a success */
 } h6_seen;
 
-static hl_hook_action h6_after(hl_context *ctx, const hl_request *req, const hl_response *resp,
-                               const hl_error *err, hl_response **repl, void *ud) {
+static hl_hook_action h6_after(hl_context *ctx, const hl_after_model_args *in_, hl_after_model_out *out_, void *ud) {  /* v1 names */
+  const hl_request *req = in_->request;
+  const hl_response *resp = in_->response;
+  const hl_error *err = in_->error;
+  hl_response **repl = &out_->response;
   (void)ctx;
   h6_seen *s = ud;
   s->calls++;
@@ -354,7 +385,7 @@ static void H6_after_model_sees_request_response_error_and_can_replace(void) {
   h6_seen seen = {0};
   hl_provider *p = hl_scripted_new(); /* empty script: every call fails */
   hl_agent *a = make_agent("root", p);
-  hl_hooks_add_after_model(hl_agent_hooks(a), "h6", h6_after, &seen);
+  hl_hooks_add_after_model(hl_agent_hooks(a), "h6", HL_HOOK_DECIDE, h6_after, &seen);
 
   /* A failed call, observed only: the run fails with the provider's error */
   char *answer = NULL;
@@ -391,8 +422,11 @@ static void H6_after_model_sees_request_response_error_and_can_replace(void) {
 /* H7: before_tool replaces the arguments                              */
 /* ------------------------------------------------------------------ */
 
-static hl_hook_action h7_mutate(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                                cJSON **result, void *ud) {
+static hl_hook_action h7_mutate(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)ctx, (void)result, (void)ud;
   if (strcmp(call->name, "add") != 0) return HL_HOOK_CONTINUE;
   cJSON_Delete(*args);
@@ -401,8 +435,12 @@ static hl_hook_action h7_mutate(hl_context *ctx, const hl_tool_call *call, cJSON
 }
 
 static char h7_after_args[256];
-static hl_hook_action h7_after(hl_context *ctx, const hl_tool_call *call, const cJSON *args,
-                               const cJSON *result, const hl_error *err, cJSON **repl, void *ud) {
+static hl_hook_action h7_after(hl_context *ctx, const hl_after_tool_args *in_, hl_after_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  const cJSON *args = in_->args;
+  const cJSON *result = in_->result;
+  const hl_error *err = in_->error;
+  cJSON **repl = &out_->result;
   (void)ctx, (void)call, (void)result, (void)err, (void)repl, (void)ud;
   snprintf(h7_after_args, sizeof h7_after_args, "%s", json_text(args));
   return HL_HOOK_CONTINUE;
@@ -415,8 +453,8 @@ static void H7_mutated_args_reach_tool_and_events(void) {
   hl_agent *a = make_agent("root", p);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
-  hl_hooks_add_before_tool(hl_agent_hooks(a), "mutate", h7_mutate, NULL);
-  hl_hooks_add_after_tool(hl_agent_hooks(a), "after", h7_after, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "mutate", HL_HOOK_EDIT_ARGS, h7_mutate, NULL);
+  hl_hooks_add_after_tool(hl_agent_hooks(a), "after", HL_HOOK_OBSERVE, h7_after, NULL);
 
   char *answer = NULL;
   REQUIRE(hl_agent_run(a, NULL, "add", &answer) == HL_OK);
@@ -457,8 +495,11 @@ static void H7_mutated_args_reach_tool_and_events(void) {
 /* H8: before_tool override                                            */
 /* ------------------------------------------------------------------ */
 
-static hl_hook_action h8_deny(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                              cJSON **result, void *ud) {
+static hl_hook_action h8_deny(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)ctx, (void)args, (void)ud;
   if (strcmp(call->name, "add") != 0) return HL_HOOK_CONTINUE;
   *result = cJSON_CreateString("denied");
@@ -473,8 +514,8 @@ static void H8_before_tool_override_skips_tool_and_is_the_result(void) {
   hl_agent *a = make_agent("root", p);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
-  hl_hooks_add_before_tool(hl_agent_hooks(a), "deny", h8_deny, NULL);
-  hl_hooks_add_before_tool(hl_agent_hooks(a), "later", log_before_tool, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "deny", HL_HOOK_DECIDE, h8_deny, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "later", HL_HOOK_OBSERVE, log_before_tool, NULL);
   log_clear(&LOG);
 
   char *answer = NULL;
@@ -511,8 +552,12 @@ typedef struct h9_seen {
   char error_msg[256];
 } h9_seen;
 
-static hl_hook_action h9_after(hl_context *ctx, const hl_tool_call *call, const cJSON *args,
-                               const cJSON *result, const hl_error *err, cJSON **repl, void *ud) {
+static hl_hook_action h9_after(hl_context *ctx, const hl_after_tool_args *in_, hl_after_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  const cJSON *args = in_->args;
+  const cJSON *result = in_->result;
+  const hl_error *err = in_->error;
+  cJSON **repl = &out_->result;
   (void)ctx;
   h9_seen *s = ud;
   s->calls++;
@@ -539,7 +584,7 @@ static void H9_after_tool_sees_call_args_result_error_and_replaces(void) {
   hl_tool *fail = make_fail_tool();
   hl_agent_add_tool(a, fail);
   hl_tool_unref(fail);
-  hl_hooks_add_after_tool(hl_agent_hooks(a), "h9", h9_after, &seen);
+  hl_hooks_add_after_tool(hl_agent_hooks(a), "h9", HL_HOOK_DECIDE, h9_after, &seen);
 
   char *answer = NULL;
   REQUIRE(hl_agent_run(a, NULL, "go", &answer) == HL_OK);
@@ -569,7 +614,7 @@ static void H9_after_tool_sees_call_args_result_error_and_replaces(void) {
   hl_scripted_push_text(p2, "done");
   hl_agent_set_provider(a, p2);
   hl_hooks_clear(hl_agent_hooks(a));
-  hl_hooks_add_after_tool(hl_agent_hooks(a), "h9", h9_after, &first);
+  hl_hooks_add_after_tool(hl_agent_hooks(a), "h9", HL_HOOK_DECIDE, h9_after, &first);
   REQUIRE(hl_agent_run(a, NULL, "again", &answer) == HL_OK);
   hl_free(answer);
   CHECK_STR(first.name, "fail");
@@ -587,38 +632,78 @@ static void H9_after_tool_sees_call_args_result_error_and_replaces(void) {
 
 static int h10_point; /* which point aborts */
 
-static hl_hook_action h10_ba(hl_context *c, char **o, void *u) {
+static hl_hook_action h10_ba(hl_context *c, const hl_before_agent_args *in_, hl_before_agent_out *out_, void *u) {  /* v1 names */
+  char **o = &out_->answer;
+  (void)in_;
   (void)c, (void)o, (void)u;
   return h10_point == HL_HOOK_BEFORE_AGENT ? hl_hook_abort("abort at before_agent") : HL_HOOK_CONTINUE;
 }
-static hl_hook_action h10_aa(hl_context *c, const char *a, char **o, void *u) {
+static hl_hook_action h10_aa(hl_context *c, const hl_after_agent_args *in_, hl_after_agent_out *out_, void *u) {  /* v1 names */
+  const char *a = in_->answer;
+  char **o = &out_->answer;
   (void)c, (void)a, (void)u;
   *o = strdup("leaked unless freed"); /* out-values are the library's either way */
   return h10_point == HL_HOOK_AFTER_AGENT ? hl_hook_abort("abort at after_agent") : HL_HOOK_CONTINUE;
 }
-static hl_hook_action h10_bm(hl_context *c, hl_request *r, hl_response **o, void *u) {
+static hl_hook_action h10_bm(hl_context *c, const hl_before_model_args *in_, hl_before_model_out *out_, void *u) {  /* v1 names */
+  hl_request *r = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **o = &out_->response;
   (void)c, (void)r, (void)u;
   if (h10_point != HL_HOOK_BEFORE_MODEL) return HL_HOOK_CONTINUE;
   *o = hl_response_new_text("must be freed");
   return hl_hook_abort("abort at before_model");
 }
-static hl_hook_action h10_am(hl_context *c, const hl_request *r, const hl_response *p,
-                             const hl_error *e, hl_response **o, void *u) {
+static hl_hook_action h10_am(hl_context *c, const hl_after_model_args *in_, hl_after_model_out *out_, void *u) {  /* v1 names */
+  const hl_request *r = in_->request;
+  const hl_response *p = in_->response;
+  const hl_error *e = in_->error;
+  hl_response **o = &out_->response;
   (void)c, (void)r, (void)p, (void)e, (void)o, (void)u;
   return h10_point == HL_HOOK_AFTER_MODEL ? hl_hook_abort("abort at after_model") : HL_HOOK_CONTINUE;
 }
-static hl_hook_action h10_bt(hl_context *c, const hl_tool_call *t, cJSON **a, cJSON **o, void *u) {
+static hl_hook_action h10_bt(hl_context *c, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *u) {  /* v1 names */
+  const hl_tool_call *t = in_->call;
+  cJSON *a_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **a = out_->args ? &out_->args : &a_now_;
+  cJSON **o = &out_->result;
   (void)c, (void)t, (void)a, (void)u;
   if (h10_point != HL_HOOK_BEFORE_TOOL) return HL_HOOK_CONTINUE;
   *o = cJSON_CreateString("must be freed");
   return hl_hook_abort("abort at before_tool");
 }
-static hl_hook_action h10_at(hl_context *c, const hl_tool_call *t, const cJSON *a, const cJSON *r,
-                             const hl_error *e, cJSON **o, void *u) {
+static hl_hook_action h10_at(hl_context *c, const hl_after_tool_args *in_, hl_after_tool_out *out_, void *u) {  /* v1 names */
+  const hl_tool_call *t = in_->call;
+  const cJSON *a = in_->args;
+  const cJSON *r = in_->result;
+  const hl_error *e = in_->error;
+  cJSON **o = &out_->result;
   (void)c, (void)t, (void)a, (void)r, (void)e, (void)o, (void)u;
   /* Returning ABORT without hl_hook_abort() still aborts, with a message
    * naming the hook. */
   return h10_point == HL_HOOK_AFTER_TOOL ? HL_HOOK_ABORT : HL_HOOK_CONTINUE;
+}
+
+/* The points of ABI v2: a wrap that aborts instead of calling next, and
+ * a chunk hook that aborts on the first streamed delta. Elsewhere they
+ * pass everything through. */
+static hl_hook_action h10_arm(hl_context *c, const hl_around_model_args *in, hl_around_model_out *out,
+                              void *u) {
+  (void)c, (void)u;
+  if (h10_point == HL_HOOK_AROUND_MODEL) return hl_hook_abort("abort at around_model");
+  hl_next_model(in->next, NULL, &out->response);
+  return HL_HOOK_CONTINUE;
+}
+static hl_hook_action h10_art(hl_context *c, const hl_around_tool_args *in, hl_around_tool_out *out,
+                              void *u) {
+  (void)c, (void)u;
+  if (h10_point == HL_HOOK_AROUND_TOOL) return hl_hook_abort("abort at around_tool");
+  hl_next_tool(in->next, NULL, &out->result);
+  return HL_HOOK_CONTINUE;
+}
+static hl_hook_action h10_mc(hl_context *c, const hl_model_chunk_args *in, hl_model_chunk_out *out,
+                             void *u) {
+  (void)c, (void)in, (void)out, (void)u;
+  return h10_point == HL_HOOK_MODEL_CHUNK ? hl_hook_abort("abort at model_chunk") : HL_HOOK_CONTINUE;
 }
 
 static void H10_abort_from_any_hook_stops_run_with_its_error(void) {
@@ -632,12 +717,16 @@ static void H10_abort_from_any_hook_stops_run_with_its_error(void) {
     hl_observer *obs = hl_observer_collecting();
     hl_agent_add_observer(a, obs);
     hl_hooks *h = hl_agent_hooks(a);
-    hl_hooks_add_before_agent(h, "ba", h10_ba, NULL);
-    hl_hooks_add_after_agent(h, "aa", h10_aa, NULL);
-    hl_hooks_add_before_model(h, "bm", h10_bm, NULL);
-    hl_hooks_add_after_model(h, "am", h10_am, NULL);
-    hl_hooks_add_before_tool(h, "bt", h10_bt, NULL);
-    hl_hooks_add_after_tool(h, "at", h10_at, NULL);
+    hl_hooks_add_before_agent(h, "ba", HL_HOOK_DECIDE, h10_ba, NULL);
+    hl_hooks_add_after_agent(h, "aa", HL_HOOK_DECIDE, h10_aa, NULL);
+    hl_hooks_add_before_model(h, "bm", HL_HOOK_DECIDE, h10_bm, NULL);
+    hl_hooks_add_after_model(h, "am", HL_HOOK_DECIDE, h10_am, NULL);
+    hl_hooks_add_before_tool(h, "bt", HL_HOOK_DECIDE, h10_bt, NULL);
+    hl_hooks_add_after_tool(h, "at", HL_HOOK_DECIDE, h10_at, NULL);
+    hl_hooks_add_around_model(h, "arm", HL_HOOK_DECIDE, h10_arm, NULL);
+    hl_hooks_add_around_tool(h, "art", HL_HOOK_DECIDE, h10_art, NULL);
+    hl_hooks_add_model_chunk(h, "mc", HL_HOOK_DECIDE, h10_mc, NULL);
+    hl_agent_set_stream(a, true); /* model_chunk sees streamed deltas only */
 
     char *answer = NULL;
     hl_status st = hl_agent_run(a, NULL, "go", &answer);
@@ -649,11 +738,11 @@ static void H10_abort_from_any_hook_stops_run_with_its_error(void) {
     else
       snprintf(want, sizeof want, "abort at %s", hl_hook_point_name((hl_hook_point)pt));
     CHECK_STR(hl_last_error(), want);
-    CHECK_STR(hl_agent_errmsg(a), want);
+    CHECK_STR(hl_last_error(), want);
     /* Nothing ran after the abort */
-    size_t want_requests = pt <= HL_HOOK_BEFORE_MODEL && pt != HL_HOOK_AFTER_AGENT ? 0
-                         : pt == HL_HOOK_AFTER_MODEL || pt == HL_HOOK_BEFORE_TOOL ||
-                                   pt == HL_HOOK_AFTER_TOOL ? 1 : 2;
+    size_t want_requests = (pt <= HL_HOOK_BEFORE_MODEL && pt != HL_HOOK_AFTER_AGENT) ||
+                                   pt == HL_HOOK_AROUND_MODEL ? 0
+                         : pt == HL_HOOK_AFTER_AGENT ? 2 : 1;
     CHECK_INT(hl_scripted_request_count(p), want_requests);
     CHECK_INT(atomic_load(&add_calls), pt == HL_HOOK_AFTER_TOOL || pt == HL_HOOK_AFTER_AGENT);
     /* The caller's session is as before the run */
@@ -671,8 +760,11 @@ static void H10_abort_from_any_hook_stops_run_with_its_error(void) {
 }
 
 /* An abort in one of several parallel tool calls stops the run too. */
-static hl_hook_action h10_abort_echo(hl_context *c, const hl_tool_call *t, cJSON **a, cJSON **o,
-                                     void *u) {
+static hl_hook_action h10_abort_echo(hl_context *c, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *u) {  /* v1 names */
+  const hl_tool_call *t = in_->call;
+  cJSON *a_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **a = out_->args ? &out_->args : &a_now_;
+  cJSON **o = &out_->result;
   (void)c, (void)a, (void)o, (void)u;
   if (strcmp(t->name, "echo") == 0) return hl_hook_abort("echo is forbidden");
   return HL_HOOK_CONTINUE;
@@ -686,7 +778,7 @@ static void H10_abort_in_parallel_tool_call_stops_run(void) {
                            "{\"id\":\"c3\",\"name\":\"add\",\"arguments\":{\"a\":2,\"b\":2}}]},"
                            "{\"text\":\"never\"}]}");
   hl_agent *a = make_agent("root", p);
-  hl_hooks_add_before_tool(hl_agent_hooks(a), "no-echo", h10_abort_echo, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "no-echo", HL_HOOK_DECIDE, h10_abort_echo, NULL);
   char *answer = NULL;
   CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_ERR_ABORTED);
   CHECK_STR(hl_last_error(), "echo is forbidden");
@@ -700,8 +792,9 @@ static void H10_abort_in_parallel_tool_call_stops_run(void) {
 /* H11: global chains run first                                        */
 /* ------------------------------------------------------------------ */
 
-static hl_hook_action h11_global_override(hl_context *ctx, hl_request *req, hl_response **resp,
-                                          void *ud) {
+static hl_hook_action h11_global_override(hl_context *ctx, const hl_before_model_args *in_, hl_before_model_out *out_, void *ud) {  /* v1 names */
+  hl_request *req = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **resp = &out_->response;
   (void)req;
   log_add(&LOG, ud);
   if (strcmp(hl_context_user_input(ctx), "global answers") != 0) return HL_HOOK_CONTINUE;
@@ -713,11 +806,11 @@ static void H11_global_hooks_run_before_agent_hooks(void) {
   log_clear(&LOG);
   hl_hooks *global = hl_hooks_global();
   REQUIRE(global != NULL);
-  hl_hooks_add_before_model(global, "G", h11_global_override, "G");
+  hl_hooks_add_before_model(global, "G", HL_HOOK_DECIDE, h11_global_override, "G");
   hl_provider *p = hl_scripted_new();
   hl_scripted_push_text(p, "model");
   hl_agent *a = make_agent("root", p);
-  hl_hooks_add_before_model(hl_agent_hooks(a), "A", log_before_model, "A");
+  hl_hooks_add_before_model(hl_agent_hooks(a), "A", HL_HOOK_OBSERVE, log_before_model, "A");
 
   char *answer = NULL;
   REQUIRE(hl_agent_run(a, NULL, "hello", &answer) == HL_OK);
@@ -759,7 +852,9 @@ typedef struct h12_seen {
   hl_session *session_ptr;
 } h12_seen;
 
-static hl_hook_action h12_before_agent(hl_context *ctx, char **answer, void *ud) {
+static hl_hook_action h12_before_agent(hl_context *ctx, const hl_before_agent_args *in_, hl_before_agent_out *out_, void *ud) {  /* v1 names */
+  char **answer = &out_->answer;
+  (void)in_;
   (void)answer;
   h12_seen *s = ud;
   snprintf(s->inv, sizeof s->inv, "%s", hl_context_invocation_id(ctx));
@@ -778,8 +873,11 @@ static hl_hook_action h12_before_agent(hl_context *ctx, char **answer, void *ud)
   return HL_HOOK_CONTINUE;
 }
 
-static hl_hook_action h12_before_tool(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                                      cJSON **result, void *ud) {
+static hl_hook_action h12_before_tool(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)call, (void)args, (void)result;
   h12_seen *s = ud;
   snprintf(s->inv_tool, sizeof s->inv_tool, "%s", hl_context_invocation_id(ctx));
@@ -797,8 +895,8 @@ static void H12_context_has_ids_branch_input_state_and_user_data(void) {
   hl_scripted_push_text(p, "done");
   hl_scripted_push_text(p, "second run");
   hl_agent *a = make_agent("root", p);
-  hl_hooks_add_before_agent(hl_agent_hooks(a), "ctx", h12_before_agent, &seen);
-  hl_hooks_add_before_tool(hl_agent_hooks(a), "ctx", h12_before_tool, &seen);
+  hl_hooks_add_before_agent(hl_agent_hooks(a), "ctx", HL_HOOK_OBSERVE, h12_before_agent, &seen);
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "ctx", HL_HOOK_OBSERVE, h12_before_tool, &seen);
   hl_session *s = hl_session_new("app1", "user1", "session1");
 
   char *answer = NULL;
@@ -860,7 +958,9 @@ static char *h13_run(bool with_bad_observer, uint64_t *failures, hl_status *st) 
   return answer;
 }
 
-static hl_hook_action h13_abort(hl_context *c, hl_request *r, hl_response **o, void *u) {
+static hl_hook_action h13_abort(hl_context *c, const hl_before_model_args *in_, hl_before_model_out *out_, void *u) {  /* v1 names */
+  hl_request *r = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **o = &out_->response;
   (void)c, (void)r, (void)o, (void)u;
   return hl_hook_abort("only hooks stop runs");
 }
@@ -885,7 +985,7 @@ static void H13_failing_or_slow_observer_never_changes_run(void) {
   hl_agent *a = make_agent("root", p);
   hl_observer *obs = hl_observer_new(h13_bad_observer, NULL);
   hl_agent_add_observer(a, obs);
-  hl_hooks_add_before_model(hl_agent_hooks(a), "stop", h13_abort, NULL);
+  hl_hooks_add_before_model(hl_agent_hooks(a), "stop", HL_HOOK_DECIDE, h13_abort, NULL);
   char *answer = NULL;
   CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_ERR_ABORTED);
   CHECK_STR(hl_last_error(), "only hooks stop runs");
@@ -898,8 +998,9 @@ static void H13_failing_or_slow_observer_never_changes_run(void) {
 /* H14: children inherit hooks and observers                           */
 /* ------------------------------------------------------------------ */
 
-static hl_hook_action h14_branch_logger(hl_context *ctx, hl_request *req, hl_response **r,
-                                        void *ud) {
+static hl_hook_action h14_branch_logger(hl_context *ctx, const hl_before_model_args *in_, hl_before_model_out *out_, void *ud) {  /* v1 names */
+  hl_request *req = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **r = &out_->response;
   (void)req, (void)r, (void)ud;
   log_add(&LOG, hl_context_branch(ctx));
   return HL_HOOK_CONTINUE;
@@ -920,10 +1021,10 @@ static void H14_child_inherits_hooks_and_observers_events_tagged_with_branch(voi
   hl_observer *child_obs = hl_observer_collecting();
   hl_agent_add_observer(root, root_obs);
   hl_agent_add_observer(child, child_obs);
-  hl_hooks_add_before_model(hl_agent_hooks(root), "branch", h14_branch_logger, NULL);
-  hl_hooks_add_before_tool(hl_agent_hooks(root), "parent-bt", log_before_tool, "parent-bt");
-  hl_hooks_add_before_tool(hl_agent_hooks(child), "child-bt", log_before_tool, "child-bt");
-  hl_tool *as_tool = hl_agent_as_tool(child, NULL);
+  hl_hooks_add_before_model(hl_agent_hooks(root), "branch", HL_HOOK_OBSERVE, h14_branch_logger, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(root), "parent-bt", HL_HOOK_OBSERVE, log_before_tool, "parent-bt");
+  hl_hooks_add_before_tool(hl_agent_hooks(child), "child-bt", HL_HOOK_OBSERVE, log_before_tool, "child-bt");
+  hl_tool *as_tool = hl_agent_as_tool(child, NULL, NULL);
   REQUIRE(as_tool != NULL);
   hl_agent_add_tool(root, as_tool);
   hl_tool_unref(as_tool);

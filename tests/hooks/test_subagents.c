@@ -7,7 +7,9 @@
 
 static test_log LOG;
 
-static hl_hook_action log_agent_start(hl_context *ctx, char **answer, void *ud) {
+static hl_hook_action log_agent_start(hl_context *ctx, const hl_before_agent_args *in_, hl_before_agent_out *out_, void *ud) {  /* v1 names */
+  char **answer = &out_->answer;
+  (void)in_;
   (void)answer, (void)ud;
   char item[128];
   snprintf(item, sizeof item, "start:%s", hl_context_branch(ctx));
@@ -15,7 +17,9 @@ static hl_hook_action log_agent_start(hl_context *ctx, char **answer, void *ud) 
   return HL_HOOK_CONTINUE;
 }
 
-static hl_hook_action log_agent_end(hl_context *ctx, const char *answer, char **repl, void *ud) {
+static hl_hook_action log_agent_end(hl_context *ctx, const hl_after_agent_args *in_, hl_after_agent_out *out_, void *ud) {  /* v1 names */
+  const char *answer = in_->answer;
+  char **repl = &out_->answer;
   (void)repl, (void)ud;
   char item[256];
   snprintf(item, sizeof item, "end:%s=%s", hl_context_branch(ctx), answer);
@@ -39,7 +43,7 @@ static void agent_as_tool_runs_child_isolated_and_returns_its_answer(void) {
   hl_agent *child = make_agent("researcher", cm);
   hl_agent_set_description(child, "Finds facts.");
   hl_agent_set_instruction(child, "You research.");
-  hl_tool *t = hl_agent_as_tool(child, NULL);
+  hl_tool *t = hl_agent_as_tool(child, NULL, NULL);
   REQUIRE(t != NULL);
   CHECK_STR(hl_tool_name(t), "researcher");
   CHECK_STR(hl_tool_description(t), "Finds facts.");
@@ -87,7 +91,7 @@ static void agent_as_tool_failure_is_a_tool_error(void) {
   hl_provider *cm = hl_scripted_new(); /* empty: the child's model fails */
   hl_agent *root = make_agent("root", pm);
   hl_agent *child = make_agent("broken", cm);
-  hl_tool *t = hl_agent_as_tool(child, "Always fails.");
+  hl_tool *t = hl_agent_as_tool(child, "Always fails.", NULL);
   hl_agent_add_tool(root, t);
   hl_tool_unref(t);
   CHECK_RUN(root, NULL, "go", "parent recovered");
@@ -114,7 +118,7 @@ static void fork_copies_agent_and_session_without_sharing_history(void) {
   hl_scripted_push_text(p, "original answer");
   hl_agent *a = make_agent("root", p);
   hl_agent_set_max_turns(a, 4);
-  hl_hooks_add_before_agent(hl_agent_hooks(a), "start", log_agent_start, NULL);
+  hl_hooks_add_before_agent(hl_agent_hooks(a), "start", HL_HOOK_OBSERVE, log_agent_start, NULL);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(a, obs);
   hl_session *s = hl_session_new("app", "u", "s");
@@ -130,7 +134,7 @@ static void fork_copies_agent_and_session_without_sharing_history(void) {
   CHECK_INT(hl_tools_count(hl_agent_tools(f)), 2);
   CHECK_INT(hl_hooks_count(hl_agent_hooks(f), HL_HOOK_BEFORE_AGENT), 1);
   /* copies: changing the fork's hooks leaves the original alone */
-  hl_hooks_add_after_agent(hl_agent_hooks(f), "end", log_agent_end, NULL);
+  hl_hooks_add_after_agent(hl_agent_hooks(f), "end", HL_HOOK_OBSERVE, log_agent_end, NULL);
   CHECK_INT(hl_hooks_count(hl_agent_hooks(a), HL_HOOK_AFTER_AGENT), 0);
   hl_session *fs = hl_session_clone(s);
   REQUIRE(fs != NULL);
@@ -200,8 +204,8 @@ static void custom_agent_nests_gets_agent_hooks_events_and_can_be_a_tool(void) {
   pl->mode = HL_RUN_SHARED;
   hl_agent *pipe = hl_agent_new_custom("pipeline", pipeline_fn, pl, pipeline_free);
   REQUIRE(pipe != NULL);
-  hl_hooks_add_before_agent(hl_agent_hooks(pipe), "start", log_agent_start, NULL);
-  hl_hooks_add_after_agent(hl_agent_hooks(pipe), "end", log_agent_end, NULL);
+  hl_hooks_add_before_agent(hl_agent_hooks(pipe), "start", HL_HOOK_OBSERVE, log_agent_start, NULL);
+  hl_hooks_add_after_agent(hl_agent_hooks(pipe), "end", HL_HOOK_OBSERVE, log_agent_end, NULL);
   hl_observer *obs = hl_observer_collecting();
   hl_agent_add_observer(pipe, obs);
 
@@ -228,7 +232,7 @@ static void custom_agent_nests_gets_agent_hooks_events_and_can_be_a_tool(void) {
   /* Nested as a tool of an LLM agent: the branch grows */
   log_clear(&LOG);
   hl_agent *root = make_agent("root", pr);
-  hl_tool *t = hl_agent_as_tool(pipe, "Write and edit.");
+  hl_tool *t = hl_agent_as_tool(pipe, "Write and edit.", NULL);
   hl_agent_add_tool(root, t);
   hl_tool_unref(t);
   CHECK_RUN(root, NULL, "write", "root: polished draft of essay");
@@ -315,7 +319,9 @@ static void run_modes_shared_isolated_fork(void) {
 /* Aborts and bad input in trees                                       */
 /* ------------------------------------------------------------------ */
 
-static hl_hook_action abort_in_child(hl_context *ctx, hl_request *req, hl_response **r, void *ud) {
+static hl_hook_action abort_in_child(hl_context *ctx, const hl_before_model_args *in_, hl_before_model_out *out_, void *ud) {  /* v1 names */
+  hl_request *req = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **r = &out_->response;
   (void)req, (void)r, (void)ud;
   if (strcmp(hl_context_agent_name(ctx), "child") == 0) return hl_hook_abort("child may not think");
   return HL_HOOK_CONTINUE;
@@ -329,11 +335,11 @@ static void abort_in_child_stops_the_parent_run(void) {
   hl_scripted_push_text(cm, "child answer");
   hl_agent *root = make_agent("root", pm);
   hl_agent *child = make_agent("child", cm);
-  hl_tool *t = hl_agent_as_tool(child, NULL);
+  hl_tool *t = hl_agent_as_tool(child, NULL, NULL);
   hl_agent_add_tool(root, t);
   hl_tool_unref(t);
   /* registered on the parent, fires in the child (inherited) */
-  hl_hooks_add_before_model(hl_agent_hooks(root), "no-child", abort_in_child, NULL);
+  hl_hooks_add_before_model(hl_agent_hooks(root), "no-child", HL_HOOK_DECIDE, abort_in_child, NULL);
   char *answer = NULL;
   CHECK_INT(hl_agent_run(root, NULL, "go", &answer), HL_ERR_ABORTED);
   CHECK_STR(hl_last_error(), "child may not think");
@@ -359,7 +365,7 @@ static void runaway_recursion_is_an_error(void) {
   CHECK(answer == NULL);
   CHECK_INT(hl_context_run_agent(NULL, loop, "x", HL_RUN_SHARED, &answer), HL_ERR_INVALID);
   hl_agent_unref(loop);
-  CHECK(hl_agent_as_tool(NULL, NULL) == NULL);
+  CHECK(hl_agent_as_tool(NULL, NULL, NULL) == NULL);
   CHECK(hl_agent_new_custom("x", NULL, NULL, NULL) == NULL);
   CHECK(hl_agent_fork(NULL, NULL) == NULL);
 }
@@ -388,7 +394,7 @@ static void reference_cycles_between_agents_are_refused(void) {
   hl_agent *a = hl_agent_new("helper");
   hl_agent *b = hl_agent_new("boss");
   hl_agent *c = hl_agent_new("chief");
-  hl_tool *ta = hl_agent_as_tool(a, NULL), *tb = hl_agent_as_tool(b, NULL);
+  hl_tool *ta = hl_agent_as_tool(a, NULL, NULL), *tb = hl_agent_as_tool(b, NULL, NULL);
   REQUIRE(ta && tb);
   /* An agent cannot be its own tool or its own sub-agent. */
   CHECK_INT(hl_agent_add_tool(a, ta), HL_ERR_INVALID);
@@ -404,7 +410,7 @@ static void reference_cycles_between_agents_are_refused(void) {
   CHECK_INT(hl_agent_add_sub_agent(a, c), HL_ERR_INVALID);
   /* A fork holds its original. */
   hl_agent *f = hl_agent_fork(a, "helper2");
-  hl_tool *tf = hl_agent_as_tool(f, NULL);
+  hl_tool *tf = hl_agent_as_tool(f, NULL, NULL);
   CHECK_INT(hl_agent_add_tool(a, tf), HL_ERR_INVALID);
   /* No cycle, no refusal: a tool of the same name that does not run the
    * agent, and a sibling used by two agents. */
@@ -421,8 +427,47 @@ static void reference_cycles_between_agents_are_refused(void) {
   hl_agent_unref(c);
 }
 
+/* With a schema of the caller's, the tool's arguments are validated
+ * against it and the child gets them as JSON text. */
+static void agent_as_tool_with_a_schema_passes_the_arguments_as_json(void) {
+  hl_provider *pm = hl_scripted_new();
+  REQUIRE(hl_scripted_load_json(pm, "{\"responses\":["
+      "{\"tool_calls\":[{\"id\":\"c1\",\"name\":\"forecaster\",\"arguments\":{\"city\":\"Oslo\",\"days\":3}}]},"
+      "{\"text\":\"{{result}}\"},"
+      "{\"tool_calls\":[{\"id\":\"c2\",\"name\":\"forecaster\",\"arguments\":{\"days\":3}}]},"
+      "{\"text\":\"{{result}}\"}]}") == HL_OK);
+  hl_provider *cm = hl_scripted_new();
+  REQUIRE(hl_scripted_load_json(cm, "{\"fallback\":{\"text\":\"got {{input}}\"}}") == HL_OK);
+  hl_agent *root = make_agent("root", pm);
+  hl_agent *child = make_agent("forecaster", cm);
+  const char *schema = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},"
+                       "\"days\":{\"type\":\"integer\"}},\"required\":[\"city\"]}";
+  hl_tool *t = hl_agent_as_tool(child, "Forecasts.", schema);
+  REQUIRE(t != NULL);
+  CHECK_STR(json_text(hl_json_get(hl_tool_schema(t), "required")), "[\"city\"]");
+  hl_agent_add_tool(root, t);
+  hl_tool_unref(t);
+  CHECK_RUN(root, NULL, "weather?", "got {\"city\":\"Oslo\",\"days\":3}");
+  /* arguments against the schema: an InvalidArguments result, the child does not run */
+  CHECK_INT(hl_scripted_request_count(cm), 1);
+  char *answer = NULL;
+  REQUIRE(hl_agent_run(root, NULL, "again", &answer) == HL_OK);
+  CHECK_CONTAINS(answer, "InvalidArguments");
+  CHECK_CONTAINS(answer, "city");
+  hl_free(answer);
+  CHECK_INT(hl_scripted_request_count(cm), 1);
+  /* a schema that is not one: no tool, a clear error */
+  CHECK(hl_agent_as_tool(child, NULL, "{not json") == NULL);
+  CHECK_INT(hl_last_status(), HL_ERR_JSON);
+  hl_agent_unref(root);
+  hl_agent_unref(child);
+  hl_provider_unref(pm);
+  hl_provider_unref(cm);
+}
+
 int main(void) {
   log_init(&LOG);
+  RUN(agent_as_tool_with_a_schema_passes_the_arguments_as_json);
   RUN(agent_as_tool_runs_child_isolated_and_returns_its_answer);
   RUN(agent_as_tool_failure_is_a_tool_error);
   RUN(fork_copies_agent_and_session_without_sharing_history);

@@ -12,34 +12,51 @@
 
 static atomic_int counts[HL_HOOK_POINT_COUNT];
 
-static hl_hook_action g_ba(hl_context *c, char **o, void *u) {
+static hl_hook_action g_ba(hl_context *c, const hl_before_agent_args *in_, hl_before_agent_out *out_, void *u) {  /* v1 names */
+  char **o = &out_->answer;
+  (void)in_;
   (void)c, (void)o, (void)u;
   atomic_fetch_add(&counts[HL_HOOK_BEFORE_AGENT], 1);
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action g_aa(hl_context *c, const char *a, char **o, void *u) {
+static hl_hook_action g_aa(hl_context *c, const hl_after_agent_args *in_, hl_after_agent_out *out_, void *u) {  /* v1 names */
+  const char *a = in_->answer;
+  char **o = &out_->answer;
   (void)c, (void)a, (void)o, (void)u;
   atomic_fetch_add(&counts[HL_HOOK_AFTER_AGENT], 1);
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action g_bm(hl_context *c, hl_request *r, hl_response **o, void *u) {
+static hl_hook_action g_bm(hl_context *c, const hl_before_model_args *in_, hl_before_model_out *out_, void *u) {  /* v1 names */
+  hl_request *r = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **o = &out_->response;
   (void)c, (void)r, (void)o, (void)u;
   atomic_fetch_add(&counts[HL_HOOK_BEFORE_MODEL], 1);
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action g_am(hl_context *c, const hl_request *r, const hl_response *p,
-                           const hl_error *e, hl_response **o, void *u) {
+static hl_hook_action g_am(hl_context *c, const hl_after_model_args *in_, hl_after_model_out *out_, void *u) {  /* v1 names */
+  const hl_request *r = in_->request;
+  const hl_response *p = in_->response;
+  const hl_error *e = in_->error;
+  hl_response **o = &out_->response;
   (void)c, (void)r, (void)p, (void)e, (void)o, (void)u;
   atomic_fetch_add(&counts[HL_HOOK_AFTER_MODEL], 1);
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action g_bt(hl_context *c, const hl_tool_call *t, cJSON **a, cJSON **o, void *u) {
+static hl_hook_action g_bt(hl_context *c, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *u) {  /* v1 names */
+  const hl_tool_call *t = in_->call;
+  cJSON *a_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **a = out_->args ? &out_->args : &a_now_;
+  cJSON **o = &out_->result;
   (void)c, (void)t, (void)a, (void)o, (void)u;
   atomic_fetch_add(&counts[HL_HOOK_BEFORE_TOOL], 1);
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action g_at(hl_context *c, const hl_tool_call *t, const cJSON *a, const cJSON *r,
-                           const hl_error *e, cJSON **o, void *u) {
+static hl_hook_action g_at(hl_context *c, const hl_after_tool_args *in_, hl_after_tool_out *out_, void *u) {  /* v1 names */
+  const hl_tool_call *t = in_->call;
+  const cJSON *a = in_->args;
+  const cJSON *r = in_->result;
+  const hl_error *e = in_->error;
+  cJSON **o = &out_->result;
   (void)c, (void)t, (void)a, (void)r, (void)e, (void)o, (void)u;
   atomic_fetch_add(&counts[HL_HOOK_AFTER_TOOL], 1);
   return HL_HOOK_CONTINUE;
@@ -47,8 +64,11 @@ static hl_hook_action g_at(hl_context *c, const hl_tool_call *t, const cJSON *a,
 
 /* Per-agent hooks that do real work: stamp the thread's number into the
  * arguments (before_tool), state writes, and an after_agent rewrite. */
-static hl_hook_action a_bt(hl_context *ctx, const hl_tool_call *call, cJSON **args, cJSON **o,
-                           void *ud) {
+static hl_hook_action a_bt(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **o = &out_->result;
   (void)o;
   if (strcmp(call->name, "add") == 0) {
     cJSON *b = cJSON_GetObjectItem(*args, "b");
@@ -59,7 +79,9 @@ static hl_hook_action a_bt(hl_context *ctx, const hl_tool_call *call, cJSON **ar
   cJSON_Delete(v);
   return HL_HOOK_CONTINUE;
 }
-static hl_hook_action a_aa(hl_context *c, const char *answer, char **repl, void *ud) {
+static hl_hook_action a_aa(hl_context *c, const hl_after_agent_args *in_, hl_after_agent_out *out_, void *ud) {  /* v1 names */
+  const char *answer = in_->answer;
+  char **repl = &out_->answer;
   (void)c;
   char buf[128];
   snprintf(buf, sizeof buf, "t%ld:%s", (long)ud, answer);
@@ -78,8 +100,8 @@ static void *worker_main(void *arg) {
   hl_provider *p = hl_scripted_new();
   hl_agent *a = make_agent("agent", p);
   hl_hooks *h = hl_agent_hooks(a);
-  hl_hooks_add_before_tool(h, "stamp", a_bt, (void *)w->id);
-  hl_hooks_add_after_agent(h, "tag", a_aa, (void *)w->id);
+  hl_hooks_add_before_tool(h, "stamp", HL_HOOK_OBSERVE, a_bt, (void *)w->id);
+  hl_hooks_add_after_agent(h, "tag", HL_HOOK_DECIDE, a_aa, (void *)w->id);
   hl_agent_add_observer(a, w->obs);
   for (int r = 0; r < RUNS; r++) {
     hl_scripted_load_json(p,
@@ -104,12 +126,12 @@ static void *worker_main(void *arg) {
 
 static void eight_agents_on_eight_threads_with_parallel_tools_and_all_hooks(void) {
   hl_hooks *g = hl_hooks_global();
-  hl_hooks_add_before_agent(g, "g", g_ba, NULL);
-  hl_hooks_add_after_agent(g, "g", g_aa, NULL);
-  hl_hooks_add_before_model(g, "g", g_bm, NULL);
-  hl_hooks_add_after_model(g, "g", g_am, NULL);
-  hl_hooks_add_before_tool(g, "g", g_bt, NULL);
-  hl_hooks_add_after_tool(g, "g", g_at, NULL);
+  hl_hooks_add_before_agent(g, "g", HL_HOOK_OBSERVE, g_ba, NULL);
+  hl_hooks_add_after_agent(g, "g", HL_HOOK_OBSERVE, g_aa, NULL);
+  hl_hooks_add_before_model(g, "g", HL_HOOK_OBSERVE, g_bm, NULL);
+  hl_hooks_add_after_model(g, "g", HL_HOOK_OBSERVE, g_am, NULL);
+  hl_hooks_add_before_tool(g, "g", HL_HOOK_OBSERVE, g_bt, NULL);
+  hl_hooks_add_after_tool(g, "g", HL_HOOK_OBSERVE, g_at, NULL);
   hl_observer *global_obs = hl_observer_collecting();
   hl_observer_add_global(global_obs);
 
@@ -144,7 +166,7 @@ static void eight_agents_on_eight_threads_with_parallel_tools_and_all_hooks(void
 }
 
 /* ------------------------------------------------------------------ */
-/* hl_agent_errmsg() of one agent run on several threads at once       */
+/* hl_last_error() of one agent run on several threads at once       */
 /* ------------------------------------------------------------------ */
 
 /* Fails when the input starts with "bad", naming the input. */
@@ -173,7 +195,7 @@ static void *errmsg_worker_main(void *arg) {
     char *answer = NULL;
     hl_agent_run(w->agent, s, input, &answer);
     hl_free(answer);
-    if (strcmp(hl_agent_errmsg(w->agent), want) != 0) w->mismatches++;
+    if (strcmp(hl_last_error(), want) != 0) w->mismatches++;
   }
   hl_session_free(s);
   return NULL;
@@ -181,7 +203,7 @@ static void *errmsg_worker_main(void *arg) {
 
 static void errmsg_is_the_last_run_on_the_calling_thread(void) {
   hl_agent *a = hl_agent_new_custom("picky", picky_fn, NULL, NULL);
-  CHECK_STR(hl_agent_errmsg(a), "");
+  CHECK_STR(hl_last_error(), "");
   pthread_t t[THREADS];
   errmsg_worker w[THREADS];
   for (long i = 0; i < THREADS; i++) {
@@ -191,13 +213,13 @@ static void errmsg_is_the_last_run_on_the_calling_thread(void) {
   for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
   for (int i = 0; i < THREADS; i++) CHECK_INT(w[i].mismatches, 0);
   /* This thread ran nothing: the failures of the others are not its. */
-  CHECK_STR(hl_agent_errmsg(a), "");
+  CHECK_STR(hl_last_error(), "");
   char *answer = NULL;
   CHECK_INT(hl_agent_run(a, NULL, "bad-main", &answer), HL_ERR_EXECUTION_FAILED);
-  CHECK_STR(hl_agent_errmsg(a), "refused bad-main");
+  CHECK_STR(hl_last_error(), "refused bad-main");
   CHECK_INT(hl_agent_run(a, NULL, "ok", &answer), HL_OK);
   hl_free(answer);
-  CHECK_STR(hl_agent_errmsg(a), "");
+  CHECK_STR(hl_last_error(), "");
   hl_agent_unref(a);
 }
 

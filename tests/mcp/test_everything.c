@@ -3,8 +3,8 @@
  * server (@modelcontextprotocol/server-everything, pinned) over stdio and
  * over Streamable HTTP on a random 127.0.0.1 port: handshake, its tools
  * and their result types, progress, cancellation, list_changed, MCP tools
- * in an agent (hooks that mutate arguments) and in the sandbox
- * (Promise.all). `test_everything stdio|http [filter]`.
+ * in an agent and in the sandbox (Promise.all). Hooks that mutate MCP
+ * arguments: test_agent_hooks.c. `test_everything stdio|http [filter]`.
  */
 #include "mcp_fixture.h"
 
@@ -174,18 +174,6 @@ static void list_changed_handled(void) {
 
 /* ---- in an agent --------------------------------------------------- */
 
-static hl_hook_action mutate(hl_context *ctx, const hl_tool_call *call, cJSON **args, cJSON **result,
-                             void *user) {
-  (void)ctx;
-  (void)result;
-  (void)user;
-  if (strcmp(call->name, "echo") == 0) {
-    cJSON_Delete(*args);
-    *args = cJSON_Parse("{\"message\":\"mutated by hook\"}");
-  }
-  return HL_HOOK_CONTINUE;
-}
-
 static hl_agent *agent_with(hl_mcp *m, hl_provider **prov) {
   hl_agent *a = hl_agent_new("mcp_agent");
   hl_provider *p = hl_scripted_new();
@@ -197,27 +185,6 @@ static hl_agent *agent_with(hl_mcp *m, hl_provider **prov) {
   hl_agent_add_observer(a, obs);
   hl_observer_unref(obs);
   return a;
-}
-
-static void agent_hook_mutates_arguments(void) {
-  hl_mcp *m = open_server();
-  REQUIRE(m);
-  hl_provider *p;
-  hl_agent *a = agent_with(m, &p);
-  hl_scripted_push_tool_call(p, "c1", "echo", "{\"message\":\"original\"}");
-  hl_scripted_push_text(p, "done");
-  hl_hooks_add_before_tool(hl_agent_hooks(a), "mutate", mutate, NULL);
-  fx_events_clear(&events);
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_OK);
-  CHECK_STR(answer, "done");
-  hl_free(answer);
-  /* The server saw the mutated arguments. */
-  CHECK_INT(fx_events_count(&events, "tool_end echo - \"Echo: mutated by hook\""), 1);
-  CHECK_INT(fx_events_count(&events, "tool_start echo - {\"message\":\"original\"}"), 0);
-  CHECK_INT(fx_events_count(&events, "tool_start echo - {\"message\":\"mutated by hook\"}"), 1);
-  hl_agent_unref(a);
-  hl_mcp_free(m);
 }
 
 typedef struct canceller {
@@ -320,7 +287,6 @@ int main(int argc, char **argv) {
   RUN(progress_events);
   RUN(list_changed_handled);
   RUN(log_notifications);
-  RUN(agent_hook_mutates_arguments);
   RUN(agent_cancel_cancels_call);
   RUN(timeout_cancels_call);
   RUN(sandbox_promise_all);

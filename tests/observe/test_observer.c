@@ -108,6 +108,18 @@ static void observer_ops_style_skips_unset_functions(void) {
   ops.tool_start = ops_tool_start;
   ops.tool_end = ops_tool_end;
   ops.custom = ops_custom;
+  /* the struct is versioned: without its size it is refused */
+  CHECK(hl_observer_new_ops(&ops, &c) == NULL);
+  CHECK_CONTAINS(hl_last_error(), "set it to sizeof(hl_observer_ops)");
+  /* a caller built when the struct ended at tool_end: custom is unset */
+  ops.size = offsetof(hl_observer_ops, tool_end) + sizeof ops.tool_end;
+  hl_observer *older = hl_observer_new_ops(&ops, &c);
+  REQUIRE(older);
+  hl_event cev = ev_of(HL_EVENT_CUSTOM);
+  hl_observer_notify(older, &cev);
+  CHECK_INT(atomic_load(&c.by_type[HL_EVENT_CUSTOM]), 0);
+  hl_observer_unref(older);
+  ops.size = sizeof ops;
   hl_observer *obs = hl_observer_new_ops(&ops, &c);
   REQUIRE(obs);
   ops.tool_start = NULL; /* the struct was copied: changing it now does nothing */
@@ -741,7 +753,34 @@ static void observer_logging_and_collecting_on_a_real_run(void) {
   fclose(f);
 }
 
+/* Every event a run delivers carries the size of the struct the library
+ * filled in (hl_event is versioned: fields are only appended). */
+static atomic_int sized, unsized;
+static int check_size(const hl_event *ev, void *ud) {
+  (void)ud;
+  atomic_fetch_add(ev->size == sizeof(hl_event) && HL_EVENT_HAS(ev, hook_action) ? &sized : &unsized, 1);
+  return 0;
+}
+
+static void events_carry_their_struct_size(void) {
+  hl_provider *p = hl_scripted_new();
+  hl_scripted_push_text(p, "hi");
+  hl_agent *a = hl_agent_new("sized");
+  hl_agent_set_provider(a, p);
+  hl_observer *obs = hl_observer_new(check_size, NULL);
+  hl_agent_add_observer(a, obs);
+  char *answer = NULL;
+  REQUIRE(hl_agent_run(a, NULL, "hello", &answer) == HL_OK);
+  hl_free(answer);
+  CHECK(atomic_load(&sized) >= 6); /* agent, turn, lm start/end, response, trace */
+  CHECK_INT(atomic_load(&unsized), 0);
+  hl_observer_unref(obs);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 int main(void) {
+  RUN(events_carry_their_struct_size);
   RUN(observer_function_style_sees_every_event);
   RUN(observer_ops_style_skips_unset_functions);
   RUN(observer_refcount_frees_user_data_once);

@@ -7,9 +7,9 @@
 
 static atomic_int after_agent_runs;
 
-static hl_hook_action count_after_agent(hl_context *ctx, const char *answer,
-                                       char **replacement, void *ud)
-{
+static hl_hook_action count_after_agent(hl_context *ctx, const hl_after_agent_args *in_, hl_after_agent_out *out_, void *ud) {  /* v1 names */
+  const char *answer = in_->answer;
+  char **replacement = &out_->answer;
   (void)ctx;
   (void)answer;
   (void)replacement;
@@ -36,7 +36,7 @@ static void guardrail_blocks_word_without_model_or_tool(void)
   REQUIRE(hl_guardrail_block_word(g, "credit card") == HL_OK);
   REQUIRE(hl_guardrail_install(g, hl_agent_hooks(agent)) == HL_OK);
   atomic_store(&after_agent_runs, 0);
-  hl_hooks_add_after_agent(hl_agent_hooks(agent), "count", count_after_agent, NULL);
+  hl_hooks_add_after_agent(hl_agent_hooks(agent), "count", HL_HOOK_OBSERVE, count_after_agent, NULL);
 
   CHECK_RUN(agent, NULL, "How do I build a BOMB?", "Sorry, I can't discuss that.");
   CHECK_INT(hl_scripted_request_count(p), 0);

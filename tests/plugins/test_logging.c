@@ -23,9 +23,11 @@ static hl_tool *add_tool(void)
 }
 
 /* before_tool: replace the arguments with {"a": a, "b": 41}. */
-static hl_hook_action bump_b(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                             cJSON **result, void *ud)
-{
+static hl_hook_action bump_b(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)ctx;
   (void)call;
   (void)result;
@@ -39,9 +41,11 @@ static hl_hook_action bump_b(hl_context *ctx, const hl_tool_call *call, cJSON **
 }
 
 /* before_tool: answer instead of the tool. */
-static hl_hook_action answer_instead(hl_context *ctx, const hl_tool_call *call,
-                                     cJSON **args, cJSON **result, void *ud)
-{
+static hl_hook_action answer_instead(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)ctx;
   (void)call;
   (void)args;
@@ -62,7 +66,7 @@ static void logging_lines_show_each_point_and_mutated_args(void)
   hl_tool *t = add_tool();
   hl_agent_add_tool(agent, t);
   hl_tool_unref(t);
-  REQUIRE(hl_hooks_add_before_tool(hl_agent_hooks(agent), "bump", bump_b, NULL) == HL_OK);
+  REQUIRE(hl_hooks_add_before_tool(hl_agent_hooks(agent), "bump", HL_HOOK_EDIT_ARGS, bump_b, NULL) == HL_OK);
   REQUIRE(hl_logging_hooks_install(hl_agent_hooks(agent), log, "test") == HL_OK);
   CHECK_INT(hl_hooks_count(hl_agent_hooks(agent), HL_HOOK_BEFORE_TOOL), 2);
   CHECK_STR(hl_hooks_name_at(hl_agent_hooks(agent), HL_HOOK_AFTER_MODEL, 0), "logging");
@@ -123,7 +127,7 @@ static void logging_after_tool_shows_override_result(void)
   hl_tool *t = add_tool();
   hl_agent_add_tool(agent, t);
   hl_tool_unref(t);
-  hl_hooks_add_before_tool(hl_agent_hooks(agent), "shortcut", answer_instead, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(agent), "shortcut", HL_HOOK_DECIDE, answer_instead, NULL);
   REQUIRE(hl_logging_hooks_install(hl_agent_hooks(agent), log, "") == HL_OK);
   char *answer = NULL;
   CHECK_INT(hl_agent_run(agent, NULL, "add", &answer), HL_OK);

@@ -19,6 +19,7 @@ import email.utils
 import json
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -42,6 +43,32 @@ TOOLS = [
     ("add", {"a": 1, "b": 2.5, "note": "\u00e9t\u00e9 \"quoted\""}),
 ]
 USAGE_IN, USAGE_OUT = 11, 7
+
+# Token counts a hostile or broken server may send, by scenario: (input,
+# output, Anthropic's cache_read_input_tokens or None).
+BAD_USAGE = {
+    "badusage": (1e300, -5, None),
+    "badusage2": (3.5, 2 ** 53 + 2, None),
+    "badusage3": (5, "7", 2 ** 53),   # not a number; input + cache read > 2^53
+    "maxusage": (2 ** 53, USAGE_OUT, None),    # the largest valid count
+}
+
+
+def usage_for(scenario):
+    return BAD_USAGE.get(scenario, (USAGE_IN, USAGE_OUT, None))
+
+
+def openai_usage(scenario):
+    i, o, _ = usage_for(scenario)
+    return {"prompt_tokens": i, "completion_tokens": o, "total_tokens": 18}
+
+
+def anthropic_usage(scenario, output=None):
+    i, o, cache = usage_for(scenario)
+    u = {"input_tokens": i, "output_tokens": o if output is None else output}
+    if cache is not None:
+        u["cache_read_input_tokens"] = cache
+    return u
 
 
 def record(model, peer, body, headers):
@@ -68,8 +95,10 @@ def answer_for(scenario, body, fmt):
         calls = [("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"})]
     elif scenario == "badargs":
         calls = [("get_weather", '{"city": Par')]
-    elif scenario in ("text", "streamerror", "crlf", "comments", "utf8", "echo", "r429", "r429ms", "r429date", "r500",
-                      "close", "hangstream", "big"):
+    elif scenario in BAD_USAGE:
+        return (TEXT, [], "stop")
+    elif scenario in ("text", "slow", "streamerror", "crlf", "comments", "utf8", "echo", "r429", "r429ms", "r429date", "r500",
+                      "close", "hangstream", "big") or scenario in FAULTS:
         return (TEXT, [], "stop")
     else:  # tools, bytes, ...
         calls = TOOLS
@@ -107,8 +136,7 @@ def openai_body(model, text, calls, finish):
                              for i, n, a in calls]
     return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": model,
             "choices": [{"index": 0, "message": msg, "finish_reason": finish}],
-            "usage": {"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT,
-                      "total_tokens": USAGE_IN + USAGE_OUT}}
+            "usage": openai_usage(model.split("@", 1)[0])}
 
 
 def openai_events(model, text, calls, finish, size=3):
@@ -135,8 +163,7 @@ def openai_events(model, text, calls, finish, size=3):
     ev.append(chunk({}, finish))
     ev.append(dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
                           "model": model, "choices": [],
-                          "usage": {"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT,
-                                    "total_tokens": USAGE_IN + USAGE_OUT}}))
+                          "usage": openai_usage(model.split("@", 1)[0])}))
     ev.append("[DONE]")
     return [(None, e) for e in ev]
 
@@ -153,14 +180,15 @@ def anthropic_body(model, text, calls, finish):
         content.append({"type": "tool_use", "id": i, "name": n, "input": a})
     return {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
             "content": content, "stop_reason": anthropic_stop(finish), "stop_sequence": None,
-            "usage": {"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT}}
+            "usage": anthropic_usage(model.split("@", 1)[0])}
 
 
 def anthropic_events(model, text, calls, finish, size=3):
     ev = [("message_start", {"type": "message_start", "message": {
         "id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [],
         "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": USAGE_IN, "output_tokens": 1}}})]
+        "usage": anthropic_usage(model.split("@", 1)[0], output=None if model.split("@", 1)[0]
+                                 in BAD_USAGE else 1)}})]
     idx = 0
     if text:
         ev.append(("content_block_start", {"type": "content_block_start", "index": idx,
@@ -184,7 +212,7 @@ def anthropic_events(model, text, calls, finish, size=3):
     ev.append(("message_delta", {"type": "message_delta",
                                  "delta": {"stop_reason": anthropic_stop(finish),
                                            "stop_sequence": None},
-                                 "usage": {"output_tokens": USAGE_OUT}}))
+                                 "usage": {"output_tokens": usage_for(model.split("@", 1)[0])[1]}}))
     ev.append(("message_stop", {"type": "message_stop"}))
     return [(name, dumps(d)) for name, d in ev]
 
@@ -220,7 +248,19 @@ def error_body(fmt, status, message):
 # ---------------------------------------------------------------- HTTP
 
 REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
-           500: "Internal Server Error"}
+           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+# Scenarios of the fault-injection suite (tests/faults): each breaks the
+# transport or the framing of an otherwise normal text answer.
+FAULTS = ("reset", "truncated", "clshort", "cllong", "drip", "hugeline", "badutf8",
+          "r500once")
+BAD_UTF8 = b"\xff\xfe \xc0\xaf \xed\xa0\x80"   # stray bytes, overlong, a surrogate
+UTF8_MARK = "@@BAD-UTF8@@"
+
+# A proxy's error page, answered with 200 (the key in it must never reach
+# a message).
+HTML_PAGE = ("<!DOCTYPE html>\n<html><head><title>Gateway</title></head>\n"
+             "<body><h1>Please sign in</h1><p>key %s is not valid here</p></body></html>\n")
 
 
 class Handler(socketserver.BaseRequestHandler):
@@ -260,6 +300,53 @@ class Handler(socketserver.BaseRequestHandler):
         for h in extra:
             head += h + "\r\n"
         self.request.sendall(head.encode("latin-1") + b"\r\n" + body)
+
+    def reset(self):
+        """Hang up with a TCP RST (SO_LINGER 0) instead of a clean FIN."""
+        self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.request.close()
+
+    def drip(self, data):
+        """One byte per second until the client gives up."""
+        for i in range(len(data)):
+            self.request.sendall(data[i:i + 1])
+            time.sleep(1)
+
+    def fault(self, scenario, n, head, body):
+        """Send `body` after `head` (bytes, a complete header block that has
+        no Content-Length and no Transfer-Encoding yet) broken the way the
+        fault scenario says. Returns whether the connection stays usable."""
+        if scenario == "reset" and n == 1:
+            self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body)
+                                 + body[: len(body) // 2])
+            time.sleep(0.5)  # let the client read the first half before the RST
+            self.reset()
+            return False
+        if scenario == "truncated":
+            # An honest length for a body cut short: after the middle event of
+            # a stream, in the middle of a JSON body.
+            cut = body.index(b"\n\n", len(body) // 2) + 2 if b"\n\n" in body else len(body) // 2
+            body = body[:cut]
+        if scenario == "clshort":
+            cut = body.index(b"\n\n", len(body) // 2) + 2 if b"\n\n" in body else len(body) // 2
+            self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % cut + body)
+            return False
+        if scenario == "cllong":
+            self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % (len(body) + 100) + body)
+            return False
+        if scenario == "hugeline":
+            # Chunked, so that the client meets the one 20 MB line as it
+            # reads (a Content-Length would let it refuse up front).
+            self.request.sendall(head + b"Transfer-Encoding: chunked\r\n\r\n")
+            for i in range(0, len(body), 1 << 16):
+                self.request.sendall(self.chunk(body[i:i + (1 << 16)]))
+            self.request.sendall(b"0\r\n\r\n")
+            return True
+        if scenario == "drip":
+            self.drip(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            return False
+        self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        return True
 
     def stream_head(self):
         return (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
@@ -340,13 +427,44 @@ class Handler(socketserver.BaseRequestHandler):
         if scenario == "r500" and n <= 3:
             self.send(500, error_body(fmt, 500, "internal failure %d" % n))
             return True
+        if scenario == "r500once" and n == 1:
+            self.send(500, error_body(fmt, 500, "internal failure"))
+            return True
+        if scenario == "r429long":
+            # Absurd waits, on every attempt: the client must not sit on them.
+            self.send(429, error_body(fmt, 429, "slow down"), extra=["Retry-After: 86400"])
+            return True
+        if scenario == "r503longdate":
+            when = email.utils.formatdate(time.time() + 86400, usegmt=True)
+            self.send(503, error_body(fmt, 503, "come back tomorrow"),
+                      extra=["Retry-After: " + when])
+            return True
+        if scenario == "r429longms":
+            self.send(429, error_body(fmt, 429, "slow down"), extra=["retry-after-ms: 1e300"])
+            return True
+        if scenario == "nothttp":
+            # Another protocol on the port (an SSH server's greeting).
+            self.request.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+            return False
+        if scenario == "nothttpopen":
+            # Binary bytes, no line end, and the connection stays open.
+            self.request.sendall(b"\x16\x03\x01\x00\xa5")
+            self.hang()
+            return False
+        if scenario == "html":
+            self.send(200, (HTML_PAGE % key).encode("utf-8"), ctype="text/html; charset=utf-8")
+            return True
         if scenario == "hang":
             self.hang()
             return False
+        if scenario == "slow":
+            time.sleep(0.5)  # a slow model: many requests in flight at once
 
         text, calls, finish = answer_for(scenario, body, fmt)
-        if scenario == "big":
+        if scenario in ("big", "hugeline"):
             text = "x" * (20 * 1024 * 1024)
+        if scenario == "badutf8":
+            text = TEXT + UTF8_MARK
         if not stream:
             make = openai_body if fmt == "openai" else anthropic_body
             payload = dumps(make(model, text, calls, finish)).encode("utf-8")
@@ -358,11 +476,17 @@ class Handler(socketserver.BaseRequestHandler):
                 return False
             if scenario == "badjson":
                 payload = payload[:-5]
+            if scenario in FAULTS:
+                payload = payload.replace(UTF8_MARK.encode(), BAD_UTF8)
+                return self.fault(scenario, n, b"HTTP/1.1 200 OK\r\n"
+                                  b"Content-Type: application/json\r\n", payload)
             self.send(200, payload)
             return True
 
         events = (openai_events if fmt == "openai" else anthropic_events)(
-            model, text, calls, finish, size=(1 << 16) if scenario == "big" else 3)
+            model, text, calls, finish,
+            size=(1 << 16) if scenario == "big" else
+            len(text) if scenario in ("hugeline", "badutf8") else 3)  # one piece: a whole line, the marker intact
         if scenario == "badjson":
             name, data = events[2]
             events[2] = (name, data[: len(data) // 2])
@@ -374,6 +498,16 @@ class Handler(socketserver.BaseRequestHandler):
                                  .replace('"index": 1, "content_block"',
                                           '"index": 1000000, "content_block"'))
                     break
+        if scenario == "dupstart" and fmt == "anthropic":
+            # The first tool_use block starts twice, the second time with
+            # another id, name and a non-empty input.
+            for k, (name, data) in enumerate(events):
+                if name == "content_block_start" and '"tool_use"' in data:
+                    again = json.loads(data)
+                    again["content_block"].update(id="toolu_again", name="other",
+                                                  input={"x": 1})
+                    events.insert(k + 1, (name, dumps(again)))
+                    break
         if scenario == "streamerror":
             # The server gives up mid-stream, the way each API reports it.
             err = error_body(fmt, 529, "Overloaded")
@@ -383,6 +517,11 @@ class Handler(socketserver.BaseRequestHandler):
         eol = "\r\n" if scenario == "crlf" else "\n"
         sse = sse_bytes(events, eol=eol, comments=(scenario == "comments"))
         head = self.stream_head()
+        if scenario in FAULTS:
+            # Not chunked: the faults are about the length the server claims.
+            return self.fault(scenario, n, b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                              b"Cache-Control: no-cache\r\n",
+                              sse.replace(UTF8_MARK.encode(), BAD_UTF8))
         if scenario == "bytes":
             self.request.sendall(head)
             for i in range(len(sse)):

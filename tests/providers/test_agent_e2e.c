@@ -61,14 +61,18 @@ typedef struct counts {
   atomic_int model_saw_response;
 } counts;
 
-static hl_hook_action h_before_agent(hl_context *ctx, char **answer, void *ud) {
+static hl_hook_action h_before_agent(hl_context *ctx, const hl_before_agent_args *in_, hl_before_agent_out *out_, void *ud) {  /* v1 names */
+  char **answer = &out_->answer;
+  (void)in_;
   (void)ctx;
   (void)answer;
   atomic_fetch_add(&((counts *)ud)->before_agent, 1);
   return HL_HOOK_CONTINUE;
 }
 
-static hl_hook_action h_after_agent(hl_context *ctx, const char *answer, char **rep, void *ud) {
+static hl_hook_action h_after_agent(hl_context *ctx, const hl_after_agent_args *in_, hl_after_agent_out *out_, void *ud) {  /* v1 names */
+  const char *answer = in_->answer;
+  char **rep = &out_->answer;
   (void)ctx;
   (void)answer;
   (void)rep;
@@ -76,7 +80,9 @@ static hl_hook_action h_after_agent(hl_context *ctx, const char *answer, char **
   return HL_HOOK_CONTINUE;
 }
 
-static hl_hook_action h_before_model(hl_context *ctx, hl_request *req, hl_response **resp, void *ud) {
+static hl_hook_action h_before_model(hl_context *ctx, const hl_before_model_args *in_, hl_before_model_out *out_, void *ud) {  /* v1 names */
+  hl_request *req = out_->request ? out_->request : (hl_request *)in_->request;
+  hl_response **resp = &out_->response;
   (void)ctx;
   (void)resp;
   (void)req;
@@ -84,8 +90,11 @@ static hl_hook_action h_before_model(hl_context *ctx, hl_request *req, hl_respon
   return HL_HOOK_CONTINUE;
 }
 
-static hl_hook_action h_after_model(hl_context *ctx, const hl_request *req, const hl_response *resp,
-                                    const hl_error *err, hl_response **rep, void *ud) {
+static hl_hook_action h_after_model(hl_context *ctx, const hl_after_model_args *in_, hl_after_model_out *out_, void *ud) {  /* v1 names */
+  const hl_request *req = in_->request;
+  const hl_response *resp = in_->response;
+  const hl_error *err = in_->error;
+  hl_response **rep = &out_->response;
   (void)ctx;
   (void)req;
   (void)rep;
@@ -97,8 +106,11 @@ static hl_hook_action h_after_model(hl_context *ctx, const hl_request *req, cons
 
 /* Rewrites get_weather's city: the tool, the events and the model must all
  * see "Lyon" although the model asked for Paris. */
-static hl_hook_action h_before_tool(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                                    cJSON **result, void *ud) {
+static hl_hook_action h_before_tool(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)ctx;
   (void)result;
   atomic_fetch_add(&((counts *)ud)->before_tool, 1);
@@ -111,8 +123,12 @@ static hl_hook_action h_before_tool(hl_context *ctx, const hl_tool_call *call, c
   return HL_HOOK_CONTINUE;
 }
 
-static hl_hook_action h_after_tool(hl_context *ctx, const hl_tool_call *call, const cJSON *args,
-                                   const cJSON *result, const hl_error *err, cJSON **rep, void *ud) {
+static hl_hook_action h_after_tool(hl_context *ctx, const hl_after_tool_args *in_, hl_after_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  const cJSON *args = in_->args;
+  const cJSON *result = in_->result;
+  const hl_error *err = in_->error;
+  cJSON **rep = &out_->result;
   (void)ctx;
   (void)call;
   (void)args;
@@ -155,12 +171,12 @@ static hl_agent *make_agent(hl_provider *p, const char *model, counts *c, hl_obs
   hl_tool_unref(t);
   if (c) {
     hl_hooks *h = hl_agent_hooks(a);
-    hl_hooks_add_before_agent(h, "count", h_before_agent, c);
-    hl_hooks_add_after_agent(h, "count", h_after_agent, c);
-    hl_hooks_add_before_model(h, "count", h_before_model, c);
-    hl_hooks_add_after_model(h, "count", h_after_model, c);
-    hl_hooks_add_before_tool(h, "mutate", h_before_tool, c);
-    hl_hooks_add_after_tool(h, "count", h_after_tool, c);
+    hl_hooks_add_before_agent(h, "count", HL_HOOK_OBSERVE, h_before_agent, c);
+    hl_hooks_add_after_agent(h, "count", HL_HOOK_OBSERVE, h_after_agent, c);
+    hl_hooks_add_before_model(h, "count", HL_HOOK_OBSERVE, h_before_model, c);
+    hl_hooks_add_after_model(h, "count", HL_HOOK_OBSERVE, h_after_model, c);
+    hl_hooks_add_before_tool(h, "mutate", HL_HOOK_EDIT_ARGS, h_before_tool, c);
+    hl_hooks_add_after_tool(h, "count", HL_HOOK_OBSERVE, h_after_tool, c);
   }
   if (obs) hl_agent_add_observer(a, obs);
   return a;
@@ -261,7 +277,7 @@ static void agent_auth_error_redacted(void) {
   CHECK(answer == NULL);
   CHECK_CONTAINS(hl_last_error(), "Incorrect API key provided");
   CHECK(strstr(hl_last_error(), KEY) == NULL);
-  CHECK(strstr(hl_agent_errmsg(a), KEY) == NULL);
+  CHECK(strstr(hl_last_error(), KEY) == NULL);
   CHECK_INT(hl_observer_collected_count(obs, HL_EVENT_API_RESPONSE), 1);
   cJSON *events = hl_observer_collected(obs);
   char *all = events ? cJSON_PrintUnformatted(events) : NULL;

@@ -7,6 +7,9 @@
  *                                   provider: every answer right, and the
  *                                   server accepts no more connections
  *                                   than requests in flight at once
+ *   partitions_reuse_connections    1,200 requests in flight at once (more
+ *                                   than one partition of the pool), two
+ *                                   rounds: all right, connections reused
  *   host_cap_queues_requests        with a per-host cap of 4, 40 requests
  *                                   at once all succeed over <= 4 sockets
  *   cancel_200_in_flight            200 hanging requests, one provider
@@ -20,6 +23,12 @@
  *                                   server all complete
  *   stream_deltas_on_caller_thread  token callbacks run on the run's
  *                                   thread, not on the loop's
+ *   slow_sink_pauses_the_transfer   a token callback slower than the
+ *                                   network: a 20 MB stream arrives whole
+ *                                   (the transfer pauses instead of
+ *                                   buffering), and a pause longer than the
+ *                                   idle timeout is not taken for an idle
+ *                                   server
  *   pool_options                    hl_pool_setopt / getopt validation
  *
  *   test_engine [NAME...]
@@ -162,6 +171,56 @@ static void many_threads_reuse_connections(void) {
 
 /* ------------------------------------------------------------------ */
 
+#define N_WIDE 1200
+
+typedef struct wide {
+  hl_provider *p;
+  pthread_barrier_t round;
+  atomic_int ok;
+} wide;
+
+static void *wide_worker(void *arg) {
+  wide *w = arg;
+  for (int r = 0; r < 2; r++) {
+    pthread_barrier_wait(&w->round);
+    hl_response *resp = NULL;
+    hl_status st = ask(w->p, "slow@engine-wide", false, &resp);
+    char *text = st == HL_OK && resp ? hl_message_text(resp->message) : NULL;
+    if (text && !strcmp(text, TEXT)) atomic_fetch_add(&w->ok, 1);
+    else fprintf(stderr, "round %d: %s: %s\n", r, hl_status_name(st), st != HL_OK ? hl_last_error() : "wrong text");
+    hl_free(text);
+    hl_response_free(resp);
+  }
+  return NULL;
+}
+
+/* More requests in flight than one partition of the pool takes: they
+ * spread over several multi handles, and the second round still reuses
+ * the first round's connections (fill-first). */
+static void partitions_reuse_connections(void) {
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  static wide w;
+  w.p = p;
+  atomic_init(&w.ok, 0);
+  pthread_barrier_init(&w.round, NULL, N_WIDE);
+  int before = server_connections(&srv);
+  static pthread_t th[N_WIDE];
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 512 * 1024);
+  for (int i = 0; i < N_WIDE; i++) REQUIRE(pthread_create(&th[i], &attr, wide_worker, &w) == 0);
+  pthread_attr_destroy(&attr);
+  for (int i = 0; i < N_WIDE; i++) pthread_join(th[i], NULL);
+  CHECK_INT(atomic_load(&w.ok), 2 * N_WIDE);
+  int opened = server_connections(&srv) - before;
+  fprintf(stderr, "connections opened for %d requests, %d at once: %d\n", 2 * N_WIDE, N_WIDE, opened);
+  CHECK(opened >= 1);
+  CHECK(opened <= N_WIDE + 2);
+  pthread_barrier_destroy(&w.round);
+  hl_provider_unref(p);
+}
+
 typedef struct one_arg {
   hl_provider *p;
   const char *model;
@@ -252,7 +311,7 @@ static void *run_agent(void *arg) {
   run_arg *r = arg;
   r->st = hl_agent_run(r->a, NULL, "hi", &r->answer);
   r->ended = now_s();
-  if (r->st != HL_OK) snprintf(r->err, sizeof r->err, "%s", hl_agent_errmsg(r->a));
+  if (r->st != HL_OK) snprintf(r->err, sizeof r->err, "%s", hl_last_error());
   return NULL;
 }
 
@@ -380,6 +439,42 @@ static void stream_deltas_on_caller_thread(void) {
   hl_provider_unref(p);
 }
 
+typedef struct slow_sink {
+  size_t bytes;
+  int calls;
+} slow_sink;
+
+static void on_slow_token(const char *delta, void *ud) {
+  slow_sink *s = ud;
+  s->bytes += strlen(delta);
+  /* The first delta takes longer than the idle timeout below; meanwhile
+   * more than the 1 MiB hand-over buffer arrives and the transfer pauses. */
+  if (s->calls++ == 0) sleep_ms(3000);
+}
+
+static void slow_sink_pauses_the_transfer(void) {
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  hl_openai_set_max_response_bytes(p, (size_t)64 << 20);
+  /* The server takes a moment to build 20 MB of events: the idle timeout
+   * leaves it that, and is still shorter than the first delta's wait. */
+  hl_openai_set_timeouts(p, 10000, 0, 2000);
+  hl_agent *a = agent_on(p, "big@engine-slowsink", true);
+  REQUIRE(a);
+  slow_sink sink = {0, 0};
+  hl_agent_set_token_callback(a, on_slow_token, &sink);
+  char *answer = NULL;
+  hl_status st = hl_agent_run(a, NULL, "hi", &answer);
+  if (st != HL_OK) fprintf(stderr, "run: %s\n", hl_last_error());
+  CHECK_INT(st, HL_OK);
+  CHECK_INT(answer ? strlen(answer) : 0, 20u * 1024 * 1024);
+  CHECK_INT(sink.bytes, 20u * 1024 * 1024);
+  CHECK(sink.calls > 1);
+  hl_free(answer);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 static void pool_options(void) {
   long v = 0;
   CHECK_INT(hl_pool_setopt(HL_POOL_MAX_HOST_CONNECTIONS, -1), HL_ERR_INVALID);
@@ -414,11 +509,13 @@ static void pool_options(void) {
 
 static const test_case tests[] = {
     T(many_threads_reuse_connections),
+    T(partitions_reuse_connections),
     T(host_cap_queues_requests),
     T(cancel_200_in_flight),
     T(agent_cancel_200_in_flight),
     T(server_dies_mid_stream),
     T(stream_deltas_on_caller_thread),
+    T(slow_sink_pauses_the_transfer),
     T(pool_options),
 };
 

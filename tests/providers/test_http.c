@@ -1,12 +1,16 @@
 /*
  * test_http.c - pieces of the HTTP layer that need no server: redaction of
- * secrets and which statuses are retried.
+ * secrets, which statuses are retried, reading a server's Retry-After
+ * wish, and the excerpts of unexpected answers quoted in messages.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
+#include "providers/excerpt.h"
 #include "providers/http.h"
+#include "providers/retry_after.h"
 
 static void redact_replaces_every_occurrence(void) {
   char *t = strdup("key=sk-abc; again sk-abcsk-abc end");
@@ -62,11 +66,67 @@ static void bad_request_arguments(void) {
   hl__http_free(c);
 }
 
+/* Retry-After is delta-seconds or an HTTP-date; anything else is no wish.
+ * Server-controlled sizes saturate instead of overflowing. */
+static void retry_after_values(void) {
+  time_t now = 1700000000; /* Tue, 14 Nov 2023 22:13:20 GMT */
+  CHECK(hl__retry_after_ms("86400", now) == 86400000.0);
+  CHECK(hl__retry_after_ms(" 5 \r\n", now) == 5000.0);
+  CHECK(hl__retry_after_ms("0", now) == 0.0);
+  CHECK(hl__retry_after_ms("Tue, 14 Nov 2023 22:14:00 GMT", now) == 40000.0);
+  CHECK(hl__retry_after_ms("Tue, 14 Nov 2023 22:13:00 GMT\r\n", now) == 0.0); /* past */
+  CHECK(hl__retry_after_ms("Tuesday, 14-Nov-23 22:14:00 GMT", now) == 40000.0); /* RFC 850 */
+  CHECK(hl__retry_after_ms("99999999999999999999999999999999999999", now) == HL__RETRY_AFTER_SATURATE_MS);
+  const char *none[] = {"", "-5", "1.5", "1e300", "inf", "nan", "0x10", "5 s", "soon", NULL};
+  for (int i = 0; none[i]; i++) {
+    if (hl__retry_after_ms(none[i], now) != -1) fprintf(stderr, "Retry-After \"%s\" read as a wish\n", none[i]);
+    CHECK(hl__retry_after_ms(none[i], now) == -1);
+  }
+  CHECK(hl__retry_after_ms(NULL, now) == -1);
+  /* retry-after-ms: a decimal number of milliseconds. */
+  CHECK(hl__retry_after_ms_header(" 1200") == 1200.0);
+  CHECK(hl__retry_after_ms_header("1.5\r\n") == 1.5);
+  CHECK(hl__retry_after_ms_header("1e300") == HL__RETRY_AFTER_SATURATE_MS);
+  CHECK(hl__retry_after_ms_header("-1") == -1);
+  CHECK(hl__retry_after_ms_header("inf") == -1);
+  CHECK(hl__retry_after_ms_header("nan") == -1);
+  CHECK(hl__retry_after_ms_header("12abc") == -1);
+  char s[48];
+  hl__retry_after_format(s, sizeof s, 86400000.0);
+  CHECK_STR(s, "86400");
+  hl__retry_after_format(s, sizeof s, 1500.0);
+  CHECK_STR(s, "1.5");
+}
+
+/* Excerpts: bounded, escaped, one line, never a byte of the key. */
+static void excerpts_are_bounded_escaped_and_redacted(void) {
+  char out[HL__EXCERPT_BYTES * 4 + 16];
+  hl__excerpt(out, sizeof out, "SSH-2.0-OpenSSH\r\n", 17, NULL);
+  CHECK_STR(out, "\"SSH-2.0-OpenSSH\\r\\n\"");
+  hl__excerpt(out, sizeof out, "a\0b\xff\"", 5, NULL);
+  CHECK_STR(out, "\"a\\x00b\\xFF\\\"\"");
+  hl__excerpt(out, sizeof out, "<p>key sk-123456 bad</p>", 24, "sk-123456");
+  CHECK_STR(out, "\"<p>key [REDACTED] bad</p>\"");
+  /* A long answer is cut at HL__EXCERPT_BYTES, and a key cut in half by
+   * that bound leaves no prefix of itself behind. */
+  char big[400];
+  memset(big, 'x', sizeof big);
+  memcpy(big + HL__EXCERPT_BYTES - 4, "sk-123456", 9);
+  hl__excerpt(out, sizeof out, big, sizeof big, "sk-123456");
+  CHECK(strstr(out, "sk-") == NULL);
+  CHECK(strlen(out) <= HL__EXCERPT_BYTES + 5);
+  CHECK(strcmp(out + strlen(out) - 3, "...") == 0);
+  hl__excerpt(out, sizeof out, NULL, 3, NULL);
+  CHECK_STR(out, "\"\"");
+}
+
 int main(void) {
   RUN(redact_replaces_every_occurrence);
   RUN(redact_without_secret_keeps_text);
   RUN(redact_into_truncates_safely);
   RUN(retryable_statuses);
   RUN(bad_request_arguments);
+  RUN(retry_after_values);
+  RUN(excerpts_are_bounded_escaped_and_redacted);
   return CHECK_EXIT();
 }

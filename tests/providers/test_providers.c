@@ -284,6 +284,63 @@ static void malformed_tool_arguments(void) {
   hl_provider_unref(p);
 }
 
+/* The response survives hookline's own JSON round trip (sessions and
+ * traces store it that way) with the same usage. */
+static void check_round_trip(const hl_response *r) {
+  REQUIRE(r);
+  cJSON *j = hl_response_to_json(r);
+  REQUIRE(j);
+  hl_response *back = NULL;
+  CHECK_INT(hl_response_from_json(j, &back), HL_OK);
+  if (back) {
+    CHECK_INT(back->usage.input_tokens, r->usage.input_tokens);
+    CHECK_INT(back->usage.output_tokens, r->usage.output_tokens);
+  }
+  hl_response_free(back);
+  cJSON_Delete(j);
+}
+
+/* Token counts are server-controlled: negative, fractional, 1e300, over
+ * 2^53, not a number, an input total over 2^53. Each bad count is ignored
+ * (0), the answer still arrives, and it survives the round trip; the
+ * largest valid count, 2^53, is kept. Plain and streamed alike. */
+static void usage_counts_out_of_range_are_ignored(void) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  /* server.py's BAD_USAGE: input, output; Anthropic's cache read in the
+   * third pushes its input total (5 + 2^53) out of range. */
+  const struct { const char *scenario; long long in; } bad[] = {
+      {"badusage", 0},                            /* 1e300, -5 */
+      {"badusage2", 0},                           /* 3.5, 2^53 + 2 */
+      {"badusage3", W == &OPENAI ? 5 : 0},        /* 5, "7", cache read 2^53 */
+  };
+  for (int stream = 0; stream < 2; stream++) {
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      hl_response *r = NULL;
+      CHECK_INT(ask(p, model_name(bad[i].scenario, stream ? "stream" : "plain"), stream, &r), HL_OK);
+      REQUIRE(r);
+      char *t = text_of(r);
+      CHECK_STR(t, TEXT);
+      hl_free(t);
+      if (r->usage.input_tokens != bad[i].in || r->usage.output_tokens)
+        fprintf(stderr, "%s stream=%d: usage %lld/%lld\n", bad[i].scenario, stream,
+                (long long)r->usage.input_tokens, (long long)r->usage.output_tokens);
+      CHECK_INT(r->usage.input_tokens, bad[i].in);
+      CHECK_INT(r->usage.output_tokens, 0);
+      check_round_trip(r);
+      hl_response_free(r);
+    }
+    hl_response *r = NULL;
+    CHECK_INT(ask(p, model_name("maxusage", stream ? "stream" : "plain"), stream, &r), HL_OK);
+    REQUIRE(r);
+    CHECK_INT(r->usage.input_tokens, 9007199254740992LL);
+    CHECK_INT(r->usage.output_tokens, 7);
+    check_round_trip(r);
+    hl_response_free(r);
+  }
+  hl_provider_unref(p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Transport failures and retries                                      */
 /* ------------------------------------------------------------------ */
@@ -382,6 +439,76 @@ static void retry_500_three_times_then_success(void) {
   CHECK_CONTAINS(hl_last_error(), "internal failure 2");
   CHECK_CONTAINS(hl_last_error(), "after 2 attempts");
   CHECK_INT(test_server_count(&srv, model), 2);
+  hl_provider_unref(p);
+}
+
+/* A server that asks to wait longer than the retry maximum (5 s here) is
+ * not waited for: the call fails at once with the server's wish in the
+ * message, whether it asks in seconds, as an HTTP date or in ms. */
+static void retry_after_longer_than_maximum_fails_at_once(void) {
+  const struct { const char *scenario; hl_status status; const char *says; } rows[] = {
+      {"r429long", HL_ERR_RATE_LIMIT, "server asked to retry after 86400 s, more than the 5 s maximum"},
+      {"r503longdate", HL_ERR_HTTP, "more than the 5 s maximum"},
+      {"r429longms", HL_ERR_RATE_LIMIT, "server asked to retry after 1e+12 s"},
+  };
+  hl_provider *p = provider();
+  REQUIRE(p);
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    char model[128];
+    snprintf(model, sizeof model, "%s", model_name(rows[i].scenario, "t"));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    expect_failure(p, model, i == 1, rows[i].status, rows[i].says);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (s >= 8) fprintf(stderr, "%s took %.1f s\n", rows[i].scenario, s);
+    CHECK(s < 8); /* behaviour: no wait at all (before the fix, 3 waits of 5 s) */
+    CHECK_INT(test_server_count(&srv, model), 1);
+  }
+  hl_provider_unref(p);
+}
+
+/* Another protocol on the port: a protocol error quoting what came back,
+ * not a "bad URL", and no retry. */
+static void reply_that_is_not_http(void) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  for (int stream = 0; stream < 2; stream++) {
+    const char *model = model_name("nothttp", stream ? "stream" : "plain");
+    expect_failure(p, model, stream, HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH_9.2p1 Debian-2\\r\\n\"");
+    CHECK(strstr(hl_last_error(), "bad URL") == NULL);
+    CHECK_INT(test_server_count(&srv, model), 1);
+  }
+  /* A few binary bytes on a connection left open: named at once, not
+   * after the idle timeout (30 s here). */
+  W->timeouts(p, 5000, 0, 30000);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  expect_failure(p, model_name("nothttpopen", "t"), true, HL_ERR_PROVIDER,
+                 "did not answer in HTTP: it sent \"\\x16\\x03\\x01\\x00\\xA5\"");
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  CHECK(t1.tv_sec - t0.tv_sec < 10);
+  hl_provider_unref(p);
+}
+
+/* A proxy's HTML page with status 200: the message names the content
+ * type and quotes the start of the body (with the key in it redacted),
+ * for a stream instead of "the stream ended before [DONE]". */
+static void html_answer_named_by_content_type(void) {
+  hl_provider *p = provider();
+  REQUIRE(p);
+  for (int stream = 0; stream < 2; stream++) {
+    const char *model = model_name("html", stream ? "stream" : "plain");
+    expect_failure(p, model, stream, HL_ERR_PROVIDER,
+                   stream ? "to a streaming request is not an event stream: HTTP 200 with Content-Type"
+                          : "response body is not valid JSON");
+    const char *msg = hl_last_error();
+    CHECK_CONTAINS(msg, "\"text/html; charset=utf-8\"");
+    CHECK_CONTAINS(msg, "starting \"<!DOCTYPE html>\\n<html><head><title>Gateway</title>");
+    CHECK(strstr(msg, "before") == NULL);
+    CHECK(strstr(msg, "SECRET") == NULL);
+    CHECK(strstr(msg, "sk-") == NULL);
+  }
   hl_provider_unref(p);
 }
 
@@ -578,6 +705,16 @@ static void setters_reject_other_providers(void) {
   hl_provider_unref(p);
 }
 
+/* A content block that starts twice is a broken stream: a clear error,
+ * and nothing of the first start leaks (the ASan build checks). */
+static void anthropic_block_started_twice(void) {
+  W = &ANTHROPIC;
+  hl_provider *p = provider();
+  REQUIRE(p);
+  expect_failure(p, "dupstart@anthropic-t", true, HL_ERR_PROVIDER, "content block 1 started twice");
+  hl_provider_unref(p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Wire encoding                                                       */
 /* ------------------------------------------------------------------ */
@@ -769,12 +906,16 @@ static void extra_headers_and_no_key(void) {
   X(malformed_tool_arguments) \
   X(error_event_mid_stream) \
   X(hostile_index_in_stream) \
+  X(usage_counts_out_of_range_are_ignored) \
   X(client_error_4xx_not_retried) \
   X(connection_closed_mid_stream) \
   X(connection_closed_mid_body_retried) \
   X(retry_429_after_retry_after) \
   X(retry_500_three_times_then_success) \
   X(retry_429_retry_after_ms_and_date) \
+  X(retry_after_longer_than_maximum_fails_at_once) \
+  X(reply_that_is_not_http) \
+  X(html_answer_named_by_content_type) \
   X(unauthorized_401_not_retried) \
   X(server_never_answers_times_out) \
   X(response_over_size_cap) \
@@ -794,6 +935,7 @@ static const test_case tests[] = {
     WIRE_SCENARIOS(BOTH_ROWS)
     T(openai_wire_encoding),
     T(anthropic_wire_encoding),
+    T(anthropic_block_started_twice),
 };
 
 int main(int argc, char **argv) {

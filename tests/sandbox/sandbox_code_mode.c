@@ -60,8 +60,11 @@ static hl_status secret_fn(hl_context *ctx, const cJSON *args, cJSON **result, v
 /* before_tool: capitalise weather's city (mutation from inside the
  * sandbox), answer for "secret" without running it (override), abort the
  * run for "forbidden". */
-static hl_hook_action before_tool(hl_context *ctx, const hl_tool_call *call, cJSON **args,
-                                  cJSON **result, void *ud) {
+static hl_hook_action before_tool(hl_context *ctx, const hl_before_tool_args *in_, hl_before_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  cJSON *args_now_ = out_->args ? out_->args : (cJSON *)in_->args;
+  cJSON **args = out_->args ? &out_->args : &args_now_;
+  cJSON **result = &out_->result;
   (void)ctx, (void)ud;
   if (strcmp(call->name, "weather") == 0) {
     cJSON *city = cJSON_GetObjectItemCaseSensitive(*args, "city");
@@ -77,9 +80,12 @@ static hl_hook_action before_tool(hl_context *ctx, const hl_tool_call *call, cJS
 }
 
 /* after_tool: tag population results so the test sees the chain ran. */
-static hl_hook_action after_tool(hl_context *ctx, const hl_tool_call *call, const cJSON *args,
-                                 const cJSON *result, const hl_error *error, cJSON **replacement,
-                                 void *ud) {
+static hl_hook_action after_tool(hl_context *ctx, const hl_after_tool_args *in_, hl_after_tool_out *out_, void *ud) {  /* v1 names */
+  const hl_tool_call *call = in_->call;
+  const cJSON *args = in_->args;
+  const cJSON *result = in_->result;
+  const hl_error *error = in_->error;
+  cJSON **replacement = &out_->result;
   (void)ctx, (void)args, (void)error, (void)ud;
   if (strcmp(call->name, "population") == 0 && cJSON_IsNumber(result)) {
     *replacement = cJSON_CreateObject();
@@ -116,8 +122,8 @@ static hl_agent *make_agent(hl_provider *p, hl_observer *obs, atomic_int *secret
   hl_tool_unref(population);
   hl_tool_unref(secret);
   hl_tool_unref(forbidden);
-  hl_hooks_add_before_tool(hl_agent_hooks(a), "before", before_tool, NULL);
-  hl_hooks_add_after_tool(hl_agent_hooks(a), "after", after_tool, NULL);
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "before", HL_HOOK_DECIDE, before_tool, NULL);
+  hl_hooks_add_after_tool(hl_agent_hooks(a), "after", HL_HOOK_DECIDE, after_tool, NULL);
   if (obs)
     hl_agent_add_observer(a, obs);
   return a;

@@ -1,0 +1,221 @@
+/*
+ * test_faults.c - fault injection: every way a server or the network can
+ * break an answer, against every client that speaks HTTP to a model.
+ *
+ * The server is tests/providers/server.py (path in $HL_TEST_SERVER),
+ * started on a random 127.0.0.1 port for the program and stopped at its
+ * end; the scenario is the model name up to '@'. Each row of `faults`
+ * says what the server does and how the call must end, for a plain (JSON)
+ * and a streamed (event-stream) answer: success after a retry, or a clear
+ * error of the right status category, within the row's time limit,
+ * naming the client, never showing the key, and asking the server no
+ * more often than the row says. Leaks are the ASan build's to find.
+ *
+ * Clients are rows too (`clients`): a new provider, or MCP over HTTP,
+ * is one more row with its own `call` (and its route in server.py).
+ *
+ *   test_faults CASE CLIENT     one case against one client (meson)
+ *   test_faults                 every case against every client
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "hookline/anthropic.h"
+#include "hookline/model.h"
+#include "hookline/openai.h"
+#include "hookline/provider.h"
+#include "test_server.h"
+
+#define KEY "sk-test-SECRET-0123456789abcdef"
+
+/* How one call must end. */
+typedef struct outcome {
+  hl_status status;   /* HL_OK: the answer arrived (after retries) */
+  const char *says;   /* in the message (errors only) */
+  int requests;       /* how many requests the server saw */
+} outcome;
+
+typedef struct fault {
+  const char *name;      /* the meson test name's first half */
+  const char *scenario;  /* server.py's */
+  outcome plain, stream;
+  double limit_s;        /* the call ends within this, every retry included */
+  long total_timeout_ms; /* the client's total timeout; 0: 30 s */
+} fault;
+
+/* The whole spec. Clients retry 3 times with 10 ms backoff capped at 5 s,
+ * time out after 5 s without a byte, cap answers at 8 MiB. */
+static const fault faults[] = {
+    /* The connection is reset half-way through the first answer. Nothing
+     * was handed over in the plain case, so it is retried; streamed text
+     * already reached the application, so it is not. */
+    {"reset_mid_answer", "reset",
+     .plain = {HL_OK, NULL, 2},
+     .stream = {HL_ERR_NETWORK, "mid-stream", 1}, 15, 0},
+    /* The answer ends early but cleanly, with an honest length. */
+    {"truncated_answer", "truncated",
+     .plain = {HL_ERR_PROVIDER, "not valid JSON", 1},
+     .stream = {HL_ERR_PROVIDER, "stream ended before", 1}, 15, 0},
+    /* A proxy's HTML page with status 200. */
+    {"html_instead_of_answer", "html",
+     .plain = {HL_ERR_PROVIDER, "Content-Type \"text/html; charset=utf-8\", starting \"<!DOCTYPE html>", 1},
+     .stream = {HL_ERR_PROVIDER, "is not an event stream: HTTP 200 with Content-Type \"text/html", 1}, 15, 0},
+    /* Content-Length says less than is sent: the client reads that much. */
+    {"content_length_too_short", "clshort",
+     .plain = {HL_ERR_PROVIDER, "not valid JSON", 1},
+     .stream = {HL_ERR_PROVIDER, "stream ended before", 1}, 15, 0},
+    /* Content-Length says more than is sent, then the server hangs up. */
+    {"content_length_too_long", "cllong",
+     .plain = {HL_ERR_NETWORK, "after 4 attempts", 4},
+     .stream = {HL_ERR_NETWORK, "mid-stream", 1}, 15, 0},
+    /* One byte per second, headers included: the total timeout ends it. */
+    {"one_byte_per_second", "drip",
+     .plain = {HL_ERR_TIMEOUT, "timed out", 1},
+     .stream = {HL_ERR_TIMEOUT, "timed out", 1}, 15, 3000},
+    /* 429 asking for a day: fail at once, saying so. */
+    {"retry_after_a_day", "r429long",
+     .plain = {HL_ERR_RATE_LIMIT, "server asked to retry after 86400 s, more than the 5 s maximum", 1},
+     .stream = {HL_ERR_RATE_LIMIT, "server asked to retry after 86400 s, more than the 5 s maximum", 1}, 8, 0},
+    /* 503 asking for a day, as an HTTP date. */
+    {"retry_after_a_day_as_date", "r503longdate",
+     .plain = {HL_ERR_HTTP, "more than the 5 s maximum", 1},
+     .stream = {HL_ERR_HTTP, "more than the 5 s maximum", 1}, 8, 0},
+    /* One line of 20 MB (a JSON body, or one event). */
+    {"line_of_20_mb", "hugeline",
+     .plain = {HL_ERR_TOO_LARGE, "larger than", 1},
+     .stream = {HL_ERR_TOO_LARGE, "larger than", 1}, 20, 0},
+    /* Invalid UTF-8 inside the answer's text. */
+    {"invalid_utf8", "badutf8",
+     .plain = {HL_ERR_PROVIDER, "invalid UTF-8", 1},
+     .stream = {HL_ERR_PROVIDER, "invalid UTF-8", 1}, 15, 0},
+    /* Another protocol on the port. */
+    {"reply_not_http", "nothttp",
+     .plain = {HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH", 1},
+     .stream = {HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH", 1}, 15, 0},
+    /* 500 once, then the answer. */
+    {"server_error_then_success", "r500once",
+     .plain = {HL_OK, NULL, 2},
+     .stream = {HL_OK, NULL, 2}, 15, 0},
+};
+
+/* ------------------------------------------------------------------ */
+/* Clients                                                             */
+/* ------------------------------------------------------------------ */
+
+static test_server srv;
+
+typedef struct client client;
+struct client {
+  const char *name;   /* the meson test name's second half */
+  const char *says;   /* every error message names it */
+  bool stream;        /* which outcome of a fault applies */
+  /* One call for `model` against base URL `base`: HL_OK with the answer's
+   * text in *text (hl_free), or the error with hl_last_error() set. */
+  hl_status (*call)(const client *c, const fault *f, const char *model, char **text);
+  hl_provider *(*make)(const char *base, const char *key);
+  hl_status (*timeouts)(hl_provider *, long, long, long);
+  hl_status (*retries)(hl_provider *, int, long, long);
+};
+
+/* A model provider: a fresh one per call, so no connection outlives a case. */
+static hl_status call_provider(const client *c, const fault *f, const char *model, char **text) {
+  *text = NULL;
+  hl_provider *p = c->make(srv.base, KEY);
+  if (!p) return hl_last_status();
+  c->retries(p, 3, 10, 5000);
+  c->timeouts(p, 5000, f->total_timeout_ms ? f->total_timeout_ms : 30000, 5000);
+  hl_request *req = hl_request_new();
+  hl_status st = req ? HL_OK : HL_ERR_NOMEM;
+  if (st == HL_OK) {
+    hl_request_set_model(req, model);
+    hl_messages_push(&req->messages, hl_message_new_text(HL_ROLE_USER, "Hi there"));
+    req->stream = c->stream;
+    hl_response *r = NULL;
+    st = hl_provider_complete(p, NULL, req, &r);
+    if (st == HL_OK) *text = hl_message_text(r->message);
+    hl_response_free(r);
+  }
+  /* The row judges the call's own message, whatever cleaning up does. */
+  char msg[2048];
+  snprintf(msg, sizeof msg, "%s", hl_last_error());
+  hl_request_free(req);
+  hl_provider_unref(p);
+  if (st != HL_OK) hl_fail(st, "%s", msg);
+  return st;
+}
+
+static const client clients[] = {
+    {"openai_plain", "openai", false, call_provider, hl_openai_new, hl_openai_set_timeouts,
+     hl_openai_set_retries},
+    {"openai_stream", "openai", true, call_provider, hl_openai_new, hl_openai_set_timeouts,
+     hl_openai_set_retries},
+    {"anthropic_plain", "anthropic", false, call_provider, hl_anthropic_new,
+     hl_anthropic_set_timeouts, hl_anthropic_set_retries},
+    {"anthropic_stream", "anthropic", true, call_provider, hl_anthropic_new,
+     hl_anthropic_set_timeouts, hl_anthropic_set_retries},
+};
+
+/* What server.py answers when nothing breaks. */
+#define TEXT "Hello, world! Caf\xc3\xa9 \xe2\x82\xac" "5 \xf0\x9f\x98\x80 done."
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The one assertion of a row: client `c` meets fault `f` and the call ends
+ * as the row says. */
+static void expect_outcome(const fault *f, const client *c) {
+  const outcome *want = c->stream ? &f->stream : &f->plain;
+  char model[128];
+  snprintf(model, sizeof model, "%s@%s", f->scenario, c->name);
+  char *text = NULL;
+  double t0 = now_s();
+  hl_status st = c->call(c, f, model, &text);
+  double took = now_s() - t0;
+  char msg[2048];
+  snprintf(msg, sizeof msg, "%s", st == HL_OK ? "" : hl_last_error());
+  fprintf(stderr, "%s / %s: %s in %.2f s: %s\n", f->name, c->name, hl_status_name(st), took, msg);
+
+  CHECK_INT(st, want->status);
+  if (want->status == HL_OK) {
+    CHECK_STR(text, TEXT);
+  } else {
+    CHECK_CONTAINS(msg, want->says);
+    CHECK_CONTAINS(msg, c->says);
+    CHECK(strstr(msg, KEY) == NULL && strstr(msg, "SECRET") == NULL);
+  }
+  CHECK(took < f->limit_s);
+  CHECK_INT(test_server_count(&srv, model), want->requests);
+  hl_free(text);
+}
+
+int main(int argc, char **argv) {
+  size_t nf = sizeof faults / sizeof faults[0], nc = sizeof clients / sizeof clients[0];
+  if (argc != 1 && argc != 3) {
+    fprintf(stderr, "usage: %s [CASE CLIENT]\n", argv[0]);
+    return 2;
+  }
+  if (test_server_start(&srv) != 0) return 1;
+  int ran = 0;
+  for (size_t i = 0; i < nf; i++)
+    for (size_t k = 0; k < nc; k++) {
+      if (argc == 3 && (strcmp(argv[1], faults[i].name) || strcmp(argv[2], clients[k].name)))
+        continue;
+      int before = check_failures_;
+      expect_outcome(&faults[i], &clients[k]);
+      fprintf(stderr, "%s %s %s\n", check_failures_ == before ? "ok  " : "FAIL", faults[i].name,
+              clients[k].name);
+      ran++;
+    }
+  test_server_stop(&srv);
+  if (ran == 0) {
+    fprintf(stderr, "no case matched\n"); /* a typo in meson.build must not pass */
+    return 1;
+  }
+  return CHECK_EXIT();
+}
