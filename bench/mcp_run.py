@@ -140,6 +140,16 @@ def mcp_markdown(res):
 
 
 def write_section(res):
+    # Into results.json too, so that run.py regenerating BENCHMARKS.md from
+    # it (--only history --write) keeps this section.
+    rpath = os.path.join(HERE, "results.json")
+    if os.path.exists(rpath):
+        try:
+            results = json.load(open(rpath))
+            results["mcp"] = res
+            open(rpath, "w").write(json.dumps(results, indent=2) + "\n")
+        except ValueError:
+            pass
     path = os.path.join(ROOT, "BENCHMARKS.md")
     text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
     section = mcp_markdown(res)
