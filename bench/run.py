@@ -22,7 +22,7 @@ Options: --build DIR (meson build dir, default ../build), --budget-s S
 (seconds of measurement per system and scenario, default 3), --quick
 (budget 0.5 s, for trying the harness), --no-write (print only),
 --slow-sessions 1000,3000,10000 (the concurrent_slow sizes),
---only providers|core|sandbox|concurrent_slow|history (one benchmark, its JSON
+--only providers|core|sandbox|concurrent_slow|history|mcp (one benchmark, its JSON
 only; history with --write puts its figures into results.json and BENCHMARKS.md).
 """
 import argparse
@@ -34,6 +34,8 @@ import shutil
 import subprocess
 import sys
 import time
+
+import mcp_run  # bench/mcp_run.py: the `mcp` benchmark
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -159,7 +161,7 @@ def main():
     ap.add_argument("--budget-s", type=float, default=3.0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--only", choices=["providers", "core", "sandbox", "concurrent_slow", "history"],
+    ap.add_argument("--only", choices=["providers", "core", "sandbox", "concurrent_slow", "history", "mcp"],
                     help="run one benchmark alone and print its JSON object (nothing written, "
                          "except for history with --write)")
     ap.add_argument("--write", action="store_true",
@@ -180,6 +182,10 @@ def main():
         return core_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick)
     if args.only == "sandbox":
         return sandbox_only(os.path.join(os.path.abspath(args.build), "bench"))
+    if args.only == "mcp":
+        res = mcp_run.mcp_bench(os.path.join(os.path.abspath(args.build), "bench"))
+        print(json.dumps(res, indent=2))
+        return 0
     budget = 0.5 if args.quick else args.budget_s
     bench_bin = os.path.join(os.path.abspath(args.build), "bench")
     exe = lambda name: os.path.join(bench_bin, name)
@@ -256,6 +262,10 @@ def main():
         log(f"sandbox {system}: " + (f"create {res.get('create_us')} us, eval+callback "
                                      f"{res.get('eval_callback_us')} us" if "error" not in res
                                      else "FAILED: " + res["error"]))
+
+    results["mcp"] = mcp_run.mcp_bench(bench_bin)
+    log("mcp: " + json.dumps({t: {s: r.get("cpu_us_per_call") for s, r in row.items() if isinstance(r, dict)}
+                              for t, row in results["mcp"].get("transports", {}).items()}))
 
     # Ratios against hookline from this very run.
     ratios = {}
@@ -582,6 +592,8 @@ def markdown(r):
       "`await host({x: 41})`: a promise and a job-queue turn more than the peers' synchronous "
       "`host(41)`.")
     w("\nTargets for hookline's sandbox: cold create < 200 µs, eval + one callback < 10 µs.\n")
+    if "mcp" in r:
+        w(mcp_run.mcp_markdown(r["mcp"]) + "\n")
     w("Raw figures: bench/results.json.\n")
     return "\n".join(out)
 

@@ -26,6 +26,7 @@
 #include "hookline/sandbox.h"
 #include "hookline/plugins.h"
 #include "hookline/workflow.h"
+#include "hookline/mcp.h"
 
 #define HOOKLINE_VERSION "0.1.0"
 

@@ -54,6 +54,30 @@ int chat_parse_args(int argc, char **argv, chat_options *opt, char *err, size_t 
     const char *arg = argv[i];
     const opt_spec *spec = NULL;
     const char *inline_value = NULL;
+    /* --mcp and --mcp-stdio repeat: each adds a server. */
+    bool mcp_url = strcmp(arg, "--mcp") == 0 || strncmp(arg, "--mcp=", 6) == 0;
+    bool mcp_cmd = strcmp(arg, "--mcp-stdio") == 0 || strncmp(arg, "--mcp-stdio=", 12) == 0;
+    if (mcp_url || mcp_cmd) {
+      const char *value = strchr(arg, '=');
+      if (value) value++;
+      else if (i + 1 < argc) value = argv[++i];
+      if (!value || !*value) {
+        snprintf(err, errlen, "option '%s' needs a value", mcp_url ? "--mcp" : "--mcp-stdio");
+        return -1;
+      }
+      if (opt->n_mcp == CHAT_MAX_MCP) {
+        snprintf(err, errlen, "at most %d MCP servers", CHAT_MAX_MCP);
+        return -1;
+      }
+      if (mcp_url && strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) {
+        snprintf(err, errlen, "--mcp needs an http:// or https:// URL (use --mcp-stdio for a command): '%s'",
+                 value);
+        return -1;
+      }
+      opt->mcp[opt->n_mcp] = value;
+      opt->mcp_stdio[opt->n_mcp++] = mcp_cmd;
+      continue;
+    }
     if (strncmp(arg, "--", 2) == 0 && arg[2]) {
       const char *name = arg + 2;
       const char *eq = strchr(name, '=');
@@ -138,6 +162,8 @@ void chat_print_usage(const char *argv0) {
       "Tools and hooks:\n"
       "  --log FILE          log every hook and event of every run to FILE\n"
       "  --allow-tools a,b   only these tools may run (others are refused)\n"
+      "  --mcp URL           add the tools of an MCP server (Streamable HTTP; repeatable)\n"
+      "  --mcp-stdio \"CMD\"   add the tools of an MCP server started as CMD (stdio; repeatable)\n"
       "\n"
       "Output:\n"
       "  -p, --prompt TEXT   one-shot: print the answer on stdout, exit 0; on a\n"

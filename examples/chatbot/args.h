@@ -15,6 +15,11 @@ typedef struct chat_options {
   const char *allow_tools;  /* --allow-tools a,b (comma separated) */
   const char *prompt;       /* -p: one-shot question */
   const char *script_path;  /* hidden --script FILE: scripted model from JSON */
+  /* --mcp URL / --mcp-stdio "command" (repeatable, in command-line order) */
+#define CHAT_MAX_MCP 16
+  const char *mcp[CHAT_MAX_MCP];
+  bool mcp_stdio[CHAT_MAX_MCP];
+  size_t n_mcp;
   bool json;                /* --json: one-shot answer as JSON */
   bool no_stream;           /* --no-stream: print whole answers */
   bool help;

@@ -41,6 +41,8 @@ typedef struct chat_app {
   char model_desc[256];    /* for the banner: "offline demo model", "gpt-4o-mini at ..." */
   bool offline;            /* the built-in offline demo script answers */
   bool have_js;            /* the JavaScript sandbox tool is available */
+  hl_mcp *mcp[CHAT_MAX_MCP]; /* --mcp / --mcp-stdio servers, connected */
+  size_t n_mcp;
   FILE *log_file;          /* --log */
   chat_ui ui;
   bool ui_ready;           /* ui_init() ran */
@@ -128,5 +130,8 @@ void chat_print_trace_json(cJSON *events, FILE *out);
 
 /* oneshot.c */
 int chat_oneshot(chat_app *app);
+
+/* mcp.c: connect the --mcp / --mcp-stdio servers and add their tools. */
+hl_status chat_add_mcp(chat_app *app);
 
 #endif

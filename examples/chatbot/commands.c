@@ -48,7 +48,11 @@ static void cmd_tools(chat_app *app) {
       printf("%s%s%s: %s", first ? "" : ", ", p->string, req ? "" : "?", type ? type : "any");
       first = false;
     }
-    printf(")\n    %s%s%s\n", ui_dim(&app->ui), hl_tool_description(t), ui_reset(&app->ui));
+    /* The source column: which MCP server a tool comes from. */
+    const char *server = hl_mcp_tool_server(t);
+    printf(")  %s[%s%s]%s\n    %s%s%s\n", ui_dim(&app->ui), server ? "mcp: " : "", server ? server : "built-in",
+           ui_reset(&app->ui), ui_dim(&app->ui), hl_tool_description(t) ? hl_tool_description(t) : "",
+           ui_reset(&app->ui));
   }
   if (app->opt.allow_tools)
     printf("Only these may run (--allow-tools): %s\n", app->opt.allow_tools);

@@ -185,6 +185,7 @@ struct call {
   size_t head_len;
   int64_t last_activity;
   char *content_type;
+  char *captured;            /* value of req->capture_header, if any */
 
   /* Shared with the caller, under `lock`. */
   pthread_mutex_t lock;
@@ -301,6 +302,15 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
   size_t l = len < sizeof line - 1 ? len : sizeof line - 1;
   memcpy(line, data, l);
   line[l] = '\0';
+  size_t hn = x->req->capture_header ? strlen(x->req->capture_header) : 0;
+  if (hn && l > hn && line[hn] == ':' && strncasecmp(line, x->req->capture_header, hn) == 0) {
+    const char *v = line + hn + 1;
+    while (*v == ' ' || *v == '\t') v++;
+    size_t vl = strcspn(v, "\r\n");
+    free(x->captured);
+    x->captured = strndup(v, vl);
+    return len;
+  }
   /* OpenAI's retry-after-ms is more precise and wins over Retry-After. */
   if (strncasecmp(line, "retry-after-ms:", 15) == 0) {
     double v = hl__retry_after_ms_header(line + 15);
@@ -433,8 +443,10 @@ static long backoff_ms(const hl__http_options *o, int retry, double retry_after_
 static void reset_attempt(call *c) {
   free(c->buf);
   free(c->content_type);
+  free(c->captured);
   c->buf = NULL;
   c->content_type = NULL;
+  c->captured = NULL;
   c->len = c->cap = 0;
   c->status = 0;
   c->status_known = c->stream_body = c->too_large = false;
@@ -604,6 +616,7 @@ static void start_attempt(call *c) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
   }
+  if (req->method) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -781,6 +794,10 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
   /* The loop is done with the call: everything in it is ours. */
   if (sink_st != HL_OK) {
     st = sink_st; /* the sink's own message stays */
+    /* A sink may end a stream on purpose once it has what it needs (MCP):
+     * the header it asked for is still the caller's. */
+    resp->captured = c->captured;
+    c->captured = NULL;
   } else if (c->st != HL_OK) {
     st = hl_fail(c->st, "%s", c->msg);
   } else {
@@ -789,6 +806,8 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
     resp->retry_after_refused_ms = c->retry_after_refused_ms;
     resp->content_type = c->content_type;
     c->content_type = NULL;
+    resp->captured = c->captured;
+    c->captured = NULL;
     bool ok2xx = c->status >= 200 && c->status < 300;
     if (c->buf && !(ok2xx && req->on_data)) {
       resp->body = ok2xx ? c->buf : hl__redact(c->buf, req->secret);
@@ -799,6 +818,7 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
   resp->attempts = c->attempt;
   free(c->buf);
   free(c->content_type);
+  free(c->captured);
   free(c->pend);
   curl_slist_free_all(c->hdrs);
   pthread_mutex_destroy(&c->lock);
@@ -811,5 +831,6 @@ void hl__http_response_clear(hl__http_response *resp) {
   if (!resp) return;
   free(resp->body);
   free(resp->content_type);
+  free(resp->captured);
   memset(resp, 0, sizeof *resp);
 }

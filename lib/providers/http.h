@@ -99,6 +99,9 @@ typedef struct hl__http_request {
   void *data_user;
   hl__http_cancel_fn cancelled;
   void *cancel_user;
+  const char *method;        /* e.g. "DELETE"; NULL: POST with a body, else GET (MCP) */
+  const char *capture_header;/* a response header whose value resp->captured gets (MCP's
+                                Mcp-Session-Id); NULL: none */
 } hl__http_request;
 
 typedef struct hl__http_response {
@@ -111,6 +114,7 @@ typedef struct hl__http_response {
    * retry-after-ms) to wait this many ms, more than retry_max_ms, so it
    * was not retried; 0 otherwise. */
   double retry_after_refused_ms;
+  char *captured;            /* value of req->capture_header (malloc'd) or NULL */
 } hl__http_response;
 
 /*

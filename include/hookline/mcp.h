@@ -1,0 +1,215 @@
+/*
+ * hookline/mcp.h - a Model Context Protocol client: an MCP server's tools
+ * as ordinary hookline tools (hl_tool), over stdio or Streamable HTTP.
+ *
+ * Protocol revision 2025-11-25; a server that answers 2025-06-18 or
+ * 2025-03-26 is accepted (any other answer fails the connection).
+ *
+ *   hl_mcp *m = hl_mcp_new_stdio("everything", argv);   // or hl_mcp_new_http()
+ *   if (hl_mcp_connect(m) != HL_OK) puts(hl_mcp_errmsg(m));
+ *   hl_mcp_add_to_agent(m, agent);       // the server's tools, kept in sync
+ *   ...
+ *   hl_mcp_free(m);                       // closes: kills and reaps the child
+ *
+ * What the client does on its own: answers the server's `ping`; answers
+ * server requests (roots/list, elicitation/create, sampling/createMessage)
+ * with the handler the application registered, else with JSON-RPC error
+ * -32601; refreshes its tool list on notifications/tools/list_changed;
+ * sends notifications/cancelled when a call is cancelled (hl_agent_cancel)
+ * or times out; turns notifications into events for the observers added
+ * with hl_mcp_add_observer() and, during a tool call, for the calling
+ * run's observers:
+ *   STDERR_WRITE  text = a line the stdio server wrote on stderr
+ *   CUSTOM "mcp.progress"      data = {server, tool, progress, total?, message?}
+ *   CUSTOM "mcp.log"           data = {server, level, logger?, data}
+ *   CUSTOM "mcp.tools_changed" data = {server, tools: n}
+ *   CUSTOM "mcp.protocol_error" data = {server, message}
+ *
+ * Tool results as the model sees them: a result of only text content is
+ * the text (items joined by "\n"); with structuredContent (validated
+ * against the tool's outputSchema when it has one) the structured value;
+ * otherwise an array of content items (text, image, audio, resource_link,
+ * resource) as the server sent them. `isError: true` and JSON-RPC errors
+ * become HL_ERR_EXECUTION_FAILED with the server's text, which the model
+ * sees as the tool's error.
+ *
+ * Failures are never fatal to the process or to other servers: garbage
+ * or invalid UTF-8 on the wire, a message over the size cap or an answer
+ * to a request never sent fail the calls in flight with a message naming
+ * the server; a server that exits fails its calls with HL_ERR_NETWORK; a
+ * server that never answers, HL_ERR_TIMEOUT.
+ *
+ * Lifetime and ownership: hl_mcp_new_*() returns a client owned by the
+ * caller, freed by hl_mcp_free(). Tools the client hands out hold a
+ * reference to it, so it stays usable until the last tool is gone;
+ * hl_mcp_free() closes the connection at once (later calls on its tools
+ * fail with HL_ERR_STATE) and drops the caller's reference.
+ *
+ * Thread-safety: configure (hl_mcp_set_*, hl_mcp_add_*) before
+ * hl_mcp_connect() from one thread. After connecting, hl_mcp_call(),
+ * hl_mcp_ping(), the tools and hl_mcp_tools() may be used from any number
+ * of threads at once. Observers and handlers run on the client's reader
+ * thread (stdio) or on the thread whose request received the message
+ * (HTTP); they must not call back into the same client synchronously.
+ */
+#ifndef HOOKLINE_MCP_H
+#define HOOKLINE_MCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "status.h"
+#include "tool.h"
+#include "observer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hl_mcp hl_mcp;
+typedef struct hl_agent hl_agent;
+
+/** The revision the client asks for ("2025-11-25"). */
+#define HL_MCP_PROTOCOL_VERSION "2025-11-25"
+
+/** New client for a server started as a child process: `argv` is the
+ *  command and its arguments (NULL-terminated, argv[0] looked up in PATH),
+ *  copied. `name` names the server in messages, events and /tools
+ *  listings (copied; NULL: argv[0]'s base name until the server says its
+ *  own, see hl_mcp_name()). Nothing runs until
+ *  hl_mcp_connect(). NULL with hl_last_error() for bad parameters. */
+HL_API hl_mcp *hl_mcp_new_stdio(const char *name, const char *const *argv);
+/** Like hl_mcp_new_stdio() from one command line, split on blanks with
+ *  '...' and "..." quoting and backslash escapes (no other shell syntax). */
+HL_API hl_mcp *hl_mcp_new_command(const char *name, const char *command_line);
+/** New client for a Streamable HTTP endpoint ("http://127.0.0.1:3001/mcp").
+ *  `name` NULL: the URL's host. */
+HL_API hl_mcp *hl_mcp_new_http(const char *name, const char *url);
+
+/** stdio: set (or with NULL value, remove) an environment variable of the
+ *  child; the child starts with the parent's environment plus these. */
+HL_API hl_status hl_mcp_set_env(hl_mcp *mcp, const char *key, const char *value);
+/** stdio: the child's working directory (copied). */
+HL_API hl_status hl_mcp_set_cwd(hl_mcp *mcp, const char *dir);
+/** HTTP: an extra request header "Name: value" (auth tokens). Values are
+ *  secrets: they never appear in messages or events. */
+HL_API hl_status hl_mcp_add_header(hl_mcp *mcp, const char *header_line);
+/** Time limit of one request (initialize, tools/list, a tool call) in
+ *  milliseconds; 0: none. Default 60,000. A call over it fails with
+ *  HL_ERR_TIMEOUT and the server gets notifications/cancelled. Stdio: may
+ *  be changed at any time (later requests use it); HTTP: before connect. */
+HL_API void hl_mcp_set_timeout_ms(hl_mcp *mcp, unsigned timeout_ms);
+/** Cap on one message from the server in bytes (default 16 MiB). */
+HL_API void hl_mcp_set_max_message_bytes(hl_mcp *mcp, size_t max_bytes);
+/** Prefix for the names of the tools handed out ("gh_" makes "gh_search");
+ *  copied. Names are cut to the 64 characters hookline allows. */
+HL_API hl_status hl_mcp_set_prefix(hl_mcp *mcp, const char *prefix);
+/** Only these server tool names (NULL-terminated, copied); NULL: all. */
+HL_API hl_status hl_mcp_set_include(hl_mcp *mcp, const char *const *names);
+/** Never these server tool names (NULL-terminated, copied). */
+HL_API hl_status hl_mcp_set_exclude(hl_mcp *mcp, const char *const *names);
+/** Receive the events listed at the top of this file (takes a reference). */
+HL_API hl_status hl_mcp_add_observer(hl_mcp *mcp, hl_observer *obs);
+
+/**
+ * A handler for a server-to-client request. `params` is borrowed (may be
+ * NULL). Return HL_OK with *result set to a new JSON object (the library
+ * takes it), or a failure status with a message (hl_fail), which the
+ * server receives as a JSON-RPC error. Runs on a thread of the client
+ * (never the reader), so it may take its time (ask a user) but must be
+ * thread-safe for its user_data.
+ */
+typedef hl_status (*hl_mcp_request_fn)(hl_mcp *mcp, const char *method, const cJSON *params,
+                                       cJSON **result, void *user_data);
+/** Answer the server's `method` requests ("elicitation/create",
+ *  "roots/list", "sampling/createMessage", ...) with `fn`. Registering
+ *  one of these three also declares the matching client capability in
+ *  `initialize`. An elicitation/create handler that accepts gets the
+ *  requested schema's defaults filled in for the fields it left out.
+ *  Before hl_mcp_connect(). */
+HL_API hl_status hl_mcp_set_handler(hl_mcp *mcp, const char *method, hl_mcp_request_fn fn,
+                                    void *user_data);
+/** Convenience for roots/list: the client's roots, a JSON array of
+ *  {"uri":"file:///...","name":...} (deep-copied). */
+HL_API hl_status hl_mcp_set_roots(hl_mcp *mcp, const cJSON *roots);
+
+/**
+ * Start the server (stdio) or open the session (HTTP), run the
+ * initialize handshake, send notifications/initialized and list the
+ * tools (every page). HL_OK, or an error with hl_mcp_errmsg(): the
+ * command cannot be started, the server refused, an unsupported protocol
+ * version, a transport failure. Once only.
+ */
+HL_API hl_status hl_mcp_connect(hl_mcp *mcp);
+
+/** Close the connection (HTTP: DELETE the session; stdio: close its stdin,
+ *  wait up to 2 s, then SIGTERM, then SIGKILL, and reap it), fail the
+ *  calls in flight with HL_ERR_STATE and drop the caller's reference.
+ *  NULL is fine. */
+HL_API void hl_mcp_free(hl_mcp *mcp);
+
+/** The server's name as given; when none was given, the server's own
+ *  serverInfo.name once connected, else the default (borrowed; valid
+ *  while the client lives). */
+HL_API const char *hl_mcp_name(const hl_mcp *mcp);
+/** Message of the client's last failure (not thread-specific: prefer the
+ *  status and hl_last_error() of each call when several threads call). */
+HL_API const char *hl_mcp_errmsg(const hl_mcp *mcp);
+/** The protocol version agreed on, "" before connecting (borrowed). */
+HL_API const char *hl_mcp_protocol_version(const hl_mcp *mcp);
+/** The server's initialize result (serverInfo, capabilities,
+ *  instructions), borrowed; NULL before connecting. */
+HL_API const cJSON *hl_mcp_server_info(const hl_mcp *mcp);
+
+/**
+ * The server's tools as hookline tools, a new registry the caller frees
+ * (hl_tools_free()); each tool is shared (reference counted) with the
+ * client. Filters and prefix applied; tools whose execution.taskSupport
+ * is "required" are left out (a CUSTOM "mcp.note" event says so).
+ * Reflects the latest tools/list (refreshed on list_changed).
+ */
+HL_API hl_tools *hl_mcp_tools(hl_mcp *mcp);
+/** The server's raw tool list (array of Tool objects as sent, including
+ *  the left-out ones), a deep copy the caller frees. */
+HL_API cJSON *hl_mcp_tools_json(hl_mcp *mcp);
+/** Increases each time the tool list is refreshed. */
+HL_API unsigned hl_mcp_tools_generation(const hl_mcp *mcp);
+/** Fetch the tool list again now (what list_changed triggers). */
+HL_API hl_status hl_mcp_refresh_tools(hl_mcp *mcp);
+/** Make `registry` hold this client's current tools: add new ones,
+ *  replace changed ones, remove those the server dropped; other tools in
+ *  the registry are left alone. Not thread-safe for the registry. */
+HL_API hl_status hl_mcp_sync_tools(hl_mcp *mcp, hl_tools *registry);
+/** Add the client's tools to `agent` and keep them in sync: when the list
+ *  changed, the agent's registry is updated at the start of its next run
+ *  (never during one). The agent holds a reference to the client. */
+HL_API hl_status hl_mcp_add_to_agent(hl_mcp *mcp, hl_agent *agent);
+/** For a tool handed out by any client: that client's name (borrowed), or
+ *  NULL for a tool that is not an MCP tool. */
+HL_API const char *hl_mcp_tool_server(const hl_tool *tool);
+
+/**
+ * Call the server's tool `name` (the server's own name, no prefix) with
+ * `args` (borrowed; NULL = {}). On HL_OK *result is the mapped result
+ * (see above), the caller's. `ctx` (may be NULL) is the run: its
+ * cancellation cancels the call and progress events go to its observers.
+ * The tool's error (isError or a JSON-RPC error) is HL_ERR_EXECUTION_FAILED;
+ * *raw (if not NULL) receives the server's raw result or error object
+ * (the caller's) either way.
+ */
+HL_API hl_status hl_mcp_call(hl_mcp *mcp, hl_context *ctx, const char *name, const cJSON *args,
+                             cJSON **result, cJSON **raw);
+/** Send `ping` and wait for the answer. */
+HL_API hl_status hl_mcp_ping(hl_mcp *mcp);
+/** Send any request and wait: *result is the caller's copy of the result.
+ *  A JSON-RPC error is HL_ERR_EXECUTION_FAILED with "error CODE: message". */
+HL_API hl_status hl_mcp_request(hl_mcp *mcp, hl_context *ctx, const char *method,
+                                const cJSON *params, cJSON **result);
+/** Ask the server to send log messages at `level` and above ("debug",
+ *  "info", ... "emergency"); they arrive as "mcp.log" events. */
+HL_API hl_status hl_mcp_set_log_level(hl_mcp *mcp, const char *level);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

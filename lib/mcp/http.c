@@ -1,0 +1,481 @@
+/*
+ * lib/mcp/http.c - the Streamable HTTP transport: every client message is
+ * a POST to the endpoint (Accept: application/json, text/event-stream);
+ * a request's answer comes back as one JSON body or as an SSE stream that
+ * may carry notifications and server requests before the response; the
+ * session id the server assigns at initialize (Mcp-Session-Id) and the
+ * negotiated MCP-Protocol-Version go on every later request; close sends
+ * DELETE. A stream that drops before its response is resumed with GET and
+ * Last-Event-ID after the server's `retry:` delay.
+ *
+ * Requests run on the providers' event loop (providers/http.h): the
+ * calling thread waits, and its run's cancellation (hl_agent_cancel) or
+ * the client's close end the request at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mcp_internal.h"
+#include "providers/http.h"
+
+#define MAX_RESUMES 5
+
+typedef struct stream {
+  hl_mcp *m;
+  hl__mcp_pending *p;
+  hl_context *ctx;
+  int mode;                  /* 0 unknown, 1 JSON body, 2 SSE */
+  char *body;                /* JSON mode: the body so far */
+  size_t len, cap;
+  /* SSE parsing (own parser: MCP needs the id and retry fields) */
+  char *line;
+  size_t line_len, line_cap;
+  char *data;
+  size_t data_len, data_cap;
+  bool has_data, last_cr;
+  char event_id[256];        /* last id: field seen */
+  long retry_ms;             /* last retry: field, -1 none */
+} stream;
+
+static bool grow(char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return true;
+  size_t c = *cap ? *cap : 1024;
+  while (c < need) c *= 2;
+  char *nb = realloc(*buf, c);
+  if (!nb) return false;
+  *buf = nb;
+  *cap = c;
+  return true;
+}
+
+static void sse_dispatch(stream *s) {
+  if (!s->has_data) return;
+  s->has_data = false;
+  size_t len = s->data_len;
+  s->data_len = 0;
+  /* The priming event (an id and empty data) carries no message. */
+  size_t i = 0;
+  while (i < len && (s->data[i] == ' ' || s->data[i] == '\n' || s->data[i] == '\r')) i++;
+  if (i == len) return;
+  hl__mcp_receive(s->m, s->data + i, len - i, s->p, s->ctx);
+}
+
+static hl_status sse_line(stream *s, char *line, size_t len) {
+  if (len == 0) {
+    sse_dispatch(s);
+    return HL_OK;
+  }
+  if (line[0] == ':') return HL_OK;
+  char *colon = memchr(line, ':', len);
+  size_t flen = colon ? (size_t)(colon - line) : len;
+  const char *val = colon ? colon + 1 : line + len;
+  size_t vlen = colon ? len - flen - 1 : 0;
+  if (vlen && *val == ' ') {
+    val++;
+    vlen--;
+  }
+  if (flen == 4 && memcmp(line, "data", 4) == 0) {
+    if (!grow(&s->data, &s->data_cap, s->data_len + vlen + 2)) return hl_fail(HL_ERR_NOMEM, "out of memory");
+    if (s->has_data) s->data[s->data_len++] = '\n';
+    memcpy(s->data + s->data_len, val, vlen);
+    s->data_len += vlen;
+    s->data[s->data_len] = '\0';
+    s->has_data = true;
+  } else if (flen == 2 && memcmp(line, "id", 2) == 0) {
+    if (vlen < sizeof s->event_id && !memchr(val, '\0', vlen)) {
+      memcpy(s->event_id, val, vlen);
+      s->event_id[vlen] = '\0';
+    }
+  } else if (flen == 5 && memcmp(line, "retry", 5) == 0) {
+    char num[24];
+    if (vlen && vlen < sizeof num) {
+      memcpy(num, val, vlen);
+      num[vlen] = '\0';
+      char *end;
+      long v = strtol(num, &end, 10);
+      if (*end == '\0' && v >= 0) s->retry_ms = v;
+    }
+  }
+  return HL_OK;
+}
+
+static hl_status sse_feed(stream *s, const char *d, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char c = d[i];
+    if (s->last_cr && c == '\n') {
+      s->last_cr = false;
+      continue;
+    }
+    s->last_cr = false;
+    if (c == '\n' || c == '\r') {
+      s->last_cr = c == '\r';
+      hl_status st = sse_line(s, s->line ? s->line : (char *)"", s->line_len);
+      s->line_len = 0;
+      if (st) return st;
+      continue;
+    }
+    if (s->line_len + 2 > s->m->max_message + 16)
+      return hl_fail(HL_ERR_TOO_LARGE, "mcp server \"%s\": sent a message of more than %zu bytes (the cap)",
+                     s->m->name, s->m->max_message);
+    if (!grow(&s->line, &s->line_cap, s->line_len + 2)) return hl_fail(HL_ERR_NOMEM, "out of memory");
+    s->line[s->line_len++] = c;
+    s->line[s->line_len] = '\0';
+  }
+  return HL_OK;
+}
+
+static bool pending_done(hl_mcp *m, hl__mcp_pending *p);
+
+/* on_data's way to end a stream that stays open after the answer arrived
+ * (a resumed GET stream does; a POST stream should close by itself). */
+#define ANSWER_COMPLETE "mcp: answer complete"
+
+static hl_status on_data(const char *d, size_t n, void *user) {
+  hl_status st = HL_OK;
+  stream *s = user;
+  if (s->mode == 0) {
+    size_t i = 0;
+    while (i < n && (d[i] == ' ' || d[i] == '\n' || d[i] == '\r' || d[i] == '\t')) i++;
+    if (i == n) return HL_OK;
+    s->mode = (d[i] == '{' || d[i] == '[') ? 1 : 2;
+  }
+  if (s->mode == 2) {
+    st = sse_feed(s, d, n);
+    if (st == HL_OK && s->p && pending_done(s->m, s->p)) st = hl_fail(HL_ERR_CANCELLED, ANSWER_COMPLETE);
+    return st;
+  }
+  if (s->len + n > s->m->max_message)
+    return hl_fail(HL_ERR_TOO_LARGE, "mcp server \"%s\": sent a message of more than %zu bytes (the cap)",
+                   s->m->name, s->m->max_message);
+  if (!grow(&s->body, &s->cap, s->len + n + 1)) return hl_fail(HL_ERR_NOMEM, "out of memory");
+  memcpy(s->body + s->len, d, n);
+  s->len += n;
+  s->body[s->len] = '\0';
+  return HL_OK;
+}
+
+static void stream_end(stream *s) {
+  if (s->mode == 1 && s->len) hl__mcp_receive(s->m, s->body, s->len, s->p, s->ctx);
+  if (s->mode == 2) {
+    if (s->line_len) sse_line(s, s->line, s->line_len);
+    s->line_len = 0;
+    sse_dispatch(s);
+  }
+  s->mode = 0;
+  s->len = 0;
+}
+
+static void stream_free(stream *s) {
+  free(s->body);
+  free(s->line);
+  free(s->data);
+}
+
+typedef struct cancel_ctx {
+  hl_mcp *m;
+  hl_context *ctx;
+} cancel_ctx;
+
+static bool is_cancelled(void *user) {
+  cancel_ctx *c = user;
+  if (c->ctx && hl_context_cancelled(c->ctx)) return true;
+  pthread_mutex_lock(&c->m->lock);
+  bool closed = c->m->closed;
+  pthread_mutex_unlock(&c->m->lock);
+  return closed;
+}
+
+hl_status hl__mcp_http_start(hl_mcp *m) {
+  hl__http_options o;
+  hl__http_options_default(&o);
+  o.max_retries = 0; /* a tool call must never run twice behind our back */
+  o.timeout_ms = m->timeout_ms ? (long)m->timeout_ms : 0;
+  o.idle_timeout_ms = m->timeout_ms ? (long)m->timeout_ms : 0;
+  o.max_response_bytes = 0; /* capped per message instead (streams are long) */
+  m->http = hl__http_new(&o);
+  return m->http ? HL_OK : hl_last_status();
+}
+
+/* Send one HTTP request with the session's headers. */
+static hl_status send_http(hl_mcp *m, const char *method, const char *body, const char *last_event_id,
+                           stream *s, hl_context *ctx, bool capture, hl__http_response *resp) {
+  const char *hdrs[40];
+  char session[400], version[64], last[300];
+  size_t n = 0;
+  hdrs[n++] = body ? "Content-Type: application/json" : "Content-Type:";
+  hdrs[n++] = body ? "Accept: application/json, text/event-stream" : "Accept: text/event-stream";
+  pthread_mutex_lock(&m->lock);
+  if (m->session_id) {
+    snprintf(session, sizeof session, "Mcp-Session-Id: %s", m->session_id);
+    hdrs[n++] = session;
+  }
+  pthread_mutex_unlock(&m->lock);
+  if (m->protocol_header) {
+    snprintf(version, sizeof version, "MCP-Protocol-Version: %s", m->version);
+    hdrs[n++] = version;
+  }
+  if (last_event_id) {
+    snprintf(last, sizeof last, "Last-Event-ID: %s", last_event_id);
+    hdrs[n++] = last;
+  }
+  for (size_t i = 0; i < m->n_headers && n < 40; i++) hdrs[n++] = m->headers[i];
+  /* Header values (tokens) never show in messages: the layer's messages
+   * name the URL only; the first extra header's value is redacted too. */
+  const char *secret = NULL;
+  if (m->n_headers) {
+    secret = strchr(m->headers[0], ':') + 1;
+    while (*secret == ' ') secret++;
+  }
+  char what[200];
+  snprintf(what, sizeof what, "mcp server \"%s\"", m->name);
+  cancel_ctx cc = {m, ctx};
+  hl__http_request req = {
+      .url = m->url,
+      .body = body,
+      .body_len = body ? strlen(body) : 0,
+      .headers = hdrs,
+      .n_headers = n,
+      .secret = secret && *secret ? secret : NULL,
+      .what = what,
+      .on_data = s ? on_data : NULL,
+      .data_user = s,
+      .cancelled = is_cancelled,
+      .cancel_user = &cc,
+      .method = method,
+      .capture_header = capture ? "Mcp-Session-Id" : NULL,
+  };
+  return hl__http_request_send(m->http, &req, resp);
+}
+
+static hl_status http_status_error(hl_mcp *m, const hl__http_response *r) {
+  char body[200] = "";
+  if (r->body) snprintf(body, sizeof body, ": %.160s", r->body);
+  for (char *c = body; *c; c++)
+    if (*c == '\n' || *c == '\r') *c = ' ';
+  hl_status st = r->status == 401 || r->status == 403 ? HL_ERR_AUTH : HL_ERR_HTTP;
+  if (r->status == 404 && m->session_id)
+    return hl_fail(HL_ERR_STATE, "mcp server \"%s\": the session expired (HTTP 404)%s", m->name, body);
+  return hl_fail(st, "mcp server \"%s\": HTTP %ld%s", m->name, r->status, body);
+}
+
+static bool pending_done(hl_mcp *m, hl__mcp_pending *p) {
+  pthread_mutex_lock(&m->lock);
+  bool d = p->done;
+  pthread_mutex_unlock(&m->lock);
+  return d;
+}
+
+static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx, bool *expired) {
+  stream s = {.m = m, .p = p, .ctx = ctx, .retry_ms = -1};
+  hl__http_response r = {0};
+  /* A request sent without a session is an initialize: keep the id the
+   * server assigns. */
+  pthread_mutex_lock(&m->lock);
+  bool initialize = p && !m->session_id;
+  pthread_mutex_unlock(&m->lock);
+  hl_status st = send_http(m, NULL, text, NULL, &s, ctx, initialize, &r);
+  if (st == HL_ERR_CANCELLED && p && pending_done(m, p)) { /* ended by on_data: answered */
+    st = HL_OK;
+    if (!r.status) r.status = 200;
+  }
+  if (st == HL_OK && r.status >= 200 && r.status < 300) {
+    stream_end(&s);
+    if (initialize && r.captured) {
+      pthread_mutex_lock(&m->lock);
+      free(m->session_id);
+      m->session_id = r.captured;
+      r.captured = NULL;
+      pthread_mutex_unlock(&m->lock);
+    }
+    /* A stream that ended before the response: resume it where it broke. */
+    for (int tries = 0; p && !pending_done(m, p) && s.event_id[0] && tries < MAX_RESUMES; tries++) {
+      if (s.retry_ms > 0) {
+        long ms = s.retry_ms < 30000 ? s.retry_ms : 30000;
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+      }
+      char last[256];
+      snprintf(last, sizeof last, "%s", s.event_id);
+      hl__http_response_clear(&r);
+      st = send_http(m, NULL, NULL, last, &s, ctx, false, &r);
+      if (st == HL_ERR_CANCELLED && pending_done(m, p)) {
+        st = HL_OK;
+        break;
+      }
+      if (st != HL_OK) break;
+      if (r.status < 200 || r.status >= 300) {
+        st = http_status_error(m, &r);
+        break;
+      }
+      stream_end(&s);
+    }
+  } else if (st == HL_OK && r.status == 202 && p) {
+    st = hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": answered a request with 202 Accepted", m->name);
+  } else if (st == HL_OK) {
+    pthread_mutex_lock(&m->lock);
+    *expired = r.status == 404 && m->session_id && !initialize;
+    pthread_mutex_unlock(&m->lock);
+    st = http_status_error(m, &r);
+  }
+  /* HL_ERR_CANCELLED and HL_ERR_TIMEOUT: roundtrip() words them and sends
+   * notifications/cancelled. */
+  hl__http_response_clear(&r);
+  stream_free(&s);
+  return st;
+}
+
+hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx) {
+  char *session = NULL;
+  pthread_mutex_lock(&m->lock);
+  if (m->session_id) session = strdup(m->session_id);
+  pthread_mutex_unlock(&m->lock);
+  bool expired = false;
+  hl_status st = send_once(m, text, p, ctx, &expired);
+  if (expired && m->connected) {
+    /* 404 for our session: the server forgot it. The protocol says to
+     * start a new one with initialize, then the request goes again. */
+    hl_status keep = st;
+    char msg[700];
+    snprintf(msg, sizeof msg, "%s", hl_last_error());
+    if (hl__mcp_reinitialize(m, session) == HL_OK) {
+      expired = false;
+      st = send_once(m, text, p, ctx, &expired);
+    } else {
+      st = hl_fail(keep, "%s (and a new session could not be started: %s)", msg, hl_last_error());
+    }
+  }
+  free(session);
+  return st;
+}
+
+/* The standalone GET stream: where an HTTP server sends what belongs to
+ * no request (list_changed after initialize, log messages, its own
+ * requests). Reopened when it drops (with Last-Event-ID), given up when
+ * the server does not offer one (405) or after repeated failures. */
+static void *listener_main(void *arg) {
+  hl_mcp *m = arg;
+  stream s = {.m = m, .retry_ms = -1};
+  int failures = 0;
+  for (;;) {
+    pthread_mutex_lock(&m->lock);
+    bool stop = m->closed;
+    pthread_mutex_unlock(&m->lock);
+    if (stop) break;
+    hl__http_response r = {0};
+    char last[256];
+    snprintf(last, sizeof last, "%s", s.event_id);
+    hl__http *saved = m->http;
+    (void)saved;
+    const char *hdrs[40];
+    char session[400], version[64], lasth[300];
+    size_t n = 0;
+    hdrs[n++] = "Accept: text/event-stream";
+    pthread_mutex_lock(&m->lock);
+    if (m->session_id) {
+      snprintf(session, sizeof session, "Mcp-Session-Id: %s", m->session_id);
+      hdrs[n++] = session;
+    }
+    pthread_mutex_unlock(&m->lock);
+    snprintf(version, sizeof version, "MCP-Protocol-Version: %s", m->version);
+    hdrs[n++] = version;
+    if (last[0]) {
+      snprintf(lasth, sizeof lasth, "Last-Event-ID: %s", last);
+      hdrs[n++] = lasth;
+    }
+    for (size_t i = 0; i < m->n_headers && n < 40; i++) hdrs[n++] = m->headers[i];
+    cancel_ctx cc = {m, NULL};
+    char what[200];
+    snprintf(what, sizeof what, "mcp server \"%s\" (GET stream)", m->name);
+    hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = what,
+                            .on_data = on_data, .data_user = &s, .cancelled = is_cancelled,
+                            .cancel_user = &cc};
+    hl_status st = hl__http_request_send(m->listen_http, &req, &r);
+    if (st == HL_OK && r.status >= 200 && r.status < 300) {
+      stream_end(&s);
+      failures = 0;
+    } else {
+      failures++;
+    }
+    long status = r.status;
+    hl__http_response_clear(&r);
+    /* 405: the server offers no GET stream. 404: the session expired
+     * (a call renews it; try again with the new one). */
+    if (st == HL_ERR_CANCELLED || (st == HL_OK && status >= 400 && status < 500 && status != 404) ||
+        failures >= 5)
+      break;
+    long ms = s.retry_ms > 0 ? (s.retry_ms < 30000 ? s.retry_ms : 30000) : 1000;
+    /* Sleep in small steps so that close does not wait for the delay. */
+    for (long waited = 0; waited < ms; waited += 50) {
+      pthread_mutex_lock(&m->lock);
+      stop = m->closed;
+      pthread_mutex_unlock(&m->lock);
+      if (stop) break;
+      struct timespec ts = {0, 50 * 1000000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  stream_free(&s);
+  return NULL;
+}
+
+void hl__mcp_http_listen(hl_mcp *m) {
+  hl__http_options o;
+  hl__http_options_default(&o);
+  o.max_retries = 0;
+  o.timeout_ms = 0;
+  o.idle_timeout_ms = 0;
+  o.max_response_bytes = 0;
+  m->listen_http = hl__http_new(&o);
+  if (!m->listen_http) return;
+  if (pthread_create(&m->listener, NULL, listener_main, m) == 0) m->listener_running = true;
+}
+
+void hl__mcp_http_close(hl_mcp *m) {
+  if (m->listen_http) hl__http_cancel_all(m->listen_http);
+  if (m->listener_running) {
+    /* The loop may have started a new GET after the cancel: repeat. */
+    for (;;) {
+      pthread_mutex_lock(&m->lock);
+      bool dummy = m->closed;
+      pthread_mutex_unlock(&m->lock);
+      (void)dummy;
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 100 * 1000000;
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      if (pthread_timedjoin_np(m->listener, NULL, &ts) == 0) break;
+      hl__http_cancel_all(m->listen_http);
+    }
+    m->listener_running = false;
+  }
+  if (m->listen_http) hl__http_free(m->listen_http);
+  m->listen_http = NULL;
+  if (!m->http) return;
+  if (m->session_id) {
+    hl__http_response r = {0};
+    /* Not cancelled by `closed`: this request is the close itself. */
+    const char *hdrs[20];
+    char session[400], version[64];
+    size_t n = 0;
+    snprintf(session, sizeof session, "Mcp-Session-Id: %s", m->session_id);
+    hdrs[n++] = session;
+    if (m->protocol_header) {
+      snprintf(version, sizeof version, "MCP-Protocol-Version: %s", m->version);
+      hdrs[n++] = version;
+    }
+    for (size_t i = 0; i < m->n_headers && n < 20; i++) hdrs[n++] = m->headers[i];
+    hl__http_options o = *hl__http_get_options(m->http);
+    o.timeout_ms = 5000;
+    hl__http_set_options(m->http, &o);
+    hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = "mcp", .method = "DELETE"};
+    hl__http_request_send(m->http, &req, &r); /* 405: the server keeps sessions itself */
+    hl__http_response_clear(&r);
+  }
+  hl__http_free(m->http);
+  m->http = NULL;
+}

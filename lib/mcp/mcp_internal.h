@@ -1,0 +1,183 @@
+/*
+ * lib/mcp/mcp_internal.h - the MCP client's private state, shared by the
+ * files of lib/mcp: jsonrpc.c (message framing and ids), session.c
+ * (requests, dispatch, initialize), stdio.c and http.c (the transports),
+ * tools.c (tools/list and hl_tool mapping), worker.c (server requests
+ * and list refreshes off the reader thread).
+ */
+#ifndef HL_MCP_INTERNAL_H
+#define HL_MCP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hookline/mcp.h"
+#include "hookline/context.h"
+
+#define HL_MCP_DEFAULT_TIMEOUT_MS 60000u
+#define HL_MCP_DEFAULT_MAX_MESSAGE (16u << 20)
+
+typedef enum { HL__MCP_STDIO, HL__MCP_HTTP } hl__mcp_kind;
+
+/* One request waiting for its answer. Lives on the requesting thread's
+ * stack; linked into mcp->pending under mcp->lock while it waits. */
+typedef struct hl__mcp_pending {
+  int64_t id;
+  const char *tool;          /* for progress events (may be NULL) */
+  bool done;
+  cJSON *response;           /* the whole response message, once done */
+  hl_status fail;            /* transport/protocol failure instead of a response */
+  char failmsg[600];
+  cJSON *notes;              /* progress events to emit on the waiting thread */
+  struct hl__mcp_pending *next;
+} hl__mcp_pending;
+
+typedef struct hl__mcp_handler {
+  char *method;
+  hl_mcp_request_fn fn;
+  void *user;
+} hl__mcp_handler;
+
+typedef struct hl__mcp_job {
+  cJSON *msg;                /* a server request; NULL: refresh the tool list */
+  struct hl__mcp_job *next;
+} hl__mcp_job;
+
+struct hl_mcp {
+  atomic_int refs;
+  char *name;
+  bool name_given;           /* false: hl_mcp_name() prefers serverInfo.name */
+  hl__mcp_kind kind;
+
+  /* configuration (before connect) */
+  char **argv;
+  char **env;                /* "KEY=value" or "KEY" (removed) */
+  size_t n_env;
+  char *cwd;
+  char *url;
+  char **headers;
+  size_t n_headers;
+  atomic_uint timeout_ms;     /* may change after connect (atomic) */
+  size_t max_message;
+  char *prefix;
+  char **include, **exclude;
+  hl_observer **obs;
+  size_t n_obs;
+  hl__mcp_handler *handlers;
+  size_t n_handlers;
+  cJSON *roots;
+
+  /* state, under lock */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool connect_tried, connected, closed, dead;
+  char dead_msg[600];
+  char errmsg[1024];
+  char version[32];
+  cJSON *init_result;
+  int64_t next_id;
+  int active;                /* requests in roundtrip(); hl_mcp_free waits for 0 */
+  hl__mcp_pending *pending;
+  cJSON *tools_raw;          /* array of the server's Tool objects */
+  hl_tool **tools;           /* mapped (filtered, prefixed) */
+  size_t n_tools;
+  atomic_uint generation;
+
+  /* worker thread: server requests and list refreshes */
+  pthread_t worker;
+  pthread_cond_t jobs_cond;  /* the worker's own, so answers never wake it */
+  bool worker_running, worker_stop;
+  hl__mcp_job *jobs, *jobs_tail;
+
+  /* stdio transport */
+  pid_t pid;
+  int in_fd, out_fd, err_fd;
+  pthread_mutex_t write_lock;
+  pthread_t reader;
+  bool reader_running;
+  bool reader_done;          /* under lock: the reader saw stdout close */
+  int wake_fd[2];            /* pipe that makes the reader give up */
+  bool reaped;
+  int exit_status;
+
+  /* HTTP transport */
+  struct hl__http *http;
+  struct hl__http *listen_http; /* the GET stream's client (no timeouts) */
+  pthread_t listener;
+  bool listener_running;
+  char *session_id;
+  pthread_mutex_t reinit_lock; /* one new session at a time after a 404 */
+  int protocol_header;       /* send MCP-Protocol-Version once negotiated */
+};
+
+/* ---- session.c ---- */
+void hl__mcp_ref(hl_mcp *m);
+void hl__mcp_unref(hl_mcp *m);
+/* Record the client's last error and return `st` (also hl_fail). */
+hl_status hl__mcp_fail(hl_mcp *m, hl_status st, const char *fmt, ...) HL_PRINTF(3, 4);
+/* Send a request and wait for its response (whole message, caller frees).
+ * A JSON-RPC error response is returned as HL_OK: look at "error". */
+hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
+                            const char *tool, cJSON **response);
+/* Send a notification (params taken, may be NULL). */
+hl_status hl__mcp_notify(hl_mcp *m, const char *method, cJSON *params);
+/* Handle one message from the server (taken). `current` is the request
+ * whose HTTP stream carried it (NULL for stdio), `ctx` its run. */
+void hl__mcp_dispatch(hl_mcp *m, cJSON *msg, hl__mcp_pending *current, hl_context *ctx);
+/* Handle one raw message text: size, UTF-8 and JSON checks, then dispatch. */
+void hl__mcp_receive(hl_mcp *m, const char *text, size_t len, hl__mcp_pending *current,
+                     hl_context *ctx);
+/* Fail every request in flight (transport/protocol failure). */
+void hl__mcp_fail_pending(hl_mcp *m, hl_status st, const char *msg);
+/* Tell the client's observers (any thread). */
+void hl__mcp_event(hl_mcp *m, hl_context *ctx, const char *name, cJSON *data /* taken */);
+void hl__mcp_stderr_event(hl_mcp *m, const char *text);
+/* Emit the progress events queued on `p` (waiting thread). */
+void hl__mcp_flush_notes(hl_mcp *m, hl__mcp_pending *p, hl_context *ctx);
+
+/* HTTP: the session `expired` got 404: initialize a new one (unless
+ * another thread already did). */
+hl_status hl__mcp_reinitialize(hl_mcp *m, const char *expired);
+
+/* ---- jsonrpc.c ---- */
+char *hl__jsonrpc_request(int64_t id, const char *method, const cJSON *params);
+char *hl__jsonrpc_notification(const char *method, const cJSON *params);
+char *hl__jsonrpc_result(const cJSON *id, const cJSON *result);
+char *hl__jsonrpc_error(const cJSON *id, int code, const char *message);
+/* The request id of a response as an integer; false if it is not one. */
+bool hl__jsonrpc_int_id(const cJSON *id, int64_t *out);
+/* "error CODE: message" of a JSON-RPC error object into buf. */
+void hl__jsonrpc_error_text(const cJSON *error, char *buf, size_t size);
+
+/* ---- stdio.c ---- */
+hl_status hl__mcp_stdio_start(hl_mcp *m);
+hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text);
+void hl__mcp_stdio_close(hl_mcp *m);
+
+/* ---- http.c ---- */
+hl_status hl__mcp_http_start(hl_mcp *m);
+/* POST one message. For a request (`p` not NULL) the answer's JSON or SSE
+ * stream is read and dispatched until it ends. */
+hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx);
+void hl__mcp_http_close(hl_mcp *m);
+/* Open the standalone GET stream (after the handshake). */
+void hl__mcp_http_listen(hl_mcp *m);
+
+/* ---- worker.c ---- */
+hl_status hl__mcp_worker_start(hl_mcp *m);
+/* Queue a server request (taken) or, with NULL, a tool list refresh. */
+void hl__mcp_worker_post(hl_mcp *m, cJSON *msg);
+void hl__mcp_worker_stop(hl_mcp *m);
+
+/* ---- tools.c ---- */
+hl_status hl__mcp_list_tools(hl_mcp *m);
+void hl__mcp_tools_clear(hl_mcp *m);
+/* Map a tools/call result to what the model sees; HL_ERR_EXECUTION_FAILED
+ * for isError. `output_schema` may be NULL. */
+hl_status hl__mcp_map_result(hl_mcp *m, const char *tool, const cJSON *result,
+                             const cJSON *output_schema, cJSON **out);
+
+#endif

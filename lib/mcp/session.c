@@ -1,0 +1,898 @@
+/*
+ * lib/mcp/session.c - one MCP client session: configuration, the
+ * initialize handshake with version negotiation, requests waiting for
+ * their responses by id, and the dispatch of what the server sends
+ * (responses, notifications, server requests) whatever the transport.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mcp_internal.h"
+#include "core/util.h"
+#include "providers/http.h"
+
+static const char *const supported_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
+
+void hl__mcp_ref(hl_mcp *m) { atomic_fetch_add(&m->refs, 1); }
+
+static void free_strv(char **v) {
+  for (size_t i = 0; v && v[i]; i++) free(v[i]);
+  free(v);
+}
+
+static void destroy(hl_mcp *m) {
+  hl__mcp_tools_clear(m);
+  free(m->name);
+  free_strv(m->argv);
+  for (size_t i = 0; i < m->n_env; i++) free(m->env[i]);
+  free(m->env);
+  free(m->cwd);
+  free(m->url);
+  for (size_t i = 0; i < m->n_headers; i++) free(m->headers[i]);
+  free(m->headers);
+  free(m->prefix);
+  free_strv(m->include);
+  free_strv(m->exclude);
+  for (size_t i = 0; i < m->n_obs; i++) hl_observer_unref(m->obs[i]);
+  free(m->obs);
+  for (size_t i = 0; i < m->n_handlers; i++) free(m->handlers[i].method);
+  free(m->handlers);
+  cJSON_Delete(m->roots);
+  cJSON_Delete(m->init_result);
+  free(m->session_id);
+  pthread_mutex_destroy(&m->lock);
+  pthread_mutex_destroy(&m->write_lock);
+  pthread_mutex_destroy(&m->reinit_lock);
+  pthread_cond_destroy(&m->cond);
+  pthread_cond_destroy(&m->jobs_cond);
+  free(m);
+}
+
+void hl__mcp_unref(hl_mcp *m) {
+  if (m && atomic_fetch_sub(&m->refs, 1) == 1) destroy(m);
+}
+
+hl_status hl__mcp_fail(hl_mcp *m, hl_status st, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  pthread_mutex_lock(&m->lock);
+  snprintf(m->errmsg, sizeof m->errmsg, "%s", buf);
+  pthread_mutex_unlock(&m->lock);
+  return hl_fail(st, "%s", buf);
+}
+
+static hl_mcp *new_client(const char *name, hl__mcp_kind kind) {
+  hl_mcp *m = calloc(1, sizeof *m);
+  if (!m) {
+    hl__oom();
+    return NULL;
+  }
+  atomic_init(&m->refs, 1);
+  atomic_init(&m->generation, 0);
+  m->kind = kind;
+  m->name = hl__strdup(name);
+  m->timeout_ms = HL_MCP_DEFAULT_TIMEOUT_MS;
+  m->max_message = HL_MCP_DEFAULT_MAX_MESSAGE;
+  m->next_id = 1;
+  m->pid = -1;
+  m->in_fd = m->out_fd = m->err_fd = -1;
+  m->wake_fd[0] = m->wake_fd[1] = -1;
+  pthread_mutex_init(&m->lock, NULL);
+  pthread_mutex_init(&m->write_lock, NULL);
+  pthread_mutex_init(&m->reinit_lock, NULL);
+  pthread_cond_init(&m->cond, NULL);
+  pthread_cond_init(&m->jobs_cond, NULL);
+  if (!m->name) {
+    hl__oom();
+    destroy(m);
+    return NULL;
+  }
+  return m;
+}
+
+static char **copy_strv(const char *const *v, size_t *n_out) {
+  size_t n = 0;
+  while (v && v[n]) n++;
+  char **c = calloc(n + 1, sizeof *c);
+  if (!c) return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (!(c[i] = strdup(v[i]))) {
+      free_strv(c);
+      return NULL;
+    }
+  if (n_out) *n_out = n;
+  return c;
+}
+
+hl_mcp *hl_mcp_new_stdio(const char *name, const char *const *argv) {
+  if (!argv || !argv[0] || !argv[0][0]) {
+    hl_fail(HL_ERR_INVALID, "hl_mcp_new_stdio: no command");
+    return NULL;
+  }
+  const char *base = strrchr(argv[0], '/');
+  hl_mcp *m = new_client(name ? name : (base ? base + 1 : argv[0]), HL__MCP_STDIO);
+  if (!m) return NULL;
+  m->name_given = name != NULL;
+  if (!(m->argv = copy_strv(argv, NULL))) {
+    hl__oom();
+    destroy(m);
+    return NULL;
+  }
+  return m;
+}
+
+/* Split a command line: blanks separate words; '...' keeps everything,
+ * "..." and bare words honour backslash escapes. */
+static char **split_command(const char *s, char *why, size_t why_size) {
+  size_t cap = 8, n = 0;
+  char **v = calloc(cap, sizeof *v);
+  char *word = malloc(strlen(s) + 1);
+  if (!v || !word) goto oom;
+  for (;;) {
+    while (*s == ' ' || *s == '\t' || *s == '\n') s++;
+    if (!*s) break;
+    size_t w = 0;
+    while (*s && *s != ' ' && *s != '\t' && *s != '\n') {
+      if (*s == '\'') {
+        const char *end = strchr(s + 1, '\'');
+        if (!end) {
+          snprintf(why, why_size, "unterminated ' quote");
+          goto bad;
+        }
+        memcpy(word + w, s + 1, (size_t)(end - s - 1));
+        w += (size_t)(end - s - 1);
+        s = end + 1;
+      } else if (*s == '"') {
+        s++;
+        while (*s && *s != '"') {
+          if (*s == '\\' && s[1]) s++;
+          word[w++] = *s++;
+        }
+        if (*s != '"') {
+          snprintf(why, why_size, "unterminated \" quote");
+          goto bad;
+        }
+        s++;
+      } else {
+        if (*s == '\\' && s[1]) s++;
+        word[w++] = *s++;
+      }
+    }
+    word[w] = '\0';
+    if (n + 2 > cap) {
+      char **nv = realloc(v, (cap *= 2) * sizeof *v);
+      if (!nv) goto oom;
+      v = nv;
+    }
+    if (!(v[n++] = strdup(word))) goto oom;
+    v[n] = NULL;
+  }
+  free(word);
+  if (n == 0) {
+    snprintf(why, why_size, "empty command line");
+    free(v);
+    return NULL;
+  }
+  return v;
+oom:
+  snprintf(why, why_size, "out of memory");
+bad:
+  free(word);
+  if (v) free_strv(v);
+  return NULL;
+}
+
+hl_mcp *hl_mcp_new_command(const char *name, const char *command_line) {
+  if (!command_line) {
+    hl_fail(HL_ERR_INVALID, "hl_mcp_new_command: NULL command line");
+    return NULL;
+  }
+  char why[128];
+  char **argv = split_command(command_line, why, sizeof why);
+  if (!argv) {
+    hl_fail(HL_ERR_INVALID, "mcp: bad command line: %s", why);
+    return NULL;
+  }
+  hl_mcp *m = hl_mcp_new_stdio(name, (const char *const *)argv);
+  free_strv(argv);
+  return m;
+}
+
+hl_mcp *hl_mcp_new_http(const char *name, const char *url) {
+  if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
+    hl_fail(HL_ERR_INVALID, "hl_mcp_new_http: not an http(s):// URL: %s", url ? url : "(null)");
+    return NULL;
+  }
+  char host[256];
+  const char *h = strstr(url, "://") + 3;
+  size_t hl = strcspn(h, "/?#");
+  snprintf(host, sizeof host, "%.*s", (int)(hl < 255 ? hl : 255), h);
+  hl_mcp *m = new_client(name ? name : host, HL__MCP_HTTP);
+  if (!m) return NULL;
+  m->name_given = name != NULL;
+  if (!(m->url = strdup(url))) {
+    hl__oom();
+    destroy(m);
+    return NULL;
+  }
+  return m;
+}
+
+static hl_status configurable(hl_mcp *m, const char *what) {
+  if (!m) return hl_fail(HL_ERR_INVALID, "%s: NULL client", what);
+  if (m->connect_tried) return hl_fail(HL_ERR_STATE, "%s: configure before hl_mcp_connect()", what);
+  return HL_OK;
+}
+
+static hl_status push_str(char ***v, size_t *n, const char *s) {
+  char *c = strdup(s);
+  char **nv = c ? realloc(*v, (*n + 1) * sizeof **v) : NULL;
+  if (!nv) {
+    free(c);
+    return hl__oom();
+  }
+  *v = nv;
+  (*v)[(*n)++] = c;
+  return HL_OK;
+}
+
+hl_status hl_mcp_set_env(hl_mcp *m, const char *key, const char *value) {
+  hl_status st = configurable(m, "hl_mcp_set_env");
+  if (st) return st;
+  if (!key || !*key || strchr(key, '='))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_env: bad variable name");
+  char buf[8192];
+  if (snprintf(buf, sizeof buf, value ? "%s=%s" : "%s", key, value) >= (int)sizeof buf)
+    return hl_fail(HL_ERR_TOO_LARGE, "hl_mcp_set_env: value too long");
+  return push_str(&m->env, &m->n_env, buf);
+}
+
+hl_status hl_mcp_set_cwd(hl_mcp *m, const char *dir) {
+  hl_status st = configurable(m, "hl_mcp_set_cwd");
+  if (st) return st;
+  char *c = hl__strdup(dir);
+  if (dir && !c) return hl__oom();
+  free(m->cwd);
+  m->cwd = c;
+  return HL_OK;
+}
+
+hl_status hl_mcp_add_header(hl_mcp *m, const char *line) {
+  hl_status st = configurable(m, "hl_mcp_add_header");
+  if (st) return st;
+  if (!line || !strchr(line, ':') || strpbrk(line, "\r\n"))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_add_header: expected one \"Name: value\" line");
+  return push_str(&m->headers, &m->n_headers, line);
+}
+
+void hl_mcp_set_timeout_ms(hl_mcp *m, unsigned timeout_ms) {
+  if (m) m->timeout_ms = timeout_ms;
+}
+
+void hl_mcp_set_max_message_bytes(hl_mcp *m, size_t max_bytes) {
+  if (m && max_bytes) m->max_message = max_bytes;
+}
+
+hl_status hl_mcp_set_prefix(hl_mcp *m, const char *prefix) {
+  hl_status st = configurable(m, "hl_mcp_set_prefix");
+  if (st) return st;
+  char *c = hl__strdup(prefix);
+  if (prefix && !c) return hl__oom();
+  free(m->prefix);
+  m->prefix = c;
+  return HL_OK;
+}
+
+static hl_status set_list(hl_mcp *m, char ***slot, const char *const *names, const char *what) {
+  hl_status st = configurable(m, what);
+  if (st) return st;
+  char **c = NULL;
+  if (names && !(c = copy_strv(names, NULL))) return hl__oom();
+  free_strv(*slot);
+  *slot = c;
+  return HL_OK;
+}
+
+hl_status hl_mcp_set_include(hl_mcp *m, const char *const *names) {
+  return set_list(m, &m->include, names, "hl_mcp_set_include");
+}
+
+hl_status hl_mcp_set_exclude(hl_mcp *m, const char *const *names) {
+  return set_list(m, &m->exclude, names, "hl_mcp_set_exclude");
+}
+
+hl_status hl_mcp_add_observer(hl_mcp *m, hl_observer *obs) {
+  hl_status st = configurable(m, "hl_mcp_add_observer");
+  if (st) return st;
+  if (!obs) return hl_fail(HL_ERR_INVALID, "hl_mcp_add_observer: NULL observer");
+  hl_observer **nv = realloc(m->obs, (m->n_obs + 1) * sizeof *nv);
+  if (!nv) return hl__oom();
+  m->obs = nv;
+  m->obs[m->n_obs++] = hl_observer_ref(obs);
+  return HL_OK;
+}
+
+hl_status hl_mcp_set_handler(hl_mcp *m, const char *method, hl_mcp_request_fn fn, void *user) {
+  hl_status st = configurable(m, "hl_mcp_set_handler");
+  if (st) return st;
+  if (!method || !fn) return hl_fail(HL_ERR_INVALID, "hl_mcp_set_handler: NULL method or function");
+  for (size_t i = 0; i < m->n_handlers; i++)
+    if (strcmp(m->handlers[i].method, method) == 0) {
+      m->handlers[i].fn = fn;
+      m->handlers[i].user = user;
+      return HL_OK;
+    }
+  hl__mcp_handler *nv = realloc(m->handlers, (m->n_handlers + 1) * sizeof *nv);
+  if (!nv) return hl__oom();
+  m->handlers = nv;
+  if (!(nv[m->n_handlers].method = strdup(method))) return hl__oom();
+  nv[m->n_handlers].fn = fn;
+  nv[m->n_handlers].user = user;
+  m->n_handlers++;
+  return HL_OK;
+}
+
+hl_status hl_mcp_set_roots(hl_mcp *m, const cJSON *roots) {
+  hl_status st = configurable(m, "hl_mcp_set_roots");
+  if (st) return st;
+  if (!cJSON_IsArray(roots)) return hl_fail(HL_ERR_INVALID, "hl_mcp_set_roots: expected a JSON array");
+  cJSON *c = cJSON_Duplicate(roots, 1);
+  if (!c) return hl__oom();
+  cJSON_Delete(m->roots);
+  m->roots = c;
+  return HL_OK;
+}
+
+static bool has_handler(const hl_mcp *m, const char *method) {
+  for (size_t i = 0; i < m->n_handlers; i++)
+    if (strcmp(m->handlers[i].method, method) == 0) return true;
+  return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* events                                                              */
+/* ------------------------------------------------------------------ */
+
+static void notify_all(hl_mcp *m, hl_event *ev) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ev->time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  ev->agent_name = m->name;
+  for (size_t i = 0; i < m->n_obs; i++) hl_observer_notify(m->obs[i], ev);
+}
+
+void hl__mcp_event(hl_mcp *m, hl_context *ctx, const char *name, cJSON *data) {
+  if (data) cJSON_AddStringToObject(data, "server", m->name);
+  hl_event ev = {.size = sizeof ev, .type = HL_EVENT_CUSTOM, .name = name, .data = data};
+  notify_all(m, &ev);
+  if (ctx) hl_context_emit_custom(ctx, name, data);
+  cJSON_Delete(data);
+}
+
+void hl__mcp_stderr_event(hl_mcp *m, const char *text) {
+  hl_event ev = {.size = sizeof ev, .type = HL_EVENT_STDERR_WRITE, .text = text, .name = m->name};
+  notify_all(m, &ev);
+}
+
+void hl__mcp_flush_notes(hl_mcp *m, hl__mcp_pending *p, hl_context *ctx) {
+  pthread_mutex_lock(&m->lock);
+  cJSON *notes = p->notes;
+  p->notes = NULL;
+  pthread_mutex_unlock(&m->lock);
+  if (!notes) return;
+  cJSON *n;
+  while ((n = cJSON_DetachItemFromArray(notes, 0))) hl__mcp_event(m, ctx, "mcp.progress", n);
+  cJSON_Delete(notes);
+}
+
+/* ------------------------------------------------------------------ */
+/* receiving                                                           */
+/* ------------------------------------------------------------------ */
+
+void hl__mcp_fail_pending(hl_mcp *m, hl_status st, const char *msg) {
+  pthread_mutex_lock(&m->lock);
+  for (hl__mcp_pending *p = m->pending; p; p = p->next)
+    if (!p->done) {
+      p->done = true;
+      p->fail = st;
+      snprintf(p->failmsg, sizeof p->failmsg, "%s", msg);
+    }
+  pthread_cond_broadcast(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+}
+
+static void protocol_error(hl_mcp *m, hl_status st, const char *fmt, ...) HL_PRINTF(3, 4);
+static void protocol_error(hl_mcp *m, hl_status st, const char *fmt, ...) {
+  char what[400], msg[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  snprintf(msg, sizeof msg, "mcp server \"%s\": %s", m->name, what);
+  hl__mcp_fail_pending(m, st, msg);
+  cJSON *d = cJSON_CreateObject();
+  if (d) cJSON_AddStringToObject(d, "message", msg);
+  hl__mcp_event(m, NULL, "mcp.protocol_error", d);
+}
+
+static void on_response(hl_mcp *m, cJSON *msg) {
+  int64_t id;
+  const cJSON *jid = cJSON_GetObjectItemCaseSensitive(msg, "id");
+  if (!hl__jsonrpc_int_id(jid, &id)) {
+    /* id null: the server could not read one of our messages. */
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(msg, "error");
+    char text[300] = "a response without a usable id";
+    if (cJSON_IsObject(err)) hl__jsonrpc_error_text(err, text, sizeof text);
+    protocol_error(m, HL_ERR_PROVIDER, "answered with an unusable id: %s", text);
+    cJSON_Delete(msg);
+    return;
+  }
+  pthread_mutex_lock(&m->lock);
+  hl__mcp_pending *p = m->pending;
+  while (p && p->id != id) p = p->next;
+  bool known = id > 0 && id < m->next_id;
+  bool wake = false;
+  if (p && !p->done) {
+    p->done = true;
+    p->response = msg;
+    msg = NULL;
+    wake = true;
+  }
+  pthread_mutex_unlock(&m->lock);
+  /* After unlocking: the waiter does not wake only to wait for the lock. */
+  if (wake) pthread_cond_broadcast(&m->cond);
+  if (msg && !known)
+    protocol_error(m, HL_ERR_PROVIDER, "answered request id %" PRId64 ", which was never sent", id);
+  /* A known id that nobody waits for: a late answer to a cancelled or
+   * timed-out request, which the protocol allows. Dropped. */
+  cJSON_Delete(msg);
+}
+
+static void on_progress(hl_mcp *m, const cJSON *params) {
+  const cJSON *tok = cJSON_GetObjectItemCaseSensitive(params, "progressToken");
+  int64_t id;
+  if (!hl__jsonrpc_int_id(tok, &id)) return;
+  cJSON *ev = cJSON_CreateObject();
+  if (!ev) return;
+  static const char *const keys[] = {"progress", "total", "message"};
+  for (size_t i = 0; i < 3; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, keys[i]);
+    if (v) cJSON_AddItemToObject(ev, keys[i], cJSON_Duplicate(v, 1));
+  }
+  pthread_mutex_lock(&m->lock);
+  hl__mcp_pending *p = m->pending;
+  while (p && p->id != id) p = p->next;
+  if (p && !p->done) {
+    if (p->tool) cJSON_AddStringToObject(ev, "tool", p->tool);
+    if (!p->notes) p->notes = cJSON_CreateArray();
+    if (p->notes) {
+      cJSON_AddItemToArray(p->notes, ev);
+      ev = NULL;
+    }
+    pthread_cond_broadcast(&m->cond);
+  }
+  pthread_mutex_unlock(&m->lock);
+  cJSON_Delete(ev); /* progress for a request no longer waiting */
+}
+
+void hl__mcp_dispatch(hl_mcp *m, cJSON *msg, hl__mcp_pending *current, hl_context *ctx) {
+  if (cJSON_IsArray(msg)) { /* a JSON-RPC batch (2025-03-26) */
+    cJSON *item;
+    while ((item = cJSON_DetachItemFromArray(msg, 0))) hl__mcp_dispatch(m, item, current, ctx);
+    cJSON_Delete(msg);
+    return;
+  }
+  if (!cJSON_IsObject(msg)) {
+    protocol_error(m, HL_ERR_PROVIDER, "sent a message that is not a JSON object");
+    cJSON_Delete(msg);
+    return;
+  }
+  const cJSON *method = cJSON_GetObjectItemCaseSensitive(msg, "method");
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+  if (!method) {
+    if (id && (cJSON_GetObjectItemCaseSensitive(msg, "result") ||
+               cJSON_GetObjectItemCaseSensitive(msg, "error"))) {
+      on_response(m, msg);
+      return;
+    }
+    protocol_error(m, HL_ERR_PROVIDER, "sent a message that is neither request, response nor notification");
+    cJSON_Delete(msg);
+    return;
+  }
+  if (!cJSON_IsString(method)) {
+    protocol_error(m, HL_ERR_PROVIDER, "sent a message whose method is not a string");
+    cJSON_Delete(msg);
+    return;
+  }
+  if (id) { /* a request from the server: answered off this thread */
+    hl__mcp_worker_post(m, msg);
+    return;
+  }
+  const char *name = method->valuestring;
+  const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+  if (strcmp(name, "notifications/progress") == 0) {
+    on_progress(m, params);
+    if (current) hl__mcp_flush_notes(m, current, ctx);
+  } else if (strcmp(name, "notifications/tools/list_changed") == 0) {
+    hl__mcp_worker_post(m, NULL);
+  } else if (strcmp(name, "notifications/message") == 0) {
+    cJSON *d = cJSON_IsObject(params) ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
+    hl__mcp_event(m, NULL, "mcp.log", d);
+  }
+  /* Others (resources/prompts changes, cancelled for a server request
+   * the client does not run long) need no action. */
+  cJSON_Delete(msg);
+}
+
+void hl__mcp_receive(hl_mcp *m, const char *text, size_t len, hl__mcp_pending *current,
+                     hl_context *ctx) {
+  if (len > m->max_message) {
+    protocol_error(m, HL_ERR_TOO_LARGE, "sent a message of %zu bytes, over the cap of %zu", len,
+                   m->max_message);
+    return;
+  }
+  size_t bad = hl__utf8_invalid_at(text, len);
+  if (bad < len) {
+    protocol_error(m, HL_ERR_PROVIDER, "sent invalid UTF-8 (byte %zu of a %zu-byte message)", bad, len);
+    return;
+  }
+  const char *end = NULL;
+  cJSON *msg = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  if (!msg) {
+    char show[60];
+    size_t n = len < 40 ? len : 40;
+    snprintf(show, sizeof show, "%.*s%s", (int)n, text, len > n ? "..." : "");
+    for (char *c = show; *c; c++)
+      if ((unsigned char)*c < 0x20) *c = ' ';
+    protocol_error(m, HL_ERR_JSON, "sent a line that is not JSON: \"%s\"", show);
+    return;
+  }
+  hl__mcp_dispatch(m, msg, current, ctx);
+}
+
+/* ------------------------------------------------------------------ */
+/* requests                                                            */
+/* ------------------------------------------------------------------ */
+
+static hl_status transport_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx) {
+  return m->kind == HL__MCP_STDIO ? hl__mcp_stdio_send(m, text) : hl__mcp_http_send(m, text, p, ctx);
+}
+
+hl_status hl__mcp_notify(hl_mcp *m, const char *method, cJSON *params) {
+  char *text = hl__jsonrpc_notification(method, params);
+  cJSON_Delete(params);
+  if (!text) return hl__oom();
+  hl_status st = transport_send(m, text, NULL, NULL);
+  free(text);
+  return st;
+}
+
+static void unlink_pending(hl_mcp *m, hl__mcp_pending *p) {
+  for (hl__mcp_pending **pp = &m->pending; *pp; pp = &(*pp)->next)
+    if (*pp == p) {
+      *pp = p->next;
+      break;
+    }
+}
+
+static void send_cancelled(hl_mcp *m, int64_t id, const char *reason) {
+  cJSON *params = cJSON_CreateObject();
+  if (!params) return;
+  cJSON_AddNumberToObject(params, "requestId", (double)id);
+  cJSON_AddStringToObject(params, "reason", reason);
+  hl_status keep = hl_last_status();
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s", hl_last_error());
+  hl__mcp_notify(m, "notifications/cancelled", params);
+  hl_fail(keep, "%s", msg); /* the call's own error stays the last one */
+}
+
+static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, const char *method,
+                                  bool cancelled, bool timed_out, bool closed, cJSON **response);
+
+hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
+                            const char *tool, cJSON **response) {
+  *response = NULL;
+  pthread_mutex_lock(&m->lock);
+  if (m->closed || m->dead) {
+    char why[700];
+    snprintf(why, sizeof why, "%s", m->closed ? "the client was closed" : m->dead_msg);
+    pthread_mutex_unlock(&m->lock);
+    cJSON_Delete(params);
+    return hl_fail(m->closed ? HL_ERR_STATE : HL_ERR_NETWORK, "mcp server \"%s\": %s", m->name, why);
+  }
+  hl__mcp_pending p = {.id = m->next_id++, .tool = tool};
+  p.next = m->pending;
+  m->pending = &p;
+  m->active++;
+  pthread_mutex_unlock(&m->lock);
+
+  /* Every request asks for progress; the token is the request id. */
+  if (strcmp(method, "tools/call") == 0 && params) {
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
+    if (!meta) meta = cJSON_AddObjectToObject(params, "_meta");
+    if (meta) cJSON_AddNumberToObject(meta, "progressToken", (double)p.id);
+  }
+  char *text = hl__jsonrpc_request(p.id, method, params);
+  cJSON_Delete(params);
+  hl_status st = text ? transport_send(m, text, &p, ctx) : hl__oom();
+  free(text);
+
+  int64_t deadline = 0;
+  if (m->timeout_ms) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    deadline = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + m->timeout_ms;
+  }
+  bool timed_out = false, cancelled = false;
+  pthread_mutex_lock(&m->lock);
+  if (st == HL_OK && m->kind == HL__MCP_HTTP && !p.done) {
+    /* The answer's stream ended without the response. */
+    p.done = true;
+    p.fail = HL_ERR_PROVIDER;
+    snprintf(p.failmsg, sizeof p.failmsg,
+             "mcp server \"%s\": %s: the server ended its answer without a response", m->name, method);
+  }
+  while (st == HL_OK && !p.done) {
+    if (p.notes) {
+      pthread_mutex_unlock(&m->lock);
+      hl__mcp_flush_notes(m, &p, ctx);
+      pthread_mutex_lock(&m->lock);
+      continue;
+    }
+    if (m->closed) break;
+    if (ctx && hl_context_cancelled(ctx)) {
+      cancelled = true;
+      break;
+    }
+    /* Wake at least every 50 ms to see a cancelled run: the agent's
+     * cancellation has no hook for other waiters than the HTTP loop. */
+    struct timespec now, until;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (deadline && now_ms >= deadline) {
+      timed_out = true;
+      break;
+    }
+    int64_t wake = now_ms + 50;
+    if (deadline && wake > deadline) wake = deadline;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t add = wake - now_ms;
+    until.tv_sec += add / 1000;
+    until.tv_nsec += (add % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&m->cond, &m->lock, &until);
+  }
+  unlink_pending(m, &p);
+  bool closed = m->closed && !p.done;
+  pthread_mutex_unlock(&m->lock);
+  hl__mcp_flush_notes(m, &p, ctx);
+  hl_status done = finish_roundtrip(m, &p, st, method, cancelled, timed_out, closed, response);
+  pthread_mutex_lock(&m->lock);
+  m->active--;
+  pthread_cond_broadcast(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+  return done;
+}
+
+/* What roundtrip() returns once its request left the table. */
+static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, const char *method,
+                                  bool cancelled, bool timed_out, bool closed, cJSON **response) {
+  hl__mcp_pending p = *pp;
+  pthread_mutex_lock(&m->lock);
+  bool now_closed = m->closed;
+  pthread_mutex_unlock(&m->lock);
+  if (st != HL_OK && now_closed) {
+    cJSON_Delete(p.response);
+    return hl_fail(HL_ERR_STATE, "mcp server \"%s\": the client was closed during %s", m->name, method);
+  }
+
+  if (st != HL_OK) {
+    /* The transport failed (HTTP: timeout, cancellation, network). */
+    if (st == HL_ERR_TIMEOUT || st == HL_ERR_CANCELLED) {
+      hl_status keep = st;
+      char msg[800];
+      snprintf(msg, sizeof msg, "mcp server \"%s\": %s %s", m->name, method,
+               st == HL_ERR_TIMEOUT ? "timed out" : "cancelled");
+      send_cancelled(m, p.id, st == HL_ERR_TIMEOUT ? "timeout" : "cancelled");
+      st = hl_fail(keep, "%s", msg);
+    }
+    cJSON_Delete(p.response);
+    return st;
+  }
+  if (closed) return hl_fail(HL_ERR_STATE, "mcp server \"%s\": the client was closed during %s", m->name, method);
+  if (cancelled || timed_out) {
+    send_cancelled(m, p.id, cancelled ? "cancelled" : "timeout");
+    cJSON_Delete(p.response);
+    if (cancelled) return hl_fail(HL_ERR_CANCELLED, "mcp server \"%s\": %s cancelled", m->name, method);
+    return hl_fail(HL_ERR_TIMEOUT, "mcp server \"%s\": no answer to %s within %u ms", m->name, method,
+                   m->timeout_ms);
+  }
+  if (p.fail != HL_OK) {
+    cJSON_Delete(p.response);
+    return hl_fail(p.fail, "%s", p.failmsg);
+  }
+  *response = p.response;
+  return HL_OK;
+}
+
+hl_status hl_mcp_request(hl_mcp *m, hl_context *ctx, const char *method, const cJSON *params,
+                         cJSON **result) {
+  if (result) *result = NULL;
+  if (!m || !method) return hl_fail(HL_ERR_INVALID, "hl_mcp_request: NULL client or method");
+  if (!m->connected) return hl_fail(HL_ERR_STATE, "mcp server \"%s\": not connected", m->name);
+  cJSON *p = params ? cJSON_Duplicate(params, 1) : NULL;
+  if (params && !p) return hl__oom();
+  cJSON *resp;
+  hl_status st = hl__mcp_roundtrip(m, ctx, method, p, NULL, &resp);
+  if (st) return st;
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(resp, "error");
+  if (err) {
+    char text[600];
+    hl__jsonrpc_error_text(err, text, sizeof text);
+    cJSON_Delete(resp);
+    return hl_fail(HL_ERR_EXECUTION_FAILED, "mcp server \"%s\": %s: %s", m->name, method, text);
+  }
+  if (result) *result = cJSON_DetachItemFromObjectCaseSensitive(resp, "result");
+  cJSON_Delete(resp);
+  if (result && !*result) return hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": %s: response without result", m->name, method);
+  return HL_OK;
+}
+
+hl_status hl_mcp_ping(hl_mcp *m) { return hl_mcp_request(m, NULL, "ping", NULL, NULL); }
+
+hl_status hl_mcp_set_log_level(hl_mcp *m, const char *level) {
+  cJSON *p = cJSON_CreateObject();
+  if (!p || !cJSON_AddStringToObject(p, "level", level ? level : "info")) {
+    cJSON_Delete(p);
+    return hl__oom();
+  }
+  hl_status st = hl_mcp_request(m, NULL, "logging/setLevel", p, NULL);
+  cJSON_Delete(p);
+  return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* initialize                                                          */
+/* ------------------------------------------------------------------ */
+
+static cJSON *initialize_params(hl_mcp *m) {
+  cJSON *p = cJSON_CreateObject();
+  cJSON *caps = cJSON_AddObjectToObject(p, "capabilities");
+  if (m->roots || has_handler(m, "roots/list")) {
+    cJSON *r = cJSON_AddObjectToObject(caps, "roots");
+    cJSON_AddBoolToObject(r, "listChanged", false);
+  }
+  if (has_handler(m, "sampling/createMessage")) cJSON_AddObjectToObject(caps, "sampling");
+  if (has_handler(m, "elicitation/create")) {
+    cJSON *e = cJSON_AddObjectToObject(caps, "elicitation");
+    cJSON_AddObjectToObject(e, "form");
+  }
+  cJSON_AddStringToObject(p, "protocolVersion", HL_MCP_PROTOCOL_VERSION);
+  cJSON *info = cJSON_AddObjectToObject(p, "clientInfo");
+  cJSON_AddStringToObject(info, "name", "hookline");
+  cJSON_AddStringToObject(info, "version", "0.1.0");
+  return p;
+}
+
+static hl_status handshake(hl_mcp *m) {
+  cJSON *resp;
+  hl_status st = hl__mcp_roundtrip(m, NULL, "initialize", initialize_params(m), NULL, &resp);
+  if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(resp, "error");
+  cJSON *result = cJSON_GetObjectItemCaseSensitive(resp, "result");
+  if (err || !cJSON_IsObject(result)) {
+    char text[600] = "no result";
+    if (err) hl__jsonrpc_error_text(err, text, sizeof text);
+    cJSON_Delete(resp);
+    return hl__mcp_fail(m, HL_ERR_PROVIDER, "mcp server \"%s\": initialize failed: %s", m->name, text);
+  }
+  const cJSON *ver = cJSON_GetObjectItemCaseSensitive(result, "protocolVersion");
+  bool ok = false;
+  for (size_t i = 0; cJSON_IsString(ver) && i < 3; i++)
+    if (strcmp(ver->valuestring, supported_versions[i]) == 0) ok = true;
+  if (!ok) {
+    char v[80];
+    hl__quote(v, sizeof v, cJSON_IsString(ver) ? ver->valuestring : "(none)");
+    cJSON_Delete(resp);
+    return hl__mcp_fail(m, HL_ERR_UNSUPPORTED,
+                        "mcp server \"%s\": unsupported protocol version %s (hookline speaks "
+                        "2025-11-25, 2025-06-18 and 2025-03-26)",
+                        m->name, v);
+  }
+  snprintf(m->version, sizeof m->version, "%s", ver->valuestring);
+  m->init_result = cJSON_DetachItemFromObjectCaseSensitive(resp, "result");
+  cJSON_Delete(resp);
+  m->protocol_header = 1;
+  m->connected = true;
+  /* HTTP: open the GET stream first, so that what the server sends as
+   * soon as it sees `initialized` (list_changed) has somewhere to go. */
+  if (m->kind == HL__MCP_HTTP) hl__mcp_http_listen(m);
+  st = hl__mcp_notify(m, "notifications/initialized", NULL);
+  if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
+  const cJSON *caps = cJSON_GetObjectItemCaseSensitive(m->init_result, "capabilities");
+  if (cJSON_GetObjectItemCaseSensitive(caps, "tools")) {
+    st = hl__mcp_list_tools(m);
+    if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
+  }
+  return HL_OK;
+}
+
+hl_status hl__mcp_reinitialize(hl_mcp *m, const char *expired) {
+  pthread_mutex_lock(&m->reinit_lock);
+  pthread_mutex_lock(&m->lock);
+  bool same = m->session_id && expired && strcmp(m->session_id, expired) == 0;
+  if (same) {
+    free(m->session_id);
+    m->session_id = NULL;
+  }
+  pthread_mutex_unlock(&m->lock);
+  hl_status st = HL_OK;
+  if (same) { /* not renewed yet by another thread */
+    cJSON *resp = NULL;
+    st = hl__mcp_roundtrip(m, NULL, "initialize", initialize_params(m), NULL, &resp);
+    if (st == HL_OK && !cJSON_GetObjectItemCaseSensitive(resp, "result"))
+      st = hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": a new session was refused", m->name);
+    cJSON_Delete(resp);
+    if (st == HL_OK) st = hl__mcp_notify(m, "notifications/initialized", NULL);
+  }
+  pthread_mutex_unlock(&m->reinit_lock);
+  return st;
+}
+
+hl_status hl_mcp_connect(hl_mcp *m) {
+  if (!m) return hl_fail(HL_ERR_INVALID, "hl_mcp_connect: NULL client");
+  if (m->connect_tried) return hl__mcp_fail(m, HL_ERR_STATE, "mcp server \"%s\": connect called twice", m->name);
+  m->connect_tried = true;
+  hl_status st = hl__mcp_worker_start(m);
+  if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
+  st = m->kind == HL__MCP_STDIO ? hl__mcp_stdio_start(m) : hl__mcp_http_start(m);
+  if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
+  return handshake(m);
+}
+
+void hl_mcp_free(hl_mcp *m) {
+  if (!m) return;
+  pthread_mutex_lock(&m->lock);
+  m->closed = true;
+  pthread_cond_broadcast(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+  hl__mcp_fail_pending(m, HL_ERR_STATE, "mcp: the client was closed");
+  /* HTTP requests in flight end now rather than at their timeout. */
+  if (m->http) hl__http_cancel_all(m->http);
+  /* Calls in progress on other threads leave before anything goes. */
+  pthread_mutex_lock(&m->lock);
+  while (m->active > 0) pthread_cond_wait(&m->cond, &m->lock);
+  pthread_mutex_unlock(&m->lock);
+  hl__mcp_worker_stop(m);
+  if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_close(m);
+  else hl__mcp_http_close(m);
+  /* The mapped tools hold references to the client: drop the client's
+   * references to them, or neither would ever be freed. */
+  hl__mcp_tools_clear(m);
+  hl__mcp_unref(m);
+}
+
+const char *hl_mcp_name(const hl_mcp *m) {
+  if (!m) return "";
+  /* Not named by the application: the server's own name once known
+   * (more telling than "node" or a host name). */
+  const cJSON *info = cJSON_GetObjectItemCaseSensitive(m->init_result, "serverInfo");
+  const cJSON *n = cJSON_GetObjectItemCaseSensitive(info, "name");
+  if (!m->name_given && m->connected && cJSON_IsString(n) && n->valuestring[0]) return n->valuestring;
+  return m->name;
+}
+const char *hl_mcp_errmsg(const hl_mcp *m) { return m ? m->errmsg : ""; }
+const char *hl_mcp_protocol_version(const hl_mcp *m) { return m ? m->version : ""; }
+const cJSON *hl_mcp_server_info(const hl_mcp *m) { return m ? m->init_result : NULL; }

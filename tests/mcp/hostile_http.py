@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""tests/mcp/hostile_http.py - a Streamable HTTP MCP server (standard
+library only) for what server-everything does not show: answers as plain
+JSON, a tools/call stream that closes before its response (the client must
+resume with GET + Last-Event-ID after the `retry:` delay, as the
+conformance suite's sse-retry scenario does), server requests on a POST
+stream, sessions (404 once deleted), and a record of what the client sent.
+
+Prints its port, serves until killed. GET /__log returns the record:
+[{method, headers, body, t}].
+"""
+import json
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOG = []
+LOCK = threading.Lock()
+SESSIONS = set()
+PENDING = {}          # tools/call id parked for a resumed GET
+CLIENT_ANSWERS = {}   # our request id -> client's response
+EVENTS = {"n": 0}
+TOOLS = [{"name": n, "inputSchema": {"type": "object"}} for n in
+         ("json_echo", "resume", "ask_roots", "headers", "forget_session", "hang")] + [
+    {"name": "structured_bad", "inputSchema": {"type": "object"},
+     "outputSchema": {"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]}}]
+
+
+def next_id():
+    with LOCK:
+        EVENTS["n"] += 1
+        return "ev-%d" % EVENTS["n"]
+
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def record(self, body):
+        with LOCK:
+            LOG.append({"method": self.command, "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body, "t": time.monotonic()})
+
+    def json(self, status, obj, extra=()):
+        data = json.dumps(obj).encode() if obj is not None else b""
+        self.send_response(status)
+        if obj is not None:
+            self.send_header("Content-Type", "application/json")
+        for k, v in extra:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def sse_head(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def event(self, obj, eid=None, retry=None):
+        s = ""
+        if eid:
+            s += "id: %s\n" % eid
+        if retry is not None:
+            s += "retry: %d\n" % retry
+        s += "data: %s\n\n" % (json.dumps(obj) if obj is not None else "")
+        self.wfile.write(s.encode())
+        self.wfile.flush()
+
+    def session_ok(self):
+        sid = self.headers.get("Mcp-Session-Id")
+        if sid not in SESSIONS:
+            self.json(404, {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": "Session not found"}})
+            return False
+        return True
+
+    def do_GET(self):
+        if self.path == "/__log":
+            with LOCK:
+                return self.json(200, LOG)
+        self.record(None)
+        if not self.session_ok():
+            return
+        last = self.headers.get("Last-Event-ID")
+        self.sse_head()
+        if last and last in PENDING:
+            mid = PENDING.pop(last)
+            self.event({"jsonrpc": "2.0", "id": mid, "result": {
+                "content": [{"type": "text", "text": "resumed after " + last}]}}, next_id())
+            # and the stream stays open, as a GET stream may
+            time.sleep(30)
+            return
+        self.event(None, next_id())  # priming event of the standalone stream
+        time.sleep(30)
+
+    def do_DELETE(self):
+        self.record(None)
+        SESSIONS.discard(self.headers.get("Mcp-Session-Id"))
+        self.json(200, None)
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"null")
+        self.record(body)
+        method, mid = body.get("method"), body.get("id")
+        if method == "initialize":
+            sid = str(uuid.uuid4())
+            SESSIONS.add(sid)
+            return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {
+                "protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
+                "serverInfo": {"name": "hostile-http", "version": "1"}}}, [("Mcp-Session-Id", sid)])
+        if not self.session_ok():
+            return
+        if method is None:  # a response from the client
+            CLIENT_ANSWERS[mid] = body
+            return self.json(202, None)
+        if mid is None:     # a notification
+            return self.json(202, None)
+        if method == "tools/list":
+            return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {"tools": TOOLS}})
+        if method != "tools/call":
+            return self.json(200, {"jsonrpc": "2.0", "id": mid, "error": {"code": -32601, "message": "Method not found"}})
+        name = body["params"]["name"]
+        if name == "json_echo":
+            return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {"content": [
+                {"type": "text", "text": json.dumps(body["params"].get("arguments"))}]}})
+        if name == "hang":
+            self.sse_head()
+            self.event(None, next_id())
+            time.sleep(30)
+            return
+        if name == "forget_session":
+            SESSIONS.discard(self.headers.get("Mcp-Session-Id"))
+            return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {"content": [
+                {"type": "text", "text": "forgotten"}]}})
+        if name == "headers":
+            return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {"content": [
+                {"type": "text", "text": json.dumps({k.lower(): v for k, v in self.headers.items()})}]}})
+        if name == "structured_bad":
+            return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {
+                "content": [{"type": "text", "text": "{}"}], "structuredContent": {"n": "not a number"}}})
+        if name == "resume":
+            # A priming event with an id and retry, then the stream closes.
+            eid = next_id()
+            PENDING[eid] = mid
+            self.sse_head()
+            self.event(None, eid, retry=300)
+            return
+        if name == "ask_roots":
+            # A server request on the call's own stream, then the answer.
+            self.sse_head()
+            rid = "srv-%s" % mid
+            self.event({"jsonrpc": "2.0", "id": rid, "method": "roots/list"}, next_id())
+            for _ in range(100):
+                if rid in CLIENT_ANSWERS:
+                    break
+                time.sleep(0.05)
+            self.event({"jsonrpc": "2.0", "id": mid, "result": {"content": [
+                {"type": "text", "text": json.dumps(CLIENT_ANSWERS.get(rid))}]}}, next_id())
+            return
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+server.daemon_threads = True
+print(server.server_address[1], flush=True)
+server.serve_forever()

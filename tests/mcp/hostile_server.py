@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""tests/mcp/hostile_server.py - an MCP server over stdio (Python standard
+library only) that follows the protocol for most tools and breaks it on
+purpose for others, so that the client's failure handling can be tested.
+
+Tools (tools/list is paginated, two tools per page):
+  echo {text}        normal answer
+  slow {steps}       a progress notification per step, 0.05 s apart, then an answer
+  hang               never answers (the client's timeout and cancellation)
+  garbage            answers with a line that is not JSON
+  huge {bytes}       answers with one message of that size
+  unknown_id         answers with an id the client never sent
+  bad_utf8           answers with invalid UTF-8 inside a string
+  exit               the process exits mid-call
+  cancelled_ids      the request ids of the notifications/cancelled received
+  add_tool           adds tool "extra" and sends notifications/tools/list_changed
+  ask {method}       sends a request to the client and answers with its response
+  error_result       an isError result
+  rpc_error          a JSON-RPC error -32000
+Environment: HOSTILE_VERSION sets the protocol version answered;
+HOSTILE_NOISE=1 sends a notifications/message and a ping before every
+response; HOSTILE_INIT=hang never answers initialize.
+"""
+import json
+import os
+import sys
+import threading
+import time
+
+out_lock = threading.Lock()
+cancelled = []
+pending_client = {}  # id -> Event/result for our requests to the client
+next_id = [1000]
+extra = [False]
+
+
+def send(obj):
+    with out_lock:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+
+def raw(text_bytes):
+    with out_lock:
+        sys.stdout.buffer.write(text_bytes + b"\n")
+        sys.stdout.flush()
+
+
+TOOLS = [
+    {"name": n, "description": "hostile " + n,
+     "inputSchema": {"type": "object", "properties": props}}
+    for n, props in [
+        ("echo", {"text": {"type": "string"}}), ("slow", {"steps": {"type": "integer"}}),
+        ("hang", {}), ("garbage", {}), ("huge", {"bytes": {"type": "integer"}}),
+        ("unknown_id", {}), ("bad_utf8", {}), ("exit", {}), ("cancelled_ids", {}),
+        ("add_tool", {}), ("ask", {"method": {"type": "string"}}), ("error_result", {}),
+        ("rpc_error", {})]
+]
+
+
+def result(mid, res):
+    if os.environ.get("HOSTILE_NOISE"):
+        send({"jsonrpc": "2.0", "method": "notifications/message",
+              "params": {"level": "info", "data": "noise before %s" % mid}})
+        send({"jsonrpc": "2.0", "id": "srv-ping-%s" % mid, "method": "ping"})
+    send({"jsonrpc": "2.0", "id": mid, "result": res})
+
+
+def text(mid, t):
+    result(mid, {"content": [{"type": "text", "text": t}]})
+
+
+def ask_client(method, params):
+    with out_lock:
+        rid = next_id[0]
+        next_id[0] += 1
+    ev = threading.Event()
+    pending_client[rid] = [ev, None]
+    send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
+    ev.wait(10)
+    return pending_client.pop(rid)[1]
+
+
+def call_tool(mid, name, args, meta):
+    if name == "echo":
+        text(mid, "echo: " + str(args.get("text", "")))
+    elif name == "slow":
+        token = meta.get("progressToken")
+        steps = int(args.get("steps", 3))
+        for i in range(steps):
+            time.sleep(0.05)
+            if token is not None:
+                send({"jsonrpc": "2.0", "method": "notifications/progress",
+                      "params": {"progressToken": token, "progress": i + 1, "total": steps,
+                                 "message": "step %d" % (i + 1)}})
+        text(mid, "slow done")
+    elif name == "hang":
+        return
+    elif name == "garbage":
+        raw(b"this is not json {")
+    elif name == "huge":
+        n = int(args.get("bytes", 2 << 20))
+        body = json.dumps({"jsonrpc": "2.0", "id": mid, "result": {
+            "content": [{"type": "text", "text": "x" * n}]}})
+        raw(body.encode())
+    elif name == "unknown_id":
+        send({"jsonrpc": "2.0", "id": 987654, "result": {"content": []}})
+    elif name == "bad_utf8":
+        raw(b'{"jsonrpc":"2.0","id":' + str(mid).encode() +
+            b',"result":{"content":[{"type":"text","text":"bad \xff\xfe here"}]}}')
+    elif name == "exit":
+        sys.stderr.write("hostile: exiting mid-call\n")
+        sys.stderr.flush()
+        os._exit(3)
+    elif name == "cancelled_ids":
+        text(mid, json.dumps(cancelled))
+    elif name == "add_tool":
+        extra[0] = True
+        send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+        text(mid, "added")
+    elif name == "extra":
+        text(mid, "extra tool")
+    elif name == "ask":
+        resp = ask_client(args.get("method", "roots/list"), args.get("params", {}))
+        text(mid, json.dumps(resp))
+    elif name == "error_result":
+        result(mid, {"content": [{"type": "text", "text": "the tool failed on purpose"}], "isError": True})
+    elif name == "rpc_error":
+        send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32000, "message": "rpc failure on purpose"}})
+    else:
+        send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32602, "message": "Unknown tool: " + name}})
+
+
+def handle(msg):
+    method = msg.get("method")
+    mid = msg.get("id")
+    if method is None:  # a response to one of our requests
+        entry = pending_client.get(mid)
+        if entry:
+            entry[1] = msg
+            entry[0].set()
+        return
+    params = msg.get("params") or {}
+    if method == "initialize":
+        if os.environ.get("HOSTILE_INIT") == "hang":
+            return
+        send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+        result(mid, {"protocolVersion": os.environ.get("HOSTILE_VERSION", params.get("protocolVersion")),
+                     "capabilities": {"tools": {"listChanged": True}, "logging": {}},
+                     "serverInfo": {"name": "hostile", "version": "1"},
+                     "clientCapabilities": params.get("capabilities")})
+    elif method == "notifications/cancelled":
+        cancelled.append(params.get("requestId"))
+    elif method == "tools/list":
+        tools = TOOLS + ([{"name": "extra", "inputSchema": {"type": "object"}}] if extra[0] else [])
+        start = int(params.get("cursor", "0"))
+        page = tools[start:start + 2]
+        res = {"tools": page}
+        if start + 2 < len(tools):
+            res["nextCursor"] = str(start + 2)
+        result(mid, res)
+    elif method == "tools/call":
+        threading.Thread(target=call_tool, daemon=True,
+                         args=(mid, params.get("name"), params.get("arguments") or {},
+                               params.get("_meta") or {})).start()
+    elif method == "ping":
+        result(mid, {})
+    elif method == "logging/setLevel":
+        result(mid, {})
+    elif mid is not None:
+        send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32601, "message": "Method not found"}})
+
+
+def main():
+    sys.stderr.write("hostile: started\n")
+    sys.stderr.flush()
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            send({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}})
+            continue
+        handle(msg)
+
+
+if __name__ == "__main__":
+    main()

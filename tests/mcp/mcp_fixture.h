@@ -1,0 +1,188 @@
+/*
+ * tests/mcp/mcp_fixture.h - helpers of the mcp suite: where the servers
+ * are (paths from meson), starting server-everything over HTTP on a free
+ * port, counting this process's children (zombies included), and an
+ * observer that keeps the events it sees.
+ */
+#ifndef HL_MCP_FIXTURE_H
+#define HL_MCP_FIXTURE_H
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hookline.h"
+#include "check.h"
+
+static inline const char *fx_env(const char *name) {
+  const char *v = getenv(name);
+  if (!v || !*v) {
+    fprintf(stderr, "%s is not set (run through meson test)\n", name);
+    exit(1);
+  }
+  return v;
+}
+
+/* server-everything's dist/index.js; the test fails when set-up did not
+ * install it (make test installs it). */
+static inline const char *fx_everything(void) {
+  const char *p = fx_env("HL_MCP_EVERYTHING");
+  if (access(p, R_OK) != 0) {
+    fprintf(stderr, "server-everything missing at %s: run scripts/setup.sh\n", p);
+    exit(1);
+  }
+  return p;
+}
+
+static inline void fx_sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+  nanosleep(&ts, NULL);
+}
+
+static inline int fx_free_port(void) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  bind(s, (struct sockaddr *)&a, sizeof a);
+  socklen_t l = sizeof a;
+  getsockname(s, (struct sockaddr *)&a, &l);
+  close(s);
+  return ntohs(a.sin_port);
+}
+
+static inline int fx_port_open(int port) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int ok = connect(s, (struct sockaddr *)&a, sizeof a) == 0;
+  close(s);
+  return ok;
+}
+
+/* Start `node index.js streamableHttp` on a free port; *url gets the
+ * endpoint. Returns the pid (> 0) once the port accepts connections. */
+static inline pid_t fx_start_everything_http(char *url, size_t url_size) {
+  int port = fx_free_port();
+  char portstr[16];
+  snprintf(portstr, sizeof portstr, "%d", port);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("PORT", portstr, 1);
+    int devnull = open("/dev/null", 1);
+    dup2(devnull, 1);
+    execlp("node", "node", fx_everything(), "streamableHttp", (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 600 && !fx_port_open(port); i++) fx_sleep_ms(50);
+  snprintf(url, url_size, "http://127.0.0.1:%d/mcp", port);
+  return pid;
+}
+
+/* Start `python3 script` that prints its port on its first line. */
+static inline pid_t fx_start_port_printer(const char *script, int *port) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execlp("python3", "python3", script, (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  char buf[32] = "";
+  size_t n = 0;
+  while (n < sizeof buf - 1) {
+    ssize_t r = read(fds[0], buf + n, 1);
+    if (r <= 0 || buf[n] == '\n') break;
+    n++;
+  }
+  buf[n] = '\0';
+  close(fds[0]);
+  *port = atoi(buf);
+  return *port > 0 ? pid : -1;
+}
+
+static inline void fx_stop(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+}
+
+/* Children of this process, zombies included (from /proc). */
+static inline int fx_children(int *zombies) {
+  int n = 0, z = 0;
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  pid_t me = getpid();
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    char *rp = strrchr(buf, ')');
+    char state;
+    int ppid;
+    if (rp && sscanf(rp + 2, "%c %d", &state, &ppid) == 2 && ppid == me) {
+      n++;
+      if (state == 'Z') z++;
+    }
+  }
+  if (d) closedir(d);
+  if (zombies) *zombies = z;
+  return n;
+}
+
+/* An observer that keeps "type name text" lines of what it sees. */
+typedef struct fx_events {
+  pthread_mutex_t lock;
+  char *lines[512];
+  int n;
+} fx_events;
+
+static inline int fx_events_fn(const hl_event *ev, void *user) {
+  fx_events *e = user;
+  char *j = ev->data ? cJSON_PrintUnformatted(ev->data)
+           : ev->result ? cJSON_PrintUnformatted(ev->result)
+           : ev->args ? cJSON_PrintUnformatted(ev->args) : NULL;
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s %s %s %s", hl_event_type_name(ev->type), ev->name ? ev->name : "-",
+           ev->text ? ev->text : "-", j ? j : "-");
+  free(j);
+  pthread_mutex_lock(&e->lock);
+  if (e->n < 512) e->lines[e->n++] = strdup(buf);
+  pthread_mutex_unlock(&e->lock);
+  return 0;
+}
+
+/* How many kept lines contain `needle`. */
+static inline int fx_events_count(fx_events *e, const char *needle) {
+  int c = 0;
+  pthread_mutex_lock(&e->lock);
+  for (int i = 0; i < e->n; i++)
+    if (strstr(e->lines[i], needle)) c++;
+  pthread_mutex_unlock(&e->lock);
+  return c;
+}
+
+static inline void fx_events_clear(fx_events *e) {
+  pthread_mutex_lock(&e->lock);
+  for (int i = 0; i < e->n; i++) free(e->lines[i]);
+  e->n = 0;
+  pthread_mutex_unlock(&e->lock);
+}
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * tests/mcp/test_hostile.c - the MCP client against a server that breaks
+ * the protocol on purpose (hostile_server.py over stdio): each breach is
+ * a clear error for the call it hits, the client and other servers go on,
+ * nothing leaks (ASan) and no child process is left behind.
+ * Also the parts of the protocol server-everything does not show:
+ * pagination, server requests answered by handlers or refused, server
+ * pings, progress and notifications/cancelled, list_changed, versions.
+ */
+#include "mcp_fixture.h"
+
+static fx_events events = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static hl_mcp *hostile(const char *name, unsigned timeout_ms) {
+  const char *argv[] = {"python3", fx_env("HL_MCP_HOSTILE"), NULL};
+  hl_mcp *m = hl_mcp_new_stdio(name, argv);
+  if (!m) return NULL;
+  hl_mcp_set_timeout_ms(m, timeout_ms);
+  hl_mcp_set_max_message_bytes(m, 1 << 20);
+  hl_observer *obs = hl_observer_new(fx_events_fn, &events);
+  hl_mcp_add_observer(m, obs);
+  hl_observer_unref(obs);
+  return m;
+}
+
+static hl_status call_text(hl_mcp *m, const char *tool, const char *args_json, char **text) {
+  cJSON *args = args_json ? cJSON_Parse(args_json) : NULL;
+  cJSON *res = NULL;
+  hl_status st = hl_mcp_call(m, NULL, tool, args, &res, NULL);
+  cJSON_Delete(args);
+  *text = res ? (cJSON_IsString(res) ? strdup(res->valuestring) : cJSON_PrintUnformatted(res)) : NULL;
+  cJSON_Delete(res);
+  return st;
+}
+
+/* A call that works after `tool` misbehaved: the client is still usable. */
+static void still_works(hl_mcp *m) {
+  char *t = NULL;
+  CHECK_INT(call_text(m, "echo", "{\"text\":\"after\"}", &t), HL_OK);
+  CHECK_STR(t, "echo: after");
+  free(t);
+}
+
+static void pagination_and_stderr(void) {
+  hl_mcp *m = hostile("hostile", 10000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK_STR(hl_mcp_protocol_version(m), "2025-11-25");
+  hl_tools *tools = hl_mcp_tools(m);
+  /* 13 tools over 7 pages of 2. */
+  CHECK_INT(hl_tools_count(tools), 13);
+  CHECK(hl_tools_find(tools, "rpc_error") != NULL);
+  CHECK_STR(hl_mcp_tool_server(hl_tools_find(tools, "echo")), "hostile");
+  hl_tools_free(tools);
+  hl_tool *plain = hl_tool_new("plain", NULL, NULL, NULL);
+  CHECK(hl_mcp_tool_server(plain) == NULL);
+  hl_tool_unref(plain);
+  still_works(m);
+  hl_mcp_free(m);
+  CHECK(fx_events_count(&events, "stderr_write hostile hostile: started") >= 1);
+}
+
+static void breach(const char *tool, const char *args, hl_status want, const char *msg_part) {
+  hl_mcp *m = hostile("hostile", 3000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *t = NULL;
+  hl_status st = call_text(m, tool, args, &t);
+  CHECK_INT(st, want);
+  CHECK_CONTAINS(hl_last_error(), msg_part);
+  CHECK_CONTAINS(hl_last_error(), "hostile");
+  CHECK(t == NULL);
+  free(t);
+  if (strcmp(tool, "exit") != 0) still_works(m);
+  hl_mcp_free(m);
+}
+
+static void garbage_line_fails_the_call(void) {
+  breach("garbage", NULL, HL_ERR_JSON, "not JSON");
+}
+
+static void oversized_message_fails_the_call(void) {
+  breach("huge", "{\"bytes\":2000000}", HL_ERR_TOO_LARGE, "cap");
+}
+
+static void answer_to_unknown_id_fails_the_call(void) {
+  breach("unknown_id", NULL, HL_ERR_PROVIDER, "987654");
+}
+
+static void invalid_utf8_fails_the_call(void) {
+  breach("bad_utf8", NULL, HL_ERR_PROVIDER, "UTF-8");
+}
+
+static void server_exit_mid_call(void) {
+  breach("exit", NULL, HL_ERR_NETWORK, "exited with status 3");
+  CHECK(fx_events_count(&events, "hostile: exiting mid-call") >= 1);
+}
+
+static void never_answers_times_out_and_cancels(void) {
+  hl_mcp *m = hostile("hostile", 20000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_mcp_set_timeout_ms(m, 500); /* allowed after connecting */
+  char *t = NULL;
+  CHECK_INT(call_text(m, "hang", NULL, &t), HL_ERR_TIMEOUT);
+  CHECK_CONTAINS(hl_last_error(), "no answer to tools/call within 500 ms");
+  /* The server was told: the hang call's id is among the cancelled. */
+  CHECK_INT(call_text(m, "cancelled_ids", NULL, &t), HL_OK);
+  CHECK(t && strcmp(t, "[]") != 0);
+  free(t);
+  hl_mcp_free(m);
+}
+
+static void tool_errors_are_execution_failed(void) {
+  hl_mcp *m = hostile("hostile", 5000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *t = NULL;
+  CHECK_INT(call_text(m, "error_result", NULL, &t), HL_ERR_EXECUTION_FAILED);
+  CHECK_STR(hl_last_error(), "the tool failed on purpose");
+  CHECK_INT(call_text(m, "rpc_error", NULL, &t), HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(hl_last_error(), "error -32000: rpc failure on purpose");
+  CHECK_INT(call_text(m, "no_such_tool", NULL, &t), HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(hl_last_error(), "Unknown tool");
+  hl_mcp_free(m);
+}
+
+static hl_status elicit(hl_mcp *m, const char *method, const cJSON *params, cJSON **result, void *u) {
+  (void)m;
+  (void)u;
+  CHECK_STR(method, "elicitation/create");
+  const cJSON *msg = cJSON_GetObjectItem(params, "message");
+  *result = cJSON_Parse("{\"action\":\"accept\",\"content\":{\"name\":\"Ada\"}}");
+  cJSON_AddStringToObject(*result, "echo", cJSON_IsString(msg) ? msg->valuestring : "");
+  return HL_OK;
+}
+
+static void server_requests_answered_or_refused(void) {
+  hl_mcp *m = hostile("hostile", 5000);
+  REQUIRE(m);
+  cJSON *roots = cJSON_Parse("[{\"uri\":\"file:///tmp/work\",\"name\":\"work\"}]");
+  CHECK_INT(hl_mcp_set_roots(m, roots), HL_OK);
+  cJSON_Delete(roots);
+  CHECK_INT(hl_mcp_set_handler(m, "elicitation/create", elicit, NULL), HL_OK);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *t = NULL;
+  CHECK_INT(call_text(m, "ask", "{\"method\":\"roots/list\"}", &t), HL_OK);
+  CHECK_CONTAINS(t, "file:///tmp/work");
+  free(t);
+  CHECK_INT(call_text(m, "ask", "{\"method\":\"elicitation/create\",\"params\":{\"message\":\"name?\"}}", &t),
+            HL_OK);
+  CHECK_CONTAINS(t, "\"action\": \"accept\"");
+  CHECK_CONTAINS(t, "\"echo\": \"name?\"");
+  free(t);
+  /* Fields the handler left out get the requested schema's defaults. */
+  CHECK_INT(call_text(m, "ask",
+                      "{\"method\":\"elicitation/create\",\"params\":{\"message\":\"more\",\"requestedSchema\":"
+                      "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"default\":\"X\"},"
+                      "\"age\":{\"type\":\"integer\",\"default\":30}}}}}",
+                      &t),
+            HL_OK);
+  CHECK_CONTAINS(t, "\"name\": \"Ada\"");
+  CHECK_CONTAINS(t, "\"age\": 30");
+  free(t);
+  CHECK_INT(call_text(m, "ask", "{\"method\":\"sampling/createMessage\"}", &t), HL_OK);
+  CHECK_CONTAINS(t, "-32601");
+  free(t);
+  CHECK_INT(call_text(m, "ask", "{\"method\":\"ping\"}", &t), HL_OK);
+  CHECK_CONTAINS(t, "\"result\": {}");
+  free(t);
+  /* Configuration after connecting is refused. */
+  CHECK_INT(hl_mcp_set_prefix(m, "x_"), HL_ERR_STATE);
+  hl_mcp_free(m);
+}
+
+static void capabilities_follow_handlers(void) {
+  /* Without handlers, server requests are refused with -32601. */
+  hl_mcp *m = hostile("hostile", 5000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *t = NULL;
+  CHECK_INT(call_text(m, "ask", "{\"method\":\"roots/list\"}", &t), HL_OK);
+  CHECK_CONTAINS(t, "-32601");
+  free(t);
+  const cJSON *caps = cJSON_GetObjectItem(hl_mcp_server_info(m), "clientCapabilities");
+  CHECK(caps && !cJSON_GetObjectItem(caps, "roots") && !cJSON_GetObjectItem(caps, "elicitation"));
+  hl_mcp_free(m);
+}
+
+static void progress_events_and_noise(void) {
+  setenv("HOSTILE_NOISE", "1", 1);
+  hl_mcp *m = hostile("noisy", 5000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  fx_events_clear(&events);
+  char *t = NULL;
+  CHECK_INT(call_text(m, "slow", "{\"steps\":4}", &t), HL_OK);
+  CHECK_STR(t, "slow done");
+  free(t);
+  CHECK_INT(fx_events_count(&events, "custom mcp.progress"), 4);
+  CHECK_INT(fx_events_count(&events, "\"message\":\"step 4\""), 1);
+  CHECK(fx_events_count(&events, "custom mcp.log") >= 1);
+  CHECK_INT(hl_mcp_ping(m), HL_OK);
+  hl_mcp_free(m);
+  unsetenv("HOSTILE_NOISE");
+}
+
+static void list_changed_refreshes(void) {
+  hl_mcp *m = hostile("hostile", 5000);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_set_prefix(m, "h_"), HL_OK);
+  const char *excl[] = {"garbage", NULL};
+  CHECK_INT(hl_mcp_set_exclude(m, excl), HL_OK);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_tools *reg = hl_mcp_tools(m);
+  CHECK_INT(hl_tools_count(reg), 12);
+  CHECK(hl_tools_find(reg, "h_echo") && !hl_tools_find(reg, "h_garbage") && !hl_tools_find(reg, "h_extra"));
+  unsigned gen = hl_mcp_tools_generation(m);
+  char *t = NULL;
+  CHECK_INT(call_text(m, "add_tool", NULL, &t), HL_OK);
+  free(t);
+  /* (A refresh for the list_changed sent during initialize may land
+   * first: wait for the list that has the new tool.) */
+  hl_tools *now = NULL;
+  for (int i = 0; i < 500; i++) {
+    now = hl_mcp_tools(m);
+    bool has = hl_tools_find(now, "h_extra") != NULL;
+    hl_tools_free(now);
+    if (has) break;
+    fx_sleep_ms(20);
+  }
+  CHECK(hl_mcp_tools_generation(m) != gen);
+  CHECK_INT(hl_mcp_sync_tools(m, reg), HL_OK);
+  CHECK_INT(hl_tools_count(reg), 13);
+  hl_tool *extra = hl_tools_find(reg, "h_extra");
+  REQUIRE(extra);
+  cJSON *res = NULL;
+  CHECK_INT(hl_tool_invoke(extra, NULL, NULL, &res), HL_OK);
+  CHECK(cJSON_IsString(res) && strcmp(res->valuestring, "extra tool") == 0);
+  cJSON_Delete(res);
+  hl_mcp_free(m);
+  /* The registry's tools outlive the client: calls fail clearly. */
+  CHECK_INT(hl_tool_invoke(hl_tools_find(reg, "h_echo"), NULL, NULL, &res), HL_ERR_STATE);
+  CHECK_CONTAINS(hl_last_error(), "closed");
+  hl_tools_free(reg);
+}
+
+static void versions(void) {
+  setenv("HOSTILE_VERSION", "2025-03-26", 1);
+  hl_mcp *m = hostile("old", 5000);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  CHECK_STR(hl_mcp_protocol_version(m), "2025-03-26");
+  hl_mcp_free(m);
+  setenv("HOSTILE_VERSION", "1999-01-01", 1);
+  m = hostile("ancient", 5000);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "unsupported protocol version \"1999-01-01\"");
+  hl_mcp_free(m);
+  unsetenv("HOSTILE_VERSION");
+  setenv("HOSTILE_INIT", "hang", 1);
+  m = hostile("mute", 400);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_TIMEOUT);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "initialize");
+  hl_mcp_free(m);
+  unsetenv("HOSTILE_INIT");
+}
+
+static void bad_commands(void) {
+  const char *argv[] = {"/nonexistent/server", NULL};
+  hl_mcp *m = hl_mcp_new_stdio(NULL, argv);
+  REQUIRE(m);
+  CHECK_STR(hl_mcp_name(m), "server");
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_NOT_FOUND);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "cannot start /nonexistent/server");
+  hl_mcp_free(m);
+  CHECK(hl_mcp_new_command(NULL, "python3 'unterminated") == NULL);
+  CHECK_CONTAINS(hl_last_error(), "unterminated");
+  CHECK(hl_mcp_new_command(NULL, "   ") == NULL);
+  CHECK(hl_mcp_new_http(NULL, "ftp://x") == NULL);
+  CHECK(hl_mcp_new_stdio(NULL, NULL) == NULL);
+  /* A command that is not an MCP server: stdout closes at once. */
+  m = hl_mcp_new_command("true", "sh -c 'echo \"not a server\" >&2'");
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_NETWORK);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "\"true\" exited with status 0");
+  hl_mcp_free(m);
+}
+
+
+/* Free the client while another thread waits in a call: the call ends at
+ * once with HL_ERR_STATE and nothing is used after it is freed. */
+typedef struct pending_call {
+  hl_mcp *m;
+  hl_status st;
+} pending_call;
+
+static void *call_hang(void *arg) {
+  pending_call *c = arg;
+  cJSON *res = NULL;
+  c->st = hl_mcp_call(c->m, NULL, "hang", NULL, &res, NULL);
+  cJSON_Delete(res);
+  return NULL;
+}
+
+static void free_during_call_check(hl_mcp *m) {
+  pending_call c = {m, HL_OK};
+  pthread_t th;
+  pthread_create(&th, NULL, call_hang, &c);
+  fx_sleep_ms(500);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_mcp_free(m);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  pthread_join(th, NULL);
+  CHECK_INT(c.st, HL_ERR_STATE);
+  /* Well before the 20 s call timeout. */
+  CHECK(t1.tv_sec - t0.tv_sec < 10);
+}
+
+static void free_during_call(void) {
+  hl_mcp *m = hostile("hostile", 20000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  free_during_call_check(m);
+}
+
+/* Two servers at once: one breaking does not disturb the other. */
+static void other_server_unaffected(void) {
+  hl_mcp *a = hostile("a", 5000), *b = hostile("b", 5000);
+  REQUIRE(a && b);
+  REQUIRE(hl_mcp_connect(a) == HL_OK);
+  REQUIRE(hl_mcp_connect(b) == HL_OK);
+  char *t = NULL;
+  CHECK_INT(call_text(a, "exit", NULL, &t), HL_ERR_NETWORK);
+  CHECK_INT(call_text(a, "echo", "{\"text\":\"x\"}", &t), HL_ERR_NETWORK);
+  CHECK_CONTAINS(hl_last_error(), "exited");
+  still_works(b);
+  hl_mcp_free(a);
+  still_works(b);
+  hl_mcp_free(b);
+}
+
+int main(int argc, char **argv) {
+  CHECK_ARGS(argc, argv);
+  RUN(pagination_and_stderr);
+  RUN(garbage_line_fails_the_call);
+  RUN(oversized_message_fails_the_call);
+  RUN(answer_to_unknown_id_fails_the_call);
+  RUN(invalid_utf8_fails_the_call);
+  RUN(server_exit_mid_call);
+  RUN(never_answers_times_out_and_cancels);
+  RUN(tool_errors_are_execution_failed);
+  RUN(server_requests_answered_or_refused);
+  RUN(capabilities_follow_handlers);
+  RUN(progress_events_and_noise);
+  RUN(list_changed_refreshes);
+  RUN(versions);
+  RUN(bad_commands);
+  RUN(other_server_unaffected);
+  RUN(free_during_call);
+  /* Every server this test started is gone: no child, no zombie. */
+  int zombies = 0;
+  CHECK_INT(fx_children(&zombies), 0);
+  CHECK_INT(zombies, 0);
+  fx_events_clear(&events);
+  return CHECK_EXIT();
+}

@@ -1,0 +1,197 @@
+/*
+ * tests/mcp/test_http.c - the Streamable HTTP transport against
+ * hostile_http.py: plain-JSON answers, the session id and protocol
+ * version headers on every request, extra headers, a call whose stream
+ * closes before the answer (resumed with GET + Last-Event-ID after the
+ * server's retry: delay), a server request on a call's stream answered by
+ * POST, structuredContent checked against outputSchema, DELETE on close.
+ */
+#include "mcp_fixture.h"
+#include "providers/http.h"
+
+static int port;
+static char url[128];
+
+static cJSON *server_log(void) {
+  char logurl[128];
+  snprintf(logurl, sizeof logurl, "http://127.0.0.1:%d/__log", port);
+  hl__http *h = hl__http_new(NULL);
+  hl__http_request req = {.url = logurl, .what = "log"};
+  hl__http_response r = {0};
+  cJSON *log = NULL;
+  if (hl__http_request_send(h, &req, &r) == HL_OK && r.body) log = cJSON_Parse(r.body);
+  hl__http_response_clear(&r);
+  hl__http_free(h);
+  return log;
+}
+
+static char *call_text(hl_mcp *m, const char *tool, hl_status *st) {
+  cJSON *res = NULL;
+  *st = hl_mcp_call(m, NULL, tool, NULL, &res, NULL);
+  char *t = cJSON_IsString(res) ? strdup(res->valuestring) : NULL;
+  cJSON_Delete(res);
+  return t;
+}
+
+static void http_transport(void) {
+  hl_mcp *m = hl_mcp_new_http("hh", url);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_add_header(m, "Authorization: Bearer tok-123"), HL_OK);
+  CHECK_INT(hl_mcp_add_header(m, "bad header"), HL_ERR_INVALID);
+  cJSON *roots = cJSON_Parse("[{\"uri\":\"file:///srv/data\"}]");
+  hl_mcp_set_roots(m, roots);
+  cJSON_Delete(roots);
+  hl_mcp_set_timeout_ms(m, 20000);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK_STR(hl_mcp_protocol_version(m), "2025-06-18");
+  hl_tools *t = hl_mcp_tools(m);
+  CHECK_INT(hl_tools_count(t), 7);
+  hl_tools_free(t);
+
+  /* A plain JSON answer. */
+  hl_status st;
+  cJSON *args = cJSON_Parse("{\"x\":1}"), *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "json_echo", args, &res, NULL), HL_OK);
+  CHECK(cJSON_IsString(res) && strstr(res->valuestring, "\"x\": 1"));
+  cJSON_Delete(res);
+  cJSON_Delete(args);
+
+  /* Every request after initialize carries the session, the version and
+   * the extra headers. */
+  char *h = call_text(m, "headers", &st);
+  CHECK_INT(st, HL_OK);
+  CHECK_CONTAINS(h, "\"mcp-session-id\": \"");
+  CHECK_CONTAINS(h, "\"mcp-protocol-version\": \"2025-06-18\"");
+  CHECK_CONTAINS(h, "\"authorization\": \"Bearer tok-123\"");
+  CHECK_CONTAINS(h, "\"accept\": \"application/json, text/event-stream\"");
+  free(h);
+
+  /* The stream closes after a priming event: resumed by GET. */
+  char *r = call_text(m, "resume", &st);
+  CHECK_INT(st, HL_OK);
+  CHECK_CONTAINS(r, "resumed after ev-");
+  free(r);
+
+  /* A server request on the call's stream, answered by POST. */
+  r = call_text(m, "ask_roots", &st);
+  CHECK_INT(st, HL_OK);
+  CHECK_CONTAINS(r, "file:///srv/data");
+  free(r);
+
+  /* The server forgets the session: 404, a new initialize, the call
+   * goes again and works. */
+  r = call_text(m, "forget_session", &st);
+  CHECK_INT(st, HL_OK);
+  free(r);
+  args = cJSON_Parse("{\"again\":true}");
+  CHECK_INT(hl_mcp_call(m, NULL, "json_echo", args, &res, NULL), HL_OK);
+  CHECK(cJSON_IsString(res) && strstr(res->valuestring, "again"));
+  cJSON_Delete(res);
+  cJSON_Delete(args);
+
+  /* structuredContent that breaks the declared outputSchema. */
+  r = call_text(m, "structured_bad", &st);
+  CHECK_INT(st, HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(hl_last_error(), "does not match its outputSchema");
+  CHECK(r == NULL);
+
+  hl_mcp_free(m);
+
+  cJSON *log = server_log();
+  REQUIRE(log);
+  /* The resumed GET named the last event and came after the retry delay. */
+  double post_t = -1, get_t = -1;
+  int deletes = 0, inits = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, log) {
+    const char *method = cJSON_GetStringValue(cJSON_GetObjectItem(e, "method"));
+    const cJSON *hdrs = cJSON_GetObjectItem(e, "headers");
+    const cJSON *body = cJSON_GetObjectItem(e, "body");
+    const cJSON *params = cJSON_GetObjectItem(body, "params");
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(params, "name"));
+    if (strcmp(method, "POST") == 0 && name && strcmp(name, "resume") == 0)
+      post_t = cJSON_GetObjectItem(e, "t")->valuedouble;
+    if (strcmp(method, "GET") == 0 && cJSON_GetObjectItem(hdrs, "last-event-id"))
+      get_t = cJSON_GetObjectItem(e, "t")->valuedouble;
+    const char *rpc = cJSON_GetStringValue(cJSON_GetObjectItem(body, "method"));
+    if (rpc && strcmp(rpc, "initialize") == 0) {
+      inits++;
+      CHECK(cJSON_GetObjectItem(hdrs, "mcp-session-id") == NULL);
+    }
+    if (strcmp(method, "DELETE") == 0 && cJSON_GetObjectItem(hdrs, "mcp-session-id")) deletes++;
+  }
+  CHECK(post_t > 0 && get_t > 0);
+  CHECK(get_t - post_t >= 0.3); /* honoured `retry: 300` */
+  CHECK_INT(deletes, 1);
+  CHECK_INT(inits, 2);
+  cJSON_Delete(log);
+}
+
+
+/* Free the client while another thread waits in a call: the call ends at
+ * once with HL_ERR_STATE and nothing is used after it is freed. */
+typedef struct pending_call {
+  hl_mcp *m;
+  hl_status st;
+} pending_call;
+
+static void *call_hang(void *arg) {
+  pending_call *c = arg;
+  cJSON *res = NULL;
+  c->st = hl_mcp_call(c->m, NULL, "hang", NULL, &res, NULL);
+  cJSON_Delete(res);
+  return NULL;
+}
+
+static void free_during_call_check(hl_mcp *m) {
+  pending_call c = {m, HL_OK};
+  pthread_t th;
+  pthread_create(&th, NULL, call_hang, &c);
+  fx_sleep_ms(500);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_mcp_free(m);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  pthread_join(th, NULL);
+  CHECK_INT(c.st, HL_ERR_STATE);
+  /* Well before the 20 s call timeout. */
+  CHECK(t1.tv_sec - t0.tv_sec < 10);
+}
+
+static void free_during_call(void) {
+  hl_mcp *m = hl_mcp_new_http("hh", url);
+  REQUIRE(m);
+  hl_mcp_set_timeout_ms(m, 20000);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  free_during_call_check(m);
+}
+
+static void bad_endpoints(void) {
+  char bad[160];
+  snprintf(bad, sizeof bad, "http://127.0.0.1:%d/", port);
+  /* A server that is not an MCP endpoint: 404 on initialize. */
+  hl_mcp *m = hl_mcp_new_http(NULL, "http://127.0.0.1:1/mcp");
+  REQUIRE(m);
+  CHECK_STR(hl_mcp_name(m), "127.0.0.1:1");
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_NETWORK);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "127.0.0.1:1");
+  CHECK_INT(hl_mcp_ping(m), HL_ERR_STATE);
+  hl_mcp_free(m);
+}
+
+int main(int argc, char **argv) {
+  CHECK_ARGS(argc, argv);
+  pid_t server = fx_start_port_printer(fx_env("HL_MCP_HOSTILE_HTTP"), &port);
+  if (server <= 0) {
+    fprintf(stderr, "hostile_http.py did not start\n");
+    return 1;
+  }
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
+  RUN(http_transport);
+  RUN(bad_endpoints);
+  RUN(free_during_call);
+  fx_stop(server);
+  int zombies = 0;
+  CHECK_INT(fx_children(&zombies), 0);
+  return CHECK_EXIT();
+}
