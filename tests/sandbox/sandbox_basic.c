@@ -342,7 +342,8 @@ static void older_struct_versions_are_honoured(void) {
   l.max_callbacks = 3;  /* beyond the size given: must be ignored */
   l.size = offsetof(hl_sandbox_limits, max_callbacks);
   REQUIRE(hl_sandbox_new(&l, &sb) == HL_OK);
-  CHECK_INT(add(sb, hl_tool_new("get_time", "", get_time_fn, &(double){1}), NULL), HL_OK);
+  static double one = 1;
+  CHECK_INT(add(sb, hl_tool_new("get_time", "", get_time_fn, &one), NULL), HL_OK);
   hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
   CHECK_INT(hl_sandbox_execute(sb, NULL, "for (let i = 0; i < 10; i++) await get_time(); 'ten'", &r),
             HL_OK);
