@@ -105,8 +105,11 @@ hl_agent *hl_loop_agent_new(const char *name, int max_iterations, hl_workflow_in
   }
   lp->max_iterations = max_iterations;
   lp->input = input;
-  hl_agent *agent = hl_agent_new_custom(name, loop_run, lp, free);
-  if (!agent)
+  hl_agent *agent = hl_agent_new_custom(name, loop_run, lp);
+  if (!agent) {
     free(lp);
+    return NULL;
+  }
+  hl_agent_set_free_fn(agent, free); /* a custom agent: cannot fail */
   return agent;
 }

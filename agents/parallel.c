@@ -167,8 +167,11 @@ hl_agent *hl_parallel_agent_new(const char *name, hl_run_mode mode)
     return NULL;
   }
   par->mode = mode;
-  hl_agent *agent = hl_agent_new_custom(name, parallel_run, par, free);
-  if (!agent)
+  hl_agent *agent = hl_agent_new_custom(name, parallel_run, par);
+  if (!agent) {
     free(par);
+    return NULL;
+  }
+  hl_agent_set_free_fn(agent, free); /* a custom agent: cannot fail */
   return agent;
 }

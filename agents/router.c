@@ -197,8 +197,11 @@ hl_agent *hl_router_agent_new(const char *name, hl_provider *provider, const cha
     return NULL;
   }
   r->provider = hl_provider_ref(provider);
-  hl_agent *agent = hl_agent_new_custom(name, router_run, r, router_free);
-  if (!agent)
+  hl_agent *agent = hl_agent_new_custom(name, router_run, r);
+  if (!agent) {
     router_free(r);
+    return NULL;
+  }
+  hl_agent_set_free_fn(agent, router_free); /* a custom agent: cannot fail */
   return agent;
 }

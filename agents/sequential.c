@@ -50,8 +50,11 @@ hl_agent *hl_sequential_agent_new(const char *name, hl_workflow_input input)
     return NULL;
   }
   seq->input = input;
-  hl_agent *agent = hl_agent_new_custom(name, sequential_run, seq, free);
-  if (!agent)
-    free(seq);   /* assumed: a failed constructor does not call free_fn */
+  hl_agent *agent = hl_agent_new_custom(name, sequential_run, seq);
+  if (!agent) {
+    free(seq);   /* a failed constructor leaves user_data to the caller */
+    return NULL;
+  }
+  hl_agent_set_free_fn(agent, free); /* a custom agent: cannot fail */
   return agent;
 }

@@ -4,7 +4,7 @@
  * The same snippets as the Node peers (bench/peers/quickjs.mjs, pyodide.mjs):
  *   eval             "1+2"
  *   eval + callback  one call of a host function that returns its argument
- *                    + 1. hookline's callbacks are async functions taking
+ *                    + 1. hookline's tools are async functions taking
  *                    one object, so the snippet is "await host({x: 41})"
  *                    (a promise and a job-queue turn more than the peers'
  *                    synchronous host(41)).
@@ -23,16 +23,16 @@
 
 #include "bench_util.h"
 
-static hl_status host(const char *name, const cJSON *args, cJSON **result, void *ud) {
-  (void)name;
+static hl_status host(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx;
   (void)ud;
   const cJSON *x = cJSON_GetObjectItemCaseSensitive(args, "x");
   *result = cJSON_CreateNumber((cJSON_IsNumber(x) ? x->valuedouble : 0) + 1);
   return HL_OK;
 }
 
-static hl_status slow(const char *name, const cJSON *args, cJSON **result, void *ud) {
-  (void)name;
+static hl_status slow(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx;
   (void)args;
   (void)ud;
   struct timespec ts = {0, 100 * 1000 * 1000};
@@ -44,15 +44,14 @@ static hl_status slow(const char *name, const cJSON *args, cJSON **result, void 
 
 /* Execute `code`, check its value, return microseconds or < 0. */
 static double execute(hl_sandbox *sb, const char *code, const char *want) {
-  hl_sandbox_result res;
-  memset(&res, 0, sizeof res);
+  hl_sandbox_result res = HL_SANDBOX_RESULT_INIT;
   uint64_t t0 = bench_now_ns();
-  hl_status st = hl_sandbox_execute(sb, code, &res);
+  hl_status st = hl_sandbox_execute(sb, NULL, code, &res);
   double us = (double)(bench_now_ns() - t0) / 1e3;
   bool ok = st == HL_OK && res.value_json && !strcmp(res.value_json, want);
   if (!ok)
     fprintf(stderr, "sandbox bench: %s -> %s (%s)\n", code, res.value_json ? res.value_json : "none",
-            res.error ? res.error : hl_last_error());
+            hl_last_error());
   hl_sandbox_result_clear(&res);
   return ok ? us : -1;
 }
@@ -91,13 +90,17 @@ int main(int argc, char **argv) {
   }
   double create_us = (double)(bench_now_ns() - t0) / 1e3 / (double)creates;
 
-  if (hl_sandbox_new(NULL, &sb) != HL_OK ||
-      hl_sandbox_add_callback(sb, "host", "argument + 1", host, NULL, NULL) != HL_OK ||
-      hl_sandbox_callback_param(sb, "host", "x", "number", "the argument", true) != HL_OK ||
-      hl_sandbox_add_callback(sb, "slow", "waits 100 ms", slow, NULL, NULL) != HL_OK) {
+  hl_tool *host_tool = hl_tool_new("host", "argument + 1", host, NULL);
+  hl_tool *slow_tool = hl_tool_new("slow", "waits 100 ms", slow, NULL);
+  if (!host_tool || !slow_tool ||
+      hl_tool_param(host_tool, "x", "number", "the argument", true) != HL_OK ||
+      hl_sandbox_new(NULL, &sb) != HL_OK || hl_sandbox_add_tool(sb, host_tool, NULL) != HL_OK ||
+      hl_sandbox_add_tool(sb, slow_tool, NULL) != HL_OK) {
     fprintf(stderr, "sandbox bench: setup: %s\n", hl_last_error());
     return 1;
   }
+  hl_tool_unref(host_tool); /* the sandbox holds its own references */
+  hl_tool_unref(slow_tool);
   double eval_us = per_call_us(sb, "1+2", "3", iterations);
   double cb_us = per_call_us(sb, "await host({x: 41})", "42", iterations);
   double par_us = execute(sb, "(await Promise.all([slow(), slow(), slow()])).length", "3");

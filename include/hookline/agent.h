@@ -187,11 +187,20 @@ typedef hl_status (*hl_agent_run_fn)(hl_context *ctx, const char *input,
 /** An agent whose run is `fn` instead of the model loop. before/after_agent
  *  hooks, AGENT_START/AGENT_END and TRACE_COMPLETE happen around it as for
  *  any agent; it nests, and can be a tool (hl_agent_as_tool). Returns one
- *  reference (the caller's); free_fn(user_data), if given, runs when the
- *  last reference goes. `fn` runs on the thread of each run and must be
- *  thread-safe for user_data if the agent runs on several threads. */
-HL_API hl_agent *hl_agent_new_custom(const char *name, hl_agent_run_fn fn,
-                                     void *user_data, hl_free_fn free_fn);
+ *  reference (the caller's), or NULL with user_data still the caller's.
+ *  To hand user_data over, set its free function with
+ *  hl_agent_set_free_fn(), as for tools and observers. `fn` runs on the
+ *  thread of each run and must be thread-safe for user_data if the agent
+ *  runs on several threads. */
+HL_API hl_agent *hl_agent_new_custom(const char *name, hl_agent_run_fn fn, void *user_data);
+
+/** Release a custom agent's user_data with `free_fn` when its last
+ *  reference goes (the one convention of the API: hl_tool_set_free_fn(),
+ *  hl_observer_set_free_fn(); a hook, which is a definition rather than an
+ *  object, carries it in hl_hook_def.free_user_data). HL_ERR_INVALID for
+ *  NULL or an agent that is not custom (it has no user_data).
+ *  Configure-time: not while the agent runs. */
+HL_API hl_status hl_agent_set_free_fn(hl_agent *agent, hl_free_fn free_fn);
 
 /** Sub-agents listed on an agent, for composites and routers (the agent
  *  takes a reference). HL_ERR_INVALID for NULL, or a child that is this

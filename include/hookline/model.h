@@ -178,7 +178,11 @@ typedef enum hl_tool_choice {
   HL_TOOL_CHOICE_NAMED = 3     /**< call the tool named in tool_choice_name */
 } hl_tool_choice;
 
-/** A model request. Fields marked "unset" are left to the provider's default. */
+/** A model request. Fields marked "unset" are left to the provider's default.
+ *  ABI: a request is only ever allocated by the library (hl_request_new(),
+ *  hl_request_clone(), hl_request_from_json()); never declare one or use
+ *  sizeof(hl_request). New fields are appended at the end, so code that
+ *  reads or fills the fields above keeps working. */
 typedef struct hl_request {
   char *model;                 /**< model name, or NULL for the provider's default */
   hl_messages messages;        /**< system message (the instruction) first, then history */
@@ -254,6 +258,9 @@ typedef struct hl_usage {
 /** acc += add (cost is summed when either has one). */
 HL_API void hl_usage_add(hl_usage *acc, const hl_usage *add);
 
+/** A model response. ABI: allocated only by the library (hl_response_new(),
+ *  hl_response_new_text(), ...), like hl_request; fields are appended at
+ *  the end. */
 typedef struct hl_response {
   hl_message *message;         /**< the assistant message (never NULL in a valid response) */
   hl_finish_reason finish;

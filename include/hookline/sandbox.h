@@ -3,17 +3,18 @@
  *
  * Model-written JavaScript runs in QuickJS compiled to WebAssembly and
  * translated to C (wasm2c): it lives in its own linear memory and reaches
- * the host only through the callbacks you register. Inside JavaScript:
+ * the host only through the tools you add (hl_sandbox_add_tool(): ordinary
+ * hl_tool objects, see tool.h). Inside JavaScript:
  *
- *   - each callback is an async function taking one object:
+ *   - each tool is an async function taking one object:
  *       const t = await get_time();
  *       const r = await echo({message: "hi", repeat: 3});
- *     Arguments are validated against the callback's JSON Schema before
- *     your function runs.
- *   - a failing callback rejects with a CallbackError whose `kind` is
+ *     Arguments are validated against the tool's JSON Schema before
+ *     its function runs.
+ *   - a failing tool rejects with a CallbackError whose `kind` is
  *     "InvalidArguments", "ExecutionFailed", "NotFound" or "Timeout" and
  *     whose `message` is the reason; catch it with try/catch.
- *   - `await Promise.all([a(), b(), c()])` runs the three callbacks at the
+ *   - `await Promise.all([a(), b(), c()])` runs the three tools at the
  *     same time on host threads (at most 16 at once; more wait their turn).
  *   - listCallbacks() returns [{name, description, parameters}].
  *   - console.log/info/debug write to stdout, console.error/warn to stderr;
@@ -30,18 +31,18 @@
  * so creating one takes microseconds.
  *
  * Limits: each execution has a wall-clock timeout, the linear memory has a
- * cap, callbacks have a count limit and an optional per-call timeout, and
+ * cap, tool calls have a count limit and an optional per-call timeout, and
  * stdout + stderr together have a byte cap. Hitting a limit ends the
  * execution with a status naming it; the sandbox stays usable. JavaScript
  * is stopped with an uncatchable error; code that still keeps running (an
  * async function turns even that error into a rejected promise) is stopped
- * at the WebAssembly level, and then the session is reset (the result's
- * error says so). The timeout holds whatever the code does: code that
+ * at the WebAssembly level, and then the session is reset (the message in
+ * hl_last_error() says so). The timeout holds whatever the code does: code that
  * does not get stopped by the uncatchable error within 20 ms (a long
  * built-in over a big string, an exception unwinding deep recursion) is
  * stopped by a watchdog thread (one per process, started by the first
  * execution) at its next WebAssembly call, and the session is reset. A
- * callback's own time counts, but a running callback is waited for.
+ * tool call's own time counts, but a running tool is waited for.
  *
  * Isolation: the JavaScript lives in its own linear memory, every access
  * to it is bounds-checked, and a WebAssembly trap (out-of-bounds access,
@@ -58,10 +59,10 @@
  *
  * Thread-safety: one sandbox is used by one thread at a time (executions
  * are not reentrant); different sandboxes run in parallel on different
- * threads without any locking. Callbacks run on the executing thread or,
+ * threads without any locking. Tools run on the executing thread or,
  * when several are pending at once or a callback timeout is set, on
- * worker threads: a callback function must be thread-safe for its
- * user_data. The first sandbox created in a process builds the snapshot
+ * worker threads: a tool function must be thread-safe for its user_data
+ * (as tool.h asks of every tool). The first sandbox created in a process builds the snapshot
  * (a few milliseconds), under a once-only lock.
  */
 #ifndef HOOKLINE_SANDBOX_H
@@ -84,10 +85,16 @@ typedef struct hl_context hl_context;  /* see context.h */
 /** True when this build of hookline includes the sandbox. */
 HL_API bool hl_sandbox_available(void);
 
-/** Limits of one sandbox. Zero means "no limit" only where stated. */
+/** Limits of one sandbox. Zero means "no limit" only where stated.
+ *  Versioned: fill it with hl_sandbox_limits_default() (which sets `size`)
+ *  and then change fields. Fields are only ever appended; those past the
+ *  `size` a caller was compiled with keep their defaults. */
 typedef struct hl_sandbox_limits {
+  /** sizeof(hl_sandbox_limits) as the caller knows it; set by
+   *  hl_sandbox_limits_default(). Must cover at least `timeout_ms`. */
+  size_t size;
   /** Wall-clock limit of one execution in milliseconds, JavaScript and
-   *  callbacks together (0 = none). Default 30000. Ends with HL_ERR_TIMEOUT
+   *  tool calls together (0 = none). Default 30000. Ends with HL_ERR_TIMEOUT
    *  within about 20 ms of the limit (plus scheduling delays). */
   unsigned timeout_ms;
   /** Cap on the sandbox's linear memory in bytes. Default 64 MiB; at least
@@ -95,13 +102,14 @@ typedef struct hl_sandbox_limits {
    *  fails inside JavaScript; an execution that ends that way returns
    *  HL_ERR_LIMIT. */
   size_t memory_bytes;
-  /** Callback invocations per execution (0 = none). Default 1000. The call
-   *  over the limit ends the execution with HL_ERR_LIMIT. */
+  /** Tool calls per execution (0 = none). Default 1000. The call over the
+   *  limit ends the execution with HL_ERR_LIMIT. */
   unsigned max_callbacks;
-  /** Time limit of one callback in milliseconds (0 = none, the default: a
-   *  callback is waited for however long it takes). A callback over its
-   *  limit rejects with kind "Timeout"; its function is left to finish on
-   *  its worker thread and its late result is dropped. */
+  /** Time limit of one tool call in milliseconds (0 = none, the default: a
+   *  call is waited for however long it takes). A call over its limit
+   *  rejects with kind "Timeout"; its function is left to finish on its
+   *  worker thread and its late result is dropped. Independent of the
+   *  tool's own hl_tool_set_timeout_ms(), which also applies. */
   unsigned callback_timeout_ms;
   /** Cap on stdout + stderr bytes per execution (0 = none). Default 1 MiB.
    *  Output past it is dropped and the execution ends with
@@ -109,89 +117,70 @@ typedef struct hl_sandbox_limits {
   size_t max_output_bytes;
 } hl_sandbox_limits;
 
-/** Fill `limits` with the defaults above. */
+/** Fill `limits` with the defaults above, `size` included. */
 HL_API void hl_sandbox_limits_default(hl_sandbox_limits *limits);
 
-/** New sandbox with `limits` (copied; NULL = defaults). On HL_OK *out is
- *  the caller's, to free with hl_sandbox_free(). */
+/** New sandbox with `limits` (copied; NULL = defaults). HL_ERR_INVALID for
+ *  limits whose `size` does not cover `timeout_ms` (not filled by
+ *  hl_sandbox_limits_default()). On HL_OK *out is the caller's, to free
+ *  with hl_sandbox_free(). */
 HL_API hl_status hl_sandbox_new(const hl_sandbox_limits *limits, hl_sandbox **out);
 
-/** Free the sandbox, its callbacks (calling their free functions) and its
- *  memory. NULL is fine. Callbacks abandoned after a timeout keep running
- *  on their threads; they no longer touch the sandbox. */
+/** Free the sandbox, drop its references to its tools, and free its
+ *  memory. NULL is fine. Tool calls abandoned after a timeout keep running
+ *  on their threads (each holds its own reference to the tool); they no
+ *  longer touch the sandbox. */
 HL_API void hl_sandbox_free(hl_sandbox *sandbox);
 
 /** Clear the session: a fresh JavaScript global scope from the snapshot.
- *  Registered callbacks stay. */
+ *  Added tools stay. */
 HL_API hl_status hl_sandbox_reset(hl_sandbox *sandbox);
 
-/** The sandbox's last error message ("" if none). Valid until the next call
- *  on the sandbox. */
-HL_API const char *hl_sandbox_errmsg(const hl_sandbox *sandbox);
-
 /* ------------------------------------------------------------------ */
-/* Callbacks                                                           */
+/* Tools                                                               */
 /* ------------------------------------------------------------------ */
 
 /**
- * A host callback. `name` is the callback's name (one function may serve
- * several callbacks), `args` the validated argument object, borrowed. On
- * success set *result to a new cJSON value (the library takes it; NULL
- * means JavaScript `null`) and return HL_OK. On failure return a status
- * with a message set through hl_fail(): JavaScript sees a CallbackError
- * whose kind is hl_status_name() of the status when that is
- * InvalidArguments, NotFound or Timeout, and "ExecutionFailed" for any
- * other. If you set *result and fail, the library frees it.
+ * Make `tool` (see tool.h: hl_tool_new(), hl_tool_param(),
+ * hl_tool_set_schema(), hl_tool_set_free_fn()) callable from JavaScript as
+ * the async function `js_name`, or under the tool's own name when
+ * `js_name` is NULL. The sandbox takes its own reference to the tool; the
+ * caller keeps theirs. JavaScript sees the tool's description and schema
+ * (listCallbacks()); arguments are validated against the schema before the
+ * tool's function runs, and the tool's timeout applies. A failing tool
+ * function (hl_fail()) rejects with a CallbackError whose kind is
+ * hl_status_name() of its status when that is InvalidArguments, NotFound
+ * or Timeout, and "ExecutionFailed" for any other.
+ *
+ * `js_name` (or the tool's name) must be a JavaScript identifier:
+ * [A-Za-z_$][A-Za-z0-9_$]*, at most 64 bytes, not a name the sandbox
+ * defines itself such as console or listCallbacks (HL_ERR_INVALID).
+ * HL_ERR_EXISTS if the name is taken, HL_ERR_STATE while the sandbox
+ * executes (from inside a tool). The tool's schema is read when an
+ * execution starts: configure the tool before adding it. Not thread-safe
+ * with execution.
  */
-typedef hl_status (*hl_sandbox_fn)(const char *name, const cJSON *args,
-                                   cJSON **result, void *user_data);
+HL_API hl_status hl_sandbox_add_tool(hl_sandbox *sandbox, hl_tool *tool, const char *js_name);
 
-/** Called once with user_data when the callback is removed or the sandbox
- *  freed. */
-typedef void (*hl_sandbox_free_fn)(void *user_data);
+/** Remove the tool JavaScript calls `js_name` (the sandbox drops its
+ *  reference). HL_ERR_NOT_FOUND if absent, HL_ERR_STATE while executing. */
+HL_API hl_status hl_sandbox_remove_tool(hl_sandbox *sandbox, const char *js_name);
 
-/**
- * Register callback `name` (a JavaScript identifier: [A-Za-z_$][A-Za-z0-9_$]*,
- * at most 64 bytes, not a name the sandbox defines itself such as console
- * or listCallbacks). Its schema starts as an object with no declared
- * properties; describe them with hl_sandbox_callback_param() or replace it
- * with hl_sandbox_callback_schema(). Strings are copied. HL_ERR_EXISTS if
- * the name is taken, HL_ERR_INVALID for a bad name, HL_ERR_STATE while
- * the sandbox executes (from inside a callback). `free_fn` may be NULL; it
- * runs only for a callback that was added (on failure user_data stays
- * yours). Registration functions are not thread-safe with execution.
- */
-HL_API hl_status hl_sandbox_add_callback(hl_sandbox *sandbox, const char *name,
-                                         const char *description, hl_sandbox_fn fn,
-                                         void *user_data, hl_sandbox_free_fn free_fn);
-
-/** Typed schema builder: add property `param` of `type` ("string",
- *  "number", "integer", "boolean", "object", "array") to callback
- *  `callback`. HL_ERR_NOT_FOUND for an unknown callback, HL_ERR_SCHEMA for
- *  an unknown type, HL_ERR_EXISTS for a duplicate parameter. */
-HL_API hl_status hl_sandbox_callback_param(hl_sandbox *sandbox, const char *callback,
-                                           const char *param, const char *type,
-                                           const char *description, bool required);
-
-/** Dynamic schema: replace the callback's schema with `schema_json` (a JSON
- *  Schema object, checked with hl_schema_check()). HL_ERR_JSON or
- *  HL_ERR_SCHEMA leave the old schema in place. */
-HL_API hl_status hl_sandbox_callback_schema(hl_sandbox *sandbox, const char *callback,
-                                            const char *schema_json);
-
-/** Remove a callback (its free function runs). HL_ERR_NOT_FOUND if absent. */
-HL_API hl_status hl_sandbox_remove_callback(hl_sandbox *sandbox, const char *name);
-
-/** Number of registered callbacks. */
-HL_API size_t hl_sandbox_callback_count(const hl_sandbox *sandbox);
+/** Number of tools added. */
+HL_API size_t hl_sandbox_tool_count(const hl_sandbox *sandbox);
 
 /* ------------------------------------------------------------------ */
 /* Execution                                                           */
 /* ------------------------------------------------------------------ */
 
-/** What one execution produced. Every string is owned by the result and
- *  NUL-terminated; free them all with hl_sandbox_result_clear(). */
+/** What one execution produced: data only. The reason of a failure is
+ *  where every hookline failure leaves it, in hl_last_error().
+ *  Versioned: declare it as `hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;`
+ *  (sets `size`); fields are only ever appended and those past the
+ *  caller's `size` are not written. Every string is owned by the result
+ *  and NUL-terminated; free them all with hl_sandbox_result_clear(). */
 typedef struct hl_sandbox_result {
+  size_t size;             /**< sizeof(hl_sandbox_result) as the caller knows it */
   char *stdout_text;       /**< console.log output ("" if none) */
   size_t stdout_len;
   char *stderr_text;       /**< console.error output ("" if none) */
@@ -202,18 +191,32 @@ typedef struct hl_sandbox_result {
                                 its strings become U+FFFD, so that
                                 hl_json_parse() accepts it. */
   uint64_t duration_us;    /**< wall-clock time of the execution */
-  unsigned callback_count; /**< callback invocations started */
+  unsigned callback_count; /**< tool calls started */
   hl_status status;        /**< HL_OK, or the error kind (same as returned) */
-  char *error;             /**< "" on success; the reason otherwise, e.g.
-                                "Error: boom", "execution timed out after
-                                100 ms" */
 } hl_sandbox_result;
+
+/** Initialiser of an empty result of the caller's version. */
+#define HL_SANDBOX_RESULT_INIT {.size = sizeof(hl_sandbox_result)}
 
 /**
  * Run `code` (UTF-8 JavaScript, a global script with top-level await) in
- * the sandbox's session and wait for it, its callbacks and every promise
- * it awaits. Fills *result (which must not hold strings from an earlier
- * call: clear it first) even on failure, and returns its status:
+ * the sandbox's session and wait for it, its tool calls and every promise
+ * it awaits.
+ *
+ * `ctx` is the agent run the code belongs to, or NULL. With a context, a
+ * call of a tool that is one of the running agent's tools (the same
+ * object) goes through hl_context_call_tool(): before_tool/around_tool/
+ * after_tool hooks and TOOL_START/TOOL_END events apply exactly as for a
+ * direct call (argument edits, override and abort included). Any other
+ * call is the bare hl_tool_invoke(tool, ctx, ...) (validated, timed, no
+ * hooks); its function receives `ctx` (NULL without one). A context is
+ * borrowed for this call only, so with one the limits' callback_timeout_ms
+ * does not apply (every call is waited for; the tools' own timeouts do).
+ *
+ * Fills *result (whose `size` must be set, HL_SANDBOX_RESULT_INIT, and
+ * which must not hold strings from an earlier call: clear it first) even
+ * on failure, and returns its status; on failure the reason ("Error:
+ * boom", "execution timed out after 100 ms") is in hl_last_error():
  *   HL_OK                     completed
  *   HL_ERR_EXECUTION_FAILED   uncaught exception or syntax error, or the
  *                             code awaits something that can never settle
@@ -221,16 +224,19 @@ typedef struct hl_sandbox_result {
  *                             an uncaught CallbackError of that kind
  *   HL_ERR_TIMEOUT            the execution timeout
  *   HL_ERR_LIMIT              memory (out of memory, stack overflow) or
- *                             the callback count limit
+ *                             the tool call count limit
  *   HL_ERR_TOO_LARGE          the output cap
  *   HL_ERR_SANDBOX            a WebAssembly trap; the session was reset
+ *                             (the message says so)
  *   HL_ERR_INVALID, HL_ERR_NOMEM, HL_ERR_UNSUPPORTED, HL_ERR_STATE
- *                             bad parameters, or called while executing
+ *                             bad parameters (a result without `size`),
+ *                             or called while executing
  */
-HL_API hl_status hl_sandbox_execute(hl_sandbox *sandbox, const char *code,
+HL_API hl_status hl_sandbox_execute(hl_sandbox *sandbox, hl_context *ctx, const char *code,
                                     hl_sandbox_result *result);
 
-/** Free the strings of a result and zero it. NULL is fine. */
+/** Free the strings of a result and zero it, keeping its `size`. NULL is
+ *  fine. */
 HL_API void hl_sandbox_result_clear(hl_sandbox_result *result);
 
 /* ------------------------------------------------------------------ */
@@ -245,8 +251,8 @@ typedef struct hl_sandbox_snapshot hl_sandbox_snapshot;
 HL_API hl_status hl_sandbox_snapshot_take(hl_sandbox *sandbox, hl_sandbox_snapshot **out);
 
 /** New sandbox whose session starts as `snapshot` (which may be freed
- *  afterwards). Callbacks are not part of a snapshot: register them on the
- *  new sandbox. The memory limit is raised to the snapshot's size if
+ *  afterwards). Tools are not part of a snapshot: add them to the new
+ *  sandbox. The memory limit is raised to the snapshot's size if
  *  lower. */
 HL_API hl_status hl_sandbox_new_from_snapshot(const hl_sandbox_snapshot *snapshot,
                                               const hl_sandbox_limits *limits,
@@ -261,9 +267,9 @@ HL_API void hl_sandbox_snapshot_free(hl_sandbox_snapshot *snapshot);
 
 /**
  * A tool named "run_javascript" (argument `code`, a string) that runs the
- * code in a fresh sandbox whose callbacks are the calling agent's other
- * tools. Each tool call made from JavaScript goes through
- * hl_context_call_tool(), so before_tool/after_tool hooks and
+ * code in a fresh sandbox holding the calling agent's other tools,
+ * executed with the run's context (hl_sandbox_execute()): each tool call
+ * made from JavaScript goes through hl_context_call_tool(), so before_tool/after_tool hooks and
  * TOOL_START/TOOL_END events apply exactly as for a direct call (argument
  * mutation, override and abort included). The tool's result is an object
  * {"result": <return value>, "stdout": "...", "stderr": "..."}; a failed

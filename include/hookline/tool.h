@@ -79,7 +79,11 @@ HL_API hl_status hl_schema_validate(const cJSON *schema, const cJSON *value);
 typedef hl_status (*hl_tool_fn)(hl_context *ctx, const cJSON *args,
                                 cJSON **result, void *user_data);
 
-/** Called once with user_data when the tool's last reference goes. */
+/** Releases user_data. The one convention of the API: an object made with
+ *  user_data (tool, observer, custom agent) takes its free function from
+ *  hl_X_set_free_fn() and calls it once, when its last reference goes; a
+ *  hook definition carries it in hl_hook_def.free_user_data. A constructor
+ *  that fails leaves user_data to the caller. */
 typedef void (*hl_free_fn)(void *user_data);
 
 /** New native tool with an empty object schema ({"type":"object",

@@ -58,8 +58,7 @@ static hl_agent *hl_agent_alloc(const char *name, const char *fn_name) {
 
 hl_agent *hl_agent_new(const char *name) { return hl_agent_alloc(name, "hl_agent_new"); }
 
-hl_agent *hl_agent_new_custom(const char *name, hl_agent_run_fn fn, void *user_data,
-                              hl_free_fn free_fn) {
+hl_agent *hl_agent_new_custom(const char *name, hl_agent_run_fn fn, void *user_data) {
   if (!fn) {
     hl_fail(HL_ERR_INVALID, "hl_agent_new_custom: run function is NULL");
     return NULL;
@@ -69,8 +68,17 @@ hl_agent *hl_agent_new_custom(const char *name, hl_agent_run_fn fn, void *user_d
   a->kind = HL__AGENT_CUSTOM;
   a->custom_fn = fn;
   a->custom_user_data = user_data;
-  a->custom_free = free_fn;
   return a;
+}
+
+hl_status hl_agent_set_free_fn(hl_agent *agent, hl_free_fn free_fn) {
+  if (!agent)
+    return hl_fail(HL_ERR_INVALID, "hl_agent_set_free_fn: agent is NULL");
+  if (agent->kind != HL__AGENT_CUSTOM)
+    return hl_fail(HL_ERR_INVALID, "hl_agent_set_free_fn: \"%s\" is not a custom agent "
+                   "(only hl_agent_new_custom() takes user_data)", agent->name);
+  agent->custom_free = free_fn;
+  return HL_OK;
 }
 
 hl_agent *hl_agent_ref(hl_agent *agent) {

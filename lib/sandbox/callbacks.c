@@ -1,9 +1,10 @@
 /*
- * lib/sandbox/callbacks.c - host callbacks of a sandbox: registration,
- * schemas, and running the requests JavaScript made, in parallel.
+ * lib/sandbox/callbacks.c - the tools a sandbox offers JavaScript: adding
+ * them under JavaScript names, and running the calls JavaScript made, in
+ * parallel, through the tools' normal path.
  *
  * JavaScript cannot block on the host (the module is the synchronous
- * build), so a callback call only records a request. When JavaScript has
+ * build), so a tool call only records a request. When JavaScript has
  * nothing left to run, the execution loop hands every recorded request to
  * hl__sb_run_queue(): one request runs on the calling thread, several run
  * at once on worker threads (one per request), and their outcomes go back
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "hookline/agent.h"
+#include "hookline/context.h"
 #include "sandbox_internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -50,16 +53,11 @@ static bool valid_name(const char *name) {
   return true;
 }
 
-static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
-
 void hl__sb_callback_unref(sb_callback *cb) {
   if (!cb || atomic_fetch_sub(&cb->refs, 1) != 1)
     return;
-  if (cb->free_fn)
-    cb->free_fn(cb->user_data);
+  hl_tool_unref(cb->tool);
   free(cb->name);
-  free(cb->description);
-  cJSON_Delete(cb->schema);
   free(cb);
 }
 
@@ -74,136 +72,51 @@ sb_callback *hl__sb_find(const hl_sandbox *sb, const char *name, size_t *index) 
   return NULL;
 }
 
-hl_status hl_sandbox_add_callback(hl_sandbox *sb, const char *name, const char *description,
-                                  hl_sandbox_fn fn, void *user_data,
-                                  hl_sandbox_free_fn free_fn) {
-  if (!sb || !name || !fn)
-    return hl_fail(HL_ERR_INVALID, "hl_sandbox_add_callback: %s is NULL",
-                   !sb ? "sandbox" : !name ? "name" : "fn");
+hl_status hl_sandbox_add_tool(hl_sandbox *sb, hl_tool *tool, const char *js_name) {
+  if (!sb || !tool)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_add_tool: %s is NULL", !sb ? "sandbox" : "tool");
+  const char *name = js_name ? js_name : hl_tool_name(tool);
   if (sb->busy)
-    return hl_fail(HL_ERR_STATE, "hl_sandbox_add_callback: the sandbox is executing");
-  if (!valid_name(name))
+    return hl_fail(HL_ERR_STATE, "hl_sandbox_add_tool: the sandbox is executing");
+  if (!name || !valid_name(name))
     return hl_fail(HL_ERR_INVALID,
-                   "hl_sandbox_add_callback: \"%.64s\" is not a usable JavaScript name", name);
+                   "hl_sandbox_add_tool: \"%.64s\" is not a usable JavaScript name%s",
+                   name ? name : "", js_name ? "" : " (give one as js_name)");
   if (hl__sb_find(sb, name, NULL))
-    return hl_fail(HL_ERR_EXISTS, "hl_sandbox_add_callback: callback \"%s\" exists", name);
+    return hl_fail(HL_ERR_EXISTS, "hl_sandbox_add_tool: \"%s\" exists", name);
   if (sb->n_callbacks == sb->cap_callbacks) {
     size_t cap = sb->cap_callbacks ? sb->cap_callbacks * 2 : 8;
     sb_callback **grown = realloc(sb->callbacks, cap * sizeof *grown);
     if (!grown)
-      return hl_fail(HL_ERR_NOMEM, "hl_sandbox_add_callback: out of memory");
+      return hl_fail(HL_ERR_NOMEM, "hl_sandbox_add_tool: out of memory");
     sb->callbacks = grown;
     sb->cap_callbacks = cap;
   }
   sb_callback *cb = calloc(1, sizeof *cb);
-  if (!cb)
-    return hl_fail(HL_ERR_NOMEM, "hl_sandbox_add_callback: out of memory");
+  char *copy = strdup(name);
+  if (!cb || !copy) {
+    free(cb);
+    free(copy);
+    return hl_fail(HL_ERR_NOMEM, "hl_sandbox_add_tool: out of memory");
+  }
   atomic_init(&cb->refs, 1);
-  cb->name = strdup(name);
-  cb->description = dup_or_empty(description);
-  cb->schema = cJSON_CreateObject();
-  if (cb->schema) {
-    cJSON_AddStringToObject(cb->schema, "type", "object");
-    cJSON_AddObjectToObject(cb->schema, "properties");
-  }
-  if (!cb->name || !cb->description || !cb->schema ||
-      !cJSON_GetObjectItem(cb->schema, "properties")) {
-    hl__sb_callback_unref(cb);
-    return hl_fail(HL_ERR_NOMEM, "hl_sandbox_add_callback: out of memory");
-  }
-  cb->fn = fn;
-  cb->user_data = user_data;
-  cb->free_fn = free_fn;
+  cb->name = copy;
+  cb->tool = hl_tool_ref(tool);
   sb->callbacks[sb->n_callbacks++] = cb;
   sb->callbacks_dirty = true;
   return HL_OK;
 }
 
-static sb_callback *find_for_edit(hl_sandbox *sb, const char *callback, const char *fn) {
-  if (!sb || !callback) {
-    hl_fail(HL_ERR_INVALID, "%s: %s is NULL", fn, !sb ? "sandbox" : "callback");
-    return NULL;
-  }
-  if (sb->busy) {
-    hl_fail(HL_ERR_STATE, "%s: the sandbox is executing", fn);
-    return NULL;
-  }
-  sb_callback *cb = hl__sb_find(sb, callback, NULL);
-  if (!cb)
-    hl_fail(HL_ERR_NOT_FOUND, "%s: no callback \"%.64s\"", fn, callback);
-  return cb;
-}
-
-hl_status hl_sandbox_callback_param(hl_sandbox *sb, const char *callback, const char *param,
-                                    const char *type, const char *description, bool required) {
-  sb_callback *cb = find_for_edit(sb, callback, "hl_sandbox_callback_param");
-  if (!cb)
-    return hl_last_status();
-  if (!param || !type)
-    return hl_fail(HL_ERR_INVALID, "hl_sandbox_callback_param: %s is NULL", !param ? "param" : "type");
-  static const char *const types[] = {"string", "number", "integer", "boolean", "object", "array", NULL};
-  bool known = false;
-  for (const char *const *t = types; *t; t++)
-    known = known || strcmp(*t, type) == 0;
-  if (!known)
-    return hl_fail(HL_ERR_SCHEMA, "hl_sandbox_callback_param: unknown type \"%.32s\"", type);
-  cJSON *props = cJSON_GetObjectItem(cb->schema, "properties");
-  if (!cJSON_IsObject(props)) {
-    props = cJSON_AddObjectToObject(cb->schema, "properties");
-    if (!props)
-      return hl_fail(HL_ERR_NOMEM, "hl_sandbox_callback_param: out of memory");
-  }
-  if (cJSON_GetObjectItemCaseSensitive(props, param))
-    return hl_fail(HL_ERR_EXISTS, "hl_sandbox_callback_param: parameter \"%.64s\" exists", param);
-  cJSON *p = cJSON_CreateObject();
-  if (!p || !cJSON_AddStringToObject(p, "type", type) ||
-      (description && *description && !cJSON_AddStringToObject(p, "description", description))) {
-    cJSON_Delete(p);
-    return hl_fail(HL_ERR_NOMEM, "hl_sandbox_callback_param: out of memory");
-  }
-  cJSON_AddItemToObject(props, param, p);
-  if (required) {
-    cJSON *req = cJSON_GetObjectItem(cb->schema, "required");
-    if (!cJSON_IsArray(req))
-      req = cJSON_AddArrayToObject(cb->schema, "required");
-    cJSON *s = cJSON_CreateString(param);
-    if (!req || !s) {
-      cJSON_Delete(s);
-      return hl_fail(HL_ERR_NOMEM, "hl_sandbox_callback_param: out of memory");
-    }
-    cJSON_AddItemToArray(req, s);
-  }
-  sb->callbacks_dirty = true;
-  return HL_OK;
-}
-
-hl_status hl_sandbox_callback_schema(hl_sandbox *sb, const char *callback, const char *schema_json) {
-  sb_callback *cb = find_for_edit(sb, callback, "hl_sandbox_callback_schema");
-  if (!cb)
-    return hl_last_status();
-  if (!schema_json)
-    return hl_fail(HL_ERR_INVALID, "hl_sandbox_callback_schema: schema is NULL");
-  cJSON *schema = NULL;
-  hl_status st = hl_json_parse(schema_json, (size_t)-1, &schema);
-  if (st)
-    return st;
-  st = hl_schema_check(schema);
-  if (st) {
-    cJSON_Delete(schema);
-    return st;
-  }
-  cJSON_Delete(cb->schema);
-  cb->schema = schema;
-  sb->callbacks_dirty = true;
-  return HL_OK;
-}
-
-hl_status hl_sandbox_remove_callback(hl_sandbox *sb, const char *name) {
-  sb_callback *cb = find_for_edit(sb, name, "hl_sandbox_remove_callback");
-  if (!cb)
-    return hl_last_status();
+hl_status hl_sandbox_remove_tool(hl_sandbox *sb, const char *js_name) {
+  if (!sb || !js_name)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_remove_tool: %s is NULL",
+                   !sb ? "sandbox" : "js_name");
+  if (sb->busy)
+    return hl_fail(HL_ERR_STATE, "hl_sandbox_remove_tool: the sandbox is executing");
   size_t i = 0;
-  hl__sb_find(sb, name, &i);
+  sb_callback *cb = hl__sb_find(sb, js_name, &i);
+  if (!cb)
+    return hl_fail(HL_ERR_NOT_FOUND, "hl_sandbox_remove_tool: no tool \"%.64s\"", js_name);
   memmove(sb->callbacks + i, sb->callbacks + i + 1, (sb->n_callbacks - i - 1) * sizeof *sb->callbacks);
   sb->n_callbacks--;
   sb->callbacks_dirty = true;
@@ -211,7 +124,7 @@ hl_status hl_sandbox_remove_callback(hl_sandbox *sb, const char *name) {
   return HL_OK;
 }
 
-size_t hl_sandbox_callback_count(const hl_sandbox *sb) { return sb ? sb->n_callbacks : 0; }
+size_t hl_sandbox_tool_count(const hl_sandbox *sb) { return sb ? sb->n_callbacks : 0; }
 
 char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]) {
   cJSON *spec = cJSON_CreateObject();
@@ -227,10 +140,11 @@ char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]) {
   }
   for (size_t i = 0; i < sb->n_callbacks; i++) {
     const sb_callback *cb = sb->callbacks[i];
+    const char *description = hl_tool_description(cb->tool);
     cJSON *o = cJSON_CreateObject();
-    cJSON *schema = cJSON_Duplicate(cb->schema, 1);
+    cJSON *schema = cJSON_Duplicate(hl_tool_schema(cb->tool), 1);
     if (!o || !schema || !cJSON_AddStringToObject(o, "name", cb->name) ||
-        !cJSON_AddStringToObject(o, "description", cb->description)) {
+        !cJSON_AddStringToObject(o, "description", description ? description : "")) {
       cJSON_Delete(o);
       cJSON_Delete(schema);
       cJSON_Delete(spec);
@@ -259,6 +173,7 @@ typedef struct sb_batch sb_batch;
 
 typedef struct sb_job {
   sb_callback *cb;  /* a reference; NULL when the request failed early */
+  hl_context *ctx;  /* the execution's context (NULL: none) */
   char *name;       /* the requested name */
   cJSON *args;
   bool started;     /* claimed by a worker */
@@ -305,16 +220,38 @@ static void batch_unref_locked(sb_batch *b) {
     batch_free(b);
 }
 
-/* Call the callback; fills the job's outcome (not yet published). */
+/* True when `tool` is the running agent's own tool of that name: its
+ * calls then take the agent's hooked path. */
+static bool agent_owns(hl_context *ctx, hl_tool *tool) {
+  hl_agent *agent = hl_context_agent(ctx);
+  const char *name = hl_tool_name(tool);
+  return agent && name && hl_tools_find(hl_agent_tools(agent), name) == tool;
+}
+
+/* Call the tool through its normal path; fills the job's outcome (not yet
+ * published). */
 static void invoke(sb_job *job, hl_status *status, char **message, cJSON **result) {
   cJSON *r = NULL;
+  hl_tool *tool = job->cb->tool;
   hl_clear_error();
-  hl_status st = job->cb->fn(job->cb->name, job->args, &r, job->cb->user_data);
+  hl_status st = job->ctx && agent_owns(job->ctx, tool)
+                     ? hl_context_call_tool(job->ctx, hl_tool_name(tool), job->args, &r)
+                     : hl_tool_invoke(tool, job->ctx, job->args, &r);
   if (st != HL_OK) {
     cJSON_Delete(r);
     r = NULL;
     const char *msg = hl_last_status() == st ? hl_last_error() : "";
-    *message = strdup(*msg ? msg : hl_strerror(st));
+    if (!*msg)
+      msg = hl_strerror(st);
+    /* A schema violation names its path ("$.x: ..."): say whose. */
+    if (st == HL_ERR_INVALID_ARGUMENTS && msg[0] == '$') {
+      size_t n = strlen(job->cb->name) + strlen(msg) + 3;
+      *message = malloc(n);
+      if (*message)
+        snprintf(*message, n, "%s: %s", job->cb->name, msg);
+    } else {
+      *message = strdup(msg);
+    }
   }
   *status = st;
   *result = r;
@@ -447,21 +384,20 @@ static void run_parallel(sb_batch *b, size_t runnable, unsigned timeout_ms) {
   pthread_mutex_unlock(&b->lock);
 }
 
-/* Check a request before running it: known callback, JSON arguments that
- * match the schema. Returns false with the job's outcome filled in. */
+/* Check a request before running it: a known tool, JSON arguments (the
+ * tool's path validates them, after any before_tool hook). Returns false
+ * with the job's outcome filled in. */
 static bool prepare(hl_sandbox *sb, const sb_request *rq, sb_job *job) {
   job->name = strdup(rq->name);
   sb_callback *cb = hl__sb_find(sb, rq->name, NULL);
   if (!cb) {
     job->status = HL_ERR_NOT_FOUND;
     char buf[128];
-    snprintf(buf, sizeof buf, "no callback named \"%.64s\"", rq->name);
+    snprintf(buf, sizeof buf, "no tool named \"%.64s\"", rq->name);
     job->message = strdup(buf);
     return false;
   }
   hl_status st = hl_json_parse(rq->args, rq->args_len, &job->args);
-  if (st == HL_OK)
-    st = hl_schema_validate(cb->schema, job->args);
   if (st != HL_OK) {
     job->status = HL_ERR_INVALID_ARGUMENTS;
     char buf[1200];
@@ -471,6 +407,7 @@ static bool prepare(hl_sandbox *sb, const sb_request *rq, sb_job *job) {
   }
   atomic_fetch_add(&cb->refs, 1);
   job->cb = cb;
+  job->ctx = sb->ctx;
   return true;
 }
 
@@ -563,7 +500,9 @@ hl_status hl__sb_run_queue(hl_sandbox *sb) {
   }
   sb->n_queue = 0;
 
-  unsigned cb_timeout = sb->limits.callback_timeout_ms;
+  /* With a context every call is waited for: the context is valid only
+   * during the execution (hl_sandbox_execute()). */
+  unsigned cb_timeout = sb->ctx ? 0 : sb->limits.callback_timeout_ms;
   if (runnable == 1 && cb_timeout == 0) {
     /* The common case: one callback, no time limit. Run it right here. */
     for (size_t i = 0; i < n; i++) {

@@ -3,13 +3,12 @@
  * writes JavaScript that calls the agent's other tools as async functions.
  *
  * Each run of the tool makes a fresh sandbox (microseconds, from the
- * snapshot), registers one callback per tool of the calling agent, and
- * routes every callback through hl_context_call_tool(): the before_tool
- * and after_tool chains and the TOOL_START/TOOL_END events apply to calls
- * made from inside JavaScript exactly as to the model's direct calls.
- * Callbacks run with no per-callback timeout here, so the sandbox always
- * waits for them: the context they use is valid only during this tool
- * call. The tools' own timeouts still apply inside hl_context_call_tool().
+ * snapshot), adds the calling agent's tools to it, and executes the code
+ * with the run's context, so that the sandbox routes every call through
+ * hl_context_call_tool(): the before_tool and after_tool chains and the
+ * TOOL_START/TOOL_END events apply to calls made from inside JavaScript
+ * exactly as to the model's direct calls. The tools' own timeouts apply
+ * inside hl_context_call_tool().
  * Tool names that are not JavaScript names are adapted ('-' becomes '_',
  * a leading digit gets a '_'); listCallbacks() shows the names to use.
  * Each call of the tool runs in a fresh sandbox: nothing persists from one
@@ -18,6 +17,7 @@
  * tool returns HL_ERR_CANCELLED within the sandbox's grace period instead
  * of running on until its timeout.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,18 +36,6 @@ static const char code_tool_description[] =
   "the last expression statement as result. Failed tool calls throw an Error with "
   "`kind` and `message`.";
 
-/* One callback: the tool it stands for (its JavaScript name may differ). */
-typedef struct code_callback {
-  hl_context *ctx;
-  char tool[65];
-} code_callback;
-
-static hl_status call_agent_tool(const char *name, const cJSON *args, cJSON **result, void *ud) {
-  (void)name;
-  code_callback *cc = ud;
-  return hl_context_call_tool(cc->ctx, cc->tool, args, result);
-}
-
 /* Tool names allow '-' and a leading digit, JavaScript names do not:
  * "get-weather" becomes get_weather, "3d" becomes _3d. */
 static void js_name_of(const char *tool, char *out, size_t cap) {
@@ -59,28 +47,15 @@ static void js_name_of(const char *tool, char *out, size_t cap) {
   out[n] = 0;
 }
 
-/* Register `t` as a callback; a tool whose name cannot become a
+/* Add `t` under its JavaScript name; a tool whose name cannot become a
  * JavaScript name (a reserved word, a clash) is left out. */
-static void add_tool_callback(hl_sandbox *sb, hl_context *ctx, hl_tool *t) {
+static void add_agent_tool(hl_sandbox *sb, hl_tool *t) {
   const char *tname = hl_tool_name(t);
   if (!tname || strcmp(tname, CODE_TOOL_NAME) == 0 || strlen(tname) > 64)
     return;
-  code_callback *cc = calloc(1, sizeof *cc);
-  if (!cc)
-    return;
-  cc->ctx = ctx;
-  snprintf(cc->tool, sizeof cc->tool, "%s", tname);
   char js[72];
   js_name_of(tname, js, sizeof js);
-  if (hl_sandbox_add_callback(sb, js, hl_tool_description(t), call_agent_tool, cc, free) != HL_OK) {
-    free(cc);
-    return;
-  }
-  const cJSON *schema = hl_tool_schema(t);
-  char *text = schema ? cJSON_PrintUnformatted(schema) : NULL;
-  if (text)
-    (void)hl_sandbox_callback_schema(sb, js, text);
-  free(text);
+  (void)hl_sandbox_add_tool(sb, t, js);
 }
 
 /* Called by hl_agent_cancel() (any thread, under the context's cancel
@@ -92,23 +67,20 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
   const char *code = hl_json_get_string(args, "code");
   if (!code)
     return hl_fail(HL_ERR_INVALID_ARGUMENTS, "run_javascript: missing string \"code\"");
-  hl_sandbox_limits l = *limits;
-  l.callback_timeout_ms = 0; /* see the file comment */
-
   hl_sandbox *sb = NULL;
-  hl_status st = hl_sandbox_new(&l, &sb);
+  hl_status st = hl_sandbox_new(limits, &sb);
   if (st)
     return st;
   hl_agent *agent = ctx ? hl_context_agent(ctx) : NULL;
   hl_tools *tools = agent ? hl_agent_tools(agent) : NULL;
   size_t n = tools ? hl_tools_count(tools) : 0;
   for (size_t i = 0; i < n; i++)
-    add_tool_callback(sb, ctx, hl_tools_at(tools, i));
+    add_agent_tool(sb, hl_tools_at(tools, i));
 
   /* NULL when out of memory: the code then runs to its own end. */
   hl_cancel_reg *reg = ctx ? hl_context_on_cancel(ctx, cancel_sandbox, sb) : NULL;
-  hl_sandbox_result res;
-  st = hl_sandbox_execute(sb, code, &res);
+  hl_sandbox_result res = HL_SANDBOX_RESULT_INIT;
+  st = hl_sandbox_execute(sb, ctx, code, &res);
   hl_context_cancel_unregister(reg);
   cJSON *value = NULL;
   if (st == HL_OK && res.value_json && hl_json_parse(res.value_json, (size_t)-1, &value) != HL_OK)
@@ -128,10 +100,9 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
     } else {
       *result = out;
     }
-  } else if (res.status != HL_OK) {
+  } else if (res.status != HL_OK && res.stdout_len) {
     /* The model sees the reason and what was printed before it. */
-    st = hl_fail(st, "%s%s%s", res.error, res.stdout_len ? "\nstdout:\n" : "",
-                 res.stdout_len ? res.stdout_text : "");
+    st = hl_fail(st, "%s\nstdout:\n%s", hl_last_error(), res.stdout_text);
   }
   hl_sandbox_result_clear(&res);
   hl_sandbox_free(sb);
@@ -139,15 +110,21 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
 }
 
 hl_tool *hl_sandbox_code_tool(const hl_sandbox_limits *limits) {
+  if (limits && limits->size < offsetof(hl_sandbox_limits, timeout_ms) + sizeof limits->timeout_ms) {
+    hl_fail(HL_ERR_INVALID, "hl_sandbox_code_tool: limits->size is %zu: fill the limits with "
+            "hl_sandbox_limits_default() first", limits->size);
+    return NULL;
+  }
   hl_sandbox_limits *l = malloc(sizeof *l);
   if (!l) {
     hl_fail(HL_ERR_NOMEM, "hl_sandbox_code_tool: out of memory");
     return NULL;
   }
+  /* Fields past the caller's size keep their defaults. */
+  hl_sandbox_limits_default(l);
   if (limits)
-    *l = *limits;
-  else
-    hl_sandbox_limits_default(l);
+    memcpy(l, limits, limits->size < sizeof *l ? limits->size : sizeof *l);
+  l->size = sizeof *l;
   hl_tool *tool = hl_tool_new(CODE_TOOL_NAME, code_tool_description, run_code, l);
   if (!tool) {
     free(l);

@@ -3,8 +3,8 @@
  * snapshots, and the execution loop.
  *
  * One execution: evaluate the code as an async global script, then loop:
- * run QuickJS's pending jobs; if JavaScript recorded callback requests,
- * run them (callbacks.c) and settle their promises; otherwise the
+ * run QuickJS's pending jobs; if JavaScript recorded tool calls,
+ * run the tool calls (callbacks.c) and settle their promises; otherwise the
  * evaluation promise has settled (take the value or the exception) or
  * never will (nothing left that could settle it). Limits stop JavaScript
  * through QuickJS's interrupt handler, which the hooks below answer; the
@@ -53,32 +53,13 @@ uint64_t hl__sb_now_ns(void) {
 void hl_sandbox_limits_default(hl_sandbox_limits *l) {
   if (!l)
     return;
+  l->size = sizeof *l;
   l->timeout_ms = DEFAULT_TIMEOUT_MS;
   l->memory_bytes = DEFAULT_MEMORY;
   l->max_callbacks = DEFAULT_MAX_CALLBACKS;
   l->callback_timeout_ms = 0;
   l->max_output_bytes = DEFAULT_MAX_OUTPUT;
 }
-
-static hl_status sb_fail(hl_sandbox *sb, hl_status st, const char *fmt, ...) HL_PRINTF(3, 4);
-static hl_status sb_fail(hl_sandbox *sb, hl_status st, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  hl_failv(st, fmt, ap);
-  va_end(ap);
-  if (sb)
-    snprintf(sb->errmsg, sizeof sb->errmsg, "%s", hl_last_error());
-  return st;
-}
-
-/* Keep the status and message already in hl_last_error(). */
-static hl_status sb_keep(hl_sandbox *sb, hl_status st) {
-  if (sb)
-    snprintf(sb->errmsg, sizeof sb->errmsg, "%s", hl_last_error());
-  return st;
-}
-
-const char *hl_sandbox_errmsg(const hl_sandbox *sb) { return sb ? sb->errmsg : ""; }
 
 void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) {
   if (sb->abort_status != HL_OK)
@@ -299,13 +280,17 @@ static hl_status sandbox_create(struct hl_sandbox_snapshot *origin, const hl_san
   if (!out)
     return hl_fail(HL_ERR_INVALID, "hl_sandbox_new: out is NULL");
   *out = NULL;
+  if (limits && limits->size < offsetof(hl_sandbox_limits, timeout_ms) + sizeof limits->timeout_ms)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_new: limits->size is %zu: fill the limits "
+                   "with hl_sandbox_limits_default() first", limits->size);
   hl_sandbox *sb = calloc(1, sizeof *sb);
   if (!sb)
     return hl_fail(HL_ERR_NOMEM, "hl_sandbox_new: out of memory");
+  /* Fields past the caller's size keep their defaults. */
+  hl_sandbox_limits_default(&sb->limits);
   if (limits)
-    sb->limits = *limits;
-  else
-    hl_sandbox_limits_default(&sb->limits);
+    memcpy(&sb->limits, limits, limits->size < sizeof sb->limits ? limits->size : sizeof sb->limits);
+  sb->limits.size = sizeof sb->limits;
   if (sb->limits.memory_bytes < MIN_MEMORY)
     sb->limits.memory_bytes = MIN_MEMORY;
   if (sb->limits.memory_bytes > MAX_MEMORY)
@@ -375,9 +360,9 @@ hl_status hl_sandbox_reset(hl_sandbox *sb) {
   if (!sb)
     return hl_fail(HL_ERR_INVALID, "hl_sandbox_reset: sandbox is NULL");
   if (sb->busy)
-    return sb_fail(sb, HL_ERR_STATE, "hl_sandbox_reset: the sandbox is executing");
+    return hl_fail(HL_ERR_STATE, "hl_sandbox_reset: the sandbox is executing");
   hl_status st = make_vm(sb);
-  return st ? sb_keep(sb, st) : HL_OK;
+  return st ? (st) : HL_OK;
 }
 
 hl_status hl_sandbox_snapshot_take(hl_sandbox *sb, hl_sandbox_snapshot **out) {
@@ -385,14 +370,14 @@ hl_status hl_sandbox_snapshot_take(hl_sandbox *sb, hl_sandbox_snapshot **out) {
     return hl_fail(HL_ERR_INVALID, "hl_sandbox_snapshot_take: %s is NULL", !sb ? "sandbox" : "out");
   *out = NULL;
   if (sb->busy)
-    return sb_fail(sb, HL_ERR_STATE, "hl_sandbox_snapshot_take: the sandbox is executing");
+    return hl_fail(HL_ERR_STATE, "hl_sandbox_snapshot_take: the sandbox is executing");
   struct hl_sandbox_snapshot *s = calloc(1, sizeof *s);
   if (!s)
-    return sb_fail(sb, HL_ERR_NOMEM, "hl_sandbox_snapshot_take: out of memory");
+    return hl_fail(HL_ERR_NOMEM, "hl_sandbox_snapshot_take: out of memory");
   hl_status st = hl_vm_snapshot_take(sb->vm, &s->vm_snap);
   if (st) {
     free(s);
-    return sb_keep(sb, st);
+    return (st);
   }
   atomic_init(&s->refs, 1);
   s->memory_bytes = hl_vm_memory_size(sb->vm);
@@ -409,11 +394,15 @@ void hl_sandbox_snapshot_free(hl_sandbox_snapshot *snapshot) { snapshot_unref(sn
 void hl_sandbox_result_clear(hl_sandbox_result *r) {
   if (!r)
     return;
-  free(r->stdout_text);
-  free(r->stderr_text);
-  free(r->value_json);
-  free(r->error);
-  memset(r, 0, sizeof *r);
+  /* Only the fields the caller's version has. */
+  size_t size = r->size < sizeof *r ? r->size : sizeof *r;
+  hl_sandbox_result full = {0};
+  memcpy(&full, r, size);
+  free(full.stdout_text);
+  free(full.stderr_text);
+  free(full.value_json);
+  memset(r, 0, size);
+  r->size = size;
 }
 
 /* Status for an uncaught exception described by the prelude's describe():
@@ -481,7 +470,15 @@ static bool out_of_memory_null(hl_sandbox *sb, const cJSON *d) {
          hl_vm_heap_exhausted(sb->vm);
 }
 
-static void fail_from_exception(hl_sandbox *sb, hl_sandbox_result *res, const char *json) {
+/* What the execution loop found: the status, the reason of a failure
+ * (for hl_last_error()) and the completion value. */
+typedef struct sb_exec {
+  hl_status status;
+  char *error;
+  char *value_json;
+} sb_exec;
+
+static void fail_from_exception(hl_sandbox *sb, sb_exec *res, const char *json) {
   cJSON *d = NULL;
   if (json && hl_json_parse(json, (size_t)-1, &d) == HL_OK) {
     if (out_of_memory_null(sb, d)) {
@@ -510,7 +507,7 @@ static void take_output(hl_sandbox *sb, hl_sandbox_result *res) {
 }
 
 /* The execution loop; fills res->status/error/value_json. */
-static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
+static void run(hl_sandbox *sb, const char *code, sb_exec *res) {
   hl_status st;
   if (sb->callbacks_dirty) {
     uint32_t seed[4];
@@ -585,21 +582,26 @@ static void run(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
   }
 }
 
-hl_status hl_sandbox_execute(hl_sandbox *sb, const char *code, hl_sandbox_result *res) {
-  if (!res)
+hl_status hl_sandbox_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
+                             hl_sandbox_result *out) {
+  if (!out)
     return hl_fail(HL_ERR_INVALID, "hl_sandbox_execute: result is NULL");
-  memset(res, 0, sizeof *res);
+  if (out->size < offsetof(hl_sandbox_result, stdout_text))
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_execute: result->size is %zu: declare the "
+                   "result with HL_SANDBOX_RESULT_INIT", out->size);
+  hl_sandbox_result full = {.size = out->size};
+  hl_sandbox_result *res = &full;
+  sb_exec ex = {0};
   if (!sb || !code) {
-    res->status = hl_fail(HL_ERR_INVALID, "hl_sandbox_execute: %s is NULL", !sb ? "sandbox" : "code");
-    res->error = strdup(hl_last_error());
-    return res->status;
+    ex.status = hl_fail(HL_ERR_INVALID, "hl_sandbox_execute: %s is NULL", !sb ? "sandbox" : "code");
+    goto done;
   }
   if (sb->busy) {
-    res->status = sb_fail(sb, HL_ERR_STATE, "hl_sandbox_execute: the sandbox is already executing");
-    res->error = strdup(hl_last_error());
-    return res->status;
+    ex.status = hl_fail(HL_ERR_STATE, "hl_sandbox_execute: the sandbox is already executing");
+    goto done;
   }
   sb->busy = true;
+  sb->ctx = ctx;
   uint64_t t0 = hl__sb_now_ns();
   sb->abort_status = HL_OK;
   sb->abort_msg[0] = 0;
@@ -612,17 +614,17 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, const char *code, hl_sandbox_result
     /* Cannot happen (a trap resets at once) unless that reset failed. */
     hl_status st = make_vm(sb);
     if (st) {
-      res->status = st;
-      res->error = strdup(hl_last_error());
+      ex.status = st;
+      ex.error = strdup(hl_last_error());
     }
   }
   atomic_store(&sb->hard_stop, 0);
-  if (!res->error) {
+  if (!ex.error) {
     hl_status st = hl__watch_arm(&sb->watch, sb->deadline_ns ? sb->deadline_ns + HARD_STOP_GRACE_NS
                                                              : UINT64_MAX);
     if (st) {
-      res->status = st;
-      res->error = strdup(hl_last_error());
+      ex.status = st;
+      ex.error = strdup(hl_last_error());
     } else {
       sb->armed = true;
       /* After arming: a cancel that came before it found nothing to
@@ -631,12 +633,12 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, const char *code, hl_sandbox_result
         hl__sb_cancel(sb);
     }
   }
-  if (!res->error && hl__sb_check_stop(sb) == HL_OK)
-    run(sb, code, res);
+  if (!ex.error && hl__sb_check_stop(sb) == HL_OK)
+    run(sb, code, &ex);
   /* The watchdog lets go of the vm before anything below may replace it.
    * A hard stop that came when the code had already finished changes
    * nothing; one that stopped it is the reason it ended. */
-  bool finished = res->status == HL_OK && !sb->abort_status && !hl_vm_broken(sb->vm);
+  bool finished = ex.status == HL_OK && !sb->abort_status && !hl_vm_broken(sb->vm);
   stop_disarm(sb);
   int hard = atomic_load(&sb->hard_stop);
   if (hard && !finished)
@@ -647,35 +649,44 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, const char *code, hl_sandbox_result
   if (sb->abort_status) {
     /* A limit stopped the execution: its reason wins over the
      * "interrupted" exception it caused. */
-    free(res->error);
-    free(res->value_json);
-    res->value_json = NULL;
-    res->status = sb->abort_status;
-    res->error = strdup(sb->abort_msg);
+    free(ex.error);
+    free(ex.value_json);
+    ex.value_json = NULL;
+    ex.status = sb->abort_status;
+    ex.error = strdup(sb->abort_msg);
   }
   if (hl_vm_broken(sb->vm)) {
     /* The instance trapped or was stopped: its memory may be inconsistent.
      * Start over from the snapshot; the session's state is lost. */
     hl_status st = make_vm(sb);
-    char *msg = res->error;
+    char *msg = ex.error;
     size_t n = strlen(msg ? msg : "") + 64;
-    res->error = malloc(n);
-    if (res->error)
-      snprintf(res->error, n, "%s; the session was reset%s", msg ? msg : "",
+    ex.error = malloc(n);
+    if (ex.error)
+      snprintf(ex.error, n, "%s; the session was reset%s", msg ? msg : "",
                st ? " (and the reset failed)" : "");
     free(msg);
   }
   take_output(sb, res);
-  if (!res->error)
-    res->error = strdup("");
+  res->value_json = ex.value_json;
   res->callback_count = sb->callback_count;
   res->duration_us = (hl__sb_now_ns() - t0) / 1000u;
+  sb->ctx = NULL;
   sb->busy = false;
-  if (res->status != HL_OK) {
-    hl_fail(res->status, "%s", res->error ? res->error : "");
-    snprintf(sb->errmsg, sizeof sb->errmsg, "%s", res->error ? res->error : "");
-  } else {
-    sb->errmsg[0] = 0;
-  }
-  return res->status;
+  if (ex.status != HL_OK)
+    hl_fail(ex.status, "%s", ex.error ? ex.error : hl_strerror(ex.status));
+  free(ex.error);
+done:
+  if (!res->stdout_text)
+    res->stdout_text = strdup("");
+  if (!res->stderr_text)
+    res->stderr_text = strdup("");
+  res->status = ex.status;
+  /* Hand over the fields the caller's version has; free the others. */
+  size_t size = out->size < sizeof full ? out->size : sizeof full;
+  memcpy(out, &full, size);
+  memset(&full, 0, size);
+  full.size = sizeof full;
+  hl_sandbox_result_clear(&full);
+  return ex.status;
 }

@@ -1,6 +1,7 @@
 /*
  * lib/sandbox/sandbox_internal.h - shared between sandbox.c (API and the
- * execution loop) and callbacks.c (registry and running callbacks).
+ * execution loop) and callbacks.c (the added tools and running their
+ * calls).
  */
 #ifndef HL_SANDBOX_INTERNAL_H
 #define HL_SANDBOX_INTERNAL_H
@@ -13,16 +14,13 @@
 #include "qjs_vm.h"
 #include "watchdog.h"
 
-/* One registered callback. Reference counted: a callback running on a
- * worker thread that was abandoned after its timeout keeps it alive. */
+/* One added tool under its JavaScript name. Reference counted: a call
+ * running on a worker thread that was abandoned after its timeout keeps
+ * it (and so its tool reference) alive. */
 typedef struct sb_callback {
   atomic_int refs;
-  char *name;
-  char *description;
-  cJSON *schema;
-  hl_sandbox_fn fn;
-  void *user_data;
-  hl_sandbox_free_fn free_fn;
+  char *name;    /* the JavaScript name */
+  hl_tool *tool; /* a reference */
 } sb_callback;
 
 void hl__sb_callback_unref(sb_callback *cb);
@@ -50,6 +48,7 @@ struct hl_sandbox_snapshot {
 struct hl_sandbox {
   hl_sandbox_limits limits;
   hl_vm *vm;
+  hl_context *ctx; /* the running execution's context (borrowed), or NULL */
   struct hl_sandbox_snapshot *origin; /* NULL: the built-in template */
 
   sb_callback **callbacks;
@@ -78,8 +77,6 @@ struct hl_sandbox {
   bool armed;                   /* owner thread only */
   atomic_int hard_stop;         /* status the watchdog stopped it with, 0 = none */
   atomic_bool cancel_requested; /* hl__sb_cancel(): sticky */
-
-  char errmsg[1024];
 };
 
 /* Monotonic clock in nanoseconds. */

@@ -4,6 +4,7 @@
  * missing): every function exists and reports HL_ERR_UNSUPPORTED, so
  * applications compile and link against one header either way.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "hookline/sandbox.h"
@@ -15,6 +16,7 @@ bool hl_sandbox_available(void) { return false; }
 void hl_sandbox_limits_default(hl_sandbox_limits *l) {
   if (!l)
     return;
+  l->size = sizeof *l;
   l->timeout_ms = 30000;
   l->memory_bytes = (size_t)64 << 20;
   l->max_callbacks = 1000;
@@ -36,52 +38,41 @@ hl_status hl_sandbox_reset(hl_sandbox *sandbox) {
   return UNSUPPORTED("hl_sandbox_reset");
 }
 
-const char *hl_sandbox_errmsg(const hl_sandbox *sandbox) {
-  (void)sandbox;
-  return "this hookline was built without the sandbox";
+hl_status hl_sandbox_add_tool(hl_sandbox *sandbox, hl_tool *tool, const char *js_name) {
+  (void)sandbox, (void)tool, (void)js_name;
+  return UNSUPPORTED("hl_sandbox_add_tool");
 }
 
-hl_status hl_sandbox_add_callback(hl_sandbox *sandbox, const char *name, const char *description,
-                                  hl_sandbox_fn fn, void *user_data, hl_sandbox_free_fn free_fn) {
-  (void)sandbox, (void)name, (void)description, (void)fn, (void)user_data, (void)free_fn;
-  return UNSUPPORTED("hl_sandbox_add_callback");
+hl_status hl_sandbox_remove_tool(hl_sandbox *sandbox, const char *js_name) {
+  (void)sandbox, (void)js_name;
+  return UNSUPPORTED("hl_sandbox_remove_tool");
 }
 
-hl_status hl_sandbox_callback_param(hl_sandbox *sandbox, const char *callback, const char *param,
-                                    const char *type, const char *description, bool required) {
-  (void)sandbox, (void)callback, (void)param, (void)type, (void)description, (void)required;
-  return UNSUPPORTED("hl_sandbox_callback_param");
-}
-
-hl_status hl_sandbox_callback_schema(hl_sandbox *sandbox, const char *callback,
-                                     const char *schema_json) {
-  (void)sandbox, (void)callback, (void)schema_json;
-  return UNSUPPORTED("hl_sandbox_callback_schema");
-}
-
-hl_status hl_sandbox_remove_callback(hl_sandbox *sandbox, const char *name) {
-  (void)sandbox, (void)name;
-  return UNSUPPORTED("hl_sandbox_remove_callback");
-}
-
-size_t hl_sandbox_callback_count(const hl_sandbox *sandbox) {
+size_t hl_sandbox_tool_count(const hl_sandbox *sandbox) {
   (void)sandbox;
   return 0;
 }
 
-hl_status hl_sandbox_execute(hl_sandbox *sandbox, const char *code, hl_sandbox_result *result) {
-  (void)sandbox, (void)code;
-  if (result)
-    memset(result, 0, sizeof *result);
+hl_status hl_sandbox_execute(hl_sandbox *sandbox, hl_context *ctx, const char *code,
+                             hl_sandbox_result *result) {
+  (void)sandbox, (void)ctx, (void)code;
   hl_status st = UNSUPPORTED("hl_sandbox_execute");
-  if (result)
-    result->status = st;
+  if (result && result->size >= offsetof(hl_sandbox_result, stdout_text)) {
+    size_t size = result->size < sizeof *result ? result->size : sizeof *result;
+    memset(result, 0, size);
+    result->size = size;
+    if (size >= offsetof(hl_sandbox_result, status) + sizeof result->status)
+      result->status = st;
+  }
   return st;
 }
 
 void hl_sandbox_result_clear(hl_sandbox_result *result) {
-  if (result)
-    memset(result, 0, sizeof *result);
+  if (!result)
+    return;
+  size_t size = result->size < sizeof *result ? result->size : sizeof *result;
+  memset(result, 0, size);
+  result->size = size;
 }
 
 hl_status hl_sandbox_snapshot_take(hl_sandbox *sandbox, hl_sandbox_snapshot **out) {

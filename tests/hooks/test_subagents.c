@@ -202,8 +202,9 @@ static void custom_agent_nests_gets_agent_hooks_events_and_can_be_a_tool(void) {
   pl->first = writer;
   pl->second = editor;
   pl->mode = HL_RUN_SHARED;
-  hl_agent *pipe = hl_agent_new_custom("pipeline", pipeline_fn, pl, pipeline_free);
+  hl_agent *pipe = hl_agent_new_custom("pipeline", pipeline_fn, pl);
   REQUIRE(pipe != NULL);
+  CHECK_INT(hl_agent_set_free_fn(pipe, pipeline_free), HL_OK);
   hl_hooks_add_before_agent(hl_agent_hooks(pipe), "start", HL_HOOK_OBSERVE, log_agent_start, NULL);
   hl_hooks_add_after_agent(hl_agent_hooks(pipe), "end", HL_HOOK_OBSERVE, log_agent_end, NULL);
   hl_observer *obs = hl_observer_collecting();
@@ -281,7 +282,7 @@ static void run_modes_shared_isolated_fork(void) {
     hl_agent_add_tool(child, w);
     hl_tool_unref(w);
     pipeline pl = {.first = child, .mode = modes[m]};
-    hl_agent *parent = hl_agent_new_custom("parent", one_child_fn, &pl, NULL);
+    hl_agent *parent = hl_agent_new_custom("parent", one_child_fn, &pl);
     hl_session *s = hl_session_new(NULL, NULL, NULL);
     hl_session_state_set_string(s, "parent_key", "parent state");
     hl_session_add_message(s, hl_message_new_text(HL_ROLE_USER, "earlier question"));
@@ -358,7 +359,7 @@ static hl_status self_call_fn(hl_context *ctx, const char *input, char **answer,
 }
 
 static void runaway_recursion_is_an_error(void) {
-  hl_agent *loop = hl_agent_new_custom("loop", self_call_fn, NULL, NULL);
+  hl_agent *loop = hl_agent_new_custom("loop", self_call_fn, NULL);
   char *answer = NULL;
   CHECK_INT(hl_agent_run(loop, NULL, "forever", &answer), HL_ERR_LIMIT);
   CHECK_CONTAINS(hl_last_error(), "nested");
@@ -366,7 +367,14 @@ static void runaway_recursion_is_an_error(void) {
   CHECK_INT(hl_context_run_agent(NULL, loop, "x", HL_RUN_SHARED, &answer), HL_ERR_INVALID);
   hl_agent_unref(loop);
   CHECK(hl_agent_as_tool(NULL, NULL, NULL) == NULL);
-  CHECK(hl_agent_new_custom("x", NULL, NULL, NULL) == NULL);
+  CHECK(hl_agent_new_custom("x", NULL, NULL) == NULL);
+  /* Only a custom agent has user_data to free. */
+  hl_agent *model_agent = hl_agent_new("model");
+  REQUIRE(model_agent);
+  CHECK_INT(hl_agent_set_free_fn(model_agent, free), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "not a custom agent");
+  CHECK_INT(hl_agent_set_free_fn(NULL, free), HL_ERR_INVALID);
+  hl_agent_unref(model_agent);
   CHECK(hl_agent_fork(NULL, NULL) == NULL);
 }
 

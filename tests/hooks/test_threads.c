@@ -202,7 +202,7 @@ static void *errmsg_worker_main(void *arg) {
 }
 
 static void errmsg_is_the_last_run_on_the_calling_thread(void) {
-  hl_agent *a = hl_agent_new_custom("picky", picky_fn, NULL, NULL);
+  hl_agent *a = hl_agent_new_custom("picky", picky_fn, NULL);
   CHECK_STR(hl_last_error(), "");
   pthread_t t[THREADS];
   errmsg_worker w[THREADS];

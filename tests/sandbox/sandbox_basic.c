@@ -1,10 +1,12 @@
 /*
  * tests/sandbox/sandbox_basic.c - the sandbox's JavaScript surface:
- * evaluation, console capture, async callbacks with schemas, callback
- * errors as catchable exceptions, listCallbacks(), sessions and reset.
+ * evaluation, console capture, tools as async functions with schemas,
+ * tool errors as catchable exceptions, listCallbacks(), sessions and
+ * reset; failures leave their reason in hl_last_error().
  */
 #include <hookline/sandbox.h>
 #include <hookline/json.h>
+#include <hookline/tool.h>
 #include <stdatomic.h>
 
 #include "check.h"
@@ -19,8 +21,8 @@ static hl_sandbox *new_sandbox(void) {
 
 /* Run `code`, expect `status`, return the result (caller clears). */
 static hl_sandbox_result run(hl_sandbox *sb, const char *code) {
-  hl_sandbox_result r;
-  hl_sandbox_execute(sb, code, &r);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  hl_sandbox_execute(sb, NULL, code, &r);
   return r;
 }
 
@@ -30,8 +32,7 @@ static void eval_returns_value_as_json(void) {
   hl_sandbox_result r = run(sb, "1+2");
   CHECK_INT(r.status, HL_OK);
   CHECK_STR(r.value_json, "3");
-  CHECK_STR(r.error, "");
-  hl_sandbox_result_clear(&r);
+    hl_sandbox_result_clear(&r);
 
   r = run(sb, "({a: [1, 'two', null], b: {c: true}})");
   CHECK_INT(r.status, HL_OK);
@@ -68,19 +69,19 @@ static void exceptions_and_syntax_errors(void) {
   REQUIRE(sb);
   hl_sandbox_result r = run(sb, "console.log('before'); throw new TypeError('boom')");
   CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
-  CHECK_CONTAINS(r.error, "TypeError: boom");
+  CHECK_CONTAINS(hl_last_error(), "TypeError: boom");
   CHECK_STR(r.stdout_text, "before\n");
   CHECK(r.value_json == NULL);
   hl_sandbox_result_clear(&r);
 
   r = run(sb, "let = = 1;");
   CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
-  CHECK_CONTAINS(r.error, "SyntaxError");
+  CHECK_CONTAINS(hl_last_error(), "SyntaxError");
   hl_sandbox_result_clear(&r);
 
   r = run(sb, "throw 'plain string'");
   CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
-  CHECK_CONTAINS(r.error, "plain string");
+  CHECK_CONTAINS(hl_last_error(), "plain string");
   hl_sandbox_result_clear(&r);
 
   /* Still usable afterwards. */
@@ -94,8 +95,9 @@ static void exceptions_and_syntax_errors(void) {
 
 static atomic_int echo_calls;
 
-static hl_status echo_fn(const char *name, const cJSON *args, cJSON **result, void *ud) {
-  (void)ud;
+static hl_status echo_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx;
+  const char *name = ud ? ud : "?";
   atomic_fetch_add(&echo_calls, 1);
   const char *msg = hl_json_get_string(args, "message");
   int repeat = (int)hl_json_get_number(args, "repeat", 1);
@@ -108,15 +110,15 @@ static hl_status echo_fn(const char *name, const cJSON *args, cJSON **result, vo
   return HL_OK;
 }
 
-static hl_status get_time_fn(const char *name, const cJSON *args, cJSON **result, void *ud) {
-  (void)name, (void)args;
+static hl_status get_time_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)args;
   *result = cJSON_CreateObject();
   cJSON_AddNumberToObject(*result, "timestamp", *(double *)ud);
   return HL_OK;
 }
 
-static hl_status fail_fn(const char *name, const cJSON *args, cJSON **result, void *ud) {
-  (void)name, (void)ud, (void)result;
+static hl_status fail_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)ud, (void)result;
   if (hl_json_get_bool(args, "timeout", false))
     return hl_fail(HL_ERR_TIMEOUT, "took too long");
   return hl_fail(HL_ERR_EXECUTION_FAILED, "disk full: %s", hl_json_get_string(args, "path"));
@@ -128,18 +130,34 @@ static void count_free(void *ud) {
   freed++;
 }
 
+/* Add `t` (NULL: a failed hl_tool_new) and drop the caller's reference:
+ * the sandbox keeps its own. */
+static hl_status add(hl_sandbox *sb, hl_tool *t, const char *js_name) {
+  hl_status st = t ? hl_sandbox_add_tool(sb, t, js_name) : hl_last_status();
+  hl_tool_unref(t);
+  return st;
+}
+
 static hl_sandbox *sandbox_with_callbacks(double *now) {
   hl_sandbox *sb = new_sandbox();
   if (!sb)
     return NULL;
-  CHECK_INT(hl_sandbox_add_callback(sb, "echo", "Echoes the message back", echo_fn, NULL, count_free), HL_OK);
-  CHECK_INT(hl_sandbox_callback_param(sb, "echo", "message", "string", "What to echo", true), HL_OK);
-  CHECK_INT(hl_sandbox_callback_param(sb, "echo", "repeat", "integer", "How often", false), HL_OK);
-  CHECK_INT(hl_sandbox_add_callback(sb, "get_time", "Returns a timestamp", get_time_fn, now, NULL), HL_OK);
-  CHECK_INT(hl_sandbox_add_callback(sb, "may_fail", "Fails", fail_fn, NULL, NULL), HL_OK);
-  CHECK_INT(hl_sandbox_callback_schema(sb, "may_fail",
+  /* The tool's own name differs from its JavaScript name. */
+  hl_tool *echo = hl_tool_new("echo-tool", "Echoes the message back", echo_fn, "echo");
+  if (!echo)
+    return sb;
+  hl_tool_set_free_fn(echo, count_free);
+  CHECK_INT(hl_tool_param(echo, "message", "string", "What to echo", true), HL_OK);
+  CHECK_INT(hl_tool_param(echo, "repeat", "integer", "How often", false), HL_OK);
+  CHECK_INT(add(sb, echo, "echo"), HL_OK);
+  CHECK_INT(add(sb, hl_tool_new("get_time", "Returns a timestamp", get_time_fn, now), NULL), HL_OK);
+  hl_tool *fail = hl_tool_new("may_fail", "Fails", fail_fn, NULL);
+  if (!fail)
+    return sb;
+  CHECK_INT(hl_tool_set_schema(fail,
             "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},"
             "\"timeout\":{\"type\":\"boolean\"}},\"additionalProperties\":false}"), HL_OK);
+  CHECK_INT(add(sb, fail, NULL), HL_OK);
   return sb;
 }
 
@@ -161,7 +179,7 @@ static void callbacks_are_async_functions(void) {
   CHECK_INT(atomic_load(&echo_calls), 1);
   hl_sandbox_result_clear(&r);
   hl_sandbox_free(sb);
-  CHECK_INT(freed, 1); /* echo's free function ran once */
+  CHECK_INT(freed, 1); /* echo's free function ran once, with the last reference */
   freed = 0;
 }
 
@@ -204,17 +222,17 @@ static void callback_failures_throw_with_kind(void) {
   /* Uncaught, the kind becomes the execution's status. */
   r = run(sb, "await echo({message: 1})");
   CHECK_INT(r.status, HL_ERR_INVALID_ARGUMENTS);
-  CHECK_CONTAINS(r.error, "CallbackError");
+  CHECK_CONTAINS(hl_last_error(), "CallbackError");
   hl_sandbox_result_clear(&r);
   r = run(sb, "await may_fail({path: 'p'})");
   CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
-  CHECK_CONTAINS(r.error, "disk full: p");
+  CHECK_CONTAINS(hl_last_error(), "disk full: p");
   hl_sandbox_result_clear(&r);
 
   /* A callback removed on the host but still referenced in JavaScript. */
   r = run(sb, "globalThis.keep = get_time; 1");
   hl_sandbox_result_clear(&r);
-  CHECK_INT(hl_sandbox_remove_callback(sb, "get_time"), HL_OK);
+  CHECK_INT(hl_sandbox_remove_tool(sb, "get_time"), HL_OK);
   r = run(sb, "let k; try { await keep(); } catch (e) { k = e.kind } [k, typeof get_time]");
   CHECK_STR(r.value_json, "[\"NotFound\",\"undefined\"]");
   hl_sandbox_result_clear(&r);
@@ -243,27 +261,95 @@ static void list_callbacks_describes_them(void) {
 static void registration_rejects_bad_input(void) {
   hl_sandbox *sb = new_sandbox();
   REQUIRE(sb);
-  CHECK_INT(hl_sandbox_add_callback(sb, "bad-name", "", echo_fn, NULL, NULL), HL_ERR_INVALID);
-  CHECK_INT(hl_sandbox_add_callback(sb, "console", "", echo_fn, NULL, NULL), HL_ERR_INVALID);
-  CHECK_INT(hl_sandbox_add_callback(sb, "", "", echo_fn, NULL, NULL), HL_ERR_INVALID);
-  CHECK_INT(hl_sandbox_add_callback(sb, NULL, "", echo_fn, NULL, NULL), HL_ERR_INVALID);
-  CHECK_INT(hl_sandbox_add_callback(sb, "ok", NULL, echo_fn, NULL, NULL), HL_OK);
-  CHECK_INT(hl_sandbox_add_callback(sb, "ok", NULL, echo_fn, NULL, NULL), HL_ERR_EXISTS);
-  CHECK_INT(hl_sandbox_callback_param(sb, "ok", "p", "strin", "", false), HL_ERR_SCHEMA);
-  CHECK_INT(hl_sandbox_callback_param(sb, "missing", "p", "string", "", false), HL_ERR_NOT_FOUND);
-  CHECK_INT(hl_sandbox_callback_param(sb, "ok", "p", "string", "", false), HL_OK);
-  CHECK_INT(hl_sandbox_callback_param(sb, "ok", "p", "string", "", false), HL_ERR_EXISTS);
-  CHECK_INT(hl_sandbox_callback_schema(sb, "ok", "{not json"), HL_ERR_JSON);
-  CHECK_INT(hl_sandbox_callback_schema(sb, "ok", "{\"type\":\"strin\"}"), HL_ERR_SCHEMA);
-  CHECK_INT(hl_sandbox_callback_count(sb), 1);
-  CHECK_INT(hl_sandbox_remove_callback(sb, "nope"), HL_ERR_NOT_FOUND);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb, NULL, &r), HL_ERR_INVALID);
+  hl_tool *dashed = hl_tool_new("bad-name", "", echo_fn, NULL);
+  hl_tool *ok = hl_tool_new("ok", NULL, echo_fn, NULL);
+  REQUIRE(dashed && ok);
+  /* A tool name that is no JavaScript name needs a js_name. */
+  CHECK_INT(hl_sandbox_add_tool(sb, dashed, NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "give one as js_name");
+  CHECK_INT(hl_sandbox_add_tool(sb, dashed, "console"), HL_ERR_INVALID);
+  CHECK_INT(hl_sandbox_add_tool(sb, dashed, ""), HL_ERR_INVALID);
+  CHECK_INT(hl_sandbox_add_tool(sb, NULL, "x"), HL_ERR_INVALID);
+  CHECK_INT(hl_sandbox_add_tool(NULL, ok, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_sandbox_add_tool(sb, ok, NULL), HL_OK);
+  CHECK_INT(hl_sandbox_add_tool(sb, dashed, "ok"), HL_ERR_EXISTS);
+  CHECK_CONTAINS(hl_last_error(), "\"ok\" exists");
+  CHECK_INT(hl_sandbox_add_tool(sb, dashed, "bad_name"), HL_OK);
+  CHECK_INT(hl_sandbox_tool_count(sb), 2);
+  CHECK_INT(hl_sandbox_remove_tool(sb, "nope"), HL_ERR_NOT_FOUND);
+  CHECK_INT(hl_sandbox_remove_tool(sb, "bad_name"), HL_OK);
+  CHECK_INT(hl_sandbox_tool_count(sb), 1);
+  hl_tool_unref(dashed);
+  hl_tool_unref(ok); /* the sandbox still holds "ok" */
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, NULL, &r), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "code is NULL");
+  CHECK_INT(r.status, HL_ERR_INVALID);
+  CHECK_STR(r.stdout_text, "");
   hl_sandbox_result_clear(&r);
-  CHECK_INT(hl_sandbox_execute(NULL, "1", &r), HL_ERR_INVALID);
+  CHECK_INT(r.size, sizeof r); /* clearing keeps the version */
+  CHECK_INT(hl_sandbox_execute(NULL, NULL, "1", &r), HL_ERR_INVALID);
   hl_sandbox_result_clear(&r);
+  /* A result or limits without their size are refused, not guessed at. */
+  hl_sandbox_result unsized;
+  memset(&unsized, 0, sizeof unsized);
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "1", &unsized), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "HL_SANDBOX_RESULT_INIT");
+  CHECK(unsized.stdout_text == NULL);
+  hl_sandbox_limits bare;
+  memset(&bare, 0, sizeof bare);
+  hl_sandbox *none = NULL;
+  CHECK_INT(hl_sandbox_new(&bare, &none), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "hl_sandbox_limits_default");
+  CHECK(none == NULL);
   hl_sandbox_free(sb);
   hl_sandbox_free(NULL);
+}
+
+/* A caller compiled against an older, shorter hl_sandbox_result (here:
+ * one that ends before duration_us) gets the fields it knows and nothing
+ * written past them; a shorter hl_sandbox_limits keeps the defaults of the
+ * fields it lacks. */
+static void older_struct_versions_are_honoured(void) {
+  hl_sandbox *sb = new_sandbox();
+  REQUIRE(sb);
+  struct {
+    hl_sandbox_result r;
+    unsigned char guard[sizeof(hl_sandbox_result)];
+  } old;
+  memset(&old, 0xA5, sizeof old);
+  old.r.size = offsetof(hl_sandbox_result, duration_us);
+  old.r.stdout_text = NULL;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "console.log('v1'); 40 + 2", &old.r), HL_OK);
+  CHECK_STR(old.r.stdout_text, "v1\n");
+  CHECK_STR(old.r.value_json, "42");
+  /* Bytes from duration_us on are the caller's, untouched. */
+  const unsigned char *tail = (const unsigned char *)&old.r + old.r.size;
+  size_t untouched = 0;
+  for (size_t i = 0; i < sizeof old - old.r.size; i++)
+    untouched += tail[i] == 0xA5;
+  CHECK_INT(untouched, sizeof old - old.r.size);
+  hl_sandbox_result_clear(&old.r);
+  CHECK_INT(old.r.size, offsetof(hl_sandbox_result, duration_us));
+  CHECK(old.r.value_json == NULL);
+  hl_sandbox_free(sb);
+
+  /* Limits that end before max_callbacks: the callback limit is the
+   * default (1000), not whatever followed in memory. */
+  hl_sandbox_limits l;
+  hl_sandbox_limits_default(&l);
+  l.timeout_ms = 20000;
+  l.max_callbacks = 3;  /* beyond the size given: must be ignored */
+  l.size = offsetof(hl_sandbox_limits, max_callbacks);
+  REQUIRE(hl_sandbox_new(&l, &sb) == HL_OK);
+  static double one = 1;
+  CHECK_INT(add(sb, hl_tool_new("get_time", "", get_time_fn, &one), NULL), HL_OK);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "for (let i = 0; i < 10; i++) await get_time(); 'ten'", &r),
+            HL_OK);
+  CHECK_STR(r.value_json, "\"ten\"");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
 }
 
 static void sessions_persist_and_reset_clears(void) {
@@ -306,11 +392,11 @@ static void top_level_await_and_promises(void) {
   hl_sandbox_result_clear(&r);
   r = run(sb, "await new Promise(() => {})");
   CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
-  CHECK_CONTAINS(r.error, "never settle");
+  CHECK_CONTAINS(hl_last_error(), "never settle");
   hl_sandbox_result_clear(&r);
   r = run(sb, "await Promise.reject(new RangeError('nope'))");
   CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
-  CHECK_CONTAINS(r.error, "RangeError: nope");
+  CHECK_CONTAINS(hl_last_error(), "RangeError: nope");
   hl_sandbox_result_clear(&r);
   hl_sandbox_free(sb);
 }
@@ -434,6 +520,7 @@ int main(void) {
   RUN(callback_failures_throw_with_kind);
   RUN(list_callbacks_describes_them);
   RUN(registration_rejects_bad_input);
+  RUN(older_struct_versions_are_honoured);
   RUN(sessions_persist_and_reset_clears);
   RUN(top_level_await_and_promises);
   RUN(snapshots_carry_state);

@@ -4,6 +4,8 @@
  * agent's tools in parallel and returns their combined result; every call
  * from JavaScript passes through before_tool/after_tool and the TOOL
  * events like a direct call (argument mutation, override, abort).
+ * A tool's own sandbox executed with the run's context routes the agent's
+ * tools through the same hooked path, and hands the context to the others.
  * Cancelling the agent run reaches the running JavaScript, and a tool
  * called from it, within 50 ms (asserted with a margin for a loaded
  * machine) instead of waiting for the sandbox's timeout.
@@ -177,6 +179,77 @@ static void model_code_calls_two_tools_in_parallel(void) {
   free(text);
   cJSON_Delete(events);
 
+  hl_agent_unref(a);
+  hl_observer_unref(obs);
+  hl_provider_unref(p);
+}
+
+/* ---- a sandbox of one's own, executed with the run's context ---- */
+
+/* Not one of the agent's tools: says whether it got a context. */
+static hl_status probe_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args, (void)ud;
+  *result = cJSON_CreateString(ctx ? "had a context" : "no context");
+  return HL_OK;
+}
+
+/* An agent tool that runs the same code in its own sandbox twice: with
+ * the run's context and without. The sandbox holds the agent's weather
+ * tool (the same object) and a private probe tool. */
+static hl_status own_sandbox_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args, (void)ud;
+  hl_tool *weather = hl_tools_find(hl_agent_tools(hl_context_agent(ctx)), "weather");
+  hl_tool *probe = hl_tool_new("probe", "", probe_fn, NULL);
+  hl_sandbox *sb = NULL;
+  hl_status st = probe && weather ? hl_sandbox_new(NULL, &sb) : HL_ERR_NOMEM;
+  if (st == HL_OK)
+    st = hl_sandbox_add_tool(sb, weather, NULL);
+  if (st == HL_OK)
+    st = hl_sandbox_add_tool(sb, probe, NULL);
+  hl_tool_unref(probe);
+  const char *code = "[(await weather({city: 'oslo'})).city, await probe()]";
+  hl_sandbox_result with = HL_SANDBOX_RESULT_INIT, without = HL_SANDBOX_RESULT_INIT;
+  if (st == HL_OK)
+    st = hl_sandbox_execute(sb, ctx, code, &with);
+  if (st == HL_OK)
+    st = hl_sandbox_execute(sb, NULL, code, &without);
+  if (st == HL_OK) {
+    *result = cJSON_CreateObject();
+    cJSON_AddStringToObject(*result, "with", with.value_json);
+    cJSON_AddStringToObject(*result, "without", without.value_json);
+  }
+  hl_sandbox_result_clear(&with);
+  hl_sandbox_result_clear(&without);
+  hl_sandbox_free(sb);
+  return st;
+}
+
+static void execute_with_a_context_takes_the_hooked_path(void) {
+  atomic_store(&max_running, 2); /* weather_fn need not wait for a peer */
+  atomic_int secret_calls = 0;
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(p);
+  REQUIRE(hl_scripted_push_tool_call(p, "call-1", "own_sandbox", "{}") == HL_OK);
+  REQUIRE(hl_scripted_push_text(p, "{{result}}") == HL_OK);
+  hl_observer *obs = hl_observer_collecting();
+  hl_agent *a = make_agent(p, obs, &secret_calls);
+  REQUIRE(a);
+  hl_tool *own = hl_tool_new("own_sandbox", "", own_sandbox_fn, NULL);
+  REQUIRE(own && hl_agent_add_tool(a, own) == HL_OK);
+  hl_tool_unref(own);
+  char *answer = NULL;
+  hl_status st = hl_agent_run(a, NULL, "go", &answer);
+  CHECK_INT(st, HL_OK);
+  if (st)
+    fprintf(stderr, "run failed: %s\n", hl_last_error());
+  /* With the context, the agent's weather went through before_tool (the
+   * city was capitalised) and the private tool received the context;
+   * without, both were bare calls. */
+  CHECK_CONTAINS(answer, "\"with\":\"[\\\"Oslo\\\",\\\"had a context\\\"]\"");
+  CHECK_CONTAINS(answer, "\"without\":\"[\\\"oslo\\\",\\\"no context\\\"]\"");
+  /* TOOL_START: own_sandbox and the hooked weather call only. */
+  CHECK_INT(hl_observer_collected_count(obs, HL_EVENT_TOOL_START), 2);
+  hl_free(answer);
   hl_agent_unref(a);
   hl_observer_unref(obs);
   hl_provider_unref(p);
@@ -437,6 +510,7 @@ static void cancel_reaches_a_tool_called_from_javascript(void) {
 
 int main(void) {
   RUN(model_code_calls_two_tools_in_parallel);
+  RUN(execute_with_a_context_takes_the_hooked_path);
   RUN(hook_abort_from_inside_stops_the_run);
   RUN(dashed_tool_names_become_javascript_names);
   RUN(javascript_errors_reach_the_model);

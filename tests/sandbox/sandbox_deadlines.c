@@ -73,8 +73,8 @@ static hl_sandbox *sandbox_with_limit(unsigned timeout_ms) {
 
 /* The sandbox computes again after whatever happened to it. */
 static int computes(hl_sandbox *sb) {
-  hl_sandbox_result r;
-  hl_sandbox_execute(sb, "[1, 2, 3].map(x => x * 2).join('-')", &r);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  hl_sandbox_execute(sb, NULL, "[1, 2, 3].map(x => x * 2).join('-')", &r);
   int ok = r.status == HL_OK && r.value_json && strcmp(r.value_json, "\"2-4-6\"") == 0;
   hl_sandbox_result_clear(&r);
   return ok;
@@ -85,14 +85,14 @@ static void every_hostile_program_ends_at_its_deadline(void) {
   REQUIRE(sb);
   uint64_t worst = 0;
   for (size_t i = 0; i < sizeof corpus / sizeof *corpus; i++) {
-    hl_sandbox_result r;
+    hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
     uint64_t t0 = now_ms();
-    hl_status st = hl_sandbox_execute(sb, corpus[i].code, &r);
+    hl_status st = hl_sandbox_execute(sb, NULL, corpus[i].code, &r);
     uint64_t took = now_ms() - t0;
     long over = (long)took - (long)LIMIT_MS;
     fprintf(stderr, "  %-22s ended after %4llu ms (%+ld ms past the limit): %s\n", corpus[i].name,
-            (unsigned long long)took, over, r.error);
-    if (st != HL_ERR_TIMEOUT || took > LIMIT_MS + MARGIN_MS || !strstr(r.error, "timed out after 250 ms")) {
+            (unsigned long long)took, over, hl_last_error());
+    if (st != HL_ERR_TIMEOUT || took > LIMIT_MS + MARGIN_MS || !strstr(hl_last_error(), "timed out after 250 ms")) {
       fprintf(stderr, "FAIL: %s: status %s, %llu ms\n", corpus[i].name, hl_status_name(st),
               (unsigned long long)took);
       check_failures_++;
@@ -114,13 +114,13 @@ static void every_hostile_program_ends_at_its_deadline(void) {
 static void a_program_within_its_limit_is_not_hit(void) {
   hl_sandbox *sb = sandbox_with_limit(5000);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb, "var s = 'x'.repeat(4e6); let n = 0;"
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "var s = 'x'.repeat(4e6); let n = 0;"
                                    "for (let i = 0; i < 3; i++) n += s.indexOf('y'); n", &r), HL_OK);
   CHECK_STR(r.value_json, "-3");
   hl_sandbox_result_clear(&r);
   for (int i = 0; i < 200; i++) {
-    hl_sandbox_execute(sb, "s.length", &r);
+    hl_sandbox_execute(sb, NULL, "s.length", &r);
     if (r.status != HL_OK || !r.value_json || strcmp(r.value_json, "4000000") != 0) {
       CHECK_STR(r.value_json, "4000000");
       hl_sandbox_result_clear(&r);
@@ -147,9 +147,9 @@ static void *race(void *arg) {
   hl_sandbox *sb = sandbox_with_limit(r->limit_ms);
   if (!sb)
     return NULL;
-  hl_sandbox_result res;
+  hl_sandbox_result res = HL_SANDBOX_RESULT_INIT;
   uint64_t t0 = now_ms();
-  r->status = hl_sandbox_execute(sb, r->code, &res);
+  r->status = hl_sandbox_execute(sb, NULL, r->code, &res);
   r->took = now_ms() - t0;
   hl_sandbox_result_clear(&res);
   r->computes_after = computes(sb);
@@ -208,17 +208,17 @@ static void cancel_stops_a_program_that_never_polls(void) {
     canceller c = {sb, 300, 0};
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, cancel_later, &c) == 0);
-    hl_sandbox_result r;
-    hl_status st = hl_sandbox_execute(sb, codes[i], &r);
+    hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+    hl_status st = hl_sandbox_execute(sb, NULL, codes[i], &r);
     uint64_t end = now_ms();
     pthread_join(t, NULL);
-    fprintf(stderr, "  cancel: ended %lld ms after the cancel: %s\n", (long long)(end - c.at), r.error);
+    fprintf(stderr, "  cancel: ended %lld ms after the cancel: %s\n", (long long)(end - c.at), hl_last_error());
     CHECK_INT(st, HL_ERR_CANCELLED);
-    CHECK_CONTAINS(r.error, "execution cancelled");
+    CHECK_CONTAINS(hl_last_error(), "execution cancelled");
     CHECK(end - c.at <= 50 + MARGIN_MS);
     hl_sandbox_result_clear(&r);
     /* The cancel is sticky: the sandbox does not run again. */
-    CHECK_INT(hl_sandbox_execute(sb, "1", &r), HL_ERR_CANCELLED);
+    CHECK_INT(hl_sandbox_execute(sb, NULL, "1", &r), HL_ERR_CANCELLED);
     hl_sandbox_result_clear(&r);
     hl_sandbox_free(sb);
   }

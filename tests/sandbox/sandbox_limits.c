@@ -5,6 +5,7 @@
  */
 #include <hookline/sandbox.h>
 #include <hookline/json.h>
+#include <hookline/tool.h>
 
 #include "check.h"
 #include "sandbox/qjs_vm.h"
@@ -26,8 +27,8 @@ static hl_sandbox *sandbox_with(unsigned timeout_ms, size_t memory, unsigned max
 
 /* The sandbox still computes after whatever happened to it. */
 static void check_reusable(hl_sandbox *sb) {
-  hl_sandbox_result r;
-  hl_sandbox_execute(sb, "[1, 2, 3].map(x => x * 2).join('-')", &r);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  hl_sandbox_execute(sb, NULL, "[1, 2, 3].map(x => x * 2).join('-')", &r);
   CHECK_INT(r.status, HL_OK);
   CHECK_STR(r.value_json, "\"2-4-6\"");
   hl_sandbox_result_clear(&r);
@@ -36,19 +37,19 @@ static void check_reusable(hl_sandbox *sb) {
 static void infinite_loop_times_out(void) {
   hl_sandbox *sb = sandbox_with(200, 0, 1000, 1 << 20);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb, "let i = 0; while (true) { i++; }", &r), HL_ERR_TIMEOUT);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "let i = 0; while (true) { i++; }", &r), HL_ERR_TIMEOUT);
   CHECK_INT(r.status, HL_ERR_TIMEOUT);
-  CHECK_CONTAINS(r.error, "timed out after 200 ms");
-  CHECK_CONTAINS(hl_sandbox_errmsg(sb), "timed out");
+  CHECK_CONTAINS(hl_last_error(), "timed out after 200 ms");
+  CHECK_CONTAINS(hl_last_error(), "timed out");
   hl_sandbox_result_clear(&r);
   /* try/catch cannot swallow the interruption */
-  CHECK_INT(hl_sandbox_execute(sb, "for (;;) { try { while (true) {} } catch (e) {} }", &r),
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "for (;;) { try { while (true) {} } catch (e) {} }", &r),
             HL_ERR_TIMEOUT);
   hl_sandbox_result_clear(&r);
   check_reusable(sb);
   /* the session survived the interruption */
-  hl_sandbox_execute(sb, "typeof i", &r);
+  hl_sandbox_execute(sb, NULL, "typeof i", &r);
   CHECK_STR(r.value_json, "\"number\"");
   hl_sandbox_result_clear(&r);
   hl_sandbox_free(sb);
@@ -57,9 +58,9 @@ static void infinite_loop_times_out(void) {
 static void unbounded_recursion_is_a_limit(void) {
   hl_sandbox *sb = sandbox_with(5000, 0, 1000, 1 << 20);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb, "function f(n) { return f(n + 1) + 1; } f(0)", &r), HL_ERR_LIMIT);
-  CHECK_CONTAINS(r.error, "stack overflow");
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "function f(n) { return f(n + 1) + 1; } f(0)", &r), HL_ERR_LIMIT);
+  CHECK_CONTAINS(hl_last_error(), "stack overflow");
   hl_sandbox_result_clear(&r);
   check_reusable(sb);
   hl_sandbox_free(sb);
@@ -68,10 +69,10 @@ static void unbounded_recursion_is_a_limit(void) {
 static void allocation_bomb_hits_memory_limit(void) {
   hl_sandbox *sb = sandbox_with(20000, (size_t)48 << 20, 1000, 1 << 20);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb, "const keep = []; for (;;) keep.push(new Array(100000).fill(7));", &r),
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "const keep = []; for (;;) keep.push(new Array(100000).fill(7));", &r),
             HL_ERR_LIMIT);
-  CHECK_CONTAINS(r.error, "out of memory");
+  CHECK_CONTAINS(hl_last_error(), "out of memory");
   hl_sandbox_result_clear(&r);
   /* Memory held by the session is still held: reset frees it. */
   CHECK_INT(hl_sandbox_reset(sb), HL_OK);
@@ -82,12 +83,12 @@ static void allocation_bomb_hits_memory_limit(void) {
 static void huge_string_hits_memory_limit(void) {
   hl_sandbox *sb = sandbox_with(20000, (size_t)64 << 20, 1000, 1 << 20);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb, "const s = 'x'.repeat(100 * 1024 * 1024); s.length", &r), HL_ERR_LIMIT);
-  CHECK_CONTAINS(r.error, "out of memory");
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "const s = 'x'.repeat(100 * 1024 * 1024); s.length", &r), HL_ERR_LIMIT);
+  CHECK_CONTAINS(hl_last_error(), "out of memory");
   hl_sandbox_result_clear(&r);
   /* Catching it does not help the code get the memory. */
-  CHECK_INT(hl_sandbox_execute(sb, "let got; try { got = 'y'.repeat(100 * 1024 * 1024).length } "
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "let got; try { got = 'y'.repeat(100 * 1024 * 1024).length } "
                                    "catch (e) { got = e.message } got", &r), HL_OK);
   CHECK_STR(r.value_json, "\"out of memory\"");
   hl_sandbox_result_clear(&r);
@@ -104,12 +105,12 @@ static void memory_growth_stops_at_the_limit(void) {
   REQUIRE(sb);
   hl_vm_set_heap_limit(sb->vm, 0);
   size_t before = hl_vm_memory_size(sb->vm);
-  hl_sandbox_result r;
-  hl_status st = hl_sandbox_execute(sb, "const hog = []; for (;;) hog.push(new Array(50000).fill(1));", &r);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  hl_status st = hl_sandbox_execute(sb, NULL, "const hog = []; for (;;) hog.push(new Array(50000).fill(1));", &r);
   /* QuickJS's allocator sees the refused growth as a failed malloc and
    * throws its clean "out of memory". */
   CHECK_INT(st, HL_ERR_LIMIT);
-  CHECK_CONTAINS(r.error, "out of memory");
+  CHECK_CONTAINS(hl_last_error(), "out of memory");
   hl_sandbox_result_clear(&r);
   size_t after = hl_vm_memory_size(sb->vm);
   CHECK(after <= cap);
@@ -119,8 +120,8 @@ static void memory_growth_stops_at_the_limit(void) {
   hl_sandbox_free(sb);
 }
 
-static hl_status noop_fn(const char *name, const cJSON *args, cJSON **result, void *ud) {
-  (void)name, (void)args, (void)ud;
+static hl_status noop_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)args, (void)ud;
   *result = cJSON_CreateTrue();
   return HL_OK;
 }
@@ -128,25 +129,27 @@ static hl_status noop_fn(const char *name, const cJSON *args, cJSON **result, vo
 static void a_million_callbacks_hit_the_count_limit(void) {
   hl_sandbox *sb = sandbox_with(20000, 0, 500, 1 << 20);
   REQUIRE(sb);
-  REQUIRE(hl_sandbox_add_callback(sb, "ping", "", noop_fn, NULL, NULL) == HL_OK);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb, "for (let i = 0; i < 1000000; i++) await ping();", &r), HL_ERR_LIMIT);
-  CHECK_CONTAINS(r.error, "more than 500 callback invocations");
+  hl_tool *ping = hl_tool_new("ping", "", noop_fn, NULL);
+  REQUIRE(ping && hl_sandbox_add_tool(sb, ping, NULL) == HL_OK);
+  hl_tool_unref(ping);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "for (let i = 0; i < 1000000; i++) await ping();", &r), HL_ERR_LIMIT);
+  CHECK_CONTAINS(hl_last_error(), "more than 500 callback invocations");
   CHECK_INT(r.callback_count, 501);
   hl_sandbox_result_clear(&r);
   /* Fired all at once, without awaiting each: the calls made inside async
    * functions swallow QuickJS's interruption, so the instance is stopped
    * at the wasm level and the session reset. */
-  CHECK_INT(hl_sandbox_execute(sb, "var ps = []; for (let i = 0; i < 1000000; i++) ps.push(ping()); "
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "var ps = []; for (let i = 0; i < 1000000; i++) ps.push(ping()); "
                                    "await Promise.all(ps)", &r), HL_ERR_LIMIT);
-  CHECK_CONTAINS(r.error, "more than 500 callback invocations");
-  CHECK_CONTAINS(r.error, "session was reset");
+  CHECK_CONTAINS(hl_last_error(), "more than 500 callback invocations");
+  CHECK_CONTAINS(hl_last_error(), "session was reset");
   hl_sandbox_result_clear(&r);
-  CHECK_INT(hl_sandbox_execute(sb, "typeof ps", &r), HL_OK);
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "typeof ps", &r), HL_OK);
   CHECK_STR(r.value_json, "\"undefined\"");
   hl_sandbox_result_clear(&r);
   /* Within the limit, a fresh execution counts from zero. */
-  CHECK_INT(hl_sandbox_execute(sb, "let n = 0; for (let i = 0; i < 100; i++) if (await ping()) n++; n", &r),
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "let n = 0; for (let i = 0; i < 100; i++) if (await ping()) n++; n", &r),
             HL_OK);
   CHECK_STR(r.value_json, "100");
   CHECK_INT(r.callback_count, 100);
@@ -157,15 +160,15 @@ static void a_million_callbacks_hit_the_count_limit(void) {
 static void endless_output_hits_the_output_cap(void) {
   hl_sandbox *sb = sandbox_with(20000, 0, 1000, 4096);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb, "for (;;) console.log('spam spam spam spam')", &r), HL_ERR_TOO_LARGE);
-  CHECK_CONTAINS(r.error, "output exceeded 4096 bytes");
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "for (;;) console.log('spam spam spam spam')", &r), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "output exceeded 4096 bytes");
   CHECK(r.stdout_len <= 4096);
   CHECK(r.stdout_len > 4000);
   CHECK_INT(strlen(r.stdout_text), r.stdout_len);
   hl_sandbox_result_clear(&r);
   /* stderr counts too */
-  CHECK_INT(hl_sandbox_execute(sb, "for (;;) { try { console.error('x'.repeat(1000)) } catch (e) {} }", &r),
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "for (;;) { try { console.error('x'.repeat(1000)) } catch (e) {} }", &r),
             HL_ERR_TOO_LARGE);
   CHECK(r.stderr_len <= 4096);
   hl_sandbox_result_clear(&r);
@@ -180,9 +183,9 @@ static void endless_output_hits_the_output_cap(void) {
 static void a_huge_console_log_hits_the_output_cap(void) {
   hl_sandbox *sb = sandbox_with(20000, (size_t)48 << 20, 1000, 1 << 20);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb, "console.log('x'.repeat(30e6)); 'after'", &r), HL_ERR_TOO_LARGE);
-  CHECK_CONTAINS(r.error, "output exceeded 1048576 bytes");
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "console.log('x'.repeat(30e6)); 'after'", &r), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "output exceeded 1048576 bytes");
   CHECK_INT(r.stdout_len, 1 << 20);
   CHECK(r.value_json == NULL);
   hl_sandbox_result_clear(&r);
@@ -191,7 +194,7 @@ static void a_huge_console_log_hits_the_output_cap(void) {
 
   sb = sandbox_with(20000, (size_t)48 << 20, 1000, 0);
   REQUIRE(sb);
-  CHECK_INT(hl_sandbox_execute(sb, "console.log('x'.repeat(30e6), 'y'); 'after'", &r), HL_OK);
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "console.log('x'.repeat(30e6), 'y'); 'after'", &r), HL_OK);
   CHECK_INT(r.stdout_len, 30000000 + 3);
   CHECK(r.stdout_len == 30000003 && memcmp(r.stdout_text + r.stdout_len - 4, "x y\n", 4) == 0);
   CHECK_STR(r.value_json, "\"after\"");
@@ -204,8 +207,8 @@ static void a_huge_console_log_hits_the_output_cap(void) {
 static void output_cut_at_the_cap_stays_utf8(void) {
   hl_sandbox *sb = sandbox_with(20000, 0, 1000, 1001);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb, "console.log('\u00e9'.repeat(1000))", &r), HL_ERR_TOO_LARGE);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "console.log('\u00e9'.repeat(1000))", &r), HL_ERR_TOO_LARGE);
   CHECK_INT(r.stdout_len, 1000);
   CHECK(hl_utf8_valid(r.stdout_text, r.stdout_len));
   hl_sandbox_result_clear(&r);
@@ -231,12 +234,12 @@ static void out_of_memory_is_the_memory_limit(void) {
   for (size_t i = 0; i < 3; i++) {
     hl_sandbox *sb = sandbox_with(20000, (size_t)32 << 20, 1000, 1 << 20);
     REQUIRE(sb);
-    hl_sandbox_result r;
-    hl_status st = hl_sandbox_execute(sb, programs[i] ? programs[i] : regexp, &r);
+    hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+    hl_status st = hl_sandbox_execute(sb, NULL, programs[i] ? programs[i] : regexp, &r);
     if (st != HL_ERR_LIMIT)
-      fprintf(stderr, "program %zu: %s: %s\n", i, hl_status_name(st), r.error);
+      fprintf(stderr, "program %zu: %s: %s\n", i, hl_status_name(st), hl_last_error());
     CHECK_INT(st, HL_ERR_LIMIT);
-    CHECK_CONTAINS(r.error, "out of memory");
+    CHECK_CONTAINS(hl_last_error(), "out of memory");
     hl_sandbox_result_clear(&r);
     CHECK_INT(hl_sandbox_reset(sb), HL_OK);
     check_reusable(sb);
@@ -245,9 +248,9 @@ static void out_of_memory_is_the_memory_limit(void) {
   free(regexp);
   hl_sandbox *sb = sandbox_with(20000, (size_t)32 << 20, 1000, 1 << 20);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb, "throw null", &r), HL_ERR_EXECUTION_FAILED);
-  CHECK_STR(r.error, "null");
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "throw null", &r), HL_ERR_EXECUTION_FAILED);
+  CHECK_STR(hl_last_error(), "null");
   hl_sandbox_result_clear(&r);
   hl_sandbox_free(sb);
 }
@@ -255,10 +258,10 @@ static void out_of_memory_is_the_memory_limit(void) {
 static void host_objects_are_out_of_reach(void) {
   hl_sandbox *sb = sandbox_with(5000, 0, 1000, 1 << 20);
   REQUIRE(sb);
-  hl_sandbox_result r;
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
   /* Constructor chains lead to QuickJS's own Function, which evaluates in
    * the same sandboxed realm. */
-  CHECK_INT(hl_sandbox_execute(sb,
+  CHECK_INT(hl_sandbox_execute(sb, NULL,
     "const F = (() => {}).constructor.constructor;\n"
     "const g = F('return this')();\n"
     "const names = [];\n"
@@ -271,7 +274,7 @@ static void host_objects_are_out_of_reach(void) {
   hl_sandbox_result_clear(&r);
   /* Walking everything reachable from globalThis finds no host function
    * other than console's and the callbacks'. */
-  CHECK_INT(hl_sandbox_execute(sb,
+  CHECK_INT(hl_sandbox_execute(sb, NULL,
     "const seen = new Set(); const hits = []; const stack = [[globalThis, 'globalThis']];\n"
     "while (stack.length) { const [o, path] = stack.pop();\n"
     "  if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;\n"

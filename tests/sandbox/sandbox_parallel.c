@@ -5,6 +5,7 @@
  */
 #include <hookline/sandbox.h>
 #include <hookline/json.h>
+#include <hookline/tool.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -22,8 +23,8 @@ static void sleep_ms(unsigned ms) {
  * be running at once, so a loaded machine cannot make concurrent calls
  * look sequential, then sleeps `ms` milliseconds. Calls that ran one after
  * the other never meet: the count then stays at 1. */
-static hl_status slow_fn(const char *name, const cJSON *args, cJSON **result, void *ud) {
-  (void)name, (void)ud;
+static hl_status slow_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)ud;
   int now = atomic_fetch_add(&running, 1) + 1;
   int seen = atomic_load(&max_running);
   while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen, now)) {
@@ -51,11 +52,16 @@ static hl_sandbox *sandbox_with_slow(unsigned callback_timeout_ms) {
   hl_sandbox *sb = NULL;
   if (hl_sandbox_new(&l, &sb) != HL_OK)
     return NULL;
-  hl_sandbox_add_callback(sb, "fetch_data", "Slow fetch", slow_fn, NULL, NULL);
-  hl_sandbox_callback_param(sb, "fetch_data", "url", "string", "", true);
-  hl_sandbox_callback_param(sb, "fetch_data", "ms", "integer", "", false);
-  hl_sandbox_callback_param(sb, "fetch_data", "peers", "integer", "", false);
-  hl_sandbox_callback_param(sb, "fetch_data", "gate", "boolean", "", false);
+  hl_tool *t = hl_tool_new("fetch_data", "Slow fetch", slow_fn, NULL);
+  if (!t || hl_tool_param(t, "url", "string", "", true) ||
+      hl_tool_param(t, "ms", "integer", "", false) ||
+      hl_tool_param(t, "peers", "integer", "", false) ||
+      hl_tool_param(t, "gate", "boolean", "", false) || hl_sandbox_add_tool(sb, t, NULL)) {
+    hl_tool_unref(t);
+    hl_sandbox_free(sb);
+    return NULL;
+  }
+  hl_tool_unref(t); /* the sandbox holds its own reference */
   return sb;
 }
 
@@ -64,8 +70,8 @@ static void promise_all_runs_callbacks_concurrently(void) {
   atomic_store(&max_running, 0);
   hl_sandbox *sb = sandbox_with_slow(0);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb,
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL,
     "const results = await Promise.all([\n"
     "  fetch_data({url: 'http://api1', peers: 3}),\n"
     "  fetch_data({url: 'http://api2', peers: 3}),\n"
@@ -79,13 +85,13 @@ static void promise_all_runs_callbacks_concurrently(void) {
 
   /* Sequential awaits never overlap. */
   atomic_store(&max_running, 0);
-  CHECK_INT(hl_sandbox_execute(sb, "await fetch_data({url: 'a', ms: 5}); await fetch_data({url: 'b', ms: 5}); 1",
+  CHECK_INT(hl_sandbox_execute(sb, NULL, "await fetch_data({url: 'a', ms: 5}); await fetch_data({url: 'b', ms: 5}); 1",
                                &r), HL_OK);
   CHECK_INT(atomic_load(&max_running), 1);
   hl_sandbox_result_clear(&r);
 
   /* A mix: a failing call among parallel ones rejects only its promise. */
-  CHECK_INT(hl_sandbox_execute(sb,
+  CHECK_INT(hl_sandbox_execute(sb, NULL,
     "const rs = await Promise.allSettled([fetch_data({url: 'x', ms: 1}), fetch_data({}),\n"
     "                                     fetch_data({url: 'y', ms: 1})]);\n"
     "rs.map(r => r.status === 'fulfilled' ? r.value.url : r.reason.kind)", &r), HL_OK);
@@ -99,8 +105,8 @@ static void slow_callback_times_out(void) {
   atomic_store(&gate_open, 0);
   hl_sandbox *sb = sandbox_with_slow(300);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb,
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL,
     "let kind;\n"
     "try { await fetch_data({url: 'slow', gate: true, ms: 0}); } catch (e) { kind = e.kind + ': ' + e.message; }\n"
     "const fast = await fetch_data({url: 'fast', ms: 1});\n"
@@ -121,8 +127,8 @@ static void many_parallel_calls_share_a_bounded_pool(void) {
   atomic_store(&max_running, 0);
   hl_sandbox *sb = sandbox_with_slow(0);
   REQUIRE(sb);
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(sb,
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(sb, NULL,
     "const urls = Array.from({length: 40}, (_, i) => 'u' + i);\n"
     "const rs = await Promise.all(urls.map(url => fetch_data({url, ms: 5, peers: 16})));\n"
     "rs.map(r => r.url).join() === urls.join()", &r), HL_OK);
@@ -139,10 +145,10 @@ static void timeouts_free_the_pool_for_waiting_calls(void) {
   atomic_store(&gate_open, 0);
   hl_sandbox *sb = sandbox_with_slow(500);
   REQUIRE(sb);
-  hl_sandbox_result r;
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
   /* 16 calls that hang occupy every worker; the 4 behind them still run
    * once the hanging ones are abandoned. */
-  CHECK_INT(hl_sandbox_execute(sb,
+  CHECK_INT(hl_sandbox_execute(sb, NULL,
     "const calls = [];\n"
     "for (let i = 0; i < 16; i++) calls.push(fetch_data({url: 'slow' + i, gate: true, ms: 0}));\n"
     "for (let i = 0; i < 4; i++) calls.push(fetch_data({url: 'fast' + i, ms: 1}));\n"
@@ -170,8 +176,8 @@ static void *thread_main(void *arg) {
   for (int round = 0; round < 20; round++) {
     snprintf(code, sizeof code, "globalThis.acc = (globalThis.acc || 0) + %ld; "
              "[acc, (() => { let s = 0; for (let i = 0; i < 1000; i++) s += i; return s; })()]", id);
-    hl_sandbox_result r;
-    hl_sandbox_execute(sb, code, &r);
+    hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+    hl_sandbox_execute(sb, NULL, code, &r);
     char want[64];
     snprintf(want, sizeof want, "[%ld,499500]", id * (round + 1));
     if (r.status != HL_OK || !r.value_json || strcmp(r.value_json, want) != 0)

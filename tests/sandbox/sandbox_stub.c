@@ -12,8 +12,8 @@ static void everything_is_unsupported(void) {
   CHECK_INT(hl_sandbox_new(NULL, &sb), HL_ERR_UNSUPPORTED);
   CHECK(sb == NULL);
   CHECK_CONTAINS(hl_last_error(), "without the sandbox");
-  hl_sandbox_result r;
-  CHECK_INT(hl_sandbox_execute(NULL, "1", &r), HL_ERR_UNSUPPORTED);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  CHECK_INT(hl_sandbox_execute(NULL, NULL, "1", &r), HL_ERR_UNSUPPORTED);
   CHECK_INT(r.status, HL_ERR_UNSUPPORTED);
   hl_sandbox_result_clear(&r);
   CHECK(hl_sandbox_code_tool(NULL) == NULL);

@@ -30,13 +30,13 @@ static void test_segv_handler(int sig, siginfo_t *info, void *uctx) {
 static long check_alive(hl_sandbox *sb, long id) {
   char code[96];
   snprintf(code, sizeof code, "[%ld, [1, 2, 3].reduce((a, b) => a + b)]", id);
-  hl_sandbox_result r;
-  hl_sandbox_execute(sb, code, &r);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  hl_sandbox_execute(sb, NULL, code, &r);
   char want[48];
   snprintf(want, sizeof want, "[%ld,6]", id);
   long bad = (r.status != HL_OK || !r.value_json || strcmp(r.value_json, want) != 0);
   if (bad)
-    fprintf(stderr, "thread %ld: sandbox not usable after a trap: %s\n", id, r.error);
+    fprintf(stderr, "thread %ld: sandbox not usable after a trap: %s\n", id, hl_last_error());
   hl_sandbox_result_clear(&r);
   return bad;
 }
@@ -53,11 +53,11 @@ static void *trapping_thread(void *arg) {
       /* Deep recursion on a thread with a small native stack: the wasm
        * call-depth limit (derived from the stack left) traps before the
        * native stack could overflow. */
-      hl_sandbox_result r;
-      hl_sandbox_execute(sb, "function down(n) { return down(n + 1) + 1; } down(0)", &r);
-      if (r.status != HL_ERR_SANDBOX || !strstr(r.error, "call stack exhausted") ||
-          !strstr(r.error, "session was reset")) {
-        fprintf(stderr, "thread %ld: recursion gave %d: %s\n", id, r.status, r.error);
+      hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+      hl_sandbox_execute(sb, NULL, "function down(n) { return down(n + 1) + 1; } down(0)", &r);
+      if (r.status != HL_ERR_SANDBOX || !strstr(hl_last_error(), "call stack exhausted") ||
+          !strstr(hl_last_error(), "session was reset")) {
+        fprintf(stderr, "thread %ld: recursion gave %d: %s\n", id, r.status, hl_last_error());
         bad++;
       }
       hl_sandbox_result_clear(&r);
@@ -70,8 +70,8 @@ static void *trapping_thread(void *arg) {
         bad++;
       }
       /* A broken instance refuses work until reset. */
-      hl_sandbox_result r;
-      hl_sandbox_execute(sb, "1", &r); /* resets first */
+      hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+      hl_sandbox_execute(sb, NULL, "1", &r); /* resets first */
       if (r.status != HL_OK)
         bad++;
       hl_sandbox_result_clear(&r);
@@ -131,14 +131,14 @@ static void trap_outside_thread_stack_limit_on_main_thread(void) {
    * error, no trap, and the session survives. */
   hl_sandbox *sb = NULL;
   REQUIRE(hl_sandbox_new(NULL, &sb) == HL_OK);
-  hl_sandbox_result r;
-  hl_sandbox_execute(sb, "var kept = 'still here'; let depth = 0;\n"
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  hl_sandbox_execute(sb, NULL, "var kept = 'still here'; let depth = 0;\n"
                          "function d() { depth++; d(); }\n"
                          "try { d() } catch (e) { e.message }", &r);
   CHECK_INT(r.status, HL_OK);
   CHECK_STR(r.value_json, "\"stack overflow\"");
   hl_sandbox_result_clear(&r);
-  hl_sandbox_execute(sb, "[kept, depth > 1000]", &r);
+  hl_sandbox_execute(sb, NULL, "[kept, depth > 1000]", &r);
   CHECK_STR(r.value_json, "[\"still here\",true]");
   hl_sandbox_result_clear(&r);
   hl_sandbox_free(sb);
