@@ -26,6 +26,7 @@
 #include "fuzz_util.h"
 #include "hookline/json.h"
 #include "hookline/sandbox.h"
+#include "hookline/tool.h"
 
 /* The bridge's work takes a millisecond; its limit only has to survive a
  * starved process on a loaded machine. Raw source gets the small limit. */
@@ -40,8 +41,8 @@ static hl_sandbox *sb;
 static cJSON *expected;  /* bridge: the value the callback must receive */
 static int callback_calls;
 
-static hl_status echo(const char *name, const cJSON *args, cJSON **result, void *ud) {
-  (void)name;
+static hl_status echo(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx;
   (void)ud;
   callback_calls++;
   if (expected) {
@@ -65,9 +66,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   lim.memory_bytes = 32u << 20;
   lim.max_output_bytes = 4096;
   lim.max_callbacks = 8;
-  if (hl_sandbox_new(&lim, &sb) != HL_OK ||
-      hl_sandbox_add_callback(sb, "echo", "returns its arguments", echo, NULL, NULL) != HL_OK ||
-      hl_sandbox_callback_schema(sb, "echo", "{\"type\":\"object\"}") != HL_OK) {
+  hl_tool *tool = hl_tool_new("echo", "returns its arguments", echo, NULL);
+  bool ok = tool && hl_tool_set_schema(tool, "{\"type\":\"object\"}") == HL_OK &&
+            hl_sandbox_new(&lim, &sb) == HL_OK && hl_sandbox_add_tool(sb, tool, NULL) == HL_OK;
+  hl_tool_unref(tool); /* the sandbox keeps its own reference */
+  if (!ok) {
     fprintf(stderr, "fuzz_sandbox: cannot set up the sandbox: %s\n", hl_last_error());
     abort();
   }
@@ -86,9 +89,11 @@ static void check_result(hl_status st, const hl_sandbox_result *r, const char *c
   FUZZ_CHECK(documented, "undocumented status %s for: %s", hl_status_name(st), code);
   FUZZ_CHECK(r->status == st, "result.status %s, returned %s", hl_status_name(r->status),
              hl_status_name(st));
-  FUZZ_CHECK(r->error && r->stdout_text && r->stderr_text, "missing strings");
-  FUZZ_CHECK((st == HL_OK) == (r->error[0] == '\0'), "status %s with error \"%s\"",
-             hl_status_name(st), r->error);
+  FUZZ_CHECK(r->stdout_text && r->stderr_text, "missing strings");
+  /* A failure leaves its reason in the one error store. */
+  FUZZ_CHECK(st == HL_OK || (hl_last_status() == st && hl_last_error()[0] != '\0'),
+             "status %s with last error %s \"%s\"", hl_status_name(st),
+             hl_status_name(hl_last_status()), hl_last_error());
   FUZZ_CHECK(r->stdout_len + r->stderr_len <= 4096 || st == HL_ERR_TOO_LARGE,
              "%zu bytes of output past the cap with status %s", r->stdout_len + r->stderr_len,
              hl_status_name(st));
@@ -131,8 +136,8 @@ static void run_bridge(const uint8_t *data, size_t size) {
 
   expected = compare ? value : NULL;
   callback_calls = 0;
-  hl_sandbox_result r;
-  hl_status st = hl_sandbox_execute(sb, code, &r);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  hl_status st = hl_sandbox_execute(sb, NULL, code, &r);
   check_result(st, &r, code);
   if (st == HL_OK) {
     FUZZ_CHECK(callback_calls == 1, "%d callback calls", callback_calls);
@@ -145,7 +150,7 @@ static void run_bridge(const uint8_t *data, size_t size) {
       cJSON_Delete(back);
     }
   } else {
-    FUZZ_CHECK(st == HL_ERR_LIMIT, "bridge failed with %s (%s) for %s", hl_status_name(st), r.error,
+    FUZZ_CHECK(st == HL_ERR_LIMIT, "bridge failed with %s (%s) for %s", hl_status_name(st), hl_last_error(),
                text);
   }
   expected = NULL;
@@ -158,8 +163,8 @@ static void run_bridge(const uint8_t *data, size_t size) {
 #else
 static void run_source(const uint8_t *data, size_t size) {
   char *code = fuzz_strndup(data, size);
-  hl_sandbox_result r;
-  hl_status st = hl_sandbox_execute(sb, code, &r);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  hl_status st = hl_sandbox_execute(sb, NULL, code, &r);
   check_result(st, &r, code);
   hl_sandbox_result_clear(&r);
   free(code);
@@ -178,10 +183,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* Still usable (from a fresh session: the input may have redefined
    * anything in its own). */
   FUZZ_CHECK(hl_sandbox_reset(sb) == HL_OK, "reset after the input: %s", hl_last_error());
-  hl_sandbox_result r;
-  st = hl_sandbox_execute(sb, "6*7", &r);
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  st = hl_sandbox_execute(sb, NULL, "6*7", &r);
   FUZZ_CHECK(st == HL_OK && r.value_json && !strcmp(r.value_json, "42"),
-             "sandbox unusable after the input: %s %s", hl_status_name(st), r.error);
+             "sandbox unusable after the input: %s %s", hl_status_name(st), hl_last_error());
   hl_sandbox_result_clear(&r);
   return 0;
 }
