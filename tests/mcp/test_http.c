@@ -4,7 +4,8 @@
  * version headers on every request, extra headers, a call whose stream
  * closes before the answer (resumed with GET + Last-Event-ID after the
  * server's retry: delay), a server request on a call's stream answered by
- * POST, structuredContent checked against outputSchema, DELETE on close.
+ * POST, structuredContent checked against outputSchema, DELETE on close,
+ * an HTML page or a 429 instead of an answer.
  */
 #include "mcp_fixture.h"
 #include "providers/http.h"
@@ -45,7 +46,7 @@ static void http_transport(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-06-18");
   hl_tools *t = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(t), 7);
+  CHECK_INT(hl_tools_count(t), 9);
   hl_tools_free(t);
 
   /* A plain JSON answer. */
@@ -166,6 +167,29 @@ static void free_during_call(void) {
   free_during_call_check(m);
 }
 
+/* Answers that are no MCP answer, each a clear error of its own kind
+ * naming the server (regressions: an HTML page with 200 was "ended its
+ * answer without a response", without the content type; a 429 was a
+ * generic HL_ERR_HTTP). */
+static void wrong_answers(void) {
+  hl_mcp *m = hl_mcp_new_http("hh", url);
+  REQUIRE(m);
+  hl_mcp_add_header(m, "Authorization: Bearer tok-SECRET-42");
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  cJSON *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "proxy_page", NULL, &res, NULL), HL_ERR_PROVIDER);
+  CHECK(res == NULL);
+  CHECK_CONTAINS(hl_last_error(), "mcp server \"hh\": answered with HTTP 200 and Content-Type "
+                                  "\"text/html; charset=utf-8\", starting \"<!DOCTYPE html>");
+  CHECK(strstr(hl_last_error(), "SECRET") == NULL);
+  CHECK_INT(hl_mcp_call(m, NULL, "rate_limited", NULL, &res, NULL), HL_ERR_RATE_LIMIT);
+  CHECK_CONTAINS(hl_last_error(), "mcp server \"hh\": HTTP 429: slow down");
+  /* The client is still usable. */
+  CHECK_INT(hl_mcp_call(m, NULL, "json_echo", NULL, &res, NULL), HL_OK);
+  cJSON_Delete(res);
+  hl_mcp_free(m);
+}
+
 static void bad_endpoints(void) {
   char bad[160];
   snprintf(bad, sizeof bad, "http://127.0.0.1:%d/", port);
@@ -189,6 +213,7 @@ int main(int argc, char **argv) {
   snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
   RUN(http_transport);
   RUN(bad_endpoints);
+  RUN(wrong_answers);
   RUN(free_during_call);
   fx_stop(server);
   int zombies = 0;
