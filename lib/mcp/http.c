@@ -80,6 +80,11 @@ static hl_status sse_line(stream *s, char *line, size_t len) {
     vlen--;
   }
   if (flen == 4 && memcmp(line, "data", 4) == 0) {
+    /* The event's data is the message: capped as a whole, not per line
+     * (a server can send endless short data: lines and never end it). */
+    if (s->data_len + (s->has_data ? 1 : 0) + vlen > s->m->max_message)
+      return hl_fail(HL_ERR_TOO_LARGE, "mcp server \"%s\": sent a message of more than %zu bytes (the cap)",
+                     s->m->name, s->m->max_message);
     if (!grow(&s->data, &s->data_cap, s->data_len + vlen + 2)) return hl_fail(HL_ERR_NOMEM, "out of memory");
     if (s->has_data) s->data[s->data_len++] = '\n';
     memcpy(s->data + s->data_len, val, vlen);

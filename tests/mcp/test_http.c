@@ -46,7 +46,7 @@ static void http_transport(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-06-18");
   hl_tools *t = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(t), 9);
+  CHECK_INT(hl_tools_count(t), 10);
   hl_tools_free(t);
 
   /* A plain JSON answer. */
@@ -190,6 +190,35 @@ static void wrong_answers(void) {
   hl_mcp_free(m);
 }
 
+/* One SSE event whose data: lines never end: the client stops at its
+ * message cap (regression: only single lines were capped, the event's
+ * data grew without bound until the stream ended). */
+static void endless_event(void) {
+  hl_mcp *m = hl_mcp_new_http("hh", url);
+  REQUIRE(m);
+  hl_mcp_set_max_message_bytes(m, 1u << 20);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  cJSON *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "endless_data", NULL, &res, NULL), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "mcp server \"hh\": sent a message of more than 1048576 bytes (the cap)");
+  hl_mcp_free(m);
+  /* What the server managed to send before the client hung up: the cap
+   * plus what the socket buffers hold, far from the 48 MB it offered. */
+  double sent = -1;
+  for (int i = 0; i < 100 && sent < 0; i++) {
+    cJSON *log = server_log(), *e;
+    cJSON_ArrayForEach(e, log) {
+      const cJSON *meth = cJSON_GetObjectItemCaseSensitive(e, "method");
+      if (cJSON_IsString(meth) && strcmp(meth->valuestring, "endless_data") == 0)
+        sent = cJSON_GetObjectItemCaseSensitive(e, "sent")->valuedouble;
+    }
+    cJSON_Delete(log);
+    if (sent < 0) usleep(100000);
+  }
+  fprintf(stderr, "endless_event: the server sent %.0f bytes\n", sent);
+  CHECK(sent > 0 && sent < 16.0 * (1 << 20));
+}
+
 static void bad_endpoints(void) {
   char bad[160];
   snprintf(bad, sizeof bad, "http://127.0.0.1:%d/", port);
@@ -214,6 +243,7 @@ int main(int argc, char **argv) {
   RUN(http_transport);
   RUN(bad_endpoints);
   RUN(wrong_answers);
+  RUN(endless_event);
   RUN(free_during_call);
   fx_stop(server);
   int zombies = 0;
