@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "mcp_internal.h"
@@ -37,6 +38,8 @@ typedef struct stream {
   bool has_data, last_cr;
   char event_id[256];        /* last id: field seen */
   long retry_ms;             /* last retry: field, -1 none */
+  char head[48];             /* the answer's first bytes, for messages */
+  size_t head_len;
 } stream;
 
 static bool grow(char **buf, size_t *cap, size_t need) {
@@ -77,6 +80,11 @@ static hl_status sse_line(stream *s, char *line, size_t len) {
     vlen--;
   }
   if (flen == 4 && memcmp(line, "data", 4) == 0) {
+    /* The event's data is the message: capped as a whole, not per line
+     * (a server can send endless short data: lines and never end it). */
+    if (s->data_len + (s->has_data ? 1 : 0) + vlen > s->m->max_message)
+      return hl_fail(HL_ERR_TOO_LARGE, "mcp server \"%s\": sent a message of more than %zu bytes (the cap)",
+                     s->m->name, s->m->max_message);
     if (!grow(&s->data, &s->data_cap, s->data_len + vlen + 2)) return hl_fail(HL_ERR_NOMEM, "out of memory");
     if (s->has_data) s->data[s->data_len++] = '\n';
     memcpy(s->data + s->data_len, val, vlen);
@@ -135,6 +143,12 @@ static bool pending_done(hl_mcp *m, hl__mcp_pending *p);
 static hl_status on_data(const char *d, size_t n, void *user) {
   hl_status st = HL_OK;
   stream *s = user;
+  if (s->head_len < sizeof s->head - 1) {
+    size_t k = n < sizeof s->head - 1 - s->head_len ? n : sizeof s->head - 1 - s->head_len;
+    memcpy(s->head + s->head_len, d, k);
+    s->head_len += k;
+    s->head[s->head_len] = '\0';
+  }
   if (s->mode == 0) {
     size_t i = 0;
     while (i < n && (d[i] == ' ' || d[i] == '\n' || d[i] == '\r' || d[i] == '\t')) i++;
@@ -171,6 +185,23 @@ static void stream_free(stream *s) {
   free(s->body);
   free(s->line);
   free(s->data);
+}
+
+hl_status hl__mcp_http_decode(hl_mcp *m, hl__mcp_pending *p, const char *d, size_t n,
+                              size_t (*next)(void *user), void *user) {
+  stream s = {.m = m, .p = p, .retry_ms = -1};
+  hl_status st = HL_OK;
+  for (size_t off = 0; off < n && st == HL_OK;) {
+    size_t k = next ? next(user) : n - off;
+    if (k > n - off) k = n - off;
+    st = on_data(d + off, k, &s);
+    off += k;
+  }
+  /* As send_once: on_data ends a stream once its answer arrived. */
+  if (st == HL_ERR_CANCELLED && p && pending_done(m, p)) st = HL_OK;
+  if (st == HL_OK) stream_end(&s);
+  stream_free(&s);
+  return st;
 }
 
 typedef struct cancel_ctx {
@@ -254,7 +285,9 @@ static hl_status http_status_error(hl_mcp *m, const hl__http_response *r) {
   if (r->body) snprintf(body, sizeof body, ": %.160s", r->body);
   for (char *c = body; *c; c++)
     if (*c == '\n' || *c == '\r') *c = ' ';
-  hl_status st = r->status == 401 || r->status == 403 ? HL_ERR_AUTH : HL_ERR_HTTP;
+  hl_status st = r->status == 401 || r->status == 403 ? HL_ERR_AUTH
+                 : r->status == 429                     ? HL_ERR_RATE_LIMIT
+                                                        : HL_ERR_HTTP;
   if (r->status == 404 && m->session_id)
     return hl_fail(HL_ERR_STATE, "mcp server \"%s\": the session expired (HTTP 404)%s", m->name, body);
   return hl_fail(st, "mcp server \"%s\": HTTP %ld%s", m->name, r->status, body);
@@ -265,6 +298,33 @@ static bool pending_done(hl_mcp *m, hl__mcp_pending *p) {
   bool d = p->done;
   pthread_mutex_unlock(&m->lock);
   return d;
+}
+
+/* Whether a 2xx answer's Content-Type is one MCP answers with; a missing
+ * one is given the benefit of the doubt (the body decides). */
+static bool json_or_sse(const char *type) {
+  if (!type || !*type) return true;
+  size_t n = strcspn(type, "; \t");
+  return (n == 16 && strncasecmp(type, "application/json", n) == 0) ||
+         (n == 17 && strncasecmp(type, "text/event-stream", n) == 0);
+}
+
+static hl_status wrong_type(hl_mcp *m, const hl__http_response *r, const stream *s) {
+  char start[sizeof s->head];
+  snprintf(start, sizeof start, "%s", s->head);
+  for (char *c = start; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == '"') *c = ' ';
+  /* Header values are secrets (a page may echo the token back). */
+  for (size_t i = 0; i < m->n_headers; i++) {
+    const char *v = strchr(m->headers[i], ':') + 1;
+    while (*v == ' ') v++;
+    size_t vl = strlen(v);
+    for (char *at; vl && (at = strstr(start, v));) memset(at, '*', vl);
+  }
+  return hl_fail(HL_ERR_PROVIDER,
+                 "mcp server \"%s\": answered with HTTP %ld and Content-Type \"%.100s\", starting \"%s%s\", "
+                 "which is neither JSON nor an event stream",
+                 m->name, r->status, r->content_type, start, s->head_len >= sizeof s->head - 1 ? "..." : "");
 }
 
 static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx, bool *expired) {
@@ -280,7 +340,11 @@ static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_c
     st = HL_OK;
     if (!r.status) r.status = 200;
   }
-  if (st == HL_OK && r.status >= 200 && r.status < 300) {
+  if (st == HL_OK && r.status >= 200 && r.status < 300 && r.status != 202 && !json_or_sse(r.content_type)) {
+    /* A proxy's page or anything else that is no MCP answer: say what came
+     * (what was read of it as SSE is no message either). */
+    st = wrong_type(m, &r, &s);
+  } else if (st == HL_OK && r.status >= 200 && r.status < 300) {
     stream_end(&s);
     if (initialize && r.captured) {
       pthread_mutex_lock(&m->lock);

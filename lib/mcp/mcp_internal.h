@@ -165,6 +165,13 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
 void hl__mcp_http_close(hl_mcp *m);
 /* Open the standalone GET stream (after the handshake). */
 void hl__mcp_http_listen(hl_mcp *m);
+/* What the transport does with the body of an answer to request `p`,
+ * without a connection: `n` bytes fed in pieces of next(user) bytes (NULL:
+ * all at once), JSON or SSE as the first byte says, then ended as at EOF.
+ * HL_OK or the first failure (too large), as a live POST would see it.
+ * For the fuzz target (tests/fuzz/fuzz_mcp.c), like hl__openai_wire. */
+hl_status hl__mcp_http_decode(hl_mcp *m, hl__mcp_pending *p, const char *d, size_t n,
+                              size_t (*next)(void *user), void *user);
 
 /* ---- worker.c ---- */
 hl_status hl__mcp_worker_start(hl_mcp *m);
@@ -175,6 +182,12 @@ void hl__mcp_worker_stop(hl_mcp *m);
 /* ---- tools.c ---- */
 hl_status hl__mcp_list_tools(hl_mcp *m);
 void hl__mcp_tools_clear(hl_mcp *m);
+/* Replace the tool list with `raw` (a tools/list "tools" array, taken):
+ * map, filter and prefix each Tool. Also the fuzz target's way in
+ * (tests/fuzz/fuzz_mcp.c). */
+void hl__mcp_set_tools(hl_mcp *m, cJSON *raw);
+/* The checked outputSchema of a tool this client made (NULL: none). */
+const cJSON *hl__mcp_tool_output_schema(const hl_tool *tool);
 /* Map a tools/call result to what the model sees; HL_ERR_EXECUTION_FAILED
  * for isError. `output_schema` may be NULL. */
 hl_status hl__mcp_map_result(hl_mcp *m, const char *tool, const cJSON *result,

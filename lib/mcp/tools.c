@@ -69,6 +69,11 @@ const char *hl_mcp_tool_server(const hl_tool *tool) {
   return name;
 }
 
+const cJSON *hl__mcp_tool_output_schema(const hl_tool *tool) {
+  const mcp_tool *u = hl_tool_user_data(tool);
+  return u ? u->output_schema : NULL;
+}
+
 /* Remove keywords hookline's validator refuses ($ref, anyOf, pattern, ...)
  * so that what it can check is still checked; the server checks the rest. */
 static void strip_unsupported(cJSON *schema) {
@@ -176,7 +181,7 @@ static hl_tool *map_tool(hl_mcp *m, const cJSON *t) {
   return tool;
 }
 
-static void set_tools(hl_mcp *m, cJSON *raw) {
+void hl__mcp_set_tools(hl_mcp *m, cJSON *raw) {
   size_t n = (size_t)cJSON_GetArraySize(raw), k = 0;
   hl_tool **tools = calloc(n ? n : 1, sizeof *tools);
   if (!tools) {
@@ -263,7 +268,7 @@ hl_status hl__mcp_list_tools(hl_mcp *m) {
     cJSON_Delete(result);
     if (!cursor) break;
   }
-  set_tools(m, all);
+  hl__mcp_set_tools(m, all);
   return HL_OK;
 }
 

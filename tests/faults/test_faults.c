@@ -11,19 +11,22 @@
  * naming the client, never showing the key, and asking the server no
  * more often than the row says. Leaks are the ASan build's to find.
  *
- * Clients are rows too (`clients`): a new provider, or MCP over HTTP,
- * is one more row with its own `call` (and its route in server.py).
+ * Clients are rows too (`clients`): a new provider is one more row with
+ * its own `call` (and its route in server.py); MCP over Streamable HTTP
+ * is two (server.py's /mcp/ route), each with its own column of outcomes.
  *
  *   test_faults CASE CLIENT     one case against one client (meson)
  *   test_faults                 every case against every client
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "check.h"
 #include "hookline/anthropic.h"
+#include "hookline/mcp.h"
 #include "hookline/model.h"
 #include "hookline/openai.h"
 #include "hookline/provider.h"
@@ -42,6 +45,10 @@ typedef struct fault {
   const char *name;      /* the meson test name's first half */
   const char *scenario;  /* server.py's */
   outcome plain, stream;
+  /* MCP over Streamable HTTP (tools/call answered by one JSON body or by
+   * an SSE stream). MCP never retries a tools/call by itself: the tool
+   * may have run, and running it twice is not the client's call. */
+  outcome mcp_json, mcp_sse;
   double limit_s;        /* the call ends within this, every retry included */
   long total_timeout_ms; /* the client's total timeout; 0: 30 s */
 } fault;
@@ -54,51 +61,78 @@ static const fault faults[] = {
      * already reached the application, so it is not. */
     {"reset_mid_answer", "reset",
      .plain = {HL_OK, NULL, 2},
-     .stream = {HL_ERR_NETWORK, "mid-stream", 1}, 15, 0},
+     .stream = {HL_ERR_NETWORK, "mid-stream", 1},
+     .mcp_json = {HL_ERR_NETWORK, "mid-stream", 1},
+     .mcp_sse = {HL_ERR_NETWORK, "mid-stream", 1}, 15, 0},
     /* The answer ends early but cleanly, with an honest length. */
     {"truncated_answer", "truncated",
      .plain = {HL_ERR_PROVIDER, "not valid JSON", 1},
-     .stream = {HL_ERR_PROVIDER, "stream ended before", 1}, 15, 0},
+     .stream = {HL_ERR_PROVIDER, "stream ended before", 1},
+     .mcp_json = {HL_ERR_JSON, "sent a line that is not JSON", 1},
+     .mcp_sse = {HL_ERR_PROVIDER, "ended its answer without a response", 1}, 15, 0},
     /* A proxy's HTML page with status 200. */
     {"html_instead_of_answer", "html",
      .plain = {HL_ERR_PROVIDER, "Content-Type \"text/html; charset=utf-8\", starting \"<!DOCTYPE html>", 1},
-     .stream = {HL_ERR_PROVIDER, "is not an event stream: HTTP 200 with Content-Type \"text/html", 1}, 15, 0},
+     .stream = {HL_ERR_PROVIDER, "is not an event stream: HTTP 200 with Content-Type \"text/html", 1},
+     .mcp_json = {HL_ERR_PROVIDER, "Content-Type \"text/html; charset=utf-8\", starting \"<!DOCTYPE html>", 1},
+     .mcp_sse = {HL_ERR_PROVIDER, "Content-Type \"text/html; charset=utf-8\", starting \"<!DOCTYPE html>", 1}, 15, 0},
     /* Content-Length says less than is sent: the client reads that much. */
     {"content_length_too_short", "clshort",
      .plain = {HL_ERR_PROVIDER, "not valid JSON", 1},
-     .stream = {HL_ERR_PROVIDER, "stream ended before", 1}, 15, 0},
+     .stream = {HL_ERR_PROVIDER, "stream ended before", 1},
+     .mcp_json = {HL_ERR_JSON, "sent a line that is not JSON", 1},
+     .mcp_sse = {HL_ERR_PROVIDER, "ended its answer without a response", 1}, 15, 0},
     /* Content-Length says more than is sent, then the server hangs up. */
     {"content_length_too_long", "cllong",
      .plain = {HL_ERR_NETWORK, "after 4 attempts", 4},
-     .stream = {HL_ERR_NETWORK, "mid-stream", 1}, 15, 0},
+     .stream = {HL_ERR_NETWORK, "mid-stream", 1},
+     .mcp_json = {HL_ERR_NETWORK, "mid-stream", 1},
+     /* The response (the last event) arrived whole before the break:
+      * the client ends the stream on it, and that is the answer. */
+     .mcp_sse = {HL_OK, NULL, 1}, 15, 0},
     /* One byte per second, headers included: the total timeout ends it. */
     {"one_byte_per_second", "drip",
      .plain = {HL_ERR_TIMEOUT, "timed out", 1},
-     .stream = {HL_ERR_TIMEOUT, "timed out", 1}, 15, 3000},
+     .stream = {HL_ERR_TIMEOUT, "timed out", 1},
+     .mcp_json = {HL_ERR_TIMEOUT, "tools/call timed out", 1},
+     .mcp_sse = {HL_ERR_TIMEOUT, "tools/call timed out", 1}, 15, 3000},
     /* 429 asking for a day: fail at once, saying so. */
     {"retry_after_a_day", "r429long",
      .plain = {HL_ERR_RATE_LIMIT, "server asked to retry after 86400 s, more than the 5 s maximum", 1},
-     .stream = {HL_ERR_RATE_LIMIT, "server asked to retry after 86400 s, more than the 5 s maximum", 1}, 8, 0},
+     .stream = {HL_ERR_RATE_LIMIT, "server asked to retry after 86400 s, more than the 5 s maximum", 1},
+     .mcp_json = {HL_ERR_RATE_LIMIT, "HTTP 429: slow down", 1},
+     .mcp_sse = {HL_ERR_RATE_LIMIT, "HTTP 429: slow down", 1}, 8, 0},
     /* 503 asking for a day, as an HTTP date. */
     {"retry_after_a_day_as_date", "r503longdate",
      .plain = {HL_ERR_HTTP, "more than the 5 s maximum", 1},
-     .stream = {HL_ERR_HTTP, "more than the 5 s maximum", 1}, 8, 0},
+     .stream = {HL_ERR_HTTP, "more than the 5 s maximum", 1},
+     .mcp_json = {HL_ERR_HTTP, "HTTP 503: come back tomorrow", 1},
+     .mcp_sse = {HL_ERR_HTTP, "HTTP 503: come back tomorrow", 1}, 8, 0},
     /* One line of 20 MB (a JSON body, or one event). */
     {"line_of_20_mb", "hugeline",
      .plain = {HL_ERR_TOO_LARGE, "larger than", 1},
-     .stream = {HL_ERR_TOO_LARGE, "larger than", 1}, 20, 0},
+     .stream = {HL_ERR_TOO_LARGE, "larger than", 1},
+     .mcp_json = {HL_ERR_TOO_LARGE, "sent a message of more than 8388608 bytes (the cap)", 1},
+     .mcp_sse = {HL_ERR_TOO_LARGE, "sent a message of more than 8388608 bytes (the cap)", 1}, 20, 0},
     /* Invalid UTF-8 inside the answer's text. */
     {"invalid_utf8", "badutf8",
      .plain = {HL_ERR_PROVIDER, "invalid UTF-8", 1},
-     .stream = {HL_ERR_PROVIDER, "invalid UTF-8", 1}, 15, 0},
+     .stream = {HL_ERR_PROVIDER, "invalid UTF-8", 1},
+     .mcp_json = {HL_ERR_PROVIDER, "sent invalid UTF-8", 1},
+     .mcp_sse = {HL_ERR_PROVIDER, "sent invalid UTF-8", 1}, 15, 0},
     /* Another protocol on the port. */
     {"reply_not_http", "nothttp",
      .plain = {HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH", 1},
-     .stream = {HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH", 1}, 15, 0},
+     .stream = {HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH", 1},
+     .mcp_json = {HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH", 1},
+     .mcp_sse = {HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH", 1}, 15, 0},
     /* 500 once, then the answer. */
     {"server_error_then_success", "r500once",
      .plain = {HL_OK, NULL, 2},
-     .stream = {HL_OK, NULL, 2}, 15, 0},
+     .stream = {HL_OK, NULL, 2},
+     /* Not retried (see above): the server's 500 is the answer. */
+     .mcp_json = {HL_ERR_HTTP, "HTTP 500: internal failure", 1},
+     .mcp_sse = {HL_ERR_HTTP, "HTTP 500: internal failure", 1}, 15, 0},
 };
 
 /* ------------------------------------------------------------------ */
@@ -111,7 +145,7 @@ typedef struct client client;
 struct client {
   const char *name;   /* the meson test name's second half */
   const char *says;   /* every error message names it */
-  bool stream;        /* which outcome of a fault applies */
+  size_t want;        /* which outcome of a fault applies: offsetof(fault, ...) */
   /* One call for `model` against base URL `base`: HL_OK with the answer's
    * text in *text (hl_free), or the error with hl_last_error() set. */
   hl_status (*call)(const client *c, const fault *f, const char *model, char **text);
@@ -132,7 +166,7 @@ static hl_status call_provider(const client *c, const fault *f, const char *mode
   if (st == HL_OK) {
     hl_request_set_model(req, model);
     hl_messages_push(&req->messages, hl_message_new_text(HL_ROLE_USER, "Hi there"));
-    req->stream = c->stream;
+    req->stream = c->want == offsetof(fault, stream);
     hl_response *r = NULL;
     st = hl_provider_complete(p, NULL, req, &r);
     if (st == HL_OK) *text = hl_message_text(r->message);
@@ -147,15 +181,50 @@ static hl_status call_provider(const client *c, const fault *f, const char *mode
   return st;
 }
 
+/* MCP over Streamable HTTP: a fresh client per call connects (initialize
+ * and tools/list answer normally), then calls the server's tool "hello",
+ * whose answer the fault breaks: one JSON body ("plain", mcp_json) or an
+ * SSE stream of two progress notifications and the response ("stream",
+ * mcp_sse). The key goes in an Authorization header. */
+static hl_status call_mcp(const client *c, const fault *f, const char *model, char **text) {
+  (void)c;
+  *text = NULL;
+  char url[300], auth[100];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp/%s", srv.port, model);
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", KEY);
+  hl_mcp *m = hl_mcp_new_http("faults", url);
+  if (!m) return hl_last_status();
+  hl_mcp_add_header(m, auth);
+  hl_mcp_set_timeout_ms(m, f->total_timeout_ms ? (unsigned)f->total_timeout_ms : 30000);
+  /* The cap on one message: the 8 MiB the providers have. */
+  hl_mcp_set_max_message_bytes(m, 8u << 20);
+  hl_status st = hl_mcp_connect(m);
+  char msg[2048] = "";
+  if (st != HL_OK) {
+    snprintf(msg, sizeof msg, "connect failed (not the fault under test): %s", hl_mcp_errmsg(m));
+  } else {
+    cJSON *result = NULL;
+    st = hl_mcp_call(m, NULL, "hello", NULL, &result, NULL);
+    if (st == HL_OK) *text = cJSON_IsString(result) ? strdup(result->valuestring) : cJSON_PrintUnformatted(result);
+    else snprintf(msg, sizeof msg, "%s", hl_last_error());
+    cJSON_Delete(result);
+  }
+  hl_mcp_free(m);
+  if (st != HL_OK) hl_fail(st, "%s", msg);
+  return st;
+}
+
 static const client clients[] = {
-    {"openai_plain", "openai", false, call_provider, hl_openai_new, hl_openai_set_timeouts,
+    {"openai_plain", "openai", offsetof(fault, plain), call_provider, hl_openai_new, hl_openai_set_timeouts,
      hl_openai_set_retries},
-    {"openai_stream", "openai", true, call_provider, hl_openai_new, hl_openai_set_timeouts,
+    {"openai_stream", "openai", offsetof(fault, stream), call_provider, hl_openai_new, hl_openai_set_timeouts,
      hl_openai_set_retries},
-    {"anthropic_plain", "anthropic", false, call_provider, hl_anthropic_new,
+    {"anthropic_plain", "anthropic", offsetof(fault, plain), call_provider, hl_anthropic_new,
      hl_anthropic_set_timeouts, hl_anthropic_set_retries},
-    {"anthropic_stream", "anthropic", true, call_provider, hl_anthropic_new,
+    {"anthropic_stream", "anthropic", offsetof(fault, stream), call_provider, hl_anthropic_new,
      hl_anthropic_set_timeouts, hl_anthropic_set_retries},
+    {"mcp_json", "mcp server \"faults\"", offsetof(fault, mcp_json), call_mcp, NULL, NULL, NULL},
+    {"mcp_sse", "mcp server \"faults\"", offsetof(fault, mcp_sse), call_mcp, NULL, NULL, NULL},
 };
 
 /* What server.py answers when nothing breaks. */
@@ -170,7 +239,7 @@ static double now_s(void) {
 /* The one assertion of a row: client `c` meets fault `f` and the call ends
  * as the row says. */
 static void expect_outcome(const fault *f, const client *c) {
-  const outcome *want = c->stream ? &f->stream : &f->plain;
+  const outcome *want = (const outcome *)((const char *)f + c->want);
   char model[128];
   snprintf(model, sizeof model, "%s@%s", f->scenario, c->name);
   char *text = NULL;

@@ -4,6 +4,9 @@ tests' fixtures (nothing binary is committed):
 
   - tests/providers/server.py: the bodies and event streams the providers
     tests are answered with (imported, its functions called);
+  - tests/mcp/hostile_server.py: what the MCP server of the MCP tests
+    sends for each of its tools (imported, its output captured), framed as
+    the HTTP transport carries it (one JSON body, or SSE events);
   - C string literals of the core, observe, providers and sandbox tests:
     JSON texts (valid and invalid), schemas, SSE streams, JavaScript.
 
@@ -177,6 +180,62 @@ try:
     from_server()
 except Exception as e:  # noqa: BLE001 - any change there must not break the build
     print("make_corpus: no seeds from server.py (%s: %s)" % (type(e).__name__, e), file=sys.stderr)
+
+# ---------------------------------------------------------------- MCP
+
+def from_mcp():
+    """fuzz_mcp.c's three modes, from the MCP tests' stdio server: its
+    messages for each tool call (answer, progress, notifications, errors,
+    garbage) as HTTP answers to request 1, its results, its tool list."""
+    spec = importlib.util.spec_from_file_location("hostile", os.path.join(tests, "mcp", "hostile_server.py"))
+    hostile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hostile)
+    lines = []
+    hostile.send = lambda obj: lines.append(json.dumps(obj).encode("utf-8"))
+    hostile.raw = lines.append
+    results = []
+    for name, args in (("echo", {"text": "hi \u00e9"}), ("slow", {"steps": 2}), ("garbage", {}),
+                       ("huge", {"bytes": 64}), ("unknown_id", {}), ("bad_utf8", {}),
+                       ("cancelled_ids", {}), ("add_tool", {}), ("error_result", {}),
+                       ("rpc_error", {}), ("nonesuch", {})):
+        del lines[:]
+        hostile.call_tool(1, name, args, {"progressToken": 1})
+        msgs = list(lines)
+        if len(msgs) == 1:
+            for c in CHUNKING[:2]:
+                add("fuzz_mcp", b"\x00" + c + msgs[0])
+        sse = b"id: 0\nretry: 10\ndata:\n\n" + b"".join(
+            b"id: %d\ndata: %s\n\n" % (k + 1, m) for k, m in enumerate(msgs))
+        for c in CHUNKING:
+            add("fuzz_mcp", b"\x00" + c + sse)
+        for m in msgs:
+            v = as_json(m)
+            if isinstance(v, dict) and isinstance(v.get("result"), dict):
+                results.append(json.dumps(v["result"]).encode("utf-8"))
+                add("fuzz_mcp", b"\x01" + results[-1])
+    tools = json.dumps(hostile.TOOLS).encode("utf-8")
+    for r in results:
+        add("fuzz_mcp", b"\x02" + tools + b"\0" + r)
+    # The same list with an outputSchema on the first tool, and a result
+    # that has structuredContent for it.
+    typed = [dict(hostile.TOOLS[0], outputSchema={"type": "object", "properties": {
+        "text": {"type": "string"}}, "required": ["text"]})] + hostile.TOOLS[1:]
+    add("fuzz_mcp", b"\x02" + json.dumps(typed).encode("utf-8") + b"\0" + json.dumps(
+        {"content": [{"type": "text", "text": "{}"}], "structuredContent": {"text": "hi"}}).encode("utf-8"))
+
+
+# JSON literals of the MCP tests (schemas, arguments, results) as results
+# and as one-tool lists.
+for path in c_files("mcp"):
+    for lit in literals(path):
+        v = as_json(lit)
+        if isinstance(v, dict):
+            add("fuzz_mcp", b"\x01" + lit)
+            add("fuzz_mcp", b"\x02" + json.dumps([{"name": "t", "inputSchema": v}]).encode("utf-8"))
+try:
+    from_mcp()
+except Exception as e:  # noqa: BLE001 - as for server.py
+    print("make_corpus: no seeds from hostile_server.py (%s: %s)" % (type(e).__name__, e), file=sys.stderr)
 
 # ---------------------------------------------------------------- JavaScript
 

@@ -4,7 +4,9 @@ library only) for what server-everything does not show: answers as plain
 JSON, a tools/call stream that closes before its response (the client must
 resume with GET + Last-Event-ID after the `retry:` delay, as the
 conformance suite's sse-retry scenario does), server requests on a POST
-stream, sessions (404 once deleted), and a record of what the client sent.
+stream, sessions (404 once deleted), a proxy's HTML page with status 200
+(proxy_page), a 429 (rate_limited), an event of endless data: lines
+(endless_data), and a record of what the client sent.
 
 Prints its port, serves until killed. GET /__log returns the record:
 [{method, headers, body, t}].
@@ -23,7 +25,8 @@ PENDING = {}          # tools/call id parked for a resumed GET
 CLIENT_ANSWERS = {}   # our request id -> client's response
 EVENTS = {"n": 0}
 TOOLS = [{"name": n, "inputSchema": {"type": "object"}} for n in
-         ("json_echo", "resume", "ask_roots", "headers", "forget_session", "hang")] + [
+         ("json_echo", "resume", "ask_roots", "headers", "forget_session", "hang",
+          "proxy_page", "rate_limited", "endless_data")] + [
     {"name": "structured_bad", "inputSchema": {"type": "object"},
      "outputSchema": {"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]}}]
 
@@ -130,6 +133,39 @@ class H(BaseHTTPRequestHandler):
         if name == "json_echo":
             return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {"content": [
                 {"type": "text", "text": json.dumps(body["params"].get("arguments"))}]}})
+        if name == "proxy_page":
+            # A proxy's sign-in page with status 200 (echoing the token).
+            page = ("<!DOCTYPE html>\n<html><body>token %s refused</body></html>\n" %
+                    self.headers.get("Authorization", "")).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
+        if name == "endless_data":
+            # One event of ever more short data: lines, never ended: the
+            # client must stop reading at its cap, not buffer all 48 MB.
+            # How much was sent before it hung up goes into the log.
+            self.sse_head()
+            line, sent = b"data: " + b"x" * 1000 + b"\n", 0
+            try:
+                while sent < 48 << 20:
+                    self.wfile.write(line * 64)
+                    sent += len(line) * 64
+            except OSError:
+                pass
+            with LOCK:
+                LOG.append({"method": "endless_data", "sent": sent})
+            return
+        if name == "rate_limited":
+            self.send_response(429)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Retry-After", "86400")
+            self.send_header("Content-Length", "9")
+            self.end_headers()
+            self.wfile.write(b"slow down")
+            return
         if name == "hang":
             self.sse_head()
             self.event(None, next_id())

@@ -4,7 +4,8 @@
  * version headers on every request, extra headers, a call whose stream
  * closes before the answer (resumed with GET + Last-Event-ID after the
  * server's retry: delay), a server request on a call's stream answered by
- * POST, structuredContent checked against outputSchema, DELETE on close.
+ * POST, structuredContent checked against outputSchema, DELETE on close,
+ * an HTML page or a 429 instead of an answer.
  */
 #include "mcp_fixture.h"
 #include "providers/http.h"
@@ -45,7 +46,7 @@ static void http_transport(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-06-18");
   hl_tools *t = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(t), 7);
+  CHECK_INT(hl_tools_count(t), 10);
   hl_tools_free(t);
 
   /* A plain JSON answer. */
@@ -166,6 +167,58 @@ static void free_during_call(void) {
   free_during_call_check(m);
 }
 
+/* Answers that are no MCP answer, each a clear error of its own kind
+ * naming the server (regressions: an HTML page with 200 was "ended its
+ * answer without a response", without the content type; a 429 was a
+ * generic HL_ERR_HTTP). */
+static void wrong_answers(void) {
+  hl_mcp *m = hl_mcp_new_http("hh", url);
+  REQUIRE(m);
+  hl_mcp_add_header(m, "Authorization: Bearer tok-SECRET-42");
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  cJSON *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "proxy_page", NULL, &res, NULL), HL_ERR_PROVIDER);
+  CHECK(res == NULL);
+  CHECK_CONTAINS(hl_last_error(), "mcp server \"hh\": answered with HTTP 200 and Content-Type "
+                                  "\"text/html; charset=utf-8\", starting \"<!DOCTYPE html>");
+  CHECK(strstr(hl_last_error(), "SECRET") == NULL);
+  CHECK_INT(hl_mcp_call(m, NULL, "rate_limited", NULL, &res, NULL), HL_ERR_RATE_LIMIT);
+  CHECK_CONTAINS(hl_last_error(), "mcp server \"hh\": HTTP 429: slow down");
+  /* The client is still usable. */
+  CHECK_INT(hl_mcp_call(m, NULL, "json_echo", NULL, &res, NULL), HL_OK);
+  cJSON_Delete(res);
+  hl_mcp_free(m);
+}
+
+/* One SSE event whose data: lines never end: the client stops at its
+ * message cap (regression: only single lines were capped, the event's
+ * data grew without bound until the stream ended). */
+static void endless_event(void) {
+  hl_mcp *m = hl_mcp_new_http("hh", url);
+  REQUIRE(m);
+  hl_mcp_set_max_message_bytes(m, 1u << 20);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  cJSON *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "endless_data", NULL, &res, NULL), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "mcp server \"hh\": sent a message of more than 1048576 bytes (the cap)");
+  hl_mcp_free(m);
+  /* What the server managed to send before the client hung up: the cap
+   * plus what the socket buffers hold, far from the 48 MB it offered. */
+  double sent = -1;
+  for (int i = 0; i < 100 && sent < 0; i++) {
+    cJSON *log = server_log(), *e;
+    cJSON_ArrayForEach(e, log) {
+      const cJSON *meth = cJSON_GetObjectItemCaseSensitive(e, "method");
+      if (cJSON_IsString(meth) && strcmp(meth->valuestring, "endless_data") == 0)
+        sent = cJSON_GetObjectItemCaseSensitive(e, "sent")->valuedouble;
+    }
+    cJSON_Delete(log);
+    if (sent < 0) usleep(100000);
+  }
+  fprintf(stderr, "endless_event: the server sent %.0f bytes\n", sent);
+  CHECK(sent > 0 && sent < 16.0 * (1 << 20));
+}
+
 static void bad_endpoints(void) {
   char bad[160];
   snprintf(bad, sizeof bad, "http://127.0.0.1:%d/", port);
@@ -189,6 +242,8 @@ int main(int argc, char **argv) {
   snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
   RUN(http_transport);
   RUN(bad_endpoints);
+  RUN(wrong_answers);
+  RUN(endless_event);
   RUN(free_during_call);
   fx_stop(server);
   int zombies = 0;

@@ -10,6 +10,12 @@ monotonic clock), the client ports (keep-alive reuse) and the last request's
 body and headers, and the number of TCP connections accepted so far
 ("connections", for every model).
 
+MCP over Streamable HTTP, for the fault-injection suite: POST
+/mcp/<model> (the model in the path, as above; "@mcp_sse" in it asks for
+an SSE answer, anything else one JSON body) answers initialize and
+tools/list normally and breaks the answer to tools/call the way the
+scenario says. Only tools/call requests are counted in /__stats.
+
 Started by the test with no arguments: binds an ephemeral port, prints it on
 stdout, serves until killed. Every response is written in one send() on a
 TCP_NODELAY socket unless the scenario is about splitting or hanging.
@@ -380,8 +386,79 @@ class Handler(socketserver.BaseRequestHandler):
             except OSError:
                 return
 
+    def mcp(self, method, path, headers, raw):
+        """MCP over Streamable HTTP: a normal server up to tools/call, whose
+        answer the fault scenario breaks."""
+        model = urllib.parse.unquote(path[len("/mcp/"):])
+        scenario = model.split("@", 1)[0]
+        sse = "@mcp_sse" in model
+        if method != "POST":  # no GET stream; DELETE of the session
+            self.send(405 if method == "GET" else 200, b"", ctype="text/plain")
+            return True
+        try:
+            msg = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            self.send(400, {"jsonrpc": "2.0", "id": None,
+                            "error": {"code": -32700, "message": "parse error"}})
+            return True
+        mid, rpc = msg.get("id"), msg.get("method")
+        if mid is None:  # a notification (initialized, cancelled)
+            self.send(202, b"", ctype="text/plain")
+            return True
+        if rpc == "initialize":
+            self.send(200, {"jsonrpc": "2.0", "id": mid, "result": {
+                "protocolVersion": msg["params"]["protocolVersion"],
+                "capabilities": {"tools": {}}, "serverInfo": {"name": "faults", "version": "1"}}},
+                extra=["Mcp-Session-Id: faults-session-1"])
+            return True
+        if rpc == "tools/list":
+            self.send(200, {"jsonrpc": "2.0", "id": mid, "result": {"tools": [
+                {"name": "hello", "description": "says hello", "inputSchema": {"type": "object"}}]}})
+            return True
+        if rpc != "tools/call":
+            self.send(200, {"jsonrpc": "2.0", "id": mid,
+                            "error": {"code": -32601, "message": "no method " + str(rpc)}})
+            return True
+        n = record(model, self.client_address[1], msg, headers)
+        key = headers.get("authorization", "")[len("Bearer "):]
+        if scenario == "r500once" and n == 1:
+            self.send(500, b"internal failure", ctype="text/plain")
+            return True
+        if scenario == "r429long":
+            self.send(429, b"slow down", ctype="text/plain", extra=["Retry-After: 86400"])
+            return True
+        if scenario == "r503longdate":
+            when = email.utils.formatdate(time.time() + 86400, usegmt=True)
+            self.send(503, b"come back tomorrow", ctype="text/plain", extra=["Retry-After: " + when])
+            return True
+        if scenario == "nothttp":
+            self.request.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+            return False
+        if scenario == "html":
+            self.send(200, (HTML_PAGE % key).encode("utf-8"), ctype="text/html; charset=utf-8")
+            return True
+        text = "x" * (20 * 1024 * 1024) if scenario == "hugeline" else \
+            TEXT + UTF8_MARK if scenario == "badutf8" else TEXT
+        answer = dumps({"jsonrpc": "2.0", "id": mid, "result": {
+            "content": [{"type": "text", "text": text}]}}).encode("utf-8")
+        answer = answer.replace(UTF8_MARK.encode(), BAD_UTF8)
+        if sse:
+            # Two progress notifications first, so that the middle of the
+            # stream (where "truncated" cuts) falls after a complete event;
+            # the response is the last event.
+            progress = dumps({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
+                "progressToken": msg.get("params", {}).get("_meta", {}).get("progressToken", 0),
+                "progress": 1, "total": 2}}).encode("utf-8")
+            body = b"data: " + progress + b"\n\ndata: " + progress.replace(b'"progress": 1', b'"progress": 2') \
+                + b"\n\ndata: " + answer + b"\n\n"
+            return self.fault(scenario, n, b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                              b"Cache-Control: no-cache\r\n", body)
+        return self.fault(scenario, n, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n", answer)
+
     def dispatch(self, method, target, headers, raw):
         url = urllib.parse.urlparse(target)
+        if url.path.startswith("/mcp/"):
+            return self.mcp(method, url.path, headers, raw)
         if method == "GET" and url.path == "/__stats":
             model = urllib.parse.parse_qs(url.query).get("model", [""])[0]
             with LOCK:
