@@ -245,7 +245,14 @@ HL_API hl_finish_reason hl_finish_reason_parse(const char *name);
  *  hl_response_from_json() refuses others. The HTTP providers ignore a
  *  count their server sends outside that range (negative, fractional,
  *  1e300) as if it were absent, so such a response still arrives and
- *  still survives a JSON round trip. */
+ *  still survives a JSON round trip.
+ *
+ *  ABI: users declare it by value (`hl_usage acc = {0}`, designated
+ *  initialisers), hl_agent_last_usage() returns it by value and
+ *  hl_response embeds it, so its size never changes: a new counter takes
+ *  one of the reserved_ slots (renamed, at the same offset), which code
+ *  built against an older header leaves at zero and ignores. Leave
+ *  reserved_ zero; the library neither reads nor writes it. */
 typedef struct hl_usage {
   int64_t input_tokens;
   int64_t output_tokens;
@@ -253,6 +260,7 @@ typedef struct hl_usage {
   bool has_cost;
   int64_t cached_tokens;    /**< of input_tokens, read from the provider's prompt cache */
   int64_t reasoning_tokens; /**< of output_tokens, spent on hidden reasoning */
+  int64_t reserved_[4];     /* private: zero; see above */
 } hl_usage;
 
 /** acc += add (cost is summed when either has one). */

@@ -3,7 +3,8 @@
  *
  * A provider turns an hl_request into an hl_response. Built-in providers:
  * scripted (scripted.h), OpenAI-compatible (openai.h) and Anthropic
- * (anthropic.h). Applications write their own by filling hl_provider_ops.
+ * (anthropic.h). Applications write their own by filling hl_provider_ops
+ * with `.size = sizeof(hl_provider_ops)`.
  *
  * Streaming: when req->stream is true a provider that can stream calls
  * hl_context_emit_delta() for each text fragment and
@@ -39,7 +40,11 @@ extern "C" {
 
 typedef struct hl_provider hl_provider;
 
+/** A provider implementation. Set `size` to sizeof(hl_provider_ops):
+ *  functions are only ever appended, and those past the size given are
+ *  taken as unset. */
 typedef struct hl_provider_ops {
+  size_t size;
   /** Short name for events and messages ("openai"). */
   const char *name;
   /**
@@ -54,8 +59,10 @@ typedef struct hl_provider_ops {
   void (*destroy)(void *impl);
 } hl_provider_ops;
 
-/** Wrap an implementation. `ops` is borrowed and must outlive the provider
- *  (use a static struct). Returns one reference, the caller's. */
+/** Wrap an implementation. `ops` is copied (ops->name is borrowed and must
+ *  outlive the provider: use a string literal). Returns one reference, the
+ *  caller's. NULL with HL_ERR_INVALID for NULL ops, an ops->size that does
+ *  not cover `complete`, or no complete function. Thread-safe. */
 HL_API hl_provider *hl_provider_new(const hl_provider_ops *ops, void *impl);
 /** Take one more reference (returns `provider`; NULL is fine). Thread-safe. */
 HL_API hl_provider *hl_provider_ref(hl_provider *provider);

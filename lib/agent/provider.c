@@ -9,20 +9,37 @@
  * crash or a leak further down the agent loop.
  */
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/util.h"
 #include "hookline/provider.h"
 
 struct hl_provider {
   atomic_uint refs;
-  const hl_provider_ops *ops;
+  const hl_provider_ops *ops; /* points at own_ops */
+  hl_provider_ops own_ops;
   void *impl;
 };
 
 hl_provider *hl_provider_new(const hl_provider_ops *ops, void *impl) {
-  if (!ops || !ops->complete) {
-    hl_fail(HL_ERR_INVALID, "hl_provider_new: ops with a complete function are required");
+  if (!ops) {
+    hl_fail(HL_ERR_INVALID, "hl_provider_new: ops is NULL");
+    return NULL;
+  }
+  if (ops->size < offsetof(hl_provider_ops, complete) + sizeof ops->complete) {
+    hl_fail(HL_ERR_INVALID,
+            "hl_provider_new: ops->size is %zu; set it to sizeof(hl_provider_ops)", ops->size);
+    return NULL;
+  }
+  /* A caller built against an older header has fewer functions: the rest
+   * stay unset (never read past the caller's struct). */
+  hl_provider_ops copy = {0};
+  memcpy(&copy, ops, ops->size < sizeof copy ? ops->size : sizeof copy);
+  copy.size = sizeof copy;
+  if (!copy.complete) {
+    hl_fail(HL_ERR_INVALID, "hl_provider_new: ops->complete is required");
     return NULL;
   }
   hl_provider *p = calloc(1, sizeof *p);
@@ -31,7 +48,8 @@ hl_provider *hl_provider_new(const hl_provider_ops *ops, void *impl) {
     return NULL;
   }
   atomic_init(&p->refs, 1);
-  p->ops = ops;
+  p->own_ops = copy;
+  p->ops = &p->own_ops;
   p->impl = impl;
   return p;
 }

@@ -77,6 +77,7 @@ static void hl_scripted_destroy(void *impl);
 static const char hl_scripted_name[] = "scripted";
 
 static const hl_provider_ops hl_scripted_ops = {
+    .size = sizeof(hl_provider_ops),
     .name = hl_scripted_name,
     .complete = hl_scripted_complete,
     .destroy = hl_scripted_destroy,

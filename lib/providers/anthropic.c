@@ -522,6 +522,7 @@ static hl_status anthropic_complete(void *impl, hl_context *ctx, const hl_reques
 static void anthropic_destroy(void *impl) { hl__llm_free(impl); }
 
 static const hl_provider_ops anthropic_ops = {
+    .size = sizeof(hl_provider_ops),
     .name = anthropic_name,
     .complete = anthropic_complete,
     .destroy = anthropic_destroy,

@@ -564,6 +564,7 @@ static const hl__llm_wire gemini_wire = {
 };
 
 static const hl_provider_ops gemini_ops = {
+    .size = sizeof(hl_provider_ops),
     .name = gemini_name,
     .complete = hl__llm_provider_complete,
     .destroy = hl__llm_provider_destroy,

@@ -468,6 +468,7 @@ static hl_status openai_complete(void *impl, hl_context *ctx, const hl_request *
 static void openai_destroy(void *impl) { hl__llm_free(impl); }
 
 static const hl_provider_ops openai_ops = {
+    .size = sizeof(hl_provider_ops),
     .name = openai_name,
     .complete = openai_complete,
     .destroy = openai_destroy,

@@ -552,6 +552,7 @@ static const hl__llm_wire responses_wire = {
 };
 
 static const hl_provider_ops responses_ops = {
+    .size = sizeof(hl_provider_ops),
     .name = responses_name,
     .complete = hl__llm_provider_complete,
     .destroy = hl__llm_provider_destroy,

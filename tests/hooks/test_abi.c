@@ -31,7 +31,8 @@ static void flaky_destroy(void *impl) {
   hl_provider_unref(f->inner);
   free(f);
 }
-static const hl_provider_ops flaky_ops = {"flaky", flaky_complete, flaky_destroy};
+static const hl_provider_ops flaky_ops = {sizeof(hl_provider_ops), "flaky", flaky_complete,
+                                          flaky_destroy};
 
 static hl_provider *flaky_new(hl_provider *inner, int failures, flaky **out) {
   flaky *f = calloc(1, sizeof *f);
@@ -881,6 +882,61 @@ static void H19_structs_carry_their_size_and_defs_are_checked(void) {
   hl_provider_unref(p);
 }
 
+/* A user's provider: answers "plain"; destroy counts how often it ran. */
+static hl_status plain_complete(void *impl, hl_context *ctx, const hl_request *req,
+                                hl_response **out) {
+  (void)impl, (void)ctx, (void)req;
+  *out = hl_response_new_text("plain");
+  return *out ? HL_OK : hl_fail(HL_ERR_NOMEM, "plain: out of memory");
+}
+static atomic_int plain_destroyed;
+static void plain_destroy(void *impl) {
+  (void)impl;
+  atomic_fetch_add(&plain_destroyed, 1);
+}
+
+static void H19_provider_ops_carry_their_size(void) {
+  /* no size (what a caller gets by forgetting it): refused, clearly */
+  hl_provider_ops unsized = {.name = "plain", .complete = plain_complete};
+  CHECK(hl_provider_new(&unsized, NULL) == NULL);
+  CHECK_INT(hl_last_status(), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "set it to sizeof(hl_provider_ops)");
+  /* a size that stops before complete: refused too */
+  hl_provider_ops short_ops = unsized;
+  short_ops.size = offsetof(hl_provider_ops, complete);
+  CHECK(hl_provider_new(&short_ops, NULL) == NULL);
+  CHECK_INT(hl_last_status(), HL_ERR_INVALID);
+  /* full size but no complete function */
+  hl_provider_ops nofn = {.size = sizeof nofn, .name = "plain"};
+  CHECK(hl_provider_new(&nofn, NULL) == NULL);
+  CHECK_INT(hl_last_status(), HL_ERR_INVALID);
+
+  /* An older caller whose struct ended after complete: it works, and the
+   * destroy that lies past its size is taken as unset (never called). */
+  atomic_store(&plain_destroyed, 0);
+  hl_provider_ops older = {.size = offsetof(hl_provider_ops, destroy), .name = "plain",
+                           .complete = plain_complete, .destroy = plain_destroy};
+  hl_provider *p = hl_provider_new(&older, NULL);
+  REQUIRE(p != NULL);
+  /* ops is copied: the caller's struct may change or go away */
+  older.name = "changed";
+  older.complete = NULL;
+  CHECK_STR(hl_provider_name(p), "plain");
+  hl_agent *a = make_agent("root", p);
+  CHECK_RUN(a, NULL, "hi", "plain");
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+  CHECK_INT(atomic_load(&plain_destroyed), 0);
+
+  /* the current size: destroy is part of it and runs once */
+  hl_provider_ops current = {.size = sizeof current, .name = "plain",
+                             .complete = plain_complete, .destroy = plain_destroy};
+  p = hl_provider_new(&current, NULL);
+  REQUIRE(p != NULL);
+  hl_provider_unref(p);
+  CHECK_INT(atomic_load(&plain_destroyed), 1);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv); /* "H15_" runs the H15 tests alone (tests/hooks/meson.build) */
   log_init(&LOG);
@@ -910,5 +966,6 @@ int main(int argc, char **argv) {
   RUN(H18_edits_in_place_are_traced_and_reach_the_tool);
   RUN(H18_after_model_editor_edits_the_response_in_place);
   RUN(H19_structs_carry_their_size_and_defs_are_checked);
+  RUN(H19_provider_ops_carry_their_size);
   return CHECK_EXIT();
 }

@@ -617,7 +617,8 @@ static hl_status broken_complete(void *impl, hl_context *ctx, const hl_request *
   (void)impl, (void)ctx, (void)req, (void)out;
   return HL_OK;
 }
-static const hl_provider_ops broken_ops = {.name = "broken", .complete = broken_complete};
+static const hl_provider_ops broken_ops = {
+    .size = sizeof(hl_provider_ops), .name = "broken", .complete = broken_complete};
 
 static void misbehaving_provider_is_an_error_not_a_crash(void) {
   hl_provider *p = hl_provider_new(&broken_ops, NULL);

@@ -135,7 +135,8 @@ static hl_status other_complete(void *impl, hl_context *ctx, const hl_request *r
   *out = hl_response_new_text("other");
   return HL_OK;
 }
-static const hl_provider_ops other_ops = {.name = "scripted", .complete = other_complete};
+static const hl_provider_ops other_ops = {
+    .size = sizeof(hl_provider_ops), .name = "scripted", .complete = other_complete};
 
 static void scripted_functions_refuse_other_providers(void) {
   /* same name, different provider: must not be mistaken for ours */
