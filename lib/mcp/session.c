@@ -603,11 +603,15 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
   *response = NULL;
   pthread_mutex_lock(&m->lock);
   if (m->closed || m->dead) {
+    /* The same words whether the server died before or during the call:
+     * 'mcp server "x" exited with status 3'. */
     char why[700];
-    snprintf(why, sizeof why, "%s", m->closed ? "the client was closed" : m->dead_msg);
+    snprintf(why, sizeof why, "%s", m->closed ? ": the client was closed" : m->dead_msg);
+    bool closed = m->closed;
     pthread_mutex_unlock(&m->lock);
     cJSON_Delete(params);
-    return hl_fail(m->closed ? HL_ERR_STATE : HL_ERR_NETWORK, "mcp server \"%s\": %s", m->name, why);
+    return hl_fail(closed ? HL_ERR_STATE : HL_ERR_NETWORK, "mcp server \"%s\"%s%s", m->name,
+                   closed ? "" : " ", why);
   }
   hl__mcp_pending p = {.id = m->next_id++, .tool = tool};
   p.next = m->pending;

@@ -225,7 +225,7 @@ static void *reader_main(void *arg) {
   m->reader_done = true;
   pthread_cond_broadcast(&m->cond);
   m->dead = true;
-  snprintf(m->dead_msg, sizeof m->dead_msg, "the server %s", how);
+  snprintf(m->dead_msg, sizeof m->dead_msg, "%s", how); /* "exited with status 3" */
   pthread_mutex_unlock(&m->lock);
   if (!closing) hl__mcp_fail_pending(m, HL_ERR_NETWORK, msg);
   return NULL;
@@ -335,7 +335,7 @@ hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text) {
         if (e == EPIPE || e == ECONNRESET) {
           wait_reader(m, 1000);
           pthread_mutex_lock(&m->lock);
-          if (m->dead) snprintf(how, sizeof how, "%s", m->dead_msg + strlen("the server "));
+          if (m->dead) snprintf(how, sizeof how, "%s", m->dead_msg);
           pthread_mutex_unlock(&m->lock);
         }
         if (how[0]) st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\" %s", m->name, how);
