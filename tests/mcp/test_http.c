@@ -4,7 +4,8 @@
  * version headers on every request, extra headers, a call whose stream
  * closes before the answer (resumed with GET + Last-Event-ID after the
  * server's retry: delay), a server request on a call's stream answered by
- * POST, structuredContent checked against outputSchema, DELETE on close.
+ * POST, structuredContent checked against outputSchema, DELETE on close,
+ * a server request on the GET stream right after connect.
  */
 #include "mcp_fixture.h"
 #include "providers/http.h"
@@ -45,7 +46,7 @@ static void http_transport(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-06-18");
   hl_tools *t = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(t), 7);
+  CHECK_INT(hl_tools_count(t), 8);
   hl_tools_free(t);
 
   /* A plain JSON answer. */
@@ -166,6 +167,26 @@ static void free_during_call(void) {
   free_during_call_check(m);
 }
 
+/* A server request the server sends on the standalone GET stream right
+ * after connect: connect returns only once that stream is open (the
+ * server opens it 0.5 s late and drops what it cannot send; the official
+ * conformance suite's elicitation scenario lost its request this way). */
+static void get_stream_open_after_connect(void) {
+  hl_mcp *m = hl_mcp_new_http("hh", url);
+  REQUIRE(m);
+  cJSON *roots = cJSON_Parse("[{\"uri\":\"file:///srv/get\"}]");
+  hl_mcp_set_roots(m, roots);
+  cJSON_Delete(roots);
+  hl_mcp_set_timeout_ms(m, 20000);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_status st;
+  char *text = call_text(m, "ask_on_get", &st);
+  CHECK_INT(st, HL_OK);
+  CHECK_CONTAINS(text ? text : "", "file:///srv/get");
+  free(text);
+  hl_mcp_free(m);
+}
+
 static void bad_endpoints(void) {
   char bad[160];
   snprintf(bad, sizeof bad, "http://127.0.0.1:%d/", port);
@@ -188,6 +209,7 @@ int main(int argc, char **argv) {
   }
   snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
   RUN(http_transport);
+  RUN(get_stream_open_after_connect);
   RUN(bad_endpoints);
   RUN(free_during_call);
   fx_stop(server);
