@@ -136,7 +136,10 @@ HL_API hl_status hl_mcp_set_roots(hl_mcp *mcp, const cJSON *roots);
 /**
  * Start the server (stdio) or open the session (HTTP), run the
  * initialize handshake, send notifications/initialized and list the
- * tools (every page). HL_OK, or an error with hl_mcp_errmsg(): the
+ * tools (every page). HTTP: also opens the standalone GET stream and
+ * waits (up to 5 s, or the request time limit if shorter) for the server
+ * to answer it, since what a server sends there before it is open is
+ * lost. HL_OK, or an error with hl_mcp_errmsg(): the
  * command cannot be started, the server refused, an unsupported protocol
  * version, a transport failure. Once only.
  */

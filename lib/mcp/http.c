@@ -414,6 +414,19 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
   return st;
 }
 
+/* The GET stream's first answer arrived (or none will): hl_mcp_connect()
+ * may go on. Loop thread or listener. */
+static void listen_settled(long status, void *user) {
+  (void)status;
+  hl_mcp *m = user;
+  pthread_mutex_lock(&m->lock);
+  if (!m->listen_ready) {
+    m->listen_ready = true;
+    pthread_cond_broadcast(&m->cond);
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
 /* The standalone GET stream: where an HTTP server sends what belongs to
  * no request (list_changed after initialize, log messages, its own
  * requests). Reopened when it drops (with Last-Event-ID), given up when
@@ -454,8 +467,9 @@ static void *listener_main(void *arg) {
     snprintf(what, sizeof what, "mcp server \"%s\" (GET stream)", m->name);
     hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = what,
                             .on_data = on_data, .data_user = &s, .cancelled = is_cancelled,
-                            .cancel_user = &cc};
+                            .cancel_user = &cc, .on_headers = listen_settled, .headers_user = m};
     hl_status st = hl__http_request_send(m->listen_http, &req, &r);
+    listen_settled(0, m); /* failed before any answer: nobody waits for it */
     if (st == HL_OK && r.status >= 200 && r.status < 300) {
       stream_end(&s);
       failures = 0;
@@ -481,8 +495,13 @@ static void *listener_main(void *arg) {
     }
   }
   stream_free(&s);
+  listen_settled(0, m);
   return NULL;
 }
+
+/* How long connect waits for the GET stream to open (a server that sends
+ * its headers only with a first event would otherwise stall it). */
+#define LISTEN_WAIT_MS 5000
 
 void hl__mcp_http_listen(hl_mcp *m) {
   hl__http_options o;
@@ -493,7 +512,25 @@ void hl__mcp_http_listen(hl_mcp *m) {
   o.max_response_bytes = 0;
   m->listen_http = hl__http_new(&o);
   if (!m->listen_http) return;
-  if (pthread_create(&m->listener, NULL, listener_main, m) == 0) m->listener_running = true;
+  if (pthread_create(&m->listener, NULL, listener_main, m) != 0) return;
+  m->listener_running = true;
+  /* Wait until the server has answered the GET: a server sends what
+   * belongs to no request (its requests, list_changed) only on an open GET
+   * stream and drops it otherwise, so a call made right after connect
+   * whose tool asks the client something there would wait forever. */
+  long wait_ms = m->timeout_ms && m->timeout_ms < LISTEN_WAIT_MS ? (long)m->timeout_ms : LISTEN_WAIT_MS;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += wait_ms / 1000;
+  until.tv_nsec += (wait_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&m->lock);
+  while (!m->listen_ready && !m->closed)
+    if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0) break;
+  pthread_mutex_unlock(&m->lock);
 }
 
 void hl__mcp_http_close(hl_mcp *m) {

@@ -108,6 +108,7 @@ struct hl_mcp {
   struct hl__http *listen_http; /* the GET stream's client (no timeouts) */
   pthread_t listener;
   bool listener_running;
+  bool listen_ready;         /* the GET stream is open, or will not be (under lock) */
   char *session_id;
   pthread_mutex_t reinit_lock; /* one new session at a time after a 404 */
   int protocol_header;       /* send MCP-Protocol-Version once negotiated */

@@ -298,6 +298,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
   /* A new status line means a new response (after a 100 Continue): forget
    * what an earlier one said. */
   if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) x->retry_after_ms = -1;
+  /* The blank line ends a header block: tell who waits for a final one. */
+  if (x->req->on_headers && (len == 2 ? data[0] == '\r' && data[1] == '\n' : len == 1 && data[0] == '\n')) {
+    long code = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 200) x->req->on_headers(code, x->req->headers_user);
+  }
   char line[256];
   size_t l = len < sizeof line - 1 ? len : sizeof line - 1;
   memcpy(line, data, l);

@@ -102,6 +102,11 @@ typedef struct hl__http_request {
   const char *method;        /* e.g. "DELETE"; NULL: POST with a body, else GET (MCP) */
   const char *capture_header;/* a response header whose value resp->captured gets (MCP's
                                 Mcp-Session-Id); NULL: none */
+  /* Called with the status once a final (non-1xx) response's headers have
+   * all arrived, before its body: MCP waits for its GET stream to be open.
+   * Runs on the loop thread: must be short and thread-safe. May be NULL. */
+  void (*on_headers)(long status, void *user);
+  void *headers_user;
 } hl__http_request;
 
 typedef struct hl__http_response {

@@ -24,9 +24,10 @@ SESSIONS = set()
 PENDING = {}          # tools/call id parked for a resumed GET
 CLIENT_ANSWERS = {}   # our request id -> client's response
 EVENTS = {"n": 0}
+GET_STREAMS = {}      # session id -> (handler, write lock) of its open GET stream
 TOOLS = [{"name": n, "inputSchema": {"type": "object"}} for n in
          ("json_echo", "resume", "ask_roots", "headers", "forget_session", "hang",
-          "proxy_page", "rate_limited", "endless_data")] + [
+          "proxy_page", "rate_limited", "endless_data", "ask_on_get")] + [
     {"name": "structured_bad", "inputSchema": {"type": "object"},
      "outputSchema": {"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]}}]
 
@@ -92,15 +93,27 @@ class H(BaseHTTPRequestHandler):
         if not self.session_ok():
             return
         last = self.headers.get("Last-Event-ID")
-        self.sse_head()
         if last and last in PENDING:
+            self.sse_head()
             mid = PENDING.pop(last)
             self.event({"jsonrpc": "2.0", "id": mid, "result": {
                 "content": [{"type": "text", "text": "resumed after " + last}]}}, next_id())
             # and the stream stays open, as a GET stream may
             time.sleep(30)
             return
-        self.event(None, next_id())  # priming event of the standalone stream
+        # Slow to open the standalone stream (a busy server): what it sends
+        # there before the stream is open is lost, as the reference SDK's
+        # server drops it, so the client must not go on before it is open.
+        time.sleep(0.5)
+        sid = self.headers.get("Mcp-Session-Id")
+        lock = threading.Lock()
+        try:
+            with lock:  # registered first: a request waits for the lock, not lost
+                GET_STREAMS[sid] = (self, lock)
+                self.sse_head()
+                self.event(None, next_id())  # priming event of the standalone stream
+        except OSError:
+            return  # the client closed while we were slow
         time.sleep(30)
 
     def do_DELETE(self):
@@ -188,6 +201,24 @@ class H(BaseHTTPRequestHandler):
             self.sse_head()
             self.event(None, eid, retry=300)
             return
+        if name == "ask_on_get":
+            # A server request on the standalone GET stream (how the
+            # reference SDK sends a request unrelated to a client request):
+            # dropped when that stream is not open yet.
+            got = GET_STREAMS.get(self.headers.get("Mcp-Session-Id"))
+            if not got:
+                return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {"content": [
+                    {"type": "text", "text": "dropped: no GET stream open"}]}})
+            rid = "get-%s" % mid
+            handler, lock = got
+            with lock:
+                handler.event({"jsonrpc": "2.0", "id": rid, "method": "roots/list"}, next_id())
+            for _ in range(100):
+                if rid in CLIENT_ANSWERS:
+                    break
+                time.sleep(0.05)
+            return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {"content": [
+                {"type": "text", "text": json.dumps(CLIENT_ANSWERS.get(rid))}]}})
         if name == "ask_roots":
             # A server request on the call's own stream, then the answer.
             self.sse_head()

@@ -5,7 +5,8 @@
  * closes before the answer (resumed with GET + Last-Event-ID after the
  * server's retry: delay), a server request on a call's stream answered by
  * POST, structuredContent checked against outputSchema, DELETE on close,
- * an HTML page or a 429 instead of an answer.
+ * an HTML page or a 429 instead of an answer, a server request on the
+ * GET stream right after connect.
  */
 #include "mcp_fixture.h"
 #include "providers/http.h"
@@ -46,7 +47,7 @@ static void http_transport(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-06-18");
   hl_tools *t = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(t), 10);
+  CHECK_INT(hl_tools_count(t), 11);
   hl_tools_free(t);
 
   /* A plain JSON answer. */
@@ -219,6 +220,26 @@ static void endless_event(void) {
   CHECK(sent > 0 && sent < 16.0 * (1 << 20));
 }
 
+/* A server request the server sends on the standalone GET stream right
+ * after connect: connect returns only once that stream is open (the
+ * server opens it 0.5 s late and drops what it cannot send; the official
+ * conformance suite's elicitation scenario lost its request this way). */
+static void get_stream_open_after_connect(void) {
+  hl_mcp *m = hl_mcp_new_http("hh", url);
+  REQUIRE(m);
+  cJSON *roots = cJSON_Parse("[{\"uri\":\"file:///srv/get\"}]");
+  hl_mcp_set_roots(m, roots);
+  cJSON_Delete(roots);
+  hl_mcp_set_timeout_ms(m, 20000);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_status st;
+  char *text = call_text(m, "ask_on_get", &st);
+  CHECK_INT(st, HL_OK);
+  CHECK_CONTAINS(text ? text : "", "file:///srv/get");
+  free(text);
+  hl_mcp_free(m);
+}
+
 static void bad_endpoints(void) {
   char bad[160];
   snprintf(bad, sizeof bad, "http://127.0.0.1:%d/", port);
@@ -241,6 +262,7 @@ int main(int argc, char **argv) {
   }
   snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
   RUN(http_transport);
+  RUN(get_stream_open_after_connect);
   RUN(bad_endpoints);
   RUN(wrong_answers);
   RUN(endless_event);

@@ -1,0 +1,92 @@
+/*
+ * tests/mcp/conformance_client.c - the client the official MCP conformance
+ * suite (@modelcontextprotocol/conformance) runs: `conformance_client URL`
+ * with the scenario's name in MCP_CONFORMANCE_SCENARIO. It does what each
+ * client scenario's server expects of a client (connect; call its tool;
+ * accept an elicitation leaving every field out so the library fills in
+ * the schema's defaults) using only include/hookline/mcp.h, and exits 0
+ * only when the call's result is the one the scenario's server sends, so
+ * a client that gets a wrong answer fails even where the suite's own
+ * checks are only about what it saw on the wire. The auth/ scenarios
+ * need OAuth, which the client does not have: connecting must fail
+ * with a clear message (the server's 401).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookline.h"
+
+/* Accept with no content: the library must add the requested defaults. */
+static hl_status accept_empty(hl_mcp *m, const char *method, const cJSON *params, cJSON **result,
+                              void *user) {
+  (void)m, (void)method, (void)params, (void)user;
+  cJSON *r = cJSON_CreateObject();
+  cJSON_AddStringToObject(r, "action", "accept");
+  cJSON_AddObjectToObject(r, "content");
+  *result = r;
+  return HL_OK;
+}
+
+static int fail(const char *what, const char *msg) {
+  fprintf(stderr, "conformance_client: %s: %s\n", what, msg ? msg : "");
+  return 1;
+}
+
+/* Call `tool` and require its text result to contain `want`. */
+static int call_expect(hl_mcp *m, const char *tool, const char *args_json, const char *want) {
+  cJSON *args = args_json ? cJSON_Parse(args_json) : NULL;
+  cJSON *result = NULL;
+  hl_status st = hl_mcp_call(m, NULL, tool, args, &result, NULL);
+  cJSON_Delete(args);
+  if (st != HL_OK) return fail(tool, hl_last_error());
+  int rc = 0;
+  if (!cJSON_IsString(result) || !strstr(result->valuestring, want)) {
+    char *got = cJSON_PrintUnformatted(result);
+    fprintf(stderr, "conformance_client: %s: expected a text result with \"%s\", got %s\n", tool,
+            want, got ? got : "(nothing)");
+    free(got);
+    rc = 1;
+  } else {
+    printf("%s: %s\n", tool, result->valuestring);
+  }
+  cJSON_Delete(result);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  const char *scenario = getenv("MCP_CONFORMANCE_SCENARIO");
+  if (argc != 2 || !scenario) {
+    fputs("usage: MCP_CONFORMANCE_SCENARIO=name conformance_client URL\n", stderr);
+    return 2;
+  }
+  hl_mcp *m = hl_mcp_new_http("conformance", argv[1]);
+  if (!m) return fail("bad URL", hl_last_error());
+  hl_mcp_set_timeout_ms(m, 20000);
+  if (strcmp(scenario, "elicitation-sep1034-client-defaults") == 0 &&
+      hl_mcp_set_handler(m, "elicitation/create", accept_empty, NULL) != HL_OK) {
+    hl_mcp_free(m);
+    return fail("handler", hl_last_error());
+  }
+  int rc;
+  if (hl_mcp_connect(m) != HL_OK) {
+    rc = fail("connect", hl_mcp_errmsg(m));
+  } else if (strncmp(scenario, "auth/", 5) == 0) {
+    rc = fail(scenario, "connected without OAuth (the client has none: expected a refusal)");
+  } else if (strcmp(scenario, "initialize") == 0) {
+    rc = 0;
+  } else if (strcmp(scenario, "tools_call") == 0) {
+    rc = call_expect(m, "add_numbers", "{\"a\":5,\"b\":3}", "The sum of 5 and 3 is 8");
+  } else if (strcmp(scenario, "elicitation-sep1034-client-defaults") == 0) {
+    rc = call_expect(m, "test_client_elicitation_defaults", NULL,
+                     "Elicitation completed: {\"name\":\"John Doe\"");
+  } else if (strcmp(scenario, "sse-retry") == 0) {
+    rc = call_expect(m, "test_reconnection", NULL, "Reconnection test completed successfully");
+  } else {
+    rc = fail(scenario, "unknown scenario");
+  }
+  hl_mcp_free(m);
+  /* The suite keeps stdout but not the exit status: say it. */
+  if (rc == 0) printf("conformance_client: %s ok\n", scenario);
+  return rc;
+}
