@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "hookline/json.h"
+#include "core/util.h"
 #include "hookline/observer.h"
 
 static const char *const hl_event_names[HL_EVENT_TYPE_COUNT] = {
@@ -262,7 +263,7 @@ static void hl_line_kv(hl_line *l, const char *key, const char *value) {
  * they stay on one line) and are not quoted: `args={"x":1}`. */
 static void hl_line_json(hl_line *l, const char *key, const cJSON *v) {
   if (!v) return;
-  char *s = cJSON_PrintUnformatted(v);
+  char *s = hl__json_print_exact(v); /* numbers exactly, as everywhere */
   if (!s) {
     l->failed = 1;
     return;

@@ -33,6 +33,7 @@
 #include "hookline/observer.h"
 #include "hookline/scripted.h"
 #include "agent/agent_internal.h"
+#include "core/util.h"
 
 /* Longest delay a script may ask for, so that a typo cannot hang a test
  * suite for days. */
@@ -787,7 +788,7 @@ static hl_status hl_stream_tool_args(hl_context *ctx, const hl_message *msg) {
   for (size_t i = 0; msg && i < msg->n_parts; i++) {
     const hl_part *part = &msg->parts[i];
     if (part->kind != HL_PART_TOOL_CALL) continue;
-    char *json = part->args ? cJSON_PrintUnformatted(part->args) : strdup("{}");
+    char *json = part->args ? hl__json_print_exact(part->args) : strdup("{}");
     if (!json) return hl_fail(HL_ERR_NOMEM, "scripted: out of memory");
     hl_status st = HL_OK;
     for (char *p = json; *p && st == HL_OK;) {

@@ -9,9 +9,10 @@
 #include <string.h>
 
 #include "mcp_internal.h"
+#include "core/util.h"
 
 static char *print_msg(cJSON *msg) {
-  char *s = msg ? cJSON_PrintUnformatted(msg) : NULL;
+  char *s = msg ? hl__json_print_exact(msg) : NULL;
   cJSON_Delete(msg);
   return s;
 }

@@ -168,7 +168,7 @@ static hl_tool *map_tool(hl_mcp *m, const cJSON *t) {
   }
   hl_tool_set_free_fn(tool, mcp_tool_free);
   cJSON *in = usable_schema(cJSON_GetObjectItemCaseSensitive(t, "inputSchema"));
-  char *text = in ? cJSON_PrintUnformatted(in) : NULL;
+  char *text = in ? hl__json_print_exact(in) : NULL;
   if (!text || hl_tool_set_schema(tool, text) != HL_OK)
     note(m, remote, "its inputSchema cannot be enforced by hookline; the server validates the arguments");
   free(text);

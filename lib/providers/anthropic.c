@@ -148,7 +148,7 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
   }
   if (req->response_schema) {
     /* No json_schema response format in the Messages API: say it. */
-    char *schema = cJSON_PrintUnformatted(req->response_schema);
+    char *schema = hl__json_print_exact(req->response_schema);
     static const char intro[] =
         "Answer with only a JSON value (no prose, no code fence) that follows this JSON Schema: ";
     bool ok = schema && (!system.len || hl__buf_append(&system, "\n\n", 2) == HL_OK) &&

@@ -457,7 +457,7 @@ static hl_status on_part(gm_stream *s, const cJSON *p) {
     const cJSON *fc = hl_json_get(p, "functionCall");
     if (st == HL_OK && cJSON_IsObject(fc) && s->base.ctx) {
       const cJSON *a = hl_json_get(fc, "args");
-      char *json = a && !cJSON_IsString(a) ? cJSON_PrintUnformatted(a) : NULL;
+      char *json = a && !cJSON_IsString(a) ? hl__json_print_exact(a) : NULL;
       const char *args = cJSON_IsString(a) ? a->valuestring : a ? json : "{}";
       if (!args) st = hl_fail(HL_ERR_NOMEM, "gemini: out of memory");
       else st = hl_context_emit_tool_delta(s->base.ctx, s->calls, hl_json_get_string(fc, "id"),

@@ -328,7 +328,7 @@ static hl_status send_payload(hl__llm *l, hl_context *ctx, const char *path,
                               const char *const *auth, size_t n_auth, const cJSON *payload,
                               hl__sse_event_fn on_event, void *event_user, body_head *head,
                               hl__http_response *resp) {
-  char *body = cJSON_PrintUnformatted(payload);
+  char *body = hl__json_print_exact(payload);
   if (!body) return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
   size_t url_len = strlen(l->base_url) + strlen(path) + 1;
   char *url = malloc(url_len);

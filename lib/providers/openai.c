@@ -86,7 +86,7 @@ static hl_status encode_message(cJSON *out, const hl_message *m) {
       if (p->kind != HL_PART_TOOL_CALL) continue;
       cJSON *tc = cJSON_CreateObject();
       if (!hl__llm_push(tcs, tc)) goto fail;
-      char *args = p->args ? cJSON_PrintUnformatted(p->args) : strdup("{}");
+      char *args = p->args ? hl__json_print_exact(p->args) : strdup("{}");
       cJSON *fn = cJSON_AddObjectToObject(tc, "function");
       bool ok = args && cJSON_AddStringToObject(tc, "id", p->id ? p->id : "") &&
                 cJSON_AddStringToObject(tc, "type", "function") && fn &&
@@ -355,7 +355,7 @@ static hl_status stream_tool_delta(oa_stream *s, const cJSON *tc, size_t positio
   /* A server that sends the arguments as an object in one piece. */
   const cJSON *obj = hl_json_get(fn, "arguments");
   if (cJSON_IsObject(obj)) {
-    char *t = cJSON_PrintUnformatted(obj);
+    char *t = hl__json_print_exact(obj);
     if (!t) return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
     hl_status st = hl__buf_append(&c->args, t, strlen(t));
     free(t);

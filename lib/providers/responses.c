@@ -64,7 +64,7 @@ static bool push_text(cJSON *input, const char *role, const char *text, const ch
 static bool push_call(cJSON *input, const hl_part *p) {
   cJSON *it = cJSON_CreateObject();
   if (!hl__llm_push(input, it)) return false;
-  char *args = p->args ? cJSON_PrintUnformatted(p->args) : strdup("{}");
+  char *args = p->args ? hl__json_print_exact(p->args) : strdup("{}");
   bool ok = args && cJSON_AddStringToObject(it, "type", "function_call") &&
             (!item_id_ok(p->signature) || cJSON_AddStringToObject(it, "id", p->signature)) &&
             cJSON_AddStringToObject(it, "call_id", p->id ? p->id : "") &&

@@ -20,6 +20,7 @@
 #include "hookline/agent.h"
 #include "hookline/context.h"
 #include "sandbox_internal.h"
+#include "core/util.h"
 
 /* ------------------------------------------------------------------ */
 /* Registry                                                            */
@@ -153,7 +154,7 @@ char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]) {
     cJSON_AddItemToObject(o, "parameters", schema);
     cJSON_AddItemToArray(list, o);
   }
-  char *text = cJSON_PrintUnformatted(spec);
+  char *text = hl__json_print_exact(spec);
   cJSON_Delete(spec);
   return text;
 }

@@ -812,6 +812,41 @@ static void openai_wire_encoding(void) {
   hl_provider_unref(p);
 }
 
+/* Numbers in tool-call arguments reach the server exactly (regression:
+ * cJSON's printer kept 15 digits, so 0.30000000000000004 was sent as 0.3
+ * and 2^53-1 lost its last digit). */
+static void openai_numbers_sent_exactly(void) {
+  W = &OPENAI;
+  hl_provider *p = provider();
+  REQUIRE(p);
+  const char *model = "echo@openai-numbers";
+  hl_request *req = hl_request_new();
+  REQUIRE(req);
+  REQUIRE(hl_request_set_model(req, model) == HL_OK);
+  hl_messages_push(&req->messages, hl_message_new_text(HL_ROLE_USER, "sum"));
+  hl_message *a = hl_message_new(HL_ROLE_ASSISTANT);
+  cJSON *args = NULL;
+  REQUIRE(hl_json_parse("{\"x\":0.30000000000000004,\"n\":9007199254740991}", (size_t)-1, &args) == HL_OK);
+  hl_message_add_tool_call(a, "c1", "add", args);
+  cJSON_Delete(args);
+  hl_messages_push(&req->messages, a);
+  hl_message *t = hl_message_new(HL_ROLE_TOOL);
+  hl_message_add_tool_result(t, "c1", "add", "ok", false);
+  hl_messages_push(&req->messages, t);
+  hl_response *r = NULL;
+  CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
+  hl_response_free(r);
+  hl_request_free(req);
+  cJSON *b = sent_body(model);
+  REQUIRE(b);
+  const cJSON *m1 = cJSON_GetArrayItem(hl_json_get(b, "messages"), 1);
+  const cJSON *tc = cJSON_GetArrayItem(hl_json_get(m1, "tool_calls"), 0);
+  const char *sent = hl_json_get_string(hl_json_get(tc, "function"), "arguments");
+  CHECK_STR(sent ? sent : "", "{\"x\":0.30000000000000004,\"n\":9007199254740991}");
+  cJSON_Delete(b);
+  hl_provider_unref(p);
+}
+
 static void anthropic_wire_encoding(void) {
   W = &ANTHROPIC;
   hl_provider *p = provider();
@@ -934,6 +969,7 @@ WIRE_SCENARIOS(BOTH)
 static const test_case tests[] = {
     WIRE_SCENARIOS(BOTH_ROWS)
     T(openai_wire_encoding),
+    T(openai_numbers_sent_exactly),
     T(anthropic_wire_encoding),
     T(anthropic_block_started_twice),
 };
