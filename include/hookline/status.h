@@ -57,6 +57,12 @@ typedef enum hl_status {
   HL_ERR_AUTH = 22,          /**< the server refused the credentials (401/403) */
   HL_ERR_RATE_LIMIT = 23,    /**< the server kept answering 429 after all retries, or asked
                                   (Retry-After) to wait longer than the retry maximum */
+  HL_INTERRUPTED = 24,       /**< not a failure: the run stopped at a tool-call boundary
+                                  and waits for decisions (human approval); resume it */
+  HL_ERR_CONFLICT = 25,      /**< a store write lost an optimistic-concurrency race:
+                                  reload the session and retry */
+  HL_PENDING = 26,           /**< not a failure: an asynchronous operation (a tool) will
+                                  complete later */
   HL_STATUS_COUNT_           /**< not a status: number of values */
 } hl_status;
 

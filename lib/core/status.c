@@ -42,6 +42,9 @@ static const char *const hl_descriptions[HL_STATUS_COUNT_] = {
     [HL_ERR_STATE] = "wrong state",
     [HL_ERR_AUTH] = "authentication failed",
     [HL_ERR_RATE_LIMIT] = "rate limited",
+    [HL_INTERRUPTED] = "interrupted, waiting for decisions",
+    [HL_ERR_CONFLICT] = "conflicting concurrent write",
+    [HL_PENDING] = "pending",
 };
 
 static const char *const hl_names[HL_STATUS_COUNT_] = {
@@ -69,6 +72,9 @@ static const char *const hl_names[HL_STATUS_COUNT_] = {
     [HL_ERR_STATE] = "InvalidState",
     [HL_ERR_AUTH] = "AuthError",
     [HL_ERR_RATE_LIMIT] = "RateLimited",
+    [HL_INTERRUPTED] = "Interrupted",
+    [HL_ERR_CONFLICT] = "Conflict",
+    [HL_PENDING] = "Pending",
 };
 
 /* The enum may arrive as any int from an application (or a binding), so
