@@ -18,6 +18,7 @@
 #include "hookline/provider.h"
 #include "hookline/scripted.h"
 #include "hookline/agent.h"
+#include "hookline/interrupt.h"
 #include "hookline/openai.h"
 #include "hookline/anthropic.h"
 #include "hookline/pool.h"

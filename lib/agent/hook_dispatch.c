@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/interrupt_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
 
@@ -248,6 +249,7 @@ static const char *hl_undeclared(const hl__hook *h, hl_hook_action a) {
   if (a == HL_HOOK_CONTINUE || (h->flags & HL_HOOK_DECIDE)) return NULL;
   if (a == HL_HOOK_OVERRIDE) return "returned override without declaring HL_HOOK_DECIDE";
   if (a == HL_HOOK_ABORT) return "returned abort without declaring HL_HOOK_DECIDE";
+  if (a == HL_HOOK_INTERRUPT) return "returned interrupt without declaring HL_HOOK_DECIDE";
   return NULL; /* not an action at all: reported as such */
 }
 
@@ -287,6 +289,9 @@ hl_hook_action hl__dispatch(hl_context *ctx, hl_hook_point point, void *args, vo
   hl_hook_action result = HL_HOOK_CONTINUE;
   const hl__hook *h = NULL;
   const char *why = NULL;
+  /* before_tool: an interrupt's reason (interrupt.c takes it) */
+  char **reason = point == HL_HOOK_BEFORE_TOOL ? &((hl_before_tool_out *)out)->reason : NULL;
+  if (reason) *reason = NULL;
 
   for (size_t s = 0; s < ctx->n_hooks; s++) {
     const hl__hook_chain *chain = &ctx->hooks[s]->chains[point];
@@ -297,6 +302,10 @@ hl_hook_action hl__dispatch(hl_context *ctx, hl_hook_point point, void *args, vo
       bool editor = (h->flags & pi->edit_flag) && editable;
       if (value) *value = NULL;
       if (edit) *edit = editor ? editable : NULL;
+      if (reason && *reason) { /* a reason left by a hook that did not interrupt */
+        free(*reason);
+        *reason = NULL;
+      }
       bool fingerprinted = editor && pi->fingerprint && hl__ctx_observed(ctx);
       uint64_t print = fingerprinted ? pi->fingerprint(editable) : 0;
 
@@ -357,14 +366,30 @@ hl_hook_action hl__dispatch(hl_context *ctx, hl_hook_point point, void *args, vo
         result = a;
         goto done;
       }
+      if (a == HL_HOOK_INTERRUPT && reason) {
+        /* H20: the call waits for a human. On resume the call runs
+         * approved, and the decision stands over a second interrupt. */
+        if (stray) pi->free_value(stray);
+        if (value) *value = NULL;
+        if (((hl_before_tool_args *)args)->approved) continue;
+        hl__interrupt_by = h->name;
+        hl_hook_event(ctx, h, point, a, args, NULL);
+        result = a;
+        goto done;
+      }
+      if (a == HL_HOOK_INTERRUPT) why = "returned interrupt, which only before_tool hooks may";
       if (stray) pi->free_value(stray);
       if (value) *value = NULL;
-      result = hl_hook_aborted(ctx, h, point, a, args, NULL);
+      result = hl_hook_aborted(ctx, h, point, a, args, why);
       goto done;
     }
   }
 done:
   if (edit) *edit = editable;
+  if (reason && result != HL_HOOK_INTERRUPT && *reason) {
+    free(*reason);
+    *reason = NULL;
+  }
   if (chunk) {
     /* The caller gets the final text in out->text (owned) when a hook
      * replaced it. */

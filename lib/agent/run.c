@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/interrupt_internal.h"
 #include "agent/session_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
@@ -271,9 +272,23 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
   hl_agent *a = ctx->agent;
   if (!a->provider)
     return hl_outcome_set(o, HL_ERR_STATE, "agent \"%s\" has no provider", a->name);
-  if (hl_append(ctx, hl_message_new_text(HL_ROLE_USER, ctx->input), o) != HL_OK) return o->status;
+  int first_turn = 1;
+  if (ctx->resume) {
+    /* resume.c (touch point): the saved messages and the interrupted
+     * turn's results take the place of the user's message. */
+    hl_status rs = hl__resume_turn(ctx, ctx->resume, &first_turn);
+    if (rs == HL_INTERRUPTED) {
+      hl__interrupt_message(ctx, o->message, sizeof o->message);
+      o->status = HL_INTERRUPTED;
+      return o->status;
+    }
+    if (rs != HL_OK) return hl_outcome_take(o, rs);
+    if (hl_check_abort(ctx, o) || hl_check_cancel(ctx, o)) return o->status;
+  } else if (hl_append(ctx, hl_message_new_text(HL_ROLE_USER, ctx->input), o) != HL_OK) {
+    return o->status;
+  }
 
-  for (int turn = 1; turn <= a->max_turns; turn++) {
+  for (int turn = first_turn; turn <= a->max_turns; turn++) {
     if (hl_check_cancel(ctx, o)) return o->status;
     ctx->turn = turn;
     pthread_mutex_lock(&ctx->lock);
@@ -326,6 +341,14 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
     hl_message *results = NULL;
     cJSON *summary = NULL;
     st = hl__run_tool_calls(ctx, resp->message, &results, &summary);
+    if (st == HL_INTERRUPTED) {
+      /* interrupt.c (touch point): calls wait for a decision; the turn's
+       * record is on the context, the state is built at the run's end. */
+      hl_response_free(resp);
+      hl__interrupt_message(ctx, o->message, sizeof o->message);
+      o->status = HL_INTERRUPTED;
+      return o->status;
+    }
     if (st != HL_OK && !results) {
       hl_response_free(resp);
       cJSON_Delete(summary);
@@ -361,6 +384,10 @@ static hl_status hl_custom_body(hl_context *ctx, char **answer, hl__outcome *o) 
     if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_)
       return hl_outcome_set(o, HL_ERR_EXECUTION_FAILED,
                             "custom agent \"%s\" returned unknown status %d", a->name, (int)st);
+    if (st == HL_INTERRUPTED) /* interrupt.c: its function cannot be resumed midway */
+      return hl_outcome_set(o, HL_ERR_UNSUPPORTED,
+                            "a run under custom agent \"%s\" was interrupted for a decision; "
+                            "only LLM agents and agents used as tools can be resumed", a->name);
     /* A child's abort came back through the body: report the abort's own
      * message, which the run keeps. */
     if (hl_check_abort(ctx, o)) return o->status;
@@ -381,6 +408,12 @@ static hl_status hl_custom_body(hl_context *ctx, char **answer, hl__outcome *o) 
 
 hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
                      bool owns_session, const char *input, char **answer) {
+  return hl__invoke_ex(agent, parent, session, owns_session, input, NULL, answer);
+}
+
+hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session,
+                        bool owns_session, const char *input, const hl__resume *resume,
+                        char **answer) {
   *answer = NULL;
   hl_context *ctx = NULL;
   hl_status st = hl__ctx_new(agent, parent, session, owns_session, input, &ctx);
@@ -388,6 +421,7 @@ hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
     if (owns_session) hl_session_free(session);
     return st;
   }
+  ctx->resume = resume; /* resume.c: the run continues an interrupted one */
 
   hl__outcome o = {HL_OK, ""};
   char *result = NULL;
@@ -398,7 +432,9 @@ hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
 
   hl_before_agent_args bargs = {sizeof bargs, ctx->input};
   hl_before_agent_out bout = {sizeof bout, NULL};
-  hl_hook_action act = hl__dispatch(ctx, HL_HOOK_BEFORE_AGENT, &bargs, &bout);
+  /* A resumed run passed before_agent when it started. */
+  hl_hook_action act = resume ? HL_HOOK_CONTINUE
+                              : hl__dispatch(ctx, HL_HOOK_BEFORE_AGENT, &bargs, &bout);
   if (act == HL_HOOK_OVERRIDE) result = bout.answer;
   if (act == HL_HOOK_ABORT) {
     hl_outcome_take(&o, HL_ERR_ABORTED);
@@ -425,6 +461,13 @@ hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
   if (o.status == HL_OK && agent->output_key &&
       hl_session_state_set_string(ctx->session, agent->output_key, result) != HL_OK)
     hl_outcome_take(&o, hl_last_status() ? hl_last_status() : HL_ERR_NOMEM);
+  pthread_mutex_lock(&ctx->lock);
+  hl_usage usage = ctx->usage;
+  int turns = ctx->turns;
+  pthread_mutex_unlock(&ctx->lock);
+  /* interrupt.c (touch point): an interrupted run's state is built from
+   * its messages before they leave the session, like a failed run's. */
+  if (hl__interrupt_end(ctx, o.status, history_len, &usage) != HL_OK) hl_outcome_take(&o, HL_ERR_NOMEM);
   if (o.status != HL_OK) {
     free(result);
     result = NULL;
@@ -434,10 +477,6 @@ hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
     hl__session_truncate(ctx->session, history_len);
   }
 
-  pthread_mutex_lock(&ctx->lock);
-  hl_usage usage = ctx->usage;
-  int turns = ctx->turns;
-  pthread_mutex_unlock(&ctx->lock);
   double ms = (double)(hl__mono_ns() - ctx->start_ns) / 1e6;
 
   hl_event end = {.type = HL_EVENT_AGENT_END, .text = result, .usage = &usage,
@@ -455,6 +494,10 @@ hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
   pthread_mutex_unlock(&agent->lock);
 
   hl__ctx_finish(ctx);
+  if (o.status == HL_INTERRUPTED) { /* not a failure: no error message */
+    hl_clear_error();
+    return HL_INTERRUPTED;
+  }
   if (o.status != HL_OK) return hl_fail(o.status, "%s", o.message);
   *answer = result;
   return HL_OK;
