@@ -133,11 +133,16 @@ HL_API const char *hl_agent_output_key(const hl_agent *agent);
  * the session is busy), or the provider's error. The message is in
  * hl_last_error() (status.h: the one place every failing call leaves its
  * message, per thread, so concurrent runs each read their own).
+ * HL_INTERRUPTED (not a failure, no message) when a tool call waits for a
+ * human's decision: take the state with hl_run_state_json() and continue
+ * with hl_agent_resume() (interrupt.h).
  */
 HL_API hl_status hl_agent_run(hl_agent *agent, hl_session *session,
                               const char *input, char **answer);
-/** Cancel every run of this agent in progress (and their children). The
- *  runs return HL_ERR_CANCELLED soon after. Thread-safe, async-signal-unsafe.
+/** Cancel every run of this agent in progress and their whole trees:
+ *  sub-agents, tools waiting on hl_context_on_cancel() (a running sandbox
+ *  among them) and model calls in flight. The runs return
+ *  HL_ERR_CANCELLED soon after. Thread-safe, async-signal-unsafe.
  *  A run started after this call is not affected. */
 HL_API void hl_agent_cancel(hl_agent *agent);
 /** The session used when hl_agent_run() gets NULL (borrowed). */

@@ -403,6 +403,27 @@ static void bad_child_state_is_named_by_its_path(void) {
   hl_session_free(s);
 }
 
+/* A custom agent cannot be resumed in the middle of its function: an
+ * interrupt under one is a clear error, and no state is left behind. */
+static void interrupt_under_a_custom_agent_is_unsupported(void) {
+  fx_log_reset();
+  hl_provider *model = hl_scripted_new();
+  fx_push_three_calls(model);
+  hl_agent *assistant = fx_assistant(model);
+  hl_agent *pipeline = hl_sequential_agent_new("pipeline", HL_WORKFLOW_INPUT_PREVIOUS);
+  hl_agent_add_sub_agent(pipeline, assistant);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(pipeline, NULL, "go", &answer), HL_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(hl_last_error(), "sub-agent \"assistant\" was interrupted for a decision");
+  CHECK(answer == NULL);
+  CHECK(hl_run_state_json() == NULL);
+  CHECK_INT(fx_ran("get_weather"), 1);
+  CHECK_INT(fx_ran("delete_file"), 0);
+  hl_agent_unref(pipeline);
+  hl_agent_unref(assistant);
+  hl_provider_unref(model);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(H20_interrupt_hook_and_approval_flag_stop_after_the_turn);
@@ -413,5 +434,6 @@ int main(int argc, char **argv) {
   RUN(events_name_the_waiting_calls);
   RUN(bad_states_and_decisions_are_refused_and_change_nothing);
   RUN(bad_child_state_is_named_by_its_path);
+  RUN(interrupt_under_a_custom_agent_is_unsupported);
   return CHECK_EXIT();
 }
