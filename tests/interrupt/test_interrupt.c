@@ -253,6 +253,8 @@ static void events_name_the_waiting_calls(void) {
   hl_provider *model = hl_scripted_new();
   fx_push_three_calls(model);
   hl_agent *agent = fx_assistant(model);
+  /* The three calls on worker threads: the interrupt is per call. */
+  hl_agent_set_parallel_tools(agent, 3);
   hl_observer *col = hl_observer_collecting();
   hl_agent_add_observer(agent, col);
   char *answer = NULL;
@@ -403,6 +405,70 @@ static void bad_child_state_is_named_by_its_path(void) {
   hl_session_free(s);
 }
 
+/* A resumed child that stops again: the parent stops again with a new
+ * state (its finished calls still kept), and a second resume finishes. */
+static void a_resumed_subagent_can_be_interrupted_again(void) {
+  fx_log_reset();
+  hl_provider *bm = hl_scripted_new(), *hm = hl_scripted_new();
+  hl_response *r = hl_response_new();
+  r->message = hl_message_new(HL_ROLE_ASSISTANT);
+  cJSON *a1 = cJSON_Parse("{\"input\":\"clean up\"}"), *a2 = cJSON_Parse("{\"city\":\"Rome\"}");
+  hl_message_add_tool_call(r->message, "b1", "helper", a1);
+  hl_message_add_tool_call(r->message, "b2", "get_weather", a2);
+  cJSON_Delete(a1), cJSON_Delete(a2);
+  hl_scripted_push(bm, r);
+  hl_scripted_push_tool_call(hm, "h1", "delete_file", "{\"path\":\"/a\"}");
+  hl_scripted_push_tool_call(hm, "h2", "delete_file", "{\"path\":\"/b\"}");
+  hl_scripted_push_text(hm, "kept /b");
+  hl_scripted_push_text(bm, "finished");
+  hl_agent *boss = fx_boss(bm, hm);
+  hl_session *s = hl_session_new("app", "u", "s8");
+  char *answer = NULL;
+  REQUIRE(hl_agent_run(boss, s, "go", &answer) == HL_INTERRUPTED);
+  cJSON *state = hl_run_state_json();
+  cJSON *d = cJSON_CreateObject();
+  hl_decision_approve(d, "b1/h1");
+  CHECK_INT(hl_agent_resume(boss, s, state, d, &answer), HL_INTERRUPTED);
+  CHECK_INT(hl_last_status(), HL_OK);
+  cJSON *again = hl_run_state_json();
+  REQUIRE(again);
+  cJSON *list = hl_run_state_pending(again);
+  REQUIRE(list);
+  CHECK_INT(cJSON_GetArraySize(list), 1);
+  CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(list, 0), "path"), "b1/h2");
+  CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(hl_json_get(again, "results"), 0), "content"),
+            "sunny in Rome");
+  CHECK_INT(fx_ran("delete_file"), 1);
+  cJSON_Delete(list);
+  cJSON_Delete(d);
+  d = cJSON_CreateObject();
+  hl_decision_reject(d, "b1/h2", "keep /b");
+  CHECK_INT(hl_agent_resume(boss, s, again, d, &answer), HL_OK);
+  CHECK_STR(answer, "finished");
+  hl_free(answer);
+  CHECK_INT(fx_ran("delete_file"), 1);
+  CHECK_INT(fx_ran("get_weather"), 1);
+  /* The helper's last request: its first result and the rejection. */
+  REQUIRE(hl_scripted_request_count(hm) == 3);
+  hl_request *hreq = hl_scripted_request(hm, 2);
+  cJSON *hres = fx_results_of(hreq);
+  CHECK_STR(hl_json_get_string(hl_json_get(hres, "h2"), "content"), "keep /b");
+  CHECK_INT(hreq->messages.count, 5); /* user, call h1, result, call h2, result */
+  cJSON *bres = NULL;
+  hl_request *breq = hl_scripted_request(bm, 1);
+  bres = fx_results_of(breq);
+  CHECK_STR(hl_json_get_string(hl_json_get(bres, "b1"), "content"), "kept /b");
+  CHECK_STR(hl_json_get_string(hl_json_get(bres, "b2"), "content"), "sunny in Rome");
+  cJSON_Delete(hres), cJSON_Delete(bres);
+  hl_request_free(hreq), hl_request_free(breq);
+  cJSON_Delete(d);
+  cJSON_Delete(state);
+  cJSON_Delete(again);
+  hl_agent_unref(boss);
+  hl_provider_unref(bm), hl_provider_unref(hm);
+  hl_session_free(s);
+}
+
 /* A custom agent cannot be resumed in the middle of its function: an
  * interrupt under one is a clear error, and no state is left behind. */
 static void interrupt_under_a_custom_agent_is_unsupported(void) {
@@ -434,6 +500,7 @@ int main(int argc, char **argv) {
   RUN(events_name_the_waiting_calls);
   RUN(bad_states_and_decisions_are_refused_and_change_nothing);
   RUN(bad_child_state_is_named_by_its_path);
+  RUN(a_resumed_subagent_can_be_interrupted_again);
   RUN(interrupt_under_a_custom_agent_is_unsupported);
   return CHECK_EXIT();
 }
