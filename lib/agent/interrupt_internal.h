@@ -86,6 +86,14 @@ hl_status hl__interrupt_end(hl_context *ctx, hl_status outcome, size_t history_l
 void hl__state_put(cJSON *state);
 cJSON *hl__state_take(void);
 
+/* Longest call path ("call_7/call_1") the state functions handle. */
+#define HL_PATH_MAX 512
+
+/* resume_check.c: check `state` whole against `agent` and `decisions`
+ * (see hl_agent_resume in interrupt.h): HL_OK, or the error with its
+ * message naming the path. */
+hl_status hl__resume_check(const hl_agent *agent, const cJSON *state, const cJSON *decisions);
+
 /* resume.c: the resumed run's first step, in place of the user message:
  * put the saved messages back, finish the interrupted turn with the
  * decisions, append its results. *next_turn is the loop's next turn.
