@@ -138,7 +138,6 @@ static inline hl_agent *fx_boss(hl_provider *boss_model, hl_provider *helper_mod
 /* The assistant's first response: three calls in one turn. */
 static inline void fx_push_three_calls(hl_provider *model) {
   hl_response *r = hl_response_new();
-  r->message = hl_message_new(HL_ROLE_ASSISTANT);
   cJSON *a1 = cJSON_Parse("{\"city\":\"Oslo\"}");
   cJSON *a2 = cJSON_Parse("{\"path\":\"/tmp/x\"}");
   cJSON *a3 = cJSON_Parse("{\"to\":\"bob\"}");

@@ -186,7 +186,6 @@ static void subagent_interrupt_bubbles_up_and_resumes_from_the_top(void) {
   fx_log_reset();
   hl_provider *bm = hl_scripted_new(), *hm = hl_scripted_new();
   hl_response *r = hl_response_new();
-  r->message = hl_message_new(HL_ROLE_ASSISTANT);
   cJSON *a1 = cJSON_Parse("{\"input\":\"clean up\"}"), *a2 = cJSON_Parse("{\"city\":\"Oslo\"}");
   hl_message_add_tool_call(r->message, "b1", "helper", a1);
   hl_message_add_tool_call(r->message, "b2", "get_weather", a2);
@@ -411,7 +410,6 @@ static void a_resumed_subagent_can_be_interrupted_again(void) {
   fx_log_reset();
   hl_provider *bm = hl_scripted_new(), *hm = hl_scripted_new();
   hl_response *r = hl_response_new();
-  r->message = hl_message_new(HL_ROLE_ASSISTANT);
   cJSON *a1 = cJSON_Parse("{\"input\":\"clean up\"}"), *a2 = cJSON_Parse("{\"city\":\"Rome\"}");
   hl_message_add_tool_call(r->message, "b1", "helper", a1);
   hl_message_add_tool_call(r->message, "b2", "get_weather", a2);
