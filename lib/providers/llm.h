@@ -45,7 +45,12 @@ typedef struct hl__llm {
   cJSON *options;        /* provider options the encoder reads (Responses'
                             reasoning/store/include, Gemini's thinkingConfig),
                             or NULL */
+  unsigned flags;        /* provider-specific switches its encoder reads
+                            (Anthropic: HL__ANTHROPIC_CACHE) */
 } hl__llm;
+
+/* hl__llm.flags of the Anthropic provider: cache_control breakpoints. */
+#define HL__ANTHROPIC_CACHE 1u
 
 /* Which field carries the request's max_tokens (Chat Completions). */
 #define HL__LLM_MAX_TOKENS_AUTO 0       /* max_tokens until the server refuses it */
