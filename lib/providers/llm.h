@@ -210,6 +210,11 @@ void hl__llm_provider_destroy(void *impl);
 void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size,
                    const cJSON *index, size_t max, const char *what);
 
+/* Replace every occurrence of the API key in the strings of `data` and
+ * `r` (either may be NULL) by "[REDACTED]" (redact.c). HL_ERR_NOMEM on
+ * allocation failure. */
+hl_status hl__llm_redact(const hl__llm *l, cJSON *data, hl_response *r);
+
 /* The two wire formats (openai.c, anthropic.c), so that tests and the fuzz
  * targets can drive their decoders without a server. Static, never NULL. */
 const hl__llm_wire *hl__openai_wire(void);
