@@ -6,7 +6,11 @@
  * OpenRouter. It encodes the messages (tool calls as assistant
  * "tool_calls", tool results as "tool" messages), tool declarations
  * (functions with JSON Schema), tool choice, a JSON Schema response format
- * ("response_format": {"type": "json_schema", ...}), temperature,
+ * ("response_format": {"type": "json_schema", ...}, with "strict": true
+ * when the schema meets strict mode: every object has
+ * additionalProperties false and lists all its properties as required),
+ * images in user messages (content parts of type image_url; a data: URL
+ * goes as it is), temperature,
  * max_tokens and stop; it decodes text, several parallel tool calls,
  * finish reason and usage (a token count that is not a whole number from
  * 0 to 2^53 is ignored: 0). With req->stream it streams over server-sent

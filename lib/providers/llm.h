@@ -210,6 +210,10 @@ void hl__llm_provider_destroy(void *impl);
 void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size,
                    const cJSON *index, size_t max, const char *what);
 
+/* Does `schema` meet OpenAI's strict mode (every object closed with
+ * additionalProperties false, every property required)? (strict.c) */
+bool hl__llm_schema_strict_ok(const cJSON *schema);
+
 /* Replace every occurrence of the API key in the strings of `data` and
  * `r` (either may be NULL) by "[REDACTED]" (redact.c). HL_ERR_NOMEM on
  * allocation failure. */

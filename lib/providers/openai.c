@@ -199,6 +199,8 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
       cJSON_Delete(schema);
       goto oom;
     }
+    if (hl__llm_schema_strict_ok(req->response_schema) && !cJSON_AddTrueToObject(js, "strict"))
+      goto oom;
   }
   if (req->temperature >= 0 && !cJSON_AddNumberToObject(j, "temperature", req->temperature)) goto oom;
   const char *max_field = __atomic_load_n(&l->max_tokens_field, __ATOMIC_RELAXED) ==

@@ -190,6 +190,8 @@ static hl_status encode_format(cJSON *j, const hl_request *req) {
     cJSON_Delete(schema);
     return oom();
   }
+  if (hl__llm_schema_strict_ok(req->response_schema) && !cJSON_AddTrueToObject(f, "strict"))
+    return oom();
   return HL_OK;
 }
 
