@@ -12,7 +12,9 @@
  * images in user messages (content parts of type image_url; a data: URL
  * goes as it is), temperature,
  * max_tokens and stop; it decodes text, several parallel tool calls,
- * finish reason and usage (a token count that is not a whole number from
+ * finish reason and usage (prompt_tokens_details.cached_tokens in
+ * usage.cached_tokens, completion_tokens_details.reasoning_tokens in
+ * usage.reasoning_tokens; a token count that is not a whole number from
  * 0 to 2^53 is ignored: 0). With req->stream it streams over server-sent
  * events (tool-call argument fragments assembled by index, usage through
  * stream_options.include_usage, end at [DONE]): each text fragment goes to

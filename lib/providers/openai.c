@@ -253,6 +253,12 @@ static void usage_of(const cJSON *u, hl_usage *out) {
   int64_t n;
   out->input_tokens = hl__json_token_count(hl_json_get(u, "prompt_tokens"), &n) ? n : 0;
   out->output_tokens = hl__json_token_count(hl_json_get(u, "completion_tokens"), &n) ? n : 0;
+  /* Of those: prompt-cache reads and hidden reasoning (priced apart, price.h). */
+  out->cached_tokens =
+      hl__json_token_count(hl_json_get(hl_json_get(u, "prompt_tokens_details"), "cached_tokens"), &n)
+          ? n : 0;
+  out->reasoning_tokens = hl__json_token_count(
+      hl_json_get(hl_json_get(u, "completion_tokens_details"), "reasoning_tokens"), &n) ? n : 0;
 }
 
 /* "error" inside a 2xx body or a stream chunk. */
