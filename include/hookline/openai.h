@@ -72,7 +72,13 @@
  * The message names the provider and the URL and carries the server's
  * error.message. The API key never appears in a message, a log line or an
  * event: it is sent in the Authorization header only and every occurrence
- * of it in a server's answer is replaced by "[REDACTED]".
+ * of it in a server's answer is replaced by "[REDACTED]": in error
+ * messages, and in a 2xx answer's decoded body (API_RESPONSE's data), the
+ * response (texts, ids, model, tool arguments, signatures, reasoning) and
+ * the message of a body that fails to decode. One limit: a streamed
+ * fragment (RESPONSE delta event, token callback, model_chunk) is passed
+ * on as it arrives, so a key the server spells across fragments reaches
+ * those; the assembled answer and its events are redacted.
  *
  * Events (when called by an agent): API_REQUEST with the wire payload as
  * `data`; API_RESPONSE with the decoded body as `data` (for a stream:

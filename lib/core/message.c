@@ -455,7 +455,7 @@ static hl_status part_kind_from_json(const cJSON *pj, hl_message *m, const char 
   char q[64];
   hl__quote(q, sizeof q, type);
   return hl_fail(HL_ERR_JSON,
-                 "%s.type: unknown part type %s (expected text, tool_call, tool_result or reasoning)",
+                 "%s.type: unknown part type %s (expected text, tool_call, tool_result, reasoning or image)",
                  where, q);
 }
 

@@ -419,6 +419,40 @@ static void structured_invalid_twice(void) {
   }
 }
 
+/* Anthropic: with extended thinking a forced tool choice is refused by
+ * the API, so the system prompt asks for the answer tool instead; a tool
+ * of the request that has the format's name is refused. */
+static void anthropic_structured_with_thinking(void) {
+  const char *model = "x3json_ok@anthropic-thinking";
+  hl_provider *p = hl_anthropic_new(srv.base, KEY);
+  REQUIRE(p);
+  CHECK_INT(hl_anthropic_set_thinking(p, 2048), HL_OK);
+  hl_agent *a = structured_agent(p, model, NULL);
+  REQUIRE(a);
+  hl_agent_set_instruction(a, "Be brief.");
+  char *out = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "Weather in Paris as JSON", &out), HL_OK);
+  cJSON *got = out ? cJSON_Parse(out) : NULL;
+  CHECK(json_is(got, "{\"city\":\"Paris\",\"temp\":21}"));
+  cJSON_Delete(got);
+  hl_free(out);
+  cJSON *b = sent_body(model);
+  REQUIRE(b);
+  CHECK(hl_json_get(b, "tool_choice") == NULL);
+  CHECK_STR(hl_json_get_string(b, "system"),
+            "Be brief.\n\nGive your final answer by calling the tool \"weather\".");
+  CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(hl_json_get(b, "tools"), 0), "name"), "weather");
+  cJSON_Delete(b);
+  hl_tool *clash = hl_tool_new("weather", "A tool with the format's name", get_weather, NULL);
+  hl_agent_add_tool(a, clash);
+  hl_tool_unref(clash);
+  CHECK_INT(hl_agent_run(a, NULL, "Again", &out), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "the response format \"weather\" has the name of a tool");
+  CHECK_INT(test_server_count(&srv, model), 1); /* refused before sending */
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Images                                                              */
 /* ------------------------------------------------------------------ */
@@ -684,6 +718,7 @@ static const test_case tests[] = {
     T(thinking_round_trip_stream),
     T(thinking_parts_stream_equals_plain),
     T(prompt_caching),
+    T(anthropic_structured_with_thinking),
     T(images_codec),
     T(price_table),
 };
