@@ -356,12 +356,14 @@ static void structured_valid(void) {
   hl_provider_unref(p);
 }
 
-static void structured_invalid_then_fixed(void) {
-  const char *model = mname("x3json_fix", "fixed");
+static void structured_fixed(bool stream) {
+  char model[128];
+  snprintf(model, sizeof model, "%s", mname("x3json_fix", stream ? "fixed-stream" : "fixed"));
   hl_provider *p = W->make(srv.base, KEY);
   hl_observer *obs = hl_observer_collecting();
   hl_agent *a = structured_agent(p, model, obs);
   REQUIRE(p && a && obs);
+  hl_agent_set_stream(a, stream); /* streamed in 7-byte chunks */
   char *out = NULL;
   hl_status st = hl_agent_run(a, NULL, "Weather in Paris as JSON", &out);
   if (st != HL_OK) fprintf(stderr, "  run failed: %s\n", hl_last_error());
@@ -389,6 +391,9 @@ static void structured_invalid_then_fixed(void) {
   hl_observer_unref(obs);
   hl_provider_unref(p);
 }
+
+static void structured_invalid_then_fixed(void) { structured_fixed(false); }
+static void structured_invalid_then_fixed_stream(void) { structured_fixed(true); }
 
 static void structured_invalid_twice(void) {
   for (int retries = 1; retries >= 0; retries--) {
@@ -707,7 +712,8 @@ static void key_redacted_stream(void) { key_redacted(true); }
 /* ------------------------------------------------------------------ */
 
 #define V3_SCENARIOS(X) \
-  X(structured_valid) X(structured_invalid_then_fixed) X(structured_invalid_twice) \
+  X(structured_valid) X(structured_invalid_then_fixed) X(structured_invalid_then_fixed_stream) \
+  X(structured_invalid_twice) \
   X(images_sent) X(cost_in_events) X(key_redacted_plain) X(key_redacted_stream)
 
 V3_SCENARIOS(V3)
