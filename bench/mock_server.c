@@ -1,9 +1,10 @@
 /*
  * bench/mock_server.c - a fast loopback model server for the benchmarks.
  *
- * Speaks just enough of OpenAI Chat Completions (and of Gemini's
- * generateContent, for SDKs that only talk to Gemini) to drive an agent
- * through the benchmark scenarios, deterministically and statelessly:
+ * Speaks just enough of OpenAI Chat Completions, OpenAI Responses
+ * (/responses), Anthropic Messages (/messages) and Gemini's
+ * generateContent to drive an agent through the benchmark scenarios,
+ * deterministically and statelessly:
  *
  *   request without tools                      -> a text answer      (chat)
  *   request with tools, no tool result yet     -> 3 calls of "lookup" (tools, call 1)
@@ -138,6 +139,18 @@ static int decide_gemini(const char *body) {
   return REPLY_CHAT;
 }
 
+static int decide_responses(const char *body) {
+  if (body_has(body, "\"function_call_output\"")) return REPLY_FINAL;
+  if (body_has(body, "\"tools\"")) return REPLY_TOOL_CALLS;
+  return REPLY_CHAT;
+}
+
+static int decide_anthropic(const char *body) {
+  if (body_has(body, "\"tool_result\"")) return REPLY_FINAL;
+  if (body_has(body, "\"tools\"")) return REPLY_TOOL_CALLS;
+  return REPLY_CHAT;
+}
+
 static bool wants_stream(const char *body) {
   return body_has(body, "\"stream\":true") || body_has(body, "\"stream\": true");
 }
@@ -243,6 +256,118 @@ static void gemini_stream(buf *b, int reply) {
   }
 }
 
+/* OpenAI Responses: output items (function_call or message). */
+#define RS_USAGE "\"usage\":{\"input_tokens\":20,\"output_tokens\":10,\"total_tokens\":30}"
+
+static void responses_output(buf *b, int reply) {
+  if (reply == REPLY_TOOL_CALLS) {
+    for (int i = 0; i < 3; i++)
+      buf_printf(b, "%s{\"type\":\"function_call\",\"id\":\"fc_%llu_%d\",\"call_id\":"
+                    "\"call_%llu_%d\",\"name\":\"lookup\",\"arguments\":\"{\\\"key\\\":"
+                    "\\\"%s\\\"}\",\"status\":\"completed\"}",
+                 i ? "," : "", t_seq, i + 1, t_seq, i + 1, TOOL_KEYS[i]);
+  } else {
+    buf_printf(b, "{\"type\":\"message\",\"id\":\"msg_%llu\",\"status\":\"completed\","
+                  "\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"",
+               t_seq);
+    add_joined(b, words_for(reply));
+    buf_printf(b, "\",\"annotations\":[]}]}");
+  }
+}
+
+static void responses_body(buf *b, int reply) {
+  buf_printf(b, "{\"id\":\"resp_%llu\",\"object\":\"response\",\"created_at\":1700000000,"
+                "\"status\":\"completed\",\"error\":null,\"incomplete_details\":null,"
+                "\"model\":\"mock-model\",\"output\":[", t_seq);
+  responses_output(b, reply);
+  buf_printf(b, "]," RS_USAGE "}");
+}
+
+static void responses_stream(buf *b, int reply) {
+  int seq = 0;
+  buf_printf(b, "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":%d,"
+                "\"response\":{\"id\":\"resp_%llu\",\"object\":\"response\",\"status\":"
+                "\"in_progress\",\"model\":\"mock-model\",\"output\":[]}}\n\n", seq++, t_seq);
+  if (reply == REPLY_TOOL_CALLS) {
+    for (int i = 0; i < 3; i++) {
+      buf_printf(b, "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\","
+                    "\"sequence_number\":%d,\"output_index\":%d,\"item\":{\"type\":\"function_call\","
+                    "\"id\":\"fc_%llu_%d\",\"call_id\":\"call_%llu_%d\",\"name\":\"lookup\","
+                    "\"arguments\":\"\",\"status\":\"in_progress\"}}\n\n",
+                 seq++, i, t_seq, i + 1, t_seq, i + 1);
+      buf_printf(b, "event: response.function_call_arguments.delta\ndata: {\"type\":"
+                    "\"response.function_call_arguments.delta\",\"sequence_number\":%d,"
+                    "\"output_index\":%d,\"item_id\":\"fc_%llu_%d\",\"delta\":"
+                    "\"{\\\"key\\\":\\\"%s\\\"}\"}\n\n", seq++, i, t_seq, i + 1, TOOL_KEYS[i]);
+    }
+  } else {
+    buf_printf(b, "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\","
+                  "\"sequence_number\":%d,\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":"
+                  "\"msg_%llu\",\"status\":\"in_progress\",\"role\":\"assistant\",\"content\":[]}}\n\n",
+               seq++, t_seq);
+    const char *const *words = words_for(reply);
+    for (int i = 0; i < N_WORDS; i++)
+      buf_printf(b, "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
+                    "\"sequence_number\":%d,\"output_index\":0,\"content_index\":0,\"item_id\":"
+                    "\"msg_%llu\",\"delta\":\"%s\"}\n\n", seq++, t_seq, words[i]);
+  }
+  buf_printf(b, "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":%d,"
+                "\"response\":{\"id\":\"resp_%llu\",\"object\":\"response\",\"status\":\"completed\","
+                "\"error\":null,\"incomplete_details\":null,\"model\":\"mock-model\",\"output\":[",
+             seq++, t_seq);
+  responses_output(b, reply);
+  buf_printf(b, "]," RS_USAGE "}}\n\n");
+}
+
+/* Anthropic Messages: content blocks (tool_use or text). */
+#define AN_USAGE "\"usage\":{\"input_tokens\":20,\"output_tokens\":10}"
+
+static void anthropic_body(buf *b, int reply) {
+  buf_printf(b, "{\"id\":\"msg_%llu\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
+                "\"mock-model\",\"content\":[", t_seq);
+  if (reply == REPLY_TOOL_CALLS) {
+    for (int i = 0; i < 3; i++)
+      buf_printf(b, "%s{\"type\":\"tool_use\",\"id\":\"toolu_%llu_%d\",\"name\":\"lookup\","
+                    "\"input\":{\"key\":\"%s\"}}", i ? "," : "", t_seq, i + 1, TOOL_KEYS[i]);
+  } else {
+    buf_printf(b, "{\"type\":\"text\",\"text\":\"");
+    add_joined(b, words_for(reply));
+    buf_printf(b, "\"}");
+  }
+  buf_printf(b, "],\"stop_reason\":\"%s\",\"stop_sequence\":null," AN_USAGE "}",
+             reply == REPLY_TOOL_CALLS ? "tool_use" : "end_turn");
+}
+
+static void anthropic_stream(buf *b, int reply) {
+  buf_printf(b, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":"
+                "\"msg_%llu\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"mock-model\","
+                "\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":20,"
+                "\"output_tokens\":1}}}\n\n", t_seq);
+  if (reply == REPLY_TOOL_CALLS) {
+    for (int i = 0; i < 3; i++) {
+      buf_printf(b, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":%d,"
+                    "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_%llu_%d\",\"name\":"
+                    "\"lookup\",\"input\":{}}}\n\n", i, t_seq, i + 1);
+      buf_printf(b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":%d,"
+                    "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":"
+                    "\"{\\\"key\\\":\\\"%s\\\"}\"}}\n\n", i, TOOL_KEYS[i]);
+      buf_printf(b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":%d}\n\n", i);
+    }
+  } else {
+    buf_printf(b, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+                  "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+    const char *const *words = words_for(reply);
+    for (int i = 0; i < N_WORDS; i++)
+      buf_printf(b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+                    "\"delta\":{\"type\":\"text_delta\",\"text\":\"%s\"}}\n\n", words[i]);
+    buf_printf(b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n");
+  }
+  buf_printf(b, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+                "\"%s\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":10}}\n\n"
+                "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+             reply == REPLY_TOOL_CALLS ? "tool_use" : "end_turn");
+}
+
 /* ---- HTTP ----------------------------------------------------------------- */
 
 typedef struct request {
@@ -307,6 +432,24 @@ static bool handle(buf *out, request *rq, uint64_t t_start) {
       respond(out, rq, 200, "text/event-stream", &body, t_start);
     } else {
       openai_body(&body, reply);
+      respond(out, rq, 200, "application/json", &body, t_start);
+    }
+  } else if (base_len >= 10 && !strncmp(path + base_len - 10, "/responses", 10)) {
+    int reply = decide_responses(rq->body);
+    if (wants_stream(rq->body)) {
+      responses_stream(&body, reply);
+      respond(out, rq, 200, "text/event-stream", &body, t_start);
+    } else {
+      responses_body(&body, reply);
+      respond(out, rq, 200, "application/json", &body, t_start);
+    }
+  } else if (base_len >= 9 && !strncmp(path + base_len - 9, "/messages", 9)) {
+    int reply = decide_anthropic(rq->body);
+    if (wants_stream(rq->body)) {
+      anthropic_stream(&body, reply);
+      respond(out, rq, 200, "text/event-stream", &body, t_start);
+    } else {
+      anthropic_body(&body, reply);
       respond(out, rq, 200, "application/json", &body, t_start);
     }
   } else if (strstr(path, ":streamGenerateContent")) {

@@ -342,10 +342,17 @@ def providers_only(bench_bin, quick):
     try:
         res = run_json([os.path.join(bench_bin, "hl-bench-providers"), "--url", server.url] +
                        (["--requests", "300"] if quick else []))
+        # Scenario (b) over each wire format (provider_wire_bench.c).
+        wires = os.path.join(bench_bin, "hl-bench-provider-wires")
+        if os.path.exists(wires) and "error" not in res:
+            runs = ["--runs", "100" if quick else "1000"]
+            res["wires"] = run_json([wires, "--url", server.url] + runs, timeout=900)
+            res["wires_stream"] = run_json([wires, "--url", server.url, "--stream"] + runs,
+                                           timeout=900)
     finally:
         server.close()
     print(json.dumps(res))
-    return 0 if "error" not in res else 1
+    return 0 if "error" not in res and "error" not in res.get("wires", {}) else 1
 
 
 def run_history(bench_bin, quick):

@@ -24,6 +24,7 @@
 #include "hookline/pool.h"
 #include "hookline/responses.h"
 #include "hookline/gemini.h"
+#include "hookline/price.h"
 #include "hookline/sandbox.h"
 #include "hookline/plugins.h"
 #include "hookline/workflow.h"

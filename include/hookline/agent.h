@@ -111,9 +111,20 @@ HL_API hl_status hl_agent_add_stop(hl_agent *agent, const char *stop);
 /** HL_TOOL_CHOICE_NAMED needs `name` (copied); other choices ignore it. */
 HL_API hl_status hl_agent_set_tool_choice(hl_agent *agent, hl_tool_choice choice,
                                           const char *name);
-/** Ask for a JSON answer following `schema` (copied; NULL clears). */
+/** Ask for a JSON answer following `schema` (copied; NULL clears), named
+ *  `name` (NULL: "response") where the wire format names it. Each
+ *  provider asks in its own way (openai.h, responses.h, anthropic.h,
+ *  gemini.h); the run then checks the final answer against the schema and,
+ *  when it is not JSON or violates it, emits CUSTOM
+ *  "structured_output_invalid" ({"error","attempt","retry"}), tells the
+ *  model what was wrong in a user message and asks again (each retry is a
+ *  turn), up to hl_agent_set_response_retries() times; after that the run
+ *  fails with HL_ERR_PROVIDER naming the violation. */
 HL_API hl_status hl_agent_set_response_schema(hl_agent *agent, const char *name,
                                               const cJSON *schema);
+/** How many times a run asks again after an answer that violates the
+ *  response schema (0 to 100; default 1). */
+HL_API hl_status hl_agent_set_response_retries(hl_agent *agent, int retries);
 /** Stream responses: RESPONSE delta events and the token callback. */
 HL_API hl_status hl_agent_set_stream(hl_agent *agent, bool stream);
 /** Called with each streamed text fragment (from the run's thread). */

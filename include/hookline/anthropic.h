@@ -7,15 +7,40 @@
  * results travel in a user message, consecutive messages of one role are
  * merged as the API requires), tools with input_schema, tool choice,
  * max_tokens (required by the API: the request's, else the provider's
- * default, 4096), temperature and stop sequences. A JSON Schema response
- * format has no direct equivalent: the schema is appended to the system
- * prompt as an instruction. It decodes text, tool_use blocks, stop reason
- * and usage (input tokens include the cache reads and writes; a count
- * that is not a whole number from 0 to 2^53 is ignored as if absent). With req->stream it reads the event stream (message_start,
- * content_block_start/delta/stop with text_delta and input_json_delta,
- * message_delta, message_stop, ping, error): text fragments go to
- * hl_context_emit_delta() and the assembled response equals the
- * non-streamed one.
+ * default, 4096), temperature, stop sequences and images in user messages (a data: URL as
+ * a base64 source, any other URL as a url source).
+ *
+ * Structured output (a request's response_schema) travels as a forced
+ * tool call: a tool named after the response format ("response" when it
+ * has no name) whose input_schema is the schema, with tool_choice naming
+ * it (or "any" when the request has tools of its own, so the model may
+ * call them first); the call's input comes back as the answer, one text
+ * part holding its JSON, finish STOP. A tool of the request with that
+ * name is refused (HL_ERR_INVALID). With extended thinking, which the API
+ * does not allow with a forced choice, the system prompt asks for the
+ * call instead.
+ *
+ * Extended thinking (hl_anthropic_set_thinking()): thinking and
+ * redacted_thinking blocks come back as HL_PART_REASONING parts named
+ * "anthropic" holding the block as it came (`args`; `text` is the
+ * thinking, `signature` its signature) and are sent back unchanged, in
+ * their place, in the next request of a tool loop, as the API requires;
+ * other providers leave them out.
+ *
+ * Prompt caching (hl_anthropic_set_prompt_caching()): cache_control
+ * breakpoints ({"type":"ephemeral"}) on the system prompt (then sent as a
+ * block list), the last tool and the last block of the conversation so
+ * far.
+ *
+ * It decodes text, tool_use and thinking blocks, stop reason and usage
+ * (input tokens include the cache reads and writes, which are also in
+ * usage.cached_tokens and usage.cache_creation_tokens; a count that is
+ * not a whole number from 0 to 2^53 is ignored as if absent). With
+ * req->stream it reads the event stream (message_start,
+ * content_block_start/delta/stop with text_delta, input_json_delta,
+ * thinking_delta and signature_delta, message_delta, message_stop, ping,
+ * error): text fragments go to hl_context_emit_delta() and the assembled
+ * response equals the non-streamed one.
  *
  * Point it at a server:
  *
@@ -36,6 +61,7 @@
 #ifndef HOOKLINE_ANTHROPIC_H
 #define HOOKLINE_ANTHROPIC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "status.h"
 #include "provider.h"
@@ -59,6 +85,13 @@ HL_API hl_provider *hl_anthropic_new(const char *base_url, const char *api_key);
 HL_API hl_status hl_anthropic_set_model(hl_provider *provider, const char *model);
 /** max_tokens sent when the request has none (default 4096; must be > 0). */
 HL_API hl_status hl_anthropic_set_max_tokens(hl_provider *provider, int max_tokens);
+/** Extended thinking with a budget of `budget_tokens` (>= 1024, below
+ *  max_tokens as the API requires); 0 turns it off (the default). Sent as
+ *  "thinking": {"type":"enabled","budget_tokens":N}. */
+HL_API hl_status hl_anthropic_set_thinking(hl_provider *provider, int budget_tokens);
+/** Prompt caching on or off (default off): cache_control breakpoints on
+ *  the system prompt, the tool list and the conversation so far. */
+HL_API hl_status hl_anthropic_set_prompt_caching(hl_provider *provider, bool on);
 /** The anthropic-version header (default HL_ANTHROPIC_DEFAULT_VERSION). Copied. */
 HL_API hl_status hl_anthropic_set_version(hl_provider *provider, const char *version);
 /** Extra header for every request ("anthropic-beta"...). As hl_openai_add_header(). */

@@ -13,7 +13,10 @@
  * as toolConfig.functionCallingConfig (NONE, ANY, ANY with
  * allowedFunctionNames), and temperature, max_tokens, stop sequences and
  * a JSON Schema answer (responseMimeType application/json +
- * responseJsonSchema) in generationConfig.
+ * responseJsonSchema, which takes JSON Schema as it is, where the older
+ * responseSchema takes only an OpenAPI subset) in generationConfig.
+ * Images in user messages: a data: URL as inlineData (mimeType, data),
+ * another URL as fileData (fileUri, and mimeType when the part has one).
  *
  * Thought signatures: a part of the answer that carries a
  * thoughtSignature keeps it in hl_part.signature (model.h); the agent's

@@ -60,19 +60,27 @@ typedef enum hl_part_kind {
    *  want it back in the next request of a tool loop (OpenAI Responses
    *  reasoning items). Opaque to hookline; only the provider named in
    *  `name` sends it, every other provider leaves it out. */
-  HL_PART_REASONING = 3
+  HL_PART_REASONING = 3,
+  /** An image in a user message: `text` is its URL, an http(s) URL or a
+   *  data: URL carrying the bytes in base64 ("data:image/png;base64,...");
+   *  `name` is its media type ("image/png"), or NULL when unknown (a plain
+   *  URL). Every HTTP provider encodes it in its own wire format; in an
+   *  assistant or tool message it is left out. */
+  HL_PART_IMAGE = 4
 } hl_part_kind;
 
 /** One content part. Which fields are used depends on `kind`. */
 typedef struct hl_part {
   hl_part_kind kind;
   char *text;     /**< TEXT: the text. TOOL_RESULT: the result content.
-                       REASONING: a readable summary, or NULL. */
+                       REASONING: a readable summary, or NULL.
+                       IMAGE: the URL (http(s) or data:). */
   char *id;       /**< TOOL_CALL and TOOL_RESULT: the call id. REASONING:
                        the provider's item id, or NULL. */
   char *name;     /**< TOOL_CALL: tool name. TOOL_RESULT: tool name or NULL.
                        REASONING: the provider that made it, as
-                       hl_provider_name() says ("openai-responses"). */
+                       hl_provider_name() says ("openai-responses").
+                       IMAGE: the media type, or NULL. */
   cJSON *args;    /**< TOOL_CALL: the arguments (an object). REASONING: the
                        provider's own JSON of the item, sent back as is
                        (an object), or NULL. */
@@ -116,6 +124,19 @@ HL_API hl_status hl_message_add_tool_result(hl_message *msg, const char *id,
 HL_API hl_status hl_message_add_reasoning(hl_message *msg, const char *provider,
                                           const char *id, const char *text,
                                           const cJSON *data, const char *signature);
+/** Append an image by URL (HL_PART_IMAGE): `url` is an http:// or https://
+ *  URL, or a data: URL ("data:image/png;base64,..."); `media_type`
+ *  ("image/jpeg") may be NULL for an http(s) URL (a data: URL's own type
+ *  is used when it is NULL). Both copied. HL_ERR_INVALID for another
+ *  scheme or a data: URL that is not base64 with a type. */
+HL_API hl_status hl_message_add_image_url(hl_message *msg, const char *url,
+                                          const char *media_type);
+/** Append an image from its bytes in base64 (standard alphabet, padding
+ *  allowed; not decoded, only checked) and its media type ("image/png"),
+ *  both required and copied; kept as a data: URL. HL_ERR_INVALID for a
+ *  character outside base64 or a media type that is not type/subtype. */
+HL_API hl_status hl_message_add_image_base64(hl_message *msg, const char *media_type,
+                                             const char *base64);
 /** Set (copy) the signature of part `index`; NULL clears it.
  *  HL_ERR_INVALID for an index out of range. */
 HL_API hl_status hl_message_set_signature(hl_message *msg, size_t index,
@@ -129,7 +150,8 @@ HL_API size_t hl_message_tool_call_count(const hl_message *msg);
 /** {"role":"assistant","content":[{"type":"text","text":"..."},
  *   {"type":"tool_call","id":..,"name":..,"arguments":{..}},
  *   {"type":"tool_result","id":..,"name":..,"content":"..","is_error":false},
- *   {"type":"reasoning","provider":..,"id":..,"text":..,"data":{..}}]}
+ *   {"type":"reasoning","provider":..,"id":..,"text":..,"data":{..}},
+ *   {"type":"image","url":"https://..." or "data:...","media_type":..}]}
  *  A part with a signature has "signature":"..." too.
  *  A new tree, the caller's (cJSON_Delete()); NULL on failure. */
 HL_API cJSON *hl_message_to_json(const hl_message *msg);
@@ -260,7 +282,9 @@ typedef struct hl_usage {
   bool has_cost;
   int64_t cached_tokens;    /**< of input_tokens, read from the provider's prompt cache */
   int64_t reasoning_tokens; /**< of output_tokens, spent on hidden reasoning */
-  int64_t reserved_[4];     /* private: zero; see above */
+  int64_t cache_creation_tokens; /**< of input_tokens, written to the provider's prompt
+                                      cache (Anthropic's cache_creation_input_tokens) */
+  int64_t reserved_[3];     /* private: zero; see above */
 } hl_usage;
 
 /** acc += add (cost is summed when either has one). */

@@ -6,9 +6,15 @@
  * OpenRouter. It encodes the messages (tool calls as assistant
  * "tool_calls", tool results as "tool" messages), tool declarations
  * (functions with JSON Schema), tool choice, a JSON Schema response format
- * ("response_format": {"type": "json_schema", ...}), temperature,
+ * ("response_format": {"type": "json_schema", ...}, with "strict": true
+ * when the schema meets strict mode: every object has
+ * additionalProperties false and lists all its properties as required),
+ * images in user messages (content parts of type image_url; a data: URL
+ * goes as it is), temperature,
  * max_tokens and stop; it decodes text, several parallel tool calls,
- * finish reason and usage (a token count that is not a whole number from
+ * finish reason and usage (prompt_tokens_details.cached_tokens in
+ * usage.cached_tokens, completion_tokens_details.reasoning_tokens in
+ * usage.reasoning_tokens; a token count that is not a whole number from
  * 0 to 2^53 is ignored: 0). With req->stream it streams over server-sent
  * events (tool-call argument fragments assembled by index, usage through
  * stream_options.include_usage, end at [DONE]): each text fragment goes to
@@ -66,7 +72,13 @@
  * The message names the provider and the URL and carries the server's
  * error.message. The API key never appears in a message, a log line or an
  * event: it is sent in the Authorization header only and every occurrence
- * of it in a server's answer is replaced by "[REDACTED]".
+ * of it in a server's answer is replaced by "[REDACTED]": in error
+ * messages, and in a 2xx answer's decoded body (API_RESPONSE's data), the
+ * response (texts, ids, model, tool arguments, signatures, reasoning) and
+ * the message of a body that fails to decode. One limit: a streamed
+ * fragment (RESPONSE delta event, token callback, model_chunk) is passed
+ * on as it arrives, so a key the server spells across fragments reaches
+ * those; the assembled answer and its events are redacted.
  *
  * Events (when called by an agent): API_REQUEST with the wire payload as
  * `data`; API_RESPONSE with the decoded body as `data` (for a stream:

@@ -8,8 +8,10 @@
  * "function_call_output" items for tool results, and the "reasoning"
  * items of earlier answers, sent back exactly as they came. Tools are
  * function tools; tool choice, temperature, max_output_tokens and a JSON
- * Schema answer format (text.format) are passed on; stop sequences have no
- * equivalent in this API and are not sent.
+ * Schema answer format (text.format; "strict": true when the schema meets
+ * strict mode, as for openai.h) are passed on; images in user messages
+ * become input_image parts (image_url: the URL or data: URL); stop
+ * sequences have no equivalent in this API and are not sent.
  *
  * Reasoning across a tool loop: every "reasoning" output item becomes an
  * HL_PART_REASONING part of the assistant message (model.h), named

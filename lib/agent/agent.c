@@ -42,6 +42,7 @@ static hl_agent *hl_agent_alloc(const char *name, const char *fn_name) {
   pthread_mutex_init(&a->lock, NULL);
   a->kind = HL__AGENT_LLM;
   a->max_turns = 10;
+  a->response_retries = 1;
   a->parallel_tools = 8;
   a->temperature = -1;
   a->name = hl__strdup(name);
@@ -351,6 +352,7 @@ static hl_status hl_fork_copy(hl_agent *f, const hl_agent *a) {
     st = hl_agent_set_response_schema(f, a->response_format_name, a->response_schema);
   if (st != HL_OK) return st;
   f->max_turns = a->max_turns;
+  f->response_retries = a->response_retries;
   f->parallel_tools = a->parallel_tools;
   f->temperature = a->temperature;
   f->max_tokens = a->max_tokens;

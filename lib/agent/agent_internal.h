@@ -142,6 +142,7 @@ struct hl_agent {
   char *tool_choice_name;
   char *response_format_name;
   cJSON *response_schema;
+  int response_retries; /* asks again after a schema violation (structured.c) */
   bool stream;
   hl_token_fn token_fn;
   void *token_user_data;
@@ -242,6 +243,15 @@ void hl__ctx_release(hl_context *ctx);
 /* Fill in time, ids, branch and turn, then deliver to the observer stack
  * and to the global observers. Cheap when nobody listens. */
 void hl__emit(hl_context *ctx, hl_event *event);
+
+/* structured.c: check a final answer against the agent's response schema
+ * (HL_OK at once without one). A violation with retries left emits
+ * CUSTOM "structured_output_invalid", counts in *retries_used and sets
+ * *retry to the user message that tells the model what was wrong (the
+ * caller's); with none left it fails (HL_ERR_PROVIDER, the violation in
+ * the message). */
+hl_status hl__structured_check(hl_context *ctx, const char *text, int *retries_used,
+                               hl_message **retry);
 /* True if some observer would see an event of this run. */
 bool hl__ctx_observed(const hl_context *ctx);
 

@@ -90,7 +90,9 @@ static cJSON *hl_usage_json(const hl_usage *u) {
       (u->has_cost && !cJSON_AddNumberToObject(o, "cost", u->cost)) ||
       (u->cached_tokens && !cJSON_AddNumberToObject(o, "cached_tokens", (double)u->cached_tokens)) ||
       (u->reasoning_tokens &&
-       !cJSON_AddNumberToObject(o, "reasoning_tokens", (double)u->reasoning_tokens))) {
+       !cJSON_AddNumberToObject(o, "reasoning_tokens", (double)u->reasoning_tokens)) ||
+      (u->cache_creation_tokens &&
+       !cJSON_AddNumberToObject(o, "cache_creation_tokens", (double)u->cache_creation_tokens))) {
     cJSON_Delete(o);
     return NULL;
   }

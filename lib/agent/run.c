@@ -288,6 +288,7 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
     return o->status;
   }
 
+  int schema_retries = 0; /* structured.c */
   for (int turn = first_turn; turn <= a->max_turns; turn++) {
     if (hl_check_cancel(ctx, o)) return o->status;
     ctx->turn = turn;
@@ -329,6 +330,15 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
       hl_event te = {.type = HL_EVENT_TURN_END, .response = resp};
       hl__emit(ctx, &te);
       hl_response_free(resp);
+      /* A response schema: the answer must follow it, else ask again. */
+      hl_message *retry = NULL;
+      st = hl__structured_check(ctx, text, &schema_retries, &retry);
+      if (st != HL_OK || retry) {
+        free(text);
+        if (st != HL_OK) return hl_outcome_take(o, st);
+        if (hl_append(ctx, retry, o) != HL_OK) return o->status;
+        continue;
+      }
       *answer = text;
       return HL_OK;
     }

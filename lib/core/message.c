@@ -9,6 +9,7 @@
 #include "hookline/json.h"
 #include "hookline/model.h"
 #include "model_internal.h"
+#include "core/image.h"
 #include "util.h"
 
 static const char *const role_names[] = {"system", "user", "assistant", "tool"};
@@ -160,6 +161,43 @@ hl_status hl_message_add_reasoning(hl_message *msg, const char *provider, const 
   return HL_OK;
 }
 
+hl_status hl_message_add_image_url(hl_message *msg, const char *url, const char *media_type) {
+  if (!msg || !url) return hl_fail(HL_ERR_INVALID, "hl_message_add_image_url: NULL argument");
+  hl_status st = hl__image_check_url(url);
+  if (st != HL_OK) return st;
+  const char *dtype = NULL, *data;
+  size_t dlen = 0;
+  if (media_type && !hl__image_media_type_ok(media_type, strlen(media_type)))
+    return hl_fail(HL_ERR_INVALID, "image: media type \"%.40s\" is not type/subtype", media_type);
+  hl_part *p = push_part(msg, HL_PART_IMAGE);
+  if (!p) return HL_ERR_NOMEM;
+  p->text = hl__strdup(url);
+  if (media_type) p->name = hl__strdup(media_type);
+  else if (hl__image_data_url(url, &dtype, &dlen, &data)) p->name = strndup(dtype, dlen);
+  if (!p->text || ((media_type || dtype) && !p->name)) {
+    part_free(p);
+    return hl__oom();
+  }
+  msg->n_parts++;
+  return HL_OK;
+}
+
+hl_status hl_message_add_image_base64(hl_message *msg, const char *media_type, const char *base64) {
+  if (!msg || !media_type || !base64)
+    return hl_fail(HL_ERR_INVALID, "hl_message_add_image_base64: NULL argument");
+  if (!hl__image_media_type_ok(media_type, strlen(media_type)))
+    return hl_fail(HL_ERR_INVALID, "image: media type \"%.40s\" is not type/subtype", media_type);
+  if (!hl__image_base64_ok(base64))
+    return hl_fail(HL_ERR_INVALID, "image: the data is not base64");
+  size_t n = strlen(media_type) + strlen(base64) + 16;
+  char *url = malloc(n);
+  if (!url) return hl__oom();
+  snprintf(url, n, "data:%s;base64,%s", media_type, base64);
+  hl_status st = hl_message_add_image_url(msg, url, media_type);
+  free(url);
+  return st;
+}
+
 hl_status hl_message_set_signature(hl_message *msg, size_t index, const char *signature) {
   if (!msg || index >= msg->n_parts)
     return hl_fail(HL_ERR_INVALID, "hl_message_set_signature: no part %zu", index);
@@ -227,6 +265,9 @@ hl_message *hl_message_clone(const hl_message *msg) {
     case HL_PART_REASONING:
       st = hl_message_add_reasoning(c, p->name ? p->name : "", p->id, p->text, p->args, NULL);
       break;
+    case HL_PART_IMAGE:
+      st = hl_message_add_image_url(c, p->text ? p->text : "", p->name);
+      break;
     default:
       st = hl_fail(HL_ERR_INVALID, "hl_message_clone: part %zu has unknown kind %d", i,
                    (int)p->kind);
@@ -288,6 +329,10 @@ static cJSON *part_to_json(const hl_part *p) {
     if (!ok) cJSON_Delete(data);
     break;
   }
+  case HL_PART_IMAGE:
+    ok = hl__json_add_str(j, "type", "image") && hl__json_add_str(j, "url", p->text ? p->text : "") &&
+         hl__json_add_str(j, "media_type", p->name);
+    break;
   default:
     cJSON_Delete(j);
     hl_fail(HL_ERR_INVALID, "message part has unknown kind %d", (int)p->kind);
@@ -395,10 +440,22 @@ static hl_status part_kind_from_json(const cJSON *pj, hl_message *m, const char 
       return hl_fail(HL_ERR_JSON, "%s.data: expected object, got %s", where, hl_json_type_name(data));
     return hl_message_add_reasoning(m, name, id, text, cJSON_IsObject(data) ? data : NULL, NULL);
   }
+  if (strcmp(type, "image") == 0) {
+    if ((st = hl__json_req_str(pj, "url", where, &text)) ||
+        (st = hl__json_opt_str(pj, "media_type", where, &name)))
+      return st;
+    st = hl_message_add_image_url(m, text, name);
+    if (st != HL_OK) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", hl_last_error());
+      return hl_fail(HL_ERR_JSON, "%s: %s", where, why);
+    }
+    return HL_OK;
+  }
   char q[64];
   hl__quote(q, sizeof q, type);
   return hl_fail(HL_ERR_JSON,
-                 "%s.type: unknown part type %s (expected text, tool_call, tool_result or reasoning)",
+                 "%s.type: unknown part type %s (expected text, tool_call, tool_result, reasoning or image)",
                  where, q);
 }
 

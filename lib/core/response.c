@@ -32,6 +32,7 @@ void hl_usage_add(hl_usage *acc, const hl_usage *add) {
   acc->output_tokens += add->output_tokens;
   acc->cached_tokens += add->cached_tokens;
   acc->reasoning_tokens += add->reasoning_tokens;
+  acc->cache_creation_tokens += add->cache_creation_tokens;
   if (add->has_cost) {
     acc->cost = (acc->has_cost ? acc->cost : 0) + add->cost;
     acc->has_cost = true;
@@ -116,7 +117,10 @@ cJSON *hl_response_to_json(const hl_response *resp) {
   if ((resp->usage.cached_tokens &&
        !cJSON_AddNumberToObject(u, "cached_tokens", (double)resp->usage.cached_tokens)) ||
       (resp->usage.reasoning_tokens &&
-       !cJSON_AddNumberToObject(u, "reasoning_tokens", (double)resp->usage.reasoning_tokens)))
+       !cJSON_AddNumberToObject(u, "reasoning_tokens", (double)resp->usage.reasoning_tokens)) ||
+      (resp->usage.cache_creation_tokens &&
+       !cJSON_AddNumberToObject(u, "cache_creation_tokens",
+                                (double)resp->usage.cache_creation_tokens)))
     goto oom;
   if (!hl__json_add_str(j, "model", resp->model) || !hl__json_add_str(j, "id", resp->id)) goto oom;
   return j;
@@ -157,7 +161,8 @@ static hl_status decode_response(const cJSON *j, hl_response *r) {
     if ((st = decode_tokens(u, "input_tokens", &r->usage.input_tokens)) ||
         (st = decode_tokens(u, "output_tokens", &r->usage.output_tokens)) ||
         (st = decode_tokens(u, "cached_tokens", &r->usage.cached_tokens)) ||
-        (st = decode_tokens(u, "reasoning_tokens", &r->usage.reasoning_tokens)))
+        (st = decode_tokens(u, "reasoning_tokens", &r->usage.reasoning_tokens)) ||
+        (st = decode_tokens(u, "cache_creation_tokens", &r->usage.cache_creation_tokens)))
       return st;
     const cJSON *cost = hl_json_get(u, "cost");
     if (cost && !cJSON_IsNull(cost)) {

@@ -15,6 +15,8 @@
 
 #include "hookline/anthropic.h"
 #include "hookline/json.h"
+#include "hookline/model.h"
+#include "core/image.h"
 #include "core/util.h"
 #include "providers/llm.h"
 
@@ -28,7 +30,56 @@ static const char anthropic_name[] = "anthropic";
 
 static hl_status oom(void) { return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory encoding the request"); }
 
+/* An image part as an image block: a data: URL as base64 with its media
+ * type, any other URL by reference. */
+static bool image_block(cJSON *b, const hl_part *p) {
+  const char *type, *data;
+  size_t type_len;
+  cJSON *src = cJSON_CreateObject();
+  bool ok = src && cJSON_AddStringToObject(b, "type", "image") &&
+            cJSON_AddItemToObject(b, "source", src);
+  if (!ok) {
+    if (src && !cJSON_GetObjectItemCaseSensitive(b, "source")) cJSON_Delete(src);
+    return false;
+  }
+  if (p->text && hl__image_data_url(p->text, &type, &type_len, &data)) {
+    char mt[128];
+    snprintf(mt, sizeof mt, "%.*s", (int)(type_len < sizeof mt ? type_len : sizeof mt - 1), type);
+    return cJSON_AddStringToObject(src, "type", "base64") &&
+           cJSON_AddStringToObject(src, "media_type", mt) &&
+           cJSON_AddStringToObject(src, "data", data);
+  }
+  return cJSON_AddStringToObject(src, "type", "url") &&
+         cJSON_AddStringToObject(src, "url", p->text ? p->text : "");
+}
+
+/* Is `p` a thinking block this provider made (and must get back)? */
+static bool own_thinking(const hl_part *p) {
+  return p->kind == HL_PART_REASONING && p->name && !strcmp(p->name, anthropic_name) &&
+         cJSON_IsObject(p->args);
+}
+
+/* Does `p` become a block of a message of role `role`? */
+static bool block_wanted(const hl_part *p, hl_role role) {
+  switch (p->kind) {
+  case HL_PART_TEXT:
+    return p->text && *p->text; /* the API rejects empty text */
+  case HL_PART_REASONING:
+    return own_thinking(p) && role == HL_ROLE_ASSISTANT; /* another provider's: left out */
+  case HL_PART_TOOL_RESULT:
+    return role != HL_ROLE_ASSISTANT;
+  case HL_PART_IMAGE:
+    return role == HL_ROLE_USER;
+  case HL_PART_TOOL_CALL:
+    return true;
+  }
+  return false;
+}
+
 static cJSON *block_for(const hl_part *p) {
+  /* A thinking or redacted_thinking block goes back exactly as it came
+   * (its signature covers it). */
+  if (p->kind == HL_PART_REASONING) return cJSON_Duplicate(p->args, 1);
   cJSON *b = cJSON_CreateObject();
   if (!b) return NULL;
   bool ok = true;
@@ -52,8 +103,10 @@ static cJSON *block_for(const hl_part *p) {
          cJSON_AddStringToObject(b, "content", p->text ? p->text : "") &&
          (!p->is_error || cJSON_AddTrueToObject(b, "is_error"));
     break;
-  case HL_PART_REASONING: /* another provider's: encode_message() skips it */
-    ok = false;
+  case HL_PART_IMAGE:
+    ok = image_block(b, p);
+    break;
+  case HL_PART_REASONING:
     break;
   }
   if (!ok) {
@@ -68,13 +121,7 @@ static cJSON *block_for(const hl_part *p) {
 static hl_status encode_message(cJSON *msgs, const hl_message *m) {
   const char *role = m->role == HL_ROLE_ASSISTANT ? "assistant" : "user";
   size_t wanted = 0;
-  for (size_t i = 0; i < m->n_parts; i++) {
-    const hl_part *p = &m->parts[i];
-    if (p->kind == HL_PART_TEXT && (!p->text || !*p->text)) continue; /* the API rejects empty text */
-    if (p->kind == HL_PART_REASONING) continue;
-    if (p->kind == HL_PART_TOOL_RESULT && m->role == HL_ROLE_ASSISTANT) continue;
-    wanted++;
-  }
+  for (size_t i = 0; i < m->n_parts; i++) wanted += block_wanted(&m->parts[i], m->role);
   if (wanted == 0) return HL_OK;
   cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
   cJSON *content = NULL;
@@ -92,9 +139,7 @@ static hl_status encode_message(cJSON *msgs, const hl_message *m) {
       const hl_part *p = &m->parts[i];
       bool result = p->kind == HL_PART_TOOL_RESULT;
       if ((pass == 0) != result) continue;
-      if (result && m->role == HL_ROLE_ASSISTANT) continue;
-      if (p->kind == HL_PART_TEXT && (!p->text || !*p->text)) continue;
-      if (p->kind == HL_PART_REASONING) continue;
+      if (!block_wanted(p, m->role)) continue;
       if (result && pass == 0) {
         /* Results must lead the user message even when it was merged. */
         cJSON *b = block_for(p);
@@ -116,6 +161,33 @@ static hl_status encode_message(cJSON *msgs, const hl_message *m) {
     }
   }
   return HL_OK;
+}
+
+/* Mark `blk` as the end of a cached prefix. */
+static bool add_cache_control(cJSON *blk) {
+  if (!blk) return true;
+  cJSON_DeleteItemFromObjectCaseSensitive(blk, "cache_control");
+  cJSON *cc = cJSON_AddObjectToObject(blk, "cache_control");
+  return cc && cJSON_AddStringToObject(cc, "type", "ephemeral");
+}
+
+static hl_status add_tool(cJSON *tools, const char *name, const char *description,
+                          const cJSON *parameters) {
+  cJSON *t = cJSON_CreateObject();
+  if (!hl__llm_push(tools, t)) return HL_ERR_NOMEM;
+  cJSON *schema = parameters ? cJSON_Duplicate(parameters, 1) : hl__empty_object_schema();
+  if (!cJSON_AddStringToObject(t, "name", name ? name : "") ||
+      (description && !cJSON_AddStringToObject(t, "description", description)) || !schema ||
+      !cJSON_AddItemToObject(t, "input_schema", schema)) {
+    cJSON_Delete(schema);
+    return HL_ERR_NOMEM;
+  }
+  return HL_OK;
+}
+
+static const char *hl__anthropic_answer_tool(const hl_request *req) {
+  return req->response_format_name && *req->response_format_name ? req->response_format_name
+                                                                 : "response";
 }
 
 static hl_status encode_request(const hl__llm *l, const hl_request *req, const char *model,
@@ -146,23 +218,64 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
       goto fail;
     }
   }
+  bool thinking = l->options && cJSON_GetObjectItemCaseSensitive(l->options, "thinking");
+  const char *answer_tool = NULL;
   if (req->response_schema) {
-    /* No json_schema response format in the Messages API: say it. */
-    char *schema = hl__json_print_exact(req->response_schema);
-    static const char intro[] =
-        "Answer with only a JSON value (no prose, no code fence) that follows this JSON Schema: ";
-    bool ok = schema && (!system.len || hl__buf_append(&system, "\n\n", 2) == HL_OK) &&
-              hl__buf_append(&system, intro, sizeof intro - 1) == HL_OK &&
-              hl__buf_append(&system, schema, strlen(schema)) == HL_OK;
-    free(schema);
+    answer_tool = hl__anthropic_answer_tool(req);
+    for (size_t i = 0; i < req->n_tools; i++)
+      if (req->tools[i].name && !strcmp(req->tools[i].name, answer_tool)) {
+        hl_fail(HL_ERR_INVALID,
+                "anthropic: the response format \"%s\" has the name of a tool: structured output "
+                "travels as a tool of that name; rename one of them", answer_tool);
+        cJSON_Delete(msgs);
+        goto fail;
+      }
+    /* With extended thinking the API refuses a forced tool choice: the
+     * model is told instead (and hl__anthropic_take_answer() still takes
+     * the tool's input as the answer). */
+    static const char intro[] = "Give your final answer by calling the tool \"";
+    bool ok = !thinking || ((!system.len || hl__buf_append(&system, "\n\n", 2) == HL_OK) &&
+                            hl__buf_append(&system, intro, sizeof intro - 1) == HL_OK &&
+                            hl__buf_append(&system, answer_tool, strlen(answer_tool)) == HL_OK &&
+                            hl__buf_append(&system, "\".", 2) == HL_OK);
     if (!ok) {
       cJSON_Delete(msgs);
       goto oom;
     }
   }
-  if (system.len && !cJSON_AddStringToObject(j, "system", system.p)) {
-    cJSON_Delete(msgs);
-    goto oom;
+  bool cache = (l->flags & HL__ANTHROPIC_CACHE) != 0;
+  if (system.len) {
+    /* With prompt caching the system prompt is a block list so that it
+     * can carry a cache breakpoint. */
+    cJSON *sys = cache ? cJSON_CreateArray() : cJSON_CreateString(system.p);
+    cJSON *blk = cache ? cJSON_CreateObject() : NULL;
+    bool ok = sys && cJSON_AddItemToObject(j, "system", sys);
+    if (!ok) cJSON_Delete(sys);
+    if (ok && cache)
+      ok = hl__llm_push(sys, blk) && cJSON_AddStringToObject(blk, "type", "text") &&
+           cJSON_AddStringToObject(blk, "text", system.p) && add_cache_control(blk);
+    else if (blk)
+      cJSON_Delete(blk);
+    if (!ok) {
+      cJSON_Delete(msgs);
+      goto oom;
+    }
+  }
+  /* The last block of the conversation so far: the next request's cache
+   * prefix ends there. Thinking blocks cannot carry a breakpoint. */
+  if (cache) {
+    cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
+    for (int k = cJSON_GetArraySize(content) - 1; k >= 0; k--) {
+      cJSON *blk = cJSON_GetArrayItem(content, k);
+      const char *t = hl_json_get_string(blk, "type");
+      if (t && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking"))) continue;
+      if (!add_cache_control(blk)) {
+        cJSON_Delete(msgs);
+        goto oom;
+      }
+      break;
+    }
   }
   if (!cJSON_AddItemToObject(j, "messages", msgs)) {
     cJSON_Delete(msgs);
@@ -170,35 +283,40 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
   }
   if (!cJSON_AddNumberToObject(j, "max_tokens", req->max_tokens > 0 ? req->max_tokens : l->max_tokens))
     goto oom;
-  if (req->n_tools > 0) {
+  if (req->n_tools > 0 || answer_tool) {
     cJSON *tools = cJSON_AddArrayToObject(j, "tools");
     if (!tools) goto oom;
     for (size_t i = 0; i < req->n_tools; i++) {
       const hl_tool_decl *d = &req->tools[i];
-      cJSON *t = cJSON_CreateObject();
-      if (!hl__llm_push(tools, t)) goto oom;
-      cJSON *schema = d->parameters ? cJSON_Duplicate(d->parameters, 1)
-                                    : hl__empty_object_schema();
-      if (!cJSON_AddStringToObject(t, "name", d->name ? d->name : "") ||
-          (d->description && !cJSON_AddStringToObject(t, "description", d->description)) ||
-          !schema || !cJSON_AddItemToObject(t, "input_schema", schema)) {
-        cJSON_Delete(schema);
-        goto oom;
-      }
+      if (add_tool(tools, d->name, d->description, d->parameters) != HL_OK) goto oom;
     }
-    if (req->tool_choice != HL_TOOL_CHOICE_AUTO) {
+    if (answer_tool &&
+        add_tool(tools, answer_tool, "Give the final answer: its input is the whole answer.",
+                 req->response_schema) != HL_OK)
+      goto oom;
+    if (cache && !add_cache_control(cJSON_GetArrayItem(tools, cJSON_GetArraySize(tools) - 1)))
+      goto oom;
+    hl_tool_choice choice = req->tool_choice;
+    const char *choice_name = req->tool_choice_name;
+    if (answer_tool && !thinking && choice == HL_TOOL_CHOICE_AUTO) {
+      /* Structured output by a forced tool call: the answer tool alone, or
+       * any tool when the agent has others to call first. */
+      choice = req->n_tools > 0 ? HL_TOOL_CHOICE_REQUIRED : HL_TOOL_CHOICE_NAMED;
+      choice_name = answer_tool;
+    }
+    if (choice != HL_TOOL_CHOICE_AUTO) {
       cJSON *tc = cJSON_AddObjectToObject(j, "tool_choice");
       if (!tc) goto oom;
-      const char *type = req->tool_choice == HL_TOOL_CHOICE_NONE     ? "none"
-                         : req->tool_choice == HL_TOOL_CHOICE_REQUIRED ? "any"
-                                                                       : "tool";
+      const char *type = choice == HL_TOOL_CHOICE_NONE       ? "none"
+                         : choice == HL_TOOL_CHOICE_REQUIRED ? "any"
+                                                             : "tool";
       if (!cJSON_AddStringToObject(tc, "type", type)) goto oom;
-      if (req->tool_choice == HL_TOOL_CHOICE_NAMED) {
-        if (!req->tool_choice_name || !*req->tool_choice_name) {
+      if (choice == HL_TOOL_CHOICE_NAMED) {
+        if (!choice_name || !*choice_name) {
           hl_fail(HL_ERR_INVALID, "anthropic: tool choice NAMED without a tool name");
           goto fail;
         }
-        if (!cJSON_AddStringToObject(tc, "name", req->tool_choice_name)) goto oom;
+        if (!cJSON_AddStringToObject(tc, "name", choice_name)) goto oom;
       }
     }
   }
@@ -210,6 +328,7 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
       if (!hl__llm_push(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""))) goto oom;
   }
   if (req->stream && !cJSON_AddTrueToObject(j, "stream")) goto oom;
+  if (hl__llm_apply_options(l, j) != HL_OK) goto fail;
   hl__buf_free(&system);
   *out = j;
   return HL_OK;
@@ -254,8 +373,11 @@ static void usage_of(const cJSON *u, hl_usage *out) {
   if (hl__json_token_count(hl_json_get(u, "input_tokens"), &in) &&
       cache_count(u, "cache_creation_input_tokens", &created) &&
       cache_count(u, "cache_read_input_tokens", &read) &&
-      (double)(in + created + read) <= HL__TOKEN_COUNT_MAX) /* each <= 2^53: no overflow */
+      (double)(in + created + read) <= HL__TOKEN_COUNT_MAX) { /* each <= 2^53: no overflow */
     out->input_tokens = in + created + read;
+    out->cached_tokens = read;
+    out->cache_creation_tokens = created;
+  }
   if (hl__json_token_count(hl_json_get(u, "output_tokens"), &n)) out->output_tokens = n;
 }
 
@@ -291,6 +413,14 @@ static hl_status add_tool_use(const hl__llm *l, hl_message *m, const char *id, c
   return st;
 }
 
+/* A thinking or redacted_thinking block, kept whole in the history (the
+ * API wants it back unchanged, signature included, in the next request
+ * of a tool loop); its text is the readable thinking, if any. */
+static hl_status add_thinking(hl_message *m, const cJSON *block) {
+  return hl_message_add_reasoning(m, anthropic_name, NULL, hl_json_get_string(block, "thinking"),
+                                  block, hl_json_get_string(block, "signature"));
+}
+
 static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out) {
   *out = NULL;
   hl_status st = error_of(j, "");
@@ -309,8 +439,10 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
     } else if (!strcmp(type, "tool_use")) {
       st = add_tool_use(l, r->message, hl_json_get_string(b, "id"), hl_json_get_string(b, "name"),
                         hl_json_get(b, "input"), NULL, 0);
+    } else if (!strcmp(type, "thinking") || !strcmp(type, "redacted_thinking")) {
+      st = add_thinking(r->message, b);
     }
-    /* thinking, redacted_thinking, server tool blocks: not part of the answer */
+    /* server tool blocks, citations: not part of the answer */
     if (st != HL_OK) break;
   }
   if (st == HL_OK) st = hl__llm_set_ids(r, j);
@@ -328,14 +460,16 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
 /* Streaming                                                           */
 /* ------------------------------------------------------------------ */
 
-typedef enum an_kind { AN_OTHER = 0, AN_TEXT, AN_TOOL } an_kind;
+typedef enum an_kind { AN_OTHER = 0, AN_TEXT, AN_TOOL, AN_THINKING, AN_REDACTED } an_kind;
 
 typedef struct an_block {
   an_kind kind;
   bool started;
   char *id, *name;
-  cJSON *input;    /* tool_use input given in content_block_start */
-  hl__buf buf;     /* text, or the tool's input JSON text */
+  cJSON *input;    /* tool_use input given in content_block_start; the
+                      redacted_thinking block as it came */
+  hl__buf buf;     /* text, the tool's input JSON text, or the thinking */
+  hl__buf sig;     /* a thinking block's signature */
 } an_block;
 
 typedef struct an_stream {
@@ -352,6 +486,7 @@ static void stream_free(hl__llm_stream *base) {
     free(s->blocks[i].name);
     cJSON_Delete(s->blocks[i].input);
     hl__buf_free(&s->blocks[i].buf);
+    hl__buf_free(&s->blocks[i].sig);
   }
   free(s->blocks);
 }
@@ -405,6 +540,16 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
     const cJSON *input = hl_json_get(cb, "input");
     if (cJSON_IsObject(input) && cJSON_GetArraySize(input) > 0 && !(b->input = cJSON_Duplicate(input, 1)))
       return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  } else if (type && !strcmp(type, "thinking")) {
+    b->kind = AN_THINKING;
+    const char *t = hl_json_get_string(cb, "thinking");
+    const char *sg = hl_json_get_string(cb, "signature");
+    if ((t && hl__buf_append(&b->buf, t, strlen(t)) != HL_OK) ||
+        (sg && hl__buf_append(&b->sig, sg, strlen(sg)) != HL_OK))
+      return HL_ERR_NOMEM;
+  } else if (type && !strcmp(type, "redacted_thinking")) {
+    b->kind = AN_REDACTED;
+    if (!(b->input = cJSON_Duplicate(cb, 1))) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
   }
   return HL_OK;
 }
@@ -434,7 +579,14 @@ static hl_status on_block_delta(an_stream *s, const cJSON *j) {
       st = hl_context_emit_tool_delta(s->base.ctx, (size_t)(b - s->blocks), b->id, b->name, t);
     return st;
   }
-  return HL_OK; /* thinking_delta, signature_delta, citations: not part of the answer */
+  if (!strcmp(type, "thinking_delta") || !strcmp(type, "signature_delta")) {
+    bool sig = type[0] == 's';
+    const char *t = hl_json_get_string(d, sig ? "signature" : "thinking");
+    if (b->kind != AN_THINKING)
+      return hl_fail(HL_ERR_PROVIDER, "anthropic: %s for a block that is not thinking", type);
+    return t ? hl__buf_append(sig ? &b->sig : &b->buf, t, strlen(t)) : HL_OK;
+  }
+  return HL_OK; /* citations and future deltas: not part of the answer */
 }
 
 static hl_status stream_event(const char *event, const char *data, size_t len, void *user) {
@@ -472,6 +624,18 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   return st;
 }
 
+/* The thinking block the deltas made, as the plain body would have had it. */
+static hl_status add_streamed_thinking(hl_message *m, const an_block *b) {
+  cJSON *blk = cJSON_CreateObject();
+  hl_status st = blk && cJSON_AddStringToObject(blk, "type", "thinking") &&
+                         cJSON_AddStringToObject(blk, "thinking", b->buf.p ? b->buf.p : "") &&
+                         cJSON_AddStringToObject(blk, "signature", b->sig.p ? b->sig.p : "")
+                     ? add_thinking(m, blk)
+                     : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  cJSON_Delete(blk);
+  return st;
+}
+
 static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
   an_stream *s = (an_stream *)base;
   hl_response *r = base->r;
@@ -484,6 +648,10 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
     if (b->kind == AN_TEXT && b->buf.len > 0) st = hl_message_add_text(r->message, b->buf.p);
     else if (b->kind == AN_TOOL)
       st = add_tool_use(base->l, r->message, b->id, b->name, b->input, b->buf.p, b->buf.len);
+    else if (b->kind == AN_REDACTED)
+      st = add_thinking(r->message, b->input);
+    else if (b->kind == AN_THINKING)
+      st = add_streamed_thinking(r->message, b);
   }
   if (st != HL_OK) return st;
   *out = r;
@@ -514,9 +682,46 @@ static const hl__llm_wire anthropic_wire = {
 /* For the fuzz targets (tests/fuzz), which drive the decoders directly. */
 const hl__llm_wire *hl__anthropic_wire(void) { return &anthropic_wire; }
 
+/* Structured output came as a call of the answer tool: its input is the
+ * answer. The assistant message becomes that JSON as its one text part
+ * (after any thinking blocks, which the history keeps); the other calls
+ * and text of the same answer are dropped, as the run ends here. */
+static hl_status take_answer(const hl_request *req, hl_response *r) {
+  const char *tool = hl__anthropic_answer_tool(req);
+  const hl_part *answer = NULL;
+  for (size_t i = 0; i < r->message->n_parts && !answer; i++) {
+    const hl_part *p = &r->message->parts[i];
+    if (p->kind == HL_PART_TOOL_CALL && p->name && !strcmp(p->name, tool)) answer = p;
+  }
+  if (!answer) return HL_OK;
+  char *json = hl__json_print_exact(answer->args);
+  hl_message *m = hl_message_new(HL_ROLE_ASSISTANT);
+  hl_status st = json && m ? HL_OK : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  for (size_t i = 0; i < r->message->n_parts && st == HL_OK; i++) {
+    const hl_part *p = &r->message->parts[i];
+    if (p->kind == HL_PART_REASONING)
+      st = hl_message_add_reasoning(m, p->name, p->id, p->text, p->args, p->signature);
+  }
+  if (st == HL_OK) st = hl_message_add_text(m, json);
+  free(json);
+  if (st != HL_OK) {
+    hl_message_free(m);
+    return st;
+  }
+  hl_message_free(r->message);
+  r->message = m;
+  r->finish = HL_FINISH_STOP;
+  return HL_OK;
+}
+
 static hl_status anthropic_complete(void *impl, hl_context *ctx, const hl_request *req,
                                     hl_response **out) {
-  return hl__llm_complete(impl, &anthropic_wire, ctx, req, out);
+  hl_status st = hl__llm_complete(impl, &anthropic_wire, ctx, req, out);
+  if (st == HL_OK && req->response_schema && (st = take_answer(req, *out)) != HL_OK) {
+    hl_response_free(*out);
+    *out = NULL;
+  }
+  return st;
 }
 
 static void anthropic_destroy(void *impl) { hl__llm_free(impl); }
@@ -550,6 +755,29 @@ hl_status hl_anthropic_set_max_tokens(hl_provider *p, int max_tokens) {
   if (!l) return HL_ERR_INVALID;
   if (max_tokens <= 0) return hl_fail(HL_ERR_INVALID, "anthropic: max_tokens must be > 0");
   l->max_tokens = max_tokens;
+  return HL_OK;
+}
+
+hl_status hl_anthropic_set_thinking(hl_provider *p, int budget_tokens) {
+  hl__llm *l = hl__llm_of(p, anthropic_name);
+  if (!l) return HL_ERR_INVALID;
+  if (budget_tokens == 0) return hl__llm_set_option(l, "thinking", NULL);
+  if (budget_tokens < 1024)
+    return hl_fail(HL_ERR_INVALID, "anthropic: a thinking budget is at least 1024 tokens (got %d)",
+                   budget_tokens);
+  cJSON *t = cJSON_CreateObject();
+  if (!t || !cJSON_AddStringToObject(t, "type", "enabled") ||
+      !cJSON_AddNumberToObject(t, "budget_tokens", budget_tokens)) {
+    cJSON_Delete(t);
+    return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  }
+  return hl__llm_set_option(l, "thinking", t);
+}
+
+hl_status hl_anthropic_set_prompt_caching(hl_provider *p, bool on) {
+  hl__llm *l = hl__llm_of(p, anthropic_name);
+  if (!l) return HL_ERR_INVALID;
+  l->flags = on ? (l->flags | HL__ANTHROPIC_CACHE) : (l->flags & ~HL__ANTHROPIC_CACHE);
   return HL_OK;
 }
 

@@ -16,6 +16,7 @@
 
 #include "hookline/gemini.h"
 #include "hookline/json.h"
+#include "core/image.h"
 #include "core/util.h"
 #include "providers/llm.h"
 
@@ -93,7 +94,8 @@ static hl_status part_for(const hl_request *req, const hl_part *p, bool model, c
     return HL_OK;
   }
   if (p->kind == HL_PART_TEXT && (!p->text || !*p->text) && !p->signature) return HL_OK;
-  if ((p->kind == HL_PART_TOOL_CALL && !model) || (p->kind == HL_PART_TOOL_RESULT && model))
+  if ((p->kind == HL_PART_TOOL_CALL && !model) || (p->kind == HL_PART_TOOL_RESULT && model) ||
+      (p->kind == HL_PART_IMAGE && model))
     return HL_OK;
   cJSON *o = cJSON_CreateObject();
   bool ok = o != NULL;
@@ -105,6 +107,14 @@ static hl_status part_for(const hl_request *req, const hl_part *p, bool model, c
     ok = fc && add_id(fc, p->id) && cJSON_AddStringToObject(fc, "name", p->name ? p->name : "") &&
          args && cJSON_AddItemToObject(fc, "args", args);
     if (!ok && args && !hl_json_get(fc, "args")) cJSON_Delete(args);
+  } else if (ok && p->kind == HL_PART_IMAGE) {
+    /* The bytes inline (a data: URL), else the URL by reference. */
+    const char *type, *data;
+    size_t type_len;
+    bool inl = p->text && hl__image_data_url(p->text, &type, &type_len, &data);
+    cJSON *d = cJSON_AddObjectToObject(o, inl ? "inlineData" : "fileData");
+    ok = d && (!p->name || cJSON_AddStringToObject(d, "mimeType", p->name)) &&
+         cJSON_AddStringToObject(d, inl ? "data" : "fileUri", inl ? data : p->text ? p->text : "");
   } else if (ok && p->kind == HL_PART_TOOL_RESULT) {
     const char *name = result_name(req, p);
     if (!name) {

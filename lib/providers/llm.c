@@ -13,6 +13,7 @@
 #include "hookline/json.h"
 #include "hookline/observer.h"
 #include "providers/excerpt.h"
+#include "core/price_internal.h"
 #include "core/util.h"
 #include "providers/llm.h"
 #include "providers/retry_after.h"
@@ -588,6 +589,16 @@ hl_status hl__llm_complete(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
   /* Scrub the key from the stack copy. */
   memset(key, 0, sizeof key);
   hl__http_response_clear(&resp);
+  /* A 2xx echoing the key (openai.h): out of the body, the answer and the
+   * message of a body that failed to decode. */
+  if (l->api_key && st != HL_OK) {
+    char safe[1400];
+    hl__redact_into(safe, sizeof safe, hl_last_error(), l->api_key);
+    hl_fail(st, "%s", safe);
+  }
+  hl_status rst = hl__llm_redact(l, data, st == HL_OK ? r : NULL);
+  if (st == HL_OK) st = rst;
+  if (st == HL_OK && !r->usage.has_cost) hl__usage_price(&r->usage, r->model, model); /* price.h */
   st = finish(l, ctx, start, data, r, st);
   cJSON_Delete(data);
   cJSON_Delete(payload);

@@ -45,7 +45,12 @@ typedef struct hl__llm {
   cJSON *options;        /* provider options the encoder reads (Responses'
                             reasoning/store/include, Gemini's thinkingConfig),
                             or NULL */
+  unsigned flags;        /* provider-specific switches its encoder reads
+                            (Anthropic: HL__ANTHROPIC_CACHE) */
 } hl__llm;
+
+/* hl__llm.flags of the Anthropic provider: cache_control breakpoints. */
+#define HL__ANTHROPIC_CACHE 1u
 
 /* Which field carries the request's max_tokens (Chat Completions). */
 #define HL__LLM_MAX_TOKENS_AUTO 0       /* max_tokens until the server refuses it */
@@ -204,6 +209,15 @@ void hl__llm_provider_destroy(void *impl);
  * on allocation failure. */
 void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size,
                    const cJSON *index, size_t max, const char *what);
+
+/* Does `schema` meet OpenAI's strict mode (every object closed with
+ * additionalProperties false, every property required)? (strict.c) */
+bool hl__llm_schema_strict_ok(const cJSON *schema);
+
+/* Replace every occurrence of the API key in the strings of `data` and
+ * `r` (either may be NULL) by "[REDACTED]" (redact.c). HL_ERR_NOMEM on
+ * allocation failure. */
+hl_status hl__llm_redact(const hl__llm *l, cJSON *data, hl_response *r);
 
 /* The two wire formats (openai.c, anthropic.c), so that tests and the fuzz
  * targets can drive their decoders without a server. Static, never NULL. */

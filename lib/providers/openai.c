@@ -46,6 +46,33 @@ static bool has_kind(const hl_message *m, hl_part_kind kind) {
   return false;
 }
 
+/* A user message with images: its content as a list of text and
+ * image_url parts, in order (a data: URL goes as it is). */
+static cJSON *content_parts(const hl_message *m) {
+  cJSON *arr = cJSON_CreateArray();
+  for (size_t i = 0; arr && i < m->n_parts; i++) {
+    const hl_part *p = &m->parts[i];
+    if (p->kind != HL_PART_TEXT && p->kind != HL_PART_IMAGE) continue;
+    if (p->kind == HL_PART_TEXT && (!p->text || !*p->text)) continue;
+    cJSON *e = cJSON_CreateObject();
+    bool ok = hl__llm_push(arr, e);
+    if (ok && p->kind == HL_PART_TEXT) {
+      ok = cJSON_AddStringToObject(e, "type", "text") && cJSON_AddStringToObject(e, "text", p->text);
+    } else if (ok) {
+      cJSON *iu = cJSON_CreateObject();
+      ok = cJSON_AddStringToObject(e, "type", "image_url") && iu &&
+           cJSON_AddItemToObject(e, "image_url", iu) &&
+           cJSON_AddStringToObject(iu, "url", p->text ? p->text : "");
+      if (!ok && iu && !cJSON_GetObjectItemCaseSensitive(e, "image_url")) cJSON_Delete(iu);
+    }
+    if (!ok) {
+      cJSON_Delete(arr);
+      arr = NULL;
+    }
+  }
+  return arr;
+}
+
 static hl_status encode_message(cJSON *out, const hl_message *m) {
   /* Tool results are separate "tool" messages, whatever message holds them. */
   for (size_t i = 0; i < m->n_parts; i++) {
@@ -62,6 +89,8 @@ static hl_status encode_message(cJSON *out, const hl_message *m) {
   }
   bool calls = has_kind(m, HL_PART_TOOL_CALL);
   bool text = has_kind(m, HL_PART_TEXT);
+  bool images = m->role == HL_ROLE_USER && has_kind(m, HL_PART_IMAGE);
+  text = text || images;
   if (m->role == HL_ROLE_TOOL || (!calls && !text && has_kind(m, HL_PART_TOOL_RESULT)))
     return HL_OK;
 
@@ -72,7 +101,7 @@ static hl_status encode_message(cJSON *out, const hl_message *m) {
   if (!cJSON_AddStringToObject(j, "role", role)) goto fail;
   char *s = text_of(m);
   if (!s) goto fail;
-  cJSON *content = (calls && !*s) ? cJSON_CreateNull() : cJSON_CreateString(s);
+  cJSON *content = images ? content_parts(m) : (calls && !*s) ? cJSON_CreateNull() : cJSON_CreateString(s);
   free(s);
   if (!content || !cJSON_AddItemToObject(j, "content", content)) {
     cJSON_Delete(content);
@@ -170,6 +199,8 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
       cJSON_Delete(schema);
       goto oom;
     }
+    if (hl__llm_schema_strict_ok(req->response_schema) && !cJSON_AddTrueToObject(js, "strict"))
+      goto oom;
   }
   if (req->temperature >= 0 && !cJSON_AddNumberToObject(j, "temperature", req->temperature)) goto oom;
   const char *max_field = __atomic_load_n(&l->max_tokens_field, __ATOMIC_RELAXED) ==
@@ -222,6 +253,12 @@ static void usage_of(const cJSON *u, hl_usage *out) {
   int64_t n;
   out->input_tokens = hl__json_token_count(hl_json_get(u, "prompt_tokens"), &n) ? n : 0;
   out->output_tokens = hl__json_token_count(hl_json_get(u, "completion_tokens"), &n) ? n : 0;
+  /* Of those: prompt-cache reads and hidden reasoning (priced apart, price.h). */
+  out->cached_tokens =
+      hl__json_token_count(hl_json_get(hl_json_get(u, "prompt_tokens_details"), "cached_tokens"), &n)
+          ? n : 0;
+  out->reasoning_tokens = hl__json_token_count(
+      hl_json_get(hl_json_get(u, "completion_tokens_details"), "reasoning_tokens"), &n) ? n : 0;
 }
 
 /* "error" inside a 2xx body or a stream chunk. */

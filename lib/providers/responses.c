@@ -81,6 +81,27 @@ static bool push_output(cJSON *input, const hl_part *p) {
          cJSON_AddStringToObject(it, "output", p->text ? p->text : "");
 }
 
+/* A user message with images: {"role":"user","content":[input_text and
+ * input_image parts in order]} (an image_url may be a data: URL). */
+static bool push_user_parts(cJSON *input, const hl_message *m) {
+  cJSON *it = cJSON_CreateObject();
+  cJSON *content;
+  if (!hl__llm_push(input, it) || !cJSON_AddStringToObject(it, "role", "user") ||
+      !(content = cJSON_AddArrayToObject(it, "content")))
+    return false;
+  for (size_t i = 0; i < m->n_parts; i++) {
+    const hl_part *p = &m->parts[i];
+    bool image = p->kind == HL_PART_IMAGE;
+    if (!image && (p->kind != HL_PART_TEXT || !p->text || !*p->text)) continue;
+    cJSON *e = cJSON_CreateObject();
+    if (!hl__llm_push(content, e) ||
+        !cJSON_AddStringToObject(e, "type", image ? "input_image" : "input_text") ||
+        !cJSON_AddStringToObject(e, image ? "image_url" : "text", p->text ? p->text : ""))
+      return false;
+  }
+  return true;
+}
+
 /* The items of one non-system message, appended to `input`. */
 static hl_status encode_message(cJSON *input, const hl_message *m) {
   if (m->role == HL_ROLE_ASSISTANT) {
@@ -102,6 +123,9 @@ static hl_status encode_message(cJSON *input, const hl_message *m) {
    * just before), then the text. */
   for (size_t i = 0; i < m->n_parts; i++)
     if (m->parts[i].kind == HL_PART_TOOL_RESULT && !push_output(input, &m->parts[i])) return oom();
+  for (size_t i = 0; i < m->n_parts; i++)
+    if (m->parts[i].kind == HL_PART_IMAGE && m->role == HL_ROLE_USER)
+      return push_user_parts(input, m) ? HL_OK : oom();
   char *text = hl_message_text(m);
   if (!text) return oom();
   bool ok = !*text || push_text(input, "user", text, NULL);
@@ -166,6 +190,8 @@ static hl_status encode_format(cJSON *j, const hl_request *req) {
     cJSON_Delete(schema);
     return oom();
   }
+  if (hl__llm_schema_strict_ok(req->response_schema) && !cJSON_AddTrueToObject(f, "strict"))
+    return oom();
   return HL_OK;
 }
 

@@ -142,8 +142,12 @@ static void decode_errors_name_the_field(void) {
       {"{\"role\":\"user\",\"content\":\"hi\"}", "message.content: expected array, got string"},
       {"{\"role\":\"user\",\"content\":[{\"text\":\"x\"}]}",
        "message.content[0]: missing string field \"type\""},
+      {"{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"video\"}]}",
+       "message.content[1].type: unknown part type \"video\""},
       {"{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"image\"}]}",
-       "message.content[1].type: unknown part type \"image\""},
+       "message.content[1]: missing string field \"url\""},
+      {"{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"url\":\"ftp://x\"}]}",
+       "message.content[0]: image: the URL must be http(s) or data:"},
       {"{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":5}]}",
        "message.content[0].text: expected string, got integer"},
       {"{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_call\",\"id\":\"1\",\"name\":\"t\","
