@@ -120,7 +120,12 @@ HL_API hl_status hl_store_delete(hl_store *store, const char *app, const char *u
  * messages back, hl_session_set_run_state(). A write the store refuses
  * leaves the session as it was and returns the store's status; a run then
  * fails with it, except for HL_ERR_CONFLICT: hl_agent_run() reloads the
- * session and retries the run (up to 3 times) on the fresh version.
+ * session and retries the run (up to 3 times) on the fresh version. If the
+ * fresh log ends in a finished run of the same input (another writer, such
+ * as a worker thought dead, did this very turn), that run's answer is
+ * returned instead of asking again. A failed run's messages are taken back
+ * with a truncate event; when even that cannot be written (the store is
+ * gone), the log keeps them and reads as an unfinished run.
  *
  * Crash safety: a process killed at any moment loses at most the turn in
  * flight. hl_agent_run() on a session whose log ends in an unfinished run

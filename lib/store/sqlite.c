@@ -7,6 +7,7 @@
  * the row are written together or not at all, so a process killed at any
  * point leaves the log as it was before or after the append.
  */
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,15 +62,25 @@ typedef struct sq_store {
   sqlite3 *db;
   sqlite3_stmt *q[Q_COUNT];
   char path[256];
+  int sys_errno;      /* of the last failed step */
 } sq_store;
 
-/* The status for an SQLite failure: a full or read-only disk is I/O. */
+/* The status for an SQLite failure: a full or read-only disk is I/O.
+ * SQLite says "disk I/O error" for a write the disk refused; the system's
+ * errno tells a person why. */
 static hl_status sq_fail(sq_store *s, const char *what) {
   int rc = sqlite3_extended_errcode(s->db);
-  hl_status st = HL_ERR_IO;
-  if ((rc & 0xff) == SQLITE_NOMEM) st = HL_ERR_NOMEM;
-  if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) st = HL_ERR_IO;
-  return hl_fail(st, "store: sqlite %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+  hl_status st = (rc & 0xff) == SQLITE_NOMEM ? HL_ERR_NOMEM : HL_ERR_IO;
+  int sys = s->sys_errno ? s->sys_errno : sqlite3_system_errno(s->db);
+  s->sys_errno = 0;
+  const char *why = "";
+  if ((rc & 0xff) == SQLITE_FULL || sys == ENOSPC) why = " (disk full: no space left on device)";
+  else if (sys == EFBIG) why = " (disk full: the file reached a size limit or quota)";
+  else if (sys == EDQUOT) why = " (disk full: quota exceeded)";
+  else if (sys == EROFS || (rc & 0xff) == SQLITE_READONLY) why = " (read-only)";
+  else if (rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_TRUNCATE)
+    why = " (the disk refused a write: full, over quota or at a size limit?)";
+  return hl_fail(st, "store: sqlite %s: %s: %s%s", s->path, what, sqlite3_errmsg(s->db), why);
 }
 
 static hl_status sq_exec(sq_store *s, const char *sql, const char *what) {
@@ -157,9 +168,13 @@ static void sq_bind_key(sqlite3_stmt *q, const hl__skey *k) {
   sqlite3_bind_text(q, 3, k->id, -1, SQLITE_STATIC);
 }
 
-/* Step a statement that returns no rows; reset it either way. */
-static int sq_run(sqlite3_stmt *q) {
+/* Step a statement that returns no rows; reset it either way (keeping the
+ * system errno of a failure for sq_fail: the reset clears it). */
+static int sq_run(sq_store *s, sqlite3_stmt *q) {
   int rc = sqlite3_step(q);
+  int err = errno; /* SQLite 3.40 does not always keep a failed write's errno */
+  s->sys_errno = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0
+                 : sqlite3_system_errno(s->db) ? sqlite3_system_errno(s->db) : err;
   sqlite3_reset(q);
   sqlite3_clear_bindings(q);
   return rc;
@@ -167,7 +182,7 @@ static int sq_run(sqlite3_stmt *q) {
 
 static hl_status sq_append(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *nv) {
   sq_store *s = impl;
-  if (sq_run(s->q[Q_BEGIN]) != SQLITE_DONE) return sq_fail(s, "begin");
+  if (sq_run(s, s->q[Q_BEGIN]) != SQLITE_DONE) return sq_fail(s, "begin");
   sqlite3_stmt *q = s->q[a->expected == 0 ? Q_CREATE : Q_BUMP];
   sq_bind_key(q, k);
   sqlite3_bind_double(q, 4, a->now);
@@ -176,7 +191,7 @@ static hl_status sq_append(void *impl, const hl__skey *k, const hl__sappend *a, 
   sqlite3_bind_int64(q, 6, (sqlite3_int64)a->len);
   if (a->expected) sqlite3_bind_int64(q, 7, a->expected);
   hl_status st = HL_OK;
-  if (sq_run(q) != SQLITE_DONE) st = sq_fail(s, "append");
+  if (sq_run(s, q) != SQLITE_DONE) st = sq_fail(s, "append");
   else if (sqlite3_changes(s->db) == 0)
     st = hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is past version %lld: another "
                  "writer appended first", k->id, (long long)a->expected);
@@ -185,16 +200,16 @@ static hl_status sq_append(void *impl, const hl__skey *k, const hl__sappend *a, 
     sq_bind_key(q, k);
     sqlite3_bind_int64(q, 4, a->expected + 1);
     sqlite3_bind_text(q, 5, a->data, (int)a->len, SQLITE_STATIC);
-    int rc = sq_run(q);
+    int rc = sq_run(s, q);
     if (rc == SQLITE_CONSTRAINT)
       st = hl_fail(HL_ERR_CONFLICT, "store: event %lld of session \"%.200s\" exists already",
                    (long long)a->expected + 1, k->id);
     else if (rc != SQLITE_DONE)
       st = sq_fail(s, "append");
   }
-  if (st == HL_OK && sq_run(s->q[Q_COMMIT]) != SQLITE_DONE) st = sq_fail(s, "commit");
+  if (st == HL_OK && sq_run(s, s->q[Q_COMMIT]) != SQLITE_DONE) st = sq_fail(s, "commit");
   if (st != HL_OK) {
-    if (!sqlite3_get_autocommit(s->db)) sq_run(s->q[Q_ROLLBACK]);
+    if (!sqlite3_get_autocommit(s->db)) sq_run(s, s->q[Q_ROLLBACK]);
     return st;
   }
   *nv = a->expected + 1;
@@ -247,17 +262,17 @@ static hl_status sq_list(void *impl, const char *app, const char *user, cJSON *o
 
 static hl_status sq_del(void *impl, const hl__skey *k) {
   sq_store *s = impl;
-  if (sq_run(s->q[Q_BEGIN]) != SQLITE_DONE) return sq_fail(s, "begin");
+  if (sq_run(s, s->q[Q_BEGIN]) != SQLITE_DONE) return sq_fail(s, "begin");
   sq_bind_key(s->q[Q_DEL_EV], k);
-  hl_status st = sq_run(s->q[Q_DEL_EV]) == SQLITE_DONE ? HL_OK : sq_fail(s, "delete");
+  hl_status st = sq_run(s, s->q[Q_DEL_EV]) == SQLITE_DONE ? HL_OK : sq_fail(s, "delete");
   if (st == HL_OK) {
     sq_bind_key(s->q[Q_DEL_S], k);
-    if (sq_run(s->q[Q_DEL_S]) != SQLITE_DONE) st = sq_fail(s, "delete");
+    if (sq_run(s, s->q[Q_DEL_S]) != SQLITE_DONE) st = sq_fail(s, "delete");
     else if (sqlite3_changes(s->db) == 0)
       st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
   }
-  if (st == HL_OK && sq_run(s->q[Q_COMMIT]) != SQLITE_DONE) st = sq_fail(s, "commit");
-  if (st != HL_OK && !sqlite3_get_autocommit(s->db)) sq_run(s->q[Q_ROLLBACK]);
+  if (st == HL_OK && sq_run(s, s->q[Q_COMMIT]) != SQLITE_DONE) st = sq_fail(s, "commit");
+  if (st != HL_OK && !sqlite3_get_autocommit(s->db)) sq_run(s, s->q[Q_ROLLBACK]);
   return st;
 }
 

@@ -16,7 +16,11 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -467,6 +471,60 @@ static void resume_unfinished(void) {
   hl_store_close(s);
 }
 
+/* The call id reaches tools on every path: a tool with a time limit runs
+ * on a worker thread, several calls of one turn run in parallel. Outside
+ * a tool call there is none. */
+static char seen_ids[4][64];
+static hl_status id_tool(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args;
+  int slot = (int)(intptr_t)ud;
+  const char *id = hl_context_tool_call_id(ctx);
+  snprintf(seen_ids[slot], sizeof seen_ids[slot], "%s", id ? id : "(none)");
+  *result = cJSON_CreateString(seen_ids[slot]);
+  return HL_OK;
+}
+static hl_status two_calls(void *impl, hl_context *ctx, const hl_request *req, hl_response **out) {
+  (void)impl;
+  (void)ctx;
+  if (req->messages.items[req->messages.count - 1]->role == HL_ROLE_TOOL) {
+    *out = hl_response_new_text("ok");
+    return HL_OK;
+  }
+  hl_response *r = hl_response_new();
+  hl_message_add_tool_call(r->message, "id-timed", "timed", NULL);
+  hl_message_add_tool_call(r->message, "id-plain", "plain", NULL);
+  r->finish = HL_FINISH_TOOL_CALLS;
+  *out = r;
+  return HL_OK;
+}
+static void tool_call_id(void) {
+  if (strcmp(backend, "memory") != 0) return; /* no store involved: once is enough */
+  static const hl_provider_ops ops = {sizeof(hl_provider_ops), "two", two_calls, NULL};
+  hl_agent *a = hl_agent_new("ids");
+  hl_provider *p = hl_provider_new(&ops, NULL);
+  hl_agent_set_provider(a, p);
+  hl_provider_unref(p);
+  hl_tool *timed = hl_tool_new("timed", "t", id_tool, (void *)(intptr_t)0);
+  hl_tool_set_timeout_ms(timed, 20000);
+  hl_tool *plain = hl_tool_new("plain", "p", id_tool, (void *)(intptr_t)1);
+  hl_agent_add_tool(a, timed);
+  hl_agent_add_tool(a, plain);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_OK);
+  hl_free(answer);
+  CHECK_STR(seen_ids[0], "id-timed");
+  CHECK_STR(seen_ids[1], "id-plain");
+  CHECK(hl_context_tool_call_id(NULL) == NULL);
+  /* a direct call without an agent has no call id */
+  cJSON *r = NULL;
+  CHECK_INT(hl_tool_invoke(plain, NULL, NULL, &r), HL_OK);
+  CHECK_STR(seen_ids[1], "(none)");
+  cJSON_Delete(r);
+  hl_tool_unref(timed);
+  hl_tool_unref(plain);
+  hl_agent_unref(a);
+}
+
 static void run_state(void) {
   char raw[600];
   hl_store *s = fresh_store(raw, sizeof raw);
@@ -732,6 +790,68 @@ static void server_killed(void) {
   CHECK_CONTAINS(hl_last_error(), "connect");
 }
 
+/* SQLite on a full disk (a file size limit, RLIMIT_FSIZE, in a child
+ * process): the write that does not fit fails with HL_ERR_IO and a clear
+ * message, and every event written before it is still there, in order. */
+static void disk_full(void) {
+  if (strcmp(backend, "sqlite") != 0) {
+    fprintf(stderr, "  (full disk: SQLite only)\n");
+    return;
+  }
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  CHECK_INT(append_text(s, "app", "kept", 0, "user", "written before the disk filled"), HL_OK);
+  hl_store_close(s);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG instead */
+    struct rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = 256 * 1024;
+    setrlimit(RLIMIT_FSIZE, &rl);
+    hl_store *c = NULL;
+    if (hl_store_open(url, &c) != HL_OK) _exit(10);
+    char big[4001];
+    memset(big, 'z', 4000);
+    big[4000] = '\0';
+    hl_status st = HL_OK;
+    int64_t v = 0;
+    while (st == HL_OK && v < 1000) {
+      if ((st = append_text(c, "app", "fill", v, "user", big)) == HL_OK) v++;
+    }
+    fprintf(stderr, "  (full disk after %lld events: %s)\n", (long long)v, hl_last_error());
+    if (st != HL_ERR_IO || v == 0 || v == 1000) _exit(11);
+    if (!strstr(hl_last_error(), "full") || !strstr(hl_last_error(), raw)) _exit(12);
+    cJSON *events = NULL;
+    int64_t have = 0;
+    if (hl_store_load(c, "app", "u", "fill", &events, &have) != HL_OK || have != v) _exit(13);
+    cJSON_Delete(events);
+    hl_store_close(c);
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK_INT(WEXITSTATUS(status), 0);
+  /* with room again: everything is there and the store works */
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "kept", &events, NULL), HL_OK);
+  cJSON_Delete(events);
+  CHECK_INT(hl_store_load(s, "app", "u", "fill", &events, &v), HL_OK);
+  CHECK(v > 0);
+  cJSON_Delete(events);
+  CHECK_INT(append_text(s, "app", "fill", v, "assistant", "room again"), HL_OK);
+  char *ok = raw_do(raw, "PRAGMA integrity_check");
+  CHECK_STR(ok, "ok");
+  free(ok);
+  hl_store_close(s);
+}
+
 /* The shared decoder on its own (what every backend's rows go through). */
 static void decoder(void) {
   hl__store_decoder d;
@@ -773,12 +893,14 @@ int main(int argc, char **argv) {
   RUN(conflict_retry);
   RUN(resume_unfinished);
   RUN(run_state);
+  RUN(tool_call_id);
   if (is_db()) {
     RUN(corrupt_row);
     RUN(truncated_log);
   } else {
     RUN(decoder);
   }
+  RUN(disk_full);
   RUN(migrations);
   RUN(newer_schema);
   RUN(ttl);
