@@ -4,6 +4,7 @@
  * change with the version it last saw; reload; what an unfinished run
  * looks like.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,9 @@
 
 typedef struct hl_sstore {
   hl_store *store;   /* borrowed */
-  int64_t version;   /* the last version this session wrote or read */
+  /* The last version this session wrote or read. Written under the
+   * session's write lock; read by hl_session_version() from any thread. */
+  _Atomic int64_t version;
 } hl_sstore;
 
 /* The sink's state: the store, the ids (copied: the sink must not reach
@@ -28,8 +31,9 @@ typedef struct hl_sink_ud {
 static hl_status hl_sink_append(void *ud, const cJSON *event) {
   hl_sink_ud *u = ud;
   int64_t nv = 0;
-  hl_status st = hl_store_append(u->base.store, u->app, u->user, u->id, u->base.version, event, &nv);
-  if (st == HL_OK) u->base.version = nv;
+  hl_status st = hl_store_append(u->base.store, u->app, u->user, u->id,
+                                 atomic_load(&u->base.version), event, &nv);
+  if (st == HL_OK) atomic_store(&u->base.version, nv);
   return st;
 }
 
@@ -130,7 +134,7 @@ hl_status hl_session_open(hl_store *store, const char *app, const char *user,
     return hl__oom();
   }
   u->base.store = store;
-  u->base.version = version;
+  atomic_init(&u->base.version, version);
   hl__session_sink sink = {hl_sink_append, hl_sink_destroy, u};
   hl__session_set_sink(s, &sink);
   *out = s;
@@ -141,7 +145,7 @@ bool hl_session_is_stored(const hl_session *s) { return hl_sink_of(s) != NULL; }
 
 int64_t hl_session_version(const hl_session *s) {
   hl_sink_ud *u = hl_sink_of(s);
-  return u ? u->base.version : 0;
+  return u ? atomic_load(&u->base.version) : 0;
 }
 
 hl_status hl_session_reload(hl_session *s) {
@@ -152,7 +156,7 @@ hl_status hl_session_reload(hl_session *s) {
   hl_status st = hl_load_into(u->base.store, u->app, u->user, u->id, &fresh, &version);
   if (st != HL_OK) return st;
   hl__session_swap_contents(s, fresh);
-  u->base.version = version;
+  atomic_store(&u->base.version, version);
   hl_session_free(fresh);
   return HL_OK;
 }
