@@ -285,7 +285,7 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
 
 /* A continued run (store.h): if the history ends in tool calls without
  * results, run them (again: at-least-once) and append their results.
- * HL_OK when there were none (resume.c). */
-hl_status hl__resume_pending_tools(hl_context *ctx);
+ * HL_OK when there were none (store_resume.c). */
+hl_status hl__store_resume_tools(hl_context *ctx);
 
 #endif

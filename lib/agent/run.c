@@ -275,7 +275,7 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
   /* A stored session's unfinished run of this input is continued, not
    * asked again (store.h); otherwise the input opens the run. */
   if (!ctx->parent && hl__session_take_resume(ctx->session)) {
-    hl_status rs = hl__resume_pending_tools(ctx);
+    hl_status rs = hl__store_resume_tools(ctx);
     if (hl_check_abort(ctx, o)) return o->status;
     if (rs != HL_OK) return hl_outcome_take(o, rs);
   } else if (hl_append(ctx, hl_message_new_text(HL_ROLE_USER, ctx->input), o) != HL_OK) {

@@ -1,5 +1,5 @@
 /*
- * resume.c - continuing a run whose process died (store.h): the tool
+ * store_resume.c - continuing a run whose process died (store.h): the tool
  * calls of the last assistant message that have no recorded results run
  * again, since the store cannot know whether they ran; tools see the same
  * call ids (hl_context_tool_call_id) and can use them to run once.
@@ -7,7 +7,7 @@
 #include "agent/agent_internal.h"
 #include "hookline/session.h"
 
-hl_status hl__resume_pending_tools(hl_context *ctx) {
+hl_status hl__store_resume_tools(hl_context *ctx) {
   const hl_messages *h = hl_session_messages(ctx->session);
   if (!h || h->count == 0) return HL_OK;
   const hl_message *last = h->items[h->count - 1];
