@@ -29,6 +29,7 @@
 #include "hookline/plugins.h"
 #include "hookline/workflow.h"
 #include "hookline/mcp.h"
+#include "hookline/store.h"
 
 #define HOOKLINE_VERSION "0.1.0"
 

@@ -239,8 +239,7 @@ hl_status chat_app_init(chat_app *app, bool interactive) {
   if (!app->watcher) return hl_last_status() ? hl_last_status() : HL_ERR_NOMEM;
   if ((st = hl_agent_add_observer(app->agent, app->watcher)) != HL_OK) return st;
 
-  app->session = hl_session_new("hookline-chat", NULL, NULL);
-  if (!app->session) return hl_last_status() ? hl_last_status() : HL_ERR_NOMEM;
+  if ((st = chat_sessions_init(app)) != HL_OK) return st;
 
   bool color = tty && !getenv("NO_COLOR") && getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0;
   /* A narrated run draws its spinner among the answer's lines on the
@@ -264,7 +263,7 @@ void chat_app_free(chat_app *app) {
   hl_observer_unref(app->collector);
   hl_observer_unref(app->watcher);
   hl_provider_unref(app->provider);
-  hl_session_free(app->session);
+  chat_sessions_free(app);
   cJSON_Delete(app->tool_calls);
   cJSON_Delete(app->hook_answers);
   free(app->streamed);

@@ -29,6 +29,7 @@ static const opt_spec specs[] = {
     {"allow-tools", 0, OPT_VALUE, FIELD(allow_tools)},
     {"prompt", 'p', OPT_VALUE, FIELD(prompt)},
     {"script", 0, OPT_VALUE, FIELD(script_path)},
+    {"store", 0, OPT_VALUE, FIELD(store)},
     {"json", 0, OPT_FLAG, FIELD(json)},
     {"no-stream", 0, OPT_FLAG, FIELD(no_stream)},
     {"help", 'h', OPT_FLAG, FIELD(help)},
@@ -48,10 +49,22 @@ static const opt_spec *find_short(char c) {
   return NULL;
 }
 
+/* --resume, --resume=ID or --resume ID (the next word, unless it is an
+ * option): its value is optional. Returns true if argv[*i] was it. */
+static bool parse_resume(int argc, char **argv, int *i, chat_options *opt) {
+  const char *arg = argv[*i];
+  if (strcmp(arg, "--resume") != 0 && strncmp(arg, "--resume=", 9) != 0) return false;
+  opt->resume = true;
+  if (arg[8] == '=') opt->resume_id = arg[9] ? arg + 9 : NULL;
+  else if (*i + 1 < argc && argv[*i + 1][0] != '-') opt->resume_id = argv[++*i];
+  return true;
+}
+
 int chat_parse_args(int argc, char **argv, chat_options *opt, char *err, size_t errlen) {
   memset(opt, 0, sizeof *opt);
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
+    if (parse_resume(argc, argv, &i, opt)) continue;
     const opt_spec *spec = NULL;
     const char *inline_value = NULL;
     /* --mcp and --mcp-stdio repeat: each adds a server. */
@@ -164,6 +177,13 @@ void chat_print_usage(const char *argv0) {
       "  --allow-tools a,b   only these tools may run (others are refused)\n"
       "  --mcp URL           add the tools of an MCP server (Streamable HTTP; repeatable)\n"
       "  --mcp-stdio \"CMD\"   add the tools of an MCP server started as CMD (stdio; repeatable)\n"
+      "\n"
+      "Conversations:\n"
+      "  --store URL         where conversations are kept: sqlite:PATH, postgresql://...,\n"
+      "                      redis://HOST:PORT or memory: (default: an SQLite file in\n"
+      "                      $XDG_DATA_HOME/hookline/, else ~/.local/share/hookline/)\n"
+      "  --resume [ID]       continue a saved conversation (the last one without ID;\n"
+      "                      the first characters of an ID are enough)\n"
       "\n"
       "Output:\n"
       "  -p, --prompt TEXT   one-shot: print the answer on stdout, exit 0; on a\n"

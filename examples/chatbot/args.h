@@ -20,6 +20,9 @@ typedef struct chat_options {
   const char *mcp[CHAT_MAX_MCP];
   bool mcp_stdio[CHAT_MAX_MCP];
   size_t n_mcp;
+  const char *store;        /* --store URL: where conversations are kept */
+  bool resume;              /* --resume [ID]: continue a saved conversation */
+  const char *resume_id;    /* its ID (or a prefix); NULL: the last one */
   bool json;                /* --json: one-shot answer as JSON */
   bool no_stream;           /* --no-stream: print whole answers */
   bool help;

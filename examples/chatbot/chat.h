@@ -17,6 +17,8 @@
  *   commands.c  slash commands
  *   trace.c     /trace: the hook and event trace of the last turn
  *   oneshot.c   -p and --json
+ *   sessions.c  conversations kept in a store: --store, --resume, /sessions,
+ *               /resume, /new
  */
 #ifndef CHAT_CHAT_H
 #define CHAT_CHAT_H
@@ -33,7 +35,10 @@
 typedef struct chat_app {
   chat_options opt;
   hl_agent *agent;
-  hl_session *session;
+  hl_session *session;     /* the current conversation, written through `store` */
+  hl_store *store;         /* sessions.c: --store URL or the default SQLite file */
+  char store_desc[1000];   /* where conversations are kept, for messages */
+  bool resumed;            /* --resume picked an earlier conversation */
   hl_provider *provider;
   hl_observer *collector;  /* every event of the last turn, for /trace */
   hl_observer *watcher;    /* our own observer: UI status and tool records */
@@ -133,5 +138,17 @@ int chat_oneshot(chat_app *app);
 
 /* mcp.c: connect the --mcp / --mcp-stdio servers and add their tools. */
 hl_status chat_add_mcp(chat_app *app);
+
+/* sessions.c */
+/** Open the store (--store URL, else the default SQLite file, else memory
+ *  with a warning) and the conversation (--resume [ID], else a new one). */
+hl_status chat_sessions_init(chat_app *app);
+/** Free the conversation, then close the store. */
+void chat_sessions_free(chat_app *app);
+/** For the banner: which conversation was resumed. */
+void chat_sessions_banner(chat_app *app, FILE *out);
+void chat_cmd_sessions(chat_app *app);
+void chat_cmd_resume(chat_app *app, const char *id);
+void chat_cmd_new(chat_app *app);
 
 #endif

@@ -9,7 +9,8 @@
 #include <string.h>
 
 const char *const chat_command_names[] = {
-    "/help", "/tools", "/hooks", "/trace", "/reset", "/save", "/quit", "/exit", NULL,
+    "/help", "/tools", "/hooks", "/trace", "/reset", "/save", "/sessions", "/resume", "/new",
+    "/quit", "/exit", NULL,
 };
 
 static void cmd_help(chat_app *app) {
@@ -21,6 +22,9 @@ static void cmd_help(chat_app *app) {
          "  /trace [json]  every hook and event of the last turn (json: in full)\n"
          "  /reset         forget the conversation\n"
          "  /save FILE     write the conversation to FILE as JSON\n"
+         "  /sessions      the saved conversations (date, title, size)\n"
+         "  /resume ID     continue a saved conversation\n"
+         "  /new           start a new conversation (the current one stays saved)\n"
          "  /quit          leave (Ctrl-D works too)\n"
          "%sCtrl-C cancels an answer in progress; arrows browse history; Tab completes commands;\n"
          "a line ending in \\ continues on the next one.%s\n",
@@ -145,6 +149,12 @@ cmd_result chat_command(chat_app *app, const char *line) {
     cmd_reset(app);
   } else if (!strcmp(name, "/save")) {
     cmd_save(app, arg);
+  } else if (!strcmp(name, "/sessions")) {
+    chat_cmd_sessions(app);
+  } else if (!strcmp(name, "/resume")) {
+    chat_cmd_resume(app, arg);
+  } else if (!strcmp(name, "/new")) {
+    chat_cmd_new(app);
   } else if (!strcmp(name, "/quit") || !strcmp(name, "/exit")) {
     return CMD_QUIT;
   } else {

@@ -35,6 +35,7 @@ static void print_json(chat_app *app, hl_status st, const char *answer) {
   cJSON_AddNumberToObject(usage, "output_tokens", (double)u.output_tokens);
   if (u.has_cost) cJSON_AddNumberToObject(usage, "cost", u.cost);
   cJSON_AddNumberToObject(o, "turns", turns);
+  cJSON_AddStringToObject(o, "session_id", hl_session_id(app->session));
   cJSON_AddStringToObject(o, "provider", app->provider_name);
   if (app->opt.model)
     cJSON_AddStringToObject(o, "model", app->opt.model);

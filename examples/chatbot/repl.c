@@ -225,6 +225,7 @@ void chat_app_banner(chat_app *app, FILE *out) {
       fprintf(out, "%s %srun some javascript%s", ui->utf8 ? "  ·" : "  |", ui_cyan(ui), ui_reset(ui));
     fputc('\n', out);
   }
+  chat_sessions_banner(app, out);
   fputc('\n', out);
   fflush(out);
 }

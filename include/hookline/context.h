@@ -55,6 +55,12 @@ HL_API const char *hl_context_user_input(const hl_context *ctx);
 HL_API hl_session *hl_context_session(const hl_context *ctx);
 /** Current turn number, starting at 1 (0 before the first model call). */
 HL_API int hl_context_turn(const hl_context *ctx);
+/** Inside a tool's function: the id of the tool call it serves (the
+ *  model's call id, the same when a stored session's unfinished run is
+ *  continued and the call runs again: use it as an idempotency key, see
+ *  store.h). NULL outside a tool call or when the call has no id. Borrowed,
+ *  valid during the call; only on the thread the function was called on. */
+HL_API const char *hl_context_tool_call_id(const hl_context *ctx);
 
 /** Copy of session state `key`, or NULL if absent. Caller frees. */
 HL_API cJSON *hl_context_state_get(const hl_context *ctx, const char *key);

@@ -300,4 +300,9 @@ void hl__tool_outcome_clear(hl__tool_outcome *out);
 hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
                              hl_message **results, cJSON **summary);
 
+/* A continued run (store.h): if the history ends in tool calls without
+ * results, run them (again: at-least-once) and append their results.
+ * HL_OK when there were none (store_resume.c). */
+hl_status hl__store_resume_tools(hl_context *ctx);
+
 #endif

@@ -20,6 +20,7 @@
 #include "agent/session_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
+#include "store/session_store.h"
 
 typedef struct hl__outcome {
   hl_status status;
@@ -284,6 +285,12 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
     }
     if (rs != HL_OK) return hl_outcome_take(o, rs);
     if (hl_check_abort(ctx, o) || hl_check_cancel(ctx, o)) return o->status;
+  } else if (!ctx->parent && hl__session_take_resume(ctx->session)) {
+    /* A stored session's unfinished run of this input is continued, not
+     * asked again (store.h); otherwise the input opens the run. */
+    hl_status rs = hl__store_resume_tools(ctx);
+    if (hl_check_abort(ctx, o)) return o->status;
+    if (rs != HL_OK) return hl_outcome_take(o, rs);
   } else if (hl_append(ctx, hl_message_new_text(HL_ROLE_USER, ctx->input), o) != HL_OK) {
     return o->status;
   }
@@ -528,7 +535,18 @@ hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, 
     return hl_fail(HL_ERR_STATE, "session \"%s\" is busy with another run",
                    hl_session_id(session));
   }
-  hl_status st = hl__invoke(agent, NULL, session, false, input, answer);
+  /* A stored session that lost a race to another writer is reloaded and
+   * the run tried again on the fresh version (store.h). */
+  hl_status st;
+  for (int attempt = 1;; attempt++) {
+    hl__store_before_run(session, input);
+    st = hl__invoke(agent, NULL, session, false, input, answer);
+    hl__session_set_resume(session, false);
+    if (st != HL_ERR_CONFLICT || attempt > HL__STORE_CONFLICT_RETRIES) break;
+    hl__retry r = hl__store_reload_for_retry(session, input, answer);
+    if (r == HL__RETRY_DONE) st = HL_OK;
+    if (r != HL__RETRY) break;
+  }
   hl__session_end(session);
   return st;
 }

@@ -6,6 +6,11 @@
  * tools on worker threads during a run, so it must be locked; history is
  * only changed by the run that holds the busy flag, but taking the same
  * lock for it makes clone and to_json see a consistent pair.
+ *
+ * A session opened from a store (lib/store/session_store.c) has a sink:
+ * every change is first written through it as an event, under a second
+ * mutex (wlock) that keeps the log's order the order of the changes, and
+ * made in memory only once the store took it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +27,7 @@
 #include "hookline/json.h"
 #include "hookline/session.h"
 #include "agent/session_internal.h"
+#include "hookline/store.h"
 
 struct hl_session {
   char *app_name;
@@ -31,7 +37,33 @@ struct hl_session {
   hl_messages messages;
   cJSON *state;         /* always an object */
   atomic_bool busy;
+  pthread_mutex_t wlock; /* serializes write-through; taken before lock */
+  hl__session_sink sink; /* append NULL: in memory only */
+  cJSON *run_state;     /* an interrupted run's state, or NULL */
+  atomic_bool resume;   /* the next run continues the log's unfinished run */
 };
+
+/* Write `event` (owned; NULL means out of memory) through the sink. Call
+ * with wlock held. HL_OK without a sink. */
+static hl_status hl_session_write(hl_session *s, cJSON *event) {
+  if (!s->sink.append) {
+    cJSON_Delete(event);
+    return HL_OK;
+  }
+  if (!event) return hl_fail(HL_ERR_NOMEM, "session: out of memory");
+  hl_status st = s->sink.append(s->sink.ud, event);
+  cJSON_Delete(event);
+  return st;
+}
+
+static cJSON *hl_event_new(const char *type) {
+  cJSON *e = cJSON_CreateObject();
+  if (e && !cJSON_AddStringToObject(e, "type", type)) {
+    cJSON_Delete(e);
+    return NULL;
+  }
+  return e;
+}
 
 /* The lock is logically mutable: readers of a const session take it too. */
 static void hl_session_lock(const hl_session *s) {
@@ -115,7 +147,9 @@ hl_session *hl_session_new(const char *app_name, const char *user_id,
   s->state = cJSON_CreateObject();
   if (!s->app_name || !s->user_id || !s->session_id || !s->state) goto oom;
   pthread_mutex_init(&s->lock, NULL);
+  pthread_mutex_init(&s->wlock, NULL);
   atomic_init(&s->busy, false);
+  atomic_init(&s->resume, false);
   return s;
 oom:
   if (s) {
@@ -131,9 +165,12 @@ oom:
 
 void hl_session_free(hl_session *s) {
   if (!s) return;
+  if (s->sink.destroy) s->sink.destroy(s->sink.ud);
   hl_messages_clear(&s->messages);
   cJSON_Delete(s->state);
+  cJSON_Delete(s->run_state);
   pthread_mutex_destroy(&s->lock);
+  pthread_mutex_destroy(&s->wlock);
   free(s->app_name);
   free(s->user_id);
   free(s->session_id);
@@ -165,7 +202,12 @@ hl_session *hl_session_clone(const hl_session *src) {
 void hl_session_reset(hl_session *s) {
   if (!s) return;
   cJSON *fresh = cJSON_CreateObject();
+  pthread_mutex_lock(&s->wlock);
+  /* Best effort: reset has no status to return a store failure in. */
+  if (hl_session_write(s, hl_event_new("reset")) != HL_OK) hl_clear_error();
   hl_session_lock(s);
+  cJSON_Delete(s->run_state);
+  s->run_state = NULL;
   hl_messages_clear(&s->messages);
   if (fresh) {
     cJSON_Delete(s->state);
@@ -174,6 +216,7 @@ void hl_session_reset(hl_session *s) {
     while (s->state->child) cJSON_Delete(cJSON_DetachItemViaPointer(s->state, s->state->child));
   }
   hl_session_unlock(s);
+  pthread_mutex_unlock(&s->wlock);
 }
 
 const char *hl_session_app_name(const hl_session *s) { return s ? s->app_name : NULL; }
@@ -193,20 +236,45 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
     hl_message_free(msg);
     return hl_fail(HL_ERR_INVALID, "hl_session_add_message: NULL argument");
   }
+  pthread_mutex_lock(&s->wlock);
+  hl_status st = HL_OK;
+  if (s->sink.append) {
+    cJSON *e = hl_event_new("message");
+    cJSON *mj = hl_message_to_json(msg);
+    if (e && mj && cJSON_AddItemToObject(e, "message", mj)) mj = NULL;
+    else cJSON_Delete(e), e = NULL;
+    cJSON_Delete(mj);
+    st = hl_session_write(s, e);
+  }
+  if (st != HL_OK) {
+    pthread_mutex_unlock(&s->wlock);
+    hl_message_free(msg);
+    return st;
+  }
   hl_session_lock(s);
-  hl_status st = hl_messages_push(&s->messages, msg); /* frees msg on failure */
+  st = hl_messages_push(&s->messages, msg); /* frees msg on failure */
   hl_session_unlock(s);
+  pthread_mutex_unlock(&s->wlock);
   return st;
 }
 
 void hl__session_truncate(hl_session *s, size_t count) {
   if (!s) return;
+  pthread_mutex_lock(&s->wlock);
+  if (s->sink.append && s->messages.count > count) {
+    /* Best effort: when the store is gone (or another writer won), the log
+     * keeps the run, which then reads as unfinished (store.h). */
+    cJSON *e = hl_event_new("truncate");
+    if (e && !cJSON_AddNumberToObject(e, "count", (double)count)) cJSON_Delete(e), e = NULL;
+    if (hl_session_write(s, e) != HL_OK) hl_clear_error();
+  }
   hl_session_lock(s);
   while (s->messages.count > count) {
     hl_message_free(s->messages.items[s->messages.count - 1]);
     s->messages.items[--s->messages.count] = NULL;
   }
   hl_session_unlock(s);
+  pthread_mutex_unlock(&s->wlock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -246,8 +314,23 @@ hl_status hl_session_state_set(hl_session *s, const char *key, const cJSON *valu
     copy = cJSON_Duplicate(value, 1);
     if (!copy) return hl_fail(HL_ERR_NOMEM, "hl_session_state_set: out of memory");
   }
-  hl_session_lock(s);
+  pthread_mutex_lock(&s->wlock);
   hl_status st = HL_OK;
+  if (s->sink.append) {
+    cJSON *e = hl_event_new("state");
+    cJSON *v = copy ? cJSON_Duplicate(copy, 1) : cJSON_CreateNull();
+    if (e && v && cJSON_AddStringToObject(e, "key", key) && cJSON_AddItemToObject(e, "value", v))
+      v = NULL;
+    else cJSON_Delete(e), e = NULL;
+    cJSON_Delete(v);
+    st = hl_session_write(s, e);
+    if (st != HL_OK) {
+      pthread_mutex_unlock(&s->wlock);
+      cJSON_Delete(copy);
+      return st;
+    }
+  }
+  hl_session_lock(s);
   if (!copy) {
     cJSON_DeleteItemFromObjectCaseSensitive(s->state, key);
   } else if (cJSON_GetObjectItemCaseSensitive(s->state, key)) {
@@ -256,6 +339,7 @@ hl_status hl_session_state_set(hl_session *s, const char *key, const cJSON *valu
     st = HL_ERR_NOMEM;
   }
   hl_session_unlock(s);
+  pthread_mutex_unlock(&s->wlock);
   if (st != HL_OK) {
     cJSON_Delete(copy);
     return hl_fail(st, "hl_session_state_set: out of memory");
@@ -300,6 +384,83 @@ void hl__session_end(hl_session *s) {
 
 bool hl__session_busy(const hl_session *s) {
   return s && atomic_load(&((hl_session *)s)->busy);
+}
+
+void hl__session_set_resume(hl_session *s, bool on) {
+  if (s) atomic_store(&s->resume, on);
+}
+
+bool hl__session_take_resume(hl_session *s) {
+  return s && atomic_exchange(&s->resume, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* Write-through (store.h)                                             */
+/* ------------------------------------------------------------------ */
+
+void hl__session_set_sink(hl_session *s, const hl__session_sink *sink) {
+  pthread_mutex_lock(&s->wlock);
+  if (s->sink.destroy) s->sink.destroy(s->sink.ud);
+  s->sink = sink ? *sink : (hl__session_sink){0};
+  pthread_mutex_unlock(&s->wlock);
+}
+
+void *hl__session_sink_data(const hl_session *s, hl__sink_append_fn append) {
+  return s && append && s->sink.append == append ? s->sink.ud : NULL;
+}
+
+void hl__session_swap_contents(hl_session *a, hl_session *b) {
+  pthread_mutex_lock(&a->wlock);
+  hl_session_lock(a);
+  hl_session_lock(b);
+  hl_messages m = a->messages;
+  a->messages = b->messages;
+  b->messages = m;
+  cJSON *t = a->state;
+  a->state = b->state;
+  b->state = t;
+  t = a->run_state;
+  a->run_state = b->run_state;
+  b->run_state = t;
+  hl_session_unlock(b);
+  hl_session_unlock(a);
+  pthread_mutex_unlock(&a->wlock);
+}
+
+hl_status hl_session_set_run_state(hl_session *s, const cJSON *state) {
+  if (!s) return hl_fail(HL_ERR_INVALID, "hl_session_set_run_state: session is NULL");
+  if (state && !cJSON_IsObject(state))
+    return hl_fail(HL_ERR_INVALID, "hl_session_set_run_state: a run state is a JSON object");
+  cJSON *copy = state ? cJSON_Duplicate(state, 1) : NULL;
+  if (state && !copy) return hl_fail(HL_ERR_NOMEM, "hl_session_set_run_state: out of memory");
+  pthread_mutex_lock(&s->wlock);
+  hl_status st = HL_OK;
+  if (s->sink.append) {
+    cJSON *e = hl_event_new("run_state");
+    cJSON *v = copy ? cJSON_Duplicate(copy, 1) : cJSON_CreateNull();
+    if (e && v && cJSON_AddItemToObject(e, "state", v)) v = NULL;
+    else cJSON_Delete(e), e = NULL;
+    cJSON_Delete(v);
+    st = hl_session_write(s, e);
+  }
+  if (st == HL_OK) {
+    hl_session_lock(s);
+    cJSON_Delete(s->run_state);
+    s->run_state = copy;
+    copy = NULL;
+    hl_session_unlock(s);
+  }
+  pthread_mutex_unlock(&s->wlock);
+  cJSON_Delete(copy);
+  return st;
+}
+
+cJSON *hl_session_run_state(const hl_session *s) {
+  if (!s) return NULL;
+  hl_session_lock(s);
+  cJSON *copy = s->run_state ? cJSON_Duplicate(s->run_state, 1) : NULL;
+  hl_session_unlock(s);
+  return copy;
 }
 
 /* ------------------------------------------------------------------ */

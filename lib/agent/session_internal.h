@@ -30,4 +30,27 @@ void hl__session_truncate(hl_session *session, size_t count);
  * invocation ids ("inv-" + 32 digits). */
 void hl__random_hex(char *out, size_t hex_digits);
 
+/* The run on this session continues the log's unfinished run instead of
+ * appending its input (set by hl_agent_run for a stored session, taken
+ * by the top-level LLM loop). */
+void hl__session_set_resume(hl_session *session, bool on);
+bool hl__session_take_resume(hl_session *session);
+
+/* Write-through (lib/store/session_store.c attaches one): append() gets
+ * each change as an event (borrowed) before it is made; a failure keeps
+ * the change from happening. Called with the session's write lock held,
+ * from whichever thread makes the change. destroy(ud) when the session
+ * is freed or another sink replaces it. */
+typedef hl_status (*hl__sink_append_fn)(void *ud, const cJSON *event);
+typedef struct hl__session_sink {
+  hl__sink_append_fn append;
+  void (*destroy)(void *ud);
+  void *ud;
+} hl__session_sink;
+void hl__session_set_sink(hl_session *session, const hl__session_sink *sink);
+/* The sink's ud if the attached sink uses `append`, else NULL. */
+void *hl__session_sink_data(const hl_session *session, hl__sink_append_fn append);
+/* Exchange history, state and run state of `a` and `b` (a reload). */
+void hl__session_swap_contents(hl_session *a, hl_session *b);
+
 #endif

@@ -86,7 +86,11 @@ static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value
     st = hl_fail(HL_ERR_CANCELLED, "run cancelled before tool %s ran", name);
   } else {
     hl_clear_error();
+    /* hl_context_tool_call_id(): the tool's idempotency key (store.h) */
+    const char *outer = hl__tool_call_id;
+    hl__tool_call_id = step->call->id;
     st = hl_tool_invoke(step->tool, ctx, args, &result);
+    hl__tool_call_id = outer;
   }
   char errmsg[HL__MSG_MAX] = "";
   if (st != HL_OK) {

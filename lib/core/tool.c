@@ -323,6 +323,7 @@ typedef struct timed_call {
   cJSON *result;      /* set by the worker; taken by the caller or freed by the last owner */
   hl_status status;
   char message[1024];
+  char *call_id;      /* hl__tool_call_id for the worker (a copy) */
 } timed_call;
 
 static void timed_call_release(timed_call *c) {
@@ -331,6 +332,7 @@ static void timed_call_release(timed_call *c) {
   pthread_cond_destroy(&c->cv);
   cJSON_Delete(c->args);
   cJSON_Delete(c->result);
+  free(c->call_id);
   free(c);
 }
 
@@ -338,7 +340,9 @@ static void *timed_call_worker(void *arg) {
   timed_call *c = arg;
   hl_tool *tool = c->tool;
   cJSON *res = NULL;
+  hl__tool_call_id = c->call_id;
   hl_status st = run_fn(tool, c->ctx, c->args, &res);
+  hl__tool_call_id = NULL;
   hl_ctx_keep(c->ctx, false);
   pthread_mutex_lock(&c->mu);
   c->status = st;
@@ -370,6 +374,12 @@ static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON
     cJSON_Delete(c->args);
     free(c);
     return hl_fail(HL_ERR_LIMIT, "tool \"%s\": cannot create a condition variable", tool->name);
+  }
+  if (hl__tool_call_id && !(c->call_id = strdup(hl__tool_call_id))) {
+    pthread_cond_destroy(&c->cv);
+    cJSON_Delete(c->args);
+    free(c);
+    return hl__oom();
   }
   pthread_mutex_init(&c->mu, NULL);
   atomic_init(&c->refs, 2);

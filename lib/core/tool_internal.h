@@ -22,4 +22,9 @@ typedef struct hl__ctx_keeper {
 } hl__ctx_keeper;
 void hl__tool_set_ctx_keeper(const hl__ctx_keeper *keeper);
 
+/* The id of the tool call running on this thread ("" or NULL: none), set
+ * by the agent around a tool's function and carried to the worker thread
+ * of a call with a time limit; read by hl_context_tool_call_id(). */
+extern _Thread_local const char *hl__tool_call_id;
+
 #endif

@@ -52,6 +52,7 @@ def clean_env(tmpdir):
                         "ANTHROPIC_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY",
                         "GEMINI_BASE_URL", "TMUX", "TMUX_PANE")}
     env["HOME"] = tmpdir
+    env.pop("XDG_DATA_HOME", None)  # conversations are saved under HOME (sessions.c)
     env["HOOKLINE_CHAT_HISTORY"] = os.path.join(tmpdir, "history")
     env["LANG"] = "C.UTF-8"
     env.pop("LC_ALL", None)

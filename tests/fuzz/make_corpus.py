@@ -246,6 +246,22 @@ for path in c_files("sandbox"):
             add("fuzz_sandbox_source", lit)
 add("fuzz_sandbox_source", b"const r = await echo({x: [1, 'two', null]}); console.log(r.x); r")
 
+# ---------------------------------------------------------------- store rows
+
+# Logs of events: the event literals of tests/store (valid and broken), one
+# per row, and logs made of the message literals of the other tests.
+store_rows = [lit for lit in literals(os.path.join(tests, "store", "test_store.c"))
+              if lit.strip()[:1] in (b"{", b"[")]
+messages = [lit for lit, v in all_json if isinstance(v, dict) and "role" in v and "content" in v]
+for row in store_rows:
+    add("fuzz_store", row)
+for m in messages[:40]:
+    ev = b'{"type":"message","message":' + m + b'}'
+    add("fuzz_store", ev)
+    add("fuzz_store", b"\n".join([ev, b'{"type":"state","key":"k","value":[1,"x"]}',
+                                   b'{"type":"truncate","count":0}', ev]))
+add("fuzz_store", b'1{"type":"reset"}\n{"type":"run_state","state":{"turn":1}}')
+
 # ---------------------------------------------------------------- output
 
 for t in targets:

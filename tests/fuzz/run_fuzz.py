@@ -105,6 +105,7 @@ WHAT = {
     "fuzz_anthropic_stream": "Anthropic stream decoder; same outcome whole and chunked",
     "fuzz_sandbox_bridge": "JSON into JavaScript, to a callback and back out, unchanged",
     "fuzz_sandbox_source": "raw guest source, small limits: documented status, ends in time",
+    "fuzz_store": "store rows: decode or clear error, store round trip, replay deterministic",
     "fuzz_mcp": "MCP answer framing (JSON/SSE, chunked), id matching, result mapping re-encodes, tools/list",
 }
 

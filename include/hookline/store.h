@@ -1,0 +1,172 @@
+/*
+ * hookline/store.h - durable sessions: a session store opened by URL, and
+ * sessions that write through it at every turn boundary.
+ *
+ * A stored session is an append-only log of events, each a JSON object
+ * with a string "type":
+ *   {"type":"message","message":{...}}       a history message (model.h JSON)
+ *   {"type":"state","key":K,"value":V}       a state change (V null: removed)
+ *   {"type":"run_state","state":{...}|null}  an interrupted run's state (opaque)
+ *   {"type":"truncate","count":N}            a failed run took its messages back
+ *   {"type":"reset"}                         history and state forgotten
+ * Event N of a session has version N (1, 2, ...); the session's version is
+ * its number of events. An append names the version its writer last saw
+ * and succeeds only if that is still the session's version: a writer that
+ * lost the race gets HL_ERR_CONFLICT and nothing is written (optimistic
+ * concurrency). Unknown event types are kept and skipped on replay.
+ *
+ * Backends, chosen by the URL given to hl_store_open():
+ *   memory:                    in this process only (tests, caches)
+ *   sqlite:PATH                a file (WAL journal, 5 s busy timeout); the
+ *                              embedded default, shared by processes on a host
+ *   postgresql://... or postgres://...   libpq connection URI
+ *   redis://[:PASSWORD@]HOST[:PORT][/DB] hiredis; see hl_store_set_ttl()
+ * SQLite and PostgreSQL keep a schema version and migrate older databases
+ * when opened; a database written by a newer hookline is refused
+ * (HL_ERR_UNSUPPORTED), never written. A backend this build was made
+ * without gives HL_ERR_UNSUPPORTED.
+ *
+ * Errors: bad arguments HL_ERR_INVALID; a server that cannot be reached or
+ * went away HL_ERR_NETWORK (the next call reconnects); a failed write to
+ * disk (full disk, read-only file) HL_ERR_IO; a corrupt event (not a JSON
+ * object with a "type") HL_ERR_JSON naming the session and version; a log
+ * with missing events (truncated) HL_ERR_IO; a session never written
+ * HL_ERR_NOT_FOUND. Session ids, app names and user ids may hold any
+ * characters but NUL (they are bound as parameters, never spliced into a
+ * command), up to 512 bytes each.
+ *
+ * Thread-safety: an hl_store may be used from several threads at once;
+ * its calls are serialized on one connection (open one store per thread
+ * for parallel database work). Several processes may share one database.
+ *
+ * Ownership: hl_store_open() returns a handle the caller closes with
+ * hl_store_close() after every session opened on it is freed.
+ */
+#ifndef HOOKLINE_STORE_H
+#define HOOKLINE_STORE_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "status.h"
+#include "session.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hl_store hl_store;
+
+/** The schema version this build writes (SQLite, PostgreSQL). */
+#define HL_STORE_SCHEMA_VERSION 2
+
+/** Open (and for SQLite/PostgreSQL create or migrate) the store at `url`.
+ *  On HL_OK *out is the caller's. Not thread-safe with respect to *out. */
+HL_API hl_status hl_store_open(const char *url, hl_store **out);
+/** Close the connection and free the handle. NULL is fine. */
+HL_API void hl_store_close(hl_store *store);
+/** "memory", "sqlite", "postgresql" or "redis". Borrowed, static. */
+HL_API const char *hl_store_backend(const hl_store *store);
+
+/** Redis only: sessions expire `seconds` after their last write (0: never,
+ *  the default). Other backends: HL_ERR_UNSUPPORTED. Thread-safe. */
+HL_API hl_status hl_store_set_ttl(hl_store *store, int64_t seconds);
+
+/**
+ * Append `event` (borrowed; a JSON object with a string "type") to the
+ * session's log if its version is still `expected_version` (0 for a
+ * session not written yet). On HL_OK *new_version (may be NULL) is
+ * expected_version + 1. HL_ERR_CONFLICT if another writer got there first:
+ * nothing was written; reload and decide again. Thread-safe.
+ */
+HL_API hl_status hl_store_append(hl_store *store, const char *app, const char *user,
+                                 const char *session_id, int64_t expected_version,
+                                 const cJSON *event, int64_t *new_version);
+
+/**
+ * The whole log: *events (the caller's, cJSON_Delete()) is an array whose
+ * item i is the event of version i + 1; *version (may be NULL) its length.
+ * HL_ERR_NOT_FOUND for a session never written (or expired, or deleted).
+ * Thread-safe.
+ */
+HL_API hl_status hl_store_load(hl_store *store, const char *app, const char *user,
+                               const char *session_id, cJSON **events, int64_t *version);
+
+/**
+ * The sessions of one app and user, most recently written first:
+ * *sessions (the caller's) is an array of {"id", "version", "created",
+ * "updated" (Unix seconds), "title" (the first user message, shortened;
+ * may be absent), "bytes" (size of the log)}. Thread-safe.
+ */
+HL_API hl_status hl_store_list(hl_store *store, const char *app, const char *user,
+                               cJSON **sessions);
+
+/** Delete a session and its log. HL_ERR_NOT_FOUND if there is none.
+ *  Thread-safe. */
+HL_API hl_status hl_store_delete(hl_store *store, const char *app, const char *user,
+                                 const char *session_id);
+
+/* ------------------------------------------------------------------ */
+/* Sessions that write through a store                                  */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Open session `session_id` of `app`/`user` (NULL ids as hl_session_new():
+ * defaults, and a fresh random session id) from `store`: its log is read
+ * and replayed (an unknown id gives an empty session of version 0), and
+ * from then on every change writes through before it is made in memory:
+ * hl_session_add_message() (so every run appends the user's input, each
+ * assistant message and each turn's tool results as they happen),
+ * hl_session_state_set(), hl_session_reset(), a failed run taking its
+ * messages back, hl_session_set_run_state(). A write the store refuses
+ * leaves the session as it was and returns the store's status; a run then
+ * fails with it, except for HL_ERR_CONFLICT: hl_agent_run() reloads the
+ * session and retries the run (up to 3 times) on the fresh version. If the
+ * fresh log ends in a finished run of the same input (another writer, such
+ * as a worker thought dead, did this very turn), that run's answer is
+ * returned instead of asking again. A failed run's messages are taken back
+ * with a truncate event; when even that cannot be written (the store is
+ * gone), the log keeps them and reads as an unfinished run.
+ *
+ * Crash safety: a process killed at any moment loses at most the turn in
+ * flight. hl_agent_run() on a session whose log ends in an unfinished run
+ * (hl_session_unfinished_input()) with the same input continues that run
+ * instead of starting a new one: the input is not appended again, and
+ * tool calls whose results were not recorded run again (at-least-once:
+ * a tool with side effects uses hl_context_tool_call_id() as its
+ * idempotency key), then the model is asked as usual.
+ *
+ * `store` is borrowed and must outlive the session. On HL_OK *out is the
+ * caller's (hl_session_free()). Copies made by hl_session_clone() are
+ * in-memory only. Thread-safety as session.h; writes of one session are
+ * serialized.
+ */
+HL_API hl_status hl_session_open(hl_store *store, const char *app, const char *user,
+                                 const char *session_id, hl_session **out);
+
+/** True if `session` writes through a store. */
+HL_API bool hl_session_is_stored(const hl_session *session);
+/** The log version this session has seen (0 for an in-memory session). */
+HL_API int64_t hl_session_version(const hl_session *session);
+/** Read the log again and make the session say what it says (other
+ *  writers' events included). Not during a run on this session.
+ *  HL_ERR_INVALID for an in-memory session. */
+HL_API hl_status hl_session_reload(hl_session *session);
+
+/**
+ * If the log ends in a run that never finished (its last message is the
+ * user's input, tool calls without results, or tool results the model has
+ * not answered), a copy of that run's input for hl_free(); else NULL.
+ * Works on in-memory sessions too. Not during a run on this session.
+ */
+HL_API char *hl_session_unfinished_input(const hl_session *session);
+
+/** Store an interrupted run's state (an opaque JSON object, borrowed; NULL
+ *  clears it) as a run_state event. Works on in-memory sessions too. */
+HL_API hl_status hl_session_set_run_state(hl_session *session, const cJSON *state);
+/** Copy of the last run state set (or replayed), NULL if none. Caller frees. */
+HL_API cJSON *hl_session_run_state(const hl_session *session);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,27 @@
+/*
+ * store_resume.c - continuing a run whose process died (store.h): the tool
+ * calls of the last assistant message that have no recorded results run
+ * again, since the store cannot know whether they ran; tools see the same
+ * call ids (hl_context_tool_call_id) and can use them to run once.
+ */
+#include "agent/agent_internal.h"
+#include "hookline/session.h"
+
+hl_status hl__store_resume_tools(hl_context *ctx) {
+  const hl_messages *h = hl_session_messages(ctx->session);
+  if (!h || h->count == 0) return HL_OK;
+  const hl_message *last = h->items[h->count - 1];
+  if (last->role != HL_ROLE_ASSISTANT || hl_message_tool_call_count(last) == 0) return HL_OK;
+  /* A copy: tools may append to (and a failed child truncate) the history. */
+  hl_message *calls = hl_message_clone(last);
+  if (!calls) return hl_fail(HL_ERR_NOMEM, "resume: out of memory");
+  hl_message *results = NULL;
+  cJSON *summary = NULL;
+  hl_status st = hl__run_tool_calls(ctx, calls, &results, &summary);
+  hl_message_free(calls);
+  cJSON_Delete(summary);
+  if (!results) return st;
+  /* Appended even when a hook aborted: no tool call without its result. */
+  hl_status app = hl_session_add_message(ctx->session, results);
+  return st != HL_OK ? st : app;
+}

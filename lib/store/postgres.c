@@ -1,0 +1,291 @@
+/*
+ * postgres.c - the "postgresql://" store backend (libpq), for many
+ * workers on many machines sharing one database.
+ *
+ * Every append is one statement (a CTE that bumps the session's version
+ * only if it is still the one the writer saw, then inserts the event
+ * under the new version), so it is atomic without an explicit
+ * transaction and costs one round trip; READ COMMITTED re-checks the
+ * version condition after waiting for a concurrent writer's row lock,
+ * which is what makes the loser see zero rows: HL_ERR_CONFLICT. Every
+ * statement is prepared with its parameters sent as values, never spliced.
+ * A lost connection fails the call with HL_ERR_NETWORK; the next call
+ * reconnects (PQreset) and prepares again.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "hookline/store.h"
+#include "store/store_internal.h"
+
+static const char *const hl_pg_migrations[] = {
+  /* 1: sessions and their logs */
+  "CREATE TABLE hl_sessions (app TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL,"
+  " version BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,"
+  " updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (app, user_id, id));"
+  "CREATE TABLE hl_events (app TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL,"
+  " version BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (app, user_id, id, version));",
+  /* 2: title and size for listings, an index for them */
+  "ALTER TABLE hl_sessions ADD COLUMN title TEXT;"
+  "ALTER TABLE hl_sessions ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"
+  "UPDATE hl_sessions SET bytes = (SELECT COALESCE(SUM(OCTET_LENGTH(data)), 0)"
+  " FROM hl_events e WHERE e.app = hl_sessions.app AND e.user_id = hl_sessions.user_id"
+  " AND e.id = hl_sessions.id);"
+  "CREATE INDEX hl_sessions_by_user ON hl_sessions (app, user_id, updated);",
+};
+#define HL_PG_SCHEMA ((int)(sizeof hl_pg_migrations / sizeof *hl_pg_migrations))
+_Static_assert(HL_PG_SCHEMA == HL_STORE_SCHEMA_VERSION, "one migration per schema version");
+
+/* A lock id of our own for migrations (any constant; "hl" in ASCII). */
+#define HL_PG_MIGRATION_LOCK "26732"
+
+enum { P_CREATE, P_BUMP, P_LOAD, P_LIST, P_DEL, P_COUNT };
+static const struct { const char *name, *sql; int nparams; } hl_pg_sql[P_COUNT] = {
+  [P_CREATE] = {"hl_create",
+    "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
+    " bytes) VALUES ($1, $2, $3, 1, $4, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING version)"
+    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, version, $7"
+    " FROM s RETURNING version", 7},
+  [P_BUMP] = {"hl_bump",
+    "WITH s AS (UPDATE hl_sessions SET version = version + 1, updated = $4,"
+    " title = COALESCE(title, $5), bytes = bytes + $6 WHERE app = $1 AND user_id = $2"
+    " AND id = $3 AND version = $8 RETURNING version)"
+    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, version, $7"
+    " FROM s RETURNING version", 8},
+  [P_LOAD] = {"hl_load",
+    "SELECT s.version, e.version, e.data FROM hl_sessions s LEFT JOIN hl_events e"
+    " ON e.app = s.app AND e.user_id = s.user_id AND e.id = s.id"
+    " WHERE s.app = $1 AND s.user_id = $2 AND s.id = $3 ORDER BY e.version", 3},
+  [P_LIST] = {"hl_list",
+    "SELECT id, version, created, updated, title, bytes FROM hl_sessions"
+    " WHERE app = $1 AND user_id = $2 ORDER BY updated DESC, id", 2},
+  [P_DEL] = {"hl_delete",
+    "WITH e AS (DELETE FROM hl_events WHERE app = $1 AND user_id = $2 AND id = $3)"
+    " DELETE FROM hl_sessions WHERE app = $1 AND user_id = $2 AND id = $3 RETURNING 1", 3},
+};
+
+typedef struct pg_store {
+  PGconn *conn;
+  bool prepared;
+  bool broken;   /* the last call lost the connection: reconnect first */
+} pg_store;
+
+/* A failed call's status: the connection gone is a network failure. */
+static hl_status pg_fail(pg_store *s, const PGresult *r, const char *what) {
+  const char *msg = r ? PQresultErrorMessage(r) : "";
+  if (!msg || !msg[0]) msg = PQerrorMessage(s->conn);
+  char clean[600];
+  snprintf(clean, sizeof clean, "%s", msg ? msg : "");
+  size_t n = strlen(clean);
+  while (n && (clean[n - 1] == '\n' || clean[n - 1] == ' ')) clean[--n] = '\0';
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  /* Errors libpq makes itself (the server went away) carry no SQLSTATE. */
+  if (PQstatus(s->conn) != CONNECTION_OK || !state) {
+    s->broken = true;
+    return hl_fail(HL_ERR_NETWORK, "store: postgresql: %s: connection lost: %s", what, clean);
+  }
+  hl_status st = HL_ERR_IO;
+  if (state && !strncmp(state, "23505", 5)) st = HL_ERR_CONFLICT; /* unique_violation */
+  if (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3))) st = HL_ERR_NETWORK;
+  return hl_fail(st, "store: postgresql: %s: %s", what, clean);
+}
+
+static hl_status pg_exec(pg_store *s, const char *sql, const char *what) {
+  PGresult *r = PQexec(s->conn, sql);
+  hl_status st = HL_OK;
+  ExecStatusType es = PQresultStatus(r);
+  if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) st = pg_fail(s, r, what);
+  PQclear(r);
+  return st;
+}
+
+/* Create or migrate the schema in one transaction under an advisory lock,
+ * so that workers starting at once migrate exactly once. */
+static hl_status pg_migrate(pg_store *s) {
+  hl_status st = pg_exec(s, "BEGIN", "begin migration");
+  if (st != HL_OK) return st;
+  st = pg_exec(s, "SELECT pg_advisory_xact_lock(" HL_PG_MIGRATION_LOCK ")", "migration lock");
+  if (st == HL_OK)
+    st = pg_exec(s, "CREATE TABLE IF NOT EXISTS hl_schema (version INTEGER NOT NULL)",
+                 "schema table");
+  int version = 0;
+  if (st == HL_OK) {
+    PGresult *r = PQexec(s->conn, "SELECT COALESCE(MAX(version), 0) FROM hl_schema");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) st = pg_fail(s, r, "schema version");
+    else version = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+  }
+  if (st == HL_OK && version > HL_PG_SCHEMA)
+    st = hl_fail(HL_ERR_UNSUPPORTED,
+                 "store: postgresql database has schema version %d, newer than this "
+                 "hookline's (%d): refusing to use it (upgrade hookline)", version, HL_PG_SCHEMA);
+  for (int v = version + 1; st == HL_OK && v <= HL_PG_SCHEMA; v++) {
+    st = pg_exec(s, hl_pg_migrations[v - 1], "migration");
+    char sql[96];
+    snprintf(sql, sizeof sql, "DELETE FROM hl_schema; INSERT INTO hl_schema VALUES (%d)", v);
+    if (st == HL_OK) st = pg_exec(s, sql, "record schema version");
+  }
+  if (st != HL_OK) {
+    char keep[1024];
+    snprintf(keep, sizeof keep, "%s", hl_last_error());
+    PQclear(PQexec(s->conn, "ROLLBACK"));
+    return hl_fail(st, "%s", keep);
+  }
+  return pg_exec(s, "COMMIT", "commit migration");
+}
+
+static hl_status pg_prepare(pg_store *s) {
+  for (int i = 0; i < P_COUNT; i++) {
+    PGresult *r = PQprepare(s->conn, hl_pg_sql[i].name, hl_pg_sql[i].sql, hl_pg_sql[i].nparams, NULL);
+    hl_status st = PQresultStatus(r) == PGRES_COMMAND_OK ? HL_OK : pg_fail(s, r, "prepare");
+    PQclear(r);
+    if (st != HL_OK) return st;
+  }
+  s->prepared = true;
+  return HL_OK;
+}
+
+/* Before each call: reconnect if the connection was lost. */
+static hl_status pg_ready(pg_store *s) {
+  if (s->broken || PQstatus(s->conn) != CONNECTION_OK) {
+    s->prepared = false;
+    PQreset(s->conn);
+    if (PQstatus(s->conn) != CONNECTION_OK) return pg_fail(s, NULL, "reconnect");
+    s->broken = false;
+  }
+  if (!s->prepared) {
+    /* a reset connection lost its prepared statements: drop any survivors */
+    PQclear(PQexec(s->conn, "DEALLOCATE ALL"));
+    return pg_prepare(s);
+  }
+  return HL_OK;
+}
+
+static void pg_close(void *impl) {
+  pg_store *s = impl;
+  if (!s) return;
+  PQfinish(s->conn);
+  free(s);
+}
+
+static void pg_notice(void *arg, const char *message) {
+  (void)arg;
+  (void)message; /* "relation already exists, skipping" and the like */
+}
+
+hl_status hl__store_pg_open(const char *url, void **impl) {
+  pg_store *s = calloc(1, sizeof *s);
+  if (!s) return hl__oom();
+  s->conn = PQconnectdb(url);
+  if (!s->conn) {
+    free(s);
+    return hl_fail(HL_ERR_NOMEM, "store: postgresql: out of memory");
+  }
+  hl_status st = HL_OK;
+  if (PQstatus(s->conn) != CONNECTION_OK) {
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n') msg[--n] = '\0';
+    st = hl_fail(HL_ERR_NETWORK, "store: postgresql: cannot connect: %s", msg);
+  }
+  if (st == HL_OK) PQsetNoticeProcessor(s->conn, pg_notice, NULL);
+  if (st == HL_OK) st = pg_migrate(s);
+  if (st == HL_OK) st = pg_prepare(s);
+  if (st != HL_OK) {
+    pg_close(s);
+    return st;
+  }
+  *impl = s;
+  return HL_OK;
+}
+
+static hl_status pg_append(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *nv) {
+  pg_store *s = impl;
+  hl_status st = pg_ready(s);
+  if (st != HL_OK) return st;
+  char now[40], bytes[24], expected[24];
+  snprintf(now, sizeof now, "%.6f", a->now);
+  snprintf(bytes, sizeof bytes, "%zu", a->len);
+  snprintf(expected, sizeof expected, "%lld", (long long)a->expected);
+  const char *vals[8] = {k->app, k->user, k->id, now, a->title, bytes, a->data, expected};
+  int lens[8] = {0, 0, 0, 0, 0, 0, (int)a->len, 0};
+  int fmts[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  bool create = a->expected == 0;
+  const char *name = hl_pg_sql[create ? P_CREATE : P_BUMP].name;
+  PGresult *r = PQexecPrepared(s->conn, name, create ? 7 : 8, vals, lens, fmts, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) st = pg_fail(s, r, "append");
+  else if (PQntuples(r) == 0)
+    st = hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is past version %lld: another "
+                 "writer appended first", k->id, (long long)a->expected);
+  else
+    *nv = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+  PQclear(r);
+  return st;
+}
+
+static hl_status pg_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
+                         int64_t *version) {
+  pg_store *s = impl;
+  hl_status st = pg_ready(s);
+  if (st != HL_OK) return st;
+  const char *vals[3] = {k->app, k->user, k->id};
+  PGresult *r = PQexecPrepared(s->conn, hl_pg_sql[P_LOAD].name, 3, vals, NULL, NULL, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    st = pg_fail(s, r, "load");
+    PQclear(r);
+    return st;
+  }
+  int n = PQntuples(r);
+  if (n == 0) st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
+  for (int i = 0; i < n; i++) {
+    *version = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    if (PQgetisnull(r, i, 1)) continue;
+    if (!row(ud, strtoll(PQgetvalue(r, i, 1), NULL, 10), PQgetvalue(r, i, 2),
+             (size_t)PQgetlength(r, i, 2)))
+      break;
+  }
+  PQclear(r);
+  return st;
+}
+
+static hl_status pg_list(void *impl, const char *app, const char *user, cJSON *out) {
+  pg_store *s = impl;
+  hl_status st = pg_ready(s);
+  if (st != HL_OK) return st;
+  const char *vals[2] = {app, user};
+  PGresult *r = PQexecPrepared(s->conn, hl_pg_sql[P_LIST].name, 2, vals, NULL, NULL, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    st = pg_fail(s, r, "list");
+    PQclear(r);
+    return st;
+  }
+  for (int i = 0; st == HL_OK && i < PQntuples(r); i++)
+    if (!hl__store_list_item(out, PQgetvalue(r, i, 0), strtoll(PQgetvalue(r, i, 1), NULL, 10),
+                             strtod(PQgetvalue(r, i, 2), NULL), strtod(PQgetvalue(r, i, 3), NULL),
+                             PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4),
+                             strtoll(PQgetvalue(r, i, 5), NULL, 10)))
+      st = hl__oom();
+  PQclear(r);
+  return st;
+}
+
+static hl_status pg_del(void *impl, const hl__skey *k) {
+  pg_store *s = impl;
+  hl_status st = pg_ready(s);
+  if (st != HL_OK) return st;
+  const char *vals[3] = {k->app, k->user, k->id};
+  PGresult *r = PQexecPrepared(s->conn, hl_pg_sql[P_DEL].name, 3, vals, NULL, NULL, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) st = pg_fail(s, r, "delete");
+  else if (PQntuples(r) == 0) st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
+  PQclear(r);
+  return st;
+}
+
+const hl__store_ops hl__store_pg_ops = {
+  .name = "postgresql", .append = pg_append, .load = pg_load, .list = pg_list,
+  .del = pg_del, .close = pg_close, .has_ttl = false,
+};

@@ -1,0 +1,422 @@
+/*
+ * redis.c - the "redis://" store backend (hiredis), for many workers that
+ * share one Redis.
+ *
+ * A session is two keys: a list holding its events (list index i is
+ * version i + 1, so the version is the list's length) and a hash with its
+ * metadata; a sorted set per app and user indexes the sessions by time of
+ * last write. An append is one Lua script (EVALSHA), which Redis runs
+ * atomically: compare the list's length with the writer's version, push,
+ * update the hash and the index, refresh the expiry. Keys are built from
+ * length-prefixed parts ("hl:log:3:app4:user2:id"), so no id, however
+ * odd, can make two sessions share a key; every argument travels
+ * binary-safe (redisCommandArgv with lengths). A lost connection fails the
+ * call with HL_ERR_NETWORK; the next call reconnects.
+ */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "core/util.h"
+#include "store/store_internal.h"
+
+/* Schema of the keys' layout; a Redis written by a newer one is refused. */
+#define HL_REDIS_SCHEMA 1
+
+static const char hl_redis_append_lua[] =
+  "local n = redis.call('LLEN', KEYS[1])\n"
+  "local v = tonumber(redis.call('HGET', KEYS[2], 'version') or '0')\n"
+  "if v ~= tonumber(ARGV[1]) then return -1 - v end\n"
+  "if n ~= v then return redis.error_reply('HLTRUNCATED ' .. n .. ' events stored, the "
+  "session records version ' .. v) end\n"
+  "redis.call('RPUSH', KEYS[1], ARGV[2])\n"
+  "if n == 0 then redis.call('HSET', KEYS[2], 'created', ARGV[3], 'bytes', 0) end\n"
+  "redis.call('HSET', KEYS[2], 'version', n + 1, 'updated', ARGV[3])\n"
+  "redis.call('HINCRBY', KEYS[2], 'bytes', string.len(ARGV[2]))\n"
+  "if ARGV[5] ~= '' and redis.call('HEXISTS', KEYS[2], 'title') == 0 then\n"
+  "  redis.call('HSET', KEYS[2], 'title', ARGV[5]) end\n"
+  "local indexed = redis.call('EXISTS', KEYS[3])\n"
+  "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
+  "local ttl = tonumber(ARGV[6])\n"
+  "if ttl > 0 then\n"
+  "  redis.call('EXPIRE', KEYS[1], ttl) redis.call('EXPIRE', KEYS[2], ttl)\n"
+  "  local left = redis.call('TTL', KEYS[3])\n"
+  /* the index outlives its longest-lived session; one without expiry keeps it */
+  "  if indexed == 0 or (left >= 0 and left < ttl) then redis.call('EXPIRE', KEYS[3], ttl) end\n"
+  "else redis.call('PERSIST', KEYS[1]) redis.call('PERSIST', KEYS[2])\n"
+  "  redis.call('PERSIST', KEYS[3]) end\n"
+  "return n + 1\n";
+
+/* One consistent read of the version and the events. */
+static const char hl_redis_load_lua[] =
+  "local v = redis.call('HGET', KEYS[2], 'version')\n"
+  "if not v then return false end\n"
+  "return {v, redis.call('LRANGE', KEYS[1], 0, -1)}\n";
+
+typedef struct rd_store {
+  redisContext *c;
+  char *host, *password, *user;
+  int port, db;
+  char append_sha[48], load_sha[48];
+} rd_store;
+
+static hl_status rd_fail_ctx(rd_store *s, const char *what) {
+  const char *why = s->c ? s->c->errstr : "out of memory";
+  return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: %s", s->host, s->port, what,
+                 why[0] ? why : "connection lost");
+}
+
+/* A command with binary-safe arguments. NULL reply: connection trouble. */
+static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t *lens) {
+  if (!s->c || s->c->err) return NULL;
+  return redisCommandArgv(s->c, argc, argv, lens);
+}
+
+static hl_status rd_simple(rd_store *s, const char *what, int argc, const char **argv,
+                           redisReply **keep) {
+  redisReply *r = rd_cmd(s, argc, argv, NULL);
+  if (!r) return rd_fail_ctx(s, what);
+  if (r->type == REDIS_REPLY_ERROR) {
+    hl_status st = hl_fail(HL_ERR_IO, "store: redis: %s: %s", what, r->str);
+    freeReplyObject(r);
+    return st;
+  }
+  if (keep) *keep = r;
+  else freeReplyObject(r);
+  return HL_OK;
+}
+
+static hl_status rd_load_script(rd_store *s, const char *body, char *sha) {
+  const char *argv[3] = {"SCRIPT", "LOAD", body};
+  redisReply *r = NULL;
+  hl_status st = rd_simple(s, "script load", 3, argv, &r);
+  if (st != HL_OK) return st;
+  if (r->type == REDIS_REPLY_STRING) snprintf(sha, 48, "%s", r->str);
+  else st = hl_fail(HL_ERR_IO, "store: redis: SCRIPT LOAD gave no digest");
+  freeReplyObject(r);
+  return st;
+}
+
+/* Authenticate, select the database, check the layout, load the scripts:
+ * after connecting and after every reconnect. */
+static hl_status rd_setup(rd_store *s) {
+  struct timeval tv = {10, 0};
+  redisSetTimeout(s->c, tv);
+  hl_status st = HL_OK;
+  if (s->password) {
+    const char *argv[3] = {"AUTH", s->user ? s->user : s->password, s->password};
+    st = rd_simple(s, "auth", s->user ? 3 : 2, argv, NULL);
+    if (st != HL_OK) return hl_fail(HL_ERR_AUTH, "%s", hl_last_error());
+  }
+  if (s->db) {
+    char db[16];
+    snprintf(db, sizeof db, "%d", s->db);
+    const char *argv[2] = {"SELECT", db};
+    if ((st = rd_simple(s, "select", 2, argv, NULL)) != HL_OK) return st;
+  }
+  char schema[16];
+  snprintf(schema, sizeof schema, "%d", HL_REDIS_SCHEMA);
+  const char *set[5] = {"SET", "hl:schema", schema, "NX"};
+  if ((st = rd_simple(s, "schema", 4, set, NULL)) != HL_OK) return st;
+  const char *get[2] = {"GET", "hl:schema"};
+  redisReply *r = NULL;
+  if ((st = rd_simple(s, "schema", 2, get, &r)) != HL_OK) return st;
+  long have = r->type == REDIS_REPLY_STRING ? strtol(r->str, NULL, 10) : 0;
+  freeReplyObject(r);
+  if (have > HL_REDIS_SCHEMA)
+    return hl_fail(HL_ERR_UNSUPPORTED,
+                   "store: redis %s:%d has key layout version %ld, newer than this hookline's "
+                   "(%d): refusing to use it (upgrade hookline)", s->host, s->port, have,
+                   HL_REDIS_SCHEMA);
+  if ((st = rd_load_script(s, hl_redis_append_lua, s->append_sha)) != HL_OK) return st;
+  return rd_load_script(s, hl_redis_load_lua, s->load_sha);
+}
+
+static hl_status rd_connect(rd_store *s) {
+  if (s->c) redisFree(s->c);
+  struct timeval tv = {5, 0};
+  s->c = redisConnectWithTimeout(s->host, s->port, tv);
+  if (!s->c || s->c->err) return rd_fail_ctx(s, "cannot connect");
+  return rd_setup(s);
+}
+
+/* Before each call: reconnect if the connection broke. */
+static hl_status rd_ready(rd_store *s) {
+  if (s->c && !s->c->err) return HL_OK;
+  return rd_connect(s);
+}
+
+static void rd_close(void *impl) {
+  rd_store *s = impl;
+  if (!s) return;
+  if (s->c) redisFree(s->c);
+  free(s->host);
+  free(s->password);
+  free(s->user);
+  free(s);
+}
+
+/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] */
+static hl_status rd_parse(rd_store *s, const char *url) {
+  const char *p = url + strlen("redis://");
+  const char *at = strchr(p, '@');
+  if (at) {
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    if (colon) {
+      if (colon > p && !(s->user = strndup(p, (size_t)(colon - p)))) return hl__oom();
+      if (!(s->password = strndup(colon + 1, (size_t)(at - colon - 1)))) return hl__oom();
+    } else if (!(s->password = strndup(p, (size_t)(at - p)))) {
+      return hl__oom();
+    }
+    p = at + 1;
+  }
+  size_t hl = strcspn(p, ":/");
+  if (!(s->host = strndup(p, hl))) return hl__oom();
+  if (!s->host[0]) {
+    free(s->host);
+    if (!(s->host = strdup("127.0.0.1"))) return hl__oom();
+  }
+  p += hl;
+  s->port = 6379;
+  if (*p == ':') {
+    char *end;
+    long port = strtol(p + 1, &end, 10);
+    if (end == p + 1 || port <= 0 || port > 65535 || (*end && *end != '/'))
+      return hl_fail(HL_ERR_INVALID, "hl_store_open: bad port in redis URL");
+    s->port = (int)port;
+    p = end;
+  }
+  if (*p == '/' && p[1]) {
+    char *end;
+    long db = strtol(p + 1, &end, 10);
+    if (*end || db < 0 || db > 1000000)
+      return hl_fail(HL_ERR_INVALID, "hl_store_open: bad database number in redis URL");
+    s->db = (int)db;
+  }
+  return HL_OK;
+}
+
+hl_status hl__store_redis_open(const char *url, void **impl) {
+  rd_store *s = calloc(1, sizeof *s);
+  if (!s) return hl__oom();
+  hl_status st = rd_parse(s, url);
+  if (st == HL_OK) st = rd_connect(s);
+  if (st != HL_OK) {
+    rd_close(s);
+    return st;
+  }
+  *impl = s;
+  return HL_OK;
+}
+
+/* "hl:<kind>:" then each part as "<length>:<bytes>". */
+static char *rd_key(const char *kind, const char *a, const char *b, const char *c, size_t *len) {
+  size_t n = strlen(kind) + 4 + strlen(a) + strlen(b) + (c ? strlen(c) : 0) + 3 * 24;
+  char *k = malloc(n);
+  if (!k) return NULL;
+  int w = c ? snprintf(k, n, "hl:%s:%zu:%s%zu:%s%zu:%s", kind, strlen(a), a, strlen(b), b,
+                       strlen(c), c)
+            : snprintf(k, n, "hl:%s:%zu:%s%zu:%s", kind, strlen(a), a, strlen(b), b);
+  *len = (size_t)w;
+  return k;
+}
+
+typedef struct rd_keys {
+  char *log, *meta, *idx;
+  size_t log_len, meta_len, idx_len;
+} rd_keys;
+
+static void rd_keys_free(rd_keys *k) {
+  free(k->log);
+  free(k->meta);
+  free(k->idx);
+}
+
+static hl_status rd_keys_make(const hl__skey *k, rd_keys *out) {
+  *out = (rd_keys){0};
+  out->log = rd_key("log", k->app, k->user, k->id, &out->log_len);
+  out->meta = rd_key("meta", k->app, k->user, k->id, &out->meta_len);
+  out->idx = rd_key("idx", k->app, k->user, NULL, &out->idx_len);
+  if (out->log && out->meta && out->idx) return HL_OK;
+  rd_keys_free(out);
+  return hl__oom();
+}
+
+/* EVALSHA, loading the script again if the server forgot it (restarted). */
+static redisReply *rd_eval(rd_store *s, const char *body, char *sha, int argc,
+                           const char **argv, size_t *lens) {
+  argv[0] = "EVALSHA";
+  lens[0] = 7;
+  argv[1] = sha;
+  lens[1] = strlen(sha);
+  redisReply *r = rd_cmd(s, argc, argv, lens);
+  if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
+    freeReplyObject(r);
+    if (rd_load_script(s, body, sha) != HL_OK) return NULL;
+    lens[1] = strlen(sha);
+    r = rd_cmd(s, argc, argv, lens);
+  }
+  return r;
+}
+
+static hl_status rd_append(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *nv) {
+  rd_store *s = impl;
+  hl_status st = rd_ready(s);
+  if (st != HL_OK) return st;
+  rd_keys keys;
+  if ((st = rd_keys_make(k, &keys)) != HL_OK) return st;
+  char expected[24], now[40], ttl[24];
+  snprintf(expected, sizeof expected, "%lld", (long long)a->expected);
+  snprintf(now, sizeof now, "%.6f", a->now);
+  snprintf(ttl, sizeof ttl, "%lld", (long long)a->ttl);
+  const char *title = a->title ? a->title : "";
+  const char *argv[12] = {NULL, NULL, "3", keys.log, keys.meta, keys.idx,
+                          expected, a->data, now, k->id, title, ttl};
+  size_t lens[12] = {0, 0, 1, keys.log_len, keys.meta_len, keys.idx_len,
+                     strlen(expected), a->len, strlen(now), strlen(k->id), strlen(title),
+                     strlen(ttl)};
+  redisReply *r = rd_eval(s, hl_redis_append_lua, s->append_sha, 12, argv, lens);
+  rd_keys_free(&keys);
+  if (!r) return s->c && !s->c->err ? hl_last_status() : rd_fail_ctx(s, "append");
+  if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+    *nv = r->integer;
+  } else if (r->type == REDIS_REPLY_INTEGER) {
+    st = hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is at version %lld, the writer "
+                 "saw %lld: another writer appended first", k->id, (long long)(-1 - r->integer),
+                 (long long)a->expected);
+  } else if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "HLTRUNCATED ")) {
+    st = hl_fail(HL_ERR_IO, "store: session \"%.200s\": log is truncated: %s", k->id,
+                 strstr(r->str, "HLTRUNCATED ") + 12);
+  } else {
+    st = hl_fail(HL_ERR_IO, "store: redis: append: %s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+  }
+  freeReplyObject(r);
+  return st;
+}
+
+static hl_status rd_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
+                         int64_t *version) {
+  rd_store *s = impl;
+  hl_status st = rd_ready(s);
+  if (st != HL_OK) return st;
+  rd_keys keys;
+  if ((st = rd_keys_make(k, &keys)) != HL_OK) return st;
+  const char *argv[5] = {NULL, NULL, "2", keys.log, keys.meta};
+  size_t lens[5] = {0, 0, 1, keys.log_len, keys.meta_len};
+  redisReply *r = rd_eval(s, hl_redis_load_lua, s->load_sha, 5, argv, lens);
+  rd_keys_free(&keys);
+  if (!r) return s->c && !s->c->err ? hl_last_status() : rd_fail_ctx(s, "load");
+  if (r->type == REDIS_REPLY_NIL) {
+    st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
+  } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+             r->element[0]->type != REDIS_REPLY_STRING ||
+             r->element[1]->type != REDIS_REPLY_ARRAY) {
+    st = hl_fail(HL_ERR_IO, "store: redis: load: %s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply (corrupt keys?)");
+  } else {
+    char *end;
+    *version = strtoll(r->element[0]->str, &end, 10);
+    if (*end || *version < 0) {
+      st = hl_fail(HL_ERR_IO, "store: session \"%.200s\": corrupt version %.40s", k->id,
+                   r->element[0]->str);
+    } else {
+      redisReply *list = r->element[1];
+      for (size_t i = 0; i < list->elements; i++) {
+        redisReply *e = list->element[i];
+        if (!row(ud, (int64_t)i + 1, e->type == REDIS_REPLY_STRING ? e->str : NULL,
+                 e->type == REDIS_REPLY_STRING ? e->len : 0))
+          break;
+      }
+    }
+  }
+  freeReplyObject(r);
+  return st;
+}
+
+static hl_status rd_list(void *impl, const char *app, const char *user, cJSON *out) {
+  rd_store *s = impl;
+  hl_status st = rd_ready(s);
+  if (st != HL_OK) return st;
+  size_t idx_len;
+  char *idx = rd_key("idx", app, user, NULL, &idx_len);
+  if (!idx) return hl__oom();
+  const char *argv[4] = {"ZREVRANGE", idx, "0", "-1"};
+  size_t lens[4] = {9, idx_len, 1, 2};
+  redisReply *ids = rd_cmd(s, 4, argv, lens);
+  if (!ids) {
+    free(idx);
+    return rd_fail_ctx(s, "list");
+  }
+  if (ids->type != REDIS_REPLY_ARRAY) {
+    st = hl_fail(HL_ERR_IO, "store: redis: list: %s",
+                 ids->type == REDIS_REPLY_ERROR ? ids->str : "unexpected reply");
+  }
+  for (size_t i = 0; st == HL_OK && i < ids->elements; i++) {
+    const char *id = ids->element[i]->str;
+    size_t meta_len;
+    char *meta = rd_key("meta", app, user, id, &meta_len);
+    if (!meta) {
+      st = hl__oom();
+      break;
+    }
+    const char *hargv[7] = {"HMGET", meta, "version", "created", "updated", "title", "bytes"};
+    size_t hlens[7] = {5, meta_len, 7, 7, 7, 5, 5};
+    redisReply *h = rd_cmd(s, 7, hargv, hlens);
+    free(meta);
+    if (!h) {
+      st = rd_fail_ctx(s, "list");
+      break;
+    }
+    if (h->type == REDIS_REPLY_ARRAY && h->elements == 5 && h->element[0]->type == REDIS_REPLY_STRING) {
+      redisReply **f = h->element;
+      const char *title = f[3]->type == REDIS_REPLY_STRING ? f[3]->str : NULL;
+      if (!hl__store_list_item(out, id, strtoll(f[0]->str, NULL, 10),
+                               f[1]->type == REDIS_REPLY_STRING ? strtod(f[1]->str, NULL) : 0,
+                               f[2]->type == REDIS_REPLY_STRING ? strtod(f[2]->str, NULL) : 0,
+                               title,
+                               f[4]->type == REDIS_REPLY_STRING ? strtoll(f[4]->str, NULL, 10) : 0))
+        st = hl__oom();
+    } else if (h->type == REDIS_REPLY_ARRAY) {
+      /* expired or deleted: drop it from the index */
+      const char *zargv[3] = {"ZREM", idx, id};
+      size_t zlens[3] = {4, idx_len, ids->element[i]->len};
+      redisReply *z = rd_cmd(s, 3, zargv, zlens);
+      if (z) freeReplyObject(z);
+    }
+    freeReplyObject(h);
+  }
+  freeReplyObject(ids);
+  free(idx);
+  return st;
+}
+
+static hl_status rd_del(void *impl, const hl__skey *k) {
+  rd_store *s = impl;
+  hl_status st = rd_ready(s);
+  if (st != HL_OK) return st;
+  rd_keys keys;
+  if ((st = rd_keys_make(k, &keys)) != HL_OK) return st;
+  const char *argv[3] = {"DEL", keys.log, keys.meta};
+  size_t lens[3] = {3, keys.log_len, keys.meta_len};
+  redisReply *r = rd_cmd(s, 3, argv, lens);
+  if (!r) st = rd_fail_ctx(s, "delete");
+  else if (r->type != REDIS_REPLY_INTEGER) st = hl_fail(HL_ERR_IO, "store: redis: delete failed");
+  else if (r->integer == 0) st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
+  if (r) freeReplyObject(r);
+  if (st == HL_OK) {
+    const char *zargv[3] = {"ZREM", keys.idx, k->id};
+    size_t zlens[3] = {4, keys.idx_len, strlen(k->id)};
+    r = rd_cmd(s, 3, zargv, zlens);
+    if (r) freeReplyObject(r);
+  }
+  rd_keys_free(&keys);
+  return st;
+}
+
+const hl__store_ops hl__store_redis_ops = {
+  .name = "redis", .append = rd_append, .load = rd_load, .list = rd_list,
+  .del = rd_del, .close = rd_close, .has_ttl = true,
+};

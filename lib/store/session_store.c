@@ -1,0 +1,211 @@
+/*
+ * session_store.c - sessions that write through a store (store.h):
+ * opening one replays its log; the sink attached to it appends each
+ * change with the version it last saw; reload; what an unfinished run
+ * looks like.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookline/store.h"
+#include "agent/session_internal.h"
+#include "core/util.h"
+#include "store/session_store.h"
+
+typedef struct hl_sstore {
+  hl_store *store;   /* borrowed */
+  /* The last version this session wrote or read. Written under the
+   * session's write lock; read by hl_session_version() from any thread. */
+  _Atomic int64_t version;
+} hl_sstore;
+
+/* The sink's state: the store, the ids (copied: the sink must not reach
+ * back into the session, whose lock its caller may hold) and the version. */
+typedef struct hl_sink_ud {
+  hl_sstore base;
+  char *app, *user, *id;
+} hl_sink_ud;
+
+static hl_status hl_sink_append(void *ud, const cJSON *event) {
+  hl_sink_ud *u = ud;
+  int64_t nv = 0;
+  hl_status st = hl_store_append(u->base.store, u->app, u->user, u->id,
+                                 atomic_load(&u->base.version), event, &nv);
+  if (st == HL_OK) atomic_store(&u->base.version, nv);
+  return st;
+}
+
+static void hl_sink_destroy(void *ud) {
+  hl_sink_ud *u = ud;
+  if (!u) return;
+  free(u->app);
+  free(u->user);
+  free(u->id);
+  free(u);
+}
+
+static hl_sink_ud *hl_sink_of(const hl_session *s) {
+  return hl__session_sink_data(s, hl_sink_append);
+}
+
+/* Apply one event of the log to `s` (which has no sink yet). */
+static hl_status hl_replay_one(hl_session *s, const cJSON *e, int64_t version) {
+  const char *type = cJSON_GetObjectItemCaseSensitive(e, "type")->valuestring;
+  char id[96];
+  hl_status st = HL_OK;
+  if (!strcmp(type, "message")) {
+    hl_message *m = NULL;
+    st = hl_message_from_json(cJSON_GetObjectItemCaseSensitive(e, "message"), &m);
+    if (st == HL_OK) st = hl_session_add_message(s, m);
+  } else if (!strcmp(type, "state")) {
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(e, "key");
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(e, "value");
+    if (!cJSON_IsString(key) || !value)
+      st = hl_fail(HL_ERR_JSON, "state event without a string \"key\" and a \"value\"");
+    else
+      st = hl_session_state_set(s, key->valuestring, cJSON_IsNull(value) ? NULL : value);
+  } else if (!strcmp(type, "truncate")) {
+    const cJSON *count = cJSON_GetObjectItemCaseSensitive(e, "count");
+    if (!cJSON_IsNumber(count) || count->valuedouble < 0)
+      st = hl_fail(HL_ERR_JSON, "truncate event without a \"count\"");
+    else
+      hl__session_truncate(s, (size_t)count->valuedouble);
+  } else if (!strcmp(type, "reset")) {
+    hl_session_reset(s);
+  } else if (!strcmp(type, "run_state")) {
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(e, "state");
+    if (state && !cJSON_IsNull(state) && !cJSON_IsObject(state))
+      st = hl_fail(HL_ERR_JSON, "run_state event whose \"state\" is not an object");
+    else
+      st = hl_session_set_run_state(s, cJSON_IsObject(state) ? state : NULL);
+  } /* other types: written by a newer hookline; skipped */
+  if (st != HL_OK) {
+    char why[700];
+    snprintf(why, sizeof why, "%s", hl_last_error());
+    hl__quote(id, sizeof id, hl_session_id(s));
+    return hl_fail(st, "store: session %s: event %lld (%s): %s", id, (long long)version, type, why);
+  }
+  return HL_OK;
+}
+
+/* A fresh in-memory session with the log's contents; *version its length.
+ * A session never written is empty, version 0. */
+static hl_status hl_load_into(hl_store *store, const char *app, const char *user,
+                              const char *id, hl_session **out, int64_t *version) {
+  *out = NULL;
+  *version = 0;
+  hl_session *s = hl_session_new(app, user, id);
+  if (!s) return hl_last_status();
+  cJSON *events = NULL;
+  hl_status st = hl_store_load(store, hl_session_app_name(s), hl_session_user_id(s),
+                               hl_session_id(s), &events, version);
+  if (st == HL_ERR_NOT_FOUND) {
+    hl_clear_error();
+    *out = s;
+    return HL_OK;
+  }
+  int64_t v = 0;
+  for (const cJSON *e = events ? events->child : NULL; st == HL_OK && e; e = e->next)
+    st = hl_replay_one(s, e, ++v);
+  cJSON_Delete(events);
+  if (st != HL_OK) {
+    hl_session_free(s);
+    return st;
+  }
+  *out = s;
+  return HL_OK;
+}
+
+hl_status hl_session_open(hl_store *store, const char *app, const char *user,
+                          const char *session_id, hl_session **out) {
+  if (out) *out = NULL;
+  if (!store || !out) return hl_fail(HL_ERR_INVALID, "hl_session_open: store and out are required");
+  hl_session *s = NULL;
+  int64_t version = 0;
+  hl_status st = hl_load_into(store, app, user, session_id, &s, &version);
+  if (st != HL_OK) return st;
+  hl_sink_ud *u = calloc(1, sizeof *u);
+  if (!u || !(u->app = strdup(hl_session_app_name(s))) || !(u->user = strdup(hl_session_user_id(s))) ||
+      !(u->id = strdup(hl_session_id(s)))) {
+    hl_sink_destroy(u);
+    hl_session_free(s);
+    return hl__oom();
+  }
+  u->base.store = store;
+  atomic_init(&u->base.version, version);
+  hl__session_sink sink = {hl_sink_append, hl_sink_destroy, u};
+  hl__session_set_sink(s, &sink);
+  *out = s;
+  return HL_OK;
+}
+
+bool hl_session_is_stored(const hl_session *s) { return hl_sink_of(s) != NULL; }
+
+int64_t hl_session_version(const hl_session *s) {
+  hl_sink_ud *u = hl_sink_of(s);
+  return u ? atomic_load(&u->base.version) : 0;
+}
+
+hl_status hl_session_reload(hl_session *s) {
+  hl_sink_ud *u = hl_sink_of(s);
+  if (!u) return hl_fail(HL_ERR_INVALID, "hl_session_reload: the session is not stored");
+  hl_session *fresh = NULL;
+  int64_t version = 0;
+  hl_status st = hl_load_into(u->base.store, u->app, u->user, u->id, &fresh, &version);
+  if (st != HL_OK) return st;
+  hl__session_swap_contents(s, fresh);
+  atomic_store(&u->base.version, version);
+  hl_session_free(fresh);
+  return HL_OK;
+}
+
+char *hl_session_unfinished_input(const hl_session *s) {
+  const hl_messages *h = hl_session_messages(s);
+  if (!h || h->count == 0) return NULL;
+  const hl_message *last = h->items[h->count - 1];
+  if (last->role == HL_ROLE_SYSTEM) return NULL;
+  if (last->role == HL_ROLE_ASSISTANT && hl_message_tool_call_count(last) == 0) return NULL;
+  for (size_t i = h->count; i-- > 0;)
+    if (h->items[i]->role == HL_ROLE_USER) return hl_message_text(h->items[i]);
+  return NULL;
+}
+
+void hl__store_before_run(hl_session *s, const char *input) {
+  if (!hl_sink_of(s)) return;
+  char *pending = hl_session_unfinished_input(s);
+  hl__session_set_resume(s, pending && input && strcmp(pending, input) == 0);
+  free(pending);
+}
+
+/* The answer of the log's last run if it is a finished run of `input`. */
+static char *hl_finished_answer(const hl_session *s, const char *input) {
+  const hl_messages *h = hl_session_messages(s);
+  if (!h || h->count < 2) return NULL;
+  const hl_message *last = h->items[h->count - 1];
+  if (last->role != HL_ROLE_ASSISTANT || hl_message_tool_call_count(last) != 0) return NULL;
+  for (size_t i = h->count; i-- > 0;) {
+    if (h->items[i]->role != HL_ROLE_USER) continue;
+    char *text = hl_message_text(h->items[i]);
+    bool same = text && input && strcmp(text, input) == 0;
+    free(text);
+    return same ? hl_message_text(last) : NULL;
+  }
+  return NULL;
+}
+
+hl__retry hl__store_reload_for_retry(hl_session *s, const char *input, char **answer) {
+  *answer = NULL;
+  if (!hl_sink_of(s)) return HL__RETRY_STOP;
+  char keep[1024];
+  snprintf(keep, sizeof keep, "%s", hl_last_error());
+  if (hl_session_reload(s) == HL_OK) {
+    *answer = hl_finished_answer(s, input);
+    return *answer ? HL__RETRY_DONE : HL__RETRY;
+  }
+  char why[700];
+  snprintf(why, sizeof why, "%s", hl_last_error());
+  hl_fail(HL_ERR_CONFLICT, "%s (and reloading failed: %s)", keep, why);
+  return HL__RETRY_STOP;
+}

@@ -1,0 +1,282 @@
+/*
+ * sqlite.c - the "sqlite:PATH" store backend: one database file, shared by
+ * the processes of one host. WAL journal (readers do not block the
+ * writer), a busy timeout (writers of other processes wait their turn
+ * instead of failing), prepared statements only (ids are bound, never
+ * spliced), each append one IMMEDIATE transaction: the version check and
+ * the row are written together or not at all, so a process killed at any
+ * point leaves the log as it was before or after the append.
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "hookline/store.h"
+#include "store/store_internal.h"
+
+/* Migration N takes a database from schema version N-1 to N. Append only:
+ * a released migration is never edited. */
+static const char *const hl_sqlite_migrations[] = {
+  /* 1: sessions and their logs */
+  "CREATE TABLE hl_sessions (app TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL,"
+  " version BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,"
+  " updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (app, user_id, id));"
+  "CREATE TABLE hl_events (app TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL,"
+  " version BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (app, user_id, id, version));",
+  /* 2: title and size for listings, an index for them */
+  "ALTER TABLE hl_sessions ADD COLUMN title TEXT;"
+  "ALTER TABLE hl_sessions ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;"
+  "UPDATE hl_sessions SET bytes = (SELECT COALESCE(SUM(LENGTH(CAST(data AS BLOB))), 0)"
+  " FROM hl_events e WHERE e.app = hl_sessions.app AND e.user_id = hl_sessions.user_id"
+  " AND e.id = hl_sessions.id);"
+  "CREATE INDEX hl_sessions_by_user ON hl_sessions (app, user_id, updated);",
+};
+#define HL_SQLITE_SCHEMA ((int)(sizeof hl_sqlite_migrations / sizeof *hl_sqlite_migrations))
+_Static_assert(HL_SQLITE_SCHEMA == HL_STORE_SCHEMA_VERSION, "one migration per schema version");
+
+enum { Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CREATE, Q_BUMP, Q_EVENT, Q_LOAD, Q_LIST, Q_DEL_EV,
+       Q_DEL_S, Q_COUNT };
+static const char *const hl_sqlite_sql[Q_COUNT] = {
+  [Q_BEGIN] = "BEGIN IMMEDIATE",
+  [Q_COMMIT] = "COMMIT",
+  [Q_ROLLBACK] = "ROLLBACK",
+  [Q_CREATE] = "INSERT OR IGNORE INTO hl_sessions (app, user_id, id, version, created, updated,"
+               " title, bytes) VALUES (?1, ?2, ?3, 1, ?4, ?4, ?5, ?6)",
+  [Q_BUMP] = "UPDATE hl_sessions SET version = version + 1, updated = ?4,"
+             " title = COALESCE(title, ?5), bytes = bytes + ?6"
+             " WHERE app = ?1 AND user_id = ?2 AND id = ?3 AND version = ?7",
+  [Q_EVENT] = "INSERT INTO hl_events (app, user_id, id, version, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+  [Q_LOAD] = "SELECT s.version, e.version, e.data FROM hl_sessions s LEFT JOIN hl_events e"
+             " ON e.app = s.app AND e.user_id = s.user_id AND e.id = s.id"
+             " WHERE s.app = ?1 AND s.user_id = ?2 AND s.id = ?3 ORDER BY e.version",
+  [Q_LIST] = "SELECT id, version, created, updated, title, bytes FROM hl_sessions"
+             " WHERE app = ?1 AND user_id = ?2 ORDER BY updated DESC, id",
+  [Q_DEL_EV] = "DELETE FROM hl_events WHERE app = ?1 AND user_id = ?2 AND id = ?3",
+  [Q_DEL_S] = "DELETE FROM hl_sessions WHERE app = ?1 AND user_id = ?2 AND id = ?3",
+};
+
+typedef struct sq_store {
+  sqlite3 *db;
+  sqlite3_stmt *q[Q_COUNT];
+  char path[256];
+  int sys_errno;      /* of the last failed step */
+} sq_store;
+
+/* The status for an SQLite failure: a full or read-only disk is I/O.
+ * SQLite says "disk I/O error" for a write the disk refused; the system's
+ * errno tells a person why. */
+static hl_status sq_fail(sq_store *s, const char *what) {
+  int rc = sqlite3_extended_errcode(s->db);
+  hl_status st = (rc & 0xff) == SQLITE_NOMEM ? HL_ERR_NOMEM : HL_ERR_IO;
+  int sys = s->sys_errno ? s->sys_errno : sqlite3_system_errno(s->db);
+  s->sys_errno = 0;
+  const char *why = "";
+  if ((rc & 0xff) == SQLITE_FULL || sys == ENOSPC) why = " (disk full: no space left on device)";
+  else if (sys == EFBIG) why = " (disk full: the file reached a size limit or quota)";
+  else if (sys == EDQUOT) why = " (disk full: quota exceeded)";
+  else if (sys == EROFS || (rc & 0xff) == SQLITE_READONLY) why = " (read-only)";
+  else if (rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_TRUNCATE)
+    why = " (the disk refused a write: full, over quota or at a size limit?)";
+  return hl_fail(st, "store: sqlite %s: %s: %s%s", s->path, what, sqlite3_errmsg(s->db), why);
+}
+
+static hl_status sq_exec(sq_store *s, const char *sql, const char *what) {
+  char *err = NULL;
+  if (sqlite3_exec(s->db, sql, NULL, NULL, &err) == SQLITE_OK) return HL_OK;
+  hl_status st = hl_fail(HL_ERR_IO, "store: sqlite %s: %s: %s", s->path, what,
+                         err ? err : sqlite3_errmsg(s->db));
+  sqlite3_free(err);
+  return st;
+}
+
+/* Create or migrate the schema inside one IMMEDIATE transaction, so that
+ * processes opening the same new file at once do it exactly once. */
+static hl_status sq_migrate(sq_store *s) {
+  hl_status st = sq_exec(s, "BEGIN IMMEDIATE", "begin migration");
+  if (st != HL_OK) return st;
+  st = sq_exec(s, "CREATE TABLE IF NOT EXISTS hl_schema (version INTEGER NOT NULL)",
+               "schema table");
+  int version = 0;
+  sqlite3_stmt *q = NULL;
+  if (st == HL_OK) {
+    if (sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM hl_schema", -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_step(q) != SQLITE_ROW)
+      st = sq_fail(s, "read schema version");
+    else
+      version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+  }
+  if (st == HL_OK && version > HL_SQLITE_SCHEMA)
+    st = hl_fail(HL_ERR_UNSUPPORTED,
+                 "store: sqlite %s has schema version %d, newer than this hookline's (%d): "
+                 "refusing to use it (upgrade hookline)", s->path, version, HL_SQLITE_SCHEMA);
+  for (int v = version + 1; st == HL_OK && v <= HL_SQLITE_SCHEMA; v++) {
+    st = sq_exec(s, hl_sqlite_migrations[v - 1], "migration");
+    char sql[96];
+    snprintf(sql, sizeof sql, "DELETE FROM hl_schema; INSERT INTO hl_schema VALUES (%d)", v);
+    if (st == HL_OK) st = sq_exec(s, sql, "record schema version");
+  }
+  if (st != HL_OK) {
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+  }
+  return sq_exec(s, "COMMIT", "commit migration");
+}
+
+static void sq_close(void *impl) {
+  sq_store *s = impl;
+  if (!s) return;
+  for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->q[i]);
+  sqlite3_close(s->db);
+  free(s);
+}
+
+hl_status hl__store_sqlite_open(const char *path, void **impl) {
+  if (!path || !path[0])
+    return hl_fail(HL_ERR_INVALID, "hl_store_open: sqlite: needs a file path (sqlite:PATH)");
+  sq_store *s = calloc(1, sizeof *s);
+  if (!s) return hl__oom();
+  snprintf(s->path, sizeof s->path, "%s", path);
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                      SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+    hl_status st = s->db ? sq_fail(s, "open")
+                         : hl_fail(HL_ERR_NOMEM, "store: sqlite: out of memory");
+    sq_close(s);
+    return st;
+  }
+  sqlite3_busy_timeout(s->db, 5000);
+  hl_status st = sq_exec(s, "PRAGMA journal_mode=WAL", "enable WAL");
+  if (st == HL_OK) st = sq_exec(s, "PRAGMA synchronous=NORMAL", "set synchronous");
+  if (st == HL_OK) st = sq_migrate(s);
+  for (int i = 0; st == HL_OK && i < Q_COUNT; i++)
+    if (sqlite3_prepare_v2(s->db, hl_sqlite_sql[i], -1, &s->q[i], NULL) != SQLITE_OK)
+      st = sq_fail(s, "prepare");
+  if (st != HL_OK) {
+    sq_close(s);
+    return st;
+  }
+  *impl = s;
+  return HL_OK;
+}
+
+static void sq_bind_key(sqlite3_stmt *q, const hl__skey *k) {
+  sqlite3_bind_text(q, 1, k->app, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, k->user, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 3, k->id, -1, SQLITE_STATIC);
+}
+
+/* Step a statement that returns no rows; reset it either way (keeping the
+ * system errno of a failure for sq_fail: the reset clears it). */
+static int sq_run(sq_store *s, sqlite3_stmt *q) {
+  int rc = sqlite3_step(q);
+  int err = errno; /* SQLite 3.40 does not always keep a failed write's errno */
+  s->sys_errno = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0
+                 : sqlite3_system_errno(s->db) ? sqlite3_system_errno(s->db) : err;
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  return rc;
+}
+
+static hl_status sq_append(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *nv) {
+  sq_store *s = impl;
+  if (sq_run(s, s->q[Q_BEGIN]) != SQLITE_DONE) return sq_fail(s, "begin");
+  sqlite3_stmt *q = s->q[a->expected == 0 ? Q_CREATE : Q_BUMP];
+  sq_bind_key(q, k);
+  sqlite3_bind_double(q, 4, a->now);
+  if (a->title) sqlite3_bind_text(q, 5, a->title, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(q, 5);
+  sqlite3_bind_int64(q, 6, (sqlite3_int64)a->len);
+  if (a->expected) sqlite3_bind_int64(q, 7, a->expected);
+  hl_status st = HL_OK;
+  if (sq_run(s, q) != SQLITE_DONE) st = sq_fail(s, "append");
+  else if (sqlite3_changes(s->db) == 0)
+    st = hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is past version %lld: another "
+                 "writer appended first", k->id, (long long)a->expected);
+  if (st == HL_OK) {
+    q = s->q[Q_EVENT];
+    sq_bind_key(q, k);
+    sqlite3_bind_int64(q, 4, a->expected + 1);
+    sqlite3_bind_text(q, 5, a->data, (int)a->len, SQLITE_STATIC);
+    int rc = sq_run(s, q);
+    if (rc == SQLITE_CONSTRAINT)
+      st = hl_fail(HL_ERR_CONFLICT, "store: event %lld of session \"%.200s\" exists already",
+                   (long long)a->expected + 1, k->id);
+    else if (rc != SQLITE_DONE)
+      st = sq_fail(s, "append");
+  }
+  if (st == HL_OK && sq_run(s, s->q[Q_COMMIT]) != SQLITE_DONE) st = sq_fail(s, "commit");
+  if (st != HL_OK) {
+    if (!sqlite3_get_autocommit(s->db)) sq_run(s, s->q[Q_ROLLBACK]);
+    return st;
+  }
+  *nv = a->expected + 1;
+  return HL_OK;
+}
+
+static hl_status sq_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
+                         int64_t *version) {
+  sq_store *s = impl;
+  sqlite3_stmt *q = s->q[Q_LOAD];
+  sq_bind_key(q, k);
+  bool found = false, go = true;
+  int rc;
+  while (go && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    found = true;
+    *version = sqlite3_column_int64(q, 0);
+    if (sqlite3_column_type(q, 1) == SQLITE_NULL) continue; /* no events (truncated) */
+    const char *data = (const char *)sqlite3_column_text(q, 2);
+    go = row(ud, sqlite3_column_int64(q, 1), data, data ? (size_t)sqlite3_column_bytes(q, 2) : 0);
+  }
+  hl_status st = HL_OK;
+  if (go && rc != SQLITE_DONE) st = sq_fail(s, "load");
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  if (st == HL_OK && !found)
+    st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
+  return st;
+}
+
+static hl_status sq_list(void *impl, const char *app, const char *user, cJSON *out) {
+  sq_store *s = impl;
+  sqlite3_stmt *q = s->q[Q_LIST];
+  sqlite3_bind_text(q, 1, app, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
+  hl_status st = HL_OK;
+  int rc;
+  while (st == HL_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    const char *id = (const char *)sqlite3_column_text(q, 0);
+    const char *title = (const char *)sqlite3_column_text(q, 4);
+    if (!hl__store_list_item(out, id ? id : "", sqlite3_column_int64(q, 1),
+                             sqlite3_column_double(q, 2), sqlite3_column_double(q, 3), title,
+                             sqlite3_column_int64(q, 5)))
+      st = hl__oom();
+  }
+  if (st == HL_OK && rc != SQLITE_DONE) st = sq_fail(s, "list");
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  return st;
+}
+
+static hl_status sq_del(void *impl, const hl__skey *k) {
+  sq_store *s = impl;
+  if (sq_run(s, s->q[Q_BEGIN]) != SQLITE_DONE) return sq_fail(s, "begin");
+  sq_bind_key(s->q[Q_DEL_EV], k);
+  hl_status st = sq_run(s, s->q[Q_DEL_EV]) == SQLITE_DONE ? HL_OK : sq_fail(s, "delete");
+  if (st == HL_OK) {
+    sq_bind_key(s->q[Q_DEL_S], k);
+    if (sq_run(s, s->q[Q_DEL_S]) != SQLITE_DONE) st = sq_fail(s, "delete");
+    else if (sqlite3_changes(s->db) == 0)
+      st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
+  }
+  if (st == HL_OK && sq_run(s, s->q[Q_COMMIT]) != SQLITE_DONE) st = sq_fail(s, "commit");
+  if (st != HL_OK && !sqlite3_get_autocommit(s->db)) sq_run(s, s->q[Q_ROLLBACK]);
+  return st;
+}
+
+const hl__store_ops hl__store_sqlite_ops = {
+  .name = "sqlite", .append = sq_append, .load = sq_load, .list = sq_list,
+  .del = sq_del, .close = sq_close, .has_ttl = false,
+};

@@ -1,0 +1,207 @@
+/*
+ * store.c - the session store's front end: opens a backend by URL, checks
+ * arguments, turns events into text and back, and serializes calls.
+ *
+ * Decoding lives here, not in the backends, so that every backend gives
+ * the same clear error for a corrupt row (not JSON, not an event object)
+ * and for a log with holes (a version missing, fewer rows than the session
+ * says it has), and the fuzz target reaches it without a database.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hookline/store.h"
+#include "core/util.h"
+#include "store/store_internal.h"
+#include "store/store_decode.h"
+
+#define HL_STORE_ID_MAX 512
+
+struct hl_store {
+  const hl__store_ops *ops;
+  void *impl;
+  pthread_mutex_t lock;
+  int64_t ttl;
+};
+
+static hl_status hl_check_key(const char *fn, const char *app, const char *user,
+                              const char *id) {
+  const char *what[3] = {"app", "user", "session id"};
+  const char *v[3] = {app, user, id};
+  for (int i = 0; i < 3; i++) {
+    if (!v[i]) return hl_fail(HL_ERR_INVALID, "%s: %s is NULL", fn, what[i]);
+    size_t n = strlen(v[i]);
+    if (n == 0) return hl_fail(HL_ERR_INVALID, "%s: %s is empty", fn, what[i]);
+    if (n > HL_STORE_ID_MAX)
+      return hl_fail(HL_ERR_INVALID, "%s: %s is longer than %d bytes", fn, what[i],
+                     HL_STORE_ID_MAX);
+  }
+  return HL_OK;
+}
+
+hl_status hl_store_open(const char *url, hl_store **out) {
+  if (out) *out = NULL;
+  if (!url || !out) return hl_fail(HL_ERR_INVALID, "hl_store_open: url and out are required");
+  const hl__store_ops *ops = NULL;
+  void *impl = NULL;
+  hl_status st;
+  if (strncmp(url, "memory:", 7) == 0) {
+    ops = &hl__store_memory_ops;
+    st = hl__store_memory_open(url + 7, &impl);
+  } else if (strncmp(url, "sqlite:", 7) == 0) {
+    const char *path = url + 7;
+    if (strncmp(path, "//", 2) == 0) path += 2; /* sqlite:///abs/path and sqlite://rel */
+    ops = &hl__store_sqlite_ops;
+    st = hl__store_sqlite_open(path, &impl);
+  } else if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+    ops = &hl__store_pg_ops;
+    st = hl__store_pg_open(url, &impl);
+  } else if (strncmp(url, "redis://", 8) == 0) {
+    ops = &hl__store_redis_ops;
+    st = hl__store_redis_open(url, &impl);
+  } else {
+    char q[128];
+    hl__quote(q, sizeof q, url);
+    return hl_fail(HL_ERR_INVALID,
+                   "hl_store_open: unknown store URL %s (memory:, sqlite:PATH, "
+                   "postgresql://..., redis://...)", q);
+  }
+  if (st != HL_OK) return st;
+  hl_store *s = calloc(1, sizeof *s);
+  if (!s) {
+    ops->close(impl);
+    return hl__oom();
+  }
+  s->ops = ops;
+  s->impl = impl;
+  pthread_mutex_init(&s->lock, NULL);
+  *out = s;
+  return HL_OK;
+}
+
+void hl_store_close(hl_store *s) {
+  if (!s) return;
+  s->ops->close(s->impl);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+const char *hl_store_backend(const hl_store *s) { return s ? s->ops->name : ""; }
+
+hl_status hl_store_set_ttl(hl_store *s, int64_t seconds) {
+  if (!s || seconds < 0) return hl_fail(HL_ERR_INVALID, "hl_store_set_ttl: bad argument");
+  if (!s->ops->has_ttl)
+    return hl_fail(HL_ERR_UNSUPPORTED, "hl_store_set_ttl: the %s store has no expiry "
+                   "(Redis only)", s->ops->name);
+  pthread_mutex_lock(&s->lock);
+  s->ttl = seconds;
+  pthread_mutex_unlock(&s->lock);
+  return HL_OK;
+}
+
+static double hl_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+hl_status hl_store_append(hl_store *s, const char *app, const char *user, const char *id,
+                          int64_t expected, const cJSON *event, int64_t *new_version) {
+  if (new_version) *new_version = 0;
+  if (!s) return hl_fail(HL_ERR_INVALID, "hl_store_append: store is NULL");
+  hl_status st = hl_check_key("hl_store_append", app, user, id);
+  if (st != HL_OK) return st;
+  if (expected < 0) return hl_fail(HL_ERR_INVALID, "hl_store_append: negative version");
+  if (!cJSON_IsObject(event) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(event, "type")))
+    return hl_fail(HL_ERR_INVALID, "hl_store_append: an event is a JSON object with a "
+                   "string \"type\"");
+  if (!hl__json_depth_ok(event, 200))
+    return hl_fail(HL_ERR_INVALID, "hl_store_append: event nested deeper than 200 levels");
+  char *text = hl__json_print_exact(event);
+  if (!text) return hl__oom();
+  char *title = hl__store_event_title(event);
+  hl__skey k = {app, user, id};
+  pthread_mutex_lock(&s->lock);
+  hl__sappend a = {expected, text, strlen(text), title, hl_now(), s->ttl};
+  int64_t v = 0;
+  st = s->ops->append(s->impl, &k, &a, &v);
+  pthread_mutex_unlock(&s->lock);
+  free(text);
+  free(title);
+  if (st == HL_OK && new_version) *new_version = v;
+  return st;
+}
+
+hl_status hl_store_load(hl_store *s, const char *app, const char *user, const char *id,
+                        cJSON **events, int64_t *version) {
+  if (events) *events = NULL;
+  if (version) *version = 0;
+  if (!s || !events) return hl_fail(HL_ERR_INVALID, "hl_store_load: store and events are required");
+  hl_status st = hl_check_key("hl_store_load", app, user, id);
+  if (st != HL_OK) return st;
+  hl__store_decoder d;
+  if (hl__store_decoder_init(&d, id) != HL_OK) return hl_last_status();
+  hl__skey k = {app, user, id};
+  int64_t recorded = 0;
+  pthread_mutex_lock(&s->lock);
+  st = s->ops->load(s->impl, &k, hl__store_decoder_row, &d, &recorded);
+  pthread_mutex_unlock(&s->lock);
+  if (st == HL_OK) st = hl__store_decoder_finish(&d, recorded);
+  else if (d.status != HL_OK) st = hl__store_decoder_finish(&d, recorded);
+  if (st != HL_OK) {
+    hl__store_decoder_free(&d);
+    return st;
+  }
+  *events = d.events;
+  if (version) *version = recorded;
+  return HL_OK;
+}
+
+hl_status hl_store_list(hl_store *s, const char *app, const char *user, cJSON **out) {
+  if (out) *out = NULL;
+  if (!s || !out) return hl_fail(HL_ERR_INVALID, "hl_store_list: store and out are required");
+  hl_status st = hl_check_key("hl_store_list", app, user, "-");
+  if (st != HL_OK) return st;
+  cJSON *arr = cJSON_CreateArray();
+  if (!arr) return hl__oom();
+  pthread_mutex_lock(&s->lock);
+  st = s->ops->list(s->impl, app, user, arr);
+  pthread_mutex_unlock(&s->lock);
+  if (st != HL_OK) {
+    cJSON_Delete(arr);
+    return st;
+  }
+  *out = arr;
+  return HL_OK;
+}
+
+hl_status hl_store_delete(hl_store *s, const char *app, const char *user, const char *id) {
+  if (!s) return hl_fail(HL_ERR_INVALID, "hl_store_delete: store is NULL");
+  hl_status st = hl_check_key("hl_store_delete", app, user, id);
+  if (st != HL_OK) return st;
+  hl__skey k = {app, user, id};
+  pthread_mutex_lock(&s->lock);
+  st = s->ops->del(s->impl, &k);
+  pthread_mutex_unlock(&s->lock);
+  return st;
+}
+
+bool hl__store_list_item(cJSON *out, const char *id, int64_t version, double created,
+                         double updated, const char *title, int64_t bytes) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return false;
+  bool ok = cJSON_AddStringToObject(o, "id", id) &&
+            cJSON_AddNumberToObject(o, "version", (double)version) &&
+            cJSON_AddNumberToObject(o, "created", created) &&
+            cJSON_AddNumberToObject(o, "updated", updated) &&
+            (!title || cJSON_AddStringToObject(o, "title", title)) &&
+            cJSON_AddNumberToObject(o, "bytes", (double)bytes);
+  if (!ok || !cJSON_AddItemToArray(out, o)) {
+    cJSON_Delete(o);
+    return false;
+  }
+  return true;
+}

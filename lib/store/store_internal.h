@@ -1,0 +1,69 @@
+/*
+ * store_internal.h - the interface between the store front end (store.c:
+ * URL dispatch, argument checks, event encoding and decoding, locking) and
+ * its backends (memory.c, sqlite.c, postgres.c, redis.c), one vtable each.
+ *
+ * Backends see text only: an event is the compact JSON text store.c made,
+ * stored and returned byte for byte, so that decoding (and the checks for
+ * corrupt or missing rows) is done once, in store.c. Every backend call
+ * runs with the store's mutex held: backends need no locking of their own.
+ */
+#ifndef HL_STORE_INTERNAL_H
+#define HL_STORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "hookline/status.h"
+
+/* Which session: all three strings non-NULL, NUL-terminated. */
+typedef struct hl__skey {
+  const char *app, *user, *id;
+} hl__skey;
+
+/* One append, as the front end prepared it. */
+typedef struct hl__sappend {
+  int64_t expected;   /* version the writer saw; the event gets expected + 1 */
+  const char *data;   /* the event's JSON text */
+  size_t len;
+  const char *title;  /* set as the session's title if it has none; may be NULL */
+  double now;         /* Unix seconds */
+  int64_t ttl;        /* seconds, 0 none (Redis) */
+} hl__sappend;
+
+/* Called by load() for each stored event in version order; returns false
+ * to stop (out of memory). */
+typedef bool (*hl__srow_fn)(void *ud, int64_t version, const char *data, size_t len);
+
+typedef struct hl__store_ops {
+  const char *name;
+  /* HL_OK with *new_version, HL_ERR_CONFLICT, or another failure. */
+  hl_status (*append)(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *new_version);
+  /* Rows in version order, *version the session's recorded version;
+   * HL_ERR_NOT_FOUND if the session does not exist. */
+  hl_status (*load)(void *impl, const hl__skey *k, hl__srow_fn row, void *ud, int64_t *version);
+  /* Append one object per session to the array `out` (see hl_store_list). */
+  hl_status (*list)(void *impl, const char *app, const char *user, cJSON *out);
+  hl_status (*del)(void *impl, const hl__skey *k);
+  void (*close)(void *impl);
+  bool has_ttl;
+} hl__store_ops;
+
+/* Backend constructors: `rest` is the URL (or what follows "sqlite:").
+ * On HL_OK *impl is the backend's state. */
+hl_status hl__store_memory_open(const char *rest, void **impl);
+hl_status hl__store_sqlite_open(const char *path, void **impl);
+hl_status hl__store_pg_open(const char *url, void **impl);
+hl_status hl__store_redis_open(const char *url, void **impl);
+extern const hl__store_ops hl__store_memory_ops;
+extern const hl__store_ops hl__store_sqlite_ops;
+extern const hl__store_ops hl__store_pg_ops;
+extern const hl__store_ops hl__store_redis_ops;
+
+/* Add {"id","version","created","updated","title","bytes"} to `out`
+ * (title may be NULL). False when out of memory. */
+bool hl__store_list_item(cJSON *out, const char *id, int64_t version, double created,
+                         double updated, const char *title, int64_t bytes);
+
+#endif

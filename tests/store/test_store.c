@@ -1,0 +1,912 @@
+/*
+ * tests/store/test_store.c - the session store's test list, run once per
+ * backend against a real database (suite `store`):
+ *
+ *   store_test memory|sqlite|postgresql|redis [TEST-PREFIX]
+ *
+ * PostgreSQL and Redis come from tests/store/servers.py, which starts
+ * throwaway servers and passes their URLs (and commands that stop and
+ * start them) in HL_TEST_* variables. Every test that needs a clean
+ * database makes one: a new SQLite file, a new PostgreSQL database, a new
+ * Redis database number. Corruption is made with the raw client library
+ * (sqlite3, libpq, hiredis), the way a broken disk or a stray script would.
+ */
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "hookline.h"
+#include "store/store_decode.h"
+#include "store/store_fixture.h"
+
+static const char *backend;
+static char tmpdir[256];
+static int fresh_count;
+
+/* ------------------------------------------------------------------ */
+/* Databases                                                           */
+/* ------------------------------------------------------------------ */
+
+static const char *env_or_die(const char *name) {
+  const char *v = getenv(name);
+  if (!v || !v[0]) {
+    fprintf(stderr, "%s is not set: run me through tests/store/servers.py\n", name);
+    exit(1);
+  }
+  return v;
+}
+
+/* A URL for a database nobody used yet. `raw` gets what the raw client
+ * needs to reach it (file path, libpq conninfo, redis db number). */
+static void fresh_url(char *url, size_t n, char *raw, size_t rn) {
+  fresh_count++;
+  raw[0] = '\0';
+  if (!strcmp(backend, "memory")) {
+    snprintf(url, n, "memory:");
+  } else if (!strcmp(backend, "sqlite")) {
+    snprintf(raw, rn, "%s/db%d.sqlite", tmpdir, fresh_count);
+    snprintf(url, n, "sqlite:%s", raw);
+  } else if (!strcmp(backend, "postgresql")) {
+    const char *admin = env_or_die("HL_TEST_PG_URL");
+    PGconn *c = PQconnectdb(admin);
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE hl_t%d_%d", (int)getpid(), fresh_count);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) fprintf(stderr, "create db: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    /* same URL, other database: ".../postgres?..." -> ".../hl_tN_M?..." */
+    const char *q = strstr(admin, "/postgres?");
+    snprintf(url, n, "%.*s/hl_t%d_%d%s", (int)(q - admin), admin, (int)getpid(), fresh_count,
+             q + strlen("/postgres"));
+    snprintf(raw, rn, "%s", url);
+  } else {
+    snprintf(url, n, "%s/%d", env_or_die("HL_TEST_REDIS_URL"), fresh_count % 16);
+    snprintf(raw, rn, "%d", fresh_count % 16);
+    redisContext *c = redisConnect("127.0.0.1", atoi(strrchr(env_or_die("HL_TEST_REDIS_URL"), ':') + 1));
+    redisReply *r = redisCommand(c, "SELECT %d", fresh_count % 16);
+    freeReplyObject(r);
+    r = redisCommand(c, "FLUSHDB");
+    freeReplyObject(r);
+    redisFree(c);
+  }
+}
+
+static hl_store *fresh_store(char *raw, size_t rn) {
+  char url[600];
+  fresh_url(url, sizeof url, raw, rn);
+  hl_store *s = NULL;
+  hl_status st = hl_store_open(url, &s);
+  if (st != HL_OK) fprintf(stderr, "open %s: %s\n", url, hl_last_error());
+  return s;
+}
+
+/* Run SQL (SQLite, PostgreSQL) or a Redis command (words split on '|')
+ * with the raw client. Returns the first column of the first row as a
+ * malloc'd string (or "" / NULL on failure). */
+static char *raw_do(const char *raw, const char *cmd) {
+  if (!strcmp(backend, "sqlite")) {
+    sqlite3 *db = NULL;
+    sqlite3_open(raw, &db);
+    sqlite3_stmt *q = NULL;
+    char *out = NULL;
+    const char *tail = cmd;
+    while (tail && *tail) {
+      if (sqlite3_prepare_v2(db, tail, -1, &q, &tail) != SQLITE_OK) {
+        fprintf(stderr, "raw sqlite: %s\n", sqlite3_errmsg(db));
+        break;
+      }
+      if (!q) break;
+      if (sqlite3_step(q) == SQLITE_ROW && !out)
+        out = strdup(sqlite3_column_text(q, 0) ? (const char *)sqlite3_column_text(q, 0) : "");
+      sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+    return out ? out : strdup("");
+  }
+  if (!strcmp(backend, "postgresql")) {
+    PGconn *c = PQconnectdb(raw);
+    PGresult *r = PQexec(c, cmd);
+    char *out = NULL;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = strdup(PQgetvalue(r, 0, 0));
+    else if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+      fprintf(stderr, "raw pg: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return out ? out : strdup("");
+  }
+  /* redis: "SELECT n" first, then the command's words */
+  redisContext *c = redisConnect("127.0.0.1", atoi(strrchr(env_or_die("HL_TEST_REDIS_URL"), ':') + 1));
+  redisReply *r = redisCommand(c, "SELECT %s", raw);
+  freeReplyObject(r);
+  char *copy = strdup(cmd);
+  const char *argv[16];
+  int argc = 0;
+  for (char *tok = strtok(copy, "|"); tok && argc < 16; tok = strtok(NULL, "|")) argv[argc++] = tok;
+  r = redisCommandArgv(c, argc, argv, NULL);
+  char *out = NULL;
+  if (r && r->type == REDIS_REPLY_STRING) out = strdup(r->str);
+  if (r && r->type == REDIS_REPLY_INTEGER) {
+    out = malloc(32);
+    snprintf(out, 32, "%lld", r->integer);
+  }
+  if (r && r->type == REDIS_REPLY_ERROR) fprintf(stderr, "raw redis: %s\n", r->str);
+  freeReplyObject(r);
+  free(copy);
+  redisFree(c);
+  return out ? out : strdup("");
+}
+
+static bool is_db(void) { return strcmp(backend, "memory") != 0; }
+static bool is_sql(void) { return !strcmp(backend, "sqlite") || !strcmp(backend, "postgresql"); }
+static bool is_server(void) { return !strcmp(backend, "postgresql") || !strcmp(backend, "redis"); }
+
+static cJSON *ev_text(const char *role, const char *text) {
+  hl_message *m = hl_message_new_text(!strcmp(role, "user") ? HL_ROLE_USER : HL_ROLE_ASSISTANT, text);
+  cJSON *e = cJSON_CreateObject();
+  cJSON_AddStringToObject(e, "type", "message");
+  cJSON_AddItemToObject(e, "message", hl_message_to_json(m));
+  hl_message_free(m);
+  return e;
+}
+
+static hl_status append_text(hl_store *s, const char *app, const char *id, int64_t expected,
+                             const char *role, const char *text) {
+  cJSON *e = ev_text(role, text);
+  int64_t v = 0;
+  hl_status st = hl_store_append(s, app, "u", id, expected, e, &v);
+  cJSON_Delete(e);
+  if (st == HL_OK && v != expected + 1) return HL_ERR_STATE;
+  return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* The test list                                                       */
+/* ------------------------------------------------------------------ */
+
+static void round_trip(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  CHECK_STR(hl_store_backend(s), backend);
+  CHECK_INT(append_text(s, "app", "s1", 0, "user", "hello world"), HL_OK);
+  CHECK_INT(append_text(s, "app", "s1", 1, "assistant", "hi there"), HL_OK);
+  cJSON *state = cJSON_Parse("{\"type\":\"state\",\"key\":\"k\",\"value\":{\"n\":0.30000000000000004}}");
+  int64_t v = 0;
+  CHECK_INT(hl_store_append(s, "app", "u", "s1", 2, state, &v), HL_OK);
+  CHECK_INT(v, 3);
+  cJSON *events = NULL;
+  CHECK_INT(hl_store_load(s, "app", "u", "s1", &events, &v), HL_OK);
+  CHECK_INT(v, 3);
+  CHECK_INT(cJSON_GetArraySize(events), 3);
+  CHECK(cJSON_Compare(cJSON_GetArrayItem(events, 2), state, true));
+  /* numbers come back exactly (the event is stored as printed) */
+  CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(events, 2), "value"), "n")->valuedouble ==
+        0.30000000000000004);
+  cJSON_Delete(events);
+  cJSON_Delete(state);
+
+  CHECK_INT(append_text(s, "app", "s2", 0, "user", "second\nsession with a rather long first line that goes past sixty bytes"), HL_OK);
+  CHECK_INT(append_text(s, "other-app", "s3", 0, "user", "elsewhere"), HL_OK);
+  cJSON *list = NULL;
+  CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(list), 2);
+  const cJSON *first = cJSON_GetArrayItem(list, 0), *second = cJSON_GetArrayItem(list, 1);
+  CHECK_STR(hl_json_get_string(first, "id"), "s2"); /* most recent first */
+  CHECK_STR(hl_json_get_string(second, "id"), "s1");
+  CHECK_STR(hl_json_get_string(second, "title"), "hello world");
+  CHECK_INT(strlen(hl_json_get_string(first, "title")), 60);
+  CHECK(strchr(hl_json_get_string(first, "title"), '\n') == NULL);
+  CHECK_INT(hl_json_get_number(second, "version", 0), 3);
+  CHECK(hl_json_get_number(second, "bytes", 0) > 50);
+  CHECK(hl_json_get_number(second, "updated", 0) >= hl_json_get_number(second, "created", 1));
+  cJSON_Delete(list);
+
+  CHECK_INT(hl_store_delete(s, "app", "u", "s1"), HL_OK);
+  CHECK_INT(hl_store_load(s, "app", "u", "s1", &events, NULL), HL_ERR_NOT_FOUND);
+  CHECK(events == NULL);
+  CHECK_INT(hl_store_delete(s, "app", "u", "s1"), HL_ERR_NOT_FOUND);
+  CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(list), 1);
+  cJSON_Delete(list);
+
+  /* bad input: clear errors, nothing written */
+  cJSON *bad = cJSON_Parse("{\"no_type\":1}");
+  CHECK_INT(hl_store_append(s, "app", "u", "s4", 0, bad, NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "\"type\"");
+  CHECK_INT(hl_store_append(s, "app", "u", NULL, 0, bad, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_store_append(s, "", "u", "x", 0, bad, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_store_load(s, "app", "u", "s4", &events, NULL), HL_ERR_NOT_FOUND);
+  cJSON_Delete(bad);
+  hl_store_close(s);
+}
+
+static void conflict(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  CHECK_INT(append_text(s, "app", "c", 0, "user", "first"), HL_OK);
+  /* a writer that also saw version 0 lost the race */
+  CHECK_INT(append_text(s, "app", "c", 0, "user", "second"), HL_ERR_CONFLICT);
+  CHECK_CONTAINS(hl_last_error(), "another writer");
+  /* a writer ahead of the store is refused too */
+  CHECK_INT(append_text(s, "app", "c", 5, "user", "ahead"), HL_ERR_CONFLICT);
+  CHECK_INT(append_text(s, "app", "c", 1, "assistant", "ok"), HL_OK);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "c", &events, &v), HL_OK);
+  CHECK_INT(v, 2);
+  char *printed = cJSON_PrintUnformatted(events);
+  CHECK(strstr(printed, "second") == NULL && strstr(printed, "ahead") == NULL);
+  free(printed);
+  cJSON_Delete(events);
+
+  /* two handles (two connections) on one database race the same way */
+  if (is_db()) {
+    char url[1300];
+    hl_store *s2 = NULL;
+    if (!strcmp(backend, "sqlite")) snprintf(url, sizeof url, "sqlite:%s", raw);
+    else if (!strcmp(backend, "postgresql")) snprintf(url, sizeof url, "%s", raw);
+    else snprintf(url, sizeof url, "%s/%s", getenv("HL_TEST_REDIS_URL"), raw);
+    REQUIRE(hl_store_open(url, &s2) == HL_OK);
+    CHECK_INT(append_text(s2, "app", "c", 2, "user", "from two"), HL_OK);
+    CHECK_INT(append_text(s, "app", "c", 2, "user", "from one"), HL_ERR_CONFLICT);
+    CHECK_INT(append_text(s, "app", "c", 3, "assistant", "one caught up"), HL_OK);
+    hl_store_close(s2);
+  }
+  hl_store_close(s);
+}
+
+static void odd_ids(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  char longid[513];
+  memset(longid, 'x', 512);
+  longid[512] = '\0';
+  const char *ids[] = {"it's", "\"quoted\"", "'; DROP TABLE hl_events; --", "a:b", "3:abc",
+                       "sp ace", "tab\there", "new\nline", "ünïcødé ✓", "%s%n%d", "back\\slash",
+                       "*", "{tag}", longid};
+  size_t n = sizeof ids / sizeof *ids;
+  for (size_t i = 0; i < n; i++) {
+    CHECK_INT(append_text(s, "app", ids[i], 0, "user", ids[i]), HL_OK);
+  }
+  for (size_t i = 0; i < n; i++) {
+    cJSON *events = NULL;
+    CHECK_INT(hl_store_load(s, "app", "u", ids[i], &events, NULL), HL_OK);
+    char *printed = cJSON_PrintUnformatted(events);
+    cJSON *want = cJSON_CreateString(ids[i]);
+    char *wq = cJSON_PrintUnformatted(want);
+    CHECK(printed && strstr(printed, wq) != NULL);
+    CHECK_INT(cJSON_GetArraySize(events), 1);
+    free(wq);
+    cJSON_Delete(want);
+    free(printed);
+    cJSON_Delete(events);
+  }
+  cJSON *list = NULL;
+  CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(list), (int)n);
+  cJSON_Delete(list);
+  /* parts that could run together stay apart: (user "a:b", id "c") vs
+   * (user "a", id "b:c") */
+  cJSON *e = ev_text("user", "one");
+  CHECK_INT(hl_store_append(s, "app", "a:b", "c", 0, e, NULL), HL_OK);
+  CHECK_INT(hl_store_append(s, "app", "a", "b:c", 0, e, NULL), HL_OK);
+  CHECK_INT(hl_store_append(s, "app:a", "b", "c", 0, e, NULL), HL_OK);
+  cJSON_Delete(e);
+  /* too long: refused with a clear message, not truncated into another id */
+  char toolong[514];
+  memset(toolong, 'y', 513);
+  toolong[513] = '\0';
+  CHECK_INT(append_text(s, "app", toolong, 0, "user", "x"), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "512");
+  /* the tables are still there after the id that tried to drop one */
+  if (is_sql()) {
+    char *count = raw_do(raw, "SELECT COUNT(*) FROM hl_events");
+    CHECK_INT(atoi(count), (int)n + 3);
+    free(count);
+  }
+  hl_store_close(s);
+}
+
+static void write_through(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  hl_session *a = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "wt", &a) == HL_OK);
+  CHECK(hl_session_is_stored(a));
+  CHECK_INT(hl_session_version(a), 0);
+  hl_agent *agent = fixture_agent();
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(agent, a, "hello", &answer), HL_OK);
+  CHECK_STR(answer, "done: hello");
+  hl_free(answer);
+  /* user, assistant tool call, tool result, final answer */
+  CHECK_INT(hl_session_version(a), 4);
+  CHECK_INT(hl_session_state_set_string(a, "mood", "good"), HL_OK);
+  CHECK_INT(hl_session_version(a), 5);
+
+  hl_session *b = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "wt", &b) == HL_OK);
+  CHECK_INT(hl_session_version(b), 5);
+  CHECK_INT(hl_session_messages(b)->count, 4);
+  char *mood = hl_session_state_get_string(b, "mood");
+  CHECK_STR(mood, "good");
+  hl_free(mood);
+  cJSON *ja = hl_session_to_json(a), *jb = hl_session_to_json(b);
+  CHECK(cJSON_Compare(ja, jb, true));
+  cJSON_Delete(ja);
+  cJSON_Delete(jb);
+  CHECK(hl_session_unfinished_input(b) == NULL);
+
+  /* the next turn on the reopened session continues the conversation */
+  CHECK_INT(hl_agent_run(agent, b, "again", &answer), HL_OK);
+  hl_free(answer);
+  CHECK_INT(hl_session_version(b), 9);
+  CHECK_INT(hl_session_reload(a), HL_OK);
+  CHECK_INT(hl_session_messages(a)->count, 8);
+
+  /* a failed run takes its messages back, in the log too */
+  CHECK_INT(hl_agent_run(agent, b, "fail", &answer), HL_ERR_PROVIDER);
+  CHECK_INT(hl_session_messages(b)->count, 8);
+  hl_session *c = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "wt", &c) == HL_OK);
+  CHECK_INT(hl_session_messages(c)->count, 8);
+  CHECK(hl_session_unfinished_input(c) == NULL);
+
+  /* an in-memory session stays in memory */
+  hl_session *mem = hl_session_new("app", "u", "wt");
+  CHECK(!hl_session_is_stored(mem));
+  CHECK_INT(hl_session_reload(mem), HL_ERR_INVALID);
+  hl_session_free(mem);
+  hl_session_free(c);
+  hl_session_free(b);
+  hl_session_free(a);
+  hl_agent_unref(agent);
+  hl_store_close(s);
+}
+
+static void conflict_retry(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  hl_session *a = NULL, *b = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "race", &a) == HL_OK);
+  REQUIRE(hl_session_open(s, "app", "u", "race", &b) == HL_OK);
+  hl_agent *agent = fixture_agent();
+  atomic_store(&note_calls, 0);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(agent, a, "one", &answer), HL_OK);
+  hl_free(answer);
+  /* b still thinks the session is empty: its first append loses, it
+   * reloads and runs its turn on top of a's */
+  CHECK_INT(hl_agent_run(agent, b, "two", &answer), HL_OK);
+  CHECK_STR(answer, "done: two");
+  hl_free(answer);
+  CHECK_INT(atomic_load(&note_calls), 2);
+  CHECK_INT(hl_session_version(b), 8);
+  CHECK_INT(hl_session_reload(a), HL_OK);
+  const hl_messages *h = hl_session_messages(a);
+  REQUIRE(h->count == 8);
+  char *t0 = hl_message_text(h->items[0]), *t4 = hl_message_text(h->items[4]);
+  CHECK_STR(t0, "one");
+  CHECK_STR(t4, "two");
+  hl_free(t0);
+  hl_free(t4);
+  /* a plain state write that lost the race says so and changes nothing */
+  hl_session *stale = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "race", &stale) == HL_OK);
+  CHECK_INT(hl_session_state_set_string(a, "k", "from a"), HL_OK);
+  CHECK_INT(hl_session_state_set_string(stale, "k", "from stale"), HL_ERR_CONFLICT);
+  char *k = hl_session_state_get_string(stale, "k");
+  CHECK(k == NULL);
+  hl_free(k);
+  hl_session_free(stale);
+  hl_session_free(a);
+  hl_session_free(b);
+  hl_agent_unref(agent);
+  hl_store_close(s);
+}
+
+/* A log that ends in tool calls without results (the worker died while
+ * its tool ran): the same input continues the run, the tool runs again
+ * with the call id the model gave, the input is not asked twice. */
+static void resume_unfinished(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  CHECK_INT(append_text(s, "app", "r", 0, "user", "resume me"), HL_OK);
+  hl_message *m = hl_message_new(HL_ROLE_ASSISTANT);
+  cJSON *args = cJSON_Parse("{\"text\":\"resume me\"}");
+  hl_message_add_tool_call(m, "call-from-before", "note", args);
+  cJSON_Delete(args);
+  cJSON *e = cJSON_CreateObject();
+  cJSON_AddStringToObject(e, "type", "message");
+  cJSON_AddItemToObject(e, "message", hl_message_to_json(m));
+  hl_message_free(m);
+  CHECK_INT(hl_store_append(s, "app", "u", "r", 1, e, NULL), HL_OK);
+  cJSON_Delete(e);
+
+  hl_session *sess = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "r", &sess) == HL_OK);
+  char *pending = hl_session_unfinished_input(sess);
+  CHECK_STR(pending, "resume me");
+  hl_free(pending);
+  hl_agent *agent = fixture_agent();
+  atomic_store(&note_calls, 0);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(agent, sess, "resume me", &answer), HL_OK);
+  CHECK_STR(answer, "done: resume me");
+  hl_free(answer);
+  CHECK_INT(atomic_load(&note_calls), 1);
+  CHECK_STR(note_last_call_id, "call-from-before");
+  const hl_messages *h = hl_session_messages(sess);
+  CHECK_INT(h->count, 4); /* user, call, result, answer: the input once */
+  CHECK_INT(h->items[2]->role, HL_ROLE_TOOL);
+  CHECK_STR(h->items[2]->parts[0].id, "call-from-before");
+  CHECK(hl_session_unfinished_input(sess) == NULL);
+  CHECK_INT(hl_session_version(sess), 4);
+
+  /* a different input on an unfinished log starts a new run */
+  CHECK_INT(append_text(s, "app", "r2", 0, "user", "left hanging"), HL_OK);
+  hl_session *s2 = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "r2", &s2) == HL_OK);
+  CHECK_INT(hl_agent_run(agent, s2, "new question", &answer), HL_OK);
+  hl_free(answer);
+  CHECK_INT(hl_session_messages(s2)->count, 5);
+  hl_session_free(s2);
+  hl_session_free(sess);
+  hl_agent_unref(agent);
+  hl_store_close(s);
+}
+
+/* The call id reaches tools on every path: a tool with a time limit runs
+ * on a worker thread, several calls of one turn run in parallel. Outside
+ * a tool call there is none. */
+static char seen_ids[4][64];
+static hl_status id_tool(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args;
+  int slot = (int)(intptr_t)ud;
+  const char *id = hl_context_tool_call_id(ctx);
+  snprintf(seen_ids[slot], sizeof seen_ids[slot], "%s", id ? id : "(none)");
+  *result = cJSON_CreateString(seen_ids[slot]);
+  return HL_OK;
+}
+static hl_status two_calls(void *impl, hl_context *ctx, const hl_request *req, hl_response **out) {
+  (void)impl;
+  (void)ctx;
+  if (req->messages.items[req->messages.count - 1]->role == HL_ROLE_TOOL) {
+    *out = hl_response_new_text("ok");
+    return HL_OK;
+  }
+  hl_response *r = hl_response_new();
+  hl_message_add_tool_call(r->message, "id-timed", "timed", NULL);
+  hl_message_add_tool_call(r->message, "id-plain", "plain", NULL);
+  r->finish = HL_FINISH_TOOL_CALLS;
+  *out = r;
+  return HL_OK;
+}
+static void tool_call_id(void) {
+  if (strcmp(backend, "memory") != 0) return; /* no store involved: once is enough */
+  static const hl_provider_ops ops = {sizeof(hl_provider_ops), "two", two_calls, NULL};
+  hl_agent *a = hl_agent_new("ids");
+  hl_provider *p = hl_provider_new(&ops, NULL);
+  hl_agent_set_provider(a, p);
+  hl_provider_unref(p);
+  hl_tool *timed = hl_tool_new("timed", "t", id_tool, (void *)(intptr_t)0);
+  hl_tool_set_timeout_ms(timed, 20000);
+  hl_tool *plain = hl_tool_new("plain", "p", id_tool, (void *)(intptr_t)1);
+  hl_agent_add_tool(a, timed);
+  hl_agent_add_tool(a, plain);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_OK);
+  hl_free(answer);
+  CHECK_STR(seen_ids[0], "id-timed");
+  CHECK_STR(seen_ids[1], "id-plain");
+  CHECK(hl_context_tool_call_id(NULL) == NULL);
+  /* a direct call without an agent has no call id */
+  cJSON *r = NULL;
+  CHECK_INT(hl_tool_invoke(plain, NULL, NULL, &r), HL_OK);
+  CHECK_STR(seen_ids[1], "(none)");
+  cJSON_Delete(r);
+  hl_tool_unref(timed);
+  hl_tool_unref(plain);
+  hl_agent_unref(a);
+}
+
+static void run_state(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  hl_session *a = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "rs", &a) == HL_OK);
+  cJSON *state = cJSON_Parse("{\"pending\":[{\"call_id\":\"c1\",\"tool\":\"rm\"}],\"turn\":2}");
+  CHECK_INT(hl_session_set_run_state(a, state), HL_OK);
+  hl_session *b = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "rs", &b) == HL_OK);
+  cJSON *got = hl_session_run_state(b);
+  CHECK(cJSON_Compare(got, state, true));
+  cJSON_Delete(got);
+  CHECK_INT(hl_session_set_run_state(b, NULL), HL_OK);
+  CHECK_INT(hl_session_reload(a), HL_OK);
+  CHECK(hl_session_run_state(a) == NULL);
+  cJSON *notobj = cJSON_CreateNumber(1);
+  CHECK_INT(hl_session_set_run_state(a, notobj), HL_ERR_INVALID);
+  cJSON_Delete(notobj);
+  cJSON_Delete(state);
+  hl_session_free(a);
+  hl_session_free(b);
+  hl_store_close(s);
+}
+
+/* Rows broken behind the store's back give clear errors naming the
+ * session and event; other sessions stay readable. */
+static void corrupt_row(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  CHECK_INT(append_text(s, "app", "bad", 0, "user", "q"), HL_OK);
+  CHECK_INT(append_text(s, "app", "bad", 1, "assistant", "a"), HL_OK);
+  CHECK_INT(append_text(s, "app", "good", 0, "user", "fine"), HL_OK);
+  if (is_sql()) {
+    free(raw_do(raw, "UPDATE hl_events SET data = '{\"type\":\"message\",\"mess' WHERE id = 'bad' AND version = 2"));
+  } else {
+    free(raw_do(raw, "LSET|hl:log:3:app1:u3:bad|1|{\"type\":\"message\",\"mess"));
+  }
+  cJSON *events = NULL;
+  CHECK_INT(hl_store_load(s, "app", "u", "bad", &events, NULL), HL_ERR_JSON);
+  CHECK_CONTAINS(hl_last_error(), "event 2");
+  CHECK_CONTAINS(hl_last_error(), "corrupt");
+  CHECK(events == NULL);
+  hl_session *sess = NULL;
+  CHECK_INT(hl_session_open(s, "app", "u", "bad", &sess), HL_ERR_JSON);
+  CHECK(sess == NULL);
+  /* valid JSON, but not an event */
+  if (is_sql()) free(raw_do(raw, "UPDATE hl_events SET data = '[1,2]' WHERE id = 'bad' AND version = 2"));
+  else free(raw_do(raw, "LSET|hl:log:3:app1:u3:bad|1|[1,2]"));
+  CHECK_INT(hl_store_load(s, "app", "u", "bad", &events, NULL), HL_ERR_JSON);
+  CHECK_CONTAINS(hl_last_error(), "not an event");
+  /* an event whose message is not a message */
+  if (is_sql()) free(raw_do(raw, "UPDATE hl_events SET data = '{\"type\":\"message\",\"message\":7}' WHERE id = 'bad' AND version = 2"));
+  else free(raw_do(raw, "LSET|hl:log:3:app1:u3:bad|1|{\"type\":\"message\",\"message\":7}"));
+  CHECK_INT(hl_session_open(s, "app", "u", "bad", &sess), HL_ERR_JSON);
+  CHECK_CONTAINS(hl_last_error(), "event 2 (message)");
+  CHECK_INT(hl_store_load(s, "app", "u", "good", &events, NULL), HL_OK);
+  cJSON_Delete(events);
+  hl_store_close(s);
+}
+
+static void truncated_log(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  for (int i = 0; i < 4; i++) CHECK_INT(append_text(s, "app", "t", i, i % 2 ? "assistant" : "user", "x"), HL_OK);
+  if (is_sql()) free(raw_do(raw, "DELETE FROM hl_events WHERE id = 't' AND version = 4"));
+  else free(raw_do(raw, "RPOP|hl:log:3:app1:u1:t"));
+  cJSON *events = NULL;
+  CHECK_INT(hl_store_load(s, "app", "u", "t", &events, NULL), HL_ERR_IO);
+  CHECK_CONTAINS(hl_last_error(), "truncated");
+  /* a hole in the middle (SQL: rows are numbered) */
+  if (is_sql()) {
+    free(raw_do(raw, "DELETE FROM hl_events WHERE id = 't' AND version = 2"));
+    CHECK_INT(hl_store_load(s, "app", "u", "t", &events, NULL), HL_ERR_IO);
+    CHECK_CONTAINS(hl_last_error(), "hole");
+  }
+  /* a writer that believes in the old length cannot paper over it */
+  CHECK_INT(append_text(s, "app", "t", 3, "user", "y"), HL_ERR_CONFLICT);
+  if (!strcmp(backend, "redis")) { /* nor one that saw the recorded version */
+    CHECK_INT(append_text(s, "app", "t", 4, "user", "y"), HL_ERR_IO);
+    CHECK_CONTAINS(hl_last_error(), "truncated");
+  }
+  hl_store_close(s);
+}
+
+static const char *const schema_v1 =
+  "CREATE TABLE hl_schema (version INTEGER NOT NULL);"
+  "INSERT INTO hl_schema VALUES (1);"
+  "CREATE TABLE hl_sessions (app TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL,"
+  " version BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,"
+  " updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (app, user_id, id));"
+  "CREATE TABLE hl_events (app TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL,"
+  " version BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (app, user_id, id, version));"
+  "INSERT INTO hl_sessions VALUES ('app', 'u', 'old', 1, 1000, 1000);"
+  "INSERT INTO hl_events VALUES ('app', 'u', 'old', 1, "
+  "'{\"type\":\"message\",\"message\":{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"from v1\"}]}}');";
+
+static void migrations(void) {
+  if (!is_sql()) {
+    fprintf(stderr, "  (no schema migrations for %s)\n", backend);
+    return;
+  }
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  if (!strcmp(backend, "sqlite")) {
+    sqlite3 *db = NULL;
+    sqlite3_open(raw, &db);
+    CHECK_INT(sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+  } else {
+    free(raw_do(raw, schema_v1));
+  }
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  char *v = raw_do(raw, "SELECT MAX(version) FROM hl_schema");
+  CHECK_INT(atoi(v), HL_STORE_SCHEMA_VERSION);
+  free(v);
+  hl_session *sess = NULL;
+  CHECK_INT(hl_session_open(s, "app", "u", "old", &sess), HL_OK);
+  if (sess) {
+    CHECK_INT(hl_session_messages(sess)->count, 1);
+    CHECK_INT(hl_session_version(sess), 1);
+  }
+  cJSON *list = NULL;
+  CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
+  /* the size was computed by migration 2 from the rows of version 1 */
+  CHECK(hl_json_get_number(cJSON_GetArrayItem(list, 0), "bytes", 0) > 60);
+  cJSON_Delete(list);
+  hl_session_free(sess);
+  hl_store_close(s);
+  /* opened again: nothing to migrate, still fine */
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  hl_store_close(s);
+}
+
+static void newer_schema(void) {
+  if (!is_db()) {
+    fprintf(stderr, "  (memory: no schema)\n");
+    return;
+  }
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  CHECK_INT(append_text(s, "app", "n", 0, "user", "before"), HL_OK);
+  hl_store_close(s);
+  if (is_sql()) free(raw_do(raw, "UPDATE hl_schema SET version = 99"));
+  else free(raw_do(raw, "SET|hl:schema|99"));
+  CHECK_INT(hl_store_open(url, &s), HL_ERR_UNSUPPORTED);
+  CHECK(s == NULL);
+  CHECK_CONTAINS(hl_last_error(), "newer");
+  /* never written: the schema mark and the data are as they were */
+  if (is_sql()) {
+    char *v = raw_do(raw, "SELECT MAX(version) FROM hl_schema");
+    CHECK_INT(atoi(v), 99);
+    free(v);
+    v = raw_do(raw, "SELECT COUNT(*) FROM hl_events");
+    CHECK_INT(atoi(v), 1);
+    free(v);
+  } else {
+    char *v = raw_do(raw, "GET|hl:schema");
+    CHECK_STR(v, "99");
+    free(v);
+  }
+  if (!strcmp(backend, "sqlite")) {
+    /* a file that is not a database at all */
+    char path[300];
+    snprintf(path, sizeof path, "%s/garbage.sqlite", tmpdir);
+    FILE *f = fopen(path, "w");
+    fputs("this is not an SQLite database, just text that is long enough to have a header\n", f);
+    fclose(f);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    CHECK_INT(hl_store_open(url, &s), HL_ERR_IO);
+    CHECK_CONTAINS(hl_last_error(), "garbage.sqlite");
+  }
+}
+
+static void ttl(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  if (strcmp(backend, "redis") != 0) {
+    CHECK_INT(hl_store_set_ttl(s, 5), HL_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(hl_last_error(), "Redis");
+    hl_store_close(s);
+    return;
+  }
+  CHECK_INT(hl_store_set_ttl(s, 1), HL_OK);
+  CHECK_INT(append_text(s, "app", "short", 0, "user", "soon gone"), HL_OK);
+  CHECK_INT(hl_store_set_ttl(s, 0), HL_OK);
+  CHECK_INT(append_text(s, "app", "long", 0, "user", "stays"), HL_OK);
+  cJSON *events = NULL;
+  hl_status st = HL_OK;
+  for (int i = 0; i < 100 && st == HL_OK; i++) { /* expires after 1 s; wait up to 10 */
+    usleep(100 * 1000);
+    cJSON_Delete(events);
+    events = NULL;
+    st = hl_store_load(s, "app", "u", "short", &events, NULL);
+  }
+  CHECK_INT(st, HL_ERR_NOT_FOUND);
+  CHECK_INT(hl_store_load(s, "app", "u", "long", &events, NULL), HL_OK);
+  cJSON_Delete(events);
+  cJSON *list = NULL;
+  CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(list), 1);
+  cJSON_Delete(list);
+  CHECK_INT(hl_store_set_ttl(s, -1), HL_ERR_INVALID);
+  hl_store_close(s);
+}
+
+/* The server dies mid-run: calls fail with HL_ERR_NETWORK and a message,
+ * a run fails cleanly, nothing written is lost, and once the server is
+ * back the same handle reconnects. Last in the list: it restarts the
+ * server. */
+static void server_killed(void) {
+  if (!is_server()) {
+    fprintf(stderr, "  (%s has no server)\n", backend);
+    return;
+  }
+  bool pg = !strcmp(backend, "postgresql");
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  hl_session *sess = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "k", &sess) == HL_OK);
+  hl_agent *agent = fixture_agent();
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(agent, sess, "before", &answer), HL_OK);
+  hl_free(answer);
+  CHECK(system(getenv(pg ? "HL_TEST_PG_STOP" : "HL_TEST_REDIS_STOP")) == 0);
+  CHECK_INT(hl_agent_run(agent, sess, "while down", &answer), HL_ERR_NETWORK);
+  fprintf(stderr, "  (while down: %s)\n", hl_last_error());
+  CHECK_CONTAINS(hl_last_error(), pg ? "postgresql" : "redis");
+  CHECK(answer == NULL);
+  CHECK_INT(hl_session_messages(sess)->count, 4); /* the failed run left nothing */
+  cJSON *events = NULL;
+  CHECK_INT(hl_store_load(s, "app", "u", "k", &events, NULL), HL_ERR_NETWORK);
+  CHECK(system(getenv(pg ? "HL_TEST_PG_START" : "HL_TEST_REDIS_START")) == 0);
+  if (!pg) {
+    /* Redis kept nothing on disk: the session is gone with the server */
+    CHECK_INT(hl_store_load(s, "app", "u", "k", &events, NULL), HL_ERR_NOT_FOUND);
+  } else {
+    /* reconnected; the turn written before the crash is all there */
+    hl_status lst = hl_store_load(s, "app", "u", "k", &events, NULL);
+    CHECK_INT(lst, HL_OK);
+    if (lst) fprintf(stderr, "  (after restart: %s)\n", hl_last_error());
+    CHECK_INT(cJSON_GetArraySize(events), 4);
+    cJSON_Delete(events);
+    CHECK_INT(hl_agent_run(agent, sess, "after", &answer), HL_OK);
+    CHECK_STR(answer, "done: after");
+    hl_free(answer);
+    CHECK_INT(hl_session_version(sess), 8);
+  }
+  hl_session_free(sess);
+  hl_agent_unref(agent);
+  hl_store_close(s);
+  /* a server that is not there at all */
+  hl_store *none = NULL;
+  CHECK_INT(hl_store_open(pg ? "postgresql://127.0.0.1:1/x?connect_timeout=2" : "redis://127.0.0.1:1", &none),
+            HL_ERR_NETWORK);
+  CHECK_CONTAINS(hl_last_error(), "connect");
+}
+
+/* SQLite on a full disk (a file size limit, RLIMIT_FSIZE, in a child
+ * process): the write that does not fit fails with HL_ERR_IO and a clear
+ * message, and every event written before it is still there, in order. */
+static void disk_full(void) {
+  if (strcmp(backend, "sqlite") != 0) {
+    fprintf(stderr, "  (full disk: SQLite only)\n");
+    return;
+  }
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  CHECK_INT(append_text(s, "app", "kept", 0, "user", "written before the disk filled"), HL_OK);
+  hl_store_close(s);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG instead */
+    struct rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = 256 * 1024;
+    setrlimit(RLIMIT_FSIZE, &rl);
+    hl_store *c = NULL;
+    if (hl_store_open(url, &c) != HL_OK) _exit(10);
+    char big[4001];
+    memset(big, 'z', 4000);
+    big[4000] = '\0';
+    hl_status st = HL_OK;
+    int64_t v = 0;
+    while (st == HL_OK && v < 1000) {
+      if ((st = append_text(c, "app", "fill", v, "user", big)) == HL_OK) v++;
+    }
+    fprintf(stderr, "  (full disk after %lld events: %s)\n", (long long)v, hl_last_error());
+    if (st != HL_ERR_IO || v == 0 || v == 1000) _exit(11);
+    if (!strstr(hl_last_error(), "full") || !strstr(hl_last_error(), raw)) _exit(12);
+    cJSON *events = NULL;
+    int64_t have = 0;
+    if (hl_store_load(c, "app", "u", "fill", &events, &have) != HL_OK || have != v) _exit(13);
+    cJSON_Delete(events);
+    hl_store_close(c);
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK_INT(WEXITSTATUS(status), 0);
+  /* with room again: everything is there and the store works */
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "kept", &events, NULL), HL_OK);
+  cJSON_Delete(events);
+  CHECK_INT(hl_store_load(s, "app", "u", "fill", &events, &v), HL_OK);
+  CHECK(v > 0);
+  cJSON_Delete(events);
+  CHECK_INT(append_text(s, "app", "fill", v, "assistant", "room again"), HL_OK);
+  char *ok = raw_do(raw, "PRAGMA integrity_check");
+  CHECK_STR(ok, "ok");
+  free(ok);
+  hl_store_close(s);
+}
+
+/* The shared decoder on its own (what every backend's rows go through). */
+static void decoder(void) {
+  hl__store_decoder d;
+  REQUIRE(hl__store_decoder_init(&d, "dec") == HL_OK);
+  const char *ok = "{\"type\":\"message\"}";
+  CHECK(hl__store_decoder_row(&d, 1, ok, strlen(ok)));
+  CHECK(!hl__store_decoder_row(&d, 3, ok, strlen(ok))); /* hole */
+  CHECK_INT(hl__store_decoder_finish(&d, 3), HL_ERR_IO);
+  CHECK_CONTAINS(hl_last_error(), "hole");
+  hl__store_decoder_free(&d);
+  REQUIRE(hl__store_decoder_init(&d, "dec") == HL_OK);
+  const char *trailing = "{\"type\":\"x\"} junk";
+  CHECK(!hl__store_decoder_row(&d, 1, trailing, strlen(trailing)));
+  CHECK_INT(hl__store_decoder_finish(&d, 1), HL_ERR_JSON);
+  hl__store_decoder_free(&d);
+  REQUIRE(hl__store_decoder_init(&d, "dec") == HL_OK);
+  CHECK(!hl__store_decoder_row(&d, 1, NULL, 0));
+  CHECK_INT(hl__store_decoder_finish(&d, 1), HL_ERR_JSON);
+  hl__store_decoder_free(&d);
+  CHECK_INT(hl_store_open("mysql://x", &(hl_store *){NULL}), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "unknown store URL");
+  CHECK_INT(hl_store_open("sqlite:", &(hl_store *){NULL}), HL_ERR_INVALID);
+  CHECK_INT(hl_store_open("redis://127.0.0.1:99999", &(hl_store *){NULL}), HL_ERR_INVALID);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s memory|sqlite|postgresql|redis [test-prefix]\n", argv[0]);
+    return 2;
+  }
+  backend = argv[1];
+  check_filter_ = argc > 2 ? argv[2] : NULL;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/hl-store-test-XXXXXX");
+  if (!mkdtemp(tmpdir)) return 1;
+  RUN(round_trip);
+  RUN(conflict);
+  RUN(odd_ids);
+  RUN(write_through);
+  RUN(conflict_retry);
+  RUN(resume_unfinished);
+  RUN(run_state);
+  RUN(tool_call_id);
+  if (is_db()) {
+    RUN(corrupt_row);
+    RUN(truncated_log);
+  } else {
+    RUN(decoder);
+  }
+  RUN(disk_full);
+  RUN(migrations);
+  RUN(newer_schema);
+  RUN(ttl);
+  RUN(server_killed);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+  return CHECK_EXIT();
+}
