@@ -27,6 +27,8 @@
 #include "hookline/plugins.h"
 #include "hookline/workflow.h"
 #include "hookline/mcp.h"
+#include "hookline/trace.h"
+#include "hookline/otel.h"
 
 #define HOOKLINE_VERSION "0.1.0"
 

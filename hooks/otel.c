@@ -1,0 +1,934 @@
+/*
+ * otel.c - the OpenTelemetry tracer (hookline/otel.h): an observer that
+ * turns a run's events into GenAI spans and metrics, and the traceparent
+ * of the span current on a thread for outgoing requests (trace.h).
+ *
+ * How events become spans. Each run in progress has a record, found by
+ * its invocation id, holding its invoke_agent span and the child spans
+ * (chat, execute_tool, tools/call) not yet handed to the exporter. The
+ * run tree comes from the events themselves: parent_invocation_id and
+ * parent_call_id place a child run under the span that started it,
+ * outer_call_id places a nested tool call (code mode) under the code
+ * tool's span. A tool span opens at its first event (a before_tool hook
+ * decision or TOOL_START) and takes the after_tool hook's decision too,
+ * so spans are handed over at TURN_END (every call of the turn is over)
+ * and at AGENT_END, not at TOOL_END.
+ *
+ * Threads: observers are called on the thread that produced the event,
+ * parallel tool calls on several at once; one lock guards the records.
+ * The span current on each thread (a model or tool call in progress) is
+ * thread-local, which is what the header function needs: the library
+ * calls it on the thread that builds the request.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hookline/agent.h"
+#include "hookline/mcp.h"
+#include "hookline/trace.h"
+#include "otel_internal.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+int64_t ot_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t ot_mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Ids need to be unique, not secret: xorshift per thread, seeded once from
+ * the kernel. */
+void ot_random_bytes(uint8_t *out, size_t n) {
+  static _Thread_local uint64_t state;
+  if (!state) {
+    if (getrandom(&state, sizeof state, 0) != (ssize_t)sizeof state)
+      state = (uint64_t)ot_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&state;
+    if (!state) state = 0x9e3779b97f4a7c15ULL;
+  }
+  for (size_t i = 0; i < n; i += 8) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    uint64_t x = state * 0x2545F4914F6CDD1DULL;
+    for (size_t j = 0; j < 8 && i + j < n; j++) out[i + j] = (uint8_t)(x >> (8 * j));
+  }
+}
+
+static void new_id(uint8_t *out, size_t n) {
+  do ot_random_bytes(out, n);
+  while (!memcmp(out, (const uint8_t[16]){0}, n)); /* all-zero ids are invalid */
+}
+
+void ot_hex(char *out, const uint8_t *in, size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[in[i] >> 4];
+    out[2 * i + 1] = digits[in[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+static bool unhex(const char *s, uint8_t *out, size_t n) {
+  for (size_t i = 0; i < 2 * n; i++) {
+    char c = s[i];
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return false;
+    if (i % 2 == 0) out[i / 2] = (uint8_t)(v << 4);
+    else out[i / 2] |= (uint8_t)v;
+  }
+  return true;
+}
+
+/* ---- spans ---------------------------------------------------------- */
+
+void ot_span_free(ot_span *s) {
+  if (!s) return;
+  for (int i = 0; i < s->n_attrs; i++) free(s->attrs[i].s);
+  for (ot_event *e = s->events, *next; e; e = next) {
+    next = e->next;
+    for (int i = 0; i < e->n_attrs; i++) free(e->attrs[i].s);
+    free(e);
+  }
+  free(s->name);
+  free(s->status_msg);
+  free(s->call_id);
+  free(s);
+}
+
+static ot_attr *attr_slot(ot_span *s, const char *key) {
+  for (int i = 0; i < s->n_attrs; i++)
+    if (strcmp(s->attrs[i].key, key) == 0) {
+      free(s->attrs[i].s);
+      s->attrs[i].s = NULL;
+      return &s->attrs[i];
+    }
+  return s->n_attrs < OT_MAX_ATTRS ? &s->attrs[s->n_attrs++] : NULL;
+}
+
+void ot_attr_str(ot_span *s, const char *key, const char *value) {
+  if (!value) return;
+  char *copy = strdup(value);
+  ot_attr *a = copy ? attr_slot(s, key) : NULL;
+  if (!a) {
+    free(copy);
+    return;
+  }
+  *a = (ot_attr){.key = key, .type = OT_STR, .s = copy};
+}
+
+void ot_attr_int(ot_span *s, const char *key, int64_t value) {
+  ot_attr *a = attr_slot(s, key);
+  if (a) *a = (ot_attr){.key = key, .type = OT_INT, .i = value};
+}
+
+void ot_attr_reason(ot_span *s, const char *key, const char *reason) {
+  char *copy = strdup(reason);
+  ot_attr *a = copy ? attr_slot(s, key) : NULL;
+  if (!a) {
+    free(copy);
+    return;
+  }
+  *a = (ot_attr){.key = key, .type = OT_STRARR, .s = copy};
+}
+
+/* The compact JSON of `v` as an attribute (content capture only). */
+static void attr_json(ot_span *s, const char *key, const cJSON *v) {
+  if (!v) return;
+  char *text = cJSON_PrintUnformatted(v);
+  ot_attr_str(s, key, text);
+  cJSON_free(text);
+}
+
+static void set_error(ot_span *s, const hl_error *err) {
+  if (err->status == HL_OK || err->status == HL_INTERRUPTED || err->status == HL_PENDING) return;
+  s->status = OT_STATUS_ERROR;
+  free(s->status_msg);
+  s->status_msg = strdup(err->message && err->message[0] ? err->message : hl_strerror(err->status));
+  ot_attr_str(s, "error.type", hl_status_name(err->status));
+}
+
+static ot_span *new_span(hl_otel *o, const char *inv, int role, int kind, const char *op,
+                         const char *what, int64_t start_ns) {
+  ot_span *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  size_t n = strlen(op) + 1 + strlen(what ? what : "") + 1;
+  s->name = malloc(n);
+  if (!s->name) {
+    free(s);
+    return NULL;
+  }
+  snprintf(s->name, n, what && *what ? "%s %s" : "%s", op, what ? what : "");
+  s->role = role;
+  s->kind = kind;
+  s->start_ns = s->end_ns = start_ns;
+  s->owner = o;
+  snprintf(s->inv, sizeof s->inv, "%s", inv ? inv : "");
+  new_id(s->span_id, 8);
+  atomic_fetch_add(&o->st_started, 1);
+  return s;
+}
+
+static void set_parent(ot_span *s, const ot_span *parent) {
+  memcpy(s->trace_id, parent->trace_id, 16);
+  memcpy(s->parent_id, parent->span_id, 8);
+  s->has_parent = true;
+}
+
+static ot_event *add_event(ot_span *s, const char *name, int64_t time_ns) {
+  ot_event *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  e->name = name;
+  e->time_ns = time_ns;
+  if (s->events_tail) s->events_tail->next = e;
+  else s->events = e;
+  s->events_tail = e;
+  return e;
+}
+
+static void event_attr(ot_event *e, const char *key, const char *value) {
+  if (!e || !value || e->n_attrs >= OT_EVENT_ATTRS) return;
+  char *copy = strdup(value);
+  if (copy) e->attrs[e->n_attrs++] = (ot_attr){.key = key, .type = OT_STR, .s = copy};
+}
+
+/* ---- runs in progress ------------------------------------------------ */
+
+typedef struct ot_run {
+  struct ot_run *next; /* hash chain */
+  char id[48];
+  ot_span *agent;
+  ot_span *spans;      /* children not yet handed over, newest first */
+  size_t n_spans;
+} ot_run;
+
+static size_t run_hash(const hl_otel *o, const char *id) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+  return (size_t)(h % o->n_buckets);
+}
+
+static ot_run *find_run(hl_otel *o, const char *id) {
+  if (!id) return NULL;
+  for (ot_run *r = o->runs[run_hash(o, id)]; r; r = r->next)
+    if (strcmp(r->id, id) == 0) return r;
+  return NULL;
+}
+
+static void unlink_run(hl_otel *o, ot_run *run) {
+  ot_run **p = &o->runs[run_hash(o, run->id)];
+  while (*p && *p != run) p = &(*p)->next;
+  if (*p) *p = run->next;
+}
+
+static void add_child(ot_run *run, ot_span *s) {
+  s->next = run->spans;
+  run->spans = s;
+  run->n_spans++;
+}
+
+/* The newest tool span of `run` for `call_id`. */
+static ot_span *find_tool(ot_run *run, const char *call_id, bool open_only) {
+  if (!call_id) return NULL;
+  for (ot_span *s = run->spans; s; s = s->next)
+    if (s->role == OT_TOOL && s->call_id && strcmp(s->call_id, call_id) == 0 &&
+        !(open_only && s->ended))
+      return s;
+  return NULL;
+}
+
+static ot_span *find_role(ot_run *run, int role) {
+  for (ot_span *s = run->spans; s; s = s->next)
+    if (s->role == role) return s;
+  return NULL;
+}
+
+static bool span_in_run(const ot_run *run, const ot_span *s) {
+  if (s == run->agent) return true;
+  for (const ot_span *c = run->spans; c; c = c->next)
+    if (c == s) return true;
+  return false;
+}
+
+/* Hand the run's child spans to the exporter (ending those still open at
+ * their last event: a before_tool override has no TOOL_END). */
+static void hand_over_children(hl_otel *o, ot_run *run, ot_span **out, size_t *n) {
+  for (ot_span *s = run->spans, *next; s; s = next) {
+    next = s->next;
+    if (!s->ended) s->ended = true;
+    s->next = *out;
+    *out = s;
+    (*n)++;
+  }
+  run->spans = NULL;
+  run->n_spans = 0;
+  (void)o;
+}
+
+/* The span current on this thread (a model or tool call in progress). */
+static _Thread_local ot_span *ot_current;
+
+/* The remote parent of the next top-level run on this thread. */
+static _Thread_local struct {
+  bool set;
+  uint8_t trace[16], span[8];
+} ot_remote;
+
+/* ---- event handlers (o->lock held) ----------------------------------- */
+
+static const char *provider_name(const char *p) {
+  /* gen_ai.provider.name well-known values */
+  if (!p) return NULL;
+  if (strcmp(p, "openai-responses") == 0) return "openai";
+  if (strcmp(p, "gemini") == 0) return "gcp.gemini";
+  return p;
+}
+
+static void on_agent_start(hl_otel *o, const hl_event *ev) {
+  ot_run *run = calloc(1, sizeof *run);
+  if (!run) return;
+  snprintf(run->id, sizeof run->id, "%s", ev->invocation_id);
+  ot_span *s = new_span(o, ev->invocation_id, OT_AGENT, OT_KIND_INTERNAL, "invoke_agent",
+                        ev->agent_name, ev->time_ns);
+  if (!s) {
+    free(run);
+    return;
+  }
+  run->agent = s;
+  ot_run *parent = find_run(o, ev->parent_invocation_id);
+  if (parent) {
+    ot_span *p = find_tool(parent, ev->parent_call_id, true);
+    if (p && p->mcp) p = p->mcp;
+    set_parent(s, p ? p : parent->agent);
+  } else if (!ev->parent_invocation_id && ot_remote.set) {
+    memcpy(s->trace_id, ot_remote.trace, 16);
+    memcpy(s->parent_id, ot_remote.span, 8);
+    s->has_parent = true;
+    ot_remote.set = false;
+  } else {
+    new_id(s->trace_id, 16);
+  }
+  ot_attr_str(s, "gen_ai.operation.name", "invoke_agent");
+  ot_attr_str(s, "gen_ai.agent.name", ev->agent_name);
+  ot_attr_str(s, "gen_ai.agent.id", ev->invocation_id);
+  if (ev->session_id && ev->session_id[0]) ot_attr_str(s, "gen_ai.conversation.id", ev->session_id);
+  ot_attr_str(s, "hookline.branch", ev->branch);
+  if (o->capture && ev->text) {
+    cJSON *msgs = cJSON_CreateArray(), *m = cJSON_CreateObject(), *parts = cJSON_CreateArray(),
+          *p = cJSON_CreateObject();
+    if (msgs && m && parts && p) {
+      cJSON_AddStringToObject(p, "type", "text");
+      cJSON_AddStringToObject(p, "content", ev->text);
+      cJSON_AddItemToArray(parts, p);
+      cJSON_AddStringToObject(m, "role", "user");
+      cJSON_AddItemToObject(m, "parts", parts);
+      cJSON_AddItemToArray(msgs, m);
+      attr_json(s, "gen_ai.input.messages", msgs);
+      cJSON_Delete(msgs);
+    } else {
+      cJSON_Delete(msgs), cJSON_Delete(m), cJSON_Delete(parts), cJSON_Delete(p);
+    }
+  }
+  size_t b = run_hash(o, run->id);
+  run->next = o->runs[b];
+  o->runs[b] = run;
+}
+
+static void record_duration(hl_otel *o, const char *op, const char *provider, const char *model,
+                            const char *tool, const hl_error *err, double ms) {
+  const char *keys[] = {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",
+                        "gen_ai.tool.name", "error.type"};
+  const char *values[] = {op, provider, model, tool,
+                          err->status != HL_OK ? hl_status_name(err->status) : NULL};
+  ot_metrics_record(&o->metrics, OT_METRIC_DURATION, ms / 1000.0, keys, values, 5);
+}
+
+static void on_agent_end(hl_otel *o, const hl_event *ev, ot_span **out, size_t *n) {
+  ot_run *run = find_run(o, ev->invocation_id);
+  if (!run) return;
+  unlink_run(o, run);
+  ot_span *s = run->agent;
+  s->end_ns = ev->time_ns;
+  s->ended = true;
+  if (ev->usage) {
+    ot_attr_int(s, "gen_ai.usage.input_tokens", ev->usage->input_tokens);
+    ot_attr_int(s, "gen_ai.usage.output_tokens", ev->usage->output_tokens);
+  }
+  set_error(s, &ev->error);
+  if (o->capture && ev->text) {
+    cJSON *msgs = cJSON_CreateArray(), *m = cJSON_CreateObject(), *parts = cJSON_CreateArray(),
+          *p = cJSON_CreateObject();
+    if (msgs && m && parts && p) {
+      cJSON_AddStringToObject(p, "type", "text");
+      cJSON_AddStringToObject(p, "content", ev->text);
+      cJSON_AddItemToArray(parts, p);
+      cJSON_AddStringToObject(m, "role", "assistant");
+      cJSON_AddItemToObject(m, "parts", parts);
+      cJSON_AddItemToArray(msgs, m);
+      attr_json(s, "gen_ai.output.messages", msgs);
+      cJSON_Delete(msgs);
+    } else {
+      cJSON_Delete(msgs), cJSON_Delete(m), cJSON_Delete(parts), cJSON_Delete(p);
+    }
+  }
+  record_duration(o, "invoke_agent", NULL, NULL, NULL, &ev->error, ev->duration_ms);
+  hand_over_children(o, run, out, n);
+  s->next = *out;
+  *out = s;
+  (*n)++;
+  free(run);
+}
+
+static void on_lm_start(hl_otel *o, ot_run *run, const hl_event *ev) {
+  ot_span *s = new_span(o, run->id, OT_CHAT, OT_KIND_CLIENT, "chat", ev->name, ev->time_ns);
+  if (!s) return;
+  set_parent(s, run->agent);
+  ot_attr_str(s, "gen_ai.operation.name", "chat");
+  ot_attr_str(s, "gen_ai.provider.name", provider_name(ev->provider));
+  ot_attr_str(s, "gen_ai.request.model", ev->name);
+  ot_attr_str(s, "gen_ai.agent.name", ev->agent_name);
+  if (ev->session_id && ev->session_id[0]) ot_attr_str(s, "gen_ai.conversation.id", ev->session_id);
+  add_child(run, s);
+  s->tls_prev = ot_current;
+  ot_current = s;
+}
+
+/* The chat span of this thread's model call in `run`. */
+static ot_span *current_chat(ot_run *run) {
+  ot_span *s = ot_current;
+  if (s && s->role == OT_CHAT && !s->ended && span_in_run(run, s)) return s;
+  for (s = run->spans; s; s = s->next)
+    if (s->role == OT_CHAT && !s->ended) return s;
+  return NULL;
+}
+
+static void on_api_request(hl_otel *o, ot_run *run, const hl_event *ev) {
+  if (!o->capture || !ev->data) return;
+  ot_span *s = current_chat(run);
+  if (!s) return;
+  const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "messages");
+  if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "input");
+  if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "contents");
+  attr_json(s, "gen_ai.input.messages", msgs ? msgs : ev->data);
+}
+
+static void on_lm_end(hl_otel *o, ot_run *run, const hl_event *ev) {
+  ot_span *s = current_chat(run);
+  if (!s) return;
+  if (ot_current == s) ot_current = s->tls_prev;
+  s->end_ns = ev->time_ns;
+  s->ended = true;
+  const hl_response *r = HL_EVENT_HAS(ev, provider) ? ev->response : NULL;
+  if (r) {
+    ot_attr_str(s, "gen_ai.response.model", r->model);
+    ot_attr_str(s, "gen_ai.response.id", r->id);
+    ot_attr_reason(s, "gen_ai.response.finish_reasons", hl_finish_reason_name(r->finish));
+    if (o->capture && r->message) {
+      cJSON *m = hl_message_to_json(r->message);
+      cJSON *arr = cJSON_CreateArray();
+      if (m && arr && cJSON_AddItemToArray(arr, m)) {
+        m = NULL;
+        attr_json(s, "gen_ai.output.messages", arr);
+      }
+      cJSON_Delete(m);
+      cJSON_Delete(arr);
+    }
+  }
+  if (ev->usage) {
+    ot_attr_int(s, "gen_ai.usage.input_tokens", ev->usage->input_tokens);
+    ot_attr_int(s, "gen_ai.usage.output_tokens", ev->usage->output_tokens);
+  }
+  set_error(s, &ev->error);
+  const char *provider = provider_name(ev->provider);
+  record_duration(o, "chat", provider, ev->name, NULL, &ev->error, ev->duration_ms);
+  if (ev->usage) {
+    const char *keys[] = {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",
+                          "gen_ai.response.model", "gen_ai.token.type"};
+    const char *values[] = {"chat", provider, ev->name, r ? r->model : NULL, "input"};
+    ot_metrics_record(&o->metrics, OT_METRIC_TOKENS, (double)ev->usage->input_tokens, keys, values, 5);
+    values[4] = "output";
+    ot_metrics_record(&o->metrics, OT_METRIC_TOKENS, (double)ev->usage->output_tokens, keys, values, 5);
+  }
+}
+
+/* The tool span of the call an event is about, opened if needed. */
+static ot_span *tool_span(hl_otel *o, ot_run *run, const hl_event *ev) {
+  ot_span *s = find_tool(run, ev->call_id, true);
+  if (s) return s;
+  /* A hook event's name is the hook's: the tool's comes from ev->tool. */
+  const char *tool = ev->type != HL_EVENT_HOOK ? ev->name : ev->tool ? hl_tool_name(ev->tool) : NULL;
+  s = new_span(o, run->id, OT_TOOL, OT_KIND_INTERNAL, "execute_tool", tool, ev->time_ns);
+  if (!s) return NULL;
+  s->call_id = strdup(ev->call_id ? ev->call_id : "");
+  ot_span *outer = find_tool(run, ev->outer_call_id, true);
+  set_parent(s, outer ? outer : run->agent);
+  ot_attr_str(s, "gen_ai.operation.name", "execute_tool");
+  ot_attr_str(s, "gen_ai.tool.name", tool);
+  if (ev->call_id && ev->call_id[0]) ot_attr_str(s, "gen_ai.tool.call.id", ev->call_id);
+  ot_attr_str(s, "gen_ai.tool.type", "function");
+  add_child(run, s);
+  return s;
+}
+
+/* A span opened by a hook event learns the tool's name at TOOL_START. */
+static void name_tool(ot_span *s, const char *tool) {
+  if (!tool || strchr(s->name, ' ')) return;
+  size_t n = strlen("execute_tool ") + strlen(tool) + 1;
+  char *name = malloc(n);
+  if (!name) return;
+  snprintf(name, n, "execute_tool %s", tool);
+  free(s->name);
+  s->name = name;
+  ot_attr_str(s, "gen_ai.tool.name", tool);
+}
+
+static void on_tool_start(hl_otel *o, ot_run *run, const hl_event *ev) {
+  ot_span *s = tool_span(o, run, ev);
+  if (!s) return;
+  name_tool(s, ev->name);
+  if (o->capture) attr_json(s, "gen_ai.tool.call.arguments", ev->args);
+  s->tls_prev = ot_current;
+  ot_current = s;
+  const char *server = HL_EVENT_HAS(ev, tool) && ev->tool ? hl_mcp_tool_server(ev->tool) : NULL;
+  if (server && !s->mcp) {
+    ot_span *m = new_span(o, run->id, OT_MCP, OT_KIND_CLIENT, "tools/call", ev->name, ev->time_ns);
+    if (m) {
+      set_parent(m, s);
+      m->call_id = strdup(ev->call_id ? ev->call_id : "");
+      ot_attr_str(m, "mcp.method.name", "tools/call");
+      ot_attr_str(m, "gen_ai.operation.name", "execute_tool");
+      ot_attr_str(m, "gen_ai.tool.name", ev->name);
+      ot_attr_str(m, "hookline.mcp.server", server);
+      add_child(run, m);
+      s->mcp = m;
+      m->tls_prev = s;
+      ot_current = m;
+    }
+  }
+}
+
+static void on_tool_end(hl_otel *o, ot_run *run, const hl_event *ev) {
+  ot_span *s = find_tool(run, ev->call_id, true);
+  if (!s) {
+    ot_current = NULL; /* its run moved on (an abandoned call): forget it */
+    return;
+  }
+  ot_current = s->tls_prev;
+  s->end_ns = ev->time_ns;
+  s->ended = true;
+  set_error(s, &ev->error);
+  if (o->capture) attr_json(s, "gen_ai.tool.call.result", ev->result);
+  if (s->mcp) {
+    s->mcp->end_ns = ev->time_ns;
+    s->mcp->ended = true;
+    set_error(s->mcp, &ev->error);
+  }
+  record_duration(o, "execute_tool", NULL, NULL, ev->name, &ev->error, ev->duration_ms);
+}
+
+static void on_hook(hl_otel *o, ot_run *run, const hl_event *ev) {
+  ot_span *s = NULL;
+  switch (ev->hook_point) {
+  case HL_HOOK_BEFORE_TOOL:
+  case HL_HOOK_AFTER_TOOL:
+  case HL_HOOK_AROUND_TOOL:
+    s = find_tool(run, ev->call_id, false);
+    if (!s) s = tool_span(o, run, ev);
+    break;
+  case HL_HOOK_AFTER_MODEL:
+  case HL_HOOK_AROUND_MODEL:
+  case HL_HOOK_MODEL_CHUNK:
+    s = find_role(run, OT_CHAT);
+    break;
+  default:
+    break;
+  }
+  if (!s) s = run->agent;
+  if (!s->ended) s->end_ns = ev->time_ns;
+  ot_event *e = add_event(s, "hook", ev->time_ns);
+  event_attr(e, "hookline.hook.name", ev->name);
+  event_attr(e, "hookline.hook.point", hl_hook_point_name(ev->hook_point));
+  event_attr(e, "hookline.hook.action", hl_hook_action_name(ev->hook_action));
+  if (ev->error.status != HL_OK) event_attr(e, "hookline.hook.message", ev->error.message);
+  if (ev->hook_action == HL_HOOK_ABORT) set_error(s, &ev->error);
+}
+
+static int on_event(const hl_event *ev, void *user_data) {
+  hl_otel *o = user_data;
+  if (!ev->invocation_id || !HL_EVENT_HAS(ev, tool)) return 0;
+  ot_span *out = NULL;
+  size_t n = 0;
+  pthread_mutex_lock(&o->lock);
+  if (!o->enabled) {
+    pthread_mutex_unlock(&o->lock);
+    return 0;
+  }
+  if (ev->type == HL_EVENT_AGENT_START) {
+    on_agent_start(o, ev);
+  } else if (ev->type == HL_EVENT_AGENT_END) {
+    on_agent_end(o, ev, &out, &n);
+  } else {
+    ot_run *run = find_run(o, ev->invocation_id);
+    if (run) {
+      switch (ev->type) {
+      case HL_EVENT_LM_START: on_lm_start(o, run, ev); break;
+      case HL_EVENT_LM_END: on_lm_end(o, run, ev); break;
+      case HL_EVENT_API_REQUEST: on_api_request(o, run, ev); break;
+      case HL_EVENT_TOOL_START: on_tool_start(o, run, ev); break;
+      case HL_EVENT_TOOL_END: on_tool_end(o, run, ev); break;
+      case HL_EVENT_HOOK: on_hook(o, run, ev); break;
+      case HL_EVENT_TURN_END: hand_over_children(o, run, &out, &n); break;
+      default: break;
+      }
+    }
+  }
+  pthread_mutex_unlock(&o->lock);
+  if (out) ot_export_enqueue(o, out, n);
+  return 0;
+}
+
+/* ---- trace context ----------------------------------------------------- */
+
+static bool current_ids(hl_otel *o, hl_context *ctx, uint8_t trace[16], uint8_t span[8]) {
+  if (!ctx) return false;
+  bool found = false;
+  pthread_mutex_lock(&o->lock);
+  ot_run *run = o->enabled ? find_run(o, hl_context_invocation_id(ctx)) : NULL;
+  if (run) {
+    ot_span *s = ot_current;
+    if (!(s && s->owner == o && span_in_run(run, s))) s = run->agent;
+    memcpy(trace, s->trace_id, 16);
+    memcpy(span, s->span_id, 8);
+    found = true;
+  }
+  pthread_mutex_unlock(&o->lock);
+  return found;
+}
+
+static bool header_fn(hl_context *ctx, char *line, size_t size, void *user_data) {
+  char tp[64];
+  if (hl_otel_traceparent(user_data, ctx, tp, sizeof tp) != HL_OK) return false;
+  snprintf(line, size, "traceparent: %s", tp);
+  return true;
+}
+
+hl_status hl_otel_traceparent(hl_otel *otel, hl_context *ctx, char *out, size_t size) {
+  if (!otel || !ctx || !out || size < 56)
+    return hl_fail(HL_ERR_INVALID, "hl_otel_traceparent: otel, ctx and a buffer of 56 bytes are required");
+  uint8_t trace[16], span[8];
+  if (!current_ids(otel, ctx, trace, span))
+    return hl_fail(HL_ERR_NOT_FOUND, "hl_otel_traceparent: no span for this run");
+  char t[33], s[17];
+  ot_hex(t, trace, 16);
+  ot_hex(s, span, 8);
+  snprintf(out, size, "00-%s-%s-01", t, s);
+  return HL_OK;
+}
+
+hl_status hl_otel_set_parent(const char *tp) {
+  if (!tp) {
+    ot_remote.set = false;
+    return HL_OK;
+  }
+  uint8_t trace[16], span[8], zero[16] = {0};
+  /* version (not ff) - trace id - span id - flags, lowercase hex */
+  if (strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' ||
+      (tp[55] != '\0' && tp[55] != '-') || !unhex(tp, trace, 1) || trace[0] == 0xff ||
+      (trace[0] == 0 && tp[55] != '\0') || !unhex(tp + 3, trace, 16) ||
+      !unhex(tp + 36, span, 8) || !unhex(tp + 53, zero + 8, 1) || !memcmp(trace, zero, 8) ||
+      !memcmp(span, zero, 8))
+    return hl_fail(HL_ERR_INVALID, "hl_otel_set_parent: not a W3C traceparent: \"%.80s\"", tp);
+  if (!memcmp(trace, (const uint8_t[16]){0}, 16))
+    return hl_fail(HL_ERR_INVALID, "hl_otel_set_parent: the trace id is all zeros");
+  memcpy(ot_remote.trace, trace, 16);
+  memcpy(ot_remote.span, span, 8);
+  ot_remote.set = true;
+  return HL_OK;
+}
+
+/* ---- configuration ---------------------------------------------------- */
+
+static const char *pick(const char *opt, const char *env) {
+  if (opt && *opt) return opt;
+  const char *v = getenv(env);
+  return v && *v ? v : NULL;
+}
+
+static bool env_true(const char *name) {
+  const char *v = getenv(name);
+  return v && strcasecmp(v, "true") == 0;
+}
+
+static char *join_url(const char *base, const char *path) {
+  size_t n = strlen(base);
+  while (n && base[n - 1] == '/') n--;
+  size_t len = n + strlen(path) + 1;
+  char *url = malloc(len);
+  if (url) snprintf(url, len, "%.*s%s", (int)n, base, path);
+  return url;
+}
+
+static int hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+}
+
+/* Percent-decoding of OTEL_* list values, trimming blanks. */
+static char *decode(const char *s, size_t n) {
+  while (n && isspace((unsigned char)*s)) s++, n--;
+  while (n && isspace((unsigned char)s[n - 1])) n--;
+  char *out = malloc(n + 1), *w = out;
+  if (!out) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      *w++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else {
+      *w++ = s[i];
+    }
+  }
+  *w = '\0';
+  return out;
+}
+
+typedef void (*kv_fn)(void *ud, char *key, char *value);
+
+/* "k=v,k2=v2": calls fn with malloc'd key and value (fn owns them). */
+static bool parse_list(const char *list, kv_fn fn, void *ud) {
+  if (!list) return true;
+  const char *p = list;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    if (!end) end = p + strlen(p);
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    if (eq) {
+      char *k = decode(p, (size_t)(eq - p)), *v = decode(eq + 1, (size_t)(end - eq - 1));
+      if (!k || !v) {
+        free(k);
+        free(v);
+        return false;
+      }
+      if (*k) fn(ud, k, v);
+      else free(k), free(v);
+    }
+    p = *end ? end + 1 : end;
+  }
+  return true;
+}
+
+static void add_header(void *ud, char *key, char *value) {
+  hl_otel *o = ud;
+  char **h = realloc(o->headers, (o->n_headers + 1) * sizeof *h);
+  size_t n = strlen(key) + strlen(value) + 3;
+  char *line = h ? malloc(n) : NULL;
+  if (h) o->headers = h;
+  if (line) {
+    snprintf(line, n, "%s: %s", key, value);
+    /* a header line must stay one line */
+    for (char *c = line; *c; c++)
+      if (*c == '\r' || *c == '\n') *c = ' ';
+    o->headers[o->n_headers++] = line;
+  }
+  free(key);
+  free(value);
+}
+
+typedef struct res_attrs {
+  ot_buf buf;
+  int n;
+  char *service_from_list;
+} res_attrs;
+
+static void put_res_attr(res_attrs *r, const char *key, const char *value) {
+  ot_buf_puts(&r->buf, r->n++ ? ",{\"key\":" : "{\"key\":");
+  ot_buf_json_string(&r->buf, key);
+  ot_buf_puts(&r->buf, ",\"value\":{\"stringValue\":");
+  ot_buf_json_string(&r->buf, value);
+  ot_buf_puts(&r->buf, "}}");
+}
+
+static void add_res_attr(void *ud, char *key, char *value) {
+  res_attrs *r = ud;
+  if (strcmp(key, "service.name") == 0) {
+    free(r->service_from_list);
+    r->service_from_list = value; /* placed once, below */
+  } else {
+    put_res_attr(r, key, value);
+    free(value);
+  }
+  free(key);
+}
+
+static bool http_url(const char *u) {
+  return u && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0);
+}
+
+static void otel_release(hl_otel *o) {
+  if (atomic_fetch_sub(&o->refs, 1) != 1) return;
+  ot_metrics_free(&o->metrics);
+  pthread_mutex_destroy(&o->metrics.lock);
+  pthread_mutex_destroy(&o->lock);
+  free(o->runs);
+  for (size_t i = 0; i < o->n_headers; i++) free(o->headers[i]);
+  free(o->headers);
+  free(o->traces_url);
+  free(o->metrics_url);
+  free(o->resource_json);
+  free(o);
+}
+
+static void observer_gone(void *user_data) { otel_release(user_data); }
+
+hl_otel *hl_otel_new(const hl_otel_options *opts) {
+  hl_otel_options none = {.size = sizeof none};
+  if (!opts) opts = &none;
+  if (opts->size < offsetof(hl_otel_options, warn) + sizeof opts->warn) {
+    hl_fail(HL_ERR_INVALID, "hl_otel_new: options size %zu is too small (set .size = sizeof(hl_otel_options))", opts->size);
+    return NULL;
+  }
+  hl_otel *o = calloc(1, sizeof *o);
+  if (!o) {
+    hl_fail(HL_ERR_NOMEM, "hl_otel_new: out of memory");
+    return NULL;
+  }
+  atomic_init(&o->refs, 1);
+  pthread_mutex_init(&o->lock, NULL);
+  pthread_mutex_init(&o->metrics.lock, NULL);
+  o->metrics.start_ns = ot_now_ns();
+  o->warn = opts->warn;
+  if (env_true("OTEL_SDK_DISABLED")) return o; /* inert */
+
+  const char *base = pick(opts->endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  if (!base) base = "http://localhost:4318";
+  const char *traces = pick(opts->traces_endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  const char *metrics = pick(opts->metrics_endpoint, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+  o->traces_url = traces ? strdup(traces) : join_url(base, "/v1/traces");
+  o->metrics_url = metrics ? strdup(metrics) : join_url(base, "/v1/metrics");
+  o->capture = opts->capture_content > 0 ||
+               (opts->capture_content == 0 && env_true("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"));
+  o->max_queue = opts->max_queue ? opts->max_queue : 2048;
+  o->max_batch = opts->max_batch ? opts->max_batch : 512;
+  o->export_delay_ms = opts->export_delay_ms ? opts->export_delay_ms : 1000;
+  o->metrics_interval_ms = opts->metrics_interval_ms ? opts->metrics_interval_ms : 60000;
+  o->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 10000;
+  o->n_buckets = 1024;
+  o->runs = calloc(o->n_buckets, sizeof *o->runs);
+
+  res_attrs r = {0};
+  ot_buf_puts(&r.buf, "{\"attributes\":[");
+  bool ok = o->traces_url && o->metrics_url && o->runs &&
+            parse_list(pick(opts->headers, "OTEL_EXPORTER_OTLP_HEADERS"), add_header, o);
+  if (ok) {
+    ok = parse_list(pick(opts->resource_attributes, "OTEL_RESOURCE_ATTRIBUTES"), add_res_attr, &r);
+    const char *service = pick(opts->service_name, "OTEL_SERVICE_NAME");
+    put_res_attr(&r, "service.name", service ? service : r.service_from_list ? r.service_from_list : "hookline");
+    put_res_attr(&r, "telemetry.sdk.name", "hookline");
+    put_res_attr(&r, "telemetry.sdk.version", "0.1.0");
+    ot_buf_puts(&r.buf, "]}");
+    ok = ok && !r.buf.failed;
+  }
+  free(r.service_from_list);
+  o->resource_json = r.buf.p;
+  if (!ok) {
+    hl_fail(HL_ERR_NOMEM, "hl_otel_new: out of memory");
+    otel_release(o);
+    return NULL;
+  }
+  if (!http_url(o->traces_url) || !http_url(o->metrics_url)) {
+    hl_fail(HL_ERR_INVALID, "hl_otel_new: the OTLP endpoint must be an http:// or https:// URL, not \"%.200s\"",
+            http_url(o->traces_url) ? o->metrics_url : o->traces_url);
+    otel_release(o);
+    return NULL;
+  }
+  o->observer = hl_observer_new(on_event, o);
+  if (!o->observer) {
+    otel_release(o);
+    return NULL;
+  }
+  atomic_fetch_add(&o->refs, 1); /* the observer's */
+  hl_observer_set_free_fn(o->observer, observer_gone);
+  o->enabled = true;
+  if (ot_export_start(o) != HL_OK) {
+    o->enabled = false;
+    hl_observer_unref(o->observer);
+    otel_release(o);
+    return NULL;
+  }
+  return o;
+}
+
+bool hl_otel_enabled(const hl_otel *otel) { return otel && otel->observer; }
+
+hl_observer *hl_otel_observer(hl_otel *otel) { return otel ? otel->observer : NULL; }
+
+hl_status hl_otel_install(hl_otel *otel, hl_agent *agent) {
+  if (!otel) return hl_fail(HL_ERR_INVALID, "hl_otel_install: otel is NULL");
+  if (!otel->observer) return HL_OK; /* OTEL_SDK_DISABLED */
+  hl_status st = agent ? hl_agent_add_observer(agent, otel->observer)
+                       : hl_observer_add_global(otel->observer);
+  if (st != HL_OK) return st;
+  st = hl_trace_set_header_fn(header_fn, otel);
+  if (st == HL_OK) otel->header_installed = true;
+  return st;
+}
+
+hl_status hl_otel_flush(hl_otel *otel, unsigned deadline_ms) {
+  if (!otel) return hl_fail(HL_ERR_INVALID, "hl_otel_flush: otel is NULL");
+  return ot_export_flush(otel, deadline_ms);
+}
+
+void hl_otel_shutdown(hl_otel *otel, unsigned deadline_ms) {
+  if (!otel) return;
+  if (otel->header_installed) hl_trace_set_header_fn(NULL, NULL);
+  /* Runs still in progress are handed over as they are. */
+  ot_span *out = NULL;
+  size_t n = 0;
+  pthread_mutex_lock(&otel->lock);
+  otel->enabled = false; /* the observer, if still installed, now does nothing */
+  for (size_t b = 0; otel->runs && b < otel->n_buckets; b++) {
+    for (ot_run *r = otel->runs[b], *next; r; r = next) {
+      next = r->next;
+      hand_over_children(otel, r, &out, &n);
+      r->agent->end_ns = ot_now_ns();
+      r->agent->next = out;
+      out = r->agent;
+      n++;
+      free(r);
+    }
+    otel->runs[b] = NULL;
+  }
+  pthread_mutex_unlock(&otel->lock);
+  if (out && otel->thread_started) ot_export_enqueue(otel, out, n);
+  ot_export_stop(otel, deadline_ms ? deadline_ms : 2000);
+  hl_observer *obs = otel->observer;
+  otel->observer = NULL;
+  otel_release(otel);
+  hl_observer_unref(obs); /* the last reference releases the observer's share */
+}
+
+void hl_otel_free(hl_otel *otel) { hl_otel_shutdown(otel, 0); }
+
+hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out) {
+  if (!otel || !out || out->size < sizeof(size_t))
+    return hl_fail(HL_ERR_INVALID, "hl_otel_get_stats: otel and out (with its size) are required");
+  hl_otel *o = (hl_otel *)otel;
+  hl_otel_stats s = {.size = sizeof s,
+                     .spans_started = atomic_load(&o->st_started),
+                     .spans_exported = atomic_load(&o->st_exported),
+                     .spans_dropped = atomic_load(&o->st_dropped),
+                     .export_requests = atomic_load(&o->st_requests),
+                     .export_failures = atomic_load(&o->st_failures),
+                     .metric_exports = atomic_load(&o->st_metric_exports)};
+  size_t n = out->size < sizeof s ? out->size : sizeof s;
+  memcpy(out, &s, n);
+  out->size = n;
+  return HL_OK;
+}
