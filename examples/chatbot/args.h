@@ -20,6 +20,7 @@ typedef struct chat_options {
   const char *mcp[CHAT_MAX_MCP];
   bool mcp_stdio[CHAT_MAX_MCP];
   size_t n_mcp;
+  const char *otel_url;     /* --otel URL: OTLP/HTTP collector (otel.c) */
   bool json;                /* --json: one-shot answer as JSON */
   bool no_stream;           /* --no-stream: print whole answers */
   bool help;

@@ -17,6 +17,7 @@
  *   commands.c  slash commands
  *   trace.c     /trace: the hook and event trace of the last turn
  *   oneshot.c   -p and --json
+ *   otel.c      --otel: OpenTelemetry export
  */
 #ifndef CHAT_CHAT_H
 #define CHAT_CHAT_H
@@ -44,6 +45,7 @@ typedef struct chat_app {
   hl_mcp *mcp[CHAT_MAX_MCP]; /* --mcp / --mcp-stdio servers, connected */
   size_t n_mcp;
   FILE *log_file;          /* --log */
+  hl_otel *otel;           /* --otel / OTEL_EXPORTER_OTLP_ENDPOINT, or NULL */
   chat_ui ui;
   bool ui_ready;           /* ui_init() ran */
   bool interactive;        /* REPL vs one-shot (-p) */
@@ -133,5 +135,11 @@ int chat_oneshot(chat_app *app);
 
 /* mcp.c: connect the --mcp / --mcp-stdio servers and add their tools. */
 hl_status chat_add_mcp(chat_app *app);
+
+/* otel.c */
+/** --otel URL or OTEL_EXPORTER_OTLP_ENDPOINT: export the agent's runs. */
+hl_status chat_add_otel(chat_app *app);
+/** Flush (bounded) and stop the export; nothing when there is none. */
+void chat_free_otel(chat_app *app);
 
 #endif

@@ -514,6 +514,40 @@ def case_mockotlpserver(otel_run, root):
     check(any(l.startswith("METRICS ") for l in lines), "it accepted the metrics")
 
 
+def case_chatbot(chat, root):
+    """hookline-chat exports with --otel URL or OTEL_EXPORTER_OTLP_ENDPOINT,
+    and refuses a --otel value that is not a URL."""
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="otel-chat-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k not in (
+        "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL",
+        "GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    env.update({"HOME": tmp, "HOOKLINE_CHAT_HISTORY": os.path.join(tmp, "history"), "NO_COLOR": "1"})
+    for how in ("flag", "env"):
+        rec = Receiver()
+        try:
+            url = "http://127.0.0.1:%d" % rec.port
+            e = dict(env)
+            args = [chat, "-p", "what is 6*7?"]
+            if how == "flag":
+                args += ["--otel", url]
+            else:
+                e["OTEL_EXPORTER_OTLP_ENDPOINT"] = url
+            p = subprocess.run(args, env=e, capture_output=True, text=True, timeout=120)
+            check(p.returncode == 0, "chatbot (%s) exits 0: %s" % (how, p.stderr))
+            check("42" in p.stdout, "the chatbot answered: %r" % p.stdout)
+        finally:
+            rec.close()
+        spans = spans_of(rec.accepted("/v1/traces"))
+        names = [s["name"] for s in spans]
+        check("invoke_agent assistant" in names, "the chatbot's run was exported (%s): %r" % (how, names))
+        check(any(n.startswith("chat ") for n in names) and any(n.startswith("execute_tool ") for n in names),
+              "its model and tool calls too (%s): %r" % (how, names))
+    p = subprocess.run([chat, "--otel", "localhost:4318", "-p", "hi"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 2 and "--otel needs" in p.stderr, "a bad --otel is refused: %r" % p.stderr)
+
+
 def main():
     case, otel_run, root = sys.argv[1], sys.argv[2], sys.argv[3]
     if case == "tree":
@@ -526,6 +560,8 @@ def main():
         case_remote(otel_run, root)
     elif case.startswith("collector_"):
         case_collector(otel_run, root, case.split("_", 1)[1])
+    elif case == "chatbot":
+        case_chatbot(otel_run, root)  # otel_run is hookline-chat here
     elif case == "mockotlpserver":
         case_mockotlpserver(otel_run, root)
     else:
