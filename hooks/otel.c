@@ -93,7 +93,8 @@ static bool unhex(const char *s, uint8_t *out, size_t n) {
 
 void ot_span_free(ot_span *s) {
   if (!s) return;
-  for (int i = 0; i < s->n_attrs; i++) free(s->attrs[i].s);
+  for (int i = 0; i < s->n_attrs; i++)
+    if (!s->attrs[i].lit) free(s->attrs[i].s);
   for (ot_event *e = s->events, *next; e; e = next) {
     next = e->next;
     for (int i = 0; i < e->n_attrs; i++) free(e->attrs[i].s);
@@ -105,35 +106,54 @@ void ot_span_free(ot_span *s) {
   free(s);
 }
 
-static ot_attr *attr_slot(ot_span *s, const char *key) {
-  for (int i = 0; i < s->n_attrs; i++)
-    if (strcmp(s->attrs[i].key, key) == 0) {
-      free(s->attrs[i].s);
-      s->attrs[i].s = NULL;
-      return &s->attrs[i];
-    }
+/* A new slot at the end. Keys are literals, so one key is one pointer. */
+static ot_attr *attr_slot(ot_span *s) {
   return s->n_attrs < OT_MAX_ATTRS ? &s->attrs[s->n_attrs++] : NULL;
 }
 
-void ot_attr_str(ot_span *s, const char *key, const char *value) {
-  if (!value) return;
-  char *copy = strdup(value);
-  ot_attr *a = copy ? attr_slot(s, key) : NULL;
-  if (!a) {
-    free(copy);
+/* The slot of `key`, emptied, or a new one. */
+static ot_attr *attr_slot_of(ot_span *s, const char *key) {
+  for (int i = 0; i < s->n_attrs; i++)
+    if (s->attrs[i].key == key || strcmp(s->attrs[i].key, key) == 0) {
+      if (!s->attrs[i].lit) free(s->attrs[i].s);
+      s->attrs[i].s = NULL;
+      return &s->attrs[i];
+    }
+  return attr_slot(s);
+}
+
+static void put_str(ot_span *s, ot_attr *a, const char *key, const char *value, bool lit) {
+  if (!a) return;
+  char *v = lit ? (char *)value : strdup(value);
+  if (!v) {
+    /* out of memory: the attribute is left out */
+    if (a == &s->attrs[s->n_attrs - 1]) s->n_attrs--;
+    else *a = (ot_attr){.key = key, .type = OT_STR, .lit = true, .s = (char *)""};
     return;
   }
-  *a = (ot_attr){.key = key, .type = OT_STR, .s = copy};
+  *a = (ot_attr){.key = key, .type = OT_STR, .lit = lit, .s = v};
+}
+
+void ot_attr_str(ot_span *s, const char *key, const char *value) {
+  if (value) put_str(s, attr_slot(s), key, value, false);
+}
+
+void ot_attr_lit(ot_span *s, const char *key, const char *literal) {
+  if (literal) put_str(s, attr_slot(s), key, literal, true);
+}
+
+void ot_attr_set(ot_span *s, const char *key, const char *value) {
+  if (value) put_str(s, attr_slot_of(s, key), key, value, false);
 }
 
 void ot_attr_int(ot_span *s, const char *key, int64_t value) {
-  ot_attr *a = attr_slot(s, key);
+  ot_attr *a = attr_slot(s);
   if (a) *a = (ot_attr){.key = key, .type = OT_INT, .i = value};
 }
 
 void ot_attr_reason(ot_span *s, const char *key, const char *reason) {
   char *copy = strdup(reason);
-  ot_attr *a = copy ? attr_slot(s, key) : NULL;
+  ot_attr *a = copy ? attr_slot_of(s, key) : NULL;
   if (!a) {
     free(copy);
     return;
@@ -154,25 +174,34 @@ static void set_error(ot_span *s, const hl_error *err) {
   s->status = OT_STATUS_ERROR;
   free(s->status_msg);
   s->status_msg = strdup(err->message && err->message[0] ? err->message : hl_strerror(err->status));
-  ot_attr_str(s, "error.type", hl_status_name(err->status));
+  ot_attr_set(s, "error.type", hl_status_name(err->status));
 }
 
 static ot_span *new_span(hl_otel *o, const char *inv, int role, int kind, const char *op,
                          const char *what, int64_t start_ns) {
   ot_span *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  size_t n = strlen(op) + 1 + strlen(what ? what : "") + 1;
-  s->name = malloc(n);
+  size_t lo = strlen(op), lw = what ? strlen(what) : 0;
+  s->name = malloc(lo + 1 + lw + 1);
   if (!s->name) {
     free(s);
     return NULL;
   }
-  snprintf(s->name, n, what && *what ? "%s %s" : "%s", op, what ? what : "");
+  memcpy(s->name, op, lo);
+  if (lw) {
+    s->name[lo] = ' ';
+    memcpy(s->name + lo + 1, what, lw + 1);
+  } else {
+    s->name[lo] = '\0';
+  }
   s->role = role;
   s->kind = kind;
   s->start_ns = s->end_ns = start_ns;
   s->owner = o;
-  snprintf(s->inv, sizeof s->inv, "%s", inv ? inv : "");
+  size_t li = inv ? strlen(inv) : 0;
+  if (li >= sizeof s->inv) li = sizeof s->inv - 1;
+  memcpy(s->inv, inv ? inv : "", li);
+  s->inv[li] = '\0';
   new_id(s->span_id, 8);
   atomic_fetch_add(&o->st_started, 1);
   return s;
@@ -211,9 +240,21 @@ typedef struct ot_run {
   size_t n_spans;
 } ot_run;
 
+/* Invocation ids end in random hex ("inv-" + 32 digits): their last 16
+ * characters hash well enough, and this runs for every event. */
 static size_t run_hash(const hl_otel *o, const char *id) {
-  uint64_t h = 1469598103934665603ULL;
-  for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+  size_t n = strlen(id);
+  uint64_t h = 1469598103934665603ULL ^ n;
+  if (n >= 16) {
+    uint64_t a, b;
+    memcpy(&a, id + n - 16, 8);
+    memcpy(&b, id + n - 8, 8);
+    h ^= a * 0x9e3779b97f4a7c15ULL;
+    h ^= (b + (h << 6) + (h >> 2)) * 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 31;
+  } else {
+    for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+  }
   return (size_t)(h % o->n_buckets);
 }
 
@@ -317,7 +358,7 @@ static void on_agent_start(hl_otel *o, const hl_event *ev) {
   } else {
     new_id(s->trace_id, 16);
   }
-  ot_attr_str(s, "gen_ai.operation.name", "invoke_agent");
+  ot_attr_lit(s, "gen_ai.operation.name", "invoke_agent");
   ot_attr_str(s, "gen_ai.agent.name", ev->agent_name);
   ot_attr_str(s, "gen_ai.agent.id", ev->invocation_id);
   if (ev->session_id && ev->session_id[0]) ot_attr_str(s, "gen_ai.conversation.id", ev->session_id);
@@ -341,15 +382,6 @@ static void on_agent_start(hl_otel *o, const hl_event *ev) {
   size_t b = run_hash(o, run->id);
   run->next = o->runs[b];
   o->runs[b] = run;
-}
-
-static void record_duration(hl_otel *o, const char *op, const char *provider, const char *model,
-                            const char *tool, const hl_error *err, double ms) {
-  const char *keys[] = {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",
-                        "gen_ai.tool.name", "error.type"};
-  const char *values[] = {op, provider, model, tool,
-                          err->status != HL_OK ? hl_status_name(err->status) : NULL};
-  ot_metrics_record(&o->metrics, OT_METRIC_DURATION, ms / 1000.0, keys, values, 5);
 }
 
 static void on_agent_end(hl_otel *o, const hl_event *ev, ot_span **out, size_t *n) {
@@ -380,7 +412,8 @@ static void on_agent_end(hl_otel *o, const hl_event *ev, ot_span **out, size_t *
       cJSON_Delete(msgs), cJSON_Delete(m), cJSON_Delete(parts), cJSON_Delete(p);
     }
   }
-  record_duration(o, "invoke_agent", NULL, NULL, NULL, &ev->error, ev->duration_ms);
+  s->measured = true;
+  s->duration_ms = ev->duration_ms;
   hand_over_children(o, run, out, n);
   s->next = *out;
   *out = s;
@@ -392,7 +425,7 @@ static void on_lm_start(hl_otel *o, ot_run *run, const hl_event *ev) {
   ot_span *s = new_span(o, run->id, OT_CHAT, OT_KIND_CLIENT, "chat", ev->name, ev->time_ns);
   if (!s) return;
   set_parent(s, run->agent);
-  ot_attr_str(s, "gen_ai.operation.name", "chat");
+  ot_attr_lit(s, "gen_ai.operation.name", "chat");
   ot_attr_str(s, "gen_ai.provider.name", provider_name(ev->provider));
   ot_attr_str(s, "gen_ai.request.model", ev->name);
   ot_attr_str(s, "gen_ai.agent.name", ev->agent_name);
@@ -448,16 +481,8 @@ static void on_lm_end(hl_otel *o, ot_run *run, const hl_event *ev) {
     ot_attr_int(s, "gen_ai.usage.output_tokens", ev->usage->output_tokens);
   }
   set_error(s, &ev->error);
-  const char *provider = provider_name(ev->provider);
-  record_duration(o, "chat", provider, ev->name, NULL, &ev->error, ev->duration_ms);
-  if (ev->usage) {
-    const char *keys[] = {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",
-                          "gen_ai.response.model", "gen_ai.token.type"};
-    const char *values[] = {"chat", provider, ev->name, r ? r->model : NULL, "input"};
-    ot_metrics_record(&o->metrics, OT_METRIC_TOKENS, (double)ev->usage->input_tokens, keys, values, 5);
-    values[4] = "output";
-    ot_metrics_record(&o->metrics, OT_METRIC_TOKENS, (double)ev->usage->output_tokens, keys, values, 5);
-  }
+  s->measured = true;
+  s->duration_ms = ev->duration_ms;
 }
 
 /* The tool span of the call an event is about, opened if needed. */
@@ -471,10 +496,10 @@ static ot_span *tool_span(hl_otel *o, ot_run *run, const hl_event *ev) {
   s->call_id = strdup(ev->call_id ? ev->call_id : "");
   ot_span *outer = find_tool(run, ev->outer_call_id, true);
   set_parent(s, outer ? outer : run->agent);
-  ot_attr_str(s, "gen_ai.operation.name", "execute_tool");
+  ot_attr_lit(s, "gen_ai.operation.name", "execute_tool");
   ot_attr_str(s, "gen_ai.tool.name", tool);
   if (ev->call_id && ev->call_id[0]) ot_attr_str(s, "gen_ai.tool.call.id", ev->call_id);
-  ot_attr_str(s, "gen_ai.tool.type", "function");
+  ot_attr_lit(s, "gen_ai.tool.type", "function");
   add_child(run, s);
   return s;
 }
@@ -488,7 +513,7 @@ static void name_tool(ot_span *s, const char *tool) {
   snprintf(name, n, "execute_tool %s", tool);
   free(s->name);
   s->name = name;
-  ot_attr_str(s, "gen_ai.tool.name", tool);
+  ot_attr_set(s, "gen_ai.tool.name", tool);
 }
 
 static void on_tool_start(hl_otel *o, ot_run *run, const hl_event *ev) {
@@ -504,8 +529,8 @@ static void on_tool_start(hl_otel *o, ot_run *run, const hl_event *ev) {
     if (m) {
       set_parent(m, s);
       m->call_id = strdup(ev->call_id ? ev->call_id : "");
-      ot_attr_str(m, "mcp.method.name", "tools/call");
-      ot_attr_str(m, "gen_ai.operation.name", "execute_tool");
+      ot_attr_lit(m, "mcp.method.name", "tools/call");
+      ot_attr_lit(m, "gen_ai.operation.name", "execute_tool");
       ot_attr_str(m, "gen_ai.tool.name", ev->name);
       ot_attr_str(m, "hookline.mcp.server", server);
       add_child(run, m);
@@ -532,7 +557,8 @@ static void on_tool_end(hl_otel *o, ot_run *run, const hl_event *ev) {
     s->mcp->ended = true;
     set_error(s->mcp, &ev->error);
   }
-  record_duration(o, "execute_tool", NULL, NULL, ev->name, &ev->error, ev->duration_ms);
+  s->measured = true;
+  s->duration_ms = ev->duration_ms;
 }
 
 static void on_hook(hl_otel *o, ot_run *run, const hl_event *ev) {
@@ -561,6 +587,8 @@ static void on_hook(hl_otel *o, ot_run *run, const hl_event *ev) {
   if (ev->error.status != HL_OK) event_attr(e, "hookline.hook.message", ev->error.message);
   if (ev->hook_action == HL_HOOK_ABORT) set_error(s, &ev->error);
 }
+
+_Static_assert(sizeof(ot_span) < 1008, "ot_span must stay a small malloc request");
 
 static int on_event(const hl_event *ev, void *user_data) {
   hl_otel *o = user_data;

@@ -38,6 +38,7 @@ void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n) {
     size_t queue = o->max_queue;
     pthread_mutex_unlock(&o->qlock);
     atomic_fetch_add(&o->st_dropped, n);
+    ot_metrics_from_spans(&o->metrics, first, n); /* the metrics lose nothing */
     for (ot_span *s = first, *next; s; s = next) {
       next = s->next;
       ot_span_free(s);
@@ -160,6 +161,7 @@ static bool post(hl_otel *o, CURL *curl, struct curl_slist *hdrs, const char *ur
 
 static bool export_spans(hl_otel *o, CURL *curl, struct curl_slist *hdrs, ot_span *batch,
                          size_t n) {
+  ot_metrics_from_spans(&o->metrics, batch, n);
   ot_buf body = {0};
   bool ok = ot_json_spans(&body, o->resource_json, batch, n) &&
             post(o, curl, hdrs, o->traces_url, &body);

@@ -27,16 +27,23 @@ enum { OT_STATUS_UNSET = 0, OT_STATUS_OK = 1, OT_STATUS_ERROR = 2 };
 enum { OT_AGENT, OT_CHAT, OT_TOOL, OT_MCP };
 
 /* An attribute. `key` is a string literal; `s` is owned (OT_STR, and
- * OT_STRARR: one element, the finish reason). */
+ * OT_STRARR: one element, the finish reason) unless `lit` says it is a
+ * literal (operation names and such: no copy on the run's thread). */
 typedef struct ot_attr {
   const char *key;
   int type;
+  bool lit;
   char *s;
-  int64_t i;
-  double d;
+  union {
+    int64_t i;
+    double d;
+  };
 } ot_attr;
 
-#define OT_MAX_ATTRS 20
+/* 16 is more than any span takes (a chat span with content: 13). Keep a
+ * span under 1 KiB: glibc consolidates its fast bins on every larger
+ * request, which cost thousands of instructions per span. */
+#define OT_MAX_ATTRS 16
 #define OT_EVENT_ATTRS 4
 
 typedef struct ot_event {
@@ -55,6 +62,10 @@ typedef struct ot_span {
   char *name;
   int64_t start_ns, end_ns;
   bool ended;
+  /* The operation's own measurement (LM_END, TOOL_END, AGENT_END): the
+   * metrics are computed from it on the exporter thread, not the run's. */
+  bool measured;
+  double duration_ms;
   int status;
   char *status_msg;
   ot_attr attrs[OT_MAX_ATTRS];
@@ -69,8 +80,11 @@ typedef struct ot_span {
 } ot_span;
 
 void ot_span_free(ot_span *s);
-/* Append attributes (copies strings; NULL values are skipped). */
+/* Append attributes (copies strings; NULL values are skipped). Appending
+ * does not look for an attribute of the same key: ot_attr_set does. */
 void ot_attr_str(ot_span *s, const char *key, const char *value);
+void ot_attr_lit(ot_span *s, const char *key, const char *literal);
+void ot_attr_set(ot_span *s, const char *key, const char *value);
 void ot_attr_int(ot_span *s, const char *key, int64_t value);
 void ot_attr_reason(ot_span *s, const char *key, const char *reason);
 
@@ -82,6 +96,7 @@ enum { OT_METRIC_TOKENS, OT_METRIC_DURATION, OT_METRIC_COUNT };
 
 typedef struct ot_point {
   struct ot_point *next;
+  uint64_t hash;            /* of the metric and values: most lookups end here */
   int metric;
   const char *keys[OT_MAX_POINT_ATTRS]; /* literals */
   char *values[OT_MAX_POINT_ATTRS];
@@ -101,6 +116,9 @@ typedef struct ot_metrics {
 void ot_metrics_record(ot_metrics *m, int metric, double value, const char *const *keys,
                        const char *const *values, int n);
 void ot_metrics_free(ot_metrics *m);
+/* Record the measurements of `n` finished spans (exporter thread, and the
+ * run's thread only for spans dropped from a full queue). */
+void ot_metrics_from_spans(ot_metrics *m, const ot_span *first, size_t n);
 /* The bucket boundaries of `metric` (static); returns their number. */
 int ot_metric_bounds(int metric, const double **bounds);
 

@@ -68,6 +68,33 @@ void ot_buf_json_string(ot_buf *b, const char *s) {
   ot_buf_put(b, "\"", 1);
 }
 
+/* Decimal digits of v, without printf (this runs for every span). */
+static void put_u64(ot_buf *b, uint64_t v) {
+  char tmp[24];
+  int i = sizeof tmp;
+  do tmp[--i] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  ot_buf_put(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+static void put_i64(ot_buf *b, int64_t v) {
+  if (v < 0) {
+    ot_buf_put(b, "-", 1);
+    put_u64(b, (uint64_t)0 - (uint64_t)v);
+  } else {
+    put_u64(b, (uint64_t)v);
+  }
+}
+
+/* "<hex>" of n bytes. */
+static void put_hex(ot_buf *b, const uint8_t *id, size_t n) {
+  char hex[40];
+  ot_hex(hex, id, n);
+  ot_buf_put(b, "\"", 1);
+  ot_buf_put(b, hex, 2 * n);
+  ot_buf_put(b, "\"", 1);
+}
+
 /* A double as JSON: NaN and infinities are not JSON numbers. */
 static void put_double(ot_buf *b, double d) {
   if (!isfinite(d)) d = 0;
@@ -83,7 +110,11 @@ static void put_attr(ot_buf *b, const ot_attr *a) {
     ot_buf_puts(b, "\"stringValue\":");
     ot_buf_json_string(b, a->s ? a->s : "");
     break;
-  case OT_INT: ot_buf_printf(b, "\"intValue\":\"%" PRId64 "\"", a->i); break;
+  case OT_INT:
+    ot_buf_puts(b, "\"intValue\":\"");
+    put_i64(b, a->i);
+    ot_buf_put(b, "\"", 1);
+    break;
   case OT_DBL:
     ot_buf_puts(b, "\"doubleValue\":");
     put_double(b, a->d);
@@ -108,32 +139,37 @@ static void put_attrs(ot_buf *b, const ot_attr *attrs, int n) {
 }
 
 static void put_span(ot_buf *b, const ot_span *s) {
-  char trace[33], id[17], parent[17];
-  ot_hex(trace, s->trace_id, 16);
-  ot_hex(id, s->span_id, 8);
-  ot_buf_printf(b, "{\"traceId\":\"%s\",\"spanId\":\"%s\",", trace, id);
+  ot_buf_puts(b, "{\"traceId\":");
+  put_hex(b, s->trace_id, 16);
+  ot_buf_puts(b, ",\"spanId\":");
+  put_hex(b, s->span_id, 8);
   if (s->has_parent) {
-    ot_hex(parent, s->parent_id, 8);
-    ot_buf_printf(b, "\"parentSpanId\":\"%s\",", parent);
+    ot_buf_puts(b, ",\"parentSpanId\":");
+    put_hex(b, s->parent_id, 8);
   }
-  ot_buf_puts(b, "\"name\":");
+  ot_buf_puts(b, ",\"name\":");
   ot_buf_json_string(b, s->name ? s->name : "");
-  ot_buf_printf(b,
-                ",\"kind\":%d,\"startTimeUnixNano\":\"%" PRId64 "\",\"endTimeUnixNano\":\"%" PRId64
-                "\",",
-                s->kind, s->start_ns, s->end_ns >= s->start_ns ? s->end_ns : s->start_ns);
+  ot_buf_puts(b, s->kind == OT_KIND_CLIENT ? ",\"kind\":3,\"startTimeUnixNano\":\"" : ",\"kind\":1,\"startTimeUnixNano\":\"");
+  put_i64(b, s->start_ns);
+  ot_buf_puts(b, "\",\"endTimeUnixNano\":\"");
+  put_i64(b, s->end_ns >= s->start_ns ? s->end_ns : s->start_ns);
+  ot_buf_puts(b, "\",");
   put_attrs(b, s->attrs, s->n_attrs);
   ot_buf_puts(b, ",\"events\":[");
   for (const ot_event *e = s->events; e; e = e->next) {
     if (e != s->events) ot_buf_put(b, ",", 1);
-    ot_buf_printf(b, "{\"timeUnixNano\":\"%" PRId64 "\",\"name\":", e->time_ns);
+    ot_buf_puts(b, "{\"timeUnixNano\":\"");
+    put_i64(b, e->time_ns);
+    ot_buf_puts(b, "\",\"name\":");
     ot_buf_json_string(b, e->name);
     ot_buf_put(b, ",", 1);
     put_attrs(b, e->attrs, e->n_attrs);
     ot_buf_put(b, "}", 1);
   }
   /* Every span says its status (some receivers require the field). */
-  ot_buf_printf(b, "],\"status\":{\"code\":%d", s->status);
+  ot_buf_puts(b, s->status == OT_STATUS_ERROR ? "],\"status\":{\"code\":2"
+                 : s->status == OT_STATUS_OK  ? "],\"status\":{\"code\":1"
+                                              : "],\"status\":{\"code\":0");
   if (s->status_msg) {
     ot_buf_puts(b, ",\"message\":");
     ot_buf_json_string(b, s->status_msg);
