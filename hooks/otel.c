@@ -903,8 +903,10 @@ hl_status hl_otel_install(hl_otel *otel, hl_agent *agent) {
   hl_status st = agent ? hl_agent_add_observer(agent, otel->observer)
                        : hl_observer_add_global(otel->observer);
   if (st != HL_OK) return st;
+  /* once, however many agents it is installed on, from however many threads */
+  if (atomic_exchange(&otel->header_installed, true)) return HL_OK;
   st = hl_trace_set_header_fn(header_fn, otel);
-  if (st == HL_OK) otel->header_installed = true;
+  if (st != HL_OK) atomic_store(&otel->header_installed, false);
   return st;
 }
 
@@ -915,7 +917,7 @@ hl_status hl_otel_flush(hl_otel *otel, unsigned deadline_ms) {
 
 void hl_otel_shutdown(hl_otel *otel, unsigned deadline_ms) {
   if (!otel) return;
-  if (otel->header_installed) hl_trace_set_header_fn(NULL, NULL);
+  if (atomic_load(&otel->header_installed)) hl_trace_set_header_fn(NULL, NULL);
   /* Runs still in progress are handed over as they are. */
   ot_span *out = NULL;
   size_t n = 0;

@@ -145,7 +145,7 @@ bool ot_json_metrics(ot_buf *b, const char *resource_json, ot_metrics *m, int64_
 struct hl_otel {
   atomic_uint refs;          /* the owner's, and the observer's */
   bool enabled;              /* under lock: the observer acts */
-  bool header_installed;     /* hl_trace_set_header_fn() was ours */
+  atomic_bool header_installed; /* hl_trace_set_header_fn() was ours */
   bool capture;              /* record content */
   char *traces_url, *metrics_url;
   char **headers;            /* "Key: value" lines */

@@ -58,9 +58,11 @@
  * span (trace.h). A run can join its caller's trace: hl_otel_set_parent()
  * before hl_agent_run() on the same thread.
  *
- * Thread-safety: hl_otel_new, _install and _free are configure-time;
- * the observer, the header function, hl_otel_flush, hl_otel_set_parent,
- * hl_otel_traceparent and hl_otel_get_stats are thread-safe.
+ * Thread-safety: hl_otel_new and _free are configure-time; hl_otel_install
+ * may be called from several threads for different agents (each agent's
+ * own configuration is configure-time, agent.h); the observer, the header
+ * function, hl_otel_flush, hl_otel_set_parent, hl_otel_traceparent and
+ * hl_otel_get_stats are thread-safe.
  */
 #ifndef HOOKLINE_OTEL_H
 #define HOOKLINE_OTEL_H
