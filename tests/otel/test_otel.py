@@ -404,12 +404,17 @@ def case_tree(otel_run, root, capture):
 def case_fail(otel_run, root):
     rec, model = Receiver(), ModelServer()
     try:
-        p = run(otel_run, ["fail"], {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d/" % rec.port,
+        # the per-signal variables are full URLs and win over the base one
+        base = "http://127.0.0.1:%d" % rec.port
+        p = run(otel_run, ["fail"], {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1/",
+                                     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": base + "/custom/traces",
+                                     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": base + "/custom/metrics",
                                      "MODEL_URL": "http://127.0.0.1:%d/v1" % model.port, "OTEL_TEST_KEY": API_KEY})
         check(p.returncode == 0, "otel_run fail exits 0")
     finally:
         rec.close()
-    spans = spans_of(rec.accepted("/v1/traces"))
+    check(len(rec.accepted("/custom/metrics")) >= 1, "metrics at OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+    spans = spans_of(rec.accepted("/custom/traces"))
     common_checks(spans)
     agent = one(spans, "invoke_agent doomed")
     chat = one(spans, "chat fail", agent)
