@@ -45,13 +45,36 @@ void ot_buf_printf(ot_buf *b, const char *fmt, ...) {
   ot_buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* A JSON string literal. Invalid UTF-8 is passed through byte by byte:
- * the values come from the library, which keeps UTF-8 as it got it. */
+/* Length of the valid UTF-8 sequence at `s` (lead byte >= 0x80), or 0. */
+static size_t utf8_len(const unsigned char *s) {
+  unsigned char c = s[0];
+  size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  for (size_t i = 1; i < n; i++)
+    if ((s[i] & 0xC0) != 0x80) return 0;
+  if (n == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))) return 0; /* overlong, surrogate */
+  if (n == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))) return 0;  /* overlong, > U+10FFFF */
+  return n;
+}
+
+/* A JSON string literal. Bytes that are not UTF-8 (a tool's binary
+ * output, a server's message) become U+FFFD: one invalid byte must not
+ * make the collector refuse the whole batch. */
 void ot_buf_json_string(ot_buf *b, const char *s) {
   ot_buf_put(b, "\"", 1);
   const char *run = s;
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
+    if (c >= 0x80) {
+      size_t n = utf8_len((const unsigned char *)s);
+      if (n) {
+        s += n - 1;
+        continue;
+      }
+      ot_buf_put(b, run, (size_t)(s - run));
+      ot_buf_puts(b, "\\ufffd");
+      run = s + 1;
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     ot_buf_put(b, run, (size_t)(s - run));
     run = s + 1;

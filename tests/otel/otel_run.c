@@ -11,7 +11,7 @@
  *            model and tool), rm (denied by a hook's override),
  *            run_javascript (code mode calling add twice in parallel, when
  *            the sandbox is built) and json_echo (an MCP tool of MCP_URL,
- *            when set). Session id "sess-otel-42".
+ *            when set). Session id "sess-otel-42\xff" (not UTF-8).
  *   fail     one run whose model call fails (MODEL_URL answers 400).
  *   remote   one run joining the caller's trace TRACEPARENT.
  *   load N   N runs of scenario (b) (2 model calls, 3 tools, scripted)
@@ -149,7 +149,9 @@ static int scenario_tree(void) {
   hl_agent_add_sub_agent(pipeline, coord);
   hl_agent_add_sub_agent(pipeline, summarizer);
 
-  hl_session *session = hl_session_new("otel-test", "user-1", "sess-otel-42");
+  /* a session id with a byte that is not UTF-8 (the application's to
+   * choose): the export must still be valid JSON */
+  hl_session *session = hl_session_new("otel-test", "user-1", "sess-otel-42\xff");
   char *answer = NULL;
   hl_status st = hl_agent_run(pipeline, session, "plan the secret picnic", &answer);
   printf("%s\n", st == HL_OK ? answer : hl_last_error());
