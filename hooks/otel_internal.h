@@ -3,7 +3,9 @@
  * and what they share: a span as the tracer builds it, the export queue,
  * the metric points. Public API only (include/), plus libcurl.
  *
- *   otel.c          configuration, the observer that turns events into spans
+ *   otel.c          the tracer: the observer that turns events into spans,
+ *                   the traceparent of outgoing requests
+ *   otel_config.c   options, the OTEL_* variables, install, flush, shutdown
  *   otel_export.c   the bounded queue and the exporter thread (OTLP/HTTP)
  *   otel_json.c     OTLP JSON encoding of spans and metrics
  *   otel_metrics.c  the GenAI histograms
@@ -180,6 +182,13 @@ struct hl_otel {
   atomic_uint_fast64_t st_started, st_exported, st_dropped, st_requests, st_failures,
       st_metric_exports;
 };
+
+/* The tracer (otel.c): the observer's function, the header function of
+ * hookline/trace.h, and the end: stop acting and hand over the runs still
+ * in progress (their spans ended now) in a list for the queue. */
+int ot_on_event(const hl_event *ev, void *user_data);
+bool ot_header_fn(hl_context *ctx, char *line, size_t size, void *user_data);
+void ot_tracer_stop(hl_otel *o, ot_span **out, size_t *n);
 
 /* Queue finished spans (a list linked by ->next); drops them when full. */
 void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n);
