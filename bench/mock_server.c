@@ -36,6 +36,8 @@
  *                       "late_us_mean":L,"late_us_max":M}
  *   POST /stats/reset  zero the counters
  *   GET  /health       "ok"
+ *   POST /v1/traces, /v1/metrics   200 {} (an OTLP receiver for bench/otel_bench.c;
+ *                      counted apart, as "otlp_requests" in /stats)
  *
  * Usage: hl-mock-server [PORT] [--delay-ms D]  (0 or nothing: an ephemeral port)
  * Prints "port N" on stdout once listening; runs until killed.
@@ -61,6 +63,7 @@
 /* One thread: plain counters would do; atomics keep the code honest if
  * that ever changes. */
 static atomic_uint_fast64_t g_requests;
+static atomic_uint_fast64_t g_otlp_requests; /* OTLP exports received (otel benchmark) */
 static atomic_uint_fast64_t g_service_ns;
 static uint64_t g_connections, g_late_ns_sum, g_late_ns_max, g_late_n;
 static uint64_t g_delay_ns;
@@ -399,11 +402,11 @@ static bool handle(buf *out, request *rq, uint64_t t_start) {
   const char *path = rq->path;
   if (!strcmp(rq->method, "GET") && !strcmp(path, "/stats")) {
     buf_printf(&body, "{\"requests\":%llu,\"service_us\":%.3f,\"connections\":%llu,"
-                      "\"late_us_mean\":%.1f,\"late_us_max\":%.1f}",
+                      "\"late_us_mean\":%.1f,\"late_us_max\":%.1f,\"otlp_requests\":%llu}",
                (unsigned long long)atomic_load(&g_requests),
                (double)atomic_load(&g_service_ns) / 1e3, (unsigned long long)g_connections,
                g_late_n ? (double)g_late_ns_sum / (double)g_late_n / 1e3 : 0.0,
-               (double)g_late_ns_max / 1e3);
+               (double)g_late_ns_max / 1e3, (unsigned long long)atomic_load(&g_otlp_requests));
     /* stats requests are not counted as model requests */
     buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                body.len, body.data);
@@ -414,6 +417,12 @@ static bool handle(buf *out, request *rq, uint64_t t_start) {
     atomic_store(&g_requests, 0);
     atomic_store(&g_service_ns, 0);
     g_late_ns_sum = g_late_ns_max = g_late_n = 0;
+    buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    return false;
+  }
+  /* An OTLP/HTTP receiver for the otel benchmark: accepts and forgets. */
+  if (!strcmp(rq->method, "POST") && (!strcmp(path, "/v1/traces") || !strcmp(path, "/v1/metrics"))) {
+    atomic_fetch_add(&g_otlp_requests, 1);
     buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
     return false;
   }

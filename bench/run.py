@@ -22,8 +22,8 @@ Options: --build DIR (meson build dir, default ../build), --budget-s S
 (seconds of measurement per system and scenario, default 3), --quick
 (budget 0.5 s, for trying the harness), --no-write (print only),
 --slow-sessions 1000,3000,10000 (the concurrent_slow sizes),
---only providers|core|sandbox|concurrent_slow|history|mcp (one benchmark, its JSON
-only; history with --write puts its figures into results.json and BENCHMARKS.md).
+--only providers|core|sandbox|concurrent_slow|history|mcp|otel (one benchmark, its JSON
+only; history with --write, and otel, put their figures into results.json and BENCHMARKS.md).
 """
 import argparse
 import datetime
@@ -161,7 +161,8 @@ def main():
     ap.add_argument("--budget-s", type=float, default=3.0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--only", choices=["providers", "core", "sandbox", "concurrent_slow", "history", "mcp"],
+    ap.add_argument("--only", choices=["providers", "core", "sandbox", "concurrent_slow", "history", "mcp",
+                                       "otel"],
                     help="run one benchmark alone and print its JSON object (nothing written, "
                          "except for history with --write)")
     ap.add_argument("--write", action="store_true",
@@ -182,6 +183,8 @@ def main():
         return core_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick)
     if args.only == "sandbox":
         return sandbox_only(os.path.join(os.path.abspath(args.build), "bench"))
+    if args.only == "otel":
+        return otel_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick, args.write)
     if args.only == "mcp":
         res = mcp_run.mcp_bench(os.path.join(os.path.abspath(args.build), "bench"))
         print(json.dumps(res, indent=2))
@@ -248,6 +251,10 @@ def main():
                            (["--requests", "300"] if args.quick else []))
             results["hookline"]["providers"] = res
             log(f"providers: client {res.get('client_overhead_us')} us vs raw curl {res.get('raw_curl_us')} us")
+        if os.path.exists(exe("hl-bench-otel")):
+            res = run_otel(bench_bin, server.url, args.quick)
+            results["hookline"]["otel"] = res
+            log(f"otel: exporter on vs off, {res.get('http', {}).get('cost_us_per_run_p50')} us per run (median)")
     finally:
         server.close()
 
@@ -382,6 +389,53 @@ def history_only(bench_bin, quick, write):
             f.write(markdown(results))
         log("wrote the hook_history figures into bench/results.json and BENCHMARKS.md")
     return 0 if "error" not in res else 1
+
+
+def run_otel(bench_bin, url, quick):
+    """otel (bench/otel_bench.c): per-run cost of the OpenTelemetry exporter,
+    scenario (b), exporter on (sending to the mock server's OTLP endpoint)
+    against off, alternating in one process; over HTTP and with the scripted
+    provider (the agent loop alone)."""
+    exe = os.path.join(bench_bin, "hl-bench-otel")
+    rounds, runs = ("3", "100") if quick else ("10", "300")
+    res = {"http": run_json([exe, "--url", url, "--rounds", rounds, "--runs", runs]),
+           "scripted": run_json([exe, "--url", url, "--rounds", rounds, "--runs", runs,
+                                 "--provider", "scripted"]),
+           "when": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                    "hookline_commit": machine_info().get("hookline_commit"),
+                    "load": round(os.getloadavg()[0], 2)}}
+    return res
+
+
+def write_markdown(results):
+    """BENCHMARKS.md from results, keeping the FUZZING section `make fuzz` writes."""
+    path, fuzzing = os.path.join(ROOT, "BENCHMARKS.md"), ""
+    if os.path.exists(path):
+        old = open(path, encoding="utf-8").read()
+        if "\n## FUZZING" in old:
+            fuzzing = old[old.index("\n## FUZZING"):]
+    with open(path, "w") as f:
+        f.write(markdown(results).rstrip("\n") + "\n" + fuzzing)
+
+
+def otel_only(bench_bin, quick, write):
+    server = MockServer(os.path.join(bench_bin, "hl-mock-server"))
+    try:
+        res = run_otel(bench_bin, server.url, quick)
+    finally:
+        server.close()
+    print(json.dumps(res))
+    errors = [r["error"] for r in (res["http"], res["scripted"]) if "error" in r]
+    if write and not errors:
+        path = os.path.join(HERE, "results.json")
+        with open(path) as f:
+            results = json.load(f)
+        results.setdefault("hookline", {})["otel"] = res
+        with open(path, "w") as f:
+            f.write(json.dumps(results, indent=2) + "\n")
+        write_markdown(results)
+        log("wrote the otel figures into bench/results.json and BENCHMARKS.md")
+    return 0 if not errors else 1
 
 
 def core_only(bench_bin, quick):
@@ -576,6 +630,43 @@ def markdown(r):
         w(f"| hook dispatch, ns from one hook to the next on a chain of "
           f"{fmt(hh.get('hook_dispatch_chain'))} observe-only hooks | {fmt(hh.get('hook_dispatch_ns'), 2)} "
           f"| < 20 ns |")
+        w("")
+    ot = h.get("otel")
+    if ot and "error" not in ot.get("http", {"error": 1}):
+        when = ot.get("when", {})
+        w("## OpenTelemetry export (otel)\n")
+        w("Scenario (b) (2 model calls, 3 tool calls) in alternating batches in one process "
+          "(bench/otel_bench.c): no exporter (*off*); a global observer that does nothing "
+          "(*noop observer*: what building events for any observer costs the library); the "
+          "OpenTelemetry exporter installed (*on*), sending OTLP/HTTP JSON to the mock server. "
+          "CPU is the whole process's per run, so the exporter thread's encoding and sending "
+          "count. *cost* = on − off. "
+          f"Measured {when.get('date', '?')} at commit {when.get('hookline_commit', '?')}, "
+          f"load {when.get('load', '?')} (this section may come from a later run than the rest).\n")
+        w("| provider | mode | p50 µs | p99 µs | mean µs | CPU µs/run |")
+        w("| --- | --- | ---: | ---: | ---: | ---: |")
+        for prov in ("http", "scripted"):
+            res = ot.get(prov, {})
+            if "error" in res:
+                w(f"| {prov} | failed: {res['error'][:100]} | | | | |")
+                continue
+            for mode, label in (("off", "off"), ("noop_observer", "noop observer"), ("on", "on")):
+                m = res.get(mode, {})
+                w(f"| {prov} | {label} | {fmt(m.get('latency_p50_us'), 1)} | {fmt(m.get('latency_p99_us'), 1)} | "
+                  f"{fmt(m.get('latency_mean_us'), 1)} | {fmt(m.get('cpu_us_per_run'), 1)} |")
+        w("")
+        w("| figure | measured | target |")
+        w("| --- | ---: | --- |")
+        for prov, label in (("http", "over HTTP"), ("scripted", "scripted provider")):
+            res = ot.get(prov, {})
+            w(f"| exporter on − off, median run, {label}, µs | {fmt(res.get('cost_us_per_run_p50'), 1)} | < 10 µs |")
+            on_p50 = res.get("on", {}).get("latency_p50_us")
+            noop_p50 = res.get("noop_observer", {}).get("latency_p50_us")
+            if isinstance(on_p50, (int, float)) and isinstance(noop_p50, (int, float)):
+                w(f"| … of which the exporter itself (on − noop observer), {label}, µs | "
+                  f"{fmt(on_p50 - noop_p50, 1)} | – |")
+            w(f"| … CPU per run, {label}, µs | {fmt(res.get('cpu_cost_us_per_run'), 1)} | – |")
+            w(f"| … p99 change, {label} | {fmt(res.get('p99_change_pct'), 1)} % | none |")
         w("")
     w("## Sandbox\n")
     w("Same snippets everywhere: `1+2` (eval) and `host(41)` where `host` is a host function "

@@ -30,6 +30,8 @@
 #include "hookline/workflow.h"
 #include "hookline/mcp.h"
 #include "hookline/store.h"
+#include "hookline/trace.h"
+#include "hookline/otel.h"
 
 #define HOOKLINE_VERSION "0.1.0"
 

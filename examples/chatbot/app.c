@@ -226,6 +226,7 @@ hl_status chat_app_init(chat_app *app, bool interactive) {
     return st;
   if ((st = chat_add_hooks(app)) != HL_OK) return st;
   if ((st = chat_add_mcp(app)) != HL_OK) return st;
+  if ((st = chat_add_otel(app)) != HL_OK) return st;
 
   if (app->narrate && !app->opt.no_stream) {
     hl_agent_set_stream(app->agent, true);
@@ -260,6 +261,7 @@ void chat_app_free(chat_app *app) {
   if (app->ui_ready) ui_destroy(&app->ui);
   hl_agent_unref(app->agent);
   for (size_t i = 0; i < app->n_mcp; i++) hl_mcp_free(app->mcp[i]);
+  chat_free_otel(app);
   hl_observer_unref(app->collector);
   hl_observer_unref(app->watcher);
   hl_provider_unref(app->provider);

@@ -30,6 +30,7 @@ static const opt_spec specs[] = {
     {"prompt", 'p', OPT_VALUE, FIELD(prompt)},
     {"script", 0, OPT_VALUE, FIELD(script_path)},
     {"store", 0, OPT_VALUE, FIELD(store)},
+    {"otel", 0, OPT_VALUE, FIELD(otel_url)},
     {"json", 0, OPT_FLAG, FIELD(json)},
     {"no-stream", 0, OPT_FLAG, FIELD(no_stream)},
     {"help", 'h', OPT_FLAG, FIELD(help)},
@@ -147,6 +148,12 @@ int chat_parse_args(int argc, char **argv, chat_options *opt, char *err, size_t 
     snprintf(err, errlen, "--json needs a question: hookline-chat -p \"...\" --json");
     return -1;
   }
+  if (opt->otel_url && strncmp(opt->otel_url, "http://", 7) != 0 &&
+      strncmp(opt->otel_url, "https://", 8) != 0) {
+    snprintf(err, errlen, "--otel needs the collector's http:// or https:// URL, e.g. http://localhost:4318: '%s'",
+             opt->otel_url);
+    return -1;
+  }
   if (opt->prompt && !opt->prompt[0]) {
     snprintf(err, errlen, "-p needs a non-empty question");
     return -1;
@@ -177,6 +184,8 @@ void chat_print_usage(const char *argv0) {
       "  --allow-tools a,b   only these tools may run (others are refused)\n"
       "  --mcp URL           add the tools of an MCP server (Streamable HTTP; repeatable)\n"
       "  --mcp-stdio \"CMD\"   add the tools of an MCP server started as CMD (stdio; repeatable)\n"
+      "  --otel URL          send OpenTelemetry traces and metrics to an OTLP/HTTP collector\n"
+      "                      (also when OTEL_EXPORTER_OTLP_ENDPOINT is set)\n"
       "\n"
       "Conversations:\n"
       "  --store URL         where conversations are kept: sqlite:PATH, postgresql://...,\n"

@@ -23,6 +23,7 @@ typedef struct chat_options {
   const char *store;        /* --store URL: where conversations are kept */
   bool resume;              /* --resume [ID]: continue a saved conversation */
   const char *resume_id;    /* its ID (or a prefix); NULL: the last one */
+  const char *otel_url;     /* --otel URL: OTLP/HTTP collector (otel.c) */
   bool json;                /* --json: one-shot answer as JSON */
   bool no_stream;           /* --no-stream: print whole answers */
   bool help;

@@ -19,6 +19,7 @@
  *   oneshot.c   -p and --json
  *   sessions.c  conversations kept in a store: --store, --resume, /sessions,
  *               /resume, /new
+ *   otel.c      --otel: OpenTelemetry export
  */
 #ifndef CHAT_CHAT_H
 #define CHAT_CHAT_H
@@ -49,6 +50,7 @@ typedef struct chat_app {
   hl_mcp *mcp[CHAT_MAX_MCP]; /* --mcp / --mcp-stdio servers, connected */
   size_t n_mcp;
   FILE *log_file;          /* --log */
+  hl_otel *otel;           /* --otel / OTEL_EXPORTER_OTLP_ENDPOINT, or NULL */
   chat_ui ui;
   bool ui_ready;           /* ui_init() ran */
   bool interactive;        /* REPL vs one-shot (-p) */
@@ -150,5 +152,10 @@ void chat_sessions_banner(chat_app *app, FILE *out);
 void chat_cmd_sessions(chat_app *app);
 void chat_cmd_resume(chat_app *app, const char *id);
 void chat_cmd_new(chat_app *app);
+/* otel.c */
+/** --otel URL or OTEL_EXPORTER_OTLP_ENDPOINT: export the agent's runs. */
+hl_status chat_add_otel(chat_app *app);
+/** Flush (bounded) and stop the export; nothing when there is none. */
+void chat_free_otel(chat_app *app);
 
 #endif

@@ -39,13 +39,13 @@ typedef enum hl_event_type {
   HL_EVENT_TURN_START,        /**< turn */
   HL_EVENT_TURN_END,          /**< response, data = array of tool results */
   HL_EVENT_LM_START,          /**< name = model, prompt_tokens (estimate) */
-  HL_EVENT_LM_END,            /**< name = model, usage, error (success = error.status == HL_OK), duration_ms */
+  HL_EVENT_LM_END,            /**< name = model, usage, response (NULL on error), error (success = error.status == HL_OK), duration_ms */
   HL_EVENT_API_REQUEST,       /**< name = provider, data = the wire payload (API keys never included) */
   HL_EVENT_API_RESPONSE,      /**< name = provider, data = the decoded body, usage, duration_ms, error */
   HL_EVENT_RESPONSE,          /**< text = the answer text; is_delta: a streamed fragment */
   HL_EVENT_TOOL_START,        /**< name = tool, call_id, args (after before_tool mutation) */
   HL_EVENT_TOOL_END,          /**< name = tool, call_id, args, result (NULL on error), error, duration_ms */
-  HL_EVENT_HOOK,              /**< name = hook name, hook_point, hook_action, args (for tool hooks) */
+  HL_EVENT_HOOK,              /**< name = hook name, hook_point, hook_action; for tool hooks call_id, args, tool */
   HL_EVENT_STDERR_WRITE,      /**< text */
   HL_EVENT_TRACE_COMPLETE,    /**< turns, usage (sum of the run), duration_ms */
   HL_EVENT_CUSTOM,            /**< name, data */
@@ -89,6 +89,27 @@ typedef struct hl_event {
   int turns;
   hl_hook_point hook_point;
   hl_hook_action hook_action;
+  /* Appended for tracers (OpenTelemetry): the run tree's identity and the
+   * GenAI attributes. Test with HL_EVENT_HAS(event, parent_invocation_id). */
+  /** Every event of a child run (sub-agent, agent-as-tool, forked run):
+   *  the invocation id of the run that started it; NULL at top level. */
+  const char *parent_invocation_id;
+  /** Every event of a child run started from inside a tool call of its
+   *  parent (agent-as-tool, a tool running an agent): that call's id in
+   *  the parent run; NULL otherwise (a workflow agent's children). */
+  const char *parent_call_id;
+  /** TOOL_START, TOOL_END and tool-point HOOK events of a call made from
+   *  inside another tool call of the same run (hl_context_call_tool() from
+   *  a tool: the sandbox's code mode): the outer call's id; else NULL. */
+  const char *outer_call_id;
+  /** Every event of a run: the id of its session (the conversation). */
+  const char *session_id;
+  /** LM_START, LM_END: the provider's name (hl_provider_name()). */
+  const char *provider;
+  /** TOOL_START, TOOL_END and tool-point HOOK events: the tool (NULL for
+   *  an unknown tool). Borrowed
+   *  like the rest: for hl_tool_name(), hl_mcp_tool_server() and such. */
+  const struct hl_tool *tool;
 } hl_event;
 
 #define HL_EVENT_HAS(ev, field) \

@@ -191,6 +191,11 @@ struct hl_context {
   hl_session *session;
   bool owns_session;
   char invocation_id[40];
+  /* For tracers (hl_event.parent_call_id, session_id): the parent's tool
+   * call this run was started inside (owned; NULL if none) and the
+   * session's id (borrowed from the session, which outlives the events). */
+  char *parent_call_id;
+  const char *session_id;
   char *branch;
   char *input;
   int turn;

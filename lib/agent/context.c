@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/agent_internal.h"
+#include "agent/call_scope.h"
 #include "agent/observer_internal.h"
 #include "core/util.h"
 
@@ -91,6 +92,10 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
   hl_new_invocation_id(ctx->invocation_id);
 
   ctx->input = hl__strdup(input ? input : "");
+  ctx->session_id = session ? hl_session_id(session) : NULL;
+  /* Started from inside one of the parent's tool calls on this thread
+   * (agent-as-tool)? Copied: the call's id may go before a late child. */
+  if (parent) ctx->parent_call_id = hl__call_scope_id(parent);
   if (parent) {
     size_t n = strlen(parent->branch) + 1 + strlen(agent->name) + 1;
     ctx->branch = malloc(n);
@@ -154,6 +159,7 @@ void hl__ctx_release(hl_context *ctx) {
   free(ctx->observers);
   free(ctx->hooks);
   free(ctx->branch);
+  free(ctx->parent_call_id);
   free(ctx->input);
   free(ctx->abort_msg);
   if (ctx->owns_session) hl_session_free(ctx->session);
@@ -175,6 +181,14 @@ void hl__emit(hl_context *ctx, hl_event *ev) {
   ev->agent_name = ctx->agent->name;
   ev->branch = ctx->branch;
   ev->turn = ctx->turn;
+  ev->parent_invocation_id = ctx->parent ? ctx->parent->invocation_id : NULL;
+  ev->parent_call_id = ctx->parent_call_id;
+  ev->session_id = ctx->session_id;
+  /* A tool call's own events (TOOL_START/END, its hooks) are emitted
+   * inside its scope: name the call it is nested in, if any. */
+  hl__call_scope *scope = hl__current_call;
+  if (ev->call_id && scope && scope->ctx == ctx && scope->call_id == ev->call_id)
+    ev->outer_call_id = scope->outer_call_id;
   if (!ev->error.message) ev->error.message = "";
   for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_notify(ctx->observers[i], ev);
   hl__observer_notify_global(ev);

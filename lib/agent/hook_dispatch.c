@@ -209,7 +209,10 @@ static void hl_hook_event(hl_context *ctx, const hl__hook *hook, hl_hook_point p
   ev.hook_action = action;
   ev.args = hl_json_args_of(point, args);
   const hl_tool_call *call = hl_call_of(point, args);
-  if (call) ev.call_id = call->id;
+  if (call) {
+    ev.call_id = call->id;
+    ev.tool = call->tool;
+  }
   if (action == HL_HOOK_ABORT) {
     ev.error.status = HL_ERR_ABORTED;
     ev.error.message = abort_msg;

@@ -186,7 +186,8 @@ static hl_status hl_provider_step(hl_context *ctx, void *data, const void *value
   if (hl_context_cancelled(ctx))
     return hl_fail(HL_ERR_CANCELLED, "run of agent \"%s\" cancelled", ctx->agent->name);
   const char *model_name = ctx->agent->model ? ctx->agent->model : hl_provider_name(ctx->agent->provider);
-  hl_event lm = {.type = HL_EVENT_LM_START, .name = model_name};
+  const char *provider = hl_provider_name(ctx->agent->provider);
+  hl_event lm = {.type = HL_EVENT_LM_START, .name = model_name, .provider = provider};
   if (hl__ctx_observed(ctx)) {
     lm.prompt_tokens = hl_estimate_tokens(req);
     hl__emit(ctx, &lm);
@@ -209,7 +210,8 @@ static hl_status hl_provider_step(hl_context *ctx, void *data, const void *value
     resp = NULL;
   }
   snprintf(msg, sizeof msg, "%s", st == HL_OK ? "" : hl_last_error());
-  hl_event end = {.type = HL_EVENT_LM_END, .name = model_name, .error = {st, msg}};
+  hl_event end = {.type = HL_EVENT_LM_END, .name = model_name, .error = {st, msg},
+                  .provider = provider, .response = resp};
   end.usage = resp ? &resp->usage : NULL;
   end.duration_ms = (double)(hl__mono_ns() - t0) / 1e6;
   hl__emit(ctx, &end);

@@ -11,10 +11,26 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/call_scope.h"
 #include "agent/interrupt_internal.h"
 #include "agent/workers.h"
 #include "core/util.h"
 #include "hookline/json.h"
+
+_Thread_local hl__call_scope *hl__current_call;
+
+void hl__call_scope_enter(hl__call_scope *scope, const hl_context *ctx, const char *call_id) {
+  hl__call_scope *up = hl__current_call;
+  *scope = (hl__call_scope){ctx, call_id, up && up->ctx == ctx ? up->call_id : NULL, up};
+  hl__current_call = scope;
+}
+
+void hl__call_scope_leave(hl__call_scope *scope) { hl__current_call = scope->up; }
+
+char *hl__call_scope_id(const hl_context *ctx) {
+  hl__call_scope *s = hl__current_call;
+  return s && s->ctx == ctx ? hl__strdup(s->call_id) : NULL;
+}
 
 void hl__tool_outcome_clear(hl__tool_outcome *out) {
   cJSON_Delete(out->result);
@@ -74,7 +90,7 @@ static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value
   const char *name = step->call->name;
   cJSON *result = NULL;
   hl_event start = {.type = HL_EVENT_TOOL_START, .name = name, .call_id = step->call->id,
-                    .args = args};
+                    .args = args, .tool = step->tool};
   hl__emit(ctx, &start);
   int64_t t0 = hl__mono_ns();
   hl_status st;
@@ -104,7 +120,7 @@ static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value
     snprintf(errmsg, sizeof errmsg, "%s", hl_last_error());
   }
   hl_event end = {.type = HL_EVENT_TOOL_END, .name = name, .call_id = step->call->id,
-                  .args = args, .result = result, .error = {st, errmsg}};
+                  .args = args, .result = result, .error = {st, errmsg}, .tool = step->tool};
   end.duration_ms = (double)(hl__mono_ns() - t0) / 1e6;
   hl__emit(ctx, &end);
   if (st != HL_OK) return hl_fail(st, "%s", errmsg);
@@ -115,9 +131,24 @@ static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value
 /* hl__tool_call_exec(), where `borrowed` args are only read: unless a
  * before_tool hook declared that it edits them, nothing writes them, since
  * every hook, wrap, tool and observer takes them const. */
+static void hl_tool_call_path(hl_context *ctx, const char *call_id, const char *name,
+                              cJSON *args, bool borrowed, const hl__resume *resume,
+                              hl__tool_outcome *out);
+
+/* The call's scope (call_scope.h) covers its whole hooked path, so that
+ * its hook events, its events and whatever the tool starts know it. */
 static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *name,
                              cJSON *args, bool borrowed, const hl__resume *resume,
                              hl__tool_outcome *out) {
+  hl__call_scope scope;
+  hl__call_scope_enter(&scope, ctx, call_id ? call_id : "");
+  hl_tool_call_path(ctx, scope.call_id, name, args, borrowed, resume, out);
+  hl__call_scope_leave(&scope);
+}
+
+static void hl_tool_call_path(hl_context *ctx, const char *call_id, const char *name,
+                              cJSON *args, bool borrowed, const hl__resume *resume,
+                              hl__tool_outcome *out) {
   *out = (hl__tool_outcome){0};
   bool edited = hl__ctx_hook_flags(ctx, HL_HOOK_BEFORE_TOOL) & HL_HOOK_EDIT_ARGS;
   if (borrowed && (!args || edited)) {

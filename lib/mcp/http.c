@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "mcp_internal.h"
+#include "hookline/trace.h"
 #include "providers/http.h"
 
 #define MAX_RESUMES 5
@@ -251,7 +252,10 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
     snprintf(last, sizeof last, "Last-Event-ID: %s", last_event_id);
     hdrs[n++] = last;
   }
-  for (size_t i = 0; i < m->n_headers && n < 40; i++) hdrs[n++] = m->headers[i];
+  for (size_t i = 0; i < m->n_headers && n < 39; i++) hdrs[n++] = m->headers[i];
+  /* A tracer's traceparent (hookline/trace.h), built on the caller's thread. */
+  char trace_line[512];
+  if (hl_trace_header(ctx, trace_line, sizeof trace_line)) hdrs[n++] = trace_line;
   /* Header values (tokens) never show in messages: the layer's messages
    * name the URL only; the first extra header's value is redacted too. */
   const char *secret = NULL;

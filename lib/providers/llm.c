@@ -16,6 +16,7 @@
 #include "core/price_internal.h"
 #include "core/util.h"
 #include "providers/llm.h"
+#include "hookline/trace.h"
 #include "providers/retry_after.h"
 
 hl_status hl__buf_append(hl__buf *b, const char *s, size_t n) {
@@ -333,7 +334,7 @@ static hl_status send_payload(hl__llm *l, hl_context *ctx, const char *path,
   if (!body) return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
   size_t url_len = strlen(l->base_url) + strlen(path) + 1;
   char *url = malloc(url_len);
-  const char **hdrs = malloc((l->n_headers + n_auth + 2) * sizeof *hdrs);
+  const char **hdrs = malloc((l->n_headers + n_auth + 3) * sizeof *hdrs);
   if (!url || !hdrs) {
     free(body);
     free(url);
@@ -346,6 +347,9 @@ static hl_status send_payload(hl__llm *l, hl_context *ctx, const char *path,
   hdrs[nh++] = on_event ? "Accept: text/event-stream" : "Accept: application/json";
   for (size_t i = 0; i < n_auth; i++) hdrs[nh++] = auth[i];
   for (size_t i = 0; i < l->n_headers; i++) hdrs[nh++] = l->headers[i];
+  /* A tracer's traceparent (hookline/trace.h), built on this thread. */
+  char trace_line[512];
+  if (hl_trace_header(ctx, trace_line, sizeof trace_line)) hdrs[nh++] = trace_line;
 
   emit_request(l, ctx, payload);
 

@@ -20,6 +20,7 @@
 #include "hookline/agent.h"
 #include "hookline/context.h"
 #include "sandbox_internal.h"
+#include "agent/call_scope.h"
 #include "core/util.h"
 
 /* ------------------------------------------------------------------ */
@@ -175,6 +176,7 @@ typedef struct sb_batch sb_batch;
 typedef struct sb_job {
   sb_callback *cb;  /* a reference; NULL when the request failed early */
   hl_context *ctx;  /* the execution's context (NULL: none) */
+  char *outer_call; /* the code tool's call id, for tracers (agent/call_scope.h) */
   char *name;       /* the requested name */
   cJSON *args;
   bool started;     /* claimed by a worker */
@@ -200,6 +202,7 @@ struct sb_batch {
 
 static void job_release(sb_job *job) {
   hl__sb_callback_unref(job->cb);
+  free(job->outer_call);
   free(job->name);
   cJSON_Delete(job->args);
   free(job->message);
@@ -235,9 +238,14 @@ static void invoke(sb_job *job, hl_status *status, char **message, cJSON **resul
   cJSON *r = NULL;
   hl_tool *tool = job->cb->tool;
   hl_clear_error();
+  /* On a worker thread, the nested call still happens inside the code
+   * tool's call: say so, for traces (agent/call_scope.h). */
+  hl__call_scope scope;
+  if (job->outer_call) hl__call_scope_enter(&scope, job->ctx, job->outer_call);
   hl_status st = job->ctx && agent_owns(job->ctx, tool)
                      ? hl_context_call_tool(job->ctx, hl_tool_name(tool), job->args, &r)
                      : hl_tool_invoke(tool, job->ctx, job->args, &r);
+  if (job->outer_call) hl__call_scope_leave(&scope);
   if (st != HL_OK) {
     cJSON_Delete(r);
     r = NULL;
@@ -409,6 +417,7 @@ static bool prepare(hl_sandbox *sb, const sb_request *rq, sb_job *job) {
   atomic_fetch_add(&cb->refs, 1);
   job->cb = cb;
   job->ctx = sb->ctx;
+  job->outer_call = sb->ctx ? hl__call_scope_id(sb->ctx) : NULL;
   return true;
 }
 

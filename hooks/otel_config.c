@@ -1,0 +1,277 @@
+/*
+ * otel_config.c - the exporter's public life cycle (hookline/otel.h):
+ * options and the OTEL_* environment, install, flush, shutdown, counters.
+ * The tracer it installs is otel.c; the thread that sends, otel_export.c.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hookline/agent.h"
+#include "hookline/trace.h"
+#include "otel_internal.h"
+
+static const char *pick(const char *opt, const char *env) {
+  if (opt && *opt) return opt;
+  const char *v = getenv(env);
+  return v && *v ? v : NULL;
+}
+
+static bool env_true(const char *name) {
+  const char *v = getenv(name);
+  return v && strcasecmp(v, "true") == 0;
+}
+
+static char *join_url(const char *base, const char *path) {
+  size_t n = strlen(base);
+  while (n && base[n - 1] == '/') n--;
+  size_t len = n + strlen(path) + 1;
+  char *url = malloc(len);
+  if (url) snprintf(url, len, "%.*s%s", (int)n, base, path);
+  return url;
+}
+
+static int hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+}
+
+/* Percent-decoding of OTEL_* list values, trimming blanks. */
+static char *decode(const char *s, size_t n) {
+  while (n && isspace((unsigned char)*s)) s++, n--;
+  while (n && isspace((unsigned char)s[n - 1])) n--;
+  char *out = malloc(n + 1), *w = out;
+  if (!out) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      *w++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else {
+      *w++ = s[i];
+    }
+  }
+  *w = '\0';
+  return out;
+}
+
+typedef void (*kv_fn)(void *ud, char *key, char *value);
+
+/* "k=v,k2=v2": calls fn with malloc'd key and value (fn owns them). */
+static bool parse_list(const char *list, kv_fn fn, void *ud) {
+  if (!list) return true;
+  const char *p = list;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    if (!end) end = p + strlen(p);
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    if (eq) {
+      char *k = decode(p, (size_t)(eq - p)), *v = decode(eq + 1, (size_t)(end - eq - 1));
+      if (!k || !v) {
+        free(k);
+        free(v);
+        return false;
+      }
+      if (*k) fn(ud, k, v);
+      else free(k), free(v);
+    }
+    p = *end ? end + 1 : end;
+  }
+  return true;
+}
+
+static void add_header(void *ud, char *key, char *value) {
+  hl_otel *o = ud;
+  char **h = realloc(o->headers, (o->n_headers + 1) * sizeof *h);
+  size_t n = strlen(key) + strlen(value) + 3;
+  char *line = h ? malloc(n) : NULL;
+  if (h) o->headers = h;
+  if (line) {
+    snprintf(line, n, "%s: %s", key, value);
+    /* a header line must stay one line */
+    for (char *c = line; *c; c++)
+      if (*c == '\r' || *c == '\n') *c = ' ';
+    o->headers[o->n_headers++] = line;
+  }
+  free(key);
+  free(value);
+}
+
+typedef struct res_attrs {
+  ot_buf buf;
+  int n;
+  char *service_from_list;
+} res_attrs;
+
+static void put_res_attr(res_attrs *r, const char *key, const char *value) {
+  ot_buf_puts(&r->buf, r->n++ ? ",{\"key\":" : "{\"key\":");
+  ot_buf_json_string(&r->buf, key);
+  ot_buf_puts(&r->buf, ",\"value\":{\"stringValue\":");
+  ot_buf_json_string(&r->buf, value);
+  ot_buf_puts(&r->buf, "}}");
+}
+
+static void add_res_attr(void *ud, char *key, char *value) {
+  res_attrs *r = ud;
+  if (strcmp(key, "service.name") == 0) {
+    free(r->service_from_list);
+    r->service_from_list = value; /* placed once, below */
+  } else {
+    put_res_attr(r, key, value);
+    free(value);
+  }
+  free(key);
+}
+
+static bool http_url(const char *u) {
+  return u && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0);
+}
+
+static void otel_release(hl_otel *o) {
+  if (atomic_fetch_sub(&o->refs, 1) != 1) return;
+  ot_metrics_free(&o->metrics);
+  pthread_mutex_destroy(&o->metrics.lock);
+  pthread_mutex_destroy(&o->lock);
+  free(o->runs);
+  for (size_t i = 0; i < o->n_headers; i++) free(o->headers[i]);
+  free(o->headers);
+  free(o->traces_url);
+  free(o->metrics_url);
+  free(o->resource_json);
+  free(o);
+}
+
+static void observer_gone(void *user_data) { otel_release(user_data); }
+
+hl_otel *hl_otel_new(const hl_otel_options *opts) {
+  hl_otel_options none = {.size = sizeof none};
+  if (!opts) opts = &none;
+  if (opts->size < offsetof(hl_otel_options, warn) + sizeof opts->warn) {
+    hl_fail(HL_ERR_INVALID, "hl_otel_new: options size %zu is too small (set .size = sizeof(hl_otel_options))", opts->size);
+    return NULL;
+  }
+  hl_otel *o = calloc(1, sizeof *o);
+  if (!o) {
+    hl_fail(HL_ERR_NOMEM, "hl_otel_new: out of memory");
+    return NULL;
+  }
+  atomic_init(&o->refs, 1);
+  pthread_mutex_init(&o->lock, NULL);
+  pthread_mutex_init(&o->metrics.lock, NULL);
+  o->metrics.start_ns = ot_now_ns();
+  o->warn = opts->warn;
+  if (env_true("OTEL_SDK_DISABLED")) return o; /* inert */
+
+  const char *base = pick(opts->endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  if (!base) base = "http://localhost:4318";
+  const char *traces = pick(opts->traces_endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  const char *metrics = pick(opts->metrics_endpoint, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+  o->traces_url = traces ? strdup(traces) : join_url(base, "/v1/traces");
+  o->metrics_url = metrics ? strdup(metrics) : join_url(base, "/v1/metrics");
+  o->capture = opts->capture_content > 0 ||
+               (opts->capture_content == 0 && env_true("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"));
+  o->max_queue = opts->max_queue ? opts->max_queue : 2048;
+  o->max_batch = opts->max_batch ? opts->max_batch : 512;
+  o->export_delay_ms = opts->export_delay_ms ? opts->export_delay_ms : 1000;
+  o->metrics_interval_ms = opts->metrics_interval_ms ? opts->metrics_interval_ms : 60000;
+  o->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 10000;
+  o->n_buckets = 1024;
+  o->runs = calloc(o->n_buckets, sizeof *o->runs);
+
+  res_attrs r = {0};
+  ot_buf_puts(&r.buf, "{\"attributes\":[");
+  bool ok = o->traces_url && o->metrics_url && o->runs &&
+            parse_list(pick(opts->headers, "OTEL_EXPORTER_OTLP_HEADERS"), add_header, o);
+  if (ok) {
+    ok = parse_list(pick(opts->resource_attributes, "OTEL_RESOURCE_ATTRIBUTES"), add_res_attr, &r);
+    const char *service = pick(opts->service_name, "OTEL_SERVICE_NAME");
+    put_res_attr(&r, "service.name", service ? service : r.service_from_list ? r.service_from_list : "hookline");
+    put_res_attr(&r, "telemetry.sdk.name", "hookline");
+    put_res_attr(&r, "telemetry.sdk.version", "0.1.0");
+    ot_buf_puts(&r.buf, "]}");
+    ok = ok && !r.buf.failed;
+  }
+  free(r.service_from_list);
+  o->resource_json = r.buf.p;
+  if (!ok) {
+    hl_fail(HL_ERR_NOMEM, "hl_otel_new: out of memory");
+    otel_release(o);
+    return NULL;
+  }
+  if (!http_url(o->traces_url) || !http_url(o->metrics_url)) {
+    hl_fail(HL_ERR_INVALID, "hl_otel_new: the OTLP endpoint must be an http:// or https:// URL, not \"%.200s\"",
+            http_url(o->traces_url) ? o->metrics_url : o->traces_url);
+    otel_release(o);
+    return NULL;
+  }
+  o->observer = hl_observer_new(ot_on_event, o);
+  if (!o->observer) {
+    otel_release(o);
+    return NULL;
+  }
+  atomic_fetch_add(&o->refs, 1); /* the observer's */
+  hl_observer_set_free_fn(o->observer, observer_gone);
+  o->enabled = true;
+  if (ot_export_start(o) != HL_OK) {
+    o->enabled = false;
+    hl_observer_unref(o->observer);
+    otel_release(o);
+    return NULL;
+  }
+  return o;
+}
+
+bool hl_otel_enabled(const hl_otel *otel) { return otel && otel->observer; }
+
+hl_observer *hl_otel_observer(hl_otel *otel) { return otel ? otel->observer : NULL; }
+
+hl_status hl_otel_install(hl_otel *otel, hl_agent *agent) {
+  if (!otel) return hl_fail(HL_ERR_INVALID, "hl_otel_install: otel is NULL");
+  if (!otel->observer) return HL_OK; /* OTEL_SDK_DISABLED */
+  hl_status st = agent ? hl_agent_add_observer(agent, otel->observer)
+                       : hl_observer_add_global(otel->observer);
+  if (st != HL_OK) return st;
+  /* once, however many agents it is installed on, from however many threads */
+  if (atomic_exchange(&otel->header_installed, true)) return HL_OK;
+  st = hl_trace_set_header_fn(ot_header_fn, otel);
+  if (st != HL_OK) atomic_store(&otel->header_installed, false);
+  return st;
+}
+
+hl_status hl_otel_flush(hl_otel *otel, unsigned deadline_ms) {
+  if (!otel) return hl_fail(HL_ERR_INVALID, "hl_otel_flush: otel is NULL");
+  return ot_export_flush(otel, deadline_ms);
+}
+
+void hl_otel_shutdown(hl_otel *otel, unsigned deadline_ms) {
+  if (!otel) return;
+  if (atomic_load(&otel->header_installed)) hl_trace_set_header_fn(NULL, NULL);
+  /* Runs still in progress are handed over as they are. */
+  ot_span *out = NULL;
+  size_t n = 0;
+  ot_tracer_stop(otel, &out, &n);
+  if (out && otel->thread_started) ot_export_enqueue(otel, out, n);
+  ot_export_stop(otel, deadline_ms ? deadline_ms : 2000);
+  hl_observer *obs = otel->observer;
+  otel->observer = NULL;
+  otel_release(otel);
+  hl_observer_unref(obs); /* the last reference releases the observer's share */
+}
+
+void hl_otel_free(hl_otel *otel) { hl_otel_shutdown(otel, 0); }
+
+hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out) {
+  if (!otel || !out || out->size < sizeof(size_t))
+    return hl_fail(HL_ERR_INVALID, "hl_otel_get_stats: otel and out (with its size) are required");
+  hl_otel *o = (hl_otel *)otel;
+  hl_otel_stats s = {.size = sizeof s,
+                     .spans_started = atomic_load(&o->st_started),
+                     .spans_exported = atomic_load(&o->st_exported),
+                     .spans_dropped = atomic_load(&o->st_dropped),
+                     .export_requests = atomic_load(&o->st_requests),
+                     .export_failures = atomic_load(&o->st_failures),
+                     .metric_exports = atomic_load(&o->st_metric_exports)};
+  size_t n = out->size < sizeof s ? out->size : sizeof s;
+  memcpy(out, &s, n);
+  out->size = n;
+  return HL_OK;
+}

@@ -1,0 +1,320 @@
+/*
+ * otel_export.c - the exporter: a bounded queue of finished spans and one
+ * thread that batches them and POSTs OTLP/HTTP JSON with its own libcurl
+ * handle, plus the metrics every metrics_interval_ms.
+ *
+ * Why a thread of its own: a run must never wait for the collector. The
+ * run's side only links spans into the queue under a short lock (or drops
+ * them when it is full); everything slow (encoding, the network, retries,
+ * backoff) happens here. A collector that is down, hangs or answers 503
+ * makes this thread busy, the queue fills, and spans are dropped and
+ * counted; one warning says so.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "otel_internal.h"
+
+void ot_warn(hl_otel *o, const char *fmt, ...) {
+  if (atomic_exchange(&o->warned, true)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  char msg[800];
+  vsnprintf(msg, sizeof msg, fmt ? fmt : "?", ap);
+  va_end(ap);
+  FILE *out = o->warn ? o->warn : stderr;
+  fprintf(out, "hookline otel: %s (further export problems are counted, not printed: hl_otel_get_stats)\n", msg);
+  fflush(out);
+}
+
+void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n) {
+  if (!first) return;
+  pthread_mutex_lock(&o->qlock);
+  if (o->q_len + n > o->max_queue || o->stop) {
+    size_t queue = o->max_queue;
+    pthread_mutex_unlock(&o->qlock);
+    atomic_fetch_add(&o->st_dropped, n);
+    ot_metrics_from_spans(&o->metrics, first, n); /* the metrics lose nothing */
+    for (ot_span *s = first, *next; s; s = next) {
+      next = s->next;
+      ot_span_free(s);
+    }
+    ot_warn(o, "the export queue is full (%zu spans): spans are dropped", queue);
+    return;
+  }
+  ot_span *last = first;
+  while (last->next) last = last->next;
+  if (o->q_tail) o->q_tail->next = first;
+  else {
+    o->q_head = first;
+    o->q_oldest_ns = ot_mono_ns();
+  }
+  o->q_tail = last;
+  o->q_len += n;
+  bool wake = o->q_len >= o->max_batch;
+  pthread_mutex_unlock(&o->qlock);
+  if (wake) pthread_cond_signal(&o->qcond);
+}
+
+/* ---- one HTTP export -------------------------------------------------- */
+
+typedef struct ot_reply {
+  long retry_after_s;
+} ot_reply;
+
+static size_t discard_body(char *p, size_t size, size_t n, void *ud) {
+  (void)p;
+  (void)ud;
+  return size * n;
+}
+
+static size_t read_header(char *p, size_t size, size_t n, void *ud) {
+  ot_reply *r = ud;
+  size_t len = size * n;
+  if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) r->retry_after_s = strtol(p + 12, NULL, 10);
+  return len;
+}
+
+/* Cut a request when shutdown's deadline passed (a hanging collector). */
+static int progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d) {
+  (void)a, (void)b, (void)c, (void)d;
+  hl_otel *o = ud;
+  return atomic_load(&o->abandon) ? 1 : 0;
+}
+
+/* Sleep `ms` unless stopping with the deadline gone (qlock not held). */
+static void backoff_wait(hl_otel *o, long ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += ms / 1000;
+  until.tv_nsec += (ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&o->qlock);
+  while (!atomic_load(&o->abandon)) {
+    if (pthread_cond_timedwait(&o->qcond, &o->qlock, &until) == ETIMEDOUT) break;
+  }
+  pthread_mutex_unlock(&o->qlock);
+}
+
+/* POST `body` to `url`, retrying 429/502/503/504 and connection errors
+ * with exponential backoff until timeout_ms is spent. True on 2xx. */
+static bool post(hl_otel *o, CURL *curl, struct curl_slist *hdrs, const char *url,
+                 const ot_buf *body) {
+  int64_t deadline = ot_mono_ns() + (int64_t)o->timeout_ms * 1000000;
+  long backoff_ms = 100;
+  char why[CURL_ERROR_SIZE + 64] = "";
+  for (;;) {
+    int64_t left_ms = (deadline - ot_mono_ns()) / 1000000;
+    if (left_ms <= 0 || atomic_load(&o->abandon)) break;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    ot_reply reply = {0};
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->p);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, left_ms < 5000 ? (long)left_ms : 5000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, read_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, o);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    atomic_fetch_add(&o->st_requests, 1);
+    CURLcode rc = curl_easy_perform(curl);
+    long code = 0;
+    bool retry;
+    if (rc == CURLE_OK) {
+      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+      if (code >= 200 && code < 300) return true;
+      retry = code == 429 || code == 502 || code == 503 || code == 504;
+      snprintf(why, sizeof why, "HTTP %ld", code);
+    } else {
+      retry = rc != CURLE_ABORTED_BY_CALLBACK && rc != CURLE_URL_MALFORMAT &&
+              rc != CURLE_UNSUPPORTED_PROTOCOL;
+      snprintf(why, sizeof why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    }
+    if (!retry) break;
+    long wait = backoff_ms;
+    if (reply.retry_after_s > 0 && reply.retry_after_s * 1000 > wait)
+      wait = reply.retry_after_s * 1000 < 5000 ? reply.retry_after_s * 1000 : 5000;
+    if ((deadline - ot_mono_ns()) / 1000000 <= wait) break;
+    backoff_wait(o, wait);
+    backoff_ms = backoff_ms * 2 < 5000 ? backoff_ms * 2 : 5000;
+  }
+  atomic_fetch_add(&o->st_failures, 1);
+  ot_warn(o, "export to %s failed: %s; spans and metrics are dropped", url,
+          why[0] ? why : "deadline passed");
+  return false;
+}
+
+/* ---- the thread ------------------------------------------------------ */
+
+static bool export_spans(hl_otel *o, CURL *curl, struct curl_slist *hdrs, ot_span *batch,
+                         size_t n) {
+  ot_metrics_from_spans(&o->metrics, batch, n);
+  ot_buf body = {0};
+  bool ok = ot_json_spans(&body, o->resource_json, batch, n) &&
+            post(o, curl, hdrs, o->traces_url, &body);
+  free(body.p);
+  atomic_fetch_add(ok ? &o->st_exported : &o->st_dropped, n);
+  for (ot_span *s = batch, *next; s; s = next) {
+    next = s->next;
+    ot_span_free(s);
+  }
+  return ok;
+}
+
+static bool export_metrics(hl_otel *o, CURL *curl, struct curl_slist *hdrs) {
+  ot_buf body = {0};
+  bool ok = true;
+  if (ot_json_metrics(&body, o->resource_json, &o->metrics, ot_now_ns())) {
+    ok = post(o, curl, hdrs, o->metrics_url, &body);
+    if (ok) atomic_fetch_add(&o->st_metric_exports, 1);
+  }
+  free(body.p);
+  return ok;
+}
+
+static void *export_main(void *arg) {
+  hl_otel *o = arg;
+  CURL *curl = curl_easy_init();
+  struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+  for (size_t i = 0; i < o->n_headers && hdrs; i++) {
+    struct curl_slist *t = curl_slist_append(hdrs, o->headers[i]);
+    if (t) hdrs = t;
+  }
+  int64_t next_metrics = ot_mono_ns() + (int64_t)o->metrics_interval_ms * 1000000;
+  pthread_mutex_lock(&o->qlock);
+  for (;;) {
+    /* Wait for a full batch, the oldest span's delay, the metrics'
+     * interval, a flush or the stop. */
+    for (;;) {
+      if (o->stop || o->flush_gen != o->flushed_gen || o->q_len >= o->max_batch) break;
+      int64_t now = ot_mono_ns();
+      int64_t wake = next_metrics;
+      if (o->q_len) {
+        int64_t due = o->q_oldest_ns + (int64_t)o->export_delay_ms * 1000000;
+        if (due < wake) wake = due;
+      }
+      if (wake <= now) break;
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (wake - now);
+      ts.tv_sec = t / 1000000000;
+      ts.tv_nsec = t % 1000000000;
+      pthread_cond_timedwait(&o->qcond, &o->qlock, &ts);
+    }
+    uint64_t gen = o->flush_gen;
+    bool stopping = o->stop;
+    bool failed = false;
+    /* Send what is queued, batch by batch (a flush or the stop sends all). */
+    while (o->q_len && curl && !atomic_load(&o->abandon)) {
+      ot_span *batch = o->q_head, *last = batch;
+      size_t n = 1;
+      while (n < o->max_batch && last->next) {
+        last = last->next;
+        n++;
+      }
+      o->q_head = last->next;
+      if (!o->q_head) o->q_tail = NULL;
+      last->next = NULL;
+      o->q_len -= n;
+      o->q_oldest_ns = ot_mono_ns();
+      pthread_mutex_unlock(&o->qlock);
+      failed |= !export_spans(o, curl, hdrs, batch, n);
+      pthread_mutex_lock(&o->qlock);
+      if (!(gen != o->flushed_gen || stopping) && o->q_len < o->max_batch) break;
+    }
+    bool metrics_due = ot_mono_ns() >= next_metrics;
+    if ((metrics_due || gen != o->flushed_gen || stopping) && curl && !atomic_load(&o->abandon)) {
+      pthread_mutex_unlock(&o->qlock);
+      failed |= !export_metrics(o, curl, hdrs);
+      pthread_mutex_lock(&o->qlock);
+      next_metrics = ot_mono_ns() + (int64_t)o->metrics_interval_ms * 1000000;
+    }
+    if (gen != o->flushed_gen) {
+      o->flush_failed = failed || !curl;
+      o->flushed_gen = gen;
+      pthread_cond_broadcast(&o->done_cond);
+    }
+    if (stopping) break;
+  }
+  /* Whatever is left (abandoned at the deadline) is dropped and counted. */
+  size_t left = o->q_len;
+  ot_span *rest = o->q_head;
+  o->q_head = o->q_tail = NULL;
+  o->q_len = 0;
+  pthread_mutex_unlock(&o->qlock);
+  atomic_fetch_add(&o->st_dropped, left);
+  for (ot_span *s = rest, *next; s; s = next) {
+    next = s->next;
+    ot_span_free(s);
+  }
+  curl_slist_free_all(hdrs);
+  if (curl) curl_easy_cleanup(curl);
+  return NULL;
+}
+
+hl_status ot_export_start(hl_otel *o) {
+  pthread_mutex_init(&o->qlock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&o->qcond, &ca);
+  pthread_cond_init(&o->done_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  if (pthread_create(&o->thread, NULL, export_main, o) != 0)
+    return hl_fail(HL_ERR_LIMIT, "hl_otel_new: cannot start the exporter thread");
+  o->thread_started = true;
+  return HL_OK;
+}
+
+hl_status ot_export_flush(hl_otel *o, unsigned deadline_ms) {
+  if (!o->thread_started) return HL_OK;
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += deadline_ms / 1000;
+  until.tv_nsec += (long)(deadline_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&o->qlock);
+  uint64_t mine = ++o->flush_gen;
+  pthread_cond_signal(&o->qcond);
+  bool timed_out = false;
+  while (o->flushed_gen < mine && !timed_out)
+    timed_out = pthread_cond_timedwait(&o->done_cond, &o->qlock, &until) == ETIMEDOUT;
+  bool done = o->flushed_gen >= mine;
+  bool failed = o->flush_failed;
+  pthread_mutex_unlock(&o->qlock);
+  if (!done) return hl_fail(HL_ERR_TIMEOUT, "hl_otel_flush: the collector did not take the export within %u ms", deadline_ms);
+  if (failed) return hl_fail(HL_ERR_NETWORK, "hl_otel_flush: an export failed (spans dropped; see hl_otel_get_stats)");
+  return HL_OK;
+}
+
+void ot_export_stop(hl_otel *o, unsigned deadline_ms) {
+  if (!o->thread_started) return;
+  ot_export_flush(o, deadline_ms);
+  pthread_mutex_lock(&o->qlock);
+  o->stop = true;
+  pthread_mutex_unlock(&o->qlock);
+  /* Past the deadline a request still in flight is cut, and no retry waits. */
+  atomic_store(&o->abandon, true);
+  pthread_cond_broadcast(&o->qcond);
+  pthread_join(o->thread, NULL);
+  o->thread_started = false;
+  pthread_cond_destroy(&o->qcond);
+  pthread_cond_destroy(&o->done_cond);
+  pthread_mutex_destroy(&o->qlock);
+}

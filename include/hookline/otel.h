@@ -1,0 +1,166 @@
+/*
+ * hookline/otel.h - OpenTelemetry export: GenAI traces and metrics over
+ * OTLP/HTTP with JSON encoding (the hooks/otel*.c plugin, built on the
+ * public API: an observer plus the trace-context header of trace.h).
+ *
+ * Two lines send every run of the process to a collector:
+ *
+ *   hl_otel *otel = hl_otel_new(NULL);        // OTEL_* environment variables
+ *   hl_otel_install(otel, NULL);              // every agent (a global observer)
+ *   ...
+ *   hl_otel_free(otel);                       // flush (bounded) and stop
+ *
+ * Spans (GenAI semantic conventions), nested as the run tree is:
+ *   invoke_agent {agent}   INTERNAL, one per run (sub-agents, agent-as-tool
+ *                          runs and workflow children are children of the
+ *                          span that started them)
+ *   chat {model}           CLIENT, one per model call
+ *   execute_tool {tool}    INTERNAL, one per tool call, hooks included
+ *                          (calls made from the sandbox's code mode are
+ *                          children of the code tool's span)
+ *   tools/call {tool}      CLIENT, under execute_tool, for MCP tools
+ * with gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model,
+ * gen_ai.response.model, gen_ai.response.id, gen_ai.response.finish_reasons,
+ * gen_ai.usage.input_tokens / output_tokens, gen_ai.agent.name,
+ * gen_ai.conversation.id (the session id), gen_ai.tool.name,
+ * gen_ai.tool.call.id; on failure error.type (hl_status_name()) and status
+ * ERROR with the message. Hook decisions (override, abort, edited
+ * arguments, ...) are span events named "hook" with hookline.hook.name,
+ * hookline.hook.point and hookline.hook.action. Message content, tool
+ * arguments and results are recorded only when enabled
+ * (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true, or the option);
+ * API keys are never recorded (the library never puts them in events).
+ *
+ * Metrics (cumulative histograms, exported every metrics_interval_ms and
+ * at flush): gen_ai.client.token.usage ({token}; gen_ai.token.type input /
+ * output), gen_ai.client.operation.duration (s; gen_ai.operation.name
+ * chat, execute_tool or invoke_agent, so tool calls have their duration).
+ *
+ * Never in the way: finished spans go to a bounded queue; one exporter
+ * thread batches them and POSTs with its own libcurl handle. A run never
+ * waits for the collector: when the queue is full, spans are dropped and
+ * counted (hl_otel_get_stats()), and the first failure prints one warning.
+ * 429, 502, 503 and 504 are retried with exponential backoff (honouring
+ * Retry-After up to the backoff cap) until the request's deadline.
+ *
+ * Environment (read by hl_otel_new() for every option left unset):
+ *   OTEL_SDK_DISABLED=true                    nothing is installed or sent
+ *   OTEL_EXPORTER_OTLP_ENDPOINT               base URL (default http://localhost:4318)
+ *   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT        full URL of traces (default base + /v1/traces)
+ *   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT       full URL of metrics (default base + /v1/metrics)
+ *   OTEL_EXPORTER_OTLP_HEADERS                "k=v,k2=v2" (percent-decoded) on every export
+ *   OTEL_SERVICE_NAME                         service.name (default "hookline")
+ *   OTEL_RESOURCE_ATTRIBUTES                  "k=v,..." more resource attributes
+ *   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true   record content
+ *
+ * Trace context: while a model call or a tool call runs, outgoing
+ * provider and MCP HTTP requests carry a W3C `traceparent` naming its
+ * span (trace.h). A run can join its caller's trace: hl_otel_set_parent()
+ * before hl_agent_run() on the same thread.
+ *
+ * Thread-safety: hl_otel_new and _free are configure-time; hl_otel_install
+ * may be called from several threads for different agents (each agent's
+ * own configuration is configure-time, agent.h); the observer, the header
+ * function, hl_otel_flush, hl_otel_set_parent, hl_otel_traceparent and
+ * hl_otel_get_stats are thread-safe.
+ */
+#ifndef HOOKLINE_OTEL_H
+#define HOOKLINE_OTEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "status.h"
+#include "observer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hl_otel hl_otel;
+typedef struct hl_agent hl_agent;
+
+/** Options; zero/NULL fields take the environment, then the default.
+ *  Set `size` to sizeof(hl_otel_options): fields are only appended. */
+typedef struct hl_otel_options {
+  size_t size;
+  const char *endpoint;            /**< base URL ("http://127.0.0.1:4318") */
+  const char *traces_endpoint;     /**< full URL for traces */
+  const char *metrics_endpoint;    /**< full URL for metrics */
+  const char *headers;             /**< "k=v,k2=v2", as OTEL_EXPORTER_OTLP_HEADERS */
+  const char *service_name;
+  const char *resource_attributes; /**< "k=v,...", as OTEL_RESOURCE_ATTRIBUTES */
+  int capture_content;             /**< 0: from the environment (default off); 1 on; -1 off */
+  size_t max_queue;                /**< finished spans waiting; default 2048 */
+  size_t max_batch;                /**< spans per request; default 512 */
+  unsigned export_delay_ms;        /**< longest a span waits for its batch; default 1000 */
+  unsigned metrics_interval_ms;    /**< default 60000 (OTEL_METRIC_EXPORT_INTERVAL) */
+  unsigned timeout_ms;             /**< one export, retries included; default 10000 */
+  FILE *warn;                      /**< where the one warning goes; default stderr */
+} hl_otel_options;
+
+/** New exporter. `opts` NULL (or its unset fields): the environment, then
+ *  the defaults. Starts the exporter thread unless OTEL_SDK_DISABLED=true
+ *  (then the handle is inert: install adds nothing). NULL with
+ *  HL_ERR_INVALID for an ops size too small or a URL that is not http(s),
+ *  HL_ERR_NOMEM, HL_ERR_LIMIT when no thread could be started. The caller
+ *  owns the handle (hl_otel_free()). */
+HL_API hl_otel *hl_otel_new(const hl_otel_options *opts);
+
+/** False when OTEL_SDK_DISABLED=true made the handle inert. */
+HL_API bool hl_otel_enabled(const hl_otel *otel);
+
+/** Watch `agent` (and its children, H14), or every agent of the process
+ *  when `agent` is NULL (a global observer), and put `traceparent` on
+ *  outgoing requests (hl_trace_set_header_fn(): one exporter per process
+ *  should do that; the last installed wins). HL_OK and nothing done when
+ *  the handle is inert. Configure-time. */
+HL_API hl_status hl_otel_install(hl_otel *otel, hl_agent *agent);
+
+/** The exporter's observer (borrowed; NULL when inert), to add by hand
+ *  (hl_agent_add_observer(), hl_mcp_add_observer()). */
+HL_API hl_observer *hl_otel_observer(hl_otel *otel);
+
+/** Export every finished span and the metrics now; wait at most
+ *  `deadline_ms`. HL_OK when all were sent, HL_ERR_TIMEOUT when the
+ *  deadline passed first (they are still being sent), HL_ERR_NETWORK when
+ *  an export failed (they were dropped and counted). Thread-safe. */
+HL_API hl_status hl_otel_flush(hl_otel *otel, unsigned deadline_ms);
+
+/** Flush with a deadline of `deadline_ms` (0: 2000), stop the exporter
+ *  thread (abandoning a hanging request at the deadline) and free.
+ *  Uninstall first: no run may still be using it (the observer stays
+ *  valid but inert if still installed somewhere). NULL is fine. */
+HL_API void hl_otel_shutdown(hl_otel *otel, unsigned deadline_ms);
+/** hl_otel_shutdown(otel, 0). */
+HL_API void hl_otel_free(hl_otel *otel);
+
+/** Make the next top-level run started on this thread a child of the
+ *  remote span named by a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"),
+ *  so it joins the caller's trace. NULL clears. HL_ERR_INVALID (and
+ *  nothing set) for a malformed value. Thread-local; consumed by that run. */
+HL_API hl_status hl_otel_set_parent(const char *traceparent);
+
+/** The traceparent of the span current on this thread for `ctx`'s run
+ *  (the model or tool call running, else the run's agent span) into
+ *  `out` (>= 56 bytes). HL_ERR_NOT_FOUND when there is none. For
+ *  applications that make their own HTTP calls from tools. */
+HL_API hl_status hl_otel_traceparent(hl_otel *otel, hl_context *ctx, char *out, size_t size);
+
+/** Counters. Set `size` to sizeof(hl_otel_stats) before the call. */
+typedef struct hl_otel_stats {
+  size_t size;
+  uint64_t spans_started;
+  uint64_t spans_exported;  /**< accepted by the collector */
+  uint64_t spans_dropped;   /**< queue full, or the export failed */
+  uint64_t export_requests; /**< HTTP requests made (retries included) */
+  uint64_t export_failures; /**< exports given up */
+  uint64_t metric_exports;  /**< metrics requests accepted */
+} hl_otel_stats;
+HL_API hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,582 @@
+#!/usr/bin/env python3
+"""tests/otel/test_otel.py - hookline's OpenTelemetry export, end to end.
+
+Usage: test_otel.py CASE OTEL_RUN SOURCE_ROOT
+
+Starts, on random 127.0.0.1 ports: an OTLP/HTTP receiver written for this
+test (it decodes the JSON and keeps it), an OpenAI Chat Completions server
+that records the traceparent of each request, and for the tree the MCP
+server of tests/mcp (hostile_http.py, which logs the headers it got). Runs
+one scenario of otel_run against them and checks what arrived:
+
+  tree            the span tree: ids, parents, kinds, names, attributes,
+                  hook events, error status; traceparent on model and MCP
+                  requests; resource, headers; the metrics; no API key
+  content         the same with content capture on: content present, the
+                  API key still absent
+  fail            a failed model call: chat and invoke_agent spans in error
+  remote          a run joins the caller's trace (hl_otel_set_parent)
+  collector_down  nothing listens: runs are not slowed, one warning
+  collector_hang  the receiver never answers: same, shutdown is bounded
+  collector_503   always 503: retried, then dropped and counted
+  collector_429   429 twice, then accepted: retried with backoff, no loss
+  mockotlpserver  the same export accepted by @elastic/mockotlpserver (npm,
+                  pinned; scripts/setup.d/mockotlpserver.sh), whose
+                  normaliser and waterfall printer read it without error
+"""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+API_KEY = "sk-otel-SECRET-0123456789abcdef"
+COLLECTOR_TOKEN = "collector-token-9876"
+FAILURES = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL:", what, file=sys.stderr)
+    return cond
+
+
+# ---- the OTLP receiver ----------------------------------------------------
+
+class Receiver:
+    """mode: ok | 503 | 429 (twice, then ok) | hang."""
+
+    def __init__(self, mode="ok"):
+        self.mode = mode
+        self.posts = []  # (path, headers, raw bytes, status answered)
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        rec = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with rec.lock:
+                    n = len(rec.posts)
+                    status = {"ok": 200, "503": 503, "hang": 200,
+                              "429": 429 if n < 2 else 200}[rec.mode]
+                    rec.posts.append((self.path, {k.lower(): v for k, v in self.headers.items()},
+                                      raw, status))
+                if rec.mode == "hang":
+                    rec.release.wait(60)
+                    return
+                body = b"{}"
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if status == 429:
+                    self.send_header("Retry-After", "0")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def accepted(self, path):
+        with self.lock:
+            return [json.loads(raw) for p, _, raw, st in self.posts if p == path and st == 200]
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+
+
+# ---- the model server -----------------------------------------------------
+
+class ModelServer:
+    def __init__(self):
+        self.requests = []  # (headers, body)
+        srv = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def send_json(self, status, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                srv.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                if body.get("model") == "fail":
+                    return self.send_json(400, {"error": {"message": "model fail is refused",
+                                                          "type": "invalid_request_error"}})
+                tools = {t["function"]["name"] for t in body.get("tools", [])}
+                if any(m.get("role") == "tool" for m in body["messages"]):
+                    msg = {"role": "assistant", "content": "all done"}
+                    return self.send_json(200, {
+                        "id": "chatcmpl-2", "model": "gpt-test-2026-01",
+                        "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 20, "completion_tokens": 2}})
+                calls = [("call_add", "add", {"a": 2, "b": 3}), ("call_broken", "broken", {}),
+                         ("call_research", "researcher", {"input": "find x"}),
+                         ("call_rm", "rm", {"path": "/tmp/x"})]
+                if "run_javascript" in tools:
+                    calls.append(("call_js", "run_javascript", {"code":
+                        "const [a, b] = await Promise.all([add({a: 1, b: 1}), add({a: 2, b: 2})]);"
+                        " a + b"}))
+                if "json_echo" in tools:
+                    calls.append(("call_echo", "json_echo", {"msg": "hi"}))
+                msg = {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": i, "type": "function",
+                     "function": {"name": n, "arguments": json.dumps(a)}} for i, n, a in calls]}
+                return self.send_json(200, {
+                    "id": "chatcmpl-1", "model": "gpt-test-2026-01",
+                    "choices": [{"index": 0, "message": msg, "finish_reason": "tool_calls"}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5}})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+# ---- helpers --------------------------------------------------------------
+
+def run(otel_run, args, env_extra, timeout=120):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(env_extra)
+    p = subprocess.run([otel_run] + args, env=env, capture_output=True, text=True, timeout=timeout)
+    sys.stdout.write(p.stdout)
+    sys.stderr.write(p.stderr)
+    return p
+
+
+def spans_of(exports):
+    out = []
+    for e in exports:
+        for rs in e["resourceSpans"]:
+            for ss in rs["scopeSpans"]:
+                for s in ss["spans"]:
+                    s["_resource"] = rs["resource"]
+                    out.append(s)
+    return out
+
+
+def attrs(obj):
+    res = {}
+    for a in obj.get("attributes", []):
+        v = a["value"]
+        if "stringValue" in v:
+            res[a["key"]] = v["stringValue"]
+        elif "intValue" in v:
+            check(isinstance(v["intValue"], str), "64-bit ints are strings: %r" % a)
+            res[a["key"]] = int(v["intValue"])
+        elif "arrayValue" in v:
+            res[a["key"]] = [x.get("stringValue") for x in v["arrayValue"]["values"]]
+        else:
+            res[a["key"]] = list(v.values())[0]
+    return res
+
+
+def one(spans, name, parent=None):
+    found = [s for s in spans if s["name"] == name and (parent is None or s.get("parentSpanId") == parent["spanId"])]
+    check(len(found) == 1, "one span %r under %s, found %d" % (name, parent and parent["name"], len(found)))
+    return found[0] if found else {"spanId": "-", "name": name, "attributes": [], "events": [], "status": {}}
+
+
+def hook_events(span):
+    return [attrs(e) for e in span.get("events", []) if e["name"] == "hook"]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_mcp(root):
+    p = subprocess.Popen([sys.executable, os.path.join(root, "tests/mcp/hostile_http.py")],
+                         stdout=subprocess.PIPE, text=True)
+    port = int(p.stdout.readline())
+    return p, port
+
+
+def common_checks(spans):
+    """What every export must satisfy: ids, parents, kinds, status."""
+    ids = set()
+    for s in spans:
+        check(re.fullmatch(r"[0-9a-f]{32}", s["traceId"]) and s["traceId"] != "0" * 32, "trace id hex: %r" % s["traceId"])
+        check(re.fullmatch(r"[0-9a-f]{16}", s["spanId"]), "span id hex: %r" % s["spanId"])
+        check(s["spanId"] not in ids, "span id unique: %s" % s["spanId"])
+        ids.add(s["spanId"])
+        check(s["kind"] in (1, 3), "kind is an integer enum: %r" % s["kind"])
+        check(isinstance(s["startTimeUnixNano"], str) and isinstance(s["endTimeUnixNano"], str), "times are strings")
+        check(int(s["endTimeUnixNano"]) >= int(s["startTimeUnixNano"]) > 1.6e18, "times make sense: %s" % s["name"])
+        check("code" in s["status"], "status on every span: %s" % s["name"])
+        kind = {"invoke_agent": 1, "chat": 3, "execute_tool": 1, "tools/call": 3}[s["name"].split(" ")[0]]
+        check(s["kind"] == kind, "kind of %s is %d" % (s["name"], kind))
+    return ids
+
+
+# ---- cases ----------------------------------------------------------------
+
+def case_tree(otel_run, root, capture):
+    rec, model = Receiver(), ModelServer()
+    mcp, mcp_port = start_mcp(root)
+    try:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port,
+               "OTEL_SERVICE_NAME": "otel-test-svc",
+               "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test,team=a%2Cb",
+               "OTEL_EXPORTER_OTLP_HEADERS": "x-collector-token=" + COLLECTOR_TOKEN,
+               "MODEL_URL": "http://127.0.0.1:%d/v1" % model.port, "OTEL_TEST_KEY": API_KEY,
+               "MCP_URL": "http://127.0.0.1:%d/mcp" % mcp_port}
+        if capture:
+            env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
+        p = run(otel_run, ["tree"], env)
+        check(p.returncode == 0, "otel_run tree exits 0")
+        import urllib.request
+        mcp_log = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/__log" % mcp_port).read())
+    finally:
+        mcp.kill()
+        mcp.wait()
+        rec.close()
+        model.server.shutdown()
+
+    with rec.lock:
+        posts = list(rec.posts)
+    raw_all = b"".join(raw for _, _, raw, _ in posts)
+    check(API_KEY.encode() not in raw_all, "the API key is nowhere in the export")
+    check(COLLECTOR_TOKEN.encode() not in raw_all, "the collector token is only a header")
+    check(all(h.get("x-collector-token") == COLLECTOR_TOKEN for _, h, _, _ in posts),
+          "OTEL_EXPORTER_OTLP_HEADERS on every export")
+    check(all(h.get("content-type") == "application/json" for _, h, _, _ in posts), "JSON content type")
+    spans = spans_of(rec.accepted("/v1/traces"))
+    if os.environ.get("OTEL_TEST_DUMP"):
+        json.dump(spans, open(os.environ["OTEL_TEST_DUMP"], "w"), indent=1)
+    check(len(spans) > 0, "spans arrived")
+    common_checks(spans)
+    check(len({s["traceId"] for s in spans}) == 1, "one trace for the whole run")
+    by_id = {s["spanId"]: s for s in spans}
+    roots = [s for s in spans if "parentSpanId" not in s]
+    check(len(roots) == 1, "one root span, got %d" % len(roots))
+    for s in spans:
+        if "parentSpanId" in s:
+            check(s["parentSpanId"] in by_id, "parent of %s was exported" % s["name"])
+    res = attrs(spans[0]["_resource"])
+    check(res.get("service.name") == "otel-test-svc", "service.name from OTEL_SERVICE_NAME")
+    check(res.get("deployment.environment") == "test" and res.get("team") == "a,b",
+          "OTEL_RESOURCE_ATTRIBUTES, percent-decoded: %r" % res)
+
+    pipeline = one(spans, "invoke_agent pipeline")
+    check("parentSpanId" not in pipeline, "the pipeline is the root")
+    pa = attrs(pipeline)
+    check(pa.get("gen_ai.operation.name") == "invoke_agent" and pa.get("gen_ai.agent.name") == "pipeline",
+          "invoke_agent attributes: %r" % pa)
+    check(pa.get("gen_ai.conversation.id") == "sess-otel-42\ufffd",
+          "conversation id is the session id, its byte that is not UTF-8 replaced: %r" % pa.get("gen_ai.conversation.id"))
+    coord = one(spans, "invoke_agent coordinator", pipeline)
+    one(spans, "invoke_agent summarizer", pipeline)
+    ca = attrs(coord)
+    check(ca.get("gen_ai.usage.input_tokens") == 30 and ca.get("gen_ai.usage.output_tokens") == 7,
+          "the coordinator's usage: %r" % ca)
+    chats = sorted([s for s in spans if s["name"] == "chat gpt-test"], key=lambda s: int(s["startTimeUnixNano"]))
+    check(len(chats) == 2, "two chat spans of the coordinator")
+    for i, c in enumerate(chats):
+        a = attrs(c)
+        check(c.get("parentSpanId") == coord["spanId"], "chat under the coordinator")
+        check(a.get("gen_ai.operation.name") == "chat" and a.get("gen_ai.provider.name") == "openai" and
+              a.get("gen_ai.request.model") == "gpt-test" and a.get("gen_ai.response.model") == "gpt-test-2026-01",
+              "chat attributes: %r" % a)
+        check(a.get("gen_ai.response.id") == "chatcmpl-%d" % (i + 1), "response id: %r" % a)
+        check(a.get("gen_ai.response.finish_reasons") == [["tool_calls"], ["stop"]][i], "finish reasons: %r" % a)
+        check(a.get("gen_ai.usage.input_tokens") == [10, 20][i] and a.get("gen_ai.usage.output_tokens") == [5, 2][i],
+              "chat usage: %r" % a)
+        check(c["status"]["code"] == 0, "a successful chat leaves status unset")
+    # traceparent on the model requests: the trace and the chat span of each
+    tps = [h.get("traceparent", "") for h, _ in model.requests]
+    check(len(tps) == 2, "two model requests")
+    for tp, c in zip(tps, chats):
+        check(tp == "00-%s-%s-01" % (c["traceId"], c["spanId"]), "traceparent %r names its chat span" % tp)
+
+    tools = {}
+    for s in spans:
+        if s["name"].startswith("execute_tool ") and s.get("parentSpanId") == coord["spanId"]:
+            tools[attrs(s).get("gen_ai.tool.call.id")] = s
+    add = tools.get("call_add", {"name": "-", "attributes": [], "events": [], "status": {}, "spanId": "-"})
+    check(add["name"] == "execute_tool add", "add's span")
+    aa = attrs(add)
+    check(aa.get("gen_ai.operation.name") == "execute_tool" and aa.get("gen_ai.tool.name") == "add", "tool attributes: %r" % aa)
+    check({"hookline.hook.name": "double_b", "hookline.hook.point": "before_tool",
+           "hookline.hook.action": "continue"} in hook_events(add), "the argument edit is a hook event: %r" % hook_events(add))
+    broken = tools.get("call_broken", {"attributes": [], "status": {}})
+    check(broken.get("status", {}).get("code") == 2, "the failing tool's span is in error")
+    check(attrs(broken).get("error.type") == "ExecutionFailed", "error.type of the failing tool")
+    check("disk is on fire" in broken.get("status", {}).get("message", ""), "status message of the failing tool")
+    rm = tools.get("call_rm", {"name": "-", "events": [], "status": {}})
+    check(rm["name"] == "execute_tool rm", "rm has a span though it never ran")
+    check({"hookline.hook.name": "deny_rm", "hookline.hook.point": "before_tool",
+           "hookline.hook.action": "override"} in hook_events(rm), "the override is a hook event: %r" % hook_events(rm))
+    check(rm["status"].get("code") == 0, "an override is not an error")
+    research = tools.get("call_research", {"spanId": "-", "name": "-"})
+    check(research["name"] == "execute_tool researcher", "the agent-as-tool span")
+    child = one(spans, "invoke_agent researcher", research)
+    rchats = [s for s in spans if s["name"] == "chat script-model" and s.get("parentSpanId") == child["spanId"]]
+    check(len(rchats) == 2, "the sub-agent's two chat spans under it")
+    check(rchats and attrs(rchats[0]).get("gen_ai.provider.name") == "scripted", "the sub-agent's provider")
+    one(spans, "execute_tool lookup", child)
+    # parallel tool calls: their spans overlap in time
+    starts = [int(t["startTimeUnixNano"]) for t in tools.values()]
+    ends = [int(t["endTimeUnixNano"]) for t in tools.values()]
+    check(len(tools) >= 4, "the parallel calls have spans: %r" % sorted(tools))
+    js = tools.get("call_js")
+    if js:
+        nested = [s for s in spans if s.get("parentSpanId") == js["spanId"]]
+        check(sorted(s["name"] for s in nested) == ["execute_tool add", "execute_tool add"],
+              "code mode's calls are children of the code tool's span: %r" % [s["name"] for s in nested])
+    else:
+        print("note: no sandbox in this build; code mode not checked")
+    echo = tools.get("call_echo")
+    check(echo is not None, "the MCP tool's span")
+    if echo:
+        call = one(spans, "tools/call json_echo", echo)
+        check(attrs(call).get("mcp.method.name") == "tools/call", "MCP span attributes")
+        tp = [e["headers"].get("traceparent") for e in mcp_log
+              if e["method"] == "POST" and (e.get("body") or {}).get("method") == "tools/call"]
+        check(tp == ["00-%s-%s-01" % (call["traceId"], call["spanId"])],
+              "the MCP request carries the tools/call span's traceparent: %r" % tp)
+
+    # content: only on opt-in
+    has_content = [s["name"] for s in spans if any(k in attrs(s) for k in (
+        "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result"))]
+    if capture:
+        c0 = attrs(chats[0]) if chats else {}
+        check("plan the secret picnic" in c0.get("gen_ai.input.messages", ""), "chat input captured")
+        check("all done" in (attrs(chats[1]).get("gen_ai.output.messages", "") if len(chats) > 1 else ""),
+              "chat output captured")
+        check(json.loads(aa.get("gen_ai.tool.call.arguments", "{}")) == {"a": 2, "b": 6},
+              "tool arguments captured after the hook's edit: %r" % aa.get("gen_ai.tool.call.arguments"))
+        check(aa.get("gen_ai.tool.call.result") == "8", "tool result captured")
+    else:
+        check(has_content == [], "no content attributes without opt-in: %r" % has_content)
+        check(b"secret picnic" not in raw_all, "the user's input is not exported without opt-in")
+
+    # metrics
+    metrics = rec.accepted("/v1/metrics")
+    check(len(metrics) >= 1, "metrics arrived at flush")
+    points = {}
+    for m in metrics:
+        for rm_ in m["resourceMetrics"]:
+            for sm in rm_["scopeMetrics"]:
+                for met in sm["metrics"]:
+                    check(met["histogram"]["aggregationTemporality"] == 2, "cumulative histograms")
+                    for dp in met["histogram"]["dataPoints"]:
+                        check(isinstance(dp["count"], str), "counts are strings")
+                        check(len(dp["bucketCounts"]) == len(dp["explicitBounds"]) + 1, "buckets fit bounds")
+                        check(sum(int(x) for x in dp["bucketCounts"]) == int(dp["count"]), "buckets add up")
+                        points[(met["name"], tuple(sorted(attrs(dp).items())))] = dp
+    tok_in = [dp for (n, a), dp in points.items() if n == "gen_ai.client.token.usage" and
+              ("gen_ai.token.type", "input") in a and ("gen_ai.request.model", "gpt-test") in a]
+    check(len(tok_in) == 1 and tok_in[0]["sum"] == 30 and tok_in[0]["count"] == "2",
+          "input token histogram of gpt-test: %r" % tok_in)
+    ops = {dict(a).get("gen_ai.operation.name") for (n, a) in points if n == "gen_ai.client.operation.duration"}
+    check({"chat", "execute_tool", "invoke_agent"} <= ops, "operation durations: %r" % ops)
+    tool_err = [a for (n, a) in points if n == "gen_ai.client.operation.duration" and
+                ("gen_ai.tool.name", "broken") in a]
+    check(tool_err and ("error.type", "ExecutionFailed") in tool_err[0], "tool duration with its error")
+
+
+def case_fail(otel_run, root):
+    rec, model = Receiver(), ModelServer()
+    try:
+        # the per-signal variables are full URLs and win over the base one
+        base = "http://127.0.0.1:%d" % rec.port
+        p = run(otel_run, ["fail"], {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1/",
+                                     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": base + "/custom/traces",
+                                     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": base + "/custom/metrics",
+                                     "MODEL_URL": "http://127.0.0.1:%d/v1" % model.port, "OTEL_TEST_KEY": API_KEY})
+        check(p.returncode == 0, "otel_run fail exits 0")
+    finally:
+        rec.close()
+    check(len(rec.accepted("/custom/metrics")) >= 1, "metrics at OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+    spans = spans_of(rec.accepted("/custom/traces"))
+    common_checks(spans)
+    agent = one(spans, "invoke_agent doomed")
+    chat = one(spans, "chat fail", agent)
+    for s in (agent, chat):
+        check(s["status"].get("code") == 2, "%s is in error" % s["name"])
+        check(attrs(s).get("error.type") == "HttpError", "%s has error.type: %r" % (s["name"], attrs(s)))
+        check("refused" in s["status"].get("message", ""), "%s says why: %r" % (s["name"], s["status"]))
+    check(attrs(chat).get("error.type") == attrs(agent).get("error.type"), "the same failure")
+    check(API_KEY.encode() not in b"".join(r for _, _, r, _ in rec.posts), "no API key")
+
+
+def case_remote(otel_run, root):
+    rec = Receiver()
+    trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    try:
+        p = run(otel_run, ["remote"], {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port,
+                                       "TRACEPARENT": "00-%s-%s-01" % (trace, parent)})
+        check(p.returncode == 0, "otel_run remote exits 0")
+    finally:
+        rec.close()
+    spans = sorted(spans_of(rec.accepted("/v1/traces")), key=lambda s: int(s["startTimeUnixNano"]))
+    runs = [s for s in spans if s["name"] == "invoke_agent joiner"]
+    check(len(runs) == 2, "two runs")
+    if len(runs) == 2:
+        check(runs[0]["traceId"] == trace and runs[0].get("parentSpanId") == parent,
+              "the first run joins the caller's trace")
+        check(runs[1]["traceId"] != trace and "parentSpanId" not in runs[1], "the second starts its own")
+
+
+def case_collector(otel_run, root, mode):
+    rec = None
+    if mode == "down":
+        url = "http://127.0.0.1:%d" % free_port()
+    else:
+        rec = Receiver({"hang": "hang", "503": "503", "429": "429"}[mode])
+        url = "http://127.0.0.1:%d" % rec.port
+    try:
+        n = 8 if mode == "429" else 300  # 429: few enough to fit the queue, to show no loss
+        p = run(otel_run, ["load", str(n)], {"OTEL_EXPORTER_OTLP_ENDPOINT": url})
+        check(p.returncode == 0, "every run succeeded")
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+    finally:
+        if rec:
+            rec.close()
+    check(out["ok"] == n, "all %d runs answered" % n)
+    # A run that waited for the collector would take its timeout (3 s);
+    # 300 runs that do not wait take milliseconds. The bound is generous
+    # for a loaded machine and still far below one wait.
+    check(out["runs_ms"] < 2500, "runs were not slowed: %.1f ms for %d runs" % (out["runs_ms"], n))
+    check(out["shutdown_ms"] < 2500, "shutdown is bounded by its deadline: %.1f ms" % out["shutdown_ms"])
+    warnings = [l for l in p.stderr.splitlines() if l.startswith("hookline otel:")]
+    if mode == "429":
+        check(warnings == [], "no warning when the retries succeed: %r" % warnings)
+        check(out["failures"] == 0, "no export failed")
+        with rec.lock:
+            statuses = [st for path, _, _, st in rec.posts if path == "/v1/traces"]
+        check(statuses[:2] == [429, 429] and 200 in statuses, "429 retried: %r" % statuses[:5])
+        spans = spans_of(rec.accepted("/v1/traces"))
+        check(len(spans) >= 5, "spans arrived after the retries")
+    else:
+        check(len(warnings) == 1, "exactly one warning: %r" % warnings)
+        check(out["dropped_before_shutdown"] > 0 or out["failures"] > 0, "drops are counted: %r" % out)
+    if mode == "503":
+        with rec.lock:
+            check(len(rec.posts) >= 2, "503 is retried (%d requests)" % len(rec.posts))
+
+
+def case_mockotlpserver(otel_run, root):
+    cache = os.environ.get("HOOKLINE_CACHE", os.path.join(root, ".cache"))
+    dest = os.path.join(cache, "mockotlpserver", "0.10.0")
+    node = os.path.join(dest, "node_modules", ".bin", "node")
+    if not (os.path.exists(os.path.join(dest, ".installed")) and os.path.exists(node)):
+        check(False, "@elastic/mockotlpserver is not installed: run scripts/setup.sh")
+        return
+    srv = subprocess.Popen([node, os.path.join(root, "tests/otel/mockotlp.cjs"), dest],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        first = srv.stdout.readline().strip()
+        check(first.startswith("LISTENING "), "mockotlpserver started: %r" % first)
+        url = first.split(" ", 1)[1]
+        model = ModelServer()
+        p = run(otel_run, ["tree"], {"OTEL_EXPORTER_OTLP_ENDPOINT": url,
+                                     "MODEL_URL": "http://127.0.0.1:%d/v1" % model.port, "OTEL_TEST_KEY": API_KEY})
+        check(p.returncode == 0, "otel_run tree exits 0 against mockotlpserver")
+        exported = json.loads([l for l in p.stdout.splitlines() if l.startswith("{\"started\"")][-1])
+    finally:
+        time.sleep(0.5)
+        srv.terminate()
+        out, err = srv.communicate(timeout=30)
+        lines = out.splitlines()
+    traces = [json.loads(l[6:]) for l in lines if l.startswith("TRACE ")]
+    errors = [l for l in lines if l.startswith("ERROR ")] + [l for l in err.splitlines() if "threw" in l]
+    check(errors == [], "mockotlpserver read everything: %r" % errors[:3])
+    names = [s["name"] for t in traces for rs in t["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+    check(len(names) == exported["exported"], "mockotlpserver got every exported span (%d of %d)" %
+          (len(names), exported["exported"]))
+    for n in ("invoke_agent pipeline", "invoke_agent coordinator", "chat gpt-test", "execute_tool broken",
+              "invoke_agent researcher"):
+        check(n in names, "mockotlpserver saw %r" % n)
+    check(any(l.startswith("WATERFALL ") for l in lines), "its waterfall printer rendered the trace")
+    check(any(l.startswith("METRICS ") for l in lines), "it accepted the metrics")
+
+
+def case_chatbot(chat, root):
+    """hookline-chat exports with --otel URL or OTEL_EXPORTER_OTLP_ENDPOINT,
+    and refuses a --otel value that is not a URL."""
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="otel-chat-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k not in (
+        "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL",
+        "GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    env.update({"HOME": tmp, "HOOKLINE_CHAT_HISTORY": os.path.join(tmp, "history"), "NO_COLOR": "1"})
+    for how in ("flag", "env"):
+        rec = Receiver()
+        try:
+            url = "http://127.0.0.1:%d" % rec.port
+            e = dict(env)
+            args = [chat, "-p", "what is 6*7?"]
+            if how == "flag":
+                args += ["--otel", url]
+            else:
+                e["OTEL_EXPORTER_OTLP_ENDPOINT"] = url
+            p = subprocess.run(args, env=e, capture_output=True, text=True, timeout=120)
+            check(p.returncode == 0, "chatbot (%s) exits 0: %s" % (how, p.stderr))
+            check("42" in p.stdout, "the chatbot answered: %r" % p.stdout)
+        finally:
+            rec.close()
+        spans = spans_of(rec.accepted("/v1/traces"))
+        names = [s["name"] for s in spans]
+        check("invoke_agent assistant" in names, "the chatbot's run was exported (%s): %r" % (how, names))
+        check(any(n.startswith("chat ") for n in names) and any(n.startswith("execute_tool ") for n in names),
+              "its model and tool calls too (%s): %r" % (how, names))
+    p = subprocess.run([chat, "--otel", "localhost:4318", "-p", "hi"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 2 and "--otel needs" in p.stderr, "a bad --otel is refused: %r" % p.stderr)
+
+
+def main():
+    case, otel_run, root = sys.argv[1], sys.argv[2], sys.argv[3]
+    if case == "tree":
+        case_tree(otel_run, root, capture=False)
+    elif case == "content":
+        case_tree(otel_run, root, capture=True)
+    elif case == "fail":
+        case_fail(otel_run, root)
+    elif case == "remote":
+        case_remote(otel_run, root)
+    elif case.startswith("collector_"):
+        case_collector(otel_run, root, case.split("_", 1)[1])
+    elif case == "chatbot":
+        case_chatbot(otel_run, root)  # otel_run is hookline-chat here
+    elif case == "mockotlpserver":
+        case_mockotlpserver(otel_run, root)
+    else:
+        sys.exit("unknown case " + case)
+    if FAILURES:
+        print("%d check(s) failed" % len(FAILURES), file=sys.stderr)
+        sys.exit(1)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
