@@ -25,6 +25,7 @@
 #include "hookline/gemini.h"
 #include "hookline/sandbox.h"
 #include "hookline/plugins.h"
+#include "hookline/plugin.h"
 #include "hookline/workflow.h"
 #include "hookline/mcp.h"
 
