@@ -26,6 +26,7 @@
 #include "hookline/sandbox.h"
 #include "hookline/plugins.h"
 #include "hookline/plugin.h"
+#include "hookline/config.h"
 #include "hookline/workflow.h"
 #include "hookline/mcp.h"
 
