@@ -29,6 +29,7 @@ static const opt_spec specs[] = {
     {"allow-tools", 0, OPT_VALUE, FIELD(allow_tools)},
     {"prompt", 'p', OPT_VALUE, FIELD(prompt)},
     {"script", 0, OPT_VALUE, FIELD(script_path)},
+    {"config", 0, OPT_VALUE, FIELD(config_path)},
     {"json", 0, OPT_FLAG, FIELD(json)},
     {"no-stream", 0, OPT_FLAG, FIELD(no_stream)},
     {"help", 'h', OPT_FLAG, FIELD(help)},
@@ -160,6 +161,8 @@ void chat_print_usage(const char *argv0) {
       "  flags) the offline demo model answers.\n"
       "\n"
       "Tools and hooks:\n"
+      "  --config FILE       a hookline config file (JSON): provider, model, instruction,\n"
+      "                      tools, plugins by name or .so path, MCP servers\n"
       "  --log FILE          log every hook and event of every run to FILE\n"
       "  --allow-tools a,b   only these tools may run (others are refused)\n"
       "  --mcp URL           add the tools of an MCP server (Streamable HTTP; repeatable)\n"

@@ -17,6 +17,7 @@
  *   commands.c  slash commands
  *   trace.c     /trace: the hook and event trace of the last turn
  *   oneshot.c   -p and --json
+ *   config.c    --config FILE
  */
 #ifndef CHAT_CHAT_H
 #define CHAT_CHAT_H
@@ -44,6 +45,7 @@ typedef struct chat_app {
   hl_mcp *mcp[CHAT_MAX_MCP]; /* --mcp / --mcp-stdio servers, connected */
   size_t n_mcp;
   FILE *log_file;          /* --log */
+  hl_config *config;       /* --config FILE, or NULL */
   chat_ui ui;
   bool ui_ready;           /* ui_init() ran */
   bool interactive;        /* REPL vs one-shot (-p) */
@@ -133,5 +135,15 @@ int chat_oneshot(chat_app *app);
 
 /* mcp.c: connect the --mcp / --mcp-stdio servers and add their tools. */
 hl_status chat_add_mcp(chat_app *app);
+
+/* config.c: --config FILE, applied in steps of chat_app_init(). */
+/** Load and validate the file (nothing without --config). */
+hl_status chat_config_load(chat_app *app);
+/** The file's provider when no flag chose one; *made tells if it did. */
+hl_status chat_config_provider(chat_app *app, bool *made);
+/** Model, instruction and the tools to keep. */
+hl_status chat_config_agent(chat_app *app);
+/** Plugins (after the chatbot's own hooks) and MCP servers. */
+hl_status chat_config_plugins(chat_app *app);
 
 #endif
