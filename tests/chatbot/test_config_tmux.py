@@ -68,7 +68,7 @@ def test_config_loads_plugins_by_path_in_the_repl():
         t.wait_for(r"calculator", m)
         t.wait_for(PROMPT, m)
         screen = t.screen()[m:]
-        check("get_time" not in screen, f"/tools lists only the config's tools: {screen!r}")
+        check("clock" not in screen, f"/tools lists only the config's tools: {screen!r}")
         t.type_line("/quit")
         status = t.dead_status()
         check(status == 0, f"/quit exits with status 0, got {status}")
