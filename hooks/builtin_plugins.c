@@ -8,7 +8,8 @@
 #include "hookline/plugin.h"
 
 #define HL_BUILTIN_LIST(X) \
-  X(logging) X(response_cache) X(guardrail) X(tool_allowlist) X(arg_enricher)
+  X(logging) X(response_cache) X(guardrail) X(tool_allowlist) X(arg_enricher) \
+  X(call_limits)
 
 #define HL_DECLARE(id) extern const hl_plugin_descriptor hl__plugin_##id;
 HL_BUILTIN_LIST(HL_DECLARE)

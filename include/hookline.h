@@ -27,6 +27,7 @@
 #include "hookline/plugins.h"
 #include "hookline/plugin.h"
 #include "hookline/config.h"
+#include "hookline/guards.h"
 #include "hookline/workflow.h"
 #include "hookline/mcp.h"
 
