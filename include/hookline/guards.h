@@ -57,6 +57,76 @@ HL_API hl_status hl_call_limits_install(hl_call_limits *limits, hl_hooks *hooks)
 /** Calls refused or aborted so far. */
 HL_API uint64_t hl_call_limits_tripped(const hl_call_limits *limits);
 
+
+/* ------------------------------------------------------------------ */
+/* PII redaction                                                       */
+/* ------------------------------------------------------------------ */
+
+/** What the PII scanner finds. */
+typedef enum hl_pii_kind {
+  HL_PII_EMAIL = 0,   /**< name@example.com */
+  HL_PII_PHONE = 1,   /**< +44 20 7946 0958, (555) 123-4567: 9-15 digits in groups */
+  HL_PII_CARD = 2,    /**< 13-19 digits (spaces or dashes between groups), Luhn-valid */
+  HL_PII_IBAN = 3,    /**< DE89 3704 0044 0532 0130 00: ISO 13616, mod-97 checksum valid */
+  HL_PII_IP = 4,      /**< IPv4 dotted quad (each part <= 255) or IPv6 (inet_pton) */
+  HL_PII_SECRET = 5,  /**< API-key-like: sk-..., sk-ant-..., ghp_/gho_/github_pat_...,
+                           AKIA + 16, AIza + 35, xox?-..., "Bearer <token>" */
+  HL_PII_KIND_COUNT = 6
+} hl_pii_kind;
+
+/** "email", "phone", "card", "iban", "ip", "secret" ("unknown"). */
+HL_API const char *hl_pii_kind_name(hl_pii_kind kind);
+
+/** One finding: bytes [start, start + len) of the text. */
+typedef struct hl_pii_span {
+  size_t start, len;
+  hl_pii_kind kind;
+} hl_pii_span;
+
+/** Scan `text` (NUL-terminated UTF-8) for every kind; fills at most `max`
+ *  spans, left to right, non-overlapping, and returns how many there are
+ *  in all (which may exceed max). Pure function: thread-safe. */
+HL_API size_t hl_pii_scan(const char *text, hl_pii_span *spans, size_t max);
+
+typedef struct hl_pii hl_pii;
+
+/**
+ * Options: {"mode": "mask" | "drop" | "pseudonymize",
+ *           "kinds": ["email", "phone", "card", "iban", "ip", "secret"],
+ *           "requests": true, "chunks": true, "tool_results": true}
+ *   mask          each finding becomes [EMAIL], [PHONE], [CARD], [IBAN], [IP]
+ *                 or [SECRET] (the default mode)
+ *   drop          each finding is removed
+ *   pseudonymize  each distinct value becomes <EMAIL_1>, <EMAIL_2>, ... for
+ *                 the whole run (the same value, the same token, so the
+ *                 model can still tell values apart); tool arguments get
+ *                 the real values back before the tool runs, and so does
+ *                 the run's final answer (after_agent)
+ *   kinds         which kinds to redact (default all)
+ *   requests      redact every model request (user, assistant and tool
+ *                 messages; the system instruction is the developer's and
+ *                 stays): the model never sees a finding
+ *   chunks        redact streamed text deltas (model_chunk) in mask and drop
+ *                 mode, so a finding the model writes is not shown as it
+ *                 streams; a finding split across two deltas is seen whole
+ *                 by no delta, but the response after_model sees is made
+ *                 of the redacted deltas
+ *   tool_results  redact string values of tool results (after_tool), which
+ *                 also keeps them out of the session history and events
+ */
+HL_API hl_pii *hl_pii_new(const cJSON *options);
+HL_API hl_pii *hl_pii_ref(hl_pii *pii);
+HL_API void hl_pii_unref(hl_pii *pii);
+/** Installs "pii" hooks: before_agent/after_agent (per-run pseudonyms,
+ *  restoring the answer), before_model (EDIT_REQUEST), model_chunk
+ *  (EDIT_CHUNK), before_tool (EDIT_ARGS, pseudonymize only), after_tool. */
+HL_API hl_status hl_pii_install(hl_pii *pii, hl_hooks *hooks);
+/** `text` redacted as the options say (pseudonymize: with fresh tokens
+ *  for this call alone). A new string for hl_free(), NULL on out of memory. */
+HL_API char *hl_pii_redact(const hl_pii *pii, const char *text);
+/** Findings redacted so far, over every run. */
+HL_API uint64_t hl_pii_redacted(const hl_pii *pii);
+
 #ifdef __cplusplus
 }
 #endif
