@@ -127,6 +127,47 @@ HL_API char *hl_pii_redact(const hl_pii *pii, const char *text);
 /** Findings redacted so far, over every run. */
 HL_API uint64_t hl_pii_redacted(const hl_pii *pii);
 
+/* ------------------------------------------------------------------ */
+/* Rate limiter                                                        */
+/* ------------------------------------------------------------------ */
+
+typedef struct hl_rate_limiter hl_rate_limiter;
+
+/**
+ * Token buckets shared by every run and thread that uses the limiter
+ * (one object installed in several agents, or in hl_hooks_global()).
+ *
+ * Options: {"user":  {"rate": R, "burst": B},   one bucket per user id, one
+ *                                               token per run (before_agent)
+ *           "model": {"rate": R, "burst": B},   one bucket per model name, one
+ *                                               token per model call
+ *           "tool":  {"rate": R, "burst": B},   one bucket per tool name, one
+ *                                               token per tool call
+ *           "tools": {"search": {"rate": R, "burst": B}}  a tool's own bucket
+ *           "policy": "wait" | "refuse" | "abort",
+ *           "max_wait_ms": 10000}
+ *   rate   tokens added per second (> 0); burst  bucket size (>= 1, the
+ *   default), full at start.
+ *   wait    (default) sleep until the bucket has a token (a reservation:
+ *           waiters are served in order, and the rate holds exactly), in
+ *           slices that notice cancellation; past max_wait_ms, abort
+ *   refuse  a tool call gets the result {"error": "rate_limited",
+ *           "message": ..., "retry_after_ms": N} the model sees; a run or
+ *           model call over its limit ends the run with the answer
+ *           "Rate limited: ..." (an override)
+ *   abort   the run stops with HL_ERR_ABORTED and a message naming the
+ *           bucket and when it has a token again
+ */
+HL_API hl_rate_limiter *hl_rate_limiter_new(const cJSON *options);
+HL_API hl_rate_limiter *hl_rate_limiter_ref(hl_rate_limiter *limiter);
+HL_API void hl_rate_limiter_unref(hl_rate_limiter *limiter);
+/** Installs "rate_limiter" hooks at before_agent, before_model and
+ *  before_tool (those the options use). */
+HL_API hl_status hl_rate_limiter_install(hl_rate_limiter *limiter, hl_hooks *hooks);
+/** Calls that had to wait / were refused or aborted, so far. */
+HL_API uint64_t hl_rate_limiter_waited(const hl_rate_limiter *limiter);
+HL_API uint64_t hl_rate_limiter_limited(const hl_rate_limiter *limiter);
+
 #ifdef __cplusplus
 }
 #endif
