@@ -168,6 +168,49 @@ HL_API hl_status hl_rate_limiter_install(hl_rate_limiter *limiter, hl_hooks *hoo
 HL_API uint64_t hl_rate_limiter_waited(const hl_rate_limiter *limiter);
 HL_API uint64_t hl_rate_limiter_limited(const hl_rate_limiter *limiter);
 
+/* ------------------------------------------------------------------ */
+/* Budget                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct hl_budget hl_budget;
+
+/**
+ * Tokens and cost per run, per session and per user, shared by every run
+ * and thread that uses the budget object.
+ *
+ * Options: {"prices": {"gpt-4o": {"input": 2.5, "output": 10}, "*": {...}},
+ *           "run":     {"tokens": N, "cost": X},
+ *           "session": {"tokens": N, "cost": X},
+ *           "user":    {"tokens": N, "cost": X},
+ *           "on_exceed": "abort" | "switch", "fallback_model": "gpt-4o-mini"}
+ *   prices     USD per million input / output tokens by model name ("*":
+ *              any other); a response that carries its own cost
+ *              (usage.has_cost) is charged that instead
+ *   run, session, user   the limits (either or both of tokens and cost)
+ *   on_exceed  abort (default): a model call once a limit is reached stops
+ *              the run with HL_ERR_ABORTED and a message naming the scope,
+ *              the key and the amounts. switch: from then on the calls of
+ *              that run go to fallback_model (required then) instead, the
+ *              cheaper model; the limit is not enforced beyond that
+ * Every model call's usage is charged (after_model) to its run, its
+ * session (hl_context_session_id()) and its user (hl_context_user_id(),
+ * "anonymous" when unset); the check comes before each model call, so a
+ * limit stops the first call after it was reached (calls in flight on
+ * other threads at that moment still finish and are charged).
+ */
+HL_API hl_budget *hl_budget_new(const cJSON *options);
+HL_API hl_budget *hl_budget_ref(hl_budget *budget);
+HL_API void hl_budget_unref(hl_budget *budget);
+/** Installs "budget" hooks at before_agent/after_agent (per-run ledger),
+ *  before_model (EDIT_REQUEST | DECIDE) and after_model. */
+HL_API hl_status hl_budget_install(hl_budget *budget, hl_hooks *hooks);
+/** What `key` of `scope` ("session" or "user") has spent so far; false
+ *  if nothing was charged to it. Thread-safe. */
+HL_API bool hl_budget_spent(const hl_budget *budget, const char *scope, const char *key,
+                            int64_t *tokens, double *cost);
+/** Model calls refused or switched to the fallback, so far. */
+HL_API uint64_t hl_budget_exceeded(const hl_budget *budget);
+
 #ifdef __cplusplus
 }
 #endif
