@@ -273,7 +273,10 @@ static void every_builtin_loads_by_name_and_by_path(void)
   for (const hl_plugin_descriptor *d; (d = hl_plugin_builtin_at(n)); n++) {
     CHECK(hl_plugin_builtin(d->name) == d);
     CHECK_INT(d->abi_version, HL_PLUGIN_ABI_VERSION);
-    const char *opts = strcmp(d->name, "logging") == 0 ? log : "{}";
+    /* Options that make each install at least one hook. */
+    const char *opts = strcmp(d->name, "logging") == 0        ? log
+                       : strcmp(d->name, "rate_limiter") == 0 ? "{\"tool\": {\"rate\": 5}}"
+                                                              : "{}";
     hl_hooks *h = hl_hooks_new();
     hl_plugin *plugin = NULL;
     CHECK_INT(hl_plugin_load_text(h, d->name, opts, &plugin), HL_OK);
