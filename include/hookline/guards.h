@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 #include "status.h"
 #include "hooks.h"
+#include "observer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -210,6 +211,52 @@ HL_API bool hl_budget_spent(const hl_budget *budget, const char *scope, const ch
                             int64_t *tokens, double *cost);
 /** Model calls refused or switched to the fallback, so far. */
 HL_API uint64_t hl_budget_exceeded(const hl_budget *budget);
+
+/* ------------------------------------------------------------------ */
+/* Audit log                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct hl_audit hl_audit;
+
+/**
+ * A JSON Lines audit log: one record per run start and end, model call,
+ * tool call and hook decision.
+ *
+ * Options: {"file": "audit.jsonl" (required), "flush": "record" | "batch",
+ *           "batch_size": 64, "max_bytes": 0, "keep": 3}
+ *   flush       record (default): each record is flushed as written;
+ *               batch: every batch_size records, and when the log closes
+ *   max_bytes   rotate before a record would take the file past this size:
+ *               FILE -> FILE.1 -> ... -> FILE.<keep> (0: never rotate)
+ * Records (one JSON object a line; every one has "ts" (UTC, ms), "type",
+ * "run" (invocation id), "agent", "user", "session"):
+ *   run_start  {input}                 run_end {answer}
+ *   model_call {model, messages, finish, usage: {input_tokens,
+ *               output_tokens}, error: null | {status, message}}
+ *   tool_call  {call_id, tool, args, result, error}
+ *   hook       {point, hook, action, call_id?}  (from hl_audit_observer())
+ * Secrets are redacted: values under keys that name a credential
+ * (api_key, apikey, password, secret, token, authorization, cookie) become
+ * "[REDACTED]", and API-key-like strings anywhere become "[SECRET]"
+ * (hl_pii_scan()). The file is opened (appending) by hl_audit_new():
+ * HL_ERR_IO naming it when it cannot be. Writes are serialized; a write
+ * error is counted (hl_audit_errors()), never fatal to a run.
+ */
+HL_API hl_audit *hl_audit_new(const cJSON *options);
+HL_API hl_audit *hl_audit_ref(hl_audit *audit);
+/** The last reference flushes and closes the file. */
+HL_API void hl_audit_unref(hl_audit *audit);
+/** Installs observing "audit" hooks at before_agent, after_agent,
+ *  after_model and after_tool (they change nothing). */
+HL_API hl_status hl_audit_install(hl_audit *audit, hl_hooks *hooks);
+/** An observer that writes a "hook" record for each hook decision
+ *  (HL_EVENT_HOOK: overrides, aborts, edits) of the runs it watches; add
+ *  it with hl_agent_add_observer() (hooks cannot see other hooks'
+ *  decisions). The caller's reference; it holds one on the audit. */
+HL_API hl_observer *hl_audit_observer(hl_audit *audit);
+/** Records written / write errors so far. */
+HL_API uint64_t hl_audit_records(const hl_audit *audit);
+HL_API uint64_t hl_audit_errors(const hl_audit *audit);
 
 #ifdef __cplusplus
 }
