@@ -267,14 +267,16 @@ static void every_builtin_loads_by_name_and_by_path(void)
 {
   const char *dir = getenv("BUILTIN_SO_DIR");
   REQUIRE(dir);
-  char log[400];
+  char log[400], audit[400];
   snprintf(log, sizeof log, "{\"file\":\"%s/log.txt\"}", tmpdir);
+  snprintf(audit, sizeof audit, "{\"file\":\"%s/audit.jsonl\"}", tmpdir);
   size_t n = 0;
   for (const hl_plugin_descriptor *d; (d = hl_plugin_builtin_at(n)); n++) {
     CHECK(hl_plugin_builtin(d->name) == d);
     CHECK_INT(d->abi_version, HL_PLUGIN_ABI_VERSION);
     /* Options that make each install at least one hook. */
     const char *opts = strcmp(d->name, "logging") == 0        ? log
+                       : strcmp(d->name, "audit") == 0        ? audit
                        : strcmp(d->name, "rate_limiter") == 0 ? "{\"tool\": {\"rate\": 5}}"
                                                               : "{}";
     hl_hooks *h = hl_hooks_new();
