@@ -25,6 +25,7 @@
 #include "status.h"
 #include "hooks.h"
 #include "observer.h"
+#include "provider.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -257,6 +258,54 @@ HL_API hl_observer *hl_audit_observer(hl_audit *audit);
 /** Records written / write errors so far. */
 HL_API uint64_t hl_audit_records(const hl_audit *audit);
 HL_API uint64_t hl_audit_errors(const hl_audit *audit);
+
+/* ------------------------------------------------------------------ */
+/* Parallel guardrail                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef struct hl_parallel_guard hl_parallel_guard;
+
+/** A C check of the user's input: return true to trip, with *reason a
+ *  malloc'd message (or NULL for the guard's default message). Called on
+ *  the guard's own thread while the main model call runs. */
+typedef bool (*hl_guard_predicate)(const char *input, char **reason, void *user_data);
+
+/**
+ * Checks the run's input while the first model call of the run is
+ * already on its way: a guard model (a second, usually small model), or
+ * a C predicate. When the guard trips, the main call is cancelled
+ * (hl_agent_cancel() on the running agent: its other runs in flight are
+ * cancelled too, so give each concurrent user their own agent) and the
+ * run ends with the guard's message as its answer (HL_OK), and a CUSTOM
+ * event "parallel_guard_tripped" {reason}. When it passes, the main call
+ * was never held up: the run's latency is the longer of the two, not
+ * their sum (an answer that arrives first waits for the verdict, so an
+ * unsafe input never gets its answer out).
+ *
+ * Options: {"provider": {"type": "openai", ...}  (as in a config file;
+ *                         absent: the running agent's own provider),
+ *           "model": "gpt-4o-mini",
+ *           "instruction": "...the classifier prompt...",
+ *           "trip_on": "UNSAFE",  (the guard model's answer trips when it
+ *                                  starts with this, case-insensitive)
+ *           "message": "I can't help with that."}
+ *   Without "message", the answer is the guard's reason (its text after
+ *   trip_on and ':'); with neither, "Blocked by the input guard.".
+ */
+HL_API hl_parallel_guard *hl_parallel_guard_new(const cJSON *options);
+HL_API hl_parallel_guard *hl_parallel_guard_ref(hl_parallel_guard *guard);
+HL_API void hl_parallel_guard_unref(hl_parallel_guard *guard);
+/** Use `provider` for the guard model (a reference is taken). Configure
+ *  before install. */
+HL_API hl_status hl_parallel_guard_set_provider(hl_parallel_guard *guard, hl_provider *provider);
+/** Use a C predicate instead of a model. Configure before install. */
+HL_API hl_status hl_parallel_guard_set_predicate(hl_parallel_guard *guard, hl_guard_predicate fn,
+                                                 void *user_data);
+/** Installs an around_model hook "parallel_guard" (DECIDE). */
+HL_API hl_status hl_parallel_guard_install(hl_parallel_guard *guard, hl_hooks *hooks);
+/** Inputs the guard tripped on / passed, so far. */
+HL_API uint64_t hl_parallel_guard_tripped(const hl_parallel_guard *guard);
+HL_API uint64_t hl_parallel_guard_passed(const hl_parallel_guard *guard);
 
 #ifdef __cplusplus
 }
