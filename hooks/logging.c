@@ -6,6 +6,8 @@
  * logger's position in the chain: arguments after earlier before_tool
  * hooks mutated them, a response that an earlier hook substituted.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,12 +22,15 @@
 typedef struct logger {
   hl__plugin_ref ref;   /* first: see plugin_util.h */
   FILE *out;
+  bool owns_out;        /* opened by hl_logging_hooks_install_path: closed at the end */
   char *prefix;
 } logger;
 
 static void logger_destroy(void *self)
 {
   logger *lg = self;
+  if (lg->owns_out)
+    fclose(lg->out);
   free(lg->prefix);
   free(lg);
 }
@@ -207,18 +212,20 @@ static hl_hook_action log_after_tool(hl_context *ctx, const hl_after_tool_args *
   return line_end(&l);
 }
 
-hl_status hl_logging_hooks_install(hl_hooks *hooks, FILE *out, const char *prefix)
+static hl_status logging_install(hl_hooks *hooks, FILE *out, bool owns_out, const char *prefix)
 {
-  if (!hooks || !out)
-    return hl_fail(HL_ERR_INVALID, "hl_logging_hooks_install: hooks and out must not be NULL");
   logger *lg = calloc(1, sizeof *lg);
-  if (!lg)
+  if (!lg) {
+    if (owns_out)
+      fclose(out);
     return hl_fail(HL_ERR_NOMEM, "out of memory");
+  }
   hl__plugin_ref_init(&lg->ref, logger_destroy);
   lg->out = out;
+  lg->owns_out = owns_out;
   lg->prefix = hl__plugin_strdup(prefix);
   if (!lg->prefix) {
-    free(lg);
+    hl__plugin_release(lg);
     return HL_ERR_NOMEM;
   }
   /* Each hook holds a reference to the logger; ours goes at the end. The
@@ -242,4 +249,22 @@ hl_status hl_logging_hooks_install(hl_hooks *hooks, FILE *out, const char *prefi
   }
   hl__plugin_release(lg);
   return HL_OK;
+}
+
+hl_status hl_logging_hooks_install(hl_hooks *hooks, FILE *out, const char *prefix)
+{
+  if (!hooks || !out)
+    return hl_fail(HL_ERR_INVALID, "hl_logging_hooks_install: hooks and out must not be NULL");
+  return logging_install(hooks, out, false, prefix);
+}
+
+hl_status hl_logging_hooks_install_path(hl_hooks *hooks, const char *path, const char *prefix)
+{
+  if (!hooks || !path || !path[0])
+    return hl_fail(HL_ERR_INVALID, "hl_logging_hooks_install_path: hooks and path are required");
+  /* "a": several runs (and processes) append to one log. */
+  FILE *out = fopen(path, "a");
+  if (!out)
+    return hl_fail(HL_ERR_IO, "cannot open log file \"%s\": %s", path, strerror(errno));
+  return logging_install(hooks, out, true, prefix);
 }

@@ -217,16 +217,21 @@ hl_status chat_app_init(chat_app *app, bool interactive) {
   if ((st = hl_agent_set_instruction(app->agent, instruction)) != HL_OK) return st;
   if ((st = hl_agent_set_description(app->agent, "hookline-chat's assistant")) != HL_OK) return st;
 
-  if ((st = chat_make_provider(app)) != HL_OK) return st;
+  bool from_config = false;
+  if ((st = chat_config_load(app)) != HL_OK) return st;
+  if ((st = chat_config_provider(app, &from_config)) != HL_OK) return st;
+  if (!from_config && (st = chat_make_provider(app)) != HL_OK) return st;
   if ((st = hl_agent_set_provider(app->agent, app->provider)) != HL_OK) return st;
   if (app->opt.model && (st = hl_agent_set_model(app->agent, app->opt.model)) != HL_OK) return st;
 
   if ((st = chat_add_tools(app->agent, &app->have_js)) != HL_OK) return st;
+  if ((st = chat_config_agent(app)) != HL_OK) return st;
   if (app->offline && (st = chat_load_offline_script(app->provider, app->have_js)) != HL_OK)
     return st;
   if ((st = chat_add_hooks(app)) != HL_OK) return st;
   if ((st = chat_add_mcp(app)) != HL_OK) return st;
   if ((st = chat_add_otel(app)) != HL_OK) return st;
+  if ((st = chat_config_plugins(app)) != HL_OK) return st;
 
   if (app->narrate && !app->opt.no_stream) {
     hl_agent_set_stream(app->agent, true);
@@ -270,6 +275,7 @@ void chat_app_free(chat_app *app) {
   cJSON_Delete(app->hook_answers);
   free(app->streamed);
   if (app->log_file) fclose(app->log_file);
+  hl_config_free(app->config); /* after the agent: it owns the file's MCP connections */
   pthread_mutex_destroy(&app->mu);
 }
 

@@ -31,6 +31,7 @@ static const opt_spec specs[] = {
     {"script", 0, OPT_VALUE, FIELD(script_path)},
     {"store", 0, OPT_VALUE, FIELD(store)},
     {"otel", 0, OPT_VALUE, FIELD(otel_url)},
+    {"config", 0, OPT_VALUE, FIELD(config_path)},
     {"json", 0, OPT_FLAG, FIELD(json)},
     {"no-stream", 0, OPT_FLAG, FIELD(no_stream)},
     {"help", 'h', OPT_FLAG, FIELD(help)},
@@ -180,6 +181,8 @@ void chat_print_usage(const char *argv0) {
       "  flags) the offline demo model answers.\n"
       "\n"
       "Tools and hooks:\n"
+      "  --config FILE       a hookline config file (JSON): provider, model, instruction,\n"
+      "                      tools, plugins by name or .so path, MCP servers\n"
       "  --log FILE          log every hook and event of every run to FILE\n"
       "  --allow-tools a,b   only these tools may run (others are refused)\n"
       "  --mcp URL           add the tools of an MCP server (Streamable HTTP; repeatable)\n"

@@ -15,6 +15,7 @@ typedef struct chat_options {
   const char *allow_tools;  /* --allow-tools a,b (comma separated) */
   const char *prompt;       /* -p: one-shot question */
   const char *script_path;  /* hidden --script FILE: scripted model from JSON */
+  const char *config_path;  /* --config FILE: hookline configuration file */
   /* --mcp URL / --mcp-stdio "command" (repeatable, in command-line order) */
 #define CHAT_MAX_MCP 16
   const char *mcp[CHAT_MAX_MCP];

@@ -20,6 +20,7 @@
  *   sessions.c  conversations kept in a store: --store, --resume, /sessions,
  *               /resume, /new
  *   otel.c      --otel: OpenTelemetry export
+ *   config.c    --config FILE
  */
 #ifndef CHAT_CHAT_H
 #define CHAT_CHAT_H
@@ -51,6 +52,7 @@ typedef struct chat_app {
   size_t n_mcp;
   FILE *log_file;          /* --log */
   hl_otel *otel;           /* --otel / OTEL_EXPORTER_OTLP_ENDPOINT, or NULL */
+  hl_config *config;       /* --config FILE, or NULL */
   chat_ui ui;
   bool ui_ready;           /* ui_init() ran */
   bool interactive;        /* REPL vs one-shot (-p) */
@@ -157,5 +159,14 @@ void chat_cmd_new(chat_app *app);
 hl_status chat_add_otel(chat_app *app);
 /** Flush (bounded) and stop the export; nothing when there is none. */
 void chat_free_otel(chat_app *app);
+/* config.c: --config FILE, applied in steps of chat_app_init(). */
+/** Load and validate the file (nothing without --config). */
+hl_status chat_config_load(chat_app *app);
+/** The file's provider when no flag chose one; *made tells if it did. */
+hl_status chat_config_provider(chat_app *app, bool *made);
+/** Model, instruction and the tools to keep. */
+hl_status chat_config_agent(chat_app *app);
+/** Plugins (after the chatbot's own hooks) and MCP servers. */
+hl_status chat_config_plugins(chat_app *app);
 
 #endif

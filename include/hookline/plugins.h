@@ -80,6 +80,14 @@ extern "C" {
  */
 HL_API hl_status hl_logging_hooks_install(hl_hooks *hooks, FILE *out, const char *prefix);
 
+/** hl_logging_hooks_install() writing to the file `path`, opened for
+ *  appending now (HL_ERR_IO naming the file if it cannot be) and closed
+ *  when the last of the six hooks goes (the set is freed or "logging"
+ *  removed). This is what the loadable form ("logging" plugin, option
+ *  "file") uses. */
+HL_API hl_status hl_logging_hooks_install_path(hl_hooks *hooks, const char *path,
+                                               const char *prefix);
+
 /* ------------------------------------------------------------------ */
 /* Response cache                                                      */
 /* ------------------------------------------------------------------ */

@@ -1,0 +1,327 @@
+/*
+ * tests/plugins/test_loader.c - plugins loaded at run time (plugin.h).
+ *
+ * A third party's plugin (loadable/greeter.c) is compiled here, at test
+ * time, with the C compiler and `pkg-config --cflags --libs hookline`
+ * (the build tree's uninstalled .pc), then loaded by path and by name and
+ * run in a real agent. Variants of it prove each refusal: another ABI
+ * version, no descriptor, an undefined symbol; plus a file that is not
+ * ELF, bad options, and an init that fails after adding a hook (nothing
+ * may stay installed). The built-in plugins load by name and, from the
+ * .so files of the build, by path.
+ *
+ * Environment (set by meson.build): PLUGIN_CC (compiler command),
+ * PKG_CONFIG_PATH, GREETER_SRC (the source), BUILTIN_SO_DIR (where the
+ * built-ins' .so files are).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fixture.h"
+#include "hookline/plugin.h"
+
+static char tmpdir[256];
+
+/* Compile greeter.c with `defines` into tmpdir/NAME.so; the path, for free(). */
+static char *build_greeter(const char *name, const char *defines)
+{
+  const char *cc = getenv("PLUGIN_CC"), *src = getenv("GREETER_SRC");
+  if (!cc || !src)
+    return NULL;
+  char *out = NULL, *cmd = NULL;
+  if (asprintf(&out, "%s/%s.so", tmpdir, name) < 0)
+    return NULL;
+  if (asprintf(&cmd, "%s -shared -fPIC -Wall -Werror %s -o '%s' '%s' "
+                     "$(pkg-config --cflags --libs hookline-uninstalled)",
+               cc, defines, out, src) < 0) {
+    free(out);
+    return NULL;
+  }
+  int rc = system(cmd);
+  if (rc != 0) {
+    fprintf(stderr, "compile failed (%d): %s\n", rc, cmd);
+    free(out);
+    out = NULL;
+  }
+  free(cmd);
+  return out;
+}
+
+static size_t total_hooks(const hl_hooks *h)
+{
+  size_t n = 0;
+  for (int p = 0; p < HL_HOOK_POINT_COUNT; p++)
+    n += hl_hooks_count(h, (hl_hook_point)p);
+  return n;
+}
+
+static void user_plugin_built_with_pkg_config_loads_by_path_and_runs(void)
+{
+  char *so = build_greeter("greeter", "");
+  REQUIRE(so);
+  hl_provider *p = hl_scripted_new();
+  hl_scripted_push_text(p, "the model answered");
+  hl_agent *agent = fx_agent("host", p);
+  hl_plugin *plugin = NULL;
+  CHECK_INT(hl_plugin_load_text(hl_agent_hooks(agent), so, "{\"greeting\":\"Hi from a .so\"}",
+                                &plugin), HL_OK);
+  REQUIRE(plugin);
+  CHECK_STR(hl_plugin_name(plugin), "greeter");
+  CHECK_STR(hl_plugin_version(plugin), "1.0.0");
+  CHECK_STR(hl_plugin_path(plugin), so);
+  CHECK_STR(hl_hooks_name_at(hl_agent_hooks(agent), HL_HOOK_BEFORE_AGENT, 0), "greeter");
+  /* The handle may go; the hooks stay and own their data. */
+  hl_plugin_free(plugin);
+  CHECK_RUN(agent, NULL, "hello there", "Hi from a .so");
+  CHECK_RUN(agent, NULL, "what is 2+2?", "the model answered");
+  CHECK_INT(hl_scripted_request_count(p), 1);   /* the greeting never reached the model */
+  hl_agent_unref(agent);
+  hl_provider_unref(p);
+  free(so);
+}
+
+static void user_plugin_found_by_name_in_plugin_path(void)
+{
+  char *so = build_greeter("greeter", "");
+  REQUIRE(so);
+  setenv("HOOKLINE_PLUGIN_PATH", "/nonexistent-dir", 1);
+  hl_hooks *h = hl_hooks_new();
+  CHECK_INT(hl_plugin_load(h, "greeter", NULL, NULL), HL_ERR_NOT_FOUND);
+  CHECK_CONTAINS(hl_last_error(), "plugin \"greeter\"");
+  char dirs[600];
+  snprintf(dirs, sizeof dirs, "/nonexistent-dir:%s", tmpdir);
+  setenv("HOOKLINE_PLUGIN_PATH", dirs, 1);
+  hl_plugin *plugin = NULL;
+  CHECK_INT(hl_plugin_load(h, "greeter", NULL, &plugin), HL_OK);
+  CHECK_STR(hl_plugin_path(plugin), so);
+  CHECK_INT(hl_hooks_count(h, HL_HOOK_BEFORE_AGENT), 1);
+  CHECK_INT(hl_plugin_load(h, "../greeter", NULL, NULL), HL_ERR_NOT_FOUND); /* a path: no such file */
+  CHECK_INT(hl_plugin_load(h, "bad name!", NULL, NULL), HL_ERR_INVALID);
+  unsetenv("HOOKLINE_PLUGIN_PATH");
+  hl_plugin_free(plugin);
+  hl_hooks_free(h);
+  free(so);
+}
+
+static void wrong_abi_version_is_refused_naming_the_file(void)
+{
+  char *so = build_greeter("greeter_abi1", "-DGREETER_ABI=1");
+  REQUIRE(so);
+  hl_hooks *h = hl_hooks_new();
+  hl_plugin *plugin = (hl_plugin *)&plugin;
+  CHECK_INT(hl_plugin_load(h, so, NULL, &plugin), HL_ERR_UNSUPPORTED);
+  CHECK(plugin == NULL);
+  CHECK_CONTAINS(hl_last_error(), so);
+  CHECK_CONTAINS(hl_last_error(), "ABI version 1");
+  CHECK_INT(total_hooks(h), 0);
+  hl_hooks_free(h);
+  free(so);
+}
+
+static void library_without_descriptor_is_refused(void)
+{
+  char *so = build_greeter("greeter_nodesc", "-DGREETER_NO_DESCRIPTOR");
+  REQUIRE(so);
+  hl_hooks *h = hl_hooks_new();
+  CHECK_INT(hl_plugin_load(h, so, NULL, NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), so);
+  CHECK_CONTAINS(hl_last_error(), "no \"hookline_plugin\" descriptor");
+  CHECK_INT(total_hooks(h), 0);
+  hl_hooks_free(h);
+  free(so);
+}
+
+static void undefined_symbol_fails_at_load_naming_it(void)
+{
+  char *so = build_greeter("greeter_undef", "-DGREETER_MISSING_SYMBOL");
+  REQUIRE(so);
+  hl_hooks *h = hl_hooks_new();
+  CHECK_INT(hl_plugin_load(h, so, NULL, NULL), HL_ERR_IO);
+  CHECK_CONTAINS(hl_last_error(), so);
+  CHECK_CONTAINS(hl_last_error(), "hl_no_such_function_anywhere");
+  CHECK_INT(total_hooks(h), 0);
+  hl_hooks_free(h);
+  free(so);
+}
+
+static void non_elf_and_missing_files_are_refused(void)
+{
+  char path[400];
+  snprintf(path, sizeof path, "%s/notes.so", tmpdir);
+  FILE *f = fopen(path, "w");
+  REQUIRE(f);
+  fputs("#!/bin/sh\necho this is not a shared object\n", f);
+  fclose(f);
+  hl_hooks *h = hl_hooks_new();
+  CHECK_INT(hl_plugin_load(h, path, NULL, NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), path);
+  CHECK_CONTAINS(hl_last_error(), "not a shared object");
+  snprintf(path, sizeof path, "%s/empty.so", tmpdir);
+  f = fopen(path, "w");
+  REQUIRE(f);
+  fclose(f);
+  CHECK_INT(hl_plugin_load(h, path, NULL, NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "not a shared object");
+  snprintf(path, sizeof path, "%s/absent.so", tmpdir);
+  CHECK_INT(hl_plugin_load(h, path, NULL, NULL), HL_ERR_NOT_FOUND);
+  CHECK_CONTAINS(hl_last_error(), path);
+  CHECK_INT(hl_plugin_load(NULL, path, NULL, NULL), HL_ERR_INVALID);
+  CHECK_INT(hl_plugin_load(h, NULL, NULL, NULL), HL_ERR_INVALID);
+  CHECK_INT(total_hooks(h), 0);
+  hl_hooks_free(h);
+}
+
+static void bad_options_are_refused_with_their_path(void)
+{
+  char *so = build_greeter("greeter", "");
+  REQUIRE(so);
+  hl_hooks *h = hl_hooks_new();
+  CHECK_INT(hl_plugin_load_text(h, so, "{\"greeting\": 5}", NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), so);
+  CHECK_CONTAINS(hl_last_error(), "$.greeting: expected a string, got integer");
+  CHECK_INT(hl_plugin_load_text(h, so, "[1,2]", NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "options must be a JSON object");
+  CHECK_INT(hl_plugin_load_text(h, so, "{\"greeting\":", NULL), HL_ERR_JSON);
+  CHECK_CONTAINS(hl_last_error(), so);
+  /* The built-ins check their options the same way. */
+  CHECK_INT(hl_plugin_load_text(h, "response_cache", "{\"capacity\": 0}", NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "plugin \"response_cache\": $.capacity: expected an integer");
+  CHECK_INT(hl_plugin_load_text(h, "tool_allowlist", "{\"alow\": []}", NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "$.alow: unknown option (known: allow)");
+  CHECK_INT(hl_plugin_load_text(h, "guardrail", "{\"words\": [\"ok\", 3]}", NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "$.words[1]: expected a non-empty string, got integer");
+  CHECK_INT(hl_plugin_load_text(h, "guardrail", "{\"patterns\": [\"(\"]}", NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "$.patterns[0]:");
+  CHECK_INT(hl_plugin_load_text(h, "arg_enricher", "{\"rules\": [{\"tool\":\"x\"}]}", NULL),
+            HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "$.rules[0].fields: required");
+  CHECK_INT(hl_plugin_load_text(h, "arg_enricher", "{\"rules\": [{\"fields\":{}, \"override\":1}]}",
+                                NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "$.rules[0].override: expected true or false");
+  CHECK_INT(hl_plugin_load(h, "no_such_plugin", NULL, NULL), HL_ERR_NOT_FOUND);
+  CHECK_INT(total_hooks(h), 0);
+  hl_hooks_free(h);
+  free(so);
+}
+
+/* An init that added its hook and then failed leaves the target as it was. */
+static void failing_init_leaves_nothing_installed(void)
+{
+  char *so = build_greeter("greeter", "");
+  REQUIRE(so);
+  hl_provider *p = hl_scripted_new();
+  hl_scripted_push_text(p, "model says hi");
+  hl_agent *agent = fx_agent("host", p);
+  hl_hooks *h = hl_agent_hooks(agent);
+  REQUIRE(hl_plugin_load_text(h, "tool_allowlist", "{\"allow\":[\"x\"]}", NULL) == HL_OK);
+  hl_plugin *plugin = (hl_plugin *)&plugin;
+  CHECK_INT(hl_plugin_load_text(h, so, "{\"fail_after_install\": true}", &plugin),
+            HL_ERR_EXECUTION_FAILED);
+  CHECK(plugin == NULL);
+  CHECK_CONTAINS(hl_last_error(), so);
+  CHECK_CONTAINS(hl_last_error(), "asked to fail after installing its hook");
+  CHECK_INT(total_hooks(h), 1);
+  CHECK_INT(hl_hooks_count(h, HL_HOOK_BEFORE_AGENT), 0);
+  CHECK_RUN(agent, NULL, "hello", "model says hi");   /* no greeter answered */
+  hl_agent_unref(agent);
+  hl_provider_unref(p);
+  free(so);
+}
+
+/* The built-in tool allowlist, from its .so in the build's plugin
+ * directory, loaded by path, denies a tool in a real run; its state is the
+ * allowlist object, whose counter the application can read. */
+static void builtin_so_loads_by_path_and_governs_a_run(void)
+{
+  const char *dir = getenv("BUILTIN_SO_DIR");
+  REQUIRE(dir);
+  char so[600];
+  snprintf(so, sizeof so, "%s/tool_allowlist.so", dir);
+  hl_provider *p = hl_scripted_new();
+  hl_scripted_push_tool_call(p, "c1", "delete_all", "{}");
+  hl_scripted_push_text(p, "done");
+  hl_agent *agent = fx_agent("careful", p);
+  fx_counter calls = {0};
+  hl_tool *t = fx_echo_tool("delete_all", &calls);
+  hl_agent_add_tool(agent, t);
+  hl_tool_unref(t);
+  hl_plugin *plugin = NULL;
+  REQUIRE(hl_plugin_load_text(hl_agent_hooks(agent), so, "{\"allow\":[\"search\"]}", &plugin) ==
+          HL_OK);
+  CHECK_STR(hl_plugin_path(plugin), so);
+  CHECK_STR(hl_plugin_name(plugin), "tool_allowlist");
+  CHECK_RUN(agent, NULL, "clean up", "done");
+  CHECK_INT(atomic_load(&calls.calls), 0);
+  CHECK_INT(hl_tool_allowlist_denied(hl_plugin_state(plugin)), 1);
+  hl_plugin_free(plugin);
+  hl_agent_unref(agent);
+  hl_provider_unref(p);
+}
+
+/* Every built-in loads by name (linked in) and by path (its .so), with its
+ * defaults or minimal options. */
+static void every_builtin_loads_by_name_and_by_path(void)
+{
+  const char *dir = getenv("BUILTIN_SO_DIR");
+  REQUIRE(dir);
+  char log[400], audit[400];
+  snprintf(log, sizeof log, "{\"file\":\"%s/log.txt\"}", tmpdir);
+  snprintf(audit, sizeof audit, "{\"file\":\"%s/audit.jsonl\"}", tmpdir);
+  size_t n = 0;
+  for (const hl_plugin_descriptor *d; (d = hl_plugin_builtin_at(n)); n++) {
+    CHECK(hl_plugin_builtin(d->name) == d);
+    CHECK_INT(d->abi_version, HL_PLUGIN_ABI_VERSION);
+    /* Options that make each install at least one hook. */
+    const char *opts = strcmp(d->name, "logging") == 0        ? log
+                       : strcmp(d->name, "audit") == 0        ? audit
+                       : strcmp(d->name, "rate_limiter") == 0 ? "{\"tool\": {\"rate\": 5}}"
+                                                              : "{}";
+    hl_hooks *h = hl_hooks_new();
+    hl_plugin *plugin = NULL;
+    CHECK_INT(hl_plugin_load_text(h, d->name, opts, &plugin), HL_OK);
+    CHECK(hl_plugin_path(plugin) == NULL);
+    size_t by_name = total_hooks(h);
+    CHECK(by_name > 0);
+    hl_plugin_free(plugin);
+    hl_hooks_free(h);
+    char so[600];
+    snprintf(so, sizeof so, "%s/%s.so", dir, d->name);
+    h = hl_hooks_new();
+    CHECK_INT(hl_plugin_load_text(h, so, opts, &plugin), HL_OK);
+    CHECK_STR(hl_plugin_name(plugin), d->name);
+    CHECK_INT(total_hooks(h), by_name);
+    hl_plugin_free(plugin);
+    /* A bad option through the .so names the file. */
+    CHECK_INT(hl_plugin_load_text(h, so, "{\"no_such_option\":1}", NULL), HL_ERR_INVALID);
+    CHECK_CONTAINS(hl_last_error(), so);
+    CHECK_CONTAINS(hl_last_error(), "$.no_such_option: unknown option");
+    hl_hooks_free(h);
+  }
+  CHECK(n >= 5);
+}
+
+int main(int argc, char **argv)
+{
+  CHECK_ARGS(argc, argv);
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/hl-plugins-XXXXXX");
+  if (!mkdtemp(tmpdir))
+    return 1;
+  RUN(user_plugin_built_with_pkg_config_loads_by_path_and_runs);
+  RUN(user_plugin_found_by_name_in_plugin_path);
+  RUN(wrong_abi_version_is_refused_naming_the_file);
+  RUN(library_without_descriptor_is_refused);
+  RUN(undefined_symbol_fails_at_load_naming_it);
+  RUN(non_elf_and_missing_files_are_refused);
+  RUN(bad_options_are_refused_with_their_path);
+  RUN(failing_init_leaves_nothing_installed);
+  RUN(builtin_so_loads_by_path_and_governs_a_run);
+  RUN(every_builtin_loads_by_name_and_by_path);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", tmpdir);
+  return CHECK_EXIT();
+}
