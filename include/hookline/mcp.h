@@ -113,7 +113,8 @@ HL_API void hl_mcp_set_max_message_bytes(hl_mcp *mcp, size_t max_bytes);
  *  (0: none) still caps the request's whole duration. A request that
  *  goes past either fails with HL_ERR_TIMEOUT and the server gets
  *  notifications/cancelled. Default: off (the limit counts from the
- *  request). Before hl_mcp_connect(); HL_ERR_STATE after. */
+ *  request). Stdio: may be changed at any time (later requests use it);
+ *  HTTP: before hl_mcp_connect() (HL_ERR_STATE after). */
 HL_API hl_status hl_mcp_set_timeout_on_progress(hl_mcp *mcp, bool reset, unsigned max_total_ms);
 /** Prefix for the names of the tools handed out ("gh_" makes "gh_search");
  *  copied. Names are cut to the 64 characters hookline allows. */

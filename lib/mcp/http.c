@@ -166,7 +166,7 @@ static hl_status on_data(const char *d, size_t n, void *user) {
   if (s->mode == 2) {
     st = sse_feed(s, d, n);
     if (st == HL_OK && s->p && pending_done(s->m, s->p)) st = hl_fail(HL_ERR_CANCELLED, ANSWER_COMPLETE);
-    if (st == HL_OK && s->p && s->m->progress_resets && past_deadline(s->m, s->p))
+    if (st == HL_OK && s->p && s->p->resets && past_deadline(s->m, s->p))
       st = hl_fail(HL_ERR_TIMEOUT, "mcp server \"%s\": no progress within %u ms", s->m->name,
                    atomic_load(&s->m->timeout_ms));
     return st;
@@ -235,7 +235,7 @@ hl_status hl__mcp_http_start(hl_mcp *m) {
   o.max_retries = 0; /* a tool call must never run twice behind our back */
   o.timeout_ms = m->timeout_ms ? (long)m->timeout_ms : 0;
   o.idle_timeout_ms = m->timeout_ms ? (long)m->timeout_ms : 0;
-  if (m->progress_resets) {
+  if (atomic_load(&m->progress_resets)) {
     /* Progress extends a request: the whole request is capped by the total
      * only; silence longer than the limit still ends it (idle), and
      * on_data ends one whose progress stopped while other bytes came. */

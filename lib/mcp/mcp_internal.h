@@ -42,6 +42,9 @@ typedef struct hl__mcp_pending {
   bool cancelled;            /* its run was cancelled (hl_context_on_cancel) */
   int64_t deadline_ms;       /* monotonic; 0: no time limit (progress may move it) */
   int64_t started_ms;
+  unsigned limit_ms;         /* the client's limits when it started */
+  unsigned total_ms;         /* progress_resets only: the cap (0: none) */
+  bool resets;               /* progress restarts limit_ms */
   uint64_t events_before;    /* queued events that came before its answer */
   struct hl__mcp_pending *next;
 } hl__mcp_pending;
@@ -84,8 +87,8 @@ struct hl_mcp {
   char **headers;
   size_t n_headers;
   atomic_uint timeout_ms;     /* may change after connect (atomic) */
-  bool progress_resets;      /* notifications/progress restart a request's time limit */
-  unsigned max_total_ms;     /* ... up to this much in all (0: no cap) */
+  atomic_bool progress_resets; /* notifications/progress restart a request's time limit */
+  atomic_uint max_total_ms;  /* ... up to this much in all (0: no cap) */
   size_t max_message;
   char *prefix;
   char **include, **exclude;

@@ -293,10 +293,12 @@ void hl_mcp_set_timeout_ms(hl_mcp *m, unsigned timeout_ms) {
 }
 
 hl_status hl_mcp_set_timeout_on_progress(hl_mcp *m, bool reset, unsigned max_total_ms) {
-  hl_status st = configurable(m, "hl_mcp_set_timeout_on_progress");
-  if (st) return st;
-  m->progress_resets = reset;
-  m->max_total_ms = max_total_ms;
+  if (!m) return hl_fail(HL_ERR_INVALID, "hl_mcp_set_timeout_on_progress: NULL client");
+  /* HTTP sets its requests' limits when it connects. */
+  if (m->kind == HL__MCP_HTTP && m->connect_tried)
+    return hl_fail(HL_ERR_STATE, "hl_mcp_set_timeout_on_progress: configure an HTTP client before hl_mcp_connect()");
+  atomic_store(&m->progress_resets, reset);
+  atomic_store(&m->max_total_ms, max_total_ms);
   return HL_OK;
 }
 
@@ -569,11 +571,10 @@ static void on_progress(hl_mcp *m, const cJSON *params) {
   hl__mcp_pending *p = m->pending;
   while (p && p->id != id) p = p->next;
   if (p && !p->done) {
-    unsigned limit = atomic_load(&m->timeout_ms);
-    if (m->progress_resets && p->deadline_ms && limit) {
+    if (p->resets && p->deadline_ms && p->limit_ms) {
       /* Progress restarts the time limit, within the total cap. */
-      int64_t d = hl__engine_now_ms() + limit;
-      int64_t cap = m->max_total_ms ? p->started_ms + m->max_total_ms : 0;
+      int64_t d = hl__engine_now_ms() + p->limit_ms;
+      int64_t cap = p->total_ms ? p->started_ms + p->total_ms : 0;
       p->deadline_ms = cap && d > cap ? cap : d;
     }
     if (p->tool) cJSON_AddStringToObject(ev, "tool", p->tool);
@@ -734,11 +735,11 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
                    closed ? "" : " ", why);
   }
   int64_t now = hl__engine_now_ms();
-  unsigned limit = atomic_load(&m->timeout_ms);
-  hl__mcp_pending p = {.id = m->next_id++, .tool = tool, .started_ms = now};
-  if (limit) p.deadline_ms = now + limit;
-  if (m->progress_resets && m->max_total_ms && (!limit || m->max_total_ms < limit))
-    p.deadline_ms = now + m->max_total_ms;
+  hl__mcp_pending p = {.id = m->next_id++, .tool = tool, .started_ms = now,
+                       .limit_ms = atomic_load(&m->timeout_ms), .resets = atomic_load(&m->progress_resets)};
+  if (p.resets) p.total_ms = atomic_load(&m->max_total_ms);
+  if (p.limit_ms) p.deadline_ms = now + p.limit_ms;
+  if (p.total_ms && (!p.limit_ms || p.total_ms < p.limit_ms)) p.deadline_ms = now + p.total_ms;
   p.next = m->pending;
   m->pending = &p;
   m->active++;
@@ -839,8 +840,11 @@ static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, 
     send_cancelled(m, p.id, cancelled ? "cancelled" : "timeout");
     cJSON_Delete(p.response);
     if (cancelled) return hl_fail(HL_ERR_CANCELLED, "mcp server \"%s\": %s cancelled", m->name, method);
+    if (p.total_ms && hl__engine_now_ms() >= p.started_ms + p.total_ms)
+      return hl_fail(HL_ERR_TIMEOUT, "mcp server \"%s\": no answer to %s within its total limit of %u ms",
+                     m->name, method, p.total_ms);
     return hl_fail(HL_ERR_TIMEOUT, "mcp server \"%s\": no answer to %s within %u ms%s", m->name, method,
-                   atomic_load(&m->timeout_ms), m->progress_resets ? " (or of its last progress)" : "");
+                   p.limit_ms, p.resets ? " of the request or of its last progress" : "");
   }
   if (p.fail != HL_OK) {
     cJSON_Delete(p.response);

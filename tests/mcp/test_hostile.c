@@ -324,6 +324,56 @@ static void free_during_call(void) {
   free_during_call_check(m);
 }
 
+/* hl_agent_cancel() during a call to a server that never answers: the
+ * waiting call is woken by the run's cancellation (hl_context_on_cancel),
+ * the run ends with HL_ERR_CANCELLED long before the 20 s limit, and the
+ * server is sent notifications/cancelled for that call. */
+typedef struct run_canceller {
+  hl_agent *agent;
+} run_canceller;
+
+static void *cancel_after(void *arg) {
+  run_canceller *c = arg;
+  fx_sleep_ms(700);
+  hl_agent_cancel(c->agent);
+  return NULL;
+}
+
+static void run_cancel_cancels_call(void) {
+  hl_mcp *m = hostile("hostile", 20000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *t = NULL;
+  CHECK_INT(call_text(m, "cancelled_ids", NULL, &t), HL_OK);
+  CHECK_STR(t, "[]");
+  free(t);
+  hl_agent *a = hl_agent_new("canceller");
+  hl_provider *p = hl_scripted_new();
+  hl_agent_set_provider(a, p);
+  hl_scripted_push_tool_call(p, "c1", "hang", "{}");
+  hl_scripted_push_text(p, "not reached");
+  hl_provider_unref(p);
+  CHECK_INT(hl_mcp_add_to_agent(m, a), HL_OK);
+  run_canceller c = {a};
+  pthread_t th;
+  pthread_create(&th, NULL, cancel_after, &c);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_ERR_CANCELLED);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  pthread_join(th, NULL);
+  CHECK(answer == NULL);
+  CHECK(t1.tv_sec - t0.tv_sec < 10);
+  /* The server heard of it: one request id among the cancelled. */
+  CHECK_INT(call_text(m, "cancelled_ids", NULL, &t), HL_OK);
+  CHECK(t && t[0] == '[' && t[1] >= '1' && t[1] <= '9' && !strchr(t, ','));
+  free(t);
+  still_works(m);
+  hl_agent_unref(a);
+  hl_mcp_free(m);
+}
+
 /* Two servers at once: one breaking does not disturb the other. */
 static void other_server_unaffected(void) {
   hl_mcp *a = hostile("a", 5000), *b = hostile("b", 5000);
@@ -357,6 +407,7 @@ int main(int argc, char **argv) {
   RUN(versions);
   RUN(bad_commands);
   RUN(other_server_unaffected);
+  RUN(run_cancel_cancels_call);
   RUN(free_during_call);
   /* Every server this test started is gone: no child, no zombie. */
   int zombies = 0;
