@@ -201,6 +201,12 @@ void hl__jsonrpc_error_text(const cJSON *error, char *buf, size_t size);
 /* Spawn the server and hand its stdout and stderr to the event loop. */
 hl_status hl__mcp_stdio_start(hl_mcp *m);
 hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text);
+/* A caller waits for `p` (m->lock held, and held again on return): it
+ * reads the server's stdout itself while nobody else does, else sleeps
+ * until woken; returns when something may have changed for `p`. */
+void hl__mcp_stdio_wait(hl_mcp *m, hl__mcp_pending *p);
+/* Wake the caller reading stdout (any thread): a cancel or the close. */
+void hl__mcp_stdio_wake(hl_mcp *m);
 void hl__mcp_stdio_close(hl_mcp *m);
 
 /* ---- http.c ---- */

@@ -717,6 +717,7 @@ static void on_run_cancel(void *user) {
   w->p->cancelled = true;
   pthread_cond_broadcast(&w->m->cond);
   pthread_mutex_unlock(&w->m->lock);
+  hl__mcp_stdio_wake(w->m); /* if it is the one reading stdout */
 }
 
 hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
@@ -792,7 +793,8 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
       timed_out = true;
       break;
     }
-    hl__mcp_wait(m, p.deadline_ms);
+    if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_wait(m, &p);
+    else hl__mcp_wait(m, p.deadline_ms);
   }
   unlink_pending(m, &p);
   bool closed = m->closed && !p.done;
@@ -996,6 +998,7 @@ void hl_mcp_free(hl_mcp *m) {
   pthread_cond_broadcast(&m->cond);
   pthread_mutex_unlock(&m->lock);
   hl__mcp_fail_pending(m, HL_ERR_STATE, "mcp: the client was closed");
+  if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_wake(m);
   /* HTTP requests in flight end now rather than at their timeout. */
   if (m->http) hl__http_cancel_all(m->http);
   /* Calls in progress on other threads leave before anything goes. */

@@ -16,10 +16,16 @@
  * observers must not run on the loop. A pidfd tells the loop when the
  * child exits, so that it is reaped without polling.
  *
+ * A call waiting for its answer reads stdout itself when nobody else
+ * does (hl__mcp_stdio_wait): the loop's watch is switched off meanwhile,
+ * so an answer costs one thread wake-up instead of two (the loop's, then
+ * the caller's), the largest part of a call's CPU. Stdout is read by one
+ * thread at a time (io->rd); at its end the loop takes over again.
+ *
  * Which thread touches what: the hl__mcp_io below belongs to the loop
  * from hl__mcp_stdio_start() until hl__mcp_stdio_close() has had the
- * loop run its stop task; the child is reaped by the loop until then, by
- * the closing thread after.
+ * loop run its stop task, except what io->rd and io->pm guard; the child
+ * is reaped by the loop until then, by the closing thread after.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -86,10 +94,20 @@ struct hl__mcp_io {
   bool finished;       /* loop: the end was reported (m->io_done) */
   bool stop_ran;       /* under m->lock: the loop let go of this */
   int64_t eof_ms;      /* when stdout closed */
+  /* Stdout is read, framed and dispatched by one thread at a time: the
+   * loop, or a waiting caller (lb and obuf are theirs under rd). */
+  pthread_mutex_t rd;
+  bool eof_seen;       /* under rd: stdout ended; only the loop reads now */
   linebuf lb;
+  char obuf[32768];
+  /* The loop's stdout watch, switched off while a caller reads. */
+  pthread_mutex_t pm;
+  bool watching;       /* under pm: out_w is registered */
+  uint64_t borrow_gen; /* under pm: callers that switched it off */
+  int wake_fd;         /* eventfd: wakes a caller reading stdout */
   char errline[STDERR_LINE_MAX + 1];
   size_t errlen;
-  char rbuf[32768];
+  char rbuf[32768];    /* stderr (loop only) */
 };
 
 #define IO_OF(ptr, field) ((hl__mcp_io *)(void *)((char *)(ptr) - offsetof(hl__mcp_io, field)))
@@ -214,6 +232,9 @@ static ssize_t read_some(hl__mcp_io *io, int fd) {
 }
 
 static void unwatch_all(hl__mcp_io *io) {
+  pthread_mutex_lock(&io->pm);
+  io->watching = false;
+  pthread_mutex_unlock(&io->pm);
   hl__engine_unwatch(&io->out_w);
   hl__engine_unwatch(&io->err_w);
   hl__engine_unwatch(&io->pid_w);
@@ -233,11 +254,13 @@ static void finish(hl__mcp_io *io) {
     feed_stderr(io, io->rbuf, (size_t)n, false);
   }
   feed_stderr(io, "", 0, true);
+  pthread_mutex_lock(&io->rd);
   if (io->lb.len && !io->lb.overflow) { /* a last message without its newline */
     io->lb.buf[io->lb.len] = '\0';
     on_stdout_line(m, &io->lb);
   }
   io->lb.len = 0;
+  pthread_mutex_unlock(&io->rd);
   unwatch_all(io);
   char how[80], msg[600];
   describe_exit(m, how, sizeof how);
@@ -278,24 +301,46 @@ static void on_pidfd(hl__watch *w, uint32_t events) {
   try_finish(io);
 }
 
+/* Read stdout into obuf (io->rd held): as read_some(). */
+static ssize_t read_out(hl__mcp_io *io) {
+  for (;;) {
+    ssize_t n = read(io->out_fd, io->obuf, sizeof io->obuf);
+    if (n > 0) return n;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return -1;
+    return 0;
+  }
+}
+
 static void on_stdout(hl__watch *w, uint32_t events) {
   (void)events;
   hl__mcp_io *io = IO_OF(w, out_w);
+  /* A caller reads it now (an event fetched before it switched the watch
+   * off): nothing to do here. */
+  if (pthread_mutex_trylock(&io->rd) != 0) return;
   /* One read per wake-up is the common case (one answer); a full buffer
    * may have more behind it. Level-triggered: the rest comes next turn. */
+  bool eof = false;
   for (int i = 0; i < 8; i++) {
-    ssize_t n = read_some(io, io->out_fd);
-    if (n < 0) return;
+    ssize_t n = read_out(io);
+    if (n < 0) break;
     if (n > 0) {
-      feed_stdout(io->m, &io->lb, io->rbuf, (size_t)n);
-      if ((size_t)n < sizeof io->rbuf) return;
+      feed_stdout(io->m, &io->lb, io->obuf, (size_t)n);
+      if ((size_t)n < sizeof io->obuf) break;
       continue;
     }
+    eof = io->eof_seen = true;
+    break;
+  }
+  pthread_mutex_unlock(&io->rd);
+  if (eof) {
+    pthread_mutex_lock(&io->pm);
+    io->watching = false;
+    pthread_mutex_unlock(&io->pm);
     hl__engine_unwatch(&io->out_w);
     io->out_open = false;
     io->eof_ms = hl__engine_now_ms();
     try_finish(io);
-    return;
   }
 }
 
@@ -313,7 +358,11 @@ static void on_stderr(hl__watch *w, uint32_t events) {
 
 static void start_task(hl__task *t) {
   hl__mcp_io *io = IO_OF(t, start_task);
-  if (hl__engine_watch(&io->out_w, io->out_fd, EPOLLIN) != HL_OK) {
+  pthread_mutex_lock(&io->pm);
+  hl_status wst = hl__engine_watch(&io->out_w, io->out_fd, EPOLLIN);
+  io->watching = wst == HL_OK;
+  pthread_mutex_unlock(&io->pm);
+  if (wst != HL_OK) {
     /* Cannot read it: as good as gone (the message says how it ended). */
     io->out_open = false;
     io->eof_ms = hl__engine_now_ms();
@@ -350,6 +399,14 @@ hl_status hl__mcp_stdio_start(hl_mcp *m) {
   if (!io) return hl_fail(HL_ERR_NOMEM, "mcp server \"%s\": out of memory", m->name);
   io->m = m;
   io->out_fd = io->err_fd = io->pid_fd = -1;
+  io->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (io->wake_fd < 0) {
+    int e = errno;
+    free(io);
+    return hl_fail(HL_ERR_IO, "mcp server \"%s\": cannot create an eventfd: %s", m->name, strerror(e));
+  }
+  pthread_mutex_init(&io->rd, NULL);
+  pthread_mutex_init(&io->pm, NULL);
   int in_pair[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0 ||
       pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -359,6 +416,7 @@ hl_status hl__mcp_stdio_start(hl_mcp *m) {
       if (out_pipe[i] >= 0) close(out_pipe[i]);
       if (err_pipe[i] >= 0) close(err_pipe[i]);
     }
+    close(io->wake_fd);
     free(io);
     return hl_fail(HL_ERR_IO, "mcp server \"%s\": cannot create pipes: %s", m->name, strerror(e));
   }
@@ -395,6 +453,7 @@ hl_status hl__mcp_stdio_start(hl_mcp *m) {
     close(in_pair[0]);
     close(out_pipe[0]);
     close(err_pipe[0]);
+    close(io->wake_fd);
     free(io);
     return hl_fail(rc == ENOENT ? HL_ERR_NOT_FOUND : HL_ERR_IO, "mcp server \"%s\": cannot start %s: %s%s%s",
                    m->name, m->argv[0], strerror(rc), m->cwd ? " (working directory " : "",
@@ -422,6 +481,70 @@ hl_status hl__mcp_stdio_start(hl_mcp *m) {
   m->io = io;
   hl__engine_post(&io->start_task);
   return HL_OK;
+}
+
+void hl__mcp_stdio_wake(hl_mcp *m) {
+  if (!m->io) return;
+  uint64_t one = 1;
+  ssize_t w = write(m->io->wake_fd, &one, sizeof one);
+  (void)w;
+}
+
+void hl__mcp_stdio_wait(hl_mcp *m, hl__mcp_pending *p) {
+  hl__mcp_io *io = m->io;
+  if (!io || m->io_done || pthread_mutex_trylock(&io->rd) != 0) {
+    hl__mcp_wait(m, p->deadline_ms); /* the loop, or another caller, reads */
+    return;
+  }
+  if (io->eof_seen) { /* the loop reports the end: wait for it */
+    pthread_mutex_unlock(&io->rd);
+    hl__mcp_wait(m, p->deadline_ms);
+    return;
+  }
+  pthread_mutex_unlock(&m->lock);
+  pthread_mutex_lock(&io->pm);
+  bool mine = io->watching && hl__engine_watch_events(&io->out_w, 0) == HL_OK;
+  uint64_t gen = mine ? ++io->borrow_gen : 0;
+  pthread_mutex_unlock(&io->pm);
+  if (!mine) { /* not watched yet, or any more: the loop decides */
+    pthread_mutex_unlock(&io->rd);
+    pthread_mutex_lock(&m->lock);
+    hl__mcp_wait(m, p->deadline_ms);
+    return;
+  }
+  for (;;) {
+    pthread_mutex_lock(&m->lock);
+    bool stop = p->done || p->cancelled || m->closed || p->notes;
+    int64_t deadline = p->deadline_ms;
+    pthread_mutex_unlock(&m->lock);
+    int64_t now = hl__engine_now_ms();
+    if (stop || (deadline && now >= deadline)) break;
+    struct pollfd fds[2] = {{io->out_fd, POLLIN, 0}, {io->wake_fd, POLLIN, 0}};
+    int64_t left = deadline ? deadline - now : -1;
+    int r = poll(fds, 2, left > 3600000 ? 3600000 : (int)left);
+    if (r < 0 && errno != EINTR) break;
+    if (r <= 0) continue;
+    if (fds[1].revents) {
+      uint64_t n;
+      ssize_t rn = read(io->wake_fd, &n, sizeof n);
+      (void)rn;
+    }
+    if (fds[0].revents) {
+      ssize_t n = read_out(io);
+      if (n > 0) {
+        feed_stdout(m, &io->lb, io->obuf, (size_t)n);
+      } else if (n == 0) { /* its end: the loop sees it and reports it */
+        io->eof_seen = true;
+        break;
+      }
+    }
+  }
+  pthread_mutex_unlock(&io->rd);
+  /* Give the watch back, unless another caller took over meanwhile. */
+  pthread_mutex_lock(&io->pm);
+  if (io->watching && io->borrow_gen == gen) hl__engine_watch_events(&io->out_w, EPOLLIN);
+  pthread_mutex_unlock(&io->pm);
+  pthread_mutex_lock(&m->lock);
 }
 
 /* Wait up to `ms` for the loop to see the server go. */
@@ -506,7 +629,10 @@ void hl__mcp_stdio_close(hl_mcp *m) {
     close_fd(&io->out_fd);
     close_fd(&io->err_fd);
     close_fd(&io->pid_fd);
+    close_fd(&io->wake_fd);
     free(io->lb.buf);
+    pthread_mutex_destroy(&io->rd);
+    pthread_mutex_destroy(&io->pm);
     free(io);
     m->io = NULL;
   }

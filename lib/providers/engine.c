@@ -405,6 +405,16 @@ hl_status hl__engine_watch(hl__watch *w, int fd, uint32_t events) {
   return HL_OK;
 }
 
+hl_status hl__engine_watch_events(hl__watch *w, uint32_t events) {
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = events;
+  ev.data.u64 = WATCH_BIT | (uint64_t)(uintptr_t)w;
+  if (epoll_ctl(E.epfd, EPOLL_CTL_MOD, w->fd_, &ev) != 0)
+    return hl_fail(HL_ERR_IO, "event loop: cannot change the watch of descriptor %d: %s", w->fd_, strerror(errno));
+  return HL_OK;
+}
+
 void hl__engine_unwatch(hl__watch *w) {
   if (!w || !w->on_) return;
   epoll_ctl(E.epfd, EPOLL_CTL_DEL, w->fd_, NULL);

@@ -86,6 +86,11 @@ void hl__engine_timer_disarm(hl__timer *t);
 hl_status hl__engine_watch(hl__watch *w, int fd, uint32_t events);
 /* Stop watching (nothing if not watched). */
 void hl__engine_unwatch(hl__watch *w);
+/* Any thread, on a watch that stays watched meanwhile: change the events
+ * it waits for (0: none for now, it stays registered). For a thread that
+ * reads the descriptor itself for a while (an MCP call waiting for its
+ * answer), so that the loop does not wake for it. */
+hl_status hl__engine_watch_events(hl__watch *w, uint32_t events);
 
 /* Add a configured easy handle; `done` runs when it finishes. CURLOPT_PRIVATE
  * belongs to the engine. HL_ERR_NETWORK if libcurl refuses (message in

@@ -346,6 +346,46 @@ static void run_cancel_cancels_call(void) {
   hl_mcp_free(m);
 }
 
+/* Calls from several threads at once: one of them reads the server's
+ * stdout for all (hl__mcp_stdio_wait) and hands the others their answers,
+ * or the event loop does; each gets its own answer, none waits for its
+ * time limit. One thread's calls are slow ones with progress. */
+typedef struct echo_worker {
+  hl_mcp *m;
+  int n, bad;
+} echo_worker;
+
+static void *echo_many(void *arg) {
+  echo_worker *w = arg;
+  for (int i = 0; i < 25; i++) {
+    char args[64], want[64], *t = NULL;
+    snprintf(args, sizeof args, "{\"text\":\"w%d-%d\"}", w->n, i);
+    snprintf(want, sizeof want, "echo: w%d-%d", w->n, i);
+    hl_status st = w->n == 0 ? call_text(w->m, "slow", "{\"steps\":2}", &t) : call_text(w->m, "echo", args, &t);
+    if (st != HL_OK || !t || strcmp(t, w->n == 0 ? "slow done" : want) != 0) w->bad++;
+    free(t);
+  }
+  return NULL;
+}
+
+static void parallel_calls(void) {
+  hl_mcp *m = hostile("hostile", 20000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  echo_worker w[5];
+  pthread_t th[5];
+  for (int i = 0; i < 5; i++) {
+    w[i] = (echo_worker){m, i, 0};
+    pthread_create(&th[i], NULL, echo_many, &w[i]);
+  }
+  for (int i = 0; i < 5; i++) {
+    pthread_join(th[i], NULL);
+    CHECK_INT(w[i].bad, 0);
+  }
+  still_works(m);
+  hl_mcp_free(m);
+}
+
 /* Two servers at once: one breaking does not disturb the other. */
 static void other_server_unaffected(void) {
   hl_mcp *a = hostile("a", 5000), *b = hostile("b", 5000);
@@ -380,6 +420,7 @@ int main(int argc, char **argv) {
   RUN(bad_commands);
   RUN(other_server_unaffected);
   RUN(run_cancel_cancels_call);
+  RUN(parallel_calls);
   RUN(free_during_call);
   /* Every server this test started is gone: no child, no zombie. */
   int zombies = 0;
