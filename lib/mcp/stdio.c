@@ -103,7 +103,8 @@ struct hl__mcp_io {
   /* The loop's stdout watch, switched off while a caller reads. */
   pthread_mutex_t pm;
   bool watching;       /* under pm: out_w is registered */
-  uint64_t borrow_gen; /* under pm: callers that switched it off */
+  bool borrowed;       /* under pm: a caller reads (it switched the watch off) */
+  uint64_t borrow_gen; /* under pm: callers that did, the last one owns it */
   int wake_fd;         /* eventfd: wakes a caller reading stdout */
   char errline[STDERR_LINE_MAX + 1];
   size_t errlen;
@@ -315,9 +316,14 @@ static ssize_t read_out(hl__mcp_io *io) {
 static void on_stdout(hl__watch *w, uint32_t events) {
   (void)events;
   hl__mcp_io *io = IO_OF(w, out_w);
-  /* A caller reads it now (an event fetched before it switched the watch
-   * off): nothing to do here. */
-  if (pthread_mutex_trylock(&io->rd) != 0) return;
+  /* A caller reads it now: make sure the watch is off (an event fetched
+   * before the caller switched it off), or the loop would spin on it. */
+  if (pthread_mutex_trylock(&io->rd) != 0) {
+    pthread_mutex_lock(&io->pm);
+    if (io->borrowed && io->watching) hl__engine_watch_events(&io->out_w, 0);
+    pthread_mutex_unlock(&io->pm);
+    return;
+  }
   /* One read per wake-up is the common case (one answer); a full buffer
    * may have more behind it. Level-triggered: the rest comes next turn. */
   bool eof = false;
@@ -492,22 +498,26 @@ void hl__mcp_stdio_wake(hl_mcp *m) {
 
 void hl__mcp_stdio_wait(hl_mcp *m, hl__mcp_pending *p) {
   hl__mcp_io *io = m->io;
-  if (!io || m->io_done || pthread_mutex_trylock(&io->rd) != 0) {
-    hl__mcp_wait(m, p->deadline_ms); /* the loop, or another caller, reads */
-    return;
-  }
-  if (io->eof_seen) { /* the loop reports the end: wait for it */
-    pthread_mutex_unlock(&io->rd);
+  if (!io || m->io_done) {
     hl__mcp_wait(m, p->deadline_ms);
     return;
   }
   pthread_mutex_unlock(&m->lock);
+  /* rd is taken under pm: a loop that finds rd taken then finds
+   * `borrowed` set too. */
   pthread_mutex_lock(&io->pm);
-  bool mine = io->watching && hl__engine_watch_events(&io->out_w, 0) == HL_OK;
-  uint64_t gen = mine ? ++io->borrow_gen : 0;
+  bool mine = io->watching && pthread_mutex_trylock(&io->rd) == 0;
+  if (mine && (io->eof_seen || hl__engine_watch_events(&io->out_w, 0) != HL_OK)) {
+    pthread_mutex_unlock(&io->rd); /* its end: the loop reports it */
+    mine = false;
+  }
+  uint64_t gen = 0;
+  if (mine) {
+    gen = ++io->borrow_gen;
+    io->borrowed = true;
+  }
   pthread_mutex_unlock(&io->pm);
-  if (!mine) { /* not watched yet, or any more: the loop decides */
-    pthread_mutex_unlock(&io->rd);
+  if (!mine) { /* the loop or another caller reads, or not watched (yet) */
     pthread_mutex_lock(&m->lock);
     hl__mcp_wait(m, p->deadline_ms);
     return;
@@ -542,7 +552,10 @@ void hl__mcp_stdio_wait(hl_mcp *m, hl__mcp_pending *p) {
   pthread_mutex_unlock(&io->rd);
   /* Give the watch back, unless another caller took over meanwhile. */
   pthread_mutex_lock(&io->pm);
-  if (io->watching && io->borrow_gen == gen) hl__engine_watch_events(&io->out_w, EPOLLIN);
+  if (io->borrow_gen == gen) {
+    io->borrowed = false;
+    if (io->watching) hl__engine_watch_events(&io->out_w, EPOLLIN);
+  }
   pthread_mutex_unlock(&io->pm);
   pthread_mutex_lock(&m->lock);
 }
