@@ -501,15 +501,14 @@ static void *listener_main(void *arg) {
         failures >= 5)
       break;
     long ms = s.retry_ms > 0 ? (s.retry_ms < 30000 ? s.retry_ms : 30000) : 1000;
-    /* Sleep in small steps so that close does not wait for the delay. */
-    for (long waited = 0; waited < ms; waited += 50) {
-      pthread_mutex_lock(&m->lock);
-      stop = m->closed;
-      pthread_mutex_unlock(&m->lock);
-      if (stop) break;
-      struct timespec ts = {0, 50 * 1000000};
-      nanosleep(&ts, NULL);
+    /* Wait out the delay on the client's condition: hl_mcp_free()
+     * broadcasts it when it closes, so close does not wait for the delay
+     * (and nothing wakes before it). */
+    int64_t until = hl__engine_now_ms() + ms;
+    pthread_mutex_lock(&m->lock);
+    while (!m->closed && hl__mcp_wait(m, until)) {
     }
+    pthread_mutex_unlock(&m->lock);
   }
   stream_free(&s);
   listen_settled(0, m);
