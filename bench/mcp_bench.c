@@ -22,10 +22,14 @@ static double now_us(void) {
   return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static double cpu_us(void) {
+/* This process's CPU (every thread) in µs; *sys gets the kernel's part,
+ * *csw the context switches (a thread going to sleep or preempted). */
+static double cpu_us(double *sys, double *csw) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec;
+  *sys = ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec;
+  *csw = (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
+  return ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec + *sys;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -56,7 +60,8 @@ int main(int argc, char **argv) {
   }
   double *wall = calloc((size_t)calls, sizeof *wall);
   int failed = 0;
-  double c0 = cpu_us(), t0 = now_us();
+  double s0, s1, w0, w1;
+  double c0 = cpu_us(&s0, &w0), t0 = now_us();
   for (int i = 0; i < calls; i++) {
     double s = now_us();
     cJSON *r = NULL;
@@ -64,11 +69,13 @@ int main(int argc, char **argv) {
     cJSON_Delete(r);
     wall[i] = now_us() - s;
   }
-  double t1 = now_us(), c1 = cpu_us();
+  double t1 = now_us(), c1 = cpu_us(&s1, &w1);
   qsort(wall, (size_t)calls, sizeof *wall, cmp_double);
   printf("{\"system\": \"hookline\", \"transport\": \"%s\", \"calls\": %d, \"failed\": %d, "
-         "\"wall_us_median\": %.1f, \"wall_us_mean\": %.1f, \"cpu_us_per_call\": %.1f}\n",
-         argv[1], calls, failed, wall[calls / 2], (t1 - t0) / calls, (c1 - c0) / calls);
+         "\"wall_us_median\": %.1f, \"wall_us_mean\": %.1f, \"cpu_us_per_call\": %.1f, "
+         "\"cpu_sys_us_per_call\": %.1f, \"context_switches_per_call\": %.2f}\n",
+         argv[1], calls, failed, wall[calls / 2], (t1 - t0) / calls, (c1 - c0) / calls, (s1 - s0) / calls,
+         (w1 - w0) / calls);
   free(wall);
   cJSON_Delete(args);
   hl_mcp_free(m);

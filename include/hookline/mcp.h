@@ -48,9 +48,13 @@
  * Thread-safety: configure (hl_mcp_set_*, hl_mcp_add_*) before
  * hl_mcp_connect() from one thread. After connecting, hl_mcp_call(),
  * hl_mcp_ping(), the tools and hl_mcp_tools() may be used from any number
- * of threads at once. Observers and handlers run on the client's reader
- * thread (stdio) or on the thread whose request received the message
- * (HTTP); they must not call back into the same client synchronously.
+ * of threads at once. A stdio server's output is read by the library's
+ * event loop (the one that runs HTTP requests), not by a thread per
+ * server. Observers run on the client's worker thread, or on the thread
+ * of a call: progress events, and the events that arrived before a
+ * call's answer, are emitted before hl_mcp_call() returns (HTTP: on the
+ * thread whose request received them). Handlers run on the worker
+ * thread. Neither may call back into the same client synchronously.
  */
 #ifndef HOOKLINE_MCP_H
 #define HOOKLINE_MCP_H
@@ -101,6 +105,17 @@ HL_API hl_status hl_mcp_add_header(hl_mcp *mcp, const char *header_line);
 HL_API void hl_mcp_set_timeout_ms(hl_mcp *mcp, unsigned timeout_ms);
 /** Cap on one message from the server in bytes (default 16 MiB). */
 HL_API void hl_mcp_set_max_message_bytes(hl_mcp *mcp, size_t max_bytes);
+/** Progress extends a request's time limit (the TypeScript SDK's
+ *  resetTimeoutOnProgress and maxTotalTimeout): with `reset` true, each
+ *  notifications/progress the server sends for a request restarts its
+ *  hl_mcp_set_timeout_ms() limit, so a long operation that reports
+ *  progress more often than that limit runs to its end; `max_total_ms`
+ *  (0: none) still caps the request's whole duration. A request that
+ *  goes past either fails with HL_ERR_TIMEOUT and the server gets
+ *  notifications/cancelled. Default: off (the limit counts from the
+ *  request). Stdio: may be changed at any time (later requests use it);
+ *  HTTP: before hl_mcp_connect() (HL_ERR_STATE after). */
+HL_API hl_status hl_mcp_set_timeout_on_progress(hl_mcp *mcp, bool reset, unsigned max_total_ms);
 /** Prefix for the names of the tools handed out ("gh_" makes "gh_search");
  *  copied. Names are cut to the 64 characters hookline allows. */
 HL_API hl_status hl_mcp_set_prefix(hl_mcp *mcp, const char *prefix);

@@ -64,8 +64,14 @@ static void put_number(out_buf *b, const cJSON *v) {
     return;
   }
   if (d == (double)v->valueint) {
-    snprintf(text, sizeof text, "%d", v->valueint);
-    put_str(b, text);
+    /* Integers (ids, counts) are most numbers sent: no snprintf. */
+    char *w = text + sizeof text;
+    long long n = v->valueint;
+    unsigned long long u = n < 0 ? 0ull - (unsigned long long)n : (unsigned long long)n;
+    do *--w = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    if (n < 0) *--w = '-';
+    put(b, w, (size_t)(text + sizeof text - w));
     return;
   }
   pthread_once(&c_locale_once, c_locale_init);

@@ -137,6 +137,14 @@ static hl_status sse_feed(stream *s, const char *d, size_t n) {
 
 static bool pending_done(hl_mcp *m, hl__mcp_pending *p);
 
+/* Whether the request's deadline (moved by progress) has passed. */
+static bool past_deadline(hl_mcp *m, hl__mcp_pending *p) {
+  pthread_mutex_lock(&m->lock);
+  int64_t d = p->deadline_ms;
+  pthread_mutex_unlock(&m->lock);
+  return d && hl__engine_now_ms() >= d;
+}
+
 /* on_data's way to end a stream that stays open after the answer arrived
  * (a resumed GET stream does; a POST stream should close by itself). */
 #define ANSWER_COMPLETE "mcp: answer complete"
@@ -159,6 +167,9 @@ static hl_status on_data(const char *d, size_t n, void *user) {
   if (s->mode == 2) {
     st = sse_feed(s, d, n);
     if (st == HL_OK && s->p && pending_done(s->m, s->p)) st = hl_fail(HL_ERR_CANCELLED, ANSWER_COMPLETE);
+    if (st == HL_OK && s->p && s->p->resets && past_deadline(s->m, s->p))
+      st = hl_fail(HL_ERR_TIMEOUT, "mcp server \"%s\": no progress within %u ms", s->m->name,
+                   atomic_load(&s->m->timeout_ms));
     return st;
   }
   if (s->len + n > s->m->max_message)
@@ -225,6 +236,12 @@ hl_status hl__mcp_http_start(hl_mcp *m) {
   o.max_retries = 0; /* a tool call must never run twice behind our back */
   o.timeout_ms = m->timeout_ms ? (long)m->timeout_ms : 0;
   o.idle_timeout_ms = m->timeout_ms ? (long)m->timeout_ms : 0;
+  if (atomic_load(&m->progress_resets)) {
+    /* Progress extends a request: the whole request is capped by the total
+     * only; silence longer than the limit still ends it (idle), and
+     * on_data ends one whose progress stopped while other bytes came. */
+    o.timeout_ms = (long)m->max_total_ms;
+  }
   o.max_response_bytes = 0; /* capped per message instead (streams are long) */
   m->http = hl__http_new(&o);
   return m->http ? HL_OK : hl_last_status();
@@ -488,15 +505,14 @@ static void *listener_main(void *arg) {
         failures >= 5)
       break;
     long ms = s.retry_ms > 0 ? (s.retry_ms < 30000 ? s.retry_ms : 30000) : 1000;
-    /* Sleep in small steps so that close does not wait for the delay. */
-    for (long waited = 0; waited < ms; waited += 50) {
-      pthread_mutex_lock(&m->lock);
-      stop = m->closed;
-      pthread_mutex_unlock(&m->lock);
-      if (stop) break;
-      struct timespec ts = {0, 50 * 1000000};
-      nanosleep(&ts, NULL);
+    /* Wait out the delay on the client's condition: hl_mcp_free()
+     * broadcasts it when it closes, so close does not wait for the delay
+     * (and nothing wakes before it). */
+    int64_t until = hl__engine_now_ms() + ms;
+    pthread_mutex_lock(&m->lock);
+    while (!m->closed && hl__mcp_wait(m, until)) {
     }
+    pthread_mutex_unlock(&m->lock);
   }
   stream_free(&s);
   listen_settled(0, m);
@@ -523,17 +539,10 @@ void hl__mcp_http_listen(hl_mcp *m) {
    * stream and drops it otherwise, so a call made right after connect
    * whose tool asks the client something there would wait forever. */
   long wait_ms = m->timeout_ms && m->timeout_ms < LISTEN_WAIT_MS ? (long)m->timeout_ms : LISTEN_WAIT_MS;
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += wait_ms / 1000;
-  until.tv_nsec += (wait_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
+  int64_t deadline = hl__engine_now_ms() + wait_ms;
   pthread_mutex_lock(&m->lock);
-  while (!m->listen_ready && !m->closed)
-    if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0) break;
+  while (!m->listen_ready && !m->closed && hl__mcp_wait(m, deadline)) {
+  }
   pthread_mutex_unlock(&m->lock);
 }
 

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mcp_internal.h"
@@ -32,7 +33,54 @@ static bool add_params(cJSON *m, const cJSON *params) {
   return c && cJSON_AddItemToObject(m, "params", c);
 }
 
+/* A method name that needs no JSON escaping (every MCP method does not). */
+static bool plain(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\') return false;
+  return true;
+}
+
 char *hl__jsonrpc_request(int64_t id, const char *method, const cJSON *params) {
+  /* The envelope is written around the printed params rather than built
+   * as a tree: a request is the hot path of every tool call (no copy of
+   * the params, no envelope objects to allocate and free). Same text as
+   * the tree would print. */
+  if (plain(method) && id >= 0) {
+    char *ps = params ? hl__json_print_exact(params) : NULL;
+    if (params && !ps) return NULL;
+    static const char pre[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+    char head[64];
+    memcpy(head, pre, sizeof pre - 1);
+    int hn = (int)(sizeof pre - 1);
+    char digits[24];
+    int nd = 0;
+    uint64_t u = (uint64_t)id;
+    do digits[nd++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    while (nd > 0) head[hn++] = digits[--nd];
+    memcpy(head + hn, ",\"method\":\"", 11);
+    hn += 11;
+    size_t ml = strlen(method), pl = ps ? strlen(ps) : 0;
+    char *out = malloc((size_t)hn + ml + pl + 16);
+    if (out) {
+      char *w = out;
+      memcpy(w, head, (size_t)hn);
+      w += hn;
+      memcpy(w, method, ml);
+      w += ml;
+      *w++ = '"';
+      if (ps) {
+        memcpy(w, ",\"params\":", 10);
+        w += 10;
+        memcpy(w, ps, pl);
+        w += pl;
+      }
+      *w++ = '}';
+      *w = '\0';
+    }
+    free(ps);
+    return out;
+  }
   cJSON *m = base();
   if (!m || !cJSON_AddNumberToObject(m, "id", (double)id) ||
       !cJSON_AddStringToObject(m, "method", method) || !add_params(m, params)) {

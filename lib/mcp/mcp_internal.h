@@ -2,8 +2,14 @@
  * lib/mcp/mcp_internal.h - the MCP client's private state, shared by the
  * files of lib/mcp: jsonrpc.c (message framing and ids), session.c
  * (requests, dispatch, initialize), stdio.c and http.c (the transports),
- * tools.c (tools/list and hl_tool mapping), worker.c (server requests
- * and list refreshes off the reader thread).
+ * tools.c (tools/list and hl_tool mapping), worker.c (server requests,
+ * list refreshes and events off the event loop).
+ *
+ * Threads: a stdio server's pipes are read by the library's event loop
+ * (providers/engine.h); what the loop must not run (observers, handlers,
+ * requests of its own) goes to the client's worker thread, or to the
+ * caller whose answer it preceded. HTTP requests run on the same loop,
+ * their answers are decoded on the calling thread.
  */
 #ifndef HL_MCP_INTERNAL_H
 #define HL_MCP_INTERNAL_H
@@ -16,6 +22,7 @@
 
 #include "hookline/mcp.h"
 #include "hookline/context.h"
+#include "providers/engine.h"
 
 #define HL_MCP_DEFAULT_TIMEOUT_MS 60000u
 #define HL_MCP_DEFAULT_MAX_MESSAGE (16u << 20)
@@ -32,6 +39,13 @@ typedef struct hl__mcp_pending {
   hl_status fail;            /* transport/protocol failure instead of a response */
   char failmsg[600];
   cJSON *notes;              /* progress events to emit on the waiting thread */
+  bool cancelled;            /* its run was cancelled (hl_context_on_cancel) */
+  int64_t deadline_ms;       /* monotonic; 0: no time limit (progress may move it) */
+  int64_t started_ms;
+  unsigned limit_ms;         /* the client's limits when it started */
+  unsigned total_ms;         /* progress_resets only: the cap (0: none) */
+  bool resets;               /* progress restarts limit_ms */
+  uint64_t events_before;    /* queued events that came before its answer */
   struct hl__mcp_pending *next;
 } hl__mcp_pending;
 
@@ -40,6 +54,18 @@ typedef struct hl__mcp_handler {
   hl_mcp_request_fn fn;
   void *user;
 } hl__mcp_handler;
+
+/* An event for the observers, queued by a thread that must not run them
+ * (the event loop): a CUSTOM event (name, data) or a stderr line (text). */
+typedef struct hl__mcp_later {
+  char *name;
+  char *text;
+  cJSON *data;
+  struct hl__mcp_later *next;
+} hl__mcp_later;
+
+/* The stdio transport's state (stdio.c). */
+typedef struct hl__mcp_io hl__mcp_io;
 
 typedef struct hl__mcp_job {
   cJSON *msg;                /* a server request; NULL: refresh the tool list */
@@ -61,6 +87,8 @@ struct hl_mcp {
   char **headers;
   size_t n_headers;
   atomic_uint timeout_ms;     /* may change after connect (atomic) */
+  atomic_bool progress_resets; /* notifications/progress restart a request's time limit */
+  atomic_uint max_total_ms;  /* ... up to this much in all (0: no cap) */
   size_t max_message;
   char *prefix;
   char **include, **exclude;
@@ -86,7 +114,13 @@ struct hl_mcp {
   size_t n_tools;
   atomic_uint generation;
 
-  /* worker thread: server requests and list refreshes */
+  /* events queued for the observers (hl__mcp_event_later): emitted in
+   * order by the worker, or by a caller whose answer came after them */
+  hl__mcp_later *evq, *evq_tail;
+  uint64_t ev_posted, ev_done;
+  bool ev_emitting;
+
+  /* worker thread: server requests, list refreshes and queued events */
   pthread_t worker;
   pthread_cond_t jobs_cond;  /* the worker's own, so answers never wake it */
   bool worker_running, worker_stop;
@@ -94,12 +128,10 @@ struct hl_mcp {
 
   /* stdio transport */
   pid_t pid;
-  int in_fd, out_fd, err_fd;
+  int in_fd;                 /* the server's stdin (the client writes) */
   pthread_mutex_t write_lock;
-  pthread_t reader;
-  bool reader_running;
-  bool reader_done;          /* under lock: the reader saw stdout close */
-  int wake_fd[2];            /* pipe that makes the reader give up */
+  hl__mcp_io *io;            /* its stdout and stderr on the event loop */
+  bool io_done;              /* under lock: the loop saw the server go */
   bool reaped;
   int exit_status;
 
@@ -138,6 +170,18 @@ void hl__mcp_event(hl_mcp *m, hl_context *ctx, const char *name, cJSON *data /* 
 void hl__mcp_stderr_event(hl_mcp *m, const char *text);
 /* Emit the progress events queued on `p` (waiting thread). */
 void hl__mcp_flush_notes(hl_mcp *m, hl__mcp_pending *p, hl_context *ctx);
+/* Queue an event for the observers (data taken) or a stderr line (text
+ * copied) from a thread that must not run them (the event loop); the
+ * worker emits it, or a caller whose answer came after it, before
+ * that answer is returned: observers see what came first first. */
+void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data);
+void hl__mcp_stderr_later(hl_mcp *m, const char *text);
+/* Emit queued events, in order, until `upto` of them were emitted
+ * (UINT64_MAX: until none is queued). Not on the event loop. */
+void hl__mcp_emit_later(hl_mcp *m, uint64_t upto);
+/* Wait on m->cond (m->lock held) until woken or `deadline_ms`
+ * (hl__engine_now_ms() clock; 0: no limit). False once the deadline passed. */
+bool hl__mcp_wait(hl_mcp *m, int64_t deadline_ms);
 
 /* HTTP: the session `expired` got 404: initialize a new one (unless
  * another thread already did). */
@@ -154,8 +198,15 @@ bool hl__jsonrpc_int_id(const cJSON *id, int64_t *out);
 void hl__jsonrpc_error_text(const cJSON *error, char *buf, size_t size);
 
 /* ---- stdio.c ---- */
+/* Spawn the server and hand its stdout and stderr to the event loop. */
 hl_status hl__mcp_stdio_start(hl_mcp *m);
 hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text);
+/* A caller waits for `p` (m->lock held, and held again on return): it
+ * reads the server's stdout itself while nobody else does, else sleeps
+ * until woken; returns when something may have changed for `p`. */
+void hl__mcp_stdio_wait(hl_mcp *m, hl__mcp_pending *p);
+/* Wake the caller reading stdout (any thread): a cancel or the close. */
+void hl__mcp_stdio_wake(hl_mcp *m);
 void hl__mcp_stdio_close(hl_mcp *m);
 
 /* ---- http.c ---- */

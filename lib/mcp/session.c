@@ -25,8 +25,19 @@ static void free_strv(char **v) {
   free(v);
 }
 
+static void free_later(hl__mcp_later *e) {
+  free(e->name);
+  free(e->text);
+  cJSON_Delete(e->data);
+  free(e);
+}
+
 static void destroy(hl_mcp *m) {
   hl__mcp_tools_clear(m);
+  for (hl__mcp_later *e = m->evq, *n; e; e = n) {
+    n = e->next;
+    free_later(e);
+  }
   free(m->name);
   free_strv(m->argv);
   for (size_t i = 0; i < m->n_env; i++) free(m->env[i]);
@@ -83,12 +94,16 @@ static hl_mcp *new_client(const char *name, hl__mcp_kind kind) {
   m->max_message = HL_MCP_DEFAULT_MAX_MESSAGE;
   m->next_id = 1;
   m->pid = -1;
-  m->in_fd = m->out_fd = m->err_fd = -1;
-  m->wake_fd[0] = m->wake_fd[1] = -1;
+  m->in_fd = -1;
   pthread_mutex_init(&m->lock, NULL);
   pthread_mutex_init(&m->write_lock, NULL);
   pthread_mutex_init(&m->reinit_lock, NULL);
-  pthread_cond_init(&m->cond, NULL);
+  /* Deadlines are hl__engine_now_ms() (monotonic) time. */
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&m->cond, &ca);
+  pthread_condattr_destroy(&ca);
   pthread_cond_init(&m->jobs_cond, NULL);
   if (!m->name) {
     hl__oom();
@@ -277,6 +292,16 @@ void hl_mcp_set_timeout_ms(hl_mcp *m, unsigned timeout_ms) {
   if (m) m->timeout_ms = timeout_ms;
 }
 
+hl_status hl_mcp_set_timeout_on_progress(hl_mcp *m, bool reset, unsigned max_total_ms) {
+  if (!m) return hl_fail(HL_ERR_INVALID, "hl_mcp_set_timeout_on_progress: NULL client");
+  /* HTTP sets its requests' limits when it connects. */
+  if (m->kind == HL__MCP_HTTP && m->connect_tried)
+    return hl_fail(HL_ERR_STATE, "hl_mcp_set_timeout_on_progress: configure an HTTP client before hl_mcp_connect()");
+  atomic_store(&m->progress_resets, reset);
+  atomic_store(&m->max_total_ms, max_total_ms);
+  return HL_OK;
+}
+
 void hl_mcp_set_max_message_bytes(hl_mcp *m, size_t max_bytes) {
   if (m && max_bytes) m->max_message = max_bytes;
 }
@@ -382,6 +407,78 @@ void hl__mcp_stderr_event(hl_mcp *m, const char *text) {
   notify_all(m, &ev);
 }
 
+void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) {
+  hl__mcp_later *e = calloc(1, sizeof *e);
+  if (!e || !(e->name = strdup(name))) {
+    free(e);
+    cJSON_Delete(data);
+    return;
+  }
+  e->data = data;
+  pthread_mutex_lock(&m->lock);
+  if (m->evq_tail) m->evq_tail->next = e;
+  else m->evq = e;
+  m->evq_tail = e;
+  m->ev_posted++;
+  pthread_cond_signal(&m->jobs_cond);
+  pthread_mutex_unlock(&m->lock);
+}
+
+void hl__mcp_stderr_later(hl_mcp *m, const char *text) {
+  hl__mcp_later *e = calloc(1, sizeof *e);
+  if (!e || !(e->text = strdup(text))) {
+    free(e);
+    return;
+  }
+  pthread_mutex_lock(&m->lock);
+  if (m->evq_tail) m->evq_tail->next = e;
+  else m->evq = e;
+  m->evq_tail = e;
+  m->ev_posted++;
+  pthread_cond_signal(&m->jobs_cond);
+  pthread_mutex_unlock(&m->lock);
+}
+
+void hl__mcp_emit_later(hl_mcp *m, uint64_t upto) {
+  pthread_mutex_lock(&m->lock);
+  /* One emitter at a time, so that observers see the queue's order. */
+  while (m->ev_done < upto) {
+    if (m->ev_emitting) {
+      pthread_cond_wait(&m->cond, &m->lock);
+      continue;
+    }
+    hl__mcp_later *e = m->evq;
+    if (!e) break;
+    m->evq = e->next;
+    if (!m->evq) m->evq_tail = NULL;
+    m->ev_emitting = true;
+    pthread_mutex_unlock(&m->lock);
+    if (e->text) {
+      hl__mcp_stderr_event(m, e->text);
+    } else {
+      hl__mcp_event(m, NULL, e->name, e->data);
+      e->data = NULL;
+    }
+    free_later(e);
+    pthread_mutex_lock(&m->lock);
+    m->ev_emitting = false;
+    m->ev_done++;
+    pthread_cond_broadcast(&m->cond);
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+bool hl__mcp_wait(hl_mcp *m, int64_t deadline_ms) {
+  if (!deadline_ms) {
+    pthread_cond_wait(&m->cond, &m->lock);
+    return true;
+  }
+  if (hl__engine_now_ms() >= deadline_ms) return false;
+  struct timespec until = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000};
+  pthread_cond_timedwait(&m->cond, &m->lock, &until);
+  return hl__engine_now_ms() < deadline_ms;
+}
+
 void hl__mcp_flush_notes(hl_mcp *m, hl__mcp_pending *p, hl_context *ctx) {
   pthread_mutex_lock(&m->lock);
   cJSON *notes = p->notes;
@@ -402,6 +499,7 @@ void hl__mcp_fail_pending(hl_mcp *m, hl_status st, const char *msg) {
   for (hl__mcp_pending *p = m->pending; p; p = p->next)
     if (!p->done) {
       p->done = true;
+      p->events_before = m->ev_posted;
       p->fail = st;
       snprintf(p->failmsg, sizeof p->failmsg, "%s", msg);
     }
@@ -417,10 +515,11 @@ static void protocol_error(hl_mcp *m, hl_status st, const char *fmt, ...) {
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   snprintf(msg, sizeof msg, "mcp server \"%s\": %s", m->name, what);
-  hl__mcp_fail_pending(m, st, msg);
+  /* The event first: the calls failed below return after it was emitted. */
   cJSON *d = cJSON_CreateObject();
   if (d) cJSON_AddStringToObject(d, "message", msg);
-  hl__mcp_event(m, NULL, "mcp.protocol_error", d);
+  hl__mcp_event_later(m, "mcp.protocol_error", d);
+  hl__mcp_fail_pending(m, st, msg);
 }
 
 static void on_response(hl_mcp *m, cJSON *msg) {
@@ -442,6 +541,7 @@ static void on_response(hl_mcp *m, cJSON *msg) {
   bool wake = false;
   if (p && !p->done) {
     p->done = true;
+    p->events_before = m->ev_posted;
     p->response = msg;
     msg = NULL;
     wake = true;
@@ -471,6 +571,12 @@ static void on_progress(hl_mcp *m, const cJSON *params) {
   hl__mcp_pending *p = m->pending;
   while (p && p->id != id) p = p->next;
   if (p && !p->done) {
+    if (p->resets && p->deadline_ms && p->limit_ms) {
+      /* Progress restarts the time limit, within the total cap. */
+      int64_t d = hl__engine_now_ms() + p->limit_ms;
+      int64_t cap = p->total_ms ? p->started_ms + p->total_ms : 0;
+      p->deadline_ms = cap && d > cap ? cap : d;
+    }
     if (p->tool) cJSON_AddStringToObject(ev, "tool", p->tool);
     if (!p->notes) p->notes = cJSON_CreateArray();
     if (p->notes) {
@@ -525,7 +631,7 @@ void hl__mcp_dispatch(hl_mcp *m, cJSON *msg, hl__mcp_pending *current, hl_contex
     hl__mcp_worker_post(m, NULL);
   } else if (strcmp(name, "notifications/message") == 0) {
     cJSON *d = cJSON_IsObject(params) ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
-    hl__mcp_event(m, NULL, "mcp.log", d);
+    hl__mcp_event_later(m, "mcp.log", d);
   }
   /* Others (resources/prompts changes, cancelled for a server request
    * the client does not run long) need no action. */
@@ -598,6 +704,22 @@ static void send_cancelled(hl_mcp *m, int64_t id, const char *reason) {
 static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, const char *method,
                                   bool cancelled, bool timed_out, bool closed, cJSON **response);
 
+/* A waiting stdio call whose run may be cancelled. */
+typedef struct waiter {
+  hl_mcp *m;
+  hl__mcp_pending *p;
+} waiter;
+
+/* hl_context_on_cancel(): wake the waiting call (any thread). */
+static void on_run_cancel(void *user) {
+  waiter *w = user;
+  pthread_mutex_lock(&w->m->lock);
+  w->p->cancelled = true;
+  pthread_cond_broadcast(&w->m->cond);
+  pthread_mutex_unlock(&w->m->lock);
+  hl__mcp_stdio_wake(w->m); /* if it is the one reading stdout */
+}
+
 hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
                             const char *tool, cJSON **response) {
   *response = NULL;
@@ -613,11 +735,24 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
     return hl_fail(closed ? HL_ERR_STATE : HL_ERR_NETWORK, "mcp server \"%s\"%s%s", m->name,
                    closed ? "" : " ", why);
   }
-  hl__mcp_pending p = {.id = m->next_id++, .tool = tool};
+  int64_t now = hl__engine_now_ms();
+  hl__mcp_pending p = {.id = m->next_id++, .tool = tool, .started_ms = now,
+                       .limit_ms = atomic_load(&m->timeout_ms), .resets = atomic_load(&m->progress_resets)};
+  if (p.resets) p.total_ms = atomic_load(&m->max_total_ms);
+  if (p.limit_ms) p.deadline_ms = now + p.limit_ms;
+  if (p.total_ms && (!p.limit_ms || p.total_ms < p.limit_ms)) p.deadline_ms = now + p.total_ms;
   p.next = m->pending;
   m->pending = &p;
   m->active++;
   pthread_mutex_unlock(&m->lock);
+
+  /* A stdio call waits below: its run's cancellation wakes it (no
+   * polling). HTTP requests are ended by the event loop instead. */
+  hl_status st = HL_OK;
+  waiter w = {m, &p};
+  hl_cancel_reg *reg = NULL;
+  if (ctx && m->kind == HL__MCP_STDIO && !(reg = hl_context_on_cancel(ctx, on_run_cancel, &w)))
+    st = hl__oom();
 
   /* Every request asks for progress; the token is the request id. */
   if (strcmp(method, "tools/call") == 0 && params) {
@@ -625,17 +760,11 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
     if (!meta) meta = cJSON_AddObjectToObject(params, "_meta");
     if (meta) cJSON_AddNumberToObject(meta, "progressToken", (double)p.id);
   }
-  char *text = hl__jsonrpc_request(p.id, method, params);
+  char *text = st ? NULL : hl__jsonrpc_request(p.id, method, params);
   cJSON_Delete(params);
-  hl_status st = text ? transport_send(m, text, &p, ctx) : hl__oom();
+  if (st == HL_OK) st = text ? transport_send(m, text, &p, ctx) : hl__oom();
   free(text);
 
-  int64_t deadline = 0;
-  if (m->timeout_ms) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    deadline = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + m->timeout_ms;
-  }
   bool timed_out = false, cancelled = false;
   pthread_mutex_lock(&m->lock);
   if (st == HL_OK && m->kind == HL__MCP_HTTP && !p.done) {
@@ -645,6 +774,9 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
     snprintf(p.failmsg, sizeof p.failmsg,
              "mcp server \"%s\": %s: the server ended its answer without a response", m->name, method);
   }
+  /* Woken by the answer (the event loop), a failure, progress, the
+   * run's cancellation or the client's close; else at the deadline,
+   * which progress may move. */
   while (st == HL_OK && !p.done) {
     if (p.notes) {
       pthread_mutex_unlock(&m->lock);
@@ -653,35 +785,25 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
       continue;
     }
     if (m->closed) break;
-    if (ctx && hl_context_cancelled(ctx)) {
+    if (p.cancelled) {
       cancelled = true;
       break;
     }
-    /* Wake at least every 50 ms to see a cancelled run: the agent's
-     * cancellation has no hook for other waiters than the HTTP loop. */
-    struct timespec now, until;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    if (deadline && now_ms >= deadline) {
+    if (p.deadline_ms && hl__engine_now_ms() >= p.deadline_ms) {
       timed_out = true;
       break;
     }
-    int64_t wake = now_ms + 50;
-    if (deadline && wake > deadline) wake = deadline;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t add = wake - now_ms;
-    until.tv_sec += add / 1000;
-    until.tv_nsec += (add % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&m->cond, &m->lock, &until);
+    if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_wait(m, &p);
+    else hl__mcp_wait(m, p.deadline_ms);
   }
   unlink_pending(m, &p);
   bool closed = m->closed && !p.done;
   pthread_mutex_unlock(&m->lock);
+  if (reg) hl_context_cancel_unregister(reg);
   hl__mcp_flush_notes(m, &p, ctx);
+  /* Events that came before the answer reach the observers before the
+   * caller sees it. */
+  if (p.events_before) hl__mcp_emit_later(m, p.events_before);
   hl_status done = finish_roundtrip(m, &p, st, method, cancelled, timed_out, closed, response);
   pthread_mutex_lock(&m->lock);
   m->active--;
@@ -720,8 +842,11 @@ static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, 
     send_cancelled(m, p.id, cancelled ? "cancelled" : "timeout");
     cJSON_Delete(p.response);
     if (cancelled) return hl_fail(HL_ERR_CANCELLED, "mcp server \"%s\": %s cancelled", m->name, method);
-    return hl_fail(HL_ERR_TIMEOUT, "mcp server \"%s\": no answer to %s within %u ms", m->name, method,
-                   m->timeout_ms);
+    if (p.total_ms && hl__engine_now_ms() >= p.started_ms + p.total_ms)
+      return hl_fail(HL_ERR_TIMEOUT, "mcp server \"%s\": no answer to %s within its total limit of %u ms",
+                     m->name, method, p.total_ms);
+    return hl_fail(HL_ERR_TIMEOUT, "mcp server \"%s\": no answer to %s within %u ms%s", m->name, method,
+                   p.limit_ms, p.resets ? " of the request or of its last progress" : "");
   }
   if (p.fail != HL_OK) {
     cJSON_Delete(p.response);
@@ -873,6 +998,7 @@ void hl_mcp_free(hl_mcp *m) {
   pthread_cond_broadcast(&m->cond);
   pthread_mutex_unlock(&m->lock);
   hl__mcp_fail_pending(m, HL_ERR_STATE, "mcp: the client was closed");
+  if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_wake(m);
   /* HTTP requests in flight end now rather than at their timeout. */
   if (m->http) hl__http_cancel_all(m->http);
   /* Calls in progress on other threads leave before anything goes. */
@@ -882,6 +1008,8 @@ void hl_mcp_free(hl_mcp *m) {
   hl__mcp_worker_stop(m);
   if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_close(m);
   else hl__mcp_http_close(m);
+  /* What the worker did not emit (a stdio server's last words). */
+  hl__mcp_emit_later(m, UINT64_MAX);
   /* The mapped tools hold references to the client: drop the client's
    * references to them, or neither would ever be freed. */
   hl__mcp_tools_clear(m);

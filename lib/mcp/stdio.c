@@ -9,18 +9,37 @@
  * descriptor is close-on-exec so that no other child inherits the pipes
  * (and no server keeps another's stdin open); the child leads its own
  * process group so that closing kills the whole tree (npx, sh -c
- * wrappers); one reader thread per server waits on stdout and stderr with
- * poll() and is the only one that reaps the child.
+ * wrappers). Its stdout and stderr are read by the library's one event
+ * loop (providers/engine.h), not by a thread per server: the loop frames
+ * lines, parses them and hands answers to the threads waiting for them;
+ * events go through the client's queue (hl__mcp_event_later), since
+ * observers must not run on the loop. A pidfd tells the loop when the
+ * child exits, so that it is reaped without polling.
+ *
+ * A call waiting for its answer reads stdout itself when nobody else
+ * does (hl__mcp_stdio_wait): the loop's watch is switched off meanwhile,
+ * so an answer costs one thread wake-up instead of two (the loop's, then
+ * the caller's), the largest part of a call's CPU. Stdout is read by one
+ * thread at a time (io->rd); at its end the loop takes over again.
+ *
+ * Which thread touches what: the hl__mcp_io below belongs to the loop
+ * from hl__mcp_stdio_start() until hl__mcp_stdio_close() has had the
+ * loop run its stop task, except what io->rd and io->pm guard; the child
+ * is reaped by the loop until then, by the closing thread after.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -53,13 +72,54 @@ static char **build_env(hl_mcp *m) {
   return env;
 }
 
+/* Waiting for the exit after stdout closed, before the calls in flight
+ * are failed with what is known ("closed its stdout" if it did not exit). */
+#define EXIT_WAIT_MS 200
+/* Without a pidfd (kernels before 5.3), how often to look for the exit. */
+#define EXIT_RETRY_MS 5
+
+typedef struct linebuf {
+  char *buf;
+  size_t len, cap;
+  bool overflow;     /* the current line passed the cap: drop it to its end */
+} linebuf;
+
+struct hl__mcp_io {
+  hl_mcp *m;
+  int out_fd, err_fd, pid_fd;
+  hl__watch out_w, err_w, pid_w;
+  hl__timer exit_timer;
+  hl__task start_task, stop_task;
+  bool out_open, err_open;
+  bool finished;       /* loop: the end was reported (m->io_done) */
+  bool stop_ran;       /* under m->lock: the loop let go of this */
+  int64_t eof_ms;      /* when stdout closed */
+  /* Stdout is read, framed and dispatched by one thread at a time: the
+   * loop, or a waiting caller (lb and obuf are theirs under rd). */
+  pthread_mutex_t rd;
+  bool eof_seen;       /* under rd: stdout ended; only the loop reads now */
+  linebuf lb;
+  char obuf[32768];
+  /* The loop's stdout watch, switched off while a caller reads. */
+  pthread_mutex_t pm;
+  bool watching;       /* under pm: out_w is registered */
+  bool borrowed;       /* under pm: a caller reads (it switched the watch off) */
+  uint64_t borrow_gen; /* under pm: callers that did, the last one owns it */
+  int wake_fd;         /* eventfd: wakes a caller reading stdout */
+  char errline[STDERR_LINE_MAX + 1];
+  size_t errlen;
+  char rbuf[32768];    /* stderr (loop only) */
+};
+
+#define IO_OF(ptr, field) ((hl__mcp_io *)(void *)((char *)(ptr) - offsetof(hl__mcp_io, field)))
+
 static void close_fd(int *fd) {
   if (*fd >= 0) close(*fd);
   *fd = -1;
 }
 
-/* Reap the child if it has exited (block: wait for it). Reader thread or
- * close path, never both at once (close joins the reader first). */
+/* Reap the child if it has exited (block: wait for it). The loop does
+ * until the stop task ran, the closing thread after: never both. */
 static bool reap(hl_mcp *m, bool block) {
   if (m->reaped || m->pid <= 0) return true;
   int status;
@@ -81,22 +141,17 @@ static void describe_exit(hl_mcp *m, char *buf, size_t size) {
   else snprintf(buf, size, "ended");
 }
 
-typedef struct linebuf {
-  char *buf;
-  size_t len, cap;
-  bool overflow;     /* the current line passed the cap: drop it to its end */
-  size_t dropped;
-} linebuf;
+/* ---- on the loop thread -------------------------------------------- */
 
 static void on_stdout_line(hl_mcp *m, linebuf *lb) {
   if (lb->overflow) {
     char msg[300];
     snprintf(msg, sizeof msg, "mcp server \"%s\": sent a message of more than %zu bytes (the cap)",
              m->name, m->max_message);
-    hl__mcp_fail_pending(m, HL_ERR_TOO_LARGE, msg);
     cJSON *d = cJSON_CreateObject();
     if (d) cJSON_AddStringToObject(d, "message", msg);
-    hl__mcp_event(m, NULL, "mcp.protocol_error", d);
+    hl__mcp_event_later(m, "mcp.protocol_error", d);
+    hl__mcp_fail_pending(m, HL_ERR_TOO_LARGE, msg);
     return;
   }
   size_t len = lb->len;
@@ -148,95 +203,217 @@ static void feed_stdout(hl_mcp *m, linebuf *lb, const char *data, size_t n) {
   }
 }
 
-static void feed_stderr(hl_mcp *m, char *line, size_t *len, const char *data, size_t n, bool flush) {
+static void feed_stderr(hl__mcp_io *io, const char *data, size_t n, bool flush) {
   for (size_t i = 0; i < n; i++) {
-    if (data[i] == '\n' || *len == STDERR_LINE_MAX) {
-      line[*len] = '\0';
-      hl__mcp_stderr_event(m, line);
-      *len = 0;
+    if (data[i] == '\n' || io->errlen == STDERR_LINE_MAX) {
+      io->errline[io->errlen] = '\0';
+      hl__mcp_stderr_later(io->m, io->errline);
+      io->errlen = 0;
       if (data[i] == '\n') continue;
     }
-    line[(*len)++] = data[i];
+    io->errline[io->errlen++] = data[i];
   }
-  if (flush && *len) {
-    line[*len] = '\0';
-    hl__mcp_stderr_event(m, line);
-    *len = 0;
+  if (flush && io->errlen) {
+    io->errline[io->errlen] = '\0';
+    hl__mcp_stderr_later(io->m, io->errline);
+    io->errlen = 0;
   }
 }
 
-static void *reader_main(void *arg) {
-  hl_mcp *m = arg;
-  linebuf lb = {0};
-  char errline[STDERR_LINE_MAX + 1];
-  size_t errlen = 0;
-  char buf[65536];
-  bool out_open = true, err_open = m->err_fd >= 0;
-  bool woken = false;
-  while (out_open) {
-    struct pollfd fds[3] = {{m->out_fd, POLLIN, 0}, {err_open ? m->err_fd : -1, POLLIN, 0},
-                            {m->wake_fd[0], POLLIN, 0}};
-    int r = poll(fds, 3, -1);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (fds[2].revents) { /* closing, and the server would not let go */
-      woken = true;
-      break;
-    }
-    if (fds[1].revents) {
-      ssize_t n = read(m->err_fd, buf, sizeof buf);
-      if (n > 0) feed_stderr(m, errline, &errlen, buf, (size_t)n, false);
-      else if (n == 0 || errno != EINTR) err_open = false;
-    }
-    if (fds[0].revents) {
-      ssize_t n = read(m->out_fd, buf, sizeof buf);
-      if (n > 0) feed_stdout(m, &lb, buf, (size_t)n);
-      else if (n == 0 || (errno != EINTR && errno != EAGAIN)) out_open = false;
-    }
+/* Read what `fd` has now (non-blocking): > 0 bytes read into rbuf, 0 at
+ * its end (or a read error), -1 when nothing is there yet. */
+static ssize_t read_some(hl__mcp_io *io, int fd) {
+  for (;;) {
+    ssize_t n = read(fd, io->rbuf, sizeof io->rbuf);
+    if (n > 0) return n;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return -1;
+    return 0;
   }
-  /* stdout closed: take what is left on stderr (its last words), then
-   * report the exit. */
-  for (int tries = 0; err_open && !woken && tries < 50; tries++) {
-    struct pollfd pf = {m->err_fd, POLLIN, 0};
-    if (poll(&pf, 1, 20) <= 0) break;
-    ssize_t n = read(m->err_fd, buf, sizeof buf);
+}
+
+static void unwatch_all(hl__mcp_io *io) {
+  pthread_mutex_lock(&io->pm);
+  io->watching = false;
+  pthread_mutex_unlock(&io->pm);
+  hl__engine_unwatch(&io->out_w);
+  hl__engine_unwatch(&io->err_w);
+  hl__engine_unwatch(&io->pid_w);
+  hl__engine_timer_disarm(&io->exit_timer);
+}
+
+/* The server is gone (or will not be read any more): take its last words
+ * on stderr, say how it ended and fail the calls still waiting. */
+static void finish(hl__mcp_io *io) {
+  hl_mcp *m = io->m;
+  io->finished = true;
+  /* What it wrote on stderr before it exited is in the pipe now; a
+   * grandchild holding the pipe open is not waited for. */
+  for (int i = 0; io->err_open && i < 64; i++) {
+    ssize_t n = read_some(io, io->err_fd);
     if (n <= 0) break;
-    feed_stderr(m, errline, &errlen, buf, (size_t)n, false);
+    feed_stderr(io, io->rbuf, (size_t)n, false);
   }
-  feed_stderr(m, errline, &errlen, "", 0, true);
-  if (lb.len && !lb.overflow) { /* a last message without its newline */
-    lb.buf[lb.len] = '\0';
-    on_stdout_line(m, &lb);
+  feed_stderr(io, "", 0, true);
+  pthread_mutex_lock(&io->rd);
+  if (io->lb.len && !io->lb.overflow) { /* a last message without its newline */
+    io->lb.buf[io->lb.len] = '\0';
+    on_stdout_line(m, &io->lb);
   }
-  free(lb.buf);
-  for (int i = 0; i < 40 && !reap(m, false); i++) {
-    struct timespec ts = {0, 5 * 1000000};
-    nanosleep(&ts, NULL);
-  }
-  pthread_mutex_lock(&m->lock);
-  bool closing = m->closed;
-  pthread_mutex_unlock(&m->lock);
+  io->lb.len = 0;
+  pthread_mutex_unlock(&io->rd);
+  unwatch_all(io);
   char how[80], msg[600];
   describe_exit(m, how, sizeof how);
   snprintf(msg, sizeof msg, "mcp server \"%s\" %s", m->name, how);
   pthread_mutex_lock(&m->lock);
-  m->reader_done = true;
-  pthread_cond_broadcast(&m->cond);
+  bool closing = m->closed;
+  m->io_done = true;
   m->dead = true;
   snprintf(m->dead_msg, sizeof m->dead_msg, "%s", how); /* "exited with status 3" */
+  pthread_cond_broadcast(&m->cond);
   pthread_mutex_unlock(&m->lock);
+  /* m stays valid: hl__mcp_stdio_close() waits for the stop task, which
+   * runs after this function on the same thread. */
   if (!closing) hl__mcp_fail_pending(m, HL_ERR_NETWORK, msg);
-  return NULL;
 }
 
-hl_status hl__mcp_stdio_start(hl_mcp *m) {
-  int in_pair[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-  if (pipe2(m->wake_fd, O_CLOEXEC) != 0) {
-    m->wake_fd[0] = m->wake_fd[1] = -1;
-    return hl_fail(HL_ERR_IO, "mcp server \"%s\": cannot create a pipe: %s", m->name, strerror(errno));
+/* After stdout closed: finish once the child is reaped, or EXIT_WAIT_MS
+ * later without it. */
+static void try_finish(hl__mcp_io *io) {
+  if (io->finished || io->out_open) return;
+  int64_t now = hl__engine_now_ms();
+  if (!reap(io->m, false) && now < io->eof_ms + EXIT_WAIT_MS) {
+    /* The pidfd says when it exits; without one, look again shortly. */
+    int64_t due = io->pid_fd >= 0 ? io->eof_ms + EXIT_WAIT_MS : now + EXIT_RETRY_MS;
+    hl__engine_timer_arm(&io->exit_timer, due);
+    return;
   }
+  finish(io);
+}
+
+static void on_exit_timer(hl__timer *t) { try_finish(IO_OF(t, exit_timer)); }
+
+static void on_pidfd(hl__watch *w, uint32_t events) {
+  (void)events;
+  hl__mcp_io *io = IO_OF(w, pid_w);
+  hl__engine_unwatch(&io->pid_w); /* stays readable once the child exited */
+  reap(io->m, false);
+  try_finish(io);
+}
+
+/* Read stdout into obuf (io->rd held): as read_some(). */
+static ssize_t read_out(hl__mcp_io *io) {
+  for (;;) {
+    ssize_t n = read(io->out_fd, io->obuf, sizeof io->obuf);
+    if (n > 0) return n;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return -1;
+    return 0;
+  }
+}
+
+static void on_stdout(hl__watch *w, uint32_t events) {
+  (void)events;
+  hl__mcp_io *io = IO_OF(w, out_w);
+  /* A caller reads it now: make sure the watch is off (an event fetched
+   * before the caller switched it off), or the loop would spin on it. */
+  if (pthread_mutex_trylock(&io->rd) != 0) {
+    pthread_mutex_lock(&io->pm);
+    if (io->borrowed && io->watching) hl__engine_watch_events(&io->out_w, 0);
+    pthread_mutex_unlock(&io->pm);
+    return;
+  }
+  /* One read per wake-up is the common case (one answer); a full buffer
+   * may have more behind it. Level-triggered: the rest comes next turn. */
+  bool eof = false;
+  for (int i = 0; i < 8; i++) {
+    ssize_t n = read_out(io);
+    if (n < 0) break;
+    if (n > 0) {
+      feed_stdout(io->m, &io->lb, io->obuf, (size_t)n);
+      if ((size_t)n < sizeof io->obuf) break;
+      continue;
+    }
+    eof = io->eof_seen = true;
+    break;
+  }
+  pthread_mutex_unlock(&io->rd);
+  if (eof) {
+    pthread_mutex_lock(&io->pm);
+    io->watching = false;
+    pthread_mutex_unlock(&io->pm);
+    hl__engine_unwatch(&io->out_w);
+    io->out_open = false;
+    io->eof_ms = hl__engine_now_ms();
+    try_finish(io);
+  }
+}
+
+static void on_stderr(hl__watch *w, uint32_t events) {
+  (void)events;
+  hl__mcp_io *io = IO_OF(w, err_w);
+  ssize_t n = read_some(io, io->err_fd);
+  if (n > 0) feed_stderr(io, io->rbuf, (size_t)n, false);
+  if (n == 0) {
+    hl__engine_unwatch(&io->err_w);
+    io->err_open = false;
+    feed_stderr(io, "", 0, true);
+  }
+}
+
+static void start_task(hl__task *t) {
+  hl__mcp_io *io = IO_OF(t, start_task);
+  pthread_mutex_lock(&io->pm);
+  hl_status wst = hl__engine_watch(&io->out_w, io->out_fd, EPOLLIN);
+  io->watching = wst == HL_OK;
+  pthread_mutex_unlock(&io->pm);
+  if (wst != HL_OK) {
+    /* Cannot read it: as good as gone (the message says how it ended). */
+    io->out_open = false;
+    io->eof_ms = hl__engine_now_ms();
+    hl_mcp *m = io->m;
+    kill(-m->pid, SIGKILL);
+    try_finish(io);
+    return;
+  }
+  if (hl__engine_watch(&io->err_w, io->err_fd, EPOLLIN) != HL_OK) io->err_open = false;
+  if (io->pid_fd >= 0 && hl__engine_watch(&io->pid_w, io->pid_fd, EPOLLIN) != HL_OK) close_fd(&io->pid_fd);
+}
+
+static void stop_task(hl__task *t) {
+  hl__mcp_io *io = IO_OF(t, stop_task);
+  hl_mcp *m = io->m;
+  unwatch_all(io);
+  if (!io->finished) { /* closing, and stdout is still held open */
+    io->finished = true;
+    feed_stderr(io, "", 0, true);
+  }
+  pthread_mutex_lock(&m->lock);
+  m->io_done = true;
+  io->stop_ran = true;
+  pthread_cond_broadcast(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- on the caller's thread ---------------------------------------- */
+
+hl_status hl__mcp_stdio_start(hl_mcp *m) {
+  hl_status est = hl__engine_start();
+  if (est) return est;
+  hl__mcp_io *io = calloc(1, sizeof *io);
+  if (!io) return hl_fail(HL_ERR_NOMEM, "mcp server \"%s\": out of memory", m->name);
+  io->m = m;
+  io->out_fd = io->err_fd = io->pid_fd = -1;
+  io->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (io->wake_fd < 0) {
+    int e = errno;
+    free(io);
+    return hl_fail(HL_ERR_IO, "mcp server \"%s\": cannot create an eventfd: %s", m->name, strerror(e));
+  }
+  pthread_mutex_init(&io->rd, NULL);
+  pthread_mutex_init(&io->pm, NULL);
+  int in_pair[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0 ||
       pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     int e = errno;
@@ -245,6 +422,8 @@ hl_status hl__mcp_stdio_start(hl_mcp *m) {
       if (out_pipe[i] >= 0) close(out_pipe[i]);
       if (err_pipe[i] >= 0) close(err_pipe[i]);
     }
+    close(io->wake_fd);
+    free(io);
     return hl_fail(HL_ERR_IO, "mcp server \"%s\": cannot create pipes: %s", m->name, strerror(e));
   }
   /* The child only reads its stdin, the client only writes it. */
@@ -280,35 +459,114 @@ hl_status hl__mcp_stdio_start(hl_mcp *m) {
     close(in_pair[0]);
     close(out_pipe[0]);
     close(err_pipe[0]);
+    close(io->wake_fd);
+    free(io);
     return hl_fail(rc == ENOENT ? HL_ERR_NOT_FOUND : HL_ERR_IO, "mcp server \"%s\": cannot start %s: %s%s%s",
                    m->name, m->argv[0], strerror(rc), m->cwd ? " (working directory " : "",
                    m->cwd ? m->cwd : "");
   }
   m->in_fd = in_pair[0];
-  m->out_fd = out_pipe[0];
-  m->err_fd = err_pipe[0];
-  if (pthread_create(&m->reader, NULL, reader_main, m) != 0) {
-    hl__mcp_stdio_close(m);
-    return hl_fail(HL_ERR_LIMIT, "mcp server \"%s\": cannot start a reader thread", m->name);
-  }
-  m->reader_running = true;
+  /* The loop reads without blocking (the child's ends stay blocking: they
+   * are other open file descriptions). */
+  fcntl(out_pipe[0], F_SETFL, fcntl(out_pipe[0], F_GETFL) | O_NONBLOCK);
+  fcntl(err_pipe[0], F_SETFL, fcntl(err_pipe[0], F_GETFL) | O_NONBLOCK);
+  io->out_fd = out_pipe[0];
+  io->err_fd = err_pipe[0];
+#ifdef SYS_pidfd_open
+  io->pid_fd = (int)syscall(SYS_pidfd_open, m->pid, 0);
+  if (io->pid_fd >= 0) fcntl(io->pid_fd, F_SETFD, FD_CLOEXEC);
+  else io->pid_fd = -1;
+#endif
+  io->out_open = io->err_open = true;
+  io->out_w.fn = on_stdout;
+  io->err_w.fn = on_stderr;
+  io->pid_w.fn = on_pidfd;
+  io->exit_timer.fn = on_exit_timer;
+  io->start_task.fn = start_task;
+  io->stop_task.fn = stop_task;
+  m->io = io;
+  hl__engine_post(&io->start_task);
   return HL_OK;
 }
 
-/* Wait up to `ms` for the reader to see stdout close. */
-static bool wait_reader(hl_mcp *m, int ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += ms / 1000;
-  until.tv_nsec += (long)(ms % 1000) * 1000000;
-  if (until.tv_nsec >= 1000000000) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000;
+void hl__mcp_stdio_wake(hl_mcp *m) {
+  if (!m->io) return;
+  uint64_t one = 1;
+  ssize_t w = write(m->io->wake_fd, &one, sizeof one);
+  (void)w;
+}
+
+void hl__mcp_stdio_wait(hl_mcp *m, hl__mcp_pending *p) {
+  hl__mcp_io *io = m->io;
+  if (!io || m->io_done) {
+    hl__mcp_wait(m, p->deadline_ms);
+    return;
   }
+  pthread_mutex_unlock(&m->lock);
+  /* rd is taken under pm: a loop that finds rd taken then finds
+   * `borrowed` set too. */
+  pthread_mutex_lock(&io->pm);
+  bool mine = io->watching && pthread_mutex_trylock(&io->rd) == 0;
+  if (mine && (io->eof_seen || hl__engine_watch_events(&io->out_w, 0) != HL_OK)) {
+    pthread_mutex_unlock(&io->rd); /* its end: the loop reports it */
+    mine = false;
+  }
+  uint64_t gen = 0;
+  if (mine) {
+    gen = ++io->borrow_gen;
+    io->borrowed = true;
+  }
+  pthread_mutex_unlock(&io->pm);
+  if (!mine) { /* the loop or another caller reads, or not watched (yet) */
+    pthread_mutex_lock(&m->lock);
+    hl__mcp_wait(m, p->deadline_ms);
+    return;
+  }
+  for (;;) {
+    pthread_mutex_lock(&m->lock);
+    bool stop = p->done || p->cancelled || m->closed || p->notes;
+    int64_t deadline = p->deadline_ms;
+    pthread_mutex_unlock(&m->lock);
+    int64_t now = hl__engine_now_ms();
+    if (stop || (deadline && now >= deadline)) break;
+    struct pollfd fds[2] = {{io->out_fd, POLLIN, 0}, {io->wake_fd, POLLIN, 0}};
+    int64_t left = deadline ? deadline - now : -1;
+    int r = poll(fds, 2, left > 3600000 ? 3600000 : (int)left);
+    if (r < 0 && errno != EINTR) break;
+    if (r <= 0) continue;
+    if (fds[1].revents) {
+      uint64_t n;
+      ssize_t rn = read(io->wake_fd, &n, sizeof n);
+      (void)rn;
+    }
+    if (fds[0].revents) {
+      ssize_t n = read_out(io);
+      if (n > 0) {
+        feed_stdout(m, &io->lb, io->obuf, (size_t)n);
+      } else if (n == 0) { /* its end: the loop sees it and reports it */
+        io->eof_seen = true;
+        break;
+      }
+    }
+  }
+  pthread_mutex_unlock(&io->rd);
+  /* Give the watch back, unless another caller took over meanwhile. */
+  pthread_mutex_lock(&io->pm);
+  if (io->borrow_gen == gen) {
+    io->borrowed = false;
+    if (io->watching) hl__engine_watch_events(&io->out_w, EPOLLIN);
+  }
+  pthread_mutex_unlock(&io->pm);
   pthread_mutex_lock(&m->lock);
-  while (!m->reader_done)
-    if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0) break;
-  bool done = m->reader_done;
+}
+
+/* Wait up to `ms` for the loop to see the server go. */
+static bool wait_io(hl_mcp *m, int ms) {
+  int64_t deadline = hl__engine_now_ms() + ms;
+  pthread_mutex_lock(&m->lock);
+  while (!m->io_done && hl__mcp_wait(m, deadline)) {
+  }
+  bool done = m->io_done;
   pthread_mutex_unlock(&m->lock);
   return done;
 }
@@ -333,7 +591,7 @@ hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text) {
         /* The server is gone: say how it ended rather than "broken pipe". */
         char how[600] = "";
         if (e == EPIPE || e == ECONNRESET) {
-          wait_reader(m, 1000);
+          wait_io(m, 1000);
           pthread_mutex_lock(&m->lock);
           if (m->dead) snprintf(how, sizeof how, "%s", m->dead_msg);
           pthread_mutex_unlock(&m->lock);
@@ -366,22 +624,32 @@ void hl__mcp_stdio_close(hl_mcp *m) {
   pthread_mutex_lock(&m->write_lock);
   close_fd(&m->in_fd);
   pthread_mutex_unlock(&m->write_lock);
-  if (m->pid > 0 && m->reader_running) {
-    if (!wait_reader(m, 2000)) {
+  hl__mcp_io *io = m->io;
+  if (io) {
+    if (!wait_io(m, 2000)) {
       kill(-m->pid, SIGTERM);
-      if (!wait_reader(m, 1000)) {
+      if (!wait_io(m, 1000)) {
         kill(-m->pid, SIGKILL);
-        if (!wait_reader(m, 1000) && m->wake_fd[1] >= 0) {
-          /* Someone else holds the server's stdout open: stop reading. */
-          ssize_t w = write(m->wake_fd[1], "x", 1);
-          (void)w;
-        }
+        wait_io(m, 1000); /* else someone else holds its stdout open */
       }
     }
-    pthread_join(m->reader, NULL);
-    m->reader_running = false;
+    /* The loop lets go of the pipes (and of io) in the stop task, after
+     * whatever it was doing with them. */
+    hl__engine_post(&io->stop_task);
+    pthread_mutex_lock(&m->lock);
+    while (!io->stop_ran) hl__mcp_wait(m, 0);
+    pthread_mutex_unlock(&m->lock);
+    close_fd(&io->out_fd);
+    close_fd(&io->err_fd);
+    close_fd(&io->pid_fd);
+    close_fd(&io->wake_fd);
+    free(io->lb.buf);
+    pthread_mutex_destroy(&io->rd);
+    pthread_mutex_destroy(&io->pm);
+    free(io);
+    m->io = NULL;
   }
-  /* Only this thread reaps now (the reader is gone). */
+  /* Only this thread reaps now. */
   if (m->pid > 0 && !reap(m, false)) {
     struct timespec ts = {0, 100 * 1000000};
     nanosleep(&ts, NULL);
@@ -390,8 +658,4 @@ void hl__mcp_stdio_close(hl_mcp *m) {
       reap(m, true);
     }
   }
-  close_fd(&m->out_fd);
-  close_fd(&m->err_fd);
-  close_fd(&m->wake_fd[0]);
-  close_fd(&m->wake_fd[1]);
 }

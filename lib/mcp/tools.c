@@ -492,8 +492,11 @@ static hl_status call_remote(hl_mcp *m, hl_context *ctx, const char *name, const
   if (raw) *raw = NULL;
   if (!m->connected) return hl_fail(HL_ERR_STATE, "mcp server \"%s\": not connected", m->name);
   cJSON *params = cJSON_CreateObject();
+  /* The caller's arguments by reference (printed, never changed or freed
+   * here): no copy per call. */
   if (!params || !cJSON_AddStringToObject(params, "name", name) ||
-      !cJSON_AddItemToObject(params, "arguments", args ? cJSON_Duplicate(args, 1) : cJSON_CreateObject())) {
+      !(args ? cJSON_AddItemReferenceToObject(params, "arguments", (cJSON *)args)
+             : cJSON_AddItemToObject(params, "arguments", cJSON_CreateObject()))) {
     cJSON_Delete(params);
     return hl__oom();
   }

@@ -1,9 +1,11 @@
 /*
  * lib/mcp/worker.c - one thread per client for what must not run on the
- * thread that reads the server: answering server requests (a handler may
- * ask a user and take its time) and refreshing the tool list after
+ * thread that reads the server (the event loop for stdio, a request's
+ * thread for HTTP): answering server requests (a handler may ask a user
+ * and take its time), refreshing the tool list after
  * notifications/tools/list_changed (which needs a request of its own,
- * whose answer the reader thread has to deliver).
+ * whose answer the reader has to deliver), and emitting the events the
+ * reader queued (observers never run on the event loop).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +76,14 @@ static void *worker_main(void *arg) {
   hl_mcp *m = arg;
   pthread_mutex_lock(&m->lock);
   for (;;) {
-    while (!m->jobs && !m->worker_stop) pthread_cond_wait(&m->jobs_cond, &m->lock);
+    while (!m->jobs && !m->evq && !m->worker_stop) pthread_cond_wait(&m->jobs_cond, &m->lock);
     if (m->worker_stop) break;
+    if (m->evq) {
+      pthread_mutex_unlock(&m->lock);
+      hl__mcp_emit_later(m, UINT64_MAX);
+      pthread_mutex_lock(&m->lock);
+      continue;
+    }
     hl__mcp_job *j = m->jobs;
     m->jobs = j->next;
     if (!m->jobs) m->jobs_tail = NULL;

@@ -245,8 +245,12 @@ void hl__engine_timer_arm(hl__timer *t, int64_t due_ms) {
 /* ------------------------------------------------------------------ */
 
 /* epoll data: the partition in the high half, the socket in the low one;
- * the eventfd is EVFD_TAG. */
+ * the eventfd is EVFD_TAG; a watch (hl__watch) is its address with the top
+ * bit set (user-space addresses never have it); SKIP_TAG marks an event of
+ * a watch removed during the wake-up that fetched it. */
 #define EVFD_TAG UINT64_MAX
+#define SKIP_TAG (UINT64_MAX - 1)
+#define WATCH_BIT ((uint64_t)1 << 63)
 
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
   (void)easy;
@@ -302,8 +306,11 @@ static void read_done(part *pt) {
 }
 
 static void read_all_done(void) {
+  /* A partition with no transfer has nothing to report: skipping it keeps
+   * a wake-up for something else (a watched pipe) from asking libcurl 32
+   * times. */
   for (int i = 0; i < HL_ENGINE_PARTS; i++)
-    if (E.parts[i].multi) read_done(&E.parts[i]);
+    if (E.parts[i].multi && E.parts[i].running > 0) read_done(&E.parts[i]);
 }
 
 static void socket_action(part *pt, curl_socket_t s, int mask) {
@@ -375,6 +382,46 @@ void hl__engine_easy_put(CURL *easy) {
   if (!easy) return;
   if (E.n_spare < HL_ENGINE_SPARE_EASY) E.spare[E.n_spare++] = easy;
   else curl_easy_cleanup(easy);
+}
+
+/* ------------------------------------------------------------------ */
+/* Watched descriptors (loop thread only)                               */
+/* ------------------------------------------------------------------ */
+
+/* The events of the current wake-up not handled yet, so that an unwatch
+ * can void the ones of its watch. */
+static struct epoll_event *cur_evs;
+static int cur_next, cur_n;
+
+hl_status hl__engine_watch(hl__watch *w, int fd, uint32_t events) {
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = events;
+  ev.data.u64 = WATCH_BIT | (uint64_t)(uintptr_t)w;
+  if (epoll_ctl(E.epfd, w->on_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0)
+    return hl_fail(HL_ERR_IO, "event loop: cannot watch descriptor %d: %s", fd, strerror(errno));
+  w->fd_ = fd;
+  w->on_ = true;
+  return HL_OK;
+}
+
+hl_status hl__engine_watch_events(hl__watch *w, uint32_t events) {
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = events;
+  ev.data.u64 = WATCH_BIT | (uint64_t)(uintptr_t)w;
+  if (epoll_ctl(E.epfd, EPOLL_CTL_MOD, w->fd_, &ev) != 0)
+    return hl_fail(HL_ERR_IO, "event loop: cannot change the watch of descriptor %d: %s", w->fd_, strerror(errno));
+  return HL_OK;
+}
+
+void hl__engine_unwatch(hl__watch *w) {
+  if (!w || !w->on_) return;
+  epoll_ctl(E.epfd, EPOLL_CTL_DEL, w->fd_, NULL);
+  w->on_ = false;
+  uint64_t tag = WATCH_BIT | (uint64_t)(uintptr_t)w;
+  for (int i = cur_next; i < cur_n; i++)
+    if (cur_evs[i].data.u64 == tag) cur_evs[i].data.u64 = SKIP_TAG;
 }
 
 /* ------------------------------------------------------------------ */
@@ -489,9 +536,18 @@ static void *loop_main(void *arg) {
   for (;;) {
     int n = epoll_wait(E.epfd, evs, HL_ENGINE_EVENTS, wait_ms(hl__engine_now_ms()));
     if (n < 0 && errno != EINTR) n = 0;
+    cur_evs = evs;
+    cur_n = n > 0 ? n : 0;
     for (int i = 0; i < n; i++) {
+      cur_next = i + 1;
       if (evs[i].data.u64 == EVFD_TAG) {
         run_tasks();
+        continue;
+      }
+      if (evs[i].data.u64 == SKIP_TAG) continue;
+      if (evs[i].data.u64 & WATCH_BIT) {
+        hl__watch *w = (hl__watch *)(uintptr_t)(evs[i].data.u64 & ~WATCH_BIT);
+        w->fn(w, evs[i].events);
         continue;
       }
       int mask = 0;
@@ -501,6 +557,7 @@ static void *loop_main(void *arg) {
       uint64_t tag = evs[i].data.u64;
       socket_action(&E.parts[tag >> 32], (curl_socket_t)(uint32_t)tag, mask);
     }
+    cur_n = 0; /* timers and tasks below unwatch with no batch pending */
     int64_t now = hl__engine_now_ms();
     for (int i = 0; i < HL_ENGINE_PARTS; i++) {
       part *pt = &E.parts[i];

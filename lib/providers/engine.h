@@ -5,7 +5,9 @@
  * eventfd for wake-ups and a timer heap. Beyond ~500 transfers at once the
  * pool spreads over more multi handles of the same loop (engine.c says
  * why: libcurl 7.88 scans its connection cache per transfer). No polling interval: the loop sleeps until a
- * socket is ready, a timer is due or another thread posts work.
+ * socket is ready, a timer is due or another thread posts work. It also
+ * watches other descriptors for the library (hl__watch: the pipes of MCP
+ * stdio servers), so that they need no thread of their own.
  *
  * What runs where:
  *  - hl__engine_post() is the only entry from other threads: it queues a
@@ -43,6 +45,18 @@ typedef struct hl__timer {
   size_t slot_;             /* private: heap index + 1, 0 = not armed */
 } hl__timer;
 
+/* A file descriptor the loop watches next to curl's sockets (the pipes of
+ * MCP stdio servers). Zero-initialise; set `fn`. Level-triggered: `fn`
+ * runs on the loop thread, with the ready epoll events (EPOLLIN, EPOLLHUP,
+ * ...), for as long as the descriptor stays ready; it may unwatch any
+ * watch, itself included (no stale event of the same wake-up is
+ * delivered afterwards). */
+typedef struct hl__watch {
+  void (*fn)(struct hl__watch *w, uint32_t events);
+  int fd_;                  /* private: the descriptor while watched */
+  bool on_;                 /* private: watched */
+} hl__watch;
+
 /* Called on the loop thread when an easy handle added with
  * hl__engine_add() finished (it is no longer in the multi handle). */
 typedef void (*hl__engine_done_fn)(CURL *easy, CURLcode result, void *user);
@@ -65,6 +79,18 @@ bool hl__engine_post(hl__task *task);
 void hl__engine_timer_arm(hl__timer *t, int64_t due_ms);
 /* Disarm `t` if armed. */
 void hl__engine_timer_disarm(hl__timer *t);
+
+/* Watch `fd` for `events` (EPOLLIN, EPOLLOUT; EPOLLHUP and EPOLLERR always
+ * come). HL_ERR_IO if epoll refuses it (message set). Unwatch before
+ * closing the descriptor or freeing `w`. */
+hl_status hl__engine_watch(hl__watch *w, int fd, uint32_t events);
+/* Stop watching (nothing if not watched). */
+void hl__engine_unwatch(hl__watch *w);
+/* Any thread, on a watch that stays watched meanwhile: change the events
+ * it waits for (0: none for now, it stays registered). For a thread that
+ * reads the descriptor itself for a while (an MCP call waiting for its
+ * answer), so that the loop does not wake for it. */
+hl_status hl__engine_watch_events(hl__watch *w, uint32_t events);
 
 /* Add a configured easy handle; `done` runs when it finishes. CURLOPT_PRIVATE
  * belongs to the engine. HL_ERR_NETWORK if libcurl refuses (message in

@@ -182,6 +182,12 @@ class H(BaseHTTPRequestHandler):
         if name == "hang":
             self.sse_head()
             self.event(None, next_id())
+            # One progress notification (the client's observers see it on
+            # the calling thread), then nothing.
+            token = (body["params"].get("_meta") or {}).get("progressToken")
+            if token is not None:
+                self.event({"jsonrpc": "2.0", "method": "notifications/progress",
+                            "params": {"progressToken": token, "progress": 1}}, next_id())
             time.sleep(30)
             return
         if name == "forget_session":

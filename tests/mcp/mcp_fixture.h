@@ -185,4 +185,102 @@ static inline void fx_events_clear(fx_events *e) {
   pthread_mutex_unlock(&e->lock);
 }
 
+/* hl_mcp_free() while another thread is inside a call of the client,
+ * made to stay there: an observer of the client, run on the calling thread
+ * for the call's first progress event, holds that thread until the client
+ * was freed (or 3 s passed). hl_mcp_free() must wait for it: it may
+ * return only once the call has left the client, and the call ends with
+ * HL_ERR_STATE. A free that does not wait returns while the observer
+ * still holds the call (checked below), and the call then uses the freed
+ * client (ASan). */
+typedef struct fx_free_race {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool in_observer, freed, observer_left;
+  hl_mcp *m;
+  const char *tool;
+  hl_status st;
+} fx_free_race;
+
+static inline int fx_free_race_observer(const hl_event *ev, void *user) {
+  fx_free_race *r = user;
+  if (ev->type != HL_EVENT_CUSTOM || !ev->name || strcmp(ev->name, "mcp.progress") != 0) return 0;
+  pthread_mutex_lock(&r->lock);
+  if (!r->in_observer) {
+    r->in_observer = true;
+    pthread_cond_broadcast(&r->cond);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 3;
+    while (!r->freed)
+      if (pthread_cond_timedwait(&r->cond, &r->lock, &until) != 0) break;
+    r->observer_left = true;
+  }
+  pthread_mutex_unlock(&r->lock);
+  return 0;
+}
+
+static inline void *fx_free_race_call(void *arg) {
+  fx_free_race *r = arg;
+  cJSON *args = cJSON_Parse("{\"steps\":40}"), *res = NULL;
+  r->st = hl_mcp_call(r->m, NULL, r->tool, args, &res, NULL);
+  cJSON_Delete(args);
+  cJSON_Delete(res);
+  return NULL;
+}
+
+/* `m` is configured, not connected; `tool` sends progress and then takes
+ * its time. Returns the failures seen (0: hl_mcp_free waited). */
+static inline int fx_free_during_call(hl_mcp *m, const char *tool) {
+  static fx_free_race r0;
+  fx_free_race *r = &r0;
+  memset(r, 0, sizeof *r);
+  pthread_mutex_init(&r->lock, NULL);
+  pthread_cond_init(&r->cond, NULL);
+  r->m = m;
+  r->tool = tool;
+  r->st = HL_OK;
+  int bad = 0;
+  hl_observer *obs = hl_observer_new(fx_free_race_observer, r);
+  hl_mcp_add_observer(m, obs);
+  hl_observer_unref(obs);
+  if (hl_mcp_connect(m) != HL_OK) {
+    fprintf(stderr, "connect: %s\n", hl_mcp_errmsg(m));
+    hl_mcp_free(m);
+    return 1;
+  }
+  pthread_t th;
+  pthread_create(&th, NULL, fx_free_race_call, r);
+  pthread_mutex_lock(&r->lock);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 30;
+  while (!r->in_observer)
+    if (pthread_cond_timedwait(&r->cond, &r->lock, &until) != 0) break;
+  bool held = r->in_observer;
+  pthread_mutex_unlock(&r->lock);
+  if (!held) {
+    fprintf(stderr, "the call's progress event never came\n");
+    bad++;
+  }
+  hl_mcp_free(m);
+  pthread_mutex_lock(&r->lock);
+  bool left = r->observer_left;
+  r->freed = true;
+  pthread_cond_broadcast(&r->cond);
+  pthread_mutex_unlock(&r->lock);
+  pthread_join(th, NULL);
+  if (held && !left) {
+    fprintf(stderr, "hl_mcp_free returned while a call was still inside the client\n");
+    bad++;
+  }
+  if (r->st != HL_ERR_STATE) {
+    fprintf(stderr, "the call ended with %s, not HL_ERR_STATE\n", hl_status_name(r->st));
+    bad++;
+  }
+  pthread_mutex_destroy(&r->lock);
+  pthread_cond_destroy(&r->cond);
+  return bad;
+}
+
 #endif

@@ -12,7 +12,8 @@ static const char *transport;
 static char url[128];
 static fx_events events = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static hl_mcp *open_server(void) {
+/* A connected client with a time limit and hl_mcp_set_timeout_on_progress(). */
+static hl_mcp *open_server_with(unsigned timeout_ms, bool progress_resets, unsigned max_total_ms) {
   hl_mcp *m;
   if (strcmp(transport, "http") == 0) {
     m = hl_mcp_new_http("everything", url);
@@ -21,7 +22,14 @@ static hl_mcp *open_server(void) {
     m = hl_mcp_new_stdio("everything", argv);
   }
   if (!m) return NULL;
-  hl_mcp_set_timeout_ms(m, 30000);
+  /* stdio: node may take seconds to start on a loaded machine; the limits
+   * can change after connecting (HTTP: they cannot, the server is up). */
+  bool stdio = strcmp(transport, "stdio") == 0;
+  hl_mcp_set_timeout_ms(m, stdio ? 30000 : timeout_ms);
+  if (!stdio && hl_mcp_set_timeout_on_progress(m, progress_resets, max_total_ms) != HL_OK) {
+    hl_mcp_free(m);
+    return NULL;
+  }
   hl_observer *obs = hl_observer_new(fx_events_fn, &events);
   hl_mcp_add_observer(m, obs);
   hl_observer_unref(obs);
@@ -30,8 +38,14 @@ static hl_mcp *open_server(void) {
     hl_mcp_free(m);
     return NULL;
   }
+  if (stdio) {
+    hl_mcp_set_timeout_ms(m, timeout_ms);
+    hl_mcp_set_timeout_on_progress(m, progress_resets, max_total_ms);
+  }
   return m;
 }
+
+static hl_mcp *open_server(void) { return open_server_with(30000, false, 0); }
 
 static cJSON *call(hl_mcp *m, const char *tool, const char *args_json, hl_status *st) {
   cJSON *args = args_json ? cJSON_Parse(args_json) : NULL;
@@ -245,6 +259,60 @@ static void timeout_cancels_call(void) {
   hl_mcp_free(m);
 }
 
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Progress extends a call's time limit (hl_mcp_set_timeout_on_progress):
+ * a 4 s operation reporting progress every 0.5 s, under a 2 s limit, times
+ * out without the option, runs to its end with it, and still times out at
+ * the option's total cap (3 s). */
+static void progress_extends_timeout(void) {
+  const char *op = "{\"duration\":4,\"steps\":8}";
+  hl_status st;
+  hl_mcp *m = open_server_with(2000, false, 0);
+  REQUIRE(m);
+  cJSON *r = call(m, "trigger-long-running-operation", op, &st);
+  CHECK_INT(st, HL_ERR_TIMEOUT);
+  cJSON_Delete(r);
+  hl_mcp_free(m);
+
+  m = open_server_with(2000, true, 0);
+  REQUIRE(m);
+  fx_events_clear(&events);
+  r = call(m, "trigger-long-running-operation", op, &st);
+  CHECK_INT(st, HL_OK);
+  CHECK_CONTAINS(cJSON_GetStringValue(r), "Long running operation completed");
+  cJSON_Delete(r);
+  CHECK_INT(fx_events_count(&events, "custom mcp.progress"), 8);
+  hl_mcp_free(m);
+
+  m = open_server_with(2000, true, 3000);
+  REQUIRE(m);
+  int64_t t0 = mono_ms();
+  r = call(m, "trigger-long-running-operation", op, &st);
+  int64_t took = mono_ms() - t0;
+  CHECK_INT(st, HL_ERR_TIMEOUT);
+  if (strcmp(transport, "stdio") == 0) CHECK_CONTAINS(hl_last_error(), "within its total limit of 3000 ms");
+  cJSON_Delete(r);
+  /* Progress carried it past the 2 s limit, to the cap. */
+  CHECK(took >= 2900);
+  /* Still usable after the timeout. */
+  r = call(m, "echo", "{\"message\":\"after\"}", &st);
+  CHECK_INT(st, HL_OK);
+  cJSON_Delete(r);
+  hl_mcp_free(m);
+  /* HTTP: not after connect. */
+  if (strcmp(transport, "http") == 0) {
+    m = open_server();
+    REQUIRE(m);
+    CHECK_INT(hl_mcp_set_timeout_on_progress(m, true, 0), HL_ERR_STATE);
+    hl_mcp_free(m);
+  }
+}
+
 static void sandbox_promise_all(void) {
   if (!hl_sandbox_available()) {
     fprintf(stderr, "sandbox not built\n");
@@ -289,6 +357,7 @@ int main(int argc, char **argv) {
   RUN(log_notifications);
   RUN(agent_cancel_cancels_call);
   RUN(timeout_cancels_call);
+  RUN(progress_extends_timeout);
   RUN(sandbox_promise_all);
   fx_stop(server);
   int zombies = 0;

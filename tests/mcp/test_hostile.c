@@ -287,41 +287,103 @@ static void bad_commands(void) {
 }
 
 
-/* Free the client while another thread waits in a call: the call ends at
- * once with HL_ERR_STATE and nothing is used after it is freed. */
-typedef struct pending_call {
-  hl_mcp *m;
-  hl_status st;
-} pending_call;
-
-static void *call_hang(void *arg) {
-  pending_call *c = arg;
-  cJSON *res = NULL;
-  c->st = hl_mcp_call(c->m, NULL, "hang", NULL, &res, NULL);
-  cJSON_Delete(res);
-  return NULL;
-}
-
-static void free_during_call_check(hl_mcp *m) {
-  pending_call c = {m, HL_OK};
-  pthread_t th;
-  pthread_create(&th, NULL, call_hang, &c);
-  fx_sleep_ms(500);
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  hl_mcp_free(m);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  pthread_join(th, NULL);
-  CHECK_INT(c.st, HL_ERR_STATE);
-  /* Well before the 20 s call timeout. */
-  CHECK(t1.tv_sec - t0.tv_sec < 10);
-}
-
+/* Free the client while another thread is inside a call of it (held
+ * there by an observer of the call's progress): hl_mcp_free waits for the
+ * call to leave, which ends with HL_ERR_STATE (see fx_free_during_call). */
 static void free_during_call(void) {
   hl_mcp *m = hostile("hostile", 20000);
   REQUIRE(m);
+  CHECK_INT(fx_free_during_call(m, "slow"), 0);
+}
+
+/* hl_agent_cancel() during a call to a server that never answers: the
+ * waiting call is woken by the run's cancellation (hl_context_on_cancel),
+ * the run ends with HL_ERR_CANCELLED long before the 20 s limit, and the
+ * server is sent notifications/cancelled for that call. */
+typedef struct run_canceller {
+  hl_agent *agent;
+} run_canceller;
+
+static void *cancel_after(void *arg) {
+  run_canceller *c = arg;
+  fx_sleep_ms(700);
+  hl_agent_cancel(c->agent);
+  return NULL;
+}
+
+static void run_cancel_cancels_call(void) {
+  hl_mcp *m = hostile("hostile", 20000);
+  REQUIRE(m);
   REQUIRE(hl_mcp_connect(m) == HL_OK);
-  free_during_call_check(m);
+  char *t = NULL;
+  CHECK_INT(call_text(m, "cancelled_ids", NULL, &t), HL_OK);
+  CHECK_STR(t, "[]");
+  free(t);
+  hl_agent *a = hl_agent_new("canceller");
+  hl_provider *p = hl_scripted_new();
+  hl_agent_set_provider(a, p);
+  hl_scripted_push_tool_call(p, "c1", "hang", "{}");
+  hl_scripted_push_text(p, "not reached");
+  hl_provider_unref(p);
+  CHECK_INT(hl_mcp_add_to_agent(m, a), HL_OK);
+  run_canceller c = {a};
+  pthread_t th;
+  pthread_create(&th, NULL, cancel_after, &c);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_ERR_CANCELLED);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  pthread_join(th, NULL);
+  CHECK(answer == NULL);
+  CHECK(t1.tv_sec - t0.tv_sec < 10);
+  /* The server heard of it: one request id among the cancelled. */
+  CHECK_INT(call_text(m, "cancelled_ids", NULL, &t), HL_OK);
+  CHECK(t && t[0] == '[' && t[1] >= '1' && t[1] <= '9' && !strchr(t, ','));
+  free(t);
+  still_works(m);
+  hl_agent_unref(a);
+  hl_mcp_free(m);
+}
+
+/* Calls from several threads at once: one of them reads the server's
+ * stdout for all (hl__mcp_stdio_wait) and hands the others their answers,
+ * or the event loop does; each gets its own answer, none waits for its
+ * time limit. One thread's calls are slow ones with progress. */
+typedef struct echo_worker {
+  hl_mcp *m;
+  int n, bad;
+} echo_worker;
+
+static void *echo_many(void *arg) {
+  echo_worker *w = arg;
+  for (int i = 0; i < 25; i++) {
+    char args[64], want[64], *t = NULL;
+    snprintf(args, sizeof args, "{\"text\":\"w%d-%d\"}", w->n, i);
+    snprintf(want, sizeof want, "echo: w%d-%d", w->n, i);
+    hl_status st = w->n == 0 ? call_text(w->m, "slow", "{\"steps\":2}", &t) : call_text(w->m, "echo", args, &t);
+    if (st != HL_OK || !t || strcmp(t, w->n == 0 ? "slow done" : want) != 0) w->bad++;
+    free(t);
+  }
+  return NULL;
+}
+
+static void parallel_calls(void) {
+  hl_mcp *m = hostile("hostile", 20000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  echo_worker w[5];
+  pthread_t th[5];
+  for (int i = 0; i < 5; i++) {
+    w[i] = (echo_worker){m, i, 0};
+    pthread_create(&th[i], NULL, echo_many, &w[i]);
+  }
+  for (int i = 0; i < 5; i++) {
+    pthread_join(th[i], NULL);
+    CHECK_INT(w[i].bad, 0);
+  }
+  still_works(m);
+  hl_mcp_free(m);
 }
 
 /* Two servers at once: one breaking does not disturb the other. */
@@ -357,6 +419,8 @@ int main(int argc, char **argv) {
   RUN(versions);
   RUN(bad_commands);
   RUN(other_server_unaffected);
+  RUN(run_cancel_cancels_call);
+  RUN(parallel_calls);
   RUN(free_during_call);
   /* Every server this test started is gone: no child, no zombie. */
   int zombies = 0;
