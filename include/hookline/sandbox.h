@@ -62,8 +62,16 @@
  * threads without any locking. Tools run on the executing thread or,
  * when several are pending at once or a callback timeout is set, on
  * worker threads: a tool function must be thread-safe for its user_data
- * (as tool.h asks of every tool). The first sandbox created in a process builds the snapshot
- * (a few milliseconds), under a once-only lock.
+ * (as tool.h asks of every tool).
+ *
+ * The first sandbox of a process maps the template snapshot that the build
+ * wrote next to the library (hookline-sandbox.snap, installed with it):
+ * a fraction of a millisecond. When that file is missing or comes from
+ * another build (it carries a build id), the first sandbox initialises
+ * QuickJS itself instead (about 10 ms) and prints one line saying why to
+ * stderr. The environment variable HOOKLINE_SANDBOX_SNAPSHOT names another
+ * file, or, set to the empty string, always initialises at run time
+ * (without the note). Either way under a once-only lock.
  */
 #ifndef HOOKLINE_SANDBOX_H
 #define HOOKLINE_SANDBOX_H
@@ -260,6 +268,24 @@ HL_API hl_status hl_sandbox_new_from_snapshot(const hl_sandbox_snapshot *snapsho
 
 /** Free a snapshot. NULL is fine. Thread-safe with sandboxes made from it. */
 HL_API void hl_sandbox_snapshot_free(hl_sandbox_snapshot *snapshot);
+
+/** Write `snapshot` to the file `path` (replaced atomically: written
+ *  under a temporary name, then renamed), e.g. to keep a session's
+ *  JavaScript state across processes. The file is sparse: it takes the
+ *  disk space of the memory actually used (a few hundred KiB for a fresh
+ *  session). HL_ERR_IO with the reason when it cannot be written.
+ *  Thread-safe (the snapshot is only read). */
+HL_API hl_status hl_sandbox_snapshot_save(const hl_sandbox_snapshot *snapshot, const char *path);
+
+/** Read a snapshot written by hl_sandbox_snapshot_save() (by this build of
+ *  hookline: a file from another build, whose memory layout may differ, is
+ *  refused with HL_ERR_INVALID "... is from another build of hookline").
+ *  The memory image is mapped copy-on-write from the file, not read: keep
+ *  the file in place (replace it only by renaming over it) while the
+ *  snapshot or sandboxes made from it live. HL_ERR_NOT_FOUND when the file
+ *  is missing, HL_ERR_INVALID when it is not a usable snapshot. On HL_OK
+ *  *out is the caller's (hl_sandbox_snapshot_free()). */
+HL_API hl_status hl_sandbox_snapshot_load(const char *path, hl_sandbox_snapshot **out);
 
 /* ------------------------------------------------------------------ */
 /* Code mode                                                           */

@@ -92,6 +92,18 @@ hl_status hl_sandbox_new_from_snapshot(const hl_sandbox_snapshot *snapshot,
 
 void hl_sandbox_snapshot_free(hl_sandbox_snapshot *snapshot) { (void)snapshot; }
 
+hl_status hl_sandbox_snapshot_save(const hl_sandbox_snapshot *snapshot, const char *path) {
+  (void)snapshot, (void)path;
+  return UNSUPPORTED("hl_sandbox_snapshot_save");
+}
+
+hl_status hl_sandbox_snapshot_load(const char *path, hl_sandbox_snapshot **out) {
+  (void)path;
+  if (out)
+    *out = NULL;
+  return UNSUPPORTED("hl_sandbox_snapshot_load");
+}
+
 hl_tool *hl_sandbox_code_tool(const hl_sandbox_limits *limits) {
   (void)limits;
   UNSUPPORTED("hl_sandbox_code_tool");
