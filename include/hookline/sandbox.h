@@ -292,21 +292,68 @@ HL_API hl_status hl_sandbox_snapshot_load(const char *path, hl_sandbox_snapshot 
 /* ------------------------------------------------------------------ */
 
 /**
- * A tool named "run_javascript" (argument `code`, a string) that runs the
- * code in a fresh sandbox holding the calling agent's other tools,
- * executed with the run's context (hl_sandbox_execute()): each tool call
- * made from JavaScript goes through hl_context_call_tool(), so before_tool/after_tool hooks and
+ * A tool named "run_javascript" (arguments: `code`, a string; `reset`, an
+ * optional boolean) that runs the code in a sandbox holding the calling
+ * agent's other tools, executed with the run's context
+ * (hl_sandbox_execute()): each tool call made from JavaScript goes through
+ * hl_context_call_tool(), so before_tool/after_tool hooks and
  * TOOL_START/TOOL_END events apply exactly as for a direct call (argument
  * mutation, override and abort included). The tool's result is an object
- * {"result": <return value>, "stdout": "...", "stderr": "..."}; a failed
- * execution is a tool error with the execution's status and message.
- * Cancelling the agent run (hl_agent_cancel) stops the running code
- * within a few milliseconds with HL_ERR_CANCELLED.
+ * {"result": <return value>, "stdout": "...", "stderr": "..."} (plus
+ * "note" when there is something the model should know, see below); a
+ * failed execution is a tool error with the execution's status and
+ * message. Cancelling the agent run (hl_agent_cancel) stops the running
+ * code within a few milliseconds with HL_ERR_CANCELLED.
+ *
+ * Memory: each agent session (hl_context_session_id()) has its own
+ * sandbox, kept between the tool's calls: functions, variables and objects
+ * one call defines are there in the next call of the same session. Each
+ * session's sandbox is bounded by `limits` (memory above all); at most 32
+ * sessions are kept (hl_sandbox_code_tool_set_max_sessions()), the least
+ * recently used one is dropped to make room. `reset: true` starts the
+ * session from a fresh state before running the code. A trap resets the
+ * session too (the error says so). Calls of one session run one at a time;
+ * different sessions run in parallel. A call without a context runs in a
+ * fresh sandbox.
+ *
+ * Across processes: with a state directory
+ * (hl_sandbox_code_tool_set_state_dir()) every session's state is saved
+ * there after each call and restored by the session's first call in a
+ * process that does not hold it, so a conversation resumed elsewhere (a
+ * durable session store) keeps its JavaScript state. Without one, or when
+ * the file is gone, that first call runs in a fresh state and its result
+ * carries "note": "The JavaScript state of this conversation's earlier
+ * run_javascript calls is gone ...". The tool counts its calls in the
+ * session state key "hookline.code_mode" ({"calls": n}) to know that
+ * earlier calls happened.
+ *
  * `limits` is copied (NULL = defaults). Returns a new tool reference (see
  * tool.h) or NULL with the reason in hl_last_error() (HL_ERR_UNSUPPORTED
- * without the sandbox).
+ * without the sandbox). Thread-safe: one code tool serves any number of
+ * agents and runs at once.
  */
 HL_API hl_tool *hl_sandbox_code_tool(const hl_sandbox_limits *limits);
+
+/** Keep every session's JavaScript state of `code_tool` (made by
+ *  hl_sandbox_code_tool()) in directory `dir` (which must exist and be
+ *  writable; NULL stops saving): one snapshot file per session,
+ *  <dir>/<hex of the session id>.snap, written after each call (a few
+ *  hundred KiB to a few MiB each, sparse) and read by the session's first
+ *  call in a process that does not hold it. Files of sessions that ended
+ *  are the caller's to remove (or hl_sandbox_code_tool_forget()).
+ *  HL_ERR_INVALID for another tool, HL_ERR_IO when `dir` is not a writable
+ *  directory. Thread-safe. */
+HL_API hl_status hl_sandbox_code_tool_set_state_dir(hl_tool *code_tool, const char *dir);
+
+/** At most `max_sessions` (>= 1, default 32) sessions keep a sandbox in
+ *  memory; idle ones over the bound are dropped at once (their state file,
+ *  if any, stays). Thread-safe. */
+HL_API hl_status hl_sandbox_code_tool_set_max_sessions(hl_tool *code_tool, size_t max_sessions);
+
+/** Drop session `session_id`'s JavaScript state: its sandbox and its state
+ *  file. HL_ERR_NOT_FOUND when there was none. Thread-safe; a call running
+ *  in that session finishes in its sandbox, which is then freed. */
+HL_API hl_status hl_sandbox_code_tool_forget(hl_tool *code_tool, const char *session_id);
 
 #ifdef __cplusplus
 }

@@ -109,3 +109,18 @@ hl_tool *hl_sandbox_code_tool(const hl_sandbox_limits *limits) {
   UNSUPPORTED("hl_sandbox_code_tool");
   return NULL;
 }
+
+hl_status hl_sandbox_code_tool_set_state_dir(hl_tool *code_tool, const char *dir) {
+  (void)code_tool, (void)dir;
+  return UNSUPPORTED("hl_sandbox_code_tool_set_state_dir");
+}
+
+hl_status hl_sandbox_code_tool_set_max_sessions(hl_tool *code_tool, size_t max_sessions) {
+  (void)code_tool, (void)max_sessions;
+  return UNSUPPORTED("hl_sandbox_code_tool_set_max_sessions");
+}
+
+hl_status hl_sandbox_code_tool_forget(hl_tool *code_tool, const char *session_id) {
+  (void)code_tool, (void)session_id;
+  return UNSUPPORTED("hl_sandbox_code_tool_forget");
+}
