@@ -48,6 +48,11 @@ static const char code_tool_description[] =
 #define CALLS_STATE_KEY "hookline.code_mode"
 #define CODE_TOOL_MAGIC 0x636f6465u
 
+static const char redeclaration_note[] =
+  "run_javascript keeps its state between calls, and a top-level const or let cannot be "
+  "declared again: use var (or assign to globalThis) for names you redefine, or pass "
+  "reset: true to start from a fresh state.";
+
 static const char lost_note[] =
   "The JavaScript state of this conversation's earlier run_javascript calls is gone (the "
   "conversation was resumed in another process, or its state was dropped to make room): "
@@ -186,10 +191,15 @@ static hl_status execute_in(hl_sandbox *sb, hl_context *ctx, const char *code, c
     } else {
       *result = out;
     }
-  } else if (note || (res.status != HL_OK && res.stdout_len)) {
-    /* The model sees the reason and what was printed before it. */
-    st = hl_fail(st, "%s%s%s%s%s", hl_last_error(), res.stdout_len ? "\nstdout:\n" : "",
-                 res.stdout_len ? res.stdout_text : "", note ? "\nnote: " : "", note ? note : "");
+  } else {
+    /* State lasts between calls, so code run a second time fails on its
+     * own top-level const/let: tell the model how to write it instead. */
+    if (!note && strstr(hl_last_error(), "SyntaxError: redeclaration of "))
+      note = redeclaration_note;
+    if (note || (res.status != HL_OK && res.stdout_len))
+      /* The model sees the reason and what was printed before it. */
+      st = hl_fail(st, "%s%s%s%s%s", hl_last_error(), res.stdout_len ? "\nstdout:\n" : "",
+                   res.stdout_len ? res.stdout_text : "", note ? "\nnote: " : "", note ? note : "");
   }
   hl_sandbox_result_clear(&res);
   return st;

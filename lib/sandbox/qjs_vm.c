@@ -242,6 +242,10 @@ static hl_status call_with_string(vm_t *vm, uint32_t fn, const char *s, size_t l
 /* ------------------------------------------------------------------ */
 
 static pthread_once_t template_once = PTHREAD_ONCE_INIT;
+static pthread_once_t module_once = PTHREAD_ONCE_INIT;
+
+/* The module's function types, registered once per process. */
+static void module_init(void) { Z_qjs_init_module(); }
 static hl_vm_snapshot *template_snap;
 static hl_status template_status = HL_ERR_SANDBOX;
 static char template_error[256];
@@ -314,7 +318,7 @@ hl_status hl__vm_template_build(hl_vm_snapshot **out) {
   vm_t *vm = calloc(1, sizeof *vm);
   if (!vm)
     return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
-  Z_qjs_init_module();
+  pthread_once(&module_once, module_init);
   hl_status st = memory_reserve(vm, TEMPLATE_PAGES);
   if (st == HL_OK) {
     vm->mem.pages = 256; /* the module's initial memory */
@@ -329,36 +333,29 @@ hl_status hl__vm_template_build(hl_vm_snapshot **out) {
   return st;
 }
 
-static hl_status op_instantiate(vm_t *vm, void *arg) {
-  (void)arg;
-  Z_qjs_instantiate(&vm->inst, vm);
-  return HL_OK;
-}
-
 hl_status hl__vm_fresh_table(hl_vm_snapshot *s) {
-  vm_t *vm = calloc(1, sizeof *vm);
-  if (!vm)
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
-  Z_qjs_init_module();
-  hl_status st = memory_reserve(vm, 256);
-  if (st == HL_OK) {
-    vm->mem.pages = 256;
-    vm->mem.size = 256 * PAGE_BYTES;
-    st = vm_run(vm, op_instantiate, NULL);
-  }
-  if (st == HL_OK) {
-    s->table_size = vm->inst.w2c_T0.size;
-    s->table_max = vm->inst.w2c_T0.max_size;
+  pthread_once(&module_once, module_init);
+  /* Only the table: no memory, no code of the module runs. Its allocation
+   * failing would make the fill trap (out of bounds): caught here. */
+  Z_qjs_instance_t inst;
+  memset(&inst, 0, sizeof inst);
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  HL_WASM_TRY(frame, trap, Z_qjs_init_table_only(&inst));
+  hl_status st = HL_OK;
+  if (trap != WASM_RT_TRAP_NONE || !inst.w2c_T0.data) {
+    st = hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the function table");
+  } else {
+    s->table_size = inst.w2c_T0.size;
+    s->table_max = inst.w2c_T0.max_size;
     free(s->table);
     s->table = calloc(s->table_size ? s->table_size : 1, sizeof *s->table);
     if (!s->table)
       st = hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
     else
-      memcpy(s->table, vm->inst.w2c_T0.data, s->table_size * sizeof *s->table);
+      memcpy(s->table, inst.w2c_T0.data, s->table_size * sizeof *s->table);
   }
-  Z_qjs_free(&vm->inst);
-  memory_release(vm);
-  free(vm);
+  Z_qjs_free(&inst);
   return st;
 }
 

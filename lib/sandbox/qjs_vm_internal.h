@@ -51,6 +51,10 @@ struct hl_vm_snapshot {
   uint32_t undefined_ptr, filename, key_value, scratch;
 };
 
+/* Appended to the generated module (qjs_table_init.c.in): fill the
+ * instance's function table as instantiation does, touching nothing else. */
+void Z_qjs_init_table_only(Z_qjs_instance_t *instance);
+
 /* Build a snapshot of a freshly initialised instance (QuickJS runtime,
  * context and prelude): what the template is made of. Used at run time
  * when no snapshot file can be used, and by the build-time program that

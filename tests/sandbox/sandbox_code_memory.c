@@ -75,6 +75,26 @@ static void state_lasts_between_calls_of_a_session(void) {
   hl_tool_unref(code);
 }
 
+/* Code run twice fails on its own top-level const (a script's lexical
+ * declarations are the session's): the error tells the model what to do. */
+static void redeclared_const_gets_a_hint(void) {
+  hl_tool *code = code_tool(0);
+  hl_session *s = hl_session_new("app", "user", NULL);
+  REQUIRE(code && s);
+  char *r = call(code, s, "{\"code\": \"const limit = 3; limit\"}");
+  CHECK_CONTAINS(r, "\"result\":3");
+  hl_free(r);
+  r = call(code, s, "{\"code\": \"const limit = 4; limit\"}");
+  CHECK_CONTAINS(r, "redeclaration of 'limit'");
+  CHECK_CONTAINS(r, "use var (or assign to globalThis)");
+  hl_free(r);
+  r = call(code, s, "{\"code\": \"const limit = 4; limit\", \"reset\": true}");
+  CHECK_CONTAINS(r, "\"result\":4");
+  hl_free(r);
+  hl_session_free(s);
+  hl_tool_unref(code);
+}
+
 static void reset_starts_from_a_fresh_state(void) {
   hl_tool *code = code_tool(0);
   hl_session *s = hl_session_new("app", "user", NULL);
@@ -243,6 +263,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   RUN(state_lasts_between_calls_of_a_session);
+  RUN(redeclared_const_gets_a_hint);
   RUN(reset_starts_from_a_fresh_state);
   RUN(sessions_do_not_see_each_other);
   RUN(kept_state_is_bounded_by_the_memory_limit);
