@@ -67,11 +67,13 @@ static void add_rule(cJSON *rules, const char *regex, cJSON *step1, cJSON *step2
 
 /* The program the offline model "writes" for the JavaScript sandbox: it
  * computes on its own and calls the calculator tool from inside JavaScript
- * (code mode), so /trace shows a tool call nested in a tool call. */
+ * (code mode), so /trace shows a tool call nested in a tool call. `var`,
+ * not `const`: the session's JavaScript state lasts between calls, and a
+ * top-level const cannot be declared twice (asking again would fail). */
 static const char *js_program =
-    "const fib = (n) => (n < 2 ? n : fib(n - 1) + fib(n - 2));\n"
-    "const first = Array.from({length: 10}, (_, i) => fib(i));\n"
-    "const product = await calculator({expression: \"17*23\"});\n"
+    "var fib = (n) => (n < 2 ? n : fib(n - 1) + fib(n - 2));\n"
+    "var first = Array.from({length: 10}, (_, i) => fib(i));\n"
+    "var product = await calculator({expression: \"17*23\"});\n"
     "console.log(\"first ten Fibonacci numbers: \" + first.join(\", \"));\n"
     "`fib(20) = ${fib(20)}, and 17*23 = ${product} (the calculator, called from JavaScript)`\n";
 

@@ -62,8 +62,16 @@
  * threads without any locking. Tools run on the executing thread or,
  * when several are pending at once or a callback timeout is set, on
  * worker threads: a tool function must be thread-safe for its user_data
- * (as tool.h asks of every tool). The first sandbox created in a process builds the snapshot
- * (a few milliseconds), under a once-only lock.
+ * (as tool.h asks of every tool).
+ *
+ * The first sandbox of a process maps the template snapshot that the build
+ * wrote next to the library (hookline-sandbox.snap, installed with it):
+ * a fraction of a millisecond. When that file is missing or comes from
+ * another build (it carries a build id), the first sandbox initialises
+ * QuickJS itself instead (about 10 ms) and prints one line saying why to
+ * stderr. The environment variable HOOKLINE_SANDBOX_SNAPSHOT names another
+ * file, or, set to the empty string, always initialises at run time
+ * (without the note). Either way under a once-only lock.
  */
 #ifndef HOOKLINE_SANDBOX_H
 #define HOOKLINE_SANDBOX_H
@@ -261,26 +269,91 @@ HL_API hl_status hl_sandbox_new_from_snapshot(const hl_sandbox_snapshot *snapsho
 /** Free a snapshot. NULL is fine. Thread-safe with sandboxes made from it. */
 HL_API void hl_sandbox_snapshot_free(hl_sandbox_snapshot *snapshot);
 
+/** Write `snapshot` to the file `path` (replaced atomically: written
+ *  under a temporary name, then renamed), e.g. to keep a session's
+ *  JavaScript state across processes. The file is sparse: it takes the
+ *  disk space of the memory actually used (a few hundred KiB for a fresh
+ *  session). HL_ERR_IO with the reason when it cannot be written.
+ *  Thread-safe (the snapshot is only read). */
+HL_API hl_status hl_sandbox_snapshot_save(const hl_sandbox_snapshot *snapshot, const char *path);
+
+/** Read a snapshot written by hl_sandbox_snapshot_save() (by this build of
+ *  hookline: a file from another build, whose memory layout may differ, is
+ *  refused with HL_ERR_INVALID "... is from another build of hookline").
+ *  The memory image is mapped copy-on-write from the file, not read: keep
+ *  the file in place (replace it only by renaming over it) while the
+ *  snapshot or sandboxes made from it live. HL_ERR_NOT_FOUND when the file
+ *  is missing, HL_ERR_INVALID when it is not a usable snapshot. On HL_OK
+ *  *out is the caller's (hl_sandbox_snapshot_free()). */
+HL_API hl_status hl_sandbox_snapshot_load(const char *path, hl_sandbox_snapshot **out);
+
 /* ------------------------------------------------------------------ */
 /* Code mode                                                           */
 /* ------------------------------------------------------------------ */
 
 /**
- * A tool named "run_javascript" (argument `code`, a string) that runs the
- * code in a fresh sandbox holding the calling agent's other tools,
- * executed with the run's context (hl_sandbox_execute()): each tool call
- * made from JavaScript goes through hl_context_call_tool(), so before_tool/after_tool hooks and
+ * A tool named "run_javascript" (arguments: `code`, a string; `reset`, an
+ * optional boolean) that runs the code in a sandbox holding the calling
+ * agent's other tools, executed with the run's context
+ * (hl_sandbox_execute()): each tool call made from JavaScript goes through
+ * hl_context_call_tool(), so before_tool/after_tool hooks and
  * TOOL_START/TOOL_END events apply exactly as for a direct call (argument
  * mutation, override and abort included). The tool's result is an object
- * {"result": <return value>, "stdout": "...", "stderr": "..."}; a failed
- * execution is a tool error with the execution's status and message.
- * Cancelling the agent run (hl_agent_cancel) stops the running code
- * within a few milliseconds with HL_ERR_CANCELLED.
+ * {"result": <return value>, "stdout": "...", "stderr": "..."} (plus
+ * "note" when there is something the model should know, see below); a
+ * failed execution is a tool error with the execution's status and
+ * message. Cancelling the agent run (hl_agent_cancel) stops the running
+ * code within a few milliseconds with HL_ERR_CANCELLED.
+ *
+ * Memory: each agent session (hl_context_session_id()) has its own
+ * sandbox, kept between the tool's calls: functions, variables and objects
+ * one call defines are there in the next call of the same session. Each
+ * session's sandbox is bounded by `limits` (memory above all); at most 32
+ * sessions are kept (hl_sandbox_code_tool_set_max_sessions()), the least
+ * recently used one is dropped to make room. `reset: true` starts the
+ * session from a fresh state before running the code. A trap resets the
+ * session too (the error says so). Calls of one session run one at a time;
+ * different sessions run in parallel. A call without a context runs in a
+ * fresh sandbox.
+ *
+ * Across processes: with a state directory
+ * (hl_sandbox_code_tool_set_state_dir()) every session's state is saved
+ * there after each call and restored by the session's first call in a
+ * process that does not hold it, so a conversation resumed elsewhere (a
+ * durable session store) keeps its JavaScript state. Without one, or when
+ * the file is gone, that first call runs in a fresh state and its result
+ * carries "note": "The JavaScript state of this conversation's earlier
+ * run_javascript calls is gone ...". The tool counts its calls in the
+ * session state key "hookline.code_mode" ({"calls": n}) to know that
+ * earlier calls happened.
+ *
  * `limits` is copied (NULL = defaults). Returns a new tool reference (see
  * tool.h) or NULL with the reason in hl_last_error() (HL_ERR_UNSUPPORTED
- * without the sandbox).
+ * without the sandbox). Thread-safe: one code tool serves any number of
+ * agents and runs at once.
  */
 HL_API hl_tool *hl_sandbox_code_tool(const hl_sandbox_limits *limits);
+
+/** Keep every session's JavaScript state of `code_tool` (made by
+ *  hl_sandbox_code_tool()) in directory `dir` (which must exist and be
+ *  writable; NULL stops saving): one snapshot file per session,
+ *  <dir>/<hex of the session id>.snap, written after each call (a few
+ *  hundred KiB to a few MiB each, sparse) and read by the session's first
+ *  call in a process that does not hold it. Files of sessions that ended
+ *  are the caller's to remove (or hl_sandbox_code_tool_forget()).
+ *  HL_ERR_INVALID for another tool, HL_ERR_IO when `dir` is not a writable
+ *  directory. Thread-safe. */
+HL_API hl_status hl_sandbox_code_tool_set_state_dir(hl_tool *code_tool, const char *dir);
+
+/** At most `max_sessions` (>= 1, default 32) sessions keep a sandbox in
+ *  memory; idle ones over the bound are dropped at once (their state file,
+ *  if any, stays). Thread-safe. */
+HL_API hl_status hl_sandbox_code_tool_set_max_sessions(hl_tool *code_tool, size_t max_sessions);
+
+/** Drop session `session_id`'s JavaScript state: its sandbox and its state
+ *  file. HL_ERR_NOT_FOUND when there was none. Thread-safe; a call running
+ *  in that session finishes in its sandbox, which is then freed. */
+HL_API hl_status hl_sandbox_code_tool_forget(hl_tool *code_tool, const char *session_id);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
  * pointers inside linear memory (JSRuntime, JSContext, the prelude's
  * functions) are the same in every copy.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -241,12 +242,20 @@ static hl_status call_with_string(vm_t *vm, uint32_t fn, const char *s, size_t l
 /* ------------------------------------------------------------------ */
 
 static pthread_once_t template_once = PTHREAD_ONCE_INIT;
+static pthread_once_t module_once = PTHREAD_ONCE_INIT;
+
+/* The module's function types, registered once per process. */
+static void module_init(void) { Z_qjs_init_module(); }
 static hl_vm_snapshot *template_snap;
 static hl_status template_status = HL_ERR_SANDBOX;
 static char template_error[256];
 
 /* Size of the template's memory reservation: room for QuickJS to set up. */
 #define TEMPLATE_PAGES 512u
+
+static void build_template(void);
+
+void hl__vm_template_init(void) { pthread_once(&template_once, build_template); }
 
 static hl_status template_setup(vm_t *vm, void *arg) {
   (void)arg;
@@ -304,36 +313,130 @@ static hl_status template_setup(vm_t *vm, void *arg) {
   return HL_OK;
 }
 
-static void build_template(void) {
+hl_status hl__vm_template_build(hl_vm_snapshot **out) {
+  *out = NULL;
   vm_t *vm = calloc(1, sizeof *vm);
-  hl_status st = HL_ERR_NOMEM;
   if (!vm)
-    goto fail;
-  Z_qjs_init_module();
-  st = memory_reserve(vm, TEMPLATE_PAGES);
-  if (st)
-    goto fail;
-  vm->mem.pages = 256; /* the module's initial memory */
-  vm->mem.size = 256 * PAGE_BYTES;
-  st = vm_run(vm, template_setup, NULL);
-  if (st)
-    goto fail;
-  st = hl_vm_snapshot_take(vm, &template_snap);
-  if (st)
-    goto fail;
-  template_status = HL_OK;
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  pthread_once(&module_once, module_init);
+  hl_status st = memory_reserve(vm, TEMPLATE_PAGES);
+  if (st == HL_OK) {
+    vm->mem.pages = 256; /* the module's initial memory */
+    vm->mem.size = 256 * PAGE_BYTES;
+    st = vm_run(vm, template_setup, NULL);
+  }
+  if (st == HL_OK)
+    st = hl_vm_snapshot_take(vm, out);
   Z_qjs_free(&vm->inst);
   memory_release(vm);
   free(vm);
-  return;
-fail:
-  snprintf(template_error, sizeof template_error, "%s", hl_last_error());
-  template_status = st ? st : HL_ERR_SANDBOX;
-  if (vm) {
-    Z_qjs_free(&vm->inst);
-    memory_release(vm);
-    free(vm);
+  return st;
+}
+
+hl_status hl__vm_fresh_table(hl_vm_snapshot *s) {
+  pthread_once(&module_once, module_init);
+  /* Only the table: no memory, no code of the module runs. Its allocation
+   * failing would make the fill trap (out of bounds): caught here. */
+  Z_qjs_instance_t inst;
+  memset(&inst, 0, sizeof inst);
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  HL_WASM_TRY(frame, trap, Z_qjs_init_table_only(&inst));
+  hl_status st = HL_OK;
+  if (trap != WASM_RT_TRAP_NONE || !inst.w2c_T0.data) {
+    st = hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the function table");
+  } else {
+    s->table_size = inst.w2c_T0.size;
+    s->table_max = inst.w2c_T0.max_size;
+    free(s->table);
+    s->table = calloc(s->table_size ? s->table_size : 1, sizeof *s->table);
+    if (!s->table)
+      st = hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+    else
+      memcpy(s->table, inst.w2c_T0.data, s->table_size * sizeof *s->table);
   }
+  Z_qjs_free(&inst);
+  return st;
+}
+
+/* Where the build put the template file: next to the library (the
+ * installed layout), else where this build wrote it. */
+static bool template_path_next_to_library(char *out, size_t cap) {
+  Dl_info info;
+  if (!dladdr((void *)&hl_vm_new, &info) || !info.dli_fname || !*info.dli_fname)
+    return false;
+  const char *slash = strrchr(info.dli_fname, '/');
+  if (!slash)
+    return false;
+  int n = snprintf(out, cap, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname,
+                   HL_SANDBOX_SNAPSHOT_NAME);
+  return n > 0 && (size_t)n < cap;
+}
+
+static const char *template_origin = "none";
+static char template_origin_path[512];
+
+/* The template from the snapshot file the build wrote, if one is usable.
+ * HOOKLINE_SANDBOX_SNAPSHOT names another file, or is empty to always
+ * build at run time. */
+static bool load_template_file(void) {
+  char path[512];
+  const char *env = getenv("HOOKLINE_SANDBOX_SNAPSHOT");
+  const char *candidates[3] = {NULL, NULL, NULL};
+  size_t n = 0;
+  if (env) {
+    if (!*env)
+      return false;
+    candidates[n++] = env;
+  } else {
+    if (template_path_next_to_library(path, sizeof path))
+      candidates[n++] = path;
+#ifdef HL_SANDBOX_SNAPSHOT_INSTALL_PATH
+    candidates[n++] = HL_SANDBOX_SNAPSHOT_INSTALL_PATH;
+#endif
+#ifdef HL_SANDBOX_SNAPSHOT_BUILD_PATH
+    candidates[n++] = HL_SANDBOX_SNAPSHOT_BUILD_PATH;
+#endif
+  }
+  char first_error[256] = "";
+  for (size_t i = 0; i < n; i++) {
+    hl_status st = hl__vm_snapshot_load(candidates[i], &template_snap);
+    if (st == HL_OK) {
+      template_origin = "file";
+      snprintf(template_origin_path, sizeof template_origin_path, "%s", candidates[i]);
+      return true;
+    }
+    /* A missing file where another may follow says nothing; a file that
+     * is there and unusable (another build) is what the note reports. */
+    if (!*first_error || (st != HL_ERR_NOT_FOUND && strstr(first_error, "cannot open")))
+      snprintf(first_error, sizeof first_error, "%s", hl_last_error());
+  }
+  /* One line, once per process: the first sandbox takes milliseconds
+   * instead of microseconds, and this says why. */
+  fprintf(stderr, "hookline: %s; building the sandbox snapshot at run time\n",
+          *first_error ? first_error : "sandbox snapshot: no file");
+  return false;
+}
+
+static void build_template(void) {
+  if (load_template_file()) {
+    template_status = HL_OK;
+    return;
+  }
+  hl_status st = hl__vm_template_build(&template_snap);
+  if (st) {
+    snprintf(template_error, sizeof template_error, "%s", hl_last_error());
+    template_status = st;
+    return;
+  }
+  template_origin = "built";
+  template_status = HL_OK;
+}
+
+const char *hl__vm_template_origin(const char **path) {
+  if (path)
+    *path = template_origin_path;
+  return template_origin;
 }
 
 /* ------------------------------------------------------------------ */
@@ -428,7 +531,7 @@ hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
                     const hl_vm_hooks *hooks, void *ud, hl_vm **out) {
   *out = NULL;
   if (!snap) {
-    pthread_once(&template_once, build_template);
+    hl__vm_template_init();
     if (template_status != HL_OK)
       return hl_fail(template_status, "%s", template_error);
     snap = template_snap;
@@ -448,7 +551,8 @@ hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
   }
   size_t bytes = (size_t)snap->pages * PAGE_BYTES;
   if (snap->fd >= 0) {
-    void *p = mmap(vm->map, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, snap->fd, 0);
+    void *p = mmap(vm->map, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, snap->fd,
+                   (off_t)snap->offset);
     if (p == MAP_FAILED) {
       st = hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the snapshot: %s", strerror(errno));
       memory_release(vm);

@@ -156,9 +156,29 @@ void hl_vm_set_heap_limit(hl_vm *vm, size_t bytes);
 /** Bytes of linear memory in use (its current size). */
 size_t hl_vm_memory_size(const hl_vm *vm);
 
+/** Build or load the template now (once per process; hl_vm_new(NULL, ...)
+ *  does it on first use). */
+void hl__vm_template_init(void);
+
+/** Where the template came from: "file" (mapped from the snapshot file the
+ *  build wrote; *path names it), "built" (initialised at run time) or
+ *  "none" (not yet made, or failed). `path` may be NULL. */
+const char *hl__vm_template_origin(const char **path);
+
 /** Capture the vm's state (memory, globals) as a snapshot new vms can start
  *  from. The vm stays usable. Free with hl_vm_snapshot_free(). */
 hl_status hl_vm_snapshot_take(hl_vm *vm, hl_vm_snapshot **out);
 void hl_vm_snapshot_free(hl_vm_snapshot *snap);
+
+/* Bytes of linear memory a snapshot holds. */
+size_t hl__vm_snapshot_bytes(const hl_vm_snapshot *snap);
+
+/* snapshot_file.c: write `s` as a snapshot file at `path` (atomically: a
+ * temporary file renamed over it), and read one back. The file holds this
+ * build's id; a file from another build is refused (HL_ERR_INVALID, with
+ * the reason). The memory image is mapped copy-on-write from the file, not
+ * read. */
+hl_status hl__vm_snapshot_save(const hl_vm_snapshot *s, const char *path);
+hl_status hl__vm_snapshot_load(const char *path, hl_vm_snapshot **out);
 
 #endif

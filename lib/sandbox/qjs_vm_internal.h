@@ -40,7 +40,8 @@ struct Z_a_instance_t {
 };
 
 struct hl_vm_snapshot {
-  int fd;                 /* memfd holding the memory image, -1 if none */
+  int fd;                 /* memfd or snapshot file holding the memory image, -1 if none */
+  uint64_t offset;        /* where the image starts in fd (page-aligned) */
   uint8_t *image;         /* fallback copy when memfd is unavailable */
   uint32_t pages;
   uint32_t g0;            /* the module's one global: the stack pointer */
@@ -49,6 +50,23 @@ struct hl_vm_snapshot {
   uint32_t rt, ctx, fn_define, fn_settle, fn_finish, fn_describe;
   uint32_t undefined_ptr, filename, key_value, scratch;
 };
+
+/* Appended to the generated module (qjs_table_init.c.in): fill the
+ * instance's function table as instantiation does, touching nothing else. */
+void Z_qjs_init_table_only(Z_qjs_instance_t *instance);
+
+/* Build a snapshot of a freshly initialised instance (QuickJS runtime,
+ * context and prelude): what the template is made of. Used at run time
+ * when no snapshot file can be used, and by the build-time program that
+ * writes the file. */
+hl_status hl__vm_template_build(hl_vm_snapshot **out);
+
+/* Fill s->table (and its size and maximum) with the function table of a
+ * fresh instantiation of the module, which initialisation never changes
+ * (checked when the file is written): table entries are host function
+ * pointers, which cannot be stored in a file. */
+hl_status hl__vm_fresh_table(hl_vm_snapshot *s);
+
 
 /* Host function ids given to QTS_NewFunction (HostRefId). */
 enum { HL_VM_HOST_WRITE = 1, HL_VM_HOST_CALL = 2 };

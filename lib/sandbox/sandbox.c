@@ -387,6 +387,33 @@ hl_status hl_sandbox_snapshot_take(hl_sandbox *sb, hl_sandbox_snapshot **out) {
 
 void hl_sandbox_snapshot_free(hl_sandbox_snapshot *snapshot) { snapshot_unref(snapshot); }
 
+hl_status hl_sandbox_snapshot_save(const hl_sandbox_snapshot *snapshot, const char *path) {
+  if (!snapshot || !path || !*path)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_snapshot_save: %s is %s", !snapshot ? "snapshot" : "path",
+                   !snapshot || !path ? "NULL" : "empty");
+  return hl__vm_snapshot_save(snapshot->vm_snap, path);
+}
+
+hl_status hl_sandbox_snapshot_load(const char *path, hl_sandbox_snapshot **out) {
+  if (!out)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_snapshot_load: out is NULL");
+  *out = NULL;
+  if (!path || !*path)
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_snapshot_load: path is %s", path ? "empty" : "NULL");
+  struct hl_sandbox_snapshot *s = calloc(1, sizeof *s);
+  if (!s)
+    return hl_fail(HL_ERR_NOMEM, "hl_sandbox_snapshot_load: out of memory");
+  hl_status st = hl__vm_snapshot_load(path, &s->vm_snap);
+  if (st) {
+    free(s);
+    return st;
+  }
+  atomic_init(&s->refs, 1);
+  s->memory_bytes = hl__vm_snapshot_bytes(s->vm_snap);
+  *out = s;
+  return HL_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Execution                                                            */
 /* ------------------------------------------------------------------ */

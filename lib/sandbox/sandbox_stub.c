@@ -92,8 +92,35 @@ hl_status hl_sandbox_new_from_snapshot(const hl_sandbox_snapshot *snapshot,
 
 void hl_sandbox_snapshot_free(hl_sandbox_snapshot *snapshot) { (void)snapshot; }
 
+hl_status hl_sandbox_snapshot_save(const hl_sandbox_snapshot *snapshot, const char *path) {
+  (void)snapshot, (void)path;
+  return UNSUPPORTED("hl_sandbox_snapshot_save");
+}
+
+hl_status hl_sandbox_snapshot_load(const char *path, hl_sandbox_snapshot **out) {
+  (void)path;
+  if (out)
+    *out = NULL;
+  return UNSUPPORTED("hl_sandbox_snapshot_load");
+}
+
 hl_tool *hl_sandbox_code_tool(const hl_sandbox_limits *limits) {
   (void)limits;
   UNSUPPORTED("hl_sandbox_code_tool");
   return NULL;
+}
+
+hl_status hl_sandbox_code_tool_set_state_dir(hl_tool *code_tool, const char *dir) {
+  (void)code_tool, (void)dir;
+  return UNSUPPORTED("hl_sandbox_code_tool_set_state_dir");
+}
+
+hl_status hl_sandbox_code_tool_set_max_sessions(hl_tool *code_tool, size_t max_sessions) {
+  (void)code_tool, (void)max_sessions;
+  return UNSUPPORTED("hl_sandbox_code_tool_set_max_sessions");
+}
+
+hl_status hl_sandbox_code_tool_forget(hl_tool *code_tool, const char *session_id) {
+  (void)code_tool, (void)session_id;
+  return UNSUPPORTED("hl_sandbox_code_tool_forget");
 }

@@ -107,6 +107,7 @@ void hl_wasm_leave(hl_wasm_frame *frame) {
 /* ------------------------------------------------------------------ */
 
 typedef struct func_type {
+  uint32_t hash; /* of params, results and types: compared first */
   uint32_t params, results;
   wasm_rt_type_t *types; /* params followed by results */
 } func_type;
@@ -129,10 +130,19 @@ uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
   if (n > 64)
     n = 64; /* no signature of the pinned module comes close */
 
+  /* FNV-1a: the module registers ~100 signatures at start-up, each
+   * looked up among the earlier ones; the hash spares most memcmp calls
+   * (part of a process's first sandbox). */
+  uint32_t h = 2166136261u;
+  h = (h ^ params) * 16777619u;
+  h = (h ^ results) * 16777619u;
+  for (uint32_t i = 0; i < n; i++)
+    h = (h ^ (uint32_t)sig[i]) * 16777619u;
+
   pthread_mutex_lock(&types_lock);
   uint32_t id;
   for (id = 0; id < n_types; id++) {
-    if (types[id].params == params && types[id].results == results &&
+    if (types[id].hash == h && types[id].params == params && types[id].results == results &&
         memcmp(types[id].types, sig, n * sizeof *sig) == 0)
       goto done;
   }
@@ -152,7 +162,7 @@ uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
     goto done;
   }
   memcpy(copy, sig, n * sizeof *sig);
-  types[n_types] = (func_type){params, results, copy};
+  types[n_types] = (func_type){h, params, results, copy};
   id = n_types++;
 done:
   pthread_mutex_unlock(&types_lock);

@@ -25,6 +25,29 @@ static bool wd_cond_ok;
 static bool wd_running;            /* the thread exists (in this process) */
 static hl_watch **wd_heap;
 static size_t wd_n, wd_cap;
+/* The thread wakes by this time at the latest (the due time it sleeps
+ * until, or was woken to look at; UINT64_MAX: it waits for a signal). A
+ * new earliest deadline at or after it needs no wake-up: the thread looks
+ * at the heap again then anyway.
+ * Executions arm a watch each, with deadlines seconds away; without this
+ * every one of them would wake the thread (a futex call and a context
+ * switch, a few microseconds of the callback round trip). */
+static uint64_t wd_sleep_until = UINT64_MAX;
+static unsigned long wd_wakeups;
+
+/* Wake the thread (locked) to sleep until `due` at the latest. */
+static void wd_wake(uint64_t due) {
+  wd_sleep_until = due;
+  wd_wakeups++;
+  pthread_cond_signal(&wd_cond);
+}
+
+unsigned long hl__watch_wakeups(void) {
+  pthread_mutex_lock(&wd_lock);
+  unsigned long n = wd_wakeups;
+  pthread_mutex_unlock(&wd_lock);
+  return n;
+}
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -39,6 +62,7 @@ static void wd_atfork_child(void) {
   pthread_mutex_init(&wd_lock, NULL);
   wd_running = false;
   wd_n = 0;
+  wd_sleep_until = UINT64_MAX;
 }
 
 static void wd_setup(void) {
@@ -103,18 +127,26 @@ static void *wd_main(void *arg) {
   (void)arg;
   pthread_mutex_lock(&wd_lock);
   for (;;) {
-    if (wd_n == 0) {
-      pthread_cond_wait(&wd_cond, &wd_lock);
-      continue;
-    }
-    hl_watch *top = wd_heap[0];
     uint64_t now = now_ns();
-    if (top->due_ns <= now) {
+    if (wd_n > 0 && wd_heap[0]->due_ns <= now) {
+      hl_watch *top = wd_heap[0];
       heap_remove(top);
       top->fire(top);
       continue;
     }
-    struct timespec ts = {(time_t)(top->due_ns / 1000000000u), (long)(top->due_ns % 1000000000u)};
+    /* Sleep until the earliest deadline; with none, until the time an
+     * arm already announced (the watch that was disarmed since), so that
+     * the next executions, whose deadlines are later, need not wake us. */
+    if (wd_n > 0)
+      wd_sleep_until = wd_heap[0]->due_ns;
+    else if (wd_sleep_until <= now)
+      wd_sleep_until = UINT64_MAX;
+    if (wd_sleep_until == UINT64_MAX) {
+      pthread_cond_wait(&wd_cond, &wd_lock);
+      continue;
+    }
+    struct timespec ts = {(time_t)(wd_sleep_until / 1000000000u),
+                          (long)(wd_sleep_until % 1000000000u)};
     pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
   }
   return NULL;
@@ -169,8 +201,8 @@ hl_status hl__watch_arm(hl_watch *w, uint64_t due_ns) {
     heap_set(wd_n++, w);
     sift_up(w->slot);
   }
-  if (w->slot == 0)
-    pthread_cond_signal(&wd_cond); /* the earliest deadline changed */
+  if (w->slot == 0 && w->due_ns < wd_sleep_until)
+    wd_wake(w->due_ns); /* it would wake too late */
 out:
   pthread_mutex_unlock(&wd_lock);
   return st;
@@ -182,8 +214,8 @@ int hl__watch_advance(hl_watch *w, uint64_t due_ns) {
   if (armed && due_ns < w->due_ns) {
     w->due_ns = due_ns;
     sift_up(w->slot);
-    if (w->slot == 0)
-      pthread_cond_signal(&wd_cond);
+    if (w->slot == 0 && w->due_ns < wd_sleep_until)
+      wd_wake(w->due_ns);
   }
   pthread_mutex_unlock(&wd_lock);
   return armed;

@@ -44,4 +44,9 @@ int hl__watch_advance(hl_watch *w, uint64_t due_ns);
  *  run (unless armed again). Idle watches are fine. */
 void hl__watch_disarm(hl_watch *w);
 
+/** How many times the watchdog thread was woken to look at a new earliest
+ *  deadline (for tests: an execution whose deadline is later than the
+ *  one the thread already sleeps until must not wake it). */
+unsigned long hl__watch_wakeups(void);
+
 #endif

@@ -1,0 +1,270 @@
+/*
+ * tests/sandbox/sandbox_snapshot_file.c - snapshot files: the template
+ * snapshot the build writes is what the first sandbox of a process maps;
+ * a missing, foreign (another build id), truncated or unrelated file makes
+ * the process initialise QuickJS itself, with one line on stderr saying
+ * why, and the sandbox works either way. A session's snapshot saved to a
+ * file and loaded back (as another process would) keeps its JavaScript
+ * state; a file from another build is refused with a clear error.
+ *
+ * The template is made once per process, so each case runs in a child
+ * process (fork before any sandbox exists in the parent).
+ */
+#include <hookline/sandbox.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "sandbox/qjs_vm.h"
+
+static char tmpdir[64];
+
+/* What a child saw: the template's origin and path, the value of a small
+ * program, and everything it wrote to stderr. */
+typedef struct child_report {
+  char out[1024];
+  char err[4096];
+  int exit_code;
+} child_report;
+
+static void read_all(int fd, char *buf, size_t cap) {
+  size_t n = 0;
+  ssize_t r;
+  while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+    n += (size_t)r;
+  buf[n] = 0;
+}
+
+/* In a child: set HOOKLINE_SANDBOX_SNAPSHOT to `env` (NULL: unset), make
+ * the first sandbox, run code, print "origin path value". */
+static child_report run_child(const char *env) {
+  child_report rep = {.exit_code = -1};
+  int out[2], err[2];
+  if (pipe(out) || pipe(err))
+    return rep;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    close(out[0]), close(err[0]);
+    if (env)
+      setenv("HOOKLINE_SANDBOX_SNAPSHOT", env, 1);
+    else
+      unsetenv("HOOKLINE_SANDBOX_SNAPSHOT");
+    hl_sandbox *sb = NULL;
+    if (hl_sandbox_new(NULL, &sb) != HL_OK) {
+      printf("new failed: %s\n", hl_last_error());
+      _exit(1);
+    }
+    const char *path = NULL;
+    const char *origin = hl__vm_template_origin(&path);
+    hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+    hl_sandbox_execute(sb, NULL, "[1, 2, 3].map(x => x * 2).join('-')", &r);
+    printf("%s %s %s\n", origin, path && *path ? path : "-", r.value_json ? r.value_json : "none");
+    hl_sandbox_result_clear(&r);
+    hl_sandbox_free(sb);
+    fflush(stdout);
+    _exit(0);
+  }
+  close(out[1]), close(err[1]);
+  read_all(out[0], rep.out, sizeof rep.out);
+  read_all(err[0], rep.err, sizeof rep.err);
+  close(out[0]), close(err[0]);
+  int status = 0;
+  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+    rep.exit_code = WEXITSTATUS(status);
+  return rep;
+}
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++)
+    n += *s == '\n';
+  return n;
+}
+
+/* The build's own file, as the default lookup finds it. */
+static char built_path[512];
+
+static void first_sandbox_maps_the_build_snapshot(void) {
+  child_report r = run_child(NULL);
+  CHECK_INT(r.exit_code, 0);
+  CHECK(strncmp(r.out, "file ", 5) == 0);
+  CHECK_CONTAINS(r.out, "hookline-sandbox.snap");
+  CHECK_CONTAINS(r.out, "\"2-4-6\"");
+  CHECK_STR(r.err, ""); /* no note when the file is used */
+  if (sscanf(r.out, "file %511s", built_path) != 1)
+    built_path[0] = 0;
+}
+
+/* Copy the build's snapshot to `dst`, changing `len` bytes at `off` to
+ * `patch` (len 0: unchanged) and keeping only `keep` bytes (0: all). */
+static bool copy_snapshot(const char *dst, off_t off, const char *patch, size_t len, off_t keep) {
+  int in = open(built_path, O_RDONLY);
+  int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  bool ok = in >= 0 && out >= 0;
+  struct stat st;
+  ok = ok && fstat(in, &st) == 0;
+  off_t size = keep ? keep : st.st_size;
+  char buf[65536];
+  for (off_t pos = 0; ok && pos < size; pos += (off_t)sizeof buf) {
+    size_t n = size - pos < (off_t)sizeof buf ? (size_t)(size - pos) : sizeof buf;
+    ok = pread(in, buf, n, pos) == (ssize_t)n && pwrite(out, buf, n, pos) == (ssize_t)n;
+  }
+  if (ok && len)
+    ok = pwrite(out, patch, len, off) == (ssize_t)len;
+  if (in >= 0)
+    close(in);
+  if (out >= 0)
+    close(out);
+  return ok;
+}
+
+static void check_fallback(const char *env, const char *reason) {
+  child_report r = run_child(env);
+  CHECK_INT(r.exit_code, 0);
+  CHECK(strncmp(r.out, "built ", 6) == 0);
+  CHECK_CONTAINS(r.out, "\"2-4-6\"");
+  CHECK_CONTAINS(r.err, reason);
+  CHECK_CONTAINS(r.err, "building the sandbox snapshot at run time");
+  CHECK_INT(count_lines(r.err), 1);
+}
+
+static void snapshot_from_another_build_is_rebuilt_with_a_note(void) {
+  REQUIRE(built_path[0]);
+  char path[128];
+  snprintf(path, sizeof path, "%s/other-build.snap", tmpdir);
+  /* The build id follows the 8-byte magic. */
+  REQUIRE(copy_snapshot(path, 8, "0123456789", 10, 0));
+  check_fallback(path, "from another build of hookline");
+}
+
+static void missing_snapshot_is_rebuilt_with_a_note(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/missing.snap", tmpdir);
+  check_fallback(path, "cannot open");
+}
+
+static void truncated_snapshot_is_rebuilt_with_a_note(void) {
+  REQUIRE(built_path[0]);
+  char path[128];
+  snprintf(path, sizeof path, "%s/truncated.snap", tmpdir);
+  REQUIRE(copy_snapshot(path, 0, NULL, 0, 65536 + 4096));
+  check_fallback(path, "truncated");
+}
+
+static void unrelated_file_is_rebuilt_with_a_note(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/text.snap", tmpdir);
+  FILE *f = fopen(path, "w");
+  REQUIRE(f);
+  fputs("not a snapshot at all\n", f);
+  fclose(f);
+  check_fallback(path, "not a hookline snapshot file");
+}
+
+static void empty_variable_builds_at_run_time_silently(void) {
+  child_report r = run_child("");
+  CHECK_INT(r.exit_code, 0);
+  CHECK(strncmp(r.out, "built ", 6) == 0);
+  CHECK_CONTAINS(r.out, "\"2-4-6\"");
+  CHECK_STR(r.err, "");
+}
+
+static char *execute(hl_sandbox *sb, const char *code) {
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  hl_status st = hl_sandbox_execute(sb, NULL, code, &r);
+  char *v = st == HL_OK && r.value_json ? strdup(r.value_json) : NULL;
+  if (st)
+    fprintf(stderr, "execute %s: %s\n", code, hl_last_error());
+  hl_sandbox_result_clear(&r);
+  return v;
+}
+
+/* The session a snapshot file carries survives the round trip: functions,
+ * variables and objects defined before saving are there after loading. */
+static void session_saved_to_a_file_comes_back(void) {
+  hl_sandbox *sb = NULL;
+  REQUIRE(hl_sandbox_new(NULL, &sb) == HL_OK);
+  char *v = execute(sb, "function times7(x) { return x * 7 } var counter = 5;"
+                        "globalThis.memo = {list: [1, 2, 3]}; 'defined'");
+  CHECK_STR(v, "\"defined\"");
+  free(v);
+  hl_sandbox_snapshot *snap = NULL;
+  REQUIRE(hl_sandbox_snapshot_take(sb, &snap) == HL_OK);
+  hl_sandbox_free(sb);
+  char path[128];
+  snprintf(path, sizeof path, "%s/session.snap", tmpdir);
+  CHECK_INT(hl_sandbox_snapshot_save(snap, path), HL_OK);
+  hl_sandbox_snapshot_free(snap);
+
+  hl_sandbox_snapshot *loaded = NULL;
+  REQUIRE(hl_sandbox_snapshot_load(path, &loaded) == HL_OK);
+  REQUIRE(hl_sandbox_new_from_snapshot(loaded, NULL, &sb) == HL_OK);
+  hl_sandbox_snapshot_free(loaded); /* sandboxes keep what they need */
+  v = execute(sb, "times7(counter) + memo.list.length");
+  CHECK_STR(v, "38");
+  free(v);
+  /* And it is a live session, not a read-only copy. */
+  v = execute(sb, "counter += 1; memo.list.push(4); times7(counter) + memo.list.length");
+  CHECK_STR(v, "46");
+  free(v);
+  hl_sandbox_free(sb);
+}
+
+static void loading_a_bad_file_says_why(void) {
+  hl_sandbox_snapshot *snap = (hl_sandbox_snapshot *)1;
+  char path[128];
+  snprintf(path, sizeof path, "%s/nothing-here.snap", tmpdir);
+  CHECK_INT(hl_sandbox_snapshot_load(path, &snap), HL_ERR_NOT_FOUND);
+  CHECK(snap == NULL);
+  CHECK_CONTAINS(hl_last_error(), "nothing-here.snap");
+  snprintf(path, sizeof path, "%s/other-build.snap", tmpdir);
+  CHECK_INT(hl_sandbox_snapshot_load(path, &snap), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "from another build of hookline");
+  CHECK_INT(hl_sandbox_snapshot_load(NULL, &snap), HL_ERR_INVALID);
+  CHECK_INT(hl_sandbox_snapshot_save(NULL, path), HL_ERR_INVALID);
+  /* A directory that does not exist: an I/O error naming the file. */
+  hl_sandbox *sb = NULL;
+  REQUIRE(hl_sandbox_new(NULL, &sb) == HL_OK);
+  hl_sandbox_snapshot *s = NULL;
+  REQUIRE(hl_sandbox_snapshot_take(sb, &s) == HL_OK);
+  CHECK_INT(hl_sandbox_snapshot_save(s, "/nonexistent-dir/x.snap"), HL_ERR_IO);
+  CHECK_CONTAINS(hl_last_error(), "/nonexistent-dir/x.snap");
+  hl_sandbox_snapshot_free(s);
+  hl_sandbox_free(sb);
+}
+
+static void remove_tmpdir(void) {
+  const char *names[] = {"other-build.snap", "truncated.snap", "text.snap", "session.snap"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    char p[128];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
+    unlink(p);
+  }
+  rmdir(tmpdir);
+}
+
+int main(int argc, char **argv) {
+  CHECK_ARGS(argc, argv);
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/hl-snapfile-XXXXXX");
+  if (!mkdtemp(tmpdir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  /* The forking cases first: the parent makes no sandbox before them. */
+  RUN(first_sandbox_maps_the_build_snapshot);
+  RUN(snapshot_from_another_build_is_rebuilt_with_a_note);
+  RUN(missing_snapshot_is_rebuilt_with_a_note);
+  RUN(truncated_snapshot_is_rebuilt_with_a_note);
+  RUN(unrelated_file_is_rebuilt_with_a_note);
+  RUN(empty_variable_builds_at_run_time_silently);
+  RUN(session_saved_to_a_file_comes_back);
+  RUN(loading_a_bad_file_says_why);
+  remove_tmpdir();
+  return CHECK_EXIT();
+}
