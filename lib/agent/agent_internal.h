@@ -194,6 +194,9 @@ struct hl_context {
   char *input;
   int turn;
   uint_fast64_t cancel_gen;
+  /* Set by hl_run_cancel() for an asynchronous run (run_async.c): the
+   * run's own flag, which outlives the context. NULL otherwise. */
+  const atomic_bool *run_cancel;
   int64_t start_ns;
 
   /* Flattened stacks. hooks: global, ancestors root first, own.

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/run_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
 
@@ -176,6 +177,12 @@ unsigned hl__ctx_hook_flags(const hl_context *ctx, hl_hook_point point) {
   unsigned f = 0;
   for (size_t s = 0; s < ctx->n_hooks; s++) f |= ctx->hooks[s]->chains[point].flags;
   return f;
+}
+
+bool hl__ctx_has_hooks(const hl_context *ctx, hl_hook_point point) {
+  for (size_t s = 0; s < ctx->n_hooks; s++)
+    if (ctx->hooks[s]->chains[point].count) return true;
+  return false;
 }
 
 /* ------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/tool_async.h"
 #include "agent/workers.h"
 #include "core/util.h"
 #include "hookline/json.h"
@@ -57,7 +58,13 @@ static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value
     st = hl_fail(HL_ERR_CANCELLED, "run cancelled before tool %s ran", name);
   } else {
     hl_clear_error();
+    /* A tool may defer its result (HL_PENDING, tool_async.c): then this
+     * waits for the completion, without polling. */
+    hl__tool_deferral d;
+    hl__tool_defer_open(&d, ctx, name);
     st = hl_tool_invoke(step->tool, ctx, args, &result);
+    hl__tool_defer_close(&d);
+    st = hl__tool_defer_finish(&d, st, &result);
   }
   char errmsg[HL__MSG_MAX] = "";
   if (st != HL_OK) {

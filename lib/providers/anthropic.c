@@ -519,6 +519,11 @@ static hl_status anthropic_complete(void *impl, hl_context *ctx, const hl_reques
   return hl__llm_complete(impl, &anthropic_wire, ctx, req, out);
 }
 
+static hl_status anthropic_start(void *impl, hl_context *ctx, const hl_request *req,
+                                 hl_provider_done_fn done, void *user) {
+  return hl__llm_start(impl, &anthropic_wire, ctx, req, done, user);
+}
+
 static void anthropic_destroy(void *impl) { hl__llm_free(impl); }
 
 static const hl_provider_ops anthropic_ops = {
@@ -526,6 +531,7 @@ static const hl_provider_ops anthropic_ops = {
     .name = anthropic_name,
     .complete = anthropic_complete,
     .destroy = anthropic_destroy,
+    .start = anthropic_start,
 };
 
 hl_provider *hl_anthropic_new(const char *base_url, const char *api_key) {
