@@ -20,6 +20,7 @@
 #include "hookline/agent.h"
 #include "hookline/run.h"
 #include "hookline/engine.h"
+#include "hookline/interrupt.h"
 #include "hookline/openai.h"
 #include "hookline/anthropic.h"
 #include "hookline/pool.h"

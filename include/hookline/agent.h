@@ -143,11 +143,17 @@ HL_API const char *hl_agent_output_key(const hl_agent *agent);
  * sleeps meanwhile). A streaming agent's deltas, model_chunk hooks and
  * token callback run on the calling thread. To hold thousands of runs
  * without a thread each, use hl_run_start().
+ *
+ * HL_INTERRUPTED (not a failure, no message) when a tool call waits for a
+ * human's decision: take the state with hl_run_state_json() and continue
+ * with hl_agent_resume() (interrupt.h).
  */
 HL_API hl_status hl_agent_run(hl_agent *agent, hl_session *session,
                               const char *input, char **answer);
-/** Cancel every run of this agent in progress (and their children). The
- *  runs return HL_ERR_CANCELLED soon after. Thread-safe, async-signal-unsafe.
+/** Cancel every run of this agent in progress and their whole trees:
+ *  sub-agents, tools waiting on hl_context_on_cancel() (a running sandbox
+ *  among them) and model calls in flight. The runs return
+ *  HL_ERR_CANCELLED soon after. Thread-safe, async-signal-unsafe.
  *  A run started after this call is not affected. */
 HL_API void hl_agent_cancel(hl_agent *agent);
 /** The session used when hl_agent_run() gets NULL (borrowed). */

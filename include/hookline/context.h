@@ -115,6 +115,12 @@ typedef enum hl_run_mode {
  * events reach the parent's observers with branch "<parent branch>/<child
  * name>". Cancelling the parent cancels the child. On HL_OK *answer is a
  * string for hl_free(); on failure the child's status and message.
+ * HL_INTERRUPTED when the child stopped for a decision (interrupt.h) and
+ * this call is made directly by a tool of the run: return that status
+ * from the tool, and the parent's run stops with the child's state nested
+ * under the call (on resume the tool runs again and this call resumes the
+ * child). Anywhere else (a custom agent's function, a nested call) an
+ * interrupted child gives HL_ERR_UNSUPPORTED.
  * Thread-safe: a parallel workflow agent calls it from several threads,
  * which requires HL_RUN_ISOLATED or HL_RUN_FORK.
  */

@@ -33,6 +33,11 @@
  * Return values (H2): HL_HOOK_CONTINUE (go on), HL_HOOK_OVERRIDE (the hook
  * put its value in `out`; the rest of the chain does not run, H3), or
  * HL_HOOK_ABORT (stop the run; `return hl_hook_abort("why")`, H10).
+ * before_tool hooks also have HL_HOOK_INTERRUPT (H20, interrupt.h): the
+ * call waits for a human's approve / reject / edit, the rest of the chain
+ * does not run, the turn's other calls do, and the run returns
+ * HL_INTERRUPTED with a state that hl_agent_resume() continues. Any other
+ * point that returns it aborts the run (a hook bug, reported).
  *
  * Flags declare what a hook does, and the library holds it to them:
  *   HL_HOOK_OBSERVE        it only looks (0). It costs the run nothing but
@@ -49,7 +54,8 @@
  *                          place.
  *   HL_HOOK_EDIT_CHUNK     model_chunk: out->text replaces the delta,
  *                          out->drop drops it.
- *   HL_HOOK_DECIDE         it may return OVERRIDE or ABORT; at an around
+ *   HL_HOOK_DECIDE         it may return OVERRIDE, ABORT or (before_tool)
+ *                          INTERRUPT; at an around
  *                          point, it may call next other than exactly once.
  * The run copies what it would otherwise borrow (history, declarations,
  * arguments) only when some hook at that point declares the matching
@@ -134,7 +140,12 @@ extern "C" {
 typedef enum hl_hook_action {
   HL_HOOK_CONTINUE = 0,
   HL_HOOK_OVERRIDE = 1,
-  HL_HOOK_ABORT = 2
+  HL_HOOK_ABORT = 2,
+  /** before_tool only, with HL_HOOK_DECIDE: stop the run at this tool-call
+   *  boundary for a human's decision (interrupt.h). The other calls of the
+   *  turn still run; the run returns HL_INTERRUPTED with its state.
+   *  out->reason (optional, malloc'd) says why. */
+  HL_HOOK_INTERRUPT = 3
 } hl_hook_action;
 
 typedef enum hl_hook_point {
@@ -163,7 +174,8 @@ enum {
 /** "before_agent", ..., "model_chunk" ("unknown" out of range). Static
  *  string; thread-safe. */
 HL_API const char *hl_hook_point_name(hl_hook_point point);
-/** "continue", "override", "abort" ("unknown"). Static; thread-safe. */
+/** "continue", "override", "abort", "interrupt" ("unknown"). Static;
+ *  thread-safe. */
 HL_API const char *hl_hook_action_name(hl_hook_action action);
 
 /** True if the struct `s` points to (an args or out struct, or an
@@ -227,12 +239,19 @@ typedef struct hl_before_tool_args {
   size_t size;
   const hl_tool_call *call;
   const cJSON *args;             /**< the arguments as they are now */
+  /* appended for interrupts (test HL_HOOK_HAS(args, approved)) */
+  bool approved;                 /**< the call runs on hl_agent_resume() after a human
+                                      approved (or edited) it: an INTERRUPT is then
+                                      taken as CONTINUE, the decision stands */
 } hl_before_tool_args;
 typedef struct hl_before_tool_out {
   size_t size;
   cJSON *args;                   /**< EDIT_ARGS: the call's own arguments (edit or
                                       replace; NULL becomes {}); else NULL */
   cJSON *result;                 /**< OVERRIDE: the tool's result */
+  /* appended for interrupts (test HL_HOOK_HAS(out, reason)) */
+  char *reason;                  /**< INTERRUPT: why the call waits (malloc'd; the
+                                      library takes it whatever the hook returns) */
 } hl_before_tool_out;
 
 typedef struct hl_after_tool_args {

@@ -49,6 +49,11 @@ typedef enum hl_event_type {
   HL_EVENT_STDERR_WRITE,      /**< text */
   HL_EVENT_TRACE_COMPLETE,    /**< turns, usage (sum of the run), duration_ms */
   HL_EVENT_CUSTOM,            /**< name, data */
+  HL_EVENT_INTERRUPT,         /**< the run stopped for approval (interrupt.h): call_id = the
+                                   first waiting call, data = {"calls":[ids]}, error =
+                                   {HL_INTERRUPTED, why} */
+  HL_EVENT_RESUME,            /**< hl_agent_resume() continues the run: data = the
+                                   decisions of this run's calls, turn = the resumed turn */
   HL_EVENT_TYPE_COUNT
 } hl_event_type;
 
@@ -110,6 +115,8 @@ typedef struct hl_observer_ops {
   hl_observer_fn agent_start, agent_end, turn_start, turn_end, lm_start, lm_end,
       api_request, api_response, response, tool_start, tool_end, hook,
       stderr_write, trace_complete, custom;
+  /* appended (interrupts): set size to sizeof(hl_observer_ops) to use them */
+  hl_observer_fn interrupt, resume;
 } hl_observer_ops;
 
 /** New function-style observer. One reference, the caller's. */

@@ -136,6 +136,15 @@ HL_API const char *hl_tool_description(const hl_tool *tool);
 /** The argument schema, borrowed (valid while the tool lives and is not
  *  reconfigured). */
 HL_API const cJSON *hl_tool_schema(const hl_tool *tool);
+/** Every call of this tool needs a human's approval (interrupt.h): when an
+ *  agent's run reaches a call of it, the call does not run (no before_tool
+ *  hook, no TOOL_START); the turn's other calls do, and the run returns
+ *  HL_INTERRUPTED with a state for hl_agent_resume(). Default false.
+ *  HL_ERR_INVALID for a NULL tool. Configure-time: not while a run uses
+ *  the tool. hl_tool_invoke() by hand ignores the flag. */
+HL_API hl_status hl_tool_set_needs_approval(hl_tool *tool, bool needs_approval);
+/** The flag set by hl_tool_set_needs_approval() (false for NULL). */
+HL_API bool hl_tool_needs_approval(const hl_tool *tool);
 /** The limit set by hl_tool_set_timeout_ms() (0: none). */
 HL_API unsigned hl_tool_timeout_ms(const hl_tool *tool);
 /** The user_data given to hl_tool_new(); still owned by the tool. */

@@ -218,6 +218,12 @@ struct hl_context {
    * made every run's context a "large" malloc request, and each of those
    * makes glibc consolidate its fast bins (~14k instructions a run). */
   char *abort_msg;
+
+  /* Interrupts (interrupt.c, resume.c): the waiting turn's calls as
+   * {"results": [...], "pending": [...]}, set on the run's own thread
+   * once its tool calls are done; the resume this run continues, or NULL. */
+  cJSON *interrupt_calls;
+  const struct hl__resume *resume;
 };
 
 /* Build a context for a run of `agent` under `parent` (NULL: top level).
@@ -271,6 +277,7 @@ typedef struct hl__tool_outcome {
   hl_status status;     /* HL_OK or the error kind */
   char *message;        /* owned error message, NULL on success */
   bool aborted;         /* a hook aborted the run */
+  struct hl__pending *pending; /* the call waits for a decision (interrupt.c) */
 } hl__tool_outcome;
 
 /* The full hooked path of one call: before_tool, TOOL_START, the backend,

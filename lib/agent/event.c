@@ -34,6 +34,8 @@ static const char *const hl_event_names[HL_EVENT_TYPE_COUNT] = {
     [HL_EVENT_STDERR_WRITE] = "stderr_write",
     [HL_EVENT_TRACE_COMPLETE] = "trace_complete",
     [HL_EVENT_CUSTOM] = "custom",
+    [HL_EVENT_INTERRUPT] = "interrupt",
+    [HL_EVENT_RESUME] = "resume",
 };
 
 /* The enum may arrive as any int from an application or a binding. */

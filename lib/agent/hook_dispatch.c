@@ -18,6 +18,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/run_internal.h"
+#include "agent/interrupt_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
 
@@ -255,6 +256,7 @@ static const char *hl_undeclared(const hl__hook *h, hl_hook_action a) {
   if (a == HL_HOOK_CONTINUE || (h->flags & HL_HOOK_DECIDE)) return NULL;
   if (a == HL_HOOK_OVERRIDE) return "returned override without declaring HL_HOOK_DECIDE";
   if (a == HL_HOOK_ABORT) return "returned abort without declaring HL_HOOK_DECIDE";
+  if (a == HL_HOOK_INTERRUPT) return "returned interrupt without declaring HL_HOOK_DECIDE";
   return NULL; /* not an action at all: reported as such */
 }
 
@@ -283,7 +285,20 @@ static const char *hl_chunk_settle(const hl__hook *h, hl_model_chunk_args *args,
 /* The chain dispatcher                                                */
 /* ------------------------------------------------------------------ */
 
+static hl_hook_action hl_dispatch(hl_context *ctx, hl_hook_point point, void *args, void *out,
+                                  const char **by);
+
 hl_hook_action hl__dispatch(hl_context *ctx, hl_hook_point point, void *args, void *out) {
+  return hl_dispatch(ctx, point, args, out, NULL);
+}
+
+hl_hook_action hl__dispatch_before_tool(hl_context *ctx, void *args, void *out, const char **by) {
+  *by = NULL;
+  return hl_dispatch(ctx, HL_HOOK_BEFORE_TOOL, args, out, by);
+}
+
+static hl_hook_action hl_dispatch(hl_context *ctx, hl_hook_point point, void *args, void *out,
+                                  const char **by) {
   const hl_point_info *pi = &hl_points[point];
   void **value = pi->value_off ? SLOT(out, pi->value_off) : NULL;
   void **edit = pi->edit_off ? SLOT(out, pi->edit_off) : NULL;
@@ -294,6 +309,9 @@ hl_hook_action hl__dispatch(hl_context *ctx, hl_hook_point point, void *args, vo
   hl_hook_action result = HL_HOOK_CONTINUE;
   const hl__hook *h = NULL;
   const char *why = NULL;
+  /* before_tool: an interrupt's reason (interrupt.c takes it) */
+  char **reason = point == HL_HOOK_BEFORE_TOOL ? &((hl_before_tool_out *)out)->reason : NULL;
+  if (reason) *reason = NULL;
 
   for (size_t s = 0; s < ctx->n_hooks; s++) {
     const hl__hook_chain *chain = &ctx->hooks[s]->chains[point];
@@ -304,6 +322,10 @@ hl_hook_action hl__dispatch(hl_context *ctx, hl_hook_point point, void *args, vo
       bool editor = (h->flags & pi->edit_flag) && editable;
       if (value) *value = NULL;
       if (edit) *edit = editor ? editable : NULL;
+      if (reason && *reason) { /* a reason left by a hook that did not interrupt */
+        free(*reason);
+        *reason = NULL;
+      }
       bool fingerprinted = editor && pi->fingerprint && hl__ctx_observed(ctx);
       uint64_t print = fingerprinted ? pi->fingerprint(editable) : 0;
 
@@ -364,14 +386,30 @@ hl_hook_action hl__dispatch(hl_context *ctx, hl_hook_point point, void *args, vo
         result = a;
         goto done;
       }
+      if (a == HL_HOOK_INTERRUPT && reason) {
+        /* H20: the call waits for a human. On resume the call runs
+         * approved, and the decision stands over a second interrupt. */
+        if (stray) pi->free_value(stray);
+        if (value) *value = NULL;
+        if (((hl_before_tool_args *)args)->approved) continue;
+        if (by) *by = h->name; /* travels with the call, not the thread */
+        hl_hook_event(ctx, h, point, a, args, NULL);
+        result = a;
+        goto done;
+      }
+      if (a == HL_HOOK_INTERRUPT) why = "returned interrupt, which only before_tool hooks may";
       if (stray) pi->free_value(stray);
       if (value) *value = NULL;
-      result = hl_hook_aborted(ctx, h, point, a, args, NULL);
+      result = hl_hook_aborted(ctx, h, point, a, args, why);
       goto done;
     }
   }
 done:
   if (edit) *edit = editable;
+  if (reason && result != HL_HOOK_INTERRUPT && *reason) {
+    free(*reason);
+    *reason = NULL;
+  }
   if (chunk) {
     /* The caller gets the final text in out->text (owned) when a hook
      * replaced it. */

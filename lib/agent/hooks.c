@@ -37,6 +37,7 @@ const char *hl_hook_action_name(hl_hook_action action) {
   case HL_HOOK_CONTINUE: return "continue";
   case HL_HOOK_OVERRIDE: return "override";
   case HL_HOOK_ABORT: return "abort";
+  case HL_HOOK_INTERRUPT: return "interrupt";
   }
   return "unknown";
 }

@@ -114,6 +114,8 @@ hl_observer *hl_observer_new_ops(const hl_observer_ops *caller, void *user_data)
   obs->ops[HL_EVENT_STDERR_WRITE] = ops->stderr_write;
   obs->ops[HL_EVENT_TRACE_COMPLETE] = ops->trace_complete;
   obs->ops[HL_EVENT_CUSTOM] = ops->custom;
+  obs->ops[HL_EVENT_INTERRUPT] = ops->interrupt;
+  obs->ops[HL_EVENT_RESUME] = ops->resume;
   obs->user_data = user_data;
   return obs;
 }

@@ -17,6 +17,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/run_internal.h"
+#include "agent/interrupt_internal.h"
 #include "agent/session_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
@@ -324,10 +325,24 @@ static hl_status hl_append(hl_context *ctx, hl_message *msg, hl__outcome *o) {
   return st == HL_OK ? HL_OK : hl_outcome_take(o, st);
 }
 
-hl_status hl__llm_body_start(hl_context *ctx, hl__outcome *o) {
+hl_status hl__llm_body_start(hl_context *ctx, int *first_turn, hl__outcome *o) {
   hl_agent *a = ctx->agent;
   if (!a->provider)
     return hl_outcome_set(o, HL_ERR_STATE, "agent \"%s\" has no provider", a->name);
+  if (ctx->resume) {
+    /* resume.c (touch point): the saved messages and the interrupted
+     * turn's results take the place of the user's message. */
+    hl_status rs = hl__resume_turn(ctx, ctx->resume, first_turn);
+    if (rs == HL_INTERRUPTED) {
+      hl__interrupt_message(ctx, o->message, sizeof o->message);
+      o->status = HL_INTERRUPTED;
+      return o->status;
+    }
+    if (rs != HL_OK) return hl_outcome_take(o, rs);
+    if (hl_check_abort(ctx, o) || hl_check_cancel(ctx, o)) return o->status;
+    return HL_OK;
+  }
+  *first_turn = 1;
   return hl_append(ctx, hl_message_new_text(HL_ROLE_USER, ctx->input), o);
 }
 
@@ -391,11 +406,20 @@ hl__turn_next hl__turn_response(hl_context *ctx, hl_response *resp, char **answe
 /* The one place where a turn's tool calls are dispatched and their
  * results collected (blocking, on the calling thread and helpers): runs
  * them, appends the results, TURN_END. Takes `resp`. HL_OK: go on with
- * the next turn; else o is set. */
+ * the next turn; else o is set (HL_INTERRUPTED: calls wait for a
+ * decision, the run ends without a failure). */
 hl_status hl__turn_tools(hl_context *ctx, hl_response *resp, hl__outcome *o) {
   hl_message *results = NULL;
   cJSON *summary = NULL;
   hl_status st = hl__run_tool_calls(ctx, resp->message, &results, &summary);
+  if (st == HL_INTERRUPTED) {
+    /* interrupt.c (touch point): calls wait for a decision; the turn's
+     * record is on the context, the state is built at the run's end. */
+    hl_response_free(resp);
+    hl__interrupt_message(ctx, o->message, sizeof o->message);
+    o->status = HL_INTERRUPTED;
+    return o->status;
+  }
   if (st != HL_OK && !results) {
     hl_response_free(resp);
     cJSON_Delete(summary);
@@ -416,9 +440,10 @@ hl_status hl__turn_tools(hl_context *ctx, hl_response *resp, hl__outcome *o) {
 
 static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
   hl_agent *a = ctx->agent;
-  if (hl__llm_body_start(ctx, o) != HL_OK) return o->status;
+  int first_turn = 1;
+  if (hl__llm_body_start(ctx, &first_turn, o) != HL_OK) return o->status;
 
-  for (int turn = 1; turn <= a->max_turns; turn++) {
+  for (int turn = first_turn; turn <= a->max_turns; turn++) {
     if (hl__turn_begin(ctx, turn, o) != HL_OK) return o->status;
     size_t borrowed_from;
     bool tools_borrowed;
@@ -452,6 +477,10 @@ hl_status hl__custom_body(hl_context *ctx, char **answer, hl__outcome *o) {
     if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_)
       return hl_outcome_set(o, HL_ERR_EXECUTION_FAILED,
                             "custom agent \"%s\" returned unknown status %d", a->name, (int)st);
+    if (st == HL_INTERRUPTED) /* interrupt.c: its function cannot be resumed midway */
+      return hl_outcome_set(o, HL_ERR_UNSUPPORTED,
+                            "a run under custom agent \"%s\" was interrupted for a decision; "
+                            "only LLM agents and agents used as tools can be resumed", a->name);
     /* A child's abort came back through the body: report the abort's own
      * message, which the run keeps. */
     if (hl_check_abort(ctx, o)) return o->status;
@@ -470,15 +499,17 @@ hl_status hl__custom_body(hl_context *ctx, char **answer, hl__outcome *o) {
 /* A run                                                               */
 /* ------------------------------------------------------------------ */
 
-/* The start of a run: the context, AGENT_START, before_agent.
+/* The start of a run: the context, AGENT_START, before_agent (skipped
+ * for a resumed run, which passed it when it started; `resume` may be
+ * NULL and must outlive the run).
  * HL__OPEN_BODY: run the body; HL__OPEN_ANSWERED: a before_agent hook
  * answered (*result; the body and after_agent are skipped, H4);
  * HL__OPEN_FAILED: o set (also when the context could not be made: then
  * *ctx is NULL and the session, if owned, is freed). */
 hl__open_next hl__run_open(hl_agent *agent, hl_context *parent, hl_session *session,
                            bool owns_session, const char *input, const atomic_bool *cancel,
-                           hl_context **out, size_t *history_len, char **result,
-                           hl__outcome *o) {
+                           const hl__resume *resume, hl_context **out, size_t *history_len,
+                           char **result, hl__outcome *o) {
   *result = NULL;
   *out = NULL;
   hl_context *ctx = NULL;
@@ -489,6 +520,7 @@ hl__open_next hl__run_open(hl_agent *agent, hl_context *parent, hl_session *sess
     return HL__OPEN_FAILED;
   }
   ctx->run_cancel = cancel;
+  ctx->resume = resume; /* resume.c: the run continues an interrupted one */
   *out = ctx;
   const hl_messages *history = hl_session_messages(ctx->session);
   *history_len = history ? history->count : 0;
@@ -497,7 +529,9 @@ hl__open_next hl__run_open(hl_agent *agent, hl_context *parent, hl_session *sess
 
   hl_before_agent_args bargs = {sizeof bargs, ctx->input};
   hl_before_agent_out bout = {sizeof bout, NULL};
-  hl_hook_action act = hl__dispatch(ctx, HL_HOOK_BEFORE_AGENT, &bargs, &bout);
+  /* A resumed run passed before_agent when it started. */
+  hl_hook_action act = resume ? HL_HOOK_CONTINUE
+                              : hl__dispatch(ctx, HL_HOOK_BEFORE_AGENT, &bargs, &bout);
   if (act == HL_HOOK_OVERRIDE) {
     *result = bout.answer;
     return HL__OPEN_ANSWERED;
@@ -524,17 +558,27 @@ void hl__run_after_agent(hl_context *ctx, char **result, hl__outcome *o) {
   }
 }
 
-/* The end of a run: output_key, the history put back on failure,
- * AGENT_END, TRACE_COMPLETE, usage to the parent and the agent, the
- * context released. *result is freed on failure. *usage_out (may be
- * NULL) gets the run's usage. */
+/* The end of a run: output_key, an interrupted run's state (*state_out,
+ * the caller's; NULL unless o->status is HL_INTERRUPTED), the history put
+ * back on failure, AGENT_END, TRACE_COMPLETE, usage to the parent and the
+ * agent, the context released. *result is freed on failure. *usage_out
+ * (may be NULL) gets the run's usage. */
 void hl__run_close(hl_context *ctx, size_t history_len, char **result, hl__outcome *o,
-                   hl_usage *usage_out) {
+                   hl_usage *usage_out, cJSON **state_out) {
   hl_agent *agent = ctx->agent;
   hl_context *parent = ctx->parent;
+  *state_out = NULL;
   if (o->status == HL_OK && agent->output_key &&
       hl_session_state_set_string(ctx->session, agent->output_key, *result) != HL_OK)
     hl_outcome_take(o, hl_last_status() ? hl_last_status() : HL_ERR_NOMEM);
+  pthread_mutex_lock(&ctx->lock);
+  hl_usage usage = ctx->usage;
+  int turns = ctx->turns;
+  pthread_mutex_unlock(&ctx->lock);
+  /* interrupt.c (touch point): an interrupted run's state is built from
+   * its messages before they leave the session, like a failed run's. */
+  if (hl__interrupt_end(ctx, o->status, history_len, &usage, state_out) != HL_OK)
+    hl_outcome_take(o, HL_ERR_NOMEM);
   if (o->status != HL_OK) {
     free(*result);
     *result = NULL;
@@ -544,10 +588,6 @@ void hl__run_close(hl_context *ctx, size_t history_len, char **result, hl__outco
     hl__session_truncate(ctx->session, history_len);
   }
 
-  pthread_mutex_lock(&ctx->lock);
-  hl_usage usage = ctx->usage;
-  int turns = ctx->turns;
-  pthread_mutex_unlock(&ctx->lock);
   double ms = (double)(hl__mono_ns() - ctx->start_ns) / 1e6;
 
   hl_event end = {.type = HL_EVENT_AGENT_END, .text = *result, .usage = &usage,
@@ -570,12 +610,22 @@ void hl__run_close(hl_context *ctx, size_t history_len, char **result, hl__outco
 
 hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
                      bool owns_session, const char *input, char **answer) {
+  cJSON *state = NULL;
+  hl_status st = hl__invoke_ex(agent, parent, session, owns_session, input, NULL, answer, &state);
+  cJSON_Delete(state); /* callers of hl__invoke have no call to hand it to */
+  return st;
+}
+
+hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session,
+                        bool owns_session, const char *input, const hl__resume *resume,
+                        char **answer, cJSON **state) {
   *answer = NULL;
+  *state = NULL;
   hl__outcome o = {HL_OK, ""};
   hl_context *ctx = NULL;
   size_t history_len = 0;
   char *result = NULL;
-  hl__open_next next = hl__run_open(agent, parent, session, owns_session, input, NULL,
+  hl__open_next next = hl__run_open(agent, parent, session, owns_session, input, NULL, resume,
                                     &ctx, &history_len, &result, &o);
   if (!ctx) return hl_fail(o.status, "%s", o.message);
   if (next == HL__OPEN_BODY) {
@@ -584,7 +634,11 @@ hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
     if (st == HL_OK) hl__run_after_agent(ctx, &result, &o);
   }
   /* (before_agent override: the hook's answer; after_agent is skipped, H4) */
-  hl__run_close(ctx, history_len, &result, &o, NULL);
+  hl__run_close(ctx, history_len, &result, &o, NULL, state);
+  if (o.status == HL_INTERRUPTED) { /* not a failure: no error message */
+    hl_clear_error();
+    return HL_INTERRUPTED;
+  }
   if (o.status != HL_OK) return hl_fail(o.status, "%s", o.message);
   *answer = result;
   return HL_OK;

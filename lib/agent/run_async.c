@@ -30,11 +30,13 @@
 #include <time.h>
 
 #include "agent/agent_internal.h"
+#include "agent/interrupt_internal.h"
 #include "agent/run_internal.h"
 #include "agent/session_internal.h"
 #include "agent/taskpool.h"
 #include "core/cancel_notify.h"
 #include "core/util.h"
+#include "hookline/json.h"
 #include "hookline/run.h"
 
 struct hl_run {
@@ -72,6 +74,15 @@ struct hl_run {
   bool done;
   hl_status status;
   hl_usage usage;
+
+  /* Interrupts: the run continues an interrupted one (hl_agent_resume():
+   * its own copies of the state and the decisions, which `resume` points
+   * into), and the state it stopped with itself (HL_INTERRUPTED; written
+   * by the last step before `status`, read after it). */
+  cJSON *resume_state;
+  cJSON *resume_decisions;
+  hl__resume resume;
+  cJSON *state;
 };
 
 static void run_release(hl_run *run) {
@@ -79,6 +90,9 @@ static void run_release(hl_run *run) {
   hl_agent_unref(run->agent);
   free(run->input);
   free(run->result);
+  cJSON_Delete(run->resume_state);
+  cJSON_Delete(run->resume_decisions);
+  cJSON_Delete(run->state);
   pthread_mutex_destroy(&run->lock);
   pthread_cond_destroy(&run->cond);
   free(run);
@@ -117,7 +131,7 @@ static void step_turn(hl_run *run);
 static void run_close(hl_run *run, bool after) {
   if (run->ctx) {
     if (after && run->o.status == HL_OK) hl__run_after_agent(run->ctx, &run->result, &run->o);
-    hl__run_close(run->ctx, run->history_len, &run->result, &run->o, &run->usage);
+    hl__run_close(run->ctx, run->history_len, &run->result, &run->o, &run->usage, &run->state);
     run->ctx = NULL;
   }
   hl__session_end(run->session);
@@ -127,7 +141,7 @@ static void run_close(hl_run *run, bool after) {
   run->status = st;
   pthread_mutex_unlock(&run->lock);
   if (run->on_done) {
-    if (st != HL_OK) hl_fail(st, "%s", run->o.message);
+    if (st != HL_OK && st != HL_INTERRUPTED) hl_fail(st, "%s", run->o.message);
     else hl_clear_error();
     run->on_done(run, st, st == HL_OK ? run->result : NULL, &run->usage, run->user_data);
   }
@@ -140,7 +154,7 @@ static void run_close(hl_run *run, bool after) {
 
 static void step_open(hl_run *run) {
   hl__open_next next = hl__run_open(run->agent, NULL, run->session, false, run->input,
-                                    &run->cancel, &run->ctx, &run->history_len, &run->result,
+                                    &run->cancel, run->resume_state ? &run->resume : NULL, &run->ctx, &run->history_len, &run->result,
                                     &run->o);
   if (next != HL__OPEN_BODY) {
     run_close(run, false); /* an answer from before_agent skips after_agent (H4) */
@@ -158,11 +172,12 @@ static void step_open(hl_run *run) {
     run_close(run, st == HL_OK);
     return;
   }
-  if (hl__llm_body_start(ctx, &run->o) != HL_OK) {
-    run_close(run, false);
+  int first_turn = 1;
+  if (hl__llm_body_start(ctx, &first_turn, &run->o) != HL_OK) {
+    run_close(run, false); /* also a resumed turn interrupted again */
     return;
   }
-  run->turn = 0;
+  run->turn = first_turn - 1;
   step_turn(run);
 }
 
@@ -325,6 +340,8 @@ hl_status hl_run_start(hl_agent *agent, hl_session *session, const char *input,
   return HL_OK;
 }
 
+static hl_status run_drive(hl_run *run, char **answer);
+
 hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, char **answer) {
   if (answer) *answer = NULL;
   if (!agent || !input || !answer)
@@ -332,8 +349,14 @@ hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, 
   hl_run *run;
   hl_status st = run_new(agent, session, input, NULL, true, &run);
   if (st != HL_OK) return st;
-  /* This thread is the run's executor: it runs each step as it becomes
-   * ready and sleeps in between (a model call in flight). */
+  return run_drive(run, answer);
+}
+
+/* The blocking form: this thread is the run's executor: it runs each step
+ * as it becomes ready and sleeps in between (a model call in flight).
+ * Releases the handle's reference. */
+static hl_status run_drive(hl_run *run, char **answer) {
+  hl_status st;
   run->step = step_open;
   run->step_ready = true;
   pthread_mutex_lock(&run->lock);
@@ -352,6 +375,12 @@ hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, 
   if (st == HL_OK) {
     *answer = run->result;
     run->result = NULL;
+  } else if (st == HL_INTERRUPTED) {
+    /* Not a failure (no message); the state goes to this thread's slot,
+     * where hl_run_state_json() hands it over. */
+    hl__state_put(run->state);
+    run->state = NULL;
+    hl_clear_error();
   } else {
     hl_fail(st, "%s", run->o.message);
   }
@@ -392,9 +421,9 @@ hl_status hl_run_wait(hl_run *run, long timeout_ms) {
   }
   hl_status st = run->status;
   pthread_mutex_unlock(&run->lock);
-  if (st != HL_OK) return hl_fail(st, "%s", run->o.message);
-  hl_clear_error();
-  return HL_OK;
+  if (st != HL_OK && st != HL_INTERRUPTED) return hl_fail(st, "%s", run->o.message);
+  hl_clear_error(); /* HL_INTERRUPTED is not a failure */
+  return st;
 }
 
 bool hl_run_done(const hl_run *run) {
@@ -436,4 +465,52 @@ void hl_run_free(hl_run *run) {
   if (!run) return;
   if (!hl_run_done(run)) hl_run_cancel(run);
   run_release(run);
+}
+
+/* ------------------------------------------------------------------ */
+/* Interrupted runs: resume (interrupt.h)                             */
+/* ------------------------------------------------------------------ */
+
+/* A run that continues `state` with `decisions` (checked here, copied),
+ * ready to be scheduled (the session claimed and as the state expects).
+ * On failure nothing ran and the session is untouched. */
+static hl_status resume_new(hl_agent *agent, hl_session *session, const cJSON *state,
+                            const cJSON *decisions, const hl_run_options *opts,
+                            bool caller_driven, const char *fn, hl_run **out) {
+  *out = NULL;
+  if (!agent || !state || !decisions)
+    return hl_fail(HL_ERR_INVALID, "%s: agent, state and decisions are required", fn);
+  if (agent->kind != HL__AGENT_LLM)
+    return hl_fail(HL_ERR_INVALID, "%s: agent \"%s\" is a custom agent, which is never interrupted",
+                   fn, agent->name);
+  hl_status st = hl__resume_check(agent, state, decisions);
+  if (st != HL_OK) return st;
+  const char *input = hl_json_get_string(state, "input");
+  hl_run *run;
+  if ((st = run_new(agent, session, input ? input : "", opts, caller_driven, &run)) != HL_OK)
+    return st;
+  run->resume_state = cJSON_Duplicate(state, true);
+  run->resume_decisions = cJSON_Duplicate(decisions, true);
+  st = run->resume_state && run->resume_decisions ? hl__resume_session_matches(run->session, state)
+                                                  : hl__oom();
+  if (st != HL_OK) {
+    hl__session_end(run->session);
+    run_release(run); /* the engine's reference: it never starts */
+    run_release(run);
+    return st;
+  }
+  run->resume = (hl__resume){run->resume_state, run->resume_decisions, ""};
+  *out = run;
+  return HL_OK;
+}
+
+hl_status hl_agent_resume(hl_agent *agent, hl_session *session, const cJSON *state,
+                          const cJSON *decisions, char **answer) {
+  if (answer) *answer = NULL;
+  if (!agent || !state || !decisions || !answer)
+    return hl_fail(HL_ERR_INVALID, "hl_agent_resume: agent, state, decisions and answer are required");
+  hl_run *run;
+  hl_status st = resume_new(agent, session, state, decisions, NULL, true, "hl_agent_resume", &run);
+  if (st != HL_OK) return st;
+  return run_drive(run, answer);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "agent/agent_internal.h"
+#include "agent/interrupt_internal.h"
 #include "core/util.h"
 
 /* A failure kept as (status, message) until the run reports it: observers
@@ -31,19 +32,23 @@ bool hl__check_cancel(hl_context *ctx, hl__outcome *o);
 typedef enum { HL__OPEN_BODY, HL__OPEN_ANSWERED, HL__OPEN_FAILED } hl__open_next;
 hl__open_next hl__run_open(hl_agent *agent, hl_context *parent, hl_session *session,
                            bool owns_session, const char *input, const atomic_bool *cancel,
-                           hl_context **ctx, size_t *history_len, char **result,
+                           const hl__resume *resume, hl_context **ctx, size_t *history_len, char **result,
                            hl__outcome *o);
 /* after_agent over *result (replaced, or freed on abort). */
 void hl__run_after_agent(hl_context *ctx, char **result, hl__outcome *o);
+/* *state_out: an interrupted run's state (the caller's), else NULL. */
 void hl__run_close(hl_context *ctx, size_t history_len, char **result, hl__outcome *o,
-                   hl_usage *usage_out);
+                   hl_usage *usage_out, cJSON **state_out);
 /* A body that blocks: the custom agent's function, or the whole LLM loop. */
 hl_status hl__run_body_blocking(hl_context *ctx, char **result, hl__outcome *o);
 hl_status hl__custom_body(hl_context *ctx, char **answer, hl__outcome *o);
 
 /* ---- the LLM loop, step by step ---- */
-/* The user's message into the history (and the provider check). */
-hl_status hl__llm_body_start(hl_context *ctx, hl__outcome *o);
+/* The user's message into the history (and the provider check); for a
+ * resumed run (ctx->resume) the saved messages and the interrupted turn
+ * finished instead (o->status HL_INTERRUPTED when calls wait again).
+ * *first_turn: the loop's first turn. */
+hl_status hl__llm_body_start(hl_context *ctx, int *first_turn, hl__outcome *o);
 /* Cancellation check, turn counters, TURN_START. */
 hl_status hl__turn_begin(hl_context *ctx, int turn, hl__outcome *o);
 hl_status hl__max_turns(hl_context *ctx, hl__outcome *o);

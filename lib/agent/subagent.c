@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/interrupt_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
 
@@ -66,9 +67,36 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
     return hl_fail(HL_ERR_INVALID, "hl_context_run_agent: unknown run mode %d", (int)mode);
   }
   if (!session) return hl_fail(HL_ERR_NOMEM, "no memory for the session of sub-agent \"%s\"", child->name);
+  /* interrupt.c: the frame of the tool call this child runs in, if it
+   * runs in one of this run's calls: a resumed call hands the child its
+   * saved state (once), and an interrupted child hands its state back. */
+  hl__call_frame *frame = hl__call_top && hl__call_top->ctx == ctx ? hl__call_top : NULL;
+  hl__resume resume = {0};
+  if (frame && frame->child_resume.state) {
+    const char *saved = hl_json_get_string(frame->child_resume.state, "agent");
+    if (!saved || strcmp(saved, child->name) != 0) {
+      if (owned) hl_session_free(session);
+      return hl_fail(HL_ERR_STATE, "resume: the call's saved sub-agent is \"%s\", but the tool ran \"%s\"",
+                     saved ? saved : "", child->name);
+    }
+    resume = frame->child_resume;
+    frame->child_resume.state = NULL;
+  }
   /* hl__invoke marks the tree aborted when a hook aborts anywhere in the
    * child (hl__ctx_abort walks up), so the parent stops too (H10). */
-  return hl__invoke(child, ctx, session, owned, input, answer);
+  cJSON *state = NULL;
+  hl_status st = hl__invoke_ex(child, ctx, session, owned, input, resume.state ? &resume : NULL,
+                               answer, &state);
+  if (st != HL_INTERRUPTED) return st;
+  if (frame && !frame->child_state && state) {
+    frame->child_state = state;
+    return HL_INTERRUPTED;
+  }
+  cJSON_Delete(state);
+  return hl_fail(HL_ERR_UNSUPPORTED,
+                 "sub-agent \"%s\" was interrupted for a decision where its state cannot be "
+                 "kept (not directly in a tool call of \"%s\": a custom agent, a nested call "
+                 "or a tool with a time limit)", child->name, ctx->agent->name);
 }
 
 /* ------------------------------------------------------------------ */

@@ -12,6 +12,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/tool_async.h"
+#include "agent/interrupt_internal.h"
 #include "agent/workers.h"
 #include "core/util.h"
 #include "hookline/json.h"
@@ -19,7 +20,35 @@
 void hl__tool_outcome_clear(hl__tool_outcome *out) {
   cJSON_Delete(out->result);
   free(out->message);
+  hl__pending_free(out->pending);
   *out = (hl__tool_outcome){0};
+}
+
+static void hl_outcome_error(hl__tool_outcome *out, hl_status st);
+
+/* interrupt.c: the call waits for a decision. Its status says so, should
+ * the turn not stop for it (an abort or a cancel wins). */
+static void hl_outcome_wait(hl__tool_outcome *out, const char *by, const char *hook, char *reason,
+                            cJSON *child) {
+  hl__pending *p = calloc(1, sizeof *p);
+  if (p) {
+    p->by = by;
+    p->hook = hook ? hl__strdup(hook) : NULL;
+    p->reason = reason;
+    p->child = child;
+  }
+  if (!p || (hook && !p->hook)) {
+    hl__pending_free(p);
+    if (!p) {
+      free(reason);
+      cJSON_Delete(child);
+    }
+    hl_outcome_error(out, hl__oom());
+    return;
+  }
+  hl_fail(HL_INTERRUPTED, "the call waits for a decision");
+  hl_outcome_error(out, HL_INTERRUPTED);
+  out->pending = p;
 }
 
 /* Take the calling thread's last error as the call's error. */
@@ -90,7 +119,8 @@ static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value
  * before_tool hook declared that it edits them, nothing writes them, since
  * every hook, wrap, tool and observer takes them const. */
 static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *name,
-                             cJSON *args, bool borrowed, hl__tool_outcome *out) {
+                             cJSON *args, bool borrowed, const hl__resume *resume,
+                             hl__tool_outcome *out) {
   *out = (hl__tool_outcome){0};
   bool edited = hl__ctx_hook_flags(ctx, HL_HOOK_BEFORE_TOOL) & HL_HOOK_EDIT_ARGS;
   if (borrowed && (!args || edited)) {
@@ -104,12 +134,26 @@ static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *n
   }
   hl_tool *tool = hl_tools_find(ctx->agent->tools, name);
   hl_tool_call call = {.id = call_id ? call_id : "", .name = name, .tool = tool};
+  /* interrupt.c: a tool flagged for approval waits, unless resumed */
+  bool approved = resume != NULL;
+  if (!approved && hl_tool_needs_approval(tool)) {
+    if (!borrowed) cJSON_Delete(args);
+    hl_outcome_wait(out, "approval", NULL, NULL, NULL);
+    return;
+  }
 
-  /* before_tool: may edit or replace args (H7), answer instead of the tool (H8) */
-  hl_before_tool_args bargs = {sizeof bargs, &call, args};
-  hl_before_tool_out bout = {sizeof bout, edited ? args : NULL, NULL};
-  hl_hook_action act = hl__dispatch(ctx, HL_HOOK_BEFORE_TOOL, &bargs, &bout);
+  /* before_tool: may edit or replace args (H7), answer instead of the tool
+   * (H8), or stop for a decision (H20) */
+  hl_before_tool_args bargs = {sizeof bargs, &call, args, approved};
+  hl_before_tool_out bout = {sizeof bout, edited ? args : NULL, NULL, NULL};
+  const char *by = NULL;
+  hl_hook_action act = hl__dispatch_before_tool(ctx, &bargs, &bout, &by);
   args = (cJSON *)bargs.args; /* the arguments after the hooks */
+  if (act == HL_HOOK_INTERRUPT) {
+    if (!borrowed) cJSON_Delete(args);
+    hl_outcome_wait(out, "hook", by, bout.reason, NULL);
+    return;
+  }
   if (act == HL_HOOK_ABORT) {
     hl_outcome_error(out, HL_ERR_ABORTED);
     out->aborted = true;
@@ -125,7 +169,22 @@ static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *n
   } else {
     hl_tool_step step = {tool, &call};
     void *got = NULL;
+    /* interrupt.c: the frame through which a child run inside the tool
+     * resumes, or hands back the state it was interrupted with */
+    hl__call_frame frame = {.ctx = ctx, .prev = hl__call_top};
+    if (resume && resume->state) frame.child_resume = *resume;
+    hl__call_top = &frame;
     hl_status st = hl__around(ctx, HL_HOOK_AROUND_TOOL, &call, args, hl_tool_step_run, &step, &got);
+    hl__call_top = frame.prev;
+    if (frame.child_state && st == HL_INTERRUPTED) {
+      /* A sub-agent stopped for a decision: the call waits with it (no
+       * after_tool: the call has not ended). */
+      if (!borrowed) cJSON_Delete(args);
+      cJSON_Delete(got);
+      hl_outcome_wait(out, "sub_agent", NULL, NULL, frame.child_state);
+      return;
+    }
+    cJSON_Delete(frame.child_state); /* a tool that went on without its child */
     if (st == HL_ERR_ABORTED && hl__ctx_aborted(ctx, NULL, 0)) {
       hl_outcome_error(out, HL_ERR_ABORTED);
       out->aborted = true;
@@ -165,7 +224,14 @@ static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *n
 
 void hl__tool_call_exec(hl_context *ctx, const char *call_id, const char *name,
                         cJSON *args, hl__tool_outcome *out) {
-  hl_tool_call_run(ctx, call_id, name, args, false, out);
+  hl_tool_call_run(ctx, call_id, name, args, false, NULL, out);
+}
+
+void hl__tool_call_resume(hl_context *ctx, const char *call_id, const char *name, cJSON *args,
+                          const hl__resume *frame_resume, hl__tool_outcome *out) {
+  static const hl__resume approved_only = {0};
+  hl_tool_call_run(ctx, call_id, name, args, false, frame_resume ? frame_resume : &approved_only,
+                   out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -185,6 +251,15 @@ hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *a
   snprintf(id, sizeof id, "nested-%u", atomic_fetch_add(&ctx->nested_calls, 1) + 1);
   hl__tool_outcome out;
   hl__tool_call_exec(ctx, id, name, copy, &out);
+  if (out.pending) {
+    /* interrupt.c: nobody can take a decision for a call made from
+     * inside another tool: the state of the outer call's run would have
+     * to resume in the middle of that tool's code. */
+    hl__tool_outcome_clear(&out);
+    return hl_fail(HL_ERR_UNSUPPORTED,
+                   "tool \"%s\" waits for a decision (approval), which a nested call "
+                   "(hl_context_call_tool) cannot wait for", name);
+  }
   if (out.status != HL_OK) {
     hl_status st = out.status;
     hl_fail(st, "%s", out.message ? out.message : hl_strerror(st));
@@ -228,7 +303,7 @@ static void hl_batch_run_one(hl_batch *b, hl_call_slot *slot) {
   }
   /* The model's arguments, read in place unless a before_tool hook runs. */
   hl_tool_call_run(b->ctx, slot->part->id, slot->part->name ? slot->part->name : "",
-                   slot->part->args, true, &slot->out);
+                   slot->part->args, true, NULL, &slot->out);
 }
 
 static void hl_batch_drain(void *arg) {
@@ -241,7 +316,7 @@ static void hl_batch_drain(void *arg) {
 }
 
 /* The text a tool result shows the model. */
-static char *hl_result_text(const hl__tool_outcome *out) {
+char *hl__tool_result_text(const hl__tool_outcome *out) {
   if (out->status != HL_OK) {
     size_t n = strlen(hl_status_name(out->status)) + 2 +
                (out->message ? strlen(out->message) : 0) + 1;
@@ -253,6 +328,33 @@ static char *hl_result_text(const hl__tool_outcome *out) {
   char *s = NULL;
   if (hl_json_print(out->result, &s) != HL_OK) return NULL;
   return s;
+}
+
+/* HL_INTERRUPTED when the turn stops for a decision (interrupt.c keeps
+ * the calls), HL_OK when it goes on, HL_ERR_NOMEM. */
+static hl_status hl_batch_interrupt(hl_context *ctx, hl_call_slot *slots, size_t n) {
+  size_t waiting = 0;
+  for (size_t i = 0; i < n; i++) waiting += slots[i].out.pending != NULL;
+  if (!waiting || hl__ctx_aborted(ctx, NULL, 0) || hl_context_cancelled(ctx)) return HL_OK;
+  hl__turn_call *calls = calloc(n, sizeof *calls);
+  if (!calls) return hl__oom();
+  for (size_t i = 0; i < n; i++) {
+    calls[i].part = slots[i].part;
+    calls[i].pending = slots[i].out.pending;
+    slots[i].out.pending = NULL;
+    calls[i].is_error = slots[i].out.status != HL_OK;
+    if (!calls[i].pending && !(calls[i].text = hl__tool_result_text(&slots[i].out))) {
+      for (size_t j = 0; j < n; j++) {
+        free(calls[j].text);
+        hl__pending_free(calls[j].pending);
+      }
+      free(calls);
+      return hl__oom();
+    }
+  }
+  hl_status st = hl__interrupt_turn(ctx, calls, n);
+  free(calls);
+  return st;
 }
 
 hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
@@ -287,6 +389,15 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
     atomic_store_explicit(avg, next, memory_order_relaxed);
   }
 
+  /* interrupt.c (touch point): a call waits for a decision, and no abort
+   * or cancel overrides it: the turn stops here, with its results kept. */
+  hl_status ist = hl_batch_interrupt(ctx, slots, n);
+  if (ist != HL_OK) {
+    for (size_t i = 0; i < n; i++) hl__tool_outcome_clear(&slots[i].out);
+    free(slots);
+    return ist;
+  }
+
   /* Results in the model's order, whatever order they finished in. */
   hl_status st = HL_OK;
   hl_message *msg = hl_message_new(HL_ROLE_TOOL);
@@ -296,7 +407,7 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
   if (!msg || (observed && !sum)) st = hl__oom();
   for (size_t i = 0; st == HL_OK && i < n; i++) {
     hl__tool_outcome *out = &slots[i].out;
-    char *text = hl_result_text(out);
+    char *text = hl__tool_result_text(out);
     if (!text) {
       st = hl__oom();
       break;

@@ -39,6 +39,7 @@ struct hl_tool {
   void *user_data;
   hl_free_fn free_fn;
   unsigned timeout_ms;
+  bool needs_approval; /* calls wait for a human (lib/agent/interrupt.c) */
 };
 
 /* ---- naming -------------------------------------------------------- */
@@ -270,6 +271,14 @@ void hl_tool_set_timeout_ms(hl_tool *tool, unsigned timeout_ms) {
   }
   tool->timeout_ms = timeout_ms;
 }
+
+hl_status hl_tool_set_needs_approval(hl_tool *tool, bool needs_approval) {
+  if (!tool) return hl_fail(HL_ERR_INVALID, "hl_tool_set_needs_approval: tool is NULL");
+  tool->needs_approval = needs_approval;
+  return HL_OK;
+}
+
+bool hl_tool_needs_approval(const hl_tool *tool) { return tool && tool->needs_approval; }
 
 /* ---- accessors ----------------------------------------------------- */
 

@@ -539,7 +539,8 @@ static void event_type_names_are_stable(void) {
   static const char *const expected[HL_EVENT_TYPE_COUNT] = {
       "agent_start", "agent_end",    "turn_start", "turn_end",     "lm_start",
       "lm_end",      "api_request",  "api_response", "response",   "tool_start",
-      "tool_end",    "hook",         "stderr_write", "trace_complete", "custom"};
+      "tool_end",    "hook",         "stderr_write", "trace_complete", "custom",
+      "interrupt",   "resume"};
   for (int t = 0; t < HL_EVENT_TYPE_COUNT; t++)
     CHECK_STR(hl_event_type_name((hl_event_type)t), expected[t]);
   CHECK_STR(hl_event_type_name(HL_EVENT_TYPE_COUNT), "unknown");

@@ -1,0 +1,132 @@
+/*
+ * hookline/interrupt.h - human approval: runs that stop at a tool-call
+ * boundary (HL_INTERRUPTED), their state as a JSON document, and resume.
+ *
+ * A run is interrupted when one of the tool calls of a model response
+ * needs a decision: a before_tool hook registered with HL_HOOK_DECIDE
+ * returned HL_HOOK_INTERRUPT (hooks.h, rule H20), or the tool was flagged
+ * with hl_tool_set_needs_approval() (tool.h). The other calls of the same
+ * response still run and their results are kept; the run then returns
+ * HL_INTERRUPTED, which is not a failure (hl_last_error() is left clear),
+ * after an HL_EVENT_INTERRUPT event and AGENT_END (error.status
+ * HL_INTERRUPTED). The session is left as it was before the run, as after
+ * a failure: the run's messages travel in the state.
+ *
+ * The state (version 1) is a JSON object:
+ *
+ *   {"version": 1, "kind": "hookline/run_state",
+ *    "agent": "assistant", "branch": "assistant", "input": "...",
+ *    "turn": 2, "usage": {"input_tokens": .., "output_tokens": ..},
+ *    "history": 4,            // messages the session had before the run
+ *    "messages": [...],       // what the run added (hl_message_to_json),
+ *                             // ending with the model's tool calls
+ *    "results": [{"id", "name", "content", "is_error"}],  // calls that ran
+ *    "pending": [{"id", "name", "arguments",
+ *                 "interrupted_by": "hook" | "approval" | "sub_agent",
+ *                 "hook": "name", "reason": "...",       // when given
+ *                 "state": {...}}]}  // sub_agent: the child's own state
+ *
+ * An interrupt inside a sub-agent (an agent used as a tool, or a tool that
+ * runs a child with hl_context_run_agent()) bubbles up: the child's state
+ * is nested under the parent's pending call, and the top-level run
+ * returns HL_INTERRUPTED. A pending call is named by its path: its call
+ * id, prefixed by the ids of the parent calls it is nested in, separated
+ * by '/' ("call_7/call_1"). Custom agents (workflow agents) cannot be
+ * resumed in the middle of their function: an interrupt under one fails
+ * the run with HL_ERR_UNSUPPORTED, as does one in a nested
+ * hl_context_call_tool() or in a tool with a time limit.
+ *
+ * Decisions are a JSON object keyed by path, one per pending call at
+ * every level:
+ *   {"call_1": {"action": "approve"},
+ *    "call_2": {"action": "reject", "message": "not today"},
+ *    "call_7/call_1": {"action": "edit", "arguments": {"city": "Paris"}}}
+ * approve runs the call as the model asked; edit runs it with the new
+ * arguments (validated against the tool's schema before anything runs);
+ * reject runs nothing and the model sees `message` as the call's result
+ * (marked as an error). An approved or edited call goes through the whole
+ * tool path (before_tool with args->approved true, where an INTERRUPT
+ * counts as CONTINUE; around_tool; TOOL_START/END; after_tool).
+ *
+ * Thread-safety: every function here is thread-safe; the state slot is
+ * per thread, like hl_last_error().
+ */
+#ifndef HOOKLINE_INTERRUPT_H
+#define HOOKLINE_INTERRUPT_H
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+#include "status.h"
+#include "session.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hl_agent hl_agent;
+
+/** The state format this library writes and reads. */
+#define HL_RUN_STATE_VERSION 1
+
+/**
+ * The state of the last run on the calling thread that returned
+ * HL_INTERRUPTED (hl_agent_run() or hl_agent_resume()), handed over: the
+ * caller owns it (cJSON_Delete) and a second call returns NULL. NULL when
+ * no run was interrupted since. A state not taken is freed by the next
+ * interrupted run on the thread, or when the thread exits.
+ */
+HL_API cJSON *hl_run_state_json(void);
+
+/**
+ * The calls of `state` that wait for a decision, at every level of
+ * nesting, as a new JSON array (caller frees) of
+ * {"path", "id", "name", "arguments", "agent", "branch",
+ *  "interrupted_by", "hook"?, "reason"?} in the order of the state:
+ * what an approval prompt shows. NULL with HL_ERR_INVALID or HL_ERR_JSON
+ * (message naming the bad field, "$.pending[1].arguments: ...") for a
+ * state that is not one. `state` is borrowed.
+ */
+HL_API cJSON *hl_run_state_pending(const cJSON *state);
+
+/** Add a decision for the call at `path` to `decisions` (a JSON object,
+ *  made by the caller; an earlier decision for the path is replaced).
+ *  reject: `message` (copied; NULL gives "The user rejected this tool
+ *  call.") is what the model sees. edit: `arguments` (copied) must be an
+ *  object; it is checked against the schema by hl_agent_resume().
+ *  HL_ERR_INVALID for NULL or non-object arguments, HL_ERR_NOMEM. */
+HL_API hl_status hl_decision_approve(cJSON *decisions, const char *path);
+HL_API hl_status hl_decision_reject(cJSON *decisions, const char *path, const char *message);
+HL_API hl_status hl_decision_edit(cJSON *decisions, const char *path, const cJSON *arguments);
+
+/**
+ * Continue an interrupted run of `agent` with `decisions` (see the top of
+ * this file). `session` must be the run's session as it was when the run
+ * returned HL_INTERRUPTED (NULL: the agent's own), in this process or
+ * loaded in another one with hl_session_from_json(); `state` is the
+ * document hl_run_state_json() gave, possibly parsed back from text. Both
+ * borrowed.
+ *
+ * Everything is checked before anything runs: a state that is malformed
+ * or of another version (HL_ERR_JSON / HL_ERR_INVALID, message naming the
+ * path), of another agent or a sub-agent the agent does not hold
+ * (HL_ERR_INVALID), a session that changed since (HL_ERR_STATE), a
+ * decision missing for a pending call, a decision for an unknown path or
+ * with an unknown action (HL_ERR_INVALID), edited arguments that violate
+ * the tool's schema (HL_ERR_INVALID_ARGUMENTS): the session is untouched.
+ *
+ * Then the run goes on from the interrupted turn: the calls that ran are
+ * not run again (the model gets their saved results), the decided calls
+ * run, and the model loop continues as in hl_agent_run(), with the same
+ * statuses; it may return HL_INTERRUPTED again (a new state). On HL_OK
+ * *answer is for hl_free(). Events: AGENT_START, then HL_EVENT_RESUME
+ * (no before_agent hooks: they ran when the run started), the turn, ...,
+ * after_agent, AGENT_END. Thread-safe like hl_agent_run() (one run per
+ * session at a time).
+ */
+HL_API hl_status hl_agent_resume(hl_agent *agent, hl_session *session, const cJSON *state,
+                                 const cJSON *decisions, char **answer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,117 @@
+/*
+ * interrupt_internal.h - what the run loop (run.c), tool execution
+ * (tool_exec.c), sub-agents (subagent.c) and the hook dispatcher share
+ * with interrupts (interrupt.c) and resume (resume.c). Not public.
+ *
+ * The touch points in the loop are few and marked "interrupt.c" or
+ * "resume.c" where they are: one where a turn's tool calls come back,
+ * one where a run ends, one where a resumed run starts its loop, and the
+ * call frame around a tool's execution that lets a child's state reach
+ * its parent's pending call.
+ */
+#ifndef HL_AGENT_INTERRUPT_INTERNAL_H
+#define HL_AGENT_INTERRUPT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+#include "hookline/hooks.h"
+#include "hookline/interrupt.h"
+
+struct hl__tool_outcome;
+
+/* hook_dispatch.c: hl__dispatch() at before_tool that also gives the
+ * name of the hook that returned INTERRUPT (*by, borrowed from the hook,
+ * which outlives the call), so that it travels with the call. */
+hl_hook_action hl__dispatch_before_tool(hl_context *ctx, void *args, void *out, const char **by);
+
+/* Why a call waits (owned by the call's outcome). */
+typedef struct hl__pending {
+  const char *by;   /* "hook", "approval" or "sub_agent" (static) */
+  char *hook;       /* the hook's name (hook) */
+  char *reason;     /* the hook's reason, if it gave one */
+  cJSON *child;     /* sub_agent: the child's state */
+} hl__pending;
+void hl__pending_free(hl__pending *p);
+
+/* What the resume of one pending call brings to its execution. */
+typedef struct hl__resume {
+  const cJSON *state;      /* this run's state (validated) */
+  const cJSON *decisions;  /* the whole decisions object */
+  const char *prefix;      /* path of this run's calls: "" or "call_7/" */
+} hl__resume;
+
+/* A tool call's frame, one per hl_tool_call_run on the thread's stack:
+ * how a child run inside the tool (hl_context_run_agent) finds the state
+ * it resumes from and hands back the state it stopped with. */
+typedef struct hl__call_frame {
+  hl_context *ctx;               /* the run whose call this is */
+  hl__resume child_resume;       /* resume: the child's state, or state NULL */
+  cJSON *child_state;            /* out: the interrupted child's state */
+  struct hl__call_frame *prev;
+} hl__call_frame;
+extern _Thread_local hl__call_frame *hl__call_top;
+
+/* One call of a turn as interrupt.c records it. */
+typedef struct hl__turn_call {
+  const hl_part *part;     /* the model's call */
+  char *text;              /* ran: the result text the model sees (owned) */
+  bool is_error;
+  hl__pending *pending;    /* waits: why (owned) */
+} hl__turn_call;
+
+/* tool_exec.c: the text a tool result shows the model (malloc'd). */
+char *hl__tool_result_text(const struct hl__tool_outcome *out);
+/* tool_exec.c: one call through the full path with resume's approval:
+ * args (taken) run approved; `frame_resume` (may be NULL) is what a child
+ * run inside the tool resumes from. */
+void hl__tool_call_resume(hl_context *ctx, const char *call_id, const char *name, cJSON *args,
+                          const hl__resume *frame_resume, struct hl__tool_outcome *out);
+
+/* interrupt.c: the turn stops: keep its calls (ran and waiting) on the
+ * context for the state. Takes the texts and pendings. HL_INTERRUPTED, or
+ * HL_ERR_NOMEM. */
+hl_status hl__interrupt_turn(hl_context *ctx, hl__turn_call *calls, size_t n);
+/* interrupt.c: the run's message for an interrupted outcome. */
+void hl__interrupt_message(hl_context *ctx, char *buf, size_t size);
+/* interrupt.c: at the end of an interrupted run, before the session is
+ * truncated: build the state from the context, the session's messages
+ * since `history_len` and `usage`, emit HL_EVENT_INTERRUPT, and put the
+ * state in *state (the caller's: the blocking hl_agent_run puts it in its
+ * thread's slot, an hl_run keeps it on its handle, a child run hands it
+ * to its parent's call). HL_OK or HL_ERR_NOMEM. Also frees what the
+ * context kept, whatever the outcome (call it for every run). */
+hl_status hl__interrupt_end(hl_context *ctx, hl_status outcome, size_t history_len,
+                            const hl_usage *usage, cJSON **state);
+/* interrupt.c: the thread's slot behind hl_run_state_json() (the blocking
+ * calls only). put takes the state (replacing any); take hands it over. */
+void hl__state_put(cJSON *state);
+cJSON *hl__state_take(void);
+
+/* Longest call path ("call_7/call_1") the state functions handle. */
+#define HL_PATH_MAX 512
+
+/* resume_check.c: check `state` whole against `agent` and `decisions`
+ * (see hl_agent_resume in interrupt.h): HL_OK, or the error with its
+ * message naming the path. */
+hl_status hl__resume_check(const hl_agent *agent, const cJSON *state, const cJSON *decisions);
+
+/* resume.c: the resumed run's first step, in place of the user message:
+ * put the saved messages back, finish the interrupted turn with the
+ * decisions, append its results. *next_turn is the loop's next turn.
+ * HL_OK, HL_INTERRUPTED (calls wait again; the context has them), or a
+ * failure with its message in hl_last_error(). */
+hl_status hl__resume_turn(hl_context *ctx, const hl__resume *resume, int *next_turn);
+
+/* resume.c: HL_OK if `session` has the messages `state` (checked) was
+ * interrupted with, else HL_ERR_STATE with a message. */
+hl_status hl__resume_session_matches(hl_session *session, const cJSON *state);
+
+/* run.c: hl__invoke with a resume (NULL: a fresh run); on HL_INTERRUPTED
+ * *state is the run's state (the caller's). */
+hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session,
+                        bool owns_session, const char *input, const hl__resume *resume,
+                        char **answer, cJSON **state);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * resume_check.c - reading an interrupted run's state back before anything
+ * is applied: one walk over the state (hl_state_walk) checks every field
+ * and names the path of the first bad one, and, as asked, checks the
+ * decisions against the pending calls and the tools' schemas, or lists
+ * the pending calls (hl_run_state_pending). Checking everything first is
+ * what makes a bad state or decision leave the session untouched
+ * (resume.c runs only after hl__resume_check said yes).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "agent/interrupt_internal.h"
+#include "core/model_internal.h"
+#include "core/util.h"
+#include "hookline/json.h"
+
+/* What a walk does besides checking. */
+typedef struct hl_walk {
+  const cJSON *decisions; /* check them (NULL: don't) */
+  cJSON *paths;           /* collect the pending paths (NULL: don't) */
+  cJSON *list;            /* list the pending calls (NULL: don't) */
+} hl_walk;
+
+static const char *hl_type(const cJSON *v) { return v ? hl_json_type_name(v) : "nothing"; }
+
+/* A required member of `type` ("string", "object", "array", "integer",
+ * "bool"); HL_ERR_JSON naming the path otherwise. */
+static hl_status hl_member(const cJSON *obj, const char *key, const char *type,
+                           const char *where, const cJSON **out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  bool ok = false;
+  if (!strcmp(type, "string")) ok = cJSON_IsString(v);
+  else if (!strcmp(type, "object")) ok = cJSON_IsObject(v);
+  else if (!strcmp(type, "array")) ok = cJSON_IsArray(v);
+  else if (!strcmp(type, "bool")) ok = cJSON_IsBool(v);
+  else if (!strcmp(type, "integer"))
+    ok = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1e9 &&
+         v->valuedouble == (double)(long long)v->valuedouble;
+  if (!ok)
+    return hl_fail(HL_ERR_JSON, "%s.%s: expected %s%s, got %s", where, key,
+                   !strcmp(type, "integer") ? "a non-negative " : "", type, hl_type(v));
+  *out = v;
+  return HL_OK;
+}
+
+static hl_status hl_opt_string(const cJSON *obj, const char *key, const char *where) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (v && !cJSON_IsString(v))
+    return hl_fail(HL_ERR_JSON, "%s.%s: expected string, got %s", where, key, hl_type(v));
+  return HL_OK;
+}
+
+/* The agent a pending sub_agent call ran: the agent of an agent tool, or
+ * a sub-agent listed on `agent` by the state's name. NULL when neither
+ * (a tool that runs an agent of its own): that level's edits are then
+ * checked when the call runs, like any call's arguments. */
+static hl_agent *hl_child_agent(const hl_agent *agent, const char *tool_name, const char *name) {
+  if (!agent) return NULL;
+  hl_agent *child = hl__tool_agent(hl_tools_find(agent->tools, tool_name));
+  if (child && !strcmp(child->name, name)) return child;
+  return hl_agent_find_sub_agent(agent, name);
+}
+
+static hl_status hl_check_decision(const hl_agent *agent, const cJSON *d, const char *path,
+                                   const char *tool_name) {
+  if (!d)
+    return hl_fail(HL_ERR_INVALID, "decisions: no decision for pending call \"%s\" (tool \"%s\")",
+                   path, tool_name);
+  if (!cJSON_IsObject(d))
+    return hl_fail(HL_ERR_INVALID, "decisions[\"%s\"]: expected an object, got %s", path, hl_type(d));
+  const char *action = hl_json_get_string(d, "action");
+  if (!action)
+    return hl_fail(HL_ERR_INVALID, "decisions[\"%s\"].action: expected \"approve\", \"reject\" or \"edit\"",
+                   path);
+  if (!strcmp(action, "approve")) return HL_OK;
+  if (!strcmp(action, "reject")) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(d, "message");
+    if (m && !cJSON_IsString(m))
+      return hl_fail(HL_ERR_INVALID, "decisions[\"%s\"].message: expected string, got %s", path, hl_type(m));
+    return HL_OK;
+  }
+  if (strcmp(action, "edit") != 0)
+    return hl_fail(HL_ERR_INVALID, "decisions[\"%s\"].action: unknown action \"%s\" (approve, reject or edit)",
+                   path, action);
+  const cJSON *args = cJSON_GetObjectItemCaseSensitive(d, "arguments");
+  if (!cJSON_IsObject(args))
+    return hl_fail(HL_ERR_INVALID, "decisions[\"%s\"].arguments: expected an object, got %s", path,
+                   hl_type(args));
+  const hl_tool *tool = agent ? hl_tools_find(agent->tools, tool_name) : NULL;
+  if (tool && hl_schema_validate(hl_tool_schema(tool), args) != HL_OK)
+    return hl_fail(HL_ERR_INVALID_ARGUMENTS, "decisions[\"%s\"].arguments: %s", path, hl_last_error());
+  return HL_OK;
+}
+
+/* Check the state of one level (`where` is its JSON path, `prefix` the
+ * call path of its calls) and its sub-states; `agent` NULL: no check
+ * against an agent. */
+static hl_status hl_state_walk(const hl_agent *agent, const cJSON *state, const char *where,
+                               const char *prefix, const hl_walk *w) {
+  if (!cJSON_IsObject(state))
+    return hl_fail(HL_ERR_JSON, "%s: expected a run state object, got %s", where, hl_type(state));
+  const cJSON *v;
+  hl_status st = hl_member(state, "version", "integer", where, &v);
+  if (st != HL_OK) return st;
+  if (v->valueint != HL_RUN_STATE_VERSION)
+    return hl_fail(HL_ERR_INVALID, "%s.version: state version %d; this library reads version %d",
+                   where, v->valueint, HL_RUN_STATE_VERSION);
+  const char *kind = hl_json_get_string(state, "kind");
+  if (kind && strcmp(kind, "hookline/run_state") != 0)
+    return hl_fail(HL_ERR_INVALID, "%s.kind: \"%s\" is not a hookline run state", where, kind);
+  const cJSON *name, *input, *turn, *history, *usage, *messages, *results, *pending, *branch;
+  if ((st = hl_member(state, "agent", "string", where, &name)) ||
+      (st = hl_member(state, "branch", "string", where, &branch)) ||
+      (st = hl_member(state, "input", "string", where, &input)) ||
+      (st = hl_member(state, "turn", "integer", where, &turn)) ||
+      (st = hl_member(state, "history", "integer", where, &history)) ||
+      (st = hl_member(state, "usage", "object", where, &usage)) ||
+      (st = hl_member(state, "messages", "array", where, &messages)) ||
+      (st = hl_member(state, "results", "array", where, &results)) ||
+      (st = hl_member(state, "pending", "array", where, &pending)))
+    return st;
+  if (agent && strcmp(name->valuestring, agent->name) != 0)
+    return hl_fail(HL_ERR_INVALID, "%s.agent: the state is of agent \"%s\", not \"%s\"", where,
+                   name->valuestring, agent->name);
+  if (turn->valueint < 1) return hl_fail(HL_ERR_JSON, "%s.turn: expected a turn >= 1", where);
+  const cJSON *u;
+  cJSON_ArrayForEach(u, usage) {
+    if (!cJSON_IsNumber(u))
+      return hl_fail(HL_ERR_JSON, "%s.usage.%s: expected number, got %s", where, u->string, hl_type(u));
+  }
+  if (cJSON_GetArraySize(pending) == 0)
+    return hl_fail(HL_ERR_INVALID, "%s.pending: no call waits for a decision", where);
+
+  /* The messages decode, and the last one holds the interrupted calls. */
+  char at[HL_PATH_MAX];
+  snprintf(at, sizeof at, "%s.messages", where);
+  hl_messages list = {0};
+  if ((st = hl__messages_from_json_at(messages, &list, at)) != HL_OK) return st;
+  const hl_message *last = list.count ? list.items[list.count - 1] : NULL;
+  if (!last || last->role != HL_ROLE_ASSISTANT || hl_message_tool_call_count(last) == 0) {
+    hl_messages_clear(&list);
+    return hl_fail(HL_ERR_INVALID, "%s: the last message is not the model's tool calls", at);
+  }
+  /* Every call of it is in results or pending, once; nothing else is. */
+  size_t n_calls = hl_message_tool_call_count(last);
+  size_t seen = 0;
+  for (int k = 0; k < 2 && st == HL_OK; k++) {
+    const cJSON *arr = k ? pending : results;
+    const char *what = k ? "pending" : "results";
+    int i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, arr) {
+      snprintf(at, sizeof at, "%s.%s[%d]", where, what, i++);
+      const cJSON *id, *tool, *x;
+      if (!cJSON_IsObject(item)) {
+        st = hl_fail(HL_ERR_JSON, "%s: expected an object, got %s", at, hl_type(item));
+        break;
+      }
+      if ((st = hl_member(item, "id", "string", at, &id)) ||
+          (st = hl_member(item, "name", "string", at, &tool)))
+        break;
+      bool found = false;
+      for (size_t j = 0; j < last->n_parts && !found; j++)
+        found = last->parts[j].kind == HL_PART_TOOL_CALL &&
+                !strcmp(last->parts[j].id ? last->parts[j].id : "", id->valuestring);
+      if (!found) {
+        st = hl_fail(HL_ERR_INVALID, "%s.id: \"%s\" is not a call of the last message", at,
+                     id->valuestring);
+        break;
+      }
+      seen++;
+      if (!k) {
+        if ((st = hl_member(item, "content", "string", at, &x)) ||
+            (st = hl_member(item, "is_error", "bool", at, &x)))
+          break;
+        continue;
+      }
+      const cJSON *args, *by;
+      if ((st = hl_member(item, "arguments", "object", at, &args)) ||
+          (st = hl_member(item, "interrupted_by", "string", at, &by)) ||
+          (st = hl_opt_string(item, "hook", at)) || (st = hl_opt_string(item, "reason", at)))
+        break;
+      const char *b = by->valuestring;
+      if (strcmp(b, "hook") && strcmp(b, "approval") && strcmp(b, "sub_agent")) {
+        st = hl_fail(HL_ERR_INVALID, "%s.interrupted_by: unknown \"%s\" (hook, approval or sub_agent)",
+                     at, b);
+        break;
+      }
+      char path[HL_PATH_MAX];
+      if ((size_t)snprintf(path, sizeof path, "%s%s", prefix, id->valuestring) >= sizeof path) {
+        st = hl_fail(HL_ERR_INVALID, "%s.id: the call path is too long", at);
+        break;
+      }
+      if (!strcmp(b, "sub_agent")) {
+        const cJSON *sub = cJSON_GetObjectItemCaseSensitive(item, "state");
+        const char *sub_name = hl_json_get_string(sub, "agent");
+        hl_agent *child = sub_name ? hl_child_agent(agent, tool->valuestring, sub_name) : NULL;
+        if (agent && sub_name && !child && hl__tool_agent(hl_tools_find(agent->tools, tool->valuestring))) {
+          st = hl_fail(HL_ERR_INVALID, "%s.state.agent: tool \"%s\" of agent \"%s\" runs no agent \"%s\"",
+                       at, tool->valuestring, agent->name, sub_name);
+          break;
+        }
+        char sub_where[HL_PATH_MAX + 8], sub_prefix[HL_PATH_MAX + 2];
+        snprintf(sub_where, sizeof sub_where, "%s.state", at);
+        snprintf(sub_prefix, sizeof sub_prefix, "%s/", path);
+        if ((st = hl_state_walk(child, sub, sub_where, sub_prefix, w)) != HL_OK) break;
+        continue;
+      }
+      if (w->paths && !cJSON_AddItemToArray(w->paths, cJSON_CreateString(path))) {
+        st = hl__oom();
+        break;
+      }
+      if (w->decisions &&
+          (st = hl_check_decision(agent, cJSON_GetObjectItemCaseSensitive(w->decisions, path), path,
+                                  tool->valuestring)) != HL_OK)
+        break;
+      if (w->list) {
+        cJSON *e = cJSON_CreateObject();
+        bool ok = e && cJSON_AddItemToArray(w->list, e);
+        if (!ok) cJSON_Delete(e);
+        ok = ok && cJSON_AddStringToObject(e, "path", path) &&
+             cJSON_AddStringToObject(e, "id", id->valuestring) &&
+             cJSON_AddStringToObject(e, "name", tool->valuestring) &&
+             cJSON_AddItemToObject(e, "arguments", hl_json_clone(args)) &&
+             cJSON_AddStringToObject(e, "agent", name->valuestring) &&
+             cJSON_AddStringToObject(e, "branch", branch->valuestring) &&
+             cJSON_AddStringToObject(e, "interrupted_by", b);
+        const char *hook = hl_json_get_string(item, "hook"), *why = hl_json_get_string(item, "reason");
+        ok = ok && (!hook || cJSON_AddStringToObject(e, "hook", hook)) &&
+             (!why || cJSON_AddStringToObject(e, "reason", why));
+        if (!ok) {
+          st = hl__oom();
+          break;
+        }
+      }
+    }
+  }
+  if (st == HL_OK && seen != n_calls)
+    st = hl_fail(HL_ERR_INVALID, "%s: %zu calls in results and pending, but the last message has %zu",
+                 where, seen, n_calls);
+  hl_messages_clear(&list);
+  return st;
+}
+
+cJSON *hl_run_state_pending(const cJSON *state) {
+  cJSON *list = cJSON_CreateArray();
+  if (!list) {
+    hl__oom();
+    return NULL;
+  }
+  hl_walk w = {.list = list};
+  if (hl_state_walk(NULL, state, "$", "", &w) != HL_OK) {
+    cJSON_Delete(list);
+    return NULL;
+  }
+  return list;
+}
+
+hl_status hl__resume_check(const hl_agent *agent, const cJSON *state, const cJSON *decisions) {
+  if (!cJSON_IsObject(decisions))
+    return hl_fail(HL_ERR_INVALID, "decisions: expected an object keyed by call path, got %s",
+                   hl_type(decisions));
+  cJSON *paths = cJSON_CreateArray();
+  if (!paths) return hl__oom();
+  hl_walk w = {.decisions = decisions, .paths = paths};
+  hl_status st = hl_state_walk(agent, state, "$", "", &w);
+  const cJSON *d;
+  cJSON_ArrayForEach(d, decisions) {
+    if (st != HL_OK) break;
+    bool known = false;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, paths) known = known || !strcmp(p->valuestring, d->string);
+    if (!known)
+      st = hl_fail(HL_ERR_INVALID, "decisions[\"%s\"]: no pending call has this path", d->string);
+  }
+  cJSON_Delete(paths);
+  return st;
+}

@@ -1,0 +1,167 @@
+/*
+ * tests/interrupt/fixture.h - the agents of the interrupt tests, built the
+ * same way by the test and by the helper process that resumes its runs
+ * (resume_helper.c): same names, tools and hooks, so that a state written
+ * by one process is resumed by another.
+ *
+ *   assistant: get_weather(city)             runs freely
+ *              delete_file(path)             flagged: needs approval
+ *              send_email(to)                the "email_guard" hook interrupts it
+ *   boss:      get_weather(city), helper     helper is an agent used as a tool:
+ *   helper:    delete_file(path)             its own call needs approval
+ *
+ * Every tool execution is logged ("name {args}") so a test can tell what
+ * ran, and how often.
+ */
+#ifndef HL_TEST_INTERRUPT_FIXTURE_H
+#define HL_TEST_INTERRUPT_FIXTURE_H
+
+#include <hookline.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t fx_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char fx_log[8192];
+
+static inline void fx_log_reset(void) {
+  pthread_mutex_lock(&fx_log_lock);
+  fx_log[0] = '\0';
+  pthread_mutex_unlock(&fx_log_lock);
+}
+
+static inline void fx_log_call(const char *name, const cJSON *args) {
+  char *a = cJSON_PrintUnformatted(args);
+  pthread_mutex_lock(&fx_log_lock);
+  size_t n = strlen(fx_log);
+  snprintf(fx_log + n, sizeof fx_log - n, "%s %s\n", name, a ? a : "?");
+  pthread_mutex_unlock(&fx_log_lock);
+  free(a);
+}
+
+/* How many logged executions start with `prefix` ("get_weather"). */
+static inline int fx_ran(const char *prefix) {
+  int n = 0;
+  pthread_mutex_lock(&fx_log_lock);
+  for (const char *p = fx_log; *p;) {
+    if (!strncmp(p, prefix, strlen(prefix))) n++;
+    const char *nl = strchr(p, '\n');
+    if (!nl) break;
+    p = nl + 1;
+  }
+  pthread_mutex_unlock(&fx_log_lock);
+  return n;
+}
+
+static inline hl_status fx_weather(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)ud;
+  fx_log_call("get_weather", args);
+  char buf[128];
+  snprintf(buf, sizeof buf, "sunny in %s", hl_json_get_string(args, "city"));
+  *result = cJSON_CreateString(buf);
+  return HL_OK;
+}
+
+static inline hl_status fx_delete(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)ud;
+  fx_log_call("delete_file", args);
+  char buf[128];
+  snprintf(buf, sizeof buf, "deleted %s", hl_json_get_string(args, "path"));
+  *result = cJSON_CreateString(buf);
+  return HL_OK;
+}
+
+static inline hl_status fx_email(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)ud;
+  fx_log_call("send_email", args);
+  char buf[128];
+  snprintf(buf, sizeof buf, "sent to %s", hl_json_get_string(args, "to"));
+  *result = cJSON_CreateString(buf);
+  return HL_OK;
+}
+
+/* Counts what it saw of `approved`, to check the resumed call's view. */
+static int fx_guard_seen_approved;
+
+static inline hl_hook_action fx_email_guard(hl_context *ctx, const hl_before_tool_args *args,
+                                     hl_before_tool_out *out, void *ud) {
+  (void)ctx, (void)ud;
+  if (strcmp(args->call->name, "send_email") != 0) return HL_HOOK_CONTINUE;
+  if (HL_HOOK_HAS(args, approved) && args->approved) fx_guard_seen_approved++;
+  if (HL_HOOK_HAS(out, reason)) out->reason = strdup("emails need a human");
+  return HL_HOOK_INTERRUPT; /* taken as continue once approved */
+}
+
+static inline hl_tool *fx_tool(const char *name, hl_tool_fn fn, const char *param) {
+  hl_tool *t = hl_tool_new(name, name, fn, NULL);
+  if (t) hl_tool_param(t, param, "string", param, true);
+  return t;
+}
+
+static inline void fx_add(hl_agent *a, hl_tool *t) {
+  hl_agent_add_tool(a, t);
+  hl_tool_unref(t);
+}
+
+/* The assistant, on `model` (the agent takes a reference). */
+static inline hl_agent *fx_assistant(hl_provider *model) {
+  hl_agent *a = hl_agent_new("assistant");
+  hl_agent_set_provider(a, model);
+  hl_agent_set_model(a, "scripted");
+  fx_add(a, fx_tool("get_weather", fx_weather, "city"));
+  hl_tool *del = fx_tool("delete_file", fx_delete, "path");
+  hl_tool_set_needs_approval(del, true);
+  fx_add(a, del);
+  fx_add(a, fx_tool("send_email", fx_email, "to"));
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "email_guard", HL_HOOK_DECIDE, fx_email_guard, NULL);
+  return a;
+}
+
+/* The boss and its helper, on two scripted models. */
+static inline hl_agent *fx_boss(hl_provider *boss_model, hl_provider *helper_model) {
+  hl_agent *helper = hl_agent_new("helper");
+  hl_agent_set_provider(helper, helper_model);
+  hl_agent_set_model(helper, "scripted");
+  hl_tool *del = fx_tool("delete_file", fx_delete, "path");
+  hl_tool_set_needs_approval(del, true);
+  fx_add(helper, del);
+  hl_agent *boss = hl_agent_new("boss");
+  hl_agent_set_provider(boss, boss_model);
+  hl_agent_set_model(boss, "scripted");
+  fx_add(boss, fx_tool("get_weather", fx_weather, "city"));
+  fx_add(boss, hl_agent_as_tool(helper, "Cleans up files.", NULL));
+  hl_agent_unref(helper);
+  return boss;
+}
+
+/* The assistant's first response: three calls in one turn. */
+static inline void fx_push_three_calls(hl_provider *model) {
+  hl_response *r = hl_response_new();
+  cJSON *a1 = cJSON_Parse("{\"city\":\"Oslo\"}");
+  cJSON *a2 = cJSON_Parse("{\"path\":\"/tmp/x\"}");
+  cJSON *a3 = cJSON_Parse("{\"to\":\"bob\"}");
+  hl_message_add_tool_call(r->message, "c1", "get_weather", a1);
+  hl_message_add_tool_call(r->message, "c2", "delete_file", a2);
+  hl_message_add_tool_call(r->message, "c3", "send_email", a3);
+  cJSON_Delete(a1), cJSON_Delete(a2), cJSON_Delete(a3);
+  hl_scripted_push(model, r);
+}
+
+/* The tool results of request `req` (the last message's parts) as a JSON
+ * object {call_id: {"content": .., "is_error": ..}}, for checks. */
+static inline cJSON *fx_results_of(const hl_request *req) {
+  cJSON *out = cJSON_CreateObject();
+  if (!req || !req->messages.count) return out;
+  const hl_message *m = req->messages.items[req->messages.count - 1];
+  for (size_t i = 0; i < m->n_parts; i++) {
+    if (m->parts[i].kind != HL_PART_TOOL_RESULT) continue;
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "content", m->parts[i].text ? m->parts[i].text : "");
+    cJSON_AddBoolToObject(r, "is_error", m->parts[i].is_error);
+    cJSON_AddItemToObject(out, m->parts[i].id ? m->parts[i].id : "", r);
+  }
+  return out;
+}
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * tests/interrupt/test_process.c - an interrupted run resumed by another
+ * process: this test runs the assistant until it stops for approval,
+ * writes the state and the session as JSON text to files, and spawns
+ * resume_helper (argv[1]) with decisions, once with approve + reject and
+ * once with edit + approve; the helper reports what its model saw in the
+ * request after the resume and which tools it ran.
+ */
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fixture.h"
+
+static const char *helper;
+static char dir[] = "/tmp/hl_interrupt_XXXXXX";
+
+static void save(const char *name, const cJSON *json) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  char *text = cJSON_PrintUnformatted(json);
+  FILE *f = fopen(path, "wb");
+  if (f && text) fputs(text, f);
+  if (f) fclose(f);
+  free(text);
+}
+
+/* Run the helper on the saved files with `decisions`; its report. */
+static cJSON *resume_elsewhere(const char *decisions) {
+  cJSON *d = cJSON_Parse(decisions);
+  save("decisions.json", d);
+  cJSON_Delete(d);
+  char a[4][256];
+  const char *names[4] = {"state.json", "session.json", "decisions.json", "out.json"};
+  for (int i = 0; i < 4; i++) snprintf(a[i], sizeof a[i], "%s/%s", dir, names[i]);
+  unlink(a[3]);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(helper, helper, a[0], a[1], a[2], a[3], (char *)NULL);
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  FILE *f = fopen(a[3], "rb");
+  if (!f) return NULL;
+  static char buf[1 << 16];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return cJSON_Parse(buf);
+}
+
+static const char *result_of(const cJSON *report, const char *id) {
+  return hl_json_get_string(hl_json_get(hl_json_get(report, "results"), id), "content");
+}
+
+static void a_second_process_resumes_with_approve_reject_and_edit(void) {
+  REQUIRE(mkdtemp(dir));
+  fx_log_reset();
+  hl_provider *model = hl_scripted_new();
+  fx_push_three_calls(model);
+  hl_agent *agent = fx_assistant(model);
+  hl_session *s = hl_session_new("app", "user", "sess-1");
+  char *answer = NULL;
+  REQUIRE(hl_agent_run(agent, s, "weather, cleanup, mail", &answer) == HL_INTERRUPTED);
+  cJSON *state = hl_run_state_json();
+  REQUIRE(state);
+  /* The state goes through text, as it would to a file or a database. */
+  char *text = cJSON_PrintUnformatted(state);
+  cJSON_Delete(state);
+  state = cJSON_Parse(text);
+  free(text);
+  save("state.json", state);
+  cJSON *sj = hl_session_to_json(s);
+  save("session.json", sj);
+  cJSON_Delete(sj);
+  CHECK_INT(fx_ran("get_weather"), 1);
+
+  cJSON *r = resume_elsewhere("{\"c2\":{\"action\":\"approve\"},"
+                              "\"c3\":{\"action\":\"reject\",\"message\":\"no emails today\"}}");
+  REQUIRE(r);
+  CHECK_STR(hl_json_get_string(r, "status"), "Ok");
+  CHECK_STR(hl_json_get_string(r, "answer"), "resumed elsewhere");
+  CHECK_INT(hl_json_get_number(r, "model_calls", 0), 1);
+  /* c1 ran in this process before the interrupt: its saved result, not a rerun. */
+  CHECK_STR(result_of(r, "c1"), "sunny in Oslo");
+  CHECK_STR(result_of(r, "c2"), "deleted /tmp/x");
+  CHECK_STR(result_of(r, "c3"), "no emails today");
+  CHECK(cJSON_IsTrue(hl_json_get(hl_json_get(hl_json_get(r, "results"), "c3"), "is_error")));
+  CHECK_STR(hl_json_get_string(r, "ran"), "delete_file {\"path\":\"/tmp/x\"}\n");
+  CHECK_INT(hl_json_get_number(r, "session_messages", 0), 4);
+  cJSON_Delete(r);
+
+  r = resume_elsewhere("{\"c2\":{\"action\":\"edit\",\"arguments\":{\"path\":\"/tmp/y\"}},"
+                       "\"c3\":{\"action\":\"approve\"}}");
+  REQUIRE(r);
+  CHECK_STR(hl_json_get_string(r, "status"), "Ok");
+  CHECK_STR(result_of(r, "c1"), "sunny in Oslo");
+  CHECK_STR(result_of(r, "c2"), "deleted /tmp/y");
+  CHECK_STR(result_of(r, "c3"), "sent to bob");
+  CHECK_STR(hl_json_get_string(r, "ran"),
+            "delete_file {\"path\":\"/tmp/y\"}\nsend_email {\"to\":\"bob\"}\n");
+  cJSON_Delete(r);
+
+  /* A bad decision in the other process: a clear error, nothing run. */
+  r = resume_elsewhere("{\"c2\":{\"action\":\"edit\",\"arguments\":{\"file\":\"/tmp/y\"}},"
+                       "\"c3\":{\"action\":\"approve\"}}");
+  REQUIRE(r);
+  CHECK_STR(hl_json_get_string(r, "status"), "InvalidArguments");
+  CHECK_CONTAINS(hl_json_get_string(r, "error"), "decisions[\"c2\"].arguments");
+  CHECK_STR(hl_json_get_string(r, "ran"), "");
+  CHECK_INT(hl_json_get_number(r, "model_calls", -1), 0);
+  cJSON_Delete(r);
+
+  const char *names[4] = {"state.json", "session.json", "decisions.json", "out.json"};
+  for (int i = 0; i < 4; i++) {
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    unlink(p);
+  }
+  rmdir(dir);
+  cJSON_Delete(state);
+  hl_agent_unref(agent);
+  hl_provider_unref(model);
+  hl_session_free(s);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: test_process RESUME_HELPER\n");
+    return 2;
+  }
+  helper = argv[1];
+  CHECK_ARGS(argc - 1, argv + 1);
+  RUN(a_second_process_resumes_with_approve_reject_and_edit);
+  return CHECK_EXIT();
+}
