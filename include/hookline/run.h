@@ -57,6 +57,7 @@
 #define HOOKLINE_RUN_H
 
 #include <stddef.h>
+#include <cjson/cJSON.h>
 
 #include "status.h"
 #include "model.h"
@@ -121,6 +122,32 @@ HL_API hl_status hl_run_status(const hl_run *run);
 HL_API const char *hl_run_error(const hl_run *run);
 HL_API const char *hl_run_answer(const hl_run *run);
 HL_API hl_usage hl_run_usage(const hl_run *run);
+
+/**
+ * Interrupts (interrupt.h). A run that stops at a tool-call boundary for
+ * a human's decision ends with HL_INTERRUPTED: not a failure (on_done gets
+ * it with a NULL answer, hl_run_wait() returns it, hl_last_error() is
+ * empty; hl_run_error() says which calls wait). Its state is on the
+ * handle: hl_run_state() returns a new copy (caller frees with
+ * cJSON_Delete) once the run ended with HL_INTERRUPTED (also from inside
+ * on_done), else NULL. Any thread. (The thread slot behind
+ * hl_run_state_json() is for the blocking calls only.)
+ */
+HL_API cJSON *hl_run_state(const hl_run *run);
+
+/**
+ * The asynchronous hl_agent_resume() (interrupt.h): everything is checked
+ * before anything runs, with the same statuses (then *run is NULL, on_done
+ * is never called and the session is untouched), plus HL_ERR_STATE when
+ * the session is busy. On HL_OK the run goes on from the interrupted turn
+ * as hl_run_start()'s runs do (same threads, same callbacks) and may end
+ * with HL_INTERRUPTED again (a new state, hl_run_state()). `state` and
+ * `decisions` are borrowed for the call only (copied); the agent and the
+ * session must stay alive until the run ended. Any thread.
+ */
+HL_API hl_status hl_run_resume(hl_agent *agent, hl_session *session, const cJSON *state,
+                               const cJSON *decisions, const hl_run_options *opts,
+                               hl_run **run);
 
 /** Release the handle. A run still in flight is cancelled first; its
  *  on_done still runs, and its memory goes when it ended. NULL is fine. */

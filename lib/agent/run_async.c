@@ -75,7 +75,7 @@ struct hl_run {
   hl_status status;
   hl_usage usage;
 
-  /* Interrupts: the run continues an interrupted one (hl_agent_resume():
+  /* Interrupts: the run continues an interrupted one (hl_run_resume():
    * its own copies of the state and the decisions, which `resume` points
    * into), and the state it stopped with itself (HL_INTERRUPTED; written
    * by the last step before `status`, read after it). */
@@ -468,8 +468,16 @@ void hl_run_free(hl_run *run) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Interrupted runs: resume (interrupt.h)                             */
+/* Interrupted runs: the state, resume (interrupt.h)                  */
 /* ------------------------------------------------------------------ */
+
+cJSON *hl_run_state(const hl_run *run) {
+  if (hl_run_status(run) != HL_INTERRUPTED) return NULL;
+  /* Nothing writes run->state once the status is set. */
+  cJSON *copy = run->state ? cJSON_Duplicate(run->state, true) : NULL;
+  if (run->state && !copy) hl__oom();
+  return copy;
+}
 
 /* A run that continues `state` with `decisions` (checked here, copied),
  * ready to be scheduled (the session claimed and as the state expects).
@@ -501,6 +509,18 @@ static hl_status resume_new(hl_agent *agent, hl_session *session, const cJSON *s
   }
   run->resume = (hl__resume){run->resume_state, run->resume_decisions, ""};
   *out = run;
+  return HL_OK;
+}
+
+hl_status hl_run_resume(hl_agent *agent, hl_session *session, const cJSON *state,
+                        const cJSON *decisions, const hl_run_options *opts, hl_run **out) {
+  if (out) *out = NULL;
+  if (!out) return hl_fail(HL_ERR_INVALID, "hl_run_resume: run is required");
+  hl_run *run;
+  hl_status st = resume_new(agent, session, state, decisions, opts, false, "hl_run_resume", &run);
+  if (st != HL_OK) return st;
+  *out = run;
+  schedule(run, step_open);
   return HL_OK;
 }
 
