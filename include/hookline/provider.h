@@ -21,8 +21,10 @@
  * Thread-safety: a provider may be called from several agents and threads
  * at once; implementations must allow that (the built-ins do).
  *
- * Threads: complete() runs on the caller's thread (an agent's run thread)
- * and so do the deltas and events it emits. The built-in HTTP providers
+ * Threads: complete() runs on the caller's thread (an agent's run thread,
+ * or a worker of the pool in an asynchronous run, run.h) and so do the
+ * deltas and events it emits. start() (optional, below) answers without
+ * blocking. The built-in HTTP providers
  * do their network work on the library's event-loop thread (one per
  * process, see pool.h) while the calling thread waits; they still emit
  * every delta and event from the calling thread (openai.h).

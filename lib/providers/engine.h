@@ -7,6 +7,10 @@
  * why: libcurl 7.88 scans its connection cache per transfer). No polling interval: the loop sleeps until a
  * socket is ready, a timer is due or another thread posts work.
  *
+ * "The loop thread" below is the library's loop thread, or in external
+ * mode (hookline/engine.h) the application's thread inside
+ * hl_engine_process().
+ *
  * What runs where:
  *  - hl__engine_post() is the only entry from other threads: it queues a
  *    task whose function then runs on the loop thread;

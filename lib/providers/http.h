@@ -27,7 +27,10 @@
  *  - secrets (API keys) redacted from every message it produces.
  *
  * Which thread runs what: libcurl, header parsing, buffering of whole
- * bodies, timers and retries run on the loop thread. The streaming sink
+ * bodies, timers and retries run on the loop thread (the library's, or
+ * the application's thread inside hl_engine_process(), hookline/engine.h).
+ * For hl__http_request_start() the sink and the completion run there too;
+ * the rest of this paragraph is about hl__http_request_send(). The streaming sink
  * (on_data) always runs on the thread that called hl__http_request_send():
  * the loop hands it the bytes (pausing the transfer while 1 MiB waits
  * unconsumed), so decoders, observers and token callbacks never run on
