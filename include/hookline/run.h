@@ -154,7 +154,11 @@ HL_API hl_status hl_run_resume(hl_agent *agent, hl_session *session, const cJSON
 HL_API void hl_run_free(hl_run *run);
 
 /** Size of the library's worker pool (threads it may start for run steps,
- *  tools and other blocking work): 1..1024. Default: the environment
+ *  tools and other blocking work): 1..1024. It bounds how many steps can
+ *  block at once (a slow tool, a pending asynchronous tool, a custom
+ *  agent's body, a provider without start): beyond it, the other runs'
+ *  steps wait in line (their model calls still travel). Size it for the
+ *  blocking work you expect in parallel. Default: the environment
  *  variable HOOKLINE_WORKER_THREADS, else max(8, 4 x CPUs) capped at 64.
  *  Threads start on demand and stay; lowering the size stops growth only.
  *  HL_ERR_INVALID out of range. Thread-safe. */
