@@ -62,8 +62,8 @@ static hl_status instant_complete(void *impl, hl_context *ctx, const hl_request 
   *out = r;
   return HL_OK;
 }
-static const hl_provider_ops instant_ops = {sizeof(hl_provider_ops), "instant", instant_complete,
-                                            NULL};
+static const hl_provider_ops instant_ops = {.size = sizeof(hl_provider_ops), .name = "instant",
+                                            .complete = instant_complete};
 
 static hl_status add_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
   (void)ctx, (void)ud;

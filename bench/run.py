@@ -320,7 +320,9 @@ def concurrent_slow(bench_bin, sizes, node="auto"):
            "runs": {}}
     for n in sizes:
         row = {}
-        systems = [("hookline", [os.path.join(bench_bin, "hl-bench-slow"), "--sessions", str(n)], None)]
+        slow = os.path.join(bench_bin, "hl-bench-slow")
+        systems = [("hookline-async", [slow, "--sessions", str(n), "--api", "async"], None),
+                   ("hookline", [slow, "--sessions", str(n)], None)]
         for name, script in SLOW_PEERS:
             systems.append((name, [node, script, "--scenario", "concurrent_slow", "--sessions", str(n)]
                             if node else None, PEERS))
@@ -595,8 +597,11 @@ def markdown(r):
         w(f"Each session is scenario (b) (2 model calls, 3 tool calls) against a mock server that "
           f"answers every model request {cs['delay_ms']} ms after it arrived (bench/mock_server.c "
           "on one epoll thread; its own service time per request and how late it sent answers "
-          "are in results.json). hookline: one application thread per session (64 KB stacks) "
-          "calling the blocking `hl_agent_run()` on one shared agent, every request through the "
+          "are in results.json). hookline-async: every session started with `hl_run_start()` "
+          "from one thread, no thread per session (its steps on the library's bounded worker "
+          "pool, model calls in flight holding no thread). hookline: one application thread per "
+          "session (64 KB stacks) "
+          "calling the blocking `hl_agent_run()` on one shared agent; both with every request through the "
           "process's one event loop and connection pool; the benchmark raises its soft open-file "
           "limit to the hard one. @openai/agents: N concurrent promises. Wall time runs from the "
           "first session started to the last one done (thread creation included); CPU is the "

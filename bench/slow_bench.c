@@ -7,7 +7,12 @@
  * threads would.
  *
  *   hl-bench-slow --url http://127.0.0.1:PORT --sessions N [--stack-kb 64]
- *                 [--parallel-tools 0]
+ *                 [--parallel-tools 0] [--api threads|async]
+ *
+ * --api async: the same sessions started with hl_run_start() from the main
+ * thread, no application thread per session; each run's end comes by its
+ * callback (latency measured from its start), the main thread waits for
+ * the last one.
  *
  * Prints one JSON object: wall time (first thread created to last run
  * done), client CPU (getrusage of this process only: the server is
@@ -81,12 +86,69 @@ static void *session_thread(void *arg) {
   return NULL;
 }
 
+/* ---- the asynchronous API: no thread per session ---- */
+
+typedef struct async_slot {
+  hl_session *session;
+  hl_run *run;
+  uint64_t t0;
+  double latency_us; /* < 0: failed */
+} async_slot;
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static int g_left;
+
+static void async_done(hl_run *run, hl_status st, const char *answer, const hl_usage *usage,
+                       void *ud) {
+  (void)usage;
+  async_slot *s = ud;
+  bool ok = st == HL_OK && answer && strstr(answer, "gamma");
+  if (!ok) {
+    atomic_fetch_add(&g_failed, 1);
+    if (!atomic_flag_test_and_set(&g_err_printed))
+      fprintf(stderr, "slow bench: a run failed: %s\n", st != HL_OK ? hl_run_error(run) : "wrong answer");
+  }
+  s->latency_us = ok ? (double)(bench_now_ns() - s->t0) / 1e3 : -1;
+  pthread_mutex_lock(&g_mu);
+  if (--g_left == 0) pthread_cond_signal(&g_cv);
+  pthread_mutex_unlock(&g_mu);
+}
+
+/* Start every session at once, wait for all; returns how many started. */
+static int run_async(hl_agent *agent, async_slot *slots, int n) {
+  g_left = n;
+  int started = 0;
+  hl_run_options o = HL_RUN_OPTIONS_INIT;
+  o.on_done = async_done;
+  for (int i = 0; i < n; i++) {
+    slots[i].session = hl_session_new("bench", "u", NULL);
+    slots[i].t0 = bench_now_ns();
+    o.user_data = &slots[i];
+    if (!slots[i].session || hl_run_start(agent, slots[i].session, TOOLS_INPUT, &o, &slots[i].run) != HL_OK) {
+      fprintf(stderr, "slow bench: could not start run %d: %s\n", i, hl_last_error());
+      slots[i].latency_us = -1;
+      pthread_mutex_lock(&g_mu);
+      g_left--;
+      pthread_mutex_unlock(&g_mu);
+      atomic_fetch_add(&g_failed, 1);
+      continue;
+    }
+    started++;
+  }
+  pthread_mutex_lock(&g_mu);
+  while (g_left > 0) pthread_cond_wait(&g_cv, &g_mu);
+  pthread_mutex_unlock(&g_mu);
+  return started;
+}
+
 int main(int argc, char **argv) {
   const char *url = bench_arg(argc, argv, "--url", "http://127.0.0.1:8089");
   int n = atoi(bench_arg(argc, argv, "--sessions", "1000"));
   long stack_kb = atol(bench_arg(argc, argv, "--stack-kb", "64"));
   int parallel = atoi(bench_arg(argc, argv, "--parallel-tools", "0"));
   long futex_slots = atol(bench_arg(argc, argv, "--futex-slots", "16384"));
+  bool async_api = !strcmp(bench_arg(argc, argv, "--api", "threads"), "async");
   if (n <= 0 || stack_kb < 16) {
     fprintf(stderr, "slow bench: --sessions > 0 and --stack-kb >= 16\n");
     return 2;
@@ -124,6 +186,7 @@ int main(int argc, char **argv) {
   hl_tool_unref(t);
   hl_provider_unref(p);
 
+  async_slot *aslots = async_api ? calloc((size_t)n, sizeof *aslots) : NULL;
   session_slot *slots = calloc((size_t)n, sizeof *slots);
   pthread_t *threads = calloc((size_t)n, sizeof *threads);
   double *lat = calloc((size_t)n, sizeof *lat);
@@ -137,7 +200,13 @@ int main(int argc, char **argv) {
   double cpu0 = bench_cpu_us();
   uint64_t t0 = bench_now_ns();
   int started = 0;
-  for (int i = 0; i < n; i++) {
+  if (async_api) {
+    if (!aslots) return 1;
+    run_async(agent, aslots, n);
+    started = n;
+    for (int i = 0; i < n; i++) slots[i].latency_us = aslots[i].latency_us;
+  }
+  for (int i = 0; i < n && !async_api; i++) {
     slots[i].agent = agent;
     if (pthread_create(&threads[i], &attr, session_thread, &slots[i]) != 0) {
       fprintf(stderr, "slow bench: could not create thread %d\n", i);
@@ -145,7 +214,7 @@ int main(int argc, char **argv) {
     }
     started++;
   }
-  for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
+  for (int i = 0; i < started && !async_api; i++) pthread_join(threads[i], NULL);
   uint64_t wall_ns = bench_now_ns() - t0;
   double cpu = bench_cpu_us() - cpu0;
   if (!bench_server_stats_get(url, &s1)) return 1;
@@ -156,19 +225,26 @@ int main(int argc, char **argv) {
   int failures = atomic_load(&g_failed) + (n - started);
   double p50 = ok ? bench_percentile(lat, ok, 50) : 0, p99 = ok ? bench_percentile(lat, ok, 99) : 0;
   double requests = s1.requests - s0.requests;
-  printf("{\"system\":\"hookline\",\"scenario\":\"concurrent_slow\",\"api\":\"blocking hl_agent_run, "
-         "one thread per session\",\"runtime\":\"C, hookline %s\",\"sessions\":%d,\"failures\":%d,"
+  printf("{\"system\":\"%s\",\"scenario\":\"concurrent_slow\",\"api\":\"%s\","
+         "\"runtime\":\"C, hookline %s\",\"worker_threads\":%d,\"sessions\":%d,\"failures\":%d,"
          "\"wall_s\":%.3f,\"cpu_s\":%.3f,\"cpu_us_per_session\":%.1f,\"peak_rss_mb\":%.1f,"
          "\"latency_p50_ms\":%.1f,\"latency_p99_ms\":%.1f,\"model_calls\":%.0f,"
          "\"tool_calls\":%ld,\"server_service_us_per_request\":%.2f,\"server_late_ms_max\":%.1f,"
          "\"connections_opened\":%.0f,\"stack_kb\":%ld,\"open_files_limit\":%ld,"
          "\"futex_hash_slots\":%ld}\n",
-         HL_BENCH_VERSION, n, failures, (double)wall_ns / 1e9, cpu / 1e6, cpu / n,
+         async_api ? "hookline-async" : "hookline",
+         async_api ? "hl_run_start, no thread per session" : "blocking hl_agent_run, one thread per session",
+         HL_BENCH_VERSION, hl_worker_threads(), n, failures, (double)wall_ns / 1e9, cpu / 1e6, cpu / n,
          bench_peak_rss_mb(), p50 / 1e3, p99 / 1e3, requests, atomic_load(&g_tool_calls),
          requests > 0 ? (s1.service_us - s0.service_us) / requests : 0.0, s1.late_us_max / 1e3,
          s1.connections - s0.connections, stack_kb,
          (long)rl.rlim_cur, slots_now);
   pthread_attr_destroy(&attr);
+  for (int i = 0; aslots && i < n; i++) {
+    hl_run_free(aslots[i].run);
+    hl_session_free(aslots[i].session);
+  }
+  free(aslots);
   free(slots);
   free(threads);
   free(lat);

@@ -71,7 +71,7 @@ static hl_status lookup(hl_context *ctx, const cJSON *args, cJSON **result, void
 }
 
 static hl_agent *make_agent(void) {
-  static const hl_provider_ops ops = {sizeof(hl_provider_ops), "bench-b", b_complete, NULL};
+  static const hl_provider_ops ops = {.size = sizeof(hl_provider_ops), .name = "bench-b", .complete = b_complete};
   hl_agent *a = hl_agent_new("bench");
   hl_provider *p = hl_provider_new(&ops, NULL);
   hl_agent_set_provider(a, p);

@@ -18,6 +18,8 @@
 #include "hookline/provider.h"
 #include "hookline/scripted.h"
 #include "hookline/agent.h"
+#include "hookline/run.h"
+#include "hookline/engine.h"
 #include "hookline/interrupt.h"
 #include "hookline/openai.h"
 #include "hookline/anthropic.h"

@@ -144,6 +144,17 @@ HL_API const char *hl_agent_output_key(const hl_agent *agent);
  * the session is busy), or the provider's error. The message is in
  * hl_last_error() (status.h: the one place every failing call leaves its
  * message, per thread, so concurrent runs each read their own).
+ *
+ * It is the blocking form of hl_run_start() (run.h): the same run, with
+ * the calling thread as its executor. Every hook, tool (the first of
+ * parallel calls; the others on helper threads), observer event and the
+ * token callback run on the calling thread, except that for a
+ * non-streaming agent with an HTTP provider the model call travels on the
+ * process's event loop and API_RESPONSE is emitted there (the caller
+ * sleeps meanwhile). A streaming agent's deltas, model_chunk hooks and
+ * token callback run on the calling thread. To hold thousands of runs
+ * without a thread each, use hl_run_start().
+ *
  * HL_INTERRUPTED (not a failure, no message) when a tool call waits for a
  * human's decision: take the state with hl_run_state_json() and continue
  * with hl_agent_resume() (interrupt.h).

@@ -121,6 +121,9 @@
  * takes no lock, to stay in the nanoseconds). Tool hooks run on worker
  * threads when tools run in parallel and must be thread-safe for their
  * user_data; chunk hooks run on the thread that drives the model call.
+ * Which thread that is, for blocking and asynchronous runs: run.h (in an
+ * asynchronous run, hooks run on the library's worker pool, and chunk
+ * hooks of an HTTP provider's call on the event loop's thread).
  */
 #ifndef HOOKLINE_HOOKS_H
 #define HOOKLINE_HOOKS_H

@@ -73,7 +73,9 @@ typedef struct hl_agent hl_agent;
  * HL_INTERRUPTED (hl_agent_run() or hl_agent_resume()), handed over: the
  * caller owns it (cJSON_Delete) and a second call returns NULL. NULL when
  * no run was interrupted since. A state not taken is freed by the next
- * interrupted run on the thread, or when the thread exits.
+ * interrupted run on the thread, or when the thread exits. Asynchronous
+ * runs (run.h) keep their state on the handle instead: hl_run_state(),
+ * and hl_run_resume() continues them.
  */
 HL_API cJSON *hl_run_state_json(void);
 

@@ -21,8 +21,10 @@
  * Thread-safety: a provider may be called from several agents and threads
  * at once; implementations must allow that (the built-ins do).
  *
- * Threads: complete() runs on the caller's thread (an agent's run thread)
- * and so do the deltas and events it emits. The built-in HTTP providers
+ * Threads: complete() runs on the caller's thread (an agent's run thread,
+ * or a worker of the pool in an asynchronous run, run.h) and so do the
+ * deltas and events it emits. start() (optional, below) answers without
+ * blocking. The built-in HTTP providers
  * do their network work on the library's event-loop thread (one per
  * process, see pool.h) while the calling thread waits; they still emit
  * every delta and event from the calling thread (openai.h).
@@ -39,6 +41,13 @@ extern "C" {
 #endif
 
 typedef struct hl_provider hl_provider;
+
+/** Completion of an asynchronous model call (hl_provider_ops.start,
+ *  hl_provider_start()). On HL_OK `response` is the callee's (free it with
+ *  hl_response_free()); otherwise it is NULL and hl_last_error() on the
+ *  calling thread holds the message. Called exactly once. */
+typedef void (*hl_provider_done_fn)(hl_status status, hl_response *response,
+                                    void *user_data);
 
 /** A provider implementation. Set `size` to sizeof(hl_provider_ops):
  *  functions are only ever appended, and those past the size given are
@@ -57,6 +66,20 @@ typedef struct hl_provider_ops {
                         hl_response **out);
   /** Free `impl` (last reference dropped). May be NULL. */
   void (*destroy)(void *impl);
+  /**
+   * Optional: answer `req` without blocking the calling thread. Return
+   * HL_OK once the call is under way, and then call `done` exactly once,
+   * from any thread (maybe before start returns); or return an error with
+   * hl_fail() and never call `done`. `req` and `ctx` stay valid until
+   * `done` runs; the deltas and events go through `ctx` from whichever
+   * thread decodes the answer. The agent's asynchronous runs (run.h) use
+   * it; without it they call complete() on a worker thread. The built-in
+   * HTTP providers implement it on the process's event loop: encoding on
+   * the caller's thread, sending, decoding, deltas, model_chunk hooks,
+   * API_RESPONSE and `done` on the loop thread.
+   */
+  hl_status (*start)(void *impl, hl_context *ctx, const hl_request *req,
+                     hl_provider_done_fn done, void *user_data);
 } hl_provider_ops;
 
 /** Wrap an implementation. `ops` is copied (ops->name is borrowed and must
@@ -82,6 +105,18 @@ HL_API void *hl_provider_impl(const hl_provider *provider);
  *  response. Thread-safe as far as the implementation is (see above). */
 HL_API hl_status hl_provider_complete(hl_provider *provider, hl_context *ctx,
                                       const hl_request *req, hl_response **out);
+
+/** Start an asynchronous call through ops->start (see there); `done` is
+ *  called exactly once iff this returns HL_OK, and a response it gets
+ *  always has a message. HL_ERR_UNSUPPORTED when the provider has no start
+ *  function (call hl_provider_complete() on a thread that may block).
+ *  `req` (and `ctx`) must stay valid until `done` runs. Thread-safe as far
+ *  as the implementation is. */
+HL_API hl_status hl_provider_start(hl_provider *provider, hl_context *ctx,
+                                   const hl_request *req, hl_provider_done_fn done,
+                                   void *user_data);
+/** True if the provider has an asynchronous start function. */
+HL_API bool hl_provider_can_start(const hl_provider *provider);
 
 #ifdef __cplusplus
 }

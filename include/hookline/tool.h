@@ -74,7 +74,9 @@ HL_API hl_status hl_schema_validate(const cJSON *schema, const cJSON *value);
  * that message. If you set *result and fail, the library frees it.
  * `ctx` is the run's context (cancellation, session state, nested tool
  * calls); it is NULL when the tool is called outside an agent run.
- * Called on worker threads when a model asks for several tools at once.
+ * Called on worker threads when a model asks for several tools at once,
+ * and always on a worker-pool thread in an asynchronous run (run.h).
+ * May return HL_PENDING after hl_tool_defer() to complete later.
  */
 typedef hl_status (*hl_tool_fn)(hl_context *ctx, const cJSON *args,
                                 cJSON **result, void *user_data);
@@ -160,6 +162,43 @@ HL_API void *hl_tool_user_data(const hl_tool *tool);
  */
 HL_API hl_status hl_tool_invoke(hl_tool *tool, hl_context *ctx,
                                 const cJSON *args, cJSON **result);
+
+/* ------------------------------------------------------------------ */
+/* Asynchronous tools                                                  */
+/* ------------------------------------------------------------------ */
+
+/** The completion handle of a deferred tool call. */
+typedef struct hl_tool_completion hl_tool_completion;
+
+/**
+ * Inside a tool function called by an agent run: defer this call's result.
+ * Returns the call's completion handle; the function then returns
+ * HL_PENDING (setting no result), and later, from any thread, someone
+ * calls hl_tool_complete() exactly once with the outcome. Meanwhile the
+ * call is in progress as far as hooks and events go (TOOL_END and
+ * after_tool come with the completion), and the run's cancellation ends
+ * the wait with HL_ERR_CANCELLED (a late completion is then dropped).
+ * The thread that called the function waits for the completion without
+ * polling (a worker of the pool in an asynchronous run, run.h).
+ *
+ * NULL with HL_ERR_STATE when the call cannot be deferred: outside a tool
+ * function called by a run (hl_tool_invoke() called directly), from
+ * another thread than the function's, for a tool with a time limit, or a
+ * second time. If the function takes a handle and then returns something
+ * other than HL_PENDING, that answer counts and the handle must still be
+ * completed (its completion is ignored).
+ */
+HL_API hl_tool_completion *hl_tool_defer(hl_context *ctx);
+
+/**
+ * Complete a deferred call, from any thread, exactly once: `status` HL_OK
+ * with `result` (taken; NULL means JSON null), or an error status (the
+ * model sees "<StatusName>: <message>"; `message` is copied, NULL uses
+ * the status's text; `result` is freed). The handle is released: do not
+ * use it again. A second completion is ignored. NULL is ignored.
+ */
+HL_API void hl_tool_complete(hl_tool_completion *completion, hl_status status,
+                             cJSON *result, const char *message);
 
 /* ------------------------------------------------------------------ */
 /* Registry                                                            */

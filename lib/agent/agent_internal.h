@@ -199,7 +199,11 @@ struct hl_context {
   char *branch;
   char *input;
   int turn;
+  int schema_retries; /* asks again after a response-schema violation (structured.c) */
   uint_fast64_t cancel_gen;
+  /* Set by hl_run_cancel() for an asynchronous run (run_async.c): the
+   * run's own flag, which outlives the context. NULL otherwise. */
+  const atomic_bool *run_cancel;
   int64_t start_ns;
 
   /* Flattened stacks. hooks: global, ancestors root first, own.

@@ -281,7 +281,8 @@ bool hl_context_cancelled(const hl_context *ctx) {
   /* Walking up makes "cancelling the parent cancels the child" free: no
    * list of live children to maintain. Trees are a few levels deep. */
   for (const hl_context *c = ctx; c; c = c->parent)
-    if (atomic_load_explicit(&c->agent->cancel_gen, memory_order_acquire) != c->cancel_gen)
+    if (atomic_load_explicit(&c->agent->cancel_gen, memory_order_acquire) != c->cancel_gen ||
+        (c->run_cancel && atomic_load_explicit(c->run_cancel, memory_order_acquire)))
       return true;
   return false;
 }

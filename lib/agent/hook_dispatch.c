@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/run_internal.h"
 #include "agent/interrupt_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
@@ -179,6 +180,12 @@ unsigned hl__ctx_hook_flags(const hl_context *ctx, hl_hook_point point) {
   return f;
 }
 
+bool hl__ctx_has_hooks(const hl_context *ctx, hl_hook_point point) {
+  for (size_t s = 0; s < ctx->n_hooks; s++)
+    if (ctx->hooks[s]->chains[point].count) return true;
+  return false;
+}
+
 /* ------------------------------------------------------------------ */
 /* Events and aborts                                                   */
 /* ------------------------------------------------------------------ */
@@ -281,7 +288,20 @@ static const char *hl_chunk_settle(const hl__hook *h, hl_model_chunk_args *args,
 /* The chain dispatcher                                                */
 /* ------------------------------------------------------------------ */
 
+static hl_hook_action hl_dispatch(hl_context *ctx, hl_hook_point point, void *args, void *out,
+                                  const char **by);
+
 hl_hook_action hl__dispatch(hl_context *ctx, hl_hook_point point, void *args, void *out) {
+  return hl_dispatch(ctx, point, args, out, NULL);
+}
+
+hl_hook_action hl__dispatch_before_tool(hl_context *ctx, void *args, void *out, const char **by) {
+  *by = NULL;
+  return hl_dispatch(ctx, HL_HOOK_BEFORE_TOOL, args, out, by);
+}
+
+static hl_hook_action hl_dispatch(hl_context *ctx, hl_hook_point point, void *args, void *out,
+                                  const char **by) {
   const hl_point_info *pi = &hl_points[point];
   void **value = pi->value_off ? SLOT(out, pi->value_off) : NULL;
   void **edit = pi->edit_off ? SLOT(out, pi->edit_off) : NULL;
@@ -375,7 +395,7 @@ hl_hook_action hl__dispatch(hl_context *ctx, hl_hook_point point, void *args, vo
         if (stray) pi->free_value(stray);
         if (value) *value = NULL;
         if (((hl_before_tool_args *)args)->approved) continue;
-        hl__interrupt_by = h->name;
+        if (by) *by = h->name; /* travels with the call, not the thread */
         hl_hook_event(ctx, h, point, a, args, NULL);
         result = a;
         goto done;

@@ -20,7 +20,6 @@
 #include "core/util.h"
 #include "hookline/json.h"
 
-_Thread_local const char *hl__interrupt_by;
 _Thread_local hl__call_frame *hl__call_top;
 
 void hl__pending_free(hl__pending *p) {
@@ -179,7 +178,8 @@ static cJSON *hl_build_state(hl_context *ctx, size_t history_len, const hl_usage
 }
 
 hl_status hl__interrupt_end(hl_context *ctx, hl_status outcome, size_t history_len,
-                            const hl_usage *usage) {
+                            const hl_usage *usage, cJSON **out) {
+  *out = NULL;
   if (outcome != HL_INTERRUPTED || !ctx->interrupt_calls) {
     cJSON_Delete(ctx->interrupt_calls);
     ctx->interrupt_calls = NULL;
@@ -207,7 +207,7 @@ hl_status hl__interrupt_end(hl_context *ctx, hl_status outcome, size_t history_l
   cJSON_Delete(ctx->interrupt_calls);
   ctx->interrupt_calls = NULL;
   if (!state) return hl__oom();
-  hl__state_put(state);
+  *out = state;
   return HL_OK;
 }
 

@@ -21,9 +21,10 @@
 
 struct hl__tool_outcome;
 
-/* The name of the before_tool hook that returned INTERRUPT last on this
- * thread (set by the dispatcher, read right after it by tool_exec.c). */
-extern _Thread_local const char *hl__interrupt_by;
+/* hook_dispatch.c: hl__dispatch() at before_tool that also gives the
+ * name of the hook that returned INTERRUPT (*by, borrowed from the hook,
+ * which outlives the call), so that it travels with the call. */
+hl_hook_action hl__dispatch_before_tool(hl_context *ctx, void *args, void *out, const char **by);
 
 /* Why a call waits (owned by the call's outcome). */
 typedef struct hl__pending {
@@ -77,12 +78,14 @@ void hl__interrupt_message(hl_context *ctx, char *buf, size_t size);
 /* interrupt.c: at the end of an interrupted run, before the session is
  * truncated: build the state from the context, the session's messages
  * since `history_len` and `usage`, emit HL_EVENT_INTERRUPT, and put the
- * state in the thread's slot. HL_OK or HL_ERR_NOMEM. Also frees what the
+ * state in *state (the caller's: the blocking hl_agent_run puts it in its
+ * thread's slot, an hl_run keeps it on its handle, a child run hands it
+ * to its parent's call). HL_OK or HL_ERR_NOMEM. Also frees what the
  * context kept, whatever the outcome (call it for every run). */
 hl_status hl__interrupt_end(hl_context *ctx, hl_status outcome, size_t history_len,
-                            const hl_usage *usage);
-/* interrupt.c: the thread's slot. put takes the state (replacing any);
- * take hands it over. */
+                            const hl_usage *usage, cJSON **state);
+/* interrupt.c: the thread's slot behind hl_run_state_json() (the blocking
+ * calls only). put takes the state (replacing any); take hands it over. */
 void hl__state_put(cJSON *state);
 cJSON *hl__state_take(void);
 
@@ -101,9 +104,14 @@ hl_status hl__resume_check(const hl_agent *agent, const cJSON *state, const cJSO
  * failure with its message in hl_last_error(). */
 hl_status hl__resume_turn(hl_context *ctx, const hl__resume *resume, int *next_turn);
 
-/* run.c: hl__invoke with a resume (NULL: a fresh run). */
+/* resume.c: HL_OK if `session` has the messages `state` (checked) was
+ * interrupted with, else HL_ERR_STATE with a message. */
+hl_status hl__resume_session_matches(hl_session *session, const cJSON *state);
+
+/* run.c: hl__invoke with a resume (NULL: a fresh run); on HL_INTERRUPTED
+ * *state is the run's state (the caller's). */
 hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session,
                         bool owns_session, const char *input, const hl__resume *resume,
-                        char **answer);
+                        char **answer, cJSON **state);
 
 #endif

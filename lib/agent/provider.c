@@ -104,3 +104,68 @@ hl_status hl_provider_complete(hl_provider *provider, hl_context *ctx,
                    hl_strerror(st));
   return st;
 }
+
+/* ---- asynchronous calls ---------------------------------------------- */
+
+/* Checks the implementation's answer as hl_provider_complete() does, on
+ * whichever thread `done` came from. */
+typedef struct hl_start_call {
+  hl_provider *provider;
+  hl_provider_done_fn done;
+  void *user;
+} hl_start_call;
+
+static void hl_start_done(hl_status st, hl_response *resp, void *user) {
+  hl_start_call *c = user;
+  hl_provider *p = c->provider;
+  hl_provider_done_fn done = c->done;
+  void *u = c->user;
+  free(c);
+  if (st == HL_OK && (!resp || !resp->message)) {
+    const char *what = resp ? "a response without a message" : "no response";
+    hl_response_free(resp);
+    resp = NULL;
+    st = hl_fail(HL_ERR_PROVIDER, "provider \"%s\" returned %s", hl_provider_name(p), what);
+  } else if (st != HL_OK) {
+    hl_response_free(resp);
+    resp = NULL;
+    if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_)
+      st = hl_fail(HL_ERR_PROVIDER, "provider \"%s\" failed with unknown status %d",
+                   hl_provider_name(p), (int)st);
+    else if (hl_last_status() != st || !hl_last_error()[0])
+      hl_fail(st, "provider \"%s\" failed: %s", hl_provider_name(p), hl_strerror(st));
+  }
+  hl_provider_unref(p);
+  done(st, resp, u);
+}
+
+bool hl_provider_can_start(const hl_provider *provider) {
+  return provider && provider->ops->start != NULL;
+}
+
+hl_status hl_provider_start(hl_provider *provider, hl_context *ctx, const hl_request *req,
+                            hl_provider_done_fn done, void *user_data) {
+  if (!provider || !req || !done)
+    return hl_fail(HL_ERR_INVALID, "hl_provider_start: provider, request and done are required");
+  if (!provider->ops->start)
+    return hl_fail(HL_ERR_UNSUPPORTED, "provider \"%s\" has no asynchronous start",
+                   hl_provider_name(provider));
+  hl_start_call *c = malloc(sizeof *c);
+  if (!c) return hl__oom();
+  c->provider = hl_provider_ref(provider);
+  c->done = done;
+  c->user = user_data;
+  hl_clear_error();
+  hl_status st = provider->ops->start(provider->impl, ctx, req, hl_start_done, c);
+  if (st != HL_OK) {
+    hl_provider_unref(provider);
+    free(c);
+    if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_)
+      return hl_fail(HL_ERR_PROVIDER, "provider \"%s\" failed with unknown status %d",
+                     hl_provider_name(provider), (int)st);
+    if (hl_last_status() != st || !hl_last_error()[0])
+      return hl_fail(st, "provider \"%s\" failed: %s", hl_provider_name(provider),
+                     hl_strerror(st));
+  }
+  return st;
+}

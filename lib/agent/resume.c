@@ -1,7 +1,7 @@
 /*
- * resume.c - hl_agent_resume(): a run that continues an interrupted one,
- * and its first step, the interrupted turn finished with the decisions
- * (the calls that ran keep their saved results, the decided ones run,
+ * resume.c - what a run that continues an interrupted one does first
+ * (hl_agent_resume() and hl_run_resume() start it, run_async.c): the
+ * interrupted turn finished with the decisions (the calls that ran keep their saved results, the decided ones run,
  * rejected ones answer with the human's message). The state and the
  * decisions were checked whole by resume_check.c before this runs.
  */
@@ -19,14 +19,14 @@
 #define HL_REJECTED_DEFAULT "The user rejected this tool call."
 
 /* ------------------------------------------------------------------ */
-/* hl_agent_resume                                                     */
+/* The session check                                                   */
 /* ------------------------------------------------------------------ */
 
 static size_t hl_history_of(const cJSON *state) {
   return (size_t)cJSON_GetObjectItemCaseSensitive(state, "history")->valuedouble;
 }
 
-static hl_status hl_session_matches(hl_session *session, const cJSON *state) {
+hl_status hl__resume_session_matches(hl_session *session, const cJSON *state) {
   const hl_messages *h = hl_session_messages(session);
   size_t have = h ? h->count : 0, want = hl_history_of(state);
   if (have != want)
@@ -36,27 +36,9 @@ static hl_status hl_session_matches(hl_session *session, const cJSON *state) {
   return HL_OK;
 }
 
-hl_status hl_agent_resume(hl_agent *agent, hl_session *session, const cJSON *state,
-                          const cJSON *decisions, char **answer) {
-  if (answer) *answer = NULL;
-  if (!agent || !state || !decisions || !answer)
-    return hl_fail(HL_ERR_INVALID, "hl_agent_resume: agent, state, decisions and answer are required");
-  if (agent->kind != HL__AGENT_LLM)
-    return hl_fail(HL_ERR_INVALID, "hl_agent_resume: agent \"%s\" is a custom agent, which is never interrupted",
-                   agent->name);
-  hl_status st = hl__resume_check(agent, state, decisions);
-  if (st != HL_OK) return st;
-  if (!session) session = agent->session;
-  if (!hl__session_try_begin(session))
-    return hl_fail(HL_ERR_STATE, "session \"%s\" is busy with another run", hl_session_id(session));
-  st = hl_session_matches(session, state);
-  if (st == HL_OK) {
-    hl__resume r = {state, decisions, ""};
-    st = hl__invoke_ex(agent, NULL, session, false, hl_json_get_string(state, "input"), &r, answer);
-  }
-  hl__session_end(session);
-  return st;
-}
+/* (hl_agent_resume() and hl_run_resume() are in run_async.c: a resumed
+ * run is an ordinary run of the state machine whose first step is the
+ * interrupted turn, hl__resume_turn() below.) */
 
 /* ------------------------------------------------------------------ */
 /* The resumed turn                                                    */
@@ -155,7 +137,7 @@ static void hl_decide_call(hl_context *ctx, const hl__resume *r, const hl_part *
 }
 
 hl_status hl__resume_turn(hl_context *ctx, const hl__resume *r, int *next_turn) {
-  hl_status st = hl_session_matches(ctx->session, r->state);
+  hl_status st = hl__resume_session_matches(ctx->session, r->state);
   if (st != HL_OK) return st;
   if ((st = hl_restore_messages(ctx, r->state)) != HL_OK) return st;
   int turn = (int)hl_json_get_number(r->state, "turn", 1);

@@ -16,28 +16,31 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/run_internal.h"
 #include "agent/interrupt_internal.h"
 #include "agent/session_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
 #include "store/session_store.h"
 
-typedef struct hl__outcome {
-  hl_status status;
-  char message[HL__MSG_MAX];
-} hl__outcome;
+#define hl_outcome_take hl__outcome_take
+#define hl_outcome_set hl__outcome_set
+#define hl_check_abort hl__check_abort
+#define hl_check_cancel hl__check_cancel
+#define hl_request_edited hl__request_edited
+#define hl_may_borrow_history hl__may_borrow_history
+#define hl_request_release hl__request_release
+#define hl_build_request hl__build_request
 
 /* Record the calling thread's last error as the run's failure. */
-static hl_status hl_outcome_take(hl__outcome *o, hl_status st) {
+hl_status hl_outcome_take(hl__outcome *o, hl_status st) {
   o->status = st;
   const char *msg = hl_last_status() == st ? hl_last_error() : "";
   snprintf(o->message, sizeof o->message, "%s", msg[0] ? msg : hl_strerror(st));
   return st;
 }
 
-static hl_status hl_outcome_set(hl__outcome *o, hl_status st, const char *fmt, ...)
-    HL_PRINTF(3, 4);
-static hl_status hl_outcome_set(hl__outcome *o, hl_status st, const char *fmt, ...) {
+hl_status hl_outcome_set(hl__outcome *o, hl_status st, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(o->message, sizeof o->message, fmt, ap);
@@ -47,13 +50,13 @@ static hl_status hl_outcome_set(hl__outcome *o, hl_status st, const char *fmt, .
 }
 
 /* The run was aborted by a hook (maybe on a tool worker or in a child)? */
-static bool hl_check_abort(hl_context *ctx, hl__outcome *o) {
+bool hl_check_abort(hl_context *ctx, hl__outcome *o) {
   if (!hl__ctx_aborted(ctx, o->message, sizeof o->message)) return false;
   o->status = HL_ERR_ABORTED;
   return true;
 }
 
-static bool hl_check_cancel(hl_context *ctx, hl__outcome *o) {
+bool hl_check_cancel(hl_context *ctx, hl__outcome *o) {
   if (!hl_context_cancelled(ctx)) return false;
   hl_outcome_set(o, HL_ERR_CANCELLED, "run of agent \"%s\" cancelled", ctx->agent->name);
   return true;
@@ -67,7 +70,7 @@ static bool hl_check_cancel(hl_context *ctx, hl__outcome *o) {
  * the run then hands it a private copy. Hooks that only look are given
  * the request that borrows the session's history and the agent's tool
  * declarations, which they see const. */
-static bool hl_request_edited(const hl_context *ctx) {
+bool hl_request_edited(const hl_context *ctx) {
   return hl__ctx_hook_flags(ctx, HL_HOOK_BEFORE_MODEL) & HL_HOOK_EDIT_REQUEST;
 }
 
@@ -75,7 +78,7 @@ static bool hl_request_edited(const hl_context *ctx) {
  * it, and no other run can change the history meanwhile. A run on its
  * parent's session (HL_RUN_SHARED) may have siblings on it (parallel tool
  * calls) that append and, when they fail, truncate: such a run copies. */
-static bool hl_may_borrow_history(const hl_context *ctx) {
+bool hl_may_borrow_history(const hl_context *ctx) {
   if (ctx->parent && ctx->parent->session == ctx->session) return false;
   return !hl_request_edited(ctx);
 }
@@ -98,14 +101,14 @@ static bool hl_tools_borrowable(hl_tools *tools) {
 }
 
 /* Give back what hl_build_request() borrowed, then free the request. */
-static void hl_request_release(hl_request *req, size_t borrowed_from, bool tools_borrowed) {
+void hl_request_release(hl_request *req, size_t borrowed_from, bool tools_borrowed) {
   if (!req) return;
   if (borrowed_from != SIZE_MAX) req->messages.count = borrowed_from; /* the list's tail */
   if (tools_borrowed) req->n_tools = 0; /* the array is the request's, its items are not */
   hl_request_free(req);
 }
 
-static hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrowed_from,
+hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrowed_from,
                                     bool *tools_borrowed) {
   const hl_agent *a = ctx->agent;
   *borrowed_from = SIZE_MAX;
@@ -177,12 +180,9 @@ static int64_t hl_estimate_tokens(const hl_request *req) {
   return (int64_t)(bytes + 3) / 4;
 }
 
-/* The innermost step of around_model: the provider, with LM_START and
- * LM_END around it and the streamed deltas through model_chunk. */
-static hl_status hl_provider_step(hl_context *ctx, void *data, const void *value,
-                                  void **result) {
-  (void)data;
-  const hl_request *req = value;
+/* Before the provider is called: the cancellation check, LM_START, the
+ * stream's reset. *t0 gets the start time for LM_END. */
+hl_status hl__model_begin(hl_context *ctx, const hl_request *req, int64_t *t0) {
   if (hl_context_cancelled(ctx))
     return hl_fail(HL_ERR_CANCELLED, "run of agent \"%s\" cancelled", ctx->agent->name);
   const char *model_name = ctx->agent->model ? ctx->agent->model : hl_provider_name(ctx->agent->provider);
@@ -192,26 +192,37 @@ static hl_status hl_provider_step(hl_context *ctx, void *data, const void *value
     lm.prompt_tokens = hl_estimate_tokens(req);
     hl__emit(ctx, &lm);
   }
-  int64_t t0 = hl__mono_ns();
-  hl_response *resp = NULL;
+  *t0 = hl__mono_ns();
   hl__stream_begin(ctx);
-  hl_status st = hl_provider_complete(ctx->agent->provider, ctx, req, &resp);
+  return HL_OK;
+}
+
+/* After the provider answered (`st`, `resp` taken; message of a failure
+ * in `errmsg`): a chunk hook's abort, the stream made consistent, LM_END.
+ * On HL_OK *result is the response; else the status with its message set. */
+hl_status hl__model_end(hl_context *ctx, hl_status st, const char *errmsg, hl_response *resp,
+                        int64_t t0, hl_response **result) {
+  const char *model_name = ctx->agent->model ? ctx->agent->model : hl_provider_name(ctx->agent->provider);
   char msg[HL__MSG_MAX];
+  snprintf(msg, sizeof msg, "%s", st == HL_OK ? "" : errmsg);
   if (st == HL_OK && hl__ctx_aborted(ctx, msg, sizeof msg)) {
     /* a chunk hook aborted and the provider did not pass it on */
     hl_response_free(resp);
     resp = NULL;
-    st = hl_fail(HL_ERR_ABORTED, "%s", msg);
+    st = HL_ERR_ABORTED;
   }
-  if (st == HL_OK) st = hl__stream_end(ctx, resp);
-  else hl__stream_end(ctx, NULL);
+  if (st == HL_OK) {
+    st = hl__stream_end(ctx, resp);
+    if (st != HL_OK) snprintf(msg, sizeof msg, "%s", hl_last_error());
+  } else {
+    hl__stream_end(ctx, NULL);
+  }
   if (st != HL_OK) {
     hl_response_free(resp);
     resp = NULL;
   }
-  snprintf(msg, sizeof msg, "%s", st == HL_OK ? "" : hl_last_error());
   hl_event end = {.type = HL_EVENT_LM_END, .name = model_name, .error = {st, msg},
-                  .provider = provider, .response = resp};
+                  .provider = hl_provider_name(ctx->agent->provider), .response = resp};
   end.usage = resp ? &resp->usage : NULL;
   end.duration_ms = (double)(hl__mono_ns() - t0) / 1e6;
   hl__emit(ctx, &end);
@@ -220,37 +231,71 @@ static hl_status hl_provider_step(hl_context *ctx, void *data, const void *value
   return HL_OK;
 }
 
-/* One model call: before_model, around_model with the provider at its
- * centre, after_model. `req` is the run's private copy when a
- * before_model hook edits (it is then handed to that hook in
- * out->request). On HL_OK *out is the response to use. */
-static hl_status hl_model_call(hl_context *ctx, hl_request *req, bool editable,
-                               hl_response **out, hl__outcome *o) {
+/* The innermost step of around_model: the provider, with LM_START and
+ * LM_END around it and the streamed deltas through model_chunk. */
+static hl_status hl_provider_step(hl_context *ctx, void *data, const void *value,
+                                  void **result) {
+  (void)data;
+  const hl_request *req = value;
+  int64_t t0;
+  hl_status st = hl__model_begin(ctx, req, &t0);
+  if (st != HL_OK) return st;
+  hl_response *resp = NULL;
+  st = hl_provider_complete(ctx->agent->provider, ctx, req, &resp);
+  hl_response *out = NULL;
+  st = hl__model_end(ctx, st, st == HL_OK ? "" : hl_last_error(), resp, t0, &out);
+  if (st == HL_OK) *result = out;
+  return st;
+}
+
+hl_status hl__model_inner(hl_context *ctx, const hl_request *req, hl_response **out) {
+  void *got = NULL;
+  hl_status st = hl__around(ctx, HL_HOOK_AROUND_MODEL, NULL, req, hl_provider_step, NULL, &got);
+  *out = got;
+  return st;
+}
+
+/* before_model: HL__MODEL_CALL (call the provider), HL__MODEL_OVERRIDDEN
+ * (*out is the hook's response: no model call and, as in ADK, no
+ * after_model either) or HL__MODEL_FAILED (o set). `req` is the run's
+ * private copy when a before_model hook edits (it is then handed to that
+ * hook in out->request). */
+hl__model_next hl__before_model(hl_context *ctx, hl_request *req, bool editable,
+                                hl_response **out, hl__outcome *o) {
   *out = NULL;
   hl_before_model_args bargs = {sizeof bargs, req};
   hl_before_model_out bout = {sizeof bout, editable ? req : NULL, NULL};
   hl_hook_action act = hl__dispatch(ctx, HL_HOOK_BEFORE_MODEL, &bargs, &bout);
-  if (act == HL_HOOK_ABORT) return hl_outcome_take(o, HL_ERR_ABORTED);
-  if (act == HL_HOOK_OVERRIDE) {
-    /* The hook answered instead of the model (cache, mock, guardrail):
-     * no model call and, as in ADK, no after_model either. */
-    *out = bout.response;
-    return HL_OK;
+  if (act == HL_HOOK_ABORT) {
+    hl_outcome_take(o, HL_ERR_ABORTED);
+    return HL__MODEL_FAILED;
   }
-  if (hl_check_cancel(ctx, o)) return o->status;
+  if (act == HL_HOOK_OVERRIDE) {
+    *out = bout.response;
+    return HL__MODEL_OVERRIDDEN;
+  }
+  if (hl_check_cancel(ctx, o)) return HL__MODEL_FAILED;
+  return HL__MODEL_CALL;
+}
 
-  void *got = NULL;
-  hl_status st = hl__around(ctx, HL_HOOK_AROUND_MODEL, NULL, req, hl_provider_step, NULL, &got);
-  hl_response *resp = got;
-  if (st == HL_ERR_ABORTED && hl_check_abort(ctx, o)) return o->status;
+/* after_model over the provider's outcome (`st`, `resp` taken, `errmsg`).
+ * On HL_OK *out is the response to use; else o is set. */
+hl_status hl__after_model(hl_context *ctx, const hl_request *req, hl_status st,
+                          const char *errmsg_in, hl_response *resp, hl_response **out,
+                          hl__outcome *o) {
+  *out = NULL;
+  if (st == HL_ERR_ABORTED && hl_check_abort(ctx, o)) {
+    hl_response_free(resp);
+    return o->status;
+  }
   char errmsg[HL__MSG_MAX] = "";
-  if (st != HL_OK) snprintf(errmsg, sizeof errmsg, "%s", hl_last_error());
+  if (st != HL_OK) snprintf(errmsg, sizeof errmsg, "%s", errmsg_in);
   hl_error err = {st, errmsg};
 
   bool edit = resp && (hl__ctx_hook_flags(ctx, HL_HOOK_AFTER_MODEL) & HL_HOOK_EDIT_RESPONSE);
   hl_after_model_args aargs = {sizeof aargs, req, resp, &err};
   hl_after_model_out aout = {sizeof aout, NULL, edit ? resp : NULL};
-  act = hl__dispatch(ctx, HL_HOOK_AFTER_MODEL, &aargs, &aout);
+  hl_hook_action act = hl__dispatch(ctx, HL_HOOK_AFTER_MODEL, &aargs, &aout);
   if (act == HL_HOOK_ABORT) {
     hl_response_free(resp);
     return hl_outcome_take(o, HL_ERR_ABORTED);
@@ -265,21 +310,32 @@ static hl_status hl_model_call(hl_context *ctx, hl_request *req, bool editable,
   return HL_OK;
 }
 
+/* One model call, blocking: before_model, around_model with the provider
+ * at its centre, after_model. On HL_OK *out is the response to use. */
+static hl_status hl_model_call(hl_context *ctx, hl_request *req, bool editable,
+                               hl_response **out, hl__outcome *o) {
+  hl__model_next next = hl__before_model(ctx, req, editable, out, o);
+  if (next == HL__MODEL_FAILED) return o->status;
+  if (next == HL__MODEL_OVERRIDDEN) return HL_OK;
+  hl_response *resp = NULL;
+  hl_status st = hl__model_inner(ctx, req, &resp);
+  return hl__after_model(ctx, req, st, st == HL_OK ? "" : hl_last_error(), resp, out, o);
+}
+
 static hl_status hl_append(hl_context *ctx, hl_message *msg, hl__outcome *o) {
   if (!msg) return hl_outcome_take(o, hl__oom());
   hl_status st = hl_session_add_message(ctx->session, msg);
   return st == HL_OK ? HL_OK : hl_outcome_take(o, st);
 }
 
-static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
+hl_status hl__llm_body_start(hl_context *ctx, int *first_turn, hl__outcome *o) {
   hl_agent *a = ctx->agent;
   if (!a->provider)
     return hl_outcome_set(o, HL_ERR_STATE, "agent \"%s\" has no provider", a->name);
-  int first_turn = 1;
   if (ctx->resume) {
     /* resume.c (touch point): the saved messages and the interrupted
      * turn's results take the place of the user's message. */
-    hl_status rs = hl__resume_turn(ctx, ctx->resume, &first_turn);
+    hl_status rs = hl__resume_turn(ctx, ctx->resume, first_turn);
     if (rs == HL_INTERRUPTED) {
       hl__interrupt_message(ctx, o->message, sizeof o->message);
       o->status = HL_INTERRUPTED;
@@ -287,26 +343,131 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
     }
     if (rs != HL_OK) return hl_outcome_take(o, rs);
     if (hl_check_abort(ctx, o) || hl_check_cancel(ctx, o)) return o->status;
-  } else if (!ctx->parent && hl__session_take_resume(ctx->session)) {
+    return HL_OK;
+  }
+  *first_turn = 1;
+  if (!ctx->parent && hl__session_take_resume(ctx->session)) {
     /* A stored session's unfinished run of this input is continued, not
      * asked again (store.h); otherwise the input opens the run. */
     hl_status rs = hl__store_resume_tools(ctx);
     if (hl_check_abort(ctx, o)) return o->status;
     if (rs != HL_OK) return hl_outcome_take(o, rs);
-  } else if (hl_append(ctx, hl_message_new_text(HL_ROLE_USER, ctx->input), o) != HL_OK) {
-    return o->status;
+    return HL_OK;
+  }
+  return hl_append(ctx, hl_message_new_text(HL_ROLE_USER, ctx->input), o);
+}
+
+hl_status hl__turn_begin(hl_context *ctx, int turn, hl__outcome *o) {
+  if (hl_check_cancel(ctx, o)) return o->status;
+  ctx->turn = turn;
+  pthread_mutex_lock(&ctx->lock);
+  ctx->turns = turn;
+  pthread_mutex_unlock(&ctx->lock);
+  hl_event ts = {.type = HL_EVENT_TURN_START};
+  hl__emit(ctx, &ts);
+  return HL_OK;
+}
+
+hl_status hl__max_turns(hl_context *ctx, hl__outcome *o) {
+  return hl_outcome_set(o, HL_ERR_MAX_TURNS,
+                        "agent \"%s\" reached its turn limit (%d) without a final answer",
+                        ctx->agent->name, ctx->agent->max_turns);
+}
+
+/* The model's response of a turn (taken): usage, RESPONSE, the history.
+ * HL__TURN_ANSWER: *answer is the final answer (resp freed, TURN_END
+ * emitted); HL__TURN_TOOLS: the response asks for tools, hand it to
+ * hl__turn_tools(); HL__TURN_AGAIN: the answer broke the response schema,
+ * the model was told (resp freed); HL__TURN_FAILED: o set, resp freed. */
+hl__turn_next hl__turn_response(hl_context *ctx, hl_response *resp, char **answer,
+                                hl__outcome *o) {
+  hl__ctx_add_usage(ctx, &resp->usage);
+  char *text = resp->message ? hl_message_text(resp->message) : hl__strdup("");
+  if (!text) {
+    hl_response_free(resp);
+    hl_outcome_take(o, hl__oom());
+    return HL__TURN_FAILED;
+  }
+  hl_event rev = {.type = HL_EVENT_RESPONSE, .text = text, .response = resp};
+  hl__emit(ctx, &rev);
+
+  /* The history keeps the assistant message as the model gave it. */
+  hl_message *assistant = resp->message ? hl_message_clone(resp->message) : hl_message_new(HL_ROLE_ASSISTANT);
+  if (assistant) assistant->role = HL_ROLE_ASSISTANT;
+  if (hl_append(ctx, assistant, o) != HL_OK) {
+    free(text);
+    hl_response_free(resp);
+    return HL__TURN_FAILED;
   }
 
-  int schema_retries = 0; /* structured.c */
-  for (int turn = first_turn; turn <= a->max_turns; turn++) {
-    if (hl_check_cancel(ctx, o)) return o->status;
-    ctx->turn = turn;
-    pthread_mutex_lock(&ctx->lock);
-    ctx->turns = turn;
-    pthread_mutex_unlock(&ctx->lock);
-    hl_event ts = {.type = HL_EVENT_TURN_START};
-    hl__emit(ctx, &ts);
+  if (!resp->message || hl_message_tool_call_count(resp->message) == 0) {
+    hl_event te = {.type = HL_EVENT_TURN_END, .response = resp};
+    hl__emit(ctx, &te);
+    hl_response_free(resp);
+    /* A response schema: the answer must follow it, else ask again. */
+    hl_message *retry = NULL;
+    hl_status st = hl__structured_check(ctx, text, &ctx->schema_retries, &retry);
+    if (st != HL_OK || retry) {
+      free(text);
+      if (st != HL_OK) {
+        hl_outcome_take(o, st);
+        return HL__TURN_FAILED;
+      }
+      return hl_append(ctx, retry, o) == HL_OK ? HL__TURN_AGAIN : HL__TURN_FAILED;
+    }
+    *answer = text;
+    return HL__TURN_ANSWER;
+  }
+  free(text);
+  if (hl_check_cancel(ctx, o)) {
+    hl_response_free(resp);
+    return HL__TURN_FAILED;
+  }
+  return HL__TURN_TOOLS;
+}
 
+/* The one place where a turn's tool calls are dispatched and their
+ * results collected (blocking, on the calling thread and helpers): runs
+ * them, appends the results, TURN_END. Takes `resp`. HL_OK: go on with
+ * the next turn; else o is set (HL_INTERRUPTED: calls wait for a
+ * decision, the run ends without a failure). */
+hl_status hl__turn_tools(hl_context *ctx, hl_response *resp, hl__outcome *o) {
+  hl_message *results = NULL;
+  cJSON *summary = NULL;
+  hl_status st = hl__run_tool_calls(ctx, resp->message, &results, &summary);
+  if (st == HL_INTERRUPTED) {
+    /* interrupt.c (touch point): calls wait for a decision; the turn's
+     * record is on the context, the state is built at the run's end. */
+    hl_response_free(resp);
+    hl__interrupt_message(ctx, o->message, sizeof o->message);
+    o->status = HL_INTERRUPTED;
+    return o->status;
+  }
+  if (st != HL_OK && !results) {
+    hl_response_free(resp);
+    cJSON_Delete(summary);
+    return hl_outcome_take(o, st);
+  }
+  /* Appended even when the run stops here, so that the history never
+   * has a tool call without its result. */
+  hl_status app = hl_append(ctx, results, o);
+  hl_event te = {.type = HL_EVENT_TURN_END, .response = resp, .data = summary};
+  hl__emit(ctx, &te);
+  hl_response_free(resp);
+  cJSON_Delete(summary);
+  if (app != HL_OK) return app;
+  if (hl_check_abort(ctx, o)) return o->status;
+  if (hl_check_cancel(ctx, o)) return o->status;
+  return HL_OK;
+}
+
+static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
+  hl_agent *a = ctx->agent;
+  int first_turn = 1;
+  if (hl__llm_body_start(ctx, &first_turn, o) != HL_OK) return o->status;
+
+  for (int turn = first_turn; turn <= a->max_turns; turn++) {
+    if (hl__turn_begin(ctx, turn, o) != HL_OK) return o->status;
     size_t borrowed_from;
     bool tools_borrowed;
     hl_request *req = hl_build_request(ctx, hl_may_borrow_history(ctx), &borrowed_from,
@@ -317,83 +478,20 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
     hl_request_release(req, borrowed_from, tools_borrowed);
     if (st != HL_OK) return st;
 
-    hl__ctx_add_usage(ctx, &resp->usage);
-    char *text = resp->message ? hl_message_text(resp->message) : hl__strdup("");
-    if (!text) {
-      hl_response_free(resp);
-      return hl_outcome_take(o, hl__oom());
-    }
-    hl_event rev = {.type = HL_EVENT_RESPONSE, .text = text, .response = resp};
-    hl__emit(ctx, &rev);
-
-    /* The history keeps the assistant message as the model gave it. */
-    hl_message *assistant = resp->message ? hl_message_clone(resp->message) : hl_message_new(HL_ROLE_ASSISTANT);
-    if (assistant) assistant->role = HL_ROLE_ASSISTANT;
-    if (hl_append(ctx, assistant, o) != HL_OK) {
-      free(text);
-      hl_response_free(resp);
-      return o->status;
-    }
-
-    if (!resp->message || hl_message_tool_call_count(resp->message) == 0) {
-      hl_event te = {.type = HL_EVENT_TURN_END, .response = resp};
-      hl__emit(ctx, &te);
-      hl_response_free(resp);
-      /* A response schema: the answer must follow it, else ask again. */
-      hl_message *retry = NULL;
-      st = hl__structured_check(ctx, text, &schema_retries, &retry);
-      if (st != HL_OK || retry) {
-        free(text);
-        if (st != HL_OK) return hl_outcome_take(o, st);
-        if (hl_append(ctx, retry, o) != HL_OK) return o->status;
-        continue;
-      }
-      *answer = text;
-      return HL_OK;
-    }
-    free(text);
-
-    if (hl_check_cancel(ctx, o)) {
-      hl_response_free(resp);
-      return o->status;
-    }
-    hl_message *results = NULL;
-    cJSON *summary = NULL;
-    st = hl__run_tool_calls(ctx, resp->message, &results, &summary);
-    if (st == HL_INTERRUPTED) {
-      /* interrupt.c (touch point): calls wait for a decision; the turn's
-       * record is on the context, the state is built at the run's end. */
-      hl_response_free(resp);
-      hl__interrupt_message(ctx, o->message, sizeof o->message);
-      o->status = HL_INTERRUPTED;
-      return o->status;
-    }
-    if (st != HL_OK && !results) {
-      hl_response_free(resp);
-      cJSON_Delete(summary);
-      return hl_outcome_take(o, st);
-    }
-    /* Appended even when the run stops here, so that the history never
-     * has a tool call without its result. */
-    hl_status app = hl_append(ctx, results, o);
-    hl_event te = {.type = HL_EVENT_TURN_END, .response = resp, .data = summary};
-    hl__emit(ctx, &te);
-    hl_response_free(resp);
-    cJSON_Delete(summary);
-    if (app != HL_OK) return app;
-    if (hl_check_abort(ctx, o)) return o->status;
-    if (hl_check_cancel(ctx, o)) return o->status;
+    hl__turn_next next = hl__turn_response(ctx, resp, answer, o);
+    if (next == HL__TURN_ANSWER) return HL_OK;
+    if (next == HL__TURN_AGAIN) continue;
+    if (next == HL__TURN_FAILED) return o->status;
+    if (hl__turn_tools(ctx, resp, o) != HL_OK) return o->status;
   }
-  return hl_outcome_set(o, HL_ERR_MAX_TURNS,
-                        "agent \"%s\" reached its turn limit (%d) without a final answer",
-                        a->name, a->max_turns);
+  return hl__max_turns(ctx, o);
 }
 
 /* ------------------------------------------------------------------ */
 /* Custom body                                                         */
 /* ------------------------------------------------------------------ */
 
-static hl_status hl_custom_body(hl_context *ctx, char **answer, hl__outcome *o) {
+hl_status hl__custom_body(hl_context *ctx, char **answer, hl__outcome *o) {
   hl_agent *a = ctx->agent;
   char *out = NULL;
   hl_clear_error();
@@ -425,27 +523,31 @@ static hl_status hl_custom_body(hl_context *ctx, char **answer, hl__outcome *o) 
 /* A run                                                               */
 /* ------------------------------------------------------------------ */
 
-hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
-                     bool owns_session, const char *input, char **answer) {
-  return hl__invoke_ex(agent, parent, session, owns_session, input, NULL, answer);
-}
-
-hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session,
-                        bool owns_session, const char *input, const hl__resume *resume,
-                        char **answer) {
-  *answer = NULL;
+/* The start of a run: the context, AGENT_START, before_agent (skipped
+ * for a resumed run, which passed it when it started; `resume` may be
+ * NULL and must outlive the run).
+ * HL__OPEN_BODY: run the body; HL__OPEN_ANSWERED: a before_agent hook
+ * answered (*result; the body and after_agent are skipped, H4);
+ * HL__OPEN_FAILED: o set (also when the context could not be made: then
+ * *ctx is NULL and the session, if owned, is freed). */
+hl__open_next hl__run_open(hl_agent *agent, hl_context *parent, hl_session *session,
+                           bool owns_session, const char *input, const atomic_bool *cancel,
+                           const hl__resume *resume, hl_context **out, size_t *history_len,
+                           char **result, hl__outcome *o) {
+  *result = NULL;
+  *out = NULL;
   hl_context *ctx = NULL;
   hl_status st = hl__ctx_new(agent, parent, session, owns_session, input, &ctx);
   if (st != HL_OK) {
     if (owns_session) hl_session_free(session);
-    return st;
+    hl_outcome_take(o, st);
+    return HL__OPEN_FAILED;
   }
+  ctx->run_cancel = cancel;
   ctx->resume = resume; /* resume.c: the run continues an interrupted one */
-
-  hl__outcome o = {HL_OK, ""};
-  char *result = NULL;
+  *out = ctx;
   const hl_messages *history = hl_session_messages(ctx->session);
-  size_t history_len = history ? history->count : 0;
+  *history_len = history ? history->count : 0;
   hl_event start = {.type = HL_EVENT_AGENT_START, .text = ctx->input};
   hl__emit(ctx, &start);
 
@@ -454,42 +556,56 @@ hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session
   /* A resumed run passed before_agent when it started. */
   hl_hook_action act = resume ? HL_HOOK_CONTINUE
                               : hl__dispatch(ctx, HL_HOOK_BEFORE_AGENT, &bargs, &bout);
-  if (act == HL_HOOK_OVERRIDE) result = bout.answer;
-  if (act == HL_HOOK_ABORT) {
-    hl_outcome_take(&o, HL_ERR_ABORTED);
-  } else if (act == HL_HOOK_CONTINUE) {
-    st = agent->kind == HL__AGENT_CUSTOM ? hl_custom_body(ctx, &result, &o)
-                                         : hl_llm_body(ctx, &result, &o);
-    if (st == HL_OK) {
-      hl_after_agent_args aargs = {sizeof aargs, result};
-      hl_after_agent_out aout = {sizeof aout, NULL};
-      act = hl__dispatch(ctx, HL_HOOK_AFTER_AGENT, &aargs, &aout);
-      char *replacement = aout.answer;
-      if (act == HL_HOOK_ABORT) {
-        hl_outcome_take(&o, HL_ERR_ABORTED);
-        free(result);
-        result = NULL;
-      } else if (act == HL_HOOK_OVERRIDE) {
-        free(result);
-        result = replacement;
-      }
-    }
+  if (act == HL_HOOK_OVERRIDE) {
+    *result = bout.answer;
+    return HL__OPEN_ANSWERED;
   }
-  /* (before_agent override: the hook's answer; after_agent is skipped, H4) */
+  if (act == HL_HOOK_ABORT) {
+    hl_outcome_take(o, HL_ERR_ABORTED);
+    return HL__OPEN_FAILED;
+  }
+  return HL__OPEN_BODY;
+}
 
-  if (o.status == HL_OK && agent->output_key &&
-      hl_session_state_set_string(ctx->session, agent->output_key, result) != HL_OK)
-    hl_outcome_take(&o, hl_last_status() ? hl_last_status() : HL_ERR_NOMEM);
+void hl__run_after_agent(hl_context *ctx, char **result, hl__outcome *o) {
+  hl_after_agent_args aargs = {sizeof aargs, *result};
+  hl_after_agent_out aout = {sizeof aout, NULL};
+  hl_hook_action act = hl__dispatch(ctx, HL_HOOK_AFTER_AGENT, &aargs, &aout);
+  char *replacement = aout.answer;
+  if (act == HL_HOOK_ABORT) {
+    hl_outcome_take(o, HL_ERR_ABORTED);
+    free(*result);
+    *result = NULL;
+  } else if (act == HL_HOOK_OVERRIDE) {
+    free(*result);
+    *result = replacement;
+  }
+}
+
+/* The end of a run: output_key, an interrupted run's state (*state_out,
+ * the caller's; NULL unless o->status is HL_INTERRUPTED), the history put
+ * back on failure, AGENT_END, TRACE_COMPLETE, usage to the parent and the
+ * agent, the context released. *result is freed on failure. *usage_out
+ * (may be NULL) gets the run's usage. */
+void hl__run_close(hl_context *ctx, size_t history_len, char **result, hl__outcome *o,
+                   hl_usage *usage_out, cJSON **state_out) {
+  hl_agent *agent = ctx->agent;
+  hl_context *parent = ctx->parent;
+  *state_out = NULL;
+  if (o->status == HL_OK && agent->output_key &&
+      hl_session_state_set_string(ctx->session, agent->output_key, *result) != HL_OK)
+    hl_outcome_take(o, hl_last_status() ? hl_last_status() : HL_ERR_NOMEM);
   pthread_mutex_lock(&ctx->lock);
   hl_usage usage = ctx->usage;
   int turns = ctx->turns;
   pthread_mutex_unlock(&ctx->lock);
   /* interrupt.c (touch point): an interrupted run's state is built from
    * its messages before they leave the session, like a failed run's. */
-  if (hl__interrupt_end(ctx, o.status, history_len, &usage) != HL_OK) hl_outcome_take(&o, HL_ERR_NOMEM);
-  if (o.status != HL_OK) {
-    free(result);
-    result = NULL;
+  if (hl__interrupt_end(ctx, o->status, history_len, &usage, state_out) != HL_OK)
+    hl_outcome_take(o, HL_ERR_NOMEM);
+  if (o->status != HL_OK) {
+    free(*result);
+    *result = NULL;
     /* A failed run leaves the history as it found it, so the next run
      * starts from a conversation every provider accepts (no tool call
      * without its result, no dangling question). Events have the story. */
@@ -498,11 +614,11 @@ hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session
 
   double ms = (double)(hl__mono_ns() - ctx->start_ns) / 1e6;
 
-  hl_event end = {.type = HL_EVENT_AGENT_END, .text = result, .usage = &usage,
-                  .duration_ms = ms, .error = {o.status, o.message}};
+  hl_event end = {.type = HL_EVENT_AGENT_END, .text = *result, .usage = &usage,
+                  .duration_ms = ms, .error = {o->status, o->message}};
   hl__emit(ctx, &end);
   hl_event trace = {.type = HL_EVENT_TRACE_COMPLETE, .turns = turns, .usage = &usage,
-                    .duration_ms = ms, .error = {o.status, o.message}};
+                    .duration_ms = ms, .error = {o->status, o->message}};
   hl__emit(ctx, &trace);
 
   /* A child's model calls count towards its parent's run. */
@@ -511,8 +627,38 @@ hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session
   pthread_mutex_lock(&agent->lock);
   agent->last_usage = usage;
   pthread_mutex_unlock(&agent->lock);
+  if (usage_out) *usage_out = usage;
 
   hl__ctx_finish(ctx);
+}
+
+hl_status hl__invoke(hl_agent *agent, hl_context *parent, hl_session *session,
+                     bool owns_session, const char *input, char **answer) {
+  cJSON *state = NULL;
+  hl_status st = hl__invoke_ex(agent, parent, session, owns_session, input, NULL, answer, &state);
+  cJSON_Delete(state); /* callers of hl__invoke have no call to hand it to */
+  return st;
+}
+
+hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session,
+                        bool owns_session, const char *input, const hl__resume *resume,
+                        char **answer, cJSON **state) {
+  *answer = NULL;
+  *state = NULL;
+  hl__outcome o = {HL_OK, ""};
+  hl_context *ctx = NULL;
+  size_t history_len = 0;
+  char *result = NULL;
+  hl__open_next next = hl__run_open(agent, parent, session, owns_session, input, NULL, resume,
+                                    &ctx, &history_len, &result, &o);
+  if (!ctx) return hl_fail(o.status, "%s", o.message);
+  if (next == HL__OPEN_BODY) {
+    hl_status st = agent->kind == HL__AGENT_CUSTOM ? hl__custom_body(ctx, &result, &o)
+                                                   : hl_llm_body(ctx, &result, &o);
+    if (st == HL_OK) hl__run_after_agent(ctx, &result, &o);
+  }
+  /* (before_agent override: the hook's answer; after_agent is skipped, H4) */
+  hl__run_close(ctx, history_len, &result, &o, NULL, state);
   if (o.status == HL_INTERRUPTED) { /* not a failure: no error message */
     hl_clear_error();
     return HL_INTERRUPTED;
@@ -522,33 +668,9 @@ hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session
   return HL_OK;
 }
 
-/* ------------------------------------------------------------------ */
-/* Top-level runs                                                      */
-/* ------------------------------------------------------------------ */
-
-hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, char **answer) {
-  if (answer) *answer = NULL;
-  if (!agent || !input || !answer)
-    return hl_fail(HL_ERR_INVALID, "hl_agent_run: agent, input and answer are required");
-  if (!session) session = agent->session;
-  /* One run at a time per session; children on the parent's session
-   * (HL_RUN_SHARED) run inside the parent's claim and do not come here. */
-  if (!hl__session_try_begin(session)) {
-    return hl_fail(HL_ERR_STATE, "session \"%s\" is busy with another run",
-                   hl_session_id(session));
-  }
-  /* A stored session that lost a race to another writer is reloaded and
-   * the run tried again on the fresh version (store.h). */
-  hl_status st;
-  for (int attempt = 1;; attempt++) {
-    hl__store_before_run(session, input);
-    st = hl__invoke(agent, NULL, session, false, input, answer);
-    hl__session_set_resume(session, false);
-    if (st != HL_ERR_CONFLICT || attempt > HL__STORE_CONFLICT_RETRIES) break;
-    hl__retry r = hl__store_reload_for_retry(session, input, answer);
-    if (r == HL__RETRY_DONE) st = HL_OK;
-    if (r != HL__RETRY) break;
-  }
-  hl__session_end(session);
-  return st;
+/* The whole body of an LLM or custom agent, blocking (asynchronous runs
+ * use it where the body must block: custom agents, around_model hooks). */
+hl_status hl__run_body_blocking(hl_context *ctx, char **result, hl__outcome *o) {
+  return ctx->agent->kind == HL__AGENT_CUSTOM ? hl__custom_body(ctx, result, o)
+                                              : hl_llm_body(ctx, result, o);
 }

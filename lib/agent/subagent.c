@@ -84,10 +84,10 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
   }
   /* hl__invoke marks the tree aborted when a hook aborts anywhere in the
    * child (hl__ctx_abort walks up), so the parent stops too (H10). */
+  cJSON *state = NULL;
   hl_status st = hl__invoke_ex(child, ctx, session, owned, input, resume.state ? &resume : NULL,
-                               answer);
+                               answer, &state);
   if (st != HL_INTERRUPTED) return st;
-  cJSON *state = hl__state_take();
   if (frame && !frame->child_state && state) {
     frame->child_state = state;
     return HL_INTERRUPTED;

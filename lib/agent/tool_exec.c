@@ -12,6 +12,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/call_scope.h"
+#include "agent/tool_async.h"
 #include "agent/interrupt_internal.h"
 #include "agent/workers.h"
 #include "core/util.h"
@@ -102,10 +103,16 @@ static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value
     st = hl_fail(HL_ERR_CANCELLED, "run cancelled before tool %s ran", name);
   } else {
     hl_clear_error();
-    /* hl_context_tool_call_id(): the tool's idempotency key (store.h) */
+    /* A tool may defer its result (HL_PENDING, tool_async.c): then this
+     * waits for the completion, without polling. hl_context_tool_call_id()
+     * is the tool's idempotency key (store.h). */
     const char *outer = hl__tool_call_id;
     hl__tool_call_id = step->call->id;
+    hl__tool_deferral d;
+    hl__tool_defer_open(&d, ctx, name);
     st = hl_tool_invoke(step->tool, ctx, args, &result);
+    hl__tool_defer_close(&d);
+    st = hl__tool_defer_finish(&d, st, &result);
     hl__tool_call_id = outer;
   }
   char errmsg[HL__MSG_MAX] = "";
@@ -174,11 +181,12 @@ static void hl_tool_call_path(hl_context *ctx, const char *call_id, const char *
    * (H8), or stop for a decision (H20) */
   hl_before_tool_args bargs = {sizeof bargs, &call, args, approved};
   hl_before_tool_out bout = {sizeof bout, edited ? args : NULL, NULL, NULL};
-  hl_hook_action act = hl__dispatch(ctx, HL_HOOK_BEFORE_TOOL, &bargs, &bout);
+  const char *by = NULL;
+  hl_hook_action act = hl__dispatch_before_tool(ctx, &bargs, &bout, &by);
   args = (cJSON *)bargs.args; /* the arguments after the hooks */
   if (act == HL_HOOK_INTERRUPT) {
     if (!borrowed) cJSON_Delete(args);
-    hl_outcome_wait(out, "hook", hl__interrupt_by, bout.reason, NULL);
+    hl_outcome_wait(out, "hook", by, bout.reason, NULL);
     return;
   }
   if (act == HL_HOOK_ABORT) {

@@ -686,8 +686,7 @@ const hl__llm_wire *hl__anthropic_wire(void) { return &anthropic_wire; }
  * answer. The assistant message becomes that JSON as its one text part
  * (after any thinking blocks, which the history keeps); the other calls
  * and text of the same answer are dropped, as the run ends here. */
-static hl_status take_answer(const hl_request *req, hl_response *r) {
-  const char *tool = hl__anthropic_answer_tool(req);
+static hl_status take_answer_of(const char *tool, hl_response *r) {
   const hl_part *answer = NULL;
   for (size_t i = 0; i < r->message->n_parts && !answer; i++) {
     const hl_part *p = &r->message->parts[i];
@@ -714,6 +713,10 @@ static hl_status take_answer(const hl_request *req, hl_response *r) {
   return HL_OK;
 }
 
+static hl_status take_answer(const hl_request *req, hl_response *r) {
+  return take_answer_of(hl__anthropic_answer_tool(req), r);
+}
+
 static hl_status anthropic_complete(void *impl, hl_context *ctx, const hl_request *req,
                                     hl_response **out) {
   hl_status st = hl__llm_complete(impl, &anthropic_wire, ctx, req, out);
@@ -724,6 +727,40 @@ static hl_status anthropic_complete(void *impl, hl_context *ctx, const hl_reques
   return st;
 }
 
+/* An asynchronous call with a response schema: the answer tool's name
+ * travels with the call, since `req` is gone when it completes. */
+typedef struct an_async {
+  hl_provider_done_fn done;
+  void *user;
+  char tool[];
+} an_async;
+
+static void anthropic_done(hl_status st, hl_response *r, void *user) {
+  an_async *a = user;
+  if (st == HL_OK && (st = take_answer_of(a->tool, r)) != HL_OK) {
+    hl_response_free(r);
+    r = NULL;
+  }
+  hl_provider_done_fn done = a->done;
+  void *done_user = a->user;
+  free(a);
+  done(st, r, done_user);
+}
+
+static hl_status anthropic_start(void *impl, hl_context *ctx, const hl_request *req,
+                                 hl_provider_done_fn done, void *user) {
+  if (!req->response_schema) return hl__llm_start(impl, &anthropic_wire, ctx, req, done, user);
+  const char *tool = hl__anthropic_answer_tool(req);
+  an_async *a = malloc(sizeof *a + strlen(tool) + 1);
+  if (!a) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  a->done = done;
+  a->user = user;
+  memcpy(a->tool, tool, strlen(tool) + 1);
+  hl_status st = hl__llm_start(impl, &anthropic_wire, ctx, req, anthropic_done, a);
+  if (st != HL_OK) free(a); /* done is not called when start fails */
+  return st;
+}
+
 static void anthropic_destroy(void *impl) { hl__llm_free(impl); }
 
 static const hl_provider_ops anthropic_ops = {
@@ -731,6 +768,7 @@ static const hl_provider_ops anthropic_ops = {
     .name = anthropic_name,
     .complete = anthropic_complete,
     .destroy = anthropic_destroy,
+    .start = anthropic_start,
 };
 
 hl_provider *hl_anthropic_new(const char *base_url, const char *api_key) {

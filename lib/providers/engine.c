@@ -27,6 +27,11 @@
  *
  * The loop never exits once started (a process-wide service, like the
  * resolver threads of libcurl); nothing it holds outlives the process.
+ *
+ * An application with its own event loop can take the loop thread's
+ * place (hookline/engine.h): then no thread is started, the epoll fd is
+ * the application's to watch, and each hl_engine_process() is one
+ * non-blocking turn of the same loop on the application's thread.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hookline/engine.h"
 #include "hookline/pool.h"
 #include "providers/engine.h"
 
@@ -530,49 +536,102 @@ static int wait_ms(int64_t now) {
   return d > 3600000 ? 3600000 : (int)d;
 }
 
+/* One turn of the loop: wait up to `timeout_ms` (-1: no limit) for ready
+ * sockets, posted tasks or the next deadline, then do what is due. */
+static void loop_turn(int timeout_ms) {
+  struct epoll_event evs[HL_ENGINE_EVENTS];
+  int n = epoll_wait(E.epfd, evs, HL_ENGINE_EVENTS, timeout_ms);
+  if (n < 0 && errno != EINTR) n = 0;
+  cur_evs = evs;
+  cur_n = n > 0 ? n : 0;
+  for (int i = 0; i < n; i++) {
+    cur_next = i + 1;
+    if (evs[i].data.u64 == EVFD_TAG) {
+      run_tasks();
+      continue;
+    }
+    if (evs[i].data.u64 == SKIP_TAG) continue;
+    if (evs[i].data.u64 & WATCH_BIT) {
+      hl__watch *w = (hl__watch *)(uintptr_t)(evs[i].data.u64 & ~WATCH_BIT);
+      w->fn(w, evs[i].events);
+      continue;
+    }
+    int mask = 0;
+    if (evs[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
+    if (evs[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+    if (evs[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+    uint64_t tag = evs[i].data.u64;
+    socket_action(&E.parts[tag >> 32], (curl_socket_t)(uint32_t)tag, mask);
+  }
+  cur_n = 0; /* timers and tasks below unwatch with no batch pending */
+  int64_t now = hl__engine_now_ms();
+  for (int i = 0; i < HL_ENGINE_PARTS; i++) {
+    part *pt = &E.parts[i];
+    if (pt->curl_due_ms >= 0 && pt->curl_due_ms <= now) {
+      pt->curl_due_ms = -1;
+      socket_action(pt, CURL_SOCKET_TIMEOUT, 0);
+    }
+  }
+  read_all_done();
+  run_timers(now);
+  /* Timers and tasks may have added transfers (their kick-off is a curl
+   * timeout of 0, seen at the next turn) or finished some. */
+  read_all_done();
+}
+
 static void *loop_main(void *arg) {
   (void)arg;
-  struct epoll_event evs[HL_ENGINE_EVENTS];
-  for (;;) {
-    int n = epoll_wait(E.epfd, evs, HL_ENGINE_EVENTS, wait_ms(hl__engine_now_ms()));
-    if (n < 0 && errno != EINTR) n = 0;
-    cur_evs = evs;
-    cur_n = n > 0 ? n : 0;
-    for (int i = 0; i < n; i++) {
-      cur_next = i + 1;
-      if (evs[i].data.u64 == EVFD_TAG) {
-        run_tasks();
-        continue;
-      }
-      if (evs[i].data.u64 == SKIP_TAG) continue;
-      if (evs[i].data.u64 & WATCH_BIT) {
-        hl__watch *w = (hl__watch *)(uintptr_t)(evs[i].data.u64 & ~WATCH_BIT);
-        w->fn(w, evs[i].events);
-        continue;
-      }
-      int mask = 0;
-      if (evs[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
-      if (evs[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
-      if (evs[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
-      uint64_t tag = evs[i].data.u64;
-      socket_action(&E.parts[tag >> 32], (curl_socket_t)(uint32_t)tag, mask);
-    }
-    cur_n = 0; /* timers and tasks below unwatch with no batch pending */
-    int64_t now = hl__engine_now_ms();
-    for (int i = 0; i < HL_ENGINE_PARTS; i++) {
-      part *pt = &E.parts[i];
-      if (pt->curl_due_ms >= 0 && pt->curl_due_ms <= now) {
-        pt->curl_due_ms = -1;
-        socket_action(pt, CURL_SOCKET_TIMEOUT, 0);
-      }
-    }
-    read_all_done();
-    run_timers(now);
-    /* Timers and tasks may have added transfers (their kick-off is a curl
-     * timeout of 0, seen at the next turn) or finished some. */
-    read_all_done();
-  }
+  for (;;) loop_turn(wait_ms(hl__engine_now_ms()));
   return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* An application's own loop (hookline/engine.h)                        */
+/* ------------------------------------------------------------------ */
+
+/* Set before the loop starts: no loop thread, the application drives. */
+static atomic_bool external;
+/* The application's thread is inside hl_engine_process() (one at a time). */
+static atomic_flag processing = ATOMIC_FLAG_INIT;
+
+hl_status hl_engine_use_external_loop(void) {
+  pthread_mutex_lock(&start_lock);
+  bool already = atomic_load(&started);
+  if (!already) atomic_store(&external, true);
+  pthread_mutex_unlock(&start_lock);
+  if (already && !atomic_load(&external))
+    return hl_fail(HL_ERR_STATE,
+                   "hl_engine_use_external_loop: the library's loop thread already runs "
+                   "(call it before the first request)");
+  return HL_OK;
+}
+
+int hl_engine_fd(void) {
+  if (!atomic_load(&external)) {
+    hl_fail(HL_ERR_STATE, "hl_engine_fd: the library runs its own loop "
+                          "(call hl_engine_use_external_loop() first)");
+    return -1;
+  }
+  if (hl__engine_start() != HL_OK) return -1;
+  return E.epfd;
+}
+
+long hl_engine_timeout_ms(void) {
+  if (!atomic_load(&external) || hl__engine_start() != HL_OK) return -1;
+  return wait_ms(hl__engine_now_ms());
+}
+
+hl_status hl_engine_process(void) {
+  if (!atomic_load(&external))
+    return hl_fail(HL_ERR_STATE, "hl_engine_process: the library runs its own loop "
+                                 "(call hl_engine_use_external_loop() first)");
+  hl_status st = hl__engine_start();
+  if (st != HL_OK) return st;
+  if (atomic_flag_test_and_set(&processing))
+    return hl_fail(HL_ERR_STATE, "hl_engine_process: already running on another thread");
+  loop_turn(0);
+  atomic_flag_clear(&processing);
+  return HL_OK;
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -616,6 +675,11 @@ hl_status hl__engine_start(void) {
   atomic_store(&fd_budget, current_fd_budget());
   limits_task.fn = limits_task_fn;
   apply_limits();
+  if (atomic_load(&external)) {
+    /* The application drives the loop (hl_engine_process()). */
+    atomic_store_explicit(&started, true, memory_order_release);
+    goto out;
+  }
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -9,6 +9,10 @@
  * watches other descriptors for the library (hl__watch: the pipes of MCP
  * stdio servers), so that they need no thread of their own.
  *
+ * "The loop thread" below is the library's loop thread, or in external
+ * mode (hookline/engine.h) the application's thread inside
+ * hl_engine_process().
+ *
  * What runs where:
  *  - hl__engine_post() is the only entry from other threads: it queues a
  *    task whose function then runs on the loop thread;

@@ -578,6 +578,7 @@ static const hl_provider_ops gemini_ops = {
     .name = gemini_name,
     .complete = hl__llm_provider_complete,
     .destroy = hl__llm_provider_destroy,
+    .start = hl__llm_provider_start,
 };
 
 hl_provider *hl_gemini_new(const char *base_url, const char *api_key) {

@@ -198,6 +198,13 @@ struct call {
   size_t pend_len, pend_cap;
   bool paused;               /* transfer paused until the caller catches up */
   bool abandoned;            /* the caller's sink failed: drop the rest */
+
+  /* Asynchronous calls (hl__http_request_start): no caller waits; the
+   * sink runs on the loop thread and `async_done` gets the outcome there.
+   * The call is then freed by the loop. */
+  hl__http_done_fn async_done;
+  void *async_user;
+  hl_status sink_st;         /* the sink's failure (its message in msg) */
 };
 
 #define CALL_OF(ptr, member) ((call *)((char *)(ptr) - offsetof(call, member)))
@@ -239,6 +246,8 @@ static void detach_easy(call *c) {
   c->easy = NULL;
 }
 
+static void complete_async(call *c);
+
 /* End the call with `st` (message already in c->msg when st != HL_OK,
  * written through finish_fail()). Loop thread. */
 static void finish(call *c, hl_status st) {
@@ -252,6 +261,13 @@ static void finish(call *c, hl_status st) {
   else if (live_calls == c) live_calls = c->next;
   if (c->next) c->next->prev = c->prev;
   c->prev = c->next = NULL;
+  if (c->async_done) {
+    /* Only the loop ever touched an asynchronous call after its submit
+     * task ran (and every path to here runs after it): no lock needed. */
+    c->st = st;
+    complete_async(c);
+    return;
+  }
   pthread_mutex_lock(&c->lock);
   c->st = st;
   c->done = true;
@@ -329,6 +345,19 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
 
 /* A 2xx body chunk for the caller's sink: queue it for the caller. */
 static size_t hand_over(call *x, const char *data, size_t len) {
+  if (x->async_done) {
+    /* No caller thread to hand the bytes to: decode them here. */
+    if (x->abandoned) return 0;
+    hl_status st = x->req->on_data(data, len, x->req->data_user);
+    if (st == HL_OK) {
+      x->delivered += len;
+      return len;
+    }
+    x->abandoned = true;
+    x->sink_st = st;
+    snprintf(x->msg, sizeof x->msg, "%s", hl_last_status() == st ? hl_last_error() : hl_strerror(st));
+    return 0;
+  }
   pthread_mutex_lock(&x->lock);
   if (x->abandoned) {
     pthread_mutex_unlock(&x->lock);
@@ -583,7 +612,9 @@ static void on_done(CURL *easy, CURLcode rc, void *user) {
   bool abandoned = c->abandoned;
   pthread_mutex_unlock(&c->lock);
   if (abandoned) {
-    finish(c, HL_ERR_CANCELLED); /* the caller keeps its sink's own error */
+    /* The caller keeps its sink's own error (an asynchronous one gets it
+     * back from sink_st). */
+    finish(c, c->async_done ? c->sink_st : HL_ERR_CANCELLED);
     return;
   }
   hl_status st;
@@ -750,17 +781,13 @@ static hl_status wait_call(call *c) {
   return sink_st;
 }
 
-hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
-                                hl__http_response *resp) {
-  if (!resp) return hl_fail(HL_ERR_INVALID, "http: NULL response");
-  memset(resp, 0, sizeof *resp);
-  if (!client || !req || !req->url) return hl_fail(HL_ERR_INVALID, "http: NULL client or URL");
-  hl_status st = hl__engine_start();
-  if (st != HL_OK) return st;
-  pthread_once(&listen_once, listen_for_cancel);
-
+/* A new call for `req` (not yet submitted); NULL with hl_fail set. */
+static call *call_new(hl__http *client, const hl__http_request *req) {
   call *c = calloc(1, sizeof *c);
-  if (!c) return hl_fail(HL_ERR_NOMEM, "http: out of memory");
+  if (!c) {
+    hl_fail(HL_ERR_NOMEM, "http: out of memory");
+    return NULL;
+  }
   c->client = client;
   c->req = req;
   c->opts = client->opts;
@@ -787,17 +814,19 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
   if (oom) {
     curl_slist_free_all(c->hdrs);
     free(c);
-    return hl_fail(HL_ERR_NOMEM, "%s: out of memory building headers", req->what ? req->what : "http");
+    hl_fail(HL_ERR_NOMEM, "%s: out of memory building headers", req->what ? req->what : "http");
+    return NULL;
   }
   pthread_mutex_init(&c->lock, NULL);
   pthread_cond_init(&c->cond, NULL);
+  return c;
+}
 
-  pthread_mutex_lock(&c->lock);
-  post_locked(c, &c->t_submit);
-  pthread_mutex_unlock(&c->lock);
-  hl_status sink_st = wait_call(c);
-
-  /* The loop is done with the call: everything in it is ours. */
+/* The outcome of a call the loop is done with, into *resp (the status's
+ * message set on this thread when not HL_OK). */
+static hl_status take_response(call *c, hl_status sink_st, hl__http_response *resp) {
+  const hl__http_request *req = c->req;
+  hl_status st;
   if (sink_st != HL_OK) {
     st = sink_st; /* the sink's own message stays */
     /* A sink may end a stream on purpose once it has what it needs (MCP):
@@ -822,6 +851,10 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
     }
   }
   resp->attempts = c->attempt;
+  return st;
+}
+
+static void call_free(call *c) {
   free(c->buf);
   free(c->content_type);
   free(c->captured);
@@ -830,7 +863,59 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
   pthread_mutex_destroy(&c->lock);
   pthread_cond_destroy(&c->cond);
   free(c);
+}
+
+/* An asynchronous call ended (loop thread): hand the outcome over, free. */
+static void complete_async(call *c) {
+  hl__http_response resp;
+  memset(&resp, 0, sizeof resp);
+  hl_status st = take_response(c, HL_OK, &resp);
+  hl__http_done_fn done = c->async_done;
+  void *user = c->async_user;
+  call_free(c);
+  done(st, &resp, user);
+}
+
+hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
+                                hl__http_response *resp) {
+  if (!resp) return hl_fail(HL_ERR_INVALID, "http: NULL response");
+  memset(resp, 0, sizeof *resp);
+  if (!client || !req || !req->url) return hl_fail(HL_ERR_INVALID, "http: NULL client or URL");
+  hl_status st = hl__engine_start();
+  if (st != HL_OK) return st;
+  pthread_once(&listen_once, listen_for_cancel);
+
+  call *c = call_new(client, req);
+  if (!c) return hl_last_status();
+  pthread_mutex_lock(&c->lock);
+  post_locked(c, &c->t_submit);
+  pthread_mutex_unlock(&c->lock);
+  hl_status sink_st = wait_call(c);
+
+  /* The loop is done with the call: everything in it is ours. */
+  st = take_response(c, sink_st, resp);
+  call_free(c);
   return st;
+}
+
+hl_status hl__http_request_start(hl__http *client, const hl__http_request *req,
+                                 hl__http_done_fn done, void *user) {
+  if (!client || !req || !req->url || !done)
+    return hl_fail(HL_ERR_INVALID, "http: NULL client, URL or completion");
+  hl_status st = hl__engine_start();
+  if (st != HL_OK) return st;
+  pthread_once(&listen_once, listen_for_cancel);
+  call *c = call_new(client, req);
+  if (!c) return hl_last_status();
+  c->async_done = done;
+  c->async_user = user;
+  /* From here on the call is the loop's: submit_fn may run (and even
+   * finish the call) before this returns. */
+  pthread_mutex_lock(&c->lock);
+  c->ops++;
+  pthread_mutex_unlock(&c->lock);
+  hl__engine_post(&c->t_submit);
+  return HL_OK;
 }
 
 void hl__http_response_clear(hl__http_response *resp) {

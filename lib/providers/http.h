@@ -27,7 +27,10 @@
  *  - secrets (API keys) redacted from every message it produces.
  *
  * Which thread runs what: libcurl, header parsing, buffering of whole
- * bodies, timers and retries run on the loop thread. The streaming sink
+ * bodies, timers and retries run on the loop thread (the library's, or
+ * the application's thread inside hl_engine_process(), hookline/engine.h).
+ * For hl__http_request_start() the sink and the completion run there too;
+ * the rest of this paragraph is about hl__http_request_send(). The streaming sink
  * (on_data) always runs on the thread that called hl__http_request_send():
  * the loop hands it the bytes (pausing the transfer while 1 MiB waits
  * unconsumed), so decoders, observers and token callbacks never run on
@@ -135,6 +138,24 @@ typedef struct hl__http_response {
 hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
                                 hl__http_response *resp);
 void hl__http_response_clear(hl__http_response *resp);
+
+/* Completion of an asynchronous request: `st` and *resp as
+ * hl__http_request_send() would return them (the message of a failure set
+ * on the calling thread, hl_last_error()); *resp is the callee's to clear
+ * with hl__http_response_clear(). Runs once, on the loop thread. */
+typedef void (*hl__http_done_fn)(hl_status st, hl__http_response *resp, void *user);
+
+/*
+ * Start the request without waiting: the loop runs it as
+ * hl__http_request_send() would, and calls `done` on the loop thread when
+ * it ended. Differences: `req->on_data` runs on the loop thread (it must
+ * not block: every request of the process waits meanwhile), and `req` with
+ * everything it points to must stay valid until `done` runs. Returns HL_OK
+ * once queued (then `done` runs exactly once, maybe before this returns),
+ * else an error with its message set and `done` never runs. Thread-safe.
+ */
+hl_status hl__http_request_start(hl__http *client, const hl__http_request *req,
+                                 hl__http_done_fn done, void *user);
 
 /* Replace every occurrence of `secret` (if non-empty) in the NUL-terminated
  * `text` by "[REDACTED]", in place when it fits, else into a new buffer.

@@ -318,98 +318,218 @@ static void error_text(const char *body, char *out, size_t size) {
 }
 
 /*
- * Send `payload` to base_url + path with the provider's headers plus
- * `auth` (n_auth lines; they are the only place the key goes). Emits
- * API_REQUEST. When `on_event` is set the 2xx body is parsed as
- * server-sent events as it arrives; otherwise resp->body holds it.
- * A non-2xx answer becomes an error with the mapped status and the
- * server's error.message. On failure returns the status with its message
- * set; resp is cleared by the caller in every case.
+ * One call, in three steps shared by the blocking path (hl__llm_complete)
+ * and the asynchronous one (hl__llm_start):
+ *   call_prepare: pick the model, encode, build URL and headers (the key
+ *                 goes only into `key`), set up the stream state, emit
+ *                 API_REQUEST;
+ *   (the HTTP request: hl__http_request_send or hl__http_request_start);
+ *   call_conclude: a non-2xx answer becomes an error with the mapped status
+ *                 and the server's error.message; otherwise decode the body
+ *                 or assemble the stream; emit API_RESPONSE.
+ * call_free() releases the call and scrubs the key.
  */
-static hl_status send_payload(hl__llm *l, hl_context *ctx, const char *path,
-                              const char *const *auth, size_t n_auth, const cJSON *payload,
-                              hl__sse_event_fn on_event, void *event_user, body_head *head,
-                              hl__http_response *resp) {
-  char *body = hl__json_print_exact(payload);
-  if (!body) return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
-  size_t url_len = strlen(l->base_url) + strlen(path) + 1;
-  char *url = malloc(url_len);
-  const char **hdrs = malloc((l->n_headers + n_auth + 3) * sizeof *hdrs);
-  if (!url || !hdrs) {
-    free(body);
-    free(url);
-    free(hdrs);
-    return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
-  }
-  snprintf(url, url_len, "%s%s", l->base_url, path);
-  size_t nh = 0;
-  hdrs[nh++] = "Content-Type: application/json";
-  hdrs[nh++] = on_event ? "Accept: text/event-stream" : "Accept: application/json";
-  for (size_t i = 0; i < n_auth; i++) hdrs[nh++] = auth[i];
-  for (size_t i = 0; i < l->n_headers; i++) hdrs[nh++] = l->headers[i];
-  /* A tracer's traceparent (hookline/trace.h), built on this thread. */
-  char trace_line[512];
-  if (hl_trace_header(ctx, trace_line, sizeof trace_line)) hdrs[nh++] = trace_line;
-
-  emit_request(l, ctx, payload);
-
+typedef struct llm_call {
+  hl__llm *l;
+  hl__llm_wire w;            /* the wire, with its path made for the model */
+  char path[512];
+  hl_context *ctx;
+  double start;
+  cJSON *payload;
+  char fixed[128], key[1024];
+  char *body, *url;
+  const char **hdrs;
+  char trace_line[512];      /* a tracer's traceparent (hookline/trace.h) */
+  char model[256];           /* the model asked for, for the price table */
   sse_sink sink;
+  body_head head;
+  hl__llm_stream *s;         /* streaming state, or NULL */
   hl__http_request hr;
-  memset(&hr, 0, sizeof hr);
-  hr.url = url;
-  hr.body = body;
-  hr.body_len = strlen(body);
-  hr.headers = hdrs;
-  hr.n_headers = nh;
-  hr.secret = l->api_key;
-  hr.what = l->name;
-  if (on_event) {
-    hl__sse_init(&sink.parser, on_event, event_user,
+  hl__http_response resp;
+  /* asynchronous calls */
+  hl_provider_done_fn done;
+  void *done_user;
+} llm_call;
+
+static void call_free(llm_call *c) {
+  if (c->s) {
+    hl__sse_free(&c->sink.parser);
+    c->w.stream_free(c->s);
+    hl_response_free(c->s->r);
+    free(c->s);
+  }
+  memset(c->key, 0, sizeof c->key); /* scrub the key */
+  hl__http_response_clear(&c->resp);
+  cJSON_Delete(c->payload);
+  free(c->body);
+  free(c->url);
+  free(c->hdrs);
+}
+
+static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
+                              const hl_request *req) {
+  c->l = l;
+  c->w = *w;
+  c->ctx = ctx;
+  c->start = now_ms();
+  const char *model = hl__llm_model(l, req);
+  if (!model) return HL_ERR_INVALID;
+  snprintf(c->model, sizeof c->model, "%s", model);
+  /* A path that depends on the model (Gemini): this call's own copy of
+   * the wire has it, so everything below reads c->w.path. */
+  hl_status st = HL_OK;
+  if (w->make_path) {
+    st = w->make_path(l, model, req->stream, c->path, sizeof c->path);
+    if (st != HL_OK) return st;
+    c->w.path = c->path;
+  }
+  st = w->encode(l, req, model, &c->payload);
+  if (st != HL_OK) return st;
+
+  const char *auth[2];
+  size_t n_auth = 0;
+  if (w->fixed_header) {
+    w->fixed_header(l, c->fixed, sizeof c->fixed);
+    auth[n_auth++] = c->fixed;
+  }
+  if (l->api_key) {
+    if (strlen(l->api_key) > sizeof c->key - 32)
+      return hl_fail(HL_ERR_INVALID, "%s: API key too long", l->name);
+    snprintf(c->key, sizeof c->key, "%s%s", w->key_header, l->api_key);
+    auth[n_auth++] = c->key;
+  }
+  if (req->stream) {
+    c->s = calloc(1, w->stream_size);
+    if (!c->s) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+    c->s->l = l;
+    c->s->ctx = ctx;
+    c->s->r = hl_response_new();
+    if (!c->s->r) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+    hl__sse_init(&c->sink.parser, w->stream_event, c->s,
                  hl__http_get_options(l->http)->max_response_bytes);
-    sink.head = head;
-    hr.on_data = sink_data;
-    hr.data_user = &sink;
+    c->sink.head = &c->head;
+  }
+
+  c->body = hl__json_print_exact(c->payload);
+  if (!c->body) return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
+  size_t url_len = strlen(l->base_url) + strlen(c->w.path) + 1;
+  c->url = malloc(url_len);
+  c->hdrs = malloc((l->n_headers + n_auth + 3) * sizeof *c->hdrs);
+  if (!c->url || !c->hdrs) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  snprintf(c->url, url_len, "%s%s", l->base_url, c->w.path);
+  size_t nh = 0;
+  c->hdrs[nh++] = "Content-Type: application/json";
+  c->hdrs[nh++] = c->s ? "Accept: text/event-stream" : "Accept: application/json";
+  for (size_t i = 0; i < n_auth; i++) c->hdrs[nh++] = auth[i];
+  for (size_t i = 0; i < l->n_headers; i++) c->hdrs[nh++] = l->headers[i];
+  /* A tracer's traceparent (hookline/trace.h), built on this thread. */
+  if (hl_trace_header(ctx, c->trace_line, sizeof c->trace_line)) c->hdrs[nh++] = c->trace_line;
+
+  emit_request(l, ctx, c->payload);
+
+  hl__http_request *hr = &c->hr;
+  memset(hr, 0, sizeof *hr);
+  hr->url = c->url;
+  hr->body = c->body;
+  hr->body_len = strlen(c->body);
+  hr->headers = c->hdrs;
+  hr->n_headers = nh;
+  hr->secret = l->api_key;
+  hr->what = l->name;
+  if (c->s) {
+    hr->on_data = sink_data;
+    hr->data_user = &c->sink;
   }
   if (ctx) {
-    hr.cancelled = ctx_cancelled;
-    hr.cancel_user = ctx;
+    hr->cancelled = ctx_cancelled;
+    hr->cancel_user = ctx;
   }
-  hl_status st = hl__http_request_send(l->http, &hr, resp);
-  if (st == HL_OK && on_event && resp->status >= 200 && resp->status < 300)
-    st = hl__sse_finish(&sink.parser);
-  if (on_event) hl__sse_free(&sink.parser);
+  return HL_OK;
+}
 
-  if (st == HL_OK && !(resp->status >= 200 && resp->status < 300)) {
-    char text[700];
-    char redacted_url[512];
-    error_text(resp->body, text, sizeof text);
-    hl__redact_into(redacted_url, sizeof redacted_url, url, l->api_key);
-    hl_status mapped = HL_ERR_HTTP;
-    if (resp->status == 401 || resp->status == 403) mapped = HL_ERR_AUTH;
-    else if (resp->status == 429) mapped = HL_ERR_RATE_LIMIT;
-    char attempts[48] = "";
-    if (resp->attempts > 1) snprintf(attempts, sizeof attempts, " (after %d attempts)", resp->attempts);
-    char wish[160] = "";
-    if (resp->retry_after_refused_ms > 0) {
-      char asked[48], most[48];
-      long max_ms = hl__http_get_options(l->http)->retry_max_ms;
-      hl__retry_after_format(asked, sizeof asked, resp->retry_after_refused_ms);
-      /* 0 stands for http.c's default cap of 60 s. */
-      hl__retry_after_format(most, sizeof most, max_ms > 0 ? (double)max_ms : 60000.0);
-      snprintf(wish, sizeof wish, " (server asked to retry after %s s, more than the %s s maximum)",
-               asked, most);
-    }
-    char msg[1400];
-    snprintf(msg, sizeof msg, "%s: HTTP %ld from %s%s%s%s%s", l->name, resp->status, redacted_url,
-             attempts, wish, text[0] ? ": " : "", text);
-    char safe[1400];
-    hl__redact_into(safe, sizeof safe, msg, l->api_key);
-    st = hl_fail(mapped, "%s", safe);
+/* A non-2xx answer as an error with the server's words. */
+static hl_status http_error(llm_call *c) {
+  hl__llm *l = c->l;
+  hl__http_response *resp = &c->resp;
+  char text[700];
+  char redacted_url[512];
+  error_text(resp->body, text, sizeof text);
+  hl__redact_into(redacted_url, sizeof redacted_url, c->url, l->api_key);
+  hl_status mapped = HL_ERR_HTTP;
+  if (resp->status == 401 || resp->status == 403) mapped = HL_ERR_AUTH;
+  else if (resp->status == 429) mapped = HL_ERR_RATE_LIMIT;
+  char attempts[48] = "";
+  if (resp->attempts > 1) snprintf(attempts, sizeof attempts, " (after %d attempts)", resp->attempts);
+  char wish[160] = "";
+  if (resp->retry_after_refused_ms > 0) {
+    char asked[48], most[48];
+    long max_ms = hl__http_get_options(l->http)->retry_max_ms;
+    hl__retry_after_format(asked, sizeof asked, resp->retry_after_refused_ms);
+    /* 0 stands for http.c's default cap of 60 s. */
+    hl__retry_after_format(most, sizeof most, max_ms > 0 ? (double)max_ms : 60000.0);
+    snprintf(wish, sizeof wish, " (server asked to retry after %s s, more than the %s s maximum)",
+             asked, most);
   }
-  free(body);
-  free(url);
-  free(hdrs);
-  return st;
+  char msg[1400];
+  snprintf(msg, sizeof msg, "%s: HTTP %ld from %s%s%s%s%s", l->name, resp->status, redacted_url,
+           attempts, wish, text[0] ? ": " : "", text);
+  char safe[1400];
+  hl__redact_into(safe, sizeof safe, msg, l->api_key);
+  return hl_fail(mapped, "%s", safe);
+}
+
+/* After the HTTP request returned `st`: the response (*out) or an error. */
+static hl_status call_conclude(llm_call *c, hl_status st, hl_response **out) {
+  hl__llm *l = c->l;
+  hl__http_response *resp = &c->resp;
+  bool ok2xx = resp->status >= 200 && resp->status < 300;
+  cJSON *data = NULL;
+  hl_response *r = NULL;
+  if (st == HL_OK && c->s && ok2xx) st = hl__sse_finish(&c->sink.parser);
+  if (st == HL_OK && !ok2xx) st = http_error(c);
+  if (c->s) {
+    if (st == HL_OK) st = c->w.stream_assemble(c->s, &r);
+    /* A stream that could not be read, from an answer not labelled as one:
+     * what came back says more than how the parse failed. A well-formed
+     * stream with a wrong label is still accepted. */
+    if (st == HL_ERR_PROVIDER && ok2xx && !is_event_stream(resp->content_type))
+      st = not_an_event_stream(l, c->w.path, resp, &c->head);
+    if (st == HL_OK) data = hl_response_to_json(r);
+  } else if (st == HL_OK) {
+    if (hl_json_parse(resp->body ? resp->body : "", resp->body ? resp->body_len : 0, &data) != HL_OK) {
+      char why[512], ctype[200], start[HL__EXCERPT_BYTES * 4 + 16];
+      snprintf(why, sizeof why, "%s", hl_last_error());
+      if (resp->content_type)
+        hl__excerpt(ctype, sizeof ctype, resp->content_type, strlen(resp->content_type), l->api_key);
+      else
+        snprintf(ctype, sizeof ctype, "(none)");
+      hl__excerpt(start, sizeof start, resp->body, resp->body ? resp->body_len : 0, l->api_key);
+      st = hl_fail(HL_ERR_PROVIDER,
+                   "%s: response body is not valid JSON: %s (Content-Type %s, starting %s)",
+                   l->name, why, ctype, start);
+    } else {
+      st = c->w.decode(l, data, &r);
+    }
+  }
+  hl__http_response_clear(resp);
+  /* A 2xx echoing the key (openai.h): out of the body, the answer and the
+   * message of a body that failed to decode. */
+  if (l->api_key && st != HL_OK) {
+    char safe[1400];
+    hl__redact_into(safe, sizeof safe, hl_last_error(), l->api_key);
+    hl_fail(st, "%s", safe);
+  }
+  hl_status rst = hl__llm_redact(l, data, st == HL_OK ? r : NULL);
+  if (st == HL_OK) st = rst;
+  if (st == HL_OK && !r->usage.has_cost) hl__usage_price(&r->usage, r->model, c->model); /* price.h */
+  st = finish(l, c->ctx, c->start, data, r, st);
+  cJSON_Delete(data);
+  if (st != HL_OK) {
+    hl_response_free(r);
+    return st;
+  }
+  *out = r;
+  return HL_OK;
 }
 
 hl_status hl__llm_parse_args(const hl__llm *l, const char *text, size_t len, const char *tool,
@@ -495,129 +615,62 @@ hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t 
 /* One call                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Stream the answer into a fresh state and assemble it; *data gets
- * hookline's neutral JSON of the response for API_RESPONSE. */
-static hl_status complete_stream(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
-                                 const char *const *auth, size_t n_auth, const cJSON *payload,
-                                 hl__http_response *resp, cJSON **data, hl_response **out) {
-  hl__llm_stream *s = calloc(1, w->stream_size);
-  if (!s) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
-  s->l = l;
-  s->ctx = ctx;
-  s->r = hl_response_new();
-  hl_status st = s->r ? HL_OK : hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
-  body_head head = {.len = 0};
-  if (st == HL_OK)
-    st = send_payload(l, ctx, w->path, auth, n_auth, payload, w->stream_event, s, &head, resp);
-  if (st == HL_OK) st = w->stream_assemble(s, out);
-  /* A stream that could not be read, from an answer not labelled as one:
-   * what came back says more than how the parse failed. A well-formed
-   * stream with a wrong label is still accepted. */
-  if (st == HL_ERR_PROVIDER && resp->status >= 200 && resp->status < 300 &&
-      !is_event_stream(resp->content_type))
-    st = not_an_event_stream(l, w->path, resp, &head);
-  w->stream_free(s);
-  hl_response_free(s->r);
-  free(s);
-  if (st == HL_OK) *data = hl_response_to_json(*out);
-  return st;
-}
-
-/* Send and decode a whole answer; *data gets the parsed body. */
-static hl_status complete_plain(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
-                                const char *const *auth, size_t n_auth, const cJSON *payload,
-                                hl__http_response *resp, cJSON **data, hl_response **out) {
-  hl_status st = send_payload(l, ctx, w->path, auth, n_auth, payload, NULL, NULL, NULL, resp);
-  if (st != HL_OK) return st;
-  if (hl_json_parse(resp->body ? resp->body : "", resp->body ? resp->body_len : 0, data) != HL_OK) {
-    char why[512], ctype[200], start[HL__EXCERPT_BYTES * 4 + 16];
-    snprintf(why, sizeof why, "%s", hl_last_error());
-    if (resp->content_type)
-      hl__excerpt(ctype, sizeof ctype, resp->content_type, strlen(resp->content_type), l->api_key);
-    else
-      snprintf(ctype, sizeof ctype, "(none)");
-    hl__excerpt(start, sizeof start, resp->body, resp->body ? resp->body_len : 0, l->api_key);
-    return hl_fail(HL_ERR_PROVIDER,
-                   "%s: response body is not valid JSON: %s (Content-Type %s, starting %s)",
-                   l->name, why, ctype, start);
-  }
-  return w->decode(l, *data, out);
-}
-
 hl_status hl__llm_complete(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
                            const hl_request *req, hl_response **out) {
   *out = NULL;
-  double start = now_ms();
-  const char *model = hl__llm_model(l, req);
-  if (!model) return HL_ERR_INVALID;
-  /* A path that depends on the model (Gemini): this call's own copy of
-   * the wire with it, so everything below reads w->path as for the rest. */
-  char path[512];
-  hl__llm_wire with_path;
-  hl_status st = HL_OK;
-  if (w->make_path) {
-    st = w->make_path(l, model, req->stream, path, sizeof path);
-    if (st != HL_OK) return st;
-    with_path = *w;
-    with_path.path = path;
-    w = &with_path;
+  llm_call c;
+  memset(&c, 0, sizeof c);
+  hl_status st = call_prepare(&c, l, w, ctx, req);
+  if (st == HL_OK) {
+    st = hl__http_request_send(l->http, &c.hr, &c.resp);
+    st = call_conclude(&c, st, out);
   }
-  cJSON *payload = NULL;
-  st = w->encode(l, req, model, &payload);
-  if (st != HL_OK) return st;
+  call_free(&c);
+  return st;
+}
 
-  char fixed[128], key[1024];
-  const char *auth[2];
-  size_t n_auth = 0;
-  if (w->fixed_header) {
-    w->fixed_header(l, fixed, sizeof fixed);
-    auth[n_auth++] = fixed;
-  }
-  if (l->api_key) {
-    if (strlen(l->api_key) > sizeof key - 32) {
-      cJSON_Delete(payload);
-      return hl_fail(HL_ERR_INVALID, "%s: API key too long", l->name);
-    }
-    snprintf(key, sizeof key, "%s%s", w->key_header, l->api_key);
-    auth[n_auth++] = key;
-  }
-
-  hl__http_response resp;
-  memset(&resp, 0, sizeof resp);
+/* The HTTP request of an asynchronous call ended (loop thread). */
+static void on_http_done(hl_status st, hl__http_response *resp, void *user) {
+  llm_call *c = user;
+  c->resp = *resp;
   hl_response *r = NULL;
-  cJSON *data = NULL;
-  if (req->stream)
-    st = complete_stream(l, w, ctx, auth, n_auth, payload, &resp, &data, &r);
-  else
-    st = complete_plain(l, w, ctx, auth, n_auth, payload, &resp, &data, &r);
-  /* Scrub the key from the stack copy. */
-  memset(key, 0, sizeof key);
-  hl__http_response_clear(&resp);
-  /* A 2xx echoing the key (openai.h): out of the body, the answer and the
-   * message of a body that failed to decode. */
-  if (l->api_key && st != HL_OK) {
-    char safe[1400];
-    hl__redact_into(safe, sizeof safe, hl_last_error(), l->api_key);
-    hl_fail(st, "%s", safe);
-  }
-  hl_status rst = hl__llm_redact(l, data, st == HL_OK ? r : NULL);
-  if (st == HL_OK) st = rst;
-  if (st == HL_OK && !r->usage.has_cost) hl__usage_price(&r->usage, r->model, model); /* price.h */
-  st = finish(l, ctx, start, data, r, st);
-  cJSON_Delete(data);
-  cJSON_Delete(payload);
+  st = call_conclude(c, st, &r);
+  char msg[1400];
+  snprintf(msg, sizeof msg, "%s", st == HL_OK ? "" : hl_last_error());
+  hl_provider_done_fn done = c->done;
+  void *done_user = c->done_user;
+  call_free(c);
+  free(c);
+  if (st != HL_OK) hl_fail(st, "%s", msg);
+  done(st, r, done_user);
+}
+
+hl_status hl__llm_start(hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
+                        const hl_request *req, hl_provider_done_fn done, void *user) {
+  llm_call *c = calloc(1, sizeof *c);
+  if (!c) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  c->done = done;
+  c->done_user = user;
+  hl_status st = call_prepare(c, l, w, ctx, req);
+  /* The request's encoded copy is all the call needs from `req`. */
+  if (st == HL_OK) st = hl__http_request_start(l->http, &c->hr, on_http_done, c);
   if (st != HL_OK) {
-    hl_response_free(r);
-    return st;
+    call_free(c);
+    free(c);
   }
-  *out = r;
-  return HL_OK;
+  return st;
 }
 
 hl_status hl__llm_provider_complete(void *impl, hl_context *ctx, const hl_request *req,
                                     hl_response **out) {
   hl__llm *l = impl;
   return hl__llm_complete(l, l->wire, ctx, req, out);
+}
+
+hl_status hl__llm_provider_start(void *impl, hl_context *ctx, const hl_request *req,
+                                 hl_provider_done_fn done, void *user) {
+  hl__llm *l = impl;
+  return hl__llm_start(l, l->wire, ctx, req, done, user);
 }
 
 void hl__llm_provider_destroy(void *impl) { hl__llm_free(impl); }

@@ -152,6 +152,18 @@ typedef struct hl__llm_wire {
 hl_status hl__llm_complete(hl__llm *llm, const hl__llm_wire *w, hl_context *ctx,
                            const hl_request *req, hl_response **out);
 
+/*
+ * The same call without blocking (hl_provider_ops.start): encodes `req`
+ * and emits API_REQUEST on the calling thread, then the process's event
+ * loop sends it; the stream is decoded (deltas, model_chunk hooks), the
+ * answer assembled, API_RESPONSE emitted and `done` called on the loop
+ * thread, exactly once. HL_OK once started; otherwise the status with its
+ * message set and `done` is never called. `req` must stay valid until
+ * `done` runs (a retry with other fields re-encodes it).
+ */
+hl_status hl__llm_start(hl__llm *llm, const hl__llm_wire *w, hl_context *ctx,
+                        const hl_request *req, hl_provider_done_fn done, void *user);
+
 /* Set *out to obj[key] when it is a token count a JSON number carries
  * exactly (a whole number from 0 to 2^53); leave it alone otherwise
  * (absent, negative, fractional, huge: a hostile server's count). */
@@ -201,6 +213,8 @@ hl_provider *hl__llm_provider_new(const hl_provider_ops *ops, const hl__llm_wire
 hl_status hl__llm_provider_complete(void *impl, hl_context *ctx, const hl_request *req,
                                     hl_response **out);
 void hl__llm_provider_destroy(void *impl);
+hl_status hl__llm_provider_start(void *impl, hl_context *ctx, const hl_request *req,
+                                 hl_provider_done_fn done, void *user);
 
 /* Element `index` (a JSON number from the stream, untrusted) of the
  * growable array *items of *n elements of `size` bytes, grown with zeroed

@@ -504,11 +504,48 @@ static hl_status openai_complete(void *impl, hl_context *ctx, const hl_request *
 
 static void openai_destroy(void *impl) { hl__llm_free(impl); }
 
+/* The asynchronous call: the same second chance for max_completion_tokens,
+ * taken from the completion (loop thread); `req` stays valid until the
+ * caller's done runs. */
+typedef struct openai_async {
+  hl__llm *l;
+  hl_context *ctx;
+  const hl_request *req;
+  hl_provider_done_fn done;
+  void *user;
+} openai_async;
+
+static void openai_async_done(hl_status st, hl_response *resp, void *user) {
+  openai_async *a = user;
+  int mode = HL__LLM_MAX_TOKENS_AUTO;
+  if (st == HL_ERR_HTTP && a->req->max_tokens > 0 && strstr(hl_last_error(), "max_completion_tokens") &&
+      __atomic_compare_exchange_n(&a->l->max_tokens_field, &mode, HL__LLM_MAX_COMPLETION_TOKENS, false,
+                                  __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    if (hl__llm_start(a->l, &openai_wire, a->ctx, a->req, openai_async_done, a) == HL_OK) return;
+    st = hl_last_status();
+  }
+  hl_provider_done_fn done = a->done;
+  void *u = a->user;
+  free(a);
+  done(st, resp, u);
+}
+
+static hl_status openai_start(void *impl, hl_context *ctx, const hl_request *req,
+                              hl_provider_done_fn done, void *user) {
+  openai_async *a = malloc(sizeof *a);
+  if (!a) return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+  *a = (openai_async){impl, ctx, req, done, user};
+  hl_status st = hl__llm_start(impl, &openai_wire, ctx, req, openai_async_done, a);
+  if (st != HL_OK) free(a);
+  return st;
+}
+
 static const hl_provider_ops openai_ops = {
     .size = sizeof(hl_provider_ops),
     .name = openai_name,
     .complete = openai_complete,
     .destroy = openai_destroy,
+    .start = openai_start,
 };
 
 hl_provider *hl_openai_new(const char *base_url, const char *api_key) {

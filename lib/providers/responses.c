@@ -582,6 +582,7 @@ static const hl_provider_ops responses_ops = {
     .name = responses_name,
     .complete = hl__llm_provider_complete,
     .destroy = hl__llm_provider_destroy,
+    .start = hl__llm_provider_start,
 };
 
 hl_provider *hl_responses_new(const char *base_url, const char *api_key) {

@@ -31,8 +31,8 @@ static void flaky_destroy(void *impl) {
   hl_provider_unref(f->inner);
   free(f);
 }
-static const hl_provider_ops flaky_ops = {sizeof(hl_provider_ops), "flaky", flaky_complete,
-                                          flaky_destroy};
+static const hl_provider_ops flaky_ops = {.size = sizeof(hl_provider_ops), .name = "flaky", .complete = flaky_complete,
+                                          .destroy = flaky_destroy};
 
 static hl_provider *flaky_new(hl_provider *inner, int failures, flaky **out) {
   flaky *f = calloc(1, sizeof *f);

@@ -61,7 +61,7 @@ static inline hl_status loop_complete(void *impl, hl_context *ctx, const hl_requ
 }
 
 static inline hl_provider *loop_provider(void) {
-  static const hl_provider_ops ops = {sizeof(hl_provider_ops), "loop", loop_complete, NULL};
+  static const hl_provider_ops ops = {.size = sizeof(hl_provider_ops), .name = "loop", .complete = loop_complete};
   return hl_provider_new(&ops, NULL);
 }
 

@@ -499,7 +499,7 @@ static hl_status two_calls(void *impl, hl_context *ctx, const hl_request *req, h
 }
 static void tool_call_id(void) {
   if (strcmp(backend, "memory") != 0) return; /* no store involved: once is enough */
-  static const hl_provider_ops ops = {sizeof(hl_provider_ops), "two", two_calls, NULL};
+  static const hl_provider_ops ops = {.size = sizeof(hl_provider_ops), .name = "two", .complete = two_calls};
   hl_agent *a = hl_agent_new("ids");
   hl_provider *p = hl_provider_new(&ops, NULL);
   hl_agent_set_provider(a, p);
