@@ -143,8 +143,13 @@ static void run_job(hl__job *j) {
 static void *worker_main(void *arg) {
   (void)arg;
   on_pool_thread = true;
+  bool abandoned = false; /* the running job was given up (hl__jobs_abandon) */
   pthread_mutex_lock(&jobs_lock);
   for (;;) {
+    if (abandoned) {
+      abandoned = false;
+      n_blocked--;
+    }
     /* Back from a wait with more threads busy than the size: leave, the
      * ones that started meanwhile take the queue. */
     if (busy_locked() > pool_size()) break;
@@ -156,6 +161,7 @@ static void *worker_main(void *arg) {
     }
     hl__job *j = head;
     unlink_locked(j);
+    j->abandoned_ = &abandoned;
     /* Pass the wake-up on while jobs remain (one signal per job). */
     wake_locked();
     pthread_mutex_unlock(&jobs_lock);
@@ -169,6 +175,7 @@ static void *worker_main(void *arg) {
 
 static void submit(hl__job *job, hl__call *call, hl__group *g) {
   job->call_ = call;
+  job->abandoned_ = NULL;
   job->group_ = g;
   pthread_mutex_lock(&jobs_lock);
   if (g) {
@@ -192,6 +199,16 @@ static void submit(hl__job *job, hl__call *call, hl__group *g) {
 }
 
 void hl__jobs_submit(hl__job *job) { submit(job, NULL, NULL); }
+
+void hl__jobs_abandon(hl__job *job) {
+  pthread_mutex_lock(&jobs_lock);
+  if (!job->queued_ && job->abandoned_ && !*job->abandoned_) {
+    *job->abandoned_ = true;
+    n_blocked++;
+    wake_locked();
+  }
+  pthread_mutex_unlock(&jobs_lock);
+}
 
 void hl__jobs_submit_here(hl__job *job) { submit(job, hl__call_ref(hl__call_current()), NULL); }
 

@@ -46,6 +46,7 @@ typedef struct hl__job {
   struct hl__job *gnext_;         /* the group's jobs, in submit order */
   struct hl__group *group_;
   struct hl__call *call_;         /* carried call record (a reference), or NULL */
+  bool *abandoned_;               /* the running thread's flag (hl__jobs_abandon) */
   bool queued_;
 } hl__job;
 
@@ -75,6 +76,12 @@ void hl__group_wait(hl__group *g);
 /* Take `job` back if no thread started it yet (true: it will never run;
  * its carried record is released). For a caller that gave up waiting. */
 bool hl__jobs_cancel(hl__job *job);
+
+/* The caller gave up on `job`, which a pool thread runs (a call past its
+ * time limit): that thread steps aside until the job ends, so that the
+ * pool may start another one for the queue. Call it only while the job's
+ * fn cannot return (under the lock fn takes to report that it is done). */
+void hl__jobs_abandon(hl__job *job);
 
 /* Around a wait for other work on this thread: a pool thread steps aside
  * (see the top). Nests; harmless on threads outside the pool. */

@@ -397,17 +397,21 @@ static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON
   while (!c->done) {
     if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT) break;
   }
-  bool done = c->done;
+  bool done = c->done, never_ran = false;
   hl_status st = HL_ERR_TIMEOUT;
   if (done) {
     st = c->status;
     *result = c->result;
     c->result = NULL;
     if (st != HL_OK) hl_fail(st, "%s", c->message);
+  } else if (!(never_ran = hl__jobs_cancel(&c->job))) {
+    /* Left to finish alone: its thread no longer counts as the pool's
+     * (under c->mu, the function cannot report done meanwhile). */
+    hl__jobs_abandon(&c->job);
   }
   pthread_mutex_unlock(&c->mu);
   hl__jobs_block_end();
-  if (!done && hl__jobs_cancel(&c->job)) {
+  if (never_ran) {
     /* No thread took it in time (a saturated pool): it never runs. */
     hl_tool_unref(tool);
     timed_call_release(c);

@@ -176,6 +176,7 @@ char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]) {
 #define HL_SB_MAX_PARALLEL 16
 
 typedef struct sb_batch sb_batch;
+struct sb_worker;
 
 typedef struct sb_job {
   sb_callback *cb;  /* a reference; NULL when the request failed early */
@@ -183,6 +184,7 @@ typedef struct sb_job {
   char *name;       /* the requested name */
   cJSON *args;
   bool started;     /* claimed by a worker */
+  struct sb_worker *runner; /* the pool worker running it, or NULL (the caller) */
   uint64_t start_ns;
   bool timed_out;   /* abandoned: its outcome is a Timeout */
   /* outcome */
@@ -286,6 +288,7 @@ static void worker_main(hl__job *pj) {
   pthread_mutex_lock(&b->lock);
   sb_job *job;
   while ((job = claim_locked(b)) != NULL) {
+    job->runner = (struct sb_worker *)pj;
     pthread_mutex_unlock(&b->lock);
     hl_status st;
     char *msg = NULL;
@@ -374,6 +377,10 @@ static void run_parallel(sb_batch *b, size_t runnable, unsigned timeout_ms) {
           job->timed_out = true;
           b->unsettled--;
           b->workers--;
+          /* Its pool thread steps aside (the worker is inside invoke:
+           * it reports done under b->lock, which this thread holds). */
+          if (job->runner)
+            hl__jobs_abandon(&job->runner->job);
           if (b->next < b->n)
             spawn_locked(b);
         } else if (!wake || due < wake) {
