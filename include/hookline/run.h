@@ -44,7 +44,23 @@
  *    meanwhile. API_REQUEST runs on the step's worker;
  *  - the completion callback (on_done): on the thread that finished the
  *    run's last step, a worker-pool thread (never the calling thread of
- *    hl_run_start(), never while a lock of the library is held).
+ *    hl_run_start(), never while a lock of the library is held);
+ *  - the parallel tool calls of one response beyond the first, each with
+ *    its before_tool/after_tool/around hooks and TOOL_START/TOOL_END
+ *    events: on worker-pool threads (the step's own thread takes any the
+ *    pool has no thread for), in blocking and asynchronous runs alike;
+ *  - a tool with a time limit (hl_tool_set_timeout_ms()), and what it
+ *    starts (a sub-agent's hooks, tools and events): on a worker-pool
+ *    thread, while the calling thread waits; its hooks and events on the
+ *    calling thread;
+ *  - a deferred tool's wait (hl_tool_defer()) holds no worker: the thread
+ *    that called the function waits aside from the pool, which may start
+ *    another for other work; TOOL_END and after_tool then run on it;
+ *  - the sandbox's host callbacks awaited together (sandbox.h) and the
+ *    parallel workflow agent's children (workflow.h): on worker-pool
+ *    threads, the waiting thread taking a share;
+ *  - hl_context_on_cancel() functions: on the thread that cancels
+ *    (hl_run_cancel(), hl_agent_cancel()).
  * The steps of one run never overlap, except that one response's tool
  * calls run in parallel (as in hl_agent_run()).
  *

@@ -6,7 +6,8 @@
  * pending asynchronous tool holds no worker; a child run started inside a
  * timed tool nests under the tool's call; a child run started by a
  * deferred tool on a thread of its own can stop for approval and resume;
- * a whole tree on the pool is cancelled from another thread;
+ * so can one inside a timed tool; a whole tree on the pool is cancelled
+ * from another thread;
  * hl_work_parallel's contract.
  *
  * The pool's size is process-wide and only ever set here, so the tests
@@ -210,6 +211,45 @@ static void deferred_tool_thread_child_interrupt_resumes(void) {
   CHECK_STR(hl_json_get_string(hl_json_get(bres, "d1"), "content"), "cleaned");
   cJSON_Delete(bres);
   hl_request_free(breq);
+  cJSON_Delete(dec);
+  cJSON_Delete(state);
+  hl_session_free(s);
+  hl_agent_unref(boss);
+  hl_agent_unref(helper);
+  hl_provider_unref(bm), hl_provider_unref(hm);
+}
+
+/* ---- a sub-agent inside a timed tool stops for approval ---- */
+
+static void timed_tool_child_interrupt_resumes(void) {
+  fx_log_reset();
+  hl_provider *bm, *hm;
+  hl_agent *helper = scripted_agent("helper", &hm);
+  hl_tool *del = fx_tool("delete_file", fx_delete, "path");
+  hl_tool_set_needs_approval(del, true);
+  fx_add(helper, del);
+  hl_agent *boss = scripted_agent("boss", &bm);
+  hl_tool *ask = hl_agent_as_tool(helper, "Cleans up.", NULL);
+  hl_tool_set_timeout_ms(ask, 60000);
+  fx_add(boss, ask);
+  hl_scripted_push_tool_call(bm, "t1", "helper", "{\"input\":\"clean\"}");
+  hl_scripted_push_tool_call(hm, "h1", "delete_file", "{\"path\":\"/tmp/t\"}");
+  hl_session *s = hl_session_new("app", "u", "timed-interrupt");
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(boss, s, "tidy", &answer), HL_INTERRUPTED);
+  cJSON *state = hl_run_state_json();
+  REQUIRE(state);
+  const cJSON *p = cJSON_GetArrayItem(hl_json_get(state, "pending"), 0);
+  CHECK_STR(hl_json_get_string(p, "interrupted_by"), "sub_agent");
+  CHECK_STR(hl_json_get_string(hl_json_get(p, "state"), "agent"), "helper");
+  hl_scripted_push_text(hm, "cleaned");
+  hl_scripted_push_text(bm, "all done");
+  cJSON *dec = cJSON_CreateObject();
+  hl_decision_approve(dec, "t1/h1");
+  CHECK_INT(hl_agent_resume(boss, s, state, dec, &answer), HL_OK);
+  CHECK_STR(answer, "all done");
+  hl_free(answer);
+  CHECK_INT(fx_ran("delete_file"), 1);
   cJSON_Delete(dec);
   cJSON_Delete(state);
   hl_session_free(s);
@@ -491,6 +531,7 @@ int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(timed_tool_child_nests_under_the_call);
   RUN(deferred_tool_thread_child_interrupt_resumes);
+  RUN(timed_tool_child_interrupt_resumes);
   RUN(work_parallel_runs_each_index_once);
   RUN(work_parallel_inside_a_tool_keeps_the_call);
   RUN(nested_work_ends_on_this_pool);    /* the default size */
