@@ -414,14 +414,18 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
    * time (one may wait for its siblings). */
   hl_helper helpers[HL_MAX_HELPERS];
   if (threads > HL_MAX_HELPERS + 1) threads = HL_MAX_HELPERS + 1;
-  hl__group group;
-  hl__group_init(&group);
-  for (size_t i = 0; i + 1 < threads; i++) {
-    helpers[i] = (hl_helper){.job = {.fn = hl_helper_fn}, .batch = &b};
-    hl__group_submit(&group, &helpers[i].job);
+  if (threads > 1) {
+    hl__group group;
+    hl__group_init(&group);
+    for (size_t i = 0; i + 1 < threads; i++) {
+      helpers[i] = (hl_helper){.job = {.fn = hl_helper_fn}, .batch = &b};
+      hl__group_submit(&group, &helpers[i].job);
+    }
+    hl_batch_drain(&b);
+    hl__group_wait(&group);
+  } else {
+    hl_batch_drain(&b); /* one call (or one at a time): no pool, no lock */
   }
-  hl_batch_drain(&b);
-  hl__group_wait(&group);
 
   /* interrupt.c (touch point): a call waits for a decision, and no abort
    * or cancel overrides it: the turn stops here, with its results kept. */
