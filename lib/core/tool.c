@@ -317,6 +317,7 @@ typedef struct timed_call {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   bool done;
+  bool cancelled;     /* the run was cancelled while the caller waited */
   hl_tool *tool;      /* the worker's own reference */
   hl_context *ctx;
   cJSON *args;        /* a copy: the caller's arguments may be gone when a late worker runs */
@@ -332,6 +333,16 @@ static void timed_call_release(timed_call *c) {
   cJSON_Delete(c->args);
   cJSON_Delete(c->result);
   free(c);
+}
+
+/* hl_context_on_cancel: a call still in the pool's queue is not waited
+ * for once its run is cancelled. */
+static void timed_call_cancelled(void *arg) {
+  timed_call *c = arg;
+  pthread_mutex_lock(&c->mu);
+  c->cancelled = true;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
 }
 
 static void timed_call_job(hl__job *job) {
@@ -392,31 +403,37 @@ static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON
   hl__jobs_submit_here(&c->job);
   hl__call_leave(prev);
   hl__call_unref(own);
+  hl_cancel_reg *reg = ctx ? hl_context_on_cancel(ctx, timed_call_cancelled, c) : NULL;
   hl__jobs_block_begin();
   pthread_mutex_lock(&c->mu);
+  bool dropped = false; /* cancelled before any thread took it */
   while (!c->done) {
+    if (c->cancelled && !dropped && (dropped = hl__jobs_cancel(&c->job))) break;
     if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT) break;
   }
-  bool done = c->done, never_ran = false;
+  bool done = c->done, never_ran = dropped;
   hl_status st = HL_ERR_TIMEOUT;
   if (done) {
     st = c->status;
     *result = c->result;
     c->result = NULL;
     if (st != HL_OK) hl_fail(st, "%s", c->message);
-  } else if (!(never_ran = hl__jobs_cancel(&c->job))) {
+  } else if (!never_ran && !(never_ran = hl__jobs_cancel(&c->job))) {
     /* Left to finish alone: its thread no longer counts as the pool's
      * (under c->mu, the function cannot report done meanwhile). */
     hl__jobs_abandon(&c->job);
   }
   pthread_mutex_unlock(&c->mu);
   hl__jobs_block_end();
+  hl_context_cancel_unregister(reg);
   if (never_ran) {
     /* No thread took it in time (a saturated pool): it never runs. */
     hl_tool_unref(tool);
     timed_call_release(c);
   }
   timed_call_release(c);
+  if (dropped)
+    return hl_fail(HL_ERR_CANCELLED, "run cancelled before tool \"%s\" got a thread", tool->name);
   if (!done)
     return hl_fail(HL_ERR_TIMEOUT, "tool \"%s\" timed out after %u ms", tool->name,
                    tool->timeout_ms);

@@ -7,7 +7,8 @@
  * timed tool nests under the tool's call; a child run started by a
  * deferred tool on a thread of its own can stop for approval and resume;
  * so can one inside a timed tool; a whole tree on the pool is cancelled
- * from another thread;
+ * from another thread, and a cancelled run's timed call still waiting in
+ * the queue of a saturated pool ends at once;
  * hl_work_parallel's contract.
  *
  * The pool's size is process-wide and only ever set here, so the tests
@@ -527,6 +528,70 @@ static void pending_tool_holds_no_worker(void) {
   hl_provider_unref(am), hl_provider_unref(bm);
 }
 
+/* ---- a cancelled run's timed call waiting in the pool's queue ---- */
+
+static atomic_int gate_in, gate_open;
+
+static hl_status gate_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)args, (void)ud;
+  atomic_store(&gate_in, 1);
+  /* Ignores the run's cancellation on purpose: it holds its thread. */
+  for (int i = 0; i < 120000 && !atomic_load(&gate_open); i++) sleep_ms(1);
+  *result = cJSON_CreateString("through");
+  return HL_OK;
+}
+
+typedef struct blocked_run {
+  hl_agent *agent;
+  hl_status st;
+} blocked_run;
+
+static void *run_blocked(void *arg) {
+  blocked_run *b = arg;
+  char *answer = NULL;
+  b->st = hl_agent_run(b->agent, NULL, "go", &answer);
+  hl_free(answer);
+  return NULL;
+}
+
+static void cancelled_timed_call_leaves_the_queue(void) {
+  /* Pool of 1: run A's tool holds the only thread and ignores cancels. */
+  hl_provider *am, *bm;
+  hl_agent *a = scripted_agent("holder", &am);
+  fx_add(a, hl_tool_new("gate", "Hold the thread.", gate_fn, NULL));
+  hl_scripted_push_tool_call(am, "g1", "gate", "{}");
+  hl_scripted_push_text(am, "held");
+  hl_run *ra = NULL;
+  REQUIRE(hl_run_start(a, NULL, "hold", NULL, &ra) == HL_OK);
+  for (int i = 0; i < 6000 && !atomic_load(&gate_in); i++) sleep_ms(10);
+  REQUIRE(atomic_load(&gate_in));
+  /* Run B (blocking, on its own thread) calls a timed tool, whose job
+   * can only wait in the queue behind A's. */
+  hl_agent *b = scripted_agent("queued", &bm);
+  fx_add(b, echo_tool("echo_timed", 60000));
+  hl_scripted_push_tool_call(bm, "q1", "echo_timed", "{\"text\":\"z\"}");
+  hl_scripted_push_text(bm, "never");
+  blocked_run br = {.agent = b, .st = HL_PENDING};
+  pthread_t th;
+  REQUIRE(pthread_create(&th, NULL, run_blocked, &br) == 0);
+  sleep_ms(300);
+  hl_agent_cancel(b);
+  /* B ends without waiting for A's thread or its tool's time limit. */
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 30;
+  int joined = pthread_timedjoin_np(th, NULL, &until);
+  CHECK_INT(joined, 0);
+  CHECK(!atomic_load(&gate_open)); /* A still holds the pool's thread */
+  atomic_store(&gate_open, 1);
+  if (joined != 0) pthread_join(th, NULL);
+  CHECK_INT(br.st, HL_ERR_CANCELLED);
+  CHECK_INT(hl_run_wait(ra, 60000), HL_OK);
+  hl_run_free(ra);
+  hl_agent_unref(a), hl_agent_unref(b);
+  hl_provider_unref(am), hl_provider_unref(bm);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(timed_tool_child_nests_under_the_call);
@@ -543,5 +608,6 @@ int main(int argc, char **argv) {
   RUN(nested_work_ends_on_this_pool);
   RUN(cancel_tree_on_this_pool);
   RUN(pending_tool_holds_no_worker);
+  RUN(cancelled_timed_call_leaves_the_queue);
   return CHECK_EXIT();
 }
