@@ -98,12 +98,14 @@ static int busy_locked(void) { return n_threads - n_idle - n_blocked; }
 /* Someone to take the queue: wake an idle thread, or start one while the
  * busy ones are fewer than the size. */
 static void wake_locked(void) {
-  if (n_queued == 0) return;
+  /* Idle threads past the size (it was lowered, or threads stepped back
+   * in) stay asleep: the size bounds the busy ones. */
+  if (n_queued == 0 || busy_locked() >= pool_size()) return;
   if (n_idle > 0) {
     pthread_cond_signal(&jobs_cond);
     return;
   }
-  if (busy_locked() >= pool_size() || n_threads >= HL_JOBS_MAX) return;
+  if (n_threads >= HL_JOBS_MAX) return;
   pthread_t th;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
