@@ -1,18 +1,21 @@
 /*
- * agents/parallel.c - run sub-agents at the same time, one thread each.
+ * agents/parallel.c - run sub-agents at the same time, on the library's
+ * worker pool (hl_work_parallel, run.h): no threads of its own, and a
+ * parallel agent nested in a tool or in another parallel agent cannot
+ * exhaust the pool into a deadlock.
  *
  * Every child runs on its own branch of the session (a fresh or forked
  * copy), so the children cannot see or disturb each other; the parallel
  * agent then gathers what they produced into its own session state and
  * its answer. One child's failure costs only that child's result.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hookline/agent.h"
 #include "hookline/json.h"
+#include "hookline/run.h"
 #include "hookline/workflow.h"
 #include "workflow_util.h"
 
@@ -25,21 +28,18 @@ typedef struct branch {
   hl_agent *child;
   const char *input;
   hl_run_mode mode;
-  pthread_t thread;
-  bool started;
   hl_status status;
   char *answer;
   char message[768];   /* the child's error, read on its own thread */
 } branch;
 
-static void *branch_main(void *arg)
+static void branch_main(void *arg, size_t i)
 {
-  branch *b = arg;
+  branch *b = &((branch *)arg)[i];
   b->status = hl__workflow_run_child(b->ctx, "parallel", b->child, b->input,
                                      b->mode, &b->answer);
   if (b->status != HL_OK)
     snprintf(b->message, sizeof b->message, "%s", hl_last_error());
-  return NULL;
 }
 
 /* Where a child's answer goes in state: its output key, else its name. */
@@ -109,22 +109,14 @@ static hl_status parallel_run(hl_context *ctx, const char *input, char **answer,
     b->child = hl_agent_sub_agent_at(self, i);
     b->input = input;
     b->mode = par->mode;
-    b->started = pthread_create(&b->thread, NULL, branch_main, b) == 0;
-    if (!b->started) {
-      /* No thread left: this child fails alone, the others go on. */
-      b->status = HL_ERR_LIMIT;
-      snprintf(b->message, sizeof b->message,
-               "parallel agent \"%s\": could not start a thread for child \"%s\"",
-               hl_context_agent_name(ctx), hl_agent_name(b->child));
-    }
   }
+  /* Returns when every child has ended. */
+  hl_work_parallel(n, branch_main, branches);
   size_t failed = 0, first_failed = n;
   hl_status fatal = HL_OK;
   size_t fatal_at = n;
   for (size_t i = 0; i < n; i++) {
     branch *b = &branches[i];
-    if (b->started)
-      pthread_join(b->thread, NULL);
     if (b->status == HL_OK)
       continue;
     failed++;
@@ -135,7 +127,7 @@ static hl_status parallel_run(hl_context *ctx, const char *input, char **answer,
       fatal_at = i;
     }
   }
-  /* Report after the joins, from this thread: observers get the events in
+  /* Report after the children, from this thread: observers get the events in
    * child order, whatever order the threads finished in. */
   for (size_t i = 0; i < n; i++)
     if (branches[i].status != HL_OK)

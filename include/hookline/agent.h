@@ -100,8 +100,9 @@ HL_API hl_status hl_agent_add_observer(hl_agent *agent, hl_observer *obs);
 
 /** Turn limit (>= 1). A run that needs more fails with HL_ERR_MAX_TURNS. */
 HL_API hl_status hl_agent_set_max_turns(hl_agent *agent, int max_turns);
-/** Worker threads for the tool calls of one response (>= 1; 1 = one after
- *  another). */
+/** How many tool calls of one response run at once (>= 1; 1 = one after
+ *  another; default 8), on the library's worker pool (run.h: its size
+ *  bounds them too) with the run's own thread taking a share. */
 HL_API hl_status hl_agent_set_parallel_tools(hl_agent *agent, int max_threads);
 /** Generation parameters copied into every request: temperature -1 and
  *  max_tokens 0 mean unset; other negative values (or NaN) are refused. */
@@ -147,7 +148,8 @@ HL_API const char *hl_agent_output_key(const hl_agent *agent);
  *
  * It is the blocking form of hl_run_start() (run.h): the same run, with
  * the calling thread as its executor. Every hook, tool (the first of
- * parallel calls; the others on helper threads), observer event and the
+ * parallel calls, the others on the library's worker pool; a tool with a
+ * time limit on the pool, its hooks here; run.h), observer event and the
  * token callback run on the calling thread, except that for a
  * non-streaming agent with an HTTP provider the model call travels on the
  * process's event loop and API_RESPONSE is emitted there (the caller

@@ -59,7 +59,11 @@ HL_API int hl_context_turn(const hl_context *ctx);
  *  model's call id, the same when a stored session's unfinished run is
  *  continued and the call runs again: use it as an idempotency key, see
  *  store.h). NULL outside a tool call or when the call has no id. Borrowed,
- *  valid during the call; only on the thread the function was called on. */
+ *  valid during the call. Known on the thread the function was called on,
+ *  on pool threads running work the call handed over (a time limit,
+ *  hl_work_parallel(), the sandbox's callbacks), and, while the call is
+ *  deferred (hl_tool_defer) and is its run's only deferred call, on any
+ *  thread. */
 HL_API const char *hl_context_tool_call_id(const hl_context *ctx);
 
 /** Copy of session state `key`, or NULL if absent. Caller frees. */

@@ -118,9 +118,11 @@
  *
  * Thread-safety: register hooks before runs start. Adding to or removing
  * from a chain while an agent that uses it runs is not allowed (dispatch
- * takes no lock, to stay in the nanoseconds). Tool hooks run on worker
- * threads when tools run in parallel and must be thread-safe for their
- * user_data; chunk hooks run on the thread that drives the model call.
+ * takes no lock, to stay in the nanoseconds). Tool hooks run on the
+ * library's worker pool (run.h) when tools run in parallel, on several
+ * threads at once, and must be thread-safe for their user_data; a tool
+ * with a time limit runs on a pool thread but its hooks on the calling
+ * thread; chunk hooks run on the thread that drives the model call.
  * Which thread that is, for blocking and asynchronous runs: run.h (in an
  * asynchronous run, hooks run on the library's worker pool, and chunk
  * hooks of an HTTP provider's call on the event loop's thread).

@@ -13,10 +13,12 @@
  * (hl_event_to_json() does).
  *
  * Thread-safety: events are delivered synchronously on the thread that
- * produced them, and parallel tool calls produce events on several threads
- * at once, so observer callbacks must be thread-safe for their user_data.
- * Which thread produces which event in blocking and asynchronous runs
- * (worker pool, event loop): run.h.
+ * produced them, and parallel tool calls produce events on several
+ * threads of the library's worker pool at once (as do sub-agents run by
+ * a tool with a time limit, the sandbox's parallel callbacks and the
+ * parallel workflow agent's children), so observer callbacks must be
+ * thread-safe for their user_data. Which thread produces which event in
+ * blocking and asynchronous runs (worker pool, event loop): run.h.
  * The built-in observers are. Creating and configuring an observer is not
  * thread-safe; attach it before runs start.
  */

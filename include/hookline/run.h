@@ -44,7 +44,23 @@
  *    meanwhile. API_REQUEST runs on the step's worker;
  *  - the completion callback (on_done): on the thread that finished the
  *    run's last step, a worker-pool thread (never the calling thread of
- *    hl_run_start(), never while a lock of the library is held).
+ *    hl_run_start(), never while a lock of the library is held);
+ *  - the parallel tool calls of one response beyond the first, each with
+ *    its before_tool/after_tool/around hooks and TOOL_START/TOOL_END
+ *    events: on worker-pool threads (the step's own thread takes any the
+ *    pool has no thread for), in blocking and asynchronous runs alike;
+ *  - a tool with a time limit (hl_tool_set_timeout_ms()), and what it
+ *    starts (a sub-agent's hooks, tools and events): on a worker-pool
+ *    thread, while the calling thread waits; its hooks and events on the
+ *    calling thread;
+ *  - a deferred tool's wait (hl_tool_defer()) holds no worker: the thread
+ *    that called the function waits aside from the pool, which may start
+ *    another for other work; TOOL_END and after_tool then run on it;
+ *  - the sandbox's host callbacks awaited together (sandbox.h) and the
+ *    parallel workflow agent's children (workflow.h): on worker-pool
+ *    threads, the waiting thread taking a share;
+ *  - hl_context_on_cancel() functions: on the thread that cancels
+ *    (hl_run_cancel(), hl_agent_cancel()).
  * The steps of one run never overlap, except that one response's tool
  * calls run in parallel (as in hl_agent_run()).
  *
@@ -153,18 +169,44 @@ HL_API hl_status hl_run_resume(hl_agent *agent, hl_session *session, const cJSON
  *  on_done still runs, and its memory goes when it ended. NULL is fine. */
 HL_API void hl_run_free(hl_run *run);
 
-/** Size of the library's worker pool (threads it may start for run steps,
- *  tools and other blocking work): 1..1024. It bounds how many steps can
- *  block at once (a slow tool, a pending asynchronous tool, a custom
- *  agent's body, a provider without start): beyond it, the other runs'
- *  steps wait in line (their model calls still travel). Size it for the
- *  blocking work you expect in parallel. Default: the environment
- *  variable HOOKLINE_WORKER_THREADS, else max(8, 4 x CPUs) capped at 64.
- *  Threads start on demand and stay; lowering the size stops growth only.
- *  HL_ERR_INVALID out of range. Thread-safe. */
+/** Size of the library's one worker pool: 1..1024. Every piece of work
+ *  of the library that may block runs on it: run steps, the parallel tool
+ *  calls of a response, tool calls with a time limit, the sandbox's
+ *  batches of host callbacks, the parallel workflow agent's children
+ *  (hl_work_parallel()). The size bounds how many of them run at once
+ *  (a slow tool, a custom agent's body, a provider without start):
+ *  beyond it, further work waits in line (model calls in flight still
+ *  travel). A thread that only waits for other work (a group of jobs it
+ *  cannot help with any more, a tool's time limit, a pending
+ *  asynchronous tool) does not count while it waits, and whoever waits
+ *  for a group of jobs runs the ones nobody took yet itself: nested work
+ *  (a tool that runs a sub-agent whose tools run in parallel) completes
+ *  on a pool of one thread. At most 1024 threads exist at once. Default:
+ *  the environment variable HOOKLINE_WORKER_THREADS, else
+ *  max(8, 4 x CPUs) capped at 64. Threads start on demand and stay;
+ *  after lowering the size, busy threads beyond it leave when their work
+ *  ends. HL_ERR_INVALID out of range. Thread-safe. */
 HL_API hl_status hl_set_worker_threads(int n);
 /** The pool's current size. Thread-safe. */
 HL_API int hl_worker_threads(void);
+
+/** One piece of work of hl_work_parallel(): called once per index. */
+typedef void (*hl_work_fn)(void *arg, size_t index);
+
+/** Run fn(arg, i) for every i in [0, n) at the same time, on the
+ *  library's worker pool (up to its size; the calling thread takes part),
+ *  and return when every call has returned. For work that blocks and that
+ *  an agent or a tool wants in parallel (the parallel workflow agent runs
+ *  its children with it) without threads of its own: nested use cannot
+ *  deadlock (see hl_set_worker_threads()). Called from inside a tool
+ *  call, the calls run inside that call wherever they run: a child run
+ *  they start (hl_context_run_agent()) nests under the tool call in
+ *  events and traces and can stop for approval, and
+ *  hl_context_tool_call_id() answers there. The order in which indexes
+ *  run is not defined. `arg` is borrowed; fn must be safe to call from
+ *  several threads at once. HL_OK; HL_ERR_INVALID when fn is NULL (n 0
+ *  does nothing). Any thread, any number at once. */
+HL_API hl_status hl_work_parallel(size_t n, hl_work_fn fn, void *arg);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,8 @@
  *     "InvalidArguments", "ExecutionFailed", "NotFound" or "Timeout" and
  *     whose `message` is the reason; catch it with try/catch.
  *   - `await Promise.all([a(), b(), c()])` runs the three tools at the
- *     same time on host threads (at most 16 at once; more wait their turn).
+ *     same time on the library's worker pool (run.h; at most 16 at once
+ *     and no more than the pool's size; more wait their turn).
  *   - listCallbacks() returns [{name, description, parameters}].
  *   - console.log/info/debug write to stdout, console.error/warn to stderr;
  *     both are captured in the result as UTF-8: a lone surrogate or U+0000
@@ -61,8 +62,9 @@
  * are not reentrant); different sandboxes run in parallel on different
  * threads without any locking. Tools run on the executing thread or,
  * when several are pending at once or a callback timeout is set, on
- * worker threads: a tool function must be thread-safe for its user_data
- * (as tool.h asks of every tool).
+ * threads of the library's worker pool (run.h; inside the code tool's
+ * call, whose id and children they see): a tool function must be
+ * thread-safe for its user_data (as tool.h asks of every tool).
  *
  * The first sandbox of a process maps the template snapshot that the build
  * wrote next to the library (hookline-sandbox.snap, installed with it):

@@ -74,8 +74,12 @@ HL_API hl_status hl_schema_validate(const cJSON *schema, const cJSON *value);
  * that message. If you set *result and fail, the library frees it.
  * `ctx` is the run's context (cancellation, session state, nested tool
  * calls); it is NULL when the tool is called outside an agent run.
- * Called on worker threads when a model asks for several tools at once,
- * and always on a worker-pool thread in an asynchronous run (run.h).
+ * Called on threads of the library's worker pool when a model asks for
+ * several tools at once or the tool has a time limit, and always on a
+ * worker-pool thread in an asynchronous run (run.h). A function that
+ * blocks holds its pool thread: size the pool for the blocking tools you
+ * expect at once (hl_set_worker_threads()), or defer (hl_tool_defer()),
+ * which holds none.
  * May return HL_PENDING after hl_tool_defer() to complete later.
  */
 typedef hl_status (*hl_tool_fn)(hl_context *ctx, const cJSON *args,
@@ -121,11 +125,16 @@ HL_API hl_status hl_tool_set_strict(hl_tool *tool, bool strict);
 /** Time limit for one call in milliseconds (0 = none, the default). A call
  *  over the limit yields HL_ERR_TIMEOUT; the native function is left to
  *  finish on its thread and its late result is discarded.
- *  With a limit, each call runs the function on a new detached thread with
- *  a private copy of the arguments; that thread holds a reference to the
- *  tool, so the tool's free_fn may run there. A function that outlives its
- *  limit keeps a valid `ctx` (the call holds a reference to it), but once
- *  the run that called it has ended, context functions do nothing
+ *  With a limit, each call runs the function on a thread of the library's
+ *  worker pool (run.h) with a private copy of the arguments, inside the
+ *  same tool call (hl_context_tool_call_id() answers, a sub-agent it runs
+ *  nests under the call and may stop for approval); the calling thread
+ *  waits aside from the pool. A call no pool thread took before the
+ *  deadline never runs; one that outlives it stops counting against the
+ *  pool's size. The call holds a reference to the tool, so the tool's
+ *  free_fn may run on the pool thread. A function that outlives its limit
+ *  keeps a valid `ctx` (the call holds a reference to it), but once the
+ *  run that called it has ended, context functions do nothing
  *  (hl_context_cancelled() is true). */
 HL_API void hl_tool_set_timeout_ms(hl_tool *tool, unsigned timeout_ms);
 
@@ -179,7 +188,13 @@ typedef struct hl_tool_completion hl_tool_completion;
  * after_tool come with the completion), and the run's cancellation ends
  * the wait with HL_ERR_CANCELLED (a late completion is then dropped).
  * The thread that called the function waits for the completion without
- * polling (a worker of the pool in an asynchronous run, run.h).
+ * polling and without holding a worker of the pool (it waits aside, and
+ * the pool may start another thread meanwhile; run.h). A child run that
+ * the completer starts (hl_context_run_agent() with the call's ctx) runs
+ * inside this call, on whatever thread, as long as it is its run's only
+ * deferred call pending (or runs on the pool, hl_work_parallel()): it
+ * nests under the call in traces and may stop for approval (the
+ * completer then completes with its HL_INTERRUPTED status).
  *
  * NULL with HL_ERR_STATE when the call cannot be deferred: outside a tool
  * function called by a run (hl_tool_invoke() called directly), from

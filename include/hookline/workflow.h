@@ -65,7 +65,10 @@ typedef enum hl_workflow_input {
 HL_API hl_agent *hl_sequential_agent_new(const char *name, hl_workflow_input input);
 
 /**
- * Parallel agent: runs all its children at the same time, one thread each,
+ * Parallel agent: runs all its children at the same time on the library's
+ * worker pool (hl_work_parallel(), run.h: as many at once as the pool has
+ * threads, its own thread taking a share; nested parallel agents cannot
+ * deadlock a small pool),
  * every child on its own branch of the session: `mode` HL_RUN_ISOLATED (a
  * fresh history and a copy of the state) or HL_RUN_FORK (a copy of history
  * and state); HL_RUN_SHARED is refused (HL_ERR_INVALID) because one
@@ -81,7 +84,7 @@ HL_API hl_agent *hl_sequential_agent_new(const char *name, hl_workflow_input inp
  * {"agent","status","message"}. The run returns HL_OK when at least one
  * child succeeded (or there are none); when all fail it returns the first
  * child's status. A child aborted by a hook or cancelled makes the run
- * return that status (after every thread has finished).
+ * return that status (after every child has finished).
  */
 HL_API hl_agent *hl_parallel_agent_new(const char *name, hl_run_mode mode);
 

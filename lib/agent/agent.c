@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
-#include "core/cancel_notify.h"
 #include "core/util.h"
 #include "hookline/json.h"
 
@@ -38,7 +37,6 @@ static hl_agent *hl_agent_alloc(const char *name, const char *fn_name) {
   }
   atomic_init(&a->refs, 1);
   atomic_init(&a->cancel_gen, 0);
-  atomic_init(&a->tool_call_ns, -1);
   pthread_mutex_init(&a->lock, NULL);
   a->kind = HL__AGENT_LLM;
   a->max_turns = 10;
@@ -281,10 +279,10 @@ void hl_agent_cancel(hl_agent *agent) {
   if (!agent) return;
   atomic_fetch_add_explicit(&agent->cancel_gen, 1, memory_order_acq_rel);
   /* After the bump: whoever registers from now on sees the run cancelled
-   * (sandboxes, tools waiting on hl_context_on_cancel()). */
+   * (sandboxes, tools waiting on hl_context_on_cancel()); the one
+   * announcement also tells the HTTP event loop to look (it does not
+   * poll). */
   hl__ctx_notify_cancel();
-  /* Requests waiting in the HTTP event loop do not poll: tell it to look. */
-  hl__cancel_notify();
 }
 
 /* A number for the calling thread that no other thread of the process

@@ -130,10 +130,6 @@ struct hl_agent {
   size_t n_subs, cap_subs;
   int max_turns;
   int parallel_tools;
-  /* Running average of one tool call's wall time in this agent's batches
-   * (ns; -1 before the first). Cheap batches defer waking helpers
-   * (tool_exec.c, workers.c). Shared by concurrent runs: atomic. */
-  atomic_llong tool_call_ns;
   double temperature;
   int max_tokens;
   char **stop;
@@ -225,6 +221,8 @@ struct hl_context {
    * made every run's context a "large" malloc request, and each of those
    * makes glibc consolidate its fast bins (~14k instructions a run). */
   char *abort_msg;
+  /* Deferred tool calls of this run still pending (agent/call.h). */
+  struct hl__call *deferred_calls;
 
   /* Interrupts (interrupt.c, resume.c): the waiting turn's calls as
    * {"results": [...], "pending": [...]}, set on the run's own thread
@@ -243,9 +241,9 @@ void hl__ctx_finish(hl_context *ctx);
 /* Reference counting. A context handed to work that may outlive the run
  * (a tool call abandoned at its time limit) is retained until the work is
  * done; in between the pointer stays valid and, once the run returned,
- * every hl_context_* function is a harmless no-op. lib/core reaches these
- * through the keeper installed by hl__ctx_new (core/tool_internal.h).
- * Both accept NULL. Thread-safe. */
+ * every hl_context_* function is a harmless no-op. Work handed to the
+ * pool keeps it through the call's record (call.h). Both accept NULL.
+ * Thread-safe. */
 void hl__ctx_retain(hl_context *ctx);
 void hl__ctx_release(hl_context *ctx);
 
@@ -271,8 +269,11 @@ void hl__ctx_abort(hl_context *ctx, const char *message);
 bool hl__ctx_aborted(hl_context *ctx, char *msg, size_t size);
 /* usage += add, under the lock. */
 void hl__ctx_add_usage(hl_context *ctx, const hl_usage *add);
-/* Call the cancel functions of every registration whose run is now
- * cancelled (context_cancel.c); hl_agent_cancel() calls it. */
+/* The one announcement of a cancellation (context_cancel.c): call the
+ * cancel functions of every registration whose run is now cancelled, then
+ * the process's internal listener (the HTTP loop, core/cancel_notify.h).
+ * hl_agent_cancel() and hl_run_cancel() call it, after the cancellation
+ * is visible to hl_context_cancelled(). Any thread. */
 void hl__ctx_notify_cancel(void);
 
 int64_t hl__now_ns(void);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "agent/agent_internal.h"
-#include "agent/call_scope.h"
+#include "agent/call.h"
 #include "agent/observer_internal.h"
 #include "core/util.h"
 
@@ -71,10 +71,6 @@ static bool hl_push_unique(void **arr, size_t *n, void *p) {
 
 hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
                       bool owns_session, const char *input, hl_context **out) {
-  /* How lib/core keeps a context alive for a tool call past its time
-   * limit (core/tool_internal.h): set before any context exists. */
-  static const hl__ctx_keeper keeper = {hl__ctx_retain, hl__ctx_release};
-  hl__tool_set_ctx_keeper(&keeper);
   *out = NULL;
   hl_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return hl__oom();
@@ -93,9 +89,14 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
 
   ctx->input = hl__strdup(input ? input : "");
   ctx->session_id = session ? hl_session_id(session) : NULL;
-  /* Started from inside one of the parent's tool calls on this thread
-   * (agent-as-tool)? Copied: the call's id may go before a late child. */
-  if (parent) ctx->parent_call_id = hl__call_scope_id(parent);
+  /* Started from inside one of the parent's tool calls (agent-as-tool,
+   * on whatever thread the call's work runs: call.h)? Copied: the call's
+   * id may go before a late child. */
+  if (parent) {
+    hl__call *in = hl__call_find(parent);
+    if (in && in->id[0]) ctx->parent_call_id = hl__strdup(in->id);
+    hl__call_unref(in);
+  }
   if (parent) {
     size_t n = strlen(parent->branch) + 1 + strlen(agent->name) + 1;
     ctx->branch = malloc(n);
@@ -185,10 +186,10 @@ void hl__emit(hl_context *ctx, hl_event *ev) {
   ev->parent_call_id = ctx->parent_call_id;
   ev->session_id = ctx->session_id;
   /* A tool call's own events (TOOL_START/END, its hooks) are emitted
-   * inside its scope: name the call it is nested in, if any. */
-  hl__call_scope *scope = hl__current_call;
-  if (ev->call_id && scope && scope->ctx == ctx && scope->call_id == ev->call_id)
-    ev->outer_call_id = scope->outer_call_id;
+   * with its record current: name the call it is nested in, if any. */
+  hl__call *rec = hl__call_current();
+  if (ev->call_id && rec && rec->ctx == ctx && rec->id == ev->call_id)
+    ev->outer_call_id = rec->outer_id;
   if (!ev->error.message) ev->error.message = "";
   for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_notify(ctx->observers[i], ev);
   hl__observer_notify_global(ev);

@@ -1,7 +1,10 @@
 /*
- * context_cancel.c - cancel notifications: work that cannot poll
- * hl_context_cancelled() (a sandbox running JavaScript) registers a
- * function that hl_agent_cancel() calls.
+ * context_cancel.c - the one way a cancellation is announced: work that
+ * cannot poll hl_context_cancelled() (a sandbox running JavaScript, a
+ * pending asynchronous tool, an MCP request) registers a function that
+ * hl_agent_cancel() / hl_run_cancel() call, and the HTTP event loop,
+ * which serves every run and cannot register per run, listens to every
+ * announcement (core/cancel_notify.h).
  *
  * One process-wide list under one lock, not a list per agent: a run is
  * cancelled by cancelling its agent or any ancestor's, which
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 
 #include "agent/agent_internal.h"
+#include "core/cancel_notify.h"
 
 struct hl_cancel_reg {
   hl_context *ctx; /* a reference is held while registered */
@@ -25,6 +29,9 @@ struct hl_cancel_reg {
 
 static pthread_mutex_t cancel_lock = PTHREAD_MUTEX_INITIALIZER;
 static hl_cancel_reg *cancel_regs;
+static _Atomic(hl__cancel_listener) listener;
+
+void hl__cancel_listen(hl__cancel_listener fn) { atomic_store(&listener, fn); }
 
 /* Locked. */
 static void fire_if_cancelled(hl_cancel_reg *r) {
@@ -67,4 +74,6 @@ void hl__ctx_notify_cancel(void) {
   pthread_mutex_lock(&cancel_lock);
   for (hl_cancel_reg *r = cancel_regs; r; r = r->next) fire_if_cancelled(r);
   pthread_mutex_unlock(&cancel_lock);
+  hl__cancel_listener fn = atomic_load(&listener);
+  if (fn) fn();
 }

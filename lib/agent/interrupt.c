@@ -20,8 +20,6 @@
 #include "core/util.h"
 #include "hookline/json.h"
 
-_Thread_local hl__call_frame *hl__call_top;
-
 void hl__pending_free(hl__pending *p) {
   if (!p) return;
   free(p->hook);

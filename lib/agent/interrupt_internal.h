@@ -6,8 +6,8 @@
  * The touch points in the loop are few and marked "interrupt.c" or
  * "resume.c" where they are: one where a turn's tool calls come back,
  * one where a run ends, one where a resumed run starts its loop, and the
- * call frame around a tool's execution that lets a child's state reach
- * its parent's pending call.
+ * call record (call.h) that lets a child's state reach its parent's
+ * pending call.
  */
 #ifndef HL_AGENT_INTERRUPT_INTERNAL_H
 #define HL_AGENT_INTERRUPT_INTERNAL_H
@@ -41,17 +41,6 @@ typedef struct hl__resume {
   const cJSON *decisions;  /* the whole decisions object */
   const char *prefix;      /* path of this run's calls: "" or "call_7/" */
 } hl__resume;
-
-/* A tool call's frame, one per hl_tool_call_run on the thread's stack:
- * how a child run inside the tool (hl_context_run_agent) finds the state
- * it resumes from and hands back the state it stopped with. */
-typedef struct hl__call_frame {
-  hl_context *ctx;               /* the run whose call this is */
-  hl__resume child_resume;       /* resume: the child's state, or state NULL */
-  cJSON *child_state;            /* out: the interrupted child's state */
-  struct hl__call_frame *prev;
-} hl__call_frame;
-extern _Thread_local hl__call_frame *hl__call_top;
 
 /* One call of a turn as interrupt.c records it. */
 typedef struct hl__turn_call {

@@ -35,7 +35,6 @@
 #include "store/session_store.h"
 #include "agent/session_internal.h"
 #include "agent/taskpool.h"
-#include "core/cancel_notify.h"
 #include "core/util.h"
 #include "hookline/json.h"
 #include "hookline/run.h"
@@ -410,7 +409,6 @@ void hl_run_cancel(hl_run *run) {
   /* As hl_agent_cancel(): registrations (tools, sandboxes) and the HTTP
    * loop, which ends a model call in flight at once. */
   hl__ctx_notify_cancel();
-  hl__cancel_notify();
 }
 
 hl_status hl_run_wait(hl_run *run, long timeout_ms) {

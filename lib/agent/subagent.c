@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/call.h"
 #include "agent/interrupt_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
@@ -67,36 +68,47 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
     return hl_fail(HL_ERR_INVALID, "hl_context_run_agent: unknown run mode %d", (int)mode);
   }
   if (!session) return hl_fail(HL_ERR_NOMEM, "no memory for the session of sub-agent \"%s\"", child->name);
-  /* interrupt.c: the frame of the tool call this child runs in, if it
-   * runs in one of this run's calls: a resumed call hands the child its
-   * saved state (once), and an interrupted child hands its state back. */
-  hl__call_frame *frame = hl__call_top && hl__call_top->ctx == ctx ? hl__call_top : NULL;
+  /* interrupt.c: the record of the tool call this child runs in, if it
+   * runs in one of this run's calls (on this thread, on a pool thread the
+   * call handed its work to, or on a deferred call's own thread: call.h):
+   * a resumed call hands the child its saved state (once), and an
+   * interrupted child hands its state back. */
+  hl__call *rec = hl__call_find(ctx);
   hl__resume resume = {0};
-  if (frame && frame->child_resume.state) {
-    const char *saved = hl_json_get_string(frame->child_resume.state, "agent");
+  const cJSON *saved_state = rec ? atomic_load(&rec->child_resume_state) : NULL;
+  if (saved_state) {
+    const char *saved = hl_json_get_string(saved_state, "agent");
     if (!saved || strcmp(saved, child->name) != 0) {
+      hl__call_unref(rec);
       if (owned) hl_session_free(session);
       return hl_fail(HL_ERR_STATE, "resume: the call's saved sub-agent is \"%s\", but the tool ran \"%s\"",
                      saved ? saved : "", child->name);
     }
-    resume = frame->child_resume;
-    frame->child_resume.state = NULL;
+    /* Taken once: a second child of the same call starts fresh. */
+    if (atomic_compare_exchange_strong(&rec->child_resume_state, &saved_state, NULL))
+      resume = (hl__resume){saved_state, rec->child_resume_decisions, rec->child_resume_prefix};
   }
   /* hl__invoke marks the tree aborted when a hook aborts anywhere in the
    * child (hl__ctx_abort walks up), so the parent stops too (H10). */
   cJSON *state = NULL;
   hl_status st = hl__invoke_ex(child, ctx, session, owned, input, resume.state ? &resume : NULL,
                                answer, &state);
-  if (st != HL_INTERRUPTED) return st;
-  if (frame && !frame->child_state && state) {
-    frame->child_state = state;
+  if (st != HL_INTERRUPTED) {
+    hl__call_unref(rec);
+    return st;
+  }
+  if (state && hl__call_put_child_state(rec, state)) {
+    hl__call_unref(rec);
     return HL_INTERRUPTED;
   }
+  hl__call_unref(rec);
   cJSON_Delete(state);
   return hl_fail(HL_ERR_UNSUPPORTED,
                  "sub-agent \"%s\" was interrupted for a decision where its state cannot be "
-                 "kept (not directly in a tool call of \"%s\": a custom agent, a nested call "
-                 "or a tool with a time limit)", child->name, ctx->agent->name);
+                 "kept (not inside a tool call of \"%s\" this thread can be traced to: a "
+                 "custom agent, a nested call, a thread of the application's own while "
+                 "several deferred calls of the run are pending, or a second interrupted "
+                 "child of the same call)", child->name, ctx->agent->name);
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,14 +1,16 @@
 /*
  * taskpool.c - the bounded worker pool (taskpool.h): a FIFO of jobs under
- * one mutex and a condition variable, and up to `size` threads that take
- * them. No polling, no spinning: an idle thread sleeps on the condition
- * variable until a job arrives.
+ * one mutex and a condition variable, and up to `size` busy threads that
+ * take them. No polling, no spinning, no timer: an idle thread sleeps on
+ * the condition variable until a job arrives, a waiter sleeps on its
+ * group's condition until the group's last job ends.
  *
  * Why bounded: with thousands of runs in flight, a thread per run costs
  * memory and scheduler time; runs only need a thread while a step of
  * theirs executes, and steps are short unless a tool blocks. The size is
  * the number of blocking things (tools, hooks) that can be in progress at
- * once before further steps queue.
+ * once before further work queues. Why caller-runs and stepping aside:
+ * see taskpool.h (nested work on a pool of one thread must still end).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "agent/call.h"
 #include "agent/taskpool.h"
 #include "core/util.h"
 #include "hookline/run.h"
@@ -25,8 +28,15 @@
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t jobs_cond = PTHREAD_COND_INITIALIZER;
 static hl__job *head, *tail;
-static int n_threads, n_idle, n_queued;
-static int size_set; /* 0: not decided yet */
+static int n_threads;  /* threads that exist */
+static int n_idle;     /* waiting for a job */
+static int n_blocked;  /* stepped aside (hl__jobs_block_begin) */
+static int n_queued;
+static int size_set;   /* 0: not decided yet */
+
+/* Set on the pool's own threads: only they step aside. */
+static _Thread_local bool on_pool_thread;
+static _Thread_local int block_depth;
 
 static int default_size(void) {
   const char *env = getenv("HOOKLINE_WORKER_THREADS");
@@ -52,8 +62,8 @@ hl_status hl_set_worker_threads(int n) {
     return hl_fail(HL_ERR_INVALID, "hl_set_worker_threads: %d is not between 1 and %d", n,
                    HL_JOBS_MAX);
   pthread_mutex_lock(&jobs_lock);
-  /* Threads already started stay (they end with the process); a smaller
-   * size only stops the pool from growing further. */
+  /* Busy threads beyond a smaller size leave when their job ends; idle
+   * ones stay (they cost nothing but their stack). */
   size_set = n;
   pthread_mutex_unlock(&jobs_lock);
   return HL_OK;
@@ -68,58 +78,205 @@ int hl__jobs_size(void) {
   return n;
 }
 
-static void *worker_main(void *arg) {
-  (void)arg;
-  pthread_mutex_lock(&jobs_lock);
-  for (;;) {
-    while (!head) {
-      n_idle++;
-      pthread_cond_wait(&jobs_cond, &jobs_lock);
-      n_idle--;
-    }
-    hl__job *j = head;
-    head = j->next_;
-    if (!head) tail = NULL;
-    n_queued--;
-    pthread_mutex_unlock(&jobs_lock);
-    j->fn(j);
-    pthread_mutex_lock(&jobs_lock);
-  }
-  return NULL;
+/* ---- the queue (locked) -------------------------------------------- */
+
+static void unlink_locked(hl__job *j) {
+  if (j->prev_) j->prev_->next_ = j->next_;
+  else head = j->next_;
+  if (j->next_) j->next_->prev_ = j->prev_;
+  else tail = j->prev_;
+  j->next_ = j->prev_ = NULL;
+  j->queued_ = false;
+  n_queued--;
 }
 
-void hl__jobs_submit(hl__job *job) {
+static void *worker_main(void *arg);
+
+/* Threads busy with work, not counting those stepped aside. */
+static int busy_locked(void) { return n_threads - n_idle - n_blocked; }
+
+/* Someone to take the queue: wake an idle thread, or start one while the
+ * busy ones are fewer than the size. */
+static void wake_locked(void) {
+  /* Idle threads past the size (it was lowered, or threads stepped back
+   * in) stay asleep: the size bounds the busy ones. */
+  if (n_queued == 0 || busy_locked() >= pool_size()) return;
+  if (n_idle > 0) {
+    pthread_cond_signal(&jobs_cond);
+    return;
+  }
+  if (n_threads >= HL_JOBS_MAX) return;
+  pthread_t th;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&th, &attr, worker_main, NULL) == 0) n_threads++;
+  pthread_attr_destroy(&attr);
+}
+
+static void push_locked(hl__job *job) {
   job->next_ = NULL;
-  pthread_mutex_lock(&jobs_lock);
+  job->prev_ = tail;
   if (tail) tail->next_ = job;
   else head = job;
   tail = job;
+  job->queued_ = true;
   n_queued++;
-  if (n_idle >= n_queued) {
-    pthread_cond_signal(&jobs_cond);
-  } else if (n_threads < pool_size()) {
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, worker_main, NULL) == 0) n_threads++;
-    pthread_attr_destroy(&attr);
-    if (n_idle > 0) pthread_cond_signal(&jobs_cond);
-  } else if (n_idle > 0) {
-    pthread_cond_signal(&jobs_cond);
-  }
-  if (n_threads == 0) {
-    /* No thread could start: do it here rather than lose it. */
-    hl__job *j = head;
-    head = tail = NULL;
-    n_queued = 0;
+}
+
+/* ---- running a job ---------------------------------------------------- */
+
+/* Unlocked. The job's group is not touched after its count goes down. */
+static void run_job(hl__job *j) {
+  hl__call *call = j->call_;
+  j->call_ = NULL;
+  hl__group *g = j->group_;
+  hl__call *prev = hl__call_enter(call);
+  j->fn(j); /* may free j (a job that is not a group's) */
+  hl__call_leave(prev);
+  hl__call_unref(call);
+  if (g) {
+    pthread_mutex_lock(&jobs_lock);
+    if (--g->unfinished_ == 0) pthread_cond_broadcast(&g->done_);
     pthread_mutex_unlock(&jobs_lock);
-    while (j) {
-      hl__job *next = j->next_;
-      j->fn(j);
-      j = next;
+  }
+}
+
+static void *worker_main(void *arg) {
+  (void)arg;
+  on_pool_thread = true;
+  bool abandoned = false; /* the running job was given up (hl__jobs_abandon) */
+  pthread_mutex_lock(&jobs_lock);
+  for (;;) {
+    if (abandoned) {
+      abandoned = false;
+      n_blocked--;
     }
+    /* Back from a wait with more threads busy than the size: leave, the
+     * ones that started meanwhile take the queue. */
+    if (busy_locked() > pool_size()) break;
+    if (!head) {
+      n_idle++;
+      pthread_cond_wait(&jobs_cond, &jobs_lock);
+      n_idle--;
+      continue;
+    }
+    hl__job *j = head;
+    unlink_locked(j);
+    j->abandoned_ = &abandoned;
+    /* Pass the wake-up on while jobs remain (one signal per job). */
+    wake_locked();
+    pthread_mutex_unlock(&jobs_lock);
+    run_job(j);
+    pthread_mutex_lock(&jobs_lock);
+  }
+  n_threads--;
+  pthread_mutex_unlock(&jobs_lock);
+  return NULL;
+}
+
+static void submit(hl__job *job, hl__call *call, hl__group *g) {
+  job->call_ = call;
+  job->abandoned_ = NULL;
+  job->group_ = g;
+  pthread_mutex_lock(&jobs_lock);
+  if (g) {
+    job->gnext_ = NULL;
+    if (g->tail_) g->tail_->gnext_ = job;
+    else g->head_ = job;
+    g->tail_ = job;
+    g->unfinished_++;
+  }
+  push_locked(job);
+  wake_locked();
+  if (n_threads == 0 && !g) {
+    /* No thread could start: do it here rather than lose it (a group's
+     * job is run by its waiter). */
+    unlink_locked(job);
+    pthread_mutex_unlock(&jobs_lock);
+    run_job(job);
     return;
   }
+  pthread_mutex_unlock(&jobs_lock);
+}
+
+void hl__jobs_submit(hl__job *job) { submit(job, NULL, NULL); }
+
+void hl__jobs_abandon(hl__job *job) {
+  pthread_mutex_lock(&jobs_lock);
+  if (!job->queued_ && job->abandoned_ && !*job->abandoned_) {
+    *job->abandoned_ = true;
+    n_blocked++;
+    wake_locked();
+  }
+  pthread_mutex_unlock(&jobs_lock);
+}
+
+void hl__jobs_submit_here(hl__job *job) { submit(job, hl__call_ref(hl__call_current()), NULL); }
+
+bool hl__jobs_cancel(hl__job *job) {
+  pthread_mutex_lock(&jobs_lock);
+  bool taken = job->queued_;
+  if (taken) unlink_locked(job);
+  pthread_mutex_unlock(&jobs_lock);
+  if (taken) {
+    hl__call_unref(job->call_);
+    job->call_ = NULL;
+  }
+  return taken;
+}
+
+/* ---- groups ----------------------------------------------------------- */
+
+void hl__group_init(hl__group *g) {
+  pthread_cond_init(&g->done_, NULL);
+  g->head_ = g->tail_ = NULL;
+  g->unfinished_ = 0;
+}
+
+void hl__group_submit(hl__group *g, hl__job *job) {
+  submit(job, hl__call_ref(hl__call_current()), g);
+}
+
+void hl__group_wait(hl__group *g) {
+  pthread_mutex_lock(&jobs_lock);
+  while (g->unfinished_ > 0) {
+    /* Caller runs: the first of the group's jobs nobody took yet. */
+    while (g->head_ && !g->head_->queued_) g->head_ = g->head_->gnext_;
+    hl__job *j = g->head_;
+    if (j) {
+      g->head_ = j->gnext_;
+      unlink_locked(j);
+      pthread_mutex_unlock(&jobs_lock);
+      run_job(j);
+      pthread_mutex_lock(&jobs_lock);
+      continue;
+    }
+    /* Every job is on a worker: step aside until they end. */
+    if (on_pool_thread && block_depth == 0) {
+      n_blocked++;
+      wake_locked();
+    }
+    pthread_cond_wait(&g->done_, &jobs_lock);
+    if (on_pool_thread && block_depth == 0) n_blocked--;
+  }
+  pthread_mutex_unlock(&jobs_lock);
+  pthread_cond_destroy(&g->done_);
+}
+
+/* ---- stepping aside ---------------------------------------------------- */
+
+void hl__jobs_block_begin(void) {
+  if (!on_pool_thread || block_depth++ > 0) return;
+  pthread_mutex_lock(&jobs_lock);
+  n_blocked++;
+  wake_locked();
+  pthread_mutex_unlock(&jobs_lock);
+}
+
+void hl__jobs_block_end(void) {
+  if (!on_pool_thread || --block_depth > 0) return;
+  pthread_mutex_lock(&jobs_lock);
+  n_blocked--;
   pthread_mutex_unlock(&jobs_lock);
 }

@@ -1,31 +1,94 @@
 /*
- * taskpool.h - the library's one bounded pool of worker threads for work
- * that may block: the steps of asynchronous runs (hooks, tool calls, a
- * provider without an asynchronous start, custom agent bodies). Size:
- * hl_set_worker_threads() (run.h), else HOOKLINE_WORKER_THREADS, else
- * max(8, 4 x online CPUs), at most 1024. Threads start when work waits
- * and none is idle, up to the size, and then stay.
+ * taskpool.h - the library's one bounded pool of worker threads for every
+ * piece of work that may block: the steps of asynchronous runs, the tool
+ * calls of one response run in parallel, tool calls with a time limit,
+ * the sandbox's batches of host callbacks, the parallel workflow agent's
+ * children (through hl_work_parallel(), run.h). Size: hl_set_worker_threads()
+ * (run.h), else HOOKLINE_WORKER_THREADS, else max(8, 4 x online CPUs), at
+ * most 64 by default and 1024 when set. Threads start when work waits and
+ * none is idle, up to the size, and then stay.
+ *
+ * Two rules keep a bounded pool from deadlocking on nested work (a tool
+ * that runs a sub-agent whose tools run in parallel, on a pool of 1):
+ *  - caller runs: whoever waits for a group of jobs takes the group's jobs
+ *    that no worker took yet and runs them itself (hl__group_wait);
+ *  - a waiting worker steps aside: a pool thread that sleeps until other
+ *    work ends (a group it cannot help with any more, a tool with a time
+ *    limit, a pending asynchronous tool) does not count against the size
+ *    while it sleeps (hl__jobs_block_begin/end), so the pool may start
+ *    another thread for the queue; past the size, threads that come back
+ *    from such a wait leave once their job is done. At most 1024 threads
+ *    exist at once, whatever waits.
+ *
+ * The call record (agent/call.h) of the thread that submits a group job
+ * travels with it: the job runs inside the same tool call on whatever
+ * thread takes it.
  *
  * Internal to the library.
  */
 #ifndef HL_AGENT_TASKPOOL_H
 #define HL_AGENT_TASKPOOL_H
 
+#include <pthread.h>
+#include <stdbool.h>
+
 #include "hookline/status.h"
 
+struct hl__call;
+struct hl__group;
+
 /* A unit of work. Embed it in your own struct; `fn` runs once per submit
- * on a pool thread. */
+ * on a pool thread (or on the waiter's, for a group job). */
 typedef struct hl__job {
   void (*fn)(struct hl__job *job);
-  struct hl__job *next_; /* private */
+  /* private */
+  struct hl__job *next_, *prev_;  /* the pool's FIFO */
+  struct hl__job *gnext_;         /* the group's jobs, in submit order */
+  struct hl__group *group_;
+  struct hl__call *call_;         /* carried call record (a reference), or NULL */
+  bool *abandoned_;               /* the running thread's flag (hl__jobs_abandon) */
+  bool queued_;
 } hl__job;
 
-/* Queue `job` (any thread). FIFO. If no pool thread exists and none can
- * be started (thread limit), `fn` runs on the calling thread before this
- * returns, so work is never lost. */
-void hl__jobs_submit(hl__job *job);
+/* Jobs someone waits for. Initialise with hl__group_init(); after
+ * hl__group_wait() returns, the group and its jobs are the caller's again. */
+typedef struct hl__group {
+  pthread_cond_t done_;
+  hl__job *head_, *tail_;  /* submitted jobs; the queued ones are claimable */
+  int unfinished_;
+} hl__group;
 
-/* The pool's size (threads it may start). */
+/* Queue `job` (any thread), FIFO, carrying no call record (the steps of
+ * runs). If no pool thread exists and none can be started, `fn` runs on
+ * the calling thread before this returns, so work is never lost. */
+void hl__jobs_submit(hl__job *job);
+/* The same, carrying the calling thread's call record (a tool's work
+ * handed to another thread: a call with a time limit). */
+void hl__jobs_submit_here(hl__job *job);
+
+/* Queue `job` as part of `g`, carrying the calling thread's call record. */
+void hl__group_init(hl__group *g);
+void hl__group_submit(hl__group *g, hl__job *job);
+/* Until every job of `g` has run: run the group's jobs no worker took
+ * yet on this thread, sleep (stepped aside) while workers finish theirs. */
+void hl__group_wait(hl__group *g);
+
+/* Take `job` back if no thread started it yet (true: it will never run;
+ * its carried record is released). For a caller that gave up waiting. */
+bool hl__jobs_cancel(hl__job *job);
+
+/* The caller gave up on `job`, which a pool thread runs (a call past its
+ * time limit): that thread steps aside until the job ends, so that the
+ * pool may start another one for the queue. Call it only while the job's
+ * fn cannot return (under the lock fn takes to report that it is done). */
+void hl__jobs_abandon(hl__job *job);
+
+/* Around a wait for other work on this thread: a pool thread steps aside
+ * (see the top). Nests; harmless on threads outside the pool. */
+void hl__jobs_block_begin(void);
+void hl__jobs_block_end(void);
+
+/* The pool's size (threads it may keep busy at once). */
 int hl__jobs_size(void);
 
 #endif

@@ -11,12 +11,21 @@
  * hl_tool_complete() or a cancellation of the run wakes it. The handle is
  * shared by the step and the completer and freed by whichever lets go
  * last, so a completion that comes after the run gave up is harmless.
+ *
+ * While it waits, the step's thread steps aside from the worker pool
+ * (taskpool.h): a pending call holds no worker, the pool may start
+ * another thread for other runs' work. And the call's record is listed
+ * on its run's context (call.h) from hl_tool_defer() to the completion,
+ * so that a child run the tool starts on a thread of its own is known to
+ * run inside the call (traces, interrupts).
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "agent/call.h"
+#include "agent/taskpool.h"
 #include "agent/tool_async.h"
 #include "core/util.h"
 
@@ -46,6 +55,8 @@ void hl__tool_defer_open(hl__tool_deferral *d, hl_context *ctx, const char *tool
   d->ctx = ctx;
   d->tool = tool;
   d->c = NULL;
+  d->call = hl__call_current();
+  if (d->call && d->call->ctx != ctx) d->call = NULL;
   d->prev = current;
   current = d;
 }
@@ -72,6 +83,7 @@ hl_tool_completion *hl_tool_defer(hl_context *ctx) {
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->cv, NULL);
   d->c = c;
+  hl__call_defer_begin(d->call);
   return c;
 }
 
@@ -114,6 +126,7 @@ hl_status hl__tool_defer_finish(hl__tool_deferral *d, hl_status st, cJSON **resu
   hl_tool_completion *c = d->c;
   d->c = NULL;
   if (st != HL_PENDING) {
+    hl__call_defer_end(d->call);
     /* Answered at once after all: the completion, when it comes, is
      * ignored. */
     if (c) completion_release(c);
@@ -121,10 +134,13 @@ hl_status hl__tool_defer_finish(hl__tool_deferral *d, hl_status st, cJSON **resu
   }
   cJSON_Delete(*result);
   *result = NULL;
-  if (!c)
+  if (!c) {
+    hl__call_defer_end(d->call);
     return hl_fail(HL_ERR_EXECUTION_FAILED,
                    "tool \"%s\" returned HL_PENDING without calling hl_tool_defer()", d->tool);
+  }
   hl_cancel_reg *reg = hl_context_on_cancel(d->ctx, wake_on_cancel, c);
+  hl__jobs_block_begin();
   pthread_mutex_lock(&c->mu);
   while (!c->done && !c->woken) pthread_cond_wait(&c->cv, &c->mu);
   bool done = c->done;
@@ -134,7 +150,9 @@ hl_status hl__tool_defer_finish(hl__tool_deferral *d, hl_status st, cJSON **resu
   char *msg = c->message;
   c->message = NULL;
   pthread_mutex_unlock(&c->mu);
+  hl__jobs_block_end();
   hl_context_cancel_unregister(reg);
+  hl__call_defer_end(d->call);
   completion_release(c);
   if (!done)
     return hl_fail(HL_ERR_CANCELLED, "run cancelled while tool \"%s\" was pending", d->tool);

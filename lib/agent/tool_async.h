@@ -13,6 +13,7 @@ typedef struct hl__tool_deferral {
   hl_context *ctx;
   const char *tool;
   hl_tool_completion *c;      /* set by hl_tool_defer() */
+  struct hl__call *call;      /* the call's record (call.h), borrowed */
   struct hl__tool_deferral *prev;
 } hl__tool_deferral;
 

@@ -11,27 +11,12 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
-#include "agent/call_scope.h"
+#include "agent/call.h"
 #include "agent/tool_async.h"
 #include "agent/interrupt_internal.h"
-#include "agent/workers.h"
+#include "agent/taskpool.h"
 #include "core/util.h"
 #include "hookline/json.h"
-
-_Thread_local hl__call_scope *hl__current_call;
-
-void hl__call_scope_enter(hl__call_scope *scope, const hl_context *ctx, const char *call_id) {
-  hl__call_scope *up = hl__current_call;
-  *scope = (hl__call_scope){ctx, call_id, up && up->ctx == ctx ? up->call_id : NULL, up};
-  hl__current_call = scope;
-}
-
-void hl__call_scope_leave(hl__call_scope *scope) { hl__current_call = scope->up; }
-
-char *hl__call_scope_id(const hl_context *ctx) {
-  hl__call_scope *s = hl__current_call;
-  return s && s->ctx == ctx ? hl__strdup(s->call_id) : NULL;
-}
 
 void hl__tool_outcome_clear(hl__tool_outcome *out) {
   cJSON_Delete(out->result);
@@ -104,16 +89,13 @@ static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value
   } else {
     hl_clear_error();
     /* A tool may defer its result (HL_PENDING, tool_async.c): then this
-     * waits for the completion, without polling. hl_context_tool_call_id()
-     * is the tool's idempotency key (store.h). */
-    const char *outer = hl__tool_call_id;
-    hl__tool_call_id = step->call->id;
+     * waits for the completion, without polling. The call's record (the
+     * thread's current, call.h) gives hl_context_tool_call_id(). */
     hl__tool_deferral d;
     hl__tool_defer_open(&d, ctx, name);
     st = hl_tool_invoke(step->tool, ctx, args, &result);
     hl__tool_defer_close(&d);
     st = hl__tool_defer_finish(&d, st, &result);
-    hl__tool_call_id = outer;
   }
   char errmsg[HL__MSG_MAX] = "";
   if (st != HL_OK) {
@@ -138,25 +120,33 @@ static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value
 /* hl__tool_call_exec(), where `borrowed` args are only read: unless a
  * before_tool hook declared that it edits them, nothing writes them, since
  * every hook, wrap, tool and observer takes them const. */
-static void hl_tool_call_path(hl_context *ctx, const char *call_id, const char *name,
+static void hl_tool_call_path(hl_context *ctx, hl__call *rec, const char *name,
                               cJSON *args, bool borrowed, const hl__resume *resume,
                               hl__tool_outcome *out);
 
-/* The call's scope (call_scope.h) covers its whole hooked path, so that
- * its hook events, its events and whatever the tool starts know it. */
+/* The call's record (call.h) is current for its whole hooked path, so
+ * that its hook events, its events and whatever the tool starts (on this
+ * thread or on the pool's) know it. */
 static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *name,
                              cJSON *args, bool borrowed, const hl__resume *resume,
                              hl__tool_outcome *out) {
-  hl__call_scope scope;
-  hl__call_scope_enter(&scope, ctx, call_id ? call_id : "");
-  hl_tool_call_path(ctx, scope.call_id, name, args, borrowed, resume, out);
-  hl__call_scope_leave(&scope);
+  *out = (hl__tool_outcome){0};
+  hl__call *rec = hl__call_new(ctx, call_id);
+  if (!rec) {
+    if (!borrowed) cJSON_Delete(args);
+    hl_outcome_error(out, hl__oom());
+    return;
+  }
+  hl__call *prev = hl__call_enter(rec);
+  hl_tool_call_path(ctx, rec, name, args, borrowed, resume, out);
+  hl__call_leave(prev);
+  hl__call_unref(rec);
 }
 
-static void hl_tool_call_path(hl_context *ctx, const char *call_id, const char *name,
+static void hl_tool_call_path(hl_context *ctx, hl__call *rec, const char *name,
                               cJSON *args, bool borrowed, const hl__resume *resume,
                               hl__tool_outcome *out) {
-  *out = (hl__tool_outcome){0};
+  const char *call_id = rec->id;
   bool edited = hl__ctx_hook_flags(ctx, HL_HOOK_BEFORE_TOOL) & HL_HOOK_EDIT_ARGS;
   if (borrowed && (!args || edited)) {
     args = args ? hl_json_clone(args) : NULL;
@@ -204,22 +194,27 @@ static void hl_tool_call_path(hl_context *ctx, const char *call_id, const char *
   } else {
     hl_tool_step step = {tool, &call};
     void *got = NULL;
-    /* interrupt.c: the frame through which a child run inside the tool
-     * resumes, or hands back the state it was interrupted with */
-    hl__call_frame frame = {.ctx = ctx, .prev = hl__call_top};
-    if (resume && resume->state) frame.child_resume = *resume;
-    hl__call_top = &frame;
+    /* interrupt.c: the call's record is how a child run inside the tool
+     * (on any thread) resumes, or hands back the state it was
+     * interrupted with */
+    if (resume && resume->state) {
+      rec->child_resume_decisions = resume->decisions;
+      rec->child_resume_prefix = resume->prefix;
+      atomic_store(&rec->child_resume_state, resume->state);
+    }
     hl_status st = hl__around(ctx, HL_HOOK_AROUND_TOOL, &call, args, hl_tool_step_run, &step, &got);
-    hl__call_top = frame.prev;
-    if (frame.child_state && st == HL_INTERRUPTED) {
+    /* A late child (on a thread that outlived the call) resumes nothing. */
+    atomic_store(&rec->child_resume_state, NULL);
+    cJSON *child_state = hl__call_take_child_state(rec);
+    if (child_state && st == HL_INTERRUPTED) {
       /* A sub-agent stopped for a decision: the call waits with it (no
        * after_tool: the call has not ended). */
       if (!borrowed) cJSON_Delete(args);
       cJSON_Delete(got);
-      hl_outcome_wait(out, "sub_agent", NULL, NULL, frame.child_state);
+      hl_outcome_wait(out, "sub_agent", NULL, NULL, child_state);
       return;
     }
-    cJSON_Delete(frame.child_state); /* a tool that went on without its child */
+    cJSON_Delete(child_state); /* a tool that went on without its child */
     if (st == HL_ERR_ABORTED && hl__ctx_aborted(ctx, NULL, 0)) {
       hl_outcome_error(out, HL_ERR_ABORTED);
       out->aborted = true;
@@ -311,10 +306,6 @@ hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *a
 /* The tool calls of one response                                      */
 /* ------------------------------------------------------------------ */
 
-/* A tool call under this (wall time, average over the agent's batches)
- * is cheap enough to skip waking helpers for: less than a wake-up costs. */
-#define HL_CHEAP_CALL_NS 20000
-
 typedef struct hl_call_slot {
   const hl_part *part;
   hl__tool_outcome out;
@@ -324,8 +315,14 @@ typedef struct hl_batch {
   hl_context *ctx;
   hl_call_slot *slots;
   size_t n;
-  atomic_size_t next; /* next slot to claim: workers and the caller share */
+  atomic_size_t next; /* next slot to claim: helpers and the caller share */
 } hl_batch;
+
+/* A helper of the batch on the worker pool (taskpool.h). */
+typedef struct hl_helper {
+  hl__job job;
+  hl_batch *batch;
+} hl_helper;
 
 static void hl_batch_run_one(hl_batch *b, hl_call_slot *slot) {
   char msg[HL__MSG_MAX];
@@ -341,14 +338,18 @@ static void hl_batch_run_one(hl_batch *b, hl_call_slot *slot) {
                    slot->part->args, true, NULL, &slot->out);
 }
 
-static void hl_batch_drain(void *arg) {
-  hl_batch *b = arg;
+static void hl_batch_drain(hl_batch *b) {
   for (;;) {
     size_t i = atomic_fetch_add(&b->next, 1);
     if (i >= b->n) return;
     hl_batch_run_one(b, &b->slots[i]);
   }
 }
+
+/* More helpers than this for one response would only queue on the pool. */
+#define HL_MAX_HELPERS 63
+
+static void hl_helper_fn(hl__job *job) { hl_batch_drain(((hl_helper *)job)->batch); }
 
 /* The text a tool result shows the model. */
 char *hl__tool_result_text(const hl__tool_outcome *out) {
@@ -406,22 +407,24 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
   atomic_init(&b.next, 0);
   size_t threads = (size_t)ctx->agent->parallel_tools;
   if (threads > n) threads = n;
-  /* threads-1 pool helpers; the run's own thread is the last worker.
-   * When this agent's calls have been cheap, helpers are not woken at
-   * once (workers.h: defer); the average follows each batch, and a slow
-   * one (a call that blocked on a sibling) lifts it at once. */
-  atomic_llong *avg = &ctx->agent->tool_call_ns;
-  long long seen = atomic_load_explicit(avg, memory_order_relaxed);
-  bool defer = seen >= 0 && seen < HL_CHEAP_CALL_NS;
-  int64_t t0 = threads > 1 ? hl__mono_ns() : 0;
-  hl__help help;
-  hl__workers_help(&help, hl_batch_drain, &b, threads > 1 ? (int)(threads - 1) : 0, defer);
-  hl_batch_drain(&b);
-  hl__workers_wait(&help);
+  /* threads-1 helpers on the worker pool; the run's own thread drains the
+   * batch too, and runs itself the helpers no worker took yet (caller
+   * runs: a pool of one thread cannot deadlock on nested batches). The
+   * helpers are woken at once: the calls of one response run at the same
+   * time (one may wait for its siblings). */
+  hl_helper helpers[HL_MAX_HELPERS];
+  if (threads > HL_MAX_HELPERS + 1) threads = HL_MAX_HELPERS + 1;
   if (threads > 1) {
-    long long per_call = (long long)((hl__mono_ns() - t0) / (int64_t)n);
-    long long next = seen < 0 || per_call > seen ? per_call : seen - seen / 8 + per_call / 8;
-    atomic_store_explicit(avg, next, memory_order_relaxed);
+    hl__group group;
+    hl__group_init(&group);
+    for (size_t i = 0; i + 1 < threads; i++) {
+      helpers[i] = (hl_helper){.job = {.fn = hl_helper_fn}, .batch = &b};
+      hl__group_submit(&group, &helpers[i].job);
+    }
+    hl_batch_drain(&b);
+    hl__group_wait(&group);
+  } else {
+    hl_batch_drain(&b); /* one call (or one at a time): no pool, no lock */
   }
 
   /* interrupt.c (touch point): a call waits for a decision, and no abort

@@ -1,6 +1,13 @@
 /*
  * tool.c - tool declarations (name, description, argument schema), the
  * schema builder, and the native C function backend with its time limit.
+ *
+ * A call with a time limit runs on the library's worker pool
+ * (agent/taskpool.h), carrying the call's record (agent/call.h): the tool
+ * knows its call id there, and a child run it starts nests under the
+ * call and can be interrupted. The caller waits with a deadline, stepped
+ * aside from the pool; at the deadline it takes the job back if no thread
+ * started it, or leaves it to finish alone (abandoned).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -10,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/call.h"
+#include "agent/taskpool.h"
 #include "hookline/json.h"
 #include "hookline/tool.h"
 #include "schema_internal.h"
@@ -17,18 +26,6 @@
 #include "util.h"
 
 #define HL_TOOL_NAME_MAX 64
-
-static _Atomic(const hl__ctx_keeper *) hl_ctx_keeper;
-
-void hl__tool_set_ctx_keeper(const hl__ctx_keeper *keeper) {
-  atomic_store_explicit(&hl_ctx_keeper, keeper, memory_order_release);
-}
-
-static void hl_ctx_keep(hl_context *ctx, bool keep) {
-  const hl__ctx_keeper *k = atomic_load_explicit(&hl_ctx_keeper, memory_order_acquire);
-  if (!ctx || !k) return;
-  (keep ? k->retain : k->release)(ctx);
-}
 
 struct hl_tool {
   atomic_size_t refs;
@@ -309,21 +306,24 @@ static hl_status run_fn(hl_tool *t, hl_context *ctx, const cJSON *args, cJSON **
   return HL_OK;
 }
 
-/* State shared by a caller waiting with a deadline and the worker thread
+/* State shared by a caller waiting with a deadline and the pool thread
  * running the function. Whoever drops the last reference frees it, so a
- * caller that gave up can return at once and the late worker cleans up. */
+ * caller that gave up can return at once and the late worker cleans up.
+ * The job carries the call's record, which keeps the run's context valid
+ * (and inert once the run ended) for a late function. */
 typedef struct timed_call {
+  hl__job job;
   atomic_int refs;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   bool done;
+  bool cancelled;     /* the run was cancelled while the caller waited */
   hl_tool *tool;      /* the worker's own reference */
-  hl_context *ctx;    /* retained for the worker: a late function may still use it */
+  hl_context *ctx;
   cJSON *args;        /* a copy: the caller's arguments may be gone when a late worker runs */
   cJSON *result;      /* set by the worker; taken by the caller or freed by the last owner */
   hl_status status;
   char message[1024];
-  char *call_id;      /* hl__tool_call_id for the worker (a copy) */
 } timed_call;
 
 static void timed_call_release(timed_call *c) {
@@ -332,18 +332,24 @@ static void timed_call_release(timed_call *c) {
   pthread_cond_destroy(&c->cv);
   cJSON_Delete(c->args);
   cJSON_Delete(c->result);
-  free(c->call_id);
   free(c);
 }
 
-static void *timed_call_worker(void *arg) {
+/* hl_context_on_cancel: a call still in the pool's queue is not waited
+ * for once its run is cancelled. */
+static void timed_call_cancelled(void *arg) {
   timed_call *c = arg;
+  pthread_mutex_lock(&c->mu);
+  c->cancelled = true;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void timed_call_job(hl__job *job) {
+  timed_call *c = (timed_call *)job;
   hl_tool *tool = c->tool;
   cJSON *res = NULL;
-  hl__tool_call_id = c->call_id;
   hl_status st = run_fn(tool, c->ctx, c->args, &res);
-  hl__tool_call_id = NULL;
-  hl_ctx_keep(c->ctx, false);
   pthread_mutex_lock(&c->mu);
   c->status = st;
   c->result = res;
@@ -353,7 +359,6 @@ static void *timed_call_worker(void *arg) {
   pthread_mutex_unlock(&c->mu);
   timed_call_release(c);
   hl_tool_unref(tool); /* last: may run the tool's free_fn on this thread */
-  return NULL;
 }
 
 static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON *args,
@@ -375,34 +380,11 @@ static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON
     free(c);
     return hl_fail(HL_ERR_LIMIT, "tool \"%s\": cannot create a condition variable", tool->name);
   }
-  if (hl__tool_call_id && !(c->call_id = strdup(hl__tool_call_id))) {
-    pthread_cond_destroy(&c->cv);
-    cJSON_Delete(c->args);
-    free(c);
-    return hl__oom();
-  }
   pthread_mutex_init(&c->mu, NULL);
   atomic_init(&c->refs, 2);
   c->tool = hl_tool_ref(tool);
   c->ctx = ctx;
-  /* The run that owns ctx may end while the worker still runs; the
-   * context module keeps a retained context valid (and inert) until then. */
-  hl_ctx_keep(ctx, true);
-
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_t th;
-  int rc = pthread_create(&th, &attr, timed_call_worker, c);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) {
-    hl_ctx_keep(ctx, false);
-    hl_tool_unref(tool);
-    atomic_store(&c->refs, 1);
-    timed_call_release(c);
-    return hl_fail(HL_ERR_LIMIT, "tool \"%s\": cannot start a worker thread: %s", tool->name,
-                   strerror(rc));
-  }
+  c->job.fn = timed_call_job;
 
   struct timespec deadline;
   clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -412,20 +394,46 @@ static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON
     deadline.tv_sec++;
     deadline.tv_nsec -= 1000000000L;
   }
+  /* Carries this thread's call record (agent/call.h), which keeps ctx;
+   * a context without one (hl_tool_invoke by hand with a run's context)
+   * gets a record of its own, without a call id. */
+  hl__call *rec = hl__call_current(), *own = NULL;
+  if (ctx && (!rec || rec->ctx != ctx)) rec = own = hl__call_new(ctx, "");
+  hl__call *prev = hl__call_enter(rec);
+  hl__jobs_submit_here(&c->job);
+  hl__call_leave(prev);
+  hl__call_unref(own);
+  hl_cancel_reg *reg = ctx ? hl_context_on_cancel(ctx, timed_call_cancelled, c) : NULL;
+  hl__jobs_block_begin();
   pthread_mutex_lock(&c->mu);
+  bool dropped = false; /* cancelled before any thread took it */
   while (!c->done) {
+    if (c->cancelled && !dropped && (dropped = hl__jobs_cancel(&c->job))) break;
     if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT) break;
   }
-  bool done = c->done;
+  bool done = c->done, never_ran = dropped;
   hl_status st = HL_ERR_TIMEOUT;
   if (done) {
     st = c->status;
     *result = c->result;
     c->result = NULL;
     if (st != HL_OK) hl_fail(st, "%s", c->message);
+  } else if (!never_ran && !(never_ran = hl__jobs_cancel(&c->job))) {
+    /* Left to finish alone: its thread no longer counts as the pool's
+     * (under c->mu, the function cannot report done meanwhile). */
+    hl__jobs_abandon(&c->job);
   }
   pthread_mutex_unlock(&c->mu);
+  hl__jobs_block_end();
+  hl_context_cancel_unregister(reg);
+  if (never_ran) {
+    /* No thread took it in time (a saturated pool): it never runs. */
+    hl_tool_unref(tool);
+    timed_call_release(c);
+  }
   timed_call_release(c);
+  if (dropped)
+    return hl_fail(HL_ERR_CANCELLED, "run cancelled before tool \"%s\" got a thread", tool->name);
   if (!done)
     return hl_fail(HL_ERR_TIMEOUT, "tool \"%s\" timed out after %u ms", tool->name,
                    tool->timeout_ms);

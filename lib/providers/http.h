@@ -86,7 +86,7 @@ void hl__http_cancel_all(hl__http *client);
  * request with that status. */
 typedef hl_status (*hl__http_data_fn)(const char *data, size_t len, void *user);
 /* Cancellation predicate (may be NULL), checked on the loop thread when a
- * cancellation is announced (hl__cancel_notify()), before each attempt and
+ * cancellation is announced (hl__ctx_notify_cancel()), before each attempt and
  * before each retry: never polled on a timer. Must be thread-safe. */
 typedef bool (*hl__http_cancel_fn)(void *user);
 

@@ -7,8 +7,11 @@
  * build), so a tool call only records a request. When JavaScript has
  * nothing left to run, the execution loop hands every recorded request to
  * hl__sb_run_queue(): one request runs on the calling thread, several run
- * at once on worker threads (one per request), and their outcomes go back
- * to JavaScript together, before any JavaScript runs again.
+ * at once on the library's worker pool (agent/taskpool.h; the calling
+ * thread takes its share), and their outcomes go back to JavaScript
+ * together, before any JavaScript runs again. The pool carries the code
+ * tool's call record (agent/call.h) to its threads, so that a call made
+ * there is known to happen inside the code tool's call.
  */
 #include <errno.h>
 #include <math.h>
@@ -20,7 +23,7 @@
 #include "hookline/agent.h"
 #include "hookline/context.h"
 #include "sandbox_internal.h"
-#include "agent/call_scope.h"
+#include "agent/taskpool.h"
 #include "core/util.h"
 
 /* ------------------------------------------------------------------ */
@@ -164,22 +167,24 @@ char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]) {
 /* Running requests                                                    */
 /* ------------------------------------------------------------------ */
 
-/* One batch of requests running at once. A small pool of worker threads
- * (at most HL_SB_MAX_PARALLEL) claims the batch's jobs one by one. The
- * batch is reference counted between the waiting thread and the workers:
- * a worker whose call was abandoned after its timeout finishes on its own,
+/* One batch of requests running at once. Up to HL_SB_MAX_PARALLEL
+ * workers (jobs on the library's pool) and, when no callback has a time
+ * limit, the waiting thread claim the batch's jobs one by one. The batch
+ * is reference counted between the waiting thread and the workers: a
+ * worker whose call was abandoned after its timeout finishes on its own,
  * and the last one out frees the batch. */
 #define HL_SB_MAX_PARALLEL 16
 
 typedef struct sb_batch sb_batch;
+struct sb_worker;
 
 typedef struct sb_job {
   sb_callback *cb;  /* a reference; NULL when the request failed early */
   hl_context *ctx;  /* the execution's context (NULL: none) */
-  char *outer_call; /* the code tool's call id, for tracers (agent/call_scope.h) */
   char *name;       /* the requested name */
   cJSON *args;
   bool started;     /* claimed by a worker */
+  struct sb_worker *runner; /* the pool worker running it, or NULL (the caller) */
   uint64_t start_ns;
   bool timed_out;   /* abandoned: its outcome is a Timeout */
   /* outcome */
@@ -196,13 +201,17 @@ struct sb_batch {
   size_t next;      /* first job no worker claimed yet */
   size_t unsettled; /* jobs neither done nor timed out */
   size_t workers;   /* workers that still claim jobs */
+  size_t n_spawned;
+  struct sb_worker {
+    hl__job job;
+    sb_batch *b;
+  } spawned[HL_SB_MAX_PARALLEL * 2]; /* each started at most once */
   size_t n;
   sb_job jobs[];
 };
 
 static void job_release(sb_job *job) {
   hl__sb_callback_unref(job->cb);
-  free(job->outer_call);
   free(job->name);
   cJSON_Delete(job->args);
   free(job->message);
@@ -238,14 +247,9 @@ static void invoke(sb_job *job, hl_status *status, char **message, cJSON **resul
   cJSON *r = NULL;
   hl_tool *tool = job->cb->tool;
   hl_clear_error();
-  /* On a worker thread, the nested call still happens inside the code
-   * tool's call: say so, for traces (agent/call_scope.h). */
-  hl__call_scope scope;
-  if (job->outer_call) hl__call_scope_enter(&scope, job->ctx, job->outer_call);
   hl_status st = job->ctx && agent_owns(job->ctx, tool)
                      ? hl_context_call_tool(job->ctx, hl_tool_name(tool), job->args, &r)
                      : hl_tool_invoke(tool, job->ctx, job->args, &r);
-  if (job->outer_call) hl__call_scope_leave(&scope);
   if (st != HL_OK) {
     cJSON_Delete(r);
     r = NULL;
@@ -279,11 +283,12 @@ static sb_job *claim_locked(sb_batch *b) {
   return NULL;
 }
 
-static void *worker_main(void *arg) {
-  sb_batch *b = arg;
+static void worker_main(hl__job *pj) {
+  sb_batch *b = ((struct sb_worker *)pj)->b;
   pthread_mutex_lock(&b->lock);
   sb_job *job;
   while ((job = claim_locked(b)) != NULL) {
+    job->runner = (struct sb_worker *)pj;
     pthread_mutex_unlock(&b->lock);
     hl_status st;
     char *msg = NULL;
@@ -301,42 +306,58 @@ static void *worker_main(void *arg) {
   }
   if (!job)
     b->workers--;
-  batch_unref_locked(b);
-  return NULL;
+  batch_unref_locked(b); /* last touch of the job's memory, inside b */
 }
 
-/* Start one more worker (locked). False if no thread could be made. */
+/* Start one more worker on the pool (locked), carrying this thread's call
+ * record. False when the batch has used all its worker slots. */
 static bool spawn_locked(sb_batch *b) {
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_t t;
+  if (b->n_spawned == sizeof b->spawned / sizeof b->spawned[0])
+    return false;
+  struct sb_worker *w = &b->spawned[b->n_spawned++];
+  w->job = (hl__job){.fn = worker_main};
+  w->b = b;
   b->refs++;
   b->workers++;
-  bool ok = pthread_create(&t, &attr, worker_main, b) == 0;
-  if (!ok) {
+  /* Unlocked: with no pool thread at all, the pool runs it right here. */
+  pthread_mutex_unlock(&b->lock);
+  hl__jobs_submit_here(&w->job);
+  pthread_mutex_lock(&b->lock);
+  return true;
+}
+
+/* Take back the workers no pool thread started (locked): the batch is
+ * settled, they would only find nothing to do. */
+static void withdraw_locked(sb_batch *b) {
+  for (size_t i = 0; i < b->n_spawned; i++) {
+    if (!hl__jobs_cancel(&b->spawned[i].job))
+      continue;
     b->refs--;
     b->workers--;
   }
-  pthread_attr_destroy(&attr);
-  return ok;
 }
 
-/* Run the batch's runnable jobs on worker threads and wait for them, or
- * for their timeouts. */
+/* Run the batch's runnable jobs on the pool and wait for them, or for
+ * their timeouts. Without a time limit this thread claims jobs too (the
+ * caller runs: a pool of one thread cannot deadlock on a nested batch);
+ * with one it only waits, since it must be free to abandon a call. */
 static void run_parallel(sb_batch *b, size_t runnable, unsigned timeout_ms) {
   pthread_mutex_lock(&b->lock);
   b->unsettled = runnable;
   size_t want = runnable < HL_SB_MAX_PARALLEL ? runnable : HL_SB_MAX_PARALLEL;
-  for (size_t i = 0; i < want; i++)
+  for (size_t i = timeout_ms ? 0 : 1; i < want; i++)
     if (!spawn_locked(b))
       break;
-  if (b->workers == 0) {
-    /* No thread at all: run them here, one after the other. */
+  if (!timeout_ms) {
     sb_job *job;
     while ((job = claim_locked(b)) != NULL) {
-      invoke(job, &job->status, &job->message, &job->result);
-      job->done = true;
+      pthread_mutex_unlock(&b->lock);
+      hl_status st;
+      char *msg = NULL;
+      cJSON *r = NULL;
+      invoke(job, &st, &msg, &r);
+      pthread_mutex_lock(&b->lock);
+      job->status = st, job->message = msg, job->result = r, job->done = true;
       b->unsettled--;
     }
   }
@@ -356,6 +377,10 @@ static void run_parallel(sb_batch *b, size_t runnable, unsigned timeout_ms) {
           job->timed_out = true;
           b->unsettled--;
           b->workers--;
+          /* Its pool thread steps aside (the worker is inside invoke:
+           * it reports done under b->lock, which this thread holds). */
+          if (job->runner)
+            hl__jobs_abandon(&job->runner->job);
           if (b->next < b->n)
             spawn_locked(b);
         } else if (!wake || due < wake) {
@@ -383,13 +408,17 @@ static void run_parallel(sb_batch *b, size_t runnable, unsigned timeout_ms) {
       b->unsettled--;
       continue;
     }
+    /* Stepped aside from the pool while the workers run (taskpool.h). */
+    hl__jobs_block_begin();
     if (wake) {
       struct timespec ts = {(time_t)(wake / 1000000000u), (long)(wake % 1000000000u)};
       pthread_cond_timedwait(&b->cond, &b->lock, &ts);
     } else {
       pthread_cond_wait(&b->cond, &b->lock);
     }
+    hl__jobs_block_end();
   }
+  withdraw_locked(b);
   pthread_mutex_unlock(&b->lock);
 }
 
@@ -417,7 +446,6 @@ static bool prepare(hl_sandbox *sb, const sb_request *rq, sb_job *job) {
   atomic_fetch_add(&cb->refs, 1);
   job->cb = cb;
   job->ctx = sb->ctx;
-  job->outer_call = sb->ctx ? hl__call_scope_id(sb->ctx) : NULL;
   return true;
 }
 

@@ -111,6 +111,9 @@ static int scenario_tree(void) {
   hl_tool *lookup = tool("lookup", echo_fn, NULL);
   hl_agent_add_tool(researcher, lookup);
   hl_tool *research = hl_agent_as_tool(researcher, "Research a question", NULL);
+  /* A time limit: the sub-agent then runs on a worker-pool thread, and its
+   * span must still nest under the tool's (the call's record travels). */
+  hl_tool_set_timeout_ms(research, 60000);
 
   hl_provider *model = hl_openai_new(env("MODEL_URL"), env("OTEL_TEST_KEY"));
   hl_openai_set_retries(model, 0, 10, 10);

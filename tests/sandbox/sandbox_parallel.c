@@ -1,10 +1,12 @@
 /*
  * tests/sandbox/sandbox_parallel.c - callbacks awaited together run at the
- * same time on host threads; per-callback timeouts; sandboxes on many
+ * same time on the library's worker pool; per-callback timeouts (an
+ * abandoned call's thread leaves room in the pool); sandboxes on many
  * threads at once.
  */
 #include <hookline/sandbox.h>
 #include <hookline/json.h>
+#include <hookline/run.h>
 #include <hookline/tool.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -200,6 +202,9 @@ static void sandboxes_on_eight_threads(void) {
 }
 
 int main(void) {
+  /* Callbacks run on the library's worker pool (hl_set_worker_threads):
+   * 16 at once need a pool of 16 (the caller takes a share too). */
+  CHECK_INT(hl_set_worker_threads(16), HL_OK);
   RUN(promise_all_runs_callbacks_concurrently);
   RUN(slow_callback_times_out);
   RUN(many_parallel_calls_share_a_bounded_pool);

@@ -1,0 +1,111 @@
+/*
+ * call.c - the record of a running tool call (call.h): its life, the
+ * thread's current record, the deferred calls of a run, and
+ * hl_context_tool_call_id().
+ */
+#include <stdlib.h>
+
+#include "agent/agent_internal.h"
+#include "agent/call.h"
+#include "core/util.h"
+
+static _Thread_local hl__call *current;
+
+hl__call *hl__call_new(hl_context *ctx, const char *id) {
+  hl__call *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->id = hl__strdup(id ? id : "");
+  hl__call *up = current;
+  if (up && up->ctx == ctx && up->id[0]) c->outer_id = hl__strdup(up->id);
+  if (!c->id || (up && up->ctx == ctx && up->id[0] && !c->outer_id)) {
+    free(c->id);
+    free(c->outer_id);
+    free(c);
+    return NULL;
+  }
+  atomic_init(&c->refs, 1);
+  atomic_init(&c->child_resume_state, NULL);
+  atomic_init(&c->child_state, NULL);
+  c->ctx = ctx;
+  hl__ctx_retain(ctx);
+  return c;
+}
+
+hl__call *hl__call_ref(hl__call *c) {
+  if (c) atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+  return c;
+}
+
+void hl__call_unref(hl__call *c) {
+  if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+  cJSON_Delete(atomic_load(&c->child_state));
+  free(c->id);
+  free(c->outer_id);
+  hl__ctx_release(c->ctx);
+  free(c);
+}
+
+hl__call *hl__call_current(void) { return current; }
+
+hl__call *hl__call_enter(hl__call *c) {
+  hl__call *prev = current;
+  current = c;
+  return prev;
+}
+
+void hl__call_leave(hl__call *prev) { current = prev; }
+
+hl__call *hl__call_find(const hl_context *ctx) {
+  if (!ctx) return NULL;
+  if (current && current->ctx == ctx) return hl__call_ref(current);
+  /* Another thread: a deferred tool's own thread or one it handed the
+   * work to. Only one deferred call of the run can be meant. */
+  hl_context *c = (hl_context *)ctx;
+  pthread_mutex_lock(&c->lock);
+  hl__call *only = c->deferred_calls && !c->deferred_calls->deferred_next ? c->deferred_calls : NULL;
+  hl__call_ref(only);
+  pthread_mutex_unlock(&c->lock);
+  return only;
+}
+
+void hl__call_defer_begin(hl__call *c) {
+  if (!c || c->deferred) return;
+  pthread_mutex_lock(&c->ctx->lock);
+  c->deferred = true;
+  c->deferred_next = c->ctx->deferred_calls;
+  c->ctx->deferred_calls = c;
+  pthread_mutex_unlock(&c->ctx->lock);
+}
+
+void hl__call_defer_end(hl__call *c) {
+  if (!c || !c->deferred) return;
+  pthread_mutex_lock(&c->ctx->lock);
+  for (hl__call **pp = &c->ctx->deferred_calls; *pp; pp = &(*pp)->deferred_next) {
+    if (*pp != c) continue;
+    *pp = c->deferred_next;
+    break;
+  }
+  c->deferred = false;
+  c->deferred_next = NULL;
+  pthread_mutex_unlock(&c->ctx->lock);
+}
+
+bool hl__call_put_child_state(hl__call *c, cJSON *state) {
+  cJSON *none = NULL;
+  return c && state && atomic_compare_exchange_strong(&c->child_state, &none, state);
+}
+
+cJSON *hl__call_take_child_state(hl__call *c) {
+  return c ? atomic_exchange(&c->child_state, NULL) : NULL;
+}
+
+const char *hl_context_tool_call_id(const hl_context *ctx) {
+  if (!ctx) return NULL;
+  if (current && current->ctx == ctx) return current->id[0] ? current->id : NULL;
+  /* A deferred call's record lives until the call completes, which is as
+   * long as the id is promised (context.h). */
+  hl__call *c = hl__call_find(ctx);
+  const char *id = c && c->id[0] ? c->id : NULL;
+  hl__call_unref(c);
+  return id;
+}
