@@ -406,7 +406,46 @@ def run_otel(bench_bin, url, quick):
            "when": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                     "hookline_commit": machine_info().get("hookline_commit"),
                     "load": round(os.getloadavg()[0], 2)}}
+    res["callgrind"] = otel_instructions(exe, url, quick)
     return res
+
+
+def otel_instructions(exe, url, quick):
+    """Instructions per run of (b), scripted provider, per mode, counted by
+    valgrind --tool=callgrind (every thread of the process, the exporter's
+    included): the difference between two run counts, so set-up and
+    warm-up cancel out. These repeat from run to run, unlike wall times on
+    a loaded machine. {} without valgrind."""
+    if not shutil.which("valgrind"):
+        return {}
+    few, many = (20, 60) if quick else (100, 300)
+    out = {}
+    for m in ("off", "noop", "on"):
+        counts = []
+        for n in (few, many):
+            cg = f"/tmp/hl-otel-callgrind.{os.getpid()}.{m}.{n}"
+            try:
+                subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg}", exe,
+                                "--url", url, "--provider", "scripted", "--mode", m, "--runs", str(n)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=PROC_TIMEOUT_S,
+                               check=True)
+                total = None
+                with open(cg) as f:
+                    for line in f:
+                        if line.startswith("totals:") or line.startswith("summary:"):
+                            total = int(line.split()[1])
+                counts.append(total)
+            except (subprocess.SubprocessError, OSError, ValueError, IndexError):
+                counts.append(None)
+            finally:
+                if os.path.exists(cg):
+                    os.remove(cg)
+        if None in counts:
+            return {"error": f"callgrind failed for mode {m}"}
+        out[m] = round((counts[1] - counts[0]) / (many - few))
+    out["on_minus_off"] = out["on"] - out["off"]
+    out["noop_minus_off"] = out["noop"] - out["off"]
+    return out
 
 
 def write_markdown(results):
@@ -664,8 +703,9 @@ def markdown(r):
         when = ot.get("when", {})
         w("## OpenTelemetry export (otel)\n")
         w("Scenario (b) (2 model calls, 3 tool calls) in alternating batches in one process "
-          "(bench/otel_bench.c): no exporter (*off*); a global observer that does nothing "
-          "(*noop observer*: what building events for any observer costs the library); the "
+          "(bench/otel_bench.c): no exporter (*off*); a global observer that does nothing and "
+          "declares no event types, so it gets them all (*noop observer*: what building every event "
+          "costs the library); the exporter declares the types it reads (hl_observer_set_events()); the "
           "OpenTelemetry exporter installed (*on*), sending OTLP/HTTP JSON to the mock server. "
           "CPU is the whole process's per run, so the exporter thread's encoding and sending "
           "count. *cost* = on − off. "
@@ -695,6 +735,11 @@ def markdown(r):
                   f"{fmt(on_p50 - noop_p50, 1)} | – |")
             w(f"| … CPU per run, {label}, µs | {fmt(res.get('cpu_cost_us_per_run'), 1)} | – |")
             w(f"| … p99 change, {label} | {fmt(res.get('p99_change_pct'), 1)} % | none |")
+        cg = ot.get("callgrind") or {}
+        if "on" in cg:
+            w(f"| instructions per run, scripted provider (callgrind, all threads): off / noop observer / on | "
+              f"{cg['off']:,} / {cg['noop']:,} / {cg['on']:,} | – |")
+            w(f"| … exporter on − off, instructions per run | {cg['on_minus_off']:,} | – |")
         w("")
     w("## Sandbox\n")
     w("Same snippets everywhere: `1+2` (eval) and `host(41)` where `host` is a host function "

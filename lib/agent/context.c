@@ -106,8 +106,12 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
 
   size_t n_parent_hooks = parent ? parent->n_hooks : 1;
   size_t n_parent_obs = parent ? parent->n_observers : 0;
+  /* Observers that hook sets brought (plugins): the agent's own set's and
+   * the global set's; an ancestor's set's are in the parent's stack. */
+  size_t n_set_obs = agent->hooks->n_observers + hl_hooks_global()->n_observers;
   ctx->hooks = malloc((n_parent_hooks + 1) * sizeof *ctx->hooks);
-  ctx->observers = malloc((n_parent_obs + agent->n_observers + 1) * sizeof *ctx->observers);
+  ctx->observers =
+      malloc((n_parent_obs + agent->n_observers + n_set_obs + 1) * sizeof *ctx->observers);
   if (!ctx->input || !ctx->branch || !ctx->hooks || !ctx->observers) {
     ctx->owns_session = false; /* the caller still owns it on failure */
     hl__ctx_release(ctx);
@@ -129,8 +133,18 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
     hl_push_unique((void **)ctx->observers, &ctx->n_observers, agent->observers[i]);
   for (size_t i = 0; i < n_parent_obs; i++)
     hl_push_unique((void **)ctx->observers, &ctx->n_observers, parent->observers[i]);
+  /* Then those of the hook sets the run uses (hl_hooks_add_observer()). */
+  for (size_t i = 0; i < agent->hooks->n_observers; i++)
+    hl_push_unique((void **)ctx->observers, &ctx->n_observers, agent->hooks->observers[i].obs);
+  if (!parent)
+    for (size_t i = 0; i < hl_hooks_global()->n_observers; i++)
+      hl_push_unique((void **)ctx->observers, &ctx->n_observers,
+                     hl_hooks_global()->observers[i].obs);
   /* The run holds references: an observer may not disappear mid-run. */
-  for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_ref(ctx->observers[i]);
+  for (size_t i = 0; i < ctx->n_observers; i++) {
+    hl_observer_ref(ctx->observers[i]);
+    ctx->wants |= hl_observer_events(ctx->observers[i]);
+  }
 
   *out = ctx;
   return HL_OK;
@@ -170,11 +184,23 @@ void hl__ctx_release(hl_context *ctx) {
 }
 
 bool hl__ctx_observed(const hl_context *ctx) {
-  return ctx->n_observers > 0 || hl__observer_has_global();
+  return (ctx->wants | hl__observer_global_events()) != 0;
 }
 
+bool hl__ctx_wants(const hl_context *ctx, hl_event_type type) {
+  return ((ctx->wants | hl__observer_global_events()) & HL_EVENT_MASK(type)) != 0;
+}
+
+bool hl_context_wants_event(const hl_context *ctx, hl_event_type type) {
+  if (!ctx || (unsigned)type >= (unsigned)HL_EVENT_TYPE_COUNT) return false;
+  return hl__ctx_wants(ctx, type);
+}
+
+_Thread_local hl__event_counts hl__event_built;
+
 void hl__emit(hl_context *ctx, hl_event *ev) {
-  if (!hl__ctx_observed(ctx)) return;
+  if (!hl__ctx_wants(ctx, ev->type)) return;
+  hl__event_built.emitted[ev->type]++;
   ev->size = sizeof *ev;
   ev->time_ns = hl__now_ns();
   ev->invocation_id = ctx->invocation_id;
