@@ -248,12 +248,19 @@ HL_API hl_audit *hl_audit_ref(hl_audit *audit);
 /** The last reference flushes and closes the file. */
 HL_API void hl_audit_unref(hl_audit *audit);
 /** Installs observing "audit" hooks at before_agent, after_agent,
- *  after_model and after_tool (they change nothing). */
+ *  after_model and after_tool (they change nothing), and attaches
+ *  hl_audit_observer() to the set (hl_hooks_add_observer(), named
+ *  "audit"), so the runs that use the set also get their hook decisions
+ *  recorded, whoever made them; hl_hooks_remove(hooks, "audit") takes
+ *  all of it away. All or nothing. The loadable form ("audit" plugin)
+ *  does the same. */
 HL_API hl_status hl_audit_install(hl_audit *audit, hl_hooks *hooks);
 /** An observer that writes a "hook" record for each hook decision
- *  (HL_EVENT_HOOK: overrides, aborts, edits) of the runs it watches; add
- *  it with hl_agent_add_observer() (hooks cannot see other hooks'
- *  decisions). The caller's reference; it holds one on the audit. */
+ *  (HL_EVENT_HOOK: overrides, aborts, edits) of the runs it watches, and
+ *  wants no other event. hl_audit_install() attaches one to its set; add
+ *  another with hl_agent_add_observer() only for runs that do not use
+ *  that set (or each decision is recorded twice). The caller's reference;
+ *  it holds one on the audit. */
 HL_API hl_observer *hl_audit_observer(hl_audit *audit);
 /** Records written / write errors so far. */
 HL_API uint64_t hl_audit_records(const hl_audit *audit);
