@@ -281,8 +281,8 @@ typedef bool (*hl_guard_predicate)(const char *input, char **reason, void *user_
  * Checks the run's input while the first model call of the run is
  * already on its way: a guard model (a second, usually small model), or
  * a C predicate. When the guard trips, the main call is cancelled
- * (hl_agent_cancel() on the running agent: its other runs in flight are
- * cancelled too, so give each concurrent user their own agent) and the
+ * (hl_context_cancel() on the run: other runs of the same agent go on)
+ * and the
  * run ends with the guard's message as its answer (HL_OK), and a CUSTOM
  * event "parallel_guard_tripped" {reason}. When it passes, the main call
  * was never held up: the run's latency is the longer of the two, not

@@ -214,6 +214,8 @@ struct hl_context {
   /* Set by hl_run_cancel() for an asynchronous run (run_async.c): the
    * run's own flag, which outlives the context. NULL otherwise. */
   const atomic_bool *run_cancel;
+  /* Set by hl_context_cancel(): this run and those below it. */
+  atomic_bool self_cancel;
   int64_t start_ns;
 
   /* Flattened stacks. hooks: global, ancestors root first, own.

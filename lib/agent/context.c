@@ -15,6 +15,7 @@
 #include "agent/agent_internal.h"
 #include "agent/call_scope.h"
 #include "agent/observer_internal.h"
+#include "core/cancel_notify.h"
 #include "core/util.h"
 
 int64_t hl__now_ns(void) {
@@ -80,6 +81,7 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
   if (!ctx) return hl__oom();
   atomic_init(&ctx->refs, 1);
   atomic_init(&ctx->finished, false);
+  atomic_init(&ctx->self_cancel, false);
   ctx->agent = hl_agent_ref(agent);
   ctx->parent = parent;
   hl__ctx_retain(parent);
@@ -308,9 +310,19 @@ bool hl_context_cancelled(const hl_context *ctx) {
    * list of live children to maintain. Trees are a few levels deep. */
   for (const hl_context *c = ctx; c; c = c->parent)
     if (atomic_load_explicit(&c->agent->cancel_gen, memory_order_acquire) != c->cancel_gen ||
-        (c->run_cancel && atomic_load_explicit(c->run_cancel, memory_order_acquire)))
+        (c->run_cancel && atomic_load_explicit(c->run_cancel, memory_order_acquire)) ||
+        atomic_load_explicit(&c->self_cancel, memory_order_acquire))
       return true;
   return false;
+}
+
+void hl_context_cancel(hl_context *ctx) {
+  if (!ctx || atomic_load(&ctx->finished)) return;
+  atomic_store_explicit(&ctx->self_cancel, true, memory_order_release);
+  /* As hl_run_cancel(): registrations (tools, sandboxes) and the HTTP
+   * loop, which ends a model call in flight at once. */
+  hl__ctx_notify_cancel();
+  hl__cancel_notify();
 }
 
 void hl_context_emit_custom(hl_context *ctx, const char *name, const cJSON *data) {
