@@ -314,6 +314,47 @@ HL_API hl_status hl_parallel_guard_install(hl_parallel_guard *guard, hl_hooks *h
 HL_API uint64_t hl_parallel_guard_tripped(const hl_parallel_guard *guard);
 HL_API uint64_t hl_parallel_guard_passed(const hl_parallel_guard *guard);
 
+/* ------------------------------------------------------------------ */
+/* Approval                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct hl_approval hl_approval;
+
+/**
+ * Calls of the tools it names need a person's approval, through the
+ * engine's interrupt (interrupt.h): its before_tool hook answers
+ * HL_HOOK_INTERRUPT, the other calls of the same model response still
+ * run, and the run returns HL_INTERRUPTED with the waiting calls (path,
+ * id, name, arguments, "interrupted_by": "hook", "hook": "approval",
+ * "reason") in its state (hl_run_state_json(), hl_run_state_pending()).
+ * hl_agent_resume() then runs each as decided: approve, edit (new
+ * arguments) or reject (the model sees the message). A resumed call is
+ * not asked about again.
+ *
+ * Options: {"tools": ["send_email", "delete_*", "db.[!r]*"],
+ *           "reason": "a person must confirm this"}
+ *   tools   names or glob patterns (fnmatch(3): *, ?, [...]); absent:
+ *           every tool. An empty list or a pattern with an unclosed '['
+ *           is refused ($.tools[i]: ...).
+ *   reason  the reason put in the state (absent: "the tool \"NAME\" needs
+ *           approval").
+ * NULL with HL_ERR_INVALID (message with the path of the bad value) for
+ * bad options. Reference counting and thread-safety as for the other
+ * plugins (plugins.h): configure nothing after install; the hook and the
+ * accessors are safe from any thread.
+ */
+HL_API hl_approval *hl_approval_new(const cJSON *options);
+HL_API hl_approval *hl_approval_ref(hl_approval *approval);
+HL_API void hl_approval_unref(hl_approval *approval);
+/** Installs a before_tool hook "approval" (DECIDE). Install it after the
+ *  hooks that deny or answer calls (an allowlist, a cache), so that only
+ *  calls that would run wait for a person. */
+HL_API hl_status hl_approval_install(hl_approval *approval, hl_hooks *hooks);
+/** Whether a call of `tool` would wait for approval. Thread-safe. */
+HL_API bool hl_approval_matches(const hl_approval *approval, const char *tool);
+/** Calls it stopped for approval so far. Thread-safe. */
+HL_API uint64_t hl_approval_requested(const hl_approval *approval);
+
 #ifdef __cplusplus
 }
 #endif
