@@ -184,7 +184,8 @@ typedef struct hl_budget hl_budget;
  *           "run":     {"tokens": N, "cost": X},
  *           "session": {"tokens": N, "cost": X},
  *           "user":    {"tokens": N, "cost": X},
- *           "on_exceed": "abort" | "switch", "fallback_model": "gpt-4o-mini"}
+ *           "on_exceed": "abort" | "switch", "fallback_model": "gpt-4o-mini",
+ *           "estimate": true}
  *   prices     USD per million input / output tokens by model name ("*":
  *              any other); a response that carries its own cost
  *              (usage.has_cost) is charged that instead
@@ -196,9 +197,17 @@ typedef struct hl_budget hl_budget;
  *              cheaper model; the limit is not enforced beyond that
  * Every model call's usage is charged (after_model) to its run, its
  * session (hl_context_session_id()) and its user (hl_context_user_id(),
- * "anonymous" when unset); the check comes before each model call, so a
- * limit stops the first call after it was reached (calls in flight on
- * other threads at that moment still finish and are charged).
+ * "anonymous" when unset); the check comes before each model call.
+ *   estimate   true (default): the check adds the call's estimate to what
+ *              was spent (its prompt at ~4 bytes a token, plus the
+ *              request's max_tokens, hl_agent_set_max_tokens(), as the
+ *              most it can answer; priced like usage), so the call that
+ *              would pass a limit is refused (or switched) before it goes
+ *              out; false: only a limit already reached stops the next
+ *              call. The estimate is rough (a guess at the tokenizer, and
+ *              no output bound without max_tokens): a call can still end
+ *              a little past a limit. Calls in flight on other threads
+ *              still finish and are charged.
  */
 HL_API hl_budget *hl_budget_new(const cJSON *options);
 HL_API hl_budget *hl_budget_ref(hl_budget *budget);
