@@ -10,15 +10,21 @@
  * p99 and mean latency, and CPU per run of the whole process (so the
  * exporter thread's encoding and sending count, and the flush at the end
  * of each "on" batch too). A third batch per round runs with a global
- * observer that does nothing ("noop_observer"): the part of the cost that
- * is the library building events for any observer. One JSON object on
- * stdout.
+ * observer that does nothing and declares no event types, so it gets all
+ * of them ("noop_observer"): what the library spends building every event
+ * for an observer that wants everything; the exporter declares the types
+ * it reads (hl_observer_set_events()), so it should cost less than that.
+ * One JSON object on stdout.
  *
  *   hl-bench-otel --url http://127.0.0.1:PORT [--rounds 10] [--runs 300]
- *                 [--provider openai|scripted]
+ *                 [--provider openai|scripted] [--mode off|noop|on]
  *
  * --provider scripted takes HTTP out (the scripted provider plays the same
- * answers): the exporter's cost against the agent loop alone.
+ * answers): the exporter's cost against the agent loop alone. --mode runs
+ * `runs` runs of that one mode (after 50 warm-up runs without observers)
+ * and prints nothing but {"mode":..., "runs":...}: for instruction counts
+ * under valgrind --tool=callgrind, where the difference between two run
+ * counts gives the instructions of one run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +75,21 @@ static bool batch(hl_agent *agent, int runs, mode *m) {
   return true;
 }
 
+/* Observes nothing, declares nothing: gets every event type. */
+static int observe_nothing(const hl_event *ev, void *ud) {
+  (void)ev, (void)ud;
+  return 0;
+}
+
+static hl_otel *otel_on(const hl_otel_options *o) {
+  hl_otel *otel = hl_otel_new(o);
+  if (!otel || hl_otel_install(otel, NULL) != HL_OK) {
+    fprintf(stderr, "otel bench: %s\n", hl_last_error());
+    return NULL;
+  }
+  return otel;
+}
+
 static void report(const char *name, mode *m) {
   double sum = 0;
   for (size_t i = 0; i < m->n; i++) sum += m->lat[i];
@@ -84,6 +105,7 @@ int main(int argc, char **argv) {
   int rounds = atoi(bench_arg(argc, argv, "--rounds", "10"));
   int runs = atoi(bench_arg(argc, argv, "--runs", "300"));
   bool scripted = !strcmp(bench_arg(argc, argv, "--provider", "openai"), "scripted");
+  const char *only = bench_arg(argc, argv, "--mode", NULL);
   if (rounds < 1 || runs < 1) {
     fprintf(stderr, "otel bench: --rounds and --runs must be >= 1\n");
     return 2;
@@ -114,21 +136,47 @@ int main(int argc, char **argv) {
   hl_otel_stats total = {0};
   mode warm = {.lat = malloc((size_t)runs * sizeof(double))};
   if (!warm.lat || !batch(agent, runs < 50 ? runs : 50, &warm)) return 1;
+  if (only) {
+    hl_otel *otel = NULL;
+    if (!strcmp(only, "noop")) {
+      hl_observer *nop = hl_observer_new(observe_nothing, NULL);
+      hl_observer_add_global(nop);
+      hl_observer_unref(nop);
+    } else if (!strcmp(only, "on")) {
+      if (!(otel = otel_on(&o))) return 1;
+    } else if (strcmp(only, "off") != 0) {
+      fprintf(stderr, "otel bench: --mode is off, noop or on\n");
+      return 2;
+    }
+    mode m = {.lat = malloc((size_t)runs * sizeof(double))};
+    if (!m.lat || !batch(agent, runs, &m)) return 1;
+    if (otel) hl_otel_flush(otel, 10000);
+    hl_observer_clear_global();
+    hl_otel_free(otel);
+    printf("{\"mode\":\"%s\",\"runs\":%d}\n", only, runs);
+    free(m.lat);
+    free(off.lat);
+    free(on.lat);
+    free(noop.lat);
+    free(warm.lat);
+    hl_agent_unref(agent);
+    hl_tool_unref(t);
+    hl_provider_unref(p);
+    curl_global_cleanup();
+    return 0;
+  }
   for (int r = 0; r < rounds; r++) {
     if (!batch(agent, runs, &off)) return 1;
-    /* a global observer that does nothing: what being observed at all
-     * costs (events are built only then), apart from the exporter */
-    hl_observer *nop = hl_observer_noop();
+    /* a global observer that does nothing and wants every event: what
+     * building all events costs, apart from any exporter */
+    hl_observer *nop = hl_observer_new(observe_nothing, NULL);
     hl_observer_add_global(nop);
     hl_observer_unref(nop);
     bool ok = batch(agent, runs, &noop);
     hl_observer_clear_global();
     if (!ok) return 1;
-    hl_otel *otel = hl_otel_new(&o);
-    if (!otel || hl_otel_install(otel, NULL) != HL_OK) {
-      fprintf(stderr, "otel bench: %s\n", hl_last_error());
-      return 1;
-    }
+    hl_otel *otel = otel_on(&o);
+    if (!otel) return 1;
     if (!batch(agent, runs, &on)) return 1;
     /* what is still queued is part of these runs' cost: send it */
     double cpu1 = bench_cpu_us();

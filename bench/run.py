@@ -406,7 +406,56 @@ def run_otel(bench_bin, url, quick):
            "when": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                     "hookline_commit": machine_info().get("hookline_commit"),
                     "load": round(os.getloadavg()[0], 2)}}
+    res["callgrind"] = otel_instructions(exe, url, quick)
     return res
+
+
+def otel_instructions(exe, url, quick):
+    """Instructions per run of (b), scripted provider, per mode, counted by
+    valgrind --tool=callgrind: on the thread that runs the agent (what a
+    run waits for) and on every thread of the process (the exporter's
+    included). Each is the difference between two run counts, so set-up
+    and warm-up cancel out. These repeat from run to run, unlike wall
+    times on a loaded machine. {} without valgrind."""
+    if not shutil.which("valgrind"):
+        return {}
+    few, many = (20, 60) if quick else (100, 300)
+    out = {}
+    for m in ("off", "noop", "on"):
+        counts = []   # (run thread, all threads) per run count
+        for n in (few, many):
+            cg = f"/tmp/hl-otel-callgrind.{os.getpid()}.{m}.{n}"
+            parts = []
+            try:
+                subprocess.run(["valgrind", "--tool=callgrind", "--separate-threads=yes",
+                                f"--callgrind-out-file={cg}", exe,
+                                "--url", url, "--provider", "scripted", "--mode", m, "--runs", str(n)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=PROC_TIMEOUT_S,
+                               check=True)
+                d = os.path.dirname(cg)
+                parts = sorted(os.path.join(d, f) for f in os.listdir(d)
+                               if f.startswith(os.path.basename(cg) + "-"))
+                totals = {}
+                for path in parts:
+                    with open(path) as f:
+                        for line in f:
+                            if line.startswith("totals:"):
+                                totals[path] = int(line.split()[1])
+                counts.append((totals[cg + "-01"], sum(totals.values())))
+            except (subprocess.SubprocessError, OSError, ValueError, IndexError, KeyError):
+                counts.append(None)
+            finally:
+                for path in parts + [cg]:
+                    if os.path.exists(path):
+                        os.remove(path)
+        if None in counts:
+            return {"error": f"callgrind failed for mode {m}"}
+        out[m] = round((counts[1][1] - counts[0][1]) / (many - few))
+        out[m + "_run_thread"] = round((counts[1][0] - counts[0][0]) / (many - few))
+    out["on_minus_off"] = out["on"] - out["off"]
+    out["noop_minus_off"] = out["noop"] - out["off"]
+    out["on_minus_off_run_thread"] = out["on_run_thread"] - out["off_run_thread"]
+    return out
 
 
 def write_markdown(results):
@@ -418,6 +467,29 @@ def write_markdown(results):
             fuzzing = old[old.index("\n## FUZZING"):]
     with open(path, "w") as f:
         f.write(markdown(results).rstrip("\n") + "\n" + fuzzing)
+
+
+def write_otel_section(results):
+    """Replace only the otel section of BENCHMARKS.md: other sections come
+    from other runs and targets (some written by their own scripts), and
+    regenerating the whole file would drop or rewrite them."""
+    head = "## OpenTelemetry export (otel)"
+    text = markdown(results)
+    if head not in text:
+        return
+    start = text.index(head)
+    nxt = text.find("\n## ", start + len(head))
+    section = text[start:nxt + 1 if nxt >= 0 else len(text)]
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    if head in old:
+        a = old.index(head)
+        b = old.find("\n## ", a + len(head))
+        old = old[:a] + section + (old[b + 1:] if b >= 0 else "")
+    else:
+        old = old.rstrip("\n") + "\n\n" + section
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(old)
 
 
 def otel_only(bench_bin, quick, write):
@@ -435,7 +507,7 @@ def otel_only(bench_bin, quick, write):
         results.setdefault("hookline", {})["otel"] = res
         with open(path, "w") as f:
             f.write(json.dumps(results, indent=2) + "\n")
-        write_markdown(results)
+        write_otel_section(results)
         log("wrote the otel figures into bench/results.json and BENCHMARKS.md")
     return 0 if not errors else 1
 
@@ -664,8 +736,9 @@ def markdown(r):
         when = ot.get("when", {})
         w("## OpenTelemetry export (otel)\n")
         w("Scenario (b) (2 model calls, 3 tool calls) in alternating batches in one process "
-          "(bench/otel_bench.c): no exporter (*off*); a global observer that does nothing "
-          "(*noop observer*: what building events for any observer costs the library); the "
+          "(bench/otel_bench.c): no exporter (*off*); a global observer that does nothing and "
+          "declares no event types, so it gets them all (*noop observer*: what building every event "
+          "costs the library); the exporter declares the types it reads (hl_observer_set_events()); the "
           "OpenTelemetry exporter installed (*on*), sending OTLP/HTTP JSON to the mock server. "
           "CPU is the whole process's per run, so the exporter thread's encoding and sending "
           "count. *cost* = on − off. "
@@ -695,6 +768,15 @@ def markdown(r):
                   f"{fmt(on_p50 - noop_p50, 1)} | – |")
             w(f"| … CPU per run, {label}, µs | {fmt(res.get('cpu_cost_us_per_run'), 1)} | – |")
             w(f"| … p99 change, {label} | {fmt(res.get('p99_change_pct'), 1)} % | none |")
+        cg = ot.get("callgrind") or {}
+        if "on_run_thread" in cg:
+            w(f"| instructions per run on the run's thread, scripted provider (callgrind): "
+              f"off / noop observer / on | {cg['off_run_thread']:,} / {cg['noop_run_thread']:,} / "
+              f"{cg['on_run_thread']:,} | – |")
+            w(f"| … exporter on − off, on the run's thread | {cg['on_minus_off_run_thread']:,} | – |")
+            w(f"| instructions per run, all threads (the exporter's included): off / noop observer / on | "
+              f"{cg['off']:,} / {cg['noop']:,} / {cg['on']:,} | – |")
+            w(f"| … exporter on − off, all threads | {cg['on_minus_off']:,} | – |")
         w("")
     w("## Sandbox\n")
     w("Same snippets everywhere: `1+2` (eval) and `host(41)` where `host` is a host function "

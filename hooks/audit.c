@@ -389,6 +389,14 @@ hl_status hl_audit_install(hl_audit *a, hl_hooks *hooks)
       (st = hl__plugin_add(a, hooks, HL_HOOK_AFTER_TOOL, "audit", HL_HOOK_OBSERVE,
                            (hl_hook_fn){.after_tool = audit_after_tool})))
     return hl__plugin_install_failed(hooks, "audit", "hl_audit_install", st);
+  /* Other hooks' decisions reach only observers: the set carries one for
+   * the runs that use it, so the loadable form records them too, and it
+   * goes with the hooks (hl_hooks_remove(hooks, "audit")). */
+  hl_observer *obs = hl_audit_observer(a);
+  st = obs ? hl_hooks_add_observer(hooks, "audit", obs) : hl_last_status();
+  hl_observer_unref(obs);
+  if (st != HL_OK)
+    return hl__plugin_install_failed(hooks, "audit", "hl_audit_install", st);
   return HL_OK;
 }
 
@@ -426,5 +434,7 @@ hl_observer *hl_audit_observer(hl_audit *a)
     return NULL;
   hl__plugin_retain(a);
   hl_observer_set_free_fn(obs, hl__plugin_release);
+  /* Only hook decisions: the library builds no other event for it. */
+  hl_observer_set_events(obs, HL_EVENT_MASK(HL_EVENT_HOOK));
   return obs;
 }

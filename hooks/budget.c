@@ -2,6 +2,11 @@
  * hooks/budget.c - tokens and cost per run, session and user; abort or
  * switch to a cheaper model once a limit is reached (guards.h).
  *
+ * Before each model call the check adds the call's estimate (the prompt's
+ * size, ~4 bytes a token, plus the request's max_tokens as the most it
+ * can answer) to what was spent, so the call that would pass a limit is
+ * the one refused, not only the first after it.
+ *
  * One lock guards the session and user ledgers: a charge is a few
  * additions, far shorter than the model call around it, so contention is
  * not a concern, and one lock makes "check then charge" simple to reason
@@ -48,6 +53,7 @@ struct hl_budget {
   cJSON *prices;        /* validated {"model": {"input":, "output":}} */
   limit limits[SCOPE_COUNT];
   bool do_switch;
+  bool estimate;        /* refuse the call the estimate says would pass a limit */
   char *fallback;
   pthread_mutex_t mu;   /* the session and user ledgers */
   ledger session, user;
@@ -145,7 +151,7 @@ static hl_status check_prices(const cJSON *prices)
 hl_budget *hl_budget_new(const cJSON *options)
 {
   static const char *const known[] = {"prices", "run", "session", "user", "on_exceed",
-                                      "fallback_model", NULL};
+                                      "fallback_model", "estimate", NULL};
   cJSON *empty = options ? NULL : cJSON_CreateObject();
   const cJSON *opts = options ? options : empty;
   hl_budget *b = calloc(1, sizeof *b);
@@ -169,7 +175,8 @@ hl_budget *hl_budget_new(const cJSON *options)
            (st = read_limit(opts, "session", &b->limits[SCOPE_SESSION])) ||
            (st = read_limit(opts, "user", &b->limits[SCOPE_USER])) ||
            (st = hl__opt_string(opts, "on_exceed", "abort", &on_exceed)) ||
-           (st = hl__opt_string(opts, "fallback_model", NULL, &fallback)))
+           (st = hl__opt_string(opts, "fallback_model", NULL, &fallback)) ||
+           (st = hl__opt_bool(opts, "estimate", true, &b->estimate)))
     ;
   else if (strcmp(on_exceed, "abort") != 0 && strcmp(on_exceed, "switch") != 0)
     st = hl_fail(HL_ERR_INVALID, "$.on_exceed: expected \"abort\" or \"switch\", got \"%.40s\"", on_exceed);
@@ -256,6 +263,31 @@ static bool over(const limit *l, const spent *s)
   return (l->tokens >= 0 && s->tokens >= l->tokens) || (l->cost >= 0 && s->cost >= l->cost);
 }
 
+/* Would `s` plus the call's estimate `est` pass the limit? Zero estimate:
+ * only a limit already reached stops the call. */
+static bool would_pass(const limit *l, const spent *s, const spent *est)
+{
+  return (l->tokens >= 0 && est->tokens > 0 && s->tokens + est->tokens > l->tokens) ||
+         (l->cost >= 0 && est->cost > 0 && s->cost + est->cost > l->cost);
+}
+
+/* What the call about to go out will cost at most, roughly: its prompt
+ * at ~4 bytes a token (what the library's LM_START estimate uses) and
+ * max_tokens of answer when the request sets it. */
+static spent call_estimate(const hl_budget *b, const hl_request *req)
+{
+  size_t bytes = 0;
+  for (size_t i = 0; i < req->messages.count; i++) {
+    const hl_message *m = req->messages.items[i];
+    for (size_t j = 0; j < m->n_parts; j++)
+      bytes += m->parts[j].text ? strlen(m->parts[j].text) : 0;
+  }
+  hl_usage u = {.input_tokens = (int64_t)(bytes + 3) / 4,
+                .output_tokens = req->max_tokens > 0 ? req->max_tokens : 0};
+  spent e = {.tokens = u.input_tokens + u.output_tokens, .cost = price_of(b, req->model, &u)};
+  return e;
+}
+
 static hl_hook_action budget_before_agent(hl_context *ctx, const hl_before_agent_args *args,
                                           hl_before_agent_out *out, void *ud)
 {
@@ -279,9 +311,11 @@ static hl_hook_action budget_after_agent(hl_context *ctx, const hl_after_agent_a
 static hl_hook_action budget_before_model(hl_context *ctx, const hl_before_model_args *args,
                                           hl_before_model_out *out, void *ud)
 {
-  (void)args;
   hl_budget *b = ud;
   char why[400] = "";
+  spent est = {0};
+  if (b->estimate)
+    est = call_estimate(b, args->request);
   spent *run = hl__run_table_lock(&b->runs, hl_context_invocation_id(ctx));
   if (!run)
     return hl_hook_abort("budget: out of memory");
@@ -293,12 +327,20 @@ static hl_hook_action budget_before_model(hl_context *ctx, const hl_before_model
   spent *user = ledger_get(&b->user, user_key(ctx), false);
   const spent *by_scope[SCOPE_COUNT] = {&run_s, sess ? sess : &zero, user ? user : &zero};
   const char *keys[SCOPE_COUNT] = {hl_context_invocation_id(ctx), session_key(ctx), user_key(ctx)};
-  for (int s = 0; s < SCOPE_COUNT && !why[0]; s++)
+  for (int s = 0; s < SCOPE_COUNT && !why[0]; s++) {
     if (over(&b->limits[s], by_scope[s]))
       snprintf(why, sizeof why,
                "%s \"%.80s\" has spent %lld tokens and $%.6f (limit: %lld tokens, $%.6f)",
                scope_names[s], keys[s], (long long)by_scope[s]->tokens, by_scope[s]->cost,
                (long long)b->limits[s].tokens, b->limits[s].cost);
+    else if (would_pass(&b->limits[s], by_scope[s], &est))
+      snprintf(why, sizeof why,
+               "%s \"%.80s\" has spent %lld tokens and $%.6f, and this call (about %lld tokens, "
+               "$%.6f) would pass the limit (%lld tokens, $%.6f)",
+               scope_names[s], keys[s], (long long)by_scope[s]->tokens, by_scope[s]->cost,
+               (long long)est.tokens, est.cost, (long long)b->limits[s].tokens,
+               b->limits[s].cost);
+  }
   pthread_mutex_unlock(&b->mu);
   if (!why[0])
     return HL_HOOK_CONTINUE;

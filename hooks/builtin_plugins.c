@@ -10,7 +10,7 @@
 #define HL_BUILTIN_LIST(X) \
   X(logging) X(response_cache) X(guardrail) X(tool_allowlist) X(arg_enricher) \
   X(call_limits) X(pii) X(rate_limiter) \
-  X(budget) X(audit) X(parallel_guard)
+  X(budget) X(audit) X(parallel_guard) X(approval)
 
 #define HL_DECLARE(id) extern const hl_plugin_descriptor hl__plugin_##id;
 HL_BUILTIN_LIST(HL_DECLARE)

@@ -616,7 +616,11 @@ int ot_on_event(const hl_event *ev, void *user_data) {
       case HL_EVENT_TOOL_START: on_tool_start(o, run, ev); break;
       case HL_EVENT_TOOL_END: on_tool_end(o, run, ev); break;
       case HL_EVENT_HOOK: on_hook(o, run, ev); break;
-      case HL_EVENT_TURN_END: hand_over_children(o, run, &out, &n); break;
+      /* The previous turn's spans go at the next turn's start rather than
+       * at TURN_END, whose tool summary the library would otherwise build
+       * for the tracer alone (~13k instructions a run of (b)); the last
+       * turn's go with AGENT_END. */
+      case HL_EVENT_TURN_START: hand_over_children(o, run, &out, &n); break;
       default: break;
       }
     }

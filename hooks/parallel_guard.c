@@ -4,8 +4,9 @@
  * (guards.h).
  *
  * The around_model hook starts the guard thread, then calls the model on
- * the run's own thread as usual. A guard that trips cancels the running
- * agent, which makes the main call return at once (providers poll
+ * the run's own thread as usual. A guard that trips cancels its run (the
+ * run's context, hl_context_cancel(): not the agent, whose other runs go
+ * on), which makes the main call return at once (providers poll
  * cancellation); the wrap then answers with the guard's message. The wrap
  * always joins the guard thread before it returns: no thread outlives the
  * call, and no answer leaves before the verdict.
@@ -155,7 +156,7 @@ uint64_t hl_parallel_guard_passed(const hl_parallel_guard *g)
 typedef struct check {
   hl_parallel_guard *g;
   hl_provider *provider;   /* the guard model's (a reference) */
-  hl_agent *agent;         /* to cancel (a reference) */
+  hl_context *ctx;         /* the run to cancel (alive: the wrap joins first) */
   char *input;
   pthread_mutex_t mu;
   bool main_done;          /* the main call returned: cancelling is pointless */
@@ -232,10 +233,10 @@ static void *guard_thread(void *arg)
   c->tripped = st == HL_OK && trip;
   c->reason = reason;
   bool cancel = c->tripped && !c->main_done;
-  /* Under the lock: the wrap sets main_done and then joins, so the agent
-   * reference is alive here. */
+  /* Under the lock: the wrap sets main_done and then joins, so the
+   * context is alive here. */
   if (cancel)
-    hl_agent_cancel(c->agent);
+    hl_context_cancel(c->ctx);
   pthread_mutex_unlock(&c->mu);
   return NULL;
 }
@@ -251,13 +252,13 @@ static hl_hook_action guard_around_model(hl_context *ctx, const hl_around_model_
     return HL_HOOK_CONTINUE;
   }
   hl_agent *agent = hl_context_agent(ctx);
-  check c = {.g = g, .agent = agent};
+  check c = {.g = g, .ctx = ctx};
   c.provider = g->provider ? hl_provider_ref(g->provider)
                            : hl_provider_ref(hl_agent_provider(agent));
   c.input = strdup(input);
   pthread_mutex_init(&c.mu, NULL);
   pthread_t th;
-  if (!c.input || (!c.provider && !g->predicate) || !hl_agent_ref(agent) ||
+  if (!c.input || (!c.provider && !g->predicate) ||
       pthread_create(&th, NULL, guard_thread, &c) != 0) {
     free(c.input);
     hl_provider_unref(c.provider);
@@ -274,7 +275,6 @@ static hl_hook_action guard_around_model(hl_context *ctx, const hl_around_model_
   c.main_done = true;
   pthread_mutex_unlock(&c.mu);
   pthread_join(th, NULL);   /* the verdict, even when the answer came first */
-  hl_agent_unref(agent);
   hl_provider_unref(c.provider);
   free(c.input);
   pthread_mutex_destroy(&c.mu);

@@ -71,9 +71,22 @@ HL_API cJSON *hl_context_state_get(const hl_context *ctx, const char *key);
 /** Set session state `key` to a copy of `value` (NULL removes the key). */
 HL_API hl_status hl_context_state_set(hl_context *ctx, const char *key, const cJSON *value);
 
-/** True once the run was cancelled (hl_agent_cancel()). Long-running tools
+/** True once the run was cancelled (hl_agent_cancel(), hl_run_cancel(),
+ *  hl_context_cancel() of it or of a run above it). Long-running tools
  *  and providers poll this and return HL_ERR_CANCELLED. */
 HL_API bool hl_context_cancelled(const hl_context *ctx);
+
+/**
+ * Cancel the run of `ctx` and the runs it started (sub-agents, agents used
+ * as tools), not its parent, not its siblings, not other runs of the same
+ * agent: what hl_run_cancel() does for a run handle, for code that holds
+ * only the context (a hook, or a thread a hook started, such as the
+ * parallel guard's). A model call in flight is abandoned at once and the
+ * cancel functions (hl_context_on_cancel()) are called. Harmless on a run
+ * that is over. `ctx` must still be valid: call it from a hook or tool
+ * before that returns, or from a thread it waits for. Thread-safe.
+ */
+HL_API void hl_context_cancel(hl_context *ctx);
 
 /** Called once when a run is cancelled; see hl_context_on_cancel(). */
 typedef void (*hl_cancel_fn)(void *user_data);

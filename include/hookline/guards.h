@@ -184,7 +184,8 @@ typedef struct hl_budget hl_budget;
  *           "run":     {"tokens": N, "cost": X},
  *           "session": {"tokens": N, "cost": X},
  *           "user":    {"tokens": N, "cost": X},
- *           "on_exceed": "abort" | "switch", "fallback_model": "gpt-4o-mini"}
+ *           "on_exceed": "abort" | "switch", "fallback_model": "gpt-4o-mini",
+ *           "estimate": true}
  *   prices     USD per million input / output tokens by model name ("*":
  *              any other); a response that carries its own cost
  *              (usage.has_cost) is charged that instead
@@ -196,9 +197,17 @@ typedef struct hl_budget hl_budget;
  *              cheaper model; the limit is not enforced beyond that
  * Every model call's usage is charged (after_model) to its run, its
  * session (hl_context_session_id()) and its user (hl_context_user_id(),
- * "anonymous" when unset); the check comes before each model call, so a
- * limit stops the first call after it was reached (calls in flight on
- * other threads at that moment still finish and are charged).
+ * "anonymous" when unset); the check comes before each model call.
+ *   estimate   true (default): the check adds the call's estimate to what
+ *              was spent (its prompt at ~4 bytes a token, plus the
+ *              request's max_tokens, hl_agent_set_max_tokens(), as the
+ *              most it can answer; priced like usage), so the call that
+ *              would pass a limit is refused (or switched) before it goes
+ *              out; false: only a limit already reached stops the next
+ *              call. The estimate is rough (a guess at the tokenizer, and
+ *              no output bound without max_tokens): a call can still end
+ *              a little past a limit. Calls in flight on other threads
+ *              still finish and are charged.
  */
 HL_API hl_budget *hl_budget_new(const cJSON *options);
 HL_API hl_budget *hl_budget_ref(hl_budget *budget);
@@ -248,12 +257,19 @@ HL_API hl_audit *hl_audit_ref(hl_audit *audit);
 /** The last reference flushes and closes the file. */
 HL_API void hl_audit_unref(hl_audit *audit);
 /** Installs observing "audit" hooks at before_agent, after_agent,
- *  after_model and after_tool (they change nothing). */
+ *  after_model and after_tool (they change nothing), and attaches
+ *  hl_audit_observer() to the set (hl_hooks_add_observer(), named
+ *  "audit"), so the runs that use the set also get their hook decisions
+ *  recorded, whoever made them; hl_hooks_remove(hooks, "audit") takes
+ *  all of it away. All or nothing. The loadable form ("audit" plugin)
+ *  does the same. */
 HL_API hl_status hl_audit_install(hl_audit *audit, hl_hooks *hooks);
 /** An observer that writes a "hook" record for each hook decision
- *  (HL_EVENT_HOOK: overrides, aborts, edits) of the runs it watches; add
- *  it with hl_agent_add_observer() (hooks cannot see other hooks'
- *  decisions). The caller's reference; it holds one on the audit. */
+ *  (HL_EVENT_HOOK: overrides, aborts, edits) of the runs it watches, and
+ *  wants no other event. hl_audit_install() attaches one to its set; add
+ *  another with hl_agent_add_observer() only for runs that do not use
+ *  that set (or each decision is recorded twice). The caller's reference;
+ *  it holds one on the audit. */
 HL_API hl_observer *hl_audit_observer(hl_audit *audit);
 /** Records written / write errors so far. */
 HL_API uint64_t hl_audit_records(const hl_audit *audit);
@@ -274,8 +290,8 @@ typedef bool (*hl_guard_predicate)(const char *input, char **reason, void *user_
  * Checks the run's input while the first model call of the run is
  * already on its way: a guard model (a second, usually small model), or
  * a C predicate. When the guard trips, the main call is cancelled
- * (hl_agent_cancel() on the running agent: its other runs in flight are
- * cancelled too, so give each concurrent user their own agent) and the
+ * (hl_context_cancel() on the run: other runs of the same agent go on)
+ * and the
  * run ends with the guard's message as its answer (HL_OK), and a CUSTOM
  * event "parallel_guard_tripped" {reason}. When it passes, the main call
  * was never held up: the run's latency is the longer of the two, not
@@ -306,6 +322,47 @@ HL_API hl_status hl_parallel_guard_install(hl_parallel_guard *guard, hl_hooks *h
 /** Inputs the guard tripped on / passed, so far. */
 HL_API uint64_t hl_parallel_guard_tripped(const hl_parallel_guard *guard);
 HL_API uint64_t hl_parallel_guard_passed(const hl_parallel_guard *guard);
+
+/* ------------------------------------------------------------------ */
+/* Approval                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct hl_approval hl_approval;
+
+/**
+ * Calls of the tools it names need a person's approval, through the
+ * engine's interrupt (interrupt.h): its before_tool hook answers
+ * HL_HOOK_INTERRUPT, the other calls of the same model response still
+ * run, and the run returns HL_INTERRUPTED with the waiting calls (path,
+ * id, name, arguments, "interrupted_by": "hook", "hook": "approval",
+ * "reason") in its state (hl_run_state_json(), hl_run_state_pending()).
+ * hl_agent_resume() then runs each as decided: approve, edit (new
+ * arguments) or reject (the model sees the message). A resumed call is
+ * not asked about again.
+ *
+ * Options: {"tools": ["send_email", "delete_*", "db.[!r]*"],
+ *           "reason": "a person must confirm this"}
+ *   tools   names or glob patterns (fnmatch(3): *, ?, [...]); absent:
+ *           every tool. An empty list or a pattern with an unclosed '['
+ *           is refused ($.tools[i]: ...).
+ *   reason  the reason put in the state (absent: "the tool \"NAME\" needs
+ *           approval").
+ * NULL with HL_ERR_INVALID (message with the path of the bad value) for
+ * bad options. Reference counting and thread-safety as for the other
+ * plugins (plugins.h): configure nothing after install; the hook and the
+ * accessors are safe from any thread.
+ */
+HL_API hl_approval *hl_approval_new(const cJSON *options);
+HL_API hl_approval *hl_approval_ref(hl_approval *approval);
+HL_API void hl_approval_unref(hl_approval *approval);
+/** Installs a before_tool hook "approval" (DECIDE). Install it after the
+ *  hooks that deny or answer calls (an allowlist, a cache), so that only
+ *  calls that would run wait for a person. */
+HL_API hl_status hl_approval_install(hl_approval *approval, hl_hooks *hooks);
+/** Whether a call of `tool` would wait for approval. Thread-safe. */
+HL_API bool hl_approval_matches(const hl_approval *approval, const char *tool);
+/** Calls it stopped for approval so far. Thread-safe. */
+HL_API uint64_t hl_approval_requested(const hl_approval *approval);
 
 #ifdef __cplusplus
 }

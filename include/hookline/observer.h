@@ -144,6 +144,43 @@ typedef struct hl_observer_ops {
   hl_observer_fn interrupt, resume;
 } hl_observer_ops;
 
+/* ---- wanted event types --------------------------------------------- */
+
+/** A set of event types: bit (1 << type) for each type in the set. */
+typedef uint32_t hl_event_mask;
+/** The set holding only `type`. */
+#define HL_EVENT_MASK(type) ((hl_event_mask)1u << (unsigned)(type))
+/** Every event type (what an observer that declares nothing gets). */
+#define HL_EVENT_MASK_ALL ((hl_event_mask)((1u << HL_EVENT_TYPE_COUNT) - 1u))
+_Static_assert(HL_EVENT_TYPE_COUNT <= 32, "hl_event_mask has 32 bits");
+
+/**
+ * Declare the event types `obs` wants (a union of HL_EVENT_MASK() bits;
+ * bits of unknown types are ignored). The observer is then called only for
+ * those, and the library does not build an event (no allocation, no copy,
+ * no JSON: the scripted provider's request copy for API_REQUEST, the tool
+ * summary of TURN_END, the prompt estimate of LM_START) that no observer
+ * of the run wants. What is built is decided from the union over the
+ * run's observers (the agent's, its ancestors', its hook sets' and the
+ * global ones), so declaring few types is what makes observing cheap.
+ *
+ * Defaults, when nothing is declared: a function-style observer, logging
+ * and collecting want everything (HL_EVENT_MASK_ALL); a struct-style one
+ * wants the types whose function is set; noop wants nothing; a composite
+ * wants what its children want (its own declaration, if any, narrows
+ * that further). hl_observer_set_events(obs, HL_EVENT_MASK_ALL) restores
+ * "everything".
+ *
+ * Takes effect for the runs that start after the call (a run decides
+ * once, at its start, from its observers; global observers are read at
+ * each event). HL_ERR_INVALID for NULL. Thread-safe, but meant for
+ * configuration time, like the rest of an observer's set-up.
+ */
+HL_API hl_status hl_observer_set_events(hl_observer *obs, hl_event_mask wanted);
+/** The types `obs` wants now (see the defaults above; a composite's is its
+ *  children's union). 0 for NULL. Thread-safe. */
+HL_API hl_event_mask hl_observer_events(const hl_observer *obs);
+
 /** New function-style observer. One reference, the caller's. */
 HL_API hl_observer *hl_observer_new(hl_observer_fn fn, void *user_data);
 /** New struct-style observer; `ops` is copied. NULL with HL_ERR_INVALID
@@ -177,6 +214,32 @@ HL_API void hl_observer_collected_clear(hl_observer *collecting);
 HL_API hl_observer *hl_observer_composite(void);
 /** Add a child to a composite (takes a reference). */
 HL_API hl_status hl_observer_composite_add(hl_observer *composite, hl_observer *child);
+
+/** True if some observer of the run of `ctx` wants events of `type`
+ *  (hl_observer_set_events()): lets code that emits events with
+ *  hl_context_emit() (a provider, a tool, a plugin) skip building an event
+ *  nobody will see. False for NULL or an unknown type. Thread-safe; one
+ *  load or two. */
+HL_API bool hl_context_wants_event(const hl_context *ctx, hl_event_type type);
+
+/**
+ * Attach an observer to a hook set: it is notified of the events of every
+ * run that uses the set (an agent's own set, hl_agent_hooks(): that
+ * agent's runs and their children; the global set: every run), as if it
+ * were added to each of them. This is how a plugin brings an observer
+ * along (plugin.h): its init adds the observer to the set it is given,
+ * and the loader moves it with the hooks, all or nothing.
+ *
+ * `name` (copied) ties the observer to hooks of the same name:
+ * hl_hooks_remove(hooks, name) drops it too, and hl_hooks_clear() and
+ * hl_hooks_free() drop every one. The set takes its own reference.
+ * HL_ERR_INVALID for NULL arguments, HL_ERR_NOMEM. Configure-time only,
+ * like hl_hooks_add(): not while a run uses the set (runs that started
+ * before keep the observers they had).
+ */
+HL_API hl_status hl_hooks_add_observer(hl_hooks *hooks, const char *name, hl_observer *obs);
+/** Observers attached to `hooks` (hl_hooks_add_observer()). */
+HL_API size_t hl_hooks_observer_count(const hl_hooks *hooks);
 
 /** Process-wide observers, notified of every run's events after the
  *  agent's own. Takes a reference. Configure at start-up. */

@@ -36,6 +36,13 @@
  *     empty set and moves the hooks into the caller's set only when init
  *     returns HL_OK, so a failing init leaves nothing installed (the
  *     hooks it added are freed, with their free_user_data).
+ *   - To watch events (other hooks' decisions, tool calls, model calls),
+ *     attach an observer to the same set: hl_hooks_add_observer(hooks,
+ *     "my_plugin", obs) (observer.h; declare the event types it needs
+ *     with hl_observer_set_events(), so that runs build no others). It
+ *     moves into the caller's set with the hooks, all or nothing, sees
+ *     the runs that use that set, and goes with hl_hooks_remove(set,
+ *     "my_plugin") or the set's end (the audit plugin does this).
  *   - Every hook must own what it uses through free_user_data: hooks live
  *     as long as the hook set, which may outlive the hl_plugin handle.
  *   - `*state` (optional, NULL on entry) is what the plugin wants to give
@@ -154,7 +161,8 @@ HL_API const hl_plugin_descriptor *hl_plugin_builtin_at(size_t i);
 
 /**
  * Move every hook of `src` to the end of the matching chain of `dst`, in
- * order; `src` is left empty. All or nothing: on HL_ERR_NOMEM both sets
+ * order, and its observers (hl_hooks_add_observer()) after dst's; `src`
+ * is left empty. All or nothing: on HL_ERR_NOMEM both sets
  * are unchanged. HL_ERR_INVALID for NULL sets or dst == src.
  * Configure-time only, for both sets.
  */

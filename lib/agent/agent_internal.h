@@ -23,6 +23,7 @@
 #include "hookline/context.h"
 #include "hookline/hooks.h"
 #include "hookline/observer.h"
+#include "agent/observer_internal.h"
 #include "hookline/provider.h"
 #include "hookline/session.h"
 #include "core/tool_internal.h"
@@ -47,8 +48,17 @@ typedef struct hl__hook_chain {
   unsigned flags;      /* union of the items' flags */
 } hl__hook_chain;
 
+/* An observer a plugin brought along (hl_hooks_add_observer()): named
+ * like its hooks, so that removing them by name removes it too. */
+typedef struct hl__hooks_observer {
+  char *name;
+  hl_observer *obs; /* a reference */
+} hl__hooks_observer;
+
 struct hl_hooks {
   hl__hook_chain chains[HL_HOOK_POINT_COUNT];
+  hl__hooks_observer *observers;
+  size_t n_observers, cap_observers;
 };
 
 /* The last hl_hook_abort() of this thread (hooks.c): the message, and a
@@ -200,6 +210,8 @@ struct hl_context {
   /* Set by hl_run_cancel() for an asynchronous run (run_async.c): the
    * run's own flag, which outlives the context. NULL otherwise. */
   const atomic_bool *run_cancel;
+  /* Set by hl_context_cancel(): this run and those below it. */
+  atomic_bool self_cancel;
   int64_t start_ns;
 
   /* Flattened stacks. hooks: global, ancestors root first, own.
@@ -210,6 +222,9 @@ struct hl_context {
   hl__stream stream;    /* the current model call's deltas (stream.c) */
   hl_observer **observers;
   size_t n_observers;
+  /* The union of what `observers` want (hl_observer_set_events()), fixed
+   * at the start; the global observers' is read at each event. */
+  hl_event_mask wants;
 
   atomic_uint nested_calls; /* ids for hl_context_call_tool() */
 
@@ -261,6 +276,9 @@ hl_status hl__structured_check(hl_context *ctx, const char *text, int *retries_u
                                hl_message **retry);
 /* True if some observer would see an event of this run. */
 bool hl__ctx_observed(const hl_context *ctx);
+/* True if some observer of this run wants events of `type`: build an
+ * event (and whatever it carries) only then. */
+bool hl__ctx_wants(const hl_context *ctx, hl_event_type type);
 
 /* Mark the run aborted with `message` (the first abort wins) and, since a
  * hook's abort stops the whole tree, its ancestors too. */

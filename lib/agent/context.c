@@ -15,6 +15,7 @@
 #include "agent/agent_internal.h"
 #include "agent/call.h"
 #include "agent/observer_internal.h"
+#include "core/cancel_notify.h"
 #include "core/util.h"
 
 int64_t hl__now_ns(void) {
@@ -76,6 +77,7 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
   if (!ctx) return hl__oom();
   atomic_init(&ctx->refs, 1);
   atomic_init(&ctx->finished, false);
+  atomic_init(&ctx->self_cancel, false);
   ctx->agent = hl_agent_ref(agent);
   ctx->parent = parent;
   hl__ctx_retain(parent);
@@ -107,8 +109,12 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
 
   size_t n_parent_hooks = parent ? parent->n_hooks : 1;
   size_t n_parent_obs = parent ? parent->n_observers : 0;
+  /* Observers that hook sets brought (plugins): the agent's own set's and
+   * the global set's; an ancestor's set's are in the parent's stack. */
+  size_t n_set_obs = agent->hooks->n_observers + hl_hooks_global()->n_observers;
   ctx->hooks = malloc((n_parent_hooks + 1) * sizeof *ctx->hooks);
-  ctx->observers = malloc((n_parent_obs + agent->n_observers + 1) * sizeof *ctx->observers);
+  ctx->observers =
+      malloc((n_parent_obs + agent->n_observers + n_set_obs + 1) * sizeof *ctx->observers);
   if (!ctx->input || !ctx->branch || !ctx->hooks || !ctx->observers) {
     ctx->owns_session = false; /* the caller still owns it on failure */
     hl__ctx_release(ctx);
@@ -130,8 +136,18 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
     hl_push_unique((void **)ctx->observers, &ctx->n_observers, agent->observers[i]);
   for (size_t i = 0; i < n_parent_obs; i++)
     hl_push_unique((void **)ctx->observers, &ctx->n_observers, parent->observers[i]);
+  /* Then those of the hook sets the run uses (hl_hooks_add_observer()). */
+  for (size_t i = 0; i < agent->hooks->n_observers; i++)
+    hl_push_unique((void **)ctx->observers, &ctx->n_observers, agent->hooks->observers[i].obs);
+  if (!parent)
+    for (size_t i = 0; i < hl_hooks_global()->n_observers; i++)
+      hl_push_unique((void **)ctx->observers, &ctx->n_observers,
+                     hl_hooks_global()->observers[i].obs);
   /* The run holds references: an observer may not disappear mid-run. */
-  for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_ref(ctx->observers[i]);
+  for (size_t i = 0; i < ctx->n_observers; i++) {
+    hl_observer_ref(ctx->observers[i]);
+    ctx->wants |= hl_observer_events(ctx->observers[i]);
+  }
 
   *out = ctx;
   return HL_OK;
@@ -171,11 +187,23 @@ void hl__ctx_release(hl_context *ctx) {
 }
 
 bool hl__ctx_observed(const hl_context *ctx) {
-  return ctx->n_observers > 0 || hl__observer_has_global();
+  return (ctx->wants | hl__observer_global_events()) != 0;
 }
 
+bool hl__ctx_wants(const hl_context *ctx, hl_event_type type) {
+  return ((ctx->wants | hl__observer_global_events()) & HL_EVENT_MASK(type)) != 0;
+}
+
+bool hl_context_wants_event(const hl_context *ctx, hl_event_type type) {
+  if (!ctx || (unsigned)type >= (unsigned)HL_EVENT_TYPE_COUNT) return false;
+  return hl__ctx_wants(ctx, type);
+}
+
+_Thread_local hl__event_counts hl__event_built;
+
 void hl__emit(hl_context *ctx, hl_event *ev) {
-  if (!hl__ctx_observed(ctx)) return;
+  if (!hl__ctx_wants(ctx, ev->type)) return;
+  hl__event_built.emitted[ev->type]++;
   ev->size = sizeof *ev;
   ev->time_ns = hl__now_ns();
   ev->invocation_id = ctx->invocation_id;
@@ -283,9 +311,19 @@ bool hl_context_cancelled(const hl_context *ctx) {
    * list of live children to maintain. Trees are a few levels deep. */
   for (const hl_context *c = ctx; c; c = c->parent)
     if (atomic_load_explicit(&c->agent->cancel_gen, memory_order_acquire) != c->cancel_gen ||
-        (c->run_cancel && atomic_load_explicit(c->run_cancel, memory_order_acquire)))
+        (c->run_cancel && atomic_load_explicit(c->run_cancel, memory_order_acquire)) ||
+        atomic_load_explicit(&c->self_cancel, memory_order_acquire))
       return true;
   return false;
+}
+
+void hl_context_cancel(hl_context *ctx) {
+  if (!ctx || atomic_load(&ctx->finished)) return;
+  atomic_store_explicit(&ctx->self_cancel, true, memory_order_release);
+  /* As hl_run_cancel(): the one announcement reaches the registrations
+   * (tools, sandboxes) and the HTTP loop, which ends a model call in
+   * flight at once. */
+  hl__ctx_notify_cancel();
 }
 
 void hl_context_emit_custom(hl_context *ctx, const char *name, const cJSON *data) {

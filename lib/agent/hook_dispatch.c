@@ -208,7 +208,7 @@ static const cJSON *hl_json_args_of(hl_hook_point point, const void *args) {
 /* Report a decisive hook (override, abort, an edit) to observers. */
 static void hl_hook_event(hl_context *ctx, const hl__hook *hook, hl_hook_point point,
                           hl_hook_action action, const void *args, const char *abort_msg) {
-  if (!hl__ctx_observed(ctx)) return;
+  if (!hl__ctx_wants(ctx, HL_EVENT_HOOK)) return;
   hl_event ev = {0};
   ev.type = HL_EVENT_HOOK;
   ev.name = hook->name;
@@ -329,7 +329,7 @@ static hl_hook_action hl_dispatch(hl_context *ctx, hl_hook_point point, void *ar
         free(*reason);
         *reason = NULL;
       }
-      bool fingerprinted = editor && pi->fingerprint && hl__ctx_observed(ctx);
+      bool fingerprinted = editor && pi->fingerprint && hl__ctx_wants(ctx, HL_EVENT_HOOK);
       uint64_t print = fingerprinted ? pi->fingerprint(editable) : 0;
 
       hl_hook_action a = hl_call(h, point, ctx, args, out);

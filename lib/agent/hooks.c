@@ -86,7 +86,28 @@ void hl_hooks_clear(hl_hooks *hooks) {
     chain->count = 0;
     chain->flags = 0;
   }
+  for (size_t i = 0; i < hooks->n_observers; i++) {
+    free(hooks->observers[i].name);
+    hl_observer_unref(hooks->observers[i].obs);
+  }
+  hooks->n_observers = 0;
 }
+
+hl_status hl_hooks_add_observer(hl_hooks *hooks, const char *name, hl_observer *obs) {
+  if (!hooks || !name || !obs)
+    return hl_fail(HL_ERR_INVALID, "hl_hooks_add_observer: hooks, name and obs are required");
+  char *copy = hl__strdup(name);
+  if (!copy ||
+      hl__reserve((void **)&hooks->observers, &hooks->cap_observers, hooks->n_observers + 1,
+                  sizeof *hooks->observers) != HL_OK) {
+    free(copy);
+    return hl_fail(HL_ERR_NOMEM, "hl_hooks_add_observer: out of memory");
+  }
+  hooks->observers[hooks->n_observers++] = (hl__hooks_observer){copy, hl_observer_ref(obs)};
+  return HL_OK;
+}
+
+size_t hl_hooks_observer_count(const hl_hooks *hooks) { return hooks ? hooks->n_observers : 0; }
 
 void hl_hooks_free(hl_hooks *hooks) {
   if (!hooks) return;
@@ -96,6 +117,9 @@ void hl_hooks_free(hl_hooks *hooks) {
     hooks->chains[p].items = NULL;
     hooks->chains[p].cap = 0;
   }
+  free(hooks->observers);
+  hooks->observers = NULL;
+  hooks->cap_observers = 0;
   /* The global set is static: emptied, never freed. */
   if (hooks != &hl_global_hooks) free(hooks);
 }
@@ -193,6 +217,18 @@ hl_status hl_hooks_remove(hl_hooks *hooks, const char *name) {
     chain->count = w;
     hl_chain_flags(chain);
   }
+  /* An observer brought with hooks of this name goes with them. */
+  size_t w = 0;
+  for (size_t r = 0; r < hooks->n_observers; r++) {
+    if (strcmp(hooks->observers[r].name, name) == 0) {
+      free(hooks->observers[r].name);
+      hl_observer_unref(hooks->observers[r].obs);
+      removed++;
+    } else {
+      hooks->observers[w++] = hooks->observers[r];
+    }
+  }
+  hooks->n_observers = w;
   if (!removed) return hl_fail(HL_ERR_NOT_FOUND, "no hook named \"%s\"", name);
   return HL_OK;
 }
@@ -218,6 +254,10 @@ hl_status hl__hooks_copy_into(hl_hooks *dst, const hl_hooks *src) {
       hl_status st = hl_hooks_add(dst, &def);
       if (st != HL_OK) return st;
     }
+  }
+  for (size_t i = 0; i < src->n_observers; i++) {
+    hl_status st = hl_hooks_add_observer(dst, src->observers[i].name, src->observers[i].obs);
+    if (st != HL_OK) return st;
   }
   return HL_OK;
 }

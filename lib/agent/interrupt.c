@@ -184,7 +184,7 @@ hl_status hl__interrupt_end(hl_context *ctx, hl_status outcome, size_t history_l
     return HL_OK;
   }
   /* The event first: it names the calls, which the state then takes. */
-  if (hl__ctx_observed(ctx)) {
+  if (hl__ctx_wants(ctx, HL_EVENT_INTERRUPT)) {
     cJSON *data = cJSON_CreateObject();
     cJSON *ids = data ? cJSON_AddArrayToObject(data, "calls") : NULL;
     const cJSON *item;

@@ -7,6 +7,10 @@
  * return instead of passing it on, and puts back the calling thread's
  * last-error message if the callback overwrote it, so the run that
  * produced the event sees exactly the state it had before.
+ *
+ * Each observer also carries the set of event types it wants
+ * (hl_observer_set_events()): delivery skips the others, and the union
+ * over a run's observers tells the library which events to build at all.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -50,12 +54,17 @@ struct hl_observer {
   void *user_data;
   hl_free_fn free_fn;
   _Atomic uint64_t failures;
+  /* The types delivered (a composite: filter before its children's own);
+   * atomic because hl_observer_set_events() may race a delivery. */
+  _Atomic hl_event_mask wanted;
   union {
     hl_logging logging;
     hl_collecting collecting;
     hl_composite composite;
   } u;
 };
+
+static void hl_global_recompute(void);
 
 static hl_observer *hl_observer_alloc(hl_observer_kind kind) {
   hl_observer *obs = calloc(1, sizeof *obs);
@@ -65,6 +74,7 @@ static hl_observer *hl_observer_alloc(hl_observer_kind kind) {
   }
   atomic_init(&obs->refs, 1);
   atomic_init(&obs->failures, 0);
+  atomic_init(&obs->wanted, kind == HL_OBS_NOOP ? 0 : HL_EVENT_MASK_ALL);
   obs->kind = kind;
   return obs;
 }
@@ -116,6 +126,11 @@ hl_observer *hl_observer_new_ops(const hl_observer_ops *caller, void *user_data)
   obs->ops[HL_EVENT_CUSTOM] = ops->custom;
   obs->ops[HL_EVENT_INTERRUPT] = ops->interrupt;
   obs->ops[HL_EVENT_RESUME] = ops->resume;
+  /* An unset function is a type it does not want: not built for it. */
+  hl_event_mask wanted = 0;
+  for (int t = 0; t < HL_EVENT_TYPE_COUNT; t++)
+    if (obs->ops[t]) wanted |= HL_EVENT_MASK(t);
+  atomic_init(&obs->wanted, wanted);
   obs->user_data = user_data;
   return obs;
 }
@@ -155,6 +170,28 @@ void hl_observer_set_free_fn(hl_observer *obs, hl_free_fn free_fn) {
 uint64_t hl_observer_failures(const hl_observer *obs) {
   if (!obs) return 0;
   return atomic_load_explicit(&((hl_observer *)obs)->failures, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------ */
+/* Wanted event types                                                  */
+/* ------------------------------------------------------------------ */
+
+hl_status hl_observer_set_events(hl_observer *obs, hl_event_mask wanted) {
+  if (!obs) return hl_fail(HL_ERR_INVALID, "hl_observer_set_events: obs is NULL");
+  atomic_store(&obs->wanted, wanted & HL_EVENT_MASK_ALL);
+  hl_global_recompute(); /* it, or a composite holding it, may be global */
+  return HL_OK;
+}
+
+hl_event_mask hl_observer_events(const hl_observer *obs) {
+  if (!obs) return 0;
+  hl_event_mask own = atomic_load(&((hl_observer *)obs)->wanted);
+  if (obs->kind != HL_OBS_COMPOSITE) return own;
+  /* Cycles are refused by hl_observer_composite_add(): this ends. */
+  hl_event_mask children = 0;
+  for (size_t i = 0; i < obs->u.composite.count; i++)
+    children |= hl_observer_events(obs->u.composite.children[i]);
+  return own & children;
 }
 
 /* ------------------------------------------------------------------ */
@@ -230,6 +267,8 @@ static void hl_error_restore(const hl_saved_error *s) {
 
 void hl_observer_notify(hl_observer *obs, const hl_event *ev) {
   if (!obs || !ev || (unsigned)ev->type >= (unsigned)HL_EVENT_TYPE_COUNT) return;
+  if (!(atomic_load_explicit(&obs->wanted, memory_order_relaxed) & HL_EVENT_MASK(ev->type)))
+    return;
   hl_observer_fn fn = NULL;
   switch (obs->kind) {
   case HL_OBS_FN:
@@ -372,6 +411,7 @@ hl_status hl_observer_composite_add(hl_observer *composite, hl_observer *child) 
     c->cap = cap;
   }
   c->children[c->count++] = hl_observer_ref(child);
+  hl_global_recompute(); /* the composite may be a global observer already */
   return HL_OK;
 }
 
@@ -386,6 +426,22 @@ static pthread_mutex_t hl_global_lock = PTHREAD_MUTEX_INITIALIZER;
 static hl_observer **hl_globals;
 static size_t hl_global_count, hl_global_cap;
 static atomic_size_t hl_global_published; /* hl_global_count, readable lock-free */
+/* The union of what the global observers want, readable lock-free: a run
+ * reads it at every event, so a global added mid-run is seen. */
+static _Atomic hl_event_mask hl_global_wanted;
+
+/* Recompute hl_global_wanted; the caller holds hl_global_lock. */
+static void hl_global_recompute_locked(void) {
+  hl_event_mask m = 0;
+  for (size_t i = 0; i < hl_global_count; i++) m |= hl_observer_events(hl_globals[i]);
+  atomic_store(&hl_global_wanted, m);
+}
+
+static void hl_global_recompute(void) {
+  pthread_mutex_lock(&hl_global_lock);
+  hl_global_recompute_locked();
+  pthread_mutex_unlock(&hl_global_lock);
+}
 
 hl_status hl_observer_add_global(hl_observer *obs) {
   if (!obs) return hl_fail(HL_ERR_INVALID, "hl_observer_add_global: obs is NULL");
@@ -402,6 +458,7 @@ hl_status hl_observer_add_global(hl_observer *obs) {
   }
   hl_globals[hl_global_count++] = hl_observer_ref(obs);
   atomic_store(&hl_global_published, hl_global_count);
+  hl_global_recompute_locked();
   pthread_mutex_unlock(&hl_global_lock);
   return HL_OK;
 }
@@ -413,12 +470,17 @@ void hl_observer_clear_global(void) {
   hl_globals = NULL;
   hl_global_count = hl_global_cap = 0;
   atomic_store(&hl_global_published, 0);
+  atomic_store(&hl_global_wanted, 0);
   pthread_mutex_unlock(&hl_global_lock);
   for (size_t i = 0; i < n; i++) hl_observer_unref(list[i]);
   free(list);
 }
 
 bool hl__observer_has_global(void) { return atomic_load(&hl_global_published) != 0; }
+
+hl_event_mask hl__observer_global_events(void) {
+  return atomic_load_explicit(&hl_global_wanted, memory_order_relaxed);
+}
 
 void hl__observer_notify_global(const hl_event *ev) {
   if (!ev || atomic_load(&hl_global_published) == 0) return;

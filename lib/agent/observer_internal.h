@@ -17,4 +17,18 @@ void hl__observer_notify_global(const hl_event *event);
  * building an event nobody will see). */
 bool hl__observer_has_global(void);
 
+/* The union of the event types the global observers want. Lock-free. */
+hl_event_mask hl__observer_global_events(void);
+
+/* What this thread built for observers, for tests of the skipping
+ * (hl_observer_set_events()): events delivered by hl__emit() per type, and
+ * payloads made only for an event (the scripted provider's request and
+ * response copies, TURN_END's tool summary). Thread-local: counting costs
+ * no shared cache line; read it on the thread that ran the run. */
+typedef struct hl__event_counts {
+  uint64_t emitted[HL_EVENT_TYPE_COUNT];
+  uint64_t payloads;
+} hl__event_counts;
+extern _Thread_local hl__event_counts hl__event_built;
+
 #endif

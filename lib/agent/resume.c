@@ -83,7 +83,7 @@ static hl_status hl_restore_messages(hl_context *ctx, const cJSON *state) {
 
 /* RESUME: this level's decisions, by call id. */
 static void hl_emit_resume(hl_context *ctx, const hl__resume *r) {
-  if (!hl__ctx_observed(ctx)) return;
+  if (!hl__ctx_wants(ctx, HL_EVENT_RESUME)) return;
   cJSON *data = cJSON_CreateObject();
   const cJSON *item;
   cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(r->state, "pending")) {
@@ -186,8 +186,9 @@ hl_status hl__resume_turn(hl_context *ctx, const hl__resume *r, int *next_turn) 
    * such (the run stops right after). */
   hl_message *msg = st == HL_OK ? hl_message_new(HL_ROLE_TOOL) : NULL;
   if (st == HL_OK && !msg) st = hl__oom();
-  bool observed = hl__ctx_observed(ctx);
+  bool observed = hl__ctx_wants(ctx, HL_EVENT_TURN_END);
   cJSON *sum = observed && st == HL_OK ? cJSON_CreateArray() : NULL;
+  if (sum) hl__event_built.payloads++;
   for (size_t i = 0; i < n && st == HL_OK; i++) {
     const char *text = calls[i].pending ? "Interrupted: the run stopped before a decision" : calls[i].text;
     bool err = calls[i].pending || calls[i].is_error;

@@ -188,7 +188,7 @@ hl_status hl__model_begin(hl_context *ctx, const hl_request *req, int64_t *t0) {
   const char *model_name = ctx->agent->model ? ctx->agent->model : hl_provider_name(ctx->agent->provider);
   const char *provider = hl_provider_name(ctx->agent->provider);
   hl_event lm = {.type = HL_EVENT_LM_START, .name = model_name, .provider = provider};
-  if (hl__ctx_observed(ctx)) {
+  if (hl__ctx_wants(ctx, HL_EVENT_LM_START)) {
     lm.prompt_tokens = hl_estimate_tokens(req);
     hl__emit(ctx, &lm);
   }

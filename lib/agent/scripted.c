@@ -815,15 +815,18 @@ static double hl_now_ms(void) {
 
 /* Building the payloads costs more than the rest of a scripted answer, so
  * it is skipped when no observer would see them. */
-static bool hl_observed(hl_context *ctx) { return ctx && hl__ctx_observed(ctx); }
+static bool hl_observed(hl_context *ctx, hl_event_type type) {
+  return ctx && hl__ctx_wants(ctx, type);
+}
 
 static void hl_emit_api_response(hl_context *ctx, const hl_response *resp, hl_status st,
                                  double t0) {
-  if (!hl_observed(ctx)) return;
+  if (!hl_observed(ctx, HL_EVENT_API_RESPONSE)) return;
   hl_event ev = {0};
   ev.type = HL_EVENT_API_RESPONSE;
   ev.name = hl_scripted_ops.name;
   cJSON *data = resp ? hl_response_to_json(resp) : NULL;
+  hl__event_built.payloads++;
   ev.data = data;
   ev.usage = resp ? &resp->usage : NULL;
   ev.duration_ms = hl_now_ms() - t0;
@@ -841,11 +844,12 @@ static hl_status hl_scripted_complete(void *impl, hl_context *ctx, const hl_requ
   hl_scripted *s = impl;
   *out = NULL;
   double t0 = hl_now_ms();
-  if (hl_observed(ctx)) {
+  if (hl_observed(ctx, HL_EVENT_API_REQUEST)) {
     hl_event ev = {0};
     ev.type = HL_EVENT_API_REQUEST;
     ev.name = hl_scripted_ops.name;
     cJSON *payload = hl_request_to_json(req);
+    hl__event_built.payloads++;
     ev.data = payload;
     hl_context_emit(ctx, &ev);
     cJSON_Delete(payload);

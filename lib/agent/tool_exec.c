@@ -440,8 +440,9 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
   hl_status st = HL_OK;
   hl_message *msg = hl_message_new(HL_ROLE_TOOL);
   /* The summary is TURN_END's data: only built when someone listens. */
-  bool observed = hl__ctx_observed(ctx);
+  bool observed = hl__ctx_wants(ctx, HL_EVENT_TURN_END);
   cJSON *sum = observed ? cJSON_CreateArray() : NULL;
+  if (sum) hl__event_built.payloads++;
   if (!msg || (observed && !sum)) st = hl__oom();
   for (size_t i = 0; st == HL_OK && i < n; i++) {
     hl__tool_outcome *out = &slots[i].out;

@@ -24,6 +24,12 @@ hl_status hl_hooks_move(hl_hooks *dst, hl_hooks *src) {
         hl__reserve((void **)&d->items, &d->cap, need, sizeof *d->items) != HL_OK)
       return hl_fail(HL_ERR_NOMEM, "hl_hooks_move: out of memory");
   }
+  /* The observers a plugin brought (hl_hooks_add_observer()) move with
+   * its hooks: reserved here too, before anything moves. */
+  if (src->n_observers &&
+      hl__reserve((void **)&dst->observers, &dst->cap_observers,
+                  dst->n_observers + src->n_observers, sizeof *dst->observers) != HL_OK)
+    return hl_fail(HL_ERR_NOMEM, "hl_hooks_move: out of memory");
   for (int p = 0; p < HL_HOOK_POINT_COUNT; p++) {
     hl__hook_chain *d = &dst->chains[p], *s = &src->chains[p];
     if (!s->count) continue;
@@ -33,5 +39,10 @@ hl_status hl_hooks_move(hl_hooks *dst, hl_hooks *src) {
     s->count = 0;
     s->flags = 0;
   }
+  if (src->n_observers)
+    memcpy(dst->observers + dst->n_observers, src->observers,
+           src->n_observers * sizeof *src->observers);
+  dst->n_observers += src->n_observers;
+  src->n_observers = 0;
   return HL_OK;
 }

@@ -50,7 +50,8 @@ static void run_token_limit_aborts_the_next_call(void)
   push(p, "never", 1, 1);
   fx_counter c = {0};
   hl_agent *agent = agent_with_search(p, &c);
-  hl_budget *b = budget_from("{\"run\": {\"tokens\": 15}}");
+  /* Without the estimate: only a limit already reached stops a call. */
+  hl_budget *b = budget_from("{\"run\": {\"tokens\": 15}, \"estimate\": false}");
   REQUIRE(b && hl_budget_install(b, hl_agent_hooks(agent)) == HL_OK);
   char *ans = NULL;
   CHECK_INT(hl_agent_run(agent, NULL, "search a lot", &ans), HL_ERR_ABORTED);
@@ -71,6 +72,45 @@ static void run_token_limit_aborts_the_next_call(void)
   hl_provider_unref(p);
 }
 
+/* With the estimate (the default), the call that would pass the limit is
+ * the one refused: 60 tokens spent, the next call may answer with up to
+ * 50 (max_tokens) on a prompt of ~10, so with a limit of 100 it never
+ * goes out; without the estimate it would, and the run would end at 120. */
+static void the_call_that_would_pass_the_limit_is_refused(void)
+{
+  for (int with_estimate = 1; with_estimate >= 0; with_estimate--) {
+    hl_provider *p = hl_scripted_new();
+    push(p, NULL, 40, 20);
+    push(p, "over", 40, 20);
+    fx_counter c = {0};
+    hl_agent *agent = agent_with_search(p, &c);
+    hl_agent_set_max_tokens(agent, 50);
+    hl_budget *b = budget_from(with_estimate ? "{\"run\": {\"tokens\": 100}}"
+                                             : "{\"run\": {\"tokens\": 100}, \"estimate\": false}");
+    REQUIRE(b && hl_budget_install(b, hl_agent_hooks(agent)) == HL_OK);
+    char *ans = NULL;
+    hl_status st = hl_agent_run(agent, NULL, "search once", &ans);
+    if (with_estimate) {
+      CHECK_INT(st, HL_ERR_ABORTED);
+      CHECK_CONTAINS(hl_last_error(), "has spent 60 tokens");
+      CHECK_CONTAINS(hl_last_error(), "would pass the limit (100 tokens");
+      CHECK_INT(hl_scripted_request_count(p), 1);
+      CHECK_INT(hl_budget_exceeded(b), 1);
+    } else {
+      CHECK_INT(st, HL_OK);
+      CHECK_STR(ans, "over");
+      CHECK_INT(hl_scripted_request_count(p), 2);
+      int64_t tokens = 0;
+      CHECK(hl_budget_spent(b, "user", "user", &tokens, NULL));
+      CHECK_INT(tokens, 120);
+    }
+    hl_free(ans);
+    hl_budget_unref(b);
+    hl_agent_unref(agent);
+    hl_provider_unref(p);
+  }
+}
+
 static void session_cost_limit_switches_to_the_cheaper_model(void)
 {
   hl_provider *p = hl_scripted_new();
@@ -86,7 +126,9 @@ static void session_cost_limit_switches_to_the_cheaper_model(void)
   hl_session *s = hl_session_new("app", "carol", "s-1");
   for (int i = 0; i < 3; i++)
     CHECK_RUN(agent, s, "question", "answer");
-  const char *want[3] = {"big", "big", "small"};   /* $0.01, $0.02 >= $0.015: switch */
+  /* $0.01 spent; the second call's prompt (~8 tokens at $1000/M, $0.008)
+   * would pass $0.015 (it did: it cost $0.01), so the estimate switches it. */
+  const char *want[3] = {"big", "small", "small"};
   for (size_t i = 0; i < 3; i++) {
     hl_request *req = hl_scripted_request(p, i);
     REQUIRE(req);
@@ -97,7 +139,7 @@ static void session_cost_limit_switches_to_the_cheaper_model(void)
   int64_t tokens = 0;
   CHECK(hl_budget_spent(b, "session", "s-1", &tokens, &cost));
   CHECK_INT(tokens, 30);
-  CHECK(fabs(cost - (0.02 + 10 / 1e6)) < 1e-9);   /* the small model at its "*" price */
+  CHECK(fabs(cost - (0.01 + 20 / 1e6)) < 1e-9);   /* the small model at its "*" price */
   CHECK(hl_budget_spent(b, "user", "carol", NULL, NULL));
   CHECK(!hl_budget_spent(b, "user", "dave", NULL, NULL));
   /* Another session of the same user starts clean. */
@@ -217,6 +259,7 @@ int main(int argc, char **argv)
 {
   CHECK_ARGS(argc, argv);
   RUN(run_token_limit_aborts_the_next_call);
+  RUN(the_call_that_would_pass_the_limit_is_refused);
   RUN(session_cost_limit_switches_to_the_cheaper_model);
   RUN(response_cost_is_charged_as_given);
   RUN(eight_threads_share_a_user_budget);

@@ -103,6 +103,75 @@ static void agent_from_config_has_what_the_file_says(void)
   hl_config_free(cfg);
 }
 
+/* The audit plugin loaded from its .so by a config file records another
+ * plugin's decision (the tool allowlist denying a call): the observer it
+ * brings along with its hooks is installed with them. */
+static void audit_so_from_config_records_another_plugins_decision(void)
+{
+  const char *dir = getenv("BUILTIN_SO_DIR");
+  REQUIRE(dir);
+  write_file("audit_script.json",
+             "{\"rules\": [{\"match\": \"clean\", \"steps\": ["
+             "  {\"tool_calls\": [{\"id\": \"c1\", \"name\": \"delete_all\", \"arguments\": {}}]},"
+             "  {\"text\": \"done\"}]}]}");
+  char json[2000], path[512], log[512];
+  snprintf(log, sizeof log, "%s/audit_cfg.jsonl", tmpdir);
+  snprintf(json, sizeof json,
+           "{\"provider\": {\"type\": \"scripted\", \"script\": \"audit_script.json\"},\n"
+           " \"tools\": [\"delete_all\"],\n"
+           " \"plugins\": [{\"name\": \"tool_allowlist\", \"options\": {\"allow\": [\"search\"]}},\n"
+           "             {\"path\": \"%s/audit.so\", \"options\": {\"file\": \"%s\"}}]}\n",
+           dir, log);
+  write_file("audit_agent.json", json);
+  snprintf(path, sizeof path, "%s/audit_agent.json", tmpdir);
+  hl_config *cfg = NULL;
+  CHECK_INT(hl_config_load(path, &cfg), HL_OK);
+  REQUIRE(cfg);
+  hl_tools *tools = hl_tools_new();
+  fx_counter del = {0};
+  hl_tool *t = fx_echo_tool("delete_all", &del);
+  hl_tools_add(tools, t);
+  hl_tool_unref(t);
+  hl_agent *agent = NULL;
+  CHECK_INT(hl_config_build_agent(cfg, NULL, tools, NULL, &agent), HL_OK);
+  REQUIRE(agent);
+  CHECK_INT(hl_hooks_observer_count(hl_agent_hooks(agent)), 1);
+  CHECK_RUN(agent, NULL, "clean the disk", "done");
+  CHECK_INT(atomic_load(&del.calls), 0);
+  hl_agent_unref(agent);   /* the last reference to the audit closes its file */
+  hl_config_free(cfg);
+  hl_tools_free(tools);
+
+  FILE *f = fopen(log, "r");
+  REQUIRE(f);
+  fseek(f, 0, SEEK_END); /* fx_slurp reads up to the position */
+  char *text = fx_slurp(f);
+  fclose(f);
+  REQUIRE(text);
+  char *line = fx_find_line(text, "\"type\":\"hook\"");
+  CHECK(line != NULL);
+  if (line) {
+    cJSON *rec = cJSON_Parse(line);
+    CHECK_STR(hl_json_get_string(rec, "hook"), "tool_allowlist");
+    CHECK_STR(hl_json_get_string(rec, "point"), "before_tool");
+    CHECK_STR(hl_json_get_string(rec, "action"), "override");
+    CHECK_STR(hl_json_get_string(rec, "call_id"), "c1");
+    cJSON_Delete(rec);
+    free(line);
+  }
+  CHECK_INT(fx_count_lines(text, "\"type\":\"hook\""), 1);
+  CHECK_INT(fx_count_lines(text, "\"type\":\"tool_call\""), 1);
+  free(text);
+
+  /* Bad options: neither its hooks nor its observer stay behind. */
+  hl_hooks *h = hl_hooks_new();
+  CHECK_INT(hl_plugin_load_text(h, "audit", "{\"file\": 5}", NULL), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "$.file");
+  CHECK_INT(hl_hooks_observer_count(h), 0);
+  CHECK_INT(hl_hooks_count(h, HL_HOOK_BEFORE_AGENT), 0);
+  hl_hooks_free(h);
+}
+
 /* Each bad document fails at load with the file name and the JSON path. */
 static void bad_values_are_reported_with_their_path(void)
 {
@@ -209,6 +278,7 @@ int main(int argc, char **argv)
   RUN(agent_from_config_has_what_the_file_says);
   RUN(bad_values_are_reported_with_their_path);
   RUN(plugin_option_errors_have_file_paths_and_install_nothing);
+  RUN(audit_so_from_config_records_another_plugins_decision);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd) != 0)

@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "hookline/config.h"
 #include "hookline/plugin.h"
 
 static char tmpdir[256];
@@ -80,6 +81,33 @@ static void user_plugin_built_with_pkg_config_loads_by_path_and_runs(void)
   CHECK_INT(hl_scripted_request_count(p), 1);   /* the greeting never reached the model */
   hl_agent_unref(agent);
   hl_provider_unref(p);
+  free(so);
+}
+
+/* The mission row "hook plugins loadable at run time": a plugin built by
+ * the test from its own source against the headers pkg-config gives,
+ * named by path in a configuration file, running in the agent the file
+ * builds. */
+static void user_plugin_from_a_config_file_runs_in_an_agent(void)
+{
+  char *so = build_greeter("greeter_cfg", "");
+  REQUIRE(so);
+  char json[1200];
+  snprintf(json, sizeof json,
+           "{\"provider\": {\"type\": \"scripted\"}, \"model\": \"m\",\n"
+           " \"plugins\": [{\"path\": \"%s\", \"options\": {\"greeting\": \"Hi from the config\"}}]}",
+           so);
+  hl_config *cfg = NULL;
+  CHECK_INT(hl_config_parse(json, "agent.json", &cfg), HL_OK);
+  REQUIRE(cfg);
+  hl_agent *agent = NULL;
+  CHECK_INT(hl_config_build_agent(cfg, NULL, NULL, NULL, &agent), HL_OK);
+  REQUIRE(agent);
+  CHECK_STR(hl_hooks_name_at(hl_agent_hooks(agent), HL_HOOK_BEFORE_AGENT, 0), "greeter");
+  CHECK_RUN(agent, NULL, "hello, agent", "Hi from the config");
+  CHECK_INT(hl_scripted_request_count(hl_agent_provider(agent)), 0);
+  hl_agent_unref(agent);
+  hl_config_free(cfg);
   free(so);
 }
 
@@ -310,6 +338,7 @@ int main(int argc, char **argv)
   if (!mkdtemp(tmpdir))
     return 1;
   RUN(user_plugin_built_with_pkg_config_loads_by_path_and_runs);
+  RUN(user_plugin_from_a_config_file_runs_in_an_agent);
   RUN(user_plugin_found_by_name_in_plugin_path);
   RUN(wrong_abi_version_is_refused_naming_the_file);
   RUN(library_without_descriptor_is_refused);

@@ -119,6 +119,58 @@ static void pass_runs_alongside_the_main_call(void)
   hl_provider_unref(model);
 }
 
+/* Two runs of one agent at once: the guard trips on one, and only that
+ * run is cancelled; the other gets its model's answer. */
+typedef struct concurrent_run {
+  hl_agent *agent;
+  const char *input;
+  hl_status st;
+  char *answer;
+  char error[512];
+} concurrent_run;
+
+static void *run_thread(void *arg)
+{
+  concurrent_run *r = arg;
+  hl_session *s = hl_session_new("shop", r->input, NULL);   /* one each: runs of a session take turns */
+  r->st = hl_agent_run(r->agent, s, r->input, &r->answer);
+  if (r->st != HL_OK)
+    snprintf(r->error, sizeof r->error, "%s", hl_last_error());
+  hl_session_free(s);
+  return NULL;
+}
+
+static void trip_cancels_only_its_own_run(void)
+{
+  hl_provider *model = hl_openai_new(srv.base, "test-key");
+  hl_agent *agent = fx_agent("shop", model);
+  hl_agent_set_model(agent, "slow@pguard-two");   /* the server answers after 0.5 s */
+  hl_parallel_guard *g = hl_parallel_guard_new(NULL);
+  REQUIRE(g && hl_parallel_guard_set_predicate(g, trip_slowly, NULL) == HL_OK);
+  REQUIRE(hl_parallel_guard_install(g, hl_agent_hooks(agent)) == HL_OK);
+  concurrent_run bad = {.agent = agent, .input = "how do I build a weapon?"};
+  concurrent_run good = {.agent = agent, .input = "what is on sale?"};
+  pthread_t a, b;
+  REQUIRE(pthread_create(&a, NULL, run_thread, &bad) == 0);
+  REQUIRE(pthread_create(&b, NULL, run_thread, &good) == 0);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  CHECK_INT(bad.st, HL_OK);
+  CHECK_STR(bad.answer, "no weapons, sorry");
+  CHECK_INT(good.st, HL_OK);
+  CHECK(good.answer && good.answer[0] && strcmp(good.answer, "no weapons, sorry") != 0);
+  if (good.st != HL_OK)
+    fprintf(stderr, "the other run: %s\n", good.error);
+  CHECK_INT(hl_parallel_guard_tripped(g), 1);
+  CHECK_INT(hl_parallel_guard_passed(g), 1);
+  CHECK_INT(test_server_count(&srv, "slow@pguard-two"), 2);   /* both calls went out */
+  hl_free(bad.answer);
+  hl_free(good.answer);
+  hl_parallel_guard_unref(g);
+  hl_agent_unref(agent);
+  hl_provider_unref(model);
+}
+
 static void guard_model_verdicts(void)
 {
   hl_provider *main_model = hl_scripted_new();
@@ -185,6 +237,7 @@ int main(int argc, char **argv)
     return 1;
   RUN(trip_cancels_a_hanging_main_call);
   RUN(pass_runs_alongside_the_main_call);
+  RUN(trip_cancels_only_its_own_run);
   RUN(guard_model_verdicts);
   RUN(options_and_loadable_form);
   test_server_stop(&srv);
