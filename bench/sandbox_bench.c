@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,26 +100,42 @@ static double load_average(void) {
   return l;
 }
 
-/* --cold-child: time the process's first sandbox, print microseconds. */
+static double cpu_us_now(struct rusage *ru) {
+  getrusage(RUSAGE_SELF, ru);
+  return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1e6 +
+         (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
+}
+
+/* --cold-child: time the process's first sandbox; print its wall
+ * microseconds, its CPU microseconds (user + sys, getrusage: a loaded
+ * machine blurs it less) and the page faults it took (ru_minflt). */
 static int cold_child(void) {
   hl_sandbox *sb = NULL;
+  struct rusage r0, r1;
+  double c0 = cpu_us_now(&r0);
   uint64_t t0 = bench_now_ns();
   hl_status st = hl_sandbox_new(NULL, &sb);
   double us = (double)(bench_now_ns() - t0) / 1e3;
+  double cpu = cpu_us_now(&r1) - c0;
   if (st != HL_OK) {
     fprintf(stderr, "sandbox bench: %s\n", hl_last_error());
     return 1;
   }
   hl_sandbox_free(sb);
-  printf("%.2f\n", us);
+  printf("%.2f %.1f %ld\n", us, cpu, r1.ru_minflt - r0.ru_minflt);
   return 0;
 }
 
-/* Median of `samples` fresh processes' first sandbox, or < 0. With
- * `no_file`, the child initialises QuickJS at run time. */
-static double cold_median_us(long samples, bool no_file) {
-  double *v = calloc((size_t)samples, sizeof *v);
-  if (!v) return -1;
+typedef struct cold_figures {
+  double wall_us, cpu_us, minflt; /* medians */
+} cold_figures;
+
+/* Medians of `samples` fresh processes' first sandbox; false if a child
+ * failed. With `no_file`, the child initialises QuickJS at run time. */
+static bool cold_medians(long samples, bool no_file, cold_figures *out) {
+  double *v = calloc((size_t)samples * 3, sizeof *v);
+  if (!v) return false;
+  double *cpu = v + samples, *flt = v + 2 * samples;
   char *child_argv[] = {"/proc/self/exe", "--cold-child", NULL};
   long got = 0;
   if (no_file) setenv("HOOKLINE_SANDBOX_SNAPSHOT", "", 1);
@@ -133,17 +150,24 @@ static double cold_median_us(long samples, bool no_file) {
     int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, child_argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
-    char buf[64] = {0};
+    char buf[128] = {0};
     ssize_t n = rc == 0 ? read(fds[0], buf, sizeof buf - 1) : -1;
     close(fds[0]);
     int status = 0;
     if (rc == 0) waitpid(pid, &status, 0);
-    if (n > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) v[got++] = atof(buf);
+    if (n > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+        sscanf(buf, "%lf %lf %lf", &v[got], &cpu[got], &flt[got]) == 3)
+      got++;
   }
   if (no_file) unsetenv("HOOKLINE_SANDBOX_SNAPSHOT");
-  double med = got == samples ? bench_percentile(v, (size_t)got, 50) : -1;
+  bool ok = got == samples;
+  if (ok) {
+    out->wall_us = bench_percentile(v, (size_t)got, 50);
+    out->cpu_us = bench_percentile(cpu, (size_t)got, 50);
+    out->minflt = bench_percentile(flt, (size_t)got, 50);
+  }
   free(v);
-  return med;
+  return ok;
 }
 
 int main(int argc, char **argv) {
@@ -159,9 +183,8 @@ int main(int argc, char **argv) {
   if (cold_samples < 1) return 2;
   /* Cold: the first sandbox of a fresh process, with and without the
    * build's snapshot file. */
-  double cold_us = cold_median_us(cold_samples, false);
-  double cold_init_us = cold_median_us(cold_samples, true);
-  if (cold_us < 0 || cold_init_us < 0) {
+  cold_figures cold, cold_init;
+  if (!cold_medians(cold_samples, false, &cold) || !cold_medians(cold_samples, true, &cold_init)) {
     fprintf(stderr, "sandbox bench: a cold child failed\n");
     return 1;
   }
@@ -198,9 +221,10 @@ int main(int argc, char **argv) {
   hl_sandbox_free(sb);
   if (eval_us < 0 || cb_us < 0 || par_us < 0) return 1;
   printf("{\"system\":\"hookline\",\"runtime\":\"C, hookline %s\",\"cold_create_us\":%.2f,"
+         "\"cold_create_cpu_us\":%.1f,\"cold_create_minflt\":%.0f,"
          "\"cold_create_runtime_init_us\":%.2f,\"create_us\":%.2f,\"eval_us\":%.2f,\"eval_callback_us\":%.2f,"
          "\"eval_cpu_us\":%.2f,\"eval_callback_cpu_us\":%.2f,\"load_average\":%.1f,"
          "\"parallel_3x100ms_callbacks_ms\":%.1f,\"peak_rss_mb\":%.1f}\n",
-         HL_BENCH_VERSION, cold_us, cold_init_us, create_us, eval_us, cb_us, eval_cpu_us, cb_cpu_us, load_average(), par_us / 1e3, bench_peak_rss_mb());
+         HL_BENCH_VERSION, cold.wall_us, cold.cpu_us, cold.minflt, cold_init.wall_us, create_us, eval_us, cb_us, eval_cpu_us, cb_cpu_us, load_average(), par_us / 1e3, bench_peak_rss_mb());
   return 0;
 }

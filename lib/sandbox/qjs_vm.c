@@ -13,7 +13,8 @@
  * pointers inside linear memory (JSRuntime, JSContext, the prelude's
  * functions) are the same in every copy.
  */
-#include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -346,31 +347,55 @@ hl_status hl__vm_fresh_table(hl_vm_snapshot *s) {
   if (trap != WASM_RT_TRAP_NONE || !inst.w2c_T0.data) {
     st = hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the function table");
   } else {
+    /* The snapshot takes the table as it is: no copy. */
     s->table_size = inst.w2c_T0.size;
     s->table_max = inst.w2c_T0.max_size;
     free(s->table);
-    s->table = calloc(s->table_size ? s->table_size : 1, sizeof *s->table);
-    if (!s->table)
-      st = hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
-    else
-      memcpy(s->table, inst.w2c_T0.data, s->table_size * sizeof *s->table);
+    s->table = inst.w2c_T0.data;
+    inst.w2c_T0.data = NULL;
+    inst.w2c_T0.size = 0;
   }
   Z_qjs_free(&inst);
   return st;
 }
 
 /* Where the build put the template file: next to the library (the
- * installed layout), else where this build wrote it. */
+ * installed layout), else where this build wrote it. The library's file
+ * comes from the loader's list of objects (dl_iterate_phdr): the object
+ * whose loaded segments hold this function. dladdr() would also find the
+ * nearest symbol, a search of the symbol table (~17,000 instructions of a
+ * process's first sandbox). */
+typedef struct lib_lookup {
+  uintptr_t addr;
+  char *out;
+  size_t cap;
+  bool found;
+} lib_lookup;
+
+static int find_library(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  lib_lookup *l = data;
+  for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t start = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type != PT_LOAD || l->addr < start || l->addr - start >= ph->p_memsz)
+      continue;
+    const char *name = info->dlpi_name;
+    const char *slash = name ? strrchr(name, '/') : NULL;
+    if (slash) {
+      int n = snprintf(l->out, l->cap, "%.*s/%s", (int)(slash - name), name,
+                       HL_SANDBOX_SNAPSHOT_NAME);
+      l->found = n > 0 && (size_t)n < l->cap;
+    }
+    return 1; /* this object: stop, found or not (the main program has no name) */
+  }
+  return 0;
+}
+
 static bool template_path_next_to_library(char *out, size_t cap) {
-  Dl_info info;
-  if (!dladdr((void *)&hl_vm_new, &info) || !info.dli_fname || !*info.dli_fname)
-    return false;
-  const char *slash = strrchr(info.dli_fname, '/');
-  if (!slash)
-    return false;
-  int n = snprintf(out, cap, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname,
-                   HL_SANDBOX_SNAPSHOT_NAME);
-  return n > 0 && (size_t)n < cap;
+  lib_lookup l = {(uintptr_t)&hl_vm_new, out, cap, false};
+  dl_iterate_phdr(find_library, &l);
+  return l.found;
 }
 
 static const char *template_origin = "none";
@@ -399,8 +424,19 @@ static bool load_template_file(void) {
 #endif
   }
   char first_error[256] = "";
+  const char *first_missing = NULL;
   for (size_t i = 0; i < n; i++) {
-    hl_status st = hl__vm_snapshot_load(candidates[i], &template_snap);
+    /* Opened here: a candidate that is not there is the normal case (a
+     * build tree has no file next to the library) and costs no message. */
+    int fd = open(candidates[i], O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      if (!first_missing)
+        first_missing = candidates[i];
+      continue;
+    }
+    hl_status st = fd < 0 ? hl_fail(HL_ERR_IO, "sandbox snapshot: cannot open %s: %s", candidates[i],
+                                    strerror(errno))
+                          : hl__vm_snapshot_load_fd(fd, candidates[i], &template_snap);
     if (st == HL_OK) {
       template_origin = "file";
       snprintf(template_origin_path, sizeof template_origin_path, "%s", candidates[i]);
@@ -408,9 +444,12 @@ static bool load_template_file(void) {
     }
     /* A missing file where another may follow says nothing; a file that
      * is there and unusable (another build) is what the note reports. */
-    if (!*first_error || (st != HL_ERR_NOT_FOUND && strstr(first_error, "cannot open")))
+    if (!*first_error)
       snprintf(first_error, sizeof first_error, "%s", hl_last_error());
   }
+  if (!*first_error && first_missing)
+    snprintf(first_error, sizeof first_error, "sandbox snapshot: cannot open %s: %s", first_missing,
+             strerror(ENOENT));
   /* One line, once per process: the first sandbox takes milliseconds
    * instead of microseconds, and this says why. */
   fprintf(stderr, "hookline: %s; building the sandbox snapshot at run time\n",
@@ -527,6 +566,16 @@ void hl_vm_snapshot_free(hl_vm_snapshot *s) {
 /* Instances                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Fill the vm's function table as instantiation does; false when out of
+ * memory (the fill traps on a table that could not be allocated). */
+static bool fill_table(vm_t *vm) {
+  pthread_once(&module_once, module_init); /* the table's function types */
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  HL_WASM_TRY(frame, trap, Z_qjs_init_table_only(&vm->inst));
+  return trap == WASM_RT_TRAP_NONE && vm->inst.w2c_T0.data;
+}
+
 hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
                     const hl_vm_hooks *hooks, void *ud, hl_vm **out) {
   *out = NULL;
@@ -568,20 +617,17 @@ hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
   vm->inst.Z_a_instance = vm;
   vm->inst.Z_aZ_a = &vm->mem;
   vm->inst.w2c_g0 = snap->g0;
-  vm->inst.w2c_T0.data = malloc((snap->table_size ? snap->table_size : 1) * sizeof(wasm_rt_funcref_t));
-  if (!vm->inst.w2c_T0.data) {
-    memory_release(vm);
-    free(vm);
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  /* The function table as instantiation fills it (entries close over this
+   * instance). No code of the module writes its table, so every snapshot's
+   * table is this one: snapshots do not carry it, and a file needs no
+   * fresh table to be loaded. */
+  if (!fill_table(vm)) {
+    hl_vm_free(vm);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the function table");
   }
-  vm->inst.w2c_T0.size = snap->table_size;
-  vm->inst.w2c_T0.max_size = snap->table_max;
-  for (uint32_t i = 0; i < snap->table_size; i++) {
-    wasm_rt_funcref_t e = snap->table[i];
-    /* Table entries close over the instance they were made in. */
-    if (e.func)
-      e.module_instance = &vm->inst;
-    vm->inst.w2c_T0.data[i] = e;
+  if (vm->inst.w2c_T0.size != snap->table_size || vm->inst.w2c_T0.max_size != snap->table_max) {
+    hl_vm_free(vm);
+    return hl_fail(HL_ERR_INVALID, "sandbox: the snapshot does not match this module's table");
   }
   vm->rt = snap->rt;
   vm->ctx = snap->ctx;

@@ -180,5 +180,8 @@ size_t hl__vm_snapshot_bytes(const hl_vm_snapshot *snap);
  * read. */
 hl_status hl__vm_snapshot_save(const hl_vm_snapshot *s, const char *path);
 hl_status hl__vm_snapshot_load(const char *path, hl_vm_snapshot **out);
+/* The same from a file already open for reading: takes `fd` (closed on
+ * failure, kept by the snapshot on success); `path` names it in messages. */
+hl_status hl__vm_snapshot_load_fd(int fd, const char *path, hl_vm_snapshot **out);
 
 #endif

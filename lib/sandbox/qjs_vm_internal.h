@@ -45,7 +45,8 @@ struct hl_vm_snapshot {
   uint8_t *image;         /* fallback copy when memfd is unavailable */
   uint32_t pages;
   uint32_t g0;            /* the module's one global: the stack pointer */
-  wasm_rt_funcref_t *table;
+  wasm_rt_funcref_t *table; /* hl_vm_snapshot_take() only: for the build-time
+                               check; vms fill their own */
   uint32_t table_size, table_max;
   uint32_t rt, ctx, fn_define, fn_settle, fn_finish, fn_describe;
   uint32_t undefined_ptr, filename, key_value, scratch;
@@ -62,9 +63,10 @@ void Z_qjs_init_table_only(Z_qjs_instance_t *instance);
 hl_status hl__vm_template_build(hl_vm_snapshot **out);
 
 /* Fill s->table (and its size and maximum) with the function table of a
- * fresh instantiation of the module, which initialisation never changes
- * (checked when the file is written): table entries are host function
- * pointers, which cannot be stored in a file. */
+ * fresh instantiation of the module, which initialisation never changes:
+ * the build-time program checks that against the template's table. Table
+ * entries are host function pointers, which cannot be stored in a file;
+ * every vm fills its own (hl_vm_new). */
 hl_status hl__vm_fresh_table(hl_vm_snapshot *s);
 
 
