@@ -490,10 +490,23 @@ static bool page_is_zero(const uint8_t *p, size_t n) {
   return true;
 }
 
+static hl_status op_cache_clear(vm_t *vm, void *p) {
+  (void)p;
+  hl__code_cache_clear(vm);
+  return HL_OK;
+}
+
 hl_status hl_vm_snapshot_take(hl_vm *vm, hl_vm_snapshot **out) {
   *out = NULL;
   if (vm->broken)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: cannot snapshot an instance that trapped");
+  /* A snapshot carries no compiled code: vms made from it start with an
+   * empty cache and would never free what it held. */
+  if (vm->code_cache.n) {
+    hl_status st = vm_run(vm, op_cache_clear, NULL);
+    if (st)
+      return st;
+  }
   hl_vm_snapshot *s = calloc(1, sizeof *s);
   if (!s)
     return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
@@ -650,6 +663,7 @@ void hl_vm_free(hl_vm *vm) {
   if (!vm)
     return;
   /* No QuickJS teardown: the whole linear memory goes at once. */
+  hl__code_cache_forget(vm);
   Z_qjs_free(&vm->inst);
   memory_release(vm);
   free(vm);
@@ -676,21 +690,50 @@ static void drop_promise(vm_t *vm) {
   vm->value_state = 0;
 }
 
+/* Run compiled script `bytecode` (borrowed JSValue*) as JS_Eval would
+ * after compiling it. Returns the result's JSValue* (owned), 0 when out of
+ * memory. */
+static uint32_t run_compiled(vm_t *vm, uint32_t bytecode) {
+  uint32_t cell = QTS_DupValuePointer(vm, vm->ctx, bytecode);
+  if (cell)
+    Z_qjs_hl_eval_function(VM_INST(vm), vm->ctx, cell);
+  return cell;
+}
+
 static hl_status op_eval(vm_t *vm, void *p) {
   eval_arg *a = p;
   drop_promise(vm);
-  uint32_t code = wasm_strdup(vm, a->code, a->len);
-  if (!code)
-    return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory for the code (%zu bytes)", a->len);
   /* Code that never says "await" cannot use top-level await: it runs as a
    * plain global script, whose completion value comes back at once. The
    * async form costs a promise, an async frame and a {value} wrapper
    * object, about as much as compiling the code. A mere mention of await
-   * (in a string, a comment, an async function) only costs that. */
+   * (in a string, a comment, an async function) only costs that. The
+   * choice depends on the text alone, as the code cache's key does. */
   bool sync = memmem(a->code, a->len, "await", 5) == NULL;
-  uint32_t r = QTS_Eval(vm, vm->ctx, code, (uint32_t)a->len, vm->filename, 0,
-                        HL_JS_EVAL_TYPE_GLOBAL | (sync ? 0 : HL_JS_EVAL_FLAG_ASYNC));
-  qts_free(vm, code);
+  uint32_t r;
+  uint32_t compiled = hl__code_cache_find(vm, a->code, a->len);
+  if (compiled) {
+    r = run_compiled(vm, compiled);
+  } else {
+    uint32_t code = wasm_strdup(vm, a->code, a->len);
+    if (!code)
+      return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory for the code (%zu bytes)", a->len);
+    /* Compile and run as two steps, keeping the compiled script. */
+    bool keep = hl__code_cache_wants(vm, a->len);
+    r = QTS_Eval(vm, vm->ctx, code, (uint32_t)a->len, vm->filename, 0,
+                 HL_JS_EVAL_TYPE_GLOBAL | (sync ? 0 : HL_JS_EVAL_FLAG_ASYNC) |
+                     (keep ? HL_JS_EVAL_FLAG_COMPILE_ONLY : 0));
+    qts_free(vm, code);
+    if (keep && r && hl_vm_load32(vm, r + 4) != HL_JS_TAG_EXCEPTION) {
+      compiled = r;
+      bool kept = hl__code_cache_put(vm, a->code, a->len, compiled);
+      r = run_compiled(vm, compiled);
+      if (!kept) /* no memory for the key: run once, let it go */
+        QTS_FreeValuePointer(vm, vm->ctx, compiled);
+    }
+  }
+  if (!r)
+    return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory running the code");
   uint32_t exc = QTS_ResolveException(vm, vm->ctx, r);
   if (exc && sync) {
     /* Kept as the outcome, as the async form keeps a rejected promise:

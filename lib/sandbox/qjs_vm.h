@@ -153,6 +153,20 @@ bool hl_vm_heap_exhausted(hl_vm *vm);
 /** Set QuickJS's own allocation limit (bytes, 0 = none). */
 void hl_vm_set_heap_limit(hl_vm *vm, size_t bytes);
 
+/** The vm's cache of compiled scripts (code_cache.c): at most this many
+ *  sources, each at most HL_CODE_CACHE_MAX_SOURCE bytes (longer ones are
+ *  compiled every time), HL_CODE_CACHE_MAX_BYTES of source in all. */
+#define HL_CODE_CACHE_ENTRIES 16
+#define HL_CODE_CACHE_MAX_SOURCE ((size_t)16 << 10)
+#define HL_CODE_CACHE_MAX_BYTES ((size_t)64 << 10)
+
+/** Its contents and use, for tests and benchmarks. */
+typedef struct hl_vm_cache_stats {
+  size_t entries, bytes;        /* sources kept, their bytes */
+  unsigned long hits, misses;   /* evaluations that found / did not find theirs */
+} hl_vm_cache_stats;
+void hl__vm_code_cache_stats(const hl_vm *vm, hl_vm_cache_stats *out);
+
 /** Bytes of linear memory in use (its current size). */
 size_t hl_vm_memory_size(const hl_vm *vm);
 
