@@ -81,13 +81,51 @@ static void open_calls(vm_t *vm) {
     atomic_store(&vm->mem.call_limit, 0);
 }
 
-static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
-  if (vm->broken)
-    return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
+static pthread_once_t module_once = PTHREAD_ONCE_INIT;
+/* The module's function types, registered once per process. */
+static void module_init(void) { Z_qjs_init_module(); }
+
+/* What a vm needs before its first entry, done then rather than when it is
+ * made: a sandbox that is made and never (or not yet) used costs only its
+ * mappings, and a process's first sandbox does not wait for the module's
+ * function types and table (~40 us of a cold start). The function table
+ * as instantiation fills it (entries close over this instance): no code
+ * of the module writes its table, so every snapshot's table is this one,
+ * and snapshots carry only its size, checked here. */
+static hl_status vm_prepare(vm_t *vm) {
+  pthread_once(&module_once, module_init); /* the table's function types */
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  /* The fill traps (out of bounds) on a table that could not be allocated. */
+  HL_WASM_TRY(frame, trap, Z_qjs_init_table_only(&vm->inst));
+  if (trap != WASM_RT_TRAP_NONE || !vm->inst.w2c_T0.data) {
+    Z_qjs_free(&vm->inst);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the function table");
+  }
+  if (vm->inst.w2c_T0.size != vm->table_size || vm->inst.w2c_T0.max_size != vm->table_max) {
+    vm->broken = true;
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the snapshot does not match this module's table");
+  }
+  return HL_OK;
+}
+
+/* Inside wasm, before the operation: the heap limit set since the last
+ * entry. */
+static void apply_heap_limit(vm_t *vm) {
+  if (!vm->heap_limit_pending)
+    return;
+  vm->heap_limit_pending = false;
+  size_t bytes = vm->heap_limit;
+  uint32_t v = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+  QTS_RuntimeSetMemoryLimit(vm, vm->rt, bytes ? v : UINT32_MAX);
+}
+
+/* Run `op` in the vm under a trap target. */
+static hl_status vm_enter(vm_t *vm, vm_op op, void *arg) {
   hl_wasm_frame frame;
   wasm_rt_trap_t trap;
   volatile hl_status st = HL_OK;
-  HL_WASM_TRY(frame, trap, (open_calls(vm), st = op(vm, arg)));
+  HL_WASM_TRY(frame, trap, (open_calls(vm), apply_heap_limit(vm), st = op(vm, arg)));
   atomic_store_explicit(&vm->mem.call_limit, 0, memory_order_relaxed);
   if (trap != WASM_RT_TRAP_NONE) {
     vm->broken = true;
@@ -98,6 +136,18 @@ static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
     return hl_fail(HL_ERR_SANDBOX, "sandbox trapped: %s", wasm_rt_strerror(trap));
   }
   return st;
+}
+
+/* Every operation on a vm made by hl_vm_new goes through here. */
+static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
+  if (vm->broken)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
+  if (!vm->inst.w2c_T0.data) {
+    hl_status st = vm_prepare(vm);
+    if (st)
+      return st;
+  }
+  return vm_enter(vm, op, arg);
 }
 
 void hl_vm_interrupt(hl_vm *vm) {
@@ -243,10 +293,6 @@ static hl_status call_with_string(vm_t *vm, uint32_t fn, const char *s, size_t l
 /* ------------------------------------------------------------------ */
 
 static pthread_once_t template_once = PTHREAD_ONCE_INIT;
-static pthread_once_t module_once = PTHREAD_ONCE_INIT;
-
-/* The module's function types, registered once per process. */
-static void module_init(void) { Z_qjs_init_module(); }
 static hl_vm_snapshot *template_snap;
 static hl_status template_status = HL_ERR_SANDBOX;
 static char template_error[256];
@@ -324,7 +370,7 @@ hl_status hl__vm_template_build(hl_vm_snapshot **out) {
   if (st == HL_OK) {
     vm->mem.pages = 256; /* the module's initial memory */
     vm->mem.size = 256 * PAGE_BYTES;
-    st = vm_run(vm, template_setup, NULL);
+    st = vm_enter(vm, template_setup, NULL); /* it instantiates the module itself */
   }
   if (st == HL_OK)
     st = hl_vm_snapshot_take(vm, out);
@@ -500,6 +546,12 @@ hl_status hl_vm_snapshot_take(hl_vm *vm, hl_vm_snapshot **out) {
   *out = NULL;
   if (vm->broken)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: cannot snapshot an instance that trapped");
+  /* The table's size goes into the snapshot: fill it if the vm never ran. */
+  if (!vm->inst.w2c_T0.data) {
+    hl_status st = vm_prepare(vm);
+    if (st)
+      return st;
+  }
   /* A snapshot carries no compiled code: vms made from it start with an
    * empty cache and would never free what it held. */
   if (vm->code_cache.n) {
@@ -579,16 +631,6 @@ void hl_vm_snapshot_free(hl_vm_snapshot *s) {
 /* Instances                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Fill the vm's function table as instantiation does; false when out of
- * memory (the fill traps on a table that could not be allocated). */
-static bool fill_table(vm_t *vm) {
-  pthread_once(&module_once, module_init); /* the table's function types */
-  hl_wasm_frame frame;
-  wasm_rt_trap_t trap;
-  HL_WASM_TRY(frame, trap, Z_qjs_init_table_only(&vm->inst));
-  return trap == WASM_RT_TRAP_NONE && vm->inst.w2c_T0.data;
-}
-
 hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
                     const hl_vm_hooks *hooks, void *ud, hl_vm **out) {
   *out = NULL;
@@ -630,18 +672,9 @@ hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
   vm->inst.Z_a_instance = vm;
   vm->inst.Z_aZ_a = &vm->mem;
   vm->inst.w2c_g0 = snap->g0;
-  /* The function table as instantiation fills it (entries close over this
-   * instance). No code of the module writes its table, so every snapshot's
-   * table is this one: snapshots do not carry it, and a file needs no
-   * fresh table to be loaded. */
-  if (!fill_table(vm)) {
-    hl_vm_free(vm);
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the function table");
-  }
-  if (vm->inst.w2c_T0.size != snap->table_size || vm->inst.w2c_T0.max_size != snap->table_max) {
-    hl_vm_free(vm);
-    return hl_fail(HL_ERR_INVALID, "sandbox: the snapshot does not match this module's table");
-  }
+  /* The function table is filled at the first entry (vm_prepare). */
+  vm->table_size = snap->table_size;
+  vm->table_max = snap->table_max;
   vm->rt = snap->rt;
   vm->ctx = snap->ctx;
   vm->fn_define = snap->fn_define;
@@ -1002,20 +1035,10 @@ bool hl_vm_heap_exhausted(hl_vm *vm) {
   return exhausted;
 }
 
-typedef struct limit_arg {
-  size_t bytes;
-} limit_arg;
-
-static hl_status op_heap_limit(vm_t *vm, void *p) {
-  limit_arg *a = p;
-  uint32_t v = a->bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)a->bytes;
-  QTS_RuntimeSetMemoryLimit(vm, vm->rt, a->bytes ? v : UINT32_MAX);
-  return HL_OK;
-}
-
 void hl_vm_set_heap_limit(hl_vm *vm, size_t bytes) {
-  limit_arg a = {bytes};
-  (void)vm_run(vm, op_heap_limit, &a);
+  /* Applied at the next entry (apply_heap_limit): no wasm runs now. */
+  vm->heap_limit = bytes;
+  vm->heap_limit_pending = true;
 }
 
 static hl_status op_fault(vm_t *vm, void *p) {

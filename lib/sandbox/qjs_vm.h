@@ -150,7 +150,8 @@ hl_status hl__vm_fault(hl_vm *vm, int kind);
  *  at its limit). Runs a little wasm; false on a broken vm. */
 bool hl_vm_heap_exhausted(hl_vm *vm);
 
-/** Set QuickJS's own allocation limit (bytes, 0 = none). */
+/** Set QuickJS's own allocation limit (bytes, 0 = none), from the next
+ *  entry into the vm on. */
 void hl_vm_set_heap_limit(hl_vm *vm, size_t bytes);
 
 /** The vm's cache of compiled scripts (code_cache.c): at most this many

@@ -54,6 +54,9 @@ struct Z_a_instance_t {
   hl_vm_hooks hooks;
   void *ud;
   bool broken;
+  uint32_t table_size, table_max; /* the snapshot's, checked at the first entry */
+  size_t heap_limit;              /* QuickJS's allocation limit ... */
+  bool heap_limit_pending;        /* ... to set at the next entry */
   hl_code_cache code_cache;
 };
 
