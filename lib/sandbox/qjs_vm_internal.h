@@ -152,6 +152,10 @@ extern const char hl__prelude_js[];
 #define HL_JS_EVAL_FLAG_ASYNC (1 << 7)
 #define HL_JS_EVAL_FLAG_COMPILE_ONLY (1 << 5)
 /* NaN-boxed JSValue tags (the high word) the vm looks at. */
+#define HL_JS_TAG_INT 0u
+#define HL_JS_TAG_BOOL 1u
+#define HL_JS_TAG_NULL 2u
+#define HL_JS_TAG_UNDEFINED 3u
 #define HL_JS_TAG_EXCEPTION 6u
 
 /* Bounded access to linear memory for imports and the vm: out-of-range
