@@ -226,6 +226,42 @@ static void reset_snapshot_and_trap_leave_no_compiled_code(void) {
   hl_sandbox_free(sb);
 }
 
+/* Limits hold for compiled code taken from the cache as for code just
+ * compiled: the second run of each is a cache hit. */
+static void limits_hold_for_cached_code(void) {
+  hl_sandbox_limits limits;
+  hl_sandbox_limits_default(&limits);
+  limits.timeout_ms = 1000;
+  limits.memory_bytes = (size_t)32 << 20;
+  limits.max_output_bytes = 1000;
+  hl_sandbox *sb = NULL;
+  REQUIRE(hl_sandbox_new(&limits, &sb) == HL_OK);
+  static const struct {
+    const char *code;
+    hl_status status;
+  } cases[] = {
+    {"while (true) {}", HL_ERR_TIMEOUT},
+    {"{ const big = []; while (true) big.push(new Array(1000000).fill(1)); }", HL_ERR_LIMIT},
+    {"for (;;) console.log('x'.repeat(100));", HL_ERR_TOO_LARGE},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    for (int round = 0; round < 2; round++) {
+      unsigned long hits = stats(sb).hits;
+      hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+      hl_status st = hl_sandbox_execute(sb, NULL, cases[i].code, &r);
+      CHECK_INT(st, cases[i].status);
+      CHECK(r.duration_us < 10u * 1000u * 1000u);
+      hl_sandbox_result_clear(&r);
+      /* Unless the stop reset the instance (and its cache with it), the
+       * second round ran the kept code. */
+      if (round == 1 && stats(sb).entries > 0)
+        CHECK_INT(stats(sb).hits, hits + 1);
+    }
+  }
+  check_value(sb, "'still usable'", "\"still usable\"");
+  hl_sandbox_free(sb);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(repeated_source_runs_compiled_code_on_current_state);
@@ -234,5 +270,6 @@ int main(int argc, char **argv) {
   RUN(two_sandboxes_share_nothing);
   RUN(cache_is_bounded);
   RUN(reset_snapshot_and_trap_leave_no_compiled_code);
+  RUN(limits_hold_for_cached_code);
   return CHECK_EXIT();
 }
