@@ -227,24 +227,27 @@ static void reset_snapshot_and_trap_leave_no_compiled_code(void) {
 }
 
 /* Limits hold for compiled code taken from the cache as for code just
- * compiled: the second run of each is a cache hit. */
+ * compiled: the second run of each is a cache hit. The memory and output
+ * cases get a long time limit: under ThreadSanitizer on a loaded machine,
+ * filling 32 MiB took longer than a second. */
 static void limits_hold_for_cached_code(void) {
-  hl_sandbox_limits limits;
-  hl_sandbox_limits_default(&limits);
-  limits.timeout_ms = 1000;
-  limits.memory_bytes = (size_t)32 << 20;
-  limits.max_output_bytes = 1000;
-  hl_sandbox *sb = NULL;
-  REQUIRE(hl_sandbox_new(&limits, &sb) == HL_OK);
   static const struct {
     const char *code;
+    unsigned timeout_ms;
     hl_status status;
   } cases[] = {
-    {"while (true) {}", HL_ERR_TIMEOUT},
-    {"var keep = []; for (;;) keep.push(new Array(100000).fill(7));", HL_ERR_LIMIT},
-    {"for (;;) console.log('x'.repeat(100));", HL_ERR_TOO_LARGE},
+    {"while (true) {}", 1000, HL_ERR_TIMEOUT},
+    {"var keep = []; for (;;) keep.push(new Array(100000).fill(7));", 60000, HL_ERR_LIMIT},
+    {"for (;;) console.log('x'.repeat(100));", 60000, HL_ERR_TOO_LARGE},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    hl_sandbox_limits limits;
+    hl_sandbox_limits_default(&limits);
+    limits.timeout_ms = cases[i].timeout_ms;
+    limits.memory_bytes = (size_t)32 << 20;
+    limits.max_output_bytes = 1000;
+    hl_sandbox *sb = NULL;
+    REQUIRE(hl_sandbox_new(&limits, &sb) == HL_OK);
     for (int round = 0; round < 2; round++) {
       hl_vm_cache_stats before = stats(sb);
       hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
@@ -252,7 +255,6 @@ static void limits_hold_for_cached_code(void) {
       if (st != cases[i].status)
         fprintf(stderr, "%s (round %d): %s\n", cases[i].code, round, hl_last_error());
       CHECK_INT(st, cases[i].status);
-      CHECK(r.duration_us < 10u * 1000u * 1000u);
       hl_sandbox_result_clear(&r);
       /* Unless the first round's stop reset the instance (and its cache
        * with it: a hard stop, which a loaded machine can make of a
@@ -260,9 +262,9 @@ static void limits_hold_for_cached_code(void) {
       if (round == 1 && before.entries > 0)
         CHECK_INT(stats(sb).hits, before.hits + 1);
     }
+    check_value(sb, "'still usable'", "\"still usable\"");
+    hl_sandbox_free(sb);
   }
-  check_value(sb, "'still usable'", "\"still usable\"");
-  hl_sandbox_free(sb);
 }
 
 int main(int argc, char **argv) {
