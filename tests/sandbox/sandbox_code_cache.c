@@ -256,11 +256,12 @@ static void limits_hold_for_cached_code(void) {
         fprintf(stderr, "%s (round %d): %s\n", cases[i].code, round, hl_last_error());
       CHECK_INT(st, cases[i].status);
       hl_sandbox_result_clear(&r);
-      /* Unless the first round's stop reset the instance (and its cache
-       * with it: a hard stop, which a loaded machine can make of a
-       * timeout), the second round ran the kept code. */
+      /* The second round ran the kept code, unless a stop reset the
+       * instance (a hard stop, which a loaded machine can make of any of
+       * these): then a fresh vm with an empty record replaced it. */
+      hl_vm_cache_stats after = stats(sb);
       if (round == 1 && before.entries > 0)
-        CHECK_INT(stats(sb).hits, before.hits + 1);
+        CHECK(after.hits == before.hits + 1 || (after.hits == 0 && after.misses == 0));
     }
     check_value(sb, "'still usable'", "\"still usable\"");
     hl_sandbox_free(sb);
