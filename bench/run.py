@@ -542,6 +542,11 @@ def sandbox_only(bench_bin, write=False):
     res = {"sandbox_create_us": hl.get("create_us"),
            "sandbox_cold_create_us": hl.get("cold_create_us"),
            "sandbox_cold_create_runtime_init_us": hl.get("cold_create_runtime_init_us"),
+           "sandbox_cold_create_cpu_us": hl.get("cold_create_cpu_us"),
+           "sandbox_cold_create_minflt": hl.get("cold_create_minflt"),
+           "sandbox_cold_first_eval_us": hl.get("cold_first_eval_us"),
+           "chat_p_hello_ms": hl.get("chat_p_hello_ms"),
+           "chat_p_javascript_ms": hl.get("chat_p_javascript_ms"),
            "eval_us": hl.get("eval_us"),
            "eval_callback_us": hl.get("eval_callback_us"),
            "eval_cpu_us": hl.get("eval_cpu_us"),
@@ -802,21 +807,40 @@ def markdown(r):
           f"blurs least): eval {fmt(hs.get('eval_cpu_us'), 2)} µs, eval + 1 callback "
           f"{fmt(hs.get('eval_callback_cpu_us'), 2)} µs; load average during the run "
           f"{fmt(hs.get('load_average'), 1)} on {os.cpu_count()} cores.")
+    if "cold_create_cpu_us" in hs:
+        w(f"\nhookline's cold create in more detail (medians of fresh processes): "
+          f"{fmt(hs.get('cold_create_cpu_us'), 1)} µs of CPU (user + sys, getrusage) and "
+          f"{fmt(hs.get('cold_create_minflt'), 0)} page faults; creating leaves the vm's "
+          f"function table and heap limit to its first execution, and that process's first "
+          f"`1+2` then takes {fmt(hs.get('cold_first_eval_us'), 1)} µs (QuickJS's code and "
+          f"the pages it writes are touched for the first time).")
     if "parallel_3x100ms_callbacks_ms" in hs:
         w(f"\nhookline, 3 callbacks of 100 ms each under `Promise.all`: "
           f"{fmt(hs['parallel_3x100ms_callbacks_ms'], 1)} ms in total (target ~100 ms).")
+    if hs.get("chat_p_javascript_ms", -1) >= 0:
+        w(f"\n`hookline-chat -p` with the offline model, medians of fresh processes, wall "
+          f"(CPU): a prompt without tools {fmt(hs.get('chat_p_hello_ms'), 1)} ms "
+          f"({fmt(hs.get('chat_p_hello_cpu_ms'), 1)} ms), with the calculator tool "
+          f"{fmt(hs.get('chat_p_calculator_ms'), 1)} ms "
+          f"({fmt(hs.get('chat_p_calculator_cpu_ms'), 1)} ms), with the code tool (the "
+          f"process's first sandbox, a program that calls the calculator) "
+          f"{fmt(hs.get('chat_p_javascript_ms'), 1)} ms "
+          f"({fmt(hs.get('chat_p_javascript_cpu_ms'), 1)} ms).")
     w("\nhookline's callbacks are async functions taking one object, so its callback snippet is "
       "`await host({x: 41})`: a promise and a job-queue turn more than the peers' synchronous "
       "`host(41)`.")
-    w("\nWhere a callback round trip goes (callgrind, instructions per `await host({x: 41})` "
-      "execution, issue 18): about 149,000 in all; compiling the snippet as an async script "
-      "~51,000, running it inside QuickJS (async frame, promise, the callback's "
-      "stringify/promise, the await) ~60,000, QuickJS's allocator ~23,000 of these; settling the "
-      "promise ~8,000, running the jobs ~13,000, reading the result ~9,000; the host side (tool "
-      "lookup, schema check, cJSON) ~5,000. Each execution also woke the sandbox's watchdog "
-      "thread (2.6 context switches per execution); it no longer does (0 per execution), which "
-      "was most of the wall time on a busy machine. The rest is QuickJS's own work in the "
-      "pinned module, which hookline cannot change.")
+    w("\nInstructions (callgrind, which repeats exactly from run to run; issue 18). Cold create, "
+      "`hl_sandbox_new` in a fresh process: 696,502 before this round (480,000 of them "
+      "`pthread_getattr_np` reading /proc/self/maps for the main thread's stack, 118,000 "
+      "registering the module's function types by linear search and malloc, 18,000 dladdr), "
+      "61,534 now. Per execution, each source run again takes its compiled form from the "
+      "sandbox's code cache: `1+2` 44,000 -> 12,000; `await host({x: 41})` 151,000 -> "
+      "97,900, of which running it inside QuickJS (async frame, promise, the callback's "
+      "stringify and promise, the await) ~62,000, settling the promise and running the "
+      "callback ~12,700 (the tool itself, its schema check and cJSON ~3,000), running the jobs "
+      "~11,700, freeing the evaluation's values ~8,400, reading the result ~5,200. The rest is "
+      "QuickJS's own work in the pinned module (~60 allocations per execution in its "
+      "allocator), which hookline cannot change: the 10 µs target is not met on this machine.")
     w("\nTargets for hookline's sandbox: cold create < 200 µs, eval + one callback < 10 µs.\n")
     if "mcp" in r:
         w(mcp_run.mcp_markdown(r["mcp"]) + "\n")

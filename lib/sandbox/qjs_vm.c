@@ -13,7 +13,8 @@
  * pointers inside linear memory (JSRuntime, JSContext, the prelude's
  * functions) are the same in every copy.
  */
-#include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -80,13 +81,51 @@ static void open_calls(vm_t *vm) {
     atomic_store(&vm->mem.call_limit, 0);
 }
 
-static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
-  if (vm->broken)
-    return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
+static pthread_once_t module_once = PTHREAD_ONCE_INIT;
+/* The module's function types, registered once per process. */
+static void module_init(void) { Z_qjs_init_module(); }
+
+/* What a vm needs before its first entry, done then rather than when it is
+ * made: a sandbox that is made and never (or not yet) used costs only its
+ * mappings, and a process's first sandbox does not wait for the module's
+ * function types and table (~40 us of a cold start). The function table
+ * as instantiation fills it (entries close over this instance): no code
+ * of the module writes its table, so every snapshot's table is this one,
+ * and snapshots carry only its size, checked here. */
+static hl_status vm_prepare(vm_t *vm) {
+  pthread_once(&module_once, module_init); /* the table's function types */
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  /* The fill traps (out of bounds) on a table that could not be allocated. */
+  HL_WASM_TRY(frame, trap, Z_qjs_init_table_only(&vm->inst));
+  if (trap != WASM_RT_TRAP_NONE || !vm->inst.w2c_T0.data) {
+    Z_qjs_free(&vm->inst);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the function table");
+  }
+  if (vm->inst.w2c_T0.size != vm->table_size || vm->inst.w2c_T0.max_size != vm->table_max) {
+    vm->broken = true;
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the snapshot does not match this module's table");
+  }
+  return HL_OK;
+}
+
+/* Inside wasm, before the operation: the heap limit set since the last
+ * entry. */
+static void apply_heap_limit(vm_t *vm) {
+  if (!vm->heap_limit_pending)
+    return;
+  vm->heap_limit_pending = false;
+  size_t bytes = vm->heap_limit;
+  uint32_t v = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+  QTS_RuntimeSetMemoryLimit(vm, vm->rt, bytes ? v : UINT32_MAX);
+}
+
+/* Run `op` in the vm under a trap target. */
+static hl_status vm_enter(vm_t *vm, vm_op op, void *arg) {
   hl_wasm_frame frame;
   wasm_rt_trap_t trap;
   volatile hl_status st = HL_OK;
-  HL_WASM_TRY(frame, trap, (open_calls(vm), st = op(vm, arg)));
+  HL_WASM_TRY(frame, trap, (open_calls(vm), apply_heap_limit(vm), st = op(vm, arg)));
   atomic_store_explicit(&vm->mem.call_limit, 0, memory_order_relaxed);
   if (trap != WASM_RT_TRAP_NONE) {
     vm->broken = true;
@@ -97,6 +136,18 @@ static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
     return hl_fail(HL_ERR_SANDBOX, "sandbox trapped: %s", wasm_rt_strerror(trap));
   }
   return st;
+}
+
+/* Every operation on a vm made by hl_vm_new goes through here. */
+static hl_status vm_run(vm_t *vm, vm_op op, void *arg) {
+  if (vm->broken)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
+  if (!vm->inst.w2c_T0.data) {
+    hl_status st = vm_prepare(vm);
+    if (st)
+      return st;
+  }
+  return vm_enter(vm, op, arg);
 }
 
 void hl_vm_interrupt(hl_vm *vm) {
@@ -242,10 +293,6 @@ static hl_status call_with_string(vm_t *vm, uint32_t fn, const char *s, size_t l
 /* ------------------------------------------------------------------ */
 
 static pthread_once_t template_once = PTHREAD_ONCE_INIT;
-static pthread_once_t module_once = PTHREAD_ONCE_INIT;
-
-/* The module's function types, registered once per process. */
-static void module_init(void) { Z_qjs_init_module(); }
 static hl_vm_snapshot *template_snap;
 static hl_status template_status = HL_ERR_SANDBOX;
 static char template_error[256];
@@ -323,7 +370,7 @@ hl_status hl__vm_template_build(hl_vm_snapshot **out) {
   if (st == HL_OK) {
     vm->mem.pages = 256; /* the module's initial memory */
     vm->mem.size = 256 * PAGE_BYTES;
-    st = vm_run(vm, template_setup, NULL);
+    st = vm_enter(vm, template_setup, NULL); /* it instantiates the module itself */
   }
   if (st == HL_OK)
     st = hl_vm_snapshot_take(vm, out);
@@ -346,31 +393,55 @@ hl_status hl__vm_fresh_table(hl_vm_snapshot *s) {
   if (trap != WASM_RT_TRAP_NONE || !inst.w2c_T0.data) {
     st = hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the function table");
   } else {
+    /* The snapshot takes the table as it is: no copy. */
     s->table_size = inst.w2c_T0.size;
     s->table_max = inst.w2c_T0.max_size;
     free(s->table);
-    s->table = calloc(s->table_size ? s->table_size : 1, sizeof *s->table);
-    if (!s->table)
-      st = hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
-    else
-      memcpy(s->table, inst.w2c_T0.data, s->table_size * sizeof *s->table);
+    s->table = inst.w2c_T0.data;
+    inst.w2c_T0.data = NULL;
+    inst.w2c_T0.size = 0;
   }
   Z_qjs_free(&inst);
   return st;
 }
 
 /* Where the build put the template file: next to the library (the
- * installed layout), else where this build wrote it. */
+ * installed layout), else where this build wrote it. The library's file
+ * comes from the loader's list of objects (dl_iterate_phdr): the object
+ * whose loaded segments hold this function. dladdr() would also find the
+ * nearest symbol, a search of the symbol table (~17,000 instructions of a
+ * process's first sandbox). */
+typedef struct lib_lookup {
+  uintptr_t addr;
+  char *out;
+  size_t cap;
+  bool found;
+} lib_lookup;
+
+static int find_library(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  lib_lookup *l = data;
+  for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t start = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type != PT_LOAD || l->addr < start || l->addr - start >= ph->p_memsz)
+      continue;
+    const char *name = info->dlpi_name;
+    const char *slash = name ? strrchr(name, '/') : NULL;
+    if (slash) {
+      int n = snprintf(l->out, l->cap, "%.*s/%s", (int)(slash - name), name,
+                       HL_SANDBOX_SNAPSHOT_NAME);
+      l->found = n > 0 && (size_t)n < l->cap;
+    }
+    return 1; /* this object: stop, found or not (the main program has no name) */
+  }
+  return 0;
+}
+
 static bool template_path_next_to_library(char *out, size_t cap) {
-  Dl_info info;
-  if (!dladdr((void *)&hl_vm_new, &info) || !info.dli_fname || !*info.dli_fname)
-    return false;
-  const char *slash = strrchr(info.dli_fname, '/');
-  if (!slash)
-    return false;
-  int n = snprintf(out, cap, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname,
-                   HL_SANDBOX_SNAPSHOT_NAME);
-  return n > 0 && (size_t)n < cap;
+  lib_lookup l = {(uintptr_t)&hl_vm_new, out, cap, false};
+  dl_iterate_phdr(find_library, &l);
+  return l.found;
 }
 
 static const char *template_origin = "none";
@@ -399,8 +470,19 @@ static bool load_template_file(void) {
 #endif
   }
   char first_error[256] = "";
+  const char *first_missing = NULL;
   for (size_t i = 0; i < n; i++) {
-    hl_status st = hl__vm_snapshot_load(candidates[i], &template_snap);
+    /* Opened here: a candidate that is not there is the normal case (a
+     * build tree has no file next to the library) and costs no message. */
+    int fd = open(candidates[i], O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      if (!first_missing)
+        first_missing = candidates[i];
+      continue;
+    }
+    hl_status st = fd < 0 ? hl_fail(HL_ERR_IO, "sandbox snapshot: cannot open %s: %s", candidates[i],
+                                    strerror(errno))
+                          : hl__vm_snapshot_load_fd(fd, candidates[i], &template_snap);
     if (st == HL_OK) {
       template_origin = "file";
       snprintf(template_origin_path, sizeof template_origin_path, "%s", candidates[i]);
@@ -408,9 +490,12 @@ static bool load_template_file(void) {
     }
     /* A missing file where another may follow says nothing; a file that
      * is there and unusable (another build) is what the note reports. */
-    if (!*first_error || (st != HL_ERR_NOT_FOUND && strstr(first_error, "cannot open")))
+    if (!*first_error)
       snprintf(first_error, sizeof first_error, "%s", hl_last_error());
   }
+  if (!*first_error && first_missing)
+    snprintf(first_error, sizeof first_error, "sandbox snapshot: cannot open %s: %s", first_missing,
+             strerror(ENOENT));
   /* One line, once per process: the first sandbox takes milliseconds
    * instead of microseconds, and this says why. */
   fprintf(stderr, "hookline: %s; building the sandbox snapshot at run time\n",
@@ -451,10 +536,29 @@ static bool page_is_zero(const uint8_t *p, size_t n) {
   return true;
 }
 
+static hl_status op_cache_clear(vm_t *vm, void *p) {
+  (void)p;
+  hl__code_cache_clear(vm);
+  return HL_OK;
+}
+
 hl_status hl_vm_snapshot_take(hl_vm *vm, hl_vm_snapshot **out) {
   *out = NULL;
   if (vm->broken)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: cannot snapshot an instance that trapped");
+  /* The table's size goes into the snapshot: fill it if the vm never ran. */
+  if (!vm->inst.w2c_T0.data) {
+    hl_status st = vm_prepare(vm);
+    if (st)
+      return st;
+  }
+  /* A snapshot carries no compiled code: vms made from it start with an
+   * empty cache and would never free what it held. */
+  if (vm->code_cache.n) {
+    hl_status st = vm_run(vm, op_cache_clear, NULL);
+    if (st)
+      return st;
+  }
   hl_vm_snapshot *s = calloc(1, sizeof *s);
   if (!s)
     return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
@@ -568,21 +672,9 @@ hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
   vm->inst.Z_a_instance = vm;
   vm->inst.Z_aZ_a = &vm->mem;
   vm->inst.w2c_g0 = snap->g0;
-  vm->inst.w2c_T0.data = malloc((snap->table_size ? snap->table_size : 1) * sizeof(wasm_rt_funcref_t));
-  if (!vm->inst.w2c_T0.data) {
-    memory_release(vm);
-    free(vm);
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
-  }
-  vm->inst.w2c_T0.size = snap->table_size;
-  vm->inst.w2c_T0.max_size = snap->table_max;
-  for (uint32_t i = 0; i < snap->table_size; i++) {
-    wasm_rt_funcref_t e = snap->table[i];
-    /* Table entries close over the instance they were made in. */
-    if (e.func)
-      e.module_instance = &vm->inst;
-    vm->inst.w2c_T0.data[i] = e;
-  }
+  /* The function table is filled at the first entry (vm_prepare). */
+  vm->table_size = snap->table_size;
+  vm->table_max = snap->table_max;
   vm->rt = snap->rt;
   vm->ctx = snap->ctx;
   vm->fn_define = snap->fn_define;
@@ -604,6 +696,7 @@ void hl_vm_free(hl_vm *vm) {
   if (!vm)
     return;
   /* No QuickJS teardown: the whole linear memory goes at once. */
+  hl__code_cache_forget(vm);
   Z_qjs_free(&vm->inst);
   memory_release(vm);
   free(vm);
@@ -630,21 +723,50 @@ static void drop_promise(vm_t *vm) {
   vm->value_state = 0;
 }
 
+/* Run compiled script `bytecode` (borrowed JSValue*) as JS_Eval would
+ * after compiling it. Returns the result's JSValue* (owned), 0 when out of
+ * memory. */
+static uint32_t run_compiled(vm_t *vm, uint32_t bytecode) {
+  uint32_t cell = QTS_DupValuePointer(vm, vm->ctx, bytecode);
+  if (cell)
+    Z_qjs_hl_eval_function(VM_INST(vm), vm->ctx, cell);
+  return cell;
+}
+
 static hl_status op_eval(vm_t *vm, void *p) {
   eval_arg *a = p;
   drop_promise(vm);
-  uint32_t code = wasm_strdup(vm, a->code, a->len);
-  if (!code)
-    return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory for the code (%zu bytes)", a->len);
   /* Code that never says "await" cannot use top-level await: it runs as a
    * plain global script, whose completion value comes back at once. The
    * async form costs a promise, an async frame and a {value} wrapper
    * object, about as much as compiling the code. A mere mention of await
-   * (in a string, a comment, an async function) only costs that. */
+   * (in a string, a comment, an async function) only costs that. The
+   * choice depends on the text alone, as the code cache's key does. */
   bool sync = memmem(a->code, a->len, "await", 5) == NULL;
-  uint32_t r = QTS_Eval(vm, vm->ctx, code, (uint32_t)a->len, vm->filename, 0,
-                        HL_JS_EVAL_TYPE_GLOBAL | (sync ? 0 : HL_JS_EVAL_FLAG_ASYNC));
-  qts_free(vm, code);
+  uint32_t r;
+  uint32_t compiled = hl__code_cache_find(vm, a->code, a->len);
+  if (compiled) {
+    r = run_compiled(vm, compiled);
+  } else {
+    uint32_t code = wasm_strdup(vm, a->code, a->len);
+    if (!code)
+      return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory for the code (%zu bytes)", a->len);
+    /* Compile and run as two steps, keeping the compiled script. */
+    bool keep = hl__code_cache_wants(vm, a->len);
+    r = QTS_Eval(vm, vm->ctx, code, (uint32_t)a->len, vm->filename, 0,
+                 HL_JS_EVAL_TYPE_GLOBAL | (sync ? 0 : HL_JS_EVAL_FLAG_ASYNC) |
+                     (keep ? HL_JS_EVAL_FLAG_COMPILE_ONLY : 0));
+    qts_free(vm, code);
+    if (keep && r && hl_vm_load32(vm, r + 4) != HL_JS_TAG_EXCEPTION) {
+      compiled = r;
+      bool kept = hl__code_cache_put(vm, a->code, a->len, compiled);
+      r = run_compiled(vm, compiled);
+      if (!kept) /* no memory for the key: run once, let it go */
+        QTS_FreeValuePointer(vm, vm->ctx, compiled);
+    }
+  }
+  if (!r)
+    return hl_fail(HL_ERR_LIMIT, "sandbox: out of memory running the code");
   uint32_t exc = QTS_ResolveException(vm, vm->ctx, r);
   if (exc && sync) {
     /* Kept as the outcome, as the async form keeps a rejected promise:
@@ -722,6 +844,25 @@ typedef struct result_arg {
 /* The completion value JSValue* `v` as JSON text (malloc'ed), NULL when
  * it has none or on failure. */
 static char *finish(vm_t *vm, uint32_t v) {
+  /* Values whose JSON text the host writes itself, exactly as the
+   * prelude's finish() would, without a call into JavaScript, a string and
+   * its conversion (~5,000 instructions): a JSValue is NaN-boxed, its high
+   * word is the tag, and these tags are never a boxed double's. */
+  uint32_t payload = hl_vm_load32(vm, v), tag = hl_vm_load32(vm, v + 4);
+  char num[16];
+  switch (tag) {
+  case HL_JS_TAG_INT:
+    snprintf(num, sizeof num, "%d", (int)(int32_t)payload);
+    return strdup(num);
+  case HL_JS_TAG_BOOL:
+    return strdup(payload ? "true" : "false");
+  case HL_JS_TAG_NULL:
+    return strdup("null");
+  case HL_JS_TAG_UNDEFINED:
+    return NULL;
+  default:
+    break;
+  }
   uint32_t s = call1(vm, vm->fn_finish, v, NULL);
   if (!s)
     return NULL;
@@ -913,20 +1054,10 @@ bool hl_vm_heap_exhausted(hl_vm *vm) {
   return exhausted;
 }
 
-typedef struct limit_arg {
-  size_t bytes;
-} limit_arg;
-
-static hl_status op_heap_limit(vm_t *vm, void *p) {
-  limit_arg *a = p;
-  uint32_t v = a->bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)a->bytes;
-  QTS_RuntimeSetMemoryLimit(vm, vm->rt, a->bytes ? v : UINT32_MAX);
-  return HL_OK;
-}
-
 void hl_vm_set_heap_limit(hl_vm *vm, size_t bytes) {
-  limit_arg a = {bytes};
-  (void)vm_run(vm, op_heap_limit, &a);
+  /* Applied at the next entry (apply_heap_limit): no wasm runs now. */
+  vm->heap_limit = bytes;
+  vm->heap_limit_pending = true;
 }
 
 static hl_status op_fault(vm_t *vm, void *p) {

@@ -150,8 +150,23 @@ hl_status hl__vm_fault(hl_vm *vm, int kind);
  *  at its limit). Runs a little wasm; false on a broken vm. */
 bool hl_vm_heap_exhausted(hl_vm *vm);
 
-/** Set QuickJS's own allocation limit (bytes, 0 = none). */
+/** Set QuickJS's own allocation limit (bytes, 0 = none), from the next
+ *  entry into the vm on. */
 void hl_vm_set_heap_limit(hl_vm *vm, size_t bytes);
+
+/** The vm's cache of compiled scripts (code_cache.c): at most this many
+ *  sources, each at most HL_CODE_CACHE_MAX_SOURCE bytes (longer ones are
+ *  compiled every time), HL_CODE_CACHE_MAX_BYTES of source in all. */
+#define HL_CODE_CACHE_ENTRIES 16
+#define HL_CODE_CACHE_MAX_SOURCE ((size_t)16 << 10)
+#define HL_CODE_CACHE_MAX_BYTES ((size_t)64 << 10)
+
+/** Its contents and use, for tests and benchmarks. */
+typedef struct hl_vm_cache_stats {
+  size_t entries, bytes;        /* sources kept, their bytes */
+  unsigned long hits, misses;   /* evaluations that found / did not find theirs */
+} hl_vm_cache_stats;
+void hl__vm_code_cache_stats(const hl_vm *vm, hl_vm_cache_stats *out);
 
 /** Bytes of linear memory in use (its current size). */
 size_t hl_vm_memory_size(const hl_vm *vm);
@@ -180,5 +195,8 @@ size_t hl__vm_snapshot_bytes(const hl_vm_snapshot *snap);
  * read. */
 hl_status hl__vm_snapshot_save(const hl_vm_snapshot *s, const char *path);
 hl_status hl__vm_snapshot_load(const char *path, hl_vm_snapshot **out);
+/* The same from a file already open for reading: takes `fd` (closed on
+ * failure, kept by the snapshot on success); `path` names it in messages. */
+hl_status hl__vm_snapshot_load_fd(int fd, const char *path, hl_vm_snapshot **out);
 
 #endif

@@ -14,8 +14,9 @@
  * of the QuickJS module, the prelude and the code that lays out the
  * instance): a file from another build is refused, because its addresses
  * (the JSRuntime, the prelude's functions) mean nothing to this one.
- * Function table entries are host pointers and are not stored: the loader
- * takes the table of a fresh instantiation, which QuickJS never changes.
+ * Function table entries are host pointers and are not stored: every vm
+ * fills its table as instantiation does (QuickJS never changes it), and
+ * checks its size against the header's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -156,6 +157,11 @@ hl_status hl__vm_snapshot_load(const char *path, hl_vm_snapshot **out) {
   if (fd < 0)
     return hl_fail(errno == ENOENT ? HL_ERR_NOT_FOUND : HL_ERR_IO, "sandbox snapshot: cannot open %s: %s",
                    path, strerror(errno));
+  return hl__vm_snapshot_load_fd(fd, path, out);
+}
+
+hl_status hl__vm_snapshot_load_fd(int fd, const char *path, hl_vm_snapshot **out) {
+  *out = NULL;
   file_header h;
   struct stat stt;
   hl_status st = HL_OK;
@@ -196,13 +202,10 @@ hl_status hl__vm_snapshot_load(const char *path, hl_vm_snapshot **out) {
   s->filename = h.filename;
   s->key_value = h.key_value;
   s->scratch = h.scratch;
-  st = hl__vm_fresh_table(s);
-  if (st == HL_OK && (s->table_size != h.table_size || s->table_max != h.table_max))
-    st = hl_fail(HL_ERR_INVALID, "sandbox snapshot: %s does not match this module's table", path);
-  if (st) {
-    hl_vm_snapshot_free(s);
-    return st;
-  }
+  /* The table itself is filled by every new vm (hl_vm_new), which checks
+   * these against it. */
+  s->table_size = h.table_size;
+  s->table_max = h.table_max;
   *out = s;
   return HL_OK;
 }

@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 HL_WASM_TLS uint32_t wasm_rt_call_stack_depth;
 HL_WASM_TLS uint32_t hl_wasm_call_stack_limit;
@@ -63,9 +65,44 @@ void wasm_rt_trap(wasm_rt_trap_t trap) {
   longjmp(f->env, 1);
 }
 
+/* Set by the dynamic loader (glibc's ld.so, GLIBC_2.1): an address near
+ * the top of the main thread's stack. Weak, so that another libc without
+ * it leaves NULL and the generic path below is taken. */
+extern void *__libc_stack_end __attribute__((weak));
+
+/* The main thread's lowest usable stack address without reading
+ * /proc/self/maps, which is what pthread_getattr_np() does for the main
+ * thread (~480,000 instructions and 25 read calls: 70% of a process's
+ * first sandbox). The stack may grow to RLIMIT_STACK below its top, and
+ * the kernel keeps argv, the environment and auxv (at most a quarter of
+ * the limit, plus a little) between the top and __libc_stack_end. So
+ * __libc_stack_end - 3/4 of the limit + 64 KiB is at or above the real
+ * bound: the estimate errs towards less depth, never more. 0 when it
+ * cannot be had (no limit, odd sizes): the caller asks pthreads. */
+static uintptr_t main_stack_low(void) {
+  if (!&__libc_stack_end || !__libc_stack_end || getpid() != gettid())
+    return 0;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_STACK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+      rl.rlim_cur < ((rlim_t)1 << 20) || rl.rlim_cur > ((rlim_t)1 << 30))
+    return 0;
+  uintptr_t end = (uintptr_t)__libc_stack_end;
+  uintptr_t span = (uintptr_t)(rl.rlim_cur / 4 * 3) - 65536u;
+  return end > span ? end - span : 0;
+}
+
 /* Learn this thread's stack bounds once. */
 static void learn_stack(void) {
   tls_stack_known = 1;
+  uintptr_t low = main_stack_low();
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  /* On this stack (a child forked from another thread is on that
+   * thread's stack, not the main one). */
+  if (low && low < here && here < (uintptr_t)__libc_stack_end) {
+    tls_stack_low = low;
+    return;
+  }
+  /* Other threads: pthreads knows their stack without reading files. */
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) != 0)
     return;
@@ -115,6 +152,72 @@ typedef struct func_type {
 static pthread_mutex_t types_lock = PTHREAD_MUTEX_INITIALIZER;
 static func_type *types;
 static uint32_t n_types, cap_types;
+/* Open-addressing index over `types` by hash: slot = id + 1, 0 = empty.
+ * Twice as many slots as `cap_types`, so it is at most half full. A
+ * module registers every signature at start-up (~100 for QuickJS), each
+ * looked up among the earlier ones: with a linear scan that was ~50,000
+ * instructions of a process's first sandbox. */
+static uint32_t *type_index;
+/* The first types and their signatures live in static storage: the
+ * process's first sandbox makes no allocation for them (105 mallocs and
+ * a realloc were ~60,000 instructions of a cold start). */
+#define STATIC_TYPES 256u
+static func_type types_static[STATIC_TYPES];
+static uint32_t index_static[STATIC_TYPES * 2];
+static wasm_rt_type_t sig_pool[4096];
+static size_t sig_pool_used;
+
+static void index_put(uint32_t id) {
+  uint32_t mask = cap_types * 2 - 1;
+  uint32_t i = types[id].hash & mask;
+  while (type_index[i])
+    i = (i + 1) & mask;
+  type_index[i] = id + 1;
+}
+
+/* Room for one more type (locked). False when out of memory. */
+static bool types_reserve(void) {
+  if (n_types < cap_types)
+    return true;
+  if (!cap_types) {
+    types = types_static;
+    type_index = index_static;
+    cap_types = STATIC_TYPES;
+    return true;
+  }
+  uint32_t cap = cap_types * 2;
+  func_type *grown = malloc(cap * sizeof *grown);
+  uint32_t *index = calloc((size_t)cap * 2, sizeof *index);
+  if (!grown || !index) {
+    free(grown);
+    free(index);
+    return false;
+  }
+  memcpy(grown, types, n_types * sizeof *types);
+  if (types != types_static)
+    free(types);
+  if (type_index != index_static)
+    free(type_index);
+  types = grown;
+  type_index = index;
+  cap_types = cap;
+  for (uint32_t id = 0; id < n_types; id++)
+    index_put(id);
+  return true;
+}
+
+/* A lasting copy of a signature (locked), NULL when out of memory. */
+static wasm_rt_type_t *sig_copy(const wasm_rt_type_t *sig, uint32_t n) {
+  wasm_rt_type_t *copy;
+  if (sig_pool_used + n <= sizeof sig_pool / sizeof *sig_pool) {
+    copy = sig_pool + sig_pool_used;
+    sig_pool_used += n;
+  } else if (!(copy = malloc(n ? n * sizeof *copy : 1))) {
+    return NULL;
+  }
+  memcpy(copy, sig, n * sizeof *sig);
+  return copy;
+}
 
 uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
   uint32_t n = params + results;
@@ -130,9 +233,7 @@ uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
   if (n > 64)
     n = 64; /* no signature of the pinned module comes close */
 
-  /* FNV-1a: the module registers ~100 signatures at start-up, each
-   * looked up among the earlier ones; the hash spares most memcmp calls
-   * (part of a process's first sandbox). */
+  /* FNV-1a over the signature. */
   uint32_t h = 2166136261u;
   h = (h ^ params) * 16777619u;
   h = (h ^ results) * 16777619u;
@@ -140,30 +241,26 @@ uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
     h = (h ^ (uint32_t)sig[i]) * 16777619u;
 
   pthread_mutex_lock(&types_lock);
-  uint32_t id;
-  for (id = 0; id < n_types; id++) {
-    if (types[id].hash == h && types[id].params == params && types[id].results == results &&
-        memcmp(types[id].types, sig, n * sizeof *sig) == 0)
-      goto done;
-  }
-  if (n_types == cap_types) {
-    uint32_t cap = cap_types ? cap_types * 2 : 128;
-    func_type *grown = realloc(types, cap * sizeof *grown);
-    if (!grown) {
-      id = UINT32_MAX; /* never equal to a real id: indirect calls trap */
-      goto done;
+  uint32_t id = UINT32_MAX;
+  if (cap_types) {
+    uint32_t mask = cap_types * 2 - 1;
+    for (uint32_t i = h & mask; type_index[i]; i = (i + 1) & mask) {
+      const func_type *t = &types[type_index[i] - 1];
+      if (t->hash == h && t->params == params && t->results == results &&
+          memcmp(t->types, sig, n * sizeof *sig) == 0) {
+        id = type_index[i] - 1;
+        goto done;
+      }
     }
-    types = grown;
-    cap_types = cap;
   }
-  wasm_rt_type_t *copy = malloc(n ? n * sizeof *copy : 1);
-  if (!copy) {
-    id = UINT32_MAX;
+  if (!types_reserve())
+    goto done; /* UINT32_MAX: never equal to a real id, indirect calls trap */
+  wasm_rt_type_t *copy = sig_copy(sig, n);
+  if (!copy)
     goto done;
-  }
-  memcpy(copy, sig, n * sizeof *sig);
   types[n_types] = (func_type){h, params, results, copy};
   id = n_types++;
+  index_put(id);
 done:
   pthread_mutex_unlock(&types_lock);
   /* Ids start at 1 so that 0 stays the null funcref's type. */
