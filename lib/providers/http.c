@@ -741,9 +741,10 @@ void hl__http_cancel_all(hl__http *c) {
 /* ------------------------------------------------------------------ */
 
 /* Wait for the call to end, feeding streamed bytes to the sink on this
- * thread. Returns the sink's failure (its message set on this thread) or
- * HL_OK. */
-static hl_status wait_call(call *c) {
+ * thread; `driving`: this thread holds the baton and runs loop turns
+ * instead of sleeping. Returns the sink's failure (its message set on
+ * this thread) or HL_OK. */
+static hl_status wait_call(call *c, bool driving) {
   hl_status sink_st = HL_OK;
   char *chunk = NULL;
   size_t chunk_cap = 0;
@@ -774,7 +775,13 @@ static hl_status wait_call(call *c) {
       continue;
     }
     if (c->done && c->ops == 0) break;
-    pthread_cond_wait(&c->cond, &c->lock);
+    if (driving) {
+      pthread_mutex_unlock(&c->lock);
+      hl__engine_drive_turn();
+      pthread_mutex_lock(&c->lock);
+    } else {
+      pthread_cond_wait(&c->cond, &c->lock);
+    }
   }
   pthread_mutex_unlock(&c->lock);
   free(chunk);
@@ -887,10 +894,18 @@ hl_status hl__http_request_send(hl__http *client, const hl__http_request *req,
 
   call *c = call_new(client, req);
   if (!c) return hl_last_status();
+  /* Nothing else in flight: drive the loop here rather than hand the
+   * request to the loop thread and be woken by it (engine.h, "Who
+   * drives"). Not for a streamed body: its sink runs user code (token
+   * callbacks), which must not hold up every other request. */
+  bool driving = !req->on_data && hl__engine_drive_begin();
   pthread_mutex_lock(&c->lock);
-  post_locked(c, &c->t_submit);
+  if (driving) c->ops++;
+  else post_locked(c, &c->t_submit);
   pthread_mutex_unlock(&c->lock);
-  hl_status sink_st = wait_call(c);
+  if (driving) submit_fn(&c->t_submit);
+  hl_status sink_st = wait_call(c, driving);
+  if (driving) hl__engine_drive_end();
 
   /* The loop is done with the call: everything in it is ours. */
   st = take_response(c, sink_st, resp);
@@ -914,7 +929,9 @@ hl_status hl__http_request_start(hl__http *client, const hl__http_request *req,
   pthread_mutex_lock(&c->lock);
   c->ops++;
   pthread_mutex_unlock(&c->lock);
-  hl__engine_post(&c->t_submit);
+  /* A blocking run about to wait for this answer defers the post and
+   * drives the loop itself if it can (engine.h, "Who drives"). */
+  hl__engine_post_deferrable(&c->t_submit);
   return HL_OK;
 }
 
