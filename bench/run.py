@@ -183,7 +183,7 @@ def main():
             results["concurrent_slow"] = res
             with open(path, "w") as f:
                 f.write(json.dumps(results, indent=2) + "\n")
-            write_markdown(results)
+            write_section(results, "## concurrent_slow:")
             log("wrote the concurrent_slow figures into bench/results.json and BENCHMARKS.md")
         return 0
     if args.only == "history":
@@ -433,6 +433,31 @@ def write_markdown(results):
             fuzzing = old[old.index("\n## FUZZING"):]
     with open(path, "w") as f:
         f.write(markdown(results).rstrip("\n") + "\n" + fuzzing)
+
+
+def write_section(results, heading):
+    """Replace only the BENCHMARKS.md section that starts with `heading`
+    (up to the next "## ") by its regeneration from results: sections that
+    other benchmarks write by hand (store, mcp) stay as they are."""
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    if not os.path.exists(path):
+        write_markdown(results)
+        return
+    old = open(path, encoding="utf-8").read()
+    new = markdown(results)
+    if heading not in old or heading not in new:
+        write_markdown(results)
+        return
+
+    def cut(text):
+        a = text.index(heading)
+        b = text.find("\n## ", a + len(heading))
+        return a, (b + 1 if b >= 0 else len(text))
+
+    na, nb = cut(new)
+    oa, ob = cut(old)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(old[:oa] + new[na:nb] + old[ob:])
 
 
 def otel_only(bench_bin, quick, write):
