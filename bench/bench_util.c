@@ -113,8 +113,10 @@ bool bench_server_stats_get(const char *url, bench_server_stats *out) {
   /* Only the epoll mock reports these (0 otherwise). */
   const char *c = strstr(t.data, "\"connections\":");
   const char *l = strstr(t.data, "\"late_us_max\":");
+  const char *u = strstr(t.data, "\"cpu_us\":");
   out->connections = c ? strtod(c + 14, NULL) : 0;
   out->late_us_max = l ? strtod(l + 14, NULL) : 0;
+  out->cpu_us = u ? strtod(u + 9, NULL) : 0;
   return true;
 }
 

@@ -30,6 +30,7 @@ typedef struct bench_server_stats {
   double service_us;
   double connections;   /* TCP connections accepted since the server started */
   double late_us_max;   /* --delay-ms: the latest a delayed answer left, since the last reset */
+  double cpu_us;        /* the server process's CPU time so far (0 if it does not say) */
 } bench_server_stats;
 
 /** Fetch the mock server's counters; false (and a message on stderr) on failure. */

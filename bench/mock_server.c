@@ -33,7 +33,8 @@
  * Benchmarks subtract it: framework overhead = client wall time - server time.
  *
  *   GET  /stats        {"requests":N,"service_us":T,"connections":C,
- *                       "late_us_mean":L,"late_us_max":M}
+ *                       "late_us_mean":L,"late_us_max":M,"cpu_us":U}
+ *                      (U: the server process's user + system CPU so far)
  *   POST /stats/reset  zero the counters
  *   GET  /health       "ok"
  *   POST /v1/traces, /v1/metrics   200 {} (an OTLP receiver for bench/otel_bench.c;
@@ -401,12 +402,21 @@ static bool handle(buf *out, request *rq, uint64_t t_start) {
   buf body = {0};
   const char *path = rq->path;
   if (!strcmp(rq->method, "GET") && !strcmp(path, "/stats")) {
+    /* The process's whole CPU time (accepting, reading, writing, kernel
+     * included), next to the service time: with the wall time of a run it
+     * says whether the server kept up or was the bottleneck. */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu_us = (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
+                    (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
     buf_printf(&body, "{\"requests\":%llu,\"service_us\":%.3f,\"connections\":%llu,"
-                      "\"late_us_mean\":%.1f,\"late_us_max\":%.1f,\"otlp_requests\":%llu}",
+                      "\"late_us_mean\":%.1f,\"late_us_max\":%.1f,\"otlp_requests\":%llu,"
+                      "\"cpu_us\":%.0f}",
                (unsigned long long)atomic_load(&g_requests),
                (double)atomic_load(&g_service_ns) / 1e3, (unsigned long long)g_connections,
                g_late_n ? (double)g_late_ns_sum / (double)g_late_n / 1e3 : 0.0,
-               (double)g_late_ns_max / 1e3, (unsigned long long)atomic_load(&g_otlp_requests));
+               (double)g_late_ns_max / 1e3, (unsigned long long)atomic_load(&g_otlp_requests),
+               cpu_us);
     /* stats requests are not counted as model requests */
     buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                body.len, body.data);

@@ -23,7 +23,8 @@ Options: --build DIR (meson build dir, default ../build), --budget-s S
 (budget 0.5 s, for trying the harness), --no-write (print only),
 --slow-sessions 1000,3000,10000 (the concurrent_slow sizes),
 --only providers|core|sandbox|concurrent_slow|history|mcp|otel (one benchmark, its JSON
-only; history with --write, and otel, put their figures into results.json and BENCHMARKS.md).
+only; history with --write, concurrent_slow with --write, and otel, put their figures into
+results.json and BENCHMARKS.md).
 """
 import argparse
 import datetime
@@ -59,7 +60,8 @@ PROC_TIMEOUT_S = 180
 SLOW_TIMEOUT_S = 600
 # concurrent_slow: who runs it (the JS peer that bench/peers/harness.mjs
 # drives in that mode) and the model's delay.
-SLOW_PEERS = [("openai-agents", "openai_agents.mjs")]
+SLOW_PEERS = [("openai-agents", "openai_agents.mjs"), ("langchain", "langchain.mjs"),
+              ("adk", "adk.mjs")]
 SLOW_DELAY_MS = 1000
 
 
@@ -174,6 +176,15 @@ def main():
     if args.only == "concurrent_slow":
         res = concurrent_slow(os.path.join(os.path.abspath(args.build), "bench"), slow_sizes)
         print(json.dumps(res, indent=2))
+        if args.write:
+            path = os.path.join(HERE, "results.json")
+            with open(path) as f:
+                results = json.load(f)
+            results["concurrent_slow"] = res
+            with open(path, "w") as f:
+                f.write(json.dumps(results, indent=2) + "\n")
+            write_section(results, "## concurrent_slow:")
+            log("wrote the concurrent_slow figures into bench/results.json and BENCHMARKS.md")
         return 0
     if args.only == "history":
         return history_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick, args.write)
@@ -296,14 +307,7 @@ def main():
     if not args.no_write:
         with open(os.path.join(HERE, "results.json"), "w") as f:
             f.write(text + "\n")
-        # The FUZZING section is written by `make fuzz` (tests/fuzz/run_fuzz.py): keep it.
-        path, fuzzing = os.path.join(ROOT, "BENCHMARKS.md"), ""
-        if os.path.exists(path):
-            old = open(path, encoding="utf-8").read()
-            if "\n## FUZZING" in old:
-                fuzzing = old[old.index("\n## FUZZING"):]
-        with open(path, "w") as f:
-            f.write(markdown(results).rstrip("\n") + "\n" + fuzzing)
+        write_markdown(results)
         log("wrote bench/results.json and BENCHMARKS.md")
     return 0
 
@@ -315,6 +319,9 @@ def concurrent_slow(bench_bin, sizes, node="auto"):
     if node == "auto":
         node = ensure_peers()
     out = {"delay_ms": SLOW_DELAY_MS, "sizes": sizes,
+           "when": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                    "hookline_commit": machine_info().get("hookline_commit"),
+                    "load_before": round(os.getloadavg()[0], 2)},
            "targets": {"sessions": 10000, "wall_s": 2.5, "cpu_us_per_session": 100,
                        "peak_rss_mb": 150, "failures": 0},
            "runs": {}}
@@ -342,6 +349,7 @@ def concurrent_slow(bench_bin, sizes, node="auto"):
                  f"RSS {res.get('peak_rss_mb')} MB, p50 {res.get('latency_p50_ms')} ms, "
                  f"failures {res.get('failures')}" if "error" not in res else "FAILED: " + res["error"]))
         out["runs"][str(n)] = row
+    out["when"]["load_after"] = round(os.getloadavg()[0], 2)
     return out
 
 
@@ -387,8 +395,7 @@ def history_only(bench_bin, quick, write):
         results.setdefault("hookline", {})["hook_history"] = res
         with open(path, "w") as f:
             f.write(json.dumps(results, indent=2) + "\n")
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-            f.write(markdown(results))
+        write_section(results, "## Hook cost by history size")
         log("wrote the hook_history figures into bench/results.json and BENCHMARKS.md")
     return 0 if "error" not in res else 1
 
@@ -469,27 +476,29 @@ def write_markdown(results):
         f.write(markdown(results).rstrip("\n") + "\n" + fuzzing)
 
 
-def write_otel_section(results):
-    """Replace only the otel section of BENCHMARKS.md: other sections come
-    from other runs and targets (some written by their own scripts), and
-    regenerating the whole file would drop or rewrite them."""
-    head = "## OpenTelemetry export (otel)"
-    text = markdown(results)
-    if head not in text:
-        return
-    start = text.index(head)
-    nxt = text.find("\n## ", start + len(head))
-    section = text[start:nxt + 1 if nxt >= 0 else len(text)]
+def write_section(results, heading):
+    """Replace only the BENCHMARKS.md section that starts with `heading`
+    (up to the next "## ") by its regeneration from results: sections that
+    other benchmarks write by hand (store, mcp) stay as they are."""
     path = os.path.join(ROOT, "BENCHMARKS.md")
-    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-    if head in old:
-        a = old.index(head)
-        b = old.find("\n## ", a + len(head))
-        old = old[:a] + section + (old[b + 1:] if b >= 0 else "")
-    else:
-        old = old.rstrip("\n") + "\n\n" + section
+    if not os.path.exists(path):
+        write_markdown(results)
+        return
+    old = open(path, encoding="utf-8").read()
+    new = markdown(results)
+    if heading not in old or heading not in new:
+        write_markdown(results)
+        return
+
+    def cut(text):
+        a = text.index(heading)
+        b = text.find("\n## ", a + len(heading))
+        return a, (b + 1 if b >= 0 else len(text))
+
+    na, nb = cut(new)
+    oa, ob = cut(old)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(old)
+        f.write(old[:oa] + new[na:nb] + old[ob:])
 
 
 def otel_only(bench_bin, quick, write):
@@ -507,7 +516,7 @@ def otel_only(bench_bin, quick, write):
         results.setdefault("hookline", {})["otel"] = res
         with open(path, "w") as f:
             f.write(json.dumps(results, indent=2) + "\n")
-        write_otel_section(results)
+        write_section(results, "## OpenTelemetry export (otel)")
         log("wrote the otel figures into bench/results.json and BENCHMARKS.md")
     return 0 if not errors else 1
 
@@ -566,13 +575,7 @@ def sandbox_only(bench_bin, write=False):
         results["sandbox"] = {"hookline": hl, "quickjs-emscripten": peer, "pyodide": pyo}
         with open(path, "w") as f:
             f.write(json.dumps(results, indent=2) + "\n")
-        md, fuzzing = os.path.join(ROOT, "BENCHMARKS.md"), ""
-        if os.path.exists(md):
-            old = open(md, encoding="utf-8").read()
-            if "\n## FUZZING" in old:
-                fuzzing = old[old.index("\n## FUZZING"):]
-        with open(md, "w") as f:
-            f.write(markdown(results).rstrip("\n") + "\n" + fuzzing)
+        write_section(results, "## Sandbox")
         log("wrote the sandbox figures into bench/results.json and BENCHMARKS.md")
     return 0 if not res["errors"] else 1
 
@@ -673,34 +676,46 @@ def markdown(r):
         w("## concurrent_slow: N sessions of (b) at once, the model answering after 1 s\n")
         w(f"Each session is scenario (b) (2 model calls, 3 tool calls) against a mock server that "
           f"answers every model request {cs['delay_ms']} ms after it arrived (bench/mock_server.c "
-          "on one epoll thread; its own service time per request and how late it sent answers "
-          "are in results.json). hookline-async: every session started with `hl_run_start()` "
+          "on one epoll thread; its own service time per request, how late it sent its latest "
+          "answer and its whole CPU time over the run are in the last three columns: a server "
+          "that kept up has CPU well under the wall time and answers within milliseconds of "
+          "their due time). hookline-async: every session started with `hl_run_start()` "
           "from one thread, no thread per session (its steps on the library's bounded worker "
           "pool, model calls in flight holding no thread). hookline: one application thread per "
           "session (64 KB stacks) "
           "calling the blocking `hl_agent_run()` on one shared agent; both with every request through the "
           "process's one event loop and connection pool; the benchmark raises its soft open-file "
-          "limit to the hard one. @openai/agents: N concurrent promises. Wall time runs from the "
+          "limit to the hard one. The JS peers (@openai/agents, langchain, @google/adk on Node): N "
+          "concurrent promises each. Wall time runs from the "
           "first session started to the last one done (thread creation included); CPU is the "
           "client process's user + system time; each system runs against a fresh server, one "
           "after the other.\n")
+        when = cs.get("when")
+        if when:
+            w(f"Measured {when.get('date', '?')} at commit {when.get('hookline_commit', '?')}, "
+              f"load average {when.get('load_before', '?')} before and {when.get('load_after', '?')} "
+              "after (2 cores shared with other builds: wall times are stretched by the load; CPU "
+              "per session and RSS much less). This section may come from a later run than the "
+              "rest.\n")
         t = cs["targets"]
         w(f"Targets for hookline at {t['sessions']:,} sessions: ≤ {t['wall_s']} s wall, "
           f"≤ {t['cpu_us_per_session']} µs client CPU per session, ≤ {t['peak_rss_mb']} MB peak RSS, "
           f"{t['failures']} failures.\n")
         w("| sessions | system | wall s | client CPU s | CPU µs/session | peak RSS MB | p50 ms | p99 ms "
-          "| failures | connections opened | server µs/request | server's latest answer, ms late |")
-        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| failures | connections opened | server µs/request | server's latest answer, ms late "
+          "| server CPU s |")
+        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for n, row in cs["runs"].items():
             for system, res in row.items():
                 if "error" in res:
-                    w(f"| {int(n):,} | {system} | failed: {res['error'][:100]} | | | | | | | | | |")
+                    w(f"| {int(n):,} | {system} | failed: {res['error'][:100]} | | | | | | | | | | |")
                     continue
                 w(f"| {int(n):,} | {system} | {fmt(res.get('wall_s'), 2)} | {fmt(res.get('cpu_s'), 2)} | "
                   f"{fmt(res.get('cpu_us_per_session'))} | {fmt(res.get('peak_rss_mb'), 1)} | "
                   f"{fmt(res.get('latency_p50_ms'))} | {fmt(res.get('latency_p99_ms'))} | "
                   f"{fmt(res.get('failures'))} | {fmt(res.get('connections_opened'))} | "
-                  f"{fmt(res.get('server_service_us_per_request'), 1)} | {fmt(res.get('server_late_ms_max'), 1)} |")
+                  f"{fmt(res.get('server_service_us_per_request'), 1)} | {fmt(res.get('server_late_ms_max'), 1)} | "
+                  f"{fmt(res.get('server_cpu_s'), 2)} |")
         w("")
 
     hh = h.get("hook_history")

@@ -230,14 +230,14 @@ int main(int argc, char **argv) {
          "\"wall_s\":%.3f,\"cpu_s\":%.3f,\"cpu_us_per_session\":%.1f,\"peak_rss_mb\":%.1f,"
          "\"latency_p50_ms\":%.1f,\"latency_p99_ms\":%.1f,\"model_calls\":%.0f,"
          "\"tool_calls\":%ld,\"server_service_us_per_request\":%.2f,\"server_late_ms_max\":%.1f,"
-         "\"connections_opened\":%.0f,\"stack_kb\":%ld,\"open_files_limit\":%ld,"
+         "\"connections_opened\":%.0f,\"server_cpu_s\":%.3f,\"stack_kb\":%ld,\"open_files_limit\":%ld,"
          "\"futex_hash_slots\":%ld}\n",
          async_api ? "hookline-async" : "hookline",
          async_api ? "hl_run_start, no thread per session" : "blocking hl_agent_run, one thread per session",
          HL_BENCH_VERSION, hl_worker_threads(), n, failures, (double)wall_ns / 1e9, cpu / 1e6, cpu / n,
          bench_peak_rss_mb(), p50 / 1e3, p99 / 1e3, requests, atomic_load(&g_tool_calls),
          requests > 0 ? (s1.service_us - s0.service_us) / requests : 0.0, s1.late_us_max / 1e3,
-         s1.connections - s0.connections, stack_kb,
+         s1.connections - s0.connections, (s1.cpu_us - s0.cpu_us) / 1e6, stack_kb,
          (long)rl.rlim_cur, slots_now);
   pthread_attr_destroy(&attr);
   for (int i = 0; aslots && i < n; i++) {

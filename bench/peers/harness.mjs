@@ -174,6 +174,7 @@ async function measureSlow(system, opts, runOnce) {
     server_service_us_per_request: requests > 0 ? +((s1.service_us - s0.service_us) / requests).toFixed(2) : 0,
     server_late_ms_max: +((s1.late_us_max ?? 0) / 1000).toFixed(1),
     connections_opened: (s1.connections ?? 0) - (s0.connections ?? 0),
+    server_cpu_s: +(((s1.cpu_us ?? 0) - (s0.cpu_us ?? 0)) / 1e6).toFixed(3),
   };
   if (firstError) result.first_error = firstError.slice(0, 200);
   process.stdout.write(JSON.stringify(result) + '\n');

@@ -52,8 +52,11 @@
  * request at once (nothing polls).
  *
  * Which thread runs what: a call blocks the thread that made it (the
- * agent's run thread, or yours for hl_provider_complete()) on a condition
- * variable while the library's loop thread does the network work. Every
+ * agent's run thread, or yours for hl_provider_complete()) while the
+ * process's event loop does the network work: on the library's loop
+ * thread, or, when no other request is in flight, on the calling thread
+ * itself (it drives the loop until its answer is there, which saves two
+ * thread hand-offs per request). Every
  * piece of code a call runs on your behalf runs on the calling thread:
  * decoding the answer, the streamed deltas (hl_context_emit_delta(): the
  * RESPONSE delta events, observers and the agent's token callback) and the

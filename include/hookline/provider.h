@@ -25,8 +25,9 @@
  * or a worker of the pool in an asynchronous run, run.h) and so do the
  * deltas and events it emits. start() (optional, below) answers without
  * blocking. The built-in HTTP providers
- * do their network work on the library's event-loop thread (one per
- * process, see pool.h) while the calling thread waits; they still emit
+ * do their network work on the process's event loop (one per process, see
+ * pool.h: its thread, or the waiting caller's own thread when nothing else
+ * is in flight) while the calling thread waits; they still emit
  * every delta and event from the calling thread (openai.h).
  */
 #ifndef HOOKLINE_PROVIDER_H

@@ -40,8 +40,11 @@
  *    deltas (RESPONSE with is_delta), model_chunk hooks and the token
  *    callback run on the thread that decodes the answer, the event loop's
  *    thread (or the application's thread that calls hl_engine_process(),
- *    engine.h). They must not block: every request of the process waits
- *    meanwhile. API_REQUEST runs on the step's worker;
+ *    engine.h; or, for hl_agent_run() when no other request is in flight,
+ *    the thread that called it, which then drives the loop itself rather
+ *    than wait to be woken by the loop's thread). They must not block:
+ *    every request of the process waits meanwhile. API_REQUEST runs on the
+ *    step's worker;
  *  - the completion callback (on_done): on the thread that finished the
  *    run's last step, a worker-pool thread (never the calling thread of
  *    hl_run_start(), never while a lock of the library is held);

@@ -36,6 +36,7 @@
 #include "agent/session_internal.h"
 #include "agent/taskpool.h"
 #include "core/util.h"
+#include "providers/engine.h"
 #include "hookline/json.h"
 #include "hookline/run.h"
 
@@ -71,6 +72,7 @@ struct hl_run {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   bool step_ready;           /* caller-driven: a step waits for the caller */
+  bool driving;              /* caller-driven: the caller drives the HTTP loop meanwhile */
   bool done;
   hl_status status;
   hl_usage usage;
@@ -114,7 +116,10 @@ static void schedule(hl_run *run, void (*step)(hl_run *)) {
     pthread_mutex_lock(&run->lock);
     run->step_ready = true;
     pthread_cond_signal(&run->cond);
+    /* The caller may be waiting inside a loop turn it drives. */
+    bool driving = run->driving;
     pthread_mutex_unlock(&run->lock);
+    if (driving) hl__engine_wake_driver();
   } else {
     hl__jobs_submit(&run->job);
   }
@@ -260,8 +265,13 @@ static void step_turn(hl_run *run) {
       if (!turn_response(run, resp)) return;
       continue;
     }
-    /* From here the run holds no thread until the answer arrives. */
+    /* From here the run holds no thread until the answer arrives. A
+     * blocking run's caller will wait for it: its request is deferred
+     * until then, to be driven from that thread if the loop is free
+     * (providers/engine.h, "Who drives"). */
+    if (run->caller_driven) hl__engine_defer(true);
     st = hl_provider_start(run->agent->provider, ctx, run->req, on_model_done, run);
+    if (run->caller_driven) hl__engine_defer(false);
     if (st == HL_OK) return;
     run->model_st = st;
     run->model_resp = NULL;
@@ -383,7 +393,26 @@ static hl_status run_drive(hl_run *run, char **answer) {
       pthread_mutex_lock(&run->lock);
       continue;
     }
-    pthread_cond_wait(&run->cond, &run->lock);
+    /* Waiting (a model call in flight): with nothing else in flight, this
+     * thread drives the HTTP loop itself instead of being woken by the
+     * loop thread (two hand-offs per model call saved); else it sleeps. */
+    pthread_mutex_unlock(&run->lock);
+    bool driving = hl__engine_drive_begin();
+    pthread_mutex_lock(&run->lock);
+    if (!driving) {
+      if (!run->step_ready && !run->done) pthread_cond_wait(&run->cond, &run->lock);
+      continue;
+    }
+    run->driving = true;
+    while (!run->step_ready && !run->done) {
+      pthread_mutex_unlock(&run->lock);
+      hl__engine_drive_turn();
+      pthread_mutex_lock(&run->lock);
+    }
+    run->driving = false;
+    pthread_mutex_unlock(&run->lock);
+    hl__engine_drive_end();
+    pthread_mutex_lock(&run->lock);
   }
   pthread_mutex_unlock(&run->lock);
   st = run->o.status;

@@ -34,6 +34,7 @@
  * non-blocking turn of the same loop on the application's thread.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,11 +91,19 @@ typedef struct engine {
   size_t n_spare;
   /* Limits last applied to the multi handle. */
   hl__pool_limits applied;
+  /* Descriptors watched (hl__watch): the loop is never idle with one. */
+  int n_watch;
 } engine;
 
 static engine E;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool started;
+
+/* The baton: whoever holds it drives the loop (see "Who drives" above).
+ * Everything documented "loop thread only" is touched under it. */
+static pthread_mutex_t drive_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Set before the loop starts: no loop thread, the application drives. */
+static atomic_bool external;
 
 /* ------------------------------------------------------------------ */
 /* Pool limits (public API of hookline/pool.h)                          */
@@ -406,6 +415,7 @@ hl_status hl__engine_watch(hl__watch *w, int fd, uint32_t events) {
   ev.data.u64 = WATCH_BIT | (uint64_t)(uintptr_t)w;
   if (epoll_ctl(E.epfd, w->on_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0)
     return hl_fail(HL_ERR_IO, "event loop: cannot watch descriptor %d: %s", fd, strerror(errno));
+  if (!w->on_) E.n_watch++;
   w->fd_ = fd;
   w->on_ = true;
   return HL_OK;
@@ -425,6 +435,7 @@ void hl__engine_unwatch(hl__watch *w) {
   if (!w || !w->on_) return;
   epoll_ctl(E.epfd, EPOLL_CTL_DEL, w->fd_, NULL);
   w->on_ = false;
+  E.n_watch--;
   uint64_t tag = WATCH_BIT | (uint64_t)(uintptr_t)w;
   for (int i = cur_next; i < cur_n; i++)
     if (cur_evs[i].data.u64 == tag) cur_evs[i].data.u64 = SKIP_TAG;
@@ -434,6 +445,13 @@ void hl__engine_unwatch(hl__watch *w) {
 /* Tasks                                                                */
 /* ------------------------------------------------------------------ */
 
+static void wake_loop(void) {
+  uint64_t one = 1;
+  ssize_t w;
+  do w = write(E.evfd, &one, sizeof one);
+  while (w < 0 && errno == EINTR);
+}
+
 bool hl__engine_post(hl__task *task) {
   bool expected = false;
   if (!atomic_compare_exchange_strong(&task->queued_, &expected, true)) return false;
@@ -441,25 +459,15 @@ bool hl__engine_post(hl__task *task) {
   do task->next_ = old;
   while (!atomic_compare_exchange_weak_explicit(&E.posted, &old, task, memory_order_release,
                                                 memory_order_relaxed));
-  bool was_empty = old == NULL;
-  /* One write wakes the loop for the whole batch: the loop takes the stack
-   * after reading the eventfd, so only the post onto an empty one needs it. */
-  if (was_empty) {
-    uint64_t one = 1;
-    ssize_t w;
-    do w = write(E.evfd, &one, sizeof one);
-    while (w < 0 && errno == EINTR);
-  }
+  /* One write wakes the loop for the whole batch: the driver takes the
+   * stack after reading the eventfd (or at the start of a turn), so only
+   * the post onto an empty one needs it. */
+  if (old == NULL) wake_loop();
   return true;
 }
 
-static void run_tasks(void) {
-  uint64_t n;
-  ssize_t r;
-  do r = read(E.evfd, &n, sizeof n);
-  while (r < 0 && errno == EINTR);
-  hl__task *top = atomic_exchange_explicit(&E.posted, NULL, memory_order_acquire);
-  /* Newest first on the stack: reverse it to run tasks in posting order. */
+/* Run a stack of tasks (newest first) in posting order. */
+static void run_list(hl__task *top) {
   hl__task *t = NULL;
   while (top) {
     hl__task *next = top->next_;
@@ -474,6 +482,95 @@ static void run_tasks(void) {
     t->fn(t);
     t = next;
   }
+}
+
+/* Take the posted stack and run it; `reset`: the eventfd said so (read it). */
+static void run_tasks(bool reset) {
+  if (reset) {
+    uint64_t n;
+    ssize_t r;
+    do r = read(E.evfd, &n, sizeof n);
+    while (r < 0 && errno == EINTR);
+  }
+  run_list(atomic_exchange_explicit(&E.posted, NULL, memory_order_acquire));
+}
+
+/* ------------------------------------------------------------------ */
+/* Who drives: the loop thread, or a blocking caller (see engine.h)      */
+/* ------------------------------------------------------------------ */
+
+/* This thread's deferred tasks (newest first) and whether it defers. */
+static _Thread_local bool tl_defer;
+static _Thread_local hl__task *tl_deferred;
+/* This thread holds the baton through hl__engine_drive_begin(). */
+static _Thread_local bool tl_driving;
+
+void hl__engine_defer(bool on) { tl_defer = on; }
+
+bool hl__engine_post_deferrable(hl__task *task) {
+  if (!tl_defer) return hl__engine_post(task);
+  bool expected = false;
+  if (!atomic_compare_exchange_strong(&task->queued_, &expected, true)) return false;
+  task->next_ = tl_deferred;
+  tl_deferred = task;
+  return true;
+}
+
+/* Hand this thread's deferred tasks to whoever drives. */
+static void post_deferred(void) {
+  hl__task *top = tl_deferred, *t = NULL;
+  tl_deferred = NULL;
+  while (top) {
+    hl__task *next = top->next_;
+    top->next_ = t;
+    t = top;
+    top = next;
+  }
+  while (t) {
+    hl__task *next = t->next_;
+    atomic_store(&t->queued_, false);
+    hl__engine_post(t);
+    t = next;
+  }
+}
+
+/* Nothing in flight: no transfer, timer, watched descriptor or posted task
+ * (baton held). */
+static bool loop_idle(void) {
+  if (E.n_heap > 0 || E.n_watch > 0 || atomic_load_explicit(&E.posted, memory_order_acquire))
+    return false;
+  for (int i = 0; i < HL_ENGINE_PARTS; i++)
+    if (E.parts[i].running > 0) return false;
+  return true;
+}
+
+static void loop_turn(bool block);
+
+bool hl__engine_drive_begin(void) {
+  if (tl_driving || !atomic_load_explicit(&started, memory_order_acquire) ||
+      atomic_load(&external) || pthread_mutex_trylock(&drive_lock) != 0) {
+    post_deferred();
+    return false;
+  }
+  tl_driving = true;
+  hl__task *mine = tl_deferred;
+  tl_deferred = NULL;
+  run_list(mine);
+  return true;
+}
+
+void hl__engine_drive_turn(void) { loop_turn(true); }
+
+void hl__engine_drive_end(void) {
+  bool idle = loop_idle();
+  tl_driving = false;
+  pthread_mutex_unlock(&drive_lock);
+  /* Work left (other requests, timers): the loop thread takes over. */
+  if (!idle) wake_loop();
+}
+
+void hl__engine_wake_driver(void) {
+  if (!tl_driving && atomic_load_explicit(&started, memory_order_acquire)) wake_loop();
 }
 
 /* ------------------------------------------------------------------ */
@@ -536,9 +633,15 @@ static int wait_ms(int64_t now) {
   return d > 3600000 ? 3600000 : (int)d;
 }
 
-/* One turn of the loop: wait up to `timeout_ms` (-1: no limit) for ready
- * sockets, posted tasks or the next deadline, then do what is due. */
-static void loop_turn(int timeout_ms) {
+/* One turn of the loop (baton held): the tasks posted so far, then wait
+ * (if `block`, until the next deadline; else not at all) for ready
+ * sockets, posted tasks or a deadline, and do what is due. */
+static void loop_turn(bool block) {
+  /* Tasks first: a driver that just took the baton, or a loop thread
+   * whose wake-up was read by a driver, may have tasks but no eventfd
+   * event to announce them. */
+  if (atomic_load_explicit(&E.posted, memory_order_relaxed)) run_tasks(false);
+  int timeout_ms = block ? wait_ms(hl__engine_now_ms()) : 0;
   struct epoll_event evs[HL_ENGINE_EVENTS];
   int n = epoll_wait(E.epfd, evs, HL_ENGINE_EVENTS, timeout_ms);
   if (n < 0 && errno != EINTR) n = 0;
@@ -547,7 +650,7 @@ static void loop_turn(int timeout_ms) {
   for (int i = 0; i < n; i++) {
     cur_next = i + 1;
     if (evs[i].data.u64 == EVFD_TAG) {
-      run_tasks();
+      run_tasks(true);
       continue;
     }
     if (evs[i].data.u64 == SKIP_TAG) continue;
@@ -581,7 +684,23 @@ static void loop_turn(int timeout_ms) {
 
 static void *loop_main(void *arg) {
   (void)arg;
-  for (;;) loop_turn(wait_ms(hl__engine_now_ms()));
+  pthread_mutex_lock(&drive_lock);
+  for (;;) {
+    if (!loop_idle()) {
+      loop_turn(true);
+      continue;
+    }
+    /* Idle: give the baton up, so that a lone blocking caller drives its
+     * own request (no hand-off), and sleep until a post (or a driver
+     * leaving work behind) writes the eventfd. The turn after waking
+     * reads it, so that this wait does not spin. */
+    pthread_mutex_unlock(&drive_lock);
+    struct pollfd pfd = {.fd = E.evfd, .events = POLLIN};
+    while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+    }
+    pthread_mutex_lock(&drive_lock);
+    loop_turn(false);
+  }
   return NULL;
 }
 
@@ -589,8 +708,6 @@ static void *loop_main(void *arg) {
 /* An application's own loop (hookline/engine.h)                        */
 /* ------------------------------------------------------------------ */
 
-/* Set before the loop starts: no loop thread, the application drives. */
-static atomic_bool external;
 /* The application's thread is inside hl_engine_process() (one at a time). */
 static atomic_flag processing = ATOMIC_FLAG_INIT;
 
@@ -629,7 +746,9 @@ hl_status hl_engine_process(void) {
   if (st != HL_OK) return st;
   if (atomic_flag_test_and_set(&processing))
     return hl_fail(HL_ERR_STATE, "hl_engine_process: already running on another thread");
-  loop_turn(0);
+  pthread_mutex_lock(&drive_lock);
+  loop_turn(false);
+  pthread_mutex_unlock(&drive_lock);
   atomic_flag_clear(&processing);
   return HL_OK;
 }

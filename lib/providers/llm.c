@@ -336,7 +336,9 @@ typedef struct llm_call {
   hl_context *ctx;
   double start;
   cJSON *payload;
-  char fixed[128], key[1024];
+  char fixed[128];
+  char *key;                 /* the auth header line (malloc'd: the key's size,
+                                not a worst case per call in flight) */
   char *body, *url;
   const char **hdrs;
   char trace_line[512];      /* a tracer's traceparent (hookline/trace.h) */
@@ -358,7 +360,10 @@ static void call_free(llm_call *c) {
     hl_response_free(c->s->r);
     free(c->s);
   }
-  memset(c->key, 0, sizeof c->key); /* scrub the key */
+  if (c->key) {
+    memset(c->key, 0, strlen(c->key)); /* scrub the key */
+    free(c->key);
+  }
   hl__http_response_clear(&c->resp);
   cJSON_Delete(c->payload);
   free(c->body);
@@ -393,9 +398,11 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
     auth[n_auth++] = c->fixed;
   }
   if (l->api_key) {
-    if (strlen(l->api_key) > sizeof c->key - 32)
+    if (strlen(l->api_key) > 1024 - 32)
       return hl_fail(HL_ERR_INVALID, "%s: API key too long", l->name);
-    snprintf(c->key, sizeof c->key, "%s%s", w->key_header, l->api_key);
+    size_t kl = strlen(w->key_header) + strlen(l->api_key) + 1;
+    if (!(c->key = malloc(kl))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+    snprintf(c->key, kl, "%s%s", w->key_header, l->api_key);
     auth[n_auth++] = c->key;
   }
   if (req->stream) {
@@ -426,6 +433,11 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
   if (hl_trace_header(ctx, c->trace_line, sizeof c->trace_line)) c->hdrs[nh++] = c->trace_line;
 
   emit_request(l, ctx, c->payload);
+  /* The encoded body is all the call needs from here on: the tree (the
+   * whole history, the tool schemas) would otherwise stay allocated for
+   * as long as the model takes to answer, per call in flight. */
+  cJSON_Delete(c->payload);
+  c->payload = NULL;
 
   hl__http_request *hr = &c->hr;
   memset(hr, 0, sizeof *hr);

@@ -30,12 +30,25 @@
  *                                   idle timeout is not taken for an idle
  *                                   server
  *   pool_options                    hl_pool_setopt / getopt validation
+ *   lone_caller_drives_the_loop     with nothing else in flight, a blocking
+ *                                   request and a blocking run's model call
+ *                                   are driven on the caller's thread (no
+ *                                   hand-off to the loop thread), and reuse
+ *                                   one connection
+ *   driver_leaves_work_to_loop      a request started while a caller drives
+ *                                   the loop, still in flight when that
+ *                                   caller leaves, completes (the loop
+ *                                   thread takes over)
+ *   driver_woken_by_other_thread    a blocking run whose caller drives the
+ *                                   (idle) loop while its model answers
+ *                                   from another thread is woken for it
  *
  *   test_engine [NAME...]
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,6 +520,242 @@ static void pool_options(void) {
   hl_provider_unref(p);
 }
 
+/* ------------------------------------------------------------------ */
+/* Who drives the loop (providers/engine.h)                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct thread_note {
+  pthread_t caller;
+  atomic_int on_caller, elsewhere;
+} thread_note;
+
+static void note_thread(thread_note *n) {
+  if (pthread_equal(pthread_self(), n->caller)) atomic_fetch_add(&n->on_caller, 1);
+  else atomic_fetch_add(&n->elsewhere, 1);
+}
+
+static void headers_seen(long status, void *ud) {
+  (void)status;
+  note_thread(ud);
+}
+
+/* API_RESPONSE comes from the thread that decoded the answer: the one
+ * driving the loop. */
+static int response_seen(const hl_event *ev, void *ud) {
+  if (ev->type == HL_EVENT_API_RESPONSE) note_thread(ud);
+  return 0;
+}
+
+/* One request, then a pause: the loop thread started and, with nothing
+ * in flight, gave the baton up (it may hold it for a moment at start). */
+static void settle_loop(void) {
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  hl_response *r = NULL;
+  CHECK_INT(ask(p, "text@engine-settle", false, &r), HL_OK);
+  hl_response_free(r);
+  hl_provider_unref(p);
+  sleep_ms(200);
+}
+
+static void lone_caller_drives_the_loop(void) {
+  settle_loop();
+  /* The raw blocking request: on_headers runs on the loop's driver. */
+  hl__http *h = hl__http_new(NULL);
+  REQUIRE(h);
+  char url[128];
+  snprintf(url, sizeof url, "%s/chat/completions", srv.base);
+  const char *body = "{\"model\":\"text@engine-drive\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  const char *hdrs[] = {"Content-Type: application/json", "Authorization: Bearer " KEY};
+  thread_note n = {.caller = pthread_self()};
+  int conns0 = server_connections(&srv);
+  for (int i = 0; i < 5; i++) {
+    hl__http_request req = {.url = url, .body = body, .body_len = strlen(body), .headers = hdrs,
+                            .n_headers = 2, .secret = KEY, .what = "drive",
+                            .on_headers = headers_seen, .headers_user = &n};
+    hl__http_response resp;
+    CHECK_INT(hl__http_request_send(h, &req, &resp), HL_OK);
+    CHECK_INT((int)resp.status, 200);
+    hl__http_response_clear(&resp);
+    /* Let the loop thread, woken by nothing, stay asleep: the next
+     * request must find the baton free again. */
+  }
+  CHECK_INT(atomic_load(&n.on_caller), 5);
+  CHECK_INT(atomic_load(&n.elsewhere), 0);
+  /* One connection at most (the stats request may have opened it). */
+  CHECK(server_connections(&srv) - conns0 <= 1);
+  hl__http_free(h);
+
+  /* A blocking run: its model calls (hl_provider_start) too. */
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  hl_agent *a = agent_on(p, "text@engine-drive-run", false);
+  REQUIRE(a);
+  thread_note m = {.caller = pthread_self()};
+  hl_observer *obs = hl_observer_new(response_seen, &m);
+  REQUIRE(obs);
+  hl_agent_add_observer(a, obs);
+  for (int i = 0; i < 3; i++) {
+    char *answer = NULL;
+    CHECK_INT(hl_agent_run(a, NULL, "hi", &answer), HL_OK);
+    CHECK_STR(answer, TEXT);
+    hl_free(answer);
+  }
+  CHECK_INT(atomic_load(&m.on_caller), 3);
+  CHECK_INT(atomic_load(&m.elsewhere), 0);
+  hl_observer_unref(obs);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
+typedef struct async_wait {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool done;
+  hl_status st;
+  long status;
+} async_wait;
+
+static void async_done(hl_status st, hl__http_response *resp, void *ud) {
+  async_wait *w = ud;
+  pthread_mutex_lock(&w->mu);
+  w->st = st;
+  w->status = resp->status;
+  w->done = true;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+  hl__http_response_clear(resp);
+}
+
+typedef struct driver_arg {
+  hl__http *h;
+  const char *url, *body;
+  const char *const *hdrs;
+  hl_status st;
+  thread_note note;
+} driver_arg;
+
+static void *driver_thread(void *arg) {
+  driver_arg *d = arg;
+  d->note.caller = pthread_self();
+  hl__http_request req = {.url = d->url, .body = d->body, .body_len = strlen(d->body),
+                          .headers = d->hdrs, .n_headers = 2, .secret = KEY, .what = "driver",
+                          .on_headers = headers_seen, .headers_user = &d->note};
+  hl__http_response resp;
+  d->st = hl__http_request_send(d->h, &req, &resp);
+  hl__http_response_clear(&resp);
+  return NULL;
+}
+
+static void driver_leaves_work_to_loop(void) {
+  hl__http *h = hl__http_new(NULL);
+  REQUIRE(h);
+  char url[128];
+  snprintf(url, sizeof url, "%s/chat/completions", srv.base);
+  const char *hdrs[] = {"Content-Type: application/json", "Authorization: Bearer " KEY};
+  const char *body2 = "{\"model\":\"slow@engine-leave-b\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  /* Whether the thread really drove its request is up to timing (a
+   * request of someone else's at the wrong moment holds the baton): try a
+   * few times; every attempt must complete, one at least must have had
+   * the driver leave work behind. */
+  int drove = 0;
+  for (int attempt = 0; attempt < 5 && drove == 0; attempt++) {
+    settle_loop();
+    /* The driver's request answers after 0.5 s. */
+    driver_arg d = {.h = h, .url = url, .hdrs = hdrs,
+                    .body = "{\"model\":\"slow@engine-leave-a\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"};
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, driver_thread, &d) == 0);
+    /* Started while that thread drives (nothing else touches the loop
+     * meanwhile), answered 0.5 s later: after the driver's own answer, so
+     * still in flight when the driver leaves. */
+    sleep_ms(250);
+    hl__http_request req2 = {.url = url, .body = body2, .body_len = strlen(body2),
+                             .headers = hdrs, .n_headers = 2, .secret = KEY, .what = "left"};
+    async_wait w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    CHECK_INT(hl__http_request_start(h, &req2, async_done, &w), HL_OK);
+    pthread_join(th, NULL);
+    CHECK_INT(d.st, HL_OK);
+    if (atomic_load(&d.note.on_caller) == 1) drove++;
+    /* The second one completes though its driver left (generous margin: a
+     * loaded machine). */
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 20;
+    pthread_mutex_lock(&w.mu);
+    while (!w.done && pthread_cond_timedwait(&w.cv, &w.mu, &dl) == 0) {
+    }
+    bool done = w.done;
+    pthread_mutex_unlock(&w.mu);
+    CHECK(done);
+    CHECK_INT(w.st, HL_OK);
+    CHECK_INT((int)w.status, 200);
+    if (!done) break; /* w is on this stack frame: never leave it to a late callback */
+  }
+  CHECK(drove > 0);
+  hl__http_free(h);
+}
+
+/* A provider whose start answers from a thread of its own after 100 ms. */
+static void *late_answer(void *arg) {
+  void **a = arg;
+  hl_provider_done_fn done = (hl_provider_done_fn)(uintptr_t)a[0];
+  void *ud = a[1];
+  free(a);
+  sleep_ms(100);
+  hl_response *r = hl_response_new_text("late answer");
+  done(r ? HL_OK : HL_ERR_NOMEM, r, ud);
+  return NULL;
+}
+
+static hl_status late_complete(void *impl, hl_context *ctx, const hl_request *req, hl_response **out) {
+  (void)impl;
+  (void)ctx;
+  (void)req;
+  *out = NULL;
+  return hl_fail(HL_ERR_STATE, "late provider: only start() is used here");
+}
+
+static hl_status late_start(void *impl, hl_context *ctx, const hl_request *req,
+                            hl_provider_done_fn done, void *ud) {
+  (void)impl;
+  (void)ctx;
+  (void)req;
+  void **a = malloc(2 * sizeof *a);
+  if (!a) return hl_fail(HL_ERR_NOMEM, "late provider: out of memory");
+  a[0] = (void *)(uintptr_t)done;
+  a[1] = ud;
+  pthread_t th;
+  if (pthread_create(&th, NULL, late_answer, a) != 0) {
+    free(a);
+    return hl_fail(HL_ERR_STATE, "late provider: no thread");
+  }
+  pthread_detach(th);
+  return HL_OK;
+}
+
+static void driver_woken_by_other_thread(void) {
+  /* The loop runs, then is idle: the run's caller finds the baton free
+   * and drives while it waits. */
+  settle_loop();
+
+  hl_provider_ops ops = {.size = sizeof ops, .name = "late", .complete = late_complete,
+                         .start = late_start};
+  hl_provider *p = hl_provider_new(&ops, NULL);
+  REQUIRE(p);
+  hl_agent *a = agent_on(p, "late-model", false);
+  REQUIRE(a);
+  double t0 = now_s();
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "hi", &answer), HL_OK);
+  CHECK_STR(answer, "late answer");
+  /* Woken at once, not by some later event (there is none). */
+  CHECK(now_s() - t0 < 10);
+  hl_free(answer);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 static const test_case tests[] = {
     T(many_threads_reuse_connections),
     T(partitions_reuse_connections),
@@ -517,6 +766,9 @@ static const test_case tests[] = {
     T(stream_deltas_on_caller_thread),
     T(slow_sink_pauses_the_transfer),
     T(pool_options),
+    T(lone_caller_drives_the_loop),
+    T(driver_leaves_work_to_loop),
+    T(driver_woken_by_other_thread),
 };
 
 int main(int argc, char **argv) {
