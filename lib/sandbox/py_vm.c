@@ -230,8 +230,11 @@ static void take_description(hl_py_vm *vm, const char *json, hl_py_outcome *o) {
   cJSON_Delete(d);
 }
 
-/* Call prelude function `fn` with no argument or with the Python object
- * `c_ref`; the answer is at `out`. */
+/* call_fn()'s argument True (no Python object has this reference). */
+#define PY_ARG_TRUE UINT32_MAX
+
+/* Call prelude function `fn` with no argument, with the Python object
+ * `c_ref`, or with True (PY_ARG_TRUE); the answer is at `out`. */
 static void call_fn(hl_py_vm *vm, uint32_t fn, uint32_t c_ref, uint32_t out) {
   if (!c_ref) {
     Z_mpyZ_proxy_c_to_js_call(&vm->inst, fn, 0, 0, out);
@@ -242,6 +245,8 @@ static void call_fn(hl_py_vm *vm, uint32_t fn, uint32_t c_ref, uint32_t out) {
   if (!p)
     wasm_rt_trap(WASM_RT_TRAP_OOB);
   uint32_t v[3] = {PY_JS_PYPROXY, c_ref, 0};
+  if (c_ref == PY_ARG_TRUE)
+    v[0] = PY_JS_BOOLEAN, v[1] = 1;
   memcpy(p, v, 12);
   Z_mpyZ_proxy_c_to_js_call(&vm->inst, fn, 1, args, out);
 }
@@ -429,10 +434,15 @@ static hl_status exec_op(hl_py_vm *vm, void *p) {
   }
   if (vm->stopped)
     o->stopped = true;
-  /* Always: _hl_result also asks for the garbage collection that runs
-   * when this call returns (a failed execution may leave the most). */
+  /* Always, even after a failure: _hl_result also asks for a garbage
+   * collection (it runs when this call returns) once the linear memory
+   * passed half its limit, where garbage left by this execution (or a
+   * `del` of big data) would otherwise make the next allocation fail
+   * before anything collected it. Below that, a collection would cost
+   * every execution a full mark and sweep for nothing. */
   if (!o->stopped) {
-    call_fn(vm, vm->fn_result, 0, out);
+    bool collect = (size_t)vm->inst.w2c_memory.size > vm->limit_bytes / 2;
+    call_fn(vm, vm->fn_result, collect ? PY_ARG_TRUE : 0, out);
     int32_t kind = (int32_t)word(vm, out);
     if (o->error_type) {
       if (kind == PY_MP_EXCEPTION)
