@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include "py_vm_internal.h"
@@ -588,6 +589,7 @@ static hl_status boot_op(hl_py_vm *vm, void *p) {
   return st;
 }
 
+
 static uint64_t mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -596,15 +598,10 @@ static uint64_t mono_ms(void) {
 
 bool hl_py_vm_available(void) { return true; }
 
-hl_status hl_py_vm_new(size_t memory_limit, const hl_py_hooks *hooks, void *ud, hl_py_vm **out) {
-  *out = NULL;
-  if (memory_limit < HL_PY_MIN_MEMORY)
-    return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the minimum %zu",
-                   memory_limit, (size_t)HL_PY_MIN_MEMORY);
-  pthread_once(&module_once, module_init);
+static hl_py_vm *vm_alloc(size_t memory_limit, const hl_py_hooks *hooks, void *ud) {
   hl_py_vm *vm = calloc(1, sizeof *vm);
   if (!vm)
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+    return NULL;
   vm->env.vm = vm;
   vm->wasi.vm = vm;
   if (hooks)
@@ -617,6 +614,16 @@ hl_status hl_py_vm_new(size_t memory_limit, const hl_py_hooks *hooks, void *ud, 
   vm->type_iiiii = t_iiiii, vm->type_iiiiii = t_iiiiii;
   vm->type_v = t_v, vm->type_vi = t_vi, vm->type_vii = t_vii, vm->type_viii = t_viii;
   vm->type_viiii = t_viiii;
+  return vm;
+}
+
+/* A vm booted from scratch: MicroPython's start-up and the prelude (a few
+ * milliseconds). Only the template is made this way. */
+static hl_status vm_boot(size_t memory_limit, hl_py_vm **out) {
+  *out = NULL;
+  hl_py_vm *vm = vm_alloc(memory_limit, NULL, NULL);
+  if (!vm)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
   tls_limit = memory_limit;
   hl_status st = vm_run(vm, boot_op, NULL);
   tls_limit = 0;
@@ -624,6 +631,135 @@ hl_status hl_py_vm_new(size_t memory_limit, const hl_py_hooks *hooks, void *ud, 
     hl_py_vm_free(vm);
     return st;
   }
+  *out = vm;
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The template: every vm starts as a copy-on-write copy of one booted   */
+/* instance (as qjs_vm.c does for QuickJS)                              */
+/* ------------------------------------------------------------------ */
+
+#define IMAGE_PAGE 4096u
+
+typedef struct py_template {
+  hl_status status;
+  char error[256];
+  int fd;             /* memfd holding the memory image, or -1 */
+  uint8_t *image;     /* the image in memory when no memfd could be made */
+  uint32_t pages;     /* wasm pages of the image */
+  Z_mpy_instance_t inst; /* its globals (its pointers are not used) */
+  wasm_rt_funcref_t *table;
+  uint32_t table_size, table_max;
+  uint32_t fn_run, fn_result, fn_define, fn_drain;
+} py_template;
+
+static py_template tmpl = {.fd = -1};
+static pthread_once_t tmpl_once = PTHREAD_ONCE_INIT;
+
+static void template_build(void) {
+  pthread_once(&module_once, module_init);
+  hl_py_vm *vm = NULL;
+  hl_status st = vm_boot(HL_PY_MIN_MEMORY, &vm);
+  if (st) {
+    tmpl.status = st;
+    snprintf(tmpl.error, sizeof tmpl.error, "%s", hl_last_error());
+    return;
+  }
+  const wasm_rt_memory_t *m = &vm->inst.w2c_memory;
+  size_t bytes = m->size;
+  /* Only the pages that are not zero are written: the rest stay holes. */
+  int fd = memfd_create("hookline-python", MFD_CLOEXEC);
+  bool ok = fd >= 0 && ftruncate(fd, (off_t)bytes) == 0;
+  static const uint8_t zero[IMAGE_PAGE];
+  for (size_t off = 0; ok && off < bytes; off += IMAGE_PAGE)
+    if (memcmp(m->data + off, zero, IMAGE_PAGE) != 0)
+      ok = pwrite(fd, m->data + off, IMAGE_PAGE, (off_t)off) == (ssize_t)IMAGE_PAGE;
+  if (!ok) {
+    if (fd >= 0)
+      close(fd);
+    fd = -1;
+    tmpl.image = malloc(bytes);
+    if (tmpl.image)
+      memcpy(tmpl.image, m->data, bytes);
+  }
+  tmpl.fd = fd;
+  const wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
+  tmpl.table = malloc((t->size ? t->size : 1) * sizeof *tmpl.table);
+  if ((fd < 0 && !tmpl.image) || !tmpl.table) {
+    tmpl.status = HL_ERR_NOMEM;
+    snprintf(tmpl.error, sizeof tmpl.error, "sandbox: out of memory making the Python template");
+    hl_py_vm_free(vm);
+    return;
+  }
+  memcpy(tmpl.table, t->data, t->size * sizeof *tmpl.table);
+  tmpl.table_size = t->size;
+  tmpl.table_max = t->max_size;
+  tmpl.pages = m->pages;
+  tmpl.inst = vm->inst;
+  tmpl.fn_run = vm->fn_run, tmpl.fn_result = vm->fn_result;
+  tmpl.fn_define = vm->fn_define, tmpl.fn_drain = vm->fn_drain;
+  hl_py_vm_free(vm);
+}
+
+hl_status hl_py_vm_new(size_t memory_limit, const hl_py_hooks *hooks, void *ud, hl_py_vm **out) {
+  *out = NULL;
+  if (memory_limit < HL_PY_MIN_MEMORY)
+    return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the minimum %zu",
+                   memory_limit, (size_t)HL_PY_MIN_MEMORY);
+  pthread_once(&tmpl_once, template_build);
+  if (tmpl.status)
+    return hl_fail(tmpl.status, "%s", tmpl.error);
+  hl_py_vm *vm = vm_alloc(memory_limit, hooks, ud);
+  if (!vm)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  /* The whole limit reserved, the image mapped privately over its start:
+   * pages are copied only when written. */
+  size_t bytes = (size_t)tmpl.pages * PAGE_BYTES;
+  size_t limit = memory_limit - memory_limit % PAGE_BYTES;
+  uint8_t *map = mmap(NULL, limit, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (map == MAP_FAILED) {
+    free(vm);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: cannot reserve %zu bytes of memory", limit);
+  }
+  if (tmpl.fd >= 0) {
+    if (mmap(map, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, tmpl.fd, 0) ==
+        MAP_FAILED) {
+      munmap(map, limit);
+      free(vm);
+      return hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the Python template");
+    }
+  } else {
+    memcpy(map, tmpl.image, bytes);
+  }
+  vm->inst = tmpl.inst;
+  vm->inst.Z_env_instance = &vm->env;
+  vm->inst.Z_wasi_snapshot_preview1_instance = &vm->wasi;
+  wasm_rt_memory_t *m = &vm->inst.w2c_memory;
+  m->data = map;
+  m->pages = tmpl.pages;
+  m->size = (uint32_t)bytes;
+  m->max_pages = (uint32_t)(limit / PAGE_BYTES);
+  atomic_init(&m->call_limit, 0);
+  atomic_init(&m->interrupt, 0);
+  wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
+  t->data = malloc((tmpl.table_size ? tmpl.table_size : 1) * sizeof *t->data);
+  if (!t->data) {
+    munmap(map, limit);
+    free(vm);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  }
+  for (uint32_t i = 0; i < tmpl.table_size; i++) {
+    t->data[i] = tmpl.table[i];
+    /* Table entries close over the instance they were made in. */
+    if (t->data[i].func)
+      t->data[i].module_instance = &vm->inst;
+  }
+  t->size = tmpl.table_size;
+  t->max_size = tmpl.table_max;
+  vm->fn_run = tmpl.fn_run, vm->fn_result = tmpl.fn_result;
+  vm->fn_define = tmpl.fn_define, vm->fn_drain = tmpl.fn_drain;
   *out = vm;
   return HL_OK;
 }

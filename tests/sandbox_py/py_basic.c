@@ -163,6 +163,22 @@ static void nothing_outside_is_reachable(void) {
   hl_sandbox_free(sb);
 }
 
+/* Every sandbox is a copy of one template instance: its random numbers
+ * must still be its own. */
+static void sandboxes_draw_their_own_random_numbers(void) {
+  hl_sandbox *a = py_sandbox(), *b = py_sandbox();
+  REQUIRE(a && b);
+  const char *code = "import random\n[random.getrandbits(32) for _ in range(4)]";
+  hl_sandbox_result ra = py_run(a, code), rb = py_run(b, code);
+  CHECK_INT(ra.status, HL_OK);
+  CHECK_INT(rb.status, HL_OK);
+  CHECK(ra.value_json && rb.value_json && strcmp(ra.value_json, rb.value_json) != 0);
+  hl_sandbox_result_clear(&ra);
+  hl_sandbox_result_clear(&rb);
+  hl_sandbox_free(a);
+  hl_sandbox_free(b);
+}
+
 static void javascript_only_features_say_so(void) {
   hl_sandbox *sb = py_sandbox();
   REQUIRE(sb);
@@ -181,6 +197,7 @@ int main(int argc, char **argv) {
   RUN(exceptions_fail_with_their_message);
   RUN(sessions_keep_state_until_reset);
   RUN(nothing_outside_is_reachable);
+  RUN(sandboxes_draw_their_own_random_numbers);
   RUN(javascript_only_features_say_so);
   return CHECK_EXIT();
 }
