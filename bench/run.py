@@ -162,7 +162,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--only", choices=["providers", "core", "sandbox", "concurrent_slow", "history", "mcp",
-                                       "otel"],
+                                       "otel", "sandbox_py"],
                     help="run one benchmark alone and print its JSON object (nothing written, "
                          "except for history with --write)")
     ap.add_argument("--write", action="store_true",
@@ -183,6 +183,8 @@ def main():
         return core_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick)
     if args.only == "sandbox":
         return sandbox_only(os.path.join(os.path.abspath(args.build), "bench"), args.write)
+    if args.only == "sandbox_py":
+        return sandbox_py_only(os.path.join(os.path.abspath(args.build), "bench"), args.write)
     if args.only == "otel":
         return otel_only(os.path.join(os.path.abspath(args.build), "bench"), args.quick, args.write)
     if args.only == "mcp":
@@ -500,6 +502,64 @@ def sandbox_only(bench_bin, write=False):
     return 0 if not res["errors"] else 1
 
 
+def sandbox_py_only(bench_bin, write=False):
+    """bench/sandbox_py: the sandbox's Python guest (MicroPython via wasm2c) next to
+    Pyodide (CPython in Wasm) on Node, same snippets: cold create, create, eval, eval
+    with one callback, 3 parallel 100 ms callbacks. With write: into bench/results.json's
+    "sandbox_py" and BENCHMARKS.md regenerated from it (its FUZZING section kept)."""
+    hl = run_json([os.path.join(bench_bin, "hl-bench-sandbox-py")])
+    node = ensure_peers()
+    pyo = run_json([node, "pyodide.mjs"], cwd=PEERS) if node else {"error": "JS peers not installed"}
+    res = {"hookline_python": hl, "pyodide": pyo,
+           "targets": {"sandbox_cold_create_us": 200, "eval_callback_us": 10,
+                       "parallel_3x100ms_ms": 100},
+           "errors": [r["error"] for r in (hl, pyo) if "error" in r]}
+    print(json.dumps(res))
+    if write and "error" not in hl:
+        path = os.path.join(HERE, "results.json")
+        with open(path) as f:
+            results = json.load(f)
+        results["sandbox_py"] = {"hookline-python": hl, "pyodide": pyo}
+        with open(path, "w") as f:
+            f.write(json.dumps(results, indent=2) + "\n")
+        md, fuzzing = os.path.join(ROOT, "BENCHMARKS.md"), ""
+        if os.path.exists(md):
+            old = open(md, encoding="utf-8").read()
+            if "\n## FUZZING" in old:
+                fuzzing = old[old.index("\n## FUZZING"):]
+        with open(md, "w") as f:
+            f.write(markdown(results).rstrip("\n") + "\n" + fuzzing)
+        log("wrote the Python sandbox figures into bench/results.json and BENCHMARKS.md")
+    return 0 if "error" not in hl else 1
+
+
+def markdown_sandbox_py(r, w):
+    """The Python guest's section of BENCHMARKS.md (bench/run.py --only sandbox_py)."""
+    py = r.get("sandbox_py")
+    if not py:
+        return
+    w("## Sandbox: Python\n")
+    w("`hl-bench-sandbox-py` (bench/py_sandbox_bench.c): MicroPython 1.27 translated by wasm2c "
+      "and run by hookline's runtime, next to Pyodide (CPython in Wasm) on Node running the same "
+      "snippets (`1+2`; a host function called with 41 answering 42). Wall times are medians; "
+      "CPU is user + system time per operation (the machine is shared).\n")
+    w("| system | cold create | create | eval | eval + 1 callback | CPU eval / + callback | "
+      "3 parallel 100 ms callbacks |")
+    w("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, x in (("hookline Python", py.get("hookline-python") or {}),
+                    ("Pyodide (Node)", py.get("pyodide") or {})):
+        if "error" in x:
+            w(f"| {name} | {x['error']} | | | | | |")
+            continue
+        cpu = (f"{fmt(x.get('eval_cpu_us'), 1)} / {fmt(x.get('eval_callback_cpu_us'), 1)} µs"
+               if x.get("eval_cpu_us") is not None else "–")
+        par = x.get("parallel_3x100ms_callbacks_ms")
+        w(f"| {name} | {fmt(x.get('cold_create_us'))} µs | {fmt(x.get('create_us'), 1)} µs | "
+          f"{fmt(x.get('eval_us'), 1)} µs | {fmt(x.get('eval_callback_us'), 1)} µs | {cpu} | "
+          f"{fmt(par, 1) + ' ms' if par is not None else '–'} |")
+    w("")
+
+
 def fmt(v, digits=0):
     if v is None:
         return "–"
@@ -736,6 +796,7 @@ def markdown(r):
       "was most of the wall time on a busy machine. The rest is QuickJS's own work in the "
       "pinned module, which hookline cannot change.")
     w("\nTargets for hookline's sandbox: cold create < 200 µs, eval + one callback < 10 µs.\n")
+    markdown_sandbox_py(r, w)
     if "mcp" in r:
         w(mcp_run.mcp_markdown(r["mcp"]) + "\n")
     w("Raw figures: bench/results.json.\n")
