@@ -522,14 +522,25 @@ def sandbox_py_only(bench_bin, write=False):
         results["sandbox_py"] = {"hookline-python": hl, "pyodide": pyo}
         with open(path, "w") as f:
             f.write(json.dumps(results, indent=2) + "\n")
-        md, fuzzing = os.path.join(ROOT, "BENCHMARKS.md"), ""
-        if os.path.exists(md):
-            old = open(md, encoding="utf-8").read()
-            if "\n## FUZZING" in old:
-                fuzzing = old[old.index("\n## FUZZING"):]
-        with open(md, "w") as f:
-            f.write(markdown(results).rstrip("\n") + "\n" + fuzzing)
-        log("wrote the Python sandbox figures into bench/results.json and BENCHMARKS.md")
+        # Only this section of BENCHMARKS.md, between its markers (placed
+        # before the closing "Raw figures" line the first time).
+        md = os.path.join(ROOT, "BENCHMARKS.md")
+        begin, end = "<!-- sandbox_py benchmark: bench/py_sandbox_bench.c -->", \
+            "<!-- end sandbox_py benchmark -->"
+        lines = []
+        markdown_sandbox_py(results, lines.append)
+        section = begin + "\n" + "\n".join(lines).rstrip("\n") + "\n" + end
+        text = open(md, encoding="utf-8").read() if os.path.exists(md) else ""
+        if begin in text and end in text:
+            text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+        elif "\nRaw figures: bench/results.json." in text:
+            i = text.index("\nRaw figures: bench/results.json.") + 1
+            text = text[:i] + section + "\n\n" + text[i:]
+        else:
+            text = text.rstrip("\n") + "\n\n" + section + "\n"
+        with open(md, "w", encoding="utf-8") as f:
+            f.write(text)
+        log("wrote the Python sandbox figures into bench/results.json and its BENCHMARKS.md section")
     return 0 if "error" not in hl else 1
 
 
@@ -796,7 +807,6 @@ def markdown(r):
       "was most of the wall time on a busy machine. The rest is QuickJS's own work in the "
       "pinned module, which hookline cannot change.")
     w("\nTargets for hookline's sandbox: cold create < 200 µs, eval + one callback < 10 µs.\n")
-    markdown_sandbox_py(r, w)
     if "mcp" in r:
         w(mcp_run.mcp_markdown(r["mcp"]) + "\n")
     w("Raw figures: bench/results.json.\n")

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "py_common.h"
+#include "sandbox/sandbox_internal.h" /* hl__sb_cancel(), as code mode calls it */
 
 static hl_sandbox *limited(unsigned timeout_ms, size_t output, unsigned max_callbacks) {
   hl_sandbox_limits l;
@@ -284,6 +285,28 @@ static void sandboxes_on_threads_stop_independently(void) {
   hl_sandbox_free(c);
 }
 
+static void *cancel_soon(void *p) {
+  struct timespec ts = {0, 200 * 1000000L};
+  nanosleep(&ts, NULL);
+  hl__sb_cancel(p);
+  return NULL;
+}
+
+/* What hl_agent_cancel() does to a running run_python (code mode): the
+ * loop ends with HL_ERR_CANCELLED, with no deadline at all. */
+static void cancel_from_another_thread_stops_it(void) {
+  hl_sandbox *sb = limited(0, 0, 0);
+  REQUIRE(sb);
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, cancel_soon, sb) == 0);
+  hl_sandbox_result r = py_run(sb, "while True:\n    pass");
+  pthread_join(t, NULL);
+  CHECK_INT(r.status, HL_ERR_CANCELLED);
+  CHECK_CONTAINS(hl_last_error(), "cancelled");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   PY_REQUIRE_GUEST();
@@ -295,5 +318,6 @@ int main(int argc, char **argv) {
   RUN(callback_flood_is_a_limit);
   RUN(escape_attempts_fail_inside);
   RUN(sandboxes_on_threads_stop_independently);
+  RUN(cancel_from_another_thread_stops_it);
   return CHECK_EXIT();
 }
