@@ -232,7 +232,8 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
   code_tool *ct = user_data;
   const char *code = hl_json_get_string(args, "code");
   if (!code)
-    return hl_fail(HL_ERR_INVALID_ARGUMENTS, "run_javascript: missing string \"code\"");
+    return hl_fail(HL_ERR_INVALID_ARGUMENTS, "%s: missing string \"code\"",
+                   is_python(ct) ? PY_TOOL_NAME : CODE_TOOL_NAME);
   const cJSON *reset_arg = cJSON_GetObjectItemCaseSensitive(args, "reset");
   bool reset = cJSON_IsTrue(reset_arg);
   const char *sid = ctx ? hl_context_session_id(ctx) : NULL;
