@@ -568,6 +568,13 @@ def markdown_sandbox_py(r, w):
         w(f"| {name} | {fmt(x.get('cold_create_us'))} µs | {fmt(x.get('create_us'), 1)} µs | "
           f"{fmt(x.get('eval_us'), 1)} µs | {fmt(x.get('eval_callback_us'), 1)} µs | {cpu} | "
           f"{fmt(par, 1) + ' ms' if par is not None else '–'} |")
+    if "error" in (py.get("pyodide") or {}):
+        w("\nPyodide did not finish in this run (" + py["pyodide"]["error"] + "); measured while "
+          "planning on this kind of machine (DESIGN.md): module load 1.75 s, cold create 2.6 s.")
+    w("\nhookline's cold create is the first Python sandbox of the process: MicroPython's "
+      "start-up and the prelude, once, for the template every later sandbox is a copy-on-write "
+      "copy of (create). Its callback snippet is `await host(x=41)`: a coroutine run by the "
+      "sandbox's event loop, the arguments and the answer through JSON.")
     w("")
 
 
