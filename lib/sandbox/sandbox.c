@@ -59,6 +59,7 @@ void hl_sandbox_limits_default(hl_sandbox_limits *l) {
   l->max_callbacks = DEFAULT_MAX_CALLBACKS;
   l->callback_timeout_ms = 0;
   l->max_output_bytes = DEFAULT_MAX_OUTPUT;
+  l->language = HL_SANDBOX_JAVASCRIPT;
 }
 
 void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) {

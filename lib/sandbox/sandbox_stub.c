@@ -27,6 +27,7 @@ void hl_sandbox_limits_default(hl_sandbox_limits *l) {
   l->max_callbacks = 1000;
   l->callback_timeout_ms = 0;
   l->max_output_bytes = (size_t)1 << 20;
+  l->language = HL_SANDBOX_JAVASCRIPT;
 }
 
 hl_status hl_sandbox_new(const hl_sandbox_limits *limits, hl_sandbox **out) {

@@ -60,6 +60,19 @@ static char *call(hl_tool *code, hl_session *session, const char *args) {
   return answer;
 }
 
+/* hl_sandbox_limits_default() sets the language too: limits on the stack
+ * (whatever they held) make a JavaScript tool, not a Python one. */
+static void default_limits_mean_javascript(void) {
+  hl_sandbox_limits l;
+  memset(&l, 0x01, sizeof l);
+  hl_sandbox_limits_default(&l);
+  CHECK_INT(l.language, HL_SANDBOX_JAVASCRIPT);
+  hl_tool *js = hl_sandbox_code_tool(&l);
+  REQUIRE(js);
+  CHECK_STR(hl_tool_name(js), "run_javascript");
+  hl_tool_unref(js);
+}
+
 static void tool_is_named_and_described(void) {
   hl_tool *code = hl_sandbox_python_tool(NULL);
   REQUIRE(code);
@@ -139,6 +152,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "skipped: this build has no Python guest (run scripts/setup.sh)\n");
     return 77;
   }
+  RUN(default_limits_mean_javascript);
   RUN(tool_is_named_and_described);
   RUN(python_calls_the_agents_tools);
   RUN(state_lasts_until_reset);
