@@ -212,6 +212,15 @@ static void gather_runs_calls_at_once(void) {
   CHECK_STR(r.value_json, "[2, \"CallbackError\", \"ExecutionFailed\", 3]");
   hl_sandbox_result_clear(&r);
 
+  /* What the sandbox's asyncio cannot do says so. */
+  r = py_run(sb, "import asyncio\nawait asyncio.wait_for(add_one(x=1), timeout=5)");
+  CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(hl_last_error(), "NotImplementedError");
+  hl_sandbox_result_clear(&r);
+  r = py_run(sb, "import asyncio\nawait asyncio.wait_for(add_one(x=1))");
+  CHECK_STR(r.value_json, "2");
+  hl_sandbox_result_clear(&r);
+
   /* asyncio.sleep with nothing else to do. */
   r = py_run(sb, "import asyncio\nawait asyncio.sleep(0.01, 'slept')");
   CHECK_INT(r.status, HL_OK);
