@@ -5,6 +5,7 @@
  * clock: the current date and time, local or UTC.
  * Both return plain text results, which is what models read best.
  * run_javascript: the sandbox's code tool, when the library has the sandbox.
+ * run_python: the same for Python, when the library has the Python guest.
  */
 #include "tools.h"
 #include "calc.h"
@@ -109,6 +110,16 @@ static hl_tool *make_clock(void) {
   return t;
 }
 
+/* Code mode in Python (MicroPython in the same Wasm sandbox), next to
+ * run_javascript, with the same tight limits. Absent, silently, from a
+ * library built without the MicroPython module. */
+static hl_status add_python(hl_agent *agent, const hl_sandbox_limits *limits) {
+  if (!hl_sandbox_language_available(HL_SANDBOX_PYTHON)) return HL_OK;
+  hl_tool *py = hl_sandbox_python_tool(limits);
+  if (!py) return hl_last_status() ? hl_last_status() : HL_ERR_NOMEM;
+  return add_native(agent, py);
+}
+
 hl_status chat_add_tools(hl_agent *agent, bool *have_js) {
   *have_js = false;
   hl_status st = add_native(agent, make_calculator());
@@ -126,5 +137,6 @@ hl_status chat_add_tools(hl_agent *agent, bool *have_js) {
   if (!js) return hl_last_status() ? hl_last_status() : HL_ERR_NOMEM;
   st = add_native(agent, js);
   if (st == HL_OK) *have_js = true;
+  if (st == HL_OK) st = add_python(agent, &limits);
   return st;
 }

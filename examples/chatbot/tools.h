@@ -1,6 +1,6 @@
 /*
  * tools.h - the chatbot's tools: calculator, clock, and the JavaScript
- * code tool when the library was built with the sandbox.
+ * and Python code tools when the library was built with the sandbox.
  */
 #ifndef CHAT_TOOLS_H
 #define CHAT_TOOLS_H

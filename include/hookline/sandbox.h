@@ -95,6 +95,46 @@ typedef struct hl_context hl_context;  /* see context.h */
 /** True when this build of hookline includes the sandbox. */
 HL_API bool hl_sandbox_available(void);
 
+/** The language a sandbox runs (hl_sandbox_limits.language). */
+typedef enum hl_sandbox_language {
+  /** QuickJS: everything this header describes (the default). */
+  HL_SANDBOX_JAVASCRIPT = 0,
+  /** MicroPython 1.27 (npm @micropython/micropython-webassembly-pyscript,
+   *  fetched by scripts/setup.d/micropython.sh), run the same way: its
+   *  own linear memory, hookline's imports only (no file system, no
+   *  network; the clock and random numbers). Inside Python:
+   *    - each tool is an async function taking keyword arguments or one
+   *      dict: `r = await echo(message="hi")`, `await echo({"message": "hi"})`;
+   *    - a failing tool raises CallbackError, whose `kind` and `message`
+   *      are those of the JavaScript guest;
+   *    - `await asyncio.gather(a(), b(), c())` runs the three tools at once
+   *      (asyncio is the sandbox's own: run, gather, sleep, create_task);
+   *    - list_callbacks() returns [{name, description, parameters}];
+   *    - print() writes stdout, sys.stderr stderr; top-level await works;
+   *      the value of a last expression statement is the result's value
+   *      (as JSON; what JSON cannot hold, as its repr());
+   *    - open(), os and every file system call fail with OSError; `js`
+   *      is an empty object.
+   *  Limits as for JavaScript, with the same statuses: at the timeout
+   *  Python gets a KeyboardInterrupt (the session survives), and code
+   *  that goes on anyway is stopped 30 ms later (the session is reset);
+   *  MemoryError and "maximum recursion depth exceeded" end with
+   *  HL_ERR_LIMIT (this MicroPython build allows about 150 nested Python
+   *  calls). Garbage is collected between executions (when the memory is
+   *  past half its limit): one execution can allocate up to the limit.
+   *  A new Python sandbox is a copy-on-write copy of one instance
+   *  initialised at the first use in the process (a few milliseconds,
+   *  under a once-only lock): microseconds. Not available here:
+   *  snapshots (hl_sandbox_snapshot_take(), hl_sandbox_new_from_snapshot()
+   *  and the code tool's state directory: HL_ERR_UNSUPPORTED). */
+  HL_SANDBOX_PYTHON = 1,
+} hl_sandbox_language;
+
+/** True when this build can run `language` (JavaScript: the QuickJS
+ *  module was there at build time; Python: the MicroPython one).
+ *  Thread-safe. */
+HL_API bool hl_sandbox_language_available(hl_sandbox_language language);
+
 /** Limits of one sandbox. Zero means "no limit" only where stated.
  *  Versioned: fill it with hl_sandbox_limits_default() (which sets `size`)
  *  and then change fields. Fields are only ever appended; those past the
@@ -125,6 +165,13 @@ typedef struct hl_sandbox_limits {
    *  Output past it is dropped and the execution ends with
    *  HL_ERR_TOO_LARGE. */
   size_t max_output_bytes;
+  /** The guest language (HL_SANDBOX_JAVASCRIPT by default). With
+   *  HL_SANDBOX_PYTHON, hl_sandbox_new() makes a Python sandbox (every
+   *  function of this header applies to it, "JavaScript" read as
+   *  "Python", except the snapshots) and hl_sandbox_code_tool() a
+   *  "run_python" tool. HL_ERR_UNSUPPORTED when the build cannot run it
+   *  (hl_sandbox_language_available()). */
+  hl_sandbox_language language;
 } hl_sandbox_limits;
 
 /** Fill `limits` with the defaults above, `size` included. */
@@ -335,6 +382,17 @@ HL_API hl_status hl_sandbox_snapshot_load(const char *path, hl_sandbox_snapshot 
  * agents and runs at once.
  */
 HL_API hl_tool *hl_sandbox_code_tool(const hl_sandbox_limits *limits);
+
+/** hl_sandbox_code_tool() for Python: a tool named "run_python" (arguments
+ *  `code` and `reset`, result {"result", "stdout", "stderr"}) whose code
+ *  runs in a Python sandbox of the calling session, with the agent's
+ *  other tools as async functions (see HL_SANDBOX_PYTHON). `limits` is
+ *  copied (NULL = defaults) and its language set to Python. Sessions keep
+ *  their Python state in this process only: a state directory is refused
+ *  (HL_ERR_UNSUPPORTED). Returns a new tool reference or NULL with the
+ *  reason in hl_last_error() (HL_ERR_UNSUPPORTED without the MicroPython
+ *  module). Thread-safe, as hl_sandbox_code_tool(). */
+HL_API hl_tool *hl_sandbox_python_tool(const hl_sandbox_limits *limits);
 
 /** Keep every session's JavaScript state of `code_tool` (made by
  *  hl_sandbox_code_tool()) in directory `dir` (which must exist and be

@@ -87,6 +87,9 @@ hl_status hl_sandbox_add_tool(hl_sandbox *sb, hl_tool *tool, const char *js_name
     return hl_fail(HL_ERR_INVALID,
                    "hl_sandbox_add_tool: \"%.64s\" is not a usable JavaScript name%s",
                    name ? name : "", js_name ? "" : " (give one as js_name)");
+  if (sb->py && !hl__py_valid_name(name))
+    return hl_fail(HL_ERR_INVALID, "hl_sandbox_add_tool: \"%.64s\" is not a usable Python name",
+                   name);
   if (hl__sb_find(sb, name, NULL))
     return hl_fail(HL_ERR_EXISTS, "hl_sandbox_add_tool: \"%s\" exists", name);
   if (sb->n_callbacks == sb->cap_callbacks) {
@@ -568,7 +571,12 @@ hl_status hl__sb_run_queue(hl_sandbox *sb) {
   /* A stopped execution (timeout, or a limit hit while the callbacks ran)
    * delivers nothing: JavaScript is not to run again. */
   for (size_t i = 0; i < n; i++) {
-    if (st != HL_OK || sb->abort_status != HL_OK)
+    if (sb->py) /* the Python guest (py_sandbox.c) */
+      st = hl__py_settle(sb, reqs[i], st == HL_OK && sb->abort_status == HL_OK, outs && outs[i].ok,
+                         outs && outs[i].is_number, outs ? outs[i].number : 0,
+                         outs && outs[i].is_null, outs ? outs[i].text : NULL,
+                         outs ? outs[i].message : NULL);
+    else if (st != HL_OK || sb->abort_status != HL_OK)
       hl_vm_release(sb->vm, reqs[i]);
     else if (outs[i].is_number || outs[i].is_null)
       st = hl_vm_settle_number(sb->vm, reqs[i], outs[i].number, outs[i].is_null);

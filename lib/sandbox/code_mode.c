@@ -48,6 +48,28 @@ static const char code_tool_description[] =
 #define CALLS_STATE_KEY "hookline.code_mode"
 #define CODE_TOOL_MAGIC 0x636f6465u
 
+/* The Python variant (hl_sandbox_python_tool()). */
+#define PY_TOOL_NAME "run_python"
+static const char py_tool_description[] =
+  "Run Python (MicroPython 1.27) in a sandbox. The agent's other tools are available as "
+  "async functions taking keyword arguments, e.g. `r = await tool_name(arg=1)`; run several "
+  "at once with `await asyncio.gather(...)`. list_callbacks() lists them with their "
+  "parameter schemas. print() output is returned as stdout, and the value of the last "
+  "expression statement as result. Failed tool calls raise CallbackError with `kind` and "
+  "`message`. There is no file system or network. State persists between calls in this "
+  "conversation: functions and variables defined in one call exist in the next. Pass "
+  "`reset: true` to start from a fresh state.";
+#define PY_CALLS_STATE_KEY "hookline.code_mode.python"
+static const char py_lost_note[] =
+  "The Python state of this conversation's earlier run_python calls is gone (the "
+  "conversation was resumed in another process, or its state was dropped to make room): "
+  "define again what you need.";
+
+static bool is_python(const code_tool *ct) { return ct->limits.language == HL_SANDBOX_PYTHON; }
+static const char *calls_key(const code_tool *ct) {
+  return is_python(ct) ? PY_CALLS_STATE_KEY : CALLS_STATE_KEY;
+}
+
 static const char redeclaration_note[] =
   "run_javascript keeps its state between calls, and a top-level const or let cannot be "
   "declared again: use var (or assign to globalThis) for names you redefine, or pass "
@@ -98,7 +120,8 @@ static hl_status sync_tools(hl_sandbox *sb, hl_context *ctx) {
   for (size_t i = 0; i < n; i++) {
     hl_tool *t = hl_tools_at(tools, i);
     const char *tname = hl_tool_name(t);
-    if (!tname || strcmp(tname, CODE_TOOL_NAME) == 0 || strlen(tname) > 64)
+    if (!tname || strcmp(tname, CODE_TOOL_NAME) == 0 || strcmp(tname, PY_TOOL_NAME) == 0 ||
+        strlen(tname) > 64)
       continue;
     want[k] = t;
     js_name_of(tname, names[k], sizeof names[k]);
@@ -145,7 +168,7 @@ static hl_status session_sandbox(code_tool *ct, hl_context *ctx, code_session *s
   if (st == HL_OK)
     return HL_OK;
   if (!reset && ctx) {
-    cJSON *prev = hl_context_state_get(ctx, CALLS_STATE_KEY);
+    cJSON *prev = hl_context_state_get(ctx, calls_key(ct));
     const cJSON *calls = cJSON_GetObjectItemCaseSensitive(prev, "calls");
     *lost = cJSON_IsNumber(calls) && calls->valuedouble > 0;
     cJSON_Delete(prev);
@@ -154,14 +177,14 @@ static hl_status session_sandbox(code_tool *ct, hl_context *ctx, code_session *s
 }
 
 /* Count the call in the session's state (see CALLS_STATE_KEY). */
-static void count_call(hl_context *ctx) {
-  cJSON *prev = hl_context_state_get(ctx, CALLS_STATE_KEY);
+static void count_call(const code_tool *ct, hl_context *ctx) {
+  cJSON *prev = hl_context_state_get(ctx, calls_key(ct));
   const cJSON *calls = cJSON_GetObjectItemCaseSensitive(prev, "calls");
   double n = cJSON_IsNumber(calls) ? calls->valuedouble : 0;
   cJSON_Delete(prev);
   cJSON *v = cJSON_CreateObject();
   if (v && cJSON_AddNumberToObject(v, "calls", n + 1))
-    (void)hl_context_state_set(ctx, CALLS_STATE_KEY, v);
+    (void)hl_context_state_set(ctx, calls_key(ct), v);
   cJSON_Delete(v);
 }
 
@@ -209,7 +232,8 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
   code_tool *ct = user_data;
   const char *code = hl_json_get_string(args, "code");
   if (!code)
-    return hl_fail(HL_ERR_INVALID_ARGUMENTS, "run_javascript: missing string \"code\"");
+    return hl_fail(HL_ERR_INVALID_ARGUMENTS, "%s: missing string \"code\"",
+                   is_python(ct) ? PY_TOOL_NAME : CODE_TOOL_NAME);
   const cJSON *reset_arg = cJSON_GetObjectItemCaseSensitive(args, "reset");
   bool reset = cJSON_IsTrue(reset_arg);
   const char *sid = ctx ? hl_context_session_id(ctx) : NULL;
@@ -231,14 +255,15 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
   if (st == HL_OK)
     st = sync_tools(s->sb, ctx);
   if (st == HL_OK) {
-    st = execute_in(s->sb, ctx, code, lost ? lost_note : NULL, result);
+    st = execute_in(s->sb, ctx, code, lost ? (is_python(ct) ? py_lost_note : lost_note) : NULL,
+                    result);
     hl_status saved = hl__code_state_save(ct, s->id, s->sb);
     if (saved != HL_OK && st == HL_OK)
       /* The call worked; only its durability failed: tell the model's
        * caller through the result, not by failing the call. */
       (void)cJSON_AddStringToObject(*result, "note", hl_last_error());
     s->calls++;
-    count_call(ctx);
+    count_call(ct, ctx);
   }
   hl__code_session_release(ct, s);
   return st;
@@ -274,13 +299,22 @@ hl_tool *hl_sandbox_code_tool(const hl_sandbox_limits *limits) {
   if (limits)
     memcpy(&ct->limits, limits, limits->size < sizeof ct->limits ? limits->size : sizeof ct->limits);
   ct->limits.size = sizeof ct->limits;
-  hl_tool *tool = hl_tool_new(CODE_TOOL_NAME, code_tool_description, run_code, ct);
+  if (is_python(ct) && !hl_sandbox_language_available(HL_SANDBOX_PYTHON)) {
+    code_tool_free(ct);
+    hl_fail(HL_ERR_UNSUPPORTED, "hl_sandbox_python_tool: this build has no Python guest (run "
+            "scripts/setup.sh, then rebuild)");
+    return NULL;
+  }
+  hl_tool *tool = is_python(ct) ? hl_tool_new(PY_TOOL_NAME, py_tool_description, run_code, ct)
+                                : hl_tool_new(CODE_TOOL_NAME, code_tool_description, run_code, ct);
   if (!tool) {
     code_tool_free(ct);
     return NULL;
   }
   hl_tool_set_free_fn(tool, code_tool_free);
-  if (hl_tool_param(tool, "code", "string", "JavaScript to run (top-level await allowed)", true) ||
+  if (hl_tool_param(tool, "code", "string",
+                    is_python(ct) ? "Python to run (top-level await allowed)"
+                                  : "JavaScript to run (top-level await allowed)", true) ||
       hl_tool_param(tool, "reset", "boolean",
                     "true: forget what earlier calls defined and start from a fresh state", false)) {
     hl_tool_unref(tool);

@@ -168,6 +168,9 @@ hl_status hl_sandbox_code_tool_set_state_dir(hl_tool *tool, const char *dir) {
   if (!ct)
     return hl_fail(HL_ERR_INVALID, "hl_sandbox_code_tool_set_state_dir: not a code tool");
   char *copy = NULL;
+  if (dir && ct->limits.language == HL_SANDBOX_PYTHON)
+    return hl_fail(HL_ERR_UNSUPPORTED, "hl_sandbox_code_tool_set_state_dir: Python state cannot "
+                   "be saved to files (no snapshots of the Python guest)");
   if (dir) {
     if (!*dir)
       return hl_fail(HL_ERR_INVALID, "hl_sandbox_code_tool_set_state_dir: dir is empty");

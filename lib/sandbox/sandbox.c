@@ -59,6 +59,7 @@ void hl_sandbox_limits_default(hl_sandbox_limits *l) {
   l->max_callbacks = DEFAULT_MAX_CALLBACKS;
   l->callback_timeout_ms = 0;
   l->max_output_bytes = DEFAULT_MAX_OUTPUT;
+  l->language = HL_SANDBOX_JAVASCRIPT;
 }
 
 void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) {
@@ -216,6 +217,8 @@ void hl__sb_cancel(hl_sandbox *sb) {
   if (!sb)
     return;
   atomic_store(&sb->cancel_requested, true);
+  if (sb->py)
+    hl__py_cancel(sb);
   /* Not armed: the execution has not started (it checks the flag after
    * arming) or is over. */
   (void)hl__watch_advance(&sb->watch, hl__sb_now_ns() + CANCEL_GRACE_NS);
@@ -304,7 +307,13 @@ static hl_status sandbox_create(struct hl_sandbox_snapshot *origin, const hl_san
     atomic_fetch_add(&origin->refs, 1);
     sb->origin = origin;
   }
-  hl_status st = make_vm(sb);
+  hl_status st;
+  if (sb->limits.language == HL_SANDBOX_PYTHON)
+    st = origin ? hl_fail(HL_ERR_UNSUPPORTED, "hl_sandbox_new_from_snapshot: snapshots hold "
+                          "JavaScript state; a Python sandbox cannot start from one")
+                : hl__py_attach(sb);
+  else
+    st = make_vm(sb);
   if (st) {
     snapshot_unref(sb->origin);
     free(sb);
@@ -346,6 +355,7 @@ void hl_sandbox_free(hl_sandbox *sb) {
   clear_queue(sb);
   hl_vm_free(sb->vm);
   sb->vm = NULL;
+  hl__py_detach(sb);
   for (size_t i = 0; i < sb->n_callbacks; i++)
     hl__sb_callback_unref(sb->callbacks[i]);
   free(sb->callbacks);
@@ -361,7 +371,7 @@ hl_status hl_sandbox_reset(hl_sandbox *sb) {
     return hl_fail(HL_ERR_INVALID, "hl_sandbox_reset: sandbox is NULL");
   if (sb->busy)
     return hl_fail(HL_ERR_STATE, "hl_sandbox_reset: the sandbox is executing");
-  hl_status st = make_vm(sb);
+  hl_status st = sb->py ? hl__py_reset(sb) : make_vm(sb);
   return st ? (st) : HL_OK;
 }
 
@@ -371,6 +381,8 @@ hl_status hl_sandbox_snapshot_take(hl_sandbox *sb, hl_sandbox_snapshot **out) {
   *out = NULL;
   if (sb->busy)
     return hl_fail(HL_ERR_STATE, "hl_sandbox_snapshot_take: the sandbox is executing");
+  if (sb->py)
+    return hl_fail(HL_ERR_UNSUPPORTED, "hl_sandbox_snapshot_take: not for a Python sandbox");
   struct hl_sandbox_snapshot *s = calloc(1, sizeof *s);
   if (!s)
     return hl_fail(HL_ERR_NOMEM, "hl_sandbox_snapshot_take: out of memory");
@@ -625,6 +637,10 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
   }
   if (sb->busy) {
     ex.status = hl_fail(HL_ERR_STATE, "hl_sandbox_execute: the sandbox is already executing");
+    goto done;
+  }
+  if (sb->py) {
+    ex.status = hl__py_execute(sb, ctx, code, res);
     goto done;
   }
   sb->busy = true;

@@ -77,6 +77,10 @@ struct hl_sandbox {
   bool armed;                   /* owner thread only */
   atomic_int hard_stop;         /* status the watchdog stopped it with, 0 = none */
   atomic_bool cancel_requested; /* hl__sb_cancel(): sticky */
+
+  /* The Python guest (py_sandbox.c) when limits.language is
+   * HL_SANDBOX_PYTHON; then vm is NULL. */
+  struct hl_py_guest *py;
 };
 
 /* Monotonic clock in nanoseconds. */
@@ -110,6 +114,22 @@ hl_status hl__sb_check_stop(hl_sandbox *sb);
  * the grace period. The execution ends with HL_ERR_CANCELLED. Used by code
  * mode when the agent run is cancelled. */
 void hl__sb_cancel(hl_sandbox *sb);
+
+/* py_sandbox.c: the Python guest behind a sandbox. hl__py_attach() makes
+ * sb->py (instead of sb->vm); the others are what sandbox.c and
+ * callbacks.c do with a Python sandbox in place of their JavaScript code.
+ * hl__py_settle() receives one outcome of hl__sb_run_queue() (`deliver`
+ * false: the execution stopped, drop it). */
+hl_status hl__py_attach(hl_sandbox *sb);
+void hl__py_detach(hl_sandbox *sb);
+hl_status hl__py_reset(hl_sandbox *sb);
+hl_status hl__py_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
+                         hl_sandbox_result *res);
+void hl__py_cancel(hl_sandbox *sb);
+bool hl__py_valid_name(const char *name);
+hl_status hl__py_settle(hl_sandbox *sb, hl_vm_request req, bool deliver, bool ok,
+                        bool is_number, double number, bool is_null, const char *text,
+                        const char *message);
 
 /* Stop the running execution with `status` (the first reason wins). */
 void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) HL_PRINTF(3, 4);

@@ -13,6 +13,11 @@
 
 bool hl_sandbox_available(void) { return false; }
 
+bool hl_sandbox_language_available(hl_sandbox_language language) {
+  (void)language;
+  return false;
+}
+
 void hl_sandbox_limits_default(hl_sandbox_limits *l) {
   if (!l)
     return;
@@ -22,6 +27,7 @@ void hl_sandbox_limits_default(hl_sandbox_limits *l) {
   l->max_callbacks = 1000;
   l->callback_timeout_ms = 0;
   l->max_output_bytes = (size_t)1 << 20;
+  l->language = HL_SANDBOX_JAVASCRIPT;
 }
 
 hl_status hl_sandbox_new(const hl_sandbox_limits *limits, hl_sandbox **out) {
@@ -123,4 +129,10 @@ hl_status hl_sandbox_code_tool_set_max_sessions(hl_tool *code_tool, size_t max_s
 hl_status hl_sandbox_code_tool_forget(hl_tool *code_tool, const char *session_id) {
   (void)code_tool, (void)session_id;
   return UNSUPPORTED("hl_sandbox_code_tool_forget");
+}
+
+hl_tool *hl_sandbox_python_tool(const hl_sandbox_limits *limits) {
+  (void)limits;
+  UNSUPPORTED("hl_sandbox_python_tool");
+  return NULL;
 }

@@ -97,8 +97,14 @@ extern HL_WASM_TLS uint32_t hl_wasm_call_stack_limit;
  * from keeping anything in registers across accesses (measured: a
  * JavaScript loop 70% slower). At function entry there is nothing to
  * keep; the relaxed load costs one load more than the thread's limit. */
+#ifndef HL_WASM_MEMORY_OF_INSTANCE
+/* The QuickJS module imports its memory as "a"."a"; a module that defines
+ * its own memory (the MicroPython guest, py_vm.c) is compiled with this
+ * macro naming that field instead. */
+#define HL_WASM_MEMORY_OF_INSTANCE (instance->Z_aZ_a)
+#endif
 #define WASM_RT_MAX_CALL_STACK_DEPTH \
-  atomic_load_explicit(&instance->Z_aZ_a->call_limit, memory_order_relaxed)
+  atomic_load_explicit(&HL_WASM_MEMORY_OF_INSTANCE->call_limit, memory_order_relaxed)
 
 #define WASM_RT_NO_RETURN __attribute__((noreturn))
 
@@ -179,6 +185,14 @@ const char *wasm_rt_strerror(wasm_rt_trap_t trap);
 /** Intern a function signature: equal signatures get equal ids, so
  *  call_indirect can compare them. Thread-safe. */
 uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...);
+
+/** Linear memories a module defines itself (the MicroPython guest's,
+ *  py_vm.c implements them; QuickJS imports its memory instead). The
+ *  memory is reserved up to the limit of the vm being made, so that it
+ *  never moves; on failure it is left empty (every access traps). */
+void wasm_rt_allocate_memory(wasm_rt_memory_t *memory, uint32_t initial_pages,
+                             uint32_t max_pages);
+void wasm_rt_free_memory(wasm_rt_memory_t *memory);
 
 /** Tables. On allocation failure the table is left empty (size 0), which
  *  makes every call through it trap instead of crashing. */

@@ -6,6 +6,7 @@ POST /v1/chat/completions behaves like a model that uses the calculator:
     calculator {"expression": X}, where X is what follows "what is" in the
     last user message;
   - otherwise: the text "The answer is R." with R the last tool result.
+A user message "run python: CODE" gets a run_python call with that code.
 With "stream": true the same answer comes as server-sent events, the text
 in small pieces (the model "slow-stream" waits 0.4 s before each piece, so
 a test can watch them arrive). The model "unauthorized" gets HTTP 401.
@@ -35,6 +36,11 @@ def decide(body):
                  if m.get("role") == "user"), "")
     if isinstance(user, list):  # content parts
         user = " ".join(p.get("text", "") for p in user if isinstance(p, dict))
+    if user.startswith("run python: "):
+        call = {"id": "call_py", "type": "function",
+                "function": {"name": "run_python",
+                             "arguments": json.dumps({"code": user[len("run python: "):]})}}
+        return "", [call]
     m = re.search(r"what is (.+?)\??$", user.strip(), re.I)
     if not m:
         return "Ask me what something is.", []

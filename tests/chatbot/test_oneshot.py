@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chatlib import check, clean_env, finish, run  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
-HAVE_SANDBOX = len(sys.argv) > 2 and sys.argv[2] == "sandbox"
+HAVE_SANDBOX = len(sys.argv) > 2 and sys.argv[2] in ("sandbox", "sandbox+python")
+HAVE_PYTHON = len(sys.argv) > 2 and sys.argv[2] == "sandbox+python"
 HERE = os.path.dirname(os.path.abspath(__file__))
 TMP = tempfile.mkdtemp(prefix="hlchat-oneshot-")
 atexit.register(shutil.rmtree, TMP, True)
@@ -121,7 +122,8 @@ def test_openai_server_round_trip():
             first, second = reqs[0]["body"], reqs[1]["body"]
             check(first["model"] == "test-model", "--model is sent")
             names = sorted(t["function"]["name"] for t in first.get("tools", []))
-            want = ["calculator", "clock"] + (["run_javascript"] if HAVE_SANDBOX else [])
+            want = ["calculator", "clock"] + (["run_javascript"] if HAVE_SANDBOX else []) + \
+                (["run_python"] if HAVE_PYTHON else [])
             check(names == want, f"tools declared: {names}, expected {want}")
             tool_msgs = [m for m in second["messages"] if m["role"] == "tool"]
             check(len(tool_msgs) == 1 and tool_msgs[0]["content"] == "42",
@@ -288,6 +290,29 @@ def test_javascript_tool_when_the_sandbox_is_built():
           f"nested call indented inside the JS call: {r.stdout!r}")
 
 
+def test_python_tool_when_the_guest_is_built():
+    # The local model answers "run python: CODE" with a run_python call.
+    with Server() as s:
+        r = chat("--provider", "openai", "--base-url", s.base, "--model", "m", "-p",
+                 "run python: r = await calculator(expression='17*23')\nprint('got', r)\nint(r) + 1",
+                 "--json")
+        check(r.returncode == 0, f"exit 0: {r.stderr!r}")
+        out = json.loads(r.stdout) if r.stdout else {}
+        names = [c["name"] for c in out.get("tool_calls", [])]
+        if not HAVE_PYTHON:
+            check(names == ["run_python"] and out["tool_calls"][0]["error"] is not None,
+                  f"no Python tool without the guest: {out}")
+            return
+        # Python called the calculator (nested, reported too), then answered.
+        check(names == ["calculator", "run_python"], f"nested calculator, then run_python: {names}")
+        py = out["tool_calls"][-1] if out.get("tool_calls") else {}
+        check(py.get("error") is None, f"the program ran: {py}")
+        res = py.get("result") or {}
+        check(res.get("result") == 392 and res.get("stdout") == "got 391\n",
+              f"the program's value and output: {res}")
+        check("392" in out.get("answer", ""), f"the answer quotes it: {out.get('answer')!r}")
+
+
 def test_piped_conversation():
     r = subprocess.run([BIN], input="what is 2+2\n/trace\nwhat time is it\n", capture_output=True,
                        text=True, env=ENV, timeout=60)
@@ -414,6 +439,7 @@ run(test_api_key_selects_openai)
 run(test_errors_are_clear_and_non_zero)
 run(test_guardrail_keeps_secrets_from_the_model)
 run(test_javascript_tool_when_the_sandbox_is_built)
+run(test_python_tool_when_the_guest_is_built)
 run(test_piped_conversation)
 run(test_command_line_errors)
 run(test_piped_oneshot_prints_the_whole_answer)

@@ -1,0 +1,589 @@
+/*
+ * lib/sandbox/py_sandbox.c - the Python guest behind an hl_sandbox: the
+ * execution of Python code (py_vm.c) with the sandbox's tools, limits,
+ * watchdog and result, as sandbox.c does it for JavaScript.
+ *
+ * Differences that follow from MicroPython: Python blocks in the host
+ * while a batch of callbacks runs (hook_wait: the prelude's event loop
+ * hands over every call pending at once, and hl__sb_run_queue runs them in
+ * parallel), so nothing is settled later. Python polls no interrupt
+ * handler: at the deadline the soft watch raises KeyboardInterrupt in it
+ * (the session survives), and the hard watch (sb->watch, a grace period
+ * later, or at once on cancel) makes it trap (the session is reset).
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "py_vm.h"
+#include "sandbox_internal.h"
+
+/* After the deadline: how long Python has to unwind from the
+ * KeyboardInterrupt before it is stopped for good. */
+#define PY_HARD_GRACE_NS (30u * 1000000u)
+#define PY_CANCEL_GRACE_NS (5u * 1000000u)
+
+struct hl_py_guest {
+  hl_py_vm *vm;
+  hl_watch soft;       /* the deadline: KeyboardInterrupt */
+  bool soft_armed;
+  hl_sandbox *sb;
+  char **answers;      /* of the running batch, one per request */
+  size_t n_answers;
+};
+
+static const char *const py_reserved[] = {
+  "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+  "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
+  "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
+  "try", "while", "with", "yield", "print", "list_callbacks", "CallbackError", "asyncio",
+  "json", "sys", NULL};
+
+bool hl__py_valid_name(const char *name) {
+  if (strchr(name, '$'))
+    return false;
+  for (const char *const *r = py_reserved; *r; r++)
+    if (strcmp(*r, name) == 0)
+      return false;
+  return true;
+}
+
+static void py_abort_for(hl_sandbox *sb, int why) {
+  if (why == HL_ERR_CANCELLED)
+    hl__sb_abort(sb, HL_ERR_CANCELLED, "execution cancelled");
+  else
+    hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
+}
+
+/* Owner thread: after a stop, give code that ignores it (catching
+ * KeyboardInterrupt and going on) a grace period, then trap. */
+static void hard_stop_soon(hl_sandbox *sb, uint64_t grace_ns) {
+  if (hl__watch_arm(&sb->watch, hl__sb_now_ns() + grace_ns) == HL_OK)
+    sb->armed = true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Hooks called from inside Python                                      */
+/* ------------------------------------------------------------------ */
+
+static bool buf_add(sb_buf *b, const char *s, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p)
+      return false;
+    b->data = p;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = 0;
+  return true;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+  unsigned char c = s[0];
+  size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+  if (!k || k > n || (k == 2 && c < 0xC2))
+    return 0;
+  for (size_t i = 1; i < k; i++)
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+  return k;
+}
+
+/* A limit stopped the execution while Python runs (its output, say):
+ * KeyboardInterrupt now, and a trap if it goes on anyway. */
+static void stop_running(hl_sandbox *sb) {
+  hl_py_vm_soft_stop(sb->py->vm);
+  hard_stop_soon(sb, PY_HARD_GRACE_NS);
+}
+
+static void hook_write(void *ud, int stream, const char *text, size_t len) {
+  hl_sandbox *sb = ud;
+  if (sb->abort_status != HL_OK)
+    return;
+  size_t cap = sb->limits.max_output_bytes;
+  if (cap && sb->output_bytes + len > cap) {
+    len = cap - sb->output_bytes;
+    while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+      len--;
+    hl__sb_abort(sb, HL_ERR_TOO_LARGE, "output exceeded %zu bytes", cap);
+    stop_running(sb);
+  }
+  sb->output_bytes += len;
+  sb_buf *b = stream == 2 ? &sb->err : &sb->out;
+  /* Bytes written through sys.stdout.buffer need not be UTF-8: the
+   * result's text is, with U+FFFD for what is not. */
+  const unsigned char *s = (const unsigned char *)text;
+  size_t i = 0, start = 0;
+  bool ok = true;
+  while (ok && i < len) {
+    size_t k = utf8_len(s + i, len - i);
+    if (k) {
+      i += k;
+      continue;
+    }
+    ok = buf_add(b, text + start, i - start) && buf_add(b, "\xEF\xBF\xBD", 3);
+    start = ++i;
+  }
+  if (!ok || !buf_add(b, text + start, len - start)) {
+    hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory capturing output");
+    stop_running(sb);
+  }
+}
+
+static char *json_string(const char *s) {
+  cJSON *j = cJSON_CreateString(s ? s : "");
+  char *t = j ? cJSON_PrintUnformatted(j) : NULL;
+  cJSON_Delete(j);
+  return t;
+}
+
+/* Record the batch's requests in sb->queue, counting them. False when
+ * the execution must stop (the reason is in sb->abort_*). */
+static bool record_batch(hl_sandbox *sb, const cJSON *batch) {
+  size_t n = (size_t)cJSON_GetArraySize(batch);
+  if (sb->cap_queue < n) {
+    sb_request *q = realloc(sb->queue, n * sizeof *q);
+    if (!q) {
+      hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory recording callbacks");
+      return false;
+    }
+    sb->queue = q;
+    sb->cap_queue = n;
+  }
+  size_t i = 0;
+  for (const cJSON *item = batch->child; item; item = item->next, i++) {
+    const cJSON *name = cJSON_GetArrayItem(item, 0);
+    const cJSON *args = cJSON_GetArrayItem(item, 1);
+    if (!cJSON_IsString(name) || !args) {
+      hl__sb_abort(sb, HL_ERR_EXECUTION_FAILED, "a malformed callback request");
+      return false;
+    }
+    sb->callback_count++;
+    if (sb->limits.max_callbacks && sb->callback_count > sb->limits.max_callbacks) {
+      hl__sb_abort(sb, HL_ERR_LIMIT, "more than %u callback invocations",
+                   sb->limits.max_callbacks);
+      return false;
+    }
+    sb_request *r = &sb->queue[sb->n_queue];
+    r->req.resolve = (uint32_t)i;
+    r->req.reject = 0;
+    r->name = strdup(name->valuestring);
+    r->args = cJSON_PrintUnformatted(args);
+    if (!r->name || !r->args) {
+      free(r->name);
+      free(r->args);
+      hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory recording a callback");
+      return false;
+    }
+    r->args_len = strlen(r->args);
+    sb->n_queue++;
+  }
+  return true;
+}
+
+static void drop_queue(hl_sandbox *sb) {
+  for (size_t i = 0; i < sb->n_queue; i++) {
+    free(sb->queue[i].name);
+    free(sb->queue[i].args);
+  }
+  sb->n_queue = 0;
+}
+
+static void drop_answers(struct hl_py_guest *g) {
+  for (size_t i = 0; i < g->n_answers; i++)
+    free(g->answers[i]);
+  free(g->answers);
+  g->answers = NULL;
+  g->n_answers = 0;
+}
+
+/* A stop that came while the host had control: fold it, and leave Python
+ * able to unwind (the prelude raises on the NULL answer) but not to run
+ * on for long. */
+static char *stop_python(hl_sandbox *sb) {
+  (void)hl__sb_check_stop(sb);
+  if (atomic_load(&sb->hard_stop)) {
+    py_abort_for(sb, atomic_load(&sb->hard_stop));
+    hl_py_vm_reopen(sb->py->vm);
+  }
+  hard_stop_soon(sb, PY_HARD_GRACE_NS);
+  return NULL;
+}
+
+static char *hook_wait(void *ud, const char *text, size_t len) {
+  hl_sandbox *sb = ud;
+  struct hl_py_guest *g = sb->py;
+  if (sb->abort_status || hl__sb_check_stop(sb))
+    return stop_python(sb);
+  cJSON *batch = cJSON_ParseWithLength(text, len);
+  size_t n = cJSON_IsArray(batch) ? (size_t)cJSON_GetArraySize(batch) : 0;
+  if (!n) {
+    cJSON_Delete(batch);
+    hl__sb_abort(sb, HL_ERR_EXECUTION_FAILED, "a malformed callback batch");
+    return stop_python(sb);
+  }
+  bool ok = record_batch(sb, batch);
+  cJSON_Delete(batch);
+  if (ok) {
+    g->answers = calloc(n, sizeof *g->answers);
+    g->n_answers = g->answers ? n : 0;
+    ok = g->answers != NULL;
+  }
+  if (!ok) {
+    drop_queue(sb);
+    hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory running callbacks");
+    return stop_python(sb);
+  }
+  hl_status st = hl__sb_run_queue(sb);
+  if (st != HL_OK)
+    hl__sb_abort(sb, st, "%s", hl_last_error());
+  if (sb->abort_status) {
+    drop_answers(g);
+    return stop_python(sb);
+  }
+  sb_buf out = {0};
+  ok = buf_add(&out, "[", 1);
+  for (size_t i = 0; ok && i < n; i++)
+    ok = (i == 0 || buf_add(&out, ",", 1)) &&
+         buf_add(&out, g->answers[i] ? g->answers[i] : "[0,\"ExecutionFailed\",\"no answer\"]",
+                 strlen(g->answers[i] ? g->answers[i] : "[0,\"ExecutionFailed\",\"no answer\"]"));
+  ok = ok && buf_add(&out, "]", 1);
+  drop_answers(g);
+  if (!ok) {
+    free(out.data);
+    hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory answering callbacks");
+    return stop_python(sb);
+  }
+  return out.data;
+}
+
+hl_status hl__py_settle(hl_sandbox *sb, hl_vm_request req, bool deliver, bool ok, bool is_number,
+                        double number, bool is_null, const char *text, const char *message) {
+  struct hl_py_guest *g = sb->py;
+  if (!deliver || req.resolve >= g->n_answers)
+    return HL_OK;
+  char *a = NULL;
+  if (ok) {
+    char num[40];
+    const char *v = is_null ? "null" : text;
+    if (is_number && !is_null) {
+      snprintf(num, sizeof num, "%.17g", number);
+      v = num;
+    }
+    size_t n = strlen(v ? v : "null") + 8;
+    a = malloc(n);
+    if (a)
+      snprintf(a, n, "[1,%s]", v ? v : "null");
+  } else {
+    char *k = json_string(text), *m = json_string(message);
+    if (k && m) {
+      size_t n = strlen(k) + strlen(m) + 8;
+      a = malloc(n);
+      if (a)
+        snprintf(a, n, "[0,%s,%s]", k, m);
+    }
+    free(k);
+    free(m);
+  }
+  if (!a)
+    return hl_fail(HL_ERR_NOMEM, "out of memory answering a callback");
+  g->answers[req.resolve] = a;
+  return HL_OK;
+}
+
+static bool hook_sleep(void *ud, double ms) {
+  hl_sandbox *sb = ud;
+  /* At most a day: the deadline (or a cancel) ends it long before. */
+  if (!(ms > 0))
+    ms = 0;
+  if (ms > 86400e3)
+    ms = 86400e3;
+  uint64_t until = hl__sb_now_ns() + (uint64_t)(ms * 1e6);
+  for (;;) {
+    if (sb->abort_status || hl__sb_check_stop(sb)) {
+      (void)stop_python(sb);
+      return false;
+    }
+    uint64_t now = hl__sb_now_ns();
+    if (now >= until)
+      return true;
+    /* In slices: a cancel or the deadline ends the sleep early. */
+    uint64_t slice = until - now < 5000000u ? until - now : 5000000u;
+    struct timespec ts = {0, (long)slice};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static char *hook_callbacks(void *ud) { return hl__sb_callbacks_json(ud, NULL); }
+
+static const hl_py_hooks py_hooks = {hook_write, hook_wait, hook_sleep, hook_callbacks};
+
+/* ------------------------------------------------------------------ */
+/* Watches                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Watchdog thread, only while armed: the execution runs, sb->py->vm is
+ * alive and does not change. */
+static void hard_fire(hl_watch *w) {
+  hl_sandbox *sb = (hl_sandbox *)((char *)w - offsetof(hl_sandbox, watch));
+  int why = atomic_load(&sb->cancel_requested) ? HL_ERR_CANCELLED : HL_ERR_TIMEOUT;
+  int none = 0;
+  atomic_compare_exchange_strong(&sb->hard_stop, &none, why);
+  hl_py_vm_interrupt(sb->py->vm);
+}
+
+static void soft_fire(hl_watch *w) {
+  struct hl_py_guest *g = (struct hl_py_guest *)((char *)w - offsetof(struct hl_py_guest, soft));
+  hl_py_vm_soft_stop(g->vm);
+}
+
+void hl__py_cancel(hl_sandbox *sb) {
+  struct hl_py_guest *g = sb->py;
+  (void)hl__watch_advance(&g->soft, hl__sb_now_ns());
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifetime                                                             */
+/* ------------------------------------------------------------------ */
+
+static hl_status make_py_vm(hl_sandbox *sb) {
+  hl_py_vm *vm = NULL;
+  hl_status st = hl_py_vm_new(sb->limits.memory_bytes, &py_hooks, sb, &vm);
+  if (st)
+    return st;
+  hl_py_vm_free(sb->py->vm);
+  sb->py->vm = vm;
+  sb->callbacks_dirty = true;
+  return HL_OK;
+}
+
+hl_status hl__py_attach(hl_sandbox *sb) {
+  struct hl_py_guest *g = calloc(1, sizeof *g);
+  if (!g)
+    return hl_fail(HL_ERR_NOMEM, "hl_sandbox_new: out of memory");
+  g->sb = sb;
+  hl__watch_init(&g->soft, soft_fire);
+  hl__watch_init(&sb->watch, hard_fire);
+  sb->py = g;
+  hl_status st = make_py_vm(sb);
+  if (st) {
+    free(g);
+    sb->py = NULL;
+  }
+  return st;
+}
+
+void hl__py_detach(hl_sandbox *sb) {
+  if (!sb->py)
+    return;
+  hl_py_vm_free(sb->py->vm);
+  drop_answers(sb->py);
+  free(sb->py);
+  sb->py = NULL;
+}
+
+hl_status hl__py_reset(hl_sandbox *sb) { return make_py_vm(sb); }
+
+/* ------------------------------------------------------------------ */
+/* Execution                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The status of an uncaught Python exception. */
+static hl_status exception_status(const hl_py_outcome *o) {
+  const char *type = o->error_type;
+  const char *text = o->error_text ? o->error_text : "";
+  if (strcmp(type, "CallbackError") == 0) {
+    const char *kind = o->error_kind;
+    /* Raised through asyncio.run() in code that does not await: the
+     * kind is only in the text ("CallbackError: Timeout: ..."). */
+    const char *k = strstr(text, "CallbackError: ");
+    if (!kind && k)
+      kind = k + strlen("CallbackError: ");
+    if (kind && strncmp(kind, "InvalidArguments", 16) == 0)
+      return HL_ERR_INVALID_ARGUMENTS;
+    if (kind && strncmp(kind, "NotFound", 8) == 0)
+      return HL_ERR_NOT_FOUND;
+    if (kind && strncmp(kind, "Timeout", 7) == 0)
+      return HL_ERR_TIMEOUT;
+    return HL_ERR_EXECUTION_FAILED;
+  }
+  if (strcmp(type, "MemoryError") == 0)
+    return HL_ERR_LIMIT;
+  if (strcmp(type, "RuntimeError") == 0 && strstr(text, "maximum recursion depth exceeded"))
+    return HL_ERR_LIMIT;
+  return HL_ERR_EXECUTION_FAILED;
+}
+
+/* "Type: message" (the traceback's last line) and the traceback before
+ * it, for a model to read. */
+static char *exception_message(const hl_py_outcome *o) {
+  const char *tb = o->error_text;
+  if (!tb || !*tb)
+    return strdup(o->error_type);
+  size_t n = strlen(tb);
+  while (n && tb[n - 1] == '\n')
+    n--;
+  size_t start = n;
+  while (start && tb[start - 1] != '\n')
+    start--;
+  sb_buf b = {0};
+  buf_add(&b, tb + start, n - start);
+  if (start) {
+    buf_add(&b, "\n", 1);
+    buf_add(&b, tb, start ? start - 1 : 0);
+  }
+  return b.data ? b.data : strdup(o->error_type);
+}
+
+static void arm(hl_sandbox *sb) {
+  struct hl_py_guest *g = sb->py;
+  if (sb->deadline_ns && hl__watch_arm(&g->soft, sb->deadline_ns) == HL_OK)
+    g->soft_armed = true;
+  if (hl__watch_arm(&sb->watch, sb->deadline_ns ? sb->deadline_ns + PY_HARD_GRACE_NS : UINT64_MAX) ==
+      HL_OK)
+    sb->armed = true;
+  if (atomic_load(&sb->cancel_requested))
+    hl__sb_cancel(sb);
+}
+
+static void disarm(hl_sandbox *sb) {
+  struct hl_py_guest *g = sb->py;
+  if (g->soft_armed) {
+    hl__watch_disarm(&g->soft);
+    g->soft_armed = false;
+  }
+  if (sb->armed) {
+    hl__watch_disarm(&sb->watch);
+    sb->armed = false;
+  }
+  (void)hl_py_vm_reopen(g->vm);
+}
+
+hl_status hl__py_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
+                         hl_sandbox_result *res) {
+  struct hl_py_guest *g = sb->py;
+  sb->busy = true;
+  sb->ctx = ctx;
+  uint64_t t0 = hl__sb_now_ns();
+  sb->abort_status = HL_OK;
+  sb->abort_msg[0] = 0;
+  sb->after_abort = 0;
+  sb->output_bytes = 0;
+  sb->callback_count = 0;
+  sb->deadline_ns = sb->limits.timeout_ms ? t0 + (uint64_t)sb->limits.timeout_ms * 1000000u : 0;
+  atomic_store(&sb->hard_stop, 0);
+
+  hl_status st = HL_OK;
+  char *error = NULL;
+  hl_py_outcome o = {0};
+  if (!g->vm || hl_py_vm_broken(g->vm))
+    st = make_py_vm(sb);
+  if (st == HL_OK && sb->callbacks_dirty) {
+    st = hl_py_vm_define(g->vm);
+    if (st == HL_OK)
+      sb->callbacks_dirty = false;
+  }
+  if (st == HL_OK) {
+    arm(sb);
+    if (hl__sb_check_stop(sb) == HL_OK)
+      st = hl_py_vm_exec(g->vm, code, strlen(code), &o);
+    bool finished = st == HL_OK && !o.error_type && !o.stopped && !sb->abort_status;
+    disarm(sb);
+    int hard = atomic_load(&sb->hard_stop);
+    if (hard && !finished)
+      py_abort_for(sb, hard);
+    /* A KeyboardInterrupt after the deadline or a cancel is ours. */
+    if (!finished && !sb->abort_status) {
+      if (atomic_load(&sb->cancel_requested))
+        py_abort_for(sb, HL_ERR_CANCELLED);
+      else if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns)
+        py_abort_for(sb, HL_ERR_TIMEOUT);
+    }
+  }
+  drop_queue(sb);
+  drop_answers(g);
+
+  if (sb->abort_status) {
+    st = sb->abort_status;
+    error = strdup(sb->abort_msg);
+  } else if (st != HL_OK) {
+    error = strdup(hl_last_error());
+  } else if (o.stopped) {
+    st = HL_ERR_EXECUTION_FAILED;
+    error = strdup("execution stopped");
+  } else if (o.error_type) {
+    st = exception_status(&o);
+    error = exception_message(&o);
+  } else if (o.value_json) {
+    /* MicroPython's json.dumps writes what JSON cannot hold (a set, an
+     * object) as its repr: that text then becomes a JSON string. */
+    cJSON *check = cJSON_Parse(o.value_json);
+    if (check) {
+      res->value_json = o.value_json;
+      o.value_json = NULL;
+    } else {
+      res->value_json = json_string(o.value_json);
+    }
+    cJSON_Delete(check);
+  }
+  hl_py_outcome_clear(&o);
+  if (g->vm && hl_py_vm_broken(g->vm)) {
+    /* Stopped or trapped: its memory may be inconsistent. Start over. */
+    hl_status rst = make_py_vm(sb);
+    char *msg = error;
+    size_t n = strlen(msg ? msg : "") + 64;
+    error = malloc(n);
+    if (error)
+      snprintf(error, n, "%s; the session was reset%s", msg ? msg : "",
+               rst ? " (and the reset failed)" : "");
+    free(msg);
+  }
+  res->stdout_text = sb->out.data ? sb->out.data : strdup("");
+  res->stdout_len = sb->out.len;
+  res->stderr_text = sb->err.data ? sb->err.data : strdup("");
+  res->stderr_len = sb->err.len;
+  memset(&sb->out, 0, sizeof sb->out);
+  memset(&sb->err, 0, sizeof sb->err);
+  res->callback_count = sb->callback_count;
+  res->duration_us = (hl__sb_now_ns() - t0) / 1000u;
+  sb->ctx = NULL;
+  sb->busy = false;
+  if (st != HL_OK)
+    hl_fail(st, "%s", error ? error : hl_strerror(st));
+  free(error);
+  return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public entry points of the Python guest                              */
+/* ------------------------------------------------------------------ */
+
+bool hl_sandbox_language_available(hl_sandbox_language language) {
+  if (language == HL_SANDBOX_JAVASCRIPT)
+    return true;
+  return language == HL_SANDBOX_PYTHON && hl_py_vm_available();
+}
+
+hl_tool *hl_sandbox_python_tool(const hl_sandbox_limits *limits) {
+  hl_sandbox_limits l;
+  hl_sandbox_limits_default(&l);
+  if (limits && limits->size < offsetof(hl_sandbox_limits, timeout_ms) + sizeof limits->timeout_ms) {
+    hl_fail(HL_ERR_INVALID, "hl_sandbox_python_tool: limits->size is %zu: fill the limits with "
+            "hl_sandbox_limits_default() first", limits->size);
+    return NULL;
+  }
+  if (limits)
+    memcpy(&l, limits, limits->size < sizeof l ? limits->size : sizeof l);
+  l.size = sizeof l;
+  l.language = HL_SANDBOX_PYTHON;
+  return hl_sandbox_code_tool(&l);
+}

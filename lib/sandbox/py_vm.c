@@ -1,0 +1,806 @@
+/*
+ * lib/sandbox/py_vm.c - one MicroPython instance: making it (memory,
+ * instantiation, MicroPython's start-up, the prelude), running code in it
+ * and stopping it (see py_vm.h).
+ *
+ * Execution: the code is compiled with top-level await allowed
+ * (mp_js_do_exec_async). Code that awaits comes back as a coroutine,
+ * which the prelude's event loop runs (_hl_run); its callback batches
+ * block inside the wasm call while the host runs the tools. The value of
+ * the last expression statement is kept by compiling the code with that
+ * statement assigned to __hl_result__ (falling back to the code as it is
+ * when that does not compile).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include "py_vm_internal.h"
+
+#define PAGE_BYTES 65536u
+/* MicroPython's start-up arguments, as the npm package's loader passes
+ * them: Python stack words and the first heap (it grows on demand). */
+#define PY_PYSTACK_WORDS 2048u
+#define PY_HEAP_BYTES (1u << 20)
+
+extern const char hl__py_prelude[];
+
+/* The memory limit of the vm being instantiated on this thread: read by
+ * wasm_rt_allocate_memory(), which the generated code calls without one. */
+static _Thread_local size_t tls_limit;
+
+void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial, uint32_t max) {
+  uint64_t limit = tls_limit ? tls_limit : (uint64_t)initial * PAGE_BYTES;
+  if (limit > (uint64_t)max * PAGE_BYTES)
+    limit = (uint64_t)max * PAGE_BYTES;
+  limit -= limit % PAGE_BYTES;
+  if (limit < (uint64_t)initial * PAGE_BYTES)
+    limit = (uint64_t)initial * PAGE_BYTES;
+  m->data = NULL;
+  m->size = m->pages = m->max_pages = 0;
+  atomic_init(&m->call_limit, 0);
+  atomic_init(&m->interrupt, 0);
+  /* Reserved, not committed: untouched pages cost nothing. */
+  void *p = mmap(NULL, (size_t)limit, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED)
+    return;
+  m->data = p;
+  m->pages = initial;
+  m->size = initial * PAGE_BYTES;
+  m->max_pages = (uint32_t)(limit / PAGE_BYTES);
+}
+
+void wasm_rt_free_memory(wasm_rt_memory_t *m) {
+  if (m->data)
+    munmap(m->data, (size_t)m->max_pages * PAGE_BYTES);
+  m->data = NULL;
+  m->size = m->pages = m->max_pages = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Module set-up, once per process                                      */
+/* ------------------------------------------------------------------ */
+
+static pthread_once_t module_once = PTHREAD_ONCE_INIT;
+static uint32_t t_i, t_ii, t_iii, t_iiii, t_iiiii, t_iiiiii, t_v, t_vi, t_vii, t_viii, t_viiii;
+
+static void module_init(void) {
+  Z_mpy_init_module();
+  /* The same ids the module's own call_indirect compares (interned). */
+  const wasm_rt_type_t I = WASM_RT_I32;
+  t_i = wasm_rt_register_func_type(0, 1, I);
+  t_ii = wasm_rt_register_func_type(1, 1, I, I);
+  t_iii = wasm_rt_register_func_type(2, 1, I, I, I);
+  t_iiii = wasm_rt_register_func_type(3, 1, I, I, I, I);
+  t_iiiii = wasm_rt_register_func_type(4, 1, I, I, I, I, I);
+  t_iiiiii = wasm_rt_register_func_type(5, 1, I, I, I, I, I, I);
+  t_v = wasm_rt_register_func_type(0, 0);
+  t_vi = wasm_rt_register_func_type(1, 0, I);
+  t_vii = wasm_rt_register_func_type(2, 0, I, I);
+  t_viii = wasm_rt_register_func_type(3, 0, I, I, I);
+  t_viiii = wasm_rt_register_func_type(4, 0, I, I, I, I);
+}
+
+/* ------------------------------------------------------------------ */
+/* Entering the guest                                                   */
+/* ------------------------------------------------------------------ */
+
+/* As qjs_vm.c: the instance gets this thread's call depth limit unless
+ * a stop was requested (sticky). */
+static void open_calls(hl_py_vm *vm) {
+  wasm_rt_memory_t *m = &vm->inst.w2c_memory;
+  atomic_store(&m->call_limit, hl_wasm_call_stack_limit);
+  if (atomic_load(&m->interrupt))
+    atomic_store(&m->call_limit, 0);
+}
+
+typedef hl_status (*py_op)(hl_py_vm *vm, void *arg);
+
+static hl_status vm_run(hl_py_vm *vm, py_op op, void *arg) {
+  if (vm->broken)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  volatile hl_status st = HL_OK;
+  vm->jmp = NULL;
+  HL_WASM_TRY(frame, trap, (open_calls(vm), st = op(vm, arg)));
+  atomic_store_explicit(&vm->inst.w2c_memory.call_limit, 0, memory_order_relaxed);
+  vm->jmp = NULL;
+  if (trap != WASM_RT_TRAP_NONE) {
+    vm->broken = true;
+    if (atomic_load(&vm->inst.w2c_memory.interrupt))
+      return hl_fail(HL_ERR_SANDBOX, "sandbox stopped while running");
+    return hl_fail(HL_ERR_SANDBOX, "sandbox trapped: %s", wasm_rt_strerror(trap));
+  }
+  return st;
+}
+
+/* Inside the guest: a malloc'ed guest copy of `len` bytes plus a NUL,
+ * 0 when the guest is out of memory. */
+static uint32_t guest_dup(hl_py_vm *vm, const char *data, size_t len) {
+  if (len >= UINT32_MAX - 1)
+    return 0;
+  uint32_t g = Z_mpyZ_malloc(&vm->inst, (u32)len + 1);
+  uint8_t *p = g ? hl__py_mem(vm, g, (uint64_t)len + 1) : NULL;
+  if (!p)
+    return 0;
+  memcpy(p, data, len);
+  p[len] = 0;
+  return g;
+}
+
+uint32_t hl__py_guest_copy(hl_py_vm *vm, const char *data, size_t len) {
+  /* Called from an import: a trap in malloc must not skip the caller's
+   * clean-up, so it is caught here and raised again by the caller. */
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  volatile uint32_t g = 0;
+  HL_WASM_TRY(frame, trap, g = guest_dup(vm, data, len));
+  if (trap != WASM_RT_TRAP_NONE) {
+    vm->pending_trap = trap;
+    return 0;
+  }
+  return g;
+}
+
+static uint32_t word(hl_py_vm *vm, uint32_t addr) {
+  uint8_t *p = hl__py_mem(vm, addr, 4);
+  if (!p)
+    wasm_rt_trap(WASM_RT_TRAP_OOB);
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* A copy of the str proxy value at `out` (kind PY_MP_STR), or NULL. */
+static char *take_str(hl_py_vm *vm, uint32_t out) {
+  uint32_t len = word(vm, out + 4), ptr = word(vm, out + 8);
+  const uint8_t *p = hl__py_mem(vm, ptr, len);
+  if (!p)
+    wasm_rt_trap(WASM_RT_TRAP_OOB);
+  char *s = malloc((size_t)len + 1);
+  if (s) {
+    memcpy(s, p, len);
+    s[len] = 0;
+  }
+  return s;
+}
+
+/* Drop the prelude's frames from a traceback: the model wrote none of
+ * them. In place. */
+static void strip_prelude(char *tb) {
+  char *w = tb;
+  for (char *r = tb; *r;) {
+    char *nl = strchr(r, '\n');
+    size_t n = nl ? (size_t)(nl - r) + 1 : strlen(r);
+    if (!(n > 8 && strncmp(r, "  File \"<prelude>\"", 18) == 0)) {
+      memmove(w, r, n);
+      w += n;
+    }
+    r += n;
+  }
+  *w = 0;
+}
+
+/* An exception proxy value at `out` ("Type\x04traceback", malloc'ed in
+ * the guest, which we free) into *o. */
+static void take_exception(hl_py_vm *vm, uint32_t out, hl_py_outcome *o) {
+  char *s = take_str(vm, out);
+  Z_mpyZ_free(&vm->inst, word(vm, out + 8));
+  free(o->error_type);
+  free(o->error_text);
+  o->error_type = NULL;
+  o->error_text = NULL;
+  if (!s) {
+    o->error_type = strdup("MemoryError");
+    return;
+  }
+  char *sep = strchr(s, '\x04');
+  if (sep) {
+    *sep = 0;
+    o->error_text = strdup(sep + 1);
+  }
+  o->error_type = strdup(s);
+  free(s);
+  if (o->error_text)
+    strip_prelude(o->error_text);
+}
+
+/* The prelude's description of an uncaught exception (JSON
+ * {"type","kind","traceback"}) into *o. */
+static void take_description(hl_py_vm *vm, const char *json, hl_py_outcome *o) {
+  (void)vm;
+  cJSON *d = cJSON_Parse(json);
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(d, "type");
+  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(d, "kind");
+  const cJSON *tb = cJSON_GetObjectItemCaseSensitive(d, "traceback");
+  o->error_type = strdup(cJSON_IsString(type) ? type->valuestring : "MemoryError");
+  if (cJSON_IsString(kind))
+    o->error_kind = strdup(kind->valuestring);
+  if (cJSON_IsString(tb)) {
+    o->error_text = strdup(tb->valuestring);
+    if (o->error_text)
+      strip_prelude(o->error_text);
+  }
+  cJSON_Delete(d);
+}
+
+/* call_fn()'s argument True (no Python object has this reference). */
+#define PY_ARG_TRUE UINT32_MAX
+
+/* Call prelude function `fn` with no argument, with the Python object
+ * `c_ref`, or with True (PY_ARG_TRUE); the answer is at `out`. */
+static void call_fn(hl_py_vm *vm, uint32_t fn, uint32_t c_ref, uint32_t out) {
+  if (!c_ref) {
+    Z_mpyZ_proxy_c_to_js_call(&vm->inst, fn, 0, 0, out);
+    return;
+  }
+  uint32_t args = out + 12; /* out has room for two values */
+  uint8_t *p = hl__py_mem(vm, args, 12);
+  if (!p)
+    wasm_rt_trap(WASM_RT_TRAP_OOB);
+  uint32_t v[3] = {PY_JS_PYPROXY, c_ref, 0};
+  if (c_ref == PY_ARG_TRUE)
+    v[0] = PY_JS_BOOLEAN, v[1] = 1;
+  memcpy(p, v, 12);
+  Z_mpyZ_proxy_c_to_js_call(&vm->inst, fn, 1, args, out);
+}
+
+/* Free the proxy reference a value at `out` may carry. */
+static void drop_ref(hl_py_vm *vm, uint32_t out) {
+  int32_t kind = (int32_t)word(vm, out);
+  if (kind == PY_MP_CALLABLE || kind == PY_MP_GENERATOR || kind == PY_MP_OBJECT)
+    Z_mpyZ_proxy_c_free_obj(&vm->inst, word(vm, out + 4));
+}
+
+/* ------------------------------------------------------------------ */
+/* The value of the last expression                                     */
+/* ------------------------------------------------------------------ */
+
+static bool starts_with_word(const char *s, const char *w) {
+  size_t n = strlen(w);
+  if (strncmp(s, w, n) != 0)
+    return false;
+  char c = s[n];
+  return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_');
+}
+
+/* `code` with its last top-level statement, when it may be an expression,
+ * assigned to __hl_result__; NULL when there is none (or out of memory). A
+ * light scan: strings, comments, brackets and continuation lines; the
+ * compiler decides (a SyntaxError makes the caller run the code as it
+ * is). */
+static char *with_result(const char *code, size_t len) {
+  size_t last = SIZE_MAX;
+  bool in_triple = false, cont = false;
+  char tq = 0;
+  int depth = 0;
+  size_t i = 0;
+  while (i < len) {
+    char c0 = code[i];
+    if (!in_triple && depth == 0 && !cont && c0 != ' ' && c0 != '\t' && c0 != '#' &&
+        c0 != '\n' && c0 != '\r')
+      last = i;
+    cont = false;
+    while (i < len && code[i] != '\n') {
+      char c = code[i];
+      if (in_triple) {
+        if (c == '\\') {
+          i += 2;
+          continue;
+        }
+        if (c == tq && i + 2 < len && code[i + 1] == tq && code[i + 2] == tq) {
+          in_triple = false;
+          i += 3;
+          continue;
+        }
+        i++;
+        continue;
+      }
+      if (c == '#') {
+        while (i < len && code[i] != '\n')
+          i++;
+        break;
+      }
+      if (c == '"' || c == '\'') {
+        if (i + 2 < len && code[i + 1] == c && code[i + 2] == c) {
+          in_triple = true;
+          tq = c;
+          i += 3;
+          continue;
+        }
+        i++;
+        while (i < len && code[i] != c && code[i] != '\n')
+          i += code[i] == '\\' ? 2 : 1;
+        if (i < len && code[i] == c)
+          i++;
+        continue;
+      }
+      if (c == '(' || c == '[' || c == '{')
+        depth++;
+      else if ((c == ')' || c == ']' || c == '}') && depth > 0)
+        depth--;
+      else if (c == '\\' && (i + 1 >= len || code[i + 1] == '\n' || code[i + 1] == '\r'))
+        cont = true;
+      i++;
+    }
+    i++;
+  }
+  if (last == SIZE_MAX || in_triple || depth)
+    return NULL;
+  static const char *const statements[] = {
+    "if", "for", "while", "def", "class", "try", "with", "import", "from", "return", "pass",
+    "break", "continue", "raise", "del", "global", "nonlocal", "assert", "async", "elif",
+    "else", "except", "finally", "yield", NULL};
+  const char *tail = code + last;
+  if (*tail == '@')
+    return NULL;
+  for (const char *const *w = statements; *w; w++)
+    if (starts_with_word(tail, *w))
+      return NULL;
+  static const char pre[] = "__hl_result__ = (";
+  static const char post[] = "\n)\n";
+  size_t tail_len = len - last;
+  char *out = malloc(len + sizeof pre + sizeof post);
+  if (!out)
+    return NULL;
+  memcpy(out, code, last);
+  memcpy(out + last, pre, sizeof pre - 1);
+  memcpy(out + last + sizeof pre - 1, tail, tail_len);
+  memcpy(out + last + sizeof pre - 1 + tail_len, post, sizeof post);
+  return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* Operations                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct exec_arg {
+  const char *code;
+  size_t len;
+  hl_py_outcome *o;
+} exec_arg;
+
+/* Run `src` once; *o gets its outcome (the value is read separately). */
+static void exec_once(hl_py_vm *vm, const char *src, size_t n, uint32_t out, hl_py_outcome *o) {
+  uint32_t g = guest_dup(vm, src, n);
+  if (!g) {
+    o->error_type = strdup("MemoryError");
+    return;
+  }
+  Z_mpyZ_mp_js_do_exec_async(&vm->inst, g, (u32)n, out);
+  Z_mpyZ_free(&vm->inst, g);
+  int32_t kind = (int32_t)word(vm, out);
+  if (kind == PY_MP_EXCEPTION) {
+    take_exception(vm, out, o);
+    return;
+  }
+  if (kind != PY_MP_GENERATOR) {
+    drop_ref(vm, out);
+    return;
+  }
+  /* Code that awaits: the prelude's loop runs the coroutine. */
+  uint32_t coro = word(vm, out + 4);
+  call_fn(vm, vm->fn_run, coro, out);
+  Z_mpyZ_proxy_c_free_obj(&vm->inst, coro);
+  kind = (int32_t)word(vm, out);
+  if (kind == PY_MP_EXCEPTION) {
+    take_exception(vm, out, o);
+  } else if (kind == PY_MP_STR) {
+    char *d = take_str(vm, out);
+    if (!d)
+      o->error_type = strdup("MemoryError");
+    else if (!*d)
+      o->stopped = true;
+    else
+      take_description(vm, d, o);
+    free(d);
+  } else {
+    drop_ref(vm, out);
+  }
+}
+
+static hl_status exec_op(hl_py_vm *vm, void *p) {
+  exec_arg *a = p;
+  hl_py_outcome *o = a->o;
+  /* A soft stop that came after the last execution ended is still
+   * pending in MicroPython: let the prelude swallow it first. */
+  uint32_t out = Z_mpyZ_malloc(&vm->inst, 24);
+  if (!out || !hl__py_mem(vm, out, 24)) {
+    o->error_type = strdup("MemoryError");
+    return HL_OK;
+  }
+  if (atomic_exchange(&vm->soft_sent, 0)) {
+    call_fn(vm, vm->fn_drain, 0, out);
+    if ((int32_t)word(vm, out) == PY_MP_EXCEPTION)
+      Z_mpyZ_free(&vm->inst, word(vm, out + 8));
+  }
+  vm->tmp = with_result(a->code, a->len);
+  if (vm->tmp) {
+    exec_once(vm, vm->tmp, strlen(vm->tmp), out, o);
+    if (o->error_type && strcmp(o->error_type, "SyntaxError") == 0) {
+      /* Not an expression after all: the code as it is. */
+      hl_py_outcome_clear(o);
+      exec_once(vm, a->code, a->len, out, o);
+    }
+  } else {
+    exec_once(vm, a->code, a->len, out, o);
+  }
+  if (vm->stopped)
+    o->stopped = true;
+  /* Always, even after a failure: _hl_result also asks for a garbage
+   * collection (it runs when this call returns) once the linear memory
+   * passed half its limit, where garbage left by this execution (or a
+   * `del` of big data) would otherwise make the next allocation fail
+   * before anything collected it. Below that, a collection would cost
+   * every execution a full mark and sweep for nothing. */
+  if (!o->stopped) {
+    bool collect = (size_t)vm->inst.w2c_memory.size > vm->limit_bytes / 2;
+    call_fn(vm, vm->fn_result, collect ? PY_ARG_TRUE : 0, out);
+    int32_t kind = (int32_t)word(vm, out);
+    if (o->error_type) {
+      if (kind == PY_MP_EXCEPTION)
+        Z_mpyZ_free(&vm->inst, word(vm, out + 8));
+    } else if (kind == PY_MP_STR) {
+      o->value_json = take_str(vm, out);
+    } else if (kind == PY_MP_EXCEPTION) {
+      take_exception(vm, out, o);
+    }
+  }
+  /* Output still in MicroPython's buffers. */
+  (void)Z_mpyZ_fflush(&vm->inst, 0);
+  Z_mpyZ_free(&vm->inst, out);
+  return HL_OK;
+}
+
+void hl_py_outcome_clear(hl_py_outcome *o) {
+  if (!o)
+    return;
+  free(o->value_json);
+  free(o->error_type);
+  free(o->error_text);
+  free(o->error_kind);
+  memset(o, 0, sizeof *o);
+}
+
+hl_status hl_py_vm_exec(hl_py_vm *vm, const char *code, size_t len, hl_py_outcome *o) {
+  memset(o, 0, sizeof *o);
+  vm->stopped = false;
+  vm->pending_trap = WASM_RT_TRAP_NONE;
+  exec_arg a = {code, len, o};
+  hl_status st = vm_run(vm, exec_op, &a);
+  free(vm->tmp);
+  vm->tmp = NULL;
+  if (st != HL_OK)
+    hl_py_outcome_clear(o);
+  return st;
+}
+
+static hl_status define_op(hl_py_vm *vm, void *p) {
+  (void)p;
+  uint32_t out = Z_mpyZ_malloc(&vm->inst, 24);
+  if (!out || !hl__py_mem(vm, out, 24))
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory defining callbacks");
+  call_fn(vm, vm->fn_define, 0, out);
+  hl_status st = HL_OK;
+  if ((int32_t)word(vm, out) == PY_MP_EXCEPTION) {
+    hl_py_outcome o = {0};
+    take_exception(vm, out, &o);
+    st = hl_fail(HL_ERR_NOMEM, "sandbox: defining the callbacks failed: %s",
+                 o.error_text ? o.error_text : o.error_type ? o.error_type : "?");
+    hl_py_outcome_clear(&o);
+  }
+  Z_mpyZ_free(&vm->inst, out);
+  return st;
+}
+
+hl_status hl_py_vm_define(hl_py_vm *vm) { return vm_run(vm, define_op, NULL); }
+
+/* ------------------------------------------------------------------ */
+/* Lifetime                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Run `src` at start-up (the prelude and its clean-up): errors are
+ * hookline's bugs or a lack of memory. */
+static hl_status boot_exec(hl_py_vm *vm, const char *src, uint32_t out) {
+  uint32_t g = guest_dup(vm, src, strlen(src));
+  if (!g)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory starting Python");
+  Z_mpyZ_mp_js_do_exec(&vm->inst, g, (u32)strlen(src), out);
+  Z_mpyZ_free(&vm->inst, g);
+  if ((int32_t)word(vm, out) == PY_MP_EXCEPTION) {
+    hl_py_outcome o = {0};
+    take_exception(vm, out, &o);
+    hl_status st = hl_fail(HL_ERR_SANDBOX, "sandbox: the Python prelude failed: %s",
+                           o.error_text ? o.error_text : o.error_type ? o.error_type : "?");
+    hl_py_outcome_clear(&o);
+    return st;
+  }
+  drop_ref(vm, out);
+  return HL_OK;
+}
+
+static hl_status lookup_fn(hl_py_vm *vm, uint32_t module, const char *name, uint32_t out,
+                           uint32_t *fn) {
+  uint32_t g = guest_dup(vm, name, strlen(name));
+  if (!g)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory starting Python");
+  Z_mpyZ_proxy_c_to_js_lookup_attr(&vm->inst, module, g, out);
+  Z_mpyZ_free(&vm->inst, g);
+  if ((int32_t)word(vm, out) != PY_MP_CALLABLE)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the Python prelude did not define %s", name);
+  *fn = word(vm, out + 4);
+  return HL_OK;
+}
+
+static hl_status boot_op(hl_py_vm *vm, void *p) {
+  (void)p;
+  Z_mpy_instantiate(&vm->inst, &vm->env, &vm->wasi);
+  if (!vm->inst.w2c_memory.data)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: cannot reserve %zu bytes of memory", vm->limit_bytes);
+  open_calls(vm);
+  Z_mpyZ_emscripten_stack_init(&vm->inst);
+  Z_mpyZ___wasm_call_ctors(&vm->inst);
+  Z_mpyZ_mp_js_init(&vm->inst, PY_PYSTACK_WORDS, PY_HEAP_BYTES);
+  Z_mpyZ_proxy_c_init(&vm->inst);
+
+  uint32_t out = Z_mpyZ_malloc(&vm->inst, 24);
+  if (!out || !hl__py_mem(vm, out, 24))
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory starting Python");
+  /* `import _hl`: the host functions the prelude calls. */
+  uint32_t value[3] = {PY_JS_OBJECT, PY_REF_MODULE, 0};
+  memcpy(hl__py_mem(vm, out, 12), value, 12);
+  uint32_t name = guest_dup(vm, "_hl", 3);
+  if (!name)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory starting Python");
+  Z_mpyZ_mp_js_register_js_module(&vm->inst, name, out);
+  Z_mpyZ_free(&vm->inst, name);
+
+  hl_status st = boot_exec(vm, hl__py_prelude, out);
+  if (st)
+    return st;
+  uint32_t main_mod = guest_dup(vm, "__main__", 8);
+  if (!main_mod)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory starting Python");
+  Z_mpyZ_mp_js_do_import(&vm->inst, main_mod, out);
+  Z_mpyZ_free(&vm->inst, main_mod);
+  if ((int32_t)word(vm, out) != PY_MP_OBJECT)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: Python has no __main__");
+  uint32_t m = word(vm, out + 4);
+  st = lookup_fn(vm, m, "_hl_run", out, &vm->fn_run);
+  if (!st)
+    st = lookup_fn(vm, m, "_hl_result", out, &vm->fn_result);
+  if (!st)
+    st = lookup_fn(vm, m, "_hl_define", out, &vm->fn_define);
+  if (!st)
+    st = lookup_fn(vm, m, "_hl_drain", out, &vm->fn_drain);
+  Z_mpyZ_proxy_c_free_obj(&vm->inst, m);
+  /* The host holds them now; the model's code need not see them. */
+  if (!st)
+    st = boot_exec(vm, "del _hl_run, _hl_result, _hl_define, _hl_drain", out);
+  Z_mpyZ_free(&vm->inst, out);
+  return st;
+}
+
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+bool hl_py_vm_available(void) { return true; }
+
+static hl_py_vm *vm_alloc(size_t memory_limit, const hl_py_hooks *hooks, void *ud) {
+  hl_py_vm *vm = calloc(1, sizeof *vm);
+  if (!vm)
+    return NULL;
+  vm->env.vm = vm;
+  vm->wasi.vm = vm;
+  if (hooks)
+    vm->hooks = *hooks;
+  vm->ud = ud;
+  vm->limit_bytes = memory_limit;
+  vm->t0_ms = mono_ms();
+  atomic_init(&vm->soft_sent, 0);
+  vm->type_i = t_i, vm->type_ii = t_ii, vm->type_iii = t_iii, vm->type_iiii = t_iiii;
+  vm->type_iiiii = t_iiiii, vm->type_iiiiii = t_iiiiii;
+  vm->type_v = t_v, vm->type_vi = t_vi, vm->type_vii = t_vii, vm->type_viii = t_viii;
+  vm->type_viiii = t_viiii;
+  return vm;
+}
+
+/* A vm booted from scratch: MicroPython's start-up and the prelude (a few
+ * milliseconds). Only the template is made this way. */
+static hl_status vm_boot(size_t memory_limit, hl_py_vm **out) {
+  *out = NULL;
+  hl_py_vm *vm = vm_alloc(memory_limit, NULL, NULL);
+  if (!vm)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  tls_limit = memory_limit;
+  hl_status st = vm_run(vm, boot_op, NULL);
+  tls_limit = 0;
+  if (st) {
+    hl_py_vm_free(vm);
+    return st;
+  }
+  *out = vm;
+  return HL_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The template: every vm starts as a copy-on-write copy of one booted   */
+/* instance (as qjs_vm.c does for QuickJS)                              */
+/* ------------------------------------------------------------------ */
+
+#define IMAGE_PAGE 4096u
+
+typedef struct py_template {
+  hl_status status;
+  char error[256];
+  int fd;             /* memfd holding the memory image, or -1 */
+  uint8_t *image;     /* the image in memory when no memfd could be made */
+  uint32_t pages;     /* wasm pages of the image */
+  Z_mpy_instance_t inst; /* its globals (its pointers are not used) */
+  wasm_rt_funcref_t *table;
+  uint32_t table_size, table_max;
+  uint32_t fn_run, fn_result, fn_define, fn_drain;
+} py_template;
+
+static py_template tmpl = {.fd = -1};
+static pthread_once_t tmpl_once = PTHREAD_ONCE_INIT;
+
+static void template_build(void) {
+  pthread_once(&module_once, module_init);
+  hl_py_vm *vm = NULL;
+  hl_status st = vm_boot(HL_PY_MIN_MEMORY, &vm);
+  if (st) {
+    tmpl.status = st;
+    snprintf(tmpl.error, sizeof tmpl.error, "%s", hl_last_error());
+    return;
+  }
+  const wasm_rt_memory_t *m = &vm->inst.w2c_memory;
+  size_t bytes = m->size;
+  /* Only the pages that are not zero are written: the rest stay holes. */
+  int fd = memfd_create("hookline-python", MFD_CLOEXEC);
+  bool ok = fd >= 0 && ftruncate(fd, (off_t)bytes) == 0;
+  static const uint8_t zero[IMAGE_PAGE];
+  for (size_t off = 0; ok && off < bytes; off += IMAGE_PAGE)
+    if (memcmp(m->data + off, zero, IMAGE_PAGE) != 0)
+      ok = pwrite(fd, m->data + off, IMAGE_PAGE, (off_t)off) == (ssize_t)IMAGE_PAGE;
+  if (!ok) {
+    if (fd >= 0)
+      close(fd);
+    fd = -1;
+    tmpl.image = malloc(bytes);
+    if (tmpl.image)
+      memcpy(tmpl.image, m->data, bytes);
+  }
+  tmpl.fd = fd;
+  const wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
+  tmpl.table = malloc((t->size ? t->size : 1) * sizeof *tmpl.table);
+  if ((fd < 0 && !tmpl.image) || !tmpl.table) {
+    tmpl.status = HL_ERR_NOMEM;
+    snprintf(tmpl.error, sizeof tmpl.error, "sandbox: out of memory making the Python template");
+    hl_py_vm_free(vm);
+    return;
+  }
+  memcpy(tmpl.table, t->data, t->size * sizeof *tmpl.table);
+  tmpl.table_size = t->size;
+  tmpl.table_max = t->max_size;
+  tmpl.pages = m->pages;
+  tmpl.inst = vm->inst;
+  tmpl.fn_run = vm->fn_run, tmpl.fn_result = vm->fn_result;
+  tmpl.fn_define = vm->fn_define, tmpl.fn_drain = vm->fn_drain;
+  hl_py_vm_free(vm);
+}
+
+hl_status hl_py_vm_new(size_t memory_limit, const hl_py_hooks *hooks, void *ud, hl_py_vm **out) {
+  *out = NULL;
+  if (memory_limit < HL_PY_MIN_MEMORY)
+    return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the minimum %zu",
+                   memory_limit, (size_t)HL_PY_MIN_MEMORY);
+  pthread_once(&tmpl_once, template_build);
+  if (tmpl.status)
+    return hl_fail(tmpl.status, "%s", tmpl.error);
+  hl_py_vm *vm = vm_alloc(memory_limit, hooks, ud);
+  if (!vm)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  /* The whole limit reserved, the image mapped privately over its start:
+   * pages are copied only when written. */
+  size_t bytes = (size_t)tmpl.pages * PAGE_BYTES;
+  size_t limit = memory_limit - memory_limit % PAGE_BYTES;
+  uint8_t *map = mmap(NULL, limit, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (map == MAP_FAILED) {
+    free(vm);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: cannot reserve %zu bytes of memory", limit);
+  }
+  if (tmpl.fd >= 0) {
+    if (mmap(map, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, tmpl.fd, 0) ==
+        MAP_FAILED) {
+      munmap(map, limit);
+      free(vm);
+      return hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the Python template");
+    }
+  } else {
+    memcpy(map, tmpl.image, bytes);
+  }
+  vm->inst = tmpl.inst;
+  vm->inst.Z_env_instance = &vm->env;
+  vm->inst.Z_wasi_snapshot_preview1_instance = &vm->wasi;
+  wasm_rt_memory_t *m = &vm->inst.w2c_memory;
+  m->data = map;
+  m->pages = tmpl.pages;
+  m->size = (uint32_t)bytes;
+  m->max_pages = (uint32_t)(limit / PAGE_BYTES);
+  atomic_init(&m->call_limit, 0);
+  atomic_init(&m->interrupt, 0);
+  wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
+  t->data = malloc((tmpl.table_size ? tmpl.table_size : 1) * sizeof *t->data);
+  if (!t->data) {
+    munmap(map, limit);
+    free(vm);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  }
+  for (uint32_t i = 0; i < tmpl.table_size; i++) {
+    t->data[i] = tmpl.table[i];
+    /* Table entries close over the instance they were made in. */
+    if (t->data[i].func)
+      t->data[i].module_instance = &vm->inst;
+  }
+  t->size = tmpl.table_size;
+  t->max_size = tmpl.table_max;
+  vm->fn_run = tmpl.fn_run, vm->fn_result = tmpl.fn_result;
+  vm->fn_define = tmpl.fn_define, vm->fn_drain = tmpl.fn_drain;
+  *out = vm;
+  return HL_OK;
+}
+
+void hl_py_vm_free(hl_py_vm *vm) {
+  if (!vm)
+    return;
+  /* No MicroPython teardown: the whole linear memory goes at once. */
+  Z_mpy_free(&vm->inst);
+  free(vm->tmp);
+  free(vm);
+}
+
+bool hl_py_vm_broken(const hl_py_vm *vm) { return vm->broken; }
+
+size_t hl_py_vm_memory_size(const hl_py_vm *vm) { return vm->inst.w2c_memory.size; }
+
+/* ------------------------------------------------------------------ */
+/* Stopping, from any thread                                            */
+/* ------------------------------------------------------------------ */
+
+void hl_py_vm_soft_stop(hl_py_vm *vm) {
+  /* MicroPython's own Ctrl-C path: a few stores into its state. It runs
+   * on this thread under its own trap target; with the guest outside
+   * wasm (its call limit is 0) it traps at once and nothing is set. */
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  atomic_store(&vm->soft_sent, 1);
+  HL_WASM_TRY(frame, trap, Z_mpyZ_mp_sched_keyboard_interrupt(&vm->inst));
+  (void)trap;
+}
+
+void hl_py_vm_interrupt(hl_py_vm *vm) {
+  atomic_store(&vm->inst.w2c_memory.interrupt, 1);
+  hl_py_vm_soft_stop(vm);
+  atomic_store(&vm->inst.w2c_memory.call_limit, 0);
+}
+
+bool hl_py_vm_reopen(hl_py_vm *vm) {
+  if (vm->broken || !atomic_load(&vm->inst.w2c_memory.interrupt))
+    return false;
+  atomic_store(&vm->inst.w2c_memory.interrupt, 0);
+  return true;
+}

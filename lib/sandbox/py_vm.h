@@ -1,0 +1,110 @@
+/*
+ * lib/sandbox/py_vm.h - one MicroPython instance inside WebAssembly linear
+ * memory (private to lib/sandbox): the Python guest's counterpart of
+ * qjs_vm.h.
+ *
+ * A py vm is the wasm2c-translated MicroPython module (npm
+ * @micropython/micropython-webassembly-pyscript, fetched by
+ * scripts/setup.d/micropython.sh) instantiated over its own linear memory,
+ * with MicroPython initialised and the Python prelude (py_prelude.c)
+ * loaded: host callbacks as async functions, a small asyncio, CallbackError
+ * and list_callbacks(). Every import of the module, the Emscripten `env`
+ * functions and the WASI ones, is implemented by hookline (py_imports.c):
+ * no file system, no network, no process; the clock and random numbers
+ * only.
+ *
+ * Python reaches the host through the hooks below, which run on the
+ * executing thread inside the wasm call (a callback batch blocks there
+ * while its tools run).
+ *
+ * Every entry into wasm code runs under a per-thread trap target: a trap
+ * comes back as HL_ERR_SANDBOX and leaves the vm broken; the owner must
+ * free it and make a new one.
+ *
+ * Thread-safety: a vm is used by one thread at a time, except
+ * hl_py_vm_soft_stop() and hl_py_vm_interrupt(), which any thread may call
+ * while the vm is alive.
+ */
+#ifndef HL_SANDBOX_PY_VM_H
+#define HL_SANDBOX_PY_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "hookline/status.h"
+
+typedef struct hl_py_vm hl_py_vm;
+
+/** What Python reaches the host with. All called on the executing thread,
+ *  from inside the guest. */
+typedef struct hl_py_hooks {
+  /** Output; stream 1 = stdout, 2 = stderr; `text` borrowed, not
+   *  necessarily valid UTF-8 or NUL-terminated. */
+  void (*write)(void *ud, int stream, const char *text, size_t len);
+  /** A batch of callback requests, JSON text [[name, args], ...]
+   *  (borrowed). Returns the answers as malloc'ed JSON text, one per
+   *  request in order: [1, value] or [0, kind, message]; NULL stops the
+   *  execution (a limit, the deadline, a cancel: the reason is the
+   *  host's). */
+  char *(*wait)(void *ud, const char *batch, size_t len);
+  /** Sleep `ms` milliseconds (asyncio.sleep with nothing else to do).
+   *  False stops the execution. */
+  bool (*sleep)(void *ud, double ms);
+  /** The callbacks to define, malloc'ed JSON text {"callbacks":
+   *  [{name, description, parameters}]}, or NULL when out of memory. */
+  char *(*callbacks)(void *ud);
+} hl_py_hooks;
+
+/** Lowest memory limit a py vm accepts: the module's initial memory
+ *  (16.2 MB) and room for MicroPython's heap to grow. */
+#define HL_PY_MIN_MEMORY ((size_t)24 << 20)
+
+/** True when this build has the MicroPython module (py_vm.c; without it
+ *  py_vm_stub.c answers false and HL_ERR_UNSUPPORTED). */
+bool hl_py_vm_available(void);
+
+/** New vm, MicroPython initialised and the prelude loaded, whose linear
+ *  memory may grow to `memory_limit` bytes. On HL_OK *out is the caller's
+ *  (hl_py_vm_free()). HL_ERR_UNSUPPORTED in a build without the module. */
+hl_status hl_py_vm_new(size_t memory_limit, const hl_py_hooks *hooks, void *ud, hl_py_vm **out);
+void hl_py_vm_free(hl_py_vm *vm);
+
+/** True after a trap: the vm must not be entered again. */
+bool hl_py_vm_broken(const hl_py_vm *vm);
+
+/** (Re)define the callbacks Python sees, from hooks->callbacks(). */
+hl_status hl_py_vm_define(hl_py_vm *vm);
+
+/** What one execution ended with. */
+typedef struct hl_py_outcome {
+  char *value_json; /* the last expression's value as JSON, or NULL */
+  char *error_type; /* NULL when it completed; else the exception's type */
+  char *error_text; /* the traceback ("Traceback ...\nType: message") */
+  char *error_kind; /* a CallbackError's kind, or NULL */
+  bool stopped;     /* the host stopped it (hooks returned NULL/false) */
+} hl_py_outcome;
+void hl_py_outcome_clear(hl_py_outcome *o);
+
+/** Run `code` (Python source, top-level await allowed) in the vm's
+ *  __main__ and wait for it. HL_OK: *o says how it ended (completed, an
+ *  exception, or stopped). HL_ERR_SANDBOX: a trap (vm broken);
+ *  HL_ERR_NOMEM. */
+hl_status hl_py_vm_exec(hl_py_vm *vm, const char *code, size_t len, hl_py_outcome *o);
+
+/** Any thread: raise KeyboardInterrupt in the running Python at its next
+ *  bytecode branch (MicroPython's pending-exception check). Python can
+ *  catch it; the hard stop below cannot be caught. */
+void hl_py_vm_soft_stop(hl_py_vm *vm);
+
+/** Any thread: make the guest trap at its next wasm call (the vm is then
+ *  broken). Also raises KeyboardInterrupt, because a Python loop without
+ *  calls makes no wasm call: raising it does. */
+void hl_py_vm_interrupt(hl_py_vm *vm);
+
+/** Owner thread, outside wasm: undo an interrupt that hit no running
+ *  code. True if it did. */
+bool hl_py_vm_reopen(hl_py_vm *vm);
+
+/** Bytes of linear memory in use. */
+size_t hl_py_vm_memory_size(const hl_py_vm *vm);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * lib/sandbox/py_vm_internal.h - the layout of a py vm, shared between
+ * py_vm.c (lifetime, execution) and py_imports.c (the module's imports).
+ */
+#ifndef HL_SANDBOX_PY_VM_INTERNAL_H
+#define HL_SANDBOX_PY_VM_INTERNAL_H
+
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include "wasm-rt.h"
+#include "hl_mpy.h"
+#include "py_vm.h"
+
+/* wasm2c names the host side of an import module after it; both point
+ * back to their vm. */
+struct Z_env_instance_t {
+  struct hl_py_vm *vm;
+};
+struct Z_wasi_snapshot_preview1_instance_t {
+  struct hl_py_vm *vm;
+};
+
+/* One invoke_* trampoline on the stack: where a longjmp of the guest
+ * (_emscripten_throw_longjmp) lands. */
+typedef struct py_jmp {
+  jmp_buf env;
+  struct py_jmp *prev;
+  uint32_t depth; /* wasm_rt_call_stack_depth at the trampoline */
+} py_jmp;
+
+/* References of the JavaScript objects the imports pretend to have:
+ * Python's `import _hl` is HL_REF_MODULE, its functions the others. */
+enum {
+  PY_REF_GLOBAL = 0, /* `import js`: an empty object here */
+  PY_REF_UNDEFINED = 1,
+  PY_REF_MODULE = 2, /* _hl */
+  PY_REF_WAIT = 3,   /* _hl.wait(batch_json) -> answers_json | "" */
+  PY_REF_SLEEP = 4,  /* _hl.sleep(ms) -> "ok" | "" */
+  PY_REF_CALLBACKS = 5, /* _hl.callbacks() -> spec_json */
+};
+
+/* Proxy value kinds (ports/webassembly/proxy_c.c): three 32-bit words,
+ * kind first. */
+enum {
+  PY_MP_EXCEPTION = -1, PY_MP_NULL = 0, PY_MP_NONE = 1, PY_MP_BOOL = 2, PY_MP_INT = 3,
+  PY_MP_FLOAT = 4, PY_MP_STR = 5, PY_MP_CALLABLE = 6, PY_MP_GENERATOR = 7, PY_MP_OBJECT = 8,
+  PY_MP_JSPROXY = 9, PY_MP_EXISTING = 10,
+};
+enum {
+  PY_JS_UNDEFINED = 0, PY_JS_NULL = 1, PY_JS_BOOLEAN = 2, PY_JS_INTEGER = 3, PY_JS_DOUBLE = 4,
+  PY_JS_STRING = 5, PY_JS_OBJECT_EXISTING = 6, PY_JS_OBJECT = 7, PY_JS_PYPROXY = 8,
+};
+
+struct hl_py_vm {
+  Z_mpy_instance_t inst;
+  struct Z_env_instance_t env;
+  struct Z_wasi_snapshot_preview1_instance_t wasi;
+  hl_py_hooks hooks;
+  void *ud;
+  size_t limit_bytes; /* linear memory cap */
+  py_jmp *jmp;        /* innermost invoke_* trampoline, or NULL */
+  bool broken;
+  bool stopped;       /* a hook asked to stop this execution */
+  uint64_t t0_ms;     /* for ticks_ms */
+  /* Signature ids of the invoke_* targets. */
+  uint32_t type_i, type_ii, type_iii, type_iiii, type_iiiii, type_iiiiii;
+  uint32_t type_v, type_vi, type_vii, type_viii, type_viiii;
+  /* The prelude's functions (proxy_c references, kept for the vm's life). */
+  uint32_t fn_run, fn_result, fn_define, fn_drain;
+  atomic_int soft_sent;        /* a KeyboardInterrupt may be pending */
+  wasm_rt_trap_t pending_trap; /* a trap caught in hl__py_guest_copy */
+  char *tmp;                   /* host memory of the running operation */
+};
+
+/* Bounds-checked access to the guest's memory from host code: false (or
+ * NULL) when [addr, addr + len) is not inside it. */
+static inline uint8_t *hl__py_mem(struct hl_py_vm *vm, uint64_t addr, uint64_t len) {
+  if (addr + len > vm->inst.w2c_memory.size || addr + len < addr)
+    return NULL;
+  return vm->inst.w2c_memory.data + addr;
+}
+
+/* Copy `len` bytes into a buffer malloc'ed inside the guest (its own
+ * malloc export), for values handed to MicroPython that it frees itself.
+ * Returns the guest address, 0 when the guest is out of memory. May trap
+ * (the caller must hold no host resource then). */
+uint32_t hl__py_guest_copy(struct hl_py_vm *vm, const char *data, size_t len);
+
+#endif
