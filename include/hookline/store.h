@@ -22,12 +22,29 @@
  *   memory:                    in this process only (tests, caches)
  *   sqlite:PATH                a file (WAL journal, 5 s busy timeout); the
  *                              embedded default, shared by processes on a host
- *   postgresql://... or postgres://...   libpq connection URI
+ *   postgresql://... or postgres://...   libpq connection URI; without a
+ *                              connect_timeout in it (or PGCONNECT_TIMEOUT
+ *                              in the environment) connecting gives up
+ *                              after 10 s (HL_ERR_NETWORK), also when the
+ *                              server accepted and never answered
  *   redis://[:PASSWORD@]HOST[:PORT][/DB] hiredis; see hl_store_set_ttl()
  * SQLite and PostgreSQL keep a schema version and migrate older databases
  * when opened; a database written by a newer hookline is refused
  * (HL_ERR_UNSUPPORTED), never written. A backend this build was made
  * without gives HL_ERR_UNSUPPORTED.
+ *
+ * Durability. Every append is its own transaction, durable when it
+ * returns as far as the backend makes it so:
+ *   sqlite:     WAL with synchronous=NORMAL: a committed append survives
+ *               the process being killed at any moment (the WAL is in the
+ *               operating system's hands); a power loss or kernel crash may
+ *               take back the last appends (never corrupt the file, never
+ *               leave half an append): no fsync per append, one per WAL
+ *               checkpoint. (FULL, an fsync per append, would make it
+ *               survive power loss at the cost of a disk flush each.)
+ *   postgresql: as the server is configured (synchronous_commit, fsync).
+ *   redis:      as the server is configured (appendonly, appendfsync).
+ *   memory:     until the process ends.
  *
  * Errors: bad arguments HL_ERR_INVALID; a server that cannot be reached or
  * went away HL_ERR_NETWORK (the next call reconnects); a failed write to
@@ -60,7 +77,7 @@ extern "C" {
 typedef struct hl_store hl_store;
 
 /** The schema version this build writes (SQLite, PostgreSQL). */
-#define HL_STORE_SCHEMA_VERSION 2
+#define HL_STORE_SCHEMA_VERSION 3
 
 /** Open (and for SQLite/PostgreSQL create or migrate) the store at `url`.
  *  On HL_OK *out is the caller's. Not thread-safe with respect to *out. */

@@ -22,7 +22,11 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -994,6 +998,31 @@ static void decoder(void) {
   CHECK_INT(hl_store_open("redis://127.0.0.1:99999", &(hl_store *){NULL}), HL_ERR_INVALID);
 }
 
+/* A PostgreSQL URL without connect_timeout, to a server that accepts the
+ * connection and never answers: hl_store_open() gives up after the
+ * default 10 s instead of waiting for good (before, it hung). */
+static void pg_connect_timeout(void) {
+  if (strcmp(backend, "postgresql") != 0) return;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  REQUIRE(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 4) == 0 &&
+          getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+  char url[128];
+  snprintf(url, sizeof url, "postgresql://hookline@127.0.0.1:%d/postgres", ntohs(a.sin_port));
+  unsetenv("PGCONNECT_TIMEOUT");
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_store *s = NULL;
+  CHECK_INT(hl_store_open(url, &s), HL_ERR_NETWORK);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  CHECK(s == NULL);
+  CHECK_CONTAINS(hl_last_error(), "timeout");
+  double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  CHECK(secs >= 9); /* the default, not an early failure (generous on a loaded machine above) */
+  close(fd);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s memory|sqlite|postgresql|redis [test-prefix]\n", argv[0]);
@@ -1023,6 +1052,7 @@ int main(int argc, char **argv) {
   RUN(newer_schema);
   RUN(ttl);
   RUN(server_killed);
+  RUN(pg_connect_timeout);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
