@@ -229,9 +229,9 @@ static hl_status pg_append(void *impl, const hl__skey *k, const hl__sappend *a, 
   hl_status st = pg_ready(s);
   if (st != HL_OK) return st;
   char now[40], bytes[24], expected[24];
-  snprintf(now, sizeof now, "%.6f", a->now);
-  snprintf(bytes, sizeof bytes, "%zu", a->len);
-  snprintf(expected, sizeof expected, "%lld", (long long)a->expected);
+  hl__store_fmt_time(now, a->now);
+  hl__store_fmt_i64(bytes, (int64_t)a->len);
+  hl__store_fmt_i64(expected, a->expected);
   const char *vals[8] = {k->app, k->user, k->id, now, a->title, bytes, a->data, expected};
   int lens[8] = {0, 0, 0, 0, 0, 0, (int)a->len, 0};
   int fmts[8] = {0, 0, 0, 0, 0, 0, 0, 0};
