@@ -89,7 +89,14 @@ def store_markdown(res):
       "row: the same encoding with no database) and the library's bookkeeping. SQLite's 4 "
       "transactions are bound by system calls on this machine (file locks and WAL page writes, "
       "about 11 per transaction, no fsync: WAL with synchronous=NORMAL, see store.h), which the "
-      "raw library pays alike; schema 3 made an append write 2 pages instead of 5.\n")
+      "raw library pays alike; schema 3 made an append write 2 pages instead of 5. PostgreSQL's "
+      "wall times are not comparable on a machine this loaded: the library's connection and the "
+      "raw one are served by two server processes, which the scheduler treats differently for a "
+      "whole run (in five runs on 2026-11-30 the ratio came out 0.20, 0.26, 0.60, 1.35 and 6.0); "
+      "Redis serves both from one process. Instructions (callgrind, client side, per append, "
+      "Redis): the library's backend call 10.3k (was 22.7k before the keys were cached), the raw "
+      "client's 17.2k; on top of it the library's front end encodes the event (about 5k) and, for "
+      "a user message, its title.\n")
     w(MARK_END)
     return "\n".join(out)
 
