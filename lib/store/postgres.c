@@ -39,8 +39,8 @@ static const char *const hl_pg_migrations[] = {
    * (the index on the time of the last write goes: a listing reads one
    * user's sessions by key and sorts them), so PostgreSQL can make it a
    * heap-only update, with room left in each page for it. */
-  "DROP INDEX IF EXISTS hl_sessions_by_user;"
-  "ALTER TABLE hl_sessions SET (fillfactor = 70);",
+  ("DROP INDEX IF EXISTS hl_sessions_by_user;"
+   "ALTER TABLE hl_sessions SET (fillfactor = 70);"),
 };
 #define HL_PG_SCHEMA ((int)(sizeof hl_pg_migrations / sizeof *hl_pg_migrations))
 _Static_assert(HL_PG_SCHEMA == HL_STORE_SCHEMA_VERSION, "one migration per schema version");
