@@ -37,6 +37,7 @@ import sys
 import time
 
 import mcp_run  # bench/mcp_run.py: the `mcp` benchmark
+import store_run  # bench/store_run.py: the `store` benchmark
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -284,6 +285,9 @@ def main():
                                      else "FAILED: " + res["error"]))
 
     results["mcp"] = mcp_run.mcp_bench(bench_bin)
+    results["store"] = store_run.store_bench(bench_bin)
+    log("store: " + json.dumps({b: r.get("added_per_turn_cpu_us")
+                                for b, r in results["store"].get("backends", {}).items()}))
     log("mcp: " + json.dumps({t: {s: r.get("cpu_us_per_call") for s, r in row.items() if isinstance(r, dict)}
                               for t, row in results["mcp"].get("transports", {}).items()}))
 
@@ -937,6 +941,8 @@ def markdown(r):
     w("\nTargets for hookline's sandbox: cold create < 200 µs, eval + one callback < 10 µs.\n")
     if "mcp" in r:
         w(mcp_run.mcp_markdown(r["mcp"]) + "\n")
+    if "store" in r:
+        w(store_run.store_markdown(r["store"]) + "\n")
     w("Raw figures: bench/results.json.\n")
     return "\n".join(out)
 

@@ -14,9 +14,18 @@
  *   raw_per_turn_us     the same 4 writes made with the client library
  *                       alone (sqlite3, libpq, hiredis): the same
  *                       statements or script, prepared, with the JSON
- *                       text made in advance.
+ *                       text made in advance, the same guarantees (each
+ *                       write conditional on the version, atomic).
+ *   *_cpu_us            the same, in CPU time of the calling thread
+ *                       (CLOCK_THREAD_CPUTIME_ID; everything runs on it):
+ *                       the client's own cost, which the load of a shared
+ *                       machine does not inflate the way it does wall time.
  *   load_1000_ms        hl_session_open() of a 1,000-message session
  *                       (read and replay), median.
+ *
+ * The three kinds of turn (in memory, stored, raw) are measured
+ * interleaved, one of each in rotating order per run, so that a change in
+ * the machine's load hits all three alike.
  *
  * One JSON object on stdout. Prints figures, asserts nothing.
  */
@@ -26,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hookline.h>
@@ -89,36 +99,52 @@ static const char *INPUT = "Look up the keys a, b and c.";
 
 static double median(double *v, size_t n) { return bench_percentile(v, n, 50); }
 
-/* One turn per run, each on a new session of `store` (NULL: in memory). */
-static double turn_us(hl_agent *agent, hl_store *store, const char *tag) {
-  double *t = calloc((size_t)RUNS, sizeof *t);
-  for (int i = -20; i < RUNS; i++) { /* 20 warm-up runs */
-    char id[64];
-    snprintf(id, sizeof id, "%s-%d-%d", tag, (int)getpid(), i + 20);
-    hl_session *s = NULL;
-    if (store) {
-      if (hl_session_open(store, "bench", "u", id, &s) != HL_OK) {
-        fprintf(stderr, "store bench: %s\n", hl_last_error());
-        exit(1);
-      }
-    } else {
-      s = hl_session_new("bench", "u", id);
-    }
-    char *answer = NULL;
-    uint64_t t0 = bench_now_ns();
-    hl_status st = hl_agent_run(agent, s, INPUT, &answer);
-    uint64_t t1 = bench_now_ns();
-    if (st != HL_OK) {
-      fprintf(stderr, "store bench: run: %s\n", hl_last_error());
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One measured turn: wall and CPU time of the calling thread. */
+typedef struct sample {
+  double wall_us, cpu_us;
+} sample;
+
+typedef struct clock_pair {
+  uint64_t wall, cpu;
+} clock_pair;
+
+static clock_pair clocks_now(void) { return (clock_pair){bench_now_ns(), thread_cpu_ns()}; }
+
+static sample since(clock_pair t0) {
+  clock_pair t1 = clocks_now();
+  return (sample){(double)(t1.wall - t0.wall) / 1e3, (double)(t1.cpu - t0.cpu) / 1e3};
+}
+
+/* One turn on a new session `tag`-`i` of `store` (NULL: in memory). */
+static sample one_turn(hl_agent *agent, hl_store *store, const char *tag, int i) {
+  char id[64];
+  snprintf(id, sizeof id, "%s-%d-%d", tag, (int)getpid(), i);
+  hl_session *s = NULL;
+  if (store) {
+    if (hl_session_open(store, "bench", "u", id, &s) != HL_OK) {
+      fprintf(stderr, "store bench: %s\n", hl_last_error());
       exit(1);
     }
-    hl_free(answer);
-    hl_session_free(s);
-    if (i >= 0) t[i] = (double)(t1 - t0) / 1e3;
+  } else {
+    s = hl_session_new("bench", "u", id);
   }
-  double m = median(t, (size_t)RUNS);
-  free(t);
-  return m;
+  char *answer = NULL;
+  clock_pair t0 = clocks_now();
+  hl_status st = hl_agent_run(agent, s, INPUT, &answer);
+  sample r = since(t0);
+  if (st != HL_OK) {
+    fprintf(stderr, "store bench: run: %s\n", hl_last_error());
+    exit(1);
+  }
+  hl_free(answer);
+  hl_session_free(s);
+  return r;
 }
 
 /* The event texts of one turn, as the session writes them. */
@@ -148,63 +174,99 @@ static void make_turn_events(hl_agent *agent) {
 /* The same writes with the client libraries alone                     */
 /* ------------------------------------------------------------------ */
 
-static double raw_sqlite_us(const char *path) {
-  sqlite3 *db = NULL;
-  sqlite3_open(path, &db);
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-  sqlite3_stmt *begin, *commit, *create, *bump, *event;
-  sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL);
-  sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL);
-  sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO hl_sessions (app, user_id, id, version, created, updated,"
-                         " title, bytes) VALUES (?1, ?2, ?3, 1, ?4, ?4, ?5, ?6)", -1, &create, NULL);
-  sqlite3_prepare_v2(db, "UPDATE hl_sessions SET version = version + 1, updated = ?4,"
-                         " title = COALESCE(title, ?5), bytes = bytes + ?6"
-                         " WHERE app = ?1 AND user_id = ?2 AND id = ?3 AND version = ?7", -1, &bump, NULL);
-  sqlite3_prepare_v2(db, "INSERT INTO hl_events (app, user_id, id, version, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-                     -1, &event, NULL);
-  double *t = calloc((size_t)RUNS, sizeof *t);
-  for (int r = -20; r < RUNS; r++) {
-    char id[64];
-    snprintf(id, sizeof id, "raw-%d-%d", (int)getpid(), r + 20);
-    uint64_t t0 = bench_now_ns();
-    for (int v = 0; v < 4; v++) {
-      sqlite3_step(begin);
-      sqlite3_reset(begin);
-      sqlite3_stmt *q = v == 0 ? create : bump;
-      sqlite3_bind_text(q, 1, "bench", -1, SQLITE_STATIC);
-      sqlite3_bind_text(q, 2, "u", -1, SQLITE_STATIC);
-      sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
-      sqlite3_bind_double(q, 4, (double)bench_now_ns() / 1e9);
-      sqlite3_bind_null(q, 5);
-      sqlite3_bind_int64(q, 6, (sqlite3_int64)turn_lens[v]);
-      if (v) sqlite3_bind_int64(q, 7, v);
-      sqlite3_step(q);
-      sqlite3_reset(q);
-      sqlite3_bind_text(event, 1, "bench", -1, SQLITE_STATIC);
-      sqlite3_bind_text(event, 2, "u", -1, SQLITE_STATIC);
-      sqlite3_bind_text(event, 3, id, -1, SQLITE_STATIC);
-      sqlite3_bind_int64(event, 4, v + 1);
-      sqlite3_bind_text(event, 5, turn_events[v], (int)turn_lens[v], SQLITE_STATIC);
-      sqlite3_step(event);
-      sqlite3_reset(event);
-      sqlite3_step(commit);
-      sqlite3_reset(commit);
-    }
-    if (r >= 0) t[r] = (double)(bench_now_ns() - t0) / 1e3;
+/* A raw client: open once, then one turn's 4 writes per call. */
+typedef struct raw_client {
+  void *ctx;
+  void (*turn)(void *ctx, const char *id);
+  void (*close)(void *ctx);
+} raw_client;
+
+enum { RQ_BEGIN, RQ_COMMIT, RQ_CREATE, RQ_BUMP, RQ_EVENT, RQ_COUNT };
+typedef struct raw_sqlite {
+  sqlite3 *db;
+  sqlite3_stmt *q[RQ_COUNT];
+} raw_sqlite;
+
+/* As lib/store/sqlite.c: one IMMEDIATE transaction per write, holding the
+ * conditional version bump and the event row. */
+static void raw_sqlite_turn(void *ctx, const char *id) {
+  raw_sqlite *r = ctx;
+  for (int v = 0; v < 4; v++) {
+    sqlite3_step(r->q[RQ_BEGIN]);
+    sqlite3_reset(r->q[RQ_BEGIN]);
+    sqlite3_stmt *q = r->q[v == 0 ? RQ_CREATE : RQ_BUMP];
+    sqlite3_bind_text(q, 1, "bench", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, "u", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(q, 4, (double)bench_now_ns() / 1e9);
+    sqlite3_bind_null(q, 5);
+    sqlite3_bind_int64(q, 6, (sqlite3_int64)turn_lens[v]);
+    if (v) sqlite3_bind_int64(q, 7, v);
+    if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(r->db) != 1)
+      fprintf(stderr, "raw sqlite: %s\n", sqlite3_errmsg(r->db));
+    sqlite3_reset(q);
+    sqlite3_stmt *e = r->q[RQ_EVENT];
+    sqlite3_bind_text(e, 1, "bench", -1, SQLITE_STATIC);
+    sqlite3_bind_text(e, 2, "u", -1, SQLITE_STATIC);
+    sqlite3_bind_text(e, 3, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(e, 4, v + 1);
+    sqlite3_bind_text(e, 5, turn_events[v], (int)turn_lens[v], SQLITE_STATIC);
+    sqlite3_step(e);
+    sqlite3_reset(e);
+    sqlite3_step(r->q[RQ_COMMIT]);
+    sqlite3_reset(r->q[RQ_COMMIT]);
   }
-  sqlite3_finalize(begin);
-  sqlite3_finalize(commit);
-  sqlite3_finalize(create);
-  sqlite3_finalize(bump);
-  sqlite3_finalize(event);
-  sqlite3_close(db);
-  double m = median(t, (size_t)RUNS);
-  free(t);
-  return m;
 }
 
-static double raw_pg_us(const char *url) {
+static void raw_sqlite_close(void *ctx) {
+  raw_sqlite *r = ctx;
+  for (int i = 0; i < RQ_COUNT; i++) sqlite3_finalize(r->q[i]);
+  sqlite3_close(r->db);
+  free(r);
+}
+
+/* The same settings as the library: WAL, synchronous=NORMAL. */
+static raw_client raw_sqlite_open(const char *path) {
+  raw_sqlite *r = calloc(1, sizeof *r);
+  sqlite3_open(path, &r->db);
+  sqlite3_busy_timeout(r->db, 5000);
+  sqlite3_exec(r->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+  static const char *const sql[RQ_COUNT] = {
+    [RQ_BEGIN] = "BEGIN IMMEDIATE",
+    [RQ_COMMIT] = "COMMIT",
+    [RQ_CREATE] = "INSERT OR IGNORE INTO hl_sessions (app, user_id, id, version, created, updated,"
+                  " title, bytes) VALUES (?1, ?2, ?3, 1, ?4, ?4, ?5, ?6)",
+    [RQ_BUMP] = "UPDATE hl_sessions SET version = version + 1, updated = ?4,"
+                " title = COALESCE(title, ?5), bytes = bytes + ?6"
+                " WHERE app = ?1 AND user_id = ?2 AND id = ?3 AND version = ?7",
+    [RQ_EVENT] = "INSERT INTO hl_events (app, user_id, id, version, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+  };
+  for (int i = 0; i < RQ_COUNT; i++)
+    if (sqlite3_prepare_v2(r->db, sql[i], -1, &r->q[i], NULL) != SQLITE_OK)
+      fprintf(stderr, "raw sqlite: prepare: %s\n", sqlite3_errmsg(r->db));
+  return (raw_client){r, raw_sqlite_turn, raw_sqlite_close};
+}
+
+/* As lib/store/postgres.c: one statement per write (the conditional bump
+ * and the event row in one CTE, atomic), one round trip. */
+static void raw_pg_turn(void *ctx, const char *id) {
+  PGconn *c = ctx;
+  for (int v = 0; v < 4; v++) {
+    char now[40], bytes[24], expected[24];
+    snprintf(now, sizeof now, "%.6f", (double)bench_now_ns() / 1e9);
+    snprintf(bytes, sizeof bytes, "%zu", turn_lens[v]);
+    snprintf(expected, sizeof expected, "%d", v);
+    const char *vals[8] = {"bench", "u", id, now, NULL, bytes, turn_events[v], expected};
+    PGresult *res = PQexecPrepared(c, v ? "raw_bump" : "raw_create", v ? 8 : 7, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+      fprintf(stderr, "raw pg: %s", PQerrorMessage(c));
+    PQclear(res);
+  }
+}
+
+static void raw_pg_close(void *ctx) { PQfinish(ctx); }
+
+static raw_client raw_pg_open(const char *url) {
   PGconn *c = PQconnectdb(url);
   PQclear(PQprepare(c, "raw_create",
     "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
@@ -217,28 +279,7 @@ static double raw_pg_us(const char *url) {
     " AND id = $3 AND version = $8 RETURNING version)"
     " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, version, $7"
     " FROM s RETURNING version", 8, NULL));
-  double *t = calloc((size_t)RUNS, sizeof *t);
-  for (int r = -20; r < RUNS; r++) {
-    char id[64];
-    snprintf(id, sizeof id, "raw-%d-%d", (int)getpid(), r + 20);
-    uint64_t t0 = bench_now_ns();
-    for (int v = 0; v < 4; v++) {
-      char now[40], bytes[24], expected[24];
-      snprintf(now, sizeof now, "%.6f", (double)bench_now_ns() / 1e9);
-      snprintf(bytes, sizeof bytes, "%zu", turn_lens[v]);
-      snprintf(expected, sizeof expected, "%d", v);
-      const char *vals[8] = {"bench", "u", id, now, NULL, bytes, turn_events[v], expected};
-      PGresult *res = PQexecPrepared(c, v ? "raw_bump" : "raw_create", v ? 8 : 7, vals, NULL, NULL, 0);
-      if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        fprintf(stderr, "raw pg: %s", PQerrorMessage(c));
-      PQclear(res);
-    }
-    if (r >= 0) t[r] = (double)(bench_now_ns() - t0) / 1e3;
-  }
-  PQfinish(c);
-  double m = median(t, (size_t)RUNS);
-  free(t);
-  return m;
+  return (raw_client){c, raw_pg_turn, raw_pg_close};
 }
 
 /* The script lib/store/redis.c runs for an append (copied: a benchmark
@@ -259,43 +300,92 @@ static const char raw_redis_lua[] =
   "redis.call('PERSIST', KEYS[1]) redis.call('PERSIST', KEYS[2]) redis.call('PERSIST', KEYS[3])\n"
   "return n + 1\n";
 
-static double raw_redis_us(const char *url) {
+typedef struct raw_redis {
+  redisContext *c;
+  char sha[48];
+} raw_redis;
+
+/* As lib/store/redis.c: one EVALSHA (one round trip) per write. */
+static void raw_redis_turn(void *ctx, const char *id) {
+  raw_redis *r = ctx;
+  if (!id) return; /* never: tells GCC's -Wformat-truncation so under -fsanitize */
+  char log[128], meta[128];
+  snprintf(log, sizeof log, "hl:log:5:bench1:u%zu:%s", strlen(id), id);
+  snprintf(meta, sizeof meta, "hl:meta:5:bench1:u%zu:%s", strlen(id), id);
+  for (int v = 0; v < 4; v++) {
+    char expected[24], now[40];
+    snprintf(expected, sizeof expected, "%d", v);
+    snprintf(now, sizeof now, "%.6f", (double)bench_now_ns() / 1e9);
+    const char *argv[12] = {"EVALSHA", r->sha, "3", log, meta, "hl:idx:5:bench1:u", expected,
+                            turn_events[v], now, id, "", "0"};
+    size_t lens[12];
+    for (int i = 0; i < 12; i++) lens[i] = strlen(argv[i]);
+    lens[7] = turn_lens[v];
+    redisReply *rep = redisCommandArgv(r->c, 12, argv, lens);
+    if (!rep || rep->type != REDIS_REPLY_INTEGER || rep->integer != v + 1)
+      fprintf(stderr, "raw redis: unexpected reply\n");
+    if (rep) freeReplyObject(rep);
+  }
+}
+
+static void raw_redis_close(void *ctx) {
+  raw_redis *r = ctx;
+  redisFree(r->c);
+  free(r);
+}
+
+static raw_client raw_redis_open(const char *url) {
+  raw_redis *r = calloc(1, sizeof *r);
   const char *hostport = url + strlen("redis://");
   char host[128];
   snprintf(host, sizeof host, "%.*s", (int)strcspn(hostport, ":/"), hostport);
   const char *colon = strchr(hostport, ':');
-  redisContext *c = redisConnect(host, colon ? atoi(colon + 1) : 6379);
-  redisReply *rep = redisCommand(c, "SCRIPT LOAD %s", raw_redis_lua);
-  char sha[48];
-  snprintf(sha, sizeof sha, "%s", rep->str);
-  freeReplyObject(rep);
-  double *t = calloc((size_t)RUNS, sizeof *t);
-  for (int r = -20; r < RUNS; r++) {
-    char id[64], log[128], meta[128];
-    snprintf(id, sizeof id, "raw-%d-%d", (int)getpid(), r + 20);
-    snprintf(log, sizeof log, "hl:log:5:bench1:u%zu:%s", strlen(id), id);
-    snprintf(meta, sizeof meta, "hl:meta:5:bench1:u%zu:%s", strlen(id), id);
-    uint64_t t0 = bench_now_ns();
-    for (int v = 0; v < 4; v++) {
-      char expected[24], now[40];
-      snprintf(expected, sizeof expected, "%d", v);
-      snprintf(now, sizeof now, "%.6f", (double)bench_now_ns() / 1e9);
-      const char *argv[12] = {"EVALSHA", sha, "3", log, meta, "hl:idx:5:bench1:u", expected,
-                              turn_events[v], now, id, "", "0"};
-      size_t lens[12];
-      for (int i = 0; i < 12; i++) lens[i] = strlen(argv[i]);
-      lens[7] = turn_lens[v];
-      rep = redisCommandArgv(c, 12, argv, lens);
-      if (!rep || rep->type != REDIS_REPLY_INTEGER || rep->integer != v + 1)
-        fprintf(stderr, "raw redis: unexpected reply\n");
-      if (rep) freeReplyObject(rep);
+  r->c = redisConnect(host, colon ? atoi(colon + 1) : 6379);
+  redisReply *rep = redisCommand(r->c, "SCRIPT LOAD %s", raw_redis_lua);
+  snprintf(r->sha, sizeof r->sha, "%s", rep && rep->str ? rep->str : "");
+  if (rep) freeReplyObject(rep);
+  return (raw_client){r, raw_redis_turn, raw_redis_close};
+}
+
+/* ------------------------------------------------------------------ */
+/* The three kinds of turn, interleaved                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct figures {
+  double mem_wall, mem_cpu, with_wall, with_cpu, raw_wall, raw_cpu; /* medians, us */
+} figures;
+
+/* RUNS rounds (after 20 warm-up ones) of: a turn in memory, a turn on
+ * `store`, and (with `raw`) the raw writes, in rotating order. */
+static figures measure(hl_agent *agent, hl_store *store, const char *tag, raw_client *raw) {
+  size_t n = (size_t)RUNS;
+  double *v[6];
+  for (int k = 0; k < 6; k++) v[k] = calloc(n, sizeof(double));
+  for (int i = -20; i < RUNS; i++) {
+    for (int step = 0; step < 3; step++) {
+      int kind = (i + 20 + step) % 3; /* 0 memory, 1 stored, 2 raw */
+      sample x = {0, 0};
+      if (kind == 0) {
+        x = one_turn(agent, NULL, "mem", i + 20);
+      } else if (kind == 1) {
+        x = one_turn(agent, store, tag, i + 20);
+      } else if (raw) {
+        char id[64];
+        snprintf(id, sizeof id, "raw-%d-%d", (int)getpid(), i + 20);
+        clock_pair t0 = clocks_now();
+        raw->turn(raw->ctx, id);
+        x = since(t0);
+      }
+      if (i >= 0) {
+        v[2 * kind][i] = x.wall_us;
+        v[2 * kind + 1][i] = x.cpu_us;
+      }
     }
-    if (r >= 0) t[r] = (double)(bench_now_ns() - t0) / 1e3;
   }
-  redisFree(c);
-  double m = median(t, (size_t)RUNS);
-  free(t);
-  return m;
+  figures f = {median(v[0], n), median(v[1], n), median(v[2], n),
+               median(v[3], n), median(v[4], n), median(v[5], n)};
+  for (int k = 0; k < 6; k++) free(v[k]);
+  return f;
 }
 
 /* ------------------------------------------------------------------ */
@@ -332,7 +422,6 @@ int main(int argc, char **argv) {
   if (!mkdtemp(dir)) return 1;
   hl_agent *agent = make_agent();
   make_turn_events(agent);
-  double base = turn_us(agent, NULL, "mem");
 
   char sqlite_path[300], sqlite_raw_path[300], url[1200];
   snprintf(sqlite_path, sizeof sqlite_path, "%s/store.sqlite", dir);
@@ -354,32 +443,37 @@ int main(int argc, char **argv) {
   }
 
   printf("{\"bench\":\"store\",\"runs\":%d,\"scenario\":\"b: 2 model calls, 3 tool calls, "
-         "in-process model\",\"turn_in_memory_us\":%.1f,\"backends\":{", RUNS, base);
+         "in-process model\",\"backends\":{", RUNS);
   for (int i = 0; i < n; i++) {
     hl_store *store = NULL;
     if (hl_store_open(backends[i].url, &store) != HL_OK) {
       fprintf(stderr, "store bench: %s: %s\n", backends[i].name, hl_last_error());
       continue;
     }
-    double with = turn_us(agent, store, backends[i].name);
-    double raw = -1;
+    raw_client raw = {0};
     if (!strcmp(backends[i].name, "sqlite")) {
       hl_store *init = NULL; /* the raw writes go to a database of the same schema */
       snprintf(url, sizeof url, "sqlite:%s", sqlite_raw_path);
       hl_store_open(url, &init);
       hl_store_close(init);
-      raw = raw_sqlite_us(sqlite_raw_path);
+      raw = raw_sqlite_open(sqlite_raw_path);
     } else if (!strcmp(backends[i].name, "postgresql")) {
-      raw = raw_pg_us(pg);
+      raw = raw_pg_open(pg);
     } else if (!strcmp(backends[i].name, "redis")) {
-      raw = raw_redis_us(redis);
+      raw = raw_redis_open(redis);
     }
+    figures f = measure(agent, store, backends[i].name, raw.turn ? &raw : NULL);
+    if (raw.close) raw.close(raw.ctx);
     double load = load_1000_ms(store);
-    double added = with - base;
-    printf("%s\"%s\":{\"turn_us\":%.1f,\"added_per_turn_us\":%.1f", i ? "," : "", backends[i].name,
-           with, added);
-    if (raw >= 0)
-      printf(",\"raw_per_turn_us\":%.1f,\"added_vs_raw\":%.3f", raw, raw > 0 ? added / raw : 0);
+    double added = f.with_wall - f.mem_wall, added_cpu = f.with_cpu - f.mem_cpu;
+    printf("%s\"%s\":{\"turn_in_memory_us\":%.1f,\"turn_in_memory_cpu_us\":%.1f,"
+           "\"turn_us\":%.1f,\"turn_cpu_us\":%.1f,\"added_per_turn_us\":%.1f,"
+           "\"added_per_turn_cpu_us\":%.1f", i ? "," : "", backends[i].name, f.mem_wall,
+           f.mem_cpu, f.with_wall, f.with_cpu, added, added_cpu);
+    if (raw.turn)
+      printf(",\"raw_per_turn_us\":%.1f,\"raw_per_turn_cpu_us\":%.1f,\"added_vs_raw\":%.3f,"
+             "\"added_vs_raw_cpu\":%.3f", f.raw_wall, f.raw_cpu,
+             f.raw_wall > 0 ? added / f.raw_wall : 0, f.raw_cpu > 0 ? added_cpu / f.raw_cpu : 0);
     printf(",\"load_1000_ms\":%.2f}", load);
     fflush(stdout);
     hl_store_close(store);

@@ -232,6 +232,7 @@ hl_status chat_app_init(chat_app *app, bool interactive) {
   if ((st = chat_add_mcp(app)) != HL_OK) return st;
   if ((st = chat_add_otel(app)) != HL_OK) return st;
   if ((st = chat_config_plugins(app)) != HL_OK) return st;
+  if ((st = chat_approval_init(app)) != HL_OK) return st;
 
   if (app->narrate && !app->opt.no_stream) {
     hl_agent_set_stream(app->agent, true);
@@ -279,7 +280,8 @@ void chat_app_free(chat_app *app) {
   pthread_mutex_destroy(&app->mu);
 }
 
-hl_status chat_app_run(chat_app *app, const char *input, char **answer) {
+/* The per-turn records reset and the terminal made ready for a run. */
+static void run_begin(chat_app *app) {
   pthread_mutex_lock(&app->mu);
   cJSON_Delete(app->tool_calls);
   app->tool_calls = cJSON_CreateArray();
@@ -298,10 +300,26 @@ hl_status chat_app_run(chat_app *app, const char *input, char **answer) {
   ui_status(&app->ui, "thinking");
   if (app->narrate) chat_quiet_terminal();
   atomic_store(&app->running, true);
-  hl_status st = hl_agent_run(app->agent, app->session, input, answer);
+}
+
+static void run_end(chat_app *app) {
   atomic_store(&app->running, false);
   ui_idle(&app->ui);
   chat_restore_terminal();
+}
+
+hl_status chat_app_run(chat_app *app, const char *input, char **answer) {
+  run_begin(app);
+  hl_status st = hl_agent_run(app->agent, app->session, input, answer);
+  run_end(app);
+  return st;
+}
+
+hl_status chat_app_resume(chat_app *app, const cJSON *state, const cJSON *decisions,
+                          char **answer) {
+  run_begin(app);
+  hl_status st = hl_agent_resume(app->agent, app->session, state, decisions, answer);
+  run_end(app);
   return st;
 }
 

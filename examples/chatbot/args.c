@@ -67,6 +67,9 @@ int chat_parse_args(int argc, char **argv, chat_options *opt, char *err, size_t 
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (parse_resume(argc, argv, &i, opt)) continue;
+    int approval = chat_parse_approval_arg(argc, argv, &i, opt, err, errlen);
+    if (approval < 0) return -1;
+    if (approval) continue;
     const opt_spec *spec = NULL;
     const char *inline_value = NULL;
     /* --mcp and --mcp-stdio repeat: each adds a server. */
@@ -145,7 +148,8 @@ int chat_parse_args(int argc, char **argv, chat_options *opt, char *err, size_t 
              opt->provider);
     return -1;
   }
-  if (opt->json && !opt->prompt) {
+  if (chat_check_approval_args(opt, err, errlen) != 0) return -1;
+  if (opt->json && !opt->prompt && !opt->n_decisions) {
     snprintf(err, errlen, "--json needs a question: hookline-chat -p \"...\" --json");
     return -1;
   }
@@ -189,6 +193,12 @@ void chat_print_usage(const char *argv0) {
       "  --mcp-stdio \"CMD\"   add the tools of an MCP server started as CMD (stdio; repeatable)\n"
       "  --otel URL          send OpenTelemetry traces and metrics to an OTLP/HTTP collector\n"
       "                      (also when OTEL_EXPORTER_OTLP_ENDPOINT is set)\n"
+      "  --approve NAME      calls of this tool (a name or a glob such as 'mcp_*'; repeatable)\n"
+      "                      wait for your approval: approve, reject with a reason, or edit\n"
+      "                      the arguments. With -p the run stops and exits 3, printing the\n"
+      "                      waiting calls; continue it with\n"
+      "  --approve-call ID   with --resume ID (no -p): approve that waiting call (repeatable)\n"
+      "  --deny-call ID[:REASON]  reject it; the model sees REASON\n"
       "\n"
       "Conversations:\n"
       "  --store URL         where conversations are kept: sqlite:PATH, postgresql://...,\n"

@@ -25,6 +25,14 @@ typedef struct chat_options {
   bool resume;              /* --resume [ID]: continue a saved conversation */
   const char *resume_id;    /* its ID (or a prefix); NULL: the last one */
   const char *otel_url;     /* --otel URL: OTLP/HTTP collector (otel.c) */
+  /* approval.c: --approve NAME|GLOB (repeatable); --approve-call ID and
+   * --deny-call ID[:REASON] (repeatable, in order; decision_deny tells which) */
+#define CHAT_MAX_APPROVE 32
+  const char *approve[CHAT_MAX_APPROVE];
+  size_t n_approve;
+  const char *decision[CHAT_MAX_APPROVE];
+  bool decision_deny[CHAT_MAX_APPROVE];
+  size_t n_decisions;
   bool json;                /* --json: one-shot answer as JSON */
   bool no_stream;           /* --no-stream: print whole answers */
   bool help;
@@ -35,6 +43,14 @@ typedef struct chat_options {
  *  the bad option to `err`. argv strings are borrowed (they live as long as
  *  the process). */
 int chat_parse_args(int argc, char **argv, chat_options *opt, char *err, size_t errlen);
+
+/** approval.c: if argv[*i] is --approve, --approve-call or --deny-call,
+ *  record it (advancing *i past its value) and return 1; 0 if it is
+ *  another option; -1 with a message in `err`. */
+int chat_parse_approval_arg(int argc, char **argv, int *i, chat_options *opt, char *err,
+                            size_t errlen);
+/** approval.c: the decision flags need --resume ID and no -p. 0 or -1. */
+int chat_check_approval_args(const chat_options *opt, char *err, size_t errlen);
 
 /** The --help text. */
 void chat_print_usage(const char *argv0);

@@ -21,6 +21,8 @@
  *               /resume, /new
  *   otel.c      --otel: OpenTelemetry export
  *   config.c    --config FILE
+ *   approval.c  --approve: tools whose calls wait for approval, the prompt,
+ *               --approve-call / --deny-call
  */
 #ifndef CHAT_CHAT_H
 #define CHAT_CHAT_H
@@ -80,6 +82,9 @@ hl_status chat_app_init(chat_app *app, bool interactive);
 void chat_app_free(chat_app *app);
 /** Run one user turn. Resets the per-turn records first. */
 hl_status chat_app_run(chat_app *app, const char *input, char **answer);
+/** Resume the current conversation's interrupted run (approval.c). */
+hl_status chat_app_resume(chat_app *app, const cJSON *state, const cJSON *decisions,
+                          char **answer);
 /** After a successful run, print what the user has not seen yet: the
  *  whole answer when nothing was streamed, or, when a hook replaced the
  *  streamed answer, a note and the new answer. Ends the answer's line. */
@@ -159,6 +164,26 @@ void chat_cmd_new(chat_app *app);
 hl_status chat_add_otel(chat_app *app);
 /** Flush (bounded) and stop the export; nothing when there is none. */
 void chat_free_otel(chat_app *app);
+/* approval.c */
+/** Exit status of a one-shot run that stopped for approval. */
+#define CHAT_EXIT_APPROVAL 3
+/** Mark the tools matching --approve (after every tool is added). */
+hl_status chat_approval_init(chat_app *app);
+/** True when the command line gives decisions (a one-shot resume). */
+bool chat_approval_oneshot(const chat_options *opt);
+/** After a run returned HL_INTERRUPTED: ask for each waiting call and
+ *  resume, until the run ends; HL_INTERRUPTED when the person left a
+ *  decision for later (the run stays stored with the conversation). */
+hl_status chat_approval_resolve(chat_app *app, char **answer);
+/** The REPL on a conversation that waits for approval (--resume,
+ *  /resume): ask now and show the answer. Nothing when none waits. */
+void chat_approval_pending(chat_app *app);
+/** One-shot: resume with the decisions of the command line;
+ *  HL_INTERRUPTED when a waiting call has none. */
+hl_status chat_approval_decided(chat_app *app, char **answer);
+/** One-shot: print the waiting calls (JSON with --json); returns
+ *  CHAT_EXIT_APPROVAL. */
+int chat_approval_print_pending(chat_app *app);
 /* config.c: --config FILE, applied in steps of chat_app_init(). */
 /** Load and validate the file (nothing without --config). */
 hl_status chat_config_load(chat_app *app);

@@ -33,8 +33,8 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  bool interactive = app.opt.prompt == NULL;
-  if (!interactive && !hl_utf8_valid(app.opt.prompt, strlen(app.opt.prompt))) {
+  bool interactive = app.opt.prompt == NULL && !chat_approval_oneshot(&app.opt);
+  if (app.opt.prompt && !hl_utf8_valid(app.opt.prompt, strlen(app.opt.prompt))) {
     fprintf(stderr, "hookline-chat: the question is not valid UTF-8\n");
     return 2;
   }

@@ -56,7 +56,10 @@ int chat_oneshot(chat_app *app) {
     fprintf(stderr, "(offline demo model; set OPENAI_API_KEY or ANTHROPIC_API_KEY, or use "
                     "--base-url, for a real one)\n");
   char *answer = NULL;
-  hl_status st = chat_app_run(app, app->opt.prompt, &answer);
+  /* Without -p: decisions for a run that waits for approval (approval.c). */
+  hl_status st = app->opt.prompt ? chat_app_run(app, app->opt.prompt, &answer)
+                                 : chat_approval_decided(app, &answer);
+  if (st == HL_INTERRUPTED) return chat_approval_print_pending(app);
   /* Ctrl-C as the run ended well: on a terminal the rest of the answer
    * was not shown (app.c), so it is a cancellation all the same. */
   if (st == HL_OK && atomic_load(&app->cancelled)) {

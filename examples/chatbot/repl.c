@@ -183,7 +183,10 @@ static void run_turn(chat_app *app, const char *input) {
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   hl_status st = chat_app_run(app, input, &answer);
-  if (st == HL_ERR_CANCELLED || atomic_load(&app->cancelled)) {
+  if (st == HL_INTERRUPTED) st = chat_approval_resolve(app, &answer); /* approval.c */
+  if (st == HL_INTERRUPTED) {
+    /* left for later: approval.c said where it waits */
+  } else if (st == HL_ERR_CANCELLED || atomic_load(&app->cancelled)) {
     /* Also when the run ended well just as Ctrl-C arrived: the rest of
      * the answer was not shown (app.c), so say why. */
     ui_turn_end(&app->ui);
@@ -259,6 +262,7 @@ int chat_repl(chat_app *app) {
   history_setup(&r);
 
   chat_app_banner(app, stdout);
+  chat_approval_pending(app); /* a resumed conversation that waits for approval */
   for (;;) {
     int count = 0;
     errno = 0;

@@ -179,6 +179,7 @@ void chat_cmd_resume(chat_app *app, const char *want) {
   }
   hl_observer_collected_clear(app->collector);
   describe_current(app, stdout, "Resumed");
+  chat_approval_pending(app); /* approval.c: ask now if it waits for approval */
 }
 
 void chat_cmd_new(chat_app *app) {

@@ -10,7 +10,10 @@
  * HL_INTERRUPTED, which is not a failure (hl_last_error() is left clear),
  * after an HL_EVENT_INTERRUPT event and AGENT_END (error.status
  * HL_INTERRUPTED). The session is left as it was before the run, as after
- * a failure: the run's messages travel in the state.
+ * a failure: the run's messages travel in the state. The state is also
+ * kept on the session (hl_session_run_state(); a stored session writes it
+ * to its store, where another worker can resume it: store.h) until the
+ * run is resumed or a new run starts on the session.
  *
  * The state (version 1) is a JSON object:
  *

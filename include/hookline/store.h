@@ -6,7 +6,10 @@
  * with a string "type":
  *   {"type":"message","message":{...}}       a history message (model.h JSON)
  *   {"type":"state","key":K,"value":V}       a state change (V null: removed)
- *   {"type":"run_state","state":{...}|null}  an interrupted run's state (opaque)
+ *   {"type":"run_state","state":{...}|null}  an interrupted run's state (opaque),
+ *      with "truncate":N when a run stopped for approval (its messages
+ *      taken back to the first N, in the same event) or "messages":[...]
+ *      when it was resumed (its messages put back, the state cleared)
  *   {"type":"truncate","count":N}            a failed run took its messages back
  *   {"type":"reset"}                         history and state forgotten
  * Event N of a session has version N (1, 2, ...); the session's version is
@@ -19,12 +22,29 @@
  *   memory:                    in this process only (tests, caches)
  *   sqlite:PATH                a file (WAL journal, 5 s busy timeout); the
  *                              embedded default, shared by processes on a host
- *   postgresql://... or postgres://...   libpq connection URI
+ *   postgresql://... or postgres://...   libpq connection URI; without a
+ *                              connect_timeout in it (or PGCONNECT_TIMEOUT
+ *                              in the environment) connecting gives up
+ *                              after 10 s (HL_ERR_NETWORK), also when the
+ *                              server accepted and never answered
  *   redis://[:PASSWORD@]HOST[:PORT][/DB] hiredis; see hl_store_set_ttl()
  * SQLite and PostgreSQL keep a schema version and migrate older databases
  * when opened; a database written by a newer hookline is refused
  * (HL_ERR_UNSUPPORTED), never written. A backend this build was made
  * without gives HL_ERR_UNSUPPORTED.
+ *
+ * Durability. Every append is its own transaction, durable when it
+ * returns as far as the backend makes it so:
+ *   sqlite:     WAL with synchronous=NORMAL: a committed append survives
+ *               the process being killed at any moment (the WAL is in the
+ *               operating system's hands); a power loss or kernel crash may
+ *               take back the last appends (never corrupt the file, never
+ *               leave half an append): no fsync per append, one per WAL
+ *               checkpoint. (FULL, an fsync per append, would make it
+ *               survive power loss at the cost of a disk flush each.)
+ *   postgresql: as the server is configured (synchronous_commit, fsync).
+ *   redis:      as the server is configured (appendonly, appendfsync).
+ *   memory:     until the process ends.
  *
  * Errors: bad arguments HL_ERR_INVALID; a server that cannot be reached or
  * went away HL_ERR_NETWORK (the next call reconnects); a failed write to
@@ -57,7 +77,7 @@ extern "C" {
 typedef struct hl_store hl_store;
 
 /** The schema version this build writes (SQLite, PostgreSQL). */
-#define HL_STORE_SCHEMA_VERSION 2
+#define HL_STORE_SCHEMA_VERSION 3
 
 /** Open (and for SQLite/PostgreSQL create or migrate) the store at `url`.
  *  On HL_OK *out is the caller's. Not thread-safe with respect to *out. */
@@ -160,10 +180,37 @@ HL_API hl_status hl_session_reload(hl_session *session);
  */
 HL_API char *hl_session_unfinished_input(const hl_session *session);
 
+/**
+ * Runs that stop for approval (interrupt.h). When a top-level run on a
+ * session ends with HL_INTERRUPTED, its state is kept on the session, and
+ * for a stored session written to the log in one run_state event, together
+ * with the history put back as it was before the run: any worker that
+ * opens the session from the store then finds the pending calls with
+ * hl_session_run_state() (hl_run_state_pending() lists them) and resumes
+ * with hl_agent_resume(agent, session, state, decisions, ...) or
+ * hl_run_resume(). If the store refuses that write, the run fails with
+ * the store's status instead (taken back like any failed run).
+ *
+ * A resume's first write restores the run's messages and clears the run
+ * state, again as one event, before any tool call runs. It is the
+ * resume's claim: of two workers resuming the same interrupted run, the
+ * one whose session is stale (the other wrote first) gets HL_ERR_CONFLICT
+ * with nothing run; a call is never executed twice by two resumes. (The
+ * loser's hl_session_reload() then shows the run resumed, or interrupted
+ * again.) A resumed run that fails later is taken back like any failed
+ * run: the run state stays cleared.
+ *
+ * A new run (hl_agent_run(), hl_run_start()) on a session that holds an
+ * interrupted run abandons it: the run state is cleared first (one more
+ * event) and the new input starts a new turn.
+ */
+
 /** Store an interrupted run's state (an opaque JSON object, borrowed; NULL
- *  clears it) as a run_state event. Works on in-memory sessions too. */
+ *  clears it) as a run_state event. Works on in-memory sessions too.
+ *  Thread-safe; writes of one session are serialized. */
 HL_API hl_status hl_session_set_run_state(hl_session *session, const cJSON *state);
-/** Copy of the last run state set (or replayed), NULL if none. Caller frees. */
+/** Copy of the run state set, replayed or left by an interrupted run;
+ *  NULL if none. Caller frees (cJSON_Delete). Thread-safe. */
 HL_API cJSON *hl_session_run_state(const hl_session *session);
 
 #ifdef __cplusplus

@@ -5,6 +5,7 @@
  * rejected ones answer with the human's message). The state and the
  * decisions were checked whole by resume_check.c before this runs.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,12 @@ static hl_status hl_restore_messages(hl_context *ctx, const cJSON *state) {
   hl_messages list = {0};
   hl_status st = hl__messages_from_json_at(cJSON_GetObjectItemCaseSensitive(state, "messages"),
                                            &list, "$.messages");
+  /* The top-level run: the messages come back and the session's run state
+   * is cleared in one write. That write is the resume's claim on a stored
+   * session: of two workers resuming the same state, the second one's
+   * write conflicts (HL_ERR_CONFLICT) before any call ran. */
+  if (st == HL_OK && !ctx->parent)
+    st = hl__session_run_state_change(ctx->session, SIZE_MAX, &list, NULL);
   for (size_t i = 0; st == HL_OK && i < list.count; i++) {
     st = hl_session_add_message(ctx->session, list.items[i]);
     list.items[i] = NULL; /* the session took it (or freed it) */

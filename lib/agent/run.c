@@ -346,6 +346,11 @@ hl_status hl__llm_body_start(hl_context *ctx, int *first_turn, hl__outcome *o) {
     return HL_OK;
   }
   *first_turn = 1;
+  /* A new run abandons an interrupted one that was never resumed. */
+  if (!ctx->parent) {
+    hl_status ds = hl__session_drop_run_state(ctx->session);
+    if (ds != HL_OK) return hl_outcome_take(o, ds);
+  }
   if (!ctx->parent && hl__session_take_resume(ctx->session)) {
     /* A stored session's unfinished run of this input is continued, not
      * asked again (store.h); otherwise the input opens the run. */
@@ -606,6 +611,18 @@ void hl__run_close(hl_context *ctx, size_t history_len, char **result, hl__outco
   if (o->status != HL_OK) {
     free(*result);
     *result = NULL;
+    /* A top-level run that stops for approval leaves its state on the
+     * session, with the history put back, as one write (store.h: another
+     * worker can resume it). When the store refuses it, the run fails
+     * with the store's status and is taken back like any failed run. */
+    if (o->status == HL_INTERRUPTED && *state_out && !parent) {
+      hl_status w = hl__session_run_state_change(ctx->session, history_len, NULL, *state_out);
+      if (w != HL_OK) {
+        cJSON_Delete(*state_out);
+        *state_out = NULL;
+        hl_outcome_take(o, w);
+      }
+    }
     /* A failed run leaves the history as it found it, so the next run
      * starts from a conversation every provider accepts (no tool call
      * without its result, no dangling question). Events have the story. */

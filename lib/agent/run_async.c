@@ -44,6 +44,7 @@ struct hl_run {
   atomic_int refs;           /* the handle's and the engine's */
   hl_agent *agent;           /* a reference */
   hl_session *session;       /* claimed (hl__session_try_begin) until the end */
+  bool claim_kept;           /* hl_agent_run() holds the claim across retries */
   char *input;
   hl_run_done_fn on_done;
   void *user_data;
@@ -139,7 +140,7 @@ static void run_close(hl_run *run, bool after) {
     hl__run_close(run->ctx, run->history_len, &run->result, &run->o, &run->usage, &run->state);
     run->ctx = NULL;
   }
-  hl__session_end(run->session);
+  if (!run->claim_kept) hl__session_end(run->session);
   hl_status st = run->o.status;
   /* Readable by getters from here on: nothing writes these any more. */
   pthread_mutex_lock(&run->lock);
@@ -302,8 +303,11 @@ static void step_after_model(hl_run *run) {
 /* Public API                                                          */
 /* ------------------------------------------------------------------ */
 
+/* `claimed`: the caller already holds the session's one-run claim and
+ * releases it itself (hl_agent_run(), across its conflict retries). */
 static hl_status run_new(hl_agent *agent, hl_session *session, const char *input,
-                         const hl_run_options *opts, bool caller_driven, hl_run **out) {
+                         const hl_run_options *opts, bool caller_driven, bool claimed,
+                         hl_run **out) {
   *out = NULL;
   if (opts && opts->size < offsetof(hl_run_options, user_data) + sizeof opts->user_data)
     return hl_fail(HL_ERR_INVALID, "hl_run_start: opts->size is %zu; use HL_RUN_OPTIONS_INIT",
@@ -316,7 +320,7 @@ static hl_status run_new(hl_agent *agent, hl_session *session, const char *input
   }
   /* One run at a time per session; children on the parent's session
    * (HL_RUN_SHARED) run inside the parent's claim and do not come here. */
-  if (!hl__session_try_begin(session)) {
+  if (!claimed && !hl__session_try_begin(session)) {
     free(run->input);
     free(run);
     return hl_fail(HL_ERR_STATE, "session \"%s\" is busy with another run",
@@ -328,6 +332,7 @@ static hl_status run_new(hl_agent *agent, hl_session *session, const char *input
   atomic_init(&run->cancel, false);
   run->agent = hl_agent_ref(agent);
   run->session = session;
+  run->claim_kept = claimed;
   run->on_done = opts ? opts->on_done : NULL;
   run->user_data = opts ? opts->user_data : NULL;
   run->caller_driven = caller_driven;
@@ -346,7 +351,7 @@ hl_status hl_run_start(hl_agent *agent, hl_session *session, const char *input,
   if (!agent || !input || !out)
     return hl_fail(HL_ERR_INVALID, "hl_run_start: agent, input and run are required");
   hl_run *run;
-  hl_status st = run_new(agent, session, input, opts, false, &run);
+  hl_status st = run_new(agent, session, input, opts, false, false, &run);
   if (st != HL_OK) return st;
   *out = run;
   schedule(run, step_open);
@@ -361,12 +366,16 @@ hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, 
     return hl_fail(HL_ERR_INVALID, "hl_agent_run: agent, input and answer are required");
   if (!session) session = agent->session;
   /* A stored session that lost a race to another writer is reloaded and
-   * the run tried again on the fresh version (store.h). */
+   * the run tried again on the fresh version (store.h). The session's
+   * one-run claim is held from the first attempt to the last, so that no
+   * other run gets in while it is reloaded between two attempts. */
+  if (!hl__session_try_begin(session))
+    return hl_fail(HL_ERR_STATE, "session \"%s\" is busy with another run", hl_session_id(session));
   hl_status st;
   for (int attempt = 1;; attempt++) {
     hl_run *run;
-    st = run_new(agent, session, input, NULL, true, &run);
-    if (st != HL_OK) return st;
+    st = run_new(agent, session, input, NULL, true, true, &run);
+    if (st != HL_OK) break;
     st = run_drive(run, answer);
     hl__session_set_resume(session, false);
     if (st != HL_ERR_CONFLICT || attempt > HL__STORE_CONFLICT_RETRIES) break;
@@ -374,6 +383,7 @@ hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, 
     if (r == HL__RETRY_DONE) st = HL_OK;
     if (r != HL__RETRY) break;
   }
+  hl__session_end(session);
   return st;
 }
 
@@ -538,7 +548,7 @@ static hl_status resume_new(hl_agent *agent, hl_session *session, const cJSON *s
   if (st != HL_OK) return st;
   const char *input = hl_json_get_string(state, "input");
   hl_run *run;
-  if ((st = run_new(agent, session, input ? input : "", opts, caller_driven, &run)) != HL_OK)
+  if ((st = run_new(agent, session, input ? input : "", opts, caller_driven, false, &run)) != HL_OK)
     return st;
   run->resume_state = cJSON_Duplicate(state, true);
   run->resume_decisions = cJSON_Duplicate(decisions, true);

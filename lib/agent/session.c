@@ -427,24 +427,73 @@ void hl__session_swap_contents(hl_session *a, hl_session *b) {
   pthread_mutex_unlock(&a->wlock);
 }
 
-hl_status hl_session_set_run_state(hl_session *s, const cJSON *state) {
+/* Room in `list` for `more` messages beyond its count. Call with the lock. */
+static bool hl_messages_reserve(hl_messages *list, size_t more) {
+  size_t need = list->count + more;
+  if (need <= list->cap_) return true;
+  size_t cap = list->cap_ ? list->cap_ : 8;
+  while (cap < need) cap *= 2;
+  hl_message **items = realloc(list->items, cap * sizeof *items);
+  if (!items) return false;
+  list->items = items;
+  list->cap_ = cap;
+  return true;
+}
+
+/* The run_state event of an interrupt or a resume (session_internal.h). */
+static cJSON *hl_run_state_event(size_t truncate, const hl_messages *append, const cJSON *state) {
+  cJSON *e = hl_event_new("run_state");
+  if (!e) return NULL;
+  if (truncate != SIZE_MAX && !cJSON_AddNumberToObject(e, "truncate", (double)truncate)) goto oom;
+  if (append) {
+    cJSON *msgs = hl_messages_to_json(append);
+    if (!msgs || !cJSON_AddItemToObject(e, "messages", msgs)) {
+      cJSON_Delete(msgs);
+      goto oom;
+    }
+  }
+  cJSON *v = state ? cJSON_Duplicate(state, 1) : cJSON_CreateNull();
+  if (!v || !cJSON_AddItemToObject(e, "state", v)) {
+    cJSON_Delete(v);
+    goto oom;
+  }
+  return e;
+oom:
+  cJSON_Delete(e);
+  return NULL;
+}
+
+hl_status hl__session_run_state_change(hl_session *s, size_t truncate, hl_messages *append,
+                                       const cJSON *state) {
   if (!s) return hl_fail(HL_ERR_INVALID, "hl_session_set_run_state: session is NULL");
   if (state && !cJSON_IsObject(state))
     return hl_fail(HL_ERR_INVALID, "hl_session_set_run_state: a run state is a JSON object");
   cJSON *copy = state ? cJSON_Duplicate(state, 1) : NULL;
   if (state && !copy) return hl_fail(HL_ERR_NOMEM, "hl_session_set_run_state: out of memory");
+  if (append && append->count == 0) append = NULL;
   pthread_mutex_lock(&s->wlock);
-  hl_status st = HL_OK;
-  if (s->sink.append) {
-    cJSON *e = hl_event_new("run_state");
-    cJSON *v = copy ? cJSON_Duplicate(copy, 1) : cJSON_CreateNull();
-    if (e && v && cJSON_AddItemToObject(e, "state", v)) v = NULL;
-    else cJSON_Delete(e), e = NULL;
-    cJSON_Delete(v);
-    st = hl_session_write(s, e);
-  }
+  if (truncate != SIZE_MAX && s->messages.count <= truncate) truncate = SIZE_MAX; /* no cut */
+  /* Room first, so that nothing can fail once the store took the event. */
+  hl_session_lock(s);
+  bool room = !append || hl_messages_reserve(&s->messages, append->count);
+  hl_session_unlock(s);
+  hl_status st = room ? HL_OK : hl_fail(HL_ERR_NOMEM, "session: out of memory");
+  /* One event: the history cut back (an interrupt), the run's messages
+   * restored (a resume) and the run state are durable together or not at
+   * all. */
+  if (st == HL_OK && s->sink.append)
+    st = hl_session_write(s, hl_run_state_event(truncate, append, copy));
   if (st == HL_OK) {
     hl_session_lock(s);
+    while (truncate != SIZE_MAX && s->messages.count > truncate) {
+      hl_message_free(s->messages.items[s->messages.count - 1]);
+      s->messages.items[--s->messages.count] = NULL;
+    }
+    for (size_t i = 0; append && i < append->count; i++) {
+      s->messages.items[s->messages.count++] = append->items[i];
+      append->items[i] = NULL;
+    }
+    if (append) append->count = 0;
     cJSON_Delete(s->run_state);
     s->run_state = copy;
     copy = NULL;
@@ -453,6 +502,18 @@ hl_status hl_session_set_run_state(hl_session *s, const cJSON *state) {
   pthread_mutex_unlock(&s->wlock);
   cJSON_Delete(copy);
   return st;
+}
+
+hl_status hl_session_set_run_state(hl_session *s, const cJSON *state) {
+  return hl__session_run_state_change(s, SIZE_MAX, NULL, state);
+}
+
+hl_status hl__session_drop_run_state(hl_session *s) {
+  if (!s) return HL_OK;
+  hl_session_lock(s);
+  bool has = s->run_state != NULL;
+  hl_session_unlock(s);
+  return has ? hl__session_run_state_change(s, SIZE_MAX, NULL, NULL) : HL_OK;
 }
 
 cJSON *hl_session_run_state(const hl_session *s) {

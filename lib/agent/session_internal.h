@@ -50,6 +50,19 @@ typedef struct hl__session_sink {
 void hl__session_set_sink(hl_session *session, const hl__session_sink *sink);
 /* The sink's ud if the attached sink uses `append`, else NULL. */
 void *hl__session_sink_data(const hl_session *session, hl__sink_append_fn append);
+/* An interrupted run's state and the history, changed together as one
+ * run_state event (store.h) written through the sink, then in memory:
+ * the history cut back to `truncate` messages (SIZE_MAX: not cut; an
+ * interrupted run takes its messages back), then the messages of
+ * `append` added (may be NULL; a resumed run restores the interrupted
+ * run's messages; taken on HL_OK, left in the list otherwise), then the
+ * run state set to a copy of `state` (NULL clears it). On failure nothing
+ * changed. hl_session_set_run_state() is this with neither. */
+hl_status hl__session_run_state_change(hl_session *session, size_t truncate,
+                                       hl_messages *append, const cJSON *state);
+/* Clear the run state if there is one (a new run abandons an interrupted
+ * one); HL_OK without a write when there is none. */
+hl_status hl__session_drop_run_state(hl_session *session);
 /* Exchange history, state and run state of `a` and `b` (a reload). */
 void hl__session_swap_contents(hl_session *a, hl_session *b);
 

@@ -55,12 +55,37 @@ static const char hl_redis_load_lua[] =
   "if not v then return false end\n"
   "return {v, redis.call('LRANGE', KEYS[1], 0, -1)}\n";
 
+typedef struct rd_keys {
+  char *log, *meta, *idx;
+  size_t log_len, meta_len, idx_len;
+} rd_keys;
+
 typedef struct rd_store {
   redisContext *c;
   char *host, *password, *user;
   int port, db;
   char append_sha[48], load_sha[48];
+  /* The keys of the session used last, and whose they are: a run appends
+   * to one session again and again, and building keys cost a third of an
+   * append's client time. */
+  char *key_app, *key_user, *key_id;
+  rd_keys keys;
 } rd_store;
+
+static void rd_keys_free(rd_keys *k) {
+  free(k->log);
+  free(k->meta);
+  free(k->idx);
+  *k = (rd_keys){0};
+}
+
+static void rd_keys_forget(rd_store *s) {
+  rd_keys_free(&s->keys);
+  free(s->key_app);
+  free(s->key_user);
+  free(s->key_id);
+  s->key_app = s->key_user = s->key_id = NULL;
+}
 
 static hl_status rd_fail_ctx(rd_store *s, const char *what) {
   const char *why = s->c ? s->c->errstr : "out of memory";
@@ -152,6 +177,7 @@ static void rd_close(void *impl) {
   rd_store *s = impl;
   if (!s) return;
   if (s->c) redisFree(s->c);
+  rd_keys_forget(s);
   free(s->host);
   free(s->password);
   free(s->user);
@@ -211,37 +237,56 @@ hl_status hl__store_redis_open(const char *url, void **impl) {
   return HL_OK;
 }
 
-/* "hl:<kind>:" then each part as "<length>:<bytes>". */
+/* Append "<length>:<bytes>" of `part` at p; returns the end. */
+static char *rd_put_part(char *p, const char *part, size_t n) {
+  char digits[24];
+  size_t d = 0;
+  do digits[d++] = (char)('0' + n % 10); while ((n /= 10) > 0);
+  while (d) *p++ = digits[--d];
+  *p++ = ':';
+  return part ? (char *)memcpy(p, part, strlen(part)) + strlen(part) : p;
+}
+
+/* "hl:<kind>:" then each part as "<length>:<bytes>" (no id part when `c`
+ * is NULL: the index key of an app and user). */
 static char *rd_key(const char *kind, const char *a, const char *b, const char *c, size_t *len) {
-  size_t n = strlen(kind) + 4 + strlen(a) + strlen(b) + (c ? strlen(c) : 0) + 3 * 24;
-  char *k = malloc(n);
+  size_t na = strlen(a), nb = strlen(b), nc = c ? strlen(c) : 0;
+  char *k = malloc(strlen(kind) + 4 + na + nb + nc + 3 * 24);
   if (!k) return NULL;
-  int w = c ? snprintf(k, n, "hl:%s:%zu:%s%zu:%s%zu:%s", kind, strlen(a), a, strlen(b), b,
-                       strlen(c), c)
-            : snprintf(k, n, "hl:%s:%zu:%s%zu:%s", kind, strlen(a), a, strlen(b), b);
-  *len = (size_t)w;
+  char *p = k;
+  memcpy(p, "hl:", 3);
+  p += 3;
+  p = (char *)memcpy(p, kind, strlen(kind)) + strlen(kind);
+  *p++ = ':';
+  p = rd_put_part(p, a, na);
+  p = rd_put_part(p, b, nb);
+  if (c) p = rd_put_part(p, c, nc);
+  *p = '\0';
+  *len = (size_t)(p - k);
   return k;
 }
 
-typedef struct rd_keys {
-  char *log, *meta, *idx;
-  size_t log_len, meta_len, idx_len;
-} rd_keys;
-
-static void rd_keys_free(rd_keys *k) {
-  free(k->log);
-  free(k->meta);
-  free(k->idx);
-}
-
-static hl_status rd_keys_make(const hl__skey *k, rd_keys *out) {
-  *out = (rd_keys){0};
-  out->log = rd_key("log", k->app, k->user, k->id, &out->log_len);
-  out->meta = rd_key("meta", k->app, k->user, k->id, &out->meta_len);
-  out->idx = rd_key("idx", k->app, k->user, NULL, &out->idx_len);
-  if (out->log && out->meta && out->idx) return HL_OK;
-  rd_keys_free(out);
-  return hl__oom();
+/* The keys of session `k`, owned by `s` (valid until the next call). */
+static hl_status rd_keys_for(rd_store *s, const hl__skey *k, const rd_keys **out) {
+  if (s->key_id && !strcmp(s->key_id, k->id) && !strcmp(s->key_user, k->user) &&
+      !strcmp(s->key_app, k->app)) {
+    *out = &s->keys;
+    return HL_OK;
+  }
+  rd_keys_forget(s);
+  rd_keys *r = &s->keys;
+  r->log = rd_key("log", k->app, k->user, k->id, &r->log_len);
+  r->meta = rd_key("meta", k->app, k->user, k->id, &r->meta_len);
+  r->idx = rd_key("idx", k->app, k->user, NULL, &r->idx_len);
+  s->key_app = strdup(k->app);
+  s->key_user = strdup(k->user);
+  s->key_id = strdup(k->id);
+  if (!r->log || !r->meta || !r->idx || !s->key_app || !s->key_user || !s->key_id) {
+    rd_keys_forget(s);
+    return hl__oom();
+  }
+  *out = r;
+  return HL_OK;
 }
 
 /* EVALSHA, loading the script again if the server forgot it (restarted). */
@@ -265,20 +310,19 @@ static hl_status rd_append(void *impl, const hl__skey *k, const hl__sappend *a, 
   rd_store *s = impl;
   hl_status st = rd_ready(s);
   if (st != HL_OK) return st;
-  rd_keys keys;
-  if ((st = rd_keys_make(k, &keys)) != HL_OK) return st;
+  const rd_keys *kp = NULL;
+  if ((st = rd_keys_for(s, k, &kp)) != HL_OK) return st;
+  const rd_keys keys = *kp;
   char expected[24], now[40], ttl[24];
-  snprintf(expected, sizeof expected, "%lld", (long long)a->expected);
-  snprintf(now, sizeof now, "%.6f", a->now);
-  snprintf(ttl, sizeof ttl, "%lld", (long long)a->ttl);
+  size_t n_expected = hl__store_fmt_i64(expected, a->expected);
+  size_t n_now = hl__store_fmt_time(now, a->now);
+  size_t n_ttl = hl__store_fmt_i64(ttl, a->ttl);
   const char *title = a->title ? a->title : "";
   const char *argv[12] = {NULL, NULL, "3", keys.log, keys.meta, keys.idx,
                           expected, a->data, now, k->id, title, ttl};
   size_t lens[12] = {0, 0, 1, keys.log_len, keys.meta_len, keys.idx_len,
-                     strlen(expected), a->len, strlen(now), strlen(k->id), strlen(title),
-                     strlen(ttl)};
+                     n_expected, a->len, n_now, strlen(k->id), strlen(title), n_ttl};
   redisReply *r = rd_eval(s, hl_redis_append_lua, s->append_sha, 12, argv, lens);
-  rd_keys_free(&keys);
   if (!r) return s->c && !s->c->err ? hl_last_status() : rd_fail_ctx(s, "append");
   if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
     *nv = r->integer;
@@ -302,12 +346,12 @@ static hl_status rd_load(void *impl, const hl__skey *k, hl__srow_fn row, void *u
   rd_store *s = impl;
   hl_status st = rd_ready(s);
   if (st != HL_OK) return st;
-  rd_keys keys;
-  if ((st = rd_keys_make(k, &keys)) != HL_OK) return st;
+  const rd_keys *kp = NULL;
+  if ((st = rd_keys_for(s, k, &kp)) != HL_OK) return st;
+  const rd_keys keys = *kp;
   const char *argv[5] = {NULL, NULL, "2", keys.log, keys.meta};
   size_t lens[5] = {0, 0, 1, keys.log_len, keys.meta_len};
   redisReply *r = rd_eval(s, hl_redis_load_lua, s->load_sha, 5, argv, lens);
-  rd_keys_free(&keys);
   if (!r) return s->c && !s->c->err ? hl_last_status() : rd_fail_ctx(s, "load");
   if (r->type == REDIS_REPLY_NIL) {
     st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
@@ -397,8 +441,9 @@ static hl_status rd_del(void *impl, const hl__skey *k) {
   rd_store *s = impl;
   hl_status st = rd_ready(s);
   if (st != HL_OK) return st;
-  rd_keys keys;
-  if ((st = rd_keys_make(k, &keys)) != HL_OK) return st;
+  const rd_keys *kp = NULL;
+  if ((st = rd_keys_for(s, k, &kp)) != HL_OK) return st;
+  const rd_keys keys = *kp;
   const char *argv[3] = {"DEL", keys.log, keys.meta};
   size_t lens[3] = {3, keys.log_len, keys.meta_len};
   redisReply *r = rd_cmd(s, 3, argv, lens);
@@ -412,7 +457,6 @@ static hl_status rd_del(void *impl, const hl__skey *k) {
     r = rd_cmd(s, 3, zargv, zlens);
     if (r) freeReplyObject(r);
   }
-  rd_keys_free(&keys);
   return st;
 }
 

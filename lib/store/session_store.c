@@ -5,6 +5,7 @@
  * looks like.
  */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,28 @@ static hl_sink_ud *hl_sink_of(const hl_session *s) {
   return hl__session_sink_data(s, hl_sink_append);
 }
 
+/* A run_state event: an interrupt ("truncate": the run's messages taken
+ * back, "state") or a resume ("messages": the run's messages restored,
+ * "state": null), or a plain hl_session_set_run_state(). */
+static hl_status hl_replay_run_state(hl_session *s, const cJSON *e) {
+  const cJSON *state = cJSON_GetObjectItemCaseSensitive(e, "state");
+  const cJSON *cut = cJSON_GetObjectItemCaseSensitive(e, "truncate");
+  const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(e, "messages");
+  if (state && !cJSON_IsNull(state) && !cJSON_IsObject(state))
+    return hl_fail(HL_ERR_JSON, "run_state event whose \"state\" is not an object");
+  if (cut && (!cJSON_IsNumber(cut) || cut->valuedouble < 0 || cut->valuedouble > 1e15))
+    return hl_fail(HL_ERR_JSON, "run_state event whose \"truncate\" is not a count");
+  if (msgs && !cJSON_IsArray(msgs))
+    return hl_fail(HL_ERR_JSON, "run_state event whose \"messages\" is not an array");
+  hl_messages list = {0};
+  hl_status st = msgs ? hl_messages_from_json(msgs, &list) : HL_OK;
+  if (st == HL_OK)
+    st = hl__session_run_state_change(s, cut ? (size_t)cut->valuedouble : SIZE_MAX, &list,
+                                      cJSON_IsObject(state) ? state : NULL);
+  hl_messages_clear(&list);
+  return st;
+}
+
 /* Apply one event of the log to `s` (which has no sink yet). */
 static hl_status hl_replay_one(hl_session *s, const cJSON *e, int64_t version) {
   const char *type = cJSON_GetObjectItemCaseSensitive(e, "type")->valuestring;
@@ -75,11 +98,7 @@ static hl_status hl_replay_one(hl_session *s, const cJSON *e, int64_t version) {
   } else if (!strcmp(type, "reset")) {
     hl_session_reset(s);
   } else if (!strcmp(type, "run_state")) {
-    const cJSON *state = cJSON_GetObjectItemCaseSensitive(e, "state");
-    if (state && !cJSON_IsNull(state) && !cJSON_IsObject(state))
-      st = hl_fail(HL_ERR_JSON, "run_state event whose \"state\" is not an object");
-    else
-      st = hl_session_set_run_state(s, cJSON_IsObject(state) ? state : NULL);
+    st = hl_replay_run_state(s, e);
   } /* other types: written by a newer hookline; skipped */
   if (st != HL_OK) {
     char why[700];

@@ -189,6 +189,28 @@ hl_status hl_store_delete(hl_store *s, const char *app, const char *user, const 
   return st;
 }
 
+size_t hl__store_fmt_i64(char *buf, int64_t v) {
+  char digits[24];
+  size_t d = 0, n = 0;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do digits[d++] = (char)('0' + u % 10); while ((u /= 10) > 0);
+  if (v < 0) buf[n++] = '-';
+  while (d) buf[n++] = digits[--d];
+  buf[n] = '\0';
+  return n;
+}
+
+size_t hl__store_fmt_time(char *buf, double t) {
+  if (!(t >= 0 && t < 9e12)) return (size_t)snprintf(buf, 40, "%.6f", t); /* not a clock time */
+  int64_t us = (int64_t)(t * 1e6 + 0.5);
+  size_t n = hl__store_fmt_i64(buf, us / 1000000);
+  buf[n++] = '.';
+  int64_t frac = us % 1000000;
+  for (int64_t div = 100000; div > 0; div /= 10) buf[n++] = (char)('0' + (frac / div) % 10);
+  buf[n] = '\0';
+  return n;
+}
+
 bool hl__store_list_item(cJSON *out, const char *id, int64_t version, double created,
                          double updated, const char *title, int64_t bytes) {
   cJSON *o = cJSON_CreateObject();

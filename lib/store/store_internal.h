@@ -61,6 +61,12 @@ extern const hl__store_ops hl__store_sqlite_ops;
 extern const hl__store_ops hl__store_pg_ops;
 extern const hl__store_ops hl__store_redis_ops;
 
+/* Numbers as text for the network backends, as "%lld" and "%.6f" give
+ * them but without printf's cost (an append formats three): into `buf`
+ * (24 and 40 bytes are enough), NUL-terminated; the length. */
+size_t hl__store_fmt_i64(char *buf, int64_t v);
+size_t hl__store_fmt_time(char *buf, double unix_seconds);
+
 /* Add {"id","version","created","updated","title","bytes"} to `out`
  * (title may be NULL). False when out of memory. */
 bool hl__store_list_item(cJSON *out, const char *id, int64_t version, double created,

@@ -18,6 +18,9 @@
  * exactly-once; the library's side is hl_agent_run() continuing an
  * unfinished run of the same input (store.h).
  *
+ * With HL_WORKER_MODEL_URL set, also the approval commands of
+ * worker_approval.c (ASK, OPEN, PENDING, RESUME, RAN).
+ *
  * HL_WORKER_CRASH_TOOL=N  SIGKILL this process inside the N-th tool call
  * HL_WORKER_TOOL_SLEEP_US=N  each tool call sleeps that long first
  */
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "store/store_fixture.h"
+#include "store/worker_approval.h"
 
 static int crash_at;
 static int tool_sleep_us;
@@ -121,10 +125,12 @@ int main(int argc, char **argv) {
     line[strcspn(line, "\n")] = '\0';
     char id[512];
     int k;
+    if (approval_command(store, line)) continue;
     if (sscanf(line, "TURN %511s %d", id, &k) == 2) turn(store, agent, id, k);
     else if (sscanf(line, "DUMP %511s", id) == 1) dump(store, id);
     else if (!strcmp(line, "QUIT")) break;
   }
+  approval_free();
   hl_agent_unref(agent);
   hl_store_close(store);
   return 0;

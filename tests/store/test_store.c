@@ -12,6 +12,9 @@
  * (sqlite3, libpq, hiredis), the way a broken disk or a stray script would.
  */
 #include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -19,7 +22,11 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -415,6 +422,120 @@ static void conflict_retry(void) {
   hl_session_free(stale);
   hl_session_free(a);
   hl_session_free(b);
+  hl_agent_unref(agent);
+  hl_store_close(s);
+}
+
+/* Two runs on one session racing while the first one retries after
+ * conflicts: hl_agent_run() keeps the session's one-run claim across its
+ * reloads, so the second run gets HL_ERR_STATE until the first returned
+ * (before, the claim was released between two attempts and the other run
+ * got in while the session was being reloaded under it). Each attempt of
+ * the first run loses to a write through another handle, made from its
+ * model call; the log is made big so that each reload takes a while. */
+static atomic_int claim_attempts;  /* model calls of the retrying run */
+static atomic_int claim_seen;      /* attempts counted when the intruder got in; -1 never */
+static atomic_bool claim_done;     /* the retrying run returned */
+static hl_session *claim_other;    /* another handle on the same session */
+
+static hl_status claim_complete(void *impl, hl_context *ctx, const hl_request *req,
+                                hl_response **out) {
+  (void)impl, (void)ctx, (void)req;
+  atomic_fetch_add(&claim_attempts, 1);
+  /* another writer gets there first: this run's next append conflicts */
+  if (hl_session_reload(claim_other) != HL_OK ||
+      hl_session_state_set_string(claim_other, "other", "was here") != HL_OK)
+    return hl_fail(HL_ERR_IO, "claim test: the other writer failed: %s", hl_last_error());
+  *out = hl_response_new_text("never kept");
+  return HL_OK;
+}
+
+static hl_hook_action claim_intruder(hl_context *ctx, const hl_before_agent_args *args,
+                                     hl_before_agent_out *out, void *ud) {
+  (void)ctx, (void)args, (void)ud;
+  int expected = -1;
+  atomic_compare_exchange_strong(&claim_seen, &expected, atomic_load(&claim_attempts));
+  out->answer = strdup("intruder");
+  return HL_HOOK_OVERRIDE;
+}
+
+typedef struct claim_race {
+  hl_agent *intruder;
+  hl_session *session;
+  long tries, busy;
+} claim_race;
+
+static void *claim_intrude(void *arg) {
+  claim_race *r = arg;
+  while (atomic_load(&claim_attempts) == 0 && !atomic_load(&claim_done)) sched_yield();
+  while (!atomic_load(&claim_done)) {
+    char *answer = NULL;
+    hl_status st = hl_agent_run(r->intruder, r->session, "intruder", &answer);
+    hl_free(answer);
+    r->tries++;
+    if (st == HL_ERR_STATE) r->busy++;
+  }
+  return NULL;
+}
+
+static void conflict_retry_keeps_claim(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  /* a big log: every reload reads ~2 MB */
+  char *big = malloc(200001);
+  REQUIRE(big);
+  memset(big, 'x', 200000);
+  big[200000] = '\0';
+  for (int i = 0; i < 10; i++)
+    CHECK_INT(append_text(s, "app", "claim", i, i % 2 ? "assistant" : "user", big), HL_OK);
+  free(big);
+  hl_session *sess = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "claim", &sess) == HL_OK);
+  REQUIRE(hl_session_open(s, "app", "u", "claim", &claim_other) == HL_OK);
+
+  static const hl_provider_ops ops = {.size = sizeof(hl_provider_ops), .name = "claim",
+                                      .complete = claim_complete};
+  hl_agent *agent = hl_agent_new("retrying");
+  hl_provider *p = hl_provider_new(&ops, NULL);
+  hl_agent_set_provider(agent, p);
+  hl_provider_unref(p);
+  claim_race race = {hl_agent_new("intruder"), sess, 0, 0};
+  hl_provider *p2 = hl_provider_new(&ops, NULL);
+  hl_agent_set_provider(race.intruder, p2);
+  hl_provider_unref(p2);
+  hl_hooks_add_before_agent(hl_agent_hooks(race.intruder), "intrude", HL_HOOK_DECIDE,
+                            claim_intruder, NULL);
+  atomic_store(&claim_attempts, 0);
+  atomic_store(&claim_seen, -1);
+  atomic_store(&claim_done, false);
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, claim_intrude, &race) == 0);
+  char *answer = NULL;
+  hl_status st = hl_agent_run(agent, sess, "mine", &answer);
+  atomic_store(&claim_done, true);
+  pthread_join(t, NULL);
+  hl_free(answer);
+  /* every attempt lost to the other writer: the first and 3 retries */
+  CHECK_INT(st, HL_ERR_CONFLICT);
+  CHECK_INT(atomic_load(&claim_attempts), 4);
+  /* the intruder tried while the run retried, and was kept out */
+  CHECK(race.busy > 0);
+  int seen = atomic_load(&claim_seen);
+  if (seen != -1 && seen != 4)
+    fprintf(stderr, "the intruder got in after attempt %d of 4 (%ld tries, %ld busy)\n", seen,
+            race.tries, race.busy);
+  CHECK(seen == -1 || seen == 4);
+  /* the input went into the log once (its truncate lost the race too),
+   * and each retry continued that unfinished run instead of adding it */
+  CHECK_INT(hl_session_messages(sess)->count, 11);
+  char *pending = hl_session_unfinished_input(sess);
+  CHECK_STR(pending, "mine");
+  hl_free(pending);
+  hl_session_free(claim_other);
+  claim_other = NULL;
+  hl_session_free(sess);
+  hl_agent_unref(race.intruder);
   hl_agent_unref(agent);
   hl_store_close(s);
 }
@@ -877,6 +998,31 @@ static void decoder(void) {
   CHECK_INT(hl_store_open("redis://127.0.0.1:99999", &(hl_store *){NULL}), HL_ERR_INVALID);
 }
 
+/* A PostgreSQL URL without connect_timeout, to a server that accepts the
+ * connection and never answers: hl_store_open() gives up after the
+ * default 10 s instead of waiting for good (before, it hung). */
+static void pg_connect_timeout(void) {
+  if (strcmp(backend, "postgresql") != 0) return;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  REQUIRE(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 4) == 0 &&
+          getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+  char url[128];
+  snprintf(url, sizeof url, "postgresql://hookline@127.0.0.1:%d/postgres", ntohs(a.sin_port));
+  unsetenv("PGCONNECT_TIMEOUT");
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_store *s = NULL;
+  CHECK_INT(hl_store_open(url, &s), HL_ERR_NETWORK);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  CHECK(s == NULL);
+  CHECK_CONTAINS(hl_last_error(), "timeout");
+  double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  CHECK(secs >= 9); /* the default, not an early failure (generous on a loaded machine above) */
+  close(fd);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s memory|sqlite|postgresql|redis [test-prefix]\n", argv[0]);
@@ -891,6 +1037,7 @@ int main(int argc, char **argv) {
   RUN(odd_ids);
   RUN(write_through);
   RUN(conflict_retry);
+  RUN(conflict_retry_keeps_claim);
   RUN(resume_unfinished);
   RUN(run_state);
   RUN(tool_call_id);
@@ -905,6 +1052,7 @@ int main(int argc, char **argv) {
   RUN(newer_schema);
   RUN(ttl);
   RUN(server_killed);
+  RUN(pg_connect_timeout);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
