@@ -284,6 +284,10 @@ def main():
                                      f"{res.get('eval_callback_us')} us" if "error" not in res
                                      else "FAILED: " + res["error"]))
 
+    if os.path.exists(exe("hl-bench-sandbox-py")):
+        pyo = results["sandbox"].get("pyodide", {"error": "JS peers not installed"})
+        results["sandbox_py"] = {"hookline-python": run_json([exe("hl-bench-sandbox-py")]), "pyodide": pyo}
+
     results["mcp"] = mcp_run.mcp_bench(bench_bin)
     results["store"] = store_run.store_bench(bench_bin)
     log("store: " + json.dumps({b: r.get("added_per_turn_cpu_us")
@@ -590,7 +594,7 @@ def sandbox_py_only(bench_bin, write=False):
     """bench/sandbox_py: the sandbox's Python guest (MicroPython via wasm2c) next to
     Pyodide (CPython in Wasm) on Node, same snippets: cold create, create, eval, eval
     with one callback, 3 parallel 100 ms callbacks. With write: into bench/results.json's
-    "sandbox_py" and BENCHMARKS.md regenerated from it (its FUZZING section kept)."""
+    "sandbox_py" and its section of BENCHMARKS.md."""
     hl = run_json([os.path.join(bench_bin, "hl-bench-sandbox-py")])
     node = ensure_peers()
     pyo = run_json([node, "pyodide.mjs"], cwd=PEERS) if node else {"error": "JS peers not installed"}
@@ -606,24 +610,7 @@ def sandbox_py_only(bench_bin, write=False):
         results["sandbox_py"] = {"hookline-python": hl, "pyodide": pyo}
         with open(path, "w") as f:
             f.write(json.dumps(results, indent=2) + "\n")
-        # Only this section of BENCHMARKS.md, between its markers (placed
-        # before the closing "Raw figures" line the first time).
-        md = os.path.join(ROOT, "BENCHMARKS.md")
-        begin, end = "<!-- sandbox_py benchmark: bench/py_sandbox_bench.c -->", \
-            "<!-- end sandbox_py benchmark -->"
-        lines = []
-        markdown_sandbox_py(results, lines.append)
-        section = begin + "\n" + "\n".join(lines).rstrip("\n") + "\n" + end
-        text = open(md, encoding="utf-8").read() if os.path.exists(md) else ""
-        if begin in text and end in text:
-            text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
-        elif "\nRaw figures: bench/results.json." in text:
-            i = text.index("\nRaw figures: bench/results.json.") + 1
-            text = text[:i] + section + "\n\n" + text[i:]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-        with open(md, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_section(results, "## Sandbox: Python")
         log("wrote the Python sandbox figures into bench/results.json and its BENCHMARKS.md section")
     return 0 if "error" not in hl else 1
 
@@ -939,6 +926,7 @@ def markdown(r):
       "QuickJS's own work in the pinned module (~60 allocations per execution in its "
       "allocator), which hookline cannot change: the 10 µs target is not met on this machine.")
     w("\nTargets for hookline's sandbox: cold create < 200 µs, eval + one callback < 10 µs.\n")
+    markdown_sandbox_py(r, w)
     if "mcp" in r:
         w(mcp_run.mcp_markdown(r["mcp"]) + "\n")
     if "store" in r:
