@@ -91,8 +91,10 @@ static hl_status hl_replay_one(hl_session *s, const cJSON *e, int64_t version) {
       st = hl_session_state_set(s, key->valuestring, cJSON_IsNull(value) ? NULL : value);
   } else if (!strcmp(type, "truncate")) {
     const cJSON *count = cJSON_GetObjectItemCaseSensitive(e, "count");
-    if (!cJSON_IsNumber(count) || count->valuedouble < 0)
-      st = hl_fail(HL_ERR_JSON, "truncate event without a \"count\"");
+    /* Bounded before the conversion: a double past size_t's range does
+     * not convert (undefined behaviour), and no session is that long. */
+    if (!cJSON_IsNumber(count) || count->valuedouble < 0 || count->valuedouble > 1e15)
+      st = hl_fail(HL_ERR_JSON, "truncate event without a \"count\" (a message count)");
     else
       hl__session_truncate(s, (size_t)count->valuedouble);
   } else if (!strcmp(type, "reset")) {
