@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/util.h"
 #include "py_vm.h"
 #include "sandbox_internal.h"
 
@@ -69,35 +70,6 @@ static void hard_stop_soon(hl_sandbox *sb, uint64_t grace_ns) {
 /* Hooks called from inside Python                                      */
 /* ------------------------------------------------------------------ */
 
-static bool buf_add(sb_buf *b, const char *s, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p)
-      return false;
-    b->data = p;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  b->data[b->len] = 0;
-  return true;
-}
-
-/* Length of the valid UTF-8 sequence at s (1-4), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-  unsigned char c = s[0];
-  size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-  if (!k || k > n || (k == 2 && c < 0xC2))
-    return 0;
-  for (size_t i = 1; i < k; i++)
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
-  return k;
-}
-
 /* A limit stopped the execution while Python runs (its output, say):
  * KeyboardInterrupt now, and a trap if it goes on anyway. */
 static void stop_running(hl_sandbox *sb) {
@@ -121,19 +93,17 @@ static void hook_write(void *ud, int stream, const char *text, size_t len) {
   sb_buf *b = stream == 2 ? &sb->err : &sb->out;
   /* Bytes written through sys.stdout.buffer need not be UTF-8: the
    * result's text is, with U+FFFD for what is not. */
-  const unsigned char *s = (const unsigned char *)text;
-  size_t i = 0, start = 0;
+  size_t start = 0;
   bool ok = true;
-  while (ok && i < len) {
-    size_t k = utf8_len(s + i, len - i);
-    if (k) {
-      i += k;
-      continue;
-    }
-    ok = buf_add(b, text + start, i - start) && buf_add(b, "\xEF\xBF\xBD", 3);
-    start = ++i;
+  while (ok && start < len) {
+    size_t bad = start + hl__utf8_invalid_at(text + start, len - start);
+    ok = hl__sb_buf_add(b, text + start, bad - start);
+    if (bad == len)
+      break;
+    ok = ok && hl__sb_buf_add(b, "\xEF\xBF\xBD", 3);
+    start = bad + 1;
   }
-  if (!ok || !buf_add(b, text + start, len - start)) {
+  if (!ok) {
     hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory capturing output");
     stop_running(sb);
   }
@@ -251,12 +221,12 @@ static char *hook_wait(void *ud, const char *text, size_t len) {
     return stop_python(sb);
   }
   sb_buf out = {0};
-  ok = buf_add(&out, "[", 1);
+  ok = hl__sb_buf_add(&out, "[", 1);
   for (size_t i = 0; ok && i < n; i++)
-    ok = (i == 0 || buf_add(&out, ",", 1)) &&
-         buf_add(&out, g->answers[i] ? g->answers[i] : "[0,\"ExecutionFailed\",\"no answer\"]",
+    ok = (i == 0 || hl__sb_buf_add(&out, ",", 1)) &&
+         hl__sb_buf_add(&out, g->answers[i] ? g->answers[i] : "[0,\"ExecutionFailed\",\"no answer\"]",
                  strlen(g->answers[i] ? g->answers[i] : "[0,\"ExecutionFailed\",\"no answer\"]"));
-  ok = ok && buf_add(&out, "]", 1);
+  ok = ok && hl__sb_buf_add(&out, "]", 1);
   drop_answers(g);
   if (!ok) {
     free(out.data);
@@ -436,10 +406,10 @@ static char *exception_message(const hl_py_outcome *o) {
   while (start && tb[start - 1] != '\n')
     start--;
   sb_buf b = {0};
-  buf_add(&b, tb + start, n - start);
+  hl__sb_buf_add(&b, tb + start, n - start);
   if (start) {
-    buf_add(&b, "\n", 1);
-    buf_add(&b, tb, start ? start - 1 : 0);
+    hl__sb_buf_add(&b, "\n", 1);
+    hl__sb_buf_add(&b, tb, start ? start - 1 : 0);
   }
   return b.data ? b.data : strdup(o->error_type);
 }

@@ -76,7 +76,7 @@ void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) {
 /* Hooks called from inside JavaScript                                  */
 /* ------------------------------------------------------------------ */
 
-static bool buf_append(sb_buf *b, const char *s, size_t n) {
+bool hl__sb_buf_add(sb_buf *b, const char *s, size_t n) {
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n + 1)
@@ -128,7 +128,7 @@ static bool hook_write(void *ud, int stream, const char *text, size_t len) {
     hl__sb_abort(sb, HL_ERR_TOO_LARGE, "output exceeded %zu bytes", cap);
   }
   sb->output_bytes += len;
-  if (!buf_append(stream == 2 ? &sb->err : &sb->out, text, len))
+  if (!hl__sb_buf_add(stream == 2 ? &sb->err : &sb->out, text, len))
     hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory capturing output");
   return sb->abort_status == HL_OK;
 }
@@ -477,11 +477,11 @@ static char *exception_message(const cJSON *d) {
   const char *stack = hl_json_get_string(d, "stack");
   sb_buf b = {0};
   if (name && *name) {
-    buf_append(&b, name, strlen(name));
-    buf_append(&b, ": ", 2);
+    hl__sb_buf_add(&b, name, strlen(name));
+    hl__sb_buf_add(&b, ": ", 2);
   }
   if (msg)
-    buf_append(&b, msg, strlen(msg));
+    hl__sb_buf_add(&b, msg, strlen(msg));
   if (stack && *stack) {
     const char *end = stack;
     for (int lines = 0; *end && lines < 3; lines++) {
@@ -491,8 +491,8 @@ static char *exception_message(const cJSON *d) {
     size_t n = (size_t)(end - stack);
     while (n && stack[n - 1] == '\n')
       n--;
-    buf_append(&b, "\n", 1);
-    buf_append(&b, stack, n);
+    hl__sb_buf_add(&b, "\n", 1);
+    hl__sb_buf_add(&b, stack, n);
   }
   if (!b.data)
     return strdup("exception");

@@ -38,6 +38,9 @@ typedef struct sb_buf {
   char *data;
   size_t len, cap;
 } sb_buf;
+/* Append n bytes of s and keep the buffer NUL-terminated; false when
+ * out of memory (the buffer is unchanged). Both guests' output. */
+bool hl__sb_buf_add(sb_buf *b, const char *s, size_t n);
 
 struct hl_sandbox_snapshot {
   atomic_int refs;

@@ -21,6 +21,13 @@ static void print_is_captured(void) {
   CHECK_STR(r.stderr_text, "oops\n");
   hl_sandbox_result_clear(&r);
 
+  /* Bytes that are not UTF-8 (a stray byte, a surrogate, an overlong
+   * form) become U+FFFD: the result's text is always valid UTF-8. */
+  r = py_run(sb, "import sys\nsys.stdout.buffer.write(b'a\\xffb\\xed\\xa0\\x80c\\xc0\\xafd')");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.stdout_text, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD" "d");
+  hl_sandbox_result_clear(&r);
+
   /* Output belongs to one execution. */
   r = py_run(sb, "x = 1");
   CHECK_STR(r.stdout_text, "");
