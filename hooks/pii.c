@@ -9,6 +9,9 @@
  * mapping dies with the run instead of accumulating everyone's data.
  */
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +30,7 @@ struct hl_pii {
   bool kinds[HL_PII_KIND_COUNT];
   bool requests, chunks, tool_results;
   hl__run_table runs;   /* pseudonymize: run -> pseudonyms */
+  hl__run_table tails;  /* streamed chunks: run -> the text held back (a buf) */
   atomic_uint_fast64_t redacted;
 };
 
@@ -60,6 +64,7 @@ static void pii_destroy(void *self)
 {
   hl_pii *pii = self;
   hl__run_table_destroy(&pii->runs);
+  hl__run_table_destroy(&pii->tails);
   free(pii);
 }
 
@@ -96,6 +101,18 @@ static void put(buf *b, const char *s, size_t n)
   memcpy(b->s + b->len, s, n);
   b->len += n;
   b->s[b->len] = '\0';
+}
+
+static void *tail_make(void)
+{
+  return calloc(1, sizeof(buf));
+}
+
+static void tail_destroy(void *value)
+{
+  buf *b = value;
+  free(b->s);
+  free(b);
 }
 
 /* The token for `value` in `p`, made if new (NULL on out of memory). */
@@ -267,6 +284,7 @@ hl_pii *hl_pii_new(const cJSON *options)
   }
   hl__plugin_ref_init(&pii->ref, pii_destroy);
   hl__run_table_init(&pii->runs, 4096, pseudo_make, pseudo_destroy);
+  hl__run_table_init(&pii->tails, 4096, tail_make, tail_destroy);
   atomic_init(&pii->redacted, 0);
   const char *mode;
   const cJSON *kinds;
@@ -428,22 +446,126 @@ static hl_hook_action pii_before_model(hl_context *ctx, const hl_before_model_ar
   return ok ? HL_HOOK_CONTINUE : hl_hook_abort("pii: out of memory while redacting the request");
 }
 
+/* Streamed text: a finding split across deltas ("bob@exa" + "mple.com")
+ * is seen whole only if the end of one delta waits for the next. So each
+ * delta is joined to the text held back from the previous one, scanned,
+ * and passed on up to the longest suffix that could still be the start of
+ * a finding; that suffix (at most HOLD_MAX bytes) is held back in turn,
+ * and the end-of-stream call (hooks.h) flushes it. */
+#define HOLD_MAX 128
+
+/* A character that can be inside a finding (pii_scan.c's matchers). */
+static bool findingish(char c)
+{
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c && strchr("._%+-@:()~/=", c) != NULL);
+}
+
+/* Whether the space at text[i] can be inside a finding: between digit
+ * groups (cards, phones), upper-case groups (IBANs), after ")" (a phone's
+ * area code) or after "Bearer". */
+static bool inner_space(const char *text, size_t i)
+{
+  if (i == 0)
+    return false;
+  char l = text[i - 1];
+  if ((l >= '0' && l <= '9') || (l >= 'A' && l <= 'Z') || l == ')')
+    return true;
+  return i >= 6 && strncasecmp(text + i - 6, "bearer", 6) == 0;
+}
+
+/* How many bytes at the end of text[0..len) to hold back. */
+static size_t hold_len(const char *text, size_t len)
+{
+  size_t i = len;
+  while (i > 0 && len - i < HOLD_MAX &&
+         (findingish(text[i - 1]) || (text[i - 1] == ' ' && inner_space(text, i - 1))))
+    i--;
+  return len - i;
+}
+
+/* `text` redacted up to `*end` (a finding that starts before it but
+ * ends after it moves *end back to its start, when that keeps the hold
+ * within HOLD_MAX; else the finding is redacted whole and *end moves past
+ * it). NULL on out of memory. */
+static char *redact_prefix(hl_pii *pii, const char *text, size_t len, size_t *end, bool *changed)
+{
+  hl_pii_span local[16], *spans = local;
+  size_t n = hl_pii_scan(text, local, 16);
+  *changed = false;
+  if (n > 16) {
+    spans = malloc(n * sizeof *spans);
+    if (!spans)
+      return NULL;
+    hl_pii_scan(text, spans, n);
+  }
+  buf out = {0};
+  size_t at = 0;
+  for (size_t i = 0; i < n && spans[i].start < *end; i++) {
+    size_t stop = spans[i].start + spans[i].len;
+    if (stop > *end) {
+      if (len - spans[i].start <= HOLD_MAX) {
+        *end = spans[i].start;
+        break;
+      }
+      *end = stop;
+    }
+    if (!pii->kinds[spans[i].kind])
+      continue;
+    put(&out, text + at, spans[i].start - at);
+    at = stop;
+    *changed = true;
+    atomic_fetch_add(&pii->redacted, 1);
+    if (pii->mode == MODE_MASK)
+      put(&out, masks[spans[i].kind], strlen(masks[spans[i].kind]));
+  }
+  put(&out, text + at, *end - at);
+  if (!out.s && !out.oom)
+    put(&out, "", 0);
+  if (spans != local)
+    free(spans);
+  if (out.oom) {
+    free(out.s);
+    return NULL;
+  }
+  return out.s;
+}
+
 static hl_hook_action pii_model_chunk(hl_context *ctx, const hl_model_chunk_args *args,
                                       hl_model_chunk_out *out, void *ud)
 {
-  (void)ctx;
   hl_pii *pii = ud;
   if (args->kind != HL_CHUNK_TEXT || !args->text || pii->mode == MODE_PSEUDO)
     return HL_HOOK_CONTINUE;
-  bool changed;
-  char *r = redact(pii, NULL, args->text, &changed);
+  bool final = args->size > offsetof(hl_model_chunk_args, final) && args->final;
+  const char *id = hl_context_invocation_id(ctx);
+  buf *tail = hl__run_table_lock(&pii->tails, id);
+  if (!tail)
+    return hl_hook_abort("pii: out of memory");
+  size_t held = tail->len;
+  put(tail, args->text, strlen(args->text)); /* tail->s is now the joined text */
+  char *r = NULL;
+  bool changed = false;
+  size_t end = 0;
+  if (!tail->oom) {
+    end = final ? tail->len : tail->len - hold_len(tail->s, tail->len);
+    r = redact_prefix(pii, tail->s, tail->len, &end, &changed);
+  }
+  if (r) {
+    /* keep the unsent rest, raw: it is scanned again with the next delta */
+    memmove(tail->s, tail->s + end, tail->len - end + 1);
+    tail->len -= end;
+  }
+  hl__run_table_unlock(&pii->tails);
+  if (final || !r)
+    hl__run_table_drop(&pii->tails, id);
   if (!r)
     return hl_hook_abort("pii: out of memory");
-  if (!changed) {
-    free(r);
+  if (!changed && held == 0 && end == strlen(args->text)) {
+    free(r); /* passed on as it came */
     return HL_HOOK_CONTINUE;
   }
-  if (!r[0]) {
+  if (!r[0] && !final) {
     free(r);
     out->drop = true;
   } else {

@@ -110,9 +110,14 @@ typedef struct hl_pii hl_pii;
  *                 stays): the model never sees a finding
  *   chunks        redact streamed text deltas (model_chunk) in mask and drop
  *                 mode, so a finding the model writes is not shown as it
- *                 streams; a finding split across two deltas is seen whole
- *                 by no delta, but the response after_model sees is made
- *                 of the redacted deltas
+ *                 streams. A finding split across deltas is still found:
+ *                 each delta is passed on up to the longest suffix that
+ *                 could start a finding (at most 128 bytes), which waits
+ *                 for the next delta or the end of the stream (hooks.h,
+ *                 hl_model_chunk_args.final); a longer finding that starts
+ *                 more than 128 bytes before a cut can pass unredacted.
+ *                 The deltas and the response after_model sees are the
+ *                 same redacted text
  *   tool_results  redact string values of tool results (after_tool), which
  *                 also keeps them out of the session history and events
  */

@@ -306,6 +306,18 @@ typedef struct hl_model_chunk_args {
   size_t index;                  /**< HL_CHUNK_TOOL_ARGS: the call's position in the stream */
   const char *call_id;           /**< HL_CHUNK_TOOL_ARGS: the call id, NULL if not known yet */
   const char *tool_name;         /**< HL_CHUNK_TOOL_ARGS: the tool, NULL if not known yet */
+  /** The end-of-stream call (added after the first ABI v2 release: read
+   * it only when args->size > offsetof(hl_model_chunk_args, final)).
+   * After the last delta of a streamed answer, hooks that declare
+   * HL_HOOK_EDIT_CHUNK, and only they, are called once more with kind
+   * HL_CHUNK_TEXT, text "" and final true, so that a hook which held
+   * text back (to see a pattern split across deltas whole) passes it on
+   * in out->text; later hooks see it as the text, and observers and the
+   * token callback get it as the last delta when it is not empty. A
+   * drop at this call only empties the text: later hooks still get the
+   * call. A failed model call also gets it (the text passed on is then
+   * discarded), so held state can be released. */
+  bool final;
 } hl_model_chunk_args;
 typedef struct hl_model_chunk_out {
   size_t size;

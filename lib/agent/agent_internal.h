@@ -106,6 +106,7 @@ typedef struct hl__stream_call {
 typedef struct hl__stream {
   bool keep;            /* an EDIT_CHUNK hook exists: keep what passes */
   bool edited;          /* a hook changed or dropped a delta */
+  bool streamed;        /* some delta went through the chain: end-of-stream call due */
   char *text;
   size_t len, cap;
   hl__stream_call *calls;

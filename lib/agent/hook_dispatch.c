@@ -274,6 +274,10 @@ static const char *hl_chunk_settle(const hl__hook *h, hl_model_chunk_args *args,
     return out->drop ? "dropped a chunk without declaring HL_HOOK_EDIT_CHUNK"
                      : "replaced a chunk without declaring HL_HOOK_EDIT_CHUNK";
   }
+  if (out->text && args->final && strcmp(out->text, args->text) == 0) {
+    free(out->text); /* the end-of-stream call passed on what it got: no edit */
+    out->text = NULL;
+  }
   if (out->text) {
     free(*owned);
     *owned = out->text;
@@ -322,6 +326,8 @@ static hl_hook_action hl_dispatch(hl_context *ctx, hl_hook_point point, void *ar
      * items == NULL, and NULL + 0 is undefined behaviour (issue 19). */
     for (size_t i = 0; i < chain->count; i++) {
       h = &chain->items[i];
+      /* the end-of-stream call goes to chunk editors only (hooks.h) */
+      if (chunk && ((hl_model_chunk_args *)args)->final && !(h->flags & HL_HOOK_EDIT_CHUNK)) continue;
       bool editor = (h->flags & pi->edit_flag) && editable;
       if (value) *value = NULL;
       if (edit) *edit = editor ? editable : NULL;
@@ -374,7 +380,16 @@ static hl_hook_action hl_dispatch(hl_context *ctx, hl_hook_point point, void *ar
         if (stray) pi->free_value(stray); /* a value without override */
         if (value) *value = NULL;
         if (changed) hl_hook_event(ctx, h, point, a, args, NULL);
-        if (chunk && ((hl_model_chunk_out *)out)->drop) goto done; /* later hooks don't see it */
+        if (chunk && ((hl_model_chunk_out *)out)->drop) {
+          hl_model_chunk_args *ca = args;
+          if (!ca->final) goto done; /* later hooks don't see it */
+          /* at the end of the stream a drop empties the text; the later
+           * hooks still get their end-of-stream call */
+          ((hl_model_chunk_out *)out)->drop = false;
+          free(chunk_owned);
+          chunk_owned = NULL;
+          ca->text = "";
+        }
         continue;
       }
       if (a == HL_HOOK_OVERRIDE) {

@@ -55,9 +55,10 @@ static hl__stream_call *hl_stream_call(hl__stream *s, size_t index, const char *
 /* One delta through the chain. Observers and the token callback get
  * text deltas only (as before model_chunk existed). */
 static hl_status hl_chunk(hl_context *ctx, hl_chunk_kind kind, size_t index, const char *id,
-                          const char *name, const char *text) {
+                          const char *name, const char *text, bool final) {
   if (!ctx || !text || atomic_load(&ctx->finished)) return HL_OK;
-  hl_model_chunk_args args = {sizeof args, kind, text, index, id, name};
+  hl_model_chunk_args args = {sizeof args, kind, text, index, id, name, final};
+  ctx->stream.streamed = true;
   hl_model_chunk_out out = {sizeof out, NULL, false};
   hl_hook_action act = hl__dispatch(ctx, HL_HOOK_MODEL_CHUNK, &args, &out);
   if (act == HL_HOOK_ABORT) {
@@ -79,7 +80,7 @@ static hl_status hl_chunk(hl_context *ctx, hl_chunk_kind kind, size_t index, con
   } else if (s->keep && kind == HL_CHUNK_TOOL_ARGS && !hl_stream_call(s, index, id)) {
     st = hl_fail(HL_ERR_NOMEM, "out of memory keeping the stream");
   }
-  if (st == HL_OK && kind == HL_CHUNK_TEXT && !out.drop) {
+  if (st == HL_OK && kind == HL_CHUNK_TEXT && !out.drop && !(final && !passed[0])) {
     hl_event ev = {.type = HL_EVENT_RESPONSE, .text = passed, .is_delta = true};
     hl__emit(ctx, &ev);
     if (ctx->agent->token_fn) ctx->agent->token_fn(passed, ctx->agent->token_user_data);
@@ -89,12 +90,12 @@ static hl_status hl_chunk(hl_context *ctx, hl_chunk_kind kind, size_t index, con
 }
 
 hl_status hl_context_emit_delta(hl_context *ctx, const char *text) {
-  return hl_chunk(ctx, HL_CHUNK_TEXT, 0, NULL, NULL, text);
+  return hl_chunk(ctx, HL_CHUNK_TEXT, 0, NULL, NULL, text, false);
 }
 
 hl_status hl_context_emit_tool_delta(hl_context *ctx, size_t index, const char *call_id,
                                      const char *tool_name, const char *partial_json) {
-  return hl_chunk(ctx, HL_CHUNK_TOOL_ARGS, index, call_id, tool_name, partial_json);
+  return hl_chunk(ctx, HL_CHUNK_TOOL_ARGS, index, call_id, tool_name, partial_json, false);
 }
 
 /* The streamed arguments of the k-th tool call of the response: by id
@@ -108,6 +109,23 @@ static const hl__stream_call *hl_streamed_call(const hl__stream *s, const hl_par
 hl_status hl__stream_end(hl_context *ctx, hl_response *resp) {
   hl__stream *s = &ctx->stream;
   hl_status st = HL_OK;
+  if (s->keep && s->streamed) {
+    /* The end-of-stream call (hooks.h): what a chunk editor held back
+     * comes out now, before the response is made of the stream. After a
+     * failed call it only lets the hooks forget their state. */
+    if (resp) {
+      st = hl_chunk(ctx, HL_CHUNK_TEXT, 0, NULL, NULL, "", true);
+      if (st != HL_OK) {
+        hl_stream_clear(s);
+        return st;
+      }
+    } else {
+      hl_model_chunk_args args = {sizeof args, HL_CHUNK_TEXT, "", 0, NULL, NULL, true};
+      hl_model_chunk_out out = {sizeof out, NULL, false};
+      hl__dispatch(ctx, HL_HOOK_MODEL_CHUNK, &args, &out);
+      free(out.text);
+    }
+  }
   if (resp && s->keep && s->edited) {
     /* The response becomes what was streamed: the text that passed the
      * hooks, then the tool calls with their streamed arguments. */

@@ -596,6 +596,72 @@ static void H17_chunks_that_break_the_arguments_fail_the_model_call(void) {
   hl_provider_unref(p);
 }
 
+/* Hold every delta back and pass the whole text on, upper-cased, at the
+ * end-of-stream call. */
+typedef struct holder {
+  char held[128];
+  int finals;
+} holder;
+static hl_hook_action chunk_hold(hl_context *ctx, const hl_model_chunk_args *in,
+                                 hl_model_chunk_out *out, void *ud) {
+  (void)ctx;
+  holder *h = ud;
+  if (in->kind != HL_CHUNK_TEXT) return HL_HOOK_CONTINUE;
+  strncat(h->held, in->text, sizeof h->held - strlen(h->held) - 1);
+  if (!in->final) {
+    out->drop = true;
+    return HL_HOOK_CONTINUE;
+  }
+  h->finals++;
+  out->text = strdup(h->held);
+  for (char *c = out->text; c && *c; c++)
+    if (*c >= 'a' && *c <= 'z') *c = (char)(*c - 'a' + 'A');
+  h->held[0] = '\0';
+  return HL_HOOK_CONTINUE;
+}
+/* Drops everything, the end-of-stream call included. */
+static hl_hook_action chunk_drop_all(hl_context *ctx, const hl_model_chunk_args *in,
+                                     hl_model_chunk_out *out, void *ud) {
+  (void)ctx, (void)in, (void)ud;
+  out->drop = true;
+  return HL_HOOK_CONTINUE;
+}
+
+static void H17_end_of_stream_call_flushes_held_text_to_editors_only(void) {
+  log_clear(&LOG);
+  hl_provider *p = hl_scripted_new();
+  hl_scripted_push_text(p, "held until the end");
+  hl_agent *a = make_agent("root", p);
+  hl_agent_set_stream(a, true);
+  hl_agent_set_token_callback(a, token_log, NULL);
+  holder h = {{0}, 0};
+  holder h2 = {{0}, 0};
+  hl_hooks_add_model_chunk(hl_agent_hooks(a), "log", HL_HOOK_OBSERVE, chunk_log, NULL);
+  hl_hooks_add_model_chunk(hl_agent_hooks(a), "hold", HL_HOOK_EDIT_CHUNK, chunk_hold, &h);
+  hl_hooks_add_model_chunk(hl_agent_hooks(a), "after", HL_HOOK_OBSERVE, chunk_log, NULL);
+  CHECK_RUN(a, NULL, "hi", "HELD UNTIL THE END");
+  CHECK_INT(h.finals, 1);
+  /* the observer before it sees the deltas, not the end-of-stream call;
+   * the one after it sees nothing (dropped, then not called at the end);
+   * the token callback gets the flushed text as the one delta */
+  CHECK_STR(LOG.buf, "text:held ,text:until ,text:the ,text:end,tok:HELD UNTIL THE END");
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+
+  /* a drop at the end-of-stream call empties the text, and later editors
+   * still get their call */
+  p = hl_scripted_new();
+  hl_scripted_push_text(p, "a b");
+  a = make_agent("root", p);
+  hl_agent_set_stream(a, true);
+  hl_hooks_add_model_chunk(hl_agent_hooks(a), "drop", HL_HOOK_EDIT_CHUNK, chunk_drop_all, NULL);
+  hl_hooks_add_model_chunk(hl_agent_hooks(a), "hold", HL_HOOK_EDIT_CHUNK, chunk_hold, &h2);
+  CHECK_RUN(a, NULL, "hi", "");
+  CHECK_INT(h2.finals, 1);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 static hl_hook_action h17_stop_at_two(hl_context *ctx, const hl_model_chunk_args *in,
                                       hl_model_chunk_out *out, void *ud) {
   (void)ctx, (void)out, (void)ud;
@@ -959,6 +1025,7 @@ int main(int argc, char **argv) {
   RUN(H17_edited_tool_argument_chunks_are_what_the_tool_runs_with);
   RUN(H17_chunks_that_break_the_arguments_fail_the_model_call);
   RUN(H17_chunk_abort_stops_the_stream_and_the_run);
+  RUN(H17_end_of_stream_call_flushes_held_text_to_editors_only);
   RUN(H17_chunk_hook_without_edit_flag_may_not_drop);
   RUN(H18_observe_only_hooks_borrow_editors_get_a_private_copy);
   RUN(H18_before_tool_arguments_are_editable_only_for_editors);

@@ -3,7 +3,8 @@
  *
  * A third party's plugin (loadable/greeter.c) is compiled here, at test
  * time, with the C compiler and `pkg-config --cflags --libs hookline`
- * (the build tree's uninstalled .pc), then loaded by path and by name and
+ * (the build tree's uninstalled .pc, and once against a staged `meson
+ * install`), then loaded by path and by name and
  * run in a real agent. Variants of it prove each refusal: another ABI
  * version, no descriptor, an undefined symbol; plus a file that is not
  * ELF, bad options, and an init that fails after adding a hook (nothing
@@ -12,7 +13,8 @@
  *
  * Environment (set by meson.build): PLUGIN_CC (compiler command),
  * PKG_CONFIG_PATH, GREETER_SRC (the source), BUILTIN_SO_DIR (where the
- * built-ins' .so files are).
+ * built-ins' .so files are), HL_BUILD_ROOT, HL_PREFIX and HL_LIBDIR (to
+ * install the build and find the installed .pc).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +28,9 @@
 
 static char tmpdir[256];
 
-/* Compile greeter.c with `defines` into tmpdir/NAME.so; the path, for free(). */
-static char *build_greeter(const char *name, const char *defines)
+/* Compile greeter.c with `defines` into tmpdir/NAME.so, its flags from
+ * `pkgconfig` (a pkg-config command line); the path, for free(). */
+static char *build_greeter_with(const char *name, const char *defines, const char *pkgconfig)
 {
   const char *cc = getenv("PLUGIN_CC"), *src = getenv("GREETER_SRC");
   if (!cc || !src)
@@ -36,8 +39,8 @@ static char *build_greeter(const char *name, const char *defines)
   if (asprintf(&out, "%s/%s.so", tmpdir, name) < 0)
     return NULL;
   if (asprintf(&cmd, "%s -shared -fPIC -Wall -Werror %s -o '%s' '%s' "
-                     "$(pkg-config --cflags --libs hookline-uninstalled)",
-               cc, defines, out, src) < 0) {
+                     "$(%s)",
+               cc, defines, out, src, pkgconfig) < 0) {
     free(out);
     return NULL;
   }
@@ -49,6 +52,13 @@ static char *build_greeter(const char *name, const char *defines)
   }
   free(cmd);
   return out;
+}
+
+/* The same against the build tree's uninstalled .pc: quick, for the
+ * variants that test the loader's refusals rather than the install. */
+static char *build_greeter(const char *name, const char *defines)
+{
+  return build_greeter_with(name, defines, "pkg-config --cflags --libs hookline-uninstalled");
 }
 
 static size_t total_hooks(const hl_hooks *h)
@@ -84,18 +94,52 @@ static void user_plugin_built_with_pkg_config_loads_by_path_and_runs(void)
   free(so);
 }
 
-/* The mission row "hook plugins loadable at run time": a plugin built by
- * the test from its own source against the headers pkg-config gives,
- * named by path in a configuration file, running in the agent the file
- * builds. */
-static void user_plugin_from_a_config_file_runs_in_an_agent(void)
+/* The mission row "hook plugins loadable at run time", as a third party
+ * does it: install hookline (here into a staging
+ * directory, `meson install --destdir`), compile the plugin with only
+ * what the installed hookline.pc gives (its prefix rewritten to the
+ * staging directory; the source tree's headers are not on the command
+ * line), and name it by path in a config. */
+static void user_plugin_built_against_an_install_runs_from_a_config(void)
 {
-  char *so = build_greeter("greeter_cfg", "");
+  const char *root = getenv("HL_BUILD_ROOT"), *prefix = getenv("HL_PREFIX");
+  const char *libdir = getenv("HL_LIBDIR");
+  REQUIRE(root && prefix && libdir);
+  char dest[512], pcdir[1024], cmd[8192], header[1024];
+  snprintf(dest, sizeof dest, "%s/destdir", tmpdir);
+  snprintf(cmd, sizeof cmd, "meson install -C '%s' --destdir '%s' --no-rebuild --quiet >'%s/install.log' 2>&1",
+           root, dest, tmpdir);
+  int rc = system(cmd);
+  if (rc != 0)
+    fprintf(stderr, "install failed (%d): %s (see %s/install.log)\n", rc, cmd, tmpdir);
+  REQUIRE(rc == 0);
+  /* libdir is relative to the prefix unless absolute */
+  if (libdir[0] == '/')
+    snprintf(pcdir, sizeof pcdir, "%s%s/pkgconfig", dest, libdir);
+  else
+    snprintf(pcdir, sizeof pcdir, "%s%s/%s/pkgconfig", dest, prefix, libdir);
+  snprintf(header, sizeof header, "%s%s/include/hookline/plugin.h", dest, prefix);
+  struct stat sb;
+  CHECK(stat(header, &sb) == 0);   /* the public headers were installed */
+  /* The installed hookline.pc with its prefix moved into the staging
+   * directory (as if the package had been unpacked there). Not
+   * PKG_CONFIG_SYSROOT_DIR or --define-prefix: both would move the
+   * system's libcjson flags too (-I/usr/include/cjson). */
+  snprintf(cmd, sizeof cmd,
+           "mkdir -p '%s/pc' && sed 's|^prefix=.*|prefix=%s%s|' '%s/hookline.pc' >'%s/pc/hookline.pc'",
+           tmpdir, dest, prefix, pcdir, tmpdir);
+  CHECK(system(cmd) == 0);
+  snprintf(cmd, sizeof cmd, "PKG_CONFIG_PATH='%s/pc' pkg-config --cflags --libs hookline", tmpdir);
+  /* the flags name the staging directory, not the build tree */
+  char probe[16384];
+  snprintf(probe, sizeof probe, "test \"$(%s | grep -c -- '-I%s%s/include')\" = 1", cmd, dest, prefix);
+  CHECK(system(probe) == 0);
+  char *so = build_greeter_with("greeter_installed", "", cmd);
   REQUIRE(so);
   char json[1200];
   snprintf(json, sizeof json,
            "{\"provider\": {\"type\": \"scripted\"}, \"model\": \"m\",\n"
-           " \"plugins\": [{\"path\": \"%s\", \"options\": {\"greeting\": \"Hi from the config\"}}]}",
+           " \"plugins\": [{\"path\": \"%s\", \"options\": {\"greeting\": \"Hi from an install\"}}]}",
            so);
   hl_config *cfg = NULL;
   CHECK_INT(hl_config_parse(json, "agent.json", &cfg), HL_OK);
@@ -104,7 +148,7 @@ static void user_plugin_from_a_config_file_runs_in_an_agent(void)
   CHECK_INT(hl_config_build_agent(cfg, NULL, NULL, NULL, &agent), HL_OK);
   REQUIRE(agent);
   CHECK_STR(hl_hooks_name_at(hl_agent_hooks(agent), HL_HOOK_BEFORE_AGENT, 0), "greeter");
-  CHECK_RUN(agent, NULL, "hello, agent", "Hi from the config");
+  CHECK_RUN(agent, NULL, "hello, agent", "Hi from an install");
   CHECK_INT(hl_scripted_request_count(hl_agent_provider(agent)), 0);
   hl_agent_unref(agent);
   hl_config_free(cfg);
@@ -338,7 +382,7 @@ int main(int argc, char **argv)
   if (!mkdtemp(tmpdir))
     return 1;
   RUN(user_plugin_built_with_pkg_config_loads_by_path_and_runs);
-  RUN(user_plugin_from_a_config_file_runs_in_an_agent);
+  RUN(user_plugin_built_against_an_install_runs_from_a_config);
   RUN(user_plugin_found_by_name_in_plugin_path);
   RUN(wrong_abi_version_is_refused_naming_the_file);
   RUN(library_without_descriptor_is_refused);

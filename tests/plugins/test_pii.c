@@ -1,7 +1,8 @@
 /*
  * tests/plugins/test_pii.c - the PII scanner on positive and negative
  * samples (Luhn, IBAN mod 97, IP ranges), and the plugin in real runs:
- * requests and tool results masked, streamed chunks masked, pseudonyms
+ * requests and tool results masked, streamed chunks masked (findings
+ * split across chunks at every byte too), pseudonyms
  * consistent within a run, restored for tools and in the final answer.
  */
 #include "check.h"
@@ -231,6 +232,101 @@ static void streamed_chunks_are_masked(void)
   hl_provider_unref(p);
 }
 
+/* A provider that streams its answer in the pieces it is given, so that
+ * a finding can be split at any byte, then answers the joined text. */
+typedef struct pieces {
+  char piece[3][160];
+  size_t n;
+} pieces;
+
+static hl_status pieces_complete(void *impl, hl_context *ctx, const hl_request *req, hl_response **out)
+{
+  (void)req;
+  pieces *pc = impl;
+  char all[480] = "";
+  for (size_t i = 0; i < pc->n; i++) {
+    hl_status st = hl_context_emit_delta(ctx, pc->piece[i]);
+    if (st != HL_OK)
+      return st;
+    strcat(all, pc->piece[i]);
+  }
+  *out = hl_response_new_text(all);
+  return *out ? HL_OK : hl_fail(HL_ERR_NOMEM, "out of memory");
+}
+
+static const hl_provider_ops pieces_ops = {.size = sizeof(hl_provider_ops), .name = "pieces",
+                                           .complete = pieces_complete};
+
+/* `text` streamed cut at `cuts` (ascending byte offsets): the answer and
+ * the deltas must both be exactly `want`. */
+static bool split_run(hl_agent *agent, pieces *pc, streamed *s, const char *text, const size_t *cuts,
+                      size_t n_cuts, const char *want)
+{
+  size_t at = 0;
+  pc->n = 0;
+  for (size_t i = 0; i <= n_cuts; i++) {
+    size_t end = i < n_cuts ? cuts[i] : strlen(text);
+    snprintf(pc->piece[pc->n++], sizeof pc->piece[0], "%.*s", (int)(end - at), text + at);
+    at = end;
+  }
+  s->text[0] = '\0';
+  char *answer = NULL;
+  hl_status st = hl_agent_run(agent, NULL, "go", &answer);
+  bool ok = st == HL_OK && answer && strcmp(answer, want) == 0 && strcmp(s->text, want) == 0;
+  if (!ok)
+    fprintf(stderr, "cuts %zu/%zu of \"%s\": status %d, answer \"%s\", deltas \"%s\", want \"%s\"\n",
+            cuts[0], n_cuts > 1 ? cuts[1] : 0, text, st, answer ? answer : "(null)", s->text, want);
+  hl_free(answer);
+  return ok;
+}
+
+static void findings_split_across_chunks_are_masked(void)
+{
+  static const struct {
+    const char *finding, *mask;
+  } cases[] = {
+      {"bob.smith@example.com", "[EMAIL]"},
+      {"4111 1111 1111 1111", "[CARD]"},                  /* Luhn-valid */
+      {"sk-proj-abcdefghijklmnopqrstuvwx", "[SECRET]"},
+  };
+  pieces pc = {0};
+  hl_provider *p = hl_provider_new(&pieces_ops, &pc);
+  hl_agent *agent = fx_agent("splitter", p);
+  hl_agent_set_stream(agent, true);
+  streamed s = {{0}};
+  hl_agent_set_token_callback(agent, on_token, &s);
+  hl_pii *pii = pii_from("{\"mode\": \"mask\"}");
+  REQUIRE(pii && hl_pii_install(pii, hl_agent_hooks(agent)) == HL_OK);
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    char text[160], want[160];
+    snprintf(text, sizeof text, "Mail %s now.", cases[c].finding);
+    snprintf(want, sizeof want, "Mail %s now.", cases[c].mask);
+    size_t start = 5, end = 5 + strlen(cases[c].finding);
+    int failures = 0;
+    /* two chunks: every cut in the whole text */
+    for (size_t i = 1; i < strlen(text); i++)
+      failures += !split_run(agent, &pc, &s, text, &i, 1, want);
+    /* three chunks: both cuts inside the finding */
+    for (size_t i = start + 1; i < end; i++)
+      for (size_t j = i + 1; j < end; j++)
+        failures += !split_run(agent, &pc, &s, text, (size_t[]){i, j}, 2, want);
+    CHECK_INT(failures, 0);
+  }
+  /* text without findings passes whole, its last bytes (which could have
+   * started one, so were held back) included */
+  const char *plain = "Order 42 of item AB 12: ship it to dock 7 (gate C) at 9.30 ABC 123";
+  int failures = 0;
+  for (size_t i = 1; i < strlen(plain); i++)
+    failures += !split_run(agent, &pc, &s, plain, &i, 1, plain);
+  for (size_t i = 1; i + 1 < strlen(plain); i += 16)
+    for (size_t j = i + 1; j < strlen(plain); j++)
+      failures += !split_run(agent, &pc, &s, plain, (size_t[]){i, j}, 2, plain);
+  CHECK_INT(failures, 0);
+  hl_pii_unref(pii);
+  hl_agent_unref(agent);
+  hl_provider_unref(p);
+}
+
 typedef struct seen_args {
   char to[128];
 } seen_args;
@@ -282,6 +378,7 @@ int main(int argc, char **argv)
   RUN(mask_mode_redacts_requests_and_tool_results);
   RUN(tool_results_are_redacted_before_history);
   RUN(streamed_chunks_are_masked);
+  RUN(findings_split_across_chunks_are_masked);
   RUN(pseudonyms_are_consistent_and_restored);
   return CHECK_EXIT();
 }
