@@ -129,20 +129,32 @@ static const char *pseudonym(pseudonyms *p, hl_pii_kind kind, const char *value)
   return hl_json_get_string(p->by_value, value);
 }
 
+/* Every finding in `text`: *spans is `local` when they fit in it, else a
+ * malloc'd array (the caller frees it when it is not `local`), NULL on
+ * out of memory. Returns how many. */
+#define SCAN_LOCAL 16
+static size_t scan_all(const char *text, hl_pii_span local[SCAN_LOCAL], hl_pii_span **spans)
+{
+  size_t n = hl_pii_scan(text, local, SCAN_LOCAL);
+  *spans = local;
+  if (n > SCAN_LOCAL) {
+    *spans = malloc(n * sizeof **spans);
+    if (*spans)
+      hl_pii_scan(text, *spans, n);
+  }
+  return n;
+}
+
 /* `text` redacted; *changed tells whether anything was. NULL on out of
  * memory. `p` is the run's pseudonyms (pseudonymize mode; NULL: a fresh
  * numbering). */
 static char *redact(const hl_pii *pii, pseudonyms *p, const char *text, bool *changed)
 {
-  hl_pii_span local[16], *spans = local;
-  size_t n = hl_pii_scan(text, local, 16);
+  hl_pii_span local[SCAN_LOCAL], *spans;
+  size_t n = scan_all(text, local, &spans);
   *changed = false;
-  if (n > 16) {
-    spans = malloc(n * sizeof *spans);
-    if (!spans)
-      return NULL;
-    hl_pii_scan(text, spans, n);
-  }
+  if (!spans)
+    return NULL;
   pseudonyms *own = NULL;
   if (pii->mode == MODE_PSEUDO && !p)
     p = own = pseudo_make();
@@ -490,15 +502,11 @@ static size_t hold_len(const char *text, size_t len)
  * it). NULL on out of memory. */
 static char *redact_prefix(hl_pii *pii, const char *text, size_t len, size_t *end, bool *changed)
 {
-  hl_pii_span local[16], *spans = local;
-  size_t n = hl_pii_scan(text, local, 16);
+  hl_pii_span local[SCAN_LOCAL], *spans;
+  size_t n = scan_all(text, local, &spans);
   *changed = false;
-  if (n > 16) {
-    spans = malloc(n * sizeof *spans);
-    if (!spans)
-      return NULL;
-    hl_pii_scan(text, spans, n);
-  }
+  if (!spans)
+    return NULL;
   buf out = {0};
   size_t at = 0;
   for (size_t i = 0; i < n && spans[i].start < *end; i++) {
