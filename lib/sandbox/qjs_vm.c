@@ -128,6 +128,8 @@ static hl_status vm_enter(vm_t *vm, vm_op op, void *arg) {
   HL_WASM_TRY(frame, trap, (open_calls(vm), apply_heap_limit(vm), st = op(vm, arg)));
   atomic_store_explicit(&vm->mem.call_limit, 0, memory_order_relaxed);
   if (trap != WASM_RT_TRAP_NONE) {
+    free(vm->held);
+    vm->held = NULL;
     vm->broken = true;
     vm->promise = 0;
     vm->value_state = 0;
@@ -227,20 +229,27 @@ void hl_vm_fix_text(char *s, size_t len, bool json) {
   }
 }
 
-/* The string value of JSValue* `v`, copied to the C heap. Every caller
- * reads JSON text, which is made parseable by the host on the way out. */
-static char *value_to_cstring(vm_t *vm, uint32_t v) {
+/* The string value of JSValue* `v`, copied to the C heap, and `v` freed.
+ * Every caller reads JSON text, which is made parseable by the host on the
+ * way out. The copy is parked in vm->held across the two frees, which are
+ * wasm calls: a hard stop traps the next one, and vm_enter then frees it
+ * instead of losing it. */
+static char *take_string(vm_t *vm, uint32_t v) {
   uint32_t s = QTS_GetString(vm, vm->ctx, v);
-  if (!s)
-    return NULL;
-  uint32_t len = hl_vm_strlen(vm, s);
-  char *out = malloc((size_t)len + 1);
-  if (out) {
-    memcpy(out, vm->mem.data + s, len);
-    out[len] = 0;
-    hl_vm_fix_text(out, len, true);
+  char *out = NULL;
+  if (s) {
+    uint32_t len = hl_vm_strlen(vm, s);
+    out = malloc((size_t)len + 1);
+    if (out) {
+      memcpy(out, vm->mem.data + s, len);
+      out[len] = 0;
+      hl_vm_fix_text(out, len, true);
+    }
+    vm->held = out;
+    QTS_FreeCString(vm, vm->ctx, s);
   }
-  QTS_FreeCString(vm, vm->ctx, s);
+  QTS_FreeValuePointer(vm, vm->ctx, v);
+  vm->held = NULL;
   return out;
 }
 
@@ -260,8 +269,7 @@ static uint32_t call1(vm_t *vm, uint32_t fn, uint32_t argv0, char **error) {
   if (error && fn != vm->fn_describe) {
     uint32_t d = call1(vm, vm->fn_describe, exc, NULL);
     if (d) {
-      *error = value_to_cstring(vm, d);
-      QTS_FreeValuePointer(vm, vm->ctx, d);
+      *error = take_string(vm, d);
     }
   }
   QTS_FreeValuePointer(vm, vm->ctx, exc);
@@ -781,8 +789,7 @@ static hl_status op_eval(vm_t *vm, void *p) {
     uint32_t d = call1(vm, vm->fn_describe, exc, NULL);
     QTS_FreeValuePointer(vm, vm->ctx, exc);
     if (d) {
-      a->error = value_to_cstring(vm, d);
-      QTS_FreeValuePointer(vm, vm->ctx, d);
+      a->error = take_string(vm, d);
     }
     return hl_fail(HL_ERR_EXECUTION_FAILED, "sandbox: the code threw");
   }
@@ -866,8 +873,7 @@ static char *finish(vm_t *vm, uint32_t v) {
   uint32_t s = call1(vm, vm->fn_finish, v, NULL);
   if (!s)
     return NULL;
-  char *text = value_to_cstring(vm, s);
-  QTS_FreeValuePointer(vm, vm->ctx, s);
+  char *text = take_string(vm, s);
   if (text && !*text) {
     free(text);
     text = NULL;
@@ -881,8 +887,7 @@ static char *describe(vm_t *vm, uint32_t e) {
   uint32_t d = call1(vm, vm->fn_describe, e, NULL);
   if (!d)
     return NULL;
-  char *text = value_to_cstring(vm, d);
-  QTS_FreeValuePointer(vm, vm->ctx, d);
+  char *text = take_string(vm, d);
   return text;
 }
 

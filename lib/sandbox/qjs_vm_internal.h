@@ -54,6 +54,9 @@ struct Z_a_instance_t {
   hl_vm_hooks hooks;
   void *ud;
   bool broken;
+  /* C heap text carried across a wasm call that may trap: vm_enter frees
+   * it when one does (take_string()). */
+  char *held;
   uint32_t table_size, table_max; /* the snapshot's, checked at the first entry */
   size_t heap_limit;              /* QuickJS's allocation limit ... */
   bool heap_limit_pending;        /* ... to set at the next entry */
