@@ -2,7 +2,7 @@
 """Run every fuzz target of a fuzz build for a time, two at a time (the
 machine's two cores), and write one result line per target.
 
-usage: run_fuzz.py [--record BENCHMARKS.md] BUILD_DIR SECONDS [TARGET...]
+usage: run_fuzz.py [--record BENCHMARKS.md] [--runs N] BUILD_DIR SECONDS [TARGET...]
 
 Each target runs as `TARGET -max_total_time=SECONDS` on its working corpus
 BUILD_DIR/fuzz-corpus/TARGET (kept between runs, so coverage accumulates)
@@ -13,8 +13,11 @@ BUILD_DIR/findings/TARGET-<kind>-<hash> and the report's first lines are
 printed. Results go to BUILD_DIR/fuzz-results.json (one JSON object per
 line: name, result "OK"/"FAIL", executions, seconds, finding), which
 scripts/test-summary.py counts. Exit status 1 if any target failed.
---record (make fuzz) replaces the FUZZING section at the end of
-BENCHMARKS.md with this run's figures.
+--runs N (make fuzz FUZZ_RUNS=N) also ends a target after N executions,
+so a long run stops each target at the goal instead of at the time limit.
+--record (make fuzz) rewrites the FUZZING section at the end of
+BENCHMARKS.md: this run's rows replace the same targets' rows, rows of
+targets not run this time are kept with the date and commit of their run.
 """
 import concurrent.futures
 import json
@@ -26,8 +29,13 @@ import time
 
 argv = sys.argv[1:]
 record = None
-if argv[:1] == ["--record"]:
-    record, argv = argv[1], argv[2:]
+runs = 0
+while argv[:1] in (["--record"], ["--runs"]):
+    if argv[0] == "--record":
+        record = argv[1]
+    else:
+        runs = int(argv[1])
+    argv = argv[2:]
 build, seconds = argv[0], int(argv[1])
 with open(os.path.join(build, "tests", "fuzz", "targets.txt")) as f:
     targets = [t for t in f.read().split() if t]
@@ -51,7 +59,7 @@ def run(name):
     log = os.path.join(build, "fuzz-logs", name + ".log")
     os.makedirs(os.path.dirname(log), exist_ok=True)
     cmd = [os.path.join(build, "tests", "fuzz", name),
-           "-max_total_time=%d" % seconds,
+           "-max_total_time=%d" % seconds] + (["-runs=%d" % runs] if runs else []) + [
            # A slow input is a finding too, but the machine is shared and
            # loaded: 25 s for one input is far past any real work here.
            "-timeout=25", "-rss_limit_mb=2048", "-print_final_stats=1",
@@ -117,27 +125,48 @@ def record_section(path):
                                   cwd=os.path.dirname(os.path.abspath(path))).stdout.strip()
         except OSError:
             return "?"
-    rows = ["| target | what it checks | executions | seconds | exec/s | corpus | result |",
-            "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    here = "%s, %s" % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                       sh("git rev-parse --short HEAD"))
+    rows = {}
     for r in results:
         rate = r["executions"] / r["seconds"] if r["seconds"] else 0
-        rows.append("| %s | %s | %s | %.0f | %s | %d | %s |" % (
+        rows[r["name"]] = "| %s | %s | %s | %.0f | %s | %d | %s | %s |" % (
             r["name"], WHAT.get(r["name"], ""), format(r["executions"], ","), r["seconds"],
-            format(int(rate), ","), r["corpus"], "no finding" if r["result"] == "OK" else "FINDING"))
-    short = [r["name"] for r in results if r["executions"] < 10_000_000]
+            format(int(rate), ","), r["corpus"],
+            "no finding" if r["result"] == "OK" else "FINDING", here)
+    # Rows of targets not run this time stay, with the run they came from
+    # (a section written before the run column existed names it once).
+    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    section = old[old.index("\n## FUZZING"):] if "\n## FUZZING" in old else ""
+    m = re.search(r"^- Date: (.*?); hookline commit (\w+)", section, re.M)
+    earlier = "%s, %s" % (m.group(1), m.group(2)) if m else "earlier run"
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("| fuzz_") or cells[0] in rows:
+            continue
+        if len(cells) == 7:
+            cells.append(earlier)
+        rows[cells[0]] = "| " + " | ".join(cells) + " |"
+    table = ["| target | what it checks | executions | seconds | exec/s | corpus | result | run |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |"] + [rows[k] for k in sorted(rows)]
+    short = [k for k in sorted(rows)
+             if int(rows[k].split("|")[3].strip().replace(",", "") or 0) < 10_000_000]
     lines = [
         "## FUZZING",
         "",
-        "Written by `make fuzz FUZZ_SECONDS=%d` (tests/fuzz/run_fuzz.py); `make bench` keeps this "
-        "section. Each target ran for %d s on its accumulated corpus, two targets at a time on a "
-        "shared %s-core machine (load average %.2f at the end), clang ASan+UBSan+libFuzzer build."
-        % (seconds, seconds, os.cpu_count(), os.getloadavg()[0]),
+        "Written by `make fuzz` (tests/fuzz/run_fuzz.py); `make bench` keeps this section. The "
+        "latest run: %s ran for at most %d s%s each on its accumulated corpus, two targets at a "
+        "time on a shared %s-core machine (load average %.2f at the end), clang "
+        "ASan+UBSan+libFuzzer build." % (
+            ", ".join(r["name"] for r in results), seconds,
+            " or %s executions" % format(runs, ",") if runs else "",
+            os.cpu_count(), os.getloadavg()[0]),
         "",
         "- Date: %s; hookline commit %s; %s" % (
             time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), sh("git rev-parse --short HEAD"),
             sh("clang --version | head -1")),
         "",
-    ] + rows + [""]
+    ] + table + [""]
     for r in results:
         if r["result"] != "OK":
             first = next((l.strip() for l in r["finding"].splitlines()
@@ -147,9 +176,9 @@ def record_section(path):
                 r["name"], format(r["executions"], ","), first,
                 " (input in %s)" % saved.group(1) if saved else ""), ""]
     if short:
-        lines += ["Below the issue's goal of 10 million executions per target in this run: %s. "
-                  "Run `make fuzz FUZZ_SECONDS=N FUZZ_TARGETS=\"...\"` longer for them." % ", ".join(short), ""]
-    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+        lines += ["Below the issue's goal of 10 million executions per target: %s. "
+                  "Run `make fuzz FUZZ_SECONDS=N FUZZ_RUNS=10000000 FUZZ_TARGETS=\"...\"` for them."
+                  % ", ".join(short), ""]
     if "\n## FUZZING" in old:
         old = old[:old.index("\n## FUZZING")]
     with open(path, "w", encoding="utf-8") as f:
