@@ -9,9 +9,10 @@
  * it has used a grace period (20 ms) of CPU time past its wall-clock
  * deadline, so the CPU time the executing thread uses after the deadline
  * (read from its CPU clock by a sampler thread at the deadline) must stay
- * within 50 ms (the target on a quiet machine, where CPU time is wall
- * time; 250 ms in sanitizer builds, whose reset after a hard stop is
- * slower). Wall time on a loaded 2-core machine is the CPU grace
+ * within 100 ms (the grace, and the reset after a hard stop, whose
+ * unmapping of a big heap costs system time; 250 ms in sanitizer builds,
+ * whose reset is slower). On a quiet machine CPU time is wall time and
+ * the target is the limit plus 50 ms. Wall time on a loaded 2-core machine is the CPU grace
  * divided by the thread's share of a core: it is only bounded loosely
  * (WALL_CAP_MS).
  * The measured overrun of each program is printed to the test log.
@@ -48,9 +49,11 @@
 #endif
 #ifndef MARGIN_MS
 #define MARGIN_MS 250u
-/* CPU time past the deadline does not depend on the load: the target
- * itself (the 20 ms grace, the rest for the reset after a hard stop). */
-#define CPU_MARGIN_MS 50u
+/* CPU time past the deadline depends little on the load: the 20 ms
+ * grace, then the reset after a hard stop, whose unmapping of a big heap
+ * (Array.indexOf's 40 MB) took up to 52 ms of the thread's system time at
+ * load 25 (~10 ms on a quiet machine). */
+#define CPU_MARGIN_MS 100u
 #endif
 /* Wall time past the limit that only a guest never stopped reaches on
  * this machine, however loaded (before the watchdog: up to 55 s). */
