@@ -248,10 +248,16 @@ void hl__sb_cancel(hl_sandbox *sb) {
   if (!sb)
     return;
   atomic_store(&sb->cancel_requested, true);
-  if (sb->py)
-    hl__py_cancel(sb);
   /* Not armed: the execution has not started (it checks the flag after
-   * arming) or is over. Armed: the fire starts (or shortens) the grace. */
+   * arming) or is over. */
+  if (sb->py) {
+    /* The Python guest's hard watch fires once, a grace after the cancel
+     * (py_sandbox.c). */
+    hl__py_cancel(sb);
+    (void)hl__watch_advance(&sb->watch, hl__sb_now_ns() + CANCEL_GRACE_NS);
+    return;
+  }
+  /* Armed: the fire starts (or shortens) the grace in CPU time. */
   (void)hl__watch_advance(&sb->watch, hl__sb_now_ns());
 }
 
