@@ -914,17 +914,23 @@ def markdown(r):
       "`await host({x: 41})`: a promise and a job-queue turn more than the peers' synchronous "
       "`host(41)`.")
     w("\nInstructions (callgrind, which repeats exactly from run to run; issue 18). Cold create, "
-      "`hl_sandbox_new` in a fresh process: 696,502 before this round (480,000 of them "
+      "`hl_sandbox_new` in a fresh process: 696,502 before the previous round (480,000 of them "
       "`pthread_getattr_np` reading /proc/self/maps for the main thread's stack, 118,000 "
       "registering the module's function types by linear search and malloc, 18,000 dladdr), "
-      "61,534 now. Per execution, each source run again takes its compiled form from the "
-      "sandbox's code cache: `1+2` 44,000 -> 12,000; `await host({x: 41})` 151,000 -> "
-      "97,900, of which running it inside QuickJS (async frame, promise, the callback's "
-      "stringify and promise, the await) ~62,000, settling the promise and running the "
-      "callback ~12,700 (the tool itself, its schema check and cJSON ~3,000), running the jobs "
-      "~11,700, freeing the evaluation's values ~8,400, reading the result ~5,200. The rest is "
-      "QuickJS's own work in the pinned module (~60 allocations per execution in its "
-      "allocator), which hookline cannot change: the 10 µs target is not met on this machine.")
+      "61,534 since. Per execution (`hl-bench-sandbox --profile CODE WANT N` under "
+      "`valgrind --tool=callgrind --toggle-collect=profiled_loop`; each source run again takes "
+      "its compiled form from the sandbox's code cache), total = QuickJS inside the pinned module "
+      "+ hookline's own code: `1` 8,701 = 5,546 + 3,155; `await 41` 61,190 = 57,666 + 3,523; a "
+      "pure-JS `await Promise.resolve(41)` 63,061 = 59,422 + 3,639; `await host({x: 41})` "
+      "94,851 = 85,328 + 9,523 (97,374 = 85,328 + 12,046 before a callback batch stopped "
+      "zeroing its 2.5 KB of worker slots). Inside the module, the async evaluation alone "
+      "(`await 41` less `1`) is ~52,000 and `JSON.stringify({x: 41})` ~20,800 (a for-in "
+      "serialiser written in JavaScript: 17,800); a promise made by the host with the module's "
+      "`QTS_NewPromiseCapability` costs 14,200, more than the prelude's `new Promise` (tried "
+      "and reverted). So the floor is QuickJS's: with no host code at all the callback would "
+      "still be 85,000 instructions, above what 10 µs of CPU runs on this machine; the target "
+      "needs cheaper promises and async frames in QuickJS itself, which the pinned module "
+      "(never modified) does not offer.")
     w("\nTargets for hookline's sandbox: cold create < 200 µs, eval + one callback < 10 µs.\n")
     markdown_sandbox_py(r, w)
     if "mcp" in r:

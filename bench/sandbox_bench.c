@@ -23,6 +23,13 @@
  *                    [--chat-samples 11]
  *
  * Prints one JSON line with the peers' fields.
+ *
+ *   hl-bench-sandbox --profile CODE WANT N
+ *
+ * runs CODE (whose JSON value must be WANT) N times in one sandbox with
+ * the `host` tool, after a warm-up, inside profiled_loop(): for
+ *   valgrind --tool=callgrind --toggle-collect=profiled_loop
+ * whose instruction count divided by N is the cost of one execution.
  */
 #include <fcntl.h>
 #include <spawn.h>
@@ -90,6 +97,32 @@ static double per_call_us(hl_sandbox *sb, const char *code, const char *want, lo
     if (execute(sb, code, want) < 0) return -1;
   *cpu_us = (double)(thread_cpu_ns() - c0) / 1e3 / (double)n;
   return (double)(bench_now_ns() - t0) / 1e3 / (double)n;
+}
+
+/* The measured loop of --profile (not inlined: callgrind's toggle names it). */
+__attribute__((noinline)) static long profiled_loop(hl_sandbox *sb, const char *code,
+                                                    const char *want, long n) {
+  long ok = 0;
+  for (long i = 0; i < n; i++)
+    ok += execute(sb, code, want) >= 0;
+  return ok;
+}
+
+static int profile(const char *code, const char *want, long n) {
+  hl_sandbox *sb = NULL;
+  hl_tool *host_tool = hl_tool_new("host", "argument + 1", host, NULL);
+  if (!host_tool || hl_tool_param(host_tool, "x", "number", "the argument", true) != HL_OK ||
+      hl_sandbox_new(NULL, &sb) != HL_OK || hl_sandbox_add_tool(sb, host_tool, NULL) != HL_OK) {
+    fprintf(stderr, "sandbox bench: setup: %s\n", hl_last_error());
+    return 1;
+  }
+  hl_tool_unref(host_tool);
+  for (int i = 0; i < 50; i++)
+    if (execute(sb, code, want) < 0) return 1;
+  long ok = profiled_loop(sb, code, want, n);
+  hl_sandbox_free(sb);
+  printf("{\"code\":\"%s\",\"executions\":%ld}\n", code, ok);
+  return ok == n ? 0 : 1;
 }
 
 extern char **environ;
@@ -262,6 +295,7 @@ static bool chat_medians(const char *chat, const char *prompt, long samples, dou
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--cold-child") == 0) return cold_child();
+  if (argc > 4 && strcmp(argv[1], "--profile") == 0) return profile(argv[2], argv[3], atol(argv[4]));
   long cold_samples = atol(bench_arg(argc, argv, "--cold-samples", "21"));
   long iterations = atol(bench_arg(argc, argv, "--iterations", "2000"));
   long creates = atol(bench_arg(argc, argv, "--creates", "200"));

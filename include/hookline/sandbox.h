@@ -39,11 +39,14 @@
  * async function turns even that error into a rejected promise) is stopped
  * at the WebAssembly level, and then the session is reset (the message in
  * hl_last_error() says so). The timeout holds whatever the code does: code that
- * does not get stopped by the uncatchable error within 20 ms (a long
- * built-in over a big string, an exception unwinding deep recursion) is
- * stopped by a watchdog thread (one per process, started by the first
- * execution) at its next WebAssembly call, and the session is reset. A
- * tool call's own time counts, but a running tool is waited for.
+ * does not get stopped by the uncatchable error within 20 ms of its
+ * thread's CPU time past the (wall-clock) deadline (a long built-in over a
+ * big string, an exception unwinding deep recursion) is stopped by a
+ * watchdog thread (one per process, started by the first execution) at its
+ * next WebAssembly call, and the session is reset. CPU time, so that a
+ * thread the machine did not run across its deadline still gets its chance
+ * to stop cleanly; on an idle machine that is 20 ms of wall time. A tool
+ * call's own time counts, but a running tool is waited for.
  *
  * Isolation: the JavaScript lives in its own linear memory, every access
  * to it is bounds-checked, and a WebAssembly trap (out-of-bounds access,

@@ -303,17 +303,19 @@ static const hl_py_hooks py_hooks = {hook_write, hook_wait, hook_sleep, hook_cal
 
 /* Watchdog thread, only while armed: the execution runs, sb->py->vm is
  * alive and does not change. */
-static void hard_fire(hl_watch *w) {
+static uint64_t hard_fire(hl_watch *w) {
   hl_sandbox *sb = (hl_sandbox *)((char *)w - offsetof(hl_sandbox, watch));
   int why = atomic_load(&sb->cancel_requested) ? HL_ERR_CANCELLED : HL_ERR_TIMEOUT;
   int none = 0;
   atomic_compare_exchange_strong(&sb->hard_stop, &none, why);
   hl_py_vm_interrupt(sb->py->vm);
+  return 0; /* fired once: idle again */
 }
 
-static void soft_fire(hl_watch *w) {
+static uint64_t soft_fire(hl_watch *w) {
   struct hl_py_guest *g = (struct hl_py_guest *)((char *)w - offsetof(struct hl_py_guest, soft));
   hl_py_vm_soft_stop(g->vm);
+  return 0;
 }
 
 void hl__py_cancel(hl_sandbox *sb) {

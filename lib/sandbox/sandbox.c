@@ -32,11 +32,16 @@
  * much below the memory cap so that it reports "out of memory" as a clean
  * JavaScript error before the heap's growth is refused. */
 #define NON_HEAP_BYTES ((size_t)8 << 20)
-/* How long after the deadline (or a cancel) the watchdog stops a guest
- * that QuickJS's interrupt handler did not stop. The soft path comes first
- * because it keeps the session; the hard one traps and resets it. Small
- * enough that an execution ends within its limit plus ~50 ms on a loaded
- * machine, large enough that a guest polling normally is never hit. */
+/* How much CPU time the guest thread may use after the deadline (or a
+ * cancel) before the watchdog stops a guest that QuickJS's interrupt
+ * handler did not stop. The soft path comes first because it keeps the
+ * session; the hard one traps and resets it. Small enough that an
+ * execution ends within its limit plus ~50 ms on a quiet machine, large
+ * enough that a guest polling normally is never hit.
+ * CPU time, not wall time: on a loaded machine a guest thread that is
+ * descheduled across its deadline has had no chance to poll, and stopping
+ * it hard then would reset a session that the soft stop keeps. The
+ * deadline itself stays wall-clock. */
 #define HARD_STOP_GRACE_NS (20u * 1000000u)
 /* The same after a cancel, shorter: whoever cancels waits for the end, and
  * a cancelled session is rarely used again. */
@@ -202,26 +207,58 @@ static int hook_interrupt(void *ud) {
 /* Hard stops: the watchdog and cancellation                            */
 /* ------------------------------------------------------------------ */
 
+/* The CPU time the executing thread has used, or the monotonic clock
+ * when its CPU clock cannot be read (then the grace is wall time). */
+static uint64_t guest_cpu_ns(const hl_sandbox *sb) {
+  struct timespec ts;
+  if (!sb->cpu_clock_ok || clock_gettime(sb->cpu_clock, &ts) != 0)
+    return hl__sb_now_ns();
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Watchdog thread, its lock held, only while the watch is armed: the
  * execution is still running, so sb and sb->vm are alive and sb->vm does
- * not change (make_vm runs only while the watch is disarmed). */
-static void watch_fire(hl_watch *w) {
+ * not change (make_vm runs only while the watch is disarmed); the
+ * executing thread, whose CPU clock is read, is inside
+ * hl_sandbox_execute().
+ * The first fire (at the deadline, or at once after a cancel) starts the
+ * grace period at the guest's CPU time then; later fires stop the guest
+ * once it has used the grace, and otherwise come back when it could have
+ * used the rest of it. */
+static uint64_t watch_fire(hl_watch *w) {
   hl_sandbox *sb = (hl_sandbox *)((char *)w - offsetof(hl_sandbox, watch));
-  int why = atomic_load(&sb->cancel_requested) ? HL_ERR_CANCELLED : HL_ERR_TIMEOUT;
+  bool cancel = atomic_load(&sb->cancel_requested);
+  uint64_t grace = cancel ? CANCEL_GRACE_NS : HARD_STOP_GRACE_NS;
+  uint64_t now = hl__sb_now_ns(), cpu = guest_cpu_ns(sb);
+  if (!sb->grace_started) {
+    sb->grace_started = true;
+    sb->grace_cpu0 = cpu;
+    return now + grace;
+  }
+  uint64_t used = cpu - sb->grace_cpu0;
+  if (used < grace)
+    return now + (grace - used);
   int none = 0;
-  atomic_compare_exchange_strong(&sb->hard_stop, &none, why);
+  atomic_compare_exchange_strong(&sb->hard_stop, &none, cancel ? HL_ERR_CANCELLED : HL_ERR_TIMEOUT);
   hl_vm_interrupt(sb->vm);
+  return 0;
 }
 
 void hl__sb_cancel(hl_sandbox *sb) {
   if (!sb)
     return;
   atomic_store(&sb->cancel_requested, true);
-  if (sb->py)
-    hl__py_cancel(sb);
   /* Not armed: the execution has not started (it checks the flag after
    * arming) or is over. */
-  (void)hl__watch_advance(&sb->watch, hl__sb_now_ns() + CANCEL_GRACE_NS);
+  if (sb->py) {
+    /* The Python guest's hard watch fires once, a grace after the cancel
+     * (py_sandbox.c). */
+    hl__py_cancel(sb);
+    (void)hl__watch_advance(&sb->watch, hl__sb_now_ns() + CANCEL_GRACE_NS);
+    return;
+  }
+  /* Armed: the fire starts (or shortens) the grace in CPU time. */
+  (void)hl__watch_advance(&sb->watch, hl__sb_now_ns());
 }
 
 /* Disarm the watch (owner, outside wasm); afterwards nothing can
@@ -663,8 +700,10 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
   }
   atomic_store(&sb->hard_stop, 0);
   if (!ex.error) {
-    hl_status st = hl__watch_arm(&sb->watch, sb->deadline_ns ? sb->deadline_ns + HARD_STOP_GRACE_NS
-                                                             : UINT64_MAX);
+    /* The watch's fields, before arming publishes them to its thread. */
+    sb->grace_started = false;
+    sb->cpu_clock_ok = pthread_getcpuclockid(pthread_self(), &sb->cpu_clock) == 0;
+    hl_status st = hl__watch_arm(&sb->watch, sb->deadline_ns ? sb->deadline_ns : UINT64_MAX);
     if (st) {
       ex.status = st;
       ex.error = strdup(hl_last_error());

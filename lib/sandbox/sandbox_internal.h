@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include "hookline/sandbox.h"
 #include "hookline/json.h"
 #include "hookline/tool.h"
@@ -74,10 +75,15 @@ struct hl_sandbox {
   /* Hard stops. QuickJS polls the soft limits only every few thousand
    * operations, and a built-in over a big string or an exception unwinding
    * through deep recursion runs far longer between two polls. The watch is
-   * armed for every execution at its deadline plus a grace period; when it
-   * fires, the watchdog thread makes the guest trap (hl_vm_interrupt). */
+   * armed for every execution at its deadline; from there the watchdog
+   * thread gives the executing thread a grace period of CPU time (read
+   * from its CPU clock) and then makes the guest trap (hl_vm_interrupt). */
   hl_watch watch;
   bool armed;                   /* owner thread only */
+  clockid_t cpu_clock;          /* the executing thread's CPU clock */
+  bool cpu_clock_ok;            /* set before arming, read by the watchdog */
+  bool grace_started;           /* watchdog thread (set false before arming) */
+  uint64_t grace_cpu0;          /* the guest's CPU time when the grace began */
   atomic_int hard_stop;         /* status the watchdog stopped it with, 0 = none */
   atomic_bool cancel_requested; /* hl__sb_cancel(): sticky */
 

@@ -131,7 +131,13 @@ static void *wd_main(void *arg) {
     if (wd_n > 0 && wd_heap[0]->due_ns <= now) {
       hl_watch *top = wd_heap[0];
       heap_remove(top);
-      top->fire(top);
+      uint64_t again = top->fire(top);
+      if (again) {
+        /* Back into the slot it just left: no allocation, cannot fail. */
+        top->due_ns = again;
+        heap_set(wd_n++, top);
+        sift_up(top->slot);
+      }
       continue;
     }
     /* Sleep until the earliest deadline; with none, until the time an
@@ -170,7 +176,7 @@ static hl_status wd_start_locked(void) {
   return HL_OK;
 }
 
-void hl__watch_init(hl_watch *w, void (*fire)(hl_watch *w)) {
+void hl__watch_init(hl_watch *w, uint64_t (*fire)(hl_watch *w)) {
   w->fire = fire;
   w->due_ns = 0;
   w->slot = HL_WATCH_IDLE;
