@@ -501,9 +501,13 @@ def write_section(results, heading):
         return
 
     def cut(text):
+        # A section ends at the next heading or at the next marker line of a
+        # section written by another script (mcp_run.py, store_bench.c),
+        # which belongs to what follows.
         a = text.index(heading)
-        b = text.find("\n## ", a + len(heading))
-        return a, (b + 1 if b >= 0 else len(text))
+        ends = [e for e in (text.find("\n## ", a + len(heading)),
+                            text.find("\n<!-- ", a + len(heading))) if e >= 0]
+        return a, (min(ends) + 1 if ends else len(text))
 
     na, nb = cut(new)
     oa, ob = cut(old)
