@@ -14,6 +14,9 @@
  * callback (latency measured from its start), the main thread waits for
  * the last one.
  *
+ * --api raw-curl [--raw-multis M]: the floor, no hookline at all: the same
+ * two requests per session with raw libcurl on one thread (slow_raw.c).
+ *
  * Prints one JSON object: wall time (first thread created to last run
  * done), client CPU (getrusage of this process only: the server is
  * another process), peak RSS, p50/p99 run latency, failures, and the
@@ -39,9 +42,11 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <curl/curl.h>
 #include <hookline.h>
 
 #include "bench_util.h"
+#include "slow_raw.h"
 
 static const char *INSTRUCTION = "You are a benchmark agent. Use the lookup tool when asked.";
 static const char *TOOLS_INPUT = "Look up the keys a, b and c.";
@@ -148,7 +153,14 @@ int main(int argc, char **argv) {
   long stack_kb = atol(bench_arg(argc, argv, "--stack-kb", "64"));
   int parallel = atoi(bench_arg(argc, argv, "--parallel-tools", "0"));
   long futex_slots = atol(bench_arg(argc, argv, "--futex-slots", "16384"));
-  bool async_api = !strcmp(bench_arg(argc, argv, "--api", "threads"), "async");
+  const char *api = bench_arg(argc, argv, "--api", "threads");
+  bool async_api = !strcmp(api, "async");
+  bool raw_api = !strcmp(api, "raw-curl");
+  int raw_multis = atoi(bench_arg(argc, argv, "--raw-multis", "16"));
+  if (!async_api && !raw_api && strcmp(api, "threads") != 0) {
+    fprintf(stderr, "slow bench: --api threads|async|raw-curl\n");
+    return 2;
+  }
   if (n <= 0 || stack_kb < 16) {
     fprintf(stderr, "slow bench: --sessions > 0 and --stack-kb >= 16\n");
     return 2;
@@ -200,13 +212,20 @@ int main(int argc, char **argv) {
   double cpu0 = bench_cpu_us();
   uint64_t t0 = bench_now_ns();
   int started = 0;
-  if (async_api) {
+  if (raw_api) {
+    double *rl_lat = calloc((size_t)n, sizeof *rl_lat);
+    if (!rl_lat) return 1;
+    atomic_store(&g_failed, slow_raw_curl(url, n, raw_multis, rl_lat));
+    started = n;
+    for (int i = 0; i < n; i++) slots[i].latency_us = rl_lat[i];
+    free(rl_lat);
+  } else if (async_api) {
     if (!aslots) return 1;
     run_async(agent, aslots, n);
     started = n;
     for (int i = 0; i < n; i++) slots[i].latency_us = aslots[i].latency_us;
   }
-  for (int i = 0; i < n && !async_api; i++) {
+  for (int i = 0; i < n && !async_api && !raw_api; i++) {
     slots[i].agent = agent;
     if (pthread_create(&threads[i], &attr, session_thread, &slots[i]) != 0) {
       fprintf(stderr, "slow bench: could not create thread %d\n", i);
@@ -214,7 +233,7 @@ int main(int argc, char **argv) {
     }
     started++;
   }
-  for (int i = 0; i < started && !async_api; i++) pthread_join(threads[i], NULL);
+  for (int i = 0; i < started && !async_api && !raw_api; i++) pthread_join(threads[i], NULL);
   uint64_t wall_ns = bench_now_ns() - t0;
   double cpu = bench_cpu_us() - cpu0;
   if (!bench_server_stats_get(url, &s1)) return 1;
@@ -226,15 +245,17 @@ int main(int argc, char **argv) {
   double p50 = ok ? bench_percentile(lat, ok, 50) : 0, p99 = ok ? bench_percentile(lat, ok, 99) : 0;
   double requests = s1.requests - s0.requests;
   printf("{\"system\":\"%s\",\"scenario\":\"concurrent_slow\",\"api\":\"%s\","
-         "\"runtime\":\"C, hookline %s\",\"worker_threads\":%d,\"sessions\":%d,\"failures\":%d,"
+         "\"runtime\":\"C, %s\",\"worker_threads\":%d,\"sessions\":%d,\"failures\":%d,"
          "\"wall_s\":%.3f,\"cpu_s\":%.3f,\"cpu_us_per_session\":%.1f,\"peak_rss_mb\":%.1f,"
          "\"latency_p50_ms\":%.1f,\"latency_p99_ms\":%.1f,\"model_calls\":%.0f,"
          "\"tool_calls\":%ld,\"server_service_us_per_request\":%.2f,\"server_late_ms_max\":%.1f,"
          "\"connections_opened\":%.0f,\"server_cpu_s\":%.3f,\"stack_kb\":%ld,\"open_files_limit\":%ld,"
          "\"futex_hash_slots\":%ld}\n",
-         async_api ? "hookline-async" : "hookline",
-         async_api ? "hl_run_start, no thread per session" : "blocking hl_agent_run, one thread per session",
-         HL_BENCH_VERSION, hl_worker_threads(), n, failures, (double)wall_ns / 1e9, cpu / 1e6, cpu / n,
+         raw_api ? "raw-curl" : async_api ? "hookline-async" : "hookline",
+         raw_api ? "raw libcurl multi on one thread, no hookline (the floor)"
+         : async_api ? "hl_run_start, no thread per session"
+                     : "blocking hl_agent_run, one thread per session",
+         raw_api ? curl_version() : "hookline " HL_BENCH_VERSION, hl_worker_threads(), n, failures, (double)wall_ns / 1e9, cpu / 1e6, cpu / n,
          bench_peak_rss_mb(), p50 / 1e3, p99 / 1e3, requests, atomic_load(&g_tool_calls),
          requests > 0 ? (s1.service_us - s0.service_us) / requests : 0.0, s1.late_us_max / 1e3,
          s1.connections - s0.connections, (s1.cpu_us - s0.cpu_us) / 1e6, stack_kb,

@@ -3,10 +3,13 @@
  * own loop (epoll, libuv, libevent, ...), as curl_multi_socket_action()
  * lets one drive libcurl.
  *
- * By default the library runs one event-loop thread per process for every
- * HTTP request (model calls, MCP over HTTP): nothing to do. An application
- * that has its own loop and wants no such thread calls
- * hl_engine_use_external_loop() once, before the first request, and then:
+ * By default the library runs its own event-loop threads for every HTTP
+ * request (model calls, MCP over HTTP): one per CPU, at most 4 (the
+ * environment variable HOOKLINE_EVENT_LOOPS=N, read when the first request
+ * starts, sets how many); a run's requests all go to one of them. Nothing
+ * to do. An application that has its own loop and wants no such thread
+ * calls hl_engine_use_external_loop() once, before the first request (then
+ * there is one loop, the application's), and then:
  *
  *   int fd = hl_engine_fd();                  // watch for readability
  *   for (;;) {

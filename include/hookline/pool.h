@@ -2,16 +2,20 @@
  * hookline/pool.h - the process's HTTP connection pool: its limits.
  *
  * Every HTTP request of every provider (OpenAI, Anthropic, and whatever
- * runs on them) goes through one event loop per process: a library thread
- * driving one libcurl multi handle. That handle owns the one connection
- * pool and DNS cache shared by all runs: keep-alive connections are
+ * runs on them) goes through the process's event loops (one per CPU, at
+ * most 4: hookline/engine.h), each a library thread driving libcurl multi
+ * handles. A loop's handles own its connection pool and DNS cache, shared
+ * by the runs pinned to that loop (a run's requests, or a blocking
+ * caller's thread's, all use one loop): keep-alive connections are
  * reused by any later request to the same host, HTTP/2 connections are
  * multiplexed when the server offers HTTP/2 (over TLS, by ALPN), and
  * requests beyond the connection caps wait in a queue for a free
  * connection instead of failing. (With more than a few hundred requests in
  * flight at once the pool is split internally into up to 32 partitions,
  * filled one after the other, because libcurl scans its connection list on
- * every transfer; the caps below are shared out between them.)
+ * every transfer; the caps below are shared out between them, and between
+ * the loops: a cap under 512 keeps every request on one loop, so that it
+ * holds exactly.)
  *
  * The defaults follow the process's open-file limit (RLIMIT_NOFILE, soft)
  * read when the loop starts (the first request): three quarters of it for

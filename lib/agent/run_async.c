@@ -74,6 +74,7 @@ struct hl_run {
   pthread_cond_t cond;
   bool step_ready;           /* caller-driven: a step waits for the caller */
   bool driving;              /* caller-driven: the caller drives the HTTP loop meanwhile */
+  int drive_loop;            /* which loop it drives (providers/engine.h) */
   bool done;
   hl_status status;
   hl_usage usage;
@@ -119,8 +120,9 @@ static void schedule(hl_run *run, void (*step)(hl_run *)) {
     pthread_cond_signal(&run->cond);
     /* The caller may be waiting inside a loop turn it drives. */
     bool driving = run->driving;
+    int loop = run->drive_loop;
     pthread_mutex_unlock(&run->lock);
-    if (driving) hl__engine_wake_driver();
+    if (driving) hl__engine_wake_driver(loop);
   } else {
     hl__jobs_submit(&run->job);
   }
@@ -414,6 +416,7 @@ static hl_status run_drive(hl_run *run, char **answer) {
       continue;
     }
     run->driving = true;
+    run->drive_loop = hl__engine_current();
     while (!run->step_ready && !run->done) {
       pthread_mutex_unlock(&run->lock);
       hl__engine_drive_turn();

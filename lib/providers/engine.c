@@ -1,5 +1,5 @@
 /*
- * engine.c - the process's one HTTP event loop (see engine.h): a thread,
+ * engine.c - the process's HTTP event loops (see engine.h): each a thread,
  * one libcurl multi handle driven by curl_multi_socket_action(), epoll for
  * the sockets curl asks to watch, an eventfd that other threads write to
  * when they post a task, and a binary heap of timers (curl's own timeout
@@ -25,6 +25,13 @@
  * partitions in use; small caps (under 256 per partition) keep a single
  * partition so that they hold exactly.
  *
+ * Loops. All of the above is one loop (struct engine); the engine runs one
+ * per CPU, up to HL_ENGINE_MAX_LOOPS (engine.h, "More than one loop": the
+ * socket work of 10,000 requests was more than one thread could do within
+ * the concurrent_slow target). Code that runs on a loop finds its loop in
+ * the thread-local `cur` (E below), so timers, transfers and easy handles
+ * are always the current loop's.
+ *
  * The loop never exits once started (a process-wide service, like the
  * resolver threads of libcurl); nothing it holds outlives the process.
  *
@@ -49,8 +56,10 @@
 #include "hookline/pool.h"
 #include "providers/engine.h"
 
-/* Multi handles the pool may spread over (see the top). */
+/* Multi handles the pool may spread over, per loop (see the top). */
 #define HL_ENGINE_PARTS 32
+/* Loops at most (one per CPU). */
+#define HL_ENGINE_MAX_LOOPS HL__ENGINE_MAX_LOOPS
 /* Fewest connections a partition gets from a cap before another is used. */
 #define HL_ENGINE_PART_MIN 256
 /* Transfers per partition when the pool has no cap. */
@@ -93,15 +102,38 @@ typedef struct engine {
   hl__pool_limits applied;
   /* Descriptors watched (hl__watch): the loop is never idle with one. */
   int n_watch;
+  /* The events of the current wake-up not handled yet, so that an unwatch
+   * can void the ones of its watch. */
+  struct epoll_event *cur_evs;
+  int cur_next, cur_n;
+  int index;           /* in loops[] */
+  void *calls;         /* http.c's list of live calls (hl__engine_calls) */
+  hl__task limits_task; /* apply the pool's limits on this loop */
+  /* The baton: whoever holds it drives this loop (see "Who drives" in
+   * engine.h). Everything documented "loop thread only" is touched under
+   * it. */
+  pthread_mutex_t drive_lock;
 } engine;
 
-static engine E;
+/* The loops: loops[0] is "the" loop (the baton, external mode, watched
+ * descriptors, hl__engine_post()); loops[1..n_loops-1] only serve
+ * asynchronous requests (see "More than one loop" in engine.h). */
+static engine loops[HL_ENGINE_MAX_LOOPS];
+static int n_loops = 1;
+/* Loops that take new asynchronous work (caps: see apply_limits). */
+static atomic_int n_active = 1;
+#define L0 (loops[0])
+/* The loop this thread drives now (loop thread only code reads it).
+ * Initial-exec: read on every timer, transfer and task operation, and the
+ * default model of a shared library calls __tls_get_addr() for each (+1%
+ * instructions per sequential run of scenario (b), callgrind); one
+ * pointer of static TLS is well within what glibc keeps for a library
+ * loaded with dlopen(). */
+static _Thread_local engine *cur __attribute__((tls_model("initial-exec")));
+#define E (*cur)
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool started;
 
-/* The baton: whoever holds it drives the loop (see "Who drives" above).
- * Everything documented "loop thread only" is touched under it. */
-static pthread_mutex_t drive_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Set before the loop starts: no loop thread, the application drives. */
 static atomic_bool external;
 
@@ -139,8 +171,7 @@ void hl__engine_limits(hl__pool_limits *o) {
   o->multiplex = (v = atomic_load(&opt_mux)) >= 0 ? v != 0 : true;
 }
 
-static void apply_limits(void);
-static hl__task limits_task = {.fn = NULL};
+static void apply_limits(struct engine *eng);
 
 hl_status hl_pool_setopt(hl_pool_option option, long value) {
   switch (option) {
@@ -165,7 +196,8 @@ hl_status hl_pool_setopt(hl_pool_option option, long value) {
   default:
     return hl_fail(HL_ERR_INVALID, "pool: unknown option %d", (int)option);
   }
-  if (atomic_load(&started)) hl__engine_post(&limits_task);
+  if (atomic_load(&started))
+    for (int i = 0; i < n_loops; i++) hl__engine_post_to(i, &loops[i].limits_task);
   return HL_OK;
 }
 
@@ -278,6 +310,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.data.u64 = ((uint64_t)(pt - E.parts) << 32) | (uint32_t)s;
+  /* on_socket runs inside a socket_action of this thread's loop. */
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev.events |= EPOLLIN;
   if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev.events |= EPOLLOUT;
   if (socketp) {
@@ -403,19 +436,15 @@ void hl__engine_easy_put(CURL *easy) {
 /* Watched descriptors (loop thread only)                               */
 /* ------------------------------------------------------------------ */
 
-/* The events of the current wake-up not handled yet, so that an unwatch
- * can void the ones of its watch. */
-static struct epoll_event *cur_evs;
-static int cur_next, cur_n;
-
+/* Watches live on loops[0] only. */
 hl_status hl__engine_watch(hl__watch *w, int fd, uint32_t events) {
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.events = events;
   ev.data.u64 = WATCH_BIT | (uint64_t)(uintptr_t)w;
-  if (epoll_ctl(E.epfd, w->on_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0)
+  if (epoll_ctl(L0.epfd, w->on_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0)
     return hl_fail(HL_ERR_IO, "event loop: cannot watch descriptor %d: %s", fd, strerror(errno));
-  if (!w->on_) E.n_watch++;
+  if (!w->on_) L0.n_watch++;
   w->fd_ = fd;
   w->on_ = true;
   return HL_OK;
@@ -426,45 +455,73 @@ hl_status hl__engine_watch_events(hl__watch *w, uint32_t events) {
   memset(&ev, 0, sizeof ev);
   ev.events = events;
   ev.data.u64 = WATCH_BIT | (uint64_t)(uintptr_t)w;
-  if (epoll_ctl(E.epfd, EPOLL_CTL_MOD, w->fd_, &ev) != 0)
+  if (epoll_ctl(L0.epfd, EPOLL_CTL_MOD, w->fd_, &ev) != 0)
     return hl_fail(HL_ERR_IO, "event loop: cannot change the watch of descriptor %d: %s", w->fd_, strerror(errno));
   return HL_OK;
 }
 
 void hl__engine_unwatch(hl__watch *w) {
   if (!w || !w->on_) return;
-  epoll_ctl(E.epfd, EPOLL_CTL_DEL, w->fd_, NULL);
+  epoll_ctl(L0.epfd, EPOLL_CTL_DEL, w->fd_, NULL);
   w->on_ = false;
-  E.n_watch--;
+  L0.n_watch--;
   uint64_t tag = WATCH_BIT | (uint64_t)(uintptr_t)w;
-  for (int i = cur_next; i < cur_n; i++)
-    if (cur_evs[i].data.u64 == tag) cur_evs[i].data.u64 = SKIP_TAG;
+  for (int i = L0.cur_next; i < L0.cur_n; i++)
+    if (L0.cur_evs[i].data.u64 == tag) L0.cur_evs[i].data.u64 = SKIP_TAG;
 }
 
 /* ------------------------------------------------------------------ */
 /* Tasks                                                                */
 /* ------------------------------------------------------------------ */
 
-static void wake_loop(void) {
+static void wake_loop(engine *eng) {
   uint64_t one = 1;
   ssize_t w;
-  do w = write(E.evfd, &one, sizeof one);
+  do w = write(eng->evfd, &one, sizeof one);
   while (w < 0 && errno == EINTR);
 }
 
-bool hl__engine_post(hl__task *task) {
-  bool expected = false;
-  if (!atomic_compare_exchange_strong(&task->queued_, &expected, true)) return false;
-  hl__task *old = atomic_load_explicit(&E.posted, memory_order_relaxed);
+/* Push an already claimed task (queued_ set) onto `eng`'s stack. */
+static void push_task(engine *eng, hl__task *task) {
+  hl__task *old = atomic_load_explicit(&eng->posted, memory_order_relaxed);
   do task->next_ = old;
-  while (!atomic_compare_exchange_weak_explicit(&E.posted, &old, task, memory_order_release,
+  while (!atomic_compare_exchange_weak_explicit(&eng->posted, &old, task, memory_order_release,
                                                 memory_order_relaxed));
   /* One write wakes the loop for the whole batch: the driver takes the
    * stack after reading the eventfd (or at the start of a turn), so only
    * the post onto an empty one needs it. */
-  if (old == NULL) wake_loop();
+  if (old == NULL) wake_loop(eng);
+}
+
+bool hl__engine_post_to(int loop, hl__task *task) {
+  bool expected = false;
+  if (!atomic_compare_exchange_strong(&task->queued_, &expected, true)) return false;
+  if (loop < 0 || loop >= n_loops) loop = 0;
+  push_task(&loops[loop], task);
   return true;
 }
+
+bool hl__engine_post(hl__task *task) { return hl__engine_post_to(0, task); }
+
+int hl__engine_loop_of(const void *key) {
+  int n = atomic_load_explicit(&n_active, memory_order_relaxed);
+  if (n <= 1 || !key) return 0;
+  /* A multiplicative hash of the address: allocations are 16-byte
+   * aligned, the low bits say nothing. */
+  uint64_t h = ((uint64_t)(uintptr_t)key >> 4) * 0x9E3779B97F4A7C15ull;
+  return (int)((h >> 32) % (uint64_t)n);
+}
+
+int hl__engine_current(void) { return cur ? cur->index : -1; }
+
+/* Its address is the calling thread's key. */
+static _Thread_local char tl_key;
+
+int hl__engine_thread_loop(void) { return hl__engine_loop_of(&tl_key); }
+
+int hl__engine_loops(void) { return atomic_load_explicit(&started, memory_order_acquire) ? n_loops : 1; }
+
+void *hl__engine_calls(void) { return &E.calls; }
 
 /* Run a stack of tasks (newest first) in posting order. */
 static void run_list(hl__task *top) {
@@ -502,15 +559,19 @@ static void run_tasks(bool reset) {
 /* This thread's deferred tasks (newest first) and whether it defers. */
 static _Thread_local bool tl_defer;
 static _Thread_local hl__task *tl_deferred;
-/* This thread holds the baton through hl__engine_drive_begin(). */
+/* This thread holds the baton through hl__engine_drive_begin(), and the
+ * loop it drove before (none: NULL). */
 static _Thread_local bool tl_driving;
+static _Thread_local engine *tl_prev;
 
 void hl__engine_defer(bool on) { tl_defer = on; }
 
-bool hl__engine_post_deferrable(hl__task *task) {
-  if (!tl_defer) return hl__engine_post(task);
+bool hl__engine_post_deferrable(hl__task *task, int loop) {
+  if (!tl_defer) return hl__engine_post_to(loop, task);
   bool expected = false;
   if (!atomic_compare_exchange_strong(&task->queued_, &expected, true)) return false;
+  /* A blocking caller's request: its thread's loop (see engine.h). */
+  task->loop_ = hl__engine_thread_loop();
   task->next_ = tl_deferred;
   tl_deferred = task;
   return true;
@@ -529,30 +590,34 @@ static void post_deferred(void) {
   while (t) {
     hl__task *next = t->next_;
     atomic_store(&t->queued_, false);
-    hl__engine_post(t);
+    hl__engine_post_to(t->loop_, t);
     t = next;
   }
 }
 
 /* Nothing in flight: no transfer, timer, watched descriptor or posted task
  * (baton held). */
-static bool loop_idle(void) {
-  if (E.n_heap > 0 || E.n_watch > 0 || atomic_load_explicit(&E.posted, memory_order_acquire))
+static bool loop_idle(engine *eng) {
+  if (eng->n_heap > 0 || eng->n_watch > 0 || atomic_load_explicit(&eng->posted, memory_order_acquire))
     return false;
   for (int i = 0; i < HL_ENGINE_PARTS; i++)
-    if (E.parts[i].running > 0) return false;
+    if (eng->parts[i].running > 0) return false;
   return true;
 }
 
 static void loop_turn(bool block);
 
 bool hl__engine_drive_begin(void) {
+  /* This thread's loop: where its deferred tasks go otherwise. */
+  engine *eng = &loops[hl__engine_thread_loop()];
   if (tl_driving || !atomic_load_explicit(&started, memory_order_acquire) ||
-      atomic_load(&external) || pthread_mutex_trylock(&drive_lock) != 0) {
+      atomic_load(&external) || pthread_mutex_trylock(&eng->drive_lock) != 0) {
     post_deferred();
     return false;
   }
   tl_driving = true;
+  tl_prev = cur;
+  cur = eng;
   hl__task *mine = tl_deferred;
   tl_deferred = NULL;
   run_list(mine);
@@ -562,15 +627,19 @@ bool hl__engine_drive_begin(void) {
 void hl__engine_drive_turn(void) { loop_turn(true); }
 
 void hl__engine_drive_end(void) {
-  bool idle = loop_idle();
+  engine *eng = cur;
+  bool idle = loop_idle(eng);
   tl_driving = false;
-  pthread_mutex_unlock(&drive_lock);
+  cur = tl_prev;
+  pthread_mutex_unlock(&eng->drive_lock);
   /* Work left (other requests, timers): the loop thread takes over. */
-  if (!idle) wake_loop();
+  if (!idle) wake_loop(eng);
 }
 
-void hl__engine_wake_driver(void) {
-  if (!tl_driving && atomic_load_explicit(&started, memory_order_acquire)) wake_loop();
+void hl__engine_wake_driver(int loop) {
+  if (loop < 0 || loop >= n_loops) loop = 0;
+  if (!(tl_driving && cur == &loops[loop]) && atomic_load_explicit(&started, memory_order_acquire))
+    wake_loop(&loops[loop]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -579,37 +648,43 @@ void hl__engine_wake_driver(void) {
 
 static long share_of(long cap, int parts) { return cap > 0 ? (cap + parts - 1) / parts : 0; }
 
-/* How many partitions the caps allow and what each gets (see the top). */
-static void apply_limits(void) {
+/* How many loops and partitions the caps allow and what each partition
+ * gets (see the top): a cap is split over every partition of every loop
+ * in use, each getting at least HL_ENGINE_PART_MIN of it, so that a small
+ * cap keeps one loop and one partition and holds exactly. */
+static void apply_limits(engine *eng) {
   hl__pool_limits l;
   hl__engine_limits(&l);
   long cap = 0;
   if (l.max_host_connections > 0) cap = l.max_host_connections;
   if (l.max_total_connections > 0 && (cap == 0 || l.max_total_connections < cap))
     cap = l.max_total_connections;
-  int n = HL_ENGINE_PARTS;
+  int k = n_loops, n = HL_ENGINE_PARTS;
   if (cap > 0) {
     long fit = cap / HL_ENGINE_PART_MIN;
-    n = fit < 1 ? 1 : fit > HL_ENGINE_PARTS ? HL_ENGINE_PARTS : (int)fit;
+    if (fit < 1) fit = 1;
+    if (fit < k) k = (int)fit;
+    long per = fit / k;
+    n = per > HL_ENGINE_PARTS ? HL_ENGINE_PARTS : (int)per;
   }
-  long host = share_of(l.max_host_connections, n), total = share_of(l.max_total_connections, n);
-  long idle = share_of(l.max_idle_connections, n);
+  long host = share_of(l.max_host_connections, k * n), total = share_of(l.max_total_connections, k * n);
+  long idle = share_of(l.max_idle_connections, k * n);
   for (int i = 0; i < HL_ENGINE_PARTS; i++) {
-    CURLM *m = E.parts[i].multi;
+    CURLM *m = eng->parts[i].multi;
     curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, host);
     curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, total);
     curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, idle > 0 ? idle : 1L);
     curl_multi_setopt(m, CURLMOPT_PIPELINING, l.multiplex ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
   }
-  E.n_parts = n;
+  eng->n_parts = n;
   long room = cap > 0 ? (host > 0 && (total == 0 || host < total) ? host : total) : HL_ENGINE_PART_DEFAULT;
-  E.part_room = room > 0 ? (int)room : 1;
-  E.applied = l;
+  eng->part_room = room > 0 ? (int)room : 1;
+  eng->applied = l;
+  atomic_store_explicit(&n_active, k, memory_order_relaxed);
 }
 
 static void limits_task_fn(hl__task *t) {
-  (void)t;
-  apply_limits();
+  apply_limits((engine *)((char *)t - offsetof(engine, limits_task)));
 }
 
 static void run_timers(int64_t now) {
@@ -645,10 +720,10 @@ static void loop_turn(bool block) {
   struct epoll_event evs[HL_ENGINE_EVENTS];
   int n = epoll_wait(E.epfd, evs, HL_ENGINE_EVENTS, timeout_ms);
   if (n < 0 && errno != EINTR) n = 0;
-  cur_evs = evs;
-  cur_n = n > 0 ? n : 0;
+  E.cur_evs = evs;
+  E.cur_n = n > 0 ? n : 0;
   for (int i = 0; i < n; i++) {
-    cur_next = i + 1;
+    E.cur_next = i + 1;
     if (evs[i].data.u64 == EVFD_TAG) {
       run_tasks(true);
       continue;
@@ -666,7 +741,7 @@ static void loop_turn(bool block) {
     uint64_t tag = evs[i].data.u64;
     socket_action(&E.parts[tag >> 32], (curl_socket_t)(uint32_t)tag, mask);
   }
-  cur_n = 0; /* timers and tasks below unwatch with no batch pending */
+  E.cur_n = 0; /* timers and tasks below unwatch with no batch pending */
   int64_t now = hl__engine_now_ms();
   for (int i = 0; i < HL_ENGINE_PARTS; i++) {
     part *pt = &E.parts[i];
@@ -683,10 +758,11 @@ static void loop_turn(bool block) {
 }
 
 static void *loop_main(void *arg) {
-  (void)arg;
-  pthread_mutex_lock(&drive_lock);
+  engine *eng = arg;
+  cur = eng;
+  pthread_mutex_lock(&eng->drive_lock);
   for (;;) {
-    if (!loop_idle()) {
+    if (!loop_idle(eng)) {
       loop_turn(true);
       continue;
     }
@@ -694,11 +770,11 @@ static void *loop_main(void *arg) {
      * own request (no hand-off), and sleep until a post (or a driver
      * leaving work behind) writes the eventfd. The turn after waking
      * reads it, so that this wait does not spin. */
-    pthread_mutex_unlock(&drive_lock);
-    struct pollfd pfd = {.fd = E.evfd, .events = POLLIN};
+    pthread_mutex_unlock(&eng->drive_lock);
+    struct pollfd pfd = {.fd = eng->evfd, .events = POLLIN};
     while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
     }
-    pthread_mutex_lock(&drive_lock);
+    pthread_mutex_lock(&eng->drive_lock);
     loop_turn(false);
   }
   return NULL;
@@ -730,12 +806,16 @@ int hl_engine_fd(void) {
     return -1;
   }
   if (hl__engine_start() != HL_OK) return -1;
-  return E.epfd;
+  return L0.epfd;
 }
 
 long hl_engine_timeout_ms(void) {
   if (!atomic_load(&external) || hl__engine_start() != HL_OK) return -1;
-  return wait_ms(hl__engine_now_ms());
+  engine *prev = cur;
+  cur = &L0;
+  long ms = wait_ms(hl__engine_now_ms());
+  cur = prev;
+  return ms;
 }
 
 hl_status hl_engine_process(void) {
@@ -746,9 +826,12 @@ hl_status hl_engine_process(void) {
   if (st != HL_OK) return st;
   if (atomic_flag_test_and_set(&processing))
     return hl_fail(HL_ERR_STATE, "hl_engine_process: already running on another thread");
-  pthread_mutex_lock(&drive_lock);
+  pthread_mutex_lock(&L0.drive_lock);
+  engine *prev = cur;
+  cur = &L0;
   loop_turn(false);
-  pthread_mutex_unlock(&drive_lock);
+  cur = prev;
+  pthread_mutex_unlock(&L0.drive_lock);
   atomic_flag_clear(&processing);
   return HL_OK;
 }
@@ -757,23 +840,43 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result = CURLE_OK;
 static void curl_init_once(void) { curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-hl_status hl__engine_start(void) {
-  if (atomic_load_explicit(&started, memory_order_acquire)) return HL_OK;
-  pthread_mutex_lock(&start_lock);
-  hl_status st = HL_OK;
-  if (atomic_load(&started)) goto out;
-  pthread_once(&curl_once, curl_init_once);
-  if (curl_init_result != CURLE_OK) {
-    st = hl_fail(HL_ERR_NETWORK, "libcurl initialisation failed: %s",
-                 curl_easy_strerror(curl_init_result));
-    goto out;
+/* How many loops to run: one per CPU (HL_ENGINE_MAX_LOOPS at most), or
+ * HOOKLINE_EVENT_LOOPS; one when the application drives the loop. */
+static int loops_wanted(void) {
+  if (atomic_load(&external)) return 1;
+  const char *env = getenv("HOOKLINE_EVENT_LOOPS");
+  long n = 0;
+  if (env && *env) {
+    char *end;
+    n = strtol(env, &end, 10);
+    if (*end != '\0') n = 0;
   }
-  memset(&E, 0, sizeof E);
-  E.epfd = epoll_create1(EPOLL_CLOEXEC);
-  E.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (n < 1) n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) n = 1;
+  return n > HL_ENGINE_MAX_LOOPS ? HL_ENGINE_MAX_LOOPS : (int)n;
+}
+
+static void loop_cleanup(engine *eng) {
+  for (int i = 0; i < HL_ENGINE_PARTS; i++)
+    if (eng->parts[i].multi) curl_multi_cleanup(eng->parts[i].multi);
+  if (eng->epfd >= 0) close(eng->epfd);
+  if (eng->evfd >= 0) close(eng->evfd);
+  pthread_mutex_destroy(&eng->drive_lock);
+  memset(eng, 0, sizeof *eng);
+}
+
+/* Set up loops[i] (no thread yet); false with the reason in `why`. */
+static bool loop_init(int i, char *why, size_t why_size) {
+  engine *eng = &loops[i];
+  memset(eng, 0, sizeof *eng);
+  pthread_mutex_init(&eng->drive_lock, NULL);
+  eng->index = i;
+  eng->limits_task.fn = limits_task_fn;
+  eng->epfd = epoll_create1(EPOLL_CLOEXEC);
+  eng->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   bool multis = true;
-  for (int i = 0; i < HL_ENGINE_PARTS; i++) {
-    part *pt = &E.parts[i];
+  for (int k = 0; k < HL_ENGINE_PARTS; k++) {
+    part *pt = &eng->parts[k];
     pt->curl_due_ms = -1;
     pt->multi = curl_multi_init();
     if (!pt->multi) {
@@ -786,36 +889,73 @@ hl_status hl__engine_start(void) {
     curl_multi_setopt(pt->multi, CURLMOPT_TIMERDATA, pt);
   }
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EVFD_TAG};
-  if (E.epfd < 0 || E.evfd < 0 || !multis || epoll_ctl(E.epfd, EPOLL_CTL_ADD, E.evfd, &ev) != 0) {
-    st = hl_fail(HL_ERR_NETWORK, "http engine: cannot set up the event loop: %s",
-                 multis ? strerror(errno) : "curl_multi_init failed");
-    goto fail;
+  if (eng->epfd < 0 || eng->evfd < 0 || !multis ||
+      epoll_ctl(eng->epfd, EPOLL_CTL_ADD, eng->evfd, &ev) != 0) {
+    snprintf(why, why_size, "%s", multis ? strerror(errno) : "curl_multi_init failed");
+    loop_cleanup(eng);
+    return false;
   }
-  atomic_store(&fd_budget, current_fd_budget());
-  limits_task.fn = limits_task_fn;
-  apply_limits();
-  if (atomic_load(&external)) {
-    /* The application drives the loop (hl_engine_process()). */
-    atomic_store_explicit(&started, true, memory_order_release);
-    goto out;
-  }
+  return true;
+}
+
+static bool spawn(pthread_t *th, void *(*fn)(void *), void *arg, int *err) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int rc = pthread_create(&E.thread, &attr, loop_main, NULL);
+  *err = pthread_create(th, &attr, fn, arg);
   pthread_attr_destroy(&attr);
-  if (rc != 0) {
-    st = hl_fail(HL_ERR_NETWORK, "http engine: cannot start the loop thread: %s", strerror(rc));
-    goto fail;
+  return *err == 0;
+}
+
+hl_status hl__engine_start(void) {
+  if (atomic_load_explicit(&started, memory_order_acquire)) return HL_OK;
+  pthread_mutex_lock(&start_lock);
+  hl_status st = HL_OK;
+  char why[256];
+  int err = 0;
+  if (atomic_load(&started)) goto out;
+  pthread_once(&curl_once, curl_init_once);
+  if (curl_init_result != CURLE_OK) {
+    st = hl_fail(HL_ERR_NETWORK, "libcurl initialisation failed: %s",
+                 curl_easy_strerror(curl_init_result));
+    goto out;
+  }
+  if (!loop_init(0, why, sizeof why)) {
+    st = hl_fail(HL_ERR_NETWORK, "http engine: cannot set up the event loop: %s", why);
+    goto out;
+  }
+  n_loops = 1;
+  atomic_store(&fd_budget, current_fd_budget());
+  if (atomic_load(&external)) {
+    /* The application drives the loop (hl_engine_process()). */
+    apply_limits(&L0);
+    atomic_store_explicit(&started, true, memory_order_release);
+    goto out;
+  }
+  /* More loops: a loop that cannot be set up or started is done without
+   * (fewer loops serve the same requests). Limits are applied before a
+   * loop's thread starts, so that its first transfer has them. */
+  int want = loops_wanted();
+  while (n_loops < want && loop_init(n_loops, why, sizeof why)) n_loops++;
+  int planned = n_loops;
+  for (int i = 0; i < n_loops; i++) apply_limits(&loops[i]);
+  if (!spawn(&L0.thread, loop_main, &L0, &err)) {
+    for (int i = 0; i < planned; i++) loop_cleanup(&loops[i]);
+    n_loops = 1;
+    st = hl_fail(HL_ERR_NETWORK, "http engine: cannot start the loop thread: %s", strerror(err));
+    goto out;
+  }
+  for (int i = 1; i < planned; i++) {
+    if (!spawn(&loops[i].thread, loop_main, &loops[i], &err)) {
+      for (int k = i; k < planned; k++) loop_cleanup(&loops[k]);
+      n_loops = i;
+      /* The caps are split over fewer loops: the started ones apply them
+       * again on their own threads. */
+      for (int k = 0; k < n_loops; k++) hl__engine_post_to(k, &loops[k].limits_task);
+      break;
+    }
   }
   atomic_store_explicit(&started, true, memory_order_release);
-  goto out;
-fail:
-  for (int i = 0; i < HL_ENGINE_PARTS; i++)
-    if (E.parts[i].multi) curl_multi_cleanup(E.parts[i].multi);
-  if (E.epfd >= 0) close(E.epfd);
-  if (E.evfd >= 0) close(E.evfd);
-  memset(&E, 0, sizeof E);
 out:
   pthread_mutex_unlock(&start_lock);
   return st;

@@ -28,6 +28,22 @@
  * anything in flight the loop thread holds the baton and callers post to
  * it.
  *
+ * More than one loop. One loop thread does every socket operation of
+ * every request (send, recv, connect, epoll_ctl: most of a slow-model
+ * server's client CPU), so with thousands of requests at once it was the
+ * wall-time limit (concurrent_slow, 10,000 sessions: 71% of the process's
+ * CPU on that one thread). So the engine runs one loop per CPU (at most
+ * HL_ENGINE_MAX_LOOPS in engine.c; HOOKLINE_EVENT_LOOPS=N sets it), each a
+ * thread with its own epoll, multi handles, timers and posted tasks.
+ * Every loop has its own baton: a blocking caller drives (or posts to)
+ * its thread's loop (hl__engine_thread_loop()), so that one thread's
+ * requests, streamed or not, share one loop's connections. An
+ * asynchronous run's requests go to its context's loop
+ * (hl__engine_loop_of()). loops[0] alone does the rest: external mode,
+ * watched descriptors, hl__engine_post(). The connection caps are split
+ * over the loops in use; a cap too small to split keeps everything on
+ * loops[0]. In external mode there is one loop.
+ *
  * What runs where:
  *  - hl__engine_post() is the only entry from other threads: it queues a
  *    task whose function then runs on the loop thread;
@@ -55,6 +71,7 @@ typedef struct hl__task {
   void (*fn)(struct hl__task *task);
   struct hl__task *next_;   /* private */
   atomic_bool queued_;      /* private */
+  int loop_;                /* private: where a deferred task goes */
 } hl__task;
 
 /* A one-shot timer of the loop. Zero-initialise; set `fn`. */
@@ -88,9 +105,31 @@ int64_t hl__engine_now_ms(void);
  * libcurl could not be set up; a later call tries again). */
 hl_status hl__engine_start(void);
 
-/* Queue `task` for the loop (any thread; the loop must be started).
+/* Loops at most (engine.c runs one per CPU up to this). */
+#define HL__ENGINE_MAX_LOOPS 4
+/* Loops running (1 before the engine started); any thread. */
+int hl__engine_loops(void);
+
+/* Queue `task` for loops[0] (any thread; the loop must be started).
  * True if queued, false if it already was. */
 bool hl__engine_post(hl__task *task);
+/* The same for loop number `loop` (hl__engine_loop_of(); out of range:
+ * loops[0]). Everything `fn` touches through the "loop thread only"
+ * functions below is then that loop's. */
+bool hl__engine_post_to(int loop, hl__task *task);
+/* The loop for work keyed by `key` (any thread): the same key gives the
+ * same loop while the caps do not change; 0 when one loop serves (NULL
+ * key, one CPU, external mode, a small cap). */
+int hl__engine_loop_of(const void *key);
+/* hl__engine_loop_of() keyed by the calling thread: a blocking caller's
+ * requests, one after the other on one thread, share a loop and so reuse
+ * its connections. */
+int hl__engine_thread_loop(void);
+/* The loop this thread drives at the moment, or -1 (not a loop thread). */
+int hl__engine_current(void);
+/* Loop thread only: a pointer slot of the current loop for http.c's list
+ * of live calls (NULL at first). */
+void *hl__engine_calls(void);
 
 /* Defer this thread's hl__engine_post_deferrable() calls (true) until its
  * next hl__engine_drive_begin(), which runs them itself when it gets the
@@ -99,12 +138,17 @@ bool hl__engine_post(hl__task *task);
  * waking the loop thread for it would cost the hand-off that driving
  * saves. Any thread; per thread. */
 void hl__engine_defer(bool on);
-/* hl__engine_post(), or deferred on this thread (above). */
-bool hl__engine_post_deferrable(hl__task *task);
+/* hl__engine_post_to(loop, task), or deferred on this thread (above): a
+ * deferred task runs on loops[0] if this thread gets the baton, else it is
+ * posted to this thread's loop (hl__engine_thread_loop(): the thread waits
+ * for it, as a blocking caller). So its function must not assume which loop runs it
+ * (hl__engine_current() says). */
+bool hl__engine_post_deferrable(hl__task *task, int loop);
 
-/* Try to take the baton: true when this thread now drives the loop (the
- * loop started, not in external mode, no other driver), then its deferred
- * tasks have run; false otherwise, then they are posted. A true return
+/* Try to take the baton of this thread's loop: true when this thread now
+ * drives it (the loop started, not in external mode, no other driver;
+ * hl__engine_current() then says which loop), then its deferred tasks
+ * have run; false otherwise, then they are posted. A true return
  * must be followed by hl__engine_drive_end() on the same thread; in
  * between, the thread calls hl__engine_drive_turn() and is "the loop
  * thread". Never hold the baton across anything that may block other
@@ -116,10 +160,11 @@ void hl__engine_drive_turn(void);
 /* Give the baton back; if anything is still in flight, wake the loop
  * thread to take it. */
 void hl__engine_drive_end(void);
-/* Any thread: wake whoever drives (unless it is this thread), so that a
- * driver waiting in its turn for something that does not come through
- * the loop (a run's step scheduled from a worker) looks again. */
-void hl__engine_wake_driver(void);
+/* Any thread: wake whoever drives loop `loop` (unless it is this thread),
+ * so that a driver waiting in its turn for something that does not come
+ * through that loop (a run's step scheduled from a worker or another
+ * loop) looks again. */
+void hl__engine_wake_driver(int loop);
 
 /* ---- loop thread only --------------------------------------------- */
 

@@ -160,9 +160,12 @@ struct call {
   const char *what;
   char *url;                 /* redacted, for messages (malloc'd: most calls never
                                 need a message, and 10,000 calls wait at once) */
-  struct curl_slist *hdrs;
+  struct curl_slist *hdrs;   /* nodes in the call's own allocation (call_new) */
 
   /* Loop thread only. */
+  int loop;                  /* the loop that runs the call (engine.h); set by
+                                submit_fn, read by the caller after the first
+                                streamed bytes (under `lock`) */
   hl__task t_submit, t_cancel, t_unpause;
   hl__timer retry_timer, idle_timer;
   call *prev, *next;         /* the loop's list of live calls */
@@ -209,9 +212,13 @@ struct call {
   hl_status sink_st;         /* the sink's failure (its message in msg) */
 };
 
+/* call_new() puts the header list's nodes right after the call. */
+_Static_assert(_Alignof(call) >= _Alignof(struct curl_slist), "header nodes after a call");
+
 #define CALL_OF(ptr, member) ((call *)((char *)(ptr) - offsetof(call, member)))
 
-static call *live_calls;     /* loop thread only */
+/* The current loop's list of live calls (each loop has its own). */
+#define live_calls (*(call **)hl__engine_calls())
 
 /* The size of a call's message. */
 #define HL_HTTP_MSG 1400
@@ -237,7 +244,7 @@ static void set_msg(call *c, const char *fmt, ...) {
 
 /* Post one of the call's tasks from the caller's thread (lock held). */
 static void post_locked(call *c, hl__task *t) {
-  if (hl__engine_post(t)) c->ops++;
+  if (hl__engine_post_to(c->loop, t)) c->ops++;
 }
 
 /* Start of every task function of a call: false when the call is already
@@ -714,6 +721,8 @@ static void start_attempt(call *c) {
 static void submit_fn(hl__task *t) {
   call *c = CALL_OF(t, t_submit);
   if (!task_enter(c)) return;
+  /* Every later task of the call goes to the loop that runs this one. */
+  c->loop = hl__engine_current();
   c->next = live_calls;
   if (live_calls) live_calls->prev = c;
   live_calls = c;
@@ -745,9 +754,17 @@ static void scan_fn(hl__task *t) {
   }
 }
 
-static hl__task scan_task = {.fn = scan_fn};
+/* One scan task per loop: each scans its own live calls. */
+static hl__task scan_tasks[HL__ENGINE_MAX_LOOPS] = {{.fn = scan_fn}, {.fn = scan_fn}, {.fn = scan_fn},
+                                                     {.fn = scan_fn}};
+_Static_assert(HL__ENGINE_MAX_LOOPS == 4, "one scan task per loop");
 
-static void announce_cancel(void) { hl__engine_post(&scan_task); }
+static void announce_cancel(void) {
+  int n = hl__engine_loops();
+  for (int i = 0; i < n; i++) {
+    hl__engine_post_to(i, &scan_tasks[i]);
+  }
+}
 
 static pthread_once_t listen_once = PTHREAD_ONCE_INIT;
 static void listen_for_cancel(void) { hl__cancel_listen(announce_cancel); }
@@ -812,7 +829,12 @@ static hl_status wait_call(call *c, bool driving) {
 
 /* A new call for `req` (not yet submitted); NULL with hl_fail set. */
 static call *call_new(hl__http *client, const hl__http_request *req) {
-  call *c = calloc(1, sizeof *c);
+  /* The header list's nodes come with the call: libcurl only reads the
+   * list, and the lines are the request's, which outlives the call. Two
+   * allocations per header (curl_slist_append copies) were a good part of
+   * a request's malloc traffic, between threads. */
+  size_t n_nodes = req->n_headers + 1;
+  call *c = calloc(1, sizeof *c + n_nodes * sizeof(struct curl_slist));
   if (!c) {
     hl_fail(HL_ERR_NOMEM, "http: out of memory");
     return NULL;
@@ -823,6 +845,10 @@ static call *call_new(hl__http *client, const hl__http_request *req) {
   if (c->opts.max_retries < 0) c->opts.max_retries = 0;
   c->gen = atomic_load(&client->cancel_gen);
   c->what = req->what ? req->what : "http";
+  /* Which loop runs the call (engine.h, "More than one loop"): a blocking
+   * caller's requests share its thread's; an asynchronous run's share its
+   * context's (hl__http_request_start). */
+  c->loop = hl__engine_thread_loop();
   char url[512];
   hl__redact_into(url, sizeof url, req->url, req->secret);
   if (!(c->url = strdup(url))) {
@@ -837,22 +863,16 @@ static call *call_new(hl__http *client, const hl__http_request *req) {
   c->idle_timer.fn = on_idle_timer;
   c->retry_after_ms = -1;
 
-  struct curl_slist *tmp;
-  bool oom = false;
-  for (size_t i = 0; i < req->n_headers && !oom; i++) {
-    if (!(tmp = curl_slist_append(c->hdrs, req->headers[i]))) oom = true;
-    else c->hdrs = tmp;
+  struct curl_slist *nodes = (struct curl_slist *)(c + 1);
+  for (size_t i = 0; i < req->n_headers; i++) {
+    nodes[i].data = (char *)req->headers[i]; /* read only (libcurl copies nothing here) */
+    nodes[i].next = &nodes[i + 1];
   }
   /* No "Expect: 100-continue" round trip for large bodies. */
-  if (!oom && !(tmp = curl_slist_append(c->hdrs, "Expect:"))) oom = true;
-  else if (!oom) c->hdrs = tmp;
-  if (oom) {
-    curl_slist_free_all(c->hdrs);
-    free(c->url);
-    free(c);
-    hl_fail(HL_ERR_NOMEM, "%s: out of memory building headers", req->what ? req->what : "http");
-    return NULL;
-  }
+  static char no_expect[] = "Expect:";
+  nodes[req->n_headers].data = no_expect;
+  nodes[req->n_headers].next = NULL;
+  c->hdrs = nodes;
   pthread_mutex_init(&c->lock, NULL);
   pthread_cond_init(&c->cond, NULL);
   return c;
@@ -899,7 +919,6 @@ static void call_free(call *c) {
   free(c->pend);
   free(c->msg);
   free(c->url);
-  curl_slist_free_all(c->hdrs);
   pthread_mutex_destroy(&c->lock);
   pthread_cond_destroy(&c->cond);
   free(c);
@@ -957,6 +976,7 @@ hl_status hl__http_request_start(hl__http *client, const hl__http_request *req,
   if (!c) return hl_last_status();
   c->async_done = done;
   c->async_user = user;
+  if (req->cancel_user) c->loop = hl__engine_loop_of(req->cancel_user);
   /* From here on the call is the loop's: submit_fn may run (and even
    * finish the call) before this returns. */
   pthread_mutex_lock(&c->lock);
@@ -964,7 +984,7 @@ hl_status hl__http_request_start(hl__http *client, const hl__http_request *req,
   pthread_mutex_unlock(&c->lock);
   /* A blocking run about to wait for this answer defers the post and
    * drives the loop itself if it can (engine.h, "Who drives"). */
-  hl__engine_post_deferrable(&c->t_submit);
+  hl__engine_post_deferrable(&c->t_submit, c->loop);
   return HL_OK;
 }
 

@@ -42,6 +42,14 @@
  *   driver_woken_by_other_thread    a blocking run whose caller drives the
  *                                   (idle) loop while its model answers
  *                                   from another thread is woken for it
+ *   async_runs_spread_over_loops    with two loops (HOOKLINE_EVENT_LOOPS=2),
+ *                                   64 asynchronous runs' model calls are
+ *                                   served by both loop threads, all
+ *                                   answer right, one connection each
+ *
+ * driver_leaves_work_to_loop and driver_woken_by_other_thread pin the
+ * engine to one loop (HOOKLINE_EVENT_LOOPS=1): the request they start
+ * from another thread must go to the loop that the driver drives.
  *
  *   test_engine [NAME...]
  */
@@ -559,6 +567,8 @@ static void settle_loop(void) {
 }
 
 static void lone_caller_drives_the_loop(void) {
+  /* With the default loops (one per CPU): the caller drives its thread's
+   * loop, whichever that is. */
   settle_loop();
   /* The raw blocking request: on_headers runs on the loop's driver. */
   hl__http *h = hl__http_new(NULL);
@@ -658,6 +668,7 @@ static void driver_leaves_work_to_loop(void) {
    * request of someone else's at the wrong moment holds the baton): try a
    * few times; every attempt must complete, one at least must have had
    * the driver leave work behind. */
+  setenv("HOOKLINE_EVENT_LOOPS", "1", 1); /* before the engine starts */
   int drove = 0;
   for (int attempt = 0; attempt < 5 && drove == 0; attempt++) {
     settle_loop();
@@ -737,6 +748,7 @@ static hl_status late_start(void *impl, hl_context *ctx, const hl_request *req,
 static void driver_woken_by_other_thread(void) {
   /* The loop runs, then is idle: the run's caller finds the baton free
    * and drives while it waits. */
+  setenv("HOOKLINE_EVENT_LOOPS", "1", 1); /* before the engine starts */
   settle_loop();
 
   hl_provider_ops ops = {.size = sizeof ops, .name = "late", .complete = late_complete,
@@ -756,6 +768,99 @@ static void driver_woken_by_other_thread(void) {
   hl_provider_unref(p);
 }
 
+/* ------------------------------------------------------------------ */
+/* More than one loop (providers/engine.h)                              */
+/* ------------------------------------------------------------------ */
+
+#define N_SPREAD 64
+
+typedef struct spread {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t seen[8];       /* distinct threads that decoded an answer */
+  int n_seen;
+  int left, ok;
+} spread;
+
+/* API_RESPONSE comes from the loop thread that ran the request. */
+static int spread_seen(const hl_event *ev, void *ud) {
+  spread *s = ud;
+  if (ev->type != HL_EVENT_API_RESPONSE) return 0;
+  pthread_mutex_lock(&s->mu);
+  bool known = false;
+  for (int i = 0; i < s->n_seen; i++) known = known || pthread_equal(s->seen[i], pthread_self());
+  if (!known && s->n_seen < 8) s->seen[s->n_seen++] = pthread_self();
+  pthread_mutex_unlock(&s->mu);
+  return 0;
+}
+
+static void spread_done(hl_run *run, hl_status st, const char *answer, const hl_usage *usage,
+                        void *ud) {
+  (void)run;
+  (void)usage;
+  spread *s = ud;
+  pthread_mutex_lock(&s->mu);
+  if (st == HL_OK && answer && !strcmp(answer, TEXT)) s->ok++;
+  else fprintf(stderr, "run: %s: %s\n", hl_status_name(st), st != HL_OK ? hl_last_error() : "wrong text");
+  if (--s->left == 0) pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void async_runs_spread_over_loops(void) {
+  /* Two loops even on one CPU; set before the engine starts. */
+  setenv("HOOKLINE_EVENT_LOOPS", "2", 1);
+  hl_provider *p = hl_openai_new(srv.base, KEY);
+  REQUIRE(p);
+  hl_agent *a = agent_on(p, "slow@engine-loops", false);
+  REQUIRE(a);
+  static spread s = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  s.left = N_SPREAD;
+  hl_observer *obs = hl_observer_new(spread_seen, &s);
+  REQUIRE(obs);
+  hl_agent_add_observer(a, obs);
+  int before = server_connections(&srv);
+  REQUIRE(before >= 0);
+  hl_session *sessions[N_SPREAD];
+  hl_run *runs[N_SPREAD];
+  hl_run_options o = HL_RUN_OPTIONS_INIT;
+  o.on_done = spread_done;
+  o.user_data = &s;
+  for (int i = 0; i < N_SPREAD; i++) {
+    sessions[i] = hl_session_new("engine", "u", NULL);
+    REQUIRE(sessions[i]);
+    REQUIRE(hl_run_start(a, sessions[i], "hi", &o, &runs[i]) == HL_OK);
+  }
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += 60;
+  pthread_mutex_lock(&s.mu);
+  while (s.left > 0 && pthread_cond_timedwait(&s.cv, &s.mu, &dl) == 0) {
+  }
+  int left = s.left, ok = s.ok, n_seen = s.n_seen;
+  bool main_seen = false;
+  for (int i = 0; i < s.n_seen; i++) main_seen = main_seen || pthread_equal(s.seen[i], pthread_self());
+  pthread_mutex_unlock(&s.mu);
+  REQUIRE(left == 0); /* never leave the runs to a late callback on `s` */
+  CHECK_INT(ok, N_SPREAD);
+  /* Both loops served (the runs' contexts hash over them: all 64 on one
+   * loop has a chance of 2^-63), neither of them this thread. */
+  fprintf(stderr, "threads that ran the model calls: %d\n", n_seen);
+  CHECK_INT(n_seen, 2);
+  CHECK(!main_seen);
+  /* One connection per run at most: each loop's pool reuses its own
+   * (+2: the stats requests). */
+  int opened = server_connections(&srv) - before;
+  CHECK(opened >= 1);
+  CHECK(opened <= N_SPREAD + 2);
+  for (int i = 0; i < N_SPREAD; i++) {
+    hl_run_free(runs[i]);
+    hl_session_free(sessions[i]);
+  }
+  hl_observer_unref(obs);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 static const test_case tests[] = {
     T(many_threads_reuse_connections),
     T(partitions_reuse_connections),
@@ -769,6 +874,7 @@ static const test_case tests[] = {
     T(lone_caller_drives_the_loop),
     T(driver_leaves_work_to_loop),
     T(driver_woken_by_other_thread),
+    T(async_runs_spread_over_loops),
 };
 
 int main(int argc, char **argv) {
