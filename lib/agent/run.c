@@ -399,6 +399,9 @@ hl__turn_next hl__turn_response(hl_context *ctx, hl_response *resp, char **answe
   /* The history keeps the assistant message as the model gave it. */
   hl_message *assistant = resp->message ? hl_message_clone(resp->message) : hl_message_new(HL_ROLE_ASSISTANT);
   if (assistant) assistant->role = HL_ROLE_ASSISTANT;
+  /* A stored session writes a call and its results as one append (one
+   * turn boundary, store.h): the call is held until the results come. */
+  if (assistant && hl_message_tool_call_count(assistant) > 0) hl__session_hold_next(ctx->session);
   if (hl_append(ctx, assistant, o) != HL_OK) {
     free(text);
     hl_response_free(resp);

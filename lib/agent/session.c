@@ -10,7 +10,10 @@
  * A session opened from a store (lib/store/session_store.c) has a sink:
  * every change is first written through it as an event, under a second
  * mutex (wlock) that keeps the log's order the order of the changes, and
- * made in memory only once the store took it.
+ * made in memory only once the store took it. One exception makes a turn
+ * boundary one append: the assistant message that asks for tools is held
+ * (hl__session_hold_next) and written together with the next write, its
+ * tool results, as one group; the turn in flight is what a crash loses.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,19 +44,53 @@ struct hl_session {
   hl__session_sink sink; /* append NULL: in memory only */
   cJSON *run_state;     /* an interrupted run's state, or NULL */
   atomic_bool resume;   /* the next run continues the log's unfinished run */
+  /* Under wlock: the next message's event is held (hold_next); the held
+   * event, written with the next write as one group; the number of
+   * messages before the held one (a truncate below it drops it). */
+  bool hold_next;
+  cJSON *held;
+  size_t held_at;
 };
 
-/* Write `event` (owned; NULL means out of memory) through the sink. Call
- * with wlock held. HL_OK without a sink. */
+/* Write `event` (owned; NULL means out of memory) through the sink, after
+ * the held event if there is one, as one group (store.h: one transaction).
+ * Call with wlock held. HL_OK without a sink. On a failure the held event
+ * stays held: its message is in memory, and a later write must not put
+ * tool results in the log without the call they answer. */
 static hl_status hl_session_write(hl_session *s, cJSON *event) {
   if (!s->sink.append) {
     cJSON_Delete(event);
     return HL_OK;
   }
   if (!event) return hl_fail(HL_ERR_NOMEM, "session: out of memory");
-  hl_status st = s->sink.append(s->sink.ud, event);
+  if (!s->held) {
+    hl_status st = s->sink.append(s->sink.ud, event);
+    cJSON_Delete(event);
+    return st;
+  }
+  cJSON *group = cJSON_CreateArray();
+  if (!group || !cJSON_AddItemReferenceToArray(group, s->held) ||
+      !cJSON_AddItemReferenceToArray(group, event)) {
+    cJSON_Delete(group);
+    cJSON_Delete(event);
+    return hl_fail(HL_ERR_NOMEM, "session: out of memory");
+  }
+  hl_status st = s->sink.append(s->sink.ud, group);
+  cJSON_Delete(group); /* references only */
   cJSON_Delete(event);
+  if (st == HL_OK) {
+    cJSON_Delete(s->held);
+    s->held = NULL;
+  }
   return st;
+}
+
+/* Forget the held event (its message is being taken back, or the session
+ * reloaded). Call with wlock held. */
+static void hl_session_drop_held(hl_session *s) {
+  cJSON_Delete(s->held);
+  s->held = NULL;
+  s->hold_next = false;
 }
 
 static cJSON *hl_event_new(const char *type) {
@@ -166,6 +203,7 @@ oom:
 void hl_session_free(hl_session *s) {
   if (!s) return;
   if (s->sink.destroy) s->sink.destroy(s->sink.ud);
+  cJSON_Delete(s->held); /* a turn in flight: never written */
   hl_messages_clear(&s->messages);
   cJSON_Delete(s->state);
   cJSON_Delete(s->run_state);
@@ -244,8 +282,15 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
     if (e && mj && cJSON_AddItemToObject(e, "message", mj)) mj = NULL;
     else cJSON_Delete(e), e = NULL;
     cJSON_Delete(mj);
-    st = hl_session_write(s, e);
+    if (s->hold_next && e && !s->held) {
+      /* Held, not written: the next write takes it along (a turn boundary). */
+      s->held = e;
+      s->held_at = s->messages.count;
+    } else {
+      st = hl_session_write(s, e);
+    }
   }
+  s->hold_next = false;
   if (st != HL_OK) {
     pthread_mutex_unlock(&s->wlock);
     hl_message_free(msg);
@@ -254,6 +299,7 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
   hl_session_lock(s);
   st = hl_messages_push(&s->messages, msg); /* frees msg on failure */
   hl_session_unlock(s);
+  if (st != HL_OK && s->held && s->held_at == s->messages.count) hl_session_drop_held(s);
   pthread_mutex_unlock(&s->wlock);
   return st;
 }
@@ -261,6 +307,8 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
 void hl__session_truncate(hl_session *s, size_t count) {
   if (!s) return;
   pthread_mutex_lock(&s->wlock);
+  /* A held message being taken back was never written: forget it. */
+  if (s->held && count <= s->held_at) hl_session_drop_held(s);
   if (s->sink.append && s->messages.count > count) {
     /* Best effort: when the store is gone (or another writer won), the log
      * keeps the run, which then reads as unfinished (store.h). */
@@ -409,8 +457,16 @@ void *hl__session_sink_data(const hl_session *s, hl__sink_append_fn append) {
   return s && append && s->sink.append == append ? s->sink.ud : NULL;
 }
 
+void hl__session_hold_next(hl_session *s) {
+  if (!s) return;
+  pthread_mutex_lock(&s->wlock);
+  s->hold_next = s->sink.append != NULL;
+  pthread_mutex_unlock(&s->wlock);
+}
+
 void hl__session_swap_contents(hl_session *a, hl_session *b) {
   pthread_mutex_lock(&a->wlock);
+  hl_session_drop_held(a); /* the fresh contents are the log's */
   hl_session_lock(a);
   hl_session_lock(b);
   hl_messages m = a->messages;

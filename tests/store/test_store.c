@@ -540,6 +540,129 @@ static void conflict_retry_keeps_claim(void) {
   hl_store_close(s);
 }
 
+/* A group append (one turn boundary): every event or none, one version
+ * check, versions contiguous; texts with the characters a backend must
+ * escape come back byte for byte. */
+static void group_append(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  cJSON *g = cJSON_CreateArray();
+  cJSON_AddItemToArray(g, ev_text("user", "a \"quoted\" back\\slash {brace,comma} \xc3\xa9"));
+  cJSON_AddItemToArray(g, ev_text("assistant", "second"));
+  cJSON_AddItemToArray(g, cJSON_Parse("{\"type\":\"state\",\"key\":\"k\",\"value\":[1,\"}\"]}"));
+  int64_t v = -1;
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 0, g, &v), HL_OK);
+  CHECK_INT(v, 3);
+  /* a stale writer's group: conflict, nothing of it written */
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 1, g, &v), HL_ERR_CONFLICT);
+  CHECK_INT(v, 0);
+  /* a bad item anywhere: refused before anything is written */
+  cJSON *bad = cJSON_CreateArray();
+  cJSON_AddItemToArray(bad, ev_text("user", "fine"));
+  cJSON_AddItemToArray(bad, cJSON_CreateString("not an event"));
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 3, bad, &v), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "event 2");
+  cJSON *empty = cJSON_CreateArray();
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 3, empty, &v), HL_ERR_INVALID);
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 3, NULL, &v), HL_ERR_INVALID);
+  /* a larger group on top (past the front end's stack room) */
+  cJSON *big = cJSON_CreateArray();
+  for (int i = 0; i < 20; i++) {
+    char t[32];
+    snprintf(t, sizeof t, "big %d", i);
+    cJSON_AddItemToArray(big, ev_text(i % 2 ? "assistant" : "user", t));
+  }
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 3, big, &v), HL_OK);
+  CHECK_INT(v, 23);
+  cJSON *events = NULL;
+  CHECK_INT(hl_store_load(s, "app", "u", "g", &events, &v), HL_OK);
+  CHECK_INT(v, 23);
+  CHECK_INT(cJSON_GetArraySize(events), 23);
+  for (int i = 0; i < 3; i++)
+    CHECK(cJSON_Compare(cJSON_GetArrayItem(events, i), cJSON_GetArrayItem(g, i), true));
+  for (int i = 0; i < 20; i++)
+    CHECK(cJSON_Compare(cJSON_GetArrayItem(events, 3 + i), cJSON_GetArrayItem(big, i), true));
+  cJSON *list = NULL;
+  CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
+  cJSON *item = cJSON_GetArrayItem(list, 0);
+  CHECK_INT((int)cJSON_GetObjectItem(item, "version")->valuedouble, 23);
+  CHECK_STR(cJSON_GetObjectItem(item, "title")->valuestring,
+            "a \"quoted\" back\\slash {brace,comma} \xc3\xa9");
+  cJSON_Delete(list);
+  cJSON_Delete(events);
+  cJSON_Delete(big);
+  cJSON_Delete(empty);
+  cJSON_Delete(bad);
+  cJSON_Delete(g);
+  hl_store_close(s);
+}
+
+/* One append per turn boundary: while the tools of a turn run, the log
+ * has the user's input but not yet the call (it is written together with
+ * the results); after the run, input, call, results and answer are all
+ * there, one version each. A state change made by a tool takes the held
+ * call along, so the log never has a result without its call. */
+static hl_store *boundary_store;
+static int64_t boundary_seen = -1;
+static hl_status boundary_tool(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args;
+  (void)ud;
+  cJSON *events = NULL;
+  int64_t v = -1;
+  if (hl_store_load(boundary_store, "app", "u", "tb", &events, &v) == HL_OK) boundary_seen = v;
+  cJSON_Delete(events);
+  if (ud == NULL) { /* the second agent: a state change during the tools */
+    cJSON *yes = cJSON_CreateTrue();
+    hl_context_state_set(ctx, "touched", yes);
+    cJSON_Delete(yes);
+  }
+  *result = cJSON_CreateString("ok");
+  return HL_OK;
+}
+
+static void turn_boundaries(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  boundary_store = s;
+  for (int variant = 0; variant < 2; variant++) {
+    hl_agent *a = hl_agent_new("tb");
+    hl_provider *p = loop_provider();
+    hl_agent_set_provider(a, p);
+    hl_provider_unref(p);
+    hl_tool *t = hl_tool_new("note", "Note a text", boundary_tool, variant ? NULL : (void *)a);
+    hl_tool_param(t, "text", "string", "what to note", true);
+    hl_agent_add_tool(a, t);
+    hl_tool_unref(t);
+    hl_session *sess = NULL;
+    REQUIRE(hl_session_open(s, "app", "u", "tb", &sess) == HL_OK);
+    int64_t before = hl_session_version(sess);
+    boundary_seen = -1;
+    char *answer = NULL;
+    CHECK_INT(hl_agent_run(a, sess, variant ? "with state" : "plain", &answer), HL_OK);
+    hl_free(answer);
+    /* during the tool: the input only (the call waits for its result) */
+    CHECK_INT(boundary_seen, before + 1);
+    /* after: input, call, result, answer (and the state change) */
+    CHECK_INT(hl_session_version(sess), before + (variant ? 5 : 4));
+    cJSON *events = NULL;
+    int64_t v = 0;
+    CHECK_INT(hl_store_load(s, "app", "u", "tb", &events, &v), HL_OK);
+    CHECK_INT(v, hl_session_version(sess));
+    const char *want[2][5] = {{"message", "message", "message", "message", NULL},
+                              {"message", "message", "state", "message", "message"}};
+    for (int i = 0; i < (variant ? 5 : 4); i++) {
+      cJSON *e = cJSON_GetArrayItem(events, (int)before + i);
+      CHECK_STR(cJSON_GetObjectItem(e, "type")->valuestring, want[variant][i]);
+    }
+    cJSON_Delete(events);
+    hl_session_free(sess);
+    hl_agent_unref(a);
+  }
+  hl_store_close(s);
+}
+
 /* A log that ends in tool calls without results (the worker died while
  * its tool ran): the same input continues the run, the tool runs again
  * with the call id the model gave, the input is not asked twice. */
@@ -1045,6 +1168,8 @@ int main(int argc, char **argv) {
   RUN(write_through);
   RUN(conflict_retry);
   RUN(conflict_retry_keeps_claim);
+  RUN(group_append);
+  RUN(turn_boundaries);
   RUN(resume_unfinished);
   RUN(run_state);
   RUN(tool_call_id);
