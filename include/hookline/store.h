@@ -167,19 +167,24 @@ HL_API hl_status hl_store_delete(hl_store *store, const char *app, const char *u
  * gone), the log keeps them and reads as an unfinished run.
  *
  * Turn boundaries. A run writes one append per turn boundary, each one
- * transaction (see "Durability" above): the user's input when the run
- * starts; after each model call that asked for tools, the assistant
- * message with its calls together with the tool results (the call is
- * held in memory while the tools run, so the log never has the one
- * without the other); the final answer. Other changes (state set by a
- * hook or a tool, an interrupt's run state) are written when they are
- * made, taking a held call along with them in the same append.
+ * transaction (see "Durability" above): after each model call, what the
+ * turn added since the last boundary, as one group: the user's input
+ * (with the first turn), the assistant message, and when it asked for
+ * tools, their results (written once the tools ran: the log never has a
+ * call without its result). A run whose model answers at once is one
+ * append; scenario (b) (a call, tools, an answer) is two. Other changes
+ * (state set by a hook or a tool, an interrupt's run state) are written
+ * when they are made, taking the turn's held messages along in the same
+ * append.
  *
  * Crash safety: a process killed at any moment loses at most the turn in
- * flight (a model call and its tools whose results were not written: the
- * model is asked again). hl_agent_run() on a session whose log ends in an unfinished run
- * (hl_session_unfinished_input()) with the same input continues that run
- * instead of starting a new one: the input is not appended again, and
+ * flight: what was added since the last boundary (for the first turn the
+ * user's input too, which the application still has: running the same
+ * input again asks the model again). hl_agent_run() on a session whose
+ * log ends in an unfinished run (hl_session_unfinished_input(): a state
+ * change written mid-turn took the input or a call along, or a log of an
+ * older hookline) with the same input continues that run instead of
+ * starting a new one: the input is not appended again, and
  * tool calls whose results were not recorded run again (at-least-once:
  * a tool with side effects uses hl_context_tool_call_id() as its
  * idempotency key), then the model is asked as usual.

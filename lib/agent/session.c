@@ -11,9 +11,11 @@
  * every change is first written through it as an event, under a second
  * mutex (wlock) that keeps the log's order the order of the changes, and
  * made in memory only once the store took it. One exception makes a turn
- * boundary one append: the assistant message that asks for tools is held
- * (hl__session_hold_next) and written together with the next write, its
- * tool results, as one group; the turn in flight is what a crash loses.
+ * boundary one append: messages the run marks (hl__session_hold_next: the
+ * user's input, an assistant message that asks for tools) are made in
+ * memory and held, and written together with the next write (the tool
+ * results, the answer, a state change) as one group; the turn in flight
+ * is what a crash loses.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,19 +46,20 @@ struct hl_session {
   hl__session_sink sink; /* append NULL: in memory only */
   cJSON *run_state;     /* an interrupted run's state, or NULL */
   atomic_bool resume;   /* the next run continues the log's unfinished run */
-  /* Under wlock: the next message's event is held (hold_next); the held
-   * event, written with the next write as one group; the number of
-   * messages before the held one (a truncate below it drops it). */
+  /* Under wlock: the next message's event is to be held (hold_next); the
+   * held events (an array, NULL when none), written with the next write
+   * as one group; they are the events of messages held_at, held_at + 1,
+   * ... (a truncate drops those it takes back). */
   bool hold_next;
   cJSON *held;
   size_t held_at;
 };
 
 /* Write `event` (owned; NULL means out of memory) through the sink, after
- * the held event if there is one, as one group (store.h: one transaction).
- * Call with wlock held. HL_OK without a sink. On a failure the held event
- * stays held: its message is in memory, and a later write must not put
- * tool results in the log without the call they answer. */
+ * the held events if there are any, as one group (store.h: one
+ * transaction). Call with wlock held. HL_OK without a sink. On a failure
+ * the held events stay held: their messages are in memory, and a later
+ * write must not put tool results in the log without their call. */
 static hl_status hl_session_write(hl_session *s, cJSON *event) {
   if (!s->sink.append) {
     cJSON_Delete(event);
@@ -68,29 +71,34 @@ static hl_status hl_session_write(hl_session *s, cJSON *event) {
     cJSON_Delete(event);
     return st;
   }
-  cJSON *group = cJSON_CreateArray();
-  if (!group || !cJSON_AddItemReferenceToArray(group, s->held) ||
-      !cJSON_AddItemReferenceToArray(group, event)) {
-    cJSON_Delete(group);
+  if (!cJSON_AddItemToArray(s->held, event)) {
     cJSON_Delete(event);
     return hl_fail(HL_ERR_NOMEM, "session: out of memory");
   }
-  hl_status st = s->sink.append(s->sink.ud, group);
-  cJSON_Delete(group); /* references only */
-  cJSON_Delete(event);
+  hl_status st = s->sink.append(s->sink.ud, s->held);
   if (st == HL_OK) {
     cJSON_Delete(s->held);
     s->held = NULL;
+  } else {
+    int n = cJSON_GetArraySize(s->held);
+    cJSON_DeleteItemFromArray(s->held, n - 1); /* `event`: its change is not made */
   }
   return st;
 }
 
-/* Forget the held event (its message is being taken back, or the session
- * reloaded). Call with wlock held. */
-static void hl_session_drop_held(hl_session *s) {
-  cJSON_Delete(s->held);
-  s->held = NULL;
+/* Forget the held events of messages `count` and later (they are being
+ * taken back, never written), all of them for 0. Call with wlock held. */
+static void hl_session_drop_held(hl_session *s, size_t count) {
   s->hold_next = false;
+  if (!s->held) return;
+  if (count <= s->held_at) {
+    cJSON_Delete(s->held);
+    s->held = NULL;
+    return;
+  }
+  int keep = (int)(count - s->held_at);
+  while (cJSON_GetArraySize(s->held) > keep)
+    cJSON_DeleteItemFromArray(s->held, cJSON_GetArraySize(s->held) - 1);
 }
 
 static cJSON *hl_event_new(const char *type) {
@@ -282,10 +290,16 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
     if (e && mj && cJSON_AddItemToObject(e, "message", mj)) mj = NULL;
     else cJSON_Delete(e), e = NULL;
     cJSON_Delete(mj);
-    if (s->hold_next && e && !s->held) {
+    if (s->hold_next && e) {
       /* Held, not written: the next write takes it along (a turn boundary). */
-      s->held = e;
-      s->held_at = s->messages.count;
+      if (!s->held) {
+        s->held = cJSON_CreateArray();
+        s->held_at = s->messages.count;
+      }
+      if (!s->held || !cJSON_AddItemToArray(s->held, e)) {
+        cJSON_Delete(e);
+        st = hl_fail(HL_ERR_NOMEM, "session: out of memory");
+      }
     } else {
       st = hl_session_write(s, e);
     }
@@ -299,7 +313,7 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
   hl_session_lock(s);
   st = hl_messages_push(&s->messages, msg); /* frees msg on failure */
   hl_session_unlock(s);
-  if (st != HL_OK && s->held && s->held_at == s->messages.count) hl_session_drop_held(s);
+  if (st != HL_OK) hl_session_drop_held(s, s->messages.count); /* its event, if held */
   pthread_mutex_unlock(&s->wlock);
   return st;
 }
@@ -307,9 +321,12 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
 void hl__session_truncate(hl_session *s, size_t count) {
   if (!s) return;
   pthread_mutex_lock(&s->wlock);
-  /* A held message being taken back was never written: forget it. */
-  if (s->held && count <= s->held_at) hl_session_drop_held(s);
-  if (s->sink.append && s->messages.count > count) {
+  /* Held messages being taken back were never written: forget them, and
+   * write a truncate only if the log has messages past `count`. */
+  size_t held = s->held ? (size_t)cJSON_GetArraySize(s->held) : 0;
+  size_t written = s->messages.count - held;
+  hl_session_drop_held(s, count);
+  if (s->sink.append && written > count) {
     /* Best effort: when the store is gone (or another writer won), the log
      * keeps the run, which then reads as unfinished (store.h). */
     cJSON *e = hl_event_new("truncate");
@@ -466,7 +483,7 @@ void hl__session_hold_next(hl_session *s) {
 
 void hl__session_swap_contents(hl_session *a, hl_session *b) {
   pthread_mutex_lock(&a->wlock);
-  hl_session_drop_held(a); /* the fresh contents are the log's */
+  hl_session_drop_held(a, 0); /* the fresh contents are the log's */
   hl_session_lock(a);
   hl_session_lock(b);
   hl_messages m = a->messages;

@@ -51,12 +51,13 @@ typedef struct hl__session_sink {
 void hl__session_set_sink(hl_session *session, const hl__session_sink *sink);
 /* A turn boundary as one append: the next hl_session_add_message() on a
  * stored session is made in memory at once, but its event is held and
- * written by the session's next write (of any change), together with
- * that write's event as one group (the sink then gets an array of
- * events). The agent holds the assistant message that asks for tools, so
- * that it and the tool results are one transaction. A truncate that takes
- * the held message back, a reload or freeing the session forgets it (a
- * turn in flight). No-op for an in-memory session. Thread-safe. */
+ * written by the session's next write of a change that is not held,
+ * together with every held event, as one group (the sink then gets an
+ * array of events). The agent holds the user's input and each assistant
+ * message that asks for tools, so that a turn (input, calls, results or
+ * answer) is one transaction. A truncate that takes held messages back, a
+ * reload or freeing the session forgets them (the turn in flight). No-op
+ * for an in-memory session. Thread-safe. */
 void hl__session_hold_next(hl_session *session);
 /* The sink's ud if the attached sink uses `append`, else NULL. */
 void *hl__session_sink_data(const hl_session *session, hl__sink_append_fn append);
