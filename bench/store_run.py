@@ -102,8 +102,10 @@ def store_markdown(res):
       f"with the client library alone (same statements or Lua script, prepared, same guarantees: "
       f"SQLite in WAL with synchronous=NORMAL, JSON made in advance). CPU: the calling thread's "
       f"(CLOCK_THREAD_CPUTIME_ID), the client's own cost; wall includes the server's. *writes*: "
-      f"write system calls per turn (/proc/self/io), for PostgreSQL and Redis the round trips, "
-      f"for SQLite the WAL writes: the same on both sides means the same work. *load*: "
+      f"write system calls per turn (/proc/self/io), for Redis the round trips, for SQLite the "
+      f"WAL writes: the same on both sides means the same work (not counted for PostgreSQL: "
+      f"libpq sends with send(), which /proc/self/io leaves out; each append is one "
+      f"PQexecPrepared on both sides). *load*: "
       f"`hl_session_open()` of a 1,000-message session. PostgreSQL 15 (unix socket, fsync off) and "
       f"Redis 7.0 (loopback) are throwaway servers started by tests/store/servers.py. Run "
       f"{res.get('date')}, hookline commit {res.get('hookline_commit')}, load average (1 min) "
@@ -115,7 +117,9 @@ def store_markdown(res):
         if b.get("added_vs_raw_cpu") is not None:
             rng = f"{fmt(b.get('added_vs_raw_cpu'), 2)} ({fmt(b.get('added_vs_raw_cpu_min'), 2)}-{fmt(b.get('added_vs_raw_cpu_max'), 2)})"
         writes = fmt(b.get("writes_per_turn"), 1)
-        if b.get("raw_writes_per_turn") is not None:
+        if b.get("writes_per_turn") is None and b.get("raw_writes_per_turn") is not None:
+            writes = "not counted"
+        elif (b.get("raw_writes_per_turn") or -1) >= 0:
             writes += ", " + fmt(b.get("raw_writes_per_turn"), 1)
         w(f"| {NAMES.get(name, name)} | {fmt(b.get('added_per_turn_us'))} | {fmt(b.get('added_per_turn_cpu_us'))} | "
           f"{fmt(b.get('raw_per_turn_us'))} | {fmt(b.get('raw_per_turn_cpu_us'))} | "
