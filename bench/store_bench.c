@@ -8,14 +8,27 @@
  *   added_per_turn_us   one user turn of scenario (b) (2 model calls,
  *                       3 tool calls; an in-process model, so that only
  *                       the store's cost varies) on a stored session, minus
- *                       the same turn on an in-memory session: the 4 writes
- *                       (input, tool calls, results, answer) and their
- *                       encoding. Median of runs, each on a new session.
- *   raw_per_turn_us     the same 4 writes made with the client library
+ *                       the same turn on an in-memory session: the 4 events
+ *                       (input, tool calls, results, answer) in 2 appends,
+ *                       one per turn boundary (the input, the calls and
+ *                       their results; the answer), and their encoding.
+ *                       Median of runs, each on a new session.
+ *   raw_per_turn_us     the same 2 appends made with the client library
  *                       alone (sqlite3, libpq, hiredis): the same
  *                       statements or script, prepared, with the JSON
  *                       text made in advance, the same guarantees (each
- *                       write conditional on the version, atomic).
+ *                       append one transaction conditional on the version,
+ *                       atomic; SQLite with the same WAL and
+ *                       synchronous=NORMAL).
+ *   *_writes_per_turn   write system calls of the process per turn
+ *                       (/proc/self/io syscw): for Redis the round trips,
+ *                       for SQLite the WAL writes; the same for both sides
+ *                       shows they do the same work. Not for PostgreSQL
+ *                       (libpq uses send(), which syscw does not count;
+ *                       raw_writes_per_turn -1 there).
+ *   *_p25_us, *_p75_us  quartiles of the added (stored minus in-memory
+ *                       turn of the same round) and raw wall times: the
+ *                       spread the medians come from.
  *   *_cpu_us            the same, in CPU time of the calling thread
  *                       (CLOCK_THREAD_CPUTIME_ID; everything runs on it):
  *                       the client's own cost, which the load of a shared
@@ -105,10 +118,14 @@ static uint64_t thread_cpu_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* One measured turn: wall and CPU time of the calling thread. */
+/* One measured turn: wall and CPU time of the calling thread, and the
+ * process's write system calls during it. */
 typedef struct sample {
   double wall_us, cpu_us;
+  long long writes;
 } sample;
+
+static long long write_calls(void);
 
 typedef struct clock_pair {
   uint64_t wall, cpu;
@@ -118,7 +135,7 @@ static clock_pair clocks_now(void) { return (clock_pair){bench_now_ns(), thread_
 
 static sample since(clock_pair t0) {
   clock_pair t1 = clocks_now();
-  return (sample){(double)(t1.wall - t0.wall) / 1e3, (double)(t1.cpu - t0.cpu) / 1e3};
+  return (sample){(double)(t1.wall - t0.wall) / 1e3, (double)(t1.cpu - t0.cpu) / 1e3, 0};
 }
 
 /* One turn on a new session `tag`-`i` of `store` (NULL: in memory). */
@@ -135,9 +152,11 @@ static sample one_turn(hl_agent *agent, hl_store *store, const char *tag, int i)
     s = hl_session_new("bench", "u", id);
   }
   char *answer = NULL;
+  long long w0 = write_calls();
   clock_pair t0 = clocks_now();
   hl_status st = hl_agent_run(agent, s, INPUT, &answer);
   sample r = since(t0);
+  r.writes = write_calls() - w0;
   if (st != HL_OK) {
     fprintf(stderr, "store bench: run: %s\n", hl_last_error());
     exit(1);
@@ -147,9 +166,35 @@ static sample one_turn(hl_agent *agent, hl_store *store, const char *tag, int i)
   return r;
 }
 
-/* The event texts of one turn, as the session writes them. */
+/* The event texts of one turn, as the session writes them, and the
+ * appends they are written in (one per turn boundary): the input, the
+ * tool calls and their results; the answer. */
 static char *turn_events[4];
 static size_t turn_lens[4];
+enum { GROUPS = 2 };
+static const int group_first[GROUPS] = {0, 3}, group_size[GROUPS] = {3, 1};
+static char *group_array[GROUPS]; /* PostgreSQL: the group's text[] literal */
+
+/* {"...","..."}, as lib/store/postgres.c makes it. */
+static char *pg_array_literal(int g) {
+  size_t cap = 3;
+  for (int i = 0; i < group_size[g]; i++) cap += 3 + 2 * turn_lens[group_first[g] + i];
+  char *out = malloc(cap), *p = out;
+  *p++ = '{';
+  for (int i = 0; i < group_size[g]; i++) {
+    const char *t = turn_events[group_first[g] + i];
+    if (i) *p++ = ',';
+    *p++ = '"';
+    for (size_t j = 0; j < turn_lens[group_first[g] + i]; j++) {
+      if (t[j] == '"' || t[j] == '\\') *p++ = '\\';
+      *p++ = t[j];
+    }
+    *p++ = '"';
+  }
+  *p++ = '}';
+  *p = '\0';
+  return out;
+}
 
 static void make_turn_events(hl_agent *agent) {
   hl_store *mem = NULL;
@@ -165,16 +210,29 @@ static void make_turn_events(hl_agent *agent) {
     turn_events[i] = cJSON_PrintUnformatted(cJSON_GetArrayItem(events, i));
     turn_lens[i] = strlen(turn_events[i]);
   }
+  for (int g = 0; g < GROUPS; g++) group_array[g] = pg_array_literal(g);
   cJSON_Delete(events);
   hl_session_free(s);
   hl_store_close(mem);
+}
+
+/* Write system calls of this process so far (/proc/self/io syscw). */
+static long long write_calls(void) {
+  FILE *f = fopen("/proc/self/io", "r");
+  if (!f) return -1;
+  char line[128];
+  long long n = -1;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "syscw:", 6)) n = atoll(line + 6);
+  fclose(f);
+  return n;
 }
 
 /* ------------------------------------------------------------------ */
 /* The same writes with the client libraries alone                     */
 /* ------------------------------------------------------------------ */
 
-/* A raw client: open once, then one turn's 4 writes per call. */
+/* A raw client: open once, then one turn's 2 appends per call. */
 typedef struct raw_client {
   void *ctx;
   void (*turn)(void *ctx, const char *id);
@@ -187,34 +245,42 @@ typedef struct raw_sqlite {
   sqlite3_stmt *q[RQ_COUNT];
 } raw_sqlite;
 
-/* As lib/store/sqlite.c: one IMMEDIATE transaction per write, holding the
- * conditional version bump and the event row. */
+/* As lib/store/sqlite.c: one IMMEDIATE transaction per append, holding
+ * the conditional version bump and the group's event rows. */
 static void raw_sqlite_turn(void *ctx, const char *id) {
   raw_sqlite *r = ctx;
-  for (int v = 0; v < 4; v++) {
+  int v = 0;
+  for (int g = 0; g < GROUPS; g++) {
     sqlite3_step(r->q[RQ_BEGIN]);
     sqlite3_reset(r->q[RQ_BEGIN]);
     sqlite3_stmt *q = r->q[v == 0 ? RQ_CREATE : RQ_BUMP];
+    size_t bytes = 0;
+    for (int i = 0; i < group_size[g]; i++) bytes += turn_lens[group_first[g] + i];
     sqlite3_bind_text(q, 1, "bench", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, "u", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
     sqlite3_bind_double(q, 4, (double)bench_now_ns() / 1e9);
     sqlite3_bind_null(q, 5);
-    sqlite3_bind_int64(q, 6, (sqlite3_int64)turn_lens[v]);
+    sqlite3_bind_int64(q, 6, (sqlite3_int64)bytes);
     if (v) sqlite3_bind_int64(q, 7, v);
+    sqlite3_bind_int64(q, 8, group_size[g]);
     if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(r->db) != 1)
       fprintf(stderr, "raw sqlite: %s\n", sqlite3_errmsg(r->db));
     sqlite3_reset(q);
-    sqlite3_stmt *e = r->q[RQ_EVENT];
-    sqlite3_bind_text(e, 1, "bench", -1, SQLITE_STATIC);
-    sqlite3_bind_text(e, 2, "u", -1, SQLITE_STATIC);
-    sqlite3_bind_text(e, 3, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(e, 4, v + 1);
-    sqlite3_bind_text(e, 5, turn_events[v], (int)turn_lens[v], SQLITE_STATIC);
-    sqlite3_step(e);
-    sqlite3_reset(e);
+    for (int i = 0; i < group_size[g]; i++) {
+      sqlite3_stmt *e = r->q[RQ_EVENT];
+      int k = group_first[g] + i;
+      sqlite3_bind_text(e, 1, "bench", -1, SQLITE_STATIC);
+      sqlite3_bind_text(e, 2, "u", -1, SQLITE_STATIC);
+      sqlite3_bind_text(e, 3, id, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(e, 4, v + i + 1);
+      sqlite3_bind_text(e, 5, turn_events[k], (int)turn_lens[k], SQLITE_STATIC);
+      sqlite3_step(e);
+      sqlite3_reset(e);
+    }
     sqlite3_step(r->q[RQ_COMMIT]);
     sqlite3_reset(r->q[RQ_COMMIT]);
+    v += group_size[g];
   }
 }
 
@@ -235,8 +301,8 @@ static raw_client raw_sqlite_open(const char *path) {
     [RQ_BEGIN] = "BEGIN IMMEDIATE",
     [RQ_COMMIT] = "COMMIT",
     [RQ_CREATE] = "INSERT OR IGNORE INTO hl_sessions (app, user_id, id, version, created, updated,"
-                  " title, bytes) VALUES (?1, ?2, ?3, 1, ?4, ?4, ?5, ?6)",
-    [RQ_BUMP] = "UPDATE hl_sessions SET version = version + 1, updated = ?4,"
+                  " title, bytes) VALUES (?1, ?2, ?3, ?8, ?4, ?4, ?5, ?6)",
+    [RQ_BUMP] = "UPDATE hl_sessions SET version = version + ?8, updated = ?4,"
                 " title = COALESCE(title, ?5), bytes = bytes + ?6"
                 " WHERE app = ?1 AND user_id = ?2 AND id = ?3 AND version = ?7",
     [RQ_EVENT] = "INSERT INTO hl_events (app, user_id, id, version, data) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -247,20 +313,31 @@ static raw_client raw_sqlite_open(const char *path) {
   return (raw_client){r, raw_sqlite_turn, raw_sqlite_close};
 }
 
-/* As lib/store/postgres.c: one statement per write (the conditional bump
- * and the event row in one CTE, atomic), one round trip. */
+/* As lib/store/postgres.c: one statement per append (the conditional
+ * bump and the event rows in one CTE, atomic), one round trip; a group
+ * sends its events as one text[]. */
 static void raw_pg_turn(void *ctx, const char *id) {
   PGconn *c = ctx;
-  for (int v = 0; v < 4; v++) {
-    char now[40], bytes[24], expected[24];
+  int v = 0;
+  for (int g = 0; g < GROUPS; g++) {
+    char now[40], bytes[24], expected[24], count[24];
+    size_t b = 0;
+    for (int i = 0; i < group_size[g]; i++) b += turn_lens[group_first[g] + i];
     snprintf(now, sizeof now, "%.6f", (double)bench_now_ns() / 1e9);
-    snprintf(bytes, sizeof bytes, "%zu", turn_lens[v]);
+    snprintf(bytes, sizeof bytes, "%zu", b);
     snprintf(expected, sizeof expected, "%d", v);
-    const char *vals[8] = {"bench", "u", id, now, NULL, bytes, turn_events[v], expected};
-    PGresult *res = PQexecPrepared(c, v ? "raw_bump" : "raw_create", v ? 8 : 7, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+    snprintf(count, sizeof count, "%d", group_size[g]);
+    bool group = group_size[g] > 1;
+    const char *vals[9] = {"bench", "u", id, now, NULL, bytes,
+                           group ? group_array[g] : turn_events[group_first[g]], expected, count};
+    if (group && v == 0) vals[7] = count;
+    const char *name = group ? (v ? "raw_bump_n" : "raw_create_n") : (v ? "raw_bump" : "raw_create");
+    int nparams = group ? (v ? 9 : 8) : (v ? 8 : 7);
+    PGresult *res = PQexecPrepared(c, name, nparams, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != group_size[g])
       fprintf(stderr, "raw pg: %s", PQerrorMessage(c));
     PQclear(res);
+    v += group_size[g];
   }
 }
 
@@ -279,6 +356,18 @@ static raw_client raw_pg_open(const char *url) {
     " AND id = $3 AND version = $8 RETURNING version)"
     " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, version, $7"
     " FROM s RETURNING version", 8, NULL));
+  PQclear(PQprepare(c, "raw_create_n",
+    "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
+    " bytes) VALUES ($1, $2, $3, $8, $4, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING version)"
+    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, e.i, e.data"
+    " FROM s, unnest($7::text[]) WITH ORDINALITY AS e(data, i) RETURNING version", 8, NULL));
+  PQclear(PQprepare(c, "raw_bump_n",
+    "WITH s AS (UPDATE hl_sessions SET version = version + $9, updated = $4,"
+    " title = COALESCE(title, $5), bytes = bytes + $6 WHERE app = $1 AND user_id = $2"
+    " AND id = $3 AND version = $8 RETURNING version)"
+    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3,"
+    " $8::bigint + e.i, e.data FROM s, unnest($7::text[]) WITH ORDINALITY AS e(data, i)"
+    " RETURNING version", 9, NULL));
   return (raw_client){c, raw_pg_turn, raw_pg_close};
 }
 
@@ -289,40 +378,53 @@ static const char raw_redis_lua[] =
   "local v = tonumber(redis.call('HGET', KEYS[2], 'version') or '0')\n"
   "if v ~= tonumber(ARGV[1]) then return -1 - v end\n"
   "if n ~= v then return redis.error_reply('HLTRUNCATED') end\n"
-  "redis.call('RPUSH', KEYS[1], ARGV[2])\n"
-  "if n == 0 then redis.call('HSET', KEYS[2], 'created', ARGV[3], 'bytes', 0) end\n"
-  "redis.call('HSET', KEYS[2], 'version', n + 1, 'updated', ARGV[3])\n"
-  "redis.call('HINCRBY', KEYS[2], 'bytes', string.len(ARGV[2]))\n"
-  "if ARGV[5] ~= '' and redis.call('HEXISTS', KEYS[2], 'title') == 0 then\n"
-  "  redis.call('HSET', KEYS[2], 'title', ARGV[5]) end\n"
+  "local bytes = 0\n"
+  "for i = 6, #ARGV do bytes = bytes + string.len(ARGV[i]) end\n"
+  "redis.call('RPUSH', KEYS[1], unpack(ARGV, 6))\n"
+  "if n == 0 then redis.call('HSET', KEYS[2], 'created', ARGV[2], 'bytes', 0) end\n"
+  "redis.call('HSET', KEYS[2], 'version', n + #ARGV - 5, 'updated', ARGV[2])\n"
+  "redis.call('HINCRBY', KEYS[2], 'bytes', bytes)\n"
+  "if ARGV[4] ~= '' and redis.call('HEXISTS', KEYS[2], 'title') == 0 then\n"
+  "  redis.call('HSET', KEYS[2], 'title', ARGV[4]) end\n"
   "local indexed = redis.call('EXISTS', KEYS[3])\n"
-  "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
-  "redis.call('PERSIST', KEYS[1]) redis.call('PERSIST', KEYS[2]) redis.call('PERSIST', KEYS[3])\n"
-  "return n + 1\n";
+  "redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])\n"
+  "local ttl = tonumber(ARGV[5])\n"
+  "if ttl > 0 then\n"
+  "  redis.call('EXPIRE', KEYS[1], ttl) redis.call('EXPIRE', KEYS[2], ttl)\n"
+  "  local left = redis.call('TTL', KEYS[3])\n"
+  "  if indexed == 0 or (left >= 0 and left < ttl) then redis.call('EXPIRE', KEYS[3], ttl) end\n"
+  "else redis.call('PERSIST', KEYS[1]) redis.call('PERSIST', KEYS[2])\n"
+  "  redis.call('PERSIST', KEYS[3]) end\n"
+  "return n + #ARGV - 5\n";
 
 typedef struct raw_redis {
   redisContext *c;
   char sha[48];
 } raw_redis;
 
-/* As lib/store/redis.c: one EVALSHA (one round trip) per write. */
+/* As lib/store/redis.c: one EVALSHA (one round trip) per append. */
 static void raw_redis_turn(void *ctx, const char *id) {
   raw_redis *r = ctx;
   if (!id) return; /* never: tells GCC's -Wformat-truncation so under -fsanitize */
   char log[128], meta[128];
   snprintf(log, sizeof log, "hl:log:5:bench1:u%zu:%s", strlen(id), id);
   snprintf(meta, sizeof meta, "hl:meta:5:bench1:u%zu:%s", strlen(id), id);
-  for (int v = 0; v < 4; v++) {
+  int v = 0;
+  for (int g = 0; g < GROUPS; g++) {
     char expected[24], now[40];
     snprintf(expected, sizeof expected, "%d", v);
     snprintf(now, sizeof now, "%.6f", (double)bench_now_ns() / 1e9);
-    const char *argv[12] = {"EVALSHA", r->sha, "3", log, meta, "hl:idx:5:bench1:u", expected,
-                            turn_events[v], now, id, "", "0"};
-    size_t lens[12];
-    for (int i = 0; i < 12; i++) lens[i] = strlen(argv[i]);
-    lens[7] = turn_lens[v];
-    redisReply *rep = redisCommandArgv(r->c, 12, argv, lens);
-    if (!rep || rep->type != REDIS_REPLY_INTEGER || rep->integer != v + 1)
+    const char *argv[16] = {"EVALSHA", r->sha, "3", log, meta, "hl:idx:5:bench1:u", expected,
+                            now, id, "", "0"};
+    size_t lens[16];
+    for (int i = 0; i < 11; i++) lens[i] = strlen(argv[i]);
+    for (int i = 0; i < group_size[g]; i++) {
+      argv[11 + i] = turn_events[group_first[g] + i];
+      lens[11 + i] = turn_lens[group_first[g] + i];
+    }
+    redisReply *rep = redisCommandArgv(r->c, 11 + group_size[g], argv, lens);
+    v += group_size[g];
+    if (!rep || rep->type != REDIS_REPLY_INTEGER || rep->integer != v)
       fprintf(stderr, "raw redis: unexpected reply\n");
     if (rep) freeReplyObject(rep);
   }
@@ -353,18 +455,21 @@ static raw_client raw_redis_open(const char *url) {
 
 typedef struct figures {
   double mem_wall, mem_cpu, with_wall, with_cpu, raw_wall, raw_cpu; /* medians, us */
+  double added_p25, added_p75, raw_p25, raw_p75;                    /* quartiles, us */
+  double with_writes, raw_writes;                                   /* write calls per turn */
 } figures;
 
 /* RUNS rounds (after 20 warm-up ones) of: a turn in memory, a turn on
  * `store`, and (with `raw`) the raw writes, in rotating order. */
 static figures measure(hl_agent *agent, hl_store *store, const char *tag, raw_client *raw) {
   size_t n = (size_t)RUNS;
-  double *v[6];
-  for (int k = 0; k < 6; k++) v[k] = calloc(n, sizeof(double));
+  double *v[7];
+  for (int k = 0; k < 7; k++) v[k] = calloc(n, sizeof(double));
+  long long writes[3] = {0, 0, 0};
   for (int i = -20; i < RUNS; i++) {
     for (int step = 0; step < 3; step++) {
       int kind = (i + 20 + step) % 3; /* 0 memory, 1 stored, 2 raw */
-      sample x = {0, 0};
+      sample x = {0, 0, 0};
       if (kind == 0) {
         x = one_turn(agent, NULL, "mem", i + 20);
       } else if (kind == 1) {
@@ -372,19 +477,26 @@ static figures measure(hl_agent *agent, hl_store *store, const char *tag, raw_cl
       } else if (raw) {
         char id[64];
         snprintf(id, sizeof id, "raw-%d-%d", (int)getpid(), i + 20);
+        long long w0 = write_calls();
         clock_pair t0 = clocks_now();
         raw->turn(raw->ctx, id);
         x = since(t0);
+        x.writes = write_calls() - w0;
       }
       if (i >= 0) {
         v[2 * kind][i] = x.wall_us;
         v[2 * kind + 1][i] = x.cpu_us;
+        writes[kind] += x.writes;
       }
     }
+    if (i >= 0) v[6][i] = v[2][i] - v[0][i]; /* this round's added wall time */
   }
   figures f = {median(v[0], n), median(v[1], n), median(v[2], n),
-               median(v[3], n), median(v[4], n), median(v[5], n)};
-  for (int k = 0; k < 6; k++) free(v[k]);
+               median(v[3], n), median(v[4], n), median(v[5], n),
+               bench_percentile(v[6], n, 25), bench_percentile(v[6], n, 75),
+               bench_percentile(v[4], n, 25), bench_percentile(v[4], n, 75),
+               (double)(writes[1] - writes[0]) / (double)n, (double)writes[2] / (double)n};
+  for (int k = 0; k < 7; k++) free(v[k]);
   return f;
 }
 
@@ -470,16 +582,24 @@ int main(int argc, char **argv) {
            "\"turn_us\":%.1f,\"turn_cpu_us\":%.1f,\"added_per_turn_us\":%.1f,"
            "\"added_per_turn_cpu_us\":%.1f", i ? "," : "", backends[i].name, f.mem_wall,
            f.mem_cpu, f.with_wall, f.with_cpu, added, added_cpu);
+    /* libpq talks with send(), which /proc/self/io does not count: no
+     * figure rather than a wrong 0 */
+    bool counted = strcmp(backends[i].name, "postgresql") != 0;
+    printf(",\"added_p25_us\":%.1f,\"added_p75_us\":%.1f", f.added_p25, f.added_p75);
+    if (counted) printf(",\"writes_per_turn\":%.2f", f.with_writes);
     if (raw.turn)
       printf(",\"raw_per_turn_us\":%.1f,\"raw_per_turn_cpu_us\":%.1f,\"added_vs_raw\":%.3f,"
-             "\"added_vs_raw_cpu\":%.3f", f.raw_wall, f.raw_cpu,
-             f.raw_wall > 0 ? added / f.raw_wall : 0, f.raw_cpu > 0 ? added_cpu / f.raw_cpu : 0);
+             "\"added_vs_raw_cpu\":%.3f,\"raw_p25_us\":%.1f,\"raw_p75_us\":%.1f,"
+             "\"raw_writes_per_turn\":%.2f", f.raw_wall, f.raw_cpu,
+             f.raw_wall > 0 ? added / f.raw_wall : 0, f.raw_cpu > 0 ? added_cpu / f.raw_cpu : 0,
+             f.raw_p25, f.raw_p75, counted ? f.raw_writes : -1.0);
     printf(",\"load_1000_ms\":%.2f}", load);
     fflush(stdout);
     hl_store_close(store);
   }
   printf("}}\n");
   for (int i = 0; i < 4; i++) free(turn_events[i]);
+  for (int g = 0; g < GROUPS; g++) free(group_array[g]);
   hl_agent_unref(agent);
   char cmd[100];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

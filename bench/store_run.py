@@ -7,7 +7,7 @@ throwaway PostgreSQL and Redis servers (tests/store/servers.py).
 Used by bench/run.py (`make bench`); `make -C bench store` runs it alone:
 it prints the JSON and puts the figures into bench/results.json ("store")
 and the store section of BENCHMARKS.md:
-  python3 bench/store_run.py --build build [--runs 300] [--no-write]
+  python3 bench/store_run.py --build build [--runs 300] [--repeats 3] [--no-write]
 Nothing here asserts a timing.
 """
 import argparse
@@ -30,24 +30,49 @@ def commit():
     return p.stdout.strip() or None
 
 
-def store_bench(bench_bin, runs=300):
-    """Run hl-bench-store under servers.py; its JSON plus when and where."""
+def combine(runs):
+    """One result from several runs of hl-bench-store: per backend, the
+    median of each figure over the runs; for the ratios also the lowest
+    and highest (the spread a loaded machine gives them)."""
+    out = dict(runs[0])
+    out["repeats"] = len(runs)
+    backends = {}
+    for name in runs[0].get("backends", {}):
+        per = [r["backends"][name] for r in runs if name in r.get("backends", {})]
+        b = {}
+        for key in per[0]:
+            vals = sorted(x[key] for x in per if isinstance(x.get(key), (int, float)))
+            if vals:
+                b[key] = vals[len(vals) // 2] if len(vals) % 2 else (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2
+                if key.startswith("added_vs_raw"):
+                    b[key + "_min"], b[key + "_max"] = vals[0], vals[-1]
+        backends[name] = b
+    out["backends"] = backends
+    return out
+
+
+def store_bench(bench_bin, runs=300, repeats=3):
+    """Run hl-bench-store `repeats` times under one servers.py; the
+    figures combined (combine()) plus when and where."""
     load_before = round(os.getloadavg()[0], 1)
+    binary = os.path.join(bench_bin, "hl-bench-store")
+    loop = "for i in $(seq %d); do '%s' --runs %d || exit 1; done" % (repeats, binary, runs)
     cmd = [sys.executable, os.path.join(ROOT, "tests", "store", "servers.py"), "--pg", "--redis", "--",
-           os.path.join(bench_bin, "hl-bench-store"), "--runs", str(runs)]
+           "sh", "-c", loop]
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     except (OSError, subprocess.TimeoutExpired) as e:
         return {"error": str(e)}
-    res = None
-    for line in reversed(p.stdout.strip().splitlines()):
+    found = []
+    for line in p.stdout.strip().splitlines():
         try:
-            res = json.loads(line)
-            break
+            found.append(json.loads(line))
         except ValueError:
             continue
-    if res is None:
+    found = [r for r in found if isinstance(r, dict) and "backends" in r]
+    if not found:
         return {"error": (p.stderr or p.stdout).strip()[-300:] or "exit %d" % p.returncode}
+    res = combine(found)
     res.update({"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 "hookline_commit": commit(), "load_before": load_before,
                 "load_after": round(os.getloadavg()[0], 1)})
@@ -68,35 +93,48 @@ def store_markdown(res):
     w(f"One user turn of scenario (b) (2 model calls, 3 tool calls) with an in-process model, each "
       f"run on a new session; {res['runs']} rounds after 20 warm-up ones, each round one turn in "
       f"memory, one on the stored session and one of the raw writes, in rotating order (so that the "
-      f"machine's load hits all three alike); medians. *added*: the stored turn minus the in-memory "
-      f"turn: the 4 writes of a turn (input, tool calls, tool results, answer), each its own "
-      f"transaction conditional on the session's version, with their JSON encoding. *raw*: the same "
-      f"4 writes with the client library alone (same statements or Lua script, prepared, same "
-      f"guarantees, JSON made in advance). CPU: the calling thread's (CLOCK_THREAD_CPUTIME_ID), "
-      f"the client's own cost; wall includes the server's. *load*: `hl_session_open()` of a "
-      f"1,000-message session. PostgreSQL 15 (unix socket, fsync off) and Redis 7.0 (loopback) are "
-      f"throwaway servers started by tests/store/servers.py. Run {res.get('date')}, hookline commit "
-      f"{res.get('hookline_commit')}, load average (1 min) {res.get('load_before')} before and "
-      f"{res.get('load_after')} after on 2 shared cores.\n")
-    w("| backend | added per turn µs (wall) | added CPU µs | raw µs (wall) | raw CPU µs | added / raw (wall) | added / raw (CPU) | load 1,000 messages ms |")
-    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+      f"machine's load hits all three alike); medians, and the whole run repeated "
+      f"{res.get('repeats', 1)} times: each figure is the median of the repeats, the ratio's range "
+      f"is the lowest and highest repeat. *added*: the stored turn minus the in-memory turn of the "
+      f"same round: the 4 events of a turn (input, tool calls, tool results, answer) in 2 appends, "
+      f"one per turn boundary (input, calls and results; answer), each one transaction "
+      f"conditional on the session's version, with their JSON encoding. *raw*: the same 2 appends "
+      f"with the client library alone (same statements or Lua script, prepared, same guarantees: "
+      f"SQLite in WAL with synchronous=NORMAL, JSON made in advance). CPU: the calling thread's "
+      f"(CLOCK_THREAD_CPUTIME_ID), the client's own cost; wall includes the server's. *writes*: "
+      f"write system calls per turn (/proc/self/io), for Redis the round trips, for SQLite the "
+      f"WAL writes: the same on both sides means the same work (not counted for PostgreSQL: "
+      f"libpq sends with send(), which /proc/self/io leaves out; each append is one "
+      f"PQexecPrepared on both sides). *load*: "
+      f"`hl_session_open()` of a 1,000-message session. PostgreSQL 15 (unix socket, fsync off) and "
+      f"Redis 7.0 (loopback) are throwaway servers started by tests/store/servers.py. Run "
+      f"{res.get('date')}, hookline commit {res.get('hookline_commit')}, load average (1 min) "
+      f"{res.get('load_before')} before and {res.get('load_after')} after on 2 shared cores.\n")
+    w("| backend | added per turn µs (wall) | added CPU µs | raw µs (wall) | raw CPU µs | added / raw (wall) | added / raw (CPU), range | writes per turn (added, raw) | load 1,000 messages ms |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, b in res.get("backends", {}).items():
+        rng = ""
+        if b.get("added_vs_raw_cpu") is not None:
+            rng = f"{fmt(b.get('added_vs_raw_cpu'), 2)} ({fmt(b.get('added_vs_raw_cpu_min'), 2)}-{fmt(b.get('added_vs_raw_cpu_max'), 2)})"
+        writes = fmt(b.get("writes_per_turn"), 1)
+        if b.get("writes_per_turn") is None and b.get("raw_writes_per_turn") is not None:
+            writes = "not counted"
+        elif (b.get("raw_writes_per_turn") or -1) >= 0:
+            writes += ", " + fmt(b.get("raw_writes_per_turn"), 1)
         w(f"| {NAMES.get(name, name)} | {fmt(b.get('added_per_turn_us'))} | {fmt(b.get('added_per_turn_cpu_us'))} | "
           f"{fmt(b.get('raw_per_turn_us'))} | {fmt(b.get('raw_per_turn_cpu_us'))} | "
-          f"{fmt(b.get('added_vs_raw'), 2)} | {fmt(b.get('added_vs_raw_cpu'), 2)} | {fmt(b.get('load_1000_ms'), 2)} |")
+          f"{fmt(b.get('added_vs_raw'), 2)} | {rng} | {writes} | {fmt(b.get('load_1000_ms'), 2)} |")
     w("\nTargets (issue 13): SQLite < 100 µs per turn, PostgreSQL and Redis within 20% of the raw "
-      "client library. The stored turn's extra over raw is the events' JSON encoding (the memory "
-      "row: the same encoding with no database) and the library's bookkeeping. SQLite's 4 "
-      "transactions are bound by system calls on this machine (file locks and WAL page writes, "
-      "about 11 per transaction, no fsync: WAL with synchronous=NORMAL, see store.h), which the "
-      "raw library pays alike; schema 3 made an append write 2 pages instead of 5. PostgreSQL's "
-      "wall times are not comparable on a machine this loaded: the library's connection and the "
-      "raw one are served by two server processes, which the scheduler treats differently for a "
-      "whole run (in five runs on 2026-11-30 the ratio came out 0.20, 0.26, 0.60, 1.35 and 6.0); "
-      "Redis serves both from one process. Instructions (callgrind, client side, per append, "
-      "Redis): the library's backend call 10.3k (was 22.7k before the keys were cached), the raw "
-      "client's 17.2k; on top of it the library's front end encodes the event (about 5k) and, for "
-      "a user message, its title.\n")
+      "client library. A turn is 2 appends (one per turn boundary, store.h), so 2 transactions, "
+      "commits or round trips on every side. The stored turn's extra over raw is the events' JSON "
+      "encoding (the memory row: the same encoding with no database) and the library's "
+      "bookkeeping. SQLite's transactions are bound by system calls (file locks and WAL page "
+      "writes, no fsync: WAL with synchronous=NORMAL, see store.h), which the raw library pays "
+      "alike, and their cost grows with the machine's load. PostgreSQL's wall times are hard to "
+      "compare on a loaded machine: the library's connection and the raw one are served by two "
+      "server processes, which the scheduler treats differently for a whole run; the CPU ratio "
+      "and the round trips per turn are the readable figures. Redis serves both from one "
+      "process.\n")
     w(MARK_END)
     return "\n".join(out)
 
@@ -125,9 +163,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--runs", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
-    res = store_bench(os.path.join(os.path.abspath(args.build), "bench"), args.runs)
+    res = store_bench(os.path.join(os.path.abspath(args.build), "bench"), args.runs, args.repeats)
     print(json.dumps(res, indent=2))
     if "error" in res:
         return 1

@@ -3,6 +3,7 @@
  *
  *   --approve NAME|GLOB     (repeatable) calls of the matching tools wait
  *                           for a decision (hl_tool_set_needs_approval)
+ *   "approve": [...]        the same from the --config file (config.h)
  *
  * In the chat, a run that reaches such a call stops (HL_INTERRUPTED) and
  * the chatbot asks, call by call: approve, reject (with a reason the model
@@ -89,18 +90,46 @@ int chat_check_approval_args(const chat_options *opt, char *err, size_t errlen) 
 
 bool chat_approval_oneshot(const chat_options *opt) { return opt->n_decisions > 0; }
 
+/* Mark the tools whose names match `pattern`; how many did. */
+static hl_status approve_matching(hl_tools *tools, const char *pattern, size_t *matched) {
+  *matched = 0;
+  for (size_t i = 0; i < hl_tools_count(tools); i++) {
+    hl_tool *t = hl_tools_at(tools, i);
+    if (fnmatch(pattern, hl_tool_name(t), 0) != 0) continue;
+    hl_status st = hl_tool_set_needs_approval(t, true);
+    if (st != HL_OK) return st;
+    (*matched)++;
+  }
+  return HL_OK;
+}
+
+/* The config file's "approve" list (config.h), the same as --approve
+ * flags given before the command line's own; a pattern that matches no
+ * tool is an error naming the file and its JSON path. */
+static hl_status approval_from_config(chat_app *app, hl_tools *tools) {
+  if (!app->config) return HL_OK;
+  const cJSON *list = hl_json_get(hl_config_json(app->config), "approve"), *p;
+  int i = 0;
+  cJSON_ArrayForEach(p, list) {
+    size_t matched = 0;
+    hl_status st = approve_matching(tools, p->valuestring, &matched);
+    if (st != HL_OK) return st;
+    if (!matched)
+      return hl_fail(HL_ERR_INVALID, "%s: $.approve[%d]: \"%s\" matches no tool (/tools lists "
+                     "them)", app->opt.config_path, i, p->valuestring);
+    i++;
+  }
+  return HL_OK;
+}
+
 hl_status chat_approval_init(chat_app *app) {
   hl_tools *tools = hl_agent_tools(app->agent);
+  hl_status st = approval_from_config(app, tools);
+  if (st != HL_OK) return st;
   for (size_t p = 0; p < app->opt.n_approve; p++) {
     const char *pattern = app->opt.approve[p];
     size_t matched = 0;
-    for (size_t i = 0; i < hl_tools_count(tools); i++) {
-      hl_tool *t = hl_tools_at(tools, i);
-      if (fnmatch(pattern, hl_tool_name(t), 0) != 0) continue;
-      hl_status st = hl_tool_set_needs_approval(t, true);
-      if (st != HL_OK) return st;
-      matched++;
-    }
+    if ((st = approve_matching(tools, pattern, &matched)) != HL_OK) return st;
     if (!matched)
       return hl_fail(HL_ERR_INVALID, "--approve %s matches no tool (/tools lists them)", pattern);
   }

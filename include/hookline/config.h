@@ -18,7 +18,8 @@
  *                     {"command": "npx -y @modelcontextprotocol/server-everything"}],
  *     "agents": [{"name": "assistant", "instruction": "...", "model": "...",
  *                 "tools": ["calculator"], "plugins": [...], "max_turns": 8}],
- *     "store": {...}
+ *     "store": {...},
+ *     "approve": ["run_js", "mcp_*"]
  *   }
  *
  * Every key is optional. Top level: provider (object: type one of openai,
@@ -31,8 +32,12 @@
  * instruction, description, model, tools, plugins, mcp_servers, max_turns,
  * temperature, max_tokens, stream; an agent's own tools / mcp_servers
  * replace the top-level ones, its plugins come after the top-level ones),
- * and "store", reserved for the session store (only checked to be an
- * object here; its owner reads it with hl_config_json()). Unknown keys are
+ * "store", reserved for the session store (only checked to be an
+ * object here; its owner reads it with hl_config_json()), and "approve",
+ * names or globs of tools whose calls wait for a person's decision
+ * (interrupt.h; checked to be strings here, applied by the application,
+ * which reads it with hl_config_json(): the chatbot adds it to its
+ * --approve patterns). Unknown keys are
  * errors: a misspelt option must not be silently ignored. Relative paths
  * (plugin paths, script) are relative to the file's directory.
  *

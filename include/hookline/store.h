@@ -33,18 +33,23 @@
  * (HL_ERR_UNSUPPORTED), never written. A backend this build was made
  * without gives HL_ERR_UNSUPPORTED.
  *
- * Durability. Every append is its own transaction, durable when it
- * returns as far as the backend makes it so:
+ * Durability. Every append (one event or a group, hl_store_append_events)
+ * is one transaction (SQLite), one statement (PostgreSQL) or one script
+ * (Redis): when it returns HL_OK all its events are stored, when it fails
+ * none is, and a process killed at any moment leaves the log as it was
+ * before or after it, never between. How long a stored append lasts:
  *   sqlite:     WAL with synchronous=NORMAL: a committed append survives
  *               the process being killed at any moment (the WAL is in the
  *               operating system's hands); a power loss or kernel crash may
  *               take back the last appends (never corrupt the file, never
- *               leave half an append): no fsync per append, one per WAL
+ *               leave part of an append): no fsync per append, one per WAL
  *               checkpoint. (FULL, an fsync per append, would make it
  *               survive power loss at the cost of a disk flush each.)
  *   postgresql: as the server is configured (synchronous_commit, fsync).
  *   redis:      as the server is configured (appendonly, appendfsync).
  *   memory:     until the process ends.
+ * A session opened with hl_session_open() writes one append per turn
+ * boundary (see there), so a crash loses at most the turn in flight.
  *
  * Errors: bad arguments HL_ERR_INVALID; a server that cannot be reached or
  * went away HL_ERR_NETWORK (the next call reconnects); a failed write to
@@ -103,6 +108,20 @@ HL_API hl_status hl_store_append(hl_store *store, const char *app, const char *u
                                  const cJSON *event, int64_t *new_version);
 
 /**
+ * Append the events of the array `events` (borrowed; 1 to 1,000 JSON
+ * objects with a string "type") as one group: one version check against
+ * `expected_version`, then event i gets version expected_version + 1 + i,
+ * all of them or none (one transaction, statement or script, so one
+ * commit or round trip for the lot). On HL_OK *new_version (may be NULL)
+ * is expected_version + the number of events. HL_ERR_CONFLICT as
+ * hl_store_append(): nothing was written. An empty array or an item that
+ * is not an event: HL_ERR_INVALID, nothing written. Thread-safe.
+ */
+HL_API hl_status hl_store_append_events(hl_store *store, const char *app, const char *user,
+                                        const char *session_id, int64_t expected_version,
+                                        const cJSON *events, int64_t *new_version);
+
+/**
  * The whole log: *events (the caller's, cJSON_Delete()) is an array whose
  * item i is the event of version i + 1; *version (may be NULL) its length.
  * HL_ERR_NOT_FOUND for a session never written (or expired, or deleted).
@@ -135,7 +154,7 @@ HL_API hl_status hl_store_delete(hl_store *store, const char *app, const char *u
  * and replayed (an unknown id gives an empty session of version 0), and
  * from then on every change writes through before it is made in memory:
  * hl_session_add_message() (so every run appends the user's input, each
- * assistant message and each turn's tool results as they happen),
+ * assistant message and each turn's tool results; see "Turn boundaries"),
  * hl_session_state_set(), hl_session_reset(), a failed run taking its
  * messages back, hl_session_set_run_state(). A write the store refuses
  * leaves the session as it was and returns the store's status; a run then
@@ -147,10 +166,25 @@ HL_API hl_status hl_store_delete(hl_store *store, const char *app, const char *u
  * with a truncate event; when even that cannot be written (the store is
  * gone), the log keeps them and reads as an unfinished run.
  *
+ * Turn boundaries. A run writes one append per turn boundary, each one
+ * transaction (see "Durability" above): after each model call, what the
+ * turn added since the last boundary, as one group: the user's input
+ * (with the first turn), the assistant message, and when it asked for
+ * tools, their results (written once the tools ran: the log never has a
+ * call without its result). A run whose model answers at once is one
+ * append; scenario (b) (a call, tools, an answer) is two. Other changes
+ * (state set by a hook or a tool, an interrupt's run state) are written
+ * when they are made, taking the turn's held messages along in the same
+ * append.
+ *
  * Crash safety: a process killed at any moment loses at most the turn in
- * flight. hl_agent_run() on a session whose log ends in an unfinished run
- * (hl_session_unfinished_input()) with the same input continues that run
- * instead of starting a new one: the input is not appended again, and
+ * flight: what was added since the last boundary (for the first turn the
+ * user's input too, which the application still has: running the same
+ * input again asks the model again). hl_agent_run() on a session whose
+ * log ends in an unfinished run (hl_session_unfinished_input(): a state
+ * change written mid-turn took the input or a call along, or a log of an
+ * older hookline) with the same input continues that run instead of
+ * starting a new one: the input is not appended again, and
  * tool calls whose results were not recorded run again (at-least-once:
  * a tool with side effects uses hl_context_tool_call_id() as its
  * idempotency key), then the model is asked as usual.

@@ -359,6 +359,9 @@ hl_status hl__llm_body_start(hl_context *ctx, int *first_turn, hl__outcome *o) {
     if (rs != HL_OK) return hl_outcome_take(o, rs);
     return HL_OK;
   }
+  /* Held for the first turn boundary (store.h): written with the model's
+   * first answer, or with its tool calls and their results. */
+  hl__session_hold_next(ctx->session);
   return hl_append(ctx, hl_message_new_text(HL_ROLE_USER, ctx->input), o);
 }
 
@@ -399,6 +402,10 @@ hl__turn_next hl__turn_response(hl_context *ctx, hl_response *resp, char **answe
   /* The history keeps the assistant message as the model gave it. */
   hl_message *assistant = resp->message ? hl_message_clone(resp->message) : hl_message_new(HL_ROLE_ASSISTANT);
   if (assistant) assistant->role = HL_ROLE_ASSISTANT;
+  /* A stored session writes a call and its results as one append (one
+   * turn boundary, store.h): the call is held until the results come. An
+   * answer without calls is not held: it ends the turn (and the run). */
+  if (assistant && hl_message_tool_call_count(assistant) > 0) hl__session_hold_next(ctx->session);
   if (hl_append(ctx, assistant, o) != HL_OK) {
     free(text);
     hl_response_free(resp);

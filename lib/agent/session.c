@@ -10,7 +10,12 @@
  * A session opened from a store (lib/store/session_store.c) has a sink:
  * every change is first written through it as an event, under a second
  * mutex (wlock) that keeps the log's order the order of the changes, and
- * made in memory only once the store took it.
+ * made in memory only once the store took it. One exception makes a turn
+ * boundary one append: messages the run marks (hl__session_hold_next: the
+ * user's input, an assistant message that asks for tools) are made in
+ * memory and held, and written together with the next write (the tool
+ * results, the answer, a state change) as one group; the turn in flight
+ * is what a crash loses.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,19 +46,59 @@ struct hl_session {
   hl__session_sink sink; /* append NULL: in memory only */
   cJSON *run_state;     /* an interrupted run's state, or NULL */
   atomic_bool resume;   /* the next run continues the log's unfinished run */
+  /* Under wlock: the next message's event is to be held (hold_next); the
+   * held events (an array, NULL when none), written with the next write
+   * as one group; they are the events of messages held_at, held_at + 1,
+   * ... (a truncate drops those it takes back). */
+  bool hold_next;
+  cJSON *held;
+  size_t held_at;
 };
 
-/* Write `event` (owned; NULL means out of memory) through the sink. Call
- * with wlock held. HL_OK without a sink. */
+/* Write `event` (owned; NULL means out of memory) through the sink, after
+ * the held events if there are any, as one group (store.h: one
+ * transaction). Call with wlock held. HL_OK without a sink. On a failure
+ * the held events stay held: their messages are in memory, and a later
+ * write must not put tool results in the log without their call. */
 static hl_status hl_session_write(hl_session *s, cJSON *event) {
   if (!s->sink.append) {
     cJSON_Delete(event);
     return HL_OK;
   }
   if (!event) return hl_fail(HL_ERR_NOMEM, "session: out of memory");
-  hl_status st = s->sink.append(s->sink.ud, event);
-  cJSON_Delete(event);
+  if (!s->held) {
+    hl_status st = s->sink.append(s->sink.ud, event);
+    cJSON_Delete(event);
+    return st;
+  }
+  if (!cJSON_AddItemToArray(s->held, event)) {
+    cJSON_Delete(event);
+    return hl_fail(HL_ERR_NOMEM, "session: out of memory");
+  }
+  hl_status st = s->sink.append(s->sink.ud, s->held);
+  if (st == HL_OK) {
+    cJSON_Delete(s->held);
+    s->held = NULL;
+  } else {
+    int n = cJSON_GetArraySize(s->held);
+    cJSON_DeleteItemFromArray(s->held, n - 1); /* `event`: its change is not made */
+  }
   return st;
+}
+
+/* Forget the held events of messages `count` and later (they are being
+ * taken back, never written), all of them for 0. Call with wlock held. */
+static void hl_session_drop_held(hl_session *s, size_t count) {
+  s->hold_next = false;
+  if (!s->held) return;
+  if (count <= s->held_at) {
+    cJSON_Delete(s->held);
+    s->held = NULL;
+    return;
+  }
+  int keep = (int)(count - s->held_at);
+  while (cJSON_GetArraySize(s->held) > keep)
+    cJSON_DeleteItemFromArray(s->held, cJSON_GetArraySize(s->held) - 1);
 }
 
 static cJSON *hl_event_new(const char *type) {
@@ -166,6 +211,7 @@ oom:
 void hl_session_free(hl_session *s) {
   if (!s) return;
   if (s->sink.destroy) s->sink.destroy(s->sink.ud);
+  cJSON_Delete(s->held); /* a turn in flight: never written */
   hl_messages_clear(&s->messages);
   cJSON_Delete(s->state);
   cJSON_Delete(s->run_state);
@@ -244,8 +290,21 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
     if (e && mj && cJSON_AddItemToObject(e, "message", mj)) mj = NULL;
     else cJSON_Delete(e), e = NULL;
     cJSON_Delete(mj);
-    st = hl_session_write(s, e);
+    if (s->hold_next && e) {
+      /* Held, not written: the next write takes it along (a turn boundary). */
+      if (!s->held) {
+        s->held = cJSON_CreateArray();
+        s->held_at = s->messages.count;
+      }
+      if (!s->held || !cJSON_AddItemToArray(s->held, e)) {
+        cJSON_Delete(e);
+        st = hl_fail(HL_ERR_NOMEM, "session: out of memory");
+      }
+    } else {
+      st = hl_session_write(s, e);
+    }
   }
+  s->hold_next = false;
   if (st != HL_OK) {
     pthread_mutex_unlock(&s->wlock);
     hl_message_free(msg);
@@ -254,6 +313,7 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
   hl_session_lock(s);
   st = hl_messages_push(&s->messages, msg); /* frees msg on failure */
   hl_session_unlock(s);
+  if (st != HL_OK) hl_session_drop_held(s, s->messages.count); /* its event, if held */
   pthread_mutex_unlock(&s->wlock);
   return st;
 }
@@ -261,7 +321,12 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
 void hl__session_truncate(hl_session *s, size_t count) {
   if (!s) return;
   pthread_mutex_lock(&s->wlock);
-  if (s->sink.append && s->messages.count > count) {
+  /* Held messages being taken back were never written: forget them, and
+   * write a truncate only if the log has messages past `count`. */
+  size_t held = s->held ? (size_t)cJSON_GetArraySize(s->held) : 0;
+  size_t written = s->messages.count - held;
+  hl_session_drop_held(s, count);
+  if (s->sink.append && written > count) {
     /* Best effort: when the store is gone (or another writer won), the log
      * keeps the run, which then reads as unfinished (store.h). */
     cJSON *e = hl_event_new("truncate");
@@ -409,8 +474,16 @@ void *hl__session_sink_data(const hl_session *s, hl__sink_append_fn append) {
   return s && append && s->sink.append == append ? s->sink.ud : NULL;
 }
 
+void hl__session_hold_next(hl_session *s) {
+  if (!s) return;
+  pthread_mutex_lock(&s->wlock);
+  s->hold_next = s->sink.append != NULL;
+  pthread_mutex_unlock(&s->wlock);
+}
+
 void hl__session_swap_contents(hl_session *a, hl_session *b) {
   pthread_mutex_lock(&a->wlock);
+  hl_session_drop_held(a, 0); /* the fresh contents are the log's */
   hl_session_lock(a);
   hl_session_lock(b);
   hl_messages m = a->messages;

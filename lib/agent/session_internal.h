@@ -37,7 +37,8 @@ void hl__session_set_resume(hl_session *session, bool on);
 bool hl__session_take_resume(hl_session *session);
 
 /* Write-through (lib/store/session_store.c attaches one): append() gets
- * each change as an event (borrowed) before it is made; a failure keeps
+ * each change as an event (borrowed; or an array of events to append as
+ * one group, see hl__session_hold_next) before it is made; a failure keeps
  * the change from happening. Called with the session's write lock held,
  * from whichever thread makes the change. destroy(ud) when the session
  * is freed or another sink replaces it. */
@@ -48,6 +49,16 @@ typedef struct hl__session_sink {
   void *ud;
 } hl__session_sink;
 void hl__session_set_sink(hl_session *session, const hl__session_sink *sink);
+/* A turn boundary as one append: the next hl_session_add_message() on a
+ * stored session is made in memory at once, but its event is held and
+ * written by the session's next write of a change that is not held,
+ * together with every held event, as one group (the sink then gets an
+ * array of events). The agent holds the user's input and each assistant
+ * message that asks for tools, so that a turn (input, calls, results or
+ * answer) is one transaction. A truncate that takes held messages back, a
+ * reload or freeing the session forgets them (the turn in flight). No-op
+ * for an in-memory session. Thread-safe. */
+void hl__session_hold_next(hl_session *session);
 /* The sink's ud if the attached sink uses `append`, else NULL. */
 void *hl__session_sink_data(const hl_session *session, hl__sink_append_fn append);
 /* An interrupted run's state and the history, changed together as one

@@ -141,7 +141,7 @@ static const field top_fields[] = {
     {"provider", K_OBJECT},   {"model", K_STRING},   {"instruction", K_STRING},
     {"tools", K_STRINGS},     {"plugins", K_ARRAY},  {"mcp_servers", K_ARRAY},
     {"agents", K_ARRAY},      {"store", K_OBJECT},   {"$schema", K_STRING},
-    {"version", K_INT},       {0, 0}};
+    {"version", K_INT},       {"approve", K_STRINGS}, {0, 0}};
 
 static hl_status check_plugins(const hl_config *c, const cJSON *list, const char *path) {
   char sub[512];

@@ -72,22 +72,31 @@ static hl_status mem_append(void *impl, const hl__skey *k, const hl__sappend *a,
     s->created = a->now;
     m->items[m->count++] = s;
   }
-  if (hl__reserve((void **)&s->rows, &s->cap, s->count + 1, sizeof *s->rows) != HL_OK ||
-      hl__reserve((void **)&s->lens, &s->lcap, s->count + 1, sizeof *s->lens) != HL_OK)
+  if (hl__reserve((void **)&s->rows, &s->cap, s->count + a->n, sizeof *s->rows) != HL_OK ||
+      hl__reserve((void **)&s->lens, &s->lcap, s->count + a->n, sizeof *s->lens) != HL_OK)
     return HL_ERR_NOMEM;
-  char *row = malloc(a->len + 1);
-  if (!row) return hl__oom();
-  memcpy(row, a->data, a->len);
-  row[a->len] = '\0';
-  if (a->title && !s->title && !(s->title = strdup(a->title))) {
-    free(row);
-    return hl__oom();
+  if (a->title && !s->title && !(s->title = strdup(a->title))) return hl__oom();
+  /* Copies first, then the rows: all of the group or none of it. */
+  char **copies = calloc(a->n, sizeof *copies);
+  for (size_t j = 0; copies && j < a->n; j++) {
+    if (!(copies[j] = malloc(a->len[j] + 1))) {
+      for (size_t x = 0; x < j; x++) free(copies[x]);
+      free(copies);
+      copies = NULL;
+      break;
+    }
+    memcpy(copies[j], a->data[j], a->len[j]);
+    copies[j][a->len[j]] = '\0';
   }
-  s->rows[s->count] = row;
-  s->lens[s->count] = a->len;
-  s->count++;
+  if (!copies) return hl__oom();
+  for (size_t j = 0; j < a->n; j++) {
+    s->rows[s->count] = copies[j];
+    s->lens[s->count] = a->len[j];
+    s->count++;
+  }
+  free(copies);
   s->updated = a->now;
-  s->bytes += (int64_t)a->len;
+  s->bytes += (int64_t)a->bytes;
   *nv = (int64_t)s->count;
   return HL_OK;
 }

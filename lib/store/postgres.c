@@ -3,8 +3,8 @@
  * workers on many machines sharing one database.
  *
  * Every append is one statement (a CTE that bumps the session's version
- * only if it is still the one the writer saw, then inserts the event
- * under the new version), so it is atomic without an explicit
+ * only if it is still the one the writer saw, then inserts the event, or
+ * a group's events sent as one text array, under the new versions), so it is atomic without an explicit
  * transaction and costs one round trip; READ COMMITTED re-checks the
  * version condition after waiting for a concurrent writer's row lock,
  * which is what makes the loser see zero rows: HL_ERR_CONFLICT. Every
@@ -48,7 +48,7 @@ _Static_assert(HL_PG_SCHEMA == HL_STORE_SCHEMA_VERSION, "one migration per schem
 /* A lock id of our own for migrations (any constant; "hl" in ASCII). */
 #define HL_PG_MIGRATION_LOCK "26732"
 
-enum { P_CREATE, P_BUMP, P_LOAD, P_LIST, P_DEL, P_COUNT };
+enum { P_CREATE, P_BUMP, P_CREATE_N, P_BUMP_N, P_LOAD, P_LIST, P_DEL, P_COUNT };
 static const struct { const char *name, *sql; int nparams; } hl_pg_sql[P_COUNT] = {
   [P_CREATE] = {"hl_create",
     "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
@@ -61,6 +61,21 @@ static const struct { const char *name, *sql; int nparams; } hl_pg_sql[P_COUNT] 
     " AND id = $3 AND version = $8 RETURNING version)"
     " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, version, $7"
     " FROM s RETURNING version", 8},
+  /* A group of events (store.h): the same, with the events as one text
+   * array ($7) and their count ($8); event i of the group gets version
+   * expected + i (WITH ORDINALITY counts from 1). */
+  [P_CREATE_N] = {"hl_create_n",
+    "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
+    " bytes) VALUES ($1, $2, $3, $8, $4, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING version)"
+    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, e.i, e.data"
+    " FROM s, unnest($7::text[]) WITH ORDINALITY AS e(data, i) RETURNING version", 8},
+  [P_BUMP_N] = {"hl_bump_n",
+    "WITH s AS (UPDATE hl_sessions SET version = version + $9, updated = $4,"
+    " title = COALESCE(title, $5), bytes = bytes + $6 WHERE app = $1 AND user_id = $2"
+    " AND id = $3 AND version = $8 RETURNING version)"
+    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3,"
+    " $8::bigint + e.i, e.data FROM s, unnest($7::text[]) WITH ORDINALITY AS e(data, i)"
+    " RETURNING version", 9},
   [P_LOAD] = {"hl_load",
     "SELECT s.version, e.version, e.data FROM hl_sessions s LEFT JOIN hl_events e"
     " ON e.app = s.app AND e.user_id = s.user_id AND e.id = s.id"
@@ -224,27 +239,59 @@ hl_status hl__store_pg_open(const char *url, void **impl) {
   return HL_OK;
 }
 
+/* The text[] literal of a group's events: {"...","..."} with " and \
+ * escaped (the only characters an element in quotes needs escaped);
+ * malloc'd, NULL when out of memory. */
+static char *pg_text_array(const hl__sappend *a) {
+  size_t cap = 3 + 3 * a->n;
+  for (size_t i = 0; i < a->n; i++) cap += 2 * a->len[i];
+  char *out = malloc(cap), *p = out;
+  if (!out) return NULL;
+  *p++ = '{';
+  for (size_t i = 0; i < a->n; i++) {
+    if (i) *p++ = ',';
+    *p++ = '"';
+    for (size_t j = 0; j < a->len[i]; j++) {
+      char c = a->data[i][j];
+      if (c == '"' || c == '\\') *p++ = '\\';
+      *p++ = c;
+    }
+    *p++ = '"';
+  }
+  *p++ = '}';
+  *p = '\0';
+  return out;
+}
+
 static hl_status pg_append(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *nv) {
   pg_store *s = impl;
   hl_status st = pg_ready(s);
   if (st != HL_OK) return st;
-  char now[40], bytes[24], expected[24];
+  char now[40], bytes[24], expected[24], count[24];
   hl__store_fmt_time(now, a->now);
-  hl__store_fmt_i64(bytes, (int64_t)a->len);
+  hl__store_fmt_i64(bytes, (int64_t)a->bytes);
   hl__store_fmt_i64(expected, a->expected);
-  const char *vals[8] = {k->app, k->user, k->id, now, a->title, bytes, a->data, expected};
-  int lens[8] = {0, 0, 0, 0, 0, 0, (int)a->len, 0};
-  int fmts[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  bool create = a->expected == 0;
-  const char *name = hl_pg_sql[create ? P_CREATE : P_BUMP].name;
-  PGresult *r = PQexecPrepared(s->conn, name, create ? 7 : 8, vals, lens, fmts, 0);
+  hl__store_fmt_i64(count, (int64_t)a->n);
+  bool create = a->expected == 0, group = a->n > 1;
+  char *array = group ? pg_text_array(a) : NULL;
+  if (group && !array) return hl__oom();
+  const char *vals[9] = {k->app, k->user, k->id, now, a->title, bytes,
+                         group ? array : a->data[0], expected, count};
+  if (group && create) vals[7] = count; /* the new session's version */
+  int nparams = group ? (create ? 8 : 9) : (create ? 7 : 8);
+  int which = group ? (create ? P_CREATE_N : P_BUMP_N) : (create ? P_CREATE : P_BUMP);
+  PGresult *r = PQexecPrepared(s->conn, hl_pg_sql[which].name, nparams, vals, NULL, NULL, 0);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) st = pg_fail(s, r, "append");
   else if (PQntuples(r) == 0)
     st = hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is past version %lld: another "
                  "writer appended first", k->id, (long long)a->expected);
+  else if (PQntuples(r) != (int)a->n)
+    st = hl_fail(HL_ERR_IO, "store: postgresql: append of %zu events stored %d", a->n,
+                 PQntuples(r));
   else
-    *nv = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *nv = a->expected + (int64_t)a->n;
   PQclear(r);
+  free(array);
   return st;
 }
 

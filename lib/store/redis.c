@@ -5,8 +5,9 @@
  * A session is two keys: a list holding its events (list index i is
  * version i + 1, so the version is the list's length) and a hash with its
  * metadata; a sorted set per app and user indexes the sessions by time of
- * last write. An append is one Lua script (EVALSHA), which Redis runs
- * atomically: compare the list's length with the writer's version, push,
+ * last write. An append (one event or a group) is one Lua script
+ * (EVALSHA, one round trip), which Redis runs atomically: compare the
+ * list's length with the writer's version, push the events,
  * update the hash and the index, refresh the expiry. Keys are built from
  * length-prefixed parts ("hl:log:3:app4:user2:id"), so no id, however
  * odd, can make two sessions share a key; every argument travels
@@ -25,21 +26,26 @@
 /* Schema of the keys' layout; a Redis written by a newer one is refused. */
 #define HL_REDIS_SCHEMA 1
 
+/* KEYS: log, meta, index. ARGV: the writer's version, the time, the
+ * session id, the title ('' none), the TTL (0 none), then the group's
+ * events (one or more). */
 static const char hl_redis_append_lua[] =
   "local n = redis.call('LLEN', KEYS[1])\n"
   "local v = tonumber(redis.call('HGET', KEYS[2], 'version') or '0')\n"
   "if v ~= tonumber(ARGV[1]) then return -1 - v end\n"
   "if n ~= v then return redis.error_reply('HLTRUNCATED ' .. n .. ' events stored, the "
   "session records version ' .. v) end\n"
-  "redis.call('RPUSH', KEYS[1], ARGV[2])\n"
-  "if n == 0 then redis.call('HSET', KEYS[2], 'created', ARGV[3], 'bytes', 0) end\n"
-  "redis.call('HSET', KEYS[2], 'version', n + 1, 'updated', ARGV[3])\n"
-  "redis.call('HINCRBY', KEYS[2], 'bytes', string.len(ARGV[2]))\n"
-  "if ARGV[5] ~= '' and redis.call('HEXISTS', KEYS[2], 'title') == 0 then\n"
-  "  redis.call('HSET', KEYS[2], 'title', ARGV[5]) end\n"
+  "local bytes = 0\n"
+  "for i = 6, #ARGV do bytes = bytes + string.len(ARGV[i]) end\n"
+  "redis.call('RPUSH', KEYS[1], unpack(ARGV, 6))\n"
+  "if n == 0 then redis.call('HSET', KEYS[2], 'created', ARGV[2], 'bytes', 0) end\n"
+  "redis.call('HSET', KEYS[2], 'version', n + #ARGV - 5, 'updated', ARGV[2])\n"
+  "redis.call('HINCRBY', KEYS[2], 'bytes', bytes)\n"
+  "if ARGV[4] ~= '' and redis.call('HEXISTS', KEYS[2], 'title') == 0 then\n"
+  "  redis.call('HSET', KEYS[2], 'title', ARGV[4]) end\n"
   "local indexed = redis.call('EXISTS', KEYS[3])\n"
-  "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
-  "local ttl = tonumber(ARGV[6])\n"
+  "redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])\n"
+  "local ttl = tonumber(ARGV[5])\n"
   "if ttl > 0 then\n"
   "  redis.call('EXPIRE', KEYS[1], ttl) redis.call('EXPIRE', KEYS[2], ttl)\n"
   "  local left = redis.call('TTL', KEYS[3])\n"
@@ -47,7 +53,7 @@ static const char hl_redis_append_lua[] =
   "  if indexed == 0 or (left >= 0 and left < ttl) then redis.call('EXPIRE', KEYS[3], ttl) end\n"
   "else redis.call('PERSIST', KEYS[1]) redis.call('PERSIST', KEYS[2])\n"
   "  redis.call('PERSIST', KEYS[3]) end\n"
-  "return n + 1\n";
+  "return n + #ARGV - 5\n";
 
 /* One consistent read of the version and the events. */
 static const char hl_redis_load_lua[] =
@@ -318,11 +324,31 @@ static hl_status rd_append(void *impl, const hl__skey *k, const hl__sappend *a, 
   size_t n_now = hl__store_fmt_time(now, a->now);
   size_t n_ttl = hl__store_fmt_i64(ttl, a->ttl);
   const char *title = a->title ? a->title : "";
-  const char *argv[12] = {NULL, NULL, "3", keys.log, keys.meta, keys.idx,
-                          expected, a->data, now, k->id, title, ttl};
-  size_t lens[12] = {0, 0, 1, keys.log_len, keys.meta_len, keys.idx_len,
-                     n_expected, a->len, n_now, strlen(k->id), strlen(title), n_ttl};
-  redisReply *r = rd_eval(s, hl_redis_append_lua, s->append_sha, 12, argv, lens);
+  /* 11 fixed arguments, then the events: a turn boundary's few fit here */
+  enum { FIXED = 11, STACK = FIXED + 8 };
+  const char *argv_stack[STACK];
+  size_t lens_stack[STACK];
+  int argc = FIXED + (int)a->n;
+  const char **argv = argc <= STACK ? argv_stack : calloc((size_t)argc, sizeof *argv);
+  size_t *lens = argc <= STACK ? lens_stack : calloc((size_t)argc, sizeof *lens);
+  if (!argv || !lens) {
+    if (argv != argv_stack) free(argv);
+    if (lens != lens_stack) free(lens);
+    return hl__oom();
+  }
+  const char *fixed[FIXED] = {NULL, NULL, "3", keys.log, keys.meta, keys.idx,
+                              expected, now, k->id, title, ttl};
+  size_t fixed_lens[FIXED] = {0, 0, 1, keys.log_len, keys.meta_len, keys.idx_len,
+                              n_expected, n_now, strlen(k->id), strlen(title), n_ttl};
+  memcpy(argv, fixed, sizeof fixed);
+  memcpy(lens, fixed_lens, sizeof fixed_lens);
+  for (size_t i = 0; i < a->n; i++) {
+    argv[FIXED + i] = a->data[i];
+    lens[FIXED + i] = a->len[i];
+  }
+  redisReply *r = rd_eval(s, hl_redis_append_lua, s->append_sha, argc, argv, lens);
+  if (argv != argv_stack) free(argv);
+  if (lens != lens_stack) free(lens);
   if (!r) return s->c && !s->c->err ? hl_last_status() : rd_fail_ctx(s, "append");
   if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
     *nv = r->integer;

@@ -32,8 +32,10 @@ typedef struct hl_sink_ud {
 static hl_status hl_sink_append(void *ud, const cJSON *event) {
   hl_sink_ud *u = ud;
   int64_t nv = 0;
-  hl_status st = hl_store_append(u->base.store, u->app, u->user, u->id,
-                                 atomic_load(&u->base.version), event, &nv);
+  int64_t v = atomic_load(&u->base.version);
+  hl_status st = cJSON_IsArray(event)
+      ? hl_store_append_events(u->base.store, u->app, u->user, u->id, v, event, &nv)
+      : hl_store_append(u->base.store, u->app, u->user, u->id, v, event, &nv);
   if (st == HL_OK) atomic_store(&u->base.version, nv);
   return st;
 }

@@ -3,9 +3,11 @@
  * the processes of one host. WAL journal (readers do not block the
  * writer), a busy timeout (writers of other processes wait their turn
  * instead of failing), prepared statements only (ids are bound, never
- * spliced), each append one IMMEDIATE transaction: the version check and
- * the row are written together or not at all, so a process killed at any
- * point leaves the log as it was before or after the append.
+ * spliced, and prepared once per connection), each append one IMMEDIATE
+ * transaction: the version check and the group's rows are written
+ * together or not at all, so a process killed at any point leaves the log
+ * as it was before or after the append. One append per turn boundary is
+ * one commit: one WAL write, no fsync (synchronous=NORMAL; see store.h).
  */
 #include <errno.h>
 #include <sqlite3.h>
@@ -63,8 +65,8 @@ static const char *const hl_sqlite_sql[Q_COUNT] = {
   [Q_COMMIT] = "COMMIT",
   [Q_ROLLBACK] = "ROLLBACK",
   [Q_CREATE] = "INSERT OR IGNORE INTO hl_sessions (app, user_id, id, version, created, updated,"
-               " title, bytes) VALUES (?1, ?2, ?3, 1, ?4, ?4, ?5, ?6)",
-  [Q_BUMP] = "UPDATE hl_sessions SET version = version + 1, updated = ?4,"
+               " title, bytes) VALUES (?1, ?2, ?3, ?8, ?4, ?4, ?5, ?6)",
+  [Q_BUMP] = "UPDATE hl_sessions SET version = version + ?8, updated = ?4,"
              " title = COALESCE(title, ?5), bytes = bytes + ?6"
              " WHERE app = ?1 AND user_id = ?2 AND id = ?3 AND version = ?7",
   [Q_EVENT] = "INSERT INTO hl_events (app, user_id, id, version, data) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -207,22 +209,23 @@ static hl_status sq_append(void *impl, const hl__skey *k, const hl__sappend *a, 
   sqlite3_bind_double(q, 4, a->now);
   if (a->title) sqlite3_bind_text(q, 5, a->title, -1, SQLITE_STATIC);
   else sqlite3_bind_null(q, 5);
-  sqlite3_bind_int64(q, 6, (sqlite3_int64)a->len);
+  sqlite3_bind_int64(q, 6, (sqlite3_int64)a->bytes);
   if (a->expected) sqlite3_bind_int64(q, 7, a->expected);
+  sqlite3_bind_int64(q, 8, (sqlite3_int64)a->n);
   hl_status st = HL_OK;
   if (sq_run(s, q) != SQLITE_DONE) st = sq_fail(s, "append");
   else if (sqlite3_changes(s->db) == 0)
     st = hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is past version %lld: another "
                  "writer appended first", k->id, (long long)a->expected);
-  if (st == HL_OK) {
-    q = s->q[Q_EVENT];
+  q = s->q[Q_EVENT];
+  for (size_t i = 0; st == HL_OK && i < a->n; i++) {
     sq_bind_key(q, k);
-    sqlite3_bind_int64(q, 4, a->expected + 1);
-    sqlite3_bind_text(q, 5, a->data, (int)a->len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, a->expected + 1 + (int64_t)i);
+    sqlite3_bind_text(q, 5, a->data[i], (int)a->len[i], SQLITE_STATIC);
     int rc = sq_run(s, q);
     if (rc == SQLITE_CONSTRAINT)
       st = hl_fail(HL_ERR_CONFLICT, "store: event %lld of session \"%.200s\" exists already",
-                   (long long)a->expected + 1, k->id);
+                   (long long)(a->expected + 1 + (int64_t)i), k->id);
     else if (rc != SQLITE_DONE)
       st = sq_fail(s, "append");
   }
@@ -231,7 +234,7 @@ static hl_status sq_append(void *impl, const hl__skey *k, const hl__sappend *a, 
     if (!sqlite3_get_autocommit(s->db)) sq_run(s, s->q[Q_ROLLBACK]);
     return st;
   }
-  *nv = a->expected + 1;
+  *nv = a->expected + (int64_t)a->n;
   return HL_OK;
 }
 

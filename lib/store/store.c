@@ -108,30 +108,90 @@ static double hl_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Most groups are a turn boundary's few events: these fit on the stack. */
+#define HL_STORE_GROUP_STACK 8
+/* A group larger than this is refused: no turn writes that many events,
+ * and Redis passes each to its script as an argument (Lua takes some 8,000). */
+#define HL_STORE_GROUP_MAX 1000
+
+/* Check and encode `events[0..n)`, then hand them to the backend as one
+ * append. `fn` names the public function for messages. */
+static hl_status hl_append_group(hl_store *s, const char *fn, const char *app, const char *user,
+                                 const char *id, int64_t expected, const cJSON *const *events,
+                                 size_t n, int64_t *new_version) {
+  if (new_version) *new_version = 0;
+  if (!s) return hl_fail(HL_ERR_INVALID, "%s: store is NULL", fn);
+  hl_status st = hl_check_key(fn, app, user, id);
+  if (st != HL_OK) return st;
+  if (expected < 0) return hl_fail(HL_ERR_INVALID, "%s: negative version", fn);
+  if (n == 0) return hl_fail(HL_ERR_INVALID, "%s: no events", fn);
+  if (n > HL_STORE_GROUP_MAX)
+    return hl_fail(HL_ERR_INVALID, "%s: more than %d events in one append", fn,
+                   HL_STORE_GROUP_MAX);
+  for (size_t i = 0; i < n; i++) {
+    const cJSON *e = events[i];
+    if (!cJSON_IsObject(e) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "type")))
+      return hl_fail(HL_ERR_INVALID, "%s: an event is a JSON object with a string \"type\""
+                     " (event %zu is not)", fn, i + 1);
+    if (!hl__json_depth_ok(e, 200))
+      return hl_fail(HL_ERR_INVALID, "%s: event %zu nested deeper than 200 levels", fn, i + 1);
+  }
+  char *stack_text[HL_STORE_GROUP_STACK];
+  size_t stack_len[HL_STORE_GROUP_STACK];
+  char **text = n <= HL_STORE_GROUP_STACK ? stack_text : calloc(n, sizeof *text);
+  size_t *len = n <= HL_STORE_GROUP_STACK ? stack_len : calloc(n, sizeof *len);
+  char *title = NULL;
+  size_t made = 0, bytes = 0;
+  st = text && len ? HL_OK : hl__oom();
+  for (; st == HL_OK && made < n; made++) {
+    if (!(text[made] = hl__json_print_exact(events[made]))) {
+      st = hl__oom();
+      break;
+    }
+    len[made] = strlen(text[made]);
+    bytes += len[made];
+    if (!title) title = hl__store_event_title(events[made]);
+  }
+  if (st == HL_OK) {
+    hl__skey k = {app, user, id};
+    int64_t v = 0;
+    pthread_mutex_lock(&s->lock);
+    hl__sappend a = {expected, n, (const char *const *)text, len, bytes, title, hl_now(), s->ttl};
+    st = s->ops->append(s->impl, &k, &a, &v);
+    pthread_mutex_unlock(&s->lock);
+    if (st == HL_OK && new_version) *new_version = v;
+  }
+  for (size_t i = 0; i < made; i++) free(text ? text[i] : NULL);
+  if (text != stack_text) free(text);
+  if (len != stack_len) free(len);
+  free(title);
+  return st;
+}
+
 hl_status hl_store_append(hl_store *s, const char *app, const char *user, const char *id,
                           int64_t expected, const cJSON *event, int64_t *new_version) {
+  const cJSON *one[1] = {event};
+  return hl_append_group(s, "hl_store_append", app, user, id, expected, one, 1, new_version);
+}
+
+hl_status hl_store_append_events(hl_store *s, const char *app, const char *user, const char *id,
+                                 int64_t expected, const cJSON *events, int64_t *new_version) {
   if (new_version) *new_version = 0;
-  if (!s) return hl_fail(HL_ERR_INVALID, "hl_store_append: store is NULL");
-  hl_status st = hl_check_key("hl_store_append", app, user, id);
-  if (st != HL_OK) return st;
-  if (expected < 0) return hl_fail(HL_ERR_INVALID, "hl_store_append: negative version");
-  if (!cJSON_IsObject(event) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(event, "type")))
-    return hl_fail(HL_ERR_INVALID, "hl_store_append: an event is a JSON object with a "
-                   "string \"type\"");
-  if (!hl__json_depth_ok(event, 200))
-    return hl_fail(HL_ERR_INVALID, "hl_store_append: event nested deeper than 200 levels");
-  char *text = hl__json_print_exact(event);
-  if (!text) return hl__oom();
-  char *title = hl__store_event_title(event);
-  hl__skey k = {app, user, id};
-  pthread_mutex_lock(&s->lock);
-  hl__sappend a = {expected, text, strlen(text), title, hl_now(), s->ttl};
-  int64_t v = 0;
-  st = s->ops->append(s->impl, &k, &a, &v);
-  pthread_mutex_unlock(&s->lock);
-  free(text);
-  free(title);
-  if (st == HL_OK && new_version) *new_version = v;
+  if (!cJSON_IsArray(events))
+    return hl_fail(HL_ERR_INVALID, "hl_store_append_events: events is not a JSON array");
+  size_t n = 0;
+  for (const cJSON *e = events->child; e; e = e->next) n++;
+  if (n == 0 || n > HL_STORE_GROUP_MAX)
+    return hl_append_group(s, "hl_store_append_events", app, user, id, expected, NULL, n,
+                           new_version);
+  const cJSON *stack[HL_STORE_GROUP_STACK];
+  const cJSON **list = n <= HL_STORE_GROUP_STACK ? stack : calloc(n, sizeof *list);
+  if (!list) return hl__oom();
+  size_t i = 0;
+  for (const cJSON *e = events->child; e; e = e->next) list[i++] = e;
+  hl_status st = hl_append_group(s, "hl_store_append_events", app, user, id, expected, list, n,
+                                 new_version);
+  if (list != stack) free(list);
   return st;
 }
 

@@ -22,11 +22,14 @@ typedef struct hl__skey {
   const char *app, *user, *id;
 } hl__skey;
 
-/* One append, as the front end prepared it. */
+/* One append of n >= 1 events, as the front end prepared it: all of them
+ * or none, in one transaction (or script) with one version check. */
 typedef struct hl__sappend {
-  int64_t expected;   /* version the writer saw; the event gets expected + 1 */
-  const char *data;   /* the event's JSON text */
-  size_t len;
+  int64_t expected;   /* version the writer saw; event i gets expected + 1 + i */
+  size_t n;           /* how many events */
+  const char *const *data; /* data[i]: event i's JSON text */
+  const size_t *len;  /* len[i]: its length */
+  size_t bytes;       /* the sum of len[] */
   const char *title;  /* set as the session's title if it has none; may be NULL */
   double now;         /* Unix seconds */
   int64_t ttl;        /* seconds, 0 none (Redis) */
@@ -38,7 +41,8 @@ typedef bool (*hl__srow_fn)(void *ud, int64_t version, const char *data, size_t 
 
 typedef struct hl__store_ops {
   const char *name;
-  /* HL_OK with *new_version, HL_ERR_CONFLICT, or another failure. */
+  /* HL_OK with *new_version (expected + n), HL_ERR_CONFLICT (nothing
+   * written), or another failure (nothing written). */
   hl_status (*append)(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *new_version);
   /* Rows in version order, *version the session's recorded version;
    * HL_ERR_NOT_FOUND if the session does not exist. */

@@ -6,6 +6,7 @@ local model server of model_server.py answers with the last tool result
 it saw); a decision left for later survives quitting and --resume asks
 again. One-shot: -p stops with exit status 3 and prints the waiting call
 (JSON with --json); --resume ID --approve-call / --deny-call continue it.
+The --config file's "approve" list does what --approve does.
 
 Usage: test_approval_tmux.py PATH/TO/hookline-chat
 """
@@ -157,7 +158,34 @@ def test_oneshot_stops_and_continues():
     check(rc == 1 and "matches no tool" in err, "a pattern that matches nothing: %r" % err)
 
 
+def test_approve_from_the_config_file():
+    """"approve" in the --config file marks tools as --approve does."""
+    cfg = os.path.join(TMP, "approve.json")
+    with open(cfg, "w") as f:
+        json.dump({"approve": ["calc*"]}, f)
+    rc, out, err = oneshot("--config", cfg, "-p", "what is 7*6?")
+    check(rc == 3, "-p with the file's approve waits for approval: %r %r %r" % (rc, out, err))
+    check("call_1  calculator {\"expression\":\"7*6\"}" in out, "the waiting call: %r" % out)
+    sid = out.split("conversation ", 1)[1].split(")", 1)[0] if "conversation " in out else ""
+    rc, out, err = oneshot("--config", cfg, "--resume", sid, "--approve-call", "call_1")
+    check(rc == 0 and out.strip() == "The answer is 42.", "continued: %r %r" % (out, err))
+    # without the file the same question runs the tool at once
+    rc, out, err = oneshot("-p", "what is 7*6?")
+    check(rc == 0 and out.strip() == "The answer is 42.", "no approval without it: %r %r" % (out, err))
+    # a pattern that matches no tool names the file and the JSON path
+    with open(cfg, "w") as f:
+        json.dump({"approve": ["calculator", "nosuchtool"]}, f)
+    rc, out, err = oneshot("--config", cfg, "-p", "x")
+    check(rc == 1 and "approve.json: $.approve[1]" in err and "matches no tool" in err,
+          "bad pattern in the file: %r" % err)
+    with open(cfg, "w") as f:
+        json.dump({"approve": "calculator"}, f)
+    rc, out, err = oneshot("--config", cfg, "-p", "x")
+    check(rc == 1 and "$.approve" in err, "approve must be a list of names: %r" % err)
+
+
 run(test_approve_reject_edit_in_the_terminal)
 run(test_left_for_later_survives_quitting)
 run(test_oneshot_stops_and_continues)
+run(test_approve_from_the_config_file)
 finish()

@@ -396,12 +396,14 @@ static void conflict_retry(void) {
   char *answer = NULL;
   CHECK_INT(hl_agent_run(agent, a, "one", &answer), HL_OK);
   hl_free(answer);
-  /* b still thinks the session is empty: its first append loses, it
-   * reloads and runs its turn on top of a's */
+  /* b still thinks the session is empty: its first append (its first
+   * turn boundary: input, call, result) loses, it reloads and runs its
+   * turn on top of a's. Its tool ran in the lost attempt too: a stale
+   * writer finds out at its first boundary (at-least-once, store.h). */
   CHECK_INT(hl_agent_run(agent, b, "two", &answer), HL_OK);
   CHECK_STR(answer, "done: two");
   hl_free(answer);
-  CHECK_INT(atomic_load(&note_calls), 2);
+  CHECK_INT(atomic_load(&note_calls), 3);
   CHECK_INT(hl_session_version(b), 8);
   CHECK_INT(hl_session_reload(a), HL_OK);
   const hl_messages *h = hl_session_messages(a);
@@ -526,17 +528,143 @@ static void conflict_retry_keeps_claim(void) {
     fprintf(stderr, "the intruder got in after attempt %d of 4 (%ld tries, %ld busy)\n", seen,
             race.tries, race.busy);
   CHECK(seen == -1 || seen == 4);
-  /* the input went into the log once (its truncate lost the race too),
-   * and each retry continued that unfinished run instead of adding it */
-  CHECK_INT(hl_session_messages(sess)->count, 11);
+  /* nothing of the run reached the log or stayed in memory: each
+   * attempt's input and answer were one append (one turn boundary),
+   * which lost the race */
+  CHECK_INT(hl_session_messages(sess)->count, 10);
   char *pending = hl_session_unfinished_input(sess);
-  CHECK_STR(pending, "mine");
+  CHECK(pending == NULL);
   hl_free(pending);
   hl_session_free(claim_other);
   claim_other = NULL;
   hl_session_free(sess);
   hl_agent_unref(race.intruder);
   hl_agent_unref(agent);
+  hl_store_close(s);
+}
+
+/* A group append (one turn boundary): every event or none, one version
+ * check, versions contiguous; texts with the characters a backend must
+ * escape come back byte for byte. */
+static void group_append(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  cJSON *g = cJSON_CreateArray();
+  cJSON_AddItemToArray(g, ev_text("user", "a \"quoted\" back\\slash {brace,comma} \xc3\xa9"));
+  cJSON_AddItemToArray(g, ev_text("assistant", "second"));
+  cJSON_AddItemToArray(g, cJSON_Parse("{\"type\":\"state\",\"key\":\"k\",\"value\":[1,\"}\"]}"));
+  int64_t v = -1;
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 0, g, &v), HL_OK);
+  CHECK_INT(v, 3);
+  /* a stale writer's group: conflict, nothing of it written */
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 1, g, &v), HL_ERR_CONFLICT);
+  CHECK_INT(v, 0);
+  /* a bad item anywhere: refused before anything is written */
+  cJSON *bad = cJSON_CreateArray();
+  cJSON_AddItemToArray(bad, ev_text("user", "fine"));
+  cJSON_AddItemToArray(bad, cJSON_CreateString("not an event"));
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 3, bad, &v), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "event 2");
+  cJSON *empty = cJSON_CreateArray();
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 3, empty, &v), HL_ERR_INVALID);
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 3, NULL, &v), HL_ERR_INVALID);
+  /* a larger group on top (past the front end's stack room) */
+  cJSON *big = cJSON_CreateArray();
+  for (int i = 0; i < 20; i++) {
+    char t[32];
+    snprintf(t, sizeof t, "big %d", i);
+    cJSON_AddItemToArray(big, ev_text(i % 2 ? "assistant" : "user", t));
+  }
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 3, big, &v), HL_OK);
+  CHECK_INT(v, 23);
+  cJSON *events = NULL;
+  CHECK_INT(hl_store_load(s, "app", "u", "g", &events, &v), HL_OK);
+  CHECK_INT(v, 23);
+  CHECK_INT(cJSON_GetArraySize(events), 23);
+  for (int i = 0; i < 3; i++)
+    CHECK(cJSON_Compare(cJSON_GetArrayItem(events, i), cJSON_GetArrayItem(g, i), true));
+  for (int i = 0; i < 20; i++)
+    CHECK(cJSON_Compare(cJSON_GetArrayItem(events, 3 + i), cJSON_GetArrayItem(big, i), true));
+  cJSON *list = NULL;
+  CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
+  cJSON *item = cJSON_GetArrayItem(list, 0);
+  CHECK_INT((int)cJSON_GetObjectItem(item, "version")->valuedouble, 23);
+  CHECK_STR(cJSON_GetObjectItem(item, "title")->valuestring,
+            "a \"quoted\" back\\slash {brace,comma} \xc3\xa9");
+  cJSON_Delete(list);
+  cJSON_Delete(events);
+  cJSON_Delete(big);
+  cJSON_Delete(empty);
+  cJSON_Delete(bad);
+  cJSON_Delete(g);
+  hl_store_close(s);
+}
+
+/* One append per turn boundary: while the tools of the first turn run,
+ * the log has nothing of the run yet (the input and the call are written
+ * together with the results); after the run, input, call, results and
+ * answer are all there, one version each, in two appends. A state change
+ * made by a tool takes the held input and call along, so the log never
+ * has a result without its call. */
+static hl_store *boundary_store;
+static int64_t boundary_seen = -1;
+static hl_status boundary_tool(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args;
+  (void)ud;
+  cJSON *events = NULL;
+  int64_t v = -1;
+  hl_status st = hl_store_load(boundary_store, "app", "u", "tb", &events, &v);
+  boundary_seen = st == HL_OK ? v : st == HL_ERR_NOT_FOUND ? 0 : -1;
+  cJSON_Delete(events);
+  if (ud == NULL) { /* the second agent: a state change during the tools */
+    cJSON *yes = cJSON_CreateTrue();
+    hl_context_state_set(ctx, "touched", yes);
+    cJSON_Delete(yes);
+  }
+  *result = cJSON_CreateString("ok");
+  return HL_OK;
+}
+
+static void turn_boundaries(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  boundary_store = s;
+  for (int variant = 0; variant < 2; variant++) {
+    hl_agent *a = hl_agent_new("tb");
+    hl_provider *p = loop_provider();
+    hl_agent_set_provider(a, p);
+    hl_provider_unref(p);
+    hl_tool *t = hl_tool_new("note", "Note a text", boundary_tool, variant ? NULL : (void *)a);
+    hl_tool_param(t, "text", "string", "what to note", true);
+    hl_agent_add_tool(a, t);
+    hl_tool_unref(t);
+    hl_session *sess = NULL;
+    REQUIRE(hl_session_open(s, "app", "u", "tb", &sess) == HL_OK);
+    int64_t before = hl_session_version(sess);
+    boundary_seen = -1;
+    char *answer = NULL;
+    CHECK_INT(hl_agent_run(a, sess, variant ? "with state" : "plain", &answer), HL_OK);
+    hl_free(answer);
+    /* during the tool: nothing of this run (it waits for the results) */
+    CHECK_INT(boundary_seen, before);
+    /* after: input, call, result, answer (and the state change) */
+    CHECK_INT(hl_session_version(sess), before + (variant ? 5 : 4));
+    cJSON *events = NULL;
+    int64_t v = 0;
+    CHECK_INT(hl_store_load(s, "app", "u", "tb", &events, &v), HL_OK);
+    CHECK_INT(v, hl_session_version(sess));
+    const char *want[2][5] = {{"message", "message", "message", "message", NULL},
+                              {"message", "message", "state", "message", "message"}};
+    for (int i = 0; i < (variant ? 5 : 4); i++) {
+      cJSON *e = cJSON_GetArrayItem(events, (int)before + i);
+      CHECK_STR(cJSON_GetObjectItem(e, "type")->valuestring, want[variant][i]);
+    }
+    cJSON_Delete(events);
+    hl_session_free(sess);
+    hl_agent_unref(a);
+  }
   hl_store_close(s);
 }
 
@@ -1045,6 +1173,8 @@ int main(int argc, char **argv) {
   RUN(write_through);
   RUN(conflict_retry);
   RUN(conflict_retry_keeps_claim);
+  RUN(group_append);
+  RUN(turn_boundaries);
   RUN(resume_unfinished);
   RUN(run_state);
   RUN(tool_call_id);
