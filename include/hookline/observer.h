@@ -120,7 +120,12 @@ typedef struct hl_event {
   ((ev)->size >= offsetof(hl_event, field) + sizeof((ev)->field))
 
 /** The event as JSON (deep copy, caller frees): {"type":"tool_start",
- *  "branch":..., "tool":..., "args":{...}, ...}. */
+ *  "branch":..., "tool":..., "args":{...}, ...}. Fields that are unset are
+ *  left out. The appended tracer fields appear when the event's `size`
+ *  covers them (HL_EVENT_HAS): "parent_invocation_id", "parent_call_id",
+ *  "outer_call_id", "session_id" (non-empty), "provider" (LM events) and
+ *  "tool" (a tool hook's event: hl_tool_name() of `tool`). Thread-safe
+ *  (reads only the event). */
 HL_API cJSON *hl_event_to_json(const hl_event *event);
 /** One readable line without newline, `key=value` pairs:
  *  "tool_start call_id=c1 tool=calculator args={\"x\":1}". For hl_free(). */
