@@ -176,13 +176,15 @@ static bool post(hl_otel *o, CURL *curl, struct curl_slist *hdrs, const char *ur
 
 /* ---- the thread ------------------------------------------------------ */
 
+/* `body` is the thread's buffer, kept from batch to batch so that it
+ * does not grow again (realloc) for each. */
 static bool export_spans(hl_otel *o, CURL *curl, struct curl_slist *hdrs, ot_span *batch,
-                         size_t n) {
+                         size_t n, ot_buf *body) {
   ot_metrics_from_spans(&o->metrics, batch, n);
-  ot_buf body = {0};
-  bool ok = ot_json_spans(&body, o->resource_json, batch, n) &&
-            post(o, curl, hdrs, o->traces_url, &body);
-  free(body.p);
+  body->len = 0;
+  body->failed = false;
+  bool ok = ot_json_spans(body, o->resource_json, batch, n) &&
+            post(o, curl, hdrs, o->traces_url, body);
   atomic_fetch_add(ok ? &o->st_exported : &o->st_dropped, n);
   for (ot_span *s = batch, *next; s; s = next) {
     next = s->next;
@@ -211,6 +213,7 @@ static void *export_main(void *arg) {
     if (t) hdrs = t;
   }
   int64_t next_metrics = ot_mono_ns() + (int64_t)o->metrics_interval_ms * 1000000;
+  ot_buf body = {0};
   pthread_mutex_lock(&o->qlock);
   for (;;) {
     /* Read the ring; wait for a full batch, the oldest span's delay, the
@@ -264,7 +267,7 @@ static void *export_main(void *arg) {
       o->q_len -= n;
       o->q_oldest_ns = ot_mono_ns();
       pthread_mutex_unlock(&o->qlock);
-      failed |= !export_spans(o, curl, hdrs, batch, n);
+      failed |= !export_spans(o, curl, hdrs, batch, n, &body);
       pthread_mutex_lock(&o->qlock);
       if (!(gen != o->flushed_gen || stopping) && o->q_len < o->max_batch) break;
     }
@@ -293,6 +296,7 @@ static void *export_main(void *arg) {
     next = s->next;
     ot_span_free(s);
   }
+  free(body.p);
   curl_slist_free_all(hdrs);
   if (curl) curl_easy_cleanup(curl);
   return NULL;

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "hookline/otel.h"
 
@@ -176,8 +177,19 @@ typedef struct ot_buf {
   bool failed;
 } ot_buf;
 
-void ot_buf_put(ot_buf *b, const char *s, size_t n);
-void ot_buf_puts(ot_buf *b, const char *s);
+/* Append n bytes. Inline: the encoder appends dozens of fragments per
+ * span, and the common case (room left) is a memcpy. */
+void ot_buf_put_slow(ot_buf *b, const char *s, size_t n);
+static inline void ot_buf_put(ot_buf *b, const char *s, size_t n) {
+  if (b->len + n + 1 <= b->cap) {
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+  } else {
+    ot_buf_put_slow(b, s, n);
+  }
+}
+static inline void ot_buf_puts(ot_buf *b, const char *s) { ot_buf_put(b, s, strlen(s)); }
 void ot_buf_printf(ot_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ot_buf_json_string(ot_buf *b, const char *s);
 
