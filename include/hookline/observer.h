@@ -247,9 +247,14 @@ HL_API hl_status hl_hooks_add_observer(hl_hooks *hooks, const char *name, hl_obs
 HL_API size_t hl_hooks_observer_count(const hl_hooks *hooks);
 
 /** Process-wide observers, notified of every run's events after the
- *  agent's own. Takes a reference. Configure at start-up. */
+ *  agent's own. Takes a reference. Configure at start-up; thread-safe
+ *  (the list is an immutable snapshot swapped atomically: a run reads it
+ *  without a lock while it is unchanged, and one added or cleared mid-run
+ *  is seen from the run's next event). */
 HL_API hl_status hl_observer_add_global(hl_observer *obs);
-/** Drop every global observer (tests). */
+/** Drop every global observer (tests). Thread-safe. A run in progress
+ *  keeps a reference to the list it started with until it ends (it no
+ *  longer notifies them), so an observer's free_fn may run then. */
 HL_API void hl_observer_clear_global(void);
 
 #ifdef __cplusplus
