@@ -553,7 +553,20 @@ void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) {
     return;
   }
   ot_run *run = find_run(o, ot_rec_str(r, OT_S_INV));
-  if (!run) return; /* its AGENT_START was dropped, or came before the install */
+  if (!run) {
+    /* Its AGENT_START was dropped (a full ring), or came before the
+     * install: the span this record starts cannot be placed. Count it as
+     * started and dropped, as the run's side counts a dropped record, so
+     * that every span start counts once. */
+    uint64_t lost = r->type == HL_EVENT_LM_START ? 1
+                    : r->type == HL_EVENT_TOOL_START ? (ot_rec_str(r, OT_S_SERVER) ? 2 : 1)
+                                                     : 0;
+    if (lost) {
+      atomic_fetch_add(&o->st_started, lost);
+      atomic_fetch_add(&o->st_dropped, lost);
+    }
+    return;
+  }
   switch (r->type) {
   case HL_EVENT_LM_START: on_lm_start(o, run, r); break;
   case HL_EVENT_LM_END: on_lm_end(o, run, r); break;
