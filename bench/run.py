@@ -485,6 +485,8 @@ def otel_instructions(exe, url, quick):
     out["on_minus_off"] = out["on"] - out["off"]
     out["noop_minus_off"] = out["noop"] - out["off"]
     out["on_minus_off_run_thread"] = out["on_run_thread"] - out["off_run_thread"]
+    # the other threads: the exporter's (and libcurl's resolver threads)
+    out["on_minus_off_other_threads"] = out["on_minus_off"] - out["on_minus_off_run_thread"]
     return out
 
 
@@ -891,7 +893,21 @@ def markdown(r):
             w(f"| instructions per run, all threads (the exporter's included): off / noop observer / on | "
               f"{cg['off']:,} / {cg['noop']:,} / {cg['on']:,} | – |")
             w(f"| … exporter on − off, all threads | {cg['on_minus_off']:,} | – |")
+            if "on_minus_off_other_threads" in cg:
+                w(f"| … exporter on − off, other threads (the exporter thread: spans, JSON, curl, metrics) | "
+                  f"{cg['on_minus_off_other_threads']:,} | – |")
         w("")
+        if "on_run_thread" in cg and isinstance(ot.get("scripted", {}).get("off", {}).get("cpu_us_per_run"), (int, float)):
+            # instructions to µs at the off run's own rate (its CPU per run)
+            rate = cg["off_run_thread"] / ot["scripted"]["off"]["cpu_us_per_run"]
+            w(f"At the off run's own rate on this machine ({rate:,.0f} instructions per CPU µs, "
+              f"scripted provider), the exporter's work on the run's thread is "
+              f"{cg['on_minus_off_run_thread'] / rate:.1f} µs per run and the exporter thread's "
+              f"{cg.get('on_minus_off_other_threads', 0) / rate:.1f} µs, on another core when one is "
+              f"free; on a loaded machine the two threads compete for the cores, which is what the "
+              f"wall-clock figures above show.\n")
+        if ot.get("notes"):
+            w(ot["notes"] + "\n")
     w("## Sandbox\n")
     w("Same snippets everywhere: `1+2` (eval) and `host(41)` where `host` is a host function "
       "returning its argument + 1 (eval with one callback). Cold create: the first sandbox in a "

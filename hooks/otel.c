@@ -1,28 +1,28 @@
 /*
- * otel.c - the OpenTelemetry tracer (hookline/otel.h): an observer that
- * turns a run's events into GenAI spans and metrics, and the traceparent
- * of the span current on a thread for outgoing requests (trace.h).
+ * otel.c - the OpenTelemetry tracer (hookline/otel.h), on the exporter's
+ * side: it turns the records the runs' threads put in the ring
+ * (otel_record.c) into GenAI spans, and drains the ring into the export
+ * queue.
  *
- * How events become spans. Each run in progress has a record, found by
- * its invocation id, holding its invoke_agent span and the child spans
- * (chat, execute_tool, tools/call) not yet handed to the exporter. The
- * run tree comes from the events themselves: parent_invocation_id and
+ * How records become spans. Each run in progress has a record here,
+ * found by its invocation id, holding its invoke_agent span and the child
+ * spans (chat, execute_tool, tools/call) not yet handed to the exporter.
+ * The run tree comes from the events themselves: parent_invocation_id and
  * parent_call_id place a child run under the span that started it,
  * outer_call_id places a nested tool call (code mode) under the code
  * tool's span. A tool span opens at its first event (a before_tool hook
  * decision or TOOL_START) and takes the after_tool hook's decision too,
- * so spans are handed over at TURN_END (every call of the turn is over)
- * and at AGENT_END, not at TOOL_END.
+ * so spans are handed over at the next TURN_START (every call of the
+ * turn is over) and at AGENT_END, not at TOOL_END. Span and trace ids
+ * come with the records: the run's thread made them, because outgoing
+ * requests name the current span while it runs.
  *
- * Threads: observers are called on the thread that produced the event,
- * parallel tool calls on several at once; one lock guards the records.
- * The span current on each thread (a model or tool call in progress) is
- * thread-local, which is what the header function needs: the library
- * calls it on the thread that builds the request.
+ * Threads: one consumer at a time, holding o->lock (the exporter thread,
+ * or flush, stats and stop draining what is left); records arrive in the
+ * order the runs' threads published them.
  *
  * The exporter's configuration and life cycle are in otel_config.c.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -62,7 +62,7 @@ void ot_random_bytes(uint8_t *out, size_t n) {
     state ^= state >> 7;
     state ^= state << 17;
     uint64_t x = state * 0x2545F4914F6CDD1DULL;
-    for (size_t j = 0; j < 8 && i + j < n; j++) out[i + j] = (uint8_t)(x >> (8 * j));
+    memcpy(out + i, &x, n - i < 8 ? n - i : 8);
   }
 }
 
@@ -78,17 +78,6 @@ void ot_hex(char *out, const uint8_t *in, size_t n) {
     out[2 * i + 1] = digits[in[i] & 15];
   }
   out[2 * n] = '\0';
-}
-
-static bool unhex(const char *s, uint8_t *out, size_t n) {
-  for (size_t i = 0; i < 2 * n; i++) {
-    char c = s[i];
-    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (v < 0) return false;
-    if (i % 2 == 0) out[i / 2] = (uint8_t)(v << 4);
-    else out[i / 2] |= (uint8_t)v;
-  }
-  return true;
 }
 
 /* ---- spans ---------------------------------------------------------- */
@@ -163,20 +152,16 @@ void ot_attr_reason(ot_span *s, const char *key, const char *reason) {
   *a = (ot_attr){.key = key, .type = OT_STRARR, .s = copy};
 }
 
-/* The compact JSON of `v` as an attribute (content capture only). */
-static void attr_json(ot_span *s, const char *key, const cJSON *v) {
-  if (!v) return;
-  char *text = cJSON_PrintUnformatted(v);
-  ot_attr_str(s, key, text);
-  cJSON_free(text);
-}
-
-static void set_error(ot_span *s, const hl_error *err) {
-  if (err->status == HL_OK || err->status == HL_INTERRUPTED || err->status == HL_PENDING) return;
+/* A record's error (status and message) on span `s`. An interrupt or a
+ * pending call is not a failure. */
+static void set_error(ot_span *s, const ot_rec *r) {
+  hl_status st = (hl_status)r->status;
+  if (st == HL_OK || st == HL_INTERRUPTED || st == HL_PENDING) return;
+  const char *msg = ot_rec_str(r, OT_S_ERROR);
   s->status = OT_STATUS_ERROR;
   free(s->status_msg);
-  s->status_msg = strdup(err->message && err->message[0] ? err->message : hl_strerror(err->status));
-  ot_attr_set(s, "error.type", hl_status_name(err->status));
+  s->status_msg = strdup(msg && msg[0] ? msg : hl_strerror(st));
+  ot_attr_set(s, "error.type", hl_status_name(st));
 }
 
 static ot_span *new_span(hl_otel *o, const char *inv, int role, int kind, const char *op,
@@ -295,13 +280,6 @@ static ot_span *find_role(ot_run *run, int role) {
   return NULL;
 }
 
-static bool span_in_run(const ot_run *run, const ot_span *s) {
-  if (s == run->agent) return true;
-  for (const ot_span *c = run->spans; c; c = c->next)
-    if (c == s) return true;
-  return false;
-}
-
 /* Hand the run's child spans to the exporter (ending those still open at
  * their last event: a before_tool override has no TOOL_END). */
 static void hand_over_children(hl_otel *o, ot_run *run, ot_span **out, size_t *n) {
@@ -317,16 +295,7 @@ static void hand_over_children(hl_otel *o, ot_run *run, ot_span **out, size_t *n
   (void)o;
 }
 
-/* The span current on this thread (a model or tool call in progress). */
-static _Thread_local ot_span *ot_current;
-
-/* The remote parent of the next top-level run on this thread. */
-static _Thread_local struct {
-  bool set;
-  uint8_t trace[16], span[8];
-} ot_remote;
-
-/* ---- event handlers (o->lock held) ----------------------------------- */
+/* ---- record handlers (o->lock held) ---------------------------------- */
 
 static const char *provider_name(const char *p) {
   /* gen_ai.provider.name well-known values */
@@ -336,86 +305,78 @@ static const char *provider_name(const char *p) {
   return p;
 }
 
-static void on_agent_start(hl_otel *o, const hl_event *ev) {
+/* The string attribute `key` of span `s`, or NULL. */
+static const char *attr_of(const ot_span *s, const char *key) {
+  for (int i = 0; i < s->n_attrs; i++)
+    if ((s->attrs[i].key == key || strcmp(s->attrs[i].key, key) == 0) && s->attrs[i].type == OT_STR)
+      return s->attrs[i].s;
+  return NULL;
+}
+
+/* [{"role":..., "parts":[{"type":"text","content":...}]}] (content capture). */
+static void attr_text_message(ot_span *s, const char *key, const char *role, const char *text) {
+  ot_buf b = {0};
+  ot_buf_puts(&b, "[{\"role\":\"");
+  ot_buf_puts(&b, role);
+  ot_buf_puts(&b, "\",\"parts\":[{\"type\":\"text\",\"content\":");
+  ot_buf_json_string(&b, text);
+  ot_buf_puts(&b, "}]}]");
+  if (!b.failed) ot_attr_str(s, key, b.p);
+  free(b.p);
+}
+
+static void on_agent_start(hl_otel *o, const ot_rec *r) {
+  const char *inv = ot_rec_str(r, OT_S_INV), *agent = ot_rec_str(r, OT_S_AGENT);
   ot_run *run = calloc(1, sizeof *run);
   if (!run) return;
-  snprintf(run->id, sizeof run->id, "%s", ev->invocation_id);
-  ot_span *s = new_span(o, ev->invocation_id, OT_AGENT, OT_KIND_INTERNAL, "invoke_agent",
-                        ev->agent_name, ev->time_ns);
+  snprintf(run->id, sizeof run->id, "%s", inv);
+  ot_span *s = new_span(o, inv, OT_AGENT, OT_KIND_INTERNAL, "invoke_agent", agent, r->time_ns);
   if (!s) {
     free(run);
     return;
   }
+  memcpy(s->span_id, r->span_id, 8);
   run->agent = s;
-  ot_run *parent = find_run(o, ev->parent_invocation_id);
+  ot_run *parent = find_run(o, ot_rec_str(r, OT_S_PARENT_INV));
   if (parent) {
-    ot_span *p = find_tool(parent, ev->parent_call_id, true);
+    ot_span *p = find_tool(parent, ot_rec_str(r, OT_S_PARENT_CALL), true);
     if (p && p->mcp) p = p->mcp;
     set_parent(s, p ? p : parent->agent);
-  } else if (!ev->parent_invocation_id && ot_remote.set) {
-    memcpy(s->trace_id, ot_remote.trace, 16);
-    memcpy(s->parent_id, ot_remote.span, 8);
-    s->has_parent = true;
-    ot_remote.set = false;
   } else {
-    new_id(s->trace_id, 16);
-  }
-  ot_attr_lit(s, "gen_ai.operation.name", "invoke_agent");
-  ot_attr_str(s, "gen_ai.agent.name", ev->agent_name);
-  ot_attr_str(s, "gen_ai.agent.id", ev->invocation_id);
-  if (ev->session_id && ev->session_id[0]) ot_attr_str(s, "gen_ai.conversation.id", ev->session_id);
-  ot_attr_str(s, "hookline.branch", ev->branch);
-  if (o->capture && ev->text) {
-    cJSON *msgs = cJSON_CreateArray(), *m = cJSON_CreateObject(), *parts = cJSON_CreateArray(),
-          *p = cJSON_CreateObject();
-    if (msgs && m && parts && p) {
-      cJSON_AddStringToObject(p, "type", "text");
-      cJSON_AddStringToObject(p, "content", ev->text);
-      cJSON_AddItemToArray(parts, p);
-      cJSON_AddStringToObject(m, "role", "user");
-      cJSON_AddItemToObject(m, "parts", parts);
-      cJSON_AddItemToArray(msgs, m);
-      attr_json(s, "gen_ai.input.messages", msgs);
-      cJSON_Delete(msgs);
-    } else {
-      cJSON_Delete(msgs), cJSON_Delete(m), cJSON_Delete(parts), cJSON_Delete(p);
+    memcpy(s->trace_id, r->trace_id, 16);
+    if (r->flags & OT_R_REMOTE) {
+      memcpy(s->parent_id, r->remote_id, 8);
+      s->has_parent = true;
     }
   }
+  ot_attr_lit(s, "gen_ai.operation.name", "invoke_agent");
+  ot_attr_str(s, "gen_ai.agent.name", agent);
+  ot_attr_str(s, "gen_ai.agent.id", inv);
+  ot_attr_str(s, "gen_ai.conversation.id", ot_rec_str(r, OT_S_SESSION));
+  ot_attr_str(s, "hookline.branch", ot_rec_str(r, OT_S_BRANCH));
+  const char *text = ot_rec_str(r, OT_S_CONTENT);
+  if (o->capture && text) attr_text_message(s, "gen_ai.input.messages", "user", text);
   size_t b = run_hash(o, run->id);
   run->next = o->runs[b];
   o->runs[b] = run;
 }
 
-static void on_agent_end(hl_otel *o, const hl_event *ev, ot_span **out, size_t *n) {
-  ot_run *run = find_run(o, ev->invocation_id);
+static void on_agent_end(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) {
+  ot_run *run = find_run(o, ot_rec_str(r, OT_S_INV));
   if (!run) return;
   unlink_run(o, run);
   ot_span *s = run->agent;
-  s->end_ns = ev->time_ns;
+  s->end_ns = r->time_ns;
   s->ended = true;
-  if (ev->usage) {
-    ot_attr_int(s, "gen_ai.usage.input_tokens", ev->usage->input_tokens);
-    ot_attr_int(s, "gen_ai.usage.output_tokens", ev->usage->output_tokens);
+  if (r->flags & OT_R_USAGE) {
+    ot_attr_int(s, "gen_ai.usage.input_tokens", r->in_tokens);
+    ot_attr_int(s, "gen_ai.usage.output_tokens", r->out_tokens);
   }
-  set_error(s, &ev->error);
-  if (o->capture && ev->text) {
-    cJSON *msgs = cJSON_CreateArray(), *m = cJSON_CreateObject(), *parts = cJSON_CreateArray(),
-          *p = cJSON_CreateObject();
-    if (msgs && m && parts && p) {
-      cJSON_AddStringToObject(p, "type", "text");
-      cJSON_AddStringToObject(p, "content", ev->text);
-      cJSON_AddItemToArray(parts, p);
-      cJSON_AddStringToObject(m, "role", "assistant");
-      cJSON_AddItemToObject(m, "parts", parts);
-      cJSON_AddItemToArray(msgs, m);
-      attr_json(s, "gen_ai.output.messages", msgs);
-      cJSON_Delete(msgs);
-    } else {
-      cJSON_Delete(msgs), cJSON_Delete(m), cJSON_Delete(parts), cJSON_Delete(p);
-    }
-  }
+  set_error(s, r);
+  const char *text = ot_rec_str(r, OT_S_CONTENT);
+  if (o->capture && text) attr_text_message(s, "gen_ai.output.messages", "assistant", text);
   s->measured = true;
-  s->duration_ms = ev->duration_ms;
+  s->duration_ms = r->duration_ms;
   hand_over_children(o, run, out, n);
   s->next = *out;
   *out = s;
@@ -423,84 +384,73 @@ static void on_agent_end(hl_otel *o, const hl_event *ev, ot_span **out, size_t *
   free(run);
 }
 
-static void on_lm_start(hl_otel *o, ot_run *run, const hl_event *ev) {
-  ot_span *s = new_span(o, run->id, OT_CHAT, OT_KIND_CLIENT, "chat", ev->name, ev->time_ns);
+static void on_lm_start(hl_otel *o, ot_run *run, const ot_rec *r) {
+  const char *model = ot_rec_str(r, OT_S_NAME);
+  ot_span *s = new_span(o, run->id, OT_CHAT, OT_KIND_CLIENT, "chat", model, r->time_ns);
   if (!s) return;
+  memcpy(s->span_id, r->span_id, 8);
   set_parent(s, run->agent);
   ot_attr_lit(s, "gen_ai.operation.name", "chat");
-  ot_attr_str(s, "gen_ai.provider.name", provider_name(ev->provider));
-  ot_attr_str(s, "gen_ai.request.model", ev->name);
-  ot_attr_str(s, "gen_ai.agent.name", ev->agent_name);
-  if (ev->session_id && ev->session_id[0]) ot_attr_str(s, "gen_ai.conversation.id", ev->session_id);
+  ot_attr_str(s, "gen_ai.provider.name", provider_name(ot_rec_str(r, OT_S_PROVIDER)));
+  ot_attr_str(s, "gen_ai.request.model", model);
+  /* the run's, as on its agent span */
+  ot_attr_str(s, "gen_ai.agent.name", attr_of(run->agent, "gen_ai.agent.name"));
+  ot_attr_str(s, "gen_ai.conversation.id", attr_of(run->agent, "gen_ai.conversation.id"));
   add_child(run, s);
-  s->tls_prev = ot_current;
-  ot_current = s;
 }
 
-/* The chat span of this thread's model call in `run`. */
-static ot_span *current_chat(ot_run *run) {
-  ot_span *s = ot_current;
-  if (s && s->role == OT_CHAT && !s->ended && span_in_run(run, s)) return s;
-  for (s = run->spans; s; s = s->next)
-    if (s->role == OT_CHAT && !s->ended) return s;
-  return NULL;
+/* The chat span a record is about: by the id the run's thread knew, else
+ * the run's open one. */
+static ot_span *chat_of(ot_run *run, const ot_rec *r) {
+  ot_span *open = NULL;
+  for (ot_span *s = run->spans; s; s = s->next) {
+    if (s->role != OT_CHAT || s->ended) continue;
+    if ((r->flags & OT_R_SPAN) && memcmp(s->span_id, r->span_id, 8) == 0) return s;
+    if (!open) open = s;
+  }
+  return open;
 }
 
-static void on_api_request(hl_otel *o, ot_run *run, const hl_event *ev) {
-  if (!o->capture || !ev->data) return;
-  ot_span *s = current_chat(run);
+static void on_api_request(hl_otel *o, ot_run *run, const ot_rec *r) {
+  const char *msgs = ot_rec_str(r, OT_S_CONTENT);
+  ot_span *s = o->capture && msgs ? chat_of(run, r) : NULL;
+  if (s) ot_attr_str(s, "gen_ai.input.messages", msgs);
+}
+
+static void on_lm_end(hl_otel *o, ot_run *run, const ot_rec *r) {
+  ot_span *s = chat_of(run, r);
   if (!s) return;
-  const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "messages");
-  if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "input");
-  if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "contents");
-  attr_json(s, "gen_ai.input.messages", msgs ? msgs : ev->data);
-}
-
-static void on_lm_end(hl_otel *o, ot_run *run, const hl_event *ev) {
-  ot_span *s = current_chat(run);
-  if (!s) return;
-  if (ot_current == s) ot_current = s->tls_prev;
-  s->end_ns = ev->time_ns;
+  s->end_ns = r->time_ns;
   s->ended = true;
-  const hl_response *r = HL_EVENT_HAS(ev, provider) ? ev->response : NULL;
-  if (r) {
-    ot_attr_str(s, "gen_ai.response.model", r->model);
-    ot_attr_str(s, "gen_ai.response.id", r->id);
-    ot_attr_reason(s, "gen_ai.response.finish_reasons", hl_finish_reason_name(r->finish));
-    if (o->capture && r->message) {
-      cJSON *m = hl_message_to_json(r->message);
-      cJSON *arr = cJSON_CreateArray();
-      if (m && arr && cJSON_AddItemToArray(arr, m)) {
-        m = NULL;
-        attr_json(s, "gen_ai.output.messages", arr);
-      }
-      cJSON_Delete(m);
-      cJSON_Delete(arr);
-    }
+  ot_attr_str(s, "gen_ai.response.model", ot_rec_str(r, OT_S_RESP_MODEL));
+  ot_attr_str(s, "gen_ai.response.id", ot_rec_str(r, OT_S_RESP_ID));
+  if (r->finish) ot_attr_reason(s, "gen_ai.response.finish_reasons", r->finish);
+  const char *content = ot_rec_str(r, OT_S_CONTENT);
+  if (o->capture && content) ot_attr_str(s, "gen_ai.output.messages", content);
+  if (r->flags & OT_R_USAGE) {
+    ot_attr_int(s, "gen_ai.usage.input_tokens", r->in_tokens);
+    ot_attr_int(s, "gen_ai.usage.output_tokens", r->out_tokens);
   }
-  if (ev->usage) {
-    ot_attr_int(s, "gen_ai.usage.input_tokens", ev->usage->input_tokens);
-    ot_attr_int(s, "gen_ai.usage.output_tokens", ev->usage->output_tokens);
-  }
-  set_error(s, &ev->error);
+  set_error(s, r);
   s->measured = true;
-  s->duration_ms = ev->duration_ms;
+  s->duration_ms = r->duration_ms;
 }
 
-/* The tool span of the call an event is about, opened if needed. */
-static ot_span *tool_span(hl_otel *o, ot_run *run, const hl_event *ev) {
-  ot_span *s = find_tool(run, ev->call_id, true);
+/* The tool span of the call a record is about, opened if needed. */
+static ot_span *tool_span(hl_otel *o, ot_run *run, const ot_rec *r) {
+  const char *call_id = ot_rec_str(r, OT_S_CALL);
+  ot_span *s = find_tool(run, call_id, true);
   if (s) return s;
-  /* A hook event's name is the hook's: the tool's comes from ev->tool. */
-  const char *tool = ev->type != HL_EVENT_HOOK ? ev->name : ev->tool ? hl_tool_name(ev->tool) : NULL;
-  s = new_span(o, run->id, OT_TOOL, OT_KIND_INTERNAL, "execute_tool", tool, ev->time_ns);
+  /* A hook event's name is the hook's: the tool's comes with OT_S_TOOL. */
+  const char *tool = ot_rec_str(r, r->type != HL_EVENT_HOOK ? OT_S_NAME : OT_S_TOOL);
+  s = new_span(o, run->id, OT_TOOL, OT_KIND_INTERNAL, "execute_tool", tool, r->time_ns);
   if (!s) return NULL;
-  s->call_id = strdup(ev->call_id ? ev->call_id : "");
-  ot_span *outer = find_tool(run, ev->outer_call_id, true);
+  s->call_id = strdup(call_id ? call_id : "");
+  ot_span *outer = find_tool(run, ot_rec_str(r, OT_S_OUTER_CALL), true);
   set_parent(s, outer ? outer : run->agent);
   ot_attr_lit(s, "gen_ai.operation.name", "execute_tool");
   ot_attr_str(s, "gen_ai.tool.name", tool);
-  if (ev->call_id && ev->call_id[0]) ot_attr_str(s, "gen_ai.tool.call.id", ev->call_id);
+  if (call_id && call_id[0]) ot_attr_str(s, "gen_ai.tool.call.id", call_id);
   ot_attr_lit(s, "gen_ai.tool.type", "function");
   add_child(run, s);
   return s;
@@ -518,59 +468,59 @@ static void name_tool(ot_span *s, const char *tool) {
   ot_attr_set(s, "gen_ai.tool.name", tool);
 }
 
-static void on_tool_start(hl_otel *o, ot_run *run, const hl_event *ev) {
-  ot_span *s = tool_span(o, run, ev);
+static void on_tool_start(hl_otel *o, ot_run *run, const ot_rec *r) {
+  ot_span *s = tool_span(o, run, r);
   if (!s) return;
-  name_tool(s, ev->name);
-  if (o->capture) attr_json(s, "gen_ai.tool.call.arguments", ev->args);
-  s->tls_prev = ot_current;
-  ot_current = s;
-  const char *server = HL_EVENT_HAS(ev, tool) && ev->tool ? hl_mcp_tool_server(ev->tool) : NULL;
+  const char *tool = ot_rec_str(r, OT_S_NAME);
+  name_tool(s, tool);
+  /* the id outgoing requests of the call name (a span a hook opened had
+   * one of its own; nothing refers to it yet) */
+  memcpy(s->span_id, r->span_id, 8);
+  const char *args = ot_rec_str(r, OT_S_CONTENT);
+  if (o->capture && args) ot_attr_str(s, "gen_ai.tool.call.arguments", args);
+  const char *server = ot_rec_str(r, OT_S_SERVER);
   if (server && !s->mcp) {
-    ot_span *m = new_span(o, run->id, OT_MCP, OT_KIND_CLIENT, "tools/call", ev->name, ev->time_ns);
+    ot_span *m = new_span(o, run->id, OT_MCP, OT_KIND_CLIENT, "tools/call", tool, r->time_ns);
     if (m) {
+      memcpy(m->span_id, r->span2_id, 8);
       set_parent(m, s);
-      m->call_id = strdup(ev->call_id ? ev->call_id : "");
+      const char *call_id = ot_rec_str(r, OT_S_CALL);
+      m->call_id = strdup(call_id ? call_id : "");
       ot_attr_lit(m, "mcp.method.name", "tools/call");
       ot_attr_lit(m, "gen_ai.operation.name", "execute_tool");
-      ot_attr_str(m, "gen_ai.tool.name", ev->name);
+      ot_attr_str(m, "gen_ai.tool.name", tool);
       ot_attr_str(m, "hookline.mcp.server", server);
       add_child(run, m);
       s->mcp = m;
-      m->tls_prev = s;
-      ot_current = m;
     }
   }
 }
 
-static void on_tool_end(hl_otel *o, ot_run *run, const hl_event *ev) {
-  ot_span *s = find_tool(run, ev->call_id, true);
-  if (!s) {
-    ot_current = NULL; /* its run moved on (an abandoned call): forget it */
-    return;
-  }
-  ot_current = s->tls_prev;
-  s->end_ns = ev->time_ns;
+static void on_tool_end(hl_otel *o, ot_run *run, const ot_rec *r) {
+  ot_span *s = find_tool(run, ot_rec_str(r, OT_S_CALL), true);
+  if (!s) return;
+  s->end_ns = r->time_ns;
   s->ended = true;
-  set_error(s, &ev->error);
-  if (o->capture) attr_json(s, "gen_ai.tool.call.result", ev->result);
+  set_error(s, r);
+  const char *result = ot_rec_str(r, OT_S_CONTENT);
+  if (o->capture && result) ot_attr_str(s, "gen_ai.tool.call.result", result);
   if (s->mcp) {
-    s->mcp->end_ns = ev->time_ns;
+    s->mcp->end_ns = r->time_ns;
     s->mcp->ended = true;
-    set_error(s->mcp, &ev->error);
+    set_error(s->mcp, r);
   }
   s->measured = true;
-  s->duration_ms = ev->duration_ms;
+  s->duration_ms = r->duration_ms;
 }
 
-static void on_hook(hl_otel *o, ot_run *run, const hl_event *ev) {
+static void on_hook(hl_otel *o, ot_run *run, const ot_rec *r) {
   ot_span *s = NULL;
-  switch (ev->hook_point) {
+  switch (r->hook_point) {
   case HL_HOOK_BEFORE_TOOL:
   case HL_HOOK_AFTER_TOOL:
   case HL_HOOK_AROUND_TOOL:
-    s = find_tool(run, ev->call_id, false);
-    if (!s) s = tool_span(o, run, ev);
+    s = find_tool(run, ot_rec_str(r, OT_S_CALL), false);
+    if (!s) s = tool_span(o, run, r);
     break;
   case HL_HOOK_AFTER_MODEL:
   case HL_HOOK_AROUND_MODEL:
@@ -581,119 +531,81 @@ static void on_hook(hl_otel *o, ot_run *run, const hl_event *ev) {
     break;
   }
   if (!s) s = run->agent;
-  if (!s->ended) s->end_ns = ev->time_ns;
-  ot_event *e = add_event(s, "hook", ev->time_ns);
-  event_attr(e, "hookline.hook.name", ev->name);
-  event_attr(e, "hookline.hook.point", hl_hook_point_name(ev->hook_point));
-  event_attr(e, "hookline.hook.action", hl_hook_action_name(ev->hook_action));
-  if (ev->error.status != HL_OK) event_attr(e, "hookline.hook.message", ev->error.message);
-  if (ev->hook_action == HL_HOOK_ABORT) set_error(s, &ev->error);
+  if (!s->ended) s->end_ns = r->time_ns;
+  ot_event *e = add_event(s, "hook", r->time_ns);
+  event_attr(e, "hookline.hook.name", ot_rec_str(r, OT_S_NAME));
+  event_attr(e, "hookline.hook.point", hl_hook_point_name((hl_hook_point)r->hook_point));
+  event_attr(e, "hookline.hook.action", hl_hook_action_name((hl_hook_action)r->hook_action));
+  if (r->status != HL_OK) event_attr(e, "hookline.hook.message", ot_rec_str(r, OT_S_ERROR));
+  if (r->hook_action == HL_HOOK_ABORT) set_error(s, r);
 }
 
 _Static_assert(sizeof(ot_span) < 1008, "ot_span must stay a small malloc request");
 
-int ot_on_event(const hl_event *ev, void *user_data) {
-  hl_otel *o = user_data;
-  if (!ev->invocation_id || !HL_EVENT_HAS(ev, tool)) return 0;
-  ot_span *out = NULL;
-  size_t n = 0;
-  pthread_mutex_lock(&o->lock);
-  if (!o->enabled) {
-    pthread_mutex_unlock(&o->lock);
-    return 0;
+void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) {
+  if (!o->enabled) return;
+  if (r->type == HL_EVENT_AGENT_START) {
+    on_agent_start(o, r);
+    return;
   }
-  if (ev->type == HL_EVENT_AGENT_START) {
-    on_agent_start(o, ev);
-  } else if (ev->type == HL_EVENT_AGENT_END) {
-    on_agent_end(o, ev, &out, &n);
-  } else {
-    ot_run *run = find_run(o, ev->invocation_id);
-    if (run) {
-      switch (ev->type) {
-      case HL_EVENT_LM_START: on_lm_start(o, run, ev); break;
-      case HL_EVENT_LM_END: on_lm_end(o, run, ev); break;
-      case HL_EVENT_API_REQUEST: on_api_request(o, run, ev); break;
-      case HL_EVENT_TOOL_START: on_tool_start(o, run, ev); break;
-      case HL_EVENT_TOOL_END: on_tool_end(o, run, ev); break;
-      case HL_EVENT_HOOK: on_hook(o, run, ev); break;
-      /* The previous turn's spans go at the next turn's start rather than
-       * at TURN_END, whose tool summary the library would otherwise build
-       * for the tracer alone (~13k instructions a run of (b)); the last
-       * turn's go with AGENT_END. */
-      case HL_EVENT_TURN_START: hand_over_children(o, run, &out, &n); break;
-      default: break;
-      }
+  if (r->type == HL_EVENT_AGENT_END) {
+    on_agent_end(o, r, out, n);
+    return;
+  }
+  ot_run *run = find_run(o, ot_rec_str(r, OT_S_INV));
+  if (!run) {
+    /* Its AGENT_START was dropped (a full ring), or came before the
+     * install: the span this record starts cannot be placed. Count it as
+     * started and dropped, as the run's side counts a dropped record, so
+     * that every span start counts once. */
+    uint64_t lost = r->type == HL_EVENT_LM_START ? 1
+                    : r->type == HL_EVENT_TOOL_START ? (ot_rec_str(r, OT_S_SERVER) ? 2 : 1)
+                                                     : 0;
+    if (lost) {
+      atomic_fetch_add(&o->st_started, lost);
+      atomic_fetch_add(&o->st_dropped, lost);
     }
+    return;
   }
+  switch (r->type) {
+  case HL_EVENT_LM_START: on_lm_start(o, run, r); break;
+  case HL_EVENT_LM_END: on_lm_end(o, run, r); break;
+  case HL_EVENT_API_REQUEST: on_api_request(o, run, r); break;
+  case HL_EVENT_TOOL_START: on_tool_start(o, run, r); break;
+  case HL_EVENT_TOOL_END: on_tool_end(o, run, r); break;
+  case HL_EVENT_HOOK: on_hook(o, run, r); break;
+  /* The previous turn's spans go at the next turn's start rather than
+   * at TURN_END, whose tool summary the library would otherwise build
+   * for the tracer alone (~13k instructions a run of (b)); the last
+   * turn's go with AGENT_END. */
+  case HL_EVENT_TURN_START: hand_over_children(o, run, out, n); break;
+  default: break;
+  }
+}
+
+size_t ot_drain(hl_otel *o, bool wait) {
+  if (!o->ring) return 0;
+  if (wait) pthread_mutex_lock(&o->lock);
+  else if (pthread_mutex_trylock(&o->lock) != 0) return 0;
+  ot_span *out = NULL;
+  size_t n = 0, read = 0;
+  for (ot_rec *r; (r = ot_ring_peek(o)) != NULL; read++) {
+    ot_trace_record(o, r, &out, &n);
+    ot_ring_release(o, r);
+  }
+  atomic_store(&o->kick, false);
   pthread_mutex_unlock(&o->lock);
   if (out) ot_export_enqueue(o, out, n);
-  return 0;
-}
-
-/* ---- trace context ----------------------------------------------------- */
-
-static bool current_ids(hl_otel *o, hl_context *ctx, uint8_t trace[16], uint8_t span[8]) {
-  if (!ctx) return false;
-  bool found = false;
-  pthread_mutex_lock(&o->lock);
-  ot_run *run = o->enabled ? find_run(o, hl_context_invocation_id(ctx)) : NULL;
-  if (run) {
-    ot_span *s = ot_current;
-    if (!(s && s->owner == o && span_in_run(run, s))) s = run->agent;
-    memcpy(trace, s->trace_id, 16);
-    memcpy(span, s->span_id, 8);
-    found = true;
-  }
-  pthread_mutex_unlock(&o->lock);
-  return found;
-}
-
-bool ot_header_fn(hl_context *ctx, char *line, size_t size, void *user_data) {
-  char tp[64];
-  if (hl_otel_traceparent(user_data, ctx, tp, sizeof tp) != HL_OK) return false;
-  snprintf(line, size, "traceparent: %s", tp);
-  return true;
-}
-
-hl_status hl_otel_traceparent(hl_otel *otel, hl_context *ctx, char *out, size_t size) {
-  if (!otel || !ctx || !out || size < 56)
-    return hl_fail(HL_ERR_INVALID, "hl_otel_traceparent: otel, ctx and a buffer of 56 bytes are required");
-  uint8_t trace[16], span[8];
-  if (!current_ids(otel, ctx, trace, span))
-    return hl_fail(HL_ERR_NOT_FOUND, "hl_otel_traceparent: no span for this run");
-  char t[33], s[17];
-  ot_hex(t, trace, 16);
-  ot_hex(s, span, 8);
-  snprintf(out, size, "00-%s-%s-01", t, s);
-  return HL_OK;
-}
-
-hl_status hl_otel_set_parent(const char *tp) {
-  if (!tp) {
-    ot_remote.set = false;
-    return HL_OK;
-  }
-  uint8_t trace[16], span[8], zero[16] = {0};
-  /* version (not ff) - trace id - span id - flags, lowercase hex */
-  if (strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' ||
-      (tp[55] != '\0' && tp[55] != '-') || !unhex(tp, trace, 1) || trace[0] == 0xff ||
-      (trace[0] == 0 && tp[55] != '\0') || !unhex(tp + 3, trace, 16) ||
-      !unhex(tp + 36, span, 8) || !unhex(tp + 53, zero + 8, 1) || !memcmp(trace, zero, 8) ||
-      !memcmp(span, zero, 8))
-    return hl_fail(HL_ERR_INVALID, "hl_otel_set_parent: not a W3C traceparent: \"%.80s\"", tp);
-  if (!memcmp(trace, (const uint8_t[16]){0}, 16))
-    return hl_fail(HL_ERR_INVALID, "hl_otel_set_parent: the trace id is all zeros");
-  memcpy(ot_remote.trace, trace, 16);
-  memcpy(ot_remote.span, span, 8);
-  ot_remote.set = true;
-  return HL_OK;
+  return read;
 }
 
 /* ---- the end ------------------------------------------------------------ */
 
 void ot_tracer_stop(hl_otel *o, ot_span **out, size_t *n) {
+  atomic_store(&o->live_enabled, false); /* the observer, if still installed, now does nothing */
+  ot_drain(o, true);                       /* what the runs published before */
   pthread_mutex_lock(&o->lock);
-  o->enabled = false; /* the observer, if still installed, now does nothing */
+  o->enabled = false;
   for (size_t b = 0; o->runs && b < o->n_buckets; b++) {
     for (ot_run *r = o->runs[b], *next; r; r = next) {
       next = r->next;

@@ -131,6 +131,9 @@ static void otel_release(hl_otel *o) {
   ot_metrics_free(&o->metrics);
   pthread_mutex_destroy(&o->metrics.lock);
   pthread_mutex_destroy(&o->lock);
+  pthread_mutex_destroy(&o->live_lock);
+  ot_ring_free(o);
+  ot_live_free(o);
   free(o->runs);
   for (size_t i = 0; i < o->n_headers; i++) free(o->headers[i]);
   free(o->headers);
@@ -156,6 +159,7 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
   }
   atomic_init(&o->refs, 1);
   pthread_mutex_init(&o->lock, NULL);
+  pthread_mutex_init(&o->live_lock, NULL);
   pthread_mutex_init(&o->metrics.lock, NULL);
   o->metrics.start_ns = ot_now_ns();
   o->warn = opts->warn;
@@ -179,7 +183,9 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
 
   res_attrs r = {0};
   ot_buf_puts(&r.buf, "{\"attributes\":[");
-  bool ok = o->traces_url && o->metrics_url && o->runs &&
+  /* Records of events waiting for the exporter thread: a few per span,
+   * so a ring of about twice the span queue, 1024 to 8192 records. */
+  bool ok = o->traces_url && o->metrics_url && o->runs && ot_ring_init(o, 2 * o->max_queue) &&
             parse_list(pick(opts->headers, "OTEL_EXPORTER_OTLP_HEADERS"), add_header, o);
   if (ok) {
     ok = parse_list(pick(opts->resource_attributes, "OTEL_RESOURCE_ATTRIBUTES"), add_res_attr, &r);
@@ -221,8 +227,10 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
   if (o->capture) wanted |= HL_EVENT_MASK(HL_EVENT_API_REQUEST);
   hl_observer_set_events(o->observer, wanted);
   o->enabled = true;
+  atomic_store(&o->live_enabled, true);
   if (ot_export_start(o) != HL_OK) {
     o->enabled = false;
+    atomic_store(&o->live_enabled, false);
     hl_observer_unref(o->observer);
     otel_release(o);
     return NULL;
@@ -273,6 +281,9 @@ hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out) {
   if (!otel || !out || out->size < sizeof(size_t))
     return hl_fail(HL_ERR_INVALID, "hl_otel_get_stats: otel and out (with its size) are required");
   hl_otel *o = (hl_otel *)otel;
+  /* Spans are made on the exporter's side: count what the runs published
+   * so far (the ring read now, by this thread if the exporter is busy). */
+  if (o->thread_started) ot_drain(o, true);
   hl_otel_stats s = {.size = sizeof s,
                      .spans_started = atomic_load(&o->st_started),
                      .spans_exported = atomic_load(&o->st_exported),

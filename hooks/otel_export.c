@@ -1,12 +1,16 @@
 /*
- * otel_export.c - the exporter: a bounded queue of finished spans and one
- * thread that batches them and POSTs OTLP/HTTP JSON with its own libcurl
- * handle, plus the metrics every metrics_interval_ms.
+ * otel_export.c - the exporter: one thread that reads the ring of records
+ * the runs publish (otel_record.c) into spans (otel.c), keeps finished
+ * spans in a bounded queue, batches them and POSTs OTLP/HTTP JSON with
+ * its own libcurl handle, plus the metrics every metrics_interval_ms.
  *
  * Why a thread of its own: a run must never wait for the collector. The
- * run's side only links spans into the queue under a short lock (or drops
- * them when it is full); everything slow (encoding, the network, retries,
- * backoff) happens here. A collector that is down, hangs or answers 503
+ * run's side only copies records into the ring (or drops them when it is
+ * full); everything slow (spans, encoding, the network, retries, backoff)
+ * happens here. The ring is read every export_delay_ms / 4 while records
+ * come, also while a request is in flight (from curl's progress callback)
+ * and during a backoff, and at once when a producer finds the thread
+ * asleep after a quiet spell or the ring half full. A collector that is down, hangs or answers 503
  * makes this thread busy, the queue fills, and spans are dropped and
  * counted; one warning says so.
  */
@@ -29,6 +33,12 @@ void ot_warn(hl_otel *o, const char *fmt, ...) {
   FILE *out = o->warn ? o->warn : stderr;
   fprintf(out, "hookline otel: %s (further export problems are counted, not printed: hl_otel_get_stats)\n", msg);
   fflush(out);
+}
+
+void ot_export_wake(hl_otel *o) {
+  pthread_mutex_lock(&o->qlock);
+  pthread_cond_signal(&o->qcond);
+  pthread_mutex_unlock(&o->qlock);
 }
 
 void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n) {
@@ -83,6 +93,9 @@ static size_t read_header(char *p, size_t size, size_t n, void *ud) {
 static int progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d) {
   (void)a, (void)b, (void)c, (void)d;
   hl_otel *o = ud;
+  /* A request in flight (a slow collector) must not leave the ring to
+   * fill: read it now unless another drain is at it. */
+  ot_drain(o, false);
   return atomic_load(&o->abandon) ? 1 : 0;
 }
 
@@ -99,6 +112,10 @@ static void backoff_wait(hl_otel *o, long ms) {
   pthread_mutex_lock(&o->qlock);
   while (!atomic_load(&o->abandon)) {
     if (pthread_cond_timedwait(&o->qcond, &o->qlock, &until) == ETIMEDOUT) break;
+    /* woken: by a producer (the ring), a flush or the stop */
+    pthread_mutex_unlock(&o->qlock);
+    ot_drain(o, false);
+    pthread_mutex_lock(&o->qlock);
   }
   pthread_mutex_unlock(&o->qlock);
 }
@@ -159,13 +176,15 @@ static bool post(hl_otel *o, CURL *curl, struct curl_slist *hdrs, const char *ur
 
 /* ---- the thread ------------------------------------------------------ */
 
+/* `body` is the thread's buffer, kept from batch to batch so that it
+ * does not grow again (realloc) for each. */
 static bool export_spans(hl_otel *o, CURL *curl, struct curl_slist *hdrs, ot_span *batch,
-                         size_t n) {
+                         size_t n, ot_buf *body) {
   ot_metrics_from_spans(&o->metrics, batch, n);
-  ot_buf body = {0};
-  bool ok = ot_json_spans(&body, o->resource_json, batch, n) &&
-            post(o, curl, hdrs, o->traces_url, &body);
-  free(body.p);
+  body->len = 0;
+  body->failed = false;
+  bool ok = ot_json_spans(body, o->resource_json, batch, n) &&
+            post(o, curl, hdrs, o->traces_url, body);
   atomic_fetch_add(ok ? &o->st_exported : &o->st_dropped, n);
   for (ot_span *s = batch, *next; s; s = next) {
     next = s->next;
@@ -194,11 +213,16 @@ static void *export_main(void *arg) {
     if (t) hdrs = t;
   }
   int64_t next_metrics = ot_mono_ns() + (int64_t)o->metrics_interval_ms * 1000000;
+  ot_buf body = {0};
   pthread_mutex_lock(&o->qlock);
   for (;;) {
-    /* Wait for a full batch, the oldest span's delay, the metrics'
-     * interval, a flush or the stop. */
+    /* Read the ring; wait for a full batch, the oldest span's delay, the
+     * metrics' interval, a flush or the stop, reading the ring every tick
+     * while records come (and, after a quiet tick, when woken). */
     for (;;) {
+      pthread_mutex_unlock(&o->qlock);
+      size_t got = ot_drain(o, true);
+      pthread_mutex_lock(&o->qlock);
       if (o->stop || o->flush_gen != o->flushed_gen || o->q_len >= o->max_batch) break;
       int64_t now = ot_mono_ns();
       int64_t wake = next_metrics;
@@ -207,15 +231,27 @@ static void *export_main(void *arg) {
         if (due < wake) wake = due;
       }
       if (wake <= now) break;
+      /* Quiet: sleep until woken by a producer, but never longer than the
+       * delay (a wake-up lost in the race with the flag costs at most that). */
+      int64_t tick = (int64_t)o->export_delay_ms * 1000000 / (got ? 4 : 1);
+      if (tick > 250000000 && got) tick = 250000000;
+      if (tick < 1000000) tick = 1000000;
+      if (!got) atomic_store(&o->idle, true);
+      if (now + tick < wake) wake = now + tick;
       struct timespec ts;
       clock_gettime(CLOCK_MONOTONIC, &ts);
       int64_t t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (wake - now);
       ts.tv_sec = t / 1000000000;
       ts.tv_nsec = t % 1000000000;
       pthread_cond_timedwait(&o->qcond, &o->qlock, &ts);
+      atomic_store(&o->idle, false);
     }
     uint64_t gen = o->flush_gen;
     bool stopping = o->stop;
+    /* what was published before the flush or the stop we just saw */
+    pthread_mutex_unlock(&o->qlock);
+    ot_drain(o, true);
+    pthread_mutex_lock(&o->qlock);
     bool failed = false;
     /* Send what is queued, batch by batch (a flush or the stop sends all). */
     while (o->q_len && curl && !atomic_load(&o->abandon)) {
@@ -231,7 +267,7 @@ static void *export_main(void *arg) {
       o->q_len -= n;
       o->q_oldest_ns = ot_mono_ns();
       pthread_mutex_unlock(&o->qlock);
-      failed |= !export_spans(o, curl, hdrs, batch, n);
+      failed |= !export_spans(o, curl, hdrs, batch, n, &body);
       pthread_mutex_lock(&o->qlock);
       if (!(gen != o->flushed_gen || stopping) && o->q_len < o->max_batch) break;
     }
@@ -260,6 +296,7 @@ static void *export_main(void *arg) {
     next = s->next;
     ot_span_free(s);
   }
+  free(body.p);
   curl_slist_free_all(hdrs);
   if (curl) curl_easy_cleanup(curl);
   return NULL;

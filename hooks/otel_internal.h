@@ -3,8 +3,10 @@
  * and what they share: a span as the tracer builds it, the export queue,
  * the metric points. Public API only (include/), plus libcurl.
  *
- *   otel.c          the tracer: the observer that turns events into spans,
- *                   the traceparent of outgoing requests
+ *   otel_record.c   the run's side: the observer copies what a span needs
+ *                   into a record of a lock-free ring; the ids and the
+ *                   traceparent of outgoing requests
+ *   otel.c          the tracer, on the exporter's side: records into spans
  *   otel_config.c   options, the OTEL_* variables, install, flush, shutdown
  *   otel_export.c   the bounded queue and the exporter thread (OTLP/HTTP)
  *   otel_json.c     OTLP JSON encoding of spans and metrics
@@ -18,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "hookline/otel.h"
 
@@ -76,7 +79,6 @@ typedef struct ot_span {
   /* the tracer's bookkeeping */
   char *call_id;             /* OT_TOOL, OT_MCP */
   char inv[48];              /* the run's invocation id */
-  struct ot_span *tls_prev;  /* the span current on this thread before */
   struct ot_span *mcp;       /* OT_TOOL of an MCP tool: its tools/call span */
   hl_otel *owner;
 } ot_span;
@@ -89,6 +91,49 @@ void ot_attr_lit(ot_span *s, const char *key, const char *literal);
 void ot_attr_set(ot_span *s, const char *key, const char *value);
 void ot_attr_int(ot_span *s, const char *key, int64_t value);
 void ot_attr_reason(ot_span *s, const char *key, const char *reason);
+
+/* ---- records (the run's side to the tracer) ------------------------- */
+
+/* The strings a record may carry, by index (ot_rec.off). */
+enum {
+  OT_S_INV, OT_S_PARENT_INV, OT_S_PARENT_CALL, OT_S_CALL, OT_S_OUTER_CALL, OT_S_AGENT,
+  OT_S_SESSION, OT_S_BRANCH, OT_S_NAME, OT_S_PROVIDER, OT_S_TOOL, OT_S_SERVER,
+  OT_S_RESP_MODEL, OT_S_RESP_ID, OT_S_ERROR, OT_S_CONTENT, OT_S_COUNT
+};
+enum { OT_R_USAGE = 1, OT_R_REMOTE = 2, OT_R_SPAN = 4 };
+#define OT_REC_TEXT 192
+
+/* What the run's thread copies out of one event: the ids it made, times,
+ * numbers and the few strings a span needs, packed in `text` (or in
+ * `heap`, malloc'd, when they do not fit: long names, captured content).
+ * Everything else (names, attributes, JSON) is made on the exporter's
+ * side. */
+typedef struct ot_rec {
+  int64_t time_ns;
+  double duration_ms;
+  int64_t in_tokens, out_tokens;
+  const char *finish;        /* a literal (hl_finish_reason_name()) or NULL */
+  char *heap;                /* the strings, when not in `text` (owned) */
+  int32_t status;            /* hl_status of the event's error */
+  uint8_t type, hook_point, hook_action, flags;
+  uint8_t trace_id[16];      /* AGENT_START: the run's trace */
+  uint8_t span_id[8];        /* the span the event opens or is about (OT_R_SPAN) */
+  uint8_t span2_id[8];       /* TOOL_START of an MCP tool: its tools/call span */
+  uint8_t remote_id[8];      /* AGENT_START with OT_R_REMOTE: the remote parent */
+  uint16_t off[OT_S_COUNT];  /* 1 + offset of each string; 0: NULL */
+  char text[OT_REC_TEXT];
+} ot_rec;
+
+/* A string of a record, or NULL. */
+static inline const char *ot_rec_str(const ot_rec *r, int i) {
+  return r->off[i] ? (r->heap ? r->heap : r->text) + r->off[i] - 1 : NULL;
+}
+
+/* A slot of the ring (Vyukov's bounded queue: `seq` says whose turn it is). */
+typedef struct ot_cell {
+  _Atomic size_t seq;
+  ot_rec rec;
+} ot_cell;
 
 /* ---- metrics -------------------------------------------------------- */
 
@@ -132,8 +177,19 @@ typedef struct ot_buf {
   bool failed;
 } ot_buf;
 
-void ot_buf_put(ot_buf *b, const char *s, size_t n);
-void ot_buf_puts(ot_buf *b, const char *s);
+/* Append n bytes. Inline: the encoder appends dozens of fragments per
+ * span, and the common case (room left) is a memcpy. */
+void ot_buf_put_slow(ot_buf *b, const char *s, size_t n);
+static inline void ot_buf_put(ot_buf *b, const char *s, size_t n) {
+  if (b->len + n + 1 <= b->cap) {
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+  } else {
+    ot_buf_put_slow(b, s, n);
+  }
+}
+static inline void ot_buf_puts(ot_buf *b, const char *s) { ot_buf_put(b, s, strlen(s)); }
 void ot_buf_printf(ot_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ot_buf_json_string(ot_buf *b, const char *s);
 
@@ -158,10 +214,28 @@ struct hl_otel {
   FILE *warn;
   hl_observer *observer;
 
-  /* the tracer (otel.c) */
+  /* the tracer (otel.c), on the exporter's side: `lock` is held by
+   * whoever drains the ring (the exporter thread; flush, stats and stop) */
   pthread_mutex_t lock;
   struct ot_run **runs;      /* hash table of runs in progress */
   size_t n_buckets;
+
+  /* the ring of records (otel_record.c): producers (the runs' threads)
+   * claim a slot with one compare-and-swap, the consumer holds `lock` */
+  ot_cell *ring;
+  size_t ring_cap;           /* a power of two */
+  _Atomic size_t ring_head;  /* next slot to claim */
+  size_t ring_tail;          /* next slot to read (under lock) */
+  atomic_bool idle;          /* the exporter sleeps long: wake it for a record */
+  atomic_bool kick;          /* a producer asked for a drain (ring half full) */
+  atomic_bool live_enabled;  /* the observer acts (cleared at shutdown) */
+
+  /* the runs in progress as the run's side knows them (their trace ids,
+   * for children on other threads and for the traceparent) */
+  pthread_mutex_t live_lock;
+  struct ot_live **live;
+  struct ot_live *live_free; /* recycled entries: no malloc per run */
+  size_t n_live;
 
   ot_metrics metrics;
 
@@ -189,6 +263,24 @@ struct hl_otel {
 int ot_on_event(const hl_event *ev, void *user_data);
 bool ot_header_fn(hl_context *ctx, char *line, size_t size, void *user_data);
 void ot_tracer_stop(hl_otel *o, ot_span **out, size_t *n);
+
+/* The ring (otel_record.c). init: false when out of memory. The consumer
+ * (holding o->lock) peeks the oldest published record, handles it, then
+ * releases the slot (freeing its heap). free: drops what is left. */
+bool ot_ring_init(hl_otel *o, size_t cap);
+ot_rec *ot_ring_peek(hl_otel *o);
+void ot_ring_release(hl_otel *o, ot_rec *r);
+void ot_ring_free(hl_otel *o);
+void ot_live_free(hl_otel *o);
+/* Turn one record into spans (o->lock held): finished ones are linked
+ * into *out (otel.c). */
+void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n);
+/* Drain the ring into spans and queue them. `wait`: take o->lock even if
+ * busy (else give up when another drain holds it). Returns the number of
+ * records read. */
+size_t ot_drain(hl_otel *o, bool wait);
+/* Wake the exporter thread (a drain is due). */
+void ot_export_wake(hl_otel *o);
 
 /* Queue finished spans (a list linked by ->next); drops them when full. */
 void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n);

@@ -15,7 +15,7 @@
 
 #include "otel_internal.h"
 
-void ot_buf_put(ot_buf *b, const char *s, size_t n) {
+void ot_buf_put_slow(ot_buf *b, const char *s, size_t n) {
   if (b->failed) return;
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
@@ -33,7 +33,6 @@ void ot_buf_put(ot_buf *b, const char *s, size_t n) {
   b->p[b->len] = '\0';
 }
 
-void ot_buf_puts(ot_buf *b, const char *s) { ot_buf_put(b, s, strlen(s)); }
 
 void ot_buf_printf(ot_buf *b, const char *fmt, ...) {
   char tmp[256];
@@ -125,9 +124,10 @@ static void put_double(ot_buf *b, double d) {
 }
 
 static void put_attr(ot_buf *b, const ot_attr *a) {
-  ot_buf_puts(b, "{\"key\":");
-  ot_buf_json_string(b, a->key);
-  ot_buf_puts(b, ",\"value\":{");
+  /* keys are the tracer's literals, plain ASCII: no escaping to do */
+  ot_buf_puts(b, "{\"key\":\"");
+  ot_buf_puts(b, a->key);
+  ot_buf_puts(b, "\",\"value\":{");
   switch (a->type) {
   case OT_STR:
     ot_buf_puts(b, "\"stringValue\":");

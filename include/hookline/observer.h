@@ -120,7 +120,12 @@ typedef struct hl_event {
   ((ev)->size >= offsetof(hl_event, field) + sizeof((ev)->field))
 
 /** The event as JSON (deep copy, caller frees): {"type":"tool_start",
- *  "branch":..., "tool":..., "args":{...}, ...}. */
+ *  "branch":..., "tool":..., "args":{...}, ...}. Fields that are unset are
+ *  left out. The appended tracer fields appear when the event's `size`
+ *  covers them (HL_EVENT_HAS): "parent_invocation_id", "parent_call_id",
+ *  "outer_call_id", "session_id" (non-empty), "provider" (LM events) and
+ *  "tool" (a tool hook's event: hl_tool_name() of `tool`). Thread-safe
+ *  (reads only the event). */
 HL_API cJSON *hl_event_to_json(const hl_event *event);
 /** One readable line without newline, `key=value` pairs:
  *  "tool_start call_id=c1 tool=calculator args={\"x\":1}". For hl_free(). */
@@ -242,9 +247,14 @@ HL_API hl_status hl_hooks_add_observer(hl_hooks *hooks, const char *name, hl_obs
 HL_API size_t hl_hooks_observer_count(const hl_hooks *hooks);
 
 /** Process-wide observers, notified of every run's events after the
- *  agent's own. Takes a reference. Configure at start-up. */
+ *  agent's own. Takes a reference. Configure at start-up; thread-safe
+ *  (the list is an immutable snapshot swapped atomically: a run reads it
+ *  without a lock while it is unchanged, and one added or cleared mid-run
+ *  is seen from the run's next event). */
 HL_API hl_status hl_observer_add_global(hl_observer *obs);
-/** Drop every global observer (tests). */
+/** Drop every global observer (tests). Thread-safe. A run in progress
+ *  keeps a reference to the list it started with until it ends (it no
+ *  longer notifies them), so an observer's free_fn may run then. */
 HL_API void hl_observer_clear_global(void);
 
 #ifdef __cplusplus

@@ -36,10 +36,17 @@
  * output), gen_ai.client.operation.duration (s; gen_ai.operation.name
  * chat, execute_tool or invoke_agent, so tool calls have their duration).
  *
- * Never in the way: finished spans go to a bounded queue; one exporter
- * thread batches them and POSTs with its own libcurl handle. A run never
- * waits for the collector: when the queue is full, spans are dropped and
- * counted (hl_otel_get_stats()), and the first failure prints one warning.
+ * Never in the way: on the run's thread the observer only copies what a
+ * span needs (ids, times, numbers, a few short strings) into a slot of a
+ * bounded lock-free ring: no JSON, no lock, no allocation unless content
+ * is captured or the strings do not fit the slot. One exporter thread
+ * turns the records into spans, keeps finished spans in a bounded queue,
+ * batches them and POSTs with its own libcurl handle. A run never waits
+ * for the collector: when the ring or the queue is full, spans are
+ * dropped and counted (hl_otel_get_stats()), and the first failure prints
+ * one warning. The ring holds about twice max_queue records (1024 to
+ * 8192, ~320 bytes each). Content capture stays slower: the content is
+ * printed as JSON on the run's thread (the event is borrowed).
  * 429, 502, 503 and 504 are retried with exponential backoff (honouring
  * Retry-After up to the backoff cap) until the request's deadline.
  *
@@ -148,7 +155,10 @@ HL_API hl_status hl_otel_set_parent(const char *traceparent);
  *  applications that make their own HTTP calls from tools. */
 HL_API hl_status hl_otel_traceparent(hl_otel *otel, hl_context *ctx, char *out, size_t size);
 
-/** Counters. Set `size` to sizeof(hl_otel_stats) before the call. */
+/** Counters. Set `size` to sizeof(hl_otel_stats) before the call. Spans
+ *  are made on the exporter's side: the call first reads what the runs
+ *  published so far (so spans_started counts every finished run's spans).
+ *  Thread-safe. */
 typedef struct hl_otel_stats {
   size_t size;
   uint64_t spans_started;

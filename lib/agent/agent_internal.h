@@ -226,6 +226,9 @@ struct hl_context {
   /* The union of what `observers` want (hl_observer_set_events()), fixed
    * at the start; the global observers' is read at each event. */
   hl_event_mask wants;
+  /* The global observers when the run started (a reference; NULL: none):
+   * delivery through it needs no lock while the list is unchanged. */
+  struct hl__observer_snap *globals;
 
   atomic_uint nested_calls; /* ids for hl_context_call_tool() */
 

@@ -88,6 +88,7 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
   atomic_init(&ctx->nested_calls, 0);
   pthread_mutex_init(&ctx->lock, NULL);
   hl_new_invocation_id(ctx->invocation_id);
+  ctx->globals = hl__observer_snap_get();
 
   ctx->input = hl__strdup(input ? input : "");
   ctx->session_id = session ? hl_session_id(session) : NULL;
@@ -174,6 +175,7 @@ void hl__ctx_release(hl_context *ctx) {
   if (ctx->observers)
     for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_unref(ctx->observers[i]);
   free(ctx->observers);
+  hl__observer_snap_put(ctx->globals);
   free(ctx->hooks);
   free(ctx->branch);
   free(ctx->parent_call_id);
@@ -220,7 +222,7 @@ void hl__emit(hl_context *ctx, hl_event *ev) {
     ev->outer_call_id = rec->outer_id;
   if (!ev->error.message) ev->error.message = "";
   for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_notify(ctx->observers[i], ev);
-  hl__observer_notify_global(ev);
+  hl__observer_notify_global_snap(ctx->globals, ev);
 }
 
 void hl__ctx_abort(hl_context *ctx, const char *message) {

@@ -17,6 +17,7 @@
 #include "hookline/json.h"
 #include "core/util.h"
 #include "hookline/observer.h"
+#include "hookline/tool.h"
 
 static const char *const hl_event_names[HL_EVENT_TYPE_COUNT] = {
     [HL_EVENT_AGENT_START] = "agent_start",
@@ -117,6 +118,27 @@ static int hl_add_json(cJSON *obj, const char *key, const cJSON *v) {
   return !v || hl_add(obj, key, cJSON_Duplicate(v, 1));
 }
 
+/* The fields appended for tracers (the run tree, the session, the
+ * provider, the tool), read only when the producer's struct has them
+ * (HL_EVENT_HAS: an event built against an older header has a smaller
+ * size). "provider" and "tool" are added where the name key is not
+ * already theirs (LM events name the model; a tool hook's event names
+ * the hook). */
+static int hl_event_json_tree(cJSON *o, const hl_event *ev) {
+  int ok = 1;
+  if (HL_EVENT_HAS(ev, parent_invocation_id))
+    ok = ok && hl_add_str(o, "parent_invocation_id", ev->parent_invocation_id);
+  if (HL_EVENT_HAS(ev, parent_call_id)) ok = ok && hl_add_str(o, "parent_call_id", ev->parent_call_id);
+  if (HL_EVENT_HAS(ev, outer_call_id)) ok = ok && hl_add_str(o, "outer_call_id", ev->outer_call_id);
+  if (HL_EVENT_HAS(ev, session_id) && ev->session_id && ev->session_id[0])
+    ok = ok && hl_add_str(o, "session_id", ev->session_id);
+  if (HL_EVENT_HAS(ev, provider) && ev->provider && !cJSON_HasObjectItem(o, "provider"))
+    ok = ok && hl_add_str(o, "provider", ev->provider);
+  if (HL_EVENT_HAS(ev, tool) && ev->tool && !cJSON_HasObjectItem(o, "tool"))
+    ok = ok && hl_add_str(o, "tool", hl_tool_name(ev->tool));
+  return ok;
+}
+
 cJSON *hl_event_to_json(const hl_event *ev) {
   if (!ev) return NULL;
   cJSON *o = cJSON_CreateObject();
@@ -158,6 +180,7 @@ cJSON *hl_event_to_json(const hl_event *ev) {
     ok = ok && hl_add_str(o, "hook_point", hl_hook_point_name(ev->hook_point));
     ok = ok && hl_add_str(o, "hook_action", hl_hook_action_name(ev->hook_action));
   }
+  ok = ok && hl_event_json_tree(o, ev);
   if (!ok) {
     cJSON_Delete(o);
     return NULL;

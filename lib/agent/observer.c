@@ -419,13 +419,27 @@ hl_status hl_observer_composite_add(hl_observer *composite, hl_observer *child) 
 /* Process-wide observers                                              */
 /* ------------------------------------------------------------------ */
 
-/* Delivery takes a snapshot (with references) under the lock and notifies
- * outside it, so a slow global observer holds no lock and a callback may
- * even add or clear globals without deadlocking. */
+/* The global observers as an immutable, reference-counted snapshot that
+ * is swapped atomically whenever the list changes (add, clear), RCU-like:
+ * a run takes a reference to the snapshot current at its start
+ * (hl__observer_snap_get(), one lock per run) and, at each event, only
+ * compares that pointer with the current one (one atomic load). Equal: it
+ * delivers through its own snapshot, which its reference keeps alive, with
+ * no lock and no reference counting per event. Different (a global was
+ * added or cleared mid-run): it takes the current snapshot for that one
+ * event, under the lock, as every delivery did before. Observers are
+ * notified outside the lock, so a slow global observer holds no lock and a
+ * callback may even add or clear globals without deadlocking. The pointer
+ * comparison cannot be fooled by a reused address: the run's reference
+ * keeps its snapshot's memory from being reused. */
+struct hl__observer_snap {
+  atomic_uint refs;
+  size_t n;
+  hl_observer *obs[]; /* a reference each */
+};
+
 static pthread_mutex_t hl_global_lock = PTHREAD_MUTEX_INITIALIZER;
-static hl_observer **hl_globals;
-static size_t hl_global_count, hl_global_cap;
-static atomic_size_t hl_global_published; /* hl_global_count, readable lock-free */
+static _Atomic(hl__observer_snap *) hl_global_snap; /* NULL: no global observer */
 /* The union of what the global observers want, readable lock-free: a run
  * reads it at every event, so a global added mid-run is seen. */
 static _Atomic hl_event_mask hl_global_wanted;
@@ -433,7 +447,8 @@ static _Atomic hl_event_mask hl_global_wanted;
 /* Recompute hl_global_wanted; the caller holds hl_global_lock. */
 static void hl_global_recompute_locked(void) {
   hl_event_mask m = 0;
-  for (size_t i = 0; i < hl_global_count; i++) m |= hl_observer_events(hl_globals[i]);
+  hl__observer_snap *s = atomic_load_explicit(&hl_global_snap, memory_order_relaxed);
+  for (size_t i = 0; s && i < s->n; i++) m |= hl_observer_events(s->obs[i]);
   atomic_store(&hl_global_wanted, m);
 }
 
@@ -443,64 +458,69 @@ static void hl_global_recompute(void) {
   pthread_mutex_unlock(&hl_global_lock);
 }
 
+void hl__observer_snap_put(hl__observer_snap *s) {
+  if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+  for (size_t i = 0; i < s->n; i++) hl_observer_unref(s->obs[i]);
+  free(s);
+}
+
+hl__observer_snap *hl__observer_snap_get(void) {
+  /* Nothing registered: no lock (the common case without globals). */
+  if (!atomic_load_explicit(&hl_global_snap, memory_order_acquire)) return NULL;
+  pthread_mutex_lock(&hl_global_lock);
+  hl__observer_snap *s = atomic_load_explicit(&hl_global_snap, memory_order_relaxed);
+  if (s) atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+  pthread_mutex_unlock(&hl_global_lock);
+  return s;
+}
+
 hl_status hl_observer_add_global(hl_observer *obs) {
   if (!obs) return hl_fail(HL_ERR_INVALID, "hl_observer_add_global: obs is NULL");
   pthread_mutex_lock(&hl_global_lock);
-  if (hl_global_count == hl_global_cap) {
-    size_t cap = hl_global_cap ? hl_global_cap * 2 : 4;
-    hl_observer **n = realloc(hl_globals, cap * sizeof *n);
-    if (!n) {
-      pthread_mutex_unlock(&hl_global_lock);
-      return hl_fail(HL_ERR_NOMEM, "hl_observer_add_global: out of memory");
-    }
-    hl_globals = n;
-    hl_global_cap = cap;
+  hl__observer_snap *old = atomic_load_explicit(&hl_global_snap, memory_order_relaxed);
+  size_t n = old ? old->n : 0;
+  hl__observer_snap *s = malloc(sizeof *s + (n + 1) * sizeof s->obs[0]);
+  if (!s) {
+    pthread_mutex_unlock(&hl_global_lock);
+    return hl_fail(HL_ERR_NOMEM, "hl_observer_add_global: out of memory");
   }
-  hl_globals[hl_global_count++] = hl_observer_ref(obs);
-  atomic_store(&hl_global_published, hl_global_count);
+  atomic_init(&s->refs, 1); /* the list's */
+  s->n = n + 1;
+  for (size_t i = 0; i < n; i++) s->obs[i] = hl_observer_ref(old->obs[i]);
+  s->obs[n] = hl_observer_ref(obs);
+  atomic_store_explicit(&hl_global_snap, s, memory_order_release);
   hl_global_recompute_locked();
   pthread_mutex_unlock(&hl_global_lock);
+  hl__observer_snap_put(old); /* the list's reference; runs may hold theirs */
   return HL_OK;
 }
 
 void hl_observer_clear_global(void) {
   pthread_mutex_lock(&hl_global_lock);
-  hl_observer **list = hl_globals;
-  size_t n = hl_global_count;
-  hl_globals = NULL;
-  hl_global_count = hl_global_cap = 0;
-  atomic_store(&hl_global_published, 0);
+  hl__observer_snap *old = atomic_exchange(&hl_global_snap, NULL);
   atomic_store(&hl_global_wanted, 0);
   pthread_mutex_unlock(&hl_global_lock);
-  for (size_t i = 0; i < n; i++) hl_observer_unref(list[i]);
-  free(list);
+  hl__observer_snap_put(old);
 }
 
-bool hl__observer_has_global(void) { return atomic_load(&hl_global_published) != 0; }
+bool hl__observer_has_global(void) {
+  return atomic_load_explicit(&hl_global_snap, memory_order_relaxed) != NULL;
+}
 
 hl_event_mask hl__observer_global_events(void) {
   return atomic_load_explicit(&hl_global_wanted, memory_order_relaxed);
 }
 
-void hl__observer_notify_global(const hl_event *ev) {
-  if (!ev || atomic_load(&hl_global_published) == 0) return;
-  hl_observer *stack[16];
-  hl_observer **snap = stack;
-  pthread_mutex_lock(&hl_global_lock);
-  size_t n = hl_global_count;
-  if (n > sizeof stack / sizeof stack[0]) {
-    snap = malloc(n * sizeof *snap);
-    if (!snap) { /* no memory for a snapshot: deliver under the lock */
-      for (size_t i = 0; i < n; i++) hl_observer_notify(hl_globals[i], ev);
-      pthread_mutex_unlock(&hl_global_lock);
-      return;
-    }
+void hl__observer_notify_global_snap(hl__observer_snap *mine, const hl_event *ev) {
+  hl__observer_snap *cur = atomic_load_explicit(&hl_global_snap, memory_order_acquire);
+  if (!cur || !ev) return;
+  if (cur == mine) {
+    for (size_t i = 0; i < mine->n; i++) hl_observer_notify(mine->obs[i], ev);
+    return;
   }
-  for (size_t i = 0; i < n; i++) snap[i] = hl_observer_ref(hl_globals[i]);
-  pthread_mutex_unlock(&hl_global_lock);
-  for (size_t i = 0; i < n; i++) {
-    hl_observer_notify(snap[i], ev);
-    hl_observer_unref(snap[i]);
-  }
-  if (snap != stack) free(snap);
+  hl__observer_snap *s = hl__observer_snap_get();
+  for (size_t i = 0; s && i < s->n; i++) hl_observer_notify(s->obs[i], ev);
+  hl__observer_snap_put(s);
 }
+
+void hl__observer_notify_global(const hl_event *ev) { hl__observer_notify_global_snap(NULL, ev); }

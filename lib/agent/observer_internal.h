@@ -10,8 +10,22 @@
 
 /* Deliver `event` to every global observer (hl_observer_add_global()), in
  * the order they were added. Thread-safe; cheap (one atomic load) when
- * there is none. Call it after the agent's own observers. */
+ * there is none. Call it after the agent's own observers. Takes the
+ * current snapshot of the list for this one event (a lock and a
+ * reference): a run delivers with hl__observer_notify_global_snap(). */
 void hl__observer_notify_global(const hl_event *event);
+
+/* An immutable snapshot of the global observers (observer.c). A run takes
+ * one at its start (hl__observer_snap_get(): a reference, or NULL when
+ * there is no global observer) and drops it at its end
+ * (hl__observer_snap_put(), NULL is fine); thread-safe. */
+typedef struct hl__observer_snap hl__observer_snap;
+hl__observer_snap *hl__observer_snap_get(void);
+void hl__observer_snap_put(hl__observer_snap *snap);
+/* Deliver `event` to the global observers: through `mine` without a lock
+ * while it is still the current snapshot (one atomic load), else through
+ * the current one (hl__observer_notify_global()). `mine` may be NULL. */
+void hl__observer_notify_global_snap(hl__observer_snap *mine, const hl_event *event);
 
 /* True if at least one global observer is registered (lets the agent skip
  * building an event nobody will see). */

@@ -5,6 +5,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -631,6 +632,125 @@ static void event_to_json_has_every_set_field(void) {
   CHECK(hl_event_to_json(NULL) == NULL);
 }
 
+/* The fields appended for tracers (run tree, session, provider, tool)
+ * show in the JSON when the event's size covers them, not before. */
+static hl_status delegate_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args;
+  char *answer = NULL;
+  hl_status st = hl_context_run_agent(ctx, ud, "inner question", HL_RUN_ISOLATED, &answer);
+  if (st != HL_OK) return st;
+  *result = cJSON_CreateString(answer);
+  hl_free(answer);
+  return HL_OK;
+}
+
+static void event_to_json_shows_the_tracer_fields(void) {
+  hl_tool *tool = hl_tool_new("lookup", "Looks up.", delegate_fn, NULL);
+  REQUIRE(tool);
+  hl_event ev = ev_of(HL_EVENT_LM_START);
+  ev.size = sizeof ev;
+  ev.name = "gpt-test";
+  ev.provider = "openai";
+  ev.session_id = "sess-9";
+  ev.parent_invocation_id = "inv-parent";
+  ev.parent_call_id = "call-7";
+  cJSON *j = hl_event_to_json(&ev);
+  REQUIRE(j);
+  CHECK_STR(hl_json_get_string(j, "model"), "gpt-test");
+  CHECK_STR(hl_json_get_string(j, "provider"), "openai");
+  CHECK_STR(hl_json_get_string(j, "session_id"), "sess-9");
+  CHECK_STR(hl_json_get_string(j, "parent_invocation_id"), "inv-parent");
+  CHECK_STR(hl_json_get_string(j, "parent_call_id"), "call-7");
+  CHECK(!hl_json_get(j, "outer_call_id"));
+  CHECK(!hl_json_get(j, "tool"));
+  cJSON_Delete(j);
+  /* an event from an older producer: its size ends before these fields */
+  ev.size = offsetof(hl_event, parent_invocation_id);
+  j = hl_event_to_json(&ev);
+  REQUIRE(j);
+  CHECK(!hl_json_get(j, "provider") && !hl_json_get(j, "session_id") &&
+        !hl_json_get(j, "parent_invocation_id"));
+  CHECK_STR(hl_json_get_string(j, "model"), "gpt-test");
+  cJSON_Delete(j);
+  /* a tool hook's event names the hook; the tool comes from `tool` */
+  hl_event h = ev_of(HL_EVENT_HOOK);
+  h.size = sizeof h;
+  h.name = "guard";
+  h.hook_point = HL_HOOK_BEFORE_TOOL;
+  h.call_id = "c2";
+  h.outer_call_id = "c1";
+  h.tool = tool;
+  j = hl_event_to_json(&h);
+  REQUIRE(j);
+  CHECK_STR(hl_json_get_string(j, "hook"), "guard");
+  CHECK_STR(hl_json_get_string(j, "tool"), "lookup");
+  CHECK_STR(hl_json_get_string(j, "outer_call_id"), "c1");
+  cJSON_Delete(j);
+  /* an empty session id says nothing */
+  ev.size = sizeof ev;
+  ev.session_id = "";
+  j = hl_event_to_json(&ev);
+  CHECK(j && !hl_json_get(j, "session_id"));
+  cJSON_Delete(j);
+  hl_tool_unref(tool);
+
+  /* a real run: a tool runs a child agent; the child's events name the
+   * parent run and the call, the parent's name its session */
+  hl_provider *inner = hl_scripted_new(), *outer = hl_scripted_new();
+  REQUIRE(inner && outer);
+  hl_scripted_push_text(inner, "inner answer");
+  hl_scripted_push_tool_call(outer, "c1", "lookup", "{}");
+  hl_scripted_push_text(outer, "outer answer");
+  hl_agent *child = hl_agent_new("child"), *parent = hl_agent_new("parent");
+  REQUIRE(child && parent);
+  hl_agent_set_provider(child, inner);
+  hl_agent_set_provider(parent, outer);
+  hl_tool *t = hl_tool_new("lookup", "Looks up.", delegate_fn, child);
+  hl_agent_add_tool(parent, t);
+  hl_observer *col = hl_observer_collecting();
+  hl_agent_add_observer(parent, col);
+  hl_session *s = hl_session_new("app", "user", "sess-42");
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(parent, s, "outer question", &answer), HL_OK);
+  CHECK_STR(answer, "outer answer");
+  hl_free(answer);
+  cJSON *events = hl_observer_collected(col);
+  const char *parent_inv = NULL;
+  int child_starts = 0, tool_starts = 0, lm_starts = 0;
+  cJSON *e;
+  cJSON_ArrayForEach(e, events) {
+    const char *type = hl_json_get_string(e, "type"), *agent = hl_json_get_string(e, "agent");
+    if (!type || !agent) continue;
+    if (!strcmp(type, "agent_start") && !strcmp(agent, "parent")) {
+      parent_inv = hl_json_get_string(e, "invocation_id");
+      CHECK_STR(hl_json_get_string(e, "session_id"), "sess-42");
+      CHECK(!hl_json_get(e, "parent_invocation_id"));
+    } else if (!strcmp(type, "agent_start") && !strcmp(agent, "child")) {
+      child_starts++;
+      CHECK(parent_inv != NULL);
+      CHECK_STR(hl_json_get_string(e, "parent_invocation_id"), parent_inv ? parent_inv : "?");
+      CHECK_STR(hl_json_get_string(e, "parent_call_id"), "c1");
+    } else if (!strcmp(type, "tool_start")) {
+      tool_starts++;
+      CHECK_STR(hl_json_get_string(e, "tool"), "lookup");
+    } else if (!strcmp(type, "lm_start")) {
+      lm_starts++;
+      CHECK_STR(hl_json_get_string(e, "provider"), "scripted");
+    }
+  }
+  CHECK_INT(child_starts, 1);
+  CHECK_INT(tool_starts, 1);
+  CHECK_INT(lm_starts, 3);
+  cJSON_Delete(events);
+  hl_session_free(s);
+  hl_observer_unref(col);
+  hl_tool_unref(t);
+  hl_agent_unref(parent);
+  hl_agent_unref(child);
+  hl_provider_unref(inner);
+  hl_provider_unref(outer);
+}
+
 static void event_format_is_one_readable_line(void) {
   /* control characters, quotes and '=' are quoted; everything on one line */
   hl_event ev = ev_of(HL_EVENT_STDERR_WRITE);
@@ -795,6 +915,7 @@ int main(void) {
   RUN(observer_global_list_receives_and_clears);
   RUN(event_type_names_are_stable);
   RUN(event_to_json_has_every_set_field);
+  RUN(event_to_json_shows_the_tracer_fields);
   RUN(event_format_is_one_readable_line);
   RUN(observer_logging_and_collecting_on_a_real_run);
   return CHECK_EXIT();
