@@ -579,7 +579,7 @@ static hl_status resume_new(hl_agent *agent, hl_session *session, const cJSON *s
     run_release(run);
     return st;
   }
-  run->resume = (hl__resume){run->resume_state, run->resume_decisions, ""};
+  run->resume = (hl__resume){.state = run->resume_state, .decisions = run->resume_decisions, .prefix = ""};
   *out = run;
   return HL_OK;
 }

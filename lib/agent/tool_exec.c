@@ -194,7 +194,22 @@ static void hl_call_post(hl_call_frame *f, hl_status st, void *got) {
   hl__call *rec = f->rec;
   /* A late child (on a thread that outlived the call) resumes nothing. */
   atomic_store(&rec->child_resume_state, NULL);
+  rec->nested_resume = NULL;
   cJSON *child_state = hl__call_take_child_state(rec);
+  cJSON *nested = hl__call_take_nested(rec);
+  if (nested) {
+    /* Nested calls (hl_context_call_tool) wait for decisions: the call
+     * waits with them, whatever the tool made of their HL_INTERRUPTED;
+     * on resume it runs again from the start (interrupt.h). */
+    cJSON_Delete(child_state);
+    if (!f->borrowed) cJSON_Delete(f->args);
+    f->args = NULL;
+    cJSON_Delete(got);
+    hl_outcome_wait(f->out, "nested_call", NULL, NULL, NULL);
+    if (f->out->pending) f->out->pending->nested = nested;
+    else cJSON_Delete(nested);
+    return;
+  }
   if (child_state && st == HL_INTERRUPTED) {
     /* A sub-agent stopped for a decision: the call waits with it (no
      * after_tool: the call has not ended). */
@@ -329,6 +344,12 @@ static void hl_tool_call_path(hl_call_frame *f, const char *name, cJSON *args, b
     rec->child_resume_prefix = resume->prefix;
     atomic_store(&rec->child_resume_state, resume->state);
   }
+  /* ... and how its nested calls find their decisions when it runs again */
+  if (resume && resume->nested) {
+    rec->nested_decisions = resume->decisions;
+    rec->nested_prefix = resume->prefix;
+    rec->nested_resume = resume->nested;
+  }
   /* A deferred call may be suspended only where nothing wraps the step
    * (around_tool hooks run on the stack around it). */
   if (f->may_suspend && hl__ctx_has_hooks(ctx, HL_HOOK_AROUND_TOOL)) f->may_suspend = false;
@@ -356,6 +377,51 @@ void hl__tool_call_resume(hl_context *ctx, const char *call_id, const char *name
 /* hl_context_call_tool                                                */
 /* ------------------------------------------------------------------ */
 
+#define HL_REJECTED_DEFAULT "The user rejected this tool call."
+
+/* The decision for nested call `k` of `outer` when it runs again on
+ * resume: only if the state recorded that call as the same tool with the
+ * same arguments (else it asks again). Borrowed from the decisions. */
+static const cJSON *hl_nested_decision(const hl__call *outer, unsigned k, const char *name,
+                                       const cJSON *args) {
+  char id[32], path[HL_PATH_MAX];
+  snprintf(id, sizeof id, "nested-%u", k);
+  const cJSON *item;
+  cJSON_ArrayForEach(item, outer->nested_resume) {
+    const char *iid = hl_json_get_string(item, "id"), *iname = hl_json_get_string(item, "name");
+    if (!iid || strcmp(iid, id) != 0) continue;
+    const cJSON *iargs = cJSON_GetObjectItemCaseSensitive(item, "arguments");
+    cJSON *empty = args ? NULL : cJSON_CreateObject();
+    bool same = iname && !strcmp(iname, name) && cJSON_Compare(iargs, args ? args : empty, true);
+    cJSON_Delete(empty);
+    if (!same) return NULL;
+    snprintf(path, sizeof path, "%s%s", outer->nested_prefix ? outer->nested_prefix : "", id);
+    return cJSON_GetObjectItemCaseSensitive(outer->nested_decisions, path);
+  }
+  return NULL;
+}
+
+/* A nested call waits for a decision: list it on its outer call. */
+static hl_status hl_nested_wait(hl__call *outer, unsigned k, const char *name, const cJSON *args,
+                                const hl__pending *p) {
+  char id[32];
+  snprintf(id, sizeof id, "nested-%u", k);
+  cJSON *e = cJSON_CreateObject();
+  bool ok = e && cJSON_AddStringToObject(e, "id", id) && cJSON_AddStringToObject(e, "name", name) &&
+            cJSON_AddItemToObject(e, "arguments", args ? hl_json_clone(args) : cJSON_CreateObject()) &&
+            cJSON_AddStringToObject(e, "interrupted_by", p->by) &&
+            (!p->hook || cJSON_AddStringToObject(e, "hook", p->hook)) &&
+            (!p->reason || cJSON_AddStringToObject(e, "reason", p->reason));
+  if (!ok) {
+    cJSON_Delete(e);
+    return hl__oom();
+  }
+  if (!hl__call_add_nested(outer, e)) return hl__oom();
+  return hl_fail(HL_INTERRUPTED,
+                 "tool \"%s\" waits for a decision: the run stops for it when this tool returns, "
+                 "and this tool runs again from the start on resume", name);
+}
+
 hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *args,
                                cJSON **result) {
   if (result) *result = NULL;
@@ -367,17 +433,52 @@ hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *a
   if (!copy) return hl__oom();
   char id[48];
   snprintf(id, sizeof id, "nested-%u", atomic_fetch_add(&ctx->nested_calls, 1) + 1);
+  /* The tool call this one is made from (any thread of it), which an
+   * interrupt of this one makes wait. */
+  hl__call *outer = hl__call_find(ctx);
+  unsigned k = outer ? atomic_fetch_add(&outer->nested_seq, 1) + 1 : 0;
+  const cJSON *d = outer && outer->nested_resume ? hl_nested_decision(outer, k, name, args) : NULL;
+  const char *action = d ? hl_json_get_string(d, "action") : NULL;
   hl__tool_outcome out;
-  hl__tool_call_exec(ctx, id, name, copy, &out);
-  if (out.pending) {
-    /* interrupt.c: nobody can take a decision for a call made from
-     * inside another tool: the state of the outer call's run would have
-     * to resume in the middle of that tool's code. */
-    hl__tool_outcome_clear(&out);
-    return hl_fail(HL_ERR_UNSUPPORTED,
-                   "tool \"%s\" waits for a decision (approval), which a nested call "
-                   "(hl_context_call_tool) cannot wait for", name);
+  if (action && !strcmp(action, "reject")) {
+    /* The human's message, as this call's error (the model would see it
+     * as the result of a rejected call of its own). */
+    cJSON_Delete(copy);
+    hl__call_unref(outer);
+    const char *m = hl_json_get_string(d, "message");
+    return hl_fail(HL_ERR_EXECUTION_FAILED, "%s", m ? m : HL_REJECTED_DEFAULT);
   }
+  if (action) {
+    if (!strcmp(action, "edit")) {
+      cJSON_Delete(copy);
+      copy = hl_json_clone(cJSON_GetObjectItemCaseSensitive(d, "arguments"));
+      if (!copy) {
+        hl__call_unref(outer);
+        return hl__oom();
+      }
+    }
+    hl__tool_call_resume(ctx, id, name, copy, NULL, &out); /* approved */
+  } else {
+    hl__tool_call_exec(ctx, id, name, copy, &out);
+  }
+  if (out.pending) {
+    /* A sub-agent interrupted inside a nested call would need its state
+     * carried through the outer call's re-run: not supported. */
+    hl_status st = outer && !out.pending->child
+                       ? hl_nested_wait(outer, k, name, args, out.pending)
+                   : outer ? hl_fail(HL_ERR_UNSUPPORTED,
+                                     "tool \"%s\" runs a sub-agent that waits for a decision, "
+                                     "which a nested call (hl_context_call_tool) cannot wait for",
+                                     name)
+                         : hl_fail(HL_ERR_UNSUPPORTED,
+                                   "tool \"%s\" waits for a decision (approval), which a call "
+                                   "made outside any tool call (hl_context_call_tool from a "
+                                   "hook) cannot wait for", name);
+    hl__tool_outcome_clear(&out);
+    hl__call_unref(outer);
+    return st;
+  }
+  hl__call_unref(outer);
   if (out.status != HL_OK) {
     hl_status st = out.status;
     hl_fail(st, "%s", out.message ? out.message : hl_strerror(st));
