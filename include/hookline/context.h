@@ -120,7 +120,12 @@ HL_API void hl_context_cancel_unregister(hl_cancel_reg *reg);
  * TOOL_END, after_tool chain. This is how code-mode sandboxes and composite tools reach other
  * tools. `args` is borrowed (copied inside). On HL_OK *result is the
  * caller's. A before/after_tool abort returns HL_ERR_ABORTED and also
- * aborts the enclosing run.
+ * aborts the enclosing run. HL_INTERRUPTED: the called tool waits for a
+ * human decision (approval): it did not run, the enclosing run stops
+ * after this tool returns (hand the status on), and on resume this tool
+ * runs again from the start while the nested call gets its decision
+ * (interrupt.h, "nested call"). Called from a tool call's own thread or
+ * a thread working for it (hl_work_parallel(), a deferred call's).
  */
 HL_API hl_status hl_context_call_tool(hl_context *ctx, const char *name,
                                       const cJSON *args, cJSON **result);

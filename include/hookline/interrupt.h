@@ -25,9 +25,10 @@
  *                             // ending with the model's tool calls
  *    "results": [{"id", "name", "content", "is_error"}],  // calls that ran
  *    "pending": [{"id", "name", "arguments",
- *                 "interrupted_by": "hook" | "approval" | "sub_agent",
+ *                 "interrupted_by": "hook" | "approval" | "sub_agent" | "nested_call",
  *                 "hook": "name", "reason": "...",       // when given
- *                 "state": {...}}]}  // sub_agent: the child's own state
+ *                 "state": {...},    // sub_agent: the child's own state
+ *                 "nested": [...]}]} // nested_call: its waiting nested calls
  *
  * An interrupt inside a sub-agent (an agent used as a tool, or a tool that
  * runs a child with hl_context_run_agent()) bubbles up: the child's state
@@ -36,8 +37,28 @@
  * id, prefixed by the ids of the parent calls it is nested in, separated
  * by '/' ("call_7/call_1"). Custom agents (workflow agents) cannot be
  * resumed in the middle of their function: an interrupt under one fails
- * the run with HL_ERR_UNSUPPORTED, as does one in a nested
- * hl_context_call_tool() or in a tool with a time limit.
+ * the run with HL_ERR_UNSUPPORTED, as does one in a tool with a time limit.
+ *
+ * A nested call (a tool that calls another tool with
+ * hl_context_call_tool(), context.h) that needs a decision returns
+ * HL_INTERRUPTED to the calling tool without running; the tool should
+ * hand that status on. Whatever the tool returns, its call then waits
+ * ("interrupted_by": "nested_call", with the waiting nested calls in
+ * "nested": [{"id": "nested-K", "name", "arguments", "interrupted_by",
+ * "hook"?, "reason"?}]), and the run stops after the turn as for any
+ * waiting call. The nested call's path is the outer call's path, '/',
+ * and "nested-K", K counting the nested calls the outer call made from
+ * 1 ("call_3/nested-1"). A C function cannot be frozen in the middle, so
+ * on resume the outer tool runs again from the start (at least once, as
+ * with the store: make its other effects idempotent): its nested call
+ * number K, if it is the same tool with the same arguments as recorded,
+ * gets its decision without asking again (approve: it runs; edit: it
+ * runs with the new arguments; reject: hl_context_call_tool() returns
+ * HL_ERR_EXECUTION_FAILED with the human's message as its error, which
+ * the outer tool sees); a nested call that differs asks again (the run
+ * is interrupted anew). A sub-agent interrupted inside a nested call is
+ * not supported (HL_ERR_UNSUPPORTED), nor is a nested call made outside
+ * any tool call (from a hook).
  *
  * Decisions are a JSON object keyed by path, one per pending call at
  * every level:
@@ -86,7 +107,8 @@ HL_API cJSON *hl_run_state_json(void);
  * The calls of `state` that wait for a decision, at every level of
  * nesting, as a new JSON array (caller frees) of
  * {"path", "id", "name", "arguments", "agent", "branch",
- *  "interrupted_by", "hook"?, "reason"?} in the order of the state:
+ *  "interrupted_by", "hook"?, "reason"?, "outer_call"?} in the order of
+ * the state ("outer_call": the id of the call a nested call was made from):
  * what an approval prompt shows. NULL with HL_ERR_INVALID or HL_ERR_JSON
  * (message naming the bad field, "$.pending[1].arguments: ...") for a
  * state that is not one. `state` is borrowed.

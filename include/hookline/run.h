@@ -23,7 +23,10 @@
  * bounded worker pool (hl_set_worker_threads()). What may block runs
  * there, on one worker for as long as it blocks, never on the loop:
  *  - tool calls (the calls of one response in parallel, as in a blocking
- *    run), sub-agents (agent-as-tool) and their whole runs;
+ *    run), sub-agents (agent-as-tool) and their whole runs; but an
+ *    asynchronous tool (hl_tool_defer(), tool.h) that is pending holds no
+ *    thread: its completion queues the rest of the call and of the turn
+ *    on the pool;
  *  - a provider without an asynchronous start (the scripted provider,
  *    custom providers): its complete() on the step's worker;
  *  - around_model hooks, which call next 0..n times: the model call then

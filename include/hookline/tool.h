@@ -187,9 +187,19 @@ typedef struct hl_tool_completion hl_tool_completion;
  * call is in progress as far as hooks and events go (TOOL_END and
  * after_tool come with the completion), and the run's cancellation ends
  * the wait with HL_ERR_CANCELLED (a late completion is then dropped).
- * The thread that called the function waits for the completion without
- * polling and without holding a worker of the pool (it waits aside, and
- * the pool may start another thread meanwhile; run.h). A child run that
+ * In a run started with hl_run_start() (run.h) with an HTTP provider, no
+ * thread waits at all: the run's step goes on with the turn's other calls
+ * and then lets go; the completion (or the run's cancellation) queues the
+ * rest of the call (TOOL_END, after_tool) on the worker pool, and the
+ * last pending call of the turn continues the run there (never inside
+ * hl_tool_complete(), unless the pool has no thread and cannot start
+ * one). Thousands of runs can be pending on a pool of one worker.
+ * Elsewhere (hl_agent_run(), a run whose body blocks: custom agents,
+ * providers without asynchronous start, around_model or around_tool hooks;
+ * a nested hl_context_call_tool(); a sub-agent's run) the thread that
+ * called the function waits for the completion without polling and
+ * without holding a worker of the pool (it waits aside, and the pool may
+ * start another thread meanwhile; run.h). A child run that
  * the completer starts (hl_context_run_agent() with the call's ctx) runs
  * inside this call, on whatever thread, as long as it is its run's only
  * deferred call pending (or runs on the pool, hl_work_parallel()): it
@@ -211,6 +221,9 @@ HL_API hl_tool_completion *hl_tool_defer(hl_context *ctx);
  * model sees "<StatusName>: <message>"; `message` is copied, NULL uses
  * the status's text; `result` is freed). The handle is released: do not
  * use it again. A second completion is ignored. NULL is ignored.
+ * A completion after the run was cancelled (or ended) is harmless: it is
+ * dropped. Does not run hooks or the run's next step on the calling
+ * thread (see hl_tool_defer()); thread-safe.
  */
 HL_API void hl_tool_complete(hl_tool_completion *completion, hl_status status,
                              cJSON *result, const char *message);

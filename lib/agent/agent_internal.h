@@ -332,6 +332,18 @@ void hl__tool_outcome_clear(hl__tool_outcome *out);
 hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
                              hl_message **results, cJSON **summary);
 
+/* The same for a caller that need not wait (an asynchronous run's turn):
+ * with `done` set, a call whose tool deferred its result (hl_tool_defer)
+ * is suspended instead of waited for; then this returns HL_PENDING, no
+ * thread waits, `assistant` must stay alive, and when the last suspended
+ * call ends (on a pool thread) done(user, status, results, summary) gets
+ * what hl__run_tool_calls() would have returned (results and summary
+ * owned). Any other status: as hl__run_tool_calls(), `done` not called. */
+typedef void (*hl__tools_done_fn)(void *user, hl_status st, hl_message *results, cJSON *summary);
+hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
+                                   hl_message **results, cJSON **summary,
+                                   hl__tools_done_fn done, void *user);
+
 /* A continued run (store.h): if the history ends in tool calls without
  * results, run them (again: at-least-once) and append their results.
  * HL_OK when there were none (store_resume.c). */

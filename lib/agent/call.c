@@ -26,6 +26,7 @@ hl__call *hl__call_new(hl_context *ctx, const char *id) {
   atomic_init(&c->refs, 1);
   atomic_init(&c->child_resume_state, NULL);
   atomic_init(&c->child_state, NULL);
+  atomic_init(&c->nested_seq, 0);
   c->ctx = ctx;
   hl__ctx_retain(ctx);
   return c;
@@ -39,6 +40,7 @@ hl__call *hl__call_ref(hl__call *c) {
 void hl__call_unref(hl__call *c) {
   if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
   cJSON_Delete(atomic_load(&c->child_state));
+  cJSON_Delete(c->nested_pending);
   free(c->id);
   free(c->outer_id);
   hl__ctx_release(c->ctx);
@@ -97,6 +99,23 @@ bool hl__call_put_child_state(hl__call *c, cJSON *state) {
 
 cJSON *hl__call_take_child_state(hl__call *c) {
   return c ? atomic_exchange(&c->child_state, NULL) : NULL;
+}
+
+bool hl__call_add_nested(hl__call *c, cJSON *entry) {
+  pthread_mutex_lock(&c->ctx->lock);
+  if (!c->nested_pending) c->nested_pending = cJSON_CreateArray();
+  bool ok = c->nested_pending && cJSON_AddItemToArray(c->nested_pending, entry);
+  pthread_mutex_unlock(&c->ctx->lock);
+  if (!ok) cJSON_Delete(entry);
+  return ok;
+}
+
+cJSON *hl__call_take_nested(hl__call *c) {
+  pthread_mutex_lock(&c->ctx->lock);
+  cJSON *list = c->nested_pending;
+  c->nested_pending = NULL;
+  pthread_mutex_unlock(&c->ctx->lock);
+  return list;
 }
 
 const char *hl_context_tool_call_id(const hl_context *ctx) {

@@ -48,6 +48,16 @@ typedef struct hl__call {
   const cJSON *child_resume_decisions;
   const char *child_resume_prefix;
   _Atomic(cJSON *) child_state;
+  /* Interrupts of the nested calls this call makes (hl_context_call_tool,
+   * interrupt.h): numbered from 1 in the order they are made; those that
+   * wait for a decision are listed (under ctx->lock) and make this call
+   * wait. When the call is run again on resume: the state's list of them
+   * and the decisions, by path nested_prefix + "nested-K". */
+  atomic_uint nested_seq;
+  cJSON *nested_pending;
+  const cJSON *nested_resume;
+  const cJSON *nested_decisions;
+  const char *nested_prefix;
 } hl__call;
 
 /* A new record for call `id` of `ctx` (NULL on no memory). Its outer call
@@ -78,5 +88,11 @@ void hl__call_defer_end(hl__call *c);
 bool hl__call_put_child_state(hl__call *c, cJSON *state);
 /* The call's child state, taken (NULL: none). */
 cJSON *hl__call_take_child_state(hl__call *c);
+
+/* A nested call that waits for a decision: its entry (taken) joins the
+ * call's list; false on no memory (entry freed). Any thread. */
+bool hl__call_add_nested(hl__call *c, cJSON *entry);
+/* The call's list of waiting nested calls, taken (NULL: none). */
+cJSON *hl__call_take_nested(hl__call *c);
 
 #endif

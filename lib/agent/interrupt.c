@@ -25,6 +25,7 @@ void hl__pending_free(hl__pending *p) {
   free(p->hook);
   free(p->reason);
   cJSON_Delete(p->child);
+  cJSON_Delete(p->nested);
   free(p);
 }
 
@@ -104,6 +105,10 @@ hl_status hl__interrupt_turn(hl_context *ctx, hl__turn_call *calls, size_t n) {
     if (ok && w->child) {
       ok = cJSON_AddItemToObject(item, "state", w->child) != 0;
       if (ok) w->child = NULL;
+    }
+    if (ok && w->nested) {
+      ok = cJSON_AddItemToObject(item, "nested", w->nested) != 0;
+      if (ok) w->nested = NULL;
     }
   }
   for (size_t i = 0; i < n; i++) {

@@ -28,10 +28,11 @@ hl_hook_action hl__dispatch_before_tool(hl_context *ctx, void *args, void *out, 
 
 /* Why a call waits (owned by the call's outcome). */
 typedef struct hl__pending {
-  const char *by;   /* "hook", "approval" or "sub_agent" (static) */
+  const char *by;   /* "hook", "approval", "sub_agent" or "nested_call" (static) */
   char *hook;       /* the hook's name (hook) */
   char *reason;     /* the hook's reason, if it gave one */
   cJSON *child;     /* sub_agent: the child's state */
+  cJSON *nested;    /* nested_call: the waiting nested calls (call.h) */
 } hl__pending;
 void hl__pending_free(hl__pending *p);
 
@@ -40,6 +41,9 @@ typedef struct hl__resume {
   const cJSON *state;      /* this run's state (validated) */
   const cJSON *decisions;  /* the whole decisions object */
   const char *prefix;      /* path of this run's calls: "" or "call_7/" */
+  /* A call re-run for its nested calls' decisions: the state's list of
+   * them (state is NULL then), prefix the call's own path + "/". */
+  const cJSON *nested;
 } hl__resume;
 
 /* One call of a turn as interrupt.c records it. */

@@ -115,10 +115,17 @@ static void hl_decide_call(hl_context *ctx, const hl__resume *r, const hl_part *
   snprintf(path, sizeof path, "%s%s", r->prefix, part->id ? part->id : "");
   const char *name = part->name ? part->name : "";
   const cJSON *child = cJSON_GetObjectItemCaseSensitive(pending, "state");
+  const cJSON *nested = cJSON_GetObjectItemCaseSensitive(pending, "nested");
   hl__tool_outcome out = {0};
-  if (child) {
+  if (nested) {
+    /* The call waited for its nested calls: it runs again from the start
+     * (approved), and they find their decisions under its path. */
     snprintf(prefix, sizeof prefix, "%s/", path);
-    hl__resume sub = {child, r->decisions, prefix};
+    hl__resume sub = {.decisions = r->decisions, .prefix = prefix, .nested = nested};
+    hl__tool_call_resume(ctx, part->id ? part->id : "", name, hl_json_clone(part->args), &sub, &out);
+  } else if (child) {
+    snprintf(prefix, sizeof prefix, "%s/", path);
+    hl__resume sub = {.state = child, .decisions = r->decisions, .prefix = prefix};
     hl__tool_call_resume(ctx, part->id ? part->id : "", name, hl_json_clone(part->args), &sub, &out);
   } else {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(r->decisions, path);

@@ -95,6 +95,74 @@ static hl_status hl_check_decision(const hl_agent *agent, const cJSON *d, const 
   return HL_OK;
 }
 
+/* One call that waits for a decision, at `path`: collected, its decision
+ * checked, listed (with the outer call's id when it is a nested call). */
+static hl_status hl_leaf(const hl_agent *agent, const hl_walk *w, const char *path,
+                         const char *id, const char *tool, const cJSON *args, const char *agent_name,
+                         const char *branch, const char *by, const cJSON *item, const char *outer) {
+  hl_status st;
+  if (w->paths && !cJSON_AddItemToArray(w->paths, cJSON_CreateString(path))) return hl__oom();
+  if (w->decisions &&
+      (st = hl_check_decision(agent, cJSON_GetObjectItemCaseSensitive(w->decisions, path), path,
+                              tool)) != HL_OK)
+    return st;
+  if (!w->list) return HL_OK;
+  cJSON *e = cJSON_CreateObject();
+  bool ok = e && cJSON_AddItemToArray(w->list, e);
+  if (!ok) cJSON_Delete(e);
+  ok = ok && cJSON_AddStringToObject(e, "path", path) && cJSON_AddStringToObject(e, "id", id) &&
+       cJSON_AddStringToObject(e, "name", tool) &&
+       cJSON_AddItemToObject(e, "arguments", hl_json_clone(args)) &&
+       cJSON_AddStringToObject(e, "agent", agent_name) &&
+       cJSON_AddStringToObject(e, "branch", branch) &&
+       cJSON_AddStringToObject(e, "interrupted_by", by) &&
+       (!outer || cJSON_AddStringToObject(e, "outer_call", outer));
+  const char *hook = hl_json_get_string(item, "hook"), *why = hl_json_get_string(item, "reason");
+  ok = ok && (!hook || cJSON_AddStringToObject(e, "hook", hook)) &&
+       (!why || cJSON_AddStringToObject(e, "reason", why));
+  return ok ? HL_OK : hl__oom();
+}
+
+/* A call that waits for its nested calls (hl_context_call_tool): each of
+ * them, at path "<call path>/nested-K", waits like a call of its own. */
+static hl_status hl_nested_walk(const hl_agent *agent, const cJSON *item, const char *at,
+                                const char *path, const char *agent_name, const char *branch,
+                                const hl_walk *w) {
+  const cJSON *nested;
+  hl_status st = hl_member(item, "nested", "array", at, &nested);
+  if (st != HL_OK) return st;
+  if (cJSON_GetArraySize(nested) == 0)
+    return hl_fail(HL_ERR_INVALID, "%s.nested: no nested call waits for a decision", at);
+  const char *outer = hl_json_get_string(item, "id");
+  int i = 0;
+  const cJSON *n;
+  cJSON_ArrayForEach(n, nested) {
+    char nat[HL_PATH_MAX + 32], npath[HL_PATH_MAX];
+    snprintf(nat, sizeof nat, "%s.nested[%d]", at, i++);
+    if (!cJSON_IsObject(n))
+      return hl_fail(HL_ERR_JSON, "%s: expected an object, got %s", nat, hl_type(n));
+    const cJSON *id, *tool, *args, *by;
+    if ((st = hl_member(n, "id", "string", nat, &id)) ||
+        (st = hl_member(n, "name", "string", nat, &tool)) ||
+        (st = hl_member(n, "arguments", "object", nat, &args)) ||
+        (st = hl_member(n, "interrupted_by", "string", nat, &by)) ||
+        (st = hl_opt_string(n, "hook", nat)) || (st = hl_opt_string(n, "reason", nat)))
+      return st;
+    if (strncmp(id->valuestring, "nested-", 7) != 0)
+      return hl_fail(HL_ERR_INVALID, "%s.id: \"%s\" is not a nested call id (nested-K)", nat,
+                     id->valuestring);
+    if (strcmp(by->valuestring, "hook") && strcmp(by->valuestring, "approval"))
+      return hl_fail(HL_ERR_INVALID, "%s.interrupted_by: unknown \"%s\" (hook or approval)", nat,
+                     by->valuestring);
+    if ((size_t)snprintf(npath, sizeof npath, "%s/%s", path, id->valuestring) >= sizeof npath)
+      return hl_fail(HL_ERR_INVALID, "%s.id: the call path is too long", nat);
+    if ((st = hl_leaf(agent, w, npath, id->valuestring, tool->valuestring, args, agent_name, branch,
+                      by->valuestring, n, outer)) != HL_OK)
+      return st;
+  }
+  return HL_OK;
+}
+
 /* Check the state of one level (`where` is its JSON path, `prefix` the
  * call path of its calls) and its sub-states; `agent` NULL: no check
  * against an agent. */
@@ -184,8 +252,10 @@ static hl_status hl_state_walk(const hl_agent *agent, const cJSON *state, const 
           (st = hl_opt_string(item, "hook", at)) || (st = hl_opt_string(item, "reason", at)))
         break;
       const char *b = by->valuestring;
-      if (strcmp(b, "hook") && strcmp(b, "approval") && strcmp(b, "sub_agent")) {
-        st = hl_fail(HL_ERR_INVALID, "%s.interrupted_by: unknown \"%s\" (hook, approval or sub_agent)",
+      if (strcmp(b, "hook") && strcmp(b, "approval") && strcmp(b, "sub_agent") &&
+          strcmp(b, "nested_call")) {
+        st = hl_fail(HL_ERR_INVALID,
+                     "%s.interrupted_by: unknown \"%s\" (hook, approval, sub_agent or nested_call)",
                      at, b);
         break;
       }
@@ -209,33 +279,15 @@ static hl_status hl_state_walk(const hl_agent *agent, const cJSON *state, const 
         if ((st = hl_state_walk(child, sub, sub_where, sub_prefix, w)) != HL_OK) break;
         continue;
       }
-      if (w->paths && !cJSON_AddItemToArray(w->paths, cJSON_CreateString(path))) {
-        st = hl__oom();
-        break;
-      }
-      if (w->decisions &&
-          (st = hl_check_decision(agent, cJSON_GetObjectItemCaseSensitive(w->decisions, path), path,
-                                  tool->valuestring)) != HL_OK)
-        break;
-      if (w->list) {
-        cJSON *e = cJSON_CreateObject();
-        bool ok = e && cJSON_AddItemToArray(w->list, e);
-        if (!ok) cJSON_Delete(e);
-        ok = ok && cJSON_AddStringToObject(e, "path", path) &&
-             cJSON_AddStringToObject(e, "id", id->valuestring) &&
-             cJSON_AddStringToObject(e, "name", tool->valuestring) &&
-             cJSON_AddItemToObject(e, "arguments", hl_json_clone(args)) &&
-             cJSON_AddStringToObject(e, "agent", name->valuestring) &&
-             cJSON_AddStringToObject(e, "branch", branch->valuestring) &&
-             cJSON_AddStringToObject(e, "interrupted_by", b);
-        const char *hook = hl_json_get_string(item, "hook"), *why = hl_json_get_string(item, "reason");
-        ok = ok && (!hook || cJSON_AddStringToObject(e, "hook", hook)) &&
-             (!why || cJSON_AddStringToObject(e, "reason", why));
-        if (!ok) {
-          st = hl__oom();
+      if (!strcmp(b, "nested_call")) {
+        if ((st = hl_nested_walk(agent, item, at, path, name->valuestring, branch->valuestring,
+                                 w)) != HL_OK)
           break;
-        }
+        continue;
       }
+      if ((st = hl_leaf(agent, w, path, id->valuestring, tool->valuestring, args,
+                        name->valuestring, branch->valuestring, b, item, NULL)) != HL_OK)
+        break;
     }
   }
   if (st == HL_OK && seen != n_calls)

@@ -443,10 +443,8 @@ hl__turn_next hl__turn_response(hl_context *ctx, hl_response *resp, char **answe
  * them, appends the results, TURN_END. Takes `resp`. HL_OK: go on with
  * the next turn; else o is set (HL_INTERRUPTED: calls wait for a
  * decision, the run ends without a failure). */
-hl_status hl__turn_tools(hl_context *ctx, hl_response *resp, hl__outcome *o) {
-  hl_message *results = NULL;
-  cJSON *summary = NULL;
-  hl_status st = hl__run_tool_calls(ctx, resp->message, &results, &summary);
+static hl_status hl_turn_tools_end(hl_context *ctx, hl_response *resp, hl_status st,
+                                   hl_message *results, cJSON *summary, hl__outcome *o) {
   if (st == HL_INTERRUPTED) {
     /* interrupt.c (touch point): calls wait for a decision; the turn's
      * record is on the context, the state is built at the run's end. */
@@ -471,6 +469,40 @@ hl_status hl__turn_tools(hl_context *ctx, hl_response *resp, hl__outcome *o) {
   if (hl_check_abort(ctx, o)) return o->status;
   if (hl_check_cancel(ctx, o)) return o->status;
   return HL_OK;
+}
+
+hl_status hl__turn_tools(hl_context *ctx, hl_response *resp, hl__outcome *o) {
+  return hl__turn_tools_async(ctx, resp, o, NULL, NULL);
+}
+
+/* A turn whose tool calls are suspended (hl__turn_tools_async). */
+typedef struct hl_turn_wait {
+  hl_context *ctx;
+  hl_response *resp;
+  hl__outcome *o;
+  hl__turn_done_fn done;
+  void *user;
+} hl_turn_wait;
+
+static void hl_turn_tools_resumed(void *user, hl_status st, hl_message *results, cJSON *summary) {
+  hl_turn_wait w = *(hl_turn_wait *)user;
+  free(user);
+  st = hl_turn_tools_end(w.ctx, w.resp, st, results, summary, w.o);
+  w.done(w.user, st);
+}
+
+hl_status hl__turn_tools_async(hl_context *ctx, hl_response *resp, hl__outcome *o,
+                               hl__turn_done_fn done, void *user) {
+  hl_message *results = NULL;
+  cJSON *summary = NULL;
+  /* Without memory for the record the calls are simply waited for. */
+  hl_turn_wait *w = done ? malloc(sizeof *w) : NULL;
+  if (w) *w = (hl_turn_wait){ctx, resp, o, done, user};
+  hl_status st = hl__run_tool_calls_async(ctx, resp->message, &results, &summary,
+                                          w ? hl_turn_tools_resumed : NULL, w);
+  if (st == HL_PENDING) return HL_PENDING;
+  free(w);
+  return hl_turn_tools_end(ctx, resp, st, results, summary, o);
 }
 
 static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {

@@ -205,8 +205,18 @@ static void release_request(hl_run *run) {
   run->req = NULL;
 }
 
+/* The turn's suspended tool calls ended (engine2, issue 12 item 3: a
+ * pending asynchronous tool holds no thread): on the pool thread of the
+ * last one's completion, the next turn or the end. */
+static void on_tools_done(void *user, hl_status st) {
+  hl_run *run = user;
+  if (st != HL_OK) run_close(run, false);
+  else step_turn(run);
+}
+
 /* The response of the turn (taken): the history, tool calls, the next
- * turn or the end. True when the loop goes on with another turn. */
+ * turn or the end. True when the loop goes on with another turn; false
+ * when it closed, or waits for suspended tool calls (on_tools_done). */
 static bool turn_response(hl_run *run, hl_response *resp) {
   hl_context *ctx = run->ctx;
   hl__turn_next next = hl__turn_response(ctx, resp, &run->result, &run->o);
@@ -215,7 +225,16 @@ static bool turn_response(hl_run *run, hl_response *resp) {
     return false;
   }
   if (next == HL__TURN_AGAIN) return true;
-  if (next == HL__TURN_FAILED || hl__turn_tools(ctx, resp, &run->o) != HL_OK) {
+  if (next == HL__TURN_FAILED) {
+    run_close(run, false);
+    return false;
+  }
+  /* A run on the pool lets its deferred tool calls go (no thread waits
+   * for them); a blocking run's caller waits on its own thread anyway. */
+  hl_status st = hl__turn_tools_async(ctx, resp, &run->o, run->caller_driven ? NULL : on_tools_done,
+                                      run);
+  if (st == HL_PENDING) return false;
+  if (st != HL_OK) {
     run_close(run, false);
     return false;
   }
@@ -563,7 +582,7 @@ static hl_status resume_new(hl_agent *agent, hl_session *session, const cJSON *s
     run_release(run);
     return st;
   }
-  run->resume = (hl__resume){run->resume_state, run->resume_decisions, ""};
+  run->resume = (hl__resume){.state = run->resume_state, .decisions = run->resume_decisions, .prefix = ""};
   *out = run;
   return HL_OK;
 }

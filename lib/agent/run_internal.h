@@ -79,6 +79,14 @@ hl__turn_next hl__turn_response(hl_context *ctx, hl_response *resp, char **answe
                                 hl__outcome *o);
 /* The one place where a turn's tool calls are dispatched and collected. */
 hl_status hl__turn_tools(hl_context *ctx, hl_response *resp, hl__outcome *o);
+/* The same for an asynchronous run: HL_PENDING when tool calls are
+ * suspended (deferred tools, tool_exec.c); then no thread waits, and when
+ * they end the turn is finished on a pool thread (results appended,
+ * TURN_END, o set) and done(user, status) is called there with what
+ * hl__turn_tools() would have returned. */
+typedef void (*hl__turn_done_fn)(void *user, hl_status st);
+hl_status hl__turn_tools_async(hl_context *ctx, hl_response *resp, hl__outcome *o,
+                               hl__turn_done_fn done, void *user);
 
 /* True if some hook of the context's stack is at `point` (around chains:
  * the run then needs the blocking shape for that piece). */

@@ -86,7 +86,8 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
     }
     /* Taken once: a second child of the same call starts fresh. */
     if (atomic_compare_exchange_strong(&rec->child_resume_state, &saved_state, NULL))
-      resume = (hl__resume){saved_state, rec->child_resume_decisions, rec->child_resume_prefix};
+      resume = (hl__resume){.state = saved_state, .decisions = rec->child_resume_decisions,
+                            .prefix = rec->child_resume_prefix};
   }
   /* hl__invoke marks the tree aborted when a hook aborts anywhere in the
    * child (hl__ctx_abort walks up), so the parent stops too (H10). */

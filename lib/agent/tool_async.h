@@ -7,6 +7,9 @@
 #ifndef HL_AGENT_TOOL_ASYNC_H
 #define HL_AGENT_TOOL_ASYNC_H
 
+#include <stdbool.h>
+
+#include "agent/taskpool.h"
 #include "hookline/tool.h"
 
 typedef struct hl__tool_deferral {
@@ -24,5 +27,16 @@ void hl__tool_defer_close(hl__tool_deferral *d);
  * the completion (or the run's cancellation) and returns its outcome;
  * anything else is returned as is. */
 hl_status hl__tool_defer_finish(hl__tool_deferral *d, hl_status st, cJSON **result);
+
+/* The function returned HL_PENDING after hl_tool_defer(), and the caller
+ * can let go of the call instead of waiting (an asynchronous run's turn):
+ * true when the call is suspended, `job` then runs once on the worker
+ * pool when the completion (or the run's cancellation) comes, and must
+ * call hl__tool_defer_resumed(); meanwhile no thread waits, and the
+ * caller must not touch `d` again. False: finish with
+ * hl__tool_defer_finish() (completed already, cancelled, or no memory). */
+bool hl__tool_defer_suspend(hl__tool_deferral *d, hl__job *job);
+/* In the resume job: the call's outcome (as hl__tool_defer_finish()). */
+hl_status hl__tool_defer_resumed(hl__tool_deferral *d, cJSON **result);
 
 #endif

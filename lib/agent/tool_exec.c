@@ -14,6 +14,7 @@
 #include "agent/call.h"
 #include "agent/tool_async.h"
 #include "agent/interrupt_internal.h"
+#include "agent/run_internal.h"
 #include "agent/taskpool.h"
 #include "core/util.h"
 #include "hookline/json.h"
@@ -62,41 +63,37 @@ static void hl_outcome_error(hl__tool_outcome *out, hl_status st) {
   out->message = hl__strdup(msg);
 }
 
-/* The innermost step of around_tool: TOOL_START, the backend (which
- * validates the arguments against the schema), TOOL_END. */
-typedef struct hl_tool_step {
-  hl_tool *tool;
-  const hl_tool_call *call;
-} hl_tool_step;
+struct hl_batch;
 
-static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value,
+/* One call on its hooked path: on the caller's stack, or in its batch's
+ * slot when the call may be suspended (an asynchronous run's turn: a
+ * deferred tool then holds no thread until hl_tool_complete(), and the
+ * rest of the path runs in call_resumed() on the worker pool). */
+typedef struct hl_call_frame {
+  hl_context *ctx;
+  hl__call *rec;              /* the call's record (borrowed; the job holds a reference) */
+  hl_tool *tool;
+  hl_tool_call call;
+  cJSON *args;                /* after the hooks; owned unless borrowed */
+  bool borrowed;
+  const hl__resume *resume;
+  hl__tool_outcome *out;
+  /* The tool step (innermost step of around_tool). */
+  const cJSON *step_args;     /* what TOOL_START reported */
+  int64_t t0;
+  hl__tool_deferral d;
+  /* Suspension (set by the batch before the call starts). */
+  bool may_suspend;
+  bool suspended;             /* written by the call's own thread only */
+  hl__job job;                /* call_resumed() */
+  struct hl_batch *batch;
+} hl_call_frame;
+
+/* TOOL_END and the step's outcome, after the tool answered (at once, or
+ * when a deferred call completed). */
+static hl_status hl_tool_step_end(hl_call_frame *f, hl_status st, cJSON *result,
                                   void **result_out) {
-  hl_tool_step *step = data;
-  const cJSON *args = value;
-  const char *name = step->call->name;
-  cJSON *result = NULL;
-  hl_event start = {.type = HL_EVENT_TOOL_START, .name = name, .call_id = step->call->id,
-                    .args = args, .tool = step->tool};
-  hl__emit(ctx, &start);
-  int64_t t0 = hl__mono_ns();
-  hl_status st;
-  if (!step->tool) {
-    char q[96];
-    hl__quote(q, sizeof q, name);
-    st = hl_fail(HL_ERR_NOT_FOUND, "unknown tool %s", q);
-  } else if (hl_context_cancelled(ctx)) {
-    st = hl_fail(HL_ERR_CANCELLED, "run cancelled before tool %s ran", name);
-  } else {
-    hl_clear_error();
-    /* A tool may defer its result (HL_PENDING, tool_async.c): then this
-     * waits for the completion, without polling. The call's record (the
-     * thread's current, call.h) gives hl_context_tool_call_id(). */
-    hl__tool_deferral d;
-    hl__tool_defer_open(&d, ctx, name);
-    st = hl_tool_invoke(step->tool, ctx, args, &result);
-    hl__tool_defer_close(&d);
-    st = hl__tool_defer_finish(&d, st, &result);
-  }
+  hl_context *ctx = f->ctx;
   char errmsg[HL__MSG_MAX] = "";
   if (st != HL_OK) {
     cJSON_Delete(result);
@@ -108,28 +105,168 @@ static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value
     st = hl__oom();
     snprintf(errmsg, sizeof errmsg, "%s", hl_last_error());
   }
-  hl_event end = {.type = HL_EVENT_TOOL_END, .name = name, .call_id = step->call->id,
-                  .args = args, .result = result, .error = {st, errmsg}, .tool = step->tool};
-  end.duration_ms = (double)(hl__mono_ns() - t0) / 1e6;
+  hl_event end = {.type = HL_EVENT_TOOL_END, .name = f->call.name, .call_id = f->call.id,
+                  .args = f->step_args, .result = result, .error = {st, errmsg}, .tool = f->tool};
+  end.duration_ms = (double)(hl__mono_ns() - f->t0) / 1e6;
   hl__emit(ctx, &end);
   if (st != HL_OK) return hl_fail(st, "%s", errmsg);
   *result_out = result;
   return HL_OK;
 }
 
+/* The innermost step of around_tool: TOOL_START, the backend (which
+ * validates the arguments against the schema), TOOL_END. */
+static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value,
+                                  void **result_out) {
+  hl_call_frame *f = data;
+  const cJSON *args = value;
+  const char *name = f->call.name;
+  cJSON *result = NULL;
+  f->step_args = args;
+  hl_event start = {.type = HL_EVENT_TOOL_START, .name = name, .call_id = f->call.id,
+                    .args = args, .tool = f->tool};
+  hl__emit(ctx, &start);
+  f->t0 = hl__mono_ns();
+  hl_status st;
+  if (!f->tool) {
+    char q[96];
+    hl__quote(q, sizeof q, name);
+    st = hl_fail(HL_ERR_NOT_FOUND, "unknown tool %s", q);
+  } else if (hl_context_cancelled(ctx)) {
+    st = hl_fail(HL_ERR_CANCELLED, "run cancelled before tool %s ran", name);
+  } else {
+    hl_clear_error();
+    /* A tool may defer its result (HL_PENDING, tool_async.c). The call's
+     * record (the thread's current, call.h) gives hl_context_tool_call_id(). */
+    hl__tool_defer_open(&f->d, ctx, name);
+    st = hl_tool_invoke(f->tool, ctx, args, &result);
+    hl__tool_defer_close(&f->d);
+    if (st == HL_PENDING && f->may_suspend && f->d.c) {
+      /* An asynchronous run's call: no thread waits for the completion.
+       * Everything the resume job reads is written before it can start. */
+      cJSON_Delete(result);
+      result = NULL;
+      f->suspended = true;
+      hl__call_ref(f->rec); /* the job's */
+      if (hl__tool_defer_suspend(&f->d, &f->job)) return HL_PENDING;
+      f->suspended = false;
+      hl__call_unref(f->rec);
+    }
+    /* Otherwise (or completed already): wait here, without polling. */
+    st = hl__tool_defer_finish(&f->d, st, &result);
+  }
+  return hl_tool_step_end(f, st, result, result_out);
+}
+
+/* after_tool and the outcome: the call ended with `result` (owned) or the
+ * error `err` (H9). Frees the frame's owned args. */
+static void hl_call_after(hl_call_frame *f, cJSON *result, hl_error err) {
+  hl_context *ctx = f->ctx;
+  hl__tool_outcome *out = f->out;
+  hl_after_tool_args aargs = {sizeof aargs, &f->call, f->args, result, &err};
+  hl_after_tool_out aout = {sizeof aout, NULL};
+  hl_hook_action act = hl__dispatch(ctx, HL_HOOK_AFTER_TOOL, &aargs, &aout);
+  if (!f->borrowed) cJSON_Delete(f->args);
+  f->args = NULL;
+  if (act == HL_HOOK_ABORT) {
+    cJSON_Delete(result);
+    hl_outcome_error(out, HL_ERR_ABORTED);
+    out->aborted = true;
+    return;
+  }
+  if (act == HL_HOOK_OVERRIDE) {
+    cJSON_Delete(result);
+    out->result = aout.result;
+    return;
+  }
+  if (err.status != HL_OK) {
+    out->status = err.status;
+    out->message = hl__strdup(err.message);
+    return;
+  }
+  out->result = result;
+}
+
+/* The rest of the path once the tool step (inside around_tool) returned
+ * `st` and `got`. */
+static void hl_call_post(hl_call_frame *f, hl_status st, void *got) {
+  hl_context *ctx = f->ctx;
+  hl__call *rec = f->rec;
+  /* A late child (on a thread that outlived the call) resumes nothing. */
+  atomic_store(&rec->child_resume_state, NULL);
+  rec->nested_resume = NULL;
+  cJSON *child_state = hl__call_take_child_state(rec);
+  cJSON *nested = hl__call_take_nested(rec);
+  if (nested) {
+    /* Nested calls (hl_context_call_tool) wait for decisions: the call
+     * waits with them, whatever the tool made of their HL_INTERRUPTED;
+     * on resume it runs again from the start (interrupt.h). */
+    cJSON_Delete(child_state);
+    if (!f->borrowed) cJSON_Delete(f->args);
+    f->args = NULL;
+    cJSON_Delete(got);
+    hl_outcome_wait(f->out, "nested_call", NULL, NULL, NULL);
+    if (f->out->pending) f->out->pending->nested = nested;
+    else cJSON_Delete(nested);
+    return;
+  }
+  if (child_state && st == HL_INTERRUPTED) {
+    /* A sub-agent stopped for a decision: the call waits with it (no
+     * after_tool: the call has not ended). */
+    if (!f->borrowed) cJSON_Delete(f->args);
+    f->args = NULL;
+    cJSON_Delete(got);
+    hl_outcome_wait(f->out, "sub_agent", NULL, NULL, child_state);
+    return;
+  }
+  cJSON_Delete(child_state); /* a tool that went on without its child */
+  if (st == HL_ERR_ABORTED && hl__ctx_aborted(ctx, NULL, 0)) {
+    hl_outcome_error(f->out, HL_ERR_ABORTED);
+    f->out->aborted = true;
+    if (!f->borrowed) cJSON_Delete(f->args);
+    f->args = NULL;
+    return;
+  }
+  char errmsg[HL__MSG_MAX] = "";
+  hl_error err = {HL_OK, ""};
+  if (st != HL_OK) {
+    snprintf(errmsg, sizeof errmsg, "%s", hl_last_status() == st && hl_last_error()[0] ? hl_last_error() : hl_strerror(st));
+    err = (hl_error){st, errmsg};
+  }
+  hl_call_after(f, got, err);
+}
+
+static void hl_batch_call_done(struct hl_batch *b);
+
+/* A suspended call's completion came (or its run was cancelled): the
+ * rest of its path, on a pool thread, inside the call's record. There
+ * are no around_tool wraps (the call would not have been suspended), so
+ * the step's return is the path's. */
+static void call_resumed(hl__job *job) {
+  hl_call_frame *f = (hl_call_frame *)((char *)job - offsetof(hl_call_frame, job));
+  hl__call *prev = hl__call_enter(f->rec);
+  cJSON *result = NULL;
+  hl_status st = hl__tool_defer_resumed(&f->d, &result);
+  void *got = NULL;
+  st = hl_tool_step_end(f, st, result, &got);
+  hl_call_post(f, st, got);
+  hl__call_leave(prev);
+  hl__call_unref(f->rec);
+  hl_batch_call_done(f->batch);
+}
+
 /* hl__tool_call_exec(), where `borrowed` args are only read: unless a
  * before_tool hook declared that it edits them, nothing writes them, since
  * every hook, wrap, tool and observer takes them const. */
-static void hl_tool_call_path(hl_context *ctx, hl__call *rec, const char *name,
-                              cJSON *args, bool borrowed, const hl__resume *resume,
-                              hl__tool_outcome *out);
+static void hl_tool_call_path(hl_call_frame *f, const char *name, cJSON *args, bool borrowed);
 
 /* The call's record (call.h) is current for its whole hooked path, so
  * that its hook events, its events and whatever the tool starts (on this
- * thread or on the pool's) know it. */
-static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *name,
-                             cJSON *args, bool borrowed, const hl__resume *resume,
-                             hl__tool_outcome *out) {
+ * thread or on the pool's) know it. `f` comes with may_suspend, batch
+ * and job set (or zeroed). */
+static void hl_tool_call_run(hl_call_frame *f, hl_context *ctx, const char *call_id,
+                             const char *name, cJSON *args, bool borrowed,
+                             const hl__resume *resume, hl__tool_outcome *out) {
   *out = (hl__tool_outcome){0};
   hl__call *rec = hl__call_new(ctx, call_id);
   if (!rec) {
@@ -137,15 +274,21 @@ static void hl_tool_call_run(hl_context *ctx, const char *call_id, const char *n
     hl_outcome_error(out, hl__oom());
     return;
   }
+  f->ctx = ctx;
+  f->rec = rec;
+  f->resume = resume;
+  f->out = out;
   hl__call *prev = hl__call_enter(rec);
-  hl_tool_call_path(ctx, rec, name, args, borrowed, resume, out);
+  hl_tool_call_path(f, name, args, borrowed);
   hl__call_leave(prev);
   hl__call_unref(rec);
 }
 
-static void hl_tool_call_path(hl_context *ctx, hl__call *rec, const char *name,
-                              cJSON *args, bool borrowed, const hl__resume *resume,
-                              hl__tool_outcome *out) {
+static void hl_tool_call_path(hl_call_frame *f, const char *name, cJSON *args, bool borrowed) {
+  hl_context *ctx = f->ctx;
+  hl__call *rec = f->rec;
+  const hl__resume *resume = f->resume;
+  hl__tool_outcome *out = f->out;
   const char *call_id = rec->id;
   bool edited = hl__ctx_hook_flags(ctx, HL_HOOK_BEFORE_TOOL) & HL_HOOK_EDIT_ARGS;
   if (borrowed && (!args || edited)) {
@@ -158,7 +301,8 @@ static void hl_tool_call_path(hl_context *ctx, hl__call *rec, const char *name,
     return;
   }
   hl_tool *tool = hl_tools_find(ctx->agent->tools, name);
-  hl_tool_call call = {.id = call_id ? call_id : "", .name = name, .tool = tool};
+  f->tool = tool;
+  f->call = (hl_tool_call){.id = call_id ? call_id : "", .name = name, .tool = tool};
   /* interrupt.c: a tool flagged for approval waits, unless resumed */
   bool approved = resume != NULL;
   if (!approved && hl_tool_needs_approval(tool)) {
@@ -169,7 +313,7 @@ static void hl_tool_call_path(hl_context *ctx, hl__call *rec, const char *name,
 
   /* before_tool: may edit or replace args (H7), answer instead of the tool
    * (H8), or stop for a decision (H20) */
-  hl_before_tool_args bargs = {sizeof bargs, &call, args, approved};
+  hl_before_tool_args bargs = {sizeof bargs, &f->call, args, approved};
   hl_before_tool_out bout = {sizeof bout, edited ? args : NULL, NULL, NULL};
   const char *by = NULL;
   hl_hook_action act = hl__dispatch_before_tool(ctx, &bargs, &bout, &by);
@@ -185,88 +329,98 @@ static void hl_tool_call_path(hl_context *ctx, hl__call *rec, const char *name,
     if (!borrowed) cJSON_Delete(args);
     return;
   }
+  f->args = args;
+  f->borrowed = borrowed;
 
-  cJSON *result = NULL;
-  hl_error err = {HL_OK, ""};
-  char errmsg[HL__MSG_MAX] = "";
   if (act == HL_HOOK_OVERRIDE) {
-    result = bout.result;
-  } else {
-    hl_tool_step step = {tool, &call};
-    void *got = NULL;
-    /* interrupt.c: the call's record is how a child run inside the tool
-     * (on any thread) resumes, or hands back the state it was
-     * interrupted with */
-    if (resume && resume->state) {
-      rec->child_resume_decisions = resume->decisions;
-      rec->child_resume_prefix = resume->prefix;
-      atomic_store(&rec->child_resume_state, resume->state);
-    }
-    hl_status st = hl__around(ctx, HL_HOOK_AROUND_TOOL, &call, args, hl_tool_step_run, &step, &got);
-    /* A late child (on a thread that outlived the call) resumes nothing. */
-    atomic_store(&rec->child_resume_state, NULL);
-    cJSON *child_state = hl__call_take_child_state(rec);
-    if (child_state && st == HL_INTERRUPTED) {
-      /* A sub-agent stopped for a decision: the call waits with it (no
-       * after_tool: the call has not ended). */
-      if (!borrowed) cJSON_Delete(args);
-      cJSON_Delete(got);
-      hl_outcome_wait(out, "sub_agent", NULL, NULL, child_state);
-      return;
-    }
-    cJSON_Delete(child_state); /* a tool that went on without its child */
-    if (st == HL_ERR_ABORTED && hl__ctx_aborted(ctx, NULL, 0)) {
-      hl_outcome_error(out, HL_ERR_ABORTED);
-      out->aborted = true;
-      if (!borrowed) cJSON_Delete(args);
-      return;
-    }
-    result = got;
-    if (st != HL_OK) {
-      snprintf(errmsg, sizeof errmsg, "%s", hl_last_status() == st && hl_last_error()[0] ? hl_last_error() : hl_strerror(st));
-      err = (hl_error){st, errmsg};
-    }
-  }
-
-  /* after_tool: sees the (edited) args, the result and the error (H9) */
-  hl_after_tool_args aargs = {sizeof aargs, &call, args, result, &err};
-  hl_after_tool_out aout = {sizeof aout, NULL};
-  act = hl__dispatch(ctx, HL_HOOK_AFTER_TOOL, &aargs, &aout);
-  if (!borrowed) cJSON_Delete(args);
-  if (act == HL_HOOK_ABORT) {
-    cJSON_Delete(result);
-    hl_outcome_error(out, HL_ERR_ABORTED);
-    out->aborted = true;
+    hl_call_after(f, bout.result, (hl_error){HL_OK, ""});
     return;
   }
-  if (act == HL_HOOK_OVERRIDE) {
-    cJSON_Delete(result);
-    out->result = aout.result;
-    return;
+  /* interrupt.c: the call's record is how a child run inside the tool
+   * (on any thread) resumes, or hands back the state it was interrupted
+   * with */
+  if (resume && resume->state) {
+    rec->child_resume_decisions = resume->decisions;
+    rec->child_resume_prefix = resume->prefix;
+    atomic_store(&rec->child_resume_state, resume->state);
   }
-  if (err.status != HL_OK) {
-    out->status = err.status;
-    out->message = hl__strdup(errmsg);
-    return;
+  /* ... and how its nested calls find their decisions when it runs again */
+  if (resume && resume->nested) {
+    rec->nested_decisions = resume->decisions;
+    rec->nested_prefix = resume->prefix;
+    rec->nested_resume = resume->nested;
   }
-  out->result = result;
+  /* A deferred call may be suspended only where nothing wraps the step
+   * (around_tool hooks run on the stack around it). */
+  if (f->may_suspend && hl__ctx_has_hooks(ctx, HL_HOOK_AROUND_TOOL)) f->may_suspend = false;
+  void *got = NULL;
+  hl_status st = hl__around(ctx, HL_HOOK_AROUND_TOOL, &f->call, args, hl_tool_step_run, f, &got);
+  if (st == HL_PENDING && f->suspended) return; /* call_resumed() goes on */
+  hl_call_post(f, st, got);
 }
 
 void hl__tool_call_exec(hl_context *ctx, const char *call_id, const char *name,
                         cJSON *args, hl__tool_outcome *out) {
-  hl_tool_call_run(ctx, call_id, name, args, false, NULL, out);
+  hl_call_frame f = {0};
+  hl_tool_call_run(&f, ctx, call_id, name, args, false, NULL, out);
 }
 
 void hl__tool_call_resume(hl_context *ctx, const char *call_id, const char *name, cJSON *args,
                           const hl__resume *frame_resume, hl__tool_outcome *out) {
   static const hl__resume approved_only = {0};
-  hl_tool_call_run(ctx, call_id, name, args, false, frame_resume ? frame_resume : &approved_only,
-                   out);
+  hl_call_frame f = {0};
+  hl_tool_call_run(&f, ctx, call_id, name, args, false,
+                   frame_resume ? frame_resume : &approved_only, out);
 }
 
 /* ------------------------------------------------------------------ */
 /* hl_context_call_tool                                                */
 /* ------------------------------------------------------------------ */
+
+#define HL_REJECTED_DEFAULT "The user rejected this tool call."
+
+/* The decision for nested call `k` of `outer` when it runs again on
+ * resume: only if the state recorded that call as the same tool with the
+ * same arguments (else it asks again). Borrowed from the decisions. */
+static const cJSON *hl_nested_decision(const hl__call *outer, unsigned k, const char *name,
+                                       const cJSON *args) {
+  char id[32], path[HL_PATH_MAX];
+  snprintf(id, sizeof id, "nested-%u", k);
+  const cJSON *item;
+  cJSON_ArrayForEach(item, outer->nested_resume) {
+    const char *iid = hl_json_get_string(item, "id"), *iname = hl_json_get_string(item, "name");
+    if (!iid || strcmp(iid, id) != 0) continue;
+    const cJSON *iargs = cJSON_GetObjectItemCaseSensitive(item, "arguments");
+    cJSON *empty = args ? NULL : cJSON_CreateObject();
+    bool same = iname && !strcmp(iname, name) && cJSON_Compare(iargs, args ? args : empty, true);
+    cJSON_Delete(empty);
+    if (!same) return NULL;
+    snprintf(path, sizeof path, "%s%s", outer->nested_prefix ? outer->nested_prefix : "", id);
+    return cJSON_GetObjectItemCaseSensitive(outer->nested_decisions, path);
+  }
+  return NULL;
+}
+
+/* A nested call waits for a decision: list it on its outer call. */
+static hl_status hl_nested_wait(hl__call *outer, unsigned k, const char *name, const cJSON *args,
+                                const hl__pending *p) {
+  char id[32];
+  snprintf(id, sizeof id, "nested-%u", k);
+  cJSON *e = cJSON_CreateObject();
+  bool ok = e && cJSON_AddStringToObject(e, "id", id) && cJSON_AddStringToObject(e, "name", name) &&
+            cJSON_AddItemToObject(e, "arguments", args ? hl_json_clone(args) : cJSON_CreateObject()) &&
+            cJSON_AddStringToObject(e, "interrupted_by", p->by) &&
+            (!p->hook || cJSON_AddStringToObject(e, "hook", p->hook)) &&
+            (!p->reason || cJSON_AddStringToObject(e, "reason", p->reason));
+  if (!ok) {
+    cJSON_Delete(e);
+    return hl__oom();
+  }
+  if (!hl__call_add_nested(outer, e)) return hl__oom();
+  return hl_fail(HL_INTERRUPTED,
+                 "tool \"%s\" waits for a decision: the run stops for it when this tool returns, "
+                 "and this tool runs again from the start on resume", name);
+}
 
 hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *args,
                                cJSON **result) {
@@ -279,17 +433,52 @@ hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *a
   if (!copy) return hl__oom();
   char id[48];
   snprintf(id, sizeof id, "nested-%u", atomic_fetch_add(&ctx->nested_calls, 1) + 1);
+  /* The tool call this one is made from (any thread of it), which an
+   * interrupt of this one makes wait. */
+  hl__call *outer = hl__call_find(ctx);
+  unsigned k = outer ? atomic_fetch_add(&outer->nested_seq, 1) + 1 : 0;
+  const cJSON *d = outer && outer->nested_resume ? hl_nested_decision(outer, k, name, args) : NULL;
+  const char *action = d ? hl_json_get_string(d, "action") : NULL;
   hl__tool_outcome out;
-  hl__tool_call_exec(ctx, id, name, copy, &out);
-  if (out.pending) {
-    /* interrupt.c: nobody can take a decision for a call made from
-     * inside another tool: the state of the outer call's run would have
-     * to resume in the middle of that tool's code. */
-    hl__tool_outcome_clear(&out);
-    return hl_fail(HL_ERR_UNSUPPORTED,
-                   "tool \"%s\" waits for a decision (approval), which a nested call "
-                   "(hl_context_call_tool) cannot wait for", name);
+  if (action && !strcmp(action, "reject")) {
+    /* The human's message, as this call's error (the model would see it
+     * as the result of a rejected call of its own). */
+    cJSON_Delete(copy);
+    hl__call_unref(outer);
+    const char *m = hl_json_get_string(d, "message");
+    return hl_fail(HL_ERR_EXECUTION_FAILED, "%s", m ? m : HL_REJECTED_DEFAULT);
   }
+  if (action) {
+    if (!strcmp(action, "edit")) {
+      cJSON_Delete(copy);
+      copy = hl_json_clone(cJSON_GetObjectItemCaseSensitive(d, "arguments"));
+      if (!copy) {
+        hl__call_unref(outer);
+        return hl__oom();
+      }
+    }
+    hl__tool_call_resume(ctx, id, name, copy, NULL, &out); /* approved */
+  } else {
+    hl__tool_call_exec(ctx, id, name, copy, &out);
+  }
+  if (out.pending) {
+    /* A sub-agent interrupted inside a nested call would need its state
+     * carried through the outer call's re-run: not supported. */
+    hl_status st = outer && !out.pending->child
+                       ? hl_nested_wait(outer, k, name, args, out.pending)
+                   : outer ? hl_fail(HL_ERR_UNSUPPORTED,
+                                     "tool \"%s\" runs a sub-agent that waits for a decision, "
+                                     "which a nested call (hl_context_call_tool) cannot wait for",
+                                     name)
+                         : hl_fail(HL_ERR_UNSUPPORTED,
+                                   "tool \"%s\" waits for a decision (approval), which a call "
+                                   "made outside any tool call (hl_context_call_tool from a "
+                                   "hook) cannot wait for", name);
+    hl__tool_outcome_clear(&out);
+    hl__call_unref(outer);
+    return st;
+  }
+  hl__call_unref(outer);
   if (out.status != HL_OK) {
     hl_status st = out.status;
     hl_fail(st, "%s", out.message ? out.message : hl_strerror(st));
@@ -309,13 +498,23 @@ hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *a
 typedef struct hl_call_slot {
   const hl_part *part;
   hl__tool_outcome out;
+  hl_call_frame frame;  /* lives as long as the batch: a suspended call's */
 } hl_call_slot;
 
+/* On the heap: an asynchronous run's batch outlives the step that
+ * started it while calls are suspended. */
 typedef struct hl_batch {
   hl_context *ctx;
   hl_call_slot *slots;
   size_t n;
   atomic_size_t next; /* next slot to claim: helpers and the caller share */
+  /* Suspension: calls may be suspended when `done` is set. `open` counts
+   * the suspended calls not finished yet, plus one for the step that runs
+   * the batch; whoever brings it to zero ends the batch. */
+  bool may_suspend;
+  atomic_size_t open;
+  hl__tools_done_fn done;
+  void *done_user;
 } hl_batch;
 
 /* A helper of the batch on the worker pool (taskpool.h). */
@@ -334,8 +533,14 @@ static void hl_batch_run_one(hl_batch *b, hl_call_slot *slot) {
     return;
   }
   /* The model's arguments, read in place unless a before_tool hook runs. */
-  hl_tool_call_run(b->ctx, slot->part->id, slot->part->name ? slot->part->name : "",
+  hl_call_frame *f = &slot->frame;
+  *f = (hl_call_frame){.may_suspend = b->may_suspend, .batch = b, .job = {.fn = call_resumed}};
+  if (b->may_suspend) atomic_fetch_add(&b->open, 1); /* before it can be suspended */
+  hl_tool_call_run(f, b->ctx, slot->part->id, slot->part->name ? slot->part->name : "",
                    slot->part->args, true, NULL, &slot->out);
+  /* f->suspended is written by this thread only; a suspended call's job
+   * counts itself down when it ends. */
+  if (b->may_suspend && !f->suspended) atomic_fetch_sub(&b->open, 1);
 }
 
 static void hl_batch_drain(hl_batch *b) {
@@ -393,18 +598,36 @@ static hl_status hl_batch_interrupt(hl_context *ctx, hl_call_slot *slots, size_t
   return st;
 }
 
+static hl_status hl_batch_end(hl_batch *b, hl_message **results, cJSON **summary);
+
 hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
                              hl_message **results, cJSON **summary) {
+  return hl__run_tool_calls_async(ctx, assistant, results, summary, NULL, NULL);
+}
+
+hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
+                                   hl_message **results, cJSON **summary,
+                                   hl__tools_done_fn done, void *done_user) {
   *results = NULL;
   *summary = NULL;
   size_t n = hl_message_tool_call_count(assistant);
-  hl_call_slot *slots = calloc(n ? n : 1, sizeof *slots);
-  if (!slots) return hl__oom();
+  hl_batch *b = calloc(1, sizeof *b);
+  hl_call_slot *slots = b ? calloc(n ? n : 1, sizeof *slots) : NULL;
+  if (!slots) {
+    free(b);
+    return hl__oom();
+  }
   for (size_t i = 0, k = 0; i < assistant->n_parts; i++)
     if (assistant->parts[i].kind == HL_PART_TOOL_CALL) slots[k++].part = &assistant->parts[i];
 
-  hl_batch b = {.ctx = ctx, .slots = slots, .n = n};
-  atomic_init(&b.next, 0);
+  b->ctx = ctx;
+  b->slots = slots;
+  b->n = n;
+  atomic_init(&b->next, 0);
+  b->may_suspend = done != NULL;
+  atomic_init(&b->open, 1);
+  b->done = done;
+  b->done_user = done_user;
   size_t threads = (size_t)ctx->agent->parallel_tools;
   if (threads > n) threads = n;
   /* threads-1 helpers on the worker pool; the run's own thread drains the
@@ -418,15 +641,37 @@ hl_status hl__run_tool_calls(hl_context *ctx, const hl_message *assistant,
     hl__group group;
     hl__group_init(&group);
     for (size_t i = 0; i + 1 < threads; i++) {
-      helpers[i] = (hl_helper){.job = {.fn = hl_helper_fn}, .batch = &b};
+      helpers[i] = (hl_helper){.job = {.fn = hl_helper_fn}, .batch = b};
       hl__group_submit(&group, &helpers[i].job);
     }
-    hl_batch_drain(&b);
+    hl_batch_drain(b);
     hl__group_wait(&group);
   } else {
-    hl_batch_drain(&b); /* one call (or one at a time): no pool, no lock */
+    hl_batch_drain(b); /* one call (or one at a time): no pool, no lock */
   }
+  /* Calls still suspended: the last one to end ends the batch
+   * (hl_batch_call_done) and tells `done`; this thread is free. */
+  if (b->may_suspend && atomic_fetch_sub(&b->open, 1) != 1) return HL_PENDING;
+  return hl_batch_end(b, results, summary);
+}
 
+static void hl_batch_call_done(hl_batch *b) {
+  if (atomic_fetch_sub(&b->open, 1) != 1) return;
+  hl__tools_done_fn done = b->done;
+  void *user = b->done_user;
+  hl_message *results = NULL;
+  cJSON *summary = NULL;
+  hl_status st = hl_batch_end(b, &results, &summary);
+  done(user, st, results, summary);
+}
+
+/* Every call has ended: the turn's interrupt, or the results message in
+ * the model's order. Frees the batch. */
+static hl_status hl_batch_end(hl_batch *b, hl_message **results, cJSON **summary) {
+  hl_context *ctx = b->ctx;
+  hl_call_slot *slots = b->slots;
+  size_t n = b->n;
+  free(b);
   /* interrupt.c (touch point): a call waits for a decision, and no abort
    * or cancel overrides it: the turn stops here, with its results kept. */
   hl_status ist = hl_batch_interrupt(ctx, slots, n);

@@ -9,6 +9,9 @@
  *              send_email(to)                the "email_guard" hook interrupts it
  *   boss:      get_weather(city), helper     helper is an agent used as a tool:
  *   helper:    delete_file(path)             its own call needs approval
+ *   composer:  delete_file(path)             flagged: needs approval
+ *              cleanup(path)                 calls delete_file through its
+ *                                            context (hl_context_call_tool)
  *
  * Every tool execution is logged ("name {args}") so a test can tell what
  * ran, and how often.
@@ -133,6 +136,50 @@ static inline hl_agent *fx_boss(hl_provider *boss_model, hl_provider *helper_mod
   fx_add(boss, hl_agent_as_tool(helper, "Cleans up files.", NULL));
   hl_agent_unref(helper);
   return boss;
+}
+
+/* A composite tool: deletes `path` through the run's own delete_file
+ * (hl_context_call_tool), and says what came of it. HL_INTERRUPTED from
+ * the nested call is handed on: the run stops, and this tool runs again
+ * from the start when it is resumed. */
+static inline hl_status fx_cleanup(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ud;
+  fx_log_call("cleanup", args);
+  cJSON *inner = cJSON_CreateObject();
+  cJSON_AddStringToObject(inner, "path", hl_json_get_string(args, "path"));
+  cJSON *r = NULL;
+  hl_status st = hl_context_call_tool(ctx, "delete_file", inner, &r);
+  cJSON_Delete(inner);
+  if (st == HL_INTERRUPTED) return st;
+  char buf[256];
+  if (st == HL_OK) snprintf(buf, sizeof buf, "cleaned: %s", cJSON_IsString(r) ? r->valuestring : "?");
+  else snprintf(buf, sizeof buf, "refused (%s): %s", hl_status_name(st), hl_last_error());
+  cJSON_Delete(r);
+  *result = cJSON_CreateString(buf);
+  return HL_OK;
+}
+
+static inline hl_agent *fx_composer(hl_provider *model) {
+  hl_agent *a = hl_agent_new("composer");
+  hl_agent_set_provider(a, model);
+  hl_agent_set_model(a, "scripted");
+  hl_tool *del = fx_tool("delete_file", fx_delete, "path");
+  hl_tool_set_needs_approval(del, true);
+  fx_add(a, del);
+  fx_add(a, fx_tool("cleanup", fx_cleanup, "path"));
+  return a;
+}
+
+/* The composer's first response: cleanup of /tmp/n (call "o1"), and a
+ * plain delete_file of /tmp/m (call "o2"). */
+static inline void fx_push_cleanup(hl_provider *model) {
+  hl_response *r = hl_response_new();
+  cJSON *a1 = cJSON_Parse("{\"path\":\"/tmp/n\"}");
+  cJSON *a2 = cJSON_Parse("{\"path\":\"/tmp/m\"}");
+  hl_message_add_tool_call(r->message, "o1", "cleanup", a1);
+  hl_message_add_tool_call(r->message, "o2", "delete_file", a2);
+  cJSON_Delete(a1), cJSON_Delete(a2);
+  hl_scripted_push(model, r);
 }
 
 /* The assistant's first response: three calls in one turn. */

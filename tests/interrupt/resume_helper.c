@@ -5,7 +5,9 @@
  * writes what happened to a JSON file: the status, the answer, the tool
  * results the model got in its next request, and which tools ran here.
  *
- *   resume_helper STATE.json SESSION.json DECISIONS.json OUT.json
+ *   resume_helper STATE.json SESSION.json DECISIONS.json OUT.json [composer]
+ *
+ * With "composer" the agent is fixture.h's composer (nested calls).
  */
 #include "fixture.h"
 
@@ -20,8 +22,8 @@ static cJSON *load(const char *path) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: resume_helper STATE SESSION DECISIONS OUT\n");
+  if (argc != 5 && argc != 6) {
+    fprintf(stderr, "usage: resume_helper STATE SESSION DECISIONS OUT [composer]\n");
     return 2;
   }
   cJSON *state = load(argv[1]), *sjson = load(argv[2]), *decisions = load(argv[3]);
@@ -32,7 +34,8 @@ int main(int argc, char **argv) {
   }
   hl_provider *model = hl_scripted_new();
   hl_scripted_push_text(model, "resumed elsewhere");
-  hl_agent *agent = fx_assistant(model);
+  hl_agent *agent = argc == 6 && !strcmp(argv[5], "composer") ? fx_composer(model)
+                                                             : fx_assistant(model);
   char *answer = NULL;
   hl_status st = hl_agent_resume(agent, session, state, decisions, &answer);
 

@@ -13,6 +13,7 @@
 #include "fixture.h"
 
 static const char *helper;
+static const char *helper_agent; /* NULL: the assistant; "composer" */
 static char dir[] = "/tmp/hl_interrupt_XXXXXX";
 
 static void save(const char *name, const cJSON *json) {
@@ -36,7 +37,7 @@ static cJSON *resume_elsewhere(const char *decisions) {
   unlink(a[3]);
   pid_t pid = fork();
   if (pid == 0) {
-    execl(helper, helper, a[0], a[1], a[2], a[3], (char *)NULL);
+    execl(helper, helper, a[0], a[1], a[2], a[3], helper_agent, (char *)NULL);
     _exit(127);
   }
   int status = 0;
@@ -126,6 +127,67 @@ static void a_second_process_resumes_with_approve_reject_and_edit(void) {
   hl_session_free(s);
 }
 
+/* A nested call's interrupt (hl_context_call_tool) resumed in the other
+ * process: the composer's cleanup runs again there and its nested
+ * delete_file gets the decision (approve, reject, edit). */
+static void a_second_process_resumes_a_nested_call(void) {
+  REQUIRE(mkdtemp(strcpy(dir, "/tmp/hl_interrupt_XXXXXX")));
+  fx_log_reset();
+  hl_provider *model = hl_scripted_new();
+  fx_push_cleanup(model);
+  hl_agent *agent = fx_composer(model);
+  hl_session *s = hl_session_new("app", "user", "sess-2");
+  char *answer = NULL;
+  REQUIRE(hl_agent_run(agent, s, "clean up", &answer) == HL_INTERRUPTED);
+  cJSON *state = hl_run_state_json();
+  REQUIRE(state);
+  save("state.json", state);
+  cJSON *sj = hl_session_to_json(s);
+  save("session.json", sj);
+  cJSON_Delete(sj);
+  CHECK_INT(fx_ran("delete_file"), 0);
+  helper_agent = "composer";
+
+  cJSON *r = resume_elsewhere("{\"o1/nested-1\":{\"action\":\"approve\"},"
+                              "\"o2\":{\"action\":\"approve\"}}");
+  REQUIRE(r);
+  CHECK_STR(hl_json_get_string(r, "status"), "Ok");
+  CHECK_STR(result_of(r, "o1"), "cleaned: deleted /tmp/n");
+  CHECK_STR(result_of(r, "o2"), "deleted /tmp/m");
+  CHECK_STR(hl_json_get_string(r, "ran"), "cleanup {\"path\":\"/tmp/n\"}\n"
+                                          "delete_file {\"path\":\"/tmp/n\"}\n"
+                                          "delete_file {\"path\":\"/tmp/m\"}\n");
+  cJSON_Delete(r);
+
+  r = resume_elsewhere("{\"o1/nested-1\":{\"action\":\"reject\",\"message\":\"nope\"},"
+                       "\"o2\":{\"action\":\"reject\"}}");
+  REQUIRE(r);
+  CHECK_STR(hl_json_get_string(r, "status"), "Ok");
+  CHECK_STR(result_of(r, "o1"), "refused (ExecutionFailed): nope");
+  CHECK_STR(hl_json_get_string(r, "ran"), "cleanup {\"path\":\"/tmp/n\"}\n");
+  cJSON_Delete(r);
+
+  r = resume_elsewhere("{\"o1/nested-1\":{\"action\":\"edit\",\"arguments\":{\"path\":\"/tmp/z\"}},"
+                       "\"o2\":{\"action\":\"approve\"}}");
+  REQUIRE(r);
+  CHECK_STR(hl_json_get_string(r, "status"), "Ok");
+  CHECK_STR(result_of(r, "o1"), "cleaned: deleted /tmp/z");
+  cJSON_Delete(r);
+  helper_agent = NULL;
+
+  const char *names[4] = {"state.json", "session.json", "decisions.json", "out.json"};
+  for (int i = 0; i < 4; i++) {
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    unlink(p);
+  }
+  rmdir(dir);
+  cJSON_Delete(state);
+  hl_agent_unref(agent);
+  hl_provider_unref(model);
+  hl_session_free(s);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: test_process RESUME_HELPER\n");
@@ -134,5 +196,6 @@ int main(int argc, char **argv) {
   helper = argv[1];
   CHECK_ARGS(argc - 1, argv + 1);
   RUN(a_second_process_resumes_with_approve_reject_and_edit);
+  RUN(a_second_process_resumes_a_nested_call);
   return CHECK_EXIT();
 }
