@@ -470,16 +470,17 @@ static void on_slow_token(const char *delta, void *ud) {
   s->bytes += strlen(delta);
   /* The first delta takes longer than the idle timeout below; meanwhile
    * more than the 1 MiB hand-over buffer arrives and the transfer pauses. */
-  if (s->calls++ == 0) sleep_ms(3000);
+  if (s->calls++ == 0) sleep_ms(6000);
 }
 
 static void slow_sink_pauses_the_transfer(void) {
   hl_provider *p = hl_openai_new(srv.base, KEY);
   REQUIRE(p);
   hl_openai_set_max_response_bytes(p, (size_t)64 << 20);
-  /* The server takes a moment to build 20 MB of events: the idle timeout
-   * leaves it that, and is still shorter than the first delta's wait. */
-  hl_openai_set_timeouts(p, 10000, 0, 2000);
+  /* The server takes a moment to build 20 MB of events (seconds on a
+   * loaded machine): the idle timeout leaves it that, and is still shorter
+   * than the first delta's wait. */
+  hl_openai_set_timeouts(p, 10000, 0, 4500);
   hl_agent *a = agent_on(p, "big@engine-slowsink", true);
   REQUIRE(a);
   slow_sink sink = {0, 0};
