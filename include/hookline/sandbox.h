@@ -119,8 +119,10 @@ typedef enum hl_sandbox_language {
    *  Python gets a KeyboardInterrupt (the session survives), and code
    *  that goes on anyway is stopped 30 ms later (the session is reset);
    *  MemoryError and "maximum recursion depth exceeded" end with
-   *  HL_ERR_LIMIT (this MicroPython build allows about 150 nested Python
-   *  calls). Garbage is collected between executions (when the memory is
+   *  HL_ERR_LIMIT (a Python sandbox has a 256 KiB C stack: about 1,100
+   *  nested Python calls, each also taking ~2 KiB of the executing
+   *  thread's stack; on a thread with a small stack, very deep recursion
+   *  ends in a trap that resets the session instead). Garbage is collected between executions (when the memory is
    *  past half its limit): one execution can allocate up to the limit.
    *  A new Python sandbox is a copy-on-write copy of one instance
    *  initialised at the first use in the process (a few milliseconds,

@@ -25,10 +25,28 @@
 #include "py_vm_internal.h"
 
 #define PAGE_BYTES 65536u
-/* MicroPython's start-up arguments, as the npm package's loader passes
- * them: Python stack words and the first heap (it grows on demand). */
-#define PY_PYSTACK_WORDS 2048u
+/* Where MicroPython's state (its interrupt flag, its stack limit) can lie:
+ * its data and bss sit right above the module's 64 KiB stack, far below
+ * this. */
+#define KBD_SCAN_BYTES ((size_t)1 << 20)
+/* MicroPython's start-up arguments: Python stack words (the npm
+ * package's loader passes 2048, which ends recursion at ~130 calls) and
+ * the first heap (it grows on demand). */
+#define PY_PYSTACK_WORDS (64u * 1024u)
 #define PY_HEAP_BYTES (1u << 20)
+/* The module's C stack is the 64 KiB below its data, of which MicroPython
+ * lets itself use 32 KiB (mp_js_init): ~126 nested Python calls. The vm
+ * gets a bigger one in its heap instead, and MicroPython's limit is moved
+ * with it, leaving the same 32 KiB margin: ~1,100 nested calls end with
+ * "maximum recursion depth exceeded". Untouched pages cost nothing (the
+ * memory is copy-on-write). Each nested call also takes ~2 KiB of the
+ * native stack of the thread running it (the translated functions'
+ * frames): 8 MiB thread stacks have room; a smaller one makes very deep
+ * recursion trap instead (the session is reset, nothing crashes). */
+#define PY_CSTACK_BYTES (256u * 1024u)
+#define PY_CSTACK_MARGIN (32u * 1024u)
+/* mp_js_init's own limit, which find_stack_limit() looks for. */
+#define PY_MODULE_CSTACK_LIMIT 32768u
 
 extern const char hl__py_prelude[];
 
@@ -542,6 +560,52 @@ static hl_status lookup_fn(hl_py_vm *vm, uint32_t module, const char *name, uint
   return HL_OK;
 }
 
+/* Before mp_js_init (which records the stack top): the stack pointer,
+ * base and end moved to a block of PY_CSTACK_BYTES in the guest's heap. */
+static hl_status move_stack(hl_py_vm *vm) {
+  if (Z_mpyZ_emscripten_stack_get_base(&vm->inst) != 65536u ||
+      Z_mpyZ_emscripten_stack_get_current(&vm->inst) != 65536u)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the MicroPython module's stack is not where "
+                   "hookline expects it (another module build?)");
+  uint32_t block = Z_mpyZ_malloc(&vm->inst, PY_CSTACK_BYTES);
+  if (!block || !hl__py_mem(vm, block, PY_CSTACK_BYTES))
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory starting Python");
+  uint32_t top = (block + PY_CSTACK_BYTES) & ~15u, end = (block + 15u) & ~15u;
+  Z_mpyZ__emscripten_stack_restore(&vm->inst, top);
+  /* Base and end have no setter: only emscripten_stack_get_* read them. */
+  vm->inst.w2c_g3 = top;
+  vm->inst.w2c_g2 = end;
+  if (Z_mpyZ_emscripten_stack_get_base(&vm->inst) != top ||
+      Z_mpyZ_emscripten_stack_get_end(&vm->inst) != end)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: cannot move the MicroPython module's stack");
+  return HL_OK;
+}
+
+/* After mp_js_init: MicroPython's C stack limit (MP_STATE_THREAD(
+ * stack_limit), the word after stack_top, which holds an address just
+ * below the new top) raised to the new stack's size less the margin. */
+static hl_status raise_stack_limit(hl_py_vm *vm) {
+  uint32_t top = Z_mpyZ_emscripten_stack_get_base(&vm->inst);
+  size_t n = vm->inst.w2c_memory.size < KBD_SCAN_BYTES ? vm->inst.w2c_memory.size : KBD_SCAN_BYTES;
+  const uint8_t *mem = vm->inst.w2c_memory.data;
+  uint32_t found = 0, count = 0;
+  for (uint32_t a = 0; a + 8 <= n; a += 4) {
+    uint32_t v0, v1;
+    memcpy(&v0, mem + a, 4);
+    memcpy(&v1, mem + a + 4, 4);
+    if (v1 == PY_MODULE_CSTACK_LIMIT && v0 <= top && v0 + 1024u > top) {
+      found = a + 4;
+      count++;
+    }
+  }
+  if (count != 1)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: cannot find MicroPython's stack limit (another "
+                   "module build?)");
+  uint32_t limit = PY_CSTACK_BYTES - PY_CSTACK_MARGIN;
+  memcpy(vm->inst.w2c_memory.data + found, &limit, 4);
+  return HL_OK;
+}
+
 static hl_status boot_op(hl_py_vm *vm, void *p) {
   (void)p;
   Z_mpy_instantiate(&vm->inst, &vm->env, &vm->wasi);
@@ -550,7 +614,13 @@ static hl_status boot_op(hl_py_vm *vm, void *p) {
   open_calls(vm);
   Z_mpyZ_emscripten_stack_init(&vm->inst);
   Z_mpyZ___wasm_call_ctors(&vm->inst);
+  hl_status st = move_stack(vm);
+  if (st)
+    return st;
   Z_mpyZ_mp_js_init(&vm->inst, PY_PYSTACK_WORDS, PY_HEAP_BYTES);
+  st = raise_stack_limit(vm);
+  if (st)
+    return st;
   Z_mpyZ_proxy_c_init(&vm->inst);
 
   uint32_t out = Z_mpyZ_malloc(&vm->inst, 24);
@@ -565,7 +635,7 @@ static hl_status boot_op(hl_py_vm *vm, void *p) {
   Z_mpyZ_mp_js_register_js_module(&vm->inst, name, out);
   Z_mpyZ_free(&vm->inst, name);
 
-  hl_status st = boot_exec(vm, hl__py_prelude, out);
+  st = boot_exec(vm, hl__py_prelude, out);
   if (st)
     return st;
   uint32_t main_mod = guest_dup(vm, "__main__", 8);
@@ -644,9 +714,6 @@ static hl_status vm_boot(size_t memory_limit, hl_py_vm **out) {
 /* ------------------------------------------------------------------ */
 
 #define IMAGE_PAGE 4096u
-/* Where MicroPython's state (and so its interrupt flag) can lie: its data
- * and bss sit right above the 64 KiB stack, far below this. */
-#define KBD_SCAN_BYTES ((size_t)1 << 20)
 
 typedef struct py_template {
   hl_status status;
