@@ -122,14 +122,18 @@ typedef enum hl_sandbox_language {
    *  Python gets a KeyboardInterrupt (the session survives), and code
    *  that goes on anyway is stopped 30 ms later (the session is reset);
    *  MemoryError and "maximum recursion depth exceeded" end with
-   *  HL_ERR_LIMIT (this MicroPython build allows about 150 nested Python
-   *  calls). Garbage is collected between executions (when the memory is
+   *  HL_ERR_LIMIT (a Python sandbox has a 256 KiB C stack: about 1,100
+   *  nested Python calls, each also taking ~2 KiB of the executing
+   *  thread's stack; on a thread with a small stack, very deep recursion
+   *  ends in a trap that resets the session instead). Garbage is collected between executions (when the memory is
    *  past half its limit): one execution can allocate up to the limit.
    *  A new Python sandbox is a copy-on-write copy of one instance
    *  initialised at the first use in the process (a few milliseconds,
-   *  under a once-only lock): microseconds. Not available here:
-   *  snapshots (hl_sandbox_snapshot_take(), hl_sandbox_new_from_snapshot()
-   *  and the code tool's state directory: HL_ERR_UNSUPPORTED). */
+   *  under a once-only lock): microseconds. Snapshots work as for
+   *  JavaScript (hl_sandbox_snapshot_take() keeps the Python globals:
+   *  variables, functions, classes, imported modules; files carry their
+   *  own format and a checksum, see hl_sandbox_snapshot_load()), and so
+   *  does the code tool's state directory. */
   HL_SANDBOX_PYTHON = 1,
 } hl_sandbox_language;
 
@@ -171,7 +175,7 @@ typedef struct hl_sandbox_limits {
   /** The guest language (HL_SANDBOX_JAVASCRIPT by default). With
    *  HL_SANDBOX_PYTHON, hl_sandbox_new() makes a Python sandbox (every
    *  function of this header applies to it, "JavaScript" read as
-   *  "Python", except the snapshots) and hl_sandbox_code_tool() a
+   *  "Python") and hl_sandbox_code_tool() a
    *  "run_python" tool. HL_ERR_UNSUPPORTED when the build cannot run it
    *  (hl_sandbox_language_available()). */
   hl_sandbox_language language;
@@ -305,15 +309,20 @@ HL_API void hl_sandbox_result_clear(hl_sandbox_result *result);
 
 typedef struct hl_sandbox_snapshot hl_sandbox_snapshot;
 
-/** Capture the sandbox's JavaScript state (linear memory and globals) so
- *  that new sandboxes can start from it, e.g. after defining helper
- *  functions once. On HL_OK *out is the caller's. */
+/** Capture the sandbox's JavaScript or Python state (linear memory and
+ *  globals) so that new sandboxes can start from it, e.g. after defining
+ *  helper functions once. Not while it executes (HL_ERR_STATE). On HL_OK
+ *  *out is the caller's. Owner thread of the sandbox. */
 HL_API hl_status hl_sandbox_snapshot_take(hl_sandbox *sandbox, hl_sandbox_snapshot **out);
 
 /** New sandbox whose session starts as `snapshot` (which may be freed
  *  afterwards). Tools are not part of a snapshot: add them to the new
  *  sandbox. The memory limit is raised to the snapshot's size if
- *  lower. */
+ *  lower. The snapshot's language decides the sandbox's: a Python
+ *  snapshot makes a Python sandbox whatever `limits->language` says; a
+ *  JavaScript snapshot with `limits->language` HL_SANDBOX_PYTHON is
+ *  HL_ERR_INVALID. Thread-safe: any threads may make sandboxes from one
+ *  snapshot at once. */
 HL_API hl_status hl_sandbox_new_from_snapshot(const hl_sandbox_snapshot *snapshot,
                                               const hl_sandbox_limits *limits,
                                               hl_sandbox **out);
@@ -332,6 +341,10 @@ HL_API hl_status hl_sandbox_snapshot_save(const hl_sandbox_snapshot *snapshot, c
 /** Read a snapshot written by hl_sandbox_snapshot_save() (by this build of
  *  hookline: a file from another build, whose memory layout may differ, is
  *  refused with HL_ERR_INVALID "... is from another build of hookline").
+ *  Python snapshot files also carry a format version and a checksum of
+ *  their memory image, verified here (reading the file's data once): a
+ *  truncated or damaged file is HL_ERR_INVALID ("... is truncated",
+ *  "... is corrupt").
  *  The memory image is mapped copy-on-write from the file, not read: keep
  *  the file in place (replace it only by renaming over it) while the
  *  snapshot or sandboxes made from it live. HL_ERR_NOT_FOUND when the file
@@ -391,14 +404,15 @@ HL_API hl_tool *hl_sandbox_code_tool(const hl_sandbox_limits *limits);
  *  runs in a Python sandbox of the calling session, with the agent's
  *  other tools as async functions (see HL_SANDBOX_PYTHON). `limits` is
  *  copied (NULL = defaults) and its language set to Python. Sessions keep
- *  their Python state in this process only: a state directory is refused
- *  (HL_ERR_UNSUPPORTED). Returns a new tool reference or NULL with the
+ *  their Python state between calls, and across processes with a state
+ *  directory (hl_sandbox_code_tool_set_state_dir()), as run_javascript
+ *  does. Returns a new tool reference or NULL with the
  *  reason in hl_last_error() (HL_ERR_UNSUPPORTED without the MicroPython
  *  module). Thread-safe, as hl_sandbox_code_tool(). */
 HL_API hl_tool *hl_sandbox_python_tool(const hl_sandbox_limits *limits);
 
-/** Keep every session's JavaScript state of `code_tool` (made by
- *  hl_sandbox_code_tool()) in directory `dir` (which must exist and be
+/** Keep every session's JavaScript (or Python) state of `code_tool` (made
+ *  by hl_sandbox_code_tool() or hl_sandbox_python_tool()) in directory `dir` (which must exist and be
  *  writable; NULL stops saving): one snapshot file per session,
  *  <dir>/<hex of the session id>.snap, written after each call (a few
  *  hundred KiB to a few MiB each, sparse) and read by the session's first

@@ -8,7 +8,7 @@
  * memory limit. Two calls of the same session (parallel tool calls of one
  * turn) take turns: a sandbox runs one execution at a time.
  *
- * With a state directory, every session's JavaScript state is written
+ * With a state directory, every session's JavaScript or Python state is written
  * there after each call (<dir>/<hex of the session id>.snap, a sandbox
  * snapshot file) and read back by the first call of that session in a
  * process that does not hold it: a conversation resumed in another
@@ -168,9 +168,6 @@ hl_status hl_sandbox_code_tool_set_state_dir(hl_tool *tool, const char *dir) {
   if (!ct)
     return hl_fail(HL_ERR_INVALID, "hl_sandbox_code_tool_set_state_dir: not a code tool");
   char *copy = NULL;
-  if (dir && ct->limits.language == HL_SANDBOX_PYTHON)
-    return hl_fail(HL_ERR_UNSUPPORTED, "hl_sandbox_code_tool_set_state_dir: Python state cannot "
-                   "be saved to files (no snapshots of the Python guest)");
   if (dir) {
     if (!*dir)
       return hl_fail(HL_ERR_INVALID, "hl_sandbox_code_tool_set_state_dir: dir is empty");

@@ -329,7 +329,8 @@ void hl__py_cancel(hl_sandbox *sb) {
 
 static hl_status make_py_vm(hl_sandbox *sb) {
   hl_py_vm *vm = NULL;
-  hl_status st = hl_py_vm_new(sb->limits.memory_bytes, &py_hooks, sb, &vm);
+  hl_status st = hl_py_vm_new(sb->origin ? sb->origin->py_snap : NULL, sb->limits.memory_bytes,
+                              &py_hooks, sb, &vm);
   if (st)
     return st;
   hl_py_vm_free(sb->py->vm);
@@ -364,6 +365,40 @@ void hl__py_detach(hl_sandbox *sb) {
 }
 
 hl_status hl__py_reset(hl_sandbox *sb) { return make_py_vm(sb); }
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                            */
+/* ------------------------------------------------------------------ */
+
+hl_status hl__py_snapshot_take(hl_sandbox *sb, struct hl_sandbox_snapshot *s) {
+  hl_py_vm *vm = sb->py->vm;
+  /* A vm that trapped was replaced by a fresh one when its execution
+   * ended; one that could not be is missing. */
+  if (!vm)
+    return hl_fail(HL_ERR_SANDBOX, "hl_sandbox_snapshot_take: the Python session was lost "
+                   "(a reset failed): reset the sandbox");
+  hl_status st = hl_py_vm_snapshot_take(vm, &s->py_snap);
+  if (st == HL_OK)
+    s->memory_bytes = hl_py_snapshot_bytes(s->py_snap);
+  return st;
+}
+
+bool hl__py_snapshot_file(const char *path) {
+  char magic[8];
+  FILE *f = fopen(path, "rb");
+  bool is = f && fread(magic, 1, sizeof magic, f) == sizeof magic &&
+            memcmp(magic, HL_PY_SNAPSHOT_MAGIC, sizeof magic) == 0;
+  if (f)
+    fclose(f);
+  return is;
+}
+
+hl_status hl__py_snapshot_load(const char *path, struct hl_sandbox_snapshot *s) {
+  hl_status st = hl_py_snapshot_load(path, &s->py_snap);
+  if (st == HL_OK)
+    s->memory_bytes = hl_py_snapshot_bytes(s->py_snap);
+  return st;
+}
 
 /* ------------------------------------------------------------------ */
 /* Execution                                                            */

@@ -11,6 +11,8 @@
  * statement assigned to __hl_result__ (falling back to the code as it is
  * when that does not compile).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +25,28 @@
 #include "py_vm_internal.h"
 
 #define PAGE_BYTES 65536u
-/* MicroPython's start-up arguments, as the npm package's loader passes
- * them: Python stack words and the first heap (it grows on demand). */
-#define PY_PYSTACK_WORDS 2048u
+/* Where MicroPython's state (its interrupt flag, its stack limit) can lie:
+ * its data and bss sit right above the module's 64 KiB stack, far below
+ * this. */
+#define KBD_SCAN_BYTES ((size_t)1 << 20)
+/* MicroPython's start-up arguments: Python stack words (the npm
+ * package's loader passes 2048, which ends recursion at ~130 calls) and
+ * the first heap (it grows on demand). */
+#define PY_PYSTACK_WORDS (64u * 1024u)
 #define PY_HEAP_BYTES (1u << 20)
+/* The module's C stack is the 64 KiB below its data, of which MicroPython
+ * lets itself use 32 KiB (mp_js_init): ~126 nested Python calls. The vm
+ * gets a bigger one in its heap instead, and MicroPython's limit is moved
+ * with it, leaving the same 32 KiB margin: ~1,100 nested calls end with
+ * "maximum recursion depth exceeded". Untouched pages cost nothing (the
+ * memory is copy-on-write). Each nested call also takes ~2 KiB of the
+ * native stack of the thread running it (the translated functions'
+ * frames): 8 MiB thread stacks have room; a smaller one makes very deep
+ * recursion trap instead (the session is reset, nothing crashes). */
+#define PY_CSTACK_BYTES (256u * 1024u)
+#define PY_CSTACK_MARGIN (32u * 1024u)
+/* mp_js_init's own limit, which find_stack_limit() looks for. */
+#define PY_MODULE_CSTACK_LIMIT 32768u
 
 extern const char hl__py_prelude[];
 
@@ -540,6 +560,52 @@ static hl_status lookup_fn(hl_py_vm *vm, uint32_t module, const char *name, uint
   return HL_OK;
 }
 
+/* Before mp_js_init (which records the stack top): the stack pointer,
+ * base and end moved to a block of PY_CSTACK_BYTES in the guest's heap. */
+static hl_status move_stack(hl_py_vm *vm) {
+  if (Z_mpyZ_emscripten_stack_get_base(&vm->inst) != 65536u ||
+      Z_mpyZ_emscripten_stack_get_current(&vm->inst) != 65536u)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the MicroPython module's stack is not where "
+                   "hookline expects it (another module build?)");
+  uint32_t block = Z_mpyZ_malloc(&vm->inst, PY_CSTACK_BYTES);
+  if (!block || !hl__py_mem(vm, block, PY_CSTACK_BYTES))
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory starting Python");
+  uint32_t top = (block + PY_CSTACK_BYTES) & ~15u, end = (block + 15u) & ~15u;
+  Z_mpyZ__emscripten_stack_restore(&vm->inst, top);
+  /* Base and end have no setter: only emscripten_stack_get_* read them. */
+  vm->inst.w2c_g3 = top;
+  vm->inst.w2c_g2 = end;
+  if (Z_mpyZ_emscripten_stack_get_base(&vm->inst) != top ||
+      Z_mpyZ_emscripten_stack_get_end(&vm->inst) != end)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: cannot move the MicroPython module's stack");
+  return HL_OK;
+}
+
+/* After mp_js_init: MicroPython's C stack limit (MP_STATE_THREAD(
+ * stack_limit), the word after stack_top, which holds an address just
+ * below the new top) raised to the new stack's size less the margin. */
+static hl_status raise_stack_limit(hl_py_vm *vm) {
+  uint32_t top = Z_mpyZ_emscripten_stack_get_base(&vm->inst);
+  size_t n = vm->inst.w2c_memory.size < KBD_SCAN_BYTES ? vm->inst.w2c_memory.size : KBD_SCAN_BYTES;
+  const uint8_t *mem = vm->inst.w2c_memory.data;
+  uint32_t found = 0, count = 0;
+  for (uint32_t a = 0; a + 8 <= n; a += 4) {
+    uint32_t v0, v1;
+    memcpy(&v0, mem + a, 4);
+    memcpy(&v1, mem + a + 4, 4);
+    if (v1 == PY_MODULE_CSTACK_LIMIT && v0 <= top && v0 + 1024u > top) {
+      found = a + 4;
+      count++;
+    }
+  }
+  if (count != 1)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: cannot find MicroPython's stack limit (another "
+                   "module build?)");
+  uint32_t limit = PY_CSTACK_BYTES - PY_CSTACK_MARGIN;
+  memcpy(vm->inst.w2c_memory.data + found, &limit, 4);
+  return HL_OK;
+}
+
 static hl_status boot_op(hl_py_vm *vm, void *p) {
   (void)p;
   Z_mpy_instantiate(&vm->inst, &vm->env, &vm->wasi);
@@ -548,7 +614,13 @@ static hl_status boot_op(hl_py_vm *vm, void *p) {
   open_calls(vm);
   Z_mpyZ_emscripten_stack_init(&vm->inst);
   Z_mpyZ___wasm_call_ctors(&vm->inst);
+  hl_status st = move_stack(vm);
+  if (st)
+    return st;
   Z_mpyZ_mp_js_init(&vm->inst, PY_PYSTACK_WORDS, PY_HEAP_BYTES);
+  st = raise_stack_limit(vm);
+  if (st)
+    return st;
   Z_mpyZ_proxy_c_init(&vm->inst);
 
   uint32_t out = Z_mpyZ_malloc(&vm->inst, 24);
@@ -563,7 +635,7 @@ static hl_status boot_op(hl_py_vm *vm, void *p) {
   Z_mpyZ_mp_js_register_js_module(&vm->inst, name, out);
   Z_mpyZ_free(&vm->inst, name);
 
-  hl_status st = boot_exec(vm, hl__py_prelude, out);
+  st = boot_exec(vm, hl__py_prelude, out);
   if (st)
     return st;
   uint32_t main_mod = guest_dup(vm, "__main__", 8);
@@ -627,6 +699,7 @@ static hl_status vm_boot(size_t memory_limit, hl_py_vm **out) {
   tls_limit = memory_limit;
   hl_status st = vm_run(vm, boot_op, NULL);
   tls_limit = 0;
+  vm->kbd_mem = vm->inst.w2c_memory.data;
   if (st) {
     hl_py_vm_free(vm);
     return st;
@@ -636,8 +709,8 @@ static hl_status vm_boot(size_t memory_limit, hl_py_vm **out) {
 }
 
 /* ------------------------------------------------------------------ */
-/* The template: every vm starts as a copy-on-write copy of one booted   */
-/* instance (as qjs_vm.c does for QuickJS)                              */
+/* Snapshots: every vm starts as a copy-on-write copy of one (the        */
+/* built-in template, booted once per process, or one the caller took)  */
 /* ------------------------------------------------------------------ */
 
 #define IMAGE_PAGE 4096u
@@ -645,17 +718,135 @@ static hl_status vm_boot(size_t memory_limit, hl_py_vm **out) {
 typedef struct py_template {
   hl_status status;
   char error[256];
-  int fd;             /* memfd holding the memory image, or -1 */
-  uint8_t *image;     /* the image in memory when no memfd could be made */
-  uint32_t pages;     /* wasm pages of the image */
-  Z_mpy_instance_t inst; /* its globals (its pointers are not used) */
-  wasm_rt_funcref_t *table;
+  struct hl_py_snapshot snap; /* fd is a memfd (offset 0) or image a copy */
+  wasm_rt_funcref_t *table;   /* what instantiation put in the table */
   uint32_t table_size, table_max;
-  uint32_t fn_run, fn_result, fn_define, fn_drain;
+  /* What mp_sched_keyboard_interrupt() stores, learnt from the template
+   * (see learn_soft_stop): the soft stop does the same stores itself,
+   * atomically, instead of running guest code on another thread. */
+  uint32_t kbd_pending; /* MP_STATE_MAIN_THREAD(mp_pending_exception) */
+  uint32_t kbd_exc;     /* &MP_STATE_VM(mp_kbd_exception), its value */
+  uint32_t kbd_trace;   /* mp_kbd_exception.traceback_data, set to NULL */
+  uint32_t kbd_sched;   /* MP_STATE_VM(sched_state), u16: IDLE (1) -> PENDING (0) */
 } py_template;
 
-static py_template tmpl = {.fd = -1};
+static py_template tmpl = {.snap = {.fd = -1}};
 static pthread_once_t tmpl_once = PTHREAD_ONCE_INIT;
+
+/* The non-zero 4 KiB pages of `m` into a memfd (holes elsewhere), or a
+ * heap copy when no memfd can be made. */
+static hl_status image_of(const wasm_rt_memory_t *m, struct hl_py_snapshot *s) {
+  size_t bytes = m->size;
+  int fd = memfd_create("hookline-python", MFD_CLOEXEC);
+  bool ok = fd >= 0 && ftruncate(fd, (off_t)bytes) == 0;
+  static const uint8_t zero[IMAGE_PAGE];
+  for (size_t off = 0; ok && off < bytes; off += IMAGE_PAGE)
+    if (memcmp(m->data + off, zero, IMAGE_PAGE) != 0)
+      ok = pwrite(fd, m->data + off, IMAGE_PAGE, (off_t)off) == (ssize_t)IMAGE_PAGE;
+  s->fd = -1;
+  s->offset = 0;
+  s->image = NULL;
+  s->pages = m->pages;
+  if (ok) {
+    s->fd = fd;
+    return HL_OK;
+  }
+  if (fd >= 0)
+    close(fd);
+  s->image = malloc(bytes ? bytes : 1);
+  if (!s->image)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory saving a Python state");
+  memcpy(s->image, m->data, bytes);
+  return HL_OK;
+}
+
+static hl_status kbd_op(hl_py_vm *vm, void *p) {
+  (void)p;
+  Z_mpyZ_mp_sched_keyboard_interrupt(&vm->inst);
+  return HL_OK;
+}
+
+/* Aligned 4-byte words of `now` that differ from `was`, at most `cap`
+ * of them into `at`; returns how many differ. */
+static size_t changed_words(const uint8_t *was, const uint8_t *now, size_t n, uint32_t *at,
+                            size_t cap) {
+  size_t k = 0;
+  for (size_t off = 0; off + 4 <= n; off += 4)
+    if (memcmp(was + off, now + off, 4) != 0) {
+      if (k < cap)
+        at[k] = (uint32_t)off;
+      k++;
+    }
+  return k;
+}
+
+static uint32_t load32(const uint8_t *mem, uint32_t addr) {
+  uint32_t v;
+  memcpy(&v, mem + addr, 4);
+  return v;
+}
+
+/* Run MicroPython's Ctrl-C function twice in the template (owner thread)
+ * and read which words it stores: the pending exception (0 -> K), the
+ * scheduler state (u16 1 -> 0), and K's traceback pointer (set to NULL:
+ * checked by planting a value there before the second run). The memory is
+ * put back after each run. False when the module does not behave so. */
+static bool learn_soft_stop(hl_py_vm *vm) {
+  wasm_rt_memory_t *m = &vm->inst.w2c_memory;
+  size_t n = m->size < KBD_SCAN_BYTES ? m->size : KBD_SCAN_BYTES;
+  uint8_t *was = malloc(n);
+  if (!was)
+    return false;
+  memcpy(was, m->data, n);
+  uint32_t at[4];
+  bool ok = vm_run(vm, kbd_op, NULL) == HL_OK && changed_words(was, m->data, n, at, 4) == 2;
+  uint32_t pending = 0, exc = 0, sched = 0;
+  for (size_t i = 0; ok && i < 2; i++) {
+    uint32_t old = load32(was, at[i]), now = load32(m->data, at[i]);
+    if (old == 0 && now != 0 && now % 4 == 0 && (uint64_t)now + 16 <= n) {
+      pending = at[i];
+      exc = now;
+    } else {
+      /* A 16-bit store of 0 over 1, in either half of the word. */
+      for (uint32_t h = 0; h < 4; h += 2) {
+        uint16_t o16, n16;
+        memcpy(&o16, was + at[i] + h, 2);
+        memcpy(&n16, m->data + at[i] + h, 2);
+        uint16_t o_other, n_other;
+        memcpy(&o_other, was + at[i] + (2 - h), 2);
+        memcpy(&n_other, m->data + at[i] + (2 - h), 2);
+        if (o16 == 1 && n16 == 0 && o_other == n_other)
+          sched = at[i] + h;
+      }
+    }
+  }
+  ok = ok && exc && sched;
+  memcpy(m->data, was, n);
+  if (ok) {
+    /* The second run: a traceback pointer planted at K + 8 must be
+     * cleared, and nothing else may change. */
+    uint32_t planted = 0xA5A5A5A4u;
+    memcpy(m->data + exc + 8, &planted, 4);
+    uint8_t *mid = malloc(n);
+    ok = mid != NULL;
+    if (ok) {
+      memcpy(mid, m->data, n);
+      ok = vm_run(vm, kbd_op, NULL) == HL_OK;
+      size_t k = ok ? changed_words(mid, m->data, n, at, 4) : 0;
+      ok = ok && k == 3 && load32(m->data, exc + 8) == 0 && load32(m->data, pending) == exc;
+      free(mid);
+    }
+    memcpy(m->data, was, n);
+  }
+  free(was);
+  if (ok) {
+    tmpl.kbd_pending = pending;
+    tmpl.kbd_exc = exc;
+    tmpl.kbd_trace = exc + 8;
+    tmpl.kbd_sched = sched;
+  }
+  return ok;
+}
 
 static void template_build(void) {
   pthread_once(&module_once, module_init);
@@ -666,27 +857,17 @@ static void template_build(void) {
     snprintf(tmpl.error, sizeof tmpl.error, "%s", hl_last_error());
     return;
   }
-  const wasm_rt_memory_t *m = &vm->inst.w2c_memory;
-  size_t bytes = m->size;
-  /* Only the pages that are not zero are written: the rest stay holes. */
-  int fd = memfd_create("hookline-python", MFD_CLOEXEC);
-  bool ok = fd >= 0 && ftruncate(fd, (off_t)bytes) == 0;
-  static const uint8_t zero[IMAGE_PAGE];
-  for (size_t off = 0; ok && off < bytes; off += IMAGE_PAGE)
-    if (memcmp(m->data + off, zero, IMAGE_PAGE) != 0)
-      ok = pwrite(fd, m->data + off, IMAGE_PAGE, (off_t)off) == (ssize_t)IMAGE_PAGE;
-  if (!ok) {
-    if (fd >= 0)
-      close(fd);
-    fd = -1;
-    tmpl.image = malloc(bytes);
-    if (tmpl.image)
-      memcpy(tmpl.image, m->data, bytes);
+  if (!learn_soft_stop(vm)) {
+    tmpl.status = HL_ERR_SANDBOX;
+    snprintf(tmpl.error, sizeof tmpl.error, "sandbox: cannot find MicroPython's interrupt state "
+             "in this module (not the build hookline expects)");
+    hl_py_vm_free(vm);
+    return;
   }
-  tmpl.fd = fd;
+  st = image_of(&vm->inst.w2c_memory, &tmpl.snap);
   const wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
   tmpl.table = malloc((t->size ? t->size : 1) * sizeof *tmpl.table);
-  if ((fd < 0 && !tmpl.image) || !tmpl.table) {
+  if (st || !tmpl.table) {
     tmpl.status = HL_ERR_NOMEM;
     snprintf(tmpl.error, sizeof tmpl.error, "sandbox: out of memory making the Python template");
     hl_py_vm_free(vm);
@@ -695,54 +876,69 @@ static void template_build(void) {
   memcpy(tmpl.table, t->data, t->size * sizeof *tmpl.table);
   tmpl.table_size = t->size;
   tmpl.table_max = t->max_size;
-  tmpl.pages = m->pages;
-  tmpl.inst = vm->inst;
-  tmpl.fn_run = vm->fn_run, tmpl.fn_result = vm->fn_result;
-  tmpl.fn_define = vm->fn_define, tmpl.fn_drain = vm->fn_drain;
+  tmpl.snap.table_size = t->size;
+  tmpl.snap.table_max = t->max_size;
+  memcpy(tmpl.snap.globals, (const uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, PY_GLOBALS_BYTES);
+  tmpl.snap.fn_run = vm->fn_run, tmpl.snap.fn_result = vm->fn_result;
+  tmpl.snap.fn_define = vm->fn_define, tmpl.snap.fn_drain = vm->fn_drain;
   hl_py_vm_free(vm);
 }
 
-hl_status hl_py_vm_new(size_t memory_limit, const hl_py_hooks *hooks, void *ud, hl_py_vm **out) {
+/* The template, built at the first use (a few milliseconds). */
+static hl_status template_ready(void) {
+  pthread_once(&tmpl_once, template_build);
+  return tmpl.status ? hl_fail(tmpl.status, "%s", tmpl.error) : HL_OK;
+}
+
+hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl_py_hooks *hooks,
+                       void *ud, hl_py_vm **out) {
   *out = NULL;
   if (memory_limit < HL_PY_MIN_MEMORY)
     return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the minimum %zu",
                    memory_limit, (size_t)HL_PY_MIN_MEMORY);
-  pthread_once(&tmpl_once, template_build);
-  if (tmpl.status)
-    return hl_fail(tmpl.status, "%s", tmpl.error);
+  hl_status st = template_ready();
+  if (st)
+    return st;
+  const struct hl_py_snapshot *s = snap ? snap : &tmpl.snap;
+  if (s->table_size != tmpl.table_size || s->table_max != tmpl.table_max)
+    return hl_fail(HL_ERR_INVALID, "sandbox: the Python state is from another build of hookline");
+  /* The whole limit reserved, the image mapped privately over its start:
+   * pages are copied only when written. */
+  size_t bytes = (size_t)s->pages * PAGE_BYTES;
+  size_t limit = memory_limit - memory_limit % PAGE_BYTES;
+  if (limit < bytes)
+    return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the saved state's "
+                   "%zu", memory_limit, bytes);
   hl_py_vm *vm = vm_alloc(memory_limit, hooks, ud);
   if (!vm)
     return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
-  /* The whole limit reserved, the image mapped privately over its start:
-   * pages are copied only when written. */
-  size_t bytes = (size_t)tmpl.pages * PAGE_BYTES;
-  size_t limit = memory_limit - memory_limit % PAGE_BYTES;
   uint8_t *map = mmap(NULL, limit, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (map == MAP_FAILED) {
     free(vm);
     return hl_fail(HL_ERR_NOMEM, "sandbox: cannot reserve %zu bytes of memory", limit);
   }
-  if (tmpl.fd >= 0) {
-    if (mmap(map, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, tmpl.fd, 0) ==
-        MAP_FAILED) {
+  if (s->fd >= 0) {
+    if (mmap(map, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, s->fd,
+             (off_t)s->offset) == MAP_FAILED) {
       munmap(map, limit);
       free(vm);
-      return hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the Python template");
+      return hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the Python state");
     }
   } else {
-    memcpy(map, tmpl.image, bytes);
+    memcpy(map, s->image, bytes);
   }
-  vm->inst = tmpl.inst;
   vm->inst.Z_env_instance = &vm->env;
   vm->inst.Z_wasi_snapshot_preview1_instance = &vm->wasi;
+  memcpy((uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, s->globals, PY_GLOBALS_BYTES);
   wasm_rt_memory_t *m = &vm->inst.w2c_memory;
   m->data = map;
-  m->pages = tmpl.pages;
+  m->pages = s->pages;
   m->size = (uint32_t)bytes;
   m->max_pages = (uint32_t)(limit / PAGE_BYTES);
   atomic_init(&m->call_limit, 0);
   atomic_init(&m->interrupt, 0);
+  vm->kbd_mem = map;
   wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
   t->data = malloc((tmpl.table_size ? tmpl.table_size : 1) * sizeof *t->data);
   if (!t->data) {
@@ -758,10 +954,77 @@ hl_status hl_py_vm_new(size_t memory_limit, const hl_py_hooks *hooks, void *ud, 
   }
   t->size = tmpl.table_size;
   t->max_size = tmpl.table_max;
-  vm->fn_run = tmpl.fn_run, vm->fn_result = tmpl.fn_result;
-  vm->fn_define = tmpl.fn_define, vm->fn_drain = tmpl.fn_drain;
+  vm->fn_run = s->fn_run, vm->fn_result = s->fn_result;
+  vm->fn_define = s->fn_define, vm->fn_drain = s->fn_drain;
   *out = vm;
   return HL_OK;
+}
+
+static hl_status drain_op(hl_py_vm *vm, void *p) {
+  (void)p;
+  uint32_t out = Z_mpyZ_malloc(&vm->inst, 24);
+  if (!out || !hl__py_mem(vm, out, 24))
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory saving a Python state");
+  call_fn(vm, vm->fn_drain, 0, out);
+  if ((int32_t)word(vm, out) == PY_MP_EXCEPTION)
+    Z_mpyZ_free(&vm->inst, word(vm, out + 8));
+  Z_mpyZ_free(&vm->inst, out);
+  return HL_OK;
+}
+
+hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out) {
+  *out = NULL;
+  if (vm->broken)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
+  /* A KeyboardInterrupt that came after the last execution must not be
+   * saved with the state. */
+  if (atomic_exchange(&vm->soft_sent, 0)) {
+    hl_status st = vm_run(vm, drain_op, NULL);
+    if (st)
+      return st;
+  }
+  struct hl_py_snapshot *s = calloc(1, sizeof *s);
+  if (!s)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory saving a Python state");
+  hl_status st = image_of(&vm->inst.w2c_memory, s);
+  if (st) {
+    free(s);
+    return st;
+  }
+  memcpy(s->globals, (const uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, PY_GLOBALS_BYTES);
+  s->table_size = vm->inst.w2c___indirect_function_table.size;
+  s->table_max = vm->inst.w2c___indirect_function_table.max_size;
+  s->fn_run = vm->fn_run, s->fn_result = vm->fn_result;
+  s->fn_define = vm->fn_define, s->fn_drain = vm->fn_drain;
+  *out = s;
+  return HL_OK;
+}
+
+void hl_py_snapshot_free(hl_py_snapshot *snap) {
+  if (!snap)
+    return;
+  if (snap->fd >= 0)
+    close(snap->fd);
+  free(snap->image);
+  free(snap);
+}
+
+size_t hl_py_snapshot_bytes(const hl_py_snapshot *snap) { return (size_t)snap->pages * PAGE_BYTES; }
+
+hl_status hl_py_snapshot_save(const hl_py_snapshot *snap, const char *path) {
+  return hl__py_snapshot_write(snap, path);
+}
+
+hl_status hl_py_snapshot_load(const char *path, hl_py_snapshot **out) {
+  *out = NULL;
+  hl_status st = template_ready();
+  if (st)
+    return st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return hl_fail(errno == ENOENT ? HL_ERR_NOT_FOUND : HL_ERR_IO,
+                   "sandbox snapshot: cannot open %s: %s", path, strerror(errno));
+  return hl__py_snapshot_read_fd(fd, path, tmpl.table_size, tmpl.table_max, out);
 }
 
 void hl_py_vm_free(hl_py_vm *vm) {
@@ -782,14 +1045,21 @@ size_t hl_py_vm_memory_size(const hl_py_vm *vm) { return vm->inst.w2c_memory.siz
 /* ------------------------------------------------------------------ */
 
 void hl_py_vm_soft_stop(hl_py_vm *vm) {
-  /* MicroPython's own Ctrl-C path: a few stores into its state. It runs
-   * on this thread under its own trap target; with the guest outside
-   * wasm (its call limit is 0) it traps at once and nothing is set. */
-  hl_wasm_frame frame;
-  wasm_rt_trap_t trap;
+  /* What MicroPython's own Ctrl-C path (mp_sched_keyboard_interrupt)
+   * stores, done here as atomic stores to the words learnt from the
+   * template: running that guest function on this thread would share the
+   * instance (its globals, its stack pointer) with the thread executing
+   * Python. The guest reads the flag at its next backward branch. Before
+   * and between executions the stores are harmless: exec_op drains a
+   * stale interrupt (soft_sent). The memory never moves while the vm
+   * lives. */
+  uint8_t *mem = vm->kbd_mem;
   atomic_store(&vm->soft_sent, 1);
-  HL_WASM_TRY(frame, trap, Z_mpyZ_mp_sched_keyboard_interrupt(&vm->inst));
-  (void)trap;
+  __atomic_store_n((uint32_t *)(void *)(mem + tmpl.kbd_trace), 0u, __ATOMIC_SEQ_CST);
+  __atomic_store_n((uint32_t *)(void *)(mem + tmpl.kbd_pending), tmpl.kbd_exc, __ATOMIC_SEQ_CST);
+  uint16_t idle = 1;
+  (void)__atomic_compare_exchange_n((uint16_t *)(void *)(mem + tmpl.kbd_sched), &idle, 0, false,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 void hl_py_vm_interrupt(hl_py_vm *vm) {

@@ -62,10 +62,43 @@ typedef struct hl_py_hooks {
  *  py_vm_stub.c answers false and HL_ERR_UNSUPPORTED). */
 bool hl_py_vm_available(void);
 
-/** New vm, MicroPython initialised and the prelude loaded, whose linear
- *  memory may grow to `memory_limit` bytes. On HL_OK *out is the caller's
- *  (hl_py_vm_free()). HL_ERR_UNSUPPORTED in a build without the module. */
-hl_status hl_py_vm_new(size_t memory_limit, const hl_py_hooks *hooks, void *ud, hl_py_vm **out);
+/** A vm's saved state (linear memory, globals, the prelude's function
+ *  references), from which new vms start. Immutable once made: any thread
+ *  may make vms from one snapshot at once; free it after them or before
+ *  (every vm keeps its own mapping of the image). */
+typedef struct hl_py_snapshot hl_py_snapshot;
+
+/** New vm whose linear memory may grow to `memory_limit` bytes, starting
+ *  as `snap` (borrowed; NULL: the built-in template, MicroPython
+ *  initialised and the prelude loaded). On HL_OK *out is the caller's
+ *  (hl_py_vm_free()). HL_ERR_INVALID when `memory_limit` is below
+ *  HL_PY_MIN_MEMORY or below the snapshot's size; HL_ERR_UNSUPPORTED in a
+ *  build without the module. */
+hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl_py_hooks *hooks,
+                       void *ud, hl_py_vm **out);
+
+/** Owner thread, outside an execution: save the vm's state. The vm stays
+ *  usable. On HL_OK *out is the caller's (hl_py_snapshot_free()).
+ *  HL_ERR_SANDBOX for a broken vm, HL_ERR_NOMEM. */
+hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out);
+/** NULL is fine. */
+void hl_py_snapshot_free(hl_py_snapshot *snap);
+/** Bytes of linear memory the snapshot holds (a vm made from it needs a
+ *  memory limit at least this high). */
+size_t hl_py_snapshot_bytes(const hl_py_snapshot *snap);
+
+/** The first bytes of a Python snapshot file. */
+#define HL_PY_SNAPSHOT_MAGIC "HLPYSN01"
+
+/** Write `snap` to `path` (atomically: a temporary file renamed over it;
+ *  sparse). HL_ERR_IO with the reason. */
+hl_status hl_py_snapshot_save(const hl_py_snapshot *snap, const char *path);
+/** Read a file written by hl_py_snapshot_save() by this build: the image
+ *  is mapped copy-on-write from it (keep the file in place), after its
+ *  checksum was verified. HL_ERR_NOT_FOUND (no file), HL_ERR_INVALID (not
+ *  a Python snapshot, another build, truncated, corrupt), HL_ERR_IO. On
+ *  HL_OK *out is the caller's. */
+hl_status hl_py_snapshot_load(const char *path, hl_py_snapshot **out);
 void hl_py_vm_free(hl_py_vm *vm);
 
 /** True after a trap: the vm must not be entered again. */

@@ -6,6 +6,7 @@
 #define HL_SANDBOX_PY_VM_INTERNAL_H
 
 #include <setjmp.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include "wasm-rt.h"
@@ -69,9 +70,37 @@ struct hl_py_vm {
   /* The prelude's functions (proxy_c references, kept for the vm's life). */
   uint32_t fn_run, fn_result, fn_define, fn_drain;
   atomic_int soft_sent;        /* a KeyboardInterrupt may be pending */
+  uint8_t *kbd_mem;            /* the memory the soft stop writes into (fixed for the
+                                  vm's life: it is reserved up to the limit) */
   wasm_rt_trap_t pending_trap; /* a trap caught in hl__py_guest_copy */
   char *tmp;                   /* host memory of the running operation */
 };
+
+/* The instance's globals: every field from the first global up to the
+ * memory (wasm2c lays them out in that order; all are plain numbers). A
+ * snapshot keeps them as bytes. */
+#define PY_GLOBALS_OFFSET offsetof(Z_mpy_instance_t, w2c_g0)
+#define PY_GLOBALS_BYTES (offsetof(Z_mpy_instance_t, w2c_memory) - PY_GLOBALS_OFFSET)
+#define PY_GLOBALS_MAX 256u
+
+/* A Python snapshot: a memory image (in a memfd or file, mapped
+ * copy-on-write by every vm made from it, or a heap copy), the globals and
+ * the prelude's function references. The function table is never stored:
+ * MicroPython does not change it, so every vm takes the template's. */
+struct hl_py_snapshot {
+  int fd;              /* memfd or snapshot file holding the image, -1 if none */
+  uint64_t offset;     /* where the image starts in fd (page-aligned) */
+  uint8_t *image;      /* the image in memory when there is no fd */
+  uint32_t pages;      /* wasm pages of the image */
+  uint8_t globals[PY_GLOBALS_BYTES];
+  uint32_t table_size, table_max; /* checked against the template's */
+  uint32_t fn_run, fn_result, fn_define, fn_drain;
+};
+
+/* py_snapshot.c: the file format. */
+hl_status hl__py_snapshot_write(const struct hl_py_snapshot *s, const char *path);
+hl_status hl__py_snapshot_read_fd(int fd, const char *path, uint32_t table_size,
+                                  uint32_t table_max, struct hl_py_snapshot **out);
 
 /* Bounds-checked access to the guest's memory from host code: false (or
  * NULL) when [addr, addr + len) is not inside it. */

@@ -9,11 +9,32 @@
 
 bool hl_py_vm_available(void) { return false; }
 
-hl_status hl_py_vm_new(size_t memory_limit, const hl_py_hooks *hooks, void *ud, hl_py_vm **out) {
-  (void)memory_limit, (void)hooks, (void)ud;
+#define NO_PYTHON                                                                         \
+  hl_fail(HL_ERR_UNSUPPORTED, "sandbox: this build has no Python guest (the MicroPython "  \
+          "module was missing at build time: run scripts/setup.sh, then rebuild)")
+
+hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl_py_hooks *hooks,
+                       void *ud, hl_py_vm **out) {
+  (void)snap, (void)memory_limit, (void)hooks, (void)ud;
   *out = NULL;
-  return hl_fail(HL_ERR_UNSUPPORTED, "sandbox: this build has no Python guest (the MicroPython "
-                 "module was missing at build time: run scripts/setup.sh, then rebuild)");
+  return NO_PYTHON;
+}
+
+hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out) {
+  (void)vm;
+  *out = NULL;
+  return NO_PYTHON;
+}
+void hl_py_snapshot_free(hl_py_snapshot *snap) { (void)snap; }
+size_t hl_py_snapshot_bytes(const hl_py_snapshot *snap) { (void)snap; return 0; }
+hl_status hl_py_snapshot_save(const hl_py_snapshot *snap, const char *path) {
+  (void)snap, (void)path;
+  return NO_PYTHON;
+}
+hl_status hl_py_snapshot_load(const char *path, hl_py_snapshot **out) {
+  (void)path;
+  *out = NULL;
+  return NO_PYTHON;
 }
 
 void hl_py_vm_free(hl_py_vm *vm) { (void)vm; }

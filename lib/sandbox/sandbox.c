@@ -19,6 +19,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "py_vm.h"
 #include "sandbox_internal.h"
 
 #define DEFAULT_TIMEOUT_MS 30000u
@@ -312,6 +313,7 @@ static void snapshot_unref(struct hl_sandbox_snapshot *s) {
   if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
     return;
   hl_vm_snapshot_free(s->vm_snap);
+  hl_py_snapshot_free(s->py_snap);
   free(s);
 }
 
@@ -338,6 +340,8 @@ static hl_status sandbox_create(struct hl_sandbox_snapshot *origin, const hl_san
   hl__watch_init(&sb->watch, watch_fire);
   atomic_init(&sb->hard_stop, 0);
   atomic_init(&sb->cancel_requested, false);
+  if (origin && origin->py_snap)
+    sb->limits.language = HL_SANDBOX_PYTHON; /* the snapshot's language */
   if (origin) {
     if (sb->limits.memory_bytes < origin->memory_bytes + NON_HEAP_BYTES)
       sb->limits.memory_bytes = origin->memory_bytes + NON_HEAP_BYTES;
@@ -346,9 +350,10 @@ static hl_status sandbox_create(struct hl_sandbox_snapshot *origin, const hl_san
   }
   hl_status st;
   if (sb->limits.language == HL_SANDBOX_PYTHON)
-    st = origin ? hl_fail(HL_ERR_UNSUPPORTED, "hl_sandbox_new_from_snapshot: snapshots hold "
-                          "JavaScript state; a Python sandbox cannot start from one")
-                : hl__py_attach(sb);
+    st = origin && !origin->py_snap
+             ? hl_fail(HL_ERR_INVALID, "hl_sandbox_new_from_snapshot: the snapshot holds "
+                       "JavaScript state; a Python sandbox cannot start from it")
+             : hl__py_attach(sb);
   else
     st = make_vm(sb);
   if (st) {
@@ -418,11 +423,19 @@ hl_status hl_sandbox_snapshot_take(hl_sandbox *sb, hl_sandbox_snapshot **out) {
   *out = NULL;
   if (sb->busy)
     return hl_fail(HL_ERR_STATE, "hl_sandbox_snapshot_take: the sandbox is executing");
-  if (sb->py)
-    return hl_fail(HL_ERR_UNSUPPORTED, "hl_sandbox_snapshot_take: not for a Python sandbox");
   struct hl_sandbox_snapshot *s = calloc(1, sizeof *s);
   if (!s)
     return hl_fail(HL_ERR_NOMEM, "hl_sandbox_snapshot_take: out of memory");
+  if (sb->py) {
+    hl_status pst = hl__py_snapshot_take(sb, s);
+    if (pst) {
+      free(s);
+      return pst;
+    }
+    atomic_init(&s->refs, 1);
+    *out = s;
+    return HL_OK;
+  }
   hl_status st = hl_vm_snapshot_take(sb->vm, &s->vm_snap);
   if (st) {
     free(s);
@@ -440,6 +453,8 @@ hl_status hl_sandbox_snapshot_save(const hl_sandbox_snapshot *snapshot, const ch
   if (!snapshot || !path || !*path)
     return hl_fail(HL_ERR_INVALID, "hl_sandbox_snapshot_save: %s is %s", !snapshot ? "snapshot" : "path",
                    !snapshot || !path ? "NULL" : "empty");
+  if (snapshot->py_snap)
+    return hl_py_snapshot_save(snapshot->py_snap, path);
   return hl__vm_snapshot_save(snapshot->vm_snap, path);
 }
 
@@ -452,13 +467,15 @@ hl_status hl_sandbox_snapshot_load(const char *path, hl_sandbox_snapshot **out) 
   struct hl_sandbox_snapshot *s = calloc(1, sizeof *s);
   if (!s)
     return hl_fail(HL_ERR_NOMEM, "hl_sandbox_snapshot_load: out of memory");
-  hl_status st = hl__vm_snapshot_load(path, &s->vm_snap);
+  bool python = hl__py_snapshot_file(path);
+  hl_status st = python ? hl__py_snapshot_load(path, s) : hl__vm_snapshot_load(path, &s->vm_snap);
   if (st) {
     free(s);
     return st;
   }
   atomic_init(&s->refs, 1);
-  s->memory_bytes = hl__vm_snapshot_bytes(s->vm_snap);
+  if (!python)
+    s->memory_bytes = hl__vm_snapshot_bytes(s->vm_snap);
   *out = s;
   return HL_OK;
 }

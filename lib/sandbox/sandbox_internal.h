@@ -45,7 +45,8 @@ bool hl__sb_buf_add(sb_buf *b, const char *s, size_t n);
 
 struct hl_sandbox_snapshot {
   atomic_int refs;
-  hl_vm_snapshot *vm_snap;
+  hl_vm_snapshot *vm_snap;             /* JavaScript, or NULL */
+  struct hl_py_snapshot *py_snap;      /* Python (py_vm.h), or NULL */
   size_t memory_bytes; /* the memory size the snapshot needs */
 };
 
@@ -139,6 +140,14 @@ bool hl__py_valid_name(const char *name);
 hl_status hl__py_settle(hl_sandbox *sb, hl_vm_request req, bool deliver, bool ok,
                         bool is_number, double number, bool is_null, const char *text,
                         const char *message);
+
+/* py_sandbox.c: Python snapshots. _take fills s->py_snap and
+ * s->memory_bytes from the sandbox's vm (outside an execution);
+ * _file is true when `path` starts with the Python snapshot magic;
+ * _load reads such a file into s->py_snap and s->memory_bytes. */
+hl_status hl__py_snapshot_take(hl_sandbox *sb, struct hl_sandbox_snapshot *s);
+bool hl__py_snapshot_file(const char *path);
+hl_status hl__py_snapshot_load(const char *path, struct hl_sandbox_snapshot *s);
 
 /* Stop the running execution with `status` (the first reason wins). */
 void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) HL_PRINTF(3, 4);

@@ -186,16 +186,6 @@ static void sandboxes_draw_their_own_random_numbers(void) {
   hl_sandbox_free(b);
 }
 
-static void javascript_only_features_say_so(void) {
-  hl_sandbox *sb = py_sandbox();
-  REQUIRE(sb);
-  hl_sandbox_snapshot *snap = NULL;
-  CHECK_INT(hl_sandbox_snapshot_take(sb, &snap), HL_ERR_UNSUPPORTED);
-  CHECK(snap == NULL);
-  CHECK_CONTAINS(hl_last_error(), "Python");
-  hl_sandbox_free(sb);
-}
-
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   PY_REQUIRE_GUEST();
@@ -205,6 +195,5 @@ int main(int argc, char **argv) {
   RUN(sessions_keep_state_until_reset);
   RUN(nothing_outside_is_reachable);
   RUN(sandboxes_draw_their_own_random_numbers);
-  RUN(javascript_only_features_say_so);
   return CHECK_EXIT();
 }
