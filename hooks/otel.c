@@ -227,22 +227,8 @@ typedef struct ot_run {
   size_t n_spans;
 } ot_run;
 
-/* Invocation ids end in random hex ("inv-" + 32 digits): their last 16
- * characters hash well enough, and this runs for every event. */
 static size_t run_hash(const hl_otel *o, const char *id) {
-  size_t n = strlen(id);
-  uint64_t h = 1469598103934665603ULL ^ n;
-  if (n >= 16) {
-    uint64_t a, b;
-    memcpy(&a, id + n - 16, 8);
-    memcpy(&b, id + n - 8, 8);
-    h ^= a * 0x9e3779b97f4a7c15ULL;
-    h ^= (b + (h << 6) + (h >> 2)) * 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 31;
-  } else {
-    for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-  }
-  return (size_t)(h % o->n_buckets);
+  return (size_t)(ot_id_hash(id) % o->n_buckets);
 }
 
 static ot_run *find_run(hl_otel *o, const char *id) {

@@ -125,6 +125,24 @@ typedef struct ot_rec {
 } ot_rec;
 
 /* A string of a record, or NULL. */
+/* Hash of an invocation id, for the exporter's run table and the live-run
+ * table. Ids end in random hex ("inv-" + 32 digits), so their last 16
+ * characters hash well enough; this runs for every event. */
+static inline uint64_t ot_id_hash(const char *id) {
+  size_t n = strlen(id);
+  uint64_t h = 1469598103934665603ULL ^ n;
+  if (n >= 16) {
+    uint64_t a, b;
+    memcpy(&a, id + n - 16, 8);
+    memcpy(&b, id + n - 8, 8);
+    h ^= (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 29;
+  } else {
+    for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+  }
+  return h;
+}
+
 static inline const char *ot_rec_str(const ot_rec *r, int i) {
   return r->off[i] ? (r->heap ? r->heap : r->text) + r->off[i] - 1 : NULL;
 }

@@ -221,21 +221,7 @@ typedef struct ot_live {
 
 #define OT_LIVE_BUCKETS 256
 
-/* Invocation ids end in random hex: their last 16 characters hash well. */
-static size_t live_hash(const char *id) {
-  size_t n = strlen(id);
-  uint64_t h = 1469598103934665603ULL ^ n;
-  if (n >= 16) {
-    uint64_t a, b;
-    memcpy(&a, id + n - 16, 8);
-    memcpy(&b, id + n - 8, 8);
-    h ^= (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 29;
-  } else {
-    for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-  }
-  return (size_t)(h % OT_LIVE_BUCKETS);
-}
+static size_t live_hash(const char *id) { return (size_t)(ot_id_hash(id) % OT_LIVE_BUCKETS); }
 
 static bool live_lookup(hl_otel *o, const char *inv, uint8_t trace[16], uint8_t span[8]) {
   if (!inv) return false;
