@@ -30,6 +30,7 @@
 
 #include "hl_py_build_id.h" /* generated: HL_PY_BUILD_ID */
 #include "py_vm_internal.h"
+#include "snapshot_io.h"
 
 #define FORMAT_VERSION 1u
 #define IMAGE_OFFSET ((uint64_t)65536)
@@ -114,17 +115,10 @@ static hl_status write_image(const struct hl_py_snapshot *s, int fd, uint64_t *s
 }
 
 hl_status hl__py_snapshot_write(const struct hl_py_snapshot *s, const char *path) {
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 16);
-  if (!tmp)
-    return hl_fail(HL_ERR_NOMEM, "sandbox snapshot: out of memory");
-  snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    hl_status st = hl_fail(HL_ERR_IO, "sandbox snapshot: cannot create %s: %s", tmp, strerror(errno));
-    free(tmp);
-    return st;
-  }
+  char *tmp;
+  int fd = hl__snapshot_tmp_open(path, &tmp);
+  if (fd < 0)
+    return hl_last_status();
   file_header h;
   memset(&h, 0, sizeof h);
   memcpy(h.magic, HL_PY_SNAPSHOT_MAGIC, 8);
@@ -149,19 +143,7 @@ hl_status hl__py_snapshot_write(const struct hl_py_snapshot *s, const char *path
   /* The header last: a file cut short while being written has none. */
   if (st == HL_OK && pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
     st = hl_fail(HL_ERR_IO, "sandbox snapshot: writing %s: %s", tmp, strerror(errno));
-  if (st == HL_OK && fchmod(fd, 0644) != 0)
-    st = hl_fail(HL_ERR_IO, "sandbox snapshot: chmod %s: %s", tmp, strerror(errno));
-  if (close(fd) != 0 && st == HL_OK)
-    st = hl_fail(HL_ERR_IO, "sandbox snapshot: writing %s: %s", tmp, strerror(errno));
-  /* A rename, never a rewrite in place: a process that has the old file
-   * mapped keeps its pages. */
-  if (st == HL_OK && rename(tmp, path) != 0)
-    st = hl_fail(HL_ERR_IO, "sandbox snapshot: cannot rename %s to %s: %s", tmp, path,
-                 strerror(errno));
-  if (st != HL_OK)
-    unlink(tmp);
-  free(tmp);
-  return st;
+  return hl__snapshot_tmp_commit(fd, tmp, path, st);
 }
 
 /* The checksum of the image in `fd`, reading only its data extents (a

@@ -28,6 +28,7 @@
 
 #include "hl_sandbox_build_id.h" /* generated: HL_SANDBOX_BUILD_ID */
 #include "qjs_vm_internal.h"
+#include "snapshot_io.h"
 
 #define FILE_MAGIC "HLSNAP01"
 #define IMAGE_OFFSET ((uint64_t)65536)
@@ -87,17 +88,10 @@ static hl_status write_image(const hl_vm_snapshot *s, int fd) {
 size_t hl__vm_snapshot_bytes(const hl_vm_snapshot *s) { return (size_t)s->pages * PAGE_BYTES; }
 
 hl_status hl__vm_snapshot_save(const hl_vm_snapshot *s, const char *path) {
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 16);
-  if (!tmp)
-    return hl_fail(HL_ERR_NOMEM, "sandbox snapshot: out of memory");
-  snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    hl_status st = hl_fail(HL_ERR_IO, "sandbox snapshot: cannot create %s: %s", tmp, strerror(errno));
-    free(tmp);
-    return st;
-  }
+  char *tmp;
+  int fd = hl__snapshot_tmp_open(path, &tmp);
+  if (fd < 0)
+    return hl_last_status();
   file_header h;
   memset(&h, 0, sizeof h);
   memcpy(h.magic, FILE_MAGIC, 8);
@@ -124,20 +118,7 @@ hl_status hl__vm_snapshot_save(const hl_vm_snapshot *s, const char *path) {
     st = hl_fail(HL_ERR_IO, "sandbox snapshot: writing %s: %s", tmp, strerror(errno));
   if (st == HL_OK)
     st = write_image(s, fd);
-  /* Readable by whoever may read the directory, like a built library. */
-  if (st == HL_OK && fchmod(fd, 0644) != 0)
-    st = hl_fail(HL_ERR_IO, "sandbox snapshot: chmod %s: %s", tmp, strerror(errno));
-  if (close(fd) != 0 && st == HL_OK)
-    st = hl_fail(HL_ERR_IO, "sandbox snapshot: writing %s: %s", tmp, strerror(errno));
-  /* A rename, never a rewrite in place: a process that has the old file
-   * mapped keeps its pages. */
-  if (st == HL_OK && rename(tmp, path) != 0)
-    st = hl_fail(HL_ERR_IO, "sandbox snapshot: cannot rename %s to %s: %s", tmp, path,
-                 strerror(errno));
-  if (st != HL_OK)
-    unlink(tmp);
-  free(tmp);
-  return st;
+  return hl__snapshot_tmp_commit(fd, tmp, path, st);
 }
 
 /* Every address the vm uses lies inside the image. */
