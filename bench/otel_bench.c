@@ -24,7 +24,10 @@
  * `runs` runs of that one mode (after 50 warm-up runs without observers)
  * and prints nothing but {"mode":..., "runs":...}: for instruction counts
  * under valgrind --tool=callgrind, where the difference between two run
- * counts gives the instructions of one run.
+ * counts gives the instructions of one run. There a turn's tool calls run
+ * one after another on the run's thread (hl_agent_set_parallel_tools 1):
+ * which thread runs a parallel call varies from process to process, and
+ * the split between the run's thread and the others must repeat.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +141,7 @@ int main(int argc, char **argv) {
   if (!warm.lat || !batch(agent, runs < 50 ? runs : 50, &warm)) return 1;
   if (only) {
     hl_otel *otel = NULL;
+    hl_agent_set_parallel_tools(agent, 1);
     if (!strcmp(only, "noop")) {
       hl_observer *nop = hl_observer_new(observe_nothing, NULL);
       hl_observer_add_global(nop);

@@ -854,7 +854,8 @@ def markdown(r):
         w("Scenario (b) (2 model calls, 3 tool calls) in alternating batches in one process "
           "(bench/otel_bench.c): no exporter (*off*); a global observer that does nothing and "
           "declares no event types, so it gets them all (*noop observer*: what building every event "
-          "costs the library); the exporter declares the types it reads (hl_observer_set_events()); the "
+          "costs the library, not a part of *on*); the exporter declares the types it reads "
+          "(hl_observer_set_events()); the "
           "OpenTelemetry exporter installed (*on*), sending OTLP/HTTP JSON to the mock server. "
           "CPU is the whole process's per run, so the exporter thread's encoding and sending "
           "count. *cost* = on − off. "
@@ -877,16 +878,11 @@ def markdown(r):
         for prov, label in (("http", "over HTTP"), ("scripted", "scripted provider")):
             res = ot.get(prov, {})
             w(f"| exporter on − off, median run, {label}, µs | {fmt(res.get('cost_us_per_run_p50'), 1)} | < 10 µs |")
-            on_p50 = res.get("on", {}).get("latency_p50_us")
-            noop_p50 = res.get("noop_observer", {}).get("latency_p50_us")
-            if isinstance(on_p50, (int, float)) and isinstance(noop_p50, (int, float)):
-                w(f"| … of which the exporter itself (on − noop observer), {label}, µs | "
-                  f"{fmt(on_p50 - noop_p50, 1)} | – |")
             w(f"| … CPU per run, {label}, µs | {fmt(res.get('cpu_cost_us_per_run'), 1)} | – |")
             w(f"| … p99 change, {label} | {fmt(res.get('p99_change_pct'), 1)} % | none |")
         cg = ot.get("callgrind") or {}
         if "on_run_thread" in cg:
-            w(f"| instructions per run on the run's thread, scripted provider (callgrind): "
+            w(f"| instructions per run on the run's thread, scripted provider, its tools one after another (callgrind): "
               f"off / noop observer / on | {cg['off_run_thread']:,} / {cg['noop_run_thread']:,} / "
               f"{cg['on_run_thread']:,} | – |")
             w(f"| … exporter on − off, on the run's thread | {cg['on_minus_off_run_thread']:,} | – |")
