@@ -5,18 +5,9 @@
 # must find the first turn in the database and add its own.
 set -eu
 example=$1 server=$2
-tmp=$(mktemp -d)
-server_pid=
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-
-python3 "$server" > "$tmp/port" &
-server_pid=$!
-i=0
-while [ ! -s "$tmp/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-port=$(head -n1 "$tmp/port")
-[ -n "$port" ] || { echo "test server did not start"; exit 1; }
-export OPENAI_BASE_URL="http://127.0.0.1:$port/v1" OPENAI_API_KEY="sk-readme" MODEL="text@readme-store"
+. "$(dirname "$0")/../readme/model_server.sh"
+start_model_server "$server"
+export MODEL="text@readme-store"
 
 "$example" "$HL_TEST_PG_URL" "alice-42" "Where is my order?" > "$tmp/one"
 cat "$tmp/one"
