@@ -586,9 +586,6 @@ static hl_status resume_new(hl_agent *agent, hl_session *session, const cJSON *s
   *out = NULL;
   if (!agent || !state || !decisions)
     return hl_fail(HL_ERR_INVALID, "%s: agent, state and decisions are required", fn);
-  if (agent->kind != HL__AGENT_LLM)
-    return hl_fail(HL_ERR_INVALID, "%s: agent \"%s\" is a custom agent, which is never interrupted",
-                   fn, agent->name);
   hl_status st = hl__resume_check(agent, state, decisions);
   if (st != HL_OK) return st;
   const char *input = hl_json_get_string(state, "input");

@@ -74,6 +74,10 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
    * a resumed call hands the child its saved state (once), and an
    * interrupted child hands its state back. */
   hl__call *rec = hl__call_find(ctx);
+  /* resume_custom.c: a custom agent's body (not inside a tool call of its
+   * run) records its children, so that it can be resumed. */
+  if (!rec && ctx->agent->kind == HL__AGENT_CUSTOM)
+    return hl__custom_run_child(ctx, child, session, owned, input, answer);
   hl__resume resume = {0};
   const cJSON *saved_state = rec ? atomic_load(&rec->child_resume_state) : NULL;
   if (saved_state) {
