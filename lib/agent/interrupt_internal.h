@@ -127,6 +127,10 @@ hl_status hl__custom_interrupted(hl_context *ctx);
 hl_status hl__custom_resume_begin(hl_context *ctx);
 /* Frees the record (a run that ends without reaching the body's end). */
 void hl__custom_free(hl_context *ctx);
+/* HL_OK when `state` is of the kind of agent `child` is (custom or LLM),
+ * else HL_ERR_STATE with a message: a state resumed on another kind of
+ * agent than it was made by. */
+hl_status hl__resume_kind_check(const hl_agent *child, const cJSON *state);
 /* A status name a recorded child may have ended with. */
 bool hl__custom_status_known(const char *name);
 

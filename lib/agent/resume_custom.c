@@ -112,6 +112,14 @@ static bool entry_end(cJSON *entry, hl_status st, const char *answer, const char
   return cJSON_AddStringToObject(entry, "message", message ? message : "") != NULL;
 }
 
+hl_status hl__resume_kind_check(const hl_agent *child, const cJSON *state) {
+  bool custom_state = cJSON_GetObjectItemCaseSensitive(state, "custom") != NULL;
+  if (custom_state == (child->kind == HL__AGENT_CUSTOM)) return HL_OK;
+  return hl_fail(HL_ERR_STATE, "resume: the saved state of \"%s\" is %s agent's, but \"%s\" is %s agent",
+                 child->name, custom_state ? "a custom" : "an LLM", child->name,
+                 child->kind == HL__AGENT_CUSTOM ? "a custom" : "an LLM");
+}
+
 hl_status hl__custom_run_child(hl_context *ctx, hl_agent *child, hl_session *session, bool owned,
                                const char *input, char **answer) {
   const cJSON *replayed = NULL;
@@ -141,6 +149,15 @@ hl_status hl__custom_run_child(hl_context *ctx, hl_agent *child, hl_session *ses
   hl__resume resume = {0};
   char prefix[HL_PATH_MAX + 2];
   const cJSON *saved = cJSON_GetObjectItemCaseSensitive(replayed, "state");
+  if (saved && hl__resume_kind_check(child, saved) != HL_OK) {
+    if (owned) hl_session_free(session);
+    char msg[HL__MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", hl_last_error());
+    pthread_mutex_lock(&ctx->lock);
+    entry_end(entry, HL_ERR_STATE, NULL, msg);
+    pthread_mutex_unlock(&ctx->lock);
+    return hl_fail(HL_ERR_STATE, "%s", msg);
+  }
   if (saved && ctx->resume) {
     snprintf(prefix, sizeof prefix, "%s%s/", ctx->resume->prefix ? ctx->resume->prefix : "",
              hl_json_get_string(replayed, "id"));

@@ -88,6 +88,11 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
       return hl_fail(HL_ERR_STATE, "resume: the call's saved sub-agent is \"%s\", but the tool ran \"%s\"",
                      saved ? saved : "", child->name);
     }
+    if (hl__resume_kind_check(child, saved_state) != HL_OK) {
+      hl__call_unref(rec);
+      if (owned) hl_session_free(session);
+      return HL_ERR_STATE;
+    }
     /* Taken once: a second child of the same call starts fresh. */
     if (atomic_compare_exchange_strong(&rec->child_resume_state, &saved_state, NULL))
       resume = (hl__resume){.state = saved_state, .decisions = rec->child_resume_decisions,

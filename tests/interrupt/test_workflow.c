@@ -16,6 +16,8 @@
  *   parallel_every_pending  three branches: two wait (one decision each,
  *        both in one state), the third finishes before the run stops and
  *        is not run again on resume
+ *   parallel_in_sequential  a parallel agent inside a sequential one:
+ *        path "fan/a/a1", replays at both levels
  *   async_resume            the pipeline through hl_run_start() /
  *        hl_run_resume(), with the state on the handle
  *   workflow_in_agent_tool  the pipeline as a tool of an LLM agent: the
@@ -265,6 +267,60 @@ static void parallel_every_pending(void) {
   hl_provider_unref(am), hl_provider_unref(bm), hl_provider_unref(cm);
 }
 
+/* A parallel agent inside a sequential one: the path goes through both
+ * custom levels ("fan/a/a1"); on resume the writer (outer level) and the
+ * branch c (inner level) are replayed, only branch a goes on. */
+static void parallel_in_sequential(void) {
+  fx_log_reset();
+  hl_provider *wm = hl_scripted_new(), *am = hl_scripted_new(), *cm = hl_scripted_new();
+  char r1[512];
+  hl_agent *w = fx_child("writer", wm, FX_WRITER_RULES);
+  hl_agent *a = fx_child("a", am, branch_rules(r1, sizeof r1, "a1", "/tmp/a"));
+  hl_agent *c = fx_child("c", cm, "{\"rules\": [{\"match\": \".\", \"steps\": [{\"text\": \"c done\"}]}]}");
+  hl_agent *fan = hl_parallel_agent_new("fan", HL_RUN_FORK);
+  hl_agent *outer = hl_sequential_agent_new("outer", HL_WORKFLOW_INPUT_SAME);
+  REQUIRE(w && a && c && fan && outer);
+  hl_agent_add_sub_agent(fan, a);
+  hl_agent_add_sub_agent(fan, c);
+  hl_agent_add_sub_agent(outer, w);
+  hl_agent_add_sub_agent(outer, fan);
+  hl_agent_unref(w), hl_agent_unref(a), hl_agent_unref(c), hl_agent_unref(fan);
+  hl_session *s = hl_session_new("app", "user", "nest");
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(outer, s, "go", &answer), HL_INTERRUPTED);
+  cJSON *state = hl_run_state_json();
+  REQUIRE(state);
+  char paths[256];
+  pending_paths(state, paths, sizeof paths);
+  CHECK_STR(paths, "fan/a/a1");
+  cJSON *d = cJSON_Parse("{\"fan/a/a1\": {\"action\": \"approve\"}}");
+  CHECK_INT(hl_agent_resume(outer, s, state, d, &answer), HL_OK);
+  cJSON *out = cJSON_Parse(answer ? answer : "");
+  const cJSON *results = hl_json_get(out, "results");
+  CHECK_STR(hl_json_get_string(results, "a"), "a1: deleted /tmp/a");
+  CHECK_STR(hl_json_get_string(results, "c"), "c done");
+  CHECK_INT((int)hl_scripted_request_count(wm), 1);
+  CHECK_INT((int)hl_scripted_request_count(cm), 1);
+  CHECK_INT((int)hl_scripted_request_count(am), 2);
+  /* The forked branch saw the writer's turn in its history, on resume too. */
+  hl_request *req = hl_scripted_request(am, 1);
+  bool saw_draft = false;
+  for (size_t i = 0; req && i < req->messages.count; i++) {
+    char *t = hl_message_text(req->messages.items[i]);
+    saw_draft = saw_draft || (t && !strcmp(t, "draft"));
+    hl_free(t);
+  }
+  CHECK(saw_draft);
+  hl_request_free(req);
+  cJSON_Delete(out);
+  hl_free(answer);
+  cJSON_Delete(d);
+  cJSON_Delete(state);
+  hl_session_free(s);
+  hl_agent_unref(outer);
+  hl_provider_unref(wm), hl_provider_unref(am), hl_provider_unref(cm);
+}
+
 /* ---- asynchronous runs ---- */
 
 static void async_resume(void) {
@@ -379,6 +435,7 @@ int main(int argc, char **argv) {
   RUN(sequential_edit);
   RUN(loop_second_iteration);
   RUN(parallel_every_pending);
+  RUN(parallel_in_sequential);
   RUN(async_resume);
   RUN(workflow_in_agent_tool);
   RUN(bad_states);
