@@ -29,6 +29,7 @@
  *                 "hook": "name", "reason": "...",       // when given
  *                 "state": {...},    // sub_agent: the child's own state
  *                 "nested": [...]}]} // nested_call: its waiting nested calls
+ *                                    // (each may be a sub_agent with a "state")
  *
  * An interrupt inside a sub-agent (an agent used as a tool, or a tool that
  * runs a child with hl_context_run_agent()) bubbles up: the child's state
@@ -95,13 +96,14 @@
  * runs with the new arguments; reject: hl_context_call_tool() returns
  * HL_ERR_EXECUTION_FAILED with the human's message as its error, which
  * the outer tool sees); a nested call that differs asks again (the run
- * is interrupted anew). A sub-agent interrupted inside a nested call is
- * not supported (HL_ERR_UNSUPPORTED): the nested call's record keeps
- * only calls that wait for a decision, not a child run's state, and the
- * outer tool that runs again would need both matched (the nested call by
- * number, its child by name) before either could be replayed. Nor is a
- * nested call that needs a decision made outside any tool call (from a
- * hook: there is no call whose re-run would ask again).
+ * is interrupted anew). A nested call that runs a sub-agent (an agent
+ * tool) which stops for a decision waits the same way, with
+ * "interrupted_by": "sub_agent" and the child's "state" in its entry; its
+ * calls' paths continue below the nested call's ("call_3/nested-1/call_1"),
+ * and on resume the re-run outer tool's nested call K (same tool, same
+ * arguments) resumes the sub-agent from that state. A nested call that
+ * needs a decision made outside any tool call (from a hook) fails with
+ * HL_ERR_UNSUPPORTED: there is no call whose re-run would ask again.
  *
  * Decisions are a JSON object keyed by path, one per pending call at
  * every level:

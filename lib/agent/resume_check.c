@@ -123,6 +123,9 @@ static hl_status hl_leaf(const hl_agent *agent, const hl_walk *w, const char *pa
   return ok ? HL_OK : hl__oom();
 }
 
+static hl_status hl_state_walk(const hl_agent *agent, const cJSON *state, const char *where,
+                               const char *prefix, const hl_walk *w);
+
 /* A call that waits for its nested calls (hl_context_call_tool): each of
  * them, at path "<call path>/nested-K", waits like a call of its own. */
 static hl_status hl_nested_walk(const hl_agent *agent, const cJSON *item, const char *at,
@@ -151,20 +154,30 @@ static hl_status hl_nested_walk(const hl_agent *agent, const cJSON *item, const 
     if (strncmp(id->valuestring, "nested-", 7) != 0)
       return hl_fail(HL_ERR_INVALID, "%s.id: \"%s\" is not a nested call id (nested-K)", nat,
                      id->valuestring);
-    if (strcmp(by->valuestring, "hook") && strcmp(by->valuestring, "approval"))
-      return hl_fail(HL_ERR_INVALID, "%s.interrupted_by: unknown \"%s\" (hook or approval)", nat,
-                     by->valuestring);
+    if (strcmp(by->valuestring, "hook") && strcmp(by->valuestring, "approval") &&
+        strcmp(by->valuestring, "sub_agent"))
+      return hl_fail(HL_ERR_INVALID, "%s.interrupted_by: unknown \"%s\" (hook, approval or sub_agent)",
+                     nat, by->valuestring);
     if ((size_t)snprintf(npath, sizeof npath, "%s/%s", path, id->valuestring) >= sizeof npath)
       return hl_fail(HL_ERR_INVALID, "%s.id: the call path is too long", nat);
+    if (!strcmp(by->valuestring, "sub_agent")) {
+      /* A sub-agent run by the nested call: its own state, its calls
+       * under "<nested path>/". */
+      const cJSON *sub = cJSON_GetObjectItemCaseSensitive(n, "state");
+      const char *sub_name = hl_json_get_string(sub, "agent");
+      hl_agent *child = sub_name ? hl_child_agent(agent, tool->valuestring, sub_name) : NULL;
+      char sub_where[HL_PATH_MAX + 48], sub_prefix[HL_PATH_MAX + 2];
+      snprintf(sub_where, sizeof sub_where, "%s.state", nat);
+      snprintf(sub_prefix, sizeof sub_prefix, "%s/", npath);
+      if ((st = hl_state_walk(child, sub, sub_where, sub_prefix, w)) != HL_OK) return st;
+      continue;
+    }
     if ((st = hl_leaf(agent, w, npath, id->valuestring, tool->valuestring, args, agent_name, branch,
                       by->valuestring, n, outer)) != HL_OK)
       return st;
   }
   return HL_OK;
 }
-
-static hl_status hl_state_walk(const hl_agent *agent, const cJSON *state, const char *where,
-                               const char *prefix, const hl_walk *w);
 
 /* A custom agent's state (resume_custom.c): its messages, and the record
  * of its children, of which at least one waits with a state of its own

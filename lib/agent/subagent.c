@@ -116,9 +116,9 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
   return hl_fail(HL_ERR_UNSUPPORTED,
                  "sub-agent \"%s\" was interrupted for a decision where its state cannot be "
                  "kept (not inside a tool call of \"%s\" this thread can be traced to: a "
-                 "custom agent, a nested call, a thread of the application's own while "
-                 "several deferred calls of the run are pending, or a second interrupted "
-                 "child of the same call)", child->name, ctx->agent->name);
+                 "thread of the application's own while several deferred calls of the run "
+                 "are pending, or a second interrupted child of the same call)", child->name,
+                 ctx->agent->name);
 }
 
 /* ------------------------------------------------------------------ */
