@@ -112,13 +112,17 @@ static hl_status parallel_run(hl_context *ctx, const char *input, char **answer,
   }
   /* Returns when every child has ended. */
   hl_work_parallel(n, branch_main, branches);
-  size_t failed = 0, first_failed = n;
+  size_t failed = 0, first_failed = n, interrupted = 0;
   hl_status fatal = HL_OK;
   size_t fatal_at = n;
   for (size_t i = 0; i < n; i++) {
     branch *b = &branches[i];
     if (b->status == HL_OK)
       continue;
+    if (b->status == HL_INTERRUPTED) {   /* waits for a decision: not a failure */
+      interrupted++;
+      continue;
+    }
     failed++;
     if (first_failed == n)
       first_failed = i;
@@ -126,6 +130,16 @@ static hl_status parallel_run(hl_context *ctx, const char *input, char **answer,
       fatal = b->status;
       fatal_at = i;
     }
+  }
+  /* Children stopped for a decision (the others have finished): the run
+   * stops with every pending call at once, and this body runs again on
+   * resume, where the finished children give their recorded outcomes
+   * (interrupt.h). Failures are reported then, once. */
+  if (interrupted && fatal == HL_OK) {
+    for (size_t i = 0; i < n; i++)
+      hl_free(branches[i].answer);
+    free(branches);
+    return HL_INTERRUPTED;
   }
   /* Report after the children, from this thread: observers get the events in
    * child order, whatever order the threads finished in. */

@@ -27,6 +27,9 @@ hl_status hl__workflow_run_child(hl_context *ctx, const char *kind, hl_agent *ch
   }
   hl_free(*answer);
   *answer = NULL;
+  /* Stopped for a decision (interrupt.h): not a failure, no message. */
+  if (st == HL_INTERRUPTED)
+    return st;
   /* Copy first: hl_fail() formats into the same per-thread buffer. */
   char why[768];
   snprintf(why, sizeof why, "%s", hl_last_error());

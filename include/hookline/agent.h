@@ -209,7 +209,14 @@ HL_API hl_tool *hl_agent_as_tool(hl_agent *child, const char *description,
 /* ------------------------------------------------------------------ */
 
 /** The body of a custom agent: compute *answer (for hl_free()) from
- *  `input`, usually by running children with hl_context_run_agent(). */
+ *  `input`, usually by running children with hl_context_run_agent().
+ *  A child that returns HL_INTERRUPTED (a call waits for a human's
+ *  decision) should be handed on: the agent's run then stops with
+ *  HL_INTERRUPTED whatever the body returns, and hl_agent_resume() runs
+ *  the body again from the start, where the children that had ended
+ *  return their recorded answers without running and the interrupted one
+ *  continues (interrupt.h): what the body does besides running children
+ *  happens at least once, so keep it idempotent. */
 typedef hl_status (*hl_agent_run_fn)(hl_context *ctx, const char *input,
                                      char **answer, void *user_data);
 

@@ -29,15 +29,55 @@
  *                 "hook": "name", "reason": "...",       // when given
  *                 "state": {...},    // sub_agent: the child's own state
  *                 "nested": [...]}]} // nested_call: its waiting nested calls
+ *                                    // (each may be a sub_agent with a "state")
  *
  * An interrupt inside a sub-agent (an agent used as a tool, or a tool that
  * runs a child with hl_context_run_agent()) bubbles up: the child's state
  * is nested under the parent's pending call, and the top-level run
  * returns HL_INTERRUPTED. A pending call is named by its path: its call
  * id, prefixed by the ids of the parent calls it is nested in, separated
- * by '/' ("call_7/call_1"). Custom agents (workflow agents) cannot be
- * resumed in the middle of their function: an interrupt under one fails
- * the run with HL_ERR_UNSUPPORTED, as does one in a tool with a time limit.
+ * by '/' ("call_7/call_1"). An interrupt in a tool with a time limit
+ * fails the run with HL_ERR_UNSUPPORTED.
+ *
+ * Custom agents (hl_agent_new_custom(), agent.h; the workflow agents
+ * sequential, loop and parallel of workflow.h are custom agents). A C
+ * function cannot be frozen in the middle, so a custom agent is resumed
+ * by running its body again from the start. While the body runs, every
+ * child it starts with hl_context_run_agent() (not from inside a tool
+ * call) is recorded with its outcome. When a child returns HL_INTERRUPTED
+ * (hand it on: sequential and loop stop at once, parallel lets its other
+ * branches finish), the custom agent's run stops with HL_INTERRUPTED,
+ * whatever the body returned (its answer is dropped), unless the run was
+ * aborted or cancelled meanwhile. Its state has no "turn", "results" or
+ * "pending"; instead:
+ *
+ *   {"version": 1, "kind": "hookline/run_state", "agent": "pipeline",
+ *    "branch", "input", "usage", "history",
+ *    "messages": [...],  // what its children added to its session
+ *    "custom": {"version": 1,           // refused when it differs
+ *      "children": [{"id": "writer", "agent": "writer", "input": "...",
+ *                    "status": "Ok", "answer": "..."},        // ended
+ *                   {"id": "publisher", "agent": "publisher", "input": "...",
+ *                    "state": {...}}]}}  // interrupted: its own state
+ *
+ * A child's id is its agent's name, with "#K" for the K-th run of that
+ * agent in one body (a loop's second iteration: "checker#2"); its calls'
+ * paths start with it ("publisher/call_1", "checker#2/call_1"; under an
+ * agent tool "call_3/publisher/call_1"). Several children may wait at
+ * once (a parallel agent's branches): one decision per pending call of
+ * each. On resume the body runs again (on the thread that runs the
+ * resumed run, like any body) over the session as it was at the
+ * interrupt: a child with the id, agent and input of one recorded as
+ * ended returns that recorded answer (or failure) at once, without
+ * running (no model call, no hooks, no events); the interrupted child
+ * continues from its state with the decisions; any other child runs
+ * normally. So what the body does besides running children (state
+ * writes, its own tools or I/O) happens again (at least once); and the
+ * session state a child wrote before the interrupt is there when the
+ * body runs again (the loop agent clears HL_WORKFLOW_ESCALATE_KEY when
+ * it starts: an escalation raised by the interrupted child before it
+ * stopped is lost). A recorded child the body does not run again is
+ * dropped, with the decisions for its calls.
  *
  * A nested call (a tool that calls another tool with
  * hl_context_call_tool(), context.h) that needs a decision returns
@@ -56,9 +96,14 @@
  * runs with the new arguments; reject: hl_context_call_tool() returns
  * HL_ERR_EXECUTION_FAILED with the human's message as its error, which
  * the outer tool sees); a nested call that differs asks again (the run
- * is interrupted anew). A sub-agent interrupted inside a nested call is
- * not supported (HL_ERR_UNSUPPORTED), nor is a nested call made outside
- * any tool call (from a hook).
+ * is interrupted anew). A nested call that runs a sub-agent (an agent
+ * tool) which stops for a decision waits the same way, with
+ * "interrupted_by": "sub_agent" and the child's "state" in its entry; its
+ * calls' paths continue below the nested call's ("call_3/nested-1/call_1"),
+ * and on resume the re-run outer tool's nested call K (same tool, same
+ * arguments) resumes the sub-agent from that state. A nested call that
+ * needs a decision made outside any tool call (from a hook) fails with
+ * HL_ERR_UNSUPPORTED: there is no call whose re-run would ask again.
  *
  * Decisions are a JSON object keyed by path, one per pending call at
  * every level:
@@ -135,8 +180,8 @@ HL_API hl_status hl_decision_edit(cJSON *decisions, const char *path, const cJSO
  *
  * Everything is checked before anything runs: a state that is malformed
  * or of another version (HL_ERR_JSON / HL_ERR_INVALID, message naming the
- * path), of another agent or a sub-agent the agent does not hold
- * (HL_ERR_INVALID), a session that changed since (HL_ERR_STATE), a
+ * path), of another agent or a sub-agent the agent does not hold, a
+ * custom agent's state for an LLM agent or the reverse (HL_ERR_INVALID), a session that changed since (HL_ERR_STATE), a
  * decision missing for a pending call, a decision for an unknown path or
  * with an unknown action (HL_ERR_INVALID), edited arguments that violate
  * the tool's schema (HL_ERR_INVALID_ARGUMENTS): the session is untouched.
@@ -144,10 +189,12 @@ HL_API hl_status hl_decision_edit(cJSON *decisions, const char *path, const cJSO
  * Then the run goes on from the interrupted turn: the calls that ran are
  * not run again (the model gets their saved results), the decided calls
  * run, and the model loop continues as in hl_agent_run(), with the same
- * statuses; it may return HL_INTERRUPTED again (a new state). On HL_OK
+ * statuses (a custom agent's body runs again, its ended children
+ * replayed: see the top); it may return HL_INTERRUPTED again (a new state). On HL_OK
  * *answer is for hl_free(). Events: AGENT_START, then HL_EVENT_RESUME
- * (no before_agent hooks: they ran when the run started), the turn, ...,
- * after_agent, AGENT_END. Thread-safe like hl_agent_run() (one run per
+ * (no before_agent hooks: they ran when the run started; a custom
+ * agent's RESUME data is {"children": [the ids that resume]}), the turn,
+ * ..., after_agent, AGENT_END. Thread-safe like hl_agent_run() (one run per
  * session at a time).
  */
 HL_API hl_status hl_agent_resume(hl_agent *agent, hl_session *session, const cJSON *state,

@@ -187,15 +187,16 @@ typedef struct hl_tool_completion hl_tool_completion;
  * call is in progress as far as hooks and events go (TOOL_END and
  * after_tool come with the completion), and the run's cancellation ends
  * the wait with HL_ERR_CANCELLED (a late completion is then dropped).
- * In a run started with hl_run_start() (run.h) with an HTTP provider, no
- * thread waits at all: the run's step goes on with the turn's other calls
+ * In a run started with hl_run_start() (run.h), no thread waits at all
+ * (whatever the provider: one without an asynchronous start, such as the
+ * scripted provider, blocks a worker for its model call only): the run's step goes on with the turn's other calls
  * and then lets go; the completion (or the run's cancellation) queues the
  * rest of the call (TOOL_END, after_tool) on the worker pool, and the
  * last pending call of the turn continues the run there (never inside
  * hl_tool_complete(), unless the pool has no thread and cannot start
  * one). Thousands of runs can be pending on a pool of one worker.
  * Elsewhere (hl_agent_run(), a run whose body blocks: custom agents,
- * providers without asynchronous start, around_model or around_tool hooks;
+ * around_model or around_tool hooks;
  * a nested hl_context_call_tool(); a sub-agent's run) the thread that
  * called the function waits for the completion without polling and
  * without holding a worker of the pool (it waits aside, and the pool may

@@ -22,6 +22,16 @@
  * parallel agent isolates failures (see below), except an abort by a hook
  * (HL_ERR_ABORTED, H10) or a cancellation, which stop the whole run.
  *
+ * Interrupts (interrupt.h): a child that stops for a human's decision
+ * stops the workflow's run with HL_INTERRUPTED (not a failure: no
+ * "workflow_child_failed" event). Sequential and loop stop at once; a
+ * parallel agent lets its other branches finish and stops with every
+ * waiting branch's calls in one state. hl_agent_resume() runs the
+ * workflow again: children that had ended give their recorded answers
+ * without running, the interrupted ones continue, later ones run. Paths
+ * of the calls: "<child>/<call id>", "<child>#K/<call id>" for a loop's
+ * K-th run of the child.
+ *
  * Lifetime: each constructor returns one agent reference (hl_agent_unref()).
  * Constructors return NULL with the reason in hl_last_error() on bad
  * arguments or out of memory.

@@ -248,6 +248,9 @@ struct hl_context {
    * once its tool calls are done; the resume this run continues, or NULL. */
   cJSON *interrupt_calls;
   const struct hl__resume *resume;
+  /* A custom agent's children and their outcomes (resume_custom.c), under
+   * lock; NULL until its body starts one. */
+  struct hl__custom_rec *custom;
 };
 
 /* Build a context for a run of `agent` under `parent` (NULL: top level).

@@ -126,7 +126,37 @@ hl_status hl__interrupt_turn(hl_context *ctx, hl__turn_call *calls, size_t n) {
   return HL_INTERRUPTED;
 }
 
+/* The ids of what waits: the pending calls of an LLM agent's turn, or the
+ * children of a custom agent that stopped for a decision. */
+static cJSON *hl_waiting(const cJSON *rec) {
+  const cJSON *custom = cJSON_GetObjectItemCaseSensitive(rec, "custom");
+  if (!custom) return cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(rec, "pending"), true);
+  cJSON *list = cJSON_CreateArray();
+  const cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(custom, "children")) {
+    if (!list || !cJSON_GetObjectItemCaseSensitive(e, "state")) continue;
+    cJSON *item = cJSON_CreateObject();
+    if (!item || !cJSON_AddItemToArray(list, item)) {
+      cJSON_Delete(item);
+      continue;
+    }
+    cJSON_AddStringToObject(item, "id", hl_json_get_string(e, "id"));
+    cJSON_AddStringToObject(item, "name", hl_json_get_string(e, "agent"));
+  }
+  return list;
+}
+
 void hl__interrupt_message(hl_context *ctx, char *buf, size_t size) {
+  if (cJSON_GetObjectItemCaseSensitive(ctx->interrupt_calls, "custom")) {
+    cJSON *w = hl_waiting(ctx->interrupt_calls);
+    int n = cJSON_GetArraySize(w);
+    const char *first = hl_json_get_string(cJSON_GetArrayItem(w, 0), "id");
+    snprintf(buf, size, "run of agent \"%s\" interrupted: %d child run%s wait%s for a decision (\"%s\"%s)",
+             ctx->agent->name, n, n == 1 ? "" : "s", n == 1 ? "s" : "", first ? first : "",
+             n > 1 ? ", ..." : "");
+    cJSON_Delete(w);
+    return;
+  }
   const cJSON *pending = cJSON_GetObjectItemCaseSensitive(ctx->interrupt_calls, "pending");
   int n = cJSON_GetArraySize(pending);
   const cJSON *first = cJSON_GetArrayItem(pending, 0);
@@ -167,10 +197,13 @@ static cJSON *hl_build_state(hl_context *ctx, size_t history_len, const hl_usage
     ok = m && cJSON_AddItemToArray(msgs, m);
     if (!ok) cJSON_Delete(m);
   }
-  const char *keys[] = {"results", "pending"};
-  for (int k = 0; ok && k < 2; k++) {
-    cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(ctx->interrupt_calls, keys[k]);
-    ok = v && cJSON_AddItemToObject(st, keys[k], v);
+  /* The waiting turn's "results" and "pending" (an LLM agent), or the
+   * "custom" record of a custom agent's children (resume_custom.c). */
+  while (ok && ctx->interrupt_calls && ctx->interrupt_calls->child) {
+    cJSON *v = cJSON_DetachItemViaPointer(ctx->interrupt_calls, ctx->interrupt_calls->child);
+    char key[32];
+    snprintf(key, sizeof key, "%s", v->string ? v->string : "");
+    ok = cJSON_AddItemToObject(st, key, v);
     if (!ok) cJSON_Delete(v);
   }
   if (!ok) {
@@ -183,6 +216,7 @@ static cJSON *hl_build_state(hl_context *ctx, size_t history_len, const hl_usage
 hl_status hl__interrupt_end(hl_context *ctx, hl_status outcome, size_t history_len,
                             const hl_usage *usage, cJSON **out) {
   *out = NULL;
+  hl__custom_free(ctx); /* a custom body's record, if the run ended before its end */
   if (outcome != HL_INTERRUPTED || !ctx->interrupt_calls) {
     cJSON_Delete(ctx->interrupt_calls);
     ctx->interrupt_calls = NULL;
@@ -192,11 +226,13 @@ hl_status hl__interrupt_end(hl_context *ctx, hl_status outcome, size_t history_l
   if (hl__ctx_wants(ctx, HL_EVENT_INTERRUPT)) {
     cJSON *data = cJSON_CreateObject();
     cJSON *ids = data ? cJSON_AddArrayToObject(data, "calls") : NULL;
+    cJSON *waiting = hl_waiting(ctx->interrupt_calls);
     const cJSON *item;
-    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(ctx->interrupt_calls, "pending")) {
+    cJSON_ArrayForEach(item, waiting) {
       const char *id = hl_json_get_string(item, "id");
       if (ids) cJSON_AddItemToArray(ids, cJSON_CreateString(id ? id : ""));
     }
+    cJSON_Delete(waiting);
     char msg[HL__MSG_MAX];
     hl__interrupt_message(ctx, msg, sizeof msg);
     const cJSON *first = cJSON_GetArrayItem(ids, 0);

@@ -101,6 +101,39 @@ hl_status hl__resume_turn(hl_context *ctx, const hl__resume *resume, int *next_t
  * interrupted with, else HL_ERR_STATE with a message. */
 hl_status hl__resume_session_matches(hl_session *session, const cJSON *state);
 
+/* resume.c: put the state's saved messages back into the run's session
+ * (for a top-level run in the same write that clears the session's run
+ * state: the resume's claim on a stored session); the saved usage. */
+hl_status hl__resume_restore_messages(hl_context *ctx, const cJSON *state);
+void hl__usage_from_json(const cJSON *u, hl_usage *out);
+
+/* resume_custom.c: interrupts under custom agents (workflow agents).
+ * The "custom" part of a custom agent's state: {"version": 1,
+ * "children": [{"id", "agent", "input", "status", "answer" | "message"}
+ * | {"id", "agent", "input", "state"}]}. */
+#define HL__CUSTOM_STATE_VERSION 1
+/* hl_context_run_agent() from a custom agent's body (not inside a tool
+ * call): the child recorded, replayed from the resumed state when it
+ * ended before, resumed when it was interrupted, else run. Takes the
+ * session when `owned`. */
+hl_status hl__custom_run_child(hl_context *ctx, hl_agent *child, hl_session *session, bool owned,
+                               const char *input, char **answer);
+/* After the body returned: HL_INTERRUPTED when a child stopped for a
+ * decision (ctx->interrupt_calls then holds {"custom": ...}), HL_OK when
+ * none did, or HL_ERR_NOMEM. Frees the record either way. */
+hl_status hl__custom_interrupted(hl_context *ctx);
+/* Before a resumed body runs: the session check, its messages and usage
+ * back, RESUME, and the children to replay. */
+hl_status hl__custom_resume_begin(hl_context *ctx);
+/* Frees the record (a run that ends without reaching the body's end). */
+void hl__custom_free(hl_context *ctx);
+/* HL_OK when `state` is of the kind of agent `child` is (custom or LLM),
+ * else HL_ERR_STATE with a message: a state resumed on another kind of
+ * agent than it was made by. */
+hl_status hl__resume_kind_check(const hl_agent *child, const cJSON *state);
+/* A status name a recorded child may have ended with. */
+bool hl__custom_status_known(const char *name);
+
 /* run.c: hl__invoke with a resume (NULL: a fresh run); on HL_INTERRUPTED
  * *state is the run's state (the caller's). */
 hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session,

@@ -45,7 +45,7 @@ hl_status hl__resume_session_matches(hl_session *session, const cJSON *state) {
 /* The resumed turn                                                    */
 /* ------------------------------------------------------------------ */
 
-static void hl_usage_from_json(const cJSON *u, hl_usage *out) {
+void hl__usage_from_json(const cJSON *u, hl_usage *out) {
   *out = (hl_usage){0};
   out->input_tokens = (int64_t)hl_json_get_number(u, "input_tokens", 0);
   out->output_tokens = (int64_t)hl_json_get_number(u, "output_tokens", 0);
@@ -68,7 +68,7 @@ static const cJSON *hl_find_call(const cJSON *arr, const char *id) {
 }
 
 /* Put the saved messages back into the session. */
-static hl_status hl_restore_messages(hl_context *ctx, const cJSON *state) {
+hl_status hl__resume_restore_messages(hl_context *ctx, const cJSON *state) {
   hl_messages list = {0};
   hl_status st = hl__messages_from_json_at(cJSON_GetObjectItemCaseSensitive(state, "messages"),
                                            &list, "$.messages");
@@ -153,10 +153,10 @@ static void hl_decide_call(hl_context *ctx, const hl__resume *r, const hl_part *
 hl_status hl__resume_turn(hl_context *ctx, const hl__resume *r, int *next_turn) {
   hl_status st = hl__resume_session_matches(ctx->session, r->state);
   if (st != HL_OK) return st;
-  if ((st = hl_restore_messages(ctx, r->state)) != HL_OK) return st;
+  if ((st = hl__resume_restore_messages(ctx, r->state)) != HL_OK) return st;
   int turn = (int)hl_json_get_number(r->state, "turn", 1);
   hl_usage saved;
-  hl_usage_from_json(cJSON_GetObjectItemCaseSensitive(r->state, "usage"), &saved);
+  hl__usage_from_json(cJSON_GetObjectItemCaseSensitive(r->state, "usage"), &saved);
   pthread_mutex_lock(&ctx->lock);
   /* A child's usage went to its parent when it was interrupted: only the
    * top-level run carries the saved total on. */

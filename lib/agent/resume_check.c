@@ -123,6 +123,9 @@ static hl_status hl_leaf(const hl_agent *agent, const hl_walk *w, const char *pa
   return ok ? HL_OK : hl__oom();
 }
 
+static hl_status hl_state_walk(const hl_agent *agent, const cJSON *state, const char *where,
+                               const char *prefix, const hl_walk *w);
+
 /* A call that waits for its nested calls (hl_context_call_tool): each of
  * them, at path "<call path>/nested-K", waits like a call of its own. */
 static hl_status hl_nested_walk(const hl_agent *agent, const cJSON *item, const char *at,
@@ -151,15 +154,100 @@ static hl_status hl_nested_walk(const hl_agent *agent, const cJSON *item, const 
     if (strncmp(id->valuestring, "nested-", 7) != 0)
       return hl_fail(HL_ERR_INVALID, "%s.id: \"%s\" is not a nested call id (nested-K)", nat,
                      id->valuestring);
-    if (strcmp(by->valuestring, "hook") && strcmp(by->valuestring, "approval"))
-      return hl_fail(HL_ERR_INVALID, "%s.interrupted_by: unknown \"%s\" (hook or approval)", nat,
-                     by->valuestring);
+    if (strcmp(by->valuestring, "hook") && strcmp(by->valuestring, "approval") &&
+        strcmp(by->valuestring, "sub_agent"))
+      return hl_fail(HL_ERR_INVALID, "%s.interrupted_by: unknown \"%s\" (hook, approval or sub_agent)",
+                     nat, by->valuestring);
     if ((size_t)snprintf(npath, sizeof npath, "%s/%s", path, id->valuestring) >= sizeof npath)
       return hl_fail(HL_ERR_INVALID, "%s.id: the call path is too long", nat);
+    if (!strcmp(by->valuestring, "sub_agent")) {
+      /* A sub-agent run by the nested call: its own state, its calls
+       * under "<nested path>/". */
+      const cJSON *sub = cJSON_GetObjectItemCaseSensitive(n, "state");
+      const char *sub_name = hl_json_get_string(sub, "agent");
+      hl_agent *child = sub_name ? hl_child_agent(agent, tool->valuestring, sub_name) : NULL;
+      char sub_where[HL_PATH_MAX + 48], sub_prefix[HL_PATH_MAX + 2];
+      snprintf(sub_where, sizeof sub_where, "%s.state", nat);
+      snprintf(sub_prefix, sizeof sub_prefix, "%s/", npath);
+      if ((st = hl_state_walk(child, sub, sub_where, sub_prefix, w)) != HL_OK) return st;
+      continue;
+    }
     if ((st = hl_leaf(agent, w, npath, id->valuestring, tool->valuestring, args, agent_name, branch,
                       by->valuestring, n, outer)) != HL_OK)
       return st;
   }
+  return HL_OK;
+}
+
+/* A custom agent's state (resume_custom.c): its messages, and the record
+ * of its children, of which at least one waits with a state of its own
+ * (walked with the path prefix "<prefix><child id>/"). */
+static hl_status hl_custom_walk(const hl_agent *agent, const cJSON *state, const char *where,
+                                const char *prefix, const hl_walk *w) {
+  const cJSON *name, *input, *history, *usage, *messages, *branch, *custom, *v, *children;
+  hl_status st;
+  if ((st = hl_member(state, "agent", "string", where, &name)) ||
+      (st = hl_member(state, "branch", "string", where, &branch)) ||
+      (st = hl_member(state, "input", "string", where, &input)) ||
+      (st = hl_member(state, "history", "integer", where, &history)) ||
+      (st = hl_member(state, "usage", "object", where, &usage)) ||
+      (st = hl_member(state, "messages", "array", where, &messages)) ||
+      (st = hl_member(state, "custom", "object", where, &custom)))
+    return st;
+  if (agent && strcmp(name->valuestring, agent->name) != 0)
+    return hl_fail(HL_ERR_INVALID, "%s.agent: the state is of agent \"%s\", not \"%s\"", where,
+                   name->valuestring, agent->name);
+  if (agent && agent->kind != HL__AGENT_CUSTOM)
+    return hl_fail(HL_ERR_INVALID, "%s: a custom agent's state, but agent \"%s\" is an LLM agent",
+                   where, agent->name);
+  const cJSON *u;
+  cJSON_ArrayForEach(u, usage) {
+    if (!cJSON_IsNumber(u))
+      return hl_fail(HL_ERR_JSON, "%s.usage.%s: expected number, got %s", where, u->string, hl_type(u));
+  }
+  char at[HL_PATH_MAX + 64];
+  snprintf(at, sizeof at, "%s.messages", where);
+  hl_messages list = {0};
+  if ((st = hl__messages_from_json_at(messages, &list, at)) != HL_OK) return st;
+  hl_messages_clear(&list);
+  snprintf(at, sizeof at, "%s.custom", where);
+  if ((st = hl_member(custom, "version", "integer", at, &v)) != HL_OK) return st;
+  if (v->valueint != HL__CUSTOM_STATE_VERSION)
+    return hl_fail(HL_ERR_INVALID, "%s.version: custom agent state version %d; this library reads "
+                   "version %d", at, v->valueint, HL__CUSTOM_STATE_VERSION);
+  if ((st = hl_member(custom, "children", "array", at, &children)) != HL_OK) return st;
+  int i = 0, waiting = 0;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, children) {
+    char cat[HL_PATH_MAX + 96];
+    snprintf(cat, sizeof cat, "%s.children[%d]", at, i++);
+    if (!cJSON_IsObject(c)) return hl_fail(HL_ERR_JSON, "%s: expected an object, got %s", cat, hl_type(c));
+    const cJSON *id, *cagent, *cin, *x;
+    if ((st = hl_member(c, "id", "string", cat, &id)) ||
+        (st = hl_member(c, "agent", "string", cat, &cagent)) ||
+        (st = hl_member(c, "input", "string", cat, &cin)))
+      return st;
+    const cJSON *sub = cJSON_GetObjectItemCaseSensitive(c, "state");
+    if (!sub) {
+      if ((st = hl_member(c, "status", "string", cat, &x)) != HL_OK) return st;
+      if (!hl__custom_status_known(x->valuestring))
+        return hl_fail(HL_ERR_INVALID, "%s.status: \"%s\" is not the status of a child that ended",
+                       cat, x->valuestring);
+      bool ok = !strcmp(x->valuestring, hl_status_name(HL_OK));
+      if ((st = hl_member(c, ok ? "answer" : "message", "string", cat, &x)) != HL_OK) return st;
+      continue;
+    }
+    waiting++;
+    char sub_where[HL_PATH_MAX + 128], sub_prefix[HL_PATH_MAX + 2];
+    snprintf(sub_where, sizeof sub_where, "%s.state", cat);
+    if ((size_t)snprintf(sub_prefix, sizeof sub_prefix, "%s%s/", prefix, id->valuestring) >=
+        sizeof sub_prefix - 1)
+      return hl_fail(HL_ERR_INVALID, "%s.id: the call path is too long", cat);
+    hl_agent *child = agent ? hl_agent_find_sub_agent(agent, cagent->valuestring) : NULL;
+    if ((st = hl_state_walk(child, sub, sub_where, sub_prefix, w)) != HL_OK) return st;
+  }
+  if (!waiting)
+    return hl_fail(HL_ERR_INVALID, "%s.children: no child waits for a decision", at);
   return HL_OK;
 }
 
@@ -179,6 +267,11 @@ static hl_status hl_state_walk(const hl_agent *agent, const cJSON *state, const 
   const char *kind = hl_json_get_string(state, "kind");
   if (kind && strcmp(kind, "hookline/run_state") != 0)
     return hl_fail(HL_ERR_INVALID, "%s.kind: \"%s\" is not a hookline run state", where, kind);
+  if (cJSON_GetObjectItemCaseSensitive(state, "custom"))
+    return hl_custom_walk(agent, state, where, prefix, w);
+  if (agent && agent->kind == HL__AGENT_CUSTOM)
+    return hl_fail(HL_ERR_INVALID, "%s: an LLM agent's state, but agent \"%s\" is a custom agent",
+                   where, agent->name);
   const cJSON *name, *input, *turn, *history, *usage, *messages, *results, *pending, *branch;
   if ((st = hl_member(state, "agent", "string", where, &name)) ||
       (st = hl_member(state, "branch", "string", where, &branch)) ||

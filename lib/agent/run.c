@@ -538,17 +538,44 @@ static hl_status hl_llm_body(hl_context *ctx, char **answer, hl__outcome *o) {
 hl_status hl__custom_body(hl_context *ctx, char **answer, hl__outcome *o) {
   hl_agent *a = ctx->agent;
   char *out = NULL;
+  if (ctx->resume) {
+    /* resume_custom.c (touch point): the body runs again from the start,
+     * its children replayed from the state. */
+    hl_status rs = hl__custom_resume_begin(ctx);
+    if (rs != HL_OK) {
+      hl__custom_free(ctx);
+      return hl_outcome_take(o, rs);
+    }
+  }
   hl_clear_error();
   hl_status st = a->custom_fn(ctx, ctx->input, &out, a->custom_user_data);
+  /* A child that stopped for a decision stops the run, whatever the body
+   * made of it (its answer is dropped: the body runs again on resume),
+   * unless the run was aborted or cancelled meanwhile. */
+  hl_status ist = hl__custom_interrupted(ctx);
+  if (ist == HL_INTERRUPTED && !hl_check_abort(ctx, o) && !hl_check_cancel(ctx, o)) {
+    free(out);
+    hl__interrupt_message(ctx, o->message, sizeof o->message);
+    o->status = HL_INTERRUPTED;
+    return o->status;
+  }
+  if (ist == HL_INTERRUPTED) {
+    free(out);
+    return o->status; /* aborted or cancelled: o set */
+  }
+  if (ist != HL_OK) {
+    free(out);
+    return hl_outcome_take(o, ist);
+  }
   if (st != HL_OK) {
     free(out);
     if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_)
       return hl_outcome_set(o, HL_ERR_EXECUTION_FAILED,
                             "custom agent \"%s\" returned unknown status %d", a->name, (int)st);
-    if (st == HL_INTERRUPTED) /* interrupt.c: its function cannot be resumed midway */
+    if (st == HL_INTERRUPTED) /* no child of the body stopped: a nested call or a hook's */
       return hl_outcome_set(o, HL_ERR_UNSUPPORTED,
-                            "a run under custom agent \"%s\" was interrupted for a decision; "
-                            "only LLM agents and agents used as tools can be resumed", a->name);
+                            "custom agent \"%s\" returned HL_INTERRUPTED, but none of its children "
+                            "(hl_context_run_agent) stopped for a decision", a->name);
     /* A child's abort came back through the body: report the abort's own
      * message, which the run keeps. */
     if (hl_check_abort(ctx, o)) return o->status;

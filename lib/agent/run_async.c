@@ -174,8 +174,12 @@ static void step_open(hl_run *run) {
    * So does a streaming hl_agent_run(): its deltas, model_chunk hooks and
    * token callback stay on the caller's thread, as agent.h promises (the
    * blocking provider call decodes there). */
-  if (a->kind == HL__AGENT_CUSTOM || !hl_provider_can_start(a->provider) ||
-      hl__ctx_has_hooks(ctx, HL_HOOK_AROUND_MODEL) || (run->caller_driven && a->stream)) {
+  /* A provider without asynchronous start (the scripted provider, user
+   * providers with only complete()) goes step by step too: its call
+   * blocks the step's worker (step_turn), but a pending tool of the turn
+   * then holds no thread, as with an HTTP provider. */
+  if (a->kind == HL__AGENT_CUSTOM || hl__ctx_has_hooks(ctx, HL_HOOK_AROUND_MODEL) ||
+      (run->caller_driven && (a->stream || !hl_provider_can_start(a->provider)))) {
     hl_status st = hl__run_body_blocking(ctx, &run->result, &run->o);
     run_close(run, st == HL_OK);
     return;
@@ -190,6 +194,7 @@ static void step_open(hl_run *run) {
 }
 
 static void step_after_model(hl_run *run);
+static bool after_model(hl_run *run);
 
 /* The model call ended (the thread that decoded the answer). */
 static void on_model_done(hl_status st, hl_response *resp, void *user) {
@@ -287,6 +292,18 @@ static void step_turn(hl_run *run) {
       if (!turn_response(run, resp)) return;
       continue;
     }
+    if (!hl_provider_can_start(run->agent->provider)) {
+      /* No asynchronous start (wflow, issue 12): the call blocks this
+       * worker; the turn's tools then go as for any provider. */
+      hl_response *r = NULL;
+      st = hl_provider_complete(run->agent->provider, ctx, run->req, &r);
+      run->model_st = st;
+      run->model_resp = st == HL_OK ? r : NULL;
+      if (st != HL_OK) hl_response_free(r);
+      snprintf(run->model_msg, sizeof run->model_msg, "%s", st == HL_OK ? "" : hl_last_error());
+      if (!after_model(run)) return;
+      continue;
+    }
     /* From here the run holds no thread until the answer arrives. A
      * blocking run's caller will wait for it: its request is deferred
      * until then, to be driven from that thread if the loop is free
@@ -304,6 +321,12 @@ static void step_turn(hl_run *run) {
 }
 
 static void step_after_model(hl_run *run) {
+  if (after_model(run)) step_turn(run);
+}
+
+/* LM_END, after_model and the response (turn_response): true when the
+ * loop goes on with another turn. */
+static bool after_model(hl_run *run) {
   hl_context *ctx = run->ctx;
   hl_response *resp = NULL;
   hl_status st = hl__model_end(ctx, run->model_st, run->model_msg, run->model_resp, run->t0, &resp);
@@ -315,9 +338,9 @@ static void step_after_model(hl_run *run) {
   release_request(run);
   if (st != HL_OK) {
     run_close(run, false);
-    return;
+    return false;
   }
-  if (turn_response(run, out)) step_turn(run);
+  return turn_response(run, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -563,9 +586,6 @@ static hl_status resume_new(hl_agent *agent, hl_session *session, const cJSON *s
   *out = NULL;
   if (!agent || !state || !decisions)
     return hl_fail(HL_ERR_INVALID, "%s: agent, state and decisions are required", fn);
-  if (agent->kind != HL__AGENT_LLM)
-    return hl_fail(HL_ERR_INVALID, "%s: agent \"%s\" is a custom agent, which is never interrupted",
-                   fn, agent->name);
   hl_status st = hl__resume_check(agent, state, decisions);
   if (st != HL_OK) return st;
   const char *input = hl_json_get_string(state, "input");

@@ -74,6 +74,10 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
    * a resumed call hands the child its saved state (once), and an
    * interrupted child hands its state back. */
   hl__call *rec = hl__call_find(ctx);
+  /* resume_custom.c: a custom agent's body (not inside a tool call of its
+   * run) records its children, so that it can be resumed. */
+  if (!rec && ctx->agent->kind == HL__AGENT_CUSTOM)
+    return hl__custom_run_child(ctx, child, session, owned, input, answer);
   hl__resume resume = {0};
   const cJSON *saved_state = rec ? atomic_load(&rec->child_resume_state) : NULL;
   if (saved_state) {
@@ -83,6 +87,11 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
       if (owned) hl_session_free(session);
       return hl_fail(HL_ERR_STATE, "resume: the call's saved sub-agent is \"%s\", but the tool ran \"%s\"",
                      saved ? saved : "", child->name);
+    }
+    if (hl__resume_kind_check(child, saved_state) != HL_OK) {
+      hl__call_unref(rec);
+      if (owned) hl_session_free(session);
+      return HL_ERR_STATE;
     }
     /* Taken once: a second child of the same call starts fresh. */
     if (atomic_compare_exchange_strong(&rec->child_resume_state, &saved_state, NULL))
@@ -107,9 +116,9 @@ hl_status hl_context_run_agent(hl_context *ctx, hl_agent *child, const char *inp
   return hl_fail(HL_ERR_UNSUPPORTED,
                  "sub-agent \"%s\" was interrupted for a decision where its state cannot be "
                  "kept (not inside a tool call of \"%s\" this thread can be traced to: a "
-                 "custom agent, a nested call, a thread of the application's own while "
-                 "several deferred calls of the run are pending, or a second interrupted "
-                 "child of the same call)", child->name, ctx->agent->name);
+                 "thread of the application's own while several deferred calls of the run "
+                 "are pending, or a second interrupted child of the same call)", child->name,
+                 ctx->agent->name);
 }
 
 /* ------------------------------------------------------------------ */

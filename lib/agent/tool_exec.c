@@ -379,12 +379,12 @@ void hl__tool_call_resume(hl_context *ctx, const char *call_id, const char *name
 
 #define HL_REJECTED_DEFAULT "The user rejected this tool call."
 
-/* The decision for nested call `k` of `outer` when it runs again on
- * resume: only if the state recorded that call as the same tool with the
- * same arguments (else it asks again). Borrowed from the decisions. */
-static const cJSON *hl_nested_decision(const hl__call *outer, unsigned k, const char *name,
-                                       const cJSON *args) {
-  char id[32], path[HL_PATH_MAX];
+/* The state's record of nested call `k` of `outer` when it runs again on
+ * resume: only if it recorded that call as the same tool with the same
+ * arguments (else it asks again). Borrowed from the state. */
+static const cJSON *hl_nested_saved(const hl__call *outer, unsigned k, const char *name,
+                                    const cJSON *args) {
+  char id[32];
   snprintf(id, sizeof id, "nested-%u", k);
   const cJSON *item;
   cJSON_ArrayForEach(item, outer->nested_resume) {
@@ -394,16 +394,22 @@ static const cJSON *hl_nested_decision(const hl__call *outer, unsigned k, const 
     cJSON *empty = args ? NULL : cJSON_CreateObject();
     bool same = iname && !strcmp(iname, name) && cJSON_Compare(iargs, args ? args : empty, true);
     cJSON_Delete(empty);
-    if (!same) return NULL;
-    snprintf(path, sizeof path, "%s%s", outer->nested_prefix ? outer->nested_prefix : "", id);
-    return cJSON_GetObjectItemCaseSensitive(outer->nested_decisions, path);
+    return same ? item : NULL;
   }
   return NULL;
 }
 
-/* A nested call waits for a decision: list it on its outer call. */
+/* The decision for nested call `k` (borrowed from the decisions), or NULL. */
+static const cJSON *hl_nested_decision(const hl__call *outer, unsigned k) {
+  char path[HL_PATH_MAX];
+  snprintf(path, sizeof path, "%snested-%u", outer->nested_prefix ? outer->nested_prefix : "", k);
+  return cJSON_GetObjectItemCaseSensitive(outer->nested_decisions, path);
+}
+
+/* A nested call waits for a decision: list it on its outer call. A
+ * sub-agent's state (p->child) goes with it (taken). */
 static hl_status hl_nested_wait(hl__call *outer, unsigned k, const char *name, const cJSON *args,
-                                const hl__pending *p) {
+                                hl__pending *p) {
   char id[32];
   snprintf(id, sizeof id, "nested-%u", k);
   cJSON *e = cJSON_CreateObject();
@@ -412,6 +418,10 @@ static hl_status hl_nested_wait(hl__call *outer, unsigned k, const char *name, c
             cJSON_AddStringToObject(e, "interrupted_by", p->by) &&
             (!p->hook || cJSON_AddStringToObject(e, "hook", p->hook)) &&
             (!p->reason || cJSON_AddStringToObject(e, "reason", p->reason));
+  if (ok && p->child) {
+    ok = cJSON_AddItemToObject(e, "state", p->child) != 0;
+    if (ok) p->child = NULL;
+  }
   if (!ok) {
     cJSON_Delete(e);
     return hl__oom();
@@ -437,7 +447,11 @@ hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *a
    * interrupt of this one makes wait. */
   hl__call *outer = hl__call_find(ctx);
   unsigned k = outer ? atomic_fetch_add(&outer->nested_seq, 1) + 1 : 0;
-  const cJSON *d = outer && outer->nested_resume ? hl_nested_decision(outer, k, name, args) : NULL;
+  const cJSON *saved = outer && outer->nested_resume ? hl_nested_saved(outer, k, name, args) : NULL;
+  /* A nested call that ran a sub-agent which stopped: the sub-agent
+   * resumes from its state, its calls decided under "<path>/nested-K/". */
+  const cJSON *child = cJSON_GetObjectItemCaseSensitive(saved, "state");
+  const cJSON *d = saved && !child ? hl_nested_decision(outer, k) : NULL;
   const char *action = d ? hl_json_get_string(d, "action") : NULL;
   hl__tool_outcome out;
   if (action && !strcmp(action, "reject")) {
@@ -458,18 +472,19 @@ hl_status hl_context_call_tool(hl_context *ctx, const char *name, const cJSON *a
       }
     }
     hl__tool_call_resume(ctx, id, name, copy, NULL, &out); /* approved */
+  } else if (child) {
+    char prefix[HL_PATH_MAX + 2];
+    snprintf(prefix, sizeof prefix, "%snested-%u/", outer->nested_prefix ? outer->nested_prefix : "", k);
+    hl__resume sub = {.state = child, .decisions = outer->nested_decisions, .prefix = prefix};
+    hl__tool_call_resume(ctx, id, name, copy, &sub, &out);
   } else {
     hl__tool_call_exec(ctx, id, name, copy, &out);
   }
   if (out.pending) {
-    /* A sub-agent interrupted inside a nested call would need its state
-     * carried through the outer call's re-run: not supported. */
-    hl_status st = outer && !out.pending->child
-                       ? hl_nested_wait(outer, k, name, args, out.pending)
-                   : outer ? hl_fail(HL_ERR_UNSUPPORTED,
-                                     "tool \"%s\" runs a sub-agent that waits for a decision, "
-                                     "which a nested call (hl_context_call_tool) cannot wait for",
-                                     name)
+    /* The outer call waits with it (a sub-agent's state carried in its
+     * list), and runs again on resume. Outside any tool call there is
+     * no call to run again. */
+    hl_status st = outer ? hl_nested_wait(outer, k, name, args, out.pending)
                          : hl_fail(HL_ERR_UNSUPPORTED,
                                    "tool \"%s\" waits for a decision (approval), which a call "
                                    "made outside any tool call (hl_context_call_tool from a "

@@ -11,6 +11,10 @@
  *                               pending call), then one other thread
  *                               completes them all and every run answers
  *                               with its own result
+ *   scripted_pending_200_on_one_worker
+ *                               the same on the scripted provider, which
+ *                               has no asynchronous start (its model call
+ *                               blocks a worker; the pending tool must not)
  *   completed_before_pending    the tool completes its own handle before it
  *                               returns HL_PENDING: the run goes on at once
  *   cancel_pending              runs whose tool is pending are cancelled:
@@ -232,6 +236,53 @@ static void pending_200_on_one_worker(void) {
   hl_provider_unref(p);
 }
 
+/* The same on the scripted provider, which has no asynchronous start: its
+ * model call blocks the step's worker, but a pending tool must not (each
+ * run asks for get_weather, then answers with its result). Before this
+ * was fixed every pending run kept a thread asleep: ~200 threads. */
+static void scripted_pending_200_on_one_worker(void) {
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(p);
+  REQUIRE(hl_scripted_load_json(p, "{\"rules\": [{\"match\": \"weather\", \"steps\": ["
+                                   "{\"tool_calls\": [{\"id\": \"w1\", \"name\": \"get_weather\","
+                                   " \"arguments\": {\"city\": \"Paris\"}}]},"
+                                   "{\"text\": \"Final: {{result}}\"}]}]}") == HL_OK);
+  hl_agent *a = agent_on(p, "scripted", parked_weather);
+  int before = thread_count();
+  start_all(a, N_PENDING);
+  REQUIRE(wait_parked(N_PENDING, 120));
+  sleep_ms(200);
+  int during = thread_count();
+  fprintf(stderr, "scripted: threads: %d before the runs, %d with %d calls pending\n", before,
+          during, N_PENDING);
+  CHECK(during > 0 && during < before + 16);
+  for (int i = 0; i < N_PENDING; i++) CHECK_INT(hl_run_status(runs[i].run), HL_PENDING);
+  completer_arg ca = {0, N_PENDING};
+  pthread_t th;
+  REQUIRE(pthread_create(&th, NULL, completer, &ca) == 0);
+  pthread_join(th, NULL);
+  /* Each run got its own call's result: the numbers are all different. */
+  static bool seen[N_PENDING];
+  memset(seen, 0, sizeof seen);
+  int ok = 0;
+  for (int i = 0; i < N_PENDING; i++) {
+    hl_status st = hl_run_wait(runs[i].run, 120000);
+    const char *ans = hl_run_answer(runs[i].run);
+    const char *m = st == HL_OK && ans ? strstr(ans, "Final: rainy in Paris #") : NULL;
+    int k = m ? atoi(m + strlen("Final: rainy in Paris #")) : -1;
+    bool own = k >= 0 && k < N_PENDING && !seen[k];
+    if (own) seen[k] = true;
+    else fprintf(stderr, "run %d: %s: %s\n", i, hl_status_name(st), ans ? ans : hl_run_error(runs[i].run));
+    ok += own;
+  }
+  CHECK_INT(ok, N_PENDING);
+  CHECK_INT((int)hl_scripted_request_count(p), 2 * N_PENDING);
+  free_all(N_PENDING);
+  lot_reset();
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 static void completed_before_pending(void) {
   hl_provider *p = hl_openai_new(srv.base, KEY);
   REQUIRE(p);
@@ -302,6 +353,7 @@ int main(int argc, char **argv) {
     return EXIT_FAILURE;
   }
   RUN(pending_200_on_one_worker);
+  RUN(scripted_pending_200_on_one_worker);
   RUN(completed_before_pending);
   RUN(cancel_pending);
   test_server_stop(&srv);

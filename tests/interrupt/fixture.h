@@ -195,6 +195,45 @@ static inline void fx_push_three_calls(hl_provider *model) {
   hl_scripted_push(model, r);
 }
 
+/* ---- workflow agents (agents/: sequential, loop, parallel) ---- */
+
+/* An LLM child named `name` on `model`, whose script is `rules_json`
+ * (scripted.h: rules read their step from the request, so each run of
+ * the child plays the steps from the first), with delete_file (needs
+ * approval) and get_weather. */
+static inline hl_agent *fx_child(const char *name, hl_provider *model, const char *rules_json) {
+  hl_scripted_load_json(model, rules_json);
+  hl_agent *a = hl_agent_new(name);
+  hl_agent_set_provider(a, model);
+  hl_agent_set_model(a, "scripted");
+  fx_add(a, fx_tool("get_weather", fx_weather, "city"));
+  hl_tool *del = fx_tool("delete_file", fx_delete, "path");
+  hl_tool_set_needs_approval(del, true);
+  fx_add(a, del);
+  return a;
+}
+
+/* The pipeline: a sequential agent (each child gets the previous one's
+ * answer) of "writer", which answers "draft" on `writer_model`, and
+ * "publisher", which deletes /tmp/old (needs approval) and then answers
+ * "published: <the tool's result>" on `publisher_model`. */
+#define FX_WRITER_RULES "{\"rules\": [{\"match\": \".\", \"steps\": [{\"text\": \"draft\"}]}]}"
+#define FX_PUBLISHER_RULES                                                                     \
+  "{\"rules\": [{\"match\": \".\", \"steps\": ["                                               \
+  "{\"tool_calls\": [{\"id\": \"p1\", \"name\": \"delete_file\", \"arguments\": {\"path\": \"/tmp/old\"}}]}," \
+  "{\"text\": \"published: {{result}}\"}]}]}"
+
+static inline hl_agent *fx_pipeline(hl_provider *writer_model, hl_provider *publisher_model) {
+  hl_agent *seq = hl_sequential_agent_new("pipeline", HL_WORKFLOW_INPUT_PREVIOUS);
+  hl_agent *w = fx_child("writer", writer_model, FX_WRITER_RULES);
+  hl_agent *p = fx_child("publisher", publisher_model, FX_PUBLISHER_RULES);
+  hl_agent_add_sub_agent(seq, w);
+  hl_agent_add_sub_agent(seq, p);
+  hl_agent_unref(w);
+  hl_agent_unref(p);
+  return seq;
+}
+
 /* The tool results of request `req` (the last message's parts) as a JSON
  * object {call_id: {"content": .., "is_error": ..}}, for checks. */
 static inline cJSON *fx_results_of(const hl_request *req) {

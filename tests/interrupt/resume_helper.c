@@ -5,9 +5,12 @@
  * writes what happened to a JSON file: the status, the answer, the tool
  * results the model got in its next request, and which tools ran here.
  *
- *   resume_helper STATE.json SESSION.json DECISIONS.json OUT.json [composer]
+ *   resume_helper STATE.json SESSION.json DECISIONS.json OUT.json [composer|pipeline]
  *
- * With "composer" the agent is fixture.h's composer (nested calls).
+ * With "composer" the agent is fixture.h's composer (nested calls); with
+ * "pipeline" its sequential pipeline (writer, publisher), whose report
+ * has the publisher's model in "model_calls"/"results" and the writer's
+ * model calls made here in "writer_calls".
  */
 #include "fixture.h"
 
@@ -23,7 +26,7 @@ static cJSON *load(const char *path) {
 
 int main(int argc, char **argv) {
   if (argc != 5 && argc != 6) {
-    fprintf(stderr, "usage: resume_helper STATE SESSION DECISIONS OUT [composer]\n");
+    fprintf(stderr, "usage: resume_helper STATE SESSION DECISIONS OUT [composer|pipeline]\n");
     return 2;
   }
   cJSON *state = load(argv[1]), *sjson = load(argv[2]), *decisions = load(argv[3]);
@@ -32,10 +35,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "resume_helper: cannot load its inputs: %s\n", hl_last_error());
     return 2;
   }
-  hl_provider *model = hl_scripted_new();
-  hl_scripted_push_text(model, "resumed elsewhere");
-  hl_agent *agent = argc == 6 && !strcmp(argv[5], "composer") ? fx_composer(model)
-                                                             : fx_assistant(model);
+  hl_provider *model = hl_scripted_new(), *writer = hl_scripted_new();
+  bool pipeline = argc == 6 && !strcmp(argv[5], "pipeline");
+  if (!pipeline) hl_scripted_push_text(model, "resumed elsewhere");
+  hl_agent *agent = pipeline ? fx_pipeline(writer, model)
+                    : argc == 6 && !strcmp(argv[5], "composer") ? fx_composer(model)
+                                                               : fx_assistant(model);
   char *answer = NULL;
   hl_status st = hl_agent_resume(agent, session, state, decisions, &answer);
 
@@ -46,6 +51,7 @@ int main(int argc, char **argv) {
   hl_request *req = hl_scripted_request(model, 0);
   cJSON_AddItemToObject(out, "results", fx_results_of(req));
   cJSON_AddNumberToObject(out, "model_calls", (double)hl_scripted_request_count(model));
+  cJSON_AddNumberToObject(out, "writer_calls", (double)hl_scripted_request_count(writer));
   cJSON_AddStringToObject(out, "ran", fx_log);
   cJSON_AddNumberToObject(out, "session_messages", (double)hl_session_messages(session)->count);
   char *text = cJSON_Print(out);
@@ -58,6 +64,7 @@ int main(int argc, char **argv) {
   hl_free(answer);
   hl_agent_unref(agent);
   hl_provider_unref(model);
+  hl_provider_unref(writer);
   hl_session_free(session);
   cJSON_Delete(state), cJSON_Delete(sjson), cJSON_Delete(decisions);
   return rc;

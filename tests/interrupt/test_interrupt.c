@@ -467,23 +467,65 @@ static void a_resumed_subagent_can_be_interrupted_again(void) {
   hl_session_free(s);
 }
 
-/* A custom agent cannot be resumed in the middle of its function: an
- * interrupt under one is a clear error, and no state is left behind. */
-static void interrupt_under_a_custom_agent_is_unsupported(void) {
+/* A custom agent of the application's own: its body runs a child with
+ * hl_context_run_agent() and wraps the answer. The child's interrupt
+ * stops the custom agent's run (paths "assistant/c2", "assistant/c3");
+ * on resume the body runs again and the child continues from its state. */
+static int wrapper_bodies;
+
+static hl_status wrapper_body(hl_context *ctx, const char *input, char **answer, void *ud) {
+  hl_agent *child = ud;
+  wrapper_bodies++;
+  char *inner = NULL;
+  hl_status st = hl_context_run_agent(ctx, child, input, HL_RUN_SHARED, &inner);
+  if (st != HL_OK) return st;
+  size_t n = strlen(inner) + 16;
+  *answer = malloc(n);
+  snprintf(*answer, n, "wrapped: %s", inner);
+  hl_free(inner);
+  return HL_OK;
+}
+
+static void interrupt_under_a_custom_agent_resumes(void) {
   fx_log_reset();
+  wrapper_bodies = 0;
   hl_provider *model = hl_scripted_new();
   fx_push_three_calls(model);
+  hl_scripted_push_text(model, "all done");
   hl_agent *assistant = fx_assistant(model);
-  hl_agent *pipeline = hl_sequential_agent_new("pipeline", HL_WORKFLOW_INPUT_PREVIOUS);
-  hl_agent_add_sub_agent(pipeline, assistant);
+  hl_agent *wrapper = hl_agent_new_custom("wrapper", wrapper_body, assistant);
+  hl_agent_add_sub_agent(wrapper, assistant);
   char *answer = NULL;
-  CHECK_INT(hl_agent_run(pipeline, NULL, "go", &answer), HL_ERR_UNSUPPORTED);
-  CHECK_CONTAINS(hl_last_error(), "sub-agent \"assistant\" was interrupted for a decision");
+  CHECK_INT(hl_agent_run(wrapper, NULL, "go", &answer), HL_INTERRUPTED);
   CHECK(answer == NULL);
-  CHECK(hl_run_state_json() == NULL);
+  cJSON *state = hl_run_state_json();
+  REQUIRE(state);
+  cJSON *list = hl_run_state_pending(state);
+  CHECK_INT(cJSON_GetArraySize(list), 2);
+  CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(list, 0), "path"), "assistant/c2");
+  CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(list, 1), "path"), "assistant/c3");
+  cJSON_Delete(list);
   CHECK_INT(fx_ran("get_weather"), 1);
   CHECK_INT(fx_ran("delete_file"), 0);
-  hl_agent_unref(pipeline);
+  cJSON *d = cJSON_CreateObject();
+  hl_decision_approve(d, "assistant/c2");
+  hl_decision_reject(d, "assistant/c3", "no mail");
+  CHECK_INT(hl_agent_resume(wrapper, NULL, state, d, &answer), HL_OK);
+  CHECK_STR(answer ? answer : "", "wrapped: all done");
+  CHECK_INT(wrapper_bodies, 2);
+  CHECK_INT(fx_ran("get_weather"), 1); /* ran before the interrupt: not again */
+  CHECK_INT(fx_ran("delete_file"), 1);
+  CHECK_INT(fx_ran("send_email"), 0);
+  CHECK_INT((int)hl_scripted_request_count(model), 2);
+  hl_request *req = hl_scripted_request(model, 1);
+  cJSON *res = fx_results_of(req);
+  CHECK_STR(hl_json_get_string(hl_json_get(res, "c3"), "content"), "no mail");
+  cJSON_Delete(res);
+  hl_request_free(req);
+  hl_free(answer);
+  cJSON_Delete(d);
+  cJSON_Delete(state);
+  hl_agent_unref(wrapper);
   hl_agent_unref(assistant);
   hl_provider_unref(model);
 }
@@ -499,6 +541,6 @@ int main(int argc, char **argv) {
   RUN(bad_states_and_decisions_are_refused_and_change_nothing);
   RUN(bad_child_state_is_named_by_its_path);
   RUN(a_resumed_subagent_can_be_interrupted_again);
-  RUN(interrupt_under_a_custom_agent_is_unsupported);
+  RUN(interrupt_under_a_custom_agent_resumes);
   return CHECK_EXIT();
 }

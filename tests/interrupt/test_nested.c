@@ -8,7 +8,10 @@
  * asking again: approve runs it, reject gives the tool the human's
  * message as the nested call's error, edit runs it with the new
  * arguments. A nested call that differs on the re-run asks again; bad
- * decisions are refused before anything runs.
+ * decisions are refused before anything runs. A nested call that runs a
+ * sub-agent (an agent tool) which stops for approval: path
+ * "d1/nested-1/h1"; on resume the outer tool runs again and the
+ * sub-agent continues from its state.
  */
 #include "check.h"
 #include "fixture.h"
@@ -206,6 +209,84 @@ static void bad_nested_decisions_change_nothing(void) {
   done(&x);
 }
 
+/* ---- a sub-agent interrupted inside a nested call ---- */
+
+static int delegations;
+
+/* Asks the helper agent (a tool of the same run) through its context, and
+ * hands its HL_INTERRUPTED on. */
+static hl_status fx_delegate(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args, (void)ud;
+  delegations++;
+  cJSON *in = cJSON_Parse("{\"input\": \"clean /tmp/h\"}");
+  cJSON *r = NULL;
+  hl_status st = hl_context_call_tool(ctx, "helper", in, &r);
+  cJSON_Delete(in);
+  if (st != HL_OK) return st;
+  char buf[256];
+  snprintf(buf, sizeof buf, "delegated: %s", cJSON_IsString(r) ? r->valuestring : "?");
+  cJSON_Delete(r);
+  *result = cJSON_CreateString(buf);
+  return HL_OK;
+}
+
+static void subagent_in_nested_call(const char *decision, const char *want, int want_deletes) {
+  fx_log_reset();
+  delegations = 0;
+  hl_provider *top = hl_scripted_new(), *hm = hl_scripted_new();
+  hl_scripted_load_json(top, "{\"responses\": [{\"tool_calls\": [{\"id\": \"d1\", \"name\": \"delegate\", "
+                             "\"arguments\": {\"path\": \"x\"}}]}, {\"text\": \"dispatcher: {{result}}\"}]}");
+  hl_scripted_load_json(hm, "{\"rules\": [{\"match\": \".\", \"steps\": [{\"tool_calls\": [{\"id\": \"h1\", "
+                            "\"name\": \"delete_file\", \"arguments\": {\"path\": \"/tmp/h\"}}]},"
+                            "{\"text\": \"helper: {{result}}\"}]}]}");
+  hl_agent *helper = hl_agent_new("helper");
+  hl_agent_set_provider(helper, hm);
+  hl_tool *del = fx_tool("delete_file", fx_delete, "path");
+  hl_tool_set_needs_approval(del, true);
+  fx_add(helper, del);
+  hl_agent *disp = hl_agent_new("dispatcher");
+  hl_agent_set_provider(disp, top);
+  fx_add(disp, hl_agent_as_tool(helper, "Deletes files.", NULL));
+  fx_add(disp, fx_tool("delegate", fx_delegate, "path"));
+  hl_agent_unref(helper);
+  hl_session *s = hl_session_new("app", "u", "nested-sub");
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(disp, s, "go", &answer), HL_INTERRUPTED);
+  cJSON *state = hl_run_state_json();
+  REQUIRE(state);
+  cJSON *list = hl_run_state_pending(state);
+  CHECK_INT(cJSON_GetArraySize(list), 1);
+  CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(list, 0), "path"), "d1/nested-1/h1");
+  CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(list, 0), "agent"), "helper");
+  cJSON_Delete(list);
+  CHECK_INT(fx_ran("delete_file"), 0);
+  cJSON *d = cJSON_Parse(decision);
+  CHECK_INT(hl_agent_resume(disp, s, state, d, &answer), HL_OK);
+  CHECK_STR(answer ? answer : "", want);
+  /* The outer tool ran again (at least once); the helper's first turn
+   * was not asked again: one more helper model call, not two. */
+  CHECK_INT(delegations, 2);
+  CHECK_INT((int)hl_scripted_request_count(hm), 2);
+  CHECK_INT((int)hl_scripted_request_count(top), 2);
+  CHECK_INT(fx_ran("delete_file"), want_deletes);
+  hl_free(answer);
+  cJSON_Delete(d);
+  cJSON_Delete(state);
+  hl_session_free(s);
+  hl_agent_unref(disp);
+  hl_provider_unref(top), hl_provider_unref(hm);
+}
+
+static void subagent_in_nested_call_approve(void) {
+  subagent_in_nested_call("{\"d1/nested-1/h1\": {\"action\": \"approve\"}}",
+                          "dispatcher: delegated: helper: deleted /tmp/h", 1);
+}
+
+static void subagent_in_nested_call_reject(void) {
+  subagent_in_nested_call("{\"d1/nested-1/h1\": {\"action\": \"reject\", \"message\": \"no\"}}",
+                          "dispatcher: delegated: helper: no", 0);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(nested_call_interrupts_the_run_with_its_path);
@@ -214,5 +295,7 @@ int main(int argc, char **argv) {
   RUN(edit_runs_the_nested_call_with_new_arguments);
   RUN(a_different_nested_call_asks_again);
   RUN(bad_nested_decisions_change_nothing);
+  RUN(subagent_in_nested_call_approve);
+  RUN(subagent_in_nested_call_reject);
   return CHECK_EXIT();
 }

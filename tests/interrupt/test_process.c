@@ -4,7 +4,9 @@
  * writes the state and the session as JSON text to files, and spawns
  * resume_helper (argv[1]) with decisions, once with approve + reject and
  * once with edit + approve; the helper reports what its model saw in the
- * request after the resume and which tools it ran.
+ * request after the resume and which tools it ran. The same for the
+ * composer's nested call and for a workflow agent (the sequential
+ * pipeline: its ended child is replayed, not run, in the other process).
  */
 #include <sys/wait.h>
 #include <unistd.h>
@@ -188,6 +190,68 @@ static void a_second_process_resumes_a_nested_call(void) {
   hl_session_free(s);
 }
 
+/* A workflow agent's interrupt resumed in the other process: the
+ * pipeline (sequential: writer, then publisher) stops at the publisher's
+ * delete_file; the other process runs the pipeline's body again, where
+ * the writer's recorded answer is used without calling its model, and
+ * the publisher continues with the decision (approve, reject, edit). */
+static void a_second_process_resumes_a_workflow(void) {
+  REQUIRE(mkdtemp(strcpy(dir, "/tmp/hl_interrupt_XXXXXX")));
+  fx_log_reset();
+  hl_provider *wm = hl_scripted_new(), *pm = hl_scripted_new();
+  hl_agent *agent = fx_pipeline(wm, pm);
+  hl_session *s = hl_session_new("app", "user", "sess-3");
+  char *answer = NULL;
+  REQUIRE(hl_agent_run(agent, s, "write it", &answer) == HL_INTERRUPTED);
+  cJSON *state = hl_run_state_json();
+  REQUIRE(state);
+  save("state.json", state);
+  cJSON *sj = hl_session_to_json(s);
+  save("session.json", sj);
+  cJSON_Delete(sj);
+  CHECK_INT((int)hl_scripted_request_count(wm), 1);
+  helper_agent = "pipeline";
+
+  cJSON *r = resume_elsewhere("{\"publisher/p1\":{\"action\":\"approve\"}}");
+  REQUIRE(r);
+  CHECK_STR(hl_json_get_string(r, "status"), "Ok");
+  CHECK_STR(hl_json_get_string(r, "answer"), "published: deleted /tmp/old");
+  CHECK_STR(result_of(r, "p1"), "deleted /tmp/old");
+  CHECK_INT(hl_json_get_number(r, "writer_calls", -1), 0);
+  CHECK_INT(hl_json_get_number(r, "model_calls", -1), 1);
+  CHECK_STR(hl_json_get_string(r, "ran"), "delete_file {\"path\":\"/tmp/old\"}\n");
+  CHECK_INT(hl_json_get_number(r, "session_messages", 0), 6);
+  cJSON_Delete(r);
+
+  r = resume_elsewhere("{\"publisher/p1\":{\"action\":\"reject\",\"message\":\"keep it\"}}");
+  REQUIRE(r);
+  CHECK_STR(hl_json_get_string(r, "answer"), "published: keep it");
+  CHECK(cJSON_IsTrue(hl_json_get(hl_json_get(hl_json_get(r, "results"), "p1"), "is_error")));
+  CHECK_INT(hl_json_get_number(r, "writer_calls", -1), 0);
+  CHECK_STR(hl_json_get_string(r, "ran"), "");
+  cJSON_Delete(r);
+
+  r = resume_elsewhere("{\"publisher/p1\":{\"action\":\"edit\",\"arguments\":{\"path\":\"/tmp/new\"}}}");
+  REQUIRE(r);
+  CHECK_STR(hl_json_get_string(r, "answer"), "published: deleted /tmp/new");
+  CHECK_INT(hl_json_get_number(r, "writer_calls", -1), 0);
+  cJSON_Delete(r);
+  helper_agent = NULL;
+
+  const char *names[4] = {"state.json", "session.json", "decisions.json", "out.json"};
+  for (int i = 0; i < 4; i++) {
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    unlink(p);
+  }
+  rmdir(dir);
+  cJSON_Delete(state);
+  hl_agent_unref(agent);
+  hl_provider_unref(wm);
+  hl_provider_unref(pm);
+  hl_session_free(s);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: test_process RESUME_HELPER\n");
@@ -197,5 +261,6 @@ int main(int argc, char **argv) {
   CHECK_ARGS(argc - 1, argv + 1);
   RUN(a_second_process_resumes_with_approve_reject_and_edit);
   RUN(a_second_process_resumes_a_nested_call);
+  RUN(a_second_process_resumes_a_workflow);
   return CHECK_EXIT();
 }
