@@ -55,8 +55,10 @@
  * went away HL_ERR_NETWORK (the next call reconnects); a failed write to
  * disk (full disk, read-only file) HL_ERR_IO; a corrupt event (not a JSON
  * object with a "type") HL_ERR_JSON naming the session and version; a log
- * with missing events (truncated) HL_ERR_IO; a session never written
- * HL_ERR_NOT_FOUND. Session ids, app names and user ids may hold any
+ * with missing events (truncated) HL_ERR_IO (SQLite: a hole; its log is
+ * its event rows, the version the last one's number, so rows deleted from
+ * the end behind its back read as a shorter log); a session never written
+ * HL_ERR_NOT_FOUND; an SQLite log past 2^32 - 1 events HL_ERR_TOO_LARGE. Session ids, app names and user ids may hold any
  * characters but NUL (they are bound as parameters, never spliced into a
  * command), up to 512 bytes each.
  *
@@ -82,7 +84,7 @@ extern "C" {
 typedef struct hl_store hl_store;
 
 /** The schema version this build writes (SQLite, PostgreSQL). */
-#define HL_STORE_SCHEMA_VERSION 3
+#define HL_STORE_SCHEMA_VERSION 4
 
 /** Open (and for SQLite/PostgreSQL create or migrate) the store at `url`.
  *  On HL_OK *out is the caller's. Not thread-safe with respect to *out. */

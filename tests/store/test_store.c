@@ -157,6 +157,20 @@ static bool is_db(void) { return strcmp(backend, "memory") != 0; }
 static bool is_sql(void) { return !strcmp(backend, "sqlite") || !strcmp(backend, "postgresql"); }
 static bool is_server(void) { return !strcmp(backend, "postgresql") || !strcmp(backend, "redis"); }
 
+/* SQL that changes or deletes event `version` of session `id` behind the
+ * store's back: `verb` is "UPDATE hl_events SET data = '...'" or
+ * "DELETE FROM hl_events". SQLite keys an event by its session's number
+ * and its version (sqlite.c), PostgreSQL by the ids and the version. */
+static void raw_event_sql(const char *raw, const char *verb, const char *id, int version) {
+  char sql[600];
+  if (!strcmp(backend, "sqlite"))
+    snprintf(sql, sizeof sql, "%s WHERE k = (SELECT sid FROM hl_sessions WHERE id = '%s')"
+             " * 4294967296 + %d", verb, id, version);
+  else
+    snprintf(sql, sizeof sql, "%s WHERE id = '%s' AND version = %d", verb, id, version);
+  free(raw_do(raw, sql));
+}
+
 static cJSON *ev_text(const char *role, const char *text) {
   hl_message *m = hl_message_new_text(!strcmp(role, "user") ? HL_ROLE_USER : HL_ROLE_ASSISTANT, text);
   cJSON *e = cJSON_CreateObject();
@@ -809,7 +823,7 @@ static void corrupt_row(void) {
   CHECK_INT(append_text(s, "app", "bad", 1, "assistant", "a"), HL_OK);
   CHECK_INT(append_text(s, "app", "good", 0, "user", "fine"), HL_OK);
   if (is_sql()) {
-    free(raw_do(raw, "UPDATE hl_events SET data = '{\"type\":\"message\",\"mess' WHERE id = 'bad' AND version = 2"));
+    raw_event_sql(raw, "UPDATE hl_events SET data = '{\"type\":\"message\",\"mess'", "bad", 2);
   } else {
     free(raw_do(raw, "LSET|hl:log:3:app1:u3:bad|1|{\"type\":\"message\",\"mess"));
   }
@@ -822,18 +836,18 @@ static void corrupt_row(void) {
   CHECK_INT(hl_session_open(s, "app", "u", "bad", &sess), HL_ERR_JSON);
   CHECK(sess == NULL);
   /* valid JSON, but not an event */
-  if (is_sql()) free(raw_do(raw, "UPDATE hl_events SET data = '[1,2]' WHERE id = 'bad' AND version = 2"));
+  if (is_sql()) raw_event_sql(raw, "UPDATE hl_events SET data = '[1,2]'", "bad", 2);
   else free(raw_do(raw, "LSET|hl:log:3:app1:u3:bad|1|[1,2]"));
   CHECK_INT(hl_store_load(s, "app", "u", "bad", &events, NULL), HL_ERR_JSON);
   CHECK_CONTAINS(hl_last_error(), "not an event");
   /* an event whose message is not a message */
-  if (is_sql()) free(raw_do(raw, "UPDATE hl_events SET data = '{\"type\":\"message\",\"message\":7}' WHERE id = 'bad' AND version = 2"));
+  if (is_sql()) raw_event_sql(raw, "UPDATE hl_events SET data = '{\"type\":\"message\",\"message\":7}'", "bad", 2);
   else free(raw_do(raw, "LSET|hl:log:3:app1:u3:bad|1|{\"type\":\"message\",\"message\":7}"));
   CHECK_INT(hl_session_open(s, "app", "u", "bad", &sess), HL_ERR_JSON);
   CHECK_CONTAINS(hl_last_error(), "event 2 (message)");
   /* a count no session can have (found by fuzz_store: converting it to
    * size_t was undefined behaviour) */
-  if (is_sql()) free(raw_do(raw, "UPDATE hl_events SET data = '{\"type\":\"truncate\",\"count\":1e300}' WHERE id = 'bad' AND version = 2"));
+  if (is_sql()) raw_event_sql(raw, "UPDATE hl_events SET data = '{\"type\":\"truncate\",\"count\":1e300}'", "bad", 2);
   else free(raw_do(raw, "LSET|hl:log:3:app1:u3:bad|1|{\"type\":\"truncate\",\"count\":1e300}"));
   CHECK_INT(hl_session_open(s, "app", "u", "bad", &sess), HL_ERR_JSON);
   CHECK_CONTAINS(hl_last_error(), "truncate event");
@@ -848,19 +862,38 @@ static void truncated_log(void) {
   hl_store *s = fresh_store(raw, sizeof raw);
   REQUIRE(s);
   for (int i = 0; i < 4; i++) CHECK_INT(append_text(s, "app", "t", i, i % 2 ? "assistant" : "user", "x"), HL_OK);
-  if (is_sql()) free(raw_do(raw, "DELETE FROM hl_events WHERE id = 't' AND version = 4"));
-  else free(raw_do(raw, "RPOP|hl:log:3:app1:u1:t"));
+  bool sqlite = !strcmp(backend, "sqlite");
   cJSON *events = NULL;
-  CHECK_INT(hl_store_load(s, "app", "u", "t", &events, NULL), HL_ERR_IO);
-  CHECK_CONTAINS(hl_last_error(), "truncated");
+  int64_t version = 0;
+  if (sqlite) {
+    /* SQLite's log is its events table (sqlite.c): the last event's number
+     * is the version, so a tail deleted behind its back reads as a shorter
+     * log, which atomic commits make the only kind a crash can leave. */
+    raw_event_sql(raw, "DELETE FROM hl_events", "t", 4);
+    CHECK_INT(hl_store_load(s, "app", "u", "t", &events, &version), HL_OK);
+    CHECK_INT(version, 3);
+    CHECK_INT(cJSON_GetArraySize(events), 3);
+    cJSON_Delete(events);
+    events = NULL;
+    CHECK_INT(append_text(s, "app", "t", 4, "user", "y"), HL_ERR_CONFLICT);
+  } else {
+    if (is_sql()) raw_event_sql(raw, "DELETE FROM hl_events", "t", 4);
+    else free(raw_do(raw, "RPOP|hl:log:3:app1:u1:t"));
+    CHECK_INT(hl_store_load(s, "app", "u", "t", &events, NULL), HL_ERR_IO);
+    CHECK_CONTAINS(hl_last_error(), "truncated");
+  }
   /* a hole in the middle (SQL: rows are numbered) */
   if (is_sql()) {
-    free(raw_do(raw, "DELETE FROM hl_events WHERE id = 't' AND version = 2"));
+    raw_event_sql(raw, "DELETE FROM hl_events", "t", 2);
     CHECK_INT(hl_store_load(s, "app", "u", "t", &events, NULL), HL_ERR_IO);
     CHECK_CONTAINS(hl_last_error(), "hole");
+    CHECK(events == NULL);
   }
-  /* a writer that believes in the old length cannot paper over it */
-  CHECK_INT(append_text(s, "app", "t", 3, "user", "y"), HL_ERR_CONFLICT);
+  /* a writer that believes in an older length cannot paper over it */
+  CHECK_INT(append_text(s, "app", "t", sqlite ? 1 : 3, "user", "y"), HL_ERR_CONFLICT);
+  if (sqlite) { /* nor one whose last event is gone (event 2 is the hole) */
+    CHECK_INT(append_text(s, "app", "t", 2, "user", "y"), HL_ERR_CONFLICT);
+  }
   if (!strcmp(backend, "redis")) { /* nor one that saw the recorded version */
     CHECK_INT(append_text(s, "app", "t", 4, "user", "y"), HL_ERR_IO);
     CHECK_CONTAINS(hl_last_error(), "truncated");
@@ -916,6 +949,109 @@ static void migrations(void) {
   /* opened again: nothing to migrate, still fine */
   REQUIRE(hl_store_open(url, &s) == HL_OK);
   hl_store_close(s);
+}
+
+/* An SQLite database as schema 3 wrote it (the version before the log
+ * became the events table): two users, a session of three events with a
+ * title and one of one event, sizes and times as schema 3 kept them. */
+static const char *const sqlite_schema_v3 =
+  "CREATE TABLE hl_schema (version INTEGER NOT NULL);"
+  "INSERT INTO hl_schema VALUES (3);"
+  "CREATE TABLE hl_sessions (app TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL,"
+  " version BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,"
+  " updated DOUBLE PRECISION NOT NULL, title TEXT, bytes BIGINT NOT NULL DEFAULT 0,"
+  " PRIMARY KEY (app, user_id, id)) WITHOUT ROWID;"
+  "CREATE TABLE hl_events (app TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL,"
+  " version BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (app, user_id, id, version))"
+  " WITHOUT ROWID;"
+  "INSERT INTO hl_events VALUES ('app', 'u', 'it''s', 1,"
+  " '{\"type\":\"message\",\"message\":{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"first question\"}]}}');"
+  "INSERT INTO hl_events VALUES ('app', 'u', 'it''s', 2,"
+  " '{\"type\":\"state\",\"key\":\"k\",\"value\":[1,2.5,\"x\"]}');"
+  "INSERT INTO hl_events VALUES ('app', 'u', 'it''s', 3,"
+  " '{\"type\":\"message\",\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"an answer\"}]}}');"
+  "INSERT INTO hl_events VALUES ('app', 'v', 'other', 1,"
+  " '{\"type\":\"message\",\"message\":{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hello\"}]}}');"
+  "INSERT INTO hl_sessions SELECT app, user_id, id, MAX(version), 1000, CASE WHEN id = 'other'"
+  " THEN 3000 ELSE 2000 END, CASE WHEN id = 'other' THEN 'hello' ELSE 'first question' END,"
+  " SUM(LENGTH(CAST(data AS BLOB))) FROM hl_events GROUP BY app, user_id, id;"
+  "INSERT INTO hl_sessions VALUES ('app', 'u', 'newer', 1, 1500, 2500, NULL, 0);"
+  "INSERT INTO hl_events VALUES ('app', 'u', 'newer', 1, '{\"type\":\"reset\"}');"
+  "UPDATE hl_sessions SET bytes = 16 WHERE id = 'newer';";
+
+/* A database of the previous schema is migrated and reads as before: the
+ * same events, versions, titles, sizes and times, in the same order; it
+ * takes appends at the versions its writers saw. */
+static void migration_from_v3(void) {
+  if (strcmp(backend, "sqlite") != 0) {
+    fprintf(stderr, "  (schema 3 -> 4 changes SQLite only)\n");
+    return;
+  }
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  sqlite3 *db = NULL;
+  sqlite3_open(raw, &db);
+  CHECK_INT(sqlite3_exec(db, sqlite_schema_v3, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  char *want[2] = {raw_do(raw, "SELECT group_concat(data, '|') FROM (SELECT data FROM hl_events"
+                                " WHERE id = 'it''s' ORDER BY version)"),
+                   raw_do(raw, "SELECT bytes FROM hl_sessions WHERE id = 'it''s'")};
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  char *v = raw_do(raw, "SELECT MAX(version) FROM hl_schema");
+  CHECK_INT(atoi(v), 4);
+  free(v);
+  cJSON *events = NULL;
+  int64_t version = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "it's", &events, &version), HL_OK);
+  CHECK_INT(version, 3);
+  /* byte for byte the rows schema 3 held */
+  char got[2000] = "";
+  for (int i = 0; i < cJSON_GetArraySize(events); i++) {
+    char *t = NULL;
+    CHECK_INT(hl_json_print(cJSON_GetArrayItem(events, i), &t), HL_OK);
+    snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? "|" : "", t ? t : "?");
+    hl_free(t);
+  }
+  CHECK_STR(got, want[0]);
+  cJSON_Delete(events);
+  hl_session *sess = NULL;
+  CHECK_INT(hl_session_open(s, "app", "v", "other", &sess), HL_OK);
+  if (sess) CHECK_INT(hl_session_messages(sess)->count, 1);
+  hl_session_free(sess);
+  cJSON *list = NULL;
+  CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(list), 2);
+  cJSON *newer = cJSON_GetArrayItem(list, 0), *first = cJSON_GetArrayItem(list, 1);
+  CHECK_STR(hl_json_get_string(newer, "id"), "newer"); /* updated 2500 > 2000 */
+  CHECK(hl_json_get_string(newer, "title") == NULL);
+  CHECK_INT(hl_json_get_number(newer, "bytes", 0), 16);
+  CHECK_STR(hl_json_get_string(first, "id"), "it's");
+  CHECK_STR(hl_json_get_string(first, "title"), "first question");
+  CHECK_INT(hl_json_get_number(first, "version", 0), 3);
+  CHECK_INT(hl_json_get_number(first, "created", 0), 1000);
+  CHECK_INT(hl_json_get_number(first, "updated", 0), 2000);
+  CHECK_INT(hl_json_get_number(first, "bytes", 0), atoi(want[1]));
+  cJSON_Delete(list);
+  /* writers go on from the migrated versions */
+  CHECK_INT(append_text(s, "app", "it's", 2, "user", "stale"), HL_ERR_CONFLICT);
+  CHECK_INT(append_text(s, "app", "it's", 3, "user", "next"), HL_OK);
+  cJSON *again = ev_text("user", "again");
+  CHECK_INT(hl_store_append(s, "app", "v", "other", 0, again, NULL), HL_ERR_CONFLICT);
+  CHECK_INT(hl_store_append(s, "app", "v", "other", 1, again, NULL), HL_OK);
+  cJSON_Delete(again);
+  CHECK_INT(hl_store_load(s, "app", "u", "it's", &events, &version), HL_OK);
+  CHECK_INT(version, 4);
+  cJSON_Delete(events);
+  CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
+  CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(list, 0), "id"), "it's"); /* written now */
+  CHECK(hl_json_get_number(cJSON_GetArrayItem(list, 0), "bytes", 0) > atoi(want[1]));
+  cJSON_Delete(list);
+  CHECK_INT(hl_store_delete(s, "app", "u", "it's"), HL_OK);
+  CHECK_INT(hl_store_load(s, "app", "u", "it's", &events, NULL), HL_ERR_NOT_FOUND);
+  hl_store_close(s);
+  free(want[0]);
+  free(want[1]);
 }
 
 static void newer_schema(void) {
@@ -1186,6 +1322,7 @@ int main(int argc, char **argv) {
   }
   RUN(disk_full);
   RUN(migrations);
+  RUN(migration_from_v3);
   RUN(newer_schema);
   RUN(ttl);
   RUN(server_killed);
