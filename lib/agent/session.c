@@ -83,12 +83,30 @@ static hl_status hl_session_write(hl_session *s, cJSON *event) {
   return st == HL_OK ? hl_session_flush(s) : st;
 }
 
+/* Which held events a truncate to `count` messages keeps: the events of
+ * messages before it, and every state change (made in memory, taken back
+ * by nothing). */
+typedef struct hl_keep {
+  size_t next_message, count, messages_kept;
+} hl_keep;
+
+static bool hl_keep_held(const char *text, size_t len, void *ud) {
+  hl_keep *k = ud;
+  if (!hl__events_is_message(text, len)) return true;
+  if (k->next_message++ >= k->count) return false;
+  k->messages_kept++;
+  return true;
+}
+
 /* Forget the held events of messages `count` and later (they are being
- * taken back, never written), all of them for 0. Call with wlock held. */
-static void hl_session_drop_held(hl_session *s, size_t count) {
+ * taken back, never written), all of them for 0, but not the held state
+ * changes. Returns how many held message events are left. Call with
+ * wlock held. */
+static size_t hl_session_drop_held(hl_session *s, size_t count) {
   s->hold_next = false;
-  if (count <= s->held_at) hl__events_clear(&s->held);
-  else hl__events_cut(&s->held, count - s->held_at);
+  hl_keep k = {s->held_at, count, 0};
+  if (s->held.n) hl__events_filter(&s->held, hl_keep_held, &k);
+  return k.messages_kept;
 }
 
 static cJSON *hl_event_new(const char *type) {
@@ -317,14 +335,23 @@ void hl__session_truncate(hl_session *s, size_t count) {
   pthread_mutex_lock(&s->wlock);
   /* Held messages being taken back were never written: forget them, and
    * write a truncate only if the log has messages past `count`. */
-  size_t written = s->messages.count - s->held.n;
-  hl_session_drop_held(s, count);
+  size_t held_messages = 0;
+  for (size_t i = 0, start = 0; i < s->held.n; start = s->held.ends[i++])
+    held_messages += hl__events_is_message(s->held.buf.p + start, s->held.ends[i] - start);
+  size_t written = s->messages.count - held_messages;
+  size_t kept = hl_session_drop_held(s, count);
   if (s->sink.append && written > count) {
     /* Best effort: when the store is gone (or another writer won), the log
      * keeps the run, which then reads as unfinished (store.h). */
     cJSON *e = hl_event_new("truncate");
     if (e && !cJSON_AddNumberToObject(e, "count", (double)count)) cJSON_Delete(e), e = NULL;
     if (hl_session_write(s, e) != HL_OK) hl_clear_error();
+  } else if (s->sink.append && s->held.n && kept == 0) {
+    /* State changes of the run taken back stay made: written now, as
+     * they would have been with the turn's boundary. Best effort, as
+     * above. */
+    if (s->sink.append(s->sink.ud, &s->held) != HL_OK) hl_clear_error();
+    hl__events_clear(&s->held);
   }
   hl_session_lock(s);
   while (s->messages.count > count) {
@@ -375,8 +402,11 @@ hl_status hl_session_state_set(hl_session *s, const char *key, const cJSON *valu
   pthread_mutex_lock(&s->wlock);
   hl_status st = HL_OK;
   if (s->sink.append) {
+    /* A turn in flight (held messages): the change joins its boundary's
+     * append (store.h); otherwise it is written now. */
+    size_t held = s->held.n;
     st = hl__events_add_state(&s->held, key, copy);
-    if (st == HL_OK) st = hl_session_flush(s);
+    if (st == HL_OK && held == 0) st = hl_session_flush(s);
     if (st != HL_OK) {
       pthread_mutex_unlock(&s->wlock);
       cJSON_Delete(copy);
@@ -471,7 +501,8 @@ void hl__session_hold_next(hl_session *s) {
 
 void hl__session_swap_contents(hl_session *a, hl_session *b) {
   pthread_mutex_lock(&a->wlock);
-  hl_session_drop_held(a, 0); /* the fresh contents are the log's */
+  a->hold_next = false;
+  hl__events_clear(&a->held); /* the fresh contents are the log's */
   hl_session_lock(a);
   hl_session_lock(b);
   hl_messages m = a->messages;

@@ -87,6 +87,35 @@ void hl__events_cut(hl__events *ev, size_t n) {
   }
 }
 
+void hl__events_filter(hl__events *ev, bool (*keep)(const char *text, size_t len, void *ud),
+                       void *ud) {
+  size_t out = 0, len = 0, start = 0;
+  bool title_kept = false;
+  for (size_t i = 0; i < ev->n; start = ev->ends[i++]) {
+    size_t n = ev->ends[i] - start;
+    if (!keep(ev->buf.p + start, n, ud)) continue;
+    memmove(ev->buf.p + len, ev->buf.p + start, n);
+    len += n;
+    if (ev->title && ev->title_at == i) {
+      ev->title_at = out;
+      title_kept = true;
+    }
+    ev->ends[out++] = len;
+  }
+  ev->n = out;
+  ev->buf.len = len;
+  if (ev->buf.p) ev->buf.p[len] = '\0';
+  if (ev->title && !title_kept) {
+    free(ev->title);
+    ev->title = NULL;
+  }
+}
+
+bool hl__events_is_message(const char *text, size_t len) {
+  static const char head[] = "{\"type\":\"message\"";
+  return len >= sizeof head - 1 && memcmp(text, head, sizeof head - 1) == 0;
+}
+
 void hl__events_clear(hl__events *ev) { hl__events_cut(ev, 0); }
 
 void hl__events_free(hl__events *ev) {

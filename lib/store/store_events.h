@@ -43,6 +43,12 @@ hl_status hl__events_add_json(hl__events *ev, const cJSON *event);
 bool hl__events_title_from(hl__events *ev, const hl_message *msg);
 /* Keep the first `n` events (and the title only if its event is kept). */
 void hl__events_cut(hl__events *ev, size_t n);
+/* Keep the events for which keep(text, len, ud) says true, in order (the
+ * title only if its event is kept). */
+void hl__events_filter(hl__events *ev, bool (*keep)(const char *text, size_t len, void *ud),
+                       void *ud);
+/* True if event text[0..len) is a message event (as this file writes them). */
+bool hl__events_is_message(const char *text, size_t len);
 /* Empty the list, keeping its buffers for the next events. */
 void hl__events_clear(hl__events *ev);
 void hl__events_free(hl__events *ev);

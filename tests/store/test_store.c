@@ -619,10 +619,10 @@ static void group_append(void) {
  * the log has nothing of the run yet (the input and the call are written
  * together with the results); after the run, input, call, results and
  * answer are all there, one version each, in two appends. A state change
- * made by a tool takes the held input and call along, so the log never
- * has a result without its call. */
+ * made by a tool is held with them: written in the same append, after
+ * the call, before the result. */
 static hl_store *boundary_store;
-static int64_t boundary_seen = -1;
+static int64_t boundary_seen = -1, boundary_after_state = -1;
 static hl_status boundary_tool(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
   (void)args;
   (void)ud;
@@ -635,6 +635,9 @@ static hl_status boundary_tool(hl_context *ctx, const cJSON *args, cJSON **resul
     cJSON *yes = cJSON_CreateTrue();
     hl_context_state_set(ctx, "touched", yes);
     cJSON_Delete(yes);
+    st = hl_store_load(boundary_store, "app", "u", "tb", &events, &v);
+    boundary_after_state = st == HL_OK ? v : st == HL_ERR_NOT_FOUND ? 0 : -1;
+    cJSON_Delete(events);
   }
   *result = cJSON_CreateString("ok");
   return HL_OK;
@@ -661,8 +664,10 @@ static void turn_boundaries(void) {
     char *answer = NULL;
     CHECK_INT(hl_agent_run(a, sess, variant ? "with state" : "plain", &answer), HL_OK);
     hl_free(answer);
-    /* during the tool: nothing of this run (it waits for the results) */
+    /* during the tool: nothing of this run (it waits for the results),
+     * not even after the tool changed the state */
     CHECK_INT(boundary_seen, before);
+    if (variant) CHECK_INT(boundary_after_state, before);
     /* after: input, call, result, answer (and the state change) */
     CHECK_INT(hl_session_version(sess), before + (variant ? 5 : 4));
     cJSON *events = NULL;
@@ -680,6 +685,85 @@ static void turn_boundaries(void) {
     hl_agent_unref(a);
   }
   hl_store_close(s);
+}
+
+/* A model that asks for the note tool, then fails once its result is in. */
+static hl_status fail_after_tool(void *impl, hl_context *ctx, const hl_request *req,
+                                 hl_response **out) {
+  const hl_message *last = req->messages.items[req->messages.count - 1];
+  if (last->role == HL_ROLE_TOOL) return hl_fail(HL_ERR_PROVIDER, "model: down after the tool");
+  return loop_complete(impl, ctx, req, out);
+}
+
+static hl_hook_action state_then_abort(hl_context *ctx, const hl_before_model_args *args,
+                                       hl_before_model_out *out, void *ud) {
+  (void)args;
+  (void)out;
+  (void)ud;
+  cJSON *yes = cJSON_CreateTrue();
+  hl_context_state_set(ctx, "touched", yes);
+  cJSON_Delete(yes);
+  cJSON *events = NULL;
+  int64_t v = -1;
+  hl_status st = hl_store_load(boundary_store, "app", "u", "tb", &events, &v);
+  boundary_after_state = st == HL_OK ? v : -1;
+  cJSON_Delete(events);
+  return hl_hook_abort("before_model: stop here");
+}
+
+/* A run that fails after a tool changed the state: its messages are taken
+ * back, the state change stays, in memory and in the log. Failing at the
+ * second model call, the first boundary (input, call, state, result) is in
+ * the log and a truncate follows; aborted by a before_model hook that
+ * changed the state, before any boundary, nothing of the run reached the
+ * log but the state change, written alone when the run's held input is
+ * dropped. */
+static void held_state_of_failed_run(void) {
+  for (int variant = 0; variant < 2; variant++) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  boundary_store = s;
+  boundary_after_state = -1;
+  static const hl_provider_ops ops = {.size = sizeof(hl_provider_ops), .name = "fails",
+                                      .complete = fail_after_tool};
+  hl_agent *a = hl_agent_new("tb");
+  hl_provider *p = hl_provider_new(&ops, NULL);
+  hl_agent_set_provider(a, p);
+  hl_provider_unref(p);
+  hl_tool *t = hl_tool_new("note", "Note a text", boundary_tool, NULL);
+  hl_tool_param(t, "text", "string", "what to note", true);
+  hl_agent_add_tool(a, t);
+  hl_tool_unref(t);
+  if (variant) hl_hooks_add_before_model(hl_agent_hooks(a), "stop", 0, state_then_abort, NULL);
+  hl_session *sess = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "tb", &sess) == HL_OK);
+  CHECK_INT(hl_session_add_message(sess, hl_message_new_text(HL_ROLE_USER, "earlier")), HL_OK);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, sess, "then fail", &answer), variant ? HL_ERR_ABORTED : HL_ERR_PROVIDER);
+  CHECK_INT(boundary_after_state, 1); /* held while the tool ran */
+  CHECK_INT(hl_session_messages(sess)->count, 1);
+  cJSON *touched = hl_session_state_get(sess, "touched");
+  CHECK(cJSON_IsTrue(touched));
+  cJSON_Delete(touched);
+  hl_session_free(sess);
+  REQUIRE(hl_session_open(s, "app", "u", "tb", &sess) == HL_OK);
+  CHECK_INT(hl_session_messages(sess)->count, 1);
+  touched = hl_session_state_get(sess, "touched");
+  CHECK(cJSON_IsTrue(touched));
+  cJSON_Delete(touched);
+  cJSON *events = NULL;
+  CHECK_INT(hl_store_load(s, "app", "u", "tb", &events, NULL), HL_OK);
+  const char *want[2][6] = {{"message", "message", "message", "state", "message", "truncate"},
+                            {"message", "state", NULL, NULL, NULL, NULL}};
+  CHECK_INT(cJSON_GetArraySize(events), variant ? 2 : 6);
+  for (int i = 0; i < cJSON_GetArraySize(events) && i < 6; i++)
+    CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(events, i), "type"), want[variant][i]);
+  cJSON_Delete(events);
+  hl_session_free(sess);
+  hl_agent_unref(a);
+  hl_store_close(s);
+  }
 }
 
 /* A log that ends in tool calls without results (the worker died while
@@ -1311,6 +1395,7 @@ int main(int argc, char **argv) {
   RUN(conflict_retry_keeps_claim);
   RUN(group_append);
   RUN(turn_boundaries);
+  RUN(held_state_of_failed_run);
   RUN(resume_unfinished);
   RUN(run_state);
   RUN(tool_call_id);
