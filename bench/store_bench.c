@@ -239,43 +239,50 @@ typedef struct raw_client {
   void (*close)(void *ctx);
 } raw_client;
 
-enum { RQ_BEGIN, RQ_COMMIT, RQ_CREATE, RQ_BUMP, RQ_EVENT, RQ_COUNT };
+enum { RQ_BEGIN, RQ_COMMIT, RQ_CREATE, RQ_FIND, RQ_EVENT, RQ_COUNT };
 typedef struct raw_sqlite {
   sqlite3 *db;
   sqlite3_stmt *q[RQ_COUNT];
 } raw_sqlite;
 
-/* As lib/store/sqlite.c: one IMMEDIATE transaction per append, holding
- * the conditional version bump and the group's event rows. */
+/* As lib/store/sqlite.c: one IMMEDIATE transaction per append: a new
+ * session's row (the first append) or the check that the session's last
+ * event is the one the writer saw (the others), then the group's event
+ * rows, keyed sid * 2^32 + version, with the log's running size. */
 static void raw_sqlite_turn(void *ctx, const char *id) {
   raw_sqlite *r = ctx;
   int v = 0;
+  sqlite3_int64 sid = 0, bytes = 0;
   for (int g = 0; g < GROUPS; g++) {
     sqlite3_step(r->q[RQ_BEGIN]);
     sqlite3_reset(r->q[RQ_BEGIN]);
-    sqlite3_stmt *q = r->q[v == 0 ? RQ_CREATE : RQ_BUMP];
-    size_t bytes = 0;
-    for (int i = 0; i < group_size[g]; i++) bytes += turn_lens[group_first[g] + i];
+    double now = (double)bench_now_ns() / 1e9;
+    sqlite3_stmt *q = r->q[v == 0 ? RQ_CREATE : RQ_FIND];
     sqlite3_bind_text(q, 1, "bench", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, "u", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
-    sqlite3_bind_double(q, 4, (double)bench_now_ns() / 1e9);
-    sqlite3_bind_null(q, 5);
-    sqlite3_bind_int64(q, 6, (sqlite3_int64)bytes);
-    if (v) sqlite3_bind_int64(q, 7, v);
-    sqlite3_bind_int64(q, 8, group_size[g]);
-    if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(r->db) != 1)
-      fprintf(stderr, "raw sqlite: %s\n", sqlite3_errmsg(r->db));
+    if (v == 0) {
+      sqlite3_bind_double(q, 4, now);
+      sqlite3_bind_text(q, 5, "Look up the keys a, b and c.", -1, SQLITE_STATIC);
+      if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(r->db) != 1)
+        fprintf(stderr, "raw sqlite: %s\n", sqlite3_errmsg(r->db));
+      sid = sqlite3_last_insert_rowid(r->db);
+    } else {
+      if (sqlite3_step(q) != SQLITE_ROW || sqlite3_column_int64(q, 1) != sid * 4294967296 + v)
+        fprintf(stderr, "raw sqlite: not at version %d: %s\n", v, sqlite3_errmsg(r->db));
+      bytes = sqlite3_column_int64(q, 2);
+    }
     sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
     for (int i = 0; i < group_size[g]; i++) {
       sqlite3_stmt *e = r->q[RQ_EVENT];
       int k = group_first[g] + i;
-      sqlite3_bind_text(e, 1, "bench", -1, SQLITE_STATIC);
-      sqlite3_bind_text(e, 2, "u", -1, SQLITE_STATIC);
-      sqlite3_bind_text(e, 3, id, -1, SQLITE_STATIC);
-      sqlite3_bind_int64(e, 4, v + i + 1);
-      sqlite3_bind_text(e, 5, turn_events[k], (int)turn_lens[k], SQLITE_STATIC);
-      sqlite3_step(e);
+      bytes += (sqlite3_int64)turn_lens[k];
+      sqlite3_bind_int64(e, 1, sid * 4294967296 + v + i + 1);
+      sqlite3_bind_double(e, 2, now);
+      sqlite3_bind_int64(e, 3, bytes);
+      sqlite3_bind_text(e, 4, turn_events[k], (int)turn_lens[k], SQLITE_STATIC);
+      if (sqlite3_step(e) != SQLITE_DONE) fprintf(stderr, "raw sqlite: %s\n", sqlite3_errmsg(r->db));
       sqlite3_reset(e);
     }
     sqlite3_step(r->q[RQ_COMMIT]);
@@ -300,12 +307,13 @@ static raw_client raw_sqlite_open(const char *path) {
   static const char *const sql[RQ_COUNT] = {
     [RQ_BEGIN] = "BEGIN IMMEDIATE",
     [RQ_COMMIT] = "COMMIT",
-    [RQ_CREATE] = "INSERT OR IGNORE INTO hl_sessions (app, user_id, id, version, created, updated,"
-                  " title, bytes) VALUES (?1, ?2, ?3, ?8, ?4, ?4, ?5, ?6)",
-    [RQ_BUMP] = "UPDATE hl_sessions SET version = version + ?8, updated = ?4,"
-                " title = COALESCE(title, ?5), bytes = bytes + ?6"
-                " WHERE app = ?1 AND user_id = ?2 AND id = ?3 AND version = ?7",
-    [RQ_EVENT] = "INSERT INTO hl_events (app, user_id, id, version, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [RQ_CREATE] = "INSERT OR IGNORE INTO hl_sessions (app, user_id, id, created, title)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [RQ_FIND] = "SELECT s.sid, e.k, e.bytes FROM hl_sessions s LEFT JOIN hl_events e"
+                " ON e.k = (SELECT MAX(k) FROM hl_events WHERE k BETWEEN s.sid * 4294967296 + 1"
+                " AND s.sid * 4294967296 + 4294967295)"
+                " WHERE s.app = ?1 AND s.user_id = ?2 AND s.id = ?3",
+    [RQ_EVENT] = "INSERT INTO hl_events (k, time, bytes, data) VALUES (?1, ?2, ?3, ?4)",
   };
   for (int i = 0; i < RQ_COUNT; i++)
     if (sqlite3_prepare_v2(r->db, sql[i], -1, &r->q[i], NULL) != SQLITE_OK)

@@ -98,9 +98,12 @@ def store_markdown(res):
       f"is the lowest and highest repeat. *added*: the stored turn minus the in-memory turn of the "
       f"same round: the 4 events of a turn (input, tool calls, tool results, answer) in 2 appends, "
       f"one per turn boundary (input, calls and results; answer), each one transaction "
-      f"conditional on the session's version, with their JSON encoding. *raw*: the same 2 appends "
-      f"with the client library alone (same statements or Lua script, prepared, same guarantees: "
-      f"SQLite in WAL with synchronous=NORMAL, JSON made in advance). CPU: the calling thread's "
+      f"conditional on the session's version, with their JSON encoding (written straight into one "
+      f"buffer from the session's messages, lib/store/store_events.c). *raw*: the same 2 appends "
+      f"with the client library alone (same statements or Lua script on the same schema, prepared, "
+      f"same guarantees: SQLite in WAL with synchronous=NORMAL, schema 4: the new session's row, "
+      f"then a read of the session's last event (the version check) and the event rows keyed "
+      f"sid * 2^32 + version, nothing rewritten; JSON made in advance). CPU: the calling thread's "
       f"(CLOCK_THREAD_CPUTIME_ID), the client's own cost; wall includes the server's. *writes*: "
       f"write system calls per turn (/proc/self/io), for Redis the round trips, for SQLite the "
       f"WAL writes: the same on both sides means the same work (not counted for PostgreSQL: "
@@ -135,8 +138,28 @@ def store_markdown(res):
       "server processes, which the scheduler treats differently for a whole run; the CPU ratio "
       "and the round trips per turn are the readable figures. Redis serves both from one "
       "process.\n")
+    w(verdict(res))
     w(MARK_END)
     return "\n".join(out)
+
+
+def verdict(res):
+    """The targets, met or not, from this run's medians."""
+    b = res.get("backends", {})
+    parts = []
+    sq = b.get("sqlite", {})
+    if sq.get("added_per_turn_us") is not None:
+        a = sq["added_per_turn_us"]
+        parts.append(f"SQLite {fmt(a)} µs per turn added: target < 100 µs "
+                     f"{'met' if a < 100 else 'not met'} on this run")
+    for name in ("postgresql", "redis"):
+        x = b.get(name, {})
+        if x.get("added_vs_raw") is not None:
+            wall, cpu = x["added_vs_raw"], x.get("added_vs_raw_cpu")
+            met = [k for k, v in (("wall", wall), ("CPU", cpu)) if v is not None and v <= 1.2]
+            parts.append(f"{NAMES[name].split(' (')[0]} {fmt(wall, 2)}x raw on wall, {fmt(cpu, 2)}x "
+                         f"on CPU: within 20% {'on ' + ' and '.join(met) if met else 'not met'}")
+    return ("This run: " + "; ".join(parts) + ".\n") if parts else ""
 
 
 def write(res):

@@ -55,8 +55,10 @@
  * went away HL_ERR_NETWORK (the next call reconnects); a failed write to
  * disk (full disk, read-only file) HL_ERR_IO; a corrupt event (not a JSON
  * object with a "type") HL_ERR_JSON naming the session and version; a log
- * with missing events (truncated) HL_ERR_IO; a session never written
- * HL_ERR_NOT_FOUND. Session ids, app names and user ids may hold any
+ * with missing events (truncated) HL_ERR_IO (SQLite: a hole; its log is
+ * its event rows, the version the last one's number, so rows deleted from
+ * the end behind its back read as a shorter log); a session never written
+ * HL_ERR_NOT_FOUND; an SQLite log past 2^32 - 1 events HL_ERR_TOO_LARGE. Session ids, app names and user ids may hold any
  * characters but NUL (they are bound as parameters, never spliced into a
  * command), up to 512 bytes each.
  *
@@ -82,7 +84,7 @@ extern "C" {
 typedef struct hl_store hl_store;
 
 /** The schema version this build writes (SQLite, PostgreSQL). */
-#define HL_STORE_SCHEMA_VERSION 3
+#define HL_STORE_SCHEMA_VERSION 4
 
 /** Open (and for SQLite/PostgreSQL create or migrate) the store at `url`.
  *  On HL_OK *out is the caller's. Not thread-safe with respect to *out. */
@@ -172,18 +174,24 @@ HL_API hl_status hl_store_delete(hl_store *store, const char *app, const char *u
  * (with the first turn), the assistant message, and when it asked for
  * tools, their results (written once the tools ran: the log never has a
  * call without its result). A run whose model answers at once is one
- * append; scenario (b) (a call, tools, an answer) is two. Other changes
- * (state set by a hook or a tool, an interrupt's run state) are written
- * when they are made, taking the turn's held messages along in the same
- * append.
+ * append; scenario (b) (a call, tools, an answer) is two. A state change
+ * made while the turn holds messages (by a hook or a tool during the
+ * turn) is held with them and written in the boundary's append, in the
+ * order it was made; hl_session_state_set() then returns HL_OK before
+ * the store has it, and a store failure shows at the boundary, failing
+ * the run. A run that fails keeps its state changes (its messages are
+ * taken back): they are written then. Other changes (state set between
+ * runs, an interrupt's run state, a reset) are written when they are
+ * made, taking any held messages along in the same append.
  *
  * Crash safety: a process killed at any moment loses at most the turn in
  * flight: what was added since the last boundary (for the first turn the
  * user's input too, which the application still has: running the same
- * input again asks the model again). hl_agent_run() on a session whose
- * log ends in an unfinished run (hl_session_unfinished_input(): a state
- * change written mid-turn took the input or a call along, or a log of an
- * older hookline) with the same input continues that run instead of
+ * input again asks the model again), state changes made during the turn
+ * included. hl_agent_run() on a session whose
+ * log ends in an unfinished run (hl_session_unfinished_input(): a write
+ * made mid-turn took the input or a call along, or a log of an older
+ * hookline) with the same input continues that run instead of
  * starting a new one: the input is not appended again, and
  * tool calls whose results were not recorded run again (at-least-once:
  * a tool with side effects uses hl_context_tool_call_id() as its

@@ -33,6 +33,7 @@
 #include "hookline/session.h"
 #include "agent/session_internal.h"
 #include "hookline/store.h"
+#include "store/store_events.h"
 
 struct hl_session {
   char *app_name;
@@ -47,58 +48,65 @@ struct hl_session {
   cJSON *run_state;     /* an interrupted run's state, or NULL */
   atomic_bool resume;   /* the next run continues the log's unfinished run */
   /* Under wlock: the next message's event is to be held (hold_next); the
-   * held events (an array, NULL when none), written with the next write
-   * as one group; they are the events of messages held_at, held_at + 1,
-   * ... (a truncate drops those it takes back). */
+   * held events (as JSON text, store_events.h; empty when none), written
+   * with the next write as one group; they are the events of messages
+   * held_at, held_at + 1, ... (a truncate drops those it takes back). */
   bool hold_next;
-  cJSON *held;
+  hl__events held;
   size_t held_at;
 };
 
-/* Write `event` (owned; NULL means out of memory) through the sink, after
- * the held events if there are any, as one group (store.h: one
- * transaction). Call with wlock held. HL_OK without a sink. On a failure
- * the held events stay held: their messages are in memory, and a later
- * write must not put tool results in the log without their call. */
+/* Write the held events and the one just added after them (the change
+ * being made) through the sink, as one group (store.h: one transaction).
+ * Call with wlock held and a sink attached. On a failure the held events
+ * stay held and the last one is dropped (its change is not made): their
+ * messages are in memory, and a later write must not put tool results in
+ * the log without their call. */
+static hl_status hl_session_flush(hl_session *s) {
+  hl_status st = s->sink.append(s->sink.ud, &s->held);
+  if (st == HL_OK) hl__events_clear(&s->held);
+  else hl__events_cut(&s->held, s->held.n - 1);
+  return st;
+}
+
+/* Write `event` (owned; NULL means out of memory; the rare events: reset,
+ * truncate, run_state) through the sink after the held events. Call with
+ * wlock held. HL_OK without a sink. */
 static hl_status hl_session_write(hl_session *s, cJSON *event) {
   if (!s->sink.append) {
     cJSON_Delete(event);
     return HL_OK;
   }
   if (!event) return hl_fail(HL_ERR_NOMEM, "session: out of memory");
-  if (!s->held) {
-    hl_status st = s->sink.append(s->sink.ud, event);
-    cJSON_Delete(event);
-    return st;
-  }
-  if (!cJSON_AddItemToArray(s->held, event)) {
-    cJSON_Delete(event);
-    return hl_fail(HL_ERR_NOMEM, "session: out of memory");
-  }
-  hl_status st = s->sink.append(s->sink.ud, s->held);
-  if (st == HL_OK) {
-    cJSON_Delete(s->held);
-    s->held = NULL;
-  } else {
-    int n = cJSON_GetArraySize(s->held);
-    cJSON_DeleteItemFromArray(s->held, n - 1); /* `event`: its change is not made */
-  }
-  return st;
+  hl_status st = hl__events_add_json(&s->held, event);
+  cJSON_Delete(event);
+  return st == HL_OK ? hl_session_flush(s) : st;
+}
+
+/* Which held events a truncate to `count` messages keeps: the events of
+ * messages before it, and every state change (made in memory, taken back
+ * by nothing). */
+typedef struct hl_keep {
+  size_t next_message, count, messages_kept;
+} hl_keep;
+
+static bool hl_keep_held(const char *text, size_t len, void *ud) {
+  hl_keep *k = ud;
+  if (!hl__events_is_message(text, len)) return true;
+  if (k->next_message++ >= k->count) return false;
+  k->messages_kept++;
+  return true;
 }
 
 /* Forget the held events of messages `count` and later (they are being
- * taken back, never written), all of them for 0. Call with wlock held. */
-static void hl_session_drop_held(hl_session *s, size_t count) {
+ * taken back, never written), all of them for 0, but not the held state
+ * changes. Returns how many held message events are left. Call with
+ * wlock held. */
+static size_t hl_session_drop_held(hl_session *s, size_t count) {
   s->hold_next = false;
-  if (!s->held) return;
-  if (count <= s->held_at) {
-    cJSON_Delete(s->held);
-    s->held = NULL;
-    return;
-  }
-  int keep = (int)(count - s->held_at);
-  while (cJSON_GetArraySize(s->held) > keep)
-    cJSON_DeleteItemFromArray(s->held, cJSON_GetArraySize(s->held) - 1);
+  hl_keep k = {s->held_at, count, 0};
+  if (s->held.n) hl__events_filter(&s->held, hl_keep_held, &k);
+  return k.messages_kept;
 }
 
 static cJSON *hl_event_new(const char *type) {
@@ -211,7 +219,7 @@ oom:
 void hl_session_free(hl_session *s) {
   if (!s) return;
   if (s->sink.destroy) s->sink.destroy(s->sink.ud);
-  cJSON_Delete(s->held); /* a turn in flight: never written */
+  hl__events_free(&s->held); /* a turn in flight: never written */
   hl_messages_clear(&s->messages);
   cJSON_Delete(s->state);
   cJSON_Delete(s->run_state);
@@ -277,6 +285,14 @@ const hl_messages *hl_session_messages(const hl_session *s) {
   return s ? &s->messages : NULL;
 }
 
+/* True if the history has a user message (whose event gave the session
+ * its title when it was written). Call with wlock held. */
+static bool hl_session_has_user(const hl_session *s) {
+  for (size_t i = 0; i < s->messages.count; i++)
+    if (s->messages.items[i]->role == HL_ROLE_USER) return true;
+  return false;
+}
+
 hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
   if (!s || !msg) {
     hl_message_free(msg);
@@ -285,23 +301,19 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
   pthread_mutex_lock(&s->wlock);
   hl_status st = HL_OK;
   if (s->sink.append) {
-    cJSON *e = hl_event_new("message");
-    cJSON *mj = hl_message_to_json(msg);
-    if (e && mj && cJSON_AddItemToObject(e, "message", mj)) mj = NULL;
-    else cJSON_Delete(e), e = NULL;
-    cJSON_Delete(mj);
-    if (s->hold_next && e) {
+    size_t held = s->held.n;
+    st = hl__events_add_message(&s->held, msg);
+    /* The session's title is its first user message's (store.h). */
+    if (st == HL_OK && msg->role == HL_ROLE_USER && !hl_session_has_user(s) &&
+        !hl__events_title_from(&s->held, msg))
+      st = hl_fail(HL_ERR_NOMEM, "session: out of memory");
+    if (st == HL_OK && s->hold_next) {
       /* Held, not written: the next write takes it along (a turn boundary). */
-      if (!s->held) {
-        s->held = cJSON_CreateArray();
-        s->held_at = s->messages.count;
-      }
-      if (!s->held || !cJSON_AddItemToArray(s->held, e)) {
-        cJSON_Delete(e);
-        st = hl_fail(HL_ERR_NOMEM, "session: out of memory");
-      }
+      if (held == 0) s->held_at = s->messages.count;
+    } else if (st == HL_OK) {
+      st = hl_session_flush(s);
     } else {
-      st = hl_session_write(s, e);
+      hl__events_cut(&s->held, held);
     }
   }
   s->hold_next = false;
@@ -323,15 +335,23 @@ void hl__session_truncate(hl_session *s, size_t count) {
   pthread_mutex_lock(&s->wlock);
   /* Held messages being taken back were never written: forget them, and
    * write a truncate only if the log has messages past `count`. */
-  size_t held = s->held ? (size_t)cJSON_GetArraySize(s->held) : 0;
-  size_t written = s->messages.count - held;
-  hl_session_drop_held(s, count);
+  size_t held_messages = 0;
+  for (size_t i = 0, start = 0; i < s->held.n; start = s->held.ends[i++])
+    held_messages += hl__events_is_message(s->held.buf.p + start, s->held.ends[i] - start);
+  size_t written = s->messages.count - held_messages;
+  size_t kept = hl_session_drop_held(s, count);
   if (s->sink.append && written > count) {
     /* Best effort: when the store is gone (or another writer won), the log
      * keeps the run, which then reads as unfinished (store.h). */
     cJSON *e = hl_event_new("truncate");
     if (e && !cJSON_AddNumberToObject(e, "count", (double)count)) cJSON_Delete(e), e = NULL;
     if (hl_session_write(s, e) != HL_OK) hl_clear_error();
+  } else if (s->sink.append && s->held.n && kept == 0) {
+    /* State changes of the run taken back stay made: written now, as
+     * they would have been with the turn's boundary. Best effort, as
+     * above. */
+    if (s->sink.append(s->sink.ud, &s->held) != HL_OK) hl_clear_error();
+    hl__events_clear(&s->held);
   }
   hl_session_lock(s);
   while (s->messages.count > count) {
@@ -382,13 +402,11 @@ hl_status hl_session_state_set(hl_session *s, const char *key, const cJSON *valu
   pthread_mutex_lock(&s->wlock);
   hl_status st = HL_OK;
   if (s->sink.append) {
-    cJSON *e = hl_event_new("state");
-    cJSON *v = copy ? cJSON_Duplicate(copy, 1) : cJSON_CreateNull();
-    if (e && v && cJSON_AddStringToObject(e, "key", key) && cJSON_AddItemToObject(e, "value", v))
-      v = NULL;
-    else cJSON_Delete(e), e = NULL;
-    cJSON_Delete(v);
-    st = hl_session_write(s, e);
+    /* A turn in flight (held messages): the change joins its boundary's
+     * append (store.h); otherwise it is written now. */
+    size_t held = s->held.n;
+    st = hl__events_add_state(&s->held, key, copy);
+    if (st == HL_OK && held == 0) st = hl_session_flush(s);
     if (st != HL_OK) {
       pthread_mutex_unlock(&s->wlock);
       cJSON_Delete(copy);
@@ -483,7 +501,8 @@ void hl__session_hold_next(hl_session *s) {
 
 void hl__session_swap_contents(hl_session *a, hl_session *b) {
   pthread_mutex_lock(&a->wlock);
-  hl_session_drop_held(a, 0); /* the fresh contents are the log's */
+  a->hold_next = false;
+  hl__events_clear(&a->held); /* the fresh contents are the log's */
   hl_session_lock(a);
   hl_session_lock(b);
   hl_messages m = a->messages;

@@ -37,12 +37,14 @@ void hl__session_set_resume(hl_session *session, bool on);
 bool hl__session_take_resume(hl_session *session);
 
 /* Write-through (lib/store/session_store.c attaches one): append() gets
- * each change as an event (borrowed; or an array of events to append as
- * one group, see hl__session_hold_next) before it is made; a failure keeps
- * the change from happening. Called with the session's write lock held,
+ * each change as an event encoded as JSON text (lib/store/store_events.h;
+ * borrowed), after the held ones (see hl__session_hold_next), to write as
+ * one group before the change is made; a failure keeps the change from
+ * happening. Called with the session's write lock held,
  * from whichever thread makes the change. destroy(ud) when the session
  * is freed or another sink replaces it. */
-typedef hl_status (*hl__sink_append_fn)(void *ud, const cJSON *event);
+struct hl__events;
+typedef hl_status (*hl__sink_append_fn)(void *ud, const struct hl__events *events);
 typedef struct hl__session_sink {
   hl__sink_append_fn append;
   void (*destroy)(void *ud);
@@ -52,8 +54,8 @@ void hl__session_set_sink(hl_session *session, const hl__session_sink *sink);
 /* A turn boundary as one append: the next hl_session_add_message() on a
  * stored session is made in memory at once, but its event is held and
  * written by the session's next write of a change that is not held,
- * together with every held event, as one group (the sink then gets an
- * array of events). The agent holds the user's input and each assistant
+ * together with every held event, as one group (the sink then gets them
+ * all). The agent holds the user's input and each assistant
  * message that asks for tools, so that a turn (input, calls, results or
  * answer) is one transaction. A truncate that takes held messages back, a
  * reload or freeing the session forgets them (the turn in flight). No-op

@@ -20,11 +20,7 @@
 #include "hookline/json.h"
 #include "util.h"
 
-typedef struct out_buf {
-  char *p;
-  size_t len, cap;
-  bool failed;
-} out_buf;
+typedef hl__jbuf out_buf;
 
 static void put(out_buf *b, const char *s, size_t n) {
   if (b->failed) return;
@@ -141,6 +137,19 @@ static void put_value(out_buf *b, const cJSON *v) {
   default:
     b->failed = true; /* cJSON_Invalid: cJSON refuses to print it too */
   }
+}
+
+void hl__jbuf_raw(hl__jbuf *b, const char *s, size_t n) { put(b, s, n); }
+void hl__jbuf_string(hl__jbuf *b, const char *s) { put_string(b, s ? s : ""); }
+void hl__jbuf_value(hl__jbuf *b, const cJSON *v) { put_value(b, v); }
+
+void hl__jbuf_int(hl__jbuf *b, long long n) {
+  char text[24], *w = text + sizeof text;
+  unsigned long long u = n < 0 ? 0ull - (unsigned long long)n : (unsigned long long)n;
+  do *--w = (char)('0' + u % 10);
+  while ((u /= 10) > 0);
+  if (n < 0) *--w = '-';
+  put(b, w, (size_t)(text + sizeof text - w));
 }
 
 char *hl__json_print_exact(const cJSON *value) {

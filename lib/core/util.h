@@ -33,6 +33,23 @@ bool hl__json_depth_ok(const cJSON *value, int max_depth);
  * invalid node. */
 char *hl__json_print_exact(const cJSON *value);
 
+/* JSON text written straight into one growing buffer, the printer's own
+ * (json_print.c): for encoders that write the library's types without
+ * building a cJSON tree first. Start from {0}; p is NUL-terminated (or
+ * NULL while empty); `failed` once an allocation failed (the text is then
+ * incomplete: discard it). The caller frees p. */
+typedef struct hl__jbuf {
+  char *p;
+  size_t len, cap;
+  bool failed;
+} hl__jbuf;
+void hl__jbuf_raw(hl__jbuf *b, const char *s, size_t n);
+/* `s` as a JSON string literal (NULL as ""), escaped as the printer does. */
+void hl__jbuf_string(hl__jbuf *b, const char *s);
+/* `v` as hl__json_print_exact() prints it (depth checked by the caller). */
+void hl__jbuf_value(hl__jbuf *b, const cJSON *v);
+void hl__jbuf_int(hl__jbuf *b, long long n);
+
 /* Write `s` into `buf` (size `size`) as a JSON string literal, truncated
  * with "..." when it does not fit; used to quote values in messages. */
 void hl__quote(char *buf, size_t size, const char *s);

@@ -41,6 +41,9 @@ static const char *const hl_pg_migrations[] = {
    * heap-only update, with room left in each page for it. */
   ("DROP INDEX IF EXISTS hl_sessions_by_user;"
    "ALTER TABLE hl_sessions SET (fillfactor = 70);"),
+  /* 4: SQLite's log became its events table (sqlite.c); nothing changes
+   * here (one schema version number for both backends). */
+  "SELECT 1;",
 };
 #define HL_PG_SCHEMA ((int)(sizeof hl_pg_migrations / sizeof *hl_pg_migrations))
 _Static_assert(HL_PG_SCHEMA == HL_STORE_SCHEMA_VERSION, "one migration per schema version");

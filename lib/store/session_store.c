@@ -14,6 +14,8 @@
 #include "agent/session_internal.h"
 #include "core/util.h"
 #include "store/session_store.h"
+#include "store/store_events.h"
+#include "store/store_internal.h"
 
 typedef struct hl_sstore {
   hl_store *store;   /* borrowed */
@@ -29,13 +31,11 @@ typedef struct hl_sink_ud {
   char *app, *user, *id;
 } hl_sink_ud;
 
-static hl_status hl_sink_append(void *ud, const cJSON *event) {
+static hl_status hl_sink_append(void *ud, const hl__events *events) {
   hl_sink_ud *u = ud;
   int64_t nv = 0;
   int64_t v = atomic_load(&u->base.version);
-  hl_status st = cJSON_IsArray(event)
-      ? hl_store_append_events(u->base.store, u->app, u->user, u->id, v, event, &nv)
-      : hl_store_append(u->base.store, u->app, u->user, u->id, v, event, &nv);
+  hl_status st = hl__store_append_texts(u->base.store, u->app, u->user, u->id, v, events, &nv);
   if (st == HL_OK) atomic_store(&u->base.version, nv);
   return st;
 }

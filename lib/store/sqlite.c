@@ -8,6 +8,17 @@
  * together or not at all, so a process killed at any point leaves the log
  * as it was before or after the append. One append per turn boundary is
  * one commit: one WAL write, no fsync (synchronous=NORMAL; see store.h).
+ *
+ * Schema 4: the log is the events table itself. An event's key is
+ * sid * 2^32 + version (sid: the session's row number), so one rowid
+ * b-tree holds every log in order, a session's events side by side, and
+ * its primary key is the optimistic-concurrency check: of two writers
+ * that saw the same version, the second one's first row exists already
+ * and the insert fails. No version row is rewritten per append, so an
+ * append dirties the leaf its rows go to and nothing else (a new
+ * session also its sessions row); a rowid table keeps rows up to ~4 KB
+ * on their leaf, where a WITHOUT ROWID one spills rows over ~1 KB to
+ * overflow pages.
  */
 #include <errno.h>
 #include <sqlite3.h>
@@ -54,29 +65,64 @@ static const char *const hl_sqlite_migrations[] = {
   "INSERT INTO hl_events3 SELECT app, user_id, id, version, data FROM hl_events;"
   "DROP TABLE hl_events;"
   "ALTER TABLE hl_events3 RENAME TO hl_events;",
+  /* 4: the events table is the log (see the top of this file): one row
+   * written per event and nothing else; the session's version, last
+   * write time and size are its last event's (number, time, running
+   * total of the log's bytes), read at list time. Migrated events carry
+   * their session's last write time. */
+  "CREATE TABLE hl_sessions4 (sid INTEGER PRIMARY KEY, app TEXT NOT NULL,"
+  " user_id TEXT NOT NULL, id TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, title TEXT,"
+  " UNIQUE (app, user_id, id));"
+  "INSERT INTO hl_sessions4 (app, user_id, id, created, title)"
+  " SELECT app, user_id, id, created, title FROM hl_sessions ORDER BY app, user_id, id;"
+  "CREATE TABLE hl_events4 (k INTEGER PRIMARY KEY, time DOUBLE PRECISION NOT NULL,"
+  " bytes BIGINT NOT NULL, data TEXT NOT NULL);"
+  "INSERT INTO hl_events4 (k, time, bytes, data)"
+  " SELECT n.sid * 4294967296 + e.version, s.updated,"
+  " SUM(LENGTH(CAST(e.data AS BLOB))) OVER (PARTITION BY n.sid ORDER BY e.version), e.data"
+  " FROM hl_events e JOIN hl_sessions s ON s.app = e.app AND s.user_id = e.user_id AND s.id = e.id"
+  " JOIN hl_sessions4 n ON n.app = e.app AND n.user_id = e.user_id AND n.id = e.id"
+  " WHERE e.version BETWEEN 1 AND 4294967295;"
+  "DROP TABLE hl_events;"
+  "DROP TABLE hl_sessions;"
+  "ALTER TABLE hl_sessions4 RENAME TO hl_sessions;"
+  "ALTER TABLE hl_events4 RENAME TO hl_events;",
 };
 #define HL_SQLITE_SCHEMA ((int)(sizeof hl_sqlite_migrations / sizeof *hl_sqlite_migrations))
 _Static_assert(HL_SQLITE_SCHEMA == HL_STORE_SCHEMA_VERSION, "one migration per schema version");
 
-enum { Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CREATE, Q_BUMP, Q_EVENT, Q_LOAD, Q_LIST, Q_DEL_EV,
-       Q_DEL_S, Q_COUNT };
+/* An event's key: sid * 2^32 + version (versions 1 .. 2^32 - 1). */
+#define SQ_VERSION_MAX 4294967295LL
+#define SQ_KEY(sid, version) ((sid) * (SQ_VERSION_MAX + 1) + (version))
+
+enum { Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CREATE, Q_FIND, Q_TITLE, Q_EVENT, Q_LOAD, Q_LIST, Q_SID,
+       Q_DEL_EV, Q_DEL_S, Q_COUNT };
 static const char *const hl_sqlite_sql[Q_COUNT] = {
   [Q_BEGIN] = "BEGIN IMMEDIATE",
   [Q_COMMIT] = "COMMIT",
   [Q_ROLLBACK] = "ROLLBACK",
-  [Q_CREATE] = "INSERT OR IGNORE INTO hl_sessions (app, user_id, id, version, created, updated,"
-               " title, bytes) VALUES (?1, ?2, ?3, ?8, ?4, ?4, ?5, ?6)",
-  [Q_BUMP] = "UPDATE hl_sessions SET version = version + ?8, updated = ?4,"
-             " title = COALESCE(title, ?5), bytes = bytes + ?6"
-             " WHERE app = ?1 AND user_id = ?2 AND id = ?3 AND version = ?7",
-  [Q_EVENT] = "INSERT INTO hl_events (app, user_id, id, version, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-  [Q_LOAD] = "SELECT s.version, e.version, e.data FROM hl_sessions s LEFT JOIN hl_events e"
-             " ON e.app = s.app AND e.user_id = s.user_id AND e.id = s.id"
-             " WHERE s.app = ?1 AND s.user_id = ?2 AND s.id = ?3 ORDER BY e.version",
-  [Q_LIST] = "SELECT id, version, created, updated, title, bytes FROM hl_sessions"
-             " WHERE app = ?1 AND user_id = ?2 ORDER BY updated DESC, id",
-  [Q_DEL_EV] = "DELETE FROM hl_events WHERE app = ?1 AND user_id = ?2 AND id = ?3",
-  [Q_DEL_S] = "DELETE FROM hl_sessions WHERE app = ?1 AND user_id = ?2 AND id = ?3",
+  [Q_CREATE] = "INSERT OR IGNORE INTO hl_sessions (app, user_id, id, created, title)"
+               " VALUES (?1, ?2, ?3, ?4, ?5)",
+  /* the session's number, its last event's key and the log's size */
+  [Q_FIND] = "SELECT s.sid, e.k, e.bytes FROM hl_sessions s LEFT JOIN hl_events e"
+             " ON e.k = (SELECT MAX(k) FROM hl_events WHERE k BETWEEN s.sid * 4294967296 + 1"
+             " AND s.sid * 4294967296 + 4294967295)"
+             " WHERE s.app = ?1 AND s.user_id = ?2 AND s.id = ?3",
+  /* a no-op read once the session has a title: no page written */
+  [Q_TITLE] = "UPDATE hl_sessions SET title = ?2 WHERE sid = ?1 AND title IS NULL",
+  [Q_EVENT] = "INSERT INTO hl_events (k, time, bytes, data) VALUES (?1, ?2, ?3, ?4)",
+  [Q_LOAD] = "SELECT e.k - s.sid * 4294967296, e.data FROM hl_sessions s LEFT JOIN hl_events e"
+             " ON e.k BETWEEN s.sid * 4294967296 + 1 AND s.sid * 4294967296 + 4294967295"
+             " WHERE s.app = ?1 AND s.user_id = ?2 AND s.id = ?3 ORDER BY e.k",
+  [Q_LIST] = "SELECT s.id, COALESCE(e.k - s.sid * 4294967296, 0), s.created,"
+             " COALESCE(e.time, s.created) AS updated, s.title, COALESCE(e.bytes, 0)"
+             " FROM hl_sessions s LEFT JOIN hl_events e ON e.k = (SELECT MAX(k) FROM hl_events"
+             " WHERE k BETWEEN s.sid * 4294967296 + 1 AND s.sid * 4294967296 + 4294967295)"
+             " WHERE s.app = ?1 AND s.user_id = ?2 ORDER BY updated DESC, s.id",
+  [Q_SID] = "SELECT sid FROM hl_sessions WHERE app = ?1 AND user_id = ?2 AND id = ?3",
+  [Q_DEL_EV] = "DELETE FROM hl_events WHERE k BETWEEN ?1 * 4294967296 + 1"
+               " AND ?1 * 4294967296 + 4294967295",
+  [Q_DEL_S] = "DELETE FROM hl_sessions WHERE sid = ?1",
 };
 
 typedef struct sq_store {
@@ -201,34 +247,74 @@ static int sq_run(sq_store *s, sqlite3_stmt *q) {
   return rc;
 }
 
+static hl_status sq_conflict(const hl__skey *k, int64_t expected) {
+  return hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is not at version %lld: another "
+                 "writer appended first", k->id, (long long)expected);
+}
+
+/* The appends's rows: the session's row if it is new, the title if the
+ * session has none, then one row per event, each keyed by the session's
+ * number and its version. Run inside the transaction. */
+static hl_status sq_append_rows(sq_store *s, const hl__skey *k, const hl__sappend *a) {
+  sqlite3_int64 sid = 0, bytes = 0;
+  bool found = false, created = false;
+  if (a->expected == 0) {
+    sqlite3_stmt *q = s->q[Q_CREATE];
+    sq_bind_key(q, k);
+    sqlite3_bind_double(q, 4, a->now);
+    if (a->title) sqlite3_bind_text(q, 5, a->title, -1, SQLITE_STATIC);
+    if (sq_run(s, q) != SQLITE_DONE) return sq_fail(s, "append");
+    if (sqlite3_changes(s->db) == 1) {
+      sid = sqlite3_last_insert_rowid(s->db);
+      found = created = true;
+    }
+  }
+  if (!found) {
+    /* The session's number, and whether its log ends at `expected`: its
+     * last event is that one (reads only; the insert below checks again,
+     * on the key). */
+    sqlite3_stmt *q = s->q[Q_FIND];
+    sq_bind_key(q, k);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+      sid = sqlite3_column_int64(q, 0);
+      bool empty = sqlite3_column_type(q, 1) == SQLITE_NULL;
+      found = empty ? a->expected == 0 : sqlite3_column_int64(q, 1) == SQ_KEY(sid, a->expected);
+      bytes = sqlite3_column_int64(q, 2);
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sq_fail(s, "append");
+    if (!found) return sq_conflict(k, a->expected);
+  }
+  if (a->title && !created) {
+    sqlite3_stmt *q = s->q[Q_TITLE];
+    sqlite3_bind_int64(q, 1, sid);
+    sqlite3_bind_text(q, 2, a->title, -1, SQLITE_STATIC);
+    if (sq_run(s, q) != SQLITE_DONE) return sq_fail(s, "append");
+  }
+  sqlite3_stmt *q = s->q[Q_EVENT];
+  for (size_t i = 0; i < a->n; i++) {
+    int64_t v = a->expected + 1 + (int64_t)i;
+    bytes += (sqlite3_int64)a->len[i];
+    sqlite3_bind_int64(q, 1, SQ_KEY(sid, v));
+    sqlite3_bind_double(q, 2, a->now);
+    sqlite3_bind_int64(q, 3, bytes);
+    sqlite3_bind_text(q, 4, a->data[i], (int)a->len[i], SQLITE_STATIC);
+    int rc = sq_run(s, q);
+    if (rc == SQLITE_CONSTRAINT) return sq_conflict(k, a->expected);
+    if (rc != SQLITE_DONE) return sq_fail(s, "append");
+  }
+  return HL_OK;
+}
+
 static hl_status sq_append(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *nv) {
   sq_store *s = impl;
+  if (a->expected + (int64_t)a->n > SQ_VERSION_MAX)
+    return hl_fail(HL_ERR_TOO_LARGE, "store: session \"%.200s\" would pass %lld events, the "
+                   "most an SQLite log holds", k->id, (long long)SQ_VERSION_MAX);
   if (sq_run(s, s->q[Q_BEGIN]) != SQLITE_DONE) return sq_fail(s, "begin");
-  sqlite3_stmt *q = s->q[a->expected == 0 ? Q_CREATE : Q_BUMP];
-  sq_bind_key(q, k);
-  sqlite3_bind_double(q, 4, a->now);
-  if (a->title) sqlite3_bind_text(q, 5, a->title, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(q, 5);
-  sqlite3_bind_int64(q, 6, (sqlite3_int64)a->bytes);
-  if (a->expected) sqlite3_bind_int64(q, 7, a->expected);
-  sqlite3_bind_int64(q, 8, (sqlite3_int64)a->n);
-  hl_status st = HL_OK;
-  if (sq_run(s, q) != SQLITE_DONE) st = sq_fail(s, "append");
-  else if (sqlite3_changes(s->db) == 0)
-    st = hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is past version %lld: another "
-                 "writer appended first", k->id, (long long)a->expected);
-  q = s->q[Q_EVENT];
-  for (size_t i = 0; st == HL_OK && i < a->n; i++) {
-    sq_bind_key(q, k);
-    sqlite3_bind_int64(q, 4, a->expected + 1 + (int64_t)i);
-    sqlite3_bind_text(q, 5, a->data[i], (int)a->len[i], SQLITE_STATIC);
-    int rc = sq_run(s, q);
-    if (rc == SQLITE_CONSTRAINT)
-      st = hl_fail(HL_ERR_CONFLICT, "store: event %lld of session \"%.200s\" exists already",
-                   (long long)(a->expected + 1 + (int64_t)i), k->id);
-    else if (rc != SQLITE_DONE)
-      st = sq_fail(s, "append");
-  }
+  hl_status st = sq_append_rows(s, k, a);
   if (st == HL_OK && sq_run(s, s->q[Q_COMMIT]) != SQLITE_DONE) st = sq_fail(s, "commit");
   if (st != HL_OK) {
     if (!sqlite3_get_autocommit(s->db)) sq_run(s, s->q[Q_ROLLBACK]);
@@ -238,6 +324,8 @@ static hl_status sq_append(void *impl, const hl__skey *k, const hl__sappend *a, 
   return HL_OK;
 }
 
+/* The log is the session's events: its version is the last one's number
+ * (the decoder reports a hole). */
 static hl_status sq_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
                          int64_t *version) {
   sq_store *s = impl;
@@ -247,10 +335,10 @@ static hl_status sq_load(void *impl, const hl__skey *k, hl__srow_fn row, void *u
   int rc;
   while (go && (rc = sqlite3_step(q)) == SQLITE_ROW) {
     found = true;
+    if (sqlite3_column_type(q, 0) == SQLITE_NULL) continue; /* a session without events */
     *version = sqlite3_column_int64(q, 0);
-    if (sqlite3_column_type(q, 1) == SQLITE_NULL) continue; /* no events (truncated) */
-    const char *data = (const char *)sqlite3_column_text(q, 2);
-    go = row(ud, sqlite3_column_int64(q, 1), data, data ? (size_t)sqlite3_column_bytes(q, 2) : 0);
+    const char *data = (const char *)sqlite3_column_text(q, 1);
+    go = row(ud, *version, data, data ? (size_t)sqlite3_column_bytes(q, 1) : 0);
   }
   hl_status st = HL_OK;
   if (go && rc != SQLITE_DONE) st = sq_fail(s, "load");
@@ -285,13 +373,18 @@ static hl_status sq_list(void *impl, const char *app, const char *user, cJSON *o
 static hl_status sq_del(void *impl, const hl__skey *k) {
   sq_store *s = impl;
   if (sq_run(s, s->q[Q_BEGIN]) != SQLITE_DONE) return sq_fail(s, "begin");
-  sq_bind_key(s->q[Q_DEL_EV], k);
-  hl_status st = sq_run(s, s->q[Q_DEL_EV]) == SQLITE_DONE ? HL_OK : sq_fail(s, "delete");
-  if (st == HL_OK) {
-    sq_bind_key(s->q[Q_DEL_S], k);
-    if (sq_run(s, s->q[Q_DEL_S]) != SQLITE_DONE) st = sq_fail(s, "delete");
-    else if (sqlite3_changes(s->db) == 0)
-      st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
+  sqlite3_stmt *q = s->q[Q_SID];
+  sq_bind_key(q, k);
+  int rc = sqlite3_step(q);
+  sqlite3_int64 sid = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  hl_status st = HL_OK;
+  if (rc == SQLITE_DONE) st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
+  else if (rc != SQLITE_ROW) st = sq_fail(s, "delete");
+  for (int i = Q_DEL_EV; st == HL_OK && i <= Q_DEL_S; i++) {
+    sqlite3_bind_int64(s->q[i], 1, sid);
+    if (sq_run(s, s->q[i]) != SQLITE_DONE) st = sq_fail(s, "delete");
   }
   if (st == HL_OK && sq_run(s, s->q[Q_COMMIT]) != SQLITE_DONE) st = sq_fail(s, "commit");
   if (st != HL_OK && !sqlite3_get_autocommit(s->db)) sq_run(s, s->q[Q_ROLLBACK]);

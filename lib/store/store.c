@@ -17,6 +17,7 @@
 #include "core/util.h"
 #include "store/store_internal.h"
 #include "store/store_decode.h"
+#include "store/store_events.h"
 
 #define HL_STORE_ID_MAX 512
 
@@ -114,12 +115,8 @@ static double hl_now(void) {
  * and Redis passes each to its script as an argument (Lua takes some 8,000). */
 #define HL_STORE_GROUP_MAX 1000
 
-/* Check and encode `events[0..n)`, then hand them to the backend as one
- * append. `fn` names the public function for messages. */
-static hl_status hl_append_group(hl_store *s, const char *fn, const char *app, const char *user,
-                                 const char *id, int64_t expected, const cJSON *const *events,
-                                 size_t n, int64_t *new_version) {
-  if (new_version) *new_version = 0;
+static hl_status hl_check_append(const char *fn, hl_store *s, const char *app,
+                                 const char *user, const char *id, int64_t expected, size_t n) {
   if (!s) return hl_fail(HL_ERR_INVALID, "%s: store is NULL", fn);
   hl_status st = hl_check_key(fn, app, user, id);
   if (st != HL_OK) return st;
@@ -128,43 +125,66 @@ static hl_status hl_append_group(hl_store *s, const char *fn, const char *app, c
   if (n > HL_STORE_GROUP_MAX)
     return hl_fail(HL_ERR_INVALID, "%s: more than %d events in one append", fn,
                    HL_STORE_GROUP_MAX);
-  for (size_t i = 0; i < n; i++) {
-    const cJSON *e = events[i];
-    if (!cJSON_IsObject(e) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "type")))
-      return hl_fail(HL_ERR_INVALID, "%s: an event is a JSON object with a string \"type\""
-                     " (event %zu is not)", fn, i + 1);
-    if (!hl__json_depth_ok(e, 200))
-      return hl_fail(HL_ERR_INVALID, "%s: event %zu nested deeper than 200 levels", fn, i + 1);
-  }
-  char *stack_text[HL_STORE_GROUP_STACK];
+  return HL_OK;
+}
+
+/* Hand the encoded events to the backend as one append. */
+static hl_status hl_append_texts(hl_store *s, const char *app, const char *user, const char *id,
+                                 int64_t expected, const hl__events *ev, int64_t *new_version) {
+  const char *stack_text[HL_STORE_GROUP_STACK];
   size_t stack_len[HL_STORE_GROUP_STACK];
-  char **text = n <= HL_STORE_GROUP_STACK ? stack_text : calloc(n, sizeof *text);
+  size_t n = ev->n;
+  const char **text = n <= HL_STORE_GROUP_STACK ? stack_text : calloc(n, sizeof *text);
   size_t *len = n <= HL_STORE_GROUP_STACK ? stack_len : calloc(n, sizeof *len);
-  char *title = NULL;
-  size_t made = 0, bytes = 0;
-  st = text && len ? HL_OK : hl__oom();
-  for (; st == HL_OK && made < n; made++) {
-    if (!(text[made] = hl__json_print_exact(events[made]))) {
-      st = hl__oom();
-      break;
-    }
-    len[made] = strlen(text[made]);
-    bytes += len[made];
-    if (!title) title = hl__store_event_title(events[made]);
+  hl_status st = text && len ? HL_OK : hl__oom();
+  for (size_t i = 0, start = 0; st == HL_OK && i < n; start = ev->ends[i++]) {
+    text[i] = ev->buf.p + start;
+    len[i] = ev->ends[i] - start;
   }
   if (st == HL_OK) {
     hl__skey k = {app, user, id};
     int64_t v = 0;
     pthread_mutex_lock(&s->lock);
-    hl__sappend a = {expected, n, (const char *const *)text, len, bytes, title, hl_now(), s->ttl};
+    hl__sappend a = {expected, n, text, len, ev->buf.len, ev->title, hl_now(), s->ttl};
     st = s->ops->append(s->impl, &k, &a, &v);
     pthread_mutex_unlock(&s->lock);
     if (st == HL_OK && new_version) *new_version = v;
   }
-  for (size_t i = 0; i < made; i++) free(text ? text[i] : NULL);
   if (text != stack_text) free(text);
   if (len != stack_len) free(len);
-  free(title);
+  return st;
+}
+
+hl_status hl__store_append_texts(hl_store *s, const char *app, const char *user, const char *id,
+                                 int64_t expected, const hl__events *ev, int64_t *new_version) {
+  if (new_version) *new_version = 0;
+  hl_status st = hl_check_append("store append", s, app, user, id, expected, ev ? ev->n : 0);
+  return st == HL_OK ? hl_append_texts(s, app, user, id, expected, ev, new_version) : st;
+}
+
+/* Check and encode `events[0..n)`, then hand them to the backend as one
+ * append. `fn` names the public function for messages. */
+static hl_status hl_append_group(hl_store *s, const char *fn, const char *app, const char *user,
+                                 const char *id, int64_t expected, const cJSON *const *events,
+                                 size_t n, int64_t *new_version) {
+  if (new_version) *new_version = 0;
+  hl_status st = hl_check_append(fn, s, app, user, id, expected, n);
+  if (st != HL_OK) return st;
+  hl__events ev = {0};
+  for (size_t i = 0; st == HL_OK && i < n; i++) {
+    st = hl__events_add_json(&ev, events[i]);
+    if (st == HL_ERR_INVALID) {
+      char why[300];
+      snprintf(why, sizeof why, "%s", hl_last_error());
+      st = hl_fail(HL_ERR_INVALID, "%s: %s (event %zu is not)", fn, why, i + 1);
+    }
+    if (st == HL_OK && !ev.title) {
+      ev.title = hl__store_event_title(events[i]);
+      ev.title_at = i;
+    }
+  }
+  if (st == HL_OK) st = hl_append_texts(s, app, user, id, expected, &ev, new_version);
+  hl__events_free(&ev);
   return st;
 }
 

@@ -10,6 +10,7 @@
 #include "hookline/model.h"
 #include "core/util.h"
 #include "store/store_decode.h"
+#include "store/store_events.h"
 
 hl_status hl__store_decoder_init(hl__store_decoder *d, const char *session_id) {
   memset(d, 0, sizeof *d);
@@ -87,16 +88,7 @@ char *hl__store_event_title(const cJSON *event) {
     hl_clear_error();
     return NULL;
   }
-  char *text = hl_message_text(m);
+  char *title = hl__store_title_of(m);
   hl_message_free(m);
-  if (!text) return NULL;
-  size_t n = 0, cut = 0;
-  for (char *p = text; *p; p++)
-    if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
-  n = strlen(text);
-  if (n <= 60) return text;
-  cut = 60;
-  while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80) cut--; /* UTF-8 boundary */
-  text[cut] = '\0';
-  return text;
+  return title;
 }

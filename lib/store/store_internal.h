@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include "hookline/status.h"
+#include "hookline/store.h"
 
 /* Which session: all three strings non-NULL, NUL-terminated. */
 typedef struct hl__skey {
@@ -64,6 +65,14 @@ extern const hl__store_ops hl__store_memory_ops;
 extern const hl__store_ops hl__store_sqlite_ops;
 extern const hl__store_ops hl__store_pg_ops;
 extern const hl__store_ops hl__store_redis_ops;
+
+/* One append of events already encoded (a stored session's turn
+ * boundary, store_events.h): the checks and locking of
+ * hl_store_append_events(), without decoding or printing anything. */
+struct hl__events;
+hl_status hl__store_append_texts(hl_store *store, const char *app, const char *user,
+                                 const char *id, int64_t expected, const struct hl__events *ev,
+                                 int64_t *new_version);
 
 /* Numbers as text for the network backends, as "%lld" and "%.6f" give
  * them but without printf's cost (an append formats three): into `buf`

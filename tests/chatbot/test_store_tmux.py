@@ -45,7 +45,11 @@ def test_repl_conversation_survives_a_restart():
         check(t.dead_status() == 0, "/quit exits 0")
     check(os.path.exists(DEFAULT_DB), "the default store is under ~/.local/share/hookline/")
     db = sqlite3.connect(DEFAULT_DB)
-    first_id, title, version = db.execute("SELECT id, title, version FROM hl_sessions").fetchone()
+    # schema 4: a session's version is its last event's number (lib/store/sqlite.c)
+    first_id, title, version = db.execute(
+        "SELECT s.id, s.title, MAX(e.k) - s.sid * 4294967296 FROM hl_sessions s"
+        " JOIN hl_events e ON e.k BETWEEN s.sid * 4294967296 + 1 AND s.sid * 4294967296 + 4294967295"
+        " GROUP BY s.sid").fetchone()
     db.close()
     check(title == "what is 17*23?" and version == 4,
           "the turn was written as it happened: %r %r" % (title, version))
@@ -102,7 +106,9 @@ def test_oneshot_store_and_resume_by_id():
     rc, out, err = oneshot("--store", "sqlite:" + store, "--resume", sid, "-p", "what time is it?", "--json")
     check(rc == 0 and json.loads(out)["session_id"] == sid, "--resume ID -p continues it: %s" % err)
     db = sqlite3.connect(store)
-    check(db.execute("SELECT version FROM hl_sessions WHERE id = ?", (sid,)).fetchone()[0] == 8,
+    check(db.execute("SELECT MAX(e.k) - s.sid * 4294967296 FROM hl_sessions s JOIN hl_events e"
+                     " ON e.k BETWEEN s.sid * 4294967296 + 1 AND s.sid * 4294967296 + 4294967295"
+                     " WHERE s.id = ?", (sid,)).fetchone()[0] == 8,
           "both turns in one conversation")
     db.close()
     rc, out, err = oneshot("--store", "sqlite:" + store, "--resume", "nosuch", "-p", "x")

@@ -157,6 +157,20 @@ static bool is_db(void) { return strcmp(backend, "memory") != 0; }
 static bool is_sql(void) { return !strcmp(backend, "sqlite") || !strcmp(backend, "postgresql"); }
 static bool is_server(void) { return !strcmp(backend, "postgresql") || !strcmp(backend, "redis"); }
 
+/* SQL that changes or deletes event `version` of session `id` behind the
+ * store's back: `verb` is "UPDATE hl_events SET data = '...'" or
+ * "DELETE FROM hl_events". SQLite keys an event by its session's number
+ * and its version (sqlite.c), PostgreSQL by the ids and the version. */
+static void raw_event_sql(const char *raw, const char *verb, const char *id, int version) {
+  char sql[600];
+  if (!strcmp(backend, "sqlite"))
+    snprintf(sql, sizeof sql, "%s WHERE k = (SELECT sid FROM hl_sessions WHERE id = '%s')"
+             " * 4294967296 + %d", verb, id, version);
+  else
+    snprintf(sql, sizeof sql, "%s WHERE id = '%s' AND version = %d", verb, id, version);
+  free(raw_do(raw, sql));
+}
+
 static cJSON *ev_text(const char *role, const char *text) {
   hl_message *m = hl_message_new_text(!strcmp(role, "user") ? HL_ROLE_USER : HL_ROLE_ASSISTANT, text);
   cJSON *e = cJSON_CreateObject();
@@ -605,10 +619,10 @@ static void group_append(void) {
  * the log has nothing of the run yet (the input and the call are written
  * together with the results); after the run, input, call, results and
  * answer are all there, one version each, in two appends. A state change
- * made by a tool takes the held input and call along, so the log never
- * has a result without its call. */
+ * made by a tool is held with them: written in the same append, after
+ * the call, before the result. */
 static hl_store *boundary_store;
-static int64_t boundary_seen = -1;
+static int64_t boundary_seen = -1, boundary_after_state = -1;
 static hl_status boundary_tool(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
   (void)args;
   (void)ud;
@@ -621,6 +635,9 @@ static hl_status boundary_tool(hl_context *ctx, const cJSON *args, cJSON **resul
     cJSON *yes = cJSON_CreateTrue();
     hl_context_state_set(ctx, "touched", yes);
     cJSON_Delete(yes);
+    st = hl_store_load(boundary_store, "app", "u", "tb", &events, &v);
+    boundary_after_state = st == HL_OK ? v : st == HL_ERR_NOT_FOUND ? 0 : -1;
+    cJSON_Delete(events);
   }
   *result = cJSON_CreateString("ok");
   return HL_OK;
@@ -647,8 +664,10 @@ static void turn_boundaries(void) {
     char *answer = NULL;
     CHECK_INT(hl_agent_run(a, sess, variant ? "with state" : "plain", &answer), HL_OK);
     hl_free(answer);
-    /* during the tool: nothing of this run (it waits for the results) */
+    /* during the tool: nothing of this run (it waits for the results),
+     * not even after the tool changed the state */
     CHECK_INT(boundary_seen, before);
+    if (variant) CHECK_INT(boundary_after_state, before);
     /* after: input, call, result, answer (and the state change) */
     CHECK_INT(hl_session_version(sess), before + (variant ? 5 : 4));
     cJSON *events = NULL;
@@ -666,6 +685,85 @@ static void turn_boundaries(void) {
     hl_agent_unref(a);
   }
   hl_store_close(s);
+}
+
+/* A model that asks for the note tool, then fails once its result is in. */
+static hl_status fail_after_tool(void *impl, hl_context *ctx, const hl_request *req,
+                                 hl_response **out) {
+  const hl_message *last = req->messages.items[req->messages.count - 1];
+  if (last->role == HL_ROLE_TOOL) return hl_fail(HL_ERR_PROVIDER, "model: down after the tool");
+  return loop_complete(impl, ctx, req, out);
+}
+
+static hl_hook_action state_then_abort(hl_context *ctx, const hl_before_model_args *args,
+                                       hl_before_model_out *out, void *ud) {
+  (void)args;
+  (void)out;
+  (void)ud;
+  cJSON *yes = cJSON_CreateTrue();
+  hl_context_state_set(ctx, "touched", yes);
+  cJSON_Delete(yes);
+  cJSON *events = NULL;
+  int64_t v = -1;
+  hl_status st = hl_store_load(boundary_store, "app", "u", "tb", &events, &v);
+  boundary_after_state = st == HL_OK ? v : -1;
+  cJSON_Delete(events);
+  return hl_hook_abort("before_model: stop here");
+}
+
+/* A run that fails after a tool changed the state: its messages are taken
+ * back, the state change stays, in memory and in the log. Failing at the
+ * second model call, the first boundary (input, call, state, result) is in
+ * the log and a truncate follows; aborted by a before_model hook that
+ * changed the state, before any boundary, nothing of the run reached the
+ * log but the state change, written alone when the run's held input is
+ * dropped. */
+static void held_state_of_failed_run(void) {
+  for (int variant = 0; variant < 2; variant++) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  boundary_store = s;
+  boundary_after_state = -1;
+  static const hl_provider_ops ops = {.size = sizeof(hl_provider_ops), .name = "fails",
+                                      .complete = fail_after_tool};
+  hl_agent *a = hl_agent_new("tb");
+  hl_provider *p = hl_provider_new(&ops, NULL);
+  hl_agent_set_provider(a, p);
+  hl_provider_unref(p);
+  hl_tool *t = hl_tool_new("note", "Note a text", boundary_tool, NULL);
+  hl_tool_param(t, "text", "string", "what to note", true);
+  hl_agent_add_tool(a, t);
+  hl_tool_unref(t);
+  if (variant) hl_hooks_add_before_model(hl_agent_hooks(a), "stop", 0, state_then_abort, NULL);
+  hl_session *sess = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "tb", &sess) == HL_OK);
+  CHECK_INT(hl_session_add_message(sess, hl_message_new_text(HL_ROLE_USER, "earlier")), HL_OK);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, sess, "then fail", &answer), variant ? HL_ERR_ABORTED : HL_ERR_PROVIDER);
+  CHECK_INT(boundary_after_state, 1); /* held while the tool ran */
+  CHECK_INT(hl_session_messages(sess)->count, 1);
+  cJSON *touched = hl_session_state_get(sess, "touched");
+  CHECK(cJSON_IsTrue(touched));
+  cJSON_Delete(touched);
+  hl_session_free(sess);
+  REQUIRE(hl_session_open(s, "app", "u", "tb", &sess) == HL_OK);
+  CHECK_INT(hl_session_messages(sess)->count, 1);
+  touched = hl_session_state_get(sess, "touched");
+  CHECK(cJSON_IsTrue(touched));
+  cJSON_Delete(touched);
+  cJSON *events = NULL;
+  CHECK_INT(hl_store_load(s, "app", "u", "tb", &events, NULL), HL_OK);
+  const char *want[2][6] = {{"message", "message", "message", "state", "message", "truncate"},
+                            {"message", "state", NULL, NULL, NULL, NULL}};
+  CHECK_INT(cJSON_GetArraySize(events), variant ? 2 : 6);
+  for (int i = 0; i < cJSON_GetArraySize(events) && i < 6; i++)
+    CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(events, i), "type"), want[variant][i]);
+  cJSON_Delete(events);
+  hl_session_free(sess);
+  hl_agent_unref(a);
+  hl_store_close(s);
+  }
 }
 
 /* A log that ends in tool calls without results (the worker died while
@@ -809,7 +907,7 @@ static void corrupt_row(void) {
   CHECK_INT(append_text(s, "app", "bad", 1, "assistant", "a"), HL_OK);
   CHECK_INT(append_text(s, "app", "good", 0, "user", "fine"), HL_OK);
   if (is_sql()) {
-    free(raw_do(raw, "UPDATE hl_events SET data = '{\"type\":\"message\",\"mess' WHERE id = 'bad' AND version = 2"));
+    raw_event_sql(raw, "UPDATE hl_events SET data = '{\"type\":\"message\",\"mess'", "bad", 2);
   } else {
     free(raw_do(raw, "LSET|hl:log:3:app1:u3:bad|1|{\"type\":\"message\",\"mess"));
   }
@@ -822,18 +920,18 @@ static void corrupt_row(void) {
   CHECK_INT(hl_session_open(s, "app", "u", "bad", &sess), HL_ERR_JSON);
   CHECK(sess == NULL);
   /* valid JSON, but not an event */
-  if (is_sql()) free(raw_do(raw, "UPDATE hl_events SET data = '[1,2]' WHERE id = 'bad' AND version = 2"));
+  if (is_sql()) raw_event_sql(raw, "UPDATE hl_events SET data = '[1,2]'", "bad", 2);
   else free(raw_do(raw, "LSET|hl:log:3:app1:u3:bad|1|[1,2]"));
   CHECK_INT(hl_store_load(s, "app", "u", "bad", &events, NULL), HL_ERR_JSON);
   CHECK_CONTAINS(hl_last_error(), "not an event");
   /* an event whose message is not a message */
-  if (is_sql()) free(raw_do(raw, "UPDATE hl_events SET data = '{\"type\":\"message\",\"message\":7}' WHERE id = 'bad' AND version = 2"));
+  if (is_sql()) raw_event_sql(raw, "UPDATE hl_events SET data = '{\"type\":\"message\",\"message\":7}'", "bad", 2);
   else free(raw_do(raw, "LSET|hl:log:3:app1:u3:bad|1|{\"type\":\"message\",\"message\":7}"));
   CHECK_INT(hl_session_open(s, "app", "u", "bad", &sess), HL_ERR_JSON);
   CHECK_CONTAINS(hl_last_error(), "event 2 (message)");
   /* a count no session can have (found by fuzz_store: converting it to
    * size_t was undefined behaviour) */
-  if (is_sql()) free(raw_do(raw, "UPDATE hl_events SET data = '{\"type\":\"truncate\",\"count\":1e300}' WHERE id = 'bad' AND version = 2"));
+  if (is_sql()) raw_event_sql(raw, "UPDATE hl_events SET data = '{\"type\":\"truncate\",\"count\":1e300}'", "bad", 2);
   else free(raw_do(raw, "LSET|hl:log:3:app1:u3:bad|1|{\"type\":\"truncate\",\"count\":1e300}"));
   CHECK_INT(hl_session_open(s, "app", "u", "bad", &sess), HL_ERR_JSON);
   CHECK_CONTAINS(hl_last_error(), "truncate event");
@@ -848,19 +946,38 @@ static void truncated_log(void) {
   hl_store *s = fresh_store(raw, sizeof raw);
   REQUIRE(s);
   for (int i = 0; i < 4; i++) CHECK_INT(append_text(s, "app", "t", i, i % 2 ? "assistant" : "user", "x"), HL_OK);
-  if (is_sql()) free(raw_do(raw, "DELETE FROM hl_events WHERE id = 't' AND version = 4"));
-  else free(raw_do(raw, "RPOP|hl:log:3:app1:u1:t"));
+  bool sqlite = !strcmp(backend, "sqlite");
   cJSON *events = NULL;
-  CHECK_INT(hl_store_load(s, "app", "u", "t", &events, NULL), HL_ERR_IO);
-  CHECK_CONTAINS(hl_last_error(), "truncated");
+  int64_t version = 0;
+  if (sqlite) {
+    /* SQLite's log is its events table (sqlite.c): the last event's number
+     * is the version, so a tail deleted behind its back reads as a shorter
+     * log, which atomic commits make the only kind a crash can leave. */
+    raw_event_sql(raw, "DELETE FROM hl_events", "t", 4);
+    CHECK_INT(hl_store_load(s, "app", "u", "t", &events, &version), HL_OK);
+    CHECK_INT(version, 3);
+    CHECK_INT(cJSON_GetArraySize(events), 3);
+    cJSON_Delete(events);
+    events = NULL;
+    CHECK_INT(append_text(s, "app", "t", 4, "user", "y"), HL_ERR_CONFLICT);
+  } else {
+    if (is_sql()) raw_event_sql(raw, "DELETE FROM hl_events", "t", 4);
+    else free(raw_do(raw, "RPOP|hl:log:3:app1:u1:t"));
+    CHECK_INT(hl_store_load(s, "app", "u", "t", &events, NULL), HL_ERR_IO);
+    CHECK_CONTAINS(hl_last_error(), "truncated");
+  }
   /* a hole in the middle (SQL: rows are numbered) */
   if (is_sql()) {
-    free(raw_do(raw, "DELETE FROM hl_events WHERE id = 't' AND version = 2"));
+    raw_event_sql(raw, "DELETE FROM hl_events", "t", 2);
     CHECK_INT(hl_store_load(s, "app", "u", "t", &events, NULL), HL_ERR_IO);
     CHECK_CONTAINS(hl_last_error(), "hole");
+    CHECK(events == NULL);
   }
-  /* a writer that believes in the old length cannot paper over it */
-  CHECK_INT(append_text(s, "app", "t", 3, "user", "y"), HL_ERR_CONFLICT);
+  /* a writer that believes in an older length cannot paper over it */
+  CHECK_INT(append_text(s, "app", "t", sqlite ? 1 : 3, "user", "y"), HL_ERR_CONFLICT);
+  if (sqlite) { /* nor one whose last event is gone (event 2 is the hole) */
+    CHECK_INT(append_text(s, "app", "t", 2, "user", "y"), HL_ERR_CONFLICT);
+  }
   if (!strcmp(backend, "redis")) { /* nor one that saw the recorded version */
     CHECK_INT(append_text(s, "app", "t", 4, "user", "y"), HL_ERR_IO);
     CHECK_CONTAINS(hl_last_error(), "truncated");
@@ -916,6 +1033,109 @@ static void migrations(void) {
   /* opened again: nothing to migrate, still fine */
   REQUIRE(hl_store_open(url, &s) == HL_OK);
   hl_store_close(s);
+}
+
+/* An SQLite database as schema 3 wrote it (the version before the log
+ * became the events table): two users, a session of three events with a
+ * title and one of one event, sizes and times as schema 3 kept them. */
+static const char *const sqlite_schema_v3 =
+  "CREATE TABLE hl_schema (version INTEGER NOT NULL);"
+  "INSERT INTO hl_schema VALUES (3);"
+  "CREATE TABLE hl_sessions (app TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL,"
+  " version BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,"
+  " updated DOUBLE PRECISION NOT NULL, title TEXT, bytes BIGINT NOT NULL DEFAULT 0,"
+  " PRIMARY KEY (app, user_id, id)) WITHOUT ROWID;"
+  "CREATE TABLE hl_events (app TEXT NOT NULL, user_id TEXT NOT NULL, id TEXT NOT NULL,"
+  " version BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (app, user_id, id, version))"
+  " WITHOUT ROWID;"
+  "INSERT INTO hl_events VALUES ('app', 'u', 'it''s', 1,"
+  " '{\"type\":\"message\",\"message\":{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"first question\"}]}}');"
+  "INSERT INTO hl_events VALUES ('app', 'u', 'it''s', 2,"
+  " '{\"type\":\"state\",\"key\":\"k\",\"value\":[1,2.5,\"x\"]}');"
+  "INSERT INTO hl_events VALUES ('app', 'u', 'it''s', 3,"
+  " '{\"type\":\"message\",\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"an answer\"}]}}');"
+  "INSERT INTO hl_events VALUES ('app', 'v', 'other', 1,"
+  " '{\"type\":\"message\",\"message\":{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hello\"}]}}');"
+  "INSERT INTO hl_sessions SELECT app, user_id, id, MAX(version), 1000, CASE WHEN id = 'other'"
+  " THEN 3000 ELSE 2000 END, CASE WHEN id = 'other' THEN 'hello' ELSE 'first question' END,"
+  " SUM(LENGTH(CAST(data AS BLOB))) FROM hl_events GROUP BY app, user_id, id;"
+  "INSERT INTO hl_sessions VALUES ('app', 'u', 'newer', 1, 1500, 2500, NULL, 0);"
+  "INSERT INTO hl_events VALUES ('app', 'u', 'newer', 1, '{\"type\":\"reset\"}');"
+  "UPDATE hl_sessions SET bytes = 16 WHERE id = 'newer';";
+
+/* A database of the previous schema is migrated and reads as before: the
+ * same events, versions, titles, sizes and times, in the same order; it
+ * takes appends at the versions its writers saw. */
+static void migration_from_v3(void) {
+  if (strcmp(backend, "sqlite") != 0) {
+    fprintf(stderr, "  (schema 3 -> 4 changes SQLite only)\n");
+    return;
+  }
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  sqlite3 *db = NULL;
+  sqlite3_open(raw, &db);
+  CHECK_INT(sqlite3_exec(db, sqlite_schema_v3, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  char *want[2] = {raw_do(raw, "SELECT group_concat(data, '|') FROM (SELECT data FROM hl_events"
+                                " WHERE id = 'it''s' ORDER BY version)"),
+                   raw_do(raw, "SELECT bytes FROM hl_sessions WHERE id = 'it''s'")};
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  char *v = raw_do(raw, "SELECT MAX(version) FROM hl_schema");
+  CHECK_INT(atoi(v), 4);
+  free(v);
+  cJSON *events = NULL;
+  int64_t version = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "it's", &events, &version), HL_OK);
+  CHECK_INT(version, 3);
+  /* byte for byte the rows schema 3 held */
+  char got[2000] = "";
+  for (int i = 0; i < cJSON_GetArraySize(events); i++) {
+    char *t = NULL;
+    CHECK_INT(hl_json_print(cJSON_GetArrayItem(events, i), &t), HL_OK);
+    snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? "|" : "", t ? t : "?");
+    hl_free(t);
+  }
+  CHECK_STR(got, want[0]);
+  cJSON_Delete(events);
+  hl_session *sess = NULL;
+  CHECK_INT(hl_session_open(s, "app", "v", "other", &sess), HL_OK);
+  if (sess) CHECK_INT(hl_session_messages(sess)->count, 1);
+  hl_session_free(sess);
+  cJSON *list = NULL;
+  CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(list), 2);
+  cJSON *newer = cJSON_GetArrayItem(list, 0), *first = cJSON_GetArrayItem(list, 1);
+  CHECK_STR(hl_json_get_string(newer, "id"), "newer"); /* updated 2500 > 2000 */
+  CHECK(hl_json_get_string(newer, "title") == NULL);
+  CHECK_INT(hl_json_get_number(newer, "bytes", 0), 16);
+  CHECK_STR(hl_json_get_string(first, "id"), "it's");
+  CHECK_STR(hl_json_get_string(first, "title"), "first question");
+  CHECK_INT(hl_json_get_number(first, "version", 0), 3);
+  CHECK_INT(hl_json_get_number(first, "created", 0), 1000);
+  CHECK_INT(hl_json_get_number(first, "updated", 0), 2000);
+  CHECK_INT(hl_json_get_number(first, "bytes", 0), atoi(want[1]));
+  cJSON_Delete(list);
+  /* writers go on from the migrated versions */
+  CHECK_INT(append_text(s, "app", "it's", 2, "user", "stale"), HL_ERR_CONFLICT);
+  CHECK_INT(append_text(s, "app", "it's", 3, "user", "next"), HL_OK);
+  cJSON *again = ev_text("user", "again");
+  CHECK_INT(hl_store_append(s, "app", "v", "other", 0, again, NULL), HL_ERR_CONFLICT);
+  CHECK_INT(hl_store_append(s, "app", "v", "other", 1, again, NULL), HL_OK);
+  cJSON_Delete(again);
+  CHECK_INT(hl_store_load(s, "app", "u", "it's", &events, &version), HL_OK);
+  CHECK_INT(version, 4);
+  cJSON_Delete(events);
+  CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
+  CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(list, 0), "id"), "it's"); /* written now */
+  CHECK(hl_json_get_number(cJSON_GetArrayItem(list, 0), "bytes", 0) > atoi(want[1]));
+  cJSON_Delete(list);
+  CHECK_INT(hl_store_delete(s, "app", "u", "it's"), HL_OK);
+  CHECK_INT(hl_store_load(s, "app", "u", "it's", &events, NULL), HL_ERR_NOT_FOUND);
+  hl_store_close(s);
+  free(want[0]);
+  free(want[1]);
 }
 
 static void newer_schema(void) {
@@ -1175,6 +1395,7 @@ int main(int argc, char **argv) {
   RUN(conflict_retry_keeps_claim);
   RUN(group_append);
   RUN(turn_boundaries);
+  RUN(held_state_of_failed_run);
   RUN(resume_unfinished);
   RUN(run_state);
   RUN(tool_call_id);
@@ -1186,6 +1407,7 @@ int main(int argc, char **argv) {
   }
   RUN(disk_full);
   RUN(migrations);
+  RUN(migration_from_v3);
   RUN(newer_schema);
   RUN(ttl);
   RUN(server_killed);
