@@ -11,6 +11,11 @@
  * RSS are therefore the floor that hookline's figures are measured
  * against (hl-bench-slow --api raw-curl).
  *
+ * With h2 (hl-bench-slow --http 2) the same requests go over HTTP/2 with
+ * prior knowledge to the mock server's h2c side, multiplexed: streams of
+ * a few connections instead of one connection per session (the settings
+ * are slow_raw_h2's, from the command line).
+ *
  * Like engine.c it may spread the transfers over several multi handles
  * (--raw-multis): libcurl 7.88 scans a multi handle's whole connection
  * cache on several per-transfer paths, which is quadratic with 10,000
@@ -149,7 +154,8 @@ static void read_done(raw_multi *rm) {
   }
 }
 
-int slow_raw_curl(const char *url, int n, int multis, double *latency_us) {
+int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, double *latency_us) {
+  if (h2) multis = 1; /* a handful of connections: no cache to partition */
   if (multis < 1) multis = 1;
   if (multis > MAX_MULTIS) multis = MAX_MULTIS;
   char endpoint[1024];
@@ -163,6 +169,12 @@ int slow_raw_curl(const char *url, int n, int multis, double *latency_us) {
     curl_multi_setopt(g_multis[i].m, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(g_multis[i].m, CURLMOPT_TIMERDATA, &g_multis[i]);
     curl_multi_setopt(g_multis[i].m, CURLMOPT_MAXCONNECTS, (long)(n / multis + 1));
+    if (h2) {
+      curl_multi_setopt(g_multis[i].m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+      curl_multi_setopt(g_multis[i].m, CURLMOPT_MAX_CONCURRENT_STREAMS, h2->max_streams);
+      if (h2->max_host_connections > 0)
+        curl_multi_setopt(g_multis[i].m, CURLMOPT_MAX_HOST_CONNECTIONS, h2->max_host_connections);
+    }
   }
   struct curl_slist *hdrs = NULL;
   hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -184,7 +196,21 @@ int slow_raw_curl(const char *url, int n, int multis, double *latency_us) {
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, h2 ? h2->buffer_size : 4096L);
+    if (h2) {
+      curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+      if (curl_version_info(CURLVERSION_NOW)->version_num < 0x075900) {
+        /* libcurl < 7.89.0 fails a request on a reused h2c connection
+         * (curl issue #10634): a fresh connection per request, as
+         * hookline does there (lib/providers/http.c). */
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+      } else {
+        /* Wait for a connection that multiplexes instead of opening one
+         * per transfer while the first is being set up. */
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+      }
+    }
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)s);
