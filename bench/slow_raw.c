@@ -76,6 +76,10 @@ typedef struct raw_multi {
 static int g_ep;
 static raw_multi g_multis[MAX_MULTIS];
 static int g_left, g_failed;
+/* h2c on libcurl < 7.89.0 with --raw-h2-one-conn (see slow_raw_curl): the
+ * sessions not started yet, started once the first one has its answer. */
+static struct raw_session *g_held;
+static int g_n_held;
 
 static long now_ms(void) { return (long)(bench_now_ns() / 1000000u); }
 
@@ -145,6 +149,12 @@ static void read_done(raw_multi *rm) {
     long code = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
     bool ok = rc == CURLE_OK && code == 200 && s->buf;
+    if (g_n_held > 0) {
+      /* The h2c connection is up: every other session multiplexes on it. */
+      for (int i = 0; i < g_n_held; i++)
+        if (!start(&g_held[i], BODY1)) session_end(&g_held[i], false);
+      g_n_held = 0;
+    }
     if (ok && s->step == 1 && strstr(s->buf, "tool_calls")) {
       s->step = 2;
       if (start(s, BODY2)) continue;
@@ -185,6 +195,12 @@ int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, dou
   if (!ss || g_ep < 0 || !hdrs) return n;
   g_left = n;
   g_failed = 0;
+  bool old_curl = curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
+  if (h2 && old_curl && h2->one_connection) {
+    g_held = ss + 1;
+    g_n_held = n - 1;
+    for (int i = 0; i < multis; i++) curl_multi_setopt(g_multis[i].m, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
+  }
   for (int i = 0; i < n; i++) {
     raw_session *s = &ss[i];
     s->latency = &latency_us[i];
@@ -199,7 +215,17 @@ int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, dou
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, h2 ? h2->buffer_size : 4096L);
     if (h2) {
       curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
-      if (curl_version_info(CURLVERSION_NOW)->version_num < 0x075900) {
+      if (old_curl && h2->one_connection) {
+        /* libcurl < 7.89.0 breaks a reused h2c connection when the
+         * transfer asks for prior knowledge (curl issue #10634: it
+         * starts a second HTTP/2 layer on it), not when it asks for
+         * CURL_HTTP_VERSION_2_0. So: session 0 opens the one connection
+         * with prior knowledge; the others start once it answered, ask
+         * for 2_0 and, with one connection per host allowed, always
+         * find it (never opening one that would send "Upgrade: h2c"). */
+        if (i > 0) curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_0);
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+      } else if (old_curl) {
         /* libcurl < 7.89.0 fails a request on a reused h2c connection
          * (curl issue #10634): a fresh connection per request, as
          * hookline does there (lib/providers/http.c). */
@@ -214,6 +240,7 @@ int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, dou
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)s);
+    if (e && old_curl && h2 && h2->one_connection && i > 0) continue; /* held (above) */
     if (!e || !start(s, BODY1)) session_end(s, false);
   }
   struct epoll_event evs[256];

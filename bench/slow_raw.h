@@ -10,6 +10,8 @@ typedef struct slow_raw_h2 {
   long max_streams;          /* CURLMOPT_MAX_CONCURRENT_STREAMS per connection */
   long max_host_connections; /* CURLMOPT_MAX_HOST_CONNECTIONS (0: none) */
   long buffer_size;          /* CURLOPT_BUFFERSIZE per transfer */
+  bool one_connection;       /* libcurl < 7.89.0: every session multiplexed on one
+                                h2c connection, opened by session 0 (slow_raw.c) */
 } slow_raw_h2;
 
 /* Run `n` sessions of two sequential requests each (scenario (b)'s bodies)
