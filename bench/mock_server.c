@@ -1010,8 +1010,10 @@ static void conn_readable(conn *c) {
  * are flushed once at the end (one send for all their streams). */
 static void send_due(void) {
   uint64_t now = now_ns();
+#ifdef HL_MOCK_H2C
   conn *touched[256];
   size_t n_touched = 0;
+#endif
   while (g_dhead && g_dhead->due_ns <= now) {
     delayed *d = g_dhead;
     g_dhead = d->next;
