@@ -25,11 +25,13 @@
  * Exits 3 with a note when the mock server was built without h2c.
  * On libcurl < 7.89.0 (curl issue #10634: a reused h2c connection fails)
  * both hookline and raw-curl open a fresh h2c connection per request;
- * --raw-h2-one-conn 1 tries raw-curl multiplexed on one connection instead
- * (slow_raw.c says how). Experimental, not in run.py: measured once at
- * 1,000 sessions (load ~30) 999 sessions ran on one connection but one
- * failed and the wall time was 13 s; with --raw-streams 10000 all failed.
- * Not understood yet.
+ * --raw-h2-one-conn 1 makes raw-curl multiplex anyway: one h2c connection
+ * per multi handle (--raw-multis), opened by its first session, whose
+ * answer the others wait for (slow_raw.c says how; that 1 s is in the
+ * wall time and latencies). Not in run.py yet. Measured at load ~20-50:
+ * 10,000 sessions over 32 connections, 0 failures, ~160-190 us CPU per
+ * session, ~200 MB, but 7-12 s wall (libcurl 7.88 with hundreds of
+ * streams per connection: not profiled yet).
  *
  * Prints one JSON object: wall time (first thread created to last run
  * done), client CPU (getrusage of this process only: the server is
