@@ -115,6 +115,9 @@ bool bench_server_stats_get(const char *url, bench_server_stats *out) {
   const char *l = strstr(t.data, "\"late_us_max\":");
   const char *u = strstr(t.data, "\"cpu_us\":");
   out->connections = c ? strtod(c + 14, NULL) : 0;
+  const char *h2c = strstr(t.data, "\"h2_connections\":");
+  out->h2_connections = h2c ? strtod(h2c + 17, NULL) : 0;
+  out->h2c = strstr(t.data, "\"h2c\":true") != NULL;
   out->late_us_max = l ? strtod(l + 14, NULL) : 0;
   out->cpu_us = u ? strtod(u + 9, NULL) : 0;
   return true;

@@ -29,6 +29,8 @@ typedef struct bench_server_stats {
   double requests;
   double service_us;
   double connections;   /* TCP connections accepted since the server started */
+  double h2_connections; /* of which served as h2c (HTTP/2, prior knowledge) */
+  bool h2c;             /* the server speaks h2c (built with libnghttp2) */
   double late_us_max;   /* --delay-ms: the latest a delayed answer left, since the last reset */
   double cpu_us;        /* the server process's CPU time so far (0 if it does not say) */
 } bench_server_stats;

@@ -33,12 +33,21 @@
  * Benchmarks subtract it: framework overhead = client wall time - server time.
  *
  *   GET  /stats        {"requests":N,"service_us":T,"connections":C,
- *                       "late_us_mean":L,"late_us_max":M,"cpu_us":U}
- *                      (U: the server process's user + system CPU so far)
+ *                       "late_us_mean":L,"late_us_max":M,"cpu_us":U,
+ *                       "h2c":B,"h2_connections":H}
+ *                      (U: the server process's user + system CPU so far;
+ *                      B: this build speaks h2c; H: connections served as h2c)
  *   POST /stats/reset  zero the counters
  *   GET  /health       "ok"
  *   POST /v1/traces, /v1/metrics   200 {} (an OTLP receiver for bench/otel_bench.c;
  *                      counted apart, as "otlp_requests" in /stats)
+ *
+ * HTTP/2 over cleartext TCP with prior knowledge (h2c, what libcurl's
+ * CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE speaks): a connection that starts
+ * with the HTTP/2 client preface is served over HTTP/2 (libnghttp2; the
+ * "h2c" section below), any other as HTTP/1.1, on the same port. Built
+ * without libnghttp2 the server speaks HTTP/1.1 only and /stats says
+ * "h2c":false.
  *
  * Usage: hl-mock-server [PORT] [--delay-ms D]  (0 or nothing: an ephemeral port)
  * Prints "port N" on stdout once listening; runs until killed.
@@ -372,34 +381,49 @@ static void anthropic_stream(buf *b, int reply) {
              reply == REPLY_TOOL_CALLS ? "tool_use" : "end_turn");
 }
 
-/* ---- HTTP ----------------------------------------------------------------- */
+/* ---- answers ---------------------------------------------------------------- */
 
 typedef struct request {
   char method[8];
   char path[512];
   bool keep_alive;
-  char *body;        /* NUL-terminated, points into the connection buffer */
+  char *body;        /* NUL-terminated (HTTP/1.1: points into the connection buffer) */
   size_t body_len;
 } request;
 
-/* Status line, headers and body into `out`, for one send. */
-static void respond(buf *out, const request *rq, int status, const char *ctype,
-                    const buf *body, uint64_t t_start) {
+/* An answer, whatever the protocol carries it. */
+typedef struct reply {
+  int status;
+  const char *ctype;
+  buf body;
+  bool model;        /* a model answer (subject to --delay-ms, counted) */
+  double service_us; /* model answers: the server's service time */
+} reply;
+
+static void respond(reply *rp, int status, const char *ctype, uint64_t t_start) {
+  rp->status = status;
+  rp->ctype = ctype;
+  rp->model = true;
   uint64_t service = now_ns() - t_start;
-  buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                  "Connection: %s\r\nx-mock-service-us: %.3f\r\nx-request-id: req_mock\r\n\r\n",
-             status, status == 200 ? "OK" : "Not Found", ctype, body->len,
-             rq->keep_alive ? "keep-alive" : "close", (double)service / 1e3);
-  buf_add(out, body->data ? body->data : "", body->len);
-  service = now_ns() - t_start;
+  rp->service_us = (double)service / 1e3;
   atomic_fetch_add(&g_requests, 1);
   atomic_fetch_add(&g_service_ns, service);
 }
 
-/* Build the answer to `rq` into `out`. True when it is a model answer
- * (subject to --delay-ms), false for the server's own endpoints. */
-static bool handle(buf *out, request *rq, uint64_t t_start) {
-  buf body = {0};
+static void own_answer(reply *rp, const char *ctype, const char *text) {
+  rp->status = 200;
+  rp->ctype = ctype;
+  rp->model = false;
+  buf_add(&rp->body, text, strlen(text));
+}
+
+static bool g_h2c_built; /* this build speaks h2c (libnghttp2) */
+static uint64_t g_h2_connections;
+
+/* Build the answer to `rq` into `rp` (zero-initialised; rp->body is the
+ * caller's to free). */
+static void handle(reply *rp, request *rq, uint64_t t_start) {
+  buf *body = &rp->body;
   const char *path = rq->path;
   if (!strcmp(rq->method, "GET") && !strcmp(path, "/stats")) {
     /* The process's whole CPU time (accepting, reading, writing, kernel
@@ -409,82 +433,96 @@ static bool handle(buf *out, request *rq, uint64_t t_start) {
     getrusage(RUSAGE_SELF, &ru);
     double cpu_us = (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
                     (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
-    buf_printf(&body, "{\"requests\":%llu,\"service_us\":%.3f,\"connections\":%llu,"
-                      "\"late_us_mean\":%.1f,\"late_us_max\":%.1f,\"otlp_requests\":%llu,"
-                      "\"cpu_us\":%.0f}",
+    buf_printf(body, "{\"requests\":%llu,\"service_us\":%.3f,\"connections\":%llu,"
+                     "\"late_us_mean\":%.1f,\"late_us_max\":%.1f,\"otlp_requests\":%llu,"
+                     "\"cpu_us\":%.0f,\"h2c\":%s,\"h2_connections\":%llu}",
                (unsigned long long)atomic_load(&g_requests),
                (double)atomic_load(&g_service_ns) / 1e3, (unsigned long long)g_connections,
                g_late_n ? (double)g_late_ns_sum / (double)g_late_n / 1e3 : 0.0,
                (double)g_late_ns_max / 1e3, (unsigned long long)atomic_load(&g_otlp_requests),
-               cpu_us);
+               cpu_us, g_h2c_built ? "true" : "false", (unsigned long long)g_h2_connections);
     /* stats requests are not counted as model requests */
-    buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-               body.len, body.data);
-    free(body.data);
-    return false;
+    rp->status = 200;
+    rp->ctype = "application/json";
+    return;
   }
   if (!strcmp(path, "/stats/reset")) {
     atomic_store(&g_requests, 0);
     atomic_store(&g_service_ns, 0);
     g_late_ns_sum = g_late_ns_max = g_late_n = 0;
-    buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
-    return false;
+    own_answer(rp, "application/json", "{}");
+    return;
   }
   /* An OTLP/HTTP receiver for the otel benchmark: accepts and forgets. */
   if (!strcmp(rq->method, "POST") && (!strcmp(path, "/v1/traces") || !strcmp(path, "/v1/metrics"))) {
     atomic_fetch_add(&g_otlp_requests, 1);
-    buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
-    return false;
+    own_answer(rp, "application/json", "{}");
+    return;
   }
   if (!strcmp(path, "/health")) {
-    buf_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
-    return false;
+    own_answer(rp, "text/plain", "ok");
+    return;
   }
   t_seq = atomic_fetch_add(&g_seq, 1) + 1;
   size_t plen = strlen(path);
   const char *q = strchr(path, '?');
   size_t base_len = q ? (size_t)(q - path) : plen;
+  const char *json = "application/json", *sse = "text/event-stream";
   if (base_len >= 17 && !strncmp(path + base_len - 17, "/chat/completions", 17)) {
-    int reply = decide_openai(rq->body);
+    int r = decide_openai(rq->body);
     if (wants_stream(rq->body)) {
-      openai_stream(&body, reply, body_has(rq->body, "\"include_usage\":true"));
-      respond(out, rq, 200, "text/event-stream", &body, t_start);
+      openai_stream(body, r, body_has(rq->body, "\"include_usage\":true"));
+      respond(rp, 200, sse, t_start);
     } else {
-      openai_body(&body, reply);
-      respond(out, rq, 200, "application/json", &body, t_start);
+      openai_body(body, r);
+      respond(rp, 200, json, t_start);
     }
   } else if (base_len >= 10 && !strncmp(path + base_len - 10, "/responses", 10)) {
-    int reply = decide_responses(rq->body);
+    int r = decide_responses(rq->body);
     if (wants_stream(rq->body)) {
-      responses_stream(&body, reply);
-      respond(out, rq, 200, "text/event-stream", &body, t_start);
+      responses_stream(body, r);
+      respond(rp, 200, sse, t_start);
     } else {
-      responses_body(&body, reply);
-      respond(out, rq, 200, "application/json", &body, t_start);
+      responses_body(body, r);
+      respond(rp, 200, json, t_start);
     }
   } else if (base_len >= 9 && !strncmp(path + base_len - 9, "/messages", 9)) {
-    int reply = decide_anthropic(rq->body);
+    int r = decide_anthropic(rq->body);
     if (wants_stream(rq->body)) {
-      anthropic_stream(&body, reply);
-      respond(out, rq, 200, "text/event-stream", &body, t_start);
+      anthropic_stream(body, r);
+      respond(rp, 200, sse, t_start);
     } else {
-      anthropic_body(&body, reply);
-      respond(out, rq, 200, "application/json", &body, t_start);
+      anthropic_body(body, r);
+      respond(rp, 200, json, t_start);
     }
   } else if (strstr(path, ":streamGenerateContent")) {
-    gemini_stream(&body, decide_gemini(rq->body));
-    respond(out, rq, 200, "text/event-stream", &body, t_start);
+    gemini_stream(body, decide_gemini(rq->body));
+    respond(rp, 200, sse, t_start);
   } else if (strstr(path, ":generateContent")) {
-    int reply = decide_gemini(rq->body);
-    gemini_body(&body, reply, words_for(reply), N_WORDS, true);
-    respond(out, rq, 200, "application/json", &body, t_start);
+    int r = decide_gemini(rq->body);
+    gemini_body(body, r, words_for(r), N_WORDS, true);
+    respond(rp, 200, json, t_start);
   } else {
-    buf_printf(&body, "{\"error\":{\"message\":\"mock server: no route for %s %s\",\"type\":\"not_found\"}}",
+    buf_printf(body, "{\"error\":{\"message\":\"mock server: no route for %s %s\",\"type\":\"not_found\"}}",
                rq->method, path);
-    respond(out, rq, 404, "application/json", &body, t_start);
+    respond(rp, 404, json, t_start);
   }
-  free(body.data);
-  return true;
+}
+
+/* ---- HTTP/1.1 --------------------------------------------------------------- */
+
+/* Status line, headers and body into `out`, for one send. */
+static void http1_serialise(buf *out, const reply *rp, bool keep_alive) {
+  const char *reason = rp->status == 200 ? "OK" : "Not Found";
+  if (rp->model)
+    buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                    "Connection: %s\r\nx-mock-service-us: %.3f\r\nx-request-id: req_mock\r\n\r\n",
+               rp->status, reason, rp->ctype, rp->body.len, keep_alive ? "keep-alive" : "close",
+               rp->service_us);
+  else
+    buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n", rp->status,
+               reason, rp->ctype, rp->body.len);
+  buf_add(out, rp->body.data ? rp->body.data : "", rp->body.len);
 }
 
 static const char *header_value(const char *headers, const char *end, const char *name) {
@@ -524,6 +562,11 @@ static long dechunk(char *p, size_t avail, size_t *consumed) {
 
 /* ---- connections and the event loop ---------------------------------------- */
 
+#ifdef HL_MOCK_H2C
+#include <nghttp2/nghttp2.h>
+typedef struct h2_stream h2_stream;
+#endif
+
 typedef struct conn {
   int fd;                /* -1 once closed */
   char *in;
@@ -533,13 +576,20 @@ typedef struct conn {
   bool want_out;         /* EPOLLOUT registered */
   bool close_after;      /* "Connection: close" answered */
   int queued;            /* delayed answers not yet sent */
+  bool sniffed;          /* protocol known (HTTP/1.1 or h2c) */
+#ifdef HL_MOCK_H2C
+  nghttp2_session *h2;   /* h2c with prior knowledge: the session */
+  h2_stream *streams;    /* open streams (freed with the connection) */
+#endif
 } conn;
 
 /* A delayed answer. Equal delays: a FIFO is ordered by due time. */
 typedef struct delayed {
   conn *c;
   uint64_t due_ns;
-  buf out;
+  buf out;               /* HTTP/1.1: the bytes to send */
+  reply rp;              /* h2c: the answer, for stream `stream_id` */
+  int32_t stream_id;     /* 0: HTTP/1.1 */
   bool close_after;
   struct delayed *next;
 } delayed;
@@ -547,8 +597,11 @@ typedef struct delayed {
 static int g_ep;
 static delayed *g_dhead, *g_dtail;
 
+static void h2_conn_free(conn *c);
+
 static void conn_free_if_done(conn *c) {
   if (c->fd < 0 && c->queued == 0) {
+    h2_conn_free(c);
     free(c->in);
     free(c->out.data);
     free(c);
@@ -562,6 +615,15 @@ static void conn_close(conn *c) {
     c->fd = -1;
   }
   conn_free_if_done(c);
+}
+
+static void delay_answer(delayed *d, conn *c, uint64_t t_start) {
+  d->c = c;
+  d->due_ns = t_start + g_delay_ns;
+  c->queued++;
+  if (g_dtail) g_dtail->next = d;
+  else g_dhead = d;
+  g_dtail = d;
 }
 
 /* Send what is pending; register for EPOLLOUT while something remains.
@@ -592,6 +654,237 @@ static bool conn_flush(conn *c) {
   }
   return true;
 }
+
+/* ---- h2c (HTTP/2 over cleartext TCP, prior knowledge) ----------------------
+ *
+ * A connection whose first bytes are the HTTP/2 client preface is served
+ * by an nghttp2 server session: requests are streams, answers are the
+ * same replies as over HTTP/1.1 (status, content-type, content-length,
+ * x-mock-service-us, then the body as DATA frames), delayed by the same
+ * FIFO of due times. The server's SETTINGS allow 100,000 concurrent
+ * streams per connection and a 1 GiB connection window, so that a client
+ * may put every session on one connection; what it does is its choice
+ * (GET /stats counts connections, "h2_connections" those that were h2c).
+ * Same thread, same epoll loop: nghttp2 only turns bytes into frames
+ * (nghttp2_session_mem_recv/mem_send), the sockets stay ours. */
+#ifdef HL_MOCK_H2C
+struct h2_stream {
+  int32_t id;
+  char method[8];
+  char path[512];
+  buf body_in;           /* the request body */
+  reply rp;              /* the answer being sent */
+  size_t sent;           /* of rp.body */
+  h2_stream *prev, *next;
+};
+
+static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define H2_PREFACE_LEN 24
+
+static void h2_stream_free(h2_stream *st) {
+  free(st->body_in.data);
+  free(st->rp.body.data);
+  free(st);
+}
+
+static void h2_conn_free(conn *c) {
+  if (c->h2) nghttp2_session_del(c->h2);
+  c->h2 = NULL;
+  while (c->streams) {
+    h2_stream *next = c->streams->next;
+    h2_stream_free(c->streams);
+    c->streams = next;
+  }
+}
+
+static int h2_on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *user) {
+  conn *c = user;
+  if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  h2_stream *st = calloc(1, sizeof *st);
+  if (!st) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  st->id = f->hd.stream_id;
+  st->next = c->streams;
+  if (c->streams) c->streams->prev = st;
+  c->streams = st;
+  nghttp2_session_set_stream_user_data(s, f->hd.stream_id, st);
+  return 0;
+}
+
+static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
+                        size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                        void *user) {
+  (void)flags;
+  (void)user;
+  if (f->hd.type != NGHTTP2_HEADERS) return 0;
+  h2_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+  if (!st) return 0;
+  if (namelen == 7 && !memcmp(name, ":method", 7))
+    snprintf(st->method, sizeof st->method, "%.*s", (int)valuelen, (const char *)value);
+  else if (namelen == 5 && !memcmp(name, ":path", 5))
+    snprintf(st->path, sizeof st->path, "%.*s", (int)valuelen, (const char *)value);
+  return 0;
+}
+
+static int h2_on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
+                      size_t len, void *user) {
+  (void)flags;
+  (void)user;
+  h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
+  if (st) buf_add(&st->body_in, (const char *)data, len);
+  return 0;
+}
+
+static ssize_t h2_read_body(nghttp2_session *s, int32_t id, uint8_t *out, size_t length,
+                            uint32_t *data_flags, nghttp2_data_source *source, void *user) {
+  (void)s;
+  (void)id;
+  (void)user;
+  h2_stream *st = source->ptr;
+  size_t left = st->rp.body.len - st->sent;
+  size_t n = left < length ? left : length;
+  if (n) memcpy(out, st->rp.body.data + st->sent, n);
+  st->sent += n;
+  if (st->sent == st->rp.body.len) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  return (ssize_t)n;
+}
+
+/* Answer stream `id` with `rp` (taken). */
+static void h2_submit(conn *c, int32_t id, reply *rp) {
+  h2_stream *st = c->h2 ? nghttp2_session_get_stream_user_data(c->h2, id) : NULL;
+  if (!st) { /* the client reset the stream meanwhile */
+    free(rp->body.data);
+    return;
+  }
+  st->rp = *rp;
+  st->sent = 0;
+  char status[8], clen[24], service[32];
+  snprintf(status, sizeof status, "%d", rp->status);
+  snprintf(clen, sizeof clen, "%zu", rp->body.len);
+  snprintf(service, sizeof service, "%.3f", rp->service_us);
+#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE}
+  nghttp2_nv nva[] = {NV(":status", status), NV("content-type", rp->ctype),
+                      NV("content-length", clen), NV("x-mock-service-us", service),
+                      NV("x-request-id", "req_mock")};
+#undef NV
+  nghttp2_data_provider prd = {.source.ptr = st, .read_callback = h2_read_body};
+  nghttp2_submit_response(c->h2, id, nva, rp->model ? 5 : 3, &prd);
+}
+
+/* Stream `id`'s request is complete: answer it now or when due. */
+static int h2_request_done(conn *c, int32_t id, h2_stream *st) {
+  request rq;
+  memset(&rq, 0, sizeof rq);
+  memcpy(rq.method, st->method, sizeof rq.method);
+  memcpy(rq.path, st->path, sizeof rq.path);
+  rq.keep_alive = true;
+  buf_reserve(&st->body_in, 0); /* a NUL-terminated body, also when empty */
+  rq.body = st->body_in.data;
+  rq.body_len = st->body_in.len;
+  uint64_t t_start = now_ns();
+  reply rp;
+  memset(&rp, 0, sizeof rp);
+  handle(&rp, &rq, t_start);
+  if (rp.model && g_delay_ns > 0) {
+    delayed *d = calloc(1, sizeof *d);
+    if (!d) {
+      free(rp.body.data);
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    d->rp = rp;
+    d->stream_id = id;
+    delay_answer(d, c, t_start);
+    return 0;
+  }
+  h2_submit(c, id, &rp);
+  return 0;
+}
+
+static int h2_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *user) {
+  if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+      !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    return 0;
+  h2_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+  return st ? h2_request_done(user, f->hd.stream_id, st) : 0;
+}
+
+static int h2_on_close(nghttp2_session *s, int32_t id, uint32_t error_code, void *user) {
+  (void)error_code;
+  conn *c = user;
+  h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
+  if (!st) return 0;
+  nghttp2_session_set_stream_user_data(s, id, NULL);
+  if (st->prev) st->prev->next = st->next;
+  else c->streams = st->next;
+  if (st->next) st->next->prev = st->prev;
+  h2_stream_free(st);
+  return 0;
+}
+
+static nghttp2_session_callbacks *g_h2_cbs;
+
+static bool h2_start(conn *c) {
+  if (!g_h2_cbs) {
+    if (nghttp2_session_callbacks_new(&g_h2_cbs) != 0) return false;
+    nghttp2_session_callbacks_set_on_begin_headers_callback(g_h2_cbs, h2_on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(g_h2_cbs, h2_on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(g_h2_cbs, h2_on_data);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(g_h2_cbs, h2_on_frame);
+    nghttp2_session_callbacks_set_on_stream_close_callback(g_h2_cbs, h2_on_close);
+  }
+  if (nghttp2_session_server_new(&c->h2, g_h2_cbs, c) != 0) return false;
+  c->sniffed = true;
+  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100000},
+                                 {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20}};
+  nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2);
+  nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, 1 << 30);
+  g_h2_connections++;
+  return true;
+}
+
+/* Frames nghttp2 has ready, onto the socket. False if the connection closed. */
+static bool h2_flush(conn *c) {
+  for (;;) {
+    const uint8_t *data;
+    ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+    if (n < 0) {
+      conn_close(c);
+      return false;
+    }
+    if (n == 0) break;
+    buf_add(&c->out, (const char *)data, (size_t)n);
+  }
+  if (!conn_flush(c)) return false;
+  if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) &&
+      c->out_off >= c->out.len) {
+    conn_close(c);
+    return false;
+  }
+  return true;
+}
+
+/* Bytes read on an h2c connection: into the session. */
+static void h2_readable(conn *c) {
+  ssize_t r = nghttp2_session_mem_recv(c->h2, (const uint8_t *)c->in, c->len);
+  c->len = 0;
+  if (r < 0) {
+    conn_close(c);
+    return;
+  }
+  h2_flush(c);
+}
+
+/* HTTP/1.1 or h2c? Decided by the first bytes: 1 h2c, 0 HTTP/1.1, -1 not
+ * known yet (a prefix of the preface). */
+static int sniff(conn *c) {
+  size_t n = c->len < H2_PREFACE_LEN ? c->len : H2_PREFACE_LEN;
+  if (memcmp(c->in, H2_PREFACE, n) != 0) return 0;
+  return n == H2_PREFACE_LEN ? 1 : -1;
+}
+#else
+static void h2_conn_free(conn *c) { (void)c; }
+#endif
+
+/* ---- HTTP/1.1 connections ---------------------------------------------------- */
 
 /* One complete request at the start of c->in: its total length, 0 if
  * incomplete (more bytes needed), or -1 on garbage. Decodes a chunked body
@@ -659,6 +952,21 @@ static void conn_readable(conn *c) {
     }
     c->len += (size_t)r;
   }
+#ifdef HL_MOCK_H2C
+  if (!c->sniffed) {
+    int h2 = sniff(c);
+    if (h2 < 0) return;
+    c->sniffed = true;
+    if (h2 && !h2_start(c)) {
+      conn_close(c);
+      return;
+    }
+  }
+  if (c->h2) {
+    h2_readable(c);
+    return;
+  }
+#endif
   for (;;) {
     request rq;
     long need = parse_request(c, &rq);
@@ -670,26 +978,25 @@ static void conn_readable(conn *c) {
     uint64_t t_start = now_ns();
     char saved = c->in[need];
     c->in[need] = '\0';
-    buf out = {0};
-    bool model = handle(&out, &rq, t_start);
+    reply rp;
+    memset(&rp, 0, sizeof rp);
+    handle(&rp, &rq, t_start);
     c->in[need] = saved;
     memmove(c->in, c->in + need, c->len - (size_t)need);
     c->len -= (size_t)need;
-    if (model && g_delay_ns > 0) {
+    buf out = {0};
+    http1_serialise(&out, &rp, rq.keep_alive);
+    free(rp.body.data);
+    if (rp.model && g_delay_ns > 0) {
       delayed *d = calloc(1, sizeof *d);
       if (!d) {
         free(out.data);
         conn_close(c);
         return;
       }
-      d->c = c;
-      d->due_ns = t_start + g_delay_ns;
       d->out = out;
       d->close_after = !rq.keep_alive;
-      c->queued++;
-      if (g_dtail) g_dtail->next = d;
-      else g_dhead = d;
-      g_dtail = d;
+      delay_answer(d, c, t_start);
       continue;
     }
     buf_add(&c->out, out.data ? out.data : "", out.len);
@@ -699,28 +1006,65 @@ static void conn_readable(conn *c) {
   }
 }
 
+/* Send the delayed answers that are due. The h2c connections that got one
+ * are flushed once at the end (one send for all their streams). */
 static void send_due(void) {
   uint64_t now = now_ns();
+#ifdef HL_MOCK_H2C
+  conn *touched[256];
+  size_t n_touched = 0;
+#endif
   while (g_dhead && g_dhead->due_ns <= now) {
     delayed *d = g_dhead;
     g_dhead = d->next;
     if (!g_dhead) g_dtail = NULL;
     conn *c = d->c;
-    c->queued--;
     uint64_t late = now - d->due_ns;
     g_late_ns_sum += late;
     g_late_n++;
     if (late > g_late_ns_max) g_late_ns_max = late;
-    if (c->fd >= 0) {
+    if (c->fd >= 0 && d->stream_id) {
+#ifdef HL_MOCK_H2C
+      h2_submit(c, d->stream_id, &d->rp);
+      d->rp.body.data = NULL;
+      size_t k = 0;
+      while (k < n_touched && touched[k] != c) k++;
+      if (k == n_touched) {
+        if (n_touched == sizeof touched / sizeof *touched) {
+          /* Full: flush the oldest now and let it go. */
+          conn *old = touched[0];
+          old->queued--;
+          if (old->fd >= 0) h2_flush(old);
+          else conn_free_if_done(old);
+          touched[0] = c;
+        } else {
+          touched[n_touched++] = c;
+        }
+        c->queued++; /* held until flushed */
+      }
+#endif
+      c->queued--;
+    } else if (c->fd >= 0) {
+      c->queued--;
       buf_add(&c->out, d->out.data ? d->out.data : "", d->out.len);
       if (d->close_after) c->close_after = true;
       conn_flush(c);
     } else {
+      c->queued--;
       conn_free_if_done(c);
     }
     free(d->out.data);
+    free(d->rp.body.data);
     free(d);
   }
+#ifdef HL_MOCK_H2C
+  for (size_t k = 0; k < n_touched; k++) {
+    conn *c = touched[k];
+    c->queued--;
+    if (c->fd >= 0) h2_flush(c);
+    else conn_free_if_done(c);
+  }
+#endif
 }
 
 static void accept_all(int ls) {
@@ -753,6 +1097,9 @@ static void accept_all(int ls) {
 
 int main(int argc, char **argv) {
   int port = 0;
+#ifdef HL_MOCK_H2C
+  g_h2c_built = true;
+#endif
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--delay-ms") && i + 1 < argc) g_delay_ns = (uint64_t)atol(argv[++i]) * 1000000u;
     else port = atoi(argv[i]);

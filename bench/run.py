@@ -349,6 +349,14 @@ def concurrent_slow(bench_bin, sizes, node="auto"):
         systems = [("raw-curl", [slow, "--sessions", str(n), "--api", "raw-curl"], None, SLOW_TIMEOUT_S),
                    ("hookline-async", [slow, "--sessions", str(n), "--api", "async"], None, SLOW_TIMEOUT_S),
                    ("hookline", [slow, "--sessions", str(n)], None, SLOW_TIMEOUT_S)]
+        # The same over HTTP/2 with prior knowledge (h2c) to the mock's h2c
+        # side; hl-bench-slow exits 3 with a note when the mock has no h2c.
+        # (The JS peers speak HTTP/1.1 only, to a cleartext server.)
+        systems += [("raw-curl-h2", [slow, "--sessions", str(n), "--api", "raw-curl", "--http", "2"],
+                     None, SLOW_TIMEOUT_S),
+                    ("hookline-async-h2", [slow, "--sessions", str(n), "--api", "async", "--http", "2"],
+                     None, SLOW_TIMEOUT_S),
+                    ("hookline-h2", [slow, "--sessions", str(n), "--http", "2"], None, SLOW_TIMEOUT_S)]
         budget = SLOW_PEER_BUDGET_S.get(n, SLOW_PEER_BUDGET_DEFAULT_S)
         for name, script in SLOW_PEERS:
             systems.append((name, [node, script, "--scenario", "concurrent_slow", "--sessions", str(n)]
@@ -785,7 +793,14 @@ def markdown(r):
           + "): a peer past it is stopped and shown as failed with that reason. Wall time runs from the "
           "first session started to the last one done (thread creation included); CPU is the "
           "client process's user + system time; each system runs against a fresh server, one "
-          "after the other.\n")
+          "after the other. The rows ending in -h2 are the same over HTTP/2 with prior knowledge "
+          "(h2c) to the mock server's h2c side (libnghttp2, same answers, same 1 s timer): "
+          "raw-curl-h2 with CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE, CURLPIPE_MULTIPLEX and PIPEWAIT, "
+          "hookline with `hl_openai_set_http_version(p, HL_HTTP_VERSION_2)`. libcurl before "
+          "7.89.0 (Debian 12: 7.88.1) cannot reuse an h2c connection (curl issue #10634): there "
+          "hookline opens one h2c connection per request, so those rows measure HTTP/2 framing "
+          "without multiplexing (\"h2c connections\" says how many). The JS peers speak "
+          "HTTP/1.1 only, to a cleartext server: they have no h2 rows.\n")
         when = cs.get("when")
         if when:
             w(f"Measured {when.get('date', '?')} at commit {when.get('hookline_commit', '?')}, "
@@ -799,19 +814,19 @@ def markdown(r):
           f"{t['failures']} failures.\n")
         w("| sessions | system | wall s | client CPU s | CPU µs/session | peak RSS MB | p50 ms | p99 ms "
           "| failures | connections opened | server µs/request | server's latest answer, ms late "
-          "| server CPU s |")
-        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| server CPU s | h2c connections |")
+        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for n, row in cs["runs"].items():
             for system, res in row.items():
                 if "error" in res:
-                    w(f"| {int(n):,} | {system} | failed: {res['error'][:100]} | | | | | | | | | | |")
+                    w(f"| {int(n):,} | {system} | failed: {res['error'][:100]} | | | | | | | | | | | |")
                     continue
                 w(f"| {int(n):,} | {system} | {fmt(res.get('wall_s'), 2)} | {fmt(res.get('cpu_s'), 2)} | "
                   f"{fmt(res.get('cpu_us_per_session'))} | {fmt(res.get('peak_rss_mb'), 1)} | "
                   f"{fmt(res.get('latency_p50_ms'))} | {fmt(res.get('latency_p99_ms'))} | "
                   f"{fmt(res.get('failures'))} | {fmt(res.get('connections_opened'))} | "
                   f"{fmt(res.get('server_service_us_per_request'), 1)} | {fmt(res.get('server_late_ms_max'), 1)} | "
-                  f"{fmt(res.get('server_cpu_s'), 2)} |")
+                  f"{fmt(res.get('server_cpu_s'), 2)} | {fmt(res.get('h2_connections'))} |")
         w("")
 
     hh = h.get("hook_history")

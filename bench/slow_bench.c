@@ -17,6 +17,22 @@
  * --api raw-curl [--raw-multis M]: the floor, no hookline at all: the same
  * two requests per session with raw libcurl on one thread (slow_raw.c).
  *
+ * --http 2: every request over HTTP/2 with prior knowledge to the mock
+ * server's h2c side (hookline: hl_openai_set_http_version(HL_HTTP_VERSION_2);
+ * raw-curl: CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE, multiplexed, with
+ * --raw-streams S streams per connection, --raw-host-conns C connections at
+ * most (0: no cap), --raw-bufsize B bytes of receive buffer per transfer).
+ * Exits 3 with a note when the mock server was built without h2c.
+ * On libcurl < 7.89.0 (curl issue #10634: a reused h2c connection fails)
+ * both hookline and raw-curl open a fresh h2c connection per request;
+ * --raw-h2-one-conn 1 makes raw-curl multiplex anyway: one h2c connection
+ * per multi handle (--raw-multis), opened by its first session, whose
+ * answer the others wait for (slow_raw.c says how; that 1 s is in the
+ * wall time and latencies). Not in run.py yet. Measured at load ~20-50:
+ * 10,000 sessions over 32 connections, 0 failures, ~160-190 us CPU per
+ * session, ~200 MB, but 7-12 s wall (libcurl 7.88 with hundreds of
+ * streams per connection: not profiled yet).
+ *
  * Prints one JSON object: wall time (first thread created to last run
  * done), client CPU (getrusage of this process only: the server is
  * another process), peak RSS, p50/p99 run latency, failures, and the
@@ -157,6 +173,16 @@ int main(int argc, char **argv) {
   bool async_api = !strcmp(api, "async");
   bool raw_api = !strcmp(api, "raw-curl");
   int raw_multis = atoi(bench_arg(argc, argv, "--raw-multis", "16"));
+  const char *http = bench_arg(argc, argv, "--http", "1.1");
+  bool h2 = !strcmp(http, "2");
+  if (!h2 && strcmp(http, "1.1") != 0) {
+    fprintf(stderr, "slow bench: --http 1.1|2\n");
+    return 2;
+  }
+  slow_raw_h2 raw_h2 = {.max_streams = atol(bench_arg(argc, argv, "--raw-streams", "1000")),
+                        .max_host_connections = atol(bench_arg(argc, argv, "--raw-host-conns", "0")),
+                        .buffer_size = atol(bench_arg(argc, argv, "--raw-bufsize", "4096")),
+                        .one_connection = atoi(bench_arg(argc, argv, "--raw-h2-one-conn", "0")) != 0};
   if (!async_api && !raw_api && strcmp(api, "threads") != 0) {
     fprintf(stderr, "slow bench: --api threads|async|raw-curl\n");
     return 2;
@@ -190,6 +216,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   hl_openai_set_model(p, "mock-model");
+  if (h2) hl_openai_set_http_version(p, HL_HTTP_VERSION_2);
   hl_agent_set_provider(agent, p);
   hl_agent_set_instruction(agent, INSTRUCTION);
   hl_agent_set_model(agent, "mock-model");
@@ -209,13 +236,18 @@ int main(int argc, char **argv) {
 
   bench_server_stats s0 = {0}, s1 = {0};
   if (!bench_server_stats_get(url, &s0)) return 1;
+  if (h2 && !s0.h2c) {
+    fprintf(stderr, "slow bench: the mock server was built without libnghttp2 (no h2c): "
+                    "no HTTP/2 rows (scripts/setup.d/nghttp2.sh installs libnghttp2-dev)\n");
+    return 3;
+  }
   double cpu0 = bench_cpu_us();
   uint64_t t0 = bench_now_ns();
   int started = 0;
   if (raw_api) {
     double *rl_lat = calloc((size_t)n, sizeof *rl_lat);
     if (!rl_lat) return 1;
-    atomic_store(&g_failed, slow_raw_curl(url, n, raw_multis, rl_lat));
+    atomic_store(&g_failed, slow_raw_curl(url, n, raw_multis, h2 ? &raw_h2 : NULL, rl_lat));
     started = n;
     for (int i = 0; i < n; i++) slots[i].latency_us = rl_lat[i];
     free(rl_lat);
@@ -250,8 +282,10 @@ int main(int argc, char **argv) {
          "\"latency_p50_ms\":%.1f,\"latency_p99_ms\":%.1f,\"model_calls\":%.0f,"
          "\"tool_calls\":%ld,\"server_service_us_per_request\":%.2f,\"server_late_ms_max\":%.1f,"
          "\"connections_opened\":%.0f,\"server_cpu_s\":%.3f,\"stack_kb\":%ld,\"open_files_limit\":%ld,"
-         "\"futex_hash_slots\":%ld}\n",
-         raw_api ? "raw-curl" : async_api ? "hookline-async" : "hookline",
+         "\"futex_hash_slots\":%ld,\"http\":\"%s\",\"h2_connections\":%.0f}\n",
+         raw_api ? (h2 ? "raw-curl-h2" : "raw-curl")
+         : async_api ? (h2 ? "hookline-async-h2" : "hookline-async")
+                     : (h2 ? "hookline-h2" : "hookline"),
          raw_api ? "raw libcurl multi on one thread, no hookline (the floor)"
          : async_api ? "hl_run_start, no thread per session"
                      : "blocking hl_agent_run, one thread per session",
@@ -259,7 +293,8 @@ int main(int argc, char **argv) {
          bench_peak_rss_mb(), p50 / 1e3, p99 / 1e3, requests, atomic_load(&g_tool_calls),
          requests > 0 ? (s1.service_us - s0.service_us) / requests : 0.0, s1.late_us_max / 1e3,
          s1.connections - s0.connections, (s1.cpu_us - s0.cpu_us) / 1e6, stack_kb,
-         (long)rl.rlim_cur, slots_now);
+         (long)rl.rlim_cur, slots_now, h2 ? "2 (h2c, prior knowledge)" : "1.1",
+         s1.h2_connections - s0.h2_connections);
   pthread_attr_destroy(&attr);
   for (int i = 0; aslots && i < n; i++) {
     hl_run_free(aslots[i].run);

@@ -11,6 +11,11 @@
  * RSS are therefore the floor that hookline's figures are measured
  * against (hl-bench-slow --api raw-curl).
  *
+ * With h2 (hl-bench-slow --http 2) the same requests go over HTTP/2 with
+ * prior knowledge to the mock server's h2c side, multiplexed: streams of
+ * a few connections instead of one connection per session (the settings
+ * are slow_raw_h2's, from the command line).
+ *
  * Like engine.c it may spread the transfers over several multi handles
  * (--raw-multis): libcurl 7.88 scans a multi handle's whole connection
  * cache on several per-transfer paths, which is quadratic with 10,000
@@ -51,7 +56,7 @@ static const char BODY2[] =
     "{\"type\":\"object\",\"properties\":{\"key\":{\"type\":\"string\",\"description\":\"the key\"}},"
     "\"required\":[\"key\"]}},\"type\":\"function\"}]}";
 
-#define MAX_MULTIS 32
+#define MAX_MULTIS 128
 
 typedef struct raw_session {
   CURL *easy;
@@ -65,12 +70,18 @@ typedef struct raw_session {
 
 typedef struct raw_multi {
   CURLM *m;
+  bool opened;     /* one-connection h2c mode: its connection is up */
   long due_ms;     /* -1: no timeout wanted */
 } raw_multi;
 
-static int g_ep;
+static int g_ep, g_n_multis;
 static raw_multi g_multis[MAX_MULTIS];
 static int g_left, g_failed;
+/* h2c on libcurl < 7.89.0 with --raw-h2-one-conn (see slow_raw_curl): the
+ * sessions not started yet, started once the first one has its answer. */
+static bool g_one_conn;
+static struct raw_session *g_all;
+static int g_n_all;
 
 static long now_ms(void) { return (long)(bench_now_ns() / 1000000u); }
 
@@ -140,8 +151,20 @@ static void read_done(raw_multi *rm) {
     long code = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
     bool ok = rc == CURLE_OK && code == 200 && s->buf;
+    if (!ok && g_failed == 0)
+      fprintf(stderr, "slow raw: a request failed: %s (HTTP %ld)\n", curl_easy_strerror(rc), code);
+    if (g_one_conn && !rm->opened) {
+      /* This multi handle's h2c connection is up: its other sessions
+       * multiplex on it. */
+      rm->opened = true;
+      int k = (int)(rm - g_multis);
+      for (int i = k + g_n_multis; i < g_n_all; i += g_n_multis)
+        if (!start(&g_all[i], BODY1)) session_end(&g_all[i], false);
+    }
     if (ok && s->step == 1 && strstr(s->buf, "tool_calls")) {
       s->step = 2;
+      /* Session 0 too: its second request reuses the connection. */
+      if (g_one_conn) curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_0);
       if (start(s, BODY2)) continue;
       ok = false;
     }
@@ -149,7 +172,9 @@ static void read_done(raw_multi *rm) {
   }
 }
 
-int slow_raw_curl(const char *url, int n, int multis, double *latency_us) {
+int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, double *latency_us) {
+  if (h2 && !(h2->one_connection && curl_version_info(CURLVERSION_NOW)->version_num < 0x075900))
+    multis = 1; /* a handful of connections: no cache to partition */
   if (multis < 1) multis = 1;
   if (multis > MAX_MULTIS) multis = MAX_MULTIS;
   char endpoint[1024];
@@ -163,6 +188,12 @@ int slow_raw_curl(const char *url, int n, int multis, double *latency_us) {
     curl_multi_setopt(g_multis[i].m, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(g_multis[i].m, CURLMOPT_TIMERDATA, &g_multis[i]);
     curl_multi_setopt(g_multis[i].m, CURLMOPT_MAXCONNECTS, (long)(n / multis + 1));
+    if (h2) {
+      curl_multi_setopt(g_multis[i].m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+      curl_multi_setopt(g_multis[i].m, CURLMOPT_MAX_CONCURRENT_STREAMS, h2->max_streams);
+      if (h2->max_host_connections > 0)
+        curl_multi_setopt(g_multis[i].m, CURLMOPT_MAX_HOST_CONNECTIONS, h2->max_host_connections);
+    }
   }
   struct curl_slist *hdrs = NULL;
   hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -172,7 +203,14 @@ int slow_raw_curl(const char *url, int n, int multis, double *latency_us) {
   raw_session *ss = calloc((size_t)n, sizeof *ss);
   if (!ss || g_ep < 0 || !hdrs) return n;
   g_left = n;
+  g_n_multis = multis;
   g_failed = 0;
+  bool old_curl = curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
+  if (h2 && old_curl && h2->one_connection) {
+    g_one_conn = true;
+    g_all = ss;
+    g_n_all = n;
+  }
   for (int i = 0; i < n; i++) {
     raw_session *s = &ss[i];
     s->latency = &latency_us[i];
@@ -184,10 +222,39 @@ int slow_raw_curl(const char *url, int n, int multis, double *latency_us) {
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, h2 ? h2->buffer_size : 4096L);
+    if (h2) {
+      curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+      if (old_curl && h2->one_connection) {
+        /* libcurl < 7.89.0 breaks a reused h2c connection when the
+         * transfer asks for prior knowledge (curl issue #10634: it
+         * starts a second HTTP/2 layer on it), not when it asks for
+         * CURL_HTTP_VERSION_2_0. So each multi handle gets one h2c
+         * connection: its first session opens it with prior knowledge;
+         * its other sessions start once that one answered and ask for
+         * 2_0, and so do all second requests; they find the connection
+         * as long as it has room (--raw-streams >= sessions / multis),
+         * else libcurl opens one with "Upgrade: h2c", which the mock
+         * answers as HTTP/1.1. The openers' 1 s is in every session's
+         * latency and in the wall time. */
+        if (i >= multis) curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_0);
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+      } else if (old_curl) {
+        /* libcurl < 7.89.0 fails a request on a reused h2c connection
+         * (curl issue #10634): a fresh connection per request, as
+         * hookline does there (lib/providers/http.c). */
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+      } else {
+        /* Wait for a connection that multiplexes instead of opening one
+         * per transfer while the first is being set up. */
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+      }
+    }
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)s);
+    if (e && old_curl && h2 && h2->one_connection && i >= multis) continue; /* held (above) */
     if (!e || !start(s, BODY1)) session_end(s, false);
   }
   struct epoll_event evs[256];

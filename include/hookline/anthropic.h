@@ -65,6 +65,7 @@
 #include <stddef.h>
 #include "status.h"
 #include "provider.h"
+#include "pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -106,6 +107,8 @@ HL_API hl_status hl_anthropic_set_retries(hl_provider *provider, int max_retries
 /** As hl_openai_set_max_response_bytes(). */
 HL_API hl_status hl_anthropic_set_max_response_bytes(hl_provider *provider,
                                                      size_t max_bytes);
+/** As hl_openai_set_http_version(). */
+HL_API hl_status hl_anthropic_set_http_version(hl_provider *provider, hl_http_version version);
 /** As hl_openai_cancel(). */
 HL_API void hl_anthropic_cancel(hl_provider *provider);
 

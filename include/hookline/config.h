@@ -25,7 +25,9 @@
  * Every key is optional. Top level: provider (object: type one of openai,
  * responses, anthropic, gemini, scripted; base_url; api_key_env, the name
  * of the environment variable holding the key, since keys never belong in
- * a file: "api_key" is refused; script, a scripted provider's JSON file),
+ * a file: "api_key" is refused; script, a scripted provider's JSON file;
+ * http_version, "auto" (default), "1.1" or "2": see hl_http_version in
+ * hookline/pool.h),
  * model, instruction, tools (names of the application's tools the agents
  * get), plugins (installed in array order: name or path, options, enabled),
  * mcp_servers (url or command, optional name), agents (name required;

@@ -64,6 +64,7 @@
 #include <cjson/cJSON.h>
 #include "status.h"
 #include "provider.h"
+#include "pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -102,6 +103,8 @@ HL_API hl_status hl_gemini_set_retries(hl_provider *provider, int max_retries,
                                        long base_delay_ms, long max_delay_ms);
 /** As hl_openai_set_max_response_bytes(). */
 HL_API hl_status hl_gemini_set_max_response_bytes(hl_provider *provider, size_t max_bytes);
+/** As hl_openai_set_http_version(). */
+HL_API hl_status hl_gemini_set_http_version(hl_provider *provider, hl_http_version version);
 /** As hl_openai_cancel(). */
 HL_API void hl_gemini_cancel(hl_provider *provider);
 

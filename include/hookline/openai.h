@@ -103,6 +103,7 @@
 #include <stddef.h>
 #include "status.h"
 #include "provider.h"
+#include "pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -146,6 +147,14 @@ HL_API hl_status hl_openai_set_retries(hl_provider *provider, int max_retries,
 /** Largest response body accepted, in bytes (default 8 MiB; 0 = no cap).
  *  A larger response fails with HL_ERR_TOO_LARGE. */
 HL_API hl_status hl_openai_set_max_response_bytes(hl_provider *provider, size_t max_bytes);
+
+/** HTTP version of the provider's requests (hl_http_version, hookline/pool.h):
+ *  HL_HTTP_VERSION_AUTO (default: HTTP/2 by ALPN over https://, HTTP/1.1
+ *  over http://), HL_HTTP_VERSION_1_1, or HL_HTTP_VERSION_2 (over http://
+ *  with prior knowledge, h2c: concurrent requests become streams of a few
+ *  connections). HL_ERR_INVALID for another value or another provider.
+ *  Not thread-safe: set it before the first request (as every setter). */
+HL_API hl_status hl_openai_set_http_version(hl_provider *provider, hl_http_version version);
 
 /** Which field carries the request's max_tokens. By default "max_tokens"
  *  until a server refuses it the way OpenAI's reasoning models do (an

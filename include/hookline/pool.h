@@ -58,6 +58,32 @@ typedef enum hl_pool_option {
   HL_POOL_MULTIPLEX = 5,
 } hl_pool_option;
 
+/** Which HTTP version a provider speaks (hl_openai_set_http_version() and
+ *  its peers; "http_version" in a config file's provider section):
+ *  - HL_HTTP_VERSION_AUTO (default): libcurl's choice: HTTP/2 over https://
+ *    when the server offers it by ALPN, else HTTP/1.1; HTTP/1.1 over http://.
+ *  - HL_HTTP_VERSION_1_1: HTTP/1.1 always (one request per connection at a
+ *    time).
+ *  - HL_HTTP_VERSION_2: HTTP/2. Over https:// by ALPN (falling back to
+ *    HTTP/1.1 if the server does not offer it); over http:// with prior
+ *    knowledge (h2c: the server must speak HTTP/2 on that port, as
+ *    vLLM-style gateways, Envoy or nghttpx can; an HTTP/1.1-only server
+ *    fails the request with HL_ERR_NETWORK).
+ *  With HTTP/2 and HL_POOL_MULTIPLEX on (the default), concurrent requests
+ *  to one host share a few connections as streams instead of one
+ *  connection each; each request keeps its own timeouts, retries, size
+ *  cap, streaming and cancellation (a cancelled request resets its
+ *  stream, not the connection). One limit: libcurl before 7.89.0 (Debian
+ *  12 has 7.88.1) fails a request on a reused h2c connection (curl issue
+ *  #10634), so there each h2c request (http://) opens a connection of its
+ *  own and closes it: correct, but not multiplexed; HTTP/2 over https://
+ *  is not affected. */
+typedef enum hl_http_version {
+  HL_HTTP_VERSION_AUTO = 0,
+  HL_HTTP_VERSION_1_1 = 1,
+  HL_HTTP_VERSION_2 = 2,
+} hl_http_version;
+
 /** Set one limit of the process's pool. HL_ERR_INVALID (with a message)
  *  for an unknown option or a value out of range: negative caps, idle < 1,
  *  DNS cache < -1, multiplex other than 0/1. Thread-safe. */

@@ -67,6 +67,7 @@
 #include <stddef.h>
 #include "status.h"
 #include "provider.h"
+#include "pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -116,6 +117,8 @@ HL_API hl_status hl_responses_set_retries(hl_provider *provider, int max_retries
 /** As hl_openai_set_max_response_bytes(). */
 HL_API hl_status hl_responses_set_max_response_bytes(hl_provider *provider,
                                                      size_t max_bytes);
+/** As hl_openai_set_http_version(). */
+HL_API hl_status hl_responses_set_http_version(hl_provider *provider, hl_http_version version);
 /** As hl_openai_cancel(). */
 HL_API void hl_responses_cancel(hl_provider *provider);
 

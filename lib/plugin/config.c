@@ -131,7 +131,8 @@ static const field mcp_fields[] = {
     {"name", K_STRING}, {"url", K_STRING}, {"command", K_STRING}, {0, 0}};
 static const field provider_fields[] = {{"type", K_STRING},        {"base_url", K_STRING},
                                         {"api_key_env", K_STRING}, {"script", K_STRING},
-                                        {"api_key", K_STRING},     {0, 0}};
+                                        {"api_key", K_STRING},     {"http_version", K_STRING},
+                                        {0, 0}};
 static const field agent_fields[] = {
     {"name", K_STRING},     {"instruction", K_STRING}, {"description", K_STRING},
     {"model", K_STRING},    {"tools", K_STRINGS},      {"plugins", K_ARRAY},
@@ -187,6 +188,11 @@ static hl_status check_provider(const hl_config *c, const cJSON *p) {
   static const char *const types[] = {"openai", "responses", "anthropic", "gemini", "scripted"};
   const char *type = hl_json_get_string(p, "type");
   if (!type) return bad(c, "$.provider", "\"type\" is required (openai, responses, anthropic, gemini or scripted)");
+  const char *ver = hl_json_get_string(p, "http_version");
+  if (ver && strcmp(ver, "auto") != 0 && strcmp(ver, "1.1") != 0 && strcmp(ver, "2") != 0)
+    return bad(c, "$.provider.http_version", "expected \"auto\", \"1.1\" or \"2\", got \"%.40s\"", ver);
+  if (ver && strcmp(type, "scripted") == 0)
+    return bad(c, "$.provider.http_version", "a scripted provider makes no HTTP requests");
   for (size_t i = 0; i < sizeof types / sizeof *types; i++)
     if (strcmp(type, types[i]) == 0) return HL_OK;
   return bad(c, "$.provider.type",
@@ -400,14 +406,30 @@ hl_status hl_config_make_provider(const hl_config *config, hl_provider **out) {
         return hl_fail(st, "%s: $.provider.script: %s", config->origin, msg);
       }
     }
-  } else if (strcmp(type, "openai") == 0) {
-    prov = hl_openai_new(base, key);
-  } else if (strcmp(type, "responses") == 0) {
-    prov = hl_responses_new(base, key);
-  } else if (strcmp(type, "anthropic") == 0) {
-    prov = hl_anthropic_new(base, key);
   } else {
-    prov = hl_gemini_new(base, key);
+    /* "http_version" (validated at load): hookline/pool.h */
+    const char *ver = hl_json_get_string(p, "http_version");
+    hl_http_version v = !ver || !strcmp(ver, "auto") ? HL_HTTP_VERSION_AUTO
+                        : !strcmp(ver, "2")          ? HL_HTTP_VERSION_2
+                                                     : HL_HTTP_VERSION_1_1;
+    hl_status (*set_version)(hl_provider *, hl_http_version);
+    if (strcmp(type, "openai") == 0) {
+      prov = hl_openai_new(base, key);
+      set_version = hl_openai_set_http_version;
+    } else if (strcmp(type, "responses") == 0) {
+      prov = hl_responses_new(base, key);
+      set_version = hl_responses_set_http_version;
+    } else if (strcmp(type, "anthropic") == 0) {
+      prov = hl_anthropic_new(base, key);
+      set_version = hl_anthropic_set_http_version;
+    } else {
+      prov = hl_gemini_new(base, key);
+      set_version = hl_gemini_set_http_version;
+    }
+    if (prov && set_version(prov, v) != HL_OK) {
+      hl_provider_unref(prov);
+      prov = NULL;
+    }
   }
   if (!prov) {
     char msg[600];

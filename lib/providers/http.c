@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "core/cancel_notify.h"
+#include "hookline/pool.h"
 #include "providers/engine.h"
 #include "providers/excerpt.h"
 #include "providers/http.h"
@@ -124,6 +125,7 @@ void hl__http_options_default(hl__http_options *o) {
   o->retry_base_ms = 500;
   o->retry_max_ms = 60000;
   o->max_response_bytes = (size_t)8 << 20;
+  o->http_version = HL_HTTP_VERSION_AUTO;
 }
 
 hl__http *hl__http_new(const hl__http_options *opts) {
@@ -696,10 +698,30 @@ static void start_attempt(call *c) {
   curl_easy_setopt(e, CURLOPT_HTTP09_ALLOWED, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, pool.dns_cache_seconds);
-  /* Over TLS the server may offer HTTP/2: wait for that connection and
-   * multiplex on it rather than opening one connection per request. */
-  if (pool.multiplex && strncasecmp(req->url, "https:", 6) == 0)
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  /* The HTTP version (hookline/pool.h): AUTO leaves libcurl's default
+   * (HTTP/2 by ALPN over TLS, HTTP/1.1 on http://); 2 on http:// is h2c
+   * with prior knowledge. */
+  bool tls = strncasecmp(req->url, "https:", 6) == 0;
+  bool h2c_alone = false;
+  if (o->http_version == HL_HTTP_VERSION_1_1) {
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  } else if (o->http_version == HL_HTTP_VERSION_2) {
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     (long)(tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
+    /* libcurl before 7.89.0 breaks a reused h2c connection (it starts a
+     * second HTTP/2 layer on it: "Error in the HTTP2 framing layer",
+     * curl issue #10634): there each h2c request gets a connection of
+     * its own, correct but not multiplexed. */
+    h2c_alone = !tls && curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
+  }
+  if (h2c_alone) {
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  }
+  /* HTTP/2 possible: wait for a connection that multiplexes and add a
+   * stream to it rather than open one connection per request. */
+  bool maybe_h2 = o->http_version == HL_HTTP_VERSION_2 || (tls && o->http_version == HL_HTTP_VERSION_AUTO);
+  if (pool.multiplex && maybe_h2 && !h2c_alone) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   if (o->max_response_bytes)
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response_bytes);
   c->easy = e;

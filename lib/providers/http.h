@@ -62,6 +62,7 @@ typedef struct hl__http_options {
   long retry_base_ms;        /* first backoff; doubles each retry; default 500 */
   long retry_max_ms;         /* cap on one wait, Retry-After included; default 60 s */
   size_t max_response_bytes; /* cap on a response body; default 8 MiB */
+  int http_version;          /* hl_http_version (hookline/pool.h); default AUTO */
 } hl__http_options;
 
 /* Defaults as documented above. */

@@ -12,6 +12,7 @@
 
 #include "hookline/json.h"
 #include "hookline/observer.h"
+#include "hookline/pool.h"
 #include "providers/excerpt.h"
 #include "core/price_internal.h"
 #include "core/util.h"
@@ -163,6 +164,16 @@ hl_status hl__llm_set_retries(hl__llm *l, int max_retries, long base_ms, long ma
 hl_status hl__llm_set_max_response_bytes(hl__llm *l, size_t max_bytes) {
   hl__http_options o = *hl__http_get_options(l->http);
   o.max_response_bytes = max_bytes;
+  hl__http_set_options(l->http, &o);
+  return HL_OK;
+}
+
+hl_status hl__llm_set_http_version(hl__llm *l, int version) {
+  if (version != HL_HTTP_VERSION_AUTO && version != HL_HTTP_VERSION_1_1 && version != HL_HTTP_VERSION_2)
+    return hl_fail(HL_ERR_INVALID, "%s: HTTP version must be HL_HTTP_VERSION_AUTO, _1_1 or _2, not %d",
+                   l->name, version);
+  hl__http_options o = *hl__http_get_options(l->http);
+  o.http_version = version;
   hl__http_set_options(l->http, &o);
   return HL_OK;
 }

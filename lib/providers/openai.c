@@ -585,6 +585,11 @@ hl_status hl_openai_set_max_response_bytes(hl_provider *p, size_t max_bytes) {
   return l ? hl__llm_set_max_response_bytes(l, max_bytes) : HL_ERR_INVALID;
 }
 
+hl_status hl_openai_set_http_version(hl_provider *p, hl_http_version version) {
+  hl__llm *l = hl__llm_of(p, openai_name);
+  return l ? hl__llm_set_http_version(l, (int)version) : HL_ERR_INVALID;
+}
+
 hl_status hl_openai_set_max_completion_tokens(hl_provider *p, bool use) {
   hl__llm *l = hl__llm_of(p, openai_name);
   if (!l) return HL_ERR_INVALID;
