@@ -76,8 +76,10 @@ typedef enum hl_pool_option {
  *  stream, not the connection). One limit: libcurl before 7.89.0 (Debian
  *  12 has 7.88.1) fails a request on a reused h2c connection (curl issue
  *  #10634), so there each h2c request (http://) opens a connection of its
- *  own and closes it: correct, but not multiplexed; HTTP/2 over https://
- *  is not affected. */
+ *  own and closes it: correct, but not multiplexed, and at scale dearer than
+ *  HTTP/1.1 with keep-alive (10,000 concurrent runs: about twice the CPU,
+ *  connections and memory; BENCHMARKS.md, concurrent_slow): leave h2c off
+ *  with such a libcurl. HTTP/2 over https:// is not affected. */
 typedef enum hl_http_version {
   HL_HTTP_VERSION_AUTO = 0,
   HL_HTTP_VERSION_1_1 = 1,
