@@ -5,7 +5,8 @@
 #               target for $(FUZZ_SMOKE_SECONDS) s
 #   make fuzz   run every fuzz target for FUZZ_SECONDS (default 60) each, two
 #               at a time; FUZZ_TARGETS="fuzz_json fuzz_sse" picks some,
-#               FUZZ_RUNS=N also stops each after N executions
+#               FUZZ_RUNS=N also stops each after N executions, FUZZ_JOBS=J
+#               runs J targets at a time
 #   make bench  benchmarks (not part of make test)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -15,6 +16,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_TARGETS ?=
 FUZZ_RUNS ?=
+FUZZ_JOBS ?= 2
 MESON_TEST  = meson test --print-errorlogs --num-processes 2
 
 ASAN_OPTS = -Db_sanitize=address,undefined -Db_lundef=false
@@ -78,7 +80,7 @@ fuzz-build: setup
 	ninja -C $(FUZZ_BUILD)
 
 fuzz: fuzz-build
-	./tests/fuzz/run_fuzz.py --record BENCHMARKS.md $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	./tests/fuzz/run_fuzz.py --record BENCHMARKS.md $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) --jobs $(FUZZ_JOBS) $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
 	@$(MAKE) -s -C bench BUILD=$(abspath $(BUILD))
