@@ -624,7 +624,11 @@ def sandbox_py_only(bench_bin, write=False):
     "sandbox_py" and its section of BENCHMARKS.md."""
     hl = run_json([os.path.join(bench_bin, "hl-bench-sandbox-py")])
     node = ensure_peers()
-    pyo = run_json([node, "pyodide.mjs"], cwd=PEERS) if node else {"error": "JS peers not installed"}
+    # Pyodide loads two interpreters (~10 s of CPU each) before its timed
+    # loops (themselves bounded by a time budget): on a loaded machine that
+    # outlasts PROC_TIMEOUT_S, so it gets longer.
+    pyo = (run_json([node, "pyodide.mjs"], cwd=PEERS, timeout=900) if node
+           else {"error": "JS peers not installed"})
     res = {"hookline_python": hl, "pyodide": pyo,
            "targets": {"sandbox_cold_create_us": 200, "eval_callback_us": 10,
                        "parallel_3x100ms_ms": 100},
@@ -647,33 +651,82 @@ def markdown_sandbox_py(r, w):
     py = r.get("sandbox_py")
     if not py:
         return
+    hl = py.get("hookline-python") or {}
+    pyo = py.get("pyodide") or {}
     w("## Sandbox: Python\n")
     w("`hl-bench-sandbox-py` (bench/py_sandbox_bench.c): MicroPython 1.27 translated by wasm2c "
-      "and run by hookline's runtime, next to Pyodide (CPython in Wasm) on Node running the same "
-      "snippets (`1+2`; a host function called with 41 answering 42). Wall times are medians; "
-      "CPU is user + system time per operation (the machine is shared).\n")
-    w("| system | cold create | create | eval | eval + 1 callback | CPU eval / + callback | "
-      "3 parallel 100 ms callbacks |")
-    w("| --- | --- | --- | --- | --- | --- | --- |")
-    for name, x in (("hookline Python", py.get("hookline-python") or {}),
-                    ("Pyodide (Node)", py.get("pyodide") or {})):
+      "and run by hookline's runtime, next to Pyodide 314.0.7 (CPython in Wasm) on Node running "
+      "the same snippets (`1+2`; a host function called with 41 answering 42), in the same run. "
+      "Wall times are medians (Pyodide's per-call figures are means); CPU is user + system time "
+      "per operation (the machine is shared: load average " +
+      fmt(hl.get("load_average_before"), 1) + " before hookline's run, " +
+      fmt(hl.get("load_average_after"), 1) + " after, on 2 cores). Cold create is the first "
+      "Python sandbox of a fresh process (hookline: the median of " +
+      fmt(hl.get("cold_samples")) + " fresh processes, each mapping the template file the build "
+      "wrote; the next column boots MicroPython at run time instead, as when the file is "
+      "missing; Pyodide: its first `loadPyodide()`).\n")
+    w("| system | cold create (CPU) | cold create, no template file (CPU) | create | eval | "
+      "eval + 1 callback | CPU eval / + callback | 3 parallel 100 ms callbacks |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, x in (("hookline Python", hl), ("Pyodide (Node)", pyo)):
         if "error" in x:
-            w(f"| {name} | {x['error']} | | | | | |")
+            w(f"| {name} | {x['error']} | | | | | | |")
             continue
         cpu = (f"{fmt(x.get('eval_cpu_us'), 1)} / {fmt(x.get('eval_callback_cpu_us'), 1)} µs"
                if x.get("eval_cpu_us") is not None else "–")
         par = x.get("parallel_3x100ms_callbacks_ms")
-        w(f"| {name} | {fmt(x.get('cold_create_us'))} µs | {fmt(x.get('create_us'), 1)} µs | "
+        nofile = (f"{fmt(x.get('cold_create_no_file_us'))} µs "
+                  f"({fmt(x.get('cold_create_no_file_cpu_us'))} µs)"
+                  if x.get("cold_create_no_file_us") is not None else "–")
+        cold = f"{fmt(x.get('cold_create_us'))} µs"
+        if x.get("cold_create_cpu_us") is not None:
+            cold += f" ({fmt(x.get('cold_create_cpu_us'))} µs)"
+        w(f"| {name} | {cold} | {nofile} | {fmt(x.get('create_us'), 1)} µs | "
           f"{fmt(x.get('eval_us'), 1)} µs | {fmt(x.get('eval_callback_us'), 1)} µs | {cpu} | "
           f"{fmt(par, 1) + ' ms' if par is not None else '–'} |")
-    if "error" in (py.get("pyodide") or {}):
-        w("\nPyodide did not finish in this run (" + py["pyodide"]["error"] + "); measured while "
-          "planning on this kind of machine (DESIGN.md): module load 1.75 s, cold create 2.6 s.")
-    w("\nhookline's cold create is the first Python sandbox of the process: MicroPython's "
-      "start-up and the prelude, once, for the template every later sandbox is a copy-on-write "
-      "copy of (create). Its callback snippet is `await host(x=41)`: a coroutine run by the "
-      "sandbox's event loop, the arguments and the answer through JSON.")
+    if "error" in pyo:
+        w("\nPyodide did not finish in this run (" + pyo["error"] + ").")
+    elif pyo.get("eval_calls") is not None:
+        w(f"\nPyodide loads offline from the pinned npm package (pyodide.asm.wasm, "
+          f"python_stdlib.zip and pyodide-lock.json are in node_modules/pyodide; no network "
+          f"connection is made). It is slow, not stuck: each interpreter takes seconds of CPU to "
+          f"load and each `runPython` milliseconds, so its per-call loops stop at a 5 s budget: "
+          f"{fmt(pyo.get('eval_calls'))} evals and {fmt(pyo.get('eval_callback_calls'))} "
+          f"callbacks in this run. Its create is a second `loadPyodide()` in the same process.")
+    w("\nhookline's cold create maps `hookline-python.snap` (MicroPython started and the "
+      "prelude loaded by the build; 17 MB sparse, 192 KiB of it data) after checking its build "
+      "id and the checksum of its image; a missing, corrupt or foreign file makes the process "
+      "boot MicroPython itself, with one line on stderr. Median page faults of the cold create: " +
+      fmt(hl.get("cold_create_minflt")) + "; that process's first `1+2` then takes " +
+      fmt(hl.get("cold_first_eval_us"), 1) + " µs. Its callback snippet is `await host(x=41)`: "
+      "a coroutine run by the prelude's event loop, the arguments and the answer through JSON.")
+    for line in PY_SANDBOX_NOTES:
+        w("\n" + line)
     w("")
+
+
+# Hand-measured notes of the Python section (callgrind counts repeat exactly
+# from run to run; they are updated by whoever measures them again).
+PY_SANDBOX_NOTES = [
+    "Instructions (callgrind). Cold create, `hl_sandbox_new` in a fresh process: 317,384, of "
+    "which 201,387 check the template file (reading and summing its 192 KiB of data: the "
+    "checksum that lets a corrupt file be refused) and 60,045 fill the function table (which "
+    "a file cannot hold); booting MicroPython instead is the no-file column. Per execution "
+    "(`hl-bench-sandbox-py --profile CODE WANT 200` under `valgrind --tool=callgrind "
+    "--toggle-collect=profiled_loop`): `1+2` 156,117; `await host(x=41)` 442,240 = 390,728 "
+    "inside the MicroPython module (compiling the source, the prelude's event loop, JSON and "
+    "exceptions in MicroPython) + 51,512 of hookline's own code and libc (the invoke_* "
+    "setjmp trampolines, malloc, number formatting).",
+    "This run's figures were taken while this branch's own `make test` ran next to the other "
+    "developers' builds: wall times carry that load; CPU times and instruction counts less so.",
+    "Targets (issue 18: cold create < 200 µs, eval + 1 callback < 10 µs, 3 parallel 100 ms "
+    "callbacks ~100 ms): the parallel callbacks are met; cold create is not (about 500 µs "
+    "of CPU, from ~8 ms before the template file: the checksum of the image is most of its "
+    "instructions); eval + 1 callback is not (the module's own work per call is ~390,000 "
+    "instructions; MicroPython compiles every source again, its pinned module exports no "
+    "compile-only entry that would let code_cache.c keep compiled top-level-await code, and "
+    "a lean one-callback path in the prelude was not attempted in this round).",
+]
 
 
 def fmt(v, digits=0):

@@ -77,6 +77,14 @@
  * stderr. The environment variable HOOKLINE_SANDBOX_SNAPSHOT names another
  * file, or, set to the empty string, always initialises at run time
  * (without the note). Either way under a once-only lock.
+ *
+ * The Python guest does the same with its own template file,
+ * hookline-python.snap (MicroPython started and the prelude loaded, by
+ * the build; installed next to the library): missing, corrupt (it carries
+ * a checksum) or from another build, the first Python sandbox boots
+ * MicroPython itself (a few milliseconds) with one line on stderr saying
+ * why. HOOKLINE_PY_SANDBOX_SNAPSHOT names another file, or, empty, always
+ * boots at run time (without the note).
  */
 #ifndef HOOKLINE_SANDBOX_H
 #define HOOKLINE_SANDBOX_H

@@ -143,10 +143,13 @@ static hl_status sync_tools(hl_sandbox *sb, hl_context *ctx) {
 static void cancel_sandbox(void *sb) { hl__sb_cancel(sb); }
 
 /* The session's sandbox for this call: kept, restored from the state
- * file, reset, or new. Sets *lost when earlier calls' state is gone. */
+ * file, reset, or new. Sets *lost when earlier calls' state is gone, and
+ * `why` (cap bytes) to the reason when a state file was there but could
+ * not be used (corrupt, from another build, ...); empty otherwise. */
 static hl_status session_sandbox(code_tool *ct, hl_context *ctx, code_session *s, bool reset,
-                                 bool *lost) {
+                                 bool *lost, char *why, size_t cap) {
   *lost = false;
+  why[0] = 0;
   char *path = hl__code_state_path(ct, s->id);
   if (reset && path)
     unlink(path);
@@ -163,6 +166,10 @@ static hl_status session_sandbox(code_tool *ct, hl_context *ctx, code_session *s
       st = hl_sandbox_new_from_snapshot(snap, &ct->limits, &s->sb);
       hl_sandbox_snapshot_free(snap);
     }
+    /* No file is the usual case of a state that is gone; a file that is
+     * there and unusable has a reason worth telling. */
+    if (st != HL_OK && st != HL_ERR_NOT_FOUND)
+      snprintf(why, cap, "%s", hl_last_error());
   }
   free(path);
   if (st == HL_OK)
@@ -251,12 +258,19 @@ static hl_status run_code(hl_context *ctx, const cJSON *args, cJSON **result, vo
     return st;
   }
   bool lost = false;
-  st = session_sandbox(ct, ctx, s, reset, &lost);
+  char why[384];
+  st = session_sandbox(ct, ctx, s, reset, &lost, why, sizeof why);
   if (st == HL_OK)
     st = sync_tools(s->sb, ctx);
   if (st == HL_OK) {
-    st = execute_in(s->sb, ctx, code, lost ? (is_python(ct) ? py_lost_note : lost_note) : NULL,
-                    result);
+    const char *note = lost ? (is_python(ct) ? py_lost_note : lost_note) : NULL;
+    char note_why[1024];
+    if (note && why[0]) {
+      snprintf(note_why, sizeof note_why, "%s Its saved state could not be loaded: %s", note,
+               why);
+      note = note_why;
+    }
+    st = execute_in(s->sb, ctx, code, note, result);
     hl_status saved = hl__code_state_save(ct, s->id, s->sb);
     if (saved != HL_OK && st == HL_OK)
       /* The call worked; only its durability failed: tell the model's

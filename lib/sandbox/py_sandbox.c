@@ -8,9 +8,15 @@
  * hands over every call pending at once, and hl__sb_run_queue runs them in
  * parallel), so nothing is settled later. Python polls no interrupt
  * handler: at the deadline the soft watch raises KeyboardInterrupt in it
- * (the session survives), and the hard watch (sb->watch, a grace period
- * later, or at once on cancel) makes it trap (the session is reset).
+ * (the session survives), and the hard watch (sb->watch), armed at the
+ * same deadline, gives it a grace period of CPU time to unwind, as the
+ * JavaScript guest has (hl__sb_grace_fire), before it makes it trap (the
+ * session is reset). A cancel or a limit reached while Python runs starts
+ * both at once. CPU time, not wall time: on a loaded machine a guest
+ * thread descheduled across the stop has had no chance to unwind, and
+ * stopping it hard then would reset a session that the soft stop keeps.
  */
+#include <pthread.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,8 +28,9 @@
 #include "py_vm.h"
 #include "sandbox_internal.h"
 
-/* After the deadline: how long Python has to unwind from the
- * KeyboardInterrupt before it is stopped for good. */
+/* After the deadline (or a limit): how much CPU time Python has to
+ * unwind from the KeyboardInterrupt before it is stopped for good; after
+ * a cancel, shorter, as for JavaScript: whoever cancels waits for the end. */
 #define PY_HARD_GRACE_NS (30u * 1000000u)
 #define PY_CANCEL_GRACE_NS (5u * 1000000u)
 
@@ -59,10 +66,15 @@ static void py_abort_for(hl_sandbox *sb, int why) {
     hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
 }
 
-/* Owner thread: after a stop, give code that ignores it (catching
- * KeyboardInterrupt and going on) a grace period, then trap. */
-static void hard_stop_soon(hl_sandbox *sb, uint64_t grace_ns) {
-  if (hl__watch_arm(&sb->watch, hl__sb_now_ns() + grace_ns) == HL_OK)
+/* Owner thread, during an execution: after a stop, give code that
+ * ignores it (catching KeyboardInterrupt and going on) its grace period
+ * of CPU time, then trap: the hard watch fires now, which starts the
+ * grace (or shortens nothing if it already runs). */
+static void hard_stop_soon(hl_sandbox *sb) {
+  uint64_t now = hl__sb_now_ns();
+  if (sb->armed)
+    (void)hl__watch_advance(&sb->watch, now);
+  else if (hl__watch_arm(&sb->watch, now) == HL_OK)
     sb->armed = true;
 }
 
@@ -74,7 +86,7 @@ static void hard_stop_soon(hl_sandbox *sb, uint64_t grace_ns) {
  * KeyboardInterrupt now, and a trap if it goes on anyway. */
 static void stop_running(hl_sandbox *sb) {
   hl_py_vm_soft_stop(sb->py->vm);
-  hard_stop_soon(sb, PY_HARD_GRACE_NS);
+  hard_stop_soon(sb);
 }
 
 static void hook_write(void *ud, int stream, const char *text, size_t len) {
@@ -185,7 +197,7 @@ static char *stop_python(hl_sandbox *sb) {
     py_abort_for(sb, atomic_load(&sb->hard_stop));
     hl_py_vm_reopen(sb->py->vm);
   }
-  hard_stop_soon(sb, PY_HARD_GRACE_NS);
+  hard_stop_soon(sb);
   return NULL;
 }
 
@@ -305,11 +317,14 @@ static const hl_py_hooks py_hooks = {hook_write, hook_wait, hook_sleep, hook_cal
  * alive and does not change. */
 static uint64_t hard_fire(hl_watch *w) {
   hl_sandbox *sb = (hl_sandbox *)((char *)w - offsetof(hl_sandbox, watch));
-  int why = atomic_load(&sb->cancel_requested) ? HL_ERR_CANCELLED : HL_ERR_TIMEOUT;
+  bool cancel = atomic_load(&sb->cancel_requested);
+  uint64_t again = hl__sb_grace_fire(sb, cancel ? PY_CANCEL_GRACE_NS : PY_HARD_GRACE_NS);
+  if (again)
+    return again; /* the grace runs: look again when it could be used up */
   int none = 0;
-  atomic_compare_exchange_strong(&sb->hard_stop, &none, why);
+  atomic_compare_exchange_strong(&sb->hard_stop, &none, cancel ? HL_ERR_CANCELLED : HL_ERR_TIMEOUT);
   hl_py_vm_interrupt(sb->py->vm);
-  return 0; /* fired once: idle again */
+  return 0; /* stopped: idle again */
 }
 
 static uint64_t soft_fire(hl_watch *w) {
@@ -453,10 +468,14 @@ static char *exception_message(const hl_py_outcome *o) {
 
 static void arm(hl_sandbox *sb) {
   struct hl_py_guest *g = sb->py;
-  if (sb->deadline_ns && hl__watch_arm(&g->soft, sb->deadline_ns) == HL_OK)
+  /* Armed even without a deadline: a cancel advances it (hl__py_cancel),
+   * which is how a cancel reaches Python while its vm is sure to live. */
+  if (hl__watch_arm(&g->soft, sb->deadline_ns ? sb->deadline_ns : UINT64_MAX) == HL_OK)
     g->soft_armed = true;
-  if (hl__watch_arm(&sb->watch, sb->deadline_ns ? sb->deadline_ns + PY_HARD_GRACE_NS : UINT64_MAX) ==
-      HL_OK)
+  /* The hard watch's fields, before arming publishes them to its thread. */
+  sb->grace_started = false;
+  sb->cpu_clock_ok = pthread_getcpuclockid(pthread_self(), &sb->cpu_clock) == 0;
+  if (hl__watch_arm(&sb->watch, sb->deadline_ns ? sb->deadline_ns : UINT64_MAX) == HL_OK)
     sb->armed = true;
   if (atomic_load(&sb->cancel_requested))
     hl__sb_cancel(sb);

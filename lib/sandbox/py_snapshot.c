@@ -11,8 +11,10 @@
  *    prelude and the code that lays out the instance): a file from another
  *    build is refused, because its addresses (the prelude's functions,
  *    MicroPython's state) mean nothing to this one;
- *  - the instance's globals (the stack pointer among them) and the
- *    prelude's function references;
+ *  - the instance's globals (the stack pointer among them), the
+ *    prelude's function references and where MicroPython keeps its
+ *    interrupt state (the soft stop's words: py_vm.c learns them when it
+ *    boots a template, and a template read from a file carries them);
  *  - a checksum of the image's non-zero pages: a file damaged after it
  *    was written is refused with a clear error instead of running a
  *    corrupt heap (which the guest's bounds checks would contain, but
@@ -32,7 +34,8 @@
 #include "py_vm_internal.h"
 #include "snapshot_io.h"
 
-#define FORMAT_VERSION 1u
+/* 2: the soft stop's addresses (kbd_*) added, for the template file. */
+#define FORMAT_VERSION 2u
 #define IMAGE_OFFSET ((uint64_t)65536)
 #define PAGE_BYTES 65536u
 #define SUM_PAGE 4096u
@@ -47,6 +50,7 @@ typedef struct file_header {
   char build_id[72];
   uint32_t pages, table_size, table_max;
   uint32_t fn_run, fn_result, fn_define, fn_drain;
+  uint32_t kbd_pending, kbd_exc, kbd_trace, kbd_sched;
   uint32_t globals_bytes;
   uint8_t globals[PY_GLOBALS_MAX];
   uint64_t image_offset;
@@ -132,6 +136,10 @@ hl_status hl__py_snapshot_write(const struct hl_py_snapshot *s, const char *path
   h.fn_result = s->fn_result;
   h.fn_define = s->fn_define;
   h.fn_drain = s->fn_drain;
+  h.kbd_pending = s->kbd_pending;
+  h.kbd_exc = s->kbd_exc;
+  h.kbd_trace = s->kbd_trace;
+  h.kbd_sched = s->kbd_sched;
   h.globals_bytes = (uint32_t)PY_GLOBALS_BYTES;
   memcpy(h.globals, s->globals, PY_GLOBALS_BYTES);
   h.image_offset = IMAGE_OFFSET;
@@ -249,6 +257,10 @@ hl_status hl__py_snapshot_read_fd(int fd, const char *path, uint32_t table_size,
   s->fn_result = h.fn_result;
   s->fn_define = h.fn_define;
   s->fn_drain = h.fn_drain;
+  s->kbd_pending = h.kbd_pending;
+  s->kbd_exc = h.kbd_exc;
+  s->kbd_trace = h.kbd_trace;
+  s->kbd_sched = h.kbd_sched;
   *out = s;
   return HL_OK;
 }

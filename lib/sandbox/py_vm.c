@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 #include "py_vm_internal.h"
+#include "snapshot_io.h"
 
 #define PAGE_BYTES 65536u
 /* Where MicroPython's state (its interrupt flag, its stack limit) can lie:
@@ -848,8 +849,9 @@ static bool learn_soft_stop(hl_py_vm *vm) {
   return ok;
 }
 
-static void template_build(void) {
-  pthread_once(&module_once, module_init);
+/* The template booted here: MicroPython's start-up and the prelude (a
+ * few milliseconds). */
+static void template_boot(void) {
   hl_py_vm *vm = NULL;
   hl_status st = vm_boot(HL_PY_MIN_MEMORY, &vm);
   if (st) {
@@ -881,13 +883,165 @@ static void template_build(void) {
   memcpy(tmpl.snap.globals, (const uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, PY_GLOBALS_BYTES);
   tmpl.snap.fn_run = vm->fn_run, tmpl.snap.fn_result = vm->fn_result;
   tmpl.snap.fn_define = vm->fn_define, tmpl.snap.fn_drain = vm->fn_drain;
+  tmpl.snap.kbd_pending = tmpl.kbd_pending, tmpl.snap.kbd_exc = tmpl.kbd_exc;
+  tmpl.snap.kbd_trace = tmpl.kbd_trace, tmpl.snap.kbd_sched = tmpl.kbd_sched;
   hl_py_vm_free(vm);
+}
+
+/* The function table alone, as instantiation fills it (no memory, no
+ * module code runs): what a template read from a file needs, since a
+ * file cannot hold host function pointers. */
+static hl_status fresh_table(wasm_rt_funcref_t **table, uint32_t *size, uint32_t *max) {
+  Z_mpy_instance_t inst;
+  memset(&inst, 0, sizeof inst);
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  /* Its allocation failing makes the fill trap (out of bounds). */
+  HL_WASM_TRY(frame, trap, Z_mpy_init_table_only(&inst));
+  wasm_rt_funcref_table_t *t = &inst.w2c___indirect_function_table;
+  if (trap != WASM_RT_TRAP_NONE || !t->data) {
+    wasm_rt_free_funcref_table(t);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the Python function table");
+  }
+  *table = t->data; /* taken as it is: the table's own allocation */
+  *size = t->size;
+  *max = t->max_size;
+  return HL_OK;
+}
+
+/* A template file's soft-stop words lie where learn_soft_stop() can find
+ * them: aligned, inside the scanned start of the image. */
+static bool kbd_words_fit(const struct hl_py_snapshot *s) {
+  uint64_t n = (uint64_t)s->pages * PAGE_BYTES;
+  if (n > KBD_SCAN_BYTES)
+    n = KBD_SCAN_BYTES;
+  return s->kbd_exc && s->kbd_exc % 4 == 0 && s->kbd_pending % 4 == 0 && s->kbd_pending &&
+         s->kbd_trace == s->kbd_exc + 8 && s->kbd_sched % 2 == 0 && s->kbd_sched &&
+         (uint64_t)s->kbd_exc + 16 <= n && (uint64_t)s->kbd_pending + 4 <= n &&
+         (uint64_t)s->kbd_sched + 2 <= n;
+}
+
+static const char *tmpl_origin = "none";
+static char tmpl_origin_path[512];
+static bool tmpl_never_file; /* the build-time program boots its own */
+
+/* The template from the file the build wrote (hookline-python.snap), if
+ * one is usable: next to the library (the installed layout), where it is
+ * installed, else where this build wrote it. HOOKLINE_PY_SANDBOX_SNAPSHOT
+ * names another file, or is empty to always boot at run time. The file is
+ * a Python snapshot file (py_snapshot.c: build id, checksum), mapped
+ * copy-on-write by every vm. */
+static bool template_from_file(void) {
+  char path[512];
+  const char *env = getenv("HOOKLINE_PY_SANDBOX_SNAPSHOT");
+  const char *candidates[3] = {NULL, NULL, NULL};
+  size_t n = 0;
+  if (env) {
+    if (!*env)
+      return false;
+    candidates[n++] = env;
+  } else {
+    if (hl__snapshot_path_next_to_library((const void *)&hl_py_vm_new, HL_PY_SNAPSHOT_NAME, path,
+                                          sizeof path))
+      candidates[n++] = path;
+#ifdef HL_PY_SNAPSHOT_INSTALL_PATH
+    candidates[n++] = HL_PY_SNAPSHOT_INSTALL_PATH;
+#endif
+#ifdef HL_PY_SNAPSHOT_BUILD_PATH
+    candidates[n++] = HL_PY_SNAPSHOT_BUILD_PATH;
+#endif
+  }
+  wasm_rt_funcref_t *table = NULL;
+  uint32_t size = 0, max = 0;
+  char first_error[300] = "";
+  const char *first_missing = NULL;
+  hl_status st = fresh_table(&table, &size, &max);
+  if (st)
+    snprintf(first_error, sizeof first_error, "%s", hl_last_error());
+  for (size_t i = 0; st == HL_OK && i < n; i++) {
+    /* A candidate that is not there is the normal case (a build tree has
+     * no file next to the library) and costs no message. */
+    int fd = open(candidates[i], O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      if (!first_missing)
+        first_missing = candidates[i];
+      continue;
+    }
+    struct hl_py_snapshot *s = NULL;
+    hl_status rst = fd < 0 ? hl_fail(HL_ERR_IO, "sandbox snapshot: cannot open %s: %s",
+                                     candidates[i], strerror(errno))
+                           : hl__py_snapshot_read_fd(fd, candidates[i], size, max, &s);
+    if (rst == HL_OK && !kbd_words_fit(s)) {
+      rst = hl_fail(HL_ERR_INVALID, "sandbox snapshot: %s is not a template (it does not say "
+                    "where MicroPython's interrupt state is)", candidates[i]);
+      hl_py_snapshot_free(s);
+    }
+    if (rst == HL_OK) {
+      tmpl.snap = *s; /* the descriptor stays open for the process's life */
+      free(s);
+      tmpl.table = table;
+      tmpl.table_size = size;
+      tmpl.table_max = max;
+      tmpl.kbd_pending = tmpl.snap.kbd_pending, tmpl.kbd_exc = tmpl.snap.kbd_exc;
+      tmpl.kbd_trace = tmpl.snap.kbd_trace, tmpl.kbd_sched = tmpl.snap.kbd_sched;
+      tmpl_origin = "file";
+      snprintf(tmpl_origin_path, sizeof tmpl_origin_path, "%s", candidates[i]);
+      return true;
+    }
+    /* A file that is there and unusable is what the note reports. */
+    if (!*first_error)
+      snprintf(first_error, sizeof first_error, "%s", hl_last_error());
+  }
+  free(table);
+  if (!*first_error && first_missing)
+    snprintf(first_error, sizeof first_error, "sandbox snapshot: cannot open %s: %s",
+             first_missing, strerror(ENOENT));
+  /* One line, once per process: the first Python sandbox takes
+   * milliseconds instead of microseconds, and this says why. */
+  fprintf(stderr, "hookline: %s; building the Python sandbox snapshot at run time\n",
+          *first_error ? first_error : "sandbox snapshot: no Python template file");
+  return false;
+}
+
+static void template_build(void) {
+  pthread_once(&module_once, module_init);
+  if (!tmpl_never_file && template_from_file())
+    return;
+  template_boot();
+  if (tmpl.status == HL_OK)
+    tmpl_origin = "built";
+}
+
+const char *hl__py_template_origin(const char **path) {
+  if (path)
+    *path = tmpl_origin_path;
+  return tmpl_origin;
 }
 
 /* The template, built at the first use (a few milliseconds). */
 static hl_status template_ready(void) {
   pthread_once(&tmpl_once, template_build);
   return tmpl.status ? hl_fail(tmpl.status, "%s", tmpl.error) : HL_OK;
+}
+
+hl_status hl__py_template_write(const char *path) {
+  tmpl_never_file = true;
+  hl_status st = template_ready();
+  if (st)
+    return st;
+  wasm_rt_funcref_t *table = NULL;
+  uint32_t size = 0, max = 0;
+  st = fresh_table(&table, &size, &max);
+  if (st)
+    return st;
+  bool same = size == tmpl.table_size && max == tmpl.table_max;
+  for (uint32_t i = 0; same && i < size; i++)
+    same = table[i].func == tmpl.table[i].func && table[i].func_type == tmpl.table[i].func_type;
+  free(table);
+  if (!same)
+    return hl_fail(HL_ERR_SANDBOX, "sandbox: MicroPython's start-up changed the function table; "
+                   "a template file cannot describe it");
+  return hl__py_snapshot_write(&tmpl.snap, path);
 }
 
 hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl_py_hooks *hooks,
@@ -996,6 +1150,8 @@ hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out) {
   s->table_max = vm->inst.w2c___indirect_function_table.max_size;
   s->fn_run = vm->fn_run, s->fn_result = vm->fn_result;
   s->fn_define = vm->fn_define, s->fn_drain = vm->fn_drain;
+  s->kbd_pending = tmpl.kbd_pending, s->kbd_exc = tmpl.kbd_exc;
+  s->kbd_trace = tmpl.kbd_trace, s->kbd_sched = tmpl.kbd_sched;
   *out = s;
   return HL_OK;
 }

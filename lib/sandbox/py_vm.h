@@ -137,6 +137,13 @@ void hl_py_vm_interrupt(hl_py_vm *vm);
  *  code. True if it did. */
 bool hl_py_vm_reopen(hl_py_vm *vm);
 
+/** Where this process's template came from: "file" (the template file
+ *  the build wrote, hookline-python.snap; *path, if asked, says which
+ *  file), "built" (booted at run time: the file was missing, corrupt, from
+ *  another build, or HOOKLINE_PY_SANDBOX_SNAPSHOT was empty), or "none"
+ *  (no Python sandbox yet). Any thread; the strings are static. */
+const char *hl__py_template_origin(const char **path);
+
 /** Bytes of linear memory in use. */
 size_t hl_py_vm_memory_size(const hl_py_vm *vm);
 

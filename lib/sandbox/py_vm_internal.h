@@ -13,6 +13,10 @@
 #include "hl_mpy.h"
 #include "py_vm.h"
 
+/* Appended to the generated code (py_table_init.c.in): fills only the
+ * instance's function table, as instantiation would. */
+void Z_mpy_init_table_only(Z_mpy_instance_t *instance);
+
 /* wasm2c names the host side of an import module after it; both point
  * back to their vm. */
 struct Z_env_instance_t {
@@ -95,12 +99,20 @@ struct hl_py_snapshot {
   uint8_t globals[PY_GLOBALS_BYTES];
   uint32_t table_size, table_max; /* checked against the template's */
   uint32_t fn_run, fn_result, fn_define, fn_drain;
+  /* The template's soft-stop words (see py_vm.c, learn_soft_stop): the
+   * same in every state of one build; a template file carries them. */
+  uint32_t kbd_pending, kbd_exc, kbd_trace, kbd_sched;
 };
 
 /* py_snapshot.c: the file format. */
 hl_status hl__py_snapshot_write(const struct hl_py_snapshot *s, const char *path);
 hl_status hl__py_snapshot_read_fd(int fd, const char *path, uint32_t table_size,
                                   uint32_t table_max, struct hl_py_snapshot **out);
+
+/* py_vm.c: the build-time program's work (py_snapshot_tool.c): boot a
+ * template at run time (never from a file), check that a table filled
+ * alone equals the booted one, and write the template file to `path`. */
+hl_status hl__py_template_write(const char *path);
 
 /* Bounds-checked access to the guest's memory from host code: false (or
  * NULL) when [addr, addr + len) is not inside it. */

@@ -9,6 +9,12 @@
 
 bool hl_py_vm_available(void) { return false; }
 
+const char *hl__py_template_origin(const char **path) {
+  if (path)
+    *path = "";
+  return "none";
+}
+
 #define NO_PYTHON                                                                         \
   hl_fail(HL_ERR_UNSUPPORTED, "sandbox: this build has no Python guest (the MicroPython "  \
           "module was missing at build time: run scripts/setup.sh, then rebuild)")

@@ -14,7 +14,6 @@
  * functions) are the same in every copy.
  */
 #include <fcntl.h>
-#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 
 #include "qjs_vm_internal.h"
+#include "snapshot_io.h"
 
 typedef struct Z_a_instance_t vm_t;
 
@@ -414,42 +414,10 @@ hl_status hl__vm_fresh_table(hl_vm_snapshot *s) {
 }
 
 /* Where the build put the template file: next to the library (the
- * installed layout), else where this build wrote it. The library's file
- * comes from the loader's list of objects (dl_iterate_phdr): the object
- * whose loaded segments hold this function. dladdr() would also find the
- * nearest symbol, a search of the symbol table (~17,000 instructions of a
- * process's first sandbox). */
-typedef struct lib_lookup {
-  uintptr_t addr;
-  char *out;
-  size_t cap;
-  bool found;
-} lib_lookup;
-
-static int find_library(struct dl_phdr_info *info, size_t size, void *data) {
-  (void)size;
-  lib_lookup *l = data;
-  for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    uintptr_t start = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
-    if (ph->p_type != PT_LOAD || l->addr < start || l->addr - start >= ph->p_memsz)
-      continue;
-    const char *name = info->dlpi_name;
-    const char *slash = name ? strrchr(name, '/') : NULL;
-    if (slash) {
-      int n = snprintf(l->out, l->cap, "%.*s/%s", (int)(slash - name), name,
-                       HL_SANDBOX_SNAPSHOT_NAME);
-      l->found = n > 0 && (size_t)n < l->cap;
-    }
-    return 1; /* this object: stop, found or not (the main program has no name) */
-  }
-  return 0;
-}
-
+ * installed layout), else where this build wrote it (snapshot_io.c). */
 static bool template_path_next_to_library(char *out, size_t cap) {
-  lib_lookup l = {(uintptr_t)&hl_vm_new, out, cap, false};
-  dl_iterate_phdr(find_library, &l);
-  return l.found;
+  return hl__snapshot_path_next_to_library((const void *)&hl_vm_new, HL_SANDBOX_SNAPSHOT_NAME, out,
+                                           cap);
 }
 
 static const char *template_origin = "none";

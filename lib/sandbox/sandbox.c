@@ -217,28 +217,30 @@ static uint64_t guest_cpu_ns(const hl_sandbox *sb) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Watchdog thread, its lock held, only while the watch is armed: the
- * execution is still running, so sb and sb->vm are alive and sb->vm does
- * not change (make_vm runs only while the watch is disarmed); the
- * executing thread, whose CPU clock is read, is inside
- * hl_sandbox_execute().
- * The first fire (at the deadline, or at once after a cancel) starts the
- * grace period at the guest's CPU time then; later fires stop the guest
- * once it has used the grace, and otherwise come back when it could have
- * used the rest of it. */
-static uint64_t watch_fire(hl_watch *w) {
-  hl_sandbox *sb = (hl_sandbox *)((char *)w - offsetof(hl_sandbox, watch));
-  bool cancel = atomic_load(&sb->cancel_requested);
-  uint64_t grace = cancel ? CANCEL_GRACE_NS : HARD_STOP_GRACE_NS;
+uint64_t hl__sb_grace_fire(hl_sandbox *sb, uint64_t grace_ns) {
   uint64_t now = hl__sb_now_ns(), cpu = guest_cpu_ns(sb);
   if (!sb->grace_started) {
     sb->grace_started = true;
     sb->grace_cpu0 = cpu;
-    return now + grace;
+    return now + grace_ns;
   }
   uint64_t used = cpu - sb->grace_cpu0;
-  if (used < grace)
-    return now + (grace - used);
+  if (used < grace_ns)
+    return now + (grace_ns - used);
+  return 0;
+}
+
+/* Watchdog thread, its lock held, only while the watch is armed: the
+ * execution is still running, so sb and sb->vm are alive and sb->vm does
+ * not change (make_vm runs only while the watch is disarmed); the
+ * executing thread, whose CPU clock is read, is inside
+ * hl_sandbox_execute(). The grace: hl__sb_grace_fire. */
+static uint64_t watch_fire(hl_watch *w) {
+  hl_sandbox *sb = (hl_sandbox *)((char *)w - offsetof(hl_sandbox, watch));
+  bool cancel = atomic_load(&sb->cancel_requested);
+  uint64_t again = hl__sb_grace_fire(sb, cancel ? CANCEL_GRACE_NS : HARD_STOP_GRACE_NS);
+  if (again)
+    return again;
   int none = 0;
   atomic_compare_exchange_strong(&sb->hard_stop, &none, cancel ? HL_ERR_CANCELLED : HL_ERR_TIMEOUT);
   hl_vm_interrupt(sb->vm);
@@ -251,14 +253,11 @@ void hl__sb_cancel(hl_sandbox *sb) {
   atomic_store(&sb->cancel_requested, true);
   /* Not armed: the execution has not started (it checks the flag after
    * arming) or is over. */
-  if (sb->py) {
-    /* The Python guest's hard watch fires once, a grace after the cancel
-     * (py_sandbox.c). */
+  /* Python: its KeyboardInterrupt at once (py_sandbox.c). */
+  if (sb->py)
     hl__py_cancel(sb);
-    (void)hl__watch_advance(&sb->watch, hl__sb_now_ns() + CANCEL_GRACE_NS);
-    return;
-  }
-  /* Armed: the fire starts (or shortens) the grace in CPU time. */
+  /* Armed: the fire starts (or shortens) the grace in CPU time, for
+   * either guest. */
   (void)hl__watch_advance(&sb->watch, hl__sb_now_ns());
 }
 

@@ -125,6 +125,14 @@ hl_status hl__sb_check_stop(hl_sandbox *sb);
  * mode when the agent run is cancelled. */
 void hl__sb_cancel(hl_sandbox *sb);
 
+/* Watchdog thread, from a hard watch's fire function (either guest): the
+ * grace a guest gets after its deadline or a cancel, in the executing
+ * thread's CPU time (sb->cpu_clock; wall time when it cannot be read).
+ * The first call starts it; returns the time to fire again, or 0 once the
+ * guest has used `grace_ns` of CPU time (the caller stops it hard). The
+ * owner sets sb->grace_started = false and sb->cpu_clock before arming. */
+uint64_t hl__sb_grace_fire(hl_sandbox *sb, uint64_t grace_ns);
+
 /* py_sandbox.c: the Python guest behind a sandbox. hl__py_attach() makes
  * sb->py (instead of sb->vm); the others are what sandbox.c and
  * callbacks.c do with a Python sandbox in place of their JavaScript code.

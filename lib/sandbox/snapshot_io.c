@@ -1,10 +1,12 @@
 /*
- * lib/sandbox/snapshot_io.c - a snapshot file appears whole or not at all
- * (see snapshot_io.h).
+ * lib/sandbox/snapshot_io.c - a snapshot file appears whole or not at all,
+ * and where the build's template files are (see snapshot_io.h).
  */
 #include "snapshot_io.h"
 
 #include <errno.h>
+#include <link.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,4 +42,37 @@ hl_status hl__snapshot_tmp_commit(int fd, char *tmp, const char *path, hl_status
     unlink(tmp);
   free(tmp);
   return st;
+}
+
+typedef struct lib_lookup {
+  uintptr_t addr;
+  const char *name;
+  char *out;
+  size_t cap;
+  bool found;
+} lib_lookup;
+
+static int find_library(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  lib_lookup *l = data;
+  for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t start = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type != PT_LOAD || l->addr < start || l->addr - start >= ph->p_memsz)
+      continue;
+    const char *name = info->dlpi_name;
+    const char *slash = name ? strrchr(name, '/') : NULL;
+    if (slash) {
+      int n = snprintf(l->out, l->cap, "%.*s/%s", (int)(slash - name), name, l->name);
+      l->found = n > 0 && (size_t)n < l->cap;
+    }
+    return 1; /* this object: stop, found or not (the main program has no name) */
+  }
+  return 0;
+}
+
+bool hl__snapshot_path_next_to_library(const void *addr, const char *name, char *out, size_t cap) {
+  lib_lookup l = {(uintptr_t)addr, name, out, cap, false};
+  dl_iterate_phdr(find_library, &l);
+  return l.found;
 }

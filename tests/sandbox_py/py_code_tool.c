@@ -3,12 +3,16 @@
  * with the agent's other tools as async functions (through the agent's
  * hooked tool path), keeps its state between calls of a session, forgets
  * it on `reset`, keeps sessions apart, and reports failures as tool errors
- * the model can read. Every call goes through a real agent run with the
- * scripted model.
+ * the model can read; a saved state that cannot be loaded in another
+ * process is said to be gone, with the reason. Every call goes through a
+ * real agent run with the scripted model.
  */
 #include <hookline.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -146,6 +150,74 @@ static void failures_are_tool_errors(void) {
   hl_tool_unref(code);
 }
 
+/* The session as a durable store would hand it to another process. */
+static hl_session *resumed(const hl_session *s) {
+  cJSON *j = hl_session_to_json(s);
+  hl_session *copy = NULL;
+  if (!j || hl_session_from_json(j, &copy) != HL_OK)
+    copy = NULL;
+  cJSON_Delete(j);
+  return copy;
+}
+
+/* The one state file in `dir`, damaged: a byte of its memory image
+ * flipped (past the 64 KiB header). */
+static bool damage_state_file(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d)
+    return false;
+  struct dirent *e;
+  char path[512] = "";
+  while ((e = readdir(d)))
+    if (strstr(e->d_name, ".snap"))
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+  closedir(d);
+  int fd = path[0] ? open(path, O_RDWR) : -1;
+  bool ok = false;
+  unsigned char buf[4096];
+  for (off_t off = 65536 + 65536; fd >= 0 && !ok; off += (off_t)sizeof buf) {
+    ssize_t n = pread(fd, buf, sizeof buf, off);
+    if (n <= 0)
+      break;
+    for (ssize_t i = 0; i < n && !ok; i++)
+      if (buf[i]) {
+        buf[i] ^= 0x20;
+        ok = pwrite(fd, buf + i, 1, off + i) == 1;
+      }
+  }
+  if (fd >= 0)
+    close(fd);
+  return ok;
+}
+
+static void unloadable_state_says_why(void) {
+  char dir[] = "/tmp/hl-pystate-XXXXXX";
+  REQUIRE(mkdtemp(dir));
+  hl_tool *code = hl_sandbox_python_tool(NULL);
+  hl_session *s = hl_session_new("app", "user", NULL);
+  REQUIRE(code && s && hl_sandbox_code_tool_set_state_dir(code, dir) == HL_OK);
+  char *r = call(code, s, "{\"code\": \"kept = 41\\nkept + 1\"}");
+  CHECK_CONTAINS(r, "\"result\":42");
+  hl_free(r);
+  REQUIRE(damage_state_file(dir));
+  /* Another process: the session comes back, the tool is a new one. */
+  hl_session *again = resumed(s);
+  hl_tool *code2 = hl_sandbox_python_tool(NULL);
+  REQUIRE(again && code2 && hl_sandbox_code_tool_set_state_dir(code2, dir) == HL_OK);
+  r = call(code2, again, "{\"code\": \"'kept' in globals()\"}");
+  CHECK_CONTAINS(r, "\"result\":false");
+  CHECK_CONTAINS(r, "is gone");
+  CHECK_CONTAINS(r, "could not be loaded");
+  CHECK_CONTAINS(r, "is corrupt");
+  hl_free(r);
+  CHECK_INT(hl_sandbox_code_tool_forget(code2, hl_session_id(again)), HL_OK);
+  hl_session_free(again);
+  hl_session_free(s);
+  hl_tool_unref(code);
+  hl_tool_unref(code2);
+  CHECK_INT(rmdir(dir), 0);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   if (!hl_sandbox_language_available(HL_SANDBOX_PYTHON)) {
@@ -157,5 +229,6 @@ int main(int argc, char **argv) {
   RUN(python_calls_the_agents_tools);
   RUN(state_lasts_until_reset);
   RUN(failures_are_tool_errors);
+  RUN(unloadable_state_says_why);
   return CHECK_EXIT();
 }

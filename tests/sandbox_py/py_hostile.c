@@ -10,6 +10,8 @@
  * status only.
  */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "py_common.h"
@@ -347,6 +349,81 @@ static void cancel_from_another_thread_stops_it(void) {
   hl_sandbox_free(sb);
 }
 
+/* A guest thread that gets almost no CPU: SCHED_IDLE, sharing one CPU
+ * with two busy threads (as on a loaded machine, only more so). */
+typedef struct starved {
+  hl_sandbox *sb;
+  int cpu;
+  atomic_int done;
+  hl_status status;
+  bool idle_ok;
+} starved;
+
+static void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static void *hog(void *p) {
+  starved *s = p;
+  pin(s->cpu);
+  volatile unsigned long n = 0;
+  while (!atomic_load(&s->done))
+    n++;
+  return NULL;
+}
+
+static void *starved_loop(void *p) {
+  starved *s = p;
+  pin(s->cpu);
+  struct sched_param sp = {0};
+  s->idle_ok = pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) == 0;
+  hl_sandbox_result r = py_run(s->sb, "while True:\n    kept += 1");
+  s->status = r.status;
+  hl_sandbox_result_clear(&r);
+  atomic_store(&s->done, 1);
+  return NULL;
+}
+
+/* The grace after the deadline is CPU time, as JavaScript's: a guest
+ * thread that got almost no CPU since its deadline has not had the
+ * chance to unwind from the KeyboardInterrupt, and is not stopped hard
+ * (which resets the session) before it had it. With a wall-clock grace
+ * (30 ms, before) the hard stop came first and the session was lost. */
+static void starved_guest_unwinds_and_keeps_the_session(void) {
+  hl_sandbox *sb = limited(300, 0, 0);
+  REQUIRE(sb);
+  /* On this thread first: the watchdog thread starts here, unpinned. */
+  hl_sandbox_result r = py_run(sb, "kept = 1");
+  CHECK_INT(r.status, HL_OK);
+  hl_sandbox_result_clear(&r);
+  cpu_set_t set;
+  REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+  int cpu = 0;
+  while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &set))
+    cpu++;
+  REQUIRE(cpu < CPU_SETSIZE);
+  starved s = {.sb = sb, .cpu = cpu};
+  atomic_init(&s.done, 0);
+  pthread_t h1, h2, g;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, (size_t)8 << 20);
+  REQUIRE(pthread_create(&h1, NULL, hog, &s) == 0);
+  REQUIRE(pthread_create(&h2, NULL, hog, &s) == 0);
+  REQUIRE(pthread_create(&g, &attr, starved_loop, &s) == 0);
+  pthread_attr_destroy(&attr);
+  pthread_join(g, NULL);
+  pthread_join(h1, NULL);
+  pthread_join(h2, NULL);
+  CHECK(s.idle_ok);
+  CHECK_INT(s.status, HL_ERR_TIMEOUT);
+  still_usable(sb, "kept", true);
+  hl_sandbox_free(sb);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   PY_REQUIRE_GUEST();
@@ -360,5 +437,6 @@ int main(int argc, char **argv) {
   RUN(escape_attempts_fail_inside);
   RUN(sandboxes_on_threads_stop_independently);
   RUN(cancel_from_another_thread_stops_it);
+  RUN(starved_guest_unwinds_and_keeps_the_session);
   return CHECK_EXIT();
 }

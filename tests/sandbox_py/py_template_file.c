@@ -1,0 +1,286 @@
+/*
+ * tests/sandbox_py/py_template_file.c - the Python template file the build
+ * writes (hookline-python.snap) is what the first Python sandbox of a
+ * fresh process maps; a missing, corrupt (checksum), foreign (another
+ * build id), truncated or unrelated file makes the process boot
+ * MicroPython itself, with one line on stderr saying why, and the sandbox
+ * works either way, its soft stop (learnt from the template or read from
+ * the file) included.
+ *
+ * The template is made once per process, so each case runs in a child
+ * process (fork before any sandbox exists in the parent).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "py_common.h"
+#include "sandbox/py_vm.h"
+
+static char tmpdir[64];
+
+typedef struct child_report {
+  char out[1024];
+  char err[4096];
+  int exit_code;
+} child_report;
+
+static void read_all(int fd, char *buf, size_t cap) {
+  size_t n = 0;
+  ssize_t r;
+  while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+    n += (size_t)r;
+  buf[n] = 0;
+}
+
+/* In a child: set HOOKLINE_PY_SANDBOX_SNAPSHOT to `env` (NULL: unset),
+ * make the first Python sandbox, run a program, then a loop that only the
+ * time limit ends, then read the loop's variable: the soft stop (a
+ * KeyboardInterrupt written to the words the template names) unwinds the
+ * loop and keeps the session; with wrong words only the hard stop would
+ * end it, resetting the session (the variable gone). Prints "origin path
+ * value loop-status variable". */
+static child_report run_child(const char *env) {
+  child_report rep = {.exit_code = -1};
+  int out[2], err[2];
+  if (pipe(out) || pipe(err))
+    return rep;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    close(out[0]), close(err[0]);
+    if (env)
+      setenv("HOOKLINE_PY_SANDBOX_SNAPSHOT", env, 1);
+    else
+      unsetenv("HOOKLINE_PY_SANDBOX_SNAPSHOT");
+    hl_sandbox_limits l;
+    hl_sandbox_limits_default(&l);
+    l.timeout_ms = 300;
+    hl_sandbox *sb = py_sandbox_with(&l);
+    if (!sb)
+      _exit(1);
+    const char *path = NULL;
+    const char *origin = hl__py_template_origin(&path);
+    hl_sandbox_result r = py_run(sb, "'-'.join(str(x * 2) for x in [1, 2, 3])");
+    hl_sandbox_result s = py_run(sb, "n = 0\nwhile True:\n  n += 1");
+    hl_sandbox_result t = py_run(sb, "n > 0");
+    printf("%s %s %s %s %s\n", origin, path && *path ? path : "-",
+           r.value_json ? r.value_json : "none", s.status == HL_ERR_TIMEOUT ? "timeout" : "other",
+           t.value_json ? t.value_json : "none");
+    hl_sandbox_result_clear(&r);
+    hl_sandbox_result_clear(&s);
+    hl_sandbox_result_clear(&t);
+    hl_sandbox_free(sb);
+    fflush(stdout);
+    _exit(0);
+  }
+  close(out[1]), close(err[1]);
+  read_all(out[0], rep.out, sizeof rep.out);
+  read_all(err[0], rep.err, sizeof rep.err);
+  close(out[0]), close(err[0]);
+  int status = 0;
+  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+    rep.exit_code = WEXITSTATUS(status);
+  return rep;
+}
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++)
+    n += *s == '\n';
+  return n;
+}
+
+/* What every child must have computed, whichever template it used. */
+#define WORKS "\"2-4-6\" timeout true"
+
+static char built_path[512];
+
+static void first_sandbox_maps_the_build_template(void) {
+  child_report r = run_child(NULL);
+  CHECK_INT(r.exit_code, 0);
+  CHECK(strncmp(r.out, "file ", 5) == 0);
+  CHECK_CONTAINS(r.out, "hookline-python.snap");
+  CHECK_CONTAINS(r.out, WORKS);
+  CHECK_STR(r.err, ""); /* no note when the file is used */
+  if (sscanf(r.out, "file %511s", built_path) != 1)
+    built_path[0] = 0;
+}
+
+/* Copy the build's template to `dst`, changing `len` bytes at `off` to
+ * `patch` (len 0: unchanged) and keeping only `keep` bytes (0: all). Holes
+ * stay holes. */
+static bool copy_template(const char *dst, off_t off, const void *patch, size_t len, off_t keep) {
+  int in = open(built_path, O_RDONLY);
+  int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  bool ok = in >= 0 && out >= 0;
+  struct stat st;
+  ok = ok && fstat(in, &st) == 0;
+  off_t size = keep ? keep : st.st_size;
+  static char buf[65536];
+  static const char zero[65536];
+  for (off_t pos = 0; ok && pos < size; pos += (off_t)sizeof buf) {
+    size_t n = size - pos < (off_t)sizeof buf ? (size_t)(size - pos) : sizeof buf;
+    ok = pread(in, buf, n, pos) == (ssize_t)n;
+    if (ok && memcmp(buf, zero, n) != 0)
+      ok = pwrite(out, buf, n, pos) == (ssize_t)n;
+  }
+  ok = ok && ftruncate(out, size) == 0;
+  if (ok && len)
+    ok = pwrite(out, patch, len, off) == (ssize_t)len;
+  if (in >= 0)
+    close(in);
+  if (out >= 0)
+    close(out);
+  return ok;
+}
+
+/* The offset of a non-zero byte of the memory image (past the 64 KiB
+ * header) and its value, or -1. */
+static off_t image_byte(const char *path, unsigned char *value) {
+  int fd = open(path, O_RDONLY);
+  static unsigned char buf[65536];
+  off_t found = -1;
+  for (off_t off = 65536 + 70000; fd >= 0 && found < 0;) {
+    ssize_t n = pread(fd, buf, sizeof buf, off);
+    if (n <= 0)
+      break;
+    for (ssize_t i = 0; i < n; i++)
+      if (buf[i]) {
+        found = off + i;
+        *value = buf[i];
+        break;
+      }
+    off += n;
+  }
+  if (fd >= 0)
+    close(fd);
+  return found;
+}
+
+static void check_fallback(const char *env, const char *reason) {
+  child_report r = run_child(env);
+  CHECK_INT(r.exit_code, 0);
+  CHECK(strncmp(r.out, "built ", 6) == 0);
+  CHECK_CONTAINS(r.out, WORKS);
+  CHECK_CONTAINS(r.err, reason);
+  CHECK_CONTAINS(r.err, "building the Python sandbox snapshot at run time");
+  CHECK_INT(count_lines(r.err), 1);
+}
+
+static void corrupt_template_is_rebuilt_with_a_note(void) {
+  REQUIRE(built_path[0]);
+  char path[128];
+  snprintf(path, sizeof path, "%s/corrupt.snap", tmpdir);
+  unsigned char v = 0;
+  off_t at = image_byte(built_path, &v);
+  REQUIRE(at > 0);
+  unsigned char flipped = (unsigned char)(v ^ 0x40);
+  REQUIRE(copy_template(path, at, &flipped, 1, 0));
+  check_fallback(path, "is corrupt");
+}
+
+static void template_from_another_build_is_rebuilt_with_a_note(void) {
+  REQUIRE(built_path[0]);
+  char path[128];
+  snprintf(path, sizeof path, "%s/other-build.snap", tmpdir);
+  /* The build id follows the magic, the version and the byte order mark. */
+  REQUIRE(copy_template(path, 16, "0123456789", 10, 0));
+  check_fallback(path, "from another build of hookline");
+}
+
+static void missing_template_is_rebuilt_with_a_note(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/missing.snap", tmpdir);
+  check_fallback(path, "cannot open");
+}
+
+static void truncated_template_is_rebuilt_with_a_note(void) {
+  REQUIRE(built_path[0]);
+  char path[128];
+  snprintf(path, sizeof path, "%s/truncated.snap", tmpdir);
+  REQUIRE(copy_template(path, 0, NULL, 0, 65536 + 4096));
+  check_fallback(path, "truncated");
+}
+
+static void unrelated_file_is_rebuilt_with_a_note(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/text.snap", tmpdir);
+  FILE *f = fopen(path, "w");
+  REQUIRE(f);
+  fputs("not a snapshot at all\n", f);
+  fclose(f);
+  check_fallback(path, "not a hookline Python snapshot file");
+}
+
+/* A session file is a Python snapshot file of the same format (one
+ * mechanism): a session of this build, named by the variable, maps as a
+ * template. */
+static void session_file_of_this_build_maps_as_a_template(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/session.snap", tmpdir);
+  pid_t pid = fork();
+  if (pid == 0) {
+    /* Saved by a child that booted at run time (no file involved). */
+    setenv("HOOKLINE_PY_SANDBOX_SNAPSHOT", "", 1);
+    hl_sandbox *sb = py_sandbox();
+    hl_sandbox_snapshot *snap = NULL;
+    int rc = sb && hl_sandbox_snapshot_take(sb, &snap) == HL_OK &&
+                     hl_sandbox_snapshot_save(snap, path) == HL_OK
+                 ? 0
+                 : 1;
+    hl_sandbox_snapshot_free(snap);
+    hl_sandbox_free(sb);
+    _exit(rc);
+  }
+  int status = 0;
+  REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+          WEXITSTATUS(status) == 0);
+  child_report r = run_child(path);
+  CHECK_INT(r.exit_code, 0);
+  CHECK(strncmp(r.out, "file ", 5) == 0);
+  CHECK_CONTAINS(r.out, WORKS);
+}
+
+static void empty_variable_boots_at_run_time_silently(void) {
+  child_report r = run_child("");
+  CHECK_INT(r.exit_code, 0);
+  CHECK(strncmp(r.out, "built ", 6) == 0);
+  CHECK_CONTAINS(r.out, WORKS);
+  CHECK_STR(r.err, "");
+}
+
+static void remove_tmpdir(void) {
+  const char *names[] = {"corrupt.snap", "other-build.snap", "truncated.snap", "text.snap",
+                         "session.snap"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    char p[128];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
+    unlink(p);
+  }
+  rmdir(tmpdir);
+}
+
+int main(int argc, char **argv) {
+  PY_REQUIRE_GUEST();
+  CHECK_ARGS(argc, argv);
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/hl-pytmpl-XXXXXX");
+  if (!mkdtemp(tmpdir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  RUN(first_sandbox_maps_the_build_template);
+  RUN(corrupt_template_is_rebuilt_with_a_note);
+  RUN(template_from_another_build_is_rebuilt_with_a_note);
+  RUN(missing_template_is_rebuilt_with_a_note);
+  RUN(truncated_template_is_rebuilt_with_a_note);
+  RUN(unrelated_file_is_rebuilt_with_a_note);
+  RUN(session_file_of_this_build_maps_as_a_template);
+  RUN(empty_variable_boots_at_run_time_silently);
+  remove_tmpdir();
+  return CHECK_EXIT();
+}
