@@ -28,6 +28,7 @@
  *
  *   hl-bench-otel --url http://127.0.0.1:PORT [--repeats 5] [--rounds 10] [--runs 300]
  *                 [--provider openai|scripted] [--mode off|noop|on]
+ *                 [--exporter-priority low|normal]
  *
  * --provider scripted takes HTTP out (the scripted provider plays the same
  * answers): the exporter's cost against the agent loop alone. --mode runs
@@ -156,7 +157,10 @@ int main(int argc, char **argv) {
   mode off = {.lat = malloc(cap * sizeof(double))}, on = {.lat = malloc(cap * sizeof(double))};
   mode noop = {.lat = malloc(cap * sizeof(double))}, off_b = {.lat = malloc(cap * sizeof(double))};
   if (!off.lat || !on.lat || !noop.lat || !off_b.lat) return 1;
-  hl_otel_options o = {.size = sizeof o, .endpoint = url};
+  /* --exporter-priority normal: the exporter thread at the runs' priority
+   * (low_priority -1) instead of nice +10, to measure what that buys */
+  bool normal = !strcmp(bench_arg(argc, argv, "--exporter-priority", "low"), "normal");
+  hl_otel_options o = {.size = sizeof o, .endpoint = url, .low_priority = normal ? -1 : 0};
   hl_otel_stats total = {0};
   mode warm = {.lat = malloc((size_t)runs * sizeof(double))};
   if (!warm.lat || !batch(agent, runs < 50 ? runs : 50, &warm)) return 1;
@@ -257,8 +261,8 @@ int main(int argc, char **argv) {
     fig[F_AA_CPU][k] = cpu[S_OFF_B] - cpu[S_OFF];
   }
   printf("{\"benchmark\":\"otel\",\"scenario\":\"tools\",\"runtime\":\"C, hookline %s%s\",\"repeats\":%d,"
-         "\"rounds\":%d,\"runs\":%d,",
-         HL_BENCH_VERSION, scripted ? ", scripted provider" : "", repeats, rounds, runs);
+         "\"rounds\":%d,\"runs\":%d,\"exporter_priority\":\"%s\",",
+         HL_BENCH_VERSION, scripted ? ", scripted provider" : "", repeats, rounds, runs, normal ? "normal" : "low");
   report("off", &off);
   printf(",");
   report("off_b", &off_b);
