@@ -3,21 +3,32 @@
  * (`make -C bench otel`).
  *
  * Scenario (b) (2 model calls, 3 tool calls) against the mock server, in
- * rounds that alternate: a batch of runs with no exporter at all, then a
- * batch with the exporter installed (a global observer and the traceparent
- * header), sending to the mock server's OTLP endpoint. Alternating in one
- * process exposes both modes to the same machine load. Per mode: median,
- * p99 and mean latency, and CPU per run of the whole process (so the
- * exporter thread's encoding and sending count, and the flush at the end
- * of each "on" batch too). A third batch per round runs with a global
- * observer that does nothing and declares no event types, so it gets all
- * of them ("noop_observer"): what the library spends building every event
- * for an observer that wants everything; the exporter declares the types
- * it reads (hl_observer_set_events()), so it should cost less than that.
+ * rounds of four batches: no exporter at all (off), a global observer that
+ * does nothing and declares no event types, so it gets all of them
+ * (noop_observer: what the library spends building every event for an
+ * observer that wants everything), the exporter installed (a global
+ * observer and the traceparent header) sending to the mock server's OTLP
+ * endpoint (on), and no exporter again (off_b). The order rotates from
+ * round to round. Alternating in one process exposes every series to the
+ * same machine load; off_b against off is an A/A control: two identical
+ * series whose difference is the noise, so a change of on against off
+ * means something only when it is larger than that.
+ *
+ * The whole alternation (`rounds` rounds) is repeated `repeats` times;
+ * each difference (on - off, off_b - off: median, p99, CPU per run) is
+ * computed per repeat and reported as the median of the repeats with its
+ * range [min, max]. A difference can come out negative: that is noise,
+ * and the A/A figures show how much of it there is. p99_target_met is
+ * true when the median p99 change of on against off is no larger than the
+ * widest A/A p99 change (p99_noise_floor_pct). Per series (pooled over the
+ * repeats): median, p99 and mean latency, and CPU per run of the whole
+ * process (so the exporter thread's encoding and sending count, and the
+ * flush at the end of each "on" batch too).
  * One JSON object on stdout.
  *
- *   hl-bench-otel --url http://127.0.0.1:PORT [--rounds 10] [--runs 300]
+ *   hl-bench-otel --url http://127.0.0.1:PORT [--repeats 5] [--rounds 10] [--runs 300]
  *                 [--provider openai|scripted] [--mode off|noop|on]
+ *                 [--exporter-priority low|normal]
  *
  * --provider scripted takes HTTP out (the scripted provider plays the same
  * answers): the exporter's cost against the agent loop alone. --mode runs
@@ -29,6 +40,7 @@
  * which thread runs a parallel call varies from process to process, and
  * the split between the run's thread and the others must repeat.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +105,15 @@ static hl_otel *otel_on(const hl_otel_options *o) {
   return otel;
 }
 
+enum { F_COST_P50, F_AA_P50, F_P99_PCT, F_AA_P99_PCT, F_CPU, F_AA_CPU, F_COUNT };
+
+/* Median, min and max of n figures (sorts them). */
+static void summary(double *v, size_t n, double *med, double *lo, double *hi) {
+  *med = bench_percentile(v, n, 50);
+  *lo = v[0];
+  *hi = v[n - 1];
+}
+
 static void report(const char *name, mode *m) {
   double sum = 0;
   for (size_t i = 0; i < m->n; i++) sum += m->lat[i];
@@ -107,10 +128,11 @@ int main(int argc, char **argv) {
   const char *url = bench_arg(argc, argv, "--url", "http://127.0.0.1:8089");
   int rounds = atoi(bench_arg(argc, argv, "--rounds", "10"));
   int runs = atoi(bench_arg(argc, argv, "--runs", "300"));
+  int repeats = atoi(bench_arg(argc, argv, "--repeats", "5"));
   bool scripted = !strcmp(bench_arg(argc, argv, "--provider", "openai"), "scripted");
   const char *only = bench_arg(argc, argv, "--mode", NULL);
-  if (rounds < 1 || runs < 1) {
-    fprintf(stderr, "otel bench: --rounds and --runs must be >= 1\n");
+  if (rounds < 1 || runs < 1 || repeats < 1) {
+    fprintf(stderr, "otel bench: --repeats, --rounds and --runs must be >= 1\n");
     return 2;
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -131,11 +153,14 @@ int main(int argc, char **argv) {
   hl_agent_set_model(agent, "mock-model");
   hl_agent_add_tool(agent, t);
 
-  size_t cap = (size_t)rounds * (size_t)runs;
+  size_t cap = (size_t)repeats * (size_t)rounds * (size_t)runs;
   mode off = {.lat = malloc(cap * sizeof(double))}, on = {.lat = malloc(cap * sizeof(double))};
-  mode noop = {.lat = malloc(cap * sizeof(double))};
-  if (!off.lat || !on.lat || !noop.lat) return 1;
-  hl_otel_options o = {.size = sizeof o, .endpoint = url};
+  mode noop = {.lat = malloc(cap * sizeof(double))}, off_b = {.lat = malloc(cap * sizeof(double))};
+  if (!off.lat || !on.lat || !noop.lat || !off_b.lat) return 1;
+  /* --exporter-priority normal: the exporter thread at the runs' priority
+   * (low_priority -1) instead of nice +10, to measure what that buys */
+  bool normal = !strcmp(bench_arg(argc, argv, "--exporter-priority", "low"), "normal");
+  hl_otel_options o = {.size = sizeof o, .endpoint = url, .low_priority = normal ? -1 : 0};
   hl_otel_stats total = {0};
   mode warm = {.lat = malloc((size_t)runs * sizeof(double))};
   if (!warm.lat || !batch(agent, runs < 50 ? runs : 50, &warm)) return 1;
@@ -169,52 +194,102 @@ int main(int argc, char **argv) {
     curl_global_cleanup();
     return 0;
   }
-  for (int r = 0; r < rounds; r++) {
-    if (!batch(agent, runs, &off)) return 1;
-    /* a global observer that does nothing and wants every event: what
-     * building all events costs, apart from any exporter */
-    hl_observer *nop = hl_observer_new(observe_nothing, NULL);
-    hl_observer_add_global(nop);
-    hl_observer_unref(nop);
-    bool ok = batch(agent, runs, &noop);
-    hl_observer_clear_global();
-    if (!ok) return 1;
-    hl_otel *otel = otel_on(&o);
-    if (!otel) return 1;
-    if (!batch(agent, runs, &on)) return 1;
-    /* what is still queued is part of these runs' cost: send it */
-    double cpu1 = bench_cpu_us();
-    if (hl_otel_flush(otel, 10000) != HL_OK) fprintf(stderr, "otel bench: flush: %s\n", hl_last_error());
-    on.cpu_us += bench_cpu_us() - cpu1;
-    hl_otel_stats st = {.size = sizeof st};
-    hl_otel_get_stats(otel, &st);
-    total.spans_started += st.spans_started;
-    total.spans_exported += st.spans_exported;
-    total.spans_dropped += st.spans_dropped;
-    total.export_requests += st.export_requests;
-    hl_observer_clear_global();
-    hl_otel_free(otel);
+  /* One repeat: `rounds` rounds, each running the four series in an order
+   * rotated by the round (so no series always follows the exporter's
+   * flush or always comes first). off and off_b are the same thing (no
+   * observer): their difference is the noise floor of every figure. */
+  enum { S_OFF, S_NOOP, S_ON, S_OFF_B, S_COUNT };
+  mode rep[S_COUNT];
+  for (int i = 0; i < S_COUNT; i++) rep[i] = (mode){.lat = malloc(cap * sizeof(double))};
+  mode *all[S_COUNT] = {&off, &noop, &on, &off_b};
+  double *fig[F_COUNT];
+  for (int f = 0; f < F_COUNT; f++) fig[f] = calloc((size_t)repeats, sizeof(double));
+  for (int i = 0; i < S_COUNT; i++)
+    if (!rep[i].lat) return 1;
+  for (int f = 0; f < F_COUNT; f++)
+    if (!fig[f]) return 1;
+  for (int k = 0; k < repeats; k++) {
+    for (int i = 0; i < S_COUNT; i++) rep[i].n = 0, rep[i].cpu_us = 0;
+    for (int r = 0; r < rounds; r++) {
+      for (int j = 0; j < S_COUNT; j++) {
+        int s = (j + r) % S_COUNT;
+        if (s == S_OFF || s == S_OFF_B) {
+          if (!batch(agent, runs, &rep[s])) return 1;
+        } else if (s == S_NOOP) {
+          /* a global observer that does nothing and wants every event: what
+           * building all events costs, apart from any exporter */
+          hl_observer *nop = hl_observer_new(observe_nothing, NULL);
+          hl_observer_add_global(nop);
+          hl_observer_unref(nop);
+          bool ok = batch(agent, runs, &rep[s]);
+          hl_observer_clear_global();
+          if (!ok) return 1;
+        } else {
+          hl_otel *otel = otel_on(&o);
+          if (!otel) return 1;
+          if (!batch(agent, runs, &rep[s])) return 1;
+          /* what is still queued is part of these runs' cost: send it */
+          double cpu1 = bench_cpu_us();
+          if (hl_otel_flush(otel, 10000) != HL_OK) fprintf(stderr, "otel bench: flush: %s\n", hl_last_error());
+          rep[s].cpu_us += bench_cpu_us() - cpu1;
+          hl_otel_stats st = {.size = sizeof st};
+          hl_otel_get_stats(otel, &st);
+          total.spans_started += st.spans_started;
+          total.spans_exported += st.spans_exported;
+          total.spans_dropped += st.spans_dropped;
+          total.export_requests += st.export_requests;
+          hl_observer_clear_global();
+          hl_otel_free(otel);
+        }
+      }
+    }
+    /* this repeat's figures, then its runs into the pooled series */
+    double p50[S_COUNT], p99[S_COUNT], cpu[S_COUNT];
+    for (int i = 0; i < S_COUNT; i++) {
+      memcpy(all[i]->lat + all[i]->n, rep[i].lat, rep[i].n * sizeof(double));
+      all[i]->n += rep[i].n;
+      all[i]->cpu_us += rep[i].cpu_us;
+      cpu[i] = rep[i].cpu_us / (double)rep[i].n;
+      p50[i] = bench_percentile(rep[i].lat, rep[i].n, 50);
+      p99[i] = bench_percentile(rep[i].lat, rep[i].n, 99);
+    }
+    fig[F_COST_P50][k] = p50[S_ON] - p50[S_OFF];
+    fig[F_AA_P50][k] = p50[S_OFF_B] - p50[S_OFF];
+    fig[F_P99_PCT][k] = (p99[S_ON] - p99[S_OFF]) / p99[S_OFF] * 100;
+    fig[F_AA_P99_PCT][k] = (p99[S_OFF_B] - p99[S_OFF]) / p99[S_OFF] * 100;
+    fig[F_CPU][k] = cpu[S_ON] - cpu[S_OFF];
+    fig[F_AA_CPU][k] = cpu[S_OFF_B] - cpu[S_OFF];
   }
-  double off_p50 = bench_percentile(off.lat, off.n, 50), on_p50 = bench_percentile(on.lat, on.n, 50);
-  double off_p99 = bench_percentile(off.lat, off.n, 99), on_p99 = bench_percentile(on.lat, on.n, 99);
-  double off_mean = 0, on_mean = 0;
-  for (size_t i = 0; i < off.n; i++) off_mean += off.lat[i] / (double)off.n;
-  for (size_t i = 0; i < on.n; i++) on_mean += on.lat[i] / (double)on.n;
-  printf("{\"benchmark\":\"otel\",\"scenario\":\"tools\",\"runtime\":\"C, hookline %s%s\",\"rounds\":%d,",
-         HL_BENCH_VERSION, scripted ? ", scripted provider" : "", rounds);
+  printf("{\"benchmark\":\"otel\",\"scenario\":\"tools\",\"runtime\":\"C, hookline %s%s\",\"repeats\":%d,"
+         "\"rounds\":%d,\"runs\":%d,\"exporter_priority\":\"%s\",",
+         HL_BENCH_VERSION, scripted ? ", scripted provider" : "", repeats, rounds, runs, normal ? "normal" : "low");
   report("off", &off);
+  printf(",");
+  report("off_b", &off_b);
   printf(",");
   report("on", &on);
   printf(",");
   report("noop_observer", &noop);
-  printf(",\"cost_us_per_run_p50\":%.2f,\"cost_us_per_run_mean\":%.2f,\"cpu_cost_us_per_run\":%.2f,"
-         "\"p99_change_pct\":%.1f,\"spans_per_run\":%.2f,\"spans_exported\":%llu,\"spans_dropped\":%llu,"
+  static const char *const names[F_COUNT] = {"cost_us_per_run_p50", "aa_us_per_run_p50", "p99_change_pct",
+                                             "aa_p99_change_pct", "cpu_cost_us_per_run", "aa_cpu_us_per_run"};
+  double med[F_COUNT], lo[F_COUNT], hi[F_COUNT];
+  for (int f = 0; f < F_COUNT; f++) {
+    summary(fig[f], (size_t)repeats, &med[f], &lo[f], &hi[f]);
+    printf(",\"%s\":%.2f,\"%s_range\":[%.2f,%.2f]", names[f], med[f], names[f], lo[f], hi[f]);
+  }
+  /* The noise floor of p99: the widest A/A difference seen. The exporter
+   * changes p99 only when its median change lies outside it. */
+  double floor_pct = fabs(lo[F_AA_P99_PCT]) > fabs(hi[F_AA_P99_PCT]) ? fabs(lo[F_AA_P99_PCT]) : fabs(hi[F_AA_P99_PCT]);
+  double floor_p50 = fabs(lo[F_AA_P50]) > fabs(hi[F_AA_P50]) ? fabs(lo[F_AA_P50]) : fabs(hi[F_AA_P50]);
+  printf(",\"p99_noise_floor_pct\":%.2f,\"p99_target_met\":%s,\"p50_noise_floor_us\":%.2f,"
+         "\"p50_target_met\":%s,\"spans_per_run\":%.2f,\"spans_exported\":%llu,\"spans_dropped\":%llu,"
          "\"export_requests\":%llu,\"target_us\":10}\n",
-         on_p50 - off_p50, on_mean - off_mean,
-         on.cpu_us / (double)on.n - off.cpu_us / (double)off.n,
-         off_p99 > 0 ? (on_p99 - off_p99) / off_p99 * 100 : 0.0,
+         floor_pct, med[F_P99_PCT] <= floor_pct ? "true" : "false", floor_p50, med[F_COST_P50] < 10 ? "true" : "false",
          (double)total.spans_started / (double)on.n, (unsigned long long)total.spans_exported,
          (unsigned long long)total.spans_dropped, (unsigned long long)total.export_requests);
+  for (int i = 0; i < S_COUNT; i++) free(rep[i].lat);
+  for (int f = 0; f < F_COUNT; f++) free(fig[f]);
+  free(off_b.lat);
   free(off.lat);
   free(on.lat);
   free(noop.lat);

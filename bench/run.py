@@ -438,12 +438,18 @@ def run_otel(bench_bin, url, quick):
     provider (the agent loop alone)."""
     exe = os.path.join(bench_bin, "hl-bench-otel")
     rounds, runs = ("3", "100") if quick else ("10", "300")
-    res = {"http": run_json([exe, "--url", url, "--rounds", rounds, "--runs", runs]),
-           "scripted": run_json([exe, "--url", url, "--rounds", rounds, "--runs", runs,
+    repeats = "3" if quick else "5"
+    load0 = round(os.getloadavg()[0], 2)
+    res = {"http": run_json([exe, "--url", url, "--repeats", repeats, "--rounds", rounds, "--runs", runs]),
+           "scripted": run_json([exe, "--url", url, "--repeats", repeats, "--rounds", rounds, "--runs", runs,
                                  "--provider", "scripted"]),
+           # the same with the exporter thread at the runs' priority: what nice +10 buys
+           "scripted_normal_priority": run_json([exe, "--url", url, "--repeats", repeats, "--rounds", rounds,
+                                                 "--runs", runs, "--provider", "scripted",
+                                                 "--exporter-priority", "normal"]),
            "when": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                     "hookline_commit": machine_info().get("hookline_commit"),
-                    "load": round(os.getloadavg()[0], 2)}}
+                    "load_start": load0, "load": round(os.getloadavg()[0], 2)}}
     res["callgrind"] = otel_instructions(exe, url, quick)
     return res
 
@@ -919,47 +925,75 @@ def markdown(r):
     if ot and "error" not in ot.get("http", {"error": 1}):
         when = ot.get("when", {})
         w("## OpenTelemetry export (otel)\n")
-        w("Scenario (b) (2 model calls, 3 tool calls) in alternating batches in one process "
-          "(bench/otel_bench.c): no exporter (*off*); a global observer that does nothing and "
-          "declares no event types, so it gets them all (*noop observer*: what building every event "
-          "costs the library, not a part of *on*); the exporter declares the types it reads "
-          "(hl_observer_set_events()); the "
-          "OpenTelemetry exporter installed (*on*), sending OTLP/HTTP JSON to the mock server. "
-          "CPU is the whole process's per run, so the exporter thread's encoding and sending "
+        w("Scenario (b) (2 model calls, 3 tool calls) in rounds of four batches in one process, "
+          "their order rotated from round to round (bench/otel_bench.c): no exporter (*off*); a global "
+          "observer that does nothing and declares no event types, so it gets them all (*noop observer*: "
+          "what building every event costs the library, not a part of *on*; the exporter declares the "
+          "types it reads, hl_observer_set_events()); the OpenTelemetry exporter installed (*on*), "
+          "sending OTLP/HTTP JSON to the mock server; no exporter again (*off B*: an A/A control, the "
+          "same thing as *off*, so *off B* − *off* is the noise of this machine at that moment). The "
+          "whole alternation is repeated; each difference is computed per repeat and shown as the "
+          "median of the repeats with its range [min, max]. A difference can come out negative: that "
+          "is noise, as large as the A/A row shows. The p99 target counts as met only when the "
+          "median p99 change of *on* against *off* is within the widest A/A p99 change (the noise "
+          "floor). CPU is the whole process's per run, so the exporter thread's encoding and sending "
           "count. *cost* = on − off. "
           f"Measured {when.get('date', '?')} at commit {when.get('hookline_commit', '?')}, "
-          f"load {when.get('load', '?')} (this section may come from a later run than the rest).\n")
-        w("| provider | mode | p50 µs | p99 µs | mean µs | CPU µs/run |")
+          f"load {when.get('load_start', '?')} at the start, {when.get('load', '?')} at the end (one-minute "
+          f"averages; this section may "
+          f"come from a later run than the rest).\n")
+        w("| provider | series (pooled over the repeats) | p50 µs | p99 µs | mean µs | CPU µs/run |")
         w("| --- | --- | ---: | ---: | ---: | ---: |")
         for prov in ("http", "scripted"):
             res = ot.get(prov, {})
             if "error" in res:
                 w(f"| {prov} | failed: {res['error'][:100]} | | | | |")
                 continue
-            for mode, label in (("off", "off"), ("noop_observer", "noop observer"), ("on", "on")):
+            for mode, label in (("off", "off"), ("off_b", "off B (A/A)"), ("noop_observer", "noop observer"),
+                                ("on", "on")):
                 m = res.get(mode, {})
                 w(f"| {prov} | {label} | {fmt(m.get('latency_p50_us'), 1)} | {fmt(m.get('latency_p99_us'), 1)} | "
                   f"{fmt(m.get('latency_mean_us'), 1)} | {fmt(m.get('cpu_us_per_run'), 1)} |")
         w("")
-        w("| figure | measured | target |")
-        w("| --- | ---: | --- |")
-        for prov, label in (("http", "over HTTP"), ("scripted", "scripted provider")):
+
+        def med_range(res, key, unit):
+            rg = res.get(key + "_range") or [None, None]
+            return f"{fmt(res.get(key), 1)}{unit} [{fmt(rg[0], 1)}, {fmt(rg[1], 1)}]"
+
+        w("| figure (median of repeats [range]) | measured | target | met |")
+        w("| --- | ---: | --- | --- |")
+        for prov, label in (("http", "over HTTP"), ("scripted", "scripted provider"),
+                            ("scripted_normal_priority",
+                             "scripted provider, exporter thread at the runs' priority (not nice +10)")):
             res = ot.get(prov, {})
-            w(f"| exporter on − off, median run, {label}, µs | {fmt(res.get('cost_us_per_run_p50'), 1)} | < 10 µs |")
-            w(f"| … CPU per run, {label}, µs | {fmt(res.get('cpu_cost_us_per_run'), 1)} | – |")
-            w(f"| … p99 change, {label} | {fmt(res.get('p99_change_pct'), 1)} % | none |")
+            if not res or "error" in res:
+                continue
+            reps = res.get("repeats", "?")
+            w(f"| exporter on − off, median run, {label}, µs ({reps} repeats) | "
+              f"{med_range(res, 'cost_us_per_run_p50', '')} | < 10 µs | "
+              f"{'yes' if res.get('p50_target_met') else 'no'} (A/A noise up to "
+              f"{fmt(res.get('p50_noise_floor_us'), 1)} µs) |")
+            w(f"| … A/A: off B − off, median run, {label}, µs | {med_range(res, 'aa_us_per_run_p50', '')} | "
+              f"noise | – |")
+            w(f"| … CPU per run, {label}, µs | {med_range(res, 'cpu_cost_us_per_run', '')} | – | – |")
+            w(f"| … A/A CPU per run, {label}, µs | {med_range(res, 'aa_cpu_us_per_run', '')} | noise | – |")
+            met = res.get("p99_target_met")
+            w(f"| … p99 change, {label} | {med_range(res, 'p99_change_pct', ' %')} | none beyond the "
+              f"noise floor ({fmt(res.get('p99_noise_floor_pct'), 1)} %) | "
+              f"{'yes' if met else 'no'}{' (floor too wide to tell)' if met and (res.get('p99_noise_floor_pct') or 0) > 25 else ''} |")
+            w(f"| … A/A p99 change, {label} | {med_range(res, 'aa_p99_change_pct', ' %')} | noise | – |")
         cg = ot.get("callgrind") or {}
         if "on_run_thread" in cg:
             w(f"| instructions per run on the run's thread, scripted provider, its tools one after another (callgrind): "
               f"off / noop observer / on | {cg['off_run_thread']:,} / {cg['noop_run_thread']:,} / "
-              f"{cg['on_run_thread']:,} | – |")
-            w(f"| … exporter on − off, on the run's thread | {cg['on_minus_off_run_thread']:,} | – |")
+              f"{cg['on_run_thread']:,} | – | – |")
+            w(f"| … exporter on − off, on the run's thread | {cg['on_minus_off_run_thread']:,} | – | – |")
             w(f"| instructions per run, all threads (the exporter's included): off / noop observer / on | "
-              f"{cg['off']:,} / {cg['noop']:,} / {cg['on']:,} | – |")
-            w(f"| … exporter on − off, all threads | {cg['on_minus_off']:,} | – |")
+              f"{cg['off']:,} / {cg['noop']:,} / {cg['on']:,} | – | – |")
+            w(f"| … exporter on − off, all threads | {cg['on_minus_off']:,} | – | – |")
             if "on_minus_off_other_threads" in cg:
                 w(f"| … exporter on − off, other threads (the exporter thread: spans, JSON, curl, metrics) | "
-                  f"{cg['on_minus_off_other_threads']:,} | – |")
+                  f"{cg['on_minus_off_other_threads']:,} | – | – |")
         w("")
         if "on_run_thread" in cg and isinstance(ot.get("scripted", {}).get("off", {}).get("cpu_us_per_run"), (int, float)):
             # instructions to µs at the off run's own rate (its CPU per run)

@@ -178,6 +178,10 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
   o->export_delay_ms = opts->export_delay_ms ? opts->export_delay_ms : 1000;
   o->metrics_interval_ms = opts->metrics_interval_ms ? opts->metrics_interval_ms : 60000;
   o->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 10000;
+  /* fields after `warn` only when the caller's struct has them */
+  int low = opts->size >= offsetof(hl_otel_options, low_priority) + sizeof opts->low_priority ? opts->low_priority : 0;
+  o->nice_delta = low < 0 ? 0 : 10;
+  o->creator_nice = ot_thread_nice();
   o->n_buckets = 1024;
   o->runs = calloc(o->n_buckets, sizeof *o->runs);
 
@@ -290,7 +294,8 @@ hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out) {
                      .spans_dropped = atomic_load(&o->st_dropped),
                      .export_requests = atomic_load(&o->st_requests),
                      .export_failures = atomic_load(&o->st_failures),
-                     .metric_exports = atomic_load(&o->st_metric_exports)};
+                     .metric_exports = atomic_load(&o->st_metric_exports),
+                     .exporter_nice = atomic_load(&o->exporter_nice)};
   size_t n = out->size < sizeof s ? out->size : sizeof s;
   memcpy(out, &s, n);
   out->size = n;

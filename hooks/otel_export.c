@@ -20,6 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "otel_internal.h"
 
@@ -33,6 +38,31 @@ void ot_warn(hl_otel *o, const char *fmt, ...) {
   FILE *out = o->warn ? o->warn : stderr;
   fprintf(out, "hookline otel: %s (further export problems are counted, not printed: hl_otel_get_stats)\n", msg);
   fflush(out);
+}
+
+int ot_thread_nice(void) {
+#ifdef __linux__
+  errno = 0;
+  int n = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+  return errno ? 0 : n;
+#else
+  return 0;
+#endif
+}
+
+/* The exporter thread yields the cores to the runs: on Linux nice is per
+ * thread, and raising one's own nice needs no privilege. Why not
+ * SCHED_IDLE: on a machine kept busy by other processes the exporter would
+ * never run, and every span would be dropped. */
+static void lower_priority(hl_otel *o) {
+#ifdef __linux__
+  if (o->nice_delta > 0) {
+    int want = o->creator_nice + o->nice_delta;
+    if (want > 19) want = 19;
+    if (want > ot_thread_nice()) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), want);
+  }
+#endif
+  atomic_store(&o->exporter_nice, ot_thread_nice());
 }
 
 void ot_export_wake(hl_otel *o) {
@@ -206,6 +236,7 @@ static bool export_metrics(hl_otel *o, CURL *curl, struct curl_slist *hdrs) {
 
 static void *export_main(void *arg) {
   hl_otel *o = arg;
+  lower_priority(o);
   CURL *curl = curl_easy_init();
   struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
   for (size_t i = 0; i < o->n_headers && hdrs; i++) {

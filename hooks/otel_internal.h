@@ -229,6 +229,9 @@ struct hl_otel {
   char *resource_json;       /* {"attributes":[...]} */
   size_t max_queue, max_batch;
   unsigned export_delay_ms, metrics_interval_ms, timeout_ms;
+  int nice_delta;            /* the exporter thread: nice levels below its creator */
+  int creator_nice;          /* the nice value of hl_otel_new()'s thread */
+  atomic_int exporter_nice;  /* what the exporter thread runs at */
   FILE *warn;
   hl_observer *observer;
 
@@ -307,6 +310,9 @@ hl_status ot_export_flush(hl_otel *o, unsigned deadline_ms);
 void ot_export_stop(hl_otel *o, unsigned deadline_ms);
 /* The one warning of an exporter (later ones are dropped). */
 void ot_warn(hl_otel *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The calling thread's nice value (Linux: per thread; 0 where unknown). */
+int ot_thread_nice(void);
 
 int64_t ot_now_ns(void);
 int64_t ot_mono_ns(void);

@@ -47,6 +47,9 @@
  * one warning. The ring holds about twice max_queue records (1024 to
  * 8192, ~320 bytes each). Content capture stays slower: the content is
  * printed as JSON on the run's thread (the event is borrowed).
+ * The exporter thread runs at a lower priority than the runs (nice +10,
+ * hl_otel_options.low_priority) and is woken by a timer (export_delay_ms
+ * / 4 while records come) or when the ring is half full, not per record.
  * 429, 502, 503 and 504 are retried with exponential backoff (honouring
  * Retry-After up to the backoff cap) until the request's deadline.
  *
@@ -105,6 +108,13 @@ typedef struct hl_otel_options {
   unsigned metrics_interval_ms;    /**< default 60000 (OTEL_METRIC_EXPORT_INTERVAL) */
   unsigned timeout_ms;             /**< one export, retries included; default 10000 */
   FILE *warn;                      /**< where the one warning goes; default stderr */
+  /** 0 (default) or 1: the exporter thread runs 10 nice levels below the
+   *  thread that called hl_otel_new() (Linux: setpriority() on its thread
+   *  id; capped at 19), so that on a busy machine the runs' threads get
+   *  the cores first and the exporter works in the gaps (its ring and
+   *  queue absorb the delay; what does not fit is dropped and counted).
+   *  -1: the exporter thread keeps the creator's priority. */
+  int low_priority;
 } hl_otel_options;
 
 /** New exporter. `opts` NULL (or its unset fields): the environment, then
@@ -167,6 +177,8 @@ typedef struct hl_otel_stats {
   uint64_t export_requests; /**< HTTP requests made (retries included) */
   uint64_t export_failures; /**< exports given up */
   uint64_t metric_exports;  /**< metrics requests accepted */
+  int exporter_nice;        /**< the exporter thread's nice value (Linux; 0 elsewhere
+                                 or before the thread started) */
 } hl_otel_stats;
 HL_API hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out);
 

@@ -31,6 +31,45 @@ static void bad_options(void) {
   CHECK(!hl_otel_enabled(NULL));
 }
 
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static int my_nice(void) { return getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid)); }
+#endif
+
+/* The exporter thread runs 10 nice levels below its creator by default
+ * (the runs get the cores first), and at the creator's level with
+ * low_priority = -1. Nothing is sent (port 9): flush gives up at once. */
+static void priority(void) {
+#ifdef __linux__
+  int mine = my_nice();
+  int want = mine + 10 > 19 ? 19 : mine + 10;
+  for (int low = 0; low >= -1; low--) {
+    hl_otel_options o = {.size = sizeof o, .endpoint = "http://127.0.0.1:9", .low_priority = low,
+                         .timeout_ms = 200, .warn = stdout};
+    hl_otel *otel = hl_otel_new(&o);
+    REQUIRE(otel != NULL);
+    hl_otel_flush(otel, 2000); /* the thread has started and set its priority */
+    hl_otel_stats st = {.size = sizeof st};
+    CHECK_INT(hl_otel_get_stats(otel, &st), HL_OK);
+    CHECK_INT(st.exporter_nice, low == 0 ? want : mine);
+    CHECK_INT(my_nice(), mine); /* the caller's own priority is untouched */
+    hl_otel_free(otel);
+  }
+  /* a caller built against the struct before low_priority: the default */
+  hl_otel_options old = {.size = offsetof(hl_otel_options, low_priority), .endpoint = "http://127.0.0.1:9",
+                         .timeout_ms = 200, .warn = stdout};
+  hl_otel *otel = hl_otel_new(&old);
+  REQUIRE(otel != NULL);
+  hl_otel_flush(otel, 2000);
+  hl_otel_stats st = {.size = sizeof st};
+  CHECK_INT(hl_otel_get_stats(otel, &st), HL_OK);
+  CHECK_INT(st.exporter_nice, want);
+  hl_otel_free(otel);
+#endif
+}
+
 static void disabled(void) {
   setenv("OTEL_SDK_DISABLED", "true", 1);
   hl_otel *o = hl_otel_new(NULL);
@@ -168,6 +207,7 @@ int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(bad_options);
   RUN(disabled);
+  RUN(priority);
   RUN(parents);
   RUN(header_hook);
   RUN(threads);
