@@ -308,9 +308,12 @@ static void step_turn(hl_run *run) {
      * blocking run's caller will wait for it: its request is deferred
      * until then, to be driven from that thread if the loop is free
      * (providers/engine.h, "Who drives"). */
-    if (run->caller_driven) hl__engine_defer(true);
+    /* Read before the start: once started, the answer may finish and
+     * free the run on another thread before start returns here. */
+    bool caller_driven = run->caller_driven;
+    if (caller_driven) hl__engine_defer(true);
     st = hl_provider_start(run->agent->provider, ctx, run->req, on_model_done, run);
-    if (run->caller_driven) hl__engine_defer(false);
+    if (caller_driven) hl__engine_defer(false);
     if (st == HL_OK) return;
     run->model_st = st;
     run->model_resp = NULL;
