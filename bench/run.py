@@ -723,8 +723,6 @@ PY_SANDBOX_NOTES = [
     "inside the MicroPython module (compiling the source, the prelude's event loop, JSON and "
     "exceptions in MicroPython) + 51,512 of hookline's own code and libc (the invoke_* "
     "setjmp trampolines, malloc, number formatting).",
-    "This run's figures were taken while this branch's own `make test` ran next to the other "
-    "developers' builds: wall times carry that load; CPU times and instruction counts less so.",
     "Targets (issue 18: cold create < 200 µs, eval + 1 callback < 10 µs, 3 parallel 100 ms "
     "callbacks ~100 ms): the parallel callbacks are met; cold create is not (about 500 µs "
     "of CPU, from ~8 ms before the template file: the checksum of the image is most of its "
