@@ -447,7 +447,8 @@ hl_status hl__mcp_map_result(hl_mcp *m, const char *tool, const cJSON *result, c
     }
   }
   if (is_error) {
-    hl_status st = hl_fail(HL_ERR_EXECUTION_FAILED, "%s", n_text ? joined : "the tool reported an error");
+    /* Empty text items give an empty join: still an error with a message. */
+    hl_status st = hl_fail(HL_ERR_EXECUTION_FAILED, "%s", joined[0] ? joined : "the tool reported an error");
     free(joined);
     return st;
   }
