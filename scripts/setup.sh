@@ -10,29 +10,19 @@ set -eu
 PKGS="gcc libc6-dev ca-certificates pkg-config meson ninja-build python3 libcurl4-openssl-dev libcjson-dev \
 wabt nodejs npm tmux libedit-dev clang libclang-rt-dev"
 
-missing=""
-for p in $PKGS; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing="$missing $p"
-  fi
-done
+here=$(dirname "$0")
+. "$here/setup.d/apt.inc"
+
+# shellcheck disable=SC2086
+apt_missing $PKGS
 # npm may come from elsewhere (nodesource, nvm): a working command is enough.
 case " $missing " in *" npm "*) command -v npm >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ npm//') ;; esac
 case " $missing " in *" nodejs "*) command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//') ;; esac
 
-if [ -n "$missing" ]; then
-  echo "setup: installing:$missing"
-  if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "setup: need root to run: apt-get install$missing" >&2; exit 1; fi
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq >/dev/null
-  # shellcheck disable=SC2086
-  $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+apt_install "hookline" required
 
 # Parts of the project with their own pinned downloads; they get our
 # arguments (--require-sandbox from `make test`).
-here=$(dirname "$0")
 for step in "$here"/setup.d/*.sh; do
   [ -f "$step" ] && sh "$step" "$@"
 done

@@ -7,16 +7,7 @@
 set -eu
 
 PKGS="libnghttp2-dev"
-missing=""
-for p in $PKGS; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-[ -z "$missing" ] && exit 0
-
-if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-  echo "setup: HTTP/2 benchmarks and tests need:$missing (apt-get install as root)" >&2; exit 0; fi
-echo "setup: installing:$missing"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null
+. "$(dirname "$0")/apt.inc"
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt_missing $PKGS
+apt_install "HTTP/2 benchmarks and tests" optional || exit 0
