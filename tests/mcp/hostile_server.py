@@ -15,7 +15,8 @@ Tools (tools/list is paginated, two tools per page):
   cancelled_ids      the request ids of the notifications/cancelled received
   add_tool           adds tool "extra" and sends notifications/tools/list_changed
   ask {method}       sends a request to the client and answers with its response
-  error_result       an isError result
+  error_result {text} an isError result whose one text item is `text`
+                     (default "the tool failed on purpose")
   rpc_error          a JSON-RPC error -32000
 Environment: HOSTILE_VERSION sets the protocol version answered;
 HOSTILE_NOISE=1 sends a notifications/message and a ping before every
@@ -53,8 +54,8 @@ TOOLS = [
         ("echo", {"text": {"type": "string"}}), ("slow", {"steps": {"type": "integer"}}),
         ("hang", {}), ("garbage", {}), ("huge", {"bytes": {"type": "integer"}}),
         ("unknown_id", {}), ("bad_utf8", {}), ("exit", {}), ("cancelled_ids", {}),
-        ("add_tool", {}), ("ask", {"method": {"type": "string"}}), ("error_result", {}),
-        ("rpc_error", {})]
+        ("add_tool", {}), ("ask", {"method": {"type": "string"}}),
+        ("error_result", {"text": {"type": "string"}}), ("rpc_error", {})]
 ]
 
 
@@ -124,7 +125,8 @@ def call_tool(mid, name, args, meta):
         resp = ask_client(args.get("method", "roots/list"), args.get("params", {}))
         text(mid, json.dumps(resp))
     elif name == "error_result":
-        result(mid, {"content": [{"type": "text", "text": "the tool failed on purpose"}], "isError": True})
+        result(mid, {"content": [{"type": "text", "text": args.get("text", "the tool failed on purpose")}],
+                     "isError": True})
     elif name == "rpc_error":
         send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32000, "message": "rpc failure on purpose"}})
     else:

@@ -118,6 +118,10 @@ static void tool_errors_are_execution_failed(void) {
   char *t = NULL;
   CHECK_INT(call_text(m, "error_result", NULL, &t), HL_ERR_EXECUTION_FAILED);
   CHECK_STR(hl_last_error(), "the tool failed on purpose");
+  /* fuzz_mcp's finding (fixed in 5d86a1d): an isError result whose only
+   * text item is empty still fails with a message, not with "". */
+  CHECK_INT(call_text(m, "error_result", "{\"text\":\"\"}", &t), HL_ERR_EXECUTION_FAILED);
+  CHECK_STR(hl_last_error(), "the tool reported an error");
   CHECK_INT(call_text(m, "rpc_error", NULL, &t), HL_ERR_EXECUTION_FAILED);
   CHECK_CONTAINS(hl_last_error(), "error -32000: rpc failure on purpose");
   CHECK_INT(call_text(m, "no_such_tool", NULL, &t), HL_ERR_EXECUTION_FAILED);
