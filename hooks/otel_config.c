@@ -132,6 +132,8 @@ static void otel_release(hl_otel *o) {
   pthread_mutex_destroy(&o->metrics.lock);
   pthread_mutex_destroy(&o->lock);
   pthread_mutex_destroy(&o->live_lock);
+  ot_span_pool_free(o);
+  pthread_mutex_destroy(&o->pool_lock);
   ot_ring_free(o);
   ot_live_free(o);
   free(o->runs);
@@ -160,6 +162,7 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
   atomic_init(&o->refs, 1);
   pthread_mutex_init(&o->lock, NULL);
   pthread_mutex_init(&o->live_lock, NULL);
+  pthread_mutex_init(&o->pool_lock, NULL);
   pthread_mutex_init(&o->metrics.lock, NULL);
   o->metrics.start_ns = ot_now_ns();
   o->warn = opts->warn;
@@ -272,6 +275,7 @@ void hl_otel_shutdown(hl_otel *otel, unsigned deadline_ms) {
   size_t n = 0;
   ot_tracer_stop(otel, &out, &n);
   if (out && otel->thread_started) ot_export_enqueue(otel, out, n);
+  else ot_spans_recycle(otel, out); /* no exporter thread: nothing sends them */
   ot_export_stop(otel, deadline_ms ? deadline_ms : 2000);
   hl_observer *obs = otel->observer;
   otel->observer = NULL;
