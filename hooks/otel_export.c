@@ -316,6 +316,11 @@ static void *export_main(void *arg) {
   pthread_mutex_unlock(&o->qlock);
   atomic_fetch_add(&o->st_dropped, left);
   ot_spans_recycle(o, rest);
+  /* The tracer has stopped (hl_otel_shutdown): the spans kept for reuse
+   * go now, on this thread rather than the application's. */
+  pthread_mutex_lock(&o->lock);
+  ot_span_pool_free(o);
+  pthread_mutex_unlock(&o->lock);
   free(body.p);
   curl_slist_free_all(hdrs);
   if (curl) curl_easy_cleanup(curl);

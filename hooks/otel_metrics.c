@@ -27,7 +27,9 @@ static bool same_attrs(const ot_point *p, int metric, const char *const *keys,
   int j = 0;
   for (int i = 0; i < n; i++) {
     if (!values[i]) continue;
-    if (j >= p->n_attrs || strcmp(p->keys[j], keys[i]) != 0 || strcmp(p->values[j], values[i]) != 0)
+    /* keys are literals of the tracer: the same pointer, mostly */
+    if (j >= p->n_attrs || (p->keys[j] != keys[i] && strcmp(p->keys[j], keys[i]) != 0) ||
+        strcmp(p->values[j], values[i]) != 0)
       return false;
     j++;
   }
