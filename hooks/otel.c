@@ -12,10 +12,13 @@
  * outer_call_id places a nested tool call (code mode) under the code
  * tool's span. A tool span opens at its first event (a before_tool hook
  * decision or TOOL_START) and takes the after_tool hook's decision too,
- * so spans are handed over at the next TURN_START (every call of the
+ * so spans are handed over at the next LM_START (every call of the
  * turn is over) and at AGENT_END, not at TOOL_END. Span and trace ids
  * come with the records: the run's thread made them, because outgoing
- * requests name the current span while it runs.
+ * requests name the current span while it runs. Encoding happens here
+ * too, once: a record's attributes and events go into its span's JSON
+ * buffers as they are read, so the export only copies them behind the
+ * span's ids and times (otel_json.c).
  *
  * Threads: one consumer at a time, holding o->lock (the exporter thread,
  * or flush, stats and stop draining what is left); records arrive in the
@@ -415,7 +418,13 @@ static void on_agent_end(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) 
   run_put(o, run);
 }
 
-static void on_lm_start(hl_otel *o, ot_run *run, const ot_rec *r) {
+static void on_lm_start(hl_otel *o, ot_run *run, const ot_rec *r, ot_span **out, size_t *n) {
+  /* The previous turn's spans go now: every call of that turn is over
+   * (its after_tool hooks included) when the next model call starts.
+   * Not at TURN_END, whose tool summary the library would build for the
+   * tracer alone (~13k instructions a run of (b)), nor at TURN_START, an
+   * event more per turn; the last turn's go with AGENT_END. */
+  hand_over_children(run, out, n);
   const char *model = ot_rec_str(r, OT_S_NAME);
   ot_span *s = new_span(o, OT_CHAT, OT_KIND_CLIENT, "chat", model, r->time_ns);
   if (!s) return;
@@ -617,17 +626,12 @@ void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) {
     return;
   }
   switch (r->type) {
-  case HL_EVENT_LM_START: on_lm_start(o, run, r); break;
+  case HL_EVENT_LM_START: on_lm_start(o, run, r, out, n); break;
   case HL_EVENT_LM_END: on_lm_end(o, run, r); break;
   case HL_EVENT_API_REQUEST: on_api_request(o, run, r); break;
   case HL_EVENT_TOOL_START: on_tool_start(o, run, r); break;
   case HL_EVENT_TOOL_END: on_tool_end(o, run, r); break;
   case HL_EVENT_HOOK: on_hook(o, run, r); break;
-  /* The previous turn's spans go at the next turn's start rather than
-   * at TURN_END, whose tool summary the library would otherwise build
-   * for the tracer alone (~13k instructions a run of (b)); the last
-   * turn's go with AGENT_END. */
-  case HL_EVENT_TURN_START: hand_over_children(run, out, n); break;
   default: break;
   }
 }

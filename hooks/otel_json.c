@@ -245,10 +245,17 @@ static void put_time(ot_buf *b, int64_t ns, ot_enc_cache *c) {
     c->sec = sec;
     c->sec_len = t.len;
   }
-  char tmp[12], *end = tmp + sizeof tmp;
-  char *p = digits32(end, (uint32_t)((uint64_t)ns % 1000000000u), 9);
+  /* the nine digits of the nanoseconds: 1 + 4 x 2, three divisions */
+  uint32_t v = (uint32_t)((uint64_t)ns % 1000000000u), hi = v / 10000, lo = v % 10000;
+  char d[9];
+  d[0] = (char)('0' + hi / 10000);
+  hi %= 10000;
+  memcpy(d + 1, digit_pairs + 2 * (hi / 100), 2);
+  memcpy(d + 3, digit_pairs + 2 * (hi % 100), 2);
+  memcpy(d + 5, digit_pairs + 2 * (lo / 100), 2);
+  memcpy(d + 7, digit_pairs + 2 * (lo % 100), 2);
   ot_buf_put(b, c->sec_digits, c->sec_len);
-  ot_buf_put(b, p, (size_t)(end - p));
+  ot_buf_put(b, d, 9);
 }
 
 static void put_span(ot_buf *b, const ot_span *s, ot_enc_cache *c) {

@@ -88,8 +88,10 @@ ot_rec *ot_ring_peek(hl_otel *o) {
 
 void ot_ring_release(hl_otel *o, ot_rec *r) {
   ot_cell *c = &o->ring[o->ring_tail & (o->ring_cap - 1)];
-  free(r->heap);
-  r->heap = NULL;
+  if (r->heap) { /* (most records have none: no call) */
+    free(r->heap);
+    r->heap = NULL;
+  }
   atomic_store_explicit(&c->seq, o->ring_tail + o->ring_cap, memory_order_release);
   o->ring_tail++;
 }
@@ -333,7 +335,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   if (type == HL_EVENT_API_REQUEST && (!o->capture || !ev->data)) return 0;
   if (type != HL_EVENT_AGENT_START && type != HL_EVENT_AGENT_END && type != HL_EVENT_LM_START &&
       type != HL_EVENT_LM_END && type != HL_EVENT_TOOL_START && type != HL_EVENT_TOOL_END &&
-      type != HL_EVENT_HOOK && type != HL_EVENT_TURN_START && type != HL_EVENT_API_REQUEST)
+      type != HL_EVENT_HOOK && type != HL_EVENT_API_REQUEST)
     return 0;
   const char *inv = ev->invocation_id;
   ot_stack *t = thread_stack();
