@@ -97,19 +97,18 @@ void ot_hex(char *out, const uint8_t *in, size_t n) {
 /* Spans larger than this (captured content) give their buffers back
  * when recycled: the pool keeps ordinary spans' buffers only. */
 #define OT_KEEP_BUF 16384
-/* Spans kept in the pool at most (beyond: freed). */
-#define OT_POOL_MAX 4096
+/* Spans per slab: one malloc for 64 spans (~110 KB), and one free. */
+#define OT_SLAB 64
+
+typedef struct ot_slab {
+  struct ot_slab *next;
+  size_t used;               /* spans handed out (the rest never touched) */
+  ot_span spans[OT_SLAB];
+} ot_slab;
 
 static void buf_drop(ot_buf *b) {
   if (!b->borrowed) free(b->p);
   *b = (ot_buf){0};
-}
-
-static void span_destroy(ot_span *s) {
-  buf_drop(&s->strs);
-  buf_drop(&s->attrs);
-  buf_drop(&s->events);
-  free(s);
 }
 
 void ot_spans_recycle(hl_otel *o, ot_span *first) {
@@ -125,33 +124,43 @@ void ot_spans_recycle(hl_otel *o, ot_span *first) {
     n++;
   }
   pthread_mutex_lock(&o->pool_lock);
-  bool keep = o->n_pool + n <= OT_POOL_MAX;
-  if (keep) {
-    last->next = o->pool;
-    o->pool = first;
-    o->n_pool += n;
-  }
+  last->next = o->pool;
+  o->pool = first;
+  o->n_pool += n;
   pthread_mutex_unlock(&o->pool_lock);
-  if (!keep)
-    for (ot_span *s = first, *next; s; s = next) {
-      next = s->next;
-      span_destroy(s);
-    }
 }
 
-static void spans_destroy(ot_span *s) {
-  for (ot_span *next; s; s = next) {
-    next = s->next;
-    span_destroy(s);
-  }
-}
-
+/* Every span ever made, wherever it is (o->lock held, the tracer stopped
+ * and no span left in the queue): their grown buffers, then the slabs. */
 void ot_span_pool_free(hl_otel *o) {
-  spans_destroy(o->spare);
+  for (ot_slab *sl = o->slabs, *next; sl; sl = next) {
+    next = sl->next;
+    for (size_t i = 0; i < sl->used; i++) {
+      buf_drop(&sl->spans[i].strs);
+      buf_drop(&sl->spans[i].attrs);
+      buf_drop(&sl->spans[i].events);
+    }
+    free(sl);
+  }
+  o->slabs = NULL;
   o->spare = NULL;
-  spans_destroy(o->pool);
+  pthread_mutex_lock(&o->pool_lock);
   o->pool = NULL;
   o->n_pool = 0;
+  pthread_mutex_unlock(&o->pool_lock);
+}
+
+/* A span never used, from the current slab or a new one; NULL when out
+ * of memory. */
+static ot_span *span_new(hl_otel *o) {
+  ot_slab *sl = o->slabs;
+  if (!sl || sl->used == OT_SLAB) {
+    if (!(sl = malloc(sizeof *sl))) return NULL;
+    sl->used = 0;
+    sl->next = o->slabs;
+    o->slabs = sl;
+  }
+  return &sl->spans[sl->used++];
 }
 
 /* An empty buffer: it keeps memory it grew into, else it gets its slice
@@ -177,7 +186,7 @@ static ot_span *span_get(hl_otel *o) {
   if (s) {
     o->spare = s->next;
     strs = s->strs, attrs = s->attrs, events = s->events;
-  } else if (!(s = malloc(sizeof *s))) {
+  } else if (!(s = span_new(o))) {
     return NULL;
   }
   /* everything before the buffers' memory (which needs no zeroing) */

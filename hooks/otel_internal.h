@@ -105,7 +105,9 @@ static inline const char *ot_span_str(const ot_span *s, uint32_t off) {
 }
 
 /* Give spans (a list linked by ->next) back to the tracer's pool
- * (any thread). */
+ * (any thread). Spans are carved from slabs and live until
+ * ot_span_pool_free() (hl_otel's end): their number is the most that
+ * were alive at once. */
 void ot_spans_recycle(hl_otel *o, ot_span *first);
 void ot_span_pool_free(hl_otel *o);
 
@@ -183,6 +185,7 @@ typedef struct ot_point {
   const char *keys[OT_MAX_POINT_ATTRS]; /* literals */
   char *values[OT_MAX_POINT_ATTRS];
   int n_attrs;
+  unsigned lits;            /* bit j: values[j] is a literal, not owned */
   uint64_t count, buckets[OT_MAX_BOUNDS + 1];
   double sum, min, max;
 } ot_point;
@@ -241,6 +244,7 @@ struct hl_otel {
   struct ot_run **runs;      /* hash table of runs in progress */
   size_t n_buckets;
   ot_span *spare;            /* spans to reuse (under `lock`) */
+  struct ot_slab *slabs;     /* where spans come from, 64 a malloc (under `lock`) */
   struct ot_run *spare_runs; /* run records to reuse (under `lock`) */
 
   /* spans given back after their export (any thread: pool_lock); the
