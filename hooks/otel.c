@@ -12,10 +12,13 @@
  * outer_call_id places a nested tool call (code mode) under the code
  * tool's span. A tool span opens at its first event (a before_tool hook
  * decision or TOOL_START) and takes the after_tool hook's decision too,
- * so spans are handed over at the next TURN_START (every call of the
+ * so spans are handed over at the next LM_START (every call of the
  * turn is over) and at AGENT_END, not at TOOL_END. Span and trace ids
  * come with the records: the run's thread made them, because outgoing
- * requests name the current span while it runs.
+ * requests name the current span while it runs. Encoding happens here
+ * too, once: a record's attributes and events go into its span's JSON
+ * buffers as they are read, so the export only copies them behind the
+ * span's ids and times (otel_json.c).
  *
  * Threads: one consumer at a time, holding o->lock (the exporter thread,
  * or flush, stats and stop draining what is left); records arrive in the
@@ -23,6 +26,7 @@
  *
  * The exporter's configuration and life cycle are in otel_config.c.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -71,85 +75,159 @@ static void new_id(uint8_t *out, size_t n) {
   while (!memcmp(out, (const uint8_t[16]){0}, n)); /* all-zero ids are invalid */
 }
 
+/* Two hex digits per byte from one table: ids are written for every
+ * span (three each) and every traceparent. */
+static const char hex_pairs[513] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 void ot_hex(char *out, const uint8_t *in, size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = digits[in[i] >> 4];
-    out[2 * i + 1] = digits[in[i] & 15];
-  }
+  for (size_t i = 0; i < n; i++) memcpy(out + 2 * i, hex_pairs + 2 * in[i], 2);
   out[2 * n] = '\0';
 }
 
 /* ---- spans ---------------------------------------------------------- */
 
-void ot_span_free(ot_span *s) {
-  if (!s) return;
-  for (int i = 0; i < s->n_attrs; i++)
-    if (!s->attrs[i].lit) free(s->attrs[i].s);
-  for (ot_event *e = s->events, *next; e; e = next) {
-    next = e->next;
-    for (int i = 0; i < e->n_attrs; i++) free(e->attrs[i].s);
-    free(e);
+/* Spans larger than this (captured content) give their buffers back
+ * when recycled: the pool keeps ordinary spans' buffers only. */
+#define OT_KEEP_BUF 16384
+/* Spans per slab: one malloc for 64 spans (~110 KB), and one free. */
+#define OT_SLAB 64
+
+typedef struct ot_slab {
+  struct ot_slab *next;
+  size_t used;               /* spans handed out (the rest never touched) */
+  ot_span spans[OT_SLAB];
+} ot_slab;
+
+static void buf_drop(ot_buf *b) {
+  if (!b->borrowed) free(b->p);
+  *b = (ot_buf){0};
+}
+
+void ot_spans_recycle(hl_otel *o, ot_span *first) {
+  if (!first) return;
+  size_t n = 0;
+  ot_span *last = NULL;
+  for (ot_span *s = first; s; s = s->next) {
+    /* (span_get() gives a dropped buffer the span's own memory again) */
+    if (s->strs.cap > OT_KEEP_BUF) buf_drop(&s->strs);
+    if (s->attrs.cap > OT_KEEP_BUF) buf_drop(&s->attrs);
+    if (s->events.cap > OT_KEEP_BUF) buf_drop(&s->events);
+    last = s;
+    n++;
   }
-  free(s->name);
-  free(s->status_msg);
-  free(s->call_id);
-  free(s);
+  pthread_mutex_lock(&o->pool_lock);
+  last->next = o->pool;
+  o->pool = first;
+  o->n_pool += n;
+  pthread_mutex_unlock(&o->pool_lock);
 }
 
-/* A new slot at the end. Keys are literals, so one key is one pointer. */
-static ot_attr *attr_slot(ot_span *s) {
-  return s->n_attrs < OT_MAX_ATTRS ? &s->attrs[s->n_attrs++] : NULL;
-}
-
-/* The slot of `key`, emptied, or a new one. */
-static ot_attr *attr_slot_of(ot_span *s, const char *key) {
-  for (int i = 0; i < s->n_attrs; i++)
-    if (s->attrs[i].key == key || strcmp(s->attrs[i].key, key) == 0) {
-      if (!s->attrs[i].lit) free(s->attrs[i].s);
-      s->attrs[i].s = NULL;
-      return &s->attrs[i];
+/* Every span ever made, wherever it is (o->lock held, the tracer stopped
+ * and no span left in the queue): their grown buffers, then the slabs. */
+void ot_span_pool_free(hl_otel *o) {
+  for (ot_slab *sl = o->slabs, *next; sl; sl = next) {
+    next = sl->next;
+    for (size_t i = 0; i < sl->used; i++) {
+      buf_drop(&sl->spans[i].strs);
+      buf_drop(&sl->spans[i].attrs);
+      buf_drop(&sl->spans[i].events);
     }
-  return attr_slot(s);
-}
-
-static void put_str(ot_span *s, ot_attr *a, const char *key, const char *value, bool lit) {
-  if (!a) return;
-  char *v = lit ? (char *)value : strdup(value);
-  if (!v) {
-    /* out of memory: the attribute is left out */
-    if (a == &s->attrs[s->n_attrs - 1]) s->n_attrs--;
-    else *a = (ot_attr){.key = key, .type = OT_STR, .lit = true, .s = (char *)""};
-    return;
+    free(sl);
   }
-  *a = (ot_attr){.key = key, .type = OT_STR, .lit = lit, .s = v};
+  o->slabs = NULL;
+  o->spare = NULL;
+  pthread_mutex_lock(&o->pool_lock);
+  o->pool = NULL;
+  o->n_pool = 0;
+  pthread_mutex_unlock(&o->pool_lock);
 }
 
-void ot_attr_str(ot_span *s, const char *key, const char *value) {
-  if (value) put_str(s, attr_slot(s), key, value, false);
-}
-
-void ot_attr_lit(ot_span *s, const char *key, const char *literal) {
-  if (literal) put_str(s, attr_slot(s), key, literal, true);
-}
-
-void ot_attr_set(ot_span *s, const char *key, const char *value) {
-  if (value) put_str(s, attr_slot_of(s, key), key, value, false);
-}
-
-void ot_attr_int(ot_span *s, const char *key, int64_t value) {
-  ot_attr *a = attr_slot(s);
-  if (a) *a = (ot_attr){.key = key, .type = OT_INT, .i = value};
-}
-
-void ot_attr_reason(ot_span *s, const char *key, const char *reason) {
-  char *copy = strdup(reason);
-  ot_attr *a = copy ? attr_slot_of(s, key) : NULL;
-  if (!a) {
-    free(copy);
-    return;
+/* A span never used, from the current slab or a new one; NULL when out
+ * of memory. */
+static ot_span *span_new(hl_otel *o) {
+  ot_slab *sl = o->slabs;
+  if (!sl || sl->used == OT_SLAB) {
+    if (!(sl = malloc(sizeof *sl))) return NULL;
+    sl->used = 0;
+    sl->next = o->slabs;
+    o->slabs = sl;
   }
-  *a = (ot_attr){.key = key, .type = OT_STRARR, .s = copy};
+  return &sl->spans[sl->used++];
+}
+
+/* An empty buffer: it keeps memory it grew into, else it gets its slice
+ * of the span's own. */
+static inline void buf_reset(ot_buf *b, char *own, size_t size) {
+  if (!b->p || b->borrowed) *b = (ot_buf){.p = own, .cap = size, .borrowed = true};
+  b->len = 0;
+  b->failed = false;
+  b->p[0] = '\0';
+}
+
+/* A span from the pool (o->lock held), emptied; NULL when out of memory. */
+static ot_span *span_get(hl_otel *o) {
+  ot_span *s = o->spare;
+  if (!s) {
+    pthread_mutex_lock(&o->pool_lock);
+    s = o->pool;
+    o->pool = NULL;
+    o->n_pool = 0;
+    pthread_mutex_unlock(&o->pool_lock);
+  }
+  ot_buf strs = {0}, attrs = {0}, events = {0};
+  if (s) {
+    o->spare = s->next;
+    strs = s->strs, attrs = s->attrs, events = s->events;
+  } else if (!(s = span_new(o))) {
+    return NULL;
+  }
+  /* everything before the buffers' memory (which needs no zeroing) */
+  memset(s, 0, offsetof(ot_span, mem));
+  s->strs = strs;
+  s->attrs = attrs;
+  s->events = events;
+  buf_reset(&s->strs, s->mem, OT_SPAN_STRS);
+  buf_reset(&s->attrs, s->mem + OT_SPAN_STRS, OT_SPAN_ATTRS);
+  buf_reset(&s->events, s->mem + OT_SPAN_STRS + OT_SPAN_ATTRS, OT_SPAN_EVENTS);
+  return s;
+}
+
+/* Keep a copy of `v` in the span's strings: 1 + its offset, 0 for NULL
+ * (or out of memory). */
+static uint32_t keep(ot_span *s, const char *v) {
+  if (!v) return 0;
+  size_t at = s->strs.len;
+  ot_buf_put(&s->strs, v, strlen(v) + 1);
+  return s->strs.failed || at >= UINT32_MAX ? 0 : (uint32_t)at + 1;
+}
+
+/* Attributes, encoded now. KEY is a string literal: the fragment before
+ * the value is one constant. */
+#define OT_ATTR_PRE(key, type) ",{\"key\":\"" key "\",\"value\":{\"" type "\":"
+#define ATTR_STR(s, key, v) attr_str(&(s)->attrs, OT_ATTR_PRE(key, "stringValue"), sizeof(OT_ATTR_PRE(key, "stringValue")) - 1, (v))
+#define ATTR_INT(s, key, v) attr_int(&(s)->attrs, OT_ATTR_PRE(key, "intValue"), sizeof(OT_ATTR_PRE(key, "intValue")) - 1, (v))
+#define ATTR_LIT(s, key, lit) OT_PUT_LIT(&(s)->attrs, OT_ATTR_PRE(key, "stringValue") "\"" lit "\"}}")
+
+static void attr_str(ot_buf *b, const char *pre, size_t n, const char *v) {
+  if (!v) return;
+  ot_buf_put(b, pre, n);
+  ot_buf_json_string(b, v);
+  OT_PUT_LIT(b, "}}");
+}
+
+static void attr_int(ot_buf *b, const char *pre, size_t n, int64_t v) {
+  ot_buf_put(b, pre, n);
+  OT_PUT_LIT(b, "\"");
+  ot_buf_i64(b, v);
+  OT_PUT_LIT(b, "\"}}");
 }
 
 /* A record's error (status and message) on span `s`. An interrupt or a
@@ -159,37 +237,20 @@ static void set_error(ot_span *s, const ot_rec *r) {
   if (st == HL_OK || st == HL_INTERRUPTED || st == HL_PENDING) return;
   const char *msg = ot_rec_str(r, OT_S_ERROR);
   s->status = OT_STATUS_ERROR;
-  free(s->status_msg);
-  s->status_msg = strdup(msg && msg[0] ? msg : hl_strerror(st));
-  ot_attr_set(s, "error.type", hl_status_name(st));
+  s->s_msg = keep(s, msg && msg[0] ? msg : hl_strerror(st));
+  s->error_type = hl_status_name(st);
 }
 
-static ot_span *new_span(hl_otel *o, const char *inv, int role, int kind, const char *op,
-                         const char *what, int64_t start_ns) {
-  ot_span *s = calloc(1, sizeof *s);
+/* A span named "<op> <what>" (`what` may be NULL). The caller sets its id. */
+static ot_span *new_span(hl_otel *o, int role, int kind, const char *op, const char *what,
+                         int64_t start_ns) {
+  ot_span *s = span_get(o);
   if (!s) return NULL;
-  size_t lo = strlen(op), lw = what ? strlen(what) : 0;
-  s->name = malloc(lo + 1 + lw + 1);
-  if (!s->name) {
-    free(s);
-    return NULL;
-  }
-  memcpy(s->name, op, lo);
-  if (lw) {
-    s->name[lo] = ' ';
-    memcpy(s->name + lo + 1, what, lw + 1);
-  } else {
-    s->name[lo] = '\0';
-  }
-  s->role = role;
-  s->kind = kind;
+  s->op = op;
+  s->s_what = keep(s, what);
+  s->role = (uint8_t)role;
+  s->kind = (uint8_t)kind;
   s->start_ns = s->end_ns = start_ns;
-  s->owner = o;
-  size_t li = inv ? strlen(inv) : 0;
-  if (li >= sizeof s->inv) li = sizeof s->inv - 1;
-  memcpy(s->inv, inv ? inv : "", li);
-  s->inv[li] = '\0';
-  new_id(s->span_id, 8);
   atomic_fetch_add(&o->st_started, 1);
   return s;
 }
@@ -200,23 +261,6 @@ static void set_parent(ot_span *s, const ot_span *parent) {
   s->has_parent = true;
 }
 
-static ot_event *add_event(ot_span *s, const char *name, int64_t time_ns) {
-  ot_event *e = calloc(1, sizeof *e);
-  if (!e) return NULL;
-  e->name = name;
-  e->time_ns = time_ns;
-  if (s->events_tail) s->events_tail->next = e;
-  else s->events = e;
-  s->events_tail = e;
-  return e;
-}
-
-static void event_attr(ot_event *e, const char *key, const char *value) {
-  if (!e || !value || e->n_attrs >= OT_EVENT_ATTRS) return;
-  char *copy = strdup(value);
-  if (copy) e->attrs[e->n_attrs++] = (ot_attr){.key = key, .type = OT_STR, .s = copy};
-}
-
 /* ---- runs in progress ------------------------------------------------ */
 
 typedef struct ot_run {
@@ -225,6 +269,9 @@ typedef struct ot_run {
   ot_span *agent;
   ot_span *spans;      /* children not yet handed over, newest first */
   size_t n_spans;
+  /* the agent span's encoded gen_ai.agent.name and gen_ai.conversation.id,
+   * which its chat spans repeat: a range of its attrs */
+  size_t share_from, share_to;
 } ot_run;
 
 static size_t run_hash(const hl_otel *o, const char *id) {
@@ -244,19 +291,27 @@ static void unlink_run(hl_otel *o, ot_run *run) {
   if (*p) *p = run->next;
 }
 
+static void run_put(hl_otel *o, ot_run *run) {
+  run->next = o->spare_runs;
+  o->spare_runs = run;
+}
+
 static void add_child(ot_run *run, ot_span *s) {
   s->next = run->spans;
   run->spans = s;
   run->n_spans++;
 }
 
+static bool same_call(const ot_span *s, const char *call_id) {
+  const char *c = ot_span_str(s, s->s_call);
+  return c && strcmp(c, call_id) == 0;
+}
+
 /* The newest tool span of `run` for `call_id`. */
 static ot_span *find_tool(ot_run *run, const char *call_id, bool open_only) {
   if (!call_id) return NULL;
   for (ot_span *s = run->spans; s; s = s->next)
-    if (s->role == OT_TOOL && s->call_id && strcmp(s->call_id, call_id) == 0 &&
-        !(open_only && s->ended))
-      return s;
+    if (s->role == OT_TOOL && !(open_only && s->ended) && same_call(s, call_id)) return s;
   return NULL;
 }
 
@@ -268,17 +323,16 @@ static ot_span *find_role(ot_run *run, int role) {
 
 /* Hand the run's child spans to the exporter (ending those still open at
  * their last event: a before_tool override has no TOOL_END). */
-static void hand_over_children(hl_otel *o, ot_run *run, ot_span **out, size_t *n) {
+static void hand_over_children(ot_run *run, ot_span **out, size_t *n) {
   for (ot_span *s = run->spans, *next; s; s = next) {
     next = s->next;
-    if (!s->ended) s->ended = true;
+    s->ended = true;
     s->next = *out;
     *out = s;
     (*n)++;
   }
   run->spans = NULL;
   run->n_spans = 0;
-  (void)o;
 }
 
 /* ---- record handlers (o->lock held) ---------------------------------- */
@@ -291,34 +345,35 @@ static const char *provider_name(const char *p) {
   return p;
 }
 
-/* The string attribute `key` of span `s`, or NULL. */
-static const char *attr_of(const ot_span *s, const char *key) {
-  for (int i = 0; i < s->n_attrs; i++)
-    if ((s->attrs[i].key == key || strcmp(s->attrs[i].key, key) == 0) && s->attrs[i].type == OT_STR)
-      return s->attrs[i].s;
-  return NULL;
+/* [{"role":..., "parts":[{"type":"text","content":...}]}] (content capture). */
+static void text_message(ot_buf *b, const char *role, const char *text) {
+  OT_PUT_LIT(b, "[{\"role\":\"");
+  ot_buf_puts(b, role);
+  OT_PUT_LIT(b, "\",\"parts\":[{\"type\":\"text\",\"content\":");
+  ot_buf_json_string(b, text);
+  OT_PUT_LIT(b, "}]}]");
 }
 
-/* [{"role":..., "parts":[{"type":"text","content":...}]}] (content capture). */
-static void attr_text_message(ot_span *s, const char *key, const char *role, const char *text) {
-  ot_buf b = {0};
-  ot_buf_puts(&b, "[{\"role\":\"");
-  ot_buf_puts(&b, role);
-  ot_buf_puts(&b, "\",\"parts\":[{\"type\":\"text\",\"content\":");
-  ot_buf_json_string(&b, text);
-  ot_buf_puts(&b, "}]}]");
-  if (!b.failed) ot_attr_str(s, key, b.p);
-  free(b.p);
-}
+#define ATTR_MESSAGE(s, key, role, text)                                                   \
+  do {                                                                                     \
+    ot_buf m_ = {0};                                                                       \
+    text_message(&m_, role, text);                                                         \
+    if (!m_.failed) ATTR_STR(s, key, m_.p);                                                \
+    free(m_.p);                                                                            \
+  } while (0)
 
 static void on_agent_start(hl_otel *o, const ot_rec *r) {
   const char *inv = ot_rec_str(r, OT_S_INV), *agent = ot_rec_str(r, OT_S_AGENT);
-  ot_run *run = calloc(1, sizeof *run);
-  if (!run) return;
-  snprintf(run->id, sizeof run->id, "%s", inv);
-  ot_span *s = new_span(o, inv, OT_AGENT, OT_KIND_INTERNAL, "invoke_agent", agent, r->time_ns);
+  ot_run *run = o->spare_runs;
+  if (run) o->spare_runs = run->next;
+  else if (!(run = malloc(sizeof *run))) return;
+  memset(run, 0, sizeof *run);
+  size_t li = strlen(inv);
+  if (li >= sizeof run->id) li = sizeof run->id - 1;
+  memcpy(run->id, inv, li);
+  ot_span *s = new_span(o, OT_AGENT, OT_KIND_INTERNAL, "invoke_agent", agent, r->time_ns);
   if (!s) {
-    free(run);
+    run_put(o, run);
     return;
   }
   memcpy(s->span_id, r->span_id, 8);
@@ -335,13 +390,15 @@ static void on_agent_start(hl_otel *o, const ot_rec *r) {
       s->has_parent = true;
     }
   }
-  ot_attr_lit(s, "gen_ai.operation.name", "invoke_agent");
-  ot_attr_str(s, "gen_ai.agent.name", agent);
-  ot_attr_str(s, "gen_ai.agent.id", inv);
-  ot_attr_str(s, "gen_ai.conversation.id", ot_rec_str(r, OT_S_SESSION));
-  ot_attr_str(s, "hookline.branch", ot_rec_str(r, OT_S_BRANCH));
+  ATTR_LIT(s, "gen_ai.operation.name", "invoke_agent");
+  run->share_from = s->attrs.len;
+  ATTR_STR(s, "gen_ai.agent.name", agent);
+  ATTR_STR(s, "gen_ai.conversation.id", ot_rec_str(r, OT_S_SESSION));
+  run->share_to = s->attrs.len;
+  ATTR_STR(s, "gen_ai.agent.id", inv);
+  ATTR_STR(s, "hookline.branch", ot_rec_str(r, OT_S_BRANCH));
   const char *text = ot_rec_str(r, OT_S_CONTENT);
-  if (o->capture && text) attr_text_message(s, "gen_ai.input.messages", "user", text);
+  if (o->capture && text) ATTR_MESSAGE(s, "gen_ai.input.messages", "user", text);
   size_t b = run_hash(o, run->id);
   run->next = o->runs[b];
   o->runs[b] = run;
@@ -355,33 +412,43 @@ static void on_agent_end(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) 
   s->end_ns = r->time_ns;
   s->ended = true;
   if (r->flags & OT_R_USAGE) {
-    ot_attr_int(s, "gen_ai.usage.input_tokens", r->in_tokens);
-    ot_attr_int(s, "gen_ai.usage.output_tokens", r->out_tokens);
+    ATTR_INT(s, "gen_ai.usage.input_tokens", r->in_tokens);
+    ATTR_INT(s, "gen_ai.usage.output_tokens", r->out_tokens);
   }
   set_error(s, r);
   const char *text = ot_rec_str(r, OT_S_CONTENT);
-  if (o->capture && text) attr_text_message(s, "gen_ai.output.messages", "assistant", text);
+  if (o->capture && text) ATTR_MESSAGE(s, "gen_ai.output.messages", "assistant", text);
   s->measured = true;
   s->duration_ms = r->duration_ms;
-  hand_over_children(o, run, out, n);
+  hand_over_children(run, out, n);
   s->next = *out;
   *out = s;
   (*n)++;
-  free(run);
+  run_put(o, run);
 }
 
-static void on_lm_start(hl_otel *o, ot_run *run, const ot_rec *r) {
+static void on_lm_start(hl_otel *o, ot_run *run, const ot_rec *r, ot_span **out, size_t *n) {
+  /* The previous turn's spans go now: every call of that turn is over
+   * (its after_tool hooks included) when the next model call starts.
+   * Not at TURN_END, whose tool summary the library would build for the
+   * tracer alone (~13k instructions a run of (b)), nor at TURN_START, an
+   * event more per turn; the last turn's go with AGENT_END. */
+  hand_over_children(run, out, n);
   const char *model = ot_rec_str(r, OT_S_NAME);
-  ot_span *s = new_span(o, run->id, OT_CHAT, OT_KIND_CLIENT, "chat", model, r->time_ns);
+  ot_span *s = new_span(o, OT_CHAT, OT_KIND_CLIENT, "chat", model, r->time_ns);
   if (!s) return;
   memcpy(s->span_id, r->span_id, 8);
   set_parent(s, run->agent);
-  ot_attr_lit(s, "gen_ai.operation.name", "chat");
-  ot_attr_str(s, "gen_ai.provider.name", provider_name(ot_rec_str(r, OT_S_PROVIDER)));
-  ot_attr_str(s, "gen_ai.request.model", model);
-  /* the run's, as on its agent span */
-  ot_attr_str(s, "gen_ai.agent.name", attr_of(run->agent, "gen_ai.agent.name"));
-  ot_attr_str(s, "gen_ai.conversation.id", attr_of(run->agent, "gen_ai.conversation.id"));
+  const char *provider = provider_name(ot_rec_str(r, OT_S_PROVIDER));
+  s->s_model = s->s_what;
+  s->s_provider = keep(s, provider);
+  ATTR_LIT(s, "gen_ai.operation.name", "chat");
+  ATTR_STR(s, "gen_ai.provider.name", provider);
+  ATTR_STR(s, "gen_ai.request.model", model);
+  /* the run's, as on its agent span: copied encoded */
+  const ot_buf *a = &run->agent->attrs;
+  if (!a->failed && run->share_to <= a->len)
+    ot_buf_put(&s->attrs, a->p + run->share_from, run->share_to - run->share_from);
   add_child(run, s);
 }
 
@@ -400,7 +467,7 @@ static ot_span *chat_of(ot_run *run, const ot_rec *r) {
 static void on_api_request(hl_otel *o, ot_run *run, const ot_rec *r) {
   const char *msgs = ot_rec_str(r, OT_S_CONTENT);
   ot_span *s = o->capture && msgs ? chat_of(run, r) : NULL;
-  if (s) ot_attr_str(s, "gen_ai.input.messages", msgs);
+  if (s) ATTR_STR(s, "gen_ai.input.messages", msgs);
 }
 
 static void on_lm_end(hl_otel *o, ot_run *run, const ot_rec *r) {
@@ -408,14 +475,23 @@ static void on_lm_end(hl_otel *o, ot_run *run, const ot_rec *r) {
   if (!s) return;
   s->end_ns = r->time_ns;
   s->ended = true;
-  ot_attr_str(s, "gen_ai.response.model", ot_rec_str(r, OT_S_RESP_MODEL));
-  ot_attr_str(s, "gen_ai.response.id", ot_rec_str(r, OT_S_RESP_ID));
-  if (r->finish) ot_attr_reason(s, "gen_ai.response.finish_reasons", r->finish);
+  const char *resp_model = ot_rec_str(r, OT_S_RESP_MODEL);
+  s->s_resp_model = keep(s, resp_model);
+  ATTR_STR(s, "gen_ai.response.model", resp_model);
+  ATTR_STR(s, "gen_ai.response.id", ot_rec_str(r, OT_S_RESP_ID));
+  if (r->finish) {
+    OT_PUT_LIT(&s->attrs, OT_ATTR_PRE("gen_ai.response.finish_reasons", "arrayValue") "{\"values\":[{\"stringValue\":");
+    ot_buf_json_string(&s->attrs, r->finish);
+    OT_PUT_LIT(&s->attrs, "}]}}}");
+  }
   const char *content = ot_rec_str(r, OT_S_CONTENT);
-  if (o->capture && content) ot_attr_str(s, "gen_ai.output.messages", content);
+  if (o->capture && content) ATTR_STR(s, "gen_ai.output.messages", content);
   if (r->flags & OT_R_USAGE) {
-    ot_attr_int(s, "gen_ai.usage.input_tokens", r->in_tokens);
-    ot_attr_int(s, "gen_ai.usage.output_tokens", r->out_tokens);
+    ATTR_INT(s, "gen_ai.usage.input_tokens", r->in_tokens);
+    ATTR_INT(s, "gen_ai.usage.output_tokens", r->out_tokens);
+    s->has_usage = true;
+    s->in_tokens = r->in_tokens;
+    s->out_tokens = r->out_tokens;
   }
   set_error(s, r);
   s->measured = true;
@@ -429,53 +505,43 @@ static ot_span *tool_span(hl_otel *o, ot_run *run, const ot_rec *r) {
   if (s) return s;
   /* A hook event's name is the hook's: the tool's comes with OT_S_TOOL. */
   const char *tool = ot_rec_str(r, r->type != HL_EVENT_HOOK ? OT_S_NAME : OT_S_TOOL);
-  s = new_span(o, run->id, OT_TOOL, OT_KIND_INTERNAL, "execute_tool", tool, r->time_ns);
+  s = new_span(o, OT_TOOL, OT_KIND_INTERNAL, "execute_tool", tool, r->time_ns);
   if (!s) return NULL;
-  s->call_id = strdup(call_id ? call_id : "");
+  if (r->type == HL_EVENT_HOOK) new_id(s->span_id, 8); /* TOOL_START brings the call's */
+  s->s_tool = s->s_what;
+  s->s_call = keep(s, call_id ? call_id : "");
   ot_span *outer = find_tool(run, ot_rec_str(r, OT_S_OUTER_CALL), true);
   set_parent(s, outer ? outer : run->agent);
-  ot_attr_lit(s, "gen_ai.operation.name", "execute_tool");
-  ot_attr_str(s, "gen_ai.tool.name", tool);
-  if (call_id && call_id[0]) ot_attr_str(s, "gen_ai.tool.call.id", call_id);
-  ot_attr_lit(s, "gen_ai.tool.type", "function");
+  ATTR_LIT(s, "gen_ai.operation.name", "execute_tool");
+  if (call_id && call_id[0]) ATTR_STR(s, "gen_ai.tool.call.id", call_id);
+  ATTR_LIT(s, "gen_ai.tool.type", "function");
   add_child(run, s);
   return s;
-}
-
-/* A span opened by a hook event learns the tool's name at TOOL_START. */
-static void name_tool(ot_span *s, const char *tool) {
-  if (!tool || strchr(s->name, ' ')) return;
-  size_t n = strlen("execute_tool ") + strlen(tool) + 1;
-  char *name = malloc(n);
-  if (!name) return;
-  snprintf(name, n, "execute_tool %s", tool);
-  free(s->name);
-  s->name = name;
-  ot_attr_set(s, "gen_ai.tool.name", tool);
 }
 
 static void on_tool_start(hl_otel *o, ot_run *run, const ot_rec *r) {
   ot_span *s = tool_span(o, run, r);
   if (!s) return;
   const char *tool = ot_rec_str(r, OT_S_NAME);
-  name_tool(s, tool);
+  /* a span a hook opened learns the tool's name here */
+  if (!s->s_what && tool) s->s_what = s->s_tool = keep(s, tool);
   /* the id outgoing requests of the call name (a span a hook opened had
    * one of its own; nothing refers to it yet) */
   memcpy(s->span_id, r->span_id, 8);
   const char *args = ot_rec_str(r, OT_S_CONTENT);
-  if (o->capture && args) ot_attr_str(s, "gen_ai.tool.call.arguments", args);
+  if (o->capture && args) ATTR_STR(s, "gen_ai.tool.call.arguments", args);
   const char *server = ot_rec_str(r, OT_S_SERVER);
   if (server && !s->mcp) {
-    ot_span *m = new_span(o, run->id, OT_MCP, OT_KIND_CLIENT, "tools/call", tool, r->time_ns);
+    ot_span *m = new_span(o, OT_MCP, OT_KIND_CLIENT, "tools/call", tool, r->time_ns);
     if (m) {
       memcpy(m->span_id, r->span2_id, 8);
       set_parent(m, s);
       const char *call_id = ot_rec_str(r, OT_S_CALL);
-      m->call_id = strdup(call_id ? call_id : "");
-      ot_attr_lit(m, "mcp.method.name", "tools/call");
-      ot_attr_lit(m, "gen_ai.operation.name", "execute_tool");
-      ot_attr_str(m, "gen_ai.tool.name", tool);
-      ot_attr_str(m, "hookline.mcp.server", server);
+      m->s_tool = m->s_what;
+      m->s_call = keep(m, call_id ? call_id : "");
+      ATTR_LIT(m, "mcp.method.name", "tools/call");
+      ATTR_LIT(m, "gen_ai.operation.name", "execute_tool");
+      ATTR_STR(m, "hookline.mcp.server", server);
       add_child(run, m);
       s->mcp = m;
     }
@@ -489,7 +555,7 @@ static void on_tool_end(hl_otel *o, ot_run *run, const ot_rec *r) {
   s->ended = true;
   set_error(s, r);
   const char *result = ot_rec_str(r, OT_S_CONTENT);
-  if (o->capture && result) ot_attr_str(s, "gen_ai.tool.call.result", result);
+  if (o->capture && result) ATTR_STR(s, "gen_ai.tool.call.result", result);
   if (s->mcp) {
     s->mcp->end_ns = r->time_ns;
     s->mcp->ended = true;
@@ -498,6 +564,18 @@ static void on_tool_end(hl_otel *o, ot_run *run, const ot_rec *r) {
   s->measured = true;
   s->duration_ms = r->duration_ms;
 }
+
+/* ,{"key":"<key>","value":{"stringValue":<value>}} inside an event's
+ * attribute list (the first without its comma). */
+static void event_attr(ot_buf *b, bool *first, const char *pre, size_t n, const char *value) {
+  if (!value) return;
+  if (*first) pre++, n--;
+  *first = false;
+  ot_buf_put(b, pre, n);
+  ot_buf_json_string(b, value);
+  OT_PUT_LIT(b, "}}");
+}
+#define EVENT_ATTR(b, first, key, v) event_attr(b, first, OT_ATTR_PRE(key, "stringValue"), sizeof(OT_ATTR_PRE(key, "stringValue")) - 1, v)
 
 static void on_hook(hl_otel *o, ot_run *run, const ot_rec *r) {
   ot_span *s = NULL;
@@ -518,15 +596,18 @@ static void on_hook(hl_otel *o, ot_run *run, const ot_rec *r) {
   }
   if (!s) s = run->agent;
   if (!s->ended) s->end_ns = r->time_ns;
-  ot_event *e = add_event(s, "hook", r->time_ns);
-  event_attr(e, "hookline.hook.name", ot_rec_str(r, OT_S_NAME));
-  event_attr(e, "hookline.hook.point", hl_hook_point_name((hl_hook_point)r->hook_point));
-  event_attr(e, "hookline.hook.action", hl_hook_action_name((hl_hook_action)r->hook_action));
-  if (r->status != HL_OK) event_attr(e, "hookline.hook.message", ot_rec_str(r, OT_S_ERROR));
+  ot_buf *b = &s->events;
+  OT_PUT_LIT(b, ",{\"timeUnixNano\":\"");
+  ot_buf_i64(b, r->time_ns);
+  OT_PUT_LIT(b, "\",\"name\":\"hook\",\"attributes\":[");
+  bool first = true;
+  EVENT_ATTR(b, &first, "hookline.hook.name", ot_rec_str(r, OT_S_NAME));
+  EVENT_ATTR(b, &first, "hookline.hook.point", hl_hook_point_name((hl_hook_point)r->hook_point));
+  EVENT_ATTR(b, &first, "hookline.hook.action", hl_hook_action_name((hl_hook_action)r->hook_action));
+  if (r->status != HL_OK) EVENT_ATTR(b, &first, "hookline.hook.message", ot_rec_str(r, OT_S_ERROR));
+  OT_PUT_LIT(b, "]}");
   if (r->hook_action == HL_HOOK_ABORT) set_error(s, r);
 }
-
-_Static_assert(sizeof(ot_span) < 1008, "ot_span must stay a small malloc request");
 
 void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) {
   if (!o->enabled) return;
@@ -554,17 +635,12 @@ void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) {
     return;
   }
   switch (r->type) {
-  case HL_EVENT_LM_START: on_lm_start(o, run, r); break;
+  case HL_EVENT_LM_START: on_lm_start(o, run, r, out, n); break;
   case HL_EVENT_LM_END: on_lm_end(o, run, r); break;
   case HL_EVENT_API_REQUEST: on_api_request(o, run, r); break;
   case HL_EVENT_TOOL_START: on_tool_start(o, run, r); break;
   case HL_EVENT_TOOL_END: on_tool_end(o, run, r); break;
   case HL_EVENT_HOOK: on_hook(o, run, r); break;
-  /* The previous turn's spans go at the next turn's start rather than
-   * at TURN_END, whose tool summary the library would otherwise build
-   * for the tracer alone (~13k instructions a run of (b)); the last
-   * turn's go with AGENT_END. */
-  case HL_EVENT_TURN_START: hand_over_children(o, run, out, n); break;
   default: break;
   }
 }
@@ -581,7 +657,11 @@ size_t ot_drain(hl_otel *o, bool wait) {
   }
   atomic_store(&o->kick, false);
   pthread_mutex_unlock(&o->lock);
-  if (out) ot_export_enqueue(o, out, n);
+  if (out) {
+    /* the metrics now: they lose nothing if the queue drops the spans */
+    ot_metrics_from_spans(&o->metrics, out);
+    ot_export_enqueue(o, out, n);
+  }
   return read;
 }
 
@@ -592,10 +672,11 @@ void ot_tracer_stop(hl_otel *o, ot_span **out, size_t *n) {
   ot_drain(o, true);                       /* what the runs published before */
   pthread_mutex_lock(&o->lock);
   o->enabled = false;
+  ot_span *first = *out;
   for (size_t b = 0; o->runs && b < o->n_buckets; b++) {
     for (ot_run *r = o->runs[b], *next; r; r = next) {
       next = r->next;
-      hand_over_children(o, r, out, n);
+      hand_over_children(r, out, n);
       r->agent->end_ns = ot_now_ns();
       r->agent->next = *out;
       *out = r->agent;
@@ -604,5 +685,18 @@ void ot_tracer_stop(hl_otel *o, ot_span **out, size_t *n) {
     }
     o->runs[b] = NULL;
   }
+  for (ot_run *r = o->spare_runs, *next; r; r = next) {
+    next = r->next;
+    free(r);
+  }
+  o->spare_runs = NULL;
   pthread_mutex_unlock(&o->lock);
+  /* the spans handed over here (before `first`): their measurements */
+  if (*out != first) {
+    ot_span *s = *out;
+    while (s->next != first) s = s->next;
+    s->next = NULL;
+    ot_metrics_from_spans(&o->metrics, *out);
+    s->next = first;
+  }
 }

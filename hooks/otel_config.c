@@ -132,6 +132,8 @@ static void otel_release(hl_otel *o) {
   pthread_mutex_destroy(&o->metrics.lock);
   pthread_mutex_destroy(&o->lock);
   pthread_mutex_destroy(&o->live_lock);
+  ot_span_pool_free(o);
+  pthread_mutex_destroy(&o->pool_lock);
   ot_ring_free(o);
   ot_live_free(o);
   free(o->runs);
@@ -160,6 +162,7 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
   atomic_init(&o->refs, 1);
   pthread_mutex_init(&o->lock, NULL);
   pthread_mutex_init(&o->live_lock, NULL);
+  pthread_mutex_init(&o->pool_lock, NULL);
   pthread_mutex_init(&o->metrics.lock, NULL);
   o->metrics.start_ns = ot_now_ns();
   o->warn = opts->warn;
@@ -222,12 +225,13 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
   hl_observer_set_free_fn(o->observer, observer_gone);
   /* The events the tracer reads (otel.c's ot_on_event): the library
    * builds no other for it. API_REQUEST carries the prompt, read only
-   * when content is captured; RESPONSE deltas, TURN_END (its tool
-   * summary), API_RESPONSE and TRACE_COMPLETE are never needed. */
+   * when content is captured; RESPONSE deltas, TURN_START and TURN_END
+   * (a turn's spans are handed over at the next model call's start),
+   * API_RESPONSE and TRACE_COMPLETE are never needed. */
   hl_event_mask wanted = HL_EVENT_MASK(HL_EVENT_AGENT_START) | HL_EVENT_MASK(HL_EVENT_AGENT_END) |
                          HL_EVENT_MASK(HL_EVENT_LM_START) | HL_EVENT_MASK(HL_EVENT_LM_END) |
                          HL_EVENT_MASK(HL_EVENT_TOOL_START) | HL_EVENT_MASK(HL_EVENT_TOOL_END) |
-                         HL_EVENT_MASK(HL_EVENT_HOOK) | HL_EVENT_MASK(HL_EVENT_TURN_START);
+                         HL_EVENT_MASK(HL_EVENT_HOOK);
   if (o->capture) wanted |= HL_EVENT_MASK(HL_EVENT_API_REQUEST);
   hl_observer_set_events(o->observer, wanted);
   o->enabled = true;
@@ -272,6 +276,7 @@ void hl_otel_shutdown(hl_otel *otel, unsigned deadline_ms) {
   size_t n = 0;
   ot_tracer_stop(otel, &out, &n);
   if (out && otel->thread_started) ot_export_enqueue(otel, out, n);
+  else ot_spans_recycle(otel, out); /* no exporter thread: nothing sends them */
   ot_export_stop(otel, deadline_ms ? deadline_ms : 2000);
   hl_observer *obs = otel->observer;
   otel->observer = NULL;

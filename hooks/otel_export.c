@@ -77,12 +77,8 @@ void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n) {
   if (o->q_len + n > o->max_queue || o->stop) {
     size_t queue = o->max_queue;
     pthread_mutex_unlock(&o->qlock);
-    atomic_fetch_add(&o->st_dropped, n);
-    ot_metrics_from_spans(&o->metrics, first, n); /* the metrics lose nothing */
-    for (ot_span *s = first, *next; s; s = next) {
-      next = s->next;
-      ot_span_free(s);
-    }
+    atomic_fetch_add(&o->st_dropped, n); /* (their metrics are recorded: ot_drain) */
+    ot_spans_recycle(o, first);
     ot_warn(o, "the export queue is full (%zu spans): spans are dropped", queue);
     return;
   }
@@ -210,16 +206,12 @@ static bool post(hl_otel *o, CURL *curl, struct curl_slist *hdrs, const char *ur
  * does not grow again (realloc) for each. */
 static bool export_spans(hl_otel *o, CURL *curl, struct curl_slist *hdrs, ot_span *batch,
                          size_t n, ot_buf *body) {
-  ot_metrics_from_spans(&o->metrics, batch, n);
   body->len = 0;
   body->failed = false;
   bool ok = ot_json_spans(body, o->resource_json, batch, n) &&
             post(o, curl, hdrs, o->traces_url, body);
   atomic_fetch_add(ok ? &o->st_exported : &o->st_dropped, n);
-  for (ot_span *s = batch, *next; s; s = next) {
-    next = s->next;
-    ot_span_free(s);
-  }
+  ot_spans_recycle(o, batch);
   return ok;
 }
 
@@ -323,10 +315,12 @@ static void *export_main(void *arg) {
   o->q_len = 0;
   pthread_mutex_unlock(&o->qlock);
   atomic_fetch_add(&o->st_dropped, left);
-  for (ot_span *s = rest, *next; s; s = next) {
-    next = s->next;
-    ot_span_free(s);
-  }
+  ot_spans_recycle(o, rest);
+  /* The tracer has stopped (hl_otel_shutdown): the spans kept for reuse
+   * go now, on this thread rather than the application's. */
+  pthread_mutex_lock(&o->lock);
+  ot_span_pool_free(o);
+  pthread_mutex_unlock(&o->lock);
   free(body.p);
   curl_slist_free_all(hdrs);
   if (curl) curl_easy_cleanup(curl);

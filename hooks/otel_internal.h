@@ -24,73 +24,92 @@
 
 #include "hookline/otel.h"
 
+/* ---- JSON text -------------------------------------------------------- */
+
+typedef struct ot_buf {
+  char *p;
+  size_t len, cap;
+  bool failed;
+  bool borrowed;             /* p is someone else's memory (a span's own): copied out to grow */
+} ot_buf;
+
+/* Append n bytes. Inline: the encoder appends dozens of fragments per
+ * span, and the common case (room left) is a memcpy. */
+void ot_buf_put_slow(ot_buf *b, const char *s, size_t n);
+static inline void ot_buf_put(ot_buf *b, const char *s, size_t n) {
+  if (b->len + n + 1 <= b->cap) {
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+  } else {
+    ot_buf_put_slow(b, s, n);
+  }
+}
+static inline void ot_buf_puts(ot_buf *b, const char *s) { ot_buf_put(b, s, strlen(s)); }
+/* A string literal: its length is known at compile time. */
+#define OT_PUT_LIT(b, lit) ot_buf_put((b), "" lit, sizeof(lit) - 1)
+void ot_buf_printf(ot_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A JSON string literal (quotes included), or only its escaped characters. */
+void ot_buf_json_string(ot_buf *b, const char *s);
+void ot_buf_json_chars(ot_buf *b, const char *s);
+/* Decimal digits, without printf. */
+void ot_buf_u64(ot_buf *b, uint64_t v);
+void ot_buf_i64(ot_buf *b, int64_t v);
+
 /* ---- spans ---------------------------------------------------------- */
 
-enum { OT_STR, OT_INT, OT_DBL, OT_BOOL, OT_STRARR };
 enum { OT_KIND_INTERNAL = 1, OT_KIND_CLIENT = 3 };
 enum { OT_STATUS_UNSET = 0, OT_STATUS_OK = 1, OT_STATUS_ERROR = 2 };
 enum { OT_AGENT, OT_CHAT, OT_TOOL, OT_MCP };
 
-/* An attribute. `key` is a string literal; `s` is owned (OT_STR, and
- * OT_STRARR: one element, the finish reason) unless `lit` says it is a
- * literal (operation names and such: no copy on the run's thread). */
-typedef struct ot_attr {
-  const char *key;
-  int type;
-  bool lit;
-  char *s;
-  union {
-    int64_t i;
-    double d;
-  };
-} ot_attr;
-
-/* 16 is more than any span takes (a chat span with content: 13). Keep a
- * span under 1 KiB: glibc consolidates its fast bins on every larger
- * request, which cost thousands of instructions per span. */
-#define OT_MAX_ATTRS 16
-#define OT_EVENT_ATTRS 4
-
-typedef struct ot_event {
-  struct ot_event *next;
-  int64_t time_ns;
-  const char *name;          /* literal */
-  ot_attr attrs[OT_EVENT_ATTRS];
-  int n_attrs;
-} ot_event;
+/* A span as the tracer builds it. Its attributes and events are encoded
+ * as OTLP JSON once, when their record is read ("," + one attribute or
+ * event per fragment, in `attrs` and `events`); the export copies them
+ * into the batch behind the span's ids and times. What may still change
+ * or what the metrics read (the name's second word, the tool's name, the
+ * error, the models) is kept as text in `strs` and written at the export.
+ * Spans are recycled with their buffers (otel.c): once the buffers have
+ * grown to a span's size, making a span allocates nothing. */
+#define OT_SPAN_STRS 192
+#define OT_SPAN_ATTRS 1024
+#define OT_SPAN_EVENTS 320
 
 typedef struct ot_span {
   struct ot_span *next;      /* in its run's list, then in the export queue */
   uint8_t trace_id[16], span_id[8], parent_id[8];
-  bool has_parent;
-  int kind, role;
-  char *name;
-  int64_t start_ns, end_ns;
-  bool ended;
+  bool has_parent, ended;
   /* The operation's own measurement (LM_END, TOOL_END, AGENT_END): the
-   * metrics are computed from it on the exporter thread, not the run's. */
-  bool measured;
-  double duration_ms;
+   * metrics take it when the span is handed over. */
+  bool measured, has_usage;
+  uint8_t kind, role;
   int status;
-  char *status_msg;
-  ot_attr attrs[OT_MAX_ATTRS];
-  int n_attrs;
-  ot_event *events, *events_tail;
-  /* the tracer's bookkeeping */
-  char *call_id;             /* OT_TOOL, OT_MCP */
-  char inv[48];              /* the run's invocation id */
+  const char *op;            /* literal: the operation, the name's first word */
+  const char *error_type;    /* literal (hl_status_name()) or NULL */
+  int64_t start_ns, end_ns;
+  double duration_ms;
+  int64_t in_tokens, out_tokens;
+  /* 1 + offset in strs, 0: none */
+  uint32_t s_what, s_call, s_tool, s_msg, s_provider, s_model, s_resp_model, s_server;
+  ot_buf strs;               /* NUL-terminated strings, appended */
+  ot_buf attrs;              /* encoded attributes, each with a leading ',' */
+  ot_buf events;             /* encoded events, each with a leading ',' */
   struct ot_span *mcp;       /* OT_TOOL of an MCP tool: its tools/call span */
-  hl_otel *owner;
+  /* The buffers' first memory, in the span's own allocation (a span of
+   * (b) fits: one malloc per span, and none once recycled). */
+  char mem[OT_SPAN_STRS + OT_SPAN_ATTRS + OT_SPAN_EVENTS];
 } ot_span;
 
-void ot_span_free(ot_span *s);
-/* Append attributes (copies strings; NULL values are skipped). Appending
- * does not look for an attribute of the same key: ot_attr_set does. */
-void ot_attr_str(ot_span *s, const char *key, const char *value);
-void ot_attr_lit(ot_span *s, const char *key, const char *literal);
-void ot_attr_set(ot_span *s, const char *key, const char *value);
-void ot_attr_int(ot_span *s, const char *key, int64_t value);
-void ot_attr_reason(ot_span *s, const char *key, const char *reason);
+/* A string of a span, or NULL. */
+static inline const char *ot_span_str(const ot_span *s, uint32_t off) {
+  return off ? s->strs.p + off - 1 : NULL;
+}
+
+/* Give spans (a list linked by ->next) back to the tracer's pool
+ * (any thread). Spans are carved from slabs and live until
+ * ot_span_pool_free() (hl_otel's end): their number is the most that
+ * were alive at once. */
+void ot_spans_recycle(hl_otel *o, ot_span *first);
+void ot_span_pool_free(hl_otel *o);
 
 /* ---- records (the run's side to the tracer) ------------------------- */
 
@@ -166,13 +185,19 @@ typedef struct ot_point {
   const char *keys[OT_MAX_POINT_ATTRS]; /* literals */
   char *values[OT_MAX_POINT_ATTRS];
   int n_attrs;
+  unsigned lits;            /* bit j: values[j] is a literal, not owned */
   uint64_t count, buckets[OT_MAX_BOUNDS + 1];
   double sum, min, max;
 } ot_point;
 
+/* The kinds of measurement a span makes (ot_metrics_from_spans): the
+ * point each last went to is tried first. */
+enum { OT_SLOT_CHAT, OT_SLOT_TOKENS_IN, OT_SLOT_TOKENS_OUT, OT_SLOT_TOOL, OT_SLOT_AGENT, OT_SLOT_COUNT };
+
 typedef struct ot_metrics {
   pthread_mutex_t lock;
   ot_point *points;
+  ot_point *last[OT_SLOT_COUNT];
   int64_t start_ns;
   bool dirty;               /* something recorded since the last export */
 } ot_metrics;
@@ -181,35 +206,13 @@ typedef struct ot_metrics {
 void ot_metrics_record(ot_metrics *m, int metric, double value, const char *const *keys,
                        const char *const *values, int n);
 void ot_metrics_free(ot_metrics *m);
-/* Record the measurements of `n` finished spans (exporter thread, and the
- * run's thread only for spans dropped from a full queue). */
-void ot_metrics_from_spans(ot_metrics *m, const ot_span *first, size_t n);
+/* Record the measurements of finished spans (a list linked by ->next),
+ * taking the lock once; the tracer calls it when it hands spans over. */
+void ot_metrics_from_spans(ot_metrics *m, const ot_span *first);
 /* The bucket boundaries of `metric` (static); returns their number. */
 int ot_metric_bounds(int metric, const double **bounds);
 
-/* ---- JSON ----------------------------------------------------------- */
-
-typedef struct ot_buf {
-  char *p;
-  size_t len, cap;
-  bool failed;
-} ot_buf;
-
-/* Append n bytes. Inline: the encoder appends dozens of fragments per
- * span, and the common case (room left) is a memcpy. */
-void ot_buf_put_slow(ot_buf *b, const char *s, size_t n);
-static inline void ot_buf_put(ot_buf *b, const char *s, size_t n) {
-  if (b->len + n + 1 <= b->cap) {
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-  } else {
-    ot_buf_put_slow(b, s, n);
-  }
-}
-static inline void ot_buf_puts(ot_buf *b, const char *s) { ot_buf_put(b, s, strlen(s)); }
-void ot_buf_printf(ot_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ot_buf_json_string(ot_buf *b, const char *s);
+/* ---- OTLP JSON -------------------------------------------------------- */
 
 /* {"resourceSpans":[...]} for `n` spans of the list. */
 bool ot_json_spans(ot_buf *b, const char *resource_json, ot_span *spans, size_t n);
@@ -240,6 +243,15 @@ struct hl_otel {
   pthread_mutex_t lock;
   struct ot_run **runs;      /* hash table of runs in progress */
   size_t n_buckets;
+  ot_span *spare;            /* spans to reuse (under `lock`) */
+  struct ot_slab *slabs;     /* where spans come from, 64 a malloc (under `lock`) */
+  struct ot_run *spare_runs; /* run records to reuse (under `lock`) */
+
+  /* spans given back after their export (any thread: pool_lock); the
+   * tracer takes them all at once when `spare` is empty */
+  pthread_mutex_t pool_lock;
+  ot_span *pool;
+  size_t n_pool;
 
   /* the ring of records (otel_record.c): producers (the runs' threads)
    * claim a slot with one compare-and-swap, the consumer holds `lock` */

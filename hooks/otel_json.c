@@ -18,13 +18,16 @@
 void ot_buf_put_slow(ot_buf *b, const char *s, size_t n) {
   if (b->failed) return;
   if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
+    /* small at first: every span has three of these (otel.c) */
+    size_t cap = b->cap ? b->cap : 256;
     while (b->len + n + 1 > cap) cap *= 2;
-    char *p = realloc(b->p, cap);
+    char *p = b->borrowed ? malloc(cap) : realloc(b->p, cap);
     if (!p) {
       b->failed = true;
       return;
     }
+    if (b->borrowed) memcpy(p, b->p, b->len);
+    b->borrowed = false;
     b->p = p;
     b->cap = cap;
   }
@@ -55,66 +58,139 @@ static size_t utf8_len(const unsigned char *s) {
   return n;
 }
 
-/* A JSON string literal. Bytes that are not UTF-8 (a tool's binary
- * output, a server's message) become U+FFFD: one invalid byte must not
- * make the collector refuse the whole batch. */
-void ot_buf_json_string(ot_buf *b, const char *s) {
-  ot_buf_put(b, "\"", 1);
+/* Bytes that a JSON string carries as they are (ASCII printable, not
+ * '"' or '\\'): the common case is one table look-up per byte. */
+static const unsigned char plain[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    R16(0), R16(0), /* control characters */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: '"' */
+    R16(1), R16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50-0x5f: '\\' */
+    R16(1), R16(1),
+    R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), /* >= 0x80: UTF-8 checked */
+#undef R16
+};
+
+/* True if one of the 8 bytes of x needs a look: a control character,
+ * '"', '\\' or a byte >= 0x80 (the classic "has a zero byte" test). */
+static inline bool word_special(uint64_t x) {
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+  return (((x - ones * 0x20) | (q - ones) | (bs - ones) | x) & highs) != 0;
+}
+
+/* The characters of a JSON string literal, escaped. Bytes that are not
+ * UTF-8 (a tool's binary output, a server's message) become U+FFFD: one
+ * invalid byte must not make the collector refuse the whole batch.
+ * Plain text is skipped 8 bytes at a time (within the string: its length
+ * is known first). */
+void ot_buf_json_chars(ot_buf *b, const char *s) {
+  const char *end = s + strlen(s);
   const char *run = s;
-  for (; *s; s++) {
+  for (;;) {
+    while (end - s >= 8) {
+      uint64_t x;
+      memcpy(&x, s, 8);
+      if (word_special(x)) break;
+      s += 8;
+    }
+    while (s < end && plain[(unsigned char)*s]) s++;
+    if (s >= end) break;
     unsigned char c = (unsigned char)*s;
     if (c >= 0x80) {
       size_t n = utf8_len((const unsigned char *)s);
       if (n) {
-        s += n - 1;
+        s += n;
         continue;
       }
       ot_buf_put(b, run, (size_t)(s - run));
-      ot_buf_puts(b, "\\ufffd");
-      run = s + 1;
+      OT_PUT_LIT(b, "\\ufffd");
+      run = ++s;
       continue;
     }
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
     ot_buf_put(b, run, (size_t)(s - run));
-    run = s + 1;
+    run = ++s;
     switch (c) {
-    case '"': ot_buf_puts(b, "\\\""); break;
-    case '\\': ot_buf_puts(b, "\\\\"); break;
-    case '\n': ot_buf_puts(b, "\\n"); break;
-    case '\r': ot_buf_puts(b, "\\r"); break;
-    case '\t': ot_buf_puts(b, "\\t"); break;
+    case '"': OT_PUT_LIT(b, "\\\""); break;
+    case '\\': OT_PUT_LIT(b, "\\\\"); break;
+    case '\n': OT_PUT_LIT(b, "\\n"); break;
+    case '\r': OT_PUT_LIT(b, "\\r"); break;
+    case '\t': OT_PUT_LIT(b, "\\t"); break;
     default: ot_buf_printf(b, "\\u%04x", c);
     }
   }
   ot_buf_put(b, run, (size_t)(s - run));
-  ot_buf_put(b, "\"", 1);
 }
 
-/* Decimal digits of v, without printf (this runs for every span). */
-static void put_u64(ot_buf *b, uint64_t v) {
+void ot_buf_json_string(ot_buf *b, const char *s) {
+  OT_PUT_LIT(b, "\"");
+  ot_buf_json_chars(b, s);
+  OT_PUT_LIT(b, "\"");
+}
+
+/* "00" "01" ... "99": two digits per division. */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* The digits of v < 10^9 ending at `end`, at least `min` of them (zero
+ * padded); returns where they start. 32-bit arithmetic: cheap divisions. */
+static char *digits32(char *end, uint32_t v, int min) {
+  char *p = end;
+  while (v >= 100) {
+    uint32_t d = v % 100;
+    v /= 100;
+    p -= 2;
+    memcpy(p, digit_pairs + 2 * d, 2);
+  }
+  if (v >= 10) {
+    p -= 2;
+    memcpy(p, digit_pairs + 2 * v, 2);
+  } else if (v || p == end) {
+    *--p = (char)('0' + v);
+  }
+  while (end - p < min) *--p = '0';
+  return p;
+}
+
+/* Decimal digits of v, without printf (this runs for every span and
+ * event: times in nanoseconds have 19 digits). Split in 9-digit parts so
+ * that every division is a 32-bit one. */
+void ot_buf_u64(ot_buf *b, uint64_t v) {
   char tmp[24];
-  int i = sizeof tmp;
-  do tmp[--i] = (char)('0' + v % 10);
-  while ((v /= 10) != 0);
-  ot_buf_put(b, tmp + i, sizeof tmp - (size_t)i);
+  char *end = tmp + sizeof tmp, *p;
+  if (v < 1000000000u) {
+    p = digits32(end, (uint32_t)v, 1);
+  } else {
+    p = digits32(end, (uint32_t)(v % 1000000000u), 9);
+    v /= 1000000000u;
+    if (v < 1000000000u) {
+      p = digits32(p, (uint32_t)v, 1);
+    } else {
+      p = digits32(p, (uint32_t)(v % 1000000000u), 9);
+      p = digits32(p, (uint32_t)(v / 1000000000u), 1);
+    }
+  }
+  ot_buf_put(b, p, (size_t)(end - p));
 }
 
-static void put_i64(ot_buf *b, int64_t v) {
+void ot_buf_i64(ot_buf *b, int64_t v) {
   if (v < 0) {
     ot_buf_put(b, "-", 1);
-    put_u64(b, (uint64_t)0 - (uint64_t)v);
+    ot_buf_u64(b, (uint64_t)0 - (uint64_t)v);
   } else {
-    put_u64(b, (uint64_t)v);
+    ot_buf_u64(b, (uint64_t)v);
   }
 }
 
 /* "<hex>" of n bytes. */
 static void put_hex(ot_buf *b, const uint8_t *id, size_t n) {
   char hex[40];
-  ot_hex(hex, id, n);
-  ot_buf_put(b, "\"", 1);
-  ot_buf_put(b, hex, 2 * n);
-  ot_buf_put(b, "\"", 1);
+  hex[0] = '"';
+  ot_hex(hex + 1, id, n);
+  hex[2 * n + 1] = '"';
+  ot_buf_put(b, hex, 2 * n + 2);
 }
 
 /* A double as JSON: NaN and infinities are not JSON numbers. */
@@ -123,81 +199,118 @@ static void put_double(ot_buf *b, double d) {
   ot_buf_printf(b, "%.15g", d);
 }
 
-static void put_attr(ot_buf *b, const ot_attr *a) {
-  /* keys are the tracer's literals, plain ASCII: no escaping to do */
-  ot_buf_puts(b, "{\"key\":\"");
-  ot_buf_puts(b, a->key);
-  ot_buf_puts(b, "\",\"value\":{");
-  switch (a->type) {
-  case OT_STR:
-    ot_buf_puts(b, "\"stringValue\":");
-    ot_buf_json_string(b, a->s ? a->s : "");
-    break;
-  case OT_INT:
-    ot_buf_puts(b, "\"intValue\":\"");
-    put_i64(b, a->i);
-    ot_buf_put(b, "\"", 1);
-    break;
-  case OT_DBL:
-    ot_buf_puts(b, "\"doubleValue\":");
-    put_double(b, a->d);
-    break;
-  case OT_BOOL: ot_buf_puts(b, a->i ? "\"boolValue\":true" : "\"boolValue\":false"); break;
-  case OT_STRARR:
-    ot_buf_puts(b, "\"arrayValue\":{\"values\":[{\"stringValue\":");
-    ot_buf_json_string(b, a->s ? a->s : "");
-    ot_buf_puts(b, "}]}");
-    break;
-  }
-  ot_buf_puts(b, "}}");
+/* The span's buffer of encoded fragments (each led by ','), the first
+ * without its comma when nothing came before it in the list. */
+static void put_fragments(ot_buf *b, const ot_buf *f, bool *first) {
+  if (f->failed || !f->len) return; /* out of memory while it was built: left out */
+  size_t skip = *first ? 1 : 0;
+  ot_buf_put(b, f->p + skip, f->len - skip);
+  *first = false;
 }
 
-static void put_attrs(ot_buf *b, const ot_attr *attrs, int n) {
-  ot_buf_puts(b, "\"attributes\":[");
-  for (int i = 0; i < n; i++) {
-    if (i) ot_buf_put(b, ",", 1);
-    put_attr(b, &attrs[i]);
+/* What consecutive spans of a batch share, written once: the spans of a
+ * run have one trace id and mostly one parent, and their times the same
+ * leading (seconds) digits. */
+typedef struct ot_enc_cache {
+  uint8_t trace[16], parent[8];
+  char trace_hex[34], parent_hex[18]; /* quoted */
+  bool has_trace, has_parent;
+  uint64_t sec;
+  char sec_digits[24];
+  size_t sec_len;                     /* 0: none yet */
+} ot_enc_cache;
+
+static void put_id(ot_buf *b, const uint8_t *id, size_t n, uint8_t *last, char *hex, bool *has) {
+  if (!*has || memcmp(last, id, n) != 0) {
+    memcpy(last, id, n);
+    hex[0] = '"';
+    ot_hex(hex + 1, id, n);
+    hex[2 * n + 1] = '"';
+    *has = true;
   }
-  ot_buf_put(b, "]", 1);
+  ot_buf_put(b, hex, 2 * n + 2);
 }
 
-static void put_span(ot_buf *b, const ot_span *s) {
-  ot_buf_puts(b, "{\"traceId\":");
-  put_hex(b, s->trace_id, 16);
-  ot_buf_puts(b, ",\"spanId\":");
+/* A time in nanoseconds (>= 0) as its decimal digits: the seconds' from
+ * the cache when they repeat, the nanoseconds' always (nine, padded). */
+static void put_time(ot_buf *b, int64_t ns, ot_enc_cache *c) {
+  if (ns < 1000000000) {
+    ot_buf_i64(b, ns);
+    return;
+  }
+  uint64_t sec = (uint64_t)ns / 1000000000u;
+  if (!c->sec_len || c->sec != sec) {
+    ot_buf t = {.p = c->sec_digits, .cap = sizeof c->sec_digits, .borrowed = true};
+    ot_buf_u64(&t, sec);
+    c->sec = sec;
+    c->sec_len = t.len;
+  }
+  /* the nine digits of the nanoseconds: 1 + 4 x 2, three divisions */
+  uint32_t v = (uint32_t)((uint64_t)ns % 1000000000u), hi = v / 10000, lo = v % 10000;
+  char d[9];
+  d[0] = (char)('0' + hi / 10000);
+  hi %= 10000;
+  memcpy(d + 1, digit_pairs + 2 * (hi / 100), 2);
+  memcpy(d + 3, digit_pairs + 2 * (hi % 100), 2);
+  memcpy(d + 5, digit_pairs + 2 * (lo / 100), 2);
+  memcpy(d + 7, digit_pairs + 2 * (lo % 100), 2);
+  ot_buf_put(b, c->sec_digits, c->sec_len);
+  ot_buf_put(b, d, 9);
+}
+
+static void put_span(ot_buf *b, const ot_span *s, ot_enc_cache *c) {
+  OT_PUT_LIT(b, "{\"traceId\":");
+  put_id(b, s->trace_id, 16, c->trace, c->trace_hex, &c->has_trace);
+  OT_PUT_LIT(b, ",\"spanId\":");
   put_hex(b, s->span_id, 8);
   if (s->has_parent) {
-    ot_buf_puts(b, ",\"parentSpanId\":");
-    put_hex(b, s->parent_id, 8);
+    OT_PUT_LIT(b, ",\"parentSpanId\":");
+    put_id(b, s->parent_id, 8, c->parent, c->parent_hex, &c->has_parent);
   }
-  ot_buf_puts(b, ",\"name\":");
-  ot_buf_json_string(b, s->name ? s->name : "");
-  ot_buf_puts(b, s->kind == OT_KIND_CLIENT ? ",\"kind\":3,\"startTimeUnixNano\":\"" : ",\"kind\":1,\"startTimeUnixNano\":\"");
-  put_i64(b, s->start_ns);
-  ot_buf_puts(b, "\",\"endTimeUnixNano\":\"");
-  put_i64(b, s->end_ns >= s->start_ns ? s->end_ns : s->start_ns);
-  ot_buf_puts(b, "\",");
-  put_attrs(b, s->attrs, s->n_attrs);
-  ot_buf_puts(b, ",\"events\":[");
-  for (const ot_event *e = s->events; e; e = e->next) {
-    if (e != s->events) ot_buf_put(b, ",", 1);
-    ot_buf_puts(b, "{\"timeUnixNano\":\"");
-    put_i64(b, e->time_ns);
-    ot_buf_puts(b, "\",\"name\":");
-    ot_buf_json_string(b, e->name);
-    ot_buf_put(b, ",", 1);
-    put_attrs(b, e->attrs, e->n_attrs);
-    ot_buf_put(b, "}", 1);
+  OT_PUT_LIT(b, ",\"name\":\"");
+  ot_buf_puts(b, s->op); /* a literal: nothing to escape */
+  const char *what = ot_span_str(s, s->s_what);
+  if (what) {
+    OT_PUT_LIT(b, " ");
+    ot_buf_json_chars(b, what);
   }
+  if (s->kind == OT_KIND_CLIENT) OT_PUT_LIT(b, "\",\"kind\":3,\"startTimeUnixNano\":\"");
+  else OT_PUT_LIT(b, "\",\"kind\":1,\"startTimeUnixNano\":\"");
+  int64_t start = s->start_ns > 0 ? s->start_ns : 0;
+  put_time(b, start, c);
+  OT_PUT_LIT(b, "\",\"endTimeUnixNano\":\"");
+  put_time(b, s->end_ns >= start ? s->end_ns : start, c);
+  OT_PUT_LIT(b, "\",\"attributes\":[");
+  /* what could still change after the span started, then the rest */
+  bool first = true;
+  const char *tool = s->role == OT_TOOL || s->role == OT_MCP ? ot_span_str(s, s->s_tool) : NULL;
+  if (tool) {
+    OT_PUT_LIT(b, "{\"key\":\"gen_ai.tool.name\",\"value\":{\"stringValue\":");
+    ot_buf_json_string(b, tool);
+    OT_PUT_LIT(b, "}}");
+    first = false;
+  }
+  if (s->error_type) {
+    if (!first) OT_PUT_LIT(b, ",");
+    OT_PUT_LIT(b, "{\"key\":\"error.type\",\"value\":{\"stringValue\":\"");
+    ot_buf_puts(b, s->error_type); /* hl_status_name(): an identifier */
+    OT_PUT_LIT(b, "\"}}");
+    first = false;
+  }
+  put_fragments(b, &s->attrs, &first);
+  OT_PUT_LIT(b, "],\"events\":[");
+  first = true;
+  put_fragments(b, &s->events, &first);
   /* Every span says its status (some receivers require the field). */
-  ot_buf_puts(b, s->status == OT_STATUS_ERROR ? "],\"status\":{\"code\":2"
-                 : s->status == OT_STATUS_OK  ? "],\"status\":{\"code\":1"
-                                              : "],\"status\":{\"code\":0");
-  if (s->status_msg) {
-    ot_buf_puts(b, ",\"message\":");
-    ot_buf_json_string(b, s->status_msg);
+  if (s->status == OT_STATUS_ERROR) OT_PUT_LIT(b, "],\"status\":{\"code\":2");
+  else if (s->status == OT_STATUS_OK) OT_PUT_LIT(b, "],\"status\":{\"code\":1");
+  else OT_PUT_LIT(b, "],\"status\":{\"code\":0");
+  const char *msg = ot_span_str(s, s->s_msg);
+  if (msg) {
+    OT_PUT_LIT(b, ",\"message\":");
+    ot_buf_json_string(b, msg);
   }
-  ot_buf_puts(b, "}}");
+  OT_PUT_LIT(b, "}}");
 }
 
 static void put_scope(ot_buf *b) {
@@ -205,6 +318,9 @@ static void put_scope(ot_buf *b) {
 }
 
 bool ot_json_spans(ot_buf *b, const char *resource_json, ot_span *spans, size_t n) {
+  ot_enc_cache cache;
+  cache.has_trace = cache.has_parent = false;
+  cache.sec_len = 0;
   ot_buf_puts(b, "{\"resourceSpans\":[{\"resource\":");
   ot_buf_puts(b, resource_json);
   ot_buf_puts(b, ",\"scopeSpans\":[{");
@@ -213,7 +329,7 @@ bool ot_json_spans(ot_buf *b, const char *resource_json, ot_span *spans, size_t 
   size_t i = 0;
   for (ot_span *s = spans; s && i < n; s = s->next, i++) {
     if (i) ot_buf_put(b, ",", 1);
-    put_span(b, s);
+    put_span(b, s, &cache);
   }
   ot_buf_puts(b, "]}]}]}");
   return !b->failed;
@@ -282,8 +398,11 @@ bool ot_json_metrics(ot_buf *b, const char *resource_json, ot_metrics *m, int64_
       ot_buf_puts(b, "{\"attributes\":[");
       for (int i = 0; i < p->n_attrs; i++) {
         if (i) ot_buf_put(b, ",", 1);
-        ot_attr a = {.key = p->keys[i], .type = OT_STR, .s = p->values[i]};
-        put_attr(b, &a);
+        OT_PUT_LIT(b, "{\"key\":\"");
+        ot_buf_puts(b, p->keys[i]); /* literals of the tracer */
+        OT_PUT_LIT(b, "\",\"value\":{\"stringValue\":");
+        ot_buf_json_string(b, p->values[i]);
+        OT_PUT_LIT(b, "}}");
       }
       ot_buf_printf(b,
                     "],\"startTimeUnixNano\":\"%" PRId64 "\",\"timeUnixNano\":\"%" PRId64

@@ -27,45 +27,64 @@ static bool same_attrs(const ot_point *p, int metric, const char *const *keys,
   int j = 0;
   for (int i = 0; i < n; i++) {
     if (!values[i]) continue;
-    if (j >= p->n_attrs || strcmp(p->keys[j], keys[i]) != 0 || strcmp(p->values[j], values[i]) != 0)
+    /* keys are literals of the tracer: the same pointer, mostly */
+    if (j >= p->n_attrs || (p->keys[j] != keys[i] && strcmp(p->keys[j], keys[i]) != 0) ||
+        (p->values[j] != values[i] && strcmp(p->values[j], values[i]) != 0))
       return false;
     j++;
   }
   return j == p->n_attrs;
 }
 
-static ot_point *new_point(int metric, const char *const *keys, const char *const *values, int n) {
+static void point_free(ot_point *p) {
+  for (int k = 0; k < p->n_attrs; k++)
+    if (!(p->lits & (1u << k))) free(p->values[k]);
+  free(p);
+}
+
+/* `lits`: bit i set when values[i] is a string literal of the tracer
+ * (the operation, the error type, the token type): kept as the pointer,
+ * so that the next look-up finds it equal without strcmp. */
+static ot_point *new_point(int metric, const char *const *keys, const char *const *values, int n,
+                           unsigned lits) {
   ot_point *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   p->metric = metric;
   for (int i = 0; i < n && p->n_attrs < OT_MAX_POINT_ATTRS; i++) {
     if (!values[i]) continue;
-    char *v = strdup(values[i]);
+    bool lit = lits & (1u << i);
+    char *v = lit ? (char *)values[i] : strdup(values[i]);
     if (!v) {
-      for (int k = 0; k < p->n_attrs; k++) free(p->values[k]);
-      free(p);
+      point_free(p);
       return NULL;
     }
+    if (lit) p->lits |= 1u << p->n_attrs;
     p->keys[p->n_attrs] = keys[i];
     p->values[p->n_attrs++] = v;
   }
   return p;
 }
 
-void ot_metrics_record(ot_metrics *m, int metric, double value, const char *const *keys,
-                       const char *const *values, int n) {
+/* One value into its point; m->lock held. `slot` (or -1): the kind of
+ * measurement, whose last point is tried first (a run's model calls and
+ * tools mostly repeat the attributes of the one before). */
+static void record_locked(ot_metrics *m, int slot, int metric, double value, const char *const *keys,
+                          const char *const *values, int n, unsigned lits) {
   const double *bounds;
   int n_bounds = ot_metric_bounds(metric, &bounds);
   int bucket = 0;
   while (bucket < n_bounds && value > bounds[bucket]) bucket++; /* (prev, bound] */
-  uint64_t hash = attrs_hash(metric, values, n);
-  pthread_mutex_lock(&m->lock);
-  ot_point *p = m->points;
-  while (p && !(p->hash == hash && same_attrs(p, metric, keys, values, n))) p = p->next;
-  if (!p && (p = new_point(metric, keys, values, n)) != NULL) {
-    p->hash = hash;
-    p->next = m->points;
-    m->points = p;
+  ot_point *p = slot >= 0 ? m->last[slot] : NULL;
+  if (!p || !same_attrs(p, metric, keys, values, n)) {
+    uint64_t hash = attrs_hash(metric, values, n);
+    p = m->points;
+    while (p && !(p->hash == hash && same_attrs(p, metric, keys, values, n))) p = p->next;
+    if (!p && (p = new_point(metric, keys, values, n, lits)) != NULL) {
+      p->hash = hash;
+      p->next = m->points;
+      m->points = p;
+    }
+    if (slot >= 0) m->last[slot] = p;
   }
   if (p) {
     if (p->count == 0 || value < p->min) p->min = value;
@@ -75,6 +94,12 @@ void ot_metrics_record(ot_metrics *m, int metric, double value, const char *cons
     p->buckets[bucket]++;
     m->dirty = true;
   }
+}
+
+void ot_metrics_record(ot_metrics *m, int metric, double value, const char *const *keys,
+                       const char *const *values, int n) {
+  pthread_mutex_lock(&m->lock);
+  record_locked(m, -1, metric, value, keys, values, n, 0);
   pthread_mutex_unlock(&m->lock);
 }
 
@@ -82,52 +107,45 @@ void ot_metrics_free(ot_metrics *m) {
   ot_point *p = m->points;
   while (p) {
     ot_point *next = p->next;
-    for (int i = 0; i < p->n_attrs; i++) free(p->values[i]);
-    free(p);
+    point_free(p);
     p = next;
   }
   m->points = NULL;
+  memset(m->last, 0, sizeof m->last);
 }
 
-/* The value of attribute `key` of span `s` (keys are literals of the
- * tracer: compared by pointer first). */
-static const ot_attr *span_attr(const ot_span *s, const char *key) {
-  for (int i = 0; i < s->n_attrs; i++)
-    if (s->attrs[i].key == key || strcmp(s->attrs[i].key, key) == 0) return &s->attrs[i];
-  return NULL;
-}
-
-static const char *span_str(const ot_span *s, const char *key) {
-  const ot_attr *a = span_attr(s, key);
-  return a && a->type == OT_STR ? a->s : NULL;
-}
-
-void ot_metrics_from_spans(ot_metrics *m, const ot_span *s, size_t n) {
-  for (size_t k = 0; s && k < n; s = s->next, k++) {
+/* The measurements of finished spans: the strings they kept (no look-up
+ * among their attributes, which are already encoded). */
+void ot_metrics_from_spans(ot_metrics *m, const ot_span *s) {
+  static const char *const chat_keys[] = {"gen_ai.operation.name", "gen_ai.provider.name",
+                                          "gen_ai.request.model", "error.type"};
+  static const char *const token_keys[] = {"gen_ai.operation.name", "gen_ai.provider.name",
+                                           "gen_ai.request.model", "gen_ai.response.model",
+                                           "gen_ai.token.type"};
+  static const char *const tool_keys[] = {"gen_ai.operation.name", "gen_ai.tool.name", "error.type"};
+  bool locked = false;
+  for (; s; s = s->next) {
     if (!s->measured) continue;
-    const char *op = span_str(s, "gen_ai.operation.name");
-    const char *error = span_str(s, "error.type");
+    if (!locked) {
+      pthread_mutex_lock(&m->lock);
+      locked = true;
+    }
     if (s->role == OT_CHAT) {
-      const char *provider = span_str(s, "gen_ai.provider.name");
-      const char *model = span_str(s, "gen_ai.request.model");
-      const char *keys[] = {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",
-                            "error.type"};
-      const char *values[] = {op, provider, model, error};
-      ot_metrics_record(m, OT_METRIC_DURATION, s->duration_ms / 1000.0, keys, values, 4);
-      const ot_attr *in = span_attr(s, "gen_ai.usage.input_tokens");
-      const ot_attr *out = span_attr(s, "gen_ai.usage.output_tokens");
-      if (in && out) {
-        const char *tkeys[] = {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",
-                               "gen_ai.response.model", "gen_ai.token.type"};
-        const char *tvalues[] = {op, provider, model, span_str(s, "gen_ai.response.model"), "input"};
-        ot_metrics_record(m, OT_METRIC_TOKENS, (double)in->i, tkeys, tvalues, 5);
+      const char *provider = ot_span_str(s, s->s_provider), *model = ot_span_str(s, s->s_model);
+      const char *values[] = {s->op, provider, model, s->error_type};
+      record_locked(m, OT_SLOT_CHAT, OT_METRIC_DURATION, s->duration_ms / 1000.0, chat_keys, values, 4, 1u << 0 | 1u << 3);
+      if (s->has_usage) {
+        const char *tvalues[] = {s->op, provider, model, ot_span_str(s, s->s_resp_model), "input"};
+        record_locked(m, OT_SLOT_TOKENS_IN, OT_METRIC_TOKENS, (double)s->in_tokens, token_keys, tvalues, 5, 1u << 0 | 1u << 4);
         tvalues[4] = "output";
-        ot_metrics_record(m, OT_METRIC_TOKENS, (double)out->i, tkeys, tvalues, 5);
+        record_locked(m, OT_SLOT_TOKENS_OUT, OT_METRIC_TOKENS, (double)s->out_tokens, token_keys, tvalues, 5, 1u << 0 | 1u << 4);
       }
     } else if (s->role == OT_TOOL || s->role == OT_AGENT) {
-      const char *keys[] = {"gen_ai.operation.name", "gen_ai.tool.name", "error.type"};
-      const char *values[] = {op, s->role == OT_TOOL ? span_str(s, "gen_ai.tool.name") : NULL, error};
-      ot_metrics_record(m, OT_METRIC_DURATION, s->duration_ms / 1000.0, keys, values, 3);
+      const char *values[] = {s->op, s->role == OT_TOOL ? ot_span_str(s, s->s_tool) : NULL,
+                              s->error_type};
+      record_locked(m, s->role == OT_TOOL ? OT_SLOT_TOOL : OT_SLOT_AGENT, OT_METRIC_DURATION,
+                    s->duration_ms / 1000.0, tool_keys, values, 3, 1u << 0 | 1u << 2);
     }
   }
+  if (locked) pthread_mutex_unlock(&m->lock);
 }

@@ -88,8 +88,10 @@ ot_rec *ot_ring_peek(hl_otel *o) {
 
 void ot_ring_release(hl_otel *o, ot_rec *r) {
   ot_cell *c = &o->ring[o->ring_tail & (o->ring_cap - 1)];
-  free(r->heap);
-  r->heap = NULL;
+  if (r->heap) { /* (most records have none: no call) */
+    free(r->heap);
+    r->heap = NULL;
+  }
   atomic_store_explicit(&c->seq, o->ring_tail + o->ring_cap, memory_order_release);
   o->ring_tail++;
 }
@@ -146,11 +148,6 @@ static void rec_pack(ot_rec *r, const rec_strs *in) {
   }
 }
 
-static void ids(uint8_t *out, size_t n) {
-  do ot_random_bytes(out, n);
-  while (!memcmp(out, (const uint8_t[16]){0}, n));
-}
-
 /* ---- the thread's current spans --------------------------------------- */
 
 enum { F_AGENT, F_CHAT, F_TOOL, F_MCP };
@@ -168,17 +165,41 @@ typedef struct ot_frame {
 typedef struct ot_stack {
   ot_frame f[OT_FRAMES];
   int n;
+  uint64_t rng;              /* the ids' generator (xorshift), seeded once */
 } ot_stack;
 
 /* Reached through a pointer taken once per event: each access to a
  * thread-local of a shared library is a call (__tls_get_addr). */
 static _Thread_local ot_stack ot_tls;
 
+/* The pointer, from a function the compiler does not see through: with
+ * &ot_tls a constant it propagated it into the helpers below (frames,
+ * ids), and each made its own __tls_get_addr call (~9 a run). */
+__attribute__((noipa)) static ot_stack *thread_stack(void) { return &ot_tls; }
+
 /* The remote parent of the next top-level run on this thread. */
 static _Thread_local struct {
   bool set;
   uint8_t trace[16], span[8];
 } ot_remote;
+
+/* n (8 or 16) random bytes, not all zero (an invalid id). The state is in
+ * the thread's stack of frames, reached once per event: ot_random_bytes()
+ * would cost a thread-local look-up per id. */
+static void ids(ot_stack *t, uint8_t *out, size_t n) {
+  if (!t->rng) ot_random_bytes((uint8_t *)&t->rng, sizeof t->rng);
+  uint64_t x, any = 0;
+  do {
+    for (size_t i = 0; i < n; i += 8) {
+      t->rng ^= t->rng << 13;
+      t->rng ^= t->rng >> 7;
+      t->rng ^= t->rng << 17;
+      x = t->rng * 0x2545F4914F6CDD1DULL;
+      memcpy(out + i, &x, 8);
+      any |= x;
+    }
+  } while (!any);
+}
 
 /* Room for `k` more frames: forgotten ones (abandoned calls) go, oldest
  * first. */
@@ -314,10 +335,10 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   if (type == HL_EVENT_API_REQUEST && (!o->capture || !ev->data)) return 0;
   if (type != HL_EVENT_AGENT_START && type != HL_EVENT_AGENT_END && type != HL_EVENT_LM_START &&
       type != HL_EVENT_LM_END && type != HL_EVENT_TOOL_START && type != HL_EVENT_TOOL_END &&
-      type != HL_EVENT_HOOK && type != HL_EVENT_TURN_START && type != HL_EVENT_API_REQUEST)
+      type != HL_EVENT_HOOK && type != HL_EVENT_API_REQUEST)
     return 0;
   const char *inv = ev->invocation_id;
-  ot_stack *t = &ot_tls;
+  ot_stack *t = thread_stack();
 
   /* The ids and the thread's frames first: they are needed whether or not
    * the record finds room in the ring. */
@@ -327,16 +348,16 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   switch (type) {
   case HL_EVENT_AGENT_START: {
     if (ev->parent_invocation_id) {
-      if (!trace_of(t, o, ev->parent_invocation_id, trace)) ids(trace, 16);
+      if (!trace_of(t, o, ev->parent_invocation_id, trace)) ids(t, trace, 16);
     } else if (ot_remote.set) {
       memcpy(trace, ot_remote.trace, 16);
       memcpy(remote, ot_remote.span, 8);
       flags |= OT_R_REMOTE;
       ot_remote.set = false;
     } else {
-      ids(trace, 16);
+      ids(t, trace, 16);
     }
-    ids(span, 8);
+    ids(t, span, 8);
     flags |= OT_R_SPAN;
     ot_frame *f = frame_push(t);
     *f = (ot_frame){.o = o, .inv = inv, .has_trace = true, .kind = F_AGENT};
@@ -350,7 +371,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     live_remove(o, inv);
     break;
   case HL_EVENT_LM_START: {
-    ids(span, 8);
+    ids(t, span, 8);
     flags |= OT_R_SPAN;
     ot_frame *f = frame_push(t);
     *f = (ot_frame){.o = o, .inv = inv, .kind = F_CHAT};
@@ -373,7 +394,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     break;
   }
   case HL_EVENT_TOOL_START: {
-    ids(span, 8);
+    ids(t, span, 8);
     flags |= OT_R_SPAN;
     server = ev->tool ? hl_mcp_tool_server(ev->tool) : NULL;
     frame_reserve(t, server ? 2 : 1);
@@ -386,7 +407,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
       f->has_trace = true;
     }
     if (server) {
-      ids(span2, 8);
+      ids(t, span2, 8);
       ot_frame *m = frame_push(t); /* room reserved: f did not move */
       *m = *f;
       m->kind = F_MCP;
@@ -516,7 +537,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
 static bool current_ids(hl_otel *o, hl_context *ctx, uint8_t trace[16], uint8_t span[8]) {
   if (!ctx || !atomic_load(&o->live_enabled)) return false;
   const char *inv = hl_context_invocation_id(ctx);
-  const ot_stack *t = &ot_tls;
+  const ot_stack *t = thread_stack();
   int i = frame_find(t, o, inv, -1, NULL);
   if (i >= 0) {
     memcpy(span, t->f[i].span, 8);

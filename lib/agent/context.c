@@ -217,12 +217,10 @@ void hl__emit(hl_context *ctx, hl_event *ev) {
   ev->session_id = ctx->session_id;
   /* A tool call's own events (TOOL_START/END, its hooks) are emitted
    * with its record current: name the call it is nested in, if any. */
-  hl__call *rec = hl__call_current();
-  if (ev->call_id && rec && rec->ctx == ctx && rec->id == ev->call_id)
-    ev->outer_call_id = rec->outer_id;
+  hl__call *rec = ev->call_id ? hl__call_current() : NULL; /* (a thread-local look-up) */
+  if (rec && rec->ctx == ctx && rec->id == ev->call_id) ev->outer_call_id = rec->outer_id;
   if (!ev->error.message) ev->error.message = "";
-  for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_notify(ctx->observers[i], ev);
-  hl__observer_notify_global_snap(ctx->globals, ev);
+  hl__observer_emit(ctx->observers, ctx->n_observers, ctx->globals, ev);
 }
 
 void hl__ctx_abort(hl_context *ctx, const char *message) {

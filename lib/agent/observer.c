@@ -19,6 +19,7 @@
 
 #include "hookline/observer.h"
 #include "agent/observer_internal.h"
+#include "core/util.h"
 
 typedef enum hl_observer_kind {
   HL_OBS_FN,
@@ -245,8 +246,8 @@ typedef struct hl_saved_error {
 } hl_saved_error;
 
 static void hl_error_save(hl_saved_error *s) {
-  const char *msg = hl_last_error();
-  s->status = hl_last_status();
+  const char *msg;
+  s->status = hl__last_error_get(&msg);
   s->saved = s->status != HL_OK || msg[0] != '\0';
   if (s->saved) {
     size_t n = strlen(msg);
@@ -257,16 +258,20 @@ static void hl_error_save(hl_saved_error *s) {
 }
 
 static void hl_error_restore(const hl_saved_error *s) {
+  const char *msg;
+  hl_status now = hl__last_error_get(&msg);
   if (!s->saved) {
-    if (hl_last_status() != HL_OK || hl_last_error()[0]) hl_clear_error();
+    if (now != HL_OK || msg[0]) hl_clear_error();
     return;
   }
-  if (hl_last_status() == s->status && strcmp(hl_last_error(), s->message) == 0) return;
+  if (now == s->status && strcmp(msg, s->message) == 0) return;
   hl_fail(s->status, "%s", s->message);
 }
 
-void hl_observer_notify(hl_observer *obs, const hl_event *ev) {
-  if (!obs || !ev || (unsigned)ev->type >= (unsigned)HL_EVENT_TYPE_COUNT) return;
+/* Deliver without saving the caller's last error: the callers below save
+ * and restore it once for all the observers of an event. */
+static void hl_deliver(hl_observer *obs, const hl_event *ev) {
+  if (!obs) return;
   if (!(atomic_load_explicit(&obs->wanted, memory_order_relaxed) & HL_EVENT_MASK(ev->type)))
     return;
   hl_observer_fn fn = NULL;
@@ -284,13 +289,11 @@ void hl_observer_notify(hl_observer *obs, const hl_event *ev) {
     /* Each child counts its own failures; one failing child does not keep
      * the others from seeing the event. */
     for (size_t i = 0; i < obs->u.composite.count; i++)
-      hl_observer_notify(obs->u.composite.children[i], ev);
+      hl_deliver(obs->u.composite.children[i], ev);
     return;
   default:
     break;
   }
-  hl_saved_error saved;
-  hl_error_save(&saved);
   int rc;
   if (obs->kind == HL_OBS_LOGGING)
     rc = hl_logging_deliver(&obs->u.logging, ev);
@@ -299,6 +302,13 @@ void hl_observer_notify(hl_observer *obs, const hl_event *ev) {
   else
     rc = fn(ev, obs->user_data);
   if (rc != 0) atomic_fetch_add_explicit(&obs->failures, 1, memory_order_relaxed);
+}
+
+void hl_observer_notify(hl_observer *obs, const hl_event *ev) {
+  if (!obs || !ev || (unsigned)ev->type >= (unsigned)HL_EVENT_TYPE_COUNT) return;
+  hl_saved_error saved;
+  hl_error_save(&saved);
+  hl_deliver(obs, ev);
   hl_error_restore(&saved);
 }
 
@@ -511,16 +521,36 @@ hl_event_mask hl__observer_global_events(void) {
   return atomic_load_explicit(&hl_global_wanted, memory_order_relaxed);
 }
 
-void hl__observer_notify_global_snap(hl__observer_snap *mine, const hl_event *ev) {
+/* The global observers, the caller's last error saved around them. */
+static void hl_deliver_global(hl__observer_snap *mine, const hl_event *ev) {
   hl__observer_snap *cur = atomic_load_explicit(&hl_global_snap, memory_order_acquire);
-  if (!cur || !ev) return;
+  if (!cur) return;
   if (cur == mine) {
-    for (size_t i = 0; i < mine->n; i++) hl_observer_notify(mine->obs[i], ev);
+    for (size_t i = 0; i < mine->n; i++) hl_deliver(mine->obs[i], ev);
     return;
   }
   hl__observer_snap *s = hl__observer_snap_get();
-  for (size_t i = 0; s && i < s->n; i++) hl_observer_notify(s->obs[i], ev);
+  for (size_t i = 0; s && i < s->n; i++) hl_deliver(s->obs[i], ev);
   hl__observer_snap_put(s);
 }
 
+void hl__observer_notify_global_snap(hl__observer_snap *mine, const hl_event *ev) {
+  if (!ev || !atomic_load_explicit(&hl_global_snap, memory_order_relaxed)) return;
+  hl_saved_error saved;
+  hl_error_save(&saved);
+  hl_deliver_global(mine, ev);
+  hl_error_restore(&saved);
+}
+
 void hl__observer_notify_global(const hl_event *ev) { hl__observer_notify_global_snap(NULL, ev); }
+
+void hl__observer_emit(hl_observer *const *obs, size_t n, hl__observer_snap *globals, const hl_event *ev) {
+  if ((unsigned)ev->type >= (unsigned)HL_EVENT_TYPE_COUNT) return;
+  /* once per event, not per observer: two thread-local reads when no
+   * error is pending, a copy of the message only when one is */
+  hl_saved_error saved;
+  hl_error_save(&saved);
+  for (size_t i = 0; i < n; i++) hl_deliver(obs[i], ev);
+  hl_deliver_global(globals, ev);
+  hl_error_restore(&saved);
+}

@@ -27,6 +27,14 @@ void hl__observer_snap_put(hl__observer_snap *snap);
  * the current one (hl__observer_notify_global()). `mine` may be NULL. */
 void hl__observer_notify_global_snap(hl__observer_snap *mine, const hl_event *event);
 
+/* Deliver one event of a run: to its own observers `obs` (n of them) in
+ * order, then to the global ones through `globals` (as
+ * hl__observer_notify_global_snap()). The caller's last error is saved
+ * and restored once around them all (hl_observer_notify() does it per
+ * observer). Thread-safe as hl_observer_notify(). */
+void hl__observer_emit(hl_observer *const *obs, size_t n, hl__observer_snap *globals,
+                       const hl_event *event);
+
 /* True if at least one global observer is registered (lets the agent skip
  * building an event nobody will see). */
 bool hl__observer_has_global(void);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hookline/status.h"
+#include "util.h"
 
 #define HL_ERRBUF_SIZE 1024
 
@@ -94,6 +95,11 @@ const char *hl_status_name(hl_status status) {
 const char *hl_last_error(void) { return hl_errbuf; }
 
 hl_status hl_last_status(void) { return hl_errstatus; }
+
+hl_status hl__last_error_get(const char **message) {
+  *message = hl_errbuf;
+  return hl_errstatus;
+}
 
 hl_status hl_failv(hl_status status, const char *fmt, va_list ap) {
   /* Format into a scratch buffer first: callers may pass hl_last_error()

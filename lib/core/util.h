@@ -72,4 +72,9 @@ bool hl__json_token_count(const cJSON *v, int64_t *out);
 /* {"type":"object","properties":{}}, or NULL on allocation failure. */
 cJSON *hl__empty_object_schema(void);
 
+/* The calling thread's last status and (in *message) its message, in
+ * one thread-local look-up (hl_last_status() and hl_last_error() take one
+ * each): for the observers' save and restore, which runs per event. */
+hl_status hl__last_error_get(const char **message);
+
 #endif

@@ -14,6 +14,10 @@
  *            when set). Session id "sess-otel-42\xff" (not UTF-8).
  *   fail     one run whose model call fails (MODEL_URL answers 400).
  *   remote   one run joining the caller's trace TRACEPARENT.
+ *   hooks    three runs (scripted model) whose before_tool hooks decide on
+ *            the call of "add": "double_b" edits its arguments (agent
+ *            "editor"), "stop_add" aborts the run (agent "aborter"),
+ *            "ask_human" interrupts it for a human (agent "pauser").
  *   load N   N runs of scenario (b) (2 model calls, 3 tools, scripted)
  *            with a small queue; prints {"runs_ms":..,"shutdown_ms":..,
  *            "ok":N,"dropped":..,"failures":..} so a dead, hanging or
@@ -232,6 +236,56 @@ static int scenario_remote(void) {
   return st == HL_OK && fl == HL_OK ? 0 : 1;
 }
 
+/* before_tool "stop_add": the run stops (H10). */
+static hl_hook_action stop_add(hl_context *ctx, const hl_before_tool_args *args,
+                               hl_before_tool_out *out, void *ud) {
+  (void)ctx, (void)args, (void)out, (void)ud;
+  return hl_hook_abort("add is forbidden here");
+}
+
+/* before_tool "ask_human": the call waits for a human's decision. */
+static hl_hook_action ask_human(hl_context *ctx, const hl_before_tool_args *args,
+                                hl_before_tool_out *out, void *ud) {
+  (void)ctx, (void)args, (void)ud;
+  if (HL_HOOK_HAS(out, reason)) out->reason = strdup("a human must approve add");
+  return HL_HOOK_INTERRUPT;
+}
+
+/* One run of an agent `name` whose model calls add(1, 2) then answers,
+ * with before_tool hook `hook`; returns the run's status. */
+static hl_status hook_run(const char *name, const char *hook_name, hl_before_tool_fn hook, unsigned flags) {
+  hl_provider *script = hl_scripted_new();
+  hl_scripted_push_tool_call(script, "call_add", "add", "{\"a\":1,\"b\":2}");
+  hl_scripted_push_text(script, "the sum is known");
+  hl_agent *agent = hl_agent_new(name);
+  hl_agent_set_provider(agent, script);
+  hl_tool *add = tool("add", add_fn, NULL);
+  hl_agent_add_tool(agent, add);
+  hl_hooks_add_before_tool(hl_agent_hooks(agent), hook_name, flags, hook, NULL);
+  hl_session *s = hl_session_new("otel-test", "user-1", NULL);
+  char *answer = NULL;
+  hl_status st = hl_agent_run(agent, s, "add one and two", &answer);
+  printf("%s: %s: %s\n", name, hl_status_name(st), st == HL_OK ? answer : hl_last_error());
+  hl_free(answer);
+  cJSON_Delete(hl_run_state_json()); /* the interrupted run's state: not resumed here */
+  hl_session_free(s);
+  hl_agent_unref(agent);
+  hl_tool_unref(add);
+  hl_provider_unref(script);
+  return st;
+}
+
+static int scenario_hooks(void) {
+  hl_otel *otel = start_otel(NULL);
+  bool ok = hook_run("editor", "double_b", double_b, HL_HOOK_EDIT_ARGS) == HL_OK;
+  ok &= hook_run("aborter", "stop_add", stop_add, HL_HOOK_DECIDE) == HL_ERR_ABORTED;
+  ok &= hook_run("pauser", "ask_human", ask_human, HL_HOOK_DECIDE) == HL_INTERRUPTED;
+  hl_status fl = hl_otel_flush(otel, 10000);
+  hl_observer_clear_global();
+  hl_otel_free(otel);
+  return ok && fl == HL_OK ? 0 : 1;
+}
+
 /* Scenario (b) of the benchmarks: 2 model calls, 3 tools. */
 static int scenario_load(int n) {
   hl_otel_options o = {.size = sizeof o, .max_queue = 64, .max_batch = 16,
@@ -282,7 +336,8 @@ int main(int argc, char **argv) {
   if (strcmp(s, "tree") == 0) return scenario_tree();
   if (strcmp(s, "fail") == 0) return scenario_fail();
   if (strcmp(s, "remote") == 0) return scenario_remote();
+  if (strcmp(s, "hooks") == 0) return scenario_hooks();
   if (strcmp(s, "load") == 0) return scenario_load(argc > 2 ? atoi(argv[2]) : 50);
-  fprintf(stderr, "usage: otel_run tree|fail|remote|load [N]\n");
+  fprintf(stderr, "usage: otel_run tree|fail|remote|hooks|load [N]\n");
   return 2;
 }

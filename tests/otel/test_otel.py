@@ -16,6 +16,10 @@ one scenario of otel_run against them and checks what arrived:
                   API key still absent
   fail            a failed model call: chat and invoke_agent spans in error
   remote          a run joins the caller's trace (hl_otel_set_parent)
+  hooks           a before_tool hook's decision is an event named "hook"
+                  on the tool's span, with the hook's name: an edit of the
+                  arguments, an abort (the span in error, the message
+                  said), an interrupt (not an error)
   collector_down  nothing listens: runs are not slowed, one warning
   collector_hang  the receiver never answers: same, shutdown is bounded
   collector_503   always 503: retried, then dropped and counted
@@ -445,6 +449,56 @@ def case_remote(otel_run, root):
         check(runs[1]["traceId"] != trace and "parentSpanId" not in runs[1], "the second starts its own")
 
 
+def case_hooks(otel_run, root):
+    rec = Receiver()
+    try:
+        p = run(otel_run, ["hooks"], {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port})
+        check(p.returncode == 0, "otel_run hooks exits 0: %s %s" % (p.stdout, p.stderr))
+    finally:
+        rec.close()
+    spans = spans_of(rec.accepted("/v1/traces"))
+    common_checks(spans)
+
+    def tool_span(agent_name):
+        agent = one(spans, "invoke_agent " + agent_name)
+        return agent, one(spans, "execute_tool add", agent)
+
+    def the_event(span, hook):
+        found = [e for e in span.get("events", []) if e["name"] == "hook" and
+                 attrs(e).get("hookline.hook.name") == hook]
+        check(len(found) == 1, "one hook event of %r on %s: %r" % (hook, span["name"], span.get("events")))
+        if found:
+            t = int(found[0]["timeUnixNano"])
+            check(int(span["startTimeUnixNano"]) <= t <= int(span["endTimeUnixNano"]),
+                  "the event of %r is within its span" % hook)
+        return attrs(found[0]) if found else {}
+
+    # the edit: the call runs with the edited arguments, the event says who
+    _, add = tool_span("editor")
+    ev = the_event(add, "double_b")
+    check(ev.get("hookline.hook.point") == "before_tool" and ev.get("hookline.hook.action") == "continue",
+          "the argument edit is a hook event: %r" % ev)
+    check(add["status"].get("code") != 2, "an edit is not an error: %r" % add["status"])
+
+    # the abort: the event with the hook's message, the span and the run in error
+    agent, add = tool_span("aborter")
+    ev = the_event(add, "stop_add")
+    check(ev.get("hookline.hook.point") == "before_tool" and ev.get("hookline.hook.action") == "abort",
+          "the abort is a hook event: %r" % ev)
+    check("add is forbidden here" in ev.get("hookline.hook.message", ""), "the abort's message: %r" % ev)
+    check(add["status"].get("code") == 2 and attrs(add).get("error.type") == "Aborted",
+          "the aborted call's span is in error: %r %r" % (add["status"], attrs(add)))
+    check(agent["status"].get("code") == 2, "the aborted run's span is in error: %r" % agent["status"])
+
+    # the interrupt: an event, and not an error (the run waits for a human)
+    agent, add = tool_span("pauser")
+    ev = the_event(add, "ask_human")
+    check(ev.get("hookline.hook.point") == "before_tool" and ev.get("hookline.hook.action") == "interrupt",
+          "the interrupt is a hook event: %r" % ev)
+    check(add["status"].get("code") != 2 and agent["status"].get("code") != 2,
+          "an interrupt is not an error: %r %r" % (add["status"], agent["status"]))
+
+
 def case_collector(otel_run, root, mode):
     rec = None
     if mode == "down":
@@ -564,6 +618,8 @@ def main():
         case_fail(otel_run, root)
     elif case == "remote":
         case_remote(otel_run, root)
+    elif case == "hooks":
+        case_hooks(otel_run, root)
     elif case.startswith("collector_"):
         case_collector(otel_run, root, case.split("_", 1)[1])
     elif case == "chatbot":
