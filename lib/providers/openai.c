@@ -13,6 +13,7 @@
 
 #include "hookline/json.h"
 #include "hookline/openai.h"
+#include "core/model_internal.h"
 #include "core/util.h"
 #include "providers/llm.h"
 
@@ -324,8 +325,8 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
     } else {
       st = hl_fail(HL_ERR_PROVIDER, "openai: arguments of tool call \"%s\" (id %s) are not a JSON object", name, id);
     }
-    if (st == HL_OK) st = hl_message_add_tool_call(r->message, id, name, args);
-    cJSON_Delete(args);
+    if (st == HL_OK) st = hl__message_add_tool_call_take(r->message, id, name, args);
+    else cJSON_Delete(args);
     i++;
   }
   if (st == HL_OK) st = hl__llm_set_ids(r, j);
@@ -466,8 +467,8 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
     }
     cJSON *args = NULL;
     st = hl__llm_parse_args(base->l, c->args.p ? c->args.p : "", c->args.len, c->name, id, &args);
-    if (st == HL_OK) st = hl_message_add_tool_call(r->message, id, c->name, args);
-    cJSON_Delete(args);
+    if (st == HL_OK) st = hl__message_add_tool_call_take(r->message, id, c->name, args);
+    else cJSON_Delete(args);
   }
   if (st != HL_OK) return st;
   *out = r;
