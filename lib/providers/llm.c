@@ -525,6 +525,8 @@ static hl_status call_conclude(llm_call *c, hl_status st, hl_response **out) {
   bool ok2xx = resp->status >= 200 && resp->status < 300;
   cJSON *data = NULL;
   hl_response *r = NULL;
+  /* Could the answer's strings hold the key? A stream: assume so. */
+  bool may_hold = true;
   if (st == HL_OK && c->s && ok2xx) st = hl__sse_finish(&c->sink.parser);
   if (st == HL_OK && !ok2xx) st = http_error(c);
   if (c->s) {
@@ -548,6 +550,8 @@ static hl_status call_conclude(llm_call *c, hl_status st, hl_response **out) {
                    "%s: response body is not valid JSON: %s (Content-Type %s, starting %s)",
                    l->name, why, ctype, start);
     } else {
+      /* Decided on the text, before it is freed below (redact.c). */
+      may_hold = hl__llm_body_may_hold(resp->body, resp->body_len, l->api_key);
       st = c->w.decode(l, data, &r);
     }
   }
@@ -559,7 +563,7 @@ static hl_status call_conclude(llm_call *c, hl_status st, hl_response **out) {
     hl__redact_into(safe, sizeof safe, hl_last_error(), l->api_key);
     hl_fail(st, "%s", safe);
   }
-  hl_status rst = hl__llm_redact(l, data, st == HL_OK ? r : NULL);
+  hl_status rst = may_hold ? hl__llm_redact(l, data, st == HL_OK ? r : NULL) : HL_OK;
   if (st == HL_OK) st = rst;
   if (st == HL_OK && !r->usage.has_cost) hl__usage_price(&r->usage, r->model, c->model); /* price.h */
   st = finish(l, c->ctx, c->start, data, r, st);
