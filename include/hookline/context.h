@@ -55,6 +55,15 @@ HL_API const char *hl_context_user_input(const hl_context *ctx);
 HL_API hl_session *hl_context_session(const hl_context *ctx);
 /** Current turn number, starting at 1 (0 before the first model call). */
 HL_API int hl_context_turn(const hl_context *ctx);
+/** True when this run continues an interrupted one (interrupt.h): the run
+ *  of hl_agent_resume() or hl_run_resume(), and a child that a resumed
+ *  custom agent's body resumes from its recorded state; false for a fresh
+ *  run (a child that runs afresh under a resumed body included) and for
+ *  NULL. A custom agent's body uses it to tell what it kept in session
+ *  state for its own resume (the loop agent: an escalation made before
+ *  the interrupt) from what an abandoned interrupted run left behind.
+ *  Reads the context only; thread-safe like the other accessors. */
+HL_API bool hl_context_resumed(const hl_context *ctx);
 /** Inside a tool's function: the id of the tool call it serves (the
  *  model's call id, the same when a stored session's unfinished run is
  *  continued and the call runs again: use it as an idempotency key, see

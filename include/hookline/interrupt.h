@@ -74,9 +74,9 @@
  * normally. So what the body does besides running children (state
  * writes, its own tools or I/O) happens again (at least once); and the
  * session state a child wrote before the interrupt is there when the
- * body runs again (the loop agent clears HL_WORKFLOW_ESCALATE_KEY when
- * it starts: an escalation raised by the interrupted child before it
- * stopped is lost). A recorded child the body does not run again is
+ * body runs again (the loop agent keeps an escalation raised by the
+ * interrupted child before it stopped: the resumed loop ends after that
+ * child, workflow.h). A recorded child the body does not run again is
  * dropped, with the decisions for its calls.
  *
  * A nested call (a tool that calls another tool with

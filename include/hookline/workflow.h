@@ -108,6 +108,11 @@ HL_API hl_agent *hl_parallel_agent_new(const char *name, hl_run_mode mode);
  * Both endings are success; the answer is the last child answer produced.
  * A stale "escalate" left in state before the loop starts is removed. Each
  * iteration emits a CUSTOM event "loop_iteration" {"iteration": n}.
+ * A child that escalates and then stops for a decision (interrupt.h) in
+ * the same run: the loop notes where in session state key
+ * "escalate@<the loop's branch>" ({"iteration": n, "child": i}), and the
+ * resumed loop ends right after that child; the note is removed when the
+ * loop starts (resumed or not).
  */
 HL_API hl_agent *hl_loop_agent_new(const char *name, int max_iterations,
                                    hl_workflow_input input);

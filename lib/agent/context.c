@@ -283,6 +283,8 @@ hl_session *hl_context_session(const hl_context *ctx) {
   return s;
 }
 int hl_context_turn(const hl_context *ctx) { return ctx ? ctx->turn : 0; }
+/* ctx->resume is set when the run opens and stays for the whole run. */
+bool hl_context_resumed(const hl_context *ctx) { return ctx && ctx->resume; }
 
 /* State goes through ctx->lock so that a late tool thread cannot race the
  * end of the run that frees (or hands back) the session. */

@@ -67,7 +67,9 @@ struct hl_run {
   int64_t t0;
   hl_status model_st;        /* the model call's outcome (on_model_done) */
   hl_response *model_resp;
-  char model_msg[HL__MSG_MAX];
+  char *model_msg;           /* its error message (malloc'd), NULL on success:
+                                a buffer of HL__MSG_MAX here was 1 KB per run
+                                in flight (issue 12, memory per session) */
 
   /* The end, under lock. */
   pthread_mutex_t lock;
@@ -94,6 +96,7 @@ static void run_release(hl_run *run) {
   hl_agent_unref(run->agent);
   free(run->input);
   free(run->result);
+  free(run->model_msg);
   cJSON_Delete(run->resume_state);
   cJSON_Delete(run->resume_decisions);
   cJSON_Delete(run->state);
@@ -196,12 +199,19 @@ static void step_open(hl_run *run) {
 static void step_after_model(hl_run *run);
 static bool after_model(hl_run *run);
 
+/* The model call's outcome: `st`, `resp` (taken), and on failure this
+ * thread's last error as its message. */
+static void model_outcome(hl_run *run, hl_status st, hl_response *resp) {
+  run->model_st = st;
+  run->model_resp = resp;
+  free(run->model_msg);
+  run->model_msg = st == HL_OK ? NULL : hl__strdup(hl_last_error());
+}
+
 /* The model call ended (the thread that decoded the answer). */
 static void on_model_done(hl_status st, hl_response *resp, void *user) {
   hl_run *run = user;
-  run->model_st = st;
-  run->model_resp = resp;
-  snprintf(run->model_msg, sizeof run->model_msg, "%s", st == HL_OK ? "" : hl_last_error());
+  model_outcome(run, st, resp);
   schedule(run, step_after_model);
 }
 
@@ -297,10 +307,11 @@ static void step_turn(hl_run *run) {
        * worker; the turn's tools then go as for any provider. */
       hl_response *r = NULL;
       st = hl_provider_complete(run->agent->provider, ctx, run->req, &r);
-      run->model_st = st;
-      run->model_resp = st == HL_OK ? r : NULL;
-      if (st != HL_OK) hl_response_free(r);
-      snprintf(run->model_msg, sizeof run->model_msg, "%s", st == HL_OK ? "" : hl_last_error());
+      if (st != HL_OK) {
+        hl_response_free(r);
+        r = NULL;
+      }
+      model_outcome(run, st, r);
       if (!after_model(run)) return;
       continue;
     }
@@ -315,9 +326,7 @@ static void step_turn(hl_run *run) {
     st = hl_provider_start(run->agent->provider, ctx, run->req, on_model_done, run);
     if (caller_driven) hl__engine_defer(false);
     if (st == HL_OK) return;
-    run->model_st = st;
-    run->model_resp = NULL;
-    snprintf(run->model_msg, sizeof run->model_msg, "%s", hl_last_error());
+    model_outcome(run, st, NULL);
     step_after_model(run);
     return;
   }
@@ -332,8 +341,12 @@ static void step_after_model(hl_run *run) {
 static bool after_model(hl_run *run) {
   hl_context *ctx = run->ctx;
   hl_response *resp = NULL;
-  hl_status st = hl__model_end(ctx, run->model_st, run->model_msg, run->model_resp, run->t0, &resp);
+  const char *model_msg = run->model_msg ? run->model_msg
+                         : run->model_st == HL_OK ? "" : "out of memory";
+  hl_status st = hl__model_end(ctx, run->model_st, model_msg, run->model_resp, run->t0, &resp);
   run->model_resp = NULL;
+  free(run->model_msg);
+  run->model_msg = NULL;
   char msg[HL__MSG_MAX];
   snprintf(msg, sizeof msg, "%s", st == HL_OK ? "" : hl_last_error());
   hl_response *out = NULL;

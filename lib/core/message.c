@@ -94,27 +94,48 @@ hl_status hl_message_add_text(hl_message *msg, const char *text) {
   return HL_OK;
 }
 
-hl_status hl_message_add_tool_call(hl_message *msg, const char *id, const char *name,
-                                   const cJSON *args) {
-  if (!msg || !id || !name)
+/* Both forms: `args` is copied, or taken (`owned`: freed on failure too). */
+static hl_status add_tool_call(hl_message *msg, const char *id, const char *name, const cJSON *args,
+                               cJSON *owned) {
+  if (!msg || !id || !name) {
+    cJSON_Delete(owned);
     return hl_fail(HL_ERR_INVALID, "hl_message_add_tool_call: NULL message, id or name");
-  if (args && !cJSON_IsObject(args))
-    return hl_fail(HL_ERR_INVALID, "hl_message_add_tool_call: arguments must be an object, got %s",
-                   hl_json_type_name(args));
-  if (args && !hl__json_depth_ok(args, HL_JSON_MAX_DEPTH))
+  }
+  if (args && !cJSON_IsObject(args)) {
+    hl_status st = hl_fail(HL_ERR_INVALID, "hl_message_add_tool_call: arguments must be an object, got %s",
+                           hl_json_type_name(args));
+    cJSON_Delete(owned);
+    return st;
+  }
+  if (args && !hl__json_depth_ok(args, HL_JSON_MAX_DEPTH)) {
+    cJSON_Delete(owned);
     return hl_fail(HL_ERR_TOO_LARGE, "hl_message_add_tool_call: arguments nest deeper than %d levels",
                    HL_JSON_MAX_DEPTH);
+  }
   hl_part *p = push_part(msg, HL_PART_TOOL_CALL);
-  if (!p) return HL_ERR_NOMEM;
+  if (!p) {
+    cJSON_Delete(owned);
+    return HL_ERR_NOMEM;
+  }
   p->id = hl__strdup(id);
   p->name = hl__strdup(name);
-  p->args = args ? hl_json_clone(args) : cJSON_CreateObject();
+  p->args = owned ? owned : args ? hl_json_clone(args) : cJSON_CreateObject();
   if (!p->id || !p->name || !p->args) {
     part_free(p);
     return hl__oom();
   }
   msg->n_parts++;
   return HL_OK;
+}
+
+hl_status hl_message_add_tool_call(hl_message *msg, const char *id, const char *name,
+                                   const cJSON *args) {
+  return add_tool_call(msg, id, name, args, NULL);
+}
+
+hl_status hl__message_add_tool_call_take(hl_message *msg, const char *id, const char *name,
+                                         cJSON *args) {
+  return add_tool_call(msg, id, name, args, args);
 }
 
 hl_status hl_message_add_tool_result(hl_message *msg, const char *id, const char *name,

@@ -19,6 +19,13 @@ hl_status hl__json_opt_str(const cJSON *obj, const char *key, const char *where,
 /* Like hl__json_opt_str but absence is an HL_ERR_JSON error. */
 hl_status hl__json_req_str(const cJSON *obj, const char *key, const char *where, const char **out);
 
+/* hl_message_add_tool_call() taking `args` (a parsed object the caller
+ * no longer needs: a provider's decoded call) instead of copying it;
+ * `args` is the message's on success and freed on failure. Saves a deep
+ * copy and its frees per tool call decoded (issue 12, CPU per session). */
+hl_status hl__message_add_tool_call_take(hl_message *msg, const char *id, const char *name,
+                                         cJSON *args);
+
 hl_status hl__message_from_json_at(const cJSON *json, hl_message **out, const char *where);
 hl_status hl__messages_from_json_at(const cJSON *array, hl_messages *list, const char *where);
 

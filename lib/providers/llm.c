@@ -343,7 +343,10 @@ static void error_text(const char *body, char *out, size_t size) {
 typedef struct llm_call {
   hl__llm *l;
   hl__llm_wire w;            /* the wire, with its path made for the model */
-  char path[512];
+  /* path, trace_line and model are malloc'd as long as they need: fixed
+   * buffers of 512, 512 and 256 bytes were 1.3 KB per call in flight
+   * whether used or not (issue 12, memory per session). */
+  char *path;                /* the path made for the model (Gemini), or NULL */
   hl_context *ctx;
   double start;
   cJSON *payload;
@@ -352,8 +355,8 @@ typedef struct llm_call {
                                 not a worst case per call in flight) */
   char *body, *url;
   const char **hdrs;
-  char trace_line[512];      /* a tracer's traceparent (hookline/trace.h) */
-  char model[256];           /* the model asked for, for the price table */
+  char *trace_line;          /* a tracer's traceparent (hookline/trace.h), or NULL */
+  char *model;               /* the model asked for, for the price table */
   sse_sink sink;
   body_head head;
   hl__llm_stream *s;         /* streaming state, or NULL */
@@ -377,6 +380,9 @@ static void call_free(llm_call *c) {
   }
   hl__http_response_clear(&c->resp);
   cJSON_Delete(c->payload);
+  free(c->path);
+  free(c->trace_line);
+  free(c->model);
   free(c->body);
   free(c->url);
   free(c->hdrs);
@@ -390,13 +396,15 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
   c->start = now_ms();
   const char *model = hl__llm_model(l, req);
   if (!model) return HL_ERR_INVALID;
-  snprintf(c->model, sizeof c->model, "%s", model);
+  if (!(c->model = strdup(model))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
   /* A path that depends on the model (Gemini): this call's own copy of
    * the wire has it, so everything below reads c->w.path. */
   hl_status st = HL_OK;
   if (w->make_path) {
-    st = w->make_path(l, model, req->stream, c->path, sizeof c->path);
+    char path[512];
+    st = w->make_path(l, model, req->stream, path, sizeof path);
     if (st != HL_OK) return st;
+    if (!(c->path = strdup(path))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
     c->w.path = c->path;
   }
   st = w->encode(l, req, model, &c->payload);
@@ -441,7 +449,11 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
   for (size_t i = 0; i < n_auth; i++) c->hdrs[nh++] = auth[i];
   for (size_t i = 0; i < l->n_headers; i++) c->hdrs[nh++] = l->headers[i];
   /* A tracer's traceparent (hookline/trace.h), built on this thread. */
-  if (hl_trace_header(ctx, c->trace_line, sizeof c->trace_line)) c->hdrs[nh++] = c->trace_line;
+  char trace_line[512];
+  if (hl_trace_header(ctx, trace_line, sizeof trace_line)) {
+    if (!(c->trace_line = strdup(trace_line))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+    c->hdrs[nh++] = c->trace_line;
+  }
 
   emit_request(l, ctx, c->payload);
   /* The encoded body is all the call needs from here on: the tree (the
@@ -453,8 +465,13 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
   hl__http_request *hr = &c->hr;
   memset(hr, 0, sizeof *hr);
   hr->url = c->url;
+  /* The body stays for the whole call (a retry sends it again): without
+   * the printer's spare room (up to half of its doubled buffer). */
+  size_t body_len = strlen(c->body);
+  char *fit = realloc(c->body, body_len + 1);
+  if (fit) c->body = fit;
   hr->body = c->body;
-  hr->body_len = strlen(c->body);
+  hr->body_len = body_len;
   hr->headers = c->hdrs;
   hr->n_headers = nh;
   hr->secret = l->api_key;
@@ -508,6 +525,8 @@ static hl_status call_conclude(llm_call *c, hl_status st, hl_response **out) {
   bool ok2xx = resp->status >= 200 && resp->status < 300;
   cJSON *data = NULL;
   hl_response *r = NULL;
+  /* Could the answer's strings hold the key? A stream: assume so. */
+  bool may_hold = true;
   if (st == HL_OK && c->s && ok2xx) st = hl__sse_finish(&c->sink.parser);
   if (st == HL_OK && !ok2xx) st = http_error(c);
   if (c->s) {
@@ -531,6 +550,8 @@ static hl_status call_conclude(llm_call *c, hl_status st, hl_response **out) {
                    "%s: response body is not valid JSON: %s (Content-Type %s, starting %s)",
                    l->name, why, ctype, start);
     } else {
+      /* Decided on the text, before it is freed below (redact.c). */
+      may_hold = hl__llm_body_may_hold(resp->body, resp->body_len, l->api_key);
       st = c->w.decode(l, data, &r);
     }
   }
@@ -542,7 +563,7 @@ static hl_status call_conclude(llm_call *c, hl_status st, hl_response **out) {
     hl__redact_into(safe, sizeof safe, hl_last_error(), l->api_key);
     hl_fail(st, "%s", safe);
   }
-  hl_status rst = hl__llm_redact(l, data, st == HL_OK ? r : NULL);
+  hl_status rst = may_hold ? hl__llm_redact(l, data, st == HL_OK ? r : NULL) : HL_OK;
   if (st == HL_OK) st = rst;
   if (st == HL_OK && !r->usage.has_cost) hl__usage_price(&r->usage, r->model, c->model); /* price.h */
   st = finish(l, c->ctx, c->start, data, r, st);

@@ -240,6 +240,14 @@ bool hl__llm_schema_strict_ok(const cJSON *schema);
  * allocation failure. */
 hl_status hl__llm_redact(const hl__llm *l, cJSON *data, hl_response *r);
 
+/* Can the strings decoded from the JSON text `body` (`len` bytes,
+ * NUL-terminated) hold `secret`? False only when they cannot: the text
+ * does not contain the secret, has no "\u" escape, and the secret has
+ * none of the characters that the other escapes stand for ('"', '\\',
+ * '/', control characters), so every decoded string is a piece of the
+ * text as it is. Then hl__llm_redact() would find nothing (redact.c). */
+bool hl__llm_body_may_hold(const char *body, size_t len, const char *secret);
+
 /* The two wire formats (openai.c, anthropic.c), so that tests and the fuzz
  * targets can drive their decoders without a server. Static, never NULL. */
 const hl__llm_wire *hl__openai_wire(void);

@@ -13,6 +13,7 @@
 
 #include "hookline/json.h"
 #include "hookline/openai.h"
+#include "core/model_internal.h"
 #include "core/util.h"
 #include "providers/llm.h"
 
@@ -151,8 +152,13 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
       cJSON *t = cJSON_CreateObject();
       if (!hl__llm_push(tools, t)) goto oom;
       cJSON *fn = cJSON_AddObjectToObject(t, "function");
-      cJSON *params = d->parameters ? cJSON_Duplicate(d->parameters, 1)
-                                    : hl__empty_object_schema();
+      /* The schema by reference, not a copy: the payload is printed and
+       * deleted while the request (which holds the schema) lives, and
+       * nothing writes to it (observers see it const). A copy per tool
+       * per request was ~20 allocations and frees each. */
+      cJSON *params = cJSON_IsObject(d->parameters) ? cJSON_CreateObjectReference(d->parameters->child)
+                      : d->parameters ? cJSON_Duplicate(d->parameters, 1)
+                                      : hl__empty_object_schema();
       if (!cJSON_AddStringToObject(t, "type", "function") || !fn ||
           !cJSON_AddStringToObject(fn, "name", d->name ? d->name : "") ||
           (d->description && !cJSON_AddStringToObject(fn, "description", d->description)) ||
@@ -319,8 +325,8 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
     } else {
       st = hl_fail(HL_ERR_PROVIDER, "openai: arguments of tool call \"%s\" (id %s) are not a JSON object", name, id);
     }
-    if (st == HL_OK) st = hl_message_add_tool_call(r->message, id, name, args);
-    cJSON_Delete(args);
+    if (st == HL_OK) st = hl__message_add_tool_call_take(r->message, id, name, args);
+    else cJSON_Delete(args);
     i++;
   }
   if (st == HL_OK) st = hl__llm_set_ids(r, j);
@@ -461,8 +467,8 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
     }
     cJSON *args = NULL;
     st = hl__llm_parse_args(base->l, c->args.p ? c->args.p : "", c->args.len, c->name, id, &args);
-    if (st == HL_OK) st = hl_message_add_tool_call(r->message, id, c->name, args);
-    cJSON_Delete(args);
+    if (st == HL_OK) st = hl__message_add_tool_call_take(r->message, id, c->name, args);
+    else cJSON_Delete(args);
   }
   if (st != HL_OK) return st;
   *out = r;

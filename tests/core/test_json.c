@@ -1,5 +1,7 @@
 /* test_json.c - the strict JSON parser and the cJSON helpers. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -34,6 +36,81 @@ static void parses_and_prints_round_trip(void) {
   hl_free(text);
   cJSON_Delete(v);
   cJSON_Delete(again);
+}
+
+/* The parser and the printer take plain text 8 bytes at a time and fall
+ * back to one byte at a time around anything special: each special piece
+ * (quote, backslash, control byte, escape, 2- and 4-byte UTF-8, DEL) at
+ * every position of strings of 0-40 bytes prints as cJSON prints it,
+ * and the printed text parses back to the same string; a raw control
+ * byte, a raw invalid UTF-8 byte and an unterminated string at every
+ * position are refused. */
+static void strings_at_every_block_position(void) {
+  const char *special[] = {"\"", "\\", "\n", "\x01", "\x1f", "\xc3\xa9", "\xf0\x9f\x98\x80",
+                           "\x7f", "/", " "};
+  for (size_t k = 0; k < sizeof special / sizeof *special; k++) {
+    for (size_t len = 0; len <= 40; len++) {
+      for (size_t at = 0; at <= len; at++) {
+        char str[64];
+        memset(str, 'a', len);
+        str[len] = '\0';
+        size_t sl = strlen(special[k]);
+        memmove(str + at + sl, str + at, len - at + 1);
+        memcpy(str + at, special[k], sl);
+        cJSON *v = cJSON_CreateString(str);
+        REQUIRE(v);
+        char *mine = NULL, *theirs = cJSON_PrintUnformatted(v);
+        REQUIRE(hl_json_print(v, &mine) == HL_OK && theirs);
+        CHECK_STR(mine, theirs);
+        cJSON *back = NULL;
+        CHECK_INT(hl_json_parse(mine, strlen(mine), &back), HL_OK);
+        CHECK_STR(cJSON_IsString(back) ? back->valuestring : "(not a string)", str);
+        /* The same string spelled with \u escapes for every 'a'. */
+        char esc[512];
+        size_t n = 0;
+        esc[n++] = '"';
+        for (const char *c = mine + 1; c[1]; c++) {
+          if (*c == 'a') n += (size_t)snprintf(esc + n, sizeof esc - n, "\\u0061");
+          else esc[n++] = *c;
+        }
+        esc[n++] = '"';
+        esc[n] = '\0';
+        cJSON *back2 = NULL;
+        CHECK_INT(hl_json_parse(esc, n, &back2), HL_OK);
+        CHECK_STR(cJSON_IsString(back2) ? back2->valuestring : "(not a string)", str);
+        free(theirs);
+        hl_free(mine);
+        cJSON_Delete(v);
+        cJSON_Delete(back);
+        cJSON_Delete(back2);
+      }
+    }
+  }
+  const char *bad[] = {"\x01", "\x1f", "\xff", "\xc3"};
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+    for (size_t len = 0; len <= 24; len++) {
+      for (size_t at = 0; at <= len; at++) {
+        char text[64];
+        size_t n = 0;
+        text[n++] = '"';
+        for (size_t i = 0; i < len; i++) {
+          if (i == at) text[n++] = bad[k][0];
+          text[n++] = 'b';
+        }
+        if (at == len) text[n++] = bad[k][0];
+        size_t closed = n;
+        text[n++] = '"';
+        text[n] = '\0';
+        cJSON *v = NULL;
+        CHECK_INT(hl_json_parse(text, n, &v), HL_ERR_JSON);
+        cJSON_Delete(v);
+        v = NULL;
+        /* Without its closing quote. */
+        CHECK_INT(hl_json_parse(text, closed, &v), HL_ERR_JSON);
+        cJSON_Delete(v);
+      }
+    }
+  }
 }
 
 static void scalars_at_top_level(void) {
@@ -259,6 +336,7 @@ static void numbers_print_exactly(void) {
 int main(void) {
   RUN(numbers_print_exactly);
   RUN(parses_and_prints_round_trip);
+  RUN(strings_at_every_block_position);
   RUN(scalars_at_top_level);
   RUN(surrogate_pairs_decode_to_utf8);
   RUN(length_bounds_the_text);

@@ -13,6 +13,12 @@
  *   loop_second_iteration   a loop whose child's call is interrupted on
  *        the second iteration only (path "checker#2/k1"): the first
  *        iteration is not run again
+ *   loop_escalate_kept      a loop's child escalates (hl_workflow_escalate)
+ *        and, in the same turn, waits for approval: on resume the loop
+ *        ends after that child (the next child and iteration do not run),
+ *        whether resumed in this process or from the session and state as
+ *        JSON text (as another process would); a fresh run of the same
+ *        loop on that session is not ended by what the interrupted one left
  *   parallel_every_pending  three branches: two wait (one decision each,
  *        both in one state), the third finishes before the run stops and
  *        is not run again on resume
@@ -193,6 +199,130 @@ static void loop_second_iteration(void) {
   hl_session_free(s);
   hl_agent_unref(lp);
   hl_provider_unref(cm);
+}
+
+/* ---- loop: an escalation made before the interrupt ---- */
+
+static hl_status escalate_tool(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args, (void)ud;
+  fx_log_call("escalate", args);
+  *result = cJSON_CreateString("escalated");
+  return hl_workflow_escalate(ctx);
+}
+
+/* The loop "review" of "checker" (escalates and deletes /tmp/k, which
+ * needs approval, in one turn; then answers) and "other" (answers "other
+ * ran"), at most 3 iterations. */
+static hl_agent *escalating_loop(hl_provider *cm, hl_provider *om) {
+  hl_agent *checker = fx_child("checker", cm,
+                               "{\"rules\": [{\"match\": \".\", \"steps\": ["
+                               "{\"tool_calls\": [{\"id\": \"e1\", \"name\": \"escalate\", "
+                               "\"arguments\": {}}, {\"id\": \"k1\", \"name\": \"delete_file\", "
+                               "\"arguments\": {\"path\": \"/tmp/k\"}}]},"
+                               "{\"text\": \"checked: {{result}}\"}]}]}");
+  hl_agent *other = fx_child("other", om, "{\"fallback\": {\"text\": \"other ran\"}}");
+  hl_agent *lp = hl_loop_agent_new("review", 3, HL_WORKFLOW_INPUT_SAME);
+  if (!checker || !other || !lp) return NULL;
+  fx_add(checker, hl_tool_new("escalate", "end the loop", escalate_tool, NULL));
+  hl_agent_add_sub_agent(lp, checker);
+  hl_agent_add_sub_agent(lp, other);
+  hl_agent_unref(checker);
+  hl_agent_unref(other);
+  return lp;
+}
+
+static void loop_escalate_resumed(bool through_text) {
+  fx_log_reset();
+  hl_provider *cm = hl_scripted_new(), *om = hl_scripted_new();
+  hl_agent *lp = escalating_loop(cm, om);
+  REQUIRE(lp);
+  hl_session *s = hl_session_new("app", "user", "loop-esc");
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(lp, s, "check", &answer), HL_INTERRUPTED);
+  cJSON *state = hl_run_state_json();
+  REQUIRE(state);
+  char paths[256];
+  pending_paths(state, paths, sizeof paths);
+  CHECK_STR(paths, "checker/k1");
+  CHECK_INT(fx_ran("escalate"), 1);
+  CHECK_INT(fx_ran("delete_file"), 0);
+  CHECK_INT((int)hl_scripted_request_count(om), 0);
+  if (through_text) {
+    /* As another process would: the session and the state as JSON text. */
+    cJSON *sj = hl_session_to_json(s);
+    char *stext = cJSON_PrintUnformatted(sj), *ttext = cJSON_PrintUnformatted(state);
+    cJSON_Delete(sj);
+    cJSON_Delete(state);
+    hl_session_free(s);
+    sj = cJSON_Parse(stext);
+    REQUIRE(sj);
+    s = NULL;
+    CHECK_INT(hl_session_from_json(sj, &s), HL_OK);
+    REQUIRE(s);
+    state = cJSON_Parse(ttext);
+    REQUIRE(state);
+    cJSON_Delete(sj);
+    free(stext);
+    free(ttext);
+  }
+  cJSON *d = cJSON_CreateObject();
+  CHECK_INT(hl_decision_approve(d, "checker/k1"), HL_OK);
+  CHECK_INT(hl_agent_resume(lp, s, state, d, &answer), HL_OK);
+  /* The loop ended right after checker: "other" never ran, no second
+   * iteration (before the fix the escalation was cleared on resume and
+   * the answer was "other ran" of the third iteration). */
+  CHECK_STR(answer ? answer : "", "checked: deleted /tmp/k");
+  CHECK_INT((int)hl_scripted_request_count(om), 0);
+  CHECK_INT((int)hl_scripted_request_count(cm), 2);
+  CHECK_INT(fx_ran("escalate"), 1);
+  CHECK_INT(fx_ran("delete_file"), 1);
+  /* The flag is consumed: nothing of it is left in the session. */
+  cJSON *flag = hl_session_state_get(s, HL_WORKFLOW_ESCALATE_KEY);
+  CHECK(flag == NULL);
+  cJSON_Delete(flag);
+  hl_free(answer);
+  cJSON_Delete(d);
+  cJSON_Delete(state);
+  hl_session_free(s);
+  hl_agent_unref(lp);
+  hl_provider_unref(cm);
+  hl_provider_unref(om);
+}
+
+static void loop_escalate_kept(void) {
+  loop_escalate_resumed(false);
+  loop_escalate_resumed(true);
+
+  /* An interrupted run that is never resumed: a fresh run of a loop of
+   * the same name on that session is not ended by what it left (its
+   * first child, at the position of the interrupted one, does not
+   * escalate: the loop goes on to "other"). */
+  fx_log_reset();
+  hl_provider *cm = hl_scripted_new(), *om = hl_scripted_new(), *pm = hl_scripted_new();
+  hl_agent *lp = escalating_loop(cm, om);
+  REQUIRE(lp);
+  hl_session *s = hl_session_new("app", "user", "loop-esc-fresh");
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(lp, s, "check", &answer), HL_INTERRUPTED);
+  cJSON_Delete(hl_run_state_json());
+  hl_agent *plain = fx_child("plain", pm, "{\"fallback\": {\"text\": \"plain ran\"}}");
+  hl_agent *other = fx_child("other", om, "{\"fallback\": {\"text\": \"other ran\"}}");
+  hl_agent *fresh = hl_loop_agent_new("review", 1, HL_WORKFLOW_INPUT_SAME);
+  REQUIRE(plain && other && fresh);
+  hl_agent_add_sub_agent(fresh, plain);
+  hl_agent_add_sub_agent(fresh, other);
+  CHECK_INT(hl_agent_run(fresh, s, "check", &answer), HL_OK);
+  CHECK_STR(answer ? answer : "", "other ran");
+  CHECK_INT((int)hl_scripted_request_count(om), 1);
+  hl_free(answer);
+  hl_agent_unref(plain);
+  hl_agent_unref(other);
+  hl_agent_unref(fresh);
+  hl_session_free(s);
+  hl_agent_unref(lp);
+  hl_provider_unref(cm);
+  hl_provider_unref(om);
+  hl_provider_unref(pm);
 }
 
 /* ---- parallel ---- */
@@ -434,6 +564,7 @@ int main(int argc, char **argv) {
   RUN(sequential_reject);
   RUN(sequential_edit);
   RUN(loop_second_iteration);
+  RUN(loop_escalate_kept);
   RUN(parallel_every_pending);
   RUN(parallel_in_sequential);
   RUN(async_resume);

@@ -15,6 +15,8 @@ scenarios of test_providers_v3.c, whose model names start with "x3":
             one; an invalid one then one that is not JSON. Anthropic
             answers with a call of the "weather" tool.
   x3key     a 2xx answer echoing the API key (text, model, an extra field)
+  x3keyesc  the same, the key's first character spelled as a JSON \\u escape
+            (only the decoded strings show the key)
 
 Every other route and model goes to server_v2.py's handler. The scenario
 is the model up to '@' ('__' for Gemini, whose model is in the path).
@@ -75,7 +77,7 @@ def answer(fmt, scenario, body, n, key):
         if fmt == "anthropic":
             return "", [("toolu_answer", "weather", value)], {}
         return dumps(value), [], {}
-    if scenario == "x3key":
+    if scenario in ("x3key", "x3keyesc"):
         return "Your key is %s, keep it safe." % key, [], {"debug": {"echo": key}}
     return "ok", [], {}
 
@@ -200,12 +202,15 @@ class Handler(server_v2.Handler):
                 return True
             return self.small_chunks(server.sse_bytes(think_events(model, body)))
         text, calls, extra = answer(fmt, scenario, body, n, key)
-        wire_model = key if scenario == "x3key" else model
+        wire_model = key if scenario in ("x3key", "x3keyesc") else model
         if not stream:
             b = plain_body(fmt, wire_model, text, calls,
                            COST_USAGE[fmt] if scenario == "x3cost" else None)
             b.update(extra)
-            self.send(200, dumps(b).encode("utf-8"))
+            data = dumps(b)
+            if scenario == "x3keyesc" and key:
+                data = data.replace(key, "\\u%04x" % ord(key[0]) + key[1:])
+            self.send(200, data.encode("utf-8"))
             return True
         return self.small_chunks(server.sse_bytes(stream_events(fmt, wire_model, text, calls)))
 
