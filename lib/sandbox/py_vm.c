@@ -720,7 +720,7 @@ typedef struct py_template {
   hl_status status;
   char error[256];
   struct hl_py_snapshot snap; /* fd is a memfd (offset 0) or image a copy */
-  wasm_rt_funcref_t *table;   /* what instantiation put in the table */
+  wasm_rt_funcref_t *table;   /* a booted template's table: the build-time check */
   uint32_t table_size, table_max;
   /* What mp_sched_keyboard_interrupt() stores, learnt from the template
    * (see learn_soft_stop): the soft stop does the same stores itself,
@@ -888,27 +888,6 @@ static void template_boot(void) {
   hl_py_vm_free(vm);
 }
 
-/* The function table alone, as instantiation fills it (no memory, no
- * module code runs): what a template read from a file needs, since a
- * file cannot hold host function pointers. */
-static hl_status fresh_table(wasm_rt_funcref_t **table, uint32_t *size, uint32_t *max) {
-  Z_mpy_instance_t inst;
-  memset(&inst, 0, sizeof inst);
-  hl_wasm_frame frame;
-  wasm_rt_trap_t trap;
-  /* Its allocation failing makes the fill trap (out of bounds). */
-  HL_WASM_TRY(frame, trap, Z_mpy_init_table_only(&inst));
-  wasm_rt_funcref_table_t *t = &inst.w2c___indirect_function_table;
-  if (trap != WASM_RT_TRAP_NONE || !t->data) {
-    wasm_rt_free_funcref_table(t);
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the Python function table");
-  }
-  *table = t->data; /* taken as it is: the table's own allocation */
-  *size = t->size;
-  *max = t->max_size;
-  return HL_OK;
-}
-
 /* A template file's soft-stop words lie where learn_soft_stop() can find
  * them: aligned, inside the scanned start of the image. */
 static bool kbd_words_fit(const struct hl_py_snapshot *s) {
@@ -925,82 +904,51 @@ static const char *tmpl_origin = "none";
 static char tmpl_origin_path[512];
 static bool tmpl_never_file; /* the build-time program boots its own */
 
+/* Accepts a template file: a Python snapshot file (py_snapshot.c) that
+ * says where MicroPython's interrupt state is. */
+static hl_status load_template(int fd, const char *path, void *ud) {
+  (void)ud;
+  struct hl_py_snapshot *s = NULL;
+  hl_status st = hl__py_snapshot_read_fd(fd, path, 0, 0, &s);
+  if (st)
+    return st;
+  if (!kbd_words_fit(s)) {
+    hl_py_snapshot_free(s);
+    return hl_fail(HL_ERR_INVALID, "sandbox snapshot: %s is not a template (it does not say "
+                   "where MicroPython's interrupt state is)", path);
+  }
+  tmpl.snap = *s; /* the descriptor stays open for the process's life */
+  free(s);
+  tmpl.table_size = tmpl.snap.table_size;
+  tmpl.table_max = tmpl.snap.table_max;
+  tmpl.kbd_pending = tmpl.snap.kbd_pending, tmpl.kbd_exc = tmpl.snap.kbd_exc;
+  tmpl.kbd_trace = tmpl.snap.kbd_trace, tmpl.kbd_sched = tmpl.snap.kbd_sched;
+  return HL_OK;
+}
+
 /* The template from the file the build wrote (hookline-python.snap), if
  * one is usable: next to the library (the installed layout), where it is
- * installed, else where this build wrote it. HOOKLINE_PY_SANDBOX_SNAPSHOT
- * names another file, or is empty to always boot at run time. The file is
- * a Python snapshot file (py_snapshot.c: build id, checksum), mapped
- * copy-on-write by every vm. */
+ * installed, else where this build wrote it (snapshot_io.c).
+ * HOOKLINE_PY_SANDBOX_SNAPSHOT names another file, or is empty to always
+ * boot at run time. Every vm maps the file copy-on-write. */
 static bool template_from_file(void) {
-  char path[512];
-  const char *env = getenv("HOOKLINE_PY_SANDBOX_SNAPSHOT");
-  const char *candidates[3] = {NULL, NULL, NULL};
-  size_t n = 0;
-  if (env) {
-    if (!*env)
-      return false;
-    candidates[n++] = env;
-  } else {
-    if (hl__snapshot_path_next_to_library((const void *)&hl_py_vm_new, HL_PY_SNAPSHOT_NAME, path,
-                                          sizeof path))
-      candidates[n++] = path;
+  static const hl_snapshot_places places = {
+    .env = "HOOKLINE_PY_SANDBOX_SNAPSHOT",
+    .name = HL_PY_SNAPSHOT_NAME,
+    .library_addr = (const void *)&hl_py_vm_new,
 #ifdef HL_PY_SNAPSHOT_INSTALL_PATH
-    candidates[n++] = HL_PY_SNAPSHOT_INSTALL_PATH;
+    .install_path = HL_PY_SNAPSHOT_INSTALL_PATH,
 #endif
 #ifdef HL_PY_SNAPSHOT_BUILD_PATH
-    candidates[n++] = HL_PY_SNAPSHOT_BUILD_PATH;
+    .build_path = HL_PY_SNAPSHOT_BUILD_PATH,
 #endif
-  }
-  wasm_rt_funcref_t *table = NULL;
-  uint32_t size = 0, max = 0;
-  char first_error[300] = "";
-  const char *first_missing = NULL;
-  hl_status st = fresh_table(&table, &size, &max);
-  if (st)
-    snprintf(first_error, sizeof first_error, "%s", hl_last_error());
-  for (size_t i = 0; st == HL_OK && i < n; i++) {
-    /* A candidate that is not there is the normal case (a build tree has
-     * no file next to the library) and costs no message. */
-    int fd = open(candidates[i], O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-      if (!first_missing)
-        first_missing = candidates[i];
-      continue;
-    }
-    struct hl_py_snapshot *s = NULL;
-    hl_status rst = fd < 0 ? hl_fail(HL_ERR_IO, "sandbox snapshot: cannot open %s: %s",
-                                     candidates[i], strerror(errno))
-                           : hl__py_snapshot_read_fd(fd, candidates[i], size, max, &s);
-    if (rst == HL_OK && !kbd_words_fit(s)) {
-      rst = hl_fail(HL_ERR_INVALID, "sandbox snapshot: %s is not a template (it does not say "
-                    "where MicroPython's interrupt state is)", candidates[i]);
-      hl_py_snapshot_free(s);
-    }
-    if (rst == HL_OK) {
-      tmpl.snap = *s; /* the descriptor stays open for the process's life */
-      free(s);
-      tmpl.table = table;
-      tmpl.table_size = size;
-      tmpl.table_max = max;
-      tmpl.kbd_pending = tmpl.snap.kbd_pending, tmpl.kbd_exc = tmpl.snap.kbd_exc;
-      tmpl.kbd_trace = tmpl.snap.kbd_trace, tmpl.kbd_sched = tmpl.snap.kbd_sched;
-      tmpl_origin = "file";
-      snprintf(tmpl_origin_path, sizeof tmpl_origin_path, "%s", candidates[i]);
-      return true;
-    }
-    /* A file that is there and unusable is what the note reports. */
-    if (!*first_error)
-      snprintf(first_error, sizeof first_error, "%s", hl_last_error());
-  }
-  free(table);
-  if (!*first_error && first_missing)
-    snprintf(first_error, sizeof first_error, "sandbox snapshot: cannot open %s: %s",
-             first_missing, strerror(ENOENT));
-  /* One line, once per process: the first Python sandbox takes
-   * milliseconds instead of microseconds, and this says why. */
-  fprintf(stderr, "hookline: %s; building the Python sandbox snapshot at run time\n",
-          *first_error ? first_error : "sandbox snapshot: no Python template file");
-  return false;
+    .note = "building the Python sandbox snapshot at run time",
+  };
+  if (!hl__snapshot_template_find(&places, load_template, NULL, tmpl_origin_path,
+                                  sizeof tmpl_origin_path))
+    return false;
+  tmpl_origin = "file";
+  return true;
 }
 
 static void template_build(void) {
@@ -1024,6 +972,28 @@ static hl_status template_ready(void) {
   return tmpl.status ? hl_fail(tmpl.status, "%s", tmpl.error) : HL_OK;
 }
 
+/* The function table alone, as instantiation fills it (no memory, no
+ * module code runs): what every vm fills for itself (hl_py_vm_new). The
+ * build-time program checks that it equals the booted template's, since
+ * a file cannot hold host function pointers. */
+static hl_status fresh_table(wasm_rt_funcref_t **table, uint32_t *size, uint32_t *max) {
+  Z_mpy_instance_t inst;
+  memset(&inst, 0, sizeof inst);
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  /* Its allocation failing makes the fill trap (out of bounds). */
+  HL_WASM_TRY(frame, trap, Z_mpy_init_table_only(&inst));
+  wasm_rt_funcref_table_t *t = &inst.w2c___indirect_function_table;
+  if (trap != WASM_RT_TRAP_NONE || !t->data) {
+    wasm_rt_free_funcref_table(t);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the Python function table");
+  }
+  *table = t->data; /* taken as it is: the table's own allocation */
+  *size = t->size;
+  *max = t->max_size;
+  return HL_OK;
+}
+
 hl_status hl__py_template_write(const char *path) {
   tmpl_never_file = true;
   hl_status st = template_ready();
@@ -1044,6 +1014,15 @@ hl_status hl__py_template_write(const char *path) {
   return hl__py_snapshot_write(&tmpl.snap, path);
 }
 
+/* The vm's function table, as instantiation fills it; false when out of
+ * memory (its allocation failing makes the fill trap). */
+static bool fill_table(hl_py_vm *vm) {
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  HL_WASM_TRY(frame, trap, Z_mpy_init_table_only(&vm->inst));
+  return trap == WASM_RT_TRAP_NONE && vm->inst.w2c___indirect_function_table.data;
+}
+
 hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl_py_hooks *hooks,
                        void *ud, hl_py_vm **out) {
   *out = NULL;
@@ -1054,8 +1033,6 @@ hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl
   if (st)
     return st;
   const struct hl_py_snapshot *s = snap ? snap : &tmpl.snap;
-  if (s->table_size != tmpl.table_size || s->table_max != tmpl.table_max)
-    return hl_fail(HL_ERR_INVALID, "sandbox: the Python state is from another build of hookline");
   /* The whole limit reserved, the image mapped privately over its start:
    * pages are copied only when written. */
   size_t bytes = (size_t)s->pages * PAGE_BYTES;
@@ -1093,21 +1070,20 @@ hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl
   atomic_init(&m->call_limit, 0);
   atomic_init(&m->interrupt, 0);
   vm->kbd_mem = map;
+  /* The function table as instantiation fills it (entries close over
+   * this instance): MicroPython never changes it (checked at build time),
+   * so no copy of the template's is needed. */
   wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
-  t->data = malloc((tmpl.table_size ? tmpl.table_size : 1) * sizeof *t->data);
-  if (!t->data) {
+  bool filled = fill_table(vm);
+  if (!filled || t->size != s->table_size || t->max_size != s->table_max) {
+    bool nomem = !filled;
+    wasm_rt_free_funcref_table(t);
     munmap(map, limit);
     free(vm);
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+    return nomem ? hl_fail(HL_ERR_NOMEM, "sandbox: out of memory")
+                 : hl_fail(HL_ERR_INVALID, "sandbox: the Python state is from another build "
+                           "of hookline");
   }
-  for (uint32_t i = 0; i < tmpl.table_size; i++) {
-    t->data[i] = tmpl.table[i];
-    /* Table entries close over the instance they were made in. */
-    if (t->data[i].func)
-      t->data[i].module_instance = &vm->inst;
-  }
-  t->size = tmpl.table_size;
-  t->max_size = tmpl.table_max;
   vm->fn_run = s->fn_run, vm->fn_result = s->fn_result;
   vm->fn_define = s->fn_define, vm->fn_drain = s->fn_drain;
   *out = vm;

@@ -106,6 +106,9 @@ struct hl_py_snapshot {
 
 /* py_snapshot.c: the file format. */
 hl_status hl__py_snapshot_write(const struct hl_py_snapshot *s, const char *path);
+/* Reads the file open as `fd` (which the snapshot then owns; closed on
+ * failure). A table_size of 0 leaves the table's size to hl_py_vm_new,
+ * which checks it against the table it fills. */
 hl_status hl__py_snapshot_read_fd(int fd, const char *path, uint32_t table_size,
                                   uint32_t table_max, struct hl_py_snapshot **out);
 

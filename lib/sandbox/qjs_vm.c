@@ -413,70 +413,37 @@ hl_status hl__vm_fresh_table(hl_vm_snapshot *s) {
   return st;
 }
 
-/* Where the build put the template file: next to the library (the
- * installed layout), else where this build wrote it (snapshot_io.c). */
-static bool template_path_next_to_library(char *out, size_t cap) {
-  return hl__snapshot_path_next_to_library((const void *)&hl_vm_new, HL_SANDBOX_SNAPSHOT_NAME, out,
-                                           cap);
-}
-
 static const char *template_origin = "none";
 static char template_origin_path[512];
 
-/* The template from the snapshot file the build wrote, if one is usable.
+static hl_status load_template(int fd, const char *path, void *ud) {
+  (void)ud;
+  return hl__vm_snapshot_load_fd(fd, path, &template_snap);
+}
+
+/* The template from the snapshot file the build wrote, if one is usable:
+ * next to the library (the installed layout), where it is installed,
+ * else where this build wrote it (snapshot_io.c).
  * HOOKLINE_SANDBOX_SNAPSHOT names another file, or is empty to always
  * build at run time. */
 static bool load_template_file(void) {
-  char path[512];
-  const char *env = getenv("HOOKLINE_SANDBOX_SNAPSHOT");
-  const char *candidates[3] = {NULL, NULL, NULL};
-  size_t n = 0;
-  if (env) {
-    if (!*env)
-      return false;
-    candidates[n++] = env;
-  } else {
-    if (template_path_next_to_library(path, sizeof path))
-      candidates[n++] = path;
+  static const hl_snapshot_places places = {
+    .env = "HOOKLINE_SANDBOX_SNAPSHOT",
+    .name = HL_SANDBOX_SNAPSHOT_NAME,
+    .library_addr = (const void *)&hl_vm_new,
 #ifdef HL_SANDBOX_SNAPSHOT_INSTALL_PATH
-    candidates[n++] = HL_SANDBOX_SNAPSHOT_INSTALL_PATH;
+    .install_path = HL_SANDBOX_SNAPSHOT_INSTALL_PATH,
 #endif
 #ifdef HL_SANDBOX_SNAPSHOT_BUILD_PATH
-    candidates[n++] = HL_SANDBOX_SNAPSHOT_BUILD_PATH;
+    .build_path = HL_SANDBOX_SNAPSHOT_BUILD_PATH,
 #endif
-  }
-  char first_error[256] = "";
-  const char *first_missing = NULL;
-  for (size_t i = 0; i < n; i++) {
-    /* Opened here: a candidate that is not there is the normal case (a
-     * build tree has no file next to the library) and costs no message. */
-    int fd = open(candidates[i], O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-      if (!first_missing)
-        first_missing = candidates[i];
-      continue;
-    }
-    hl_status st = fd < 0 ? hl_fail(HL_ERR_IO, "sandbox snapshot: cannot open %s: %s", candidates[i],
-                                    strerror(errno))
-                          : hl__vm_snapshot_load_fd(fd, candidates[i], &template_snap);
-    if (st == HL_OK) {
-      template_origin = "file";
-      snprintf(template_origin_path, sizeof template_origin_path, "%s", candidates[i]);
-      return true;
-    }
-    /* A missing file where another may follow says nothing; a file that
-     * is there and unusable (another build) is what the note reports. */
-    if (!*first_error)
-      snprintf(first_error, sizeof first_error, "%s", hl_last_error());
-  }
-  if (!*first_error && first_missing)
-    snprintf(first_error, sizeof first_error, "sandbox snapshot: cannot open %s: %s", first_missing,
-             strerror(ENOENT));
-  /* One line, once per process: the first sandbox takes milliseconds
-   * instead of microseconds, and this says why. */
-  fprintf(stderr, "hookline: %s; building the sandbox snapshot at run time\n",
-          *first_error ? first_error : "sandbox snapshot: no file");
-  return false;
+    .note = "building the sandbox snapshot at run time",
+  };
+  if (!hl__snapshot_template_find(&places, load_template, NULL, template_origin_path,
+                                  sizeof template_origin_path))
+    return false;
+  template_origin = "file";
+  return true;
 }
 
 static void build_template(void) {

@@ -1,8 +1,9 @@
 /*
  * tests/sandbox/sandbox_snapshot_file.c - snapshot files: the template
  * snapshot the build writes is what the first sandbox of a process maps;
- * a missing, foreign (another build id), truncated or unrelated file makes
- * the process initialise QuickJS itself, with one line on stderr saying
+ * a missing, corrupt (a byte of the image changed: the checksum), foreign
+ * (another build id), truncated or unrelated file makes the process
+ * initialise QuickJS itself, with one line on stderr saying
  * why, and the sandbox works either way. A session's snapshot saved to a
  * file and loaded back (as another process would) keeps its JavaScript
  * state; a file from another build is refused with a clear error.
@@ -134,12 +135,47 @@ static void check_fallback(const char *env, const char *reason) {
   CHECK_INT(count_lines(r.err), 1);
 }
 
+/* The offset of a non-zero byte of the memory image (past the 64 KiB
+ * header) and its value, or -1. */
+static off_t image_byte(const char *path, unsigned char *value) {
+  int fd = open(path, O_RDONLY);
+  static unsigned char buf[65536];
+  off_t found = -1;
+  for (off_t off = 65536 + 70000; fd >= 0 && found < 0;) {
+    ssize_t n = pread(fd, buf, sizeof buf, off);
+    if (n <= 0)
+      break;
+    for (ssize_t i = 0; i < n; i++)
+      if (buf[i]) {
+        found = off + i;
+        *value = buf[i];
+        break;
+      }
+    off += n;
+  }
+  if (fd >= 0)
+    close(fd);
+  return found;
+}
+
+static void corrupt_snapshot_is_rebuilt_with_a_note(void) {
+  REQUIRE(built_path[0]);
+  char path[128];
+  snprintf(path, sizeof path, "%s/corrupt.snap", tmpdir);
+  unsigned char v = 0;
+  off_t at = image_byte(built_path, &v);
+  REQUIRE(at > 0);
+  char flipped = (char)(v ^ 0x40);
+  REQUIRE(copy_snapshot(path, at, &flipped, 1, 0));
+  check_fallback(path, "is corrupt");
+}
+
 static void snapshot_from_another_build_is_rebuilt_with_a_note(void) {
   REQUIRE(built_path[0]);
   char path[128];
   snprintf(path, sizeof path, "%s/other-build.snap", tmpdir);
-  /* The build id follows the 8-byte magic. */
-  REQUIRE(copy_snapshot(path, 8, "0123456789", 10, 0));
+  /* The build id follows the magic, the version and the byte order mark. */
+  REQUIRE(copy_snapshot(path, 16, "0123456789", 10, 0));
   check_fallback(path, "from another build of hookline");
 }
 
@@ -226,6 +262,10 @@ static void loading_a_bad_file_says_why(void) {
   snprintf(path, sizeof path, "%s/other-build.snap", tmpdir);
   CHECK_INT(hl_sandbox_snapshot_load(path, &snap), HL_ERR_INVALID);
   CHECK_CONTAINS(hl_last_error(), "from another build of hookline");
+  snprintf(path, sizeof path, "%s/corrupt.snap", tmpdir);
+  CHECK_INT(hl_sandbox_snapshot_load(path, &snap), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "is corrupt");
+  CHECK(snap == NULL);
   CHECK_INT(hl_sandbox_snapshot_load(NULL, &snap), HL_ERR_INVALID);
   CHECK_INT(hl_sandbox_snapshot_save(NULL, path), HL_ERR_INVALID);
   /* A directory that does not exist: an I/O error naming the file. */
@@ -240,7 +280,8 @@ static void loading_a_bad_file_says_why(void) {
 }
 
 static void remove_tmpdir(void) {
-  const char *names[] = {"other-build.snap", "truncated.snap", "text.snap", "session.snap"};
+  const char *names[] = {"corrupt.snap", "other-build.snap", "truncated.snap", "text.snap",
+                         "session.snap"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     char p[128];
     snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
@@ -258,6 +299,7 @@ int main(int argc, char **argv) {
   }
   /* The forking cases first: the parent makes no sandbox before them. */
   RUN(first_sandbox_maps_the_build_snapshot);
+  RUN(corrupt_snapshot_is_rebuilt_with_a_note);
   RUN(snapshot_from_another_build_is_rebuilt_with_a_note);
   RUN(missing_snapshot_is_rebuilt_with_a_note);
   RUN(truncated_snapshot_is_rebuilt_with_a_note);
