@@ -61,7 +61,8 @@ hl_status hl__py_snapshot_write(const struct hl_py_snapshot *s, const char *path
 }
 
 hl_status hl__py_snapshot_read_fd(int fd, const char *path, uint32_t table_size,
-                                  uint32_t table_max, struct hl_py_snapshot **out) {
+                                  uint32_t table_max, hl_snapshot_head *defer,
+                                  struct hl_py_snapshot **out) {
   *out = NULL;
   file_header h;
   hl_status st = hl__snapshot_file_read(fd, path, &format, &h, sizeof h);
@@ -69,6 +70,10 @@ hl_status hl__py_snapshot_read_fd(int fd, const char *path, uint32_t table_size,
                       (table_size && (h.table_size != table_size || h.table_max != table_max)) || !h.fn_run || !h.fn_result || !h.fn_define ||
                       !h.fn_drain))
     st = hl_fail(HL_ERR_INVALID, "sandbox snapshot: %s has an invalid header", path);
+  if (st == HL_OK && defer)
+    *defer = h.head;
+  else if (st == HL_OK)
+    st = hl__snapshot_file_verify(fd, path, &h.head);
   if (st) {
     close(fd);
     return st;

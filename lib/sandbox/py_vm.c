@@ -123,9 +123,16 @@ static void open_calls(hl_py_vm *vm) {
 
 typedef hl_status (*py_op)(hl_py_vm *vm, void *arg);
 
+static hl_status template_checked(hl_py_vm *vm);
+
 static hl_status vm_run(hl_py_vm *vm, py_op op, void *arg) {
   if (vm->broken)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
+  if (vm->unchecked) {
+    hl_status st = template_checked(vm);
+    if (st)
+      return st;
+  }
   hl_wasm_frame frame;
   wasm_rt_trap_t trap;
   volatile hl_status st = HL_OK;
@@ -792,7 +799,7 @@ static uint32_t load32(const uint8_t *mem, uint32_t addr) {
  * scheduler state (u16 1 -> 0), and K's traceback pointer (set to NULL:
  * checked by planting a value there before the second run). The memory is
  * put back after each run. False when the module does not behave so. */
-static bool learn_soft_stop(hl_py_vm *vm) {
+static bool learn_soft_stop(hl_py_vm *vm, py_template *t) {
   wasm_rt_memory_t *m = &vm->inst.w2c_memory;
   size_t n = m->size < KBD_SCAN_BYTES ? m->size : KBD_SCAN_BYTES;
   uint8_t *was = malloc(n);
@@ -841,50 +848,50 @@ static bool learn_soft_stop(hl_py_vm *vm) {
   }
   free(was);
   if (ok) {
-    tmpl.kbd_pending = pending;
-    tmpl.kbd_exc = exc;
-    tmpl.kbd_trace = exc + 8;
-    tmpl.kbd_sched = sched;
+    t->kbd_pending = pending;
+    t->kbd_exc = exc;
+    t->kbd_trace = exc + 8;
+    t->kbd_sched = sched;
   }
   return ok;
 }
 
 /* The template booted here: MicroPython's start-up and the prelude (a
  * few milliseconds). */
-static void template_boot(void) {
+static void template_boot(py_template *t) {
   hl_py_vm *vm = NULL;
   hl_status st = vm_boot(HL_PY_MIN_MEMORY, &vm);
   if (st) {
-    tmpl.status = st;
-    snprintf(tmpl.error, sizeof tmpl.error, "%s", hl_last_error());
+    t->status = st;
+    snprintf(t->error, sizeof t->error, "%s", hl_last_error());
     return;
   }
-  if (!learn_soft_stop(vm)) {
-    tmpl.status = HL_ERR_SANDBOX;
-    snprintf(tmpl.error, sizeof tmpl.error, "sandbox: cannot find MicroPython's interrupt state "
+  if (!learn_soft_stop(vm, t)) {
+    t->status = HL_ERR_SANDBOX;
+    snprintf(t->error, sizeof t->error, "sandbox: cannot find MicroPython's interrupt state "
              "in this module (not the build hookline expects)");
     hl_py_vm_free(vm);
     return;
   }
-  st = image_of(&vm->inst.w2c_memory, &tmpl.snap);
-  const wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
-  tmpl.table = malloc((t->size ? t->size : 1) * sizeof *tmpl.table);
-  if (st || !tmpl.table) {
-    tmpl.status = HL_ERR_NOMEM;
-    snprintf(tmpl.error, sizeof tmpl.error, "sandbox: out of memory making the Python template");
+  st = image_of(&vm->inst.w2c_memory, &t->snap);
+  const wasm_rt_funcref_table_t *tt = &vm->inst.w2c___indirect_function_table;
+  t->table = malloc((tt->size ? tt->size : 1) * sizeof *t->table);
+  if (st || !t->table) {
+    t->status = HL_ERR_NOMEM;
+    snprintf(t->error, sizeof t->error, "sandbox: out of memory making the Python template");
     hl_py_vm_free(vm);
     return;
   }
-  memcpy(tmpl.table, t->data, t->size * sizeof *tmpl.table);
-  tmpl.table_size = t->size;
-  tmpl.table_max = t->max_size;
-  tmpl.snap.table_size = t->size;
-  tmpl.snap.table_max = t->max_size;
-  memcpy(tmpl.snap.globals, (const uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, PY_GLOBALS_BYTES);
-  tmpl.snap.fn_run = vm->fn_run, tmpl.snap.fn_result = vm->fn_result;
-  tmpl.snap.fn_define = vm->fn_define, tmpl.snap.fn_drain = vm->fn_drain;
-  tmpl.snap.kbd_pending = tmpl.kbd_pending, tmpl.snap.kbd_exc = tmpl.kbd_exc;
-  tmpl.snap.kbd_trace = tmpl.kbd_trace, tmpl.snap.kbd_sched = tmpl.kbd_sched;
+  memcpy(t->table, tt->data, tt->size * sizeof *t->table);
+  t->table_size = tt->size;
+  t->table_max = tt->max_size;
+  t->snap.table_size = tt->size;
+  t->snap.table_max = tt->max_size;
+  memcpy(t->snap.globals, (const uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, PY_GLOBALS_BYTES);
+  t->snap.fn_run = vm->fn_run, t->snap.fn_result = vm->fn_result;
+  t->snap.fn_define = vm->fn_define, t->snap.fn_drain = vm->fn_drain;
+  t->snap.kbd_pending = t->kbd_pending, t->snap.kbd_exc = t->kbd_exc;
+  t->snap.kbd_trace = t->kbd_trace, t->snap.kbd_sched = t->kbd_sched;
   hl_py_vm_free(vm);
 }
 
@@ -904,12 +911,35 @@ static const char *tmpl_origin = "none";
 static char tmpl_origin_path[512];
 static bool tmpl_never_file; /* the build-time program boots its own */
 
+/* The template file's header, for the check of its image before a vm
+ * made from it first runs (template_checked). */
+static hl_snapshot_head tmpl_head;
+/* The template file's image: not checked yet, good, or corrupt (then vms
+ * use `fallback`, booted at run time). */
+enum { IMAGE_UNCHECKED, IMAGE_GOOD, IMAGE_BAD };
+static atomic_int tmpl_image = IMAGE_GOOD;
+static pthread_once_t check_once = PTHREAD_ONCE_INIT;
+static py_template fallback = {.snap = {.fd = -1}};
+
+static void check_template_image(void) {
+  if (hl__snapshot_file_verify(tmpl.snap.fd, tmpl_origin_path, &tmpl_head) == HL_OK) {
+    atomic_store(&tmpl_image, IMAGE_GOOD);
+    return;
+  }
+  /* The same one line as for a file that cannot be used at all. */
+  fprintf(stderr, "hookline: %s; building the Python sandbox snapshot at run time\n",
+          hl_last_error());
+  template_boot(&fallback);
+  tmpl_origin = "built";
+  atomic_store(&tmpl_image, IMAGE_BAD);
+}
+
 /* Accepts a template file: a Python snapshot file (py_snapshot.c) that
  * says where MicroPython's interrupt state is. */
 static hl_status load_template(int fd, const char *path, void *ud) {
   (void)ud;
   struct hl_py_snapshot *s = NULL;
-  hl_status st = hl__py_snapshot_read_fd(fd, path, 0, 0, &s);
+  hl_status st = hl__py_snapshot_read_fd(fd, path, 0, 0, &tmpl_head, &s);
   if (st)
     return st;
   if (!kbd_words_fit(s)) {
@@ -953,9 +983,11 @@ static bool template_from_file(void) {
 
 static void template_build(void) {
   pthread_once(&module_once, module_init);
-  if (!tmpl_never_file && template_from_file())
+  if (!tmpl_never_file && template_from_file()) {
+    atomic_store(&tmpl_image, IMAGE_UNCHECKED);
     return;
-  template_boot();
+  }
+  template_boot(&tmpl);
   if (tmpl.status == HL_OK)
     tmpl_origin = "built";
 }
@@ -1032,7 +1064,11 @@ hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl
   hl_status st = template_ready();
   if (st)
     return st;
-  const struct hl_py_snapshot *s = snap ? snap : &tmpl.snap;
+  int image = atomic_load(&tmpl_image);
+  const py_template *tp = image == IMAGE_BAD ? &fallback : &tmpl;
+  if (tp->status)
+    return hl_fail(tp->status, "%s", tp->error);
+  const struct hl_py_snapshot *s = snap ? snap : &tp->snap;
   /* The whole limit reserved, the image mapped privately over its start:
    * pages are copied only when written. */
   size_t bytes = (size_t)s->pages * PAGE_BYTES;
@@ -1086,7 +1122,54 @@ hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl
   }
   vm->fn_run = s->fn_run, vm->fn_result = s->fn_result;
   vm->fn_define = s->fn_define, vm->fn_drain = s->fn_drain;
+  vm->kbd_pending = tp->kbd_pending, vm->kbd_exc = tp->kbd_exc;
+  vm->kbd_trace = tp->kbd_trace, vm->kbd_sched = tp->kbd_sched;
+  vm->unchecked = !snap && image == IMAGE_UNCHECKED;
   *out = vm;
+  return HL_OK;
+}
+
+/* Before a vm made from the template file first runs: the file's image
+ * checked against its checksum (once per process: the first such vm's
+ * first entry pays it); when it is corrupt, a template is booted at run
+ * time (one line on stderr, as for a file that cannot be used) and the
+ * vm, which never ran, starts over from that one. */
+static hl_status template_checked(hl_py_vm *vm) {
+  pthread_once(&check_once, check_template_image);
+  vm->unchecked = false;
+  if (atomic_load(&tmpl_image) != IMAGE_BAD)
+    return HL_OK;
+  const struct hl_py_snapshot *s = &fallback.snap;
+  wasm_rt_memory_t *m = &vm->inst.w2c_memory;
+  const wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
+  size_t bytes = (size_t)s->pages * PAGE_BYTES;
+  hl_status st = HL_OK;
+  if (fallback.status)
+    st = hl_fail(fallback.status, "%s", fallback.error);
+  else if (s->pages > m->max_pages || t->size != s->table_size || t->max_size != s->table_max)
+    st = hl_fail(HL_ERR_SANDBOX, "sandbox: the Python template built at run time does not fit "
+                 "this sandbox");
+  /* Back to zero pages, then the run-time template over them. */
+  else if (mmap(m->data, m->size, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED ||
+           (s->fd >= 0 && mmap(m->data, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+                               s->fd, (off_t)s->offset) == MAP_FAILED))
+    st = hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the Python state");
+  if (st) {
+    vm->broken = true;
+    return st;
+  }
+  if (s->fd < 0)
+    memcpy(m->data, s->image, bytes);
+  memcpy((uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, s->globals, PY_GLOBALS_BYTES);
+  m->pages = s->pages;
+  m->size = (uint32_t)bytes;
+  vm->fn_run = s->fn_run, vm->fn_result = s->fn_result;
+  vm->fn_define = s->fn_define, vm->fn_drain = s->fn_drain;
+  __atomic_store_n(&vm->kbd_pending, fallback.kbd_pending, __ATOMIC_RELAXED);
+  __atomic_store_n(&vm->kbd_exc, fallback.kbd_exc, __ATOMIC_RELAXED);
+  __atomic_store_n(&vm->kbd_trace, fallback.kbd_trace, __ATOMIC_RELAXED);
+  __atomic_store_n(&vm->kbd_sched, fallback.kbd_sched, __ATOMIC_RELAXED);
   return HL_OK;
 }
 
@@ -1106,6 +1189,11 @@ hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out) {
   *out = NULL;
   if (vm->broken)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
+  if (vm->unchecked) {
+    hl_status st = template_checked(vm);
+    if (st)
+      return st;
+  }
   /* A KeyboardInterrupt that came after the last execution must not be
    * saved with the state. */
   if (atomic_exchange(&vm->soft_sent, 0)) {
@@ -1126,8 +1214,8 @@ hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out) {
   s->table_max = vm->inst.w2c___indirect_function_table.max_size;
   s->fn_run = vm->fn_run, s->fn_result = vm->fn_result;
   s->fn_define = vm->fn_define, s->fn_drain = vm->fn_drain;
-  s->kbd_pending = tmpl.kbd_pending, s->kbd_exc = tmpl.kbd_exc;
-  s->kbd_trace = tmpl.kbd_trace, s->kbd_sched = tmpl.kbd_sched;
+  s->kbd_pending = vm->kbd_pending, s->kbd_exc = vm->kbd_exc;
+  s->kbd_trace = vm->kbd_trace, s->kbd_sched = vm->kbd_sched;
   *out = s;
   return HL_OK;
 }
@@ -1156,7 +1244,7 @@ hl_status hl_py_snapshot_load(const char *path, hl_py_snapshot **out) {
   if (fd < 0)
     return hl_fail(errno == ENOENT ? HL_ERR_NOT_FOUND : HL_ERR_IO,
                    "sandbox snapshot: cannot open %s: %s", path, strerror(errno));
-  return hl__py_snapshot_read_fd(fd, path, tmpl.table_size, tmpl.table_max, out);
+  return hl__py_snapshot_read_fd(fd, path, tmpl.table_size, tmpl.table_max, NULL, out);
 }
 
 void hl_py_vm_free(hl_py_vm *vm) {
@@ -1186,11 +1274,15 @@ void hl_py_vm_soft_stop(hl_py_vm *vm) {
    * stale interrupt (soft_sent). The memory never moves while the vm
    * lives. */
   uint8_t *mem = vm->kbd_mem;
+  uint32_t trace = __atomic_load_n(&vm->kbd_trace, __ATOMIC_RELAXED);
+  uint32_t pending = __atomic_load_n(&vm->kbd_pending, __ATOMIC_RELAXED);
+  uint32_t exc = __atomic_load_n(&vm->kbd_exc, __ATOMIC_RELAXED);
+  uint32_t sched = __atomic_load_n(&vm->kbd_sched, __ATOMIC_RELAXED);
   atomic_store(&vm->soft_sent, 1);
-  __atomic_store_n((uint32_t *)(void *)(mem + tmpl.kbd_trace), 0u, __ATOMIC_SEQ_CST);
-  __atomic_store_n((uint32_t *)(void *)(mem + tmpl.kbd_pending), tmpl.kbd_exc, __ATOMIC_SEQ_CST);
+  __atomic_store_n((uint32_t *)(void *)(mem + trace), 0u, __ATOMIC_SEQ_CST);
+  __atomic_store_n((uint32_t *)(void *)(mem + pending), exc, __ATOMIC_SEQ_CST);
   uint16_t idle = 1;
-  (void)__atomic_compare_exchange_n((uint16_t *)(void *)(mem + tmpl.kbd_sched), &idle, 0, false,
+  (void)__atomic_compare_exchange_n((uint16_t *)(void *)(mem + sched), &idle, 0, false,
                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -92,7 +93,14 @@ static void module_init(void) { Z_qjs_init_module(); }
  * as instantiation fills it (entries close over this instance): no code
  * of the module writes its table, so every snapshot's table is this one,
  * and snapshots carry only its size, checked here. */
+static hl_status template_checked(vm_t *vm);
+
 static hl_status vm_prepare(vm_t *vm) {
+  if (vm->unchecked) {
+    hl_status st = template_checked(vm);
+    if (st)
+      return st;
+  }
   pthread_once(&module_once, module_init); /* the table's function types */
   hl_wasm_frame frame;
   wasm_rt_trap_t trap;
@@ -416,9 +424,13 @@ hl_status hl__vm_fresh_table(hl_vm_snapshot *s) {
 static const char *template_origin = "none";
 static char template_origin_path[512];
 
+/* The template file's header, for the check of its image before a vm
+ * made from it first runs (template_checked). */
+static hl_snapshot_head template_head;
+
 static hl_status load_template(int fd, const char *path, void *ud) {
   (void)ud;
-  return hl__vm_snapshot_load_fd(fd, path, &template_snap);
+  return hl__vm_snapshot_load_fd(fd, path, &template_head, &template_snap);
 }
 
 /* The template from the snapshot file the build wrote, if one is usable:
@@ -446,8 +458,34 @@ static bool load_template_file(void) {
   return true;
 }
 
+/* The template file's image: not checked yet, good, or corrupt (then
+ * vms use template_fallback, initialised at run time). */
+enum { IMAGE_UNCHECKED, IMAGE_GOOD, IMAGE_BAD };
+static atomic_int template_image = IMAGE_GOOD;
+static pthread_once_t check_once = PTHREAD_ONCE_INIT;
+static hl_vm_snapshot *template_fallback;
+static hl_status fallback_status = HL_OK;
+static char fallback_error[256];
+
+static void check_template_image(void) {
+  if (hl__snapshot_file_verify(template_snap->fd, template_origin_path, &template_head) == HL_OK) {
+    atomic_store(&template_image, IMAGE_GOOD);
+    return;
+  }
+  /* The same one line as for a file that cannot be used at all. */
+  fprintf(stderr, "hookline: %s; building the sandbox snapshot at run time\n", hl_last_error());
+  hl_status st = hl__vm_template_build(&template_fallback);
+  if (st) {
+    fallback_status = st;
+    snprintf(fallback_error, sizeof fallback_error, "%s", hl_last_error());
+  }
+  template_origin = "built";
+  atomic_store(&template_image, IMAGE_BAD);
+}
+
 static void build_template(void) {
   if (load_template_file()) {
+    atomic_store(&template_image, IMAGE_UNCHECKED);
     template_status = HL_OK;
     return;
   }
@@ -574,46 +612,23 @@ void hl_vm_snapshot_free(hl_vm_snapshot *s) {
 /* Instances                                                            */
 /* ------------------------------------------------------------------ */
 
-hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
-                    const hl_vm_hooks *hooks, void *ud, hl_vm **out) {
-  *out = NULL;
-  if (!snap) {
-    hl__vm_template_init();
-    if (template_status != HL_OK)
-      return hl_fail(template_status, "%s", template_error);
-    snap = template_snap;
-  }
-  size_t limit_pages = limit_to_pages(memory_limit);
-  if (limit_pages < snap->pages || memory_limit < HL_VM_MIN_MEMORY)
-    return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the minimum %zu",
-                   memory_limit, HL_VM_MIN_MEMORY > (size_t)snap->pages * PAGE_BYTES
-                                     ? HL_VM_MIN_MEMORY : (size_t)snap->pages * PAGE_BYTES);
-  vm_t *vm = calloc(1, sizeof *vm);
-  if (!vm)
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
-  hl_status st = memory_reserve(vm, (uint32_t)limit_pages);
-  if (st) {
-    free(vm);
-    return st;
-  }
+/* Map `snap`'s image over the start of the vm's reservation and take its
+ * globals and addresses. */
+static hl_status vm_map(vm_t *vm, const hl_vm_snapshot *snap) {
   size_t bytes = (size_t)snap->pages * PAGE_BYTES;
+  if (snap->pages > vm->limit_pages)
+    return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the minimum %zu",
+                   vm->map_len, bytes);
   if (snap->fd >= 0) {
     void *p = mmap(vm->map, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, snap->fd,
                    (off_t)snap->offset);
-    if (p == MAP_FAILED) {
-      st = hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the snapshot: %s", strerror(errno));
-      memory_release(vm);
-      free(vm);
-      return st;
-    }
+    if (p == MAP_FAILED)
+      return hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the snapshot: %s", strerror(errno));
   } else {
     memcpy(vm->map, snap->image, bytes);
   }
   vm->mem.pages = snap->pages;
   vm->mem.size = (uint32_t)bytes;
-
-  vm->inst.Z_a_instance = vm;
-  vm->inst.Z_aZ_a = &vm->mem;
   vm->inst.w2c_g0 = snap->g0;
   /* The function table is filled at the first entry (vm_prepare). */
   vm->table_size = snap->table_size;
@@ -628,6 +643,68 @@ hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
   vm->filename = snap->filename;
   vm->key_value = snap->key_value;
   vm->scratch = snap->scratch;
+  return HL_OK;
+}
+
+/* Before a vm made from the template file first runs: the file's image
+ * checked against its checksum (once per process, the first such vm's
+ * first entry pays it); when it is corrupt, the template is initialised
+ * at run time (one line on stderr, as for a file that cannot be used)
+ * and the vm, which never ran, starts over from that one. */
+static hl_status template_checked(vm_t *vm) {
+  pthread_once(&check_once, check_template_image);
+  vm->unchecked = false;
+  if (atomic_load(&template_image) != IMAGE_BAD)
+    return HL_OK;
+  hl_status st = fallback_status ? hl_fail(fallback_status, "%s", fallback_error) : HL_OK;
+  if (st == HL_OK) {
+    /* Back to zero pages, then the run-time template over them. */
+    if (mmap(vm->map, vm->mem.size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+      st = hl_fail(HL_ERR_NOMEM, "sandbox: cannot reset the memory: %s", strerror(errno));
+    else
+      st = vm_map(vm, template_fallback);
+  }
+  if (st)
+    vm->broken = true;
+  return st;
+}
+
+hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
+                    const hl_vm_hooks *hooks, void *ud, hl_vm **out) {
+  *out = NULL;
+  bool unchecked = false;
+  if (!snap) {
+    hl__vm_template_init();
+    if (template_status != HL_OK)
+      return hl_fail(template_status, "%s", template_error);
+    int image = atomic_load(&template_image);
+    if (image == IMAGE_BAD && fallback_status != HL_OK)
+      return hl_fail(fallback_status, "%s", fallback_error);
+    snap = image == IMAGE_BAD ? template_fallback : template_snap;
+    unchecked = image == IMAGE_UNCHECKED;
+  }
+  size_t limit_pages = limit_to_pages(memory_limit);
+  if (limit_pages < snap->pages || memory_limit < HL_VM_MIN_MEMORY)
+    return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the minimum %zu",
+                   memory_limit, HL_VM_MIN_MEMORY > (size_t)snap->pages * PAGE_BYTES
+                                     ? HL_VM_MIN_MEMORY : (size_t)snap->pages * PAGE_BYTES);
+  vm_t *vm = calloc(1, sizeof *vm);
+  if (!vm)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  hl_status st = memory_reserve(vm, (uint32_t)limit_pages);
+  if (st == HL_OK) {
+    vm->inst.Z_a_instance = vm;
+    vm->inst.Z_aZ_a = &vm->mem;
+    st = vm_map(vm, snap);
+    if (st)
+      memory_release(vm);
+  }
+  if (st) {
+    free(vm);
+    return st;
+  }
+  vm->unchecked = unchecked;
   if (hooks)
     vm->hooks = *hooks;
   vm->ud = ud;

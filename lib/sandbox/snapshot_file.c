@@ -79,15 +79,20 @@ hl_status hl__vm_snapshot_load(const char *path, hl_vm_snapshot **out) {
   if (fd < 0)
     return hl_fail(errno == ENOENT ? HL_ERR_NOT_FOUND : HL_ERR_IO, "sandbox snapshot: cannot open %s: %s",
                    path, strerror(errno));
-  return hl__vm_snapshot_load_fd(fd, path, out);
+  return hl__vm_snapshot_load_fd(fd, path, NULL, out);
 }
 
-hl_status hl__vm_snapshot_load_fd(int fd, const char *path, hl_vm_snapshot **out) {
+hl_status hl__vm_snapshot_load_fd(int fd, const char *path, hl_snapshot_head *defer,
+                                  hl_vm_snapshot **out) {
   *out = NULL;
   file_header h;
   hl_status st = hl__snapshot_file_read(fd, path, &format, &h, sizeof h);
   if (st == HL_OK && !addresses_fit(&h))
     st = hl_fail(HL_ERR_INVALID, "sandbox snapshot: %s has an invalid header", path);
+  if (st == HL_OK && defer)
+    *defer = h.head;
+  else if (st == HL_OK)
+    st = hl__snapshot_file_verify(fd, path, &h.head);
   if (st) {
     close(fd);
     return st;

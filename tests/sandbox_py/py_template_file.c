@@ -63,14 +63,22 @@ static child_report run_child(const char *env) {
     hl_sandbox *sb = py_sandbox_with(&l);
     if (!sb)
       _exit(1);
+    hl_sandbox_result r = py_run(sb, "'-'.join(str(x * 2) for x in [1, 2, 3])");
+    /* After the first execution: the template file's image is checked
+     * before anything runs on it, not when the sandbox is made. */
     const char *path = NULL;
     const char *origin = hl__py_template_origin(&path);
-    hl_sandbox_result r = py_run(sb, "'-'.join(str(x * 2) for x in [1, 2, 3])");
     hl_sandbox_result s = py_run(sb, "n = 0\nwhile True:\n  n += 1");
     hl_sandbox_result t = py_run(sb, "n > 0");
-    printf("%s %s %s %s %s\n", origin, path && *path ? path : "-",
+    /* A second sandbox, made after the template was checked, starts from
+     * the same one. */
+    hl_sandbox *sb2 = py_sandbox_with(&l);
+    hl_sandbox_result u = sb2 ? py_run(sb2, "sum([4, 5])") : (hl_sandbox_result)HL_SANDBOX_RESULT_INIT;
+    printf("%s %s %s %s %s %s\n", origin, path && *path ? path : "-",
            r.value_json ? r.value_json : "none", s.status == HL_ERR_TIMEOUT ? "timeout" : "other",
-           t.value_json ? t.value_json : "none");
+           t.value_json ? t.value_json : "none", u.value_json ? u.value_json : "none");
+    hl_sandbox_result_clear(&u);
+    hl_sandbox_free(sb2);
     hl_sandbox_result_clear(&r);
     hl_sandbox_result_clear(&s);
     hl_sandbox_result_clear(&t);
@@ -96,7 +104,7 @@ static int count_lines(const char *s) {
 }
 
 /* What every child must have computed, whichever template it used. */
-#define WORKS "\"2-4-6\" timeout true"
+#define WORKS "\"2-4-6\" timeout true 9"
 
 static char built_path[512];
 
