@@ -972,6 +972,9 @@ static bool template_from_file(void) {
 #ifdef HL_PY_SNAPSHOT_BUILD_PATH
     .build_path = HL_PY_SNAPSHOT_BUILD_PATH,
 #endif
+#ifdef HL_LIBRARY_BUILD_DIR
+    .library_build_dir = HL_LIBRARY_BUILD_DIR,
+#endif
     .note = "building the Python sandbox snapshot at run time",
   };
   if (!hl__snapshot_template_find(&places, load_template, NULL, tmpl_origin_path,

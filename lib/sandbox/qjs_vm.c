@@ -449,6 +449,9 @@ static bool load_template_file(void) {
 #ifdef HL_SANDBOX_SNAPSHOT_BUILD_PATH
     .build_path = HL_SANDBOX_SNAPSHOT_BUILD_PATH,
 #endif
+#ifdef HL_LIBRARY_BUILD_DIR
+    .library_build_dir = HL_LIBRARY_BUILD_DIR,
+#endif
     .note = "building the sandbox snapshot at run time",
   };
   if (!hl__snapshot_template_find(&places, load_template, NULL, template_origin_path,

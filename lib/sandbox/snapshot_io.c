@@ -148,20 +148,26 @@ static hl_status sum_file(int fd, const char *path, const hl_snapshot_head *h, u
   return HL_OK;
 }
 
-/* The header's own checksum: its words, head_sum read as 0. */
-static uint64_t sum_header(const void *header, size_t n) {
-  const uint8_t *p = header;
-  size_t at = offsetof(hl_snapshot_head, head_sum);
-  uint64_t h = 0x6A09E667F3BCC908ull ^ n;
+static uint64_t sum_bytes(uint64_t h, const uint8_t *p, size_t n) {
   for (size_t i = 0; i < n; i += 8) {
     uint64_t w = 0;
     memcpy(&w, p + i, n - i < 8 ? n - i : 8);
-    if (i == at)
-      w = 0;
     h = (h ^ w) * 0x100000001B3ull;
     h ^= h >> 29;
   }
   return h;
+}
+
+/* The header's own checksum: the common part up to head_sum, the extents
+ * in use (n_extents must have been checked), and the guest's part. The
+ * unused extents are zero when written and not read: ~2 KiB less to sum. */
+static uint64_t sum_header(const void *header, size_t n) {
+  const hl_snapshot_head *h = header;
+  const uint8_t *p = header;
+  uint64_t s = 0x6A09E667F3BCC908ull ^ n;
+  s = sum_bytes(s, p, offsetof(hl_snapshot_head, head_sum));
+  s = sum_bytes(s, (const uint8_t *)h->extents, (size_t)h->n_extents * sizeof h->extents[0]);
+  return sum_bytes(s, p + sizeof *h, n - sizeof *h);
 }
 
 /* ------------------------------------------------------------------ */
@@ -289,6 +295,8 @@ hl_status hl__snapshot_file_read(int fd, const char *path, const hl_snapshot_for
   if (memchr(h->build_id, 0, sizeof h->build_id) == NULL || strcmp(h->build_id, f->build_id) != 0)
     return hl_fail(HL_ERR_INVALID, "sandbox snapshot: %s is from another build of hookline (its "
                    "%smemory layout may differ)", path, f->what);
+  if (h->n_extents > HL_SNAPSHOT_MAX_EXTENTS)
+    return hl_fail(HL_ERR_INVALID, "sandbox snapshot: %s has an invalid header", path);
   if (h->head_sum != sum_header(header, header_size))
     return hl_fail(HL_ERR_INVALID, "sandbox snapshot: %s is corrupt (its header does not match "
                    "its checksum)", path);
@@ -393,6 +401,22 @@ bool hl__snapshot_path_next_to_library(const void *addr, const char *name, char 
   return l.found;
 }
 
+/* "a/b/../c" -> "a/c", in place: the loader names a library found through
+ * an rpath of $ORIGIN/.. so. Lexical (a symlinked directory would fool
+ * it): good enough to recognise the build tree, whose file is still
+ * checked like any other. */
+static void drop_dot_dot(char *path) {
+  char *dd;
+  while ((dd = strstr(path, "/../")) != NULL && dd > path) {
+    char *prev = dd - 1;
+    while (prev > path && *prev != '/')
+      prev--;
+    if (*prev != '/')
+      break;
+    memmove(prev, dd + 3, strlen(dd + 3) + 1);
+  }
+}
+
 bool hl__snapshot_template_find(const hl_snapshot_places *p,
                                 hl_status (*load)(int fd, const char *path, void *ud), void *ud,
                                 char *path, size_t path_cap) {
@@ -405,13 +429,27 @@ bool hl__snapshot_template_find(const hl_snapshot_places *p,
       return false;
     candidates[n++] = env;
   } else {
-    if (hl__snapshot_path_next_to_library(p->library_addr, p->name, next_to_library,
-                                          sizeof next_to_library))
-      candidates[n++] = next_to_library;
-    if (p->install_path)
-      candidates[n++] = p->install_path;
-    if (p->build_path)
+    bool found = hl__snapshot_path_next_to_library(p->library_addr, p->name, next_to_library,
+                                                   sizeof next_to_library);
+    char plain[512];
+    size_t dir = p->library_build_dir ? strlen(p->library_build_dir) : 0;
+    if (found && dir && p->build_path) {
+      memcpy(plain, next_to_library, strlen(next_to_library) + 1); /* it fits: same size */
+      drop_dot_dot(plain);
+    }
+    if (found && dir && p->build_path && strncmp(plain, p->library_build_dir, dir) == 0 &&
+        plain[dir] == '/' && strcmp(plain + dir + 1, p->name) == 0) {
+      /* The library of a build tree: its own template, where the build
+       * wrote it (the other places would cost two failed opens). */
       candidates[n++] = p->build_path;
+    } else {
+      if (found)
+        candidates[n++] = next_to_library;
+      if (p->install_path)
+        candidates[n++] = p->install_path;
+      if (p->build_path)
+        candidates[n++] = p->build_path;
+    }
   }
   char first_error[300] = "";
   const char *first_missing = NULL;

@@ -53,7 +53,7 @@ typedef struct hl_snapshot_head {
   uint32_t n_extents;
   uint64_t image_offset;
   uint64_t checksum;   /* over the image's extents (snapshot_io.c, sum_extents) */
-  uint64_t head_sum;   /* over the whole header (guest part included), this field 0 */
+  uint64_t head_sum;   /* over the header, guest part included (snapshot_io.c, sum_header) */
   uint32_t extents[HL_SNAPSHOT_MAX_EXTENTS][2]; /* first data page, pages */
 } hl_snapshot_head;
 
@@ -116,6 +116,8 @@ typedef struct hl_snapshot_places {
   const void *library_addr; /* code of the library, to find its directory */
   const char *install_path; /* where `ninja install` puts it, or NULL */
   const char *build_path;   /* where this build wrote it, or NULL */
+  const char *library_build_dir; /* where this build wrote the library, or NULL: a
+                                    library loaded from there takes build_path alone */
   const char *note;         /* the end of the one-line note when none is usable */
 } hl_snapshot_places;
 
