@@ -124,12 +124,50 @@ static void open_calls(hl_py_vm *vm) {
 typedef hl_status (*py_op)(hl_py_vm *vm, void *arg);
 
 static hl_status template_checked(hl_py_vm *vm);
+static void take_types(hl_py_vm *vm);
+
+/* The vm's function table, as instantiation fills it; false when out of
+ * memory (its allocation failing makes the fill trap). */
+static bool fill_table(hl_py_vm *vm) {
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  HL_WASM_TRY(frame, trap, Z_mpy_init_table_only(&vm->inst));
+  return trap == WASM_RT_TRAP_NONE && vm->inst.w2c___indirect_function_table.data;
+}
+
+/* Before a vm made by hl_py_vm_new first runs: its function table, as
+ * instantiation fills it (entries close over this instance). MicroPython
+ * never changes it (checked at build time), so no copy of the template's
+ * is needed, and its size must be the one the state expects. */
+static hl_status table_ready(hl_py_vm *vm) {
+  pthread_once(&module_once, module_init); /* the table's function types */
+  take_types(vm);
+  wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
+  bool filled = fill_table(vm);
+  hl_status st = HL_OK;
+  if (!filled)
+    st = hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  else if (t->size != vm->table_size || t->max_size != vm->table_max)
+    st = hl_fail(HL_ERR_INVALID, "sandbox: the Python state is from another build of hookline");
+  if (st) {
+    wasm_rt_free_funcref_table(t);
+    vm->broken = true;
+    return st;
+  }
+  vm->table_pending = false;
+  return HL_OK;
+}
 
 static hl_status vm_run(hl_py_vm *vm, py_op op, void *arg) {
   if (vm->broken)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
   if (vm->unchecked) {
     hl_status st = template_checked(vm);
+    if (st)
+      return st;
+  }
+  if (vm->table_pending) {
+    hl_status st = table_ready(vm);
     if (st)
       return st;
   }
@@ -690,11 +728,15 @@ static hl_py_vm *vm_alloc(size_t memory_limit, const hl_py_hooks *hooks, void *u
   vm->limit_bytes = memory_limit;
   vm->t0_ms = mono_ms();
   atomic_init(&vm->soft_sent, 0);
+  return vm;
+}
+
+/* The invoke_* targets' signature ids (module_init must have run). */
+static void take_types(hl_py_vm *vm) {
   vm->type_i = t_i, vm->type_ii = t_ii, vm->type_iii = t_iii, vm->type_iiii = t_iiii;
   vm->type_iiiii = t_iiiii, vm->type_iiiiii = t_iiiiii;
   vm->type_v = t_v, vm->type_vi = t_vi, vm->type_vii = t_vii, vm->type_viii = t_viii;
   vm->type_viiii = t_viiii;
-  return vm;
 }
 
 /* A vm booted from scratch: MicroPython's start-up and the prelude (a few
@@ -704,6 +746,8 @@ static hl_status vm_boot(size_t memory_limit, hl_py_vm **out) {
   hl_py_vm *vm = vm_alloc(memory_limit, NULL, NULL);
   if (!vm)
     return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  pthread_once(&module_once, module_init);
+  take_types(vm);
   tls_limit = memory_limit;
   hl_status st = vm_run(vm, boot_op, NULL);
   tls_limit = 0;
@@ -859,6 +903,7 @@ static bool learn_soft_stop(hl_py_vm *vm, py_template *t) {
 /* The template booted here: MicroPython's start-up and the prelude (a
  * few milliseconds). */
 static void template_boot(py_template *t) {
+  pthread_once(&module_once, module_init);
   hl_py_vm *vm = NULL;
   hl_status st = vm_boot(HL_PY_MIN_MEMORY, &vm);
   if (st) {
@@ -985,7 +1030,6 @@ static bool template_from_file(void) {
 }
 
 static void template_build(void) {
-  pthread_once(&module_once, module_init);
   if (!tmpl_never_file && template_from_file()) {
     atomic_store(&tmpl_image, IMAGE_UNCHECKED);
     return;
@@ -1012,6 +1056,7 @@ static hl_status template_ready(void) {
  * build-time program checks that it equals the booted template's, since
  * a file cannot hold host function pointers. */
 static hl_status fresh_table(wasm_rt_funcref_t **table, uint32_t *size, uint32_t *max) {
+  pthread_once(&module_once, module_init);
   Z_mpy_instance_t inst;
   memset(&inst, 0, sizeof inst);
   hl_wasm_frame frame;
@@ -1049,14 +1094,6 @@ hl_status hl__py_template_write(const char *path) {
   return hl__py_snapshot_write(&tmpl.snap, path);
 }
 
-/* The vm's function table, as instantiation fills it; false when out of
- * memory (its allocation failing makes the fill trap). */
-static bool fill_table(hl_py_vm *vm) {
-  hl_wasm_frame frame;
-  wasm_rt_trap_t trap;
-  HL_WASM_TRY(frame, trap, Z_mpy_init_table_only(&vm->inst));
-  return trap == WASM_RT_TRAP_NONE && vm->inst.w2c___indirect_function_table.data;
-}
 
 hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl_py_hooks *hooks,
                        void *ud, hl_py_vm **out) {
@@ -1109,20 +1146,10 @@ hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl
   atomic_init(&m->call_limit, 0);
   atomic_init(&m->interrupt, 0);
   vm->kbd_mem = map;
-  /* The function table as instantiation fills it (entries close over
-   * this instance): MicroPython never changes it (checked at build time),
-   * so no copy of the template's is needed. */
-  wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
-  bool filled = fill_table(vm);
-  if (!filled || t->size != s->table_size || t->max_size != s->table_max) {
-    bool nomem = !filled;
-    wasm_rt_free_funcref_table(t);
-    munmap(map, limit);
-    free(vm);
-    return nomem ? hl_fail(HL_ERR_NOMEM, "sandbox: out of memory")
-                 : hl_fail(HL_ERR_INVALID, "sandbox: the Python state is from another build "
-                           "of hookline");
-  }
+  /* The function table: filled at the first entry (table_ready). */
+  vm->table_size = s->table_size;
+  vm->table_max = s->table_max;
+  vm->table_pending = true;
   vm->fn_run = s->fn_run, vm->fn_result = s->fn_result;
   vm->fn_define = s->fn_define, vm->fn_drain = s->fn_drain;
   vm->kbd_pending = tp->kbd_pending, vm->kbd_exc = tp->kbd_exc;
@@ -1144,12 +1171,12 @@ static hl_status template_checked(hl_py_vm *vm) {
     return HL_OK;
   const struct hl_py_snapshot *s = &fallback.snap;
   wasm_rt_memory_t *m = &vm->inst.w2c_memory;
-  const wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
   size_t bytes = (size_t)s->pages * PAGE_BYTES;
   hl_status st = HL_OK;
   if (fallback.status)
     st = hl_fail(fallback.status, "%s", fallback.error);
-  else if (s->pages > m->max_pages || t->size != s->table_size || t->max_size != s->table_max)
+  else if (s->pages > m->max_pages || vm->table_size != s->table_size ||
+           vm->table_max != s->table_max)
     st = hl_fail(HL_ERR_SANDBOX, "sandbox: the Python template built at run time does not fit "
                  "this sandbox");
   /* Back to zero pages, then the run-time template over them. */
@@ -1213,8 +1240,8 @@ hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out) {
     return st;
   }
   memcpy(s->globals, (const uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, PY_GLOBALS_BYTES);
-  s->table_size = vm->inst.w2c___indirect_function_table.size;
-  s->table_max = vm->inst.w2c___indirect_function_table.max_size;
+  s->table_size = vm->table_size;
+  s->table_max = vm->table_max;
   s->fn_run = vm->fn_run, s->fn_result = vm->fn_result;
   s->fn_define = vm->fn_define, s->fn_drain = vm->fn_drain;
   s->kbd_pending = vm->kbd_pending, s->kbd_exc = vm->kbd_exc;

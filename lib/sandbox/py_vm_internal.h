@@ -80,6 +80,11 @@ struct hl_py_vm {
    * vm descends from; read by other threads (atomically). */
   uint32_t kbd_pending, kbd_exc, kbd_trace, kbd_sched;
   bool unchecked; /* made from the template file before its image was checked */
+  /* The function table's size the vm's state expects, and whether the
+   * table is still to be filled (at the first entry, as instantiation
+   * fills it: creating a vm that never runs does not pay for it). */
+  uint32_t table_size, table_max;
+  bool table_pending;
   wasm_rt_trap_t pending_trap; /* a trap caught in hl__py_guest_copy */
   char *tmp;                   /* host memory of the running operation */
 };
