@@ -86,15 +86,16 @@ static pthread_once_t module_once = PTHREAD_ONCE_INIT;
 /* The module's function types, registered once per process. */
 static void module_init(void) { Z_qjs_init_module(); }
 
+static hl_status template_checked(vm_t *vm);
+
 /* What a vm needs before its first entry, done then rather than when it is
  * made: a sandbox that is made and never (or not yet) used costs only its
  * mappings, and a process's first sandbox does not wait for the module's
  * function types and table (~40 us of a cold start). The function table
  * as instantiation fills it (entries close over this instance): no code
  * of the module writes its table, so every snapshot's table is this one,
- * and snapshots carry only its size, checked here. */
-static hl_status template_checked(vm_t *vm);
-
+ * and snapshots carry only its size, checked here. A vm made from the
+ * template file has the file's image checked first (template_checked). */
 static hl_status vm_prepare(vm_t *vm) {
   if (vm->unchecked) {
     hl_status st = template_checked(vm);

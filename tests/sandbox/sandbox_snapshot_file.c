@@ -182,6 +182,23 @@ static void corrupt_snapshot_is_rebuilt_with_a_note(void) {
   check_fallback(path, "is corrupt");
 }
 
+static void damaged_header_is_rebuilt_with_a_note(void) {
+  REQUIRE(built_path[0]);
+  char path[128];
+  snprintf(path, sizeof path, "%s/bad-header.snap", tmpdir);
+  /* A byte of the JavaScript part of the header (the addresses the vm
+   * uses), past the 2,160 bytes every snapshot file's header starts
+   * with: only the header's own checksum sees it. */
+  off_t at = 2160 + 13; /* a byte of the JSRuntime's address */
+  unsigned char v = 0;
+  int fd = open(built_path, O_RDONLY);
+  REQUIRE(fd >= 0 && pread(fd, &v, 1, at) == 1);
+  close(fd);
+  char flipped = (char)(v ^ 0x40);
+  REQUIRE(copy_snapshot(path, at, &flipped, 1, 0));
+  check_fallback(path, "is corrupt (its header");
+}
+
 static void snapshot_from_another_build_is_rebuilt_with_a_note(void) {
   REQUIRE(built_path[0]);
   char path[128];
@@ -292,8 +309,8 @@ static void loading_a_bad_file_says_why(void) {
 }
 
 static void remove_tmpdir(void) {
-  const char *names[] = {"corrupt.snap", "other-build.snap", "truncated.snap", "text.snap",
-                         "session.snap"};
+  const char *names[] = {"corrupt.snap", "bad-header.snap", "other-build.snap", "truncated.snap",
+                         "text.snap", "session.snap"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     char p[128];
     snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
@@ -312,6 +329,7 @@ int main(int argc, char **argv) {
   /* The forking cases first: the parent makes no sandbox before them. */
   RUN(first_sandbox_maps_the_build_snapshot);
   RUN(corrupt_snapshot_is_rebuilt_with_a_note);
+  RUN(damaged_header_is_rebuilt_with_a_note);
   RUN(snapshot_from_another_build_is_rebuilt_with_a_note);
   RUN(missing_snapshot_is_rebuilt_with_a_note);
   RUN(truncated_snapshot_is_rebuilt_with_a_note);

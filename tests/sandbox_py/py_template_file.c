@@ -192,6 +192,23 @@ static void corrupt_template_is_rebuilt_with_a_note(void) {
   check_fallback(path, "is corrupt");
 }
 
+static void damaged_header_is_rebuilt_with_a_note(void) {
+  REQUIRE(built_path[0]);
+  char path[128];
+  snprintf(path, sizeof path, "%s/bad-header.snap", tmpdir);
+  /* A byte of the Python part of the header (the prelude's function
+   * references), past the 2,160 bytes every snapshot file's header starts
+   * with: only the header's own checksum sees it. */
+  off_t at = 2160 + 9; /* a byte of fn_run */
+  unsigned char b = 0;
+  int fd = open(built_path, O_RDONLY);
+  REQUIRE(fd >= 0 && pread(fd, &b, 1, at) == 1);
+  close(fd);
+  b ^= 0x40;
+  REQUIRE(copy_template(path, at, &b, 1, 0));
+  check_fallback(path, "is corrupt (its header");
+}
+
 static void template_from_another_build_is_rebuilt_with_a_note(void) {
   REQUIRE(built_path[0]);
   char path[128];
@@ -263,8 +280,8 @@ static void empty_variable_boots_at_run_time_silently(void) {
 }
 
 static void remove_tmpdir(void) {
-  const char *names[] = {"corrupt.snap", "other-build.snap", "truncated.snap", "text.snap",
-                         "session.snap"};
+  const char *names[] = {"corrupt.snap", "bad-header.snap", "other-build.snap",
+                         "truncated.snap", "text.snap", "session.snap"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     char p[128];
     snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
@@ -283,6 +300,7 @@ int main(int argc, char **argv) {
   }
   RUN(first_sandbox_maps_the_build_template);
   RUN(corrupt_template_is_rebuilt_with_a_note);
+  RUN(damaged_header_is_rebuilt_with_a_note);
   RUN(template_from_another_build_is_rebuilt_with_a_note);
   RUN(missing_template_is_rebuilt_with_a_note);
   RUN(truncated_template_is_rebuilt_with_a_note);
