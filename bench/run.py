@@ -730,12 +730,16 @@ def markdown_sandbox_py(r, w):
           f"{fmt(pyo.get('eval_calls'))} evals and {fmt(pyo.get('eval_callback_calls'))} "
           f"callbacks in this run. Its create is a second `loadPyodide()` in the same process.")
     w("\nhookline's cold create maps `hookline-python.snap` (MicroPython started and the "
-      "prelude loaded by the build; 17 MB sparse, 192 KiB of it data) after checking its build "
-      "id and the checksum of its image; a missing, corrupt or foreign file makes the process "
-      "boot MicroPython itself, with one line on stderr. Median page faults of the cold create: " +
-      fmt(hl.get("cold_create_minflt")) + "; that process's first `1+2` then takes " +
-      fmt(hl.get("cold_first_eval_us"), 1) + " µs. Its callback snippet is `await host(x=41)`: "
-      "a coroutine run by the prelude's event loop, the arguments and the answer through JSON.")
+      "prelude loaded by the build; 17 MB sparse, 188 KiB of it data) after checking its "
+      "header (magic, format version, build id, the header's own checksum) and its size; a "
+      "missing, truncated or foreign file makes the process boot MicroPython itself, with one "
+      "line on stderr. The checksum of the image and the vm's function table wait for the "
+      "first execution (a corrupt image found then: the same note, and the sandbox, which has "
+      "not run, starts from a template booted at run time). Median page faults of the cold "
+      "create: " + fmt(hl.get("cold_create_minflt")) + "; that process's first `1+2` then "
+      "takes " + fmt(hl.get("cold_first_eval_us"), 1) + " µs (that check included). Its "
+      "callback snippet is `await host(x=41)`: a coroutine run by the prelude's event loop, "
+      "the arguments and the answer through JSON.")
     for line in PY_SANDBOX_NOTES:
         w("\n" + line)
     w("")
@@ -744,19 +748,27 @@ def markdown_sandbox_py(r, w):
 # Hand-measured notes of the Python section (callgrind counts repeat exactly
 # from run to run; they are updated by whoever measures them again).
 PY_SANDBOX_NOTES = [
-    "Instructions (callgrind). Cold create, `hl_sandbox_new` in a fresh process: 317,384, of "
-    "which 201,387 check the template file (reading and summing its 192 KiB of data: the "
-    "checksum that lets a corrupt file be refused) and 60,045 fill the function table (which "
-    "a file cannot hold); booting MicroPython instead is the no-file column. Per execution "
+    "Instructions (callgrind). Cold create, `hl_sandbox_new` in a fresh process: 66,791 "
+    "(317,384 before issue 18's last round, of which 201,387 read and summed the template's "
+    "data with a one-chain hash and 60,045 filled the function table); 47,468 of them are "
+    "glibc's malloc consolidating the small chunks that start-up freed, the first time its "
+    "heap has to grow (the vm's calloc happens to be that allocation). The image's checksum (now an 8-lane sum over the mapped "
+    "data, ~115,000 instructions) and the function table moved to the first execution: the "
+    "process's first `1+2` is 400,120 (236,994 before), so create and first execution "
+    "together are 467,000 instead of 554,000. Page faults of the create went from 37 to 9 "
+    "(no buffer for reading the file, the function types' registry no longer written, no "
+    "table copy). Booting MicroPython instead is the no-file column. Per execution "
     "(`hl-bench-sandbox-py --profile CODE WANT 200` under `valgrind --tool=callgrind "
     "--toggle-collect=profiled_loop`): `1+2` 156,117; `await host(x=41)` 442,240 = 390,728 "
     "inside the MicroPython module (compiling the source, the prelude's event loop, JSON and "
     "exceptions in MicroPython) + 51,512 of hookline's own code and libc (the invoke_* "
     "setjmp trampolines, malloc, number formatting).",
     "Targets (issue 18: cold create < 200 µs, eval + 1 callback < 10 µs, 3 parallel 100 ms "
-    "callbacks ~100 ms): the parallel callbacks are met; cold create is not (about 500 µs "
-    "of CPU, from ~8 ms before the template file: the checksum of the image is most of its "
-    "instructions); eval + 1 callback is not (the module's own work per call is ~390,000 "
+    "callbacks ~100 ms): the parallel callbacks are met; cold create: the table's first "
+    "column (on the shared development machine at load ~10, fresh processes interleaved with "
+    "the build before this round: 182 µs median against 490 µs); eval + 1 callback is not "
+    "(the module's "
+    "own work per call is ~390,000 "
     "instructions; MicroPython compiles every source again, its pinned module exports no "
     "compile-only entry that would let code_cache.c keep compiled top-level-await code, and "
     "a lean one-callback path in the prelude was not attempted in this round).",
@@ -1064,10 +1076,14 @@ def markdown(r):
     if "cold_create_cpu_us" in hs:
         w(f"\nhookline's cold create in more detail (medians of fresh processes): "
           f"{fmt(hs.get('cold_create_cpu_us'), 1)} µs of CPU (user + sys, getrusage) and "
-          f"{fmt(hs.get('cold_create_minflt'), 0)} page faults; creating leaves the vm's "
-          f"function table and heap limit to its first execution, and that process's first "
-          f"`1+2` then takes {fmt(hs.get('cold_first_eval_us'), 1)} µs (QuickJS's code and "
-          f"the pages it writes are touched for the first time).")
+          f"{fmt(hs.get('cold_create_minflt'), 0)} page faults. It maps the template file "
+          f"after checking its header (magic, format version, build id, the header's own "
+          f"checksum) and its size; the checksum of its image (204 KiB of data, read through "
+          f"a mapping: a corrupt file is refused and QuickJS initialised at run time, with one "
+          f"line on stderr) waits, with the vm's function table and heap limit, for the first "
+          f"execution, so that process's first `1+2` takes "
+          f"{fmt(hs.get('cold_first_eval_us'), 1)} µs (that check, and QuickJS's code and the "
+          f"pages it writes touched for the first time).")
     if "parallel_3x100ms_callbacks_ms" in hs:
         w(f"\nhookline, 3 callbacks of 100 ms each under `Promise.all`: "
           f"{fmt(hs['parallel_3x100ms_callbacks_ms'], 1)} ms in total (target ~100 ms).")
@@ -1087,7 +1103,12 @@ def markdown(r):
       "`hl_sandbox_new` in a fresh process: 696,502 before the previous round (480,000 of them "
       "`pthread_getattr_np` reading /proc/self/maps for the main thread's stack, 118,000 "
       "registering the module's function types by linear search and malloc, 18,000 dladdr), "
-      "61,534 since. Per execution (`hl-bench-sandbox --profile CODE WANT N` under "
+      "61,534 since, 64,650 now: 47,330 of them are glibc's malloc consolidating the small "
+      "chunks that start-up freed, the first time its heap has to grow (the vm's calloc "
+      "happens to be that allocation), 11,000 the loader binding functions on first call. "
+      "The template's image checksum (an 8-lane sum, ~0.6 instructions per byte) is part of "
+      "the first execution: 329,529 "
+      "instructions for the first `1+2` (199,690 before the file had a checksum). Per execution (`hl-bench-sandbox --profile CODE WANT N` under "
       "`valgrind --tool=callgrind --toggle-collect=profiled_loop`; each source run again takes "
       "its compiled form from the sandbox's code cache), total = QuickJS inside the pinned module "
       "+ hookline's own code: `1` 8,701 = 5,546 + 3,155; `await 41` 61,190 = 57,666 + 3,523; a "

@@ -123,9 +123,54 @@ static void open_calls(hl_py_vm *vm) {
 
 typedef hl_status (*py_op)(hl_py_vm *vm, void *arg);
 
+static hl_status template_checked(hl_py_vm *vm);
+static void take_types(hl_py_vm *vm);
+
+/* The vm's function table, as instantiation fills it; false when out of
+ * memory (its allocation failing makes the fill trap). */
+static bool fill_table(hl_py_vm *vm) {
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  HL_WASM_TRY(frame, trap, Z_mpy_init_table_only(&vm->inst));
+  return trap == WASM_RT_TRAP_NONE && vm->inst.w2c___indirect_function_table.data;
+}
+
+/* Before a vm made by hl_py_vm_new first runs: its function table, as
+ * instantiation fills it (entries close over this instance). MicroPython
+ * never changes it (checked at build time), so no copy of the template's
+ * is needed, and its size must be the one the state expects. */
+static hl_status table_ready(hl_py_vm *vm) {
+  pthread_once(&module_once, module_init); /* the table's function types */
+  take_types(vm);
+  wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
+  bool filled = fill_table(vm);
+  hl_status st = HL_OK;
+  if (!filled)
+    st = hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  else if (t->size != vm->table_size || t->max_size != vm->table_max)
+    st = hl_fail(HL_ERR_INVALID, "sandbox: the Python state is from another build of hookline");
+  if (st) {
+    wasm_rt_free_funcref_table(t);
+    vm->broken = true;
+    return st;
+  }
+  vm->table_pending = false;
+  return HL_OK;
+}
+
 static hl_status vm_run(hl_py_vm *vm, py_op op, void *arg) {
   if (vm->broken)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
+  if (vm->unchecked) {
+    hl_status st = template_checked(vm);
+    if (st)
+      return st;
+  }
+  if (vm->table_pending) {
+    hl_status st = table_ready(vm);
+    if (st)
+      return st;
+  }
   hl_wasm_frame frame;
   wasm_rt_trap_t trap;
   volatile hl_status st = HL_OK;
@@ -683,11 +728,15 @@ static hl_py_vm *vm_alloc(size_t memory_limit, const hl_py_hooks *hooks, void *u
   vm->limit_bytes = memory_limit;
   vm->t0_ms = mono_ms();
   atomic_init(&vm->soft_sent, 0);
+  return vm;
+}
+
+/* The invoke_* targets' signature ids (module_init must have run). */
+static void take_types(hl_py_vm *vm) {
   vm->type_i = t_i, vm->type_ii = t_ii, vm->type_iii = t_iii, vm->type_iiii = t_iiii;
   vm->type_iiiii = t_iiiii, vm->type_iiiiii = t_iiiiii;
   vm->type_v = t_v, vm->type_vi = t_vi, vm->type_vii = t_vii, vm->type_viii = t_viii;
   vm->type_viiii = t_viiii;
-  return vm;
 }
 
 /* A vm booted from scratch: MicroPython's start-up and the prelude (a few
@@ -697,6 +746,8 @@ static hl_status vm_boot(size_t memory_limit, hl_py_vm **out) {
   hl_py_vm *vm = vm_alloc(memory_limit, NULL, NULL);
   if (!vm)
     return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  pthread_once(&module_once, module_init);
+  take_types(vm);
   tls_limit = memory_limit;
   hl_status st = vm_run(vm, boot_op, NULL);
   tls_limit = 0;
@@ -720,7 +771,7 @@ typedef struct py_template {
   hl_status status;
   char error[256];
   struct hl_py_snapshot snap; /* fd is a memfd (offset 0) or image a copy */
-  wasm_rt_funcref_t *table;   /* what instantiation put in the table */
+  wasm_rt_funcref_t *table;   /* a booted template's table: the build-time check */
   uint32_t table_size, table_max;
   /* What mp_sched_keyboard_interrupt() stores, learnt from the template
    * (see learn_soft_stop): the soft stop does the same stores itself,
@@ -792,7 +843,7 @@ static uint32_t load32(const uint8_t *mem, uint32_t addr) {
  * scheduler state (u16 1 -> 0), and K's traceback pointer (set to NULL:
  * checked by planting a value there before the second run). The memory is
  * put back after each run. False when the module does not behave so. */
-static bool learn_soft_stop(hl_py_vm *vm) {
+static bool learn_soft_stop(hl_py_vm *vm, py_template *t) {
   wasm_rt_memory_t *m = &vm->inst.w2c_memory;
   size_t n = m->size < KBD_SCAN_BYTES ? m->size : KBD_SCAN_BYTES;
   uint8_t *was = malloc(n);
@@ -841,72 +892,52 @@ static bool learn_soft_stop(hl_py_vm *vm) {
   }
   free(was);
   if (ok) {
-    tmpl.kbd_pending = pending;
-    tmpl.kbd_exc = exc;
-    tmpl.kbd_trace = exc + 8;
-    tmpl.kbd_sched = sched;
+    t->kbd_pending = pending;
+    t->kbd_exc = exc;
+    t->kbd_trace = exc + 8;
+    t->kbd_sched = sched;
   }
   return ok;
 }
 
 /* The template booted here: MicroPython's start-up and the prelude (a
  * few milliseconds). */
-static void template_boot(void) {
+static void template_boot(py_template *t) {
+  pthread_once(&module_once, module_init);
   hl_py_vm *vm = NULL;
   hl_status st = vm_boot(HL_PY_MIN_MEMORY, &vm);
   if (st) {
-    tmpl.status = st;
-    snprintf(tmpl.error, sizeof tmpl.error, "%s", hl_last_error());
+    t->status = st;
+    snprintf(t->error, sizeof t->error, "%s", hl_last_error());
     return;
   }
-  if (!learn_soft_stop(vm)) {
-    tmpl.status = HL_ERR_SANDBOX;
-    snprintf(tmpl.error, sizeof tmpl.error, "sandbox: cannot find MicroPython's interrupt state "
+  if (!learn_soft_stop(vm, t)) {
+    t->status = HL_ERR_SANDBOX;
+    snprintf(t->error, sizeof t->error, "sandbox: cannot find MicroPython's interrupt state "
              "in this module (not the build hookline expects)");
     hl_py_vm_free(vm);
     return;
   }
-  st = image_of(&vm->inst.w2c_memory, &tmpl.snap);
-  const wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
-  tmpl.table = malloc((t->size ? t->size : 1) * sizeof *tmpl.table);
-  if (st || !tmpl.table) {
-    tmpl.status = HL_ERR_NOMEM;
-    snprintf(tmpl.error, sizeof tmpl.error, "sandbox: out of memory making the Python template");
+  st = image_of(&vm->inst.w2c_memory, &t->snap);
+  const wasm_rt_funcref_table_t *tt = &vm->inst.w2c___indirect_function_table;
+  t->table = malloc((tt->size ? tt->size : 1) * sizeof *t->table);
+  if (st || !t->table) {
+    t->status = HL_ERR_NOMEM;
+    snprintf(t->error, sizeof t->error, "sandbox: out of memory making the Python template");
     hl_py_vm_free(vm);
     return;
   }
-  memcpy(tmpl.table, t->data, t->size * sizeof *tmpl.table);
-  tmpl.table_size = t->size;
-  tmpl.table_max = t->max_size;
-  tmpl.snap.table_size = t->size;
-  tmpl.snap.table_max = t->max_size;
-  memcpy(tmpl.snap.globals, (const uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, PY_GLOBALS_BYTES);
-  tmpl.snap.fn_run = vm->fn_run, tmpl.snap.fn_result = vm->fn_result;
-  tmpl.snap.fn_define = vm->fn_define, tmpl.snap.fn_drain = vm->fn_drain;
-  tmpl.snap.kbd_pending = tmpl.kbd_pending, tmpl.snap.kbd_exc = tmpl.kbd_exc;
-  tmpl.snap.kbd_trace = tmpl.kbd_trace, tmpl.snap.kbd_sched = tmpl.kbd_sched;
+  memcpy(t->table, tt->data, tt->size * sizeof *t->table);
+  t->table_size = tt->size;
+  t->table_max = tt->max_size;
+  t->snap.table_size = tt->size;
+  t->snap.table_max = tt->max_size;
+  memcpy(t->snap.globals, (const uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, PY_GLOBALS_BYTES);
+  t->snap.fn_run = vm->fn_run, t->snap.fn_result = vm->fn_result;
+  t->snap.fn_define = vm->fn_define, t->snap.fn_drain = vm->fn_drain;
+  t->snap.kbd_pending = t->kbd_pending, t->snap.kbd_exc = t->kbd_exc;
+  t->snap.kbd_trace = t->kbd_trace, t->snap.kbd_sched = t->kbd_sched;
   hl_py_vm_free(vm);
-}
-
-/* The function table alone, as instantiation fills it (no memory, no
- * module code runs): what a template read from a file needs, since a
- * file cannot hold host function pointers. */
-static hl_status fresh_table(wasm_rt_funcref_t **table, uint32_t *size, uint32_t *max) {
-  Z_mpy_instance_t inst;
-  memset(&inst, 0, sizeof inst);
-  hl_wasm_frame frame;
-  wasm_rt_trap_t trap;
-  /* Its allocation failing makes the fill trap (out of bounds). */
-  HL_WASM_TRY(frame, trap, Z_mpy_init_table_only(&inst));
-  wasm_rt_funcref_table_t *t = &inst.w2c___indirect_function_table;
-  if (trap != WASM_RT_TRAP_NONE || !t->data) {
-    wasm_rt_free_funcref_table(t);
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the Python function table");
-  }
-  *table = t->data; /* taken as it is: the table's own allocation */
-  *size = t->size;
-  *max = t->max_size;
-  return HL_OK;
 }
 
 /* A template file's soft-stop words lie where learn_soft_stop() can find
@@ -925,89 +956,85 @@ static const char *tmpl_origin = "none";
 static char tmpl_origin_path[512];
 static bool tmpl_never_file; /* the build-time program boots its own */
 
+/* The template file's header, for the check of its image before a vm
+ * made from it first runs (template_checked). */
+static hl_snapshot_head tmpl_head;
+/* The template file's image: not checked yet, good, or corrupt (then vms
+ * use `fallback`, booted at run time). */
+enum { IMAGE_UNCHECKED, IMAGE_GOOD, IMAGE_BAD };
+static atomic_int tmpl_image = IMAGE_GOOD;
+static pthread_once_t check_once = PTHREAD_ONCE_INIT;
+static py_template fallback = {.snap = {.fd = -1}};
+
+static void check_template_image(void) {
+  if (hl__snapshot_file_verify(tmpl.snap.fd, tmpl_origin_path, &tmpl_head) == HL_OK) {
+    atomic_store(&tmpl_image, IMAGE_GOOD);
+    return;
+  }
+  /* The same one line as for a file that cannot be used at all. */
+  fprintf(stderr, "hookline: %s; building the Python sandbox snapshot at run time\n",
+          hl_last_error());
+  template_boot(&fallback);
+  tmpl_origin = "built";
+  atomic_store(&tmpl_image, IMAGE_BAD);
+}
+
+/* Accepts a template file: a Python snapshot file (py_snapshot.c) that
+ * says where MicroPython's interrupt state is. */
+static hl_status load_template(int fd, const char *path, void *ud) {
+  (void)ud;
+  struct hl_py_snapshot *s = NULL;
+  hl_status st = hl__py_snapshot_read_fd(fd, path, 0, 0, &tmpl_head, &s);
+  if (st)
+    return st;
+  if (!kbd_words_fit(s)) {
+    hl_py_snapshot_free(s);
+    return hl_fail(HL_ERR_INVALID, "sandbox snapshot: %s is not a template (it does not say "
+                   "where MicroPython's interrupt state is)", path);
+  }
+  tmpl.snap = *s; /* the descriptor stays open for the process's life */
+  free(s);
+  tmpl.table_size = tmpl.snap.table_size;
+  tmpl.table_max = tmpl.snap.table_max;
+  tmpl.kbd_pending = tmpl.snap.kbd_pending, tmpl.kbd_exc = tmpl.snap.kbd_exc;
+  tmpl.kbd_trace = tmpl.snap.kbd_trace, tmpl.kbd_sched = tmpl.snap.kbd_sched;
+  return HL_OK;
+}
+
 /* The template from the file the build wrote (hookline-python.snap), if
  * one is usable: next to the library (the installed layout), where it is
- * installed, else where this build wrote it. HOOKLINE_PY_SANDBOX_SNAPSHOT
- * names another file, or is empty to always boot at run time. The file is
- * a Python snapshot file (py_snapshot.c: build id, checksum), mapped
- * copy-on-write by every vm. */
+ * installed, else where this build wrote it (snapshot_io.c).
+ * HOOKLINE_PY_SANDBOX_SNAPSHOT names another file, or is empty to always
+ * boot at run time. Every vm maps the file copy-on-write. */
 static bool template_from_file(void) {
-  char path[512];
-  const char *env = getenv("HOOKLINE_PY_SANDBOX_SNAPSHOT");
-  const char *candidates[3] = {NULL, NULL, NULL};
-  size_t n = 0;
-  if (env) {
-    if (!*env)
-      return false;
-    candidates[n++] = env;
-  } else {
-    if (hl__snapshot_path_next_to_library((const void *)&hl_py_vm_new, HL_PY_SNAPSHOT_NAME, path,
-                                          sizeof path))
-      candidates[n++] = path;
+  static const hl_snapshot_places places = {
+    .env = "HOOKLINE_PY_SANDBOX_SNAPSHOT",
+    .name = HL_PY_SNAPSHOT_NAME,
+    .library_addr = (const void *)&hl_py_vm_new,
 #ifdef HL_PY_SNAPSHOT_INSTALL_PATH
-    candidates[n++] = HL_PY_SNAPSHOT_INSTALL_PATH;
+    .install_path = HL_PY_SNAPSHOT_INSTALL_PATH,
 #endif
 #ifdef HL_PY_SNAPSHOT_BUILD_PATH
-    candidates[n++] = HL_PY_SNAPSHOT_BUILD_PATH;
+    .build_path = HL_PY_SNAPSHOT_BUILD_PATH,
 #endif
-  }
-  wasm_rt_funcref_t *table = NULL;
-  uint32_t size = 0, max = 0;
-  char first_error[300] = "";
-  const char *first_missing = NULL;
-  hl_status st = fresh_table(&table, &size, &max);
-  if (st)
-    snprintf(first_error, sizeof first_error, "%s", hl_last_error());
-  for (size_t i = 0; st == HL_OK && i < n; i++) {
-    /* A candidate that is not there is the normal case (a build tree has
-     * no file next to the library) and costs no message. */
-    int fd = open(candidates[i], O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-      if (!first_missing)
-        first_missing = candidates[i];
-      continue;
-    }
-    struct hl_py_snapshot *s = NULL;
-    hl_status rst = fd < 0 ? hl_fail(HL_ERR_IO, "sandbox snapshot: cannot open %s: %s",
-                                     candidates[i], strerror(errno))
-                           : hl__py_snapshot_read_fd(fd, candidates[i], size, max, &s);
-    if (rst == HL_OK && !kbd_words_fit(s)) {
-      rst = hl_fail(HL_ERR_INVALID, "sandbox snapshot: %s is not a template (it does not say "
-                    "where MicroPython's interrupt state is)", candidates[i]);
-      hl_py_snapshot_free(s);
-    }
-    if (rst == HL_OK) {
-      tmpl.snap = *s; /* the descriptor stays open for the process's life */
-      free(s);
-      tmpl.table = table;
-      tmpl.table_size = size;
-      tmpl.table_max = max;
-      tmpl.kbd_pending = tmpl.snap.kbd_pending, tmpl.kbd_exc = tmpl.snap.kbd_exc;
-      tmpl.kbd_trace = tmpl.snap.kbd_trace, tmpl.kbd_sched = tmpl.snap.kbd_sched;
-      tmpl_origin = "file";
-      snprintf(tmpl_origin_path, sizeof tmpl_origin_path, "%s", candidates[i]);
-      return true;
-    }
-    /* A file that is there and unusable is what the note reports. */
-    if (!*first_error)
-      snprintf(first_error, sizeof first_error, "%s", hl_last_error());
-  }
-  free(table);
-  if (!*first_error && first_missing)
-    snprintf(first_error, sizeof first_error, "sandbox snapshot: cannot open %s: %s",
-             first_missing, strerror(ENOENT));
-  /* One line, once per process: the first Python sandbox takes
-   * milliseconds instead of microseconds, and this says why. */
-  fprintf(stderr, "hookline: %s; building the Python sandbox snapshot at run time\n",
-          *first_error ? first_error : "sandbox snapshot: no Python template file");
-  return false;
+#ifdef HL_LIBRARY_BUILD_DIR
+    .library_build_dir = HL_LIBRARY_BUILD_DIR,
+#endif
+    .note = "building the Python sandbox snapshot at run time",
+  };
+  if (!hl__snapshot_template_find(&places, load_template, NULL, tmpl_origin_path,
+                                  sizeof tmpl_origin_path))
+    return false;
+  tmpl_origin = "file";
+  return true;
 }
 
 static void template_build(void) {
-  pthread_once(&module_once, module_init);
-  if (!tmpl_never_file && template_from_file())
+  if (!tmpl_never_file && template_from_file()) {
+    atomic_store(&tmpl_image, IMAGE_UNCHECKED);
     return;
-  template_boot();
+  }
+  template_boot(&tmpl);
   if (tmpl.status == HL_OK)
     tmpl_origin = "built";
 }
@@ -1022,6 +1049,29 @@ const char *hl__py_template_origin(const char **path) {
 static hl_status template_ready(void) {
   pthread_once(&tmpl_once, template_build);
   return tmpl.status ? hl_fail(tmpl.status, "%s", tmpl.error) : HL_OK;
+}
+
+/* The function table alone, as instantiation fills it (no memory, no
+ * module code runs): what every vm fills for itself (hl_py_vm_new). The
+ * build-time program checks that it equals the booted template's, since
+ * a file cannot hold host function pointers. */
+static hl_status fresh_table(wasm_rt_funcref_t **table, uint32_t *size, uint32_t *max) {
+  pthread_once(&module_once, module_init);
+  Z_mpy_instance_t inst;
+  memset(&inst, 0, sizeof inst);
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  /* Its allocation failing makes the fill trap (out of bounds). */
+  HL_WASM_TRY(frame, trap, Z_mpy_init_table_only(&inst));
+  wasm_rt_funcref_table_t *t = &inst.w2c___indirect_function_table;
+  if (trap != WASM_RT_TRAP_NONE || !t->data) {
+    wasm_rt_free_funcref_table(t);
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory building the Python function table");
+  }
+  *table = t->data; /* taken as it is: the table's own allocation */
+  *size = t->size;
+  *max = t->max_size;
+  return HL_OK;
 }
 
 hl_status hl__py_template_write(const char *path) {
@@ -1044,6 +1094,7 @@ hl_status hl__py_template_write(const char *path) {
   return hl__py_snapshot_write(&tmpl.snap, path);
 }
 
+
 hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl_py_hooks *hooks,
                        void *ud, hl_py_vm **out) {
   *out = NULL;
@@ -1053,9 +1104,11 @@ hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl
   hl_status st = template_ready();
   if (st)
     return st;
-  const struct hl_py_snapshot *s = snap ? snap : &tmpl.snap;
-  if (s->table_size != tmpl.table_size || s->table_max != tmpl.table_max)
-    return hl_fail(HL_ERR_INVALID, "sandbox: the Python state is from another build of hookline");
+  int image = atomic_load(&tmpl_image);
+  const py_template *tp = image == IMAGE_BAD ? &fallback : &tmpl;
+  if (tp->status)
+    return hl_fail(tp->status, "%s", tp->error);
+  const struct hl_py_snapshot *s = snap ? snap : &tp->snap;
   /* The whole limit reserved, the image mapped privately over its start:
    * pages are copied only when written. */
   size_t bytes = (size_t)s->pages * PAGE_BYTES;
@@ -1093,24 +1146,60 @@ hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl
   atomic_init(&m->call_limit, 0);
   atomic_init(&m->interrupt, 0);
   vm->kbd_mem = map;
-  wasm_rt_funcref_table_t *t = &vm->inst.w2c___indirect_function_table;
-  t->data = malloc((tmpl.table_size ? tmpl.table_size : 1) * sizeof *t->data);
-  if (!t->data) {
-    munmap(map, limit);
-    free(vm);
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
-  }
-  for (uint32_t i = 0; i < tmpl.table_size; i++) {
-    t->data[i] = tmpl.table[i];
-    /* Table entries close over the instance they were made in. */
-    if (t->data[i].func)
-      t->data[i].module_instance = &vm->inst;
-  }
-  t->size = tmpl.table_size;
-  t->max_size = tmpl.table_max;
+  /* The function table: filled at the first entry (table_ready). */
+  vm->table_size = s->table_size;
+  vm->table_max = s->table_max;
+  vm->table_pending = true;
   vm->fn_run = s->fn_run, vm->fn_result = s->fn_result;
   vm->fn_define = s->fn_define, vm->fn_drain = s->fn_drain;
+  vm->kbd_pending = tp->kbd_pending, vm->kbd_exc = tp->kbd_exc;
+  vm->kbd_trace = tp->kbd_trace, vm->kbd_sched = tp->kbd_sched;
+  vm->unchecked = !snap && image == IMAGE_UNCHECKED;
   *out = vm;
+  return HL_OK;
+}
+
+/* Before a vm made from the template file first runs: the file's image
+ * checked against its checksum (once per process: the first such vm's
+ * first entry pays it); when it is corrupt, a template is booted at run
+ * time (one line on stderr, as for a file that cannot be used) and the
+ * vm, which never ran, starts over from that one. */
+static hl_status template_checked(hl_py_vm *vm) {
+  pthread_once(&check_once, check_template_image);
+  vm->unchecked = false;
+  if (atomic_load(&tmpl_image) != IMAGE_BAD)
+    return HL_OK;
+  const struct hl_py_snapshot *s = &fallback.snap;
+  wasm_rt_memory_t *m = &vm->inst.w2c_memory;
+  size_t bytes = (size_t)s->pages * PAGE_BYTES;
+  hl_status st = HL_OK;
+  if (fallback.status)
+    st = hl_fail(fallback.status, "%s", fallback.error);
+  else if (s->pages > m->max_pages || vm->table_size != s->table_size ||
+           vm->table_max != s->table_max)
+    st = hl_fail(HL_ERR_SANDBOX, "sandbox: the Python template built at run time does not fit "
+                 "this sandbox");
+  /* Back to zero pages, then the run-time template over them. */
+  else if (mmap(m->data, m->size, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED ||
+           (s->fd >= 0 && mmap(m->data, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+                               s->fd, (off_t)s->offset) == MAP_FAILED))
+    st = hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the Python state");
+  if (st) {
+    vm->broken = true;
+    return st;
+  }
+  if (s->fd < 0)
+    memcpy(m->data, s->image, bytes);
+  memcpy((uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, s->globals, PY_GLOBALS_BYTES);
+  m->pages = s->pages;
+  m->size = (uint32_t)bytes;
+  vm->fn_run = s->fn_run, vm->fn_result = s->fn_result;
+  vm->fn_define = s->fn_define, vm->fn_drain = s->fn_drain;
+  __atomic_store_n(&vm->kbd_pending, fallback.kbd_pending, __ATOMIC_RELAXED);
+  __atomic_store_n(&vm->kbd_exc, fallback.kbd_exc, __ATOMIC_RELAXED);
+  __atomic_store_n(&vm->kbd_trace, fallback.kbd_trace, __ATOMIC_RELAXED);
+  __atomic_store_n(&vm->kbd_sched, fallback.kbd_sched, __ATOMIC_RELAXED);
   return HL_OK;
 }
 
@@ -1130,6 +1219,11 @@ hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out) {
   *out = NULL;
   if (vm->broken)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: the instance trapped earlier and must be reset");
+  if (vm->unchecked) {
+    hl_status st = template_checked(vm);
+    if (st)
+      return st;
+  }
   /* A KeyboardInterrupt that came after the last execution must not be
    * saved with the state. */
   if (atomic_exchange(&vm->soft_sent, 0)) {
@@ -1146,12 +1240,12 @@ hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out) {
     return st;
   }
   memcpy(s->globals, (const uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, PY_GLOBALS_BYTES);
-  s->table_size = vm->inst.w2c___indirect_function_table.size;
-  s->table_max = vm->inst.w2c___indirect_function_table.max_size;
+  s->table_size = vm->table_size;
+  s->table_max = vm->table_max;
   s->fn_run = vm->fn_run, s->fn_result = vm->fn_result;
   s->fn_define = vm->fn_define, s->fn_drain = vm->fn_drain;
-  s->kbd_pending = tmpl.kbd_pending, s->kbd_exc = tmpl.kbd_exc;
-  s->kbd_trace = tmpl.kbd_trace, s->kbd_sched = tmpl.kbd_sched;
+  s->kbd_pending = vm->kbd_pending, s->kbd_exc = vm->kbd_exc;
+  s->kbd_trace = vm->kbd_trace, s->kbd_sched = vm->kbd_sched;
   *out = s;
   return HL_OK;
 }
@@ -1180,7 +1274,7 @@ hl_status hl_py_snapshot_load(const char *path, hl_py_snapshot **out) {
   if (fd < 0)
     return hl_fail(errno == ENOENT ? HL_ERR_NOT_FOUND : HL_ERR_IO,
                    "sandbox snapshot: cannot open %s: %s", path, strerror(errno));
-  return hl__py_snapshot_read_fd(fd, path, tmpl.table_size, tmpl.table_max, out);
+  return hl__py_snapshot_read_fd(fd, path, tmpl.table_size, tmpl.table_max, NULL, out);
 }
 
 void hl_py_vm_free(hl_py_vm *vm) {
@@ -1210,11 +1304,15 @@ void hl_py_vm_soft_stop(hl_py_vm *vm) {
    * stale interrupt (soft_sent). The memory never moves while the vm
    * lives. */
   uint8_t *mem = vm->kbd_mem;
+  uint32_t trace = __atomic_load_n(&vm->kbd_trace, __ATOMIC_RELAXED);
+  uint32_t pending = __atomic_load_n(&vm->kbd_pending, __ATOMIC_RELAXED);
+  uint32_t exc = __atomic_load_n(&vm->kbd_exc, __ATOMIC_RELAXED);
+  uint32_t sched = __atomic_load_n(&vm->kbd_sched, __ATOMIC_RELAXED);
   atomic_store(&vm->soft_sent, 1);
-  __atomic_store_n((uint32_t *)(void *)(mem + tmpl.kbd_trace), 0u, __ATOMIC_SEQ_CST);
-  __atomic_store_n((uint32_t *)(void *)(mem + tmpl.kbd_pending), tmpl.kbd_exc, __ATOMIC_SEQ_CST);
+  __atomic_store_n((uint32_t *)(void *)(mem + trace), 0u, __ATOMIC_SEQ_CST);
+  __atomic_store_n((uint32_t *)(void *)(mem + pending), exc, __ATOMIC_SEQ_CST);
   uint16_t idle = 1;
-  (void)__atomic_compare_exchange_n((uint16_t *)(void *)(mem + tmpl.kbd_sched), &idle, 0, false,
+  (void)__atomic_compare_exchange_n((uint16_t *)(void *)(mem + sched), &idle, 0, false,
                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 

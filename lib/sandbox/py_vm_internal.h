@@ -76,6 +76,15 @@ struct hl_py_vm {
   atomic_int soft_sent;        /* a KeyboardInterrupt may be pending */
   uint8_t *kbd_mem;            /* the memory the soft stop writes into (fixed for the
                                   vm's life: it is reserved up to the limit) */
+  /* The soft stop's words (py_vm.c, learn_soft_stop) of the template this
+   * vm descends from; read by other threads (atomically). */
+  uint32_t kbd_pending, kbd_exc, kbd_trace, kbd_sched;
+  bool unchecked; /* made from the template file before its image was checked */
+  /* The function table's size the vm's state expects, and whether the
+   * table is still to be filled (at the first entry, as instantiation
+   * fills it: creating a vm that never runs does not pay for it). */
+  uint32_t table_size, table_max;
+  bool table_pending;
   wasm_rt_trap_t pending_trap; /* a trap caught in hl__py_guest_copy */
   char *tmp;                   /* host memory of the running operation */
 };
@@ -106,8 +115,16 @@ struct hl_py_snapshot {
 
 /* py_snapshot.c: the file format. */
 hl_status hl__py_snapshot_write(const struct hl_py_snapshot *s, const char *path);
+/* Reads the file open as `fd` (which the snapshot then owns; closed on
+ * failure). A table_size of 0 leaves the table's size to hl_py_vm_new,
+ * which checks it against the table it fills. */
+struct hl_snapshot_head;
+/* With `defer` (the template), the image's checksum is not checked here:
+ * the header goes to *defer for hl__snapshot_file_verify() before the
+ * image first runs; without it (a session), the whole file is checked. */
 hl_status hl__py_snapshot_read_fd(int fd, const char *path, uint32_t table_size,
-                                  uint32_t table_max, struct hl_py_snapshot **out);
+                                  uint32_t table_max, struct hl_snapshot_head *defer,
+                                  struct hl_py_snapshot **out);
 
 /* py_vm.c: the build-time program's work (py_snapshot_tool.c): boot a
  * template at run time (never from a file), check that a table filled

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -85,14 +86,22 @@ static pthread_once_t module_once = PTHREAD_ONCE_INIT;
 /* The module's function types, registered once per process. */
 static void module_init(void) { Z_qjs_init_module(); }
 
+static hl_status template_checked(vm_t *vm);
+
 /* What a vm needs before its first entry, done then rather than when it is
  * made: a sandbox that is made and never (or not yet) used costs only its
  * mappings, and a process's first sandbox does not wait for the module's
  * function types and table (~40 us of a cold start). The function table
  * as instantiation fills it (entries close over this instance): no code
  * of the module writes its table, so every snapshot's table is this one,
- * and snapshots carry only its size, checked here. */
+ * and snapshots carry only its size, checked here. A vm made from the
+ * template file has the file's image checked first (template_checked). */
 static hl_status vm_prepare(vm_t *vm) {
+  if (vm->unchecked) {
+    hl_status st = template_checked(vm);
+    if (st)
+      return st;
+  }
   pthread_once(&module_once, module_init); /* the table's function types */
   hl_wasm_frame frame;
   wasm_rt_trap_t trap;
@@ -413,74 +422,74 @@ hl_status hl__vm_fresh_table(hl_vm_snapshot *s) {
   return st;
 }
 
-/* Where the build put the template file: next to the library (the
- * installed layout), else where this build wrote it (snapshot_io.c). */
-static bool template_path_next_to_library(char *out, size_t cap) {
-  return hl__snapshot_path_next_to_library((const void *)&hl_vm_new, HL_SANDBOX_SNAPSHOT_NAME, out,
-                                           cap);
-}
-
 static const char *template_origin = "none";
 static char template_origin_path[512];
 
-/* The template from the snapshot file the build wrote, if one is usable.
+/* The template file's header, for the check of its image before a vm
+ * made from it first runs (template_checked). */
+static hl_snapshot_head template_head;
+
+static hl_status load_template(int fd, const char *path, void *ud) {
+  (void)ud;
+  return hl__vm_snapshot_load_fd(fd, path, &template_head, &template_snap);
+}
+
+/* The template from the snapshot file the build wrote, if one is usable:
+ * next to the library (the installed layout), where it is installed,
+ * else where this build wrote it (snapshot_io.c).
  * HOOKLINE_SANDBOX_SNAPSHOT names another file, or is empty to always
  * build at run time. */
 static bool load_template_file(void) {
-  char path[512];
-  const char *env = getenv("HOOKLINE_SANDBOX_SNAPSHOT");
-  const char *candidates[3] = {NULL, NULL, NULL};
-  size_t n = 0;
-  if (env) {
-    if (!*env)
-      return false;
-    candidates[n++] = env;
-  } else {
-    if (template_path_next_to_library(path, sizeof path))
-      candidates[n++] = path;
+  static const hl_snapshot_places places = {
+    .env = "HOOKLINE_SANDBOX_SNAPSHOT",
+    .name = HL_SANDBOX_SNAPSHOT_NAME,
+    .library_addr = (const void *)&hl_vm_new,
 #ifdef HL_SANDBOX_SNAPSHOT_INSTALL_PATH
-    candidates[n++] = HL_SANDBOX_SNAPSHOT_INSTALL_PATH;
+    .install_path = HL_SANDBOX_SNAPSHOT_INSTALL_PATH,
 #endif
 #ifdef HL_SANDBOX_SNAPSHOT_BUILD_PATH
-    candidates[n++] = HL_SANDBOX_SNAPSHOT_BUILD_PATH;
+    .build_path = HL_SANDBOX_SNAPSHOT_BUILD_PATH,
 #endif
+#ifdef HL_LIBRARY_BUILD_DIR
+    .library_build_dir = HL_LIBRARY_BUILD_DIR,
+#endif
+    .note = "building the sandbox snapshot at run time",
+  };
+  if (!hl__snapshot_template_find(&places, load_template, NULL, template_origin_path,
+                                  sizeof template_origin_path))
+    return false;
+  template_origin = "file";
+  return true;
+}
+
+/* The template file's image: not checked yet, good, or corrupt (then
+ * vms use template_fallback, initialised at run time). */
+enum { IMAGE_UNCHECKED, IMAGE_GOOD, IMAGE_BAD };
+static atomic_int template_image = IMAGE_GOOD;
+static pthread_once_t check_once = PTHREAD_ONCE_INIT;
+static hl_vm_snapshot *template_fallback;
+static hl_status fallback_status = HL_OK;
+static char fallback_error[256];
+
+static void check_template_image(void) {
+  if (hl__snapshot_file_verify(template_snap->fd, template_origin_path, &template_head) == HL_OK) {
+    atomic_store(&template_image, IMAGE_GOOD);
+    return;
   }
-  char first_error[256] = "";
-  const char *first_missing = NULL;
-  for (size_t i = 0; i < n; i++) {
-    /* Opened here: a candidate that is not there is the normal case (a
-     * build tree has no file next to the library) and costs no message. */
-    int fd = open(candidates[i], O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-      if (!first_missing)
-        first_missing = candidates[i];
-      continue;
-    }
-    hl_status st = fd < 0 ? hl_fail(HL_ERR_IO, "sandbox snapshot: cannot open %s: %s", candidates[i],
-                                    strerror(errno))
-                          : hl__vm_snapshot_load_fd(fd, candidates[i], &template_snap);
-    if (st == HL_OK) {
-      template_origin = "file";
-      snprintf(template_origin_path, sizeof template_origin_path, "%s", candidates[i]);
-      return true;
-    }
-    /* A missing file where another may follow says nothing; a file that
-     * is there and unusable (another build) is what the note reports. */
-    if (!*first_error)
-      snprintf(first_error, sizeof first_error, "%s", hl_last_error());
+  /* The same one line as for a file that cannot be used at all. */
+  fprintf(stderr, "hookline: %s; building the sandbox snapshot at run time\n", hl_last_error());
+  hl_status st = hl__vm_template_build(&template_fallback);
+  if (st) {
+    fallback_status = st;
+    snprintf(fallback_error, sizeof fallback_error, "%s", hl_last_error());
   }
-  if (!*first_error && first_missing)
-    snprintf(first_error, sizeof first_error, "sandbox snapshot: cannot open %s: %s", first_missing,
-             strerror(ENOENT));
-  /* One line, once per process: the first sandbox takes milliseconds
-   * instead of microseconds, and this says why. */
-  fprintf(stderr, "hookline: %s; building the sandbox snapshot at run time\n",
-          *first_error ? first_error : "sandbox snapshot: no file");
-  return false;
+  template_origin = "built";
+  atomic_store(&template_image, IMAGE_BAD);
 }
 
 static void build_template(void) {
   if (load_template_file()) {
+    atomic_store(&template_image, IMAGE_UNCHECKED);
     template_status = HL_OK;
     return;
   }
@@ -607,46 +616,23 @@ void hl_vm_snapshot_free(hl_vm_snapshot *s) {
 /* Instances                                                            */
 /* ------------------------------------------------------------------ */
 
-hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
-                    const hl_vm_hooks *hooks, void *ud, hl_vm **out) {
-  *out = NULL;
-  if (!snap) {
-    hl__vm_template_init();
-    if (template_status != HL_OK)
-      return hl_fail(template_status, "%s", template_error);
-    snap = template_snap;
-  }
-  size_t limit_pages = limit_to_pages(memory_limit);
-  if (limit_pages < snap->pages || memory_limit < HL_VM_MIN_MEMORY)
-    return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the minimum %zu",
-                   memory_limit, HL_VM_MIN_MEMORY > (size_t)snap->pages * PAGE_BYTES
-                                     ? HL_VM_MIN_MEMORY : (size_t)snap->pages * PAGE_BYTES);
-  vm_t *vm = calloc(1, sizeof *vm);
-  if (!vm)
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
-  hl_status st = memory_reserve(vm, (uint32_t)limit_pages);
-  if (st) {
-    free(vm);
-    return st;
-  }
+/* Map `snap`'s image over the start of the vm's reservation and take its
+ * globals and addresses. */
+static hl_status vm_map(vm_t *vm, const hl_vm_snapshot *snap) {
   size_t bytes = (size_t)snap->pages * PAGE_BYTES;
+  if (snap->pages > vm->limit_pages)
+    return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the minimum %zu",
+                   vm->map_len, bytes);
   if (snap->fd >= 0) {
     void *p = mmap(vm->map, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, snap->fd,
                    (off_t)snap->offset);
-    if (p == MAP_FAILED) {
-      st = hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the snapshot: %s", strerror(errno));
-      memory_release(vm);
-      free(vm);
-      return st;
-    }
+    if (p == MAP_FAILED)
+      return hl_fail(HL_ERR_NOMEM, "sandbox: cannot map the snapshot: %s", strerror(errno));
   } else {
     memcpy(vm->map, snap->image, bytes);
   }
   vm->mem.pages = snap->pages;
   vm->mem.size = (uint32_t)bytes;
-
-  vm->inst.Z_a_instance = vm;
-  vm->inst.Z_aZ_a = &vm->mem;
   vm->inst.w2c_g0 = snap->g0;
   /* The function table is filled at the first entry (vm_prepare). */
   vm->table_size = snap->table_size;
@@ -661,6 +647,68 @@ hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
   vm->filename = snap->filename;
   vm->key_value = snap->key_value;
   vm->scratch = snap->scratch;
+  return HL_OK;
+}
+
+/* Before a vm made from the template file first runs: the file's image
+ * checked against its checksum (once per process, the first such vm's
+ * first entry pays it); when it is corrupt, the template is initialised
+ * at run time (one line on stderr, as for a file that cannot be used)
+ * and the vm, which never ran, starts over from that one. */
+static hl_status template_checked(vm_t *vm) {
+  pthread_once(&check_once, check_template_image);
+  vm->unchecked = false;
+  if (atomic_load(&template_image) != IMAGE_BAD)
+    return HL_OK;
+  hl_status st = fallback_status ? hl_fail(fallback_status, "%s", fallback_error) : HL_OK;
+  if (st == HL_OK) {
+    /* Back to zero pages, then the run-time template over them. */
+    if (mmap(vm->map, vm->mem.size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+      st = hl_fail(HL_ERR_NOMEM, "sandbox: cannot reset the memory: %s", strerror(errno));
+    else
+      st = vm_map(vm, template_fallback);
+  }
+  if (st)
+    vm->broken = true;
+  return st;
+}
+
+hl_status hl_vm_new(const hl_vm_snapshot *snap, size_t memory_limit,
+                    const hl_vm_hooks *hooks, void *ud, hl_vm **out) {
+  *out = NULL;
+  bool unchecked = false;
+  if (!snap) {
+    hl__vm_template_init();
+    if (template_status != HL_OK)
+      return hl_fail(template_status, "%s", template_error);
+    int image = atomic_load(&template_image);
+    if (image == IMAGE_BAD && fallback_status != HL_OK)
+      return hl_fail(fallback_status, "%s", fallback_error);
+    snap = image == IMAGE_BAD ? template_fallback : template_snap;
+    unchecked = image == IMAGE_UNCHECKED;
+  }
+  size_t limit_pages = limit_to_pages(memory_limit);
+  if (limit_pages < snap->pages || memory_limit < HL_VM_MIN_MEMORY)
+    return hl_fail(HL_ERR_INVALID, "sandbox: memory limit %zu bytes is below the minimum %zu",
+                   memory_limit, HL_VM_MIN_MEMORY > (size_t)snap->pages * PAGE_BYTES
+                                     ? HL_VM_MIN_MEMORY : (size_t)snap->pages * PAGE_BYTES);
+  vm_t *vm = calloc(1, sizeof *vm);
+  if (!vm)
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory");
+  hl_status st = memory_reserve(vm, (uint32_t)limit_pages);
+  if (st == HL_OK) {
+    vm->inst.Z_a_instance = vm;
+    vm->inst.Z_aZ_a = &vm->mem;
+    st = vm_map(vm, snap);
+    if (st)
+      memory_release(vm);
+  }
+  if (st) {
+    free(vm);
+    return st;
+  }
+  vm->unchecked = unchecked;
   if (hooks)
     vm->hooks = *hooks;
   vm->ud = ud;

@@ -196,7 +196,12 @@ size_t hl__vm_snapshot_bytes(const hl_vm_snapshot *snap);
 hl_status hl__vm_snapshot_save(const hl_vm_snapshot *s, const char *path);
 hl_status hl__vm_snapshot_load(const char *path, hl_vm_snapshot **out);
 /* The same from a file already open for reading: takes `fd` (closed on
- * failure, kept by the snapshot on success); `path` names it in messages. */
-hl_status hl__vm_snapshot_load_fd(int fd, const char *path, hl_vm_snapshot **out);
+ * failure, kept by the snapshot on success); `path` names it in messages.
+ * With `defer` (the template), the image's checksum is not checked here:
+ * the header goes to *defer for hl__snapshot_file_verify() before the
+ * image is first run; without it (a session), the whole file is checked. */
+struct hl_snapshot_head;
+hl_status hl__vm_snapshot_load_fd(int fd, const char *path, struct hl_snapshot_head *defer,
+                                  hl_vm_snapshot **out);
 
 #endif

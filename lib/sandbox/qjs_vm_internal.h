@@ -54,6 +54,7 @@ struct Z_a_instance_t {
   hl_vm_hooks hooks;
   void *ud;
   bool broken;
+  bool unchecked; /* made from the template file before its image was checked (vm_prepare) */
   /* C heap text carried across a wasm call that may trap: vm_enter frees
    * it when one does (take_string()). */
   char *held;

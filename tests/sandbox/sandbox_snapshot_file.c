@@ -1,8 +1,9 @@
 /*
  * tests/sandbox/sandbox_snapshot_file.c - snapshot files: the template
  * snapshot the build writes is what the first sandbox of a process maps;
- * a missing, foreign (another build id), truncated or unrelated file makes
- * the process initialise QuickJS itself, with one line on stderr saying
+ * a missing, corrupt (a byte of the image changed: the checksum), foreign
+ * (another build id), truncated or unrelated file makes the process
+ * initialise QuickJS itself, with one line on stderr saying
  * why, and the sandbox works either way. A session's snapshot saved to a
  * file and loaded back (as another process would) keeps its JavaScript
  * state; a file from another build is refused with a clear error.
@@ -40,7 +41,8 @@ static void read_all(int fd, char *buf, size_t cap) {
 }
 
 /* In a child: set HOOKLINE_SANDBOX_SNAPSHOT to `env` (NULL: unset), make
- * the first sandbox, run code, print "origin path value". */
+ * the first sandbox, run code, print "origin path value" (origin: the
+ * template the code ran on), then the value of a second sandbox's code. */
 static child_report run_child(const char *env) {
   child_report rep = {.exit_code = -1};
   int out[2], err[2];
@@ -60,12 +62,23 @@ static child_report run_child(const char *env) {
       printf("new failed: %s\n", hl_last_error());
       _exit(1);
     }
-    const char *path = NULL;
-    const char *origin = hl__vm_template_origin(&path);
     hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
     hl_sandbox_execute(sb, NULL, "[1, 2, 3].map(x => x * 2).join('-')", &r);
-    printf("%s %s %s\n", origin, path && *path ? path : "-", r.value_json ? r.value_json : "none");
+    /* After the first execution: the template file's image is checked
+     * before anything runs on it, not when the sandbox is made. */
+    const char *path = NULL;
+    const char *origin = hl__vm_template_origin(&path);
+    /* A second sandbox, made after that check, starts from the same
+     * template. */
+    hl_sandbox *sb2 = NULL;
+    hl_sandbox_result r2 = HL_SANDBOX_RESULT_INIT;
+    if (hl_sandbox_new(NULL, &sb2) == HL_OK)
+      hl_sandbox_execute(sb2, NULL, "[4, 5].map(x => x * 2).join('-')", &r2);
+    printf("%s %s %s %s\n", origin, path && *path ? path : "-", r.value_json ? r.value_json : "none",
+           r2.value_json ? r2.value_json : "none");
     hl_sandbox_result_clear(&r);
+    hl_sandbox_result_clear(&r2);
+    hl_sandbox_free(sb2);
     hl_sandbox_free(sb);
     fflush(stdout);
     _exit(0);
@@ -95,7 +108,7 @@ static void first_sandbox_maps_the_build_snapshot(void) {
   CHECK_INT(r.exit_code, 0);
   CHECK(strncmp(r.out, "file ", 5) == 0);
   CHECK_CONTAINS(r.out, "hookline-sandbox.snap");
-  CHECK_CONTAINS(r.out, "\"2-4-6\"");
+  CHECK_CONTAINS(r.out, "\"2-4-6\" \"8-10\"");
   CHECK_STR(r.err, ""); /* no note when the file is used */
   if (sscanf(r.out, "file %511s", built_path) != 1)
     built_path[0] = 0;
@@ -128,18 +141,70 @@ static void check_fallback(const char *env, const char *reason) {
   child_report r = run_child(env);
   CHECK_INT(r.exit_code, 0);
   CHECK(strncmp(r.out, "built ", 6) == 0);
-  CHECK_CONTAINS(r.out, "\"2-4-6\"");
+  CHECK_CONTAINS(r.out, "\"2-4-6\" \"8-10\"");
   CHECK_CONTAINS(r.err, reason);
   CHECK_CONTAINS(r.err, "building the sandbox snapshot at run time");
   CHECK_INT(count_lines(r.err), 1);
+}
+
+/* The offset of a non-zero byte of the memory image (past the 64 KiB
+ * header) and its value, or -1. */
+static off_t image_byte(const char *path, unsigned char *value) {
+  int fd = open(path, O_RDONLY);
+  static unsigned char buf[65536];
+  off_t found = -1;
+  for (off_t off = 65536 + 70000; fd >= 0 && found < 0;) {
+    ssize_t n = pread(fd, buf, sizeof buf, off);
+    if (n <= 0)
+      break;
+    for (ssize_t i = 0; i < n; i++)
+      if (buf[i]) {
+        found = off + i;
+        *value = buf[i];
+        break;
+      }
+    off += n;
+  }
+  if (fd >= 0)
+    close(fd);
+  return found;
+}
+
+static void corrupt_snapshot_is_rebuilt_with_a_note(void) {
+  REQUIRE(built_path[0]);
+  char path[128];
+  snprintf(path, sizeof path, "%s/corrupt.snap", tmpdir);
+  unsigned char v = 0;
+  off_t at = image_byte(built_path, &v);
+  REQUIRE(at > 0);
+  char flipped = (char)(v ^ 0x40);
+  REQUIRE(copy_snapshot(path, at, &flipped, 1, 0));
+  check_fallback(path, "is corrupt");
+}
+
+static void damaged_header_is_rebuilt_with_a_note(void) {
+  REQUIRE(built_path[0]);
+  char path[128];
+  snprintf(path, sizeof path, "%s/bad-header.snap", tmpdir);
+  /* A byte of the JavaScript part of the header (the addresses the vm
+   * uses), past the 2,160 bytes every snapshot file's header starts
+   * with: only the header's own checksum sees it. */
+  off_t at = 2160 + 13; /* a byte of the JSRuntime's address */
+  unsigned char v = 0;
+  int fd = open(built_path, O_RDONLY);
+  REQUIRE(fd >= 0 && pread(fd, &v, 1, at) == 1);
+  close(fd);
+  char flipped = (char)(v ^ 0x40);
+  REQUIRE(copy_snapshot(path, at, &flipped, 1, 0));
+  check_fallback(path, "is corrupt (its header");
 }
 
 static void snapshot_from_another_build_is_rebuilt_with_a_note(void) {
   REQUIRE(built_path[0]);
   char path[128];
   snprintf(path, sizeof path, "%s/other-build.snap", tmpdir);
-  /* The build id follows the 8-byte magic. */
-  REQUIRE(copy_snapshot(path, 8, "0123456789", 10, 0));
+  /* The build id follows the magic, the version and the byte order mark. */
+  REQUIRE(copy_snapshot(path, 16, "0123456789", 10, 0));
   check_fallback(path, "from another build of hookline");
 }
 
@@ -171,7 +236,7 @@ static void empty_variable_builds_at_run_time_silently(void) {
   child_report r = run_child("");
   CHECK_INT(r.exit_code, 0);
   CHECK(strncmp(r.out, "built ", 6) == 0);
-  CHECK_CONTAINS(r.out, "\"2-4-6\"");
+  CHECK_CONTAINS(r.out, "\"2-4-6\" \"8-10\"");
   CHECK_STR(r.err, "");
 }
 
@@ -226,6 +291,10 @@ static void loading_a_bad_file_says_why(void) {
   snprintf(path, sizeof path, "%s/other-build.snap", tmpdir);
   CHECK_INT(hl_sandbox_snapshot_load(path, &snap), HL_ERR_INVALID);
   CHECK_CONTAINS(hl_last_error(), "from another build of hookline");
+  snprintf(path, sizeof path, "%s/corrupt.snap", tmpdir);
+  CHECK_INT(hl_sandbox_snapshot_load(path, &snap), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "is corrupt");
+  CHECK(snap == NULL);
   CHECK_INT(hl_sandbox_snapshot_load(NULL, &snap), HL_ERR_INVALID);
   CHECK_INT(hl_sandbox_snapshot_save(NULL, path), HL_ERR_INVALID);
   /* A directory that does not exist: an I/O error naming the file. */
@@ -240,7 +309,8 @@ static void loading_a_bad_file_says_why(void) {
 }
 
 static void remove_tmpdir(void) {
-  const char *names[] = {"other-build.snap", "truncated.snap", "text.snap", "session.snap"};
+  const char *names[] = {"corrupt.snap", "bad-header.snap", "other-build.snap", "truncated.snap",
+                         "text.snap", "session.snap"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     char p[128];
     snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
@@ -258,6 +328,8 @@ int main(int argc, char **argv) {
   }
   /* The forking cases first: the parent makes no sandbox before them. */
   RUN(first_sandbox_maps_the_build_snapshot);
+  RUN(corrupt_snapshot_is_rebuilt_with_a_note);
+  RUN(damaged_header_is_rebuilt_with_a_note);
   RUN(snapshot_from_another_build_is_rebuilt_with_a_note);
   RUN(missing_snapshot_is_rebuilt_with_a_note);
   RUN(truncated_snapshot_is_rebuilt_with_a_note);

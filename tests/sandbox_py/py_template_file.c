@@ -63,14 +63,22 @@ static child_report run_child(const char *env) {
     hl_sandbox *sb = py_sandbox_with(&l);
     if (!sb)
       _exit(1);
+    hl_sandbox_result r = py_run(sb, "'-'.join(str(x * 2) for x in [1, 2, 3])");
+    /* After the first execution: the template file's image is checked
+     * before anything runs on it, not when the sandbox is made. */
     const char *path = NULL;
     const char *origin = hl__py_template_origin(&path);
-    hl_sandbox_result r = py_run(sb, "'-'.join(str(x * 2) for x in [1, 2, 3])");
     hl_sandbox_result s = py_run(sb, "n = 0\nwhile True:\n  n += 1");
     hl_sandbox_result t = py_run(sb, "n > 0");
-    printf("%s %s %s %s %s\n", origin, path && *path ? path : "-",
+    /* A second sandbox, made after the template was checked, starts from
+     * the same one. */
+    hl_sandbox *sb2 = py_sandbox_with(&l);
+    hl_sandbox_result u = sb2 ? py_run(sb2, "sum([4, 5])") : (hl_sandbox_result)HL_SANDBOX_RESULT_INIT;
+    printf("%s %s %s %s %s %s\n", origin, path && *path ? path : "-",
            r.value_json ? r.value_json : "none", s.status == HL_ERR_TIMEOUT ? "timeout" : "other",
-           t.value_json ? t.value_json : "none");
+           t.value_json ? t.value_json : "none", u.value_json ? u.value_json : "none");
+    hl_sandbox_result_clear(&u);
+    hl_sandbox_free(sb2);
     hl_sandbox_result_clear(&r);
     hl_sandbox_result_clear(&s);
     hl_sandbox_result_clear(&t);
@@ -96,7 +104,7 @@ static int count_lines(const char *s) {
 }
 
 /* What every child must have computed, whichever template it used. */
-#define WORKS "\"2-4-6\" timeout true"
+#define WORKS "\"2-4-6\" timeout true 9"
 
 static char built_path[512];
 
@@ -184,6 +192,23 @@ static void corrupt_template_is_rebuilt_with_a_note(void) {
   check_fallback(path, "is corrupt");
 }
 
+static void damaged_header_is_rebuilt_with_a_note(void) {
+  REQUIRE(built_path[0]);
+  char path[128];
+  snprintf(path, sizeof path, "%s/bad-header.snap", tmpdir);
+  /* A byte of the Python part of the header (the prelude's function
+   * references), past the 2,160 bytes every snapshot file's header starts
+   * with: only the header's own checksum sees it. */
+  off_t at = 2160 + 9; /* a byte of fn_run */
+  unsigned char b = 0;
+  int fd = open(built_path, O_RDONLY);
+  REQUIRE(fd >= 0 && pread(fd, &b, 1, at) == 1);
+  close(fd);
+  b ^= 0x40;
+  REQUIRE(copy_template(path, at, &b, 1, 0));
+  check_fallback(path, "is corrupt (its header");
+}
+
 static void template_from_another_build_is_rebuilt_with_a_note(void) {
   REQUIRE(built_path[0]);
   char path[128];
@@ -255,8 +280,8 @@ static void empty_variable_boots_at_run_time_silently(void) {
 }
 
 static void remove_tmpdir(void) {
-  const char *names[] = {"corrupt.snap", "other-build.snap", "truncated.snap", "text.snap",
-                         "session.snap"};
+  const char *names[] = {"corrupt.snap", "bad-header.snap", "other-build.snap",
+                         "truncated.snap", "text.snap", "session.snap"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     char p[128];
     snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
@@ -275,6 +300,7 @@ int main(int argc, char **argv) {
   }
   RUN(first_sandbox_maps_the_build_template);
   RUN(corrupt_template_is_rebuilt_with_a_note);
+  RUN(damaged_header_is_rebuilt_with_a_note);
   RUN(template_from_another_build_is_rebuilt_with_a_note);
   RUN(missing_template_is_rebuilt_with_a_note);
   RUN(truncated_template_is_rebuilt_with_a_note);
