@@ -174,8 +174,14 @@ static _Thread_local ot_stack ot_tls;
 
 /* The pointer, from a function the compiler does not see through: with
  * &ot_tls a constant it propagated it into the helpers below (frames,
- * ids), and each made its own __tls_get_addr call (~9 a run). */
-__attribute__((noipa)) static ot_stack *thread_stack(void) { return &ot_tls; }
+ * ids), and each made its own __tls_get_addr call (~9 a run). gcc's
+ * noipa says so; clang (the fuzz build) has only noinline. */
+#if defined(__clang__)
+#define OT_OPAQUE __attribute__((noinline))
+#else
+#define OT_OPAQUE __attribute__((noipa))
+#endif
+OT_OPAQUE static ot_stack *thread_stack(void) { return &ot_tls; }
 
 /* The remote parent of the next top-level run on this thread. */
 static _Thread_local struct {
