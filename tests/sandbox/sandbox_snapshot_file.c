@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "sandbox/qjs_vm.h"
+#include "snapshot_bytes.h"
 
 static char tmpdir[64];
 
@@ -145,29 +146,6 @@ static void check_fallback(const char *env, const char *reason) {
   CHECK_CONTAINS(r.err, reason);
   CHECK_CONTAINS(r.err, "building the sandbox snapshot at run time");
   CHECK_INT(count_lines(r.err), 1);
-}
-
-/* The offset of a non-zero byte of the memory image (past the 64 KiB
- * header) and its value, or -1. */
-static off_t image_byte(const char *path, unsigned char *value) {
-  int fd = open(path, O_RDONLY);
-  static unsigned char buf[65536];
-  off_t found = -1;
-  for (off_t off = 65536 + 70000; fd >= 0 && found < 0;) {
-    ssize_t n = pread(fd, buf, sizeof buf, off);
-    if (n <= 0)
-      break;
-    for (ssize_t i = 0; i < n; i++)
-      if (buf[i]) {
-        found = off + i;
-        *value = buf[i];
-        break;
-      }
-    off += n;
-  }
-  if (fd >= 0)
-    close(fd);
-  return found;
 }
 
 static void corrupt_snapshot_is_rebuilt_with_a_note(void) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "py_common.h"
+#include "snapshot_bytes.h"
 
 static char tmpdir[64];
 static const char *self_path;
@@ -155,28 +156,6 @@ static bool damaged_copy(const char *from, const char *to, off_t len, off_t flip
   return ok;
 }
 
-/* The offset of a non-zero byte of the memory image (past the 64 KiB
- * header), or -1. */
-static off_t image_byte(const char *path) {
-  int fd = open(path, O_RDONLY);
-  static unsigned char buf[65536];
-  off_t found = -1;
-  for (off_t off = 65536 + 70000; fd >= 0 && found < 0;) {
-    ssize_t n = pread(fd, buf, sizeof buf, off);
-    if (n <= 0)
-      break;
-    for (ssize_t i = 0; i < n; i++)
-      if (buf[i]) {
-        found = off + i;
-        break;
-      }
-    off += n;
-  }
-  if (fd >= 0)
-    close(fd);
-  return found;
-}
-
 static void refused(const char *path, const char *why) {
   hl_sandbox_snapshot *snap = (hl_sandbox_snapshot *)1;
   CHECK_INT(hl_sandbox_snapshot_load(path, &snap), HL_ERR_INVALID);
@@ -204,7 +183,7 @@ static void damaged_files_are_refused(void) {
   REQUIRE(damaged_copy(good, bad, st.st_size / 2, -1));
   refused(bad, "truncated");
   /* One byte of the heap changed. */
-  off_t at = image_byte(good);
+  off_t at = image_byte(good, NULL);
   REQUIRE(at > 0);
   REQUIRE(damaged_copy(good, bad, 0, at));
   refused(bad, "corrupt");
@@ -371,7 +350,7 @@ static void state_dir_carries_it_to_another_process(void) {
   REQUIRE(state && n_state);
   char damaged[300];
   snprintf(damaged, sizeof damaged, "%s.bad", state);
-  off_t at = image_byte(state);
+  off_t at = image_byte(state, NULL);
   REQUIRE(at > 0 && damaged_copy(state, damaged, 0, at) && rename(damaged, state) == 0);
   out = run_child("{\"code\": \"'twice' in globals()\"}");
   CHECK_CONTAINS(out, "\"result\":false");
