@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 #include "py_vm_internal.h"
 #include "snapshot_io.h"
+#include "wasm_entry.h"
 
 #define PAGE_BYTES 65536u
 /* Where MicroPython's state (its interrupt flag, its stack limit) can lie:
@@ -112,15 +113,6 @@ static void module_init(void) {
 /* Entering the guest                                                   */
 /* ------------------------------------------------------------------ */
 
-/* As qjs_vm.c: the instance gets this thread's call depth limit unless
- * a stop was requested (sticky). */
-static void open_calls(hl_py_vm *vm) {
-  wasm_rt_memory_t *m = &vm->inst.w2c_memory;
-  atomic_store(&m->call_limit, hl_wasm_call_stack_limit);
-  if (atomic_load(&m->interrupt))
-    atomic_store(&m->call_limit, 0);
-}
-
 typedef hl_status (*py_op)(hl_py_vm *vm, void *arg);
 
 static hl_status template_checked(hl_py_vm *vm);
@@ -174,15 +166,14 @@ static hl_status vm_run(hl_py_vm *vm, py_op op, void *arg) {
   hl_wasm_frame frame;
   wasm_rt_trap_t trap;
   volatile hl_status st = HL_OK;
+  wasm_rt_memory_t *m = &vm->inst.w2c_memory;
   vm->jmp = NULL;
-  HL_WASM_TRY(frame, trap, (open_calls(vm), st = op(vm, arg)));
-  atomic_store_explicit(&vm->inst.w2c_memory.call_limit, 0, memory_order_relaxed);
+  HL_WASM_TRY(frame, trap, (hl_wasm_open_calls(m), st = op(vm, arg)));
+  hl_status err = hl_wasm_entry_status(m, trap);
   vm->jmp = NULL;
-  if (trap != WASM_RT_TRAP_NONE) {
+  if (err) {
     vm->broken = true;
-    if (atomic_load(&vm->inst.w2c_memory.interrupt))
-      return hl_fail(HL_ERR_SANDBOX, "sandbox stopped while running");
-    return hl_fail(HL_ERR_SANDBOX, "sandbox trapped: %s", wasm_rt_strerror(trap));
+    return err;
   }
   return st;
 }
@@ -657,7 +648,7 @@ static hl_status boot_op(hl_py_vm *vm, void *p) {
   Z_mpy_instantiate(&vm->inst, &vm->env, &vm->wasi);
   if (!vm->inst.w2c_memory.data)
     return hl_fail(HL_ERR_NOMEM, "sandbox: cannot reserve %zu bytes of memory", vm->limit_bytes);
-  open_calls(vm);
+  hl_wasm_open_calls(&vm->inst.w2c_memory);
   Z_mpyZ_emscripten_stack_init(&vm->inst);
   Z_mpyZ___wasm_call_ctors(&vm->inst);
   hl_status st = move_stack(vm);
@@ -1322,9 +1313,4 @@ void hl_py_vm_interrupt(hl_py_vm *vm) {
   atomic_store(&vm->inst.w2c_memory.call_limit, 0);
 }
 
-bool hl_py_vm_reopen(hl_py_vm *vm) {
-  if (vm->broken || !atomic_load(&vm->inst.w2c_memory.interrupt))
-    return false;
-  atomic_store(&vm->inst.w2c_memory.interrupt, 0);
-  return true;
-}
+bool hl_py_vm_reopen(hl_py_vm *vm) { return hl_wasm_reopen(&vm->inst.w2c_memory, vm->broken); }

@@ -24,6 +24,7 @@
 
 #include "qjs_vm_internal.h"
 #include "snapshot_io.h"
+#include "wasm_entry.h"
 
 typedef struct Z_a_instance_t vm_t;
 
@@ -70,17 +71,6 @@ static void memory_release(vm_t *vm) {
 /* ------------------------------------------------------------------ */
 
 typedef hl_status (*vm_op)(vm_t *vm, void *arg);
-
-/* Give the instance this thread's call depth limit (set by
- * hl_wasm_enter), unless a stop was requested: that one is sticky, and a
- * watchdog storing 0 while we store the limit must not lose. Both sides
- * store first and read the other's flag second (sequentially consistent),
- * so at least one of them sees the other. */
-static void open_calls(vm_t *vm) {
-  atomic_store(&vm->mem.call_limit, hl_wasm_call_stack_limit);
-  if (atomic_load(&vm->mem.interrupt))
-    atomic_store(&vm->mem.call_limit, 0);
-}
 
 static pthread_once_t module_once = PTHREAD_ONCE_INIT;
 /* The module's function types, registered once per process. */
@@ -134,17 +124,16 @@ static hl_status vm_enter(vm_t *vm, vm_op op, void *arg) {
   hl_wasm_frame frame;
   wasm_rt_trap_t trap;
   volatile hl_status st = HL_OK;
-  HL_WASM_TRY(frame, trap, (open_calls(vm), apply_heap_limit(vm), st = op(vm, arg)));
-  atomic_store_explicit(&vm->mem.call_limit, 0, memory_order_relaxed);
-  if (trap != WASM_RT_TRAP_NONE) {
+  HL_WASM_TRY(frame, trap,
+              (hl_wasm_open_calls(&vm->mem), apply_heap_limit(vm), st = op(vm, arg)));
+  hl_status err = hl_wasm_entry_status(&vm->mem, trap);
+  if (err) {
     free(vm->held);
     vm->held = NULL;
     vm->broken = true;
     vm->promise = 0;
     vm->value_state = 0;
-    if (atomic_load(&vm->mem.interrupt))
-      return hl_fail(HL_ERR_SANDBOX, "sandbox stopped while running");
-    return hl_fail(HL_ERR_SANDBOX, "sandbox trapped: %s", wasm_rt_strerror(trap));
+    return err;
   }
   return st;
 }
@@ -166,12 +155,7 @@ void hl_vm_interrupt(hl_vm *vm) {
   atomic_store(&vm->mem.call_limit, 0);
 }
 
-bool hl_vm_reopen(hl_vm *vm) {
-  if (vm->broken || !atomic_load(&vm->mem.interrupt))
-    return false;
-  atomic_store(&vm->mem.interrupt, 0);
-  return true;
-}
+bool hl_vm_reopen(hl_vm *vm) { return hl_wasm_reopen(&vm->mem, vm->broken); }
 
 _Noreturn void hl__vm_stop(void) { wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE); }
 
