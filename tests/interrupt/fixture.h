@@ -14,7 +14,9 @@
  *                                            context (hl_context_call_tool)
  *
  * Every tool execution is logged ("name {args}") so a test can tell what
- * ran, and how often.
+ * ran, and how often. At the end, what the tests share to drive them: a
+ * run up to its interrupt, the pending paths, the tool results a scripted
+ * model was sent.
  */
 #ifndef HL_TEST_INTERRUPT_FIXTURE_H
 #define HL_TEST_INTERRUPT_FIXTURE_H
@@ -107,15 +109,27 @@ static inline void fx_add(hl_agent *a, hl_tool *t) {
   hl_tool_unref(t);
 }
 
-/* The assistant, on `model` (the agent takes a reference). */
-static inline hl_agent *fx_assistant(hl_provider *model) {
-  hl_agent *a = hl_agent_new("assistant");
-  hl_agent_set_provider(a, model);
-  hl_agent_set_model(a, "scripted");
-  fx_add(a, fx_tool("get_weather", fx_weather, "city"));
+/* Gives `a` the delete_file tool, flagged: every call needs approval. */
+static inline void fx_add_guarded_delete(hl_agent *a) {
   hl_tool *del = fx_tool("delete_file", fx_delete, "path");
   hl_tool_set_needs_approval(del, true);
   fx_add(a, del);
+}
+
+/* A new agent `name` on `model` (the agent takes a reference), model
+ * name "scripted", no tools yet. */
+static inline hl_agent *fx_agent(const char *name, hl_provider *model) {
+  hl_agent *a = hl_agent_new(name);
+  hl_agent_set_provider(a, model);
+  hl_agent_set_model(a, "scripted");
+  return a;
+}
+
+/* The assistant, on `model` (the agent takes a reference). */
+static inline hl_agent *fx_assistant(hl_provider *model) {
+  hl_agent *a = fx_agent("assistant", model);
+  fx_add(a, fx_tool("get_weather", fx_weather, "city"));
+  fx_add_guarded_delete(a);
   fx_add(a, fx_tool("send_email", fx_email, "to"));
   hl_hooks_add_before_tool(hl_agent_hooks(a), "email_guard", HL_HOOK_DECIDE, fx_email_guard, NULL);
   return a;
@@ -123,15 +137,9 @@ static inline hl_agent *fx_assistant(hl_provider *model) {
 
 /* The boss and its helper, on two scripted models. */
 static inline hl_agent *fx_boss(hl_provider *boss_model, hl_provider *helper_model) {
-  hl_agent *helper = hl_agent_new("helper");
-  hl_agent_set_provider(helper, helper_model);
-  hl_agent_set_model(helper, "scripted");
-  hl_tool *del = fx_tool("delete_file", fx_delete, "path");
-  hl_tool_set_needs_approval(del, true);
-  fx_add(helper, del);
-  hl_agent *boss = hl_agent_new("boss");
-  hl_agent_set_provider(boss, boss_model);
-  hl_agent_set_model(boss, "scripted");
+  hl_agent *helper = fx_agent("helper", helper_model);
+  fx_add_guarded_delete(helper);
+  hl_agent *boss = fx_agent("boss", boss_model);
   fx_add(boss, fx_tool("get_weather", fx_weather, "city"));
   fx_add(boss, hl_agent_as_tool(helper, "Cleans up files.", NULL));
   hl_agent_unref(helper);
@@ -160,12 +168,8 @@ static inline hl_status fx_cleanup(hl_context *ctx, const cJSON *args, cJSON **r
 }
 
 static inline hl_agent *fx_composer(hl_provider *model) {
-  hl_agent *a = hl_agent_new("composer");
-  hl_agent_set_provider(a, model);
-  hl_agent_set_model(a, "scripted");
-  hl_tool *del = fx_tool("delete_file", fx_delete, "path");
-  hl_tool_set_needs_approval(del, true);
-  fx_add(a, del);
+  hl_agent *a = fx_agent("composer", model);
+  fx_add_guarded_delete(a);
   fx_add(a, fx_tool("cleanup", fx_cleanup, "path"));
   return a;
 }
@@ -203,13 +207,9 @@ static inline void fx_push_three_calls(hl_provider *model) {
  * approval) and get_weather. */
 static inline hl_agent *fx_child(const char *name, hl_provider *model, const char *rules_json) {
   hl_scripted_load_json(model, rules_json);
-  hl_agent *a = hl_agent_new(name);
-  hl_agent_set_provider(a, model);
-  hl_agent_set_model(a, "scripted");
+  hl_agent *a = fx_agent(name, model);
   fx_add(a, fx_tool("get_weather", fx_weather, "city"));
-  hl_tool *del = fx_tool("delete_file", fx_delete, "path");
-  hl_tool_set_needs_approval(del, true);
-  fx_add(a, del);
+  fx_add_guarded_delete(a);
   return a;
 }
 
@@ -248,6 +248,49 @@ static inline cJSON *fx_results_of(const hl_request *req) {
     cJSON_AddItemToObject(out, m->parts[i].id ? m->parts[i].id : "", r);
   }
   return out;
+}
+
+/* The tool results of `model`'s request number `i` (from 0), as
+ * fx_results_of(); an empty object when it has no such request. */
+static inline cJSON *fx_results_at(hl_provider *model, size_t i) {
+  hl_request *req = hl_scripted_request(model, i);
+  cJSON *out = fx_results_of(req);
+  hl_request_free(req);
+  return out;
+}
+
+/* The paths of the state's pending calls, joined by ",", in `buf`. */
+static inline void fx_pending_paths(const cJSON *state, char *buf, size_t size) {
+  buf[0] = '\0';
+  cJSON *list = hl_run_state_pending(state);
+  const cJSON *e;
+  cJSON_ArrayForEach(e, list) {
+    size_t n = strlen(buf);
+    snprintf(buf + n, size - n, "%s%s", n ? "," : "", hl_json_get_string(e, "path"));
+  }
+  cJSON_Delete(list);
+}
+
+/* Runs `agent` on `s` with `input`, which must stop for a decision
+ * (HL_INTERRUPTED, no answer): the run's state (the caller frees it),
+ * with its pending paths in `paths` (as fx_pending_paths; NULL: not
+ * wanted). NULL, saying why on stderr, when the run ended otherwise. */
+static inline cJSON *fx_run_to_interrupt(hl_agent *agent, hl_session *s, const char *input,
+                                         char *paths, size_t size) {
+  char *answer = NULL;
+  hl_status st = hl_agent_run(agent, s, input, &answer);
+  if (st != HL_INTERRUPTED || answer) {
+    fprintf(stderr, "run \"%s\": %s (%s), answer %s; want Interrupted, no answer\n", input,
+            hl_status_name(st), hl_last_error(), answer ? answer : "none");
+    hl_free(answer);
+    return NULL;
+  }
+  cJSON *state = hl_run_state_json();
+  if (!state)
+    fprintf(stderr, "run \"%s\": interrupted without a state\n", input);
+  if (state && paths)
+    fx_pending_paths(state, paths, size);
+  return state;
 }
 
 #endif

@@ -31,10 +31,7 @@ static void interrupt_composer(interrupted *x, const char *final) {
   hl_scripted_push_text(x->model, final);
   x->agent = fx_composer(x->model);
   x->session = hl_session_new("app", "u", "nested");
-  char *answer = NULL;
-  REQUIRE(hl_agent_run(x->agent, x->session, "clean up", &answer) == HL_INTERRUPTED);
-  CHECK(answer == NULL);
-  x->state = hl_run_state_json();
+  x->state = fx_run_to_interrupt(x->agent, x->session, "clean up", NULL, 0);
   REQUIRE(x->state);
 }
 
@@ -48,10 +45,7 @@ static void done(interrupted *x) {
 /* The tool results the model got after the resume (its second request). */
 static cJSON *results_after_resume(hl_provider *model) {
   CHECK_INT(hl_scripted_request_count(model), 2);
-  hl_request *req = hl_scripted_request(model, 1);
-  cJSON *r = fx_results_of(req);
-  hl_request_free(req);
-  return r;
+  return fx_results_at(model, 1);
 }
 
 static const char *content(const cJSON *results, const char *id) {
@@ -241,22 +235,18 @@ static void subagent_in_nested_call(const char *decision, const char *want, int 
                             "{\"text\": \"helper: {{result}}\"}]}]}");
   hl_agent *helper = hl_agent_new("helper");
   hl_agent_set_provider(helper, hm);
-  hl_tool *del = fx_tool("delete_file", fx_delete, "path");
-  hl_tool_set_needs_approval(del, true);
-  fx_add(helper, del);
+  fx_add_guarded_delete(helper);
   hl_agent *disp = hl_agent_new("dispatcher");
   hl_agent_set_provider(disp, top);
   fx_add(disp, hl_agent_as_tool(helper, "Deletes files.", NULL));
   fx_add(disp, fx_tool("delegate", fx_delegate, "path"));
   hl_agent_unref(helper);
   hl_session *s = hl_session_new("app", "u", "nested-sub");
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(disp, s, "go", &answer), HL_INTERRUPTED);
-  cJSON *state = hl_run_state_json();
+  char *answer = NULL, paths[256];
+  cJSON *state = fx_run_to_interrupt(disp, s, "go", paths, sizeof paths);
   REQUIRE(state);
+  CHECK_STR(paths, "d1/nested-1/h1");
   cJSON *list = hl_run_state_pending(state);
-  CHECK_INT(cJSON_GetArraySize(list), 1);
-  CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(list, 0), "path"), "d1/nested-1/h1");
   CHECK_STR(hl_json_get_string(cJSON_GetArrayItem(list, 0), "agent"), "helper");
   cJSON_Delete(list);
   CHECK_INT(fx_ran("delete_file"), 0);

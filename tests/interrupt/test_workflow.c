@@ -36,28 +36,14 @@
 #include "check.h"
 #include "fixture.h"
 
-/* The paths of the state's pending calls, joined by ",". */
-static void pending_paths(const cJSON *state, char *buf, size_t size) {
-  buf[0] = '\0';
-  cJSON *list = hl_run_state_pending(state);
-  const cJSON *e;
-  cJSON_ArrayForEach(e, list) {
-    size_t n = strlen(buf);
-    snprintf(buf + n, size - n, "%s%s", n ? "," : "", hl_json_get_string(e, "path"));
-  }
-  cJSON_Delete(list);
-}
-
 /* The content of the tool result for `id` in the last request of `model`. */
 static char *last_result(hl_provider *model, const char *id, bool *is_error) {
   size_t n = hl_scripted_request_count(model);
-  hl_request *req = n ? hl_scripted_request(model, n - 1) : NULL;
-  cJSON *res = fx_results_of(req);
+  cJSON *res = fx_results_at(model, n ? n - 1 : 0);
   const char *c = hl_json_get_string(hl_json_get(res, id), "content");
   char *out = strdup(c ? c : "(none)");
   if (is_error) *is_error = hl_json_get_bool(hl_json_get(res, id), "is_error", false);
   cJSON_Delete(res);
-  hl_request_free(req);
   return out;
 }
 
@@ -77,7 +63,7 @@ static void pipeline_resumed(const char *decision_json, const char *want_result,
   cJSON *state = hl_run_state_json();
   REQUIRE(state);
   char paths[256];
-  pending_paths(state, paths, sizeof paths);
+  fx_pending_paths(state, paths, sizeof paths);
   CHECK_STR(paths, "publisher/p1");
   /* The listing names the child that waits. */
   cJSON *list = hl_run_state_pending(state);
@@ -170,12 +156,9 @@ static void loop_second_iteration(void) {
   hl_agent_add_sub_agent(lp, checker);
   hl_agent_unref(checker);
   hl_session *s = hl_session_new("app", "user", "loop");
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(lp, s, "check", &answer), HL_INTERRUPTED);
-  cJSON *state = hl_run_state_json();
+  char *answer = NULL, paths[256];
+  cJSON *state = fx_run_to_interrupt(lp, s, "check", paths, sizeof paths);
   REQUIRE(state);
-  char paths[256];
-  pending_paths(state, paths, sizeof paths);
   CHECK_STR(paths, "checker#2/k2");
   /* Iteration 1: three model calls; iteration 2: two before the stop. */
   CHECK_INT((int)hl_scripted_request_count(cm), 5);
@@ -237,12 +220,9 @@ static void loop_escalate_resumed(bool through_text) {
   hl_agent *lp = escalating_loop(cm, om);
   REQUIRE(lp);
   hl_session *s = hl_session_new("app", "user", "loop-esc");
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(lp, s, "check", &answer), HL_INTERRUPTED);
-  cJSON *state = hl_run_state_json();
+  char *answer = NULL, paths[256];
+  cJSON *state = fx_run_to_interrupt(lp, s, "check", paths, sizeof paths);
   REQUIRE(state);
-  char paths[256];
-  pending_paths(state, paths, sizeof paths);
   CHECK_STR(paths, "checker/k1");
   CHECK_INT(fx_ran("escalate"), 1);
   CHECK_INT(fx_ran("delete_file"), 0);
@@ -351,12 +331,9 @@ static void parallel_every_pending(void) {
   hl_observer *col = hl_observer_collecting();
   hl_agent_add_observer(par, col);
   hl_session *s = hl_session_new("app", "user", "par");
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(par, s, "go", &answer), HL_INTERRUPTED);
-  cJSON *state = hl_run_state_json();
+  char *answer = NULL, paths[256];
+  cJSON *state = fx_run_to_interrupt(par, s, "go", paths, sizeof paths);
   REQUIRE(state);
-  char paths[256];
-  pending_paths(state, paths, sizeof paths);
   /* Both waiting branches in one state, in child order. */
   CHECK(!strcmp(paths, "a/a1,b/b1") || !strcmp(paths, "b/b1,a/a1"));
   CHECK_INT((int)hl_scripted_request_count(cm), 1);
@@ -416,12 +393,9 @@ static void parallel_in_sequential(void) {
   hl_agent_add_sub_agent(outer, fan);
   hl_agent_unref(w), hl_agent_unref(a), hl_agent_unref(c), hl_agent_unref(fan);
   hl_session *s = hl_session_new("app", "user", "nest");
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(outer, s, "go", &answer), HL_INTERRUPTED);
-  cJSON *state = hl_run_state_json();
+  char *answer = NULL, paths[256];
+  cJSON *state = fx_run_to_interrupt(outer, s, "go", paths, sizeof paths);
   REQUIRE(state);
-  char paths[256];
-  pending_paths(state, paths, sizeof paths);
   CHECK_STR(paths, "fan/a/a1");
   cJSON *d = cJSON_Parse("{\"fan/a/a1\": {\"action\": \"approve\"}}");
   CHECK_INT(hl_agent_resume(outer, s, state, d, &answer), HL_OK);
@@ -491,12 +465,9 @@ static void workflow_in_agent_tool(void) {
   hl_scripted_push_tool_call(top, "t1", "pipeline", "{\"input\": \"the news\"}");
   hl_scripted_load_json(top, "{\"fallback\": {\"text\": \"lead: {{result}}\"}}");
   hl_session *s = hl_session_new("app", "user", "tool");
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(lead, s, "do it", &answer), HL_INTERRUPTED);
-  cJSON *state = hl_run_state_json();
+  char *answer = NULL, paths[256];
+  cJSON *state = fx_run_to_interrupt(lead, s, "do it", paths, sizeof paths);
   REQUIRE(state);
-  char paths[256];
-  pending_paths(state, paths, sizeof paths);
   CHECK_STR(paths, "t1/publisher/p1");
   cJSON *d = cJSON_Parse("{\"t1/publisher/p1\": {\"action\": \"approve\"}}");
   CHECK_INT(hl_agent_resume(lead, s, state, d, &answer), HL_OK);
@@ -520,8 +491,7 @@ static void bad_states(void) {
   hl_agent *seq = fx_pipeline(wm, pm);
   hl_session *s = hl_session_new("app", "user", "bad");
   char *answer = NULL;
-  CHECK_INT(hl_agent_run(seq, s, "write it", &answer), HL_INTERRUPTED);
-  cJSON *state = hl_run_state_json();
+  cJSON *state = fx_run_to_interrupt(seq, s, "write it", NULL, 0);
   REQUIRE(state);
   cJSON *d = cJSON_Parse("{\"publisher/p1\": {\"action\": \"approve\"}}");
   /* Another version of the custom part. */
