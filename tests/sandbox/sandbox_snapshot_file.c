@@ -20,86 +20,47 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "child_report.h"
 #include "sandbox/qjs_vm.h"
 #include "snapshot_bytes.h"
 
 static char tmpdir[64];
 
-/* What a child saw: the template's origin and path, the value of a small
- * program, and everything it wrote to stderr. */
-typedef struct child_report {
-  char out[1024];
-  char err[4096];
-  int exit_code;
-} child_report;
-
-static void read_all(int fd, char *buf, size_t cap) {
-  size_t n = 0;
-  ssize_t r;
-  while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
-    n += (size_t)r;
-  buf[n] = 0;
-}
-
 /* In a child: set HOOKLINE_SANDBOX_SNAPSHOT to `env` (NULL: unset), make
  * the first sandbox, run code, print "origin path value" (origin: the
  * template the code ran on), then the value of a second sandbox's code. */
-static child_report run_child(const char *env) {
-  child_report rep = {.exit_code = -1};
-  int out[2], err[2];
-  if (pipe(out) || pipe(err))
-    return rep;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    close(out[0]), close(err[0]);
-    if (env)
-      setenv("HOOKLINE_SANDBOX_SNAPSHOT", env, 1);
-    else
-      unsetenv("HOOKLINE_SANDBOX_SNAPSHOT");
-    hl_sandbox *sb = NULL;
-    if (hl_sandbox_new(NULL, &sb) != HL_OK) {
-      printf("new failed: %s\n", hl_last_error());
-      _exit(1);
-    }
-    hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
-    hl_sandbox_execute(sb, NULL, "[1, 2, 3].map(x => x * 2).join('-')", &r);
-    /* After the first execution: the template file's image is checked
-     * before anything runs on it, not when the sandbox is made. */
-    const char *path = NULL;
-    const char *origin = hl__vm_template_origin(&path);
-    /* A second sandbox, made after that check, starts from the same
-     * template. */
-    hl_sandbox *sb2 = NULL;
-    hl_sandbox_result r2 = HL_SANDBOX_RESULT_INIT;
-    if (hl_sandbox_new(NULL, &sb2) == HL_OK)
-      hl_sandbox_execute(sb2, NULL, "[4, 5].map(x => x * 2).join('-')", &r2);
-    printf("%s %s %s %s\n", origin, path && *path ? path : "-", r.value_json ? r.value_json : "none",
-           r2.value_json ? r2.value_json : "none");
-    hl_sandbox_result_clear(&r);
-    hl_sandbox_result_clear(&r2);
-    hl_sandbox_free(sb2);
-    hl_sandbox_free(sb);
-    fflush(stdout);
-    _exit(0);
+static int child_body(const char *env) {
+  if (env)
+    setenv("HOOKLINE_SANDBOX_SNAPSHOT", env, 1);
+  else
+    unsetenv("HOOKLINE_SANDBOX_SNAPSHOT");
+  hl_sandbox *sb = NULL;
+  if (hl_sandbox_new(NULL, &sb) != HL_OK) {
+    printf("new failed: %s\n", hl_last_error());
+    return 1;
   }
-  close(out[1]), close(err[1]);
-  read_all(out[0], rep.out, sizeof rep.out);
-  read_all(err[0], rep.err, sizeof rep.err);
-  close(out[0]), close(err[0]);
-  int status = 0;
-  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status))
-    rep.exit_code = WEXITSTATUS(status);
-  return rep;
+  hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
+  hl_sandbox_execute(sb, NULL, "[1, 2, 3].map(x => x * 2).join('-')", &r);
+  /* After the first execution: the template file's image is checked
+   * before anything runs on it, not when the sandbox is made. */
+  const char *path = NULL;
+  const char *origin = hl__vm_template_origin(&path);
+  /* A second sandbox, made after that check, starts from the same
+   * template. */
+  hl_sandbox *sb2 = NULL;
+  hl_sandbox_result r2 = HL_SANDBOX_RESULT_INIT;
+  if (hl_sandbox_new(NULL, &sb2) == HL_OK)
+    hl_sandbox_execute(sb2, NULL, "[4, 5].map(x => x * 2).join('-')", &r2);
+  printf("%s %s %s %s\n", origin, path && *path ? path : "-", r.value_json ? r.value_json : "none",
+         r2.value_json ? r2.value_json : "none");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_result_clear(&r2);
+  hl_sandbox_free(sb2);
+  hl_sandbox_free(sb);
+  return 0;
 }
 
-static int count_lines(const char *s) {
-  int n = 0;
-  for (; *s; s++)
-    n += *s == '\n';
-  return n;
-}
+static child_report run_child(const char *env) { return child_run(child_body, env); }
 
 /* The build's own file, as the default lookup finds it. */
 static char built_path[512];

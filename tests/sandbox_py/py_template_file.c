@@ -18,24 +18,11 @@
 #include <unistd.h>
 
 #include "py_common.h"
+#include "child_report.h"
 #include "sandbox/py_vm.h"
 #include "snapshot_bytes.h"
 
 static char tmpdir[64];
-
-typedef struct child_report {
-  char out[1024];
-  char err[4096];
-  int exit_code;
-} child_report;
-
-static void read_all(int fd, char *buf, size_t cap) {
-  size_t n = 0;
-  ssize_t r;
-  while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
-    n += (size_t)r;
-  buf[n] = 0;
-}
 
 /* In a child: set HOOKLINE_PY_SANDBOX_SNAPSHOT to `env` (NULL: unset),
  * make the first Python sandbox, run a program, then a loop that only the
@@ -44,65 +31,41 @@ static void read_all(int fd, char *buf, size_t cap) {
  * loop and keeps the session; with wrong words only the hard stop would
  * end it, resetting the session (the variable gone). Prints "origin path
  * value loop-status variable". */
-static child_report run_child(const char *env) {
-  child_report rep = {.exit_code = -1};
-  int out[2], err[2];
-  if (pipe(out) || pipe(err))
-    return rep;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    close(out[0]), close(err[0]);
-    if (env)
-      setenv("HOOKLINE_PY_SANDBOX_SNAPSHOT", env, 1);
-    else
-      unsetenv("HOOKLINE_PY_SANDBOX_SNAPSHOT");
-    hl_sandbox_limits l;
-    hl_sandbox_limits_default(&l);
-    l.timeout_ms = 300;
-    hl_sandbox *sb = py_sandbox_with(&l);
-    if (!sb)
-      _exit(1);
-    hl_sandbox_result r = py_run(sb, "'-'.join(str(x * 2) for x in [1, 2, 3])");
-    /* After the first execution: the template file's image is checked
-     * before anything runs on it, not when the sandbox is made. */
-    const char *path = NULL;
-    const char *origin = hl__py_template_origin(&path);
-    hl_sandbox_result s = py_run(sb, "n = 0\nwhile True:\n  n += 1");
-    hl_sandbox_result t = py_run(sb, "n > 0");
-    /* A second sandbox, made after the template was checked, starts from
-     * the same one. */
-    hl_sandbox *sb2 = py_sandbox_with(&l);
-    hl_sandbox_result u = sb2 ? py_run(sb2, "sum([4, 5])") : (hl_sandbox_result)HL_SANDBOX_RESULT_INIT;
-    printf("%s %s %s %s %s %s\n", origin, path && *path ? path : "-",
-           r.value_json ? r.value_json : "none", s.status == HL_ERR_TIMEOUT ? "timeout" : "other",
-           t.value_json ? t.value_json : "none", u.value_json ? u.value_json : "none");
-    hl_sandbox_result_clear(&u);
-    hl_sandbox_free(sb2);
-    hl_sandbox_result_clear(&r);
-    hl_sandbox_result_clear(&s);
-    hl_sandbox_result_clear(&t);
-    hl_sandbox_free(sb);
-    fflush(stdout);
-    _exit(0);
-  }
-  close(out[1]), close(err[1]);
-  read_all(out[0], rep.out, sizeof rep.out);
-  read_all(err[0], rep.err, sizeof rep.err);
-  close(out[0]), close(err[0]);
-  int status = 0;
-  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status))
-    rep.exit_code = WEXITSTATUS(status);
-  return rep;
+static int child_body(const char *env) {
+  if (env)
+    setenv("HOOKLINE_PY_SANDBOX_SNAPSHOT", env, 1);
+  else
+    unsetenv("HOOKLINE_PY_SANDBOX_SNAPSHOT");
+  hl_sandbox_limits l;
+  hl_sandbox_limits_default(&l);
+  l.timeout_ms = 300;
+  hl_sandbox *sb = py_sandbox_with(&l);
+  if (!sb)
+    return 1;
+  hl_sandbox_result r = py_run(sb, "'-'.join(str(x * 2) for x in [1, 2, 3])");
+  /* After the first execution: the template file's image is checked
+   * before anything runs on it, not when the sandbox is made. */
+  const char *path = NULL;
+  const char *origin = hl__py_template_origin(&path);
+  hl_sandbox_result s = py_run(sb, "n = 0\nwhile True:\n  n += 1");
+  hl_sandbox_result t = py_run(sb, "n > 0");
+  /* A second sandbox, made after the template was checked, starts from
+   * the same one. */
+  hl_sandbox *sb2 = py_sandbox_with(&l);
+  hl_sandbox_result u = sb2 ? py_run(sb2, "sum([4, 5])") : (hl_sandbox_result)HL_SANDBOX_RESULT_INIT;
+  printf("%s %s %s %s %s %s\n", origin, path && *path ? path : "-",
+         r.value_json ? r.value_json : "none", s.status == HL_ERR_TIMEOUT ? "timeout" : "other",
+         t.value_json ? t.value_json : "none", u.value_json ? u.value_json : "none");
+  hl_sandbox_result_clear(&u);
+  hl_sandbox_free(sb2);
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_result_clear(&s);
+  hl_sandbox_result_clear(&t);
+  hl_sandbox_free(sb);
+  return 0;
 }
 
-static int count_lines(const char *s) {
-  int n = 0;
-  for (; *s; s++)
-    n += *s == '\n';
-  return n;
-}
+static child_report run_child(const char *env) { return child_run(child_body, env); }
 
 /* What every child must have computed, whichever template it used. */
 #define WORKS "\"2-4-6\" timeout true 9"
