@@ -14,17 +14,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "code_tool_call.h"
 
 static char tmpdir[64];
-
-static hl_agent *make_agent(hl_provider *p, hl_tool *code) {
-  hl_agent *a = hl_agent_new("coder");
-  if (!a)
-    return NULL;
-  hl_agent_set_provider(a, p);
-  hl_agent_add_tool(a, code);
-  return a;
-}
 
 static hl_tool *code_tool(size_t memory_bytes) {
   hl_sandbox_limits limits;
@@ -34,23 +26,8 @@ static hl_tool *code_tool(size_t memory_bytes) {
   return hl_sandbox_code_tool(&limits);
 }
 
-/* One agent run in `session` whose model calls run_javascript with
- * `args` (JSON) and then answers with the tool's result text. Returns
- * the answer (caller frees) or NULL. */
 static char *call(hl_tool *code, hl_session *session, const char *args) {
-  hl_provider *p = hl_scripted_new();
-  if (!p)
-    return NULL;
-  hl_scripted_push_tool_call(p, "c1", "run_javascript", args);
-  hl_scripted_push_text(p, "{{result}}");
-  hl_agent *a = make_agent(p, code);
-  char *answer = NULL;
-  hl_status st = a ? hl_agent_run(a, session, "go", &answer) : HL_ERR_NOMEM;
-  if (st)
-    fprintf(stderr, "run failed: %s\n", hl_last_error());
-  hl_agent_unref(a);
-  hl_provider_unref(p);
-  return answer;
+  return code_tool_call(code, session, args);
 }
 
 static void state_lasts_between_calls_of_a_session(void) {
@@ -152,16 +129,6 @@ static void kept_state_is_bounded_by_the_memory_limit(void) {
   hl_tool_unref(code);
 }
 
-/* The session as a durable store would hand it to another process. */
-static hl_session *resumed(const hl_session *s) {
-  cJSON *j = hl_session_to_json(s);
-  hl_session *copy = NULL;
-  if (!j || hl_session_from_json(j, &copy) != HL_OK)
-    copy = NULL;
-  cJSON_Delete(j);
-  return copy;
-}
-
 static void resumed_elsewhere_the_state_is_said_to_be_lost(void) {
   hl_tool *code = code_tool(0);
   hl_session *s = hl_session_new("app", "user", NULL);
@@ -170,7 +137,7 @@ static void resumed_elsewhere_the_state_is_said_to_be_lost(void) {
   CHECK_CONTAINS(r, "\"result\":8");
   hl_free(r);
   /* Another process: the session comes back, the tool is a new one. */
-  hl_session *again = resumed(s);
+  hl_session *again = session_resumed(s);
   hl_tool *code2 = code_tool(0);
   REQUIRE(again && code2);
   r = call(code2, again, "{\"code\": \"typeof twice\"}");
@@ -203,7 +170,7 @@ static void with_a_state_dir_it_comes_back_elsewhere(void) {
   char *r = call(code, s, "{\"code\": \"function twice(x) { return 2 * x } var n = 21; twice(n)\"}");
   CHECK_CONTAINS(r, "\"result\":42");
   hl_free(r);
-  hl_session *again = resumed(s);
+  hl_session *again = session_resumed(s);
   hl_tool *code2 = code_tool(0);
   REQUIRE(again && code2);
   REQUIRE(hl_sandbox_code_tool_set_state_dir(code2, tmpdir) == HL_OK);

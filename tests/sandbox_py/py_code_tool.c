@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "code_tool_call.h"
 
 static atomic_int hooked_calls;
 
@@ -36,32 +37,18 @@ static hl_hook_action count_tool_calls(hl_context *ctx, const hl_before_tool_arg
   return HL_HOOK_CONTINUE;
 }
 
-/* One agent run in `session` whose model calls `tool_name` with `args`
- * (JSON) and then answers with the tool's result text (caller frees). */
-static char *call(hl_tool *code, hl_session *session, const char *args) {
-  hl_provider *p = hl_scripted_new();
+/* The agent's other tool (get-weather, which the code calls) and the
+ * hook that counts tool calls. */
+static void add_weather(hl_agent *a) {
   hl_tool *weather = hl_tool_new("get-weather", "Weather of a city", weather_fn, NULL);
-  if (!p || !weather || hl_tool_param(weather, "city", "string", "the city", true)) {
-    hl_provider_unref(p);
-    hl_tool_unref(weather);
-    return NULL;
-  }
-  hl_scripted_push_tool_call(p, "c1", hl_tool_name(code), args);
-  hl_scripted_push_text(p, "{{result}}");
-  hl_agent *a = hl_agent_new("coder");
-  char *answer = NULL;
-  if (a) {
-    hl_agent_set_provider(a, p);
-    hl_agent_add_tool(a, code);
+  if (weather && hl_tool_param(weather, "city", "string", "the city", true) == HL_OK)
     hl_agent_add_tool(a, weather);
-    hl_hooks_add_before_tool(hl_agent_hooks(a), "count", HL_HOOK_OBSERVE, count_tool_calls, NULL);
-    if (hl_agent_run(a, session, "go", &answer))
-      fprintf(stderr, "run failed: %s\n", hl_last_error());
-  }
-  hl_agent_unref(a);
   hl_tool_unref(weather);
-  hl_provider_unref(p);
-  return answer;
+  hl_hooks_add_before_tool(hl_agent_hooks(a), "count", HL_HOOK_OBSERVE, count_tool_calls, NULL);
+}
+
+static char *call(hl_tool *code, hl_session *session, const char *args) {
+  return code_tool_call_with(code, session, args, add_weather);
 }
 
 /* hl_sandbox_limits_default() sets the language too: limits on the stack
@@ -150,16 +137,6 @@ static void failures_are_tool_errors(void) {
   hl_tool_unref(code);
 }
 
-/* The session as a durable store would hand it to another process. */
-static hl_session *resumed(const hl_session *s) {
-  cJSON *j = hl_session_to_json(s);
-  hl_session *copy = NULL;
-  if (!j || hl_session_from_json(j, &copy) != HL_OK)
-    copy = NULL;
-  cJSON_Delete(j);
-  return copy;
-}
-
 /* The one state file in `dir`, damaged: a byte of its memory image
  * flipped (past the 64 KiB header). */
 static bool damage_state_file(const char *dir) {
@@ -201,7 +178,7 @@ static void unloadable_state_says_why(void) {
   hl_free(r);
   REQUIRE(damage_state_file(dir));
   /* Another process: the session comes back, the tool is a new one. */
-  hl_session *again = resumed(s);
+  hl_session *again = session_resumed(s);
   hl_tool *code2 = hl_sandbox_python_tool(NULL);
   REQUIRE(again && code2 && hl_sandbox_code_tool_set_state_dir(code2, dir) == HL_OK);
   r = call(code2, again, "{\"code\": \"'kept' in globals()\"}");

@@ -16,6 +16,7 @@
 
 #include "py_common.h"
 #include "snapshot_bytes.h"
+#include "code_tool_call.h"
 
 static char tmpdir[64];
 static const char *self_path;
@@ -233,22 +234,7 @@ static void damaged_files_are_refused(void) {
 /* ------------------------------------------------------------------ */
 
 static char *call(hl_tool *code, hl_session *session, const char *args) {
-  hl_provider *p = hl_scripted_new();
-  if (!p)
-    return NULL;
-  hl_scripted_push_tool_call(p, "c1", "run_python", args);
-  hl_scripted_push_text(p, "{{result}}");
-  hl_agent *a = hl_agent_new("coder");
-  char *answer = NULL;
-  if (a) {
-    hl_agent_set_provider(a, p);
-    hl_agent_add_tool(a, code);
-    if (hl_agent_run(a, session, "go", &answer))
-      fprintf(stderr, "run failed: %s\n", hl_last_error());
-  }
-  hl_agent_unref(a);
-  hl_provider_unref(p);
-  return answer;
+  return code_tool_call(code, session, args);
 }
 
 static hl_tool *python_tool_in(const char *dir) {
