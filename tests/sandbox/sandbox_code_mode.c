@@ -16,21 +16,14 @@
 #include <time.h>
 
 #include "check.h"
-
-static atomic_int running, max_running;
+#include "overlap.h"
 
 /* Counts overlapping calls; waits (up to 5 s) for the other tool of the
- * pair so that a loaded machine cannot hide real concurrency. Called
- * one after the other, the two never meet and the count stays at 1. */
+ * pair (overlap.h). */
 static void note_running(void) {
-  int now = atomic_fetch_add(&running, 1) + 1;
-  int seen = atomic_load(&max_running);
-  while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen, now)) {
-  }
-  struct timespec ms = {0, 1000000L};
-  for (int waited = 0; waited < 5000 && atomic_load(&max_running) < 2; waited++)
-    nanosleep(&ms, NULL);
-  atomic_fetch_sub(&running, 1);
+  overlap_enter();
+  overlap_await(2);
+  overlap_leave();
 }
 
 static hl_status weather_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {

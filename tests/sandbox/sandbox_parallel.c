@@ -13,13 +13,9 @@
 #include <time.h>
 
 #include "check.h"
+#include "overlap.h"
 
-static atomic_int running, max_running, finished, gate_open;
-
-static void sleep_ms(unsigned ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
+static atomic_int finished, gate_open;
 
 /* Records how many calls overlap, waits (up to 5 s) for `peers` calls to
  * be running at once, so a loaded machine cannot make concurrent calls
@@ -27,20 +23,15 @@ static void sleep_ms(unsigned ms) {
  * the other never meet: the count then stays at 1. */
 static hl_status slow_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
   (void)ctx, (void)ud;
-  int now = atomic_fetch_add(&running, 1) + 1;
-  int seen = atomic_load(&max_running);
-  while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen, now)) {
-  }
+  overlap_enter();
   /* gate: hang (up to 10 s) until the test opens the gate, so that a
    * timeout is certain however slow the machine. */
   if (hl_json_get_bool(args, "gate", false))
     for (int waited = 0; waited < 10000 && !atomic_load(&gate_open); waited++)
       sleep_ms(1);
-  int peers = (int)hl_json_get_number(args, "peers", 1);
-  for (int waited = 0; waited < 5000 && atomic_load(&max_running) < peers; waited++)
-    sleep_ms(1);
+  overlap_await((int)hl_json_get_number(args, "peers", 1));
   sleep_ms((unsigned)hl_json_get_number(args, "ms", 100));
-  atomic_fetch_sub(&running, 1);
+  overlap_leave();
   atomic_fetch_add(&finished, 1);
   *result = cJSON_CreateObject();
   cJSON_AddStringToObject(*result, "url", hl_json_get_string(args, "url"));

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "py_common.h"
+#include "overlap.h"
 
 static hl_status echo_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
   (void)ctx, (void)ud;
@@ -28,26 +29,14 @@ static hl_status number_fn(hl_context *ctx, const cJSON *args, cJSON **result, v
   return HL_OK;
 }
 
-static atomic_int running, max_running;
-
-static void sleep_ms(unsigned ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
 /* Records how many calls overlap; waits (up to 5 s) until `peers` run at
  * once, so that a loaded machine cannot make parallel calls look
  * sequential, and calls made one after the other never meet. */
 static hl_status slow_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
   (void)ctx, (void)ud;
-  int now = atomic_fetch_add(&running, 1) + 1;
-  int seen = atomic_load(&max_running);
-  while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen, now)) {
-  }
-  int peers = (int)hl_json_get_number(args, "peers", 1);
-  for (int waited = 0; waited < 5000 && atomic_load(&max_running) < peers; waited++)
-    sleep_ms(1);
-  atomic_fetch_sub(&running, 1);
+  overlap_enter();
+  overlap_await((int)hl_json_get_number(args, "peers", 1));
+  overlap_leave();
   *result = cJSON_CreateString(hl_json_get_string(args, "name"));
   return HL_OK;
 }

@@ -15,32 +15,21 @@
 #include <time.h>
 
 #include "py_common.h"
+#include "overlap.h"
 #include "sandbox/sandbox_internal.h" /* hl__sb_cancel(), as code mode calls it */
 
 #define THREADS 4
 #define ROUNDS 8
 
 static atomic_int calls_made;
-static atomic_int running, max_running;
-
-static void sleep_ms(unsigned ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
 /* x + 1, after waiting (up to 5 s) for `peers` calls to run at once: a
  * batch's calls must overlap, whatever the machine's load. */
 static hl_status add_one_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
   (void)ctx, (void)ud;
   atomic_fetch_add(&calls_made, 1);
-  int now = atomic_fetch_add(&running, 1) + 1;
-  int seen = atomic_load(&max_running);
-  while (now > seen && !atomic_compare_exchange_weak(&max_running, &seen, now)) {
-  }
-  int peers = (int)hl_json_get_number(args, "peers", 1);
-  for (int waited = 0; waited < 5000 && atomic_load(&max_running) < peers; waited++)
-    sleep_ms(1);
-  atomic_fetch_sub(&running, 1);
+  overlap_enter();
+  overlap_await((int)hl_json_get_number(args, "peers", 1));
+  overlap_leave();
   *result = cJSON_CreateNumber(hl_json_get_number(args, "x", 0) + 1);
   return HL_OK;
 }
