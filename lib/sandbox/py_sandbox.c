@@ -59,13 +59,6 @@ bool hl__py_valid_name(const char *name) {
   return true;
 }
 
-static void py_abort_for(hl_sandbox *sb, int why) {
-  if (why == HL_ERR_CANCELLED)
-    hl__sb_abort(sb, HL_ERR_CANCELLED, "execution cancelled");
-  else
-    hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
-}
-
 /* Owner thread, during an execution: after a stop, give code that
  * ignores it (catching KeyboardInterrupt and going on) its grace period
  * of CPU time, then trap: the hard watch fires now, which starts the
@@ -194,7 +187,7 @@ static void drop_answers(struct hl_py_guest *g) {
 static char *stop_python(hl_sandbox *sb) {
   (void)hl__sb_check_stop(sb);
   if (atomic_load(&sb->hard_stop)) {
-    py_abort_for(sb, atomic_load(&sb->hard_stop));
+    hl__sb_abort_for(sb, atomic_load(&sb->hard_stop));
     hl_py_vm_reopen(sb->py->vm);
   }
   hard_stop_soon(sb);
@@ -497,15 +490,7 @@ static void disarm(hl_sandbox *sb) {
 hl_status hl__py_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
                          hl_sandbox_result *res) {
   struct hl_py_guest *g = sb->py;
-  sb->busy = true;
-  sb->ctx = ctx;
-  uint64_t t0 = hl__sb_now_ns();
-  sb->abort_status = HL_OK;
-  sb->abort_msg[0] = 0;
-  sb->after_abort = 0;
-  sb->output_bytes = 0;
-  sb->callback_count = 0;
-  sb->deadline_ns = sb->limits.timeout_ms ? t0 + (uint64_t)sb->limits.timeout_ms * 1000000u : 0;
+  uint64_t t0 = hl__sb_exec_begin(sb, ctx);
   atomic_store(&sb->hard_stop, 0);
 
   hl_status st = HL_OK;
@@ -526,13 +511,13 @@ hl_status hl__py_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
     disarm(sb);
     int hard = atomic_load(&sb->hard_stop);
     if (hard && !finished)
-      py_abort_for(sb, hard);
+      hl__sb_abort_for(sb, hard);
     /* A KeyboardInterrupt after the deadline or a cancel is ours. */
     if (!finished && !sb->abort_status) {
       if (atomic_load(&sb->cancel_requested))
-        py_abort_for(sb, HL_ERR_CANCELLED);
+        hl__sb_abort_for(sb, HL_ERR_CANCELLED);
       else if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns)
-        py_abort_for(sb, HL_ERR_TIMEOUT);
+        hl__sb_abort_for(sb, HL_ERR_TIMEOUT);
     }
   }
   drop_queue(sb);
@@ -579,10 +564,7 @@ hl_status hl__py_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
   res->stderr_len = sb->err.len;
   memset(&sb->out, 0, sizeof sb->out);
   memset(&sb->err, 0, sizeof sb->err);
-  res->callback_count = sb->callback_count;
-  res->duration_us = (hl__sb_now_ns() - t0) / 1000u;
-  sb->ctx = NULL;
-  sb->busy = false;
+  hl__sb_exec_end(sb, res, t0);
   if (st != HL_OK)
     hl_fail(st, "%s", error ? error : hl_strerror(st));
   free(error);

@@ -78,6 +78,33 @@ void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) {
   va_end(ap);
 }
 
+void hl__sb_abort_for(hl_sandbox *sb, hl_status why) {
+  if (why == HL_ERR_CANCELLED)
+    hl__sb_abort(sb, HL_ERR_CANCELLED, "execution cancelled");
+  else
+    hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
+}
+
+uint64_t hl__sb_exec_begin(hl_sandbox *sb, hl_context *ctx) {
+  sb->busy = true;
+  sb->ctx = ctx;
+  uint64_t t0 = hl__sb_now_ns();
+  sb->abort_status = HL_OK;
+  sb->abort_msg[0] = 0;
+  sb->after_abort = 0;
+  sb->output_bytes = 0;
+  sb->callback_count = 0;
+  sb->deadline_ns = sb->limits.timeout_ms ? t0 + (uint64_t)sb->limits.timeout_ms * 1000000u : 0;
+  return t0;
+}
+
+void hl__sb_exec_end(hl_sandbox *sb, hl_sandbox_result *res, uint64_t t0) {
+  res->callback_count = sb->callback_count;
+  res->duration_us = (hl__sb_now_ns() - t0) / 1000u;
+  sb->ctx = NULL;
+  sb->busy = false;
+}
+
 /* ------------------------------------------------------------------ */
 /* Hooks called from inside JavaScript                                  */
 /* ------------------------------------------------------------------ */
@@ -178,13 +205,6 @@ static bool hook_call(void *ud, hl_vm_request req, const char *name, const char 
   return true;
 }
 
-static void abort_for(hl_sandbox *sb, hl_status why) {
-  if (why == HL_ERR_CANCELLED)
-    hl__sb_abort(sb, HL_ERR_CANCELLED, "execution cancelled");
-  else
-    hl__sb_abort(sb, HL_ERR_TIMEOUT, "execution timed out after %u ms", sb->limits.timeout_ms);
-}
-
 static int hook_interrupt(void *ud) {
   hl_sandbox *sb = ud;
   if (sb->abort_status != HL_OK) {
@@ -194,11 +214,11 @@ static int hook_interrupt(void *ud) {
     return 1;
   }
   if (atomic_load_explicit(&sb->cancel_requested, memory_order_relaxed)) {
-    abort_for(sb, HL_ERR_CANCELLED);
+    hl__sb_abort_for(sb, HL_ERR_CANCELLED);
     return 1;
   }
   if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns) {
-    abort_for(sb, HL_ERR_TIMEOUT);
+    hl__sb_abort_for(sb, HL_ERR_TIMEOUT);
     return 1;
   }
   return 0;
@@ -275,11 +295,11 @@ static void stop_disarm(hl_sandbox *sb) {
 hl_status hl__sb_check_stop(hl_sandbox *sb) {
   int hard = atomic_load(&sb->hard_stop);
   if (hard)
-    abort_for(sb, hard);
+    hl__sb_abort_for(sb, hard);
   else if (atomic_load(&sb->cancel_requested))
-    abort_for(sb, HL_ERR_CANCELLED);
+    hl__sb_abort_for(sb, HL_ERR_CANCELLED);
   else if (sb->deadline_ns && hl__sb_now_ns() >= sb->deadline_ns)
-    abort_for(sb, HL_ERR_TIMEOUT);
+    hl__sb_abort_for(sb, HL_ERR_TIMEOUT);
   if (sb->abort_status)
     stop_disarm(sb);
   return sb->abort_status;
@@ -696,15 +716,7 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
     ex.status = hl__py_execute(sb, ctx, code, res);
     goto done;
   }
-  sb->busy = true;
-  sb->ctx = ctx;
-  uint64_t t0 = hl__sb_now_ns();
-  sb->abort_status = HL_OK;
-  sb->abort_msg[0] = 0;
-  sb->after_abort = 0;
-  sb->output_bytes = 0;
-  sb->callback_count = 0;
-  sb->deadline_ns = sb->limits.timeout_ms ? t0 + (uint64_t)sb->limits.timeout_ms * 1000000u : 0;
+  uint64_t t0 = hl__sb_exec_begin(sb, ctx);
 
   if (sb->vm && hl_vm_broken(sb->vm)) {
     /* Cannot happen (a trap resets at once) unless that reset failed. */
@@ -740,7 +752,7 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
   stop_disarm(sb);
   int hard = atomic_load(&sb->hard_stop);
   if (hard && !finished)
-    abort_for(sb, hard);
+    hl__sb_abort_for(sb, hard);
   /* Before any reset below: the requests belong to this instance. */
   clear_queue(sb);
 
@@ -767,10 +779,7 @@ hl_status hl_sandbox_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
   }
   take_output(sb, res);
   res->value_json = ex.value_json;
-  res->callback_count = sb->callback_count;
-  res->duration_us = (hl__sb_now_ns() - t0) / 1000u;
-  sb->ctx = NULL;
-  sb->busy = false;
+  hl__sb_exec_end(sb, res, t0);
   if (ex.status != HL_OK)
     hl_fail(ex.status, "%s", ex.error ? ex.error : hl_strerror(ex.status));
   free(ex.error);

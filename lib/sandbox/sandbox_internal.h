@@ -160,4 +160,17 @@ hl_status hl__py_snapshot_load(const char *path, struct hl_sandbox_snapshot *s);
 /* Stop the running execution with `status` (the first reason wins). */
 void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) HL_PRINTF(3, 4);
 
+/* The same for the reason a stop came (either guest): HL_ERR_CANCELLED
+ * ("execution cancelled"), anything else the deadline (HL_ERR_TIMEOUT,
+ * "execution timed out after N ms"). */
+void hl__sb_abort_for(hl_sandbox *sb, hl_status why);
+
+/* Owner thread, around one execution (either guest). _begin: the sandbox
+ * is busy in `ctx`; the last execution's stop reason, output and
+ * callback counts are cleared and the deadline is set from the time
+ * limit; returns the start time. _end: the result's callback count and
+ * duration since `t0`; the sandbox is idle again. */
+uint64_t hl__sb_exec_begin(hl_sandbox *sb, hl_context *ctx);
+void hl__sb_exec_end(hl_sandbox *sb, hl_sandbox_result *res, uint64_t t0);
+
 #endif
