@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "hookline.h"
+#include "provider_fixture.h"
 #include "test_server.h"
 #include "wire_cases.h"
 
@@ -37,24 +38,6 @@ static const wire *W = &OPENAI;
 /* ------------------------------------------------------------------ */
 /* Tools and hooks                                                     */
 /* ------------------------------------------------------------------ */
-
-static hl_status get_weather(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
-  (void)ctx;
-  (void)ud;
-  char buf[128];
-  snprintf(buf, sizeof buf, "sunny in %s", hl_json_get_string(args, "city"));
-  *result = cJSON_CreateString(buf);
-  return *result ? HL_OK : HL_ERR_NOMEM;
-}
-
-static hl_status get_time(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
-  (void)ctx;
-  (void)ud;
-  char buf[128];
-  snprintf(buf, sizeof buf, "12:00 %s", hl_json_get_string(args, "tz"));
-  *result = cJSON_CreateString(buf);
-  return *result ? HL_OK : HL_ERR_NOMEM;
-}
 
 typedef struct counts {
   atomic_int before_agent, after_agent, before_model, after_model, before_tool, after_tool;

@@ -58,15 +58,6 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
-static bool wait_count(test_server *s, const char *model, int want, double limit_s) {
-  double end = now_s() + limit_s;
-  while (now_s() < end) {
-    if (test_server_count(s, model) >= want) return true;
-    sleep_ms(20);
-  }
-  return false;
-}
-
 /* ---- tools of the "agent" scenario: get_weather(city), get_time(tz) ---- */
 
 static hl_status weather_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
@@ -194,7 +185,7 @@ static void cancel_1000_in_flight(void) {
   REQUIRE(a);
   static rec r[N_MANY];
   for (int i = 0; i < N_MANY; i++) REQUIRE(start(a, &r[i], "hi") == HL_OK);
-  CHECK(wait_count(&srv, "hang@async-cancel", N_MANY, 120));
+  CHECK(test_server_wait_count(&srv, "hang@async-cancel", N_MANY, 120));
   CHECK_INT(hl_run_status(r[0].run), HL_PENDING);
   double t0 = now_s();
   for (int i = 0; i < N_MANY; i++) hl_run_cancel(r[i].run);
@@ -282,7 +273,7 @@ static void server_dies_mid_stream(void) {
   hl_agent *ag = agent_on(pg, "text@async-survivors", true, NULL, NULL);
   REQUIRE(ad && ag);
   for (int i = 0; i < N_DOOMED; i++) REQUIRE(start(ad, &r[i], "hi") == HL_OK);
-  CHECK(wait_count(&doomed, dmodel, N_DOOMED, 60));
+  CHECK(test_server_wait_count(&doomed, dmodel, N_DOOMED, 60));
   sleep_ms(200); /* the first third of each stream is on its way */
   for (int i = N_DOOMED; i < N_DOOMED + N_GOOD; i++) REQUIRE(start(ag, &r[i], "hi") == HL_OK);
   kill(doomed.pid, SIGKILL);
@@ -533,7 +524,7 @@ static void api_misuse(void) {
   hl_openai_set_timeouts(p, 10000, 0, 120000);
   hl_agent_set_model(a, "hang@async-freed");
   REQUIRE(hl_run_start(a, s, "hi", &o, &r3.run) == HL_OK);
-  CHECK(wait_count(&srv, "hang@async-freed", 1, 60));
+  CHECK(test_server_wait_count(&srv, "hang@async-freed", 1, 60));
   hl_run_free(r3.run);
   double until = now_s() + 30;
   while (atomic_load(&r3.calls) == 0 && now_s() < until) sleep_ms(10);

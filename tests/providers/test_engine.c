@@ -90,16 +90,6 @@ static int server_connections(test_server *s) {
   return n;
 }
 
-/* Wait (up to `limit_s`) until `s` saw `want` requests for `model`. */
-static bool wait_count(test_server *s, const char *model, int want, double limit_s) {
-  double end = now_s() + limit_s;
-  while (now_s() < end) {
-    if (test_server_count(s, model) >= want) return true;
-    sleep_ms(20);
-  }
-  return false;
-}
-
 static hl_status ask(hl_provider *p, const char *model, bool stream, hl_response **out) {
   *out = NULL;
   hl_request *r = hl_request_new();
@@ -297,7 +287,7 @@ static void cancel_200_in_flight(void) {
     a[i] = (one_arg){p, model, HL_OK, 0};
     REQUIRE(pthread_create(&th[i], NULL, one_request, &a[i]) == 0);
   }
-  CHECK(wait_count(&srv, model, N_THREADS, 60));
+  CHECK(test_server_wait_count(&srv, model, N_THREADS, 60));
   double t0 = now_s();
   hl_openai_cancel(p);
   int cancelled = 0;
@@ -358,7 +348,7 @@ static void agent_cancel_200_in_flight(void) {
     REQUIRE(r[i].a);
     REQUIRE(pthread_create(&th[i], NULL, run_agent, &r[i]) == 0);
   }
-  CHECK(wait_count(&srv, model, N_THREADS, 60));
+  CHECK(test_server_wait_count(&srv, model, N_THREADS, 60));
   double t0 = now_s();
   for (int i = 0; i < N_THREADS; i++) hl_agent_cancel(r[i].a);
   int cancelled = 0;
@@ -397,7 +387,7 @@ static void server_dies_mid_stream(void) {
     REQUIRE(r[i].a);
     REQUIRE(pthread_create(&th[i], NULL, run_agent, &r[i]) == 0);
   }
-  CHECK(wait_count(&doomed, dmodel, N_DOOMED, 60));
+  CHECK(test_server_wait_count(&doomed, dmodel, N_DOOMED, 60));
   sleep_ms(200); /* the first third of each stream is on its way */
   for (int i = N_DOOMED; i < N_DOOMED + N_GOOD; i++) {
     memset(&r[i], 0, sizeof r[i]);

@@ -17,6 +17,7 @@
 #include "hookline/model.h"
 #include "hookline/openai.h"
 #include "hookline/provider.h"
+#include "provider_fixture.h"
 #include "test_server.h"
 #include "wire_cases.h"
 
@@ -719,60 +720,7 @@ static void anthropic_block_started_twice(void) {
 /* Wire encoding                                                       */
 /* ------------------------------------------------------------------ */
 
-/* A conversation with everything in it: system, user, an assistant turn
- * with two tool calls, their results (one failed), a user follow-up, two
- * tools, a named tool choice, a response schema and sampling options. */
-static hl_request *rich_request(const char *model) {
-  hl_request *r = hl_request_new();
-  hl_request_set_model(r, model);
-  hl_messages_push(&r->messages, hl_message_new_text(HL_ROLE_SYSTEM, "Be brief."));
-  hl_messages_push(&r->messages, hl_message_new_text(HL_ROLE_USER, "Weather in Paris?"));
-  hl_message *a = hl_message_new(HL_ROLE_ASSISTANT);
-  cJSON *args = cJSON_Parse("{\"city\":\"Paris\"}");
-  hl_message_add_text(a, "Checking.");
-  hl_message_add_tool_call(a, "c1", "get_weather", args);
-  hl_message_add_tool_call(a, "c2", "get_time", NULL);
-  cJSON_Delete(args);
-  hl_messages_push(&r->messages, a);
-  hl_message *t = hl_message_new(HL_ROLE_TOOL);
-  hl_message_add_tool_result(t, "c1", "get_weather", "sunny", false);
-  hl_message_add_tool_result(t, "c2", "get_time", "no tz", true);
-  hl_messages_push(&r->messages, t);
-  hl_messages_push(&r->messages, hl_message_new_text(HL_ROLE_USER, "Thanks"));
-  cJSON *schema = cJSON_Parse("{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
-                              "\"required\":[\"city\"]}");
-  hl_request_add_tool(r, "get_weather", "Weather of a city", schema);
-  hl_request_add_tool(r, "get_time", NULL, NULL);
-  r->tool_choice = HL_TOOL_CHOICE_NAMED;
-  r->tool_choice_name = strdup("get_weather");
-  cJSON *answer = cJSON_Parse("{\"type\":\"object\",\"properties\":{\"answer\":{\"type\":\"string\"}}}");
-  hl_request_set_response_schema(r, "answer", answer);
-  cJSON_Delete(answer);
-  cJSON_Delete(schema);
-  r->temperature = 0.5;
-  r->max_tokens = 100;
-  hl_request_add_stop(r, "END");
-  return r;
-}
-
-static cJSON *sent_body(const char *model) {
-  cJSON *st = test_server_stats(&srv, model);
-  cJSON *body = st ? cJSON_DetachItemFromObject(st, "last_body") : NULL;
-  cJSON_Delete(st);
-  return body;
-}
-
-static bool json_is(const cJSON *got, const char *want_text) {
-  cJSON *want = cJSON_Parse(want_text);
-  bool eq = want && hl_json_equal(got, want);
-  if (!eq) {
-    char *g = got ? cJSON_PrintUnformatted(got) : NULL;
-    fprintf(stderr, "  got:  %s\n  want: %s\n", g ? g : "(null)", want_text);
-    free(g);
-  }
-  cJSON_Delete(want);
-  return eq;
-}
+static cJSON *sent_body(const char *model) { return test_server_last_body(&srv, model); }
 
 static void openai_wire_encoding(void) {
   W = &OPENAI;

@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "hookline.h"
+#include "provider_fixture.h"
 #include "test_server.h"
 #include "wire_cases.h"
 
@@ -117,19 +118,6 @@ static cJSON *sent_body(const char *model) {
   cJSON *body = cJSON_DetachItemFromObject(st, "last_body");
   cJSON_Delete(st);
   return body;
-}
-
-static bool json_is(const cJSON *got, const char *want_text) {
-  cJSON *want = cJSON_Parse(want_text);
-  if (!want) fprintf(stderr, "  bad expected JSON: %s\n", want_text);
-  bool eq = want && hl_json_equal(got, want);
-  if (!eq) {
-    char *g = got ? cJSON_PrintUnformatted(got) : NULL;
-    fprintf(stderr, "  got:  %s\n  want: %s\n", g ? g : "(null)", want_text);
-    free(g);
-  }
-  cJSON_Delete(want);
-  return eq;
 }
 
 static void check_args(const hl_part *p, const char *name, const char *args) {
@@ -363,40 +351,13 @@ static void reasoning_round_trip_stream(void) { reasoning_round_trip(true); }
 /* The whole request                                                   */
 /* ------------------------------------------------------------------ */
 
-static hl_request *rich_request(const char *model) {
-  hl_request *r = hl_request_new();
-  hl_request_set_model(r, model);
-  hl_messages_push(&r->messages, hl_message_new_text(HL_ROLE_SYSTEM, "Be brief."));
-  hl_messages_push(&r->messages, hl_message_new_text(HL_ROLE_USER, "Weather in Paris?"));
-  hl_message *a = hl_message_new(HL_ROLE_ASSISTANT);
-  cJSON *args = cJSON_Parse("{\"city\":\"Paris\"}");
-  hl_message_add_text(a, "Checking.");
-  hl_message_add_tool_call(a, "c1", "get_weather", args);
-  hl_message_add_tool_call(a, "c2", "get_time", NULL);
-  /* Someone else's reasoning: no provider but its own sends it. */
+/* rich_request() (provider_fixture.h) with someone else's reasoning in
+ * the assistant turn: no provider but its own sends it. */
+static hl_request *rich_request_v2(const char *model) {
+  hl_request *r = rich_request(model);
   cJSON *other = cJSON_Parse("{\"type\":\"thinking\",\"thinking\":\"hm\"}");
-  hl_message_add_reasoning(a, "anthropic", NULL, "hm", other, "anthropic-sig");
+  hl_message_add_reasoning(r->messages.items[2], "anthropic", NULL, "hm", other, "anthropic-sig");
   cJSON_Delete(other);
-  cJSON_Delete(args);
-  hl_messages_push(&r->messages, a);
-  hl_message *t = hl_message_new(HL_ROLE_TOOL);
-  hl_message_add_tool_result(t, "c1", "get_weather", "sunny", false);
-  hl_message_add_tool_result(t, "c2", "get_time", "no tz", true);
-  hl_messages_push(&r->messages, t);
-  hl_messages_push(&r->messages, hl_message_new_text(HL_ROLE_USER, "Thanks"));
-  cJSON *schema = cJSON_Parse("{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
-                              "\"required\":[\"city\"]}");
-  hl_request_add_tool(r, "get_weather", "Weather of a city", schema);
-  hl_request_add_tool(r, "get_time", NULL, NULL);
-  r->tool_choice = HL_TOOL_CHOICE_NAMED;
-  r->tool_choice_name = strdup("get_weather");
-  cJSON *answer = cJSON_Parse("{\"type\":\"object\",\"properties\":{\"answer\":{\"type\":\"string\"}}}");
-  hl_request_set_response_schema(r, "answer", answer);
-  cJSON_Delete(answer);
-  cJSON_Delete(schema);
-  r->temperature = 0.5;
-  r->max_tokens = 100;
-  hl_request_add_stop(r, "END");
   return r;
 }
 
@@ -404,7 +365,7 @@ static void wire_encoding(void) {
   hl_provider *p = provider();
   REQUIRE(p);
   const char *model = mname("echo", "enc");
-  hl_request *req = rich_request(model);
+  hl_request *req = rich_request_v2(model);
   hl_response *r = NULL;
   CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
   hl_response_free(r);
@@ -821,24 +782,6 @@ static void reasoning_parts_in_history(void) {
 /* ------------------------------------------------------------------ */
 /* An agent end to end                                                 */
 /* ------------------------------------------------------------------ */
-
-static hl_status get_weather(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
-  (void)ctx;
-  (void)ud;
-  char buf[128];
-  snprintf(buf, sizeof buf, "sunny in %s", hl_json_get_string(args, "city"));
-  *result = cJSON_CreateString(buf);
-  return *result ? HL_OK : HL_ERR_NOMEM;
-}
-
-static hl_status get_time(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
-  (void)ctx;
-  (void)ud;
-  char buf[128];
-  snprintf(buf, sizeof buf, "12:00 %s", hl_json_get_string(args, "tz"));
-  *result = cJSON_CreateString(buf);
-  return *result ? HL_OK : HL_ERR_NOMEM;
-}
 
 typedef struct tokens {
   pthread_mutex_t lock;

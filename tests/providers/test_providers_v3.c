@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "hookline.h"
+#include "provider_fixture.h"
 #include "test_server.h"
 #include "wire_cases.h"
 
@@ -55,34 +56,7 @@ static const char *mname(const char *scenario, const char *tag) {
   return buf;
 }
 
-static cJSON *sent_body(const char *model) {
-  cJSON *st = test_server_stats(&srv, model);
-  cJSON *body = st ? cJSON_DetachItemFromObject(st, "last_body") : NULL;
-  cJSON_Delete(st);
-  return body;
-}
-
-static bool json_is(const cJSON *got, const char *want_text) {
-  cJSON *want = cJSON_Parse(want_text);
-  if (!want) fprintf(stderr, "  bad expected JSON: %s\n", want_text);
-  bool eq = want && hl_json_equal(got, want);
-  if (!eq) {
-    char *g = got ? cJSON_PrintUnformatted(got) : NULL;
-    fprintf(stderr, "  got:  %s\n  want: %s\n", g ? g : "(null)", want_text);
-    free(g);
-  }
-  cJSON_Delete(want);
-  return eq;
-}
-
-static hl_status get_weather(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
-  (void)ctx;
-  (void)ud;
-  char buf[128];
-  snprintf(buf, sizeof buf, "sunny in %s", hl_json_get_string(args, "city"));
-  *result = cJSON_CreateString(buf);
-  return *result ? HL_OK : HL_ERR_NOMEM;
-}
+static cJSON *sent_body(const char *model) { return test_server_last_body(&srv, model); }
 
 /* An agent on `p` with the get_weather tool and a collecting observer. */
 static hl_agent *agent_on(hl_provider *p, const char *model, hl_observer *obs) {

@@ -7,11 +7,13 @@
 #define HL_TEST_SERVER_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hookline/json.h"
@@ -108,6 +110,36 @@ static inline int test_server_count(test_server *s, const char *model) {
   int n = st ? (int)hl_json_get_number(st, "count", -1) : -1;
   cJSON_Delete(st);
   return n;
+}
+
+/* The body of the last request `s` got for `model` (caller frees), or
+ * NULL when there is none. */
+static inline cJSON *test_server_last_body(test_server *s, const char *model) {
+  cJSON *st = test_server_stats(s, model);
+  cJSON *body = st ? cJSON_DetachItemFromObject(st, "last_body") : NULL;
+  cJSON_Delete(st);
+  return body;
+}
+
+/* Monotonic time in seconds. */
+static inline double test_server_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits (up to `limit_s` seconds, polling every 20 ms) until `s` saw
+ * `want` requests for `model`; false when it did not in time. */
+static inline bool test_server_wait_count(test_server *s, const char *model, int want,
+                                          double limit_s) {
+  double end = test_server_now_s() + limit_s;
+  struct timespec step = {0, 20 * 1000000L};
+  while (test_server_now_s() < end) {
+    if (test_server_count(s, model) >= want)
+      return true;
+    nanosleep(&step, NULL);
+  }
+  return false;
 }
 
 #endif
