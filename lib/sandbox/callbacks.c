@@ -287,22 +287,25 @@ static sb_job *claim_locked(sb_batch *b) {
   return NULL;
 }
 
+/* Run `job` on this thread and record its outcome (done). b->lock is held
+ * on entry and on return, not during the call. */
+static void invoke_unlocked(sb_batch *b, sb_job *job) {
+  pthread_mutex_unlock(&b->lock);
+  hl_status st;
+  char *msg = NULL;
+  cJSON *r = NULL;
+  invoke(job, &st, &msg, &r);
+  pthread_mutex_lock(&b->lock);
+  job->status = st, job->message = msg, job->result = r, job->done = true;
+}
+
 static void worker_main(hl__job *pj) {
   sb_batch *b = ((struct sb_worker *)pj)->b;
   pthread_mutex_lock(&b->lock);
   sb_job *job;
   while ((job = claim_locked(b)) != NULL) {
     job->runner = (struct sb_worker *)pj;
-    pthread_mutex_unlock(&b->lock);
-    hl_status st;
-    char *msg = NULL;
-    cJSON *r = NULL;
-    invoke(job, &st, &msg, &r);
-    pthread_mutex_lock(&b->lock);
-    job->status = st;
-    job->message = msg;
-    job->result = r;
-    job->done = true;
+    invoke_unlocked(b, job);
     pthread_cond_broadcast(&b->cond);
     if (job->timed_out)
       break; /* a replacement took this worker's place: leave */
@@ -355,13 +358,7 @@ static void run_parallel(sb_batch *b, size_t runnable, unsigned timeout_ms) {
   if (!timeout_ms) {
     sb_job *job;
     while ((job = claim_locked(b)) != NULL) {
-      pthread_mutex_unlock(&b->lock);
-      hl_status st;
-      char *msg = NULL;
-      cJSON *r = NULL;
-      invoke(job, &st, &msg, &r);
-      pthread_mutex_lock(&b->lock);
-      job->status = st, job->message = msg, job->result = r, job->done = true;
+      invoke_unlocked(b, job);
       b->unsettled--;
     }
   }
@@ -401,14 +398,7 @@ static void run_parallel(sb_batch *b, size_t runnable, unsigned timeout_ms) {
     if (b->workers == 0 && b->next < b->n) {
       /* Every worker is stuck in an abandoned call and none could be
        * started: run the rest here. */
-      sb_job *job = claim_locked(b);
-      pthread_mutex_unlock(&b->lock);
-      hl_status st;
-      char *msg = NULL;
-      cJSON *r = NULL;
-      invoke(job, &st, &msg, &r);
-      pthread_mutex_lock(&b->lock);
-      job->status = st, job->message = msg, job->result = r, job->done = true;
+      invoke_unlocked(b, claim_locked(b));
       b->unsettled--;
       continue;
     }
