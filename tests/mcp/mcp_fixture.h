@@ -22,6 +22,7 @@
 
 #include "hookline.h"
 #include "check.h"
+#include "spawn_script.h"
 
 static inline const char *fx_env(const char *name) {
   const char *v = getenv(name);
@@ -88,27 +89,7 @@ static inline pid_t fx_start_everything_http(char *url, size_t url_size) {
 
 /* Start `python3 script` that prints its port on its first line. */
 static inline pid_t fx_start_port_printer(const char *script, int *port) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    execlp("python3", "python3", script, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  char buf[32] = "";
-  size_t n = 0;
-  while (n < sizeof buf - 1) {
-    ssize_t r = read(fds[0], buf + n, 1);
-    if (r <= 0 || buf[n] == '\n') break;
-    n++;
-  }
-  buf[n] = '\0';
-  close(fds[0]);
-  *port = atoi(buf);
+  pid_t pid = spawn_script(script, port);
   return *port > 0 ? pid : -1;
 }
 

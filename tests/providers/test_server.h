@@ -18,6 +18,7 @@
 
 #include "hookline/json.h"
 #include "providers/http.h"
+#include "spawn_script.h"
 
 typedef struct test_server {
   pid_t pid;
@@ -33,28 +34,9 @@ static inline int test_server_start(test_server *s) {
     fprintf(stderr, "HL_TEST_SERVER is not set\n");
     return -1;
   }
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  pid_t pid = fork();
+  pid_t pid = spawn_script(script, &s->port);
   if (pid < 0) return -1;
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    execlp("python3", "python3", script, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  char line[32] = {0};
-  size_t n = 0;
-  while (n < sizeof line - 1) {
-    ssize_t r = read(fds[0], line + n, 1);
-    if (r <= 0 || line[n] == '\n') break;
-    n++;
-  }
-  close(fds[0]);
   s->pid = pid;
-  s->port = atoi(line);
   if (s->port <= 0) {
     fprintf(stderr, "test server did not start\n");
     kill(pid, SIGTERM);
