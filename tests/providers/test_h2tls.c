@@ -13,6 +13,10 @@
  *    the pool multiplexes (CURLPIPE_MULTIPLEX, PIPEWAIT) over TLS;
  *  - HL_POOL_MAX_HOST_CONNECTIONS 1 holds over h2: every request of the N
  *    runs on one connection (requests beyond it wait for a stream);
+ *  - 300 runs at once, more requests in flight than libcurl's default of
+ *    100 streams per connection, still share a few connections (a
+ *    regression test: with that default they opened hundreds), and
+ *    HL_POOL_MAX_STREAMS caps the streams per connection;
  *  - a server whose certificate the CA file does not vouch for (another
  *    server's CA, or none: the system's store) fails the run with
  *    HL_ERR_NETWORK and a message that names the TLS verification, the CA
@@ -71,19 +75,24 @@ static hl_agent *agent_for(const mock *m, const char *ca, hl_http_version versio
 
 #define RUNS 40
 
-/* RUNS runs at once with hl_run_start(); how many ended with the answer. */
-static int run_async(hl_agent *a) {
-  hl_session *ss[RUNS];
-  hl_run *rs[RUNS];
+/* n runs at once with hl_run_start(); how many ended with the answer. */
+static int run_async_n(hl_agent *a, int n) {
+  hl_session **ss = calloc((size_t)n, sizeof *ss);
+  hl_run **rs = calloc((size_t)n, sizeof *rs);
+  if (!ss || !rs) {
+    free(ss);
+    free(rs);
+    return -1;
+  }
   hl_run_options o = HL_RUN_OPTIONS_INIT;
-  for (int i = 0; i < RUNS; i++) {
+  for (int i = 0; i < n; i++) {
     ss[i] = hl_session_new("t", "u", NULL);
     rs[i] = NULL;
     if (hl_run_start(a, ss[i], "Look up a, b and c.", &o, &rs[i]) != HL_OK)
       fprintf(stderr, "run %d: %s\n", i, hl_last_error());
   }
   int ok = 0;
-  for (int i = 0; i < RUNS; i++) {
+  for (int i = 0; i < n; i++) {
     if (rs[i]) {
       hl_status st = hl_run_wait(rs[i], 60000);
       const char *ans = hl_run_answer(rs[i]);
@@ -93,8 +102,12 @@ static int run_async(hl_agent *a) {
     }
     hl_session_free(ss[i]);
   }
+  free(ss);
+  free(rs);
   return ok;
 }
+
+static int run_async(hl_agent *a) { return run_async_n(a, RUNS); }
 
 typedef struct slot {
   hl_agent *a;
@@ -151,16 +164,20 @@ static seen since(const mock *m, seen before) {
   return d;
 }
 
-static void check_multiplexed(const char *what, seen d, long most) {
+static void check_multiplexed_n(const char *what, int runs, seen d, long least, long most) {
   fprintf(stderr, "%s: %d runs, %ld requests over %ld connections (%ld TLS handshakes, %ld h2)\n",
-          what, RUNS, d.requests, d.connections, d.handshakes, d.h2);
-  CHECK_INT(d.requests, 2 * RUNS);
+          what, runs, d.requests, d.connections, d.handshakes, d.h2);
+  CHECK_INT(d.requests, 2 * runs);
   /* Every connection of the runs was TLS and spoke HTTP/2 ... */
   CHECK_INT(d.handshakes, d.connections);
   CHECK_INT(d.h2, d.connections);
   /* ... and there were far fewer of them than runs in flight. */
-  CHECK(d.connections >= 1);
+  CHECK(d.connections >= least);
   CHECK(d.connections <= most);
+}
+
+static void check_multiplexed(const char *what, seen d, long most) {
+  check_multiplexed_n(what, RUNS, d, 1, most);
 }
 
 /* Concurrent runs, asynchronous then blocking, over few h2 connections;
@@ -203,6 +220,46 @@ static void host_cap_over_tls(void) {
   CHECK_INT(run_async(a), RUNS);
   seen d = since(&m, before);
   check_multiplexed("async over h2/TLS, one connection per host", d, 1);
+  hl_agent_unref(a);
+  mock_stop(&m);
+}
+
+#define MANY 300
+
+/* More requests in flight than libcurl's default of 100 streams per
+ * connection: still a few connections. With that default, each request
+ * that found the connections full opened one, and so did every request
+ * after it until that connection's handshake was done: 1,000 sessions of
+ * concurrent_slow opened 604 connections (engine.c, HL_POOL_MAX_STREAMS). */
+static void many_runs_over_few_connections(void) {
+  mock m;
+  REQUIRE(mock_start_opts(&m, "300", true));
+  hl_agent *a = agent_for(&m, m.ca, HL_HTTP_VERSION_AUTO);
+  REQUIRE(a);
+  seen before = snapshot(&m);
+  CHECK_INT(run_async_n(a, MANY), MANY);
+  check_multiplexed_n("300 async runs over h2/TLS", MANY, since(&m, before), 1, 8);
+  hl_agent_unref(a);
+  mock_stop(&m);
+}
+
+/* HL_POOL_MAX_STREAMS is a cap on streams per connection: 40 runs at
+ * once with at most 5 streams each need 8 connections or more. */
+static void max_streams_over_tls(void) {
+  mock m;
+  REQUIRE(mock_start_opts(&m, "300", true));
+  CHECK_INT(hl_pool_setopt(HL_POOL_MAX_STREAMS, 5), HL_OK);
+  long v = 0;
+  CHECK_INT(hl_pool_getopt(HL_POOL_MAX_STREAMS, &v), HL_OK);
+  CHECK_INT(v, 5);
+  CHECK_INT(hl_pool_setopt(HL_POOL_MAX_STREAMS, 0), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "streams per connection");
+  hl_agent *a = agent_for(&m, m.ca, HL_HTTP_VERSION_AUTO);
+  REQUIRE(a);
+  seen before = snapshot(&m);
+  CHECK_INT(run_async(a), RUNS);
+  check_multiplexed_n("async over h2/TLS, 5 streams per connection", RUNS, since(&m, before),
+                      RUNS / 5, RUNS);
   hl_agent_unref(a);
   mock_stop(&m);
 }
@@ -344,6 +401,8 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   RUN(runs_multiplexed_over_tls);
   RUN(host_cap_over_tls);
+  RUN(many_runs_over_few_connections);
+  RUN(max_streams_over_tls);
   RUN(wrong_ca_fails);
   RUN(ca_file_errors);
   return CHECK_EXIT();
