@@ -59,7 +59,8 @@
  * client that refuses the certificate leaves a connection without a
  * handshake.
  *
- * Usage: hl-mock-server [PORT] [--delay-ms D] [--tls DIR]  (0 or nothing: an ephemeral port)
+ * Usage: hl-mock-server [PORT] [--delay-ms D] [--tls DIR] [--h2-max-streams N]
+ *        (PORT 0 or nothing: an ephemeral port)
  * Prints "port N" on stdout once listening; runs until killed.
  */
 #include <errno.h>
@@ -720,7 +721,8 @@ static bool conn_flush(conn *c) {
  * same replies as over HTTP/1.1 (status, content-type, content-length,
  * x-mock-service-us, then the body as DATA frames), delayed by the same
  * FIFO of due times. The server's SETTINGS allow 100,000 concurrent
- * streams per connection and a 1 GiB connection window, so that a client
+ * streams per connection (--h2-max-streams N: N, as a real server's lower
+ * limit, e.g. 100 to 256) and a 1 GiB connection window, so that a client
  * may put every session on one connection; what it does is its choice
  * (GET /stats counts connections, "h2_connections" those that were h2c).
  * Same thread, same epoll loop: nghttp2 only turns bytes into frames
@@ -879,6 +881,7 @@ static int h2_on_close(nghttp2_session *s, int32_t id, uint32_t error_code, void
 }
 
 static nghttp2_session_callbacks *g_h2_cbs;
+static uint32_t g_h2_max_streams = 100000; /* --h2-max-streams */
 
 static bool h2_start(conn *c) {
   if (!g_h2_cbs) {
@@ -891,7 +894,7 @@ static bool h2_start(conn *c) {
   }
   if (nghttp2_session_server_new(&c->h2, g_h2_cbs, c) != 0) return false;
   c->sniffed = true;
-  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100000},
+  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, g_h2_max_streams},
                                  {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20}};
   nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2);
   nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, 1 << 30);
@@ -1193,6 +1196,9 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--delay-ms") && i + 1 < argc) g_delay_ns = (uint64_t)atol(argv[++i]) * 1000000u;
     else if (!strcmp(argv[i], "--tls") && i + 1 < argc) tls_dir = argv[++i];
+#ifdef HL_MOCK_H2C
+    else if (!strcmp(argv[i], "--h2-max-streams") && i + 1 < argc) g_h2_max_streams = (uint32_t)atol(argv[++i]);
+#endif
     else port = atoi(argv[i]);
   }
   if (tls_dir) {

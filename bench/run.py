@@ -379,6 +379,7 @@ def concurrent_slow(bench_bin, sizes, node="auto"):
         # reuse bug does not apply), raw-curl-tls HTTP/1.1 for what TLS costs
         # without multiplexing, and a cap of 4 connections per host.
         tls_systems = [("raw-curl-tls", [slow, "--sessions", str(n), "--api", "raw-curl", "--http", "1.1"]),
+                       # one multi handle, up to 1,000 streams per connection (slow_raw.c)
                        ("raw-curl-h2tls", [slow, "--sessions", str(n), "--api", "raw-curl", "--http", "2"]),
                        ("hookline-async-h2tls", [slow, "--sessions", str(n), "--api", "async", "--http", "2"]),
                        ("hookline-h2tls", [slow, "--sessions", str(n), "--http", "2"]),
@@ -940,7 +941,9 @@ def markdown(r):
           "non-blocking on the same epoll thread), the client trusting that CA "
           "(`hl_openai_set_ca_file()`, CURLOPT_CAINFO): -h2tls is HTTP/2 negotiated by ALPN and "
           "multiplexed (raw-curl-h2tls with CURL_HTTP_VERSION_2TLS, CURLPIPE_MULTIPLEX, PIPEWAIT "
-          "and 1,000 streams per connection; hookline with the default HL_HTTP_VERSION_AUTO and "
+          "and up to 1,000 streams per connection, on one multi handle: beyond 1,000 sessions "
+          "libcurl 7.88 opens a connection per request while the next connection's handshake "
+          "runs, see bench/slow_raw.c; hookline with the default HL_HTTP_VERSION_AUTO and "
           "its pool's defaults, HL_POOL_MAX_STREAMS 1,000), which libcurl 7.88 does reuse: "
           "\"connections opened\" shows the sessions' requests sharing a few connections (one "
           "more is the benchmark's own /stats request); -cap4 adds "
