@@ -88,6 +88,9 @@ static size_t collect(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
+static const char *g_ca_file;
+void bench_set_ca_file(const char *path) { g_ca_file = path; }
+
 /* A fresh handle per call: stats are read twice per measurement, outside it. */
 bool bench_server_stats_get(const char *url, bench_server_stats *out) {
   char full[1024];
@@ -99,6 +102,10 @@ bool bench_server_stats_get(const char *url, bench_server_stats *out) {
   curl_easy_setopt(h, CURLOPT_URL, full);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  /* HTTP/1.1 on a connection of its own: counted as one connection (and
+   * one TLS handshake), never as an HTTP/2 one. */
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  if (g_ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, g_ca_file);
   CURLcode rc = curl_easy_perform(h);
   curl_easy_cleanup(h);
   const char *r = strstr(t.data, "\"requests\":");
@@ -120,6 +127,8 @@ bool bench_server_stats_get(const char *url, bench_server_stats *out) {
   out->h2c = strstr(t.data, "\"h2c\":true") != NULL;
   out->late_us_max = l ? strtod(l + 14, NULL) : 0;
   out->cpu_us = u ? strtod(u + 9, NULL) : 0;
+  const char *hs = strstr(t.data, "\"tls_handshakes\":");
+  out->tls_handshakes = hs ? strtod(hs + 17, NULL) : 0;
   return true;
 }
 

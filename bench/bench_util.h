@@ -33,7 +33,13 @@ typedef struct bench_server_stats {
   bool h2c;             /* the server speaks h2c (built with libnghttp2) */
   double late_us_max;   /* --delay-ms: the latest a delayed answer left, since the last reset */
   double cpu_us;        /* the server process's CPU time so far (0 if it does not say) */
+  double tls_handshakes; /* --tls: TLS handshakes completed so far */
 } bench_server_stats;
+
+/** The CA file bench_server_stats_get() trusts for an https:// server (the
+ *  mock server's --tls DIR/ca.pem); NULL: the system's. The string must
+ *  stay valid. */
+void bench_set_ca_file(const char *path);
 
 /** Fetch the mock server's counters; false (and a message on stderr) on failure. */
 bool bench_server_stats_get(const char *url, bench_server_stats *out);

@@ -49,7 +49,18 @@
  * without libnghttp2 the server speaks HTTP/1.1 only and /stats says
  * "h2c":false.
  *
- * Usage: hl-mock-server [PORT] [--delay-ms D]  (0 or nothing: an ephemeral port)
+ * HTTPS (--tls DIR; built with OpenSSL, mock_tls.c): the port speaks TLS
+ * only, with a throwaway CA and server certificate made at start-up; the
+ * CA certificate is written to DIR/ca.pem for the client to trust. ALPN
+ * offers h2 (when built with libnghttp2) and http/1.1: an h2 connection is
+ * served by the same nghttp2 session code as h2c, an http/1.1 one by the
+ * same HTTP/1.1 code, on the same epoll loop (non-blocking SSL). /stats
+ * then also says "tls":true and "tls_handshakes" (completed so far); a
+ * client that refuses the certificate leaves a connection without a
+ * handshake.
+ *
+ * Usage: hl-mock-server [PORT] [--delay-ms D] [--tls DIR] [--h2-max-streams N]
+ *        (PORT 0 or nothing: an ephemeral port)
  * Prints "port N" on stdout once listening; runs until killed.
  */
 #include <errno.h>
@@ -69,6 +80,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef HL_MOCK_TLS
+#include "mock_tls.h"
+#endif
 
 /* One thread: plain counters would do; atomics keep the code honest if
  * that ever changes. */
@@ -419,6 +434,15 @@ static void own_answer(reply *rp, const char *ctype, const char *text) {
 
 static bool g_h2c_built; /* this build speaks h2c (libnghttp2) */
 static uint64_t g_h2_connections;
+static bool g_tls;       /* --tls: the port speaks TLS */
+
+static unsigned long long tls_handshakes(void) {
+#ifdef HL_MOCK_TLS
+  return mock_tls_handshakes();
+#else
+  return 0;
+#endif
+}
 
 /* Build the answer to `rq` into `rp` (zero-initialised; rp->body is the
  * caller's to free). */
@@ -435,12 +459,14 @@ static void handle(reply *rp, request *rq, uint64_t t_start) {
                     (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
     buf_printf(body, "{\"requests\":%llu,\"service_us\":%.3f,\"connections\":%llu,"
                      "\"late_us_mean\":%.1f,\"late_us_max\":%.1f,\"otlp_requests\":%llu,"
-                     "\"cpu_us\":%.0f,\"h2c\":%s,\"h2_connections\":%llu}",
+                     "\"cpu_us\":%.0f,\"h2c\":%s,\"h2_connections\":%llu,\"tls\":%s,"
+                     "\"tls_handshakes\":%llu}",
                (unsigned long long)atomic_load(&g_requests),
                (double)atomic_load(&g_service_ns) / 1e3, (unsigned long long)g_connections,
                g_late_n ? (double)g_late_ns_sum / (double)g_late_n / 1e3 : 0.0,
                (double)g_late_ns_max / 1e3, (unsigned long long)atomic_load(&g_otlp_requests),
-               cpu_us, g_h2c_built ? "true" : "false", (unsigned long long)g_h2_connections);
+               cpu_us, g_h2c_built ? "true" : "false", (unsigned long long)g_h2_connections,
+               g_tls ? "true" : "false", tls_handshakes());
     /* stats requests are not counted as model requests */
     rp->status = 200;
     rp->ctype = "application/json";
@@ -577,6 +603,9 @@ typedef struct conn {
   bool close_after;      /* "Connection: close" answered */
   int queued;            /* delayed answers not yet sent */
   bool sniffed;          /* protocol known (HTTP/1.1 or h2c) */
+#ifdef HL_MOCK_TLS
+  mock_tls *tls;         /* --tls: the connection's TLS (NULL in cleartext) */
+#endif
 #ifdef HL_MOCK_H2C
   nghttp2_session *h2;   /* h2c with prior knowledge: the session */
   h2_stream *streams;    /* open streams (freed with the connection) */
@@ -602,10 +631,39 @@ static void h2_conn_free(conn *c);
 static void conn_free_if_done(conn *c) {
   if (c->fd < 0 && c->queued == 0) {
     h2_conn_free(c);
+#ifdef HL_MOCK_TLS
+    mock_tls_free(c->tls);
+#endif
     free(c->in);
     free(c->out.data);
     free(c);
   }
+}
+
+/* recv()/send() on the connection, through TLS when it has it. */
+static ssize_t conn_recv(conn *c, char *data, size_t n) {
+#ifdef HL_MOCK_TLS
+  if (c->tls) return mock_tls_read(c->tls, data, n);
+#endif
+  return recv(c->fd, data, n, 0);
+}
+
+static ssize_t conn_send(conn *c, const char *data, size_t n) {
+#ifdef HL_MOCK_TLS
+  if (c->tls) return mock_tls_write(c->tls, data, n);
+#endif
+  return send(c->fd, data, n, MSG_NOSIGNAL);
+}
+
+/* TLS must write before it can go on reading (a handshake message that
+ * did not fit the socket): the loop waits for EPOLLOUT. */
+static bool conn_tls_blocked_on_write(const conn *c) {
+#ifdef HL_MOCK_TLS
+  return c->tls && mock_tls_wants_write(c->tls);
+#else
+  (void)c;
+  return false;
+#endif
 }
 
 static void conn_close(conn *c) {
@@ -630,7 +688,7 @@ static void delay_answer(delayed *d, conn *c, uint64_t t_start) {
  * False if the connection was closed. */
 static bool conn_flush(conn *c) {
   while (c->out_off < c->out.len) {
-    ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+    ssize_t w = conn_send(c, c->out.data + c->out_off, c->out.len - c->out_off);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -647,6 +705,7 @@ static bool conn_flush(conn *c) {
       return false;
     }
   }
+  pending = pending || conn_tls_blocked_on_write(c);
   if (pending != c->want_out) {
     struct epoll_event ev = {.events = EPOLLIN | (pending ? EPOLLOUT : 0), .data.ptr = c};
     epoll_ctl(g_ep, EPOLL_CTL_MOD, c->fd, &ev);
@@ -662,7 +721,8 @@ static bool conn_flush(conn *c) {
  * same replies as over HTTP/1.1 (status, content-type, content-length,
  * x-mock-service-us, then the body as DATA frames), delayed by the same
  * FIFO of due times. The server's SETTINGS allow 100,000 concurrent
- * streams per connection and a 1 GiB connection window, so that a client
+ * streams per connection (--h2-max-streams N: N, as a real server's lower
+ * limit, e.g. 100 to 256) and a 1 GiB connection window, so that a client
  * may put every session on one connection; what it does is its choice
  * (GET /stats counts connections, "h2_connections" those that were h2c).
  * Same thread, same epoll loop: nghttp2 only turns bytes into frames
@@ -821,6 +881,7 @@ static int h2_on_close(nghttp2_session *s, int32_t id, uint32_t error_code, void
 }
 
 static nghttp2_session_callbacks *g_h2_cbs;
+static uint32_t g_h2_max_streams = 100000; /* --h2-max-streams */
 
 static bool h2_start(conn *c) {
   if (!g_h2_cbs) {
@@ -833,7 +894,7 @@ static bool h2_start(conn *c) {
   }
   if (nghttp2_session_server_new(&c->h2, g_h2_cbs, c) != 0) return false;
   c->sniffed = true;
-  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100000},
+  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, g_h2_max_streams},
                                  {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20}};
   nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2);
   nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, 1 << 30);
@@ -943,7 +1004,7 @@ static void conn_readable(conn *c) {
       c->in = p;
       c->cap = nc;
     }
-    ssize_t r = recv(c->fd, c->in + c->len, c->cap - c->len - 1, 0);
+    ssize_t r = conn_recv(c, c->in + c->len, c->cap - c->len - 1);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (r <= 0) {
@@ -952,6 +1013,26 @@ static void conn_readable(conn *c) {
     }
     c->len += (size_t)r;
   }
+#ifdef HL_MOCK_TLS
+  if (c->tls) {
+    /* Handshake still under way: wait (for EPOLLOUT if TLS must write). */
+    if (!mock_tls_ready(c->tls)) {
+      conn_flush(c);
+      return;
+    }
+    /* ALPN decided the protocol; an h2 client still sends the preface,
+     * which the nghttp2 session reads. */
+    if (!c->sniffed) {
+      c->sniffed = true;
+#ifdef HL_MOCK_H2C
+      if (mock_tls_h2(c->tls) && !h2_start(c)) {
+        conn_close(c);
+        return;
+      }
+#endif
+    }
+  }
+#endif
 #ifdef HL_MOCK_H2C
   if (!c->sniffed) {
     int h2 = sniff(c);
@@ -1084,8 +1165,19 @@ static void accept_all(int ls) {
       continue;
     }
     c->fd = fd;
+#ifdef HL_MOCK_TLS
+    if (g_tls && !(c->tls = mock_tls_new(fd))) {
+      free(c->in);
+      free(c);
+      close(fd);
+      continue;
+    }
+#endif
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(g_ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+#ifdef HL_MOCK_TLS
+      mock_tls_free(c->tls);
+#endif
       free(c->in);
       free(c);
       close(fd);
@@ -1100,9 +1192,27 @@ int main(int argc, char **argv) {
 #ifdef HL_MOCK_H2C
   g_h2c_built = true;
 #endif
+  const char *tls_dir = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--delay-ms") && i + 1 < argc) g_delay_ns = (uint64_t)atol(argv[++i]) * 1000000u;
+    else if (!strcmp(argv[i], "--tls") && i + 1 < argc) tls_dir = argv[++i];
+#ifdef HL_MOCK_H2C
+    else if (!strcmp(argv[i], "--h2-max-streams") && i + 1 < argc) g_h2_max_streams = (uint32_t)atol(argv[++i]);
+#endif
     else port = atoi(argv[i]);
+  }
+  if (tls_dir) {
+#ifdef HL_MOCK_TLS
+    char err[512];
+    if (!mock_tls_setup(tls_dir, g_h2c_built, err, sizeof err)) {
+      fprintf(stderr, "mock server: --tls %s: %s\n", tls_dir, err);
+      return 1;
+    }
+    g_tls = true;
+#else
+    fprintf(stderr, "mock server: --tls: built without OpenSSL (libssl-dev, scripts/setup.d/tls.sh)\n");
+    return 3;
+#endif
   }
   signal(SIGPIPE, SIG_IGN);
   /* Thousands of clients at once: take every file descriptor allowed. */
@@ -1149,10 +1259,12 @@ int main(int argc, char **argv) {
         continue;
       }
       if (c->fd < 0) continue;
+      bool tls_wait = conn_tls_blocked_on_write(c);
       if (evs[i].events & EPOLLOUT) {
         if (!conn_flush(c)) continue;
       }
-      if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) conn_readable(c);
+      if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || (tls_wait && (evs[i].events & EPOLLOUT)))
+        conn_readable(c);
     }
     send_due();
   }

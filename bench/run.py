@@ -34,6 +34,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import mcp_run  # bench/mcp_run.py: the `mcp` benchmark
@@ -145,17 +146,33 @@ def ensure_peers():
 
 
 class MockServer:
-    def __init__(self, binary, extra=()):
-        self.proc = subprocess.Popen([binary, "0", *extra], stdout=subprocess.PIPE, text=True)
+    """The mock server on an ephemeral port; tls=True: its HTTPS side, with a
+    throwaway CA it makes at start-up (self.ca, in a temporary directory
+    removed by close())."""
+    def __init__(self, binary, extra=(), tls=False):
+        self.dir = tempfile.mkdtemp(prefix="hl-mock-tls-") if tls else None
+        self.ca = os.path.join(self.dir, "ca.pem") if tls else None
+        tls_args = ["--tls", self.dir] if tls else []
+        self.proc = subprocess.Popen([binary, "0", *extra, *tls_args], stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().split()
         if len(line) != 2 or line[0] != "port":
             self.proc.kill()
-            raise RuntimeError("mock server did not start")
-        self.url = f"http://127.0.0.1:{line[1]}"
+            self.proc.wait(timeout=5)
+            self._cleanup()
+            raise RuntimeError("mock server did not start" +
+                               (" (built without OpenSSL: no --tls; scripts/setup.d/tls.sh)"
+                                if tls and self.proc.returncode == 3 else ""))
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{line[1]}"
+
+    def _cleanup(self):
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
 
     def close(self):
         self.proc.terminate()
         self.proc.wait(timeout=5)
+        self._cleanup()
 
 
 def ratio(peer, base):
@@ -357,6 +374,19 @@ def concurrent_slow(bench_bin, sizes, node="auto"):
                     ("hookline-async-h2", [slow, "--sessions", str(n), "--api", "async", "--http", "2"],
                      None, SLOW_TIMEOUT_S),
                     ("hookline-h2", [slow, "--sessions", str(n), "--http", "2"], None, SLOW_TIMEOUT_S)]
+        # Over TLS to the mock's HTTPS side (--tls, trusting its throwaway
+        # CA): HTTP/2 negotiated by ALPN and multiplexed (libcurl 7.88's h2c
+        # reuse bug does not apply), raw-curl-tls HTTP/1.1 for what TLS costs
+        # without multiplexing, and a cap of 4 connections per host.
+        tls_systems = [("raw-curl-tls", [slow, "--sessions", str(n), "--api", "raw-curl", "--http", "1.1"]),
+                       # one multi handle, up to 1,000 streams per connection (slow_raw.c)
+                       ("raw-curl-h2tls", [slow, "--sessions", str(n), "--api", "raw-curl", "--http", "2"]),
+                       ("hookline-async-h2tls", [slow, "--sessions", str(n), "--api", "async", "--http", "2"]),
+                       ("hookline-h2tls", [slow, "--sessions", str(n), "--http", "2"]),
+                       ("hookline-async-h2tls-cap4", [slow, "--sessions", str(n), "--api", "async",
+                                                      "--http", "2", "--host-conns", "4"])]
+        systems += [(name, cmd, None, SLOW_TIMEOUT_S) for name, cmd in tls_systems]
+        tls_names = {name for name, _ in tls_systems}
         budget = SLOW_PEER_BUDGET_S.get(n, SLOW_PEER_BUDGET_DEFAULT_S)
         for name, script in SLOW_PEERS:
             systems.append((name, [node, script, "--scenario", "concurrent_slow", "--sessions", str(n)]
@@ -365,10 +395,17 @@ def concurrent_slow(bench_bin, sizes, node="auto"):
             if cmd is None:
                 row[name] = {"error": "JS peers not installed"}
                 continue
-            server = MockServer(os.path.join(bench_bin, "hl-mock-server"),
-                                ["--delay-ms", str(SLOW_DELAY_MS)])
+            tls = name in tls_names
             try:
-                res = run_json(cmd + ["--url", server.url], cwd=cwd, timeout=limit)
+                server = MockServer(os.path.join(bench_bin, "hl-mock-server"),
+                                    ["--delay-ms", str(SLOW_DELAY_MS)], tls=tls)
+            except RuntimeError as e:
+                row[name] = {"error": str(e)}
+                log(f"concurrent_slow {n:6d} {name:14s} FAILED: {e}")
+                continue
+            try:
+                res = run_json(cmd + ["--url", server.url] + (["--ca", server.ca] if tls else []),
+                               cwd=cwd, timeout=limit)
             finally:
                 server.close()
             if "error" in res and res["error"].startswith("timed out"):
@@ -898,8 +935,23 @@ def markdown(r):
           "hookline with `hl_openai_set_http_version(p, HL_HTTP_VERSION_2)`. libcurl before "
           "7.89.0 (Debian 12: 7.88.1) cannot reuse an h2c connection (curl issue #10634): there "
           "hookline opens one h2c connection per request, so those rows measure HTTP/2 framing "
-          "without multiplexing (\"h2c connections\" says how many). The JS peers speak "
-          "HTTP/1.1 only, to a cleartext server: they have no h2 rows.\n")
+          "without multiplexing (\"HTTP/2 connections\" says how many). The rows ending in "
+          "-h2tls and -tls go over TLS to the mock server's HTTPS side (`--tls`: OpenSSL, a "
+          "throwaway CA made at start-up, ALPN h2 and http/1.1, the same answers and 1 s timer, "
+          "non-blocking on the same epoll thread), the client trusting that CA "
+          "(`hl_openai_set_ca_file()`, CURLOPT_CAINFO): -h2tls is HTTP/2 negotiated by ALPN and "
+          "multiplexed (raw-curl-h2tls with CURL_HTTP_VERSION_2TLS, CURLPIPE_MULTIPLEX, PIPEWAIT "
+          "and up to 1,000 streams per connection, on one multi handle: beyond 1,000 sessions "
+          "libcurl 7.88 opens a connection per request while the next connection's handshake "
+          "runs, see bench/slow_raw.c; hookline with the default HL_HTTP_VERSION_AUTO and "
+          "its pool's defaults, HL_POOL_MAX_STREAMS 1,000), which libcurl 7.88 does reuse: "
+          "\"connections opened\" shows the sessions' requests sharing a few connections (one "
+          "more is the benchmark's own /stats request); -cap4 adds "
+          "`hl_pool_setopt(HL_POOL_MAX_HOST_CONNECTIONS, 4)`, requests beyond the cap becoming "
+          "streams of those 4; raw-curl-tls is HTTP/1.1 over TLS, one connection and one TLS "
+          "handshake per session in flight, what TLS costs without multiplexing. \"TLS "
+          "handshakes\" counts the server's completed handshakes. The JS peers speak "
+          "HTTP/1.1 only, to a cleartext server: they have no h2 or TLS rows.\n")
         when = cs.get("when")
         if when:
             w(f"Measured {when.get('date', '?')} at commit {when.get('hookline_commit', '?')}, "
@@ -914,19 +966,20 @@ def markdown(r):
         w("Where hookline's cost beyond raw-curl goes (issue 12; counted with valgrind at small N, which the machine's load does not change; the mock server is another process and not counted). CPU: callgrind's user-space instructions per session, the difference between runs of 400 and 200 sessions of the asynchronous API: raw-curl 211 k; hookline-async 530 k at 4eee397, 501 k at 24f1c29 (a tool's parameter schema goes into each request by reference, no deep copy). Besides libcurl's own work most of the rest is malloc/free (heaptrack: ~620 allocations per session, raw-curl ~100), the request built as a cJSON tree then printed, and the answer parsed. The kernel's share, which callgrind does not see, is mostly thread hand-offs: `strace -c` at 1,000 sessions counts ~23 futex calls and ~5 mprotect calls (glibc growing the loop's and workers' malloc arenas) per session, raw-curl none. Memory: heaptrack's peak heap with 1,000 sessions in flight: raw-curl 17.4 MB; hookline-async 24.4 MB at 4eee397, 21.8 MB at 6d5f208 (a run's model error message, an LLM call's model name, path and traceparent allocated only when used, the request body shrunk to its length), i.e. hookline's own 6.9 KB -> 4.3 KB per in-flight session: the run 1.5 KB (1 KB of it its outcome message buffer), the HTTP call 0.9 KB, the LLM call 0.7 KB, the request body 0.9 KB, the context 0.4 KB.\n")
         w("| sessions | system | wall s | client CPU s | CPU µs/session | peak RSS MB | p50 ms | p99 ms "
           "| failures | connections opened | server µs/request | server's latest answer, ms late "
-          "| server CPU s | h2c connections |")
-        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| server CPU s | HTTP/2 connections | TLS handshakes |")
+        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for n, row in cs["runs"].items():
             for system, res in row.items():
                 if "error" in res:
-                    w(f"| {int(n):,} | {system} | failed: {res['error'][:100]} | | | | | | | | | | | |")
+                    w(f"| {int(n):,} | {system} | failed: {res['error'][:100]} | | | | | | | | | | | | |")
                     continue
                 w(f"| {int(n):,} | {system} | {fmt(res.get('wall_s'), 2)} | {fmt(res.get('cpu_s'), 2)} | "
                   f"{fmt(res.get('cpu_us_per_session'))} | {fmt(res.get('peak_rss_mb'), 1)} | "
                   f"{fmt(res.get('latency_p50_ms'))} | {fmt(res.get('latency_p99_ms'))} | "
                   f"{fmt(res.get('failures'))} | {fmt(res.get('connections_opened'))} | "
                   f"{fmt(res.get('server_service_us_per_request'), 1)} | {fmt(res.get('server_late_ms_max'), 1)} | "
-                  f"{fmt(res.get('server_cpu_s'), 2)} | {fmt(res.get('h2_connections'))} |")
+                  f"{fmt(res.get('server_cpu_s'), 2)} | {fmt(res.get('h2_connections'))} | "
+                  f"{fmt(res.get('tls_handshakes'))} |")
         w("")
 
     hh = h.get("hook_history")

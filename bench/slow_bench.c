@@ -33,6 +33,19 @@
  * session, ~200 MB, but 7-12 s wall (libcurl 7.88 with hundreds of
  * streams per connection: not profiled yet).
  *
+ * --url https://...: the mock server's TLS side (run.py starts it with
+ * --tls DIR), trusting --ca DIR/ca.pem (hookline: hl_openai_set_ca_file();
+ * raw-curl: CURLOPT_CAINFO). With --http 2 the requests go over HTTP/2
+ * negotiated by ALPN and multiplexed (hookline: HL_HTTP_VERSION_AUTO,
+ * what an application gets by default; raw-curl: CURL_HTTP_VERSION_2TLS
+ * with PIPEWAIT); with --http 1.1 over HTTP/1.1 (one connection per
+ * session in flight). The rows are named -h2tls and -tls.
+ *
+ * --host-conns C: hl_pool_setopt(HL_POOL_MAX_HOST_CONNECTIONS, C) before
+ * the first request (0: the default); requests beyond the cap wait for a
+ * connection, or over HTTP/2 become streams of the open ones. The row's
+ * name gets "-capC".
+ *
  * Prints one JSON object: wall time (first thread created to last run
  * done), client CPU (getrusage of this process only: the server is
  * another process), peak RSS, p50/p99 run latency, failures, and the
@@ -179,6 +192,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "slow bench: --http 1.1|2\n");
     return 2;
   }
+  const char *ca = bench_arg(argc, argv, "--ca", NULL);
+  long host_conns = atol(bench_arg(argc, argv, "--host-conns", "0"));
+  bool tls = strncmp(url, "https:", 6) == 0;
   slow_raw_h2 raw_h2 = {.max_streams = atol(bench_arg(argc, argv, "--raw-streams", "1000")),
                         .max_host_connections = atol(bench_arg(argc, argv, "--raw-host-conns", "0")),
                         .buffer_size = atol(bench_arg(argc, argv, "--raw-bufsize", "4096")),
@@ -216,7 +232,17 @@ int main(int argc, char **argv) {
     return 1;
   }
   hl_openai_set_model(p, "mock-model");
-  if (h2) hl_openai_set_http_version(p, HL_HTTP_VERSION_2);
+  /* Over TLS, AUTO is HTTP/2 by ALPN (the default an application gets). */
+  if (h2 && !tls) hl_openai_set_http_version(p, HL_HTTP_VERSION_2);
+  if (!h2 && tls) hl_openai_set_http_version(p, HL_HTTP_VERSION_1_1);
+  if (ca && hl_openai_set_ca_file(p, ca) != HL_OK) {
+    fprintf(stderr, "slow bench: --ca: %s\n", hl_last_error());
+    return 1;
+  }
+  if (host_conns > 0 && hl_pool_setopt(HL_POOL_MAX_HOST_CONNECTIONS, host_conns) != HL_OK) {
+    fprintf(stderr, "slow bench: --host-conns: %s\n", hl_last_error());
+    return 1;
+  }
   hl_agent_set_provider(agent, p);
   hl_agent_set_instruction(agent, INSTRUCTION);
   hl_agent_set_model(agent, "mock-model");
@@ -235,6 +261,7 @@ int main(int argc, char **argv) {
   pthread_attr_setstacksize(&attr, (size_t)stack_kb * 1024);
 
   bench_server_stats s0 = {0}, s1 = {0};
+  bench_set_ca_file(ca);
   if (!bench_server_stats_get(url, &s0)) return 1;
   if (h2 && !s0.h2c) {
     fprintf(stderr, "slow bench: the mock server was built without libnghttp2 (no h2c): "
@@ -247,7 +274,7 @@ int main(int argc, char **argv) {
   if (raw_api) {
     double *rl_lat = calloc((size_t)n, sizeof *rl_lat);
     if (!rl_lat) return 1;
-    atomic_store(&g_failed, slow_raw_curl(url, n, raw_multis, h2 ? &raw_h2 : NULL, rl_lat));
+    atomic_store(&g_failed, slow_raw_curl(url, n, raw_multis, h2 ? &raw_h2 : NULL, ca, rl_lat));
     started = n;
     for (int i = 0; i < n; i++) slots[i].latency_us = rl_lat[i];
     free(rl_lat);
@@ -276,16 +303,21 @@ int main(int argc, char **argv) {
   int failures = atomic_load(&g_failed) + (n - started);
   double p50 = ok ? bench_percentile(lat, ok, 50) : 0, p99 = ok ? bench_percentile(lat, ok, 99) : 0;
   double requests = s1.requests - s0.requests;
+  /* The row's name: the API, then the transport, then the cap. */
+  char system[64];
+  snprintf(system, sizeof system, "%s%s", raw_api ? "raw-curl" : async_api ? "hookline-async" : "hookline",
+           tls ? (h2 ? "-h2tls" : "-tls") : (h2 ? "-h2" : ""));
+  if (host_conns > 0) snprintf(system + strlen(system), sizeof system - strlen(system), "-cap%ld", host_conns);
+  const char *http_desc = tls ? (h2 ? "2 (TLS, ALPN)" : "1.1 (TLS)") : h2 ? "2 (h2c, prior knowledge)" : "1.1";
   printf("{\"system\":\"%s\",\"scenario\":\"concurrent_slow\",\"api\":\"%s\","
          "\"runtime\":\"C, %s\",\"worker_threads\":%d,\"sessions\":%d,\"failures\":%d,"
          "\"wall_s\":%.3f,\"cpu_s\":%.3f,\"cpu_us_per_session\":%.1f,\"peak_rss_mb\":%.1f,"
          "\"latency_p50_ms\":%.1f,\"latency_p99_ms\":%.1f,\"model_calls\":%.0f,"
          "\"tool_calls\":%ld,\"server_service_us_per_request\":%.2f,\"server_late_ms_max\":%.1f,"
          "\"connections_opened\":%.0f,\"server_cpu_s\":%.3f,\"stack_kb\":%ld,\"open_files_limit\":%ld,"
-         "\"futex_hash_slots\":%ld,\"http\":\"%s\",\"h2_connections\":%.0f}\n",
-         raw_api ? (h2 ? "raw-curl-h2" : "raw-curl")
-         : async_api ? (h2 ? "hookline-async-h2" : "hookline-async")
-                     : (h2 ? "hookline-h2" : "hookline"),
+         "\"futex_hash_slots\":%ld,\"http\":\"%s\",\"h2_connections\":%.0f,"
+         "\"tls_handshakes\":%.0f,\"max_host_connections\":%ld}\n",
+         system,
          raw_api ? "raw libcurl multi on one thread, no hookline (the floor)"
          : async_api ? "hl_run_start, no thread per session"
                      : "blocking hl_agent_run, one thread per session",
@@ -293,8 +325,8 @@ int main(int argc, char **argv) {
          bench_peak_rss_mb(), p50 / 1e3, p99 / 1e3, requests, atomic_load(&g_tool_calls),
          requests > 0 ? (s1.service_us - s0.service_us) / requests : 0.0, s1.late_us_max / 1e3,
          s1.connections - s0.connections, (s1.cpu_us - s0.cpu_us) / 1e6, stack_kb,
-         (long)rl.rlim_cur, slots_now, h2 ? "2 (h2c, prior knowledge)" : "1.1",
-         s1.h2_connections - s0.h2_connections);
+         (long)rl.rlim_cur, slots_now, http_desc, s1.h2_connections - s0.h2_connections,
+         s1.tls_handshakes - s0.tls_handshakes, host_conns);
   pthread_attr_destroy(&attr);
   for (int i = 0; aslots && i < n; i++) {
     hl_run_free(aslots[i].run);

@@ -14,7 +14,11 @@
  * With h2 (hl-bench-slow --http 2) the same requests go over HTTP/2 with
  * prior knowledge to the mock server's h2c side, multiplexed: streams of
  * a few connections instead of one connection per session (the settings
- * are slow_raw_h2's, from the command line).
+ * are slow_raw_h2's, from the command line). At an https:// URL (the mock
+ * server's --tls side) they go over TLS trusting the given CA file:
+ * HTTP/2 negotiated by ALPN, multiplexed with PIPEWAIT (libcurl 7.88's
+ * h2c reuse bug does not touch it), or HTTP/1.1 with one connection per
+ * session in flight.
  *
  * Like engine.c it may spread the transfers over several multi handles
  * (--raw-multis): libcurl 7.88 scans a multi handle's whole connection
@@ -172,9 +176,18 @@ static void read_done(raw_multi *rm) {
   }
 }
 
-int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, double *latency_us) {
-  if (h2 && !(h2->one_connection && curl_version_info(CURLVERSION_NOW)->version_num < 0x075900))
-    multis = 1; /* a handful of connections: no cache to partition */
+int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, const char *ca_file,
+                  double *latency_us) {
+  bool tls = strncmp(url, "https:", 6) == 0;
+  /* HTTP/2: one multi handle, a handful of connections, no cache to
+   * partition. Seen over TLS with libcurl 7.88 at 3,000 sessions (load
+   * 12-15): up to 1,000 streams per connection (the default) opens a
+   * connection per request while the next one's handshake runs once the
+   * first is full (1,320 connections); all 3,000 on one connection, or the
+   * sessions over 3 or 16 multi handles, completed with normal CPU but
+   * took 66-136 s of wall time (not investigated yet). */
+  if (h2 && (tls || !(h2->one_connection && curl_version_info(CURLVERSION_NOW)->version_num < 0x075900)))
+    multis = 1;
   if (multis < 1) multis = 1;
   if (multis > MAX_MULTIS) multis = MAX_MULTIS;
   char endpoint[1024];
@@ -205,7 +218,8 @@ int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, dou
   g_left = n;
   g_n_multis = multis;
   g_failed = 0;
-  bool old_curl = curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
+  /* libcurl < 7.89.0's h2c reuse bug (curl issue #10634); not over TLS. */
+  bool old_curl = !tls && curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
   if (h2 && old_curl && h2->one_connection) {
     g_one_conn = true;
     g_all = ss;
@@ -223,7 +237,13 @@ int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, dou
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, h2 ? h2->buffer_size : 4096L);
-    if (h2) {
+    if (ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+    if (tls) {
+      /* h2 by ALPN, waiting for the first connection to multiplex on it
+       * rather than opening one per session meanwhile; or HTTP/1.1. */
+      curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)(h2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
+      if (h2) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    } else if (h2) {
       curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
       if (old_curl && h2->one_connection) {
         /* libcurl < 7.89.0 breaks a reused h2c connection when the

@@ -16,10 +16,13 @@ typedef struct slow_raw_h2 {
 
 /* Run `n` sessions of two sequential requests each (scenario (b)'s bodies)
  * against the mock server at `url` on this thread, spread over `multis`
- * multi handles (HTTP/1.1) or multiplexed over HTTP/2 with prior
- * knowledge (`h2` not NULL: one multi handle); latency_us[i] gets session
- * i's latency in microseconds (< 0: failed). Returns the number of failed
- * sessions. Not thread-safe (one call at a time). */
-int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, double *latency_us);
+ * multi handles (HTTP/1.1) or multiplexed over HTTP/2 (`h2` not NULL: one
+ * multi handle; with prior knowledge on http://, negotiated by ALPN on
+ * https://); `ca_file` (may be NULL): the CA to trust for https://.
+ * latency_us[i] gets session i's latency in microseconds (< 0: failed).
+ * Returns the number of failed sessions. Not thread-safe (one call at a
+ * time). */
+int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, const char *ca_file,
+                  double *latency_us);
 
 #endif

@@ -109,6 +109,8 @@ HL_API hl_status hl_anthropic_set_max_response_bytes(hl_provider *provider,
                                                      size_t max_bytes);
 /** As hl_openai_set_http_version(). */
 HL_API hl_status hl_anthropic_set_http_version(hl_provider *provider, hl_http_version version);
+/** As hl_openai_set_ca_file(). */
+HL_API hl_status hl_anthropic_set_ca_file(hl_provider *provider, const char *path);
 /** As hl_openai_cancel(). */
 HL_API void hl_anthropic_cancel(hl_provider *provider);
 

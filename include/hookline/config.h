@@ -27,7 +27,9 @@
  * of the environment variable holding the key, since keys never belong in
  * a file: "api_key" is refused; script, a scripted provider's JSON file;
  * http_version, "auto" (default), "1.1" or "2": see hl_http_version in
- * hookline/pool.h),
+ * hookline/pool.h; ca_file, a PEM file of CA certificates trusted for
+ * https:// instead of the system's store, relative to the file's
+ * directory: see hl_openai_set_ca_file()),
  * model, instruction, tools (names of the application's tools the agents
  * get), plugins (installed in array order: name or path, options, enabled),
  * mcp_servers (url or command, optional name), agents (name required;

@@ -156,6 +156,30 @@ HL_API hl_status hl_openai_set_max_response_bytes(hl_provider *provider, size_t 
  *  Not thread-safe: set it before the first request (as every setter). */
 HL_API hl_status hl_openai_set_http_version(hl_provider *provider, hl_http_version version);
 
+/** Trust the CA certificates of the PEM file `path` for this provider's
+ *  https:// requests, instead of the system's store: for a server whose
+ *  certificate comes from a private CA (a corporate proxy, a self-signed
+ *  test or on-premises server). Verification of the server's certificate
+ *  and host name stays on, always. NULL or "" goes back to the system's
+ *  store (the default).
+ *
+ *  The file is checked now: HL_ERR_NOT_FOUND when it does not exist,
+ *  HL_ERR_IO when it cannot be read, HL_ERR_INVALID when it holds no PEM
+ *  certificate (or for another provider), each with a message naming the
+ *  file and the reason; the provider keeps its previous setting then. A
+ *  request to a server whose certificate the file does not vouch for
+ *  fails with HL_ERR_NETWORK and a message saying "TLS certificate of
+ *  <url> not verified by the CA file <path>" with the TLS library's reason.
+ *  HTTP/2 multiplexing (hookline/pool.h) is unaffected: requests that
+ *  trust the same file share connections.
+ *
+ *  Ownership: `path` is copied; the file itself is read by libcurl when
+ *  it makes a connection (it may cache what it read), so keep it in place
+ *  while the provider is used. Not thread-safe: set it
+ *  before the first request (as every setter). Config files:
+ *  "ca_file" in the provider section (hookline/config.h). */
+HL_API hl_status hl_openai_set_ca_file(hl_provider *provider, const char *path);
+
 /** Which field carries the request's max_tokens. By default "max_tokens"
  *  until a server refuses it the way OpenAI's reasoning models do (an
  *  error naming "max_completion_tokens"): then the request is sent again

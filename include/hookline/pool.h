@@ -56,6 +56,16 @@ typedef enum hl_pool_option {
   /** 1 (default): multiplex requests over HTTP/2 connections when the
    *  server offers it; 0: one request per connection at a time. */
   HL_POOL_MULTIPLEX = 5,
+  /** HTTP/2 streams (requests) at most on one connection
+   *  (CURLMOPT_MAX_CONCURRENT_STREAMS), 1 to 2147483647; the server's own
+   *  limit (SETTINGS_MAX_CONCURRENT_STREAMS) wins when it is lower. Default
+   *  1000, not libcurl's 100: with libcurl 7.88 a request that finds every
+   *  connection full opens a new one, and so does every request after it
+   *  until that connection's TLS handshake is done, so a low limit under a
+   *  burst of requests opened hundreds of connections where a few would do
+   *  (BENCHMARKS.md, concurrent_slow). A lower value spreads the requests
+   *  over more connections (a load balancer that balances connections). */
+  HL_POOL_MAX_STREAMS = 6,
 } hl_pool_option;
 
 /** Which HTTP version a provider speaks (hl_openai_set_http_version() and
@@ -88,7 +98,7 @@ typedef enum hl_http_version {
 
 /** Set one limit of the process's pool. HL_ERR_INVALID (with a message)
  *  for an unknown option or a value out of range: negative caps, idle < 1,
- *  DNS cache < -1, multiplex other than 0/1. Thread-safe. */
+ *  DNS cache < -1, multiplex other than 0/1, streams < 1. Thread-safe. */
 HL_API hl_status hl_pool_setopt(hl_pool_option option, long value);
 
 /** Read one limit as it applies now (the default's value when unset; a

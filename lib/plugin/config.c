@@ -131,7 +131,7 @@ static const field mcp_fields[] = {
     {"name", K_STRING}, {"url", K_STRING}, {"command", K_STRING}, {0, 0}};
 static const field provider_fields[] = {{"type", K_STRING},        {"base_url", K_STRING},
                                         {"api_key_env", K_STRING}, {"script", K_STRING},
-                                        {"api_key", K_STRING},     {"http_version", K_STRING},
+                                        {"api_key", K_STRING},     {"http_version", K_STRING}, {"ca_file", K_STRING},
                                         {0, 0}};
 static const field agent_fields[] = {
     {"name", K_STRING},     {"instruction", K_STRING}, {"description", K_STRING},
@@ -193,6 +193,8 @@ static hl_status check_provider(const hl_config *c, const cJSON *p) {
     return bad(c, "$.provider.http_version", "expected \"auto\", \"1.1\" or \"2\", got \"%.40s\"", ver);
   if (ver && strcmp(type, "scripted") == 0)
     return bad(c, "$.provider.http_version", "a scripted provider makes no HTTP requests");
+  if (hl_json_get(p, "ca_file") && strcmp(type, "scripted") == 0)
+    return bad(c, "$.provider.ca_file", "a scripted provider makes no HTTP requests");
   for (size_t i = 0; i < sizeof types / sizeof *types; i++)
     if (strcmp(type, types[i]) == 0) return HL_OK;
   return bad(c, "$.provider.type",
@@ -413,22 +415,42 @@ hl_status hl_config_make_provider(const hl_config *config, hl_provider **out) {
                         : !strcmp(ver, "2")          ? HL_HTTP_VERSION_2
                                                      : HL_HTTP_VERSION_1_1;
     hl_status (*set_version)(hl_provider *, hl_http_version);
+    hl_status (*set_ca_file)(hl_provider *, const char *);
     if (strcmp(type, "openai") == 0) {
       prov = hl_openai_new(base, key);
       set_version = hl_openai_set_http_version;
+      set_ca_file = hl_openai_set_ca_file;
     } else if (strcmp(type, "responses") == 0) {
       prov = hl_responses_new(base, key);
       set_version = hl_responses_set_http_version;
+      set_ca_file = hl_responses_set_ca_file;
     } else if (strcmp(type, "anthropic") == 0) {
       prov = hl_anthropic_new(base, key);
       set_version = hl_anthropic_set_http_version;
+      set_ca_file = hl_anthropic_set_ca_file;
     } else {
       prov = hl_gemini_new(base, key);
       set_version = hl_gemini_set_http_version;
+      set_ca_file = hl_gemini_set_ca_file;
     }
     if (prov && set_version(prov, v) != HL_OK) {
       hl_provider_unref(prov);
       prov = NULL;
+    }
+    /* "ca_file": a PEM file of private CAs, relative to the config file's
+     * directory (hl_openai_set_ca_file()); checked here, when the agent is
+     * built, with the reason (missing, unreadable, not PEM). */
+    const char *ca = hl_json_get_string(p, "ca_file");
+    if (prov && ca) {
+      char *path = resolve(config, ca);
+      hl_status st = path ? set_ca_file(prov, path) : HL_ERR_NOMEM;
+      free(path);
+      if (st != HL_OK) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", hl_last_error());
+        hl_provider_unref(prov);
+        return hl_fail(st, "%s: $.provider.ca_file: %s", config->origin, msg);
+      }
     }
   }
   if (!prov) {

@@ -856,6 +856,11 @@ hl_status hl_anthropic_set_http_version(hl_provider *p, hl_http_version version)
   return l ? hl__llm_set_http_version(l, (int)version) : HL_ERR_INVALID;
 }
 
+hl_status hl_anthropic_set_ca_file(hl_provider *p, const char *path) {
+  hl__llm *l = hl__llm_of(p, anthropic_name);
+  return l ? hl__llm_set_ca_file(l, path) : HL_ERR_INVALID;
+}
+
 void hl_anthropic_cancel(hl_provider *p) {
   hl__llm *l = hl__llm_of(p, anthropic_name);
   if (l) hl__http_cancel_all(l->http);

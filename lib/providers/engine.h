@@ -209,6 +209,7 @@ typedef struct hl__pool_limits {
   long max_idle_connections;  /* CURLMOPT_MAXCONNECTS */
   long dns_cache_seconds;     /* CURLOPT_DNS_CACHE_TIMEOUT for every request */
   bool multiplex;             /* CURLMOPT_PIPELINING = CURLPIPE_MULTIPLEX */
+  long max_streams;           /* CURLMOPT_MAX_CONCURRENT_STREAMS */
 } hl__pool_limits;
 
 /* The limits in force (any thread; a snapshot). */

@@ -13,6 +13,7 @@
  * that is gone.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -35,9 +36,17 @@
  * stream). */
 #define HL_HTTP_STREAM_HIGH_WATER ((size_t)1 << 20)
 
+/* A CA file path the client held (hl__http_set_ca_file()): kept until the
+ * client is freed, since a call copies the options, pointer included. */
+typedef struct ca_path {
+  struct ca_path *next;
+  char path[];
+} ca_path;
+
 struct hl__http {
   hl__http_options opts;
   atomic_uint_fast64_t cancel_gen;
+  ca_path *ca_paths;         /* newest first; opts.ca_file is the first's or NULL */
 };
 
 /* ------------------------------------------------------------------ */
@@ -126,6 +135,7 @@ void hl__http_options_default(hl__http_options *o) {
   o->retry_max_ms = 60000;
   o->max_response_bytes = (size_t)8 << 20;
   o->http_version = HL_HTTP_VERSION_AUTO;
+  o->ca_file = NULL;
 }
 
 hl__http *hl__http_new(const hl__http_options *opts) {
@@ -140,7 +150,60 @@ hl__http *hl__http_new(const hl__http_options *opts) {
   return c;
 }
 
-void hl__http_free(hl__http *c) { free(c); }
+void hl__http_free(hl__http *c) {
+  if (!c) return;
+  while (c->ca_paths) {
+    ca_path *next = c->ca_paths->next;
+    free(c->ca_paths);
+    c->ca_paths = next;
+  }
+  free(c);
+}
+
+/* Does the file hold a PEM certificate? Read line by line: a system
+ * bundle is a few hundred KB, and only the marker matters here (libcurl's
+ * TLS library parses it when a connection needs it). */
+static bool has_pem_certificate(FILE *f) {
+  static const char marker[] = "-----BEGIN CERTIFICATE-----";
+  char line[256];
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, marker, sizeof marker - 1) == 0) return true;
+  return false;
+}
+
+hl_status hl__http_set_ca_file(hl__http *c, const char *path, const char *what) {
+  if (!what) what = "http";
+  if (!c) return hl_fail(HL_ERR_INVALID, "%s: NULL client", what);
+  if (!path || !*path) {
+    c->opts.ca_file = NULL;
+    return HL_OK;
+  }
+  /* Checked now rather than at the first request: a wrong path in a
+   * configuration is then an error of the call that set it, with the
+   * reason, not a TLS failure later. */
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    int err = errno;
+    return hl_fail(err == ENOENT ? HL_ERR_NOT_FOUND : HL_ERR_IO, "%s: CA file %s: %s", what, path,
+                   strerror(err));
+  }
+  bool pem = has_pem_certificate(f);
+  bool read_error = ferror(f) != 0;
+  fclose(f);
+  if (read_error) return hl_fail(HL_ERR_IO, "%s: CA file %s: read error", what, path);
+  if (!pem)
+    return hl_fail(HL_ERR_INVALID,
+                   "%s: CA file %s holds no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" line)",
+                   what, path);
+  size_t n = strlen(path) + 1;
+  ca_path *p = malloc(sizeof *p + n);
+  if (!p) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", what);
+  memcpy(p->path, path, n);
+  p->next = c->ca_paths;
+  c->ca_paths = p;
+  c->opts.ca_file = p->path;
+  return HL_OK;
+}
 
 const hl__http_options *hl__http_get_options(const hl__http *c) { return &c->opts; }
 
@@ -593,6 +656,24 @@ static bool classify_failure(call *c, CURLcode rc, long request_bytes, hl_status
     set_msg(c, "%s: bad URL %s: %s", c->what, c->url, detail);
     return false;
   }
+  /* TLS: say which trust failed, and do not retry (it would fail again). */
+  if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+    *st = HL_ERR_NETWORK;
+    if (o->ca_file)
+      set_msg(c, "%s: TLS certificate of %s not verified by the CA file %s: %s", c->what, c->url,
+              o->ca_file, detail);
+    else
+      set_msg(c, "%s: TLS certificate of %s not verified by the system's CA certificates "
+                 "(a private CA needs its file set with the provider's set_ca_file): %s",
+              c->what, c->url, detail);
+    return false;
+  }
+  if (rc == CURLE_SSL_CACERT_BADFILE) {
+    *st = HL_ERR_IO;
+    set_msg(c, "%s: cannot load the CA file %s for %s: %s", c->what,
+            o->ca_file ? o->ca_file : "(libcurl's default)", c->url, detail);
+    return false;
+  }
   if (c->delivered > 0) {
     *st = HL_ERR_NETWORK;
     set_msg(c, "%s: connection to %s lost mid-stream after %zu bytes: %s", c->what, c->url,
@@ -714,6 +795,10 @@ static void start_attempt(call *c) {
      * its own, correct but not multiplexed. */
     h2c_alone = !tls && curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
   }
+  /* A private CA (hl__http_set_ca_file()); verification is never turned
+   * off. Connections are reused only between requests that trust the
+   * same file (libcurl compares the TLS settings). */
+  if (o->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
   if (h2c_alone) {
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);

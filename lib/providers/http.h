@@ -63,6 +63,10 @@ typedef struct hl__http_options {
   long retry_max_ms;         /* cap on one wait, Retry-After included; default 60 s */
   size_t max_response_bytes; /* cap on a response body; default 8 MiB */
   int http_version;          /* hl_http_version (hookline/pool.h); default AUTO */
+  const char *ca_file;       /* PEM file of the CAs trusted for https:// (CURLOPT_CAINFO);
+                                NULL (default): libcurl's, the system's store. The string
+                                is the client's (hl__http_set_ca_file()): copying the
+                                options copies the pointer, valid while the client is */
 } hl__http_options;
 
 /* Defaults as documented above. */
@@ -76,6 +80,18 @@ void hl__http_free(hl__http *client);
 const hl__http_options *hl__http_get_options(const hl__http *client);
 /* Replace the options (requests started afterwards use them). */
 void hl__http_set_options(hl__http *client, const hl__http_options *opts);
+
+/* Trust the CA certificates in the PEM file `path` (instead of the
+ * system's store) for this client's https:// requests started afterwards;
+ * NULL or "" goes back to the system's store. Verification stays on: a
+ * server whose certificate does not chain to one of them fails with
+ * HL_ERR_NETWORK and a message saying so. Checked here: HL_ERR_NOT_FOUND
+ * for a file that does not exist, HL_ERR_IO for one that cannot be read,
+ * HL_ERR_INVALID for one without a PEM certificate; `what` ("openai")
+ * starts the message. The path is copied; earlier copies stay allocated
+ * until hl__http_free(), so a request that started with one keeps a
+ * valid pointer. Not thread-safe with other setters of the client. */
+hl_status hl__http_set_ca_file(hl__http *client, const char *path, const char *what);
 
 /* Cancel every request of this client in progress, from any thread: they
  * end promptly with HL_ERR_CANCELLED. Requests started later run normally. */

@@ -178,6 +178,10 @@ hl_status hl__llm_set_http_version(hl__llm *l, int version) {
   return HL_OK;
 }
 
+hl_status hl__llm_set_ca_file(hl__llm *l, const char *path) {
+  return hl__http_set_ca_file(l->http, path, l->name);
+}
+
 hl_status hl__llm_set_option(hl__llm *l, const char *key, cJSON *value) {
   if (!l->options && !(l->options = cJSON_CreateObject())) {
     cJSON_Delete(value);

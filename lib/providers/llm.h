@@ -81,6 +81,9 @@ hl_status hl__llm_set_retries(hl__llm *llm, int max_retries, long base_ms, long 
 hl_status hl__llm_set_max_response_bytes(hl__llm *llm, size_t max_bytes);
 /* hl_http_version (hookline/pool.h); HL_ERR_INVALID for another value. */
 hl_status hl__llm_set_http_version(hl__llm *llm, int version);
+/* The CA file trusted for https:// (hl__http_set_ca_file(); NULL: the
+ * system's store). */
+hl_status hl__llm_set_ca_file(hl__llm *llm, const char *path);
 
 /* Set options[key] = value (taken, also on failure; NULL removes key). */
 hl_status hl__llm_set_option(hl__llm *llm, const char *key, cJSON *value);
@@ -174,7 +177,7 @@ void hl__llm_token_count(const cJSON *obj, const char *key, int64_t *out);
 /* The public functions every HTTP provider has besides its constructor,
  * defined once for a provider whose static name array is `name`:
  * hl_<prefix>_set_model, _add_header, _set_timeouts, _set_retries,
- * _set_max_response_bytes, _set_http_version and _cancel (documented in
+ * _set_max_response_bytes, _set_http_version, _set_ca_file and _cancel (documented in
  * openai.h). */
 #define HL__LLM_COMMON_API(prefix, name)                                                     \
   hl_status hl_##prefix##_set_model(hl_provider *p, const char *model) {                     \
@@ -200,6 +203,10 @@ void hl__llm_token_count(const cJSON *obj, const char *key, int64_t *out);
   hl_status hl_##prefix##_set_http_version(hl_provider *p, hl_http_version version) {        \
     hl__llm *l = hl__llm_of(p, name);                                                        \
     return l ? hl__llm_set_http_version(l, (int)version) : HL_ERR_INVALID;                   \
+  }                                                                                          \
+  hl_status hl_##prefix##_set_ca_file(hl_provider *p, const char *path) {                    \
+    hl__llm *l = hl__llm_of(p, name);                                                        \
+    return l ? hl__llm_set_ca_file(l, path) : HL_ERR_INVALID;                                \
   }                                                                                          \
   void hl_##prefix##_cancel(hl_provider *p) {                                                \
     hl__llm *l = hl__llm_of(p, name);                                                        \

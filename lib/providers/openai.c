@@ -596,6 +596,11 @@ hl_status hl_openai_set_http_version(hl_provider *p, hl_http_version version) {
   return l ? hl__llm_set_http_version(l, (int)version) : HL_ERR_INVALID;
 }
 
+hl_status hl_openai_set_ca_file(hl_provider *p, const char *path) {
+  hl__llm *l = hl__llm_of(p, openai_name);
+  return l ? hl__llm_set_ca_file(l, path) : HL_ERR_INVALID;
+}
+
 hl_status hl_openai_set_max_completion_tokens(hl_provider *p, bool use) {
   hl__llm *l = hl__llm_of(p, openai_name);
   if (!l) return HL_ERR_INVALID;

@@ -27,66 +27,7 @@
 
 #include "../check.h"
 #include "hookline.h"
-
-typedef struct mock {
-  pid_t pid;
-  char url[64]; /* http://127.0.0.1:PORT */
-} mock;
-
-static bool mock_start(mock *m, const char *delay_ms) {
-  memset(m, 0, sizeof *m);
-  const char *bin = getenv("HL_TEST_MOCK_H2C");
-  if (!bin) return false;
-  int fds[2];
-  if (pipe(fds) != 0) return false;
-  pid_t pid = fork();
-  if (pid < 0) return false;
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    execl(bin, bin, "0", "--delay-ms", delay_ms, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  char line[32] = {0};
-  size_t n = 0;
-  while (n < sizeof line - 1 && read(fds[0], line + n, 1) == 1 && line[n] != '\n') n++;
-  close(fds[0]);
-  int port = 0;
-  m->pid = pid;
-  if (sscanf(line, "port %d", &port) != 1 || port <= 0) return false;
-  snprintf(m->url, sizeof m->url, "http://127.0.0.1:%d", port);
-  return true;
-}
-
-static void mock_stop(mock *m) {
-  if (m->pid > 0) {
-    kill(m->pid, SIGTERM);
-    waitpid(m->pid, NULL, 0);
-  }
-  m->pid = 0;
-}
-
-static size_t collect(char *d, size_t s, size_t n, void *u) {
-  strncat((char *)u, d, 4095 - strlen((char *)u) < s * n ? 4095 - strlen((char *)u) : s * n);
-  return s * n;
-}
-
-/* A counter of the server's GET /stats (over HTTP/1.1, its own connection). */
-static long mock_stat(const mock *m, const char *key) {
-  char url[128], body[4096] = {0}, pat[64];
-  snprintf(url, sizeof url, "%s/stats", m->url);
-  CURL *e = curl_easy_init();
-  curl_easy_setopt(e, CURLOPT_URL, url);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
-  CURLcode rc = curl_easy_perform(e);
-  curl_easy_cleanup(e);
-  snprintf(pat, sizeof pat, "\"%s\":", key);
-  const char *p = strstr(body, pat);
-  return rc == CURLE_OK && p ? atol(p + strlen(pat)) : -1;
-}
+#include "mock_proc.h"
 
 static hl_status lookup(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
   (void)ctx;
