@@ -38,8 +38,10 @@
 bool ot_ring_init(hl_otel *o, size_t cap) {
   size_t c = 1024;
   while (c < cap && c < 8192) c *= 2;
-  o->ring = calloc(c, sizeof *o->ring);
+  /* cache-line aligned slots (sizeof is a multiple of the line) */
+  o->ring = aligned_alloc(OT_CACHE_LINE, c * sizeof *o->ring);
   if (!o->ring) return false;
+  memset(o->ring, 0, c * sizeof *o->ring);
   o->ring_cap = c;
   for (size_t i = 0; i < c; i++) atomic_init(&o->ring[i].seq, i);
   atomic_init(&o->ring_head, 0);
