@@ -655,6 +655,7 @@ size_t ot_drain(hl_otel *o, bool wait) {
     ot_trace_record(o, r, &out, &n);
     ot_ring_release(o, r);
   }
+  ot_ring_sync(o);
   /* (written only when set: producers read the line at every record) */
   if (atomic_load_explicit(&o->kick, memory_order_relaxed)) atomic_store(&o->kick, false);
   pthread_mutex_unlock(&o->lock);

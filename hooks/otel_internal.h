@@ -170,10 +170,10 @@ static inline const char *ot_rec_str(const ot_rec *r, int i) {
   return r->off[i] ? (r->heap ? r->heap : r->text) + r->off[i] - 1 : NULL;
 }
 
-/* A slot of the ring (Vyukov's bounded queue: `seq` says whose turn it
- * is), aligned to cache lines: a slot shares none with its neighbours, so
- * the exporter releasing one slot (writing its seq) does not take a line
- * from the run's thread writing the next. */
+/* A slot of the ring (a bounded queue: `seq` says that it is published,
+ * otel_record.c), aligned to cache lines: a slot shares none with its
+ * neighbours, so the exporter reading one does not take a line from the
+ * run's thread writing the next. */
 #define OT_CACHE_LINE 64
 typedef struct ot_cell {
   alignas(OT_CACHE_LINE) _Atomic size_t seq;
@@ -264,12 +264,14 @@ struct hl_otel {
   /* the ring of records (otel_record.c): producers (the runs' threads)
    * claim a slot with one compare-and-swap, the consumer holds `lock`.
    * Each group below has cache lines of its own: what the run's thread
-   * writes for every record (ring_head), what the exporter writes for
-   * every record (ring_tail), what both read for every record and rarely
-   * change (the rest). Sharing one line, they made the two threads take
-   * it from each other at every record while a drain ran. */
+   * writes for every record (ring_head), what the exporter writes as it
+   * reads (ring_tail every record, ring_done every 64), what both read
+   * for every record and rarely change (the rest). Sharing one line, they
+   * made the two threads take it from each other at every record while a
+   * drain ran. */
   alignas(OT_CACHE_LINE) _Atomic size_t ring_head; /* next slot to claim */
   alignas(OT_CACHE_LINE) size_t ring_tail;         /* next slot to read (under lock) */
+  _Atomic size_t ring_done;  /* the slots before it are read: free (otel_record.c) */
   alignas(OT_CACHE_LINE) ot_cell *ring;
   size_t ring_cap;           /* a power of two */
   atomic_bool live_enabled;  /* the observer acts (cleared at shutdown) */
@@ -312,10 +314,13 @@ void ot_tracer_stop(hl_otel *o, ot_span **out, size_t *n);
 
 /* The ring (otel_record.c). init: false when out of memory. The consumer
  * (holding o->lock) peeks the oldest published record, handles it, then
- * releases the slot (freeing its heap). free: drops what is left. */
+ * releases the slot (freeing its heap); sync hands the released slots
+ * back to the producers (release does every 64 slots; a drain calls it
+ * when it ends). free: drops what is left. */
 bool ot_ring_init(hl_otel *o, size_t cap);
 ot_rec *ot_ring_peek(hl_otel *o);
 void ot_ring_release(hl_otel *o, ot_rec *r);
+void ot_ring_sync(hl_otel *o);
 void ot_ring_free(hl_otel *o);
 void ot_live_free(hl_otel *o);
 /* Turn one record into spans (o->lock held): finished ones are linked

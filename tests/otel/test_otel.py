@@ -520,6 +520,10 @@ def case_collector(otel_run, root, mode):
         if rec:
             rec.close()
     check(out["ok"] == n, "all %d runs answered" % n)
+    # Every span of (b) (invoke_agent, 2 chat, 3 execute_tool) counted
+    # once as started, whether it was dropped (a full ring of records or
+    # a full span queue) or not.
+    check(out["started"] == 6 * n, "every span counted as started: %r" % out)
     # A run that waited for the collector would take its timeout (3 s);
     # 300 runs that do not wait take milliseconds. The bound is generous
     # for a loaded machine and still far below one wait.
