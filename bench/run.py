@@ -488,6 +488,12 @@ def run_otel(bench_bin, url, quick):
                     "hookline_commit": machine_info().get("hookline_commit"),
                     "load_start": load0, "load": round(os.getloadavg()[0], 2)}}
     res["callgrind"] = otel_instructions(exe, url, quick)
+    # What a run uses besides instructions, per thread (getrusage): CPU,
+    # page faults, context switches, scripted provider, the alternation's
+    # pattern (install, 300 runs, flush, uninstall), off then on.
+    batches = "5" if quick else "20"
+    res["resources"] = {m: run_json([exe, "--url", url, "--provider", "scripted", "--mode", m,
+                                     "--runs", "300", "--batches", batches]) for m in ("off", "on")}
     return res
 
 
@@ -1071,6 +1077,11 @@ def markdown(r):
               f"noise | – |")
             w(f"| … CPU per run, {label}, µs | {med_range(res, 'cpu_cost_us_per_run', '')} | – | – |")
             w(f"| … A/A CPU per run, {label}, µs | {med_range(res, 'aa_cpu_us_per_run', '')} | noise | – |")
+            if "run_thread_cpu_cost_us_per_run" in res:
+                w(f"| … CPU per run of the run's thread alone, {label}, µs | "
+                  f"{med_range(res, 'run_thread_cpu_cost_us_per_run', '')} | – | – |")
+                w(f"| … A/A CPU per run of the run's thread, {label}, µs | "
+                  f"{med_range(res, 'aa_run_thread_cpu_us_per_run', '')} | noise | – |")
             met = res.get("p99_target_met")
             w(f"| … p99 change, {label} | {med_range(res, 'p99_change_pct', ' %')} | none beyond the "
               f"noise floor ({fmt(res.get('p99_noise_floor_pct'), 1)} %) | "
@@ -1089,6 +1100,23 @@ def markdown(r):
             if "on_minus_off_other_threads" in cg:
                 w(f"| … exporter on − off, the exporter thread (spans, JSON, curl, metrics) | "
                   f"{cg['on_minus_off_other_threads']:,} | – | – |")
+        rs = ot.get("resources") or {}
+        if all("error" not in rs.get(m, {"error": 1}) for m in ("off", "on")):
+            def per_run(m, key):
+                return fmt(rs[m].get(key), 3)
+            w(f"| per run, scripted provider ({rs['on'].get('batches')} × {rs['on'].get('runs')} runs, "
+              f"getrusage): CPU of the run's thread, µs, off / on | {fmt(rs['off'].get('run_thread_cpu_us_per_run'), 1)} / "
+              f"{fmt(rs['on'].get('run_thread_cpu_us_per_run'), 1)} | – | – |")
+            w(f"| … CPU of the other threads (exporter), µs, off / on | "
+              f"{fmt(rs['off']['cpu_us_per_run'] - rs['off']['run_thread_cpu_us_per_run'], 1)} / "
+              f"{fmt(rs['on']['cpu_us_per_run'] - rs['on']['run_thread_cpu_us_per_run'], 1)} | – | – |")
+            w(f"| … page faults, whole process, off / on | {per_run('off', 'faults_per_run')} / "
+              f"{per_run('on', 'faults_per_run')} | – | – |")
+            w(f"| … context switches of the run's thread, voluntary / involuntary, off; on | "
+              f"{per_run('off', 'run_thread_vcsw_per_run')} / {per_run('off', 'run_thread_ivcsw_per_run')}; "
+              f"{per_run('on', 'run_thread_vcsw_per_run')} / {per_run('on', 'run_thread_ivcsw_per_run')} | – | – |")
+            w(f"| … context switches of the process, voluntary / involuntary, on | "
+              f"{per_run('on', 'vcsw_per_run')} / {per_run('on', 'ivcsw_per_run')} | – | – |")
         w("")
         if "on_run_thread" in cg and isinstance(ot.get("scripted", {}).get("off", {}).get("cpu_us_per_run"), (int, float)):
             # instructions to µs at the off run's own rate (its CPU per run)

@@ -655,7 +655,9 @@ size_t ot_drain(hl_otel *o, bool wait) {
     ot_trace_record(o, r, &out, &n);
     ot_ring_release(o, r);
   }
-  atomic_store(&o->kick, false);
+  ot_ring_sync(o);
+  /* (written only when set: producers read the line at every record) */
+  if (atomic_load_explicit(&o->kick, memory_order_relaxed)) atomic_store(&o->kick, false);
   pthread_mutex_unlock(&o->lock);
   if (out) {
     /* the metrics now: they lose nothing if the queue drops the spans */

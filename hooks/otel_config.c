@@ -154,7 +154,10 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
     hl_fail(HL_ERR_INVALID, "hl_otel_new: options size %zu is too small (set .size = sizeof(hl_otel_options))", opts->size);
     return NULL;
   }
-  hl_otel *o = calloc(1, sizeof *o);
+  /* aligned: its groups of fields have cache lines of their own */
+  size_t size = (sizeof(hl_otel) + OT_CACHE_LINE - 1) / OT_CACHE_LINE * OT_CACHE_LINE;
+  hl_otel *o = aligned_alloc(OT_CACHE_LINE, size);
+  if (o) memset(o, 0, size);
   if (!o) {
     hl_fail(HL_ERR_NOMEM, "hl_otel_new: out of memory");
     return NULL;

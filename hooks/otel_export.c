@@ -267,7 +267,7 @@ static void *export_main(void *arg) {
       ts.tv_sec = t / 1000000000;
       ts.tv_nsec = t % 1000000000;
       pthread_cond_timedwait(&o->qcond, &o->qlock, &ts);
-      atomic_store(&o->idle, false);
+      if (atomic_load_explicit(&o->idle, memory_order_relaxed)) atomic_store(&o->idle, false);
     }
     uint64_t gen = o->flush_gen;
     bool stopping = o->stop;

@@ -16,6 +16,7 @@
 #define HL_OTEL_INTERNAL_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -128,6 +129,9 @@ enum { OT_R_USAGE = 1, OT_R_REMOTE = 2, OT_R_SPAN = 4 };
  * Everything else (names, attributes, JSON) is made on the exporter's
  * side. */
 typedef struct ot_rec {
+  /* What every record has first, what some have after `text`: a record
+   * writes only the cache lines it uses (its slot's first 2-3 of 6 for
+   * most events), and the exporter thread reads only those. */
   int64_t time_ns;
   double duration_ms;
   int64_t in_tokens, out_tokens;
@@ -135,12 +139,12 @@ typedef struct ot_rec {
   char *heap;                /* the strings, when not in `text` (owned) */
   int32_t status;            /* hl_status of the event's error */
   uint8_t type, hook_point, hook_action, flags;
-  uint8_t trace_id[16];      /* AGENT_START: the run's trace */
   uint8_t span_id[8];        /* the span the event opens or is about (OT_R_SPAN) */
-  uint8_t span2_id[8];       /* TOOL_START of an MCP tool: its tools/call span */
-  uint8_t remote_id[8];      /* AGENT_START with OT_R_REMOTE: the remote parent */
   uint16_t off[OT_S_COUNT];  /* 1 + offset of each string; 0: NULL */
   char text[OT_REC_TEXT];
+  uint8_t trace_id[16];      /* AGENT_START: the run's trace */
+  uint8_t span2_id[8];       /* TOOL_START of an MCP tool: its tools/call span */
+  uint8_t remote_id[8];      /* AGENT_START with OT_R_REMOTE: the remote parent */
 } ot_rec;
 
 /* A string of a record, or NULL. */
@@ -166,9 +170,13 @@ static inline const char *ot_rec_str(const ot_rec *r, int i) {
   return r->off[i] ? (r->heap ? r->heap : r->text) + r->off[i] - 1 : NULL;
 }
 
-/* A slot of the ring (Vyukov's bounded queue: `seq` says whose turn it is). */
+/* A slot of the ring (a bounded queue: `seq` says that it is published,
+ * otel_record.c), aligned to cache lines: a slot shares none with its
+ * neighbours, so the exporter reading one does not take a line from the
+ * run's thread writing the next. */
+#define OT_CACHE_LINE 64
 typedef struct ot_cell {
-  _Atomic size_t seq;
+  alignas(OT_CACHE_LINE) _Atomic size_t seq;
   ot_rec rec;
 } ot_cell;
 
@@ -254,26 +262,33 @@ struct hl_otel {
   size_t n_pool;
 
   /* the ring of records (otel_record.c): producers (the runs' threads)
-   * claim a slot with one compare-and-swap, the consumer holds `lock` */
-  ot_cell *ring;
+   * claim a slot with one compare-and-swap, the consumer holds `lock`.
+   * Each group below has cache lines of its own: what the run's thread
+   * writes for every record (ring_head), what the exporter writes as it
+   * reads (ring_tail every record, ring_done every 64), what both read
+   * for every record and rarely change (the rest). Sharing one line, they
+   * made the two threads take it from each other at every record while a
+   * drain ran. */
+  alignas(OT_CACHE_LINE) _Atomic size_t ring_head; /* next slot to claim */
+  alignas(OT_CACHE_LINE) size_t ring_tail;         /* next slot to read (under lock) */
+  _Atomic size_t ring_done;  /* the slots before it are read: free (otel_record.c) */
+  alignas(OT_CACHE_LINE) ot_cell *ring;
   size_t ring_cap;           /* a power of two */
-  _Atomic size_t ring_head;  /* next slot to claim */
-  size_t ring_tail;          /* next slot to read (under lock) */
+  atomic_bool live_enabled;  /* the observer acts (cleared at shutdown) */
   atomic_bool idle;          /* the exporter sleeps long: wake it for a record */
   atomic_bool kick;          /* a producer asked for a drain (ring half full) */
-  atomic_bool live_enabled;  /* the observer acts (cleared at shutdown) */
 
   /* the runs in progress as the run's side knows them (their trace ids,
    * for children on other threads and for the traceparent) */
-  pthread_mutex_t live_lock;
+  alignas(OT_CACHE_LINE) pthread_mutex_t live_lock;
   struct ot_live **live;
   struct ot_live *live_free; /* recycled entries: no malloc per run */
   size_t n_live;
 
-  ot_metrics metrics;
+  alignas(OT_CACHE_LINE) ot_metrics metrics;
 
   /* the queue and the thread (otel_export.c) */
-  pthread_mutex_t qlock;
+  alignas(OT_CACHE_LINE) pthread_mutex_t qlock;
   pthread_cond_t qcond, done_cond;
   ot_span *q_head, *q_tail;
   size_t q_len;
@@ -299,10 +314,13 @@ void ot_tracer_stop(hl_otel *o, ot_span **out, size_t *n);
 
 /* The ring (otel_record.c). init: false when out of memory. The consumer
  * (holding o->lock) peeks the oldest published record, handles it, then
- * releases the slot (freeing its heap). free: drops what is left. */
+ * releases the slot (freeing its heap); sync hands the released slots
+ * back to the producers (release does every 64 slots; a drain calls it
+ * when it ends). free: drops what is left. */
 bool ot_ring_init(hl_otel *o, size_t cap);
 ot_rec *ot_ring_peek(hl_otel *o);
 void ot_ring_release(hl_otel *o, ot_rec *r);
+void ot_ring_sync(hl_otel *o);
 void ot_ring_free(hl_otel *o);
 void ot_live_free(hl_otel *o);
 /* Turn one record into spans (o->lock held): finished ones are linked

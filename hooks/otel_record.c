@@ -35,14 +35,28 @@
 
 /* ---- the ring -------------------------------------------------------- */
 
+/* The ring is Vyukov's bounded queue with one change: the consumer does
+ * not write a slot back when it is done with it, it publishes how far it
+ * has read (ring_done, every OT_DONE_EVERY records and at the end of a
+ * drain). So the run's thread, claiming a slot, reads nothing the
+ * exporter thread wrote since (the slot's `seq` was: a load from the
+ * other core's cache at every record, which the run's thread waited
+ * for), only ring_done, a line that changes once in OT_DONE_EVERY
+ * records; its writes to the slot go through the store buffer. A slot is
+ * free when it is less than a lap ahead of ring_done; it is published
+ * when its seq is its position + 1 (zeroed memory: nothing published). */
+#define OT_DONE_EVERY 64
+
 bool ot_ring_init(hl_otel *o, size_t cap) {
   size_t c = 1024;
   while (c < cap && c < 8192) c *= 2;
-  o->ring = calloc(c, sizeof *o->ring);
+  /* cache-line aligned slots (sizeof is a multiple of the line) */
+  o->ring = aligned_alloc(OT_CACHE_LINE, c * sizeof *o->ring);
   if (!o->ring) return false;
+  memset(o->ring, 0, c * sizeof *o->ring);
   o->ring_cap = c;
-  for (size_t i = 0; i < c; i++) atomic_init(&o->ring[i].seq, i);
   atomic_init(&o->ring_head, 0);
+  atomic_init(&o->ring_done, 0);
   o->ring_tail = 0;
   return true;
 }
@@ -51,19 +65,13 @@ bool ot_ring_init(hl_otel *o, size_t cap) {
 static ot_cell *ring_claim(hl_otel *o, size_t *pos_out) {
   size_t pos = atomic_load_explicit(&o->ring_head, memory_order_relaxed);
   for (;;) {
-    ot_cell *c = &o->ring[pos & (o->ring_cap - 1)];
-    size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-    intptr_t dif = (intptr_t)seq - (intptr_t)pos;
-    if (dif == 0) {
-      if (atomic_compare_exchange_weak_explicit(&o->ring_head, &pos, pos + 1, memory_order_relaxed,
-                                                memory_order_relaxed)) {
-        *pos_out = pos;
-        return c;
-      }
-    } else if (dif < 0) {
-      return NULL; /* the slot still holds a record from a lap ago: full */
-    } else {
-      pos = atomic_load_explicit(&o->ring_head, memory_order_relaxed);
+    /* acquire: the consumer's reads of the slot happened before */
+    if (pos - atomic_load_explicit(&o->ring_done, memory_order_acquire) >= o->ring_cap)
+      return NULL; /* a lap ahead of what the consumer has read: full */
+    if (atomic_compare_exchange_weak_explicit(&o->ring_head, &pos, pos + 1, memory_order_relaxed,
+                                              memory_order_relaxed)) {
+      *pos_out = pos;
+      return &o->ring[pos & (o->ring_cap - 1)];
     }
   }
 }
@@ -87,13 +95,18 @@ ot_rec *ot_ring_peek(hl_otel *o) {
 }
 
 void ot_ring_release(hl_otel *o, ot_rec *r) {
-  ot_cell *c = &o->ring[o->ring_tail & (o->ring_cap - 1)];
-  if (r->heap) { /* (most records have none: no call) */
+  if (r->heap) { /* (most records have none: no call, no write to the slot) */
     free(r->heap);
     r->heap = NULL;
   }
-  atomic_store_explicit(&c->seq, o->ring_tail + o->ring_cap, memory_order_release);
   o->ring_tail++;
+  if ((o->ring_tail & (OT_DONE_EVERY - 1)) == 0) ot_ring_sync(o);
+}
+
+void ot_ring_sync(hl_otel *o) {
+  /* release: producers may reuse the slots read so far */
+  if (atomic_load_explicit(&o->ring_done, memory_order_relaxed) != o->ring_tail)
+    atomic_store_explicit(&o->ring_done, o->ring_tail, memory_order_release);
 }
 
 void ot_ring_free(hl_otel *o) {

@@ -18,8 +18,9 @@
  *            the call of "add": "double_b" edits its arguments (agent
  *            "editor"), "stop_add" aborts the run (agent "aborter"),
  *            "ask_human" interrupts it for a human (agent "pauser").
- *   load N   N runs of scenario (b) (2 model calls, 3 tools, scripted)
- *            with a small queue; prints {"runs_ms":..,"shutdown_ms":..,
+ *   load N [MS]  N runs of scenario (b) (2 model calls, 3 tools, scripted)
+ *            with a small queue, then a shutdown with a deadline of MS
+ *            (default 500); prints {"runs_ms":..,"shutdown_ms":..,
  *            "ok":N,"dropped":..,"failures":..} so a dead, hanging or
  *            failing collector can be shown not to slow runs down.
  *
@@ -287,7 +288,7 @@ static int scenario_hooks(void) {
 }
 
 /* Scenario (b) of the benchmarks: 2 model calls, 3 tools. */
-static int scenario_load(int n) {
+static int scenario_load(int n, unsigned deadline_ms) {
   hl_otel_options o = {.size = sizeof o, .max_queue = 64, .max_batch = 16,
                        .export_delay_ms = 20, .timeout_ms = 3000};
   hl_otel *otel = start_otel(&o);
@@ -317,7 +318,7 @@ static int scenario_load(int n) {
   hl_otel_stats stats = {.size = sizeof stats};
   double t1 = now_ms();
   hl_otel_get_stats(otel, &stats);
-  hl_otel_shutdown(otel, 500);
+  hl_otel_shutdown(otel, deadline_ms);
   double shutdown_ms = now_ms() - t1;
   printf("{\"runs_ms\":%.3f,\"shutdown_ms\":%.3f,\"ok\":%d,\"started\":%llu,\"dropped_before_shutdown\":%llu,"
          "\"requests\":%llu,\"failures\":%llu}\n",
@@ -337,7 +338,8 @@ int main(int argc, char **argv) {
   if (strcmp(s, "fail") == 0) return scenario_fail();
   if (strcmp(s, "remote") == 0) return scenario_remote();
   if (strcmp(s, "hooks") == 0) return scenario_hooks();
-  if (strcmp(s, "load") == 0) return scenario_load(argc > 2 ? atoi(argv[2]) : 50);
+  if (strcmp(s, "load") == 0)
+    return scenario_load(argc > 2 ? atoi(argv[2]) : 50, argc > 3 ? (unsigned)atoi(argv[3]) : 500);
   fprintf(stderr, "usage: otel_run tree|fail|remote|hooks|load [N]\n");
   return 2;
 }

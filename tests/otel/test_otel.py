@@ -508,13 +508,22 @@ def case_collector(otel_run, root, mode):
         url = "http://127.0.0.1:%d" % rec.port
     try:
         n = 8 if mode == "429" else 300  # 429: few enough to fit the queue, to show no loss
-        p = run(otel_run, ["load", str(n)], {"OTEL_EXPORTER_OTLP_ENDPOINT": url})
+        # 429: the shutdown's deadline must leave room for the two
+        # backoffs (100 + 200 ms) and four answers of a Python server on a
+        # loaded machine (500 ms was sometimes cut short: a warning); the
+        # others show that a bad collector cannot hold it past 500 ms.
+        deadline = "2000" if mode == "429" else "500"
+        p = run(otel_run, ["load", str(n), deadline], {"OTEL_EXPORTER_OTLP_ENDPOINT": url})
         check(p.returncode == 0, "every run succeeded")
         out = json.loads(p.stdout.strip().splitlines()[-1])
     finally:
         if rec:
             rec.close()
     check(out["ok"] == n, "all %d runs answered" % n)
+    # Every span of (b) (invoke_agent, 2 chat, 3 execute_tool) counted
+    # once as started, whether it was dropped (a full ring of records or
+    # a full span queue) or not.
+    check(out["started"] == 6 * n, "every span counted as started: %r" % out)
     # A run that waited for the collector would take its timeout (3 s);
     # 300 runs that do not wait take milliseconds. The bound is generous
     # for a loaded machine and still far below one wait.
