@@ -258,7 +258,8 @@ uint64_t hl__sb_grace_fire(hl_sandbox *sb, uint64_t grace_ns) {
 static uint64_t watch_fire(hl_watch *w) {
   hl_sandbox *sb = (hl_sandbox *)((char *)w - offsetof(hl_sandbox, watch));
   bool cancel = atomic_load(&sb->cancel_requested);
-  uint64_t again = hl__sb_grace_fire(sb, cancel ? CANCEL_GRACE_NS : HARD_STOP_GRACE_NS);
+  uint64_t grace = sb->hard_grace_ns ? sb->hard_grace_ns : HARD_STOP_GRACE_NS;
+  uint64_t again = hl__sb_grace_fire(sb, cancel ? CANCEL_GRACE_NS : grace);
   if (again)
     return again;
   int none = 0;
@@ -266,6 +267,8 @@ static uint64_t watch_fire(hl_watch *w) {
   hl_vm_interrupt(sb->vm);
   return 0;
 }
+
+void hl__sb_set_hard_grace(hl_sandbox *sb, uint32_t grace_ns) { sb->hard_grace_ns = grace_ns; }
 
 void hl__sb_cancel(hl_sandbox *sb) {
   if (!sb)

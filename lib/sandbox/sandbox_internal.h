@@ -100,11 +100,19 @@ struct hl_sandbox {
   uint64_t grace_cpu0;          /* the guest's CPU time when the grace began */
   atomic_int hard_stop;         /* status the watchdog stopped it with, 0 = none */
   atomic_bool cancel_requested; /* hl__sb_cancel(): sticky */
+  uint32_t hard_grace_ns;       /* 0: the default (sandbox.c); hl__sb_set_hard_grace */
 
   /* The Python guest (py_sandbox.c) when limits.language is
    * HL_SANDBOX_PYTHON; then vm is NULL. */
   struct hl_py_guest *py;
 };
+
+/* The fuzz harness only (tests/fuzz/fuzz_sandbox.c): the CPU time a
+ * JavaScript guest may run past its deadline before the watchdog traps it, instead
+ * of the library's 20 ms (0: that default). Lets a fuzzer check the hard
+ * stop without paying the full grace for every input that needs it.
+ * Owner thread, while not executing. */
+void hl__sb_set_hard_grace(hl_sandbox *sb, uint32_t grace_ns);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t hl__sb_now_ns(void);
