@@ -264,14 +264,15 @@ struct hl_otel {
   /* the ring of records (otel_record.c): producers (the runs' threads)
    * claim a slot with one compare-and-swap, the consumer holds `lock`.
    * Each group below has cache lines of its own: what the run's thread
-   * writes for every record (ring_head), what the exporter writes as it
-   * reads (ring_tail every record, ring_done every 64), what both read
-   * for every record and rarely change (the rest). Sharing one line, they
-   * made the two threads take it from each other at every record while a
-   * drain ran. */
+   * writes for every record (ring_head), what the exporter writes for
+   * every record (ring_tail, its own), what the exporter writes every 64
+   * records and the run's thread reads for every record (ring_done),
+   * what both read for every record and rarely change (the rest).
+   * Sharing one line, they made the two threads take it from each other
+   * at every record while a drain ran. */
   alignas(OT_CACHE_LINE) _Atomic size_t ring_head; /* next slot to claim */
   alignas(OT_CACHE_LINE) size_t ring_tail;         /* next slot to read (under lock) */
-  _Atomic size_t ring_done;  /* the slots before it are read: free (otel_record.c) */
+  alignas(OT_CACHE_LINE) _Atomic size_t ring_done; /* the slots before it are read: free */
   alignas(OT_CACHE_LINE) ot_cell *ring;
   size_t ring_cap;           /* a power of two */
   atomic_bool live_enabled;  /* the observer acts (cleared at shutdown) */
