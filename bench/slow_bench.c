@@ -44,7 +44,8 @@
  * --host-conns C: hl_pool_setopt(HL_POOL_MAX_HOST_CONNECTIONS, C) before
  * the first request (0: the default); requests beyond the cap wait for a
  * connection, or over HTTP/2 become streams of the open ones. The row's
- * name gets "-capC".
+ * name gets "-capC". --max-streams S: hl_pool_setopt(HL_POOL_MAX_STREAMS, S)
+ * (the mock's --h2-max-streams sets the server's limit).
  *
  * Prints one JSON object: wall time (first thread created to last run
  * done), client CPU (getrusage of this process only: the server is
@@ -237,6 +238,11 @@ int main(int argc, char **argv) {
   if (!h2 && tls) hl_openai_set_http_version(p, HL_HTTP_VERSION_1_1);
   if (ca && hl_openai_set_ca_file(p, ca) != HL_OK) {
     fprintf(stderr, "slow bench: --ca: %s\n", hl_last_error());
+    return 1;
+  }
+  long max_streams = atol(bench_arg(argc, argv, "--max-streams", "0"));
+  if (max_streams > 0 && hl_pool_setopt(HL_POOL_MAX_STREAMS, max_streams) != HL_OK) {
+    fprintf(stderr, "slow bench: --max-streams: %s\n", hl_last_error());
     return 1;
   }
   if (host_conns > 0 && hl_pool_setopt(HL_POOL_MAX_HOST_CONNECTIONS, host_conns) != HL_OK) {

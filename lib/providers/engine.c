@@ -696,6 +696,13 @@ static void apply_limits(engine *eng) {
   }
   eng->n_parts = n;
   long room = cap > 0 ? (host > 0 && (total == 0 || host < total) ? host : total) : HL_ENGINE_PART_DEFAULT;
+  /* No more transfers per partition than streams per connection: a
+   * partition's transfers then fit one HTTP/2 connection, and libcurl
+   * 7.88 never finds it full (a full one makes it open a connection per
+   * transfer while the next one's handshake runs). So an application
+   * that sets HL_POOL_MAX_STREAMS to its server's limit gets one
+   * connection per partition in use. */
+  if (l.multiplex && l.max_streams < room) room = l.max_streams;
   eng->part_room = room > 0 ? (int)room : 1;
   eng->applied = l;
   atomic_store_explicit(&n_active, k, memory_order_relaxed);

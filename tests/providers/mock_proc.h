@@ -27,8 +27,10 @@ typedef struct mock {
 } mock;
 
 /* Start the server answering model requests after `delay_ms`; `tls`:
- * HTTPS only, with a CA of its own in a new temporary directory. */
-static inline bool mock_start_opts(mock *m, const char *delay_ms, bool tls) {
+ * HTTPS only, with a CA of its own in a new temporary directory;
+ * `h2_streams` (NULL: its default, 100,000): the HTTP/2 streams it allows
+ * per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+static inline bool mock_start_streams(mock *m, const char *delay_ms, bool tls, const char *h2_streams) {
   memset(m, 0, sizeof *m);
   const char *bin = getenv("HL_TEST_MOCK_H2C");
   if (!bin) return false;
@@ -45,8 +47,18 @@ static inline bool mock_start_opts(mock *m, const char *delay_ms, bool tls) {
     dup2(fds[1], 1);
     close(fds[0]);
     close(fds[1]);
-    if (tls) execl(bin, bin, "0", "--delay-ms", delay_ms, "--tls", m->dir, (char *)NULL);
-    else execl(bin, bin, "0", "--delay-ms", delay_ms, (char *)NULL);
+    const char *argv[10] = {bin, "0", "--delay-ms", delay_ms};
+    int argc = 4;
+    if (tls) {
+      argv[argc++] = "--tls";
+      argv[argc++] = m->dir;
+    }
+    if (h2_streams) {
+      argv[argc++] = "--h2-max-streams";
+      argv[argc++] = h2_streams;
+    }
+    argv[argc] = NULL;
+    execv(bin, (char *const *)argv);
     _exit(127);
   }
   close(fds[1]);
@@ -59,6 +71,10 @@ static inline bool mock_start_opts(mock *m, const char *delay_ms, bool tls) {
   if (sscanf(line, "port %d", &port) != 1 || port <= 0) return false;
   snprintf(m->url, sizeof m->url, "%s://127.0.0.1:%d", tls ? "https" : "http", port);
   return true;
+}
+
+static inline bool mock_start_opts(mock *m, const char *delay_ms, bool tls) {
+  return mock_start_streams(m, delay_ms, tls, NULL);
 }
 
 static inline bool mock_start(mock *m, const char *delay_ms) { return mock_start_opts(m, delay_ms, false); }

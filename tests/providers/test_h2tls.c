@@ -16,7 +16,9 @@
  *  - 300 runs at once, more requests in flight than libcurl's default of
  *    100 streams per connection, still share a few connections (a
  *    regression test: with that default they opened hundreds), and
- *    HL_POOL_MAX_STREAMS caps the streams per connection;
+ *    HL_POOL_MAX_STREAMS caps the streams per connection; against a server
+ *    that allows 20 streams, with the pool told so, 300 runs fill about 15
+ *    connections, not one per request;
  *  - a server whose certificate the CA file does not vouch for (another
  *    server's CA, or none: the system's store) fails the run with
  *    HL_ERR_NETWORK and a message that names the TLS verification, the CA
@@ -264,6 +266,25 @@ static void max_streams_over_tls(void) {
   mock_stop(&m);
 }
 
+/* A server that allows only 20 streams per connection, and the pool told
+ * so: 300 runs at once fill about 15 connections, one per partition of
+ * the pool (engine.c), not one per request. Without the partitions sized
+ * to the streams, libcurl 7.88 opened a connection for each request that
+ * found the connections full while the next one's handshake ran. */
+static void server_stream_limit_over_tls(void) {
+  mock m;
+  REQUIRE(mock_start_streams(&m, "300", true, "20"));
+  CHECK_INT(hl_pool_setopt(HL_POOL_MAX_STREAMS, 20), HL_OK);
+  hl_agent *a = agent_for(&m, m.ca, HL_HTTP_VERSION_AUTO);
+  REQUIRE(a);
+  seen before = snapshot(&m);
+  CHECK_INT(run_async_n(a, MANY), MANY);
+  check_multiplexed_n("300 async runs over h2/TLS, 20 streams per connection", MANY, since(&m, before),
+                      MANY / 20, 40);
+  hl_agent_unref(a);
+  mock_stop(&m);
+}
+
 /* A certificate the CA file does not vouch for: a clear error, at once. */
 static void wrong_ca_fails(void) {
   mock good, other;
@@ -403,6 +424,7 @@ int main(int argc, char **argv) {
   RUN(host_cap_over_tls);
   RUN(many_runs_over_few_connections);
   RUN(max_streams_over_tls);
+  RUN(server_stream_limit_over_tls);
   RUN(wrong_ca_fails);
   RUN(ca_file_errors);
   return CHECK_EXIT();
