@@ -113,7 +113,6 @@ hl_status hl_sandbox_add_tool(hl_sandbox *sb, hl_tool *tool, const char *js_name
   cb->tool = hl_tool_ref(tool);
   sb->callbacks[sb->n_callbacks++] = cb;
   sb->callbacks_dirty = true;
-  sb->callbacks_gen++;
   return HL_OK;
 }
 
@@ -130,17 +129,16 @@ hl_status hl_sandbox_remove_tool(hl_sandbox *sb, const char *js_name) {
   memmove(sb->callbacks + i, sb->callbacks + i + 1, (sb->n_callbacks - i - 1) * sizeof *sb->callbacks);
   sb->n_callbacks--;
   sb->callbacks_dirty = true;
-  sb->callbacks_gen++;
   hl__sb_callback_unref(cb);
   return HL_OK;
 }
 
 size_t hl_sandbox_tool_count(const hl_sandbox *sb) { return sb ? sb->n_callbacks : 0; }
 
-char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4], bool callbacks) {
+char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]) {
   cJSON *spec = cJSON_CreateObject();
-  cJSON *list = callbacks ? cJSON_AddArrayToObject(spec, "callbacks") : NULL;
-  if (!spec || (callbacks && !list)) {
+  cJSON *list = cJSON_AddArrayToObject(spec, "callbacks");
+  if (!list) {
     cJSON_Delete(spec);
     return NULL;
   }
@@ -149,7 +147,7 @@ char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4], bool c
     for (int i = 0; s && i < 4; i++)
       cJSON_AddItemToArray(s, cJSON_CreateNumber(seed[i]));
   }
-  for (size_t i = 0; callbacks && i < sb->n_callbacks; i++) {
+  for (size_t i = 0; i < sb->n_callbacks; i++) {
     const sb_callback *cb = sb->callbacks[i];
     const char *description = hl_tool_description(cb->tool);
     cJSON *o = cJSON_CreateObject();

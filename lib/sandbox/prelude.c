@@ -7,8 +7,7 @@
  * listCallbacks(), and returns four functions that the C side calls:
  *
  *   define(json)   make one async global function per host callback
- *                  ({"callbacks": [...], "seed": [4 x uint32]}); without
- *                  "callbacks" it only reseeds Math.random
+ *                  ({"callbacks": [...], "seed": [4 x uint32]})
  *   settle(fn, a[, b])  call a request's resolve function `fn` with the
  *                  value of JSON text `a`, or its reject function with a
  *                  CallbackError of kind `a` and message `b`
@@ -135,7 +134,6 @@ const char hl__prelude_js[] =
   "    const spec = parse(json);\n"
   "    if (spec.seed) { [r0, r1, r2, r3] = spec.seed; if (!(r0 | r1 | r2 | r3)) r0 = 1; }\n"
   "    const list = spec.callbacks;\n"
-  "    if (list === undefined) return; // a reseed alone\n"
   "    for (const n of definedNames) delete g[n];\n"
   "    definedNames = [];\n"
   "    for (const cb of list) {\n"

@@ -298,7 +298,7 @@ static bool hook_sleep(void *ud, double ms) {
   }
 }
 
-static char *hook_callbacks(void *ud) { return hl__sb_callbacks_json(ud, NULL, true); }
+static char *hook_callbacks(void *ud) { return hl__sb_callbacks_json(ud, NULL); }
 
 static const hl_py_hooks py_hooks = {hook_write, hook_wait, hook_sleep, hook_callbacks};
 

@@ -258,8 +258,7 @@ uint64_t hl__sb_grace_fire(hl_sandbox *sb, uint64_t grace_ns) {
 static uint64_t watch_fire(hl_watch *w) {
   hl_sandbox *sb = (hl_sandbox *)((char *)w - offsetof(hl_sandbox, watch));
   bool cancel = atomic_load(&sb->cancel_requested);
-  uint64_t grace = sb->hard_grace_ns ? sb->hard_grace_ns : HARD_STOP_GRACE_NS;
-  uint64_t again = hl__sb_grace_fire(sb, cancel ? CANCEL_GRACE_NS : grace);
+  uint64_t again = hl__sb_grace_fire(sb, cancel ? CANCEL_GRACE_NS : HARD_STOP_GRACE_NS);
   if (again)
     return again;
   int none = 0;
@@ -267,8 +266,6 @@ static uint64_t watch_fire(hl_watch *w) {
   hl_vm_interrupt(sb->vm);
   return 0;
 }
-
-void hl__sb_set_hard_grace(hl_sandbox *sb, uint32_t grace_ns) { sb->hard_grace_ns = grace_ns; }
 
 void hl__sb_cancel(hl_sandbox *sb) {
   if (!sb)
@@ -316,41 +313,19 @@ static const hl_vm_hooks sb_hooks = {hook_write, hook_call, hook_interrupt};
 
 static hl_status make_vm(hl_sandbox *sb) {
   hl_vm *vm = NULL;
-  bool from_base = sb->base && sb->base_gen == sb->callbacks_gen;
-  hl_status st = hl_vm_new(from_base ? sb->base : sb->origin ? sb->origin->vm_snap : NULL,
-                           sb->limits.memory_bytes, &sb_hooks, sb, &vm);
+  hl_status st = hl_vm_new(sb->origin ? sb->origin->vm_snap : NULL, sb->limits.memory_bytes,
+                           &sb_hooks, sb, &vm);
   if (st)
     return st;
   hl_vm_set_heap_limit(vm, sb->limits.memory_bytes - NON_HEAP_BYTES);
   if (sb->vm)
     hl_vm_free(sb->vm);
   sb->vm = vm;
-  /* The fresh instance knows only the callbacks of its snapshot (the
-   * base's are the current ones), and its random generator state is the
-   * snapshot's: every instance is seeded afresh. */
-  sb->callbacks_dirty = !from_base;
+  /* The fresh instance knows only the callbacks of its snapshot, and its
+   * random generator state is the snapshot's. */
+  sb->callbacks_dirty = true;
   sb->needs_seed = true;
-  sb->pristine = true;
   return HL_OK;
-}
-
-/* In a fresh instance whose callbacks are defined and which has run
- * nothing else: keep it as the base of later resets, if this is the
- * second fresh instance with these callbacks. A failure only means no
- * base (resets define the callbacks as before). */
-static void maybe_take_base(hl_sandbox *sb) {
-  if (sb->fresh_gen != sb->callbacks_gen) {
-    sb->fresh_gen = sb->callbacks_gen;
-    sb->fresh_defines = 0;
-  }
-  if (++sb->fresh_defines < 2 || (sb->base && sb->base_gen == sb->callbacks_gen))
-    return;
-  hl_vm_snapshot *base = NULL;
-  if (hl_vm_snapshot_take(sb->vm, &base) != HL_OK)
-    return;
-  hl_vm_snapshot_free(sb->base);
-  sb->base = base;
-  sb->base_gen = sb->callbacks_gen;
 }
 
 static void snapshot_unref(struct hl_sandbox_snapshot *s) {
@@ -448,7 +423,6 @@ void hl_sandbox_free(hl_sandbox *sb) {
   free(sb->queue);
   free(sb->out.data);
   free(sb->err.data);
-  hl_vm_snapshot_free(sb->base);
   snapshot_unref(sb->origin);
   free(sb);
 }
@@ -646,41 +620,23 @@ static void take_output(hl_sandbox *sb, hl_sandbox_result *res) {
 
 /* The execution loop; fills res->status/error/value_json. */
 static void run(hl_sandbox *sb, const char *code, sb_exec *res) {
-  hl_status st = HL_OK;
-  if (sb->callbacks_dirty || sb->needs_seed) {
+  hl_status st;
+  if (sb->callbacks_dirty) {
     uint32_t seed[4];
     bool seeding = sb->needs_seed && getrandom(seed, sizeof seed, 0) == (ssize_t)sizeof seed;
-    /* A fresh instance defines its callbacks unseeded, so that it can
-     * become the base of later resets (whose instances are seeded
-     * afresh), then is seeded apart: {"seed": [...]} alone. */
-    bool fresh = sb->pristine && sb->callbacks_dirty;
-    if (sb->callbacks_dirty) {
-      char *defs = hl__sb_callbacks_json(sb, seeding && !fresh ? seed : NULL, true);
-      st = defs ? hl_vm_define(sb->vm, defs) : hl_fail(HL_ERR_NOMEM, "out of memory");
-      free(defs);
-      if (st == HL_OK) {
-        sb->callbacks_dirty = false;
-        if (fresh)
-          maybe_take_base(sb);
-        else if (seeding)
-          sb->needs_seed = false; /* seeded with the definitions */
-      }
-    }
-    if (st == HL_OK && sb->needs_seed && seeding) {
-      char *defs = hl__sb_callbacks_json(sb, seed, false);
-      st = defs ? hl_vm_define(sb->vm, defs) : hl_fail(HL_ERR_NOMEM, "out of memory");
-      free(defs);
-      if (st == HL_OK)
-        sb->needs_seed = false;
-    }
+    char *defs = hl__sb_callbacks_json(sb, seeding ? seed : NULL);
+    st = defs ? hl_vm_define(sb->vm, defs) : hl_fail(HL_ERR_NOMEM, "out of memory");
+    free(defs);
     if (st) {
       res->status = st;
       res->error = strdup(hl_last_error());
       return;
     }
+    sb->callbacks_dirty = false;
+    if (seeding)
+      sb->needs_seed = false;
   }
 
-  sb->pristine = false; /* user code runs from here on */
   char *error_json = NULL;
   st = hl_vm_eval(sb->vm, code, strlen(code), &error_json);
   if (st == HL_ERR_EXECUTION_FAILED) {

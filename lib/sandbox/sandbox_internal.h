@@ -60,19 +60,6 @@ struct hl_sandbox {
   size_t n_callbacks, cap_callbacks;
   bool callbacks_dirty; /* JavaScript's view of the callbacks is stale */
   bool needs_seed;      /* a fresh instance: Math.random not yet seeded */
-  bool pristine;        /* the instance has run no user code yet */
-  /* Resets start from `base` when it holds the current callbacks: a
-   * fresh instance (of the origin or the template) with exactly these
-   * callbacks defined and nothing else run, taken at the second fresh
-   * instance that defined them (a sandbox that is reset at all is
-   * usually reset often; one never reset pays nothing). It saves each
-   * reset the definition of the callbacks (~70 % of a reset's CPU time
-   * with one tool, under ASan). Owned; NULL: none. */
-  hl_vm_snapshot *base;
-  unsigned callbacks_gen;  /* bumped by every add/remove of a tool */
-  unsigned base_gen;       /* callbacks_gen when `base` was taken */
-  unsigned fresh_defines;  /* fresh instances that defined callbacks_gen's callbacks */
-  unsigned fresh_gen;      /* the callbacks_gen fresh_defines counts for */
   bool busy;
 
   /* State of the running execution. */
@@ -100,19 +87,11 @@ struct hl_sandbox {
   uint64_t grace_cpu0;          /* the guest's CPU time when the grace began */
   atomic_int hard_stop;         /* status the watchdog stopped it with, 0 = none */
   atomic_bool cancel_requested; /* hl__sb_cancel(): sticky */
-  uint32_t hard_grace_ns;       /* 0: the default (sandbox.c); hl__sb_set_hard_grace */
 
   /* The Python guest (py_sandbox.c) when limits.language is
    * HL_SANDBOX_PYTHON; then vm is NULL. */
   struct hl_py_guest *py;
 };
-
-/* The fuzz harness only (tests/fuzz/fuzz_sandbox.c): the CPU time a
- * JavaScript guest may run past its deadline before the watchdog traps it, instead
- * of the library's 20 ms (0: that default). Lets a fuzzer check the hard
- * stop without paying the full grace for every input that needs it.
- * Owner thread, while not executing. */
-void hl__sb_set_hard_grace(hl_sandbox *sb, uint32_t grace_ns);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t hl__sb_now_ns(void);
@@ -122,9 +101,8 @@ sb_callback *hl__sb_find(const hl_sandbox *sb, const char *name, size_t *index);
 
 /* {"callbacks": [{name, description, parameters}], "seed": [...]} for the
  * prelude's define() and listCallbacks(); `seed` (4 words, may be NULL)
- * reseeds Math.random; `callbacks` false leaves the list out (define()
- * then only reseeds). Caller frees. NULL on allocation failure. */
-char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4], bool callbacks);
+ * reseeds Math.random. Caller frees. NULL on allocation failure. */
+char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]);
 
 /* Run the requests in sb->queue (in parallel when there are several) and
  * settle their promises in the vm (hl_vm_settle), in request order.

@@ -23,9 +23,7 @@
  *    or took at most limit + 50 ms of wall time (either suffices: a
  *    process the machine starved overruns the wall-clock bound without
  *    any fault of the sandbox, while a guest that burns CPU past its
- *    deadline overruns both; with the shorter hard-stop grace below, the
- *    bound is 18 ms tighter); after a reset the session is fresh (the
- *    previous probe's mark is gone), has its callback, and runs code.
+ *    deadline overruns both); the sandbox still runs code afterwards.
  */
 #include <stdint.h>
 #include <string.h>
@@ -35,7 +33,6 @@
 #include "hookline/json.h"
 #include "hookline/sandbox.h"
 #include "hookline/tool.h"
-#include "sandbox/sandbox_internal.h" /* hl__sb_set_hard_grace */
 
 /* The bridge's work takes a millisecond; its limit only has to survive a
  * starved process on a loaded machine. Raw source gets a small limit: a
@@ -50,21 +47,8 @@
 #define TIMEOUT_MS 10
 #endif
 /* How far past its limit an execution may end: the issue's bound (limit
- * + 50 ms), in the guest thread's CPU time or in wall time. The bound
- * includes the library's grace before a hard stop (20 ms of CPU time,
- * lib/sandbox/sandbox.c). Raw source runs with a 2 ms grace instead
- * (hl__sb_set_hard_grace): inputs that never poll (long built-ins over
- * big strings, deep recursion unwinding) each burnt the whole grace, and
- * they took 30 % of the target's CPU time. Its bound shrinks by the same
- * 18 ms, so the time allowed after the grace, the part the grace does not
- * explain, stays the 30 ms it is in production. */
-#define LIBRARY_GRACE_US 20000
-#if FUZZ_BRIDGE
-#define GRACE_US LIBRARY_GRACE_US
-#else
-#define GRACE_US 2000
-#endif
-#define MARGIN_US (50000 - (LIBRARY_GRACE_US - GRACE_US))
+ * + 50 ms), in the guest thread's CPU time or in wall time. */
+#define MARGIN_US 50000
 
 static hl_sandbox *sb;
 static cJSON *expected;  /* bridge: the value the callback must receive */
@@ -118,8 +102,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   bool ok = tool && hl_tool_set_schema(tool, "{\"type\":\"object\"}") == HL_OK &&
             hl_sandbox_new(&lim, &sb) == HL_OK && hl_sandbox_add_tool(sb, tool, NULL) == HL_OK;
   hl_tool_unref(tool); /* the sandbox keeps its own reference */
-  if (ok && GRACE_US != LIBRARY_GRACE_US)
-    hl__sb_set_hard_grace(sb, GRACE_US * 1000u);
   if (!ok) {
     fprintf(stderr, "fuzz_sandbox: cannot set up the sandbox: %s\n", hl_last_error());
     abort();
@@ -239,44 +221,28 @@ static void run_source(const uint8_t *data, size_t size) {
  * is where every input starts: LLVMFuzzerInitialize runs it once, each
  * input ends with it, so a finding reproduces alone and one reset per
  * input does (it used to be one before and one after: each reset costs a
- * redefinition of the callbacks at the next execution too).
- * Raw source also proves the reset fresh: the probe finds no fz_mark (the
- * previous probe left one in the session the input then ran in) and the
- * callback defined, then leaves its own mark; "6*7" alone ran in a session
- * that a reset doing nothing had left as it was. */
-#if FUZZ_BRIDGE
-#define PROBE "6*7"
-#else
-#define PROBE \
-  "typeof fz_mark == 'undefined' && typeof echo == 'function' ? (globalThis.fz_mark = 6 * 7) : 0"
-#endif
+ * redefinition of the callbacks at the next execution too). */
 static void check_usable(void) {
   FUZZ_CHECK(hl_sandbox_reset(sb) == HL_OK, "reset: %s", hl_last_error());
   hl_sandbox_result r = HL_SANDBOX_RESULT_INIT;
   hl_status st;
-  /* The probe runs under the input's small wall-clock limit: a fuzzer at
-   * nice 19 on a loaded machine is often starved past it (the long run of
+  /* "6*7" runs under the input's small wall-clock limit: a fuzzer at nice
+   * 19 on a loaded machine is often starved past it (the long run of
    * 2026-11-30 stopped on "Timeout execution timed out after 200 ms" for
-   * an input that passes alone). A timeout is tried again (raw source:
-   * after another reset, since a probe that timed out may have left its
-   * mark). The probe takes well under a millisecond of CPU: a sandbox
-   * that cannot run it burns the whole limit's CPU time on every try, so
-   * ten such tries (or 1000 of any kind, so that nothing can hang the
-   * target) mean it is unusable. */
+   * an input that passes alone). A timeout is tried again. "6*7" takes
+   * about a millisecond of CPU: a sandbox that cannot run it burns the
+   * whole limit's CPU time on every try, so ten such tries (or 1000 of
+   * any kind, so that nothing can hang the target) mean it is unusable. */
   for (int tries = 0, burnt = 0;; tries++) {
     uint64_t cpu_us;
-    st = execute(PROBE, &r, &cpu_us);
+    st = execute("6*7", &r, &cpu_us);
     if (st != HL_ERR_TIMEOUT) break;
     burnt += cpu_us >= (uint64_t)TIMEOUT_MS * 1000;
     if (burnt == 10 || tries == 999) break;
     hl_sandbox_result_clear(&r);
-#if !FUZZ_BRIDGE
-    FUZZ_CHECK(hl_sandbox_reset(sb) == HL_OK, "reset: %s", hl_last_error());
-#endif
   }
   FUZZ_CHECK(st == HL_OK && r.value_json && !strcmp(r.value_json, "42"),
-             "sandbox unusable or not fresh after the input: %s %s (value %s)",
-             hl_status_name(st), hl_last_error(), r.value_json ? r.value_json : "none");
+             "sandbox unusable after the input: %s %s", hl_status_name(st), hl_last_error());
   hl_sandbox_result_clear(&r);
 }
 
