@@ -8,7 +8,7 @@ set -eu
 # (clang and its runtime libraries, libclang-rt-dev, for the fuzz targets:
 # libFuzzer is only a recommendation of clang, and set-up skips those).
 PKGS="gcc libc6-dev ca-certificates pkg-config meson ninja-build python3 libcurl4-openssl-dev libcjson-dev \
-wabt nodejs npm tmux libedit-dev clang libclang-rt-dev"
+wabt nodejs npm tmux libedit-dev clang libclang-rt-dev openssl"
 
 here=$(dirname "$0")
 . "$here/setup.d/apt.inc"

@@ -32,7 +32,8 @@
  * directory: see hl_openai_set_ca_file()),
  * model, instruction, tools (names of the application's tools the agents
  * get), plugins (installed in array order: name or path, options, enabled),
- * mcp_servers (url or command, optional name), agents (name required;
+ * mcp_servers (url or command, optional name; ca_file for an https://
+ * url, as the provider's: hl_mcp_set_ca_file()), agents (name required;
  * instruction, description, model, tools, plugins, mcp_servers, max_turns,
  * temperature, max_tokens, stream; an agent's own tools / mcp_servers
  * replace the top-level ones, its plugins come after the top-level ones),

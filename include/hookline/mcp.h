@@ -98,6 +98,17 @@ HL_API hl_status hl_mcp_set_cwd(hl_mcp *mcp, const char *dir);
 /** HTTP: an extra request header "Name: value" (auth tokens). Values are
  *  secrets: they never appear in messages or events. */
 HL_API hl_status hl_mcp_add_header(hl_mcp *mcp, const char *header_line);
+/** HTTP: trust the CA certificates in the PEM file `path` (a private CA)
+ *  instead of the system's store for an https:// URL; NULL or "" goes
+ *  back to the system's store. Verification stays on: a server whose
+ *  certificate does not chain to them fails hl_mcp_connect() with
+ *  HL_ERR_NETWORK and a message naming the file. Checked now, as
+ *  hl_openai_set_ca_file() does: HL_ERR_NOT_FOUND for a missing file,
+ *  HL_ERR_IO for an unreadable one, HL_ERR_INVALID for one without a PEM
+ *  certificate or for a stdio client; HL_ERR_STATE after connect. The
+ *  path is copied. The config file's "ca_file" key of an MCP server entry
+ *  sets it. */
+HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
 /** Time limit of one request (initialize, tools/list, a tool call) in
  *  milliseconds; 0: none. Default 60,000. A call over it fails with
  *  HL_ERR_TIMEOUT and the server gets notifications/cancelled. Stdio: may

@@ -244,7 +244,9 @@ hl_status hl__mcp_http_start(hl_mcp *m) {
   }
   o.max_response_bytes = 0; /* capped per message instead (streams are long) */
   m->http = hl__http_new(&o);
-  return m->http ? HL_OK : hl_last_status();
+  if (!m->http) return hl_last_status();
+  /* Checked again: the file may have gone since hl_mcp_set_ca_file(). */
+  return m->ca_file ? hl__http_set_ca_file(m->http, m->ca_file, "mcp") : HL_OK;
 }
 
 /* Send one HTTP request with the session's headers. */
@@ -532,6 +534,8 @@ void hl__mcp_http_listen(hl_mcp *m) {
   o.max_response_bytes = 0;
   m->listen_http = hl__http_new(&o);
   if (!m->listen_http) return;
+  /* The same trust as the requests' client (which checked the file). */
+  if (m->ca_file) hl__http_set_ca_file(m->listen_http, m->ca_file, "mcp");
   if (pthread_create(&m->listener, NULL, listener_main, m) != 0) return;
   m->listener_running = true;
   /* Wait until the server has answered the GET: a server sends what

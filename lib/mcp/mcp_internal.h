@@ -86,6 +86,7 @@ struct hl_mcp {
   char *url;
   char **headers;
   size_t n_headers;
+  char *ca_file;             /* HTTP: PEM file of trusted CAs (NULL: the system's) */
   atomic_uint timeout_ms;     /* may change after connect (atomic) */
   atomic_bool progress_resets; /* notifications/progress restart a request's time limit */
   atomic_uint max_total_ms;  /* ... up to this much in all (0: no cap) */

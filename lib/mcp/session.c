@@ -46,6 +46,7 @@ static void destroy(hl_mcp *m) {
   free(m->url);
   for (size_t i = 0; i < m->n_headers; i++) free(m->headers[i]);
   free(m->headers);
+  free(m->ca_file);
   free(m->prefix);
   free_strv(m->include);
   free_strv(m->exclude);
@@ -286,6 +287,22 @@ hl_status hl_mcp_add_header(hl_mcp *m, const char *line) {
   if (!line || !strchr(line, ':') || strpbrk(line, "\r\n"))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_add_header: expected one \"Name: value\" line");
   return push_str(&m->headers, &m->n_headers, line);
+}
+
+hl_status hl_mcp_set_ca_file(hl_mcp *m, const char *path) {
+  hl_status st = configurable(m, "hl_mcp_set_ca_file");
+  if (st) return st;
+  if (m->kind != HL__MCP_HTTP)
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_ca_file: %s is not an HTTP client", hl_mcp_name(m));
+  char *c = NULL;
+  if (path && *path) {
+    st = hl__http_check_ca_file(path, "hl_mcp_set_ca_file");
+    if (st) return st;
+    if (!(c = strdup(path))) return hl__oom();
+  }
+  free(m->ca_file);
+  m->ca_file = c;
+  return HL_OK;
 }
 
 void hl_mcp_set_timeout_ms(hl_mcp *m, unsigned timeout_ms) {

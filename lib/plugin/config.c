@@ -128,7 +128,7 @@ static hl_status check_fields(const hl_config *c, const cJSON *obj, const char *
 static const field plugin_fields[] = {
     {"name", K_STRING}, {"path", K_STRING}, {"options", K_OBJECT}, {"enabled", K_BOOL}, {0, 0}};
 static const field mcp_fields[] = {
-    {"name", K_STRING}, {"url", K_STRING}, {"command", K_STRING}, {0, 0}};
+    {"name", K_STRING}, {"url", K_STRING}, {"command", K_STRING}, {"ca_file", K_STRING}, {0, 0}};
 static const field provider_fields[] = {{"type", K_STRING},        {"base_url", K_STRING},
                                         {"api_key_env", K_STRING}, {"script", K_STRING},
                                         {"api_key", K_STRING},     {"http_version", K_STRING}, {"ca_file", K_STRING},
@@ -174,6 +174,8 @@ static hl_status check_mcp(const hl_config *c, const cJSON *list, const char *pa
     if (!url == !cmd) return bad(c, sub, "give exactly one of \"url\" and \"command\"");
     if (url && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
       return bad(c, sub, "\"url\" must start with http:// or https://, got \"%.100s\"", url);
+    if (cmd && hl_json_get(m, "ca_file"))
+      return bad(c, sub, "\"ca_file\" is for a server at an https:// \"url\", not a \"command\"");
   }
   return HL_OK;
 }
@@ -521,6 +523,19 @@ hl_status hl_config_connect_mcp(hl_config *config, const char *agent, hl_agent *
     if (!conn)
       return hl_fail(hl_last_status(), "%s: MCP server %s: %s", config->origin, url ? url : cmd,
                      hl_last_error());
+    /* "ca_file" as the provider's: relative to the config file's directory. */
+    const char *ca = hl_json_get_string(m, "ca_file");
+    if (ca) {
+      char *path = resolve(config, ca);
+      hl_status cst = path ? hl_mcp_set_ca_file(conn, path) : HL_ERR_NOMEM;
+      free(path);
+      if (cst != HL_OK) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", hl_last_error());
+        hl_mcp_free(conn);
+        return hl_fail(cst, "%s: MCP server %s: ca_file: %s", config->origin, url, msg);
+      }
+    }
     pthread_mutex_lock(&config->mu);
     hl_status st = hl__reserve((void **)&config->mcp, &config->cap_mcp, config->n_mcp + 1,
                                sizeof *config->mcp);

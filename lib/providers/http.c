@@ -171,14 +171,8 @@ static bool has_pem_certificate(FILE *f) {
   return false;
 }
 
-hl_status hl__http_set_ca_file(hl__http *c, const char *path, const char *what) {
-  if (!what) what = "http";
-  if (!c) return hl_fail(HL_ERR_INVALID, "%s: NULL client", what);
-  if (!path || !*path) {
-    c->opts.ca_file = NULL;
-    return HL_OK;
-  }
-  /* Checked now rather than at the first request: a wrong path in a
+hl_status hl__http_check_ca_file(const char *path, const char *what) {
+  /* Checked when set rather than at the first request: a wrong path in a
    * configuration is then an error of the call that set it, with the
    * reason, not a TLS failure later. */
   FILE *f = fopen(path, "r");
@@ -195,6 +189,18 @@ hl_status hl__http_set_ca_file(hl__http *c, const char *path, const char *what) 
     return hl_fail(HL_ERR_INVALID,
                    "%s: CA file %s holds no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" line)",
                    what, path);
+  return HL_OK;
+}
+
+hl_status hl__http_set_ca_file(hl__http *c, const char *path, const char *what) {
+  if (!what) what = "http";
+  if (!c) return hl_fail(HL_ERR_INVALID, "%s: NULL client", what);
+  if (!path || !*path) {
+    c->opts.ca_file = NULL;
+    return HL_OK;
+  }
+  hl_status st = hl__http_check_ca_file(path, what);
+  if (st) return st;
   size_t n = strlen(path) + 1;
   ca_path *p = malloc(sizeof *p + n);
   if (!p) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", what);

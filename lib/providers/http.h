@@ -92,6 +92,10 @@ void hl__http_set_options(hl__http *client, const hl__http_options *opts);
  * until hl__http_free(), so a request that started with one keeps a
  * valid pointer. Not thread-safe with other setters of the client. */
 hl_status hl__http_set_ca_file(hl__http *client, const char *path, const char *what);
+/* The check hl__http_set_ca_file() makes of `path` (non-NULL, non-empty),
+ * for a caller that keeps the path until it has a client (MCP over
+ * HTTP): the same statuses and messages. */
+hl_status hl__http_check_ca_file(const char *path, const char *what);
 
 /* Cancel every request of this client in progress, from any thread: they
  * end promptly with HL_ERR_CANCELLED. Requests started later run normally. */

@@ -10,8 +10,16 @@ stream, sessions (404 once deleted), a proxy's HTML page with status 200
 
 Prints its port, serves until killed. GET /__log returns the record:
 [{method, headers, body, t}].
+
+With HOSTILE_HTTP_TLS=DIR in its environment it serves HTTPS instead: it
+makes a throwaway CA with the openssl command (DIR/ca.pem), a certificate
+for 127.0.0.1 signed by it, and a second CA that signed nothing
+(DIR/other-ca.pem), for clients that must trust only the first.
 """
 import json
+import os
+import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -239,7 +247,28 @@ class H(BaseHTTPRequestHandler):
             return
 
 
+def make_tls(d):
+    """A CA, a server certificate for 127.0.0.1 that it signed, another CA."""
+    def sh(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca", "other-ca"):
+        sh("req", "-x509", *ec, "-keyout", ca + ".key", "-out", ca + ".pem", "-days", "2",
+           "-subj", "/CN=hookline test " + ca)
+    sh("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    sh("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+       "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server.key"))
+    return ctx
+
+
 server = ThreadingHTTPServer(("127.0.0.1", 0), H)
 server.daemon_threads = True
+if os.environ.get("HOSTILE_HTTP_TLS"):
+    server.socket = make_tls(os.environ["HOSTILE_HTTP_TLS"]).wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 server.serve_forever()

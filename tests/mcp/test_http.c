@@ -6,7 +6,9 @@
  * server's retry: delay), a server request on a call's stream answered by
  * POST, structuredContent checked against outputSchema, DELETE on close,
  * an HTML page or a 429 instead of an answer, a server request on the
- * GET stream right after connect.
+ * GET stream right after connect; over HTTPS with a private CA
+ * (hl_mcp_set_ca_file(): the calls and the GET stream trust it, another CA
+ * or the system's store fail with the reason, bad files are refused).
  */
 #include "mcp_fixture.h"
 #include "providers/http.h"
@@ -226,6 +228,120 @@ static void bad_endpoints(void) {
   hl_mcp_free(m);
 }
 
+/* The same server over HTTPS (HOSTILE_HTTP_TLS): its certificate is signed
+ * by a throwaway CA in tls_dir/ca.pem. */
+static char tls_dir[64], tls_url[128];
+
+static void tls_file(char *out, size_t n, const char *name) {
+  snprintf(out, n, "%s/%s", tls_dir, name);
+}
+
+static void https_with_private_ca(void) {
+  char ca[128];
+  tls_file(ca, sizeof ca, "ca.pem");
+  hl_mcp *m = hl_mcp_new_http("tls", tls_url);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_set_ca_file(m, ca), HL_OK);
+  cJSON *roots = cJSON_Parse("[{\"uri\":\"file:///srv/tls\"}]");
+  hl_mcp_set_roots(m, roots);
+  cJSON_Delete(roots);
+  hl_mcp_set_timeout_ms(m, 20000);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK_INT(hl_mcp_set_ca_file(m, ca), HL_ERR_STATE);
+  /* A call (the requests' client) ... */
+  cJSON *args = cJSON_Parse("{\"over\":\"tls\"}"), *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "json_echo", args, &res, NULL), HL_OK);
+  CHECK(cJSON_IsString(res) && strstr(res->valuestring, "\"over\": \"tls\""));
+  cJSON_Delete(res);
+  cJSON_Delete(args);
+  /* ... and a server request on the GET stream (the listener's client). */
+  hl_status st;
+  char *text = call_text(m, "ask_on_get", &st);
+  CHECK_INT(st, HL_OK);
+  CHECK_CONTAINS(text ? text : "", "file:///srv/tls");
+  free(text);
+  hl_mcp_free(m);
+}
+
+static void https_untrusted(void) {
+  /* Another CA's file: refused by TLS, the message names it. */
+  char other[128];
+  tls_file(other, sizeof other, "other-ca.pem");
+  hl_mcp *m = hl_mcp_new_http("tls", tls_url);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_set_ca_file(m, other), HL_OK);
+  hl_mcp_set_timeout_ms(m, 20000);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_NETWORK);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "not verified by the CA file");
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "other-ca.pem");
+  hl_mcp_free(m);
+
+  /* No CA file: the system's store does not know the throwaway CA; a
+   * file set and then cleared (NULL) is the same. */
+  m = hl_mcp_new_http("tls", tls_url);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_set_ca_file(m, other), HL_OK);
+  CHECK_INT(hl_mcp_set_ca_file(m, NULL), HL_OK);
+  hl_mcp_set_timeout_ms(m, 20000);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_NETWORK);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "system's CA certificates");
+  hl_mcp_free(m);
+}
+
+static void bad_ca_files(void) {
+  char missing[128], key[128];
+  tls_file(missing, sizeof missing, "no-such.pem");
+  tls_file(key, sizeof key, "server.key");
+  hl_mcp *m = hl_mcp_new_http("tls", tls_url);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_set_ca_file(m, missing), HL_ERR_NOT_FOUND);
+  CHECK_CONTAINS(hl_last_error(), "no-such.pem");
+  CHECK_INT(hl_mcp_set_ca_file(m, key), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "no PEM certificate");
+  CHECK_INT(hl_mcp_set_ca_file(NULL, key), HL_ERR_INVALID);
+  hl_mcp_free(m);
+  const char *const argv[] = {"true", NULL};
+  m = hl_mcp_new_stdio("local", argv);
+  REQUIRE(m);
+  char ca[128];
+  tls_file(ca, sizeof ca, "ca.pem");
+  CHECK_INT(hl_mcp_set_ca_file(m, ca), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "not an HTTP client");
+  hl_mcp_free(m);
+}
+
+/* "ca_file" of an MCP server in a config file: relative to the file's
+ * directory, like the provider's; a missing one fails the connect with
+ * the file, the server and the reason. */
+static void https_from_config(void) {
+  char path[128], json[512];
+  tls_file(path, sizeof path, "agent.json");
+  for (int bad = 0; bad < 2; bad++) {
+    snprintf(json, sizeof json, "{\"mcp_servers\": [{\"url\": \"%s\", \"ca_file\": \"%s\"}]}",
+             tls_url, bad ? "missing.pem" : "ca.pem");
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    fputs(json, f);
+    fclose(f);
+    hl_config *cfg = NULL;
+    REQUIRE(hl_config_load(path, &cfg) == HL_OK);
+    hl_agent *a = hl_agent_new("cfg");
+    REQUIRE(a);
+    if (!bad) {
+      CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_OK);
+      CHECK_INT(hl_tools_count(hl_agent_tools(a)), 11);
+    } else {
+      CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_ERR_NOT_FOUND);
+      CHECK_CONTAINS(hl_last_error(), "agent.json: MCP server https://127.0.0.1:");
+      CHECK_CONTAINS(hl_last_error(), "ca_file");
+      CHECK_CONTAINS(hl_last_error(), "missing.pem");
+      CHECK_INT(hl_tools_count(hl_agent_tools(a)), 0);
+    }
+    hl_agent_unref(a);
+    hl_config_free(cfg);
+  }
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   pid_t server = fx_start_port_printer(fx_env("HL_MCP_HOSTILE_HTTP"), &port);
@@ -241,6 +357,29 @@ int main(int argc, char **argv) {
   RUN(endless_event);
   RUN(free_during_call);
   fx_stop(server);
+
+  snprintf(tls_dir, sizeof tls_dir, "/tmp/hl-mcp-tls-XXXXXX");
+  if (!mkdtemp(tls_dir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  setenv("HOSTILE_HTTP_TLS", tls_dir, 1);
+  int tls_port = 0;
+  pid_t tls_server = fx_start_port_printer(fx_env("HL_MCP_HOSTILE_HTTP"), &tls_port);
+  unsetenv("HOSTILE_HTTP_TLS");
+  if (tls_server <= 0) {
+    fprintf(stderr, "hostile_http.py over TLS did not start\n");
+    return 1;
+  }
+  snprintf(tls_url, sizeof tls_url, "https://127.0.0.1:%d/mcp", tls_port);
+  RUN(https_with_private_ca);
+  RUN(https_untrusted);
+  RUN(bad_ca_files);
+  RUN(https_from_config);
+  fx_stop(tls_server);
+  char rm[128];
+  snprintf(rm, sizeof rm, "rm -rf %s", tls_dir);
+  CHECK_INT(system(rm), 0);
   int zombies = 0;
   CHECK_INT(fx_children(&zombies), 0);
   return CHECK_EXIT();

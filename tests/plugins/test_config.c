@@ -198,6 +198,8 @@ static void bad_values_are_reported_with_their_path(void)
        "$.plugins[0].enabled: expected true or false, got string"},
       {"{\"mcp_servers\": [{\"url\": \"ftp://x\"}]}", HL_ERR_INVALID,
        "$.mcp_servers[0]: \"url\" must start with http://"},
+      {"{\"mcp_servers\": [{\"command\": \"srv\", \"ca_file\": \"ca.pem\"}]}", HL_ERR_INVALID,
+       "$.mcp_servers[0]: \"ca_file\" is for a server at an https:// \"url\""},
       {"{\"agents\": [{\"name\": \"a\"}, {\"instruction\": \"x\"}]}", HL_ERR_INVALID,
        "$.agents[1]: \"name\" is required"},
       {"{\"agents\": [{\"name\": \"a\"}, {\"name\": \"a\"}]}", HL_ERR_INVALID,
