@@ -27,28 +27,10 @@
 
 #include "../check.h"
 #include "hookline.h"
+#include "mock_agent.h"
 #include "mock_proc.h"
 
-static hl_status lookup(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
-  (void)ctx;
-  (void)ud;
-  const cJSON *key = cJSON_GetObjectItemCaseSensitive(args, "key");
-  char v[64];
-  snprintf(v, sizeof v, "value-%s", cJSON_IsString(key) ? key->valuestring : "?");
-  *result = cJSON_CreateString(v);
-  return *result ? HL_OK : HL_ERR_NOMEM;
-}
-
-static hl_agent *agent_on(hl_provider *p) {
-  hl_agent *a = hl_agent_new("h2c");
-  hl_tool *t = hl_tool_new("lookup", "Look up a key.", lookup, NULL);
-  if (!a || !t || hl_tool_param(t, "key", "string", "the key", true) != HL_OK) return NULL;
-  hl_agent_set_provider(a, p);
-  hl_agent_set_model(a, "mock-model");
-  hl_agent_add_tool(a, t);
-  hl_tool_unref(t);
-  return a;
-}
+static hl_agent *agent_on(hl_provider *p) { return mock_agent("h2c", p); }
 
 #define RUNS 40
 
@@ -66,24 +48,7 @@ static void runs_over_h2c(void) {
   hl_provider_unref(p);
   REQUIRE(a);
   long conns0 = mock_stat(&m, "connections"), h2_0 = mock_stat(&m, "h2_connections");
-  hl_session *ss[RUNS];
-  hl_run *rs[RUNS];
-  hl_run_options o = HL_RUN_OPTIONS_INIT;
-  for (int i = 0; i < RUNS; i++) {
-    ss[i] = hl_session_new("t", "u", NULL);
-    rs[i] = NULL;
-    CHECK_INT(hl_run_start(a, ss[i], "Look up a, b and c.", &o, &rs[i]), HL_OK);
-  }
-  int ok = 0;
-  for (int i = 0; i < RUNS; i++) {
-    if (!rs[i]) continue;
-    hl_status st = hl_run_wait(rs[i], 60000);
-    const char *ans = hl_run_answer(rs[i]);
-    if (st == HL_OK && ans && strstr(ans, "gamma")) ok++;
-    else fprintf(stderr, "run %d: %s\n", i, hl_run_error(rs[i]));
-    hl_run_free(rs[i]);
-    hl_session_free(ss[i]);
-  }
+  int ok = mock_run_async(a, RUNS);
   CHECK_INT(ok, RUNS);
   long requests = mock_stat(&m, "requests");
   /* minus our own /stats connections after conns0: h2_0, requests and this one */

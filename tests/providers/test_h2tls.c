@@ -38,17 +38,8 @@
 
 #include "../check.h"
 #include "hookline.h"
+#include "mock_agent.h"
 #include "mock_proc.h"
-
-static hl_status lookup(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
-  (void)ctx;
-  (void)ud;
-  const cJSON *key = cJSON_GetObjectItemCaseSensitive(args, "key");
-  char v[64];
-  snprintf(v, sizeof v, "value-%s", cJSON_IsString(key) ? key->valuestring : "?");
-  *result = cJSON_CreateString(v);
-  return *result ? HL_OK : HL_ERR_NOMEM;
-}
 
 /* An agent of scenario (b) on the OpenAI provider at m's https:// URL,
  * trusting `ca` (NULL: the system's store). */
@@ -64,52 +55,14 @@ static hl_agent *agent_for(const mock *m, const char *ca, hl_http_version versio
     hl_provider_unref(p);
     return NULL;
   }
-  hl_agent *a = hl_agent_new("h2tls");
-  hl_tool *t = hl_tool_new("lookup", "Look up a key.", lookup, NULL);
-  if (!a || !t || hl_tool_param(t, "key", "string", "the key", true) != HL_OK) return NULL;
-  hl_agent_set_provider(a, p);
-  hl_agent_set_model(a, "mock-model");
-  hl_agent_add_tool(a, t);
-  hl_tool_unref(t);
+  hl_agent *a = mock_agent("h2tls", p);
   hl_provider_unref(p);
   return a;
 }
 
 #define RUNS 40
 
-/* n runs at once with hl_run_start(); how many ended with the answer. */
-static int run_async_n(hl_agent *a, int n) {
-  hl_session **ss = calloc((size_t)n, sizeof *ss);
-  hl_run **rs = calloc((size_t)n, sizeof *rs);
-  if (!ss || !rs) {
-    free(ss);
-    free(rs);
-    return -1;
-  }
-  hl_run_options o = HL_RUN_OPTIONS_INIT;
-  for (int i = 0; i < n; i++) {
-    ss[i] = hl_session_new("t", "u", NULL);
-    rs[i] = NULL;
-    if (hl_run_start(a, ss[i], "Look up a, b and c.", &o, &rs[i]) != HL_OK)
-      fprintf(stderr, "run %d: %s\n", i, hl_last_error());
-  }
-  int ok = 0;
-  for (int i = 0; i < n; i++) {
-    if (rs[i]) {
-      hl_status st = hl_run_wait(rs[i], 60000);
-      const char *ans = hl_run_answer(rs[i]);
-      if (st == HL_OK && ans && strstr(ans, "gamma")) ok++;
-      else fprintf(stderr, "run %d: %s\n", i, hl_run_error(rs[i]));
-      hl_run_free(rs[i]);
-    }
-    hl_session_free(ss[i]);
-  }
-  free(ss);
-  free(rs);
-  return ok;
-}
-
-static int run_async(hl_agent *a) { return run_async_n(a, RUNS); }
+static int run_async(hl_agent *a) { return mock_run_async(a, RUNS); }
 
 typedef struct slot {
   hl_agent *a;
@@ -239,7 +192,7 @@ static void many_runs_over_few_connections(void) {
   hl_agent *a = agent_for(&m, m.ca, HL_HTTP_VERSION_AUTO);
   REQUIRE(a);
   seen before = snapshot(&m);
-  CHECK_INT(run_async_n(a, MANY), MANY);
+  CHECK_INT(mock_run_async(a, MANY), MANY);
   check_multiplexed_n("300 async runs over h2/TLS", MANY, since(&m, before), 1, 8);
   hl_agent_unref(a);
   mock_stop(&m);
@@ -278,7 +231,7 @@ static void server_stream_limit_over_tls(void) {
   hl_agent *a = agent_for(&m, m.ca, HL_HTTP_VERSION_AUTO);
   REQUIRE(a);
   seen before = snapshot(&m);
-  CHECK_INT(run_async_n(a, MANY), MANY);
+  CHECK_INT(mock_run_async(a, MANY), MANY);
   check_multiplexed_n("300 async runs over h2/TLS, 20 streams per connection", MANY, since(&m, before),
                       MANY / 20, 40);
   hl_agent_unref(a);
