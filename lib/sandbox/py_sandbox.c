@@ -456,7 +456,10 @@ static char *exception_message(const hl_py_outcome *o) {
     hl__sb_buf_add(&b, "\n", 1);
     hl__sb_buf_add(&b, tb, start ? start - 1 : 0);
   }
-  return b.data ? b.data : strdup(o->error_type);
+  if (b.data && b.len)
+    return b.data;
+  free(b.data);
+  return strdup(o->error_type);
 }
 
 static void arm(hl_sandbox *sb) {

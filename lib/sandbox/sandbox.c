@@ -567,8 +567,12 @@ static char *exception_message(const cJSON *d) {
     hl__sb_buf_add(&b, "\n", 1);
     hl__sb_buf_add(&b, stack, n);
   }
-  if (!b.data)
-    return strdup("exception");
+  /* `throw ''` has neither name nor message nor stack: a failure still
+   * says what happened (found by fuzz_sandbox_source). */
+  if (!b.data || !b.len) {
+    free(b.data);
+    return strdup("exception: the code threw a value whose text is empty (such as throw '')");
+  }
   return b.data;
 }
 

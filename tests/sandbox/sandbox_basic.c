@@ -84,6 +84,18 @@ static void exceptions_and_syntax_errors(void) {
   CHECK_CONTAINS(hl_last_error(), "plain string");
   hl_sandbox_result_clear(&r);
 
+  /* A thrown value with no text at all still fails with a reason (a
+   * failure with an empty message was found by fuzz_sandbox_source). */
+  const char *empty[] = {"console; throw('')", "await Promise.reject('')",
+                         "throw {toString() { return '' }}"};
+  for (size_t i = 0; i < sizeof empty / sizeof *empty; i++) {
+    r = run(sb, empty[i]);
+    CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
+    CHECK_INT(hl_last_status(), HL_ERR_EXECUTION_FAILED);
+    CHECK_CONTAINS(hl_last_error(), "threw a value whose text is empty");
+    hl_sandbox_result_clear(&r);
+  }
+
   /* Still usable afterwards. */
   r = run(sb, "'alive'");
   CHECK_STR(r.value_json, "\"alive\"");
