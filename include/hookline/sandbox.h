@@ -39,13 +39,13 @@
  * async function turns even that error into a rejected promise) is stopped
  * at the WebAssembly level, and then the session is reset (the message in
  * hl_last_error() says so). The timeout holds whatever the code does: code that
- * does not get stopped by the uncatchable error within 20 ms of its
+ * does not get stopped by the uncatchable error within 10 ms of its
  * thread's CPU time past the (wall-clock) deadline (a long built-in over a
  * big string, an exception unwinding deep recursion) is stopped by a
  * watchdog thread (one per process, started by the first execution) at its
  * next WebAssembly call, and the session is reset. CPU time, so that a
  * thread the machine did not run across its deadline still gets its chance
- * to stop cleanly; on an idle machine that is 20 ms of wall time. A tool
+ * to stop cleanly; on an idle machine that is 10 ms of wall time. A tool
  * call's own time counts, but a running tool is waited for.
  *
  * Isolation: the JavaScript lives in its own linear memory, every access
@@ -160,7 +160,8 @@ typedef struct hl_sandbox_limits {
   size_t size;
   /** Wall-clock limit of one execution in milliseconds, JavaScript and
    *  tool calls together (0 = none). Default 30000. Ends with HL_ERR_TIMEOUT
-   *  within about 20 ms of the limit (plus scheduling delays). */
+   *  within about 10 ms of the limit (plus scheduling delays and, after
+   *  a hard stop, the reset). */
   unsigned timeout_ms;
   /** Cap on the sandbox's linear memory in bytes. Default 64 MiB; at least
    *  32 MiB (smaller values are raised), at most 2 GiB. Allocation beyond it

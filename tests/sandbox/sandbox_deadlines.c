@@ -6,7 +6,7 @@
  * seconds to minutes past a 250 ms limit (measured before the fix: 1.4 s
  * to 55 s each); with it every one must end with HL_ERR_TIMEOUT, and the
  * sandbox must compute again afterwards. The watchdog stops a guest once
- * it has used a grace period (20 ms) of CPU time past its wall-clock
+ * it has used a grace period (10 ms) of CPU time past its wall-clock
  * deadline, so the CPU time the executing thread uses after the deadline
  * (read from its CPU clock by a sampler thread at the deadline) must stay
  * within 100 ms (the grace, and the reset after a hard stop, whose
@@ -49,7 +49,7 @@
 #endif
 #ifndef MARGIN_MS
 #define MARGIN_MS 250u
-/* CPU time past the deadline depends little on the load: the 20 ms
+/* CPU time past the deadline depends little on the load: the 10 ms
  * grace, then the reset after a hard stop, whose unmapping of a big heap
  * (Array.indexOf's 40 MB) took up to 52 ms of the thread's system time at
  * load 25 (~10 ms on a quiet machine). */
