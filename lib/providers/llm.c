@@ -411,8 +411,18 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
     if (!(c->path = strdup(path))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
     c->w.path = c->path;
   }
-  st = w->encode(l, req, model, &c->payload);
-  if (st != HL_OK) return st;
+  if (w->write) {
+    hl__jbuf b = {0};
+    st = w->write(l, req, model, &b);
+    if (st != HL_OK) {
+      free(b.p);
+      return st;
+    }
+    c->body = b.p;
+  } else {
+    st = w->encode(l, req, model, &c->payload);
+    if (st != HL_OK) return st;
+  }
 
   const char *auth[2];
   size_t n_auth = 0;
@@ -440,8 +450,15 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
     c->sink.head = &c->head;
   }
 
-  c->body = hl__json_print_exact(c->payload);
-  if (!c->body) return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
+  if (!c->body && !(c->body = hl__json_print_exact(c->payload)))
+    return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
+  /* A written body: the tree for API_REQUEST only when someone listens. */
+  if (!c->payload && ctx && hl_context_wants_event(ctx, HL_EVENT_API_REQUEST) &&
+      hl_json_parse(c->body, strlen(c->body), &c->payload) != HL_OK) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", hl_last_error());
+    return hl_fail(hl_last_status(), "%s: the request for its API_REQUEST event: %s", l->name, why);
+  }
   size_t url_len = strlen(l->base_url) + strlen(c->w.path) + 1;
   c->url = malloc(url_len);
   c->hdrs = malloc((l->n_headers + n_auth + 3) * sizeof *c->hdrs);
