@@ -340,12 +340,12 @@ static void numbers_print_exactly(void) {
  * strtod) and strings with and without escapes. */
 static void arena_parse_matches_the_heap_parse(void) {
   const char *docs[] = {
-      "{\"id\":\"chatcmpl-1\",\"created\":1700000000,\"choices\":[{\"index\":0,\"message\":"
+      ("{\"id\":\"chatcmpl-1\",\"created\":1700000000,\"choices\":[{\"index\":0,\"message\":"
       "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"function\":"
       "{\"name\":\"f\",\"arguments\":\"{\\\"k\\\":\\\"v\\\"}\"}}]}}],"
-      "\"usage\":{\"prompt_tokens\":20}}",
-      "[0,-0,7,-7,999999999999999,-999999999999999,1000000000000000,-1234567890123456,"
-      "12345678901234567890,2147483647,2147483648,-2147483649,0.5,1e2,-1E-2,3.0]",
+      "\"usage\":{\"prompt_tokens\":20}}"),
+      ("[0,-0,7,-7,999999999999999,-999999999999999,1000000000000000,-1234567890123456,"
+      "12345678901234567890,2147483647,2147483648,-2147483649,0.5,1e2,-1E-2,3.0]"),
       "\"plain text of some length, more than eight bytes\"",
       "\"h\\u00e9llo \\\"q\\\" \\\\ \\n\\t \xc3\xa9\"",
       "{\"a\":[true,false,null,{},[]],\"b\":{\"c\":{\"d\":\"e\"}}}",
