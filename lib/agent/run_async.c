@@ -348,7 +348,8 @@ static bool after_model(hl_run *run) {
   free(run->model_msg);
   run->model_msg = NULL;
   char msg[HL__MSG_MAX];
-  snprintf(msg, sizeof msg, "%s", st == HL_OK ? "" : hl_last_error());
+  msg[0] = '\0';
+  if (st != HL_OK) snprintf(msg, sizeof msg, "%s", hl_last_error());
   hl_response *out = NULL;
   st = hl__after_model(ctx, run->req, st, msg, resp, &out, &run->o);
   release_request(run);

@@ -10,10 +10,13 @@
  * This parser is a small recursive-descent parser whose recursion is bounded
  * by HL_JSON_MAX_DEPTH, and it reports "invalid JSON at byte N: reason".
  */
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +32,71 @@ typedef struct json_parser {
   bool failed;
   size_t err_pos;
   char err[160];
+  hl__json_arena *arena;    /* nodes and strings go there, or NULL: cJSON's */
 } json_parser;
+
+/* One block of an arena: the nodes and strings of a tree, back to back. */
+typedef struct arena_block {
+  struct arena_block *next;
+  size_t used, size;
+  max_align_t data[];
+} arena_block;
+
+/* Memory for the tree: cJSON's allocator, or the arena (16-byte slots;
+ * blocks grow, the first sized from the text). */
+static void *jp_alloc(json_parser *p, size_t n) {
+  if (!p->arena) return cJSON_malloc(n);
+  n = (n + 15) & ~(size_t)15;
+  arena_block *b = p->arena->blocks;
+  if (!b || b->size - b->used < n) {
+    /* A tree takes about four times its text (a 64-byte node per value,
+     * a 16-byte slot per string): most bodies fit the first block. */
+    size_t size = b ? b->size * 2 : p->len * 4 + 512;
+    if (size < n) size = n;
+    arena_block *nb = malloc(sizeof *nb + size);
+    if (!nb) return NULL;
+    nb->next = b;
+    nb->used = 0;
+    nb->size = size;
+    p->arena->blocks = b = nb;
+  }
+  void *r = (unsigned char *)b->data + b->used;
+  b->used += n;
+  return r;
+}
+
+/* A new node of `type` (zeroed as cJSON makes them). */
+static cJSON *jp_node(json_parser *p, int type) {
+  if (!p->arena) {
+    switch (type) {
+    case cJSON_Object: return cJSON_CreateObject();
+    case cJSON_Array: return cJSON_CreateArray();
+    case cJSON_True: return cJSON_CreateTrue();
+    case cJSON_False: return cJSON_CreateFalse();
+    default: {
+      /* A string gets its buffer from jp_string: not cJSON_CreateString(""),
+       * which would allocate a "" only to free it. */
+      cJSON *v = cJSON_CreateNull();
+      if (v) v->type = type;
+      return v;
+    }
+    }
+  }
+  cJSON *v = jp_alloc(p, sizeof *v);
+  if (v) {
+    memset(v, 0, sizeof *v);
+    v->type = type;
+  }
+  return v;
+}
+
+/* Nothing of an arena's tree is freed but the arena. */
+static void jp_free(json_parser *p, void *ptr) {
+  if (!p->arena) cJSON_free(ptr);
+}
+static void jp_delete(json_parser *p, cJSON *v) {
+  if (!p->arena) cJSON_Delete(v);
+}
 
 static void jp_fail(json_parser *p, size_t at, const char *fmt, ...) HL_PRINTF(3, 4);
 
@@ -108,20 +175,53 @@ static size_t utf8_encode(unsigned long cp, char *out) {
   return 4;
 }
 
+/* True if some byte of `w` ends a plain run of a string: below 0x20,
+ * 0x80 or above, '"' or '\\' (the classic has-zero-byte tests: no byte
+ * that matches is ever missed, which is all the caller needs). */
+static bool word_special(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+  uint64_t ctl = (w - ones * 0x20) & ~w;
+  uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+  q = (q - ones) & ~q;
+  bs = (bs - ones) & ~bs;
+  return ((ctl | q | bs | w) & high) != 0;
+}
+
 /* Parse the string starting at the opening quote at p->pos into a new
  * NUL-terminated buffer allocated with cJSON_malloc (so cJSON can own it).
  * Escapes only shrink text, so the raw span bounds the decoded size. */
 static char *jp_string(json_parser *p) {
   size_t start = p->pos + 1, end = start;
-  while (end < p->len && p->s[end] != '"') end += (p->s[end] == '\\') ? 2 : 1;
+  const unsigned char *s = (const unsigned char *)p->s;
+  /* Find the closing quote; note whether the string is plain (printable
+   * ASCII, no escape): most are, and are then copied whole instead of
+   * decoded byte by byte (issue 12: this loop was most of parsing). */
+  bool plain = true;
+  for (;;) {
+    /* Eight bytes at a time while none is special (a word test), then
+     * byte by byte up to the special one. */
+    uint64_t w;
+    while (end + 8 <= p->len && (memcpy(&w, s + end, 8), !word_special(w))) end += 8;
+    while (end < p->len && (unsigned char)(s[end] - 0x20) < 0x60 && s[end] != '"' && s[end] != '\\')
+      end++;
+    if (end >= p->len || s[end] == '"') break;
+    plain = false;
+    end += s[end] == '\\' ? 2 : 1;
+  }
   if (end >= p->len) {
     jp_fail(p, p->pos, "unterminated string");
     return NULL;
   }
-  char *out = cJSON_malloc(end - start + 1);
+  char *out = jp_alloc(p, end - start + 1);
   if (!out) {
     jp_fail(p, p->pos, "out of memory for a string of %zu bytes", end - start);
     return NULL;
+  }
+  if (plain) {
+    memcpy(out, p->s + start, end - start);
+    out[end - start] = '\0';
+    p->pos = end + 1;
+    return out;
   }
   size_t o = 0, i = start;
   while (i < end) {
@@ -193,7 +293,7 @@ static char *jp_string(json_parser *p) {
   p->pos = end + 1;
   return out;
 fail:
-  cJSON_free(out);
+  jp_free(p, out);
   return NULL;
 }
 
@@ -226,6 +326,26 @@ static cJSON *jp_number(json_parser *p) {
     while (DIGIT(i)) i++;
   }
 #undef DIGIT
+  if (i - start <= 16 && !memchr(s + start, '.', i - start) && !memchr(s + start, 'e', i - start) &&
+      !memchr(s + start, 'E', i - start)) {
+    /* An integer of at most 15 digits (ids, counts: most numbers) is exact
+     * in a double: the value strtod would give, without its cost. */
+    size_t k = start + (s[start] == '-');
+    if (i - k <= 15) {
+      int64_t v = 0;
+      for (; k < i; k++) v = v * 10 + (s[k] - '0');
+      double d = s[start] == '-' ? -(double)v : (double)v;
+      cJSON *num = jp_node(p, cJSON_Number);
+      if (!num) {
+        jp_fail(p, start, "out of memory");
+        return NULL;
+      }
+      num->valuedouble = d;
+      num->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+      p->pos = i;
+      return num;
+    }
+  }
   {
     /* Copy: the text is not NUL-terminated at the number's end. */
     char small[64];
@@ -244,7 +364,12 @@ static cJSON *jp_number(json_parser *p) {
       jp_fail(p, start, "number out of range");
       return NULL;
     }
-    cJSON *num = cJSON_CreateNumber(d);
+    cJSON *num = jp_node(p, cJSON_Number);
+    if (num) {
+      /* As cJSON_CreateNumber() stores it. */
+      num->valuedouble = d;
+      num->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+    }
     if (!num) {
       jp_fail(p, start, "out of memory");
       return NULL;
@@ -267,7 +392,7 @@ static cJSON *jp_container(json_parser *p, bool object) {
     jp_fail(p, open_at, "nesting deeper than %d levels", HL_JSON_MAX_DEPTH);
     return NULL;
   }
-  cJSON *c = object ? cJSON_CreateObject() : cJSON_CreateArray();
+  cJSON *c = jp_node(p, object ? cJSON_Object : cJSON_Array);
   if (!c) {
     jp_fail(p, open_at, "out of memory");
     return NULL;
@@ -291,7 +416,7 @@ static cJSON *jp_container(json_parser *p, bool object) {
       if (!key) goto fail;
       jp_skip_ws(p);
       if (p->pos >= p->len || p->s[p->pos] != ':') {
-        cJSON_free(key);
+        jp_free(p, key);
         jp_fail_unexpected(p, p->pos, "':'");
         goto fail;
       }
@@ -299,7 +424,7 @@ static cJSON *jp_container(json_parser *p, bool object) {
     }
     cJSON *item = jp_value(p);
     if (!item) {
-      cJSON_free(key);
+      jp_free(p, key);
       goto fail;
     }
     /* The key was allocated with cJSON_malloc, so the item can own it
@@ -321,17 +446,17 @@ static cJSON *jp_container(json_parser *p, bool object) {
   p->depth--;
   return c;
 fail:
-  cJSON_Delete(c);
+  jp_delete(p, c);
   return NULL;
 }
 
-static cJSON *jp_literal(json_parser *p, const char *word, cJSON *(*make)(void)) {
+static cJSON *jp_literal(json_parser *p, const char *word, int type) {
   size_t n = strlen(word);
   if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0) {
     jp_fail_unexpected(p, p->pos, "a JSON value");
     return NULL;
   }
-  cJSON *v = make();
+  cJSON *v = jp_node(p, type);
   if (!v) {
     jp_fail(p, p->pos, "out of memory");
     return NULL;
@@ -340,9 +465,6 @@ static cJSON *jp_literal(json_parser *p, const char *word, cJSON *(*make)(void))
   return v;
 }
 
-static cJSON *make_true(void) { return cJSON_CreateTrue(); }
-static cJSON *make_false(void) { return cJSON_CreateFalse(); }
-static cJSON *make_null(void) { return cJSON_CreateNull(); }
 
 static cJSON *jp_value(json_parser *p) {
   jp_skip_ws(p);
@@ -359,19 +481,18 @@ static cJSON *jp_value(json_parser *p) {
     char *str = jp_string(p);
     if (!str) return NULL;
     /* cJSON_CreateString would copy; hand over our buffer instead. */
-    cJSON *v = cJSON_CreateString("");
+    cJSON *v = jp_node(p, cJSON_String);
     if (!v) {
-      cJSON_free(str);
+      jp_free(p, str);
       jp_fail(p, at, "out of memory");
       return NULL;
     }
-    cJSON_free(v->valuestring);
     v->valuestring = str;
     return v;
   }
-  case 't': return jp_literal(p, "true", make_true);
-  case 'f': return jp_literal(p, "false", make_false);
-  case 'n': return jp_literal(p, "null", make_null);
+  case 't': return jp_literal(p, "true", cJSON_True);
+  case 'f': return jp_literal(p, "false", cJSON_False);
+  case 'n': return jp_literal(p, "null", cJSON_NULL);
   default:
     if (c == '-' || (c >= '0' && c <= '9')) return jp_number(p);
     jp_fail_unexpected(p, p->pos, "a JSON value");
@@ -379,24 +500,42 @@ static cJSON *jp_value(json_parser *p) {
   }
 }
 
-hl_status hl_json_parse(const char *text, size_t len, cJSON **out) {
+static hl_status parse(const char *text, size_t len, hl__json_arena *arena, cJSON **out) {
   if (!out) return hl_fail(HL_ERR_INVALID, "hl_json_parse: out is NULL");
   *out = NULL;
   if (!text) return hl_fail(HL_ERR_INVALID, "hl_json_parse: text is NULL");
   if (len == (size_t)-1) len = strlen(text);
-  json_parser p = {.s = text, .len = len};
+  json_parser p = {.s = text, .len = len, .arena = arena};
   cJSON *v = jp_value(&p);
   if (v) {
     jp_skip_ws(&p);
     if (p.pos < p.len) {
       jp_fail(&p, p.pos, "trailing characters after the JSON value");
-      cJSON_Delete(v);
+      jp_delete(&p, v);
       v = NULL;
     }
   }
   if (!v) return hl_fail(HL_ERR_JSON, "invalid JSON at byte %zu: %s", p.err_pos, p.err);
   *out = v;
   return HL_OK;
+}
+
+hl_status hl_json_parse(const char *text, size_t len, cJSON **out) {
+  return parse(text, len, NULL, out);
+}
+
+hl_status hl__json_parse_arena(const char *text, size_t len, hl__json_arena *arena, cJSON **out) {
+  return parse(text, len, arena, out);
+}
+
+void hl__json_arena_free(hl__json_arena *arena) {
+  arena_block *b = arena->blocks;
+  while (b) {
+    arena_block *next = b->next;
+    free(b);
+    b = next;
+  }
+  arena->blocks = NULL;
 }
 
 hl_status hl_json_print(const cJSON *value, char **out) {

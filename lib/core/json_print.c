@@ -22,19 +22,25 @@
 
 typedef hl__jbuf out_buf;
 
-static void put(out_buf *b, const char *s, size_t n) {
-  if (b->failed) return;
+/* Room for n more bytes and the NUL; false once an allocation failed. */
+static bool reserve(out_buf *b, size_t n) {
+  if (b->failed) return false;
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n + 1) cap *= 2;
     char *p = realloc(b->p, cap);
     if (!p) {
       b->failed = true;
-      return;
+      return false;
     }
     b->p = p;
     b->cap = cap;
   }
+  return true;
+}
+
+static void put(out_buf *b, const char *s, size_t n) {
+  if (!reserve(b, n)) return;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   b->p[b->len] = '\0';
@@ -82,6 +88,20 @@ static void put_number(out_buf *b, const cJSON *v) {
 }
 
 static void put_string(out_buf *b, const char *s) {
+  /* Most strings need no escape: quoted and copied in one go. */
+  size_t n = 0;
+  const unsigned char *u = (const unsigned char *)s;
+  while (u[n] >= 0x20 && u[n] != '"' && u[n] != '\\') n++;
+  if (!u[n]) {
+    if (!reserve(b, n + 2)) return;
+    char *w = b->p + b->len;
+    w[0] = '"';
+    memcpy(w + 1, s, n);
+    w[n + 1] = '"';
+    b->len += n + 2;
+    b->p[b->len] = '\0';
+    return;
+  }
   put(b, "\"", 1);
   const char *run = s;
   for (; *s; s++) {
@@ -142,6 +162,8 @@ static void put_value(out_buf *b, const cJSON *v) {
 void hl__jbuf_raw(hl__jbuf *b, const char *s, size_t n) { put(b, s, n); }
 void hl__jbuf_string(hl__jbuf *b, const char *s) { put_string(b, s ? s : ""); }
 void hl__jbuf_value(hl__jbuf *b, const cJSON *v) { put_value(b, v); }
+
+void hl__jbuf_reserve(hl__jbuf *b, size_t n) { reserve(b, n); }
 
 void hl__jbuf_int(hl__jbuf *b, long long n) {
   char text[24], *w = text + sizeof text;

@@ -49,6 +49,21 @@ void hl__jbuf_string(hl__jbuf *b, const char *s);
 /* `v` as hl__json_print_exact() prints it (depth checked by the caller). */
 void hl__jbuf_value(hl__jbuf *b, const cJSON *v);
 void hl__jbuf_int(hl__jbuf *b, long long n);
+/* Room for `n` more bytes at once (a size known or guessed in advance
+ * saves the doublings from 256 bytes); `failed` set if it cannot grow. */
+void hl__jbuf_reserve(hl__jbuf *b, size_t n);
+
+/* A tree parsed as hl_json_parse() does (same checks, same messages), its
+ * nodes and strings in a few blocks of `arena` (zero-initialise it)
+ * instead of two or three allocations per value: for a whole body that is
+ * read and dropped (a provider's answer, providers/llm.c). Read the tree;
+ * never change, detach or cJSON_Delete() any part of it. Free it, on
+ * failure too, with hl__json_arena_free(). */
+typedef struct hl__json_arena {
+  void *blocks;
+} hl__json_arena;
+hl_status hl__json_parse_arena(const char *text, size_t len, hl__json_arena *arena, cJSON **out);
+void hl__json_arena_free(hl__json_arena *arena);
 
 /* Write `s` into `buf` (size `size`) as a JSON string literal, truncated
  * with "..." when it does not fit; used to quote values in messages. */

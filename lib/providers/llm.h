@@ -22,6 +22,7 @@
 #include "hookline/model.h"
 #include "hookline/provider.h"
 #include "hookline/status.h"
+#include "core/util.h"
 #include "providers/http.h"
 #include "providers/sse.h"
 
@@ -134,8 +135,13 @@ typedef struct hl__llm_wire {
   /* Header line sent before the key (NULL: none); not secret. */
   void (*fixed_header)(const hl__llm *l, char *buf, size_t size);
   const char *key_header; /* the key follows it: "Authorization: Bearer " */
-  /* The request payload for `model`; message set on failure. */
+  /* The request payload for `model`; message set on failure. A wire
+   * sets one of the two: `encode` builds a tree (printed for the body),
+   * `write` writes the body's text straight into `b` (no tree; the one
+   * an API_REQUEST observer gets is parsed back from the text, only when
+   * one listens). */
   hl_status (*encode)(const hl__llm *l, const hl_request *req, const char *model, cJSON **out);
+  hl_status (*write)(const hl__llm *l, const hl_request *req, const char *model, hl__jbuf *b);
   /* A whole (2xx, valid JSON) answer into a new response. */
   hl_status (*decode)(const hl__llm *l, const cJSON *body, hl_response **out);
   /* Streaming: the state's size (a struct starting with hl__llm_stream),

@@ -7,6 +7,7 @@
  * keyed by their "index": the id and name come in the first fragment, the
  * argument text in pieces that only make JSON once joined.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,16 +30,32 @@ static const char openai_name[] = "openai";
 
 static hl_status oom(void) { return hl_fail(HL_ERR_NOMEM, "openai: out of memory encoding the request"); }
 
-static char *text_of(const hl_message *m) {
-  hl__buf b = {0};
-  for (size_t i = 0; i < m->n_parts; i++)
-    if (m->parts[i].kind == HL_PART_TEXT && m->parts[i].text)
-      if (hl__buf_append(&b, m->parts[i].text, strlen(m->parts[i].text)) != HL_OK) {
-        hl__buf_free(&b);
-        return NULL;
-      }
-  if (!b.p && hl__buf_append(&b, "", 0) != HL_OK) return NULL;
-  return b.p;
+/*
+ * The payload is written straight into one buffer, key for key what a
+ * cJSON tree of it would print (hl__json_print_exact()): building and
+ * printing the tree was ~40 allocations and frees per request and most of
+ * the encoding's instructions (issue 12). The tree an API_REQUEST
+ * observer gets is parsed back from this text, only when one listens
+ * (llm.c). Keys appear in the order the tree had them, including its
+ * quirks ("function" before "type" in a tool and a tool call).
+ */
+
+static void lit(hl__jbuf *b, const char *s) { hl__jbuf_raw(b, s, strlen(s)); }
+
+/* "key": (the caller writes the value) */
+static void key(hl__jbuf *b, const char *k) {
+  hl__jbuf_string(b, k);
+  hl__jbuf_raw(b, ":", 1);
+}
+
+/* A number as cJSON_CreateNumber() stores it and the printer prints it. */
+static void number(hl__jbuf *b, double d) {
+  cJSON n;
+  memset(&n, 0, sizeof n);
+  n.type = cJSON_Number;
+  n.valuedouble = d;
+  n.valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+  hl__jbuf_value(b, &n);
 }
 
 static bool has_kind(const hl_message *m, hl_part_kind kind) {
@@ -47,195 +64,221 @@ static bool has_kind(const hl_message *m, hl_part_kind kind) {
   return false;
 }
 
+/* The concatenated text parts as one JSON string. */
+static void text_of(hl__jbuf *b, const hl_message *m, hl__jbuf *tmp) {
+  size_t n = 0, last = 0;
+  for (size_t i = 0; i < m->n_parts; i++)
+    if (m->parts[i].kind == HL_PART_TEXT && m->parts[i].text) n++, last = i;
+  if (n <= 1) {
+    hl__jbuf_string(b, n ? m->parts[last].text : "");
+    return;
+  }
+  tmp->len = 0;
+  for (size_t i = 0; i < m->n_parts; i++)
+    if (m->parts[i].kind == HL_PART_TEXT && m->parts[i].text)
+      hl__jbuf_raw(tmp, m->parts[i].text, strlen(m->parts[i].text));
+  hl__jbuf_string(b, tmp->p ? tmp->p : "");
+}
+
+/* True when the message has some non-empty text part. */
+static bool has_text(const hl_message *m) {
+  for (size_t i = 0; i < m->n_parts; i++)
+    if (m->parts[i].kind == HL_PART_TEXT && m->parts[i].text && m->parts[i].text[0]) return true;
+  return false;
+}
+
 /* A user message with images: its content as a list of text and
  * image_url parts, in order (a data: URL goes as it is). */
-static cJSON *content_parts(const hl_message *m) {
-  cJSON *arr = cJSON_CreateArray();
-  for (size_t i = 0; arr && i < m->n_parts; i++) {
+static void content_parts(hl__jbuf *b, const hl_message *m) {
+  hl__jbuf_raw(b, "[", 1);
+  bool first = true;
+  for (size_t i = 0; i < m->n_parts; i++) {
     const hl_part *p = &m->parts[i];
     if (p->kind != HL_PART_TEXT && p->kind != HL_PART_IMAGE) continue;
     if (p->kind == HL_PART_TEXT && (!p->text || !*p->text)) continue;
-    cJSON *e = cJSON_CreateObject();
-    bool ok = hl__llm_push(arr, e);
-    if (ok && p->kind == HL_PART_TEXT) {
-      ok = cJSON_AddStringToObject(e, "type", "text") && cJSON_AddStringToObject(e, "text", p->text);
-    } else if (ok) {
-      cJSON *iu = cJSON_CreateObject();
-      ok = cJSON_AddStringToObject(e, "type", "image_url") && iu &&
-           cJSON_AddItemToObject(e, "image_url", iu) &&
-           cJSON_AddStringToObject(iu, "url", p->text ? p->text : "");
-      if (!ok && iu && !cJSON_GetObjectItemCaseSensitive(e, "image_url")) cJSON_Delete(iu);
-    }
-    if (!ok) {
-      cJSON_Delete(arr);
-      arr = NULL;
+    if (!first) hl__jbuf_raw(b, ",", 1);
+    first = false;
+    if (p->kind == HL_PART_TEXT) {
+      lit(b, "{\"type\":\"text\",\"text\":");
+      hl__jbuf_string(b, p->text);
+      lit(b, "}");
+    } else {
+      lit(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
+      hl__jbuf_string(b, p->text);
+      lit(b, "}}");
     }
   }
-  return arr;
+  hl__jbuf_raw(b, "]", 1);
 }
 
-static hl_status encode_message(cJSON *out, const hl_message *m) {
+/* One history message as zero or more Chat Completions messages, each
+ * preceded by a comma unless *first. `tmp`: scratch for texts. */
+static void write_message(hl__jbuf *b, const hl_message *m, bool *first, hl__jbuf *tmp) {
   /* Tool results are separate "tool" messages, whatever message holds them. */
   for (size_t i = 0; i < m->n_parts; i++) {
     const hl_part *p = &m->parts[i];
     if (p->kind != HL_PART_TOOL_RESULT) continue;
-    cJSON *t = cJSON_CreateObject();
-    if (!t || !cJSON_AddStringToObject(t, "role", "tool") ||
-        !cJSON_AddStringToObject(t, "tool_call_id", p->id ? p->id : "") ||
-        !cJSON_AddStringToObject(t, "content", p->text ? p->text : "")) {
-      cJSON_Delete(t);
-      return oom();
-    }
-    if (!hl__llm_push(out, t)) return oom();
+    if (!*first) hl__jbuf_raw(b, ",", 1);
+    *first = false;
+    lit(b, "{\"role\":\"tool\",\"tool_call_id\":");
+    hl__jbuf_string(b, p->id);
+    lit(b, ",\"content\":");
+    hl__jbuf_string(b, p->text);
+    lit(b, "}");
   }
   bool calls = has_kind(m, HL_PART_TOOL_CALL);
   bool text = has_kind(m, HL_PART_TEXT);
   bool images = m->role == HL_ROLE_USER && has_kind(m, HL_PART_IMAGE);
   text = text || images;
-  if (m->role == HL_ROLE_TOOL || (!calls && !text && has_kind(m, HL_PART_TOOL_RESULT)))
-    return HL_OK;
+  if (m->role == HL_ROLE_TOOL || (!calls && !text && has_kind(m, HL_PART_TOOL_RESULT))) return;
 
-  cJSON *j = cJSON_CreateObject();
-  if (!j) return oom();
-  const char *role = m->role == HL_ROLE_SYSTEM ? "system"
-                     : m->role == HL_ROLE_ASSISTANT ? "assistant" : "user";
-  if (!cJSON_AddStringToObject(j, "role", role)) goto fail;
-  char *s = text_of(m);
-  if (!s) goto fail;
-  cJSON *content = images ? content_parts(m) : (calls && !*s) ? cJSON_CreateNull() : cJSON_CreateString(s);
-  free(s);
-  if (!content || !cJSON_AddItemToObject(j, "content", content)) {
-    cJSON_Delete(content);
-    goto fail;
-  }
+  if (!*first) hl__jbuf_raw(b, ",", 1);
+  *first = false;
+  lit(b, m->role == HL_ROLE_SYSTEM      ? "{\"role\":\"system\",\"content\":"
+         : m->role == HL_ROLE_ASSISTANT ? "{\"role\":\"assistant\",\"content\":"
+                                        : "{\"role\":\"user\",\"content\":");
+  if (images) content_parts(b, m);
+  else if (calls && !has_text(m)) lit(b, "null");
+  else text_of(b, m, tmp);
   if (calls && m->role == HL_ROLE_ASSISTANT) {
-    cJSON *tcs = cJSON_AddArrayToObject(j, "tool_calls");
-    if (!tcs) goto fail;
+    lit(b, ",\"tool_calls\":[");
+    bool first_call = true;
     for (size_t i = 0; i < m->n_parts; i++) {
       const hl_part *p = &m->parts[i];
       if (p->kind != HL_PART_TOOL_CALL) continue;
-      cJSON *tc = cJSON_CreateObject();
-      if (!hl__llm_push(tcs, tc)) goto fail;
-      char *args = p->args ? hl__json_print_exact(p->args) : strdup("{}");
-      cJSON *fn = cJSON_AddObjectToObject(tc, "function");
-      bool ok = args && cJSON_AddStringToObject(tc, "id", p->id ? p->id : "") &&
-                cJSON_AddStringToObject(tc, "type", "function") && fn &&
-                cJSON_AddStringToObject(fn, "name", p->name ? p->name : "") &&
-                cJSON_AddStringToObject(fn, "arguments", args);
-      free(args);
-      if (!ok) goto fail;
+      if (!first_call) hl__jbuf_raw(b, ",", 1);
+      first_call = false;
+      lit(b, "{\"function\":{\"name\":");
+      hl__jbuf_string(b, p->name);
+      /* The arguments as a string holding their JSON text. */
+      lit(b, ",\"arguments\":");
+      if (p->args) {
+        tmp->len = 0;
+        hl__jbuf_value(tmp, p->args);
+        if (tmp->failed) b->failed = true;
+        else hl__jbuf_string(b, tmp->p ? tmp->p : "");
+      } else {
+        lit(b, "\"{}\"");
+      }
+      lit(b, "},\"id\":");
+      hl__jbuf_string(b, p->id);
+      lit(b, ",\"type\":\"function\"}");
     }
+    lit(b, "]");
   }
-  if (!hl__llm_push(out, j)) return oom();
-  return HL_OK;
-fail:
-  cJSON_Delete(j);
-  return oom();
+  lit(b, "}");
 }
 
-static hl_status encode_request(const hl__llm *l, const hl_request *req, const char *model,
-                                cJSON **out) {
-  *out = NULL;
-  cJSON *j = cJSON_CreateObject();
-  if (!j || !cJSON_AddStringToObject(j, "model", model)) goto oom;
-  cJSON *msgs = cJSON_AddArrayToObject(j, "messages");
-  if (!msgs) goto oom;
-  for (size_t i = 0; i < req->messages.count; i++) {
-    if (!req->messages.items[i]) continue;
-    if (encode_message(msgs, req->messages.items[i]) != HL_OK) goto fail;
+/* Provider options (hl__llm_set_option) replace the field of that name:
+ * it is left out where it would be, and written with the options at the
+ * end. */
+static bool overridden(const hl__llm *l, const char *k) {
+  return l->options && cJSON_GetObjectItemCaseSensitive(l->options, k) != NULL;
+}
+
+/* ,"key": unless an option replaces it; false when it does. */
+static bool field(hl__jbuf *b, const hl__llm *l, const char *k) {
+  if (overridden(l, k)) return false;
+  hl__jbuf_raw(b, ",", 1);
+  key(b, k);
+  return true;
+}
+
+static void write_tools(hl__jbuf *b, const hl_request *req) {
+  hl__jbuf_raw(b, "[", 1);
+  for (size_t i = 0; i < req->n_tools; i++) {
+    const hl_tool_decl *d = &req->tools[i];
+    if (i) hl__jbuf_raw(b, ",", 1);
+    lit(b, "{\"function\":{\"name\":");
+    hl__jbuf_string(b, d->name);
+    if (d->description) {
+      lit(b, ",\"description\":");
+      hl__jbuf_string(b, d->description);
+    }
+    /* The schema as it is (a non-object too); none: an empty object schema. */
+    lit(b, ",\"parameters\":");
+    if (d->parameters) hl__jbuf_value(b, d->parameters);
+    else lit(b, "{\"type\":\"object\",\"properties\":{}}");
+    lit(b, "},\"type\":\"function\"}");
   }
-  if (req->n_tools > 0) {
-    cJSON *tools = cJSON_AddArrayToObject(j, "tools");
-    if (!tools) goto oom;
-    for (size_t i = 0; i < req->n_tools; i++) {
-      const hl_tool_decl *d = &req->tools[i];
-      cJSON *t = cJSON_CreateObject();
-      if (!hl__llm_push(tools, t)) goto oom;
-      cJSON *fn = cJSON_AddObjectToObject(t, "function");
-      /* The schema by reference, not a copy: the payload is printed and
-       * deleted while the request (which holds the schema) lives, and
-       * nothing writes to it (observers see it const). A copy per tool
-       * per request was ~20 allocations and frees each. */
-      cJSON *params = cJSON_IsObject(d->parameters) ? cJSON_CreateObjectReference(d->parameters->child)
-                      : d->parameters ? cJSON_Duplicate(d->parameters, 1)
-                                      : hl__empty_object_schema();
-      if (!cJSON_AddStringToObject(t, "type", "function") || !fn ||
-          !cJSON_AddStringToObject(fn, "name", d->name ? d->name : "") ||
-          (d->description && !cJSON_AddStringToObject(fn, "description", d->description)) ||
-          !params || !cJSON_AddItemToObject(fn, "parameters", params)) {
-        cJSON_Delete(params);
-        goto oom;
+  hl__jbuf_raw(b, "]", 1);
+}
+
+static hl_status write_request(const hl__llm *l, const hl_request *req, const char *model,
+                               hl__jbuf *b) {
+  if (req->tool_choice == HL_TOOL_CHOICE_NAMED && (!req->tool_choice_name || !*req->tool_choice_name))
+    return hl_fail(HL_ERR_INVALID, "openai: tool choice NAMED without a tool name");
+  hl__jbuf tmp = {0};
+  /* The first field: a comma-less start, whatever replaces it. */
+  hl__jbuf_raw(b, "{", 1);
+  size_t open = b->len;
+  if (field(b, l, "model")) hl__jbuf_string(b, model);
+  if (field(b, l, "messages")) {
+    hl__jbuf_raw(b, "[", 1);
+    bool first = true;
+    for (size_t i = 0; i < req->messages.count; i++)
+      if (req->messages.items[i]) write_message(b, req->messages.items[i], &first, &tmp);
+    hl__jbuf_raw(b, "]", 1);
+  }
+  if (req->n_tools > 0 && field(b, l, "tools")) write_tools(b, req);
+  if (req->tool_choice == HL_TOOL_CHOICE_NONE || req->tool_choice == HL_TOOL_CHOICE_REQUIRED ||
+      req->tool_choice == HL_TOOL_CHOICE_NAMED) {
+    if (field(b, l, "tool_choice")) {
+      if (req->tool_choice == HL_TOOL_CHOICE_NONE) {
+        lit(b, "\"none\"");
+      } else if (req->tool_choice == HL_TOOL_CHOICE_REQUIRED) {
+        lit(b, "\"required\"");
+      } else {
+        lit(b, "{\"function\":{\"name\":");
+        hl__jbuf_string(b, req->tool_choice_name);
+        lit(b, "},\"type\":\"function\"}");
       }
     }
   }
-  if (req->tool_choice != HL_TOOL_CHOICE_AUTO) {
-    cJSON *tc = NULL;
-    switch (req->tool_choice) {
-    case HL_TOOL_CHOICE_NONE: tc = cJSON_CreateString("none"); break;
-    case HL_TOOL_CHOICE_REQUIRED: tc = cJSON_CreateString("required"); break;
-    case HL_TOOL_CHOICE_NAMED: {
-      if (!req->tool_choice_name || !*req->tool_choice_name) {
-        hl_fail(HL_ERR_INVALID, "openai: tool choice NAMED without a tool name");
-        goto fail;
-      }
-      tc = cJSON_CreateObject();
-      cJSON *fn = tc ? cJSON_AddObjectToObject(tc, "function") : NULL;
-      if (!fn || !cJSON_AddStringToObject(tc, "type", "function") ||
-          !cJSON_AddStringToObject(fn, "name", req->tool_choice_name)) {
-        cJSON_Delete(tc);
-        goto oom;
-      }
-      break;
-    }
-    default: break;
-    }
-    if (tc && !cJSON_AddItemToObject(j, "tool_choice", tc)) {
-      cJSON_Delete(tc);
-      goto oom;
-    }
+  if (req->response_schema && field(b, l, "response_format")) {
+    lit(b, "{\"json_schema\":{\"name\":");
+    hl__jbuf_string(b, req->response_format_name && *req->response_format_name
+                           ? req->response_format_name : "response");
+    lit(b, ",\"schema\":");
+    hl__jbuf_value(b, req->response_schema);
+    if (hl__llm_schema_strict_ok(req->response_schema)) lit(b, ",\"strict\":true");
+    lit(b, "},\"type\":\"json_schema\"}");
   }
-  if (req->response_schema) {
-    cJSON *rf = cJSON_AddObjectToObject(j, "response_format");
-    cJSON *js = rf ? cJSON_AddObjectToObject(rf, "json_schema") : NULL;
-    cJSON *schema = cJSON_Duplicate(req->response_schema, 1);
-    if (!js || !cJSON_AddStringToObject(rf, "type", "json_schema") ||
-        !cJSON_AddStringToObject(js, "name", req->response_format_name && *req->response_format_name
-                                                 ? req->response_format_name : "response") ||
-        !schema || !cJSON_AddItemToObject(js, "schema", schema)) {
-      cJSON_Delete(schema);
-      goto oom;
-    }
-    if (hl__llm_schema_strict_ok(req->response_schema) && !cJSON_AddTrueToObject(js, "strict"))
-      goto oom;
-  }
-  if (req->temperature >= 0 && !cJSON_AddNumberToObject(j, "temperature", req->temperature)) goto oom;
+  if (req->temperature >= 0 && field(b, l, "temperature")) number(b, req->temperature);
   const char *max_field = __atomic_load_n(&l->max_tokens_field, __ATOMIC_RELAXED) ==
                                   HL__LLM_MAX_COMPLETION_TOKENS
                               ? "max_completion_tokens" : "max_tokens";
-  if (req->max_tokens > 0 && !cJSON_AddNumberToObject(j, max_field, req->max_tokens)) goto oom;
-  if (req->n_stop > 0) {
-    cJSON *stop = cJSON_AddArrayToObject(j, "stop");
-    if (!stop) goto oom;
-    for (size_t i = 0; i < req->n_stop; i++)
-      if (!hl__llm_push(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""))) goto oom;
+  if (req->max_tokens > 0 && field(b, l, max_field)) number(b, req->max_tokens);
+  if (req->n_stop > 0 && field(b, l, "stop")) {
+    hl__jbuf_raw(b, "[", 1);
+    for (size_t i = 0; i < req->n_stop; i++) {
+      if (i) hl__jbuf_raw(b, ",", 1);
+      hl__jbuf_string(b, req->stop[i]);
+    }
+    hl__jbuf_raw(b, "]", 1);
   }
   if (req->stream) {
-    cJSON *so;
-    if (!cJSON_AddTrueToObject(j, "stream") || !(so = cJSON_AddObjectToObject(j, "stream_options")) ||
-        !cJSON_AddTrueToObject(so, "include_usage"))
-      goto oom;
+    if (field(b, l, "stream")) lit(b, "true");
+    if (field(b, l, "stream_options")) lit(b, "{\"include_usage\":true}");
   }
   /* reasoning_effort, parallel_tool_calls: the API refuses the latter
    * without tools. */
-  if (hl__llm_apply_options(l, j) != HL_OK) goto fail;
-  if (req->n_tools == 0) cJSON_DeleteItemFromObjectCaseSensitive(j, "parallel_tool_calls");
-  *out = j;
-  return HL_OK;
-oom:
-  oom();
-fail:
-  cJSON_Delete(j);
-  return hl_last_status();
+  const cJSON *opt;
+  cJSON_ArrayForEach(opt, l->options) {
+    if (req->n_tools == 0 && opt->string && !strcmp(opt->string, "parallel_tool_calls")) continue;
+    hl__jbuf_raw(b, ",", 1);
+    key(b, opt->string ? opt->string : "");
+    hl__jbuf_value(b, opt);
+  }
+  hl__jbuf_raw(b, "}", 1);
+  /* Every field above starts with a comma: drop the first one. */
+  if (!b->failed && b->len > open + 1 && b->p[open] == ',') {
+    memmove(b->p + open, b->p + open + 1, b->len - open);
+    b->len--;
+  }
+  bool failed = b->failed || tmp.failed;
+  free(tmp.p);
+  return failed ? oom() : HL_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -483,7 +526,7 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
 static const hl__llm_wire openai_wire = {
     .path = "/chat/completions",
     .key_header = "Authorization: Bearer ",
-    .encode = encode_request,
+    .write = write_request,
     .decode = decode_body,
     .stream_size = sizeof(oa_stream),
     .stream_event = stream_event,

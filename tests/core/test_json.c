@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/util.h"
 #include "hookline/json.h"
 
 /* Parse `text`, expect HL_ERR_JSON and a message containing `needle`. */
@@ -333,9 +334,61 @@ static void numbers_print_exactly(void) {
   cJSON_Delete(v);
 }
 
+/* A provider's answer is parsed into an arena (providers/llm.c): the same
+ * checks, messages and tree as hl_json_parse(), for valid and invalid
+ * texts, integers on both sides of the fast path (15 digits, then
+ * strtod) and strings with and without escapes. */
+static void arena_parse_matches_the_heap_parse(void) {
+  const char *docs[] = {
+      ("{\"id\":\"chatcmpl-1\",\"created\":1700000000,\"choices\":[{\"index\":0,\"message\":"
+      "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"function\":"
+      "{\"name\":\"f\",\"arguments\":\"{\\\"k\\\":\\\"v\\\"}\"}}]}}],"
+      "\"usage\":{\"prompt_tokens\":20}}"),
+      ("[0,-0,7,-7,999999999999999,-999999999999999,1000000000000000,-1234567890123456,"
+      "12345678901234567890,2147483647,2147483648,-2147483649,0.5,1e2,-1E-2,3.0]"),
+      "\"plain text of some length, more than eight bytes\"",
+      "\"h\\u00e9llo \\\"q\\\" \\\\ \\n\\t \xc3\xa9\"",
+      "{\"a\":[true,false,null,{},[]],\"b\":{\"c\":{\"d\":\"e\"}}}",
+      "{\"a\":1,}", "[1,2", "\"unterminated", "\"bad \x01 control\"", "01", "-", "1.e5",
+      "{\"k\" 1}", "[\"\\u0000\"]", "\"\xff\"", "{} x",
+  };
+  for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
+    cJSON *heap = NULL, *arena_tree = NULL;
+    hl_status hs = hl_json_parse(docs[i], (size_t)-1, &heap);
+    char heap_err[256];
+    snprintf(heap_err, sizeof heap_err, "%s", hs == HL_OK ? "" : hl_last_error());
+    hl__json_arena arena = {0};
+    hl_status as = hl__json_parse_arena(docs[i], strlen(docs[i]), &arena, &arena_tree);
+    CHECK_INT(as, hs);
+    if (hs != HL_OK) {
+      CHECK_STR(hl_last_error(), heap_err);
+      CHECK(arena_tree == NULL);
+    } else {
+      CHECK(hl_json_equal(heap, arena_tree));
+      char *a = NULL, *b = NULL;
+      REQUIRE(hl_json_print(heap, &a) == HL_OK && hl_json_print(arena_tree, &b) == HL_OK);
+      CHECK_STR(b, a);
+      hl_free(a);
+      hl_free(b);
+    }
+    hl__json_arena_free(&arena);
+    cJSON_Delete(heap);
+  }
+  /* Integers through the fast path keep what strtod gives, -0 its sign. */
+  const char *ints[] = {"0", "-0", "1", "-1", "123456789012345", "-123456789012345", "999999999999999"};
+  for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+    cJSON *v = NULL;
+    REQUIRE(hl_json_parse(ints[i], (size_t)-1, &v) == HL_OK);
+    double want = strtod(ints[i], NULL);
+    CHECK(v->valuedouble == want && signbit(v->valuedouble) == signbit(want));
+    cJSON_Delete(v);
+  }
+}
+
 int main(void) {
   RUN(numbers_print_exactly);
   RUN(parses_and_prints_round_trip);
+  RUN(arena_parse_matches_the_heap_parse);
   RUN(strings_at_every_block_position);
   RUN(scalars_at_top_level);
   RUN(surrogate_pairs_decode_to_utf8);

@@ -11,6 +11,7 @@
  * by both wire formats (or is refused with a message).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_response.h"
@@ -74,8 +75,27 @@ static void encode_request(const hl_request *req) {
   const char *names[] = {"openai", "anthropic"};
   for (int i = 0; i < 2; i++) {
     hl__llm l = fuzz_llm(names[i]);
+    const char *model = req->model ? req->model : "m";
+    if (wires[i]->write) {
+      /* A wire that writes its text straight (openai.c): the text reads
+       * back as JSON (unless the nesting it adds around a tool's schema
+       * passes the parser's depth limit). */
+      hl__jbuf b = {0};
+      hl_status st = wires[i]->write(&l, req, model, &b);
+      if (st == HL_OK) {
+        cJSON *back = NULL;
+        FUZZ_CHECK(b.p && !b.failed, "%s: no request text", names[i]);
+        FUZZ_CHECK(hl_json_parse(b.p, b.len, &back) == HL_OK || strstr(hl_last_error(), "nesting deeper"),
+                   "%s wrote a request that is not JSON: %s", names[i], hl_last_error());
+        cJSON_Delete(back);
+      } else {
+        FUZZ_CHECK(hl_last_error()[0] != '\0', "%s refused a request without a message", names[i]);
+      }
+      free(b.p);
+      continue;
+    }
     cJSON *payload = NULL;
-    hl_status st = wires[i]->encode(&l, req, req->model ? req->model : "m", &payload);
+    hl_status st = wires[i]->encode(&l, req, model, &payload);
     if (st == HL_OK) {
       hl_free(fuzz_print(payload, "encoded request"));
       cJSON_Delete(payload);
