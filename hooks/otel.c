@@ -5,7 +5,8 @@
  * queue.
  *
  * How records become spans. Each run in progress has a record here,
- * found by its invocation id, holding its invoke_agent span and the child
+ * found by its key (a number the run's side gave it at AGENT_START, in
+ * every record of the run), holding its invoke_agent span and the child
  * spans (chat, execute_tool, tools/call) not yet handed to the exporter.
  * The run tree comes from the events themselves: parent_invocation_id and
  * parent_call_id place a child run under the span that started it,
@@ -265,7 +266,7 @@ static void set_parent(ot_span *s, const ot_span *parent) {
 
 typedef struct ot_run {
   struct ot_run *next; /* hash chain */
-  char id[48];
+  uint64_t key;        /* the run's side's name for it (ot_rec.run) */
   ot_span *agent;
   ot_span *spans;      /* children not yet handed over, newest first */
   size_t n_spans;
@@ -274,19 +275,18 @@ typedef struct ot_run {
   size_t share_from, share_to;
 } ot_run;
 
-static size_t run_hash(const hl_otel *o, const char *id) {
-  return (size_t)(ot_id_hash(id) % o->n_buckets);
-}
+/* Keys count up: consecutive runs go to consecutive buckets. */
+static size_t run_hash(const hl_otel *o, uint64_t key) { return (size_t)(key % o->n_buckets); }
 
-static ot_run *find_run(hl_otel *o, const char *id) {
-  if (!id) return NULL;
-  for (ot_run *r = o->runs[run_hash(o, id)]; r; r = r->next)
-    if (strcmp(r->id, id) == 0) return r;
+static ot_run *find_run(hl_otel *o, uint64_t key) {
+  if (!key) return NULL;
+  for (ot_run *r = o->runs[run_hash(o, key)]; r; r = r->next)
+    if (r->key == key) return r;
   return NULL;
 }
 
 static void unlink_run(hl_otel *o, ot_run *run) {
-  ot_run **p = &o->runs[run_hash(o, run->id)];
+  ot_run **p = &o->runs[run_hash(o, run->key)];
   while (*p && *p != run) p = &(*p)->next;
   if (*p) *p = run->next;
 }
@@ -368,9 +368,7 @@ static void on_agent_start(hl_otel *o, const ot_rec *r) {
   if (run) o->spare_runs = run->next;
   else if (!(run = malloc(sizeof *run))) return;
   memset(run, 0, sizeof *run);
-  size_t li = strlen(inv);
-  if (li >= sizeof run->id) li = sizeof run->id - 1;
-  memcpy(run->id, inv, li);
+  run->key = r->run;
   ot_span *s = new_span(o, OT_AGENT, OT_KIND_INTERNAL, "invoke_agent", agent, r->time_ns);
   if (!s) {
     run_put(o, run);
@@ -378,7 +376,7 @@ static void on_agent_start(hl_otel *o, const ot_rec *r) {
   }
   memcpy(s->span_id, r->span_id, 8);
   run->agent = s;
-  ot_run *parent = find_run(o, ot_rec_str(r, OT_S_PARENT_INV));
+  ot_run *parent = find_run(o, r->parent_run);
   if (parent) {
     ot_span *p = find_tool(parent, ot_rec_str(r, OT_S_PARENT_CALL), true);
     if (p && p->mcp) p = p->mcp;
@@ -399,13 +397,13 @@ static void on_agent_start(hl_otel *o, const ot_rec *r) {
   ATTR_STR(s, "hookline.branch", ot_rec_str(r, OT_S_BRANCH));
   const char *text = ot_rec_str(r, OT_S_CONTENT);
   if (o->capture && text) ATTR_MESSAGE(s, "gen_ai.input.messages", "user", text);
-  size_t b = run_hash(o, run->id);
+  size_t b = run_hash(o, run->key);
   run->next = o->runs[b];
   o->runs[b] = run;
 }
 
 static void on_agent_end(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) {
-  ot_run *run = find_run(o, ot_rec_str(r, OT_S_INV));
+  ot_run *run = find_run(o, r->run);
   if (!run) return;
   unlink_run(o, run);
   ot_span *s = run->agent;
@@ -548,8 +546,17 @@ static void on_tool_start(hl_otel *o, ot_run *run, const ot_rec *r) {
   }
 }
 
+/* The open tool span with id `id`. */
+static ot_span *tool_by_id(ot_run *run, const uint8_t id[8]) {
+  for (ot_span *s = run->spans; s; s = s->next)
+    if (s->role == OT_TOOL && !s->ended && memcmp(s->span_id, id, 8) == 0) return s;
+  return NULL;
+}
+
 static void on_tool_end(hl_otel *o, ot_run *run, const ot_rec *r) {
-  ot_span *s = find_tool(run, ot_rec_str(r, OT_S_CALL), true);
+  /* by the id the run's thread knew, else by the call's id */
+  ot_span *s = r->flags & OT_R_SPAN ? tool_by_id(run, r->span_id)
+                                    : find_tool(run, ot_rec_str(r, OT_S_CALL), true);
   if (!s) return;
   s->end_ns = r->time_ns;
   s->ended = true;
@@ -619,7 +626,7 @@ void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) {
     on_agent_end(o, r, out, n);
     return;
   }
-  ot_run *run = find_run(o, ot_rec_str(r, OT_S_INV));
+  ot_run *run = find_run(o, r->run);
   if (!run) {
     /* Its AGENT_START was dropped (a full ring), or came before the
      * install: the span this record starts cannot be placed. Count it as

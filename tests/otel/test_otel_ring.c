@@ -62,7 +62,8 @@ static size_t consume(hl_otel *o, size_t max, int64_t *next) {
   for (ot_rec *r; n < max && (r = ot_ring_peek(o)) != NULL; n++) {
     CHECK_INT(r->time_ns, *next);
     CHECK_INT(r->type, HL_EVENT_LM_START);
-    CHECK_STR(ot_rec_str(r, OT_S_INV), "inv-ring");
+    CHECK_STR(ot_rec_str(r, OT_S_NAME), "model");
+    CHECK_INT(r->run, 0); /* no AGENT_START: a run nobody knows */
     (*next)++;
     ot_ring_release(o, r);
   }
@@ -126,7 +127,7 @@ static void *produce(void *arg) {
   producer *p = arg;
   for (int i = 0; i < p->n; i++) {
     hl_event ev = {.size = sizeof ev, .type = HL_EVENT_LM_START, .time_ns = i, .invocation_id = p->inv,
-                   .name = "model", .provider = "scripted"};
+                   .name = p->inv, .provider = "scripted"};
     ot_on_event(&ev, p->o);
   }
   atomic_fetch_add(p->finished, 1);
@@ -156,7 +157,7 @@ static void many_producers(void) {
     pthread_mutex_lock(&o->lock);
     size_t n = 0;
     for (ot_rec *r; (r = ot_ring_peek(o)) != NULL; n++) {
-      const char *inv = ot_rec_str(r, OT_S_INV);
+      const char *inv = ot_rec_str(r, OT_S_NAME); /* the producer's (its model's name) */
       int who = inv ? atoi(inv + strlen("inv-producer-")) : -1;
       if (who < 0 || who >= THREADS || r->time_ns <= last[who]) order_ok = false;
       else last[who] = r->time_ns;
