@@ -207,7 +207,7 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
     ok = ok && !r.buf.failed;
   }
   free(r.service_from_list);
-  o->resource_json = r.buf.p;
+  o->resource_json = ot_buf_str(&r.buf);
   if (!ok) {
     hl_fail(HL_ERR_NOMEM, "hl_otel_new: out of memory");
     otel_release(o);
