@@ -19,9 +19,11 @@
  * records; the exporter uses them. The current spans live in a small
  * thread-local stack (frames), keyed by the run's invocation id pointer
  * (the event's pointer is the context's: hl_context_invocation_id()).
- * A run's trace id is in its AGENT_START frame; a child run or a tool
- * call on another thread finds it in the table of live runs, under a
- * lock taken at a run's start and end and for such a lookup only.
+ * A run's trace id and key (the number its records carry instead of its
+ * invocation id) are in its AGENT_START frame and copied into the frames
+ * of its calls; a child run or a tool call on another thread finds them
+ * in the table of live runs, under a lock taken at a run's start and end
+ * and for such a lookup only.
  */
 #include <stdlib.h>
 #include <string.h>
