@@ -503,21 +503,31 @@ OTEL_HOW = (
     "How the exporter spends its instructions (hooks/otel*.c). On the run's side, per event it "
     "reads: the thread's frames (one thread-local look-up), ids from a generator kept there, a "
     "slot of a lock-free ring claimed with one compare-and-swap, a few short strings copied into "
-    "it; no JSON, no malloc (unless content is captured), no lock but at a run's start and end. "
+    "it (one strlen and one memcpy each); no JSON, no malloc (unless content is captured), no "
+    "lock but at a run's start and end (and at the first event of a run on a thread that has no "
+    "frame of it: a parallel tool's worker). A run is named in its records by a number given at "
+    "its start, not by its invocation id: that id is copied once (AGENT_START), and the exporter "
+    "finds the run by comparing numbers; a TOOL_END names its span by id. Of the run's side's "
+    "count, ~2.9k is the library's delivery of the 12 events to any observer that wants them "
+    "(building the event, reading the observer snapshot). "
     "It asks only for the events it reads (not TURN_START or TURN_END: a turn's spans are "
     "handed over at the next model call's start), and the library saves and restores the "
     "caller's last error once per event for all observers, not per observer. On the exporter "
     "thread, each record's attributes and events are encoded as OTLP JSON once, when the record "
-    "is read, into buffers of its span (no tree, no cJSON, keys as constant fragments); the "
-    "export copies them behind the span's ids (hex from a table, a run's trace id written once "
-    "per batch) and times (digit pairs, the seconds' digits reused); spans are recycled with "
+    "is read, into buffers of its span (no tree, no cJSON, keys as constant fragments, no NUL "
+    "written per fragment); the export copies them behind the span's ids (hex four bytes per "
+    "64-bit word, a run's trace id written once per batch) and times (digit pairs, the seconds' "
+    "digits reused); spans are recycled with "
     "their buffers (one malloc per span until the pool is warm, none after); metrics are "
     "aggregated in place when spans are handed over, from strings the span kept, trying the "
     "point each kind of measurement last went to first. What is left of the exporter thread's "
     "count is mostly copying bytes: libcurl copies the request body into its upload buffer "
     "(rep movsb, which callgrind counts one instruction per byte, ~4k a run), and the count "
     "includes the growth and final release of the span pool, which the 100-run and 300-run "
-    "processes reach at different sizes. Besides that copy, a request costs libcurl ~80k "
+    "processes reach at different sizes. The exporter thread's figure moves by a few thousand "
+    "from one count to the next (19.8k to 23.2k in four counts at 66eea45): how the spans are cut into requests "
+    "depends on timing, and each request is ~80k instructions and a body copy; its own code "
+    "(the tracer, the JSON, the metrics) is ~17k a run of (b). Besides that copy, a request costs libcurl ~80k "
     "instructions (measured on loopback with a kept connection): ~150 a span, ~1k a run of (b), "
     "at the default batch of 512 spans (the OpenTelemetry SDKs' default).\n")
 
@@ -571,6 +581,9 @@ def otel_instructions(exe, url, quick):
         out[m + "_run_thread"] = round((counts[1][0] - counts[0][0]) / (many - few))
     out["on_minus_off"] = out["on"] - out["off"]
     out["noop_minus_off"] = out["noop"] - out["off"]
+    # (the counts do not depend on the machine's load: they may be taken
+    # at another commit than the wall-clock rows)
+    out["commit"] = machine_info().get("hookline_commit")
     out["on_minus_off_run_thread"] = out["on_run_thread"] - out["off_run_thread"]
     # the exporter thread (spans, JSON, curl, metrics)
     out["on_minus_off_other_threads"] = out["on_minus_off"] - out["on_minus_off_run_thread"]
@@ -1089,8 +1102,9 @@ def markdown(r):
             w(f"| … A/A p99 change, {label} | {med_range(res, 'aa_p99_change_pct', ' %')} | noise | – |")
         cg = ot.get("callgrind") or {}
         if "on_run_thread" in cg:
+            at = f", at {cg['commit']}" if cg.get("commit") else ""
             w(f"| instructions per run on the run's side (every thread but the exporter's), scripted provider, "
-              f"its tools one after another (callgrind): "
+              f"its tools one after another (callgrind{at}): "
               f"off / noop observer / on | {cg['off_run_thread']:,} / {cg['noop_run_thread']:,} / "
               f"{cg['on_run_thread']:,} | – | – |")
             w(f"| … exporter on − off, on the run's side | {cg['on_minus_off_run_thread']:,} | – | – |")

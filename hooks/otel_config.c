@@ -207,7 +207,7 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
     ok = ok && !r.buf.failed;
   }
   free(r.service_from_list);
-  o->resource_json = r.buf.p;
+  o->resource_json = ot_buf_str(&r.buf);
   if (!ok) {
     hl_fail(HL_ERR_NOMEM, "hl_otel_new: out of memory");
     otel_release(o);
@@ -231,11 +231,8 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
    * when content is captured; RESPONSE deltas, TURN_START and TURN_END
    * (a turn's spans are handed over at the next model call's start),
    * API_RESPONSE and TRACE_COMPLETE are never needed. */
-  hl_event_mask wanted = HL_EVENT_MASK(HL_EVENT_AGENT_START) | HL_EVENT_MASK(HL_EVENT_AGENT_END) |
-                         HL_EVENT_MASK(HL_EVENT_LM_START) | HL_EVENT_MASK(HL_EVENT_LM_END) |
-                         HL_EVENT_MASK(HL_EVENT_TOOL_START) | HL_EVENT_MASK(HL_EVENT_TOOL_END) |
-                         HL_EVENT_MASK(HL_EVENT_HOOK);
-  if (o->capture) wanted |= HL_EVENT_MASK(HL_EVENT_API_REQUEST);
+  hl_event_mask wanted = OT_EVENTS;
+  if (!o->capture) wanted &= ~HL_EVENT_MASK(HL_EVENT_API_REQUEST);
   hl_observer_set_events(o->observer, wanted);
   o->enabled = true;
   atomic_store(&o->live_enabled, true);

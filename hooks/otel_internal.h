@@ -35,16 +35,23 @@ typedef struct ot_buf {
 } ot_buf;
 
 /* Append n bytes. Inline: the encoder appends dozens of fragments per
- * span, and the common case (room left) is a memcpy. */
+ * span, and the common case (room left) is a memcpy. The text is not
+ * NUL-terminated as it grows (a store per fragment, ~600 instructions a
+ * run of (b)), but a byte is always left for it: ot_buf_str(). */
 void ot_buf_put_slow(ot_buf *b, const char *s, size_t n);
 static inline void ot_buf_put(ot_buf *b, const char *s, size_t n) {
   if (b->len + n + 1 <= b->cap) {
     memcpy(b->p + b->len, s, n);
     b->len += n;
-    b->p[b->len] = '\0';
   } else {
     ot_buf_put_slow(b, s, n);
   }
+}
+/* The text as a C string (NUL-terminated now), or NULL when empty and
+ * never allocated. */
+static inline char *ot_buf_str(ot_buf *b) {
+  if (b->p) b->p[b->len] = '\0';
+  return b->p;
 }
 static inline void ot_buf_puts(ot_buf *b, const char *s) { ot_buf_put(b, s, strlen(s)); }
 /* A string literal: its length is known at compile time. */
@@ -114,9 +121,11 @@ void ot_span_pool_free(hl_otel *o);
 
 /* ---- records (the run's side to the tracer) ------------------------- */
 
-/* The strings a record may carry, by index (ot_rec.off). */
+/* The strings a record may carry, by index (ot_rec.off). The run's
+ * invocation id comes with AGENT_START only (gen_ai.agent.id): the run's
+ * other records name it by its key (ot_rec.run). */
 enum {
-  OT_S_INV, OT_S_PARENT_INV, OT_S_PARENT_CALL, OT_S_CALL, OT_S_OUTER_CALL, OT_S_AGENT,
+  OT_S_INV, OT_S_PARENT_CALL, OT_S_CALL, OT_S_OUTER_CALL, OT_S_AGENT,
   OT_S_SESSION, OT_S_BRANCH, OT_S_NAME, OT_S_PROVIDER, OT_S_TOOL, OT_S_SERVER,
   OT_S_RESP_MODEL, OT_S_RESP_ID, OT_S_ERROR, OT_S_CONTENT, OT_S_COUNT
 };
@@ -127,7 +136,9 @@ enum { OT_R_USAGE = 1, OT_R_REMOTE = 2, OT_R_SPAN = 4 };
  * numbers and the few strings a span needs, packed in `text` (or in
  * `heap`, malloc'd, when they do not fit: long names, captured content).
  * Everything else (names, attributes, JSON) is made on the exporter's
- * side. */
+ * side. A run is named by its key, a number the run's side gives it at
+ * AGENT_START (otel_record.c): the exporter finds the run by comparing
+ * numbers, and the run's side copies no invocation id per event. */
 typedef struct ot_rec {
   /* What every record has first, what some have after `text`: a record
    * writes only the cache lines it uses (its slot's first 2-3 of 6 for
@@ -137,20 +148,22 @@ typedef struct ot_rec {
   int64_t in_tokens, out_tokens;
   const char *finish;        /* a literal (hl_finish_reason_name()) or NULL */
   char *heap;                /* the strings, when not in `text` (owned) */
+  uint64_t run;              /* the run's key; 0: unknown (its AGENT_START was not seen) */
   int32_t status;            /* hl_status of the event's error */
   uint8_t type, hook_point, hook_action, flags;
   uint8_t span_id[8];        /* the span the event opens or is about (OT_R_SPAN) */
   uint16_t off[OT_S_COUNT];  /* 1 + offset of each string; 0: NULL */
   char text[OT_REC_TEXT];
   uint8_t trace_id[16];      /* AGENT_START: the run's trace */
+  uint64_t parent_run;       /* AGENT_START of a child run: its parent's key (0: none known) */
   uint8_t span2_id[8];       /* TOOL_START of an MCP tool: its tools/call span */
   uint8_t remote_id[8];      /* AGENT_START with OT_R_REMOTE: the remote parent */
 } ot_rec;
 
-/* A string of a record, or NULL. */
-/* Hash of an invocation id, for the exporter's run table and the live-run
- * table. Ids end in random hex ("inv-" + 32 digits), so their last 16
- * characters hash well enough; this runs for every event. */
+/* Hash of an invocation id, for the live-run table (otel_record.c). Ids
+ * end in random hex ("inv-" + 32 digits), so their last 16 characters
+ * hash well enough; this runs at a run's start and end, and for events
+ * of a run on a thread that has no frame of it. */
 static inline uint64_t ot_id_hash(const char *id) {
   size_t n = strlen(id);
   uint64_t h = 1469598103934665603ULL ^ n;
@@ -166,6 +179,7 @@ static inline uint64_t ot_id_hash(const char *id) {
   return h;
 }
 
+/* A string of a record, or NULL. */
 static inline const char *ot_rec_str(const ot_rec *r, int i) {
   return r->off[i] ? (r->heap ? r->heap : r->text) + r->off[i] - 1 : NULL;
 }
@@ -305,6 +319,14 @@ struct hl_otel {
   atomic_uint_fast64_t st_started, st_exported, st_dropped, st_requests, st_failures,
       st_metric_exports;
 };
+
+/* The event types the observer reads (API_REQUEST only when content is
+ * captured): what it declares (otel_config.c) and what it takes. */
+#define OT_EVENTS                                                                               \
+  (HL_EVENT_MASK(HL_EVENT_AGENT_START) | HL_EVENT_MASK(HL_EVENT_AGENT_END) |                   \
+   HL_EVENT_MASK(HL_EVENT_LM_START) | HL_EVENT_MASK(HL_EVENT_LM_END) |                         \
+   HL_EVENT_MASK(HL_EVENT_TOOL_START) | HL_EVENT_MASK(HL_EVENT_TOOL_END) |                     \
+   HL_EVENT_MASK(HL_EVENT_HOOK) | HL_EVENT_MASK(HL_EVENT_API_REQUEST))
 
 /* The tracer (otel.c): the observer's function, the header function of
  * hookline/trace.h, and the end: stop acting and hand over the runs still

@@ -33,7 +33,6 @@ void ot_buf_put_slow(ot_buf *b, const char *s, size_t n) {
   }
   memcpy(b->p + b->len, s, n);
   b->len += n;
-  b->p[b->len] = '\0';
 }
 
 

@@ -19,9 +19,11 @@
  * records; the exporter uses them. The current spans live in a small
  * thread-local stack (frames), keyed by the run's invocation id pointer
  * (the event's pointer is the context's: hl_context_invocation_id()).
- * A run's trace id is in its AGENT_START frame; a child run or a tool
- * call on another thread finds it in the table of live runs, under a
- * lock taken at a run's start and end and for such a lookup only.
+ * A run's trace id and key (the number its records carry instead of its
+ * invocation id) are in its AGENT_START frame and copied into the frames
+ * of its calls; a child run or a tool call on another thread finds them
+ * in the table of live runs, under a lock taken at a run's start and end
+ * and for such a lookup only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -120,45 +122,61 @@ void ot_ring_free(hl_otel *o) {
 
 /* ---- filling a record ----------------------------------------------- */
 
-/* The strings of one record, only those set (an event has at most 8). */
-typedef struct rec_strs {
-  int n;
-  uint8_t idx[10];
-  const char *s[10];
-  char *owned;               /* printed here (content capture) */
-} rec_strs;
+/* Strings go straight into r->text, one strlen and one memcpy each;
+ * when they do not fit (long names, captured content) the record moves
+ * them into one malloc'd block that grows as needed (then a string that
+ * cannot be stored, out of memory or past 64 KB in all, is cut or left
+ * out). `at`: bytes used; `cap`: room in the current block. */
+typedef struct rec_pack {
+  ot_rec *r;
+  char *base;
+  size_t at, cap;
+} rec_pack;
 
-static inline void put(rec_strs *in, int idx, const char *s) {
-  if (s) {
-    in->idx[in->n] = (uint8_t)idx;
-    in->s[in->n++] = s;
-  }
+static void pack_begin(rec_pack *p, ot_rec *r) {
+  memset(r->off, 0, sizeof r->off);
+  r->heap = NULL;
+  *p = (rec_pack){.r = r, .base = r->text, .cap = sizeof r->text};
 }
 
-/* Pack the strings into r->text, or one malloc'd block when they do not
- * fit (then a string that cannot be stored is cut or left out). */
-static void rec_pack(ot_rec *r, const rec_strs *in) {
-  size_t len[10], total = 0;
-  for (int i = 0; i < in->n; i++) total += (len[i] = strlen(in->s[i])) + 1;
-  memset(r->off, 0, sizeof r->off);
-  char *dst = r->text;
-  r->heap = NULL;
-  if (total > sizeof r->text) {
-    if (total > UINT16_MAX) total = UINT16_MAX; /* longer strings are cut below */
-    r->heap = malloc(total);
-    if (!r->heap) total = sizeof r->text;
-    else dst = r->heap;
+/* Room for n more bytes, or as many as can be had; returns the room. */
+static size_t pack_grow(rec_pack *p, size_t n) {
+  size_t want = p->at + n;
+  if (want > UINT16_MAX) want = UINT16_MAX; /* offsets are 16-bit */
+  if (want > p->cap) {
+    size_t cap = p->cap * 2 > want ? p->cap * 2 : want;
+    if (cap > UINT16_MAX) cap = UINT16_MAX;
+    char *h = p->r->heap ? realloc(p->r->heap, cap) : malloc(cap);
+    if (h) {
+      if (!p->r->heap) memcpy(h, p->r->text, p->at);
+      p->r->heap = p->base = h;
+      p->cap = cap;
+    }
   }
-  size_t at = 0;
-  for (int i = 0; i < in->n; i++) {
-    if (at + 1 > total) break;
-    size_t n = len[i];
-    if (at + n + 1 > total) n = total - at - 1; /* cut (out of memory, or huge) */
-    memcpy(dst + at, in->s[i], n);
-    dst[at + n] = '\0';
-    r->off[in->idx[i]] = (uint16_t)(at + 1);
-    at += n + 1;
+  return p->cap - p->at;
+}
+
+static void pack_slow(rec_pack *p, int idx, const char *s, size_t n) {
+  size_t room = pack_grow(p, n + 1);
+  if (room == 0) return; /* left out */
+  if (n + 1 > room) n = room - 1; /* cut */
+  memcpy(p->base + p->at, s, n);
+  p->base[p->at + n] = '\0';
+  p->r->off[idx] = (uint16_t)(p->at + 1);
+  p->at += n + 1;
+}
+
+/* (always inlined: ~20 calls a run, and gcc kept it out of line) */
+__attribute__((always_inline)) static inline void pack(rec_pack *p, int idx, const char *s) {
+  if (!s) return;
+  size_t n = strlen(s);
+  if (p->at + n + 1 > p->cap) {
+    pack_slow(p, idx, s, n);
+    return;
   }
+  memcpy(p->base + p->at, s, n + 1);
+  p->r->off[idx] = (uint16_t)(p->at + 1);
+  p->at += n + 1;
 }
 
 /* ---- the thread's current spans --------------------------------------- */
@@ -170,6 +188,7 @@ typedef struct ot_frame {
   const hl_otel *o;
   const void *inv;           /* the run's invocation id pointer (a key only) */
   const void *call;          /* a tool call's id pointer (a key only) */
+  uint64_t run;              /* the run's key (0: unknown) */
   uint8_t trace[16], span[8];
   bool has_trace;
   uint8_t kind;
@@ -256,21 +275,29 @@ static void frame_remove(ot_stack *t, int i) {
 typedef struct ot_live {
   struct ot_live *next;
   char inv[48];
+  uint64_t run;
   uint8_t trace[16], span[8];
 } ot_live;
+
+/* Run keys: one counter for the process, so that a key never names two
+ * runs, not even of two exporters (a thread's frames may outlive one). */
+static _Atomic uint64_t ot_run_serial;
 
 #define OT_LIVE_BUCKETS 256
 
 static size_t live_hash(const char *id) { return (size_t)(ot_id_hash(id) % OT_LIVE_BUCKETS); }
 
-static bool live_lookup(hl_otel *o, const char *inv, uint8_t trace[16], uint8_t span[8]) {
+/* The trace (and span, key: each may be NULL) of live run `inv`. */
+static bool live_lookup(hl_otel *o, const char *inv, uint8_t trace[16], uint8_t span[8],
+                        uint64_t *run) {
   if (!inv) return false;
   bool found = false;
   pthread_mutex_lock(&o->live_lock);
   for (ot_live *l = o->live ? o->live[live_hash(inv)] : NULL; l; l = l->next)
     if (strcmp(l->inv, inv) == 0) {
-      memcpy(trace, l->trace, 16);
+      if (trace) memcpy(trace, l->trace, 16);
       if (span) memcpy(span, l->span, 8);
+      if (run) *run = l->run;
       found = true;
       break;
     }
@@ -278,7 +305,8 @@ static bool live_lookup(hl_otel *o, const char *inv, uint8_t trace[16], uint8_t 
   return found;
 }
 
-static void live_add(hl_otel *o, const char *inv, const uint8_t trace[16], const uint8_t span[8]) {
+static void live_add(hl_otel *o, const char *inv, const uint8_t trace[16], const uint8_t span[8],
+                     uint64_t run) {
   pthread_mutex_lock(&o->live_lock);
   ot_live *l = o->live_free;
   if (l) o->live_free = l->next;
@@ -290,6 +318,7 @@ static void live_add(hl_otel *o, const char *inv, const uint8_t trace[16], const
     l->inv[n] = '\0';
     memcpy(l->trace, trace, 16);
     memcpy(l->span, span, 8);
+    l->run = run;
     size_t b = live_hash(l->inv);
     l->next = o->live[b];
     o->live[b] = l;
@@ -338,7 +367,24 @@ static bool trace_of(const ot_stack *t, hl_otel *o, const char *inv, uint8_t tra
       memcpy(trace, t->f[i].trace, 16);
       return true;
     }
-  return live_lookup(o, inv, trace, NULL);
+  return live_lookup(o, inv, trace, NULL, NULL);
+}
+
+/* The key of run `inv` (0: unknown) and, into `trace` when it is known,
+ * its trace id: from this thread's newest frame of the run (the run's or
+ * a call's, which copied both), else from the table of live runs (a
+ * child run's or a tool call's first event on another thread). */
+static uint64_t run_of(const ot_stack *t, hl_otel *o, const char *inv, uint8_t trace[16],
+                       bool *has_trace) {
+  int i = frame_find(t, o, inv, -1, NULL);
+  if (i >= 0 && t->f[i].run) {
+    *has_trace = t->f[i].has_trace;
+    if (*has_trace) memcpy(trace, t->f[i].trace, 16);
+    return t->f[i].run;
+  }
+  uint64_t run = 0;
+  *has_trace = live_lookup(o, inv, trace, NULL, &run);
+  return run;
 }
 
 /* ---- the observer ------------------------------------------------------ */
@@ -351,80 +397,88 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   if (!ev->invocation_id || !HL_EVENT_HAS(ev, tool)) return 0;
   if (!atomic_load_explicit(&o->live_enabled, memory_order_acquire)) return 0;
   int type = ev->type;
+  if ((unsigned)type >= HL_EVENT_TYPE_COUNT || !(OT_EVENTS & HL_EVENT_MASK(type))) return 0;
   if (type == HL_EVENT_API_REQUEST && (!o->capture || !ev->data)) return 0;
-  if (type != HL_EVENT_AGENT_START && type != HL_EVENT_AGENT_END && type != HL_EVENT_LM_START &&
-      type != HL_EVENT_LM_END && type != HL_EVENT_TOOL_START && type != HL_EVENT_TOOL_END &&
-      type != HL_EVENT_HOOK && type != HL_EVENT_API_REQUEST)
-    return 0;
   const char *inv = ev->invocation_id;
   ot_stack *t = thread_stack();
 
-  /* The ids and the thread's frames first: they are needed whether or not
-   * the record finds room in the ring. */
-  uint8_t trace[16] = {0}, span[8] = {0}, span2[8] = {0}, remote[8] = {0};
+  /* The ids, the run's key and the thread's frames first: they are needed
+   * whether or not the record finds room in the ring. */
+  uint8_t trace[16], span[8] = {0}, span2[8], remote[8] = {0};
   uint8_t flags = 0;
+  uint64_t run = 0, parent_run = 0;
   const char *server = NULL;
   switch (type) {
   case HL_EVENT_AGENT_START: {
+    /* a child run joins its parent's trace; a top-level run the
+     * caller's (hl_otel_set_parent()), else starts one */
+    bool has_trace = false;
     if (ev->parent_invocation_id) {
-      if (!trace_of(t, o, ev->parent_invocation_id, trace)) ids(t, trace, 16);
+      parent_run = run_of(t, o, ev->parent_invocation_id, trace, &has_trace);
     } else if (ot_remote.set) {
       memcpy(trace, ot_remote.trace, 16);
       memcpy(remote, ot_remote.span, 8);
       flags |= OT_R_REMOTE;
       ot_remote.set = false;
-    } else {
-      ids(t, trace, 16);
+      has_trace = true;
     }
+    if (!has_trace) ids(t, trace, 16);
     ids(t, span, 8);
     flags |= OT_R_SPAN;
+    run = atomic_fetch_add_explicit(&ot_run_serial, 1, memory_order_relaxed) + 1;
     ot_frame *f = frame_push(t);
-    *f = (ot_frame){.o = o, .inv = inv, .has_trace = true, .kind = F_AGENT};
+    *f = (ot_frame){.o = o, .inv = inv, .run = run, .has_trace = true, .kind = F_AGENT};
     memcpy(f->trace, trace, 16);
     memcpy(f->span, span, 8);
-    live_add(o, inv, trace, span);
+    live_add(o, inv, trace, span, run);
     break;
   }
-  case HL_EVENT_AGENT_END:
-    frame_remove(t, frame_find(t, o, inv, F_AGENT, NULL));
+  case HL_EVENT_AGENT_END: {
+    int i = frame_find(t, o, inv, F_AGENT, NULL);
+    if (i >= 0) run = t->f[i].run;
+    else live_lookup(o, inv, NULL, NULL, &run);
+    frame_remove(t, i);
     live_remove(o, inv);
     break;
+  }
   case HL_EVENT_LM_START: {
+    bool has_trace;
+    run = run_of(t, o, inv, trace, &has_trace);
     ids(t, span, 8);
     flags |= OT_R_SPAN;
     ot_frame *f = frame_push(t);
-    *f = (ot_frame){.o = o, .inv = inv, .kind = F_CHAT};
+    *f = (ot_frame){.o = o, .inv = inv, .run = run, .has_trace = has_trace, .kind = F_CHAT};
     memcpy(f->span, span, 8);
-    int a = frame_find(t, o, inv, F_AGENT, NULL);
-    if (a >= 0) {
-      memcpy(f->trace, t->f[a].trace, 16);
-      f->has_trace = true;
-    }
+    if (has_trace) memcpy(f->trace, trace, 16);
     break;
   }
   case HL_EVENT_LM_END:
   case HL_EVENT_API_REQUEST: {
     int i = frame_find(t, o, inv, F_CHAT, NULL);
     if (i >= 0) {
+      run = t->f[i].run;
       memcpy(span, t->f[i].span, 8);
       flags |= OT_R_SPAN;
       if (type == HL_EVENT_LM_END) frame_remove(t, i);
     }
+    if (!run) {
+      bool has_trace;
+      run = run_of(t, o, inv, trace, &has_trace);
+    }
     break;
   }
   case HL_EVENT_TOOL_START: {
-    ids(t, span, 8);
-    flags |= OT_R_SPAN;
     server = ev->tool ? hl_mcp_tool_server(ev->tool) : NULL;
     frame_reserve(t, server ? 2 : 1);
-    int a = frame_find(t, o, inv, F_AGENT, NULL);
+    bool has_trace;
+    run = run_of(t, o, inv, trace, &has_trace);
+    ids(t, span, 8);
+    flags |= OT_R_SPAN;
     ot_frame *f = frame_push(t);
-    *f = (ot_frame){.o = o, .inv = inv, .call = ev->call_id, .kind = F_TOOL};
+    *f = (ot_frame){.o = o, .inv = inv, .call = ev->call_id, .run = run, .has_trace = has_trace,
+                    .kind = F_TOOL};
     memcpy(f->span, span, 8);
-    if (a >= 0) {
-      memcpy(f->trace, t->f[a].trace, 16);
-      f->has_trace = true;
-    }
+    if (has_trace) memcpy(f->trace, trace, 16);
     if (server) {
       ids(t, span2, 8);
       ot_frame *m = frame_push(t); /* room reserved: f did not move */
@@ -434,12 +488,27 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     }
     break;
   }
-  case HL_EVENT_TOOL_END:
+  case HL_EVENT_TOOL_END: {
     frame_remove(t, frame_find(t, o, inv, F_MCP, ev->call_id));
-    frame_remove(t, frame_find(t, o, inv, F_TOOL, ev->call_id));
+    /* the call's span by its id, when this thread started it */
+    int i = frame_find(t, o, inv, F_TOOL, ev->call_id);
+    if (i >= 0) {
+      run = t->f[i].run;
+      memcpy(span, t->f[i].span, 8);
+      flags |= OT_R_SPAN;
+      frame_remove(t, i);
+    }
+    if (!run) {
+      bool has_trace;
+      run = run_of(t, o, inv, trace, &has_trace);
+    }
     break;
-  default:
+  }
+  default: {
+    bool has_trace;
+    run = run_of(t, o, inv, trace, &has_trace);
     break;
+  }
   }
 
   size_t pos;
@@ -460,6 +529,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   ot_rec *r = &c->rec;
   r->type = (uint8_t)type;
   r->flags = flags;
+  r->run = run;
   r->time_ns = ev->time_ns;
   r->duration_ms = ev->duration_ms;
   r->status = (int32_t)ev->error.status;
@@ -468,7 +538,8 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   r->finish = NULL;
   if (type == HL_EVENT_AGENT_START) {
     memcpy(r->trace_id, trace, 16);
-    memcpy(r->remote_id, remote, 8);
+    r->parent_run = parent_run;
+    if (flags & OT_R_REMOTE) memcpy(r->remote_id, remote, 8);
   }
   memcpy(r->span_id, span, 8);
   if (server) memcpy(r->span2_id, span2, 8);
@@ -477,39 +548,37 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     r->in_tokens = ev->usage->input_tokens;
     r->out_tokens = ev->usage->output_tokens;
   }
-  rec_strs in;
-  in.n = 0;
-  in.owned = NULL;
-  put(&in, OT_S_INV, inv);
-  bool failed = ev->error.status != HL_OK;
+  rec_pack p;
+  pack_begin(&p, r);
+  char *owned = NULL; /* printed here (content capture) */
   switch (type) {
   case HL_EVENT_AGENT_START:
-    put(&in, OT_S_PARENT_INV, ev->parent_invocation_id);
-    put(&in, OT_S_PARENT_CALL, ev->parent_call_id);
-    put(&in, OT_S_AGENT, ev->agent_name);
-    put(&in, OT_S_SESSION, ev->session_id && ev->session_id[0] ? ev->session_id : NULL);
-    put(&in, OT_S_BRANCH, ev->branch);
-    if (o->capture) put(&in, OT_S_CONTENT, ev->text);
+    pack(&p, OT_S_INV, inv);
+    pack(&p, OT_S_PARENT_CALL, ev->parent_call_id);
+    pack(&p, OT_S_AGENT, ev->agent_name);
+    pack(&p, OT_S_SESSION, ev->session_id && ev->session_id[0] ? ev->session_id : NULL);
+    pack(&p, OT_S_BRANCH, ev->branch);
+    if (o->capture) pack(&p, OT_S_CONTENT, ev->text);
     break;
   case HL_EVENT_AGENT_END:
-    if (o->capture) put(&in, OT_S_CONTENT, ev->text);
+    if (o->capture) pack(&p, OT_S_CONTENT, ev->text);
     break;
   case HL_EVENT_LM_START:
-    put(&in, OT_S_NAME, ev->name);
-    put(&in, OT_S_PROVIDER, ev->provider);
+    pack(&p, OT_S_NAME, ev->name);
+    pack(&p, OT_S_PROVIDER, ev->provider);
     break;
   case HL_EVENT_LM_END: {
     const hl_response *resp = ev->response;
     if (resp) {
-      put(&in, OT_S_RESP_MODEL, resp->model);
-      put(&in, OT_S_RESP_ID, resp->id);
+      pack(&p, OT_S_RESP_MODEL, resp->model);
+      pack(&p, OT_S_RESP_ID, resp->id);
       r->finish = hl_finish_reason_name(resp->finish);
       if (o->capture && resp->message) {
         cJSON *m = hl_message_to_json(resp->message), *arr = cJSON_CreateArray();
         if (m && arr && cJSON_AddItemToArray(arr, m)) m = NULL;
         else cJSON_Delete(arr), arr = NULL;
         cJSON_Delete(m);
-        in.owned = print_json(arr);
+        owned = print_json(arr);
         cJSON_Delete(arr);
       }
     }
@@ -519,34 +588,37 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "messages");
     if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "input");
     if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "contents");
-    in.owned = print_json(msgs ? msgs : ev->data);
+    owned = print_json(msgs ? msgs : ev->data);
     break;
   }
   case HL_EVENT_TOOL_START:
-    put(&in, OT_S_CALL, ev->call_id);
-    put(&in, OT_S_OUTER_CALL, ev->outer_call_id);
-    put(&in, OT_S_NAME, ev->name);
-    put(&in, OT_S_SERVER, server);
-    if (o->capture) in.owned = print_json(ev->args);
+    pack(&p, OT_S_CALL, ev->call_id);
+    pack(&p, OT_S_OUTER_CALL, ev->outer_call_id);
+    pack(&p, OT_S_NAME, ev->name);
+    pack(&p, OT_S_SERVER, server);
+    if (o->capture) owned = print_json(ev->args);
     break;
   case HL_EVENT_TOOL_END:
-    put(&in, OT_S_CALL, ev->call_id);
-    if (o->capture) in.owned = print_json(ev->result);
+    /* (the span's id says which call, when this thread knew it) */
+    if (!(flags & OT_R_SPAN)) pack(&p, OT_S_CALL, ev->call_id);
+    if (o->capture) owned = print_json(ev->result);
     break;
   case HL_EVENT_HOOK:
-    put(&in, OT_S_CALL, ev->call_id);
-    put(&in, OT_S_OUTER_CALL, ev->outer_call_id);
-    put(&in, OT_S_NAME, ev->name);
-    put(&in, OT_S_TOOL, ev->tool ? hl_tool_name(ev->tool) : NULL);
+    pack(&p, OT_S_CALL, ev->call_id);
+    pack(&p, OT_S_OUTER_CALL, ev->outer_call_id);
+    pack(&p, OT_S_NAME, ev->name);
+    pack(&p, OT_S_TOOL, ev->tool ? hl_tool_name(ev->tool) : NULL);
     break;
   default:
     break;
   }
-  if (failed) put(&in, OT_S_ERROR, ev->error.message && ev->error.message[0] ? ev->error.message
-                                                                         : hl_strerror(ev->error.status));
-  if (in.owned) put(&in, OT_S_CONTENT, in.owned);
-  rec_pack(r, &in);
-  if (in.owned) cJSON_free(in.owned);
+  if (ev->error.status != HL_OK)
+    pack(&p, OT_S_ERROR, ev->error.message && ev->error.message[0] ? ev->error.message
+                                                                   : hl_strerror(ev->error.status));
+  if (owned) {
+    pack(&p, OT_S_CONTENT, owned);
+    cJSON_free(owned);
+  }
   ring_publish(o, c, pos);
   return 0;
 }
@@ -566,7 +638,7 @@ static bool current_ids(hl_otel *o, hl_context *ctx, uint8_t trace[16], uint8_t 
     }
     return trace_of(t, o, inv, trace);
   }
-  return live_lookup(o, inv, trace, span); /* no call in progress here: the run's span */
+  return live_lookup(o, inv, trace, span, NULL); /* no call in progress here: the run's span */
 }
 
 bool ot_header_fn(hl_context *ctx, char *line, size_t size, void *user_data) {

@@ -5,6 +5,7 @@
  * the result mapped to what the model sees, and keeping registries and
  * agents in sync after notifications/tools/list_changed.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +30,16 @@ static hl_status call_fn(hl_context *ctx, const cJSON *args, cJSON **result, voi
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static mcp_tool **live;
 static size_t n_live, cap_live;
+/* n_live, readable without the lock: with no MCP tool alive (most
+ * processes) hl_mcp_tool_server() answers without taking it. A tool the
+ * caller holds was added before it was handed over, so its count is seen. */
+static atomic_size_t any_live;
 
 static bool live_add(mcp_tool *t) {
   pthread_mutex_lock(&live_lock);
   bool ok = hl__reserve((void **)&live, &cap_live, n_live + 1, sizeof *live) == HL_OK;
   if (ok) live[n_live++] = t;
+  atomic_store_explicit(&any_live, n_live, memory_order_release);
   pthread_mutex_unlock(&live_lock);
   return ok;
 }
@@ -46,6 +52,7 @@ static void mcp_tool_free(void *user) {
       live[i] = live[--n_live];
       break;
     }
+  atomic_store_explicit(&any_live, n_live, memory_order_release);
   if (n_live == 0) {
     free(live);
     live = NULL;
@@ -59,7 +66,7 @@ static void mcp_tool_free(void *user) {
 }
 
 const char *hl_mcp_tool_server(const hl_tool *tool) {
-  if (!tool) return NULL;
+  if (!tool || !atomic_load_explicit(&any_live, memory_order_acquire)) return NULL;
   void *u = hl_tool_user_data(tool);
   const char *name = NULL;
   pthread_mutex_lock(&live_lock);

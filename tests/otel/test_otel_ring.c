@@ -5,7 +5,9 @@
  * (ot_ring_sync), a full ring drops the record and counts the span it
  * would have started, records come out in order across laps, and many
  * producers at once lose nothing and duplicate nothing (also run under
- * ThreadSanitizer: suite concurrency).
+ * ThreadSanitizer: suite concurrency). A run's records name it by a key
+ * (not its invocation id): the events of a run on a thread that did not
+ * start it, and a child run started there, still land on its spans.
  *
  * The exporter object is built by hand (no thread, no HTTP): the test is
  * the only consumer, so what the ring holds is exactly what it was given.
@@ -62,7 +64,8 @@ static size_t consume(hl_otel *o, size_t max, int64_t *next) {
   for (ot_rec *r; n < max && (r = ot_ring_peek(o)) != NULL; n++) {
     CHECK_INT(r->time_ns, *next);
     CHECK_INT(r->type, HL_EVENT_LM_START);
-    CHECK_STR(ot_rec_str(r, OT_S_INV), "inv-ring");
+    CHECK_STR(ot_rec_str(r, OT_S_NAME), "model");
+    CHECK_INT(r->run, 0); /* no AGENT_START: a run nobody knows */
     (*next)++;
     ot_ring_release(o, r);
   }
@@ -126,7 +129,7 @@ static void *produce(void *arg) {
   producer *p = arg;
   for (int i = 0; i < p->n; i++) {
     hl_event ev = {.size = sizeof ev, .type = HL_EVENT_LM_START, .time_ns = i, .invocation_id = p->inv,
-                   .name = "model", .provider = "scripted"};
+                   .name = p->inv, .provider = "scripted"};
     ot_on_event(&ev, p->o);
   }
   atomic_fetch_add(p->finished, 1);
@@ -156,7 +159,7 @@ static void many_producers(void) {
     pthread_mutex_lock(&o->lock);
     size_t n = 0;
     for (ot_rec *r; (r = ot_ring_peek(o)) != NULL; n++) {
-      const char *inv = ot_rec_str(r, OT_S_INV);
+      const char *inv = ot_rec_str(r, OT_S_NAME); /* the producer's (its model's name) */
       int who = inv ? atoi(inv + strlen("inv-producer-")) : -1;
       if (who < 0 || who >= THREADS || r->time_ns <= last[who]) order_ok = false;
       else last[who] = r->time_ns;
@@ -177,9 +180,107 @@ static void many_producers(void) {
   fake_free(o);
 }
 
+/* ---- run keys across threads ---------------------------------------- */
+
+/* The events a worker thread delivers: a child run started from inside a
+ * call another thread started, then the end of that call. Its strings
+ * are its own copies (the ids' text, not the parent's pointers). */
+static void *worker_events(void *arg) {
+  hl_otel *o = arg;
+  char parent[] = "inv-parent-0123456789abcdef0123456789ab", call[] = "call-1";
+  char child[] = "inv-child-0123456789abcdef0123456789abcd";
+  hl_event end = {.size = sizeof end, .type = HL_EVENT_TOOL_END, .time_ns = 30, .invocation_id = parent,
+                  .call_id = call, .name = "lookup", .duration_ms = 2};
+  hl_event cs = {.size = sizeof cs, .type = HL_EVENT_AGENT_START, .time_ns = 21, .invocation_id = child,
+                 .agent_name = "helper", .parent_invocation_id = parent, .parent_call_id = call};
+  ot_on_event(&cs, o);
+  hl_event ce = {.size = sizeof ce, .type = HL_EVENT_AGENT_END, .time_ns = 25, .invocation_id = child};
+  ot_on_event(&ce, o);
+  ot_on_event(&end, o);
+  return NULL;
+}
+
+static const ot_span *span_named(const ot_span *s, const char *op, const char *what) {
+  for (; s; s = s->next)
+    if (!strcmp(s->op, op) && s->s_what && !strcmp(ot_span_str(s, s->s_what), what)) return s;
+  return NULL;
+}
+
+static void keys_across_threads(void) {
+  hl_otel *o = fake_otel();
+  REQUIRE(o != NULL);
+  pthread_mutex_init(&o->pool_lock, NULL);
+  o->n_buckets = 64;
+  o->runs = calloc(o->n_buckets, sizeof *o->runs);
+  REQUIRE(o->runs != NULL);
+  o->enabled = true;
+  char inv[] = "inv-parent-0123456789abcdef0123456789ab", call[] = "call-1";
+  hl_event as = {.size = sizeof as, .type = HL_EVENT_AGENT_START, .time_ns = 10, .invocation_id = inv,
+                 .agent_name = "main"};
+  ot_on_event(&as, o);
+  hl_event ts = {.size = sizeof ts, .type = HL_EVENT_TOOL_START, .time_ns = 20, .invocation_id = inv,
+                 .call_id = call, .name = "lookup"};
+  ot_on_event(&ts, o);
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, worker_events, o) == 0);
+  pthread_join(t, NULL);
+  hl_event ae = {.size = sizeof ae, .type = HL_EVENT_AGENT_END, .time_ns = 40, .invocation_id = inv};
+  ot_on_event(&ae, o);
+
+  /* the records: every one of the parent names it by one key, and only
+   * AGENT_START carries an invocation id */
+  ot_span *out = NULL;
+  size_t n = 0, recs = 0;
+  uint64_t parent_key = 0;
+  pthread_mutex_lock(&o->lock);
+  for (ot_rec *r; (r = ot_ring_peek(o)) != NULL; recs++) {
+    if (recs == 0) parent_key = r->run;
+    CHECK(r->run != 0);
+    bool parents = recs < 2 || recs >= 4;  /* AGENT_START, TOOL_START; TOOL_END, AGENT_END */
+    if (parents) CHECK_INT(r->run, parent_key);
+    else CHECK(r->run != parent_key);      /* the child's */
+    if (r->type == HL_EVENT_AGENT_START) CHECK(ot_rec_str(r, OT_S_INV) != NULL);
+    else CHECK(ot_rec_str(r, OT_S_INV) == NULL);
+    if (recs == 2) CHECK_INT(r->parent_run, parent_key);
+    ot_trace_record(o, r, &out, &n);
+    ot_ring_release(o, r);
+  }
+  ot_ring_sync(o);
+  pthread_mutex_unlock(&o->lock);
+  CHECK_INT(recs, 6);
+  CHECK_INT(n, 3); /* the child's agent span, the parent's and its tool span */
+
+  /* the call, ended on the worker (found by its call id there), and the
+   * child run under it, in the parent's trace */
+  const ot_span *root = span_named(out, "invoke_agent", "main");
+  const ot_span *tool = span_named(out, "execute_tool", "lookup");
+  const ot_span *kid = span_named(out, "invoke_agent", "helper");
+  REQUIRE(root && tool && kid);
+  CHECK_INT(tool->end_ns, 30);
+  CHECK(tool->measured);
+  CHECK(!memcmp(tool->parent_id, root->span_id, 8));
+  CHECK(kid->has_parent && !memcmp(kid->parent_id, tool->span_id, 8));
+  CHECK(!memcmp(kid->trace_id, root->trace_id, 16));
+  CHECK_INT(kid->end_ns, 25);
+  CHECK_INT(root->end_ns, 40);
+
+  ot_spans_recycle(o, out);
+  ot_span *left = NULL;
+  size_t n_left = 0;
+  ot_tracer_stop(o, &left, &n_left); /* frees the run records */
+  CHECK_INT(n_left, 0);
+  pthread_mutex_lock(&o->lock);
+  ot_span_pool_free(o);
+  pthread_mutex_unlock(&o->lock);
+  free(o->runs);
+  pthread_mutex_destroy(&o->pool_lock);
+  fake_free(o);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(full_and_reuse);
   RUN(many_producers);
+  RUN(keys_across_threads);
   return CHECK_EXIT();
 }
