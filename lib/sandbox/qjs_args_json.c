@@ -145,6 +145,8 @@ static bool put_delegated(vm_t *vm, out_buf *b, uint32_t ctx, uint32_t member, u
   hl_vm_store32(vm, vm->scratch, key);
   hl_vm_store32(vm, vm->scratch + 4, v);
   uint32_t r = QTS_Call(vm, ctx, member, vm->undefined_ptr, 2, vm->scratch);
+  if (!r)
+    return false; /* no memory for the result's handle */
   uint32_t exc = QTS_ResolveException(vm, ctx, r);
   bool ok = !exc;
   *none = false;
@@ -223,6 +225,8 @@ static int write_object(vm_t *vm, out_buf *b, uint32_t ctx, uint32_t obj, uint32
     return -1;
   }
   uint32_t keys = hl_vm_load32(vm, pptrs), n = hl_vm_load32(vm, plen);
+  if (!keys && n) /* the module's malloc failed */
+    return -1;
   int st = 0;
   bool first = true;
   put(vm, b, "{", 1);
@@ -232,18 +236,22 @@ static int write_object(vm_t *vm, out_buf *b, uint32_t ctx, uint32_t obj, uint32
       /* Keys first, values read one by one afterwards, as JSON.stringify
        * reads them (a getter sees the same order). */
       uint32_t v = QTS_GetProp(vm, ctx, obj, key);
-      uint32_t vexc = QTS_ResolveException(vm, ctx, v);
-      if (vexc) {
+      uint32_t vexc = v ? QTS_ResolveException(vm, ctx, v) : 0;
+      if (!v) {
+        st = -1; /* no memory for the value's handle */
+      } else if (vexc) {
         QTS_FreeValuePointer(vm, ctx, vexc);
         st = -1;
       } else {
         st = put_member(vm, b, ctx, member, key, v, &first);
       }
-      QTS_FreeValuePointer(vm, ctx, v);
+      if (v)
+        QTS_FreeValuePointer(vm, ctx, v);
     }
     QTS_FreeValuePointer(vm, ctx, key);
   }
-  qts_free(vm, keys);
+  if (keys)
+    qts_free(vm, keys);
   put(vm, b, "}", 1);
   return st;
 }
