@@ -10,6 +10,7 @@
  * Names are the minified ones from dist/emscripten-module.mjs.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "qjs_vm_internal.h"
@@ -177,18 +178,41 @@ u32 Z_aZ_s(vm_t *vm, u32 ctx, u32 this_ptr, u32 argc, u32 argv, u32 fn_id) {
     if (!open)
       return QTS_DupValuePointer(vm, ctx, QTS_GetTrue(vm));
   } else if (fn_id == HL_VM_HOST_CALL && argc >= 4) {
-    /* call(name, args_json, resolve, reject) */
+    /* call(name, args, resolve, reject, member): args is JSON text, or a
+     * plain object whose text the host writes (qjs_args_json.c). */
+    uint32_t argsv = QTS_ArgvGetJSValueConstPointer(vm, argv, 1);
+    uint32_t args = 0;
+    char *written = NULL;
+    size_t written_len = 0;
+    if (hl_vm_load32(vm, argsv + 4) == HL_JS_TAG_OBJECT) {
+      int r = argc >= 5 ? hl__vm_args_json(vm, ctx, argsv,
+                                            QTS_ArgvGetJSValueConstPointer(vm, argv, 4),
+                                            &written, &written_len)
+                        : 1;
+      if (r != 0) /* true: stringify it yourself; false: it cannot be */
+        return QTS_DupValuePointer(vm, ctx, r > 0 ? QTS_GetTrue(vm) : QTS_GetFalse(vm));
+      vm->held = written; /* freed by vm_enter if a wasm call below traps */
+    } else {
+      args = arg_string(vm, ctx, argv, 1);
+    }
     uint32_t name = arg_string(vm, ctx, argv, 0);
-    uint32_t args = arg_string(vm, ctx, argv, 1);
     hl_vm_request req = {
       QTS_DupValuePointer(vm, ctx, QTS_ArgvGetJSValueConstPointer(vm, argv, 2)),
       QTS_DupValuePointer(vm, ctx, QTS_ArgvGetJSValueConstPointer(vm, argv, 3))};
     bool kept = false;
-    if (name && args && req.resolve && req.reject && vm->hooks.call) {
-      uint32_t args_len = hl_vm_strlen(vm, args);
+    if (name && (args || written) && req.resolve && req.reject && vm->hooks.call) {
+      const char *text = written;
+      size_t text_len = written_len;
+      if (!written) {
+        text_len = hl_vm_strlen(vm, args);
+        text = (const char *)vm->mem.data + args;
+      }
       (void)hl_vm_strlen(vm, name); /* traps if unterminated */
-      kept = vm->hooks.call(vm->ud, req, (const char *)vm->mem.data + name,
-                            (const char *)vm->mem.data + args, args_len);
+      kept = vm->hooks.call(vm->ud, req, (const char *)vm->mem.data + name, text, text_len);
+    }
+    if (written) {
+      free(written);
+      vm->held = NULL;
     }
     if (!kept) {
       if (req.resolve)

@@ -859,7 +859,7 @@ static char *finish(vm_t *vm, uint32_t v) {
   char num[16];
   switch (tag) {
   case HL_JS_TAG_INT:
-    snprintf(num, sizeof num, "%d", (int)(int32_t)payload);
+    num[hl_vm_int_text(num, (int32_t)payload)] = 0;
     return strdup(num);
   case HL_JS_TAG_BOOL:
     return strdup(payload ? "true" : "false");

@@ -54,6 +54,7 @@ struct Z_a_instance_t {
   hl_vm_hooks hooks;
   void *ud;
   bool broken;
+  bool in_args;   /* qjs_imports.c is writing a callback's arguments as JSON */
   bool unchecked; /* made from the template file before its image was checked (vm_prepare) */
   /* C heap text carried across a wasm call that may trap: vm_enter frees
    * it when one does (take_string()). */
@@ -76,6 +77,15 @@ bool hl__code_cache_put(struct Z_a_instance_t *vm, const char *code, size_t len,
 void hl__code_cache_clear(struct Z_a_instance_t *vm);
 /* Outside wasm, when the vm's memory goes away: free the host side only. */
 void hl__code_cache_forget(struct Z_a_instance_t *vm);
+
+/* qjs_args_json.c, inside a host call: the JSON text of a callback's
+ * arguments object `obj` (JSValue*), written by the host as
+ * JSON.stringify would write it; `member` is the prelude's member().
+ * 0: *out (C heap, *len bytes) holds it; -1: JSON.stringify would have
+ * thrown (the exception is cleared); 1: not written here (a call made
+ * while one is being written, from a getter or a toJSON). */
+int hl__vm_args_json(struct Z_a_instance_t *vm, uint32_t ctx, uint32_t obj, uint32_t member,
+                     char **out, size_t *len);
 
 /* Appended to the generated module (qjs_table_init.c.in): JS_EvalFunction
  * on the JSValue in `cell` (consumed), which the result replaces. */
@@ -130,6 +140,7 @@ extern const char hl__prelude_js[];
 #define QTS_FreeCString(vm, ctx, s) Z_qjsZ_S(VM_INST(vm), (ctx), (s))
 #define QTS_DupValuePointer(vm, ctx, v) Z_qjsZ_T(VM_INST(vm), (ctx), (v))
 #define QTS_GetNull(vm) Z_qjsZ_F(VM_INST(vm))
+#define QTS_GetFalse(vm) Z_qjsZ_G(VM_INST(vm))
 #define QTS_GetTrue(vm) Z_qjsZ_H(VM_INST(vm))
 #define QTS_NewFloat64(vm, ctx, d) Z_qjsZ_Y(VM_INST(vm), (ctx), (d))
 #define QTS_GetFloat64(vm, ctx, v) Z_qjsZ_Z5A(VM_INST(vm), (ctx), (v))
@@ -137,7 +148,10 @@ extern const char hl__prelude_js[];
 #define QTS_GetString(vm, ctx, v) Z_qjsZ_Z24(VM_INST(vm), (ctx), (v))
 #define QTS_IsJobPending(vm, rt) Z_qjsZ_fa(VM_INST(vm), (rt))
 #define QTS_ExecutePendingJob(vm, rt, max, pctx) Z_qjsZ_ga(VM_INST(vm), (rt), (max), (pctx))
+#define QTS_GetProp(vm, ctx, obj, key) Z_qjsZ_ha(VM_INST(vm), (ctx), (obj), (key))
 #define QTS_GetPropNumber(vm, ctx, obj, i) Z_qjsZ_ia(VM_INST(vm), (ctx), (obj), (i))
+#define QTS_GetOwnPropertyNames(vm, ctx, pptrs, plen, obj, flags) \
+  Z_qjsZ_la(VM_INST(vm), (ctx), (pptrs), (plen), (obj), (flags))
 #define QTS_Call(vm, ctx, f, th, argc, argv) Z_qjsZ_ma(VM_INST(vm), (ctx), (f), (th), (argc), (argv))
 #define QTS_ResolveException(vm, ctx, v) Z_qjsZ_na(VM_INST(vm), (ctx), (v))
 #define QTS_Eval(vm, ctx, code, len, file, detect, flags) \
@@ -161,6 +175,10 @@ extern const char hl__prelude_js[];
 #define HL_JS_TAG_NULL 2u
 #define HL_JS_TAG_UNDEFINED 3u
 #define HL_JS_TAG_EXCEPTION 6u
+#define HL_JS_TAG_STRING ((uint32_t)-7)
+#define HL_JS_TAG_OBJECT ((uint32_t)-1)
+/* A JSValue whose tag is none of QuickJS's (-9 .. 8) is a NaN-boxed double. */
+#define HL_JS_TAG_IS_FLOAT64(tag) ((uint32_t)(tag) + 9u >= 17u)
 
 /* Bounded access to linear memory for imports and the vm: out-of-range
  * addresses trap like a wasm access would. */
@@ -177,6 +195,24 @@ static inline uint32_t hl_vm_load32(struct Z_a_instance_t *vm, uint32_t addr) {
 static inline void hl_vm_store32(struct Z_a_instance_t *vm, uint32_t addr, uint32_t v) {
   memcpy(hl_vm_mem(vm, addr, 4), &v, 4);
 }
+/* The decimal text of `v` into `buf` (at least 12 bytes, not
+ * terminated); returns its length. For the JSON of int JSValues, without
+ * snprintf (~600 instructions a call). */
+static inline size_t hl_vm_int_text(char *buf, int32_t v) {
+  char tmp[12];
+  size_t n = 0, len = 0;
+  uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    buf[len++] = '-';
+  while (n)
+    buf[len++] = tmp[--n];
+  return len;
+}
+
 /* Length of the NUL-terminated string at `addr` (traps if unterminated). */
 static inline uint32_t hl_vm_strlen(struct Z_a_instance_t *vm, uint32_t addr) {
   if (addr >= vm->mem.size)
