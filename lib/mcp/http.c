@@ -534,8 +534,14 @@ void hl__mcp_http_listen(hl_mcp *m) {
   o.max_response_bytes = 0;
   m->listen_http = hl__http_new(&o);
   if (!m->listen_http) return;
-  /* The same trust as the requests' client (which checked the file). */
-  if (m->ca_file) hl__http_set_ca_file(m->listen_http, m->ca_file, "mcp");
+  /* The same trust as the requests' client (which checked the file); if
+   * the file went since, no GET stream rather than one trusting the
+   * system's store instead. */
+  if (m->ca_file && hl__http_set_ca_file(m->listen_http, m->ca_file, "mcp") != HL_OK) {
+    hl__http_free(m->listen_http);
+    m->listen_http = NULL;
+    return;
+  }
   if (pthread_create(&m->listener, NULL, listener_main, m) != 0) return;
   m->listener_running = true;
   /* Wait until the server has answered the GET: a server sends what
