@@ -501,6 +501,8 @@ hl_status hl__py_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
   hl_py_outcome o = {0};
   if (!g->vm || hl_py_vm_broken(g->vm))
     st = make_py_vm(sb);
+  if (st == HL_OK)
+    st = hl_py_vm_settle(g->vm);
   if (st == HL_OK && sb->callbacks_dirty) {
     st = hl_py_vm_define(g->vm);
     if (st == HL_OK)

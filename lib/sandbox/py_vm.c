@@ -467,17 +467,14 @@ static void exec_once(hl_py_vm *vm, const char *src, size_t n, uint32_t out, hl_
 static hl_status exec_op(hl_py_vm *vm, void *p) {
   exec_arg *a = p;
   hl_py_outcome *o = a->o;
-  /* A soft stop that came after the last execution ended is still
-   * pending in MicroPython: let the prelude swallow it first. */
+  /* A soft stop that came after the last execution ended was swallowed
+   * by hl_py_vm_settle() before this one armed its watches: any pending
+   * now is this execution's own (its deadline may have passed already
+   * on a thread the machine did not run) and must not be drained. */
   uint32_t out = Z_mpyZ_malloc(&vm->inst, 24);
   if (!out || !hl__py_mem(vm, out, 24)) {
     o->error_type = strdup("MemoryError");
     return HL_OK;
-  }
-  if (atomic_exchange(&vm->soft_sent, 0)) {
-    call_fn(vm, vm->fn_drain, 0, out);
-    if ((int32_t)word(vm, out) == PY_MP_EXCEPTION)
-      Z_mpyZ_free(&vm->inst, word(vm, out + 8));
   }
   vm->tmp = with_result(a->code, a->len);
   if (vm->tmp) {
@@ -1198,12 +1195,18 @@ static hl_status drain_op(hl_py_vm *vm, void *p) {
   (void)p;
   uint32_t out = Z_mpyZ_malloc(&vm->inst, 24);
   if (!out || !hl__py_mem(vm, out, 24))
-    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory saving a Python state");
+    return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory clearing a stale interrupt");
   call_fn(vm, vm->fn_drain, 0, out);
   if ((int32_t)word(vm, out) == PY_MP_EXCEPTION)
     Z_mpyZ_free(&vm->inst, word(vm, out + 8));
   Z_mpyZ_free(&vm->inst, out);
   return HL_OK;
+}
+
+hl_status hl_py_vm_settle(hl_py_vm *vm) {
+  if (!atomic_exchange(&vm->soft_sent, 0))
+    return HL_OK;
+  return vm_run(vm, drain_op, NULL);
 }
 
 hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out) {
@@ -1217,11 +1220,9 @@ hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out) {
   }
   /* A KeyboardInterrupt that came after the last execution must not be
    * saved with the state. */
-  if (atomic_exchange(&vm->soft_sent, 0)) {
-    hl_status st = vm_run(vm, drain_op, NULL);
-    if (st)
-      return st;
-  }
+  hl_status settled = hl_py_vm_settle(vm);
+  if (settled)
+    return settled;
   struct hl_py_snapshot *s = calloc(1, sizeof *s);
   if (!s)
     return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory saving a Python state");
@@ -1291,8 +1292,8 @@ void hl_py_vm_soft_stop(hl_py_vm *vm) {
    * template: running that guest function on this thread would share the
    * instance (its globals, its stack pointer) with the thread executing
    * Python. The guest reads the flag at its next backward branch. Before
-   * and between executions the stores are harmless: exec_op drains a
-   * stale interrupt (soft_sent). The memory never moves while the vm
+   * and between executions the stores are harmless: hl_py_vm_settle()
+   * drains a stale interrupt (soft_sent). The memory never moves while the vm
    * lives. */
   uint8_t *mem = vm->kbd_mem;
   uint32_t trace = __atomic_load_n(&vm->kbd_trace, __ATOMIC_RELAXED);

@@ -117,6 +117,15 @@ typedef struct hl_py_outcome {
 } hl_py_outcome;
 void hl_py_outcome_clear(hl_py_outcome *o);
 
+/** Owner thread, before an execution arms anything that could stop it:
+ *  swallow a KeyboardInterrupt that a stop sent after the last execution
+ *  ended (it would otherwise hit the callbacks' definition or the next
+ *  code). Done here and not inside hl_py_vm_exec(), where a stop sent
+ *  for that very execution (its deadline passed before its Python began,
+ *  on a starved thread) would be taken for a stale one and lost.
+ *  HL_ERR_SANDBOX: a trap (vm broken). */
+hl_status hl_py_vm_settle(hl_py_vm *vm);
+
 /** Run `code` (Python source, top-level await allowed) in the vm's
  *  __main__ and wait for it. HL_OK: *o says how it ended (completed, an
  *  exception, or stopped). HL_ERR_SANDBOX: a trap (vm broken);

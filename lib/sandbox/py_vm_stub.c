@@ -47,6 +47,7 @@ void hl_py_vm_free(hl_py_vm *vm) { (void)vm; }
 bool hl_py_vm_broken(const hl_py_vm *vm) { (void)vm; return false; }
 hl_status hl_py_vm_define(hl_py_vm *vm) { (void)vm; return HL_ERR_UNSUPPORTED; }
 void hl_py_outcome_clear(hl_py_outcome *o) { (void)o; }
+hl_status hl_py_vm_settle(hl_py_vm *vm) { (void)vm; return HL_ERR_UNSUPPORTED; }
 hl_status hl_py_vm_exec(hl_py_vm *vm, const char *code, size_t len, hl_py_outcome *o) {
   (void)vm, (void)code, (void)len, (void)o;
   return HL_ERR_UNSUPPORTED;

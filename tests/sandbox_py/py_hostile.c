@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "py_common.h"
+#include "sandbox/py_vm.h"           /* hl_py_vm_settle(), below the sandbox */
 #include "sandbox/sandbox_internal.h" /* hl__sb_cancel(), as code mode calls it */
 
 static hl_sandbox *limited(unsigned timeout_ms, size_t output, unsigned max_callbacks) {
@@ -351,6 +352,101 @@ static void cancel_from_another_thread_stops_it(void) {
 
 /* A guest thread that gets almost no CPU: SCHED_IDLE, sharing one CPU
  * with two busy threads (as on a loaded machine, only more so). */
+/* py_vm level: the hooks a vm needs for code that prints and calls nothing. */
+static void quiet_write(void *ud, int stream, const char *text, size_t len) {
+  (void)ud, (void)stream, (void)text, (void)len;
+}
+static char *no_wait(void *ud, const char *batch, size_t len) {
+  (void)ud, (void)batch, (void)len;
+  return NULL;
+}
+static bool no_sleep(void *ud, double ms) {
+  (void)ud, (void)ms;
+  return false;
+}
+static char *no_callbacks(void *ud) {
+  (void)ud;
+  return NULL;
+}
+
+typedef struct guard {
+  hl_py_vm *vm;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool done, fired;
+} guard;
+
+/* If the loop below is not stopped within 5 s, stop it hard, so that a
+ * lost KeyboardInterrupt fails the check instead of hanging the test. */
+static void *guard_main(void *p) {
+  guard *g = p;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 5;
+  pthread_mutex_lock(&g->mu);
+  int rc = 0;
+  while (!g->done && rc == 0)
+    rc = pthread_cond_timedwait(&g->cv, &g->mu, &until);
+  if (!g->done) {
+    g->fired = true;
+    hl_py_vm_interrupt(g->vm);
+  }
+  pthread_mutex_unlock(&g->mu);
+  return NULL;
+}
+
+/* A KeyboardInterrupt sent before an execution's Python begins belongs to
+ * that execution: on a loaded machine its deadline can pass while its
+ * thread has not yet been run (the starved case below met it in CI: the
+ * interrupt was taken for one left over from the last execution and
+ * swallowed, the loop went on until the hard stop reset the session).
+ * One left over is swallowed by hl_py_vm_settle(), which the sandbox
+ * calls before it arms the execution's watches. */
+static void stop_sent_before_python_begins_is_not_lost(void) {
+  static const hl_py_hooks hooks = {quiet_write, no_wait, no_sleep, no_callbacks};
+  hl_py_vm *vm = NULL;
+  REQUIRE(hl_py_vm_new(NULL, (size_t)48 << 20, &hooks, NULL, &vm) == HL_OK);
+  hl_py_outcome o;
+  CHECK_INT(hl_py_vm_exec(vm, "kept = 20", 9, &o), HL_OK);
+  CHECK(o.error_type == NULL);
+  hl_py_outcome_clear(&o);
+
+  /* Left over from the execution that ended: settled, the next one runs. */
+  hl_py_vm_soft_stop(vm);
+  CHECK_INT(hl_py_vm_settle(vm), HL_OK);
+  CHECK_INT(hl_py_vm_exec(vm, "kept + 1", 8, &o), HL_OK);
+  CHECK(o.error_type == NULL);
+  CHECK_STR(o.value_json, "21");
+  hl_py_outcome_clear(&o);
+
+  /* Sent for the next execution before its Python began: it stops it. */
+  guard g = {.vm = vm};
+  pthread_mutex_init(&g.mu, NULL);
+  pthread_cond_init(&g.cv, NULL);
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, guard_main, &g) == 0);
+  hl_py_vm_soft_stop(vm);
+  const char *loop = "while True:\n    kept += 1";
+  hl_status st = hl_py_vm_exec(vm, loop, strlen(loop), &o);
+  pthread_mutex_lock(&g.mu);
+  g.done = true;
+  pthread_cond_signal(&g.cv);
+  pthread_mutex_unlock(&g.mu);
+  pthread_join(t, NULL);
+  CHECK(!g.fired);
+  CHECK_INT(st, HL_OK);
+  CHECK_STR(o.error_type, "KeyboardInterrupt");
+  hl_py_outcome_clear(&o);
+  /* Unwound by the KeyboardInterrupt, not reset: the session is there. */
+  CHECK(!hl_py_vm_broken(vm));
+  CHECK_INT(hl_py_vm_exec(vm, "kept >= 20", 10, &o), HL_OK);
+  CHECK_STR(o.value_json, "true");
+  hl_py_outcome_clear(&o);
+  pthread_cond_destroy(&g.cv);
+  pthread_mutex_destroy(&g.mu);
+  hl_py_vm_free(vm);
+}
+
 typedef struct starved {
   hl_sandbox *sb;
   int cpu;
@@ -437,6 +533,7 @@ int main(int argc, char **argv) {
   RUN(escape_attempts_fail_inside);
   RUN(sandboxes_on_threads_stop_independently);
   RUN(cancel_from_another_thread_stops_it);
+  RUN(stop_sent_before_python_begins_is_not_lost);
   RUN(starved_guest_unwinds_and_keeps_the_session);
   return CHECK_EXIT();
 }
