@@ -186,14 +186,24 @@ static void host_cap_over_tls(void) {
  * that found the connections full opened one, and so did every request
  * after it until that connection's handshake was done: 1,000 sessions of
  * concurrent_slow opened 604 connections (engine.c, HL_POOL_MAX_STREAMS). */
+/* The connections are warm first (16 runs at once: each loop's pool gets
+ * one, its server's SETTINGS read): on a connection whose SETTINGS have
+ * not arrived yet, nghttp2 allows 100 streams (its guard against a burst
+ * before the server said how many it takes), so 300 requests started at
+ * once on cold connections open more of them whenever the server's
+ * SETTINGS come late (a loaded machine: 50-54 connections in 3 of 5 runs
+ * at load 2-4, 2 when it is idle). That start-up burst is libcurl's and
+ * nghttp2's; what this checks is the steady state, the pool's own cap. */
+#define WARM 16
 static void many_runs_over_few_connections(void) {
   mock m;
   REQUIRE(mock_start_opts(&m, "300", true));
   hl_agent *a = agent_for(&m, m.ca, HL_HTTP_VERSION_AUTO);
   REQUIRE(a);
   seen before = snapshot(&m);
+  CHECK_INT(mock_run_async(a, WARM), WARM);
   CHECK_INT(mock_run_async(a, MANY), MANY);
-  check_multiplexed_n("300 async runs over h2/TLS", MANY, since(&m, before), 1, 8);
+  check_multiplexed_n("16 then 300 async runs over h2/TLS", WARM + MANY, since(&m, before), 1, 8);
   hl_agent_unref(a);
   mock_stop(&m);
 }
