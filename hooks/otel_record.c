@@ -290,7 +290,10 @@ static size_t live_hash(const char *id) { return (size_t)(ot_id_hash(id) % OT_LI
 /* The trace (and span, key: each may be NULL) of live run `inv`. */
 static bool live_lookup(hl_otel *o, const char *inv, uint8_t trace[16], uint8_t span[8],
                         uint64_t *run) {
-  if (!inv) return false;
+  /* No run in progress: nothing to find. A run of this thread was added
+   * before (program order), one of another thread before the hand-over
+   * (a lock or a queue) that brought its work here. */
+  if (!inv || !atomic_load_explicit(&o->n_live, memory_order_relaxed)) return false;
   bool found = false;
   pthread_mutex_lock(&o->live_lock);
   for (ot_live *l = o->live ? o->live[live_hash(inv)] : NULL; l; l = l->next)
@@ -322,7 +325,7 @@ static void live_add(hl_otel *o, const char *inv, const uint8_t trace[16], const
     size_t b = live_hash(l->inv);
     l->next = o->live[b];
     o->live[b] = l;
-    o->n_live++;
+    atomic_fetch_add_explicit(&o->n_live, 1, memory_order_relaxed);
   } else {
     free(l); /* out of memory: children on other threads start their own trace */
   }
@@ -338,7 +341,7 @@ static void live_remove(hl_otel *o, const char *inv) {
     *p = l->next;
     l->next = o->live_free;
     o->live_free = l;
-    o->n_live--;
+    atomic_fetch_sub_explicit(&o->n_live, 1, memory_order_relaxed);
   }
   pthread_mutex_unlock(&o->live_lock);
 }
