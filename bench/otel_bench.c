@@ -10,7 +10,8 @@
  * from cycle to cycle. One exporter lives for the whole alternation, as
  * in an application; "on" installs its observer (hl_otel_install), "off"
  * removes it (its traceparent header function stays installed: with no
- * span to name it adds nothing). It sends to the OTLP receiver at
+ * run of it in progress it adds nothing, for a thread-local look-up and a
+ * counter read per request). It sends to the OTLP receiver at
  * --otlp-url (default: --url).
  *
  * Why short blocks and paired differences: a noisy machine drifts over
@@ -337,7 +338,8 @@ static int alternate(hl_agent *agent, hl_otel_options *o, int argc, char **argv,
     return 1;
   }
   pid_t exporter = new_task(before, nb, after, task_ids(after, 256));
-  if (pinned && exporter && !pin(exporter, cpu[1])) pinned = false;
+  /* (the run's thread stays where it is pinned; "pinned" says both are) */
+  if (pinned && (!exporter || !pin(exporter, cpu[1]))) pinned = false;
   double exporter_cpu0 = exporter ? task_cpu_us(exporter) : -1;
 
   size_t n = (size_t)cycles * (size_t)block;
