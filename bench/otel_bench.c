@@ -131,10 +131,27 @@ static int observe_nothing(const hl_event *ev, void *ud) {
   return 0;
 }
 
-static hl_otel *otel_on(const hl_otel_options *o) {
+/* An exporter that exports: OTEL_SDK_DISABLED=true in the environment
+ * would make it inert, and "on" would measure nothing. */
+static hl_otel *otel_new(const hl_otel_options *o) {
   hl_otel *otel = hl_otel_new(o);
-  if (!otel || hl_otel_install(otel, NULL) != HL_OK) {
+  if (!otel) {
     fprintf(stderr, "otel bench: %s\n", hl_last_error());
+    return NULL;
+  }
+  if (!hl_otel_enabled(otel)) {
+    fprintf(stderr, "otel bench: the exporter is disabled (OTEL_SDK_DISABLED?): nothing to measure\n");
+    hl_otel_free(otel);
+    return NULL;
+  }
+  return otel;
+}
+
+static hl_otel *otel_on(const hl_otel_options *o) {
+  hl_otel *otel = otel_new(o);
+  if (otel && hl_otel_install(otel, NULL) != HL_OK) {
+    fprintf(stderr, "otel bench: %s\n", hl_last_error());
+    hl_otel_free(otel);
     return NULL;
   }
   return otel;
@@ -193,7 +210,7 @@ static int one_mode(hl_agent *agent, const hl_otel_options *o, const char *only,
   bool keep = bench_arg(argc, argv, "--keep", NULL) != NULL;
   bool noflush = bench_arg(argc, argv, "--noflush", NULL) != NULL;
   hl_otel *kept = NULL;
-  if (is_on && keep && !(kept = hl_otel_new(o))) return 1;
+  if (is_on && keep && !(kept = otel_new(o))) return 1;
   usage total_u = {0};
   for (int b = 0; b < batches; b++) {
     hl_otel *otel = NULL;
@@ -332,11 +349,8 @@ static int alternate(hl_agent *agent, hl_otel_options *o, int argc, char **argv,
   hl_agent_set_parallel_tools(agent, 1);
   pid_t before[256], after[256];
   size_t nb = task_ids(before, 256);
-  hl_otel *otel = hl_otel_new(o);
-  if (!otel) {
-    fprintf(stderr, "otel bench: %s\n", hl_last_error());
-    return 1;
-  }
+  hl_otel *otel = otel_new(o);
+  if (!otel) return 1;
   pid_t exporter = new_task(before, nb, after, task_ids(after, 256));
   /* (the run's thread stays where it is pinned; "pinned" says both are) */
   if (pinned && (!exporter || !pin(exporter, cpu[1]))) pinned = false;
