@@ -2,35 +2,49 @@
  * bench/otel_bench.c - what the OpenTelemetry exporter costs a run
  * (`make -C bench otel`).
  *
- * Scenario (b) (2 model calls, 3 tool calls) against the mock server, in
- * rounds of four batches: no exporter at all (off), a global observer that
- * does nothing and declares no event types, so it gets all of them
- * (noop_observer: what the library spends building every event for an
- * observer that wants everything), the exporter installed (a global
- * observer and the traceparent header) sending to the mock server's OTLP
- * endpoint (on), and no exporter again (off_b). The order rotates from
- * round to round. Alternating in one process exposes every series to the
- * same machine load; off_b against off is an A/A control: two identical
- * series whose difference is the noise, so a change of on against off
- * means something only when it is larger than that.
+ * Scenario (b) (2 model calls, 3 tool calls, the tools one after another
+ * on the run's thread so that its CPU clock sees all of a run's work) in
+ * many short blocks: `cycles` cycles of three blocks of `block` runs each,
+ * no exporter (off), the exporter's observer installed (on), no exporter
+ * again (off_b), in an order that rotates through the six permutations
+ * from cycle to cycle. One exporter lives for the whole alternation, as
+ * in an application; "on" installs its observer (hl_otel_install), "off"
+ * removes it (its traceparent header function stays installed: with no
+ * run of it in progress it adds nothing, for a thread-local look-up and a
+ * counter read per request). It sends to the OTLP receiver at
+ * --otlp-url (default: --url).
  *
- * The whole alternation (`rounds` rounds) is repeated `repeats` times;
- * each difference (on - off, off_b - off: median, p99, CPU per run) is
- * computed per repeat and reported as the median of the repeats with its
- * range [min, max]. A difference can come out negative: that is noise,
- * and the A/A figures show how much of it there is. p99_target_met is
- * true when the median p99 change of on against off is no larger than the
- * widest A/A p99 change (p99_noise_floor_pct). Per series (pooled over the
- * repeats): median, p99 and mean latency, and CPU per run of the whole
- * process (so the exporter thread's encoding and sending count, and the
- * flush at the end of each "on" batch too) and of the run's thread alone
- * (run_thread_cpu_*: what the exporter costs the thread that waits for
- * the answer; the process's figure less this one is the other threads').
- * One JSON object on stdout.
+ * Why short blocks and paired differences: a noisy machine drifts over
+ * seconds, and a long batch of "on" meets a different machine than a long
+ * batch of "off". Within one cycle (three blocks, ~20 ms over HTTP) the
+ * drift is small, so each cycle gives one difference (the median run of
+ * its "on" block less that of its "off" block) in which the drift
+ * cancels. The cost is the median of those `cycles` differences, with a
+ * distribution-free 95 % interval (order statistics, paired_stats.h). The
+ * same estimator applied to off_b against off is the A/A control: its
+ * interval must contain 0, and its width is the noise the method leaves.
+ * p99 needs many runs: it is taken over the pooled runs of each series,
+ * its change with a bootstrap interval over whole cycles.
  *
- *   hl-bench-otel --url http://127.0.0.1:PORT [--repeats 5] [--rounds 10] [--runs 300]
- *                 [--provider openai|scripted] [--mode off|noop|on]
- *                 [--batches B] [--keep 1] [--noflush 1]
+ * Pinning (--pin 1, the default when two CPUs are allowed): the run's
+ * thread (and the tool workers it starts) on the first CPU, the
+ * exporter's thread on the second, so that the two never queue for one
+ * core when two are free; bench/run.py pins the model server with the
+ * run (they take turns: the run waits for the answer) and the OTLP
+ * receiver with the exporter. What the exporter still costs the run
+ * then is its own work on the run's thread plus what sharing the machine
+ * (caches, memory) costs, which is what an application with a free core
+ * sees. --pin 0 lets the scheduler place them.
+ *
+ * Per block: the runs' wall latencies and the run thread's CPU
+ * (CLOCK_THREAD_CPUTIME_ID); for the whole alternation, the exporter
+ * thread's CPU (its own CPU clock, read from /proc/self/task), divided by
+ * the "on" runs: the work the exporter does off the run's path. One JSON
+ * object on stdout.
+ *
+ *   hl-bench-otel --url http://127.0.0.1:PORT [--otlp-url URL] [--cycles 300] [--block 16]
+ *                 [--pin 1] [--cpus A,B] [--provider openai|scripted]
+ *                 [--mode off|noop|on] [--runs N] [--batches B] [--keep 1] [--noflush 1]
  *                 [--exporter-priority low|normal]
  *
  * --provider scripted takes HTTP out (the scripted provider plays the same
@@ -43,14 +57,13 @@
  * run's thread: CPU, page faults, voluntary and involuntary context
  * switches, per run), which do not depend on the machine's load the way
  * wall times do. --batches B repeats (install, runs, flush, uninstall) B
- * times, as the alternation does for its "on" batches; --keep 1 keeps one
- * exporter for all of them (installed before each batch), as an
- * application does; --noflush 1 then flushes after the last batch only. There a turn's tool calls run
- * one after another on the run's thread (hl_agent_set_parallel_tools 1):
- * which thread runs a parallel call varies from process to process, and
- * the split between the run's thread and the others must repeat.
+ * times; --keep 1 keeps one exporter for all of them (installed before
+ * each batch), as an application does; --noflush 1 then flushes after
+ * the last batch only.
  */
+#include <dirent.h>
 #include <math.h>
+#include <sched.h> /* sched_setaffinity, CPU_SET: _GNU_SOURCE, set by the build */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +74,7 @@
 #include <hookline.h>
 
 #include "bench_util.h"
+#include "paired_stats.h"
 
 static const char *SCRIPT =
     "{\"rules\":[{\"match\":\"look up\",\"steps\":["
@@ -117,32 +131,30 @@ static int observe_nothing(const hl_event *ev, void *ud) {
   return 0;
 }
 
-static hl_otel *otel_on(const hl_otel_options *o) {
+/* An exporter that exports: OTEL_SDK_DISABLED=true in the environment
+ * would make it inert, and "on" would measure nothing. */
+static hl_otel *otel_new(const hl_otel_options *o) {
   hl_otel *otel = hl_otel_new(o);
-  if (!otel || hl_otel_install(otel, NULL) != HL_OK) {
+  if (!otel) {
     fprintf(stderr, "otel bench: %s\n", hl_last_error());
+    return NULL;
+  }
+  if (!hl_otel_enabled(otel)) {
+    fprintf(stderr, "otel bench: the exporter is disabled (OTEL_SDK_DISABLED?): nothing to measure\n");
+    hl_otel_free(otel);
     return NULL;
   }
   return otel;
 }
 
-enum { F_COST_P50, F_AA_P50, F_P99_PCT, F_AA_P99_PCT, F_CPU, F_AA_CPU, F_TCPU, F_AA_TCPU, F_COUNT };
-
-/* Median, min and max of n figures (sorts them). */
-static void summary(double *v, size_t n, double *med, double *lo, double *hi) {
-  *med = bench_percentile(v, n, 50);
-  *lo = v[0];
-  *hi = v[n - 1];
-}
-
-static void report(const char *name, mode *m) {
-  double sum = 0;
-  for (size_t i = 0; i < m->n; i++) sum += m->lat[i];
-  double mean = sum / (double)m->n;
-  double p50 = bench_percentile(m->lat, m->n, 50), p99 = bench_percentile(m->lat, m->n, 99);
-  printf("\"%s\":{\"runs\":%zu,\"latency_p50_us\":%.2f,\"latency_p99_us\":%.2f,\"latency_mean_us\":%.2f,"
-         "\"cpu_us_per_run\":%.2f,\"run_thread_cpu_us_per_run\":%.2f}",
-         name, m->n, p50, p99, mean, m->cpu_us / (double)m->n, m->thread_cpu_us / (double)m->n);
+static hl_otel *otel_on(const hl_otel_options *o) {
+  hl_otel *otel = otel_new(o);
+  if (otel && hl_otel_install(otel, NULL) != HL_OK) {
+    fprintf(stderr, "otel bench: %s\n", hl_last_error());
+    hl_otel_free(otel);
+    return NULL;
+  }
+  return otel;
 }
 
 /* getrusage of the process and of the calling thread (the run's). */
@@ -176,17 +188,268 @@ static void usage_add_since(usage *acc, const usage *u0) {
   acc->t_nivcsw += u.t_nivcsw - u0->t_nivcsw;
 }
 
-int main(int argc, char **argv) {
-  const char *url = bench_arg(argc, argv, "--url", "http://127.0.0.1:8089");
-  int rounds = atoi(bench_arg(argc, argv, "--rounds", "10"));
-  int runs = atoi(bench_arg(argc, argv, "--runs", "300"));
-  int repeats = atoi(bench_arg(argc, argv, "--repeats", "5"));
-  bool scripted = !strcmp(bench_arg(argc, argv, "--provider", "openai"), "scripted");
-  const char *only = bench_arg(argc, argv, "--mode", NULL);
-  if (rounds < 1 || runs < 1 || repeats < 1) {
-    fprintf(stderr, "otel bench: --repeats, --rounds and --runs must be >= 1\n");
+/* --mode: `runs` runs of one mode, `batches` times; one JSON line of the
+ * resources they used (getrusage) for the callgrind and resource rows. */
+static int one_mode(hl_agent *agent, const hl_otel_options *o, const char *only, int runs, int argc,
+                    char **argv) {
+  hl_agent_set_parallel_tools(agent, 1);
+  bool is_noop = !strcmp(only, "noop"), is_on = !strcmp(only, "on");
+  if (!is_noop && !is_on && strcmp(only, "off") != 0) {
+    fprintf(stderr, "otel bench: --mode is off, noop or on\n");
     return 2;
   }
+  /* --batches B: B times (install, `runs` runs, flush, uninstall); the
+   * resource figures cover the runs and the flushes, not the installs. */
+  int batches = atoi(bench_arg(argc, argv, "--batches", "1"));
+  if (batches < 1) batches = 1;
+  mode m = {.lat = malloc((size_t)runs * (size_t)batches * sizeof(double))};
+  if (!m.lat) return 1;
+  /* --keep: one exporter for all the batches (installed before each,
+   * its observer removed after), as an application keeps one; with
+   * --noflush it is flushed only after the last batch. */
+  bool keep = bench_arg(argc, argv, "--keep", NULL) != NULL;
+  bool noflush = bench_arg(argc, argv, "--noflush", NULL) != NULL;
+  hl_otel *kept = NULL;
+  if (is_on && keep && !(kept = otel_new(o))) return 1;
+  usage total_u = {0};
+  for (int b = 0; b < batches; b++) {
+    hl_otel *otel = NULL;
+    if (is_noop) {
+      hl_observer *nop = hl_observer_new(observe_nothing, NULL);
+      hl_observer_add_global(nop);
+      hl_observer_unref(nop);
+    } else if (kept) {
+      if (hl_otel_install(kept, NULL) != HL_OK) return 1;
+    } else if (is_on && !(otel = otel_on(o))) {
+      return 1;
+    }
+    usage u0 = usage_now();
+    if (!batch(agent, runs, &m)) return 1;
+    if (otel || (kept && (!noflush || b == batches - 1))) hl_otel_flush(otel ? otel : kept, 10000);
+    usage_add_since(&total_u, &u0);
+    hl_observer_clear_global();
+    hl_otel_free(otel);
+  }
+  if (kept) {
+    hl_otel_stats st = {.size = sizeof st};
+    hl_otel_get_stats(kept, &st);
+    if (st.spans_dropped) fprintf(stderr, "otel bench: %llu spans dropped\n", (unsigned long long)st.spans_dropped);
+  }
+  hl_otel_free(kept);
+  /* Per run: CPU of the process and of the run's thread (the rest is
+   * the exporter's and libcurl's threads), page faults, context
+   * switches (voluntary: waits; involuntary: preempted). */
+  double n = (double)runs * batches;
+  printf("{\"mode\":\"%s\",\"runs\":%d,\"batches\":%d,\"cpu_us_per_run\":%.2f,"
+         "\"run_thread_cpu_us_per_run\":%.2f,\"faults_per_run\":%.3f,\"run_thread_faults_per_run\":%.3f,"
+         "\"vcsw_per_run\":%.3f,\"ivcsw_per_run\":%.3f,\"run_thread_vcsw_per_run\":%.3f,"
+         "\"run_thread_ivcsw_per_run\":%.3f,\"latency_p50_us\":%.2f}\n",
+         only, runs, batches, total_u.cpu_us / n, total_u.t_cpu_us / n, total_u.minflt / n,
+         total_u.t_minflt / n, total_u.nvcsw / n, total_u.nivcsw / n, total_u.t_nvcsw / n,
+         total_u.t_nivcsw / n, bench_percentile(m.lat, m.n, 50));
+  free(m.lat);
+  return 0;
+}
+
+/* ---- the alternation ------------------------------------------------- */
+
+/* The threads of this process, by id (/proc/self/task); n of at most cap. */
+static size_t task_ids(pid_t *ids, size_t cap) {
+  size_t n = 0;
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return 0;
+  for (struct dirent *e; (e = readdir(d)) && n < cap;)
+    if (e->d_name[0] != '.') ids[n++] = (pid_t)atoi(e->d_name);
+  closedir(d);
+  return n;
+}
+
+/* The one thread in `after` that is not in `before` (the exporter
+ * hl_otel_new() started), or 0 when that is not exactly one. */
+static pid_t new_task(const pid_t *before, size_t nb, const pid_t *after, size_t na) {
+  pid_t found = 0;
+  for (size_t i = 0; i < na; i++) {
+    bool old = false;
+    for (size_t j = 0; j < nb && !old; j++) old = after[i] == before[j];
+    if (!old) {
+      if (found) return 0;
+      found = after[i];
+    }
+  }
+  return found;
+}
+
+/* CPU time of thread `tid` of this process, in microseconds, from its
+ * CPU clock (the clock id Linux builds from a thread id, as glibc's
+ * pthread_getcpuclockid() does); -1 when it cannot be read. */
+static double task_cpu_us(pid_t tid) {
+  clockid_t clock = (clockid_t)((~(unsigned)tid) << 3) | 6; /* CPUCLOCK_SCHED | PERTHREAD */
+  struct timespec ts;
+  if (clock_gettime(clock, &ts) != 0) return -1;
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static bool pin(pid_t tid, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(tid, sizeof set, &set) == 0;
+}
+
+/* The two CPUs to pin to: --cpus A,B, else the first two this process
+ * may use; false when there are not two. */
+static bool pick_cpus(int argc, char **argv, int cpu[2]) {
+  const char *arg = bench_arg(argc, argv, "--cpus", NULL);
+  if (arg) return sscanf(arg, "%d,%d", &cpu[0], &cpu[1]) == 2 && cpu[0] != cpu[1];
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return false;
+  int n = 0;
+  for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+    if (CPU_ISSET(c, &set)) cpu[n++] = c;
+  return n == 2;
+}
+
+enum { S_OFF, S_ON, S_OFF_B, S_COUNT };
+
+/* The six orders of the three series, one per cycle in turn: each series
+ * comes first, second and third equally often, after each other one. */
+static const int ORDERS[6][S_COUNT] = {
+    {S_OFF, S_ON, S_OFF_B}, {S_ON, S_OFF_B, S_OFF}, {S_OFF_B, S_OFF, S_ON},
+    {S_OFF, S_OFF_B, S_ON}, {S_ON, S_OFF, S_OFF_B}, {S_OFF_B, S_ON, S_OFF},
+};
+
+static void print_ci(const char *name, bench_ci ci) {
+  printf(",\"%s\":%.2f,\"%s_ci95\":[%.2f,%.2f]", name, ci.est, name, ci.lo, ci.hi);
+}
+
+/* Per cycle, the figure of series `s` less that of off (`per[series][cycle]`). */
+static bench_ci paired(double *const per[S_COUNT], int s, size_t cycles, double *tmp) {
+  for (size_t c = 0; c < cycles; c++) tmp[c] = per[s][c] - per[S_OFF][c];
+  return bench_median_ci(tmp, cycles);
+}
+
+/* The verdict a rule gives an interval against a bound: below it, above
+ * it, or straddling it; "cannot tell" also when the A/A interval misses 0
+ * (the method is biased at that moment, whatever the cost says). */
+static const char *verdict(bench_ci cost, bench_ci aa, double bound) {
+  if (!(aa.lo <= 0 && aa.hi >= 0)) return "cannot tell";
+  if (cost.hi < bound) return "met";
+  if (cost.lo >= bound) return "not met";
+  return "cannot tell";
+}
+
+static int alternate(hl_agent *agent, hl_otel_options *o, int argc, char **argv, bool scripted, bool pinned,
+                     const int cpu[2]) {
+  int cycles = atoi(bench_arg(argc, argv, "--cycles", "300"));
+  int block = atoi(bench_arg(argc, argv, "--block", "16"));
+  if (cycles < 6 || block < 1) {
+    fprintf(stderr, "otel bench: --cycles must be >= 6 and --block >= 1\n");
+    return 2;
+  }
+  hl_agent_set_parallel_tools(agent, 1);
+  pid_t before[256], after[256];
+  size_t nb = task_ids(before, 256);
+  hl_otel *otel = otel_new(o);
+  if (!otel) return 1;
+  pid_t exporter = new_task(before, nb, after, task_ids(after, 256));
+  /* (the run's thread stays where it is pinned; "pinned" says both are) */
+  if (pinned && (!exporter || !pin(exporter, cpu[1]))) pinned = false;
+  double exporter_cpu0 = exporter ? task_cpu_us(exporter) : -1;
+
+  size_t n = (size_t)cycles * (size_t)block;
+  double *lat[S_COUNT], *med[S_COUNT], *tcpu[S_COUNT];
+  for (int i = 0; i < S_COUNT; i++) {
+    lat[i] = malloc(n * sizeof(double));
+    med[i] = malloc((size_t)cycles * sizeof(double));
+    tcpu[i] = malloc((size_t)cycles * sizeof(double));
+    if (!lat[i] || !med[i] || !tcpu[i]) return 1;
+  }
+  double *tmp = malloc(n * sizeof(double));
+  mode warm = {.lat = malloc((size_t)block * 4 * sizeof(double))};
+  if (!tmp || !warm.lat) return 1;
+  /* warm-up: the exporter's span pool, the observer's first install */
+  if (hl_otel_install(otel, NULL) != HL_OK || !batch(agent, block * 2, &warm)) return 1;
+  hl_observer_clear_global();
+  if (!batch(agent, block * 2, &warm)) return 1;
+
+  for (int c = 0; c < cycles; c++) {
+    for (int j = 0; j < S_COUNT; j++) {
+      int s = ORDERS[c % 6][j];
+      if (s == S_ON && hl_otel_install(otel, NULL) != HL_OK) return 1;
+      mode m = {.lat = lat[s] + (size_t)c * (size_t)block};
+      bool ok = batch(agent, block, &m);
+      if (s == S_ON) hl_observer_clear_global();
+      if (!ok) return 1;
+      memcpy(tmp, m.lat, (size_t)block * sizeof(double));
+      med[s][c] = bench_percentile(tmp, (size_t)block, 50);
+      tcpu[s][c] = m.thread_cpu_us / block;
+    }
+  }
+  hl_status fst = hl_otel_flush(otel, 10000);
+  double exporter_cpu = exporter_cpu0 >= 0 ? task_cpu_us(exporter) - exporter_cpu0 : -1;
+  hl_otel_stats st = {.size = sizeof st};
+  hl_otel_get_stats(otel, &st);
+
+  printf("{\"benchmark\":\"otel\",\"scenario\":\"tools, one after another\",\"runtime\":\"C, hookline %s%s\","
+         "\"cycles\":%d,\"block\":%d,\"pinned\":%s,\"cpus\":[%d,%d]",
+         HL_BENCH_VERSION, scripted ? ", scripted provider" : "", cycles, block, pinned ? "true" : "false",
+         pinned ? cpu[0] : -1, pinned ? cpu[1] : -1);
+  static const char *const names[S_COUNT] = {"off", "on", "off_b"};
+  for (int s = 0; s < S_COUNT; s++) {
+    double sum = 0, cpu_sum = 0;
+    for (size_t i = 0; i < n; i++) sum += lat[s][i];
+    for (int c = 0; c < cycles; c++) cpu_sum += tcpu[s][c];
+    memcpy(tmp, lat[s], n * sizeof(double));
+    double p50 = bench_percentile(tmp, n, 50), p99 = bench_percentile(tmp, n, 99);
+    printf(",\"%s\":{\"runs\":%zu,\"latency_p50_us\":%.2f,\"latency_p99_us\":%.2f,\"latency_mean_us\":%.2f,"
+           "\"run_thread_cpu_us_per_run\":%.2f}",
+           names[s], n, p50, p99, sum / (double)n, cpu_sum / cycles);
+  }
+  /* The cost and its A/A control, by the same estimator. */
+  bench_ci cost = paired(med, S_ON, (size_t)cycles, tmp), aa = paired(med, S_OFF_B, (size_t)cycles, tmp);
+  bench_ci tcost = paired(tcpu, S_ON, (size_t)cycles, tmp), taa = paired(tcpu, S_OFF_B, (size_t)cycles, tmp);
+  bench_ci p99 = bench_percentile_change_ci(lat[S_OFF], lat[S_ON], (size_t)cycles, (size_t)block, 99, 400);
+  bench_ci p99aa = bench_percentile_change_ci(lat[S_OFF], lat[S_OFF_B], (size_t)cycles, (size_t)block, 99, 400);
+  print_ci("cost_us_per_run_p50", cost);
+  print_ci("aa_us_per_run_p50", aa);
+  print_ci("run_thread_cpu_cost_us_per_run", tcost);
+  print_ci("aa_run_thread_cpu_us_per_run", taa);
+  print_ci("p99_change_us", p99);
+  print_ci("aa_p99_change_us", p99aa);
+  /* The rules: the cost's whole interval below 10 us; p99 "unchanged"
+   * read as no rise of 10 us or more (the same allowance), its interval
+   * below that. Either needs the A/A interval to hold 0, and no span
+   * dropped: a dropped record costs the run less than a kept one. */
+  bool dropped = st.spans_dropped > 0;
+  printf(",\"target_us\":10,\"p50_verdict\":\"%s\",\"p99_verdict\":\"%s\"",
+         dropped ? "cannot tell" : verdict(cost, aa, 10), dropped ? "cannot tell" : verdict(p99, p99aa, 10));
+  if (exporter_cpu >= 0)
+    printf(",\"exporter_thread_cpu_us_per_run\":%.2f", exporter_cpu / (double)n);
+  printf(",\"flush_ok\":%s,\"spans_per_run\":%.2f,\"spans_exported\":%llu,\"spans_dropped\":%llu,"
+         "\"export_requests\":%llu}\n",
+         fst == HL_OK ? "true" : "false", (double)st.spans_started / (double)(n + (size_t)block * 2),
+         (unsigned long long)st.spans_exported, (unsigned long long)st.spans_dropped,
+         (unsigned long long)st.export_requests);
+  hl_otel_free(otel);
+  for (int i = 0; i < S_COUNT; i++) free(lat[i]), free(med[i]), free(tcpu[i]);
+  free(tmp);
+  free(warm.lat);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *url = bench_arg(argc, argv, "--url", "http://127.0.0.1:8089");
+  int runs = atoi(bench_arg(argc, argv, "--runs", "300"));
+  bool scripted = !strcmp(bench_arg(argc, argv, "--provider", "openai"), "scripted");
+  const char *only = bench_arg(argc, argv, "--mode", NULL);
+  if (runs < 1) {
+    fprintf(stderr, "otel bench: --runs must be >= 1\n");
+    return 2;
+  }
+  /* Pinned before any thread starts, so the tool workers and libcurl's
+   * threads the run starts inherit the run's CPU. */
+  int cpu[2] = {-1, -1};
+  bool pinned = !only && atoi(bench_arg(argc, argv, "--pin", "1")) && pick_cpus(argc, argv, cpu) && pin(0, cpu[0]);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   hl_provider *p;
   if (scripted) {
@@ -204,195 +467,18 @@ int main(int argc, char **argv) {
   hl_agent_set_provider(agent, p);
   hl_agent_set_model(agent, "mock-model");
   hl_agent_add_tool(agent, t);
-
-  size_t cap = (size_t)repeats * (size_t)rounds * (size_t)runs;
-  mode off = {.lat = malloc(cap * sizeof(double))}, on = {.lat = malloc(cap * sizeof(double))};
-  mode noop = {.lat = malloc(cap * sizeof(double))}, off_b = {.lat = malloc(cap * sizeof(double))};
-  if (!off.lat || !on.lat || !noop.lat || !off_b.lat) return 1;
   /* --exporter-priority normal: the exporter thread at the runs' priority
    * (low_priority -1) instead of nice +10, to measure what that buys */
   bool normal = !strcmp(bench_arg(argc, argv, "--exporter-priority", "low"), "normal");
-  hl_otel_options o = {.size = sizeof o, .endpoint = url, .low_priority = normal ? -1 : 0};
-  hl_otel_stats total = {0};
-  mode warm = {.lat = malloc((size_t)runs * sizeof(double))};
+  hl_otel_options o = {.size = sizeof o, .endpoint = bench_arg(argc, argv, "--otlp-url", url),
+                       .low_priority = normal ? -1 : 0};
+  mode warm = {.lat = malloc(50 * sizeof(double))};
   if (!warm.lat || !batch(agent, runs < 50 ? runs : 50, &warm)) return 1;
-  if (only) {
-    hl_agent_set_parallel_tools(agent, 1);
-    bool is_noop = !strcmp(only, "noop"), is_on = !strcmp(only, "on");
-    if (!is_noop && !is_on && strcmp(only, "off") != 0) {
-      fprintf(stderr, "otel bench: --mode is off, noop or on\n");
-      return 2;
-    }
-    /* --batches B: B times (install, `runs` runs, flush, uninstall), as
-     * the alternation above does for each "on" batch; the resource figures
-     * cover the runs and the flushes, not the installs. */
-    int batches = atoi(bench_arg(argc, argv, "--batches", "1"));
-    if (batches < 1) batches = 1;
-    mode m = {.lat = malloc((size_t)runs * (size_t)batches * sizeof(double))};
-    if (!m.lat) return 1;
-    /* --keep: one exporter for all the batches (installed before each,
-     * its observer removed after), as an application keeps one; with
-     * --keep-noflush it is flushed only after the last batch. */
-    bool keep = bench_arg(argc, argv, "--keep", NULL) != NULL;
-    bool noflush = bench_arg(argc, argv, "--noflush", NULL) != NULL;
-    hl_otel *kept = NULL;
-    if (is_on && keep && !(kept = hl_otel_new(&o))) return 1;
-    usage total_u = {0};
-    for (int b = 0; b < batches; b++) {
-      hl_otel *otel = NULL;
-      if (is_noop) {
-        hl_observer *nop = hl_observer_new(observe_nothing, NULL);
-        hl_observer_add_global(nop);
-        hl_observer_unref(nop);
-      } else if (kept) {
-        if (hl_otel_install(kept, NULL) != HL_OK) return 1;
-      } else if (is_on && !(otel = otel_on(&o))) {
-        return 1;
-      }
-      usage u0 = usage_now();
-      if (!batch(agent, runs, &m)) return 1;
-      if (otel || (kept && (!noflush || b == batches - 1))) hl_otel_flush(otel ? otel : kept, 10000);
-      usage_add_since(&total_u, &u0);
-      hl_observer_clear_global();
-      hl_otel_free(otel);
-    }
-    if (kept) {
-      hl_otel_stats st = {.size = sizeof st};
-      hl_otel_get_stats(kept, &st);
-      if (st.spans_dropped) fprintf(stderr, "otel bench: %llu spans dropped\n", (unsigned long long)st.spans_dropped);
-    }
-    hl_otel_free(kept);
-    /* Per run: CPU of the process and of the run's thread (the rest is
-     * the exporter's and libcurl's threads), page faults, context
-     * switches (voluntary: waits; involuntary: preempted). */
-    double n = (double)runs * batches;
-    printf("{\"mode\":\"%s\",\"runs\":%d,\"batches\":%d,\"cpu_us_per_run\":%.2f,"
-           "\"run_thread_cpu_us_per_run\":%.2f,\"faults_per_run\":%.3f,\"run_thread_faults_per_run\":%.3f,"
-           "\"vcsw_per_run\":%.3f,\"ivcsw_per_run\":%.3f,\"run_thread_vcsw_per_run\":%.3f,"
-           "\"run_thread_ivcsw_per_run\":%.3f,\"latency_p50_us\":%.2f}\n",
-           only, runs, batches, total_u.cpu_us / n, total_u.t_cpu_us / n, total_u.minflt / n,
-           total_u.t_minflt / n, total_u.nvcsw / n, total_u.nivcsw / n, total_u.t_nvcsw / n,
-           total_u.t_nivcsw / n, bench_percentile(m.lat, m.n, 50));
-    free(m.lat);
-    free(off.lat);
-    free(on.lat);
-    free(noop.lat);
-    free(off_b.lat);
-    free(warm.lat);
-    hl_agent_unref(agent);
-    hl_tool_unref(t);
-    hl_provider_unref(p);
-    curl_global_cleanup();
-    return 0;
-  }
-  /* One repeat: `rounds` rounds, each running the four series in an order
-   * rotated by the round (so no series always follows the exporter's
-   * flush or always comes first). off and off_b are the same thing (no
-   * observer): their difference is the noise floor of every figure. */
-  enum { S_OFF, S_NOOP, S_ON, S_OFF_B, S_COUNT };
-  mode rep[S_COUNT];
-  for (int i = 0; i < S_COUNT; i++) rep[i] = (mode){.lat = malloc(cap * sizeof(double))};
-  mode *all[S_COUNT] = {&off, &noop, &on, &off_b};
-  double *fig[F_COUNT];
-  for (int f = 0; f < F_COUNT; f++) fig[f] = calloc((size_t)repeats, sizeof(double));
-  for (int i = 0; i < S_COUNT; i++)
-    if (!rep[i].lat) return 1;
-  for (int f = 0; f < F_COUNT; f++)
-    if (!fig[f]) return 1;
-  for (int k = 0; k < repeats; k++) {
-    for (int i = 0; i < S_COUNT; i++) rep[i].n = 0, rep[i].cpu_us = 0, rep[i].thread_cpu_us = 0;
-    for (int r = 0; r < rounds; r++) {
-      for (int j = 0; j < S_COUNT; j++) {
-        int s = (j + r) % S_COUNT;
-        if (s == S_OFF || s == S_OFF_B) {
-          if (!batch(agent, runs, &rep[s])) return 1;
-        } else if (s == S_NOOP) {
-          /* a global observer that does nothing and wants every event: what
-           * building all events costs, apart from any exporter */
-          hl_observer *nop = hl_observer_new(observe_nothing, NULL);
-          hl_observer_add_global(nop);
-          hl_observer_unref(nop);
-          bool ok = batch(agent, runs, &rep[s]);
-          hl_observer_clear_global();
-          if (!ok) return 1;
-        } else {
-          hl_otel *otel = otel_on(&o);
-          if (!otel) return 1;
-          if (!batch(agent, runs, &rep[s])) return 1;
-          /* what is still queued is part of these runs' cost: send it */
-          double cpu1 = bench_cpu_us();
-          if (hl_otel_flush(otel, 10000) != HL_OK) fprintf(stderr, "otel bench: flush: %s\n", hl_last_error());
-          rep[s].cpu_us += bench_cpu_us() - cpu1;
-          hl_otel_stats st = {.size = sizeof st};
-          hl_otel_get_stats(otel, &st);
-          total.spans_started += st.spans_started;
-          total.spans_exported += st.spans_exported;
-          total.spans_dropped += st.spans_dropped;
-          total.export_requests += st.export_requests;
-          hl_observer_clear_global();
-          hl_otel_free(otel);
-        }
-      }
-    }
-    /* this repeat's figures, then its runs into the pooled series */
-    double p50[S_COUNT], p99[S_COUNT], cpu[S_COUNT], tcpu[S_COUNT];
-    for (int i = 0; i < S_COUNT; i++) {
-      memcpy(all[i]->lat + all[i]->n, rep[i].lat, rep[i].n * sizeof(double));
-      all[i]->n += rep[i].n;
-      all[i]->cpu_us += rep[i].cpu_us;
-      all[i]->thread_cpu_us += rep[i].thread_cpu_us;
-      cpu[i] = rep[i].cpu_us / (double)rep[i].n;
-      tcpu[i] = rep[i].thread_cpu_us / (double)rep[i].n;
-      p50[i] = bench_percentile(rep[i].lat, rep[i].n, 50);
-      p99[i] = bench_percentile(rep[i].lat, rep[i].n, 99);
-    }
-    fig[F_COST_P50][k] = p50[S_ON] - p50[S_OFF];
-    fig[F_AA_P50][k] = p50[S_OFF_B] - p50[S_OFF];
-    fig[F_P99_PCT][k] = (p99[S_ON] - p99[S_OFF]) / p99[S_OFF] * 100;
-    fig[F_AA_P99_PCT][k] = (p99[S_OFF_B] - p99[S_OFF]) / p99[S_OFF] * 100;
-    fig[F_CPU][k] = cpu[S_ON] - cpu[S_OFF];
-    fig[F_AA_CPU][k] = cpu[S_OFF_B] - cpu[S_OFF];
-    fig[F_TCPU][k] = tcpu[S_ON] - tcpu[S_OFF];
-    fig[F_AA_TCPU][k] = tcpu[S_OFF_B] - tcpu[S_OFF];
-  }
-  printf("{\"benchmark\":\"otel\",\"scenario\":\"tools\",\"runtime\":\"C, hookline %s%s\",\"repeats\":%d,"
-         "\"rounds\":%d,\"runs\":%d,\"exporter_priority\":\"%s\",",
-         HL_BENCH_VERSION, scripted ? ", scripted provider" : "", repeats, rounds, runs, normal ? "normal" : "low");
-  report("off", &off);
-  printf(",");
-  report("off_b", &off_b);
-  printf(",");
-  report("on", &on);
-  printf(",");
-  report("noop_observer", &noop);
-  static const char *const names[F_COUNT] = {"cost_us_per_run_p50", "aa_us_per_run_p50", "p99_change_pct",
-                                             "aa_p99_change_pct", "cpu_cost_us_per_run", "aa_cpu_us_per_run",
-                                             "run_thread_cpu_cost_us_per_run", "aa_run_thread_cpu_us_per_run"};
-  double med[F_COUNT], lo[F_COUNT], hi[F_COUNT];
-  for (int f = 0; f < F_COUNT; f++) {
-    summary(fig[f], (size_t)repeats, &med[f], &lo[f], &hi[f]);
-    printf(",\"%s\":%.2f,\"%s_range\":[%.2f,%.2f]", names[f], med[f], names[f], lo[f], hi[f]);
-  }
-  /* The noise floor of p99: the widest A/A difference seen. The exporter
-   * changes p99 only when its median change lies outside it. */
-  double floor_pct = fabs(lo[F_AA_P99_PCT]) > fabs(hi[F_AA_P99_PCT]) ? fabs(lo[F_AA_P99_PCT]) : fabs(hi[F_AA_P99_PCT]);
-  double floor_p50 = fabs(lo[F_AA_P50]) > fabs(hi[F_AA_P50]) ? fabs(lo[F_AA_P50]) : fabs(hi[F_AA_P50]);
-  printf(",\"p99_noise_floor_pct\":%.2f,\"p99_target_met\":%s,\"p50_noise_floor_us\":%.2f,"
-         "\"p50_target_met\":%s,\"spans_per_run\":%.2f,\"spans_exported\":%llu,\"spans_dropped\":%llu,"
-         "\"export_requests\":%llu,\"target_us\":10}\n",
-         floor_pct, med[F_P99_PCT] <= floor_pct ? "true" : "false", floor_p50, med[F_COST_P50] < 10 ? "true" : "false",
-         (double)total.spans_started / (double)on.n, (unsigned long long)total.spans_exported,
-         (unsigned long long)total.spans_dropped, (unsigned long long)total.export_requests);
-  for (int i = 0; i < S_COUNT; i++) free(rep[i].lat);
-  for (int f = 0; f < F_COUNT; f++) free(fig[f]);
-  free(off_b.lat);
-  free(off.lat);
-  free(on.lat);
-  free(noop.lat);
   free(warm.lat);
+  int rc = only ? one_mode(agent, &o, only, runs, argc, argv) : alternate(agent, &o, argc, argv, scripted, pinned, cpu);
   hl_agent_unref(agent);
   hl_tool_unref(t);
   hl_provider_unref(p);
   curl_global_cleanup();
-  return 0;
+  return rc;
 }

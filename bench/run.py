@@ -289,7 +289,7 @@ def main():
             results["hookline"]["providers"] = res
             log(f"providers: client {res.get('client_overhead_us')} us vs raw curl {res.get('raw_curl_us')} us")
         if os.path.exists(exe("hl-bench-otel")):
-            res = run_otel(bench_bin, server.url, args.quick)
+            res = run_otel(bench_bin, args.quick)
             results["hookline"]["otel"] = res
             log(f"otel: exporter on vs off, {res.get('http', {}).get('cost_us_per_run_p50')} us per run (median)")
     finally:
@@ -468,32 +468,53 @@ def history_only(bench_bin, quick, write):
     return 0 if "error" not in res else 1
 
 
-def run_otel(bench_bin, url, quick):
+def pick_two_cpus():
+    """The first two CPUs this process may use, or None with fewer."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    return cpus[:2] if len(cpus) >= 2 else None
+
+
+def run_otel(bench_bin, quick):
     """otel (bench/otel_bench.c): per-run cost of the OpenTelemetry exporter,
-    scenario (b), exporter on (sending to the mock server's OTLP endpoint)
-    against off, alternating in one process; over HTTP and with the scripted
-    provider (the agent loop alone)."""
+    scenario (b), exporter on against off in short blocks alternating in
+    one process, over HTTP and with the scripted provider (the agent loop
+    alone). A model server and an OTLP receiver of their own (two mock
+    servers), each pinned to the CPU of the thread that waits for it: the
+    model server with the run, the receiver with the exporter."""
     exe = os.path.join(bench_bin, "hl-bench-otel")
-    rounds, runs = ("3", "100") if quick else ("10", "300")
-    repeats = "3" if quick else "5"
-    load0 = round(os.getloadavg()[0], 2)
-    res = {"http": run_json([exe, "--url", url, "--repeats", repeats, "--rounds", rounds, "--runs", runs]),
-           "scripted": run_json([exe, "--url", url, "--repeats", repeats, "--rounds", rounds, "--runs", runs,
-                                 "--provider", "scripted"]),
-           # the same with the exporter thread at the runs' priority: what nice +10 buys
-           "scripted_normal_priority": run_json([exe, "--url", url, "--repeats", repeats, "--rounds", rounds,
-                                                 "--runs", runs, "--provider", "scripted",
-                                                 "--exporter-priority", "normal"]),
-           "when": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                    "hookline_commit": machine_info().get("hookline_commit"),
-                    "load_start": load0, "load": round(os.getloadavg()[0], 2)}}
-    res["callgrind"] = otel_instructions(exe, url, quick)
-    # What a run uses besides instructions, per thread (getrusage): CPU,
-    # page faults, context switches, scripted provider, the alternation's
-    # pattern (install, 300 runs, flush, uninstall), off then on.
-    batches = "5" if quick else "20"
-    res["resources"] = {m: run_json([exe, "--url", url, "--provider", "scripted", "--mode", m,
-                                     "--runs", "300", "--batches", batches]) for m in ("off", "on")}
+    cycles = "120" if quick else "1000"
+    cpus = pick_two_cpus()
+    model = MockServer(os.path.join(bench_bin, "hl-mock-server"))
+    receiver = MockServer(os.path.join(bench_bin, "hl-mock-server"))
+    try:
+        pin = []
+        if cpus:
+            os.sched_setaffinity(model.proc.pid, {cpus[0]})
+            os.sched_setaffinity(receiver.proc.pid, {cpus[1]})
+            pin = ["--cpus", f"{cpus[0]},{cpus[1]}"]
+        else:
+            pin = ["--pin", "0"]
+        load0 = round(os.getloadavg()[0], 2)
+        common = [exe, "--url", model.url, "--otlp-url", receiver.url, "--cycles", cycles, *pin]
+        res = {"http": run_json(common),
+               "scripted": run_json(common + ["--provider", "scripted"]),
+               "when": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                        "hookline_commit": machine_info().get("hookline_commit"),
+                        "load_start": load0, "load": round(os.getloadavg()[0], 2)}}
+        url = receiver.url
+        res["callgrind"] = otel_instructions(exe, url, quick)
+        # What a run uses besides instructions, per thread (getrusage): CPU,
+        # page faults, context switches, scripted provider, batches of
+        # (install, 300 runs, flush, uninstall), off then on.
+        batches = "5" if quick else "20"
+        res["resources"] = {m: run_json([exe, "--url", url, "--provider", "scripted", "--mode", m,
+                                         "--runs", "300", "--batches", batches]) for m in ("off", "on")}
+    finally:
+        model.close()
+        receiver.close()
     return res
 
 
@@ -508,8 +529,16 @@ OTEL_HOW = (
     "frame of it: a parallel tool's worker). A run is named in its records by a number given at "
     "its start, not by its invocation id: that id is copied once (AGENT_START), and the exporter "
     "finds the run by comparing numbers; a TOOL_END names its span by id. Of the run's side's "
-    "count, ~2.9k is the library's delivery of the 12 events to any observer that wants them "
-    "(building the event, reading the observer snapshot). "
+    "count, ~2.5k is the library's delivery of the 12 events to any observer that wants them "
+    "(building the event, reading the observer snapshot, saving and restoring the caller's last "
+    "error through one thread-local look-up). Over HTTP the run's side also writes the "
+    "traceparent header of each model request: in place (hex ids between fixed fragments, no "
+    "snprintf), ~500 instructions a request, and libcurl then spends several thousand more on "
+    "the extra header line (not profiled: no symbols for libcurl here); in two alternations over "
+    "HTTP on a noisy machine, before the in-place writing, leaving the header out took the cost "
+    "from 5.1 µs to 3.8 µs. A request of a run "
+    "the exporter does not observe takes no lock to find that out (a counter of runs in "
+    "progress, read first). "
     "It asks only for the events it reads (not TURN_START or TURN_END: a turn's spans are "
     "handed over at the next model call's start), and the library saves and restores the "
     "caller's last error once per event for all observers, not per observer. On the exporter "
@@ -520,8 +549,10 @@ OTEL_HOW = (
     "digits reused); spans are recycled with "
     "their buffers (one malloc per span until the pool is warm, none after); metrics are "
     "aggregated in place when spans are handed over, from strings the span kept, trying the "
-    "point each kind of measurement last went to first. What is left of the exporter thread's "
-    "count is mostly copying bytes: libcurl copies the request body into its upload buffer "
+    "point each kind of measurement last went to first. One libcurl easy handle lives as long as "
+    "the exporter thread, so its connection is kept from request to request, and the body is "
+    "passed by pointer and size (CURLOPT_POSTFIELDS, no read callback). What is left of the "
+    "exporter thread's count is mostly copying bytes: libcurl copies the request body into its upload buffer "
     "(rep movsb, which callgrind counts one instruction per byte, ~4k a run), and the count "
     "includes the growth and final release of the span pool, which the 100-run and 300-run "
     "processes reach at different sizes. The exporter thread's figure moves by a few thousand "
@@ -631,11 +662,7 @@ def write_section(results, heading):
 
 
 def otel_only(bench_bin, quick, write):
-    server = MockServer(os.path.join(bench_bin, "hl-mock-server"))
-    try:
-        res = run_otel(bench_bin, server.url, quick)
-    finally:
-        server.close()
+    res = run_otel(bench_bin, quick)
     print(json.dumps(res))
     errors = [r["error"] for r in (res["http"], res["scripted"]) if "error" in r]
     if write and not errors:
@@ -1037,69 +1064,76 @@ def markdown(r):
     ot = h.get("otel")
     if ot and "error" not in ot.get("http", {"error": 1}):
         when = ot.get("when", {})
+        hres = ot["http"]
         w("## OpenTelemetry export (otel)\n")
-        w("Scenario (b) (2 model calls, 3 tool calls) in rounds of four batches in one process, "
-          "their order rotated from round to round (bench/otel_bench.c): no exporter (*off*); a global "
-          "observer that does nothing and declares no event types, so it gets them all (*noop observer*: "
-          "what building every event costs the library, not a part of *on*; the exporter declares the "
-          "types it reads, hl_observer_set_events()); the OpenTelemetry exporter installed (*on*), "
-          "sending OTLP/HTTP JSON to the mock server; no exporter again (*off B*: an A/A control, the "
-          "same thing as *off*, so *off B* − *off* is the noise of this machine at that moment). The "
-          "whole alternation is repeated; each difference is computed per repeat and shown as the "
-          "median of the repeats with its range [min, max]. A difference can come out negative: that "
-          "is noise, as large as the A/A row shows. The p99 target counts as met only when the "
-          "median p99 change of *on* against *off* is within the widest A/A p99 change (the noise "
-          "floor). CPU is the whole process's per run, so the exporter thread's encoding and sending "
-          "count. *cost* = on − off. "
+        w(f"Scenario (b) (2 model calls, 3 tool calls, the tools one after another on the run's thread) in "
+          f"{hres.get('cycles', '?')} cycles of three blocks of {hres.get('block', '?')} runs in one process "
+          "(bench/otel_bench.c): no exporter (*off*), the OpenTelemetry exporter's observer installed (*on*, "
+          "sending OTLP/HTTP JSON to a second mock server), no exporter again (*off B*), the order of the "
+          "three rotating through the six permutations from cycle to cycle; one exporter for the whole "
+          "alternation, as an application keeps one. Each cycle gives one paired difference, the median run "
+          "of its *on* block less that of its *off* block; a cycle lasts milliseconds, so the machine's "
+          "drift cancels in it. *Cost* is the median of those differences with its 95 % interval (order "
+          "statistics, no assumption about the latencies' distribution). *off B* − *off*, by the same "
+          "estimator, is the A/A control: the interval must hold 0, and its width is the noise the method "
+          "leaves. The interval is this run's: the cost itself moves with what else the machine runs "
+          "(caches, memory traffic), so two runs at different loads can differ by more than their "
+          "intervals. "
+          "p99 is taken over each series' pooled runs; its change has a bootstrap interval "
+          "(resampling whole cycles, so the pairing stays). "
+          + ("The run's thread is pinned to one CPU with the model server (they take turns), the exporter's "
+             "thread to another with the OTLP receiver, so the exporter's work competes with the run only "
+             "for what the cores share. " if hres.get("pinned") else
+             "Threads not pinned (fewer than two CPUs allowed). ")
+          + "The rules, applied by the bench: the median target is *met* when the cost's whole interval is "
+          "below 10 µs, *not met* when it is all at or above, else *cannot tell*; p99 \"no change\" is read "
+          "as no rise of 10 µs or more, by the same rule on its interval; either verdict is *cannot tell* "
+          "whenever the A/A interval misses 0, or when the exporter dropped spans (a dropped record costs "
+          "the run less than a kept one, so the cost would read low). "
           f"Measured {when.get('date', '?')} at commit {when.get('hookline_commit', '?')}, "
           f"load {when.get('load_start', '?')} at the start, {when.get('load', '?')} at the end (one-minute "
-          f"averages; this section may "
-          f"come from a later run than the rest).\n")
-        w("| provider | series (pooled over the repeats) | p50 µs | p99 µs | mean µs | CPU µs/run |")
+          f"averages; this section may come from a later run than the rest).\n")
+        w("| provider | series (pooled) | p50 µs | p99 µs | mean µs | run thread CPU µs/run |")
         w("| --- | --- | ---: | ---: | ---: | ---: |")
         for prov in ("http", "scripted"):
             res = ot.get(prov, {})
             if "error" in res:
                 w(f"| {prov} | failed: {res['error'][:100]} | | | | |")
                 continue
-            for mode, label in (("off", "off"), ("off_b", "off B (A/A)"), ("noop_observer", "noop observer"),
-                                ("on", "on")):
+            for mode, label in (("off", "off"), ("off_b", "off B (A/A)"), ("on", "on")):
                 m = res.get(mode, {})
                 w(f"| {prov} | {label} | {fmt(m.get('latency_p50_us'), 1)} | {fmt(m.get('latency_p99_us'), 1)} | "
-                  f"{fmt(m.get('latency_mean_us'), 1)} | {fmt(m.get('cpu_us_per_run'), 1)} |")
+                  f"{fmt(m.get('latency_mean_us'), 1)} | {fmt(m.get('run_thread_cpu_us_per_run'), 1)} |")
         w("")
 
-        def med_range(res, key, unit):
-            rg = res.get(key + "_range") or [None, None]
-            return f"{fmt(res.get(key), 1)}{unit} [{fmt(rg[0], 1)}, {fmt(rg[1], 1)}]"
+        def ci(res, key, digits=2):
+            rg = res.get(key + "_ci95") or [None, None]
+            return f"{fmt(res.get(key), digits)} [{fmt(rg[0], digits)}, {fmt(rg[1], digits)}]"
 
-        w("| figure (median of repeats [range]) | measured | target | met |")
+        w("| figure (median [95 % interval]) | measured | target | verdict |")
         w("| --- | ---: | --- | --- |")
-        for prov, label in (("http", "over HTTP"), ("scripted", "scripted provider"),
-                            ("scripted_normal_priority",
-                             "scripted provider, exporter thread at the runs' priority (not nice +10)")):
+        for prov, label in (("http", "over HTTP"), ("scripted", "scripted provider")):
             res = ot.get(prov, {})
             if not res or "error" in res:
                 continue
-            reps = res.get("repeats", "?")
-            w(f"| exporter on − off, median run, {label}, µs ({reps} repeats) | "
-              f"{med_range(res, 'cost_us_per_run_p50', '')} | < 10 µs | "
-              f"{'yes' if res.get('p50_target_met') else 'no'} (A/A noise up to "
-              f"{fmt(res.get('p50_noise_floor_us'), 1)} µs) |")
-            w(f"| … A/A: off B − off, median run, {label}, µs | {med_range(res, 'aa_us_per_run_p50', '')} | "
-              f"noise | – |")
-            w(f"| … CPU per run, {label}, µs | {med_range(res, 'cpu_cost_us_per_run', '')} | – | – |")
-            w(f"| … A/A CPU per run, {label}, µs | {med_range(res, 'aa_cpu_us_per_run', '')} | noise | – |")
-            if "run_thread_cpu_cost_us_per_run" in res:
-                w(f"| … CPU per run of the run's thread alone, {label}, µs | "
-                  f"{med_range(res, 'run_thread_cpu_cost_us_per_run', '')} | – | – |")
-                w(f"| … A/A CPU per run of the run's thread, {label}, µs | "
-                  f"{med_range(res, 'aa_run_thread_cpu_us_per_run', '')} | noise | – |")
-            met = res.get("p99_target_met")
-            w(f"| … p99 change, {label} | {med_range(res, 'p99_change_pct', ' %')} | none beyond the "
-              f"noise floor ({fmt(res.get('p99_noise_floor_pct'), 1)} %) | "
-              f"{'yes' if met else 'no'}{' (floor too wide to tell)' if met and (res.get('p99_noise_floor_pct') or 0) > 25 else ''} |")
-            w(f"| … A/A p99 change, {label} | {med_range(res, 'aa_p99_change_pct', ' %')} | noise | – |")
+            w(f"| exporter on − off, median run, {label}, µs ({res.get('cycles')} paired cycles) | "
+              f"{ci(res, 'cost_us_per_run_p50')} | < 10 µs | {res.get('p50_verdict', '?')} |")
+            w(f"| … A/A: off B − off, {label}, µs | {ci(res, 'aa_us_per_run_p50')} | holds 0 | "
+              f"{'yes' if (res.get('aa_us_per_run_p50_ci95') or [1, 1])[0] <= 0 <= (res.get('aa_us_per_run_p50_ci95') or [-1, -1])[1] else 'no'} |")
+            w(f"| … CPU of the run's thread, on − off, {label}, µs per run | "
+              f"{ci(res, 'run_thread_cpu_cost_us_per_run')} | – | – |")
+            w(f"| … A/A CPU of the run's thread, {label}, µs per run | {ci(res, 'aa_run_thread_cpu_us_per_run')} | "
+              f"holds 0 | – |")
+            w(f"| … p99 change, on − off, {label}, µs | {ci(res, 'p99_change_us', 1)} | < 10 µs | "
+              f"{res.get('p99_verdict', '?')} |")
+            w(f"| … A/A p99 change, {label}, µs | {ci(res, 'aa_p99_change_us', 1)} | holds 0 | – |")
+            if "exporter_thread_cpu_us_per_run" in res:
+                w(f"| … CPU of the exporter's thread (its own clock), {label}, µs per *on* run | "
+                  f"{fmt(res['exporter_thread_cpu_us_per_run'], 2)} | off the run's path | – |")
+            w(f"| … spans per run / exported / dropped / export requests, {label} | "
+              f"{fmt(res.get('spans_per_run'), 1)} / {res.get('spans_exported', '?'):,} / "
+              f"{res.get('spans_dropped', '?'):,} / {res.get('export_requests', '?'):,} | none dropped | "
+              f"{'yes' if res.get('spans_dropped') == 0 else 'no'} |")
         cg = ot.get("callgrind") or {}
         if "on_run_thread" in cg:
             at = f", at {cg['commit']}" if cg.get("commit") else ""
@@ -1132,15 +1166,18 @@ def markdown(r):
             w(f"| … context switches of the process, voluntary / involuntary, on | "
               f"{per_run('on', 'vcsw_per_run')} / {per_run('on', 'ivcsw_per_run')} | – | – |")
         w("")
-        if "on_run_thread" in cg and isinstance(ot.get("scripted", {}).get("off", {}).get("cpu_us_per_run"), (int, float)):
-            # instructions to µs at the off run's own rate (its CPU per run)
-            rate = cg["off_run_thread"] / ot["scripted"]["off"]["cpu_us_per_run"]
-            w(f"At the off run's own rate on this machine ({rate:,.0f} instructions per CPU µs, "
-              f"scripted provider), the exporter's work on the run's side is "
-              f"{cg['on_minus_off_run_thread'] / rate:.1f} µs per run and the exporter thread's "
-              f"{cg.get('on_minus_off_other_threads', 0) / rate:.1f} µs, on another core when one is "
-              f"free; on a loaded machine the two threads compete for the cores, which is what the "
-              f"wall-clock figures above show.\n")
+        off_cpu = ot.get("scripted", {}).get("off", {}).get("run_thread_cpu_us_per_run")
+        if "on_run_thread" in cg and isinstance(off_cpu, (int, float)) and off_cpu > 0:
+            # instructions to µs at the rate of the same run: callgrind's off
+            # count over the alternation's off CPU of the run's thread
+            rate = cg["off_run_thread"] / off_cpu
+            w(f"At the rate of this run's *off* series ({rate:,.0f} instructions per CPU µs of the run's "
+              f"thread, scripted provider: callgrind's count over the alternation's CPU clock), the "
+              f"exporter's work on the run's side is {cg['on_minus_off_run_thread'] / rate:.1f} µs per run "
+              f"(the alternation measured {fmt(ot['scripted'].get('run_thread_cpu_cost_us_per_run'), 1)} µs) "
+              f"and the exporter thread's {cg.get('on_minus_off_other_threads', 0) / rate:.1f} µs, on "
+              f"another core. Over HTTP the run's side also builds the traceparent header of each model "
+              f"request, which the scripted provider does not send.\n")
         w(OTEL_HOW)
         if ot.get("notes"):
             w(ot["notes"] + "\n")

@@ -247,6 +247,12 @@ static void *export_main(void *arg) {
       size_t got = ot_drain(o, true);
       pthread_mutex_lock(&o->qlock);
       if (o->stop || o->flush_gen != o->flushed_gen || o->q_len >= o->max_batch) break;
+      /* A producer that found the ring half full between the drain's end
+       * and qlock signalled no one, and its `kick` keeps the next ones
+       * from signalling: drain again rather than sleep a tick while the
+       * ring fills. (A kick set after this check signals under qlock,
+       * once this thread waits.) */
+      if (atomic_load_explicit(&o->kick, memory_order_relaxed)) continue;
       int64_t now = ot_mono_ns();
       int64_t wake = next_metrics;
       if (o->q_len) {

@@ -298,7 +298,10 @@ struct hl_otel {
   alignas(OT_CACHE_LINE) pthread_mutex_t live_lock;
   struct ot_live **live;
   struct ot_live *live_free; /* recycled entries: no malloc per run */
-  size_t n_live;
+  /* written under live_lock, read without it: a look-up in an empty
+   * table (a request of a run the exporter does not observe) takes no
+   * lock */
+  atomic_size_t n_live;
 
   alignas(OT_CACHE_LINE) ot_metrics metrics;
 

@@ -238,33 +238,34 @@ static int hl_collecting_deliver(hl_collecting *c, const hl_event *ev) {
 
 /* The caller's last error, saved around a callback that may call hl_fail()
  * or hl_clear_error() itself. Only copied when there is something to keep,
- * which keeps the common path (no error pending) free of copies. */
+ * which keeps the common path (no error pending) free of copies; `now` is
+ * the thread's own state, so the restore (on the same thread) needs no
+ * second thread-local look-up. */
 typedef struct hl_saved_error {
+  const hl__error_state *now;
   hl_status status;
-  char message[1024];
+  char message[sizeof ((hl__error_state *)0)->message];
   int saved;
 } hl_saved_error;
 
 static void hl_error_save(hl_saved_error *s) {
-  const char *msg;
-  s->status = hl__last_error_get(&msg);
-  s->saved = s->status != HL_OK || msg[0] != '\0';
+  s->now = hl__last_error_state();
+  s->status = s->now->status;
+  s->saved = s->status != HL_OK || s->now->message[0] != '\0';
   if (s->saved) {
-    size_t n = strlen(msg);
-    if (n >= sizeof s->message) n = sizeof s->message - 1;
-    memcpy(s->message, msg, n);
+    size_t n = strnlen(s->now->message, sizeof s->message - 1);
+    memcpy(s->message, s->now->message, n);
     s->message[n] = '\0';
   }
 }
 
 static void hl_error_restore(const hl_saved_error *s) {
-  const char *msg;
-  hl_status now = hl__last_error_get(&msg);
+  const hl__error_state *now = s->now;
   if (!s->saved) {
-    if (now != HL_OK || msg[0]) hl_clear_error();
+    if (now->status != HL_OK || now->message[0]) hl_clear_error();
     return;
   }
-  if (now == s->status && strcmp(msg, s->message) == 0) return;
+  if (now->status == s->status && strcmp(now->message, s->message) == 0) return;
   hl_fail(s->status, "%s", s->message);
 }
 

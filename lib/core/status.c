@@ -12,10 +12,8 @@
 #include "hookline/status.h"
 #include "util.h"
 
-#define HL_ERRBUF_SIZE 1024
-
-static _Thread_local char hl_errbuf[HL_ERRBUF_SIZE];
-static _Thread_local hl_status hl_errstatus = HL_OK;
+static _Thread_local hl__error_state hl_err = {.status = HL_OK};
+#define HL_ERRBUF_SIZE sizeof hl_err.message
 
 /* Indexed by status value; the two tables must stay in enum order. */
 static const char *const hl_descriptions[HL_STATUS_COUNT_] = {
@@ -92,14 +90,11 @@ const char *hl_status_name(hl_status status) {
   return hl_status_known(status) ? hl_names[status] : "Unknown";
 }
 
-const char *hl_last_error(void) { return hl_errbuf; }
+const char *hl_last_error(void) { return hl_err.message; }
 
-hl_status hl_last_status(void) { return hl_errstatus; }
+hl_status hl_last_status(void) { return hl_err.status; }
 
-hl_status hl__last_error_get(const char **message) {
-  *message = hl_errbuf;
-  return hl_errstatus;
-}
+hl__error_state *hl__last_error_state(void) { return &hl_err; }
 
 hl_status hl_failv(hl_status status, const char *fmt, va_list ap) {
   /* Format into a scratch buffer first: callers may pass hl_last_error()
@@ -111,8 +106,8 @@ hl_status hl_failv(hl_status status, const char *fmt, va_list ap) {
   } else {
     snprintf(tmp, sizeof tmp, "%s", hl_strerror(status));
   }
-  memcpy(hl_errbuf, tmp, sizeof tmp);
-  hl_errstatus = status;
+  memcpy(hl_err.message, tmp, sizeof tmp);
+  hl_err.status = status;
   return status;
 }
 
@@ -125,8 +120,8 @@ hl_status hl_fail(hl_status status, const char *fmt, ...) {
 }
 
 void hl_clear_error(void) {
-  hl_errbuf[0] = '\0';
-  hl_errstatus = HL_OK;
+  hl_err.message[0] = '\0';
+  hl_err.status = HL_OK;
 }
 
 void hl_free(void *ptr) { free(ptr); }

