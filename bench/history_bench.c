@@ -1,8 +1,10 @@
 /*
  * bench/history_bench.c - what hooks cost per run as the history grows
  * (issue 11's hook_history): no hook, one observe-only before_model +
- * before_tool pair, one editing before_model hook, at 10, 100 and 1,000
- * messages of history; and the hook dispatch cost measured on a chain.
+ * before_tool pair, one editing before_model hook, one observer of
+ * LM_START only (whose event carries the prompt's size estimate), at 10,
+ * 100 and 1,000 messages of history; and the hook dispatch cost measured
+ * on a chain.
  *
  * A run is two model calls (a tool call, then the answer) and one tool
  * call, on a provider of the benchmark's own that answers at once and
@@ -31,8 +33,8 @@
 
 #include "bench_util.h"
 
-typedef enum { MODE_NONE, MODE_OBSERVE, MODE_EDIT, MODE_COUNT } mode;
-static const char *const mode_names[MODE_COUNT] = {"none", "observe", "edit"};
+typedef enum { MODE_NONE, MODE_OBSERVE, MODE_EDIT, MODE_LM_START, MODE_COUNT } mode;
+static const char *const mode_names[MODE_COUNT] = {"none", "observe", "edit", "lm_start"};
 static const int sizes[] = {10, 100, 1000};
 #define N_SIZES 3
 
@@ -93,6 +95,15 @@ static hl_hook_action edit_model(hl_context *ctx, const hl_before_model_args *ar
   return HL_HOOK_CONTINUE;
 }
 
+/* ---- the observer ---- */
+
+static int64_t prompt_tokens;
+static int on_lm_start(const hl_event *ev, void *ud) {
+  (void)ud;
+  prompt_tokens += ev->prompt_tokens; /* reads the estimate */
+  return 0;
+}
+
 static hl_agent *make_agent(mode m) {
   hl_provider *p = hl_provider_new(&instant_ops, NULL);
   hl_agent *a = hl_agent_new("history");
@@ -112,6 +123,14 @@ static hl_agent *make_agent(mode m) {
     return NULL;
   if (m == MODE_EDIT && hl_hooks_add_before_model(h, "edit", HL_HOOK_EDIT_REQUEST, edit_model, NULL))
     return NULL;
+  if (m == MODE_LM_START) {
+    /* struct style with only lm_start set: it wants LM_START alone */
+    hl_observer *obs = hl_observer_new_ops(&(hl_observer_ops){.size = sizeof(hl_observer_ops),
+                                                              .lm_start = on_lm_start},
+                                           NULL);
+    if (!obs || hl_agent_add_observer(a, obs) != HL_OK) return NULL;
+    hl_observer_unref(obs);
+  }
   return a;
 }
 
@@ -273,6 +292,14 @@ int main(int argc, char **argv) {
   double per_msg = instr[2][2] > 0 && instr[2][1] > 0
                        ? ((instr[2][2] - instr[2][1]) - (instr[0][2] - instr[0][1])) / (sizes[2] - sizes[1]) / 2.0
                        : -1;
+  /* What the LM_START observer adds per model call (2 a run): flat when
+   * the estimate does not walk the history. */
+  printf("],\"lm_start_extra_instructions_per_model_call\":[");
+  for (int si = 0; si < N_SIZES; si++)
+    printf("%s%.1f", si ? "," : "",
+           instr[MODE_NONE][si] > 0 && instr[MODE_LM_START][si] > 0
+               ? (instr[MODE_LM_START][si] - instr[MODE_NONE][si]) / 2.0
+               : -1.0);
   printf("],\"edit_extra_instructions_per_message_per_turn\":%.1f,"
          "\"hook_dispatch_chain\":%d,\"hook_dispatch_ns\":%.2f}\n",
          per_msg, k, dispatch);

@@ -442,7 +442,8 @@ def providers_only(bench_bin, quick):
 
 def run_history(bench_bin, quick):
     """hook_history (bench/history_bench.c): per-run cost with no hook, an
-    observe-only pair and an editing hook at 10/100/1,000 messages, wall time
+    observe-only pair, an editing hook and an LM_START observer at
+    10/100/1,000 messages, wall time
     and callgrind instructions; hook dispatch measured on a chain."""
     res = run_json([os.path.join(bench_bin, "hl-bench-history")] +
                    (["--runs", "30", "--rounds", "3"] if quick else []), timeout=900)
@@ -1037,15 +1038,20 @@ def markdown(r):
           "Instructions per run are counted by `valgrind --tool=callgrind` inside `hl_agent_run` "
           "only (repeatable from run to run); wall time is the median of rounds. *observe*: one "
           "`HL_HOOK_OBSERVE` before_model hook and one before_tool hook; *edit*: one "
-          "`HL_HOOK_EDIT_REQUEST` before_model hook, which makes each model call copy the history. "
+          "`HL_HOOK_EDIT_REQUEST` before_model hook, which makes each model call copy the history; "
+          "*LM_START observer*: one observer of the agent's that wants LM_START only and reads its "
+          "`prompt_tokens` estimate. "
           f"Measured {when.get('date', '?')} at commit {when.get('hookline_commit', '?')}, "
           f"load {when.get('load', '?')} (this section may come from a later run than the rest).\n")
         w("| hooks | " + " | ".join(f"{n} msgs: instructions/run" for n in hh["history"]) + " | " +
           " | ".join(f"{n} msgs: µs/run" for n in hh["history"]) + " |")
         w("| --- |" + " ---: |" * (2 * len(hh["history"])))
         for mode, label in (("none", "no hook"), ("observe", "observe-only before_model + before_tool"),
-                            ("edit", "one editing before_model hook")):
-            row = hh.get(mode, {})
+                            ("edit", "one editing before_model hook"),
+                            ("lm_start", "LM_START observer")):
+            if mode not in hh:  # (results from before the mode existed)
+                continue
+            row = hh[mode]
             w(f"| {label} | " + " | ".join(fmt(v) for v in row.get("instructions_per_run", [])) + " | " +
               " | ".join(fmt(v, 2) for v in row.get("wall_us_per_run", [])) + " |")
         pct = hh.get("observe_vs_none_instructions_pct", [])
@@ -1055,6 +1061,11 @@ def markdown(r):
         w(f"| observe-only vs no hook, extra instructions per run at "
           f"{'/'.join(str(n) for n in hh['history'])} messages | "
           f"{' / '.join(fmt(v, 2) + ' %' for v in pct)} | within 1 % at every size |")
+        lm = hh.get("lm_start_extra_instructions_per_model_call")
+        if lm:
+            w(f"| LM_START observer vs no hook, extra instructions per model call at "
+              f"{'/'.join(str(n) for n in hh['history'])} messages | "
+              f"{' / '.join(fmt(v, 0) for v in lm)} | the same at every size |")
         w(f"| editing hook: extra instructions per message of history per model call | "
           f"{fmt(hh.get('edit_extra_instructions_per_message_per_turn'), 0)} | stated |")
         w(f"| hook dispatch, ns from one hook to the next on a chain of "
