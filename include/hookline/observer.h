@@ -42,7 +42,9 @@ typedef enum hl_event_type {
   HL_EVENT_AGENT_END,         /**< text = answer (NULL on error), error, usage, duration_ms */
   HL_EVENT_TURN_START,        /**< turn */
   HL_EVENT_TURN_END,          /**< response, data = array of tool results */
-  HL_EVENT_LM_START,          /**< name = model, prompt_tokens (estimate) */
+  HL_EVENT_LM_START,          /**< name = model, prompt_tokens (an estimate: the bytes of
+                                   every part's text in the request's messages, / 4
+                                   rounded up; costs the same at any history length) */
   HL_EVENT_LM_END,            /**< name = model, usage, response (NULL on error), error (success = error.status == HL_OK), duration_ms */
   HL_EVENT_API_REQUEST,       /**< name = provider, data = the wire payload (API keys never included) */
   HL_EVENT_API_RESPONSE,      /**< name = provider, data = the decoded body, usage, duration_ms, error */

@@ -41,7 +41,10 @@ HL_API const char *hl_session_app_name(const hl_session *session);
 HL_API const char *hl_session_user_id(const hl_session *session);
 HL_API const char *hl_session_id(const hl_session *session);
 
-/** The history (borrowed; valid until the session changes). */
+/** The history (borrowed; valid until the session changes). Read it, do
+ *  not change its messages in place: the session keeps figures about them
+ *  (the text size LM_START's estimate reads) and model requests borrow
+ *  them; add messages with hl_session_add_message(). */
 HL_API const hl_messages *hl_session_messages(const hl_session *session);
 /** Append a message; the session takes ownership (also on failure). */
 HL_API hl_status hl_session_add_message(hl_session *session, hl_message *msg);

@@ -19,6 +19,7 @@
 #include "agent/run_internal.h"
 #include "agent/interrupt_internal.h"
 #include "agent/session_internal.h"
+#include "core/model_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
 #include "store/session_store.h"
@@ -170,13 +171,17 @@ hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrowed_from
   return req;
 }
 
-/* Rough prompt size for LM_START: ~4 bytes per token. */
-static int64_t hl_estimate_tokens(const hl_request *req) {
-  size_t bytes = 0;
-  for (size_t i = 0; i < req->messages.count; i++) {
-    const hl_message *m = req->messages.items[i];
-    for (size_t j = 0; j < m->n_parts; j++) bytes += m->parts[j].text ? strlen(m->parts[j].text) : 0;
-  }
+/* Rough prompt size for LM_START: ~4 bytes per token, the bytes being
+ * every part's text in every message of the request. The session keeps
+ * its history's sum, so a request that borrows the history (no hook edits
+ * it) only counts what comes before it (the instruction): the cost of an
+ * LM_START observer does not grow with the conversation. A copy (an
+ * editing hook, an around_model wrap's own request) is counted whole. */
+static int64_t hl_estimate_tokens(const hl_context *ctx, const hl_request *req) {
+  size_t bytes = 0, tail = 0; /* left as they are when the request does not borrow */
+  if (ctx->session) hl__session_borrowed_text_bytes(ctx->session, &req->messages, &tail, &bytes);
+  for (size_t i = 0; i < req->messages.count - tail; i++)
+    bytes += hl__message_text_bytes(req->messages.items[i]);
   return (int64_t)(bytes + 3) / 4;
 }
 
@@ -189,7 +194,7 @@ hl_status hl__model_begin(hl_context *ctx, const hl_request *req, int64_t *t0) {
   const char *provider = hl_provider_name(ctx->agent->provider);
   hl_event lm = {.type = HL_EVENT_LM_START, .name = model_name, .provider = provider};
   if (hl__ctx_wants(ctx, HL_EVENT_LM_START)) {
-    lm.prompt_tokens = hl_estimate_tokens(req);
+    lm.prompt_tokens = hl_estimate_tokens(ctx, req);
     hl__emit(ctx, &lm);
   }
   *t0 = hl__mono_ns();

@@ -32,6 +32,7 @@
 #include "hookline/json.h"
 #include "hookline/session.h"
 #include "agent/session_internal.h"
+#include "core/model_internal.h"
 #include "hookline/store.h"
 #include "store/store_events.h"
 
@@ -41,6 +42,10 @@ struct hl_session {
   char *session_id;
   pthread_mutex_t lock; /* history and state */
   hl_messages messages;
+  /* hl__message_text_bytes() of the history's messages, summed as they
+   * come and go (under lock, as messages): LM_START's prompt estimate
+   * reads it instead of walking the history at every model call. */
+  size_t text_bytes;
   cJSON *state;         /* always an object */
   atomic_bool busy;
   pthread_mutex_t wlock; /* serializes write-through; taken before lock */
@@ -241,6 +246,7 @@ hl_session *hl_session_clone(const hl_session *src) {
   hl_session_lock(src);
   cJSON *state = cJSON_Duplicate(src->state, 1);
   hl_status st = hl_messages_copy(&s->messages, &src->messages);
+  s->text_bytes = src->text_bytes; /* the copies have the same text */
   hl_session_unlock(src);
   if (!state || st != HL_OK) {
     cJSON_Delete(state);
@@ -263,6 +269,7 @@ void hl_session_reset(hl_session *s) {
   cJSON_Delete(s->run_state);
   s->run_state = NULL;
   hl_messages_clear(&s->messages);
+  s->text_bytes = 0;
   if (fresh) {
     cJSON_Delete(s->state);
     s->state = fresh;
@@ -283,6 +290,43 @@ const char *hl_session_id(const hl_session *s) { return s ? s->session_id : NULL
 
 const hl_messages *hl_session_messages(const hl_session *s) {
   return s ? &s->messages : NULL;
+}
+
+bool hl__session_borrowed_text_bytes(const hl_session *s, const hl_messages *list, size_t *n,
+                                     size_t *bytes) {
+  hl_session_lock(s);
+  const hl_messages *h = &s->messages;
+  /* The same first and last message, and as many: the list's tail is the
+   * history itself (a copy's messages are other objects). Nothing can
+   * change a history message in the middle while the request borrows
+   * them: the history only grows or is cut back from its end. */
+  bool same = h->count <= list->count &&
+              (h->count == 0 || (list->items[list->count - h->count] == h->items[0] &&
+                                 list->items[list->count - 1] == h->items[h->count - 1]));
+  if (same) {
+    *n = h->count;
+    *bytes = s->text_bytes;
+  }
+  hl_session_unlock(s);
+  return same;
+}
+
+/* Drop the history's messages past the first `count`. Call with the lock. */
+static void hl_history_cut(hl_session *s, size_t count) {
+  while (s->messages.count > count) {
+    hl_message *m = s->messages.items[--s->messages.count];
+    s->messages.items[s->messages.count] = NULL;
+    s->text_bytes -= hl__message_text_bytes(m);
+    hl_message_free(m);
+  }
+}
+
+/* Append `msg` (taken: freed on failure). Call with the lock. */
+static hl_status hl_history_push(hl_session *s, hl_message *msg) {
+  size_t bytes = hl__message_text_bytes(msg); /* before the push, which may free it */
+  hl_status st = hl_messages_push(&s->messages, msg);
+  if (st == HL_OK) s->text_bytes += bytes;
+  return st;
 }
 
 /* True if the history has a user message (whose event gave the session
@@ -323,7 +367,7 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
     return st;
   }
   hl_session_lock(s);
-  st = hl_messages_push(&s->messages, msg); /* frees msg on failure */
+  st = hl_history_push(s, msg); /* frees msg on failure */
   hl_session_unlock(s);
   if (st != HL_OK) hl_session_drop_held(s, s->messages.count); /* its event, if held */
   pthread_mutex_unlock(&s->wlock);
@@ -354,10 +398,7 @@ void hl__session_truncate(hl_session *s, size_t count) {
     hl__events_clear(&s->held);
   }
   hl_session_lock(s);
-  while (s->messages.count > count) {
-    hl_message_free(s->messages.items[s->messages.count - 1]);
-    s->messages.items[--s->messages.count] = NULL;
-  }
+  hl_history_cut(s, count);
   hl_session_unlock(s);
   pthread_mutex_unlock(&s->wlock);
 }
@@ -508,6 +549,9 @@ void hl__session_swap_contents(hl_session *a, hl_session *b) {
   hl_messages m = a->messages;
   a->messages = b->messages;
   b->messages = m;
+  size_t bytes = a->text_bytes;
+  a->text_bytes = b->text_bytes;
+  b->text_bytes = bytes;
   cJSON *t = a->state;
   a->state = b->state;
   b->state = t;
@@ -577,12 +621,10 @@ hl_status hl__session_run_state_change(hl_session *s, size_t truncate, hl_messag
     st = hl_session_write(s, hl_run_state_event(truncate, append, copy));
   if (st == HL_OK) {
     hl_session_lock(s);
-    while (truncate != SIZE_MAX && s->messages.count > truncate) {
-      hl_message_free(s->messages.items[s->messages.count - 1]);
-      s->messages.items[--s->messages.count] = NULL;
-    }
+    if (truncate != SIZE_MAX) hl_history_cut(s, truncate);
     for (size_t i = 0; append && i < append->count; i++) {
-      s->messages.items[s->messages.count++] = append->items[i];
+      s->text_bytes += hl__message_text_bytes(append->items[i]);
+      s->messages.items[s->messages.count++] = append->items[i]; /* room reserved above */
       append->items[i] = NULL;
     }
     if (append) append->count = 0;
@@ -692,6 +734,8 @@ hl_status hl_session_from_json(const cJSON *json, hl_session **out) {
       hl_session_free(s);
       return hl_fail(st, "session.messages: %s", why);
     }
+    for (size_t i = 0; i < s->messages.count; i++)
+      s->text_bytes += hl__message_text_bytes(s->messages.items[i]);
   }
   if (cJSON_IsObject(state)) {
     cJSON *copy = cJSON_Duplicate(state, 1);

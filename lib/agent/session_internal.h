@@ -24,6 +24,15 @@ bool hl__session_busy(const hl_session *session);
  * it appended). No-op if the history is not longer than `count`. */
 void hl__session_truncate(hl_session *session, size_t count);
 
+/* If `list` ends with the session's whole history, borrowed (the very
+ * messages, as a request that no hook edits holds them), true with *n =
+ * the history's length and *bytes = hl__message_text_bytes() of those
+ * messages summed, which the session keeps as messages come and go: O(1)
+ * however long the history. False when it does not (a copy of the
+ * history, another request): the caller counts for itself. Locked. */
+bool hl__session_borrowed_text_bytes(const hl_session *session, const hl_messages *list,
+                                     size_t *n, size_t *bytes);
+
 /* Generate a random id of `hex_digits` lowercase hex digits (at most 64)
  * into `out` (hex_digits + 1 bytes). Uses getrandom()/dev/urandom; falls
  * back to a time-and-counter mix if neither works. The agent uses it for

@@ -262,6 +262,13 @@ size_t hl_message_tool_call_count(const hl_message *msg) {
   return n;
 }
 
+size_t hl__message_text_bytes(const hl_message *msg) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < msg->n_parts; i++)
+    if (msg->parts[i].text) bytes += strlen(msg->parts[i].text);
+  return bytes;
+}
+
 hl_message *hl_message_clone(const hl_message *msg) {
   if (!msg) {
     hl_fail(HL_ERR_INVALID, "hl_message_clone: message is NULL");

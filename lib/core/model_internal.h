@@ -1,7 +1,8 @@
 /*
- * lib/core/model_internal.h - JSON decoding helpers shared by message.c,
- * request.c and response.c. `where` names the position in the document
- * for error messages ("request.messages[3].content[0]").
+ * lib/core/model_internal.h - helpers of the message model shared inside
+ * the library: JSON decoding for message.c, request.c and response.c
+ * (`where` names the position in the document for error messages,
+ * "request.messages[3].content[0]"), and a message's size in text.
  */
 #ifndef HL_CORE_MODEL_INTERNAL_H
 #define HL_CORE_MODEL_INTERNAL_H
@@ -25,6 +26,13 @@ hl_status hl__json_req_str(const cJSON *obj, const char *key, const char *where,
  * copy and its frees per tool call decoded (issue 12, CPU per session). */
 hl_status hl__message_add_tool_call_take(hl_message *msg, const char *id, const char *name,
                                          cJSON *args);
+
+/* The bytes of text in `msg`: strlen() of every part's `text`, whatever
+ * the part's kind (a tool result's content, an image's URL). What the
+ * prompt estimate of LM_START counts (run.c), and what a session keeps
+ * the sum of for its history (session.c), so that the estimate does not
+ * walk the history at every model call. */
+size_t hl__message_text_bytes(const hl_message *msg);
 
 hl_status hl__message_from_json_at(const cJSON *json, hl_message **out, const char *where);
 hl_status hl__messages_from_json_at(const cJSON *array, hl_messages *list, const char *where);
