@@ -201,11 +201,19 @@ bool hl_context_wants_event(const hl_context *ctx, hl_event_type type) {
   return hl__ctx_wants(ctx, type);
 }
 
-_Thread_local hl__event_counts hl__event_built;
+/* The call an event of a tool call is nested in, from the call's record
+ * current on this thread (a thread-local look-up). */
+static void hl_name_outer_call(const hl_context *ctx, hl_event *ev) {
+  hl__call *rec = hl__call_current();
+  if (rec && rec->ctx == ctx && rec->id == ev->call_id) ev->outer_call_id = rec->outer_id;
+}
 
 void hl__emit(hl_context *ctx, hl_event *ev) {
   if (!hl__ctx_wants(ctx, ev->type)) return;
-  hl__event_built.emitted[ev->type]++;
+  /* one thread-local look-up for the count and the observers' save of
+   * the caller's last error */
+  hl__thread_state *here = hl__thread_state_here();
+  here->built.emitted[ev->type]++;
   ev->size = sizeof *ev;
   ev->time_ns = hl__now_ns();
   ev->invocation_id = ctx->invocation_id;
@@ -216,11 +224,13 @@ void hl__emit(hl_context *ctx, hl_event *ev) {
   ev->parent_call_id = ctx->parent_call_id;
   ev->session_id = ctx->session_id;
   /* A tool call's own events (TOOL_START/END, its hooks) are emitted
-   * with its record current: name the call it is nested in, if any. */
-  hl__call *rec = ev->call_id ? hl__call_current() : NULL; /* (a thread-local look-up) */
-  if (rec && rec->ctx == ctx && rec->id == ev->call_id) ev->outer_call_id = rec->outer_id;
+   * with its record current: name the call it is nested in, if any.
+   * TOOL_START and TOOL_END come with it named by their emitter
+   * (tool_exec.c), which holds the record. */
+  if (ev->call_id && ev->type != HL_EVENT_TOOL_START && ev->type != HL_EVENT_TOOL_END)
+    hl_name_outer_call(ctx, ev);
   if (!ev->error.message) ev->error.message = "";
-  hl__observer_emit(ctx->observers, ctx->n_observers, ctx->globals, ev);
+  hl__observer_emit(ctx->observers, ctx->n_observers, ctx->globals, ev, &here->error);
 }
 
 void hl__ctx_abort(hl_context *ctx, const char *message) {
@@ -343,5 +353,8 @@ void hl_context_emit_stderr(hl_context *ctx, const char *text) {
 void hl_context_emit(hl_context *ctx, struct hl_event *event) {
   if (!ctx || !event || atomic_load(&ctx->finished)) return;
   if ((unsigned)event->type >= HL_EVENT_TYPE_COUNT) return;
+  /* hl__emit() leaves these to the library's emitter */
+  if (event->call_id && (event->type == HL_EVENT_TOOL_START || event->type == HL_EVENT_TOOL_END))
+    hl_name_outer_call(ctx, event);
   hl__emit(ctx, event);
 }

@@ -50,8 +50,11 @@ typedef struct hl_composite {
 struct hl_observer {
   atomic_uint refs;
   hl_observer_kind kind;
-  hl_observer_fn fn;
-  hl_observer_fn ops[HL_EVENT_TYPE_COUNT]; /* by event type; NULL = skip */
+  /* The callback by event type: a struct-style observer's functions (NULL
+   * = skip), a function-style observer's one function at every type, so
+   * that delivering to either is one indexed load; NULL for the built-ins,
+   * delivered by kind. */
+  hl_observer_fn ops[HL_EVENT_TYPE_COUNT];
   void *user_data;
   hl_free_fn free_fn;
   _Atomic uint64_t failures;
@@ -87,7 +90,7 @@ hl_observer *hl_observer_new(hl_observer_fn fn, void *user_data) {
   }
   hl_observer *obs = hl_observer_alloc(HL_OBS_FN);
   if (!obs) return NULL;
-  obs->fn = fn;
+  for (int t = 0; t < HL_EVENT_TYPE_COUNT; t++) obs->ops[t] = fn;
   obs->user_data = user_data;
   return obs;
 }
@@ -239,27 +242,27 @@ static int hl_collecting_deliver(hl_collecting *c, const hl_event *ev) {
 /* The caller's last error, saved around a callback that may call hl_fail()
  * or hl_clear_error() itself. Only copied when there is something to keep,
  * which keeps the common path (no error pending) free of copies; `now` is
- * the thread's own state, so the restore (on the same thread) needs no
- * second thread-local look-up. */
+ * the thread's own state, looked up once by the caller (hl__emit() with
+ * its count of the event), so save and restore need no look-up. */
 typedef struct hl_saved_error {
-  const hl__error_state *now;
+  hl__error_state *now;
   hl_status status;
   char message[sizeof ((hl__error_state *)0)->message];
   int saved;
 } hl_saved_error;
 
-static void hl_error_save(hl_saved_error *s) {
-  s->now = hl__last_error_state();
-  s->status = s->now->status;
-  s->saved = s->status != HL_OK || s->now->message[0] != '\0';
+static inline void hl_error_save(hl_saved_error *s, hl__error_state *now) {
+  s->now = now;
+  s->status = now->status;
+  s->saved = s->status != HL_OK || now->message[0] != '\0';
   if (s->saved) {
-    size_t n = strnlen(s->now->message, sizeof s->message - 1);
-    memcpy(s->message, s->now->message, n);
+    size_t n = strnlen(now->message, sizeof s->message - 1);
+    memcpy(s->message, now->message, n);
     s->message[n] = '\0';
   }
 }
 
-static void hl_error_restore(const hl_saved_error *s) {
+static inline void hl_error_restore(const hl_saved_error *s) {
   const hl__error_state *now = s->now;
   if (!s->saved) {
     if (now->status != HL_OK || now->message[0]) hl_clear_error();
@@ -269,46 +272,52 @@ static void hl_error_restore(const hl_saved_error *s) {
   hl_fail(s->status, "%s", s->message);
 }
 
+static void hl_deliver_builtin(hl_observer *obs, const hl_event *ev);
+
 /* Deliver without saving the caller's last error: the callers below save
- * and restore it once for all the observers of an event. */
-static void hl_deliver(hl_observer *obs, const hl_event *ev) {
-  if (!obs) return;
+ * and restore it once for all the observers of an event. Kept small so
+ * that it is inlined into their loops: an observer that does not want
+ * the type costs a load and a test, a function or struct-style one (the
+ * OpenTelemetry exporter) an indexed load and its call; the built-ins go
+ * out of line. */
+static inline void hl_deliver(hl_observer *obs, const hl_event *ev) {
   if (!(atomic_load_explicit(&obs->wanted, memory_order_relaxed) & HL_EVENT_MASK(ev->type)))
     return;
-  hl_observer_fn fn = NULL;
-  switch (obs->kind) {
-  case HL_OBS_FN:
-    fn = obs->fn;
-    break;
-  case HL_OBS_OPS:
-    fn = obs->ops[ev->type];
-    if (!fn) return;
-    break;
-  case HL_OBS_NOOP:
+  hl_observer_fn fn = obs->ops[ev->type];
+  if (!fn) {
+    hl_deliver_builtin(obs, ev);
     return;
+  }
+  if (fn(ev, obs->user_data) != 0) atomic_fetch_add_explicit(&obs->failures, 1, memory_order_relaxed);
+}
+
+/* The built-ins (and a struct-style observer without this type's
+ * function, which does nothing). */
+static void hl_deliver_builtin(hl_observer *obs, const hl_event *ev) {
+  int rc;
+  switch (obs->kind) {
+  case HL_OBS_LOGGING:
+    rc = hl_logging_deliver(&obs->u.logging, ev);
+    break;
+  case HL_OBS_COLLECTING:
+    rc = hl_collecting_deliver(&obs->u.collecting, ev);
+    break;
   case HL_OBS_COMPOSITE:
     /* Each child counts its own failures; one failing child does not keep
      * the others from seeing the event. */
     for (size_t i = 0; i < obs->u.composite.count; i++)
       hl_deliver(obs->u.composite.children[i], ev);
     return;
-  default:
-    break;
+  default: /* noop; a struct-style observer's unset function */
+    return;
   }
-  int rc;
-  if (obs->kind == HL_OBS_LOGGING)
-    rc = hl_logging_deliver(&obs->u.logging, ev);
-  else if (obs->kind == HL_OBS_COLLECTING)
-    rc = hl_collecting_deliver(&obs->u.collecting, ev);
-  else
-    rc = fn(ev, obs->user_data);
   if (rc != 0) atomic_fetch_add_explicit(&obs->failures, 1, memory_order_relaxed);
 }
 
 void hl_observer_notify(hl_observer *obs, const hl_event *ev) {
   if (!obs || !ev || (unsigned)ev->type >= (unsigned)HL_EVENT_TYPE_COUNT) return;
   hl_saved_error saved;
-  hl_error_save(&saved);
+  hl_error_save(&saved, &hl__thread_state_here()->error);
   hl_deliver(obs, ev);
   hl_error_restore(&saved);
 }
@@ -452,15 +461,16 @@ struct hl__observer_snap {
 static pthread_mutex_t hl_global_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(hl__observer_snap *) hl_global_snap; /* NULL: no global observer */
 /* The union of what the global observers want, readable lock-free: a run
- * reads it at every event, so a global added mid-run is seen. */
-static _Atomic hl_event_mask hl_global_wanted;
+ * reads it at every event (hl__observer_global_events(), inline), so a
+ * global added mid-run is seen. */
+_Atomic hl_event_mask hl__global_wanted;
 
-/* Recompute hl_global_wanted; the caller holds hl_global_lock. */
+/* Recompute hl__global_wanted; the caller holds hl_global_lock. */
 static void hl_global_recompute_locked(void) {
   hl_event_mask m = 0;
   hl__observer_snap *s = atomic_load_explicit(&hl_global_snap, memory_order_relaxed);
   for (size_t i = 0; s && i < s->n; i++) m |= hl_observer_events(s->obs[i]);
-  atomic_store(&hl_global_wanted, m);
+  atomic_store(&hl__global_wanted, m);
 }
 
 static void hl_global_recompute(void) {
@@ -509,7 +519,7 @@ hl_status hl_observer_add_global(hl_observer *obs) {
 void hl_observer_clear_global(void) {
   pthread_mutex_lock(&hl_global_lock);
   hl__observer_snap *old = atomic_exchange(&hl_global_snap, NULL);
-  atomic_store(&hl_global_wanted, 0);
+  atomic_store(&hl__global_wanted, 0);
   pthread_mutex_unlock(&hl_global_lock);
   hl__observer_snap_put(old);
 }
@@ -518,12 +528,9 @@ bool hl__observer_has_global(void) {
   return atomic_load_explicit(&hl_global_snap, memory_order_relaxed) != NULL;
 }
 
-hl_event_mask hl__observer_global_events(void) {
-  return atomic_load_explicit(&hl_global_wanted, memory_order_relaxed);
-}
 
-/* The global observers, the caller's last error saved around them. */
-static void hl_deliver_global(hl__observer_snap *mine, const hl_event *ev) {
+/* The global observers (the caller saves its last error around them). */
+static inline void hl_deliver_global(hl__observer_snap *mine, const hl_event *ev) {
   hl__observer_snap *cur = atomic_load_explicit(&hl_global_snap, memory_order_acquire);
   if (!cur) return;
   if (cur == mine) {
@@ -538,19 +545,20 @@ static void hl_deliver_global(hl__observer_snap *mine, const hl_event *ev) {
 void hl__observer_notify_global_snap(hl__observer_snap *mine, const hl_event *ev) {
   if (!ev || !atomic_load_explicit(&hl_global_snap, memory_order_relaxed)) return;
   hl_saved_error saved;
-  hl_error_save(&saved);
+  hl_error_save(&saved, &hl__thread_state_here()->error);
   hl_deliver_global(mine, ev);
   hl_error_restore(&saved);
 }
 
 void hl__observer_notify_global(const hl_event *ev) { hl__observer_notify_global_snap(NULL, ev); }
 
-void hl__observer_emit(hl_observer *const *obs, size_t n, hl__observer_snap *globals, const hl_event *ev) {
+void hl__observer_emit(hl_observer *const *obs, size_t n, hl__observer_snap *globals,
+                       const hl_event *ev, hl__error_state *err) {
   if ((unsigned)ev->type >= (unsigned)HL_EVENT_TYPE_COUNT) return;
-  /* once per event, not per observer: two thread-local reads when no
-   * error is pending, a copy of the message only when one is */
+  /* once per event, not per observer: two reads when no error is
+   * pending, a copy of the message only when one is */
   hl_saved_error saved;
-  hl_error_save(&saved);
+  hl_error_save(&saved, err);
   for (size_t i = 0; i < n; i++) hl_deliver(obs[i], ev);
   hl_deliver_global(globals, ev);
   hl_error_restore(&saved);

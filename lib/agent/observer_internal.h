@@ -5,8 +5,10 @@
 #ifndef HL_OBSERVER_INTERNAL_H
 #define HL_OBSERVER_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include "hookline/observer.h"
+#include "core/util.h"
 
 /* Deliver `event` to every global observer (hl_observer_add_global()), in
  * the order they were added. Thread-safe; cheap (one atomic load) when
@@ -29,28 +31,27 @@ void hl__observer_notify_global_snap(hl__observer_snap *mine, const hl_event *ev
 
 /* Deliver one event of a run: to its own observers `obs` (n of them) in
  * order, then to the global ones through `globals` (as
- * hl__observer_notify_global_snap()). The caller's last error is saved
- * and restored once around them all (hl_observer_notify() does it per
- * observer). Thread-safe as hl_observer_notify(). */
+ * hl__observer_notify_global_snap()). The caller's last error, `err`
+ * (the calling thread's: hl__thread_state_here()->error, which the
+ * caller has at hand), is saved and restored once around them all
+ * (hl_observer_notify() does it per observer). Thread-safe as
+ * hl_observer_notify(). */
 void hl__observer_emit(hl_observer *const *obs, size_t n, hl__observer_snap *globals,
-                       const hl_event *event);
+                       const hl_event *event, hl__error_state *err);
 
 /* True if at least one global observer is registered (lets the agent skip
  * building an event nobody will see). */
 bool hl__observer_has_global(void);
 
-/* The union of the event types the global observers want. Lock-free. */
-hl_event_mask hl__observer_global_events(void);
+/* The union of the event types the global observers want. Lock-free;
+ * inline, as every event of every run asks (observer.c keeps it). */
+extern _Atomic hl_event_mask hl__global_wanted;
+static inline hl_event_mask hl__observer_global_events(void) {
+  return atomic_load_explicit(&hl__global_wanted, memory_order_relaxed);
+}
 
-/* What this thread built for observers, for tests of the skipping
- * (hl_observer_set_events()): events delivered by hl__emit() per type, and
- * payloads made only for an event (the scripted provider's request and
- * response copies, TURN_END's tool summary). Thread-local: counting costs
- * no shared cache line; read it on the thread that ran the run. */
-typedef struct hl__event_counts {
-  uint64_t emitted[HL_EVENT_TYPE_COUNT];
-  uint64_t payloads;
-} hl__event_counts;
-extern _Thread_local hl__event_counts hl__event_built;
+/* What this thread built for observers (util.h's hl__event_counts), as
+ * an lvalue: hl__event_built.emitted[type], hl__event_built.payloads. */
+#define hl__event_built (hl__thread_state_here()->built)
 
 #endif

@@ -106,7 +106,8 @@ static hl_status hl_tool_step_end(hl_call_frame *f, hl_status st, cJSON *result,
     snprintf(errmsg, sizeof errmsg, "%s", hl_last_error());
   }
   hl_event end = {.type = HL_EVENT_TOOL_END, .name = f->call.name, .call_id = f->call.id,
-                  .args = f->step_args, .result = result, .error = {st, errmsg}, .tool = f->tool};
+                  .args = f->step_args, .result = result, .error = {st, errmsg}, .tool = f->tool,
+                  .outer_call_id = f->rec->outer_id};
   end.duration_ms = (double)(hl__mono_ns() - f->t0) / 1e6;
   hl__emit(ctx, &end);
   if (st != HL_OK) return hl_fail(st, "%s", errmsg);
@@ -123,8 +124,10 @@ static hl_status hl_tool_step_run(hl_context *ctx, void *data, const void *value
   const char *name = f->call.name;
   cJSON *result = NULL;
   f->step_args = args;
+  /* (the outer call named here from the record: hl__emit() does not
+   * look it up for these two) */
   hl_event start = {.type = HL_EVENT_TOOL_START, .name = name, .call_id = f->call.id,
-                    .args = args, .tool = f->tool};
+                    .args = args, .tool = f->tool, .outer_call_id = f->rec->outer_id};
   hl__emit(ctx, &start);
   f->t0 = hl__mono_ns();
   hl_status st;

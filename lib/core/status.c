@@ -12,8 +12,11 @@
 #include "hookline/status.h"
 #include "util.h"
 
-static _Thread_local hl__error_state hl_err = {.status = HL_OK};
-#define HL_ERRBUF_SIZE sizeof hl_err.message
+/* The thread's last error lives in the thread's library state (util.h),
+ * next to what observers' deliveries count, so that one thread-local
+ * look-up per event serves both. */
+static _Thread_local hl__thread_state hl_thread = {.error = {.status = HL_OK}};
+#define HL_ERRBUF_SIZE sizeof hl_thread.error.message
 
 /* Indexed by status value; the two tables must stay in enum order. */
 static const char *const hl_descriptions[HL_STATUS_COUNT_] = {
@@ -90,11 +93,11 @@ const char *hl_status_name(hl_status status) {
   return hl_status_known(status) ? hl_names[status] : "Unknown";
 }
 
-const char *hl_last_error(void) { return hl_err.message; }
+const char *hl_last_error(void) { return hl_thread.error.message; }
 
-hl_status hl_last_status(void) { return hl_err.status; }
+hl_status hl_last_status(void) { return hl_thread.error.status; }
 
-hl__error_state *hl__last_error_state(void) { return &hl_err; }
+hl__thread_state *hl__thread_state_here(void) { return &hl_thread; }
 
 hl_status hl_failv(hl_status status, const char *fmt, va_list ap) {
   /* Format into a scratch buffer first: callers may pass hl_last_error()
@@ -106,8 +109,8 @@ hl_status hl_failv(hl_status status, const char *fmt, va_list ap) {
   } else {
     snprintf(tmp, sizeof tmp, "%s", hl_strerror(status));
   }
-  memcpy(hl_err.message, tmp, sizeof tmp);
-  hl_err.status = status;
+  memcpy(hl_thread.error.message, tmp, sizeof tmp);
+  hl_thread.error.status = status;
   return status;
 }
 
@@ -120,8 +123,8 @@ hl_status hl_fail(hl_status status, const char *fmt, ...) {
 }
 
 void hl_clear_error(void) {
-  hl_err.message[0] = '\0';
-  hl_err.status = HL_OK;
+  hl_thread.error.message[0] = '\0';
+  hl_thread.error.status = HL_OK;
 }
 
 void hl_free(void *ptr) { free(ptr); }

@@ -87,14 +87,32 @@ bool hl__json_token_count(const cJSON *v, int64_t *out);
 /* {"type":"object","properties":{}}, or NULL on allocation failure. */
 cJSON *hl__empty_object_schema(void);
 
-/* The calling thread's last error where it lives (valid for as long as
- * the thread is; read and written only by that thread). For the
- * observers' save and restore around each event: the save takes the one
- * thread-local look-up, the restore reads through the same pointer. */
+/* The calling thread's last error where it lives. */
 typedef struct hl__error_state {
   hl_status status;
   char message[1024];
 } hl__error_state;
-hl__error_state *hl__last_error_state(void);
+
+/* What this thread built for observers, for tests of the skipping
+ * (hl_observer_set_events()): events delivered by hl__emit() per type
+ * (sized for any hl_event_mask bit), and payloads made only for an event
+ * (the scripted provider's request and response copies, TURN_END's tool
+ * summary). Per thread: counting costs no shared cache line; read it on
+ * the thread that ran the run (observer_internal.h: hl__event_built). */
+typedef struct hl__event_counts {
+  uint64_t emitted[32];
+  uint64_t payloads;
+} hl__event_counts;
+
+/* The library's state of the calling thread (valid for as long as the
+ * thread is; read and written only by that thread): its last error and
+ * its event counts, in one thread-local block, so that the delivery of an
+ * event looks it up once (hl__emit(): the count, and the observers' save
+ * and restore of the caller's last error around the callbacks). */
+typedef struct hl__thread_state {
+  hl__error_state error;
+  hl__event_counts built;
+} hl__thread_state;
+hl__thread_state *hl__thread_state_here(void);
 
 #endif
