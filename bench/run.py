@@ -440,6 +440,20 @@ def providers_only(bench_bin, quick):
     return 0 if "error" not in res and "error" not in res.get("wires", {}) else 1
 
 
+# Hand-measured note of the hook_history section (callgrind counts repeat
+# from run to run, so they keep their commit ids).
+HISTORY_LM_START_NOTE = (
+    "LM_START observer, counted by hand (`hl-bench-history --one lm_start N 10` and "
+    "`--one none N 10` under callgrind, as the table's counts are taken): extra "
+    "instructions per model call over no hook at 10 / 100 / 400 / 1,000 messages, 793 / "
+    "4,649 / 17,570 / 43,345 at 87fcab3 (the prompt estimate walked every part of every "
+    "message of the request with strlen at each model call), 422 / 426 / 432 / 426 at "
+    "0c65810: the session keeps its history's text size as messages come and go, and a "
+    "request that borrows the history (no hook edits it) counts only what comes before "
+    "it, the instruction; a copy made for an editing hook or by an around_model wrap is "
+    "counted whole, as it was copied whole.\n")
+
+
 def run_history(bench_bin, quick):
     """hook_history (bench/history_bench.c): per-run cost with no hook, an
     observe-only pair, an editing hook and an LM_START observer at
@@ -529,10 +543,18 @@ OTEL_HOW = (
     "lock but at a run's start and end (and at the first event of a run on a thread that has no "
     "frame of it: a parallel tool's worker). A run is named in its records by a number given at "
     "its start, not by its invocation id: that id is copied once (AGENT_START), and the exporter "
-    "finds the run by comparing numbers; a TOOL_END names its span by id. Of the run's side's "
-    "count, ~2.5k is the library's delivery of the 12 events to any observer that wants them "
-    "(building the event, reading the observer snapshot, saving and restoring the caller's last "
-    "error through one thread-local look-up). Over HTTP the run's side also writes the "
+    "finds the run by comparing numbers; a TOOL_END names its span by id: ~4.3k a run of (b) "
+    "(ot_on_event, inclusive). The library's delivery of the 12 events to any observer that "
+    "wants them is ~2.0k a run, 168 instructions an event (2,013 at 8df35bf, 2,978 at cb31b03: "
+    "hl__emit inclusive less the exporter's callback, callgrind, the run's thread): filling the "
+    "event and reading the clock, one thread-local look-up (the caller's last error, saved and "
+    "restored around the callbacks, and the library's test counters share one block per "
+    "thread; there were two look-ups, three for a tool's events), the run's snapshot of the "
+    "global observers compared with the current one, then per observer a test of the types it "
+    "wants and its callback by one indexed load (function and struct-style alike; the delivery "
+    "is inlined, the built-in observers go out of line). LM_START's prompt estimate costs the "
+    "same at any history length (the session keeps its history's text size; see hook_history). "
+    "Over HTTP the run's side also writes the "
     "traceparent header of each model request: in place (hex ids between fixed fragments, no "
     "snprintf), ~500 instructions a request, and libcurl then spends several thousand more on "
     "the extra header line (not profiled: no symbols for libcurl here); in two alternations over "
@@ -1072,6 +1094,7 @@ def markdown(r):
           f"{fmt(hh.get('hook_dispatch_chain'))} observe-only hooks | {fmt(hh.get('hook_dispatch_ns'), 2)} "
           f"| < 20 ns |")
         w("")
+        w(HISTORY_LM_START_NOTE)
     ot = h.get("otel")
     if ot and "error" not in ot.get("http", {"error": 1}):
         when = ot.get("when", {})
