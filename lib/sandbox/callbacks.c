@@ -419,7 +419,7 @@ static void run_parallel(sb_batch *b, size_t runnable, unsigned timeout_ms) {
 /* Check a request before running it: a known tool, JSON arguments (the
  * tool's path validates them, after any before_tool hook). Returns false
  * with the job's outcome filled in. */
-static bool prepare(hl_sandbox *sb, const sb_request *rq, sb_job *job) {
+static bool prepare(hl_sandbox *sb, sb_request *rq, sb_job *job) {
   job->name = strdup(rq->name);
   sb_callback *cb = hl__sb_find(sb, rq->name, NULL);
   if (!cb) {
@@ -429,7 +429,13 @@ static bool prepare(hl_sandbox *sb, const sb_request *rq, sb_job *job) {
     job->message = strdup(buf);
     return false;
   }
-  hl_status st = hl_json_parse(rq->args, rq->args_len, &job->args);
+  hl_status st = HL_OK;
+  if (rq->parsed) {
+    job->args = rq->parsed;
+    rq->parsed = NULL;
+  } else {
+    st = hl_json_parse(rq->args, rq->args_len, &job->args);
+  }
   if (st != HL_OK) {
     job->status = HL_ERR_INVALID_ARGUMENTS;
     char buf[1200];
@@ -533,6 +539,7 @@ hl_status hl__sb_run_queue(hl_sandbox *sb) {
     reqs[i] = sb->queue[i].req;
     free(sb->queue[i].name);
     free(sb->queue[i].args);
+    cJSON_Delete(sb->queue[i].parsed);
   }
   sb->n_queue = 0;
 

@@ -43,6 +43,8 @@ enum {
   PY_REF_WAIT = 3,   /* _hl.wait(batch_json) -> answers_json | "" */
   PY_REF_SLEEP = 4,  /* _hl.sleep(ms) -> "ok" | "" */
   PY_REF_CALLBACKS = 5, /* _hl.callbacks() -> spec_json */
+  PY_REF_CALL = 6,   /* _hl.call(name, args_json) -> answer_json | "" */
+  PY_REF_SOURCE = 7, /* _hl.source(variant) -> the text to compile */
 };
 
 /* Proxy value kinds (ports/webassembly/proxy_c.c): three 32-bit words,
@@ -72,7 +74,14 @@ struct hl_py_vm {
   uint32_t type_i, type_ii, type_iii, type_iiii, type_iiiii, type_iiiiii;
   uint32_t type_v, type_vi, type_vii, type_viii, type_viiii;
   /* The prelude's functions (proxy_c references, kept for the vm's life). */
-  uint32_t fn_run, fn_result, fn_define, fn_drain;
+  uint32_t fn_exec, fn_collect, fn_define, fn_drain;
+  /* Where MicroPython keeps the flag that lets its compiler accept
+   * top-level await (py_vm.c, learn_tla), or 0 when unknown. */
+  uint32_t tla;
+  /* The source being run, for _hl.source() (NULL outside an execution). */
+  const char *src;
+  size_t src_len;
+  uint64_t compiles; /* sources compiled by the prelude's cache (misses) */
   atomic_int soft_sent;        /* a KeyboardInterrupt may be pending */
   uint8_t *kbd_mem;            /* the memory the soft stop writes into (fixed for the
                                   vm's life: it is reserved up to the limit) */
@@ -107,7 +116,8 @@ struct hl_py_snapshot {
   uint32_t pages;      /* wasm pages of the image */
   uint8_t globals[PY_GLOBALS_BYTES];
   uint32_t table_size, table_max; /* checked against the template's */
-  uint32_t fn_run, fn_result, fn_define, fn_drain;
+  uint32_t fn_exec, fn_collect, fn_define, fn_drain;
+  uint32_t tla; /* see hl_py_vm.tla: the same in every state of one build */
   /* The template's soft-stop words (see py_vm.c, learn_soft_stop): the
    * same in every state of one build; a template file carries them. */
   uint32_t kbd_pending, kbd_exc, kbd_trace, kbd_sched;
@@ -144,5 +154,19 @@ static inline uint8_t *hl__py_mem(struct hl_py_vm *vm, uint64_t addr, uint64_t l
  * Returns the guest address, 0 when the guest is out of memory. May trap
  * (the caller must hold no host resource then). */
 uint32_t hl__py_guest_copy(struct hl_py_vm *vm, const char *data, size_t len);
+
+/* py_source.c: `code` with its last top-level statement, when it may be
+ * an expression, assigned to __hl_result__ (*out, malloc'ed; NULL when
+ * there is none). A light scan: strings, comments, brackets and
+ * continuation lines; the compiler decides (a SyntaxError makes the caller
+ * compile the code as it is). False when out of memory. */
+bool hl__py_with_result(const char *code, size_t len, char **out);
+
+/* py_source.c: what _hl.source(variant) hands the prelude when the source
+ * being run is not in its cache: the text to compile, as MicroPython's
+ * own exec would read it (dedented); variant 1 with the last expression
+ * assigned to __hl_result__ ("" when there is none), 0 as written.
+ * malloc'ed; NULL when out of memory or outside an execution. */
+char *hl__py_source_text(struct hl_py_vm *vm, int variant);
 
 #endif

@@ -277,9 +277,27 @@ static void escape_attempts_fail_inside(void) {
   r = py_run(sb, "import _hl\n_hl.wait(12)\n_hl.sleep('x')\n_hl.nothing");
   CHECK(r.status == HL_ERR_EXECUTION_FAILED);
   hl_sandbox_result_clear(&r);
-  r = py_run(sb, "import _hl\n_hl.wait('[[\"nope\", {}]]')");
+  r = py_run(sb, "import _hl\n_hl.wait('[[\"nope\", \"{}\"]]')");
   CHECK_INT(r.status, HL_OK); /* an answer for an unknown tool: NotFound */
   CHECK_CONTAINS(r.value_json, "NotFound");
+  hl_sandbox_result_clear(&r);
+  /* One call alone: arguments that are not JSON stop the execution
+   * before any call; anything else is an answer or nothing. */
+  r = py_run(sb, "import _hl\n_hl.call('nope', 'not json')");
+  CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(hl_last_error(), "are not JSON");
+  CHECK_INT(r.callback_count, 0);
+  hl_sandbox_result_clear(&r);
+  r = py_run(sb, "import _hl\n[_hl.call('nope', '{}'), _hl.call(1, 2), _hl.call('x')]");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_CONTAINS(r.value_json, "NotFound");
+  CHECK_CONTAINS(r.value_json, "<undefined>, <undefined>]"); /* repr of JavaScript's undefined */
+  hl_sandbox_result_clear(&r);
+  /* The source the cache would compile: the code's own, nothing else. */
+  r = py_run(sb, "import _hl\n[_hl.source(0), _hl.source(7), _hl.source('x')]");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_CONTAINS(r.value_json, "import _hl\\\\n[_hl.source(0), _hl.source(7), "
+                               "_hl.source('x')]\\\", <undefined>, <undefined>]");
   hl_sandbox_result_clear(&r);
   still_usable(sb, NULL, false);
   hl_sandbox_free(sb);

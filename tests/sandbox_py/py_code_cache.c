@@ -1,0 +1,255 @@
+/*
+ * tests/sandbox_py/py_code_cache.c - the Python guest's code cache (the
+ * prelude's _hl_exec, lib/sandbox/py_prelude.c): a source run again is not
+ * compiled again, and its cached code behaves exactly as a fresh compile:
+ * definitions run again (a redefined function), errors keep their line
+ * numbers, sources that differ only in whitespace are different keys,
+ * code indented as a whole still runs, the code that awaits still does;
+ * the cache is bounded and lives under the memory limit (memory pressure
+ * empties it); a reset starts without it, a restored state brings it
+ * along and runs it on the restored globals. The number of compiles is
+ * read from the vm (hl__py_compiles).
+ */
+#include <hookline/sandbox.h>
+
+#include "py_common.h"
+#include "sandbox/sandbox_internal.h"
+
+static hl_status plus_one(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)ud;
+  *result = cJSON_CreateNumber(hl_json_get_number(args, "x", 0) + 1);
+  return HL_OK;
+}
+
+static hl_sandbox *sandbox_with_host(void) {
+  hl_sandbox *sb = py_sandbox();
+  if (!sb)
+    return NULL;
+  hl_tool *host = hl_tool_new("host", "x + 1", plus_one, NULL);
+  hl_tool_param(host, "x", "number", "x", true);
+  hl_sandbox_add_tool(sb, host, NULL);
+  hl_tool_unref(host);
+  return sb;
+}
+
+/* Run `code`, which must fail; its error message (caller frees). */
+static char *error_of(hl_sandbox *sb, const char *code) {
+  hl_sandbox_result r = py_run(sb, code);
+  CHECK(r.status != HL_OK);
+  char *e = strdup(hl_last_error());
+  hl_sandbox_result_clear(&r);
+  return e;
+}
+
+static void repeated_source_is_compiled_once(void) {
+  hl_sandbox *sb = sandbox_with_host();
+  REQUIRE(sb);
+  const char *code = "n = n + 1 if 'n' in globals() else 1\nn";
+  py_check_value(sb, code, "1");
+  CHECK_INT(hl__py_compiles(sb), 1);
+  py_check_value(sb, code, "2");
+  py_check_value(sb, code, "3");
+  CHECK_INT(hl__py_compiles(sb), 1);
+  /* Code that awaits: the cached code is a fresh coroutine each time. */
+  py_check_value(sb, "await host(x=n)", "4");
+  py_check_value(sb, "await host(x=n)", "4");
+  CHECK_INT(hl__py_compiles(sb), 2);
+  /* No last expression: nothing to read, and it runs once per run. */
+  py_check_value(sb, "n += 10", "(none)");
+  py_check_value(sb, "n += 10", "(none)");
+  py_check_value(sb, "n", "23");
+  CHECK_INT(hl__py_compiles(sb), 4);
+  hl_sandbox_free(sb);
+}
+
+static void redefined_function_is_the_new_one(void) {
+  hl_sandbox *sb = py_sandbox();
+  REQUIRE(sb);
+  const char *one = "def f():\n    return 1\nf()";
+  const char *two = "def f():\n    return 2\nf()";
+  py_check_value(sb, one, "1");
+  py_check_value(sb, two, "2");
+  py_check_value(sb, "f()", "2");
+  /* The first source again: its cached code defines f again. */
+  py_check_value(sb, one, "1");
+  py_check_value(sb, "f()", "1");
+  CHECK_INT(hl__py_compiles(sb), 3);
+  hl_sandbox_free(sb);
+}
+
+static void errors_keep_their_line_numbers(void) {
+  hl_sandbox *sb = sandbox_with_host();
+  REQUIRE(sb);
+  const char *code = "x = 1\n\ny = undefined_name\n";
+  for (int i = 0; i < 2; i++) {
+    char *e = error_of(sb, code);
+    CHECK_CONTAINS(e, "NameError");
+    CHECK_CONTAINS(e, "File \"<stdin>\", line 3");
+    CHECK(strstr(e, "prelude") == NULL);
+    free(e);
+  }
+  /* In code that awaits, and in the last expression (compiled as an
+   * assignment to read its value): the same lines. */
+  const char *awaits = "await host(x=1)\n\n1 / 0";
+  for (int i = 0; i < 2; i++) {
+    char *e = error_of(sb, awaits);
+    CHECK_CONTAINS(e, "ZeroDivisionError");
+    CHECK_CONTAINS(e, "line 3");
+    free(e);
+  }
+  CHECK_INT(hl__py_compiles(sb), 2);
+  /* A syntax error is not cached: it is reported again, as it was. */
+  for (int i = 0; i < 2; i++) {
+    char *e = error_of(sb, "x = 1\ndef f(:\n  pass");
+    CHECK_CONTAINS(e, "SyntaxError");
+    CHECK_CONTAINS(e, "line 2");
+    free(e);
+  }
+  CHECK_INT(hl__py_compiles(sb), 4);
+  hl_sandbox_free(sb);
+}
+
+static void whitespace_makes_another_source(void) {
+  hl_sandbox *sb = py_sandbox();
+  REQUIRE(sb);
+  char *a = error_of(sb, "raise ValueError('w')");
+  char *b = error_of(sb, "\nraise ValueError('w')");
+  char *c = error_of(sb, "raise ValueError('w')");
+  CHECK_CONTAINS(a, "line 1");
+  CHECK_CONTAINS(b, "line 2");
+  CHECK_CONTAINS(c, "line 1");
+  CHECK_INT(hl__py_compiles(sb), 2);
+  free(a);
+  free(b);
+  free(c);
+  /* Code indented as a whole (after a first blank line, as in a string of
+   * a host program) runs as MicroPython's own exec runs it (an indented
+   * last line has no value to read). */
+  const char *indented = "\n    x = 2\n    if x:\n        x = x * 21\n    y = x\n";
+  for (int i = 0; i < 2; i++) {
+    py_check_value(sb, "x = y = 0", "(none)");
+    py_check_value(sb, indented, "(none)");
+    py_check_value(sb, "y", "42");
+  }
+  CHECK_INT(hl__py_compiles(sb), 5);
+  hl_sandbox_free(sb);
+}
+
+static void compile_errors_at_run_time_do_not_run_the_code_again(void) {
+  hl_sandbox *sb = py_sandbox();
+  REQUIRE(sb);
+  /* The last expression raises a SyntaxError while it runs (not when it
+   * compiles): the code ran once, and that is the error. */
+  char *e = error_of(sb, "runs = globals().get('runs', 0) + 1\neval('1 +')");
+  CHECK_CONTAINS(e, "SyntaxError");
+  free(e);
+  py_check_value(sb, "runs", "1");
+  hl_sandbox_free(sb);
+}
+
+static void cache_is_bounded_and_gives_way_to_memory(void) {
+  /* The default limit (64 MB): the first 400 executions stay below half
+   * of it. */
+  hl_sandbox *sb = sandbox_with_host();
+  REQUIRE(sb);
+  /* 400 sources of 6 KB each, 2.4 MB of text in all: far more than the
+   * cache keeps; each runs, and the oldest are dropped. */
+  char *code = malloc(8192);
+  REQUIRE(code);
+  for (int i = 0; i < 400; i++) {
+    int n = snprintf(code, 8192, "# source %d\nv = [", i);
+    while (n < 6000)
+      n += snprintf(code + n, 8192 - (size_t)n, "%d, ", i);
+    snprintf(code + n, 8192 - (size_t)n, "0]\nlen(v)");
+    hl_sandbox_result r = py_run(sb, code);
+    CHECK_INT(r.status, HL_OK);
+    hl_sandbox_result_clear(&r);
+  }
+  CHECK_INT(hl__py_compiles(sb), 400);
+  /* The newest is still cached, the first is not. */
+  hl_sandbox_result r = py_run(sb, code);
+  CHECK_INT(r.status, HL_OK);
+  hl_sandbox_result_clear(&r);
+  CHECK_INT(hl__py_compiles(sb), 400);
+  py_check_value(sb, "# source 0\nv = [0]\nlen(v)", "1");
+  CHECK_INT(hl__py_compiles(sb), 401);
+  free(code);
+
+  /* Memory past half the limit: after each execution the cache is emptied
+   * (and garbage collected), and a cached source compiles again. */
+  const char *small = "await host(x=1)";
+  py_check_value(sb, small, "2");
+  py_check_value(sb, small, "2");
+  CHECK_INT(hl__py_compiles(sb), 402);
+  py_check_value(sb, "big = bytearray(40 * 1024 * 1024)\nlen(big)", "41943040");
+  py_check_value(sb, "del big", "(none)");
+  py_check_value(sb, small, "2");
+  CHECK_INT(hl__py_compiles(sb), 405);
+  /* And the memory the cache and the garbage gave up is there for data. */
+  py_check_value(sb, "big = bytearray(40 * 1024 * 1024)\nlen(big)", "41943040");
+  hl_sandbox_free(sb);
+}
+
+static void reset_starts_without_it(void) {
+  hl_sandbox *sb = py_sandbox();
+  REQUIRE(sb);
+  py_check_value(sb, "x = 6\nx * 7", "42");
+  py_check_value(sb, "x = 6\nx * 7", "42");
+  CHECK_INT(hl__py_compiles(sb), 1);
+  CHECK_INT(hl_sandbox_reset(sb), HL_OK);
+  py_check_value(sb, "x = 6\nx * 7", "42");
+  CHECK_INT(hl__py_compiles(sb), 1);
+  hl_sandbox_free(sb);
+}
+
+static void restored_state_runs_cached_code_on_its_globals(void) {
+  hl_sandbox *sb = sandbox_with_host();
+  REQUIRE(sb);
+  const char *step = "total = total + await host(x=1) if 'total' in globals() else 1\ntotal";
+  py_check_value(sb, step, "1");
+  py_check_value(sb, step, "3");
+  hl_sandbox_snapshot *snap = NULL;
+  REQUIRE(hl_sandbox_snapshot_take(sb, &snap) == HL_OK);
+  hl_sandbox *copy = NULL;
+  REQUIRE(hl_sandbox_new_from_snapshot(snap, NULL, &copy) == HL_OK);
+  hl_sandbox_snapshot_free(snap);
+  hl_tool *host = hl_tool_new("host", "x + 1", plus_one, NULL);
+  hl_tool_param(host, "x", "number", "x", true);
+  hl_sandbox_add_tool(copy, host, NULL);
+  hl_tool_unref(host);
+  /* The restored state brought the compiled code along: not compiled
+   * again, and it reads and writes the restored globals only. */
+  py_check_value(copy, step, "5");
+  CHECK_INT(hl__py_compiles(copy), 0);
+  py_check_value(copy, step, "7");
+  py_check_value(sb, step, "5");
+  py_check_value(sb, "total", "5");
+  hl_sandbox_free(copy);
+  hl_sandbox_free(sb);
+}
+
+static void source_that_is_not_utf8_still_runs(void) {
+  hl_sandbox *sb = py_sandbox();
+  REQUIRE(sb);
+  /* Not a str for the prelude: compiled by the module's own exec, every
+   * time, and not counted. */
+  py_check_value(sb, "# caf\xe9\n6 * 7", "42");
+  py_check_value(sb, "# caf\xe9\n6 * 7", "42");
+  CHECK_INT(hl__py_compiles(sb), 0);
+  hl_sandbox_free(sb);
+}
+
+int main(int argc, char **argv) {
+  CHECK_ARGS(argc, argv);
+  PY_REQUIRE_GUEST();
+  RUN(repeated_source_is_compiled_once);
+  RUN(redefined_function_is_the_new_one);
+  RUN(errors_keep_their_line_numbers);
+  RUN(whitespace_makes_another_source);
+  RUN(compile_errors_at_run_time_do_not_run_the_code_again);
+  RUN(cache_is_bounded_and_gives_way_to_memory);
+  RUN(reset_starts_without_it);
+  RUN(restored_state_runs_cached_code_on_its_globals);
+  RUN(source_that_is_not_utf8_still_runs);
+  return CHECK_EXIT();
+}
