@@ -405,18 +405,17 @@ static hl_status exec_op(hl_py_vm *vm, void *p) {
   }
   uint8_t *flag = vm->tla ? hl__py_mem(vm, vm->tla, 1) : NULL;
   uint32_t arg[3] = {PY_JS_NULL, 0, 0};
-  if (flag && hl__utf8_invalid_at(a->code, a->len) == a->len) {
-    /* The source as a str (MicroPython frees the copy once it made its
-     * str; only a MemoryError making it would leave the copy in the
-     * guest's heap): the prelude runs the code it compiled from the same
-     * text before, or compiles it now through _hl.source. */
-    uint32_t g = guest_dup(vm, a->code, a->len);
-    if (!g) {
-      o->error_type = strdup("MemoryError");
-      Z_mpyZ_free(&vm->inst, out);
-      return HL_OK;
-    }
-    arg[0] = PY_JS_STRING, arg[1] = (uint32_t)a->len, arg[2] = g;
+  /* The prelude runs the code in the source's slot, or compiles the
+   * source (through _hl.source, which hands Python a str: UTF-8 only)
+   * into the slot given to it now (passed as -1 - slot). */
+  int slot = flag ? hl__py_cache_find(vm, a->code, a->len) : -1;
+  bool cached = slot >= 0;
+  if (!cached && flag && hl__utf8_invalid_at(a->code, a->len) == a->len) {
+    slot = -1 - hl__py_cache_add(vm, a->code, a->len);
+    cached = true;
+  }
+  if (cached) {
+    arg[0] = PY_JS_INTEGER, arg[1] = (uint32_t)slot;
     vm->src = a->code;
     vm->src_len = a->len;
   } else {
@@ -445,6 +444,7 @@ static hl_status exec_op(hl_py_vm *vm, void *p) {
    * collected it. Below that, a collection would cost every execution a
    * full mark and sweep for nothing. */
   if (!o->stopped && (size_t)vm->inst.w2c_memory.size > vm->limit_bytes / 2) {
+    hl__py_cache_clear(vm);
     call_fn(vm, vm->fn_collect, NULL, out);
     if ((int32_t)word(vm, out) == PY_MP_EXCEPTION)
       Z_mpyZ_free(&vm->inst, word(vm, out + 8));
@@ -1249,6 +1249,7 @@ void hl_py_vm_free(hl_py_vm *vm) {
     return;
   /* No MicroPython teardown: the whole linear memory goes at once. */
   Z_mpy_free(&vm->inst);
+  hl__py_cache_clear(vm);
   free(vm->tmp);
   free(vm);
 }

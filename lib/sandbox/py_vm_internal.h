@@ -47,6 +47,20 @@ enum {
   PY_REF_SOURCE = 7, /* _hl.source(variant) -> the text to compile */
 };
 
+/* The code cache: slots of compiled code in the prelude (its `codes`
+ * list, whose length is this number), which source text each holds in
+ * the host (py_cache.c); at most HL_PY_CODE_TEXT bytes of text in all,
+ * and no source longer than a quarter of that. */
+#define HL_PY_CODE_SLOTS 32
+#define HL_PY_CODE_TEXT ((size_t)64 << 10)
+#define HL_PY_STR_(x) #x
+#define HL_PY_STR(x) HL_PY_STR_(x)
+
+typedef struct py_code_key {
+  char *text; /* malloc'ed copy of the source, NULL: a free slot */
+  size_t len;
+} py_code_key;
+
 /* Proxy value kinds (ports/webassembly/proxy_c.c): three 32-bit words,
  * kind first. */
 enum {
@@ -82,6 +96,9 @@ struct hl_py_vm {
   const char *src;
   size_t src_len;
   uint64_t compiles; /* sources compiled by the prelude's cache (misses) */
+  py_code_key keys[HL_PY_CODE_SLOTS]; /* py_cache.c */
+  size_t key_bytes;                   /* of text in keys */
+  uint32_t key_next;                  /* the slot to give next */
   atomic_int soft_sent;        /* a KeyboardInterrupt may be pending */
   uint8_t *kbd_mem;            /* the memory the soft stop writes into (fixed for the
                                   vm's life: it is reserved up to the limit) */
@@ -154,6 +171,18 @@ static inline uint8_t *hl__py_mem(struct hl_py_vm *vm, uint64_t addr, uint64_t l
  * Returns the guest address, 0 when the guest is out of memory. May trap
  * (the caller must hold no host resource then). */
 uint32_t hl__py_guest_copy(struct hl_py_vm *vm, const char *data, size_t len);
+
+/* py_cache.c: the slot whose code the prelude compiled from exactly
+ * `src` in this vm, or -1. */
+int hl__py_cache_find(struct hl_py_vm *vm, const char *src, size_t len);
+/* py_cache.c: a slot for the code of `src`, which the prelude is to
+ * compile now (its old code is stale): the oldest slots are given up for
+ * it; HL_PY_CODE_SLOTS when it is not to be kept (too long, or out of
+ * memory). */
+int hl__py_cache_add(struct hl_py_vm *vm, const char *src, size_t len);
+/* py_cache.c: forget every slot (the prelude emptied its list, or the vm
+ * is freed). */
+void hl__py_cache_clear(struct hl_py_vm *vm);
 
 /* py_source.c: `code` with its last top-level statement, when it may be
  * an expression, assigned to __hl_result__ (*out, malloc'ed; NULL when
