@@ -75,27 +75,31 @@ static const wasm_rt_funcref_t *table_fn(struct hl_py_vm *vm, uint32_t index, ui
 }
 
 /* After a longjmp landed in trampoline `j`: what the glue's catch does. */
-static void landed(struct hl_py_vm *vm, py_jmp *j, uint32_t sp) {
+static void landed(py_jmp *j) {
+  struct hl_py_vm *vm = j->vm;
   vm->jmp = j->prev;
   wasm_rt_call_stack_depth = j->depth;
-  Z_mpyZ__emscripten_stack_restore(&vm->inst, sp);
+  Z_mpyZ__emscripten_stack_restore(&vm->inst, j->sp);
   Z_mpyZ_setThrew(&vm->inst, 1, 0);
 }
 
+/* The guest's stack pointer is the module's global 0 (what
+ * emscripten_stack_get_current returns: py_vm.c checks it at boot). */
 #define DEFINE_INVOKE(RT, NAME, TYPE, PARAMS, ARGS)                                    \
   RT Z_envZ_##NAME(struct Z_env_instance_t *env, u32 index PARAMS) {                   \
     struct hl_py_vm *vm = vm_of(env);                                                 \
     const wasm_rt_funcref_t *f = table_fn(vm, index, vm->TYPE);                        \
-    uint32_t sp = Z_mpyZ_emscripten_stack_get_current(&vm->inst);                      \
     py_jmp j;                                                                          \
+    j.vm = vm;                                                                         \
+    j.sp = vm->inst.w2c_g0;                                                            \
     j.prev = vm->jmp;                                                                  \
     j.depth = wasm_rt_call_stack_depth;                                                \
     vm->jmp = &j;                                                                      \
-    if (setjmp(j.env) == 0) {                                                          \
+    if (PY_SETJMP(j.env) == 0) {                                                       \
       INVOKE_CALL_##RT(((RT(*)(Z_mpy_instance_t * PARAMS))f->func)(                    \
           (Z_mpy_instance_t *)f->module_instance ARGS));                               \
     }                                                                                  \
-    landed(vm, &j, sp);                                                                \
+    landed(&j);                                                                        \
     INVOKE_FAIL_##RT                                                                   \
   }
 #define INVOKE_CALL_u32(call)                                                          \
@@ -138,7 +142,7 @@ void Z_envZ__emscripten_throw_longjmp(struct Z_env_instance_t *env) {
     /* A longjmp with no setjmp on the stack: MicroPython would have
      * called nlr_jump_fail, which spins forever; a trap ends it. */
     wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE);
-  longjmp(vm->jmp->env, 1);
+  PY_LONGJMP(vm->jmp->env);
 }
 
 void Z_envZ__abort_js(struct Z_env_instance_t *env) {

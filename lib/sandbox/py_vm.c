@@ -538,7 +538,8 @@ static hl_status lookup_fn(hl_py_vm *vm, uint32_t module, const char *name, uint
  * base and end moved to a block of PY_CSTACK_BYTES in the guest's heap. */
 static hl_status move_stack(hl_py_vm *vm) {
   if (Z_mpyZ_emscripten_stack_get_base(&vm->inst) != 65536u ||
-      Z_mpyZ_emscripten_stack_get_current(&vm->inst) != 65536u)
+      Z_mpyZ_emscripten_stack_get_current(&vm->inst) != 65536u ||
+      vm->inst.w2c_g0 != 65536u /* the stack pointer, as invoke_* read it */)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: the MicroPython module's stack is not where "
                    "hookline expects it (another module build?)");
   uint32_t block = Z_mpyZ_malloc(&vm->inst, PY_CSTACK_BYTES);

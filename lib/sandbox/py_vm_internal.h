@@ -26,11 +26,40 @@ struct Z_wasi_snapshot_preview1_instance_t {
   struct hl_py_vm *vm;
 };
 
+/* Where a longjmp of the guest lands. MicroPython's every nlr_push (a
+ * Python try, each bytecode function's frame) makes each call that may
+ * raise an invoke_* call, ~100 per execution of a callback: GCC's
+ * __builtin_setjmp (five words: frame, stack and resume address; the
+ * function holding it saves every callee-saved register itself) costs a
+ * few instructions where glibc's setjmp costs ~30 (the signal mask
+ * check, pointer mangling). Under AddressSanitizer and ThreadSanitizer,
+ * which track the stack through longjmp (their interceptors), glibc's. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PY_JMP_LIBC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define PY_JMP_LIBC 1
+#endif
+#endif
+#ifdef PY_JMP_LIBC
+typedef jmp_buf py_jmp_env;
+#define PY_SETJMP(env) setjmp(env)
+#define PY_LONGJMP(env) longjmp(env, 1)
+#else
+typedef void *py_jmp_env[5];
+#define PY_SETJMP(env) __builtin_setjmp(env)
+#define PY_LONGJMP(env) __builtin_longjmp(env, 1)
+#endif
+
 /* One invoke_* trampoline on the stack: where a longjmp of the guest
  * (_emscripten_throw_longjmp) lands. */
 typedef struct py_jmp {
-  jmp_buf env;
+  py_jmp_env env;
   struct py_jmp *prev;
+  /* Read back when a longjmp landed: in memory, not in registers that
+   * __builtin_longjmp does not restore. */
+  struct hl_py_vm *vm;
+  uint32_t sp;        /* the guest's stack pointer at the trampoline */
   uint32_t depth; /* wasm_rt_call_stack_depth at the trampoline */
 } py_jmp;
 
