@@ -852,9 +852,16 @@ static uint32_t learn_tla(hl_py_vm *vm) {
                Z_mpyZ_mp_js_do_exec_async(&vm->inst, 0, 0, 0)));
   atomic_store(&m->call_limit, 0);
   size_t changed = 0, at = 0;
-  for (size_t i = 0; trap == WASM_RT_TRAP_EXHAUSTION && i < n; i++)
-    if (was[i] != m->data[i])
-      changed++, at = i;
+  /* Block by block (memcmp is fast where nothing changed, which is
+   * nearly everywhere), byte by byte inside a block that did. */
+  for (size_t b = 0; trap == WASM_RT_TRAP_EXHAUSTION && b < n; b += IMAGE_PAGE) {
+    size_t end = b + IMAGE_PAGE < n ? b + IMAGE_PAGE : n;
+    if (memcmp(was + b, m->data + b, end - b) == 0)
+      continue;
+    for (size_t i = b; i < end; i++)
+      if (was[i] != m->data[i])
+        changed++, at = i;
+  }
   bool ok = trap == WASM_RT_TRAP_EXHAUSTION && changed == 1 && was[at] == 0 &&
             m->data[at] == 1;
   memcpy(m->data, was, n);
