@@ -12,6 +12,11 @@
  * restored state carries the prelude's list, not these keys) is never
  * run for another source. Slots are given round-robin, the oldest first,
  * within HL_PY_CODE_TEXT bytes of text.
+ *
+ * A source is compiled into its slot the second time it runs: its first
+ * run takes the module's own exec, which compiles from the raw bytes (no
+ * str of the text, no code object apart from its function), so that code
+ * run only once (a model's, mostly) costs what it did without a cache.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +55,7 @@ int hl__py_cache_add(struct hl_py_vm *vm, const char *src, size_t len) {
     drop(vm, i);
   vm->keys[k].text = copy;
   vm->keys[k].len = len;
+  vm->keys[k].compiled = false;
   vm->key_bytes += len;
   vm->key_next = (k + 1) % HL_PY_CODE_SLOTS;
   return (int)k;

@@ -327,20 +327,29 @@ static void exec_start(hl_py_vm *vm, const char *src, size_t n, uint32_t out, hl
     drop_ref(vm, out);
 }
 
-/* The uncompiled path: each execution compiled afresh by the module's
- * exec, for a source the prelude cannot take as a str (not UTF-8) or a
- * module whose compile flag was not found (vm->tla 0). Returns the
+/* A SyntaxError raised by compiling the code itself, not by its running
+ * (an eval, a compile): MicroPython's traceback of the former names no
+ * function ("File ..., line N" alone), the latter's frames do. */
+static bool compile_error(const hl_py_outcome *o) {
+  return o->error_type && strcmp(o->error_type, "SyntaxError") == 0 &&
+         !(o->error_text && strstr(o->error_text, ", in "));
+}
+
+/* The uncached path, compiled by the module's own exec: a source's first
+ * run (py_cache.c), a source the prelude cannot take as a str (not UTF-8)
+ * or a module whose compile flag was not found (vm->tla 0). Returns the
  * coroutine to hand _hl_exec, or 0. */
 static uint32_t exec_uncached(hl_py_vm *vm, const char *code, size_t len, uint32_t out,
                               hl_py_outcome *o) {
   uint32_t coro = 0;
+  vm->compiles++;
   if (!hl__py_with_result(code, len, &vm->tmp)) {
     o->error_type = strdup("MemoryError");
     return 0;
   }
   if (vm->tmp) {
     exec_start(vm, vm->tmp, strlen(vm->tmp), out, o, &coro);
-    if (o->error_type && strcmp(o->error_type, "SyntaxError") == 0) {
+    if (compile_error(o)) {
       /* Not an expression after all: the code as it is. */
       hl_py_outcome_clear(o);
       exec_start(vm, code, len, out, o, &coro);
@@ -407,17 +416,23 @@ static hl_status exec_op(hl_py_vm *vm, void *p) {
   uint32_t arg[3] = {PY_JS_NULL, 0, 0};
   /* The prelude runs the code in the source's slot, or compiles the
    * source (through _hl.source, which hands Python a str: UTF-8 only)
-   * into the slot given to it now (passed as -1 - slot). */
+   * into its slot (passed as -1 - slot) at its second run (py_cache.c). */
   int slot = flag ? hl__py_cache_find(vm, a->code, a->len) : -1;
+  /* A known source was UTF-8 when it was first run. */
+  bool utf8 = slot >= 0 || hl__utf8_invalid_at(a->code, a->len) == a->len;
   bool cached = slot >= 0;
-  if (!cached && flag && hl__utf8_invalid_at(a->code, a->len) == a->len) {
-    slot = -1 - hl__py_cache_add(vm, a->code, a->len);
-    cached = true;
+  if (cached && !vm->keys[slot].compiled) {
+    vm->keys[slot].compiled = true; /* its second run: into the cache */
+    slot = -1 - slot;
+  } else if (!cached && flag && utf8) {
+    (void)hl__py_cache_add(vm, a->code, a->len); /* its first run: noted */
+  }
+  if (utf8) {
+    vm->src = a->code;
+    vm->src_len = a->len;
   }
   if (cached) {
     arg[0] = PY_JS_INTEGER, arg[1] = (uint32_t)slot;
-    vm->src = a->code;
-    vm->src_len = a->len;
   } else {
     uint32_t coro = exec_uncached(vm, a->code, a->len, out, o);
     if (coro)

@@ -88,6 +88,7 @@ enum {
 typedef struct py_code_key {
   char *text; /* malloc'ed copy of the source, NULL: a free slot */
   size_t len;
+  bool compiled; /* false: run once, by the module's own exec */
 } py_code_key;
 
 /* Proxy value kinds (ports/webassembly/proxy_c.c): three 32-bit words,
@@ -204,10 +205,10 @@ uint32_t hl__py_guest_copy(struct hl_py_vm *vm, const char *data, size_t len);
 /* py_cache.c: the slot whose code the prelude compiled from exactly
  * `src` in this vm, or -1. */
 int hl__py_cache_find(struct hl_py_vm *vm, const char *src, size_t len);
-/* py_cache.c: a slot for the code of `src`, which the prelude is to
- * compile now (its old code is stale): the oldest slots are given up for
- * it; HL_PY_CODE_SLOTS when it is not to be kept (too long, or out of
- * memory). */
+/* py_cache.c: a slot for `src`, run once now by the module's own exec
+ * (not compiled into the slot yet: its old code is stale); the oldest
+ * slots are given up for it. HL_PY_CODE_SLOTS when it is not to be kept
+ * (too long, or out of memory). */
 int hl__py_cache_add(struct hl_py_vm *vm, const char *src, size_t len);
 /* py_cache.c: forget every slot (the prelude emptied its list, or the vm
  * is freed). */
