@@ -155,7 +155,7 @@ char *hl__py_source_text(struct hl_py_vm *vm, int variant) {
     return NULL;
   if (variant == 0)
     return dedented(vm->src, vm->src_len);
-  vm->compiles++; /* a miss asks for this variant first */
+  vm->compiles++; /* compiling into the cache asks for this one first */
   char *t = NULL;
   if (!hl__py_with_result(vm->src, vm->src_len, &t))
     return NULL;

@@ -3,13 +3,16 @@
  * instantiation, MicroPython's start-up, the prelude), running code in it
  * and stopping it (see py_vm.h).
  *
- * Execution: one call of the prelude's _hl_exec with the source, which
- * runs the code it compiled from the same text before, or compiles it
- * (with top-level await allowed: the host sets MicroPython's flag, see
- * learn_tla) from the text py_source.c makes of it: the last expression
- * statement assigned to __hl_result__ (falling back to the code as it is
- * when that does not compile), dedented as the module's own exec does.
- * Code that awaits is a coroutine, which the prelude runs; its callbacks
+ * Execution: one call of the prelude's _hl_exec with the source's cache
+ * slot (py_cache.c), which runs the code it compiled from the same text
+ * before, or compiles it (with top-level await allowed: the host sets
+ * MicroPython's flag, see learn_tla) from the text py_source.c makes of
+ * it: the last expression statement assigned to __hl_result__ (falling
+ * back to the code as it is when that does not compile), dedented as the
+ * module's own exec does. A source's first run takes that exec instead
+ * (exec_uncached), which compiles from the raw bytes, and _hl_exec then
+ * runs the coroutine it made. Code that awaits is a coroutine, which the
+ * prelude runs; its callbacks
  * block inside the wasm call while the host runs the tools. _hl_exec
  * answers with the value (a bool or a small integer as itself, anything
  * else as JSON text) or raises the code's uncaught exception.

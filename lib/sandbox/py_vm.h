@@ -135,10 +135,10 @@ void hl_py_outcome_clear(hl_py_outcome *o);
 /** Run `code` (Python source, top-level await allowed) in the vm's
  *  __main__ and wait for it. HL_OK: *o says how it ended (completed, an
  *  exception, or stopped). HL_ERR_SANDBOX: a trap (vm broken);
- *  HL_ERR_NOMEM. The code compiled from a source is kept in the vm (a
- *  few dozen sources, in its memory: see py_prelude.c), so running the
- *  same text again skips the compiler; it behaves exactly as a fresh
- *  compile would. */
+ *  HL_ERR_NOMEM. A source's second run compiles it into a cache in the
+ *  vm (a few dozen sources, in its memory: py_prelude.c, py_cache.c), so
+ *  that its later runs skip the compiler; cached code behaves exactly as
+ *  a fresh compile would. */
 hl_status hl_py_vm_exec(hl_py_vm *vm, const char *code, size_t len, hl_py_outcome *o);
 
 /** Any thread: raise KeyboardInterrupt in the running Python at its next
@@ -165,9 +165,9 @@ const char *hl__py_template_origin(const char **path);
 /** Bytes of linear memory in use. */
 size_t hl_py_vm_memory_size(const hl_py_vm *vm);
 
-/** How many sources this vm compiled (executions that missed the code
- *  cache; a vm made from a snapshot starts at 0). Owner thread; for the
- *  tests of the cache. */
+/** How many executions of this vm compiled their source (all but those
+ *  the code cache served; a vm made from a snapshot starts at 0). Owner
+ *  thread; for the tests of the cache. */
 uint64_t hl_py_vm_compiles(const hl_py_vm *vm);
 
 #endif

@@ -125,7 +125,7 @@ struct hl_py_vm {
   /* The source being run, for _hl.source() (NULL outside an execution). */
   const char *src;
   size_t src_len;
-  uint64_t compiles; /* sources compiled by the prelude's cache (misses) */
+  uint64_t compiles; /* executions that compiled their source */
   py_code_key keys[HL_PY_CODE_SLOTS]; /* py_cache.c */
   size_t key_bytes;                   /* of text in keys */
   uint32_t key_next;                  /* the slot to give next */
