@@ -411,7 +411,7 @@ HL_API hl_tool *hl_sandbox_code_tool(const hl_sandbox_limits *limits);
 /** hl_sandbox_code_tool() for Python: a tool named "run_python" (arguments
  *  `code` and `reset`, result {"result", "stdout", "stderr"}) whose code
  *  runs in a Python sandbox of the calling session, with the agent's
- *  other tools as async functions (see HL_SANDBOX_PYTHON). `limits` is
+ *  other tools as functions whose calls are awaited (see README.md). `limits` is
  *  copied (NULL = defaults) and its language set to Python. Sessions keep
  *  their Python state between calls, and across processes with a state
  *  directory (hl_sandbox_code_tool_set_state_dir()), as run_javascript

@@ -419,7 +419,7 @@ static void run_parallel(sb_batch *b, size_t runnable, unsigned timeout_ms) {
 /* Check a request before running it: a known tool, JSON arguments (the
  * tool's path validates them, after any before_tool hook). Returns false
  * with the job's outcome filled in. */
-static bool prepare(hl_sandbox *sb, const sb_request *rq, sb_job *job) {
+static bool prepare(hl_sandbox *sb, sb_request *rq, sb_job *job) {
   job->name = strdup(rq->name);
   sb_callback *cb = hl__sb_find(sb, rq->name, NULL);
   if (!cb) {
@@ -429,7 +429,13 @@ static bool prepare(hl_sandbox *sb, const sb_request *rq, sb_job *job) {
     job->message = strdup(buf);
     return false;
   }
-  hl_status st = hl_json_parse(rq->args, rq->args_len, &job->args);
+  hl_status st = HL_OK;
+  if (rq->parsed) {
+    job->args = rq->parsed;
+    rq->parsed = NULL;
+  } else {
+    st = hl_json_parse(rq->args, rq->args_len, &job->args);
+  }
   if (st != HL_OK) {
     job->status = HL_ERR_INVALID_ARGUMENTS;
     char buf[1200];
@@ -497,8 +503,56 @@ static bool take_outcome(sb_job *job, unsigned cb_timeout, sb_outcome *out) {
   return out->text && out->message;
 }
 
+/* Hand request `req`'s outcome to the vm that made it (settled, or
+ * released when the execution stopped or `st` failed); returns `st` or
+ * the settling's error. */
+static hl_status deliver(hl_sandbox *sb, hl_vm_request req, hl_status st, const sb_outcome *o) {
+  if (sb->py) /* the Python guest (py_sandbox.c) */
+    return hl__py_settle(sb, req, st == HL_OK && sb->abort_status == HL_OK, o && o->ok,
+                         o && o->is_number, o ? o->number : 0, o && o->is_null,
+                         o ? o->text : NULL, o ? o->message : NULL);
+  if (st != HL_OK || sb->abort_status != HL_OK) {
+    hl_vm_release(sb->vm, req);
+    return st;
+  }
+  if (o->is_number || o->is_null)
+    return hl_vm_settle_number(sb->vm, req, o->number, o->is_null);
+  return hl_vm_settle(sb->vm, req, o->ok, o->text, strlen(o->text), o->message);
+}
+
+/* The common case, one request and no time limit: run right here, with
+ * no batch to share with workers (no allocation, lock or condition). */
+static hl_status run_one(hl_sandbox *sb) {
+  sb_request *rq = &sb->queue[0];
+  hl_vm_request req = rq->req;
+  sb_job job;
+  memset(&job, 0, sizeof job);
+  if (prepare(sb, rq, &job))
+    invoke(&job, &job.status, &job.message, &job.result);
+  job.done = true;
+  free(rq->name);
+  free(rq->args);
+  cJSON_Delete(rq->parsed);
+  sb->n_queue = 0;
+  sb_outcome out;
+  memset(&out, 0, sizeof out);
+  hl_status st = take_outcome(&job, 0, &out) ? HL_OK
+                                              : hl_fail(HL_ERR_NOMEM, "out of memory running callbacks");
+  job_release(&job);
+  (void)hl__sb_check_stop(sb); /* the deadline, a cancel, a hard stop */
+  st = deliver(sb, req, st, &out);
+  free(out.text);
+  free(out.message);
+  return st;
+}
+
 hl_status hl__sb_run_queue(hl_sandbox *sb) {
   size_t n = sb->n_queue;
+  /* With a context every call is waited for: the context is valid only
+   * during the execution (hl_sandbox_execute()). */
+  unsigned cb_timeout = sb->ctx ? 0 : sb->limits.callback_timeout_ms;
+  if (n == 1 && cb_timeout == 0)
+    return run_one(sb);
   /* Zeroed but for the worker slots (2.5 KB), which spawn_locked() fills
    * as it uses them: one callback, run right here, uses none. */
   sb_batch *b = malloc(sizeof *b + n * sizeof(sb_job));
@@ -533,12 +587,10 @@ hl_status hl__sb_run_queue(hl_sandbox *sb) {
     reqs[i] = sb->queue[i].req;
     free(sb->queue[i].name);
     free(sb->queue[i].args);
+    cJSON_Delete(sb->queue[i].parsed);
   }
   sb->n_queue = 0;
 
-  /* With a context every call is waited for: the context is valid only
-   * during the execution (hl_sandbox_execute()). */
-  unsigned cb_timeout = sb->ctx ? 0 : sb->limits.callback_timeout_ms;
   if (runnable == 1 && cb_timeout == 0) {
     /* The common case: one callback, no time limit. Run it right here. */
     for (size_t i = 0; i < n; i++) {
@@ -565,20 +617,8 @@ hl_status hl__sb_run_queue(hl_sandbox *sb) {
   (void)hl__sb_check_stop(sb); /* the deadline, a cancel, a hard stop */
   /* A stopped execution (timeout, or a limit hit while the callbacks ran)
    * delivers nothing: JavaScript is not to run again. */
-  for (size_t i = 0; i < n; i++) {
-    if (sb->py) /* the Python guest (py_sandbox.c) */
-      st = hl__py_settle(sb, reqs[i], st == HL_OK && sb->abort_status == HL_OK, outs && outs[i].ok,
-                         outs && outs[i].is_number, outs ? outs[i].number : 0,
-                         outs && outs[i].is_null, outs ? outs[i].text : NULL,
-                         outs ? outs[i].message : NULL);
-    else if (st != HL_OK || sb->abort_status != HL_OK)
-      hl_vm_release(sb->vm, reqs[i]);
-    else if (outs[i].is_number || outs[i].is_null)
-      st = hl_vm_settle_number(sb->vm, reqs[i], outs[i].number, outs[i].is_null);
-    else
-      st = hl_vm_settle(sb->vm, reqs[i], outs[i].ok, outs[i].text, strlen(outs[i].text),
-                        outs[i].message);
-  }
+  for (size_t i = 0; i < n; i++)
+    st = deliver(sb, reqs[i], st, outs ? &outs[i] : NULL);
   for (size_t i = 0; outs && i < n; i++) {
     free(outs[i].text);
     free(outs[i].message);

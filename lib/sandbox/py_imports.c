@@ -75,27 +75,31 @@ static const wasm_rt_funcref_t *table_fn(struct hl_py_vm *vm, uint32_t index, ui
 }
 
 /* After a longjmp landed in trampoline `j`: what the glue's catch does. */
-static void landed(struct hl_py_vm *vm, py_jmp *j, uint32_t sp) {
+static void landed(py_jmp *j) {
+  struct hl_py_vm *vm = j->vm;
   vm->jmp = j->prev;
   wasm_rt_call_stack_depth = j->depth;
-  Z_mpyZ__emscripten_stack_restore(&vm->inst, sp);
+  Z_mpyZ__emscripten_stack_restore(&vm->inst, j->sp);
   Z_mpyZ_setThrew(&vm->inst, 1, 0);
 }
 
+/* The guest's stack pointer is the module's global 0 (what
+ * emscripten_stack_get_current returns: py_vm.c checks it at boot). */
 #define DEFINE_INVOKE(RT, NAME, TYPE, PARAMS, ARGS)                                    \
   RT Z_envZ_##NAME(struct Z_env_instance_t *env, u32 index PARAMS) {                   \
     struct hl_py_vm *vm = vm_of(env);                                                 \
     const wasm_rt_funcref_t *f = table_fn(vm, index, vm->TYPE);                        \
-    uint32_t sp = Z_mpyZ_emscripten_stack_get_current(&vm->inst);                      \
     py_jmp j;                                                                          \
+    j.vm = vm;                                                                         \
+    j.sp = vm->inst.w2c_g0;                                                            \
     j.prev = vm->jmp;                                                                  \
     j.depth = wasm_rt_call_stack_depth;                                                \
     vm->jmp = &j;                                                                      \
-    if (setjmp(j.env) == 0) {                                                          \
+    if (PY_SETJMP(j.env) == 0) {                                                       \
       INVOKE_CALL_##RT(((RT(*)(Z_mpy_instance_t * PARAMS))f->func)(                    \
           (Z_mpy_instance_t *)f->module_instance ARGS));                               \
     }                                                                                  \
-    landed(vm, &j, sp);                                                                \
+    landed(&j);                                                                        \
     INVOKE_FAIL_##RT                                                                   \
   }
 #define INVOKE_CALL_u32(call)                                                          \
@@ -138,7 +142,7 @@ void Z_envZ__emscripten_throw_longjmp(struct Z_env_instance_t *env) {
     /* A longjmp with no setjmp on the stack: MicroPython would have
      * called nlr_jump_fail, which spins forever; a trap ends it. */
     wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE);
-  longjmp(vm->jmp->env, 1);
+  PY_LONGJMP(vm->jmp->env);
 }
 
 void Z_envZ__abort_js(struct Z_env_instance_t *env) {
@@ -301,6 +305,10 @@ static uint32_t hl_attr_ref(struct hl_py_vm *vm, uint32_t jsref, uint32_t str) {
     return PY_REF_SLEEP;
   if (strcmp(name, "callbacks") == 0)
     return PY_REF_CALLBACKS;
+  if (strcmp(name, "call") == 0)
+    return PY_REF_CALL;
+  if (strcmp(name, "source") == 0)
+    return PY_REF_SOURCE;
   return 0;
 }
 
@@ -400,6 +408,16 @@ static void call_hl(struct hl_py_vm *vm, uint32_t f_ref, uint32_t a0, uint32_t o
     put_string(vm, out, go ? strdup("ok") : NULL);
     return;
   }
+  if (f_ref == PY_REF_SOURCE && a0) {
+    double v = arg_num(vm, a0);
+    char *text = v == 0 || v == 1 ? hl__py_source_text(vm, (int)v) : NULL;
+    if (!text) {
+      put_undefined(vm, out); /* the prelude raises MemoryError */
+      return;
+    }
+    put_string(vm, out, text);
+    return;
+  }
   if (f_ref == PY_REF_CALLBACKS && !a0 && vm->hooks.callbacks) {
     char *spec = vm->hooks.callbacks(vm->ud);
     if (!spec) {
@@ -432,9 +450,46 @@ u32 Z_envZ_calln(struct Z_env_instance_t *env, u32 f_ref, u32 via_call, u32 n_ar
   return 0;
 }
 
+/* _hl.call(name, args): one callback request. */
 u32 Z_envZ_call2(struct Z_env_instance_t *env, u32 f_ref, u32 via_call, u32 a0, u32 a1, u32 out) {
-  (void)f_ref, (void)via_call, (void)a0, (void)a1;
-  put_undefined(vm_of(env), out);
+  (void)via_call;
+  struct hl_py_vm *vm = vm_of(env);
+  size_t name_len = 0, args_len = 0;
+  const char *name = f_ref == PY_REF_CALL ? arg_str(vm, a0, &name_len) : NULL;
+  const char *args = name ? arg_str(vm, a1, &args_len) : NULL;
+  if (!args || !vm->hooks.call) {
+    put_undefined(vm, out);
+    return 0;
+  }
+  /* Copied, as wait's batch is: guest memory may not be touched while
+   * the tool runs. */
+  char *copy = malloc(name_len + args_len + 2);
+  if (!copy) {
+    put_undefined(vm, out);
+    return 0;
+  }
+  memcpy(copy, name, name_len);
+  copy[name_len] = 0;
+  memcpy(copy + name_len + 1, args, args_len);
+  copy[name_len + 1 + args_len] = 0;
+  hl_py_answer a = {.kind = HL_PY_ANSWER_TEXT};
+  bool go = vm->hooks.call(vm->ud, copy, name_len, copy + name_len + 1, args_len, &a);
+  free(copy);
+  if (!go) {
+    vm->stopped = true;
+    put_string(vm, out, NULL);
+  } else if (a.kind == HL_PY_ANSWER_INT) {
+    mem_or_trap(vm, out, 12);
+    put32(vm, out, PY_JS_INTEGER);
+    put32(vm, out + 4, (uint32_t)a.integer);
+  } else if (a.kind == HL_PY_ANSWER_NULL) {
+    mem_or_trap(vm, out, 12);
+    put32(vm, out, PY_JS_NULL);
+  } else if (a.text) {
+    put_string(vm, out, a.text);
+  } else {
+    put_undefined(vm, out); /* the prelude raises MemoryError */
+  }
   return 0;
 }
 

@@ -6,7 +6,8 @@
  * Differences that follow from MicroPython: Python blocks in the host
  * while a batch of callbacks runs (hook_wait: the prelude's event loop
  * hands over every call pending at once, and hl__sb_run_queue runs them in
- * parallel), so nothing is settled later. Python polls no interrupt
+ * parallel; hook_call: one call alone, the common case, without a batch's
+ * JSON), so nothing is settled later. Python polls no interrupt
  * handler: at the deadline the soft watch raises KeyboardInterrupt in it
  * (the session survives), and the hard watch (sb->watch), armed at the
  * same deadline, gives it a grace period of CPU time to unwind, as the
@@ -16,6 +17,7 @@
  * thread descheduled across the stop has had no chance to unwind, and
  * stopping it hard then would reset a session that the soft stop keeps.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <math.h>
 #include <stddef.h>
@@ -39,7 +41,7 @@ struct hl_py_guest {
   hl_watch soft;       /* the deadline: KeyboardInterrupt */
   bool soft_armed;
   hl_sandbox *sb;
-  char **answers;      /* of the running batch, one per request */
+  hl_py_answer *answers; /* of the running batch, one per request */
   size_t n_answers;
 };
 
@@ -121,46 +123,62 @@ static char *json_string(const char *s) {
   return t;
 }
 
+/* Record request number `i` of its batch in sb->queue (hl__sb_queue_room
+ * made room for it), counting it; takes `name` (malloc'ed, NULL when out of
+ * memory). Arguments that are not JSON (json.dumps writes what it cannot
+ * encode as its repr) stop the execution before any call, uncounted.
+ * False when the execution must stop (the reason is in sb->abort_*). */
+static bool record(hl_sandbox *sb, size_t i, char *name, const char *args, size_t args_len) {
+  cJSON *parsed = NULL;
+  hl_status st = hl_json_parse(args, args_len, &parsed);
+  if (st != HL_OK) {
+    hl__sb_abort(sb, st == HL_ERR_NOMEM ? st : HL_ERR_EXECUTION_FAILED,
+                 "the arguments of a callback to %.64s are not JSON: %s", name ? name : "?",
+                 hl_last_error());
+    free(name);
+    return false;
+  }
+  sb->callback_count++;
+  if (sb->limits.max_callbacks && sb->callback_count > sb->limits.max_callbacks) {
+    free(name);
+    cJSON_Delete(parsed);
+    hl__sb_abort(sb, HL_ERR_LIMIT, "more than %u callback invocations",
+                 sb->limits.max_callbacks);
+    return false;
+  }
+  if (!name) {
+    cJSON_Delete(parsed);
+    hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory recording a callback");
+    return false;
+  }
+  sb_request *r = &sb->queue[sb->n_queue];
+  r->req.resolve = (uint32_t)i;
+  r->req.reject = 0;
+  r->name = name;
+  r->args = NULL;
+  r->args_len = 0;
+  r->parsed = parsed;
+  sb->n_queue++;
+  return true;
+}
+
 /* Record the batch's requests in sb->queue, counting them. False when
  * the execution must stop (the reason is in sb->abort_*). */
 static bool record_batch(hl_sandbox *sb, const cJSON *batch) {
-  size_t n = (size_t)cJSON_GetArraySize(batch);
-  if (sb->cap_queue < n) {
-    sb_request *q = realloc(sb->queue, n * sizeof *q);
-    if (!q) {
-      hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory recording callbacks");
-      return false;
-    }
-    sb->queue = q;
-    sb->cap_queue = n;
-  }
+  if (!hl__sb_queue_room(sb, (size_t)cJSON_GetArraySize(batch)))
+    return false;
   size_t i = 0;
   for (const cJSON *item = batch->child; item; item = item->next, i++) {
+    /* [name, args]: the arguments' JSON text as a string, as hook_call
+     * takes it. */
     const cJSON *name = cJSON_GetArrayItem(item, 0);
     const cJSON *args = cJSON_GetArrayItem(item, 1);
-    if (!cJSON_IsString(name) || !args) {
+    if (!cJSON_IsString(name) || !cJSON_IsString(args)) {
       hl__sb_abort(sb, HL_ERR_EXECUTION_FAILED, "a malformed callback request");
       return false;
     }
-    sb->callback_count++;
-    if (sb->limits.max_callbacks && sb->callback_count > sb->limits.max_callbacks) {
-      hl__sb_abort(sb, HL_ERR_LIMIT, "more than %u callback invocations",
-                   sb->limits.max_callbacks);
+    if (!record(sb, i, strdup(name->valuestring), args->valuestring, strlen(args->valuestring)))
       return false;
-    }
-    sb_request *r = &sb->queue[sb->n_queue];
-    r->req.resolve = (uint32_t)i;
-    r->req.reject = 0;
-    r->name = strdup(name->valuestring);
-    r->args = cJSON_PrintUnformatted(args);
-    if (!r->name || !r->args) {
-      free(r->name);
-      free(r->args);
-      hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory recording a callback");
-      return false;
-    }
-    r->args_len = strlen(r->args);
-    sb->n_queue++;
   }
   return true;
 }
@@ -169,13 +187,14 @@ static void drop_queue(hl_sandbox *sb) {
   for (size_t i = 0; i < sb->n_queue; i++) {
     free(sb->queue[i].name);
     free(sb->queue[i].args);
+    cJSON_Delete(sb->queue[i].parsed);
   }
   sb->n_queue = 0;
 }
 
 static void drop_answers(struct hl_py_guest *g) {
   for (size_t i = 0; i < g->n_answers; i++)
-    free(g->answers[i]);
+    free(g->answers[i].text);
   free(g->answers);
   g->answers = NULL;
   g->n_answers = 0;
@@ -194,6 +213,45 @@ static char *stop_python(hl_sandbox *sb) {
   return NULL;
 }
 
+/* After the recording of `n` requests: run them (in parallel when
+ * several) and keep their answers in g->answers. False when the
+ * execution must stop (the reason is in sb->abort_*). */
+static bool run_recorded(hl_sandbox *sb, size_t n) {
+  struct hl_py_guest *g = sb->py;
+  g->answers = calloc(n, sizeof *g->answers);
+  g->n_answers = g->answers ? n : 0;
+  if (!g->answers) {
+    drop_queue(sb);
+    hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory running callbacks");
+    return false;
+  }
+  hl_status st = hl__sb_run_queue(sb);
+  if (st != HL_OK)
+    hl__sb_abort(sb, st, "%s", hl_last_error());
+  if (sb->abort_status) {
+    drop_answers(g);
+    return false;
+  }
+  return true;
+}
+
+/* A request that got no answer (none is delivered after a stop). */
+static const char no_answer[] = "[0,\"ExecutionFailed\",\"no answer\"]";
+
+/* Request i's answer as JSON text ([1, value] or [0, kind, message]) at
+ * the end of `out`. */
+static bool add_answer(sb_buf *out, const hl_py_answer *a) {
+  char num[24];
+  const char *t = a->text ? a->text : no_answer;
+  if (a->kind == HL_PY_ANSWER_INT) {
+    snprintf(num, sizeof num, "[1,%" PRId32 "]", a->integer);
+    t = num;
+  } else if (a->kind == HL_PY_ANSWER_NULL) {
+    t = "[1,null]";
+  }
+  return hl__sb_buf_add(out, t, strlen(t));
+}
+
 static char *hook_wait(void *ud, const char *text, size_t len) {
   hl_sandbox *sb = ud;
   struct hl_py_guest *g = sb->py;
@@ -208,29 +266,16 @@ static char *hook_wait(void *ud, const char *text, size_t len) {
   }
   bool ok = record_batch(sb, batch);
   cJSON_Delete(batch);
-  if (ok) {
-    g->answers = calloc(n, sizeof *g->answers);
-    g->n_answers = g->answers ? n : 0;
-    ok = g->answers != NULL;
-  }
   if (!ok) {
     drop_queue(sb);
-    hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory running callbacks");
     return stop_python(sb);
   }
-  hl_status st = hl__sb_run_queue(sb);
-  if (st != HL_OK)
-    hl__sb_abort(sb, st, "%s", hl_last_error());
-  if (sb->abort_status) {
-    drop_answers(g);
+  if (!run_recorded(sb, n))
     return stop_python(sb);
-  }
   sb_buf out = {0};
   ok = hl__sb_buf_add(&out, "[", 1);
   for (size_t i = 0; ok && i < n; i++)
-    ok = (i == 0 || hl__sb_buf_add(&out, ",", 1)) &&
-         hl__sb_buf_add(&out, g->answers[i] ? g->answers[i] : "[0,\"ExecutionFailed\",\"no answer\"]",
-                 strlen(g->answers[i] ? g->answers[i] : "[0,\"ExecutionFailed\",\"no answer\"]"));
+    ok = (i == 0 || hl__sb_buf_add(&out, ",", 1)) && add_answer(&out, &g->answers[i]);
   ok = ok && hl__sb_buf_add(&out, "]", 1);
   drop_answers(g);
   if (!ok) {
@@ -241,11 +286,48 @@ static char *hook_wait(void *ud, const char *text, size_t len) {
   return out.data;
 }
 
+/* One request alone: no batch to parse, the arguments as Python wrote
+ * them, the answer handed back as it is. */
+static bool hook_call(void *ud, const char *name, size_t name_len, const char *args,
+                      size_t args_len, hl_py_answer *answer) {
+  hl_sandbox *sb = ud;
+  struct hl_py_guest *g = sb->py;
+  bool go = !sb->abort_status && hl__sb_check_stop(sb) == HL_OK;
+  if (go && (!hl__sb_queue_room(sb, 1) ||
+             !record(sb, 0, strndup(name, name_len), args, args_len))) {
+    drop_queue(sb);
+    go = false;
+  }
+  if (!go || !run_recorded(sb, 1)) {
+    (void)stop_python(sb);
+    return false;
+  }
+  *answer = g->answers[0];
+  g->answers[0].text = NULL;
+  drop_answers(g);
+  if (answer->kind == HL_PY_ANSWER_TEXT && !answer->text &&
+      !(answer->text = strdup(no_answer))) {
+    hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory answering callbacks");
+    (void)stop_python(sb);
+    return false;
+  }
+  return true;
+}
+
 hl_status hl__py_settle(hl_sandbox *sb, hl_vm_request req, bool deliver, bool ok, bool is_number,
                         double number, bool is_null, const char *text, const char *message) {
   struct hl_py_guest *g = sb->py;
   if (!deliver || req.resolve >= g->n_answers)
     return HL_OK;
+  hl_py_answer *out = &g->answers[req.resolve];
+  if (ok && (is_null || (is_number && number == (double)(int32_t)number &&
+                         number >= INT32_MIN && number <= INT32_MAX))) {
+    /* Python gets these as themselves, no JSON (-0 is 0, as JSON "-0"
+     * parses in Python). */
+    out->kind = is_null ? HL_PY_ANSWER_NULL : HL_PY_ANSWER_INT;
+    out->integer = is_null ? 0 : (int32_t)number;
+    return HL_OK;
+  }
   char *a = NULL;
   if (ok) {
     char num[40];
@@ -271,7 +353,8 @@ hl_status hl__py_settle(hl_sandbox *sb, hl_vm_request req, bool deliver, bool ok
   }
   if (!a)
     return hl_fail(HL_ERR_NOMEM, "out of memory answering a callback");
-  g->answers[req.resolve] = a;
+  out->kind = HL_PY_ANSWER_TEXT;
+  out->text = a;
   return HL_OK;
 }
 
@@ -300,7 +383,8 @@ static bool hook_sleep(void *ud, double ms) {
 
 static char *hook_callbacks(void *ud) { return hl__sb_callbacks_json(ud, NULL); }
 
-static const hl_py_hooks py_hooks = {hook_write, hook_wait, hook_sleep, hook_callbacks};
+static const hl_py_hooks py_hooks = {hook_write, hook_wait, hook_call, hook_sleep,
+                                     hook_callbacks};
 
 /* ------------------------------------------------------------------ */
 /* Watches                                                              */
@@ -374,6 +458,10 @@ void hl__py_detach(hl_sandbox *sb) {
 
 hl_status hl__py_reset(hl_sandbox *sb) { return make_py_vm(sb); }
 
+uint64_t hl__py_compiles(hl_sandbox *sb) {
+  return sb->py && sb->py->vm ? hl_py_vm_compiles(sb->py->vm) : 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Snapshots                                                            */
 /* ------------------------------------------------------------------ */
@@ -417,12 +505,11 @@ static hl_status exception_status(const hl_py_outcome *o) {
   const char *type = o->error_type;
   const char *text = o->error_text ? o->error_text : "";
   if (strcmp(type, "CallbackError") == 0) {
-    const char *kind = o->error_kind;
-    /* Raised through asyncio.run() in code that does not await: the
-     * kind is only in the text ("CallbackError: Timeout: ..."). */
-    const char *k = strstr(text, "CallbackError: ");
-    if (!kind && k)
-      kind = k + strlen("CallbackError: ");
+    /* The kind starts its message ("CallbackError: Timeout: ..."); the
+     * traceback's lines before it name files and functions only. */
+    const char *kind = strstr(text, "CallbackError: ");
+    if (kind)
+      kind += strlen("CallbackError: ");
     if (kind && strncmp(kind, "InvalidArguments", 16) == 0)
       return HL_ERR_INVALID_ARGUMENTS;
     if (kind && strncmp(kind, "NotFound", 8) == 0)

@@ -3,16 +3,23 @@
  * instantiation, MicroPython's start-up, the prelude), running code in it
  * and stopping it (see py_vm.h).
  *
- * Execution: the code is compiled with top-level await allowed
- * (mp_js_do_exec_async). Code that awaits comes back as a coroutine,
- * which the prelude's event loop runs (_hl_run); its callback batches
- * block inside the wasm call while the host runs the tools. The value of
- * the last expression statement is kept by compiling the code with that
- * statement assigned to __hl_result__ (falling back to the code as it is
- * when that does not compile).
+ * Execution: one call of the prelude's _hl_exec with the source's cache
+ * slot (py_cache.c), which runs the code it compiled from the same text
+ * before, or compiles it (with top-level await allowed: the host sets
+ * MicroPython's flag, see learn_tla) from the text py_source.c makes of
+ * it: the last expression statement assigned to __hl_result__ (falling
+ * back to the code as it is when that does not compile), dedented as the
+ * module's own exec does. A source's first run takes that exec instead
+ * (exec_uncached), which compiles from the raw bytes, and _hl_exec then
+ * runs the coroutine it made. Code that awaits is a coroutine, which the
+ * prelude runs; its callbacks
+ * block inside the wasm call while the host runs the tools. _hl_exec
+ * answers with the value (a bool or a small integer as itself, anything
+ * else as JSON text) or raises the code's uncaught exception.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
+#include "core/util.h"
 #include "py_vm_internal.h"
 #include "snapshot_io.h"
 #include "wasm_entry.h"
@@ -269,32 +276,10 @@ static void take_exception(hl_py_vm *vm, uint32_t out, hl_py_outcome *o) {
     strip_prelude(o->error_text);
 }
 
-/* The prelude's description of an uncaught exception (JSON
- * {"type","kind","traceback"}) into *o. */
-static void take_description(hl_py_vm *vm, const char *json, hl_py_outcome *o) {
-  (void)vm;
-  cJSON *d = cJSON_Parse(json);
-  const cJSON *type = cJSON_GetObjectItemCaseSensitive(d, "type");
-  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(d, "kind");
-  const cJSON *tb = cJSON_GetObjectItemCaseSensitive(d, "traceback");
-  o->error_type = strdup(cJSON_IsString(type) ? type->valuestring : "MemoryError");
-  if (cJSON_IsString(kind))
-    o->error_kind = strdup(kind->valuestring);
-  if (cJSON_IsString(tb)) {
-    o->error_text = strdup(tb->valuestring);
-    if (o->error_text)
-      strip_prelude(o->error_text);
-  }
-  cJSON_Delete(d);
-}
-
-/* call_fn()'s argument True (no Python object has this reference). */
-#define PY_ARG_TRUE UINT32_MAX
-
-/* Call prelude function `fn` with no argument, with the Python object
- * `c_ref`, or with True (PY_ARG_TRUE); the answer is at `out`. */
-static void call_fn(hl_py_vm *vm, uint32_t fn, uint32_t c_ref, uint32_t out) {
-  if (!c_ref) {
+/* Call prelude function `fn` with no argument (arg NULL) or with the
+ * proxy value `arg` (three words); the answer is at `out`. */
+static void call_fn(hl_py_vm *vm, uint32_t fn, const uint32_t *arg, uint32_t out) {
+  if (!arg) {
     Z_mpyZ_proxy_c_to_js_call(&vm->inst, fn, 0, 0, out);
     return;
   }
@@ -302,10 +287,7 @@ static void call_fn(hl_py_vm *vm, uint32_t fn, uint32_t c_ref, uint32_t out) {
   uint8_t *p = hl__py_mem(vm, args, 12);
   if (!p)
     wasm_rt_trap(WASM_RT_TRAP_OOB);
-  uint32_t v[3] = {PY_JS_PYPROXY, c_ref, 0};
-  if (c_ref == PY_ARG_TRUE)
-    v[0] = PY_JS_BOOLEAN, v[1] = 1;
-  memcpy(p, v, 12);
+  memcpy(p, arg, 12);
   Z_mpyZ_proxy_c_to_js_call(&vm->inst, fn, 1, args, out);
 }
 
@@ -314,105 +296,6 @@ static void drop_ref(hl_py_vm *vm, uint32_t out) {
   int32_t kind = (int32_t)word(vm, out);
   if (kind == PY_MP_CALLABLE || kind == PY_MP_GENERATOR || kind == PY_MP_OBJECT)
     Z_mpyZ_proxy_c_free_obj(&vm->inst, word(vm, out + 4));
-}
-
-/* ------------------------------------------------------------------ */
-/* The value of the last expression                                     */
-/* ------------------------------------------------------------------ */
-
-static bool starts_with_word(const char *s, const char *w) {
-  size_t n = strlen(w);
-  if (strncmp(s, w, n) != 0)
-    return false;
-  char c = s[n];
-  return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_');
-}
-
-/* `code` with its last top-level statement, when it may be an expression,
- * assigned to __hl_result__; NULL when there is none (or out of memory). A
- * light scan: strings, comments, brackets and continuation lines; the
- * compiler decides (a SyntaxError makes the caller run the code as it
- * is). */
-static char *with_result(const char *code, size_t len) {
-  size_t last = SIZE_MAX;
-  bool in_triple = false, cont = false;
-  char tq = 0;
-  int depth = 0;
-  size_t i = 0;
-  while (i < len) {
-    char c0 = code[i];
-    if (!in_triple && depth == 0 && !cont && c0 != ' ' && c0 != '\t' && c0 != '#' &&
-        c0 != '\n' && c0 != '\r')
-      last = i;
-    cont = false;
-    while (i < len && code[i] != '\n') {
-      char c = code[i];
-      if (in_triple) {
-        if (c == '\\') {
-          i += 2;
-          continue;
-        }
-        if (c == tq && i + 2 < len && code[i + 1] == tq && code[i + 2] == tq) {
-          in_triple = false;
-          i += 3;
-          continue;
-        }
-        i++;
-        continue;
-      }
-      if (c == '#') {
-        while (i < len && code[i] != '\n')
-          i++;
-        break;
-      }
-      if (c == '"' || c == '\'') {
-        if (i + 2 < len && code[i + 1] == c && code[i + 2] == c) {
-          in_triple = true;
-          tq = c;
-          i += 3;
-          continue;
-        }
-        i++;
-        while (i < len && code[i] != c && code[i] != '\n')
-          i += code[i] == '\\' ? 2 : 1;
-        if (i < len && code[i] == c)
-          i++;
-        continue;
-      }
-      if (c == '(' || c == '[' || c == '{')
-        depth++;
-      else if ((c == ')' || c == ']' || c == '}') && depth > 0)
-        depth--;
-      else if (c == '\\' && (i + 1 >= len || code[i + 1] == '\n' || code[i + 1] == '\r'))
-        cont = true;
-      i++;
-    }
-    i++;
-  }
-  if (last == SIZE_MAX || in_triple || depth)
-    return NULL;
-  static const char *const statements[] = {
-    "if", "for", "while", "def", "class", "try", "with", "import", "from", "return", "pass",
-    "break", "continue", "raise", "del", "global", "nonlocal", "assert", "async", "elif",
-    "else", "except", "finally", "yield", NULL};
-  const char *tail = code + last;
-  if (*tail == '@')
-    return NULL;
-  for (const char *const *w = statements; *w; w++)
-    if (starts_with_word(tail, *w))
-      return NULL;
-  static const char pre[] = "__hl_result__ = (";
-  static const char post[] = "\n)\n";
-  size_t tail_len = len - last;
-  char *out = malloc(len + sizeof pre + sizeof post);
-  if (!out)
-    return NULL;
-  memcpy(out, code, last);
-  memcpy(out + last, pre, sizeof pre - 1);
-  memcpy(out + last + sizeof pre - 1, tail, tail_len);
-  memcpy(out + last + sizeof pre - 1 + tail_len, post, sizeof post);
-  return out;
 }
 
 /* ------------------------------------------------------------------ */
@@ -425,8 +308,12 @@ typedef struct exec_arg {
   hl_py_outcome *o;
 } exec_arg;
 
-/* Run `src` once; *o gets its outcome (the value is read separately). */
-static void exec_once(hl_py_vm *vm, const char *src, size_t n, uint32_t out, hl_py_outcome *o) {
+/* Compile and start `src` with the module's own exec (top-level await
+ * allowed): an exception goes to *o; *coro gets the coroutine of code
+ * that awaits (0: the code ran). */
+static void exec_start(hl_py_vm *vm, const char *src, size_t n, uint32_t out, hl_py_outcome *o,
+                       uint32_t *coro) {
+  *coro = 0;
   uint32_t g = guest_dup(vm, src, n);
   if (!g) {
     o->error_type = strdup("MemoryError");
@@ -435,33 +322,82 @@ static void exec_once(hl_py_vm *vm, const char *src, size_t n, uint32_t out, hl_
   Z_mpyZ_mp_js_do_exec_async(&vm->inst, g, (u32)n, out);
   Z_mpyZ_free(&vm->inst, g);
   int32_t kind = (int32_t)word(vm, out);
-  if (kind == PY_MP_EXCEPTION) {
+  if (kind == PY_MP_EXCEPTION)
     take_exception(vm, out, o);
-    return;
-  }
-  if (kind != PY_MP_GENERATOR) {
+  else if (kind == PY_MP_GENERATOR)
+    *coro = word(vm, out + 4);
+  else
     drop_ref(vm, out);
-    return;
+}
+
+/* A SyntaxError raised by compiling the code itself, not by its running
+ * (an eval, a compile): MicroPython's traceback of the former names no
+ * function ("File ..., line N" alone), the latter's frames do. */
+static bool compile_error(const hl_py_outcome *o) {
+  return o->error_type && strcmp(o->error_type, "SyntaxError") == 0 &&
+         !(o->error_text && strstr(o->error_text, ", in "));
+}
+
+/* The uncached path, compiled by the module's own exec: a source's first
+ * run (py_cache.c), a source the prelude cannot take as a str (not UTF-8)
+ * or a module whose compile flag was not found (vm->tla 0). Returns the
+ * coroutine to hand _hl_exec, or 0. */
+static uint32_t exec_uncached(hl_py_vm *vm, const char *code, size_t len, uint32_t out,
+                              hl_py_outcome *o) {
+  uint32_t coro = 0;
+  vm->compiles++;
+  if (!hl__py_with_result(code, len, &vm->tmp)) {
+    o->error_type = strdup("MemoryError");
+    return 0;
   }
-  /* Code that awaits: the prelude's loop runs the coroutine. */
-  uint32_t coro = word(vm, out + 4);
-  call_fn(vm, vm->fn_run, coro, out);
-  Z_mpyZ_proxy_c_free_obj(&vm->inst, coro);
-  kind = (int32_t)word(vm, out);
-  if (kind == PY_MP_EXCEPTION) {
-    take_exception(vm, out, o);
-  } else if (kind == PY_MP_STR) {
-    char *d = take_str(vm, out);
-    if (!d)
-      o->error_type = strdup("MemoryError");
-    else if (!*d)
-      o->stopped = true;
-    else
-      take_description(vm, d, o);
-    free(d);
+  if (vm->tmp) {
+    exec_start(vm, vm->tmp, strlen(vm->tmp), out, o, &coro);
+    if (compile_error(o)) {
+      /* Not an expression after all: the code as it is. */
+      hl_py_outcome_clear(o);
+      exec_start(vm, code, len, out, o, &coro);
+    }
   } else {
-    drop_ref(vm, out);
+    exec_start(vm, code, len, out, o, &coro);
   }
+  return coro;
+}
+
+/* _hl_exec's answer at `out` into *o (unless *o has an error already):
+ * the last expression's value (None: none; a bool or an integer as
+ * itself; JSON text), or the uncaught exception. */
+static void take_answer(hl_py_vm *vm, uint32_t out, hl_py_outcome *o) {
+  int32_t kind = (int32_t)word(vm, out);
+  if (o->error_type) {
+    if (kind == PY_MP_EXCEPTION)
+      Z_mpyZ_free(&vm->inst, word(vm, out + 8));
+    else
+      drop_ref(vm, out);
+    return;
+  }
+  char num[16];
+  switch (kind) {
+  case PY_MP_EXCEPTION:
+    take_exception(vm, out, o);
+    return;
+  case PY_MP_STR:
+    o->value_json = take_str(vm, out);
+    break;
+  case PY_MP_BOOL:
+    o->value_json = strdup(word(vm, out + 4) ? "true" : "false");
+    break;
+  case PY_MP_INT:
+    snprintf(num, sizeof num, "%" PRId32, (int32_t)word(vm, out + 4));
+    o->value_json = strdup(num);
+    break;
+  case PY_MP_NONE:
+    return;
+  default:
+    drop_ref(vm, out);
+    return;
+  }
+  if (!o->value_json)
+    o->error_type = strdup("MemoryError");
 }
 
 static hl_status exec_op(hl_py_vm *vm, void *p) {
@@ -476,37 +412,57 @@ static hl_status exec_op(hl_py_vm *vm, void *p) {
     o->error_type = strdup("MemoryError");
     return HL_OK;
   }
-  vm->tmp = with_result(a->code, a->len);
-  if (vm->tmp) {
-    exec_once(vm, vm->tmp, strlen(vm->tmp), out, o);
-    if (o->error_type && strcmp(o->error_type, "SyntaxError") == 0) {
-      /* Not an expression after all: the code as it is. */
-      hl_py_outcome_clear(o);
-      exec_once(vm, a->code, a->len, out, o);
-    }
-  } else {
-    exec_once(vm, a->code, a->len, out, o);
+  uint8_t *flag = vm->tla ? hl__py_mem(vm, vm->tla, 1) : NULL;
+  uint32_t arg[3] = {PY_JS_NULL, 0, 0};
+  /* The prelude runs the code in the source's slot, or compiles the
+   * source (through _hl.source, which hands Python a str: UTF-8 only)
+   * into its slot (passed as -1 - slot) at its second run (py_cache.c). */
+  int slot = flag ? hl__py_cache_find(vm, a->code, a->len) : -1;
+  /* A known source was UTF-8 when it was first run. */
+  bool utf8 = slot >= 0 || hl__utf8_invalid_at(a->code, a->len) == a->len;
+  bool cached = slot >= 0;
+  if (cached && !vm->keys[slot].compiled) {
+    vm->keys[slot].compiled = true; /* its second run: into the cache */
+    slot = -1 - slot;
+  } else if (!cached && flag && utf8) {
+    (void)hl__py_cache_add(vm, a->code, a->len); /* its first run: noted */
   }
+  if (utf8) {
+    vm->src = a->code;
+    vm->src_len = a->len;
+  }
+  if (cached) {
+    arg[0] = PY_JS_INTEGER, arg[1] = (uint32_t)slot;
+  } else {
+    uint32_t coro = exec_uncached(vm, a->code, a->len, out, o);
+    if (coro)
+      arg[0] = PY_JS_PYPROXY, arg[1] = coro;
+  }
+  /* Top-level await allowed while the code compiles and runs, as
+   * mp_js_do_exec_async does it for its own exec. */
+  if (flag)
+    *flag = 1;
+  /* Even after a failure: _hl_exec also drops a stale __hl_result__. */
+  call_fn(vm, vm->fn_exec, arg, out);
+  if (flag)
+    *flag = 0;
+  vm->src = NULL;
+  if (arg[0] == PY_JS_PYPROXY)
+    Z_mpyZ_proxy_c_free_obj(&vm->inst, arg[1]);
+  take_answer(vm, out, o);
   if (vm->stopped)
     o->stopped = true;
-  /* Always, even after a failure: _hl_result also asks for a garbage
-   * collection (it runs when this call returns) once the linear memory
-   * passed half its limit, where garbage left by this execution (or a
-   * `del` of big data) would otherwise make the next allocation fail
-   * before anything collected it. Below that, a collection would cost
-   * every execution a full mark and sweep for nothing. */
-  if (!o->stopped) {
-    bool collect = (size_t)vm->inst.w2c_memory.size > vm->limit_bytes / 2;
-    call_fn(vm, vm->fn_result, collect ? PY_ARG_TRUE : 0, out);
-    int32_t kind = (int32_t)word(vm, out);
-    if (o->error_type) {
-      if (kind == PY_MP_EXCEPTION)
-        Z_mpyZ_free(&vm->inst, word(vm, out + 8));
-    } else if (kind == PY_MP_STR) {
-      o->value_json = take_str(vm, out);
-    } else if (kind == PY_MP_EXCEPTION) {
-      take_exception(vm, out, o);
-    }
+  /* Once the linear memory passed half its limit, the prelude drops its
+   * code cache and asks for a garbage collection (it runs when this call
+   * returns): garbage left by this execution (or a `del` of big data)
+   * would otherwise make the next allocation fail before anything
+   * collected it. Below that, a collection would cost every execution a
+   * full mark and sweep for nothing. */
+  if (!o->stopped && (size_t)vm->inst.w2c_memory.size > vm->limit_bytes / 2) {
+    hl__py_cache_clear(vm);
+    call_fn(vm, vm->fn_collect, NULL, out);
+    if ((int32_t)word(vm, out) == PY_MP_EXCEPTION)
+      Z_mpyZ_free(&vm->inst, word(vm, out + 8));
   }
   /* Output still in MicroPython's buffers. */
   (void)Z_mpyZ_fflush(&vm->inst, 0);
@@ -520,7 +476,6 @@ void hl_py_outcome_clear(hl_py_outcome *o) {
   free(o->value_json);
   free(o->error_type);
   free(o->error_text);
-  free(o->error_kind);
   memset(o, 0, sizeof *o);
 }
 
@@ -542,7 +497,7 @@ static hl_status define_op(hl_py_vm *vm, void *p) {
   uint32_t out = Z_mpyZ_malloc(&vm->inst, 24);
   if (!out || !hl__py_mem(vm, out, 24))
     return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory defining callbacks");
-  call_fn(vm, vm->fn_define, 0, out);
+  call_fn(vm, vm->fn_define, NULL, out);
   hl_status st = HL_OK;
   if ((int32_t)word(vm, out) == PY_MP_EXCEPTION) {
     hl_py_outcome o = {0};
@@ -598,7 +553,8 @@ static hl_status lookup_fn(hl_py_vm *vm, uint32_t module, const char *name, uint
  * base and end moved to a block of PY_CSTACK_BYTES in the guest's heap. */
 static hl_status move_stack(hl_py_vm *vm) {
   if (Z_mpyZ_emscripten_stack_get_base(&vm->inst) != 65536u ||
-      Z_mpyZ_emscripten_stack_get_current(&vm->inst) != 65536u)
+      Z_mpyZ_emscripten_stack_get_current(&vm->inst) != 65536u ||
+      vm->inst.w2c_g0 != 65536u /* the stack pointer, as invoke_* read it */)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: the MicroPython module's stack is not where "
                    "hookline expects it (another module build?)");
   uint32_t block = Z_mpyZ_malloc(&vm->inst, PY_CSTACK_BYTES);
@@ -680,9 +636,9 @@ static hl_status boot_op(hl_py_vm *vm, void *p) {
   if ((int32_t)word(vm, out) != PY_MP_OBJECT)
     return hl_fail(HL_ERR_SANDBOX, "sandbox: Python has no __main__");
   uint32_t m = word(vm, out + 4);
-  st = lookup_fn(vm, m, "_hl_run", out, &vm->fn_run);
+  st = lookup_fn(vm, m, "_hl_exec", out, &vm->fn_exec);
   if (!st)
-    st = lookup_fn(vm, m, "_hl_result", out, &vm->fn_result);
+    st = lookup_fn(vm, m, "_hl_collect", out, &vm->fn_collect);
   if (!st)
     st = lookup_fn(vm, m, "_hl_define", out, &vm->fn_define);
   if (!st)
@@ -690,7 +646,7 @@ static hl_status boot_op(hl_py_vm *vm, void *p) {
   Z_mpyZ_proxy_c_free_obj(&vm->inst, m);
   /* The host holds them now; the model's code need not see them. */
   if (!st)
-    st = boot_exec(vm, "del _hl_run, _hl_result, _hl_define, _hl_drain", out);
+    st = boot_exec(vm, "del _hl_exec, _hl_collect, _hl_define, _hl_drain", out);
   Z_mpyZ_free(&vm->inst, out);
   return st;
 }
@@ -888,6 +844,46 @@ static bool learn_soft_stop(hl_py_vm *vm, py_template *t) {
   return ok;
 }
 
+/* Where MicroPython keeps mp_compile_allow_top_level_await, the flag
+ * its exec export mp_js_do_exec_async() sets around mp_js_do_exec(): the
+ * builtin compile() the prelude's cache uses accepts top-level await
+ * only while it is set, and the host sets it itself around _hl_exec
+ * (exec_op). Learnt from the export's behaviour: run with room for one
+ * wasm call, it stores the flag and traps at its call of mp_js_do_exec;
+ * the one byte that changed, from 0 to 1, is the flag. The memory is put
+ * back. 0 when the module does not behave so: every execution then
+ * compiles its source afresh (exec_uncached). */
+static uint32_t learn_tla(hl_py_vm *vm) {
+  wasm_rt_memory_t *m = &vm->inst.w2c_memory;
+  size_t n = m->size < KBD_SCAN_BYTES ? m->size : KBD_SCAN_BYTES;
+  uint8_t *was = malloc(n);
+  if (!was)
+    return 0;
+  memcpy(was, m->data, n);
+  hl_wasm_frame frame;
+  wasm_rt_trap_t trap;
+  HL_WASM_TRY(frame, trap,
+              (atomic_store(&m->call_limit, wasm_rt_call_stack_depth + 1),
+               Z_mpyZ_mp_js_do_exec_async(&vm->inst, 0, 0, 0)));
+  atomic_store(&m->call_limit, 0);
+  size_t changed = 0, at = 0;
+  /* Block by block (memcmp is fast where nothing changed, which is
+   * nearly everywhere), byte by byte inside a block that did. */
+  for (size_t b = 0; trap == WASM_RT_TRAP_EXHAUSTION && b < n; b += IMAGE_PAGE) {
+    size_t end = b + IMAGE_PAGE < n ? b + IMAGE_PAGE : n;
+    if (memcmp(was + b, m->data + b, end - b) == 0)
+      continue;
+    for (size_t i = b; i < end; i++)
+      if (was[i] != m->data[i])
+        changed++, at = i;
+  }
+  bool ok = trap == WASM_RT_TRAP_EXHAUSTION && changed == 1 && was[at] == 0 &&
+            m->data[at] == 1;
+  memcpy(m->data, was, n);
+  free(was);
+  return ok ? (uint32_t)at : 0;
+}
+
 /* The template booted here: MicroPython's start-up and the prelude (a
  * few milliseconds). */
 static void template_boot(py_template *t) {
@@ -906,6 +902,7 @@ static void template_boot(py_template *t) {
     hl_py_vm_free(vm);
     return;
   }
+  vm->tla = learn_tla(vm);
   st = image_of(&vm->inst.w2c_memory, &t->snap);
   const wasm_rt_funcref_table_t *tt = &vm->inst.w2c___indirect_function_table;
   t->table = malloc((tt->size ? tt->size : 1) * sizeof *t->table);
@@ -921,15 +918,17 @@ static void template_boot(py_template *t) {
   t->snap.table_size = tt->size;
   t->snap.table_max = tt->max_size;
   memcpy(t->snap.globals, (const uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, PY_GLOBALS_BYTES);
-  t->snap.fn_run = vm->fn_run, t->snap.fn_result = vm->fn_result;
+  t->snap.fn_exec = vm->fn_exec, t->snap.fn_collect = vm->fn_collect;
   t->snap.fn_define = vm->fn_define, t->snap.fn_drain = vm->fn_drain;
+  t->snap.tla = vm->tla;
   t->snap.kbd_pending = t->kbd_pending, t->snap.kbd_exc = t->kbd_exc;
   t->snap.kbd_trace = t->kbd_trace, t->snap.kbd_sched = t->kbd_sched;
   hl_py_vm_free(vm);
 }
 
-/* A template file's soft-stop words lie where learn_soft_stop() can find
- * them: aligned, inside the scanned start of the image. */
+/* A template file's soft-stop words (and its top-level await flag) lie
+ * where learn_soft_stop() (learn_tla) can find them: aligned, inside the
+ * scanned start of the image. */
 static bool kbd_words_fit(const struct hl_py_snapshot *s) {
   uint64_t n = (uint64_t)s->pages * PAGE_BYTES;
   if (n > KBD_SCAN_BYTES)
@@ -937,7 +936,7 @@ static bool kbd_words_fit(const struct hl_py_snapshot *s) {
   return s->kbd_exc && s->kbd_exc % 4 == 0 && s->kbd_pending % 4 == 0 && s->kbd_pending &&
          s->kbd_trace == s->kbd_exc + 8 && s->kbd_sched % 2 == 0 && s->kbd_sched &&
          (uint64_t)s->kbd_exc + 16 <= n && (uint64_t)s->kbd_pending + 4 <= n &&
-         (uint64_t)s->kbd_sched + 2 <= n;
+         (uint64_t)s->kbd_sched + 2 <= n && s->tla < n;
 }
 
 static const char *tmpl_origin = "none";
@@ -1138,7 +1137,8 @@ hl_status hl_py_vm_new(const hl_py_snapshot *snap, size_t memory_limit, const hl
   vm->table_size = s->table_size;
   vm->table_max = s->table_max;
   vm->table_pending = true;
-  vm->fn_run = s->fn_run, vm->fn_result = s->fn_result;
+  vm->fn_exec = s->fn_exec, vm->fn_collect = s->fn_collect;
+  vm->tla = s->tla;
   vm->fn_define = s->fn_define, vm->fn_drain = s->fn_drain;
   vm->kbd_pending = tp->kbd_pending, vm->kbd_exc = tp->kbd_exc;
   vm->kbd_trace = tp->kbd_trace, vm->kbd_sched = tp->kbd_sched;
@@ -1182,7 +1182,8 @@ static hl_status template_checked(hl_py_vm *vm) {
   memcpy((uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, s->globals, PY_GLOBALS_BYTES);
   m->pages = s->pages;
   m->size = (uint32_t)bytes;
-  vm->fn_run = s->fn_run, vm->fn_result = s->fn_result;
+  vm->fn_exec = s->fn_exec, vm->fn_collect = s->fn_collect;
+  vm->tla = s->tla;
   vm->fn_define = s->fn_define, vm->fn_drain = s->fn_drain;
   __atomic_store_n(&vm->kbd_pending, fallback.kbd_pending, __ATOMIC_RELAXED);
   __atomic_store_n(&vm->kbd_exc, fallback.kbd_exc, __ATOMIC_RELAXED);
@@ -1196,7 +1197,7 @@ static hl_status drain_op(hl_py_vm *vm, void *p) {
   uint32_t out = Z_mpyZ_malloc(&vm->inst, 24);
   if (!out || !hl__py_mem(vm, out, 24))
     return hl_fail(HL_ERR_NOMEM, "sandbox: out of memory clearing a stale interrupt");
-  call_fn(vm, vm->fn_drain, 0, out);
+  call_fn(vm, vm->fn_drain, NULL, out);
   if ((int32_t)word(vm, out) == PY_MP_EXCEPTION)
     Z_mpyZ_free(&vm->inst, word(vm, out + 8));
   Z_mpyZ_free(&vm->inst, out);
@@ -1234,7 +1235,8 @@ hl_status hl_py_vm_snapshot_take(hl_py_vm *vm, hl_py_snapshot **out) {
   memcpy(s->globals, (const uint8_t *)&vm->inst + PY_GLOBALS_OFFSET, PY_GLOBALS_BYTES);
   s->table_size = vm->table_size;
   s->table_max = vm->table_max;
-  s->fn_run = vm->fn_run, s->fn_result = vm->fn_result;
+  s->fn_exec = vm->fn_exec, s->fn_collect = vm->fn_collect;
+  s->tla = vm->tla;
   s->fn_define = vm->fn_define, s->fn_drain = vm->fn_drain;
   s->kbd_pending = vm->kbd_pending, s->kbd_exc = vm->kbd_exc;
   s->kbd_trace = vm->kbd_trace, s->kbd_sched = vm->kbd_sched;
@@ -1274,6 +1276,7 @@ void hl_py_vm_free(hl_py_vm *vm) {
     return;
   /* No MicroPython teardown: the whole linear memory goes at once. */
   Z_mpy_free(&vm->inst);
+  hl__py_cache_clear(vm);
   free(vm->tmp);
   free(vm);
 }
@@ -1281,6 +1284,8 @@ void hl_py_vm_free(hl_py_vm *vm) {
 bool hl_py_vm_broken(const hl_py_vm *vm) { return vm->broken; }
 
 size_t hl_py_vm_memory_size(const hl_py_vm *vm) { return vm->inst.w2c_memory.size; }
+
+uint64_t hl_py_vm_compiles(const hl_py_vm *vm) { return vm->compiles; }
 
 /* ------------------------------------------------------------------ */
 /* Stopping, from any thread                                            */

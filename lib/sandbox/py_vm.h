@@ -30,9 +30,19 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "hookline/status.h"
 
 typedef struct hl_py_vm hl_py_vm;
+
+/** One callback's answer: an integer of 31 bits or null, which Python
+ *  gets as itself, or JSON text as wait() answers each request ([1, value]
+ *  or [0, kind, message], malloc'ed; the receiver frees it). */
+typedef struct hl_py_answer {
+  enum { HL_PY_ANSWER_TEXT, HL_PY_ANSWER_INT, HL_PY_ANSWER_NULL } kind;
+  int32_t integer;
+  char *text;
+} hl_py_answer;
 
 /** What Python reaches the host with. All called on the executing thread,
  *  from inside the guest. */
@@ -46,6 +56,12 @@ typedef struct hl_py_hooks {
    *  execution (a limit, the deadline, a cancel: the reason is the
    *  host's). */
   char *(*wait)(void *ud, const char *batch, size_t len);
+  /** One callback request alone (the common case, which needs no batch):
+   *  its name and its JSON arguments, as Python wrote them (borrowed,
+   *  NUL-terminated, the arguments not checked yet). Fills *answer and
+   *  returns true, or returns false to stop the execution. */
+  bool (*call)(void *ud, const char *name, size_t name_len, const char *args, size_t args_len,
+               struct hl_py_answer *answer);
   /** Sleep `ms` milliseconds (asyncio.sleep with nothing else to do).
    *  False stops the execution. */
   bool (*sleep)(void *ud, double ms);
@@ -112,7 +128,6 @@ typedef struct hl_py_outcome {
   char *value_json; /* the last expression's value as JSON, or NULL */
   char *error_type; /* NULL when it completed; else the exception's type */
   char *error_text; /* the traceback ("Traceback ...\nType: message") */
-  char *error_kind; /* a CallbackError's kind, or NULL */
   bool stopped;     /* the host stopped it (hooks returned NULL/false) */
 } hl_py_outcome;
 void hl_py_outcome_clear(hl_py_outcome *o);
@@ -129,7 +144,10 @@ hl_status hl_py_vm_settle(hl_py_vm *vm);
 /** Run `code` (Python source, top-level await allowed) in the vm's
  *  __main__ and wait for it. HL_OK: *o says how it ended (completed, an
  *  exception, or stopped). HL_ERR_SANDBOX: a trap (vm broken);
- *  HL_ERR_NOMEM. */
+ *  HL_ERR_NOMEM. A source's second run compiles it into a cache in the
+ *  vm (a few dozen sources, in its memory: py_prelude.c, py_cache.c), so
+ *  that its later runs skip the compiler; cached code behaves exactly as
+ *  a fresh compile would. */
 hl_status hl_py_vm_exec(hl_py_vm *vm, const char *code, size_t len, hl_py_outcome *o);
 
 /** Any thread: raise KeyboardInterrupt in the running Python at its next
@@ -155,5 +173,10 @@ const char *hl__py_template_origin(const char **path);
 
 /** Bytes of linear memory in use. */
 size_t hl_py_vm_memory_size(const hl_py_vm *vm);
+
+/** How many executions of this vm compiled their source (all but those
+ *  the code cache served; a vm made from a snapshot starts at 0). Owner
+ *  thread; for the tests of the cache. */
+uint64_t hl_py_vm_compiles(const hl_py_vm *vm);
 
 #endif

@@ -56,3 +56,4 @@ void hl_py_vm_soft_stop(hl_py_vm *vm) { (void)vm; }
 void hl_py_vm_interrupt(hl_py_vm *vm) { (void)vm; }
 bool hl_py_vm_reopen(hl_py_vm *vm) { (void)vm; return false; }
 size_t hl_py_vm_memory_size(const hl_py_vm *vm) { (void)vm; return 0; }
+uint64_t hl_py_vm_compiles(const hl_py_vm *vm) { (void)vm; return 0; }

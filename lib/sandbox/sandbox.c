@@ -171,6 +171,22 @@ static bool hook_write(void *ud, int stream, const char *text, size_t len) {
   return sb->abort_status == HL_OK;
 }
 
+bool hl__sb_queue_room(hl_sandbox *sb, size_t n) {
+  if (sb->cap_queue >= n)
+    return true;
+  size_t cap = sb->cap_queue ? sb->cap_queue * 2 : 8;
+  if (cap < n)
+    cap = n;
+  sb_request *q = realloc(sb->queue, cap * sizeof *q);
+  if (!q) {
+    hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory recording a callback");
+    return false;
+  }
+  sb->queue = q;
+  sb->cap_queue = cap;
+  return true;
+}
+
 static bool hook_call(void *ud, hl_vm_request req, const char *name, const char *args,
                       size_t args_len) {
   hl_sandbox *sb = ud;
@@ -183,19 +199,12 @@ static bool hook_call(void *ud, hl_vm_request req, const char *name, const char 
     hl__sb_abort(sb, HL_ERR_LIMIT, "more than %u callback invocations", sb->limits.max_callbacks);
     return false;
   }
-  if (sb->n_queue == sb->cap_queue) {
-    size_t cap = sb->cap_queue ? sb->cap_queue * 2 : 8;
-    sb_request *q = realloc(sb->queue, cap * sizeof *q);
-    if (!q) {
-      hl__sb_abort(sb, HL_ERR_NOMEM, "out of memory recording a callback");
-      return false;
-    }
-    sb->queue = q;
-    sb->cap_queue = cap;
-  }
+  if (!hl__sb_queue_room(sb, sb->n_queue + 1))
+    return false;
   sb_request *r = &sb->queue[sb->n_queue];
   r->req = req;
   r->name = strdup(name);
+  r->parsed = NULL;
   r->args = malloc(args_len + 1);
   if (!r->name || !r->args) {
     free(r->name);

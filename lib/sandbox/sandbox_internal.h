@@ -26,12 +26,13 @@ typedef struct sb_callback {
 
 void hl__sb_callback_unref(sb_callback *cb);
 
-/* A callback request recorded while JavaScript ran. */
+/* A callback request recorded while the guest ran. */
 typedef struct sb_request {
   hl_vm_request req; /* its promise's settling functions, held */
   char *name;
-  char *args;
+  char *args;        /* JSON text, parsed when it runs; or NULL and: */
   size_t args_len;
+  cJSON *parsed;     /* the arguments parsed already (the Python guest) */
 } sb_request;
 
 /* A growable byte buffer, always NUL-terminated. */
@@ -145,6 +146,9 @@ hl_status hl__py_execute(hl_sandbox *sb, hl_context *ctx, const char *code,
                          hl_sandbox_result *res);
 void hl__py_cancel(hl_sandbox *sb);
 bool hl__py_valid_name(const char *name);
+/* For the tests of the Python code cache: sources the session's vm
+ * compiled (hl_py_vm_compiles), 0 without one. */
+uint64_t hl__py_compiles(hl_sandbox *sb);
 hl_status hl__py_settle(hl_sandbox *sb, hl_vm_request req, bool deliver, bool ok,
                         bool is_number, double number, bool is_null, const char *text,
                         const char *message);
@@ -156,6 +160,10 @@ hl_status hl__py_settle(hl_sandbox *sb, hl_vm_request req, bool deliver, bool ok
 hl_status hl__py_snapshot_take(hl_sandbox *sb, struct hl_sandbox_snapshot *s);
 bool hl__py_snapshot_file(const char *path);
 hl_status hl__py_snapshot_load(const char *path, struct hl_sandbox_snapshot *s);
+
+/* Room for `n` requests in sb->queue (both guests). False when out of
+ * memory, with the execution aborted. */
+bool hl__sb_queue_room(hl_sandbox *sb, size_t n);
 
 /* Stop the running execution with `status` (the first reason wins). */
 void hl__sb_abort(hl_sandbox *sb, hl_status status, const char *fmt, ...) HL_PRINTF(3, 4);

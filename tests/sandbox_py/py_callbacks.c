@@ -97,6 +97,55 @@ static void tools_are_async_functions(void) {
   hl_sandbox_free(sb);
 }
 
+/* One call alone takes a path of its own (no batch, an integer or null
+ * answer as itself): every kind of answer reads as the batch's would. */
+static void answers_of_lone_calls_are_exact(void) {
+  hl_sandbox *sb = sandbox_with_tools(0);
+  REQUIRE(sb);
+  hl_sandbox_result r = py_run(sb, "[await add_one(x=41), await add_one(x=-1), "
+                                   "await add_one(x=2147483646), await add_one(x=3e9), "
+                                   "await add_one(x=0.5), await echo(message='m')]");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.value_json, "[42, 0, 2147483647, 3000000001, 1.5, {\"message\": \"m\"}]");
+  hl_sandbox_result_clear(&r);
+  r = py_run(sb, "[type(await add_one(x=41)).__name__, type(await add_one(x=3e9)).__name__]");
+  CHECK_STR(r.value_json, "[\"int\", \"int\"]");
+  hl_sandbox_result_clear(&r);
+  /* The same through a batch. */
+  r = py_run(sb, "import asyncio\n"
+                 "await asyncio.gather(add_one(x=41), add_one(x=3e9), echo(message='m'))");
+  CHECK_STR(r.value_json, "[42, 3000000001, {\"message\": \"m\"}]");
+  hl_sandbox_result_clear(&r);
+  /* A call is an awaitable made at the call (its arguments checked
+   * then), awaited later. */
+  r = py_run(sb, "c = add_one(x=1)\nd = add_one(x=2)\n[await d, await c]");
+  CHECK_STR(r.value_json, "[3, 2]");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
+/* The event loop an execution leaves with tasks in it (it failed before
+ * awaiting them) is not the next execution's: those tasks never run. */
+static void tasks_of_a_failed_execution_do_not_run_later(void) {
+  hl_sandbox *sb = sandbox_with_tools(0);
+  REQUIRE(sb);
+  hl_sandbox_result r = py_run(sb, "import asyncio\n"
+                                   "bumps = 0\n"
+                                   "async def bump():\n"
+                                   "    global bumps\n"
+                                   "    bumps += 1\n"
+                                   "t = asyncio.create_task(bump())\n"
+                                   "raise ValueError('before any await')\n"
+                                   "await t\n");
+  CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
+  hl_sandbox_result_clear(&r);
+  r = py_run(sb, "await add_one(x=1)\n[bumps, t.done()]");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_STR(r.value_json, "[0, false]");
+  hl_sandbox_result_clear(&r);
+  hl_sandbox_free(sb);
+}
+
 static void failures_are_callback_errors(void) {
   hl_sandbox *sb = sandbox_with_tools(0);
   REQUIRE(sb);
@@ -265,6 +314,8 @@ int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   PY_REQUIRE_GUEST();
   RUN(tools_are_async_functions);
+  RUN(answers_of_lone_calls_are_exact);
+  RUN(tasks_of_a_failed_execution_do_not_run_later);
   RUN(failures_are_callback_errors);
   RUN(list_callbacks_describes_tools);
   RUN(gather_runs_calls_at_once);

@@ -46,4 +46,15 @@ static inline hl_sandbox_result py_run(hl_sandbox *sb, const char *code) {
   return r;
 }
 
+/* Run `code`, which must complete with the value `want` ("(none)": no
+ * value). */
+static inline void py_check_value(hl_sandbox *sb, const char *code, const char *want) {
+  hl_sandbox_result r = py_run(sb, code);
+  CHECK_INT(r.status, HL_OK);
+  if (r.status)
+    fprintf(stderr, "  %s: %s\n", code, hl_last_error());
+  CHECK_STR(r.value_json ? r.value_json : "(none)", want);
+  hl_sandbox_result_clear(&r);
+}
+
 #endif

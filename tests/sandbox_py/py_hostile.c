@@ -278,9 +278,27 @@ static void escape_attempts_fail_inside(void) {
   r = py_run(sb, "import _hl\n_hl.wait(12)\n_hl.sleep('x')\n_hl.nothing");
   CHECK(r.status == HL_ERR_EXECUTION_FAILED);
   hl_sandbox_result_clear(&r);
-  r = py_run(sb, "import _hl\n_hl.wait('[[\"nope\", {}]]')");
+  r = py_run(sb, "import _hl\n_hl.wait('[[\"nope\", \"{}\"]]')");
   CHECK_INT(r.status, HL_OK); /* an answer for an unknown tool: NotFound */
   CHECK_CONTAINS(r.value_json, "NotFound");
+  hl_sandbox_result_clear(&r);
+  /* One call alone: arguments that are not JSON stop the execution
+   * before any call; anything else is an answer or nothing. */
+  r = py_run(sb, "import _hl\n_hl.call('nope', 'not json')");
+  CHECK_INT(r.status, HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(hl_last_error(), "are not JSON");
+  CHECK_INT(r.callback_count, 0);
+  hl_sandbox_result_clear(&r);
+  r = py_run(sb, "import _hl\n[_hl.call('nope', '{}'), _hl.call(1, 2), _hl.call('x')]");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_CONTAINS(r.value_json, "NotFound");
+  CHECK_CONTAINS(r.value_json, "<undefined>, <undefined>]"); /* repr of JavaScript's undefined */
+  hl_sandbox_result_clear(&r);
+  /* The source the cache would compile: the code's own, nothing else. */
+  r = py_run(sb, "import _hl\n[_hl.source(0), _hl.source(7), _hl.source('x')]");
+  CHECK_INT(r.status, HL_OK);
+  CHECK_CONTAINS(r.value_json, "import _hl\\\\n[_hl.source(0), _hl.source(7), "
+                               "_hl.source('x')]\\\", <undefined>, <undefined>]");
   hl_sandbox_result_clear(&r);
   still_usable(sb, NULL, false);
   hl_sandbox_free(sb);
@@ -360,6 +378,11 @@ static char *no_wait(void *ud, const char *batch, size_t len) {
   (void)ud, (void)batch, (void)len;
   return NULL;
 }
+static bool no_call(void *ud, const char *name, size_t name_len, const char *args,
+                    size_t args_len, struct hl_py_answer *answer) {
+  (void)ud, (void)name, (void)name_len, (void)args, (void)args_len, (void)answer;
+  return false;
+}
 static bool no_sleep(void *ud, double ms) {
   (void)ud, (void)ms;
   return false;
@@ -403,7 +426,8 @@ static void *guard_main(void *p) {
  * One left over is swallowed by hl_py_vm_settle(), which the sandbox
  * calls before it arms the execution's watches. */
 static void stop_sent_before_python_begins_is_not_lost(void) {
-  static const hl_py_hooks hooks = {quiet_write, no_wait, no_sleep, no_callbacks};
+  static const hl_py_hooks hooks = {.write = quiet_write, .wait = no_wait, .call = no_call,
+                                    .sleep = no_sleep, .callbacks = no_callbacks};
   hl_py_vm *vm = NULL;
   REQUIRE(hl_py_vm_new(NULL, (size_t)48 << 20, &hooks, NULL, &vm) == HL_OK);
   hl_py_outcome o;

@@ -53,15 +53,6 @@ static hl_sandbox *defined_sandbox(void) {
   return sb;
 }
 
-static void check_value(hl_sandbox *sb, const char *code, const char *want) {
-  hl_sandbox_result r = py_run(sb, code);
-  CHECK_INT(r.status, HL_OK);
-  if (r.status)
-    fprintf(stderr, "  %s: %s\n", code, hl_last_error());
-  CHECK_STR(r.value_json ? r.value_json : "(none)", want);
-  hl_sandbox_result_clear(&r);
-}
-
 static void restored_in_a_fresh_sandbox(void) {
   hl_sandbox *sb = defined_sandbox();
   REQUIRE(sb);
@@ -71,19 +62,19 @@ static void restored_in_a_fresh_sandbox(void) {
   hl_sandbox *copy = NULL;
   REQUIRE(hl_sandbox_new_from_snapshot(snap, NULL, &copy) == HL_OK);
   hl_sandbox_snapshot_free(snap); /* the copy keeps what it needs */
-  check_value(copy, "inc(x)", "42");
-  check_value(copy, "sum(b.v for b in boxes)", "499500");
+  py_check_value(copy, "inc(x)", "42");
+  py_check_value(copy, "sum(b.v for b in boxes)", "499500");
   /* Independent: changing the copy leaves the original alone. */
-  check_value(copy, "x = 7\nx", "7");
-  check_value(sb, "x", "41");
+  py_check_value(copy, "x = 7\nx", "7");
+  py_check_value(sb, "x", "41");
   /* Tools are not part of a snapshot: added to the copy, they work. */
   hl_tool *echo = hl_tool_new("echo", "echo its arguments", echo_fn, NULL);
   REQUIRE(echo);
   CHECK_INT(hl_sandbox_add_tool(copy, echo, NULL), HL_OK);
-  check_value(copy, "r = await echo(n=inc(x))\nr['n']", "8");
+  py_check_value(copy, "r = await echo(n=inc(x))\nr['n']", "8");
   hl_tool_unref(echo);
   /* The original keeps working after being saved. */
-  check_value(sb, "inc(inc(x))", "43");
+  py_check_value(sb, "inc(inc(x))", "43");
   hl_sandbox_free(copy);
   hl_sandbox_free(sb);
 }
@@ -107,9 +98,9 @@ static void restored_through_a_file(void) {
   REQUIRE(hl_sandbox_new_from_snapshot(loaded, &l, &a) == HL_OK);
   REQUIRE(hl_sandbox_new_from_snapshot(loaded, &l, &b) == HL_OK);
   hl_sandbox_snapshot_free(loaded);
-  check_value(a, "inc(x)", "42");
-  check_value(b, "x += 100\nx", "141");
-  check_value(a, "x", "41");
+  py_check_value(a, "inc(x)", "42");
+  py_check_value(b, "x += 100\nx", "141");
+  py_check_value(a, "x", "41");
   /* A snapshot of a restored sandbox saves again. */
   REQUIRE(hl_sandbox_snapshot_take(b, &snap) == HL_OK);
   CHECK_INT(hl_sandbox_snapshot_save(snap, path), HL_OK);
@@ -117,7 +108,7 @@ static void restored_through_a_file(void) {
   REQUIRE(hl_sandbox_snapshot_load(path, &loaded) == HL_OK);
   hl_sandbox *c = NULL;
   REQUIRE(hl_sandbox_new_from_snapshot(loaded, NULL, &c) == HL_OK);
-  check_value(c, "inc(x)", "142");
+  py_check_value(c, "inc(x)", "142");
   hl_sandbox_snapshot_free(loaded);
   hl_sandbox_free(a);
   hl_sandbox_free(b);
@@ -206,7 +197,7 @@ static void damaged_files_are_refused(void) {
   REQUIRE(hl_sandbox_snapshot_load(good, &ok) == HL_OK);
   hl_sandbox *copy = NULL;
   REQUIRE(hl_sandbox_new_from_snapshot(ok, NULL, &copy) == HL_OK);
-  check_value(copy, "inc(x)", "42");
+  py_check_value(copy, "inc(x)", "42");
   hl_sandbox_free(copy);
   hl_sandbox_snapshot_free(ok);
 
