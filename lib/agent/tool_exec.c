@@ -568,6 +568,8 @@ static void hl_batch_drain(hl_batch *b) {
 
 /* More helpers than this for one response would only queue on the pool. */
 #define HL_MAX_HELPERS 63
+/* Helpers kept on the stack: the default hl_agent_set_parallel_tools(8). */
+#define HL_FEW_HELPERS 7
 
 static void hl_helper_fn(hl__job *job) { hl_batch_drain(((hl_helper *)job)->batch); }
 
@@ -650,8 +652,17 @@ hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
    * runs: a pool of one thread cannot deadlock on nested batches). The
    * helpers are woken at once: the calls of one response run at the same
    * time (one may wait for its siblings). */
-  hl_helper helpers[HL_MAX_HELPERS];
   if (threads > HL_MAX_HELPERS + 1) threads = HL_MAX_HELPERS + 1;
+  /* Up to the default's helpers on the stack, more on the heap: all 63 on
+   * the stack were 4.5 KB of every thread that runs a turn's calls, an
+   * application thread in hl_agent_run() included, whose touched stack
+   * stays in its RSS (issue 12, memory per session). Without memory for
+   * more, the default's number run. */
+  hl_helper few[HL_FEW_HELPERS], *helpers = few;
+  if (threads > HL_FEW_HELPERS + 1 && !(helpers = malloc((threads - 1) * sizeof *helpers))) {
+    helpers = few;
+    threads = HL_FEW_HELPERS + 1;
+  }
   if (threads > 1) {
     hl__group group;
     hl__group_init(&group);
@@ -664,6 +675,7 @@ hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
   } else {
     hl_batch_drain(b); /* one call (or one at a time): no pool, no lock */
   }
+  if (helpers != few) free(helpers);
   /* Calls still suspended: the last one to end ends the batch
    * (hl_batch_call_done) and tells `done`; this thread is free. */
   if (b->may_suspend && atomic_fetch_sub(&b->open, 1) != 1) return HL_PENDING;
