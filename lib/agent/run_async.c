@@ -348,11 +348,14 @@ static bool after_model(hl_run *run) {
   run->model_resp = NULL;
   free(run->model_msg);
   run->model_msg = NULL;
-  char msg[HL__MSG_MAX];
-  msg[0] = '\0';
-  if (st != HL_OK) snprintf(msg, sizeof msg, "%s", hl_last_error());
+  /* The failure's message on the heap, not in this frame, which lies
+   * under the turn's tool calls (turn_response): a blocking run's thread
+   * keeps its touched stack in its RSS. */
+  char *msg = st != HL_OK ? hl__strdup(hl_last_error()) : NULL;
   hl_response *out = NULL;
-  st = hl__after_model(ctx, run->req, st, msg, resp, &out, &run->o);
+  st = hl__after_model(ctx, run->req, st, msg ? msg : st == HL_OK ? "" : hl_strerror(st), resp, &out,
+                       &run->o);
+  free(msg);
   release_request(run);
   if (st != HL_OK) {
     run_close(run, false);

@@ -94,22 +94,29 @@ typedef struct hl_call_frame {
 static hl_status hl_tool_step_end(hl_call_frame *f, hl_status st, cJSON *result,
                                   void **result_out) {
   hl_context *ctx = f->ctx;
-  char errmsg[HL__MSG_MAX] = "";
+  /* The failure's message is copied (observers may overwrite the thread's
+   * last error) to the heap, not into a buffer of this frame: it lies
+   * under every observer of TOOL_END, on every thread that runs tools. */
+  char *errmsg = NULL;
   if (st != HL_OK) {
     cJSON_Delete(result);
     result = NULL;
     if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_) st = HL_ERR_EXECUTION_FAILED;
     const char *m = hl_last_status() == st && hl_last_error()[0] ? hl_last_error() : hl_strerror(st);
-    snprintf(errmsg, sizeof errmsg, "%s", m);
+    errmsg = hl__strdup(m);
   } else if (!result && !(result = cJSON_CreateNull())) {
     st = hl__oom();
-    snprintf(errmsg, sizeof errmsg, "%s", hl_last_error());
   }
+  const char *shown = errmsg ? errmsg : st == HL_OK ? "" : hl_strerror(st);
   hl_event end = {.type = HL_EVENT_TOOL_END, .name = f->call.name, .call_id = f->call.id,
-                  .args = f->step_args, .result = result, .error = {st, errmsg}, .tool = f->tool};
+                  .args = f->step_args, .result = result, .error = {st, shown}, .tool = f->tool};
   end.duration_ms = (double)(hl__mono_ns() - f->t0) / 1e6;
   hl__emit(ctx, &end);
-  if (st != HL_OK) return hl_fail(st, "%s", errmsg);
+  if (st != HL_OK) {
+    hl_fail(st, "%s", shown);
+    free(errmsg);
+    return st;
+  }
   *result_out = result;
   return HL_OK;
 }
@@ -539,11 +546,10 @@ typedef struct hl_helper {
 } hl_helper;
 
 static void hl_batch_run_one(hl_batch *b, hl_call_slot *slot) {
-  char msg[HL__MSG_MAX];
-  if (hl__ctx_aborted(b->ctx, msg, sizeof msg)) {
+  if (hl__ctx_aborted(b->ctx, NULL, 0)) {
     /* A sibling's hook aborted the run: don't start more side effects. */
     slot->out.status = HL_ERR_ABORTED;
-    slot->out.message = hl__strdup(msg);
+    slot->out.message = hl__ctx_abort_message(b->ctx);
     slot->out.aborted = true;
     return;
   }
