@@ -292,6 +292,11 @@ bool hl__ctx_wants(const hl_context *ctx, hl_event_type type);
 void hl__ctx_abort(hl_context *ctx, const char *message);
 /* Copy of the abort state: true and the message if the run was aborted. */
 bool hl__ctx_aborted(hl_context *ctx, char *msg, size_t size);
+/* The abort message as a malloc'd copy if the run was aborted (NULL when
+ * it was not, or without memory: hl__ctx_aborted(ctx, NULL, 0) tells).
+ * For frames under a tool call, where a message buffer would add to the
+ * stack of every thread that runs tools. */
+char *hl__ctx_abort_message(hl_context *ctx);
 /* usage += add, under the lock. */
 void hl__ctx_add_usage(hl_context *ctx, const hl_usage *add);
 /* The one announcement of a cancellation (context_cancel.c): call the

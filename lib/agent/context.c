@@ -253,6 +253,15 @@ bool hl__ctx_aborted(hl_context *ctx, char *msg, size_t size) {
   return aborted;
 }
 
+char *hl__ctx_abort_message(hl_context *ctx) {
+  pthread_mutex_lock(&ctx->lock);
+  char *copy = ctx->aborted ? hl__strdup(ctx->abort_msg ? ctx->abort_msg
+                                                        : "aborted (message lost: out of memory)")
+                            : NULL;
+  pthread_mutex_unlock(&ctx->lock);
+  return copy;
+}
+
 void hl__ctx_add_usage(hl_context *ctx, const hl_usage *add) {
   pthread_mutex_lock(&ctx->lock);
   hl_usage_add(&ctx->usage, add);

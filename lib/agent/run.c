@@ -33,27 +33,58 @@
 #define hl_request_release hl__request_release
 #define hl_build_request hl__build_request
 
-/* Record the calling thread's last error as the run's failure. */
-hl_status hl_outcome_take(hl__outcome *o, hl_status st) {
+/* Set the outcome to (st, msg), the message copied to its length (cut at
+ * HL__MSG_MAX - 1 bytes, as the thread's last error is). */
+static hl_status outcome_put(hl__outcome *o, hl_status st, const char *msg) {
+  free(o->message_);
+  size_t n = strnlen(msg, HL__MSG_MAX - 1);
+  o->message_ = malloc(n + 1);
+  if (o->message_) {
+    memcpy(o->message_, msg, n);
+    o->message_[n] = '\0';
+  }
   o->status = st;
-  const char *msg = hl_last_status() == st ? hl_last_error() : "";
-  snprintf(o->message, sizeof o->message, "%s", msg[0] ? msg : hl_strerror(st));
   return st;
 }
 
+const char *hl__outcome_message(const hl__outcome *o) {
+  if (o->message_) return o->message_;
+  return o->status == HL_OK ? "" : hl_strerror(o->status);
+}
+
+void hl__outcome_clear(hl__outcome *o) {
+  free(o->message_);
+  o->message_ = NULL;
+}
+
+/* Record the calling thread's last error as the run's failure. */
+hl_status hl_outcome_take(hl__outcome *o, hl_status st) {
+  const char *msg = hl_last_status() == st ? hl_last_error() : "";
+  return outcome_put(o, st, msg[0] ? msg : hl_strerror(st));
+}
+
 hl_status hl_outcome_set(hl__outcome *o, hl_status st, const char *fmt, ...) {
+  char msg[HL__MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(o->message, sizeof o->message, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  o->status = st;
-  return st;
+  return outcome_put(o, st, msg);
+}
+
+/* The run stops for a decision (HL_INTERRUPTED, not a failure): o says
+ * which calls wait. */
+static hl_status outcome_interrupted(hl_context *ctx, hl__outcome *o) {
+  char msg[HL__MSG_MAX];
+  hl__interrupt_message(ctx, msg, sizeof msg);
+  return outcome_put(o, HL_INTERRUPTED, msg);
 }
 
 /* The run was aborted by a hook (maybe on a tool worker or in a child)? */
 bool hl_check_abort(hl_context *ctx, hl__outcome *o) {
-  if (!hl__ctx_aborted(ctx, o->message, sizeof o->message)) return false;
-  o->status = HL_ERR_ABORTED;
+  char msg[HL__MSG_MAX];
+  if (!hl__ctx_aborted(ctx, msg, sizeof msg)) return false;
+  outcome_put(o, HL_ERR_ABORTED, msg);
   return true;
 }
 
@@ -342,9 +373,7 @@ hl_status hl__llm_body_start(hl_context *ctx, int *first_turn, hl__outcome *o) {
      * turn's results take the place of the user's message. */
     hl_status rs = hl__resume_turn(ctx, ctx->resume, first_turn);
     if (rs == HL_INTERRUPTED) {
-      hl__interrupt_message(ctx, o->message, sizeof o->message);
-      o->status = HL_INTERRUPTED;
-      return o->status;
+      return outcome_interrupted(ctx, o);
     }
     if (rs != HL_OK) return hl_outcome_take(o, rs);
     if (hl_check_abort(ctx, o) || hl_check_cancel(ctx, o)) return o->status;
@@ -454,9 +483,7 @@ static hl_status hl_turn_tools_end(hl_context *ctx, hl_response *resp, hl_status
     /* interrupt.c (touch point): calls wait for a decision; the turn's
      * record is on the context, the state is built at the run's end. */
     hl_response_free(resp);
-    hl__interrupt_message(ctx, o->message, sizeof o->message);
-    o->status = HL_INTERRUPTED;
-    return o->status;
+    return outcome_interrupted(ctx, o);
   }
   if (st != HL_OK && !results) {
     hl_response_free(resp);
@@ -560,9 +587,7 @@ hl_status hl__custom_body(hl_context *ctx, char **answer, hl__outcome *o) {
   hl_status ist = hl__custom_interrupted(ctx);
   if (ist == HL_INTERRUPTED && !hl_check_abort(ctx, o) && !hl_check_cancel(ctx, o)) {
     free(out);
-    hl__interrupt_message(ctx, o->message, sizeof o->message);
-    o->status = HL_INTERRUPTED;
-    return o->status;
+    return outcome_interrupted(ctx, o);
   }
   if (ist == HL_INTERRUPTED) {
     free(out);
@@ -703,10 +728,10 @@ void hl__run_close(hl_context *ctx, size_t history_len, char **result, hl__outco
   double ms = (double)(hl__mono_ns() - ctx->start_ns) / 1e6;
 
   hl_event end = {.type = HL_EVENT_AGENT_END, .text = *result, .usage = &usage,
-                  .duration_ms = ms, .error = {o->status, o->message}};
+                  .duration_ms = ms, .error = {o->status, hl__outcome_message(o)}};
   hl__emit(ctx, &end);
   hl_event trace = {.type = HL_EVENT_TRACE_COMPLETE, .turns = turns, .usage = &usage,
-                    .duration_ms = ms, .error = {o->status, o->message}};
+                    .duration_ms = ms, .error = {o->status, hl__outcome_message(o)}};
   hl__emit(ctx, &trace);
 
   /* A child's model calls count towards its parent's run. */
@@ -733,13 +758,17 @@ hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session
                         char **answer, cJSON **state) {
   *answer = NULL;
   *state = NULL;
-  hl__outcome o = {HL_OK, ""};
+  hl__outcome o = {HL_OK, NULL};
   hl_context *ctx = NULL;
   size_t history_len = 0;
   char *result = NULL;
   hl__open_next next = hl__run_open(agent, parent, session, owns_session, input, NULL, resume,
                                     &ctx, &history_len, &result, &o);
-  if (!ctx) return hl_fail(o.status, "%s", o.message);
+  if (!ctx) {
+    hl_fail(o.status, "%s", hl__outcome_message(&o));
+    hl__outcome_clear(&o);
+    return o.status;
+  }
   if (next == HL__OPEN_BODY) {
     hl_status st = agent->kind == HL__AGENT_CUSTOM ? hl__custom_body(ctx, &result, &o)
                                                    : hl_llm_body(ctx, &result, &o);
@@ -747,11 +776,14 @@ hl_status hl__invoke_ex(hl_agent *agent, hl_context *parent, hl_session *session
   }
   /* (before_agent override: the hook's answer; after_agent is skipped, H4) */
   hl__run_close(ctx, history_len, &result, &o, NULL, state);
+  if (o.status != HL_OK && o.status != HL_INTERRUPTED)
+    hl_fail(o.status, "%s", hl__outcome_message(&o));
+  hl__outcome_clear(&o);
   if (o.status == HL_INTERRUPTED) { /* not a failure: no error message */
     hl_clear_error();
     return HL_INTERRUPTED;
   }
-  if (o.status != HL_OK) return hl_fail(o.status, "%s", o.message);
+  if (o.status != HL_OK) return o.status;
   *answer = result;
   return HL_OK;
 }

@@ -97,6 +97,7 @@ static void run_release(hl_run *run) {
   free(run->input);
   free(run->result);
   free(run->model_msg);
+  hl__outcome_clear(&run->o);
   cJSON_Delete(run->resume_state);
   cJSON_Delete(run->resume_decisions);
   cJSON_Delete(run->state);
@@ -152,7 +153,7 @@ static void run_close(hl_run *run, bool after) {
   run->status = st;
   pthread_mutex_unlock(&run->lock);
   if (run->on_done) {
-    if (st != HL_OK && st != HL_INTERRUPTED) hl_fail(st, "%s", run->o.message);
+    if (st != HL_OK && st != HL_INTERRUPTED) hl_fail(st, "%s", hl__outcome_message(&run->o));
     else hl_clear_error();
     run->on_done(run, st, st == HL_OK ? run->result : NULL, &run->usage, run->user_data);
   }
@@ -347,11 +348,14 @@ static bool after_model(hl_run *run) {
   run->model_resp = NULL;
   free(run->model_msg);
   run->model_msg = NULL;
-  char msg[HL__MSG_MAX];
-  msg[0] = '\0';
-  if (st != HL_OK) snprintf(msg, sizeof msg, "%s", hl_last_error());
+  /* The failure's message on the heap, not in this frame, which lies
+   * under the turn's tool calls (turn_response): a blocking run's thread
+   * keeps its touched stack in its RSS. */
+  char *msg = st != HL_OK ? hl__strdup(hl_last_error()) : NULL;
   hl_response *out = NULL;
-  st = hl__after_model(ctx, run->req, st, msg, resp, &out, &run->o);
+  st = hl__after_model(ctx, run->req, st, msg ? msg : st == HL_OK ? "" : hl_strerror(st), resp, &out,
+                       &run->o);
+  free(msg);
   release_request(run);
   if (st != HL_OK) {
     run_close(run, false);
@@ -498,7 +502,7 @@ static hl_status run_drive(hl_run *run, char **answer) {
     run->state = NULL;
     hl_clear_error();
   } else {
-    hl_fail(st, "%s", run->o.message);
+    hl_fail(st, "%s", hl__outcome_message(&run->o));
   }
   run_release(run); /* the handle's reference */
   return st;
@@ -536,7 +540,7 @@ hl_status hl_run_wait(hl_run *run, long timeout_ms) {
   }
   hl_status st = run->status;
   pthread_mutex_unlock(&run->lock);
-  if (st != HL_OK && st != HL_INTERRUPTED) return hl_fail(st, "%s", run->o.message);
+  if (st != HL_OK && st != HL_INTERRUPTED) return hl_fail(st, "%s", hl__outcome_message(&run->o));
   hl_clear_error(); /* HL_INTERRUPTED is not a failure */
   return st;
 }
@@ -561,7 +565,7 @@ hl_status hl_run_status(const hl_run *run) {
 
 const char *hl_run_error(const hl_run *run) {
   hl_status st = hl_run_status(run);
-  return st == HL_PENDING || st == HL_ERR_INVALID ? "" : run->o.message;
+  return st == HL_PENDING || st == HL_ERR_INVALID ? "" : hl__outcome_message(&run->o);
 }
 
 const char *hl_run_answer(const hl_run *run) {

@@ -14,15 +14,23 @@
 #include "core/util.h"
 
 /* A failure kept as (status, message) until the run reports it: observers
- * and hooks run in between and would overwrite the thread's last error. */
+ * and hooks run in between and would overwrite the thread's last error.
+ * Zero-initialise; free with hl__outcome_clear(). The message is
+ * allocated to its length when set: a buffer of HL__MSG_MAX inside was
+ * 1 KB of every run in flight, and most runs never fail (issue 12). */
 typedef struct hl__outcome {
   hl_status status;
-  char message[HL__MSG_MAX];
+  char *message_;            /* private: NULL until a message is set */
 } hl__outcome;
 
 /* Record the calling thread's last error as the run's failure. */
 hl_status hl__outcome_take(hl__outcome *o, hl_status st);
 hl_status hl__outcome_set(hl__outcome *o, hl_status st, const char *fmt, ...) HL_PRINTF(3, 4);
+/* The message: "" when none was set; hl_strerror(status) when there was
+ * no memory for it. Valid until the next set or hl__outcome_clear(). */
+const char *hl__outcome_message(const hl__outcome *o);
+/* Free the message (the status stays). */
+void hl__outcome_clear(hl__outcome *o);
 /* The run was aborted (by a hook, maybe on a tool worker or in a child) /
  * cancelled: o set, true. */
 bool hl__check_abort(hl_context *ctx, hl__outcome *o);

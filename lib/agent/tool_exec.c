@@ -94,23 +94,30 @@ typedef struct hl_call_frame {
 static hl_status hl_tool_step_end(hl_call_frame *f, hl_status st, cJSON *result,
                                   void **result_out) {
   hl_context *ctx = f->ctx;
-  char errmsg[HL__MSG_MAX] = "";
+  /* The failure's message is copied (observers may overwrite the thread's
+   * last error) to the heap, not into a buffer of this frame: it lies
+   * under every observer of TOOL_END, on every thread that runs tools. */
+  char *errmsg = NULL;
   if (st != HL_OK) {
     cJSON_Delete(result);
     result = NULL;
     if ((unsigned)st >= (unsigned)HL_STATUS_COUNT_) st = HL_ERR_EXECUTION_FAILED;
     const char *m = hl_last_status() == st && hl_last_error()[0] ? hl_last_error() : hl_strerror(st);
-    snprintf(errmsg, sizeof errmsg, "%s", m);
+    errmsg = hl__strdup(m);
   } else if (!result && !(result = cJSON_CreateNull())) {
     st = hl__oom();
-    snprintf(errmsg, sizeof errmsg, "%s", hl_last_error());
   }
+  const char *shown = errmsg ? errmsg : st == HL_OK ? "" : hl_strerror(st);
   hl_event end = {.type = HL_EVENT_TOOL_END, .name = f->call.name, .call_id = f->call.id,
-                  .args = f->step_args, .result = result, .error = {st, errmsg}, .tool = f->tool,
+                  .args = f->step_args, .result = result, .error = {st, shown}, .tool = f->tool,
                   .outer_call_id = f->rec->outer_id};
   end.duration_ms = (double)(hl__mono_ns() - f->t0) / 1e6;
   hl__emit(ctx, &end);
-  if (st != HL_OK) return hl_fail(st, "%s", errmsg);
+  if (st != HL_OK) {
+    hl_fail(st, "%s", shown);
+    free(errmsg);
+    return st;
+  }
   *result_out = result;
   return HL_OK;
 }
@@ -542,11 +549,10 @@ typedef struct hl_helper {
 } hl_helper;
 
 static void hl_batch_run_one(hl_batch *b, hl_call_slot *slot) {
-  char msg[HL__MSG_MAX];
-  if (hl__ctx_aborted(b->ctx, msg, sizeof msg)) {
+  if (hl__ctx_aborted(b->ctx, NULL, 0)) {
     /* A sibling's hook aborted the run: don't start more side effects. */
     slot->out.status = HL_ERR_ABORTED;
-    slot->out.message = hl__strdup(msg);
+    slot->out.message = hl__ctx_abort_message(b->ctx);
     slot->out.aborted = true;
     return;
   }
@@ -571,6 +577,8 @@ static void hl_batch_drain(hl_batch *b) {
 
 /* More helpers than this for one response would only queue on the pool. */
 #define HL_MAX_HELPERS 63
+/* Helpers kept on the stack: the default hl_agent_set_parallel_tools(8). */
+#define HL_FEW_HELPERS 7
 
 static void hl_helper_fn(hl__job *job) { hl_batch_drain(((hl_helper *)job)->batch); }
 
@@ -653,8 +661,17 @@ hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
    * runs: a pool of one thread cannot deadlock on nested batches). The
    * helpers are woken at once: the calls of one response run at the same
    * time (one may wait for its siblings). */
-  hl_helper helpers[HL_MAX_HELPERS];
   if (threads > HL_MAX_HELPERS + 1) threads = HL_MAX_HELPERS + 1;
+  /* Up to the default's helpers on the stack, more on the heap: all 63 on
+   * the stack were 4.5 KB of every thread that runs a turn's calls, an
+   * application thread in hl_agent_run() included, whose touched stack
+   * stays in its RSS (issue 12, memory per session). Without memory for
+   * more, the default's number run. */
+  hl_helper few[HL_FEW_HELPERS], *helpers = few;
+  if (threads > HL_FEW_HELPERS + 1 && !(helpers = malloc((threads - 1) * sizeof *helpers))) {
+    helpers = few;
+    threads = HL_FEW_HELPERS + 1;
+  }
   if (threads > 1) {
     hl__group group;
     hl__group_init(&group);
@@ -667,6 +684,7 @@ hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
   } else {
     hl_batch_drain(b); /* one call (or one at a time): no pool, no lock */
   }
+  if (helpers != few) free(helpers);
   /* Calls still suspended: the last one to end ends the batch
    * (hl_batch_call_done) and tells `done`; this thread is free. */
   if (b->may_suspend && atomic_fetch_sub(&b->open, 1) != 1) return HL_PENDING;

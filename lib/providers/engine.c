@@ -434,13 +434,57 @@ void hl__engine_remove(CURL *easy) {
 
 void hl__engine_unpause(CURL *easy) { curl_easy_pause(easy, CURLPAUSE_CONT); }
 
+/* One libcurl share of TLS sessions for every easy handle of every loop.
+ * Without it libcurl 7.88 gives each easy handle a session cache of its
+ * own (5 entries, ~840 bytes, allocated at its first transfer even over
+ * http://): 0.8 KB per request in flight, and a TLS session learnt by one
+ * handle could not be resumed by another. The loops are threads: the
+ * share's locks are mutexes. Set up once (hl__engine_start); NULL if
+ * libcurl could not make it, then each handle keeps its own cache. */
+static CURLSH *tls_share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static pthread_mutex_t *share_mutex(curl_lock_data d) {
+  return &share_locks[d >= 0 && d < CURL_LOCK_DATA_LAST ? d : CURL_LOCK_DATA_SHARE];
+}
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u) {
+  (void)h;
+  (void)a;
+  (void)u;
+  pthread_mutex_lock(share_mutex(d));
+}
+static void share_unlock(CURL *h, curl_lock_data d, void *u) {
+  (void)h;
+  (void)u;
+  pthread_mutex_unlock(share_mutex(d));
+}
+
+/* Under start_lock, once. */
+static void tls_share_init(void) {
+  if (tls_share) return;
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&share_locks[i], NULL);
+  CURLSH *sh = curl_share_init();
+  if (!sh) return;
+  if (curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+      curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+      curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+    curl_share_cleanup(sh);
+    return;
+  }
+  tls_share = sh;
+}
+
 CURL *hl__engine_easy_get(void) {
   if (E.n_spare > 0) {
+    /* curl_easy_reset() keeps the handle's share. */
     CURL *e = E.spare[--E.n_spare];
     curl_easy_reset(e);
     return e;
   }
-  return curl_easy_init();
+  CURL *e = curl_easy_init();
+  /* Before its first transfer, which would allocate a cache of its own. */
+  if (e && tls_share) curl_easy_setopt(e, CURLOPT_SHARE, tls_share);
+  return e;
 }
 
 void hl__engine_easy_put(CURL *easy) {
@@ -945,6 +989,7 @@ hl_status hl__engine_start(void) {
                  curl_easy_strerror(curl_init_result));
     goto out;
   }
+  tls_share_init();
   if (!loop_init(0, why, sizeof why)) {
     st = hl_fail(HL_ERR_NETWORK, "http engine: cannot set up the event loop: %s", why);
     goto out;

@@ -344,6 +344,17 @@ static void error_text(const char *body, char *out, size_t size) {
  *                 or assemble the stream; emit API_RESPONSE.
  * call_free() releases the call and scrubs the key.
  */
+/* Room for a wire's fixed header line. */
+#define HL__LLM_FIXED_MAX 128
+
+/* What only a streamed call needs, allocated with its streaming state:
+ * inside every call they were 300 bytes of each request in flight,
+ * streamed or not (issue 12, memory per session). */
+typedef struct llm_stream_io {
+  sse_sink sink;
+  body_head head;
+} llm_stream_io;
+
 typedef struct llm_call {
   hl__llm *l;
   hl__llm_wire w;            /* the wire, with its path made for the model */
@@ -354,15 +365,15 @@ typedef struct llm_call {
   hl_context *ctx;
   double start;
   cJSON *payload;
-  char fixed[128];
+  char *fixed;               /* the wire's fixed header line (Anthropic's version), or
+                                NULL: HL__LLM_FIXED_MAX bytes when the wire has one */
   char *key;                 /* the auth header line (malloc'd: the key's size,
                                 not a worst case per call in flight) */
   char *body, *url;
   const char **hdrs;
   char *trace_line;          /* a tracer's traceparent (hookline/trace.h), or NULL */
   char *model;               /* the model asked for, for the price table */
-  sse_sink sink;
-  body_head head;
+  llm_stream_io *io;         /* with s: its parser and first bytes */
   hl__llm_stream *s;         /* streaming state, or NULL */
   hl__http_request hr;
   hl__http_response resp;
@@ -373,11 +384,15 @@ typedef struct llm_call {
 
 static void call_free(llm_call *c) {
   if (c->s) {
-    hl__sse_free(&c->sink.parser);
     c->w.stream_free(c->s);
     hl_response_free(c->s->r);
     free(c->s);
   }
+  if (c->io) {
+    hl__sse_free(&c->io->sink.parser);
+    free(c->io);
+  }
+  free(c->fixed);
   if (c->key) {
     memset(c->key, 0, strlen(c->key)); /* scrub the key */
     free(c->key);
@@ -430,7 +445,8 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
   const char *auth[2];
   size_t n_auth = 0;
   if (w->fixed_header) {
-    w->fixed_header(l, c->fixed, sizeof c->fixed);
+    if (!(c->fixed = malloc(HL__LLM_FIXED_MAX))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+    w->fixed_header(l, c->fixed, HL__LLM_FIXED_MAX);
     auth[n_auth++] = c->fixed;
   }
   if (l->api_key) {
@@ -442,15 +458,16 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
     auth[n_auth++] = c->key;
   }
   if (req->stream) {
-    c->s = calloc(1, w->stream_size);
+    c->io = calloc(1, sizeof *c->io);
+    c->s = c->io ? calloc(1, w->stream_size) : NULL;
     if (!c->s) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
     c->s->l = l;
     c->s->ctx = ctx;
     c->s->r = hl_response_new();
     if (!c->s->r) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
-    hl__sse_init(&c->sink.parser, w->stream_event, c->s,
+    hl__sse_init(&c->io->sink.parser, w->stream_event, c->s,
                  hl__http_get_options(l->http)->max_response_bytes);
-    c->sink.head = &c->head;
+    c->io->sink.head = &c->io->head;
   }
 
   if (!c->body && !(c->body = hl__json_print_exact(c->payload)))
@@ -502,7 +519,7 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
   hr->what = l->name;
   if (c->s) {
     hr->on_data = sink_data;
-    hr->data_user = &c->sink;
+    hr->data_user = &c->io->sink;
   }
   if (ctx) {
     hr->cancelled = ctx_cancelled;
@@ -556,7 +573,7 @@ static hl_status call_conclude(llm_call *c, hl_status st, hl_response **out) {
    * replaces two or three allocations per value (issue 12). */
   hl__json_arena arena = {0};
   bool in_arena = false;
-  if (st == HL_OK && c->s && ok2xx) st = hl__sse_finish(&c->sink.parser);
+  if (st == HL_OK && c->s && ok2xx) st = hl__sse_finish(&c->io->sink.parser);
   if (st == HL_OK && !ok2xx) st = http_error(c);
   if (c->s) {
     if (st == HL_OK) st = c->w.stream_assemble(c->s, &r);
@@ -564,7 +581,7 @@ static hl_status call_conclude(llm_call *c, hl_status st, hl_response **out) {
      * what came back says more than how the parse failed. A well-formed
      * stream with a wrong label is still accepted. */
     if (st == HL_ERR_PROVIDER && ok2xx && !is_event_stream(resp->content_type))
-      st = not_an_event_stream(l, c->w.path, resp, &c->head);
+      st = not_an_event_stream(l, c->w.path, resp, &c->io->head);
     if (st == HL_OK) data = hl_response_to_json(r);
   } else if (st == HL_OK) {
     /* Decided on the text, before it is freed below (redact.c). */

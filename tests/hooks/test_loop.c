@@ -190,6 +190,41 @@ static void parallel_tool_calls_overlap_and_keep_model_order(void) {
   hl_provider_unref(p);
 }
 
+/* More calls in one response than the default parallelism, with as many
+ * threads allowed: every call still runs at the same time as the others
+ * (the helpers beyond the default's are on the heap, tool_exec.c). */
+static void more_parallel_calls_than_the_default_all_meet(void) {
+  enum { N = 12 };
+  rendezvous r = {.expected = N};
+  pthread_mutex_init(&r.lock, NULL);
+  pthread_cond_init(&r.cond, NULL);
+  char script[2048];
+  size_t len = (size_t)snprintf(script, sizeof script, "{\"responses\":[{\"tool_calls\":[");
+  for (int i = 1; i <= N; i++)
+    len += (size_t)snprintf(script + len, sizeof script - len,
+                            "%s{\"id\":\"c%d\",\"name\":\"meet\",\"arguments\":{\"id\":\"%d\"}}",
+                            i > 1 ? "," : "", i, i);
+  snprintf(script + len, sizeof script - len, "]},{\"text\":\"all met\"}]}");
+  hl_provider *p = hl_scripted_new();
+  REQUIRE(hl_scripted_load_json(p, script) == HL_OK);
+  hl_agent *a = make_agent("root", p);
+  hl_tool *meet = hl_tool_new("meet", "Meet the others.", rendezvous_fn, &r);
+  hl_tool_param(meet, "id", "string", "who", true);
+  hl_agent_add_tool(a, meet);
+  hl_tool_unref(meet);
+  CHECK_INT(hl_agent_set_parallel_tools(a, N), HL_OK);
+  int pool_before = hl_worker_threads();
+  CHECK_INT(hl_set_worker_threads(N + 4), HL_OK);
+  CHECK_RUN(a, NULL, "meet", "all met");
+  CHECK_INT(r.max_inside, N);
+  CHECK_INT(r.finished, N);
+  hl_set_worker_threads(pool_before); /* the later tests' pool, as it was */
+  pthread_mutex_destroy(&r.lock);
+  pthread_cond_destroy(&r.cond);
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 /* ------------------------------------------------------------------ */
 
 static void max_turns_exceeded_fails_with_max_turns(void) {
@@ -708,6 +743,7 @@ int main(void) {
   RUN(setters_refuse_bad_values_and_keep_the_agent_unchanged);
   RUN(loop_model_calls_two_tools_then_answers);
   RUN(parallel_tool_calls_overlap_and_keep_model_order);
+  RUN(more_parallel_calls_than_the_default_all_meet);
   RUN(max_turns_exceeded_fails_with_max_turns);
   RUN(cancel_from_another_thread_stops_run);
   RUN(cancel_reaches_tool_of_child_agent);

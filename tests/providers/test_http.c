@@ -43,6 +43,17 @@ static void redact_into_truncates_safely(void) {
   CHECK_STR(out, "");
 }
 
+static void redact_into_replaces_every_occurrence(void) {
+  char out[64];
+  hl__redact_into(out, sizeof out, "sk-abcsk-abc mid sk-abc", "sk-abc");
+  CHECK_STR(out, "[REDACTED][REDACTED] mid [REDACTED]");
+  hl__redact_into(out, sizeof out, "no key here", "sk-abc");
+  CHECK_STR(out, "no key here");
+  /* The mask itself cut by the end of the buffer. */
+  hl__redact_into(out, 10, "ab sk-abc", "sk-abc");
+  CHECK_STR(out, "ab [REDAC");
+}
+
 static void retryable_statuses(void) {
   long yes[] = {408, 409, 429, 500, 502, 503, 504, 529};
   long no[] = {200, 400, 401, 403, 404, 413, 422};
@@ -124,6 +135,7 @@ int main(void) {
   RUN(redact_replaces_every_occurrence);
   RUN(redact_without_secret_keeps_text);
   RUN(redact_into_truncates_safely);
+  RUN(redact_into_replaces_every_occurrence);
   RUN(retryable_statuses);
   RUN(bad_request_arguments);
   RUN(retry_after_values);
