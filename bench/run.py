@@ -463,9 +463,7 @@ def run_history(bench_bin, quick):
     res = run_json([os.path.join(bench_bin, "hl-bench-history")] +
                    (["--runs", "30", "--rounds", "3"] if quick else []), timeout=900)
     if "error" not in res:
-        res["when"] = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                       "hookline_commit": machine_info().get("hookline_commit"),
-                       "load": round(os.getloadavg()[0], 2)}
+        res["when"] = when_now()
     return res
 
 
@@ -517,9 +515,7 @@ def run_otel(bench_bin, quick):
         common = [exe, "--url", model.url, "--otlp-url", receiver.url, "--cycles", cycles, *pin]
         res = {"http": run_json(common),
                "scripted": run_json(common + ["--provider", "scripted"]),
-               "when": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                        "hookline_commit": machine_info().get("hookline_commit"),
-                        "load_start": load0, "load": round(os.getloadavg()[0], 2)}}
+               "when": when_now(load_start=load0)}
         url = receiver.url
         res["callgrind"] = otel_instructions(exe, url, quick)
         # What a run uses besides instructions, per thread (getrusage): CPU,
@@ -719,6 +715,20 @@ def core_only(bench_bin, quick):
     return 0 if not res["errors"] else 1
 
 
+def when_now(**extra):
+    """When and at which commit a section was measured, with the load now."""
+    w = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+         "hookline_commit": machine_info().get("hookline_commit"),
+         "load": round(os.getloadavg()[0], 2)}
+    w.update(extra)
+    return w
+
+
+def when_line(when):
+    return (f"Measured {when.get('date', '?')} at commit {when.get('hookline_commit', '?')}, "
+            f"load {when.get('load', '?')} (this section may come from a later run than the rest).")
+
+
 def sandbox_only(bench_bin, write=False):
     """bench/sandbox: hookline's sandbox next to quickjs-emscripten (and Pyodide) in
     Node, same snippets, as one JSON object with the figures the sandbox issue names.
@@ -753,6 +763,7 @@ def sandbox_only(bench_bin, write=False):
         with open(path) as f:
             results = json.load(f)
         results["sandbox"] = {"hookline": hl, "quickjs-emscripten": peer, "pyodide": pyo}
+        results["sandbox_when"] = when_now()
         with open(path, "w") as f:
             f.write(json.dumps(results, indent=2) + "\n")
         write_section(results, "## Sandbox")
@@ -782,6 +793,7 @@ def sandbox_py_only(bench_bin, write=False):
         with open(path) as f:
             results = json.load(f)
         results["sandbox_py"] = {"hookline-python": hl, "pyodide": pyo}
+        results["sandbox_py_when"] = when_now()
         with open(path, "w") as f:
             f.write(json.dumps(results, indent=2) + "\n")
         write_section(results, "## Sandbox: Python")
@@ -807,7 +819,8 @@ def markdown_sandbox_py(r, w):
       "Python sandbox of a fresh process (hookline: the median of " +
       fmt(hl.get("cold_samples")) + " fresh processes, each mapping the template file the build "
       "wrote; the next column boots MicroPython at run time instead, as when the file is "
-      "missing; Pyodide: its first `loadPyodide()`).\n")
+      "missing; Pyodide: its first `loadPyodide()`)." +
+      (" " + when_line(r["sandbox_py_when"]) if r.get("sandbox_py_when") else "") + "\n")
     w("| system | cold create (CPU) | cold create, no template file (CPU) | create | eval | "
       "eval + 1 callback | CPU eval / + callback | 3 parallel 100 ms callbacks |")
     w("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -845,40 +858,88 @@ def markdown_sandbox_py(r, w):
       "not run, starts from a template booted at run time). Median page faults of the cold "
       "create: " + fmt(hl.get("cold_create_minflt")) + "; that process's first `1+2` then "
       "takes " + fmt(hl.get("cold_first_eval_us"), 1) + " µs (that check included). Its "
-      "callback snippet is `await host(x=41)`: a coroutine run by the prelude's event loop, "
-      "the arguments and the answer through JSON.")
+      "callback snippet is `await host(x=41)`: the awaiting code driven by the prelude, which "
+      "makes a lone call at once (no task), its arguments to the host as JSON text and an "
+      "integer answer back as itself.")
     for line in PY_SANDBOX_NOTES:
         w("\n" + line)
+    par = hl.get("parallel_3x100ms_callbacks_ms")
+    w("\nTargets (issue 18), read off this run: " +
+      target_verdicts(hl.get("cold_create_us"), 200, "cold create") + ", " +
+      target_verdicts(hl.get("eval_callback_us"), 10, "eval + 1 callback") +
+      ", 3 parallel 100 ms callbacks " + (fmt(par, 1) + " ms (target ~100 ms: " +
+      ("met" if par < 110 else "not met") + ")" if par is not None else "not measured") + ".")
     w("")
+
+
+def target_verdicts(value, below, what):
+    """'what X µs (target < below µs: met)', the verdict from the figure."""
+    if value is None:
+        return what + " not measured"
+    return (f"{what} {fmt(value, 1)} µs (target < {below} µs: " +
+            ("met" if value < below else "not met") + ")")
 
 
 # Hand-measured notes of the Python section (callgrind counts repeat exactly
 # from run to run; they are updated by whoever measures them again).
 PY_SANDBOX_NOTES = [
-    "Instructions (callgrind). Cold create, `hl_sandbox_new` in a fresh process: 66,791 "
+    'Instructions (callgrind). Cold create, `hl_sandbox_new` in a fresh process: 66,791 '
     "(317,384 before issue 18's last round, of which 201,387 read and summed the template's "
-    "data with a one-chain hash and 60,045 filled the function table); 47,468 of them are "
+    'data with a one-chain hash and 60,045 filled the function table); 47,468 of them are '
     "glibc's malloc consolidating the small chunks that start-up freed, the first time its "
-    "heap has to grow (the vm's calloc happens to be that allocation). The image's checksum (now an 8-lane sum over the mapped "
-    "data, ~115,000 instructions) and the function table moved to the first execution: the "
-    "process's first `1+2` is 400,120 (236,994 before), so create and first execution "
-    "together are 467,000 instead of 554,000. Page faults of the create went from 37 to 9 "
-    "(no buffer for reading the file, the function types' registry no longer written, no "
-    "table copy). Booting MicroPython instead is the no-file column. Per execution "
-    "(`hl-bench-sandbox-py --profile CODE WANT 200` under `valgrind --tool=callgrind "
-    "--toggle-collect=profiled_loop`): `1+2` 156,117; `await host(x=41)` 442,240 = 390,728 "
-    "inside the MicroPython module (compiling the source, the prelude's event loop, JSON and "
-    "exceptions in MicroPython) + 51,512 of hookline's own code and libc (the invoke_* "
-    "setjmp trampolines, malloc, number formatting).",
-    "Targets (issue 18: cold create < 200 µs, eval + 1 callback < 10 µs, 3 parallel 100 ms "
-    "callbacks ~100 ms): the parallel callbacks are met; cold create: the table's first "
-    "column (on the shared development machine at load ~10, fresh processes interleaved with "
-    "the build before this round: 182 µs median against 490 µs); eval + 1 callback is not "
-    "(the module's "
-    "own work per call is ~390,000 "
-    "instructions; MicroPython compiles every source again, its pinned module exports no "
-    "compile-only entry that would let code_cache.c keep compiled top-level-await code, and "
-    "a lean one-callback path in the prelude was not attempted in this round).",
+    "heap has to grow (the vm's calloc happens to be that allocation). The image's checksum "
+    '(now an 8-lane sum over the mapped data, ~115,000 instructions) and the function table '
+    "moved to the first execution: the process's first `1+2` is 400,120 (236,994 before), so "
+    'create and first execution together are 467,000 instead of 554,000. Page faults of the '
+    "create went from 37 to 9 (no buffer for reading the file, the function types' registry "
+    'no longer written, no table copy). Booting MicroPython instead is the no-file column. '
+    'Per execution (`hl-bench-sandbox-py --profile CODE WANT 200` under `valgrind '
+    '--tool=callgrind --toggle-collect=profiled_loop`, the count divided by 200), before '
+    "issue 18's Python round (measured again at 5b3d363): `1+2` 156,971; `await host(x=41)` "
+    "442,791 = 394,752 inside the MicroPython module (compiling the source, the prelude's "
+    "event loop, JSON and exceptions in MicroPython) + 48,038 of hookline's own code and libc "
+    '(the invoke_* setjmp trampolines, malloc, number formatting). After it (f392341): `await '
+    'host(x=41)` 74,470 = 58,484 + 15,986 (69,476 per execution in steady state, the count '
+    "with N = 400 less the count with N = 200, divided by 200: the profiled loop's first "
+    "executions check the template's image; 429,344 so before the round), `1+2` 25,689 = "
+    "18,245 + 7,444 (at ee8888e), less than the JavaScript guest's callback counted the same "
+    'way at f392341 (78,875). The steps, each measured alone: a code cache inside the guest '
+    "(a source run again is not parsed and compiled again: the host sets MicroPython's "
+    "top-level-await flag, whose address it learns from the module's own exec export, around "
+    "the prelude's `compile()`, and the prelude keeps the code objects while the host keeps "
+    'the exact source bytes of each slot) and a lean path for one awaited callback (a for '
+    'loop drives the code and makes each lone call at once, no task, no StopIteration; the '
+    "call's arguments go to the host as they are and an integer or null answer comes back as "
+    'itself; the value comes back as itself when it is a bool or a small integer) 442,791 -> '
+    '105,606; Python given a slot number instead of a str of the source (every new str costs '
+    'MicroPython a scan of all interned strings, ~5,600 instructions) -> 102,116; '
+    "`__builtin_setjmp` in the invoke_* trampolines (~100 per callback execution; glibc's "
+    'setjmp under ASan and TSan) -> 98,782; the top-level event loop reused while empty and '
+    'the hot calls inlined (each Python call is an nlr_push, each new instance a growing '
+    'dict) -> 83,588; the request made without an `__init__` call and the driving loop '
+    'inlined -> 75,849 (calling a function made once from the cached code instead of `exec()` '
+    "was tried: 76,751, reverted); one callback run without a batch's allocation, mutex and "
+    "condition variable (both guests; JavaScript's callback 80,264 -> 78,875) -> 74,470. What "
+    "is left of the module's share (at ee8888e) is MicroPython running the prelude and the "
+    'code (~12,800 in its bytecode loop, ~4,700 in dictionary lookups), creating the '
+    "arguments' JSON (whose new str is one more scan of the interned strings, ~5,400) and "
+    "exec()'s new function and generator; hookline's own is the call's path to the tool and "
+    "back (`_hl.call` to the answer: schema validation, the request's record, ~4,300) and the "
+    "trampolines (~6,000). The arguments' JSON is the largest single part left: with "
+    '`dumps(kwargs)` replaced by a constant text the execution is 64,099 instead of 75,849 '
+    "(measured at ee8888e); a host-side writer reading MicroPython's dict from guest memory, "
+    "as qjs_args_json.c does for QuickJS's objects, would take most of it away. A source is "
+    "compiled into the cache at its second run; its first takes the module's own exec, as "
+    'before the cache: compiling into the cache costs ~25,600 instructions more than that '
+    '(the text compile() reads is a new str, a scan of the interned strings; the code object '
+    "and exec()'s function are made apart), which code run once (a model's, mostly) would "
+    'otherwise pay. 40 different sources in a fresh sandbox (each a list, a dict and a last '
+    'expression): 14,750,642 instructions at 87d229d, 14,694,893 at 5b3d363 before the cache '
+    '(+1,400 an execution: the host keeps the key), 15,719,753 when every first run compiled '
+    'into the cache; ~200,000 of each execution is the garbage collection that compiling '
+    "triggers. With this, the profiled loop's first two executions take both paths: `await "
+    'host(x=41)` is 75,271 by the count divided by 200 at 87d229d, 69,476 in steady state as '
+    'before.',
 ]
 
 
@@ -1222,7 +1283,7 @@ def markdown(r):
       "fresh process (hookline: the median of fresh processes, each mapping the template snapshot "
       "that the build wrote; the next column initialises QuickJS at run time instead, as when the "
       "file is missing); for the Node peers module loading included. Create: each further "
-      "sandbox.\n")
+      "sandbox." + (" " + when_line(r["sandbox_when"]) if r.get("sandbox_when") else "") + "\n")
     w("| system | cold create µs | cold create, no snapshot file µs | create µs | eval µs | "
       "eval + 1 callback µs | peak RSS MB |")
     w("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -1266,30 +1327,44 @@ def markdown(r):
     w("\nhookline's callbacks are async functions taking one object, so its callback snippet is "
       "`await host({x: 41})`: a promise and a job-queue turn more than the peers' synchronous "
       "`host(41)`.")
-    w("\nInstructions (callgrind, which repeats exactly from run to run; issue 18). Cold create, "
-      "`hl_sandbox_new` in a fresh process: 696,502 before the previous round (480,000 of them "
+    w("\n" + 'Instructions (callgrind, which repeats exactly from run to run; issue 18). Cold create, '
+      '`hl_sandbox_new` in a fresh process: 696,502 before the previous round (480,000 of them '
       "`pthread_getattr_np` reading /proc/self/maps for the main thread's stack, 118,000 "
       "registering the module's function types by linear search and malloc, 18,000 dladdr), "
       "61,534 since, 64,650 now: 47,330 of them are glibc's malloc consolidating the small "
-      "chunks that start-up freed, the first time its heap has to grow (the vm's calloc "
-      "happens to be that allocation), 11,000 the loader binding functions on first call. "
-      "The template's image checksum (an 8-lane sum, ~0.6 instructions per byte) is part of "
-      "the first execution: 329,529 "
-      "instructions for the first `1+2` (199,690 before the file had a checksum). Per execution (`hl-bench-sandbox --profile CODE WANT N` under "
-      "`valgrind --tool=callgrind --toggle-collect=profiled_loop`; each source run again takes "
-      "its compiled form from the sandbox's code cache), total = QuickJS inside the pinned module "
-      "+ hookline's own code: `1` 8,701 = 5,546 + 3,155; `await 41` 61,190 = 57,666 + 3,523; a "
-      "pure-JS `await Promise.resolve(41)` 63,061 = 59,422 + 3,639; `await host({x: 41})` "
-      "94,851 = 85,328 + 9,523 (97,374 = 85,328 + 12,046 before a callback batch stopped "
-      "zeroing its 2.5 KB of worker slots). Inside the module, the async evaluation alone "
-      "(`await 41` less `1`) is ~52,000 and `JSON.stringify({x: 41})` ~20,800 (a for-in "
+      "chunks that start-up freed, the first time its heap has to grow (the vm's calloc happens "
+      'to be that allocation), 11,000 the loader binding functions on first call. The '
+      "template's image checksum (an 8-lane sum, ~0.6 instructions per byte) is part of the "
+      'first execution: 329,529 instructions for the first `1+2` (199,690 before the file had a '
+      'checksum). Per execution (`hl-bench-sandbox --profile CODE WANT N` under `valgrind '
+      '--tool=callgrind --toggle-collect=profiled_loop`; each source run again takes its '
+      "compiled form from the sandbox's code cache), total = QuickJS inside the pinned module + "
+      "hookline's own code: `1` 8,701 = 5,546 + 3,155; `await 41` 61,190 = 57,666 + 3,523; a "
+      'pure-JS `await Promise.resolve(41)` 63,061 = 59,422 + 3,639; `await host({x: 41})` '
+      '94,851 = 85,328 + 9,523 (97,374 = 85,328 + 12,046 before a callback batch stopped '
+      'zeroing its 2.5 KB of worker slots). Inside the module, the async evaluation alone '
+      '(`await 41` less `1`) is ~52,000 and `JSON.stringify({x: 41})` ~20,800 (a for-in '
       "serialiser written in JavaScript: 17,800); a promise made by the host with the module's "
       "`QTS_NewPromiseCapability` costs 14,200, more than the prelude's `new Promise` (tried "
-      "and reverted). So the floor is QuickJS's: with no host code at all the callback would "
-      "still be 85,000 instructions, above what 10 µs of CPU runs on this machine; the target "
-      "needs cheaper promises and async frames in QuickJS itself, which the pinned module "
-      "(never modified) does not offer.")
-    w("\nTargets for hookline's sandbox: cold create < 200 µs, eval + one callback < 10 µs.\n")
+      "and reverted). Of `await 41`'s module share (counted again at ee8888e: 60,564 in all), "
+      "the protocol's calls into the module are twelve per execution: the evaluation of the "
+      'compiled script up to its first await (34,000: the async frame, the result promise and '
+      "its resolving functions, the awaited value's promise and its reaction), the job that "
+      'resumes it (8,500: `QTS_ExecutePendingJob`, once), and what reads and frees the outcome '
+      "(3,800: the promise's state and result, the `value` property of the `{value}` object "
+      "that QuickJS's async global evaluation resolves to, four frees, the job-queue and "
+      "exception checks); the first two are QuickJS's own async machinery, so the protocol's "
+      'share is ~7% of the async cost, and merging its last entries would save a few hundred '
+      "instructions of entry and trap set-up. The count per execution stays mostly QuickJS's "
+      'own (`await host({x: 41})` 78,875 at f392341, of it ~60,000 the async evaluation the '
+      'pinned module does not make cheaper); what the time per execution lost since the round '
+      'before (15.6 µs at 8227882) is the hand-off to a worker thread: a lone callback with no '
+      'per-callback time limit now runs on the executing thread (f392341), with no batch, no '
+      "futex wake-up and no sleep in the round trip, which callgrind's user-space count does "
+      'not show.')
+    w("\nTargets for hookline's sandbox (issue 18), read off this run: " +
+      target_verdicts(hs.get("sandbox_cold_create_us", hs.get("cold_create_us")), 200, "cold create") +
+      ", " + target_verdicts(hs.get("eval_callback_us"), 10, "eval + one callback") + ".\n")
     markdown_sandbox_py(r, w)
     if "mcp" in r:
         w(mcp_run.mcp_markdown(r["mcp"]) + "\n")
