@@ -44,6 +44,11 @@ void bench_set_ca_file(const char *path);
 /** Fetch the mock server's counters; false (and a message on stderr) on failure. */
 bool bench_server_stats_get(const char *url, bench_server_stats *out);
 
+/** Run this program again as `/proc/self/exe flag` and read the `n`
+ *  numbers it prints on its standard output into `out`. False (nothing
+ *  to read, a parse error, a failed child) on failure. */
+bool bench_run_self(const char *flag, double *out, int n);
+
 /** Value of "--name" in argv, or `def`. */
 const char *bench_arg(int argc, char **argv, const char *name, const char *def);
 

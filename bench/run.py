@@ -840,6 +840,7 @@ def markdown_sandbox_py(r, w):
         w(f"| {name} | {cold} | {nofile} | {fmt(x.get('create_us'), 1)} µs | "
           f"{fmt(x.get('eval_us'), 1)} µs | {fmt(x.get('eval_callback_us'), 1)} µs | {cpu} | "
           f"{fmt(par, 1) + ' ms' if par is not None else '–'} |")
+    w(hot_spread(hl))
     if "error" in pyo:
         w("\nPyodide did not finish in this run (" + pyo["error"] + ").")
     elif pyo.get("eval_calls") is not None:
@@ -870,6 +871,17 @@ def markdown_sandbox_py(r, w):
       ", 3 parallel 100 ms callbacks " + (fmt(par, 1) + " ms (target ~100 ms: " +
       ("met" if par < 110 else "not met") + ")" if par is not None else "not measured") + ".")
     w("")
+
+
+def hot_spread(x):
+    """How spread the per-process figures of eval + 1 callback were."""
+    if x.get("hot_samples") is None:
+        return ""
+    return (f"\nhookline's eval and eval + 1 callback are medians over {x['hot_samples']} fresh "
+            f"processes (this virtual machine runs a whole process up to 1.6x slower than the "
+            f"next, the same within one): eval + 1 callback ranged from "
+            f"{fmt(x.get('eval_callback_us_min'), 2)} to {fmt(x.get('eval_callback_us_max'), 2)} µs "
+            f"over them.")
 
 
 def target_verdicts(value, below, what):
@@ -1301,6 +1313,7 @@ def markdown(r):
           f"blurs least): eval {fmt(hs.get('eval_cpu_us'), 2)} µs, eval + 1 callback "
           f"{fmt(hs.get('eval_callback_cpu_us'), 2)} µs; load average during the run "
           f"{fmt(hs.get('load_average'), 1)} on {os.cpu_count()} cores.")
+    w(hot_spread(hs))
     if "cold_create_cpu_us" in hs:
         w(f"\nhookline's cold create in more detail (medians of fresh processes): "
           f"{fmt(hs.get('cold_create_cpu_us'), 1)} µs of CPU (user + sys, getrusage) and "
