@@ -818,15 +818,16 @@ static void start_attempt(call *c) {
   if (pool.multiplex && maybe_h2 && !h2c_alone) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   /* libcurl's receive buffer is allocated per transfer and held while the
    * model thinks: with its default of 16 KB, 10,000 requests in flight
-   * (concurrent_slow) peaked at 343 MB, with 4 KB at 297 MB. Over HTTP/1.1
-   * it only passes bytes from recv() to on_body, so it gets libcurl's
-   * minimum, 1 KB (a larger answer takes more recv() calls; the bench's
-   * answers, under 800 bytes with headers, still take one): 3 KB less per
-   * request in flight, 24 -> 20.6 KB of peak RSS per session in
-   * concurrent_slow. libcurl 7.88's HTTP/2 layer also holds a stream's
-   * DATA in it and pauses the connection's input (nghttp2) while it is full,
-   * so a request that may become HTTP/2 keeps 4 KB. */
-  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, maybe_h2 ? 4096L : 1024L);
+   * (concurrent_slow) peaked at 343 MB, with 4 KB at 297 MB. Not less:
+   * libcurl 7.88 notices a server that sends more than its Content-Length
+   * only when the excess comes in the same read as the rest, and then
+   * closes the connection; with 1 KB (tried: 3 KB less per request in
+   * flight) the first read held the headers alone, later reads stop at
+   * the Content-Length, and the excess was left on a connection the pool
+   * kept and handed to the next request, which read it as its answer
+   * (tests/faults content_length_too_short_*_stream). libcurl 7.88's
+   * HTTP/2 layer also holds a stream's DATA in it. */
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
   if (o->max_response_bytes)
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response_bytes);
   c->easy = e;
