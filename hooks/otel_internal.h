@@ -290,7 +290,6 @@ struct hl_otel {
   alignas(OT_CACHE_LINE) ot_cell *ring;
   size_t ring_cap;           /* a power of two */
   atomic_bool live_enabled;  /* the observer acts (cleared at shutdown) */
-  atomic_bool idle;          /* the exporter sleeps long: wake it for a record */
   atomic_bool kick;          /* a producer asked for a drain (ring half full) */
 
   /* the runs in progress as the run's side knows them (their trace ids,
@@ -358,6 +357,14 @@ void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n);
 size_t ot_drain(hl_otel *o, bool wait);
 /* Wake the exporter thread (a drain is due). */
 void ot_export_wake(hl_otel *o);
+/* The exporter's pace of reading the ring: the ring's head and the time
+ * at the last reading, and the tick it chose then. ot_pace_next() takes
+ * a reading (`now`) and returns the next tick, in ns (otel_export.c). */
+typedef struct ot_pace {
+  size_t head;
+  int64_t at, tick;
+} ot_pace;
+int64_t ot_pace_next(hl_otel *o, ot_pace *p, int64_t now);
 
 /* Queue finished spans (a list linked by ->next); drops them when full. */
 void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n);

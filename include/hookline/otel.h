@@ -48,8 +48,11 @@
  * 8192, ~320 bytes each). Content capture stays slower: the content is
  * printed as JSON on the run's thread (the event is borrowed).
  * The exporter thread runs at a lower priority than the runs (nice +10,
- * hl_otel_options.low_priority) and is woken by a timer (export_delay_ms
- * / 4 while records come) or when the ring is half full, not per record.
+ * hl_otel_options.low_priority) and reads the ring on its own timer,
+ * paced by how fast records come so that the ring is at most a quarter
+ * full when read (every 1 ms to export_delay_ms / 4 while records come,
+ * export_delay_ms when none came); a run wakes it (a system call) only
+ * when it finds the ring half full, never per record.
  * 429, 502, 503 and 504 are retried with exponential backoff (honouring
  * Retry-After up to the backoff cap) until the request's deadline.
  *

@@ -8,6 +8,8 @@
  * ThreadSanitizer: suite concurrency). A run's records name it by a key
  * (not its invocation id): the events of a run on a thread that did not
  * start it, and a child run started there, still land on its spans.
+ * A run wakes the exporter only when the ring is half full; the exporter
+ * paces its readings so that it is not.
  *
  * The exporter object is built by hand (no thread, no HTTP): the test is
  * the only consumer, so what the ring holds is exactly what it was given.
@@ -112,6 +114,66 @@ static void full_and_reuse(void) {
   CHECK_INT(consume(o, 2 * cap, &next), cap);
   CHECK(ot_ring_peek(o) == NULL);
   CHECK_INT(next, made);
+  fake_free(o);
+}
+
+/* A run never wakes the exporter (a system call on its thread) while the
+ * ring is less than half full, wherever the records fall in it; the
+ * record that finds it half full does, once until the next drain clears
+ * the flag. (No exporter thread here: the wake signals no one.) */
+static void wake_only_half_full(void) {
+  hl_otel *o = fake_otel();
+  REQUIRE(o != NULL);
+  size_t cap = o->ring_cap;
+  int64_t made = 0, next = 0;
+  for (int lap = 0; lap < 3; lap++) {
+    /* a consumer that keeps up: a quarter ring at a time, several laps */
+    for (size_t i = 0; i < cap / 4; i++) publish(o, "inv-ring", made++);
+    CHECK_INT(consume(o, cap, &next), cap / 4);
+    ot_ring_sync(o);
+  }
+  CHECK(!atomic_load(&o->kick));
+  /* one that does not: the record after half the ring wakes it */
+  for (size_t i = 0; i < cap / 2; i++) publish(o, "inv-ring", made++);
+  CHECK(!atomic_load(&o->kick));
+  publish(o, "inv-ring", made++);
+  CHECK(atomic_load(&o->kick));
+  CHECK_INT(consume(o, cap, &next), cap / 2 + 1);
+  CHECK_INT(dropped(o), 0);
+  fake_free(o);
+}
+
+/* The exporter's pace: the next reading of the ring comes before it is a
+ * quarter full at the rate records came since the last one, within its
+ * bounds. */
+static void pace(void) {
+  hl_otel *o = fake_otel();
+  REQUIRE(o != NULL);
+  o->export_delay_ms = 1000;
+  const int64_t ms = 1000000;
+  ot_pace p = {.tick = 250 * ms, .at = 0};
+  /* 1,000 records in 10 ms: a quarter ring (256) in 2.56 ms */
+  atomic_store(&o->ring_head, 1000);
+  CHECK_INT(ot_pace_next(o, &p, 10 * ms), 2560000);
+  CHECK_INT(p.head, 1000);
+  /* none since: twice the last tick each time, up to export_delay_ms */
+  CHECK_INT(ot_pace_next(o, &p, 13 * ms), 5120000);
+  int64_t now = 13 * ms, t = 0;
+  for (int i = 0; i < 20; i++) t = ot_pace_next(o, &p, now += t);
+  CHECK_INT(t, 1000 * ms);
+  /* records again, slowly (one in a second): no more than twice the
+   * last tick, and no more than export_delay_ms / 4 while they come */
+  p.tick = 10 * ms;
+  atomic_store(&o->ring_head, 1001);
+  CHECK_INT(ot_pace_next(o, &p, now += 1000 * ms), 20 * ms);
+  for (int i = 0; i < 10; i++) {
+    atomic_fetch_add(&o->ring_head, 1);
+    t = ot_pace_next(o, &p, now += 1000 * ms);
+  }
+  CHECK_INT(t, 250 * ms);
+  /* a flood: at least 1 ms */
+  atomic_fetch_add(&o->ring_head, 100000);
+  CHECK_INT(ot_pace_next(o, &p, now += ms), ms);
   fake_free(o);
 }
 
@@ -280,6 +342,8 @@ static void keys_across_threads(void) {
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(full_and_reuse);
+  RUN(wake_only_half_full);
+  RUN(pace);
   RUN(many_producers);
   RUN(keys_across_threads);
   return CHECK_EXIT();
