@@ -1248,6 +1248,9 @@ def markdown(r):
               f"{fmt(res.get('spans_per_run'), 1)} / {res.get('spans_exported', '?'):,} / "
               f"{res.get('spans_dropped', '?'):,} / {res.get('export_requests', '?'):,} | none dropped | "
               f"{'yes' if res.get('spans_dropped') == 0 else 'no'} |")
+            if "run_wakeups" in res:
+                w(f"| … times a run's thread woke the exporter (a system call on it: the ring was half full), "
+                  f"{label} | {res['run_wakeups']:,} | 0 while the exporter keeps up | – |")
         cg = ot.get("callgrind") or {}
         if "on_run_thread" in cg:
             at = f", at {cg['commit']}" if cg.get("commit") else ""

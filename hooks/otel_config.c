@@ -300,7 +300,8 @@ hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out) {
                      .export_requests = atomic_load(&o->st_requests),
                      .export_failures = atomic_load(&o->st_failures),
                      .metric_exports = atomic_load(&o->st_metric_exports),
-                     .exporter_nice = atomic_load(&o->exporter_nice)};
+                     .exporter_nice = atomic_load(&o->exporter_nice),
+                     .run_wakeups = atomic_load(&o->st_run_wakeups)};
   size_t n = out->size < sizeof s ? out->size : sizeof s;
   memcpy(out, &s, n);
   out->size = n;

@@ -8,7 +8,7 @@
  * run's side only copies records into the ring (or drops them when it is
  * full); everything slow (spans, encoding, the network, retries, backoff)
  * happens here. The ring is read on this thread's own timer, paced by
- * how fast records come so that it is at most a quarter full when read
+ * how fast records come so that it is at most an eighth full when read
  * (ot_pace_next), also while a request is in flight (from curl's progress
  * callback) and during a backoff; a producer wakes the thread only when
  * it finds the ring half full. A collector that is down, hangs or answers 503
@@ -205,9 +205,12 @@ static bool post(hl_otel *o, CURL *curl, struct curl_slist *hdrs, const char *ur
 
 /* How long until the ring is read again (ns), from how many records came
  * since the last reading (the ring's head: whoever drained them):
- * before the ring is a quarter full at that rate, so that no producer
- * finds it half full and wakes this thread (otel_record.c). At most
- * twice the last tick (one slow spell does not stretch it at once),
+ * before the ring is an eighth full at that rate, so that no producer
+ * finds it half full and wakes this thread (otel_record.c) unless the
+ * rate quadruples within a tick. (With a quarter, the runs' pace on a
+ * loaded machine, bursty, still made ~2 wakes per 1,000 runs: each
+ * after the exporter slept ~45 ms on an estimate half the rate.) At
+ * most twice the last tick (one slow spell does not stretch it at once),
  * export_delay_ms / 4 while records come and export_delay_ms when none
  * came (a burst after a quiet spell is caught by the half-full wake), at
  * least 1 ms. The bench's runs of (b) over loopback publish ~140 records
@@ -218,8 +221,8 @@ int64_t ot_pace_next(hl_otel *o, ot_pace *p, int64_t now) {
   int64_t delay = (int64_t)o->export_delay_ms * 1000000, since = now - p->at;
   int64_t t = 2 * p->tick;
   if (came) {
-    int64_t quarter = since / (int64_t)came * (int64_t)(o->ring_cap / 4);
-    if (quarter < t) t = quarter;
+    int64_t eighth = since / (int64_t)came * (int64_t)(o->ring_cap / 8);
+    if (eighth < t) t = eighth;
     if (t > delay / 4) t = delay / 4;
   } else if (t > delay) {
     t = delay;
@@ -263,7 +266,8 @@ static void *export_main(void *arg) {
     if (t) hdrs = t;
   }
   int64_t next_metrics = ot_mono_ns() + (int64_t)o->metrics_interval_ms * 1000000;
-  ot_pace pace = {.tick = (int64_t)o->export_delay_ms * 1000000 / 4, .at = ot_mono_ns()};
+  /* (from 1 ms: the first readings learn the rate, then the tick grows) */
+  ot_pace pace = {.tick = 1000000, .at = ot_mono_ns()};
   ot_buf body = {0};
   pthread_mutex_lock(&o->qlock);
   for (;;) {

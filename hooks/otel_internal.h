@@ -319,7 +319,7 @@ struct hl_otel {
   atomic_bool warned;
 
   atomic_uint_fast64_t st_started, st_exported, st_dropped, st_requests, st_failures,
-      st_metric_exports;
+      st_metric_exports, st_run_wakeups;
 };
 
 /* The event types the observer reads (API_REQUEST only when content is

@@ -127,24 +127,27 @@ static void wake_only_half_full(void) {
   size_t cap = o->ring_cap;
   int64_t made = 0, next = 0;
   for (int lap = 0; lap < 3; lap++) {
-    /* a consumer that keeps up: a quarter ring at a time, several laps */
+    /* a consumer that keeps up (a quarter ring at a time), several laps */
     for (size_t i = 0; i < cap / 4; i++) publish(o, "inv-ring", made++);
     CHECK_INT(consume(o, cap, &next), cap / 4);
     ot_ring_sync(o);
   }
   CHECK(!atomic_load(&o->kick));
-  /* one that does not: the record after half the ring wakes it */
+  CHECK_INT(atomic_load(&o->st_run_wakeups), 0);
+  /* one that does not: the record after half the ring wakes it, once */
   for (size_t i = 0; i < cap / 2; i++) publish(o, "inv-ring", made++);
   CHECK(!atomic_load(&o->kick));
   publish(o, "inv-ring", made++);
   CHECK(atomic_load(&o->kick));
-  CHECK_INT(consume(o, cap, &next), cap / 2 + 1);
+  publish(o, "inv-ring", made++);
+  CHECK_INT(atomic_load(&o->st_run_wakeups), 1);
+  CHECK_INT(consume(o, cap, &next), cap / 2 + 2);
   CHECK_INT(dropped(o), 0);
   fake_free(o);
 }
 
 /* The exporter's pace: the next reading of the ring comes before it is a
- * quarter full at the rate records came since the last one, within its
+ * eighth full at the rate records came since the last one, within its
  * bounds. */
 static void pace(void) {
   hl_otel *o = fake_otel();
@@ -152,12 +155,12 @@ static void pace(void) {
   o->export_delay_ms = 1000;
   const int64_t ms = 1000000;
   ot_pace p = {.tick = 250 * ms, .at = 0};
-  /* 1,000 records in 10 ms: a quarter ring (256) in 2.56 ms */
+  /* 1,000 records in 10 ms: an eighth of the ring (128) in 1.28 ms */
   atomic_store(&o->ring_head, 1000);
-  CHECK_INT(ot_pace_next(o, &p, 10 * ms), 2560000);
+  CHECK_INT(ot_pace_next(o, &p, 10 * ms), 1280000);
   CHECK_INT(p.head, 1000);
   /* none since: twice the last tick each time, up to export_delay_ms */
-  CHECK_INT(ot_pace_next(o, &p, 13 * ms), 5120000);
+  CHECK_INT(ot_pace_next(o, &p, 13 * ms), 2560000);
   int64_t now = 13 * ms, t = 0;
   for (int i = 0; i < 20; i++) t = ot_pace_next(o, &p, now += t);
   CHECK_INT(t, 1000 * ms);
