@@ -275,7 +275,7 @@ void hl_otel_shutdown(hl_otel *otel, unsigned deadline_ms) {
   ot_span *out = NULL;
   size_t n = 0;
   ot_tracer_stop(otel, &out, &n);
-  if (out && otel->thread_started) ot_export_enqueue(otel, out, n);
+  if (out && otel->thread_started) ot_export_enqueue(otel, out, n, 0);
   else ot_spans_recycle(otel, out); /* no exporter thread: nothing sends them */
   ot_export_stop(otel, deadline_ms ? deadline_ms : 2000);
   hl_observer *obs = otel->observer;

@@ -72,7 +72,7 @@ void ot_export_wake(hl_otel *o) {
   pthread_mutex_unlock(&o->qlock);
 }
 
-void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n) {
+void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n, int64_t since_ns) {
   if (!first) return;
   pthread_mutex_lock(&o->qlock);
   if (o->q_len + n > o->max_queue || o->stop) {
@@ -88,7 +88,7 @@ void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n) {
   if (o->q_tail) o->q_tail->next = first;
   else {
     o->q_head = first;
-    o->q_oldest_ns = ot_mono_ns();
+    o->q_oldest_ns = since_ns ? since_ns : ot_mono_ns();
   }
   o->q_tail = last;
   o->q_len += n;

@@ -268,6 +268,7 @@ struct hl_otel {
   ot_span *spare;            /* spans to reuse (under `lock`) */
   struct ot_slab *slabs;     /* where spans come from, 64 a malloc (under `lock`) */
   struct ot_run *spare_runs; /* run records to reuse (under `lock`) */
+  int64_t drain_began_ns;    /* monotonic start of the last drain (under `lock`) */
 
   /* spans given back after their export (any thread: pool_lock); the
    * tracer takes them all at once when `spare` is empty */
@@ -366,8 +367,10 @@ typedef struct ot_pace {
 } ot_pace;
 int64_t ot_pace_next(hl_otel *o, ot_pace *p, int64_t now);
 
-/* Queue finished spans (a list linked by ->next); drops them when full. */
-void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n);
+/* Queue finished spans (a list linked by ->next); drops them when full.
+ * `since_ns`: the monotonic time they may have waited from (0: now), so
+ * that export_delay_ms counts from there. */
+void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n, int64_t since_ns);
 hl_status ot_export_start(hl_otel *o);
 hl_status ot_export_flush(hl_otel *o, unsigned deadline_ms);
 void ot_export_stop(hl_otel *o, unsigned deadline_ms);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "otel_internal.h"
@@ -177,6 +178,51 @@ static void pace(void) {
   /* a flood: at least 1 ms */
   atomic_fetch_add(&o->ring_head, 100000);
   CHECK_INT(ot_pace_next(o, &p, now += ms), ms);
+  fake_free(o);
+}
+
+/* The ring is read on a timer, up to export_delay_ms apart when quiet:
+ * spans a drain hands over count their delay from when the drain before
+ * it began (they were published since), not from the drain's end, so a
+ * span is exported within export_delay_ms of its run's end, not twice
+ * that after a quiet spell. */
+static void delay_from_last_reading(void) {
+  hl_otel *o = fake_otel();
+  REQUIRE(o != NULL);
+  pthread_mutex_init(&o->pool_lock, NULL);
+  pthread_mutex_init(&o->metrics.lock, NULL);
+  o->n_buckets = 64;
+  o->runs = calloc(o->n_buckets, sizeof *o->runs);
+  REQUIRE(o->runs != NULL);
+  o->enabled = true;
+  o->max_queue = o->max_batch = 100;
+  int64_t before = ot_mono_ns();
+  CHECK_INT(ot_drain(o, true), 0); /* the last reading: nothing yet */
+  int64_t after = ot_mono_ns();
+  nanosleep(&(struct timespec){0, 20000000}, NULL);
+  char inv[] = "inv-delay-0123456789abcdef0123456789ab";
+  hl_event as = {.size = sizeof as, .type = HL_EVENT_AGENT_START, .time_ns = 10, .invocation_id = inv,
+                 .agent_name = "main"};
+  hl_event ae = {.size = sizeof ae, .type = HL_EVENT_AGENT_END, .time_ns = 20, .invocation_id = inv};
+  ot_on_event(&as, o);
+  ot_on_event(&ae, o);
+  CHECK_INT(ot_drain(o, true), 2);
+  CHECK_INT(o->q_len, 1);
+  CHECK(o->q_oldest_ns >= before && o->q_oldest_ns <= after);
+
+  ot_spans_recycle(o, o->q_head);
+  o->q_head = o->q_tail = NULL;
+  ot_span *left = NULL;
+  size_t n_left = 0;
+  ot_tracer_stop(o, &left, &n_left);
+  CHECK_INT(n_left, 0);
+  pthread_mutex_lock(&o->lock);
+  ot_span_pool_free(o);
+  pthread_mutex_unlock(&o->lock);
+  ot_metrics_free(&o->metrics);
+  free(o->runs);
+  pthread_mutex_destroy(&o->pool_lock);
+  pthread_mutex_destroy(&o->metrics.lock);
   fake_free(o);
 }
 
@@ -347,6 +393,7 @@ int main(int argc, char **argv) {
   RUN(full_and_reuse);
   RUN(wake_only_half_full);
   RUN(pace);
+  RUN(delay_from_last_reading);
   RUN(many_producers);
   RUN(keys_across_threads);
   return CHECK_EXIT();
