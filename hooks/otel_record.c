@@ -84,13 +84,15 @@ static ot_cell *ring_claim(hl_otel *o, size_t *pos_out, size_t *used_out) {
 static void ring_publish(hl_otel *o, ot_cell *c, size_t pos, size_t used) {
   atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
   /* The exporter reads the ring on its own timer, paced to find it at
-   * most an eighth full (otel_export.c), so a run never makes the system
-   * call that wakes it: a futex wake of a thread on another CPU cost the
-   * run's thread ~20 us of wall time and ~30 us of CPU in the bench's
-   * virtual machine, once per ~170 runs of (b) when it woke the exporter
-   * every 2048 records: right where p99 sits (BENCHMARKS.md, otel). Only a ring half full, i.e. an exporter that
-   * did not keep up (a burst after a quiet spell, a starved thread),
-   * wakes it, once until its next drain (which clears `kick`). */
+   * most an eighth full (otel_export.c), so a run does not make the
+   * system call that wakes it: a futex wake of a thread asleep on another
+   * CPU cost the run's thread ~20 us of wall time and ~30 us of CPU in
+   * the bench's virtual machine, once per ~85 runs of (b) when every
+   * 2048th record and the first after a quiet tick woke the exporter:
+   * about 1 % of the runs, where p99 sits (BENCHMARKS.md, otel). Only a
+   * ring half full, i.e. an exporter that did not keep up (a burst after
+   * a quiet spell, a starved thread), wakes it, once until its next
+   * drain (which clears `kick`); hl_otel_stats.run_wakeups counts them. */
   if (used >= o->ring_cap / 2 && !atomic_load_explicit(&o->kick, memory_order_relaxed) &&
       !atomic_exchange(&o->kick, true)) {
     atomic_fetch_add_explicit(&o->st_run_wakeups, 1, memory_order_relaxed);
