@@ -430,10 +430,10 @@ static int alternate(hl_agent *agent, hl_otel_options *o, int argc, char **argv,
   if (exporter_cpu >= 0)
     printf(",\"exporter_thread_cpu_us_per_run\":%.2f", exporter_cpu / (double)n);
   printf(",\"flush_ok\":%s,\"spans_per_run\":%.2f,\"spans_exported\":%llu,\"spans_dropped\":%llu,"
-         "\"export_requests\":%llu}\n",
+         "\"export_requests\":%llu,\"run_wakeups\":%llu}\n",
          fst == HL_OK ? "true" : "false", (double)st.spans_started / (double)(n + (size_t)block * 2),
          (unsigned long long)st.spans_exported, (unsigned long long)st.spans_dropped,
-         (unsigned long long)st.export_requests);
+         (unsigned long long)st.export_requests, (unsigned long long)st.run_wakeups);
   hl_otel_free(otel);
   for (int i = 0; i < S_COUNT; i++) free(lat[i]), free(med[i]), free(tcpu[i]);
   free(tmp);

@@ -671,6 +671,11 @@ size_t ot_drain(hl_otel *o, bool wait) {
   if (!o->ring) return 0;
   if (wait) pthread_mutex_lock(&o->lock);
   else if (pthread_mutex_trylock(&o->lock) != 0) return 0;
+  /* What this drain reads was published since the last one began: the
+   * ring is read on a timer (up to export_delay_ms apart when quiet), so
+   * the spans' export_delay_ms counts from there, not from now. */
+  int64_t began = ot_mono_ns(), since = o->drain_began_ns ? o->drain_began_ns : began;
+  o->drain_began_ns = began;
   ot_span *out = NULL;
   size_t n = 0, read = 0;
   for (ot_rec *r; (r = ot_ring_peek(o)) != NULL; read++) {
@@ -684,7 +689,7 @@ size_t ot_drain(hl_otel *o, bool wait) {
   if (out) {
     /* the metrics now: they lose nothing if the queue drops the spans */
     ot_metrics_from_spans(&o->metrics, out);
-    ot_export_enqueue(o, out, n);
+    ot_export_enqueue(o, out, n, since);
   }
   return read;
 }

@@ -275,7 +275,7 @@ void hl_otel_shutdown(hl_otel *otel, unsigned deadline_ms) {
   ot_span *out = NULL;
   size_t n = 0;
   ot_tracer_stop(otel, &out, &n);
-  if (out && otel->thread_started) ot_export_enqueue(otel, out, n);
+  if (out && otel->thread_started) ot_export_enqueue(otel, out, n, 0);
   else ot_spans_recycle(otel, out); /* no exporter thread: nothing sends them */
   ot_export_stop(otel, deadline_ms ? deadline_ms : 2000);
   hl_observer *obs = otel->observer;
@@ -300,7 +300,8 @@ hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out) {
                      .export_requests = atomic_load(&o->st_requests),
                      .export_failures = atomic_load(&o->st_failures),
                      .metric_exports = atomic_load(&o->st_metric_exports),
-                     .exporter_nice = atomic_load(&o->exporter_nice)};
+                     .exporter_nice = atomic_load(&o->exporter_nice),
+                     .run_wakeups = atomic_load(&o->st_run_wakeups)};
   size_t n = out->size < sizeof s ? out->size : sizeof s;
   memcpy(out, &s, n);
   out->size = n;

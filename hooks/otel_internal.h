@@ -268,6 +268,7 @@ struct hl_otel {
   ot_span *spare;            /* spans to reuse (under `lock`) */
   struct ot_slab *slabs;     /* where spans come from, 64 a malloc (under `lock`) */
   struct ot_run *spare_runs; /* run records to reuse (under `lock`) */
+  int64_t drain_began_ns;    /* monotonic start of the last drain (under `lock`) */
 
   /* spans given back after their export (any thread: pool_lock); the
    * tracer takes them all at once when `spare` is empty */
@@ -290,7 +291,6 @@ struct hl_otel {
   alignas(OT_CACHE_LINE) ot_cell *ring;
   size_t ring_cap;           /* a power of two */
   atomic_bool live_enabled;  /* the observer acts (cleared at shutdown) */
-  atomic_bool idle;          /* the exporter sleeps long: wake it for a record */
   atomic_bool kick;          /* a producer asked for a drain (ring half full) */
 
   /* the runs in progress as the run's side knows them (their trace ids,
@@ -320,7 +320,7 @@ struct hl_otel {
   atomic_bool warned;
 
   atomic_uint_fast64_t st_started, st_exported, st_dropped, st_requests, st_failures,
-      st_metric_exports;
+      st_metric_exports, st_run_wakeups;
 };
 
 /* The event types the observer reads (API_REQUEST only when content is
@@ -358,9 +358,19 @@ void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n);
 size_t ot_drain(hl_otel *o, bool wait);
 /* Wake the exporter thread (a drain is due). */
 void ot_export_wake(hl_otel *o);
+/* The exporter's pace of reading the ring: the ring's head and the time
+ * at the last reading, and the tick it chose then. ot_pace_next() takes
+ * a reading (`now`) and returns the next tick, in ns (otel_export.c). */
+typedef struct ot_pace {
+  size_t head;
+  int64_t at, tick;
+} ot_pace;
+int64_t ot_pace_next(hl_otel *o, ot_pace *p, int64_t now);
 
-/* Queue finished spans (a list linked by ->next); drops them when full. */
-void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n);
+/* Queue finished spans (a list linked by ->next); drops them when full.
+ * `since_ns`: the monotonic time they may have waited from (0: now), so
+ * that export_delay_ms counts from there. */
+void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n, int64_t since_ns);
 hl_status ot_export_start(hl_otel *o);
 hl_status ot_export_flush(hl_otel *o, unsigned deadline_ms);
 void ot_export_stop(hl_otel *o, unsigned deadline_ms);

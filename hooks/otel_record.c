@@ -63,31 +63,41 @@ bool ot_ring_init(hl_otel *o, size_t cap) {
   return true;
 }
 
-/* Claim the next slot, or NULL when the ring is full. */
-static ot_cell *ring_claim(hl_otel *o, size_t *pos_out) {
+/* Claim the next slot, or NULL when the ring is full; *used_out: the
+ * slots taken before it that the consumer has not read (as far as
+ * ring_done says). */
+static ot_cell *ring_claim(hl_otel *o, size_t *pos_out, size_t *used_out) {
   size_t pos = atomic_load_explicit(&o->ring_head, memory_order_relaxed);
   for (;;) {
     /* acquire: the consumer's reads of the slot happened before */
-    if (pos - atomic_load_explicit(&o->ring_done, memory_order_acquire) >= o->ring_cap)
-      return NULL; /* a lap ahead of what the consumer has read: full */
+    size_t used = pos - atomic_load_explicit(&o->ring_done, memory_order_acquire);
+    if (used >= o->ring_cap) return NULL; /* a lap ahead of what the consumer has read: full */
     if (atomic_compare_exchange_weak_explicit(&o->ring_head, &pos, pos + 1, memory_order_relaxed,
                                               memory_order_relaxed)) {
       *pos_out = pos;
+      *used_out = used;
       return &o->ring[pos & (o->ring_cap - 1)];
     }
   }
 }
 
-static void ring_publish(hl_otel *o, ot_cell *c, size_t pos) {
+static void ring_publish(hl_otel *o, ot_cell *c, size_t pos, size_t used) {
   atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
-  /* The exporter drains on its own schedule; wake it only when it sleeps
-   * long (nothing came for a while), and once every half ring of records
-   * (it clears `kick` when it drains), so that the ring does not fill
-   * between two of its ticks. */
-  if (atomic_load_explicit(&o->idle, memory_order_relaxed) && atomic_exchange(&o->idle, false))
+  /* The exporter reads the ring on its own timer, paced to find it at
+   * most an eighth full (otel_export.c), so a run does not make the
+   * system call that wakes it: a futex wake of a thread asleep on another
+   * CPU cost the run's thread ~20 us of wall time and ~30 us of CPU in
+   * the bench's virtual machine, once per ~85 runs of (b) when every
+   * 2048th record and the first after a quiet tick woke the exporter:
+   * about 1 % of the runs, where p99 sits (BENCHMARKS.md, otel). Only a
+   * ring half full, i.e. an exporter that did not keep up (a burst after
+   * a quiet spell, a starved thread), wakes it, once until its next
+   * drain (which clears `kick`); hl_otel_stats.run_wakeups counts them. */
+  if (used >= o->ring_cap / 2 && !atomic_load_explicit(&o->kick, memory_order_relaxed) &&
+      !atomic_exchange(&o->kick, true)) {
+    atomic_fetch_add_explicit(&o->st_run_wakeups, 1, memory_order_relaxed);
     ot_export_wake(o);
-  else if ((pos & (o->ring_cap / 2 - 1)) == 0 && !atomic_exchange(&o->kick, true))
-    ot_export_wake(o);
+  }
 }
 
 ot_rec *ot_ring_peek(hl_otel *o) {
@@ -514,8 +524,8 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   }
   }
 
-  size_t pos;
-  ot_cell *c = ring_claim(o, &pos);
+  size_t pos, used;
+  ot_cell *c = ring_claim(o, &pos, &used);
   if (!c) {
     /* Full: the record is dropped; a span it would have started counts
      * as started and dropped. */
@@ -622,7 +632,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     pack(&p, OT_S_CONTENT, owned);
     cJSON_free(owned);
   }
-  ring_publish(o, c, pos);
+  ring_publish(o, c, pos, used);
   return 0;
 }
 

@@ -48,8 +48,11 @@
  * 8192, ~320 bytes each). Content capture stays slower: the content is
  * printed as JSON on the run's thread (the event is borrowed).
  * The exporter thread runs at a lower priority than the runs (nice +10,
- * hl_otel_options.low_priority) and is woken by a timer (export_delay_ms
- * / 4 while records come) or when the ring is half full, not per record.
+ * hl_otel_options.low_priority) and reads the ring on its own timer,
+ * paced by how fast records come so that the ring is at most an eighth
+ * full when read (every 1 ms to export_delay_ms / 4 while records come,
+ * export_delay_ms when none came); a run wakes it (a system call) only
+ * when it finds the ring half full, never per record.
  * 429, 502, 503 and 504 are retried with exponential backoff (honouring
  * Retry-After up to the backoff cap) until the request's deadline.
  *
@@ -179,6 +182,9 @@ typedef struct hl_otel_stats {
   uint64_t metric_exports;  /**< metrics requests accepted */
   int exporter_nice;        /**< the exporter thread's nice value (Linux; 0 elsewhere
                                  or before the thread started) */
+  uint64_t run_wakeups;     /**< times a run's thread woke the exporter because the
+                                 ring was half full (each a system call on that
+                                 thread; 0 while the exporter keeps up) */
 } hl_otel_stats;
 HL_API hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out);
 

@@ -8,6 +8,8 @@
  * ThreadSanitizer: suite concurrency). A run's records name it by a key
  * (not its invocation id): the events of a run on a thread that did not
  * start it, and a child run started there, still land on its spans.
+ * A run wakes the exporter only when the ring is half full; the exporter
+ * paces its readings so that it is not.
  *
  * The exporter object is built by hand (no thread, no HTTP): the test is
  * the only consumer, so what the ring holds is exactly what it was given.
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "otel_internal.h"
@@ -112,6 +115,114 @@ static void full_and_reuse(void) {
   CHECK_INT(consume(o, 2 * cap, &next), cap);
   CHECK(ot_ring_peek(o) == NULL);
   CHECK_INT(next, made);
+  fake_free(o);
+}
+
+/* A run never wakes the exporter (a system call on its thread) while the
+ * ring is less than half full, wherever the records fall in it; the
+ * record that finds it half full does, once until the next drain clears
+ * the flag. (No exporter thread here: the wake signals no one.) */
+static void wake_only_half_full(void) {
+  hl_otel *o = fake_otel();
+  REQUIRE(o != NULL);
+  size_t cap = o->ring_cap;
+  int64_t made = 0, next = 0;
+  for (int lap = 0; lap < 3; lap++) {
+    /* a consumer that keeps up (a quarter ring at a time), several laps */
+    for (size_t i = 0; i < cap / 4; i++) publish(o, "inv-ring", made++);
+    CHECK_INT(consume(o, cap, &next), cap / 4);
+    ot_ring_sync(o);
+  }
+  CHECK(!atomic_load(&o->kick));
+  CHECK_INT(atomic_load(&o->st_run_wakeups), 0);
+  /* one that does not: the record after half the ring wakes it, once */
+  for (size_t i = 0; i < cap / 2; i++) publish(o, "inv-ring", made++);
+  CHECK(!atomic_load(&o->kick));
+  publish(o, "inv-ring", made++);
+  CHECK(atomic_load(&o->kick));
+  publish(o, "inv-ring", made++);
+  CHECK_INT(atomic_load(&o->st_run_wakeups), 1);
+  CHECK_INT(consume(o, cap, &next), cap / 2 + 2);
+  CHECK_INT(dropped(o), 0);
+  fake_free(o);
+}
+
+/* The exporter's pace: the next reading of the ring comes before it is a
+ * eighth full at the rate records came since the last one, within its
+ * bounds. */
+static void pace(void) {
+  hl_otel *o = fake_otel();
+  REQUIRE(o != NULL);
+  o->export_delay_ms = 1000;
+  const int64_t ms = 1000000;
+  ot_pace p = {.tick = 250 * ms, .at = 0};
+  /* 1,000 records in 10 ms: an eighth of the ring (128) in 1.28 ms */
+  atomic_store(&o->ring_head, 1000);
+  CHECK_INT(ot_pace_next(o, &p, 10 * ms), 1280000);
+  CHECK_INT(p.head, 1000);
+  /* none since: twice the last tick each time, up to export_delay_ms */
+  CHECK_INT(ot_pace_next(o, &p, 13 * ms), 2560000);
+  int64_t now = 13 * ms, t = 0;
+  for (int i = 0; i < 20; i++) t = ot_pace_next(o, &p, now += t);
+  CHECK_INT(t, 1000 * ms);
+  /* records again, slowly (one in a second): no more than twice the
+   * last tick, and no more than export_delay_ms / 4 while they come */
+  p.tick = 10 * ms;
+  atomic_store(&o->ring_head, 1001);
+  CHECK_INT(ot_pace_next(o, &p, now += 1000 * ms), 20 * ms);
+  for (int i = 0; i < 10; i++) {
+    atomic_fetch_add(&o->ring_head, 1);
+    t = ot_pace_next(o, &p, now += 1000 * ms);
+  }
+  CHECK_INT(t, 250 * ms);
+  /* a flood: at least 1 ms */
+  atomic_fetch_add(&o->ring_head, 100000);
+  CHECK_INT(ot_pace_next(o, &p, now += ms), ms);
+  fake_free(o);
+}
+
+/* The ring is read on a timer, up to export_delay_ms apart when quiet:
+ * spans a drain hands over count their delay from when the drain before
+ * it began (they were published since), not from the drain's end, so a
+ * span is exported within export_delay_ms of its run's end, not twice
+ * that after a quiet spell. */
+static void delay_from_last_reading(void) {
+  hl_otel *o = fake_otel();
+  REQUIRE(o != NULL);
+  pthread_mutex_init(&o->pool_lock, NULL);
+  pthread_mutex_init(&o->metrics.lock, NULL);
+  o->n_buckets = 64;
+  o->runs = calloc(o->n_buckets, sizeof *o->runs);
+  REQUIRE(o->runs != NULL);
+  o->enabled = true;
+  o->max_queue = o->max_batch = 100;
+  int64_t before = ot_mono_ns();
+  CHECK_INT(ot_drain(o, true), 0); /* the last reading: nothing yet */
+  int64_t after = ot_mono_ns();
+  nanosleep(&(struct timespec){0, 20000000}, NULL);
+  char inv[] = "inv-delay-0123456789abcdef0123456789ab";
+  hl_event as = {.size = sizeof as, .type = HL_EVENT_AGENT_START, .time_ns = 10, .invocation_id = inv,
+                 .agent_name = "main"};
+  hl_event ae = {.size = sizeof ae, .type = HL_EVENT_AGENT_END, .time_ns = 20, .invocation_id = inv};
+  ot_on_event(&as, o);
+  ot_on_event(&ae, o);
+  CHECK_INT(ot_drain(o, true), 2);
+  CHECK_INT(o->q_len, 1);
+  CHECK(o->q_oldest_ns >= before && o->q_oldest_ns <= after);
+
+  ot_spans_recycle(o, o->q_head);
+  o->q_head = o->q_tail = NULL;
+  ot_span *left = NULL;
+  size_t n_left = 0;
+  ot_tracer_stop(o, &left, &n_left);
+  CHECK_INT(n_left, 0);
+  pthread_mutex_lock(&o->lock);
+  ot_span_pool_free(o);
+  pthread_mutex_unlock(&o->lock);
+  ot_metrics_free(&o->metrics);
+  free(o->runs);
+  pthread_mutex_destroy(&o->pool_lock);
+  pthread_mutex_destroy(&o->metrics.lock);
   fake_free(o);
 }
 
@@ -280,6 +391,9 @@ static void keys_across_threads(void) {
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(full_and_reuse);
+  RUN(wake_only_half_full);
+  RUN(pace);
+  RUN(delay_from_last_reading);
   RUN(many_producers);
   RUN(keys_across_threads);
   return CHECK_EXIT();
