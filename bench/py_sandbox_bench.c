@@ -21,18 +21,15 @@
  * counts the instructions of exactly those executions.
  */
 #include <hookline.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench_util.h"
 
-extern char **environ;
 
 static double now_us(void) {
   struct timespec ts;
@@ -177,31 +174,15 @@ static int cold_medians(long samples, int no_file, cold_figures *out) {
   if (!v)
     return 0;
   double *cpu = v + samples, *flt = v + 2 * samples, *first = v + 3 * samples;
-  char *child_argv[] = {"/proc/self/exe", "--cold-child", NULL};
   long got = 0;
   if (no_file)
     setenv("HOOKLINE_PY_SANDBOX_SNAPSHOT", "", 1);
   for (long i = 0; i < samples; i++) {
-    int fds[2];
-    if (pipe(fds) != 0)
+    double f[4];
+    if (!bench_run_self("--cold-child", f, 4))
       break;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    pid_t pid;
-    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, child_argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    char buf[128] = {0};
-    ssize_t n = rc == 0 ? read(fds[0], buf, sizeof buf - 1) : -1;
-    close(fds[0]);
-    int status = 0;
-    if (rc == 0)
-      waitpid(pid, &status, 0);
-    if (n > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-        sscanf(buf, "%lf %lf %lf %lf", &v[got], &cpu[got], &flt[got], &first[got]) == 4)
-      got++;
+    v[got] = f[0], cpu[got] = f[1], flt[got] = f[2], first[got] = f[3];
+    got++;
   }
   if (no_file)
     unsetenv("HOOKLINE_PY_SANDBOX_SNAPSHOT");

@@ -209,28 +209,14 @@ static bool cold_medians(long samples, bool no_file, cold_figures *out) {
   double *v = calloc((size_t)samples * 4, sizeof *v);
   if (!v) return false;
   double *cpu = v + samples, *flt = v + 2 * samples, *first = v + 3 * samples;
-  char *child_argv[] = {"/proc/self/exe", "--cold-child", NULL};
   long got = 0;
   if (no_file) setenv("HOOKLINE_SANDBOX_SNAPSHOT", "", 1);
   for (long i = 0; i < samples; i++) {
-    int fds[2];
-    if (pipe(fds) != 0) break;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    pid_t pid;
-    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, child_argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    char buf[128] = {0};
-    ssize_t n = rc == 0 ? read(fds[0], buf, sizeof buf - 1) : -1;
-    close(fds[0]);
-    int status = 0;
-    if (rc == 0) waitpid(pid, &status, 0);
-    if (n > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-        sscanf(buf, "%lf %lf %lf %lf", &v[got], &cpu[got], &flt[got], &first[got]) == 4)
-      got++;
+    double f[4];
+    if (!bench_run_self("--cold-child", f, 4))
+      break;
+    v[got] = f[0], cpu[got] = f[1], flt[got] = f[2], first[got] = f[3];
+    got++;
   }
   if (no_file) unsetenv("HOOKLINE_SANDBOX_SNAPSHOT");
   bool ok = got == samples;
