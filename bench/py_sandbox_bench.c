@@ -30,7 +30,6 @@
 
 #include "bench_util.h"
 
-
 static double now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
