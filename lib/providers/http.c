@@ -253,6 +253,8 @@ struct call {
   int attempt;
   long status;               /* of this attempt; known at the first body byte */
   bool status_known;
+  bool mux_unsettled;        /* this attempt may multiplex and has no headers yet:
+                                tell the engine at the first (engine.c) */
   bool stream_body;          /* 2xx with on_data: the body goes to the caller */
   char *buf;                 /* buffered body of this attempt */
   size_t len, cap;
@@ -418,7 +420,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
    * connection's server settings are known (engine.c, the start-up
    * burst), and who waits for a final block is told. */
   if (len == 2 ? data[0] == '\r' && data[1] == '\n' : len == 1 && data[0] == '\n') {
-    hl__engine_settled(x->easy);
+    if (x->mux_unsettled) {
+      x->mux_unsettled = false;
+      hl__engine_settled(x->easy);
+    }
     long code = 0;
     if (x->req->on_headers) curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200) x->req->on_headers(code, x->req->headers_user);
@@ -820,6 +825,7 @@ static void start_attempt(call *c) {
   bool maybe_h2 = o->http_version == HL_HTTP_VERSION_2 || (tls && o->http_version == HL_HTTP_VERSION_AUTO);
   bool mux = pool.multiplex && maybe_h2 && !h2c_alone;
   if (mux) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  c->mux_unsettled = mux;
   /* libcurl's receive buffer is allocated per transfer and held while the
    * model thinks: with its default of 16 KB, 10,000 requests in flight
    * (concurrent_slow) peaked at 343 MB, with 4 KB at 297 MB. Over HTTP/1.1
