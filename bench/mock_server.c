@@ -59,7 +59,15 @@
  * client that refuses the certificate leaves a connection without a
  * handshake.
  *
+ * --h2-settings-late-ms D stalls the whole server D ms before it sends the
+ * SETTINGS of each new HTTP/2 connection: a loaded or distant server, whose
+ * SETTINGS reach the client well after its handshake is done. A client
+ * then sees the connection take 100 streams at most (nghttp2's guard) for
+ * that long, which is the start-up burst a test needs to reproduce
+ * (tests/providers/test_h2tls.c, cold_burst_over_few_connections).
+ *
  * Usage: hl-mock-server [PORT] [--delay-ms D] [--tls DIR] [--h2-max-streams N]
+ *                       [--h2-settings-late-ms D]
  *        (PORT 0 or nothing: an ephemeral port)
  * Prints "port N" on stdout once listening; runs until killed.
  */
@@ -882,6 +890,7 @@ static int h2_on_close(nghttp2_session *s, int32_t id, uint32_t error_code, void
 
 static nghttp2_session_callbacks *g_h2_cbs;
 static uint32_t g_h2_max_streams = 100000; /* --h2-max-streams */
+static long g_h2_settings_late_ms;         /* --h2-settings-late-ms */
 
 static bool h2_start(conn *c) {
   if (!g_h2_cbs) {
@@ -894,6 +903,14 @@ static bool h2_start(conn *c) {
   }
   if (nghttp2_session_server_new(&c->h2, g_h2_cbs, c) != 0) return false;
   c->sniffed = true;
+  if (g_h2_settings_late_ms > 0) {
+    /* The client is connected already (its handshake ended with our
+     * Finished) and sends its requests meanwhile. */
+    struct timespec late = {.tv_sec = g_h2_settings_late_ms / 1000,
+                            .tv_nsec = (g_h2_settings_late_ms % 1000) * 1000000L};
+    while (nanosleep(&late, &late) != 0 && errno == EINTR) {
+    }
+  }
   nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, g_h2_max_streams},
                                  {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20}};
   nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2);
@@ -1198,6 +1215,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--tls") && i + 1 < argc) tls_dir = argv[++i];
 #ifdef HL_MOCK_H2C
     else if (!strcmp(argv[i], "--h2-max-streams") && i + 1 < argc) g_h2_max_streams = (uint32_t)atol(argv[++i]);
+    else if (!strcmp(argv[i], "--h2-settings-late-ms") && i + 1 < argc) g_h2_settings_late_ms = atol(argv[++i]);
 #endif
     else port = atoi(argv[i]);
   }

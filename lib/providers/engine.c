@@ -35,6 +35,29 @@
  * The loop never exits once started (a process-wide service, like the
  * resolver threads of libcurl); nothing it holds outlives the process.
  *
+ * The start-up burst. A new HTTP/2 connection takes only 100 streams
+ * until the server's SETTINGS frame arrives (nghttp2's guard, which
+ * libcurl 7.88 mirrors); a transfer that finds it full opens another
+ * connection, and so does each one after it until that one's handshake
+ * is done: 300 requests at once on a cold pool opened 50-54 connections
+ * on a loaded machine instead of 2. libcurl reports nothing when
+ * SETTINGS arrive, but a server sends them before any response headers.
+ * So a partition takes at most HL_ENGINE_COLD_STREAMS transfers that may
+ * multiplex until one of them got its headers (hl__engine_settled());
+ * those beyond go to the next partition, whose own connection takes the
+ * next 100. No request waits for another: 300 at once on a cold loop
+ * open 3 connections, and a failed first connection only ends its own
+ * transfers. Transfers that cannot multiplex (HTTP/1.1) fill partitions
+ * as before. Limits: "settled" is per partition, not per host (a second
+ * HTTP/2 host on a settled partition, or a connection reopened after an
+ * idle close, starts at 100 streams again and may open a few extra
+ * connections, as before); a burst larger than every partition's cold
+ * room (32 x 100 per loop) falls back to the least busy partition; and a
+ * cold burst costs a connection per 100 requests, one per partition it
+ * fills: 10,000 sessions of concurrent_slow over h2/TLS at once opened
+ * 58 connections where filling partitions to 512 opened 40-41 (a quiet
+ * machine, whose server SETTINGS came in time).
+ *
  * An application with its own event loop can take the loop thread's
  * place (hookline/engine.h): then no thread is started, the epoll fd is
  * the application's to watch, and each hl_engine_process() is one
@@ -64,6 +87,12 @@
 #define HL_ENGINE_PART_MIN 256
 /* Transfers per partition when the pool has no cap. */
 #define HL_ENGINE_PART_DEFAULT 512
+/* Transfers that may multiplex a partition takes before one of them got
+ * its response headers (see "The start-up burst" at the top). libcurl
+ * 7.88's and nghttp2's streams per connection until the server's SETTINGS
+ * frame arrives (DEFAULT_MAX_CONCURRENT_STREAMS in lib/http2.c, the
+ * default of nghttp2_option_set_peer_max_concurrent_streams()). */
+#define HL_ENGINE_COLD_STREAMS 100
 /* Easy handles kept for reuse; beyond this they are freed. */
 #define HL_ENGINE_SPARE_EASY 1024
 /* epoll events taken per wake-up. */
@@ -74,12 +103,16 @@ typedef struct engine_xfer {
   hl__engine_done_fn done;
   void *user;
   int part;
+  bool mux; /* may become a stream of an HTTP/2 connection (PIPEWAIT) */
 } engine_xfer;
 
 typedef struct part {
   CURLM *multi;
   int64_t curl_due_ms; /* -1: curl wants no timeout */
   int running;         /* transfers added and not yet done or removed */
+  /* A transfer that may multiplex got its response headers here: the
+   * server's SETTINGS were read before them (loop thread only). */
+  bool settled;
 } part;
 
 typedef struct engine {
@@ -383,12 +416,15 @@ static void socket_action(part *pt, curl_socket_t s, int mask) {
   curl_multi_socket_action(pt->multi, s, mask, &running);
 }
 
-/* Fill-first: the first partition in use with room, else the least busy. */
-static part *pick_part(void) {
+/* Fill-first: the first partition in use with room, else the least busy.
+ * A transfer that may multiplex finds less room in a partition not
+ * settled yet (the start-up burst, at the top). */
+static part *pick_part(bool mux) {
+  int cold = E.part_room < HL_ENGINE_COLD_STREAMS ? E.part_room : HL_ENGINE_COLD_STREAMS;
   part *best = &E.parts[0];
   for (int i = 0; i < E.n_parts; i++) {
     part *pt = &E.parts[i];
-    if (pt->running < E.part_room) return pt;
+    if (pt->running < (mux && !pt->settled ? cold : E.part_room)) return pt;
     if (pt->running < best->running) best = pt;
   }
   return best;
@@ -398,17 +434,18 @@ static part *pick_part(void) {
 /* Transfers                                                            */
 /* ------------------------------------------------------------------ */
 
-hl_status hl__engine_add(CURL *easy, hl__engine_done_fn done, void *user, char *why,
+hl_status hl__engine_add(CURL *easy, bool mux, hl__engine_done_fn done, void *user, char *why,
                          size_t why_size) {
   engine_xfer *x = malloc(sizeof *x);
   if (!x) {
     if (why) snprintf(why, why_size, "out of memory");
     return HL_ERR_NOMEM;
   }
-  part *pt = pick_part();
+  part *pt = pick_part(mux);
   x->done = done;
   x->user = user;
   x->part = (int)(pt - E.parts);
+  x->mux = mux;
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
   CURLMcode mc = curl_multi_add_handle(pt->multi, easy);
   if (mc != CURLM_OK) {
@@ -430,6 +467,12 @@ void hl__engine_remove(CURL *easy) {
   curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
   pt->running--;
   free(x);
+}
+
+void hl__engine_settled(CURL *easy) {
+  engine_xfer *x = NULL;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+  if (x && x->mux) E.parts[x->part].settled = true;
 }
 
 void hl__engine_unpause(CURL *easy) { curl_easy_pause(easy, CURLPAUSE_CONT); }

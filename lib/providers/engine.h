@@ -186,10 +186,17 @@ void hl__engine_unwatch(hl__watch *w);
 hl_status hl__engine_watch_events(hl__watch *w, uint32_t events);
 
 /* Add a configured easy handle; `done` runs when it finishes. CURLOPT_PRIVATE
- * belongs to the engine. HL_ERR_NETWORK if libcurl refuses (message in
- * `why`, which may be NULL). */
-hl_status hl__engine_add(CURL *easy, hl__engine_done_fn done, void *user, char *why,
+ * belongs to the engine. `mux`: the transfer may become a stream of an
+ * HTTP/2 connection (CURLOPT_PIPEWAIT set), which spreads a start-up
+ * burst over partitions (engine.c). HL_ERR_NETWORK if libcurl refuses
+ * (message in `why`, which may be NULL). */
+hl_status hl__engine_add(CURL *easy, bool mux, hl__engine_done_fn done, void *user, char *why,
                          size_t why_size);
+/* A transfer added with `mux` got its response headers (any HTTP version):
+ * its connection's server SETTINGS are known, so its partition takes
+ * transfers up to its full room again. Loop thread, from a header
+ * callback; nothing for other transfers. */
+void hl__engine_settled(CURL *easy);
 /* Take an easy handle out of the multi handle before it finished (a
  * cancelled or abandoned transfer; its connection is closed). `done` is
  * not called. */

@@ -253,6 +253,8 @@ struct call {
   int attempt;
   long status;               /* of this attempt; known at the first body byte */
   bool status_known;
+  bool mux_unsettled;        /* this attempt may multiplex and has no headers yet:
+                                tell the engine at the first (engine.c) */
   bool stream_body;          /* 2xx with on_data: the body goes to the caller */
   char *buf;                 /* buffered body of this attempt */
   size_t len, cap;
@@ -414,10 +416,16 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
   /* A new status line means a new response (after a 100 Continue): forget
    * what an earlier one said. */
   if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) x->retry_after_ms = -1;
-  /* The blank line ends a header block: tell who waits for a final one. */
-  if (x->req->on_headers && (len == 2 ? data[0] == '\r' && data[1] == '\n' : len == 1 && data[0] == '\n')) {
+  /* The blank line ends a header block: the engine learns that this
+   * connection's server settings are known (engine.c, the start-up
+   * burst), and who waits for a final block is told. */
+  if (len == 2 ? data[0] == '\r' && data[1] == '\n' : len == 1 && data[0] == '\n') {
+    if (x->mux_unsettled) {
+      x->mux_unsettled = false;
+      hl__engine_settled(x->easy);
+    }
     long code = 0;
-    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (x->req->on_headers) curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200) x->req->on_headers(code, x->req->headers_user);
   }
   char line[256];
@@ -815,7 +823,9 @@ static void start_attempt(call *c) {
   /* HTTP/2 possible: wait for a connection that multiplexes and add a
    * stream to it rather than open one connection per request. */
   bool maybe_h2 = o->http_version == HL_HTTP_VERSION_2 || (tls && o->http_version == HL_HTTP_VERSION_AUTO);
-  if (pool.multiplex && maybe_h2 && !h2c_alone) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  bool mux = pool.multiplex && maybe_h2 && !h2c_alone;
+  if (mux) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  c->mux_unsettled = mux;
   /* libcurl's receive buffer is allocated per transfer and held while the
    * model thinks: with its default of 16 KB, 10,000 requests in flight
    * (concurrent_slow) peaked at 343 MB, with 4 KB at 297 MB. Not less:
@@ -833,7 +843,7 @@ static void start_attempt(call *c) {
   c->easy = e;
   c->last_activity = now_ms();
   char why[256];
-  hl_status st = hl__engine_add(e, on_done, c, why, sizeof why);
+  hl_status st = hl__engine_add(e, mux, on_done, c, why, sizeof why);
   if (st != HL_OK) {
     detach_easy(c);
     finish_fail(c, st, "%s: cannot start a transfer to %s: %s", c->what, c->url, why);

@@ -29,8 +29,11 @@ typedef struct mock {
 /* Start the server answering model requests after `delay_ms`; `tls`:
  * HTTPS only, with a CA of its own in a new temporary directory;
  * `h2_streams` (NULL: its default, 100,000): the HTTP/2 streams it allows
- * per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
-static inline bool mock_start_streams(mock *m, const char *delay_ms, bool tls, const char *h2_streams) {
+ * per connection (SETTINGS_MAX_CONCURRENT_STREAMS); `settings_late_ms`
+ * (NULL: none): how long it stalls before the SETTINGS of each new HTTP/2
+ * connection (--h2-settings-late-ms). */
+static inline bool mock_start_full(mock *m, const char *delay_ms, bool tls, const char *h2_streams,
+                                   const char *settings_late_ms) {
   memset(m, 0, sizeof *m);
   const char *bin = getenv("HL_TEST_MOCK_H2C");
   if (!bin) return false;
@@ -47,7 +50,7 @@ static inline bool mock_start_streams(mock *m, const char *delay_ms, bool tls, c
     dup2(fds[1], 1);
     close(fds[0]);
     close(fds[1]);
-    const char *argv[10] = {bin, "0", "--delay-ms", delay_ms};
+    const char *argv[12] = {bin, "0", "--delay-ms", delay_ms};
     int argc = 4;
     if (tls) {
       argv[argc++] = "--tls";
@@ -56,6 +59,10 @@ static inline bool mock_start_streams(mock *m, const char *delay_ms, bool tls, c
     if (h2_streams) {
       argv[argc++] = "--h2-max-streams";
       argv[argc++] = h2_streams;
+    }
+    if (settings_late_ms) {
+      argv[argc++] = "--h2-settings-late-ms";
+      argv[argc++] = settings_late_ms;
     }
     argv[argc] = NULL;
     execv(bin, (char *const *)argv);
@@ -71,6 +78,10 @@ static inline bool mock_start_streams(mock *m, const char *delay_ms, bool tls, c
   if (sscanf(line, "port %d", &port) != 1 || port <= 0) return false;
   snprintf(m->url, sizeof m->url, "%s://127.0.0.1:%d", tls ? "https" : "http", port);
   return true;
+}
+
+static inline bool mock_start_streams(mock *m, const char *delay_ms, bool tls, const char *h2_streams) {
+  return mock_start_full(m, delay_ms, tls, h2_streams, NULL);
 }
 
 static inline bool mock_start_opts(mock *m, const char *delay_ms, bool tls) {
