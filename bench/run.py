@@ -499,7 +499,7 @@ def run_otel(bench_bin, quick):
     servers), each pinned to the CPU of the thread that waits for it: the
     model server with the run, the receiver with the exporter."""
     exe = os.path.join(bench_bin, "hl-bench-otel")
-    cycles = "120" if quick else "1000"
+    cycles = "120" if quick else "4000"
     cpus = pick_two_cpus()
     model = MockServer(os.path.join(bench_bin, "hl-mock-server"))
     receiver = MockServer(os.path.join(bench_bin, "hl-mock-server"))
