@@ -122,7 +122,8 @@ static inline long mock_stat(const mock *m, const char *key) {
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   if (m->ca[0]) curl_easy_setopt(e, CURLOPT_CAINFO, m->ca);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, mock_collect_);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
+  /* (void *): libcurl 8 type-checks WRITEDATA and rejects a char array. */
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)body);
   CURLcode rc = curl_easy_perform(e);
   curl_easy_cleanup(e);
   snprintf(pat, sizeof pat, "\"%s\":", key);
