@@ -322,7 +322,7 @@ int main(int argc, char **argv) {
          "\"tool_calls\":%ld,\"server_service_us_per_request\":%.2f,\"server_late_ms_max\":%.1f,"
          "\"connections_opened\":%.0f,\"server_cpu_s\":%.3f,\"stack_kb\":%ld,\"open_files_limit\":%ld,"
          "\"futex_hash_slots\":%ld,\"http\":\"%s\",\"h2_connections\":%.0f,"
-         "\"tls_handshakes\":%.0f,\"max_host_connections\":%ld}\n",
+         "\"tls_handshakes\":%.0f,\"max_host_connections\":%ld,\"libcurl\":\"%s\"}\n",
          system,
          raw_api ? "raw libcurl multi on one thread, no hookline (the floor)"
          : async_api ? "hl_run_start, no thread per session"
@@ -332,7 +332,9 @@ int main(int argc, char **argv) {
          requests > 0 ? (s1.service_us - s0.service_us) / requests : 0.0, s1.late_us_max / 1e3,
          s1.connections - s0.connections, (s1.cpu_us - s0.cpu_us) / 1e6, stack_kb,
          (long)rl.rlim_cur, slots_now, http_desc, s1.h2_connections - s0.h2_connections,
-         s1.tls_handshakes - s0.tls_handshakes, host_conns);
+         s1.tls_handshakes - s0.tls_handshakes, host_conns,
+         /* The libcurl this process loaded (run.py runs rows on two). */
+         curl_version_info(CURLVERSION_NOW)->version);
   pthread_attr_destroy(&attr);
   for (int i = 0; aslots && i < n; i++) {
     hl_run_free(aslots[i].run);

@@ -237,6 +237,9 @@ int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, con
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, h2 ? h2->buffer_size : 4096L);
+    /* libcurl >= 8.7.0's send buffer, held per transfer: its minimum, as
+     * hookline sets it (lib/providers/http.c). */
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     if (ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
     if (tls) {
       /* h2 by ALPN, waiting for the first connection to multiplex on it
