@@ -22,6 +22,8 @@ Options: --build DIR (meson build dir, default ../build), --budget-s S
 (seconds of measurement per system and scenario, default 3), --quick
 (budget 0.5 s, for trying the harness), --no-write (print only),
 --slow-sessions 1000,3000,10000 (the concurrent_slow sizes),
+--curl8-build DIR (a hookline build against libcurl 8.14.1, made by
+scripts/fetch_curl8.sh: concurrent_slow adds its "@curl8.14" rows),
 --only providers|core|sandbox|concurrent_slow|history|mcp|otel (one benchmark, its JSON
 only; history with --write, concurrent_slow with --write, and otel, put their figures into
 results.json and BENCHMARKS.md).
@@ -71,6 +73,12 @@ SLOW_DELAY_MS = 1000
 # peers took over 600 s). Sizes not listed get SLOW_PEER_BUDGET_DEFAULT_S.
 SLOW_PEER_BUDGET_S = {1000: 90, 3000: 150, 10000: 120}
 SLOW_PEER_BUDGET_DEFAULT_S = 120
+# concurrent_slow: the rows run again on Debian 13's libcurl (8.14.1, from
+# bookworm-backports, in the build scripts/fetch_curl8.sh makes), named
+# with this suffix; every other row runs on the system's libcurl.
+CURL8_SUFFIX = "@curl8.14"
+CURL8_SYSTEMS = ["raw-curl", "raw-curl-h2", "hookline-async", "hookline-async-h2",
+                 "hookline-async-h2tls", "hookline"]
 
 
 def log(msg):
@@ -195,10 +203,15 @@ def main():
                     help="with --only history or sandbox: put the figures into bench/results.json and "
                          "regenerate BENCHMARKS.md from it (the other figures stay as measured)")
     ap.add_argument("--slow-sessions", default="1000,3000,10000")
+    ap.add_argument("--curl8-build", default=None,
+                    help="concurrent_slow: also run the @curl8.14 rows from this build "
+                         "(scripts/fetch_curl8.sh makes it)")
     args = ap.parse_args()
+    curl8_bin = os.path.join(os.path.abspath(args.curl8_build), "bench") if args.curl8_build else None
     slow_sizes = [int(x) for x in args.slow_sessions.split(",") if x.strip()]
     if args.only == "concurrent_slow":
-        res = concurrent_slow(os.path.join(os.path.abspath(args.build), "bench"), slow_sizes)
+        res = concurrent_slow(os.path.join(os.path.abspath(args.build), "bench"), slow_sizes,
+                              curl8_bin=curl8_bin)
         print(json.dumps(res, indent=2))
         if args.write:
             path = os.path.join(HERE, "results.json")
@@ -295,7 +308,7 @@ def main():
     finally:
         server.close()
 
-    results["concurrent_slow"] = concurrent_slow(bench_bin, slow_sizes, node)
+    results["concurrent_slow"] = concurrent_slow(bench_bin, slow_sizes, node, curl8_bin)
 
     sandbox_runs = [("hookline", [exe("hl-bench-sandbox")] if os.path.exists(exe("hl-bench-sandbox")) else None)]
     if node:
@@ -345,10 +358,13 @@ def main():
     return 0
 
 
-def concurrent_slow(bench_bin, sizes, node="auto"):
+def concurrent_slow(bench_bin, sizes, node="auto", curl8_bin=None):
     """N sessions of (b) at once against a mock model answering after 1 s:
     hookline (hl-bench-slow) and the JS peers, one after the other per N,
-    on a fresh mock server each so that no connection outlives its run."""
+    on a fresh mock server each so that no connection outlives its run.
+    curl8_bin: the bench directory of a build against libcurl 8.14.1, whose
+    hl-bench-slow runs CURL8_SYSTEMS again as "<name>@curl8.14" (against
+    the same mock server binary)."""
     if node == "auto":
         node = ensure_peers()
     out = {"delay_ms": SLOW_DELAY_MS, "sizes": sizes,
@@ -387,13 +403,22 @@ def concurrent_slow(bench_bin, sizes, node="auto"):
                                                       "--http", "2", "--host-conns", "4"])]
         systems += [(name, cmd, None, SLOW_TIMEOUT_S) for name, cmd in tls_systems]
         tls_names = {name for name, _ in tls_systems}
+        if curl8_bin:
+            slow8 = os.path.join(curl8_bin, "hl-bench-slow")
+            curl8 = [(name + CURL8_SUFFIX, [slow8] + cmd[1:], cwd, limit)
+                     for name, cmd, cwd, limit in systems if name in CURL8_SYSTEMS]
+            tls_names |= {name + CURL8_SUFFIX for name in tls_names}
+            if not os.path.exists(slow8):
+                curl8 = [(name, None, None, 0) for name, _, _, _ in curl8]
+            systems += curl8
         budget = SLOW_PEER_BUDGET_S.get(n, SLOW_PEER_BUDGET_DEFAULT_S)
         for name, script in SLOW_PEERS:
             systems.append((name, [node, script, "--scenario", "concurrent_slow", "--sessions", str(n)]
                             if node else None, PEERS, budget))
         for name, cmd, cwd, limit in systems:
             if cmd is None:
-                row[name] = {"error": "JS peers not installed"}
+                row[name] = {"error": "no libcurl 8.14 build (scripts/fetch_curl8.sh)"
+                             if name.endswith(CURL8_SUFFIX) else "JS peers not installed"}
                 continue
             tls = name in tls_names
             try:
@@ -419,6 +444,49 @@ def concurrent_slow(bench_bin, sizes, node="auto"):
         out["runs"][str(n)] = row
     out["when"]["load_after"] = round(os.getloadavg()[0], 2)
     return out
+
+
+def slow_libcurl_note(cs):
+    """concurrent_slow's paragraph on which libcurl each row ran (from the
+    rows' own "libcurl", what hl-bench-slow loaded), and what libcurl 8.14
+    changes when @curl8.14 rows are there."""
+    seen = {False: set(), True: set()}
+    for row in cs["runs"].values():
+        for system, res in row.items():
+            if res.get("libcurl"):
+                seen[system.endswith(CURL8_SUFFIX)].add(res["libcurl"])
+    if not seen[False] and not seen[True]:
+        return ""
+    text = ("Which libcurl: the hookline and raw-curl rows without a suffix ran the system's libcurl ("
+            + (", ".join(sorted(seen[False])) or "?") + "; Debian 12 ships 7.88.1), as each row's "
+            "`libcurl` in bench/results.json records.")
+    if seen[True]:
+        text += (" The rows ending in " + CURL8_SUFFIX + " are the same programs built against libcurl "
+                 + ", ".join(sorted(seen[True])) + ", Debian 13's, from bookworm-backports "
+                 "(scripts/fetch_curl8.sh, which `make -C bench concurrent_slow` runs: the pinned "
+                 "packages fetched with a private apt configuration into .cache/curl8, their sha256 "
+                 "checked, unpacked there and linked with an rpath into build-curl8; nothing of the "
+                 "system's is changed), against the same mock server. What it changes: an h2c "
+                 "connection is reused and multiplexed (7.88 opens one per request, curl issue #10634), "
+                 "but libcurl 8.13.0 to 8.16.x lets a request that waits to multiplex (PIPEWAIT) onto a "
+                 "cleartext HTTP/2 connection do so only once that connection has carried an answer "
+                 "(its url.c checks the HTTP version seen on the connection, which only a response "
+                 "set before curl commit b3fc692568, in 8.17.0): on a cold pool every h2c request but "
+                 "the first of each connection waits for that first answer, one model delay (1 s here) "
+                 "more wall time and latency for the first burst; over TLS (ALPN) this does not "
+                 "happen. From 8.7.0 libcurl also keeps a send buffer per easy handle for the request "
+                 "(CURLOPT_UPLOAD_BUFFERSIZE, 64 KB by default: a 75 MB heap peak at 1,000 sessions "
+                 "in flight against 14 MB on 7.88, heaptrack); hookline and raw-curl set its 16 KB "
+                 "minimum. CPU (callgrind, 400 - 200 sessions, the mock answering after 20 ms, at "
+                 "cff94dc): hookline-async 373 k instructions per session on 7.88.1, 514-516 k on "
+                 "8.14.1; hookline-async-h2 515 k on 7.88.1 (a connection per request), 505-520 k on "
+                 "8.14.1 (multiplexed); raw-curl 211 k and 258 k. The difference is inside libcurl "
+                 "(hookline-async: 158 k -> 304 k per session there), ~76 k of it in the search of a "
+                 "multi handle's connections to the host for one to reuse, which visits every one "
+                 "(~200 per transfer at 400 sessions, ~140 instructions each on 8.14.1; raw-curl, "
+                 "with 16 multi handles, ~25); engine.c's partitions of 32 or 128 transfers instead "
+                 "of 512 did not reduce that count (not understood yet).")
+    return text + "\n"
 
 
 def providers_only(bench_bin, quick):
@@ -1145,6 +1213,7 @@ def markdown(r):
           "handshake per session in flight, what TLS costs without multiplexing. \"TLS "
           "handshakes\" counts the server's completed handshakes. The JS peers speak "
           "HTTP/1.1 only, to a cleartext server: they have no h2 or TLS rows.\n")
+        w(slow_libcurl_note(cs))
         when = cs.get("when")
         if when:
             w(f"Measured {when.get('date', '?')} at commit {when.get('hookline_commit', '?')}, "
