@@ -87,6 +87,16 @@
 #define HL_ENGINE_PART_MIN 256
 /* Transfers per partition when the pool has no cap. */
 #define HL_ENGINE_PART_DEFAULT 512
+/* Transfers that cannot multiplex (HTTP/1.1) a partition takes before the
+ * next, whatever the cap's share: each new one makes libcurl search the
+ * partition's connections to its host, every one of them busy, for one to
+ * reuse. libcurl 8.14.1 pays ~140 instructions per connection visited
+ * there (callgrind, concurrent_slow hookline-async, 400 - 200 sessions:
+ * 516 k instructions per session with partitions of 259, the share of
+ * the default cap, 405 k with 64; libcurl 7.88.1: 373 k -> 360 k).
+ * HTTP/2 transfers keep the larger room: fewer partitions, fewer
+ * connections. */
+#define HL_ENGINE_PART_H1 64
 /* Transfers that may multiplex a partition takes before one of them got
  * its response headers (see "The start-up burst" at the top). libcurl
  * 7.88's and nghttp2's streams per connection until the server's SETTINGS
@@ -418,13 +428,15 @@ static void socket_action(part *pt, curl_socket_t s, int mask) {
 
 /* Fill-first: the first partition in use with room, else the least busy.
  * A transfer that may multiplex finds less room in a partition not
- * settled yet (the start-up burst, at the top). */
+ * settled yet (the start-up burst, at the top); one that cannot, at most
+ * HL_ENGINE_PART_H1. */
 static part *pick_part(bool mux) {
   int cold = E.part_room < HL_ENGINE_COLD_STREAMS ? E.part_room : HL_ENGINE_COLD_STREAMS;
+  int h1 = E.part_room < HL_ENGINE_PART_H1 ? E.part_room : HL_ENGINE_PART_H1;
   part *best = &E.parts[0];
   for (int i = 0; i < E.n_parts; i++) {
     part *pt = &E.parts[i];
-    if (pt->running < (mux && !pt->settled ? cold : E.part_room)) return pt;
+    if (pt->running < (!mux ? h1 : pt->settled ? E.part_room : cold)) return pt;
     if (pt->running < best->running) best = pt;
   }
   return best;
