@@ -238,10 +238,15 @@ static bool export_spans(hl_otel *o, CURL *curl, struct curl_slist *hdrs, ot_spa
                          size_t n, ot_buf *body) {
   body->len = 0;
   body->failed = false;
-  bool ok = ot_json_spans(body, o->resource_json, batch, n) &&
-            post(o, curl, hdrs, o->traces_url, body);
-  atomic_fetch_add(ok ? &o->st_exported : &o->st_dropped, n);
+  bool encoded = ot_json_spans(body, o->resource_json, batch, n);
+  /* The body has all a retry needs: the spans go back to the pool now,
+   * while the encoding has left them in the cache. After the POST (the
+   * body copied through libcurl and the kernel) they were not, and the
+   * pool's walk of the batch missed at every span; and the drains made
+   * during the request (progress()) reuse them. */
   ot_spans_recycle(o, batch);
+  bool ok = encoded && post(o, curl, hdrs, o->traces_url, body);
+  atomic_fetch_add(ok ? &o->st_exported : &o->st_dropped, n);
   return ok;
 }
 
