@@ -188,18 +188,6 @@ static inline void buf_reset(ot_buf *b, char *own, size_t size) {
   b->p[0] = '\0';
 }
 
-/* Ask for the cache lines of span `s` that span_get() writes or reads:
- * its header (zeroed, up to the buffers' memory) and the first bytes of
- * each buffer's own memory (reset). Always inlined: as a function of
- * its own, gcc 12 found it free of side effects and dropped its calls. */
-__attribute__((always_inline)) static inline void span_prefetch(const ot_span *s) {
-  for (size_t off = 0; off < offsetof(ot_span, mem); off += OT_CACHE_LINE)
-    __builtin_prefetch((const char *)s + off);
-  __builtin_prefetch(s->mem);
-  __builtin_prefetch(s->mem + OT_SPAN_STRS);
-  __builtin_prefetch(s->mem + OT_SPAN_STRS + OT_SPAN_ATTRS);
-}
-
 /* A span from the pool (o->lock held), emptied; NULL when out of memory. */
 static ot_span *span_get(hl_otel *o) {
   ot_span *s = o->spare;
@@ -218,7 +206,7 @@ static ot_span *span_get(hl_otel *o) {
      * left the cache, and the load of ->next that walks the list waited
      * for memory at every span (perf: ~15 % of the exporter thread's
      * time, most of it on that one load). */
-    if (o->spare) span_prefetch(o->spare);
+    if (o->spare) ot_span_prefetch(o->spare);
     strs = s->strs, attrs = s->attrs, events = s->events;
   } else if (!(s = span_new(o))) {
     return NULL;
