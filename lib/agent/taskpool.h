@@ -66,6 +66,21 @@ void hl__jobs_submit(hl__job *job);
  * handed to another thread: a call with a time limit). */
 void hl__jobs_submit_here(hl__job *job);
 
+/* Hold the jobs this thread submits with hl__jobs_submit() (not group
+ * jobs, not hl__jobs_submit_here(): their submitter waits for them) until
+ * the matching hl__jobs_release(), which queues them all, in submit order,
+ * under one lock and wakes as many idle threads as they need at once.
+ * For a thread that submits several jobs in a burst: the event loop's
+ * turn, whose finished transfers each schedule their run's next step
+ * (one lock and one wake-up per job made the woken workers contend with
+ * the loop for the lock: issue 12). A held job cannot be taken back
+ * (hl__jobs_cancel) before the release. Nests; the outermost release
+ * queues. A thread that waits for other work (hl__group_wait,
+ * hl__jobs_block_begin) queues its held jobs first. Per thread: a hold
+ * only affects the calling thread's submits. */
+void hl__jobs_hold(void);
+void hl__jobs_release(void);
+
 /* Queue `job` as part of `g`, carrying the calling thread's call record. */
 void hl__group_init(hl__group *g);
 void hl__group_submit(hl__group *g, hl__job *job);
