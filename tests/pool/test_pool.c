@@ -9,7 +9,9 @@
  * so can one inside a timed tool; a whole tree on the pool is cancelled
  * from another thread, and a cancelled run's timed call still waiting in
  * the queue of a saturated pool ends at once;
- * hl_work_parallel's contract.
+ * hl_work_parallel's contract; jobs held by a thread (the event loop's
+ * turn) and then queued at once each run once, on the pool's threads,
+ * carrying no call record.
  *
  * The pool's size is process-wide and only ever set here, so the tests
  * that need a small pool run last, in order of decreasing size.
@@ -22,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/call.h"     /* internal: the call record a job carries */
+#include "agent/taskpool.h" /* internal: hl__jobs_hold() has no public form */
 #include "check.h"
 #include "interrupt/fixture.h"
 
@@ -325,6 +329,97 @@ static void work_parallel_inside_a_tool_keeps_the_call(void) {
   hl_provider_unref(m);
 }
 
+/* ---- jobs held, then queued at once (hl__jobs_hold) ---- */
+
+#define HELD_JOBS 64
+
+typedef struct held_job {
+  hl__job job; /* first: the job's address is the struct's */
+  struct burst *b;
+  atomic_int runs;
+  bool on_submitter, had_call;
+} held_job;
+
+typedef struct burst {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int left;
+  pthread_t submitter;
+  bool submitter_in_call; /* the tool's own record, which the jobs must not get */
+  int ran_while_held;
+  held_job jobs[HELD_JOBS];
+} burst;
+
+static void held_fn(hl__job *job) {
+  held_job *h = (held_job *)job;
+  h->on_submitter = pthread_equal(pthread_self(), h->b->submitter);
+  h->had_call = hl__call_current() != NULL;
+  atomic_fetch_add(&h->runs, 1);
+  pthread_mutex_lock(&h->b->mu);
+  if (--h->b->left == 0) pthread_cond_broadcast(&h->b->cv);
+  pthread_mutex_unlock(&h->b->mu);
+}
+
+/* A tool (so that this thread has a call record) that holds a burst of
+ * jobs, nested twice, and lets them go. */
+static hl_status burst_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)args;
+  burst *b = ud;
+  b->submitter = pthread_self();
+  b->submitter_in_call = hl__call_current() != NULL;
+  b->left = HELD_JOBS;
+  hl__jobs_hold();
+  hl__jobs_hold();
+  for (int i = 0; i < HELD_JOBS; i++) {
+    b->jobs[i].b = b;
+    b->jobs[i].job.fn = held_fn;
+    hl__jobs_submit(&b->jobs[i].job);
+  }
+  hl__jobs_release(); /* the inner one: still held */
+  sleep_ms(30);       /* time enough for an idle pool to take queued jobs */
+  for (int i = 0; i < HELD_JOBS; i++) b->ran_while_held += atomic_load(&b->jobs[i].runs);
+  hl__jobs_release();
+  pthread_mutex_lock(&b->mu);
+  while (b->left > 0) pthread_cond_wait(&b->cv, &b->mu);
+  pthread_mutex_unlock(&b->mu);
+  *result = cJSON_CreateString("done");
+  return HL_OK;
+}
+
+static void held_jobs_run_once_each_when_released(void) {
+  burst *b = calloc(1, sizeof *b);
+  REQUIRE(b);
+  pthread_mutex_init(&b->mu, NULL);
+  pthread_cond_init(&b->cv, NULL);
+  hl_provider *m;
+  hl_agent *a = scripted_agent("burster", &m);
+  hl_tool *t = hl_tool_new("burst", "Submit a burst of jobs.", burst_fn, b);
+  hl_agent_add_tool(a, t);
+  hl_tool_unref(t);
+  hl_scripted_push_tool_call(m, "burst_1", "burst", "{}");
+  hl_scripted_push_text(m, "burst done");
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_OK);
+  CHECK_STR(answer, "burst done");
+  hl_free(answer);
+  CHECK(b->submitter_in_call);
+  CHECK_INT(b->ran_while_held, 0);
+  int once = 0, on_submitter = 0, with_call = 0;
+  for (int i = 0; i < HELD_JOBS; i++) {
+    once += atomic_load(&b->jobs[i].runs) == 1;
+    on_submitter += b->jobs[i].on_submitter;
+    with_call += b->jobs[i].had_call;
+  }
+  CHECK_INT(once, HELD_JOBS);
+  CHECK_INT(on_submitter, 0); /* the pool can start threads: none ran here */
+  CHECK_INT(with_call, 0);    /* hl__jobs_submit carries no call record */
+  hl_agent_unref(a);
+  hl_provider_unref(m);
+  pthread_mutex_destroy(&b->mu);
+  pthread_cond_destroy(&b->cv);
+  free(b);
+}
+
 /* ---- nested blocking work on a small pool ---- */
 
 typedef struct team {
@@ -599,6 +694,7 @@ int main(int argc, char **argv) {
   RUN(timed_tool_child_interrupt_resumes);
   RUN(work_parallel_runs_each_index_once);
   RUN(work_parallel_inside_a_tool_keeps_the_call);
+  RUN(held_jobs_run_once_each_when_released);
   RUN(nested_work_ends_on_this_pool);    /* the default size */
   RUN(cancel_tree_on_this_pool);
   CHECK_INT(hl_set_worker_threads(2), HL_OK);
