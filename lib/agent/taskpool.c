@@ -172,8 +172,10 @@ static void push_locked(hl__job *job) {
 
 /* ---- running a job ---------------------------------------------------- */
 
-/* Unlocked. The job's group is not touched after its count goes down. */
-static void run_job(hl__job *j) {
+/* Unlocked. Returns the job's group (NULL: none), whose count the caller
+ * lowers with group_done_locked() under the lock it takes next anyway to
+ * look at the queue (one acquisition per job, not two). */
+static hl__group *run_job(hl__job *j) {
   hl__call *call = j->call_;
   j->call_ = NULL;
   hl__group *g = j->group_;
@@ -181,11 +183,13 @@ static void run_job(hl__job *j) {
   j->fn(j); /* may free j (a job that is not a group's) */
   hl__call_leave(prev);
   hl__call_unref(call);
-  if (g) {
-    pthread_mutex_lock(&jobs_lock);
-    if (--g->unfinished_ == 0) pthread_cond_broadcast(&g->done_);
-    pthread_mutex_unlock(&jobs_lock);
-  }
+  return g;
+}
+
+/* Locked. The group is not touched after its count goes down (its waiter
+ * may return and free it as soon as the lock is let go). */
+static void group_done_locked(hl__group *g) {
+  if (g && --g->unfinished_ == 0) pthread_cond_broadcast(&g->done_);
 }
 
 static void *worker_main(void *arg) {
@@ -222,8 +226,9 @@ static void *worker_main(void *arg) {
     woken = false;
     j->abandoned_ = &abandoned;
     pthread_mutex_unlock(&jobs_lock);
-    run_job(j);
+    hl__group *g = run_job(j);
     pthread_mutex_lock(&jobs_lock);
+    group_done_locked(g);
   }
   if (woken) n_woken--;
   n_threads--;
@@ -352,6 +357,7 @@ void hl__group_wait(hl__group *g) {
       pthread_mutex_unlock(&jobs_lock);
       run_job(j);
       pthread_mutex_lock(&jobs_lock);
+      group_done_locked(g);
       continue;
     }
     /* Every job is on a worker: step aside until they end. None of the
