@@ -56,6 +56,18 @@ static hl_agent *scripted_agent(const char *name, hl_provider **model) {
   return a;
 }
 
+/* An agent whose scripted model calls `tool` (the reference is taken)
+ * once, as `call_id` with no arguments, then answers `text`. */
+static hl_agent *one_call_agent(const char *name, hl_tool *tool, const char *call_id,
+                                const char *text, hl_provider **model) {
+  hl_agent *a = scripted_agent(name, model);
+  hl_agent_add_tool(a, tool);
+  hl_scripted_push_tool_call(*model, call_id, hl_tool_name(tool), "{}");
+  hl_scripted_push_text(*model, text);
+  hl_tool_unref(tool);
+  return a;
+}
+
 /* ---- a child run inside a timed tool nests under the tool's call ---- */
 
 typedef struct seen_parent {
@@ -311,12 +323,8 @@ static hl_status fan_fn(hl_context *ctx, const cJSON *args, cJSON **result, void
 
 static void work_parallel_inside_a_tool_keeps_the_call(void) {
   hl_provider *m;
-  hl_agent *a = scripted_agent("fanner", &m);
-  hl_tool *t = hl_tool_new("fan", "Fan out.", fan_fn, NULL);
-  hl_agent_add_tool(a, t);
-  hl_tool_unref(t);
-  hl_scripted_push_tool_call(m, "fan_1", "fan", "{}");
-  hl_scripted_push_text(m, "fanned");
+  hl_agent *a = one_call_agent("fanner", hl_tool_new("fan", "Fan out.", fan_fn, NULL), "fan_1",
+                               "fanned", &m);
   char *answer = NULL;
   CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_OK);
   hl_free(answer);
@@ -392,12 +400,8 @@ static void held_jobs_run_once_each_when_released(void) {
   pthread_mutex_init(&b->mu, NULL);
   pthread_cond_init(&b->cv, NULL);
   hl_provider *m;
-  hl_agent *a = scripted_agent("burster", &m);
-  hl_tool *t = hl_tool_new("burst", "Submit a burst of jobs.", burst_fn, b);
-  hl_agent_add_tool(a, t);
-  hl_tool_unref(t);
-  hl_scripted_push_tool_call(m, "burst_1", "burst", "{}");
-  hl_scripted_push_text(m, "burst done");
+  hl_agent *a = one_call_agent("burster", hl_tool_new("burst", "Submit a burst of jobs.", burst_fn, b),
+                               "burst_1", "burst done", &m);
   char *answer = NULL;
   CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_OK);
   CHECK_STR(answer, "burst done");
