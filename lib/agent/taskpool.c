@@ -53,6 +53,7 @@ static int n_idle;     /* on the idle stack */
 static int n_woken;    /* started or woken for the queue, not at a job yet */
 static int n_blocked;  /* stepped aside (hl__jobs_block_begin) */
 static int n_queued;
+static int n_chained;  /* queued group jobs behind another of their group's (no wake-up yet) */
 static int size_set;   /* 0: not decided yet */
 
 /* Set on the pool's own threads: only they step aside. */
@@ -112,6 +113,8 @@ static void unlink_locked(hl__job *j) {
   j->next_ = j->prev_ = NULL;
   j->queued_ = false;
   n_queued--;
+  /* The next of its group's, if any, now needs a thread (wake_locked). */
+  if (j->group_ && --j->group_->queued_ > 0) n_chained--;
 }
 
 static void *worker_main(void *arg);
@@ -121,14 +124,15 @@ static void *worker_main(void *arg);
 static int busy_locked(void) { return n_threads - n_idle - n_blocked; }
 
 /* Someone to take the queue: for each queued job that no woken thread is
- * on its way to, take an idle thread off the stack, or start one, while
- * the busy ones are fewer than the size. Returns the threads to wake,
+ * on its way to (not counting group jobs chained behind another of their
+ * group's: see hl__group_submit), take an idle thread off the stack, or
+ * start one, while the busy ones are fewer than the size. Returns the threads to wake,
  * which the caller posts after unlocking (wake()). */
 static sleeper *wake_locked(void) {
   sleeper *wake = NULL;
   /* Idle threads past the size (it was lowered, or threads stepped back
    * in) stay asleep: the size bounds the busy ones. */
-  while (n_queued > n_woken && busy_locked() < pool_size()) {
+  while (n_queued - n_chained > n_woken && busy_locked() < pool_size()) {
     if (idle_top) {
       sleeper *s = idle_top;
       idle_top = s->next;
@@ -168,6 +172,7 @@ static void push_locked(hl__job *job) {
   tail = job;
   job->queued_ = true;
   n_queued++;
+  if (job->group_ && job->group_->queued_++ > 0) n_chained++;
 }
 
 /* ---- running a job ---------------------------------------------------- */
@@ -225,7 +230,10 @@ static void *worker_main(void *arg) {
     if (woken) n_woken--;
     woken = false;
     j->abandoned_ = &abandoned;
+    /* A group's job taken: a thread for the next one of the group. */
+    sleeper *w = j->group_ ? wake_locked() : NULL;
     pthread_mutex_unlock(&jobs_lock);
+    wake(w);
     hl__group *g = run_job(j);
     pthread_mutex_lock(&jobs_lock);
     group_done_locked(g);
@@ -321,10 +329,15 @@ void hl__jobs_abandon(hl__job *job) {
 void hl__jobs_submit_here(hl__job *job) { submit(job, hl__call_ref(hl__call_current()), NULL); }
 
 bool hl__jobs_cancel(hl__job *job) {
+  sleeper *w = NULL;
   pthread_mutex_lock(&jobs_lock);
   bool taken = job->queued_;
-  if (taken) unlink_locked(job);
+  if (taken) {
+    unlink_locked(job);
+    w = wake_locked(); /* a group's next job, if it was one */
+  }
   pthread_mutex_unlock(&jobs_lock);
+  wake(w);
   if (taken) {
     hl__call_unref(job->call_);
     job->call_ = NULL;
@@ -338,6 +351,7 @@ void hl__group_init(hl__group *g) {
   pthread_cond_init(&g->done_, NULL);
   g->head_ = g->tail_ = NULL;
   g->unfinished_ = 0;
+  g->queued_ = 0;
 }
 
 void hl__group_submit(hl__group *g, hl__job *job) {
@@ -354,7 +368,10 @@ void hl__group_wait(hl__group *g) {
     if (j) {
       g->head_ = j->gnext_;
       unlink_locked(j);
+      /* The next one gets a thread, should this one wait for it. */
+      sleeper *w = wake_locked();
       pthread_mutex_unlock(&jobs_lock);
+      wake(w);
       run_job(j);
       pthread_mutex_lock(&jobs_lock);
       group_done_locked(g);

@@ -56,6 +56,7 @@ typedef struct hl__group {
   pthread_cond_t done_;
   hl__job *head_, *tail_;  /* submitted jobs; the queued ones are claimable */
   int unfinished_;
+  int queued_;             /* of them, in the pool's queue */
 } hl__group;
 
 /* Queue `job` (any thread), FIFO, carrying no call record (the steps of
@@ -81,7 +82,14 @@ void hl__jobs_submit_here(hl__job *job);
 void hl__jobs_hold(void);
 void hl__jobs_release(void);
 
-/* Queue `job` as part of `g`, carrying the calling thread's call record. */
+/* Queue `job` as part of `g`, carrying the calling thread's call record.
+ * A group's queued jobs get a thread woken for them one at a time: the
+ * first, then the next as soon as a thread (or the waiter) takes one, so
+ * that all of them still run at once when each waits for the others,
+ * but jobs the waiter takes back itself (hl__group_wait) woke nobody:
+ * the helpers of a turn's tool calls, which the run's own thread usually
+ * finds no call left for (issue 12: 3.9 of the sequential scenario (b)'s
+ * 4 futex calls per run were theirs, two threads woken for nothing). */
 void hl__group_init(hl__group *g);
 void hl__group_submit(hl__group *g, hl__job *job);
 /* Until every job of `g` has run: run the group's jobs no worker took
