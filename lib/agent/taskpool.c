@@ -126,8 +126,8 @@ static int busy_locked(void) { return n_threads - n_idle - n_blocked; }
 /* Someone to take the queue: for each queued job that no woken thread is
  * on its way to (not counting group jobs chained behind another of their
  * group's: see hl__group_submit), take an idle thread off the stack, or
- * start one, while the busy ones are fewer than the size. Returns the threads to wake,
- * which the caller posts after unlocking (wake()). */
+ * start one, while the busy ones are fewer than the size. Returns the
+ * threads to wake, which the caller posts after unlocking (wake()). */
 static sleeper *wake_locked(void) {
   sleeper *wake = NULL;
   /* Idle threads past the size (it was lowered, or threads stepped back
