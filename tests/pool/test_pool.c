@@ -9,7 +9,7 @@
  * so can one inside a timed tool; a whole tree on the pool is cancelled
  * from another thread, and a cancelled run's timed call still waiting in
  * the queue of a saturated pool ends at once;
- * hl_work_parallel's contract; jobs held by a thread (the event loop's
+ * hl_work_parallel's contract (its indexes all run at once); jobs held by a thread (the event loop's
  * turn) and then queued at once each run once, on the pool's threads,
  * carrying no call record.
  *
@@ -28,11 +28,7 @@
 #include "agent/taskpool.h" /* internal: hl__jobs_hold() has no public form */
 #include "check.h"
 #include "interrupt/fixture.h"
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
+#include "overlap.h" /* sleep_ms, counting calls that run at once */
 
 static hl_status echo_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
   (void)ctx, (void)ud;
@@ -296,6 +292,27 @@ static void work_parallel_runs_each_index_once(void) {
   CHECK_INT(hl_work_parallel(3, NULL, c), HL_ERR_INVALID);
   CHECK_CONTAINS(hl_last_error(), "fn is NULL");
   free(c);
+}
+
+/* "At the same time": every index waits until all have been inside at
+ * once (overlap.h). The pool wakes a thread for a group's queued jobs one
+ * at a time, the next when one is taken: the chain must still reach every
+ * helper while the earlier ones wait. */
+#define MEETING 6
+
+static void meet_fn(void *arg, size_t i) {
+  (void)arg, (void)i;
+  overlap_enter();
+  overlap_await(MEETING);
+  overlap_leave();
+}
+
+static void work_parallel_indexes_all_meet(void) {
+  REQUIRE(hl_worker_threads() >= MEETING); /* the default size: 8 at least */
+  atomic_store(&running, 0);
+  atomic_store(&max_running, 0);
+  CHECK_INT(hl_work_parallel(MEETING, meet_fn, NULL), HL_OK);
+  CHECK_INT(atomic_load(&max_running), MEETING);
 }
 
 /* Inside a tool, the work runs inside the tool's call on pool threads. */
@@ -697,6 +714,7 @@ int main(int argc, char **argv) {
   RUN(deferred_tool_thread_child_interrupt_resumes);
   RUN(timed_tool_child_interrupt_resumes);
   RUN(work_parallel_runs_each_index_once);
+  RUN(work_parallel_indexes_all_meet);
   RUN(work_parallel_inside_a_tool_keeps_the_call);
   RUN(held_jobs_run_once_each_when_released);
   RUN(nested_work_ends_on_this_pool);    /* the default size */
