@@ -75,6 +75,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/taskpool.h" /* a turn holds the run steps its transfers schedule */
 #include "hookline/engine.h"
 #include "hookline/pool.h"
 #include "providers/engine.h"
@@ -852,14 +853,23 @@ static int wait_ms(int64_t now) {
  * (if `block`, until the next deadline; else not at all) for ready
  * sockets, posted tasks or a deadline, and do what is due. */
 static void loop_turn(bool block) {
+  /* The runs whose transfers end in this turn each schedule their next
+   * step on the worker pool: held until the end of the turn (and before
+   * the wait) and queued at once, with one lock and the wake-ups the
+   * whole batch needs, instead of a lock and a wake-up per transfer that
+   * the woken workers then contended for with this thread (issue 12:
+   * futex calls per session). */
+  hl__jobs_hold();
   /* Tasks first: a driver that just took the baton, or a loop thread
    * whose wake-up was read by a driver, may have tasks but no eventfd
    * event to announce them. */
   if (atomic_load_explicit(&E.posted, memory_order_relaxed)) run_tasks(false);
+  hl__jobs_release();
   int timeout_ms = block ? wait_ms(hl__engine_now_ms()) : 0;
   struct epoll_event evs[HL_ENGINE_EVENTS];
   int n = epoll_wait(E.epfd, evs, HL_ENGINE_EVENTS, timeout_ms);
   if (n < 0 && errno != EINTR) n = 0;
+  hl__jobs_hold();
   E.cur_evs = evs;
   E.cur_n = n > 0 ? n : 0;
   for (int i = 0; i < n; i++) {
@@ -895,6 +905,7 @@ static void loop_turn(bool block) {
   /* Timers and tasks may have added transfers (their kick-off is a curl
    * timeout of 0, seen at the next turn) or finished some. */
   read_all_done();
+  hl__jobs_release();
 }
 
 static void *loop_main(void *arg) {
