@@ -327,6 +327,8 @@ bool ot_json_spans(ot_buf *b, const char *resource_json, ot_span *spans, size_t 
   ot_buf_puts(b, ",\"spans\":[");
   size_t i = 0;
   for (ot_span *s = spans; s && i < n; s = s->next, i++) {
+    /* the next span comes from memory while this one is written */
+    if (s->next && i + 1 < n) ot_span_prefetch(s->next);
     if (i) ot_buf_put(b, ",", 1);
     put_span(b, s, &cache);
   }

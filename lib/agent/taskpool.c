@@ -1,9 +1,9 @@
 /*
  * taskpool.c - the bounded worker pool (taskpool.h): a FIFO of jobs under
- * one mutex and a condition variable, and up to `size` busy threads that
- * take them. No polling, no spinning, no timer: an idle thread sleeps on
- * the condition variable until a job arrives, a waiter sleeps on its
- * group's condition until the group's last job ends.
+ * one mutex, and up to `size` busy threads that take them. No polling, no
+ * spinning, no timer: an idle thread sleeps on a semaphore of its own
+ * until it is handed the queue, a waiter sleeps on its group's condition
+ * until the group's last job ends.
  *
  * Why bounded: with thousands of runs in flight, a thread per run costs
  * memory and scheduler time; runs only need a thread while a step of
@@ -11,9 +11,22 @@
  * the number of blocking things (tools, hooks) that can be in progress at
  * once before further work queues. Why caller-runs and stepping aside:
  * see taskpool.h (nested work on a pool of one thread must still end).
+ *
+ * Why a semaphore per idle thread rather than one condition variable
+ * (issue 12, the futex calls of concurrent_slow): every futex call of the
+ * asynchronous runs was on this pool, half of them lock contention. A
+ * thread signalled under the lock woke only to block on the lock its
+ * waker still held (two more futex calls), and the idle count, lowered
+ * by the woken thread itself, let every submit until then signal again.
+ * Now the waker takes idle threads off a stack under the lock, counting
+ * them as woken ("searching"), and posts their semaphores after
+ * unlocking; a job finds a thread to wake only if the threads already
+ * woken for the queue are fewer than the jobs in it. A thread that ends a
+ * job takes the next one itself, with no wake-up.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -25,18 +38,30 @@
 
 #define HL_JOBS_MAX 1024
 
+/* A pool thread with nothing to do, asleep on its own semaphore (on the
+ * stack of that thread). */
+typedef struct sleeper {
+  struct sleeper *next;
+  sem_t sem;
+} sleeper;
+
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t jobs_cond = PTHREAD_COND_INITIALIZER;
 static hl__job *head, *tail;
+static sleeper *idle_top; /* the idle threads, the latest asleep on top (its cache is warm) */
 static int n_threads;  /* threads that exist */
-static int n_idle;     /* waiting for a job */
+static int n_idle;     /* on the idle stack */
+static int n_woken;    /* started or woken for the queue, not at a job yet */
 static int n_blocked;  /* stepped aside (hl__jobs_block_begin) */
 static int n_queued;
+static int n_chained;  /* queued group jobs behind another of their group's (no wake-up yet) */
 static int size_set;   /* 0: not decided yet */
 
 /* Set on the pool's own threads: only they step aside. */
 static _Thread_local bool on_pool_thread;
 static _Thread_local int block_depth;
+/* hl__jobs_hold(): this thread's held jobs, in submit order. */
+static _Thread_local int hold_depth;
+static _Thread_local hl__job *held_head, *held_tail;
 
 static int default_size(void) {
   const char *env = getenv("HOOKLINE_WORKER_THREADS");
@@ -88,30 +113,55 @@ static void unlink_locked(hl__job *j) {
   j->next_ = j->prev_ = NULL;
   j->queued_ = false;
   n_queued--;
+  /* The next of its group's, if any, now needs a thread (wake_locked). */
+  if (j->group_ && --j->group_->queued_ > 0) n_chained--;
 }
 
 static void *worker_main(void *arg);
 
-/* Threads busy with work, not counting those stepped aside. */
+/* Threads busy with work, not counting those stepped aside (the woken
+ * ones count: they are on their way to a job). */
 static int busy_locked(void) { return n_threads - n_idle - n_blocked; }
 
-/* Someone to take the queue: wake an idle thread, or start one while the
- * busy ones are fewer than the size. */
-static void wake_locked(void) {
+/* Someone to take the queue: for each queued job that no woken thread is
+ * on its way to (not counting group jobs chained behind another of their
+ * group's: see hl__group_submit), take an idle thread off the stack, or
+ * start one, while the busy ones are fewer than the size. Returns the
+ * threads to wake, which the caller posts after unlocking (wake()). */
+static sleeper *wake_locked(void) {
+  sleeper *wake = NULL;
   /* Idle threads past the size (it was lowered, or threads stepped back
    * in) stay asleep: the size bounds the busy ones. */
-  if (n_queued == 0 || busy_locked() >= pool_size()) return;
-  if (n_idle > 0) {
-    pthread_cond_signal(&jobs_cond);
-    return;
+  while (n_queued - n_chained > n_woken && busy_locked() < pool_size()) {
+    if (idle_top) {
+      sleeper *s = idle_top;
+      idle_top = s->next;
+      n_idle--;
+      s->next = wake;
+      wake = s;
+    } else {
+      if (n_threads >= HL_JOBS_MAX) break;
+      pthread_t th;
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      int rc = pthread_create(&th, &attr, worker_main, NULL);
+      pthread_attr_destroy(&attr);
+      if (rc != 0) break;
+      n_threads++;
+    }
+    n_woken++;
   }
-  if (n_threads >= HL_JOBS_MAX) return;
-  pthread_t th;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  if (pthread_create(&th, &attr, worker_main, NULL) == 0) n_threads++;
-  pthread_attr_destroy(&attr);
+  return wake;
+}
+
+/* Unlocked: post the semaphores of the threads wake_locked() took. */
+static void wake(sleeper *s) {
+  while (s) {
+    sleeper *next = s->next; /* `s` may be gone once posted */
+    sem_post(&s->sem);
+    s = next;
+  }
 }
 
 static void push_locked(hl__job *job) {
@@ -122,12 +172,15 @@ static void push_locked(hl__job *job) {
   tail = job;
   job->queued_ = true;
   n_queued++;
+  if (job->group_ && job->group_->queued_++ > 0) n_chained++;
 }
 
 /* ---- running a job ---------------------------------------------------- */
 
-/* Unlocked. The job's group is not touched after its count goes down. */
-static void run_job(hl__job *j) {
+/* Unlocked. Returns the job's group (NULL: none), whose count the caller
+ * lowers with group_done_locked() under the lock it takes next anyway to
+ * look at the queue (one acquisition per job, not two). */
+static hl__group *run_job(hl__job *j) {
   hl__call *call = j->call_;
   j->call_ = NULL;
   hl__group *g = j->group_;
@@ -135,17 +188,22 @@ static void run_job(hl__job *j) {
   j->fn(j); /* may free j (a job that is not a group's) */
   hl__call_leave(prev);
   hl__call_unref(call);
-  if (g) {
-    pthread_mutex_lock(&jobs_lock);
-    if (--g->unfinished_ == 0) pthread_cond_broadcast(&g->done_);
-    pthread_mutex_unlock(&jobs_lock);
-  }
+  return g;
+}
+
+/* Locked. The group is not touched after its count goes down (its waiter
+ * may return and free it as soon as the lock is let go). */
+static void group_done_locked(hl__group *g) {
+  if (g && --g->unfinished_ == 0) pthread_cond_broadcast(&g->done_);
 }
 
 static void *worker_main(void *arg) {
   (void)arg;
   on_pool_thread = true;
+  sleeper me;
+  sem_init(&me.sem, 0, 0);
   bool abandoned = false; /* the running job was given up (hl__jobs_abandon) */
+  bool woken = true;      /* counted in n_woken (started for the queue) */
   pthread_mutex_lock(&jobs_lock);
   for (;;) {
     if (abandoned) {
@@ -156,22 +214,34 @@ static void *worker_main(void *arg) {
      * ones that started meanwhile take the queue. */
     if (busy_locked() > pool_size()) break;
     if (!head) {
+      if (woken) n_woken--;
+      me.next = idle_top;
+      idle_top = &me;
       n_idle++;
-      pthread_cond_wait(&jobs_cond, &jobs_lock);
-      n_idle--;
+      pthread_mutex_unlock(&jobs_lock);
+      while (sem_wait(&me.sem) != 0 && errno == EINTR) {
+      }
+      pthread_mutex_lock(&jobs_lock);
+      woken = true; /* the waker took it off the stack and counted it */
       continue;
     }
     hl__job *j = head;
     unlink_locked(j);
+    if (woken) n_woken--;
+    woken = false;
     j->abandoned_ = &abandoned;
-    /* Pass the wake-up on while jobs remain (one signal per job). */
-    wake_locked();
+    /* A group's job taken: a thread for the next one of the group. */
+    sleeper *w = j->group_ ? wake_locked() : NULL;
     pthread_mutex_unlock(&jobs_lock);
-    run_job(j);
+    wake(w);
+    hl__group *g = run_job(j);
     pthread_mutex_lock(&jobs_lock);
+    group_done_locked(g);
   }
+  if (woken) n_woken--;
   n_threads--;
   pthread_mutex_unlock(&jobs_lock);
+  sem_destroy(&me.sem);
   return NULL;
 }
 
@@ -188,7 +258,7 @@ static void submit(hl__job *job, hl__call *call, hl__group *g) {
     g->unfinished_++;
   }
   push_locked(job);
-  wake_locked();
+  sleeper *w = wake_locked();
   if (n_threads == 0 && !g) {
     /* No thread could start: do it here rather than lose it (a group's
      * job is run by its waiter). */
@@ -198,27 +268,76 @@ static void submit(hl__job *job, hl__call *call, hl__group *g) {
     return;
   }
   pthread_mutex_unlock(&jobs_lock);
+  wake(w);
 }
 
-void hl__jobs_submit(hl__job *job) { submit(job, NULL, NULL); }
+void hl__jobs_submit(hl__job *job) {
+  if (hold_depth == 0) {
+    submit(job, NULL, NULL);
+    return;
+  }
+  /* Held (hl__jobs_hold): listed through gnext_, which only a group's
+   * jobs use otherwise. */
+  job->call_ = NULL;
+  job->abandoned_ = NULL;
+  job->group_ = NULL;
+  job->gnext_ = NULL;
+  if (held_tail) held_tail->gnext_ = job;
+  else held_head = job;
+  held_tail = job;
+}
+
+/* Queue this thread's held jobs: one lock, the wake-ups they need. */
+static void flush_held(void) {
+  hl__job *list = held_head;
+  if (!list) return;
+  held_head = held_tail = NULL;
+  pthread_mutex_lock(&jobs_lock);
+  for (hl__job *j = list; j; j = j->gnext_) push_locked(j);
+  sleeper *w = wake_locked();
+  bool here = n_threads == 0;
+  /* No thread could start: run them here rather than lose them. */
+  if (here)
+    for (hl__job *j = list; j; j = j->gnext_) unlink_locked(j);
+  pthread_mutex_unlock(&jobs_lock);
+  wake(w);
+  while (here && list) {
+    hl__job *next = list->gnext_; /* fn may free the job */
+    run_job(list);
+    list = next;
+  }
+}
+
+void hl__jobs_hold(void) { hold_depth++; }
+
+void hl__jobs_release(void) {
+  if (hold_depth > 0 && --hold_depth == 0) flush_held();
+}
 
 void hl__jobs_abandon(hl__job *job) {
+  sleeper *w = NULL;
   pthread_mutex_lock(&jobs_lock);
   if (!job->queued_ && job->abandoned_ && !*job->abandoned_) {
     *job->abandoned_ = true;
     n_blocked++;
-    wake_locked();
+    w = wake_locked();
   }
   pthread_mutex_unlock(&jobs_lock);
+  wake(w);
 }
 
 void hl__jobs_submit_here(hl__job *job) { submit(job, hl__call_ref(hl__call_current()), NULL); }
 
 bool hl__jobs_cancel(hl__job *job) {
+  sleeper *w = NULL;
   pthread_mutex_lock(&jobs_lock);
   bool taken = job->queued_;
-  if (taken) unlink_locked(job);
+  if (taken) {
+    unlink_locked(job);
+    w = wake_locked(); /* a group's next job, if it was one */
+  }
   pthread_mutex_unlock(&jobs_lock);
+  wake(w);
   if (taken) {
     hl__call_unref(job->call_);
     job->call_ = NULL;
@@ -232,6 +351,7 @@ void hl__group_init(hl__group *g) {
   pthread_cond_init(&g->done_, NULL);
   g->head_ = g->tail_ = NULL;
   g->unfinished_ = 0;
+  g->queued_ = 0;
 }
 
 void hl__group_submit(hl__group *g, hl__job *job) {
@@ -239,6 +359,7 @@ void hl__group_submit(hl__group *g, hl__job *job) {
 }
 
 void hl__group_wait(hl__group *g) {
+  flush_held(); /* a thread about to sleep sits on no work */
   pthread_mutex_lock(&jobs_lock);
   while (g->unfinished_ > 0) {
     /* Caller runs: the first of the group's jobs nobody took yet. */
@@ -247,18 +368,30 @@ void hl__group_wait(hl__group *g) {
     if (j) {
       g->head_ = j->gnext_;
       unlink_locked(j);
+      /* The next one gets a thread, should this one wait for it. */
+      sleeper *w = wake_locked();
       pthread_mutex_unlock(&jobs_lock);
+      wake(w);
       run_job(j);
       pthread_mutex_lock(&jobs_lock);
+      group_done_locked(g);
       continue;
     }
-    /* Every job is on a worker: step aside until they end. */
-    if (on_pool_thread && block_depth == 0) {
+    /* Every job is on a worker: step aside until they end. None of the
+     * group's jobs is queued any more, so no other may become claimable
+     * while the lock is let go to wake a thread for the queue. */
+    bool step = on_pool_thread && block_depth == 0;
+    if (step) {
       n_blocked++;
-      wake_locked();
+      sleeper *w = wake_locked();
+      if (w) {
+        pthread_mutex_unlock(&jobs_lock);
+        wake(w);
+        pthread_mutex_lock(&jobs_lock);
+      }
     }
-    pthread_cond_wait(&g->done_, &jobs_lock);
-    if (on_pool_thread && block_depth == 0) n_blocked--;
+    if (g->unfinished_ > 0) pthread_cond_wait(&g->done_, &jobs_lock);
+    if (step) n_blocked--;
   }
   pthread_mutex_unlock(&jobs_lock);
   pthread_cond_destroy(&g->done_);
@@ -267,11 +400,13 @@ void hl__group_wait(hl__group *g) {
 /* ---- stepping aside ---------------------------------------------------- */
 
 void hl__jobs_block_begin(void) {
+  flush_held(); /* a thread about to sleep sits on no work */
   if (!on_pool_thread || block_depth++ > 0) return;
   pthread_mutex_lock(&jobs_lock);
   n_blocked++;
-  wake_locked();
+  sleeper *w = wake_locked();
   pthread_mutex_unlock(&jobs_lock);
+  wake(w);
 }
 
 void hl__jobs_block_end(void) {

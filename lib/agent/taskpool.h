@@ -56,6 +56,7 @@ typedef struct hl__group {
   pthread_cond_t done_;
   hl__job *head_, *tail_;  /* submitted jobs; the queued ones are claimable */
   int unfinished_;
+  int queued_;             /* of them, in the pool's queue */
 } hl__group;
 
 /* Queue `job` (any thread), FIFO, carrying no call record (the steps of
@@ -66,7 +67,29 @@ void hl__jobs_submit(hl__job *job);
  * handed to another thread: a call with a time limit). */
 void hl__jobs_submit_here(hl__job *job);
 
-/* Queue `job` as part of `g`, carrying the calling thread's call record. */
+/* Hold the jobs this thread submits with hl__jobs_submit() (not group
+ * jobs, not hl__jobs_submit_here(): their submitter waits for them) until
+ * the matching hl__jobs_release(), which queues them all, in submit order,
+ * under one lock and wakes as many idle threads as they need at once.
+ * For a thread that submits several jobs in a burst: the event loop's
+ * turn, whose finished transfers each schedule their run's next step
+ * (one lock and one wake-up per job made the woken workers contend with
+ * the loop for the lock: issue 12). A held job cannot be taken back
+ * (hl__jobs_cancel) before the release. Nests; the outermost release
+ * queues. A thread that waits for other work (hl__group_wait,
+ * hl__jobs_block_begin) queues its held jobs first. Per thread: a hold
+ * only affects the calling thread's submits. */
+void hl__jobs_hold(void);
+void hl__jobs_release(void);
+
+/* Queue `job` as part of `g`, carrying the calling thread's call record.
+ * A group's queued jobs get a thread woken for them one at a time: the
+ * first, then the next as soon as a thread (or the waiter) takes one, so
+ * that all of them still run at once when each waits for the others,
+ * but jobs the waiter takes back itself (hl__group_wait) woke nobody:
+ * the helpers of a turn's tool calls, which the run's own thread usually
+ * finds no call left for (issue 12: 3.9 of the sequential scenario (b)'s
+ * 4 futex calls per run were theirs, two threads woken for nothing). */
 void hl__group_init(hl__group *g);
 void hl__group_submit(hl__group *g, hl__job *job);
 /* Until every job of `g` has run: run the group's jobs no worker took

@@ -75,9 +75,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/taskpool.h" /* a turn holds the run steps its transfers schedule */
 #include "hookline/engine.h"
 #include "hookline/pool.h"
 #include "providers/engine.h"
+#include "providers/reuse_guard.h"
 
 /* Multi handles the pool may spread over, per loop (see the top). */
 #define HL_ENGINE_PARTS 32
@@ -114,6 +116,8 @@ typedef struct engine_xfer {
   void *user;
   int part;
   bool mux; /* may become a stream of an HTTP/2 connection (PIPEWAIT) */
+  bool h1;  /* stays HTTP/1.x: its connection goes through the reuse guard */
+  curl_socket_t sock; /* h1: the socket libcurl last asked to watch for it */
 } engine_xfer;
 
 typedef struct part {
@@ -138,6 +142,8 @@ typedef struct engine {
   /* Timers (loop thread only). */
   hl__timer **heap;
   size_t n_heap, cap_heap;
+  /* Idle HTTP/1.x connections checked before reuse (reuse_guard.h). */
+  hl__reuse_guard guard;
   /* Spare easy handles (loop thread only). */
   CURL *spare[HL_ENGINE_SPARE_EASY];
   size_t n_spare;
@@ -360,13 +366,18 @@ void hl__engine_timer_arm(hl__timer *t, int64_t due_ms) {
 #define WATCH_BIT ((uint64_t)1 << 63)
 
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
-  (void)easy;
   part *pt = userp;
   if (what == CURL_POLL_REMOVE) {
     if (socketp) epoll_ctl(E.epfd, EPOLL_CTL_DEL, s, NULL);
     curl_multi_assign(pt->multi, s, NULL);
     return 0;
   }
+  /* An HTTP/1.x transfer has one connection: the socket it waits on last
+   * is the one it leaves idle (libcurl's CURLINFO_ACTIVESOCKET would walk
+   * the whole connection cache to find it). */
+  engine_xfer *x = NULL;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+  if (x && x->h1) x->sock = s;
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.data.u64 = ((uint64_t)(pt - E.parts) << 32) | (uint32_t)s;
@@ -401,6 +412,9 @@ static void read_done(part *pt) {
     CURLcode rc = m->data.result;
     engine_xfer *x = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+    long local_port = 0;
+    if (x && x->h1 && rc == CURLE_OK && curl_easy_getinfo(easy, CURLINFO_LOCAL_PORT, &local_port) == CURLE_OK)
+      hl__reuse_guard_idle(&E.guard, x->sock, local_port);
     curl_multi_remove_handle(pt->multi, easy);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
     pt->running--;
@@ -446,8 +460,17 @@ static part *pick_part(bool mux) {
 /* Transfers                                                            */
 /* ------------------------------------------------------------------ */
 
-hl_status hl__engine_add(CURL *easy, bool mux, hl__engine_done_fn done, void *user, char *why,
-                         size_t why_size) {
+/* CURLOPT_PREREQFUNCTION of an HTTP/1.x transfer: a connection picked
+ * from the pool is checked before the request is sent (reuse_guard.h).
+ * Never refuses: a connection found bad is shut down, and libcurl sends
+ * the request again on a new one. */
+static int on_prereq(void *easy, char *peer_ip, char *local_ip, int peer_port, int local_port) {
+  hl__reuse_guard_check(&E.guard, easy, peer_ip, local_ip, peer_port, local_port);
+  return CURL_PREREQFUNC_OK;
+}
+
+hl_status hl__engine_add(CURL *easy, bool mux, bool h1, hl__engine_done_fn done, void *user,
+                         char *why, size_t why_size) {
   engine_xfer *x = malloc(sizeof *x);
   if (!x) {
     if (why) snprintf(why, why_size, "out of memory");
@@ -458,6 +481,12 @@ hl_status hl__engine_add(CURL *easy, bool mux, hl__engine_done_fn done, void *us
   x->user = user;
   x->part = (int)(pt - E.parts);
   x->mux = mux;
+  x->h1 = h1;
+  x->sock = CURL_SOCKET_BAD;
+  if (h1) {
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, easy);
+  }
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
   CURLMcode mc = curl_multi_add_handle(pt->multi, easy);
   if (mc != CURLM_OK) {
@@ -836,14 +865,23 @@ static int wait_ms(int64_t now) {
  * (if `block`, until the next deadline; else not at all) for ready
  * sockets, posted tasks or a deadline, and do what is due. */
 static void loop_turn(bool block) {
+  /* The runs whose transfers end in this turn each schedule their next
+   * step on the worker pool: held until the end of the turn (and before
+   * the wait) and queued at once, with one lock and the wake-ups the
+   * whole batch needs, instead of a lock and a wake-up per transfer that
+   * the woken workers then contended for with this thread (issue 12:
+   * futex calls per session). */
+  hl__jobs_hold();
   /* Tasks first: a driver that just took the baton, or a loop thread
    * whose wake-up was read by a driver, may have tasks but no eventfd
    * event to announce them. */
   if (atomic_load_explicit(&E.posted, memory_order_relaxed)) run_tasks(false);
+  hl__jobs_release();
   int timeout_ms = block ? wait_ms(hl__engine_now_ms()) : 0;
   struct epoll_event evs[HL_ENGINE_EVENTS];
   int n = epoll_wait(E.epfd, evs, HL_ENGINE_EVENTS, timeout_ms);
   if (n < 0 && errno != EINTR) n = 0;
+  hl__jobs_hold();
   E.cur_evs = evs;
   E.cur_n = n > 0 ? n : 0;
   for (int i = 0; i < n; i++) {
@@ -879,6 +917,7 @@ static void loop_turn(bool block) {
   /* Timers and tasks may have added transfers (their kick-off is a curl
    * timeout of 0, seen at the next turn) or finished some. */
   read_all_done();
+  hl__jobs_release();
 }
 
 static void *loop_main(void *arg) {

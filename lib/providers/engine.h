@@ -185,13 +185,16 @@ void hl__engine_unwatch(hl__watch *w);
  * answer), so that the loop does not wake for it. */
 hl_status hl__engine_watch_events(hl__watch *w, uint32_t events);
 
-/* Add a configured easy handle; `done` runs when it finishes. CURLOPT_PRIVATE
- * belongs to the engine. `mux`: the transfer may become a stream of an
- * HTTP/2 connection (CURLOPT_PIPEWAIT set), which spreads a start-up
- * burst over partitions (engine.c). HL_ERR_NETWORK if libcurl refuses
- * (message in `why`, which may be NULL). */
-hl_status hl__engine_add(CURL *easy, bool mux, hl__engine_done_fn done, void *user, char *why,
-                         size_t why_size);
+/* Add a configured easy handle; `done` runs when it finishes.
+ * CURLOPT_PRIVATE and CURLOPT_PREREQFUNCTION/DATA belong to the engine.
+ * `mux`: the transfer may become a stream of an HTTP/2 connection
+ * (CURLOPT_PIPEWAIT set), which spreads a start-up burst over partitions
+ * (engine.c). `h1`: it stays HTTP/1.x (CURLOPT_HTTP_VERSION 1.1 set): a
+ * pooled connection it would reuse is first checked for bytes the server
+ * sent unasked, and dropped if it has any (reuse_guard.h). HL_ERR_NETWORK
+ * if libcurl refuses (message in `why`, which may be NULL). */
+hl_status hl__engine_add(CURL *easy, bool mux, bool h1, hl__engine_done_fn done, void *user,
+                         char *why, size_t why_size);
 /* A transfer added with `mux` got its response headers (any HTTP version):
  * its connection's server SETTINGS are known, so its partition takes
  * transfers up to its full room again. Loop thread, from a header

@@ -826,18 +826,26 @@ static void start_attempt(call *c) {
   bool mux = pool.multiplex && maybe_h2 && !h2c_alone;
   if (mux) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   c->mux_unsettled = mux;
+  /* Stays HTTP/1.1 (said explicitly: libcurl then never picks an HTTP/2
+   * connection for it), so the engine checks a pooled connection for
+   * bytes the server sent unasked before reusing it (reuse_guard.h). */
+  bool h1 = !maybe_h2;
+  if (h1 && o->http_version == HL_HTTP_VERSION_AUTO)
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   /* libcurl's receive buffer is allocated per transfer and held while the
    * model thinks: with its default of 16 KB, 10,000 requests in flight
-   * (concurrent_slow) peaked at 343 MB, with 4 KB at 297 MB. Not less:
-   * libcurl 7.88 notices a server that sends more than its Content-Length
-   * only when the excess comes in the same read as the rest, and then
-   * closes the connection; with 1 KB (tried: 3 KB less per request in
-   * flight) the first read held the headers alone, later reads stop at
-   * the Content-Length, and the excess was left on a connection the pool
-   * kept and handed to the next request, which read it as its answer
-   * (tests/faults content_length_too_short_*_stream). libcurl 7.88's
-   * HTTP/2 layer also holds a stream's DATA in it. */
-  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
+   * (concurrent_slow) peaked at 343 MB, with 4 KB at 297 MB. Plain
+   * HTTP/1.1 gets libcurl's minimum, 1 KB (a larger answer takes more
+   * recv() calls; the bench's, under 800 bytes with headers, still one).
+   * libcurl reads a body only up to its Content-Length, so with 1 KB it
+   * no longer sees bytes a server sends beyond it (with 4 KB it saw those
+   * of a small answer in the same read, and closed the connection): the
+   * reuse guard drops such a connection instead, whenever they come
+   * (tests/faults content_length_too_short_*, excess_*). Over TLS, 4 KB:
+   * excess in the TLS record of the body's end waits inside the TLS
+   * library, out of the guard's sight. libcurl 7.88's HTTP/2 layer holds
+   * a stream's DATA in it too. */
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, h1 && !tls ? 1024L : 4096L);
   /* libcurl >= 8.7.0 writes the request (headers and body) into a send
    * buffer of this size that the easy handle keeps until it is freed, so
    * every request in flight and every spare handle holds one: its default
@@ -852,7 +860,7 @@ static void start_attempt(call *c) {
   c->easy = e;
   c->last_activity = now_ms();
   char why[256];
-  hl_status st = hl__engine_add(e, mux, on_done, c, why, sizeof why);
+  hl_status st = hl__engine_add(e, mux, h1, on_done, c, why, sizeof why);
   if (st != HL_OK) {
     detach_easy(c);
     finish_fail(c, st, "%s: cannot start a transfer to %s: %s", c->what, c->url, why);

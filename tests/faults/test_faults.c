@@ -54,7 +54,17 @@ typedef struct fault {
   outcome mcp_json, mcp_sse;
   double limit_s;        /* the call ends within this, every retry included */
   long total_timeout_ms; /* the client's total timeout; 0: 30 s */
+  /* The client calls a second time for the same model once the first
+   * call ended and AGAIN_AFTER_MS passed (the server answers it normally):
+   * it must get the answer, never what the fault left on a connection.
+   * `requests` then counts both calls. */
+  bool again;
 } fault;
+
+/* How long an `again` row waits between its calls: the "lateexcess"
+ * server sends its excess 50 ms after the answer, so by then it sits on
+ * the idle pooled connection. */
+#define AGAIN_AFTER_MS 300
 
 /* The whole spec. Clients retry 3 times with 10 ms backoff capped at 5 s,
  * time out after 5 s without a byte, cap answers at 8 MiB. */
@@ -129,6 +139,22 @@ static const fault faults[] = {
      .stream = {HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH", 1},
      .mcp_json = {HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH", 1, true},
      .mcp_sse = {HL_ERR_PROVIDER, "did not answer in HTTP: it sent \"SSH-2.0-OpenSSH", 1, true}, 15, 0},
+    /* A complete answer, then a second, unasked-for response on the same
+     * keep-alive connection (server.py's SMUGGLED text), in the same send
+     * or 50 ms later while the connection is idle in the pool. The first
+     * call has its answer; the next request must never take the smuggled
+     * one for its own (libcurl 7.88 reads a body only up to its
+     * Content-Length and reuses a connection that has unread bytes). */
+    {"excess_after_answer", "excess",
+     .plain = {HL_OK, NULL, 2},
+     .stream = {HL_OK, NULL, 2},
+     .mcp_json = {HL_OK, NULL, 2},
+     .mcp_sse = {HL_OK, NULL, 2}, 15, 0, .again = true},
+    {"excess_50ms_after_answer", "lateexcess",
+     .plain = {HL_OK, NULL, 2},
+     .stream = {HL_OK, NULL, 2},
+     .mcp_json = {HL_OK, NULL, 2},
+     .mcp_sse = {HL_OK, NULL, 2}, 15, 0, .again = true},
     /* 500 once, then the answer. */
     {"server_error_then_success", "r500once",
      .plain = {HL_OK, NULL, 2},
@@ -262,8 +288,18 @@ static void expect_outcome(const fault *f, const client *c) {
     CHECK(strstr(msg, KEY) == NULL && strstr(msg, "SECRET") == NULL);
   }
   CHECK(took < f->limit_s);
-  CHECK_INT(test_server_count(&srv, model), want->requests);
   hl_free(text);
+  if (f->again) {
+    struct timespec pause = {0, AGAIN_AFTER_MS * 1000000L};
+    nanosleep(&pause, NULL);
+    st = c->call(c, f, model, &text);
+    fprintf(stderr, "%s / %s, again: %s: %s\n", f->name, c->name, hl_status_name(st),
+            st != HL_OK ? hl_last_error() : text ? text : "(no text)");
+    CHECK_INT(st, HL_OK);
+    CHECK_STR(text, TEXT);
+    hl_free(text);
+  }
+  CHECK_INT(test_server_count(&srv, model), want->requests);
 }
 
 int main(int argc, char **argv) {

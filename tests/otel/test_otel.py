@@ -539,8 +539,15 @@ def case_collector(otel_run, root, mode):
         with rec.lock:
             statuses = [st for path, _, _, st in rec.posts if path == "/v1/traces"]
         check(statuses[:2] == [429, 429] and 200 in statuses, "429 retried: %r" % statuses[:5])
-        spans = spans_of(rec.accepted("/v1/traces"))
-        check(len(spans) >= 5, "spans arrived after the retries")
+        accepted = rec.accepted("/v1/traces")
+        ids = [s["spanId"] for s in spans_of(accepted)]
+        # 48 spans in batches of at most 16 (otel_run's max_batch): each
+        # batch is cut from the queue and the rest put back, so every
+        # span must arrive once, none twice, none lost.
+        check(len(ids) == 6 * n and len(set(ids)) == 6 * n,
+              "every span exported exactly once: %d spans, %d distinct, of %d" % (len(ids), len(set(ids)), 6 * n))
+        sizes = [len(spans_of([e])) for e in accepted]
+        check(len(sizes) >= 3 and max(sizes) <= 16, "batches of at most 16 spans: %r" % sizes)
     else:
         check(len(warnings) == 1, "exactly one warning: %r" % warnings)
         check(out["dropped_before_shutdown"] > 0 or out["failures"] > 0, "drops are counted: %r" % out)

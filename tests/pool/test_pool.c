@@ -9,7 +9,9 @@
  * so can one inside a timed tool; a whole tree on the pool is cancelled
  * from another thread, and a cancelled run's timed call still waiting in
  * the queue of a saturated pool ends at once;
- * hl_work_parallel's contract.
+ * hl_work_parallel's contract (its indexes all run at once); jobs held by a thread (the event loop's
+ * turn) and then queued at once each run once, on the pool's threads,
+ * carrying no call record.
  *
  * The pool's size is process-wide and only ever set here, so the tests
  * that need a small pool run last, in order of decreasing size.
@@ -22,13 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/call.h"     /* internal: the call record a job carries */
+#include "agent/taskpool.h" /* internal: hl__jobs_hold() has no public form */
 #include "check.h"
 #include "interrupt/fixture.h"
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
+#include "overlap.h" /* sleep_ms, counting calls that run at once */
 
 static hl_status echo_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
   (void)ctx, (void)ud;
@@ -49,6 +49,18 @@ static hl_agent *scripted_agent(const char *name, hl_provider **model) {
   hl_agent *a = hl_agent_new(name);
   hl_agent_set_provider(a, *model);
   hl_agent_set_model(a, "scripted");
+  return a;
+}
+
+/* An agent whose scripted model calls `tool` (the reference is taken)
+ * once, as `call_id` with no arguments, then answers `text`. */
+static hl_agent *one_call_agent(const char *name, hl_tool *tool, const char *call_id,
+                                const char *text, hl_provider **model) {
+  hl_agent *a = scripted_agent(name, model);
+  hl_agent_add_tool(a, tool);
+  hl_scripted_push_tool_call(*model, call_id, hl_tool_name(tool), "{}");
+  hl_scripted_push_text(*model, text);
+  hl_tool_unref(tool);
   return a;
 }
 
@@ -282,6 +294,27 @@ static void work_parallel_runs_each_index_once(void) {
   free(c);
 }
 
+/* "At the same time": every index waits until all have been inside at
+ * once (overlap.h). The pool wakes a thread for a group's queued jobs one
+ * at a time, the next when one is taken: the chain must still reach every
+ * helper while the earlier ones wait. */
+#define MEETING 6
+
+static void meet_fn(void *arg, size_t i) {
+  (void)arg, (void)i;
+  overlap_enter();
+  overlap_await(MEETING);
+  overlap_leave();
+}
+
+static void work_parallel_indexes_all_meet(void) {
+  REQUIRE(hl_worker_threads() >= MEETING); /* the default size: 8 at least */
+  atomic_store(&running, 0);
+  atomic_store(&max_running, 0);
+  CHECK_INT(hl_work_parallel(MEETING, meet_fn, NULL), HL_OK);
+  CHECK_INT(atomic_load(&max_running), MEETING);
+}
+
 /* Inside a tool, the work runs inside the tool's call on pool threads. */
 typedef struct in_call {
   hl_context *ctx;
@@ -307,12 +340,8 @@ static hl_status fan_fn(hl_context *ctx, const cJSON *args, cJSON **result, void
 
 static void work_parallel_inside_a_tool_keeps_the_call(void) {
   hl_provider *m;
-  hl_agent *a = scripted_agent("fanner", &m);
-  hl_tool *t = hl_tool_new("fan", "Fan out.", fan_fn, NULL);
-  hl_agent_add_tool(a, t);
-  hl_tool_unref(t);
-  hl_scripted_push_tool_call(m, "fan_1", "fan", "{}");
-  hl_scripted_push_text(m, "fanned");
+  hl_agent *a = one_call_agent("fanner", hl_tool_new("fan", "Fan out.", fan_fn, NULL), "fan_1",
+                               "fanned", &m);
   char *answer = NULL;
   CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_OK);
   hl_free(answer);
@@ -323,6 +352,93 @@ static void work_parallel_inside_a_tool_keeps_the_call(void) {
   hl_request_free(req);
   hl_agent_unref(a);
   hl_provider_unref(m);
+}
+
+/* ---- jobs held, then queued at once (hl__jobs_hold) ---- */
+
+#define HELD_JOBS 64
+
+typedef struct held_job {
+  hl__job job; /* first: the job's address is the struct's */
+  struct burst *b;
+  atomic_int runs;
+  bool on_submitter, had_call;
+} held_job;
+
+typedef struct burst {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int left;
+  pthread_t submitter;
+  bool submitter_in_call; /* the tool's own record, which the jobs must not get */
+  int ran_while_held;
+  held_job jobs[HELD_JOBS];
+} burst;
+
+static void held_fn(hl__job *job) {
+  held_job *h = (held_job *)job;
+  h->on_submitter = pthread_equal(pthread_self(), h->b->submitter);
+  h->had_call = hl__call_current() != NULL;
+  atomic_fetch_add(&h->runs, 1);
+  pthread_mutex_lock(&h->b->mu);
+  if (--h->b->left == 0) pthread_cond_broadcast(&h->b->cv);
+  pthread_mutex_unlock(&h->b->mu);
+}
+
+/* A tool (so that this thread has a call record) that holds a burst of
+ * jobs, nested twice, and lets them go. */
+static hl_status burst_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)args;
+  burst *b = ud;
+  b->submitter = pthread_self();
+  b->submitter_in_call = hl__call_current() != NULL;
+  b->left = HELD_JOBS;
+  hl__jobs_hold();
+  hl__jobs_hold();
+  for (int i = 0; i < HELD_JOBS; i++) {
+    b->jobs[i].b = b;
+    b->jobs[i].job.fn = held_fn;
+    hl__jobs_submit(&b->jobs[i].job);
+  }
+  hl__jobs_release(); /* the inner one: still held */
+  sleep_ms(30);       /* time enough for an idle pool to take queued jobs */
+  for (int i = 0; i < HELD_JOBS; i++) b->ran_while_held += atomic_load(&b->jobs[i].runs);
+  hl__jobs_release();
+  pthread_mutex_lock(&b->mu);
+  while (b->left > 0) pthread_cond_wait(&b->cv, &b->mu);
+  pthread_mutex_unlock(&b->mu);
+  *result = cJSON_CreateString("done");
+  return HL_OK;
+}
+
+static void held_jobs_run_once_each_when_released(void) {
+  burst *b = calloc(1, sizeof *b);
+  REQUIRE(b);
+  pthread_mutex_init(&b->mu, NULL);
+  pthread_cond_init(&b->cv, NULL);
+  hl_provider *m;
+  hl_agent *a = one_call_agent("burster", hl_tool_new("burst", "Submit a burst of jobs.", burst_fn, b),
+                               "burst_1", "burst done", &m);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "go", &answer), HL_OK);
+  CHECK_STR(answer, "burst done");
+  hl_free(answer);
+  CHECK(b->submitter_in_call);
+  CHECK_INT(b->ran_while_held, 0);
+  int once = 0, on_submitter = 0, with_call = 0;
+  for (int i = 0; i < HELD_JOBS; i++) {
+    once += atomic_load(&b->jobs[i].runs) == 1;
+    on_submitter += b->jobs[i].on_submitter;
+    with_call += b->jobs[i].had_call;
+  }
+  CHECK_INT(once, HELD_JOBS);
+  CHECK_INT(on_submitter, 0); /* the pool can start threads: none ran here */
+  CHECK_INT(with_call, 0);    /* hl__jobs_submit carries no call record */
+  hl_agent_unref(a);
+  hl_provider_unref(m);
+  pthread_mutex_destroy(&b->mu);
+  pthread_cond_destroy(&b->cv);
+  free(b);
 }
 
 /* ---- nested blocking work on a small pool ---- */
@@ -598,7 +714,9 @@ int main(int argc, char **argv) {
   RUN(deferred_tool_thread_child_interrupt_resumes);
   RUN(timed_tool_child_interrupt_resumes);
   RUN(work_parallel_runs_each_index_once);
+  RUN(work_parallel_indexes_all_meet);
   RUN(work_parallel_inside_a_tool_keeps_the_call);
+  RUN(held_jobs_run_once_each_when_released);
   RUN(nested_work_ends_on_this_pool);    /* the default size */
   RUN(cancel_tree_on_this_pool);
   CHECK_INT(hl_set_worker_threads(2), HL_OK);

@@ -259,7 +259,11 @@ REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requ
 # Scenarios of the fault-injection suite (tests/faults): each breaks the
 # transport or the framing of an otherwise normal text answer.
 FAULTS = ("reset", "truncated", "clshort", "cllong", "drip", "hugeline", "badutf8",
-          "r500once")
+          "r500once", "excess", "lateexcess")
+# The answer a server smuggles after the real one in the "excess" faults
+# (a whole second response nobody asked for): a client that reads it as
+# the answer to its next request shows this text.
+SMUGGLED = "SMUGGLED answer"
 BAD_UTF8 = b"\xff\xfe \xc0\xaf \xed\xa0\x80"   # stray bytes, overlong, a surrogate
 UTF8_MARK = "@@BAD-UTF8@@"
 
@@ -318,10 +322,27 @@ class Handler(socketserver.BaseRequestHandler):
             self.request.sendall(data[i:i + 1])
             time.sleep(1)
 
-    def fault(self, scenario, n, head, body):
+    def fault(self, scenario, n, head, body, fake=b""):
         """Send `body` after `head` (bytes, a complete header block that has
         no Content-Length and no Transfer-Encoding yet) broken the way the
-        fault scenario says. Returns whether the connection stays usable."""
+        fault scenario says; `fake` is the body of the smuggled response of
+        the "excess" scenarios (the same answer with SMUGGLED as its text).
+        Returns whether the connection stays usable."""
+        if scenario in ("excess", "lateexcess") and n == 1:
+            # A complete, honest answer, then a second response on the same
+            # keep-alive connection: in the same send ("excess"), or 50 ms
+            # later, when the client has its answer and keeps the connection
+            # idle in its pool ("lateexcess"). The connection stays open and
+            # the next request on it is answered normally after the fake.
+            answer = head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+            smuggled = head + b"Content-Length: %d\r\n\r\n" % len(fake) + fake
+            if scenario == "excess":
+                self.request.sendall(answer + smuggled)
+            else:
+                self.request.sendall(answer)
+                time.sleep(0.05)
+                self.request.sendall(smuggled)
+            return True
         if scenario == "reset" and n == 1:
             self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body)
                                  + body[: len(body) // 2])
@@ -442,6 +463,7 @@ class Handler(socketserver.BaseRequestHandler):
         answer = dumps({"jsonrpc": "2.0", "id": mid, "result": {
             "content": [{"type": "text", "text": text}]}}).encode("utf-8")
         answer = answer.replace(UTF8_MARK.encode(), BAD_UTF8)
+        fake = answer.replace(TEXT.encode("utf-8"), SMUGGLED.encode("utf-8"))
         if sse:
             # Two progress notifications first, so that the middle of the
             # stream (where "truncated" cuts) falls after a complete event;
@@ -452,8 +474,10 @@ class Handler(socketserver.BaseRequestHandler):
             body = b"data: " + progress + b"\n\ndata: " + progress.replace(b'"progress": 1', b'"progress": 2') \
                 + b"\n\ndata: " + answer + b"\n\n"
             return self.fault(scenario, n, b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                              b"Cache-Control: no-cache\r\n", body)
-        return self.fault(scenario, n, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n", answer)
+                              b"Cache-Control: no-cache\r\n", body,
+                              body.replace(answer, fake))
+        return self.fault(scenario, n, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
+                          answer, fake)
 
     def dispatch(self, method, target, headers, raw):
         url = urllib.parse.urlparse(target)
@@ -555,8 +579,9 @@ class Handler(socketserver.BaseRequestHandler):
                 payload = payload[:-5]
             if scenario in FAULTS:
                 payload = payload.replace(UTF8_MARK.encode(), BAD_UTF8)
+                fake = dumps(make(model, SMUGGLED, calls, finish)).encode("utf-8")
                 return self.fault(scenario, n, b"HTTP/1.1 200 OK\r\n"
-                                  b"Content-Type: application/json\r\n", payload)
+                                  b"Content-Type: application/json\r\n", payload, fake)
             self.send(200, payload)
             return True
 
@@ -596,9 +621,11 @@ class Handler(socketserver.BaseRequestHandler):
         head = self.stream_head()
         if scenario in FAULTS:
             # Not chunked: the faults are about the length the server claims.
+            fake = sse_bytes((openai_events if fmt == "openai" else anthropic_events)(
+                model, SMUGGLED, calls, finish))
             return self.fault(scenario, n, b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                               b"Cache-Control: no-cache\r\n",
-                              sse.replace(UTF8_MARK.encode(), BAD_UTF8))
+                              sse.replace(UTF8_MARK.encode(), BAD_UTF8), fake)
         if scenario == "bytes":
             self.request.sendall(head)
             for i in range(len(sse)):

@@ -20,6 +20,10 @@
  *    HL_POOL_MAX_STREAMS caps the streams per connection; against a server
  *    that allows 20 streams, with the pool told so, 300 runs fill about 15
  *    connections, not one per request;
+ *  - HTTP/1.1 over TLS (HL_HTTP_VERSION_1_1) keeps reusing its one
+ *    connection: the reuse guard, which checks a pooled HTTP/1.1
+ *    connection's socket before a request goes out on it
+ *    (lib/providers/reuse_guard.h), drops none that did nothing wrong;
  *  - a server whose certificate the CA file does not vouch for (another
  *    server's CA, or none: the system's store) fails the run with
  *    HL_ERR_NETWORK and a message that names the TLS verification, the CA
@@ -267,6 +271,33 @@ static void server_stream_limit_over_tls(void) {
   mock_stop(&m);
 }
 
+/* Runs one after the other over HTTP/1.1 and TLS share one connection:
+ * before each request the reuse guard peeks at the idle connection's
+ * socket (TLS records the library has not read would show there), and a
+ * healthy one has nothing unread. */
+static void http11_over_tls_reuses_its_connection(void) {
+  mock m;
+  REQUIRE(mock_start_opts(&m, "0", true));
+  hl_agent *a = agent_for(&m, m.ca, HL_HTTP_VERSION_1_1);
+  REQUIRE(a);
+  seen before = snapshot(&m);
+  enum { SEQ = 5 };
+  for (int i = 0; i < SEQ; i++) {
+    slot one = {.a = a};
+    blocking_run(&one); /* on this thread: its loop's pool, one run after the other */
+    CHECK(one.ok);
+  }
+  seen d = since(&m, before);
+  fprintf(stderr, "HTTP/1.1 over TLS: %ld requests over %ld connections (%ld handshakes, %ld h2)\n",
+          d.requests, d.connections, d.handshakes, d.h2);
+  CHECK_INT(d.requests, 2 * SEQ);
+  CHECK_INT(d.connections, 1);
+  CHECK_INT(d.handshakes, 1);
+  CHECK_INT(d.h2, 0);
+  hl_agent_unref(a);
+  mock_stop(&m);
+}
+
 /* A certificate the CA file does not vouch for: a clear error, at once. */
 static void wrong_ca_fails(void) {
   mock good, other;
@@ -408,6 +439,7 @@ int main(int argc, char **argv) {
   RUN(cold_burst_over_few_connections);
   RUN(max_streams_over_tls);
   RUN(server_stream_limit_over_tls);
+  RUN(http11_over_tls_reuses_its_connection);
   RUN(wrong_ca_fails);
   RUN(ca_file_errors);
   return CHECK_EXIT();
