@@ -88,91 +88,109 @@ static bool check_reuse(hl__reuse_guard *g, CURL *easy, int fd) {
 /* Can a request still go out on `fd`? */
 static bool sendable(int fd) { return send(fd, "GET", 3, MSG_NOSIGNAL) == 3; }
 
+/* What each test has: a guard, an easy handle for its checks, two
+ * servers listening, a connection to the first (c1, its server's end s1,
+ * its local port). */
+typedef struct rig {
+  hl__reuse_guard g;
+  CURL *easy;
+  int l1, l2, c1, s1, port;
+} rig;
+
+static bool rig_open(rig *r) {
+  *r = (rig){.easy = curl_easy_init(), .l1 = listener(), .l2 = listener(), .c1 = -1, .s1 = -1};
+  if (r->l1 >= 0) r->c1 = connect_to(r->l1, 0, &r->s1);
+  r->port = r->c1 >= 0 ? port_of(r->c1, false) : -1;
+  return r->easy && r->l2 >= 0 && r->port > 0;
+}
+
+/* Close c1 and s1 (the server's end first: it keeps the TIME_WAIT, and
+ * the local port is free again). */
+static void rig_hang_up(rig *r) {
+  if (r->s1 >= 0) close(r->s1);
+  if (r->c1 >= 0) close(r->c1);
+  r->c1 = r->s1 = -1;
+}
+
+static void rig_close(rig *r) {
+  rig_hang_up(r);
+  if (r->l1 >= 0) close(r->l1);
+  if (r->l2 >= 0) close(r->l2);
+  curl_easy_cleanup(r->easy);
+  free(r->g.by_port);
+}
+
 static void dirty_connection_is_shut_down(void) {
-  hl__reuse_guard g = {0};
-  CURL *easy = curl_easy_init();
-  int l = listener(), s = -1;
-  REQUIRE(easy && l >= 0);
-  int c = connect_to(l, 0, &s);
-  REQUIRE(c >= 0);
-  hl__reuse_guard_idle(&g, c, port_of(c, false));
-  CHECK(!check_reuse(&g, easy, c)); /* nothing unread: reused as it is */
-  CHECK(sendable(c));
-  CHECK_INT(send(s, "HTTP/1.1 200 OK\r\n", 17, 0), 17); /* unasked */
-  REQUIRE(readable(c));
-  CHECK(check_reuse(&g, easy, c));
-  CHECK(!sendable(c));
-  CHECK_INT(errno, EPIPE);
-  close(c);
-  close(s);
-  close(l);
-  curl_easy_cleanup(easy);
-  free(g.by_port);
+  rig r;
+  if (rig_open(&r)) {
+    hl__reuse_guard_idle(&r.g, r.c1, r.port);
+    CHECK(!check_reuse(&r.g, r.easy, r.c1)); /* nothing unread: reused as it is */
+    CHECK(sendable(r.c1));
+    CHECK_INT(send(r.s1, "HTTP/1.1 200 OK\r\n", 17, 0), 17); /* unasked */
+    CHECK(readable(r.c1));
+    CHECK(check_reuse(&r.g, r.easy, r.c1));
+    CHECK(!sendable(r.c1));
+    CHECK_INT(errno, EPIPE);
+  } else {
+    CHECK(!"set up");
+  }
+  rig_close(&r);
 }
 
 static void stale_entry_never_hits_another_connection(void) {
-  hl__reuse_guard g = {0};
-  CURL *easy = curl_easy_init();
-  int l1 = listener(), l2 = listener(), s1 = -1, s2 = -1;
-  REQUIRE(easy && l1 >= 0 && l2 >= 0);
-  int c1 = connect_to(l1, 0, &s1);
-  REQUIRE(c1 >= 0);
-  int port = port_of(c1, false);
-  hl__reuse_guard_idle(&g, c1, port);
-  /* The server hangs up first (its side keeps the TIME_WAIT), then the
-   * client: the descriptor number and the local port are free. */
-  close(s1);
-  close(c1);
-  /* The lowest free number: c1's (s1's was above it). */
-  int c2 = connect_to(l2, port, &s2);
-  REQUIRE(c2 == c1);
-  REQUIRE(port_of(c2, false) == port);
-  CHECK_INT(send(s2, "x", 1, 0), 1);
-  REQUIRE(readable(c2));
-  /* The entry's number and port, the reused connection's own addresses:
-   * only the inode tells that it is not the socket recorded. */
-  CHECK(!check_reuse(&g, easy, c2));
-  CHECK(sendable(c2));
-  CHECK_INT(g.by_port[port].fd_plus1, 0); /* found stale, dropped */
-  close(c2);
-  close(s2);
-  close(l1);
-  close(l2);
-  curl_easy_cleanup(easy);
-  free(g.by_port);
+  rig r;
+  int s2 = -1, c2 = -1, fd = -1;
+  if (rig_open(&r)) {
+    fd = r.c1;
+    hl__reuse_guard_idle(&r.g, r.c1, r.port);
+    rig_hang_up(&r);
+    /* The lowest free number: c1's (s1's was above it). */
+    c2 = connect_to(r.l2, r.port, &s2);
+  }
+  CHECK(c2 >= 0 && c2 == fd && port_of(c2, false) == r.port);
+  if (c2 >= 0 && c2 == fd && port_of(c2, false) == r.port) {
+    CHECK_INT(send(s2, "x", 1, 0), 1);
+    CHECK(readable(c2));
+    /* The entry's number and port, the reused connection's own
+     * addresses: only the inode tells that it is not the socket
+     * recorded. */
+    CHECK(!check_reuse(&r.g, r.easy, c2));
+    CHECK(sendable(c2));
+    CHECK_INT(r.g.by_port[r.port].fd_plus1, 0); /* found stale, dropped */
+  }
+  if (c2 >= 0) {
+    close(c2);
+    close(s2);
+  }
+  rig_close(&r);
 }
 
 static void shared_local_port(void) {
-  hl__reuse_guard g = {0};
-  CURL *easy = curl_easy_init();
-  int l1 = listener(), l2 = listener(), s1 = -1, s2 = -1;
-  REQUIRE(easy && l1 >= 0 && l2 >= 0);
-  int c1 = connect_to(l1, 0, &s1);
-  REQUIRE(c1 >= 0);
-  int port = port_of(c1, false);
-  close(c1);
-  close(s1);
-  /* Two connections from one local port, to two servers. */
-  c1 = connect_to(l1, port, &s1);
-  int c2 = connect_to(l2, port, &s2);
-  REQUIRE(c1 >= 0 && c2 >= 0);
-  hl__reuse_guard_idle(&g, c1, port);
-  CHECK_INT(send(s1, "x", 1, 0), 1);
-  CHECK_INT(send(s2, "y", 1, 0), 1);
-  REQUIRE(readable(c1) && readable(c2));
-  CHECK(!check_reuse(&g, easy, c2)); /* not the one recorded */
-  CHECK(sendable(c1) && sendable(c2));
-  CHECK(check_reuse(&g, easy, c1)); /* its own reuse */
-  CHECK(!sendable(c1));
-  CHECK(sendable(c2));
-  close(c1);
-  close(c2);
-  close(s1);
-  close(s2);
-  close(l1);
-  close(l2);
-  curl_easy_cleanup(easy);
-  free(g.by_port);
+  rig r;
+  int s2 = -1, c2 = -1;
+  if (rig_open(&r)) {
+    /* Two connections from one local port, to two servers. */
+    rig_hang_up(&r);
+    r.c1 = connect_to(r.l1, r.port, &r.s1);
+    c2 = connect_to(r.l2, r.port, &s2);
+  }
+  CHECK(r.c1 >= 0 && c2 >= 0);
+  if (r.c1 >= 0 && c2 >= 0) {
+    hl__reuse_guard_idle(&r.g, r.c1, r.port);
+    CHECK_INT(send(r.s1, "x", 1, 0), 1);
+    CHECK_INT(send(s2, "y", 1, 0), 1);
+    CHECK(readable(r.c1) && readable(c2));
+    CHECK(!check_reuse(&r.g, r.easy, c2)); /* not the one recorded */
+    CHECK(sendable(r.c1) && sendable(c2));
+    CHECK(check_reuse(&r.g, r.easy, r.c1)); /* its own reuse */
+    CHECK(!sendable(r.c1));
+    CHECK(sendable(c2));
+  }
+  if (c2 >= 0) {
+    close(c2);
+    close(s2);
+  }
+  rig_close(&r);
 }
 
 int main(int argc, char **argv) {
