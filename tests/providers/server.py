@@ -27,7 +27,8 @@ servers behind TLS do; a client that offers h2 as well gets HTTP/1.1. The
 certificates are made at start-up (a throwaway CA of its own, a server
 certificate for 127.0.0.1 signed by it: nothing committed, nothing that
 outlives the test); the CA certificate is written to CA_PATH for the client
-to trust, the keys stay in memory. One send() is then one TLS record: bytes
+to trust, the keys (written by openssl to a private temporary directory)
+are deleted once loaded. A send() of up to 16 KB is one TLS record: bytes
 sent apart in time arrive in records of their own.
 """
 import email.utils
