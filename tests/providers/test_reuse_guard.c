@@ -1,6 +1,6 @@
 /*
  * tests/providers/test_reuse_guard.c - the reuse guard
- * (lib/providers/reuse_guard.h) on real TCP connections over 127.0.0.1:
+ * (lib/providers/reuse_guard.h) on real TCP connections over loopback:
  * which socket it shuts down before a request would reuse a connection,
  * and which it must leave alone. libcurl's part (calling the check before
  * a request, resending after the shutdown) is the faults suite's
@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,16 +41,24 @@ static int port_of(int fd, bool peer) {
   return r == 0 ? ntohs(sa.sin_port) : -1;
 }
 
-static struct sockaddr_in loopback(int port) {
+/* The clients' own loopback address. A port that connect() picked is
+ * shared with other processes' connections to other servers (the kernel
+ * keeps only the four addresses unique), and a bind() of that port on
+ * 127.0.0.1 then fails whenever one of them holds it too (EADDRINUSE
+ * under load): on an address of their own, the clients bind ports that
+ * nobody else uses. */
+#define CLIENT_IP "127.0.0.21"
+
+static struct sockaddr_in loopback(const char *ip, int port) {
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  inet_pton(AF_INET, ip, &sa.sin_addr);
   return sa;
 }
 
 /* A listening socket on 127.0.0.1, on an ephemeral port. */
 static int listener(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sa = loopback(0);
+  struct sockaddr_in sa = loopback("127.0.0.1", 0);
   if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 8) != 0) {
     if (fd >= 0) close(fd);
     return -1;
@@ -57,16 +66,21 @@ static int listener(void) {
   return fd;
 }
 
-/* A connection to listener `l` from local port `local_port` (0: any; else
- * shared with other sockets, SO_REUSEADDR); *server gets its other end. */
+/* A connection to listener `l` from CLIENT_IP and local port `local_port`
+ * (0: any; else shared with other sockets, SO_REUSEADDR); *server gets
+ * its other end. */
 static int connect_to(int l, int local_port, int *server) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in local = loopback(local_port), peer = loopback(port_of(l, false));
-  if ((local_port && bind(fd, (struct sockaddr *)&local, sizeof local) != 0) ||
-      connect(fd, (struct sockaddr *)&peer, sizeof peer) != 0 || (*server = accept(l, NULL, NULL)) < 0) {
+  struct sockaddr_in local = loopback(CLIENT_IP, local_port), peer = loopback("127.0.0.1", port_of(l, false));
+  const char *failed = NULL;
+  if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0) failed = "bind";
+  else if (connect(fd, (struct sockaddr *)&peer, sizeof peer) != 0) failed = "connect";
+  else if ((*server = accept(l, NULL, NULL)) < 0) failed = "accept";
+  if (failed) {
+    fprintf(stderr, "%s from port %d: %s\n", failed, local_port, strerror(errno));
     close(fd);
     return -1;
   }
@@ -82,7 +96,7 @@ static bool readable(int fd) {
 /* The check as libcurl's pre-request callback would run it for a request
  * reusing the connection on `fd`. */
 static bool check_reuse(hl__reuse_guard *g, CURL *easy, int fd) {
-  return hl__reuse_guard_check(g, easy, "127.0.0.1", "127.0.0.1", port_of(fd, true), port_of(fd, false));
+  return hl__reuse_guard_check(g, easy, "127.0.0.1", CLIENT_IP, port_of(fd, true), port_of(fd, false));
 }
 
 /* Can a request still go out on `fd`? */
