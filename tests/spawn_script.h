@@ -12,12 +12,13 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-/* Starts `python3 script` with its stdout on a pipe and reads its first
- * line: *port gets the number there (0 when the script printed none or
- * died first). Returns the child's pid (the caller stops it: SIGTERM and
- * waitpid), or -1 when no child could be started. Call it before the
- * test has threads (fork). */
-static inline pid_t spawn_script(const char *script, int *port) {
+/* Starts `python3 script [arg1 [arg2]]` (NULL: no such argument) with its
+ * stdout on a pipe and reads its first line: *port gets the number there
+ * (0 when the script printed none or died first). Returns the child's pid
+ * (the caller stops it: SIGTERM and waitpid), or -1 when no child could be
+ * started. Call it before the test has threads (fork). */
+static inline pid_t spawn_script_args(const char *script, const char *arg1, const char *arg2,
+                                      int *port) {
   *port = 0;
   int fds[2];
   if (pipe(fds) != 0)
@@ -32,7 +33,7 @@ static inline pid_t spawn_script(const char *script, int *port) {
     dup2(fds[1], 1);
     close(fds[0]);
     close(fds[1]);
-    execlp("python3", "python3", script, (char *)NULL);
+    execlp("python3", "python3", script, arg1, arg1 ? arg2 : NULL, (char *)NULL);
     _exit(127);
   }
   close(fds[1]);
@@ -48,6 +49,10 @@ static inline pid_t spawn_script(const char *script, int *port) {
   close(fds[0]);
   *port = atoi(line);
   return pid;
+}
+
+static inline pid_t spawn_script(const char *script, int *port) {
+  return spawn_script_args(script, NULL, NULL, port);
 }
 
 #endif

@@ -17,12 +17,15 @@
  * the loops: a cap under 512 keeps every request on one loop, so that it
  * holds exactly.) An idle HTTP/1.1 connection on which the server sent
  * bytes nobody asked for (more than its Content-Length said, a second
- * response after the first) is never reused: the request that would have
+ * response after the first) is never reused, whatever HTTP version the
+ * request asked for (over https:// in the default mode, a server that
+ * offers only HTTP/1.1 by ALPN gets this too): the request that would have
  * taken it goes out on a new connection, so it cannot read those bytes as
  * its answer. (Over TLS, bytes that came in the same TLS record as the
  * end of an answer are held by the TLS library, out of this check's
- * sight; bytes a server sends after a request left cannot be told from
- * its answer.)
+ * sight unless libcurl read them with the answer's end; bytes a server
+ * sends after a request left cannot be told from its answer. HTTP/2
+ * connections are not checked: bytes between requests are normal there.)
  *
  * The defaults follow the process's open-file limit (RLIMIT_NOFILE, soft)
  * read when the loop starts (the first request): three quarters of it for

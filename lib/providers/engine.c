@@ -116,8 +116,7 @@ typedef struct engine_xfer {
   void *user;
   int part;
   bool mux; /* may become a stream of an HTTP/2 connection (PIPEWAIT) */
-  bool h1;  /* stays HTTP/1.x: its connection goes through the reuse guard */
-  curl_socket_t sock; /* h1: the socket libcurl last asked to watch for it */
+  curl_socket_t sock; /* the socket libcurl last asked to watch for it */
 } engine_xfer;
 
 typedef struct part {
@@ -372,12 +371,13 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     curl_multi_assign(pt->multi, s, NULL);
     return 0;
   }
-  /* An HTTP/1.x transfer has one connection: the socket it waits on last
-   * is the one it leaves idle (libcurl's CURLINFO_ACTIVESOCKET would walk
-   * the whole connection cache to find it). */
+  /* A transfer has one connection: the socket it waits on last is the
+   * one it leaves idle, which the reuse guard records if it served
+   * HTTP/1.x (libcurl's CURLINFO_ACTIVESOCKET would walk the whole
+   * connection cache to find it). */
   engine_xfer *x = NULL;
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-  if (x && x->h1) x->sock = s;
+  if (x) x->sock = s;
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.data.u64 = ((uint64_t)(pt - E.parts) << 32) | (uint32_t)s;
@@ -402,6 +402,19 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
   return 0;
 }
 
+/* A transfer on `easy` ended well on socket `sock`: its connection, idle
+ * in the pool now, goes to the reuse guard if its response was HTTP/1.x
+ * (whatever the transfer asked for: ALPN may have picked HTTP/1.1). Never
+ * an HTTP/2 connection: streams in flight share it (reuse_guard.h). */
+static void left_idle(CURL *easy, curl_socket_t sock) {
+  long version = 0, local_port = 0;
+  if (curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version) != CURLE_OK ||
+      (version != CURL_HTTP_VERSION_1_0 && version != CURL_HTTP_VERSION_1_1))
+    return;
+  if (curl_easy_getinfo(easy, CURLINFO_LOCAL_PORT, &local_port) == CURLE_OK)
+    hl__reuse_guard_idle(&E.guard, sock, local_port);
+}
+
 /* Hand finished transfers of `pt` to their owners. */
 static void read_done(part *pt) {
   CURLMsg *m;
@@ -412,9 +425,7 @@ static void read_done(part *pt) {
     CURLcode rc = m->data.result;
     engine_xfer *x = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-    long local_port = 0;
-    if (x && x->h1 && rc == CURLE_OK && curl_easy_getinfo(easy, CURLINFO_LOCAL_PORT, &local_port) == CURLE_OK)
-      hl__reuse_guard_idle(&E.guard, x->sock, local_port);
+    if (x && rc == CURLE_OK) left_idle(easy, x->sock);
     curl_multi_remove_handle(pt->multi, easy);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
     pt->running--;
@@ -460,16 +471,17 @@ static part *pick_part(bool mux) {
 /* Transfers                                                            */
 /* ------------------------------------------------------------------ */
 
-/* CURLOPT_PREREQFUNCTION of an HTTP/1.x transfer: a connection picked
- * from the pool is checked before the request is sent (reuse_guard.h).
- * Never refuses: a connection found bad is shut down, and libcurl sends
- * the request again on a new one. */
+/* CURLOPT_PREREQFUNCTION of every transfer: a connection picked from the
+ * pool that the reuse guard recorded (an idle HTTP/1.x one) is checked
+ * before the request is sent (reuse_guard.h). Never refuses: a connection
+ * found bad is shut down, and libcurl sends the request again on a new
+ * one. */
 static int on_prereq(void *easy, char *peer_ip, char *local_ip, int peer_port, int local_port) {
   hl__reuse_guard_check(&E.guard, easy, peer_ip, local_ip, peer_port, local_port);
   return CURL_PREREQFUNC_OK;
 }
 
-hl_status hl__engine_add(CURL *easy, bool mux, bool h1, hl__engine_done_fn done, void *user,
+hl_status hl__engine_add(CURL *easy, bool mux, hl__engine_done_fn done, void *user,
                          char *why, size_t why_size) {
   engine_xfer *x = malloc(sizeof *x);
   if (!x) {
@@ -481,12 +493,9 @@ hl_status hl__engine_add(CURL *easy, bool mux, bool h1, hl__engine_done_fn done,
   x->user = user;
   x->part = (int)(pt - E.parts);
   x->mux = mux;
-  x->h1 = h1;
   x->sock = CURL_SOCKET_BAD;
-  if (h1) {
-    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
-    curl_easy_setopt(easy, CURLOPT_PREREQDATA, easy);
-  }
+  curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(easy, CURLOPT_PREREQDATA, easy);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
   CURLMcode mc = curl_multi_add_handle(pt->multi, easy);
   if (mc != CURLM_OK) {

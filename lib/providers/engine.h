@@ -189,11 +189,11 @@ hl_status hl__engine_watch_events(hl__watch *w, uint32_t events);
  * CURLOPT_PRIVATE and CURLOPT_PREREQFUNCTION/DATA belong to the engine.
  * `mux`: the transfer may become a stream of an HTTP/2 connection
  * (CURLOPT_PIPEWAIT set), which spreads a start-up burst over partitions
- * (engine.c). `h1`: it stays HTTP/1.x (CURLOPT_HTTP_VERSION 1.1 set): a
- * pooled connection it would reuse is first checked for bytes the server
- * sent unasked, and dropped if it has any (reuse_guard.h). HL_ERR_NETWORK
- * if libcurl refuses (message in `why`, which may be NULL). */
-hl_status hl__engine_add(CURL *easy, bool mux, bool h1, hl__engine_done_fn done, void *user,
+ * (engine.c). Whatever its HTTP version, a pooled HTTP/1.x connection it
+ * would reuse is first checked for bytes the server sent unasked, and
+ * dropped if it has any (reuse_guard.h). HL_ERR_NETWORK if libcurl
+ * refuses (message in `why`, which may be NULL). */
+hl_status hl__engine_add(CURL *easy, bool mux, hl__engine_done_fn done, void *user,
                          char *why, size_t why_size);
 /* A transfer added with `mux` got its response headers (any HTTP version):
  * its connection's server SETTINGS are known, so its partition takes

@@ -826,9 +826,9 @@ static void start_attempt(call *c) {
   bool mux = pool.multiplex && maybe_h2 && !h2c_alone;
   if (mux) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   c->mux_unsettled = mux;
-  /* Stays HTTP/1.1 (said explicitly: libcurl then never picks an HTTP/2
-   * connection for it), so the engine checks a pooled connection for
-   * bytes the server sent unasked before reusing it (reuse_guard.h). */
+  /* Stays HTTP/1.1: said explicitly, so that libcurl never gives it an
+   * HTTP/2 connection (h2c opened by a request of HL_HTTP_VERSION_2),
+   * whose stream the 1 KB receive buffer below would not suit. */
   bool h1 = !maybe_h2;
   if (h1 && o->http_version == HL_HTTP_VERSION_AUTO)
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -860,7 +860,7 @@ static void start_attempt(call *c) {
   c->easy = e;
   c->last_activity = now_ms();
   char why[256];
-  hl_status st = hl__engine_add(e, mux, h1, on_done, c, why, sizeof why);
+  hl_status st = hl__engine_add(e, mux, on_done, c, why, sizeof why);
   if (st != HL_OK) {
     detach_easy(c);
     finish_fail(c, st, "%s: cannot start a transfer to %s: %s", c->what, c->url, why);

@@ -7,15 +7,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "providers/reuse_guard.h"
 
 #define PORTS 65536
 
+/* The inode number of descriptor `fd`; false if it has none (closed). */
+static bool inode_of(int fd, uint32_t *ino) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return false;
+  *ino = (uint32_t)st.st_ino;
+  return true;
+}
+
 void hl__reuse_guard_idle(hl__reuse_guard *g, curl_socket_t sock, long local_port) {
   if (sock == CURL_SOCKET_BAD || sock < 0 || local_port <= 0 || local_port >= PORTS) return;
-  if (!g->fd_by_port && !(g->fd_by_port = calloc(PORTS, sizeof *g->fd_by_port))) return;
-  g->fd_by_port[local_port] = (int)sock + 1;
+  /* Asked every time, also for the descriptor recorded last at this port:
+   * its number may name a new socket by now. */
+  uint32_t ino;
+  if (!inode_of((int)sock, &ino)) return;
+  if (!g->by_port && !(g->by_port = calloc(PORTS, sizeof *g->by_port))) return;
+  g->by_port[local_port] = (hl__reuse_idle){.fd_plus1 = (int)sock + 1, .ino = ino};
 }
 
 /* Does `sa` hold the address `ip` (libcurl's numeric text) and `port`? */
@@ -35,8 +48,8 @@ static bool same_address(const struct sockaddr_storage *sa, const char *ip, int 
 }
 
 /* Is `fd` the TCP connection between these two ends? Its four addresses
- * name one connection of the host: this tells a recorded socket from
- * whatever took its number since. */
+ * name one connection of the host: this tells the connection being
+ * reused from another one that shares its local port. */
 static bool is_connection(int fd, const char *local_ip, int local_port, const char *peer_ip,
                           int peer_port) {
   struct sockaddr_storage sa;
@@ -49,21 +62,29 @@ static bool is_connection(int fd, const char *local_ip, int local_port, const ch
 
 bool hl__reuse_guard_check(hl__reuse_guard *g, CURL *easy, const char *peer_ip,
                            const char *local_ip, int peer_port, int local_port) {
-  if (!g->fd_by_port || local_port <= 0 || local_port >= PORTS || !peer_ip || !local_ip) return false;
+  if (!g->by_port || local_port <= 0 || local_port >= PORTS || !peer_ip || !local_ip) return false;
+  hl__reuse_idle *e = &g->by_port[local_port];
+  if (!e->fd_plus1) return false;
   long connects = 1;
   if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK || connects != 0)
     return false; /* a connection of its own: nothing came before the request */
-  int fd = g->fd_by_port[local_port] - 1;
-  /* In use from now on; the transfer records it again when it ends. */
-  g->fd_by_port[local_port] = 0;
-  if (fd < 0) return false;
+  int fd = e->fd_plus1 - 1;
   /* A peek first, the common case's only system call: it consumes
    * nothing, whatever the descriptor is now. */
   char byte;
   if (recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) return false;
+  uint32_t ino;
+  if (!inode_of(fd, &ino) || ino != e->ino) {
+    e->fd_plus1 = 0; /* the recorded socket was closed since */
+    return false;
+  }
+  /* The recorded socket, but maybe another connection from the same
+   * local port (to another server) than the one being reused: its entry
+   * stays for its own reuse. */
   if (!is_connection(fd, local_ip, local_port, peer_ip, peer_port)) return false;
   /* Not close(): the descriptor stays libcurl's until it closes it after
    * the failed send. */
   shutdown(fd, SHUT_RDWR);
+  e->fd_plus1 = 0;
   return true;
 }

@@ -14,6 +14,13 @@
  * Clients are rows too (`clients`): a new provider is one more row with
  * its own `call` (and its route in server.py); MCP over Streamable HTTP
  * is two (server.py's /mcp/ route), each with its own column of outcomes.
+ * The "_tls" clients are the providers over HTTPS, in their default HTTP
+ * version mode (HTTP/2 if ALPN picks it) with the CA file set, against a
+ * second server.py that speaks TLS and offers only http/1.1 by ALPN (a
+ * self-hosted OpenAI-compatible server behind TLS); they meet the faults
+ * whose row says `over_tls`, with the plain and streamed outcomes. Without
+ * the openssl command (which makes that server's throwaway CA), those
+ * rows skip.
  *
  *   test_faults CASE CLIENT     one case against one client (meson)
  *   test_faults                 every case against every client
@@ -59,6 +66,10 @@ typedef struct fault {
    * it must get the answer, never what the fault left on a connection.
    * `requests` then counts both calls. */
   bool again;
+  /* With `again`: both calls' requests came on one connection (the
+   * client ports server.py saw). */
+  bool one_connection;
+  bool over_tls; /* also met by the _tls clients */
 } fault;
 
 /* How long an `again` row waits between its calls: the "lateexcess"
@@ -145,16 +156,28 @@ static const fault faults[] = {
      * call has its answer; the next request must never take the smuggled
      * one for its own (libcurl 7.88 reads a body only up to its
      * Content-Length and reuses a connection that has unread bytes). */
+    /* Over TLS, the excess sent apart comes in TLS records of its own,
+     * which wait on the socket of the idle connection; excess in the
+     * record of the answer's end is read with it (see reuse_guard.h). */
     {"excess_after_answer", "excess",
      .plain = {HL_OK, NULL, 2},
      .stream = {HL_OK, NULL, 2},
      .mcp_json = {HL_OK, NULL, 2},
-     .mcp_sse = {HL_OK, NULL, 2}, 15, 0, .again = true},
+     .mcp_sse = {HL_OK, NULL, 2}, 15, 0, .again = true, .over_tls = true},
     {"excess_50ms_after_answer", "lateexcess",
      .plain = {HL_OK, NULL, 2},
      .stream = {HL_OK, NULL, 2},
      .mcp_json = {HL_OK, NULL, 2},
-     .mcp_sse = {HL_OK, NULL, 2}, 15, 0, .again = true},
+     .mcp_sse = {HL_OK, NULL, 2}, 15, 0, .again = true, .over_tls = true},
+    /* No fault, the control of the two rows above: the second call
+     * reuses the first one's connection, which the reuse guard checked
+     * and left alone (over TLS too, where a record that is not part of an
+     * answer, such as a session ticket, would pass for unasked bytes). */
+    {"healthy_keep_alive", "text",
+     .plain = {HL_OK, NULL, 2},
+     .stream = {HL_OK, NULL, 2},
+     .mcp_json = {HL_OK, NULL, 2},
+     .mcp_sse = {HL_OK, NULL, 2}, 15, 0, .again = true, .one_connection = true, .over_tls = true},
     /* 500 once, then the answer. */
     {"server_error_then_success", "r500once",
      .plain = {HL_OK, NULL, 2},
@@ -169,6 +192,7 @@ static const fault faults[] = {
 /* ------------------------------------------------------------------ */
 
 static test_server srv;
+static test_server srv_tls; /* started for the first _tls client */
 
 typedef struct client client;
 struct client {
@@ -181,13 +205,22 @@ struct client {
   hl_provider *(*make)(const char *base, const char *key);
   hl_status (*timeouts)(hl_provider *, long, long, long);
   hl_status (*retries)(hl_provider *, int, long, long);
+  /* Over HTTPS to srv_tls, trusting its CA (NULL: http:// to srv). */
+  hl_status (*ca_file)(hl_provider *, const char *);
 };
+
+static test_server *server_of(const client *c) { return c->ca_file ? &srv_tls : &srv; }
 
 /* A model provider: a fresh one per call, so no connection outlives a case. */
 static hl_status call_provider(const client *c, const fault *f, const char *model, char **text) {
   *text = NULL;
-  hl_provider *p = c->make(srv.base, KEY);
+  hl_provider *p = c->make(server_of(c)->base, KEY);
   if (!p) return hl_last_status();
+  if (c->ca_file && c->ca_file(p, srv_tls.ca) != HL_OK) {
+    hl_status st = hl_last_status();
+    hl_provider_unref(p);
+    return st;
+  }
   c->retries(p, 3, 10, 5000);
   c->timeouts(p, 5000, f->total_timeout_ms ? f->total_timeout_ms : 30000, 5000);
   hl_request *req = hl_request_new();
@@ -245,15 +278,23 @@ static hl_status call_mcp(const client *c, const fault *f, const char *model, ch
 
 static const client clients[] = {
     {"openai_plain", "openai", offsetof(fault, plain), call_provider, hl_openai_new, hl_openai_set_timeouts,
-     hl_openai_set_retries},
+     hl_openai_set_retries, NULL},
     {"openai_stream", "openai", offsetof(fault, stream), call_provider, hl_openai_new, hl_openai_set_timeouts,
-     hl_openai_set_retries},
+     hl_openai_set_retries, NULL},
     {"anthropic_plain", "anthropic", offsetof(fault, plain), call_provider, hl_anthropic_new,
-     hl_anthropic_set_timeouts, hl_anthropic_set_retries},
+     hl_anthropic_set_timeouts, hl_anthropic_set_retries, NULL},
     {"anthropic_stream", "anthropic", offsetof(fault, stream), call_provider, hl_anthropic_new,
-     hl_anthropic_set_timeouts, hl_anthropic_set_retries},
-    {"mcp_json", "mcp server \"faults\"", offsetof(fault, mcp_json), call_mcp, NULL, NULL, NULL},
-    {"mcp_sse", "mcp server \"faults\"", offsetof(fault, mcp_sse), call_mcp, NULL, NULL, NULL},
+     hl_anthropic_set_timeouts, hl_anthropic_set_retries, NULL},
+    {"mcp_json", "mcp server \"faults\"", offsetof(fault, mcp_json), call_mcp, NULL, NULL, NULL, NULL},
+    {"mcp_sse", "mcp server \"faults\"", offsetof(fault, mcp_sse), call_mcp, NULL, NULL, NULL, NULL},
+    {"openai_plain_tls", "openai", offsetof(fault, plain), call_provider, hl_openai_new,
+     hl_openai_set_timeouts, hl_openai_set_retries, hl_openai_set_ca_file},
+    {"openai_stream_tls", "openai", offsetof(fault, stream), call_provider, hl_openai_new,
+     hl_openai_set_timeouts, hl_openai_set_retries, hl_openai_set_ca_file},
+    {"anthropic_plain_tls", "anthropic", offsetof(fault, plain), call_provider, hl_anthropic_new,
+     hl_anthropic_set_timeouts, hl_anthropic_set_retries, hl_anthropic_set_ca_file},
+    {"anthropic_stream_tls", "anthropic", offsetof(fault, stream), call_provider, hl_anthropic_new,
+     hl_anthropic_set_timeouts, hl_anthropic_set_retries, hl_anthropic_set_ca_file},
 };
 
 /* What server.py answers when nothing breaks. */
@@ -299,7 +340,15 @@ static void expect_outcome(const fault *f, const client *c) {
     CHECK_STR(text, TEXT);
     hl_free(text);
   }
-  CHECK_INT(test_server_count(&srv, model), want->requests);
+  CHECK_INT(test_server_count(server_of(c), model), want->requests);
+  if (f->one_connection) {
+    cJSON *st = test_server_stats(server_of(c), model);
+    const cJSON *peers = hl_json_get(st, "peers");
+    CHECK_INT(cJSON_GetArraySize(peers), 2);
+    if (cJSON_GetArraySize(peers) == 2)
+      CHECK_INT(cJSON_GetArrayItem(peers, 0)->valueint, cJSON_GetArrayItem(peers, 1)->valueint);
+    cJSON_Delete(st);
+  }
 }
 
 int main(int argc, char **argv) {
@@ -309,11 +358,24 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (test_server_start(&srv) != 0) return 1;
-  int ran = 0;
+  /* Set by meson when it found the openssl command (server.py --tls). */
+  bool tls_ok = getenv("HL_TEST_TLS_SERVER") != NULL;
+  int ran = 0, skipped = 0;
   for (size_t i = 0; i < nf; i++)
     for (size_t k = 0; k < nc; k++) {
       if (argc == 3 && (strcmp(argv[1], faults[i].name) || strcmp(argv[2], clients[k].name)))
         continue;
+      if (clients[k].ca_file && !faults[i].over_tls) continue;
+      if (clients[k].ca_file && !tls_ok) {
+        fprintf(stderr, "skip %s %s: no openssl command for the TLS server\n", faults[i].name,
+                clients[k].name);
+        skipped++;
+        continue;
+      }
+      if (clients[k].ca_file && !srv_tls.pid && test_server_start_tls(&srv_tls) != 0) {
+        test_server_stop(&srv);
+        return 1;
+      }
       int before = check_failures_;
       expect_outcome(&faults[i], &clients[k]);
       fprintf(stderr, "%s %s %s\n", check_failures_ == before ? "ok  " : "FAIL", faults[i].name,
@@ -321,6 +383,8 @@ int main(int argc, char **argv) {
       ran++;
     }
   test_server_stop(&srv);
+  test_server_stop(&srv_tls);
+  if (ran == 0 && skipped > 0) return 77;
   if (ran == 0) {
     fprintf(stderr, "no case matched\n"); /* a typo in meson.build must not pass */
     return 1;

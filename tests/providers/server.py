@@ -19,14 +19,28 @@ scenario says. Only tools/call requests are counted in /__stats.
 Started by the test with no arguments: binds an ephemeral port, prints it on
 stdout, serves until killed. Every response is written in one send() on a
 TCP_NODELAY socket unless the scenario is about splitting or hanging.
-Standard library only.
+Standard library only, and the openssl command for --tls.
+
+--tls CA_PATH: the port speaks HTTPS only (every scenario as above, over
+TLS), offering only http/1.1 by ALPN, as most self-hosted OpenAI-compatible
+servers behind TLS do; a client that offers h2 as well gets HTTP/1.1. The
+certificates are made at start-up (a throwaway CA of its own, a server
+certificate for 127.0.0.1 signed by it: nothing committed, nothing that
+outlives the test); the CA certificate is written to CA_PATH for the client
+to trust, the keys (written by openssl to a private temporary directory)
+are deleted once loaded. A send() of up to 16 KB is one TLS record: bytes
+sent apart in time arrive in records of their own.
 """
 import email.utils
 import json
 import socket
 import socketserver
+import os
+import ssl
 import struct
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -387,7 +401,7 @@ class Handler(socketserver.BaseRequestHandler):
         while True:
             try:
                 req = self.read_request()
-            except (ConnectionError, ValueError):
+            except (OSError, ValueError):  # ssl.SSLError is an OSError: a failed handshake
                 return
             if req is None:
                 return
@@ -658,17 +672,55 @@ class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 1024  # hundreds of clients connect at once in test_engine.c
+    tls = None  # --tls: the ssl.SSLContext every connection is wrapped in
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.tls:
+            # The handshake runs in the connection's thread, at its first
+            # read: a client that refuses the certificate stalls no other.
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
 
     def handle_error(self, request, client_address):
         # Clients that hang up (timeouts, size caps, cancellation) are part
         # of the tests; anything else is worth a traceback.
-        if isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+        if isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 
 
+def tls_context(ca_path):
+    """A server context for 127.0.0.1 with a throwaway CA (openssl command,
+    EC P-256: cheap to make), its certificate written to ca_path."""
+    with tempfile.TemporaryDirectory(prefix="hl-server-tls-") as d:
+        def make(*args):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "7"] + list(args),
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ca_key, ca_pem = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
+        key, pem = os.path.join(d, "server.key"), os.path.join(d, "server.pem")
+        # A name of its own per start: two servers' CAs never pass for each other.
+        make("-keyout", ca_key, "-out", ca_pem,
+             "-subj", "/CN=hookline test CA %d-%d" % (os.getpid(), time.time_ns()),
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        make("-keyout", key, "-out", pem, "-subj", "/CN=127.0.0.1", "-CA", ca_pem, "-CAkey", ca_key,
+             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+             "-addext", "basicConstraints=critical,CA:FALSE",
+             "-addext", "extendedKeyUsage=serverAuth")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pem, key)
+        ctx.set_alpn_protocols(["http/1.1"])
+        with open(ca_pem, "rb") as src, open(ca_path, "wb") as dst:
+            dst.write(src.read())
+    return ctx
+
+
 def main():
     srv = Server(("127.0.0.1", 0), Handler)
+    if len(sys.argv) == 3 and sys.argv[1] == "--tls":
+        srv.tls = tls_context(sys.argv[2])
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
 

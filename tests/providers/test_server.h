@@ -1,7 +1,10 @@
 /*
  * tests/providers/test_server.h - start the local model server
  * (server.py, path in $HL_TEST_SERVER) on an ephemeral port and read what
- * it saw. Header-only: each test program includes it once.
+ * it saw; test_server_start_tls(): the same server over HTTPS (server.py
+ * --tls: a throwaway CA whose certificate it writes to a new temporary
+ * directory, ALPN http/1.1 only). Header-only: each test program includes
+ * it once.
  */
 #ifndef HL_TEST_SERVER_H
 #define HL_TEST_SERVER_H
@@ -25,30 +28,11 @@
 typedef struct test_server {
   pid_t pid;
   int port;
-  char base[64];     /* "http://127.0.0.1:PORT/v1" */
+  char base[64];     /* "http://127.0.0.1:PORT/v1" (https:// over TLS) */
   hl__http *http;    /* for /__stats */
+  char dir[64];      /* over TLS: the temporary directory of ca.pem ("" otherwise) */
+  char ca[96];       /* over TLS: DIR/ca.pem, the CA to trust */
 } test_server;
-
-static inline int test_server_start(test_server *s) {
-  memset(s, 0, sizeof *s);
-  const char *script = getenv("HL_TEST_SERVER");
-  if (!script) {
-    fprintf(stderr, "HL_TEST_SERVER is not set\n");
-    return -1;
-  }
-  pid_t pid = spawn_script(script, &s->port);
-  if (pid < 0) return -1;
-  s->pid = pid;
-  if (s->port <= 0) {
-    fprintf(stderr, "test server did not start\n");
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    return -1;
-  }
-  snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d/v1", s->port);
-  s->http = hl__http_new(NULL);
-  return s->http ? 0 : -1;
-}
 
 static inline void test_server_stop(test_server *s) {
   if (s->pid > 0) {
@@ -56,8 +40,52 @@ static inline void test_server_stop(test_server *s) {
     waitpid(s->pid, NULL, 0);
   }
   hl__http_free(s->http);
+  if (s->dir[0]) {
+    unlink(s->ca);
+    rmdir(s->dir);
+  }
   memset(s, 0, sizeof *s);
 }
+
+static inline int test_server_start_opts(test_server *s, bool tls) {
+  memset(s, 0, sizeof *s);
+  const char *script = getenv("HL_TEST_SERVER");
+  if (!script) {
+    fprintf(stderr, "HL_TEST_SERVER is not set\n");
+    return -1;
+  }
+  if (tls) {
+    snprintf(s->dir, sizeof s->dir, "/tmp/hl-test-tls-XXXXXX");
+    if (!mkdtemp(s->dir)) {
+      s->dir[0] = '\0';
+      return -1;
+    }
+    snprintf(s->ca, sizeof s->ca, "%s/ca.pem", s->dir);
+  }
+  pid_t pid = spawn_script_args(script, tls ? "--tls" : NULL, s->ca, &s->port);
+  if (pid < 0) {
+    test_server_stop(s);
+    return -1;
+  }
+  s->pid = pid;
+  if (s->port <= 0) {
+    fprintf(stderr, "test server did not start\n");
+    test_server_stop(s);
+    return -1;
+  }
+  snprintf(s->base, sizeof s->base, "%s://127.0.0.1:%d/v1", tls ? "https" : "http", s->port);
+  s->http = hl__http_new(NULL);
+  if (s->http && tls && hl__http_set_ca_file(s->http, s->ca, "test server") != HL_OK) {
+    fprintf(stderr, "%s\n", hl_last_error());
+    test_server_stop(s);
+    return -1;
+  }
+  return s->http ? 0 : -1;
+}
+
+static inline int test_server_start(test_server *s) { return test_server_start_opts(s, false); }
+
+static inline int test_server_start_tls(test_server *s) { return test_server_start_opts(s, true); }
 
 /* What the server saw for `model`: {"count", "times", "peers", "last_body",
  * "last_headers"}. Caller frees; NULL on failure. */
@@ -77,7 +105,8 @@ static inline cJSON *test_server_stats(test_server *s, const char *model) {
   }
   q[k] = '\0';
   (void)esc;
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/__stats?model=%s", s->port, q);
+  snprintf(url, sizeof url, "%s://127.0.0.1:%d/__stats?model=%s", s->dir[0] ? "https" : "http",
+           s->port, q);
   hl__http_request req;
   memset(&req, 0, sizeof req);
   req.url = url;
