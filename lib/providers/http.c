@@ -30,6 +30,7 @@
 #include "providers/excerpt.h"
 #include "providers/http.h"
 #include "providers/retry_after.h"
+#include "providers/url_cache.h"
 
 /* Streamed bytes the caller has not consumed yet beyond which the
  * transfer is paused (a slow sink must not make the loop buffer a whole
@@ -47,6 +48,7 @@ struct hl__http {
   hl__http_options opts;
   atomic_uint_fast64_t cancel_gen;
   ca_path *ca_paths;         /* newest first; opts.ca_file is the first's or NULL */
+  hl__url_cache *urls;       /* request URLs parsed once (url_cache.h) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -155,6 +157,11 @@ hl__http *hl__http_new(const hl__http_options *opts) {
   if (opts) c->opts = *opts;
   else hl__http_options_default(&c->opts);
   atomic_init(&c->cancel_gen, 0);
+  if (!(c->urls = hl__url_cache_new())) {
+    free(c);
+    hl_fail(HL_ERR_NOMEM, "out of memory creating an HTTP client");
+    return NULL;
+  }
   return c;
 }
 
@@ -165,6 +172,7 @@ void hl__http_free(hl__http *c) {
     free(c->ca_paths);
     c->ca_paths = next;
   }
+  hl__url_cache_free(c->urls);
   free(c);
 }
 
@@ -240,6 +248,7 @@ struct call {
   char *url;                 /* redacted, for messages (malloc'd: most calls never
                                 need a message, and 10,000 calls wait at once) */
   struct curl_slist *hdrs;   /* nodes in the call's own allocation (call_new) */
+  CURLU *parsed_url;         /* req->url parsed, the client's (url_cache.h); NULL: none */
 
   /* Loop thread only. */
   int loop;                  /* the loop that runs the call (engine.h); set by
@@ -776,6 +785,9 @@ static void start_attempt(call *c) {
   hl__pool_limits pool;
   hl__engine_limits(&pool);
   curl_easy_setopt(e, CURLOPT_URL, req->url);
+  /* Set on every attempt, NULL too: a pooled handle may hold another
+   * call's. */
+  curl_easy_setopt(e, CURLOPT_CURLU, c->parsed_url);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
   if (req->body) {
@@ -1000,6 +1012,7 @@ static call *call_new(hl__http *client, const hl__http_request *req) {
   if (c->opts.max_retries < 0) c->opts.max_retries = 0;
   c->gen = atomic_load(&client->cancel_gen);
   c->what = req->what ? req->what : "http";
+  c->parsed_url = hl__url_cache_get(client->urls, req->url);
   /* Which loop runs the call (engine.h, "More than one loop"): a blocking
    * caller's requests share its thread's; an asynchronous run's share its
    * context's (hl__http_request_start). */

@@ -486,7 +486,12 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
   snprintf(c->url, url_len, "%s%s", l->base_url, c->w.path);
   size_t nh = 0;
   c->hdrs[nh++] = "Content-Type: application/json";
-  c->hdrs[nh++] = c->s ? "Accept: text/event-stream" : "Accept: application/json";
+  /* Accept only where it changes the answer: a streamed call asks for
+   * server-sent events. No wire (OpenAI, Anthropic, Gemini) requires one
+   * on a JSON call, and libcurl 7.88 writes every request header one byte
+   * at a time (~90 instructions a byte); the empty "Accept:" also keeps
+   * libcurl's own default Accept (any type) out of the request. */
+  c->hdrs[nh++] = c->s ? "Accept: text/event-stream" : "Accept:";
   for (size_t i = 0; i < n_auth; i++) c->hdrs[nh++] = auth[i];
   for (size_t i = 0; i < l->n_headers; i++) c->hdrs[nh++] = l->headers[i];
   /* A tracer's traceparent (hookline/trace.h), built on this thread. */

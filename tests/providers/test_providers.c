@@ -180,6 +180,9 @@ static void text_stream_lf(void) {
   CHECK(hl_json_get_bool(body, "stream", false));
   if (W == &OPENAI)
     CHECK(hl_json_get_bool(hl_json_get(body, "stream_options"), "include_usage", false));
+  const cJSON *h = hl_json_get(st, "last_headers");
+  CHECK_STR(hl_json_get_string(h, "accept"), "text/event-stream");
+  CHECK_STR(hl_json_get_string(h, "content-type"), "application/json");
   cJSON_Delete(st);
   hl_provider_unref(p);
 }
@@ -871,6 +874,10 @@ static void extra_headers_and_no_key(void) {
   cJSON *st = test_server_stats(&srv, model);
   const cJSON *h = hl_json_get(st, "last_headers");
   CHECK_STR(hl_json_get_string(h, "x-custom"), "yes");
+  /* A JSON call sends no Accept at all (neither its own nor libcurl's
+   * default): no wire requires one. */
+  CHECK(hl_json_get(h, "accept") == NULL);
+  CHECK_STR(hl_json_get_string(h, "content-type"), "application/json");
   CHECK(hl_json_get(h, "authorization") == NULL);
   CHECK(hl_json_get(h, "x-api-key") == NULL);
   if (W == &ANTHROPIC) CHECK_STR(hl_json_get_string(h, "anthropic-version"), "2099-01-01");
