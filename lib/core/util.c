@@ -17,6 +17,16 @@ char *hl__strdup(const char *s) {
   return copy;
 }
 
+char *hl__concat(const char *a, const char *sep, const char *b) {
+  size_t na = strlen(a), ns = strlen(sep), nb = strlen(b);
+  char *out = malloc(na + ns + nb + 1);
+  if (!out) return NULL;
+  memcpy(out, a, na);
+  memcpy(out + na, sep, ns);
+  memcpy(out + na + ns, b, nb + 1);
+  return out;
+}
+
 hl_status hl__oom(void) { return hl_fail(HL_ERR_NOMEM, "out of memory"); }
 
 hl_status hl__reserve(void **items, size_t *cap, size_t need, size_t elem) {

@@ -16,6 +16,11 @@
  * input means out of memory: check with `s && !copy`. */
 char *hl__strdup(const char *s);
 
+/* A new string a + sep + b (malloc'd, the caller frees it), or NULL when
+ * out of memory. Where snprintf("%s%s%s") cost ~850 instructions for a
+ * URL or a header line on every model call (issue 12), this copies. */
+char *hl__concat(const char *a, const char *sep, const char *b);
+
 /* Report an allocation failure through hl_fail() and return HL_ERR_NOMEM. */
 hl_status hl__oom(void);
 

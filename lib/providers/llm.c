@@ -452,9 +452,8 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
   if (l->api_key) {
     if (strlen(l->api_key) > 1024 - 32)
       return hl_fail(HL_ERR_INVALID, "%s: API key too long", l->name);
-    size_t kl = strlen(w->key_header) + strlen(l->api_key) + 1;
-    if (!(c->key = malloc(kl))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
-    snprintf(c->key, kl, "%s%s", w->key_header, l->api_key);
+    if (!(c->key = hl__concat(w->key_header, "", l->api_key)))
+      return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
     auth[n_auth++] = c->key;
   }
   if (req->stream) {
@@ -479,11 +478,9 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
     snprintf(why, sizeof why, "%s", hl_last_error());
     return hl_fail(hl_last_status(), "%s: the request for its API_REQUEST event: %s", l->name, why);
   }
-  size_t url_len = strlen(l->base_url) + strlen(c->w.path) + 1;
-  c->url = malloc(url_len);
+  c->url = hl__concat(l->base_url, "", c->w.path);
   c->hdrs = malloc((l->n_headers + n_auth + 3) * sizeof *c->hdrs);
   if (!c->url || !c->hdrs) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
-  snprintf(c->url, url_len, "%s%s", l->base_url, c->w.path);
   size_t nh = 0;
   c->hdrs[nh++] = "Content-Type: application/json";
   /* Accept only where it changes the answer: a streamed call asks for
