@@ -994,8 +994,25 @@ static hl_status wait_call(call *c, bool driving) {
   return sink_st;
 }
 
+/* Only http:// and https:// URLs go out. libcurl speaks many more
+ * protocols (file://, ftp://, smtp://, ...) and guesses one for a URL
+ * without a scheme (an "ftp." host becomes FTP): a base URL or MCP
+ * endpoint from a configuration file must not make this layer read local
+ * files or talk another protocol. Checked here, once per call, rather
+ * than by CURLOPT_PROTOCOLS_STR, which libcurl parses on every setopt. */
+static bool url_scheme_ok(const char *url) {
+  return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
 /* A new call for `req` (not yet submitted); NULL with hl_fail set. */
 static call *call_new(hl__http *client, const hl__http_request *req) {
+  if (!url_scheme_ok(req->url)) {
+    char url[512];
+    hl__redact_into(url, sizeof url, req->url, req->secret);
+    hl_fail(HL_ERR_INVALID, "%s: bad URL %s: only http:// and https:// URLs are sent",
+            req->what ? req->what : "http", url);
+    return NULL;
+  }
   /* The header list's nodes come with the call: libcurl only reads the
    * list, and the lines are the request's, which outlives the call. Two
    * allocations per header (curl_slist_append copies) were a good part of

@@ -24,7 +24,10 @@
  *    hl__http_cancel_all() and hl_agent_cancel() (through
  *    core/cancel_notify.h) wake the loop, which checks the requests it
  *    serves and ends the cancelled ones at once;
- *  - secrets (API keys) redacted from every message it produces.
+ *  - secrets (API keys) redacted from every message it produces;
+ *  - only http:// and https:// URLs (any case): anything else, a URL
+ *    without a scheme too, fails with HL_ERR_INVALID before libcurl sees
+ *    it (libcurl would read file:// URLs or guess FTP for an "ftp." host).
  *
  * Which thread runs what: libcurl, header parsing, buffering of whole
  * bodies, timers and retries run on the loop thread (the library's, or

@@ -3,9 +3,11 @@
  * secrets, which statuses are retried, reading a server's Retry-After
  * wish, and the excerpts of unexpected answers quoted in messages.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "providers/excerpt.h"
@@ -77,6 +79,48 @@ static void bad_request_arguments(void) {
   hl__http_free(c);
 }
 
+/* Only http:// and https:// go out: libcurl would read a file:// URL
+ * (here a file that exists, so a leak would show as its bytes in the
+ * body) and guesses FTP for a scheme-less "ftp." host. */
+static void only_http_and_https_urls(void) {
+  char path[] = "/tmp/hl-test-http-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, "SECRET-FILE-BYTES", 17) == 17);
+  close(fd);
+  char file_url[64];
+  snprintf(file_url, sizeof file_url, "file://%s", path);
+  char upper_file_url[64];
+  snprintf(upper_file_url, sizeof upper_file_url, "FILE://%s", path);
+  const char *refused[] = {file_url, upper_file_url, "ftp://127.0.0.1:1/x", "ftp.example.invalid/x",
+                           "127.0.0.1:1/v1", "gopher://127.0.0.1:1/", "dict://127.0.0.1:1/"};
+  hl__http_options o;
+  hl__http_options_default(&o);
+  o.max_retries = 0; /* the closed port below: one attempt */
+  hl__http *c = hl__http_new(&o);
+  REQUIRE(c);
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    hl__http_request req;
+    memset(&req, 0, sizeof req);
+    req.url = refused[i];
+    hl__http_response resp;
+    CHECK_INT(hl__http_request_send(c, &req, &resp), HL_ERR_INVALID);
+    CHECK_CONTAINS(hl_last_error(), "only http:// and https:// URLs");
+    CHECK(resp.body == NULL);
+    hl__http_response_clear(&resp);
+  }
+  /* The scheme's case does not matter: this one is sent (and refused by
+   * the closed port, a network error, not a bad URL). */
+  hl__http_request req;
+  memset(&req, 0, sizeof req);
+  req.url = "HTTP://127.0.0.1:1/v1";
+  hl__http_response resp;
+  CHECK_INT(hl__http_request_send(c, &req, &resp), HL_ERR_NETWORK);
+  hl__http_response_clear(&resp);
+  hl__http_free(c);
+  unlink(path);
+}
+
 /* Retry-After is delta-seconds or an HTTP-date; anything else is no wish.
  * Server-controlled sizes saturate instead of overflowing. */
 static void retry_after_values(void) {
@@ -138,6 +182,7 @@ int main(void) {
   RUN(redact_into_replaces_every_occurrence);
   RUN(retryable_statuses);
   RUN(bad_request_arguments);
+  RUN(only_http_and_https_urls);
   RUN(retry_after_values);
   RUN(excerpts_are_bounded_escaped_and_redacted);
   return CHECK_EXIT();
