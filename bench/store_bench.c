@@ -37,6 +37,10 @@
  *                       (CLOCK_THREAD_CPUTIME_ID; everything runs on it):
  *                       the client's own cost, which the load of a shared
  *                       machine does not inflate the way it does wall time.
+ *   pinned_cpu          PostgreSQL: the CPU the server processes of both
+ *                       sides and the calling thread were pinned to
+ *                       (pg_pin()), -1 when they could not be: then the
+ *                       ratios are not comparable.
  *   load_1000_ms        hl_session_open() of a 1,000-message session
  *                       (read and replay), median.
  *
@@ -48,6 +52,7 @@
  */
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -402,6 +407,45 @@ static raw_client raw_pg_open(const char *url) {
   return (raw_client){c, raw_pg_append, raw_pg_close};
 }
 
+/* Each PostgreSQL connection has a server process of its own, and where
+ * the scheduler runs it sets what a round trip costs the client: on the
+ * client's CPU or on another one, the same appends took 2-2.5x the client
+ * CPU time apart from each other, and a server process keeps its CPU for
+ * the whole run (1-5 migrations in 320 rounds). The library's connection
+ * and the raw one are two such processes: left to the scheduler, a run
+ * compares the places they happened to get (0.5x to 2.4x on CPU measured
+ * for the same turns, only the places changed). So both are pinned to the CPU of
+ * the calling thread, which is pinned there too for the measurement.
+ * Connections are found by their application_name. */
+
+/* `url` with application_name=`name` (a libpq URI parameter). */
+static void pg_url_named(char *out, size_t cap, const char *url, const char *name) {
+  snprintf(out, cap, "%s%capplication_name=%s", url, strchr(url, '?') ? '&' : '?', name);
+}
+
+/* Pin the calling thread and the server processes of the connections
+ * named `a` and `b` to the thread's CPU, *was set to the thread's mask
+ * before; the CPU, or -1 when not all three could be pinned (then none is). */
+static int pg_pin(PGconn *c, const char *a, const char *b, cpu_set_t *was) {
+  int cpu = sched_getcpu();
+  if (cpu < 0 || sched_getaffinity(0, sizeof *was, was) != 0) return -1;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  const char *names[2] = {a, b};
+  PGresult *r = PQexecParams(c, "SELECT pid FROM pg_stat_activity WHERE application_name IN ($1, $2)",
+                             2, NULL, names, NULL, NULL, 0);
+  int found = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : 0, pinned = 0;
+  for (int i = 0; i < found; i++)
+    pinned += sched_setaffinity((pid_t)atoi(PQgetvalue(r, i, 0)), sizeof one, &one) == 0;
+  bool ok = found == 2 && pinned == 2 && sched_setaffinity(0, sizeof one, &one) == 0;
+  for (int i = 0; !ok && i < found; i++) /* one side pinned is worse than none */
+    sched_setaffinity((pid_t)atoi(PQgetvalue(r, i, 0)), sizeof *was, was);
+  PQclear(r);
+  if (!ok) fprintf(stderr, "store bench: postgresql server processes not pinned\n");
+  return ok ? cpu : -1;
+}
+
 /* The script lib/store/redis.c runs for an append (copied: a benchmark
  * sees only the public API). */
 static const char raw_redis_lua[] =
@@ -624,6 +668,11 @@ int main(int argc, char **argv) {
   printf("{\"bench\":\"store\",\"runs\":%d,\"scenario\":\"b: 2 model calls, 3 tool calls, "
          "in-process model\",\"backends\":{", RUNS);
   for (int i = 0; i < n; i++) {
+    bool is_pg = !strcmp(backends[i].name, "postgresql");
+    char lib_name[64], raw_name[64];
+    snprintf(lib_name, sizeof lib_name, "hl-bench-store-%d", (int)getpid());
+    snprintf(raw_name, sizeof raw_name, "hl-bench-raw-%d", (int)getpid());
+    if (is_pg) pg_url_named(backends[i].url, sizeof backends[i].url, pg, lib_name);
     hl_store *store = NULL;
     if (hl_store_open(backends[i].url, &store) != HL_OK) {
       fprintf(stderr, "store bench: %s: %s\n", backends[i].name, hl_last_error());
@@ -636,12 +685,16 @@ int main(int argc, char **argv) {
       hl_store_open(url, &init);
       hl_store_close(init);
       raw = raw_sqlite_open(sqlite_raw_path);
-    } else if (!strcmp(backends[i].name, "postgresql")) {
-      raw = raw_pg_open(pg);
+    } else if (is_pg) {
+      pg_url_named(url, sizeof url, pg, raw_name);
+      raw = raw_pg_open(url);
     } else if (!strcmp(backends[i].name, "redis")) {
       raw = raw_redis_open(redis);
     }
+    cpu_set_t was;
+    int pinned = is_pg ? pg_pin(raw.ctx, lib_name, raw_name, &was) : -1;
     figures f = measure(agent, store, backends[i].name, raw.append ? &raw : NULL);
+    if (pinned >= 0) sched_setaffinity(0, sizeof was, &was);
     if (raw.close) raw.close(raw.ctx);
     double load = load_1000_ms(store);
     double added = f.with_wall - f.mem_wall, added_cpu = f.with_cpu - f.mem_cpu;
@@ -660,6 +713,7 @@ int main(int argc, char **argv) {
              "\"raw_writes_per_turn\":%.2f", f.raw_wall, f.raw_cpu,
              f.raw_wall > 0 ? added / f.raw_wall : 0, f.raw_cpu > 0 ? added_cpu / f.raw_cpu : 0,
              f.raw_p25, f.raw_p75, counted ? f.raw_writes : -1.0);
+    if (is_pg) printf(",\"pinned_cpu\":%d", pinned);
     printf(",\"load_1000_ms\":%.2f}", load);
     fflush(stdout);
     hl_store_close(store);
