@@ -197,29 +197,6 @@ static char *turn_events[4];
 static size_t turn_lens[4];
 enum { GROUPS = 2 };
 static const int group_first[GROUPS] = {0, 3}, group_size[GROUPS] = {3, 1};
-static char *group_array[GROUPS]; /* PostgreSQL: the group's text[] literal */
-
-/* {"...","..."}, as lib/store/postgres.c makes it. */
-static char *pg_array_literal(int g) {
-  size_t cap = 3;
-  for (int i = 0; i < group_size[g]; i++) cap += 3 + 2 * turn_lens[group_first[g] + i];
-  char *out = malloc(cap), *p = out;
-  *p++ = '{';
-  for (int i = 0; i < group_size[g]; i++) {
-    const char *t = turn_events[group_first[g] + i];
-    if (i) *p++ = ',';
-    *p++ = '"';
-    for (size_t j = 0; j < turn_lens[group_first[g] + i]; j++) {
-      if (t[j] == '"' || t[j] == '\\') *p++ = '\\';
-      *p++ = t[j];
-    }
-    *p++ = '"';
-  }
-  *p++ = '}';
-  *p = '\0';
-  return out;
-}
-
 static void make_turn_events(hl_agent *agent) {
   hl_store *mem = NULL;
   hl_store_open("memory:", &mem);
@@ -234,7 +211,6 @@ static void make_turn_events(hl_agent *agent) {
     turn_events[i] = cJSON_PrintUnformatted(cJSON_GetArrayItem(events, i));
     turn_lens[i] = strlen(turn_events[i]);
   }
-  for (int g = 0; g < GROUPS; g++) group_array[g] = pg_array_literal(g);
   cJSON_Delete(events);
   hl_session_free(s);
   hl_store_close(mem);
@@ -353,26 +329,35 @@ static raw_client raw_sqlite_open(const char *path) {
 
 /* As lib/store/postgres.c: one statement per append (the conditional
  * bump and the event rows in one CTE, atomic), one round trip; a group
- * sends its events as one text[]; the first append gives the session its
- * title, as the library does. */
+ * passes its events as parameters of their own, all events as binary text
+ * (bytes and length); the first append gives the session its title, as
+ * the library does. Statements: raw_create, raw_bump (one event) and
+ * raw_group_<g> for a group of several (raw_pg_open()). */
 static void raw_pg_append(void *ctx, const char *id, int g) {
   PGconn *c = ctx;
-  int v = group_first[g];
-  char now[40], bytes[24], expected[24], count[24];
+  int v = group_first[g], n = group_size[g];
+  char now[40], bytes[24], expected[24], count[24], name[32];
   size_t b = 0;
-  for (int i = 0; i < group_size[g]; i++) b += turn_lens[group_first[g] + i];
+  for (int i = 0; i < n; i++) b += turn_lens[v + i];
   snprintf(now, sizeof now, "%.6f", unix_now());
   snprintf(bytes, sizeof bytes, "%zu", b);
   snprintf(expected, sizeof expected, "%d", v);
-  snprintf(count, sizeof count, "%d", group_size[g]);
-  bool group = group_size[g] > 1;
-  const char *vals[9] = {"bench", "u", id, now, v ? NULL : INPUT, bytes,
-                         group ? group_array[g] : turn_events[group_first[g]], expected, count};
-  if (group && v == 0) vals[7] = count;
-  const char *name = group ? (v ? "raw_bump_n" : "raw_create_n") : (v ? "raw_bump" : "raw_create");
-  int nparams = group ? (v ? 9 : 8) : (v ? 8 : 7);
-  PGresult *res = PQexecPrepared(c, name, nparams, vals, NULL, NULL, 0);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != group_size[g])
+  snprintf(count, sizeof count, "%d", n);
+  snprintf(name, sizeof name, "raw_group_%d", g);
+  /* one event: $7 the event, $8 the version seen; a group: $7 the new
+   * session's version or the version seen, $8 the count ($8/$9.. events) */
+  const char *vals[16] = {"bench", "u", id, now, v ? NULL : INPUT, bytes, v ? expected : count, count};
+  int lens[16] = {0}, formats[16] = {0}, first = n > 1 ? (v ? 8 : 7) : 6;
+  for (int i = 0; i < n; i++) {
+    vals[first + i] = turn_events[v + i];
+    lens[first + i] = (int)turn_lens[v + i];
+    formats[first + i] = 1;
+  }
+  if (n == 1 && v) vals[7] = expected;
+  const char *statement = n > 1 ? name : v ? "raw_bump" : "raw_create";
+  int nparams = first + n + (n == 1 && v);
+  PGresult *res = PQexecPrepared(c, statement, nparams, vals, lens, formats, 0);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != n)
     fprintf(stderr, "raw pg: %s", PQerrorMessage(c));
   PQclear(res);
 }
@@ -392,18 +377,27 @@ static raw_client raw_pg_open(const char *url) {
     " AND id = $3 AND version = $8 RETURNING version)"
     " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, version, $7"
     " FROM s RETURNING version", 8, NULL));
-  PQclear(PQprepare(c, "raw_create_n",
-    "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
-    " bytes) VALUES ($1, $2, $3, $8, $4, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING version)"
-    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, e.i, e.data"
-    " FROM s, unnest($7::text[]) WITH ORDINALITY AS e(data, i) RETURNING version", 8, NULL));
-  PQclear(PQprepare(c, "raw_bump_n",
-    "WITH s AS (UPDATE hl_sessions SET version = version + $9, updated = $4,"
-    " title = COALESCE(title, $5), bytes = bytes + $6 WHERE app = $1 AND user_id = $2"
-    " AND id = $3 AND version = $8 RETURNING version)"
-    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3,"
-    " $8::bigint + e.i, e.data FROM s, unnest($7::text[]) WITH ORDINALITY AS e(data, i)"
-    " RETURNING version", 9, NULL));
+  for (int g = 0; g < GROUPS; g++) {
+    if (group_size[g] < 2) continue;
+    bool create = group_first[g] == 0;
+    int first = create ? 8 : 9;
+    char sql[2048], name[32];
+    int len = snprintf(sql, sizeof sql, "%s", create
+      ? "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
+        " bytes) VALUES ($1, $2, $3, $7, $4, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING version)"
+        " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, e.i, e.data"
+        " FROM s, unnest(ARRAY["
+      : "WITH s AS (UPDATE hl_sessions SET version = version + $8, updated = $4,"
+        " title = COALESCE(title, $5), bytes = bytes + $6 WHERE app = $1 AND user_id = $2"
+        " AND id = $3 AND version = $7 RETURNING version)"
+        " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3,"
+        " $7::bigint + e.i, e.data FROM s, unnest(ARRAY[");
+    for (int i = 0; i < group_size[g]; i++)
+      len += snprintf(sql + len, sizeof sql - (size_t)len, "%s$%d::text", i ? ", " : "", first + i);
+    snprintf(sql + len, sizeof sql - (size_t)len, "]) WITH ORDINALITY AS e(data, i) RETURNING version");
+    snprintf(name, sizeof name, "raw_group_%d", g);
+    PQclear(PQprepare(c, name, sql, first - 1 + group_size[g], NULL));
+  }
   return (raw_client){c, raw_pg_append, raw_pg_close};
 }
 
@@ -720,7 +714,6 @@ int main(int argc, char **argv) {
   }
   printf("}}\n");
   for (int i = 0; i < 4; i++) free(turn_events[i]);
-  for (int g = 0; g < GROUPS; g++) free(group_array[g]);
   hl_agent_unref(agent);
   char cmd[100];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
