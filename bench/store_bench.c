@@ -343,7 +343,7 @@ static void raw_pg_append(void *ctx, const char *id, int g) {
   snprintf(bytes, sizeof bytes, "%zu", b);
   snprintf(expected, sizeof expected, "%d", v);
   snprintf(count, sizeof count, "%d", n);
-  snprintf(name, sizeof name, "raw_group_%d", g);
+  if (n > 1) snprintf(name, sizeof name, "raw_group_%d", g);
   /* one event: $7 the event, $8 the version seen; a group: $7 the new
    * session's version or the version seen, $8 the count ($8/$9.. events) */
   const char *vals[16] = {"bench", "u", id, now, v ? NULL : INPUT, bytes, v ? expected : count, count};
