@@ -15,24 +15,32 @@
  *                       Median of runs, each on a new session.
  *   raw_per_turn_us     the same 2 appends made with the client library
  *                       alone (sqlite3, libpq, hiredis): the same
- *                       statements or script, prepared, with the JSON
- *                       text made in advance, the same guarantees (each
- *                       append one transaction conditional on the version,
- *                       atomic; SQLite with the same WAL and
- *                       synchronous=NORMAL).
+ *                       statements or script on the same schema, prepared,
+ *                       with the JSON text made in advance, the same rows
+ *                       (the session's title too), the same guarantees
+ *                       (each append one transaction conditional on the
+ *                       version, atomic; SQLite with the same WAL and
+ *                       synchronous=NORMAL), made at the same points of
+ *                       the same turn: the in-memory turn with the raw
+ *                       writes made from model hooks where a stored session
+ *                       appends (raw_hooks()), minus the in-memory turn.
  *   *_writes_per_turn   write system calls of the process per turn
  *                       (/proc/self/io syscw): for Redis the round trips,
  *                       for SQLite the WAL writes; the same for both sides
  *                       shows they do the same work. Not for PostgreSQL
  *                       (libpq uses send(), which syscw does not count;
  *                       raw_writes_per_turn -1 there).
- *   *_p25_us, *_p75_us  quartiles of the added (stored minus in-memory
- *                       turn of the same round) and raw wall times: the
- *                       spread the medians come from.
+ *   *_p25_us, *_p75_us  quartiles of the added and raw wall times (the
+ *                       stored or raw turn minus the in-memory turn of the
+ *                       same round): the spread the medians come from.
  *   *_cpu_us            the same, in CPU time of the calling thread
  *                       (CLOCK_THREAD_CPUTIME_ID; everything runs on it):
  *                       the client's own cost, which the load of a shared
  *                       machine does not inflate the way it does wall time.
+ *   pinned_cpu          PostgreSQL: the CPU the server processes of both
+ *                       sides and the calling thread were pinned to
+ *                       (pg_pin()), -1 when they could not be: then the
+ *                       ratios are not comparable.
  *   load_1000_ms        hl_session_open() of a 1,000-message session
  *                       (read and replay), median.
  *
@@ -44,6 +52,7 @@
  */
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +117,8 @@ static hl_agent *make_agent(void) {
   return a;
 }
 
+/* The user's input; also the title the library gives the new session
+ * (its first user message), which the raw writes give it too. */
 static const char *INPUT = "Look up the keys a, b and c.";
 
 static double median(double *v, size_t n) { return bench_percentile(v, n, 50); }
@@ -138,8 +149,18 @@ static sample since(clock_pair t0) {
   return (sample){(double)(t1.wall - t0.wall) / 1e3, (double)(t1.cpu - t0.cpu) / 1e3, 0};
 }
 
-/* One turn on a new session `tag`-`i` of `store` (NULL: in memory). */
-static sample one_turn(hl_agent *agent, hl_store *store, const char *tag, int i) {
+/* The raw client that writes the running turn's events from the model
+ * hooks (raw_hooks(): at the points where a stored session appends), and
+ * the turn's session id; raw NULL for the other turns. */
+typedef struct raw_client raw_client;
+static struct {
+  raw_client *raw;
+  const char *id;
+} raw_turn;
+
+/* One turn on a new session `tag`-`i` of `store` (NULL: in memory; with
+ * `raw`, in memory and written by the raw client as it goes). */
+static sample one_turn(hl_agent *agent, hl_store *store, raw_client *raw, const char *tag, int i) {
   char id[64];
   snprintf(id, sizeof id, "%s-%d-%d", tag, (int)getpid(), i);
   hl_session *s = NULL;
@@ -151,12 +172,15 @@ static sample one_turn(hl_agent *agent, hl_store *store, const char *tag, int i)
   } else {
     s = hl_session_new("bench", "u", id);
   }
+  raw_turn.raw = raw;
+  raw_turn.id = id;
   char *answer = NULL;
   long long w0 = write_calls();
   clock_pair t0 = clocks_now();
   hl_status st = hl_agent_run(agent, s, INPUT, &answer);
   sample r = since(t0);
   r.writes = write_calls() - w0;
+  raw_turn.raw = NULL;
   if (st != HL_OK) {
     fprintf(stderr, "store bench: run: %s\n", hl_last_error());
     exit(1);
@@ -173,29 +197,6 @@ static char *turn_events[4];
 static size_t turn_lens[4];
 enum { GROUPS = 2 };
 static const int group_first[GROUPS] = {0, 3}, group_size[GROUPS] = {3, 1};
-static char *group_array[GROUPS]; /* PostgreSQL: the group's text[] literal */
-
-/* {"...","..."}, as lib/store/postgres.c makes it. */
-static char *pg_array_literal(int g) {
-  size_t cap = 3;
-  for (int i = 0; i < group_size[g]; i++) cap += 3 + 2 * turn_lens[group_first[g] + i];
-  char *out = malloc(cap), *p = out;
-  *p++ = '{';
-  for (int i = 0; i < group_size[g]; i++) {
-    const char *t = turn_events[group_first[g] + i];
-    if (i) *p++ = ',';
-    *p++ = '"';
-    for (size_t j = 0; j < turn_lens[group_first[g] + i]; j++) {
-      if (t[j] == '"' || t[j] == '\\') *p++ = '\\';
-      *p++ = t[j];
-    }
-    *p++ = '"';
-  }
-  *p++ = '}';
-  *p = '\0';
-  return out;
-}
-
 static void make_turn_events(hl_agent *agent) {
   hl_store *mem = NULL;
   hl_store_open("memory:", &mem);
@@ -210,7 +211,6 @@ static void make_turn_events(hl_agent *agent) {
     turn_events[i] = cJSON_PrintUnformatted(cJSON_GetArrayItem(events, i));
     turn_lens[i] = strlen(turn_events[i]);
   }
-  for (int g = 0; g < GROUPS; g++) group_array[g] = pg_array_literal(g);
   cJSON_Delete(events);
   hl_session_free(s);
   hl_store_close(mem);
@@ -232,63 +232,69 @@ static long long write_calls(void) {
 /* The same writes with the client libraries alone                     */
 /* ------------------------------------------------------------------ */
 
-/* A raw client: open once, then one turn's 2 appends per call. */
+/* A raw client: open once, then one append per call: group g of the
+ * turn's events to session `id` (g 0 creates it). */
 typedef struct raw_client {
   void *ctx;
-  void (*turn)(void *ctx, const char *id);
+  void (*append)(void *ctx, const char *id, int g);
   void (*close)(void *ctx);
 } raw_client;
+
+/* Unix time in seconds, the clock the library stamps sessions with. */
+static double unix_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 enum { RQ_BEGIN, RQ_COMMIT, RQ_CREATE, RQ_FIND, RQ_EVENT, RQ_COUNT };
 typedef struct raw_sqlite {
   sqlite3 *db;
   sqlite3_stmt *q[RQ_COUNT];
+  sqlite3_int64 sid; /* the session being written (set by group 0) */
 } raw_sqlite;
 
 /* As lib/store/sqlite.c: one IMMEDIATE transaction per append: a new
  * session's row (the first append) or the check that the session's last
  * event is the one the writer saw (the others), then the group's event
  * rows, keyed sid * 2^32 + version, with the log's running size. */
-static void raw_sqlite_turn(void *ctx, const char *id) {
+static void raw_sqlite_append(void *ctx, const char *id, int g) {
   raw_sqlite *r = ctx;
-  int v = 0;
-  sqlite3_int64 sid = 0, bytes = 0;
-  for (int g = 0; g < GROUPS; g++) {
-    sqlite3_step(r->q[RQ_BEGIN]);
-    sqlite3_reset(r->q[RQ_BEGIN]);
-    double now = (double)bench_now_ns() / 1e9;
-    sqlite3_stmt *q = r->q[v == 0 ? RQ_CREATE : RQ_FIND];
-    sqlite3_bind_text(q, 1, "bench", -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, "u", -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
-    if (v == 0) {
-      sqlite3_bind_double(q, 4, now);
-      sqlite3_bind_text(q, 5, "Look up the keys a, b and c.", -1, SQLITE_STATIC);
-      if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(r->db) != 1)
-        fprintf(stderr, "raw sqlite: %s\n", sqlite3_errmsg(r->db));
-      sid = sqlite3_last_insert_rowid(r->db);
-    } else {
-      if (sqlite3_step(q) != SQLITE_ROW || sqlite3_column_int64(q, 1) != sid * 4294967296 + v)
-        fprintf(stderr, "raw sqlite: not at version %d: %s\n", v, sqlite3_errmsg(r->db));
-      bytes = sqlite3_column_int64(q, 2);
-    }
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    for (int i = 0; i < group_size[g]; i++) {
-      sqlite3_stmt *e = r->q[RQ_EVENT];
-      int k = group_first[g] + i;
-      bytes += (sqlite3_int64)turn_lens[k];
-      sqlite3_bind_int64(e, 1, sid * 4294967296 + v + i + 1);
-      sqlite3_bind_double(e, 2, now);
-      sqlite3_bind_int64(e, 3, bytes);
-      sqlite3_bind_text(e, 4, turn_events[k], (int)turn_lens[k], SQLITE_STATIC);
-      if (sqlite3_step(e) != SQLITE_DONE) fprintf(stderr, "raw sqlite: %s\n", sqlite3_errmsg(r->db));
-      sqlite3_reset(e);
-    }
-    sqlite3_step(r->q[RQ_COMMIT]);
-    sqlite3_reset(r->q[RQ_COMMIT]);
-    v += group_size[g];
+  int v = group_first[g];
+  sqlite3_int64 bytes = 0;
+  sqlite3_step(r->q[RQ_BEGIN]);
+  sqlite3_reset(r->q[RQ_BEGIN]);
+  double now = unix_now();
+  sqlite3_stmt *q = r->q[v == 0 ? RQ_CREATE : RQ_FIND];
+  sqlite3_bind_text(q, 1, "bench", -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, "u", -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
+  if (v == 0) {
+    sqlite3_bind_double(q, 4, now);
+    sqlite3_bind_text(q, 5, INPUT, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(r->db) != 1)
+      fprintf(stderr, "raw sqlite: %s\n", sqlite3_errmsg(r->db));
+    r->sid = sqlite3_last_insert_rowid(r->db);
+  } else {
+    if (sqlite3_step(q) != SQLITE_ROW || sqlite3_column_int64(q, 1) != r->sid * 4294967296 + v)
+      fprintf(stderr, "raw sqlite: not at version %d: %s\n", v, sqlite3_errmsg(r->db));
+    bytes = sqlite3_column_int64(q, 2);
   }
+  sqlite3_reset(q);
+  sqlite3_clear_bindings(q);
+  for (int i = 0; i < group_size[g]; i++) {
+    sqlite3_stmt *e = r->q[RQ_EVENT];
+    int k = group_first[g] + i;
+    bytes += (sqlite3_int64)turn_lens[k];
+    sqlite3_bind_int64(e, 1, r->sid * 4294967296 + v + i + 1);
+    sqlite3_bind_double(e, 2, now);
+    sqlite3_bind_int64(e, 3, bytes);
+    sqlite3_bind_text(e, 4, turn_events[k], (int)turn_lens[k], SQLITE_STATIC);
+    if (sqlite3_step(e) != SQLITE_DONE) fprintf(stderr, "raw sqlite: %s\n", sqlite3_errmsg(r->db));
+    sqlite3_reset(e);
+  }
+  sqlite3_step(r->q[RQ_COMMIT]);
+  sqlite3_reset(r->q[RQ_COMMIT]);
 }
 
 static void raw_sqlite_close(void *ctx) {
@@ -318,35 +324,42 @@ static raw_client raw_sqlite_open(const char *path) {
   for (int i = 0; i < RQ_COUNT; i++)
     if (sqlite3_prepare_v2(r->db, sql[i], -1, &r->q[i], NULL) != SQLITE_OK)
       fprintf(stderr, "raw sqlite: prepare: %s\n", sqlite3_errmsg(r->db));
-  return (raw_client){r, raw_sqlite_turn, raw_sqlite_close};
+  return (raw_client){r, raw_sqlite_append, raw_sqlite_close};
 }
 
 /* As lib/store/postgres.c: one statement per append (the conditional
  * bump and the event rows in one CTE, atomic), one round trip; a group
- * sends its events as one text[]. */
-static void raw_pg_turn(void *ctx, const char *id) {
+ * passes its events as parameters of their own, all events as binary text
+ * (bytes and length); the first append gives the session its title, as
+ * the library does. Statements: raw_create, raw_bump (one event) and
+ * raw_group_<g> for a group of several (raw_pg_open()). */
+static void raw_pg_append(void *ctx, const char *id, int g) {
   PGconn *c = ctx;
-  int v = 0;
-  for (int g = 0; g < GROUPS; g++) {
-    char now[40], bytes[24], expected[24], count[24];
-    size_t b = 0;
-    for (int i = 0; i < group_size[g]; i++) b += turn_lens[group_first[g] + i];
-    snprintf(now, sizeof now, "%.6f", (double)bench_now_ns() / 1e9);
-    snprintf(bytes, sizeof bytes, "%zu", b);
-    snprintf(expected, sizeof expected, "%d", v);
-    snprintf(count, sizeof count, "%d", group_size[g]);
-    bool group = group_size[g] > 1;
-    const char *vals[9] = {"bench", "u", id, now, NULL, bytes,
-                           group ? group_array[g] : turn_events[group_first[g]], expected, count};
-    if (group && v == 0) vals[7] = count;
-    const char *name = group ? (v ? "raw_bump_n" : "raw_create_n") : (v ? "raw_bump" : "raw_create");
-    int nparams = group ? (v ? 9 : 8) : (v ? 8 : 7);
-    PGresult *res = PQexecPrepared(c, name, nparams, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != group_size[g])
-      fprintf(stderr, "raw pg: %s", PQerrorMessage(c));
-    PQclear(res);
-    v += group_size[g];
+  int v = group_first[g], n = group_size[g];
+  char now[40], bytes[24], expected[24], count[24], name[32];
+  size_t b = 0;
+  for (int i = 0; i < n; i++) b += turn_lens[v + i];
+  snprintf(now, sizeof now, "%.6f", unix_now());
+  snprintf(bytes, sizeof bytes, "%zu", b);
+  snprintf(expected, sizeof expected, "%d", v);
+  snprintf(count, sizeof count, "%d", n);
+  if (n > 1) snprintf(name, sizeof name, "raw_group_%d", g);
+  /* one event: $7 the event, $8 the version seen; a group: $7 the new
+   * session's version or the version seen, $8 the count ($8/$9.. events) */
+  const char *vals[16] = {"bench", "u", id, now, v ? NULL : INPUT, bytes, v ? expected : count, count};
+  int lens[16] = {0}, formats[16] = {0}, first = n > 1 ? (v ? 8 : 7) : 6;
+  for (int i = 0; i < n; i++) {
+    vals[first + i] = turn_events[v + i];
+    lens[first + i] = (int)turn_lens[v + i];
+    formats[first + i] = 1;
   }
+  if (n == 1 && v) vals[7] = expected;
+  const char *statement = n > 1 ? name : v ? "raw_bump" : "raw_create";
+  int nparams = first + n + (n == 1 && v);
+  PGresult *res = PQexecPrepared(c, statement, nparams, vals, lens, formats, 0);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != n)
+    fprintf(stderr, "raw pg: %s", PQerrorMessage(c));
+  PQclear(res);
 }
 
 static void raw_pg_close(void *ctx) { PQfinish(ctx); }
@@ -364,19 +377,67 @@ static raw_client raw_pg_open(const char *url) {
     " AND id = $3 AND version = $8 RETURNING version)"
     " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, version, $7"
     " FROM s RETURNING version", 8, NULL));
-  PQclear(PQprepare(c, "raw_create_n",
-    "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
-    " bytes) VALUES ($1, $2, $3, $8, $4, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING version)"
-    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, e.i, e.data"
-    " FROM s, unnest($7::text[]) WITH ORDINALITY AS e(data, i) RETURNING version", 8, NULL));
-  PQclear(PQprepare(c, "raw_bump_n",
-    "WITH s AS (UPDATE hl_sessions SET version = version + $9, updated = $4,"
-    " title = COALESCE(title, $5), bytes = bytes + $6 WHERE app = $1 AND user_id = $2"
-    " AND id = $3 AND version = $8 RETURNING version)"
-    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3,"
-    " $8::bigint + e.i, e.data FROM s, unnest($7::text[]) WITH ORDINALITY AS e(data, i)"
-    " RETURNING version", 9, NULL));
-  return (raw_client){c, raw_pg_turn, raw_pg_close};
+  for (int g = 0; g < GROUPS; g++) {
+    if (group_size[g] < 2) continue;
+    bool create = group_first[g] == 0;
+    int first = create ? 8 : 9;
+    char sql[2048], name[32];
+    int len = snprintf(sql, sizeof sql, "%s", create
+      ? "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
+        " bytes) VALUES ($1, $2, $3, $7, $4, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING version)"
+        " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, e.i, e.data"
+        " FROM s, unnest(ARRAY["
+      : "WITH s AS (UPDATE hl_sessions SET version = version + $8, updated = $4,"
+        " title = COALESCE(title, $5), bytes = bytes + $6 WHERE app = $1 AND user_id = $2"
+        " AND id = $3 AND version = $7 RETURNING version)"
+        " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3,"
+        " $7::bigint + e.i, e.data FROM s, unnest(ARRAY[");
+    for (int i = 0; i < group_size[g]; i++)
+      len += snprintf(sql + len, sizeof sql - (size_t)len, "%s$%d::text", i ? ", " : "", first + i);
+    snprintf(sql + len, sizeof sql - (size_t)len, "]) WITH ORDINALITY AS e(data, i) RETURNING version");
+    snprintf(name, sizeof name, "raw_group_%d", g);
+    PQclear(PQprepare(c, name, sql, first - 1 + group_size[g], NULL));
+  }
+  return (raw_client){c, raw_pg_append, raw_pg_close};
+}
+
+/* Each PostgreSQL connection has a server process of its own, and where
+ * the scheduler runs it sets what a round trip costs the client: on the
+ * client's CPU or on another one, the same appends took 2-2.5x the client
+ * CPU time apart from each other, and a server process keeps its CPU for
+ * the whole run (1-5 migrations in 320 rounds). The library's connection
+ * and the raw one are two such processes: left to the scheduler, a run
+ * compares the places they happened to get (0.5x to 2.4x on CPU measured
+ * for the same turns, only the places changed). So both are pinned to the CPU of
+ * the calling thread, which is pinned there too for the measurement.
+ * Connections are found by their application_name. */
+
+/* `url` with application_name=`name` (a libpq URI parameter). */
+static void pg_url_named(char *out, size_t cap, const char *url, const char *name) {
+  snprintf(out, cap, "%s%capplication_name=%s", url, strchr(url, '?') ? '&' : '?', name);
+}
+
+/* Pin the calling thread and the server processes of the connections
+ * named `a` and `b` to the thread's CPU, *was set to the thread's mask
+ * before; the CPU, or -1 when not all three could be pinned (then none is). */
+static int pg_pin(PGconn *c, const char *a, const char *b, cpu_set_t *was) {
+  int cpu = sched_getcpu();
+  if (cpu < 0 || sched_getaffinity(0, sizeof *was, was) != 0) return -1;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  const char *names[2] = {a, b};
+  PGresult *r = PQexecParams(c, "SELECT pid FROM pg_stat_activity WHERE application_name IN ($1, $2)",
+                             2, NULL, names, NULL, NULL, 0);
+  int found = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : 0, pinned = 0;
+  for (int i = 0; i < found; i++)
+    pinned += sched_setaffinity((pid_t)atoi(PQgetvalue(r, i, 0)), sizeof one, &one) == 0;
+  bool ok = found == 2 && pinned == 2 && sched_setaffinity(0, sizeof one, &one) == 0;
+  for (int i = 0; !ok && i < found; i++) /* one side pinned is worse than none */
+    sched_setaffinity((pid_t)atoi(PQgetvalue(r, i, 0)), sizeof *was, was);
+  PQclear(r);
+  if (!ok) fprintf(stderr, "store bench: postgresql server processes not pinned\n");
+  return ok ? cpu : -1;
 }
 
 /* The script lib/store/redis.c runs for an append (copied: a benchmark
@@ -410,32 +471,30 @@ typedef struct raw_redis {
   char sha[48];
 } raw_redis;
 
-/* As lib/store/redis.c: one EVALSHA (one round trip) per append. */
-static void raw_redis_turn(void *ctx, const char *id) {
+/* As lib/store/redis.c: one EVALSHA (one round trip) per append; the
+ * first gives the session its title, as the library does. */
+static void raw_redis_append(void *ctx, const char *id, int g) {
   raw_redis *r = ctx;
   if (!id) return; /* never: tells GCC's -Wformat-truncation so under -fsanitize */
   char log[128], meta[128];
   snprintf(log, sizeof log, "hl:log:5:bench1:u%zu:%s", strlen(id), id);
   snprintf(meta, sizeof meta, "hl:meta:5:bench1:u%zu:%s", strlen(id), id);
-  int v = 0;
-  for (int g = 0; g < GROUPS; g++) {
-    char expected[24], now[40];
-    snprintf(expected, sizeof expected, "%d", v);
-    snprintf(now, sizeof now, "%.6f", (double)bench_now_ns() / 1e9);
-    const char *argv[16] = {"EVALSHA", r->sha, "3", log, meta, "hl:idx:5:bench1:u", expected,
-                            now, id, "", "0"};
-    size_t lens[16];
-    for (int i = 0; i < 11; i++) lens[i] = strlen(argv[i]);
-    for (int i = 0; i < group_size[g]; i++) {
-      argv[11 + i] = turn_events[group_first[g] + i];
-      lens[11 + i] = turn_lens[group_first[g] + i];
-    }
-    redisReply *rep = redisCommandArgv(r->c, 11 + group_size[g], argv, lens);
-    v += group_size[g];
-    if (!rep || rep->type != REDIS_REPLY_INTEGER || rep->integer != v)
-      fprintf(stderr, "raw redis: unexpected reply\n");
-    if (rep) freeReplyObject(rep);
+  int v = group_first[g];
+  char expected[24], now[40];
+  snprintf(expected, sizeof expected, "%d", v);
+  snprintf(now, sizeof now, "%.6f", unix_now());
+  const char *argv[16] = {"EVALSHA", r->sha, "3", log, meta, "hl:idx:5:bench1:u", expected,
+                          now, id, v ? "" : INPUT, "0"};
+  size_t lens[16];
+  for (int i = 0; i < 11; i++) lens[i] = strlen(argv[i]);
+  for (int i = 0; i < group_size[g]; i++) {
+    argv[11 + i] = turn_events[group_first[g] + i];
+    lens[11 + i] = turn_lens[group_first[g] + i];
   }
+  redisReply *rep = redisCommandArgv(r->c, 11 + group_size[g], argv, lens);
+  if (!rep || rep->type != REDIS_REPLY_INTEGER || rep->integer != v + group_size[g])
+    fprintf(stderr, "raw redis: unexpected reply\n");
+  if (rep) freeReplyObject(rep);
 }
 
 static void raw_redis_close(void *ctx) {
@@ -454,7 +513,46 @@ static raw_client raw_redis_open(const char *url) {
   redisReply *rep = redisCommand(r->c, "SCRIPT LOAD %s", raw_redis_lua);
   snprintf(r->sha, sizeof r->sha, "%s", rep && rep->str ? rep->str : "");
   if (rep) freeReplyObject(rep);
-  return (raw_client){r, raw_redis_turn, raw_redis_close};
+  return (raw_client){r, raw_redis_append, raw_redis_close};
+}
+
+/* The raw writes at the turn's boundaries, where a stored session makes
+ * its appends: the input, calls and results once the tools have run
+ * (before the second model call), the answer when the model gives it. So
+ * the raw turn is the in-memory turn with the writes in the same places,
+ * the agent's own work between them as in the stored turn: a client
+ * thread that blocks on a server and then goes on with other work pays
+ * for it (cold caches, the wake-up), and the raw side must pay that too. */
+static hl_hook_action raw_before_model(hl_context *ctx, const hl_before_model_args *args,
+                                       hl_before_model_out *out, void *ud) {
+  (void)ctx;
+  (void)out;
+  (void)ud;
+  const hl_messages *m = &args->request->messages;
+  if (raw_turn.raw && m->count && m->items[m->count - 1]->role == HL_ROLE_TOOL)
+    raw_turn.raw->append(raw_turn.raw->ctx, raw_turn.id, 0);
+  return HL_HOOK_CONTINUE;
+}
+
+static hl_hook_action raw_after_model(hl_context *ctx, const hl_after_model_args *args,
+                                      hl_after_model_out *out, void *ud) {
+  (void)ctx;
+  (void)out;
+  (void)ud;
+  if (raw_turn.raw && args->response && hl_message_tool_call_count(args->response->message) == 0)
+    raw_turn.raw->append(raw_turn.raw->ctx, raw_turn.id, 1);
+  return HL_HOOK_CONTINUE;
+}
+
+/* Both hooks run in every kind of turn (they return at once outside raw
+ * turns), so that they cost the three alike. */
+static void raw_hooks(hl_agent *agent) {
+  hl_hooks *h = hl_agent_hooks(agent);
+  if (hl_hooks_add_before_model(h, "raw-writes", HL_HOOK_OBSERVE, raw_before_model, NULL) != HL_OK ||
+      hl_hooks_add_after_model(h, "raw-writes", HL_HOOK_OBSERVE, raw_after_model, NULL) != HL_OK) {
+    fprintf(stderr, "store bench: hooks: %s\n", hl_last_error());
+    exit(1);
+  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -462,49 +560,47 @@ static raw_client raw_redis_open(const char *url) {
 /* ------------------------------------------------------------------ */
 
 typedef struct figures {
-  double mem_wall, mem_cpu, with_wall, with_cpu, raw_wall, raw_cpu; /* medians, us */
-  double added_p25, added_p75, raw_p25, raw_p75;                    /* quartiles, us */
+  double mem_wall, mem_cpu, with_wall, with_cpu; /* medians of the turns, us */
+  double raw_wall, raw_cpu;                       /* the raw turn's minus the in-memory one's */
+  double added_p25, added_p75, raw_p25, raw_p75;  /* quartiles of the rounds' differences, us */
   double with_writes, raw_writes;                                   /* write calls per turn */
 } figures;
 
 /* RUNS rounds (after 20 warm-up ones) of: a turn in memory, a turn on
- * `store`, and (with `raw`) the raw writes, in rotating order. */
+ * `store`, and (with `raw`) a turn in memory written by the raw client,
+ * in rotating order. The stored and the raw turns' figures are what they
+ * add to the in-memory turn. */
 static figures measure(hl_agent *agent, hl_store *store, const char *tag, raw_client *raw) {
   size_t n = (size_t)RUNS;
-  double *v[7];
-  for (int k = 0; k < 7; k++) v[k] = calloc(n, sizeof(double));
+  double *v[8];
+  for (int k = 0; k < 8; k++) v[k] = calloc(n, sizeof(double));
   long long writes[3] = {0, 0, 0};
   for (int i = -20; i < RUNS; i++) {
     for (int step = 0; step < 3; step++) {
       int kind = (i + 20 + step) % 3; /* 0 memory, 1 stored, 2 raw */
       sample x = {0, 0, 0};
-      if (kind == 0) {
-        x = one_turn(agent, NULL, "mem", i + 20);
-      } else if (kind == 1) {
-        x = one_turn(agent, store, tag, i + 20);
-      } else if (raw) {
-        char id[64];
-        snprintf(id, sizeof id, "raw-%d-%d", (int)getpid(), i + 20);
-        long long w0 = write_calls();
-        clock_pair t0 = clocks_now();
-        raw->turn(raw->ctx, id);
-        x = since(t0);
-        x.writes = write_calls() - w0;
-      }
+      if (kind == 0) x = one_turn(agent, NULL, NULL, "mem", i + 20);
+      else if (kind == 1) x = one_turn(agent, store, NULL, tag, i + 20);
+      else if (raw) x = one_turn(agent, NULL, raw, "raw", i + 20);
       if (i >= 0) {
         v[2 * kind][i] = x.wall_us;
         v[2 * kind + 1][i] = x.cpu_us;
         writes[kind] += x.writes;
       }
     }
-    if (i >= 0) v[6][i] = v[2][i] - v[0][i]; /* this round's added wall time */
+    if (i >= 0) {
+      v[6][i] = v[2][i] - v[0][i]; /* this round's added wall time */
+      v[7][i] = v[4][i] - v[0][i]; /* and the raw writes' */
+    }
   }
-  figures f = {median(v[0], n), median(v[1], n), median(v[2], n),
-               median(v[3], n), median(v[4], n), median(v[5], n),
+  double mem_wall = median(v[0], n), mem_cpu = median(v[1], n);
+  figures f = {mem_wall, mem_cpu, median(v[2], n), median(v[3], n),
+               median(v[4], n) - mem_wall, median(v[5], n) - mem_cpu,
                bench_percentile(v[6], n, 25), bench_percentile(v[6], n, 75),
-               bench_percentile(v[4], n, 25), bench_percentile(v[4], n, 75),
-               (double)(writes[1] - writes[0]) / (double)n, (double)writes[2] / (double)n};
-  for (int k = 0; k < 7; k++) free(v[k]);
+               bench_percentile(v[7], n, 25), bench_percentile(v[7], n, 75),
+               (double)(writes[1] - writes[0]) / (double)n,
+               (double)(writes[2] - writes[0]) / (double)n};
+  for (int k = 0; k < 8; k++) free(v[k]);
   return f;
 }
 
@@ -542,6 +638,7 @@ int main(int argc, char **argv) {
   if (!mkdtemp(dir)) return 1;
   hl_agent *agent = make_agent();
   make_turn_events(agent);
+  raw_hooks(agent);
 
   char sqlite_path[300], sqlite_raw_path[300], url[1200];
   snprintf(sqlite_path, sizeof sqlite_path, "%s/store.sqlite", dir);
@@ -565,6 +662,11 @@ int main(int argc, char **argv) {
   printf("{\"bench\":\"store\",\"runs\":%d,\"scenario\":\"b: 2 model calls, 3 tool calls, "
          "in-process model\",\"backends\":{", RUNS);
   for (int i = 0; i < n; i++) {
+    bool is_pg = !strcmp(backends[i].name, "postgresql");
+    char lib_name[64], raw_name[64];
+    snprintf(lib_name, sizeof lib_name, "hl-bench-store-%d", (int)getpid());
+    snprintf(raw_name, sizeof raw_name, "hl-bench-raw-%d", (int)getpid());
+    if (is_pg) pg_url_named(backends[i].url, sizeof backends[i].url, pg, lib_name);
     hl_store *store = NULL;
     if (hl_store_open(backends[i].url, &store) != HL_OK) {
       fprintf(stderr, "store bench: %s: %s\n", backends[i].name, hl_last_error());
@@ -577,12 +679,16 @@ int main(int argc, char **argv) {
       hl_store_open(url, &init);
       hl_store_close(init);
       raw = raw_sqlite_open(sqlite_raw_path);
-    } else if (!strcmp(backends[i].name, "postgresql")) {
-      raw = raw_pg_open(pg);
+    } else if (is_pg) {
+      pg_url_named(url, sizeof url, pg, raw_name);
+      raw = raw_pg_open(url);
     } else if (!strcmp(backends[i].name, "redis")) {
       raw = raw_redis_open(redis);
     }
-    figures f = measure(agent, store, backends[i].name, raw.turn ? &raw : NULL);
+    cpu_set_t was;
+    int pinned = is_pg ? pg_pin(raw.ctx, lib_name, raw_name, &was) : -1;
+    figures f = measure(agent, store, backends[i].name, raw.append ? &raw : NULL);
+    if (pinned >= 0) sched_setaffinity(0, sizeof was, &was);
     if (raw.close) raw.close(raw.ctx);
     double load = load_1000_ms(store);
     double added = f.with_wall - f.mem_wall, added_cpu = f.with_cpu - f.mem_cpu;
@@ -595,19 +701,19 @@ int main(int argc, char **argv) {
     bool counted = strcmp(backends[i].name, "postgresql") != 0;
     printf(",\"added_p25_us\":%.1f,\"added_p75_us\":%.1f", f.added_p25, f.added_p75);
     if (counted) printf(",\"writes_per_turn\":%.2f", f.with_writes);
-    if (raw.turn)
+    if (raw.append)
       printf(",\"raw_per_turn_us\":%.1f,\"raw_per_turn_cpu_us\":%.1f,\"added_vs_raw\":%.3f,"
              "\"added_vs_raw_cpu\":%.3f,\"raw_p25_us\":%.1f,\"raw_p75_us\":%.1f,"
              "\"raw_writes_per_turn\":%.2f", f.raw_wall, f.raw_cpu,
              f.raw_wall > 0 ? added / f.raw_wall : 0, f.raw_cpu > 0 ? added_cpu / f.raw_cpu : 0,
              f.raw_p25, f.raw_p75, counted ? f.raw_writes : -1.0);
+    if (is_pg) printf(",\"pinned_cpu\":%d", pinned);
     printf(",\"load_1000_ms\":%.2f}", load);
     fflush(stdout);
     hl_store_close(store);
   }
   printf("}}\n");
   for (int i = 0; i < 4; i++) free(turn_events[i]);
-  for (int g = 0; g < GROUPS; g++) free(group_array[g]);
   hl_agent_unref(agent);
   char cmd[100];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

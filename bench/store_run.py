@@ -46,6 +46,8 @@ def combine(runs):
                 b[key] = vals[len(vals) // 2] if len(vals) % 2 else (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2
                 if key.startswith("added_vs_raw"):
                     b[key + "_min"], b[key + "_max"] = vals[0], vals[-1]
+                if key == "pinned_cpu":
+                    b[key] = vals[0]  # -1 if any repeat ran unpinned
         backends[name] = b
     out["backends"] = backends
     return out
@@ -101,16 +103,21 @@ def store_markdown(res):
       f"conditional on the session's version, with their JSON encoding (written straight into one "
       f"buffer from the session's messages, lib/store/store_events.c). *raw*: the same 2 appends "
       f"with the client library alone (same statements or Lua script on the same schema, prepared, "
-      f"same guarantees: SQLite in WAL with synchronous=NORMAL, schema 4: the new session's row, "
-      f"then a read of the session's last event (the version check) and the event rows keyed "
-      f"sid * 2^32 + version, nothing rewritten; JSON made in advance). CPU: the calling thread's "
+      f"same rows with the session's title, same guarantees: SQLite in WAL with "
+      f"synchronous=NORMAL, schema 4: the new session's row, then a read of the session's last "
+      f"event (the version check) and the event rows keyed sid * 2^32 + version, nothing "
+      f"rewritten; JSON made in advance), made at the same points of the same turn: the "
+      f"in-memory turn with the raw writes made from model hooks where a stored session appends, "
+      f"minus the in-memory turn of the same round. CPU: the calling thread's "
       f"(CLOCK_THREAD_CPUTIME_ID), the client's own cost; wall includes the server's. *writes*: "
       f"write system calls per turn (/proc/self/io), for Redis the round trips, for SQLite the "
       f"WAL writes: the same on both sides means the same work (not counted for PostgreSQL: "
       f"libpq sends with send(), which /proc/self/io leaves out; each append is one "
       f"PQexecPrepared on both sides). *load*: "
       f"`hl_session_open()` of a 1,000-message session. PostgreSQL 15 (unix socket, fsync off) and "
-      f"Redis 7.0 (loopback) are throwaway servers started by tests/store/servers.py. Run "
+      f"Redis 7.0 (loopback) are throwaway servers started by tests/store/servers.py; for "
+      f"PostgreSQL, the bench pins the server processes of the library's connection and of the "
+      f"raw one, and its own thread, to one CPU (below). Run "
       f"{res.get('date')}, hookline commit {res.get('hookline_commit')}, load average (1 min) "
       f"{res.get('load_before')} before and {res.get('load_after')} after on 2 shared cores.\n")
     w("| backend | added per turn µs (wall) | added CPU µs | raw µs (wall) | raw CPU µs | added / raw (wall) | added / raw (CPU), range | writes per turn (added, raw) | load 1,000 messages ms |")
@@ -133,11 +140,16 @@ def store_markdown(res):
       "encoding (the memory row: the same encoding with no database) and the library's "
       "bookkeeping. SQLite's transactions are bound by system calls (file locks and WAL page "
       "writes, no fsync: WAL with synchronous=NORMAL, see store.h), which the raw library pays "
-      "alike, and their cost grows with the machine's load. PostgreSQL's wall times are hard to "
-      "compare on a loaded machine: the library's connection and the raw one are served by two "
-      "server processes, which the scheduler treats differently for a whole run; the CPU ratio "
-      "and the round trips per turn are the readable figures. Redis serves both from one "
-      "process.\n")
+      "alike, and their cost grows with the machine's load. Each PostgreSQL connection has a "
+      "server process of its own, and a round trip costs the client 2-2.5x the CPU time when "
+      "that process runs on another CPU than the client's thread; a server process keeps its "
+      "CPU for a whole run. The library's connection and the raw one are two processes, so "
+      "unpinned runs compared the places the scheduler happened to give them: the same turns "
+      "measured 0.5x to 2.4x raw with only the places changed (PostgreSQL at 1.73x/2.19x in an "
+      "earlier run was this: the same statements, round trips and bytes on both sides, fewer "
+      "client instructions in the library's). Pinned to one CPU, both are served alike (a "
+      "ratio from a run where the bench could not pin them, pinned_cpu -1 in results.json, is "
+      "not comparable). Redis serves both from one process.\n")
     w(verdict(res))
     w(MARK_END)
     return "\n".join(out)
@@ -154,7 +166,9 @@ def verdict(res):
                      f"{'met' if a < 100 else 'not met'} on this run")
     for name in ("postgresql", "redis"):
         x = b.get(name, {})
-        if x.get("added_vs_raw") is not None:
+        if x.get("pinned_cpu", 0) < 0:
+            parts.append(f"{NAMES[name].split(' (')[0]} not comparable (server processes not pinned)")
+        elif x.get("added_vs_raw") is not None:
             wall, cpu = x["added_vs_raw"], x.get("added_vs_raw_cpu")
             met = [k for k, v in (("wall", wall), ("CPU", cpu)) if v is not None and v <= 1.2]
             parts.append(f"{NAMES[name].split(' (')[0]} {fmt(wall, 2)}x raw on wall, {fmt(cpu, 2)}x "

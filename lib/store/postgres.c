@@ -4,13 +4,14 @@
  *
  * Every append is one statement (a CTE that bumps the session's version
  * only if it is still the one the writer saw, then inserts the event, or
- * a group's events sent as one text array, under the new versions), so it is atomic without an explicit
- * transaction and costs one round trip; READ COMMITTED re-checks the
+ * a group's events, under the new versions), so it is atomic without an
+ * explicit transaction and costs one round trip; READ COMMITTED re-checks the
  * version condition after waiting for a concurrent writer's row lock,
  * which is what makes the loser see zero rows: HL_ERR_CONFLICT. Every
- * statement is prepared with its parameters sent as values, never spliced.
- * A lost connection fails the call with HL_ERR_NETWORK; the next call
- * reconnects (PQreset) and prepares again.
+ * statement is prepared with its parameters sent as values, never spliced;
+ * the events go as binary text parameters (their bytes and length: no
+ * escaping, no copy). A lost connection fails the call with
+ * HL_ERR_NETWORK; the next call reconnects (PQreset) and prepares again.
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@ _Static_assert(HL_PG_SCHEMA == HL_STORE_SCHEMA_VERSION, "one migration per schem
 /* A lock id of our own for migrations (any constant; "hl" in ASCII). */
 #define HL_PG_MIGRATION_LOCK "26732"
 
-enum { P_CREATE, P_BUMP, P_CREATE_N, P_BUMP_N, P_LOAD, P_LIST, P_DEL, P_COUNT };
+enum { P_CREATE, P_BUMP, P_LOAD, P_LIST, P_DEL, P_COUNT };
 static const struct { const char *name, *sql; int nparams; } hl_pg_sql[P_COUNT] = {
   [P_CREATE] = {"hl_create",
     "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
@@ -64,21 +65,6 @@ static const struct { const char *name, *sql; int nparams; } hl_pg_sql[P_COUNT] 
     " AND id = $3 AND version = $8 RETURNING version)"
     " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, version, $7"
     " FROM s RETURNING version", 8},
-  /* A group of events (store.h): the same, with the events as one text
-   * array ($7) and their count ($8); event i of the group gets version
-   * expected + i (WITH ORDINALITY counts from 1). */
-  [P_CREATE_N] = {"hl_create_n",
-    "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
-    " bytes) VALUES ($1, $2, $3, $8, $4, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING version)"
-    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, e.i, e.data"
-    " FROM s, unnest($7::text[]) WITH ORDINALITY AS e(data, i) RETURNING version", 8},
-  [P_BUMP_N] = {"hl_bump_n",
-    "WITH s AS (UPDATE hl_sessions SET version = version + $9, updated = $4,"
-    " title = COALESCE(title, $5), bytes = bytes + $6 WHERE app = $1 AND user_id = $2"
-    " AND id = $3 AND version = $8 RETURNING version)"
-    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3,"
-    " $8::bigint + e.i, e.data FROM s, unnest($7::text[]) WITH ORDINALITY AS e(data, i)"
-    " RETURNING version", 9},
   [P_LOAD] = {"hl_load",
     "SELECT s.version, e.version, e.data FROM hl_sessions s LEFT JOIN hl_events e"
     " ON e.app = s.app AND e.user_id = s.user_id AND e.id = s.id"
@@ -91,10 +77,22 @@ static const struct { const char *name, *sql; int nparams; } hl_pg_sql[P_COUNT] 
     " DELETE FROM hl_sessions WHERE app = $1 AND user_id = $2 AND id = $3 RETURNING 1", 3},
 };
 
+/* A group of n >= 2 events (store.h) is the same statement with the
+ * events as parameters of their own, unnested in order: event i of the
+ * group gets version expected + i (WITH ORDINALITY counts from 1). One
+ * statement per group size and kind, prepared on the connection when
+ * first used (a turn boundary is a few sizes). Parameters: $1-$6 as for
+ * one event, then for a new session $7 its version (n) and $8.. the
+ * events, on top of a version $7 the version seen, $8 n, $9.. the events. */
+#define HL_PG_GROUP_CREATE 1u
+#define HL_PG_GROUP_BUMP 2u
+
 typedef struct pg_store {
   PGconn *conn;
   bool prepared;
   bool broken;   /* the last call lost the connection: reconnect first */
+  /* per group size: which of its statements this connection has prepared */
+  unsigned char group_ready[HL_STORE_GROUP_MAX + 1];
 } pg_store;
 
 /* A failed call's status: the connection gone is a network failure. */
@@ -183,6 +181,7 @@ static hl_status pg_ready(pg_store *s) {
   if (!s->prepared) {
     /* a reset connection lost its prepared statements: drop any survivors */
     PQclear(PQexec(s->conn, "DEALLOCATE ALL"));
+    memset(s->group_ready, 0, sizeof s->group_ready);
     return pg_prepare(s);
   }
   return HL_OK;
@@ -242,48 +241,86 @@ hl_status hl__store_pg_open(const char *url, void **impl) {
   return HL_OK;
 }
 
-/* The text[] literal of a group's events: {"...","..."} with " and \
- * escaped (the only characters an element in quotes needs escaped);
- * malloc'd, NULL when out of memory. */
-static char *pg_text_array(const hl__sappend *a) {
-  size_t cap = 3 + 3 * a->n;
-  for (size_t i = 0; i < a->n; i++) cap += 2 * a->len[i];
-  char *out = malloc(cap), *p = out;
-  if (!out) return NULL;
-  *p++ = '{';
-  for (size_t i = 0; i < a->n; i++) {
-    if (i) *p++ = ',';
-    *p++ = '"';
-    for (size_t j = 0; j < a->len[i]; j++) {
-      char c = a->data[i][j];
-      if (c == '"' || c == '\\') *p++ = '\\';
-      *p++ = c;
-    }
-    *p++ = '"';
-  }
-  *p++ = '}';
-  *p = '\0';
-  return out;
+/* The statement for a group of `n` events, a new session's (`create`) or
+ * one on top; its name into `name` (32 bytes). Prepared on first use. */
+static hl_status pg_group_statement(pg_store *s, size_t n, bool create, char *name) {
+  unsigned kind = create ? HL_PG_GROUP_CREATE : HL_PG_GROUP_BUMP;
+  snprintf(name, 32, "hl_%s_n%zu", create ? "create" : "bump", n);
+  if (s->group_ready[n] & kind) return HL_OK;
+  static const char *const head[2] = {
+    "WITH s AS (UPDATE hl_sessions SET version = version + $8, updated = $4,"
+    " title = COALESCE(title, $5), bytes = bytes + $6 WHERE app = $1 AND user_id = $2"
+    " AND id = $3 AND version = $7 RETURNING version)"
+    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3,"
+    " $7::bigint + e.i, e.data FROM s, unnest(ARRAY[",
+    "WITH s AS (INSERT INTO hl_sessions (app, user_id, id, version, created, updated, title,"
+    " bytes) VALUES ($1, $2, $3, $7, $4, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING version)"
+    " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, e.i, e.data"
+    " FROM s, unnest(ARRAY["};
+  static const char tail[] = "]) WITH ORDINALITY AS e(data, i) RETURNING version";
+  size_t first = create ? 8 : 9, len = strlen(head[create]);
+  char *sql = malloc(len + n * 16 + sizeof tail), *p = sql;
+  if (!sql) return hl__oom();
+  memcpy(p, head[create], len);
+  p += len;
+  for (size_t i = 0; i < n; i++) p += sprintf(p, "%s$%zu::text", i ? ", " : "", first + i);
+  memcpy(p, tail, sizeof tail);
+  PGresult *r = PQprepare(s->conn, name, sql, (int)(first - 1 + n), NULL);
+  free(sql);
+  const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  hl_status st = HL_OK;
+  /* 42P05: prepared already (by this connection, before a lost reply) */
+  if (PQresultStatus(r) != PGRES_COMMAND_OK && !(state && !strcmp(state, "42P05")))
+    st = pg_fail(s, r, "prepare");
+  PQclear(r);
+  if (st == HL_OK) s->group_ready[n] |= (unsigned char)kind;
+  return st;
 }
 
 static hl_status pg_append(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *nv) {
   pg_store *s = impl;
   hl_status st = pg_ready(s);
   if (st != HL_OK) return st;
-  char now[40], bytes[24], expected[24], count[24];
+  char now[40], bytes[24], expected[24], count[24], name[32];
   hl__store_fmt_time(now, a->now);
   hl__store_fmt_i64(bytes, (int64_t)a->bytes);
   hl__store_fmt_i64(expected, a->expected);
   hl__store_fmt_i64(count, (int64_t)a->n);
   bool create = a->expected == 0, group = a->n > 1;
-  char *array = group ? pg_text_array(a) : NULL;
-  if (group && !array) return hl__oom();
-  const char *vals[9] = {k->app, k->user, k->id, now, a->title, bytes,
-                         group ? array : a->data[0], expected, count};
-  if (group && create) vals[7] = count; /* the new session's version */
-  int nparams = group ? (create ? 8 : 9) : (create ? 7 : 8);
-  int which = group ? (create ? P_CREATE_N : P_BUMP_N) : (create ? P_CREATE : P_BUMP);
-  PGresult *r = PQexecPrepared(s->conn, hl_pg_sql[which].name, nparams, vals, NULL, NULL, 0);
+  const char *statement = hl_pg_sql[create ? P_CREATE : P_BUMP].name;
+  if (group) {
+    st = pg_group_statement(s, a->n, create, name);
+    if (st != HL_OK) return st;
+    statement = name;
+  }
+  /* one event: $7 the event ($8 the version seen); a group: see above */
+  size_t first = group ? (create ? 7 : 8) : 6, nparams = first + a->n + (!group && !create);
+  const char *stack_vals[9 + 8];
+  int stack_lens[9 + 8], stack_formats[9 + 8];
+  bool heap = nparams > 9 + 8;
+  const char **vals = heap ? calloc(nparams, sizeof *vals) : stack_vals;
+  int *lens = heap ? calloc(nparams, sizeof *lens) : stack_lens;
+  int *formats = heap ? calloc(nparams, sizeof *formats) : stack_formats;
+  if (!vals || !lens || !formats) {
+    st = hl__oom();
+    goto done;
+  }
+  const char *fixed[8] = {k->app, k->user, k->id, now, a->title, bytes,
+                          group ? (create ? count : expected) : NULL, count};
+  for (size_t i = 0; i < first; i++) {
+    vals[i] = fixed[i];
+    lens[i] = formats[i] = 0;
+  }
+  for (size_t i = 0; i < a->n; i++) { /* binary text: the bytes as they are */
+    vals[first + i] = a->data[i];
+    lens[first + i] = (int)a->len[i];
+    formats[first + i] = 1;
+  }
+  if (!group && !create) {
+    vals[7] = expected;
+    lens[7] = formats[7] = 0;
+  }
+  PGresult *r = PQexecPrepared(s->conn, statement, (int)nparams, vals, lens, formats, 0);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) st = pg_fail(s, r, "append");
   else if (PQntuples(r) == 0)
     st = hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is past version %lld: another "
@@ -294,7 +331,12 @@ static hl_status pg_append(void *impl, const hl__skey *k, const hl__sappend *a, 
   else
     *nv = a->expected + (int64_t)a->n;
   PQclear(r);
-  free(array);
+done:
+  if (heap) {
+    free(vals);
+    free(lens);
+    free(formats);
+  }
   return st;
 }
 

@@ -111,9 +111,6 @@ static double hl_now(void) {
 
 /* Most groups are a turn boundary's few events: these fit on the stack. */
 #define HL_STORE_GROUP_STACK 8
-/* A group larger than this is refused: no turn writes that many events,
- * and Redis passes each to its script as an argument (Lua takes some 8,000). */
-#define HL_STORE_GROUP_MAX 1000
 
 static hl_status hl_check_append(const char *fn, hl_store *s, const char *app,
                                  const char *user, const char *id, int64_t expected, size_t n) {

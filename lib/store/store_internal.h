@@ -23,12 +23,18 @@ typedef struct hl__skey {
   const char *app, *user, *id;
 } hl__skey;
 
-/* One append of n >= 1 events, as the front end prepared it: all of them
- * or none, in one transaction (or script) with one version check. */
+/* A group larger than this is refused by the front end: no turn writes
+ * that many events, and Redis passes each to its script as an argument
+ * (Lua takes some 8,000). */
+#define HL_STORE_GROUP_MAX 1000
+
+/* One append of n >= 1 events (n <= HL_STORE_GROUP_MAX), as the front end
+ * prepared it: all of them or none, in one transaction (or script) with
+ * one version check. */
 typedef struct hl__sappend {
   int64_t expected;   /* version the writer saw; event i gets expected + 1 + i */
   size_t n;           /* how many events */
-  const char *const *data; /* data[i]: event i's JSON text */
+  const char *const *data; /* data[i]: event i's JSON text, len[i] bytes (not NUL-terminated) */
   const size_t *len;  /* len[i]: its length */
   size_t bytes;       /* the sum of len[] */
   const char *title;  /* set as the session's title if it has none; may be NULL */

@@ -592,18 +592,24 @@ static void group_append(void) {
   }
   CHECK_INT(hl_store_append_events(s, "app", "u", "g", 3, big, &v), HL_OK);
   CHECK_INT(v, 23);
+  /* a group of a size written before, on top (PostgreSQL: its statement
+   * prepared by the conflicting attempt above is used again) */
+  CHECK_INT(hl_store_append_events(s, "app", "u", "g", 23, g, &v), HL_OK);
+  CHECK_INT(v, 26);
   cJSON *events = NULL;
   CHECK_INT(hl_store_load(s, "app", "u", "g", &events, &v), HL_OK);
-  CHECK_INT(v, 23);
-  CHECK_INT(cJSON_GetArraySize(events), 23);
-  for (int i = 0; i < 3; i++)
+  CHECK_INT(v, 26);
+  CHECK_INT(cJSON_GetArraySize(events), 26);
+  for (int i = 0; i < 3; i++) {
     CHECK(cJSON_Compare(cJSON_GetArrayItem(events, i), cJSON_GetArrayItem(g, i), true));
+    CHECK(cJSON_Compare(cJSON_GetArrayItem(events, 23 + i), cJSON_GetArrayItem(g, i), true));
+  }
   for (int i = 0; i < 20; i++)
     CHECK(cJSON_Compare(cJSON_GetArrayItem(events, 3 + i), cJSON_GetArrayItem(big, i), true));
   cJSON *list = NULL;
   CHECK_INT(hl_store_list(s, "app", "u", &list), HL_OK);
   cJSON *item = cJSON_GetArrayItem(list, 0);
-  CHECK_INT((int)cJSON_GetObjectItem(item, "version")->valuedouble, 23);
+  CHECK_INT((int)cJSON_GetObjectItem(item, "version")->valuedouble, 26);
   CHECK_STR(cJSON_GetObjectItem(item, "title")->valuestring,
             "a \"quoted\" back\\slash {brace,comma} \xc3\xa9");
   cJSON_Delete(list);
@@ -1232,6 +1238,14 @@ static void server_killed(void) {
   char *answer = NULL;
   CHECK_INT(hl_agent_run(agent, sess, "before", &answer), HL_OK);
   hl_free(answer);
+  /* a group on top of a session before the crash, of the size the run
+   * after the restart writes (PostgreSQL: a statement the new connection
+   * must prepare again) */
+  cJSON *two = cJSON_CreateArray();
+  for (int i = 0; i < 3; i++) cJSON_AddItemToArray(two, ev_text("user", "x"));
+  CHECK_INT(hl_store_append_events(s, "app", "u", "k2", 0, two, NULL), HL_OK);
+  CHECK_INT(hl_store_append_events(s, "app", "u", "k2", 3, two, NULL), HL_OK);
+  cJSON_Delete(two);
   CHECK(system(getenv(pg ? "HL_TEST_PG_STOP" : "HL_TEST_REDIS_STOP")) == 0);
   CHECK_INT(hl_agent_run(agent, sess, "while down", &answer), HL_ERR_NETWORK);
   fprintf(stderr, "  (while down: %s)\n", hl_last_error());
