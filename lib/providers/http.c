@@ -245,8 +245,9 @@ struct call {
   hl__http_options opts;     /* the client's, copied at submit */
   uint_fast64_t gen;         /* client->cancel_gen at submit */
   const char *what;
-  char *url;                 /* redacted, for messages (malloc'd: most calls never
-                                need a message, and 10,000 calls wait at once) */
+  char *url;                 /* redacted, for messages: made by call_url() at the
+                                first message (most calls never need one, and a
+                                copy per call was a block of every call in flight) */
   struct curl_slist *hdrs;   /* nodes in the call's own allocation (call_new) */
   CURLU *parsed_url;         /* req->url parsed, the client's (url_cache.h); NULL: none */
 
@@ -274,8 +275,9 @@ struct call {
   double retry_after_ms;     /* the server's wish, saturated (retry_after.h); -1: none */
   double retry_after_refused_ms; /* > 0: a wish beyond the retry cap, not honoured */
   bool not_http;             /* the reply did not start with an HTTP status line */
-  char head[HL__EXCERPT_BYTES + 2]; /* its first bytes, for the message (one more than
-                                       the excerpt shows, so it marks the cut) */
+  char *head;                /* its first bytes, for the message (HEAD_BYTES, malloc'd
+                                when such a reply comes: 122 bytes in every call in
+                                flight for a rare error) */
   size_t head_len;
   int64_t last_activity;
   char *content_type;
@@ -312,6 +314,22 @@ _Static_assert(_Alignof(call) >= _Alignof(struct curl_slist), "header nodes afte
 
 /* The size of a call's message. */
 #define HL_HTTP_MSG 1400
+
+/* A reply's first bytes kept for the message: one more than the excerpt
+ * shows, so that it marks the cut. */
+#define HEAD_BYTES (HL__EXCERPT_BYTES + 1)
+
+/* The request's URL with the secret redacted, for a message: made at the
+ * first message of the call, on the loop thread or after the loop is done
+ * with the call. "(the URL)" when memory ran out. */
+static const char *call_url(call *c) {
+  if (!c->url) {
+    char url[512];
+    hl__redact_into(url, sizeof url, c->req->url, c->req->secret);
+    c->url = strdup(url);
+  }
+  return c->url ? c->url : "(the URL)";
+}
 
 /* The call's message buffer, allocated at its first use; NULL when memory
  * ran out (the caller then reports the status without the details). */
@@ -408,10 +426,10 @@ static bool call_cancelled(const call *c) {
 
 static void finish_cancelled(call *c) {
   if (c->easy || c->attempt == 0)
-    finish_fail(c, HL_ERR_CANCELLED, "%s: request to %s cancelled", c->what, c->url);
+    finish_fail(c, HL_ERR_CANCELLED, "%s: request to %s cancelled", c->what, call_url(c));
   else
     finish_fail(c, HL_ERR_CANCELLED, "%s: request to %s cancelled while waiting to retry",
-                c->what, c->url);
+                c->what, call_url(c));
 }
 
 /* ------------------------------------------------------------------ */
@@ -523,8 +541,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
     /* Keep what arrived for the message and stop at once: nothing of it is
      * ever taken as an answer, and a server of another protocol may well
      * keep the connection open without sending more. */
-    size_t n = len < sizeof x->head - 1 ? len : sizeof x->head - 1;
-    memcpy(x->head, data, n);
+    if (!x->head) x->head = malloc(HEAD_BYTES);
+    size_t n = !x->head ? 0 : len < HEAD_BYTES ? len : HEAD_BYTES;
+    if (n) memcpy(x->head, data, n);
     x->head_len = n;
     return 0;
   }
@@ -638,7 +657,7 @@ static void on_idle_timer(hl__timer *t) {
     return;
   }
   finish_fail(c, HL_ERR_TIMEOUT, "%s: no data from %s for %ld ms (idle timeout)", c->what,
-              c->url, idle_ms);
+              call_url(c), idle_ms);
 }
 
 /* Map a failed transfer to a status and message (set in c->msg); true when
@@ -651,32 +670,32 @@ static bool classify_failure(call *c, CURLcode rc, long request_bytes, hl_status
                   c->req->secret);
   if (c->nomem != HL_OK) {
     *st = HL_ERR_NOMEM;
-    set_msg(c, "%s: out of memory buffering the response from %s", c->what, c->url);
+    set_msg(c, "%s: out of memory buffering the response from %s", c->what, call_url(c));
     return false;
   }
   if (c->not_http) {
     char quote[HL__EXCERPT_BYTES * 4 + 16];
     hl__excerpt(quote, sizeof quote, c->head, c->head_len, c->req->secret);
     *st = HL_ERR_PROVIDER;
-    set_msg(c, "%s: %s did not answer in HTTP: it sent %s", c->what, c->url, quote);
+    set_msg(c, "%s: %s did not answer in HTTP: it sent %s", c->what, call_url(c), quote);
     return false;
   }
   /* A server that answered something curl could not read as HTTP (the
    * request left, so the URL itself was fine). */
   if (rc == CURLE_WEIRD_SERVER_REPLY || (rc == CURLE_UNSUPPORTED_PROTOCOL && request_bytes > 0)) {
     *st = HL_ERR_PROVIDER;
-    set_msg(c, "%s: %s did not answer in valid HTTP: %s", c->what, c->url, detail);
+    set_msg(c, "%s: %s did not answer in valid HTTP: %s", c->what, call_url(c), detail);
     return false;
   }
   if (c->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
     *st = HL_ERR_TOO_LARGE;
-    set_msg(c, "%s: response from %s larger than the cap of %zu bytes", c->what, c->url,
+    set_msg(c, "%s: response from %s larger than the cap of %zu bytes", c->what, call_url(c),
             o->max_response_bytes);
     return false;
   }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     *st = HL_ERR_TIMEOUT;
-    set_msg(c, "%s: request to %s timed out: %s", c->what, c->url, detail);
+    set_msg(c, "%s: request to %s timed out: %s", c->what, call_url(c), detail);
     /* A connect that timed out sent nothing: worth another attempt. A
      * request the server sat on is not (it would wait as long again). */
     return request_bytes == 0 && c->received == 0;
@@ -684,35 +703,35 @@ static bool classify_failure(call *c, CURLcode rc, long request_bytes, hl_status
   /* Not a URL this layer can send (scheme, syntax). */
   if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) {
     *st = HL_ERR_INVALID;
-    set_msg(c, "%s: bad URL %s: %s", c->what, c->url, detail);
+    set_msg(c, "%s: bad URL %s: %s", c->what, call_url(c), detail);
     return false;
   }
   /* TLS: say which trust failed, and do not retry (it would fail again). */
   if (rc == CURLE_PEER_FAILED_VERIFICATION) {
     *st = HL_ERR_NETWORK;
     if (o->ca_file)
-      set_msg(c, "%s: TLS certificate of %s not verified by the CA file %s: %s", c->what, c->url,
+      set_msg(c, "%s: TLS certificate of %s not verified by the CA file %s: %s", c->what, call_url(c),
               o->ca_file, detail);
     else
       set_msg(c, "%s: TLS certificate of %s not verified by the system's CA certificates "
                  "(a private CA needs its file set with the provider's set_ca_file): %s",
-              c->what, c->url, detail);
+              c->what, call_url(c), detail);
     return false;
   }
   if (rc == CURLE_SSL_CACERT_BADFILE) {
     *st = HL_ERR_IO;
     set_msg(c, "%s: cannot load the CA file %s for %s: %s", c->what,
-            o->ca_file ? o->ca_file : "(libcurl's default)", c->url, detail);
+            o->ca_file ? o->ca_file : "(libcurl's default)", call_url(c), detail);
     return false;
   }
   if (c->delivered > 0) {
     *st = HL_ERR_NETWORK;
-    set_msg(c, "%s: connection to %s lost mid-stream after %zu bytes: %s", c->what, c->url,
+    set_msg(c, "%s: connection to %s lost mid-stream after %zu bytes: %s", c->what, call_url(c),
             c->delivered, detail);
     return false;
   }
   *st = HL_ERR_NETWORK;
-  set_msg(c, "%s: request to %s failed: %s", c->what, c->url, detail);
+  set_msg(c, "%s: request to %s failed: %s", c->what, call_url(c), detail);
   return curl_code_retryable(rc);
 }
 
@@ -875,7 +894,7 @@ static void start_attempt(call *c) {
   hl_status st = hl__engine_add(e, mux, on_done, c, why, sizeof why);
   if (st != HL_OK) {
     detach_easy(c);
-    finish_fail(c, st, "%s: cannot start a transfer to %s: %s", c->what, c->url, why);
+    finish_fail(c, st, "%s: cannot start a transfer to %s: %s", c->what, call_url(c), why);
     return;
   }
   if (o->idle_timeout_ms > 0) hl__engine_timer_arm(&c->idle_timer, c->last_activity + o->idle_timeout_ms);
@@ -1017,13 +1036,6 @@ static call *call_new(hl__http *client, const hl__http_request *req) {
    * caller's requests share its thread's; an asynchronous run's share its
    * context's (hl__http_request_start). */
   c->loop = hl__engine_thread_loop();
-  char url[512];
-  hl__redact_into(url, sizeof url, req->url, req->secret);
-  if (!(c->url = strdup(url))) {
-    free(c);
-    hl_fail(HL_ERR_NOMEM, "http: out of memory");
-    return NULL;
-  }
   c->t_submit.fn = submit_fn;
   c->t_cancel.fn = cancel_fn;
   c->t_unpause.fn = unpause_fn;
@@ -1060,7 +1072,7 @@ static hl_status take_response(call *c, hl_status sink_st, hl__http_response *re
   } else if (c->st != HL_OK) {
     st = c->msg ? hl_fail(c->st, "%s", c->msg)
                 : hl_fail(c->st, "%s: request to %s failed (%s; no memory for the details)",
-                          c->what, c->url, hl_strerror(c->st));
+                          c->what, call_url(c), hl_strerror(c->st));
   } else {
     st = HL_OK;
     resp->status = c->status;
@@ -1086,6 +1098,7 @@ static void call_free(call *c) {
   free(c->captured);
   free(c->pend);
   free(c->msg);
+  free(c->head);
   free(c->url);
   pthread_mutex_destroy(&c->lock);
   pthread_cond_destroy(&c->cond);
