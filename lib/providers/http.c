@@ -266,6 +266,10 @@ struct call {
   bool mux_unsettled;        /* this attempt may multiplex and has no headers yet:
                                 tell the engine at the first (engine.c) */
   bool stream_body;          /* 2xx with on_data: the body goes to the caller */
+  bool body_dropped;         /* req->body_sent was called: body_again before a resend */
+  curl_off_t sent_base;      /* libcurl's upload counter at the last before_send() */
+  hl_status remake_st;       /* body_again failed before a resend */
+  bool remade_differs;       /* body_again made a body of another length */
   char *buf;                 /* buffered body of this attempt */
   size_t len, cap;
   size_t received;           /* body bytes of this attempt */
@@ -435,6 +439,49 @@ static void finish_cancelled(call *c) {
 /* ------------------------------------------------------------------ */
 /* libcurl callbacks of an attempt (loop thread)                        */
 /* ------------------------------------------------------------------ */
+
+/* The request's body may go once sent (http.h, body_sent). libcurl's
+ * upload counter says when it has sent the whole body; from then on it
+ * reads the body only to send the request again on another connection,
+ * and before_send() makes the body again for that. The counter is taken
+ * relative to its value at the last before_send(): should libcurl not
+ * reset it for a resend, the body is then kept rather than dropped while
+ * unsent. Loop thread (CURLOPT_XFERINFOFUNCTION). */
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  (void)dltotal;
+  (void)dlnow;
+  (void)ultotal;
+  call *c = user;
+  if (!c->body_dropped && c->req->body_len > 0 && ulnow - c->sent_base >= (curl_off_t)c->req->body_len) {
+    c->req->body_sent(c->req->body_user);
+    c->body_dropped = true;
+  }
+  return 0;
+}
+
+/* libcurl is about to send the request (engine.h): the first time, or
+ * again on another connection; a body dropped once sent is made again. */
+static bool before_send(CURL *easy, void *user) {
+  call *c = user;
+  curl_off_t sent = 0;
+  curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+  c->sent_base = sent;
+  if (!c->body_dropped) return true;
+  size_t len = c->req->body_len;
+  c->remake_st = c->req->body_again(c->req->body_user);
+  if (c->remake_st != HL_OK) return false;
+  c->body_dropped = false;
+  /* libcurl sends the length it took at the transfer's start: a body
+   * made longer or shorter (Chat Completions' max_tokens field learnt
+   * meanwhile) waits for the next attempt, which sends its length. */
+  if (c->req->body_len != len) {
+    c->remade_differs = true;
+    return false;
+  }
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, c->req->body);
+  return true;
+}
 
 static size_t on_header(char *data, size_t size, size_t n, void *user) {
   call *x = user;
@@ -628,6 +675,8 @@ static void reset_attempt(call *c) {
   c->not_http = false;
   c->head_len = 0;
   c->errbuf[0] = '\0';
+  c->remake_st = HL_OK;
+  c->remade_differs = false;
 }
 
 static void start_attempt(call *c);
@@ -668,6 +717,18 @@ static bool classify_failure(call *c, CURLcode rc, long request_bytes, hl_status
   char detail[CURL_ERROR_SIZE + 64];
   hl__redact_into(detail, sizeof detail, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc),
                   c->req->secret);
+  if (c->remake_st != HL_OK) {
+    *st = c->remake_st;
+    set_msg(c, "%s: the request to %s could not be encoded again to send it on a new connection",
+            c->what, call_url(c));
+    return false;
+  }
+  if (c->remade_differs) {
+    *st = HL_ERR_NETWORK;
+    set_msg(c, "%s: the request to %s needed sending again on a new connection", c->what,
+            call_url(c));
+    return true;
+  }
   if (c->nomem != HL_OK) {
     *st = HL_ERR_NOMEM;
     set_msg(c, "%s: out of memory buffering the response from %s", c->what, call_url(c));
@@ -796,6 +857,17 @@ static void start_attempt(call *c) {
   const hl__http_request *req = c->req;
   c->attempt++;
   reset_attempt(c);
+  if (c->body_dropped) {
+    /* A retry of a request whose body went once sent (http.h). */
+    hl_status st = req->body_again(req->body_user);
+    if (st != HL_OK) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", hl_last_error());
+      finish_fail(c, st, "%s: cannot make the request to %s again: %s", c->what, call_url(c), why);
+      return;
+    }
+    c->body_dropped = false;
+  }
   CURL *e = hl__engine_easy_get();
   if (!e) {
     finish_fail(c, HL_ERR_NOMEM, "%s: out of memory starting a request", c->what);
@@ -819,6 +891,11 @@ static void start_attempt(call *c) {
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+  if (req->body_sent && req->body) {
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, c);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  }
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -891,7 +968,8 @@ static void start_attempt(call *c) {
   c->easy = e;
   c->last_activity = now_ms();
   char why[256];
-  hl_status st = hl__engine_add(e, mux, on_done, c, why, sizeof why);
+  hl_status st = hl__engine_add(e, mux, on_done, c, req->body_sent && req->body ? before_send : NULL,
+                                why, sizeof why);
   if (st != HL_OK) {
     detach_easy(c);
     finish_fail(c, st, "%s: cannot start a transfer to %s: %s", c->what, call_url(c), why);

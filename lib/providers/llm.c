@@ -419,7 +419,9 @@ typedef struct llm_call {
   char *own_url;
   char *key;                 /* the auth header line when the call has no target
                                 (malloc'd: the key's size), or NULL */
-  char *body;
+  const hl_request *req;     /* valid until the call ends (llm.h): a retry encodes it
+                                again */
+  char *body;                /* NULL once sent (http.h, body_sent) */
   const char **hdrs;         /* hdrs_in, or malloc'd when more are needed */
   const char *hdrs_in[6];
   char *trace_line;          /* a tracer's traceparent (hookline/trace.h), or NULL */
@@ -458,6 +460,58 @@ static void call_free(llm_call *c) {
   if (c->hdrs != c->hdrs_in) free(c->hdrs);
 }
 
+/* Encode c->req into c->body (and hr's body and length): written by the
+ * wire, or its tree (*payload, the caller's) printed. */
+static hl_status make_body(llm_call *c, cJSON **payload) {
+  hl__llm *l = c->l;
+  const hl__llm_wire *w = c->w;
+  if (w->write) {
+    hl__jbuf b = {0};
+    /* One allocation for most requests (cut to size below), not the
+     * doublings from 256 bytes. */
+    hl__jbuf_reserve(&b, 4095);
+    hl_status st = w->write(l, c->req, c->model, &b);
+    if (st != HL_OK) {
+      free(b.p);
+      return st;
+    }
+    c->body = b.p;
+  } else {
+    hl_status st = w->encode(l, c->req, c->model, payload);
+    if (st != HL_OK) return st;
+    if (!(c->body = hl__json_print_exact(*payload)))
+      return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
+  }
+  /* Without the printer's spare room (up to half of its doubled buffer). */
+  size_t body_len = strlen(c->body);
+  char *fit = realloc(c->body, body_len + 1);
+  if (fit) c->body = fit;
+  c->hr.body = c->body;
+  c->hr.body_len = body_len;
+  return HL_OK;
+}
+
+/* libcurl sent the body and reads it no more (http.h): the answer may
+ * take minutes, and a body held meanwhile was ~1 KB of every run in
+ * flight (issue 12). Loop thread. */
+static void body_sent(void *user) {
+  llm_call *c = user;
+  free(c->body);
+  c->body = NULL;
+  c->hr.body = NULL;
+}
+
+/* A retry after body_sent(): encoded again from the request, which is
+ * unchanged (the run waits for this call). A Chat Completions call may
+ * name max_tokens' field as learnt meanwhile (llm.h). Loop thread. */
+static hl_status body_again(void *user) {
+  llm_call *c = user;
+  cJSON *payload = NULL;
+  hl_status st = make_body(c, &payload);
+  cJSON_Delete(payload);
+  return st;
+}
+
 static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
                               const hl_request *req) {
   c->l = l;
@@ -478,21 +532,9 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
     if (!(c->own_path = strdup(path))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
     c->path = c->own_path;
   }
-  if (w->write) {
-    hl__jbuf b = {0};
-    /* One allocation for most requests (cut to size below), not the
-     * doublings from 256 bytes. */
-    hl__jbuf_reserve(&b, 4095);
-    st = w->write(l, req, model, &b);
-    if (st != HL_OK) {
-      free(b.p);
-      return st;
-    }
-    c->body = b.p;
-  } else {
-    st = w->encode(l, req, model, &c->payload);
-    if (st != HL_OK) return st;
-  }
+  c->req = req;
+  memset(&c->hr, 0, sizeof c->hr);
+  if ((st = make_body(c, &c->payload)) != HL_OK) return st;
 
   const char *auth[2];
   size_t n_auth = 0;
@@ -522,8 +564,6 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
     c->io->sink.head = &c->io->head;
   }
 
-  if (!c->body && !(c->body = hl__json_print_exact(c->payload)))
-    return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
   /* A written body: the tree for API_REQUEST only when someone listens. */
   if (!c->payload && ctx && hl_context_wants_event(ctx, HL_EVENT_API_REQUEST) &&
       hl_json_parse(c->body, strlen(c->body), &c->payload) != HL_OK) {
@@ -561,15 +601,10 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
   c->payload = NULL;
 
   hl__http_request *hr = &c->hr;
-  memset(hr, 0, sizeof *hr);
   hr->url = c->url;
-  /* The body stays for the whole call (a retry sends it again): without
-   * the printer's spare room (up to half of its doubled buffer). */
-  size_t body_len = strlen(c->body);
-  char *fit = realloc(c->body, body_len + 1);
-  if (fit) c->body = fit;
-  hr->body = c->body;
-  hr->body_len = body_len;
+  hr->body_sent = body_sent;
+  hr->body_again = body_again;
+  hr->body_user = c;
   hr->headers = c->hdrs;
   hr->n_headers = nh;
   hr->secret = l->api_key;
