@@ -81,8 +81,31 @@ static bool hl_push_unique(void **arr, size_t *n, void *p) {
 hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
                       bool owns_session, const char *input, hl_context **out) {
   *out = NULL;
-  hl_context *ctx = calloc(1, sizeof *ctx);
+  if (!input) input = "";
+  size_t n_parent_hooks = parent ? parent->n_hooks : 1;
+  size_t n_parent_obs = parent ? parent->n_observers : 0;
+  /* Observers that hook sets brought (plugins): the agent's own set's and
+   * the global set's; an ancestor's set's are in the parent's stack. */
+  size_t n_set_obs = agent->hooks->n_observers + hl_hooks_global()->n_observers;
+  size_t n_hooks_max = n_parent_hooks + 1;
+  size_t n_obs_max = n_parent_obs + agent->n_observers + n_set_obs + 1;
+  size_t input_size = strlen(input) + 1;
+  size_t branch_size = (parent ? strlen(parent->branch) + 1 : 0) + strlen(agent->name) + 1;
+  /* One block: the context, its hook and observer stacks, its input and
+   * branch. Five blocks were 5 x 16 bytes of malloc's own overhead and
+   * four allocations per run in flight (issue 12, memory per session). */
+  hl_context *ctx = calloc(1, sizeof *ctx + (n_hooks_max + n_obs_max) * sizeof(void *) +
+                                  input_size + branch_size);
   if (!ctx) return hl__oom();
+  ctx->hooks = (hl_hooks **)(ctx + 1);
+  ctx->observers = (hl_observer **)(ctx->hooks + n_hooks_max);
+  ctx->input = (char *)(ctx->observers + n_obs_max);
+  ctx->branch = ctx->input + input_size;
+  memcpy(ctx->input, input, input_size);
+  if (parent)
+    snprintf(ctx->branch, branch_size, "%s/%s", parent->branch, agent->name);
+  else
+    memcpy(ctx->branch, agent->name, branch_size);
   atomic_init(&ctx->refs, 1);
   atomic_init(&ctx->finished, false);
   atomic_init(&ctx->self_cancel, false);
@@ -98,34 +121,19 @@ hl_status hl__ctx_new(hl_agent *agent, hl_context *parent, hl_session *session,
   hl_new_invocation_id(ctx->invocation_id);
   ctx->globals = hl__observer_snap_get();
 
-  ctx->input = hl__strdup(input ? input : "");
   ctx->session_id = session ? hl_session_id(session) : NULL;
   /* Started from inside one of the parent's tool calls (agent-as-tool,
    * on whatever thread the call's work runs: call.h)? Copied: the call's
    * id may go before a late child. */
   if (parent) {
     hl__call *in = hl__call_find(parent);
-    if (in && in->id[0]) ctx->parent_call_id = hl__strdup(in->id);
+    if (in && in->id[0] && !(ctx->parent_call_id = hl__strdup(in->id))) {
+      hl__call_unref(in);
+      ctx->owns_session = false; /* the caller still owns it on failure */
+      hl__ctx_release(ctx);
+      return hl__oom();
+    }
     hl__call_unref(in);
-  }
-  if (parent) {
-    ctx->branch = hl__concat(parent->branch, "/", agent->name);
-  } else {
-    ctx->branch = hl__strdup(agent->name);
-  }
-
-  size_t n_parent_hooks = parent ? parent->n_hooks : 1;
-  size_t n_parent_obs = parent ? parent->n_observers : 0;
-  /* Observers that hook sets brought (plugins): the agent's own set's and
-   * the global set's; an ancestor's set's are in the parent's stack. */
-  size_t n_set_obs = agent->hooks->n_observers + hl_hooks_global()->n_observers;
-  ctx->hooks = malloc((n_parent_hooks + 1) * sizeof *ctx->hooks);
-  ctx->observers =
-      malloc((n_parent_obs + agent->n_observers + n_set_obs + 1) * sizeof *ctx->observers);
-  if (!ctx->input || !ctx->branch || !ctx->hooks || !ctx->observers) {
-    ctx->owns_session = false; /* the caller still owns it on failure */
-    hl__ctx_release(ctx);
-    return hl__oom();
   }
 
   /* Hooks: global, ancestors root first (the parent's stack already has
@@ -178,14 +186,10 @@ void hl__ctx_finish(hl_context *ctx) {
 void hl__ctx_release(hl_context *ctx) {
   if (!ctx) return;
   if (atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1) return;
-  if (ctx->observers)
-    for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_unref(ctx->observers[i]);
-  free(ctx->observers);
+  /* hooks, observers, input and branch are in the context's block. */
+  for (size_t i = 0; i < ctx->n_observers; i++) hl_observer_unref(ctx->observers[i]);
   hl__observer_snap_put(ctx->globals);
-  free(ctx->hooks);
-  free(ctx->branch);
   free(ctx->parent_call_id);
-  free(ctx->input);
   free(ctx->abort_msg);
   if (ctx->owns_session) hl_session_free(ctx->session);
   pthread_mutex_destroy(&ctx->lock);

@@ -37,6 +37,9 @@
 #include "store/store_events.h"
 
 struct hl_session {
+  /* In the session's own block, after the struct: three allocations per
+   * session were 3 x 16 bytes of malloc's overhead and three more blocks
+   * for every run in flight (issue 12). */
   char *app_name;
   char *user_id;
   char *session_id;
@@ -192,31 +195,28 @@ void hl__random_hex(char *out, size_t hex_digits) {
 
 hl_session *hl_session_new(const char *app_name, const char *user_id,
                            const char *session_id) {
-  hl_session *s = calloc(1, sizeof *s);
-  if (!s) goto oom;
   char fresh[33];
   if (!session_id) {
     hl__random_hex(fresh, 32);
     session_id = fresh;
   }
-  s->app_name = strdup(app_name ? app_name : "hookline");
-  s->user_id = strdup(user_id ? user_id : "user");
-  s->session_id = strdup(session_id);
+  if (!app_name) app_name = "hookline";
+  if (!user_id) user_id = "user";
+  size_t na = strlen(app_name) + 1, nu = strlen(user_id) + 1, ns = strlen(session_id) + 1;
+  hl_session *s = calloc(1, sizeof *s + na + nu + ns);
+  if (!s) goto oom;
+  s->app_name = memcpy((char *)(s + 1), app_name, na);
+  s->user_id = memcpy(s->app_name + na, user_id, nu);
+  s->session_id = memcpy(s->user_id + nu, session_id, ns);
   s->state = cJSON_CreateObject();
-  if (!s->app_name || !s->user_id || !s->session_id || !s->state) goto oom;
+  if (!s->state) goto oom;
   pthread_mutex_init(&s->lock, NULL);
   pthread_mutex_init(&s->wlock, NULL);
   atomic_init(&s->busy, false);
   atomic_init(&s->resume, false);
   return s;
 oom:
-  if (s) {
-    free(s->app_name);
-    free(s->user_id);
-    free(s->session_id);
-    cJSON_Delete(s->state);
-    free(s);
-  }
+  free(s);
   hl_fail(HL_ERR_NOMEM, "hl_session_new: out of memory");
   return NULL;
 }
@@ -230,10 +230,7 @@ void hl_session_free(hl_session *s) {
   cJSON_Delete(s->run_state);
   pthread_mutex_destroy(&s->lock);
   pthread_mutex_destroy(&s->wlock);
-  free(s->app_name);
-  free(s->user_id);
-  free(s->session_id);
-  free(s);
+  free(s); /* the ids with it */
 }
 
 hl_session *hl_session_clone(const hl_session *src) {

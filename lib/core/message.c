@@ -74,11 +74,24 @@ void hl_message_free(hl_message *msg) {
   free(msg);
 }
 
-/* Reserve one more part and return it zeroed, or NULL (message set). */
+/* Reserve one more part and return it zeroed, or NULL (message set).
+ * The first part gets room for itself only: most messages keep one (a
+ * text, a tool result), and room for four was 168 bytes more of every
+ * such message that a run in flight holds (issue 12). A second part makes
+ * room for four at once. */
 static hl_part *push_part(hl_message *msg, hl_part_kind kind) {
-  if (hl__reserve((void **)&msg->parts, &msg->cap_parts_, msg->n_parts + 1, sizeof(hl_part)) !=
-      HL_OK)
+  size_t need = msg->n_parts + 1;
+  if (msg->cap_parts_ == 0 && need == 1) {
+    if (!(msg->parts = malloc(sizeof(hl_part)))) {
+      hl__oom();
+      return NULL;
+    }
+    msg->cap_parts_ = 1;
+  } else if (need > msg->cap_parts_ &&
+             hl__reserve((void **)&msg->parts, &msg->cap_parts_, need < 4 ? 4 : need,
+                         sizeof(hl_part)) != HL_OK) {
     return NULL;
+  }
   hl_part *p = &msg->parts[msg->n_parts];
   memset(p, 0, sizeof *p);
   p->kind = kind;
@@ -276,6 +289,15 @@ hl_message *hl_message_clone(const hl_message *msg) {
   }
   hl_message *c = hl_message_new(msg->role);
   if (!c) return NULL;
+  /* Exactly the parts it copies. */
+  if (msg->n_parts > 1) {
+    if (!(c->parts = malloc(msg->n_parts * sizeof(hl_part)))) {
+      hl_message_free(c);
+      hl__oom();
+      return NULL;
+    }
+    c->cap_parts_ = msg->n_parts;
+  }
   for (size_t i = 0; i < msg->n_parts; i++) {
     const hl_part *p = &msg->parts[i];
     hl_status st;

@@ -114,6 +114,8 @@
 typedef struct engine_xfer {
   hl__engine_done_fn done;
   void *user;
+  hl__engine_send_fn before_send; /* or NULL */
+  CURL *easy;
   int part;
   bool mux; /* may become a stream of an HTTP/2 connection (PIPEWAIT) */
   curl_socket_t sock; /* the socket libcurl last asked to watch for it */
@@ -476,13 +478,15 @@ static part *pick_part(bool mux) {
  * before the request is sent (reuse_guard.h). Never refuses: a connection
  * found bad is shut down, and libcurl sends the request again on a new
  * one. */
-static int on_prereq(void *easy, char *peer_ip, char *local_ip, int peer_port, int local_port) {
-  hl__reuse_guard_check(&E.guard, easy, peer_ip, local_ip, peer_port, local_port);
+static int on_prereq(void *xfer, char *peer_ip, char *local_ip, int peer_port, int local_port) {
+  engine_xfer *x = xfer;
+  hl__reuse_guard_check(&E.guard, x->easy, peer_ip, local_ip, peer_port, local_port);
+  if (x->before_send && !x->before_send(x->easy, x->user)) return CURL_PREREQFUNC_ABORT;
   return CURL_PREREQFUNC_OK;
 }
 
 hl_status hl__engine_add(CURL *easy, bool mux, hl__engine_done_fn done, void *user,
-                         char *why, size_t why_size) {
+                         hl__engine_send_fn before_send, char *why, size_t why_size) {
   engine_xfer *x = malloc(sizeof *x);
   if (!x) {
     if (why) snprintf(why, why_size, "out of memory");
@@ -491,11 +495,13 @@ hl_status hl__engine_add(CURL *easy, bool mux, hl__engine_done_fn done, void *us
   part *pt = pick_part(mux);
   x->done = done;
   x->user = user;
+  x->before_send = before_send;
+  x->easy = easy;
   x->part = (int)(pt - E.parts);
   x->mux = mux;
   x->sock = CURL_SOCKET_BAD;
   curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
-  curl_easy_setopt(easy, CURLOPT_PREREQDATA, easy);
+  curl_easy_setopt(easy, CURLOPT_PREREQDATA, x);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
   CURLMcode mc = curl_multi_add_handle(pt->multi, easy);
   if (mc != CURLM_OK) {

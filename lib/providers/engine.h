@@ -193,8 +193,14 @@ hl_status hl__engine_watch_events(hl__watch *w, uint32_t events);
  * would reuse is first checked for bytes the server sent unasked, and
  * dropped if it has any (reuse_guard.h). HL_ERR_NETWORK if libcurl
  * refuses (message in `why`, which may be NULL). */
+/* `before_send` (may be NULL) runs on the loop thread, with `user`, each
+ * time libcurl is about to send the request: the first time and every
+ * resend on another connection (one that failed before any answer came,
+ * or that the reuse guard dropped). false aborts the transfer
+ * (CURLE_ABORTED_BY_CALLBACK). */
+typedef bool (*hl__engine_send_fn)(CURL *easy, void *user);
 hl_status hl__engine_add(CURL *easy, bool mux, hl__engine_done_fn done, void *user,
-                         char *why, size_t why_size);
+                         hl__engine_send_fn before_send, char *why, size_t why_size);
 /* A transfer added with `mux` got its response headers (any HTTP version):
  * its connection's server SETTINGS are known, so its partition takes
  * transfers up to its full room again. Loop thread, from a header

@@ -245,8 +245,9 @@ struct call {
   hl__http_options opts;     /* the client's, copied at submit */
   uint_fast64_t gen;         /* client->cancel_gen at submit */
   const char *what;
-  char *url;                 /* redacted, for messages (malloc'd: most calls never
-                                need a message, and 10,000 calls wait at once) */
+  char *url;                 /* redacted, for messages: made by call_url() at the
+                                first message (most calls never need one, and a
+                                copy per call was a block of every call in flight) */
   struct curl_slist *hdrs;   /* nodes in the call's own allocation (call_new) */
   CURLU *parsed_url;         /* req->url parsed, the client's (url_cache.h); NULL: none */
 
@@ -265,6 +266,10 @@ struct call {
   bool mux_unsettled;        /* this attempt may multiplex and has no headers yet:
                                 tell the engine at the first (engine.c) */
   bool stream_body;          /* 2xx with on_data: the body goes to the caller */
+  bool body_dropped;         /* req->body_sent was called: body_again before a resend */
+  curl_off_t sent_base;      /* libcurl's upload counter at the last before_send() */
+  hl_status remake_st;       /* body_again failed before a resend */
+  bool remade_differs;       /* body_again made a body of another length */
   char *buf;                 /* buffered body of this attempt */
   size_t len, cap;
   size_t received;           /* body bytes of this attempt */
@@ -274,8 +279,9 @@ struct call {
   double retry_after_ms;     /* the server's wish, saturated (retry_after.h); -1: none */
   double retry_after_refused_ms; /* > 0: a wish beyond the retry cap, not honoured */
   bool not_http;             /* the reply did not start with an HTTP status line */
-  char head[HL__EXCERPT_BYTES + 2]; /* its first bytes, for the message (one more than
-                                       the excerpt shows, so it marks the cut) */
+  char *head;                /* its first bytes, for the message (HEAD_BYTES, malloc'd
+                                when such a reply comes: 122 bytes in every call in
+                                flight for a rare error) */
   size_t head_len;
   int64_t last_activity;
   char *content_type;
@@ -312,6 +318,22 @@ _Static_assert(_Alignof(call) >= _Alignof(struct curl_slist), "header nodes afte
 
 /* The size of a call's message. */
 #define HL_HTTP_MSG 1400
+
+/* A reply's first bytes kept for the message: one more than the excerpt
+ * shows, so that it marks the cut. */
+#define HEAD_BYTES (HL__EXCERPT_BYTES + 1)
+
+/* The request's URL with the secret redacted, for a message: made at the
+ * first message of the call, on the loop thread or after the loop is done
+ * with the call. "(the URL)" when memory ran out. */
+static const char *call_url(call *c) {
+  if (!c->url) {
+    char url[512];
+    hl__redact_into(url, sizeof url, c->req->url, c->req->secret);
+    c->url = strdup(url);
+  }
+  return c->url ? c->url : "(the URL)";
+}
 
 /* The call's message buffer, allocated at its first use; NULL when memory
  * ran out (the caller then reports the status without the details). */
@@ -408,15 +430,58 @@ static bool call_cancelled(const call *c) {
 
 static void finish_cancelled(call *c) {
   if (c->easy || c->attempt == 0)
-    finish_fail(c, HL_ERR_CANCELLED, "%s: request to %s cancelled", c->what, c->url);
+    finish_fail(c, HL_ERR_CANCELLED, "%s: request to %s cancelled", c->what, call_url(c));
   else
     finish_fail(c, HL_ERR_CANCELLED, "%s: request to %s cancelled while waiting to retry",
-                c->what, c->url);
+                c->what, call_url(c));
 }
 
 /* ------------------------------------------------------------------ */
 /* libcurl callbacks of an attempt (loop thread)                        */
 /* ------------------------------------------------------------------ */
+
+/* The request's body may go once sent (http.h, body_sent). libcurl's
+ * upload counter says when it has sent the whole body; from then on it
+ * reads the body only to send the request again on another connection,
+ * and before_send() makes the body again for that. The counter is taken
+ * relative to its value at the last before_send(): should libcurl not
+ * reset it for a resend, the body is then kept rather than dropped while
+ * unsent. Loop thread (CURLOPT_XFERINFOFUNCTION). */
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  (void)dltotal;
+  (void)dlnow;
+  (void)ultotal;
+  call *c = user;
+  if (!c->body_dropped && c->req->body_len > 0 && ulnow - c->sent_base >= (curl_off_t)c->req->body_len) {
+    c->req->body_sent(c->req->body_user);
+    c->body_dropped = true;
+  }
+  return 0;
+}
+
+/* libcurl is about to send the request (engine.h): the first time, or
+ * again on another connection; a body dropped once sent is made again. */
+static bool before_send(CURL *easy, void *user) {
+  call *c = user;
+  curl_off_t sent = 0;
+  curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+  c->sent_base = sent;
+  if (!c->body_dropped) return true;
+  size_t len = c->req->body_len;
+  c->remake_st = c->req->body_again(c->req->body_user);
+  if (c->remake_st != HL_OK) return false;
+  c->body_dropped = false;
+  /* libcurl sends the length it took at the transfer's start: a body
+   * made longer or shorter (Chat Completions' max_tokens field learnt
+   * meanwhile) waits for the next attempt, which sends its length. */
+  if (c->req->body_len != len) {
+    c->remade_differs = true;
+    return false;
+  }
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, c->req->body);
+  return true;
+}
 
 static size_t on_header(char *data, size_t size, size_t n, void *user) {
   call *x = user;
@@ -523,8 +588,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
     /* Keep what arrived for the message and stop at once: nothing of it is
      * ever taken as an answer, and a server of another protocol may well
      * keep the connection open without sending more. */
-    size_t n = len < sizeof x->head - 1 ? len : sizeof x->head - 1;
-    memcpy(x->head, data, n);
+    if (!x->head) x->head = malloc(HEAD_BYTES);
+    size_t n = !x->head ? 0 : len < HEAD_BYTES ? len : HEAD_BYTES;
+    if (n) memcpy(x->head, data, n);
     x->head_len = n;
     return 0;
   }
@@ -541,6 +607,16 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
   x->received += len;
   if (x->len + len + 1 > x->cap) {
     size_t nc = x->cap ? x->cap : 4096;
+    /* The first bytes of a body of a known length: room for that length,
+     * not 4 KB. Answers wait in the buffer until a worker decodes them,
+     * and when thousands arrive at once (concurrent_slow's peak) 4 KB for
+     * each ~0.6 KB answer was ~0.9 KB per session in flight (issue 12).
+     * Up to 64 KB: a larger length, which a server may announce and not
+     * send, gets room as its bytes come. */
+    curl_off_t whole = -1;
+    if (!x->cap && curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &whole) == CURLE_OK &&
+        whole >= (curl_off_t)len && whole <= 65536)
+      nc = (size_t)whole + 1;
     while (nc < x->len + len + 1) nc *= 2;
     char *nb = realloc(x->buf, nc);
     if (!nb) {
@@ -609,6 +685,8 @@ static void reset_attempt(call *c) {
   c->not_http = false;
   c->head_len = 0;
   c->errbuf[0] = '\0';
+  c->remake_st = HL_OK;
+  c->remade_differs = false;
 }
 
 static void start_attempt(call *c);
@@ -638,7 +716,7 @@ static void on_idle_timer(hl__timer *t) {
     return;
   }
   finish_fail(c, HL_ERR_TIMEOUT, "%s: no data from %s for %ld ms (idle timeout)", c->what,
-              c->url, idle_ms);
+              call_url(c), idle_ms);
 }
 
 /* Map a failed transfer to a status and message (set in c->msg); true when
@@ -649,34 +727,46 @@ static bool classify_failure(call *c, CURLcode rc, long request_bytes, hl_status
   char detail[CURL_ERROR_SIZE + 64];
   hl__redact_into(detail, sizeof detail, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc),
                   c->req->secret);
+  if (c->remake_st != HL_OK) {
+    *st = c->remake_st;
+    set_msg(c, "%s: the request to %s could not be encoded again to send it on a new connection",
+            c->what, call_url(c));
+    return false;
+  }
+  if (c->remade_differs) {
+    *st = HL_ERR_NETWORK;
+    set_msg(c, "%s: the request to %s needed sending again on a new connection", c->what,
+            call_url(c));
+    return true;
+  }
   if (c->nomem != HL_OK) {
     *st = HL_ERR_NOMEM;
-    set_msg(c, "%s: out of memory buffering the response from %s", c->what, c->url);
+    set_msg(c, "%s: out of memory buffering the response from %s", c->what, call_url(c));
     return false;
   }
   if (c->not_http) {
     char quote[HL__EXCERPT_BYTES * 4 + 16];
     hl__excerpt(quote, sizeof quote, c->head, c->head_len, c->req->secret);
     *st = HL_ERR_PROVIDER;
-    set_msg(c, "%s: %s did not answer in HTTP: it sent %s", c->what, c->url, quote);
+    set_msg(c, "%s: %s did not answer in HTTP: it sent %s", c->what, call_url(c), quote);
     return false;
   }
   /* A server that answered something curl could not read as HTTP (the
    * request left, so the URL itself was fine). */
   if (rc == CURLE_WEIRD_SERVER_REPLY || (rc == CURLE_UNSUPPORTED_PROTOCOL && request_bytes > 0)) {
     *st = HL_ERR_PROVIDER;
-    set_msg(c, "%s: %s did not answer in valid HTTP: %s", c->what, c->url, detail);
+    set_msg(c, "%s: %s did not answer in valid HTTP: %s", c->what, call_url(c), detail);
     return false;
   }
   if (c->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
     *st = HL_ERR_TOO_LARGE;
-    set_msg(c, "%s: response from %s larger than the cap of %zu bytes", c->what, c->url,
+    set_msg(c, "%s: response from %s larger than the cap of %zu bytes", c->what, call_url(c),
             o->max_response_bytes);
     return false;
   }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     *st = HL_ERR_TIMEOUT;
-    set_msg(c, "%s: request to %s timed out: %s", c->what, c->url, detail);
+    set_msg(c, "%s: request to %s timed out: %s", c->what, call_url(c), detail);
     /* A connect that timed out sent nothing: worth another attempt. A
      * request the server sat on is not (it would wait as long again). */
     return request_bytes == 0 && c->received == 0;
@@ -684,35 +774,35 @@ static bool classify_failure(call *c, CURLcode rc, long request_bytes, hl_status
   /* Not a URL this layer can send (scheme, syntax). */
   if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) {
     *st = HL_ERR_INVALID;
-    set_msg(c, "%s: bad URL %s: %s", c->what, c->url, detail);
+    set_msg(c, "%s: bad URL %s: %s", c->what, call_url(c), detail);
     return false;
   }
   /* TLS: say which trust failed, and do not retry (it would fail again). */
   if (rc == CURLE_PEER_FAILED_VERIFICATION) {
     *st = HL_ERR_NETWORK;
     if (o->ca_file)
-      set_msg(c, "%s: TLS certificate of %s not verified by the CA file %s: %s", c->what, c->url,
+      set_msg(c, "%s: TLS certificate of %s not verified by the CA file %s: %s", c->what, call_url(c),
               o->ca_file, detail);
     else
       set_msg(c, "%s: TLS certificate of %s not verified by the system's CA certificates "
                  "(a private CA needs its file set with the provider's set_ca_file): %s",
-              c->what, c->url, detail);
+              c->what, call_url(c), detail);
     return false;
   }
   if (rc == CURLE_SSL_CACERT_BADFILE) {
     *st = HL_ERR_IO;
     set_msg(c, "%s: cannot load the CA file %s for %s: %s", c->what,
-            o->ca_file ? o->ca_file : "(libcurl's default)", c->url, detail);
+            o->ca_file ? o->ca_file : "(libcurl's default)", call_url(c), detail);
     return false;
   }
   if (c->delivered > 0) {
     *st = HL_ERR_NETWORK;
-    set_msg(c, "%s: connection to %s lost mid-stream after %zu bytes: %s", c->what, c->url,
+    set_msg(c, "%s: connection to %s lost mid-stream after %zu bytes: %s", c->what, call_url(c),
             c->delivered, detail);
     return false;
   }
   *st = HL_ERR_NETWORK;
-  set_msg(c, "%s: request to %s failed: %s", c->what, c->url, detail);
+  set_msg(c, "%s: request to %s failed: %s", c->what, call_url(c), detail);
   return curl_code_retryable(rc);
 }
 
@@ -777,6 +867,17 @@ static void start_attempt(call *c) {
   const hl__http_request *req = c->req;
   c->attempt++;
   reset_attempt(c);
+  if (c->body_dropped) {
+    /* A retry of a request whose body went once sent (http.h). */
+    hl_status st = req->body_again(req->body_user);
+    if (st != HL_OK) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", hl_last_error());
+      finish_fail(c, st, "%s: cannot make the request to %s again: %s", c->what, call_url(c), why);
+      return;
+    }
+    c->body_dropped = false;
+  }
   CURL *e = hl__engine_easy_get();
   if (!e) {
     finish_fail(c, HL_ERR_NOMEM, "%s: out of memory starting a request", c->what);
@@ -800,6 +901,11 @@ static void start_attempt(call *c) {
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+  if (req->body_sent && req->body) {
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, c);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  }
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 0L);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -872,10 +978,11 @@ static void start_attempt(call *c) {
   c->easy = e;
   c->last_activity = now_ms();
   char why[256];
-  hl_status st = hl__engine_add(e, mux, on_done, c, why, sizeof why);
+  hl_status st = hl__engine_add(e, mux, on_done, c, req->body_sent && req->body ? before_send : NULL,
+                                why, sizeof why);
   if (st != HL_OK) {
     detach_easy(c);
-    finish_fail(c, st, "%s: cannot start a transfer to %s: %s", c->what, c->url, why);
+    finish_fail(c, st, "%s: cannot start a transfer to %s: %s", c->what, call_url(c), why);
     return;
   }
   if (o->idle_timeout_ms > 0) hl__engine_timer_arm(&c->idle_timer, c->last_activity + o->idle_timeout_ms);
@@ -1034,13 +1141,6 @@ static call *call_new(hl__http *client, const hl__http_request *req) {
    * caller's requests share its thread's; an asynchronous run's share its
    * context's (hl__http_request_start). */
   c->loop = hl__engine_thread_loop();
-  char url[512];
-  hl__redact_into(url, sizeof url, req->url, req->secret);
-  if (!(c->url = strdup(url))) {
-    free(c);
-    hl_fail(HL_ERR_NOMEM, "http: out of memory");
-    return NULL;
-  }
   c->t_submit.fn = submit_fn;
   c->t_cancel.fn = cancel_fn;
   c->t_unpause.fn = unpause_fn;
@@ -1077,7 +1177,7 @@ static hl_status take_response(call *c, hl_status sink_st, hl__http_response *re
   } else if (c->st != HL_OK) {
     st = c->msg ? hl_fail(c->st, "%s", c->msg)
                 : hl_fail(c->st, "%s: request to %s failed (%s; no memory for the details)",
-                          c->what, c->url, hl_strerror(c->st));
+                          c->what, call_url(c), hl_strerror(c->st));
   } else {
     st = HL_OK;
     resp->status = c->status;
@@ -1103,6 +1203,7 @@ static void call_free(call *c) {
   free(c->captured);
   free(c->pend);
   free(c->msg);
+  free(c->head);
   free(c->url);
   pthread_mutex_destroy(&c->lock);
   pthread_cond_destroy(&c->cond);

@@ -134,6 +134,17 @@ typedef struct hl__http_request {
    * Runs on the loop thread: must be short and thread-safe. May be NULL. */
   void (*on_headers)(long status, void *user);
   void *headers_user;
+  /* A body that may go once sent (a model call's: ~1 KB of every request
+   * in flight while the model thinks). `body_sent` is called on the loop
+   * thread once libcurl has sent the whole body: `body` may be freed from
+   * there on. Before the request is sent again (a retry, or libcurl's
+   * resend on a new connection), `body_again` is called on the loop
+   * thread and must set `body` and `body_len` again (the status with its
+   * message set on failure, which ends the attempt). Both NULL: the body
+   * stays until the call ends. */
+  void (*body_sent)(void *user);
+  hl_status (*body_again)(void *user);
+  void *body_user;
 } hl__http_request;
 
 typedef struct hl__http_response {

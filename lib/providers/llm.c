@@ -83,8 +83,55 @@ hl__llm *hl__llm_new(const char *name, const char *base_url, const char *env_bas
   return l;
 }
 
+/* What every call of a provider through one wire sends the same: base
+ * URL, key and the wire's path are fixed once the provider exists. Made
+ * once instead of per call: two blocks of every request in flight (issue
+ * 12, memory per session). */
+typedef struct hl__llm_target {
+  const hl__llm_wire *wire;
+  const char *url;
+  char *key;                 /* the key header line, or NULL: no key */
+  size_t key_len;            /* for the scrub */
+  char text[];               /* url, then key */
+} llm_target;
+
+static void target_free(llm_target *t) {
+  if (!t) return;
+  if (t->key) memset(t->key, 0, t->key_len); /* scrub the key */
+  free(t);
+}
+
+/* The provider's target for `w`, made at the first call; NULL when the
+ * path depends on the model (make_path), when the provider's calls go
+ * through another wire too, or when memory ran out: the call then makes
+ * its own (call_prepare). Any thread. */
+static const llm_target *target_of(hl__llm *l, const hl__llm_wire *w) {
+  llm_target *t = __atomic_load_n(&l->target, __ATOMIC_ACQUIRE);
+  if (t) return t->wire == w ? t : NULL;
+  if (w->make_path) return NULL;
+  size_t ul = strlen(l->base_url) + strlen(w->path);
+  size_t kl = l->api_key ? strlen(w->key_header) + strlen(l->api_key) : 0;
+  if (!(t = malloc(sizeof *t + ul + 1 + (l->api_key ? kl + 1 : 0)))) return NULL;
+  t->wire = w;
+  snprintf(t->text, ul + 1, "%s%s", l->base_url, w->path);
+  t->url = t->text;
+  t->key = NULL;
+  t->key_len = kl;
+  if (l->api_key) {
+    t->key = t->text + ul + 1;
+    snprintf(t->key, kl + 1, "%s%s", w->key_header, l->api_key);
+  }
+  llm_target *none = NULL;
+  if (!__atomic_compare_exchange_n(&l->target, &none, t, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    target_free(t); /* another call made it first */
+    t = none;
+  }
+  return t->wire == w ? t : NULL;
+}
+
 void hl__llm_free(hl__llm *l) {
   if (!l) return;
+  target_free(l->target);
   hl__http_free(l->http);
   free(l->base_url);
   if (l->api_key) {
@@ -357,20 +404,26 @@ typedef struct llm_stream_io {
 
 typedef struct llm_call {
   hl__llm *l;
-  hl__llm_wire w;            /* the wire, with its path made for the model */
-  /* path, trace_line and model are malloc'd as long as they need: fixed
-   * buffers of 512, 512 and 256 bytes were 1.3 KB per call in flight
-   * whether used or not (issue 12, memory per session). */
-  char *path;                /* the path made for the model (Gemini), or NULL */
+  const hl__llm_wire *w;
+  const char *path;          /* the wire's path, or `own_path` */
+  /* own_path, trace_line and model are malloc'd as long as they need:
+   * fixed buffers of 512, 512 and 256 bytes were 1.3 KB per call in
+   * flight whether used or not (issue 12, memory per session). */
+  char *own_path;            /* the path made for the model (Gemini), or NULL */
   hl_context *ctx;
   double start;
   cJSON *payload;
   char *fixed;               /* the wire's fixed header line (Anthropic's version), or
                                 NULL: HL__LLM_FIXED_MAX bytes when the wire has one */
-  char *key;                 /* the auth header line (malloc'd: the key's size,
-                                not a worst case per call in flight) */
-  char *body, *url;
-  const char **hdrs;
+  const char *url;           /* the target's, or own_url */
+  char *own_url;
+  char *key;                 /* the auth header line when the call has no target
+                                (malloc'd: the key's size), or NULL */
+  const hl_request *req;     /* valid until the call ends (llm.h): a retry encodes it
+                                again */
+  char *body;                /* NULL once sent (http.h, body_sent) */
+  const char **hdrs;         /* hdrs_in, or malloc'd when more are needed */
+  const char *hdrs_in[6];
   char *trace_line;          /* a tracer's traceparent (hookline/trace.h), or NULL */
   char *model;               /* the model asked for, for the price table */
   llm_stream_io *io;         /* with s: its parser and first bytes */
@@ -384,7 +437,7 @@ typedef struct llm_call {
 
 static void call_free(llm_call *c) {
   if (c->s) {
-    c->w.stream_free(c->s);
+    c->w->stream_free(c->s);
     hl_response_free(c->s->r);
     free(c->s);
   }
@@ -399,48 +452,89 @@ static void call_free(llm_call *c) {
   }
   hl__http_response_clear(&c->resp);
   cJSON_Delete(c->payload);
-  free(c->path);
+  free(c->own_path);
   free(c->trace_line);
   free(c->model);
   free(c->body);
-  free(c->url);
-  free(c->hdrs);
+  free(c->own_url);
+  if (c->hdrs != c->hdrs_in) free(c->hdrs);
 }
 
-static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
-                              const hl_request *req) {
-  c->l = l;
-  c->w = *w;
-  c->ctx = ctx;
-  c->start = now_ms();
-  const char *model = hl__llm_model(l, req);
-  if (!model) return HL_ERR_INVALID;
-  if (!(c->model = strdup(model))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
-  /* A path that depends on the model (Gemini): this call's own copy of
-   * the wire has it, so everything below reads c->w.path. */
-  hl_status st = HL_OK;
-  if (w->make_path) {
-    char path[512];
-    st = w->make_path(l, model, req->stream, path, sizeof path);
-    if (st != HL_OK) return st;
-    if (!(c->path = strdup(path))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
-    c->w.path = c->path;
-  }
+/* Encode c->req into c->body (and hr's body and length): written by the
+ * wire, or its tree (*payload, the caller's) printed. */
+static hl_status make_body(llm_call *c, cJSON **payload) {
+  hl__llm *l = c->l;
+  const hl__llm_wire *w = c->w;
   if (w->write) {
     hl__jbuf b = {0};
     /* One allocation for most requests (cut to size below), not the
      * doublings from 256 bytes. */
     hl__jbuf_reserve(&b, 4095);
-    st = w->write(l, req, model, &b);
+    hl_status st = w->write(l, c->req, c->model, &b);
     if (st != HL_OK) {
       free(b.p);
       return st;
     }
     c->body = b.p;
   } else {
-    st = w->encode(l, req, model, &c->payload);
+    hl_status st = w->encode(l, c->req, c->model, payload);
     if (st != HL_OK) return st;
+    if (!(c->body = hl__json_print_exact(*payload)))
+      return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
   }
+  /* Without the printer's spare room (up to half of its doubled buffer). */
+  size_t body_len = strlen(c->body);
+  char *fit = realloc(c->body, body_len + 1);
+  if (fit) c->body = fit;
+  c->hr.body = c->body;
+  c->hr.body_len = body_len;
+  return HL_OK;
+}
+
+/* libcurl sent the body and reads it no more (http.h): the answer may
+ * take minutes, and a body held meanwhile was ~1 KB of every run in
+ * flight (issue 12). Loop thread. */
+static void body_sent(void *user) {
+  llm_call *c = user;
+  free(c->body);
+  c->body = NULL;
+  c->hr.body = NULL;
+}
+
+/* A retry after body_sent(): encoded again from the request, which is
+ * unchanged (the run waits for this call). A Chat Completions call may
+ * name max_tokens' field as learnt meanwhile (llm.h). Loop thread. */
+static hl_status body_again(void *user) {
+  llm_call *c = user;
+  cJSON *payload = NULL;
+  hl_status st = make_body(c, &payload);
+  cJSON_Delete(payload);
+  return st;
+}
+
+static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl_context *ctx,
+                              const hl_request *req) {
+  c->l = l;
+  c->w = w;
+  c->path = w->path;
+  c->ctx = ctx;
+  c->start = now_ms();
+  const char *model = hl__llm_model(l, req);
+  if (!model) return HL_ERR_INVALID;
+  if (!(c->model = strdup(model))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+  /* A path that depends on the model (Gemini): the call's own, so
+   * everything below reads c->path. */
+  hl_status st = HL_OK;
+  if (w->make_path) {
+    char path[512];
+    st = w->make_path(l, model, req->stream, path, sizeof path);
+    if (st != HL_OK) return st;
+    if (!(c->own_path = strdup(path))) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
+    c->path = c->own_path;
+  }
+  c->req = req;
+  memset(&c->hr, 0, sizeof c->hr);
+  if ((st = make_body(c, &c->payload)) != HL_OK) return st;
 
   const char *auth[2];
   size_t n_auth = 0;
@@ -449,12 +543,13 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
     w->fixed_header(l, c->fixed, HL__LLM_FIXED_MAX);
     auth[n_auth++] = c->fixed;
   }
+  const llm_target *target = target_of(l, w);
   if (l->api_key) {
     if (strlen(l->api_key) > 1024 - 32)
       return hl_fail(HL_ERR_INVALID, "%s: API key too long", l->name);
-    if (!(c->key = hl__concat(w->key_header, "", l->api_key)))
+    if (!target && !(c->key = hl__concat(w->key_header, "", l->api_key)))
       return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
-    auth[n_auth++] = c->key;
+    auth[n_auth++] = target ? target->key : c->key;
   }
   if (req->stream) {
     c->io = calloc(1, sizeof *c->io);
@@ -469,8 +564,6 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
     c->io->sink.head = &c->io->head;
   }
 
-  if (!c->body && !(c->body = hl__json_print_exact(c->payload)))
-    return hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
   /* A written body: the tree for API_REQUEST only when someone listens. */
   if (!c->payload && ctx && hl_context_wants_event(ctx, HL_EVENT_API_REQUEST) &&
       hl_json_parse(c->body, strlen(c->body), &c->payload) != HL_OK) {
@@ -478,8 +571,10 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
     snprintf(why, sizeof why, "%s", hl_last_error());
     return hl_fail(hl_last_status(), "%s: the request for its API_REQUEST event: %s", l->name, why);
   }
-  c->url = hl__concat(l->base_url, "", c->w.path);
-  c->hdrs = malloc((l->n_headers + n_auth + 3) * sizeof *c->hdrs);
+  c->url = target ? target->url : (c->own_url = hl__concat(l->base_url, "", c->path));
+  size_t max_hdrs = l->n_headers + n_auth + 3;
+  c->hdrs = max_hdrs <= sizeof c->hdrs_in / sizeof *c->hdrs_in ? c->hdrs_in
+                                                                : malloc(max_hdrs * sizeof *c->hdrs);
   if (!c->url || !c->hdrs) return hl_fail(HL_ERR_NOMEM, "%s: out of memory", l->name);
   size_t nh = 0;
   c->hdrs[nh++] = "Content-Type: application/json";
@@ -506,15 +601,10 @@ static hl_status call_prepare(llm_call *c, hl__llm *l, const hl__llm_wire *w, hl
   c->payload = NULL;
 
   hl__http_request *hr = &c->hr;
-  memset(hr, 0, sizeof *hr);
   hr->url = c->url;
-  /* The body stays for the whole call (a retry sends it again): without
-   * the printer's spare room (up to half of its doubled buffer). */
-  size_t body_len = strlen(c->body);
-  char *fit = realloc(c->body, body_len + 1);
-  if (fit) c->body = fit;
-  hr->body = c->body;
-  hr->body_len = body_len;
+  hr->body_sent = body_sent;
+  hr->body_again = body_again;
+  hr->body_user = c;
   hr->headers = c->hdrs;
   hr->n_headers = nh;
   hr->secret = l->api_key;
@@ -578,12 +668,12 @@ static hl_status call_conclude(llm_call *c, hl_status st, hl_response **out) {
   if (st == HL_OK && c->s && ok2xx) st = hl__sse_finish(&c->io->sink.parser);
   if (st == HL_OK && !ok2xx) st = http_error(c);
   if (c->s) {
-    if (st == HL_OK) st = c->w.stream_assemble(c->s, &r);
+    if (st == HL_OK) st = c->w->stream_assemble(c->s, &r);
     /* A stream that could not be read, from an answer not labelled as one:
      * what came back says more than how the parse failed. A well-formed
      * stream with a wrong label is still accepted. */
     if (st == HL_ERR_PROVIDER && ok2xx && !is_event_stream(resp->content_type))
-      st = not_an_event_stream(l, c->w.path, resp, &c->io->head);
+      st = not_an_event_stream(l, c->path, resp, &c->io->head);
     if (st == HL_OK) data = hl_response_to_json(r);
   } else if (st == HL_OK) {
     /* Decided on the text, before it is freed below (redact.c). */
@@ -604,7 +694,7 @@ static hl_status call_conclude(llm_call *c, hl_status st, hl_response **out) {
                    "%s: response body is not valid JSON: %s (Content-Type %s, starting %s)",
                    l->name, why, ctype, start);
     } else {
-      st = c->w.decode(l, data, &r);
+      st = c->w->decode(l, data, &r);
     }
   }
   hl__http_response_clear(resp);

@@ -48,6 +48,10 @@ typedef struct hl__llm {
                             or NULL */
   unsigned flags;        /* provider-specific switches its encoder reads
                             (Anthropic: HL__ANTHROPIC_CACHE) */
+  /* The request URL and key header line of calls through one wire, made
+   * by the first call and shared by all (llm.c, target_of()); read and
+   * written with __atomic builtins. NULL: not made yet. */
+  struct hl__llm_target *target;
 } hl__llm;
 
 /* hl__llm.flags of the Anthropic provider: cache_control breakpoints. */

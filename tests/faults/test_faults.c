@@ -178,6 +178,16 @@ static const fault faults[] = {
      .stream = {HL_OK, NULL, 2},
      .mcp_json = {HL_OK, NULL, 2},
      .mcp_sse = {HL_OK, NULL, 2}, 15, 0, .again = true, .one_connection = true, .over_tls = true},
+    /* The second call's request, sent on the first one's keep-alive
+     * connection, is read whole and the connection closed unanswered:
+     * libcurl sends it again on a new connection by itself, the body with
+     * it (a model call's body is freed once sent and made again for that,
+     * http.h), and the server checks that it is the request's JSON. */
+    {"connection_closed_unanswered_on_reuse", "dropsecond",
+     .plain = {HL_OK, NULL, 3},
+     .stream = {HL_OK, NULL, 3},
+     .mcp_json = {HL_OK, NULL, 3},
+     .mcp_sse = {HL_OK, NULL, 3}, 15, 0, .again = true},
     /* 500 once, then the answer. */
     {"server_error_then_success", "r500once",
      .plain = {HL_OK, NULL, 2},

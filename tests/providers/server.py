@@ -273,7 +273,7 @@ REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requ
 # Scenarios of the fault-injection suite (tests/faults): each breaks the
 # transport or the framing of an otherwise normal text answer.
 FAULTS = ("reset", "truncated", "clshort", "cllong", "drip", "hugeline", "badutf8",
-          "r500once", "excess", "lateexcess")
+          "r500once", "excess", "lateexcess", "dropsecond")
 # The answer a server smuggles after the real one in the "excess" faults
 # (a whole second response nobody asked for): a client that reads it as
 # the answer to its next request shows this text.
@@ -456,6 +456,8 @@ class Handler(socketserver.BaseRequestHandler):
             return True
         n = record(model, self.client_address[1], msg, headers)
         key = headers.get("authorization", "")[len("Bearer "):]
+        if scenario == "dropsecond" and n == 2:
+            return False
         if scenario == "r500once" and n == 1:
             self.send(500, b"internal failure", ctype="text/plain")
             return True
@@ -527,6 +529,10 @@ class Handler(socketserver.BaseRequestHandler):
         if scenario == "auth":
             self.send(401, error_body(fmt, 401, "Incorrect API key provided: %s. Check it." % key))
             return True
+        if scenario == "dropsecond" and n == 2:
+            # The request read whole, then the keep-alive connection closed
+            # unanswered: the client sends it again on a new connection.
+            return False
         if scenario == "r429" and n == 1:
             self.send(429, error_body(fmt, 429, "slow down"), extra=["Retry-After: 1"])
             return True
