@@ -92,15 +92,16 @@ static void many_threads_at_once(void) {
     REQUIRE(pthread_create(&t[i], NULL, lookups, &w[i]) == 0);
   }
   for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
-  /* Every lookup found a handle, and once the threads are done each URL
-   * has one that every later lookup gets (threads that raced to add a URL
-   * may have kept a duplicate, which parses the same). */
+  /* Every lookup found a handle (threads racing to add one URL never
+   * fill the cap with copies of it), and each URL has exactly one: the
+   * handle every thread got last is the one every later lookup gets. */
   for (int i = 0; i < THREADS; i++) CHECK_INT(w[i].misses, 0);
   for (size_t k = 0; k < 4; k++) {
     CURLU *now = hl__url_cache_get(c, urls[k]);
     REQUIRE(now);
     CHECK(hl__url_cache_get(c, urls[k]) == now);
     for (int i = 0; i < THREADS; i++) {
+      CHECK(w[i].seen[k] == now);
       char *a = NULL, *b = NULL;
       CHECK_INT(curl_url_get(now, CURLUPART_URL, &a, 0), CURLUE_OK);
       CHECK_INT(curl_url_get(w[i].seen[k], CURLUPART_URL, &b, 0), CURLUE_OK);
