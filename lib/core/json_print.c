@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "hookline/json.h"
+#include "json_word.h"
 #include "util.h"
 
 typedef hl__jbuf out_buf;
@@ -104,21 +105,6 @@ static void put_number(out_buf *b, const cJSON *v) {
  * Everything else, UTF-8 (valid or not) and DEL included, is copied. */
 static inline bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
 
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-/* The high bit of each byte of `w` that needs an escape, and maybe of
- * bytes after (at higher addresses than) one that does: a borrow only
- * runs upwards from a byte that matched, so the lowest bit set is exact,
- * and the whole is zero iff no byte needs one. */
-static inline uint64_t escape_bits(uint64_t w) {
-  uint64_t quote = w ^ (ONES * '"'), bslash = w ^ (ONES * '\\');
-  return (((w - ONES * 0x20) & ~w) |       /* a byte < 0x20 (not one >= 0x80) */
-          ((quote - ONES) & ~quote) |      /* a '"' */
-          ((bslash - ONES) & ~bslash)) &   /* a '\\' */
-         HIGHS;
-}
-
 /* The end of the run of bytes from `u` that need no escape (`end` when
  * none does), eight bytes at a time: most strings (names, ids, prose)
  * have none, and a byte-by-byte scan was most of the printer's cost
@@ -128,26 +114,26 @@ static inline uint64_t escape_bits(uint64_t w) {
  * would borrow from the next one (a space) and flag it. */
 static const unsigned char *clean_run(const unsigned char *u, const unsigned char *end) {
   const unsigned char *start = u;
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  /* The first byte in memory is the lowest; the lowest bit set is exact. */
+#ifdef HL__WORD_FIRST
+  /* The lowest flagged byte is exact (json_word.h). */
   uint64_t w, bits;
   for (; end - u >= 8; u += 8) {
     memcpy(&w, u, 8);
-    if ((bits = escape_bits(w))) return u + __builtin_ctzll(bits) / 8;
+    if ((bits = hl__word_escapes(w))) return u + hl__word_first(bits);
   }
   if (u == end) return end;
   if (end - start >= 8) {
     unsigned seen = (unsigned)(8 - (end - u)); /* 1..7 bytes before u */
     memcpy(&w, end - 8, 8);
-    bits = escape_bits(w) & (~0ull << (8 * seen)); /* no borrow comes from bytes found clean */
-    return bits ? end - 8 + __builtin_ctzll(bits) / 8 : end;
+    bits = hl__word_escapes(w) & (~0ull << (8 * seen)); /* no borrow comes from bytes found clean */
+    return bits ? end - 8 + hl__word_first(bits) : end;
   }
 #else
   (void)start;
   for (; end - u >= 8; u += 8) {
     uint64_t w;
     memcpy(&w, u, 8);
-    if (escape_bits(w)) break;
+    if (hl__word_escapes(w)) break;
   }
 #endif
   while (u < end && !needs_escape(*u)) u++;
