@@ -119,8 +119,9 @@ bool hl_may_borrow_history(const hl_context *ctx) {
  * before_model hook declared that it edits the request (that must never
  * rewrite the session's history); otherwise everything that sees the
  * request takes it const (hooks, wraps, the provider), and the history's
- * messages are borrowed: *borrowed_from is the index of the first, and
- * hl_request_release() gives them back before hl_request_free(). */
+ * messages are borrowed, the agent's system message before them:
+ * *borrowed_from is the index of the first, and hl_request_release()
+ * gives them back before hl_request_free(). */
 /* A request can use the tools' own declarations when each has a name
  * and an object schema (what hl_request_add_tool() would accept and copy
  * unchanged). */
@@ -149,17 +150,22 @@ hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrowed_from
   hl_request *req = hl_request_new();
   if (!req) return NULL;
   bool ok = hl_request_set_model(req, a->model) == HL_OK;
-  if (ok && a->instruction && a->instruction[0])
+  /* The instruction: the agent's own system message, borrowed with the
+   * history (nothing edits the request); else a copy of its own. */
+  bool lend_system = borrow && a->system_msg;
+  if (ok && !lend_system && a->instruction && a->instruction[0])
     ok = hl_messages_push(&req->messages, hl_message_new_text(HL_ROLE_SYSTEM, a->instruction)) == HL_OK;
   const hl_messages *history = hl_session_messages(ctx->session);
-  if (ok && borrow && history && history->count) {
+  size_t n_history = borrow && history ? history->count : 0;
+  if (ok && (lend_system || n_history)) {
     hl_messages *list = &req->messages;
-    ok = hl__reserve((void **)&list->items, &list->cap_, list->count + history->count,
+    ok = hl__reserve((void **)&list->items, &list->cap_, list->count + lend_system + n_history,
                      sizeof *list->items) == HL_OK;
     if (ok) {
       *borrowed_from = list->count;
-      memcpy(list->items + list->count, history->items, history->count * sizeof *list->items);
-      list->count += history->count;
+      if (lend_system) list->items[list->count++] = a->system_msg;
+      if (n_history) memcpy(list->items + list->count, history->items, n_history * sizeof *list->items);
+      list->count += n_history;
     }
   }
   for (size_t i = 0; ok && !borrow && history && i < history->count; i++) {
