@@ -105,44 +105,59 @@ static void put_number(out_buf *b, const cJSON *v) {
  * Everything else, UTF-8 (valid or not) and DEL included, is copied. */
 static inline bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
 
-/* The end of the run of bytes from `u` that need no escape (`end` when
- * none does), eight bytes at a time: most strings (names, ids, prose)
- * have none, and a byte-by-byte scan was most of the printer's cost
- * (issue 12). A last word shorter than eight bytes is read as the run's
- * last eight, the bytes already looked at ignored: only if they are the
- * run's own (clean) bytes, since a byte escaped before the run (0x1f)
- * would borrow from the next one (a space) and flag it. */
-static const unsigned char *clean_run(const unsigned char *u, const unsigned char *end) {
-  const unsigned char *start = u;
+/* Copies the run of bytes at *up that need no escape to *wp, advancing
+ * both, up to the first byte that needs one or `end`. Eight bytes at a
+ * time, each word stored whole as it is tested (bytes past the run are
+ * written over next), where more than eight are left: the output has
+ * room for every byte left, so a store never passes it. Most strings
+ * (names, ids, prose) have no escape, and a byte-by-byte scan and copy
+ * was most of the printer's cost (issue 12). A last word shorter than
+ * eight bytes is read as the run's last eight, the bytes already looked
+ * at ignored: only if they are the run's own (clean) bytes, since a byte
+ * escaped before the run (0x1f) would borrow from the next one (a space)
+ * and flag it. */
+static void copy_clean(char **wp, const unsigned char **up, const unsigned char *end) {
+  char *w = *wp;
+  const unsigned char *u = *up, *start = u;
+  uint64_t x;
 #ifdef HL__WORD_FIRST
   /* The lowest flagged byte is exact (json_word.h). */
-  uint64_t w, bits;
-  for (; end - u >= 8; u += 8) {
-    memcpy(&w, u, 8);
-    if ((bits = hl__word_escapes(w))) return u + hl__word_first(bits);
+  uint64_t bits;
+  for (; end - u >= 8; u += 8, w += 8) {
+    memcpy(&x, u, 8);
+    memcpy(w, &x, 8);
+    if ((bits = hl__word_escapes(x))) {
+      size_t k = hl__word_first(bits);
+      *wp = w + k;
+      *up = u + k;
+      return;
+    }
   }
-  if (u == end) return end;
-  if (end - start >= 8) {
-    unsigned seen = (unsigned)(8 - (end - u)); /* 1..7 bytes before u */
-    memcpy(&w, end - 8, 8);
-    bits = hl__word_escapes(w) & (~0ull << (8 * seen)); /* no borrow comes from bytes found clean */
-    return bits ? end - 8 + hl__word_first(bits) : end;
+  if (u < end && end - start >= 8) {
+    size_t left = (size_t)(end - u), seen = 8 - left; /* 1..7 bytes before u */
+    memcpy(&x, end - 8, 8);
+    memcpy(w - seen, &x, 8); /* the seen bytes again, as they were copied */
+    bits = hl__word_escapes(x) & (~0ull << (8 * seen)); /* no borrow comes from bytes found clean */
+    size_t k = bits ? hl__word_first(bits) - seen : left;
+    *wp = w + k;
+    *up = u + k;
+    return;
   }
 #else
   (void)start;
-  for (; end - u >= 8; u += 8) {
-    uint64_t w;
-    memcpy(&w, u, 8);
-    if (hl__word_escapes(w)) break;
+  for (; end - u >= 8; u += 8, w += 8) {
+    memcpy(&x, u, 8);
+    if (hl__word_escapes(x)) break;
+    memcpy(w, &x, 8);
   }
 #endif
-  while (u < end && !needs_escape(*u)) u++;
-  return u;
+  while (u < end && !needs_escape(*u)) *w++ = (char)*u++;
+  *wp = w;
+  *up = u;
 }
 
 /* `s` (n bytes) quoted and escaped as cJSON does: \" \\ \b \f \n \r \t,
- * other control bytes as \u00xx (lower-case hex). Clean runs go in with
- * one memcpy each. */
+ * other control bytes as \u00xx (lower-case hex). */
 static void put_string_n(out_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *u = (const unsigned char *)s, *end = u + n;
@@ -151,10 +166,7 @@ static void put_string_n(out_buf *b, const char *s, size_t n) {
   char *w = b->p + b->len;
   *w++ = '"';
   for (;;) {
-    const unsigned char *run = u;
-    u = clean_run(u, end);
-    memcpy(w, run, (size_t)(u - run));
-    w += u - run;
+    copy_clean(&w, &u, end);
     if (u == end) break;
     /* The rest (this byte counted once) and the closing quote fit; the
      * escape takes up to 5 bytes more. */
