@@ -106,6 +106,7 @@ void hl_agent_unref(hl_agent *a) {
   free(a->model);
   free(a->description);
   free(a->instruction);
+  hl_message_free(a->system_msg);
   free(a->name);
   hl_agent_unref(a->origin);
   pthread_mutex_destroy(&a->lock);
@@ -130,7 +131,17 @@ const char *hl_agent_name(const hl_agent *agent) { return agent ? agent->name : 
 
 hl_status hl_agent_set_instruction(hl_agent *agent, const char *instruction) {
   HL_REQUIRE_AGENT(agent, "hl_agent_set_instruction");
-  return hl_set_string(&agent->instruction, instruction);
+  hl_message *sys = NULL;
+  if (instruction && instruction[0] && !(sys = hl_message_new_text(HL_ROLE_SYSTEM, instruction)))
+    return hl__oom();
+  hl_status st = hl_set_string(&agent->instruction, instruction);
+  if (st != HL_OK) {
+    hl_message_free(sys);
+    return st;
+  }
+  hl_message_free(agent->system_msg);
+  agent->system_msg = sys;
+  return HL_OK;
 }
 const char *hl_agent_instruction(const hl_agent *agent) {
   return agent ? agent->instruction : NULL;
@@ -332,7 +343,7 @@ hl_agent *hl_agent_find_sub_agent(const hl_agent *agent, const char *name) {
 
 static hl_status hl_fork_copy(hl_agent *f, const hl_agent *a) {
   hl_status st = HL_OK;
-  if ((a->instruction && !(f->instruction = hl__strdup(a->instruction))) ||
+  if ((a->instruction && hl_agent_set_instruction(f, a->instruction) != HL_OK) ||
       (a->description && !(f->description = hl__strdup(a->description))) ||
       (a->model && !(f->model = hl__strdup(a->model))) ||
       (a->output_key && !(f->output_key = hl__strdup(a->output_key))) ||

@@ -129,6 +129,10 @@ struct hl_agent {
   hl__agent_kind kind;
   char *name;
   char *instruction;
+  /* The instruction as a system message, kept with it by its setter
+   * (NULL when it is NULL or ""): requests that borrow the history borrow
+   * it too instead of building one per model call (run.c, issue 12). */
+  hl_message *system_msg;
   char *description;
   char *model;
   char *output_key;

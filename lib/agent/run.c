@@ -119,8 +119,9 @@ bool hl_may_borrow_history(const hl_context *ctx) {
  * before_model hook declared that it edits the request (that must never
  * rewrite the session's history); otherwise everything that sees the
  * request takes it const (hooks, wraps, the provider), and the history's
- * messages are borrowed: *borrowed_from is the index of the first, and
- * hl_request_release() gives them back before hl_request_free(). */
+ * messages are borrowed, the agent's system message before them:
+ * *borrowed_from is the index of the first, and hl_request_release()
+ * gives them back before hl_request_free(). */
 /* A request can use the tools' own declarations when each has a name
  * and an object schema (what hl_request_add_tool() would accept and copy
  * unchanged). */
@@ -149,17 +150,22 @@ hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrowed_from
   hl_request *req = hl_request_new();
   if (!req) return NULL;
   bool ok = hl_request_set_model(req, a->model) == HL_OK;
-  if (ok && a->instruction && a->instruction[0])
+  /* The instruction: the agent's own system message, borrowed with the
+   * history (nothing edits the request); else a copy of its own. */
+  bool lend_system = borrow && a->system_msg;
+  if (ok && !lend_system && a->instruction && a->instruction[0])
     ok = hl_messages_push(&req->messages, hl_message_new_text(HL_ROLE_SYSTEM, a->instruction)) == HL_OK;
   const hl_messages *history = hl_session_messages(ctx->session);
-  if (ok && borrow && history && history->count) {
+  size_t n_history = borrow && history ? history->count : 0;
+  if (ok && (lend_system || n_history)) {
     hl_messages *list = &req->messages;
-    ok = hl__reserve((void **)&list->items, &list->cap_, list->count + history->count,
+    ok = hl__reserve((void **)&list->items, &list->cap_, list->count + lend_system + n_history,
                      sizeof *list->items) == HL_OK;
     if (ok) {
       *borrowed_from = list->count;
-      memcpy(list->items + list->count, history->items, history->count * sizeof *list->items);
-      list->count += history->count;
+      if (lend_system) list->items[list->count++] = a->system_msg;
+      if (n_history) memcpy(list->items + list->count, history->items, n_history * sizeof *list->items);
+      list->count += n_history;
     }
   }
   for (size_t i = 0; ok && !borrow && history && i < history->count; i++) {
@@ -416,6 +422,18 @@ hl_status hl__max_turns(hl_context *ctx, hl__outcome *o) {
                         ctx->agent->name, ctx->agent->max_turns);
 }
 
+/* A turn's response once its assistant message went into the history.
+ * The history owns the message and the response lends it to the turn's
+ * tool calls and TURN_END observers, which only read it (model.h's
+ * messages are not changed in place once in a session): no copy of the
+ * message and of its arguments trees per turn (issue 12). Lent exactly
+ * when its role is assistant (hl__turn_response); any other role, or no
+ * message, left the response its own. */
+static void hl_turn_response_free(hl_response *resp) {
+  if (resp && resp->message && resp->message->role == HL_ROLE_ASSISTANT) resp->message = NULL;
+  hl_response_free(resp);
+}
+
 /* The model's response of a turn (taken): usage, RESPONSE, the history.
  * HL__TURN_ANSWER: *answer is the final answer (resp freed, TURN_END
  * emitted); HL__TURN_TOOLS: the response asks for tools, hand it to
@@ -433,14 +451,21 @@ hl__turn_next hl__turn_response(hl_context *ctx, hl_response *resp, char **answe
   hl_event rev = {.type = HL_EVENT_RESPONSE, .text = text, .response = resp};
   hl__emit(ctx, &rev);
 
-  /* The history keeps the assistant message as the model gave it. */
-  hl_message *assistant = resp->message ? hl_message_clone(resp->message) : hl_message_new(HL_ROLE_ASSISTANT);
+  /* The history keeps the assistant message as the model gave it: the
+   * response's own, lent back to it for the rest of the turn
+   * (hl_turn_response_free); a copy made an assistant's, or a new empty
+   * one, when the response has another role or none. */
+  bool lent = resp->message && resp->message->role == HL_ROLE_ASSISTANT;
+  hl_message *assistant = lent            ? resp->message
+                          : resp->message ? hl_message_clone(resp->message)
+                                          : hl_message_new(HL_ROLE_ASSISTANT);
   if (assistant) assistant->role = HL_ROLE_ASSISTANT;
   /* A stored session writes a call and its results as one append (one
    * turn boundary, store.h): the call is held until the results come. An
    * answer without calls is not held: it ends the turn (and the run). */
   if (assistant && hl_message_tool_call_count(assistant) > 0) hl__session_hold_next(ctx->session);
   if (hl_append(ctx, assistant, o) != HL_OK) {
+    if (lent) resp->message = NULL; /* the failed append freed it */
     free(text);
     hl_response_free(resp);
     return HL__TURN_FAILED;
@@ -449,7 +474,7 @@ hl__turn_next hl__turn_response(hl_context *ctx, hl_response *resp, char **answe
   if (!resp->message || hl_message_tool_call_count(resp->message) == 0) {
     hl_event te = {.type = HL_EVENT_TURN_END, .response = resp};
     hl__emit(ctx, &te);
-    hl_response_free(resp);
+    hl_turn_response_free(resp);
     /* A response schema: the answer must follow it, else ask again. */
     hl_message *retry = NULL;
     hl_status st = hl__structured_check(ctx, text, &ctx->schema_retries, &retry);
@@ -466,7 +491,7 @@ hl__turn_next hl__turn_response(hl_context *ctx, hl_response *resp, char **answe
   }
   free(text);
   if (hl_check_cancel(ctx, o)) {
-    hl_response_free(resp);
+    hl_turn_response_free(resp);
     return HL__TURN_FAILED;
   }
   return HL__TURN_TOOLS;
@@ -482,11 +507,11 @@ static hl_status hl_turn_tools_end(hl_context *ctx, hl_response *resp, hl_status
   if (st == HL_INTERRUPTED) {
     /* interrupt.c (touch point): calls wait for a decision; the turn's
      * record is on the context, the state is built at the run's end. */
-    hl_response_free(resp);
+    hl_turn_response_free(resp);
     return outcome_interrupted(ctx, o);
   }
   if (st != HL_OK && !results) {
-    hl_response_free(resp);
+    hl_turn_response_free(resp);
     cJSON_Delete(summary);
     return hl_outcome_take(o, st);
   }
@@ -495,7 +520,7 @@ static hl_status hl_turn_tools_end(hl_context *ctx, hl_response *resp, hl_status
   hl_status app = hl_append(ctx, results, o);
   hl_event te = {.type = HL_EVENT_TURN_END, .response = resp, .data = summary};
   hl__emit(ctx, &te);
-  hl_response_free(resp);
+  hl_turn_response_free(resp);
   cJSON_Delete(summary);
   if (app != HL_OK) return app;
   if (hl_check_abort(ctx, o)) return o->status;

@@ -85,7 +85,10 @@ hl_status hl__after_model(hl_context *ctx, const hl_request *req, hl_status st,
 typedef enum { HL__TURN_ANSWER, HL__TURN_TOOLS, HL__TURN_AGAIN, HL__TURN_FAILED } hl__turn_next;
 hl__turn_next hl__turn_response(hl_context *ctx, hl_response *resp, char **answer,
                                 hl__outcome *o);
-/* The one place where a turn's tool calls are dispatched and collected. */
+/* The one place where a turn's tool calls are dispatched and collected.
+ * `resp` (taken) is one hl__turn_response() said HL__TURN_TOOLS of: its
+ * assistant message is the history's, lent to it (run.c), and is not
+ * freed with it. */
 hl_status hl__turn_tools(hl_context *ctx, hl_response *resp, hl__outcome *o);
 /* The same for an asynchronous run: HL_PENDING when tool calls are
  * suspended (deferred tools, tool_exec.c); then no thread waits, and when

@@ -16,6 +16,7 @@
 #include "agent/interrupt_internal.h"
 #include "agent/run_internal.h"
 #include "agent/taskpool.h"
+#include "core/model_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
 
@@ -732,9 +733,10 @@ static hl_status hl_batch_end(hl_batch *b, hl_message **results, cJSON **summary
       st = hl__oom();
       break;
     }
-    /* A hand-built response may carry a call without an id. */
-    st = hl_message_add_tool_result(msg, slots[i].part->id ? slots[i].part->id : "",
-                                    slots[i].part->name, text, out->status != HL_OK);
+    /* A hand-built response may carry a call without an id. The message
+     * takes the text; it stays readable for the summary below. */
+    st = hl__message_add_tool_result_take(msg, slots[i].part->id ? slots[i].part->id : "",
+                                          slots[i].part->name, text, out->status != HL_OK);
     cJSON *item = sum ? cJSON_CreateObject() : NULL;
     if (st == HL_OK && item) {
       cJSON_AddStringToObject(item, "call_id", slots[i].part->id ? slots[i].part->id : "");
@@ -747,7 +749,6 @@ static hl_status hl_batch_end(hl_batch *b, hl_message **results, cJSON **summary
     } else {
       cJSON_Delete(item);
     }
-    free(text);
   }
   for (size_t i = 0; i < n; i++) hl__tool_outcome_clear(&slots[i].out);
   free(slots);

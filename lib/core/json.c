@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "hookline/json.h"
+#include "json_word.h"
 #include "util.h"
 
 typedef struct json_parser {
@@ -198,18 +199,9 @@ static size_t utf8_encode(unsigned long cp, char *out) {
 }
 
 /* The high bit of each byte of `w` that may end a plain run of a string:
- * below 0x20, 0x80 or above, '"' or '\\' (the classic has-zero-byte
- * tests). No byte that matches is ever missed, and the lowest flagged byte
- * is always a true match: a subtraction's borrow, the only source of false
- * flags, only reaches bytes above a true one. */
-static uint64_t word_special(uint64_t w) {
-  const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-  uint64_t ctl = (w - ones * 0x20) & ~w;
-  uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-  q = (q - ones) & ~q;
-  bs = (bs - ones) & ~bs;
-  return (ctl | q | bs | w) & high;
-}
+ * below 0x20, 0x80 or above, '"' or '\\' (json_word.h: no byte that
+ * matches is missed, the lowest flagged byte is a true match). */
+static uint64_t word_special(uint64_t w) { return hl__word_escapes(w) | (w & HL__WORD_HIGHS); }
 
 /* From `end`, the offset of the first byte of the string that may not be
  * plain (word_special), or where fewer than eight bytes are left. */
@@ -219,12 +211,12 @@ static size_t skip_plain_words(const unsigned char *s, size_t end, size_t len) {
     memcpy(&w, s + end, 8);
     uint64_t m = word_special(w);
     if (m) {
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-      /* Straight to the first flagged byte (the lowest, in memory order):
-       * keys and short values end inside their first word, and the byte
-       * loop after this was ~5,000 instructions per session of
-       * concurrent_slow. Elsewhere the byte loop finds it. */
-      end += (size_t)__builtin_ctzll(m) >> 3;
+#ifdef HL__WORD_FIRST
+      /* Straight to the first flagged byte: keys and short values end
+       * inside their first word, and the byte loop after this was ~5,000
+       * instructions per session of concurrent_slow. Elsewhere the byte
+       * loop finds it. */
+      end += hl__word_first(m);
 #endif
       return end;
     }

@@ -13,36 +13,50 @@
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hookline/json.h"
+#include "json_word.h"
 #include "util.h"
 
 typedef hl__jbuf out_buf;
 
-/* Room for n more bytes and the NUL; false once an allocation failed. */
-static bool reserve(out_buf *b, size_t n) {
+/* The buffer grown to hold n more bytes and the NUL (out of line: most
+ * calls find room, and the printer calls this for every piece). */
+static bool grow(out_buf *b, size_t n) {
   if (b->failed) return false;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->failed = true;
-      return false;
-    }
-    b->p = p;
-    b->cap = cap;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->len + n + 1) cap *= 2;
+  char *p = realloc(b->p, cap);
+  if (!p) {
+    b->failed = true;
+    return false;
   }
+  b->p = p;
+  b->cap = cap;
   return true;
+}
+
+/* Room for n more bytes and the NUL; false once an allocation failed. */
+static inline bool reserve(out_buf *b, size_t n) {
+  if (!b->failed && b->len + n + 1 <= b->cap) return true;
+  return grow(b, n);
 }
 
 static void put(out_buf *b, const char *s, size_t n) {
   if (!reserve(b, n)) return;
   memcpy(b->p + b->len, s, n);
   b->len += n;
+  b->p[b->len] = '\0';
+}
+
+/* One byte: most of a tree's punctuation. */
+static inline void put_char(out_buf *b, char c) {
+  if (!reserve(b, 1)) return;
+  b->p[b->len++] = c;
   b->p[b->len] = '\0';
 }
 
@@ -87,45 +101,101 @@ static void put_number(out_buf *b, const cJSON *v) {
   put_str(b, text);
 }
 
-static void put_string(out_buf *b, const char *s) {
-  /* Most strings need no escape: quoted and copied in one go. */
-  size_t n = 0;
-  const unsigned char *u = (const unsigned char *)s;
-  while (u[n] >= 0x20 && u[n] != '"' && u[n] != '\\') n++;
-  if (!u[n]) {
-    if (!reserve(b, n + 2)) return;
-    char *w = b->p + b->len;
-    w[0] = '"';
-    memcpy(w + 1, s, n);
-    w[n + 1] = '"';
-    b->len += n + 2;
-    b->p[b->len] = '\0';
-    return;
-  }
-  put(b, "\"", 1);
-  const char *run = s;
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    put(b, run, (size_t)(s - run));
-    run = s + 1;
-    char esc[8];
-    switch (c) {
-    case '"': put(b, "\\\"", 2); break;
-    case '\\': put(b, "\\\\", 2); break;
-    case '\b': put(b, "\\b", 2); break;
-    case '\f': put(b, "\\f", 2); break;
-    case '\n': put(b, "\\n", 2); break;
-    case '\r': put(b, "\\r", 2); break;
-    case '\t': put(b, "\\t", 2); break;
-    default:
-      snprintf(esc, sizeof esc, "\\u%04x", c);
-      put(b, esc, 6);
+/* Bytes a JSON string cannot hold as they are: control bytes, '"', '\\'.
+ * Everything else, UTF-8 (valid or not) and DEL included, is copied. */
+static inline bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+/* Copies the run of bytes at *up that need no escape to *wp, advancing
+ * both, up to the first byte that needs one or `end`. Eight bytes at a
+ * time, each word stored whole as it is tested (bytes past the run are
+ * written over next), where more than eight are left: the output has
+ * room for every byte left, so a store never passes it. Most strings
+ * (names, ids, prose) have no escape, and a byte-by-byte scan and copy
+ * was most of the printer's cost (issue 12). A last word shorter than
+ * eight bytes is read as the run's last eight, the bytes already looked
+ * at ignored: only if they are the run's own (clean) bytes, since a byte
+ * escaped before the run (0x1f) would borrow from the next one (a space)
+ * and flag it. */
+static void copy_clean(char **wp, const unsigned char **up, const unsigned char *end) {
+  char *w = *wp;
+  const unsigned char *u = *up, *start = u;
+  uint64_t x;
+#ifdef HL__WORD_FIRST
+  /* The lowest flagged byte is exact (json_word.h). */
+  uint64_t bits;
+  for (; end - u >= 8; u += 8, w += 8) {
+    memcpy(&x, u, 8);
+    memcpy(w, &x, 8);
+    if ((bits = hl__word_escapes(x))) {
+      size_t k = hl__word_first(bits);
+      *wp = w + k;
+      *up = u + k;
+      return;
     }
   }
-  put(b, run, (size_t)(s - run));
-  put(b, "\"", 1);
+  if (u < end && end - start >= 8) {
+    size_t left = (size_t)(end - u), seen = 8 - left; /* 1..7 bytes before u */
+    memcpy(&x, end - 8, 8);
+    memcpy(w - seen, &x, 8); /* the seen bytes again, as they were copied */
+    bits = hl__word_escapes(x) & (~0ull << (8 * seen)); /* no borrow comes from bytes found clean */
+    size_t k = bits ? hl__word_first(bits) - seen : left;
+    *wp = w + k;
+    *up = u + k;
+    return;
+  }
+#else
+  (void)start;
+  for (; end - u >= 8; u += 8, w += 8) {
+    memcpy(&x, u, 8);
+    if (hl__word_escapes(x)) break;
+    memcpy(w, &x, 8);
+  }
+#endif
+  while (u < end && !needs_escape(*u)) *w++ = (char)*u++;
+  *wp = w;
+  *up = u;
 }
+
+/* `s` (n bytes) quoted and escaped as cJSON does: \" \\ \b \f \n \r \t,
+ * other control bytes as \u00xx (lower-case hex). */
+static void put_string_n(out_buf *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *u = (const unsigned char *)s, *end = u + n;
+  /* Room for the quotes and every byte as it is; an escape asks for more. */
+  if (!reserve(b, n + 2)) return;
+  char *w = b->p + b->len;
+  *w++ = '"';
+  for (;;) {
+    copy_clean(&w, &u, end);
+    if (u == end) break;
+    /* The rest (this byte counted once) and the closing quote fit; the
+     * escape takes up to 5 bytes more. */
+    b->len = (size_t)(w - b->p);
+    if (!reserve(b, (size_t)(end - u) + 6)) return;
+    w = b->p + b->len;
+    unsigned char c = *u++;
+    *w++ = '\\';
+    switch (c) {
+    case '"': *w++ = '"'; break;
+    case '\\': *w++ = '\\'; break;
+    case '\b': *w++ = 'b'; break;
+    case '\f': *w++ = 'f'; break;
+    case '\n': *w++ = 'n'; break;
+    case '\r': *w++ = 'r'; break;
+    case '\t': *w++ = 't'; break;
+    default:
+      memcpy(w, "u00", 3);
+      w[3] = hex[c >> 4];
+      w[4] = hex[c & 15];
+      w += 5;
+    }
+  }
+  *w++ = '"';
+  b->len = (size_t)(w - b->p);
+  *w = '\0';
+}
+
+static void put_string(out_buf *b, const char *s) { put_string_n(b, s, strlen(s)); }
 
 /* Recursion is bounded: hl_json_print() checked the depth first. */
 static void put_value(out_buf *b, const cJSON *v) {
@@ -142,16 +212,16 @@ static void put_value(out_buf *b, const cJSON *v) {
   case cJSON_Array:
   case cJSON_Object: {
     bool object = (v->type & 0xFF) == cJSON_Object;
-    put(b, object ? "{" : "[", 1);
+    put_char(b, object ? '{' : '[');
     for (const cJSON *c = v->child; c; c = c->next) {
       if (object) {
         put_string(b, c->string ? c->string : "");
-        put(b, ":", 1);
+        put_char(b, ':');
       }
       put_value(b, c);
-      if (c->next) put(b, ",", 1);
+      if (c->next) put_char(b, ',');
     }
-    put(b, object ? "}" : "]", 1);
+    put_char(b, object ? '}' : ']');
     break;
   }
   default:

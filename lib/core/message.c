@@ -151,15 +151,21 @@ hl_status hl__message_add_tool_call_take(hl_message *msg, const char *id, const 
   return add_tool_call(msg, id, name, args, args);
 }
 
-hl_status hl_message_add_tool_result(hl_message *msg, const char *id, const char *name,
-                                     const char *content, bool is_error) {
-  if (!msg || !id || !content)
+/* Both forms: `content` is copied, or taken (`owned`: freed on failure too). */
+static hl_status add_tool_result(hl_message *msg, const char *id, const char *name,
+                                 const char *content, char *owned, bool is_error) {
+  if (!msg || !id || !content) {
+    free(owned);
     return hl_fail(HL_ERR_INVALID, "hl_message_add_tool_result: NULL message, id or content");
+  }
   hl_part *p = push_part(msg, HL_PART_TOOL_RESULT);
-  if (!p) return HL_ERR_NOMEM;
+  if (!p) {
+    free(owned);
+    return HL_ERR_NOMEM;
+  }
   p->id = hl__strdup(id);
   p->name = hl__strdup(name);
-  p->text = hl__strdup(content);
+  p->text = owned ? owned : hl__strdup(content);
   p->is_error = is_error;
   if (!p->id || (name && !p->name) || !p->text) {
     part_free(p);
@@ -167,6 +173,16 @@ hl_status hl_message_add_tool_result(hl_message *msg, const char *id, const char
   }
   msg->n_parts++;
   return HL_OK;
+}
+
+hl_status hl_message_add_tool_result(hl_message *msg, const char *id, const char *name,
+                                     const char *content, bool is_error) {
+  return add_tool_result(msg, id, name, content, NULL, is_error);
+}
+
+hl_status hl__message_add_tool_result_take(hl_message *msg, const char *id, const char *name,
+                                           char *content, bool is_error) {
+  return add_tool_result(msg, id, name, content, content, is_error);
 }
 
 hl_status hl_message_add_reasoning(hl_message *msg, const char *provider, const char *id,

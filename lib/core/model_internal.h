@@ -27,6 +27,13 @@ hl_status hl__json_req_str(const cJSON *obj, const char *key, const char *where,
 hl_status hl__message_add_tool_call_take(hl_message *msg, const char *id, const char *name,
                                          cJSON *args);
 
+/* hl_message_add_tool_result() taking `content` (malloc'd, the text a
+ * tool call's outcome became) instead of copying it: the message's on
+ * success, freed on failure. One copy and free less per tool result
+ * (issue 12). */
+hl_status hl__message_add_tool_result_take(hl_message *msg, const char *id, const char *name,
+                                           char *content, bool is_error);
+
 /* The bytes of text in `msg`: strlen() of every part's `text`, whatever
  * the part's kind (a tool result's content, an image's URL). What the
  * prompt estimate of LM_START counts (run.c), and what a session keeps

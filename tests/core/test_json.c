@@ -114,6 +114,38 @@ static void strings_at_every_block_position(void) {
   }
 }
 
+/* Two special bytes at every pair of positions of strings of 0-19 bytes
+ * print as cJSON prints them: the printer looks at a string's last bytes
+ * again through a word that ends at the string's end, and a byte it
+ * escaped just before (a control byte next to a space, 0x1f then 0x20)
+ * must not make it escape a clean one after. */
+static void two_specials_print_as_cjson(void) {
+  const char special[] = {'"', '\\', '\n', '\x01', '\x1f', ' ', '!', '\x7f', '\xc3', 'a'};
+  for (size_t k1 = 0; k1 < sizeof special; k1++) {
+    for (size_t k2 = 0; k2 < sizeof special; k2++) {
+      for (size_t len = 2; len < 20; len++) {
+        for (size_t i = 0; i < len; i++) {
+          for (size_t j = i + 1; j < len; j++) {
+            char str[24];
+            memset(str, 'b', len);
+            str[len] = '\0';
+            str[i] = special[k1];
+            str[j] = special[k2];
+            cJSON *v = cJSON_CreateString(str);
+            REQUIRE(v);
+            char *mine = NULL, *theirs = cJSON_PrintUnformatted(v);
+            REQUIRE(hl_json_print(v, &mine) == HL_OK && theirs);
+            CHECK_STR(mine, theirs);
+            free(theirs);
+            hl_free(mine);
+            cJSON_Delete(v);
+          }
+        }
+      }
+    }
+  }
+}
+
 static void scalars_at_top_level(void) {
   cJSON *v = NULL;
   REQUIRE(hl_json_parse("  \"x\"  ", (size_t)-1, &v) == HL_OK);
@@ -390,6 +422,7 @@ int main(void) {
   RUN(parses_and_prints_round_trip);
   RUN(arena_parse_matches_the_heap_parse);
   RUN(strings_at_every_block_position);
+  RUN(two_specials_print_as_cjson);
   RUN(scalars_at_top_level);
   RUN(surrogate_pairs_decode_to_utf8);
   RUN(length_bounds_the_text);
