@@ -61,11 +61,12 @@ struct hl_hooks {
   size_t n_observers, cap_observers;
 };
 
-/* The last hl_hook_abort() of this thread (hooks.c): the message, and a
- * flag so that a hook returning ABORT without calling it does not pick
- * up a stale message of an earlier run. */
-extern _Thread_local char hl__abort_msg[HL__MSG_MAX];
-extern _Thread_local bool hl__abort_pending;
+/* Take the message of this thread's last hl_hook_abort() (hooks.c):
+ * copies it into out[n] (truncated, NUL-terminated), frees it and
+ * returns true; false (out untouched) when no hl_hook_abort() is pending,
+ * so that a hook returning ABORT without calling it does not pick up a
+ * stale message of an earlier run. Only the calling thread's message. */
+bool hl__abort_take(char *out, size_t n);
 
 /* Append copies of every hook of `src` to `dst` without their free
  * functions (the state they release stays owned by `src`). */

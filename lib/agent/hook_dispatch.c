@@ -236,18 +236,16 @@ static hl_hook_action hl_hook_aborted(hl_context *ctx, const hl__hook *hook,
                                       hl_hook_point point, hl_hook_action action,
                                       const void *args, const char *why) {
   char msg[HL__MSG_MAX];
+  bool told = hl__abort_take(msg, sizeof msg); /* taken in every case: never stale */
   if (why) {
     snprintf(msg, sizeof msg, "hook \"%s\" at %s %s", hook->name, hl_hook_point_name(point), why);
   } else if (action != HL_HOOK_ABORT) {
     snprintf(msg, sizeof msg, "hook \"%s\" at %s returned an invalid action (%d)",
              hook->name, hl_hook_point_name(point), (int)action);
-  } else if (hl__abort_pending) {
-    memcpy(msg, hl__abort_msg, sizeof msg);
-  } else {
+  } else if (!told) {
     snprintf(msg, sizeof msg, "hook \"%s\" aborted the run at %s", hook->name,
              hl_hook_point_name(point));
   }
-  hl__abort_pending = false;
   hl__ctx_abort(ctx, msg);
   hl_hook_event(ctx, hook, point, HL_HOOK_ABORT, args, msg);
   hl_fail(HL_ERR_ABORTED, "%s", msg);

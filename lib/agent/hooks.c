@@ -8,6 +8,7 @@
  * running agents; that is the documented price of a lock-free hot path,
  * as in Linux notifier chains set up at boot.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +18,46 @@
 #include "core/util.h"
 #include "hookline/json.h"
 
-/* The message of the last hl_hook_abort() on this thread. A flag rather
- * than hl_last_error(): a hook that returns ABORT without calling
- * hl_hook_abort() must not pick up a stale message from an earlier run. */
-_Thread_local char hl__abort_msg[HL__MSG_MAX];
-_Thread_local bool hl__abort_pending;
+/* The message of the last hl_hook_abort() on this thread, allocated when
+ * a hook aborts: a fixed _Thread_local buffer cost 1 KB of static TLS to
+ * every thread of the application, hookline's or not. A key with a
+ * destructor, not a _Thread_local pointer: a message no dispatch took (a
+ * hook that called hl_hook_abort() and returned CONTINUE) is freed when
+ * its thread exits. Kept apart from hl_last_error(): a hook that returns
+ * ABORT without calling hl_hook_abort() must not pick up a stale message
+ * from an earlier run. */
+static pthread_key_t hl_abort_key;
+static pthread_once_t hl_abort_once = PTHREAD_ONCE_INIT;
+static bool hl_abort_ok;
+/* Out of memory: this one, never freed, so that the run still says why. */
+static const char hl_abort_lost[] = "aborted (message lost: out of memory)";
+
+static void hl_abort_free(void *p) {
+  if (p != hl_abort_lost) free(p);
+}
+static void hl_abort_init(void) { hl_abort_ok = pthread_key_create(&hl_abort_key, hl_abort_free) == 0; }
+
+/* Replace the thread's pending message by `m` (owned; may be hl_abort_lost). */
+static void hl_abort_put(char *m) {
+  pthread_once(&hl_abort_once, hl_abort_init);
+  void *old = hl_abort_ok ? pthread_getspecific(hl_abort_key) : NULL;
+  if (!hl_abort_ok || pthread_setspecific(hl_abort_key, m) != 0) {
+    hl_abort_free(m); /* no slot: the dispatcher says which hook aborted */
+    return;
+  }
+  hl_abort_free(old);
+}
+
+bool hl__abort_take(char *out, size_t n) {
+  pthread_once(&hl_abort_once, hl_abort_init);
+  if (!hl_abort_ok) return false;
+  char *m = pthread_getspecific(hl_abort_key);
+  if (!m) return false;
+  pthread_setspecific(hl_abort_key, NULL);
+  snprintf(out, n, "%s", m);
+  hl_abort_free(m);
+  return true;
+}
 
 static hl_hooks hl_global_hooks; /* zero-initialised: empty chains */
 
@@ -43,18 +79,20 @@ const char *hl_hook_action_name(hl_hook_action action) {
 }
 
 hl_hook_action hl_hook_abort(const char *fmt, ...) {
+  char buf[HL__MSG_MAX]; /* the limit the run's error message has anyway */
+  int n = -1;
   if (fmt) {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(hl__abort_msg, sizeof hl__abort_msg, fmt, ap);
+    n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (n < 0) hl__abort_msg[0] = '\0';
-  } else {
-    hl__abort_msg[0] = '\0';
   }
-  if (!hl__abort_msg[0]) snprintf(hl__abort_msg, sizeof hl__abort_msg, "aborted by a hook");
-  hl__abort_pending = true;
-  hl_fail(HL_ERR_ABORTED, "%s", hl__abort_msg);
+  if (n <= 0) n = snprintf(buf, sizeof buf, "aborted by a hook");
+  size_t len = strlen(buf);
+  char *m = malloc(len + 1);
+  if (m) memcpy(m, buf, len + 1);
+  hl_fail(HL_ERR_ABORTED, "%s", m ? m : hl_abort_lost);
+  hl_abort_put(m ? m : (char *)hl_abort_lost);
   return HL_HOOK_ABORT;
 }
 
