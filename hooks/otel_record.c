@@ -210,20 +210,43 @@ typedef struct ot_stack {
   uint64_t rng;              /* the ids' generator (xorshift), seeded once */
 } ot_stack;
 
-/* Reached through a pointer taken once per event: each access to a
- * thread-local of a shared library is a call (__tls_get_addr). */
-static _Thread_local ot_stack ot_tls;
+/* The thread's stack, allocated on its first record: a static
+ * _Thread_local stack cost every thread of the application ~1 KB of the
+ * library's static TLS, recording or not. The pointer is reached once per
+ * event: each access to a thread-local of a shared library is a call
+ * (__tls_get_addr). The key only frees the stack when its thread exits. */
+static _Thread_local ot_stack *ot_tls;
+static pthread_key_t ot_tls_key;
+static pthread_once_t ot_tls_once = PTHREAD_ONCE_INIT;
+static bool ot_tls_keyed;
+
+static void stack_free(void *p) {
+  free(p);
+  ot_tls = NULL; /* a later event on this exiting thread makes a new one */
+}
+static void stack_key(void) { ot_tls_keyed = pthread_key_create(&ot_tls_key, stack_free) == 0; }
 
 /* The pointer, from a function the compiler does not see through: with
- * &ot_tls a constant it propagated it into the helpers below (frames,
- * ids), and each made its own __tls_get_addr call (~9 a run). gcc's
- * noipa says so; clang (the fuzz build) has only noinline. */
+ * the thread-local's address a constant it propagated it into the helpers
+ * below (frames, ids), and each made its own __tls_get_addr call (~9 a
+ * run). gcc's noipa says so; clang (the fuzz build) has only noinline.
+ * NULL when out of memory (or out of keys: a stack nothing would free). */
 #if defined(__clang__)
 #define OT_OPAQUE __attribute__((noinline))
 #else
 #define OT_OPAQUE __attribute__((noipa))
 #endif
-OT_OPAQUE static ot_stack *thread_stack(void) { return &ot_tls; }
+OT_OPAQUE static ot_stack *thread_stack(void) {
+  ot_stack *t = ot_tls;
+  if (t) return t;
+  pthread_once(&ot_tls_once, stack_key);
+  if (!ot_tls_keyed || !(t = calloc(1, sizeof *t))) return NULL;
+  if (pthread_setspecific(ot_tls_key, t) != 0) {
+    free(t);
+    return NULL;
+  }
+  return ot_tls = t;
+}
 
 /* The remote parent of the next top-level run on this thread. */
 static _Thread_local struct {
@@ -414,6 +437,10 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   if (type == HL_EVENT_API_REQUEST && (!o->capture || !ev->data)) return 0;
   const char *inv = ev->invocation_id;
   ot_stack *t = thread_stack();
+  if (!t) {
+    ot_warn(o, "out of memory for a thread's current spans: its events are dropped");
+    return 0;
+  }
 
   /* The ids, the run's key and the thread's frames first: they are needed
    * whether or not the record finds room in the ring. */
@@ -642,7 +669,7 @@ static bool current_ids(hl_otel *o, hl_context *ctx, uint8_t trace[16], uint8_t 
   if (!ctx || !atomic_load(&o->live_enabled)) return false;
   const char *inv = hl_context_invocation_id(ctx);
   const ot_stack *t = thread_stack();
-  int i = frame_find(t, o, inv, -1, NULL);
+  int i = t ? frame_find(t, o, inv, -1, NULL) : -1;
   if (i >= 0) {
     memcpy(span, t->f[i].span, 8);
     if (t->f[i].has_trace) {
