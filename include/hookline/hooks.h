@@ -357,7 +357,11 @@ typedef union hl_hook_fn {
 /** Record why a hook aborts and return HL_HOOK_ABORT:
  *  `return hl_hook_abort("user %s is blocked", id);`. The message (copied,
  *  at most 1023 bytes) is kept per thread, so call it from the hook itself,
- *  on the thread the hook runs on. NULL fmt: "aborted by a hook". */
+ *  on the thread the hook runs on. NULL fmt: "aborted by a hook". Out of
+ *  memory for the copy: the run's error says "aborted (message lost: out
+ *  of memory)". Call it only to return its value: a message recorded by a
+ *  hook that returns another action stays on its thread until the next
+ *  abort there takes it (or the thread exits, which frees it). */
 HL_API hl_hook_action hl_hook_abort(const char *fmt, ...) HL_PRINTF(1, 2);
 
 /**
