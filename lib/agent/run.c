@@ -186,6 +186,7 @@ hl_request *hl_build_request(hl_context *ctx, bool borrow, size_t *borrowed_from
     if (ok) {
       req->n_tools = n_tools;
       *tools_borrowed = true;
+      hl__request_borrow_tools(req, a->tools);
     }
   }
   for (size_t i = 0; ok && !*tools_borrowed && i < n_tools; i++) {

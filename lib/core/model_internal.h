@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "hookline/model.h"
+#include "hookline/tool.h"
 
 /* obj[key] = s; nothing when s is NULL. false on allocation failure. */
 bool hl__json_add_str(cJSON *obj, const char *key, const char *s);
@@ -43,5 +44,16 @@ size_t hl__message_text_bytes(const hl_message *msg);
 
 hl_status hl__message_from_json_at(const cJSON *json, hl_message **out, const char *where);
 hl_status hl__messages_from_json_at(const cJSON *array, hl_messages *list, const char *where);
+
+/* A request whose tool declarations are those of `tools`, index for
+ * index, borrowed (the agent loop's, lib/agent/run.c): a wire that writes
+ * JSON text may then copy each tool's schema as the tool printed it
+ * (hl__tool_schema_text) instead of printing it again per model call
+ * (issue 12). `tools` must outlive the request. */
+void hl__request_borrow_tools(hl_request *req, const hl_tools *tools);
+/* The printed schema of req->tools[i] (length in *len), or NULL: print
+ * req->tools[i].parameters then. Text only while that declaration still
+ * points at its tool's own schema. */
+const char *hl__request_tool_schema_text(const hl_request *req, size_t i, size_t *len);
 
 #endif

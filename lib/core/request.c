@@ -8,18 +8,40 @@
 #include "hookline/json.h"
 #include "hookline/model.h"
 #include "model_internal.h"
+#include "tool_internal.h"
 #include "util.h"
 
 static const char *const tool_choice_names[] = {"auto", "none", "required", "named"};
 
+/* What hl_request_new() allocates: the public request, then what only
+ * the library sees (model.h: a request is only ever allocated here, and
+ * nobody else sizes one). `pub` first, so that hl_request_free() frees
+ * the block. */
+typedef struct request_block {
+  hl_request pub;
+  const hl_tools *tools_src; /* hl__request_borrow_tools(), or NULL */
+} request_block;
+
 hl_request *hl_request_new(void) {
-  hl_request *r = calloc(1, sizeof *r);
-  if (!r) {
+  request_block *b = calloc(1, sizeof *b);
+  if (!b) {
     hl__oom();
     return NULL;
   }
-  r->temperature = -1;
-  return r;
+  b->pub.temperature = -1;
+  return &b->pub;
+}
+
+void hl__request_borrow_tools(hl_request *req, const hl_tools *tools) {
+  ((request_block *)req)->tools_src = tools;
+}
+
+const char *hl__request_tool_schema_text(const hl_request *req, size_t i, size_t *len) {
+  const hl_tools *src = ((const request_block *)req)->tools_src;
+  const hl_tool *t = src && i < req->n_tools ? hl_tools_at(src, i) : NULL;
+  /* Only while the declaration is still that tool's own tree. */
+  if (!t || hl_tool_schema(t) != req->tools[i].parameters) return NULL;
+  return hl__tool_schema_text(t, len);
 }
 
 static void decl_free(hl_tool_decl *d) {

@@ -32,6 +32,8 @@ struct hl_tool {
   char *name;
   char *description;
   cJSON *schema;        /* always an object schema with "type":"object" */
+  char *schema_text;    /* schema printed (schema_changed), or NULL */
+  size_t schema_text_len;
   hl_tool_fn fn;
   void *user_data;
   hl_free_fn free_fn;
@@ -61,6 +63,22 @@ hl_status hl__tool_name_check(const char *name) {
 
 /* ---- lifetime ------------------------------------------------------ */
 
+/* The schema printed once for every request that declares the tool: the
+ * Chat Completions writer copies it instead of printing the tree again
+ * per model call (issue 12). Called after every change of the schema, so
+ * the text never outlives the tree it was printed from; without memory
+ * for it there is no text and the writer prints the tree. */
+static void schema_changed(hl_tool *t) {
+  free(t->schema_text);
+  t->schema_text = hl__json_print_exact(t->schema);
+  t->schema_text_len = t->schema_text ? strlen(t->schema_text) : 0;
+}
+
+const char *hl__tool_schema_text(const hl_tool *tool, size_t *len) {
+  *len = tool->schema_text_len;
+  return tool->schema_text;
+}
+
 hl_tool *hl_tool_new(const char *name, const char *description, hl_tool_fn fn, void *user_data) {
   if (hl__tool_name_check(name) != HL_OK) return NULL;
   if (!fn) {
@@ -76,6 +94,7 @@ hl_tool *hl_tool_new(const char *name, const char *description, hl_tool_fn fn, v
   t->fn = fn;
   t->user_data = user_data;
   if (!t->name || !t->description || !t->schema) goto oom;
+  schema_changed(t);
   return t;
 oom:
   if (t) {
@@ -101,6 +120,7 @@ void hl_tool_unref(hl_tool *tool) {
   free(tool->name);
   free(tool->description);
   cJSON_Delete(tool->schema);
+  free(tool->schema_text);
   free(tool);
 }
 
@@ -117,7 +137,7 @@ void hl_tool_set_free_fn(hl_tool *tool, hl_free_fn free_fn) {
 static const char *const param_types[] = {"string", "number", "integer", "boolean", "object", "array"};
 
 /* Add schema.properties[name] = prop (taking it) and list it in required. */
-static hl_status add_property(hl_tool *tool, const char *name, cJSON *prop, bool required) {
+static hl_status add_property_to_tree(hl_tool *tool, const char *name, cJSON *prop, bool required) {
   if (!tool || !name) {
     cJSON_Delete(prop);
     return hl_fail(HL_ERR_INVALID, "hl_tool_param: NULL tool or parameter name");
@@ -155,6 +175,14 @@ static hl_status add_property(hl_tool *tool, const char *name, cJSON *prop, bool
     return hl__oom();
   }
   return HL_OK;
+}
+
+/* add_property_to_tree(), then the schema printed again: a failure may
+ * have left an empty "properties" or "required" behind. */
+static hl_status add_property(hl_tool *tool, const char *name, cJSON *prop, bool required) {
+  hl_status st = add_property_to_tree(tool, name, prop, required);
+  if (tool) schema_changed(tool);
+  return st;
 }
 
 static cJSON *simple_property(const char *type, const char *description) {
@@ -243,6 +271,7 @@ hl_status hl_tool_set_schema(hl_tool *tool, const char *schema_json) {
   }
   cJSON_Delete(tool->schema);
   tool->schema = schema;
+  schema_changed(tool);
   return HL_OK;
 }
 
@@ -250,6 +279,7 @@ hl_status hl_tool_set_strict(hl_tool *tool, bool strict) {
   if (!tool) return hl_fail(HL_ERR_INVALID, "hl_tool_set_strict: tool is NULL");
   if (!strict) {
     cJSON_DeleteItemFromObjectCaseSensitive(tool->schema, "additionalProperties");
+    schema_changed(tool);
     return HL_OK;
   }
   cJSON *f = cJSON_CreateFalse();
@@ -258,6 +288,7 @@ hl_status hl_tool_set_strict(hl_tool *tool, bool strict) {
     cJSON_ReplaceItemInObjectCaseSensitive(tool->schema, "additionalProperties", f);
   else
     cJSON_AddItemToObject(tool->schema, "additionalProperties", f);
+  schema_changed(tool);
   return HL_OK;
 }
 

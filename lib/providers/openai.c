@@ -195,9 +195,13 @@ static void write_tools(hl__jbuf *b, const hl_request *req) {
       lit(b, ",\"description\":");
       hl__jbuf_string(b, d->description);
     }
-    /* The schema as it is (a non-object too); none: an empty object schema. */
+    /* The schema as it is (a non-object too); none: an empty object
+     * schema. A tool's own, borrowed by the agent loop, as it printed it. */
     lit(b, ",\"parameters\":");
-    if (d->parameters) hl__jbuf_value(b, d->parameters);
+    size_t n = 0;
+    const char *text = hl__request_tool_schema_text(req, i, &n);
+    if (text) hl__jbuf_raw(b, text, n);
+    else if (d->parameters) hl__jbuf_value(b, d->parameters);
     else lit(b, "{\"type\":\"object\",\"properties\":{}}");
     lit(b, "},\"type\":\"function\"}");
   }

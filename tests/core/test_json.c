@@ -369,7 +369,10 @@ static void numbers_print_exactly(void) {
 /* A provider's answer is parsed into an arena (providers/llm.c): the same
  * checks, messages and tree as hl_json_parse(), for valid and invalid
  * texts, integers on both sides of the fast path (15 digits, then
- * strtod) and strings with and without escapes. */
+ * strtod), strings with and without escapes, and plain strings of 15,
+ * 16 and 17 bytes with and without 16 bytes of text after their start
+ * (a short string is copied into its 16-byte arena slot as one fixed
+ * move only when the text has those 16 bytes to read). */
 static void arena_parse_matches_the_heap_parse(void) {
   const char *docs[] = {
       ("{\"id\":\"chatcmpl-1\",\"created\":1700000000,\"choices\":[{\"index\":0,\"message\":"
@@ -381,6 +384,9 @@ static void arena_parse_matches_the_heap_parse(void) {
       "\"plain text of some length, more than eight bytes\"",
       "\"h\\u00e9llo \\\"q\\\" \\\\ \\n\\t \xc3\xa9\"",
       "{\"a\":[true,false,null,{},[]],\"b\":{\"c\":{\"d\":\"e\"}}}",
+      ("{\"k15\":\"123456789012345\",\"k16\":\"1234567890123456\",\"k17\":\"12345678901234567\","
+      "\"\":\"\",\"end\":\"123456789012345\"}"),
+      "[\"123456789012345\"]", "\"ab\"", "[\"\",\"x\"]",
       "{\"a\":1,}", "[1,2", "\"unterminated", "\"bad \x01 control\"", "01", "-", "1.e5",
       "{\"k\" 1}", "[\"\\u0000\"]", "\"\xff\"", "{} x",
   };

@@ -5,13 +5,33 @@
  * message; what parses prints, and the print parses to an equal tree
  * (hl_json_equal) whose print is byte-identical (printing is stable); a
  * clone is equal to its original; a tree is equal to itself and to its
- * reparse whatever its keys (hl_json_equal is used by schema const/enum).
+ * reparse whatever its keys (hl_json_equal is used by schema const/enum);
+ * the arena parse (hl__json_parse_arena, a provider's answer) gives the
+ * same status, the same message and an equal tree.
  */
 #include <stdint.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "fuzz_util.h"
 #include "hookline/json.h"
+
+/* The arena parse of `text` against the plain one's outcome. */
+static void check_arena(const char *text, size_t size, hl_status st, const cJSON *tree,
+                        const char *message) {
+  hl__json_arena arena = {0};
+  cJSON *a = NULL;
+  hl_status ast = hl__json_parse_arena(text, size, &arena, &a);
+  FUZZ_CHECK(ast == st, "arena parse status %s, plain %s", hl_status_name(ast), hl_status_name(st));
+  if (st != HL_OK) {
+    FUZZ_CHECK(a == NULL, "arena tree set on failure");
+    FUZZ_CHECK(strcmp(hl_last_error(), message) == 0, "arena message: %s; plain: %s", hl_last_error(),
+               message);
+  } else {
+    FUZZ_CHECK(hl_json_equal(a, tree) && hl_json_equal(tree, a), "arena tree differs");
+  }
+  hl__json_arena_free(&arena);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *text = (const char *)data;
@@ -22,10 +42,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(t1 == NULL, "tree set on failure");
     FUZZ_CHECK(strncmp(hl_last_error(), "invalid JSON at byte ", 21) == 0, "message: %s",
                hl_last_error());
+    char message[2048];
+    snprintf(message, sizeof message, "%s", hl_last_error());
+    check_arena(text, size, st, NULL, message);
     return 0;
   }
   FUZZ_CHECK(t1 != NULL, "no tree on success");
   FUZZ_CHECK(hl_json_equal(t1, t1), "not equal to itself");
+  check_arena(text, size, st, t1, NULL);
 
   char *p1 = NULL;
   st = hl_json_print(t1, &p1);

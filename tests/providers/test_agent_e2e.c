@@ -332,13 +332,64 @@ static void agent_cancel_hanging_request(void) {
   hl_provider_unref(p);
 }
 
+/* The tools' schemas reach the server as they are at each run: each
+ * request carries a tool's own schema, and a parameter added or strict
+ * mode set between two runs of one agent is in the next request (the
+ * Chat Completions writer copies the text a tool printed at its last
+ * change; the other wires build their tree). */
+static const cJSON *sent_parameters(const char *model, const char *tool) {
+  static cJSON *stats;
+  cJSON_Delete(stats);
+  stats = test_server_stats(&srv, model);
+  const cJSON *tools = hl_json_get(hl_json_get(stats, "last_body"), "tools");
+  const cJSON *d;
+  cJSON_ArrayForEach(d, tools) {
+    const cJSON *f = W == &OPENAI ? hl_json_get(d, "function") : d;
+    const char *name = hl_json_get_string(f, "name");
+    if (name && strcmp(name, tool) == 0)
+      return hl_json_get(f, W == &OPENAI ? "parameters" : "input_schema");
+  }
+  return NULL;
+}
+
+static void agent_tool_schema_as_it_is_now(void) {
+  char model[64];
+  snprintf(model, sizeof model, "text@%s-schema", W->name);
+  hl_provider *p = W->make(srv.base, KEY);
+  REQUIRE(p);
+  hl_agent *a = make_agent(p, model, NULL, NULL);
+  REQUIRE(a);
+  hl_tool *w = hl_tools_at(hl_agent_tools(a), 0);
+  REQUIRE(w && strcmp(hl_tool_name(w), "get_weather") == 0);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "hi", &answer), HL_OK);
+  hl_free(answer);
+  CHECK(hl_json_equal(sent_parameters(model, "get_weather"), hl_tool_schema(w)));
+  const cJSON *units = hl_json_get(hl_json_get(sent_parameters(model, "get_weather"), "properties"), "units");
+  CHECK(units == NULL);
+
+  REQUIRE(hl_tool_param(w, "units", "string", "metric or imperial", false) == HL_OK);
+  REQUIRE(hl_tool_set_strict(w, true) == HL_OK);
+  answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "again", &answer), HL_OK);
+  hl_free(answer);
+  const cJSON *sent = sent_parameters(model, "get_weather");
+  CHECK(hl_json_equal(sent, hl_tool_schema(w)));
+  CHECK(hl_json_get(hl_json_get(sent, "properties"), "units") != NULL);
+  CHECK(cJSON_IsFalse(hl_json_get(sent, "additionalProperties")));
+  CHECK(hl_json_equal(sent_parameters(model, "get_time"), hl_tool_schema(hl_tools_at(hl_agent_tools(a), 1))));
+  hl_agent_unref(a);
+  hl_provider_unref(p);
+}
+
 /* Every scenario runs on both wires; listed once. */
 #define WIRE_SCENARIOS(X) \
   X(agent_two_tool_calls_plain) \
   X(agent_two_tool_calls_stream) \
   X(agent_auth_error_redacted) \
   X(agent_stream_utf8_deltas) \
-  X(agent_cancel_hanging_request)
+  X(agent_cancel_hanging_request) \
+  X(agent_tool_schema_as_it_is_now)
 
 WIRE_SCENARIOS(BOTH)
 
