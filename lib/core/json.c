@@ -46,8 +46,11 @@ typedef struct arena_block {
 /* Each thread keeps the first block of its last arena for its next
  * parse (up to SPARE_MAX bytes): a provider's worker parses answer after
  * answer, and a block of a few KB from malloc and back to free cost ~700
- * instructions per answer (issue 12). Freed when the thread exits. */
-#define SPARE_MAX (64 * 1024)
+ * instructions per answer (issue 12). Freed when the thread exits. Small:
+ * an application's own threads that run agents keep theirs for as long
+ * as they live, so a rare large answer's block is not worth keeping (8 KB
+ * holds the first block of an answer up to ~1.9 KB of text). */
+#define SPARE_MAX (8 * 1024)
 static pthread_key_t spare_key;
 static bool spare_ok;
 static pthread_once_t spare_once = PTHREAD_ONCE_INIT;

@@ -64,7 +64,7 @@ void hl__jbuf_reserve(hl__jbuf *b, size_t n);
  * read and dropped (a provider's answer, providers/llm.c). Read the tree;
  * never change, detach or cJSON_Delete() any part of it. Free it, on
  * failure too, with hl__json_arena_free(), which keeps the first block
- * (up to 64 KB) for the calling thread's next arena parse and frees the
+ * (up to 8 KB) for the calling thread's next arena parse and frees the
  * rest; a thread's kept block is freed when the thread exits. */
 typedef struct hl__json_arena {
   void *blocks;
