@@ -428,6 +428,20 @@ static uint64_t run_of(const ot_stack *t, hl_otel *o, const char *inv, uint8_t t
 /* Content (opt-in): compact JSON printed here, as the event is borrowed. */
 static char *print_json(const cJSON *v) { return v ? cJSON_PrintUnformatted(v) : NULL; }
 
+/* A record dropped (the ring full, or no memory for the thread's spans):
+ * a span it would have started counts as started and dropped, so that
+ * hl_otel_get_stats() adds up. `mcp`: a tool call of an MCP server's tool
+ * (two spans). */
+static void count_dropped(hl_otel *o, int type, bool mcp) {
+  uint64_t spans = type == HL_EVENT_AGENT_START || type == HL_EVENT_LM_START ? 1
+                   : type == HL_EVENT_TOOL_START ? (mcp ? 2 : 1)
+                                                 : 0;
+  if (spans) {
+    atomic_fetch_add(&o->st_started, spans);
+    atomic_fetch_add(&o->st_dropped, spans);
+  }
+}
+
 int ot_on_event(const hl_event *ev, void *user_data) {
   hl_otel *o = user_data;
   if (!ev->invocation_id || !HL_EVENT_HAS(ev, tool)) return 0;
@@ -438,6 +452,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   const char *inv = ev->invocation_id;
   ot_stack *t = thread_stack();
   if (!t) {
+    count_dropped(o, type, ev->tool && hl_mcp_tool_server(ev->tool));
     ot_warn(o, "out of memory for a thread's current spans: its events are dropped");
     return 0;
   }
@@ -554,15 +569,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   size_t pos, used;
   ot_cell *c = ring_claim(o, &pos, &used);
   if (!c) {
-    /* Full: the record is dropped; a span it would have started counts
-     * as started and dropped. */
-    uint64_t spans = type == HL_EVENT_AGENT_START || type == HL_EVENT_LM_START ? 1
-                     : type == HL_EVENT_TOOL_START ? (server ? 2 : 1)
-                                                   : 0;
-    if (spans) {
-      atomic_fetch_add(&o->st_started, spans);
-      atomic_fetch_add(&o->st_dropped, spans);
-    }
+    count_dropped(o, type, server != NULL);
     ot_warn(o, "the export queue is full (%zu events waiting): spans are dropped", o->ring_cap);
     return 0;
   }
