@@ -17,7 +17,7 @@
  *
  * How it travels: tool_exec.c makes one per call and makes it current on
  * the thread for the call's hooked path. The worker pool carries the
- * current record with a job to the thread that runs it (taskpool.h: a
+ * current record with a job to the thread that runs it (core/taskpool.h: a
  * call with a time limit, the sandbox's callbacks, hl_work_parallel),
  * and a deferred call (hl_tool_defer) lists its record on its run's
  * context, so that a child run started on any thread while only that

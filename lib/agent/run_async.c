@@ -16,7 +16,7 @@
  *   run_close:        after_agent, AGENT_END, TRACE_COMPLETE, on_done
  *
  * Every step runs on the run's executor: a thread of the bounded worker
- * pool (taskpool.h) for hl_run_start(), the calling thread for
+ * pool (core/taskpool.h) for hl_run_start(), the calling thread for
  * hl_agent_run() (which sleeps between steps and runs each one itself, so
  * a blocking run costs no extra thread hand-off for its hooks and tools).
  * The steps of a run never overlap: each is scheduled by the end of the
@@ -34,7 +34,7 @@
 #include "agent/run_internal.h"
 #include "store/session_store.h"
 #include "agent/session_internal.h"
-#include "agent/taskpool.h"
+#include "core/taskpool.h"
 #include "core/util.h"
 #include "providers/engine.h"
 #include "hookline/json.h"

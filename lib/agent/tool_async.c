@@ -19,7 +19,7 @@
  * call (hl__tool_defer_resumed: TOOL_END, after_tool) and the turn.
  * Elsewhere (a blocking run, a nested call, a sub-agent's run, around_tool
  * wraps) the step's thread sleeps, stepped aside from the worker pool
- * (taskpool.h): it holds no worker, the pool may start another thread
+ * (core/taskpool.h): it holds no worker, the pool may start another thread
  * for other runs' work. And the call's record is listed
  * on its run's context (call.h) from hl_tool_defer() to the completion,
  * so that a child run the tool starts on a thread of its own is known to
@@ -31,7 +31,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/call.h"
-#include "agent/taskpool.h"
+#include "core/taskpool.h"
 #include "agent/tool_async.h"
 #include "core/util.h"
 

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "agent/taskpool.h"
+#include "core/taskpool.h"
 #include "hookline/tool.h"
 
 typedef struct hl__tool_deferral {

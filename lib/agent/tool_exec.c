@@ -15,7 +15,7 @@
 #include "agent/tool_async.h"
 #include "agent/interrupt_internal.h"
 #include "agent/run_internal.h"
-#include "agent/taskpool.h"
+#include "core/taskpool.h"
 #include "core/model_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
@@ -543,7 +543,7 @@ typedef struct hl_batch {
   void *done_user;
 } hl_batch;
 
-/* A helper of the batch on the worker pool (taskpool.h). */
+/* A helper of the batch on the worker pool (core/taskpool.h). */
 typedef struct hl_helper {
   hl__job job;
   hl_batch *batch;

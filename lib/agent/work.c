@@ -5,7 +5,7 @@
  */
 #include <stdatomic.h>
 
-#include "agent/taskpool.h"
+#include "core/taskpool.h"
 #include "core/util.h"
 #include "hookline/run.h"
 

@@ -3,7 +3,7 @@
  * schema builder, and the native C function backend with its time limit.
  *
  * A call with a time limit runs on the library's worker pool
- * (agent/taskpool.h), carrying the call's record (agent/call.h): the tool
+ * (core/taskpool.h), carrying the call's record (agent/call.h): the tool
  * knows its call id there, and a child run it starts nests under the
  * call and can be interrupted. The caller waits with a deadline, stepped
  * aside from the pool; at the deadline it takes the job back if no thread
@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "agent/call.h"
-#include "agent/taskpool.h"
+#include "core/taskpool.h"
 #include "hookline/json.h"
 #include "hookline/tool.h"
 #include "schema_internal.h"

@@ -75,7 +75,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/taskpool.h" /* a turn holds the run steps its transfers schedule */
+#include "core/taskpool.h" /* a turn holds the run steps its transfers schedule */
 #include "hookline/engine.h"
 #include "hookline/pool.h"
 #include "providers/engine.h"

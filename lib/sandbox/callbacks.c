@@ -7,7 +7,7 @@
  * build), so a tool call only records a request. When JavaScript has
  * nothing left to run, the execution loop hands every recorded request to
  * hl__sb_run_queue(): one request runs on the calling thread, several run
- * at once on the library's worker pool (agent/taskpool.h; the calling
+ * at once on the library's worker pool (core/taskpool.h; the calling
  * thread takes its share), and their outcomes go back to JavaScript
  * together, before any JavaScript runs again. The pool carries the code
  * tool's call record (agent/call.h) to its threads, so that a call made
@@ -24,7 +24,7 @@
 #include "hookline/agent.h"
 #include "hookline/context.h"
 #include "sandbox_internal.h"
-#include "agent/taskpool.h"
+#include "core/taskpool.h"
 #include "core/util.h"
 
 /* ------------------------------------------------------------------ */
@@ -402,7 +402,7 @@ static void run_parallel(sb_batch *b, size_t runnable, unsigned timeout_ms) {
       b->unsettled--;
       continue;
     }
-    /* Stepped aside from the pool while the workers run (taskpool.h). */
+    /* Stepped aside from the pool while the workers run (core/taskpool.h). */
     hl__jobs_block_begin();
     if (wake) {
       struct timespec ts = {(time_t)(wake / 1000000000u), (long)(wake % 1000000000u)};

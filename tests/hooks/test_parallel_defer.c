@@ -2,7 +2,7 @@
  * tests/hooks/test_parallel_defer.c - parallel tool calls of an agent
  * whose calls have been cheap. The promise that the calls of one response
  * run at once must still hold when a call turns out to wait for its
- * siblings: the batch's helpers on the worker pool (lib/agent/taskpool.c)
+ * siblings: the batch's helpers on the worker pool (lib/core/taskpool.c)
  * are woken at once, never left for the caller to run after its own call.
  */
 #include "fixture.h"

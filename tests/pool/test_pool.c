@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "agent/call.h"     /* internal: the call record a job carries */
-#include "agent/taskpool.h" /* internal: hl__jobs_hold() has no public form */
+#include "core/taskpool.h" /* internal: hl__jobs_hold() has no public form */
 #include "check.h"
 #include "interrupt/fixture.h"
 #include "overlap.h" /* sleep_ms, counting calls that run at once */

@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "agent/call.h"
-#include "agent/taskpool.h"
+#include "core/taskpool.h"
 #include "core/util.h"
 #include "hookline/run.h"
 

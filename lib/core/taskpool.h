@@ -26,8 +26,8 @@
  *
  * Internal to the library.
  */
-#ifndef HL_AGENT_TASKPOOL_H
-#define HL_AGENT_TASKPOOL_H
+#ifndef HL_CORE_TASKPOOL_H
+#define HL_CORE_TASKPOOL_H
 
 #include <pthread.h>
 #include <stdbool.h>
