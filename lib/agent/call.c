@@ -2,6 +2,12 @@
  * call.c - the record of a running tool call (call.h): its life, the
  * thread's current record, the deferred calls of a run, and
  * hl_context_tool_call_id().
+ *
+ * The thread's current record is core's carried context (core/carry.h),
+ * not a thread-local of its own: that is the pointer the worker pool
+ * carries with a job, so a record made current here is the one a job
+ * submitted from this thread runs inside, without core knowing what a
+ * call record is.
  */
 #include <stdlib.h>
 
@@ -9,13 +15,19 @@
 #include "agent/call.h"
 #include "core/util.h"
 
-static _Thread_local hl__call *current;
+static void carried_ref(hl__carried *c) { hl__call_ref((hl__call *)c); }
+static void carried_unref(hl__carried *c) { hl__call_unref((hl__call *)c); }
+static const hl__carried_ops call_ops = {carried_ref, carried_unref};
+
+/* The carried context as a record (`carried` is hl__call's first member),
+ * NULL when it is none or of another kind. */
+static hl__call *as_call(hl__carried *c) { return c && c->ops == &call_ops ? (hl__call *)c : NULL; }
 
 hl__call *hl__call_new(hl_context *ctx, const char *id) {
   hl__call *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->id = hl__strdup(id ? id : "");
-  hl__call *up = current;
+  hl__call *up = hl__call_current();
   if (up && up->ctx == ctx && up->id[0]) c->outer_id = hl__strdup(up->id);
   if (!c->id || (up && up->ctx == ctx && up->id[0] && !c->outer_id)) {
     free(c->id);
@@ -23,6 +35,7 @@ hl__call *hl__call_new(hl_context *ctx, const char *id) {
     free(c);
     return NULL;
   }
+  c->carried.ops = &call_ops;
   atomic_init(&c->refs, 1);
   atomic_init(&c->child_resume_state, NULL);
   atomic_init(&c->child_state, NULL);
@@ -47,18 +60,15 @@ void hl__call_unref(hl__call *c) {
   free(c);
 }
 
-hl__call *hl__call_current(void) { return current; }
+hl__call *hl__call_current(void) { return as_call(hl__carry_current()); }
 
-hl__call *hl__call_enter(hl__call *c) {
-  hl__call *prev = current;
-  current = c;
-  return prev;
-}
+hl__carried *hl__call_enter(hl__call *c) { return hl__carry_enter(c ? &c->carried : NULL); }
 
-void hl__call_leave(hl__call *prev) { current = prev; }
+void hl__call_leave(hl__carried *prev) { hl__carry_leave(prev); }
 
 hl__call *hl__call_find(const hl_context *ctx) {
   if (!ctx) return NULL;
+  hl__call *current = hl__call_current();
   if (current && current->ctx == ctx) return hl__call_ref(current);
   /* Another thread: a deferred tool's own thread or one it handed the
    * work to. Only one deferred call of the run can be meant. */
@@ -120,6 +130,7 @@ cJSON *hl__call_take_nested(hl__call *c) {
 
 const char *hl_context_tool_call_id(const hl_context *ctx) {
   if (!ctx) return NULL;
+  hl__call *current = hl__call_current();
   if (current && current->ctx == ctx) return current->id[0] ? current->id : NULL;
   /* A deferred call's record lives until the call completes, which is as
    * long as the id is promised (context.h). */

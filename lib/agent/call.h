@@ -16,7 +16,8 @@
  *    (child_state), from whatever thread it runs on.
  *
  * How it travels: tool_exec.c makes one per call and makes it current on
- * the thread for the call's hooked path. The worker pool carries the
+ * the thread for the call's hooked path. A record is the context a thread
+ * works in that core carries (core/carry.h): the worker pool carries the
  * current record with a job to the thread that runs it (core/taskpool.h: a
  * call with a time limit, the sandbox's callbacks, hl_work_parallel),
  * and a deferred call (hl_tool_defer) lists its record on its run's
@@ -33,9 +34,11 @@
 #include <stdatomic.h>
 #include <cjson/cJSON.h>
 
+#include "core/carry.h"
 #include "hookline/context.h"
 
 typedef struct hl__call {
+  hl__carried carried;        /* first: what the pool carries is the record */
   atomic_int refs;
   hl_context *ctx;            /* the run the call belongs to (a reference) */
   char *id;                   /* the call's id ("" when it has none) */
@@ -66,12 +69,13 @@ hl__call *hl__call_new(hl_context *ctx, const char *id);
 hl__call *hl__call_ref(hl__call *c);
 void hl__call_unref(hl__call *c);
 
-/* The record current on this thread (NULL: none). enter makes `c` current
- * (borrowed: the caller keeps it alive until the matching leave) and
- * returns what was current, which leave restores. */
+/* The record current on this thread (NULL: none, or a carried context
+ * that is no call record). enter makes `c` current (borrowed: the caller
+ * keeps it alive until the matching leave) and returns what was current,
+ * record or not, which leave restores. */
 hl__call *hl__call_current(void);
-hl__call *hl__call_enter(hl__call *c);
-void hl__call_leave(hl__call *prev);
+hl__carried *hl__call_enter(hl__call *c);
+void hl__call_leave(hl__carried *prev);
 
 /* The record of a call of `ctx` this thread works for: the current one
  * if it is of ctx, else the one deferred call of ctx pending (a child run

@@ -255,7 +255,7 @@ static void hl_batch_call_done(struct hl_batch *b);
  * the step's return is the path's. */
 static void call_resumed(hl__job *job) {
   hl_call_frame *f = (hl_call_frame *)((char *)job - offsetof(hl_call_frame, job));
-  hl__call *prev = hl__call_enter(f->rec);
+  hl__carried *prev = hl__call_enter(f->rec);
   cJSON *result = NULL;
   hl_status st = hl__tool_defer_resumed(&f->d, &result);
   void *got = NULL;
@@ -289,7 +289,7 @@ static void hl_tool_call_run(hl_call_frame *f, hl_context *ctx, const char *call
   f->rec = rec;
   f->resume = resume;
   f->out = out;
-  hl__call *prev = hl__call_enter(rec);
+  hl__carried *prev = hl__call_enter(rec);
   hl_tool_call_path(f, name, args, borrowed);
   hl__call_leave(prev);
   hl__call_unref(rec);

@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "agent/call.h"
+#include "core/carry.h"
 #include "core/taskpool.h"
 #include "core/util.h"
 #include "hookline/run.h"
@@ -181,13 +181,13 @@ static void push_locked(hl__job *job) {
  * lowers with group_done_locked() under the lock it takes next anyway to
  * look at the queue (one acquisition per job, not two). */
 static hl__group *run_job(hl__job *j) {
-  hl__call *call = j->call_;
-  j->call_ = NULL;
+  hl__carried *carried = j->carried_;
+  j->carried_ = NULL;
   hl__group *g = j->group_;
-  hl__call *prev = hl__call_enter(call);
+  hl__carried *prev = hl__carry_enter(carried);
   j->fn(j); /* may free j (a job that is not a group's) */
-  hl__call_leave(prev);
-  hl__call_unref(call);
+  hl__carry_leave(prev);
+  hl__carry_unref(carried);
   return g;
 }
 
@@ -245,8 +245,8 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-static void submit(hl__job *job, hl__call *call, hl__group *g) {
-  job->call_ = call;
+static void submit(hl__job *job, hl__carried *carried, hl__group *g) {
+  job->carried_ = carried;
   job->abandoned_ = NULL;
   job->group_ = g;
   pthread_mutex_lock(&jobs_lock);
@@ -278,7 +278,7 @@ void hl__jobs_submit(hl__job *job) {
   }
   /* Held (hl__jobs_hold): listed through gnext_, which only a group's
    * jobs use otherwise. */
-  job->call_ = NULL;
+  job->carried_ = NULL;
   job->abandoned_ = NULL;
   job->group_ = NULL;
   job->gnext_ = NULL;
@@ -326,7 +326,7 @@ void hl__jobs_abandon(hl__job *job) {
   wake(w);
 }
 
-void hl__jobs_submit_here(hl__job *job) { submit(job, hl__call_ref(hl__call_current()), NULL); }
+void hl__jobs_submit_here(hl__job *job) { submit(job, hl__carry_ref(hl__carry_current()), NULL); }
 
 bool hl__jobs_cancel(hl__job *job) {
   sleeper *w = NULL;
@@ -339,8 +339,8 @@ bool hl__jobs_cancel(hl__job *job) {
   pthread_mutex_unlock(&jobs_lock);
   wake(w);
   if (taken) {
-    hl__call_unref(job->call_);
-    job->call_ = NULL;
+    hl__carry_unref(job->carried_);
+    job->carried_ = NULL;
   }
   return taken;
 }
@@ -355,7 +355,7 @@ void hl__group_init(hl__group *g) {
 }
 
 void hl__group_submit(hl__group *g, hl__job *job) {
-  submit(job, hl__call_ref(hl__call_current()), g);
+  submit(job, hl__carry_ref(hl__carry_current()), g);
 }
 
 void hl__group_wait(hl__group *g) {

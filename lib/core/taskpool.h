@@ -20,9 +20,10 @@
  *    from such a wait leave once their job is done. At most 1024 threads
  *    exist at once, whatever waits.
  *
- * The call record (agent/call.h) of the thread that submits a group job
- * travels with it: the job runs inside the same tool call on whatever
- * thread takes it.
+ * The context the submitting thread works in (carry.h: a tool call's
+ * record) travels with a group job and hl__jobs_submit_here()'s: the job
+ * runs inside it, the same tool call, on whatever thread takes it. The
+ * pool knows nothing of what that context is.
  *
  * Internal to the library.
  */
@@ -32,9 +33,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "core/carry.h"
 #include "hookline/status.h"
 
-struct hl__call;
 struct hl__group;
 
 /* A unit of work. Embed it in your own struct; `fn` runs once per submit
@@ -45,7 +46,7 @@ typedef struct hl__job {
   struct hl__job *next_, *prev_;  /* the pool's FIFO */
   struct hl__job *gnext_;         /* the group's jobs, in submit order */
   struct hl__group *group_;
-  struct hl__call *call_;         /* carried call record (a reference), or NULL */
+  hl__carried *carried_;          /* carried context (a reference), or NULL */
   bool *abandoned_;               /* the running thread's flag (hl__jobs_abandon) */
   bool queued_;
 } hl__job;
@@ -59,11 +60,12 @@ typedef struct hl__group {
   int queued_;             /* of them, in the pool's queue */
 } hl__group;
 
-/* Queue `job` (any thread), FIFO, carrying no call record (the steps of
- * runs). If no pool thread exists and none can be started, `fn` runs on
- * the calling thread before this returns, so work is never lost. */
+/* Queue `job` (any thread), FIFO, carrying no context: `fn` runs with
+ * none current (the steps of runs). If no pool thread exists and none can
+ * be started, `fn` runs on the calling thread before this returns, so
+ * work is never lost. */
 void hl__jobs_submit(hl__job *job);
-/* The same, carrying the calling thread's call record (a tool's work
+/* The same, carrying the calling thread's current context (a tool's work
  * handed to another thread: a call with a time limit). */
 void hl__jobs_submit_here(hl__job *job);
 
@@ -82,7 +84,7 @@ void hl__jobs_submit_here(hl__job *job);
 void hl__jobs_hold(void);
 void hl__jobs_release(void);
 
-/* Queue `job` as part of `g`, carrying the calling thread's call record.
+/* Queue `job` as part of `g`, carrying the calling thread's context.
  * A group's queued jobs get a thread woken for them one at a time: the
  * first, then the next as soon as a thread (or the waiter) takes one, so
  * that all of them still run at once when each waits for the others,
@@ -97,7 +99,7 @@ void hl__group_submit(hl__group *g, hl__job *job);
 void hl__group_wait(hl__group *g);
 
 /* Take `job` back if no thread started it yet (true: it will never run;
- * its carried record is released). For a caller that gave up waiting. */
+ * its carried context is released). For a caller that gave up waiting. */
 bool hl__jobs_cancel(hl__job *job);
 
 /* The caller gave up on `job`, which a pool thread runs (a call past its

@@ -430,7 +430,7 @@ static hl_status invoke_with_timeout(hl_tool *tool, hl_context *ctx, const cJSON
    * gets a record of its own, without a call id. */
   hl__call *rec = hl__call_current(), *own = NULL;
   if (ctx && (!rec || rec->ctx != ctx)) rec = own = hl__call_new(ctx, "");
-  hl__call *prev = hl__call_enter(rec);
+  hl__carried *prev = hl__call_enter(rec);
   hl__jobs_submit_here(&c->job);
   hl__call_leave(prev);
   hl__call_unref(own);
