@@ -1,5 +1,6 @@
 /*
- * lib/core/tool_internal.h - tool helpers shared inside lib/core.
+ * lib/core/tool_internal.h - tool helpers shared inside the library (lib/core;
+ * lib/agent, whose hl_tool_invoke() runs the function through hl__tool_run).
  */
 #ifndef HL_CORE_TOOL_INTERNAL_H
 #define HL_CORE_TOOL_INTERNAL_H
@@ -19,5 +20,13 @@ hl_status hl__tool_name_check(const char *name);
  * (out of memory): print hl_tool_schema() then. Owned by the tool, valid
  * until its schema changes (the configure-time API, never during a run). */
 const char *hl__tool_schema_text(const hl_tool *tool, size_t *len);
+
+/* Run `tool`'s function once on this thread, with no validation and no
+ * time limit. Guarantees the contract callers rely on: a failure always
+ * has a message and the matching status in hl_last_error()/
+ * hl_last_status(), and success always has a result in *out (the
+ * caller's; JSON null when the function set none). Any thread; the tool
+ * must stay alive for the call. */
+hl_status hl__tool_run(hl_tool *tool, hl_context *ctx, const cJSON *args, cJSON **out);
 
 #endif
