@@ -40,11 +40,11 @@
 typedef struct hl__call {
   hl__carried carried;        /* first: what the pool carries is the record */
   atomic_int refs;
+  bool deferred;              /* beside refs: the record stays 120 bytes (one malloc size class) */
   hl_context *ctx;            /* the run the call belongs to (a reference) */
   char *id;                   /* the call's id ("" when it has none) */
   char *outer_id;             /* the call of the same run this one is inside, or NULL */
   struct hl__call *deferred_next; /* on ctx's list while deferred (under ctx->lock) */
-  bool deferred;
   /* Interrupts: the saved state a child run inside this call resumes
    * from (taken once), and the state an interrupted child hands back. */
   _Atomic(const cJSON *) child_resume_state;

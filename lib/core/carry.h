@@ -33,13 +33,21 @@ struct hl__carried {
   const hl__carried_ops *ops;
 };
 
+/* The thread's current context (carry.c). Use the functions below: they
+ * are inline because a tool call reads and sets it several times. */
+extern _Thread_local hl__carried *hl__carry_now;
+
 /* The context current on this thread (NULL: none), borrowed. */
-hl__carried *hl__carry_current(void);
+static inline hl__carried *hl__carry_current(void) { return hl__carry_now; }
 /* Make `c` (may be NULL) current on this thread; borrowed: the caller
  * keeps it alive until the matching leave. Returns what was current,
  * which leave restores. */
-hl__carried *hl__carry_enter(hl__carried *c);
-void hl__carry_leave(hl__carried *prev);
+static inline hl__carried *hl__carry_enter(hl__carried *c) {
+  hl__carried *prev = hl__carry_now;
+  hl__carry_now = c;
+  return prev;
+}
+static inline void hl__carry_leave(hl__carried *prev) { hl__carry_now = prev; }
 
 /* Through the object's ops; both accept NULL. ref returns `c`. */
 static inline hl__carried *hl__carry_ref(hl__carried *c) {
