@@ -9,9 +9,10 @@
  * hl__sb_run_queue(): one request runs on the calling thread, several run
  * at once on the library's worker pool (core/taskpool.h; the calling
  * thread takes its share), and their outcomes go back to JavaScript
- * together, before any JavaScript runs again. The pool carries the code
- * tool's call record (agent/call.h) to its threads, so that a call made
- * there is known to happen inside the code tool's call.
+ * together, before any JavaScript runs again. The pool carries the
+ * context this thread works in (core/carry.h: the code tool's call
+ * record) to its threads, so that a call made there is known to happen
+ * inside the code tool's call.
  */
 #include <errno.h>
 #include <math.h>
@@ -316,8 +317,9 @@ static void worker_main(hl__job *pj) {
   batch_unref_locked(b); /* last touch of the job's memory, inside b */
 }
 
-/* Start one more worker on the pool (locked), carrying this thread's call
- * record. False when the batch has used all its worker slots. */
+/* Start one more worker on the pool (locked), carrying this thread's
+ * context (the code tool's call record). False when the batch has used
+ * all its worker slots. */
 static bool spawn_locked(sb_batch *b) {
   if (b->n_spawned == sizeof b->spawned / sizeof b->spawned[0])
     return false;
