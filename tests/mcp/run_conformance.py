@@ -62,6 +62,11 @@ def checks_of(results, scenario):
     return checks, read("stdout.txt"), read("stderr.txt")
 
 
+def sanitizer(stderr):
+    """An ASan/UBSan build's report in the client's stderr (leaks too)."""
+    return "Sanitizer" in stderr or "runtime error:" in stderr
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -88,7 +93,7 @@ def main():
             warn = [c for c in (checks or []) if c.get("status") == "WARNING"]
             ok_line = f"conformance_client: {sc} ok" in stdout
             passed = [c for c in (checks or []) if c.get("status") == "SUCCESS"]
-            if rc == 0 and checks and not bad and passed and ok_line:
+            if rc == 0 and checks and not bad and passed and ok_line and not sanitizer(stderr):
                 print(f"PASS {sc}: {len(passed)} checks" +
                       "".join(f"\n  warning {c['id']}: {c.get('errorMessage', '')}" for c in warn))
             else:
@@ -120,7 +125,7 @@ def main():
                 ended = "conformance_client: connect:" in stderr or f"conformance_client: {sc} ok" in stdout
             else:
                 ended = f"conformance_client: {sc} ok" in stdout
-            if checks and passed and not bad and ended:
+            if checks and passed and not bad and ended and not sanitizer(stderr):
                 print(f"PASS {sc}: {len(passed)} checks")
             else:
                 failures.append(sc)
