@@ -14,27 +14,13 @@
 
 #include "mcp_fixture.h"
 #include "oauth_agent.h"
-#include "providers/http.h"
 
 #define REDIRECT "http://127.0.0.1:1/callback"
 
 static int port;
 static char url[128];
 
-/* GET (body NULL) or POST a test control path of the server; the answer's
- * JSON (caller frees) or NULL. */
-static cJSON *server(const char *path, const char *body) {
-  char u[160];
-  snprintf(u, sizeof u, "http://127.0.0.1:%d%s", port, path);
-  hl__http *h = hl__http_new(NULL);
-  hl__http_request req = {.url = u, .what = "control", .body = body, .body_len = body ? strlen(body) : 0};
-  hl__http_response r = {0};
-  cJSON *j = NULL;
-  if (hl__http_request_send(h, &req, &r) == HL_OK && r.body) j = cJSON_Parse(r.body);
-  hl__http_response_clear(&r);
-  hl__http_free(h);
-  return j;
-}
+static cJSON *server(const char *path, const char *body) { return fx_server_json(port, path, body); }
 
 static void mode(const char *name) { cJSON_Delete(server("/__mode", name)); }
 
@@ -110,13 +96,24 @@ static int refreshes(char *last_rt, size_t size) {
   return n;
 }
 
-static void authorize_refresh_rotate(void) {
+/* A client connected to the well-behaved server after one authorization
+ * (NULL on failure, checks failed). */
+static hl_mcp *authorized(int *auths, hl_mcp_token_load_fn load, hl_mcp_token_save_fn save) {
   mode("ok");
+  hl_mcp *m = client(auths, load, save);
+  if (!m || hl_mcp_connect(m) != HL_OK) {
+    CHECK(!"connected");
+    hl_mcp_free(m);
+    return NULL;
+  }
+  CHECK_INT(*auths, 1);
+  return m;
+}
+
+static void authorize_refresh_rotate(void) {
   int auths = 0;
-  hl_mcp *m = client(&auths, NULL, NULL);
+  hl_mcp *m = authorized(&auths, NULL, NULL);
   REQUIRE(m);
-  REQUIRE(hl_mcp_connect(m) == HL_OK);
-  CHECK_INT(auths, 1);
   CHECK(call_ok(m));
   char rt1[200] = "", rt2[200] = "";
   int before = refreshes(rt1, sizeof rt1);
@@ -161,12 +158,9 @@ static void save(hl_mcp *m, const char *server_url, const char *text, void *user
 }
 
 static void token_store_round_trip(void) {
-  mode("ok");
   int auths = 0;
-  hl_mcp *a = client(&auths, load, save);
+  hl_mcp *a = authorized(&auths, load, save);
   REQUIRE(a);
-  REQUIRE(hl_mcp_connect(a) == HL_OK);
-  CHECK_INT(auths, 1);
   CHECK(saves >= 1);
   char *token_a = last_token();
   hl_mcp_free(a);
@@ -232,7 +226,7 @@ static void token_stays_secret(void) {
   hl_observer *obs = hl_observer_new(fx_events_fn, &ev);
   hl_mcp *m = client(&auths, NULL, NULL);
   REQUIRE(m && obs);
-  hl_mcp_add_observer(m, obs);
+  hl_mcp_add_observer(m, obs); /* before connect: it sees the flow's events too */
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   char *token = last_token();
   REQUIRE(token);
