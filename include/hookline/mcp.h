@@ -173,8 +173,10 @@ typedef void (*hl_mcp_token_save_fn)(hl_mcp *mcp, const char *server_url, const 
  *  `.size = sizeof(hl_mcp_oauth)`: fields are only ever appended. */
 typedef struct hl_mcp_oauth {
   size_t size;                       /**< sizeof(hl_mcp_oauth) of the caller's header */
-  const char *redirect_uri;          /**< required: where the server sends the user back */
-  hl_mcp_authorize_fn authorize;     /**< required: the user-agent step */
+  const char *redirect_uri;          /**< where the server sends the user back (required
+                                          unless client_credentials) */
+  hl_mcp_authorize_fn authorize;     /**< the user-agent step (required unless
+                                          client_credentials) */
   void *user_data;                   /**< for authorize and the token store */
   const char *client_id;             /**< pre-registered client (NULL: none) */
   const char *client_secret;         /**< its secret (NULL: a public client) */
@@ -182,12 +184,19 @@ typedef struct hl_mcp_oauth {
   const char *client_name;           /**< for dynamic registration (NULL: "hookline") */
   hl_mcp_token_load_fn load_tokens;  /**< optional token store (both or neither) */
   hl_mcp_token_save_fn save_tokens;
+  /** Machine to machine, no user (the MCP "OAuth client credentials"
+   *  extension, client_secret_basic or _post): the client_credentials
+   *  grant with client_id and client_secret, which it requires; no
+   *  redirect_uri, authorize or PKCE. A 401 asks for a new token. */
+  bool client_credentials;
 } hl_mcp_oauth;
 
 /** HTTP: authorize with OAuth as above. Strings are copied, `opts` is
  *  borrowed for the call. Before hl_mcp_connect() (HL_ERR_STATE after);
  *  HL_ERR_INVALID for a stdio client, a missing redirect_uri or
- *  authorize, or a size too small. */
+ *  authorize (client_id and client_secret with client_credentials), or
+ *  a size too small. Do not also add an Authorization header with
+ *  hl_mcp_add_header(). */
 HL_API hl_status hl_mcp_set_oauth(hl_mcp *mcp, const hl_mcp_oauth *opts);
 /** Time limit of one request (initialize, tools/list, a tool call) in
  *  milliseconds; 0: none. Default 60,000. A call over it fails with

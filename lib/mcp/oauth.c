@@ -75,7 +75,11 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: %s is not an HTTP client", hl_mcp_name(m));
   if (!opts || opts->size < offsetof(hl_mcp_oauth, save_tokens) + sizeof(hl_mcp_token_save_fn))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: opts->size is too small (set it to sizeof(hl_mcp_oauth))");
-  if (!opts->redirect_uri || !*opts->redirect_uri || !opts->authorize)
+  /* What a size from before client_credentials was appended reads as false. */
+  bool cc = opts->size >= offsetof(hl_mcp_oauth, client_credentials) + sizeof(bool) && opts->client_credentials;
+  if (cc && (!opts->client_id || !opts->client_secret))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_credentials needs client_id and client_secret");
+  if (!cc && (!opts->redirect_uri || !*opts->redirect_uri || !opts->authorize))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: redirect_uri and authorize are required");
   if (!opts->load_tokens != !opts->save_tokens)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: give both load_tokens and save_tokens, or neither");
@@ -90,6 +94,7 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
   o->user = opts->user_data;
   o->load = opts->load_tokens;
   o->save = opts->save_tokens;
+  o->client_credentials = cc;
   if (!copy_opt(&o->redirect_uri, opts->redirect_uri) || !copy_opt(&o->client_id, opts->client_id) ||
       !copy_opt(&o->client_secret, opts->client_secret) ||
       !copy_opt(&o->client_metadata_url, opts->client_metadata_url) ||
@@ -528,26 +533,18 @@ static hl_status user_step(hl__oauth *o, const char *url, const char *state, cha
   return st;
 }
 
-/* A whole authorization (under `flow`): discovery, identity, the user
- * step, the code exchange; the tokens into *o. `scope` NULL: the PRM's. */
-static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope) {
-  hl_status st = ensure_http(o);
-  if (st) return st;
-  hl__oauth_meta meta;
-  st = hl__oauth_discover(o, o->m->url, prm_url, &meta);
-  if (st != HL_OK) return hl__mcp_fail(o->m, st, "%s", hl_last_error());
-  if (!scope) scope = meta.prm_scopes;
-  char *id = NULL, *secret = NULL, *code = NULL, *url = NULL;
-  unsigned method = HL__AUTH_NONE;
+/* The authorization code grant: PKCE, the user step, the exchange. */
+static hl_status code_flow(hl__oauth *o, const hl__oauth_meta *meta, const char *id, const char *secret,
+                           unsigned method, const char *scope) {
   char verifier[HL_BASE64_SIZE(32)], state[HL_BASE64_SIZE(16)], challenge[HL_BASE64_SIZE(HL_SHA256_LEN)];
-  st = identity(o, &meta, &id, &secret, &method);
-  if (st == HL_OK) st = random_b64(32, verifier);
+  char *code = NULL, *url = NULL;
+  hl_status st = random_b64(32, verifier);
   if (st == HL_OK) st = random_b64(16, state);
   if (st == HL_OK) {
     uint8_t d[HL_SHA256_LEN];
     hl__sha256(verifier, strlen(verifier), d);
     hl__base64(d, sizeof d, true, challenge);
-    if (!(url = authorization_url(o, &meta, id, scope, state, challenge))) st = hl__oom();
+    if (!(url = authorization_url(o, meta, id, scope, state, challenge))) st = hl__oom();
   }
   if (st == HL_OK) st = user_step(o, url, state, &code);
   if (st == HL_OK) {
@@ -556,11 +553,44 @@ static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope)
     hl__form_add(&form, "code", code);
     hl__form_add(&form, "redirect_uri", o->redirect_uri);
     hl__form_add(&form, "code_verifier", verifier);
-    hl__form_add(&form, "resource", meta.resource);
-    st = token_request(o, meta.token_endpoint, &form, id, secret, method, scope, "token request");
+    hl__form_add(&form, "resource", meta->resource);
+    st = token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
     if (form.p) memset(form.p, 0, form.len);
     free(form.p);
   }
+  memset(verifier, 0, sizeof verifier);
+  free(code);
+  free(url);
+  return st;
+}
+
+/* The client_credentials grant (no user). */
+static hl_status client_credentials(hl__oauth *o, const hl__oauth_meta *meta, const char *id, const char *secret,
+                                    unsigned method, const char *scope) {
+  hl__jbuf form = {0};
+  hl__form_add(&form, "grant_type", "client_credentials");
+  if (scope && *scope) hl__form_add(&form, "scope", scope);
+  hl__form_add(&form, "resource", meta->resource);
+  hl_status st = token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
+  if (form.p) memset(form.p, 0, form.len);
+  free(form.p);
+  return st;
+}
+
+/* A whole authorization (under `flow`): discovery, identity, the grant;
+ * the tokens into *o. `scope` NULL: the PRM's. */
+static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope) {
+  hl_status st = ensure_http(o);
+  if (st) return st;
+  hl__oauth_meta meta;
+  st = hl__oauth_discover(o, o->m->url, prm_url, &meta);
+  if (st != HL_OK) return hl__mcp_fail(o->m, st, "%s", hl_last_error());
+  if (!scope) scope = meta.prm_scopes;
+  char *id = NULL, *secret = NULL;
+  unsigned method = HL__AUTH_NONE;
+  st = identity(o, &meta, &id, &secret, &method);
+  if (st == HL_OK && o->client_credentials) st = client_credentials(o, &meta, id, secret, method, scope);
+  else if (st == HL_OK) st = code_flow(o, &meta, id, secret, method, scope);
   if (st == HL_OK) {
     /* Where these tokens refresh, and with which identity. */
     pthread_mutex_lock(&o->lock);
@@ -580,12 +610,9 @@ static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope)
     pthread_mutex_unlock(&o->lock);
     save_tokens(o);
   }
-  memset(verifier, 0, sizeof verifier);
   free(id);
   if (secret) memset(secret, 0, strlen(secret));
   free(secret);
-  free(code);
-  free(url);
   hl__oauth_meta_clear(&meta);
   return st;
 }
@@ -658,9 +685,13 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
   bool can_refresh = o->refresh_token && o->token_endpoint && sent;
   char *had_scope = hl__strdup(o->scope);
   pthread_mutex_unlock(&o->lock);
+  /* Another request renewed the token meanwhile (for a step-up: with the
+   * scope asked for): use it. */
+  char *wanted = step_up ? scope_union(had_scope, wa.scope) : NULL;
+  if (renewed && step_up && wanted && had_scope && strlen(wanted) == strlen(had_scope)) step_up = false;
   hl_status st;
   if (renewed && !step_up) {
-    st = HL_OK; /* another request renewed the token meanwhile: use it */
+    st = HL_OK;
   } else if (*rounds >= MAX_ROUNDS) {
     char q[300] = "";
     if (wa.error_description) hl__quote(q, sizeof q, wa.error_description);
@@ -671,13 +702,14 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
     st = HL_ERR_NOT_FOUND;
     if (!step_up && can_refresh) st = refresh(o);
     if (st != HL_OK) {
-      char *scope = step_up ? scope_union(had_scope, wa.scope) : hl__strdup(wa.scope);
+      char *scope = step_up ? hl__strdup(wanted) : hl__strdup(wa.scope);
       if ((step_up || wa.scope) && !scope) st = hl__oom();
       else st = authorize(o, wa.resource_metadata, scope);
       free(scope);
     }
   }
   pthread_mutex_unlock(&o->flow);
+  free(wanted);
   free(had_scope);
   hl__www_auth_clear(&wa);
   return st;

@@ -86,6 +86,7 @@ struct hl__oauth {
   void *user;
   hl_mcp_token_load_fn load;
   hl_mcp_token_save_fn save;
+  bool client_credentials;   /* the client_credentials grant instead of a user's code */
   struct hl__http *http;     /* requests to authorization servers */
   pthread_mutex_t flow;      /* one authorization or refresh at a time */
   pthread_mutex_t lock;      /* the fields below (short holds) */

@@ -14,7 +14,8 @@
  * authorization servers approve at once); a pre-registered client's id
  * and secret come in the suite's MCP_CONFORMANCE_CONTEXT; the Client ID
  * Metadata Document URL is the one the suite's basic-cimd scenario
- * expects. Then the scenario's tool is called.
+ * expects; the client-credentials scenarios use that grant (machine to
+ * machine). Then the scenario's tool is called.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,8 @@ int main(int argc, char **argv) {
   cJSON *ctx = NULL;
   if (strncmp(scenario, "auth/", 5) == 0) {
     hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT_URI, .authorize = oauth_agent_follow_once,
-                      .client_metadata_url = CIMD_URL, .client_name = "hookline conformance client"};
+                      .client_metadata_url = CIMD_URL, .client_name = "hookline conformance client",
+                      .client_credentials = strncmp(scenario, "auth/client-credentials-", 24) == 0};
     context_client(&ctx, &o.client_id, &o.client_secret);
     if (hl_mcp_set_oauth(m, &o) != HL_OK) {
       cJSON_Delete(ctx);

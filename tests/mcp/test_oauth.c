@@ -266,6 +266,15 @@ static void bad_options(void) {
   o.load_tokens = load;
   CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID); /* load without save */
   o.load_tokens = NULL;
+  o.client_credentials = true; /* needs a client_id and a secret */
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o.client_id = "id";
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o.client_secret = "secret";
+  o.redirect_uri = NULL; /* no user step for it */
+  o.authorize = NULL;
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+  o = (hl_mcp_oauth){.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent};
   CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
   CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK); /* replaces */
   hl_mcp_free(m);
