@@ -17,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "mcp_internal.h"
 #include "oauth.h"
@@ -27,8 +26,6 @@
 /* Authorizations (or refreshes) one request may cause: its first 401, and
  * one step-up for a 403; a server that keeps refusing gets no third. */
 #define MAX_ROUNDS 2
-/* A token this close to its expiry is refreshed before it is sent. */
-#define EXPIRY_SLACK_S 30
 
 static void free_config(hl__oauth *o) {
   free(o->redirect_uri);
@@ -38,25 +35,10 @@ static void free_config(hl__oauth *o) {
   free(o->client_name);
 }
 
-static void forget_tokens(hl__oauth *o) {
-  free(o->access_token);
-  free(o->refresh_token);
-  free(o->scope);
-  free(o->token_endpoint);
-  free(o->resource);
-  free(o->issuer);
-  free(o->used_id);
-  free(o->used_secret);
-  o->access_token = o->refresh_token = o->scope = o->token_endpoint = NULL;
-  o->resource = o->issuer = o->used_id = o->used_secret = NULL;
-  o->expires_at = 0;
-  o->used_method = 0;
-}
-
 void hl__oauth_free(hl__oauth *o) {
   if (!o) return;
   free_config(o);
-  forget_tokens(o);
+  hl__oauth_forget_tokens(o);
   if (o->http) hl__http_free(o->http);
   pthread_mutex_destroy(&o->flow);
   pthread_mutex_destroy(&o->lock);
@@ -109,7 +91,7 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
 
 /* The HTTP client for authorization servers, made at first use: capped
  * answers, the MCP request time limit, the client's CA file. */
-static hl_status ensure_http(hl__oauth *o) {
+hl_status hl__oauth_http(hl__oauth *o) {
   if (o->http) return HL_OK;
   hl__http_options opt;
   hl__http_options_default(&opt);
@@ -126,266 +108,6 @@ static hl_status ensure_http(hl__oauth *o) {
   return HL_OK;
 }
 
-static const char *method_name(unsigned m) {
-  return m == HL__AUTH_BASIC ? "client_secret_basic" : m == HL__AUTH_POST ? "client_secret_post" : "none";
-}
-
-static unsigned method_of(const char *name) {
-  if (!name) return 0;
-  return strcmp(name, "client_secret_basic") == 0 ? HL__AUTH_BASIC
-         : strcmp(name, "client_secret_post") == 0 ? HL__AUTH_POST
-         : strcmp(name, "none") == 0               ? HL__AUTH_NONE
-                                                   : 0;
-}
-
-/* How to authenticate at the token endpoint: what the registration said
- * (if the server allows it), else by the secret and the server's list
- * (RFC 8414's default is client_secret_basic). */
-static unsigned pick_method(unsigned supported, const char *secret, unsigned registered) {
-  if (registered && (!supported || (supported & registered))) return registered;
-  if (!secret) return HL__AUTH_NONE;
-  if (!supported || (supported & HL__AUTH_BASIC)) return HL__AUTH_BASIC;
-  if (supported & HL__AUTH_POST) return HL__AUTH_POST;
-  return HL__AUTH_NONE;
-}
-
-static int64_t now_s(void) { return (int64_t)time(NULL); }
-
-/* ---- the token store ---- */
-
-static void save_tokens(hl__oauth *o) {
-  if (!o->save) return;
-  cJSON *j = cJSON_CreateObject();
-  pthread_mutex_lock(&o->lock);
-  const char *keys[] = {"access_token", "refresh_token", "scope", "token_endpoint", "resource", "issuer",
-                        "client_id", "client_secret"};
-  const char *vals[] = {o->access_token, o->refresh_token, o->scope, o->token_endpoint, o->resource, o->issuer,
-                        o->used_id, o->used_secret};
-  for (size_t i = 0; j && i < sizeof keys / sizeof *keys; i++)
-    if (vals[i]) cJSON_AddStringToObject(j, keys[i], vals[i]);
-  if (j) {
-    cJSON_AddStringToObject(j, "auth_method", method_name(o->used_method));
-    cJSON_AddNumberToObject(j, "expires_at", (double)o->expires_at);
-  }
-  pthread_mutex_unlock(&o->lock);
-  char *text = j ? cJSON_PrintUnformatted(j) : NULL;
-  cJSON_Delete(j);
-  if (text) o->save(o->m, o->m->url, text, o->user);
-  if (text) memset(text, 0, strlen(text)); /* secrets do not linger in freed memory */
-  free(text);
-}
-
-static char *dup_member(const cJSON *j, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-  return cJSON_IsString(v) && v->valuestring[0] ? strdup(v->valuestring) : NULL;
-}
-
-/* Ask the store once (under `flow`). */
-static void load_tokens(hl__oauth *o) {
-  if (o->loaded || !o->load) {
-    o->loaded = true;
-    return;
-  }
-  o->loaded = true;
-  char *text = NULL;
-  hl_status st = o->load(o->m, o->m->url, &text, o->user);
-  if (st != HL_OK) {
-    hl__mcp_fail(o->m, st, "mcp server \"%s\": token store: load failed (%s); authorizing anew", o->m->name,
-                 hl_last_error());
-    free(text);
-    return;
-  }
-  if (!text) return;
-  cJSON *j = strlen(text) <= HL__OAUTH_MAX_BODY ? cJSON_Parse(text) : NULL;
-  memset(text, 0, strlen(text));
-  free(text);
-  if (!cJSON_IsObject(j) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "access_token"))) {
-    cJSON_Delete(j);
-    return;
-  }
-  pthread_mutex_lock(&o->lock);
-  forget_tokens(o);
-  o->access_token = dup_member(j, "access_token");
-  o->refresh_token = dup_member(j, "refresh_token");
-  o->scope = dup_member(j, "scope");
-  o->token_endpoint = dup_member(j, "token_endpoint");
-  o->resource = dup_member(j, "resource");
-  o->issuer = dup_member(j, "issuer");
-  o->used_id = dup_member(j, "client_id");
-  o->used_secret = dup_member(j, "client_secret");
-  const cJSON *am = cJSON_GetObjectItemCaseSensitive(j, "auth_method");
-  o->used_method = method_of(cJSON_IsString(am) ? am->valuestring : NULL);
-  if (!o->used_method) o->used_method = HL__AUTH_NONE;
-  const cJSON *exp = cJSON_GetObjectItemCaseSensitive(j, "expires_at");
-  o->expires_at = cJSON_IsNumber(exp) && exp->valuedouble > 0 && exp->valuedouble < 1e15 ? (int64_t)exp->valuedouble : 0;
-  /* A token endpoint from a store is used only as any other would be. */
-  if (o->token_endpoint && !hl__url_secure(o->token_endpoint)) {
-    free(o->token_endpoint);
-    free(o->refresh_token);
-    o->token_endpoint = o->refresh_token = NULL;
-  }
-  pthread_mutex_unlock(&o->lock);
-  cJSON_Delete(j);
-}
-
-/* ---- the token endpoint ---- */
-
-/* The client authentication of a token request: client_id (and
- * client_secret) into the form, or the Basic header into *header
- * (malloc'd; the id and secret form-encoded first, RFC 6749 section
- * 2.3.1). */
-static hl_status client_auth(const char *id, const char *secret, unsigned method, hl__jbuf *form, char **header) {
-  *header = NULL;
-  if (method != HL__AUTH_BASIC || !secret || !*secret) {
-    hl__form_add(form, "client_id", id);
-    if (method == HL__AUTH_POST && secret) hl__form_add(form, "client_secret", secret);
-    return HL_OK;
-  }
-  hl__jbuf pair = {0};
-  hl__url_encode(&pair, id);
-  hl__jbuf_raw(&pair, ":", 1);
-  hl__jbuf sec = {0};
-  hl__url_encode(&sec, secret);
-  hl_status st = HL_OK;
-  if (pair.failed || sec.failed || !sec.p) {
-    st = hl__oom();
-  } else {
-    size_t n = pair.len + sec.len;
-    char *raw = malloc(n + 1);
-    char *h = raw ? malloc(sizeof "Authorization: Basic " + HL_BASE64_SIZE(n)) : NULL;
-    if (!h) {
-      st = hl__oom();
-    } else {
-      snprintf(raw, n + 1, "%s%s", pair.p, sec.p);
-      strcpy(h, "Authorization: Basic ");
-      hl__base64(raw, n, false, h + strlen(h));
-      *header = h;
-    }
-    if (raw) memset(raw, 0, n);
-    free(raw);
-    if (!*header) free(h);
-  }
-  free(pair.p);
-  if (sec.p) memset(sec.p, 0, sec.len);
-  free(sec.p);
-  return st;
-}
-
-/* What an authorization server said when it refused, for a message:
- * "invalid_grant: the code expired" (quoted, capped). */
-static void refusal(const cJSON *j, char *buf, size_t size) {
-  const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-  const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "error_description");
-  char eq[120] = "", dq[240] = "";
-  if (cJSON_IsString(e)) hl__quote(eq, sizeof eq, e->valuestring);
-  if (cJSON_IsString(d)) hl__quote(dq, sizeof dq, d->valuestring);
-  snprintf(buf, size, "%s%s%s%s", eq[0] ? ": error " : "", eq, dq[0] ? " " : "", dq);
-}
-
-/* POST a token request (grant in `form`, client authentication added)
- * and take the tokens it returns into *o. `asked_scope` is the scope
- * when the answer names none. */
-static hl_status token_request(hl__oauth *o, const char *endpoint, hl__jbuf *form, const char *id,
-                               const char *secret, unsigned method, const char *asked_scope, const char *what) {
-  char *header = NULL;
-  hl_status st = client_auth(id, secret, method, form, &header);
-  if (st == HL_OK && form->failed) st = hl__oom();
-  long status = 0;
-  cJSON *j = NULL;
-  if (st == HL_OK)
-    st = hl__oauth_request(o, endpoint, form->p, "application/x-www-form-urlencoded", header, &status, &j);
-  if (header) memset(header, 0, strlen(header));
-  free(header);
-  if (st != HL_OK) return hl__mcp_fail(o->m, st, "mcp server \"%s\": %s at %s: %s", o->m->name, what, endpoint,
-                                       hl_last_error());
-  const char *at = NULL, *tt = NULL, *rt = NULL, *sc = NULL;
-  if (j) {
-    const cJSON *v;
-    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "access_token")) && v->valuestring[0]) at = v->valuestring;
-    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "token_type"))) tt = v->valuestring;
-    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "refresh_token")) && v->valuestring[0]) rt = v->valuestring;
-    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "scope")) && v->valuestring[0]) sc = v->valuestring;
-  }
-  if (status != 200) {
-    char why[400];
-    refusal(j, why, sizeof why);
-    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: HTTP %ld%s", o->m->name, what, endpoint,
-                      status, why);
-  } else if (!at || strpbrk(at, " \t\r\n\"\\,") || strlen(at) > 8192) {
-    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: the answer has no usable access_token",
-                      o->m->name, what, endpoint);
-  } else if (!tt || strcasecmp(tt, "bearer") != 0) {
-    char q[60];
-    hl__quote(q, sizeof q, tt ? tt : "(none)");
-    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: token_type %s is not Bearer", o->m->name,
-                      what, endpoint, q);
-  } else {
-    const cJSON *ei = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
-    char *nat = strdup(at), *nrt = rt ? strdup(rt) : NULL;
-    char *nsc = sc ? strdup(sc) : asked_scope ? strdup(asked_scope) : NULL;
-    if (!nat || (rt && !nrt) || ((sc || asked_scope) && !nsc)) {
-      free(nat);
-      free(nrt);
-      free(nsc);
-      st = hl__oom();
-    } else {
-      pthread_mutex_lock(&o->lock);
-      free(o->access_token);
-      o->access_token = nat;
-      if (nrt) { /* rotation: the new one replaces it; none: the old one stays */
-        free(o->refresh_token);
-        o->refresh_token = nrt;
-      }
-      free(o->scope);
-      o->scope = nsc;
-      o->expires_at = cJSON_IsNumber(ei) && ei->valuedouble > 0 && ei->valuedouble < 1e9
-                          ? now_s() + (int64_t)ei->valuedouble
-                          : 0;
-      pthread_mutex_unlock(&o->lock);
-    }
-  }
-  cJSON_Delete(j);
-  return st;
-}
-
-/* Refresh with the refresh token (under `flow`). */
-static hl_status refresh(hl__oauth *o) {
-  pthread_mutex_lock(&o->lock);
-  char *rt = hl__strdup(o->refresh_token), *ep = hl__strdup(o->token_endpoint);
-  char *id = hl__strdup(o->used_id), *sec = hl__strdup(o->used_secret), *res = hl__strdup(o->resource);
-  char *scope = hl__strdup(o->scope);
-  unsigned method = o->used_method;
-  pthread_mutex_unlock(&o->lock);
-  hl_status st;
-  if (!rt || !ep || !id) {
-    st = HL_ERR_NOT_FOUND;
-  } else if ((st = ensure_http(o)) == HL_OK) {
-    hl__jbuf form = {0};
-    hl__form_add(&form, "grant_type", "refresh_token");
-    hl__form_add(&form, "refresh_token", rt);
-    if (res) hl__form_add(&form, "resource", res);
-    st = token_request(o, ep, &form, id, sec, method, scope, "token refresh");
-    if (form.p) memset(form.p, 0, form.len);
-    free(form.p);
-    if (st == HL_ERR_AUTH) { /* refused: the refresh token is spent */
-      pthread_mutex_lock(&o->lock);
-      free(o->refresh_token);
-      o->refresh_token = NULL;
-      pthread_mutex_unlock(&o->lock);
-    }
-  }
-  if (rt) memset(rt, 0, strlen(rt));
-  free(rt);
-  free(ep);
-  free(id);
-  if (sec) memset(sec, 0, strlen(sec));
-  free(sec);
-  free(res);
-  free(scope);
-  if (st == HL_OK) save_tokens(o);
-  return st;
-}
-
 /* ---- authorization ---- */
 
 /* `n` random bytes as base64url (PKCE verifier, state). */
@@ -396,82 +118,6 @@ static hl_status random_b64(size_t n, char *out) {
   hl__base64(b, n, true, out);
   memset(b, 0, sizeof b);
   return HL_OK;
-}
-
-/* The identity for this authorization server into *id, *secret, *method
- * (malloc'd): pre-registered, CIMD, the one registered before with the
- * same issuer, or a new registration (RFC 7591). */
-static hl_status identity(hl__oauth *o, const hl__oauth_meta *meta, char **id, char **secret, unsigned *method) {
-  *id = *secret = NULL;
-  if (o->client_id) {
-    *id = strdup(o->client_id);
-    *secret = hl__strdup(o->client_secret);
-    *method = pick_method(meta->auth_methods, o->client_secret, 0);
-    return *id && (!o->client_secret || *secret) ? HL_OK : hl__oom();
-  }
-  if (o->client_metadata_url && meta->cimd) {
-    *method = HL__AUTH_NONE;
-    return (*id = strdup(o->client_metadata_url)) ? HL_OK : hl__oom();
-  }
-  pthread_mutex_lock(&o->lock);
-  bool again = o->used_id && o->issuer && strcmp(o->issuer, meta->issuer) == 0 &&
-               !(o->client_metadata_url && strcmp(o->used_id, o->client_metadata_url) == 0);
-  if (again) {
-    *id = strdup(o->used_id);
-    *secret = hl__strdup(o->used_secret);
-    *method = o->used_method;
-  }
-  pthread_mutex_unlock(&o->lock);
-  if (again) return *id ? HL_OK : hl__oom();
-  if (!meta->registration_endpoint)
-    return hl__mcp_fail(o->m, HL_ERR_AUTH,
-                        "mcp server \"%s\": authorization server %s: no client identity (it offers no dynamic "
-                        "client registration%s; give a pre-registered client_id to hl_mcp_set_oauth())",
-                        o->m->name, meta->issuer,
-                        meta->cimd ? " and no client_metadata_url was given" : "");
-  /* Ask for the method the server prefers among what a native app can do. */
-  unsigned want = !meta->auth_methods || (meta->auth_methods & HL__AUTH_NONE) ? HL__AUTH_NONE
-                  : (meta->auth_methods & HL__AUTH_BASIC)                    ? HL__AUTH_BASIC
-                                                                               : HL__AUTH_POST;
-  cJSON *req = cJSON_CreateObject();
-  cJSON *uris = cJSON_AddArrayToObject(req, "redirect_uris");
-  cJSON_AddItemToArray(uris, cJSON_CreateString(o->redirect_uri));
-  cJSON_AddStringToObject(req, "client_name", o->client_name);
-  cJSON *gt = cJSON_AddArrayToObject(req, "grant_types");
-  cJSON_AddItemToArray(gt, cJSON_CreateString("authorization_code"));
-  cJSON_AddItemToArray(gt, cJSON_CreateString("refresh_token"));
-  cJSON *rt = cJSON_AddArrayToObject(req, "response_types");
-  cJSON_AddItemToArray(rt, cJSON_CreateString("code"));
-  cJSON_AddStringToObject(req, "token_endpoint_auth_method", method_name(want));
-  char *body = cJSON_PrintUnformatted(req);
-  cJSON_Delete(req);
-  if (!body) return hl__oom();
-  hl_status st = ensure_http(o);
-  long status = 0;
-  cJSON *j = NULL;
-  if (st == HL_OK)
-    st = hl__oauth_request(o, meta->registration_endpoint, body, "application/json", NULL, &status, &j);
-  free(body);
-  if (st != HL_OK)
-    return hl__mcp_fail(o->m, st, "mcp server \"%s\": client registration at %s: %s", o->m->name,
-                        meta->registration_endpoint, hl_last_error());
-  const cJSON *cid = cJSON_GetObjectItemCaseSensitive(j, "client_id");
-  if ((status != 200 && status != 201) || !cJSON_IsString(cid) || !cid->valuestring[0]) {
-    char why[400];
-    refusal(j, why, sizeof why);
-    cJSON_Delete(j);
-    return hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": client registration at %s: HTTP %ld%s%s", o->m->name,
-                        meta->registration_endpoint, status, status == 200 || status == 201 ? ": no client_id" : "",
-                        why);
-  }
-  const cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "client_secret");
-  const cJSON *am = cJSON_GetObjectItemCaseSensitive(j, "token_endpoint_auth_method");
-  *id = strdup(cid->valuestring);
-  *secret = cJSON_IsString(cs) && cs->valuestring[0] ? strdup(cs->valuestring) : NULL;
-  *method = pick_method(meta->auth_methods, *secret, method_of(cJSON_IsString(am) ? am->valuestring : NULL));
-  bool oom = !*id || (cJSON_IsString(cs) && cs->valuestring[0] && !*secret);
-  cJSON_Delete(j);
-  return oom ? hl__oom() : HL_OK;
 }
 
 /* The authorization URL for the user agent. */
@@ -554,7 +200,7 @@ static hl_status code_flow(hl__oauth *o, const hl__oauth_meta *meta, const char 
     hl__form_add(&form, "redirect_uri", o->redirect_uri);
     hl__form_add(&form, "code_verifier", verifier);
     hl__form_add(&form, "resource", meta->resource);
-    st = token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
+    st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
     if (form.p) memset(form.p, 0, form.len);
     free(form.p);
   }
@@ -571,7 +217,7 @@ static hl_status client_credentials(hl__oauth *o, const hl__oauth_meta *meta, co
   hl__form_add(&form, "grant_type", "client_credentials");
   if (scope && *scope) hl__form_add(&form, "scope", scope);
   hl__form_add(&form, "resource", meta->resource);
-  hl_status st = token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
+  hl_status st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
   if (form.p) memset(form.p, 0, form.len);
   free(form.p);
   return st;
@@ -580,7 +226,7 @@ static hl_status client_credentials(hl__oauth *o, const hl__oauth_meta *meta, co
 /* A whole authorization (under `flow`): discovery, identity, the grant;
  * the tokens into *o. `scope` NULL: the PRM's. */
 static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope) {
-  hl_status st = ensure_http(o);
+  hl_status st = hl__oauth_http(o);
   if (st) return st;
   hl__oauth_meta meta;
   st = hl__oauth_discover(o, o->m->url, prm_url, &meta);
@@ -588,7 +234,7 @@ static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope)
   if (!scope) scope = meta.prm_scopes;
   char *id = NULL, *secret = NULL;
   unsigned method = HL__AUTH_NONE;
-  st = identity(o, &meta, &id, &secret, &method);
+  st = hl__oauth_identity(o, &meta, &id, &secret, &method);
   if (st == HL_OK && o->client_credentials) st = client_credentials(o, &meta, id, secret, method, scope);
   else if (st == HL_OK) st = code_flow(o, &meta, id, secret, method, scope);
   if (st == HL_OK) {
@@ -608,7 +254,7 @@ static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope)
     o->used_method = method;
     id = secret = NULL;
     pthread_mutex_unlock(&o->lock);
-    save_tokens(o);
+    hl__oauth_save_tokens(o);
   }
   free(id);
   if (secret) memset(secret, 0, strlen(secret));
@@ -618,29 +264,6 @@ static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope)
 }
 
 /* ---- what http.c calls ---- */
-
-char *hl__oauth_token(hl_mcp *m) {
-  hl__oauth *o = m->oauth;
-  pthread_mutex_lock(&o->lock);
-  bool need = !o->loaded ||
-              (o->expires_at && now_s() >= o->expires_at - EXPIRY_SLACK_S && o->refresh_token);
-  pthread_mutex_unlock(&o->lock);
-  if (need) {
-    pthread_mutex_lock(&o->flow);
-    load_tokens(o);
-    pthread_mutex_lock(&o->lock);
-    bool expired = o->expires_at && now_s() >= o->expires_at - EXPIRY_SLACK_S && o->refresh_token;
-    pthread_mutex_unlock(&o->lock);
-    /* A failed refresh leaves the old token: the server's 401 then
-     * starts a new authorization. */
-    if (expired) refresh(o);
-    pthread_mutex_unlock(&o->flow);
-  }
-  pthread_mutex_lock(&o->lock);
-  char *t = hl__strdup(o->access_token);
-  pthread_mutex_unlock(&o->lock);
-  return t;
-}
 
 /* `a` with the scopes of `b` it lacks, space-separated (malloc'd). */
 static char *scope_union(const char *a, const char *b) {
@@ -700,7 +323,7 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
   } else {
     (*rounds)++;
     st = HL_ERR_NOT_FOUND;
-    if (!step_up && can_refresh) st = refresh(o);
+    if (!step_up && can_refresh) st = hl__oauth_refresh(o);
     if (st != HL_OK) {
       char *scope = step_up ? hl__strdup(wanted) : hl__strdup(wa.scope);
       if ((step_up || wa.scope) && !scope) st = hl__oom();

@@ -3,8 +3,10 @@
  * in hookline/mcp.h), private to lib/mcp: www_auth.c reads challenges,
  * oauth_url.c builds and takes apart URLs and forms, oauth_meta.c
  * discovers the resource's and the authorization server's metadata,
- * oauth.c runs the flow and keeps the tokens; http.c asks it for the
- * Authorization header and hands it the 401s and 403s.
+ * oauth_client.c picks or registers the client's identity,
+ * oauth_tokens.c talks to the token endpoint and keeps the tokens, and
+ * oauth.c runs the flow; http.c asks for the token and hands over the
+ * 401s and 403s.
  */
 #ifndef HL_MCP_OAUTH_H
 #define HL_MCP_OAUTH_H
@@ -100,6 +102,34 @@ struct hl__oauth {
 
 /* Free the client's OAuth state (NULL fine). */
 void hl__oauth_free(hl__oauth *o);
+/* The HTTP client for authorization servers (made at first use: capped
+ * answers, the client's time limit and CA file). */
+hl_status hl__oauth_http(hl__oauth *o);
+/* ---- oauth_client.c ---- */
+const char *hl__oauth_method_name(unsigned method);   /* "client_secret_basic", ... */
+unsigned hl__oauth_method_of(const char *name);       /* 0: unknown */
+/* The identity to use at `meta`'s authorization server: *id, *secret
+ * (NULL for a public client) and the token endpoint's *method, malloc'd;
+ * may register the client (RFC 7591). HL_ERR_AUTH when there is none. */
+hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id, char **secret,
+                             unsigned *method);
+
+/* ---- oauth_tokens.c ---- */
+/* Drop the tokens and what refreshes them (o->lock held or no other user). */
+void hl__oauth_forget_tokens(hl__oauth *o);
+/* Hand the tokens to the application's store (if any). */
+void hl__oauth_save_tokens(hl__oauth *o);
+/* An authorization server's refusal for a message: `: error "x" "why"`. */
+void hl__oauth_refusal(const cJSON *j, char *buf, size_t size);
+/* POST the grant in `form` to `endpoint` with the client's authentication
+ * added and take the tokens of the answer into *o (`asked_scope` when it
+ * names none); `what` names the step in messages. */
+hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *form, const char *id,
+                                  const char *secret, unsigned method, const char *asked_scope,
+                                  const char *what);
+/* Refresh with the refresh token (under `flow`); HL_ERR_NOT_FOUND when
+ * there is none; a refused one is dropped. */
+hl_status hl__oauth_refresh(hl__oauth *o);
 /* The current access token (malloc'd) or NULL, after the store's tokens
  * were loaded and an expired token refreshed (first use, any thread). */
 char *hl__oauth_token(hl_mcp *m);

@@ -8,6 +8,7 @@
  * bytes never in hl_mcp_errmsg() nor in events nor sent to the
  * authorization server's endpoints.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,29 @@ static void authorize_refresh_rotate(void) {
     if (a && strncmp(a, "Bearer ", 7) == 0) CHECK_STR(cJSON_GetObjectItem(e, "path")->valuestring, "/mcp");
   }
   cJSON_Delete(all);
+  hl_mcp_free(m);
+}
+
+static void *call_thread(void *m) { return (void *)(intptr_t)call_ok(m); }
+
+/* Several calls meet the 401 of a revoked token at once: one refresh
+ * serves them all (the others see the renewed token and send again). */
+static void concurrent_401s(void) {
+  int auths = 0;
+  hl_mcp *m = authorized(&auths, NULL, NULL);
+  REQUIRE(m);
+  char rt[200];
+  int before = refreshes(rt, sizeof rt);
+  cJSON_Delete(server("/__revoke", ""));
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) REQUIRE(pthread_create(&t[i], NULL, call_thread, m) == 0);
+  for (int i = 0; i < 4; i++) {
+    void *ok = NULL;
+    pthread_join(t[i], &ok);
+    CHECK(ok != NULL);
+  }
+  CHECK_INT(refreshes(rt, sizeof rt), before + 1);
+  CHECK_INT(auths, 1);
   hl_mcp_free(m);
 }
 
@@ -294,6 +318,7 @@ int main(int argc, char **argv) {
   snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
   RUN(bad_options);
   RUN(authorize_refresh_rotate);
+  RUN(concurrent_401s);
   RUN(token_store_round_trip);
   RUN(misbehaving_servers);
   RUN(token_stays_secret);
