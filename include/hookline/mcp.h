@@ -95,8 +95,9 @@ HL_API hl_mcp *hl_mcp_new_http(const char *name, const char *url);
 HL_API hl_status hl_mcp_set_env(hl_mcp *mcp, const char *key, const char *value);
 /** stdio: the child's working directory (copied). */
 HL_API hl_status hl_mcp_set_cwd(hl_mcp *mcp, const char *dir);
-/** HTTP: an extra request header "Name: value" (auth tokens). Values are
- *  secrets: they never appear in messages or events. */
+/** HTTP: an extra request header "Name: value" (a static auth token;
+ *  for OAuth see hl_mcp_set_oauth()). Values are secrets: they never
+ *  appear in messages or events. */
 HL_API hl_status hl_mcp_add_header(hl_mcp *mcp, const char *header_line);
 /** HTTP: trust the CA certificates in the PEM file `path` (a private CA)
  *  instead of the system's store for an https:// URL; NULL or "" goes
@@ -124,8 +125,11 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * other host); it is refreshed with the refresh token when it expires or
  * the server answers 401, before a new authorization; a 403 with
  * error="insufficient_scope" authorizes again with the scope it asks for
- * (at most twice for one request). Tokens are secrets: they never appear
- * in messages or events.
+ * added (one request causes two authorizations at most, then fails with
+ * HL_ERR_AUTH). The metadata's `resource` must be the server's URL or a
+ * prefix of it (whole path segments), else the flow stops before the
+ * user is asked. Tokens are secrets: they never appear in messages or
+ * events.
  *
  * Client identity, first that applies: `client_id` (and
  * `client_secret`) registered in advance; `client_metadata_url` (an
@@ -143,8 +147,10 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * Threads: `authorize` and the token store run on the thread whose
  * request met the 401 or 403: the one in hl_mcp_connect(), in
  * hl_mcp_call() (an agent's tool call), or the client's worker thread
- * (a tool list refresh); one flow at a time per client (other requests
- * that need a token wait for it). They must not call the same client.
+ * (a tool list refresh); the store, and a refresh of an expiring token,
+ * also on the thread of any request, the GET stream's included. One flow
+ * at a time per client (other requests that need a token wait for it).
+ * They must not call the same client.
  */
 
 /**
