@@ -134,6 +134,7 @@ static char *joined(const cJSON *j, const char *key) {
 
 static bool lists(const cJSON *j, const char *key, const char *want) {
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, key), *e;
+  if (!cJSON_IsArray(a)) return false; /* an object's members are no list */
   cJSON_ArrayForEach(e, a) if (cJSON_IsString(e) && strcmp(e->valuestring, want) == 0) return true;
   return false;
 }

@@ -17,8 +17,8 @@ Test controls: POST /__mode with a mode name as the body, POST /__revoke
 (every access token stops working), GET /__log (every request so far:
 [{method, path, headers, body}]).
 
-Modes (what goes wrong): ok, garbage_prm, oversized_meta, issuer_mismatch,
-no_s256, insecure_endpoint, state_mismatch, token_500, forbid_echo (the
+Modes (what goes wrong): ok, garbage_prm, prm_mismatch, oversized_meta,
+issuer_mismatch, no_s256, s256_object, insecure_endpoint, state_mismatch, token_500, forbid_echo (the
 MCP server answers 403 quoting the token), html_echo (200 text/html
 quoting the token).
 """
@@ -84,8 +84,10 @@ class H(BaseHTTPRequestHandler):
         if path == "/.well-known/oauth-protected-resource/mcp":
             if mode == "garbage_prm":
                 return self.send(200, "<<<not json", "application/json")
-            return self.send(200, {"resource": b + "/mcp", "authorization_servers": [b + "/as"],
-                                   "scopes_supported": ["read"]})
+            prm = {"resource": b + "/mcp", "authorization_servers": [b + "/as"], "scopes_supported": ["read"]}
+            if mode == "prm_mismatch":
+                prm["resource"] = b + "/mcp-other"  # a prefix of the text, not of the path
+            return self.send(200, prm)
         if path == "/.well-known/oauth-authorization-server/as":
             meta = {"issuer": b + "/as", "authorization_endpoint": b + "/as/authorize",
                     "token_endpoint": b + "/as/token", "registration_endpoint": b + "/as/register",
@@ -98,6 +100,8 @@ class H(BaseHTTPRequestHandler):
                 meta["issuer"] = b + "/other"
             if mode == "no_s256":
                 meta["code_challenge_methods_supported"] = ["plain"]
+            if mode == "s256_object":
+                meta["code_challenge_methods_supported"] = {"S256": "S256"}
             if mode == "insecure_endpoint":
                 meta["token_endpoint"] = "http://as.example.com/token"
             return self.send(200, meta)

@@ -222,7 +222,9 @@ static void misbehaving_servers(void) {
       {"garbage_prm", HL_ERR_AUTH, {"protected resource metadata at http://127.0.0.1:", "not a JSON object"}},
       {"oversized_meta", HL_ERR_TOO_LARGE, {"authorization server metadata at http://127.0.0.1:", ""}},
       {"issuer_mismatch", HL_ERR_AUTH, {"authorization server metadata at", "issuer mismatch"}},
+      {"prm_mismatch", HL_ERR_AUTH, {"protected resource metadata at", "does not match the server's URL"}},
       {"no_s256", HL_ERR_AUTH, {"code_challenge_methods_supported", "S256"}},
+      {"s256_object", HL_ERR_AUTH, {"code_challenge_methods_supported", "S256"}},
       {"insecure_endpoint", HL_ERR_AUTH, {"authorization server metadata at", "not https://"}},
       {"state_mismatch", HL_ERR_AUTH, {"authorization:", "state does not match"}},
       {"token_500", HL_ERR_AUTH, {"token request at http://127.0.0.1:", "HTTP 500"}},
@@ -236,6 +238,9 @@ static void misbehaving_servers(void) {
     if (st != cases[i].st) fprintf(stderr, "mode %s: %s\n", cases[i].mode, hl_mcp_errmsg(m));
     CHECK_INT(st, cases[i].st);
     for (int k = 0; k < 2; k++) CHECK_CONTAINS(hl_mcp_errmsg(m), cases[i].says[k]);
+    /* metadata that fails its checks stops the flow before the user is asked */
+    bool discovery = strcmp(cases[i].mode, "state_mismatch") != 0 && strcmp(cases[i].mode, "token_500") != 0;
+    CHECK_INT(auths, discovery ? 0 : 1);
     CHECK_CONTAINS(hl_mcp_errmsg(m), "mcp server \"oauth-test\"");
     hl_mcp_free(m);
   }
