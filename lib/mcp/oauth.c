@@ -1,11 +1,12 @@
 /*
- * lib/mcp/oauth.c - MCP authorization's flow and tokens (see
- * hl_mcp_set_oauth() in hookline/mcp.h): a client identity
- * (pre-registered, Client ID Metadata Document or RFC 7591 dynamic
- * registration), the authorization code grant with PKCE S256, `state`
- * and the resource indicator, the token endpoint's authentication
- * (client_secret_basic, client_secret_post or none), refresh, step-up on
- * insufficient_scope, and the application's token store.
+ * lib/mcp/oauth.c - MCP authorization's flow (see hl_mcp_set_oauth() in
+ * hookline/mcp.h): the options, what to do with a 401 or 403 (the token
+ * another request renewed meanwhile, a refresh, a new authorization,
+ * step-up on insufficient_scope within a limit), and an authorization:
+ * discovery (oauth_meta.c), the client's identity (oauth_client.c), then
+ * the authorization code grant with PKCE S256, `state` and the resource
+ * indicator, or the client_credentials grant, and the token request
+ * (oauth_tokens.c).
  *
  * Locks: `flow` makes one authorization or refresh at a time per client
  * (the authorize callback runs under it, on the thread whose request met
@@ -95,7 +96,7 @@ hl_status hl__oauth_http(hl__oauth *o) {
   if (o->http) return HL_OK;
   hl__http_options opt;
   hl__http_options_default(&opt);
-  opt.max_retries = 1; /* a token request must not run many times: codes are single-use */
+  opt.max_retries = 0; /* a code is single-use: a token request sent twice may void it */
   opt.max_response_bytes = HL__OAUTH_MAX_BODY;
   unsigned t = atomic_load(&o->m->timeout_ms);
   opt.timeout_ms = t ? (long)t : 60000;
