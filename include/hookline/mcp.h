@@ -95,8 +95,9 @@ HL_API hl_mcp *hl_mcp_new_http(const char *name, const char *url);
 HL_API hl_status hl_mcp_set_env(hl_mcp *mcp, const char *key, const char *value);
 /** stdio: the child's working directory (copied). */
 HL_API hl_status hl_mcp_set_cwd(hl_mcp *mcp, const char *dir);
-/** HTTP: an extra request header "Name: value" (auth tokens). Values are
- *  secrets: they never appear in messages or events. */
+/** HTTP: an extra request header "Name: value" (a static auth token;
+ *  for OAuth see hl_mcp_set_oauth()). Values are secrets: they never
+ *  appear in messages or events. */
 HL_API hl_status hl_mcp_add_header(hl_mcp *mcp, const char *header_line);
 /** HTTP: trust the CA certificates in the PEM file `path` (a private CA)
  *  instead of the system's store for an https:// URL; NULL or "" goes
@@ -109,6 +110,100 @@ HL_API hl_status hl_mcp_add_header(hl_mcp *mcp, const char *header_line);
  *  path is copied. The config file's "ca_file" key of an MCP server entry
  *  sets it. */
 HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
+/**
+ * OAuth 2.1 authorization (MCP Authorization, revision 2025-11-25, with
+ * the 2025-06-18 and 2025-03-26 servers too) for a Streamable HTTP
+ * server. With it set, a 401 from the server starts the flow the spec
+ * gives: the WWW-Authenticate challenge, the server's Protected Resource
+ * Metadata (RFC 9728; a 2025-03-26 server without it: the authorization
+ * server at the server's origin, or its default /authorize, /token and
+ * /register endpoints), the authorization server's metadata (RFC 8414 or
+ * OpenID discovery; its issuer checked, PKCE S256 required), a client
+ * identity, then the authorization code flow with PKCE S256, `state` and
+ * the resource indicator (RFC 8707). The token then goes as
+ * "Authorization: Bearer" on every request to the MCP server (and to no
+ * other host); it is refreshed with the refresh token when it expires or
+ * the server answers 401, before a new authorization; a 403 with
+ * error="insufficient_scope" authorizes again with the scope it asks for
+ * added (one request causes two authorizations at most, then fails with
+ * HL_ERR_AUTH). The metadata's `resource` must be the server's URL or a
+ * prefix of it (whole path segments), else the flow stops before the
+ * user is asked. Tokens are secrets: they never appear in messages or
+ * events.
+ *
+ * Client identity, first that applies: `client_id` (and
+ * `client_secret`) registered in advance; `client_metadata_url` (an
+ * https URL serving the client's metadata document) when the
+ * authorization server says client_id_metadata_document_supported;
+ * dynamic client registration (RFC 7591) when it offers it. Token
+ * endpoint authentication: client_secret_basic, client_secret_post or
+ * none, as the registration and the server's metadata say.
+ *
+ * Authorization servers must be https:// except on loopback hosts
+ * (localhost, 127.0.0.0/8, ::1). A failure is HL_ERR_AUTH with a message
+ * naming the step and the URL ("mcp server \"x\": authorization server
+ * metadata at URL: issuer ...").
+ *
+ * Threads: `authorize` and the token store run on the thread whose
+ * request met the 401 or 403: the one in hl_mcp_connect(), in
+ * hl_mcp_call() (an agent's tool call), or the client's worker thread
+ * (a tool list refresh); the store, and a refresh of an expiring token,
+ * also on the thread of any request, the GET stream's included. One flow
+ * at a time per client (other requests that need a token wait for it).
+ * They must not call the same client.
+ */
+
+/**
+ * The user-agent step: show `authorization_url` to the user (a browser)
+ * and return, in *redirect (malloc'd, the library frees it), the URL the
+ * authorization server redirected to (at the redirect_uri), or just its
+ * query "code=...&state=...". The library checks `state` and an "error"
+ * parameter and exchanges the code. A failure status (message with
+ * hl_fail) ends the authorization with that error.
+ */
+typedef hl_status (*hl_mcp_authorize_fn)(hl_mcp *mcp, const char *authorization_url, char **redirect,
+                                         void *user_data);
+/** Token store, load side: for the server at `server_url`, set *stored
+ *  to the text a save gave (malloc'd, the library frees it), or leave it
+ *  NULL when there is none. HL_OK either way; a failure is ignored (as
+ *  no stored tokens) but said in the client's error message. */
+typedef hl_status (*hl_mcp_token_load_fn)(hl_mcp *mcp, const char *server_url, char **stored,
+                                          void *user_data);
+/** Token store, save side: keep `stored` (borrowed; a JSON text with the
+ *  tokens, the client identity and the token endpoint: a secret, store it
+ *  as one) for `server_url`, replacing what was there. */
+typedef void (*hl_mcp_token_save_fn)(hl_mcp *mcp, const char *server_url, const char *stored,
+                                     void *user_data);
+
+/** OAuth options. Fill with designated initialisers and
+ *  `.size = sizeof(hl_mcp_oauth)`: fields are only ever appended. */
+typedef struct hl_mcp_oauth {
+  size_t size;                       /**< sizeof(hl_mcp_oauth) of the caller's header */
+  const char *redirect_uri;          /**< where the server sends the user back (required
+                                          unless client_credentials) */
+  hl_mcp_authorize_fn authorize;     /**< the user-agent step (required unless
+                                          client_credentials) */
+  void *user_data;                   /**< for authorize and the token store */
+  const char *client_id;             /**< pre-registered client (NULL: none) */
+  const char *client_secret;         /**< its secret (NULL: a public client) */
+  const char *client_metadata_url;   /**< https URL of the client's metadata document (NULL: none) */
+  const char *client_name;           /**< for dynamic registration (NULL: "hookline") */
+  hl_mcp_token_load_fn load_tokens;  /**< optional token store (both or neither) */
+  hl_mcp_token_save_fn save_tokens;
+  /** Machine to machine, no user (the MCP "OAuth client credentials"
+   *  extension, client_secret_basic or _post): the client_credentials
+   *  grant with client_id and client_secret, which it requires; no
+   *  redirect_uri, authorize or PKCE. A 401 asks for a new token. */
+  bool client_credentials;
+} hl_mcp_oauth;
+
+/** HTTP: authorize with OAuth as above. Strings are copied, `opts` is
+ *  borrowed for the call. Before hl_mcp_connect() (HL_ERR_STATE after);
+ *  HL_ERR_INVALID for a stdio client, a missing redirect_uri or
+ *  authorize (client_id and client_secret with client_credentials), or
+ *  a size too small. Do not also add an Authorization header with
+ *  hl_mcp_add_header(). */
+HL_API hl_status hl_mcp_set_oauth(hl_mcp *mcp, const hl_mcp_oauth *opts);
 /** Time limit of one request (initialize, tools/list, a tool call) in
  *  milliseconds; 0: none. Default 60,000. A call over it fails with
  *  HL_ERR_TIMEOUT and the server gets notifications/cancelled. Stdio: may

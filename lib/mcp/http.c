@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "mcp_internal.h"
+#include "oauth.h"
 #include "hookline/trace.h"
 #include "providers/http.h"
 
@@ -249,12 +250,21 @@ hl_status hl__mcp_http_start(hl_mcp *m) {
   return m->ca_file ? hl__http_set_ca_file(m->http, m->ca_file, "mcp") : HL_OK;
 }
 
-/* Send one HTTP request with the session's headers. */
+/* "Authorization: Bearer TOKEN" (malloc'd), NULL without a token. */
+static char *bearer_line(const char *token) {
+  return token ? hl__concat("Authorization: Bearer", " ", token) : NULL;
+}
+
+/* Send one HTTP request with the session's headers, and the OAuth access
+ * token `token` (NULL: none), which goes to this URL only. */
 static hl_status send_http(hl_mcp *m, const char *method, const char *body, const char *last_event_id,
-                           stream *s, hl_context *ctx, bool capture, hl__http_response *resp) {
-  const char *hdrs[40];
+                           stream *s, hl_context *ctx, bool capture, const char *token, hl__http_response *resp) {
+  const char *hdrs[41];
   char session[400], version[64], last[300];
   size_t n = 0;
+  char *auth = bearer_line(token);
+  if (token && !auth) return hl__oom();
+  if (auth) hdrs[n++] = auth;
   hdrs[n++] = body ? "Content-Type: application/json" : "Content-Type:";
   hdrs[n++] = body ? "Accept: application/json, text/event-stream" : "Accept: text/event-stream";
   pthread_mutex_lock(&m->lock);
@@ -277,8 +287,8 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
   if (hl_trace_header(ctx, trace_line, sizeof trace_line)) hdrs[n++] = trace_line;
   /* Header values (tokens) never show in messages: the layer's messages
    * name the URL only; the first extra header's value is redacted too. */
-  const char *secret = NULL;
-  if (m->n_headers) {
+  const char *secret = token;
+  if (!secret && m->n_headers) {
     secret = strchr(m->headers[0], ':') + 1;
     while (*secret == ' ') secret++;
   }
@@ -299,8 +309,11 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
       .cancel_user = &cc,
       .method = method,
       .capture_header = capture ? "Mcp-Session-Id" : NULL,
+      .capture_challenge = m->oauth != NULL,
   };
-  return hl__http_request_send(m->http, &req, resp);
+  hl_status st = hl__http_request_send(m->http, &req, resp);
+  free(auth);
+  return st;
 }
 
 static hl_status http_status_error(hl_mcp *m, const hl__http_response *r) {
@@ -332,7 +345,19 @@ static bool json_or_sse(const char *type) {
          (n == 17 && strncasecmp(type, "text/event-stream", n) == 0);
 }
 
-static hl_status wrong_type(hl_mcp *m, const hl__http_response *r, const stream *s) {
+/* Star out `secret` in `text`, also where `text` (a cut-off start of a
+ * body) ends with the secret's first 3 or more bytes. */
+static void blank_out(char *text, const char *secret) {
+  size_t vl = strlen(secret), tl = strlen(text);
+  for (char *at; vl && (at = strstr(text, secret));) memset(at, '*', vl);
+  for (size_t k = tl < vl ? tl : vl - 1; vl && k >= 3; k--)
+    if (memcmp(text + tl - k, secret, k) == 0) {
+      memset(text + tl - k, '*', k);
+      break;
+    }
+}
+
+static hl_status wrong_type(hl_mcp *m, const hl__http_response *r, const stream *s, const char *token) {
   char start[sizeof s->head];
   snprintf(start, sizeof start, "%s", s->head);
   for (char *c = start; *c; c++)
@@ -341,16 +366,24 @@ static hl_status wrong_type(hl_mcp *m, const hl__http_response *r, const stream 
   for (size_t i = 0; i < m->n_headers; i++) {
     const char *v = strchr(m->headers[i], ':') + 1;
     while (*v == ' ') v++;
-    size_t vl = strlen(v);
-    for (char *at; vl && (at = strstr(start, v));) memset(at, '*', vl);
+    blank_out(start, v);
   }
+  if (token) blank_out(start, token);
   return hl_fail(HL_ERR_PROVIDER,
                  "mcp server \"%s\": answered with HTTP %ld and Content-Type \"%.100s\", starting \"%s%s\", "
                  "which is neither JSON nor an event stream",
                  m->name, r->status, r->content_type, start, s->head_len >= sizeof s->head - 1 ? "..." : "");
 }
 
-static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx, bool *expired) {
+/* A 401 or 403 for OAuth (oauth.h) to look at: the status and the
+ * WWW-Authenticate values (malloc'd, may be NULL). */
+typedef struct auth_answer {
+  long status;
+  char *challenge;
+} auth_answer;
+
+static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx, bool *expired,
+                           const char *token, auth_answer *auth) {
   stream s = {.m = m, .p = p, .ctx = ctx, .retry_ms = -1};
   hl__http_response r = {0};
   /* A request sent without a session is an initialize: keep the id the
@@ -358,7 +391,7 @@ static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_c
   pthread_mutex_lock(&m->lock);
   bool initialize = p && !m->session_id;
   pthread_mutex_unlock(&m->lock);
-  hl_status st = send_http(m, NULL, text, NULL, &s, ctx, initialize, &r);
+  hl_status st = send_http(m, NULL, text, NULL, &s, ctx, initialize, token, &r);
   if (st == HL_ERR_CANCELLED && p && pending_done(m, p)) { /* ended by on_data: answered */
     st = HL_OK;
     if (!r.status) r.status = 200;
@@ -366,7 +399,7 @@ static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_c
   if (st == HL_OK && r.status >= 200 && r.status < 300 && r.status != 202 && !json_or_sse(r.content_type)) {
     /* A proxy's page or anything else that is no MCP answer: say what came
      * (what was read of it as SSE is no message either). */
-    st = wrong_type(m, &r, &s);
+    st = wrong_type(m, &r, &s, token);
   } else if (st == HL_OK && r.status >= 200 && r.status < 300) {
     stream_end(&s);
     if (initialize && r.captured) {
@@ -386,7 +419,7 @@ static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_c
       char last[256];
       snprintf(last, sizeof last, "%s", s.event_id);
       hl__http_response_clear(&r);
-      st = send_http(m, NULL, NULL, last, &s, ctx, false, &r);
+      st = send_http(m, NULL, NULL, last, &s, ctx, false, token, &r);
       if (st == HL_ERR_CANCELLED && pending_done(m, p)) {
         st = HL_OK;
         break;
@@ -405,6 +438,11 @@ static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_c
     *expired = r.status == 404 && m->session_id && !initialize;
     pthread_mutex_unlock(&m->lock);
     st = http_status_error(m, &r);
+    if (auth && (r.status == 401 || r.status == 403)) {
+      auth->status = r.status;
+      auth->challenge = r.challenge;
+      r.challenge = NULL;
+    }
   }
   /* HL_ERR_CANCELLED and HL_ERR_TIMEOUT: roundtrip() words them and sends
    * notifications/cancelled. */
@@ -419,7 +457,27 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
   if (m->session_id) session = strdup(m->session_id);
   pthread_mutex_unlock(&m->lock);
   bool expired = false;
-  hl_status st = send_once(m, text, p, ctx, &expired);
+  hl_status st;
+  /* With OAuth: a 401 or 403 is the authorization's to answer (oauth.c),
+   * then the same message goes again: the server did not take it. */
+  for (int rounds = 0;;) {
+    char *token = m->oauth ? hl__oauth_token(m) : NULL;
+    auth_answer auth = {0};
+    st = send_once(m, text, p, ctx, &expired, token, &auth);
+    bool again = false;
+    if (auth.status && m->oauth) {
+      char msg[700];
+      snprintf(msg, sizeof msg, "%s", hl_last_error());
+      hl_status ost = hl__oauth_challenge(m, auth.status, auth.challenge, token, &rounds);
+      if (ost == HL_OK) again = true;
+      else if (ost == HL_ERR_NOT_FOUND) hl_fail(st, "%s", msg); /* not OAuth's: the HTTP error stands */
+      else st = ost;
+    }
+    free(auth.challenge);
+    if (token) memset(token, 0, strlen(token));
+    free(token);
+    if (!again) break;
+  }
   if (expired && m->connected) {
     /* 404 for our session: the server forgot it. The protocol says to
      * start a new one with initialize, then the request goes again. */
@@ -428,7 +486,9 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
     snprintf(msg, sizeof msg, "%s", hl_last_error());
     if (hl__mcp_reinitialize(m, session) == HL_OK) {
       expired = false;
-      st = send_once(m, text, p, ctx, &expired);
+      char *token = m->oauth ? hl__oauth_token(m) : NULL;
+      st = send_once(m, text, p, ctx, &expired, token, NULL);
+      free(token);
     } else {
       st = hl_fail(keep, "%s (and a new session could not be started: %s)", msg, hl_last_error());
     }
@@ -484,14 +544,20 @@ static void *listener_main(void *arg) {
       snprintf(lasth, sizeof lasth, "Last-Event-ID: %s", last);
       hdrs[n++] = lasth;
     }
+    char *token = m->oauth ? hl__oauth_token(m) : NULL;
+    char *auth = bearer_line(token);
+    if (auth) hdrs[n++] = auth;
     for (size_t i = 0; i < m->n_headers && n < 40; i++) hdrs[n++] = m->headers[i];
     cancel_ctx cc = {m, NULL};
     char what[200];
     snprintf(what, sizeof what, "mcp server \"%s\" (GET stream)", m->name);
     hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = what,
                             .on_data = on_data, .data_user = &s, .cancelled = is_cancelled,
-                            .cancel_user = &cc, .on_headers = listen_settled, .headers_user = m};
+                            .cancel_user = &cc, .on_headers = listen_settled, .headers_user = m,
+                            .secret = token};
     hl_status st = hl__http_request_send(m->listen_http, &req, &r);
+    free(auth);
+    free(token);
     listen_settled(0, m); /* failed before any answer: nobody waits for it */
     if (st == HL_OK && r.status >= 200 && r.status < 300) {
       stream_end(&s);
@@ -592,13 +658,19 @@ void hl__mcp_http_close(hl_mcp *m) {
       snprintf(version, sizeof version, "MCP-Protocol-Version: %s", m->version);
       hdrs[n++] = version;
     }
+    char *token = m->oauth ? hl__oauth_token(m) : NULL;
+    char *auth = bearer_line(token);
+    if (auth) hdrs[n++] = auth;
     for (size_t i = 0; i < m->n_headers && n < 20; i++) hdrs[n++] = m->headers[i];
     hl__http_options o = *hl__http_get_options(m->http);
     o.timeout_ms = 5000;
     hl__http_set_options(m->http, &o);
-    hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = "mcp", .method = "DELETE"};
+    hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = "mcp", .method = "DELETE",
+                            .secret = token};
     hl__http_request_send(m->http, &req, &r); /* 405: the server keeps sessions itself */
     hl__http_response_clear(&r);
+    free(auth);
+    free(token);
   }
   hl__http_free(m->http);
   m->http = NULL;

@@ -1,7 +1,8 @@
 /*
  * lib/mcp/mcp_internal.h - the MCP client's private state, shared by the
  * files of lib/mcp: jsonrpc.c (message framing and ids), session.c
- * (requests, dispatch, initialize), stdio.c and http.c (the transports),
+ * (requests, dispatch, initialize), stdio.c and http.c (the transports;
+ * http.c's OAuth in oauth.h),
  * tools.c (tools/list and hl_tool mapping), worker.c (server requests,
  * list refreshes and events off the event loop).
  *
@@ -87,6 +88,7 @@ struct hl_mcp {
   char **headers;
   size_t n_headers;
   char *ca_file;             /* HTTP: PEM file of trusted CAs (NULL: the system's) */
+  struct hl__oauth *oauth;   /* HTTP: OAuth (oauth.h), NULL: none */
   atomic_uint timeout_ms;     /* may change after connect (atomic) */
   atomic_bool progress_resets; /* notifications/progress restart a request's time limit */
   atomic_uint max_total_ms;  /* ... up to this much in all (0: no cap) */
@@ -148,6 +150,8 @@ struct hl_mcp {
 };
 
 /* ---- session.c ---- */
+/* HL_OK while the client may still be configured (before connect). */
+hl_status hl__mcp_configurable(hl_mcp *m, const char *what);
 void hl__mcp_ref(hl_mcp *m);
 void hl__mcp_unref(hl_mcp *m);
 /* Record the client's last error and return `st` (also hl_fail). */

@@ -15,6 +15,7 @@
 #include "mcp_internal.h"
 #include "core/util.h"
 #include "providers/http.h"
+#include "oauth.h"
 
 static const char *const supported_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
 
@@ -47,6 +48,7 @@ static void destroy(hl_mcp *m) {
   for (size_t i = 0; i < m->n_headers; i++) free(m->headers[i]);
   free(m->headers);
   free(m->ca_file);
+  hl__oauth_free(m->oauth);
   free(m->prefix);
   free_strv(m->include);
   free_strv(m->exclude);
@@ -242,7 +244,7 @@ hl_mcp *hl_mcp_new_http(const char *name, const char *url) {
   return m;
 }
 
-static hl_status configurable(hl_mcp *m, const char *what) {
+hl_status hl__mcp_configurable(hl_mcp *m, const char *what) {
   if (!m) return hl_fail(HL_ERR_INVALID, "%s: NULL client", what);
   if (m->connect_tried) return hl_fail(HL_ERR_STATE, "%s: configure before hl_mcp_connect()", what);
   return HL_OK;
@@ -261,7 +263,7 @@ static hl_status push_str(char ***v, size_t *n, const char *s) {
 }
 
 hl_status hl_mcp_set_env(hl_mcp *m, const char *key, const char *value) {
-  hl_status st = configurable(m, "hl_mcp_set_env");
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_set_env");
   if (st) return st;
   if (!key || !*key || strchr(key, '='))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_env: bad variable name");
@@ -272,7 +274,7 @@ hl_status hl_mcp_set_env(hl_mcp *m, const char *key, const char *value) {
 }
 
 hl_status hl_mcp_set_cwd(hl_mcp *m, const char *dir) {
-  hl_status st = configurable(m, "hl_mcp_set_cwd");
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_set_cwd");
   if (st) return st;
   char *c = hl__strdup(dir);
   if (dir && !c) return hl__oom();
@@ -282,7 +284,7 @@ hl_status hl_mcp_set_cwd(hl_mcp *m, const char *dir) {
 }
 
 hl_status hl_mcp_add_header(hl_mcp *m, const char *line) {
-  hl_status st = configurable(m, "hl_mcp_add_header");
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_add_header");
   if (st) return st;
   if (!line || !strchr(line, ':') || strpbrk(line, "\r\n"))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_add_header: expected one \"Name: value\" line");
@@ -290,7 +292,7 @@ hl_status hl_mcp_add_header(hl_mcp *m, const char *line) {
 }
 
 hl_status hl_mcp_set_ca_file(hl_mcp *m, const char *path) {
-  hl_status st = configurable(m, "hl_mcp_set_ca_file");
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_set_ca_file");
   if (st) return st;
   if (m->kind != HL__MCP_HTTP)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_ca_file: %s is not an HTTP client", hl_mcp_name(m));
@@ -324,7 +326,7 @@ void hl_mcp_set_max_message_bytes(hl_mcp *m, size_t max_bytes) {
 }
 
 hl_status hl_mcp_set_prefix(hl_mcp *m, const char *prefix) {
-  hl_status st = configurable(m, "hl_mcp_set_prefix");
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_set_prefix");
   if (st) return st;
   char *c = hl__strdup(prefix);
   if (prefix && !c) return hl__oom();
@@ -334,7 +336,7 @@ hl_status hl_mcp_set_prefix(hl_mcp *m, const char *prefix) {
 }
 
 static hl_status set_list(hl_mcp *m, char ***slot, const char *const *names, const char *what) {
-  hl_status st = configurable(m, what);
+  hl_status st = hl__mcp_configurable(m, what);
   if (st) return st;
   char **c = NULL;
   if (names && !(c = copy_strv(names, NULL))) return hl__oom();
@@ -352,7 +354,7 @@ hl_status hl_mcp_set_exclude(hl_mcp *m, const char *const *names) {
 }
 
 hl_status hl_mcp_add_observer(hl_mcp *m, hl_observer *obs) {
-  hl_status st = configurable(m, "hl_mcp_add_observer");
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_add_observer");
   if (st) return st;
   if (!obs) return hl_fail(HL_ERR_INVALID, "hl_mcp_add_observer: NULL observer");
   hl_observer **nv = realloc(m->obs, (m->n_obs + 1) * sizeof *nv);
@@ -363,7 +365,7 @@ hl_status hl_mcp_add_observer(hl_mcp *m, hl_observer *obs) {
 }
 
 hl_status hl_mcp_set_handler(hl_mcp *m, const char *method, hl_mcp_request_fn fn, void *user) {
-  hl_status st = configurable(m, "hl_mcp_set_handler");
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_set_handler");
   if (st) return st;
   if (!method || !fn) return hl_fail(HL_ERR_INVALID, "hl_mcp_set_handler: NULL method or function");
   for (size_t i = 0; i < m->n_handlers; i++)
@@ -383,7 +385,7 @@ hl_status hl_mcp_set_handler(hl_mcp *m, const char *method, hl_mcp_request_fn fn
 }
 
 hl_status hl_mcp_set_roots(hl_mcp *m, const cJSON *roots) {
-  hl_status st = configurable(m, "hl_mcp_set_roots");
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_set_roots");
   if (st) return st;
   if (!cJSON_IsArray(roots)) return hl_fail(HL_ERR_INVALID, "hl_mcp_set_roots: expected a JSON array");
   cJSON *c = cJSON_Duplicate(roots, 1);

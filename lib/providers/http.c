@@ -286,6 +286,7 @@ struct call {
   int64_t last_activity;
   char *content_type;
   char *captured;            /* value of req->capture_header, if any */
+  char *challenge;           /* WWW-Authenticate values (req->capture_challenge) */
 
   /* Shared with the caller, under `lock`. */
   pthread_mutex_t lock;
@@ -483,6 +484,27 @@ static bool before_send(CURL *easy, void *user) {
   return true;
 }
 
+/* Cap on the WWW-Authenticate values kept for one answer: a challenge is
+ * a few hundred bytes; a server that sends more gets the first part. */
+#define CHALLENGE_MAX 8192
+
+/* Append one WWW-Authenticate value (`v`, `n` bytes after the header's
+ * name, line end included) to x->challenge: several header lines are one list
+ * (RFC 9110 section 5.3), so they join with ", ". Read from `data`, not
+ * the 256-byte copy the other headers use: a challenge is often longer. */
+static void keep_challenge(call *x, const char *v, size_t n) {
+  while (n && (*v == ' ' || *v == '\t')) v++, n--;
+  while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+  size_t have = x->challenge ? strlen(x->challenge) : 0;
+  if (!n || have + n + 2 >= CHALLENGE_MAX) return;
+  char *c = realloc(x->challenge, have + n + 3);
+  if (!c) return;
+  if (have) memcpy(c + have, ", ", 2), have += 2;
+  memcpy(c + have, v, n);
+  c[have + n] = '\0';
+  x->challenge = c;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *user) {
   call *x = user;
   size_t len = size * n;
@@ -501,6 +523,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
     long code = 0;
     if (x->req->on_headers) curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200) x->req->on_headers(code, x->req->headers_user);
+  }
+  if (x->req->capture_challenge && len > 17 && strncasecmp(data, "WWW-Authenticate:", 17) == 0) {
+    keep_challenge(x, data + 17, len - 17);
+    return len;
   }
   char line[256];
   size_t l = len < sizeof line - 1 ? len : sizeof line - 1;
@@ -673,9 +699,11 @@ static void reset_attempt(call *c) {
   free(c->buf);
   free(c->content_type);
   free(c->captured);
+  free(c->challenge);
   c->buf = NULL;
   c->content_type = NULL;
   c->captured = NULL;
+  c->challenge = NULL;
   c->len = c->cap = 0;
   c->status = 0;
   c->status_known = c->stream_body = c->too_large = false;
@@ -1186,6 +1214,8 @@ static hl_status take_response(call *c, hl_status sink_st, hl__http_response *re
     c->content_type = NULL;
     resp->captured = c->captured;
     c->captured = NULL;
+    resp->challenge = c->challenge;
+    c->challenge = NULL;
     bool ok2xx = c->status >= 200 && c->status < 300;
     if (c->buf && !(ok2xx && req->on_data)) {
       resp->body = ok2xx ? c->buf : hl__redact(c->buf, req->secret);
@@ -1201,6 +1231,7 @@ static void call_free(call *c) {
   free(c->buf);
   free(c->content_type);
   free(c->captured);
+  free(c->challenge);
   free(c->pend);
   free(c->msg);
   free(c->head);
@@ -1279,5 +1310,6 @@ void hl__http_response_clear(hl__http_response *resp) {
   free(resp->body);
   free(resp->content_type);
   free(resp->captured);
+  free(resp->challenge);
   memset(resp, 0, sizeof *resp);
 }

@@ -129,6 +129,9 @@ typedef struct hl__http_request {
   const char *method;        /* e.g. "DELETE"; NULL: POST with a body, else GET (MCP) */
   const char *capture_header;/* a response header whose value resp->captured gets (MCP's
                                 Mcp-Session-Id); NULL: none */
+  /* Keep the answer's WWW-Authenticate values in resp->challenge (MCP's
+   * OAuth reads a 401's or 403's challenge). */
+  bool capture_challenge;
   /* Called with the status once a final (non-1xx) response's headers have
    * all arrived, before its body: MCP waits for its GET stream to be open.
    * Runs on the loop thread: must be short and thread-safe. May be NULL. */
@@ -158,6 +161,8 @@ typedef struct hl__http_response {
    * was not retried; 0 otherwise. */
   double retry_after_refused_ms;
   char *captured;            /* value of req->capture_header (malloc'd) or NULL */
+  char *challenge;           /* req->capture_challenge: the WWW-Authenticate values joined
+                                with ", " (capped at 8 KiB, malloc'd), or NULL */
 } hl__http_response;
 
 /*

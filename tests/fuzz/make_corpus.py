@@ -237,6 +237,19 @@ try:
 except Exception as e:  # noqa: BLE001 - as for server.py
     print("make_corpus: no seeds from hostile_server.py (%s: %s)" % (type(e).__name__, e), file=sys.stderr)
 
+# ---------------------------------------------------------------- OAuth
+
+# fuzz_oauth: the challenges of test_www_auth.c (mode 0) and the URLs and
+# queries of the OAuth tests (mode 1).
+for lit in literals(os.path.join(tests, "mcp", "test_www_auth.c")):
+    if b"Bearer" in lit or b"=" in lit:
+        add("fuzz_oauth", b"\x00" + lit)
+for lit in literals(os.path.join(tests, "mcp", "test_oauth.c")):
+    if lit.startswith(b"http") or b"=" in lit:
+        add("fuzz_oauth", b"\x01" + lit)
+add("fuzz_oauth", b"\x01http://127.0.0.1:1/callback?code=a%20b&state=x+y#frag")
+add("fuzz_oauth", b"\x01HTTPS://Example.COM:443/a/b?c=d")
+
 # ---------------------------------------------------------------- JavaScript
 
 for path in c_files("sandbox"):

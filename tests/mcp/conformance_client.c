@@ -8,14 +8,34 @@
  * only when the call's result is the one the scenario's server sends, so
  * a client that gets a wrong answer fails even where the suite's own
  * checks are only about what it saw on the wire. The auth/ scenarios
- * need OAuth, which the client does not have: connecting must fail
- * with a clear message (the server's 401).
+ * run the library's OAuth (hl_mcp_set_oauth()): the user-agent step is
+ * a GET of the authorization URL that does not follow the redirect, whose
+ * Location is the redirect a browser would have followed (the suite's
+ * authorization servers approve at once); a pre-registered client's id
+ * and secret come in the suite's MCP_CONFORMANCE_CONTEXT; the Client ID
+ * Metadata Document URL is the one the suite's basic-cimd scenario
+ * expects; the client-credentials scenarios use that grant (machine to
+ * machine). Then the scenario's tool is called.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hookline.h"
+#include "oauth_agent.h"
+
+#define REDIRECT_URI "http://localhost:3000/callback"
+#define CIMD_URL "https://conformance-test.local/client-metadata.json"
+
+/* The pre-registered client of MCP_CONFORMANCE_CONTEXT, if any. */
+static void context_client(cJSON **ctx, const char **id, const char **secret) {
+  const char *text = getenv("MCP_CONFORMANCE_CONTEXT");
+  *ctx = text ? cJSON_Parse(text) : NULL;
+  const cJSON *i = cJSON_GetObjectItemCaseSensitive(*ctx, "client_id");
+  const cJSON *s = cJSON_GetObjectItemCaseSensitive(*ctx, "client_secret");
+  *id = cJSON_IsString(i) ? i->valuestring : NULL;
+  *secret = cJSON_IsString(s) ? s->valuestring : NULL;
+}
 
 /* Accept with no content: the library must add the requested defaults. */
 static hl_status accept_empty(hl_mcp *m, const char *method, const cJSON *params, cJSON **result,
@@ -68,11 +88,23 @@ int main(int argc, char **argv) {
     hl_mcp_free(m);
     return fail("handler", hl_last_error());
   }
+  cJSON *ctx = NULL;
+  if (strncmp(scenario, "auth/", 5) == 0) {
+    hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT_URI, .authorize = oauth_agent_follow_once,
+                      .client_metadata_url = CIMD_URL, .client_name = "hookline conformance client",
+                      .client_credentials = strncmp(scenario, "auth/client-credentials-", 24) == 0};
+    context_client(&ctx, &o.client_id, &o.client_secret);
+    if (hl_mcp_set_oauth(m, &o) != HL_OK) {
+      cJSON_Delete(ctx);
+      hl_mcp_free(m);
+      return fail("oauth", hl_last_error());
+    }
+  }
   int rc;
   if (hl_mcp_connect(m) != HL_OK) {
     rc = fail("connect", hl_mcp_errmsg(m));
   } else if (strncmp(scenario, "auth/", 5) == 0) {
-    rc = fail(scenario, "connected without OAuth (the client has none: expected a refusal)");
+    rc = call_expect(m, "test-tool", NULL, "test");
   } else if (strcmp(scenario, "initialize") == 0) {
     rc = 0;
   } else if (strcmp(scenario, "tools_call") == 0) {
@@ -86,6 +118,7 @@ int main(int argc, char **argv) {
     rc = fail(scenario, "unknown scenario");
   }
   hl_mcp_free(m);
+  cJSON_Delete(ctx);
   /* The suite keeps stdout but not the exit status: say it. */
   if (rc == 0) printf("conformance_client: %s ok\n", scenario);
   return rc;

@@ -22,6 +22,7 @@
 
 #include "hookline.h"
 #include "check.h"
+#include "providers/http.h"
 #include "spawn_script.h"
 
 static inline const char *fx_env(const char *name) {
@@ -42,6 +43,22 @@ static inline const char *fx_everything(void) {
     exit(1);
   }
   return p;
+}
+
+/* GET (body NULL) or POST `body` to a test server's `path` on
+ * 127.0.0.1:`port` (its log, its controls): the answer as JSON (the
+ * caller's), or NULL. */
+static inline cJSON *fx_server_json(int port, const char *path, const char *body) {
+  char u[200];
+  snprintf(u, sizeof u, "http://127.0.0.1:%d%s", port, path);
+  hl__http *h = hl__http_new(NULL);
+  hl__http_request req = {.url = u, .what = "test server", .body = body, .body_len = body ? strlen(body) : 0};
+  hl__http_response r = {0};
+  cJSON *j = NULL;
+  if (h && hl__http_request_send(h, &req, &r) == HL_OK && r.body) j = cJSON_Parse(r.body);
+  hl__http_response_clear(&r);
+  hl__http_free(h);
+  return j;
 }
 
 static inline void fx_sleep_ms(long ms) {

@@ -16,18 +16,7 @@
 static int port;
 static char url[128];
 
-static cJSON *server_log(void) {
-  char logurl[128];
-  snprintf(logurl, sizeof logurl, "http://127.0.0.1:%d/__log", port);
-  hl__http *h = hl__http_new(NULL);
-  hl__http_request req = {.url = logurl, .what = "log"};
-  hl__http_response r = {0};
-  cJSON *log = NULL;
-  if (hl__http_request_send(h, &req, &r) == HL_OK && r.body) log = cJSON_Parse(r.body);
-  hl__http_response_clear(&r);
-  hl__http_free(h);
-  return log;
-}
+static cJSON *server_log(void) { return fx_server_json(port, "/__log", NULL); }
 
 static char *call_text(hl_mcp *m, const char *tool, hl_status *st) {
   cJSON *res = NULL;

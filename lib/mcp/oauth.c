@@ -1,0 +1,340 @@
+/*
+ * lib/mcp/oauth.c - MCP authorization's flow (see hl_mcp_set_oauth() in
+ * hookline/mcp.h): the options, what to do with a 401 or 403 (the token
+ * another request renewed meanwhile, a refresh, a new authorization,
+ * step-up on insufficient_scope within a limit), and an authorization:
+ * discovery (oauth_meta.c), the client's identity (oauth_client.c), then
+ * the authorization code grant with PKCE S256, `state` and the resource
+ * indicator, or the client_credentials grant, and the token request
+ * (oauth_tokens.c).
+ *
+ * Locks: `flow` makes one authorization or refresh at a time per client
+ * (the authorize callback runs under it, on the thread whose request met
+ * the 401); `lock` guards the token fields for the requests that read
+ * the current token meanwhile.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "mcp_internal.h"
+#include "oauth.h"
+#include "core/sha256.h"
+#include "providers/http.h"
+
+/* Authorizations (or refreshes) one request may cause: its first 401, and
+ * one step-up for a 403; a server that keeps refusing gets no third. */
+#define MAX_ROUNDS 2
+
+static void free_config(hl__oauth *o) {
+  free(o->redirect_uri);
+  free(o->client_id);
+  free(o->client_secret);
+  free(o->client_metadata_url);
+  free(o->client_name);
+}
+
+void hl__oauth_free(hl__oauth *o) {
+  if (!o) return;
+  free_config(o);
+  hl__oauth_forget_tokens(o);
+  if (o->http) hl__http_free(o->http);
+  pthread_mutex_destroy(&o->flow);
+  pthread_mutex_destroy(&o->lock);
+  free(o);
+}
+
+static bool copy_opt(char **dst, const char *src) {
+  *dst = NULL;
+  return !src || (*dst = strdup(src)) != NULL;
+}
+
+hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_set_oauth");
+  if (st) return st;
+  if (m->kind != HL__MCP_HTTP)
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: %s is not an HTTP client", hl_mcp_name(m));
+  if (!opts || opts->size < offsetof(hl_mcp_oauth, save_tokens) + sizeof(hl_mcp_token_save_fn))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: opts->size is too small (set it to sizeof(hl_mcp_oauth))");
+  /* What a size from before client_credentials was appended reads as false. */
+  bool cc = opts->size >= offsetof(hl_mcp_oauth, client_credentials) + sizeof(bool) && opts->client_credentials;
+  if (cc && (!opts->client_id || !opts->client_secret))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_credentials needs client_id and client_secret");
+  if (!cc && (!opts->redirect_uri || !*opts->redirect_uri || !opts->authorize))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: redirect_uri and authorize are required");
+  if (!opts->load_tokens != !opts->save_tokens)
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: give both load_tokens and save_tokens, or neither");
+  if (opts->client_metadata_url && strncmp(opts->client_metadata_url, "https://", 8) != 0)
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_metadata_url must be an https:// URL");
+  hl__oauth *o = calloc(1, sizeof *o);
+  if (!o) return hl__oom();
+  pthread_mutex_init(&o->flow, NULL);
+  pthread_mutex_init(&o->lock, NULL);
+  o->m = m;
+  o->authorize = opts->authorize;
+  o->user = opts->user_data;
+  o->load = opts->load_tokens;
+  o->save = opts->save_tokens;
+  o->client_credentials = cc;
+  if (!copy_opt(&o->redirect_uri, opts->redirect_uri) || !copy_opt(&o->client_id, opts->client_id) ||
+      !copy_opt(&o->client_secret, opts->client_secret) ||
+      !copy_opt(&o->client_metadata_url, opts->client_metadata_url) ||
+      !copy_opt(&o->client_name, opts->client_name ? opts->client_name : "hookline")) {
+    hl__oauth_free(o);
+    return hl__oom();
+  }
+  hl__oauth_free(m->oauth);
+  m->oauth = o;
+  return HL_OK;
+}
+
+/* The HTTP client for authorization servers, made at first use: capped
+ * answers, the MCP request time limit, the client's CA file. */
+hl_status hl__oauth_http(hl__oauth *o) {
+  if (o->http) return HL_OK;
+  hl__http_options opt;
+  hl__http_options_default(&opt);
+  opt.max_retries = 0; /* a code is single-use: a token request sent twice may void it */
+  opt.max_response_bytes = HL__OAUTH_MAX_BODY;
+  unsigned t = atomic_load(&o->m->timeout_ms);
+  opt.timeout_ms = t ? (long)t : 60000;
+  o->http = hl__http_new(&opt);
+  if (!o->http) return hl_last_status();
+  if (o->m->ca_file) {
+    hl_status st = hl__http_set_ca_file(o->http, o->m->ca_file, "mcp oauth");
+    if (st) return st;
+  }
+  return HL_OK;
+}
+
+/* ---- authorization ---- */
+
+/* `n` random bytes as base64url (PKCE verifier, state). */
+static hl_status random_b64(size_t n, char *out) {
+  uint8_t b[48];
+  if (n > sizeof b || getrandom(b, n, 0) != (ssize_t)n)
+    return hl_fail(HL_ERR_IO, "mcp oauth: no random bytes for PKCE (getrandom failed)");
+  hl__base64(b, n, true, out);
+  memset(b, 0, sizeof b);
+  return HL_OK;
+}
+
+/* The authorization URL for the user agent. */
+static char *authorization_url(hl__oauth *o, const hl__oauth_meta *meta, const char *id, const char *scope,
+                               const char *state, const char *challenge) {
+  hl__jbuf b = {0};
+  hl__jbuf_raw(&b, meta->authorization_endpoint, strlen(meta->authorization_endpoint));
+  hl__jbuf q = {0};
+  hl__form_add(&q, "response_type", "code");
+  hl__form_add(&q, "client_id", id);
+  hl__form_add(&q, "redirect_uri", o->redirect_uri);
+  hl__form_add(&q, "state", state);
+  hl__form_add(&q, "code_challenge", challenge);
+  hl__form_add(&q, "code_challenge_method", "S256");
+  hl__form_add(&q, "resource", meta->resource);
+  if (scope && *scope) hl__form_add(&q, "scope", scope);
+  hl__jbuf_raw(&b, strchr(meta->authorization_endpoint, '?') ? "&" : "?", 1);
+  if (q.p) hl__jbuf_raw(&b, q.p, q.len);
+  bool failed = b.failed || q.failed;
+  free(q.p);
+  if (failed) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p;
+}
+
+/* The user-agent step and the redirect's checks: *code (malloc'd). */
+static hl_status user_step(hl__oauth *o, const char *url, const char *state, char **code) {
+  *code = NULL;
+  char *redirect = NULL;
+  hl_status st = o->authorize(o->m, url, &redirect, o->user);
+  if (st != HL_OK) {
+    free(redirect);
+    return hl__mcp_fail(o->m, st, "mcp server \"%s\": authorization: the authorize callback failed: %s", o->m->name,
+                        hl_last_error());
+  }
+  char *err = hl__url_param(redirect, "error");
+  char *got_state = hl__url_param(redirect, "state");
+  char *c = hl__url_param(redirect, "code");
+  free(redirect);
+  if (err) {
+    char q[200];
+    hl__quote(q, sizeof q, err);
+    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization: the authorization server refused: error %s",
+                      o->m->name, q);
+  } else if (!got_state || strcmp(got_state, state) != 0) {
+    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization: the redirect's state %s the one sent "
+                      "(a forged or stale redirect)", o->m->name, got_state ? "does not match" : "is missing, not");
+  } else if (!c || !*c) {
+    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization: the redirect has no code", o->m->name);
+  } else {
+    *code = c;
+    c = NULL;
+  }
+  free(err);
+  free(got_state);
+  free(c);
+  return st;
+}
+
+/* The authorization code grant: PKCE, the user step, the exchange. */
+static hl_status code_flow(hl__oauth *o, const hl__oauth_meta *meta, const char *id, const char *secret,
+                           unsigned method, const char *scope) {
+  char verifier[HL_BASE64_SIZE(32)], state[HL_BASE64_SIZE(16)], challenge[HL_BASE64_SIZE(HL_SHA256_LEN)];
+  char *code = NULL, *url = NULL;
+  hl_status st = random_b64(32, verifier);
+  if (st == HL_OK) st = random_b64(16, state);
+  if (st == HL_OK) {
+    uint8_t d[HL_SHA256_LEN];
+    hl__sha256(verifier, strlen(verifier), d);
+    hl__base64(d, sizeof d, true, challenge);
+    if (!(url = authorization_url(o, meta, id, scope, state, challenge))) st = hl__oom();
+  }
+  if (st == HL_OK) st = user_step(o, url, state, &code);
+  if (st == HL_OK) {
+    hl__jbuf form = {0};
+    hl__form_add(&form, "grant_type", "authorization_code");
+    hl__form_add(&form, "code", code);
+    hl__form_add(&form, "redirect_uri", o->redirect_uri);
+    hl__form_add(&form, "code_verifier", verifier);
+    hl__form_add(&form, "resource", meta->resource);
+    st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
+    if (form.p) memset(form.p, 0, form.len);
+    free(form.p);
+  }
+  memset(verifier, 0, sizeof verifier);
+  free(code);
+  free(url);
+  return st;
+}
+
+/* The client_credentials grant (no user). */
+static hl_status client_credentials(hl__oauth *o, const hl__oauth_meta *meta, const char *id, const char *secret,
+                                    unsigned method, const char *scope) {
+  hl__jbuf form = {0};
+  hl__form_add(&form, "grant_type", "client_credentials");
+  if (scope && *scope) hl__form_add(&form, "scope", scope);
+  hl__form_add(&form, "resource", meta->resource);
+  hl_status st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
+  if (form.p) memset(form.p, 0, form.len);
+  free(form.p);
+  return st;
+}
+
+/* A whole authorization (under `flow`): discovery, identity, the grant;
+ * the tokens into *o. `scope` NULL: the PRM's. */
+static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope) {
+  hl_status st = hl__oauth_http(o);
+  if (st) return st;
+  hl__oauth_meta meta;
+  st = hl__oauth_discover(o, o->m->url, prm_url, &meta);
+  if (st != HL_OK) return hl__mcp_fail(o->m, st, "%s", hl_last_error());
+  if (!scope) scope = meta.prm_scopes;
+  char *id = NULL, *secret = NULL;
+  unsigned method = HL__AUTH_NONE;
+  st = hl__oauth_identity(o, &meta, &id, &secret, &method);
+  if (st == HL_OK && o->client_credentials) st = client_credentials(o, &meta, id, secret, method, scope);
+  else if (st == HL_OK) st = code_flow(o, &meta, id, secret, method, scope);
+  if (st == HL_OK) {
+    /* Where these tokens refresh, and with which identity. */
+    pthread_mutex_lock(&o->lock);
+    free(o->token_endpoint);
+    free(o->resource);
+    free(o->issuer);
+    free(o->used_id);
+    free(o->used_secret);
+    o->token_endpoint = meta.token_endpoint;
+    o->resource = meta.resource;
+    o->issuer = meta.issuer;
+    meta.token_endpoint = meta.resource = meta.issuer = NULL;
+    o->used_id = id;
+    o->used_secret = secret;
+    o->used_method = method;
+    id = secret = NULL;
+    pthread_mutex_unlock(&o->lock);
+    hl__oauth_save_tokens(o);
+  }
+  free(id);
+  if (secret) memset(secret, 0, strlen(secret));
+  free(secret);
+  hl__oauth_meta_clear(&meta);
+  return st;
+}
+
+/* ---- what http.c calls ---- */
+
+/* `a` with the scopes of `b` it lacks, space-separated (malloc'd). */
+static char *scope_union(const char *a, const char *b) {
+  hl__jbuf u = {0};
+  if (a) hl__jbuf_raw(&u, a, strlen(a));
+  for (const char *p = b; p && *p;) {
+    p += strspn(p, " ");
+    size_t n = strcspn(p, " ");
+    if (!n) break;
+    bool have = false;
+    for (const char *q = a; q && *q && !have;) {
+      q += strspn(q, " ");
+      size_t k = strcspn(q, " ");
+      have = k == n && strncmp(q, p, n) == 0;
+      q += k;
+    }
+    if (!have) {
+      if (u.len) hl__jbuf_raw(&u, " ", 1);
+      hl__jbuf_raw(&u, p, n);
+    }
+    p += n;
+  }
+  if (u.failed) {
+    free(u.p);
+    return NULL;
+  }
+  return u.p ? u.p : strdup("");
+}
+
+hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, const char *sent, int *rounds) {
+  hl__oauth *o = m->oauth;
+  hl__www_auth wa;
+  hl__www_auth_parse(challenge, &wa);
+  bool step_up = status == 403 && wa.error && strcmp(wa.error, "insufficient_scope") == 0;
+  if (status != 401 && !step_up) {
+    hl__www_auth_clear(&wa);
+    return HL_ERR_NOT_FOUND;
+  }
+  pthread_mutex_lock(&o->flow);
+  pthread_mutex_lock(&o->lock);
+  bool renewed = o->access_token && (!sent || strcmp(o->access_token, sent) != 0);
+  bool can_refresh = o->refresh_token && o->token_endpoint && sent;
+  char *had_scope = hl__strdup(o->scope);
+  pthread_mutex_unlock(&o->lock);
+  /* Another request renewed the token meanwhile (for a step-up: with the
+   * scope asked for): use it. */
+  char *wanted = step_up ? scope_union(had_scope, wa.scope) : NULL;
+  if (renewed && step_up && wanted && had_scope && strlen(wanted) == strlen(had_scope)) step_up = false;
+  hl_status st;
+  if (renewed && !step_up) {
+    st = HL_OK;
+  } else if (*rounds >= MAX_ROUNDS) {
+    char q[300] = "";
+    if (wa.error_description) hl__quote(q, sizeof q, wa.error_description);
+    st = hl__mcp_fail(m, HL_ERR_AUTH, "mcp server \"%s\": HTTP %ld%s%s%s even after %d authorizations; giving up",
+                      m->name, status, step_up ? " insufficient_scope" : "", q[0] ? " " : "", q, *rounds);
+  } else {
+    (*rounds)++;
+    st = HL_ERR_NOT_FOUND;
+    if (!step_up && can_refresh) st = hl__oauth_refresh(o);
+    if (st != HL_OK) {
+      char *scope = step_up ? hl__strdup(wanted) : hl__strdup(wa.scope);
+      if ((step_up || wa.scope) && !scope) st = hl__oom();
+      else st = authorize(o, wa.resource_metadata, scope);
+      free(scope);
+    }
+  }
+  pthread_mutex_unlock(&o->flow);
+  free(wanted);
+  free(had_scope);
+  hl__www_auth_clear(&wa);
+  return st;
+}

@@ -1,0 +1,143 @@
+/*
+ * lib/mcp/oauth.h - MCP authorization (OAuth 2.1, see hl_mcp_set_oauth()
+ * in hookline/mcp.h), private to lib/mcp: www_auth.c reads challenges,
+ * oauth_url.c builds and takes apart URLs and forms, oauth_meta.c
+ * discovers the resource's and the authorization server's metadata,
+ * oauth_client.c picks or registers the client's identity,
+ * oauth_tokens.c talks to the token endpoint and keeps the tokens, and
+ * oauth.c runs the flow; http.c asks for the token and hands over the
+ * 401s and 403s.
+ */
+#ifndef HL_MCP_OAUTH_H
+#define HL_MCP_OAUTH_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "hookline/mcp.h"
+#include "core/util.h"
+
+/* ---- www_auth.c ---- */
+/* The parameters of a header's first Bearer challenge (each NULL when
+ * absent; malloc'd). */
+typedef struct hl__www_auth {
+  bool bearer;
+  char *resource_metadata, *scope, *error, *error_description;
+} hl__www_auth;
+/* Parse `header` (NULL: none) into *a (overwritten; clear it after). */
+void hl__www_auth_parse(const char *header, hl__www_auth *a);
+void hl__www_auth_clear(hl__www_auth *a);
+
+/* ---- oauth_url.c ---- */
+/* The origin ("http://host:port", scheme and host lowercased) and the
+ * path (no query or fragment; "" for none) of an http(s) URL, malloc'd.
+ * False (nothing set) for any other URL, one with user info or without
+ * a host, or out of memory. */
+bool hl__url_split(const char *url, char **origin, char **path);
+/* https://, or http:// to a loopback host (localhost, 127.x, [::1]). */
+bool hl__url_secure(const char *url);
+/* Append `s` percent-encoded: RFC 3986's unreserved characters pass. */
+void hl__url_encode(hl__jbuf *b, const char *s);
+/* Append "&name=value" ("name=value" first) percent-encoded as
+ * application/x-www-form-urlencoded wants (and URL queries accept). */
+void hl__form_add(hl__jbuf *b, const char *name, const char *value);
+/* The decoded value of query parameter `name` in `url` (a URL or a bare
+ * "a=1&b=2" query), malloc'd; NULL when absent. */
+char *hl__url_param(const char *url, const char *name);
+
+/* ---- oauth_meta.c ---- */
+enum { HL__AUTH_NONE = 1, HL__AUTH_BASIC = 2, HL__AUTH_POST = 4 };
+
+/* What discovery learnt about the server and its authorization server. */
+typedef struct hl__oauth_meta {
+  char *resource;            /* the resource indicator to send (RFC 8707) */
+  char *prm_scopes;          /* PRM scopes_supported, space-separated (NULL: none) */
+  char *issuer;              /* the authorization server */
+  char *authorization_endpoint, *token_endpoint, *registration_endpoint;
+  unsigned auth_methods;     /* HL__AUTH_* listed; 0: not listed */
+  bool cimd;                 /* client_id_metadata_document_supported */
+} hl__oauth_meta;
+
+typedef struct hl__oauth hl__oauth;
+
+/* Discover for the MCP server `server_url` after a challenge whose
+ * resource_metadata is `prm_url` (NULL: none): the PRM, then the
+ * authorization server's metadata; a 2025-03-26 server without PRM gets
+ * the legacy discovery. HL_OK with *out filled, or HL_ERR_AUTH (or a
+ * transport error) with a message naming the step and URL. */
+hl_status hl__oauth_discover(hl__oauth *o, const char *server_url, const char *prm_url,
+                             hl__oauth_meta *out);
+void hl__oauth_meta_clear(hl__oauth_meta *m);
+/* One request to an authorization server (or for metadata): GET when
+ * `body` is NULL, else a POST of `body` as `content_type`, with
+ * `auth_header` (may be NULL). HL_OK when an answer came: *status, and
+ * *json its body when that is a JSON object (else NULL; the caller's).
+ * Bodies are capped (HL__OAUTH_MAX_BODY). */
+#define HL__OAUTH_MAX_BODY (64u << 10)
+hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, const char *content_type,
+                            const char *auth_header, long *status, cJSON **json);
+
+/* ---- oauth.c ---- */
+struct hl__oauth {
+  hl_mcp *m;
+  /* configuration (copied) */
+  char *redirect_uri, *client_id, *client_secret, *client_metadata_url, *client_name;
+  hl_mcp_authorize_fn authorize;
+  void *user;
+  hl_mcp_token_load_fn load;
+  hl_mcp_token_save_fn save;
+  bool client_credentials;   /* the client_credentials grant instead of a user's code */
+  struct hl__http *http;     /* requests to authorization servers */
+  pthread_mutex_t flow;      /* one authorization or refresh at a time */
+  pthread_mutex_t lock;      /* the fields below (short holds) */
+  bool loaded;               /* the store was asked */
+  char *access_token, *refresh_token, *scope;
+  int64_t expires_at;        /* unix seconds; 0: unknown */
+  /* how to refresh: the identity and endpoint the tokens came from */
+  char *token_endpoint, *resource, *issuer, *used_id, *used_secret;
+  unsigned used_method;      /* HL__AUTH_* */
+};
+
+/* Free the client's OAuth state (NULL fine). */
+void hl__oauth_free(hl__oauth *o);
+/* The HTTP client for authorization servers (made at first use: capped
+ * answers, the client's time limit and CA file). */
+hl_status hl__oauth_http(hl__oauth *o);
+/* ---- oauth_client.c ---- */
+const char *hl__oauth_method_name(unsigned method);   /* "client_secret_basic", ... */
+unsigned hl__oauth_method_of(const char *name);       /* 0: unknown */
+/* The identity to use at `meta`'s authorization server: *id, *secret
+ * (NULL for a public client) and the token endpoint's *method, malloc'd;
+ * may register the client (RFC 7591). HL_ERR_AUTH when there is none. */
+hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id, char **secret,
+                             unsigned *method);
+
+/* ---- oauth_tokens.c ---- */
+/* Drop the tokens and what refreshes them (o->lock held or no other user). */
+void hl__oauth_forget_tokens(hl__oauth *o);
+/* Hand the tokens to the application's store (if any). */
+void hl__oauth_save_tokens(hl__oauth *o);
+/* An authorization server's refusal for a message: `: error "x" "why"`. */
+void hl__oauth_refusal(const cJSON *j, char *buf, size_t size);
+/* POST the grant in `form` to `endpoint` with the client's authentication
+ * added and take the tokens of the answer into *o (`asked_scope` when it
+ * names none); `what` names the step in messages. */
+hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *form, const char *id,
+                                  const char *secret, unsigned method, const char *asked_scope,
+                                  const char *what);
+/* Refresh with the refresh token (under `flow`); HL_ERR_NOT_FOUND when
+ * there is none; a refused one is dropped. */
+hl_status hl__oauth_refresh(hl__oauth *o);
+/* The current access token (malloc'd) or NULL, after the store's tokens
+ * were loaded and an expired token refreshed (first use, any thread). */
+char *hl__oauth_token(hl_mcp *m);
+/* The MCP server answered `status` (401 or 403) with `challenge` (may be
+ * NULL) to a request sent with `sent` (may be NULL). HL_OK: a new token
+ * is there, send the request again; else the error to return. `rounds`
+ * counts this request's authorizations (start at 0). */
+hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, const char *sent,
+                              int *rounds);
+
+#endif

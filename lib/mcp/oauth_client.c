@@ -1,0 +1,112 @@
+/*
+ * lib/mcp/oauth_client.c - the client's identity at an authorization
+ * server, in the order MCP Authorization gives: a client registered in
+ * advance (hl_mcp_oauth.client_id), a Client ID Metadata Document URL
+ * when the server supports them, the identity registered before with the
+ * same issuer, else Dynamic Client Registration (RFC 7591); and how it
+ * authenticates at the token endpoint.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp_internal.h"
+#include "oauth.h"
+
+const char *hl__oauth_method_name(unsigned m) {
+  return m == HL__AUTH_BASIC ? "client_secret_basic" : m == HL__AUTH_POST ? "client_secret_post" : "none";
+}
+
+unsigned hl__oauth_method_of(const char *name) {
+  if (!name) return 0;
+  return strcmp(name, "client_secret_basic") == 0 ? HL__AUTH_BASIC
+         : strcmp(name, "client_secret_post") == 0 ? HL__AUTH_POST
+         : strcmp(name, "none") == 0               ? HL__AUTH_NONE
+                                                   : 0;
+}
+
+/* How to authenticate at the token endpoint: what the registration said
+ * (if the server allows it), else by the secret and the server's list
+ * (RFC 8414's default is client_secret_basic). */
+static unsigned pick_method(unsigned supported, const char *secret, unsigned registered) {
+  if (registered && (!supported || (supported & registered))) return registered;
+  if (!secret) return HL__AUTH_NONE;
+  if (!supported || (supported & HL__AUTH_BASIC)) return HL__AUTH_BASIC;
+  if (supported & HL__AUTH_POST) return HL__AUTH_POST;
+  return HL__AUTH_NONE;
+}
+
+/* The identity for this authorization server into *id, *secret, *method
+ * (malloc'd): pre-registered, CIMD, the one registered before with the
+ * same issuer, or a new registration (RFC 7591). */
+hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id, char **secret, unsigned *method) {
+  *id = *secret = NULL;
+  if (o->client_id) {
+    *id = strdup(o->client_id);
+    *secret = hl__strdup(o->client_secret);
+    *method = pick_method(meta->auth_methods, o->client_secret, 0);
+    return *id && (!o->client_secret || *secret) ? HL_OK : hl__oom();
+  }
+  if (o->client_metadata_url && meta->cimd) {
+    *method = HL__AUTH_NONE;
+    return (*id = strdup(o->client_metadata_url)) ? HL_OK : hl__oom();
+  }
+  pthread_mutex_lock(&o->lock);
+  bool again = o->used_id && o->issuer && strcmp(o->issuer, meta->issuer) == 0 &&
+               !(o->client_metadata_url && strcmp(o->used_id, o->client_metadata_url) == 0);
+  if (again) {
+    *id = strdup(o->used_id);
+    *secret = hl__strdup(o->used_secret);
+    *method = o->used_method;
+  }
+  pthread_mutex_unlock(&o->lock);
+  if (again) return *id ? HL_OK : hl__oom();
+  if (!meta->registration_endpoint)
+    return hl__mcp_fail(o->m, HL_ERR_AUTH,
+                        "mcp server \"%s\": authorization server %s: no client identity (it offers no dynamic "
+                        "client registration%s; give a pre-registered client_id to hl_mcp_set_oauth())",
+                        o->m->name, meta->issuer,
+                        meta->cimd ? " and no client_metadata_url was given" : "");
+  /* Ask for the method the server prefers among what a native app can do. */
+  unsigned want = !meta->auth_methods || (meta->auth_methods & HL__AUTH_NONE) ? HL__AUTH_NONE
+                  : (meta->auth_methods & HL__AUTH_BASIC)                    ? HL__AUTH_BASIC
+                                                                               : HL__AUTH_POST;
+  cJSON *req = cJSON_CreateObject();
+  cJSON *uris = cJSON_AddArrayToObject(req, "redirect_uris");
+  cJSON_AddItemToArray(uris, cJSON_CreateString(o->redirect_uri));
+  cJSON_AddStringToObject(req, "client_name", o->client_name);
+  cJSON *gt = cJSON_AddArrayToObject(req, "grant_types");
+  cJSON_AddItemToArray(gt, cJSON_CreateString("authorization_code"));
+  cJSON_AddItemToArray(gt, cJSON_CreateString("refresh_token"));
+  cJSON *rt = cJSON_AddArrayToObject(req, "response_types");
+  cJSON_AddItemToArray(rt, cJSON_CreateString("code"));
+  cJSON_AddStringToObject(req, "token_endpoint_auth_method", hl__oauth_method_name(want));
+  char *body = cJSON_PrintUnformatted(req);
+  cJSON_Delete(req);
+  if (!body) return hl__oom();
+  hl_status st = hl__oauth_http(o);
+  long status = 0;
+  cJSON *j = NULL;
+  if (st == HL_OK)
+    st = hl__oauth_request(o, meta->registration_endpoint, body, "application/json", NULL, &status, &j);
+  free(body);
+  if (st != HL_OK)
+    return hl__mcp_fail(o->m, st, "mcp server \"%s\": client registration at %s: %s", o->m->name,
+                        meta->registration_endpoint, hl_last_error());
+  const cJSON *cid = cJSON_GetObjectItemCaseSensitive(j, "client_id");
+  if ((status != 200 && status != 201) || !cJSON_IsString(cid) || !cid->valuestring[0]) {
+    char why[400];
+    hl__oauth_refusal(j, why, sizeof why);
+    cJSON_Delete(j);
+    return hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": client registration at %s: HTTP %ld%s%s", o->m->name,
+                        meta->registration_endpoint, status, status == 200 || status == 201 ? ": no client_id" : "",
+                        why);
+  }
+  const cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "client_secret");
+  const cJSON *am = cJSON_GetObjectItemCaseSensitive(j, "token_endpoint_auth_method");
+  *id = strdup(cid->valuestring);
+  *secret = cJSON_IsString(cs) && cs->valuestring[0] ? strdup(cs->valuestring) : NULL;
+  *method = pick_method(meta->auth_methods, *secret, hl__oauth_method_of(cJSON_IsString(am) ? am->valuestring : NULL));
+  bool oom = !*id || (cJSON_IsString(cs) && cs->valuestring[0] && !*secret);
+  cJSON_Delete(j);
+  return oom ? hl__oom() : HL_OK;
+}

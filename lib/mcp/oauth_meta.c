@@ -1,0 +1,363 @@
+/*
+ * lib/mcp/oauth_meta.c - discovery for MCP's OAuth (MCP Authorization
+ * 2025-11-25 "Authorization Server Discovery"):
+ *
+ *  1. Protected Resource Metadata (RFC 9728): at the challenge's
+ *     resource_metadata URL, else at /.well-known/oauth-protected-resource
+ *     with the server's path appended, then without it. Its `resource`
+ *     must be the server's URL or a prefix of it (same origin, whole path
+ *     segments): metadata for another resource would send the user's
+ *     token there. The first authorization server listed is used.
+ *  2. The authorization server's metadata, for an issuer with a path
+ *     (https://as/tenant1): /.well-known/oauth-authorization-server/tenant1,
+ *     /.well-known/openid-configuration/tenant1,
+ *     /tenant1/.well-known/openid-configuration; without a path:
+ *     /.well-known/oauth-authorization-server, then
+ *     /.well-known/openid-configuration. Its `issuer` must be the one
+ *     asked for (RFC 8414 section 3.3), and it must list S256 in
+ *     code_challenge_methods_supported (the spec says to refuse
+ *     otherwise; the client_credentials grant has no PKCE).
+ *  3. A 2025-03-26 server has no PRM: its origin is the authorization
+ *     server (metadata at its root, issuer of the same origin), and
+ *     without metadata the default /authorize, /token and /register.
+ *
+ * Every URL must be https:// or loopback; every answer is capped (the
+ * client's OAuth HTTP client, oauth.c); a 404 or other 4xx moves on to
+ * the next location, anything else fails with the step and URL named.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp_internal.h"
+#include "oauth.h"
+#include "providers/http.h"
+
+void hl__oauth_meta_clear(hl__oauth_meta *m) {
+  free(m->resource);
+  free(m->prm_scopes);
+  free(m->issuer);
+  free(m->authorization_endpoint);
+  free(m->token_endpoint);
+  free(m->registration_endpoint);
+  memset(m, 0, sizeof *m);
+}
+
+/* Fail with `st` and "mcp server "x": " + the message. */
+static hl_status HL_PRINTF(3, 4) meta_fail(hl__oauth *o, hl_status st, const char *fmt, ...) {
+  char msg[900];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return hl_fail(st, "mcp server \"%s\": %s", hl_mcp_name(o->m), msg);
+}
+
+/* A flow stops at its next request once the client is closed
+ * (hl_mcp_free() from another thread; a request under way runs to its
+ * time limit). Loop thread; m->lock is held briefly. */
+static bool client_closed(void *user) {
+  hl_mcp *m = user;
+  pthread_mutex_lock(&m->lock);
+  bool closed = m->closed;
+  pthread_mutex_unlock(&m->lock);
+  return closed;
+}
+
+hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, const char *content_type,
+                            const char *auth_header, long *status, cJSON **json) {
+  *json = NULL;
+  *status = 0;
+  const char *hdrs[3];
+  char type[100];
+  size_t n = 0;
+  hdrs[n++] = "Accept: application/json";
+  if (body) {
+    snprintf(type, sizeof type, "Content-Type: %s", content_type);
+    hdrs[n++] = type;
+  }
+  if (auth_header) hdrs[n++] = auth_header;
+  char what[200];
+  snprintf(what, sizeof what, "mcp server \"%s\" (authorization)", hl_mcp_name(o->m));
+  /* The Basic header's credentials are redacted from any message. */
+  const char *secret = auth_header ? strchr(auth_header, ' ') : NULL;
+  secret = secret ? strchr(secret + 1, ' ') : NULL;
+  hl__http_request req = {
+      .url = url,
+      .body = body,
+      .body_len = body ? strlen(body) : 0,
+      .headers = hdrs,
+      .n_headers = n,
+      .secret = secret ? secret + 1 : NULL,
+      .what = what,
+      .cancelled = client_closed,
+      .cancel_user = o->m,
+  };
+  hl__http_response r = {0};
+  hl_status st = hl__http_request_send(o->http, &req, &r);
+  if (st == HL_OK) {
+    *status = r.status;
+    if (r.body && r.body_len == strlen(r.body)) {
+      cJSON *j = cJSON_ParseWithLength(r.body, r.body_len);
+      if (cJSON_IsObject(j) && hl__json_depth_ok(j, 16)) *json = j;
+      else cJSON_Delete(j);
+    }
+  }
+  hl__http_response_clear(&r);
+  return st;
+}
+
+/* A string member (NULL when absent or not a string). */
+static const char *str(const cJSON *j, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+  return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+/* An array of strings as one space-separated string (NULL: none). */
+static char *joined(const cJSON *j, const char *key) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, key);
+  if (!cJSON_IsArray(a)) return NULL;
+  hl__jbuf b = {0};
+  const cJSON *e;
+  cJSON_ArrayForEach(e, a) {
+    if (!cJSON_IsString(e) || !e->valuestring[0] || strpbrk(e->valuestring, " \"\\")) continue;
+    if (b.len) hl__jbuf_raw(&b, " ", 1);
+    hl__jbuf_raw(&b, e->valuestring, strlen(e->valuestring));
+  }
+  if (b.failed) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p;
+}
+
+static bool lists(const cJSON *j, const char *key, const char *want) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, key), *e;
+  if (!cJSON_IsArray(a)) return false; /* an object's members are no list */
+  cJSON_ArrayForEach(e, a) if (cJSON_IsString(e) && strcmp(e->valuestring, want) == 0) return true;
+  return false;
+}
+
+/* Same URL but for one trailing slash. */
+static bool same_url(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  while (la && a[la - 1] == '/') la--;
+  while (lb && b[lb - 1] == '/') lb--;
+  return la == lb && strncmp(a, b, la) == 0;
+}
+
+/* `resource` names the server at `server_url` or a prefix of it. */
+static bool resource_matches(const char *resource, const char *server_url) {
+  char *ro, *rp, *so, *sp;
+  if (!hl__url_split(resource, &ro, &rp)) return false;
+  if (!hl__url_split(server_url, &so, &sp)) {
+    free(ro);
+    free(rp);
+    return false;
+  }
+  size_t rl = strlen(rp);
+  while (rl && rp[rl - 1] == '/') rl--;
+  bool ok = strcmp(ro, so) == 0 && strncmp(rp, sp, rl) == 0 && (sp[rl] == '\0' || sp[rl] == '/');
+  free(ro);
+  free(rp);
+  free(so);
+  free(sp);
+  return ok;
+}
+
+/* GET one metadata document: HL_OK with *json, HL_ERR_NOT_FOUND for a
+ * 4xx or no JSON object (try the next location), else the failure. */
+static hl_status fetch_meta(hl__oauth *o, const char *what, const char *url, cJSON **json) {
+  if (!hl__url_secure(url))
+    return meta_fail(o, HL_ERR_AUTH, "%s at %s: not https:// (only loopback hosts may use http://)", what, url);
+  long status;
+  hl_status st = hl__oauth_request(o, url, NULL, NULL, NULL, &status, json);
+  if (st != HL_OK) return meta_fail(o, st, "%s at %s: %s", what, url, hl_last_error());
+  if (status >= 400 && status < 500) {
+    cJSON_Delete(*json);
+    *json = NULL;
+    return HL_ERR_NOT_FOUND;
+  }
+  if (status != 200) {
+    cJSON_Delete(*json);
+    *json = NULL;
+    return meta_fail(o, HL_ERR_AUTH, "%s at %s: HTTP %ld", what, url, status);
+  }
+  if (!*json) return meta_fail(o, HL_ERR_AUTH, "%s at %s: the answer is not a JSON object", what, url);
+  return HL_OK;
+}
+
+/* Step 1: the PRM. HL_ERR_NOT_FOUND when there is none (a 2025-03-26
+ * server), with *json NULL. */
+static hl_status find_prm(hl__oauth *o, const char *server_url, const char *prm_url, char **where,
+                          cJSON **json) {
+  *json = NULL;
+  *where = NULL;
+  if (prm_url) {
+    hl_status st = fetch_meta(o, "protected resource metadata", prm_url, json);
+    if (st == HL_ERR_NOT_FOUND)
+      return meta_fail(o, HL_ERR_AUTH, "protected resource metadata at %s: not found (the server's "
+                       "WWW-Authenticate named it)", prm_url);
+    if (st == HL_OK && !(*where = strdup(prm_url))) st = hl__oom();
+    return st;
+  }
+  char *origin, *path;
+  if (!hl__url_split(server_url, &origin, &path)) return meta_fail(o, HL_ERR_AUTH, "bad server URL %s", server_url);
+  size_t plen = strlen(path);
+  while (plen && path[plen - 1] == '/') path[--plen] = '\0';
+  hl_status st = HL_ERR_NOT_FOUND;
+  for (int i = plen ? 0 : 1; i < 2 && st == HL_ERR_NOT_FOUND; i++) {
+    char *url = hl__concat(origin, "/.well-known/oauth-protected-resource", i == 0 ? path : "");
+    if (!url) {
+      st = hl__oom();
+      break;
+    }
+    st = fetch_meta(o, "protected resource metadata", url, json);
+    if (st == HL_OK) *where = url;
+    else free(url);
+  }
+  free(origin);
+  free(path);
+  return st;
+}
+
+/* Step 2 (and 3's metadata): the authorization server's metadata for
+ * `issuer` into *out. `legacy`: the 2025-03-26 way (root locations, issuer
+ * only of the same origin; HL_ERR_NOT_FOUND when there is none). */
+static hl_status find_as(hl__oauth *o, const char *issuer, bool legacy, hl__oauth_meta *out) {
+  if (!hl__url_secure(issuer))
+    return meta_fail(o, HL_ERR_AUTH, "authorization server %s: not https:// (only loopback hosts may use http://)",
+                     issuer);
+  char *origin, *path;
+  if (!hl__url_split(issuer, &origin, &path)) return meta_fail(o, HL_ERR_AUTH, "bad authorization server URL %s", issuer);
+  size_t plen = strlen(path);
+  while (plen && path[plen - 1] == '/') path[--plen] = '\0';
+  if (legacy) path[0] = '\0';
+  char *urls[3] = {0};
+  if (path[0]) {
+    urls[0] = hl__concat(origin, "/.well-known/oauth-authorization-server", path);
+    urls[1] = hl__concat(origin, "/.well-known/openid-configuration", path);
+    char *base = hl__concat(origin, "", path);
+    urls[2] = base ? hl__concat(base, "", "/.well-known/openid-configuration") : NULL;
+    free(base);
+  } else {
+    urls[0] = hl__concat(origin, "", "/.well-known/oauth-authorization-server");
+    urls[1] = hl__concat(origin, "", "/.well-known/openid-configuration");
+  }
+  int n = path[0] ? 3 : 2;
+  hl_status st = HL_ERR_NOT_FOUND;
+  cJSON *j = NULL;
+  const char *where = NULL;
+  for (int i = 0; i < n && st == HL_ERR_NOT_FOUND; i++) {
+    if (!urls[i]) {
+      st = hl__oom();
+      break;
+    }
+    st = fetch_meta(o, "authorization server metadata", urls[i], &j);
+    where = urls[i];
+  }
+  if (st == HL_ERR_NOT_FOUND && !legacy)
+    st = meta_fail(o, HL_ERR_AUTH, "authorization server metadata for %s: not found at %s%s%s", issuer,
+                   urls[0], n > 1 ? " nor at " : "", n > 1 ? urls[n - 1] : "");
+  if (st == HL_OK) {
+    const char *iss = str(j, "issuer");
+    char *io = NULL, *ip = NULL;
+    bool iss_ok = iss && (legacy ? hl__url_split(iss, &io, &ip) && strcmp(io, origin) == 0 : same_url(iss, issuer));
+    free(io);
+    free(ip);
+    const char *az = str(j, "authorization_endpoint"), *tk = str(j, "token_endpoint");
+    const char *reg = str(j, "registration_endpoint");
+    if (!iss_ok) {
+      st = meta_fail(o, HL_ERR_AUTH, "authorization server metadata at %s: issuer mismatch (\"%.200s\", expected %s)",
+                     where, iss ? iss : "(none)", issuer);
+    } else if (!az || !tk) {
+      st = meta_fail(o, HL_ERR_AUTH, "authorization server metadata at %s: no %s", where,
+                     az ? "token_endpoint" : "authorization_endpoint");
+    } else if (!o->client_credentials && !lists(j, "code_challenge_methods_supported", "S256")) {
+      st = meta_fail(o, HL_ERR_AUTH, "authorization server metadata at %s: code_challenge_methods_supported does "
+                     "not list S256 (PKCE is required)", where);
+    } else if (!hl__url_secure(az) || !hl__url_secure(tk) || (reg && !hl__url_secure(reg))) {
+      st = meta_fail(o, HL_ERR_AUTH, "authorization server metadata at %s: an endpoint is not https:// "
+                     "(only loopback hosts may use http://)", where);
+    } else {
+      out->issuer = strdup(iss);
+      out->authorization_endpoint = strdup(az);
+      out->token_endpoint = strdup(tk);
+      out->registration_endpoint = reg ? strdup(reg) : NULL;
+      if (!out->issuer || !out->authorization_endpoint || !out->token_endpoint || (reg && !out->registration_endpoint))
+        st = hl__oom();
+      out->auth_methods = (lists(j, "token_endpoint_auth_methods_supported", "none") ? HL__AUTH_NONE : 0) |
+                          (lists(j, "token_endpoint_auth_methods_supported", "client_secret_basic") ? HL__AUTH_BASIC : 0) |
+                          (lists(j, "token_endpoint_auth_methods_supported", "client_secret_post") ? HL__AUTH_POST : 0);
+      out->cimd = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "client_id_metadata_document_supported"));
+    }
+  }
+  cJSON_Delete(j);
+  for (int i = 0; i < 3; i++) free(urls[i]);
+  free(origin);
+  free(path);
+  return st;
+}
+
+/* Step 3 without metadata: the 2025-03-26 default endpoints. */
+static hl_status legacy_defaults(const char *origin, hl__oauth_meta *out) {
+  out->issuer = strdup(origin);
+  out->authorization_endpoint = hl__concat(origin, "", "/authorize");
+  out->token_endpoint = hl__concat(origin, "", "/token");
+  out->registration_endpoint = hl__concat(origin, "", "/register");
+  if (!out->issuer || !out->authorization_endpoint || !out->token_endpoint || !out->registration_endpoint)
+    return hl__oom();
+  return HL_OK;
+}
+
+/* The server's URL as a resource indicator: no fragment, scheme and host
+ * lowercased (RFC 8707 section 2). */
+static char *canonical(const char *server_url) {
+  char *origin, *path;
+  if (!hl__url_split(server_url, &origin, &path)) return NULL;
+  char *r = hl__concat(origin, "", path);
+  free(origin);
+  free(path);
+  return r;
+}
+
+hl_status hl__oauth_discover(hl__oauth *o, const char *server_url, const char *prm_url, hl__oauth_meta *out) {
+  memset(out, 0, sizeof *out);
+  char *where = NULL;
+  cJSON *prm = NULL;
+  hl_status st = find_prm(o, server_url, prm_url, &where, &prm);
+  if (st == HL_ERR_NOT_FOUND) {
+    /* 2025-03-26: the server's origin is its authorization server. */
+    char *origin = NULL, *path = NULL;
+    if (!hl__url_split(server_url, &origin, &path)) return meta_fail(o, HL_ERR_AUTH, "bad server URL %s", server_url);
+    free(path);
+    st = find_as(o, origin, true, out);
+    if (st == HL_ERR_NOT_FOUND) st = legacy_defaults(origin, out);
+    free(origin);
+    if (st == HL_OK && !(out->resource = canonical(server_url))) st = hl__oom();
+    if (st != HL_OK) hl__oauth_meta_clear(out);
+    return st;
+  }
+  if (st != HL_OK) return st;
+  const char *resource = str(prm, "resource");
+  const cJSON *servers = cJSON_GetObjectItemCaseSensitive(prm, "authorization_servers");
+  const cJSON *first = cJSON_IsArray(servers) ? cJSON_GetArrayItem(servers, 0) : NULL;
+  if (!resource || !resource_matches(resource, server_url)) {
+    st = meta_fail(o, HL_ERR_AUTH, "protected resource metadata at %s: resource \"%.200s\" does not match the server's URL %s",
+                   where, resource ? resource : "(none)", server_url);
+  } else if (!cJSON_IsString(first) || !first->valuestring[0]) {
+    st = meta_fail(o, HL_ERR_AUTH, "protected resource metadata at %s: no authorization_servers", where);
+  } else {
+    st = find_as(o, first->valuestring, false, out);
+    if (st == HL_OK) {
+      out->resource = strdup(resource);
+      out->prm_scopes = joined(prm, "scopes_supported");
+      if (!out->resource) st = hl__oom();
+    }
+  }
+  if (st != HL_OK) hl__oauth_meta_clear(out);
+  cJSON_Delete(prm);
+  free(where);
+  return st;
+}

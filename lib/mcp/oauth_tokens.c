@@ -1,0 +1,295 @@
+/*
+ * lib/mcp/oauth_tokens.c - MCP authorization's tokens: the token endpoint
+ * (code exchange, client credentials and refresh requests, with the
+ * client's authentication: client_secret_basic, client_secret_post or
+ * none; refresh token rotation), the current token for requests (an
+ * expiring one refreshed first) and the application's token store.
+ * Secrets are wiped from memory the library frees.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "mcp_internal.h"
+#include "oauth.h"
+#include "core/sha256.h"
+
+/* A token this close to its expiry is refreshed before it is sent. */
+#define EXPIRY_SLACK_S 30
+
+static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+void hl__oauth_forget_tokens(hl__oauth *o) {
+  free(o->access_token);
+  free(o->refresh_token);
+  free(o->scope);
+  free(o->token_endpoint);
+  free(o->resource);
+  free(o->issuer);
+  free(o->used_id);
+  free(o->used_secret);
+  o->access_token = o->refresh_token = o->scope = o->token_endpoint = NULL;
+  o->resource = o->issuer = o->used_id = o->used_secret = NULL;
+  o->expires_at = 0;
+  o->used_method = 0;
+}
+
+/* ---- the token store ---- */
+
+void hl__oauth_save_tokens(hl__oauth *o) {
+  if (!o->save) return;
+  cJSON *j = cJSON_CreateObject();
+  pthread_mutex_lock(&o->lock);
+  const char *keys[] = {"access_token", "refresh_token", "scope", "token_endpoint", "resource", "issuer",
+                        "client_id", "client_secret"};
+  const char *vals[] = {o->access_token, o->refresh_token, o->scope, o->token_endpoint, o->resource, o->issuer,
+                        o->used_id, o->used_secret};
+  for (size_t i = 0; j && i < sizeof keys / sizeof *keys; i++)
+    if (vals[i]) cJSON_AddStringToObject(j, keys[i], vals[i]);
+  if (j) {
+    cJSON_AddStringToObject(j, "auth_method", hl__oauth_method_name(o->used_method));
+    cJSON_AddNumberToObject(j, "expires_at", (double)o->expires_at);
+  }
+  pthread_mutex_unlock(&o->lock);
+  char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+  cJSON_Delete(j);
+  if (text) o->save(o->m, o->m->url, text, o->user);
+  if (text) memset(text, 0, strlen(text)); /* secrets do not linger in freed memory */
+  free(text);
+}
+
+static char *dup_member(const cJSON *j, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+  return cJSON_IsString(v) && v->valuestring[0] ? strdup(v->valuestring) : NULL;
+}
+
+/* Ask the store once (under `flow`). */
+static void load_tokens(hl__oauth *o) {
+  pthread_mutex_lock(&o->lock);
+  bool done = o->loaded;
+  o->loaded = true;
+  pthread_mutex_unlock(&o->lock);
+  if (done || !o->load) return;
+  char *text = NULL;
+  hl_status st = o->load(o->m, o->m->url, &text, o->user);
+  if (st != HL_OK) {
+    hl__mcp_fail(o->m, st, "mcp server \"%s\": token store: load failed (%s); authorizing anew", o->m->name,
+                 hl_last_error());
+    free(text);
+    return;
+  }
+  if (!text) return;
+  cJSON *j = strlen(text) <= HL__OAUTH_MAX_BODY ? cJSON_Parse(text) : NULL;
+  memset(text, 0, strlen(text));
+  free(text);
+  if (!cJSON_IsObject(j) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "access_token"))) {
+    cJSON_Delete(j);
+    return;
+  }
+  pthread_mutex_lock(&o->lock);
+  hl__oauth_forget_tokens(o);
+  o->access_token = dup_member(j, "access_token");
+  o->refresh_token = dup_member(j, "refresh_token");
+  o->scope = dup_member(j, "scope");
+  o->token_endpoint = dup_member(j, "token_endpoint");
+  o->resource = dup_member(j, "resource");
+  o->issuer = dup_member(j, "issuer");
+  o->used_id = dup_member(j, "client_id");
+  o->used_secret = dup_member(j, "client_secret");
+  const cJSON *am = cJSON_GetObjectItemCaseSensitive(j, "auth_method");
+  o->used_method = hl__oauth_method_of(cJSON_IsString(am) ? am->valuestring : NULL);
+  if (!o->used_method) o->used_method = HL__AUTH_NONE;
+  const cJSON *exp = cJSON_GetObjectItemCaseSensitive(j, "expires_at");
+  o->expires_at = cJSON_IsNumber(exp) && exp->valuedouble > 0 && exp->valuedouble < 1e15 ? (int64_t)exp->valuedouble : 0;
+  /* A token endpoint from a store is used only as any other would be. */
+  if (o->token_endpoint && !hl__url_secure(o->token_endpoint)) {
+    free(o->token_endpoint);
+    free(o->refresh_token);
+    o->token_endpoint = o->refresh_token = NULL;
+  }
+  pthread_mutex_unlock(&o->lock);
+  cJSON_Delete(j);
+}
+
+/* ---- the token endpoint ---- */
+
+/* The client authentication of a token request: client_id (and
+ * client_secret) into the form, or the Basic header into *header
+ * (malloc'd; the id and secret form-encoded first, RFC 6749 section
+ * 2.3.1). */
+static hl_status client_auth(const char *id, const char *secret, unsigned method, hl__jbuf *form, char **header) {
+  *header = NULL;
+  if (method != HL__AUTH_BASIC || !secret || !*secret) {
+    hl__form_add(form, "client_id", id);
+    if (method == HL__AUTH_POST && secret) hl__form_add(form, "client_secret", secret);
+    return HL_OK;
+  }
+  hl__jbuf pair = {0};
+  hl__url_encode(&pair, id);
+  hl__jbuf_raw(&pair, ":", 1);
+  hl__jbuf sec = {0};
+  hl__url_encode(&sec, secret);
+  hl_status st = HL_OK;
+  if (pair.failed || sec.failed || !sec.p) {
+    st = hl__oom();
+  } else {
+    size_t n = pair.len + sec.len;
+    char *raw = malloc(n + 1);
+    char *h = raw ? malloc(sizeof "Authorization: Basic " + HL_BASE64_SIZE(n)) : NULL;
+    if (!h) {
+      st = hl__oom();
+    } else {
+      snprintf(raw, n + 1, "%s%s", pair.p, sec.p);
+      strcpy(h, "Authorization: Basic ");
+      hl__base64(raw, n, false, h + strlen(h));
+      *header = h;
+    }
+    if (raw) memset(raw, 0, n);
+    free(raw);
+    if (!*header) free(h);
+  }
+  free(pair.p);
+  if (sec.p) memset(sec.p, 0, sec.len);
+  free(sec.p);
+  return st;
+}
+
+/* What an authorization server said when it refused, for a message:
+ * "invalid_grant: the code expired" (quoted, capped). */
+void hl__oauth_refusal(const cJSON *j, char *buf, size_t size) {
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "error_description");
+  char eq[120] = "", dq[240] = "";
+  if (cJSON_IsString(e)) hl__quote(eq, sizeof eq, e->valuestring);
+  if (cJSON_IsString(d)) hl__quote(dq, sizeof dq, d->valuestring);
+  snprintf(buf, size, "%s%s%s%s", eq[0] ? ": error " : "", eq, dq[0] ? " " : "", dq);
+}
+
+/* POST a token request (grant in `form`, client authentication added)
+ * and take the tokens it returns into *o. `asked_scope` is the scope
+ * when the answer names none. */
+hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *form, const char *id,
+                               const char *secret, unsigned method, const char *asked_scope, const char *what) {
+  char *header = NULL;
+  hl_status st = client_auth(id, secret, method, form, &header);
+  if (st == HL_OK && form->failed) st = hl__oom();
+  long status = 0;
+  cJSON *j = NULL;
+  if (st == HL_OK)
+    st = hl__oauth_request(o, endpoint, form->p, "application/x-www-form-urlencoded", header, &status, &j);
+  if (header) memset(header, 0, strlen(header));
+  free(header);
+  if (st != HL_OK) return hl__mcp_fail(o->m, st, "mcp server \"%s\": %s at %s: %s", o->m->name, what, endpoint,
+                                       hl_last_error());
+  const char *at = NULL, *tt = NULL, *rt = NULL, *sc = NULL;
+  if (j) {
+    const cJSON *v;
+    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "access_token")) && v->valuestring[0]) at = v->valuestring;
+    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "token_type"))) tt = v->valuestring;
+    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "refresh_token")) && v->valuestring[0]) rt = v->valuestring;
+    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "scope")) && v->valuestring[0]) sc = v->valuestring;
+  }
+  if (status != 200) {
+    char why[400];
+    hl__oauth_refusal(j, why, sizeof why);
+    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: HTTP %ld%s", o->m->name, what, endpoint,
+                      status, why);
+  } else if (!at || strpbrk(at, " \t\r\n\"\\,") || strlen(at) > 8192) {
+    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: the answer has no usable access_token",
+                      o->m->name, what, endpoint);
+  } else if (!tt || strcasecmp(tt, "bearer") != 0) {
+    char q[60];
+    hl__quote(q, sizeof q, tt ? tt : "(none)");
+    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: token_type %s is not Bearer", o->m->name,
+                      what, endpoint, q);
+  } else {
+    const cJSON *ei = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
+    char *nat = strdup(at), *nrt = rt ? strdup(rt) : NULL;
+    char *nsc = sc ? strdup(sc) : asked_scope ? strdup(asked_scope) : NULL;
+    if (!nat || (rt && !nrt) || ((sc || asked_scope) && !nsc)) {
+      free(nat);
+      free(nrt);
+      free(nsc);
+      st = hl__oom();
+    } else {
+      pthread_mutex_lock(&o->lock);
+      free(o->access_token);
+      o->access_token = nat;
+      if (nrt) { /* rotation: the new one replaces it; none: the old one stays */
+        free(o->refresh_token);
+        o->refresh_token = nrt;
+      }
+      free(o->scope);
+      o->scope = nsc;
+      o->expires_at = cJSON_IsNumber(ei) && ei->valuedouble > 0 && ei->valuedouble < 1e9
+                          ? now_s() + (int64_t)ei->valuedouble
+                          : 0;
+      pthread_mutex_unlock(&o->lock);
+    }
+  }
+  cJSON_Delete(j);
+  return st;
+}
+
+/* Refresh with the refresh token (under `flow`). */
+hl_status hl__oauth_refresh(hl__oauth *o) {
+  pthread_mutex_lock(&o->lock);
+  char *rt = hl__strdup(o->refresh_token), *ep = hl__strdup(o->token_endpoint);
+  char *id = hl__strdup(o->used_id), *sec = hl__strdup(o->used_secret), *res = hl__strdup(o->resource);
+  char *scope = hl__strdup(o->scope);
+  unsigned method = o->used_method;
+  pthread_mutex_unlock(&o->lock);
+  hl_status st;
+  if (!rt || !ep || !id) {
+    st = HL_ERR_NOT_FOUND;
+  } else if ((st = hl__oauth_http(o)) == HL_OK) {
+    hl__jbuf form = {0};
+    hl__form_add(&form, "grant_type", "refresh_token");
+    hl__form_add(&form, "refresh_token", rt);
+    if (res) hl__form_add(&form, "resource", res);
+    st = hl__oauth_token_request(o, ep, &form, id, sec, method, scope, "token refresh");
+    if (form.p) memset(form.p, 0, form.len);
+    free(form.p);
+    if (st == HL_ERR_AUTH) { /* refused: the refresh token is spent */
+      pthread_mutex_lock(&o->lock);
+      free(o->refresh_token);
+      o->refresh_token = NULL;
+      pthread_mutex_unlock(&o->lock);
+    }
+  }
+  if (rt) memset(rt, 0, strlen(rt));
+  free(rt);
+  free(ep);
+  free(id);
+  if (sec) memset(sec, 0, strlen(sec));
+  free(sec);
+  free(res);
+  free(scope);
+  if (st == HL_OK) hl__oauth_save_tokens(o);
+  return st;
+}
+
+char *hl__oauth_token(hl_mcp *m) {
+  hl__oauth *o = m->oauth;
+  pthread_mutex_lock(&o->lock);
+  bool need = !o->loaded ||
+              (o->expires_at && now_s() >= o->expires_at - EXPIRY_SLACK_S && o->refresh_token);
+  pthread_mutex_unlock(&o->lock);
+  if (need) {
+    pthread_mutex_lock(&o->flow);
+    load_tokens(o);
+    pthread_mutex_lock(&o->lock);
+    bool expired = o->expires_at && now_s() >= o->expires_at - EXPIRY_SLACK_S && o->refresh_token;
+    pthread_mutex_unlock(&o->lock);
+    /* A failed refresh leaves the old token: the server's 401 then
+     * starts a new authorization. */
+    if (expired) hl__oauth_refresh(o);
+    pthread_mutex_unlock(&o->flow);
+  }
+  pthread_mutex_lock(&o->lock);
+  char *t = hl__strdup(o->access_token);
+  pthread_mutex_unlock(&o->lock);
+  return t;
+}

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""tests/mcp/oauth_server.py - an OAuth-protected Streamable HTTP MCP server
+and its authorization server in one process (standard library only), for
+what the official conformance suite does not show: authorization servers
+that misbehave.
+
+Serves, on 127.0.0.1 and a free port (printed on the first line):
+  POST /mcp    MCP (initialize, tools/list, tools/call "whoami"), only with
+               a valid Bearer token, else 401 with a WWW-Authenticate
+               challenge naming the PRM
+  GET  /.well-known/oauth-protected-resource/mcp   the PRM
+  GET  /.well-known/oauth-authorization-server/as  the AS metadata
+  POST /as/register, GET /as/authorize (302 to the redirect_uri with code
+  and state), POST /as/token (authorization_code with PKCE S256 checked,
+  refresh_token with rotation: a refresh token works once)
+Test controls: POST /__mode with a mode name as the body, POST /__revoke
+(every access token stops working), GET /__log (every request so far:
+[{method, path, headers, body}]).
+
+Modes (what goes wrong): ok, garbage_prm, prm_mismatch, oversized_meta,
+issuer_mismatch, no_s256, s256_object, insecure_endpoint, state_mismatch, token_500, forbid_echo (the
+MCP server answers 403 quoting the token), html_echo (200 text/html
+quoting the token).
+"""
+import base64
+import hashlib
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+LOCK = threading.Lock()
+STATE = {"mode": "ok", "n": 0}
+LOG = []
+ACCESS = set()
+REFRESH = set()
+CODES = {}
+
+
+def fresh(prefix):
+    with LOCK:
+        STATE["n"] += 1
+        return "%s-%d-%s" % (prefix, STATE["n"], base64.urlsafe_b64encode(hashlib.sha256(
+            str(STATE["n"]).encode()).digest()[:9]).decode())
+
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def base(self):
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def send(self, status, body, ctype="application/json", extra=()):
+        data = body if isinstance(body, bytes) else (
+            json.dumps(body) if not isinstance(body, str) else body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n).decode() if n else ""
+        with LOCK:
+            LOG.append({"method": self.command, "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+        return body
+
+    def do_GET(self):
+        self.read_body()
+        mode = STATE["mode"]
+        path = urlsplit(self.path).path
+        b = self.base()
+        if path == "/__log":
+            with LOCK:
+                return self.send(200, LOG)
+        if path == "/.well-known/oauth-protected-resource/mcp":
+            if mode == "garbage_prm":
+                return self.send(200, "<<<not json", "application/json")
+            prm = {"resource": b + "/mcp", "authorization_servers": [b + "/as"], "scopes_supported": ["read"]}
+            if mode == "prm_mismatch":
+                prm["resource"] = b + "/mcp-other"  # a prefix of the text, not of the path
+            return self.send(200, prm)
+        if path == "/.well-known/oauth-authorization-server/as":
+            meta = {"issuer": b + "/as", "authorization_endpoint": b + "/as/authorize",
+                    "token_endpoint": b + "/as/token", "registration_endpoint": b + "/as/register",
+                    "response_types_supported": ["code"],
+                    "code_challenge_methods_supported": ["S256"],
+                    "token_endpoint_auth_methods_supported": ["none"]}
+            if mode == "oversized_meta":
+                meta["padding"] = "x" * (200 << 10)
+            if mode == "issuer_mismatch":
+                meta["issuer"] = b + "/other"
+            if mode == "no_s256":
+                meta["code_challenge_methods_supported"] = ["plain"]
+            if mode == "s256_object":
+                meta["code_challenge_methods_supported"] = {"S256": "S256"}
+            if mode == "insecure_endpoint":
+                meta["token_endpoint"] = "http://as.example.com/token"
+            return self.send(200, meta)
+        if path == "/as/authorize":
+            q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            code = fresh("code")
+            with LOCK:
+                CODES[code] = q
+            state = "forged" if mode == "state_mismatch" else q.get("state", "")
+            loc = q["redirect_uri"] + "?" + urlencode({"code": code, "state": state})
+            return self.send(302, "", "text/plain", [("Location", loc)])
+        self.send(405 if path == "/mcp" else 404, {"error": "not_found"})
+
+    def token(self, form):
+        if STATE["mode"] == "token_500":
+            return self.send(500, "internal error", "text/plain")
+        grant = form.get("grant_type")
+        if grant == "authorization_code":
+            with LOCK:
+                q = CODES.pop(form.get("code", ""), None)
+            verifier = form.get("code_verifier", "")
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+            if not q or challenge != q.get("code_challenge") or form.get("resource") != q.get("resource"):
+                return self.send(400, {"error": "invalid_grant"})
+        elif grant == "refresh_token":
+            with LOCK:
+                rt = form.get("refresh_token")
+                if rt not in REFRESH:
+                    return self.send(400, {"error": "invalid_grant", "error_description": "spent"})
+                REFRESH.discard(rt)
+        else:
+            return self.send(400, {"error": "unsupported_grant_type"})
+        at, rt = fresh("at"), fresh("rt")
+        with LOCK:
+            ACCESS.add(at)
+            REFRESH.add(rt)
+        self.send(200, {"access_token": at, "token_type": "Bearer", "expires_in": 3600,
+                        "refresh_token": rt, "scope": "read"})
+
+    def do_POST(self):
+        body = self.read_body()
+        path = urlsplit(self.path).path
+        if path == "/__mode":
+            STATE["mode"] = body.strip()
+            return self.send(200, {})
+        if path == "/__revoke":
+            with LOCK:
+                ACCESS.clear()
+            return self.send(200, {})
+        if path == "/as/register":
+            return self.send(201, {"client_id": fresh("client"), "token_endpoint_auth_method": "none"})
+        if path == "/as/token":
+            return self.token({k: v[0] for k, v in parse_qs(body).items()})
+        if path != "/mcp":
+            return self.send(404, {"error": "not_found"})
+        auth = self.headers.get("Authorization") or ""
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        with LOCK:
+            valid = token in ACCESS
+        if not valid:
+            return self.send(401, {"error": "invalid_token"}, extra=[(
+                "WWW-Authenticate", 'Bearer error="invalid_token", resource_metadata="%s", scope="read"'
+                % (self.base() + "/.well-known/oauth-protected-resource/mcp"))])
+        mode = STATE["mode"]
+        if mode == "forbid_echo":
+            return self.send(403, "forbidden for " + token, "text/plain",
+                             [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+        if mode == "html_echo":
+            return self.send(200, "<html>hello " + token + "</html>", "text/html")
+        msg = json.loads(body)
+        if "id" not in msg:
+            return self.send(202, "", "text/plain")
+        method, result = msg.get("method"), {}
+        if method == "initialize":
+            result = {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+                      "serverInfo": {"name": "oauth-test", "version": "1"}}
+        elif method == "tools/list":
+            result = {"tools": [{"name": "whoami", "inputSchema": {"type": "object"}}]}
+        elif method == "tools/call":
+            result = {"content": [{"type": "text", "text": "ok"}]}
+        self.send(200, {"jsonrpc": "2.0", "id": msg["id"], "result": result})
+
+
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A client that closes a kept-alive connection is no error here.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
+if __name__ == "__main__":
+    srv = Server(("127.0.0.1", 0), H)
+    print(srv.server_address[1], flush=True)
+    srv.serve_forever()

@@ -1,0 +1,332 @@
+/*
+ * tests/mcp/test_oauth.c - MCP's OAuth (hl_mcp_set_oauth()) against
+ * oauth_server.py, an MCP server and authorization server in one process
+ * that misbehaves on request: what the conformance suite does not cover.
+ * The happy path with refresh and rotation, the token store across two
+ * client objects, each misbehaviour failing with HL_ERR_AUTH (or the
+ * cap's HL_ERR_TOO_LARGE) and a message naming the step, and the token's
+ * bytes never in hl_mcp_errmsg() nor in events nor sent to the
+ * authorization server's endpoints.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp_fixture.h"
+#include "oauth_agent.h"
+
+#define REDIRECT "http://127.0.0.1:1/callback"
+
+static int port;
+static char url[128];
+
+static cJSON *server(const char *path, const char *body) { return fx_server_json(port, path, body); }
+
+static void mode(const char *name) { cJSON_Delete(server("/__mode", name)); }
+
+/* Counts the authorize callback's calls, then acts as the browser. */
+static hl_status counting_agent(hl_mcp *m, const char *auth_url, char **redirect, void *user) {
+  (*(int *)user)++;
+  return oauth_agent_follow_once(m, auth_url, redirect, NULL);
+}
+
+static hl_mcp *client(int *authorizations, hl_mcp_token_load_fn load, hl_mcp_token_save_fn save) {
+  hl_mcp *m = hl_mcp_new_http("oauth-test", url);
+  if (!m) return NULL;
+  hl_mcp_set_timeout_ms(m, 10000);
+  hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent,
+                    .user_data = authorizations, .load_tokens = load, .save_tokens = save};
+  if (hl_mcp_set_oauth(m, &o) != HL_OK) {
+    hl_mcp_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+/* The logged requests whose path starts with `prefix` (a new array). */
+static cJSON *requests(const char *prefix) {
+  cJSON *log = server("/__log", NULL), *out = cJSON_CreateArray(), *e;
+  cJSON_ArrayForEach(e, log) {
+    const cJSON *p = cJSON_GetObjectItem(e, "path");
+    if (cJSON_IsString(p) && strncmp(p->valuestring, prefix, strlen(prefix)) == 0)
+      cJSON_AddItemToArray(out, cJSON_Duplicate(e, 1));
+  }
+  cJSON_Delete(log);
+  return out;
+}
+
+static const char *header(const cJSON *req, const char *name) {
+  const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(req, "headers"), name);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The last Bearer token the MCP endpoint received (malloc'd) or NULL. */
+static char *last_token(void) {
+  cJSON *mcp = requests("/mcp");
+  char *t = NULL;
+  for (int i = cJSON_GetArraySize(mcp) - 1; i >= 0 && !t; i--) {
+    const char *a = header(cJSON_GetArrayItem(mcp, i), "authorization");
+    if (a && strncmp(a, "Bearer ", 7) == 0) t = strdup(a + 7);
+  }
+  cJSON_Delete(mcp);
+  return t;
+}
+
+static int call_ok(hl_mcp *m) {
+  cJSON *res = NULL;
+  hl_status st = hl_mcp_call(m, NULL, "whoami", NULL, &res, NULL);
+  int ok = st == HL_OK && cJSON_IsString(res) && strcmp(res->valuestring, "ok") == 0;
+  cJSON_Delete(res);
+  return ok;
+}
+
+/* Refresh requests so far (bodies of refresh_token grants). */
+static int refreshes(char *last_rt, size_t size) {
+  cJSON *tok = requests("/as/token"), *e;
+  int n = 0;
+  cJSON_ArrayForEach(e, tok) {
+    const char *b = cJSON_GetObjectItem(e, "body")->valuestring;
+    if (strstr(b, "grant_type=refresh_token")) {
+      n++;
+      const char *rt = strstr(b, "refresh_token=");
+      snprintf(last_rt, size, "%.*s", (int)strcspn(rt + 14, "&"), rt + 14);
+    }
+  }
+  cJSON_Delete(tok);
+  return n;
+}
+
+/* A client connected to the well-behaved server after one authorization
+ * (NULL on failure, checks failed). */
+static hl_mcp *authorized(int *auths, hl_mcp_token_load_fn load, hl_mcp_token_save_fn save) {
+  mode("ok");
+  hl_mcp *m = client(auths, load, save);
+  if (!m || hl_mcp_connect(m) != HL_OK) {
+    CHECK(!"connected");
+    hl_mcp_free(m);
+    return NULL;
+  }
+  CHECK_INT(*auths, 1);
+  return m;
+}
+
+static void authorize_refresh_rotate(void) {
+  int auths = 0;
+  hl_mcp *m = authorized(&auths, NULL, NULL);
+  REQUIRE(m);
+  CHECK(call_ok(m));
+  char rt1[200] = "", rt2[200] = "";
+  int before = refreshes(rt1, sizeof rt1);
+  /* The server forgets every access token: the next call's 401 refreshes
+   * (no new authorization), twice, each time with the rotated token. */
+  cJSON_Delete(server("/__revoke", ""));
+  CHECK(call_ok(m));
+  CHECK_INT(refreshes(rt1, sizeof rt1), before + 1);
+  cJSON_Delete(server("/__revoke", ""));
+  CHECK(call_ok(m));
+  CHECK_INT(refreshes(rt2, sizeof rt2), before + 2);
+  CHECK(strcmp(rt1, rt2) != 0);
+  CHECK_INT(auths, 1);
+  /* The token went to the MCP endpoint only: never to the authorization
+   * server's endpoints or its metadata. */
+  cJSON *all = requests("/"), *e;
+  cJSON_ArrayForEach(e, all) {
+    const char *a = header(e, "authorization");
+    if (a && strncmp(a, "Bearer ", 7) == 0) CHECK_STR(cJSON_GetObjectItem(e, "path")->valuestring, "/mcp");
+  }
+  cJSON_Delete(all);
+  hl_mcp_free(m);
+}
+
+static void *call_thread(void *m) { return (void *)(intptr_t)call_ok(m); }
+
+/* Several calls meet the 401 of a revoked token at once: one refresh
+ * serves them all (the others see the renewed token and send again). */
+static void concurrent_401s(void) {
+  int auths = 0;
+  hl_mcp *m = authorized(&auths, NULL, NULL);
+  REQUIRE(m);
+  char rt[200];
+  int before = refreshes(rt, sizeof rt);
+  cJSON_Delete(server("/__revoke", ""));
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) REQUIRE(pthread_create(&t[i], NULL, call_thread, m) == 0);
+  for (int i = 0; i < 4; i++) {
+    void *ok = NULL;
+    pthread_join(t[i], &ok);
+    CHECK(ok != NULL);
+  }
+  CHECK_INT(refreshes(rt, sizeof rt), before + 1);
+  CHECK_INT(auths, 1);
+  hl_mcp_free(m);
+}
+
+/* The token store: one text per server URL. */
+static char *stored;
+static int saves;
+
+static hl_status load(hl_mcp *m, const char *server_url, char **out, void *user) {
+  (void)m, (void)user;
+  CHECK_STR(server_url, url);
+  *out = stored ? strdup(stored) : NULL;
+  return HL_OK;
+}
+
+static void save(hl_mcp *m, const char *server_url, const char *text, void *user) {
+  (void)m, (void)user;
+  CHECK_STR(server_url, url);
+  free(stored);
+  stored = strdup(text);
+  saves++;
+}
+
+static void token_store_round_trip(void) {
+  int auths = 0;
+  hl_mcp *a = authorized(&auths, load, save);
+  REQUIRE(a);
+  CHECK(saves >= 1);
+  char *token_a = last_token();
+  hl_mcp_free(a);
+  REQUIRE(stored && token_a);
+  CHECK(strstr(stored, token_a) != NULL);
+  /* A second client object (as another process would) starts with the
+   * stored token: no authorization, the same token on the wire. */
+  int auths_b = 0;
+  hl_mcp *b = client(&auths_b, load, save);
+  REQUIRE(b);
+  REQUIRE(hl_mcp_connect(b) == HL_OK);
+  CHECK(call_ok(b));
+  CHECK_INT(auths_b, 0);
+  char *token_b = last_token();
+  CHECK_STR(token_b, token_a);
+  /* Revoked: the stored refresh token renews it, and the store learns. */
+  int saves_before = saves;
+  cJSON_Delete(server("/__revoke", ""));
+  CHECK(call_ok(b));
+  CHECK_INT(auths_b, 0);
+  CHECK_INT(saves, saves_before + 1);
+  hl_mcp_free(b);
+  free(token_a);
+  free(token_b);
+  free(stored);
+  stored = NULL;
+}
+
+static void misbehaving_servers(void) {
+  struct {
+    const char *mode;
+    hl_status st;
+    const char *says[2];
+  } cases[] = {
+      {"garbage_prm", HL_ERR_AUTH, {"protected resource metadata at http://127.0.0.1:", "not a JSON object"}},
+      {"oversized_meta", HL_ERR_TOO_LARGE, {"authorization server metadata at http://127.0.0.1:", ""}},
+      {"issuer_mismatch", HL_ERR_AUTH, {"authorization server metadata at", "issuer mismatch"}},
+      {"prm_mismatch", HL_ERR_AUTH, {"protected resource metadata at", "does not match the server's URL"}},
+      {"no_s256", HL_ERR_AUTH, {"code_challenge_methods_supported", "S256"}},
+      {"s256_object", HL_ERR_AUTH, {"code_challenge_methods_supported", "S256"}},
+      {"insecure_endpoint", HL_ERR_AUTH, {"authorization server metadata at", "not https://"}},
+      {"state_mismatch", HL_ERR_AUTH, {"authorization:", "state does not match"}},
+      {"token_500", HL_ERR_AUTH, {"token request at http://127.0.0.1:", "HTTP 500"}},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    mode(cases[i].mode);
+    int auths = 0;
+    hl_mcp *m = client(&auths, NULL, NULL);
+    REQUIRE(m);
+    hl_status st = hl_mcp_connect(m);
+    if (st != cases[i].st) fprintf(stderr, "mode %s: %s\n", cases[i].mode, hl_mcp_errmsg(m));
+    CHECK_INT(st, cases[i].st);
+    for (int k = 0; k < 2; k++) CHECK_CONTAINS(hl_mcp_errmsg(m), cases[i].says[k]);
+    /* metadata that fails its checks stops the flow before the user is asked */
+    bool discovery = strcmp(cases[i].mode, "state_mismatch") != 0 && strcmp(cases[i].mode, "token_500") != 0;
+    CHECK_INT(auths, discovery ? 0 : 1);
+    CHECK_CONTAINS(hl_mcp_errmsg(m), "mcp server \"oauth-test\"");
+    hl_mcp_free(m);
+  }
+  mode("ok");
+}
+
+/* Answers that quote the token back must not bring it into messages. */
+static void token_stays_secret(void) {
+  mode("ok");
+  int auths = 0;
+  fx_events ev = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  hl_observer *obs = hl_observer_new(fx_events_fn, &ev);
+  hl_mcp *m = client(&auths, NULL, NULL);
+  REQUIRE(m && obs);
+  hl_mcp_add_observer(m, obs); /* before connect: it sees the flow's events too */
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *token = last_token();
+  REQUIRE(token);
+  const char *modes[] = {"forbid_echo", "html_echo"};
+  for (int i = 0; i < 2; i++) {
+    mode(modes[i]);
+    cJSON *res = NULL;
+    CHECK(hl_mcp_call(m, NULL, "whoami", NULL, &res, NULL) != HL_OK);
+    cJSON_Delete(res);
+    CHECK(strstr(hl_mcp_errmsg(m), token) == NULL);
+    CHECK(strstr(hl_last_error(), token) == NULL);
+    /* not even its first bytes, where the message cuts the body */
+    char head[12];
+    snprintf(head, sizeof head, "%s", token);
+    CHECK(strstr(hl_mcp_errmsg(m), head) == NULL);
+    CHECK(strstr(hl_last_error(), head) == NULL);
+  }
+  CHECK_INT(fx_events_count(&ev, token), 0);
+  mode("ok");
+  hl_mcp_free(m);
+  hl_observer_unref(obs);
+  fx_events_clear(&ev);
+  free(token);
+}
+
+static void bad_options(void) {
+  hl_mcp *m = hl_mcp_new_http("x", url);
+  hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT};
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID); /* no authorize */
+  o.authorize = counting_agent;
+  o.size = 8;
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o.size = sizeof o;
+  o.client_metadata_url = "http://example.com/cimd.json";
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o.client_metadata_url = NULL;
+  o.load_tokens = load;
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID); /* load without save */
+  o.load_tokens = NULL;
+  o.client_credentials = true; /* needs a client_id and a secret */
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o.client_id = "id";
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o.client_secret = "secret";
+  o.redirect_uri = NULL; /* no user step for it */
+  o.authorize = NULL;
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+  o = (hl_mcp_oauth){.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent};
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK); /* replaces */
+  hl_mcp_free(m);
+  const char *argv[] = {"true", NULL};
+  hl_mcp *s = hl_mcp_new_stdio("s", argv);
+  CHECK_INT(hl_mcp_set_oauth(s, &o), HL_ERR_INVALID);
+  hl_mcp_free(s);
+}
+
+int main(int argc, char **argv) {
+  CHECK_ARGS(argc, argv);
+  pid_t srv = fx_start_port_printer(fx_env("HL_MCP_OAUTH_SERVER"), &port);
+  if (srv <= 0 || !port) {
+    fprintf(stderr, "oauth_server.py did not start\n");
+    return 1;
+  }
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
+  RUN(bad_options);
+  RUN(authorize_refresh_rotate);
+  RUN(concurrent_401s);
+  RUN(token_store_round_trip);
+  RUN(misbehaving_servers);
+  RUN(token_stays_secret);
+  fx_stop(srv);
+  return CHECK_EXIT();
+}
