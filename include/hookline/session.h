@@ -44,7 +44,8 @@ HL_API void hl_session_free(hl_session *session);
 HL_API hl_session *hl_session_clone(const hl_session *session);
 /** Forget history and state; keep the ids. HL_ERR_STATE (nothing
  *  changed) while a run is in progress on the session, HL_ERR_INVALID for
- *  NULL. */
+ *  NULL; a stored session whose store refuses the reset is left as it was,
+ *  with the store's status (store.h). */
 HL_API hl_status hl_session_reset(hl_session *session);
 
 HL_API const char *hl_session_app_name(const hl_session *session);

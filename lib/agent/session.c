@@ -277,9 +277,12 @@ hl_status hl_session_reset(hl_session *s) {
     pthread_mutex_unlock(&s->wlock);
     return st;
   }
+  /* A reset the store refuses leaves the session as it was (store.h). */
+  if ((st = hl_session_write(s, hl_event_new("reset"))) != HL_OK) {
+    pthread_mutex_unlock(&s->wlock);
+    return st;
+  }
   cJSON *fresh = cJSON_CreateObject();
-  /* Best effort: reset has no status to return a store failure in. */
-  if (hl_session_write(s, hl_event_new("reset")) != HL_OK) hl_clear_error();
   hl_session_lock(s);
   cJSON_Delete(s->run_state);
   s->run_state = NULL;
