@@ -102,7 +102,10 @@ static void cmd_trace(chat_app *app, const char *arg) {
 }
 
 static void cmd_reset(chat_app *app) {
-  hl_session_reset(app->session);
+  if (hl_session_reset(app->session) != HL_OK) {
+    printf("Not reset: %s\n", hl_last_error());
+    return;
+  }
   hl_observer_collected_clear(app->collector);
   printf("Conversation forgotten. Tools and hooks stay as they are.\n");
 }

@@ -10,9 +10,17 @@
  * hl_session_free(), after every run that uses it has returned.
  *
  * Thread-safety: state functions are locked and may be called from any
- * thread, also during a run. The history belongs to the running agent: read
- * it (hl_session_messages) only while no run is in progress. One run at a
- * time per session: a second concurrent run gets HL_ERR_STATE.
+ * thread, also during a run. The history belongs to the running agent
+ * while a run is in progress on the session, from hl_agent_run() or
+ * hl_run_start() until it returns or its run ends: the run's requests and
+ * its turn's response borrow history messages, so the functions that
+ * change the history (hl_session_add_message, hl_session_reset,
+ * hl_session_reload in store.h) refuse with HL_ERR_STATE meanwhile, also
+ * when called by a hook, tool or observer of that very run. Reading is
+ * not refused: read it (hl_session_messages) while no run is in progress,
+ * or from the run's own hooks and tools with none of its sub-agents
+ * running on the session beside them. One run at a time per session: a
+ * second concurrent run gets HL_ERR_STATE.
  */
 #ifndef HOOKLINE_SESSION_H
 #define HOOKLINE_SESSION_H
@@ -34,8 +42,11 @@ HL_API hl_session *hl_session_new(const char *app_name, const char *user_id,
 HL_API void hl_session_free(hl_session *session);
 /** Deep copy of history and state (a fork), with the same ids. */
 HL_API hl_session *hl_session_clone(const hl_session *session);
-/** Forget history and state; keep the ids. */
-HL_API void hl_session_reset(hl_session *session);
+/** Forget history and state; keep the ids. HL_ERR_STATE (nothing
+ *  changed) while a run is in progress on the session, HL_ERR_INVALID for
+ *  NULL; a stored session whose store refuses the reset is left as it was,
+ *  with the store's status (store.h). */
+HL_API hl_status hl_session_reset(hl_session *session);
 
 HL_API const char *hl_session_app_name(const hl_session *session);
 HL_API const char *hl_session_user_id(const hl_session *session);
@@ -46,7 +57,9 @@ HL_API const char *hl_session_id(const hl_session *session);
  *  (the text size LM_START's estimate reads) and model requests borrow
  *  them; add messages with hl_session_add_message(). */
 HL_API const hl_messages *hl_session_messages(const hl_session *session);
-/** Append a message; the session takes ownership (also on failure). */
+/** Append a message; the session takes ownership (also on failure).
+ *  HL_ERR_STATE (nothing appended) while a run is in progress on the
+ *  session: the run appends its own messages. */
 HL_API hl_status hl_session_add_message(hl_session *session, hl_message *msg);
 
 /** Copy of state `key` or NULL. Caller frees. */

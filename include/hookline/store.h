@@ -210,8 +210,9 @@ HL_API bool hl_session_is_stored(const hl_session *session);
 /** The log version this session has seen (0 for an in-memory session). */
 HL_API int64_t hl_session_version(const hl_session *session);
 /** Read the log again and make the session say what it says (other
- *  writers' events included). Not during a run on this session.
- *  HL_ERR_INVALID for an in-memory session. */
+ *  writers' events included). HL_ERR_STATE (nothing changed) while a run
+ *  is in progress on the session (session.h); HL_ERR_INVALID for an
+ *  in-memory session. */
 HL_API hl_status hl_session_reload(hl_session *session);
 
 /**

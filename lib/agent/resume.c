@@ -79,7 +79,7 @@ hl_status hl__resume_restore_messages(hl_context *ctx, const cJSON *state) {
   if (st == HL_OK && !ctx->parent)
     st = hl__session_run_state_change(ctx->session, SIZE_MAX, &list, NULL);
   for (size_t i = 0; st == HL_OK && i < list.count; i++) {
-    st = hl_session_add_message(ctx->session, list.items[i]);
+    st = hl__session_append(ctx->session, list.items[i]);
     list.items[i] = NULL; /* the session took it (or freed it) */
   }
   for (size_t i = 0; i < list.count; i++) hl_message_free(list.items[i]);
@@ -222,7 +222,7 @@ hl_status hl__resume_turn(hl_context *ctx, const hl__resume *r, int *next_turn) 
   }
   free(calls);
   if (st == HL_OK) {
-    st = hl_session_add_message(ctx->session, msg);
+    st = hl__session_append(ctx->session, msg);
     msg = NULL;
   }
   hl_message_free(msg);

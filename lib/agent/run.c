@@ -367,7 +367,7 @@ static hl_status hl_model_call(hl_context *ctx, hl_request *req, bool editable,
 
 static hl_status hl_append(hl_context *ctx, hl_message *msg, hl__outcome *o) {
   if (!msg) return hl_outcome_take(o, hl__oom());
-  hl_status st = hl_session_add_message(ctx->session, msg);
+  hl_status st = hl__session_append(ctx->session, msg);
   return st == HL_OK ? HL_OK : hl_outcome_take(o, st);
 }
 

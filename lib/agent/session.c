@@ -4,8 +4,10 @@
  *
  * One mutex guards both history and state. State is touched by hooks and
  * tools on worker threads during a run, so it must be locked; history is
- * only changed by the run that holds the busy flag, but taking the same
- * lock for it makes clone and to_json see a consistent pair.
+ * only changed by the run that holds the busy flag (the public functions
+ * that change it refuse while a run holds it: the run borrows its
+ * messages), but taking the same lock for it makes clone and to_json see
+ * a consistent pair.
  *
  * A session opened from a store (lib/store/session_store.c) has a sink:
  * every change is first written through it as an event, under a second
@@ -124,6 +126,17 @@ static cJSON *hl_event_new(const char *type) {
     return NULL;
   }
   return e;
+}
+
+/* HL_ERR_STATE for `fn` when a run holds the session and the caller is
+ * not that run. Call with wlock held: hl__session_try_begin() takes it
+ * too, so no run can begin between this check and the change it guards. */
+static hl_status hl_refuse_if_running(const hl_session *s, bool by_run, const char *fn) {
+  if (by_run || !atomic_load(&((hl_session *)s)->busy)) return HL_OK;
+  return hl_fail(HL_ERR_STATE,
+                 "%s: session \"%s\" has a run in progress; its history is the run's until "
+                 "the run returns",
+                 fn, s->session_id);
 }
 
 /* The lock is logically mutable: readers of a const session take it too. */
@@ -256,12 +269,20 @@ hl_session *hl_session_clone(const hl_session *src) {
   return s;
 }
 
-void hl_session_reset(hl_session *s) {
-  if (!s) return;
-  cJSON *fresh = cJSON_CreateObject();
+hl_status hl_session_reset(hl_session *s) {
+  if (!s) return hl_fail(HL_ERR_INVALID, "hl_session_reset: session is NULL");
   pthread_mutex_lock(&s->wlock);
-  /* Best effort: reset has no status to return a store failure in. */
-  if (hl_session_write(s, hl_event_new("reset")) != HL_OK) hl_clear_error();
+  hl_status st = hl_refuse_if_running(s, false, "hl_session_reset");
+  if (st != HL_OK) {
+    pthread_mutex_unlock(&s->wlock);
+    return st;
+  }
+  /* A reset the store refuses leaves the session as it was (store.h). */
+  if ((st = hl_session_write(s, hl_event_new("reset"))) != HL_OK) {
+    pthread_mutex_unlock(&s->wlock);
+    return st;
+  }
+  cJSON *fresh = cJSON_CreateObject();
   hl_session_lock(s);
   cJSON_Delete(s->run_state);
   s->run_state = NULL;
@@ -275,6 +296,7 @@ void hl_session_reset(hl_session *s) {
   }
   hl_session_unlock(s);
   pthread_mutex_unlock(&s->wlock);
+  return HL_OK;
 }
 
 const char *hl_session_app_name(const hl_session *s) { return s ? s->app_name : NULL; }
@@ -334,13 +356,21 @@ static bool hl_session_has_user(const hl_session *s) {
   return false;
 }
 
-hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
+/* Append `msg` (taken, also on failure) for the run that holds the
+ * session (`by_run`) or, when no run holds it, for anyone. */
+static hl_status hl_session_append(hl_session *s, hl_message *msg, bool by_run,
+                                   const char *fn) {
   if (!s || !msg) {
     hl_message_free(msg);
-    return hl_fail(HL_ERR_INVALID, "hl_session_add_message: NULL argument");
+    return hl_fail(HL_ERR_INVALID, "%s: NULL argument", fn);
   }
   pthread_mutex_lock(&s->wlock);
-  hl_status st = HL_OK;
+  hl_status st = hl_refuse_if_running(s, by_run, fn);
+  if (st != HL_OK) {
+    pthread_mutex_unlock(&s->wlock);
+    hl_message_free(msg);
+    return st;
+  }
   if (s->sink.append) {
     size_t held = s->held.n;
     st = hl__events_add_message(&s->held, msg);
@@ -369,6 +399,14 @@ hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
   if (st != HL_OK) hl_session_drop_held(s, s->messages.count); /* its event, if held */
   pthread_mutex_unlock(&s->wlock);
   return st;
+}
+
+hl_status hl_session_add_message(hl_session *s, hl_message *msg) {
+  return hl_session_append(s, msg, false, "hl_session_add_message");
+}
+
+hl_status hl__session_append(hl_session *s, hl_message *msg) {
+  return hl_session_append(s, msg, true, "hl_session_add_message");
 }
 
 void hl__session_truncate(hl_session *s, size_t count) {
@@ -496,7 +534,12 @@ cJSON *hl_session_state(const hl_session *s) {
 bool hl__session_try_begin(hl_session *s) {
   if (!s) return false;
   bool expected = false;
-  return atomic_compare_exchange_strong(&s->busy, &expected, true);
+  /* Under wlock: a change that hl_refuse_if_running() let through is
+   * complete before the run begins (the run reads the history at once). */
+  pthread_mutex_lock(&s->wlock);
+  bool won = atomic_compare_exchange_strong(&s->busy, &expected, true);
+  pthread_mutex_unlock(&s->wlock);
+  return won;
 }
 
 void hl__session_end(hl_session *s) {
@@ -537,8 +580,13 @@ void hl__session_hold_next(hl_session *s) {
   pthread_mutex_unlock(&s->wlock);
 }
 
-void hl__session_swap_contents(hl_session *a, hl_session *b) {
+hl_status hl__session_swap_contents(hl_session *a, hl_session *b, bool by_run) {
   pthread_mutex_lock(&a->wlock);
+  hl_status st = hl_refuse_if_running(a, by_run, "hl_session_reload");
+  if (st != HL_OK) {
+    pthread_mutex_unlock(&a->wlock);
+    return st;
+  }
   a->hold_next = false;
   hl__events_clear(&a->held); /* the fresh contents are the log's */
   hl_session_lock(a);
@@ -558,6 +606,7 @@ void hl__session_swap_contents(hl_session *a, hl_session *b) {
   hl_session_unlock(b);
   hl_session_unlock(a);
   pthread_mutex_unlock(&a->wlock);
+  return HL_OK;
 }
 
 /* Room in `list` for `more` messages beyond its count. Call with the lock. */

@@ -14,11 +14,20 @@
  * callable from any thread. */
 bool hl__session_try_begin(hl_session *session);
 
-/* Release the flag taken by hl__session_try_begin(). */
+/* Release the flag taken by hl__session_try_begin(). While the flag is
+ * taken, the public functions that change the history
+ * (hl_session_add_message, hl_session_reset, hl_session_reload) refuse
+ * with HL_ERR_STATE: the run borrows history messages (its requests, the
+ * turn's response) and would read them freed. The run itself changes
+ * the history through the functions below. */
 void hl__session_end(hl_session *session);
 
 /* True while a run holds the session. */
 bool hl__session_busy(const hl_session *session);
+
+/* hl_session_add_message() for the run that holds the session: never
+ * refused for the run's own claim. */
+hl_status hl__session_append(hl_session *session, hl_message *msg);
 
 /* Drop history messages past the first `count` (a failed run can undo what
  * it appended). No-op if the history is not longer than `count`. */
@@ -85,7 +94,10 @@ hl_status hl__session_run_state_change(hl_session *session, size_t truncate,
 /* Clear the run state if there is one (a new run abandons an interrupted
  * one); HL_OK without a write when there is none. */
 hl_status hl__session_drop_run_state(hl_session *session);
-/* Exchange history, state and run state of `a` and `b` (a reload). */
-void hl__session_swap_contents(hl_session *a, hl_session *b);
+/* Exchange history, state and run state of `a` and `b` (a reload).
+ * `by_run`: the caller is the run that holds `a` (hl_agent_run() reloading
+ * between two attempts); otherwise HL_ERR_STATE, nothing exchanged, while a
+ * run holds `a`. */
+hl_status hl__session_swap_contents(hl_session *a, hl_session *b, bool by_run);
 
 #endif

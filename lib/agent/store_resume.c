@@ -5,7 +5,7 @@
  * call ids (hl_context_tool_call_id) and can use them to run once.
  */
 #include "agent/agent_internal.h"
-#include "hookline/session.h"
+#include "agent/session_internal.h"
 
 hl_status hl__store_resume_tools(hl_context *ctx) {
   const hl_messages *h = hl_session_messages(ctx->session);
@@ -22,6 +22,6 @@ hl_status hl__store_resume_tools(hl_context *ctx) {
   cJSON_Delete(summary);
   if (!results) return st;
   /* Appended even when a hook aborted: no tool call without its result. */
-  hl_status app = hl_session_add_message(ctx->session, results);
+  hl_status app = hl__session_append(ctx->session, results);
   return st != HL_OK ? st : app;
 }

@@ -100,7 +100,7 @@ static hl_status hl_replay_one(hl_session *s, const cJSON *e, int64_t version) {
     else
       hl__session_truncate(s, (size_t)count->valuedouble);
   } else if (!strcmp(type, "reset")) {
-    hl_session_reset(s);
+    st = hl_session_reset(s);
   } else if (!strcmp(type, "run_state")) {
     st = hl_replay_run_state(s, e);
   } /* other types: written by a newer hookline; skipped */
@@ -171,18 +171,22 @@ int64_t hl_session_version(const hl_session *s) {
   return u ? atomic_load(&u->base.version) : 0;
 }
 
-hl_status hl_session_reload(hl_session *s) {
+/* `by_run`: the run that holds `s` reloads it (hl_agent_run() between
+ * two attempts); anyone else is refused while a run holds it. */
+static hl_status hl_reload(hl_session *s, bool by_run) {
   hl_sink_ud *u = hl_sink_of(s);
   if (!u) return hl_fail(HL_ERR_INVALID, "hl_session_reload: the session is not stored");
   hl_session *fresh = NULL;
   int64_t version = 0;
   hl_status st = hl_load_into(u->base.store, u->app, u->user, u->id, &fresh, &version);
   if (st != HL_OK) return st;
-  hl__session_swap_contents(s, fresh);
-  atomic_store(&u->base.version, version);
+  st = hl__session_swap_contents(s, fresh, by_run);
+  if (st == HL_OK) atomic_store(&u->base.version, version);
   hl_session_free(fresh);
-  return HL_OK;
+  return st;
 }
+
+hl_status hl_session_reload(hl_session *s) { return hl_reload(s, false); }
 
 char *hl_session_unfinished_input(const hl_session *s) {
   const hl_messages *h = hl_session_messages(s);
@@ -223,7 +227,7 @@ hl__retry hl__store_reload_for_retry(hl_session *s, const char *input, char **an
   if (!hl_sink_of(s)) return HL__RETRY_STOP;
   char keep[1024];
   snprintf(keep, sizeof keep, "%s", hl_last_error());
-  if (hl_session_reload(s) == HL_OK) {
+  if (hl_reload(s, true) == HL_OK) {
     *answer = hl_finished_answer(s, input);
     return *answer ? HL__RETRY_DONE : HL__RETRY;
   }

@@ -89,6 +89,35 @@ static void text_of_message_without_text_is_empty(void) {
   hl_message_free(m);
 }
 
+/* The first part lives in the message's own block, later ones in an array
+ * of their own (message.c): parts keep their contents across both moves,
+ * a part's text stays its own block (a hook may free and replace it, as
+ * hooks/pii.c does), and a one-part clone is as deep as any. */
+static void parts_keep_their_contents_as_they_grow(void) {
+  hl_message *m = hl_message_new_text(HL_ROLE_USER, "part 0");
+  REQUIRE(m != NULL);
+  free(m->parts[0].text);
+  m->parts[0].text = strdup("part 0, replaced");
+  hl_message *one = hl_message_clone(m);
+  REQUIRE(one != NULL);
+  CHECK_INT(one->n_parts, 1);
+  CHECK_STR(one->parts[0].text, "part 0, replaced");
+  CHECK(one->parts[0].text != m->parts[0].text);
+  char text[32];
+  for (int i = 1; i < 9; i++) {
+    snprintf(text, sizeof text, "part %d", i);
+    REQUIRE(hl_message_add_text(m, text) == HL_OK);
+  }
+  REQUIRE(m->n_parts == 9);
+  CHECK_STR(m->parts[0].text, "part 0, replaced");
+  for (int i = 1; i < 9; i++) {
+    snprintf(text, sizeof text, "part %d", i);
+    CHECK_STR(m->parts[i].text, text);
+  }
+  hl_message_free(m);
+  hl_message_free(one);
+}
+
 static void clone_is_deep(void) {
   hl_message *m = sample();
   REQUIRE(m != NULL);
@@ -225,6 +254,7 @@ int main(void) {
   RUN(parts_are_stored_as_given);
   RUN(tool_call_args_are_copied_and_default_to_empty_object);
   RUN(text_of_message_without_text_is_empty);
+  RUN(parts_keep_their_contents_as_they_grow);
   RUN(clone_is_deep);
   RUN(json_shape_is_documented_one);
   RUN(decode_errors_name_the_field);

@@ -288,6 +288,70 @@ static void session_state_is_thread_safe(void) {
   hl_session_free(s);
 }
 
+/* A tool of a run that changes its own run's history: the turn's response
+ * borrows the assistant message the history holds, so a reset (or an
+ * append that moves the history) would leave the run reading freed
+ * memory. The session refuses both while the run is in progress; state
+ * and reads stay allowed. */
+typedef struct meddler {
+  hl_status append_st, reset_st, state_st;
+  char why[256];
+  size_t seen; /* the history's length as the tool saw it */
+} meddler;
+
+static hl_status meddle_tool(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args;
+  meddler *m = ud;
+  hl_session *s = hl_context_session(ctx);
+  m->append_st = hl_session_add_message(s, hl_message_new_text(HL_ROLE_USER, "sneaked in"));
+  snprintf(m->why, sizeof m->why, "%s", hl_last_error());
+  m->reset_st = hl_session_reset(s);
+  m->state_st = hl_session_state_set_string(s, "touched", "yes");
+  m->seen = hl_session_messages(s)->count;
+  *result = cJSON_CreateString("meddled");
+  return HL_OK;
+}
+
+static void session_history_is_the_runs_while_it_runs(void) {
+  hl_provider *p = hl_scripted_new();
+  hl_agent *agent = hl_agent_new("meddler");
+  hl_session *s = hl_session_new(NULL, NULL, "busy-1");
+  REQUIRE(p && agent && s);
+  hl_agent_set_provider(agent, p);
+  meddler m = {HL_OK, HL_OK, HL_ERR_INVALID, "", 0};
+  hl_tool *tool = hl_tool_new("meddle", "changes its own run's session", meddle_tool, &m);
+  REQUIRE(tool);
+  CHECK_INT(hl_agent_add_tool(agent, tool), HL_OK);
+  CHECK_INT(hl_scripted_push_tool_call(p, "c1", "meddle", "{}"), HL_OK);
+  CHECK_INT(hl_scripted_push_text(p, "all done"), HL_OK);
+
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(agent, s, "go", &answer), HL_OK);
+  CHECK_STR(answer, "all done");
+  hl_free(answer);
+  CHECK_INT(m.append_st, HL_ERR_STATE);
+  CHECK_CONTAINS(m.why, "run in progress");
+  CHECK_INT(m.reset_st, HL_ERR_STATE);
+  CHECK_INT(m.state_st, HL_OK);
+  CHECK_INT(m.seen, 2); /* the input and the call, nothing sneaked in */
+  /* user, assistant (call), tool result, assistant (answer) */
+  CHECK_INT(hl_session_messages(s)->count, 4);
+  char *touched = hl_session_state_get_string(s, "touched");
+  CHECK_STR(touched, "yes");
+  hl_free(touched);
+
+  /* The run is over: the history is the application's again. */
+  CHECK_INT(hl_session_add_message(s, hl_message_new_text(HL_ROLE_USER, "later")), HL_OK);
+  CHECK_INT(hl_session_messages(s)->count, 5);
+  CHECK_INT(hl_session_reset(s), HL_OK);
+  CHECK_INT(hl_session_messages(s)->count, 0);
+
+  hl_tool_unref(tool);
+  hl_agent_unref(agent);
+  hl_provider_unref(p);
+  hl_session_free(s);
+}
+
 int main(void) {
   RUN(session_defaults_and_random_ids);
   RUN(session_state_set_get_remove);
@@ -295,6 +359,7 @@ int main(void) {
   RUN(session_from_json_names_the_bad_field);
   RUN(session_clone_is_deep_and_reset_keeps_ids);
   RUN(session_busy_flag_admits_one_run);
+  RUN(session_history_is_the_runs_while_it_runs);
   RUN(session_state_is_thread_safe);
   return CHECK_EXIT();
 }

@@ -12,6 +12,7 @@ as in server.py; the request's path is recorded as the header ":path".
 Standard library only.
 """
 import json
+import threading
 import urllib.parse
 
 import server
@@ -299,6 +300,8 @@ class Handler(server.Handler):
                 return True
         elif path == "/v1/chat/completions" and b'"nomaxtokens@' in raw:
             return self.reasoning_model(raw, headers)
+        elif path == "/v1/chat/completions" and b'"droplearnt@' in raw:
+            return self.drop_until_learnt(raw, headers)
         else:
             return super().dispatch(method, target, headers, raw)
         try:
@@ -375,6 +378,8 @@ class Handler(server.Handler):
         body = json.loads(raw.decode("utf-8"))
         model = body.get("model", "")
         record(model, self.client_address[1], body, headers)
+        if "max_tokens" not in body:
+            learnt(model).set()
         if "max_tokens" in body:
             self.send(400, {"error": {
                 "message": "Unsupported parameter: 'max_tokens' is not supported with this "
@@ -384,6 +389,37 @@ class Handler(server.Handler):
             return True
         self.send(200, server.openai_body(model, TEXT, [], "stop"))
         return True
+
+    def drop_until_learnt(self, raw, headers):
+        """Chat Completions whose keep-alive connection dies under a
+        request while the client learns max_completion_tokens from another
+        call: the first request is answered; the second is read whole and
+        held until a "nomaxtokens@" request with the same tag came with
+        max_completion_tokens (the client's provider has learnt the field),
+        then its connection is closed unanswered, so libcurl sends it again
+        on a new connection, and the body made again for that names the
+        longer field; later requests are answered."""
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except ValueError:  # a body cut at a length it no longer has
+            self.send(400, {"error": {"message": "request body is not JSON"}})
+            return True
+        model = body.get("model", "")
+        if record(model, self.client_address[1], body, headers) == 2:
+            learnt(model).wait(30)
+            return False
+        self.send(200, server.openai_body(model, TEXT, [], "stop"))
+        return True
+
+
+LEARNT = {}
+
+
+def learnt(model):
+    """The event of a model name's tag (after the '@'): set once a request
+    of it came with max_completion_tokens."""
+    with server.LOCK:
+        return LEARNT.setdefault(model.split("@", 1)[-1], threading.Event())
 
 
 def main():

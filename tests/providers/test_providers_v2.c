@@ -724,6 +724,71 @@ static void openai_completion_options(void) {
   hl_provider_unref(p);
 }
 
+/* A resend whose body comes out another length (http.c, before_send):
+ * the body of a call in flight goes once sent; libcurl sends the request
+ * again on a new connection when its keep-alive connection dies
+ * unanswered, and the body made again for that names max_tokens' field as
+ * the provider knows it then. Here another call of the same provider
+ * learns max_completion_tokens while the first is held by the server
+ * (server_v2.py, droplearnt): the resend's body is 11 bytes longer than
+ * the length libcurl took at the transfer's start, so it is not sent;
+ * without retries the call fails saying why, with them the next attempt
+ * sends the new body whole. */
+typedef struct held_call {
+  hl_provider *p;
+  const char *model;
+  hl_status first, st;
+  char why[512];
+} held_call;
+
+/* Two calls on one thread: a blocking caller's requests go through its
+ * thread's loop (providers/engine.h) and so its connections; the first
+ * is answered and leaves the keep-alive connection the second goes out
+ * on. */
+static void *ask_held(void *arg) {
+  held_call *h = arg;
+  h->first = ask_openai(h->p, h->model, false);
+  h->st = ask_openai(h->p, h->model, false);
+  snprintf(h->why, sizeof h->why, "%s", h->st == HL_OK ? "" : hl_last_error());
+  return NULL;
+}
+
+static void openai_resend_body_of_another_length(void) {
+  for (int retries = 0; retries <= 1; retries++) {
+    hl_provider *p = hl_openai_new(srv.base, KEY);
+    REQUIRE(p);
+    CHECK_INT(hl_openai_set_retries(p, retries ? 2 : 0, 10, 1000), HL_OK);
+    char held[64], learner[64];
+    snprintf(held, sizeof held, "droplearnt@v2-resend-%d", retries);
+    snprintf(learner, sizeof learner, "nomaxtokens@v2-resend-%d", retries);
+    held_call h = {p, held, HL_OK, HL_OK, ""};
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, ask_held, &h) == 0);
+    for (int i = 0; i < 10000 && test_server_count(&srv, held) < 2; i++)
+      nanosleep(&(struct timespec){0, 1000000}, NULL);
+    CHECK_INT(test_server_count(&srv, held), 2); /* read whole, held */
+    CHECK_INT(ask_openai(p, learner, false), HL_OK); /* refused, learnt, asked again */
+    pthread_join(th, NULL);
+    CHECK_INT(h.first, HL_OK);
+    if (retries == 0) {
+      /* Only the resend of a request whose body came out another length
+       * says this: libcurl did send it again (the connection was reused),
+       * and before_send() refused the new body. */
+      CHECK_INT(h.st, HL_ERR_NETWORK);
+      CHECK_CONTAINS(h.why, "needed sending again on a new connection");
+      CHECK_INT(test_server_count(&srv, held), 2); /* the resend never left */
+    } else {
+      CHECK_INT(h.st, HL_OK);
+      CHECK_INT(test_server_count(&srv, held), 3);
+      cJSON *b = sent_body(held);
+      CHECK_INT(hl_json_get_number(b, "max_completion_tokens", 0), 50);
+      CHECK(hl_json_get(b, "max_tokens") == NULL);
+      cJSON_Delete(b);
+    }
+    hl_provider_unref(p);
+  }
+}
+
 /* Reasoning parts and signatures in hookline's own JSON and copies, and
  * the older providers leave them out of their requests. */
 static void reasoning_parts_in_history(void) {
@@ -961,6 +1026,7 @@ static const test_case tests[] = {
     T(setters_reject_other_providers),
     T(reasoning_parts_in_history),
     T(openai_completion_options),
+    T(openai_resend_body_of_another_length),
 };
 
 int main(int argc, char **argv) {

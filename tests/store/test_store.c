@@ -903,6 +903,59 @@ static void run_state(void) {
   hl_store_close(s);
 }
 
+/* A tool that reloads its own run's session: refused (the run borrows the
+ * history a reload would free), the run completes; after it, allowed. And
+ * a reset the store refuses leaves the session as it was. */
+static hl_status reload_tool(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)args;
+  *(hl_status *)ud = hl_session_reload(hl_context_session(ctx));
+  *result = cJSON_CreateString("reloaded?");
+  return HL_OK;
+}
+static void reload_and_reset_refused(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  hl_provider *p = hl_scripted_new();
+  hl_scripted_push_tool_call(p, "c1", "reload", "{}");
+  hl_scripted_push_text(p, "done");
+  hl_agent *a = hl_agent_new("rl");
+  hl_agent_set_provider(a, p);
+  hl_provider_unref(p);
+  hl_status in_run = HL_OK;
+  hl_tool *t = hl_tool_new("reload", "reload the session", reload_tool, &in_run);
+  hl_agent_add_tool(a, t);
+  hl_tool_unref(t);
+  hl_session *sess = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "rl", &sess) == HL_OK);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, sess, "go", &answer), HL_OK);
+  CHECK_STR(answer, "done");
+  hl_free(answer);
+  CHECK_INT(in_run, HL_ERR_STATE);
+  CHECK_INT(hl_session_reload(sess), HL_OK);
+  CHECK_INT(hl_session_messages(sess)->count, 4);
+
+  /* A reset the store refuses (another handle wrote first) changes
+   * nothing; once reloaded, it is written and made. */
+  hl_session *other = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "rl", &other) == HL_OK);
+  CHECK_INT(hl_session_add_message(other, hl_message_new_text(HL_ROLE_USER, "from other")), HL_OK);
+  CHECK_INT(hl_session_reset(sess), HL_ERR_CONFLICT);
+  CHECK_INT(hl_session_messages(sess)->count, 4);
+  CHECK_INT(hl_session_reload(sess), HL_OK);
+  CHECK_INT(hl_session_messages(sess)->count, 5);
+  CHECK_INT(hl_session_reset(sess), HL_OK);
+  CHECK_INT(hl_session_messages(sess)->count, 0);
+  hl_session_free(other);
+  REQUIRE(hl_session_open(s, "app", "u", "rl", &other) == HL_OK);
+  CHECK_INT(hl_session_messages(other)->count, 0);
+  hl_session_free(other);
+  hl_session_free(sess);
+  hl_agent_unref(a);
+  hl_store_close(s);
+}
+
 /* Rows broken behind the store's back give clear errors naming the
  * session and event; other sessions stay readable. */
 static void corrupt_row(void) {
@@ -1412,6 +1465,7 @@ int main(int argc, char **argv) {
   RUN(held_state_of_failed_run);
   RUN(resume_unfinished);
   RUN(run_state);
+  RUN(reload_and_reset_refused);
   RUN(tool_call_id);
   if (is_db()) {
     RUN(corrupt_row);
