@@ -530,6 +530,16 @@ void *hl__session_sink_data(const hl_session *s, hl__sink_append_fn append) {
   return s && append && s->sink.append == append ? s->sink.ud : NULL;
 }
 
+void hl__session_before_run(hl_session *s, const char *input) {
+  if (s && s->sink.before_run) s->sink.before_run(s->sink.ud, s, input);
+}
+
+hl__retry hl__session_reload_for_retry(hl_session *s, const char *input, char **answer) {
+  *answer = NULL;
+  if (!s || !s->sink.reload_for_retry) return HL__RETRY_STOP;
+  return s->sink.reload_for_retry(s->sink.ud, s, input, answer);
+}
+
 void hl__session_hold_next(hl_session *s) {
   if (!s) return;
   pthread_mutex_lock(&s->wlock);
