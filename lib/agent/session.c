@@ -34,7 +34,7 @@
 #include "agent/session_internal.h"
 #include "core/model_internal.h"
 #include "hookline/store.h"
-#include "store/store_events.h"
+#include "agent/session_events.h"
 
 struct hl_session {
   /* In the session's own block, after the struct: three allocations per
@@ -56,7 +56,7 @@ struct hl_session {
   cJSON *run_state;     /* an interrupted run's state, or NULL */
   atomic_bool resume;   /* the next run continues the log's unfinished run */
   /* Under wlock: the next message's event is to be held (hold_next); the
-   * held events (as JSON text, store_events.h; empty when none), written
+   * held events (as JSON text, session_events.h; empty when none), written
    * with the next write as one group; they are the events of messages
    * held_at, held_at + 1, ... (a truncate drops those it takes back). */
   bool hold_next;

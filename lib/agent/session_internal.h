@@ -46,7 +46,7 @@ void hl__session_set_resume(hl_session *session, bool on);
 bool hl__session_take_resume(hl_session *session);
 
 /* Write-through (lib/store/session_store.c attaches one): append() gets
- * each change as an event encoded as JSON text (lib/store/store_events.h;
+ * each change as an event encoded as JSON text (agent/session_events.h;
  * borrowed), after the held ones (see hl__session_hold_next), to write as
  * one group before the change is made; a failure keeps the change from
  * happening. Called with the session's write lock held,

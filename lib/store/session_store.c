@@ -13,7 +13,7 @@
 #include "hookline/store.h"
 #include "agent/session_internal.h"
 #include "core/util.h"
-#include "store/store_events.h"
+#include "agent/session_events.h"
 #include "store/store_internal.h"
 
 typedef struct hl_sstore {
