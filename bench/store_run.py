@@ -101,7 +101,7 @@ def store_markdown(res):
       f"same round: the 4 events of a turn (input, tool calls, tool results, answer) in 2 appends, "
       f"one per turn boundary (input, calls and results; answer), each one transaction "
       f"conditional on the session's version, with their JSON encoding (written straight into one "
-      f"buffer from the session's messages, lib/store/store_events.c). *raw*: the same 2 appends "
+      f"buffer from the session's messages, lib/agent/session_events.c). *raw*: the same 2 appends "
       f"with the client library alone (same statements or Lua script on the same schema, prepared, "
       f"same rows with the session's title, same guarantees: SQLite in WAL with "
       f"synchronous=NORMAL, schema 4: the new session's row, then a read of the session's last "

@@ -15,7 +15,6 @@
 #include "agent/agent_internal.h"
 #include "agent/call.h"
 #include "agent/observer_internal.h"
-#include "core/cancel_notify.h"
 #include "core/util.h"
 
 int64_t hl__now_ns(void) {

@@ -29,10 +29,6 @@ struct hl_cancel_reg {
 
 static pthread_mutex_t cancel_lock = PTHREAD_MUTEX_INITIALIZER;
 static hl_cancel_reg *cancel_regs;
-static _Atomic(hl__cancel_listener) listener;
-
-void hl__cancel_listen(hl__cancel_listener fn) { atomic_store(&listener, fn); }
-
 /* Locked. */
 static void fire_if_cancelled(hl_cancel_reg *r) {
   if (!r->fired && hl_context_cancelled(r->ctx)) {
@@ -74,6 +70,5 @@ void hl__ctx_notify_cancel(void) {
   pthread_mutex_lock(&cancel_lock);
   for (hl_cancel_reg *r = cancel_regs; r; r = r->next) fire_if_cancelled(r);
   pthread_mutex_unlock(&cancel_lock);
-  hl__cancel_listener fn = atomic_load(&listener);
-  if (fn) fn();
+  hl__cancel_announce();
 }

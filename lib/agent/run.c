@@ -22,7 +22,6 @@
 #include "core/model_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
-#include "store/session_store.h"
 
 #define hl_outcome_take hl__outcome_take
 #define hl_outcome_set hl__outcome_set

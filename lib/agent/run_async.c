@@ -32,7 +32,6 @@
 #include "agent/agent_internal.h"
 #include "agent/interrupt_internal.h"
 #include "agent/run_internal.h"
-#include "store/session_store.h"
 #include "agent/session_internal.h"
 #include "core/taskpool.h"
 #include "core/util.h"
@@ -392,7 +391,7 @@ static hl_status run_new(hl_agent *agent, hl_session *session, const char *input
                    hl_session_id(session));
   }
   /* A stored session's unfinished run of this input continues (store.h). */
-  hl__store_before_run(session, input);
+  hl__session_before_run(session, input);
   atomic_init(&run->refs, 2);
   atomic_init(&run->cancel, false);
   run->agent = hl_agent_ref(agent);
@@ -444,7 +443,7 @@ hl_status hl_agent_run(hl_agent *agent, hl_session *session, const char *input, 
     st = run_drive(run, answer);
     hl__session_set_resume(session, false);
     if (st != HL_ERR_CONFLICT || attempt > HL__STORE_CONFLICT_RETRIES) break;
-    hl__retry r = hl__store_reload_for_retry(session, input, answer);
+    hl__retry r = hl__session_reload_for_retry(session, input, answer);
     if (r == HL__RETRY_DONE) st = HL_OK;
     if (r != HL__RETRY) break;
   }

@@ -36,7 +36,7 @@
 #include "agent/session_internal.h"
 #include "core/model_internal.h"
 #include "hookline/store.h"
-#include "store/store_events.h"
+#include "agent/session_events.h"
 
 struct hl_session {
   /* In the session's own block, after the struct: three allocations per
@@ -58,7 +58,7 @@ struct hl_session {
   cJSON *run_state;     /* an interrupted run's state, or NULL */
   atomic_bool resume;   /* the next run continues the log's unfinished run */
   /* Under wlock: the next message's event is to be held (hold_next); the
-   * held events (as JSON text, store_events.h; empty when none), written
+   * held events (as JSON text, session_events.h; empty when none), written
    * with the next write as one group; they are the events of messages
    * held_at, held_at + 1, ... (a truncate drops those it takes back). */
   bool hold_next;
@@ -571,6 +571,16 @@ void hl__session_set_sink(hl_session *s, const hl__session_sink *sink) {
 
 void *hl__session_sink_data(const hl_session *s, hl__sink_append_fn append) {
   return s && append && s->sink.append == append ? s->sink.ud : NULL;
+}
+
+void hl__session_before_run(hl_session *s, const char *input) {
+  if (s && s->sink.before_run) s->sink.before_run(s->sink.ud, s, input);
+}
+
+hl__retry hl__session_reload_for_retry(hl_session *s, const char *input, char **answer) {
+  *answer = NULL;
+  if (!s || !s->sink.reload_for_retry) return HL__RETRY_STOP;
+  return s->sink.reload_for_retry(s->sink.ud, s, input, answer);
 }
 
 void hl__session_hold_next(hl_session *s) {

@@ -55,20 +55,48 @@ void hl__session_set_resume(hl_session *session, bool on);
 bool hl__session_take_resume(hl_session *session);
 
 /* Write-through (lib/store/session_store.c attaches one): append() gets
- * each change as an event encoded as JSON text (lib/store/store_events.h;
+ * each change as an event encoded as JSON text (agent/session_events.h;
  * borrowed), after the held ones (see hl__session_hold_next), to write as
  * one group before the change is made; a failure keeps the change from
  * happening. Called with the session's write lock held,
  * from whichever thread makes the change. destroy(ud) when the session
- * is freed or another sink replaces it. */
+ * is freed or another sink replaces it.
+ *
+ * The sink also does what a stored session needs around a run, so that
+ * the agent knows the store only through this struct (store/ builds on
+ * agent/, not the other way round): hl__session_before_run() and
+ * hl__session_reload_for_retry() call before_run and reload_for_retry
+ * (NULL: nothing to do). The sink is attached when the session is opened
+ * (hl_session_open), before any run can use it. */
 struct hl__events;
 typedef hl_status (*hl__sink_append_fn)(void *ud, const struct hl__events *events);
+/* What hl_agent_run() does after a run failed with HL_ERR_CONFLICT. */
+typedef enum { HL__RETRY_STOP, HL__RETRY, HL__RETRY_DONE } hl__retry;
+/* How often hl_agent_run() reloads and retries after HL_ERR_CONFLICT. */
+#define HL__STORE_CONFLICT_RETRIES 3
 typedef struct hl__session_sink {
   hl__sink_append_fn append;
   void (*destroy)(void *ud);
+  void (*before_run)(void *ud, hl_session *session, const char *input);
+  hl__retry (*reload_for_retry)(void *ud, hl_session *session, const char *input,
+                                char **answer);
   void *ud;
 } hl__session_sink;
 void hl__session_set_sink(hl_session *session, const hl__session_sink *sink);
+/* Before a top-level run of `input`: if `session` is stored and its log
+ * ends in an unfinished run of the same input, mark the session so that
+ * the run continues it (hl__session_take_resume). No-op for an in-memory
+ * session. Called by the thread that holds the session's run claim. */
+void hl__session_before_run(hl_session *session, const char *input);
+/* After a run of `input` failed with HL_ERR_CONFLICT: reload a stored
+ * session from its store. Returns HL__RETRY if the run should be tried
+ * again; HL__RETRY_DONE with *answer (for hl_free) if the fresh log ends
+ * in a finished run of the same input (a twin writer, such as a worker
+ * thought dead, did the turn: doing it again would ask it twice);
+ * HL__RETRY_STOP (the conflict's message kept in hl_last_error()) for an
+ * in-memory session or when the reload failed. *answer is NULL unless
+ * HL__RETRY_DONE. Called by the thread that holds the run claim. */
+hl__retry hl__session_reload_for_retry(hl_session *session, const char *input, char **answer);
 /* A turn boundary as one append: the next hl_session_add_message() on a
  * stored session is made in memory at once, but its event is held and
  * written by the session's next write of a change that is not held,

@@ -2,7 +2,7 @@
  * message_write.h - a message's JSON (model.h's neutral encoding, the
  * text hl_message_to_json() and the printer give) written straight into
  * a buffer, without a cJSON tree: the session store writes every message
- * of every turn this way (lib/store/store_events.c).
+ * of every turn this way (lib/agent/session_events.c).
  */
 #ifndef HL_CORE_MESSAGE_WRITE_H
 #define HL_CORE_MESSAGE_WRITE_H

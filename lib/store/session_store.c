@@ -13,8 +13,7 @@
 #include "hookline/store.h"
 #include "agent/session_internal.h"
 #include "core/util.h"
-#include "store/session_store.h"
-#include "store/store_events.h"
+#include "agent/session_events.h"
 #include "store/store_internal.h"
 
 typedef struct hl_sstore {
@@ -141,6 +140,12 @@ static hl_status hl_load_into(hl_store *store, const char *app, const char *user
   return HL_OK;
 }
 
+/* What a stored session does around a run (below, with what an
+ * unfinished run looks like). */
+static void hl_sink_before_run(void *ud, hl_session *s, const char *input);
+static hl__retry hl_sink_reload_for_retry(void *ud, hl_session *s, const char *input,
+                                          char **answer);
+
 hl_status hl_session_open(hl_store *store, const char *app, const char *user,
                           const char *session_id, hl_session **out) {
   if (out) *out = NULL;
@@ -158,7 +163,11 @@ hl_status hl_session_open(hl_store *store, const char *app, const char *user,
   }
   u->base.store = store;
   atomic_init(&u->base.version, version);
-  hl__session_sink sink = {hl_sink_append, hl_sink_destroy, u};
+  hl__session_sink sink = {.append = hl_sink_append,
+                           .destroy = hl_sink_destroy,
+                           .before_run = hl_sink_before_run,
+                           .reload_for_retry = hl_sink_reload_for_retry,
+                           .ud = u};
   hl__session_set_sink(s, &sink);
   *out = s;
   return HL_OK;
@@ -199,8 +208,10 @@ char *hl_session_unfinished_input(const hl_session *s) {
   return NULL;
 }
 
-void hl__store_before_run(hl_session *s, const char *input) {
-  if (!hl_sink_of(s)) return;
+/* The sink's before_run (session_internal.h): only a stored session has
+ * this sink, so there is nothing to check. */
+static void hl_sink_before_run(void *ud, hl_session *s, const char *input) {
+  (void)ud;
   char *pending = hl_session_unfinished_input(s);
   hl__session_set_resume(s, pending && input && strcmp(pending, input) == 0);
   free(pending);
@@ -222,9 +233,11 @@ static char *hl_finished_answer(const hl_session *s, const char *input) {
   return NULL;
 }
 
-hl__retry hl__store_reload_for_retry(hl_session *s, const char *input, char **answer) {
+/* The sink's reload_for_retry (session_internal.h). */
+static hl__retry hl_sink_reload_for_retry(void *ud, hl_session *s, const char *input,
+                                          char **answer) {
+  (void)ud;
   *answer = NULL;
-  if (!hl_sink_of(s)) return HL__RETRY_STOP;
   char keep[1024];
   snprintf(keep, sizeof keep, "%s", hl_last_error());
   if (hl_reload(s, true) == HL_OK) {

@@ -17,7 +17,7 @@
 #include "core/util.h"
 #include "store/store_internal.h"
 #include "store/store_decode.h"
-#include "store/store_events.h"
+#include "agent/session_events.h"
 
 #define HL_STORE_ID_MAX 512
 

@@ -10,7 +10,7 @@
 #include "hookline/model.h"
 #include "core/util.h"
 #include "store/store_decode.h"
-#include "store/store_events.h"
+#include "agent/session_events.h"
 
 hl_status hl__store_decoder_init(hl__store_decoder *d, const char *session_id) {
   memset(d, 0, sizeof *d);

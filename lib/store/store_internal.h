@@ -73,7 +73,7 @@ extern const hl__store_ops hl__store_pg_ops;
 extern const hl__store_ops hl__store_redis_ops;
 
 /* One append of events already encoded (a stored session's turn
- * boundary, store_events.h): the checks and locking of
+ * boundary, agent/session_events.h): the checks and locking of
  * hl_store_append_events(), without decoding or printing anything. */
 struct hl__events;
 hl_status hl__store_append_texts(hl_store *store, const char *app, const char *user,

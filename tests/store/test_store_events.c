@@ -1,6 +1,6 @@
 /*
  * tests/store/test_store_events.c - the events a stored session writes,
- * encoded straight into text (lib/store/store_events.c,
+ * encoded straight into text (lib/agent/session_events.c,
  * lib/core/message_write.c), against the tree the library builds for the
  * same message or state (hl_message_to_json, printed by the library's
  * printer): the same text byte for byte for every part kind and the odd
@@ -15,7 +15,7 @@
 #include "check.h"
 #include "hookline.h"
 #include "core/util.h"
-#include "store/store_events.h"
+#include "agent/session_events.h"
 
 /* The event as the tree path makes it: {"type":"message","message":...}. */
 static char *tree_event(const hl_message *m) {

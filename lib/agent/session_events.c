@@ -1,6 +1,6 @@
 /*
- * store_events.c - a turn's events as JSON texts in one buffer
- * (store_events.h). A message is most of what a turn writes: it is
+ * session_events.c - a turn's events as JSON texts in one buffer
+ * (session_events.h). A message is most of what a turn writes: it is
  * encoded straight from the hl_message, where building its cJSON tree,
  * wrapping it in an event and printing that cost a turn of scenario (b)
  * some eighty allocations.
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/message_write.h"
-#include "store/store_events.h"
+#include "agent/session_events.h"
 
 /* Close event n (its text ends at buf.len). */
 static hl_status ev_close(hl__events *ev, size_t start) {

@@ -1,13 +1,16 @@
 /*
- * store_events.h - events as the store writes them: JSON texts back to
- * back in one buffer, encoded straight from the session's changes (a
- * message, a state value) without a cJSON tree, and the title a user
+ * session_events.h - a session's changes as the events a store writes:
+ * JSON texts back to back in one buffer, encoded straight from the change
+ * (a message, a state value) without a cJSON tree, and the title a user
  * message gives a session. A stored session collects a turn boundary's
- * events here (lib/agent/session.c) and hands them to the store as one
- * append (store.c: hl__store_append_texts).
+ * events here (session.c) and hands them to its sink as one append
+ * (session_internal.h; lib/store/store.c: hl__store_append_texts). The
+ * encoding is the agent layer's, next to the session that makes the
+ * changes, so that the store builds on it and the session needs nothing
+ * of lib/store/; the store reads the same events back (store_decode.c).
  */
-#ifndef HL_STORE_EVENTS_H
-#define HL_STORE_EVENTS_H
+#ifndef HL_SESSION_EVENTS_H
+#define HL_SESSION_EVENTS_H
 
 #include <stddef.h>
 #include <stdint.h>

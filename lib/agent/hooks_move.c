@@ -1,10 +1,12 @@
 /*
- * lib/plugin/hooks_move.c - hl_hooks_move(): splice one hook set onto
- * another, all or nothing.
+ * hooks_move.c - hl_hooks_move() (declared in plugin.h): splice one hook
+ * set onto another, all or nothing.
  *
- * The plugin loader lets a plugin's init fill a private set and moves the
- * hooks only once init succeeded: that is how a failing init leaves
- * nothing half-installed, without the plugin having to clean up itself.
+ * The plugin loader (lib/plugin/) lets a plugin's init fill a private set
+ * and moves the hooks only once init succeeded: that is how a failing init
+ * leaves nothing half-installed, without the plugin having to clean up
+ * itself. It lives here, beside hooks.c, because it rewrites the sets'
+ * private arrays (agent_internal.h), which only the agent layer knows.
  */
 #include <stdlib.h>
 #include <string.h>

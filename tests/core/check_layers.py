@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""check_layers.py - the library's layers depend only downwards.
+
+The layers of lib/, bottom up (DESIGN.md: "data flows one way"):
+
+    core/  ->  providers/ sandbox/ mcp/  ->  agent/  ->  store/ plugin/
+
+A folder may use its own layer and the layers below it, never one above.
+Two checks, both over what was actually built:
+
+  * symbols: the symbol tables (readelf) of every object compiled from
+    lib/<layer>/ (the library's own objects and the static libraries linked
+    whole into it, found through compile_commands.json): no object may
+    reference an internal symbol (hidden: hl__*, not exported) that only an
+    object of a higher layer defines. A header could declare it anywhere;
+    the objects show where it lives;
+  * includes: no file of lib/<layer>/ may #include "<higher layer>/...".
+
+The public API (HL_API, exported) is exempt: a provider or a backend that
+uses hl_context_emit_delta() or hl_tool_invoke() depends on the agent layer
+only as a plugin of hooks/ does, through include/hookline/. Such links, and
+those between folders of one level (providers, sandbox, mcp; store,
+plugin), are counted, not failed.
+
+Usage: check_layers.py SOURCE_ROOT BUILD_ROOT. Exit 0 when the rule holds,
+1 with one line per violation when it does not, 2 when the build cannot be
+read (no compile_commands.json, readelf missing, an object not built).
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+RANK = {"core": 0, "providers": 1, "sandbox": 1, "mcp": 1, "agent": 2, "store": 3, "plugin": 3}
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)
+
+
+def layer_of(path, roots):
+    """The layer folder a source path lies in, or None outside lib/."""
+    for root in roots:
+        rel = os.path.relpath(path, os.path.join(root, "lib"))
+        if not rel.startswith(".."):
+            top = rel.split(os.sep)[0]
+            return top if top in RANK else None
+    return None
+
+
+def library_objects(src, build):
+    """{object path: layer} for every object built from lib/<layer>/."""
+    with open(os.path.join(build, "compile_commands.json")) as f:
+        entries = json.load(f)
+    roots = [os.path.realpath(src), os.path.realpath(build)]
+    objects = {}
+    for e in entries:
+        source = os.path.realpath(os.path.join(e["directory"], e["file"]))
+        layer = layer_of(source, roots)
+        out = e["output"]
+        # Tests and benches compile their own programs; only the library's
+        # objects (its own target and the static libraries of lib/) count.
+        if layer and not re.match(r"(tests|bench|examples|hooks|agents)/", out):
+            objects[os.path.join(e["directory"], out)] = layer
+    return objects
+
+
+def symbols(obj):
+    """(defined, undefined) global symbols of one object: defined maps a
+    name to True when it is exported (default visibility, the public API)."""
+    out = subprocess.run(["readelf", "-sW", obj], check=True, capture_output=True,
+                         text=True).stdout
+    defined, undefined = {}, set()
+    for line in out.splitlines():
+        # Num: Value Size Type Bind Vis Ndx Name
+        parts = line.split()
+        if len(parts) < 8 or not parts[0].endswith(":") or parts[4] not in ("GLOBAL", "WEAK"):
+            continue
+        name = parts[7]
+        if parts[6] == "UND":
+            undefined.add(name)
+        else:
+            defined[name] = parts[5] == "DEFAULT"
+    return defined, undefined
+
+
+def check_symbols(objects):
+    where = {}  # symbol -> set of layers defining it
+    public = set()
+    uses = []
+    for obj, layer in sorted(objects.items()):
+        defined, undefined = symbols(obj)
+        for name, exported in defined.items():
+            where.setdefault(name, set()).add(layer)
+            if exported:
+                public.add(name)
+        uses.append((obj, layer, undefined))
+    up, api, side = [], {}, []
+    for obj, layer, undefined in uses:
+        for name in sorted(undefined):
+            owners = where.get(name)
+            if not owners or layer in owners:
+                continue
+            low = min(owners, key=RANK.get)
+            link = f"{os.path.basename(obj)} ({layer}/) uses {name} from {'/, '.join(sorted(owners))}/"
+            if RANK[low] > RANK[layer] and name in public:
+                api.setdefault(f"{layer}/ -> {low}/", set()).add(name)
+            elif RANK[low] > RANK[layer]:
+                up.append(link)
+            elif RANK[low] == RANK[layer]:
+                side.append(link)
+    return up, api, side
+
+
+def check_includes(src):
+    up, side = [], []
+    lib = os.path.join(src, "lib")
+    for layer in sorted(RANK):
+        for dirpath, _, files in os.walk(os.path.join(lib, layer)):
+            for fn in sorted(files):
+                if not fn.endswith((".c", ".h", ".c.in")):
+                    continue
+                path = os.path.join(dirpath, fn)
+                with open(path, errors="replace") as f:
+                    text = f.read()
+                for target in INCLUDE.findall(text):
+                    if target not in RANK or target == layer:
+                        continue
+                    link = f"{os.path.relpath(path, src)} includes {target}/"
+                    if RANK[target] > RANK[layer]:
+                        up.append(link)
+                    elif RANK[target] == RANK[layer]:
+                        side.append(link)
+    return up, side
+
+
+def main():
+    if len(sys.argv) != 3:
+        print("usage: check_layers.py SOURCE_ROOT BUILD_ROOT", file=sys.stderr)
+        return 2
+    src, build = sys.argv[1], sys.argv[2]
+    try:
+        objects = library_objects(src, build)
+        if not objects or not {"core", "agent"} <= set(objects.values()):
+            print("check_layers: no library objects of core/ and agent/ in compile_commands.json",
+                  file=sys.stderr)
+            return 2
+        sym_up, api, sym_side = check_symbols(objects)
+    except (OSError, ValueError, subprocess.CalledProcessError) as e:
+        print(f"check_layers: cannot read the build: {e}", file=sys.stderr)
+        return 2
+    inc_up, inc_side = check_includes(src)
+    for link in sym_side + inc_side:
+        print("same level:", link)
+    for pair, names in sorted(api.items()):
+        print(f"public API, upwards: {pair} {len(names)} functions ({', '.join(sorted(names))})")
+    for link in sym_up + inc_up:
+        print("UPWARD:", link)
+    print(f"check_layers: {len(objects)} objects, {len(sym_up) + len(inc_up)} upward links")
+    return 1 if sym_up or inc_up else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
