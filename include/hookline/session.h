@@ -74,6 +74,28 @@ HL_API hl_status hl_session_state_set_string(hl_session *session, const char *ke
 /** Copy of the whole state object. Caller frees. */
 HL_API cJSON *hl_session_state(const hl_session *session);
 
+/*
+ * Runs that stop for approval (interrupt.h). When a top-level run on a
+ * session ends with HL_INTERRUPTED, its state is kept on the session until
+ * it is resumed (hl_agent_resume(agent, session, state, decisions, ...),
+ * hl_run_resume(), which clear it) or a new run (hl_agent_run(),
+ * hl_run_start()) abandons it: the run state is cleared first and the new
+ * input starts a new turn. A stored session also writes every change of
+ * it to its log (store.h: the run_state event), so another worker can
+ * resume the run.
+ */
+
+/** Set the session's run state to a copy of `state` (an opaque JSON
+ *  object, borrowed; NULL clears it); a stored session writes it first as
+ *  a run_state event, and a write the store refuses leaves the session as
+ *  it was, with the store's status. HL_ERR_INVALID for a NULL session or
+ *  a state that is not an object. Works on in-memory sessions too.
+ *  Thread-safe; writes of one session are serialized. */
+HL_API hl_status hl_session_set_run_state(hl_session *session, const cJSON *state);
+/** Copy of the run state set, replayed or left by an interrupted run;
+ *  NULL if none. Caller frees (cJSON_Delete). Thread-safe. */
+HL_API cJSON *hl_session_run_state(const hl_session *session);
+
 /** {"app_name":..,"user_id":..,"session_id":..,"state":{..},"messages":[..]} */
 HL_API cJSON *hl_session_to_json(const hl_session *session);
 HL_API hl_status hl_session_from_json(const cJSON *json, hl_session **out);

@@ -223,16 +223,17 @@ HL_API hl_status hl_session_reload(hl_session *session);
  */
 HL_API char *hl_session_unfinished_input(const hl_session *session);
 
-/**
- * Runs that stop for approval (interrupt.h). When a top-level run on a
- * session ends with HL_INTERRUPTED, its state is kept on the session, and
- * for a stored session written to the log in one run_state event, together
- * with the history put back as it was before the run: any worker that
- * opens the session from the store then finds the pending calls with
- * hl_session_run_state() (hl_run_state_pending() lists them) and resumes
- * with hl_agent_resume(agent, session, state, decisions, ...) or
- * hl_run_resume(). If the store refuses that write, the run fails with
- * the store's status instead (taken back like any failed run).
+/*
+ * Runs that stop for approval (interrupt.h) on a stored session. The run
+ * state an interrupted run leaves on its session (hl_session_run_state(),
+ * hl_session_set_run_state(): session.h) is written to the log in one
+ * run_state event, together with the history put back as it was before
+ * the run: any worker that opens the session from the store then finds
+ * the pending calls with hl_session_run_state() (hl_run_state_pending()
+ * lists them) and resumes with hl_agent_resume(agent, session, state,
+ * decisions, ...) or hl_run_resume(). If the store refuses that write, the
+ * run fails with the store's status instead (taken back like any failed
+ * run).
  *
  * A resume's first write restores the run's messages and clears the run
  * state, again as one event, before any tool call runs. It is the
@@ -241,20 +242,9 @@ HL_API char *hl_session_unfinished_input(const hl_session *session);
  * with nothing run; a call is never executed twice by two resumes. (The
  * loser's hl_session_reload() then shows the run resumed, or interrupted
  * again.) A resumed run that fails later is taken back like any failed
- * run: the run state stays cleared.
- *
- * A new run (hl_agent_run(), hl_run_start()) on a session that holds an
- * interrupted run abandons it: the run state is cleared first (one more
- * event) and the new input starts a new turn.
+ * run: the run state stays cleared. A new run abandoning an interrupted
+ * one (session.h) writes the clearing as one more event.
  */
-
-/** Store an interrupted run's state (an opaque JSON object, borrowed; NULL
- *  clears it) as a run_state event. Works on in-memory sessions too.
- *  Thread-safe; writes of one session are serialized. */
-HL_API hl_status hl_session_set_run_state(hl_session *session, const cJSON *state);
-/** Copy of the run state set, replayed or left by an interrupted run;
- *  NULL if none. Caller frees (cJSON_Delete). Thread-safe. */
-HL_API cJSON *hl_session_run_state(const hl_session *session);
 
 #ifdef __cplusplus
 }

@@ -35,7 +35,6 @@
 #include "hookline/session.h"
 #include "agent/session_internal.h"
 #include "core/model_internal.h"
-#include "hookline/store.h"
 #include "agent/session_events.h"
 
 struct hl_session {
