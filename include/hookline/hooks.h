@@ -455,6 +455,16 @@ HL_API size_t hl_hooks_count(const hl_hooks *hooks, hl_hook_point point);
 HL_API const char *hl_hooks_name_at(const hl_hooks *hooks, hl_hook_point point, size_t i);
 /** Remove every hook, calling their free_user_data. Configure-time only. */
 HL_API void hl_hooks_clear(hl_hooks *hooks);
+/**
+ * Move every hook of `src` to the end of the matching chain of `dst`, in
+ * order, and its observers (hl_hooks_add_observer(), observer.h) after
+ * dst's; `src` is left empty. All or nothing: on HL_ERR_NOMEM both sets
+ * are unchanged. HL_ERR_INVALID for NULL sets or dst == src. Fill a
+ * private set and move it to install a group of hooks whole or not at all
+ * (the plugin loader does this with a plugin's init, plugin.h).
+ * Configure-time only, for both sets.
+ */
+HL_API hl_status hl_hooks_move(hl_hooks *dst, hl_hooks *src);
 
 #ifdef __cplusplus
 }

@@ -34,8 +34,9 @@
  *     file loader (config.h) rewrites "$" into the path within the file.
  *   - Install hooks into `hooks` only. The loader hands init a fresh,
  *     empty set and moves the hooks into the caller's set only when init
- *     returns HL_OK, so a failing init leaves nothing installed (the
- *     hooks it added are freed, with their free_user_data).
+ *     returns HL_OK (hl_hooks_move(), hooks.h), so a failing init leaves
+ *     nothing installed (the hooks it added are freed, with their
+ *     free_user_data).
  *   - To watch events (other hooks' decisions, tool calls, model calls),
  *     attach an observer to the same set: hl_hooks_add_observer(hooks,
  *     "my_plugin", obs) (observer.h; declare the event types it needs
@@ -158,15 +159,6 @@ HL_API void *hl_plugin_state(const hl_plugin *plugin);
 HL_API const hl_plugin_descriptor *hl_plugin_builtin(const char *name);
 /** The i-th built-in plugin (NULL past the end), for listings. */
 HL_API const hl_plugin_descriptor *hl_plugin_builtin_at(size_t i);
-
-/**
- * Move every hook of `src` to the end of the matching chain of `dst`, in
- * order, and its observers (hl_hooks_add_observer()) after dst's; `src`
- * is left empty. All or nothing: on HL_ERR_NOMEM both sets
- * are unchanged. HL_ERR_INVALID for NULL sets or dst == src.
- * Configure-time only, for both sets.
- */
-HL_API hl_status hl_hooks_move(hl_hooks *dst, hl_hooks *src);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 /*
- * hooks_move.c - hl_hooks_move() (declared in plugin.h): splice one hook
- * set onto another, all or nothing.
+ * hooks_move.c - hl_hooks_move() (hooks.h): splice one hook set onto
+ * another, all or nothing.
  *
  * The plugin loader (lib/plugin/) lets a plugin's init fill a private set
  * and moves the hooks only once init succeeded: that is how a failing init
@@ -13,7 +13,7 @@
 
 #include "agent/agent_internal.h"
 #include "core/util.h"
-#include "hookline/plugin.h"
+#include "hookline/hooks.h"
 
 hl_status hl_hooks_move(hl_hooks *dst, hl_hooks *src) {
   if (!dst || !src || dst == src)
