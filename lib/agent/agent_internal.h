@@ -357,9 +357,9 @@ hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
                                    hl_message **results, cJSON **summary,
                                    hl__tools_done_fn done, void *user);
 
-/* A continued run (store.h): if the history ends in tool calls without
- * results, run them (again: at-least-once) and append their results.
- * HL_OK when there were none (store_resume.c). */
-hl_status hl__store_resume_tools(hl_context *ctx);
+/* A continued unfinished run (store.h): if the history ends in tool calls
+ * without results, run them (again: at-least-once) and append their
+ * results. HL_OK when there were none (unfinished_run.c). */
+hl_status hl__continue_unfinished_run(hl_context *ctx);
 
 #endif

@@ -394,7 +394,7 @@ hl_status hl__llm_body_start(hl_context *ctx, int *first_turn, hl__outcome *o) {
   if (!ctx->parent && hl__session_take_resume(ctx->session)) {
     /* A stored session's unfinished run of this input is continued, not
      * asked again (store.h); otherwise the input opens the run. */
-    hl_status rs = hl__store_resume_tools(ctx);
+    hl_status rs = hl__continue_unfinished_run(ctx);
     if (hl_check_abort(ctx, o)) return o->status;
     if (rs != HL_OK) return hl_outcome_take(o, rs);
     return HL_OK;

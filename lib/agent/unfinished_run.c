@@ -1,13 +1,16 @@
 /*
- * store_resume.c - continuing a run whose process died (store.h): the tool
+ * unfinished_run.c - continuing a session's unfinished run, one whose
+ * process died mid-turn (hl_session_unfinished_input(), store.h): the tool
  * calls of the last assistant message that have no recorded results run
- * again, since the store cannot know whether they ran; tools see the same
- * call ids (hl_context_tool_call_id) and can use them to run once.
+ * again, since nothing can tell whether they ran; tools see the same call
+ * ids (hl_context_tool_call_id) and can use them to run once. Part of the
+ * run (run.c calls it instead of appending the input again), whatever the
+ * session's log is kept in.
  */
 #include "agent/agent_internal.h"
 #include "agent/session_internal.h"
 
-hl_status hl__store_resume_tools(hl_context *ctx) {
+hl_status hl__continue_unfinished_run(hl_context *ctx) {
   const hl_messages *h = hl_session_messages(ctx->session);
   if (!h || h->count == 0) return HL_OK;
   const hl_message *last = h->items[h->count - 1];
