@@ -61,7 +61,7 @@ struct hl_session {
    * with the next write as one group; they are the events of messages
    * held_at, held_at + 1, ... (a truncate drops those it takes back). */
   bool hold_next;
-  hl__events held;
+  hl__session_events held;
   size_t held_at;
 };
 
@@ -73,8 +73,8 @@ struct hl_session {
  * the log without their call. */
 static hl_status hl_session_flush(hl_session *s) {
   hl_status st = s->sink.append(s->sink.ud, &s->held);
-  if (st == HL_OK) hl__events_clear(&s->held);
-  else hl__events_cut(&s->held, s->held.n - 1);
+  if (st == HL_OK) hl__session_events_clear(&s->held);
+  else hl__session_events_cut(&s->held, s->held.n - 1);
   return st;
 }
 
@@ -87,7 +87,7 @@ static hl_status hl_session_write(hl_session *s, cJSON *event) {
     return HL_OK;
   }
   if (!event) return hl_fail(HL_ERR_NOMEM, "session: out of memory");
-  hl_status st = hl__events_add_json(&s->held, event);
+  hl_status st = hl__session_events_add_json(&s->held, event);
   cJSON_Delete(event);
   return st == HL_OK ? hl_session_flush(s) : st;
 }
@@ -101,7 +101,7 @@ typedef struct hl_keep {
 
 static bool hl_keep_held(const char *text, size_t len, void *ud) {
   hl_keep *k = ud;
-  if (!hl__events_is_message(text, len)) return true;
+  if (!hl__session_events_is_message(text, len)) return true;
   if (k->next_message++ >= k->count) return false;
   k->messages_kept++;
   return true;
@@ -114,7 +114,7 @@ static bool hl_keep_held(const char *text, size_t len, void *ud) {
 static size_t hl_session_drop_held(hl_session *s, size_t count) {
   s->hold_next = false;
   hl_keep k = {s->held_at, count, 0};
-  if (s->held.n) hl__events_filter(&s->held, hl_keep_held, &k);
+  if (s->held.n) hl__session_events_filter(&s->held, hl_keep_held, &k);
   return k.messages_kept;
 }
 
@@ -236,7 +236,7 @@ oom:
 void hl_session_free(hl_session *s) {
   if (!s) return;
   if (s->sink.destroy) s->sink.destroy(s->sink.ud);
-  hl__events_free(&s->held); /* a turn in flight: never written */
+  hl__session_events_free(&s->held); /* a turn in flight: never written */
   hl_messages_clear(&s->messages);
   cJSON_Delete(s->state);
   cJSON_Delete(s->run_state);
@@ -372,10 +372,10 @@ static hl_status hl_session_append(hl_session *s, hl_message *msg, bool by_run,
   }
   if (s->sink.append) {
     size_t held = s->held.n;
-    st = hl__events_add_message(&s->held, msg);
+    st = hl__session_events_add_message(&s->held, msg);
     /* The session's title is its first user message's (store.h). */
     if (st == HL_OK && msg->role == HL_ROLE_USER && !hl_session_has_user(s) &&
-        !hl__events_title_from(&s->held, msg))
+        !hl__session_events_title_from(&s->held, msg))
       st = hl_fail(HL_ERR_NOMEM, "session: out of memory");
     if (st == HL_OK && s->hold_next) {
       /* Held, not written: the next write takes it along (a turn boundary). */
@@ -383,7 +383,7 @@ static hl_status hl_session_append(hl_session *s, hl_message *msg, bool by_run,
     } else if (st == HL_OK) {
       st = hl_session_flush(s);
     } else {
-      hl__events_cut(&s->held, held);
+      hl__session_events_cut(&s->held, held);
     }
   }
   s->hold_next = false;
@@ -415,7 +415,7 @@ void hl__session_truncate(hl_session *s, size_t count) {
    * write a truncate only if the log has messages past `count`. */
   size_t held_messages = 0;
   for (size_t i = 0, start = 0; i < s->held.n; start = s->held.ends[i++])
-    held_messages += hl__events_is_message(s->held.buf.p + start, s->held.ends[i] - start);
+    held_messages += hl__session_events_is_message(s->held.buf.p + start, s->held.ends[i] - start);
   size_t written = s->messages.count - held_messages;
   size_t kept = hl_session_drop_held(s, count);
   if (s->sink.append && written > count) {
@@ -429,7 +429,7 @@ void hl__session_truncate(hl_session *s, size_t count) {
      * they would have been with the turn's boundary. Best effort, as
      * above. */
     if (s->sink.append(s->sink.ud, &s->held) != HL_OK) hl_clear_error();
-    hl__events_clear(&s->held);
+    hl__session_events_clear(&s->held);
   }
   hl_session_lock(s);
   hl_history_cut(s, count);
@@ -480,7 +480,7 @@ hl_status hl_session_state_set(hl_session *s, const char *key, const cJSON *valu
     /* A turn in flight (held messages): the change joins its boundary's
      * append (store.h); otherwise it is written now. */
     size_t held = s->held.n;
-    st = hl__events_add_state(&s->held, key, copy);
+    st = hl__session_events_add_state(&s->held, key, copy);
     if (st == HL_OK && held == 0) st = hl_session_flush(s);
     if (st != HL_OK) {
       pthread_mutex_unlock(&s->wlock);
@@ -597,7 +597,7 @@ hl_status hl__session_swap_contents(hl_session *a, hl_session *b, bool by_run) {
     return st;
   }
   a->hold_next = false;
-  hl__events_clear(&a->held); /* the fresh contents are the log's */
+  hl__session_events_clear(&a->held); /* the fresh contents are the log's */
   hl_session_lock(a);
   hl_session_lock(b);
   hl_messages m = a->messages;

@@ -68,8 +68,8 @@ bool hl__session_take_resume(hl_session *session);
  * hl__session_reload_for_retry() call before_run and reload_for_retry
  * (NULL: nothing to do). The sink is attached when the session is opened
  * (hl_session_open), before any run can use it. */
-struct hl__events;
-typedef hl_status (*hl__sink_append_fn)(void *ud, const struct hl__events *events);
+struct hl__session_events;
+typedef hl_status (*hl__sink_append_fn)(void *ud, const struct hl__session_events *events);
 /* What hl_agent_run() does after a run failed with HL_ERR_CONFLICT. */
 typedef enum { HL__RETRY_STOP, HL__RETRY, HL__RETRY_DONE } hl__retry;
 /* How often hl_agent_run() reloads and retries after HL_ERR_CONFLICT. */

@@ -30,7 +30,7 @@ typedef struct hl_sink_ud {
   char *app, *user, *id;
 } hl_sink_ud;
 
-static hl_status hl_sink_append(void *ud, const hl__events *events) {
+static hl_status hl_sink_append(void *ud, const hl__session_events *events) {
   hl_sink_ud *u = ud;
   int64_t nv = 0;
   int64_t v = atomic_load(&u->base.version);

@@ -127,7 +127,8 @@ static hl_status hl_check_append(const char *fn, hl_store *s, const char *app,
 
 /* Hand the encoded events to the backend as one append. */
 static hl_status hl_append_texts(hl_store *s, const char *app, const char *user, const char *id,
-                                 int64_t expected, const hl__events *ev, int64_t *new_version) {
+                                 int64_t expected, const hl__session_events *ev,
+                                 int64_t *new_version) {
   const char *stack_text[HL_STORE_GROUP_STACK];
   size_t stack_len[HL_STORE_GROUP_STACK];
   size_t n = ev->n;
@@ -153,7 +154,8 @@ static hl_status hl_append_texts(hl_store *s, const char *app, const char *user,
 }
 
 hl_status hl__store_append_texts(hl_store *s, const char *app, const char *user, const char *id,
-                                 int64_t expected, const hl__events *ev, int64_t *new_version) {
+                                 int64_t expected, const hl__session_events *ev,
+                                 int64_t *new_version) {
   if (new_version) *new_version = 0;
   hl_status st = hl_check_append("store append", s, app, user, id, expected, ev ? ev->n : 0);
   return st == HL_OK ? hl_append_texts(s, app, user, id, expected, ev, new_version) : st;
@@ -167,9 +169,9 @@ static hl_status hl_append_group(hl_store *s, const char *fn, const char *app, c
   if (new_version) *new_version = 0;
   hl_status st = hl_check_append(fn, s, app, user, id, expected, n);
   if (st != HL_OK) return st;
-  hl__events ev = {0};
+  hl__session_events ev = {0};
   for (size_t i = 0; st == HL_OK && i < n; i++) {
-    st = hl__events_add_json(&ev, events[i]);
+    st = hl__session_events_add_json(&ev, events[i]);
     if (st == HL_ERR_INVALID) {
       char why[300];
       snprintf(why, sizeof why, "%s", hl_last_error());
@@ -181,7 +183,7 @@ static hl_status hl_append_group(hl_store *s, const char *fn, const char *app, c
     }
   }
   if (st == HL_OK) st = hl_append_texts(s, app, user, id, expected, &ev, new_version);
-  hl__events_free(&ev);
+  hl__session_events_free(&ev);
   return st;
 }
 

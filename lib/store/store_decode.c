@@ -88,7 +88,7 @@ char *hl__store_event_title(const cJSON *event) {
     hl_clear_error();
     return NULL;
   }
-  char *title = hl__store_title_of(m);
+  char *title = hl__session_title_of(m);
   hl_message_free(m);
   return title;
 }

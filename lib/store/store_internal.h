@@ -75,10 +75,10 @@ extern const hl__store_ops hl__store_redis_ops;
 /* One append of events already encoded (a stored session's turn
  * boundary, agent/session_events.h): the checks and locking of
  * hl_store_append_events(), without decoding or printing anything. */
-struct hl__events;
+struct hl__session_events;
 hl_status hl__store_append_texts(hl_store *store, const char *app, const char *user,
-                                 const char *id, int64_t expected, const struct hl__events *ev,
-                                 int64_t *new_version);
+                                 const char *id, int64_t expected,
+                                 const struct hl__session_events *ev, int64_t *new_version);
 
 /* Numbers as text for the network backends, as "%lld" and "%.6f" give
  * them but without printf's cost (an append formats three): into `buf`

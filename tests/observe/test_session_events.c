@@ -1,5 +1,5 @@
 /*
- * tests/store/test_store_events.c - the events a stored session writes,
+ * tests/observe/test_session_events.c - the events a stored session writes,
  * encoded straight into text (lib/agent/session_events.c,
  * lib/core/message_write.c), against the tree the library builds for the
  * same message or state (hl_message_to_json, printed by the library's
@@ -27,7 +27,7 @@ static char *tree_event(const hl_message *m) {
   return text;
 }
 
-static char *last_event(const hl__events *ev) {
+static char *last_event(const hl__session_events *ev) {
   size_t start = ev->n > 1 ? ev->ends[ev->n - 2] : 0;
   size_t len = ev->ends[ev->n - 1] - start;
   char *out = malloc(len + 1);
@@ -38,15 +38,15 @@ static char *last_event(const hl__events *ev) {
 
 /* Encoded directly and through the tree: the same text; decoded again and
  * re-encoded: the same text once more. */
-static void same_as_tree(hl__events *ev, const hl_message *m) {
-  CHECK_INT(hl__events_add_message(ev, m), HL_OK);
+static void same_as_tree(hl__session_events *ev, const hl_message *m) {
+  CHECK_INT(hl__session_events_add_message(ev, m), HL_OK);
   char *direct = last_event(ev), *tree = tree_event(m);
   CHECK_STR(direct, tree);
   cJSON *back = cJSON_Parse(direct);
   hl_message *m2 = NULL;
   CHECK_INT(hl_message_from_json(cJSON_GetObjectItemCaseSensitive(back, "message"), &m2), HL_OK);
   if (m2) {
-    CHECK_INT(hl__events_add_message(ev, m2), HL_OK);
+    CHECK_INT(hl__session_events_add_message(ev, m2), HL_OK);
     char *again = last_event(ev);
     CHECK_STR(again, direct);
     free(again);
@@ -58,7 +58,7 @@ static void same_as_tree(hl__events *ev, const hl_message *m) {
 }
 
 static void messages_match_the_tree(void) {
-  hl__events ev = {0};
+  hl__session_events ev = {0};
   hl_message *m = hl_message_new_text(HL_ROLE_USER, "quotes \" back\\slash\nnew line\ttab \x01 ünï ✓ </script>");
   same_as_tree(&ev, m);
   hl_message_free(m);
@@ -96,17 +96,17 @@ static void messages_match_the_tree(void) {
   same_as_tree(&ev, m);
   hl_message_free(m);
   CHECK_INT(ev.n, 10);
-  hl__events_free(&ev);
+  hl__session_events_free(&ev);
 }
 
 static void state_matches_the_tree(void) {
-  hl__events ev = {0};
+  hl__session_events ev = {0};
   const char *values[] = {"{\"a\":[1,2.5,\"x\"],\"b\":null}", "0.30000000000000004", "\"s\\n\"",
                           "[]", "true", "-12"};
   for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
     cJSON *v = cJSON_Parse(values[i]);
     REQUIRE(v);
-    CHECK_INT(hl__events_add_state(&ev, "key \"q\"", v), HL_OK);
+    CHECK_INT(hl__session_events_add_state(&ev, "key \"q\"", v), HL_OK);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "type", "state");
     cJSON_AddStringToObject(e, "key", "key \"q\"");
@@ -117,11 +117,11 @@ static void state_matches_the_tree(void) {
     free(direct);
     cJSON_Delete(e);
   }
-  CHECK_INT(hl__events_add_state(&ev, "gone", NULL), HL_OK);
+  CHECK_INT(hl__session_events_add_state(&ev, "gone", NULL), HL_OK);
   char *direct = last_event(&ev);
   CHECK_STR(direct, "{\"type\":\"state\",\"key\":\"gone\",\"value\":null}");
   free(direct);
-  hl__events_free(&ev);
+  hl__session_events_free(&ev);
 }
 
 /* {"a":{"a":...}} `levels` deep */
@@ -135,33 +135,33 @@ static cJSON *nested(int levels) {
   return top;
 }
 
-/* A stored event nests at most HL__STORE_EVENT_DEPTH levels; deeper JSON
+/* A stored event nests at most HL__SESSION_EVENT_DEPTH levels; deeper JSON
  * is refused and the events held so far stay as they were. */
 static void too_deep_is_refused(void) {
-  hl__events ev = {0};
+  hl__session_events ev = {0};
   hl_message *first = hl_message_new_text(HL_ROLE_USER, "kept");
-  CHECK_INT(hl__events_add_message(&ev, first), HL_OK);
+  CHECK_INT(hl__session_events_add_message(&ev, first), HL_OK);
   size_t len = ev.buf.len;
   hl_message *m = hl_message_new(HL_ROLE_ASSISTANT);
-  cJSON *ok = nested(HL__STORE_EVENT_DEPTH - 4), *deep = nested(HL__STORE_EVENT_DEPTH - 3);
+  cJSON *ok = nested(HL__SESSION_EVENT_DEPTH - 4), *deep = nested(HL__SESSION_EVENT_DEPTH - 3);
   hl_message_add_tool_call(m, "c1", "t", ok);
-  CHECK_INT(hl__events_add_message(&ev, m), HL_OK);
+  CHECK_INT(hl__session_events_add_message(&ev, m), HL_OK);
   cJSON *parsed = cJSON_Parse(ev.buf.p + len);
   CHECK(parsed != NULL); /* the deepest event allowed reads back */
   cJSON_Delete(parsed);
   len = ev.buf.len;
   hl_message_add_tool_call(m, "c2", "t", deep);
-  CHECK_INT(hl__events_add_message(&ev, m), HL_ERR_INVALID);
+  CHECK_INT(hl__session_events_add_message(&ev, m), HL_ERR_INVALID);
   CHECK_CONTAINS(hl_last_error(), "deeper");
   CHECK_INT(ev.n, 2);
   CHECK_INT(ev.buf.len, len);
-  CHECK_INT(hl__events_add_state(&ev, "k", deep), HL_OK); /* 198 + 1: at the limit */
-  cJSON *deeper = nested(HL__STORE_EVENT_DEPTH);
-  CHECK_INT(hl__events_add_state(&ev, "k", deeper), HL_ERR_INVALID);
+  CHECK_INT(hl__session_events_add_state(&ev, "k", deep), HL_OK); /* 198 + 1: at the limit */
+  cJSON *deeper = nested(HL__SESSION_EVENT_DEPTH);
+  CHECK_INT(hl__session_events_add_state(&ev, "k", deeper), HL_ERR_INVALID);
   CHECK_INT(ev.n, 3);
   /* the title of the first user message, cut with the events */
-  CHECK(hl__events_title_from(&ev, first));
-  hl__events_cut(&ev, 0);
+  CHECK(hl__session_events_title_from(&ev, first));
+  hl__session_events_cut(&ev, 0);
   CHECK(ev.title == NULL);
   CHECK_INT(ev.buf.len, 0);
   cJSON_Delete(ok);
@@ -169,12 +169,12 @@ static void too_deep_is_refused(void) {
   cJSON_Delete(deeper);
   hl_message_free(m);
   hl_message_free(first);
-  hl__events_free(&ev);
+  hl__session_events_free(&ev);
 }
 
 static void titles(void) {
   hl_message *m = hl_message_new_text(HL_ROLE_USER, "line one\nline two\tand a tab");
-  char *t = hl__store_title_of(m);
+  char *t = hl__session_title_of(m);
   CHECK_STR(t, "line one line two and a tab");
   free(t);
   hl_message_free(m);
@@ -183,7 +183,7 @@ static void titles(void) {
   memset(text, 'x', 59);
   strcpy(text + 59, "\xc3\xa9 and more text");
   m = hl_message_new_text(HL_ROLE_USER, text);
-  t = hl__store_title_of(m);
+  t = hl__session_title_of(m);
   CHECK_INT(strlen(t), 59);
   free(t);
   hl_message_free(m);
