@@ -16,6 +16,20 @@ Two checks, both over what was actually built:
     the objects show where it lives;
   * includes: no file of lib/<layer>/ may #include "<higher layer>/...".
 
+The top, which the order above lets include everything below it, has
+rules of its own (a third check, over the sources):
+
+  * agents/ and hooks/ are built on the public API only (DESIGN.md: "If a
+    plugin needs a private header, the API is missing something"): none
+    of their files may include a header of lib/, by a path the library's
+    include directory would resolve ("agent/agent_internal.h") or a
+    relative one ("../lib/agent/agent_internal.h");
+  * lib/store/ and lib/plugin/ build on the agent layer through its
+    public API and the seams it declares for them, not through its
+    internals: they may include no agent/*_internal.h header, except the
+    pairs of TOP_ALLOWED, each with its reason. An entry no longer used
+    fails too, so that the list stays as short as the need.
+
 The public API (HL_API, exported) is exempt: a provider or a backend that
 uses hl_context_emit_delta() or hl_tool_invoke() depends on the agent layer
 only as a plugin of hooks/ does, through include/hookline/. Such links, and
@@ -34,6 +48,21 @@ import sys
 
 RANK = {"core": 0, "providers": 1, "sandbox": 1, "mcp": 1, "agent": 2, "store": 3, "plugin": 3}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)
+ANY_INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]', re.M)
+
+# Folders outside lib/ that may use the public API (include/) only.
+PUBLIC_ONLY = ("agents", "hooks")
+# Folders of lib/ above agent/ that may not include its *_internal.h headers.
+ABOVE_AGENT = ("store", "plugin")
+AGENT_INTERNAL = re.compile(r"^agent/[^/]+_internal\.h$")
+# (file, header): why this file of ABOVE_AGENT needs that agent internal.
+TOP_ALLOWED = {
+    ("lib/store/session_store.c", "agent/session_internal.h"):
+        "a stored session is an hl_session with a sink: the store fills in the"
+        " sink (hl__session_set_sink) and replays its log into the session"
+        " (hl__session_swap_contents, hl__session_run_state_change), the seam"
+        " session_internal.h declares for it",
+}
 
 
 def layer_of(path, roots):
@@ -110,26 +139,78 @@ def check_symbols(objects):
     return up, api, side
 
 
+def sources(folder):
+    """The C sources and headers under `folder`, sorted."""
+    for dirpath, dirs, files in os.walk(folder):
+        dirs.sort()
+        for fn in sorted(files):
+            if fn.endswith((".c", ".h", ".c.in")):
+                yield os.path.join(dirpath, fn)
+
+
+def read(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
 def check_includes(src):
     up, side = [], []
     lib = os.path.join(src, "lib")
     for layer in sorted(RANK):
-        for dirpath, _, files in os.walk(os.path.join(lib, layer)):
-            for fn in sorted(files):
-                if not fn.endswith((".c", ".h", ".c.in")):
+        for path in sources(os.path.join(lib, layer)):
+            for target in INCLUDE.findall(read(path)):
+                if target not in RANK or target == layer:
                     continue
-                path = os.path.join(dirpath, fn)
-                with open(path, errors="replace") as f:
-                    text = f.read()
-                for target in INCLUDE.findall(text):
-                    if target not in RANK or target == layer:
-                        continue
-                    link = f"{os.path.relpath(path, src)} includes {target}/"
-                    if RANK[target] > RANK[layer]:
-                        up.append(link)
-                    elif RANK[target] == RANK[layer]:
-                        side.append(link)
+                link = f"{os.path.relpath(path, src)} includes {target}/"
+                if RANK[target] > RANK[layer]:
+                    up.append(link)
+                elif RANK[target] == RANK[layer]:
+                    side.append(link)
     return up, side
+
+
+def lib_header(src, path, quote, target):
+    """The header of lib/ (relative to lib/, e.g. "agent/run_internal.h")
+    that `#include <target>` or `"target"` in `path` reaches, or None."""
+    lib = os.path.join(os.path.realpath(src), "lib")
+    candidates = [os.path.join(lib, target)]
+    if quote == '"':  # quoted: the including file's folder is searched first
+        candidates.insert(0, os.path.join(os.path.dirname(path), target))
+    for c in candidates:
+        real = os.path.realpath(c)
+        if os.path.isfile(real):
+            rel = os.path.relpath(real, lib)
+            return None if rel.startswith("..") else rel.replace(os.sep, "/")
+    return None
+
+
+def check_top(src):
+    """Includes of the top (see the module's doc): (violations, used
+    allow-list entries)."""
+    bad, used = [], set()
+    for top in PUBLIC_ONLY:
+        for path in sources(os.path.join(src, top)):
+            for quote, target in ANY_INCLUDE.findall(read(path)):
+                header = lib_header(src, path, quote, target)
+                if header:
+                    bad.append(f"{os.path.relpath(path, src)} includes lib/{header}"
+                               f" ({top}/ uses the public API only)")
+    for layer in ABOVE_AGENT:
+        for path in sources(os.path.join(src, "lib", layer)):
+            rel = os.path.relpath(path, src)
+            for quote, target in ANY_INCLUDE.findall(read(path)):
+                header = lib_header(src, path, quote, target)
+                if not header or not AGENT_INTERNAL.match(header):
+                    continue
+                if (rel, header) in TOP_ALLOWED:
+                    used.add((rel, header))
+                else:
+                    bad.append(f"{rel} includes lib/{header} (an internal of agent/ that"
+                               " store/ and plugin/ do not use; TOP_ALLOWED lists the exceptions)")
+    for rel, header in sorted(set(TOP_ALLOWED) - used):
+        bad.append(f"TOP_ALLOWED lists {rel} including {header}, which it no longer does:"
+                   " drop the entry")
+    return bad, used
 
 
 def main():
@@ -148,14 +229,20 @@ def main():
         print(f"check_layers: cannot read the build: {e}", file=sys.stderr)
         return 2
     inc_up, inc_side = check_includes(src)
+    top_bad, top_used = check_top(src)
     for link in sym_side + inc_side:
         print("same level:", link)
     for pair, names in sorted(api.items()):
         print(f"public API, upwards: {pair} {len(names)} functions ({', '.join(sorted(names))})")
+    for rel, header in sorted(top_used):
+        print(f"allowed: {rel} includes {header}: {TOP_ALLOWED[(rel, header)]}")
     for link in sym_up + inc_up:
         print("UPWARD:", link)
-    print(f"check_layers: {len(objects)} objects, {len(sym_up) + len(inc_up)} upward links")
-    return 1 if sym_up or inc_up else 0
+    for link in top_bad:
+        print("TOP:", link)
+    print(f"check_layers: {len(objects)} objects, {len(sym_up) + len(inc_up)} upward links,"
+          f" {len(top_bad)} private includes at the top")
+    return 1 if sym_up or inc_up or top_bad else 0
 
 
 if __name__ == "__main__":
