@@ -16,14 +16,16 @@ Two checks, both over what was actually built:
     the objects show where it lives;
   * includes: no file of lib/<layer>/ may #include "<higher layer>/...".
 
-The top, which the order above lets include everything below it, has
-rules of its own (a third check, over the sources):
+The top, which the order above lets use everything below it, has rules
+of its own:
 
   * agents/ and hooks/ are built on the public API only (DESIGN.md: "If a
     plugin needs a private header, the API is missing something"): none
     of their files may include a header of lib/, by a path the library's
     include directory would resolve ("agent/agent_internal.h") or a
-    relative one ("../lib/agent/agent_internal.h");
+    relative one ("../lib/agent/agent_internal.h"), and none of their
+    objects linked into the library may reference an internal symbol of
+    lib/ (a prototype written by hand);
   * lib/store/ and lib/plugin/ build on the agent layer through its
     public API and the seams it declares for them, not through its
     internals: they may include no agent/*_internal.h header, except the
@@ -55,6 +57,7 @@ PUBLIC_ONLY = ("agents", "hooks")
 # Folders of lib/ above agent/ that may not include its *_internal.h headers.
 ABOVE_AGENT = ("store", "plugin")
 AGENT_INTERNAL = re.compile(r"^agent/[^/]+_internal\.h$")
+TOP_OBJECT = re.compile(r"(agents|hooks)/libhookline_[a-z_]+\.a\.p/")
 # (file, header): why this file of ABOVE_AGENT needs that agent internal.
 TOP_ALLOWED = {
     ("lib/store/session_store.c", "agent/session_internal.h"):
@@ -76,20 +79,29 @@ def layer_of(path, roots):
 
 
 def library_objects(src, build):
-    """{object path: layer} for every object built from lib/<layer>/."""
+    """({object path: layer} for every object built from lib/<layer>/,
+    {object path: "agents" or "hooks"} for the objects of the top that are
+    linked into the library)."""
     with open(os.path.join(build, "compile_commands.json")) as f:
         entries = json.load(f)
     roots = [os.path.realpath(src), os.path.realpath(build)]
-    objects = {}
+    objects, top = {}, {}
     for e in entries:
         source = os.path.realpath(os.path.join(e["directory"], e["file"]))
         layer = layer_of(source, roots)
         out = e["output"]
+        path = os.path.join(e["directory"], out)
         # Tests and benches compile their own programs; only the library's
-        # objects (its own target and the static libraries of lib/) count.
-        if layer and not re.match(r"(tests|bench|examples|hooks|agents)/", out):
-            objects[os.path.join(e["directory"], out)] = layer
-    return objects
+        # objects (its own target and the static libraries of lib/) count,
+        # and the static libraries of agents/ and hooks/ linked into it (the
+        # loadable .so plugins link against the shared library, where an
+        # internal symbol cannot even be reached).
+        linked = TOP_OBJECT.match(out)
+        if linked:
+            top[path] = linked.group(1)
+        elif layer and not re.match(r"(tests|bench|examples|hooks|agents)/", out):
+            objects[path] = layer
+    return objects, top
 
 
 def symbols(obj):
@@ -136,7 +148,25 @@ def check_symbols(objects):
                 up.append(link)
             elif RANK[low] == RANK[layer]:
                 side.append(link)
-    return up, api, side
+    hidden = {name: owners for name, owners in where.items() if name not in public}
+    return up, api, side, hidden
+
+
+def check_top_symbols(top, hidden):
+    """The objects of agents/ and hooks/ reference no internal (hidden)
+    symbol of lib/: what the include rule misses when a prototype is
+    written by hand."""
+    uses, own = [], set()
+    for obj, folder in sorted(top.items()):
+        defined, undefined = symbols(obj)
+        own |= set(defined)
+        uses.append((obj, folder, undefined))
+    bad = []
+    for obj, folder, undefined in uses:
+        for name in sorted((undefined & set(hidden)) - own):
+            bad.append(f"{os.path.basename(obj)} ({folder}/) uses {name}, internal to"
+                       f" {'/, '.join(sorted(hidden[name]))}/ ({folder}/ uses the public API only)")
+    return bad
 
 
 def sources(folder):
@@ -219,17 +249,19 @@ def main():
         return 2
     src, build = sys.argv[1], sys.argv[2]
     try:
-        objects = library_objects(src, build)
+        objects, top = library_objects(src, build)
         if not objects or not {"core", "agent"} <= set(objects.values()):
             print("check_layers: no library objects of core/ and agent/ in compile_commands.json",
                   file=sys.stderr)
             return 2
-        sym_up, api, sym_side = check_symbols(objects)
+        sym_up, api, sym_side, hidden = check_symbols(objects)
+        top_sym = check_top_symbols(top, hidden)
     except (OSError, ValueError, subprocess.CalledProcessError) as e:
         print(f"check_layers: cannot read the build: {e}", file=sys.stderr)
         return 2
     inc_up, inc_side = check_includes(src)
     top_bad, top_used = check_top(src)
+    top_bad = top_sym + top_bad
     for link in sym_side + inc_side:
         print("same level:", link)
     for pair, names in sorted(api.items()):
@@ -240,8 +272,8 @@ def main():
         print("UPWARD:", link)
     for link in top_bad:
         print("TOP:", link)
-    print(f"check_layers: {len(objects)} objects, {len(sym_up) + len(inc_up)} upward links,"
-          f" {len(top_bad)} private includes at the top")
+    print(f"check_layers: {len(objects)} + {len(top)} objects, {len(sym_up) + len(inc_up)}"
+          f" upward links, {len(top_bad)} private uses at the top")
     return 1 if sym_up or inc_up or top_bad else 0
 
 
