@@ -209,7 +209,10 @@ HL_API hl_status hl_mcp_set_oauth(hl_mcp *mcp, const hl_mcp_oauth *opts);
  *  HL_ERR_TIMEOUT and the server gets notifications/cancelled. Stdio: may
  *  be changed at any time (later requests use it); HTTP: before connect. */
 HL_API void hl_mcp_set_timeout_ms(hl_mcp *mcp, unsigned timeout_ms);
-/** Cap on one message from the server in bytes (default 16 MiB). */
+/** Cap on one message from the server in bytes (default 16 MiB). Over
+ *  HTTP, an answer that is no message (an error page, a 401's body) is
+ *  capped at 64 KiB; an authorization server's answers too. Over either
+ *  cap the request fails with HL_ERR_TOO_LARGE naming the cap. */
 HL_API void hl_mcp_set_max_message_bytes(hl_mcp *mcp, size_t max_bytes);
 /** Progress extends a request's time limit (the TypeScript SDK's
  *  resetTimeoutOnProgress and maxTotalTimeout): with `reset` true, each

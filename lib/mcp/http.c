@@ -243,7 +243,9 @@ hl_status hl__mcp_http_start(hl_mcp *m) {
      * on_data ends one whose progress stopped while other bytes came. */
     o.timeout_ms = (long)m->max_total_ms;
   }
-  o.max_response_bytes = 0; /* capped per message instead (streams are long) */
+  /* Capped per message instead (streams are long), other bodies per
+   * request (HL__MCP_MAX_OTHER_BODY). */
+  o.max_response_bytes = 0;
   m->http = hl__http_new(&o);
   if (!m->http) return hl_last_status();
   /* Checked again: the file may have gone since hl_mcp_set_ca_file(). */
@@ -310,6 +312,7 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
       .method = method,
       .capture_header = capture ? "Mcp-Session-Id" : NULL,
       .capture_challenge = m->oauth != NULL,
+      .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY, /* messages go to on_data, capped there */
   };
   hl_status st = hl__http_request_send(m->http, &req, resp);
   free(auth);
@@ -554,7 +557,7 @@ static void *listener_main(void *arg) {
     hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = what,
                             .on_data = on_data, .data_user = &s, .cancelled = is_cancelled,
                             .cancel_user = &cc, .on_headers = listen_settled, .headers_user = m,
-                            .secret = token};
+                            .secret = token, .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY};
     hl_status st = hl__http_request_send(m->listen_http, &req, &r);
     free(auth);
     free(token);
@@ -666,7 +669,7 @@ void hl__mcp_http_close(hl_mcp *m) {
     o.timeout_ms = 5000;
     hl__http_set_options(m->http, &o);
     hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = "mcp", .method = "DELETE",
-                            .secret = token};
+                            .secret = token, .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY};
     hl__http_request_send(m->http, &req, &r); /* 405: the server keeps sessions itself */
     hl__http_response_clear(&r);
     free(auth);

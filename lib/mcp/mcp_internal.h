@@ -27,6 +27,9 @@
 
 #define HL_MCP_DEFAULT_TIMEOUT_MS 60000u
 #define HL_MCP_DEFAULT_MAX_MESSAGE (16u << 20)
+/* Cap on an HTTP answer's body that is no MCP message (an error page, a
+ * 401's body, DELETE's answer): only its start is ever quoted. */
+#define HL__MCP_MAX_OTHER_BODY (64u << 10)
 
 typedef enum { HL__MCP_STDIO, HL__MCP_HTTP } hl__mcp_kind;
 
