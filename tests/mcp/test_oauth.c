@@ -6,7 +6,7 @@
  * client objects, each misbehaviour failing with HL_ERR_AUTH (or the
  * cap's HL_ERR_TOO_LARGE) and a message naming the step, and the token's
  * bytes never in hl_mcp_errmsg() nor in events nor sent to the
- * authorization server's endpoints.
+ * authorization server's endpoints; a config file's "oauth" entry.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -313,6 +313,35 @@ static void bad_options(void) {
   hl_mcp_free(s);
 }
 
+/* A config file's "oauth" entry: refused without the application's
+ * handlers (hl_config_set_mcp_oauth()), with them the entry's client_id
+ * is the one the authorization server sees. */
+static void config_entry(void) {
+  mode("ok");
+  char text[300];
+  snprintf(text, sizeof text, "{\"mcp_servers\": [{\"url\": \"%s\", \"oauth\": {\"client_id\": \"from-config\"}}]}",
+           url);
+  hl_config *cfg = NULL;
+  REQUIRE(hl_config_parse(text, "agent.json", &cfg) == HL_OK);
+  hl_agent *a = hl_agent_new("cfg");
+  CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "agent.json: MCP server http://127.0.0.1:");
+  CHECK_CONTAINS(hl_last_error(), "hl_config_set_mcp_oauth() was not called");
+  int auths = 0;
+  hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent, .user_data = &auths,
+                    .client_id = "overridden"};
+  CHECK_INT(hl_config_set_mcp_oauth(cfg, &o), HL_OK);
+  CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_OK);
+  CHECK_INT(auths, 1);
+  CHECK_INT(hl_tools_count(hl_agent_tools(a)), 1);
+  cJSON *asked = requests("/as/authorize");
+  const cJSON *last = cJSON_GetArrayItem(asked, cJSON_GetArraySize(asked) - 1);
+  CHECK(last && strstr(cJSON_GetObjectItem(last, "path")->valuestring, "client_id=from-config&"));
+  cJSON_Delete(asked);
+  hl_agent_unref(a);
+  hl_config_free(cfg);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   pid_t srv = fx_start_port_printer(fx_env("HL_MCP_OAUTH_SERVER"), &port);
@@ -327,6 +356,7 @@ int main(int argc, char **argv) {
   RUN(token_store_round_trip);
   RUN(misbehaving_servers);
   RUN(token_stays_secret);
+  RUN(config_entry);
   fx_stop(srv);
   return CHECK_EXIT();
 }
