@@ -151,6 +151,16 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * also on the thread of any request, the GET stream's included. One flow
  * at a time per client (other requests that need a token wait for it).
  * They must not call the same client.
+ *
+ * Cancellation: hl_mcp_free() and the cancellation of the run whose
+ * request is in a flow or waits for one (hl_agent_cancel(),
+ * hl_run_cancel()) end the requests to authorization servers and that
+ * wait at once, with HL_ERR_CANCELLED. An `authorize` callback under way
+ * is the application's code and cannot be interrupted: give it a time
+ * limit, or make it return when the application closes or cancels. A
+ * 401 to a notification starts no flow (notifications/cancelled goes out
+ * from the thread of a run just cancelled); the next request renews the
+ * token.
  */
 
 /**

@@ -18,7 +18,8 @@ Test controls: POST /__mode with a mode name as the body, POST /__revoke
 [{method, path, headers, body}]).
 
 Modes (what goes wrong): ok, garbage_prm, prm_mismatch, oversized_meta,
-issuer_mismatch, no_s256, s256_object, insecure_endpoint, state_mismatch, token_500, forbid_echo (the
+issuer_mismatch, no_s256, s256_object, insecure_endpoint, state_mismatch, token_500, token_hang (the
+token endpoint answers after 30 s), forbid_echo (the
 MCP server answers 403 quoting the token), html_echo (200 text/html
 quoting the token).
 """
@@ -27,6 +28,7 @@ import hashlib
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -118,6 +120,8 @@ class H(BaseHTTPRequestHandler):
     def token(self, form):
         if STATE["mode"] == "token_500":
             return self.send(500, "internal error", "text/plain")
+        if STATE["mode"] == "token_hang":
+            time.sleep(30)
         grant = form.get("grant_type")
         if grant == "authorization_code":
             with LOCK:

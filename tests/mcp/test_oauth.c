@@ -6,7 +6,9 @@
  * client objects, each misbehaviour failing with HL_ERR_AUTH (or the
  * cap's HL_ERR_TOO_LARGE) and a message naming the step, and the token's
  * bytes never in hl_mcp_errmsg() nor in events nor sent to the
- * authorization server's endpoints; a config file's "oauth" entry.
+ * authorization server's endpoints; a config file's "oauth" entry; a
+ * hanging token endpoint left at once by hl_agent_cancel() and
+ * hl_mcp_free().
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -313,6 +315,170 @@ static void bad_options(void) {
   hl_mcp_free(s);
 }
 
+/* The token requests so far (logged when they arrive, before an answer). */
+static int token_requests(void) {
+  cJSON *t = requests("/as/token");
+  int n = cJSON_GetArraySize(t);
+  cJSON_Delete(t);
+  return n;
+}
+
+/* Wait (up to 10 s) until the authorization server got token request
+ * number `n`: the client is waiting on it. */
+static bool token_request_arrived(int n) {
+  for (int i = 0; i < 200; i++) {
+    if (token_requests() >= n) return true;
+    fx_sleep_ms(50);
+  }
+  return false;
+}
+
+static int64_t ms_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+typedef struct canceller {
+  hl_agent *agent;
+  int before;               /* token requests before the run */
+  struct timespec at;       /* when hl_agent_cancel() was called */
+  bool waited;
+} canceller;
+
+static void *cancel_when_waiting(void *arg) {
+  canceller *c = arg;
+  c->waited = token_request_arrived(c->before + 1);
+  clock_gettime(CLOCK_MONOTONIC, &c->at);
+  hl_agent_cancel(c->agent);
+  return NULL;
+}
+
+/* The token was revoked and the token endpoint hangs (30 s): the tool
+ * call's 401 starts a refresh that waits on it; hl_agent_cancel() from
+ * another thread ends the run with HL_ERR_CANCELLED within ~1 s
+ * (regression: the request ran to the client's 10 s limit). */
+static void run_cancel_ends_token_request(void) {
+  int auths = 0;
+  hl_mcp *m = authorized(&auths, NULL, NULL);
+  REQUIRE(m);
+  hl_agent *a = hl_agent_new("canceller");
+  hl_provider *p = hl_scripted_new();
+  hl_agent_set_provider(a, p);
+  hl_scripted_push_tool_call(p, "c1", "whoami", "{}");
+  hl_scripted_push_text(p, "not reached");
+  hl_provider_unref(p);
+  CHECK_INT(hl_mcp_add_to_agent(m, a), HL_OK);
+  mode("token_hang");
+  cJSON_Delete(server("/__revoke", ""));
+  canceller c = {.agent = a, .before = token_requests()};
+  pthread_t th;
+  pthread_create(&th, NULL, cancel_when_waiting, &c);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "who am I?", &answer), HL_ERR_CANCELLED);
+  int64_t ms = ms_since(&c.at);
+  pthread_join(th, NULL);
+  CHECK(c.waited);
+  CHECK(answer == NULL);
+  fprintf(stderr, "run_cancel_ends_token_request: the run ended %lld ms after the cancel\n", (long long)ms);
+  CHECK(ms < 1000);
+  mode("ok");
+  hl_agent_unref(a);
+  hl_mcp_free(m);
+}
+
+typedef struct delayed_cancel {
+  hl_agent *agent;
+  long ms;
+  struct timespec at;       /* when hl_agent_cancel() was called */
+} delayed_cancel;
+
+static void *cancel_after_ms(void *arg) {
+  delayed_cancel *d = arg;
+  fx_sleep_ms(d->ms);
+  clock_gettime(CLOCK_MONOTONIC, &d->at);
+  hl_agent_cancel(d->agent);
+  return NULL;
+}
+
+typedef struct caller {
+  hl_mcp *m;
+  hl_status st;
+} caller;
+
+static void *call_whoami(void *arg) {
+  caller *c = arg;
+  cJSON *res = NULL;
+  c->st = hl_mcp_call(c->m, NULL, "whoami", NULL, &res, NULL);
+  cJSON_Delete(res);
+  return NULL;
+}
+
+/* hl_mcp_free() while a call waits on the hanging token endpoint: the
+ * request is cancelled, the call fails, free returns within ~1 s. */
+static void free_ends_token_request(void) {
+  int auths = 0;
+  hl_mcp *m = authorized(&auths, NULL, NULL);
+  REQUIRE(m);
+  mode("token_hang");
+  cJSON_Delete(server("/__revoke", ""));
+  int before = token_requests();
+  caller c = {m, HL_OK};
+  pthread_t th;
+  pthread_create(&th, NULL, call_whoami, &c);
+  CHECK(token_request_arrived(before + 1));
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_mcp_free(m);
+  int64_t ms = ms_since(&t0);
+  pthread_join(th, NULL);
+  fprintf(stderr, "free_ends_token_request: hl_mcp_free took %lld ms\n", (long long)ms);
+  CHECK(ms < 1000);
+  CHECK(c.st != HL_OK);
+  mode("ok");
+}
+
+/* A run whose call waits for another request's flow (a refresh that
+ * hangs on the token endpoint) leaves when cancelled, within ~1 s, while
+ * that flow goes on (regression: the wait was a mutex, for as long as the
+ * other flow took, an authorize callback's minutes included). */
+static void run_cancel_ends_wait_for_flow(void) {
+  int auths = 0;
+  hl_mcp *m = authorized(&auths, NULL, NULL);
+  REQUIRE(m);
+  mode("token_hang");
+  cJSON_Delete(server("/__revoke", ""));
+  int before = token_requests();
+  caller first = {m, HL_OK};
+  pthread_t th;
+  pthread_create(&th, NULL, call_whoami, &first); /* holds the flow, waiting on /as/token */
+  CHECK(token_request_arrived(before + 1));
+  hl_agent *a = hl_agent_new("waiter");
+  hl_provider *p = hl_scripted_new();
+  hl_agent_set_provider(a, p);
+  hl_scripted_push_tool_call(p, "c1", "whoami", "{}");
+  hl_scripted_push_text(p, "not reached");
+  hl_provider_unref(p);
+  CHECK_INT(hl_mcp_add_to_agent(m, a), HL_OK);
+  /* Cancelled 500 ms into its run: by then its call met the 401 and
+   * waits for the first call's flow. */
+  pthread_t ct;
+  delayed_cancel dc = {a, 500, {0}};
+  pthread_create(&ct, NULL, cancel_after_ms, &dc);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "who am I?", &answer), HL_ERR_CANCELLED);
+  int64_t ms = ms_since(&dc.at);
+  pthread_join(ct, NULL);
+  fprintf(stderr, "run_cancel_ends_wait_for_flow: the run ended %lld ms after the cancel\n", (long long)ms);
+  CHECK(ms < 1000);
+  CHECK_INT(token_requests(), before + 1); /* it never reached the token endpoint itself */
+  hl_mcp_free(m);                            /* ends the first call's flow */
+  pthread_join(th, NULL);
+  CHECK(first.st != HL_OK);
+  hl_agent_unref(a);
+  mode("ok");
+}
+
 /* A config file's "oauth" entry: refused without the application's
  * handlers (hl_config_set_mcp_oauth()), with them the entry's client_id
  * is the one the authorization server sees. */
@@ -357,6 +523,9 @@ int main(int argc, char **argv) {
   RUN(misbehaving_servers);
   RUN(token_stays_secret);
   RUN(config_entry);
+  RUN(run_cancel_ends_token_request);
+  RUN(free_ends_token_request);
+  RUN(run_cancel_ends_wait_for_flow);
   fx_stop(srv);
   return CHECK_EXIT();
 }
