@@ -126,7 +126,10 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * the server answers 401, before a new authorization; a 403 with
  * error="insufficient_scope" authorizes again with the scope it asks for
  * added (one request causes two authorizations at most, then fails with
- * HL_ERR_AUTH). The metadata's `resource` must be the server's URL or a
+ * HL_ERR_AUTH). The standalone GET stream, refused with 401 (a revoked
+ * or expired token), reopens at once with a refreshed token; it never
+ * starts an authorization itself (the next request does). The
+ * metadata's `resource` must be the server's URL or a
  * prefix of it (whole path segments), else the flow stops before the
  * user is asked. Tokens are secrets: they never appear in messages or
  * events.

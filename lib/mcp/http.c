@@ -512,14 +512,20 @@ static void listen_settled(long status, void *user) {
   pthread_mutex_unlock(&m->lock);
 }
 
+/* Renewals of the GET stream's token in a row (a server that keeps
+ * refusing fresh tokens is not asked forever). */
+#define MAX_STREAM_RENEWALS 3
+
 /* The standalone GET stream: where an HTTP server sends what belongs to
  * no request (list_changed after initialize, log messages, its own
- * requests). Reopened when it drops (with Last-Event-ID), given up when
- * the server does not offer one (405) or after repeated failures. */
+ * requests). Reopened when it drops (with Last-Event-ID), at once with a
+ * refreshed token after a 401 (a revoked or expired token), given up when
+ * the server does not offer one (405), on another 4xx or after repeated
+ * failures. */
 static void *listener_main(void *arg) {
   hl_mcp *m = arg;
   stream s = {.m = m, .retry_ms = -1};
-  int failures = 0;
+  int failures = 0, renewals = 0;
   for (;;) {
     pthread_mutex_lock(&m->lock);
     bool stop = m->closed;
@@ -559,16 +565,22 @@ static void *listener_main(void *arg) {
                             .secret = token, .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY};
     hl_status st = hl__http_request_send(m->listen_http, &req, &r);
     free(auth);
-    free(token);
     listen_settled(0, m); /* failed before any answer: nobody waits for it */
     if (st == HL_OK && r.status >= 200 && r.status < 300) {
       stream_end(&s);
-      failures = 0;
+      failures = renewals = 0;
     } else {
       failures++;
     }
     long status = r.status;
     hl__http_response_clear(&r);
+    bool renewed = st == HL_OK && status == 401 && m->oauth && renewals < MAX_STREAM_RENEWALS &&
+                   hl__oauth_renew(m, token) == HL_OK;
+    free(token);
+    if (renewed) {
+      renewals++;
+      continue;
+    }
     /* 405: the server offers no GET stream. 404: the session expired
      * (a call renews it; try again with the new one). */
     if (st == HL_ERR_CANCELLED || (st == HL_OK && status >= 400 && status < 500 && status != 404) ||

@@ -348,6 +348,19 @@ static char *scope_union(const char *a, const char *b) {
   return u.p ? u.p : strdup("");
 }
 
+hl_status hl__oauth_renew(hl_mcp *m, const char *sent) {
+  hl__oauth *o = m->oauth;
+  hl_status st = hl__oauth_flow_enter(o, NULL);
+  if (st) return st;
+  pthread_mutex_lock(&o->lock);
+  bool renewed = o->access_token && (!sent || strcmp(o->access_token, sent) != 0);
+  bool can_refresh = o->refresh_token && o->token_endpoint;
+  pthread_mutex_unlock(&o->lock);
+  st = renewed ? HL_OK : can_refresh ? hl__oauth_refresh(o) : HL_ERR_NOT_FOUND;
+  hl__oauth_flow_leave(o);
+  return st;
+}
+
 hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, const char *sent, int *rounds,
                               hl_context *ctx) {
   hl__oauth *o = m->oauth;

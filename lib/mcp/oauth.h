@@ -148,6 +148,11 @@ hl_status hl__oauth_refresh(hl__oauth *o);
  * were loaded and an expired token refreshed (first use, any thread);
  * `ctx` (may be NULL): the run whose cancellation ends that refresh. */
 char *hl__oauth_token(hl_mcp *m, hl_context *ctx);
+/* The GET stream met a 401 with `sent` (may be NULL): HL_OK when a new
+ * token is there, one another request got meanwhile or a refresh's;
+ * never a new authorization (no user step on the stream's thread: the
+ * next request asks). Waits for a flow under way; the close ends that. */
+hl_status hl__oauth_renew(hl_mcp *m, const char *sent);
 /* The MCP server answered `status` (401 or 403) with `challenge` (may be
  * NULL) to a request sent with `sent` (may be NULL). HL_OK: a new token
  * is there, send the request again; else the error to return. `rounds`

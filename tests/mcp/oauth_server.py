@@ -19,7 +19,8 @@ Test controls: POST /__mode with a mode name as the body, POST /__revoke
 
 Modes (what goes wrong): ok, garbage_prm, prm_mismatch, oversized_meta,
 issuer_mismatch, no_s256, s256_object, insecure_endpoint, state_mismatch, token_500, token_hang (the
-token endpoint answers after 30 s), forbid_echo (the
+token endpoint answers after 30 s), get_stream (GET /mcp opens the standalone SSE stream
+for a valid token, kept until that token is revoked; else 405), forbid_echo (the
 MCP server answers 403 quoting the token), html_echo (200 text/html
 quoting the token).
 """
@@ -115,7 +116,37 @@ class H(BaseHTTPRequestHandler):
             state = "forged" if mode == "state_mismatch" else q.get("state", "")
             loc = q["redirect_uri"] + "?" + urlencode({"code": code, "state": state})
             return self.send(302, "", "text/plain", [("Location", loc)])
+        if path == "/mcp" and mode == "get_stream":
+            return self.get_stream()
         self.send(405 if path == "/mcp" else 404, {"error": "not_found"})
+
+    def challenge(self):
+        return self.send(401, {"error": "invalid_token"}, extra=[(
+            "WWW-Authenticate", 'Bearer error="invalid_token", resource_metadata="%s", scope="read"'
+            % (self.base() + "/.well-known/oauth-protected-resource/mcp"))])
+
+    def get_stream(self):
+        auth = self.headers.get("Authorization") or ""
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        with LOCK:
+            valid = token in ACCESS
+        if not valid:
+            return self.challenge()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            self.wfile.write(b"id: 1\ndata: \n\n")
+            self.wfile.flush()
+            for _ in range(300):  # until the token is revoked (30 s at most)
+                time.sleep(0.1)
+                with LOCK:
+                    if token not in ACCESS:
+                        return
+        except OSError:
+            pass
 
     def token(self, form):
         if STATE["mode"] == "token_500":
@@ -166,9 +197,7 @@ class H(BaseHTTPRequestHandler):
         with LOCK:
             valid = token in ACCESS
         if not valid:
-            return self.send(401, {"error": "invalid_token"}, extra=[(
-                "WWW-Authenticate", 'Bearer error="invalid_token", resource_metadata="%s", scope="read"'
-                % (self.base() + "/.well-known/oauth-protected-resource/mcp"))])
+            return self.challenge()
         mode = STATE["mode"]
         if mode == "forbid_echo":
             return self.send(403, "forbidden for " + token, "text/plain",

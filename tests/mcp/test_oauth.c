@@ -8,7 +8,7 @@
  * bytes never in hl_mcp_errmsg() nor in events nor sent to the
  * authorization server's endpoints; a config file's "oauth" entry; a
  * hanging token endpoint left at once by hl_agent_cancel() and
- * hl_mcp_free().
+ * hl_mcp_free(); the GET stream renewing a revoked token.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -479,6 +479,54 @@ static void run_cancel_ends_wait_for_flow(void) {
   mode("ok");
 }
 
+/* GET /mcp requests sent with `token` so far. */
+static int gets_with(const char *token) {
+  cJSON *mcp = requests("/mcp"), *e;
+  int n = 0;
+  char want[300];
+  snprintf(want, sizeof want, "Bearer %s", token);
+  cJSON_ArrayForEach(e, mcp) {
+    const char *a = header(e, "authorization");
+    n += strcmp(cJSON_GetObjectItem(e, "method")->valuestring, "GET") == 0 && a && strcmp(a, want) == 0;
+  }
+  cJSON_Delete(mcp);
+  return n;
+}
+
+/* The standalone GET stream is open when the token is revoked: the
+ * server ends it, the reopened GET meets a 401, and the client refreshes
+ * the token and reopens it at once, without a call and without a new
+ * authorization (regression: the stream stopped for good at the 401). */
+static void get_stream_renews_after_revocation(void) {
+  mode("get_stream");
+  int auths = 0;
+  hl_mcp *m = client(&auths, NULL, NULL);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK_INT(auths, 1);
+  char *old = last_token(), rt[200] = "";
+  REQUIRE(old);
+  CHECK(gets_with(old) >= 1); /* the stream is open with it */
+  int before = refreshes(rt, sizeof rt);
+  cJSON_Delete(server("/__revoke", ""));
+  char *now = NULL;
+  for (int i = 0; i < 100; i++) { /* 5 s */
+    free(now);
+    now = last_token();
+    if (refreshes(rt, sizeof rt) == before + 1 && now && strcmp(now, old) != 0 && gets_with(now) >= 1) break;
+    fx_sleep_ms(50);
+  }
+  CHECK_INT(refreshes(rt, sizeof rt), before + 1);
+  CHECK(now && strcmp(now, old) != 0 && gets_with(now) >= 1); /* reopened with the new token */
+  CHECK(call_ok(m));                                          /* which calls use too */
+  CHECK_INT(refreshes(rt, sizeof rt), before + 1);
+  CHECK_INT(auths, 1);
+  free(now);
+  free(old);
+  hl_mcp_free(m);
+  mode("ok");
+}
+
 /* A config file's "oauth" entry: refused without the application's
  * handlers (hl_config_set_mcp_oauth()), with them the entry's client_id
  * is the one the authorization server sees. */
@@ -526,6 +574,7 @@ int main(int argc, char **argv) {
   RUN(run_cancel_ends_token_request);
   RUN(free_ends_token_request);
   RUN(run_cancel_ends_wait_for_flow);
+  RUN(get_stream_renews_after_revocation);
   fx_stop(srv);
   return CHECK_EXIT();
 }
