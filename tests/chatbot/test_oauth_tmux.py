@@ -15,7 +15,6 @@ A config naming "client_secret" itself, or oauth for a command, is refused.
 Usage: test_oauth_tmux.py PATH/TO/hookline-chat PATH/TO/oauth_server.py
 """
 import atexit
-import http.client
 import json
 import os
 import re
@@ -25,8 +24,11 @@ import sys
 import tempfile
 import urllib.parse
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "mcp"))
 from chatlib import Tmux, check, clean_env, finish, run  # noqa: E402
+from oauth_browser import get  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
 SERVER = sys.argv[2]
@@ -36,15 +38,6 @@ ENV = clean_env(TMP)
 ENV.pop("XDG_CONFIG_HOME", None)  # the token file goes under HOME/.config
 PROMPT = r"(?m)^›\s*$"
 TOKENS = os.path.join(TMP, ".config", "hookline", "mcp-tokens.json")
-
-
-def get(url):
-    """One GET, no redirect followed: (status, Location, body)."""
-    u = urllib.parse.urlsplit(url)
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
-    c.request("GET", u.path + ("?" + u.query if u.query else ""))
-    r = c.getresponse()
-    return r.status, r.getheader("Location"), r.read().decode(errors="replace")
 
 
 def server_log(port):

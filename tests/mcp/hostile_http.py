@@ -86,6 +86,19 @@ class H(BaseHTTPRequestHandler):
         self.wfile.write(s.encode())
         self.wfile.flush()
 
+    def flood(self, tool, line):
+        """Send `line` over and over, up to 48 MB; how much went before
+        the client hung up goes into the log."""
+        sent = 0
+        try:
+            while sent < 48 << 20:
+                self.wfile.write(line * 64)
+                sent += len(line) * 64
+        except OSError:
+            pass
+        with LOCK:
+            LOG.append({"method": tool, "sent": sent})
+
     def session_ok(self):
         sid = self.headers.get("Mcp-Session-Id")
         if sid not in SESSIONS:
@@ -167,18 +180,8 @@ class H(BaseHTTPRequestHandler):
         if name == "endless_data":
             # One event of ever more short data: lines, never ended: the
             # client must stop reading at its cap, not buffer all 48 MB.
-            # How much was sent before it hung up goes into the log.
             self.sse_head()
-            line, sent = b"data: " + b"x" * 1000 + b"\n", 0
-            try:
-                while sent < 48 << 20:
-                    self.wfile.write(line * 64)
-                    sent += len(line) * 64
-            except OSError:
-                pass
-            with LOCK:
-                LOG.append({"method": "endless_data", "sent": sent})
-            return
+            return self.flood(name, b"data: " + b"x" * 1000 + b"\n")
         if name == "endless_error":
             # A 500 whose HTML page goes on for 48 MB, without a length:
             # the client must stop at its cap for error bodies.
@@ -187,16 +190,7 @@ class H(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
-            chunk, sent = b"<p>" + b"e" * 1020 + b"</p>\n", 0
-            try:
-                while sent < 48 << 20:
-                    self.wfile.write(chunk * 64)
-                    sent += len(chunk) * 64
-            except OSError:
-                pass
-            with LOCK:
-                LOG.append({"method": "endless_error", "sent": sent})
-            return
+            return self.flood(name, b"<p>" + b"e" * 1020 + b"</p>\n")
         if name == "rate_limited":
             self.send_response(429)
             self.send_header("Content-Type", "text/plain")

@@ -125,11 +125,15 @@ class H(BaseHTTPRequestHandler):
             "WWW-Authenticate", 'Bearer error="invalid_token", resource_metadata="%s", scope="read"'
             % (self.base() + "/.well-known/oauth-protected-resource/mcp"))])
 
-    def get_stream(self):
+    def bearer(self):
+        """The request's Bearer token and whether it is valid."""
         auth = self.headers.get("Authorization") or ""
         token = auth[7:] if auth.startswith("Bearer ") else ""
         with LOCK:
-            valid = token in ACCESS
+            return token, token in ACCESS
+
+    def get_stream(self):
+        token, valid = self.bearer()
         if not valid:
             return self.challenge()
         self.send_response(200)
@@ -192,10 +196,7 @@ class H(BaseHTTPRequestHandler):
             return self.token({k: v[0] for k, v in parse_qs(body).items()})
         if path != "/mcp":
             return self.send(404, {"error": "not_found"})
-        auth = self.headers.get("Authorization") or ""
-        token = auth[7:] if auth.startswith("Bearer ") else ""
-        with LOCK:
-            valid = token in ACCESS
+        token, valid = self.bearer()
         if not valid:
             return self.challenge()
         mode = STATE["mode"]

@@ -8,13 +8,13 @@ stored token: nothing asked, no second authorization at the server.
 
 usage: test_cli_oauth.py HOOKLINE_MCP OAUTH_SERVER_PY
 """
-import http.client
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import urllib.parse
+
+from oauth_browser import get
 
 failures = []
 
@@ -23,14 +23,6 @@ def check(cond, what):
     if not cond:
         failures.append(what)
         print("CHECK failed: " + what, file=sys.stderr)
-
-
-def get(url):
-    u = urllib.parse.urlsplit(url)
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
-    c.request("GET", u.path + ("?" + u.query if u.query else ""))
-    r = c.getresponse()
-    return r.status, r.getheader("Location"), r.read().decode(errors="replace")
 
 
 def main():

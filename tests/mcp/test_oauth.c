@@ -339,71 +339,84 @@ static int64_t ms_since(const struct timespec *t0) {
   return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-typedef struct canceller {
-  hl_agent *agent;
-  int before;               /* token requests before the run */
-  struct timespec at;       /* when hl_agent_cancel() was called */
-  bool waited;
-} canceller;
-
-static void *cancel_when_waiting(void *arg) {
-  canceller *c = arg;
-  c->waited = token_request_arrived(c->before + 1);
-  clock_gettime(CLOCK_MONOTONIC, &c->at);
-  hl_agent_cancel(c->agent);
-  return NULL;
-}
-
-/* The token was revoked and the token endpoint hangs (30 s): the tool
- * call's 401 starts a refresh that waits on it; hl_agent_cancel() from
- * another thread ends the run with HL_ERR_CANCELLED within ~1 s
- * (regression: the request ran to the client's 10 s limit). */
-static void run_cancel_ends_token_request(void) {
+/* A connected client whose token was just revoked, with the token
+ * endpoint hanging (30 s): the next call's refresh waits on it. */
+static hl_mcp *revoked_and_hanging(void) {
   int auths = 0;
   hl_mcp *m = authorized(&auths, NULL, NULL);
-  REQUIRE(m);
-  hl_agent *a = hl_agent_new("canceller");
+  if (!m) return NULL;
+  mode("token_hang");
+  cJSON_Delete(server("/__revoke", ""));
+  return m;
+}
+
+/* An agent whose model calls the server's whoami tool once. */
+static hl_agent *whoami_agent(hl_mcp *m) {
+  hl_agent *a = hl_agent_new("caller");
   hl_provider *p = hl_scripted_new();
   hl_agent_set_provider(a, p);
   hl_scripted_push_tool_call(p, "c1", "whoami", "{}");
   hl_scripted_push_text(p, "not reached");
   hl_provider_unref(p);
   CHECK_INT(hl_mcp_add_to_agent(m, a), HL_OK);
-  mode("token_hang");
-  cJSON_Delete(server("/__revoke", ""));
-  canceller c = {.agent = a, .before = token_requests()};
+  return a;
+}
+
+/* Cancels `agent` once token request number `after_request` arrived, or
+ * (0) after `delay_ms`. */
+typedef struct canceller {
+  hl_agent *agent;
+  int after_request;
+  long delay_ms;
+  struct timespec at;       /* when hl_agent_cancel() was called */
+  bool waited;
+} canceller;
+
+static void *cancel_later(void *arg) {
+  canceller *c = arg;
+  if (c->after_request) c->waited = token_request_arrived(c->after_request);
+  else fx_sleep_ms(c->delay_ms);
+  clock_gettime(CLOCK_MONOTONIC, &c->at);
+  hl_agent_cancel(c->agent);
+  return NULL;
+}
+
+/* Run `a` while `c` cancels it: HL_ERR_CANCELLED within ~1 s of the
+ * cancel. */
+static void run_cancelled_promptly(hl_agent *a, canceller *c, const char *what) {
   pthread_t th;
-  pthread_create(&th, NULL, cancel_when_waiting, &c);
+  pthread_create(&th, NULL, cancel_later, c);
   char *answer = NULL;
   CHECK_INT(hl_agent_run(a, NULL, "who am I?", &answer), HL_ERR_CANCELLED);
-  int64_t ms = ms_since(&c.at);
+  int64_t ms = ms_since(&c->at);
   pthread_join(th, NULL);
-  CHECK(c.waited);
   CHECK(answer == NULL);
-  fprintf(stderr, "run_cancel_ends_token_request: the run ended %lld ms after the cancel\n", (long long)ms);
+  fprintf(stderr, "%s: the run ended %lld ms after the cancel\n", what, (long long)ms);
   CHECK(ms < 1000);
+}
+
+/* The token was revoked and the token endpoint hangs: the tool call's
+ * 401 starts a refresh that waits on it; hl_agent_cancel() from another
+ * thread ends the run with HL_ERR_CANCELLED within ~1 s (regression: the
+ * request ran to the client's 10 s limit, twice). */
+static void run_cancel_ends_token_request(void) {
+  hl_mcp *m = revoked_and_hanging();
+  REQUIRE(m);
+  hl_agent *a = whoami_agent(m);
+  canceller c = {.agent = a, .after_request = token_requests() + 1};
+  run_cancelled_promptly(a, &c, "run_cancel_ends_token_request");
+  CHECK(c.waited);
   mode("ok");
   hl_agent_unref(a);
   hl_mcp_free(m);
 }
 
-typedef struct delayed_cancel {
-  hl_agent *agent;
-  long ms;
-  struct timespec at;       /* when hl_agent_cancel() was called */
-} delayed_cancel;
-
-static void *cancel_after_ms(void *arg) {
-  delayed_cancel *d = arg;
-  fx_sleep_ms(d->ms);
-  clock_gettime(CLOCK_MONOTONIC, &d->at);
-  hl_agent_cancel(d->agent);
-  return NULL;
-}
-
+/* A call on another thread (hl_mcp_call() without a run), waiting on the
+ * hanging token endpoint once started. */
 typedef struct caller {
   hl_mcp *m;
   hl_status st;
+  pthread_t th;
 } caller;
 
 static void *call_whoami(void *arg) {
@@ -414,24 +427,25 @@ static void *call_whoami(void *arg) {
   return NULL;
 }
 
+static bool start_waiting_call(caller *c, hl_mcp *m) {
+  int before = token_requests();
+  *c = (caller){.m = m};
+  pthread_create(&c->th, NULL, call_whoami, c);
+  return token_request_arrived(before + 1);
+}
+
 /* hl_mcp_free() while a call waits on the hanging token endpoint: the
  * request is cancelled, the call fails, free returns within ~1 s. */
 static void free_ends_token_request(void) {
-  int auths = 0;
-  hl_mcp *m = authorized(&auths, NULL, NULL);
+  hl_mcp *m = revoked_and_hanging();
   REQUIRE(m);
-  mode("token_hang");
-  cJSON_Delete(server("/__revoke", ""));
-  int before = token_requests();
-  caller c = {m, HL_OK};
-  pthread_t th;
-  pthread_create(&th, NULL, call_whoami, &c);
-  CHECK(token_request_arrived(before + 1));
+  caller c;
+  CHECK(start_waiting_call(&c, m));
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   hl_mcp_free(m);
   int64_t ms = ms_since(&t0);
-  pthread_join(th, NULL);
+  pthread_join(c.th, NULL);
   fprintf(stderr, "free_ends_token_request: hl_mcp_free took %lld ms\n", (long long)ms);
   CHECK(ms < 1000);
   CHECK(c.st != HL_OK);
@@ -443,37 +457,19 @@ static void free_ends_token_request(void) {
  * that flow goes on (regression: the wait was a mutex, for as long as the
  * other flow took, an authorize callback's minutes included). */
 static void run_cancel_ends_wait_for_flow(void) {
-  int auths = 0;
-  hl_mcp *m = authorized(&auths, NULL, NULL);
+  hl_mcp *m = revoked_and_hanging();
   REQUIRE(m);
-  mode("token_hang");
-  cJSON_Delete(server("/__revoke", ""));
+  caller first; /* holds the flow, waiting on /as/token */
+  CHECK(start_waiting_call(&first, m));
   int before = token_requests();
-  caller first = {m, HL_OK};
-  pthread_t th;
-  pthread_create(&th, NULL, call_whoami, &first); /* holds the flow, waiting on /as/token */
-  CHECK(token_request_arrived(before + 1));
-  hl_agent *a = hl_agent_new("waiter");
-  hl_provider *p = hl_scripted_new();
-  hl_agent_set_provider(a, p);
-  hl_scripted_push_tool_call(p, "c1", "whoami", "{}");
-  hl_scripted_push_text(p, "not reached");
-  hl_provider_unref(p);
-  CHECK_INT(hl_mcp_add_to_agent(m, a), HL_OK);
+  hl_agent *a = whoami_agent(m);
   /* Cancelled 500 ms into its run: by then its call met the 401 and
    * waits for the first call's flow. */
-  pthread_t ct;
-  delayed_cancel dc = {a, 500, {0}};
-  pthread_create(&ct, NULL, cancel_after_ms, &dc);
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(a, NULL, "who am I?", &answer), HL_ERR_CANCELLED);
-  int64_t ms = ms_since(&dc.at);
-  pthread_join(ct, NULL);
-  fprintf(stderr, "run_cancel_ends_wait_for_flow: the run ended %lld ms after the cancel\n", (long long)ms);
-  CHECK(ms < 1000);
-  CHECK_INT(token_requests(), before + 1); /* it never reached the token endpoint itself */
-  hl_mcp_free(m);                            /* ends the first call's flow */
-  pthread_join(th, NULL);
+  canceller c = {.agent = a, .delay_ms = 500};
+  run_cancelled_promptly(a, &c, "run_cancel_ends_wait_for_flow");
+  CHECK_INT(token_requests(), before); /* it never reached the token endpoint itself */
+  hl_mcp_free(m);                      /* ends the first call's flow */
+  pthread_join(first.th, NULL);
   CHECK(first.st != HL_OK);
   hl_agent_unref(a);
   mode("ok");
