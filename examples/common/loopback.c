@@ -131,8 +131,9 @@ static bool read_target(int fd, char *target, size_t size) {
   return true;
 }
 
-#define PAGE_DONE "<!DOCTYPE html><title>hookline</title><p>Signed in. You can close this tab and go back to %s.</p>"
-#define PAGE_FAILED "<!DOCTYPE html><title>hookline</title><p>The sign-in did not succeed (see %s).</p>"
+#define PAGE_DONE "<!DOCTYPE html><title>hookline</title><p>Signed in. You can close this tab.</p>"
+#define PAGE_FAILED \
+  "<!DOCTYPE html><title>hookline</title><p>The sign-in did not succeed: the program that opened this page says why.</p>"
 
 hl_status ex_mcp_oauth_authorize(hl_mcp *mcp, const char *authorization_url, char **redirect, void *user) {
   ex_mcp_oauth *o = user;
@@ -153,16 +154,14 @@ hl_status ex_mcp_oauth_authorize(hl_mcp *mcp, const char *authorization_url, cha
     if (!(p.revents & POLLIN)) continue;
     int c = accept4(o->fd, NULL, NULL, SOCK_CLOEXEC);
     if (c < 0) continue;
-    char target[4096], page[300];
+    char target[4096];
     /* Anything but the callback (a favicon, a probe) gets a 404: wait on. */
     if (!read_target(c, target, sizeof target) || strncmp(target, "/callback?", 10) != 0) {
       answer(c, 404, "<!DOCTYPE html><p>Not here.</p>");
       close(c);
       continue;
     }
-    snprintf(page, sizeof page, strstr(target, "error=") ? PAGE_FAILED : PAGE_DONE,
-             "the program that opened it");
-    answer(c, 200, page);
+    answer(c, 200, strstr(target, "error=") ? PAGE_FAILED : PAGE_DONE);
     close(c);
     /* The library checks state and error and exchanges the code. */
     size_t n = strlen("http://127.0.0.1:") + 8 + strlen(target) + 1;

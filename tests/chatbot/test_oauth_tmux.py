@@ -71,7 +71,11 @@ def test_sign_in_once_then_stored_token():
             status, location, _ = get(m.group(1))
             check(status == 302 and location and location.startswith("http://127.0.0.1:"),
                   f"the authorization server redirects to the chatbot's listener: {status} {location}")
-            check(urllib.parse.urlsplit(location).path == "/callback", f"redirect_uri path: {location}")
+            u = urllib.parse.urlsplit(location)
+            check(u.path == "/callback", f"redirect_uri path: {location}")
+            # A browser's other request (its icon) gets a 404; the listener waits on.
+            status, _, _ = get(f"http://127.0.0.1:{u.port}/favicon.ico")
+            check(status == 404, f"the listener answers 404 off /callback, got {status}")
             status, _, page = get(location)
             check(status == 200 and "Signed in" in page, f"the browser gets the short page: {status} {page!r}")
             t.wait_for(PROMPT)
