@@ -277,6 +277,7 @@ void chat_app_free(chat_app *app) {
   free(app->streamed);
   if (app->log_file) fclose(app->log_file);
   hl_config_free(app->config); /* after the agent: it owns the file's MCP connections */
+  ex_mcp_oauth_close(&app->oauth); /* after the connections that sign in through it */
   pthread_mutex_destroy(&app->mu);
 }
 

@@ -20,7 +20,8 @@
  *   sessions.c  conversations kept in a store: --store, --resume, /sessions,
  *               /resume, /new
  *   otel.c      --otel: OpenTelemetry export
- *   config.c    --config FILE
+ *   config.c    --config FILE (MCP servers signing in with OAuth through
+ *               examples/common/mcp_oauth.h)
  *   approval.c  --approve: tools whose calls wait for approval, the prompt,
  *               --approve-call / --deny-call
  */
@@ -34,6 +35,7 @@
 #include <hookline.h>
 
 #include "args.h"
+#include "mcp_oauth.h"
 #include "ui.h"
 
 typedef struct chat_app {
@@ -73,6 +75,9 @@ typedef struct chat_app {
   atomic_bool running;     /* a run is in progress (cancel.c reads it) */
   atomic_bool cancelled;   /* Ctrl-C reached the current run */
   atomic_bool refused;     /* the input guardrail refused the current input */
+
+  ex_mcp_oauth oauth;      /* the sign-in listener and token file, when the config's
+                              MCP servers use OAuth (config.c) */
 } chat_app;
 
 /* app.c */

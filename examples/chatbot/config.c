@@ -61,10 +61,30 @@ hl_status chat_config_agent(chat_app *app) {
   return HL_OK;
 }
 
+/* How long the user has to sign in in the browser. */
+#define SIGN_IN_MS (5 * 60 * 1000)
+
+/* Servers with "oauth" sign in through a listener on 127.0.0.1 opened
+ * now (the redirect_uri names its port) and keep their tokens in the
+ * user's token file (examples/common/mcp_oauth.h). The URL goes to
+ * stderr: stdout may be --json's. */
+static hl_status prepare_oauth(chat_app *app) {
+  const cJSON *list = hl_json_get(hl_config_json(app->config), "mcp_servers"), *m;
+  bool wanted = false;
+  cJSON_ArrayForEach(m, list) wanted = wanted || hl_json_get(m, "oauth") != NULL;
+  if (!wanted) return HL_OK;
+  hl_status st = ex_mcp_oauth_open(&app->oauth, stderr, SIGN_IN_MS);
+  if (st != HL_OK) return st;
+  hl_mcp_oauth o = ex_mcp_oauth_options(&app->oauth);
+  o.client_name = "hookline-chat";
+  return hl_config_set_mcp_oauth(app->config, &o);
+}
+
 /* Plugins after the chatbot's own hooks, then the file's MCP servers. */
 hl_status chat_config_plugins(chat_app *app) {
   if (!app->config) return HL_OK;
   hl_status st = hl_config_install_plugins(app->config, NULL, hl_agent_hooks(app->agent));
   if (st != HL_OK) return st;
+  if ((st = prepare_oauth(app)) != HL_OK) return st;
   return hl_config_connect_mcp(app->config, NULL, app->agent);
 }

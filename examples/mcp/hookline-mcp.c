@@ -10,12 +10,17 @@
  * tool's result as it sent it. Exit 0 on success, 1 when the tool
  * reported an error (isError or a JSON-RPC error), 2 on a usage,
  * protocol or connection failure, with a one-line message on stderr.
+ * --oauth signs in to a server that wants OAuth: the authorization URL
+ * goes to stderr, the browser's redirect comes back to a listener on
+ * 127.0.0.1, the tokens are kept for the next run in the user's token
+ * file (examples/common/mcp_oauth.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hookline.h"
+#include "mcp_oauth.h"
 
 static void usage(FILE *to) {
   fputs("usage: hookline-mcp [--list | --call NAME [--args JSON]] [options] SERVER\n"
@@ -24,6 +29,8 @@ static void usage(FILE *to) {
         "options:\n"
         "  --header \"Name: value\"  extra HTTP header (repeatable; e.g. authorization)\n"
         "  --timeout MS            time limit of each request (default 60000)\n"
+        "  --oauth                 sign in with OAuth if the server asks (URL on stderr; tokens kept\n"
+        "                          in ~/.config/hookline/mcp-tokens.json)\n"
         "  --verbose               show the stdio server's stderr and log messages on stderr\n"
         "exit status: 0 success, 1 the tool reported an error, 2 usage/protocol/connection failure\n",
         to);
@@ -63,7 +70,7 @@ int main(int argc, char **argv) {
   const char *headers[32];
   int n_headers = 0;
   unsigned timeout = 60000;
-  int verbose = 0;
+  int verbose = 0, oauth = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int has_next = i + 1 < argc;
@@ -86,6 +93,8 @@ int main(int argc, char **argv) {
       long v = strtol(argv[++i], &end, 10);
       if (*end || v < 0) return fail("--timeout needs milliseconds", argv[i]);
       timeout = (unsigned)v;
+    } else if (strcmp(a, "--oauth") == 0) {
+      oauth = 1;
     } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
       verbose = 1;
     } else if (a[0] == '-' ) {
@@ -101,6 +110,7 @@ int main(int argc, char **argv) {
                     : "no server: give a URL or --stdio (see --help)", NULL);
   }
   if (args_text && !call) return fail("--args needs --call", NULL);
+  if (oauth && !url) return fail("--oauth is for a server at a URL", NULL);
   cJSON *args = NULL;
   if (args_text) {
     args = cJSON_Parse(args_text);
@@ -122,6 +132,22 @@ int main(int argc, char **argv) {
       hl_mcp_free(m);
       return fail("bad --header", hl_last_error());
     }
+  /* Five minutes to sign in; the listener closes after the client. */
+  ex_mcp_oauth signin = {0};
+  if (oauth) {
+    hl_status st = ex_mcp_oauth_open(&signin, stderr, 5 * 60 * 1000);
+    if (st == HL_OK) {
+      hl_mcp_oauth o = ex_mcp_oauth_options(&signin);
+      o.client_name = "hookline-mcp";
+      st = hl_mcp_set_oauth(m, &o);
+    }
+    if (st != HL_OK) {
+      cJSON_Delete(args);
+      hl_mcp_free(m);
+      ex_mcp_oauth_close(&signin);
+      return fail("--oauth", hl_last_error());
+    }
+  }
   if (verbose) {
     hl_observer *obs = hl_observer_new(on_event, NULL);
     hl_mcp_add_observer(m, obs);
@@ -162,5 +188,6 @@ int main(int argc, char **argv) {
   }
   cJSON_Delete(args);
   hl_mcp_free(m);
+  ex_mcp_oauth_close(&signin);
   return rc;
 }

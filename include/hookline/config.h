@@ -33,7 +33,12 @@
  * model, instruction, tools (names of the application's tools the agents
  * get), plugins (installed in array order: name or path, options, enabled),
  * mcp_servers (url or command, optional name; ca_file for an https://
- * url, as the provider's: hl_mcp_set_ca_file()), agents (name required;
+ * url, as the provider's: hl_mcp_set_ca_file(); oauth, an object, for a
+ * url that needs OAuth sign-in: optional client_id, client_secret_env
+ * (the environment variable holding the secret: "client_secret" is
+ * refused), client_metadata_url and client_name, see hl_mcp_oauth; the
+ * application gives the sign-in step and the token store with
+ * hl_config_set_mcp_oauth()), agents (name required;
  * instruction, description, model, tools, plugins, mcp_servers, max_turns,
  * temperature, max_tokens, stream; an agent's own tools / mcp_servers
  * replace the top-level ones, its plugins come after the top-level ones),
@@ -66,6 +71,7 @@
 #include "tool.h"
 #include "provider.h"
 #include "agent.h"
+#include "mcp.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -113,6 +119,17 @@ HL_API hl_status hl_config_install_plugins(const hl_config *config, const char *
 /** The tool names for agent `agent` (NULL: top level): a JSON array of
  *  strings (borrowed), or NULL when the file does not say. */
 HL_API const cJSON *hl_config_tools(const hl_config *config, const char *agent);
+
+/** The application's side of OAuth for the file's MCP servers that
+ *  have an "oauth" object: `oauth`'s redirect_uri, authorize, user_data
+ *  and token store (load_tokens/save_tokens) are used for each of them,
+ *  with the entry's client_id, client_secret_env, client_metadata_url
+ *  and client_name taking the place of `oauth`'s. `oauth` is copied, its
+ *  strings are borrowed until the last hl_config_connect_mcp() (or
+ *  hl_config_build_agent()) returned. Without it such an entry fails to
+ *  connect with HL_ERR_INVALID naming it. Not thread-safe with those
+ *  calls: set it first. */
+HL_API hl_status hl_config_set_mcp_oauth(hl_config *config, const hl_mcp_oauth *oauth);
 
 /** Connect the MCP servers for `agent` (NULL: top level) and add their
  *  tools to `target`. The connections belong to the config. */

@@ -126,7 +126,10 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * the server answers 401, before a new authorization; a 403 with
  * error="insufficient_scope" authorizes again with the scope it asks for
  * added (one request causes two authorizations at most, then fails with
- * HL_ERR_AUTH). The metadata's `resource` must be the server's URL or a
+ * HL_ERR_AUTH). The standalone GET stream, refused with 401 (a revoked
+ * or expired token), reopens at once with a refreshed token; it never
+ * starts an authorization itself (the next request does). The
+ * metadata's `resource` must be the server's URL or a
  * prefix of it (whole path segments), else the flow stops before the
  * user is asked. Tokens are secrets: they never appear in messages or
  * events.
@@ -151,6 +154,16 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * also on the thread of any request, the GET stream's included. One flow
  * at a time per client (other requests that need a token wait for it).
  * They must not call the same client.
+ *
+ * Cancellation: hl_mcp_free() and the cancellation of the run whose
+ * request is in a flow or waits for one (hl_agent_cancel(),
+ * hl_run_cancel()) end the requests to authorization servers and that
+ * wait at once, with HL_ERR_CANCELLED. An `authorize` callback under way
+ * is the application's code and cannot be interrupted: give it a time
+ * limit, or make it return when the application closes or cancels. A
+ * 401 to a notification starts no flow (notifications/cancelled goes out
+ * from the thread of a run just cancelled); the next request renews the
+ * token.
  */
 
 /**
@@ -209,7 +222,10 @@ HL_API hl_status hl_mcp_set_oauth(hl_mcp *mcp, const hl_mcp_oauth *opts);
  *  HL_ERR_TIMEOUT and the server gets notifications/cancelled. Stdio: may
  *  be changed at any time (later requests use it); HTTP: before connect. */
 HL_API void hl_mcp_set_timeout_ms(hl_mcp *mcp, unsigned timeout_ms);
-/** Cap on one message from the server in bytes (default 16 MiB). */
+/** Cap on one message from the server in bytes (default 16 MiB). Over
+ *  HTTP, an answer that is no message (an error page, a 401's body) is
+ *  capped at 64 KiB; an authorization server's answers too. Over either
+ *  cap the request fails with HL_ERR_TOO_LARGE naming the cap. */
 HL_API void hl_mcp_set_max_message_bytes(hl_mcp *mcp, size_t max_bytes);
 /** Progress extends a request's time limit (the TypeScript SDK's
  *  resetTimeoutOnProgress and maxTotalTimeout): with `reset` true, each

@@ -217,13 +217,8 @@ hl_status hl__mcp_http_decode(hl_mcp *m, hl__mcp_pending *p, const char *d, size
   return st;
 }
 
-typedef struct cancel_ctx {
-  hl_mcp *m;
-  hl_context *ctx;
-} cancel_ctx;
-
-static bool is_cancelled(void *user) {
-  cancel_ctx *c = user;
+bool hl__mcp_cancelled(void *user) {
+  hl__mcp_cancel *c = user;
   if (c->ctx && hl_context_cancelled(c->ctx)) return true;
   pthread_mutex_lock(&c->m->lock);
   bool closed = c->m->closed;
@@ -243,7 +238,9 @@ hl_status hl__mcp_http_start(hl_mcp *m) {
      * on_data ends one whose progress stopped while other bytes came. */
     o.timeout_ms = (long)m->max_total_ms;
   }
-  o.max_response_bytes = 0; /* capped per message instead (streams are long) */
+  /* Capped per message instead (streams are long), other bodies per
+   * request (HL__MCP_MAX_OTHER_BODY). */
+  o.max_response_bytes = 0;
   m->http = hl__http_new(&o);
   if (!m->http) return hl_last_status();
   /* Checked again: the file may have gone since hl_mcp_set_ca_file(). */
@@ -294,7 +291,7 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
   }
   char what[200];
   snprintf(what, sizeof what, "mcp server \"%s\"", m->name);
-  cancel_ctx cc = {m, ctx};
+  hl__mcp_cancel cc = {m, ctx};
   hl__http_request req = {
       .url = m->url,
       .body = body,
@@ -305,11 +302,12 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
       .what = what,
       .on_data = s ? on_data : NULL,
       .data_user = s,
-      .cancelled = is_cancelled,
+      .cancelled = hl__mcp_cancelled,
       .cancel_user = &cc,
       .method = method,
       .capture_header = capture ? "Mcp-Session-Id" : NULL,
       .capture_challenge = m->oauth != NULL,
+      .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY, /* messages go to on_data, capped there */
   };
   hl_status st = hl__http_request_send(m->http, &req, resp);
   free(auth);
@@ -458,17 +456,21 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
   pthread_mutex_unlock(&m->lock);
   bool expired = false;
   hl_status st;
-  /* With OAuth: a 401 or 403 is the authorization's to answer (oauth.c),
-   * then the same message goes again: the server did not take it. */
+  /* With OAuth: a 401 or 403 to a request is the authorization's to
+   * answer (oauth.c), then the same message goes again: the server did
+   * not take it. Not for a notification: notifications/cancelled is sent
+   * by the thread of a run just cancelled, which must not wait on an
+   * authorization server or ask the user to sign in; the next request
+   * renews the token. */
   for (int rounds = 0;;) {
-    char *token = m->oauth ? hl__oauth_token(m) : NULL;
+    char *token = m->oauth ? hl__oauth_token(m, ctx) : NULL;
     auth_answer auth = {0};
     st = send_once(m, text, p, ctx, &expired, token, &auth);
     bool again = false;
-    if (auth.status && m->oauth) {
+    if (auth.status && m->oauth && p) {
       char msg[700];
       snprintf(msg, sizeof msg, "%s", hl_last_error());
-      hl_status ost = hl__oauth_challenge(m, auth.status, auth.challenge, token, &rounds);
+      hl_status ost = hl__oauth_challenge(m, auth.status, auth.challenge, token, &rounds, ctx);
       if (ost == HL_OK) again = true;
       else if (ost == HL_ERR_NOT_FOUND) hl_fail(st, "%s", msg); /* not OAuth's: the HTTP error stands */
       else st = ost;
@@ -486,7 +488,7 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
     snprintf(msg, sizeof msg, "%s", hl_last_error());
     if (hl__mcp_reinitialize(m, session) == HL_OK) {
       expired = false;
-      char *token = m->oauth ? hl__oauth_token(m) : NULL;
+      char *token = m->oauth ? hl__oauth_token(m, ctx) : NULL;
       st = send_once(m, text, p, ctx, &expired, token, NULL);
       free(token);
     } else {
@@ -510,14 +512,20 @@ static void listen_settled(long status, void *user) {
   pthread_mutex_unlock(&m->lock);
 }
 
+/* Renewals of the GET stream's token in a row (a server that keeps
+ * refusing fresh tokens is not asked forever). */
+#define MAX_STREAM_RENEWALS 3
+
 /* The standalone GET stream: where an HTTP server sends what belongs to
  * no request (list_changed after initialize, log messages, its own
- * requests). Reopened when it drops (with Last-Event-ID), given up when
- * the server does not offer one (405) or after repeated failures. */
+ * requests). Reopened when it drops (with Last-Event-ID), at once with a
+ * refreshed token after a 401 (a revoked or expired token), given up when
+ * the server does not offer one (405), on another 4xx or after repeated
+ * failures. */
 static void *listener_main(void *arg) {
   hl_mcp *m = arg;
   stream s = {.m = m, .retry_ms = -1};
-  int failures = 0;
+  int failures = 0, renewals = 0;
   for (;;) {
     pthread_mutex_lock(&m->lock);
     bool stop = m->closed;
@@ -544,29 +552,35 @@ static void *listener_main(void *arg) {
       snprintf(lasth, sizeof lasth, "Last-Event-ID: %s", last);
       hdrs[n++] = lasth;
     }
-    char *token = m->oauth ? hl__oauth_token(m) : NULL;
+    char *token = m->oauth ? hl__oauth_token(m, NULL) : NULL;
     char *auth = bearer_line(token);
     if (auth) hdrs[n++] = auth;
     for (size_t i = 0; i < m->n_headers && n < 40; i++) hdrs[n++] = m->headers[i];
-    cancel_ctx cc = {m, NULL};
+    hl__mcp_cancel cc = {m, NULL};
     char what[200];
     snprintf(what, sizeof what, "mcp server \"%s\" (GET stream)", m->name);
     hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = what,
-                            .on_data = on_data, .data_user = &s, .cancelled = is_cancelled,
+                            .on_data = on_data, .data_user = &s, .cancelled = hl__mcp_cancelled,
                             .cancel_user = &cc, .on_headers = listen_settled, .headers_user = m,
-                            .secret = token};
+                            .secret = token, .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY};
     hl_status st = hl__http_request_send(m->listen_http, &req, &r);
     free(auth);
-    free(token);
     listen_settled(0, m); /* failed before any answer: nobody waits for it */
     if (st == HL_OK && r.status >= 200 && r.status < 300) {
       stream_end(&s);
-      failures = 0;
+      failures = renewals = 0;
     } else {
       failures++;
     }
     long status = r.status;
     hl__http_response_clear(&r);
+    bool renewed = st == HL_OK && status == 401 && m->oauth && renewals < MAX_STREAM_RENEWALS &&
+                   hl__oauth_renew(m, token) == HL_OK;
+    free(token);
+    if (renewed) {
+      renewals++;
+      continue;
+    }
     /* 405: the server offers no GET stream. 404: the session expired
      * (a call renews it; try again with the new one). */
     if (st == HL_ERR_CANCELLED || (st == HL_OK && status >= 400 && status < 500 && status != 404) ||
@@ -658,7 +672,7 @@ void hl__mcp_http_close(hl_mcp *m) {
       snprintf(version, sizeof version, "MCP-Protocol-Version: %s", m->version);
       hdrs[n++] = version;
     }
-    char *token = m->oauth ? hl__oauth_token(m) : NULL;
+    char *token = m->oauth ? hl__oauth_token(m, NULL) : NULL;
     char *auth = bearer_line(token);
     if (auth) hdrs[n++] = auth;
     for (size_t i = 0; i < m->n_headers && n < 20; i++) hdrs[n++] = m->headers[i];
@@ -666,7 +680,7 @@ void hl__mcp_http_close(hl_mcp *m) {
     o.timeout_ms = 5000;
     hl__http_set_options(m->http, &o);
     hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = "mcp", .method = "DELETE",
-                            .secret = token};
+                            .secret = token, .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY};
     hl__http_request_send(m->http, &req, &r); /* 405: the server keeps sessions itself */
     hl__http_response_clear(&r);
     free(auth);

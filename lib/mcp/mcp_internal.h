@@ -27,6 +27,9 @@
 
 #define HL_MCP_DEFAULT_TIMEOUT_MS 60000u
 #define HL_MCP_DEFAULT_MAX_MESSAGE (16u << 20)
+/* Cap on an HTTP answer's body that is no MCP message (an error page, a
+ * 401's body, DELETE's answer): only its start is ever quoted. */
+#define HL__MCP_MAX_OTHER_BODY (64u << 10)
 
 typedef enum { HL__MCP_STDIO, HL__MCP_HTTP } hl__mcp_kind;
 
@@ -215,6 +218,14 @@ void hl__mcp_stdio_wake(hl_mcp *m);
 void hl__mcp_stdio_close(hl_mcp *m);
 
 /* ---- http.c ---- */
+/* What ends an HTTP request of the client early: the client's close, or
+ * the cancellation of the run `ctx` (may be NULL) that made it. */
+typedef struct hl__mcp_cancel {
+  hl_mcp *m;
+  hl_context *ctx;
+} hl__mcp_cancel;
+/* hl__http_cancel_fn over a hl__mcp_cancel (any thread). */
+bool hl__mcp_cancelled(void *cancel);
 hl_status hl__mcp_http_start(hl_mcp *m);
 /* POST one message. For a request (`p` not NULL) the answer's JSON or SSE
  * stream is read and dispatched until it ends. */

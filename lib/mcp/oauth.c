@@ -9,9 +9,11 @@
  * (oauth_tokens.c).
  *
  * Locks: `flow` makes one authorization or refresh at a time per client
- * (the authorize callback runs under it, on the thread whose request met
- * the 401); `lock` guards the token fields for the requests that read
- * the current token meanwhile.
+ * (the authorize callback runs in it, on the thread whose request met
+ * the 401); it is a flag and a condition, so that a request waiting for
+ * another's flow leaves when its run is cancelled; `lock` guards it and
+ * the token fields for the requests that read the current token
+ * meanwhile.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,9 +43,61 @@ void hl__oauth_free(hl__oauth *o) {
   free_config(o);
   hl__oauth_forget_tokens(o);
   if (o->http) hl__http_free(o->http);
-  pthread_mutex_destroy(&o->flow);
+  pthread_cond_destroy(&o->flow_free);
   pthread_mutex_destroy(&o->lock);
   free(o);
+}
+
+/* hl_context_on_cancel(): a waiter's run was cancelled (any thread). */
+static void wake_waiters(void *user) {
+  hl__oauth *o = user;
+  pthread_mutex_lock(&o->lock);
+  pthread_cond_broadcast(&o->flow_free);
+  pthread_mutex_unlock(&o->lock);
+}
+
+hl_status hl__oauth_flow_enter(hl__oauth *o, hl_context *ctx) {
+  hl_cancel_reg *reg = NULL;
+  pthread_mutex_lock(&o->lock);
+  if (o->flow_busy && ctx) {
+    /* Registered unlocked: it may call wake_waiters() at once. */
+    pthread_mutex_unlock(&o->lock);
+    reg = hl_context_on_cancel(ctx, wake_waiters, o);
+    pthread_mutex_lock(&o->lock);
+    if (!reg) {
+      pthread_mutex_unlock(&o->lock);
+      return hl__oom();
+    }
+  }
+  hl_status st = HL_OK;
+  while (o->flow_busy && st == HL_OK) {
+    if (o->closed || (ctx && hl_context_cancelled(ctx))) st = HL_ERR_CANCELLED;
+    else pthread_cond_wait(&o->flow_free, &o->lock);
+  }
+  if (st == HL_OK) {
+    o->flow_busy = true;
+    o->flow_ctx = ctx;
+  }
+  pthread_mutex_unlock(&o->lock);
+  if (reg) hl_context_cancel_unregister(reg);
+  if (st == HL_OK) return HL_OK;
+  return hl_fail(st, "mcp server \"%s\": cancelled while waiting for another request's authorization",
+                 hl_mcp_name(o->m));
+}
+
+void hl__oauth_flow_leave(hl__oauth *o) {
+  pthread_mutex_lock(&o->lock);
+  o->flow_busy = false;
+  o->flow_ctx = NULL;
+  pthread_cond_broadcast(&o->flow_free);
+  pthread_mutex_unlock(&o->lock);
+}
+
+void hl__oauth_close(hl__oauth *o) {
+  pthread_mutex_lock(&o->lock);
+  o->closed = true;
+  pthread_cond_broadcast(&o->flow_free);
+  pthread_mutex_unlock(&o->lock);
 }
 
 static bool copy_opt(char **dst, const char *src) {
@@ -70,7 +124,7 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_metadata_url must be an https:// URL");
   hl__oauth *o = calloc(1, sizeof *o);
   if (!o) return hl__oom();
-  pthread_mutex_init(&o->flow, NULL);
+  pthread_cond_init(&o->flow_free, NULL);
   pthread_mutex_init(&o->lock, NULL);
   o->m = m;
   o->authorize = opts->authorize;
@@ -294,7 +348,21 @@ static char *scope_union(const char *a, const char *b) {
   return u.p ? u.p : strdup("");
 }
 
-hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, const char *sent, int *rounds) {
+hl_status hl__oauth_renew(hl_mcp *m, const char *sent) {
+  hl__oauth *o = m->oauth;
+  hl_status st = hl__oauth_flow_enter(o, NULL);
+  if (st) return st;
+  pthread_mutex_lock(&o->lock);
+  bool renewed = o->access_token && (!sent || strcmp(o->access_token, sent) != 0);
+  bool can_refresh = o->refresh_token && o->token_endpoint;
+  pthread_mutex_unlock(&o->lock);
+  st = renewed ? HL_OK : can_refresh ? hl__oauth_refresh(o) : HL_ERR_NOT_FOUND;
+  hl__oauth_flow_leave(o);
+  return st;
+}
+
+hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, const char *sent, int *rounds,
+                              hl_context *ctx) {
   hl__oauth *o = m->oauth;
   hl__www_auth wa;
   hl__www_auth_parse(challenge, &wa);
@@ -303,7 +371,10 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
     hl__www_auth_clear(&wa);
     return HL_ERR_NOT_FOUND;
   }
-  pthread_mutex_lock(&o->flow);
+  if (hl__oauth_flow_enter(o, ctx) != HL_OK) {
+    hl__www_auth_clear(&wa);
+    return hl_last_status();
+  }
   pthread_mutex_lock(&o->lock);
   bool renewed = o->access_token && (!sent || strcmp(o->access_token, sent) != 0);
   bool can_refresh = o->refresh_token && o->token_endpoint && sent;
@@ -332,7 +403,7 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
       free(scope);
     }
   }
-  pthread_mutex_unlock(&o->flow);
+  hl__oauth_flow_leave(o);
   free(wanted);
   free(had_scope);
   hl__www_auth_clear(&wa);

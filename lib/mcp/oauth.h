@@ -90,8 +90,14 @@ struct hl__oauth {
   hl_mcp_token_save_fn save;
   bool client_credentials;   /* the client_credentials grant instead of a user's code */
   struct hl__http *http;     /* requests to authorization servers */
-  pthread_mutex_t flow;      /* one authorization or refresh at a time */
-  pthread_mutex_t lock;      /* the fields below (short holds) */
+  /* `flow`: one authorization or refresh at a time, entered with
+   * hl__oauth_flow_enter() (a wait its run's cancellation or the close
+   * ends), not a mutex. Under `lock`: */
+  bool flow_busy, closed;
+  pthread_cond_t flow_free;  /* flow_busy went false, a waiter's run was cancelled, or closed */
+  hl_context *flow_ctx;      /* the run of the request in the flow (NULL: none); read by
+                                that thread only, for hl__oauth_request() */
+  pthread_mutex_t lock;      /* the fields above and below (short holds) */
   bool loaded;               /* the store was asked */
   char *access_token, *refresh_token, *scope;
   int64_t expires_at;        /* unix seconds; 0: unknown */
@@ -102,6 +108,14 @@ struct hl__oauth {
 
 /* Free the client's OAuth state (NULL fine). */
 void hl__oauth_free(hl__oauth *o);
+/* Enter `flow` for the run `ctx` (may be NULL) once no other request is
+ * in it: HL_OK, or HL_ERR_CANCELLED when that run is cancelled or the
+ * client closed while waiting (an authorize callback under way elsewhere
+ * may take minutes). Leave with hl__oauth_flow_leave(). */
+hl_status hl__oauth_flow_enter(hl__oauth *o, hl_context *ctx);
+void hl__oauth_flow_leave(hl__oauth *o);
+/* The client is closing: waiters for `flow` leave (any thread). */
+void hl__oauth_close(hl__oauth *o);
 /* The HTTP client for authorization servers (made at first use: capped
  * answers, the client's time limit and CA file). */
 hl_status hl__oauth_http(hl__oauth *o);
@@ -131,13 +145,22 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
  * there is none; a refused one is dropped. */
 hl_status hl__oauth_refresh(hl__oauth *o);
 /* The current access token (malloc'd) or NULL, after the store's tokens
- * were loaded and an expired token refreshed (first use, any thread). */
-char *hl__oauth_token(hl_mcp *m);
+ * were loaded and an expired token refreshed (first use, any thread);
+ * `ctx` (may be NULL): the run whose cancellation ends that refresh. */
+char *hl__oauth_token(hl_mcp *m, hl_context *ctx);
+/* The GET stream met a 401 with `sent` (may be NULL): HL_OK when a new
+ * token is there, one another request got meanwhile or a refresh's;
+ * never a new authorization (no user step on the stream's thread: the
+ * next request asks). Waits for a flow under way; the close ends that. */
+hl_status hl__oauth_renew(hl_mcp *m, const char *sent);
 /* The MCP server answered `status` (401 or 403) with `challenge` (may be
  * NULL) to a request sent with `sent` (may be NULL). HL_OK: a new token
  * is there, send the request again; else the error to return. `rounds`
- * counts this request's authorizations (start at 0). */
+ * counts this request's authorizations (start at 0). Cancelling the run
+ * `ctx` (may be NULL) or closing the client ends the requests to the
+ * authorization servers with HL_ERR_CANCELLED (not the authorize
+ * callback: it is the application's). */
 hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, const char *sent,
-                              int *rounds);
+                              int *rounds, hl_context *ctx);
 
 #endif

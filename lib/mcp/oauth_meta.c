@@ -54,17 +54,11 @@ static hl_status HL_PRINTF(3, 4) meta_fail(hl__oauth *o, hl_status st, const cha
   return hl_fail(st, "mcp server \"%s\": %s", hl_mcp_name(o->m), msg);
 }
 
-/* A flow stops at its next request once the client is closed
- * (hl_mcp_free() from another thread; a request under way runs to its
- * time limit). Loop thread; m->lock is held briefly. */
-static bool client_closed(void *user) {
-  hl_mcp *m = user;
-  pthread_mutex_lock(&m->lock);
-  bool closed = m->closed;
-  pthread_mutex_unlock(&m->lock);
-  return closed;
-}
-
+/* A request ends with HL_ERR_CANCELLED when the client is closed
+ * (hl_mcp_free() from another thread announces a cancellation: the loop
+ * asks every request's predicate; one that starts later is refused) or
+ * the run of the request holding the flow is cancelled (hl_agent_cancel()
+ * announces it the same way). */
 hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, const char *content_type,
                             const char *auth_header, long *status, cJSON **json) {
   *json = NULL;
@@ -83,6 +77,7 @@ hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, con
   /* The Basic header's credentials are redacted from any message. */
   const char *secret = auth_header ? strchr(auth_header, ' ') : NULL;
   secret = secret ? strchr(secret + 1, ' ') : NULL;
+  hl__mcp_cancel cc = {o->m, o->flow_ctx};
   hl__http_request req = {
       .url = url,
       .body = body,
@@ -91,8 +86,8 @@ hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, con
       .n_headers = n,
       .secret = secret ? secret + 1 : NULL,
       .what = what,
-      .cancelled = client_closed,
-      .cancel_user = o->m,
+      .cancelled = hl__mcp_cancelled,
+      .cancel_user = &cc,
   };
   hl__http_response r = {0};
   hl_status st = hl__http_request_send(o->http, &req, &r);

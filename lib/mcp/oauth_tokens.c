@@ -271,14 +271,15 @@ hl_status hl__oauth_refresh(hl__oauth *o) {
   return st;
 }
 
-char *hl__oauth_token(hl_mcp *m) {
+char *hl__oauth_token(hl_mcp *m, hl_context *ctx) {
   hl__oauth *o = m->oauth;
   pthread_mutex_lock(&o->lock);
   bool need = !o->loaded ||
               (o->expires_at && now_s() >= o->expires_at - EXPIRY_SLACK_S && o->refresh_token);
   pthread_mutex_unlock(&o->lock);
-  if (need) {
-    pthread_mutex_lock(&o->flow);
+  /* Not entered (the run was cancelled, the client closed): the token as
+   * it is; the request then ends or a 401 says more. */
+  if (need && hl__oauth_flow_enter(o, ctx) == HL_OK) {
     load_tokens(o);
     pthread_mutex_lock(&o->lock);
     bool expired = o->expires_at && now_s() >= o->expires_at - EXPIRY_SLACK_S && o->refresh_token;
@@ -286,7 +287,7 @@ char *hl__oauth_token(hl_mcp *m) {
     /* A failed refresh leaves the old token: the server's 401 then
      * starts a new authorization. */
     if (expired) hl__oauth_refresh(o);
-    pthread_mutex_unlock(&o->flow);
+    hl__oauth_flow_leave(o);
   }
   pthread_mutex_lock(&o->lock);
   char *t = hl__strdup(o->access_token);

@@ -1017,8 +1017,12 @@ void hl_mcp_free(hl_mcp *m) {
   pthread_cond_broadcast(&m->cond);
   pthread_mutex_unlock(&m->lock);
   hl__mcp_fail_pending(m, HL_ERR_STATE, "mcp: the client was closed");
+  if (m->oauth) hl__oauth_close(m->oauth);
   if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_wake(m);
-  /* HTTP requests in flight end now rather than at their timeout. */
+  /* HTTP requests in flight end now rather than at their timeout; the
+   * announcement makes the loop ask every request's predicate, so those
+   * to authorization servers end too (hl__mcp_cancelled() sees `closed`;
+   * an authorize callback under way is the application's to end). */
   if (m->http) hl__http_cancel_all(m->http);
   /* Calls in progress on other threads leave before anything goes. */
   pthread_mutex_lock(&m->lock);

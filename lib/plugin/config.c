@@ -32,6 +32,7 @@ struct hl_config {
   pthread_mutex_t mu;  /* guards mcp[] (agents may be built from several threads) */
   hl_mcp **mcp;
   size_t n_mcp, cap_mcp;
+  hl_mcp_oauth oauth;  /* hl_config_set_mcp_oauth(); size 0: not set */
 };
 
 /* ------------------------------------------------------------------ */
@@ -127,8 +128,11 @@ static hl_status check_fields(const hl_config *c, const cJSON *obj, const char *
 
 static const field plugin_fields[] = {
     {"name", K_STRING}, {"path", K_STRING}, {"options", K_OBJECT}, {"enabled", K_BOOL}, {0, 0}};
-static const field mcp_fields[] = {
-    {"name", K_STRING}, {"url", K_STRING}, {"command", K_STRING}, {"ca_file", K_STRING}, {0, 0}};
+static const field mcp_fields[] = {{"name", K_STRING},    {"url", K_STRING},   {"command", K_STRING},
+                                   {"ca_file", K_STRING}, {"oauth", K_OBJECT}, {0, 0}};
+static const field oauth_fields[] = {{"client_id", K_STRING},           {"client_secret_env", K_STRING},
+                                     {"client_secret", K_STRING},       {"client_metadata_url", K_STRING},
+                                     {"client_name", K_STRING},         {0, 0}};
 static const field provider_fields[] = {{"type", K_STRING},        {"base_url", K_STRING},
                                         {"api_key_env", K_STRING}, {"script", K_STRING},
                                         {"api_key", K_STRING},     {"http_version", K_STRING}, {"ca_file", K_STRING},
@@ -176,6 +180,16 @@ static hl_status check_mcp(const hl_config *c, const cJSON *list, const char *pa
       return bad(c, sub, "\"url\" must start with http:// or https://, got \"%.100s\"", url);
     if (cmd && hl_json_get(m, "ca_file"))
       return bad(c, sub, "\"ca_file\" is for a server at an https:// \"url\", not a \"command\"");
+    const cJSON *oauth = hl_json_get(m, "oauth");
+    if (oauth) {
+      char osub[540];
+      snprintf(osub, sizeof osub, "%s.oauth", sub);
+      if (cmd) return bad(c, osub, "OAuth is for a server at a \"url\", not a \"command\"");
+      if ((st = check_fields(c, oauth, osub, oauth_fields))) return st;
+      if (hl_json_get(oauth, "client_secret"))
+        return bad(c, osub, "\"client_secret\" does not belong in a file: name the environment "
+                            "variable that holds it with \"client_secret_env\"");
+    }
   }
   return HL_OK;
 }
@@ -513,6 +527,36 @@ hl_status hl_config_install_plugins(const hl_config *config, const char *agent, 
   return st;
 }
 
+hl_status hl_config_set_mcp_oauth(hl_config *config, const hl_mcp_oauth *oauth) {
+  if (!config || !oauth || !oauth->size)
+    return hl_fail(HL_ERR_INVALID, "hl_config_set_mcp_oauth: NULL argument or oauth->size not set");
+  /* A caller's header from before fields were appended: the rest reads as
+   * unset (hl_mcp_set_oauth() checks the size it needs). */
+  memset(&config->oauth, 0, sizeof config->oauth);
+  memcpy(&config->oauth, oauth, oauth->size < sizeof *oauth ? oauth->size : sizeof *oauth);
+  return HL_OK;
+}
+
+/* An entry's "oauth": the application's handlers with the entry's client. */
+static hl_status set_oauth(const hl_config *config, hl_mcp *conn, const char *url, const cJSON *entry) {
+  if (!config->oauth.size)
+    return hl_fail(HL_ERR_INVALID, "%s: MCP server %s: \"oauth\": this application does not sign in to MCP "
+                   "servers (hl_config_set_mcp_oauth() was not called)", config->origin, url);
+  hl_mcp_oauth o = config->oauth;
+  const char *v;
+  if ((v = hl_json_get_string(entry, "client_id"))) o.client_id = v;
+  if ((v = hl_json_get_string(entry, "client_metadata_url"))) o.client_metadata_url = v;
+  if ((v = hl_json_get_string(entry, "client_name"))) o.client_name = v;
+  if ((v = hl_json_get_string(entry, "client_secret_env"))) {
+    o.client_secret = getenv(v);
+    if (!o.client_secret || !*o.client_secret)
+      return hl_fail(HL_ERR_INVALID, "%s: MCP server %s: oauth.client_secret_env: %s is not set", config->origin,
+                     url, v);
+  }
+  hl_status st = hl_mcp_set_oauth(conn, &o);
+  return st ? hl_fail(st, "%s: MCP server %s: oauth: %s", config->origin, url, hl_last_error()) : HL_OK;
+}
+
 hl_status hl_config_connect_mcp(hl_config *config, const char *agent, hl_agent *target) {
   if (!config || !target) return hl_fail(HL_ERR_INVALID, "hl_config_connect_mcp: NULL argument");
   const cJSON *list = inherited(config, agent, "mcp_servers"), *m;
@@ -535,6 +579,11 @@ hl_status hl_config_connect_mcp(hl_config *config, const char *agent, hl_agent *
         hl_mcp_free(conn);
         return hl_fail(cst, "%s: MCP server %s: ca_file: %s", config->origin, url, msg);
       }
+    }
+    const cJSON *oauth = hl_json_get(m, "oauth");
+    if (oauth && set_oauth(config, conn, url, oauth) != HL_OK) {
+      hl_mcp_free(conn);
+      return hl_last_status();
     }
     pthread_mutex_lock(&config->mu);
     hl_status st = hl__reserve((void **)&config->mcp, &config->cap_mcp, config->n_mcp + 1,

@@ -275,6 +275,7 @@ struct call {
   size_t received;           /* body bytes of this attempt */
   size_t delivered;          /* of which handed to the caller's sink */
   bool too_large;
+  bool buffered_too_large;    /* over req->max_buffered_bytes (a capped error page) */
   hl_status nomem;           /* buffering failed */
   double retry_after_ms;     /* the server's wish, saturated (retry_after.h); -1: none */
   double retry_after_refused_ms; /* > 0: a wish beyond the retry cap, not honoured */
@@ -625,6 +626,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
     x->too_large = true;
     return 0; /* makes curl stop with CURLE_WRITE_ERROR */
   }
+  size_t buffered_cap = x->req->max_buffered_bytes;
+  if (!x->stream_body && buffered_cap && x->len + len > buffered_cap) {
+    x->too_large = x->buffered_too_large = true;
+    return 0;
+  }
   if (x->stream_body) {
     size_t r = hand_over(x, data, len);
     if (r == len) x->received += len;
@@ -706,7 +712,7 @@ static void reset_attempt(call *c) {
   c->challenge = NULL;
   c->len = c->cap = 0;
   c->status = 0;
-  c->status_known = c->stream_body = c->too_large = false;
+  c->status_known = c->stream_body = c->too_large = c->buffered_too_large = false;
   c->received = c->delivered = 0;
   c->nomem = HL_OK;
   c->retry_after_ms = -1;
@@ -784,6 +790,12 @@ static bool classify_failure(call *c, CURLcode rc, long request_bytes, hl_status
   if (rc == CURLE_WEIRD_SERVER_REPLY || (rc == CURLE_UNSUPPORTED_PROTOCOL && request_bytes > 0)) {
     *st = HL_ERR_PROVIDER;
     set_msg(c, "%s: %s did not answer in valid HTTP: %s", c->what, call_url(c), detail);
+    return false;
+  }
+  if (c->buffered_too_large) {
+    *st = HL_ERR_TOO_LARGE;
+    set_msg(c, "%s: the HTTP %ld answer from %s is larger than the cap of %zu bytes", c->what, c->status,
+            call_url(c), c->req->max_buffered_bytes);
     return false;
   }
   if (c->too_large || rc == CURLE_FILESIZE_EXCEEDED) {

@@ -148,6 +148,13 @@ typedef struct hl__http_request {
   void (*body_sent)(void *user);
   hl_status (*body_again)(void *user);
   void *body_user;
+  /* A cap on the body this layer buffers into resp->body (a non-2xx
+   * answer's, or any answer's without on_data), for a client whose
+   * max_response_bytes is 0 because its streams are long (MCP): an error
+   * page must not grow without bound. Over it the request ends with
+   * HL_ERR_TOO_LARGE, the message naming the status and the cap. 0: no
+   * cap but the client's. */
+  size_t max_buffered_bytes;
 } hl__http_request;
 
 typedef struct hl__http_response {

@@ -6,7 +6,7 @@ resume with GET + Last-Event-ID after the `retry:` delay, as the
 conformance suite's sse-retry scenario does), server requests on a POST
 stream, sessions (404 once deleted), a proxy's HTML page with status 200
 (proxy_page), a 429 (rate_limited), an event of endless data: lines
-(endless_data), and a record of what the client sent.
+(endless_data), an error page that never ends (endless_error), and a record of what the client sent.
 
 Prints its port, serves until killed. GET /__log returns the record:
 [{method, headers, body, t}].
@@ -35,7 +35,7 @@ EVENTS = {"n": 0}
 GET_STREAMS = {}      # session id -> (handler, write lock) of its open GET stream
 TOOLS = [{"name": n, "inputSchema": {"type": "object"}} for n in
          ("json_echo", "resume", "ask_roots", "headers", "forget_session", "hang",
-          "proxy_page", "rate_limited", "endless_data", "ask_on_get")] + [
+          "proxy_page", "rate_limited", "endless_data", "endless_error", "ask_on_get")] + [
     {"name": "structured_bad", "inputSchema": {"type": "object"},
      "outputSchema": {"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]}}]
 
@@ -85,6 +85,19 @@ class H(BaseHTTPRequestHandler):
         s += "data: %s\n\n" % (json.dumps(obj) if obj is not None else "")
         self.wfile.write(s.encode())
         self.wfile.flush()
+
+    def flood(self, tool, line):
+        """Send `line` over and over, up to 48 MB; how much went before
+        the client hung up goes into the log."""
+        sent = 0
+        try:
+            while sent < 48 << 20:
+                self.wfile.write(line * 64)
+                sent += len(line) * 64
+        except OSError:
+            pass
+        with LOCK:
+            LOG.append({"method": tool, "sent": sent})
 
     def session_ok(self):
         sid = self.headers.get("Mcp-Session-Id")
@@ -167,18 +180,17 @@ class H(BaseHTTPRequestHandler):
         if name == "endless_data":
             # One event of ever more short data: lines, never ended: the
             # client must stop reading at its cap, not buffer all 48 MB.
-            # How much was sent before it hung up goes into the log.
             self.sse_head()
-            line, sent = b"data: " + b"x" * 1000 + b"\n", 0
-            try:
-                while sent < 48 << 20:
-                    self.wfile.write(line * 64)
-                    sent += len(line) * 64
-            except OSError:
-                pass
-            with LOCK:
-                LOG.append({"method": "endless_data", "sent": sent})
-            return
+            return self.flood(name, b"data: " + b"x" * 1000 + b"\n")
+        if name == "endless_error":
+            # A 500 whose HTML page goes on for 48 MB, without a length:
+            # the client must stop at its cap for error bodies.
+            self.send_response(500)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            return self.flood(name, b"<p>" + b"e" * 1020 + b"</p>\n")
         if name == "rate_limited":
             self.send_response(429)
             self.send_header("Content-Type", "text/plain")

@@ -18,7 +18,9 @@ Test controls: POST /__mode with a mode name as the body, POST /__revoke
 [{method, path, headers, body}]).
 
 Modes (what goes wrong): ok, garbage_prm, prm_mismatch, oversized_meta,
-issuer_mismatch, no_s256, s256_object, insecure_endpoint, state_mismatch, token_500, forbid_echo (the
+issuer_mismatch, no_s256, s256_object, insecure_endpoint, state_mismatch, token_500, token_hang (the
+token endpoint answers after 30 s), get_stream (GET /mcp opens the standalone SSE stream
+for a valid token, kept until that token is revoked; else 405), forbid_echo (the
 MCP server answers 403 quoting the token), html_echo (200 text/html
 quoting the token).
 """
@@ -27,6 +29,7 @@ import hashlib
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -113,11 +116,47 @@ class H(BaseHTTPRequestHandler):
             state = "forged" if mode == "state_mismatch" else q.get("state", "")
             loc = q["redirect_uri"] + "?" + urlencode({"code": code, "state": state})
             return self.send(302, "", "text/plain", [("Location", loc)])
+        if path == "/mcp" and mode == "get_stream":
+            return self.get_stream()
         self.send(405 if path == "/mcp" else 404, {"error": "not_found"})
+
+    def challenge(self):
+        return self.send(401, {"error": "invalid_token"}, extra=[(
+            "WWW-Authenticate", 'Bearer error="invalid_token", resource_metadata="%s", scope="read"'
+            % (self.base() + "/.well-known/oauth-protected-resource/mcp"))])
+
+    def bearer(self):
+        """The request's Bearer token and whether it is valid."""
+        auth = self.headers.get("Authorization") or ""
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        with LOCK:
+            return token, token in ACCESS
+
+    def get_stream(self):
+        token, valid = self.bearer()
+        if not valid:
+            return self.challenge()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            self.wfile.write(b"id: 1\ndata: \n\n")
+            self.wfile.flush()
+            for _ in range(300):  # until the token is revoked (30 s at most)
+                time.sleep(0.1)
+                with LOCK:
+                    if token not in ACCESS:
+                        return
+        except OSError:
+            pass
 
     def token(self, form):
         if STATE["mode"] == "token_500":
             return self.send(500, "internal error", "text/plain")
+        if STATE["mode"] == "token_hang":
+            time.sleep(30)
         grant = form.get("grant_type")
         if grant == "authorization_code":
             with LOCK:
@@ -157,14 +196,9 @@ class H(BaseHTTPRequestHandler):
             return self.token({k: v[0] for k, v in parse_qs(body).items()})
         if path != "/mcp":
             return self.send(404, {"error": "not_found"})
-        auth = self.headers.get("Authorization") or ""
-        token = auth[7:] if auth.startswith("Bearer ") else ""
-        with LOCK:
-            valid = token in ACCESS
+        token, valid = self.bearer()
         if not valid:
-            return self.send(401, {"error": "invalid_token"}, extra=[(
-                "WWW-Authenticate", 'Bearer error="invalid_token", resource_metadata="%s", scope="read"'
-                % (self.base() + "/.well-known/oauth-protected-resource/mcp"))])
+            return self.challenge()
         mode = STATE["mode"]
         if mode == "forbid_echo":
             return self.send(403, "forbidden for " + token, "text/plain",

@@ -8,20 +8,12 @@ without asking.
 
 usage: run_readme_oauth.py EXAMPLE OAUTH_SERVER_PY
 """
-import http.client
 import os
 import subprocess
 import sys
 import tempfile
-import urllib.parse
 
-
-def browser(url):
-    u = urllib.parse.urlsplit(url)
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
-    c.request("GET", u.path + "?" + u.query)
-    r = c.getresponse()
-    return r.getheader("Location")
+from oauth_browser import get
 
 
 def main():
@@ -36,7 +28,7 @@ def main():
                                  stderr=subprocess.PIPE, text=True)
             assert "Open this URL" in p.stderr.readline()
             auth_url = p.stderr.readline().strip()
-            location = browser(auth_url)
+            location = get(auth_url)[1]
             out, err = p.communicate(location + "\n", timeout=60)
             print(out + err)
             if p.returncode != 0 or out.strip() != "1 tools":

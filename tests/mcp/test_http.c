@@ -5,11 +5,14 @@
  * closes before the answer (resumed with GET + Last-Event-ID after the
  * server's retry: delay), a server request on a call's stream answered by
  * POST, structuredContent checked against outputSchema, DELETE on close,
- * an HTML page or a 429 instead of an answer, a server request on the
- * GET stream right after connect; over HTTPS with a private CA
- * (hl_mcp_set_ca_file(): the calls and the GET stream trust it, another CA
- * or the system's store fail with the reason, bad files are refused).
+ * an HTML page or a 429 instead of an answer, an endless error page
+ * (capped), a server request on the GET stream right after connect; over
+ * HTTPS with a private CA (hl_mcp_set_ca_file(): the calls and the GET
+ * stream trust it, another CA or the system's store fail with the
+ * reason, bad files are refused).
  */
+#include <sys/resource.h>
+
 #include "mcp_fixture.h"
 #include "providers/http.h"
 
@@ -38,7 +41,7 @@ static void http_transport(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-06-18");
   hl_tools *t = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(t), 11);
+  CHECK_INT(hl_tools_count(t), 12);
   hl_tools_free(t);
 
   /* A plain JSON answer. */
@@ -155,6 +158,29 @@ static void wrong_answers(void) {
   hl_mcp_free(m);
 }
 
+/* What hostile_http.py logged it sent for `tool` before the client hung
+ * up (-1: nothing logged within 10 s). */
+static double sent_by_server(const char *tool) {
+  double sent = -1;
+  for (int i = 0; i < 100 && sent < 0; i++) {
+    cJSON *log = server_log(), *e;
+    cJSON_ArrayForEach(e, log) {
+      const cJSON *meth = cJSON_GetObjectItemCaseSensitive(e, "method");
+      if (cJSON_IsString(meth) && strcmp(meth->valuestring, tool) == 0)
+        sent = cJSON_GetObjectItemCaseSensitive(e, "sent")->valuedouble;
+    }
+    cJSON_Delete(log);
+    if (sent < 0) usleep(100000);
+  }
+  return sent;
+}
+
+static long peak_rss_kb(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
 /* One SSE event whose data: lines never end: the client stops at its
  * message cap (regression: only single lines were capped, the event's
  * data grew without bound until the stream ended). */
@@ -169,18 +195,34 @@ static void endless_event(void) {
   hl_mcp_free(m);
   /* What the server managed to send before the client hung up: the cap
    * plus what the socket buffers hold, far from the 48 MB it offered. */
-  double sent = -1;
-  for (int i = 0; i < 100 && sent < 0; i++) {
-    cJSON *log = server_log(), *e;
-    cJSON_ArrayForEach(e, log) {
-      const cJSON *meth = cJSON_GetObjectItemCaseSensitive(e, "method");
-      if (cJSON_IsString(meth) && strcmp(meth->valuestring, "endless_data") == 0)
-        sent = cJSON_GetObjectItemCaseSensitive(e, "sent")->valuedouble;
-    }
-    cJSON_Delete(log);
-    if (sent < 0) usleep(100000);
-  }
+  double sent = sent_by_server("endless_data");
   fprintf(stderr, "endless_event: the server sent %.0f bytes\n", sent);
+  CHECK(sent > 0 && sent < 16.0 * (1 << 20));
+}
+
+/* A 500 whose page never ends (48 MB offered): the call fails at the 64
+ * KiB cap for bodies that are no message, saying so, and the peak RSS
+ * does not grow by the body (regression: error bodies were buffered
+ * without limit; the run peaked 48 MB higher). */
+static void endless_error_page(void) {
+  hl_mcp *m = hl_mcp_new_http("hh", url);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  long before = peak_rss_kb();
+  cJSON *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "endless_error", NULL, &res, NULL), HL_ERR_TOO_LARGE);
+  CHECK(res == NULL);
+  CHECK_CONTAINS(hl_last_error(), "mcp server \"hh\": the HTTP 500 answer from http://127.0.0.1:");
+  CHECK_CONTAINS(hl_last_error(), "is larger than the cap of 65536 bytes");
+  long grown = peak_rss_kb() - before;
+  fprintf(stderr, "endless_error_page: peak RSS grew by %ld KiB\n", grown);
+  CHECK(grown < 8 * 1024);
+  /* The client is still usable. */
+  CHECK_INT(hl_mcp_call(m, NULL, "json_echo", NULL, &res, NULL), HL_OK);
+  cJSON_Delete(res);
+  hl_mcp_free(m);
+  double sent = sent_by_server("endless_error");
+  fprintf(stderr, "endless_error_page: the server sent %.0f bytes\n", sent);
   CHECK(sent > 0 && sent < 16.0 * (1 << 20));
 }
 
@@ -320,7 +362,7 @@ static void https_from_config(void) {
     REQUIRE(a);
     if (!bad) {
       CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_OK);
-      CHECK_INT(hl_tools_count(hl_agent_tools(a)), 11);
+      CHECK_INT(hl_tools_count(hl_agent_tools(a)), 12);
     } else {
       CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_ERR_NOT_FOUND);
       CHECK_CONTAINS(hl_last_error(), "agent.json: MCP server https://127.0.0.1:");
@@ -346,6 +388,7 @@ int main(int argc, char **argv) {
   RUN(bad_endpoints);
   RUN(wrong_answers);
   RUN(endless_event);
+  RUN(endless_error_page);
   RUN(free_during_call);
   fx_stop(server);
 

@@ -6,7 +6,9 @@
  * client objects, each misbehaviour failing with HL_ERR_AUTH (or the
  * cap's HL_ERR_TOO_LARGE) and a message naming the step, and the token's
  * bytes never in hl_mcp_errmsg() nor in events nor sent to the
- * authorization server's endpoints.
+ * authorization server's endpoints; a config file's "oauth" entry; a
+ * hanging token endpoint left at once by hl_agent_cancel() and
+ * hl_mcp_free(); the GET stream renewing a revoked token.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -313,6 +315,243 @@ static void bad_options(void) {
   hl_mcp_free(s);
 }
 
+/* The token requests so far (logged when they arrive, before an answer). */
+static int token_requests(void) {
+  cJSON *t = requests("/as/token");
+  int n = cJSON_GetArraySize(t);
+  cJSON_Delete(t);
+  return n;
+}
+
+/* Wait (up to 10 s) until the authorization server got token request
+ * number `n`: the client is waiting on it. */
+static bool token_request_arrived(int n) {
+  for (int i = 0; i < 200; i++) {
+    if (token_requests() >= n) return true;
+    fx_sleep_ms(50);
+  }
+  return false;
+}
+
+static int64_t ms_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* A connected client whose token was just revoked, with the token
+ * endpoint hanging (30 s): the next call's refresh waits on it. */
+static hl_mcp *revoked_and_hanging(void) {
+  int auths = 0;
+  hl_mcp *m = authorized(&auths, NULL, NULL);
+  if (!m) return NULL;
+  mode("token_hang");
+  cJSON_Delete(server("/__revoke", ""));
+  return m;
+}
+
+/* An agent whose model calls the server's whoami tool once. */
+static hl_agent *whoami_agent(hl_mcp *m) {
+  hl_agent *a = hl_agent_new("caller");
+  hl_provider *p = hl_scripted_new();
+  hl_agent_set_provider(a, p);
+  hl_scripted_push_tool_call(p, "c1", "whoami", "{}");
+  hl_scripted_push_text(p, "not reached");
+  hl_provider_unref(p);
+  CHECK_INT(hl_mcp_add_to_agent(m, a), HL_OK);
+  return a;
+}
+
+/* Cancels `agent` once token request number `after_request` arrived, or
+ * (0) after `delay_ms`. */
+typedef struct canceller {
+  hl_agent *agent;
+  int after_request;
+  long delay_ms;
+  struct timespec at;       /* when hl_agent_cancel() was called */
+  bool waited;
+} canceller;
+
+static void *cancel_later(void *arg) {
+  canceller *c = arg;
+  if (c->after_request) c->waited = token_request_arrived(c->after_request);
+  else fx_sleep_ms(c->delay_ms);
+  clock_gettime(CLOCK_MONOTONIC, &c->at);
+  hl_agent_cancel(c->agent);
+  return NULL;
+}
+
+/* Run `a` while `c` cancels it: HL_ERR_CANCELLED within ~1 s of the
+ * cancel. */
+static void run_cancelled_promptly(hl_agent *a, canceller *c, const char *what) {
+  pthread_t th;
+  pthread_create(&th, NULL, cancel_later, c);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "who am I?", &answer), HL_ERR_CANCELLED);
+  int64_t ms = ms_since(&c->at);
+  pthread_join(th, NULL);
+  CHECK(answer == NULL);
+  fprintf(stderr, "%s: the run ended %lld ms after the cancel\n", what, (long long)ms);
+  CHECK(ms < 1000);
+}
+
+/* The token was revoked and the token endpoint hangs: the tool call's
+ * 401 starts a refresh that waits on it; hl_agent_cancel() from another
+ * thread ends the run with HL_ERR_CANCELLED within ~1 s (regression: the
+ * request ran to the client's 10 s limit, twice). */
+static void run_cancel_ends_token_request(void) {
+  hl_mcp *m = revoked_and_hanging();
+  REQUIRE(m);
+  hl_agent *a = whoami_agent(m);
+  canceller c = {.agent = a, .after_request = token_requests() + 1};
+  run_cancelled_promptly(a, &c, "run_cancel_ends_token_request");
+  CHECK(c.waited);
+  mode("ok");
+  hl_agent_unref(a);
+  hl_mcp_free(m);
+}
+
+/* A call on another thread (hl_mcp_call() without a run), waiting on the
+ * hanging token endpoint once started. */
+typedef struct caller {
+  hl_mcp *m;
+  hl_status st;
+  pthread_t th;
+} caller;
+
+static void *call_whoami(void *arg) {
+  caller *c = arg;
+  cJSON *res = NULL;
+  c->st = hl_mcp_call(c->m, NULL, "whoami", NULL, &res, NULL);
+  cJSON_Delete(res);
+  return NULL;
+}
+
+static bool start_waiting_call(caller *c, hl_mcp *m) {
+  int before = token_requests();
+  *c = (caller){.m = m};
+  pthread_create(&c->th, NULL, call_whoami, c);
+  return token_request_arrived(before + 1);
+}
+
+/* hl_mcp_free() while a call waits on the hanging token endpoint: the
+ * request is cancelled, the call fails, free returns within ~1 s. */
+static void free_ends_token_request(void) {
+  hl_mcp *m = revoked_and_hanging();
+  REQUIRE(m);
+  caller c;
+  CHECK(start_waiting_call(&c, m));
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_mcp_free(m);
+  int64_t ms = ms_since(&t0);
+  pthread_join(c.th, NULL);
+  fprintf(stderr, "free_ends_token_request: hl_mcp_free took %lld ms\n", (long long)ms);
+  CHECK(ms < 1000);
+  CHECK(c.st != HL_OK);
+  mode("ok");
+}
+
+/* A run whose call waits for another request's flow (a refresh that
+ * hangs on the token endpoint) leaves when cancelled, within ~1 s, while
+ * that flow goes on (regression: the wait was a mutex, for as long as the
+ * other flow took, an authorize callback's minutes included). */
+static void run_cancel_ends_wait_for_flow(void) {
+  hl_mcp *m = revoked_and_hanging();
+  REQUIRE(m);
+  caller first; /* holds the flow, waiting on /as/token */
+  CHECK(start_waiting_call(&first, m));
+  int before = token_requests();
+  hl_agent *a = whoami_agent(m);
+  /* Cancelled 500 ms into its run: by then its call met the 401 and
+   * waits for the first call's flow. */
+  canceller c = {.agent = a, .delay_ms = 500};
+  run_cancelled_promptly(a, &c, "run_cancel_ends_wait_for_flow");
+  CHECK_INT(token_requests(), before); /* it never reached the token endpoint itself */
+  hl_mcp_free(m);                      /* ends the first call's flow */
+  pthread_join(first.th, NULL);
+  CHECK(first.st != HL_OK);
+  hl_agent_unref(a);
+  mode("ok");
+}
+
+/* GET /mcp requests sent with `token` so far. */
+static int gets_with(const char *token) {
+  cJSON *mcp = requests("/mcp"), *e;
+  int n = 0;
+  char want[300];
+  snprintf(want, sizeof want, "Bearer %s", token);
+  cJSON_ArrayForEach(e, mcp) {
+    const char *a = header(e, "authorization");
+    n += strcmp(cJSON_GetObjectItem(e, "method")->valuestring, "GET") == 0 && a && strcmp(a, want) == 0;
+  }
+  cJSON_Delete(mcp);
+  return n;
+}
+
+/* The standalone GET stream is open when the token is revoked: the
+ * server ends it, the reopened GET meets a 401, and the client refreshes
+ * the token and reopens it at once, without a call and without a new
+ * authorization (regression: the stream stopped for good at the 401). */
+static void get_stream_renews_after_revocation(void) {
+  mode("get_stream");
+  int auths = 0;
+  hl_mcp *m = client(&auths, NULL, NULL);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK_INT(auths, 1);
+  char *old = last_token(), rt[200] = "";
+  REQUIRE(old);
+  CHECK(gets_with(old) >= 1); /* the stream is open with it */
+  int before = refreshes(rt, sizeof rt);
+  cJSON_Delete(server("/__revoke", ""));
+  char *now = NULL;
+  for (int i = 0; i < 100; i++) { /* 5 s */
+    free(now);
+    now = last_token();
+    if (refreshes(rt, sizeof rt) == before + 1 && now && strcmp(now, old) != 0 && gets_with(now) >= 1) break;
+    fx_sleep_ms(50);
+  }
+  CHECK_INT(refreshes(rt, sizeof rt), before + 1);
+  CHECK(now && strcmp(now, old) != 0 && gets_with(now) >= 1); /* reopened with the new token */
+  CHECK(call_ok(m));                                          /* which calls use too */
+  CHECK_INT(refreshes(rt, sizeof rt), before + 1);
+  CHECK_INT(auths, 1);
+  free(now);
+  free(old);
+  hl_mcp_free(m);
+  mode("ok");
+}
+
+/* A config file's "oauth" entry: refused without the application's
+ * handlers (hl_config_set_mcp_oauth()), with them the entry's client_id
+ * is the one the authorization server sees. */
+static void config_entry(void) {
+  mode("ok");
+  char text[300];
+  snprintf(text, sizeof text, "{\"mcp_servers\": [{\"url\": \"%s\", \"oauth\": {\"client_id\": \"from-config\"}}]}",
+           url);
+  hl_config *cfg = NULL;
+  REQUIRE(hl_config_parse(text, "agent.json", &cfg) == HL_OK);
+  hl_agent *a = hl_agent_new("cfg");
+  CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "agent.json: MCP server http://127.0.0.1:");
+  CHECK_CONTAINS(hl_last_error(), "hl_config_set_mcp_oauth() was not called");
+  int auths = 0;
+  hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent, .user_data = &auths,
+                    .client_id = "overridden"};
+  CHECK_INT(hl_config_set_mcp_oauth(cfg, &o), HL_OK);
+  CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_OK);
+  CHECK_INT(auths, 1);
+  CHECK_INT(hl_tools_count(hl_agent_tools(a)), 1);
+  cJSON *asked = requests("/as/authorize");
+  const cJSON *last = cJSON_GetArrayItem(asked, cJSON_GetArraySize(asked) - 1);
+  CHECK(last && strstr(cJSON_GetObjectItem(last, "path")->valuestring, "client_id=from-config&"));
+  cJSON_Delete(asked);
+  hl_agent_unref(a);
+  hl_config_free(cfg);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   pid_t srv = fx_start_port_printer(fx_env("HL_MCP_OAUTH_SERVER"), &port);
@@ -327,6 +566,11 @@ int main(int argc, char **argv) {
   RUN(token_store_round_trip);
   RUN(misbehaving_servers);
   RUN(token_stays_secret);
+  RUN(config_entry);
+  RUN(run_cancel_ends_token_request);
+  RUN(free_ends_token_request);
+  RUN(run_cancel_ends_wait_for_flow);
+  RUN(get_stream_renews_after_revocation);
   fx_stop(srv);
   return CHECK_EXIT();
 }
