@@ -76,8 +76,9 @@ typedef struct chat_app {
   atomic_bool cancelled;   /* Ctrl-C reached the current run */
   atomic_bool refused;     /* the input guardrail refused the current input */
 
-  ex_mcp_oauth oauth;      /* the sign-in listener and token file, when the config's
-                              MCP servers use OAuth (config.c) */
+  ex_mcp_oauth oauth;      /* the sign-in listener and token file, when an MCP
+                              server may use OAuth (chat_open_oauth) */
+  char oauth_error[256];   /* why it could not be opened */
 } chat_app;
 
 /* app.c */
@@ -152,6 +153,10 @@ int chat_oneshot(chat_app *app);
 
 /* mcp.c: connect the --mcp / --mcp-stdio servers and add their tools. */
 hl_status chat_add_mcp(chat_app *app);
+/* How long the user has to sign in to an MCP server in the browser. */
+#define CHAT_SIGN_IN_MS (5 * 60 * 1000)
+/* Open app->oauth (the sign-in listener, the token file) unless open. */
+hl_status chat_open_oauth(chat_app *app);
 
 /* sessions.c */
 /** Open the store (--store URL, else the default SQLite file, else memory

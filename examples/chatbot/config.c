@@ -61,9 +61,6 @@ hl_status chat_config_agent(chat_app *app) {
   return HL_OK;
 }
 
-/* How long the user has to sign in in the browser. */
-#define SIGN_IN_MS (5 * 60 * 1000)
-
 /* Servers with "oauth" sign in through a listener on 127.0.0.1 opened
  * now (the redirect_uri names its port) and keep their tokens in the
  * user's token file (examples/common/mcp_oauth.h). The URL goes to
@@ -73,7 +70,7 @@ static hl_status prepare_oauth(chat_app *app) {
   bool wanted = false;
   cJSON_ArrayForEach(m, list) wanted = wanted || hl_json_get(m, "oauth") != NULL;
   if (!wanted) return HL_OK;
-  hl_status st = ex_mcp_oauth_open(&app->oauth, stderr, SIGN_IN_MS);
+  hl_status st = chat_open_oauth(app);
   if (st != HL_OK) return st;
   hl_mcp_oauth o = ex_mcp_oauth_options(&app->oauth);
   o.client_name = "hookline-chat";

@@ -4,6 +4,11 @@
  * (kept in sync when the server's list changes). A server that cannot be
  * reached stops the start with its message: a chat without the tools the
  * user asked for would only mislead.
+ *
+ * A --mcp URL server that answers 401 with an OAuth challenge gets the
+ * sign-in a config entry with "oauth": {} gets (config.c): the URL on
+ * stderr, the redirect on the loopback listener, tokens in the user's
+ * token file; nothing happens until a server asks.
  */
 #include <stdio.h>
 
@@ -15,6 +20,17 @@ static int on_mcp_event(const hl_event *ev, void *user) {
   if (!log) return 0;
   if (ev->type == HL_EVENT_STDERR_WRITE) fprintf(log, "[mcp %s] %s\n", ev->name ? ev->name : "", ev->text);
   return 0;
+}
+
+/* The sign-in listener and token file, opened once for every server that
+ * may need them (examples/common/mcp_oauth.h). A failed open is kept:
+ * later servers get its message again. */
+hl_status chat_open_oauth(chat_app *app) {
+  if (!app->oauth.ui) {
+    if (ex_mcp_oauth_open(&app->oauth, stderr, CHAT_SIGN_IN_MS) == HL_OK) return HL_OK;
+    snprintf(app->oauth_error, sizeof app->oauth_error, "%s", hl_last_error());
+  }
+  return app->oauth.fd >= 0 ? HL_OK : hl_fail(HL_ERR_IO, "%s", app->oauth_error);
 }
 
 hl_status chat_add_mcp(chat_app *app) {
@@ -29,6 +45,16 @@ hl_status chat_add_mcp(chat_app *app) {
       hl_observer_unref(obs);
     }
     hl_mcp_set_timeout_ms(m, 120000);
+    /* Without a listener or a token file (no HOME), the server is still
+     * connected: only one that asks for OAuth then fails, with its 401. */
+    if (!app->opt.mcp_stdio[i] && chat_open_oauth(app) == HL_OK) {
+      hl_mcp_oauth o = ex_mcp_oauth_options(&app->oauth);
+      o.client_name = "hookline-chat";
+      if (hl_mcp_set_oauth(m, &o) != HL_OK)
+        return hl_fail(hl_last_status(), "MCP server %s: %s", what, hl_last_error());
+    } else if (!app->opt.mcp_stdio[i] && app->log_file) {
+      fprintf(app->log_file, "[mcp %s] no OAuth sign-in: %s\n", what, hl_last_error());
+    }
     hl_status st = hl_mcp_connect(m);
     if (st != HL_OK) return hl_fail(st, "%s", hl_mcp_errmsg(m));
     st = hl_mcp_add_to_agent(m, app->agent);

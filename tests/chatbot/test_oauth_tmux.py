@@ -11,6 +11,8 @@ calls it. The token file under HOME/.config/hookline/ has mode 0600 and no
 token shows in the pane. Second start: the stored token is used, the
 authorization server sees no second authorization and nothing is asked.
 A config naming "client_secret" itself, or oauth for a command, is refused.
+A server given with --mcp URL signs in the same way when it asks (a 401
+with an OAuth challenge), with nothing in a config file.
 
 Usage: test_oauth_tmux.py PATH/TO/hookline-chat PATH/TO/oauth_server.py
 """
@@ -126,6 +128,44 @@ def test_sign_in_once_then_stored_token():
         srv.wait()
 
 
+def test_mcp_url_signs_in_when_asked():
+    home = tempfile.mkdtemp(prefix="home-", dir=TMP)
+    env = dict(ENV, HOME=home)
+    tokens = os.path.join(home, ".config", "hookline", "mcp-tokens.json")
+    srv = subprocess.Popen([sys.executable, SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(srv.stdout.readline())
+        url = f"http://127.0.0.1:{port}/mcp"
+        with Tmux([BIN, "--mcp", url], env, width=200) as t:
+            m = t.wait_for(r"asks you to sign in\. Open this URL in a browser \(waiting \d+ s\):\n(http\S+)")
+            if not m:
+                return
+            status, location, _ = get(m.group(1))
+            check(status == 302 and location and location.startswith("http://127.0.0.1:"),
+                  f"--mcp URL: redirected to the chatbot's listener: {status} {location}")
+            status, _, page = get(location)
+            check(status == 200 and "Signed in" in page, f"--mcp URL: the browser's page: {status} {page!r}")
+            t.wait_for(PROMPT)
+            mk = t.mark()
+            t.type_line("/tools")
+            t.wait_for(r"whoami", mk)
+            t.wait_for(PROMPT, mk)
+            t.type_line("/quit")
+            check(t.dead_status() == 0, "--mcp URL: /quit exits 0")
+        check(authorizations(port) == 1, "--mcp URL: one authorization")
+        check(os.path.exists(tokens) and os.stat(tokens).st_mode & 0o777 == 0o600,
+              "--mcp URL: the tokens are kept in the 0600 token file")
+        # Next start, not interactive: the stored token, nothing asked.
+        p = subprocess.run([BIN, "--mcp", url, "-p", "hi"], env=env, capture_output=True, text=True,
+                           timeout=60)
+        check(p.returncode == 0 and "sign in" not in p.stderr,
+              f"--mcp URL: the second start uses the stored token: {p.returncode} {p.stderr!r}")
+        check(authorizations(port) == 1, "--mcp URL: no second authorization")
+    finally:
+        srv.terminate()
+        srv.wait()
+
+
 def test_bad_oauth_entries_refused():
     bad = write("secret.json", {"mcp_servers": [{"url": "http://127.0.0.1:1/mcp",
                                                   "oauth": {"client_secret": "s3cret"}}]})
@@ -144,5 +184,6 @@ def test_bad_oauth_entries_refused():
 
 
 run(test_sign_in_once_then_stored_token)
+run(test_mcp_url_signs_in_when_asked)
 run(test_bad_oauth_entries_refused)
 finish()
