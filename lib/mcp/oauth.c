@@ -201,7 +201,7 @@ static hl_status code_flow(hl__oauth *o, const hl__oauth_meta *meta, const char 
     hl__form_add(&form, "redirect_uri", o->redirect_uri);
     hl__form_add(&form, "code_verifier", verifier);
     hl__form_add(&form, "resource", meta->resource);
-    st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
+    st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request", NULL);
     if (form.p) memset(form.p, 0, form.len);
     free(form.p);
   }
@@ -218,7 +218,7 @@ static hl_status client_credentials(hl__oauth *o, const hl__oauth_meta *meta, co
   hl__form_add(&form, "grant_type", "client_credentials");
   if (scope && *scope) hl__form_add(&form, "scope", scope);
   hl__form_add(&form, "resource", meta->resource);
-  hl_status st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
+  hl_status st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request", NULL);
   if (form.p) memset(form.p, 0, form.len);
   free(form.p);
   return st;
@@ -317,8 +317,12 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
   if (renewed && !step_up) {
     st = HL_OK;
   } else if (*rounds >= MAX_ROUNDS) {
+    /* The server's words, without the token it was sent (a server may
+     * quote it back; it must not reach messages and logs). */
     char q[300] = "";
-    if (wa.error_description) hl__quote(q, sizeof q, wa.error_description);
+    char *said = wa.error_description ? hl__redact(hl__strdup(wa.error_description), sent) : NULL;
+    if (said) hl__quote(q, sizeof q, said);
+    free(said);
     st = hl__mcp_fail(m, HL_ERR_AUTH, "mcp server \"%s\": HTTP %ld%s%s%s even after %d authorizations; giving up",
                       m->name, status, step_up ? " insufficient_scope" : "", q[0] ? " " : "", q, *rounds);
   } else {

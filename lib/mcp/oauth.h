@@ -119,14 +119,17 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
 void hl__oauth_forget_tokens(hl__oauth *o);
 /* Hand the tokens to the application's store (if any). */
 void hl__oauth_save_tokens(hl__oauth *o);
-/* An authorization server's refusal for a message: `: error "x" "why"`. */
-void hl__oauth_refusal(const cJSON *j, char *buf, size_t size);
+/* An authorization server's refusal for a message: `: error "x" "why"`,
+ * with each of the `n_secrets` strings of `secrets` (NULL or empty ones
+ * skipped) that the server quoted back replaced by "[REDACTED]". */
+void hl__oauth_refusal(const cJSON *j, const char *const *secrets, size_t n_secrets, char *buf, size_t size);
 /* POST the grant in `form` to `endpoint` with the client's authentication
  * added and take the tokens of the answer into *o (`asked_scope` when it
- * names none); `what` names the step in messages. */
+ * names none); `what` names the step in messages. *http_status (may be
+ * NULL): the answer's status, 0 when none came. */
 hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *form, const char *id,
                                   const char *secret, unsigned method, const char *asked_scope,
-                                  const char *what);
+                                  const char *what, long *http_status);
 /* Refresh with the refresh token (under `flow`); HL_ERR_NOT_FOUND when
  * there is none; a refused one is dropped. */
 hl_status hl__oauth_refresh(hl__oauth *o);

@@ -206,9 +206,22 @@ static hl_status find_prm(hl__oauth *o, const char *server_url, const char *prm_
   if (!hl__url_split(server_url, &origin, &path)) return meta_fail(o, HL_ERR_AUTH, "bad server URL %s", server_url);
   size_t plen = strlen(path);
   while (plen && path[plen - 1] == '/') path[--plen] = '\0';
+  /* RFC 9728 section 3.1 puts the well-known string between the host and
+   * the path and/or query: the server URL's query stays on its location
+   * (not on MCP's root fallback, which is no derivation of the URL). */
+  const char *query = server_url + strcspn(server_url, "?#");
+  char *q = strndup(query, *query == '?' && query[1] ? strcspn(query, "#") : 0);
+  char *path_query = q ? hl__concat(path, "", q) : NULL;
+  free(q);
+  if (!path_query) {
+    free(origin);
+    free(path);
+    return hl__oom();
+  }
   hl_status st = HL_ERR_NOT_FOUND;
   for (int i = plen ? 0 : 1; i < 2 && st == HL_ERR_NOT_FOUND; i++) {
-    char *url = hl__concat(origin, "/.well-known/oauth-protected-resource", i == 0 ? path : "");
+    bool derived = i == 0 || !plen;
+    char *url = hl__concat(origin, "/.well-known/oauth-protected-resource", derived ? path_query : "");
     if (!url) {
       st = hl__oom();
       break;
@@ -219,6 +232,7 @@ static hl_status find_prm(hl__oauth *o, const char *server_url, const char *prm_
   }
   free(origin);
   free(path);
+  free(path_query);
   return st;
 }
 

@@ -20,7 +20,13 @@ Test controls: POST /__mode with a mode name as the body, POST /__revoke
 Modes (what goes wrong): ok, garbage_prm, prm_mismatch, oversized_meta,
 issuer_mismatch, no_s256, s256_object, insecure_endpoint, state_mismatch, token_500, forbid_echo (the
 MCP server answers 403 quoting the token), html_echo (200 text/html
-quoting the token).
+quoting the token), token_echo (the token endpoint refuses every grant,
+quoting the code, verifier and refresh token in error_description),
+challenge_echo (the MCP server refuses every token, quoting it in the
+challenge's error_description), no_prm_hint (the challenge names no
+resource_metadata), short_expiry and expiry_string (tokens expire in 10
+s, as a number or as a string). POST /__fail_refresh: the next refresh
+grant gets a 503 (a transient failure, the refresh token stays valid).
 """
 import base64
 import hashlib
@@ -31,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 LOCK = threading.Lock()
-STATE = {"mode": "ok", "n": 0}
+STATE = {"mode": "ok", "n": 0, "fail_refresh": False}
 LOG = []
 ACCESS = set()
 REFRESH = set()
@@ -119,6 +125,14 @@ class H(BaseHTTPRequestHandler):
         if STATE["mode"] == "token_500":
             return self.send(500, "internal error", "text/plain")
         grant = form.get("grant_type")
+        if STATE["mode"] == "token_echo":
+            return self.send(400, {"error": "invalid_grant", "error_description": "code %s verifier %s refresh %s" % (
+                form.get("code"), form.get("code_verifier"), form.get("refresh_token"))})
+        if grant == "refresh_token":
+            with LOCK:
+                fail, STATE["fail_refresh"] = STATE["fail_refresh"], False
+            if fail:
+                return self.send(503, "try later", "text/plain")
         if grant == "authorization_code":
             with LOCK:
                 q = CODES.pop(form.get("code", ""), None)
@@ -138,7 +152,8 @@ class H(BaseHTTPRequestHandler):
         with LOCK:
             ACCESS.add(at)
             REFRESH.add(rt)
-        self.send(200, {"access_token": at, "token_type": "Bearer", "expires_in": 3600,
+        expires = {"short_expiry": 10, "expiry_string": "10"}.get(STATE["mode"], 3600)
+        self.send(200, {"access_token": at, "token_type": "Bearer", "expires_in": expires,
                         "refresh_token": rt, "scope": "read"})
 
     def do_POST(self):
@@ -146,6 +161,9 @@ class H(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/__mode":
             STATE["mode"] = body.strip()
+            return self.send(200, {})
+        if path == "/__fail_refresh":
+            STATE["fail_refresh"] = True
             return self.send(200, {})
         if path == "/__revoke":
             with LOCK:
@@ -159,13 +177,15 @@ class H(BaseHTTPRequestHandler):
             return self.send(404, {"error": "not_found"})
         auth = self.headers.get("Authorization") or ""
         token = auth[7:] if auth.startswith("Bearer ") else ""
-        with LOCK:
-            valid = token in ACCESS
-        if not valid:
-            return self.send(401, {"error": "invalid_token"}, extra=[(
-                "WWW-Authenticate", 'Bearer error="invalid_token", resource_metadata="%s", scope="read"'
-                % (self.base() + "/.well-known/oauth-protected-resource/mcp"))])
         mode = STATE["mode"]
+        with LOCK:
+            valid = token in ACCESS and mode != "challenge_echo"
+        if not valid:
+            hint = "" if mode == "no_prm_hint" else ', resource_metadata="%s"' % (
+                self.base() + "/.well-known/oauth-protected-resource/mcp")
+            echo = ', error_description="token %s is revoked"' % token if mode == "challenge_echo" and token else ""
+            return self.send(401, {"error": "invalid_token"}, extra=[(
+                "WWW-Authenticate", 'Bearer error="invalid_token"%s%s, scope="read"' % (hint, echo))])
         if mode == "forbid_echo":
             return self.send(403, "forbidden for " + token, "text/plain",
                              [("WWW-Authenticate", 'Bearer error="invalid_token"')])

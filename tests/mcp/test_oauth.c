@@ -31,8 +31,9 @@ static hl_status counting_agent(hl_mcp *m, const char *auth_url, char **redirect
   return oauth_agent_follow_once(m, auth_url, redirect, NULL);
 }
 
-static hl_mcp *client(int *authorizations, hl_mcp_token_load_fn load, hl_mcp_token_save_fn save) {
-  hl_mcp *m = hl_mcp_new_http("oauth-test", url);
+static hl_mcp *client_at(const char *server_url, int *authorizations, hl_mcp_token_load_fn load,
+                         hl_mcp_token_save_fn save) {
+  hl_mcp *m = hl_mcp_new_http("oauth-test", server_url);
   if (!m) return NULL;
   hl_mcp_set_timeout_ms(m, 10000);
   hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent,
@@ -42,6 +43,10 @@ static hl_mcp *client(int *authorizations, hl_mcp_token_load_fn load, hl_mcp_tok
     return NULL;
   }
   return m;
+}
+
+static hl_mcp *client(int *authorizations, hl_mcp_token_load_fn load, hl_mcp_token_save_fn save) {
+  return client_at(url, authorizations, load, save);
 }
 
 /* The logged requests whose path starts with `prefix` (a new array). */
@@ -281,6 +286,119 @@ static void token_stays_secret(void) {
   free(token);
 }
 
+/* The value of form field `name` in the last request to `path` that
+ * has one (into buf; "" when none). */
+static void last_form_value(const char *path, const char *name, char *buf, size_t size) {
+  cJSON *reqs = requests(path), *e;
+  size_t n = strlen(name);
+  buf[0] = '\0';
+  cJSON_ArrayForEach(e, reqs) {
+    const char *body = cJSON_GetObjectItem(e, "body")->valuestring;
+    for (const char *p = body; p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
+      if (strncmp(p, name, n) == 0 && p[n] == '=') snprintf(buf, size, "%.*s", (int)strcspn(p + n + 1, "&"), p + n + 1);
+  }
+  cJSON_Delete(reqs);
+}
+
+static void check_secret_absent(hl_mcp *m, const char *secret) {
+  if (!secret[0]) return;
+  CHECK(strstr(hl_mcp_errmsg(m), secret) == NULL);
+  CHECK(strstr(hl_last_error(), secret) == NULL);
+}
+
+/* Servers that quote back what they were sent: the token endpoint's
+ * error_description (the code, the PKCE verifier) and the MCP server's
+ * challenge (the access token) reach the message only redacted; what
+ * they said otherwise stays. (A refused refresh's message is replaced by
+ * the new authorization's that follows it, so it is not seen here.) */
+static void echoed_secrets(void) {
+  mode("token_echo");
+  int auths = 0;
+  hl_mcp *m = client(&auths, NULL, NULL);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_AUTH);
+  char code[200], verifier[200];
+  last_form_value("/as/token", "code", code, sizeof code);
+  last_form_value("/as/token", "code_verifier", verifier, sizeof verifier);
+  CHECK(code[0] && strlen(verifier) >= 43);
+  check_secret_absent(m, code);
+  check_secret_absent(m, verifier);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "invalid_grant");
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "[REDACTED]");
+  hl_mcp_free(m);
+
+  /* the MCP server's challenge quoting the token it refuses, to the end */
+  mode("challenge_echo");
+  auths = 0;
+  m = client(&auths, NULL, NULL);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_AUTH);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "giving up");
+  char *token = last_token();
+  REQUIRE(token);
+  check_secret_absent(m, token);
+  free(token);
+  hl_mcp_free(m);
+  mode("ok");
+}
+
+/* expires_in as a JSON string ("10", which some servers send) is an
+ * expiry like the number: the token is refreshed before it runs out. */
+static void expiry_as_string(void) {
+  int auths = 0;
+  mode("expiry_string");
+  hl_mcp *m = client(&auths, NULL, NULL);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char rt[200];
+  int before = refreshes(rt, sizeof rt);
+  CHECK(call_ok(m));
+  CHECK(refreshes(rt, sizeof rt) > before);
+  CHECK_INT(auths, 1);
+  hl_mcp_free(m);
+  mode("ok");
+}
+
+/* A refresh that fails for a while (503) is no refusal: the refresh
+ * token stays and the next request refreshes with it. */
+static void transient_refresh_failure(void) {
+  int auths = 0;
+  mode("short_expiry");
+  hl_mcp *m = client(&auths, NULL, NULL);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char rt[200];
+  int before = refreshes(rt, sizeof rt);
+  cJSON_Delete(server("/__fail_refresh", ""));
+  CHECK(call_ok(m)); /* the refresh fails; the old token still works */
+  CHECK_INT(refreshes(rt, sizeof rt), before + 1);
+  CHECK(call_ok(m)); /* refreshed now, with the same refresh token */
+  CHECK_INT(refreshes(rt, sizeof rt), before + 2);
+  CHECK_INT(auths, 1);
+  hl_mcp_free(m);
+  mode("ok");
+}
+
+/* Without resource_metadata in the challenge, the PRM's well-known URL
+ * keeps the server URL's query (RFC 9728 section 3.1: the well-known
+ * string goes between the host and the path and/or query). */
+static void discovery_keeps_query(void) {
+  mode("no_prm_hint");
+  char with_query[200];
+  snprintf(with_query, sizeof with_query, "%s?tenant=a", url);
+  int auths = 0;
+  hl_mcp *m = client_at(with_query, &auths, NULL, NULL);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  cJSON *prm = requests("/.well-known/oauth-protected-resource");
+  const cJSON *first = cJSON_GetArrayItem(prm, cJSON_GetArraySize(prm) - 1);
+  REQUIRE(first);
+  CHECK_STR(cJSON_GetObjectItem(first, "path")->valuestring, "/.well-known/oauth-protected-resource/mcp?tenant=a");
+  cJSON_Delete(prm);
+  hl_mcp_free(m);
+  mode("ok");
+}
+
 static void bad_options(void) {
   hl_mcp *m = hl_mcp_new_http("x", url);
   hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT};
@@ -327,6 +445,10 @@ int main(int argc, char **argv) {
   RUN(token_store_round_trip);
   RUN(misbehaving_servers);
   RUN(token_stays_secret);
+  RUN(echoed_secrets);
+  RUN(expiry_as_string);
+  RUN(transient_refresh_failure);
+  RUN(discovery_keeps_query);
   fx_stop(srv);
   return CHECK_EXIT();
 }
