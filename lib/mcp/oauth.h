@@ -31,8 +31,9 @@ void hl__www_auth_parse(const char *header, hl__www_auth *a);
 void hl__www_auth_clear(hl__www_auth *a);
 
 /* ---- oauth_url.c ---- */
-/* The origin ("http://host:port", scheme and host lowercased) and the
- * path (no query or fragment; "" for none) of an http(s) URL, malloc'd.
+/* The origin ("http://host:port", scheme and host lowercased, the
+ * scheme's default port left out) and the path (no query or fragment; ""
+ * for none) of an http(s) URL, malloc'd.
  * False (nothing set) for any other URL, one with user info or without
  * a host, or out of memory. */
 bool hl__url_split(const char *url, char **origin, char **path);
