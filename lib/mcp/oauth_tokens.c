@@ -61,6 +61,14 @@ void hl__oauth_save_tokens(hl__oauth *o) {
   free(text);
 }
 
+/* A token that can go into "Authorization: Bearer <token>" as it is: no
+ * whitespace, line break, quote, backslash or comma (which would end the
+ * header or add one), not empty, not huge. Tokens from the token endpoint
+ * and from the application's store alike. */
+static bool usable_token(const char *t) {
+  return t && *t && !strpbrk(t, " \t\r\n\"\\,") && strlen(t) <= 8192;
+}
+
 static char *dup_member(const cJSON *j, const char *key) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
   return cJSON_IsString(v) && v->valuestring[0] ? strdup(v->valuestring) : NULL;
@@ -85,7 +93,8 @@ static void load_tokens(hl__oauth *o) {
   cJSON *j = strlen(text) <= HL__OAUTH_MAX_BODY ? cJSON_Parse(text) : NULL;
   memset(text, 0, strlen(text));
   free(text);
-  if (!cJSON_IsObject(j) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "access_token"))) {
+  const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
+  if (!cJSON_IsObject(j) || !cJSON_IsString(at) || !usable_token(at->valuestring)) {
     cJSON_Delete(j);
     return;
   }
@@ -228,7 +237,7 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
     }
     st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: HTTP %ld%s", o->m->name, what, endpoint,
                       status, why);
-  } else if (!at || strpbrk(at, " \t\r\n\"\\,") || strlen(at) > 8192) {
+  } else if (!usable_token(at)) {
     st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: the answer has no usable access_token",
                       o->m->name, what, endpoint);
   } else if (!tt || strcasecmp(tt, "bearer") != 0) {

@@ -218,6 +218,25 @@ static void token_store_round_trip(void) {
   stored = NULL;
 }
 
+/* A store whose token would break the request's header (a line break
+ * adds a header of the file's choosing): not used, authorized anew. */
+static void tampered_store(void) {
+  mode("ok");
+  stored = strdup("{\"access_token\":\"abc\\r\\nX-Injected: yes\",\"refresh_token\":\"r\"}");
+  int auths = 0;
+  hl_mcp *m = client(&auths, load, save);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  CHECK(call_ok(m));
+  CHECK_INT(auths, 1);
+  cJSON *mcp = requests("/mcp"), *e;
+  cJSON_ArrayForEach(e, mcp) CHECK(header(e, "x-injected") == NULL);
+  cJSON_Delete(mcp);
+  hl_mcp_free(m);
+  free(stored);
+  stored = NULL;
+}
+
 static void misbehaving_servers(void) {
   struct {
     const char *mode;
@@ -443,6 +462,7 @@ int main(int argc, char **argv) {
   RUN(authorize_refresh_rotate);
   RUN(concurrent_401s);
   RUN(token_store_round_trip);
+  RUN(tampered_store);
   RUN(misbehaving_servers);
   RUN(token_stays_secret);
   RUN(echoed_secrets);
