@@ -4,9 +4,9 @@
  * another request renewed meanwhile, a refresh, a new authorization,
  * step-up on insufficient_scope within a limit), and an authorization:
  * discovery (oauth_meta.c), the client's identity (oauth_client.c), then
- * the authorization code grant with PKCE S256, `state` and the resource
- * indicator, or the client_credentials grant, and the token request
- * (oauth_tokens.c).
+ * the authorization code grant with PKCE S256, `state`, the resource
+ * indicator and the redirect's `iss` checked (RFC 9207), or the
+ * client_credentials grant, and the token request (oauth_tokens.c).
  *
  * Locks: `flow` makes one authorization or refresh at a time per client
  * (the authorize callback runs under it, on the thread whose request met
@@ -147,7 +147,8 @@ static char *authorization_url(hl__oauth *o, const hl__oauth_meta *meta, const c
 }
 
 /* The user-agent step and the redirect's checks: *code (malloc'd). */
-static hl_status user_step(hl__oauth *o, const char *url, const char *state, char **code) {
+static hl_status user_step(hl__oauth *o, const hl__oauth_meta *meta, const char *url, const char *state,
+                           char **code) {
   *code = NULL;
   char *redirect = NULL;
   hl_status st = o->authorize(o->m, url, &redirect, o->user);
@@ -159,8 +160,19 @@ static hl_status user_step(hl__oauth *o, const char *url, const char *state, cha
   char *err = hl__url_param(redirect, "error");
   char *got_state = hl__url_param(redirect, "state");
   char *c = hl__url_param(redirect, "code");
+  char *iss = hl__url_param(redirect, "iss");
   free(redirect);
-  if (err) {
+  if (meta->issuer_known && (iss ? strcmp(iss, meta->issuer) != 0 : meta->iss_param)) {
+    /* RFC 9207: the redirect names the server that answered; another
+     * one's (or none, from a server that promised it) is a mix-up, and
+     * its code must not reach this server's token endpoint. */
+    char q[200] = "";
+    if (iss) hl__quote(q, sizeof q, iss);
+    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization: %s%s%s %s (RFC 9207: a mix-up)",
+                      o->m->name, iss ? "the redirect's iss " : "the redirect has no iss", q,
+                      iss ? " is not the authorization server asked," : ", which", iss ? meta->issuer :
+                      "the authorization server promised");
+  } else if (err) {
     char q[200];
     hl__quote(q, sizeof q, err);
     st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization: the authorization server refused: error %s",
@@ -177,6 +189,7 @@ static hl_status user_step(hl__oauth *o, const char *url, const char *state, cha
   free(err);
   free(got_state);
   free(c);
+  free(iss);
   return st;
 }
 
@@ -193,7 +206,7 @@ static hl_status code_flow(hl__oauth *o, const hl__oauth_meta *meta, const char 
     hl__base64(d, sizeof d, true, challenge);
     if (!(url = authorization_url(o, meta, id, scope, state, challenge))) st = hl__oom();
   }
-  if (st == HL_OK) st = user_step(o, url, state, &code);
+  if (st == HL_OK) st = user_step(o, meta, url, state, &code);
   if (st == HL_OK) {
     hl__jbuf form = {0};
     hl__form_add(&form, "grant_type", "authorization_code");

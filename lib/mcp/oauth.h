@@ -59,6 +59,8 @@ typedef struct hl__oauth_meta {
   char *authorization_endpoint, *token_endpoint, *registration_endpoint;
   unsigned auth_methods;     /* HL__AUTH_* listed; 0: not listed */
   bool cimd;                 /* client_id_metadata_document_supported */
+  bool issuer_known;         /* the issuer came from metadata (not 2025-03-26's defaults) */
+  bool iss_param;            /* authorization_response_iss_parameter_supported (RFC 9207) */
 } hl__oauth_meta;
 
 typedef struct hl__oauth hl__oauth;

@@ -305,6 +305,8 @@ static hl_status find_as(hl__oauth *o, const char *issuer, bool legacy, hl__oaut
                           (lists(j, "token_endpoint_auth_methods_supported", "client_secret_basic") ? HL__AUTH_BASIC : 0) |
                           (lists(j, "token_endpoint_auth_methods_supported", "client_secret_post") ? HL__AUTH_POST : 0);
       out->cimd = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "client_id_metadata_document_supported"));
+      out->issuer_known = true;
+      out->iss_param = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "authorization_response_iss_parameter_supported"));
     }
   }
   cJSON_Delete(j);

@@ -25,7 +25,9 @@ quoting the code, verifier and refresh token in error_description),
 challenge_echo (the MCP server refuses every token, quoting it in the
 challenge's error_description), no_prm_hint (the challenge names no
 resource_metadata), short_expiry and expiry_string (tokens expire in 10
-s, as a number or as a string). POST /__fail_refresh: the next refresh
+s, as a number or as a string), iss (the metadata promises RFC 9207's iss
+in the redirect, which names the issuer), iss_missing (promised, not
+sent), wrong_iss (another server's iss, not promised). POST /__fail_refresh: the next refresh
 grant gets a 503 (a transient failure, the refresh token stays valid).
 """
 import base64
@@ -110,6 +112,8 @@ class H(BaseHTTPRequestHandler):
                 meta["code_challenge_methods_supported"] = {"S256": "S256"}
             if mode == "insecure_endpoint":
                 meta["token_endpoint"] = "http://as.example.com/token"
+            if mode in ("iss", "iss_missing"):
+                meta["authorization_response_iss_parameter_supported"] = True
             return self.send(200, meta)
         if path == "/as/authorize":
             q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
@@ -117,7 +121,10 @@ class H(BaseHTTPRequestHandler):
             with LOCK:
                 CODES[code] = q
             state = "forged" if mode == "state_mismatch" else q.get("state", "")
-            loc = q["redirect_uri"] + "?" + urlencode({"code": code, "state": state})
+            answer = {"code": code, "state": state}
+            if mode in ("iss", "wrong_iss"):
+                answer["iss"] = b + "/as" if mode == "iss" else "https://evil.example/as"
+            loc = q["redirect_uri"] + "?" + urlencode(answer)
             return self.send(302, "", "text/plain", [("Location", loc)])
         self.send(405 if path == "/mcp" else 404, {"error": "not_found"})
 

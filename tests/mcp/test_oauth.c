@@ -252,20 +252,33 @@ static void misbehaving_servers(void) {
       {"insecure_endpoint", HL_ERR_AUTH, {"authorization server metadata at", "not https://"}},
       {"state_mismatch", HL_ERR_AUTH, {"authorization:", "state does not match"}},
       {"token_500", HL_ERR_AUTH, {"token request at http://127.0.0.1:", "HTTP 500"}},
+      {"wrong_iss", HL_ERR_AUTH, {"authorization:", "iss \"https://evil.example/as\" is not the"}},
+      {"iss_missing", HL_ERR_AUTH, {"authorization:", "the redirect has no iss"}},
+      {"iss", HL_OK, {"", ""}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     mode(cases[i].mode);
     int auths = 0;
     hl_mcp *m = client(&auths, NULL, NULL);
     REQUIRE(m);
+    cJSON *tok_before = requests("/as/token");
+    int tokens_before = cJSON_GetArraySize(tok_before);
+    cJSON_Delete(tok_before);
     hl_status st = hl_mcp_connect(m);
     if (st != cases[i].st) fprintf(stderr, "mode %s: %s\n", cases[i].mode, hl_mcp_errmsg(m));
     CHECK_INT(st, cases[i].st);
     for (int k = 0; k < 2; k++) CHECK_CONTAINS(hl_mcp_errmsg(m), cases[i].says[k]);
-    /* metadata that fails its checks stops the flow before the user is asked */
-    bool discovery = strcmp(cases[i].mode, "state_mismatch") != 0 && strcmp(cases[i].mode, "token_500") != 0;
+    /* metadata that fails its checks stops the flow before the user is
+     * asked; a redirect's iss is checked before its code is used */
+    bool mixed_up = strcmp(cases[i].mode, "wrong_iss") == 0 || strcmp(cases[i].mode, "iss_missing") == 0;
+    bool discovery = cases[i].st != HL_OK && strcmp(cases[i].mode, "state_mismatch") != 0 &&
+                     strcmp(cases[i].mode, "token_500") != 0 && !mixed_up;
     CHECK_INT(auths, discovery ? 0 : 1);
-    CHECK_CONTAINS(hl_mcp_errmsg(m), "mcp server \"oauth-test\"");
+    if (cases[i].st != HL_OK) CHECK_CONTAINS(hl_mcp_errmsg(m), "mcp server \"oauth-test\"");
+    /* a code from a mixed-up redirect never reaches the token endpoint */
+    cJSON *tok = requests("/as/token");
+    if (mixed_up) CHECK_INT(cJSON_GetArraySize(tok), tokens_before);
+    cJSON_Delete(tok);
     hl_mcp_free(m);
   }
   mode("ok");
