@@ -76,7 +76,8 @@ void hl__oauth_meta_clear(hl__oauth_meta *m);
 /* One request to an authorization server (or for metadata): GET when
  * `body` is NULL, else a POST of `body` as `content_type`, with
  * `auth_header` (may be NULL). HL_OK when an answer came: *status, and
- * *json its body when that is a JSON object (else NULL; the caller's).
+ * *json its body when that is a JSON object whose strings C can hold
+ * whole (no NUL; else NULL; the caller's).
  * Bodies are capped (HL__OAUTH_MAX_BODY). */
 #define HL__OAUTH_MAX_BODY (64u << 10)
 hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, const char *content_type,

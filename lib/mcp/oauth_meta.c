@@ -98,7 +98,10 @@ hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, con
   hl_status st = hl__http_request_send(o->http, &req, &r);
   if (st == HL_OK) {
     *status = r.status;
-    if (r.body && r.body_len == strlen(r.body)) {
+    /* An escaped NUL ("\u0000") would cut a value short where cJSON
+     * stores it: "https://as\u0000.evil" would read, and pass the checks,
+     * as "https://as". A document that holds one is no document here. */
+    if (r.body && r.body_len == strlen(r.body) && !strstr(r.body, "\\u0000")) {
       cJSON *j = cJSON_ParseWithLength(r.body, r.body_len);
       if (cJSON_IsObject(j) && hl__json_depth_ok(j, 16)) *json = j;
       else cJSON_Delete(j);

@@ -18,17 +18,20 @@ Test controls: POST /__mode with a mode name as the body, POST /__revoke
 [{method, path, headers, body}]).
 
 Modes (what goes wrong): ok, garbage_prm, prm_mismatch, oversized_meta,
-issuer_mismatch, no_s256, s256_object, insecure_endpoint, state_mismatch, token_500, forbid_echo (the
-MCP server answers 403 quoting the token), html_echo (200 text/html
-quoting the token), token_echo (the token endpoint refuses every grant,
-quoting the code, verifier and refresh token in error_description),
-challenge_echo (the MCP server refuses every token, quoting it in the
-challenge's error_description), no_prm_hint (the challenge names no
-resource_metadata), short_expiry and expiry_string (tokens expire in 10
-s, as a number or as a string), iss (the metadata promises RFC 9207's iss
-in the redirect, which names the issuer), iss_missing (promised, not
-sent), wrong_iss (another server's iss, not promised). POST /__fail_refresh: the next refresh
-grant gets a 503 (a transient failure, the refresh token stays valid).
+issuer_mismatch, nul_issuer (the issuer's text goes on after a NUL),
+no_s256, s256_object, insecure_endpoint, state_mismatch, token_500,
+forbid_echo (the MCP server answers 403 quoting the token), html_echo
+(200 text/html quoting the token), token_echo (the token endpoint
+refuses every grant, quoting the code, verifier and refresh token in
+error_description), challenge_echo (the MCP server refuses every token,
+quoting it in the challenge's error_description), no_prm_hint (the
+challenge names no resource_metadata), short_expiry and expiry_string
+(tokens expire in 10 s, as a number or as a string), iss (the metadata
+promises RFC 9207's iss in the redirect, which names the issuer),
+iss_missing (promised, not sent), wrong_iss (another server's iss, not
+promised).
+POST /__fail_refresh: the next refresh grant gets a 503 (a transient
+failure, the refresh token stays valid).
 """
 import base64
 import hashlib
@@ -106,6 +109,8 @@ class H(BaseHTTPRequestHandler):
                 meta["padding"] = "x" * (200 << 10)
             if mode == "issuer_mismatch":
                 meta["issuer"] = b + "/other"
+            if mode == "nul_issuer":
+                meta["issuer"] = b + "/as\u0000.evil.example"
             if mode == "no_s256":
                 meta["code_challenge_methods_supported"] = ["plain"]
             if mode == "s256_object":

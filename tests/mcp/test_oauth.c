@@ -246,6 +246,7 @@ static void misbehaving_servers(void) {
       {"garbage_prm", HL_ERR_AUTH, {"protected resource metadata at http://127.0.0.1:", "not a JSON object"}},
       {"oversized_meta", HL_ERR_TOO_LARGE, {"authorization server metadata at http://127.0.0.1:", ""}},
       {"issuer_mismatch", HL_ERR_AUTH, {"authorization server metadata at", "issuer mismatch"}},
+      {"nul_issuer", HL_ERR_AUTH, {"authorization server metadata at", "not a JSON object"}},
       {"prm_mismatch", HL_ERR_AUTH, {"protected resource metadata at", "does not match the server's URL"}},
       {"no_s256", HL_ERR_AUTH, {"code_challenge_methods_supported", "S256"}},
       {"s256_object", HL_ERR_AUTH, {"code_challenge_methods_supported", "S256"}},
