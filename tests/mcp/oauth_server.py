@@ -29,7 +29,8 @@ challenge names no resource_metadata), short_expiry and expiry_string
 (tokens expire in 10 s, as a number or as a string), iss (the metadata
 promises RFC 9207's iss in the redirect, which names the issuer),
 iss_missing (promised, not sent), wrong_iss (another server's iss, not
-promised).
+promised), redirect_elsewhere (the MCP server answers 307 to another
+host name).
 POST /__fail_refresh: the next refresh grant gets a 503 (a transient
 failure, the refresh token stays valid).
 """
@@ -203,6 +204,9 @@ class H(BaseHTTPRequestHandler):
                              [("WWW-Authenticate", 'Bearer error="invalid_token"')])
         if mode == "html_echo":
             return self.send(200, "<html>hello " + token + "</html>", "text/html")
+        if mode == "redirect_elsewhere":  # another host name, same server
+            return self.send(307, "", "text/plain", [("Location", "http://localhost:%d/elsewhere"
+                                                      % self.server.server_address[1])])
         msg = json.loads(body)
         if "id" not in msg:
             return self.send(202, "", "text/plain")

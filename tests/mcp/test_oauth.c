@@ -285,7 +285,8 @@ static void misbehaving_servers(void) {
   mode("ok");
 }
 
-/* Answers that quote the token back must not bring it into messages. */
+/* Answers that quote the token back must not bring it into messages; a
+ * redirect to another host is not followed with it. */
 static void token_stays_secret(void) {
   mode("ok");
   int auths = 0;
@@ -297,8 +298,8 @@ static void token_stays_secret(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   char *token = last_token();
   REQUIRE(token);
-  const char *modes[] = {"forbid_echo", "html_echo"};
-  for (int i = 0; i < 2; i++) {
+  const char *modes[] = {"forbid_echo", "html_echo", "redirect_elsewhere"};
+  for (int i = 0; i < 3; i++) {
     mode(modes[i]);
     cJSON *res = NULL;
     CHECK(hl_mcp_call(m, NULL, "whoami", NULL, &res, NULL) != HL_OK);
@@ -312,6 +313,9 @@ static void token_stays_secret(void) {
     CHECK(strstr(hl_last_error(), head) == NULL);
   }
   CHECK_INT(fx_events_count(&ev, token), 0);
+  cJSON *elsewhere = requests("/elsewhere");
+  CHECK_INT(cJSON_GetArraySize(elsewhere), 0);
+  cJSON_Delete(elsewhere);
   mode("ok");
   hl_mcp_free(m);
   hl_observer_unref(obs);
