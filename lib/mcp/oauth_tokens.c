@@ -223,15 +223,26 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "scope")) && v->valuestring[0]) sc = v->valuestring;
   }
   if (status != 200) {
-    /* What the request carried that the server may quote back. */
+    /* What the request carried that the server may quote back: each
+     * secret value decoded and as the form encoded it, the client secret,
+     * the Basic credentials. */
     static const char *const sent[] = {"code", "code_verifier", "refresh_token", "client_secret"};
-    char *vals[6] = {0};
-    for (size_t i = 0; i < 4; i++) vals[i] = hl__url_param(form->p, sent[i]);
-    vals[4] = (char *)secret;
-    vals[5] = header ? strrchr(header, ' ') + 1 : NULL; /* the Basic credentials */
-    char why[400];
-    hl__oauth_refusal(j, (const char *const *)vals, 6, why, sizeof why);
+    char *vals[10] = {0};
     for (size_t i = 0; i < 4; i++) {
+      vals[2 * i] = hl__url_param(form->p, sent[i]);
+      hl__jbuf enc = {0};
+      hl__url_encode(&enc, vals[2 * i]);
+      if (enc.failed) { /* out of memory: that form goes unredacted, the decoded one not */
+        free(enc.p);
+        enc.p = NULL;
+      }
+      vals[2 * i + 1] = enc.p;
+    }
+    vals[8] = (char *)secret;
+    vals[9] = header ? strrchr(header, ' ') + 1 : NULL;
+    char why[400];
+    hl__oauth_refusal(j, (const char *const *)vals, 10, why, sizeof why);
+    for (size_t i = 0; i < 8; i++) {
       if (vals[i]) memset(vals[i], 0, strlen(vals[i]));
       free(vals[i]);
     }

@@ -22,15 +22,15 @@ issuer_mismatch, nul_issuer (the issuer's text goes on after a NUL),
 no_s256, s256_object, insecure_endpoint, state_mismatch, token_500,
 forbid_echo (the MCP server answers 403 quoting the token), html_echo
 (200 text/html quoting the token), token_echo (the token endpoint
-refuses every grant, quoting the code, verifier and refresh token in
-error_description), challenge_echo (the MCP server refuses every token,
-quoting it in the challenge's error_description), no_prm_hint (the
-challenge names no resource_metadata), short_expiry and expiry_string
-(tokens expire in 10 s, as a number or as a string), iss (the metadata
-promises RFC 9207's iss in the redirect, which names the issuer),
-iss_missing (promised, not sent), wrong_iss (another server's iss, not
-promised), redirect_elsewhere (the MCP server answers 307 to another
-host name).
+refuses every grant, quoting the code, the verifier and the request's
+body in error_description; codes end in "/+=", which a form encodes),
+challenge_echo (the MCP server refuses every token, quoting it in the
+challenge's error_description), no_prm_hint (the challenge names no
+resource_metadata), short_expiry and expiry_string (tokens expire in 10
+s, as a number or as a string), iss (the metadata promises RFC 9207's
+iss in the redirect, which names the issuer), iss_missing (promised, not
+sent), wrong_iss (another server's iss, not promised),
+redirect_elsewhere (the MCP server answers 307 to another host name).
 POST /__fail_refresh: the next refresh grant gets a 503 (a transient
 failure, the refresh token stays valid).
 """
@@ -123,7 +123,7 @@ class H(BaseHTTPRequestHandler):
             return self.send(200, meta)
         if path == "/as/authorize":
             q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-            code = fresh("code")
+            code = fresh("code") + ("/+=" if mode == "token_echo" else "")  # characters a form encodes
             with LOCK:
                 CODES[code] = q
             state = "forged" if mode == "state_mismatch" else q.get("state", "")
@@ -134,13 +134,13 @@ class H(BaseHTTPRequestHandler):
             return self.send(302, "", "text/plain", [("Location", loc)])
         self.send(405 if path == "/mcp" else 404, {"error": "not_found"})
 
-    def token(self, form):
+    def token(self, form, body):
         if STATE["mode"] == "token_500":
             return self.send(500, "internal error", "text/plain")
         grant = form.get("grant_type")
         if STATE["mode"] == "token_echo":
-            return self.send(400, {"error": "invalid_grant", "error_description": "code %s verifier %s refresh %s" % (
-                form.get("code"), form.get("code_verifier"), form.get("refresh_token"))})
+            return self.send(400, {"error": "invalid_grant", "error_description": "code %s verifier %s body %s" % (
+                form.get("code"), form.get("code_verifier"), body)})
         if grant == "refresh_token":
             with LOCK:
                 fail, STATE["fail_refresh"] = STATE["fail_refresh"], False
@@ -185,7 +185,7 @@ class H(BaseHTTPRequestHandler):
         if path == "/as/register":
             return self.send(201, {"client_id": fresh("client"), "token_endpoint_auth_method": "none"})
         if path == "/as/token":
-            return self.token({k: v[0] for k, v in parse_qs(body).items()})
+            return self.token({k: v[0] for k, v in parse_qs(body).items()}, body)
         if path != "/mcp":
             return self.send(404, {"error": "not_found"})
         auth = self.headers.get("Authorization") or ""

@@ -357,8 +357,10 @@ static void echoed_secrets(void) {
   char code[200], verifier[200];
   last_form_value("/as/token", "code", code, sizeof code);
   last_form_value("/as/token", "code_verifier", verifier, sizeof verifier);
-  CHECK(code[0] && strlen(verifier) >= 43);
-  check_secret_absent(m, code);
+  CHECK(strstr(code, "%2F%2B%3D") && strlen(verifier) >= 43);
+  check_secret_absent(m, code); /* as the form carried it */
+  code[strcspn(code, "%")] = '\0';
+  check_secret_absent(m, code); /* and any part of it decoded */
   check_secret_absent(m, verifier);
   CHECK_CONTAINS(hl_mcp_errmsg(m), "invalid_grant");
   CHECK_CONTAINS(hl_mcp_errmsg(m), "[REDACTED]");
