@@ -86,26 +86,32 @@ static int call_ok(hl_mcp *m) {
   return ok;
 }
 
-/* Refresh requests so far (bodies of refresh_token grants). */
-static int refreshes(char *last_rt, size_t size) {
+/* Refresh requests so far (bodies of refresh_token grants); into
+ * rt_out the refresh token of the one numbered `which` (0 first, -1 the
+ * last; "" when there is none). */
+static int refreshes_at(int which, char *rt_out, size_t size) {
   cJSON *tok = requests("/as/token"), *e;
   int n = 0;
+  rt_out[0] = '\0';
   cJSON_ArrayForEach(e, tok) {
     const char *b = cJSON_GetObjectItem(e, "body")->valuestring;
     if (strstr(b, "grant_type=refresh_token")) {
-      n++;
       const char *rt = strstr(b, "refresh_token=");
-      snprintf(last_rt, size, "%.*s", (int)strcspn(rt + 14, "&"), rt + 14);
+      if (which < 0 || which == n) snprintf(rt_out, size, "%.*s", (int)strcspn(rt + 14, "&"), rt + 14);
+      n++;
     }
   }
   cJSON_Delete(tok);
   return n;
 }
 
-/* A client connected to the well-behaved server after one authorization
- * (NULL on failure, checks failed). */
-static hl_mcp *authorized(int *auths, hl_mcp_token_load_fn load, hl_mcp_token_save_fn save) {
-  mode("ok");
+static int refreshes(char *last_rt, size_t size) { return refreshes_at(-1, last_rt, size); }
+
+/* A client connected to the server in `server_mode` after one
+ * authorization (NULL on failure, checks failed). */
+static hl_mcp *authorized_in(const char *server_mode, int *auths, hl_mcp_token_load_fn load,
+                             hl_mcp_token_save_fn save) {
+  mode(server_mode);
   hl_mcp *m = client(auths, load, save);
   if (!m || hl_mcp_connect(m) != HL_OK) {
     CHECK(!"connected");
@@ -114,6 +120,11 @@ static hl_mcp *authorized(int *auths, hl_mcp_token_load_fn load, hl_mcp_token_sa
   }
   CHECK_INT(*auths, 1);
   return m;
+}
+
+/* The same with the well-behaved server. */
+static hl_mcp *authorized(int *auths, hl_mcp_token_load_fn load, hl_mcp_token_save_fn save) {
+  return authorized_in("ok", auths, load, save);
 }
 
 static void authorize_refresh_rotate(void) {
@@ -385,10 +396,8 @@ static void echoed_secrets(void) {
  * expiry like the number: the token is refreshed before it runs out. */
 static void expiry_as_string(void) {
   int auths = 0;
-  mode("expiry_string");
-  hl_mcp *m = client(&auths, NULL, NULL);
+  hl_mcp *m = authorized_in("expiry_string", &auths, NULL, NULL);
   REQUIRE(m);
-  REQUIRE(hl_mcp_connect(m) == HL_OK);
   char rt[200];
   int before = refreshes(rt, sizeof rt);
   CHECK(call_ok(m));
@@ -398,33 +407,19 @@ static void expiry_as_string(void) {
   mode("ok");
 }
 
-/* The refresh token of the n-th refresh request (0 first) into buf. */
-static void nth_refresh_token(int n, char *buf, size_t size) {
-  cJSON *tok = requests("/as/token"), *e;
-  buf[0] = '\0';
-  cJSON_ArrayForEach(e, tok) {
-    const char *b = cJSON_GetObjectItem(e, "body")->valuestring;
-    const char *rt = strstr(b, "grant_type=refresh_token") ? strstr(b, "refresh_token=") : NULL;
-    if (rt && n-- == 0) snprintf(buf, size, "%.*s", (int)strcspn(rt + 14, "&"), rt + 14);
-  }
-  cJSON_Delete(tok);
-}
-
 /* A refresh that fails for a while (503) is no refusal: the refresh
  * token stays and a later request refreshes with it. */
 static void transient_refresh_failure(void) {
   int auths = 0;
-  mode("short_expiry");
-  hl_mcp *m = client(&auths, NULL, NULL);
+  hl_mcp *m = authorized_in("short_expiry", &auths, NULL, NULL);
   REQUIRE(m);
-  REQUIRE(hl_mcp_connect(m) == HL_OK);
   char rt[200], failed[200], next[200];
   int before = refreshes(rt, sizeof rt);
   cJSON_Delete(server("/__fail_refresh", ""));
   CHECK(call_ok(m)); /* the refresh fails; the old token still works */
   CHECK(call_ok(m)); /* refreshed now */
-  nth_refresh_token(before, failed, sizeof failed);
-  nth_refresh_token(before + 1, next, sizeof next);
+  refreshes_at(before, failed, sizeof failed);
+  refreshes_at(before + 1, next, sizeof next);
   CHECK(failed[0]);
   CHECK_STR(next, failed); /* with the refresh token the 503 met */
   CHECK_INT(auths, 1);
