@@ -119,11 +119,15 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * server at the server's origin, or its default /authorize, /token and
  * /register endpoints), the authorization server's metadata (RFC 8414 or
  * OpenID discovery; its issuer checked, PKCE S256 required), a client
- * identity, then the authorization code flow with PKCE S256, `state` and
- * the resource indicator (RFC 8707). The token then goes as
+ * identity, then the authorization code flow with PKCE S256, `state`,
+ * the resource indicator (RFC 8707) and the redirect's `iss` (RFC 9207:
+ * when present, or promised by the metadata, it must name the server
+ * asked). The token then goes as
  * "Authorization: Bearer" on every request to the MCP server (and to no
  * other host); it is refreshed with the refresh token when it expires or
- * the server answers 401, before a new authorization; a 403 with
+ * the server answers 401, before a new authorization (a refresh token
+ * the server refused, HTTP 400 or 401, is dropped; one met by a 5xx or
+ * no answer stays for the next try); a 403 with
  * error="insufficient_scope" authorizes again with the scope it asks for
  * added (one request causes two authorizations at most, then fails with
  * HL_ERR_AUTH). The standalone GET stream, refused with 401 (a revoked
@@ -132,7 +136,8 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * metadata's `resource` must be the server's URL or a
  * prefix of it (whole path segments), else the flow stops before the
  * user is asked. Tokens are secrets: they never appear in messages or
- * events.
+ * events, nor do the code, the PKCE verifier or the client secret when a
+ * server quotes them back in an error.
  *
  * Client identity, first that applies: `client_id` (and
  * `client_secret`) registered in advance; `client_metadata_url` (an

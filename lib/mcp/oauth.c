@@ -4,9 +4,9 @@
  * another request renewed meanwhile, a refresh, a new authorization,
  * step-up on insufficient_scope within a limit), and an authorization:
  * discovery (oauth_meta.c), the client's identity (oauth_client.c), then
- * the authorization code grant with PKCE S256, `state` and the resource
- * indicator, or the client_credentials grant, and the token request
- * (oauth_tokens.c).
+ * the authorization code grant with PKCE S256, `state`, the resource
+ * indicator and the redirect's `iss` checked (RFC 9207), or the
+ * client_credentials grant, and the token request (oauth_tokens.c).
  *
  * Locks: `flow` makes one authorization or refresh at a time per client
  * (the authorize callback runs in it, on the thread whose request met
@@ -201,7 +201,8 @@ static char *authorization_url(hl__oauth *o, const hl__oauth_meta *meta, const c
 }
 
 /* The user-agent step and the redirect's checks: *code (malloc'd). */
-static hl_status user_step(hl__oauth *o, const char *url, const char *state, char **code) {
+static hl_status user_step(hl__oauth *o, const hl__oauth_meta *meta, const char *url, const char *state,
+                           char **code) {
   *code = NULL;
   char *redirect = NULL;
   hl_status st = o->authorize(o->m, url, &redirect, o->user);
@@ -213,8 +214,19 @@ static hl_status user_step(hl__oauth *o, const char *url, const char *state, cha
   char *err = hl__url_param(redirect, "error");
   char *got_state = hl__url_param(redirect, "state");
   char *c = hl__url_param(redirect, "code");
+  char *iss = hl__url_param(redirect, "iss");
   free(redirect);
-  if (err) {
+  if (meta->issuer_known && (iss ? strcmp(iss, meta->issuer) != 0 : meta->iss_param)) {
+    /* RFC 9207: the redirect names the server that answered; another
+     * one's (or none, from a server that promised it) is a mix-up, and
+     * its code must not reach this server's token endpoint. */
+    char q[200] = "";
+    if (iss) hl__quote(q, sizeof q, iss);
+    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization: %s%s%s %s (RFC 9207: a mix-up)",
+                      o->m->name, iss ? "the redirect's iss " : "the redirect has no iss", q,
+                      iss ? " is not the authorization server asked," : ", which", iss ? meta->issuer :
+                      "the authorization server promised");
+  } else if (err) {
     char q[200];
     hl__quote(q, sizeof q, err);
     st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization: the authorization server refused: error %s",
@@ -231,6 +243,7 @@ static hl_status user_step(hl__oauth *o, const char *url, const char *state, cha
   free(err);
   free(got_state);
   free(c);
+  free(iss);
   return st;
 }
 
@@ -247,7 +260,7 @@ static hl_status code_flow(hl__oauth *o, const hl__oauth_meta *meta, const char 
     hl__base64(d, sizeof d, true, challenge);
     if (!(url = authorization_url(o, meta, id, scope, state, challenge))) st = hl__oom();
   }
-  if (st == HL_OK) st = user_step(o, url, state, &code);
+  if (st == HL_OK) st = user_step(o, meta, url, state, &code);
   if (st == HL_OK) {
     hl__jbuf form = {0};
     hl__form_add(&form, "grant_type", "authorization_code");
@@ -255,7 +268,7 @@ static hl_status code_flow(hl__oauth *o, const hl__oauth_meta *meta, const char 
     hl__form_add(&form, "redirect_uri", o->redirect_uri);
     hl__form_add(&form, "code_verifier", verifier);
     hl__form_add(&form, "resource", meta->resource);
-    st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
+    st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request", NULL);
     if (form.p) memset(form.p, 0, form.len);
     free(form.p);
   }
@@ -272,7 +285,7 @@ static hl_status client_credentials(hl__oauth *o, const hl__oauth_meta *meta, co
   hl__form_add(&form, "grant_type", "client_credentials");
   if (scope && *scope) hl__form_add(&form, "scope", scope);
   hl__form_add(&form, "resource", meta->resource);
-  hl_status st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request");
+  hl_status st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request", NULL);
   if (form.p) memset(form.p, 0, form.len);
   free(form.p);
   return st;
@@ -388,8 +401,12 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
   if (renewed && !step_up) {
     st = HL_OK;
   } else if (*rounds >= MAX_ROUNDS) {
+    /* The server's words, without the token it was sent (a server may
+     * quote it back; it must not reach messages and logs). */
     char q[300] = "";
-    if (wa.error_description) hl__quote(q, sizeof q, wa.error_description);
+    char *said = wa.error_description ? hl__redact(hl__strdup(wa.error_description), sent) : NULL;
+    if (said) hl__quote(q, sizeof q, said);
+    free(said);
     st = hl__mcp_fail(m, HL_ERR_AUTH, "mcp server \"%s\": HTTP %ld%s%s%s even after %d authorizations; giving up",
                       m->name, status, step_up ? " insufficient_scope" : "", q[0] ? " " : "", q, *rounds);
   } else {

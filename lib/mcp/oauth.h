@@ -31,8 +31,9 @@ void hl__www_auth_parse(const char *header, hl__www_auth *a);
 void hl__www_auth_clear(hl__www_auth *a);
 
 /* ---- oauth_url.c ---- */
-/* The origin ("http://host:port", scheme and host lowercased) and the
- * path (no query or fragment; "" for none) of an http(s) URL, malloc'd.
+/* The origin ("http://host:port", scheme and host lowercased, the
+ * scheme's default port left out) and the path (no query or fragment; ""
+ * for none) of an http(s) URL, malloc'd.
  * False (nothing set) for any other URL, one with user info or without
  * a host, or out of memory. */
 bool hl__url_split(const char *url, char **origin, char **path);
@@ -58,6 +59,8 @@ typedef struct hl__oauth_meta {
   char *authorization_endpoint, *token_endpoint, *registration_endpoint;
   unsigned auth_methods;     /* HL__AUTH_* listed; 0: not listed */
   bool cimd;                 /* client_id_metadata_document_supported */
+  bool issuer_known;         /* the issuer came from metadata (not 2025-03-26's defaults) */
+  bool iss_param;            /* authorization_response_iss_parameter_supported (RFC 9207) */
 } hl__oauth_meta;
 
 typedef struct hl__oauth hl__oauth;
@@ -73,7 +76,8 @@ void hl__oauth_meta_clear(hl__oauth_meta *m);
 /* One request to an authorization server (or for metadata): GET when
  * `body` is NULL, else a POST of `body` as `content_type`, with
  * `auth_header` (may be NULL). HL_OK when an answer came: *status, and
- * *json its body when that is a JSON object (else NULL; the caller's).
+ * *json its body when that is a JSON object whose strings C can hold
+ * whole (no NUL; else NULL; the caller's).
  * Bodies are capped (HL__OAUTH_MAX_BODY). */
 #define HL__OAUTH_MAX_BODY (64u << 10)
 hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, const char *content_type,
@@ -133,14 +137,17 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
 void hl__oauth_forget_tokens(hl__oauth *o);
 /* Hand the tokens to the application's store (if any). */
 void hl__oauth_save_tokens(hl__oauth *o);
-/* An authorization server's refusal for a message: `: error "x" "why"`. */
-void hl__oauth_refusal(const cJSON *j, char *buf, size_t size);
+/* An authorization server's refusal for a message: `: error "x" "why"`,
+ * with each of the `n_secrets` strings of `secrets` (NULL or empty ones
+ * skipped) that the server quoted back replaced by "[REDACTED]". */
+void hl__oauth_refusal(const cJSON *j, const char *const *secrets, size_t n_secrets, char *buf, size_t size);
 /* POST the grant in `form` to `endpoint` with the client's authentication
  * added and take the tokens of the answer into *o (`asked_scope` when it
- * names none); `what` names the step in messages. */
+ * names none); `what` names the step in messages. *http_status (may be
+ * NULL): the answer's status, 0 when none came. */
 hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *form, const char *id,
                                   const char *secret, unsigned method, const char *asked_scope,
-                                  const char *what);
+                                  const char *what, long *http_status);
 /* Refresh with the refresh token (under `flow`); HL_ERR_NOT_FOUND when
  * there is none; a refused one is dropped. */
 hl_status hl__oauth_refresh(hl__oauth *o);

@@ -95,7 +95,7 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
   const cJSON *cid = cJSON_GetObjectItemCaseSensitive(j, "client_id");
   if ((status != 200 && status != 201) || !cJSON_IsString(cid) || !cid->valuestring[0]) {
     char why[400];
-    hl__oauth_refusal(j, why, sizeof why);
+    hl__oauth_refusal(j, NULL, 0, why, sizeof why); /* nothing secret was sent */
     cJSON_Delete(j);
     return hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": client registration at %s: HTTP %ld%s%s", o->m->name,
                         meta->registration_endpoint, status, status == 200 || status == 201 ? ": no client_id" : "",

@@ -93,7 +93,10 @@ hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, con
   hl_status st = hl__http_request_send(o->http, &req, &r);
   if (st == HL_OK) {
     *status = r.status;
-    if (r.body && r.body_len == strlen(r.body)) {
+    /* An escaped NUL ("\u0000") would cut a value short where cJSON
+     * stores it: "https://as\u0000.evil" would read, and pass the checks,
+     * as "https://as". A document that holds one is no document here. */
+    if (r.body && r.body_len == strlen(r.body) && !strstr(r.body, "\\u0000")) {
       cJSON *j = cJSON_ParseWithLength(r.body, r.body_len);
       if (cJSON_IsObject(j) && hl__json_depth_ok(j, 16)) *json = j;
       else cJSON_Delete(j);
@@ -201,9 +204,22 @@ static hl_status find_prm(hl__oauth *o, const char *server_url, const char *prm_
   if (!hl__url_split(server_url, &origin, &path)) return meta_fail(o, HL_ERR_AUTH, "bad server URL %s", server_url);
   size_t plen = strlen(path);
   while (plen && path[plen - 1] == '/') path[--plen] = '\0';
+  /* RFC 9728 section 3.1 puts the well-known string between the host and
+   * the path and/or query: the server URL's query stays on its location
+   * (not on MCP's root fallback, which is no derivation of the URL). */
+  const char *query = server_url + strcspn(server_url, "?#");
+  char *q = strndup(query, *query == '?' && query[1] ? strcspn(query, "#") : 0);
+  char *path_query = q ? hl__concat(path, "", q) : NULL;
+  free(q);
+  if (!path_query) {
+    free(origin);
+    free(path);
+    return hl__oom();
+  }
   hl_status st = HL_ERR_NOT_FOUND;
   for (int i = plen ? 0 : 1; i < 2 && st == HL_ERR_NOT_FOUND; i++) {
-    char *url = hl__concat(origin, "/.well-known/oauth-protected-resource", i == 0 ? path : "");
+    bool derived = i == 0 || !plen;
+    char *url = hl__concat(origin, "/.well-known/oauth-protected-resource", derived ? path_query : "");
     if (!url) {
       st = hl__oom();
       break;
@@ -214,6 +230,7 @@ static hl_status find_prm(hl__oauth *o, const char *server_url, const char *prm_
   }
   free(origin);
   free(path);
+  free(path_query);
   return st;
 }
 
@@ -286,6 +303,8 @@ static hl_status find_as(hl__oauth *o, const char *issuer, bool legacy, hl__oaut
                           (lists(j, "token_endpoint_auth_methods_supported", "client_secret_basic") ? HL__AUTH_BASIC : 0) |
                           (lists(j, "token_endpoint_auth_methods_supported", "client_secret_post") ? HL__AUTH_POST : 0);
       out->cimd = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "client_id_metadata_document_supported"));
+      out->issuer_known = true;
+      out->iss_param = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "authorization_response_iss_parameter_supported"));
     }
   }
   cJSON_Delete(j);

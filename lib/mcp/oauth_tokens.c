@@ -15,6 +15,7 @@
 #include "mcp_internal.h"
 #include "oauth.h"
 #include "core/sha256.h"
+#include "providers/http.h"
 
 /* A token this close to its expiry is refreshed before it is sent. */
 #define EXPIRY_SLACK_S 30
@@ -60,6 +61,14 @@ void hl__oauth_save_tokens(hl__oauth *o) {
   free(text);
 }
 
+/* A token that can go into "Authorization: Bearer <token>" as it is: no
+ * whitespace, line break, quote, backslash or comma (which would end the
+ * header or add one), not empty, not huge. Tokens from the token endpoint
+ * and from the application's store alike. */
+static bool usable_token(const char *t) {
+  return t && *t && !strpbrk(t, " \t\r\n\"\\,") && strlen(t) <= 8192;
+}
+
 static char *dup_member(const cJSON *j, const char *key) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
   return cJSON_IsString(v) && v->valuestring[0] ? strdup(v->valuestring) : NULL;
@@ -84,7 +93,8 @@ static void load_tokens(hl__oauth *o) {
   cJSON *j = strlen(text) <= HL__OAUTH_MAX_BODY ? cJSON_Parse(text) : NULL;
   memset(text, 0, strlen(text));
   free(text);
-  if (!cJSON_IsObject(j) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "access_token"))) {
+  const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
+  if (!cJSON_IsObject(j) || !cJSON_IsString(at) || !usable_token(at->valuestring)) {
     cJSON_Delete(j);
     return;
   }
@@ -157,21 +167,40 @@ static hl_status client_auth(const char *id, const char *secret, unsigned method
 }
 
 /* What an authorization server said when it refused, for a message:
- * "invalid_grant: the code expired" (quoted, capped). */
-void hl__oauth_refusal(const cJSON *j, char *buf, size_t size) {
-  const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-  const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "error_description");
-  char eq[120] = "", dq[240] = "";
-  if (cJSON_IsString(e)) hl__quote(eq, sizeof eq, e->valuestring);
-  if (cJSON_IsString(d)) hl__quote(dq, sizeof dq, d->valuestring);
-  snprintf(buf, size, "%s%s%s%s", eq[0] ? ": error " : "", eq, dq[0] ? " " : "", dq);
+ * "invalid_grant: the code expired" (quoted, capped), with what was sent
+ * to it redacted: a server that quotes the request back must not bring
+ * the code, the verifier or a secret into messages and logs. */
+void hl__oauth_refusal(const cJSON *j, const char *const *secrets, size_t n_secrets, char *buf, size_t size) {
+  const char *keys[] = {"error", "error_description"};
+  char q[2][240] = {"", ""};
+  for (int k = 0; k < 2; k++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
+    char *t = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+    for (size_t i = 0; t && i < n_secrets; i++) t = hl__redact(t, secrets[i]);
+    if (t) hl__quote(q[k], k ? sizeof q[k] : 120, t);
+    free(t);
+  }
+  snprintf(buf, size, "%s%s%s%s", q[0][0] ? ": error " : "", q[0], q[1][0] ? " " : "", q[1]);
+}
+
+/* The expiry of a token answer: expires_in seconds from now, as a
+ * number or as a string of digits (some servers send "3600"); 0 when
+ * absent or unusable. */
+static int64_t expiry(const cJSON *ei) {
+  double s = 0;
+  if (cJSON_IsNumber(ei)) s = ei->valuedouble;
+  else if (cJSON_IsString(ei) && ei->valuestring[0] && strlen(ei->valuestring) <= 9 &&
+           strspn(ei->valuestring, "0123456789") == strlen(ei->valuestring))
+    s = strtod(ei->valuestring, NULL);
+  return s > 0 && s < 1e9 ? now_s() + (int64_t)s : 0;
 }
 
 /* POST a token request (grant in `form`, client authentication added)
  * and take the tokens it returns into *o. `asked_scope` is the scope
  * when the answer names none. */
 hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *form, const char *id,
-                               const char *secret, unsigned method, const char *asked_scope, const char *what) {
+                                  const char *secret, unsigned method, const char *asked_scope, const char *what,
+                                  long *http_status) {
   char *header = NULL;
   hl_status st = client_auth(id, secret, method, form, &header);
   if (st == HL_OK && form->failed) st = hl__oom();
@@ -179,10 +208,12 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
   cJSON *j = NULL;
   if (st == HL_OK)
     st = hl__oauth_request(o, endpoint, form->p, "application/x-www-form-urlencoded", header, &status, &j);
-  if (header) memset(header, 0, strlen(header));
-  free(header);
-  if (st != HL_OK) return hl__mcp_fail(o->m, st, "mcp server \"%s\": %s at %s: %s", o->m->name, what, endpoint,
-                                       hl_last_error());
+  if (http_status) *http_status = status;
+  if (st != HL_OK) {
+    if (header) memset(header, 0, strlen(header));
+    free(header);
+    return hl__mcp_fail(o->m, st, "mcp server \"%s\": %s at %s: %s", o->m->name, what, endpoint, hl_last_error());
+  }
   const char *at = NULL, *tt = NULL, *rt = NULL, *sc = NULL;
   if (j) {
     const cJSON *v;
@@ -192,11 +223,32 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
     if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, "scope")) && v->valuestring[0]) sc = v->valuestring;
   }
   if (status != 200) {
+    /* What the request carried that the server may quote back: each
+     * secret value decoded and as the form encoded it, the client secret,
+     * the Basic credentials. */
+    static const char *const sent[] = {"code", "code_verifier", "refresh_token", "client_secret"};
+    char *vals[10] = {0};
+    for (size_t i = 0; i < 4; i++) {
+      vals[2 * i] = hl__url_param(form->p, sent[i]);
+      hl__jbuf enc = {0};
+      hl__url_encode(&enc, vals[2 * i]);
+      if (enc.failed) { /* out of memory: that form goes unredacted, the decoded one not */
+        free(enc.p);
+        enc.p = NULL;
+      }
+      vals[2 * i + 1] = enc.p;
+    }
+    vals[8] = (char *)secret;
+    vals[9] = header ? strrchr(header, ' ') + 1 : NULL;
     char why[400];
-    hl__oauth_refusal(j, why, sizeof why);
+    hl__oauth_refusal(j, (const char *const *)vals, 10, why, sizeof why);
+    for (size_t i = 0; i < 8; i++) {
+      if (vals[i]) memset(vals[i], 0, strlen(vals[i]));
+      free(vals[i]);
+    }
     st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: HTTP %ld%s", o->m->name, what, endpoint,
                       status, why);
-  } else if (!at || strpbrk(at, " \t\r\n\"\\,") || strlen(at) > 8192) {
+  } else if (!usable_token(at)) {
     st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: the answer has no usable access_token",
                       o->m->name, what, endpoint);
   } else if (!tt || strcasecmp(tt, "bearer") != 0) {
@@ -205,7 +257,6 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
     st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: token_type %s is not Bearer", o->m->name,
                       what, endpoint, q);
   } else {
-    const cJSON *ei = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
     char *nat = strdup(at), *nrt = rt ? strdup(rt) : NULL;
     char *nsc = sc ? strdup(sc) : asked_scope ? strdup(asked_scope) : NULL;
     if (!nat || (rt && !nrt) || ((sc || asked_scope) && !nsc)) {
@@ -223,12 +274,12 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
       }
       free(o->scope);
       o->scope = nsc;
-      o->expires_at = cJSON_IsNumber(ei) && ei->valuedouble > 0 && ei->valuedouble < 1e9
-                          ? now_s() + (int64_t)ei->valuedouble
-                          : 0;
+      o->expires_at = expiry(cJSON_GetObjectItemCaseSensitive(j, "expires_in"));
       pthread_mutex_unlock(&o->lock);
     }
   }
+  if (header) memset(header, 0, strlen(header));
+  free(header);
   cJSON_Delete(j);
   return st;
 }
@@ -249,10 +300,14 @@ hl_status hl__oauth_refresh(hl__oauth *o) {
     hl__form_add(&form, "grant_type", "refresh_token");
     hl__form_add(&form, "refresh_token", rt);
     if (res) hl__form_add(&form, "resource", res);
-    st = hl__oauth_token_request(o, ep, &form, id, sec, method, scope, "token refresh");
+    long status = 0;
+    st = hl__oauth_token_request(o, ep, &form, id, sec, method, scope, "token refresh", &status);
     if (form.p) memset(form.p, 0, form.len);
     free(form.p);
-    if (st == HL_ERR_AUTH) { /* refused: the refresh token is spent */
+    /* Refused (RFC 6749 section 5.2: 400, or 401 for the client): the
+     * refresh token is spent. A 5xx, 429 or no answer is no verdict on
+     * it: it stays for the next try. */
+    if (st == HL_ERR_AUTH && (status == 400 || status == 401)) {
       pthread_mutex_lock(&o->lock);
       free(o->refresh_token);
       o->refresh_token = NULL;

@@ -33,6 +33,12 @@ bool hl__url_split(const char *url, char **origin, char **path) {
   }
   for (size_t i = 0; i < sl + alen; i++) o[i] = (char)tolower((unsigned char)url[i]);
   o[sl + alen] = '\0';
+  /* The scheme's default port, or an empty one, names the same origin
+   * as none (RFC 3986 section 6.2.3): drop it, so that origins compare. */
+  char *colon = strrchr(o + sl, ':');
+  if (colon && !strchr(colon, ']') &&
+      (!colon[1] || strcmp(colon + 1, sl == 8 ? "443" : "80") == 0))
+    *colon = '\0';
   memcpy(p, rest, plen);
   p[plen] = '\0';
   *origin = o;
@@ -89,7 +95,9 @@ static int hexval(char c) {
 
 char *hl__url_param(const char *url, const char *name) {
   if (!url) return NULL;
-  const char *q = strchr(url, '?');
+  /* The query ends at the fragment: a '?' inside the fragment starts none. */
+  size_t before_fragment = strcspn(url, "#");
+  const char *q = memchr(url, '?', before_fragment);
   q = q ? q + 1 : (strstr(url, "://") ? NULL : url);
   if (!q) return NULL;
   size_t qlen = strcspn(q, "#");

@@ -239,14 +239,17 @@ except Exception as e:  # noqa: BLE001 - as for server.py
 
 # ---------------------------------------------------------------- OAuth
 
-# fuzz_oauth: the challenges of test_www_auth.c (mode 0) and the URLs and
-# queries of the OAuth tests (mode 1).
+# fuzz_oauth: the challenges of test_www_auth.c (mode 0), the URLs and
+# queries of the OAuth tests (mode 1) and token endpoint refusals (mode 2).
 for lit in literals(os.path.join(tests, "mcp", "test_www_auth.c")):
     if b"Bearer" in lit or b"=" in lit:
         add("fuzz_oauth", b"\x00" + lit)
-for lit in literals(os.path.join(tests, "mcp", "test_oauth.c")):
-    if lit.startswith(b"http") or b"=" in lit:
-        add("fuzz_oauth", b"\x01" + lit)
+for name in ("test_oauth.c", "test_oauth_url.c"):
+    for lit in literals(os.path.join(tests, "mcp", name)):
+        if lit.startswith(b"http") or b"=" in lit:
+            add("fuzz_oauth", b"\x01" + lit)
+add("fuzz_oauth", b'\x02{"error":"invalid_grant","error_description":"code code-Xy7_secret verifier verifier-9f3Q"}')
+add("fuzz_oauth", b'\x02{"error":"verifier-9f3Q","error_description":"code-Xy7_secretcode-Xy7_secret\\u0000"}')
 add("fuzz_oauth", b"\x01http://127.0.0.1:1/callback?code=a%20b&state=x+y#frag")
 add("fuzz_oauth", b"\x01HTTPS://Example.COM:443/a/b?c=d")
 

@@ -18,11 +18,24 @@ Test controls: POST /__mode with a mode name as the body, POST /__revoke
 [{method, path, headers, body}]).
 
 Modes (what goes wrong): ok, garbage_prm, prm_mismatch, oversized_meta,
-issuer_mismatch, no_s256, s256_object, insecure_endpoint, state_mismatch, token_500, token_hang (the
-token endpoint answers after 30 s), get_stream (GET /mcp opens the standalone SSE stream
-for a valid token, kept until that token is revoked; else 405), forbid_echo (the
-MCP server answers 403 quoting the token), html_echo (200 text/html
-quoting the token).
+issuer_mismatch, nul_issuer (the issuer's text goes on after a NUL),
+no_s256, s256_object, insecure_endpoint, state_mismatch, token_500,
+token_hang (the token endpoint answers after 30 s), get_stream (GET /mcp
+opens the standalone SSE stream for a valid token, kept until that token
+is revoked; else 405), forbid_echo (the MCP server answers 403 quoting
+the token), html_echo (200 text/html quoting the token), token_echo (the
+token endpoint refuses every grant, quoting the code, the verifier and
+the request's body in error_description; codes end in "/+=", which a
+form encodes), challenge_echo (the MCP server refuses every token,
+quoting it in the challenge's error_description), no_prm_hint (the
+challenge names no resource_metadata), short_expiry and expiry_string
+(tokens expire in 10 s, as a number or as a string), iss (the metadata
+promises RFC 9207's iss in the redirect, which names the issuer),
+iss_missing (promised, not sent), wrong_iss (another server's iss, not
+promised), redirect_elsewhere (the MCP server answers 307 to another host
+name).
+POST /__fail_refresh: the next refresh grant gets a 503 (a transient
+failure, the refresh token stays valid).
 """
 import base64
 import hashlib
@@ -34,7 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 LOCK = threading.Lock()
-STATE = {"mode": "ok", "n": 0}
+STATE = {"mode": "ok", "n": 0, "fail_refresh": False}
 LOG = []
 ACCESS = set()
 REFRESH = set()
@@ -101,29 +114,40 @@ class H(BaseHTTPRequestHandler):
                 meta["padding"] = "x" * (200 << 10)
             if mode == "issuer_mismatch":
                 meta["issuer"] = b + "/other"
+            if mode == "nul_issuer":
+                meta["issuer"] = b + "/as\u0000.evil.example"
             if mode == "no_s256":
                 meta["code_challenge_methods_supported"] = ["plain"]
             if mode == "s256_object":
                 meta["code_challenge_methods_supported"] = {"S256": "S256"}
             if mode == "insecure_endpoint":
                 meta["token_endpoint"] = "http://as.example.com/token"
+            if mode in ("iss", "iss_missing"):
+                meta["authorization_response_iss_parameter_supported"] = True
             return self.send(200, meta)
         if path == "/as/authorize":
             q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-            code = fresh("code")
+            code = fresh("code") + ("/+=" if mode == "token_echo" else "")  # characters a form encodes
             with LOCK:
                 CODES[code] = q
             state = "forged" if mode == "state_mismatch" else q.get("state", "")
-            loc = q["redirect_uri"] + "?" + urlencode({"code": code, "state": state})
+            answer = {"code": code, "state": state}
+            if mode in ("iss", "wrong_iss"):
+                answer["iss"] = b + "/as" if mode == "iss" else "https://evil.example/as"
+            loc = q["redirect_uri"] + "?" + urlencode(answer)
             return self.send(302, "", "text/plain", [("Location", loc)])
         if path == "/mcp" and mode == "get_stream":
             return self.get_stream()
         self.send(405 if path == "/mcp" else 404, {"error": "not_found"})
 
-    def challenge(self):
+    def challenge(self, token):
+        """401 for a request whose `token` is missing or refused."""
+        mode = STATE["mode"]
+        hint = "" if mode == "no_prm_hint" else ', resource_metadata="%s"' % (
+            self.base() + "/.well-known/oauth-protected-resource/mcp")
+        echo = ', error_description="token %s is revoked"' % token if mode == "challenge_echo" and token else ""
         return self.send(401, {"error": "invalid_token"}, extra=[(
-            "WWW-Authenticate", 'Bearer error="invalid_token", resource_metadata="%s", scope="read"'
-            % (self.base() + "/.well-known/oauth-protected-resource/mcp"))])
+            "WWW-Authenticate", 'Bearer error="invalid_token"%s%s, scope="read"' % (hint, echo))])
 
     def bearer(self):
         """The request's Bearer token and whether it is valid."""
@@ -135,7 +159,7 @@ class H(BaseHTTPRequestHandler):
     def get_stream(self):
         token, valid = self.bearer()
         if not valid:
-            return self.challenge()
+            return self.challenge(token)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
@@ -152,12 +176,20 @@ class H(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def token(self, form):
+    def token(self, form, body):
         if STATE["mode"] == "token_500":
             return self.send(500, "internal error", "text/plain")
         if STATE["mode"] == "token_hang":
             time.sleep(30)
         grant = form.get("grant_type")
+        if STATE["mode"] == "token_echo":
+            return self.send(400, {"error": "invalid_grant", "error_description": "code %s verifier %s body %s" % (
+                form.get("code"), form.get("code_verifier"), body)})
+        if grant == "refresh_token":
+            with LOCK:
+                fail, STATE["fail_refresh"] = STATE["fail_refresh"], False
+            if fail:
+                return self.send(503, "try later", "text/plain")
         if grant == "authorization_code":
             with LOCK:
                 q = CODES.pop(form.get("code", ""), None)
@@ -177,7 +209,8 @@ class H(BaseHTTPRequestHandler):
         with LOCK:
             ACCESS.add(at)
             REFRESH.add(rt)
-        self.send(200, {"access_token": at, "token_type": "Bearer", "expires_in": 3600,
+        expires = {"short_expiry": 10, "expiry_string": "10"}.get(STATE["mode"], 3600)
+        self.send(200, {"access_token": at, "token_type": "Bearer", "expires_in": expires,
                         "refresh_token": rt, "scope": "read"})
 
     def do_POST(self):
@@ -186,6 +219,9 @@ class H(BaseHTTPRequestHandler):
         if path == "/__mode":
             STATE["mode"] = body.strip()
             return self.send(200, {})
+        if path == "/__fail_refresh":
+            STATE["fail_refresh"] = True
+            return self.send(200, {})
         if path == "/__revoke":
             with LOCK:
                 ACCESS.clear()
@@ -193,18 +229,23 @@ class H(BaseHTTPRequestHandler):
         if path == "/as/register":
             return self.send(201, {"client_id": fresh("client"), "token_endpoint_auth_method": "none"})
         if path == "/as/token":
-            return self.token({k: v[0] for k, v in parse_qs(body).items()})
+            return self.token({k: v[0] for k, v in parse_qs(body).items()}, body)
         if path != "/mcp":
             return self.send(404, {"error": "not_found"})
-        token, valid = self.bearer()
-        if not valid:
-            return self.challenge()
+        token, _ = self.bearer()
         mode = STATE["mode"]
+        with LOCK:
+            valid = token in ACCESS and mode != "challenge_echo"
+        if not valid:
+            return self.challenge(token)
         if mode == "forbid_echo":
             return self.send(403, "forbidden for " + token, "text/plain",
                              [("WWW-Authenticate", 'Bearer error="invalid_token"')])
         if mode == "html_echo":
             return self.send(200, "<html>hello " + token + "</html>", "text/html")
+        if mode == "redirect_elsewhere":  # another host name, same server
+            return self.send(307, "", "text/plain", [("Location", "http://localhost:%d/elsewhere"
+                                                      % self.server.server_address[1])])
         msg = json.loads(body)
         if "id" not in msg:
             return self.send(202, "", "text/plain")

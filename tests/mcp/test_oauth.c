@@ -33,8 +33,9 @@ static hl_status counting_agent(hl_mcp *m, const char *auth_url, char **redirect
   return oauth_agent_follow_once(m, auth_url, redirect, NULL);
 }
 
-static hl_mcp *client(int *authorizations, hl_mcp_token_load_fn load, hl_mcp_token_save_fn save) {
-  hl_mcp *m = hl_mcp_new_http("oauth-test", url);
+static hl_mcp *client_at(const char *server_url, int *authorizations, hl_mcp_token_load_fn load,
+                         hl_mcp_token_save_fn save) {
+  hl_mcp *m = hl_mcp_new_http("oauth-test", server_url);
   if (!m) return NULL;
   hl_mcp_set_timeout_ms(m, 10000);
   hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent,
@@ -44,6 +45,10 @@ static hl_mcp *client(int *authorizations, hl_mcp_token_load_fn load, hl_mcp_tok
     return NULL;
   }
   return m;
+}
+
+static hl_mcp *client(int *authorizations, hl_mcp_token_load_fn load, hl_mcp_token_save_fn save) {
+  return client_at(url, authorizations, load, save);
 }
 
 /* The logged requests whose path starts with `prefix` (a new array). */
@@ -83,26 +88,32 @@ static int call_ok(hl_mcp *m) {
   return ok;
 }
 
-/* Refresh requests so far (bodies of refresh_token grants). */
-static int refreshes(char *last_rt, size_t size) {
+/* Refresh requests so far (bodies of refresh_token grants); into
+ * rt_out the refresh token of the one numbered `which` (0 first, -1 the
+ * last; "" when there is none). */
+static int refreshes_at(int which, char *rt_out, size_t size) {
   cJSON *tok = requests("/as/token"), *e;
   int n = 0;
+  rt_out[0] = '\0';
   cJSON_ArrayForEach(e, tok) {
     const char *b = cJSON_GetObjectItem(e, "body")->valuestring;
     if (strstr(b, "grant_type=refresh_token")) {
-      n++;
       const char *rt = strstr(b, "refresh_token=");
-      snprintf(last_rt, size, "%.*s", (int)strcspn(rt + 14, "&"), rt + 14);
+      if (which < 0 || which == n) snprintf(rt_out, size, "%.*s", (int)strcspn(rt + 14, "&"), rt + 14);
+      n++;
     }
   }
   cJSON_Delete(tok);
   return n;
 }
 
-/* A client connected to the well-behaved server after one authorization
- * (NULL on failure, checks failed). */
-static hl_mcp *authorized(int *auths, hl_mcp_token_load_fn load, hl_mcp_token_save_fn save) {
-  mode("ok");
+static int refreshes(char *last_rt, size_t size) { return refreshes_at(-1, last_rt, size); }
+
+/* A client connected to the server in `server_mode` after one
+ * authorization (NULL on failure, checks failed). */
+static hl_mcp *authorized_in(const char *server_mode, int *auths, hl_mcp_token_load_fn load,
+                             hl_mcp_token_save_fn save) {
+  mode(server_mode);
   hl_mcp *m = client(auths, load, save);
   if (!m || hl_mcp_connect(m) != HL_OK) {
     CHECK(!"connected");
@@ -111,6 +122,11 @@ static hl_mcp *authorized(int *auths, hl_mcp_token_load_fn load, hl_mcp_token_sa
   }
   CHECK_INT(*auths, 1);
   return m;
+}
+
+/* The same with the well-behaved server. */
+static hl_mcp *authorized(int *auths, hl_mcp_token_load_fn load, hl_mcp_token_save_fn save) {
+  return authorized_in("ok", auths, load, save);
 }
 
 static void authorize_refresh_rotate(void) {
@@ -215,6 +231,25 @@ static void token_store_round_trip(void) {
   stored = NULL;
 }
 
+/* A store whose token would break the request's header (a line break
+ * adds a header of the file's choosing): not used, authorized anew. */
+static void tampered_store(void) {
+  mode("ok");
+  stored = strdup("{\"access_token\":\"abc\\r\\nX-Injected: yes\",\"refresh_token\":\"r\"}");
+  int auths = 0;
+  hl_mcp *m = client(&auths, load, save);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  CHECK(call_ok(m));
+  CHECK_INT(auths, 1);
+  cJSON *mcp = requests("/mcp"), *e;
+  cJSON_ArrayForEach(e, mcp) CHECK(header(e, "x-injected") == NULL);
+  cJSON_Delete(mcp);
+  hl_mcp_free(m);
+  free(stored);
+  stored = NULL;
+}
+
 static void misbehaving_servers(void) {
   struct {
     const char *mode;
@@ -224,32 +259,47 @@ static void misbehaving_servers(void) {
       {"garbage_prm", HL_ERR_AUTH, {"protected resource metadata at http://127.0.0.1:", "not a JSON object"}},
       {"oversized_meta", HL_ERR_TOO_LARGE, {"authorization server metadata at http://127.0.0.1:", ""}},
       {"issuer_mismatch", HL_ERR_AUTH, {"authorization server metadata at", "issuer mismatch"}},
+      {"nul_issuer", HL_ERR_AUTH, {"authorization server metadata at", "not a JSON object"}},
       {"prm_mismatch", HL_ERR_AUTH, {"protected resource metadata at", "does not match the server's URL"}},
       {"no_s256", HL_ERR_AUTH, {"code_challenge_methods_supported", "S256"}},
       {"s256_object", HL_ERR_AUTH, {"code_challenge_methods_supported", "S256"}},
       {"insecure_endpoint", HL_ERR_AUTH, {"authorization server metadata at", "not https://"}},
       {"state_mismatch", HL_ERR_AUTH, {"authorization:", "state does not match"}},
       {"token_500", HL_ERR_AUTH, {"token request at http://127.0.0.1:", "HTTP 500"}},
+      {"wrong_iss", HL_ERR_AUTH, {"authorization:", "iss \"https://evil.example/as\" is not the"}},
+      {"iss_missing", HL_ERR_AUTH, {"authorization:", "the redirect has no iss"}},
+      {"iss", HL_OK, {"", ""}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     mode(cases[i].mode);
     int auths = 0;
     hl_mcp *m = client(&auths, NULL, NULL);
     REQUIRE(m);
+    cJSON *tok_before = requests("/as/token");
+    int tokens_before = cJSON_GetArraySize(tok_before);
+    cJSON_Delete(tok_before);
     hl_status st = hl_mcp_connect(m);
     if (st != cases[i].st) fprintf(stderr, "mode %s: %s\n", cases[i].mode, hl_mcp_errmsg(m));
     CHECK_INT(st, cases[i].st);
     for (int k = 0; k < 2; k++) CHECK_CONTAINS(hl_mcp_errmsg(m), cases[i].says[k]);
-    /* metadata that fails its checks stops the flow before the user is asked */
-    bool discovery = strcmp(cases[i].mode, "state_mismatch") != 0 && strcmp(cases[i].mode, "token_500") != 0;
+    /* metadata that fails its checks stops the flow before the user is
+     * asked; a redirect's iss is checked before its code is used */
+    bool mixed_up = strcmp(cases[i].mode, "wrong_iss") == 0 || strcmp(cases[i].mode, "iss_missing") == 0;
+    bool discovery = cases[i].st != HL_OK && strcmp(cases[i].mode, "state_mismatch") != 0 &&
+                     strcmp(cases[i].mode, "token_500") != 0 && !mixed_up;
     CHECK_INT(auths, discovery ? 0 : 1);
-    CHECK_CONTAINS(hl_mcp_errmsg(m), "mcp server \"oauth-test\"");
+    if (cases[i].st != HL_OK) CHECK_CONTAINS(hl_mcp_errmsg(m), "mcp server \"oauth-test\"");
+    /* a code from a mixed-up redirect never reaches the token endpoint */
+    cJSON *tok = requests("/as/token");
+    if (mixed_up) CHECK_INT(cJSON_GetArraySize(tok), tokens_before);
+    cJSON_Delete(tok);
     hl_mcp_free(m);
   }
   mode("ok");
 }
 
-/* Answers that quote the token back must not bring it into messages. */
+/* Answers that quote the token back must not bring it into messages; a
+ * redirect to another host is not followed with it. */
 static void token_stays_secret(void) {
   mode("ok");
   int auths = 0;
@@ -261,8 +311,8 @@ static void token_stays_secret(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   char *token = last_token();
   REQUIRE(token);
-  const char *modes[] = {"forbid_echo", "html_echo"};
-  for (int i = 0; i < 2; i++) {
+  const char *modes[] = {"forbid_echo", "html_echo", "redirect_elsewhere"};
+  for (int i = 0; i < 3; i++) {
     mode(modes[i]);
     cJSON *res = NULL;
     CHECK(hl_mcp_call(m, NULL, "whoami", NULL, &res, NULL) != HL_OK);
@@ -276,11 +326,127 @@ static void token_stays_secret(void) {
     CHECK(strstr(hl_last_error(), head) == NULL);
   }
   CHECK_INT(fx_events_count(&ev, token), 0);
+  cJSON *elsewhere = requests("/elsewhere");
+  CHECK_INT(cJSON_GetArraySize(elsewhere), 0);
+  cJSON_Delete(elsewhere);
   mode("ok");
   hl_mcp_free(m);
   hl_observer_unref(obs);
   fx_events_clear(&ev);
   free(token);
+}
+
+/* The value of form field `name` in the last request to `path` that
+ * has one (into buf; "" when none). */
+static void last_form_value(const char *path, const char *name, char *buf, size_t size) {
+  cJSON *reqs = requests(path), *e;
+  size_t n = strlen(name);
+  buf[0] = '\0';
+  cJSON_ArrayForEach(e, reqs) {
+    const char *body = cJSON_GetObjectItem(e, "body")->valuestring;
+    for (const char *p = body; p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
+      if (strncmp(p, name, n) == 0 && p[n] == '=') snprintf(buf, size, "%.*s", (int)strcspn(p + n + 1, "&"), p + n + 1);
+  }
+  cJSON_Delete(reqs);
+}
+
+static void check_secret_absent(hl_mcp *m, const char *secret) {
+  if (!secret[0]) return;
+  CHECK(strstr(hl_mcp_errmsg(m), secret) == NULL);
+  CHECK(strstr(hl_last_error(), secret) == NULL);
+}
+
+/* Servers that quote back what they were sent: the token endpoint's
+ * error_description (the code, the PKCE verifier) and the MCP server's
+ * challenge (the access token) reach the message only redacted; what
+ * they said otherwise stays. (A refused refresh's message is replaced by
+ * the new authorization's that follows it, so it is not seen here.) */
+static void echoed_secrets(void) {
+  mode("token_echo");
+  int auths = 0;
+  hl_mcp *m = client(&auths, NULL, NULL);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_AUTH);
+  char code[200], verifier[200];
+  last_form_value("/as/token", "code", code, sizeof code);
+  last_form_value("/as/token", "code_verifier", verifier, sizeof verifier);
+  CHECK(strstr(code, "%2F%2B%3D") && strlen(verifier) >= 43);
+  check_secret_absent(m, code); /* as the form carried it */
+  code[strcspn(code, "%")] = '\0';
+  check_secret_absent(m, code); /* and any part of it decoded */
+  check_secret_absent(m, verifier);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "invalid_grant");
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "[REDACTED]");
+  hl_mcp_free(m);
+
+  /* the MCP server's challenge quoting the token it refuses, to the end */
+  mode("challenge_echo");
+  auths = 0;
+  m = client(&auths, NULL, NULL);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_AUTH);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "giving up");
+  char *token = last_token();
+  REQUIRE(token);
+  check_secret_absent(m, token);
+  free(token);
+  hl_mcp_free(m);
+  mode("ok");
+}
+
+/* expires_in as a JSON string ("10", which some servers send) is an
+ * expiry like the number: the token is refreshed before it runs out. */
+static void expiry_as_string(void) {
+  int auths = 0;
+  hl_mcp *m = authorized_in("expiry_string", &auths, NULL, NULL);
+  REQUIRE(m);
+  char rt[200];
+  int before = refreshes(rt, sizeof rt);
+  CHECK(call_ok(m));
+  CHECK(refreshes(rt, sizeof rt) > before);
+  CHECK_INT(auths, 1);
+  hl_mcp_free(m);
+  mode("ok");
+}
+
+/* A refresh that fails for a while (503) is no refusal: the refresh
+ * token stays and a later request refreshes with it. */
+static void transient_refresh_failure(void) {
+  int auths = 0;
+  hl_mcp *m = authorized_in("short_expiry", &auths, NULL, NULL);
+  REQUIRE(m);
+  char rt[200], failed[200], next[200];
+  int before = refreshes(rt, sizeof rt);
+  cJSON_Delete(server("/__fail_refresh", ""));
+  CHECK(call_ok(m)); /* the refresh fails; the old token still works */
+  CHECK(call_ok(m)); /* refreshed now */
+  refreshes_at(before, failed, sizeof failed);
+  refreshes_at(before + 1, next, sizeof next);
+  CHECK(failed[0]);
+  CHECK_STR(next, failed); /* with the refresh token the 503 met */
+  CHECK_INT(auths, 1);
+  hl_mcp_free(m);
+  mode("ok");
+}
+
+/* Without resource_metadata in the challenge, the PRM's well-known URL
+ * keeps the server URL's query (RFC 9728 section 3.1: the well-known
+ * string goes between the host and the path and/or query). */
+static void discovery_keeps_query(void) {
+  mode("no_prm_hint");
+  char with_query[200];
+  snprintf(with_query, sizeof with_query, "%s?tenant=a", url);
+  int auths = 0;
+  hl_mcp *m = client_at(with_query, &auths, NULL, NULL);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  cJSON *prm = requests("/.well-known/oauth-protected-resource");
+  const cJSON *first = cJSON_GetArrayItem(prm, cJSON_GetArraySize(prm) - 1);
+  REQUIRE(first);
+  CHECK_STR(cJSON_GetObjectItem(first, "path")->valuestring, "/.well-known/oauth-protected-resource/mcp?tenant=a");
+  cJSON_Delete(prm);
+  hl_mcp_free(m);
+  mode("ok");
 }
 
 static void bad_options(void) {
@@ -564,6 +730,7 @@ int main(int argc, char **argv) {
   RUN(authorize_refresh_rotate);
   RUN(concurrent_401s);
   RUN(token_store_round_trip);
+  RUN(tampered_store);
   RUN(misbehaving_servers);
   RUN(token_stays_secret);
   RUN(config_entry);
@@ -571,6 +738,10 @@ int main(int argc, char **argv) {
   RUN(free_ends_token_request);
   RUN(run_cancel_ends_wait_for_flow);
   RUN(get_stream_renews_after_revocation);
+  RUN(echoed_secrets);
+  RUN(expiry_as_string);
+  RUN(transient_refresh_failure);
+  RUN(discovery_keeps_query);
   fx_stop(srv);
   return CHECK_EXIT();
 }
