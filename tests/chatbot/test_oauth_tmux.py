@@ -39,6 +39,7 @@ atexit.register(shutil.rmtree, TMP, True)
 ENV = clean_env(TMP)
 ENV.pop("XDG_CONFIG_HOME", None)  # the token file goes under HOME/.config
 PROMPT = r"(?m)^›\s*$"
+SIGN_IN = r"asks you to sign in\. Open this URL in a browser \(waiting \d+ s\):\n(http\S+)"
 TOKENS = os.path.join(TMP, ".config", "hookline", "mcp-tokens.json")
 
 
@@ -48,6 +49,14 @@ def server_log(port):
 
 def authorizations(port):
     return sum(1 for e in server_log(port) if e["path"].startswith("/as/authorize"))
+
+
+def list_tools(t):
+    """/tools in the chatbot's pane lists the guarded server's tool."""
+    mk = t.mark()
+    t.type_line("/tools")
+    t.wait_for(r"whoami", mk)
+    t.wait_for(PROMPT, mk)
 
 
 def write(name, doc):
@@ -67,7 +76,7 @@ def test_sign_in_once_then_stored_token():
             {"tool_calls": [{"id": "c1", "name": "whoami", "arguments": {}}]},
             {"text": "The server said {{result}}"}]})
         with Tmux([BIN, "--config", cfg, "--script", script], ENV, width=200) as t:
-            m = t.wait_for(r"asks you to sign in\. Open this URL in a browser \(waiting \d+ s\):\n(http\S+)")
+            m = t.wait_for(SIGN_IN)
             if not m:
                 return
             status, location, _ = get(m.group(1))
@@ -81,10 +90,7 @@ def test_sign_in_once_then_stored_token():
             status, _, page = get(location)
             check(status == 200 and "Signed in" in page, f"the browser gets the short page: {status} {page!r}")
             t.wait_for(PROMPT)
-            mk = t.mark()
-            t.type_line("/tools")
-            t.wait_for(r"whoami", mk)
-            t.wait_for(PROMPT, mk)
+            list_tools(t)
             mk = t.mark()
             t.type_line("who am I on the server?")
             t.wait_for(r"The server said ok", mk)
@@ -111,10 +117,7 @@ def test_sign_in_once_then_stored_token():
         # Second start: the stored token, no sign-in.
         with Tmux([BIN, "--config", cfg, "--script", script], ENV, width=200) as t:
             t.wait_for(PROMPT)
-            mk = t.mark()
-            t.type_line("/tools")
-            t.wait_for(r"whoami", mk)
-            t.wait_for(PROMPT, mk)
+            list_tools(t)
             screen = t.screen()
             check("sign in" not in screen, f"the second start asks nothing: {screen!r}")
             t.type_line("/quit")
@@ -137,7 +140,7 @@ def test_mcp_url_signs_in_when_asked():
         port = int(srv.stdout.readline())
         url = f"http://127.0.0.1:{port}/mcp"
         with Tmux([BIN, "--mcp", url], env, width=200) as t:
-            m = t.wait_for(r"asks you to sign in\. Open this URL in a browser \(waiting \d+ s\):\n(http\S+)")
+            m = t.wait_for(SIGN_IN)
             if not m:
                 return
             status, location, _ = get(m.group(1))
@@ -146,10 +149,7 @@ def test_mcp_url_signs_in_when_asked():
             status, _, page = get(location)
             check(status == 200 and "Signed in" in page, f"--mcp URL: the browser's page: {status} {page!r}")
             t.wait_for(PROMPT)
-            mk = t.mark()
-            t.type_line("/tools")
-            t.wait_for(r"whoami", mk)
-            t.wait_for(PROMPT, mk)
+            list_tools(t)
             t.type_line("/quit")
             check(t.dead_status() == 0, "--mcp URL: /quit exits 0")
         check(authorizations(port) == 1, "--mcp URL: one authorization")
