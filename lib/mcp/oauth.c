@@ -413,7 +413,14 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
     (*rounds)++;
     st = HL_ERR_NOT_FOUND;
     if (!step_up && can_refresh) st = hl__oauth_refresh(o);
-    if (st != HL_OK) {
+    /* Only a refresh that found no refresh token or was refused
+     * (HL_ERR_AUTH) goes on to a new authorization. One that met no
+     * answer, a 5xx or a 429 (the refresh token kept, oauth_tokens.c) or
+     * a cancellation ends this request with that error: an unattended
+     * client should not ask its user to sign in again because the
+     * authorization server hiccupped; the next request refreshes. (The
+     * TypeScript SDK goes on to the user here: a browser has one at hand.) */
+    if (st == HL_ERR_NOT_FOUND || st == HL_ERR_AUTH) {
       char *scope = step_up ? hl__strdup(wanted) : hl__strdup(wa.scope);
       if ((step_up || wa.scope) && !scope) st = hl__oom();
       else st = authorize(o, wa.resource_metadata, scope);

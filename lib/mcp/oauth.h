@@ -149,7 +149,8 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
                                   const char *secret, unsigned method, const char *asked_scope,
                                   const char *what, long *http_status);
 /* Refresh with the refresh token (under `flow`); HL_ERR_NOT_FOUND when
- * there is none; a refused one is dropped. */
+ * there is none; a refused one is dropped (HL_ERR_AUTH); after a 5xx
+ * (HL_ERR_HTTP), a 429 (HL_ERR_RATE_LIMIT) or no answer it is kept. */
 hl_status hl__oauth_refresh(hl__oauth *o);
 /* The current access token (malloc'd) or NULL, after the store's tokens
  * were loaded and an expired token refreshed (first use, any thread);

@@ -312,6 +312,11 @@ hl_status hl__oauth_refresh(hl__oauth *o) {
       free(o->refresh_token);
       o->refresh_token = NULL;
       pthread_mutex_unlock(&o->lock);
+    } else if (st == HL_ERR_AUTH && (status >= 500 || status == 429)) {
+      /* Said as what it is, not as a refusal: the caller (a 401's
+       * handling) then gives up this request instead of asking the user. */
+      st = hl__mcp_fail(o->m, status == 429 ? HL_ERR_RATE_LIMIT : HL_ERR_HTTP,
+                        "%s; the refresh token is kept for the next request", hl_last_error());
     }
   }
   if (rt) memset(rt, 0, strlen(rt));

@@ -429,6 +429,31 @@ static void transient_refresh_failure(void) {
   mode("ok");
 }
 
+/* The same met on a 401 (the access token revoked): the request fails
+ * with the 503 said as such, the user is not asked to sign in again, and
+ * the next request refreshes with the refresh token kept. */
+static void transient_refresh_failure_on_401(void) {
+  int auths = 0;
+  hl_mcp *m = authorized(&auths, NULL, NULL);
+  REQUIRE(m);
+  char failed[200], next[200];
+  int before = refreshes(failed, sizeof failed);
+  cJSON_Delete(server("/__fail_refresh", ""));
+  cJSON_Delete(server("/__revoke", ""));
+  cJSON *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "whoami", NULL, &res, NULL), HL_ERR_HTTP);
+  cJSON_Delete(res);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "HTTP 503");
+  CHECK_INT(auths, 1);
+  CHECK(call_ok(m));
+  CHECK_INT(auths, 1);
+  refreshes_at(before, failed, sizeof failed);
+  refreshes_at(before + 1, next, sizeof next);
+  CHECK(failed[0]);
+  CHECK_STR(next, failed);
+  hl_mcp_free(m);
+}
+
 /* Without resource_metadata in the challenge, the PRM's well-known URL
  * keeps the server URL's query (RFC 9728 section 3.1: the well-known
  * string goes between the host and the path and/or query). */
@@ -741,6 +766,7 @@ int main(int argc, char **argv) {
   RUN(echoed_secrets);
   RUN(expiry_as_string);
   RUN(transient_refresh_failure);
+  RUN(transient_refresh_failure_on_401);
   RUN(discovery_keeps_query);
   fx_stop(srv);
   return CHECK_EXIT();
