@@ -37,6 +37,9 @@ void hl__www_auth_clear(hl__www_auth *a);
  * False (nothing set) for any other URL, one with user info or without
  * a host, or out of memory. */
 bool hl__url_split(const char *url, char **origin, char **path);
+/* The query of `url` with its '?' and without the fragment ("?a=1"; ""
+ * for none or an empty one), malloc'd; NULL out of memory. */
+char *hl__url_query(const char *url);
 /* https://, or http:// to a loopback host (localhost, 127.x, [::1]). */
 bool hl__url_secure(const char *url);
 /* Append `s` percent-encoded: RFC 3986's unreserved characters pass. */

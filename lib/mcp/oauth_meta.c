@@ -22,8 +22,9 @@
  *     without metadata the default /authorize, /token and /register.
  *
  * Every URL must be https:// or loopback; every answer is capped (the
- * client's OAuth HTTP client, oauth.c); a 404 or other 4xx moves on to
- * the next location, anything else fails with the step and URL named.
+ * client's OAuth HTTP client, oauth.c); a 3xx or 4xx moves on to the
+ * next location (fetch_meta() says why), anything else fails with the
+ * step and URL named.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -137,12 +138,23 @@ static bool lists(const cJSON *j, const char *key, const char *want) {
   return false;
 }
 
-/* Same URL but for one trailing slash. */
-static bool same_url(const char *a, const char *b) {
+/* `u` is an origin with "/" as its whole path ("https://as/"). */
+static bool root_slash(const char *u) {
+  const char *host = strstr(u, "://");
+  return host && strchr(host + 3, '/') == u + strlen(u) - 1;
+}
+
+/* The issuer a metadata document names is the one asked for: identical
+ * (RFC 8414 section 3.3), but for an origin's empty path and "/", which
+ * are one URL (RFC 3986 section 6.2.3): the Python SDK's servers list
+ * "https://as/" in their PRM for an issuer "https://as", Auth0 names
+ * itself "https://tenant.auth0.com/". "https://as/t" and "https://as/t/"
+ * are two URLs, as are "https://as" and "https://as//". */
+static bool same_issuer(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
-  while (la && a[la - 1] == '/') la--;
-  while (lb && b[lb - 1] == '/') lb--;
-  return la == lb && strncmp(a, b, la) == 0;
+  if (la == lb + 1) return root_slash(a) && strncmp(a, b, lb) == 0;
+  if (lb == la + 1) return root_slash(b) && strncmp(a, b, la) == 0;
+  return strcmp(a, b) == 0;
 }
 
 /* `resource` names the server at `server_url` or a prefix of it. */
@@ -164,23 +176,34 @@ static bool resource_matches(const char *resource, const char *server_url) {
   return ok;
 }
 
-/* GET one metadata document: HL_OK with *json, HL_ERR_NOT_FOUND for a
- * 4xx or no JSON object (try the next location), else the failure. */
-static hl_status fetch_meta(hl__oauth *o, const char *what, const char *url, cJSON **json) {
+/* GET one metadata document: HL_OK with *json; HL_ERR_NOT_FOUND for a
+ * 3xx or 4xx (try the next location; *status says which); else the
+ * failure.
+ *
+ * A redirect is not followed (the HTTP layer does not hand its Location
+ * over): it says "not here", as the spec's ordered list of locations
+ * lets the next one answer (a server that moved its PRM to the root
+ * still serves it there). A 5xx or no answer stops discovery instead:
+ * the PRM's next location after the last is the 2025-03-26 way, which
+ * would take the MCP server's own origin for its authorization server
+ * and send the user to sign in there, and an authorization server's
+ * 503 is better said than hidden behind "not found" (the TypeScript SDK
+ * throws on it too). */
+static hl_status fetch_meta(hl__oauth *o, const char *what, const char *url, cJSON **json, long *status) {
+  *status = 0;
   if (!hl__url_secure(url))
     return meta_fail(o, HL_ERR_AUTH, "%s at %s: not https:// (only loopback hosts may use http://)", what, url);
-  long status;
-  hl_status st = hl__oauth_request(o, url, NULL, NULL, NULL, &status, json);
+  hl_status st = hl__oauth_request(o, url, NULL, NULL, NULL, status, json);
   if (st != HL_OK) return meta_fail(o, st, "%s at %s: %s", what, url, hl_last_error());
-  if (status >= 400 && status < 500) {
+  if (*status >= 300 && *status < 500) {
     cJSON_Delete(*json);
     *json = NULL;
     return HL_ERR_NOT_FOUND;
   }
-  if (status != 200) {
+  if (*status != 200) {
     cJSON_Delete(*json);
     *json = NULL;
-    return meta_fail(o, HL_ERR_AUTH, "%s at %s: HTTP %ld", what, url, status);
+    return meta_fail(o, HL_ERR_AUTH, "%s at %s: HTTP %ld", what, url, *status);
   }
   if (!*json) return meta_fail(o, HL_ERR_AUTH, "%s at %s: the answer is not a JSON object", what, url);
   return HL_OK;
@@ -193,10 +216,11 @@ static hl_status find_prm(hl__oauth *o, const char *server_url, const char *prm_
   *json = NULL;
   *where = NULL;
   if (prm_url) {
-    hl_status st = fetch_meta(o, "protected resource metadata", prm_url, json);
+    long status;
+    hl_status st = fetch_meta(o, "protected resource metadata", prm_url, json, &status);
     if (st == HL_ERR_NOT_FOUND)
-      return meta_fail(o, HL_ERR_AUTH, "protected resource metadata at %s: not found (the server's "
-                       "WWW-Authenticate named it)", prm_url);
+      return meta_fail(o, HL_ERR_AUTH, "protected resource metadata at %s: HTTP %ld (the server's "
+                       "WWW-Authenticate named it)", prm_url, status);
     if (st == HL_OK && !(*where = strdup(prm_url))) st = hl__oom();
     return st;
   }
@@ -207,8 +231,7 @@ static hl_status find_prm(hl__oauth *o, const char *server_url, const char *prm_
   /* RFC 9728 section 3.1 puts the well-known string between the host and
    * the path and/or query: the server URL's query stays on its location
    * (not on MCP's root fallback, which is no derivation of the URL). */
-  const char *query = server_url + strcspn(server_url, "?#");
-  char *q = strndup(query, *query == '?' && query[1] ? strcspn(query, "#") : 0);
+  char *q = hl__url_query(server_url);
   char *path_query = q ? hl__concat(path, "", q) : NULL;
   free(q);
   if (!path_query) {
@@ -224,7 +247,8 @@ static hl_status find_prm(hl__oauth *o, const char *server_url, const char *prm_
       st = hl__oom();
       break;
     }
-    st = fetch_meta(o, "protected resource metadata", url, json);
+    long status;
+    st = fetch_meta(o, "protected resource metadata", url, json, &status);
     if (st == HL_OK) *where = url;
     else free(url);
   }
@@ -266,7 +290,8 @@ static hl_status find_as(hl__oauth *o, const char *issuer, bool legacy, hl__oaut
       st = hl__oom();
       break;
     }
-    st = fetch_meta(o, "authorization server metadata", urls[i], &j);
+    long status;
+    st = fetch_meta(o, "authorization server metadata", urls[i], &j, &status);
     where = urls[i];
   }
   if (st == HL_ERR_NOT_FOUND && !legacy)
@@ -275,7 +300,7 @@ static hl_status find_as(hl__oauth *o, const char *issuer, bool legacy, hl__oaut
   if (st == HL_OK) {
     const char *iss = str(j, "issuer");
     char *io = NULL, *ip = NULL;
-    bool iss_ok = iss && (legacy ? hl__url_split(iss, &io, &ip) && strcmp(io, origin) == 0 : same_url(iss, issuer));
+    bool iss_ok = iss && (legacy ? hl__url_split(iss, &io, &ip) && strcmp(io, origin) == 0 : same_issuer(iss, issuer));
     free(io);
     free(ip);
     const char *az = str(j, "authorization_endpoint"), *tk = str(j, "token_endpoint");
@@ -325,12 +350,21 @@ static hl_status legacy_defaults(const char *origin, hl__oauth_meta *out) {
   return HL_OK;
 }
 
-/* The server's URL as a resource indicator: no fragment, scheme and host
- * lowercased (RFC 8707 section 2). */
+/* The server's URL as a resource indicator, MCP 2025-11-25's canonical
+ * server URI: no fragment, scheme and host lowercased, no default port
+ * (RFC 8707 section 2), and no trailing slash (the spec's SHOULD: which
+ * slash a server deems significant cannot be known here, and a 2025-03-26
+ * server checks no audience). The query stays: RFC 8707 allows one where
+ * it names the resource (https://host/mcp?tenant=a), as the TypeScript
+ * SDK keeps it; tokens for two tenants must not look alike. */
 static char *canonical(const char *server_url) {
   char *origin, *path;
   if (!hl__url_split(server_url, &origin, &path)) return NULL;
-  char *r = hl__concat(origin, "", path);
+  size_t plen = strlen(path);
+  while (plen && path[plen - 1] == '/') path[--plen] = '\0';
+  char *q = hl__url_query(server_url);
+  char *r = q ? hl__concat(origin, path, q) : NULL;
+  free(q);
   free(origin);
   free(path);
   return r;

@@ -46,6 +46,12 @@ bool hl__url_split(const char *url, char **origin, char **path) {
   return true;
 }
 
+char *hl__url_query(const char *url) {
+  const char *q = url + strcspn(url, "?#");
+  size_t n = strcspn(q, "#");
+  return strndup(q, *q == '?' && n > 1 ? n : 0);
+}
+
 bool hl__url_secure(const char *url) {
   char *origin, *path;
   if (!hl__url_split(url, &origin, &path)) return false;

@@ -33,7 +33,13 @@ challenge names no resource_metadata), short_expiry and expiry_string
 promises RFC 9207's iss in the redirect, which names the issuer),
 iss_missing (promised, not sent), wrong_iss (another server's iss, not
 promised), redirect_elsewhere (the MCP server answers 307 to another host
-name).
+name), legacy (a 2025-03-26 server: no PRM, the metadata at the root with
+the origin as issuer), prm_moved (the PRM's path location answers 301,
+the root one serves it; the challenge names none), as_moved (the
+metadata's oauth-authorization-server location answers 302, the
+openid-configuration one serves it), prm_503, issuer_slash (the
+issuer has a trailing slash the PRM's entry has not), root_issuer (the
+PRM lists the origin with "/", the root metadata names the origin).
 POST /__fail_refresh: the next refresh grant gets a 503 (a transient
 failure, the refresh token stays valid).
 """
@@ -97,15 +103,27 @@ class H(BaseHTTPRequestHandler):
         if path == "/__log":
             with LOCK:
                 return self.send(200, LOG)
-        if path == "/.well-known/oauth-protected-resource/mcp":
+        if path == "/.well-known/oauth-protected-resource/mcp" or (
+                path == "/.well-known/oauth-protected-resource" and mode == "prm_moved"):
             if mode == "garbage_prm":
                 return self.send(200, "<<<not json", "application/json")
+            if mode == "legacy":
+                return self.send(404, {"error": "not_found"})
+            if mode == "prm_503":
+                return self.send(503, "try later", "text/plain")
+            if mode == "prm_moved" and path.endswith("/mcp"):
+                return self.send(301, "", "text/plain", [("Location", b + "/elsewhere")])
             prm = {"resource": b + "/mcp", "authorization_servers": [b + "/as"], "scopes_supported": ["read"]}
             if mode == "prm_mismatch":
                 prm["resource"] = b + "/mcp-other"  # a prefix of the text, not of the path
+            if mode == "root_issuer":
+                prm["authorization_servers"] = [b + "/"]
             return self.send(200, prm)
-        if path == "/.well-known/oauth-authorization-server/as":
-            meta = {"issuer": b + "/as", "authorization_endpoint": b + "/as/authorize",
+        if mode == "as_moved" and path == "/.well-known/oauth-authorization-server/as":
+            return self.send(302, "", "text/plain", [("Location", b + "/elsewhere")])
+        root_as = mode in ("legacy", "root_issuer") and path == "/.well-known/oauth-authorization-server"
+        if root_as or path in ("/.well-known/oauth-authorization-server/as", "/.well-known/openid-configuration/as"):
+            meta = {"issuer": b if root_as else b + "/as", "authorization_endpoint": b + "/as/authorize",
                     "token_endpoint": b + "/as/token", "registration_endpoint": b + "/as/register",
                     "response_types_supported": ["code"],
                     "code_challenge_methods_supported": ["S256"],
@@ -114,6 +132,8 @@ class H(BaseHTTPRequestHandler):
                 meta["padding"] = "x" * (200 << 10)
             if mode == "issuer_mismatch":
                 meta["issuer"] = b + "/other"
+            if mode == "issuer_slash":
+                meta["issuer"] = b + "/as/"
             if mode == "nul_issuer":
                 meta["issuer"] = b + "/as\u0000.evil.example"
             if mode == "no_s256":
@@ -138,12 +158,12 @@ class H(BaseHTTPRequestHandler):
             return self.send(302, "", "text/plain", [("Location", loc)])
         if path == "/mcp" and mode == "get_stream":
             return self.get_stream()
-        self.send(405 if path == "/mcp" else 404, {"error": "not_found"})
+        self.send(405 if path in ("/mcp", "/mcp/") else 404, {"error": "not_found"})
 
     def challenge(self, token):
         """401 for a request whose `token` is missing or refused."""
         mode = STATE["mode"]
-        hint = "" if mode == "no_prm_hint" else ', resource_metadata="%s"' % (
+        hint = "" if mode in ("no_prm_hint", "legacy", "prm_moved") else ', resource_metadata="%s"' % (
             self.base() + "/.well-known/oauth-protected-resource/mcp")
         echo = ', error_description="token %s is revoked"' % token if mode == "challenge_echo" and token else ""
         return self.send(401, {"error": "invalid_token"}, extra=[(
@@ -230,7 +250,7 @@ class H(BaseHTTPRequestHandler):
             return self.send(201, {"client_id": fresh("client"), "token_endpoint_auth_method": "none"})
         if path == "/as/token":
             return self.token({k: v[0] for k, v in parse_qs(body).items()}, body)
-        if path != "/mcp":
+        if path not in ("/mcp", "/mcp/"):
             return self.send(404, {"error": "not_found"})
         token, _ = self.bearer()
         mode = STATE["mode"]

@@ -269,6 +269,14 @@ static void misbehaving_servers(void) {
       {"wrong_iss", HL_ERR_AUTH, {"authorization:", "iss \"https://evil.example/as\" is not the"}},
       {"iss_missing", HL_ERR_AUTH, {"authorization:", "the redirect has no iss"}},
       {"iss", HL_OK, {"", ""}},
+      /* RFC 8414 3.3: the issuer asked for, identical; only an origin's
+       * "/" and empty path are one (RFC 3986 6.2.3) */
+      {"issuer_slash", HL_ERR_AUTH, {"authorization server metadata at", "issuer mismatch"}},
+      {"root_issuer", HL_OK, {"", ""}},
+      /* a 3xx means "not here": the next location answers; a 5xx stops */
+      {"prm_moved", HL_OK, {"", ""}},
+      {"as_moved", HL_OK, {"", ""}},
+      {"prm_503", HL_ERR_AUTH, {"protected resource metadata at", "HTTP 503"}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     mode(cases[i].mode);
@@ -470,6 +478,36 @@ static void discovery_keeps_query(void) {
   REQUIRE(first);
   CHECK_STR(cJSON_GetObjectItem(first, "path")->valuestring, "/.well-known/oauth-protected-resource/mcp?tenant=a");
   cJSON_Delete(prm);
+  hl_mcp_free(m);
+  mode("ok");
+}
+
+/* A 2025-03-26 server (no PRM) at a URL with a trailing slash and a
+ * query: the resource indicator is MCP 2025-11-25's canonical server URI,
+ * without the slash, with the query (RFC 8707 allows it where it names
+ * the resource), the same in the authorization and the token request. */
+static void legacy_resource(void) {
+  mode("legacy");
+  char server_url[200], want[300];
+  snprintf(server_url, sizeof server_url, "%s/?tenant=a", url);
+  snprintf(want, sizeof want, "resource=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fmcp%%3Ftenant%%3Da", port);
+  int auths = 0;
+  hl_mcp *m = client_at(server_url, &auths, NULL, NULL);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  CHECK_INT(auths, 1);
+  cJSON *az = requests("/as/authorize"), *tok = requests("/as/token");
+  const cJSON *a = cJSON_GetArrayItem(az, cJSON_GetArraySize(az) - 1);
+  const cJSON *t = cJSON_GetArrayItem(tok, cJSON_GetArraySize(tok) - 1);
+  REQUIRE(a && t);
+  const char *texts[2] = {cJSON_GetObjectItem(a, "path")->valuestring, cJSON_GetObjectItem(t, "body")->valuestring};
+  for (int i = 0; i < 2; i++) {
+    const char *r = strstr(texts[i], want);
+    CHECK(r && (r[strlen(want)] == '&' || r[strlen(want)] == '\0'));
+    if (!r) fprintf(stderr, "no %s in %s\n", want, texts[i]);
+  }
+  cJSON_Delete(az);
+  cJSON_Delete(tok);
   hl_mcp_free(m);
   mode("ok");
 }
@@ -768,6 +806,7 @@ int main(int argc, char **argv) {
   RUN(transient_refresh_failure);
   RUN(transient_refresh_failure_on_401);
   RUN(discovery_keeps_query);
+  RUN(legacy_resource);
   fx_stop(srv);
   return CHECK_EXIT();
 }

@@ -2,8 +2,8 @@
  * tests/mcp/test_oauth_url.c - the URL helpers of MCP's OAuth
  * (lib/mcp/oauth_url.c): origins that compare as RFC 3986 says (scheme
  * and host in any case, the default port written or not, IPv6 literals),
- * which hosts may use plain http, and the redirect's query read only up
- * to its fragment.
+ * which hosts may use plain http, the redirect's query read only up to
+ * its fragment, and a URL's query as discovery and the resource keep it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,10 +67,24 @@ static void query_values(void) {
   CHECK(!hl__url_param("http://cb/?code", "code"));
 }
 
+/* The query as the well-known URLs and the resource indicator keep it:
+ * with its '?', without the fragment, nothing for an empty one. */
+static void queries(void) {
+  const char *cases[][2] = {{"https://h/mcp?tenant=a#f", "?tenant=a"}, {"https://h/mcp?a=1&b=2", "?a=1&b=2"},
+                            {"https://h/mcp", ""},  {"https://h/mcp?", ""},
+                            {"https://h/mcp?#f", ""}, {"https://h/mcp#f?x=1", ""}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char *q = hl__url_query(cases[i][0]);
+    CHECK_STR(q, cases[i][1]);
+    free(q);
+  }
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(origins);
   RUN(secure);
   RUN(query_values);
+  RUN(queries);
   return CHECK_EXIT();
 }
