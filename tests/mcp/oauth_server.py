@@ -40,8 +40,9 @@ metadata's oauth-authorization-server location answers 302, the
 openid-configuration one serves it), prm_503, issuer_slash (the
 issuer has a trailing slash the PRM's entry has not), root_issuer (the
 PRM lists the origin with "/", the root metadata names the origin).
-POST /__fail_refresh: the next refresh grant gets a 503 (a transient
-failure, the refresh token stays valid).
+POST /__fail_refresh: the next refresh grant fails for a while, the
+refresh token staying valid: the body says how, "503" or "429" (that
+status) or "hang" (no answer for 4 s, then a 503); empty is "503".
 """
 import base64
 import hashlib
@@ -208,8 +209,10 @@ class H(BaseHTTPRequestHandler):
         if grant == "refresh_token":
             with LOCK:
                 fail, STATE["fail_refresh"] = STATE["fail_refresh"], False
+            if fail == "hang":
+                time.sleep(4)
             if fail:
-                return self.send(503, "try later", "text/plain")
+                return self.send(429 if fail == "429" else 503, "try later", "text/plain")
         if grant == "authorization_code":
             with LOCK:
                 q = CODES.pop(form.get("code", ""), None)
@@ -240,7 +243,7 @@ class H(BaseHTTPRequestHandler):
             STATE["mode"] = body.strip()
             return self.send(200, {})
         if path == "/__fail_refresh":
-            STATE["fail_refresh"] = True
+            STATE["fail_refresh"] = body.strip() or "503"
             return self.send(200, {})
         if path == "/__revoke":
             with LOCK:

@@ -437,29 +437,42 @@ static void transient_refresh_failure(void) {
   mode("ok");
 }
 
-/* The same met on a 401 (the access token revoked): the request fails
- * with the 503 said as such, the user is not asked to sign in again, and
- * the next request refreshes with the refresh token kept. */
+/* The same met on a 401 (the access token revoked): a 503, a 429 or no
+ * answer within the time limit ends the request with that error, said as
+ * such; the user is not asked to sign in again, and the next request
+ * refreshes with the refresh token kept. */
 static void transient_refresh_failure_on_401(void) {
-  int auths = 0;
-  hl_mcp *m = authorized(&auths, NULL, NULL);
-  REQUIRE(m);
-  char failed[200], next[200];
-  int before = refreshes(failed, sizeof failed);
-  cJSON_Delete(server("/__fail_refresh", ""));
-  cJSON_Delete(server("/__revoke", ""));
-  cJSON *res = NULL;
-  CHECK_INT(hl_mcp_call(m, NULL, "whoami", NULL, &res, NULL), HL_ERR_HTTP);
-  cJSON_Delete(res);
-  CHECK_CONTAINS(hl_mcp_errmsg(m), "HTTP 503");
-  CHECK_INT(auths, 1);
-  CHECK(call_ok(m));
-  CHECK_INT(auths, 1);
-  refreshes_at(before, failed, sizeof failed);
-  refreshes_at(before + 1, next, sizeof next);
-  CHECK(failed[0]);
-  CHECK_STR(next, failed);
-  hl_mcp_free(m);
+  struct {
+    const char *how;
+    hl_status st;
+    const char *says;
+  } cases[] = {{"503", HL_ERR_HTTP, "HTTP 503"}, {"429", HL_ERR_RATE_LIMIT, "HTTP 429"},
+               {"hang", HL_ERR_TIMEOUT, "token refresh at http://127.0.0.1:"}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    int auths = 0;
+    hl_mcp *m = client(&auths, NULL, NULL);
+    REQUIRE(m);
+    hl_mcp_set_timeout_ms(m, 2000); /* the authorization server's too: "hang" answers after 4 s */
+    CHECK_INT(hl_mcp_connect(m), HL_OK);
+    char failed[200], next[200];
+    int before = refreshes(failed, sizeof failed);
+    cJSON_Delete(server("/__fail_refresh", cases[i].how));
+    cJSON_Delete(server("/__revoke", ""));
+    cJSON *res = NULL;
+    hl_status st = hl_mcp_call(m, NULL, "whoami", NULL, &res, NULL);
+    cJSON_Delete(res);
+    if (st != cases[i].st) fprintf(stderr, "%s: %s\n", cases[i].how, hl_mcp_errmsg(m));
+    CHECK_INT(st, cases[i].st);
+    CHECK_CONTAINS(hl_mcp_errmsg(m), cases[i].says);
+    CHECK_INT(auths, 1);
+    CHECK(call_ok(m));
+    CHECK_INT(auths, 1);
+    refreshes_at(before, failed, sizeof failed);
+    refreshes_at(before + 1, next, sizeof next);
+    CHECK(failed[0]);
+    CHECK_STR(next, failed);
+    hl_mcp_free(m);
+  }
 }
 
 /* Without resource_metadata in the challenge, the PRM's well-known URL
