@@ -118,16 +118,20 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * Metadata (RFC 9728; a 2025-03-26 server without it: the authorization
  * server at the server's origin, or its default /authorize, /token and
  * /register endpoints), the authorization server's metadata (RFC 8414 or
- * OpenID discovery; its issuer checked, PKCE S256 required), a client
- * identity, then the authorization code flow with PKCE S256, `state`,
- * the resource indicator (RFC 8707) and the redirect's `iss` (RFC 9207:
- * when present, or promised by the metadata, it must name the server
- * asked). The token then goes as
- * "Authorization: Bearer" on every request to the MCP server (and to no
- * other host); it is refreshed with the refresh token when it expires or
+ * OpenID discovery; its issuer checked, PKCE S256 required; a location
+ * answering 3xx or 4xx gives way to the next, redirects are not
+ * followed, a 5xx stops the flow), a client identity, then the
+ * authorization code flow with PKCE S256, `state`, the resource
+ * indicator (RFC 8707: the PRM's `resource`; for a 2025-03-26 server its
+ * URL without fragment or trailing slash) and the redirect's `iss` (RFC
+ * 9207: when present, or promised by the metadata, it must name the
+ * server asked). The token then goes as "Authorization: Bearer" on every
+ * request to the MCP server (and to no other host); it is refreshed with the refresh token when it expires or
  * the server answers 401, before a new authorization (a refresh token
- * the server refused, HTTP 400 or 401, is dropped; one met by a 5xx or
- * no answer stays for the next try); a 403 with
+ * the server refused, HTTP 400 or 401, is dropped and the user is asked
+ * again; a refresh met by a 5xx, a 429 or no answer ends that request
+ * with HL_ERR_HTTP, HL_ERR_RATE_LIMIT or the network's error, asks no
+ * one, and the refresh token stays for the next request); a 403 with
  * error="insufficient_scope" authorizes again with the scope it asks for
  * added (one request causes two authorizations at most, then fails with
  * HL_ERR_AUTH). The standalone GET stream, refused with 401 (a revoked
