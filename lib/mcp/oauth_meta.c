@@ -146,10 +146,13 @@ static bool root_slash(const char *u) {
 
 /* The issuer a metadata document names is the one asked for: identical
  * (RFC 8414 section 3.3), but for an origin's empty path and "/", which
- * are one URL (RFC 3986 section 6.2.3): the Python SDK's servers list
- * "https://as/" in their PRM for an issuer "https://as", Auth0 names
- * itself "https://tenant.auth0.com/". "https://as/t" and "https://as/t/"
- * are two URLs, as are "https://as" and "https://as//". */
+ * are one URL (RFC 3986 section 6.2.3) and which real servers mix: the
+ * Python SDK's (pydantic writes "https://as/"), JumpCloud (PRM
+ * "https://oauth.id.jumpcloud.com", issuer with the "/"), Auth0's
+ * "https://tenant.auth0.com/". "https://as/t" and "https://as/t/" are two
+ * URLs, as are "https://as" and "https://as//": no server seen needs
+ * those, and the Python SDK and the Vercel AI SDK tolerate the root's
+ * slash only too. */
 static bool same_issuer(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
   if (la == lb + 1) return root_slash(a) && strncmp(a, b, lb) == 0;

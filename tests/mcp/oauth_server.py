@@ -39,7 +39,8 @@ the root one serves it; the challenge names none), as_moved (the
 metadata's oauth-authorization-server location answers 302, the
 openid-configuration one serves it), prm_503, issuer_slash (the
 issuer has a trailing slash the PRM's entry has not), root_issuer (the
-PRM lists the origin with "/", the root metadata names the origin).
+PRM lists the origin with "/", the root metadata names the origin),
+root_issuer_slash (the other way round).
 POST /__fail_refresh: the next refresh grant fails for a while, the
 refresh token staying valid: the body says how, "503" or "429" (that
 status) or "hang" (no answer for 4 s, then a 503); empty is "503".
@@ -117,12 +118,13 @@ class H(BaseHTTPRequestHandler):
             prm = {"resource": b + "/mcp", "authorization_servers": [b + "/as"], "scopes_supported": ["read"]}
             if mode == "prm_mismatch":
                 prm["resource"] = b + "/mcp-other"  # a prefix of the text, not of the path
-            if mode == "root_issuer":
-                prm["authorization_servers"] = [b + "/"]
+            if mode in ("root_issuer", "root_issuer_slash"):  # the Python SDK's PRM; JumpCloud's
+                prm["authorization_servers"] = [b + "/" if mode == "root_issuer" else b]
             return self.send(200, prm)
         if mode == "as_moved" and path == "/.well-known/oauth-authorization-server/as":
             return self.send(302, "", "text/plain", [("Location", b + "/elsewhere")])
-        root_as = mode in ("legacy", "root_issuer") and path == "/.well-known/oauth-authorization-server"
+        root_as = mode in ("legacy", "root_issuer", "root_issuer_slash") and \
+            path == "/.well-known/oauth-authorization-server"
         if root_as or path in ("/.well-known/oauth-authorization-server/as", "/.well-known/openid-configuration/as"):
             meta = {"issuer": b if root_as else b + "/as", "authorization_endpoint": b + "/as/authorize",
                     "token_endpoint": b + "/as/token", "registration_endpoint": b + "/as/register",
@@ -135,6 +137,8 @@ class H(BaseHTTPRequestHandler):
                 meta["issuer"] = b + "/other"
             if mode == "issuer_slash":
                 meta["issuer"] = b + "/as/"
+            if mode == "root_issuer_slash":
+                meta["issuer"] = b + "/"
             if mode == "nul_issuer":
                 meta["issuer"] = b + "/as\u0000.evil.example"
             if mode == "no_s256":

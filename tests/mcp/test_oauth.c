@@ -273,6 +273,7 @@ static void misbehaving_servers(void) {
        * "/" and empty path are one (RFC 3986 6.2.3) */
       {"issuer_slash", HL_ERR_AUTH, {"authorization server metadata at", "issuer mismatch"}},
       {"root_issuer", HL_OK, {"", ""}},
+      {"root_issuer_slash", HL_OK, {"", ""}},
       /* a 3xx means "not here": the next location answers; a 5xx stops */
       {"prm_moved", HL_OK, {"", ""}},
       {"as_moved", HL_OK, {"", ""}},
