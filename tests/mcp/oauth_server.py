@@ -43,7 +43,7 @@ PRM lists the origin with "/", the root metadata names the origin),
 root_issuer_slash (the other way round).
 POST /__fail_refresh: the next refresh grant fails for a while, the
 refresh token staying valid: the body says how, "503" or "429" (that
-status) or "hang" (no answer for 4 s, then a 503); empty is "503".
+status) or "hang" (no answer for 6 s, then a 503); empty is "503".
 """
 import base64
 import hashlib
@@ -214,7 +214,7 @@ class H(BaseHTTPRequestHandler):
             with LOCK:
                 fail, STATE["fail_refresh"] = STATE["fail_refresh"], False
             if fail == "hang":
-                time.sleep(4)
+                time.sleep(6)
             if fail:
                 return self.send(429 if fail == "429" else 503, "try later", "text/plain")
         if grant == "authorization_code":

@@ -453,7 +453,7 @@ static void transient_refresh_failure_on_401(void) {
     int auths = 0;
     hl_mcp *m = client(&auths, NULL, NULL);
     REQUIRE(m);
-    hl_mcp_set_timeout_ms(m, 2000); /* the authorization server's too: "hang" answers after 4 s */
+    hl_mcp_set_timeout_ms(m, 3000); /* the authorization server's too: "hang" answers after 6 s */
     CHECK_INT(hl_mcp_connect(m), HL_OK);
     char failed[200], next[200];
     int before = refreshes(failed, sizeof failed);
