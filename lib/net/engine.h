@@ -1,5 +1,5 @@
 /*
- * providers/engine.h - the process's one event loop for HTTP: a thread
+ * net/engine.h - the process's one event loop for HTTP: a thread
  * driving the libcurl multi handle of the process's one connection pool
  * (and DNS cache) for every request of every provider, with epoll, an
  * eventfd for wake-ups and a timer heap. Beyond ~500 transfers at once the
@@ -53,8 +53,8 @@
  *
  * Internal to the library (http.c builds requests on it).
  */
-#ifndef HL_PROVIDERS_ENGINE_H
-#define HL_PROVIDERS_ENGINE_H
+#ifndef HL_NET_ENGINE_H
+#define HL_NET_ENGINE_H
 
 #include <curl/curl.h>
 #include <stdatomic.h>
