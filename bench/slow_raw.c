@@ -238,7 +238,7 @@ int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, con
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, h2 ? h2->buffer_size : 4096L);
     /* libcurl >= 8.7.0's send buffer, held per transfer: its minimum, as
-     * hookline sets it (lib/providers/http.c). */
+     * hookline sets it (lib/net/http.c). */
     curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     if (ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
     if (tls) {
@@ -265,7 +265,7 @@ int slow_raw_curl(const char *url, int n, int multis, const slow_raw_h2 *h2, con
       } else if (old_curl) {
         /* libcurl < 7.89.0 fails a request on a reused h2c connection
          * (curl issue #10634): a fresh connection per request, as
-         * hookline does there (lib/providers/http.c). */
+         * hookline does there (lib/net/http.c). */
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
       } else {

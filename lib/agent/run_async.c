@@ -35,7 +35,7 @@
 #include "agent/session_internal.h"
 #include "core/taskpool.h"
 #include "core/util.h"
-#include "providers/engine.h"
+#include "net/engine.h"
 #include "hookline/json.h"
 #include "hookline/run.h"
 
@@ -75,7 +75,7 @@ struct hl_run {
   pthread_cond_t cond;
   bool step_ready;           /* caller-driven: a step waits for the caller */
   bool driving;              /* caller-driven: the caller drives the HTTP loop meanwhile */
-  int drive_loop;            /* which loop it drives (providers/engine.h) */
+  int drive_loop;            /* which loop it drives (net/engine.h) */
   bool done;
   hl_status status;
   hl_usage usage;
@@ -318,7 +318,7 @@ static void step_turn(hl_run *run) {
     /* From here the run holds no thread until the answer arrives. A
      * blocking run's caller will wait for it: its request is deferred
      * until then, to be driven from that thread if the loop is free
-     * (providers/engine.h, "Who drives"). */
+     * (net/engine.h, "Who drives"). */
     /* Read before the start: once started, the answer may finish and
      * free the run on another thread before start returns here. */
     bool caller_driven = run->caller_driven;

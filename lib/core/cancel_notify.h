@@ -8,7 +8,7 @@
  * then announce it once (hl__ctx_notify_cancel, lib/agent/context_cancel.c),
  * which calls the hl_context_on_cancel() registrations of the cancelled
  * runs and then hl__cancel_announce(). The listener lives here, in core,
- * because the waiter (lib/providers/) sits below the agent layer that
+ * because the waiter (lib/net/) sits below the agent layer that
  * cancels: both meet in this file, neither knows the other.
  */
 #ifndef HL_CORE_CANCEL_NOTIFY_H

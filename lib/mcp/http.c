@@ -8,9 +8,9 @@
  * DELETE. A stream that drops before its response is resumed with GET and
  * Last-Event-ID after the server's `retry:` delay.
  *
- * Requests run on the providers' event loop (providers/http.h): the
- * calling thread waits, and its run's cancellation (hl_agent_cancel) or
- * the client's close end the request at once.
+ * Requests run on the library's event loop (net/http.h), as the model
+ * providers' do: the calling thread waits, and its run's cancellation
+ * (hl_agent_cancel) or the client's close end the request at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +21,7 @@
 #include "mcp_internal.h"
 #include "oauth.h"
 #include "hookline/trace.h"
-#include "providers/http.h"
+#include "net/http.h"
 
 #define MAX_RESUMES 5
 

@@ -7,7 +7,7 @@
  * list refreshes and events off the event loop).
  *
  * Threads: a stdio server's pipes are read by the library's event loop
- * (providers/engine.h); what the loop must not run (observers, handlers,
+ * (net/engine.h); what the loop must not run (observers, handlers,
  * requests of its own) goes to the client's worker thread, or to the
  * caller whose answer it preceded. HTTP requests run on the same loop,
  * their answers are decoded on the calling thread.
@@ -23,7 +23,7 @@
 
 #include "hookline/mcp.h"
 #include "hookline/context.h"
-#include "providers/engine.h"
+#include "net/engine.h"
 
 #define HL_MCP_DEFAULT_TIMEOUT_MS 60000u
 #define HL_MCP_DEFAULT_MAX_MESSAGE (16u << 20)

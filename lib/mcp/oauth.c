@@ -24,7 +24,7 @@
 #include "mcp_internal.h"
 #include "oauth.h"
 #include "core/sha256.h"
-#include "providers/http.h"
+#include "net/http.h"
 
 /* Authorizations (or refreshes) one request may cause: its first 401, and
  * one step-up for a 403; a server that keeps refusing gets no third. */

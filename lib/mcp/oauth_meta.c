@@ -33,7 +33,7 @@
 
 #include "mcp_internal.h"
 #include "oauth.h"
-#include "providers/http.h"
+#include "net/http.h"
 
 void hl__oauth_meta_clear(hl__oauth_meta *m) {
   free(m->resource);

@@ -14,7 +14,7 @@
 
 #include "mcp_internal.h"
 #include "core/util.h"
-#include "providers/http.h"
+#include "net/http.h"
 #include "oauth.h"
 
 static const char *const supported_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};

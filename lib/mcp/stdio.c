@@ -10,7 +10,7 @@
  * (and no server keeps another's stdin open); the child leads its own
  * process group so that closing kills the whole tree (npx, sh -c
  * wrappers). Its stdout and stderr are read by the library's one event
- * loop (providers/engine.h), not by a thread per server: the loop frames
+ * loop (net/engine.h), not by a thread per server: the loop frames
  * lines, parses them and hands answers to the threads waiting for them;
  * events go through the client's queue (hl__mcp_event_later), since
  * observers must not run on the loop. A pidfd tells the loop when the

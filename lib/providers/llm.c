@@ -13,12 +13,12 @@
 #include "hookline/json.h"
 #include "hookline/observer.h"
 #include "hookline/pool.h"
-#include "providers/excerpt.h"
+#include "net/excerpt.h"
 #include "core/price_internal.h"
 #include "core/util.h"
 #include "providers/llm.h"
 #include "hookline/trace.h"
-#include "providers/retry_after.h"
+#include "net/retry_after.h"
 
 hl_status hl__buf_append(hl__buf *b, const char *s, size_t n) {
   if (b->len + n + 1 > b->cap) {

@@ -23,8 +23,8 @@
 #include "hookline/provider.h"
 #include "hookline/status.h"
 #include "core/util.h"
-#include "providers/http.h"
-#include "providers/sse.h"
+#include "net/http.h"
+#include "net/sse.h"
 
 #define HL__LLM_MAGIC 0x686c6c6du /* "hllm" */
 

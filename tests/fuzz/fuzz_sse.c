@@ -1,5 +1,5 @@
 /*
- * fuzz_sse.c - libFuzzer target for the SSE parser (lib/providers/sse.c).
+ * fuzz_sse.c - libFuzzer target for the SSE parser (lib/net/sse.c).
  *
  * Input: two bytes of chunking (see fuzz_util.h), then the stream. The
  * stream is parsed three times: in one piece, in the input's chunks, and
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "providers/sse.h"
+#include "net/sse.h"
 
 #define CAP 512
 

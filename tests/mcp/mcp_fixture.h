@@ -22,7 +22,7 @@
 
 #include "hookline.h"
 #include "check.h"
-#include "providers/http.h"
+#include "net/http.h"
 #include "spawn_script.h"
 
 static inline const char *fx_env(const char *name) {

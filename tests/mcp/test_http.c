@@ -14,7 +14,7 @@
 #include <sys/resource.h>
 
 #include "mcp_fixture.h"
-#include "providers/http.h"
+#include "net/http.h"
 
 static int port;
 static char url[128];

@@ -520,7 +520,7 @@ static void pool_options(void) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Who drives the loop (providers/engine.h)                             */
+/* Who drives the loop (net/engine.h)                                 */
 /* ------------------------------------------------------------------ */
 
 typedef struct thread_note {
@@ -760,7 +760,7 @@ static void driver_woken_by_other_thread(void) {
 }
 
 /* ------------------------------------------------------------------ */
-/* More than one loop (providers/engine.h)                              */
+/* More than one loop (net/engine.h)                                  */
 /* ------------------------------------------------------------------ */
 
 #define N_SPREAD 64

@@ -23,7 +23,7 @@
  *  - HTTP/1.1 over TLS (HL_HTTP_VERSION_1_1) keeps reusing its one
  *    connection: the reuse guard, which checks a pooled HTTP/1.1
  *    connection's socket before a request goes out on it
- *    (lib/providers/reuse_guard.h), drops none that did nothing wrong;
+ *    (lib/net/reuse_guard.h), drops none that did nothing wrong;
  *  - a server whose certificate the CA file does not vouch for (another
  *    server's CA, or none: the system's store) fails the run with
  *    HL_ERR_NETWORK and a message that names the TLS verification, the CA

@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "providers/excerpt.h"
-#include "providers/http.h"
-#include "providers/retry_after.h"
+#include "net/excerpt.h"
+#include "net/http.h"
+#include "net/retry_after.h"
 
 static void redact_replaces_every_occurrence(void) {
   char *t = strdup("key=sk-abc; again sk-abcsk-abc end");

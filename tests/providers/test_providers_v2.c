@@ -742,7 +742,7 @@ typedef struct held_call {
 } held_call;
 
 /* Two calls on one thread: a blocking caller's requests go through its
- * thread's loop (providers/engine.h) and so its connections; the first
+ * thread's loop (net/engine.h) and so its connections; the first
  * is answered and leaves the keep-alive connection the second goes out
  * on. */
 static void *ask_held(void *arg) {

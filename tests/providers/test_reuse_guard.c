@@ -1,6 +1,6 @@
 /*
  * tests/providers/test_reuse_guard.c - the reuse guard
- * (lib/providers/reuse_guard.h) on real TCP connections over loopback:
+ * (lib/net/reuse_guard.h) on real TCP connections over loopback:
  * which socket it shuts down before a request would reuse a connection,
  * and which it must leave alone. libcurl's part (calling the check before
  * a request, resending after the shutdown) is the faults suite's
@@ -32,7 +32,7 @@
 #include <curl/curl.h>
 
 #include "../check.h"
-#include "providers/reuse_guard.h"
+#include "net/reuse_guard.h"
 
 static int port_of(int fd, bool peer) {
   struct sockaddr_in sa;

@@ -22,7 +22,7 @@
 #include <curl/curl.h>
 
 #include "hookline/json.h"
-#include "providers/http.h"
+#include "net/http.h"
 #include "spawn_script.h"
 
 typedef struct test_server {

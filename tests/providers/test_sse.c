@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "providers/sse.h"
+#include "net/sse.h"
 
 typedef struct collected {
   char out[8192]; /* "event|data\n" per event */

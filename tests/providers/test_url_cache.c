@@ -1,6 +1,6 @@
 /*
  * test_url_cache.c - request URLs parsed once per HTTP client
- * (lib/providers/url_cache.h): one handle per URL, parsed as libcurl
+ * (lib/net/url_cache.h): one handle per URL, parsed as libcurl
  * parses CURLOPT_URL, bad URLs and URLs beyond the cap left to libcurl,
  * and threads racing to add one URL.
  */
@@ -12,7 +12,7 @@
 #include <curl/curl.h>
 
 #include "check.h"
-#include "providers/url_cache.h"
+#include "net/url_cache.h"
 
 /* The part of a parsed handle, compared and freed here. */
 static void check_part(CURLU *u, CURLUPart what, const char *want) {

@@ -1,5 +1,5 @@
 /*
- * providers/http.h - the one HTTP layer of hookline, over libcurl.
+ * net/http.h - the one HTTP layer of hookline, over libcurl.
  *
  * What it adds to libcurl, and why:
  *  - one event loop and one connection pool for the process (engine.h):
@@ -47,8 +47,8 @@
  * be set before the requests that should see them (each request copies
  * them when it starts).
  */
-#ifndef HL_PROVIDERS_HTTP_H
-#define HL_PROVIDERS_HTTP_H
+#ifndef HL_NET_HTTP_H
+#define HL_NET_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,13 +1,14 @@
 /*
- * providers/engine.h - the process's one event loop for HTTP: a thread
+ * net/engine.h - the process's one event loop for HTTP: a thread
  * driving the libcurl multi handle of the process's one connection pool
- * (and DNS cache) for every request of every provider, with epoll, an
- * eventfd for wake-ups and a timer heap. Beyond ~500 transfers at once the
- * pool spreads over more multi handles of the same loop (engine.c says
- * why: libcurl 7.88 scans its connection cache per transfer). No polling interval: the loop sleeps until a
- * socket is ready, a timer is due or another thread posts work. It also
- * watches other descriptors for the library (hl__watch: the pipes of MCP
- * stdio servers), so that they need no thread of their own.
+ * (and DNS cache) for every HTTP request of the library (the model
+ * providers, MCP, OAuth), with epoll, an eventfd for wake-ups and a timer
+ * heap. Beyond ~500 transfers at once the pool spreads over more multi
+ * handles of the same loop (engine.c says why: libcurl 7.88 scans its
+ * connection cache per transfer). No polling interval: the loop sleeps
+ * until a socket is ready, a timer is due or another thread posts work.
+ * It also watches other descriptors for the library (hl__watch: the pipes
+ * of MCP stdio servers), so that they need no thread of their own.
  *
  * "The loop thread" below is whichever thread drives the loop at the
  * moment: the library's loop thread, a blocking caller that drives it
@@ -53,8 +54,8 @@
  *
  * Internal to the library (http.c builds requests on it).
  */
-#ifndef HL_PROVIDERS_ENGINE_H
-#define HL_PROVIDERS_ENGINE_H
+#ifndef HL_NET_ENGINE_H
+#define HL_NET_ENGINE_H
 
 #include <curl/curl.h>
 #include <stdatomic.h>

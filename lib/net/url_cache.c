@@ -1,5 +1,5 @@
-/* providers/url_cache.c - see url_cache.h. */
-#include "url_cache.h"
+/* net/url_cache.c - see url_cache.h. */
+#include "net/url_cache.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * providers/reuse_guard.h - never reuse an HTTP/1.x connection on which
+ * net/reuse_guard.h - never reuse an HTTP/1.x connection on which
  * the server sent bytes nobody asked for.
  *
  * Why. libcurl 7.88 reads a body exactly up to its Content-Length: bytes
@@ -54,11 +54,11 @@
  * follows it in the record); excess held there beyond that read can
  * answer the next request on the connection.
  *
- * Internal to lib/providers. One guard per event loop, used only by the
+ * Internal to lib/net. One guard per event loop, used only by the
  * thread that drives that loop (not thread-safe).
  */
-#ifndef HL_PROVIDERS_REUSE_GUARD_H
-#define HL_PROVIDERS_REUSE_GUARD_H
+#ifndef HL_NET_REUSE_GUARD_H
+#define HL_NET_REUSE_GUARD_H
 
 #include <curl/curl.h>
 #include <stdbool.h>

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "providers/sse.h"
+#include "net/sse.h"
 
 #define HL_SSE_DEFAULT_MAX ((size_t)16 << 20)
 

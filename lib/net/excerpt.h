@@ -1,12 +1,13 @@
 /*
- * providers/excerpt.h - the start of a server's unexpected answer, made
+ * net/excerpt.h - the start of a server's unexpected answer, made
  * safe to put in an error message: bounded, printable, one line, with the
  * API key redacted (even a key cut in half by the bound).
  *
- * Internal to lib/providers; pure function, thread-safe.
+ * Internal to the library (net/http.c and providers/llm.c); pure function,
+ * thread-safe.
  */
-#ifndef HL_PROVIDERS_EXCERPT_H
-#define HL_PROVIDERS_EXCERPT_H
+#ifndef HL_NET_EXCERPT_H
+#define HL_NET_EXCERPT_H
 
 #include <stddef.h>
 

@@ -1,16 +1,16 @@
 /*
- * providers/retry_after.h - how long a server asks a client to wait before
+ * net/retry_after.h - how long a server asks a client to wait before
  * retrying: the values of "Retry-After" (RFC 9110: delta-seconds or an
  * HTTP-date) and of OpenAI's "retry-after-ms".
  *
  * The values are server-controlled: results are doubles saturated at
  * HL__RETRY_AFTER_SATURATE_MS, never an unchecked conversion, so that
  * "Retry-After: 1e300" or a 400-digit number is a long wish, not
- * undefined behaviour. Internal to lib/providers; pure functions,
- * thread-safe.
+ * undefined behaviour. Internal to the library (net/http.c and
+ * providers/llm.c); pure functions, thread-safe.
  */
-#ifndef HL_PROVIDERS_RETRY_AFTER_H
-#define HL_PROVIDERS_RETRY_AFTER_H
+#ifndef HL_NET_RETRY_AFTER_H
+#define HL_NET_RETRY_AFTER_H
 
 #include <stddef.h>
 #include <time.h>

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "providers/excerpt.h"
-#include "providers/http.h"
+#include "net/excerpt.h"
+#include "net/http.h"
 
 void hl__excerpt(char *out, size_t out_size, const char *bytes, size_t len, const char *secret) {
   if (!out || out_size == 0) return;

@@ -78,8 +78,8 @@
 #include "core/taskpool.h" /* a turn holds the run steps its transfers schedule */
 #include "hookline/engine.h"
 #include "hookline/pool.h"
-#include "providers/engine.h"
-#include "providers/reuse_guard.h"
+#include "net/engine.h"
+#include "net/reuse_guard.h"
 
 /* Multi handles the pool may spread over, per loop (see the top). */
 #define HL_ENGINE_PARTS 32

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "providers/reuse_guard.h"
+#include "net/reuse_guard.h"
 
 #define PORTS 65536
 

@@ -1,5 +1,5 @@
 /*
- * providers/url_cache.h - request URLs parsed once per HTTP client, handed
+ * net/url_cache.h - request URLs parsed once per HTTP client, handed
  * to libcurl as CURLOPT_CURLU.
  *
  * Why. Given only CURLOPT_URL, libcurl 7.88 parses the URL again for every
@@ -15,14 +15,14 @@
  * a few); a URL beyond them, or one that does not parse, gets NULL and
  * libcurl parses it as before (and reports a bad one itself).
  *
- * Internal to lib/providers. Thread-safe: lookups and additions from any
+ * Internal to lib/net. Thread-safe: lookups and additions from any
  * thread without a lock (entries are published by an atomic exchange and
  * never change or go away before the cache is freed). Handles it returns
  * are read-only (libcurl only duplicates them) and live until
  * hl__url_cache_free().
  */
-#ifndef HL_PROVIDERS_URL_CACHE_H
-#define HL_PROVIDERS_URL_CACHE_H
+#ifndef HL_NET_URL_CACHE_H
+#define HL_NET_URL_CACHE_H
 
 #include <curl/curl.h>
 

@@ -1,5 +1,5 @@
 /*
- * providers/sse.h - an incremental parser for server-sent events.
+ * net/sse.h - an incremental parser for server-sent events.
  *
  * Feed it the response body in whatever pieces the network delivers (a
  * line, a UTF-8 character or a CRLF pair may be split anywhere); it calls
@@ -13,8 +13,8 @@
  * Internal to the library (tests and bench may use it). Not thread-safe:
  * one parser per stream.
  */
-#ifndef HL_PROVIDERS_SSE_H
-#define HL_PROVIDERS_SSE_H
+#ifndef HL_NET_SSE_H
+#define HL_NET_SSE_H
 
 #include <stdbool.h>
 #include <stddef.h>

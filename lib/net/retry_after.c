@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "providers/retry_after.h"
+#include "net/retry_after.h"
 
 static const char *skip_ws(const char *s) {
   while (*s == ' ' || *s == '\t') s++;

@@ -26,11 +26,11 @@
 
 #include "core/cancel_notify.h"
 #include "hookline/pool.h"
-#include "providers/engine.h"
-#include "providers/excerpt.h"
-#include "providers/http.h"
-#include "providers/retry_after.h"
-#include "providers/url_cache.h"
+#include "net/engine.h"
+#include "net/excerpt.h"
+#include "net/http.h"
+#include "net/retry_after.h"
+#include "net/url_cache.h"
 
 /* Streamed bytes the caller has not consumed yet beyond which the
  * transfer is paused (a slow sink must not make the loop buffer a whole
