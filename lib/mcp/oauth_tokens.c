@@ -15,7 +15,7 @@
 #include "mcp_internal.h"
 #include "oauth.h"
 #include "core/sha256.h"
-#include "providers/http.h"
+#include "net/http.h"
 
 /* A token this close to its expiry is refreshed before it is sent. */
 #define EXPIRY_SLACK_S 30
