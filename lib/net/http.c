@@ -512,7 +512,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
   x->last_activity = now_ms();
   /* A new status line means a new response (after a 100 Continue): forget
    * what an earlier one said. */
-  if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) x->retry_after_ms = -1;
+  if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+    x->retry_after_ms = -1;
+    free(x->challenge);
+    x->challenge = NULL;
+  }
   /* The blank line ends a header block: the engine learns that this
    * connection's server settings are known (engine.c, the start-up
    * burst), and who waits for a final block is told. */

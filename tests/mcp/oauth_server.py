@@ -40,7 +40,9 @@ metadata's oauth-authorization-server location answers 302, the
 openid-configuration one serves it), prm_503, issuer_slash (the
 issuer has a trailing slash the PRM's entry has not), root_issuer (the
 PRM lists the origin with "/", the root metadata names the origin),
-root_issuer_slash (the other way round).
+root_issuer_slash (the other way round), continue_challenge (the 401
+comes after a 100 Continue whose own WWW-Authenticate names a decoy
+resource_metadata).
 POST /__fail_refresh: the next refresh grant fails for a while, the
 refresh token staying valid: the body says how, "503" or "429" (that
 status) or "hang" (no answer for 6 s, then a 503); empty is "503".
@@ -171,6 +173,11 @@ class H(BaseHTTPRequestHandler):
         hint = "" if mode in ("no_prm_hint", "legacy", "prm_moved") else ', resource_metadata="%s"' % (
             self.base() + "/.well-known/oauth-protected-resource/mcp")
         echo = ', error_description="token %s is revoked"' % token if mode == "challenge_echo" and token else ""
+        if mode == "continue_challenge":
+            # An interim response first, with a challenge of its own that
+            # is not the answer's (a client must read the final one only).
+            self.wfile.write(b'HTTP/1.1 100 Continue\r\nWWW-Authenticate: Bearer '
+                             b'resource_metadata="http://127.0.0.1:9/decoy"\r\n\r\n')
         return self.send(401, {"error": "invalid_token"}, extra=[(
             "WWW-Authenticate", 'Bearer error="invalid_token"%s%s, scope="read"' % (hint, echo))])
 

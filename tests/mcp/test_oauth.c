@@ -278,6 +278,8 @@ static void misbehaving_servers(void) {
       {"prm_moved", HL_OK, {"", ""}},
       {"as_moved", HL_OK, {"", ""}},
       {"prm_503", HL_ERR_AUTH, {"protected resource metadata at", "HTTP 503"}},
+      /* the final answer's challenge, not an interim 1xx's */
+      {"continue_challenge", HL_OK, {"", ""}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     mode(cases[i].mode);
