@@ -181,6 +181,15 @@ void hl__oauth_refusal(const cJSON *j, const char *const *secrets, size_t n_secr
     free(t);
   }
   snprintf(buf, size, "%s%s%s%s", q[0][0] ? ": error " : "", q[0], q[1][0] ? " " : "", q[1]);
+  /* Once more over the message: quoting escapes a control character as
+   * "\u000c", and a server's "\fode..." then spells "code..." (fuzz_oauth
+   * found it). Before quoting too, so that the cap cannot cut a secret
+   * into a prefix that no longer matches. */
+  if (!buf[0] || !n_secrets) return;
+  char *t = strdup(buf);
+  for (size_t i = 0; t && i < n_secrets; i++) t = hl__redact(t, secrets[i]);
+  snprintf(buf, size, "%s", t ? t : "");
+  free(t);
 }
 
 /* The expiry of a token answer: expires_in seconds from now, as a
