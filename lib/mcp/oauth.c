@@ -403,10 +403,8 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
   } else if (*rounds >= MAX_ROUNDS) {
     /* The server's words, without the token it was sent (a server may
      * quote it back; it must not reach messages and logs). */
-    char q[300] = "";
-    char *said = wa.error_description ? hl__redact(hl__strdup(wa.error_description), sent) : NULL;
-    if (said) hl__quote(q, sizeof q, said);
-    free(said);
+    char q[300];
+    hl__quote_redacted(q, sizeof q, wa.error_description, &sent, 1);
     st = hl__mcp_fail(m, HL_ERR_AUTH, "mcp server \"%s\": HTTP %ld%s%s%s even after %d authorizations; giving up",
                       m->name, status, step_up ? " insufficient_scope" : "", q[0] ? " " : "", q, *rounds);
   } else {

@@ -144,6 +144,10 @@ void hl__oauth_save_tokens(hl__oauth *o);
  * with each of the `n_secrets` strings of `secrets` (NULL or empty ones
  * skipped) that the server quoted back replaced by "[REDACTED]". */
 void hl__oauth_refusal(const cJSON *j, const char *const *secrets, size_t n_secrets, char *buf, size_t size);
+/* `text` (NULL: "") quoted into buf (capped at `size`), each of the
+ * `n_secrets` secrets (NULL entries skipped) redacted as it was given and
+ * as quoting could spell it. */
+void hl__quote_redacted(char *buf, size_t size, const char *text, const char *const *secrets, size_t n_secrets);
 /* POST the grant in `form` to `endpoint` with the client's authentication
  * added and take the tokens of the answer into *o (`asked_scope` when it
  * names none); `what` names the step in messages. *http_status (may be

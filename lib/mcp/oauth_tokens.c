@@ -166,6 +166,23 @@ static hl_status client_auth(const char *id, const char *secret, unsigned method
   return st;
 }
 
+/* `text` quoted into buf (hl__quote, capped at `size`) with the secrets
+ * redacted, before quoting and again after: quoting escapes a control
+ * character as "\u000c", so a server's "\fode..." would spell "code..."
+ * (fuzz_oauth found it); before too, so that the cap cannot cut a secret
+ * into a prefix that no longer matches. */
+void hl__quote_redacted(char *buf, size_t size, const char *text, const char *const *secrets, size_t n_secrets) {
+  buf[0] = '\0';
+  char *t = text ? strdup(text) : NULL;
+  for (size_t i = 0; t && i < n_secrets; i++) t = hl__redact(t, secrets[i]);
+  if (t) hl__quote(buf, size, t);
+  free(t);
+  t = buf[0] ? strdup(buf) : NULL;
+  for (size_t i = 0; t && i < n_secrets; i++) t = hl__redact(t, secrets[i]);
+  if (buf[0]) snprintf(buf, size, "%s", t ? t : "");
+  free(t);
+}
+
 /* What an authorization server said when it refused, for a message:
  * "invalid_grant: the code expired" (quoted, capped), with what was sent
  * to it redacted: a server that quotes the request back must not bring
@@ -175,21 +192,9 @@ void hl__oauth_refusal(const cJSON *j, const char *const *secrets, size_t n_secr
   char q[2][240] = {"", ""};
   for (int k = 0; k < 2; k++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
-    char *t = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
-    for (size_t i = 0; t && i < n_secrets; i++) t = hl__redact(t, secrets[i]);
-    if (t) hl__quote(q[k], k ? sizeof q[k] : 120, t);
-    free(t);
+    if (cJSON_IsString(v)) hl__quote_redacted(q[k], k ? sizeof q[k] : 120, v->valuestring, secrets, n_secrets);
   }
   snprintf(buf, size, "%s%s%s%s", q[0][0] ? ": error " : "", q[0], q[1][0] ? " " : "", q[1]);
-  /* Once more over the message: quoting escapes a control character as
-   * "\u000c", and a server's "\fode..." then spells "code..." (fuzz_oauth
-   * found it). Before quoting too, so that the cap cannot cut a secret
-   * into a prefix that no longer matches. */
-  if (!buf[0] || !n_secrets) return;
-  char *t = strdup(buf);
-  for (size_t i = 0; t && i < n_secrets; i++) t = hl__redact(t, secrets[i]);
-  snprintf(buf, size, "%s", t ? t : "");
-  free(t);
 }
 
 /* The expiry of a token answer: expires_in seconds from now, as a
