@@ -409,6 +409,9 @@ def test_ctrl_c_cancels_a_streamed_answer():
         m = t.mark()
         t.type_line("quick again")
         t.wait_for(r"quick answer here", m)
+        # At the prompt: keys typed while an answer is shown go to the
+        # watch for Ctrl-C, not to the line editor.
+        t.wait_for(PROMPT, m)
         t.send("C-d")
         check(t.dead_status() == 0, "Ctrl-D exits with status 0")
     # The same in one-shot mode on a terminal: -p streams, Ctrl-C ends it
