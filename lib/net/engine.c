@@ -683,8 +683,8 @@ int hl__engine_loops(void) { return atomic_load_explicit(&started, memory_order_
 
 void *hl__engine_calls(void) { return &E.calls; }
 
-/* Run a stack of tasks (newest first) in posting order. */
-static void run_list(hl__task *top) {
+/* A stack of tasks (newest first) turned into posting order. */
+static hl__task *oldest_first(hl__task *top) {
   hl__task *t = NULL;
   while (top) {
     hl__task *next = top->next_;
@@ -692,6 +692,12 @@ static void run_list(hl__task *top) {
     t = top;
     top = next;
   }
+  return t;
+}
+
+/* Run a stack of tasks (newest first) in posting order. */
+static void run_list(hl__task *top) {
+  hl__task *t = oldest_first(top);
   while (t) {
     hl__task *next = t->next_;
     /* Cleared before running: a post made while fn runs queues it again. */
@@ -739,14 +745,8 @@ bool hl__engine_post_deferrable(hl__task *task, int loop) {
 
 /* Hand this thread's deferred tasks to whoever drives. */
 static void post_deferred(void) {
-  hl__task *top = tl_deferred, *t = NULL;
+  hl__task *t = oldest_first(tl_deferred);
   tl_deferred = NULL;
-  while (top) {
-    hl__task *next = top->next_;
-    top->next_ = t;
-    t = top;
-    top = next;
-  }
   while (t) {
     hl__task *next = t->next_;
     atomic_store(&t->queued_, false);

@@ -514,8 +514,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
    * what an earlier one said. */
   if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
     x->retry_after_ms = -1;
-    free(x->challenge);
-    x->challenge = NULL;
+    if (x->challenge) { /* only MCP's OAuth keeps one */
+      free(x->challenge);
+      x->challenge = NULL;
+    }
   }
   /* The blank line ends a header block: the engine learns that this
    * connection's server settings are known (engine.c, the start-up
