@@ -9,8 +9,8 @@
 # the committed package-lock.json, into $HOOKLINE_CACHE/mcp-conformance/<version>.
 
 PKG="@modelcontextprotocol/conformance"
-VERSION="0.1.16"
-INTEGRITY="sha512-GI7qiN0r39/MH2srVUR3AXaEN0YLCro20lIBbnvc1frBhszenxvUifBuTzxeVQVagILfBzCIcnungUOma8OrgA=="
+VERSION="0.2.0-alpha.12"
+INTEGRITY="sha512-eXtZFgmtZiU5SsvXty+RGXGnyIqEVm3GLU/HZmg1wMjtKOocPZZgD9HQKd30oJhio5UB0wFJmsc6r8u48Q+EYA=="
 NODE_VERSION="22.23.3"
 NODE_INTEGRITY="sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng=="
 
