@@ -2,8 +2,44 @@
  * hookline/mcp.h - a Model Context Protocol client: an MCP server's tools
  * as ordinary hookline tools (hl_tool), over stdio or Streamable HTTP.
  *
- * Protocol revision 2025-11-25; a server that answers 2025-06-18 or
- * 2025-03-26 is accepted (any other answer fails the connection).
+ * Dual-era, as the 2026-07-28 revision defines it (basic/versioning.mdx
+ * "Backward Compatibility"): the client prefers 2026-07-28, the
+ * stateless revision ("modern"), and speaks 2025-11-25, 2025-06-18 and
+ * 2025-03-26 ("legacy", the initialize handshake) with a server that
+ * does not. hl_mcp_connect() finds out which: it sends server/discover
+ * first; a DiscoverResult naming 2026-07-28, or a modern error
+ * (UnsupportedProtocolVersionError -32022 naming it: the probe goes
+ * again), makes the server modern; any other error (over HTTP a 4xx
+ * whose body is no modern JSON-RPC error; over stdio also no answer
+ * within 5 s) makes it legacy, and the initialize handshake follows.
+ * The era and the version are the server's for the client's lifetime
+ * (hl_mcp_protocol_version()).
+ *
+ * With a modern server every request is self-describing: its _meta has
+ * io.modelcontextprotocol/protocolVersion, /clientCapabilities (roots,
+ * sampling, elicitation only where a handler or roots were set) and
+ * /clientInfo (and /logLevel once hl_mcp_set_log_level() set one); over
+ * HTTP every POST has MCP-Protocol-Version, Mcp-Method and, for
+ * tools/call and prompts/get, Mcp-Name with the name (resources/read:
+ * the URI; "=?base64?...?=" when it is not plain printable ASCII). No
+ * initialize, session, GET stream, ping or logging/setLevel. A result
+ * with resultType "input_required" (tools/call, prompts/get,
+ * resources/read) is answered by the handlers of hl_mcp_set_handler()
+ * and hl_mcp_set_roots(), the same ones a legacy server's requests get,
+ * but on the calling thread; the request then goes again with a new id,
+ * the answers as inputResponses and the server's requestState unchanged,
+ * up to 10 rounds (then HL_ERR_LIMIT). An input request no handler
+ * answers fails the call (HL_ERR_PROVIDER naming the method): the server
+ * must not ask for what the client did not declare. The time limit and
+ * the run's cancellation cover all rounds, the handlers' time included.
+ * A request refused with -32022 while the server lists 2026-07-28 goes
+ * again once. An HTTP answer whose stream breaks before the response is
+ * not resumable in this revision: the request goes again as a new one
+ * (twice at most); legacy streams are resumed with Last-Event-ID.
+ * JSON-RPC errors of the revision are named in messages: -32020 header
+ * mismatch, -32021 a client capability the server requires, -32022
+ * unsupported protocol version, and -32602 to resources/read, a resource
+ * not found.
  *
  *   hl_mcp *m = hl_mcp_new_stdio("everything", argv);   // or hl_mcp_new_http()
  *   if (hl_mcp_connect(m) != HL_OK) puts(hl_mcp_errmsg(m));
@@ -11,7 +47,7 @@
  *   ...
  *   hl_mcp_free(m);                       // closes: kills and reaps the child
  *
- * What the client does on its own: answers the server's `ping`; answers
+ * What the client does on its own (legacy servers): answers the server's `ping`; answers
  * server requests (roots/list, elicitation/create, sampling/createMessage)
  * with the handler the application registered, else with JSON-RPC error
  * -32601; refreshes its tool list on notifications/tools/list_changed;
@@ -73,8 +109,9 @@ extern "C" {
 typedef struct hl_mcp hl_mcp;
 typedef struct hl_agent hl_agent;
 
-/** The revision the client asks for ("2025-11-25"). */
-#define HL_MCP_PROTOCOL_VERSION "2025-11-25"
+/** The revision the client prefers ("2026-07-28"; a legacy server gets
+ *  the initialize handshake with "2025-11-25", see hl_mcp_connect()). */
+#define HL_MCP_PROTOCOL_VERSION "2026-07-28"
 
 /** New client for a server started as a child process: `argv` is the
  *  command and its arguments (NULL-terminated, argv[0] looked up in PATH),
@@ -304,10 +341,19 @@ HL_API const char *hl_mcp_name(const hl_mcp *mcp);
 /** Message of the client's last failure (not thread-specific: prefer the
  *  status and hl_last_error() of each call when several threads call). */
 HL_API const char *hl_mcp_errmsg(const hl_mcp *mcp);
-/** The protocol version agreed on, "" before connecting (borrowed). */
+/** The protocol version agreed on: "2026-07-28" for a modern server
+ *  (see the top of this file), a legacy one's initialize answer
+ *  ("2025-11-25", "2025-06-18", "2025-03-26"); "" before connecting.
+ *  Borrowed, valid while the client lives; fixed once hl_mcp_connect()
+ *  returned, so any thread may read it then. */
 HL_API const char *hl_mcp_protocol_version(const hl_mcp *mcp);
+/** Whether the server speaks the stateless 2026-07-28 revision (false
+ *  before connecting and for a legacy server). Any thread after connect. */
+HL_API bool hl_mcp_is_modern(const hl_mcp *mcp);
 /** The server's initialize result (serverInfo, capabilities,
- *  instructions), borrowed; NULL before connecting. */
+ *  instructions), or a modern server's server/discover result
+ *  (supportedVersions, capabilities, serverInfo, instructions), borrowed;
+ *  NULL before connecting. */
 HL_API const cJSON *hl_mcp_server_info(const hl_mcp *mcp);
 
 /**
@@ -348,14 +394,19 @@ HL_API const char *hl_mcp_tool_server(const hl_tool *tool);
  */
 HL_API hl_status hl_mcp_call(hl_mcp *mcp, hl_context *ctx, const char *name, const cJSON *args,
                              cJSON **result, cJSON **raw);
-/** Send `ping` and wait for the answer. */
+/** Send `ping` and wait for the answer. A modern server has no ping:
+ *  server/discover, which it must answer, goes instead. */
 HL_API hl_status hl_mcp_ping(hl_mcp *mcp);
 /** Send any request and wait: *result is the caller's copy of the result.
  *  A JSON-RPC error is HL_ERR_EXECUTION_FAILED with "error CODE: message". */
 HL_API hl_status hl_mcp_request(hl_mcp *mcp, hl_context *ctx, const char *method,
                                 const cJSON *params, cJSON **result);
 /** Ask the server to send log messages at `level` and above ("debug",
- *  "info", ... "emergency"); they arrive as "mcp.log" events. */
+ *  "info", ... "emergency"); they arrive as "mcp.log" events. A legacy
+ *  server gets logging/setLevel; with a modern one the level goes in
+ *  the _meta of every later request (io.modelcontextprotocol/logLevel:
+ *  a modern server logs only for requests that carry it), HL_OK at once
+ *  (HL_ERR_INVALID for an unknown level). Any thread. */
 HL_API hl_status hl_mcp_set_log_level(hl_mcp *mcp, const char *level);
 
 #ifdef __cplusplus

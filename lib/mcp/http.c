@@ -21,6 +21,7 @@
 #include "mcp_internal.h"
 #include "oauth.h"
 #include "hookline/trace.h"
+#include "core/sha256.h"
 #include "net/http.h"
 
 #define MAX_RESUMES 5
@@ -247,6 +248,25 @@ hl_status hl__mcp_http_start(hl_mcp *m) {
   return m->ca_file ? hl__http_set_ca_file(m->http, m->ca_file, "mcp") : HL_OK;
 }
 
+/* "Mcp-Name: VALUE" (malloc'd; NULL: out of memory): the value as is
+ * when it is a plain header value (printable ASCII, no blank at either
+ * end; a tab is encoded too, as the conformance suite expects), else
+ * "=?base64?...?=" of its UTF-8 (streamable-http.mdx "Value Encoding"),
+ * as is a plain value that looks like that form. */
+static char *name_header(const char *v) {
+  size_t n = strlen(v);
+  bool plain = n > 0 && v[0] != ' ' && v[n - 1] != ' ';
+  for (size_t i = 0; plain && i < n; i++) plain = (unsigned char)v[i] >= 0x20 && (unsigned char)v[i] <= 0x7e;
+  if (plain && n >= 11 && strncmp(v, "=?base64?", 9) == 0 && strcmp(v + n - 2, "?=") == 0) plain = false;
+  if (plain) return hl__concat("Mcp-Name:", " ", v);
+  char *b = malloc(HL_BASE64_SIZE(n));
+  if (!b) return NULL;
+  hl__base64(v, n, false, b);
+  char *line = hl__concat("Mcp-Name: =?base64?", b, "?=");
+  free(b);
+  return line;
+}
+
 /* "Authorization: Bearer TOKEN" (malloc'd), NULL without a token. */
 static char *bearer_line(const char *token) {
   return token ? hl__concat("Authorization: Bearer", " ", token) : NULL;
@@ -255,13 +275,24 @@ static char *bearer_line(const char *token) {
 /* Send one HTTP request with the session's headers, and the OAuth access
  * token `token` (NULL: none), which goes to this URL only. */
 static hl_status send_http(hl_mcp *m, const char *method, const char *body, const char *last_event_id,
-                           stream *s, hl_context *ctx, bool capture, const char *token, hl__http_response *resp) {
-  const char *hdrs[41];
-  char session[400], version[64], last[300];
+                           stream *s, hl_context *ctx, bool capture, const char *token, const hl__mcp_rpc *rpc,
+                           hl__http_response *resp) {
+  const char *hdrs[43];
+  char session[400], version[64], last[300], mcp_method[160];
   size_t n = 0;
   char *auth = bearer_line(token);
-  if (token && !auth) return hl__oom();
+  char *name = rpc && rpc->name ? name_header(rpc->name) : NULL;
+  if ((token && !auth) || (rpc && rpc->name && !name)) {
+    free(auth);
+    return hl__oom();
+  }
   if (auth) hdrs[n++] = auth;
+  /* The standard headers of 2026-07-28 (SEP-2243), on every POST: an
+   * older server ignores them. */
+  if (rpc && rpc->method && snprintf(mcp_method, sizeof mcp_method, "Mcp-Method: %s", rpc->method) <
+                                (int)sizeof mcp_method)
+    hdrs[n++] = mcp_method;
+  if (name) hdrs[n++] = name;
   hdrs[n++] = body ? "Content-Type: application/json" : "Content-Type:";
   hdrs[n++] = body ? "Accept: application/json, text/event-stream" : "Accept: text/event-stream";
   pthread_mutex_lock(&m->lock);
@@ -311,6 +342,7 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
   };
   hl_status st = hl__http_request_send(m->http, &req, resp);
   free(auth);
+  free(name);
   return st;
 }
 
@@ -380,16 +412,40 @@ typedef struct auth_answer {
   char *challenge;
 } auth_answer;
 
-static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx, bool *expired,
-                           const char *token, auth_answer *auth) {
+/* A modern server answers a request it refuses (unsupported version,
+ * missing capability, header mismatch) with 400 and a JSON-RPC error:
+ * that error is the request's response (its id may be null), for the
+ * era detection and the caller to read. False: no such body. */
+static bool error_body_answers(hl_mcp *m, const hl__http_response *r, hl__mcp_pending *p, hl_context *ctx) {
+  if (!p || m->era == HL__MCP_ERA_LEGACY || !r->body || r->status < 400 || r->status >= 500) return false;
+  cJSON *msg = cJSON_ParseWithLength(r->body, r->body_len);
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(msg, "error");
+  if (!cJSON_IsObject(err) || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(err, "code")) ||
+      cJSON_GetObjectItemCaseSensitive(msg, "result")) {
+    cJSON_Delete(msg);
+    return false;
+  }
+  cJSON *id = cJSON_CreateNumber((double)p->id);
+  if (!id || (cJSON_GetObjectItemCaseSensitive(msg, "id") ? !cJSON_ReplaceItemInObject(msg, "id", id)
+                                                          : !cJSON_AddItemToObject(msg, "id", id))) {
+    cJSON_Delete(id);
+    cJSON_Delete(msg);
+    return false;
+  }
+  hl__mcp_dispatch(m, msg, p, ctx);
+  return pending_done(m, p);
+}
+
+static hl_status send_once(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, hl__mcp_pending *p,
+                           hl_context *ctx, bool *expired, const char *token, auth_answer *auth) {
   stream s = {.m = m, .p = p, .ctx = ctx, .retry_ms = -1};
   hl__http_response r = {0};
   /* A request sent without a session is an initialize: keep the id the
    * server assigns. */
   pthread_mutex_lock(&m->lock);
-  bool initialize = p && !m->session_id;
+  bool initialize = p && !m->session_id && m->era == HL__MCP_ERA_LEGACY;
   pthread_mutex_unlock(&m->lock);
-  hl_status st = send_http(m, NULL, text, NULL, &s, ctx, initialize, token, &r);
+  hl_status st = send_http(m, NULL, text, NULL, &s, ctx, initialize, token, rpc, &r);
   if (st == HL_ERR_CANCELLED && p && pending_done(m, p)) { /* ended by on_data: answered */
     st = HL_OK;
     if (!r.status) r.status = 200;
@@ -407,8 +463,12 @@ static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_c
       r.captured = NULL;
       pthread_mutex_unlock(&m->lock);
     }
-    /* A stream that ended before the response: resume it where it broke. */
-    for (int tries = 0; p && !pending_done(m, p) && s.event_id[0] && tries < MAX_RESUMES; tries++) {
+    /* A stream that ended before the response: resume it where it broke
+     * (legacy servers; a modern one's streams are not resumable, the
+     * request goes again instead: hl__mcp_roundtrip()). */
+    for (int tries = 0; p && m->era == HL__MCP_ERA_LEGACY && !pending_done(m, p) && s.event_id[0] &&
+                        tries < MAX_RESUMES;
+         tries++) {
       if (s.retry_ms > 0) {
         long ms = s.retry_ms < 30000 ? s.retry_ms : 30000;
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
@@ -417,7 +477,7 @@ static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_c
       char last[256];
       snprintf(last, sizeof last, "%s", s.event_id);
       hl__http_response_clear(&r);
-      st = send_http(m, NULL, NULL, last, &s, ctx, false, token, &r);
+      st = send_http(m, NULL, NULL, last, &s, ctx, false, token, NULL, &r);
       if (st == HL_ERR_CANCELLED && pending_done(m, p)) {
         st = HL_OK;
         break;
@@ -431,6 +491,8 @@ static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_c
     }
   } else if (st == HL_OK && r.status == 202 && p) {
     st = hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": answered a request with 202 Accepted", m->name);
+  } else if (st == HL_OK && error_body_answers(m, &r, p, ctx)) {
+    /* the error is the response */
   } else if (st == HL_OK) {
     pthread_mutex_lock(&m->lock);
     *expired = r.status == 404 && m->session_id && !initialize;
@@ -449,7 +511,8 @@ static hl_status send_once(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_c
   return st;
 }
 
-hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx) {
+hl_status hl__mcp_http_send(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, hl__mcp_pending *p,
+                            hl_context *ctx) {
   char *session = NULL;
   pthread_mutex_lock(&m->lock);
   if (m->session_id) session = strdup(m->session_id);
@@ -465,7 +528,7 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
   for (int rounds = 0;;) {
     char *token = m->oauth ? hl__oauth_token(m, ctx) : NULL;
     auth_answer auth = {0};
-    st = send_once(m, text, p, ctx, &expired, token, &auth);
+    st = send_once(m, text, rpc, p, ctx, &expired, token, &auth);
     bool again = false;
     if (auth.status && m->oauth && p) {
       char msg[700];
@@ -489,7 +552,7 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_
     if (hl__mcp_reinitialize(m, session) == HL_OK) {
       expired = false;
       char *token = m->oauth ? hl__oauth_token(m, ctx) : NULL;
-      st = send_once(m, text, p, ctx, &expired, token, NULL);
+      st = send_once(m, text, rpc, p, ctx, &expired, token, NULL);
       free(token);
     } else {
       st = hl_fail(keep, "%s (and a new session could not be started: %s)", msg, hl_last_error());

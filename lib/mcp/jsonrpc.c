@@ -136,9 +136,20 @@ bool hl__jsonrpc_int_id(const cJSON *id, int64_t *out) {
   return true;
 }
 
+/* What the error codes MCP 2026-07-28 reserves mean (basic/index.mdx). */
+static const char *mcp_meaning(int code) {
+  switch (code) {
+  case -32020: return " (header mismatch: the server read the HTTP headers differently from the body)";
+  case -32021: return " (the server requires a client capability this client did not declare)";
+  case -32022: return " (unsupported protocol version)";
+  default: return "";
+  }
+}
+
 void hl__jsonrpc_error_text(const cJSON *error, char *buf, size_t size) {
   const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
   const cJSON *msg = cJSON_GetObjectItemCaseSensitive(error, "message");
-  snprintf(buf, size, "error %d: %s", cJSON_IsNumber(code) ? code->valueint : 0,
-           cJSON_IsString(msg) ? msg->valuestring : "(no message)");
+  int c = cJSON_IsNumber(code) ? code->valueint : 0;
+  snprintf(buf, size, "error %d: %s%s", c, cJSON_IsString(msg) ? msg->valuestring : "(no message)",
+           mcp_meaning(c));
 }

@@ -1,7 +1,9 @@
 /*
  * lib/mcp/mcp_internal.h - the MCP client's private state, shared by the
  * files of lib/mcp: jsonrpc.c (message framing and ids), session.c
- * (requests, dispatch, initialize), stdio.c and http.c (the transports;
+ * (requests, dispatch, initialize), era.c (the 2026-07-28 revision: era
+ * detection, per-request _meta, input_required rounds), stdio.c and
+ * http.c (the transports;
  * http.c's OAuth in oauth.h),
  * tools.c (tools/list and hl_tool mapping), worker.c (server requests,
  * list refreshes and events off the event loop).
@@ -33,6 +35,13 @@
 
 typedef enum { HL__MCP_STDIO, HL__MCP_HTTP } hl__mcp_kind;
 
+/* Which generation of the protocol the server speaks (2026-07-28
+ * basic/versioning.mdx): unknown while connect probes, legacy (the
+ * initialize handshake, sessions: 2025-11-25 and before) or modern
+ * (stateless: every request carries _meta). A property of the server,
+ * established once by hl_mcp_connect(). */
+typedef enum { HL__MCP_ERA_UNKNOWN, HL__MCP_ERA_LEGACY, HL__MCP_ERA_MODERN } hl__mcp_era;
+
 /* One request waiting for its answer. Lives on the requesting thread's
  * stack; linked into mcp->pending under mcp->lock while it waits. */
 typedef struct hl__mcp_pending {
@@ -52,6 +61,14 @@ typedef struct hl__mcp_pending {
   uint64_t events_before;    /* queued events that came before its answer */
   struct hl__mcp_pending *next;
 } hl__mcp_pending;
+
+/* What the standard HTTP headers of a message say (2026-07-28
+ * streamable-http.mdx): its method, and for tools/call and prompts/get
+ * params.name, for resources/read params.uri (NULL: none). */
+typedef struct hl__mcp_rpc {
+  const char *method;
+  const char *name;
+} hl__mcp_rpc;
 
 typedef struct hl__mcp_handler {
   char *method;
@@ -111,6 +128,8 @@ struct hl_mcp {
   char dead_msg[600];
   char errmsg[1024];
   char version[32];
+  hl__mcp_era era;           /* set by connect, then fixed */
+  char log_level[16];        /* modern: requests' _meta logLevel ("": none) */
   cJSON *init_result;
   int64_t next_id;
   int active;                /* requests in roundtrip(); hl_mcp_free waits for 0 */
@@ -191,6 +210,13 @@ void hl__mcp_emit_later(hl_mcp *m, uint64_t upto);
  * (hl__engine_now_ms() clock; 0: no limit). False once the deadline passed. */
 bool hl__mcp_wait(hl_mcp *m, int64_t deadline_ms);
 
+/* The client's capabilities as declared (initialize, and every modern
+ * request's _meta): roots, sampling, elicitation only where the
+ * application registered a handler (roots: or set roots). New object. */
+cJSON *hl__mcp_client_capabilities(const hl_mcp *m);
+/* {"name":"hookline","version":...}, new object. */
+cJSON *hl__mcp_client_info(void);
+
 /* HTTP: the session `expired` got 404: initialize a new one (unless
  * another thread already did). */
 hl_status hl__mcp_reinitialize(hl_mcp *m, const char *expired);
@@ -202,7 +228,8 @@ char *hl__jsonrpc_result(const cJSON *id, const cJSON *result);
 char *hl__jsonrpc_error(const cJSON *id, int code, const char *message);
 /* The request id of a response as an integer; false if it is not one. */
 bool hl__jsonrpc_int_id(const cJSON *id, int64_t *out);
-/* "error CODE: message" of a JSON-RPC error object into buf. */
+/* "error CODE: message" of a JSON-RPC error object into buf, with what
+ * the MCP 2026-07-28 codes (-32020 to -32022) mean. */
 void hl__jsonrpc_error_text(const cJSON *error, char *buf, size_t size);
 
 /* ---- stdio.c ---- */
@@ -227,9 +254,11 @@ typedef struct hl__mcp_cancel {
 /* hl__http_cancel_fn over a hl__mcp_cancel (any thread). */
 bool hl__mcp_cancelled(void *cancel);
 hl_status hl__mcp_http_start(hl_mcp *m);
-/* POST one message. For a request (`p` not NULL) the answer's JSON or SSE
+/* POST one message (`rpc`, may be NULL: its Mcp-Method and Mcp-Name
+ * headers). For a request (`p` not NULL) the answer's JSON or SSE
  * stream is read and dispatched until it ends. */
-hl_status hl__mcp_http_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx);
+hl_status hl__mcp_http_send(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, hl__mcp_pending *p,
+                            hl_context *ctx);
 void hl__mcp_http_close(hl_mcp *m);
 /* Open the standalone GET stream (after the handshake). */
 void hl__mcp_http_listen(hl_mcp *m);
@@ -241,7 +270,32 @@ void hl__mcp_http_listen(hl_mcp *m);
 hl_status hl__mcp_http_decode(hl_mcp *m, hl__mcp_pending *p, const char *d, size_t n,
                               size_t (*next)(void *user), void *user);
 
+/* ---- era.c ---- */
+/* The modern revision hookline speaks. */
+#define HL__MCP_MODERN_VERSION "2026-07-28"
+/* Find out which era the server speaks (server/discover, with a retry
+ * on UnsupportedProtocolVersionError): HL_OK with m->era MODERN (and
+ * m->version, m->init_result set) or LEGACY (the caller runs the
+ * initialize handshake), else the failure (recorded). */
+hl_status hl__mcp_discover(hl_mcp *m);
+/* A modern request's params (taken; NULL: a new object) with the
+ * revision's _meta keys added; NULL when out of memory. */
+cJSON *hl__mcp_with_meta(hl_mcp *m, cJSON *params);
+/* What the server asked of a modern request, given its whole response
+ * `resp` (borrowed): 0 nothing (a result or an error for the caller);
+ * 1 retry as is (UnsupportedProtocolVersionError naming our version);
+ * 2 input_required: `params` (borrowed) got inputResponses and
+ * requestState for the retry, the handlers having run; -1 a failure
+ * (hl_last_error(), the call fails with it). */
+int hl__mcp_modern_next(hl_mcp *m, const char *method, const cJSON *resp, cJSON *params);
+
 /* ---- worker.c ---- */
+/* Run the application's handler for the server request `method` (params
+ * borrowed, may be NULL): HL_OK with *result (the caller's); HL_ERR_NOT_FOUND
+ * when the client answers no such request; else the handler's failure
+ * (message in hl_last_error()). Legacy server requests and modern
+ * inputRequests both go through here. */
+hl_status hl__mcp_handle_request(hl_mcp *m, const char *method, const cJSON *params, cJSON **result);
 hl_status hl__mcp_worker_start(hl_mcp *m);
 /* Queue a server request (taken) or, with NULL, a tool list refresh. */
 void hl__mcp_worker_post(hl_mcp *m, cJSON *msg);

@@ -17,6 +17,7 @@
 #include "net/http.h"
 #include "oauth.h"
 
+/* The legacy revisions the initialize handshake accepts. */
 static const char *const supported_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
 
 void hl__mcp_ref(hl_mcp *m) { atomic_fetch_add(&m->refs, 1); }
@@ -687,15 +688,17 @@ void hl__mcp_receive(hl_mcp *m, const char *text, size_t len, hl__mcp_pending *c
 /* requests                                                            */
 /* ------------------------------------------------------------------ */
 
-static hl_status transport_send(hl_mcp *m, const char *text, hl__mcp_pending *p, hl_context *ctx) {
-  return m->kind == HL__MCP_STDIO ? hl__mcp_stdio_send(m, text) : hl__mcp_http_send(m, text, p, ctx);
+static hl_status transport_send(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, hl__mcp_pending *p,
+                                hl_context *ctx) {
+  return m->kind == HL__MCP_STDIO ? hl__mcp_stdio_send(m, text) : hl__mcp_http_send(m, text, rpc, p, ctx);
 }
 
 hl_status hl__mcp_notify(hl_mcp *m, const char *method, cJSON *params) {
   char *text = hl__jsonrpc_notification(method, params);
   cJSON_Delete(params);
   if (!text) return hl__oom();
-  hl_status st = transport_send(m, text, NULL, NULL);
+  hl__mcp_rpc rpc = {method, NULL};
+  hl_status st = transport_send(m, text, &rpc, NULL, NULL);
   free(text);
   return st;
 }
@@ -723,6 +726,15 @@ static void send_cancelled(hl_mcp *m, int64_t id, const char *reason) {
 static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, const char *method,
                                   bool cancelled, bool timed_out, bool closed, cJSON **response);
 
+/* What goes in the Mcp-Name header of `method` (NULL: none). */
+static const char *rpc_name(const char *method, const cJSON *params) {
+  const char *key = strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0 ? "name"
+                    : strcmp(method, "resources/read") == 0                                  ? "uri"
+                                                                                             : NULL;
+  const cJSON *v = key ? cJSON_GetObjectItemCaseSensitive(params, key) : NULL;
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 /* A waiting stdio call whose run may be cancelled. */
 typedef struct waiter {
   hl_mcp *m;
@@ -739,9 +751,13 @@ static void on_run_cancel(void *user) {
   hl__mcp_stdio_wake(w->m); /* if it is the one reading stdout */
 }
 
-hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
-                            const char *tool, cJSON **response) {
+/* One request and its response. `params` is borrowed (a tools/call's
+ * _meta gets its progressToken); `limit_ms` 0: the client's time limit.
+ * *lost: the HTTP answer's stream ended without the response. */
+static hl_status roundtrip_once(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params, const char *tool,
+                                unsigned limit_ms, bool *lost, cJSON **response) {
   *response = NULL;
+  *lost = false;
   pthread_mutex_lock(&m->lock);
   if (m->closed || m->dead) {
     /* The same words whether the server died before or during the call:
@@ -750,13 +766,13 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
     snprintf(why, sizeof why, "%s", m->closed ? ": the client was closed" : m->dead_msg);
     bool closed = m->closed;
     pthread_mutex_unlock(&m->lock);
-    cJSON_Delete(params);
     return hl_fail(closed ? HL_ERR_STATE : HL_ERR_NETWORK, "mcp server \"%s\"%s%s", m->name,
                    closed ? "" : " ", why);
   }
   int64_t now = hl__engine_now_ms();
   hl__mcp_pending p = {.id = m->next_id++, .tool = tool, .started_ms = now,
-                       .limit_ms = atomic_load(&m->timeout_ms), .resets = atomic_load(&m->progress_resets)};
+                       .limit_ms = limit_ms ? limit_ms : atomic_load(&m->timeout_ms),
+                       .resets = atomic_load(&m->progress_resets)};
   if (p.resets) p.total_ms = atomic_load(&m->max_total_ms);
   if (p.limit_ms) p.deadline_ms = now + p.limit_ms;
   if (p.total_ms && (!p.limit_ms || p.total_ms < p.limit_ms)) p.deadline_ms = now + p.total_ms;
@@ -777,11 +793,12 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
   if (strcmp(method, "tools/call") == 0 && params) {
     cJSON *meta = cJSON_GetObjectItemCaseSensitive(params, "_meta");
     if (!meta) meta = cJSON_AddObjectToObject(params, "_meta");
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "progressToken"); /* a retry's is new */
     if (meta) cJSON_AddNumberToObject(meta, "progressToken", (double)p.id);
   }
   char *text = st ? NULL : hl__jsonrpc_request(p.id, method, params);
-  cJSON_Delete(params);
-  if (st == HL_OK) st = text ? transport_send(m, text, &p, ctx) : hl__oom();
+  hl__mcp_rpc rpc = {method, rpc_name(method, params)};
+  if (st == HL_OK) st = text ? transport_send(m, text, &rpc, &p, ctx) : hl__oom();
   free(text);
 
   bool timed_out = false, cancelled = false;
@@ -790,6 +807,7 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
     /* The answer's stream ended without the response. */
     p.done = true;
     p.fail = HL_ERR_PROVIDER;
+    *lost = true;
     snprintf(p.failmsg, sizeof p.failmsg,
              "mcp server \"%s\": %s: the server ended its answer without a response", m->name, method);
   }
@@ -875,6 +893,96 @@ static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, 
   return HL_OK;
 }
 
+/* Rounds of one modern request that asked for input (mrtr.mdx sets no
+ * bound; a server that asks forever must not hold a call forever). */
+#define MAX_INPUT_ROUNDS 10
+/* A modern request whose answer's stream broke goes again as a new
+ * request (streams are not resumable): this many times at most. */
+#define MAX_REISSUES 2
+/* How long a stdio server may stay silent on the server/discover probe
+ * before it is taken for a legacy one (stdio.mdx: "a reasonable timeout"). */
+#define PROBE_LIMIT_MS 5000u
+
+/* A modern request to its end: UnsupportedProtocolVersionError naming our
+ * version retried once, input_required rounds answered by the handlers
+ * and retried with a new id, a broken stream re-issued. The time limit
+ * and the run's cancellation cover the whole exchange (between rounds
+ * too; a round waits only for what is left of the limit over stdio). */
+static hl_status modern_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
+                                  const char *tool, cJSON **response) {
+  int64_t start = hl__engine_now_ms();
+  unsigned limit = atomic_load(&m->timeout_ms);
+  int rounds = 0, version_retries = 0, reissues = 0;
+  hl_status st;
+  for (;;) {
+    unsigned left = 0;
+    if (limit) {
+      int64_t spent = hl__engine_now_ms() - start;
+      if (spent >= (int64_t)limit) {
+        st = hl_fail(HL_ERR_TIMEOUT, "mcp server \"%s\": %s did not complete within %u ms (%d rounds of input)",
+                     m->name, method, limit, rounds);
+        break;
+      }
+      left = limit - (unsigned)spent;
+    }
+    bool lost;
+    st = roundtrip_once(m, ctx, method, params, tool, m->kind == HL__MCP_STDIO ? left : 0, &lost, response);
+    if (st != HL_OK) {
+      if ((lost || st == HL_ERR_NETWORK) && m->kind == HL__MCP_HTTP && reissues < MAX_REISSUES &&
+          !(ctx && hl_context_cancelled(ctx))) {
+        reissues++;
+        continue;
+      }
+      break;
+    }
+    int next = hl__mcp_modern_next(m, method, *response, params);
+    if (next == 0) break;
+    cJSON_Delete(*response);
+    *response = NULL;
+    if (next < 0) {
+      st = hl_last_status();
+      break;
+    }
+    if (next == 1 && version_retries++ > 0) {
+      st = hl_fail(HL_ERR_UNSUPPORTED, "mcp server \"%s\": %s: refused protocol version %s again while "
+                   "saying it supports it", m->name, method, m->version);
+      break;
+    }
+    if (next == 2 && ++rounds >= MAX_INPUT_ROUNDS) {
+      st = hl_fail(HL_ERR_LIMIT, "mcp server \"%s\": %s still asked for input after %d rounds (the limit)",
+                   m->name, method, rounds);
+      break;
+    }
+    if (ctx && hl_context_cancelled(ctx)) {
+      st = hl_fail(HL_ERR_CANCELLED, "mcp server \"%s\": %s cancelled", m->name, method);
+      break;
+    }
+  }
+  return st;
+}
+
+hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
+                            const char *tool, cJSON **response) {
+  *response = NULL;
+  hl_status st;
+  bool lost;
+  if (m->era == HL__MCP_ERA_LEGACY) {
+    st = roundtrip_once(m, ctx, method, params, tool, 0, &lost, response);
+    cJSON_Delete(params);
+    return st;
+  }
+  if (!(params = hl__mcp_with_meta(m, params))) return hl__oom();
+  if (m->era == HL__MCP_ERA_MODERN) {
+    st = modern_roundtrip(m, ctx, method, params, tool, response);
+  } else { /* connect's probe */
+    unsigned limit = atomic_load(&m->timeout_ms);
+    if (m->kind == HL__MCP_STDIO && (!limit || limit > PROBE_LIMIT_MS)) limit = PROBE_LIMIT_MS;
+    st = roundtrip_once(m, ctx, method, params, tool, limit, &lost, response);
+  }
+  cJSON_Delete(params);
+  return st;
+}
+
 hl_status hl_mcp_request(hl_mcp *m, hl_context *ctx, const char *method, const cJSON *params,
                          cJSON **result) {
   if (result) *result = NULL;
@@ -889,8 +997,13 @@ hl_status hl_mcp_request(hl_mcp *m, hl_context *ctx, const char *method, const c
   if (err) {
     char text[600];
     hl__jsonrpc_error_text(err, text, sizeof text);
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+    /* 2026-07-28 answers an unknown resource with -32602 (was -32002). */
+    bool unknown = strcmp(method, "resources/read") == 0 && cJSON_IsNumber(code) &&
+                   (code->valueint == -32602 || code->valueint == -32002);
     cJSON_Delete(resp);
-    return hl_fail(HL_ERR_EXECUTION_FAILED, "mcp server \"%s\": %s: %s", m->name, method, text);
+    return hl_fail(HL_ERR_EXECUTION_FAILED, "mcp server \"%s\": %s: %s%s", m->name, method, text,
+                   unknown ? " (the resource was not found)" : "");
   }
   if (result) *result = cJSON_DetachItemFromObjectCaseSensitive(resp, "result");
   cJSON_Delete(resp);
@@ -898,9 +1011,27 @@ hl_status hl_mcp_request(hl_mcp *m, hl_context *ctx, const char *method, const c
   return HL_OK;
 }
 
-hl_status hl_mcp_ping(hl_mcp *m) { return hl_mcp_request(m, NULL, "ping", NULL, NULL); }
+/* 2026-07-28 has no ping: server/discover, which every modern server
+ * must answer, asks as little of it. */
+hl_status hl_mcp_ping(hl_mcp *m) {
+  bool modern = m && m->era == HL__MCP_ERA_MODERN;
+  return hl_mcp_request(m, NULL, modern ? "server/discover" : "ping", NULL, NULL);
+}
 
 hl_status hl_mcp_set_log_level(hl_mcp *m, const char *level) {
+  if (m && m->connected && m->era == HL__MCP_ERA_MODERN) {
+    /* No logging/setLevel: the level goes in every later request's _meta. */
+    static const char *const levels[] = {"debug", "info", "notice", "warning", "error", "critical", "alert",
+                                         "emergency"};
+    const char *want = level ? level : "info";
+    bool known = false;
+    for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) known = known || strcmp(want, levels[i]) == 0;
+    if (!known) return hl_fail(HL_ERR_INVALID, "hl_mcp_set_log_level: unknown level \"%.40s\"", want);
+    pthread_mutex_lock(&m->lock);
+    snprintf(m->log_level, sizeof m->log_level, "%s", want);
+    pthread_mutex_unlock(&m->lock);
+    return HL_OK;
+  }
   cJSON *p = cJSON_CreateObject();
   if (!p || !cJSON_AddStringToObject(p, "level", level ? level : "info")) {
     cJSON_Delete(p);
@@ -915,22 +1046,44 @@ hl_status hl_mcp_set_log_level(hl_mcp *m, const char *level) {
 /* initialize                                                          */
 /* ------------------------------------------------------------------ */
 
-static cJSON *initialize_params(hl_mcp *m) {
-  cJSON *p = cJSON_CreateObject();
-  cJSON *caps = cJSON_AddObjectToObject(p, "capabilities");
+cJSON *hl__mcp_client_capabilities(const hl_mcp *m) {
+  cJSON *caps = cJSON_CreateObject();
+  if (!caps) return NULL;
   if (m->roots || has_handler(m, "roots/list")) {
     cJSON *r = cJSON_AddObjectToObject(caps, "roots");
-    cJSON_AddBoolToObject(r, "listChanged", false);
+    /* The legacy flag; 2026-07-28 has no roots list_changed at all. */
+    if (m->era == HL__MCP_ERA_LEGACY) cJSON_AddBoolToObject(r, "listChanged", false);
   }
   if (has_handler(m, "sampling/createMessage")) cJSON_AddObjectToObject(caps, "sampling");
   if (has_handler(m, "elicitation/create")) {
     cJSON *e = cJSON_AddObjectToObject(caps, "elicitation");
     cJSON_AddObjectToObject(e, "form");
   }
-  cJSON_AddStringToObject(p, "protocolVersion", HL_MCP_PROTOCOL_VERSION);
-  cJSON *info = cJSON_AddObjectToObject(p, "clientInfo");
-  cJSON_AddStringToObject(info, "name", "hookline");
-  cJSON_AddStringToObject(info, "version", "0.1.0");
+  return caps;
+}
+
+cJSON *hl__mcp_client_info(void) {
+  cJSON *info = cJSON_CreateObject();
+  if (info && (!cJSON_AddStringToObject(info, "name", "hookline") ||
+               !cJSON_AddStringToObject(info, "version", "0.1.0"))) {
+    cJSON_Delete(info);
+    return NULL;
+  }
+  return info;
+}
+
+static cJSON *initialize_params(hl_mcp *m) {
+  cJSON *p = cJSON_CreateObject();
+  cJSON *caps = hl__mcp_client_capabilities(m);
+  if (!p || !caps || !cJSON_AddItemToObject(p, "capabilities", caps)) {
+    cJSON_Delete(caps);
+    cJSON_Delete(p);
+    return NULL;
+  }
+  /* The newest legacy revision: initialize is how the legacy era begins. */
+  cJSON_AddStringToObject(p, "protocolVersion", "2025-11-25");
+  cJSON *info = hl__mcp_client_info();
+  if (info) cJSON_AddItemToObject(p, "clientInfo", info);
   return p;
 }
 
@@ -977,6 +1130,18 @@ static hl_status handshake(hl_mcp *m) {
   return HL_OK;
 }
 
+/* A modern server: no initialize, no session, no GET stream; its tools
+ * are listed as a legacy server's are. */
+static hl_status modern_ready(hl_mcp *m) {
+  m->connected = true;
+  const cJSON *caps = cJSON_GetObjectItemCaseSensitive(m->init_result, "capabilities");
+  if (cJSON_GetObjectItemCaseSensitive(caps, "tools")) {
+    hl_status st = hl__mcp_list_tools(m);
+    if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
+  }
+  return HL_OK;
+}
+
 hl_status hl__mcp_reinitialize(hl_mcp *m, const char *expired) {
   pthread_mutex_lock(&m->reinit_lock);
   pthread_mutex_lock(&m->lock);
@@ -1007,7 +1172,10 @@ hl_status hl_mcp_connect(hl_mcp *m) {
   if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
   st = m->kind == HL__MCP_STDIO ? hl__mcp_stdio_start(m) : hl__mcp_http_start(m);
   if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
-  return handshake(m);
+  /* Which era the server speaks: modern servers need no handshake. */
+  st = hl__mcp_discover(m);
+  if (st) return st;
+  return m->era == HL__MCP_ERA_MODERN ? modern_ready(m) : handshake(m);
 }
 
 void hl_mcp_free(hl_mcp *m) {
@@ -1049,5 +1217,6 @@ const char *hl_mcp_name(const hl_mcp *m) {
   return m->name;
 }
 const char *hl_mcp_errmsg(const hl_mcp *m) { return m ? m->errmsg : ""; }
-const char *hl_mcp_protocol_version(const hl_mcp *m) { return m ? m->version : ""; }
+const char *hl_mcp_protocol_version(const hl_mcp *m) { return m && m->connected ? m->version : ""; }
+bool hl_mcp_is_modern(const hl_mcp *m) { return m && m->connected && m->era == HL__MCP_ERA_MODERN; }
 const cJSON *hl_mcp_server_info(const hl_mcp *m) { return m ? m->init_result : NULL; }

@@ -7,10 +7,12 @@
  * whose answer the reader has to deliver), and emitting the events the
  * reader queued (observers never run on the event loop).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mcp_internal.h"
+#include "core/util.h"
 
 /* An accepted elicitation gets the requested schema's defaults for the
  * fields the handler left out (SEP-1034: the server can rely on them). */
@@ -31,11 +33,8 @@ static void apply_defaults(const cJSON *params, cJSON *result) {
   }
 }
 
-static void answer(hl_mcp *m, cJSON *msg) {
-  const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-  const char *method = cJSON_GetObjectItemCaseSensitive(msg, "method")->valuestring;
-  const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
-  char *text = NULL;
+hl_status hl__mcp_handle_request(hl_mcp *m, const char *method, const cJSON *params, cJSON **result) {
+  *result = NULL;
   hl_mcp_request_fn fn = NULL;
   void *user = NULL;
   for (size_t i = 0; i < m->n_handlers; i++)
@@ -44,30 +43,47 @@ static void answer(hl_mcp *m, cJSON *msg) {
       user = m->handlers[i].user;
     }
   if (fn) {
-    cJSON *result = NULL;
     hl_clear_error();
-    hl_status st = fn(m, method, params, &result, user);
-    if (st == HL_OK && cJSON_IsObject(result)) {
-      if (strcmp(method, "elicitation/create") == 0) apply_defaults(params, result);
-      text = hl__jsonrpc_result(id, result);
-    } else {
-      const char *why = st == HL_OK ? "the handler returned no result object" : hl_last_error();
-      text = hl__jsonrpc_error(id, -32603, why[0] ? why : hl_strerror(st));
+    hl_status st = fn(m, method, params, result, user);
+    if (st == HL_OK && cJSON_IsObject(*result)) {
+      if (strcmp(method, "elicitation/create") == 0) apply_defaults(params, *result);
+      return HL_OK;
     }
-    cJSON_Delete(result);
-  } else if (strcmp(method, "ping") == 0) {
-    text = hl__jsonrpc_result(id, NULL);
-  } else if (strcmp(method, "roots/list") == 0 && m->roots) {
-    cJSON *r = cJSON_CreateObject();
-    if (r) cJSON_AddItemToObject(r, "roots", cJSON_Duplicate(m->roots, 1));
-    text = hl__jsonrpc_result(id, r);
-    cJSON_Delete(r);
-  } else {
-    text = hl__jsonrpc_error(id, -32601, "Method not found");
+    cJSON_Delete(*result);
+    *result = NULL;
+    char why[600];
+    if (st == HL_OK) snprintf(why, sizeof why, "the handler returned no result object");
+    else snprintf(why, sizeof why, "%s", hl_last_error()[0] ? hl_last_error() : hl_strerror(st));
+    /* HL_ERR_NOT_FOUND is kept for "no handler" (-32601). */
+    if (st == HL_OK || st == HL_ERR_NOT_FOUND) st = HL_ERR_EXECUTION_FAILED;
+    return hl_fail(st, "%s", why);
   }
+  if (strcmp(method, "roots/list") == 0 && m->roots) {
+    cJSON *r = cJSON_CreateObject();
+    if (!r || !cJSON_AddItemToObject(r, "roots", cJSON_Duplicate(m->roots, 1))) {
+      cJSON_Delete(r);
+      return hl__oom();
+    }
+    *result = r;
+    return HL_OK;
+  }
+  return hl_fail(HL_ERR_NOT_FOUND, "no handler for %s", method);
+}
+
+static void answer(hl_mcp *m, cJSON *msg) {
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+  const char *method = cJSON_GetObjectItemCaseSensitive(msg, "method")->valuestring;
+  const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+  char *text = NULL;
+  cJSON *result = NULL;
+  hl_status st = strcmp(method, "ping") == 0 ? HL_OK : hl__mcp_handle_request(m, method, params, &result);
+  if (st == HL_OK) text = hl__jsonrpc_result(id, result);
+  else if (st == HL_ERR_NOT_FOUND) text = hl__jsonrpc_error(id, -32601, "Method not found");
+  else text = hl__jsonrpc_error(id, -32603, hl_last_error());
+  cJSON_Delete(result);
   if (text) {
     if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_send(m, text);
-    else hl__mcp_http_send(m, text, NULL, NULL);
+    else hl__mcp_http_send(m, text, NULL, NULL, NULL);
   }
   free(text);
 }

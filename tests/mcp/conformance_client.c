@@ -74,6 +74,81 @@ static int call_expect(hl_mcp *m, const char *tool, const char *args_json, const
   return rc;
 }
 
+/* ---- the 2026-07-28 scenarios ------------------------------------- */
+
+/* Accept the MRTR scenario's confirmation (an input request of its tools). */
+static hl_status confirm(hl_mcp *m, const char *method, const cJSON *params, cJSON **result, void *user) {
+  (void)m, (void)method, (void)params, (void)user;
+  cJSON *r = cJSON_CreateObject();
+  cJSON_AddStringToObject(r, "action", "accept");
+  cJSON_AddBoolToObject(cJSON_AddObjectToObject(r, "content"), "confirmed", 1);
+  *result = r;
+  return HL_OK;
+}
+
+/* A sampling handler, so that the client declares the capability. */
+static hl_status sample(hl_mcp *m, const char *method, const cJSON *params, cJSON **result, void *user) {
+  (void)m, (void)method, (void)params, (void)user;
+  *result = cJSON_Parse("{\"role\":\"assistant\",\"content\":{\"type\":\"text\",\"text\":\"ok\"},"
+                        "\"model\":\"none\"}");
+  return HL_OK;
+}
+
+/* Handlers the modern scenarios need before connect: request-metadata
+ * checks the capabilities the client declares (roots, sampling and
+ * elicitation, since the handlers are there), the MRTR one asks for an
+ * elicitation. */
+static hl_status modern_setup(hl_mcp *m, const char *scenario) {
+  hl_status st = HL_OK;
+  if (strcmp(scenario, "request-metadata") == 0) {
+    cJSON *roots = cJSON_Parse("[{\"uri\":\"file:///tmp\",\"name\":\"tmp\"}]");
+    st = hl_mcp_set_roots(m, roots);
+    cJSON_Delete(roots);
+    if (st == HL_OK) st = hl_mcp_set_handler(m, "sampling/createMessage", sample, NULL);
+  }
+  if (st == HL_OK && (strcmp(scenario, "request-metadata") == 0 ||
+                      strcmp(scenario, "sep-2322-client-request-state") == 0))
+    st = hl_mcp_set_handler(m, "elicitation/create", confirm, NULL);
+  return st;
+}
+
+/* hl_mcp_request(`method`, params_json) must succeed. */
+static int request_ok(hl_mcp *m, const char *method, const char *params_json) {
+  cJSON *params = params_json ? cJSON_Parse(params_json) : NULL;
+  cJSON *result = NULL;
+  hl_status st = hl_mcp_request(m, NULL, method, params, &result);
+  cJSON_Delete(params);
+  cJSON_Delete(result);
+  return st == HL_OK ? 0 : fail(method, hl_last_error());
+}
+
+/* The scenarios of the 2026-07-28 revision (connected already); -1: not
+ * one of them. Each must also have found a modern server. */
+static int modern_scenario(hl_mcp *m, const char *scenario) {
+  bool metadata = strcmp(scenario, "request-metadata") == 0;
+  bool headers = strcmp(scenario, "http-standard-headers") == 0;
+  bool mrtr = strcmp(scenario, "sep-2322-client-request-state") == 0;
+  if (!metadata && !headers && !mrtr) return -1;
+  if (strcmp(hl_mcp_protocol_version(m), HL_MCP_PROTOCOL_VERSION) != 0)
+    return fail(scenario, "the server was not taken for a 2026-07-28 one");
+  if (metadata) return 0; /* server/discover (after a -32022) and tools/list were the point */
+  if (headers) {
+    /* Every request kind whose Mcp-Method / Mcp-Name the scenario checks. */
+    return call_expect(m, "test_headers", NULL, "Headers test completed") ||
+           call_expect(m, "my-hyphenated-tool", NULL, "Headers test completed") ||
+           request_ok(m, "resources/list", NULL) ||
+           request_ok(m, "resources/read", "{\"uri\":\"file:///path/to/file%20name.txt\"}") ||
+           request_ok(m, "prompts/list", NULL) || request_ok(m, "prompts/get", "{\"name\":\"test_prompt\"}");
+  }
+  /* MRTR: an elicitation answered and requestState echoed; no state when
+   * the server sent none; another call between carries neither; a result
+   * without resultType is complete. */
+  return call_expect(m, "test_mrtr_echo_state", NULL, "echo-state-ok") ||
+         call_expect(m, "test_mrtr_unrelated", NULL, "unrelated-ok") ||
+         call_expect(m, "test_mrtr_no_state", NULL, "no-state-ok") ||
+         call_expect(m, "test_mrtr_no_result_type", NULL, "no-result-type-test-ok");
+}
+
 int main(int argc, char **argv) {
   const char *scenario = getenv("MCP_CONFORMANCE_SCENARIO");
   if (argc != 2 || !scenario) {
@@ -85,6 +160,10 @@ int main(int argc, char **argv) {
   hl_mcp_set_timeout_ms(m, 20000);
   if (strcmp(scenario, "elicitation-sep1034-client-defaults") == 0 &&
       hl_mcp_set_handler(m, "elicitation/create", accept_empty, NULL) != HL_OK) {
+    hl_mcp_free(m);
+    return fail("handler", hl_last_error());
+  }
+  if (modern_setup(m, scenario) != HL_OK) {
     hl_mcp_free(m);
     return fail("handler", hl_last_error());
   }
@@ -103,6 +182,8 @@ int main(int argc, char **argv) {
   int rc;
   if (hl_mcp_connect(m) != HL_OK) {
     rc = fail("connect", hl_mcp_errmsg(m));
+  } else if ((rc = modern_scenario(m, scenario)) >= 0) {
+    /* done */
   } else if (strncmp(scenario, "auth/", 5) == 0) {
     rc = call_expect(m, "test-tool", NULL, "test");
   } else if (strcmp(scenario, "initialize") == 0) {
@@ -117,9 +198,12 @@ int main(int argc, char **argv) {
   } else {
     rc = fail(scenario, "unknown scenario");
   }
+  char version[32];
+  snprintf(version, sizeof version, "%s", hl_mcp_protocol_version(m));
   hl_mcp_free(m);
   cJSON_Delete(ctx);
-  /* The suite keeps stdout but not the exit status: say it. */
-  if (rc == 0) printf("conformance_client: %s ok\n", scenario);
+  /* The suite keeps stdout but not the exit status: say it, and which
+   * revision the server was found to speak. */
+  if (rc == 0) printf("conformance_client: %s ok (protocol %s)\n", scenario, version);
   return rc;
 }

@@ -12,7 +12,11 @@ The protocol scenarios (initialize, tools_call, elicitation defaults, SSE
 resumption with retry/Last-Event-ID) run one at a time, so the retry-timing
 check is not measured on a machine busy with the other scenarios, and must
 pass: every check SUCCESS (or INFO/WARNING, which the suite itself does not
-fail), and the client must have said it got the right answer.
+fail), and the client must have said it got the right answer. The
+2026-07-28 ones (PROTOCOL_2026: tools_call, per-request _meta and the
+version retry, the standard HTTP headers, MRTR's requestState) run with
+--spec-version 2026-07-28 the same way, and the client must also have
+found the server modern.
 
 The authorization scenarios run the library's OAuth (hl_mcp_set_oauth()),
 one batch per suite, each batch in parallel: "auth" (the 2025-11-25 and
@@ -39,6 +43,9 @@ import sys
 import tempfile
 
 PROTOCOL = ["initialize", "tools_call", "elicitation-sep1034-client-defaults", "sse-retry"]
+# Run again with --spec-version 2026-07-28: the client must find a modern
+# server there (it says "(protocol 2026-07-28)" on its ok line).
+PROTOCOL_2026 = ["tools_call", "request-metadata", "http-standard-headers", "sep-2322-client-request-state"]
 AUTH_SUITES = ["auth", "backcompat", "draft", "extensions"]
 EXPECTED_FAILURES = {
     "client-credentials-jwt": "private_key_jwt client authentication needs ES256 signing (no crypto "
@@ -49,11 +56,9 @@ EXPECTED_FAILURES = {
     "wif-jwt-bearer": "the workload identity JWT bearer grant is not implemented",
     "dpop": "DPoP (RFC 9449) proofs need ES256 signing (no crypto library in hookline)",
     "dpop-nonce": "DPoP (RFC 9449) proofs need ES256 signing (no crypto library in hookline)",
-    "authorization-server-migration": "2026-07-28: the stateless protocol and SEP-2352 "
+    "authorization-server-migration": "2026-07-28: SEP-837 application_type and SEP-2352 "
                                       "re-registration are not implemented yet",
-    "offline-access-scope": "2026-07-28: the stateless protocol is not implemented yet",
-    "offline-access-not-supported": "2026-07-28: the stateless protocol and SEP-837 "
-                                    "application_type are not implemented yet",
+    "offline-access-not-supported": "2026-07-28: SEP-837 application_type is not sent yet",
     "iss-supported": "2026-07-28: SEP-837 application_type is not sent yet",
     "iss-not-advertised": "2026-07-28: SEP-837 application_type is not sent yet",
     "iss-supported-missing": "2026-07-28: SEP-837 application_type is not sent yet",
@@ -109,24 +114,32 @@ def main():
                                cwd=results, capture_output=True, text=True, timeout=timeout)
             return p.returncode, p.stdout + p.stderr
 
-        for sc in PROTOCOL:
-            rc, out = run(["--scenario", sc, "--timeout", "60000"], 180)
+        def protocol(sc, args, want):
+            rc, out = run(["--scenario", sc, "--timeout", "60000"] + args, 180)
             checks, stdout, stderr = checks_of(results, sc)
             bad = [c for c in (checks or []) if c.get("status") == "FAILURE"]
             warn = [c for c in (checks or []) if c.get("status") == "WARNING"]
-            ok_line = f"conformance_client: {sc} ok" in stdout
+            ok_line = f"conformance_client: {sc} ok{want}" in stdout
             passed = [c for c in (checks or []) if c.get("status") == "SUCCESS"]
+            label = sc + (" (2026-07-28)" if args else "")
             if rc == 0 and checks and not bad and passed and ok_line and not sanitizer(stderr):
-                print(f"PASS {sc}: {len(passed)} checks" +
+                print(f"PASS {label}: {len(passed)} checks" +
                       "".join(f"\n  warning {c['id']}: {c.get('errorMessage', '')}" for c in warn))
             else:
-                failures.append(sc)
-                print(f"FAIL {sc}: suite exit {rc}, client ok line: {ok_line}")
+                failures.append(label)
+                print(f"FAIL {label}: suite exit {rc}, client ok line: {ok_line}")
                 for c in bad:
                     print(f"  {c['id']}: {c.get('errorMessage') or c.get('details')}")
                 print("  client stderr: " + stderr.strip().replace("\n", "\n  "))
                 if not checks:
                     print("  suite output:\n" + out[-3000:])
+
+        for sc in PROTOCOL:
+            protocol(sc, [], "")
+        # The same result directory per scenario name: the 2026 runs go
+        # after the others, checks_of() reads the newest.
+        for sc in PROTOCOL_2026:
+            protocol(sc, ["--spec-version", "2026-07-28"], " (protocol 2026-07-28)")
 
         # Authorization scenarios: each must pass.
         auth = []
@@ -174,7 +187,7 @@ def main():
     if failures:
         print("conformance failures: " + ", ".join(failures))
         return 1
-    print(f"all {len(PROTOCOL)} protocol scenarios and {len(auth) - len(EXPECTED_FAILURES)} authorization "
+    print(f"all {len(PROTOCOL) + len(PROTOCOL_2026)} protocol scenarios and {len(auth) - len(EXPECTED_FAILURES)} authorization "
           f"scenarios pass; {len(EXPECTED_FAILURES)} expected failures")
     return 0
 
