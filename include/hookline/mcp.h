@@ -35,7 +35,17 @@
  * A request refused with -32022 while the server lists 2026-07-28 goes
  * again once. An HTTP answer whose stream breaks before the response is
  * not resumable in this revision: the request goes again as a new one
- * (twice at most); legacy streams are resumed with Last-Event-ID.
+ * (twice at most); legacy streams are resumed with Last-Event-ID. A
+ * modern server that announces tools.listChanged gets
+ * subscriptions/listen (toolsListChanged) at connect, before the tools
+ * are listed: over HTTP a POST whose answer stream a thread of the
+ * client keeps open (the legacy GET stream's place), opened again as a
+ * new request when it ends (1 s, doubling to 30 s while it fails; the
+ * tools listed again), given up after a refusal or 8 failures in a row;
+ * over stdio one request whose notifications come on stdout. Its
+ * notifications/tools/list_changed refresh the tools as a legacy
+ * server's do; progress and log messages come on each request's own
+ * stream.
  * JSON-RPC errors of the revision are named in messages: -32020 header
  * mismatch, -32021 a client capability the server requires, -32022
  * unsupported protocol version, and -32602 to resources/read, a resource
@@ -317,12 +327,15 @@ HL_API hl_status hl_mcp_set_handler(hl_mcp *mcp, const char *method, hl_mcp_requ
 HL_API hl_status hl_mcp_set_roots(hl_mcp *mcp, const cJSON *roots);
 
 /**
- * Start the server (stdio) or open the session (HTTP), run the
- * initialize handshake, send notifications/initialized and list the
- * tools (every page). HTTP: also opens the standalone GET stream and
- * waits (up to 5 s, or the request time limit if shorter) for the server
- * to answer it, since what a server sends there before it is open is
- * lost. HL_OK, or an error with hl_mcp_errmsg(): the
+ * Start the server (stdio) or open the session (HTTP), find out the
+ * server's era with server/discover (see the top of this file); a
+ * legacy server then gets the initialize handshake and
+ * notifications/initialized; list the tools (every page). HTTP: also
+ * opens the standalone GET stream (legacy) or subscriptions/listen
+ * (modern, when the server has tools.listChanged) and waits (up to 5 s,
+ * or the request time limit if shorter) for the server to answer it,
+ * since what a server sends there before it is open is lost. HL_OK, or
+ * an error with hl_mcp_errmsg(): the
  * command cannot be started, the server refused, an unsupported protocol
  * version, a transport failure. Once only.
  */

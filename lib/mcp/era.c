@@ -275,3 +275,26 @@ int hl__mcp_modern_next(hl_mcp *m, const char *method, const cJSON *resp, cJSON 
   }
   return 2;
 }
+
+void hl__mcp_subscribe(hl_mcp *m) {
+  if (m->kind == HL__MCP_HTTP) {
+    hl__mcp_http_listen(m);
+    return;
+  }
+  pthread_mutex_lock(&m->lock);
+  int64_t id = m->next_id++;
+  pthread_mutex_unlock(&m->lock);
+  cJSON *params = cJSON_CreateObject();
+  cJSON *want = params ? cJSON_AddObjectToObject(params, "notifications") : NULL;
+  if (!want || !cJSON_AddBoolToObject(want, "toolsListChanged", 1)) {
+    cJSON_Delete(params);
+    return;
+  }
+  params = hl__mcp_with_meta(m, params);
+  char *text = params ? hl__jsonrpc_request(id, "subscriptions/listen", params) : NULL;
+  cJSON_Delete(params);
+  /* Its response, when the server ends it, is a late answer to a request
+   * nobody waits for: dropped. A failure here only costs list changes. */
+  if (text) hl__mcp_stdio_send(m, text);
+  free(text);
+}

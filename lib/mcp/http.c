@@ -272,11 +272,15 @@ static char *bearer_line(const char *token) {
   return token ? hl__concat("Authorization: Bearer", " ", token) : NULL;
 }
 
+static void listen_settled(long status, void *user);
+
 /* Send one HTTP request with the session's headers, and the OAuth access
- * token `token` (NULL: none), which goes to this URL only. */
+ * token `token` (NULL: none), which goes to this URL only. `listen`: on
+ * the subscription's client (no time limits), telling connect when its
+ * answer's headers came. */
 static hl_status send_http(hl_mcp *m, const char *method, const char *body, const char *last_event_id,
                            stream *s, hl_context *ctx, bool capture, const char *token, const hl__mcp_rpc *rpc,
-                           hl__http_response *resp) {
+                           bool listen, hl__http_response *resp) {
   const char *hdrs[43];
   char session[400], version[64], last[300], mcp_method[160];
   size_t n = 0;
@@ -337,10 +341,12 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
       .cancel_user = &cc,
       .method = method,
       .capture_header = capture ? "Mcp-Session-Id" : NULL,
+      .on_headers = listen ? listen_settled : NULL,
+      .headers_user = m,
       .capture_challenge = m->oauth != NULL,
       .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY, /* messages go to on_data, capped there */
   };
-  hl_status st = hl__http_request_send(m->http, &req, resp);
+  hl_status st = hl__http_request_send(listen ? m->listen_http : m->http, &req, resp);
   free(auth);
   free(name);
   return st;
@@ -445,7 +451,7 @@ static hl_status send_once(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, 
   pthread_mutex_lock(&m->lock);
   bool initialize = p && !m->session_id && m->era == HL__MCP_ERA_LEGACY;
   pthread_mutex_unlock(&m->lock);
-  hl_status st = send_http(m, NULL, text, NULL, &s, ctx, initialize, token, rpc, &r);
+  hl_status st = send_http(m, NULL, text, NULL, &s, ctx, initialize, token, rpc, false, &r);
   if (st == HL_ERR_CANCELLED && p && pending_done(m, p)) { /* ended by on_data: answered */
     st = HL_OK;
     if (!r.status) r.status = 200;
@@ -477,7 +483,7 @@ static hl_status send_once(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, 
       char last[256];
       snprintf(last, sizeof last, "%s", s.event_id);
       hl__http_response_clear(&r);
-      st = send_http(m, NULL, NULL, last, &s, ctx, false, token, NULL, &r);
+      st = send_http(m, NULL, NULL, last, &s, ctx, false, token, NULL, false, &r);
       if (st == HL_ERR_CANCELLED && pending_done(m, p)) {
         st = HL_OK;
         break;
@@ -664,8 +670,95 @@ static void *listener_main(void *arg) {
   return NULL;
 }
 
-/* How long connect waits for the GET stream to open (a server that sends
- * its headers only with a first event would otherwise stall it). */
+/* Failed subscriptions/listen streams in a row before the client gives
+ * up on list changes (the tools stay as last listed). */
+#define MAX_LISTEN_FAILURES 8
+
+/* 2026-07-28: subscriptions/listen (basic/patterns/subscriptions.mdx), a
+ * POST whose answer stream stays open and carries the
+ * notifications/tools/list_changed the client opted in to; progress and
+ * log messages come on each request's own stream instead. Not
+ * resumable: when the stream ends it is opened again as a new request
+ * (new id), after 1 s doubling up to 30 s while it keeps failing, and the
+ * tools are listed again (a change may have come meanwhile). Given up on
+ * a JSON-RPC error or a 4xx (the server offers none), after
+ * MAX_LISTEN_FAILURES in a row, or at close. */
+static void *subscribe_main(void *arg) {
+  hl_mcp *m = arg;
+  int failures = 0, renewals = 0;
+  long backoff_ms = 1000;
+  for (bool first = true;; first = false) {
+    hl__mcp_pending lp = {0};
+    pthread_mutex_lock(&m->lock);
+    bool stop = m->closed;
+    lp.id = m->next_id++;
+    if (!stop) { /* its response (a graceful end, or a refusal) is kept */
+      lp.next = m->pending;
+      m->pending = &lp;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (stop) break;
+    if (!first) hl__mcp_worker_post(m, NULL); /* what changed while it was closed */
+    cJSON *params = cJSON_CreateObject();
+    cJSON *want = params ? cJSON_AddObjectToObject(params, "notifications") : NULL;
+    if (want) cJSON_AddBoolToObject(want, "toolsListChanged", 1);
+    params = want ? hl__mcp_with_meta(m, params) : (cJSON_Delete(params), NULL);
+    char *text = params ? hl__jsonrpc_request(lp.id, "subscriptions/listen", params) : NULL;
+    cJSON_Delete(params);
+    stream s = {.m = m, .p = &lp, .retry_ms = -1};
+    hl__http_response r = {0};
+    char *token = m->oauth ? hl__oauth_token(m, NULL) : NULL;
+    hl__mcp_rpc rpc = {"subscriptions/listen", NULL};
+    hl_status st = text ? send_http(m, NULL, text, NULL, &s, NULL, false, token, &rpc, true, &r) : hl__oom();
+    free(text);
+    listen_settled(0, m); /* failed before any answer: nobody waits for it */
+    if (st == HL_ERR_CANCELLED && pending_done(m, &lp)) st = HL_OK; /* ended by its response */
+    if (st == HL_OK && r.status >= 200 && r.status < 300) stream_end(&s);
+    stream_free(&s);
+    pthread_mutex_lock(&m->lock);
+    for (hl__mcp_pending **pp = &m->pending; *pp; pp = &(*pp)->next)
+      if (*pp == &lp) {
+        *pp = lp.next;
+        break;
+      }
+    bool refused = lp.response && cJSON_GetObjectItemCaseSensitive(lp.response, "error");
+    bool graceful = lp.response && !refused;
+    pthread_mutex_unlock(&m->lock);
+    cJSON_Delete(lp.response);
+    cJSON_Delete(lp.notes);
+    long status = r.status;
+    hl__http_response_clear(&r);
+    bool renewed = st == HL_OK && status == 401 && m->oauth && renewals < MAX_STREAM_RENEWALS &&
+                   hl__oauth_renew(m, token) == HL_OK;
+    free(token);
+    if (renewed) {
+      renewals++;
+      continue;
+    }
+    renewals = 0;
+    if (refused || st == HL_ERR_CANCELLED || (st == HL_OK && status >= 400 && status < 500)) break;
+    /* A stream the server ended (gracefully or not) after it was open
+     * counts as no failure; one that never opened does. */
+    if (st == HL_OK && status >= 200 && status < 300 && (graceful || s.head_len)) {
+      failures = 0;
+      backoff_ms = 1000;
+    } else if (++failures >= MAX_LISTEN_FAILURES) {
+      break;
+    }
+    int64_t until = hl__engine_now_ms() + backoff_ms;
+    if (failures) backoff_ms = backoff_ms * 2 > 30000 ? 30000 : backoff_ms * 2;
+    pthread_mutex_lock(&m->lock);
+    while (!m->closed && hl__mcp_wait(m, until)) {
+    }
+    pthread_mutex_unlock(&m->lock);
+  }
+  listen_settled(0, m);
+  return NULL;
+}
+
+/* How long connect waits for the GET stream (or subscriptions/listen) to
+ * open (a server that sends its headers only with a first event would
+ * otherwise stall it). */
 #define LISTEN_WAIT_MS 5000
 
 void hl__mcp_http_listen(hl_mcp *m) {
@@ -685,7 +778,8 @@ void hl__mcp_http_listen(hl_mcp *m) {
     m->listen_http = NULL;
     return;
   }
-  if (pthread_create(&m->listener, NULL, listener_main, m) != 0) return;
+  if (pthread_create(&m->listener, NULL, m->era == HL__MCP_ERA_MODERN ? subscribe_main : listener_main, m) != 0)
+    return;
   m->listener_running = true;
   /* Wait until the server has answered the GET: a server sends what
    * belongs to no request (its requests, list_changed) only on an open GET

@@ -260,7 +260,9 @@ hl_status hl__mcp_http_start(hl_mcp *m);
 hl_status hl__mcp_http_send(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, hl__mcp_pending *p,
                             hl_context *ctx);
 void hl__mcp_http_close(hl_mcp *m);
-/* Open the standalone GET stream (after the handshake). */
+/* Open the standalone GET stream (legacy, after the handshake), or
+ * subscriptions/listen's stream (modern), on a thread of its own that
+ * keeps it open; returns once the server answered it (or 5 s). */
 void hl__mcp_http_listen(hl_mcp *m);
 /* What the transport does with the body of an answer to request `p`,
  * without a connection: `n` bytes fed in pieces of next(user) bytes (NULL:
@@ -288,6 +290,11 @@ cJSON *hl__mcp_with_meta(hl_mcp *m, cJSON *params);
  * requestState for the retry, the handlers having run; -1 a failure
  * (hl_last_error(), the call fails with it). */
 int hl__mcp_modern_next(hl_mcp *m, const char *method, const cJSON *resp, cJSON *params);
+/* A modern server that announces tools.listChanged: subscribe to
+ * notifications/tools/list_changed (subscriptions/listen; HTTP: a
+ * stream kept open by a thread, stdio: one request whose stream is the
+ * server's stdout). */
+void hl__mcp_subscribe(hl_mcp *m);
 
 /* ---- worker.c ---- */
 /* Run the application's handler for the server request `method` (params

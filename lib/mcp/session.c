@@ -1130,12 +1130,16 @@ static hl_status handshake(hl_mcp *m) {
   return HL_OK;
 }
 
-/* A modern server: no initialize, no session, no GET stream; its tools
- * are listed as a legacy server's are. */
+/* A modern server: no initialize, no session, no GET stream (list
+ * changes come through subscriptions/listen); its tools are listed as a
+ * legacy server's are. */
 static hl_status modern_ready(hl_mcp *m) {
   m->connected = true;
   const cJSON *caps = cJSON_GetObjectItemCaseSensitive(m->init_result, "capabilities");
-  if (cJSON_GetObjectItemCaseSensitive(caps, "tools")) {
+  const cJSON *tools = cJSON_GetObjectItemCaseSensitive(caps, "tools");
+  /* Subscribed before the list, so that no change falls in between. */
+  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tools, "listChanged"))) hl__mcp_subscribe(m);
+  if (tools) {
     hl_status st = hl__mcp_list_tools(m);
     if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
   }

@@ -1,0 +1,389 @@
+/*
+ * tests/mcp/test_modern.c - the client against modern_server.py, a server
+ * of the stateless 2026-07-28 revision, over stdio and Streamable HTTP:
+ * era detection both ways (a modern server never gets initialize, a
+ * legacy-only one gets it after server/discover), the retry after
+ * UnsupportedProtocolVersionError and the failure without a common
+ * version, the _meta and standard headers of every request (the server
+ * refuses a request without them), the log level in _meta, multi
+ * round-trip requests (two rounds, the requestState checked byte for byte
+ * by the server and here; a server that asks forever; an input request
+ * without a handler), subscriptions/listen driving a tool list change
+ * (and reopened after the server dropped it), and a response stream that
+ * breaks before the response (re-issued with a new id).
+ */
+#include "mcp_fixture.h"
+
+static fx_events events = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The requestStates modern_server.py sends (UTF-8 of its Python text). */
+#define STATE1 "r1:caf\xc3\xa9 \"q\" \\ \xe2\x80\xa8 \xf0\x9f\x98\x80 {\"x\":[1,2]}"
+
+typedef struct server {
+  bool http;
+  pid_t pid;
+  int port;
+  hl_mcp *m;
+} server;
+
+static hl_status name_handler(hl_mcp *m, const char *method, const cJSON *params, cJSON **result, void *user) {
+  (void)m, (void)method, (void)params, (void)user;
+  *result = cJSON_Parse("{\"action\":\"accept\",\"content\":{\"name\":\"Ada\"}}");
+  return HL_OK;
+}
+
+/* A client of modern_server.py in `mode` (MODERN_MODE), not connected
+ * yet, with an elicitation handler, roots and the event observer. */
+static hl_mcp *open_client(server *s, bool http, const char *mode) {
+  memset(s, 0, sizeof *s);
+  s->http = http;
+  if (http) {
+    setenv("MODERN_MODE", mode, 1);
+    s->pid = spawn_script_args(fx_env("HL_MCP_MODERN"), "--http", NULL, &s->port);
+    unsetenv("MODERN_MODE");
+    if (s->pid > 0 && s->port <= 0) fx_stop(s->pid);
+    if (s->pid <= 0 || s->port <= 0) return NULL;
+    char url[100];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", s->port);
+    s->m = hl_mcp_new_http("modern", url);
+  } else {
+    const char *argv[] = {"python3", fx_env("HL_MCP_MODERN"), NULL};
+    s->m = hl_mcp_new_stdio("modern", argv);
+    if (s->m) hl_mcp_set_env(s->m, "MODERN_MODE", mode);
+  }
+  if (!s->m) return NULL;
+  hl_mcp_set_timeout_ms(s->m, 20000);
+  hl_mcp_set_handler(s->m, "elicitation/create", name_handler, NULL);
+  cJSON *roots = cJSON_Parse("[{\"uri\":\"file:///srv/ada\",\"name\":\"ada\"}]");
+  hl_mcp_set_roots(s->m, roots);
+  cJSON_Delete(roots);
+  hl_observer *obs = hl_observer_new(fx_events_fn, &events);
+  hl_mcp_add_observer(s->m, obs);
+  hl_observer_unref(obs);
+  return s->m;
+}
+
+static void close_client(server *s) {
+  hl_mcp_free(s->m);
+  if (s->http) fx_stop(s->pid);
+}
+
+static hl_status call_text(hl_mcp *m, const char *tool, char **text) {
+  cJSON *res = NULL;
+  hl_status st = hl_mcp_call(m, NULL, tool, NULL, &res, NULL);
+  *text = cJSON_IsString(res) ? strdup(res->valuestring) : strdup(st ? hl_last_error() : "(not text)");
+  cJSON_Delete(res);
+  return st;
+}
+
+/* What the server recorded: an array of {method, id, meta, headers, ...}
+ * (stdio: through its __log tool, which is then the last entry). */
+static cJSON *server_log(server *s) {
+  if (s->http) return fx_server_json(s->port, "/__log", NULL);
+  char *t = NULL;
+  cJSON *log = call_text(s->m, "__log", &t) == HL_OK ? cJSON_Parse(t) : NULL;
+  free(t);
+  return log;
+}
+
+static int count_method(const cJSON *log, const char *method) {
+  int n = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, log) {
+    const cJSON *mm = cJSON_GetObjectItemCaseSensitive(e, "method");
+    if (cJSON_IsString(mm) && strcmp(mm->valuestring, method) == 0) n++;
+  }
+  return n;
+}
+
+static const char *str_at(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* The calls of tool `name` in the log, in order. */
+static int calls_of(const cJSON *log, const char *name, const cJSON **out, int max) {
+  int n = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, log) if (strcmp(str_at(e, "method"), "tools/call") == 0 && strcmp(str_at(e, "name"), name) == 0 &&
+                                 n < max) out[n++] = e;
+  return n;
+}
+
+static void modern_era(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "modern");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK_STR(hl_mcp_protocol_version(m), "2026-07-28");
+  CHECK(hl_mcp_is_modern(m));
+  const cJSON *info = cJSON_GetObjectItemCaseSensitive(hl_mcp_server_info(m), "serverInfo");
+  CHECK_STR(str_at(info, "name"), "modern");
+  hl_tools *t = hl_mcp_tools(m);
+  CHECK_INT(hl_tools_count(t), 10);
+  hl_tools_free(t);
+
+  char *text = NULL;
+  CHECK_INT(call_text(m, "echo", &text), HL_OK);
+  CHECK_STR(text, "echo: ");
+  free(text);
+  /* A name that is no plain header value: Mcp-Name in base64 (the HTTP
+   * server refuses a request whose header does not decode to the name). */
+  CHECK_INT(call_text(m, "caf\xc3\xa9", &text), HL_OK);
+  CHECK_STR(text, "caf\xc3\xa9 au lait");
+  free(text);
+  /* ping: server/discover (the revision has no ping). */
+  CHECK_INT(hl_mcp_ping(m), HL_OK);
+
+  /* The log level goes in _meta; the server logs only when asked. */
+  fx_events_clear(&events);
+  CHECK_INT(call_text(m, "log", &text), HL_OK);
+  CHECK_STR(text, "level: None");
+  free(text);
+  CHECK_INT(hl_mcp_set_log_level(m, "loud"), HL_ERR_INVALID);
+  CHECK_INT(hl_mcp_set_log_level(m, "debug"), HL_OK);
+  CHECK_INT(call_text(m, "log", &text), HL_OK);
+  CHECK_STR(text, "level: debug");
+  free(text);
+  for (int i = 0; i < 100 && !fx_events_count(&events, "log for debug"); i++) fx_sleep_ms(20);
+  CHECK_INT(fx_events_count(&events, "mcp.log"), 1);
+
+  cJSON *log = server_log(&s);
+  REQUIRE(cJSON_IsArray(log));
+  CHECK_STR(str_at(cJSON_GetArrayItem(log, 0), "method"), "server/discover");
+  CHECK_INT(count_method(log, "initialize"), 0);
+  CHECK_INT(count_method(log, "notifications/initialized"), 0);
+  CHECK_INT(count_method(log, "GET"), 0);
+  CHECK_INT(count_method(log, "ping"), 0);
+  CHECK_INT(count_method(log, "logging/setLevel"), 0);
+  CHECK_INT(count_method(log, "server/discover"), 2);
+  const cJSON *e;
+  int checked = 0;
+  cJSON_ArrayForEach(e, log) {
+    if (cJSON_GetObjectItemCaseSensitive(e, "refused")) {
+      CHECK_STR(str_at(e, "refused"), "");
+      continue;
+    }
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(e, "meta");
+    CHECK_STR(str_at(meta, "io.modelcontextprotocol/protocolVersion"), "2026-07-28");
+    const cJSON *caps = cJSON_GetObjectItemCaseSensitive(meta, "io.modelcontextprotocol/clientCapabilities");
+    /* Exactly what the application gave handlers for. */
+    CHECK(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(caps, "elicitation")));
+    CHECK(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(caps, "roots")));
+    CHECK(!cJSON_GetObjectItemCaseSensitive(caps, "sampling"));
+    CHECK_STR(str_at(cJSON_GetObjectItemCaseSensitive(meta, "io.modelcontextprotocol/clientInfo"), "name"),
+              "hookline");
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(e, "headers");
+    if (http) {
+      CHECK_STR(str_at(h, "mcp-method"), str_at(e, "method"));
+      CHECK_STR(str_at(h, "mcp-protocol-version"), "2026-07-28");
+      CHECK(!cJSON_GetObjectItemCaseSensitive(h, "mcp-session-id"));
+      if (strcmp(str_at(e, "name"), "caf\xc3\xa9") == 0) CHECK_STR(str_at(h, "mcp-name"), "=?base64?Y2Fmw6k=?=");
+      else if (strcmp(str_at(e, "method"), "tools/call") == 0) CHECK_STR(str_at(h, "mcp-name"), str_at(e, "name"));
+    }
+    checked++;
+  }
+  CHECK(checked >= 8);
+  cJSON_Delete(log);
+  close_client(&s);
+}
+
+static void legacy_era(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "legacy");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK_STR(hl_mcp_protocol_version(m), "2025-11-25");
+  CHECK(!hl_mcp_is_modern(m));
+  char *text = NULL;
+  CHECK_INT(call_text(m, "echo", &text), HL_OK);
+  CHECK_STR(text, "echo: ");
+  free(text);
+  if (http) { /* the stdio legacy server has no __log tool */
+    cJSON *log = server_log(&s);
+    CHECK_STR(str_at(cJSON_GetArrayItem(log, 0), "method"), "server/discover");
+    CHECK_STR(str_at(cJSON_GetArrayItem(log, 1), "method"), "initialize");
+    CHECK_INT(count_method(log, "server/discover"), 1);
+    CHECK_INT(count_method(log, "notifications/initialized"), 1);
+    /* After the fallback, legacy requests: no _meta version. */
+    const cJSON *calls[2];
+    REQUIRE(calls_of(log, "echo", calls, 2) == 1);
+    CHECK(!cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(calls[0], "meta"),
+                                            "io.modelcontextprotocol/protocolVersion"));
+    cJSON_Delete(log);
+  }
+  close_client(&s);
+}
+
+static void version_retry(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "reject_once");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK(hl_mcp_is_modern(m));
+  cJSON *log = server_log(&s);
+  CHECK_INT(count_method(log, "server/discover"), 2); /* refused, then again: never initialize */
+  CHECK_INT(count_method(log, "initialize"), 0);
+  cJSON_Delete(log);
+  close_client(&s);
+}
+
+static void no_common_version(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "future");
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "\"2099-01-01\"");
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "no protocol version in common");
+  if (http) {
+    cJSON *log = fx_server_json(s.port, "/__log", NULL);
+    CHECK_INT(count_method(log, "initialize"), 0); /* a modern server: no fallback */
+    cJSON_Delete(log);
+  }
+  close_client(&s);
+}
+
+static void mrtr(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "modern");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  /* Two rounds: the elicitation handler, then roots/list (hl_mcp_set_roots). */
+  char *text = NULL;
+  CHECK_INT(call_text(m, "two_rounds", &text), HL_OK);
+  CHECK_STR(text, "done: Ada at file:///srv/ada");
+  free(text);
+  /* A server that asks forever: bounded. */
+  CHECK_INT(call_text(m, "ask_forever", &text), HL_ERR_LIMIT);
+  CHECK_CONTAINS(text, "still asked for input after 10 rounds");
+  free(text);
+  /* Sampling was never declared (no handler): the call fails, named. */
+  CHECK_INT(call_text(m, "ask_sampling", &text), HL_ERR_PROVIDER);
+  CHECK_CONTAINS(text, "sampling/createMessage");
+  free(text);
+
+  cJSON *log = server_log(&s);
+  const cJSON *c[12];
+  REQUIRE(calls_of(log, "two_rounds", c, 12) == 3);
+  /* New ids; the states came back as sent, byte for byte; each retry
+   * carries only its own round's answers. */
+  const cJSON *i0 = cJSON_GetObjectItemCaseSensitive(c[0], "id"), *i1 = cJSON_GetObjectItemCaseSensitive(c[1], "id"),
+              *i2 = cJSON_GetObjectItemCaseSensitive(c[2], "id");
+  CHECK(i0->valueint != i1->valueint && i1->valueint != i2->valueint && i0->valueint != i2->valueint);
+  CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c[0], "state")));
+  CHECK_STR(str_at(c[1], "state"), STATE1);
+  CHECK_STR(str_at(c[2], "state"), "r2:AP9vcGFxdWU=:Ada");
+  const cJSON *r1 = cJSON_GetObjectItemCaseSensitive(c[1], "responses");
+  CHECK_STR(str_at(cJSON_GetObjectItemCaseSensitive(r1, "who"), "action"), "accept");
+  CHECK(!cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c[2], "responses"), "who"));
+  CHECK_INT(calls_of(log, "ask_forever", c, 12), 10);
+  CHECK_STR(str_at(c[9], "state"), "again-9");
+  /* The calls in between carried none of it. */
+  const cJSON *other[4];
+  REQUIRE(calls_of(log, "ask_sampling", other, 4) == 1);
+  CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(other[0], "state")));
+  cJSON_Delete(log);
+  close_client(&s);
+}
+
+/* Wait up to 5 s for the tool list's generation to pass `gen`. */
+static bool refreshed(hl_mcp *m, unsigned gen) {
+  for (int i = 0; i < 250; i++) {
+    if (hl_mcp_tools_generation(m) > gen) return true;
+    fx_sleep_ms(20);
+  }
+  return false;
+}
+
+static void list_changed(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "modern");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *text = NULL;
+  if (http) {
+    /* The server drops the stream: the client opens it again (a new
+     * request, a new id) and lists the tools again. */
+    unsigned gen = hl_mcp_tools_generation(m);
+    CHECK_INT(call_text(m, "drop_listen", &text), HL_OK);
+    CHECK_STR(text, "dropped 1");
+    free(text);
+    CHECK(refreshed(m, gen));
+    int listens = 0;
+    for (int i = 0; i < 100 && listens < 2; i++) {
+      cJSON *log = server_log(&s);
+      listens = count_method(log, "subscriptions/listen");
+      cJSON_Delete(log);
+      if (listens < 2) fx_sleep_ms(50);
+    }
+    CHECK_INT(listens, 2);
+  }
+  unsigned gen = hl_mcp_tools_generation(m);
+  CHECK_INT(call_text(m, "add_tool", &text), HL_OK);
+  free(text);
+  CHECK(refreshed(m, gen));
+  hl_tools *t = hl_mcp_tools(m);
+  CHECK(hl_tools_find(t, "extra") != NULL);
+  hl_tools_free(t);
+  cJSON *log = server_log(&s);
+  const cJSON *e;
+  cJSON_ArrayForEach(e, log) if (strcmp(str_at(e, "method"), "subscriptions/listen") == 0) {
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(e, "meta");
+    CHECK_STR(str_at(meta, "io.modelcontextprotocol/protocolVersion"), "2026-07-28");
+  }
+  cJSON_Delete(log);
+  close_client(&s);
+}
+
+static void dropped_stream(void) {
+  server s;
+  hl_mcp *m = open_client(&s, true, "modern");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *text = NULL;
+  CHECK_INT(call_text(m, "drop_once", &text), HL_OK);
+  CHECK_STR(text, "second try");
+  free(text);
+  cJSON *log = server_log(&s);
+  const cJSON *c[4];
+  REQUIRE(calls_of(log, "drop_once", c, 4) == 2);
+  CHECK(cJSON_GetObjectItemCaseSensitive(c[0], "id")->valueint != cJSON_GetObjectItemCaseSensitive(c[1], "id")->valueint);
+  CHECK(!cJSON_GetObjectItemCaseSensitive(c[1], "headers") ||
+        !cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c[1], "headers"), "last-event-id"));
+  cJSON_Delete(log);
+  close_client(&s);
+}
+
+static void stdio_modern(void) { modern_era(false); }
+static void http_modern(void) { modern_era(true); }
+static void stdio_legacy(void) { legacy_era(false); }
+static void http_legacy(void) { legacy_era(true); }
+static void stdio_version_retry(void) { version_retry(false); }
+static void http_version_retry(void) { version_retry(true); }
+static void stdio_no_common_version(void) { no_common_version(false); }
+static void http_no_common_version(void) { no_common_version(true); }
+static void stdio_mrtr(void) { mrtr(false); }
+static void http_mrtr(void) { mrtr(true); }
+static void stdio_list_changed(void) { list_changed(false); }
+static void http_list_changed(void) { list_changed(true); }
+
+int main(int argc, char **argv) {
+  CHECK_ARGS(argc, argv);
+  RUN(stdio_modern);
+  RUN(http_modern);
+  RUN(stdio_legacy);
+  RUN(http_legacy);
+  RUN(stdio_version_retry);
+  RUN(http_version_retry);
+  RUN(stdio_no_common_version);
+  RUN(http_no_common_version);
+  RUN(stdio_mrtr);
+  RUN(http_mrtr);
+  RUN(stdio_list_changed);
+  RUN(http_list_changed);
+  RUN(dropped_stream);
+  fx_events_clear(&events);
+  int zombies = 0;
+  CHECK_INT(fx_children(&zombies), 0);
+  return CHECK_EXIT();
+}
