@@ -585,6 +585,18 @@ static void listen_settled(long status, void *user) {
  * refusing fresh tokens is not asked forever). */
 #define MAX_STREAM_RENEWALS 3
 
+/* A long-lived stream refused with 401 (a revoked or expired token
+ * `token`): whether a new token was got for it at once, MAX_STREAM_RENEWALS
+ * times in a row at most (*renewals counts them). It never starts an
+ * authorization itself: the next request does. */
+static bool renewed_token(hl_mcp *m, hl_status st, long status, const char *token, int *renewals) {
+  if (st != HL_OK || status != 401 || !m->oauth || *renewals >= MAX_STREAM_RENEWALS ||
+      hl__oauth_renew(m, token) != HL_OK)
+    return false;
+  (*renewals)++;
+  return true;
+}
+
 /* The standalone GET stream: where an HTTP server sends what belongs to
  * no request (list_changed after initialize, log messages, its own
  * requests). Reopened when it drops (with Last-Event-ID), at once with a
@@ -643,13 +655,9 @@ static void *listener_main(void *arg) {
     }
     long status = r.status;
     hl__http_response_clear(&r);
-    bool renewed = st == HL_OK && status == 401 && m->oauth && renewals < MAX_STREAM_RENEWALS &&
-                   hl__oauth_renew(m, token) == HL_OK;
+    bool renewed = renewed_token(m, st, status, token, &renewals);
     free(token);
-    if (renewed) {
-      renewals++;
-      continue;
-    }
+    if (renewed) continue;
     /* 405: the server offers no GET stream. 404: the session expired
      * (a call renews it; try again with the new one). */
     if (st == HL_ERR_CANCELLED || (st == HL_OK && status >= 400 && status < 500 && status != 404) ||
@@ -728,13 +736,9 @@ static void *subscribe_main(void *arg) {
     cJSON_Delete(lp.notes);
     long status = r.status;
     hl__http_response_clear(&r);
-    bool renewed = st == HL_OK && status == 401 && m->oauth && renewals < MAX_STREAM_RENEWALS &&
-                   hl__oauth_renew(m, token) == HL_OK;
+    bool renewed = renewed_token(m, st, status, token, &renewals);
     free(token);
-    if (renewed) {
-      renewals++;
-      continue;
-    }
+    if (renewed) continue;
     renewals = 0;
     if (refused || st == HL_ERR_CANCELLED || (st == HL_OK && status >= 400 && status < 500)) break;
     /* A stream the server ended (gracefully or not) after it was open

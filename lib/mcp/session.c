@@ -712,6 +712,9 @@ static void unlink_pending(hl_mcp *m, hl__mcp_pending *p) {
 }
 
 static void send_cancelled(hl_mcp *m, int64_t id, const char *reason) {
+  /* 2026-07-28 over HTTP: closing the request's stream, already done, is
+   * the cancellation; no notifications/cancelled is expected. */
+  if (m->kind == HL__MCP_HTTP && m->era == HL__MCP_ERA_MODERN) return;
   cJSON *params = cJSON_CreateObject();
   if (!params) return;
   cJSON_AddNumberToObject(params, "requestId", (double)id);
@@ -975,9 +978,10 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
   if (m->era == HL__MCP_ERA_MODERN) {
     st = modern_roundtrip(m, ctx, method, params, tool, response);
   } else { /* connect's probe */
-    unsigned limit = atomic_load(&m->timeout_ms);
-    if (m->kind == HL__MCP_STDIO && (!limit || limit > PROBE_LIMIT_MS)) limit = PROBE_LIMIT_MS;
-    st = roundtrip_once(m, ctx, method, params, tool, limit, &lost, response);
+    /* Over stdio the probe's answer includes the server's start: a
+     * shorter request limit must not make a slow modern server legacy. */
+    st = roundtrip_once(m, ctx, method, params, tool, m->kind == HL__MCP_STDIO ? PROBE_LIMIT_MS : 0, &lost,
+                        response);
   }
   cJSON_Delete(params);
   return st;

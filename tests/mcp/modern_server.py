@@ -24,7 +24,7 @@ byte); ask_forever (input_required every time); ask_sampling (asks for
 sampling/createMessage); add_tool (adds tool "extra" and tells the
 subscriptions/listen streams); drop_listen (closes the listen streams
 without a response); drop_once (HTTP: the first call's stream breaks
-before its response); "café" (a name that is no plain header value).
+before its response); slow (answers after 2 s); "café" (a name that is no plain header value).
 
 Every request is recorded: {method, id, meta, headers (HTTP), state,
 responses}; GET /__log (HTTP) or the tool __log (stdio) returns the record.
@@ -51,7 +51,7 @@ STATE2 = "r2:" + base64.b64encode(b"\x00\xffopaque").decode()
 
 def tools():
     names = ["echo", "log", "two_rounds", "ask_forever", "ask_sampling", "add_tool", "drop_listen",
-             "drop_once", "caf\u00e9", "__log"] + (["extra"] if STATE["extra"] else [])
+             "drop_once", "slow", "caf\u00e9", "__log"] + (["extra"] if STATE["extra"] else [])
     return [{"name": n, "inputSchema": {"type": "object"}} for n in names]
 
 
@@ -137,6 +137,9 @@ def call_tool(mid, params, notify):
         for send in open_now:
             send(None)  # close without a response
         return text(mid, "dropped %d" % len(open_now))
+    if name == "slow":
+        time.sleep(2)
+        return text(mid, "slow done")
     if name == "caf\u00e9":
         return text(mid, "caf\u00e9 au lait")
     if name == "__log":

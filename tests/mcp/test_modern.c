@@ -9,8 +9,10 @@
  * round-trip requests (two rounds, the requestState checked byte for byte
  * by the server and here; a server that asks forever; an input request
  * without a handler), subscriptions/listen driving a tool list change
- * (and reopened after the server dropped it), and a response stream that
- * breaks before the response (re-issued with a new id).
+ * (and reopened after the server dropped it), a response stream that
+ * breaks before the response (re-issued with a new id), and a timed-out
+ * call's cancellation (stdio: notifications/cancelled; HTTP: the closed
+ * stream only).
  */
 #include "mcp_fixture.h"
 
@@ -120,7 +122,7 @@ static void modern_era(bool http) {
   const cJSON *info = cJSON_GetObjectItemCaseSensitive(hl_mcp_server_info(m), "serverInfo");
   CHECK_STR(str_at(info, "name"), "modern");
   hl_tools *t = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(t), 10);
+  CHECK_INT(hl_tools_count(t), 11);
   hl_tools_free(t);
 
   char *text = NULL;
@@ -354,6 +356,29 @@ static void dropped_stream(void) {
   close_client(&s);
 }
 
+/* A timed-out call: over stdio notifications/cancelled names it; over
+ * HTTP closing its stream is the cancellation, and nothing else is sent. */
+static void cancellation(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "modern");
+  REQUIRE(m);
+  hl_mcp_set_timeout_ms(m, 500);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *text = NULL;
+  CHECK_INT(call_text(m, "slow", &text), HL_ERR_TIMEOUT);
+  free(text);
+  fx_sleep_ms(2200); /* the server is done with it (stdio: it answers late, dropped) */
+  hl_mcp_set_timeout_ms(m, 20000);
+  cJSON *log = server_log(&s);
+  CHECK_INT(count_method(log, "notifications/cancelled"), http ? 0 : 1);
+  const cJSON *c[2];
+  CHECK_INT(calls_of(log, "slow", c, 2), 1); /* a timeout is no broken stream: not re-issued */
+  cJSON_Delete(log);
+  close_client(&s);
+}
+
+static void stdio_cancellation(void) { cancellation(false); }
+static void http_cancellation(void) { cancellation(true); }
 static void stdio_modern(void) { modern_era(false); }
 static void http_modern(void) { modern_era(true); }
 static void stdio_legacy(void) { legacy_era(false); }
@@ -382,6 +407,8 @@ int main(int argc, char **argv) {
   RUN(stdio_list_changed);
   RUN(http_list_changed);
   RUN(dropped_stream);
+  RUN(stdio_cancellation);
+  RUN(http_cancellation);
   fx_events_clear(&events);
   int zombies = 0;
   CHECK_INT(fx_children(&zombies), 0);
