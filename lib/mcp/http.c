@@ -248,16 +248,22 @@ hl_status hl__mcp_http_start(hl_mcp *m) {
   return m->ca_file ? hl__http_set_ca_file(m->http, m->ca_file, "mcp") : HL_OK;
 }
 
-/* "Mcp-Name: VALUE" (malloc'd; NULL: out of memory): the value as is
+/* "Mcp-Name: VALUE" in `buf` when it fits, else malloc'd (NULL: out of
+ * memory; the caller frees what is not `buf`): the value as is
  * when it is a plain header value (printable ASCII, no blank at either
  * end; a tab is encoded too, as the conformance suite expects), else
  * "=?base64?...?=" of its UTF-8 (streamable-http.mdx "Value Encoding"),
  * as is a plain value that looks like that form. */
-static char *name_header(const char *v) {
+static char *name_header(const char *v, char *buf, size_t size) {
   size_t n = strlen(v);
   bool plain = n > 0 && v[0] != ' ' && v[n - 1] != ' ';
   for (size_t i = 0; plain && i < n; i++) plain = (unsigned char)v[i] >= 0x20 && (unsigned char)v[i] <= 0x7e;
   if (plain && n >= 11 && strncmp(v, "=?base64?", 9) == 0 && strcmp(v + n - 2, "?=") == 0) plain = false;
+  if (plain && n + 11 <= size) {
+    memcpy(buf, "Mcp-Name: ", 10);
+    memcpy(buf + 10, v, n + 1);
+    return buf;
+  }
   if (plain) return hl__concat("Mcp-Name:", " ", v);
   char *b = malloc(HL_BASE64_SIZE(n));
   if (!b) return NULL;
@@ -282,19 +288,20 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
                            stream *s, hl_context *ctx, bool capture, const char *token, const hl__mcp_rpc *rpc,
                            bool listen, hl__http_response *resp) {
   const char *hdrs[43];
-  char session[400], version[64], last[300], mcp_method[160];
+  char session[400], version[64], last[300], mcp_method[160], name_buf[256];
   size_t n = 0;
   char *auth = bearer_line(token);
-  char *name = rpc && rpc->name ? name_header(rpc->name) : NULL;
-  if ((token && !auth) || (rpc && rpc->name && !name)) {
+  /* The standard headers of 2026-07-28 (SEP-2243), on every POST to a
+   * modern server (and the probe); a legacy one has no use for them. */
+  bool standard = rpc && m->era != HL__MCP_ERA_LEGACY;
+  char *name = standard && rpc->name ? name_header(rpc->name, name_buf, sizeof name_buf) : NULL;
+  if ((token && !auth) || (standard && rpc->name && !name)) {
     free(auth);
     return hl__oom();
   }
   if (auth) hdrs[n++] = auth;
-  /* The standard headers of 2026-07-28 (SEP-2243), on every POST: an
-   * older server ignores them. */
-  if (rpc && rpc->method && snprintf(mcp_method, sizeof mcp_method, "Mcp-Method: %s", rpc->method) <
-                                (int)sizeof mcp_method)
+  if (standard && rpc->method &&
+      snprintf(mcp_method, sizeof mcp_method, "Mcp-Method: %s", rpc->method) < (int)sizeof mcp_method)
     hdrs[n++] = mcp_method;
   if (name) hdrs[n++] = name;
   hdrs[n++] = body ? "Content-Type: application/json" : "Content-Type:";
@@ -348,7 +355,7 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
   };
   hl_status st = hl__http_request_send(listen ? m->listen_http : m->http, &req, resp);
   free(auth);
-  free(name);
+  if (name != name_buf) free(name);
   return st;
 }
 

@@ -16,6 +16,10 @@ MODERN_MODE selects the server's era and manners:
   reject_once  modern, but refuses the first request with -32022
                (UnsupportedProtocolVersionError) that lists 2026-07-28
   future       modern, speaking only 2099-01-01 (every request: -32022)
+  reject_call  modern, but refuses the first tools/call with -32022 listing
+               2026-07-28
+  moved_on     modern, but refuses every tools/call with -32022 listing
+               only 2099-01-01 (a server redeployed after connect)
 
 Tools: echo {text}; log (a notifications/message first when the request's
 _meta asks for a log level, then the level it saw); two_rounds (MRTR: an
@@ -153,9 +157,11 @@ def check_meta(msg):
     mid = msg.get("id")
     meta = (msg.get("params") or {}).get("_meta") or {}
     version = meta.get("io.modelcontextprotocol/protocolVersion")
-    if MODE == "future" or (MODE == "reject_once" and not STATE["rejected"]):
+    call = msg.get("method") == "tools/call"
+    if MODE == "future" or (MODE == "reject_once" and not STATE["rejected"]) or \
+            (MODE == "reject_call" and call and not STATE["rejected"]) or (MODE == "moved_on" and call):
         STATE["rejected"] = True
-        supported = ["2099-01-01"] if MODE == "future" else [VERSION]
+        supported = ["2099-01-01"] if MODE in ("future", "moved_on") else [VERSION]
         return error(mid, -32022, "Unsupported protocol version",
                      {"supported": supported, "requested": str(version)})
     missing = [k for k in ("protocolVersion", "clientCapabilities", "clientInfo")

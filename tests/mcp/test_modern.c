@@ -3,8 +3,8 @@
  * of the stateless 2026-07-28 revision, over stdio and Streamable HTTP:
  * era detection both ways (a modern server never gets initialize, a
  * legacy-only one gets it after server/discover), the retry after
- * UnsupportedProtocolVersionError and the failure without a common
- * version, the _meta and standard headers of every request (the server
+ * UnsupportedProtocolVersionError (at connect and for a call) and the
+ * failure without a common version, the _meta and standard headers of every request (the server
  * refuses a request without them), the log level in _meta, multi
  * round-trip requests (two rounds, the requestState checked byte for byte
  * by the server and here; a server that asks forever; an input request
@@ -230,6 +230,34 @@ static void version_retry(bool http) {
   close_client(&s);
 }
 
+/* After connect: a call refused with -32022 that lists our version goes
+ * again once (a new id); one that no longer lists it fails, named. */
+static void call_version_retry(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "reject_call");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *text = NULL;
+  CHECK_INT(call_text(m, "echo", &text), HL_OK);
+  CHECK_STR(text, "echo: ");
+  free(text);
+  cJSON *log = server_log(&s);
+  const cJSON *c[3];
+  REQUIRE(calls_of(log, "echo", c, 3) == 2);
+  CHECK(cJSON_GetObjectItemCaseSensitive(c[0], "id")->valueint != cJSON_GetObjectItemCaseSensitive(c[1], "id")->valueint);
+  cJSON_Delete(log);
+  close_client(&s);
+
+  m = open_client(&s, http, "moved_on");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK_INT(call_text(m, "echo", &text), HL_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(text, "no longer supports protocol version 2026-07-28");
+  CHECK_CONTAINS(text, "\"2099-01-01\"");
+  free(text);
+  close_client(&s);
+}
+
 static void no_common_version(bool http) {
   server s;
   hl_mcp *m = open_client(&s, http, "future");
@@ -386,6 +414,8 @@ static void http_legacy(void) { legacy_era(true); }
 static void stdio_version_retry(void) { version_retry(false); }
 static void http_version_retry(void) { version_retry(true); }
 static void stdio_no_common_version(void) { no_common_version(false); }
+static void stdio_call_version_retry(void) { call_version_retry(false); }
+static void http_call_version_retry(void) { call_version_retry(true); }
 static void http_no_common_version(void) { no_common_version(true); }
 static void stdio_mrtr(void) { mrtr(false); }
 static void http_mrtr(void) { mrtr(true); }
@@ -400,6 +430,8 @@ int main(int argc, char **argv) {
   RUN(http_legacy);
   RUN(stdio_version_retry);
   RUN(http_version_retry);
+  RUN(stdio_call_version_retry);
+  RUN(http_call_version_retry);
   RUN(stdio_no_common_version);
   RUN(http_no_common_version);
   RUN(stdio_mrtr);
