@@ -315,11 +315,14 @@ HL_API hl_status hl_mcp_add_observer(hl_mcp *mcp, hl_observer *obs);
 typedef hl_status (*hl_mcp_request_fn)(hl_mcp *mcp, const char *method, const cJSON *params,
                                        cJSON **result, void *user_data);
 /** Answer the server's `method` requests ("elicitation/create",
- *  "roots/list", "sampling/createMessage", ...) with `fn`. Registering
- *  one of these three also declares the matching client capability in
- *  `initialize`. An elicitation/create handler that accepts gets the
- *  requested schema's defaults filled in for the fields it left out.
- *  Before hl_mcp_connect(). */
+ *  "roots/list", "sampling/createMessage", ...) with `fn`: a legacy
+ *  server's requests (on the client's worker thread) and a modern
+ *  server's inputRequests of an input_required result (on the thread of
+ *  the call that got it), so one handler serves both eras. Registering
+ *  one of these three also declares the matching client capability (in
+ *  `initialize`, or in every modern request's _meta). An
+ *  elicitation/create handler that accepts gets the requested schema's
+ *  defaults filled in for the fields it left out. Before hl_mcp_connect(). */
 HL_API hl_status hl_mcp_set_handler(hl_mcp *mcp, const char *method, hl_mcp_request_fn fn,
                                     void *user_data);
 /** Convenience for roots/list: the client's roots, a JSON array of

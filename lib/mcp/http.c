@@ -428,15 +428,27 @@ typedef struct auth_answer {
 /* A modern server answers a request it refuses (unsupported version,
  * missing capability, header mismatch) with 400 and a JSON-RPC error:
  * that error is the request's response (its id may be null), for the
- * era detection and the caller to read. False: no such body. */
+ * era detection and the caller to read. During the probe any other 4xx
+ * but 401, 403 and 429 (OAuth's and a rate limit's) answers too, as an
+ * error of code 0: no modern server's, so the server is legacy
+ * (streamable-http.mdx "Backward Compatibility"). False: no such body. */
 static bool error_body_answers(hl_mcp *m, const hl__http_response *r, hl__mcp_pending *p, hl_context *ctx) {
-  if (!p || m->era == HL__MCP_ERA_LEGACY || !r->body || r->status < 400 || r->status >= 500) return false;
-  cJSON *msg = cJSON_ParseWithLength(r->body, r->body_len);
+  if (!p || m->era == HL__MCP_ERA_LEGACY || r->status < 400 || r->status >= 500) return false;
+  cJSON *msg = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
   const cJSON *err = cJSON_GetObjectItemCaseSensitive(msg, "error");
   if (!cJSON_IsObject(err) || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(err, "code")) ||
       cJSON_GetObjectItemCaseSensitive(msg, "result")) {
     cJSON_Delete(msg);
-    return false;
+    msg = NULL;
+    if (m->era != HL__MCP_ERA_UNKNOWN || r->status == 401 || r->status == 403 || r->status == 429) return false;
+    char text[80];
+    snprintf(text, sizeof text, "HTTP %ld without a JSON-RPC error", r->status);
+    msg = cJSON_CreateObject();
+    cJSON *e = msg ? cJSON_AddObjectToObject(msg, "error") : NULL;
+    if (!e || !cJSON_AddNumberToObject(e, "code", 0) || !cJSON_AddStringToObject(e, "message", text)) {
+      cJSON_Delete(msg);
+      return false;
+    }
   }
   cJSON *id = cJSON_CreateNumber((double)p->id);
   if (!id || (cJSON_GetObjectItemCaseSensitive(msg, "id") ? !cJSON_ReplaceItemInObject(msg, "id", id)
@@ -723,7 +735,7 @@ static void *subscribe_main(void *arg) {
     stream s = {.m = m, .p = &lp, .retry_ms = -1};
     hl__http_response r = {0};
     char *token = m->oauth ? hl__oauth_token(m, NULL) : NULL;
-    hl__mcp_rpc rpc = {"subscriptions/listen", NULL};
+    hl__mcp_rpc rpc = {"subscriptions/listen", NULL, NULL};
     hl_status st = text ? send_http(m, NULL, text, NULL, &s, NULL, false, token, &rpc, true, &r) : hl__oom();
     free(text);
     listen_settled(0, m); /* failed before any answer: nobody waits for it */

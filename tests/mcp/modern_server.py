@@ -13,6 +13,7 @@ MODERN_MODE selects the server's era and manners:
   legacy       a 2025-11-25 server only: server/discover is an unknown
                method (stdio: -32601; HTTP: 400 "no session", no JSON-RPC
                error a modern server would send)
+  legacy_page  the same, but over HTTP the probe gets 404 and an HTML page
   reject_once  modern, but refuses the first request with -32022
                (UnsupportedProtocolVersionError) that lists 2026-07-28
   future       modern, speaking only 2099-01-01 (every request: -32022)
@@ -184,7 +185,7 @@ def handle(msg, notify, headers=None):
                     "name": params.get("name")})
     if mid is None or method is None:
         return None
-    if MODE == "legacy":
+    if MODE.startswith("legacy"):
         if method == "initialize":
             return result(mid, {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
                                 "serverInfo": {"name": "legacy-only", "version": "1"}})
@@ -192,9 +193,12 @@ def handle(msg, notify, headers=None):
             return result(mid, {"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]})
         if method == "tools/call":
             return call_tool(mid, params, notify)
+        if headers is None:
+            return error(mid, -32601, "Method not found")
+        if MODE == "legacy_page":
+            return (404, "<html><body>Not Found</body></html>")
         return (400, {"jsonrpc": "2.0", "id": None, "error": {
-            "code": -32000, "message": "Bad Request: Server not initialized"}}) if headers is not None \
-            else error(mid, -32601, "Method not found")
+            "code": -32000, "message": "Bad Request: Server not initialized"}})
     if method == "initialize":  # a modern-only server names what it speaks
         return error(mid, -32601, "initialize is not supported: this server speaks " + VERSION)
     refusal = check_meta(msg)
@@ -284,7 +288,7 @@ class H(BaseHTTPRequestHandler):
         self.do_GET()
 
     def header_refusal(self, msg):
-        if MODE == "legacy":
+        if MODE.startswith("legacy"):
             return None
         mid, method = msg.get("id"), msg.get("method")
         why = None
@@ -323,7 +327,7 @@ class H(BaseHTTPRequestHandler):
                             "refused": refusal["error"]["message"]})
             return self.send_json(400, refusal)
         method = msg.get("method")
-        if method == "subscriptions/listen" and MODE != "legacy" and not check_meta(msg):
+        if method == "subscriptions/listen" and not MODE.startswith("legacy") and not check_meta(msg):
             return self.listen(msg, headers)
         params = msg.get("params") or {}
         if method == "tools/call" and params.get("name") == "drop_once" and not STATE["dropped"]:
@@ -346,6 +350,13 @@ class H(BaseHTTPRequestHandler):
             self.send_response(202)
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif isinstance(out, tuple) and isinstance(out[1], str):
+            page = out[1].encode()
+            self.send_response(out[0])
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
         elif isinstance(out, tuple):
             self.send_json(out[0], out[1])
         else:

@@ -190,9 +190,9 @@ static void modern_era(bool http) {
   close_client(&s);
 }
 
-static void legacy_era(bool http) {
+static void legacy_era(bool http, const char *mode) {
   server s;
-  hl_mcp *m = open_client(&s, http, "legacy");
+  hl_mcp *m = open_client(&s, http, mode);
   REQUIRE(m);
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-11-25");
@@ -409,8 +409,10 @@ static void stdio_cancellation(void) { cancellation(false); }
 static void http_cancellation(void) { cancellation(true); }
 static void stdio_modern(void) { modern_era(false); }
 static void http_modern(void) { modern_era(true); }
-static void stdio_legacy(void) { legacy_era(false); }
-static void http_legacy(void) { legacy_era(true); }
+static void stdio_legacy(void) { legacy_era(false, "legacy"); }
+static void http_legacy(void) { legacy_era(true, "legacy"); }
+/* A 404 with an HTML page to the probe: no modern error, so legacy. */
+static void http_legacy_page(void) { legacy_era(true, "legacy_page"); }
 static void stdio_version_retry(void) { version_retry(false); }
 static void http_version_retry(void) { version_retry(true); }
 static void stdio_no_common_version(void) { no_common_version(false); }
@@ -428,6 +430,7 @@ int main(int argc, char **argv) {
   RUN(http_modern);
   RUN(stdio_legacy);
   RUN(http_legacy);
+  RUN(http_legacy_page);
   RUN(stdio_version_retry);
   RUN(http_version_retry);
   RUN(stdio_call_version_retry);
