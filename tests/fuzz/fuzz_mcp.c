@@ -9,11 +9,14 @@
  * through lib/mcp's own internal entry points (hl__mcp_http_decode,
  * hl__mcp_map_result, hl__mcp_set_tools), no server in between.
  *
- * Input: byte 0 picks the mode (% 3), the rest is
+ * Input: byte 0 picks the mode (% 4), the rest is
  *   0  chunking (fuzz_util.h's 2 bytes), then the body answering request 1
  *   1  a tools/call result (JSON)
  *   2  a tools/list "tools" array, NUL, a tools/call result for its first
  *      tool (checked against that tool's outputSchema)
+ *   3  a modern (2026-07-28) server's whole response to a tools/call, as
+ *      hl__mcp_modern_next() reads it (input_required rounds, -32022),
+ *      the client having an elicitation handler and roots
  * Invariants: a request ends answered (a response object whose id is 1,
  * with result or error) or failed with a message naming the server, never
  * both and never neither when the answer arrived; server requests queued
@@ -21,7 +24,10 @@
  * re-encodes and parses back equal, and mapping is deterministic; every
  * error has a message and a status of the documented kinds; tools/list
  * gives at most one tool per entry, each named [A-Za-z0-9_-]{1,64}, no two
- * alike, with an object schema.
+ * alike, with an object schema; a modern response is complete, a retry
+ * or a failure with a message naming the server, and a retry's params
+ * carry the server's requestState unchanged and an answer for each of
+ * its inputRequests, nothing else of the round before.
  */
 #include <stdint.h>
 #include <string.h>
@@ -183,16 +189,59 @@ static void run_tools(hl_mcp *m, const uint8_t *data, size_t size) {
   drain_jobs(m);
 }
 
+static hl_status accept_all(hl_mcp *m, const char *method, const cJSON *params, cJSON **result, void *user) {
+  (void)m, (void)method, (void)params, (void)user;
+  *result = cJSON_CreateObject();
+  cJSON_AddStringToObject(*result, "action", "accept");
+  return HL_OK;
+}
+
+static void run_modern(hl_mcp *m, const uint8_t *data, size_t size) {
+  cJSON *resp = NULL;
+  if (hl_json_parse((const char *)data, size, &resp) != HL_OK) return;
+  hl_mcp_set_handler(m, "elicitation/create", accept_all, NULL);
+  cJSON *roots = cJSON_Parse("[{\"uri\":\"file:///r\"}]");
+  hl_mcp_set_roots(m, roots);
+  cJSON_Delete(roots);
+  m->era = HL__MCP_ERA_MODERN;
+  snprintf(m->version, sizeof m->version, "%s", HL__MCP_MODERN_VERSION);
+  /* The round before's answers and state, which a retry must not keep. */
+  cJSON *params = cJSON_Parse("{\"name\":\"t\",\"inputResponses\":{\"old\":{}},\"requestState\":\"old\"}");
+  FUZZ_CHECK(params != NULL, "params");
+  int next = hl__mcp_modern_next(m, "tools/call", resp, params);
+  FUZZ_CHECK(next >= -1 && next <= 2, "modern_next: %d", next);
+  if (next < 0)
+    FUZZ_CHECK(strstr(hl_last_error(), "\"" NAME "\"") != NULL, "message does not name the server: %s",
+               hl_last_error());
+  if (next == 2) {
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(resp, "result");
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(result, "requestState");
+    const cJSON *sent = cJSON_GetObjectItemCaseSensitive(params, "requestState");
+    FUZZ_CHECK(state ? cJSON_IsString(sent) && strcmp(sent->valuestring, state->valuestring) == 0 : !sent,
+               "requestState not echoed as sent");
+    const cJSON *requests = cJSON_GetObjectItemCaseSensitive(result, "inputRequests");
+    const cJSON *answers = cJSON_GetObjectItemCaseSensitive(params, "inputResponses");
+    FUZZ_CHECK(requests ? cJSON_GetArraySize(answers) == cJSON_GetArraySize(requests) : !answers,
+               "inputResponses do not answer the inputRequests");
+    const cJSON *r;
+    cJSON_ArrayForEach(r, requests) FUZZ_CHECK(cJSON_GetObjectItemCaseSensitive(answers, r->string) != NULL,
+                                               "input request \"%s\" unanswered", r->string);
+  }
+  cJSON_Delete(params);
+  cJSON_Delete(resp);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   hl_mcp *m = hl_mcp_new_http(NAME, "http://127.0.0.1:9/mcp");
   FUZZ_CHECK(m != NULL, "hl_mcp_new_http");
   /* A smaller cap than the default, so that the fuzzer reaches it. */
   hl_mcp_set_max_message_bytes(m, 4096);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
   case 0: run_body(m, data + 1, size - 1); break;
   case 1: run_result(m, data + 1, size - 1); break;
-  default: run_tools(m, data + 1, size - 1); break;
+  case 2: run_tools(m, data + 1, size - 1); break;
+  default: run_modern(m, data + 1, size - 1); break;
   }
   hl_mcp_free(m);
   return 0;

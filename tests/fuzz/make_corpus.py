@@ -184,7 +184,7 @@ except Exception as e:  # noqa: BLE001 - any change there must not break the bui
 # ---------------------------------------------------------------- MCP
 
 def from_mcp():
-    """fuzz_mcp.c's three modes, from the MCP tests' stdio server: its
+    """fuzz_mcp.c's four modes, from the MCP tests' stdio server: its
     messages for each tool call (answer, progress, notifications, errors,
     garbage) as HTTP answers to request 1, its results, its tool list."""
     spec = importlib.util.spec_from_file_location("hostile", os.path.join(tests, "mcp", "hostile_server.py"))
@@ -222,6 +222,19 @@ def from_mcp():
         "text": {"type": "string"}}, "required": ["text"]})] + hostile.TOOLS[1:]
     add("fuzz_mcp", b"\x02" + json.dumps(typed).encode("utf-8") + b"\0" + json.dumps(
         {"content": [{"type": "text", "text": "{}"}], "structuredContent": {"text": "hi"}}).encode("utf-8"))
+    # A modern server's answers (mode 3): modern_server.py's input_required
+    # rounds, a complete result, a -32022 refusal.
+    spec = importlib.util.spec_from_file_location("modern", os.path.join(tests, "mcp", "modern_server.py"))
+    modern = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(modern)
+    for name, state in (("two_rounds", None), ("two_rounds", modern.STATE1), ("ask_forever", None),
+                        ("ask_sampling", None), ("echo", None)):
+        params = {"name": name, "requestState": state} if state else {"name": name}
+        if state:
+            params["inputResponses"] = {"who": {"action": "accept", "content": {"name": "a"}}}
+        add("fuzz_mcp", b"\x03" + json.dumps(modern.call_tool(1, params, lambda o: None)).encode("utf-8"))
+    add("fuzz_mcp", b"\x03" + json.dumps(modern.error(1, -32022, "Unsupported protocol version", {
+        "supported": ["2026-07-28"], "requested": "2026-07-28"})).encode("utf-8"))
 
 
 # JSON literals of the MCP tests (schemas, arguments, results) as results
