@@ -29,7 +29,8 @@ byte); ask_forever (input_required every time); ask_sampling (asks for
 sampling/createMessage); add_tool (adds tool "extra" and tells the
 subscriptions/listen streams); drop_listen (closes the listen streams
 without a response); drop_once (HTTP: the first call's stream breaks
-before its response); slow (answers after 2 s); "café" (a name that is no plain header value).
+before its response); slow (answers after 2 s); needs_sampling (-32021,
+MissingRequiredClientCapability); "café" (a name that is no plain header value).
 
 Every request is recorded: {method, id, meta, headers (HTTP), state,
 responses}; GET /__log (HTTP) or the tool __log (stdio) returns the record.
@@ -56,7 +57,7 @@ STATE2 = "r2:" + base64.b64encode(b"\x00\xffopaque").decode()
 
 def tools():
     names = ["echo", "log", "two_rounds", "ask_forever", "ask_sampling", "add_tool", "drop_listen",
-             "drop_once", "slow", "caf\u00e9", "__log"] + (["extra"] if STATE["extra"] else [])
+             "drop_once", "slow", "needs_sampling", "caf\u00e9", "__log"] + (["extra"] if STATE["extra"] else [])
     return [{"name": n, "inputSchema": {"type": "object"}} for n in names]
 
 
@@ -142,6 +143,9 @@ def call_tool(mid, params, notify):
         for send in open_now:
             send(None)  # close without a response
         return text(mid, "dropped %d" % len(open_now))
+    if name == "needs_sampling":
+        return error(mid, -32021, "Missing required client capability",
+                     {"requiredCapabilities": {"sampling": {}}})
     if name == "slow":
         time.sleep(2)
         return text(mid, "slow done")
@@ -213,6 +217,8 @@ def handle(msg, notify, headers=None):
         return result(mid, {"tools": tools(), "ttlMs": 0, "cacheScope": "private"})
     if method == "tools/call":
         return call_tool(mid, params, notify)
+    if method == "resources/read":  # it has none: the revision's -32602
+        return error(mid, -32602, "Resource not found", {"uri": params.get("uri")})
     return error(mid, -32601, "Method not found: %s" % method)
 
 

@@ -122,7 +122,7 @@ static void modern_era(bool http) {
   const cJSON *info = cJSON_GetObjectItemCaseSensitive(hl_mcp_server_info(m), "serverInfo");
   CHECK_STR(str_at(info, "name"), "modern");
   hl_tools *t = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(t), 11);
+  CHECK_INT(hl_tools_count(t), 12);
   hl_tools_free(t);
 
   char *text = NULL;
@@ -134,6 +134,17 @@ static void modern_era(bool http) {
   CHECK_INT(call_text(m, "caf\xc3\xa9", &text), HL_OK);
   CHECK_STR(text, "caf\xc3\xa9 au lait");
   free(text);
+  /* The revision's error codes are named: -32021 (a capability the
+   * server requires), and -32602 to resources/read (not found). */
+  CHECK_INT(call_text(m, "needs_sampling", &text), HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(text, "error -32021");
+  CHECK_CONTAINS(text, "requires a client capability this client did not declare");
+  free(text);
+  cJSON *params = cJSON_Parse("{\"uri\":\"file:///nope\"}"), *res = NULL;
+  CHECK_INT(hl_mcp_request(m, NULL, "resources/read", params, &res), HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(hl_last_error(), "error -32602: Resource not found (the resource was not found)");
+  cJSON_Delete(params);
+  CHECK(res == NULL);
   /* ping: server/discover (the revision has no ping). */
   CHECK_INT(hl_mcp_ping(m), HL_OK);
 
