@@ -735,7 +735,7 @@ static void *subscribe_main(void *arg) {
     stream s = {.m = m, .p = &lp, .retry_ms = -1};
     hl__http_response r = {0};
     char *token = m->oauth ? hl__oauth_token(m, NULL) : NULL;
-    hl__mcp_rpc rpc = {"subscriptions/listen", NULL, NULL};
+    hl__mcp_rpc rpc = {"subscriptions/listen", NULL};
     hl_status st = text ? send_http(m, NULL, text, NULL, &s, NULL, false, token, &rpc, true, &r) : hl__oom();
     free(text);
     listen_settled(0, m); /* failed before any answer: nobody waits for it */

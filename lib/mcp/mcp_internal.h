@@ -64,13 +64,10 @@ typedef struct hl__mcp_pending {
 
 /* What the standard HTTP headers of a message say (2026-07-28
  * streamable-http.mdx): its method, and for tools/call and prompts/get
- * params.name, for resources/read params.uri (NULL: none); `params`,
- * the request's (NULL for a notification), is where a tool's
- * x-mcp-header arguments would come from. */
+ * params.name, for resources/read params.uri (NULL: none). */
 typedef struct hl__mcp_rpc {
   const char *method;
   const char *name;
-  const cJSON *params;
 } hl__mcp_rpc;
 
 typedef struct hl__mcp_handler {

@@ -697,7 +697,7 @@ hl_status hl__mcp_notify(hl_mcp *m, const char *method, cJSON *params) {
   char *text = hl__jsonrpc_notification(method, params);
   cJSON_Delete(params);
   if (!text) return hl__oom();
-  hl__mcp_rpc rpc = {method, NULL, NULL};
+  hl__mcp_rpc rpc = {method, NULL};
   hl_status st = transport_send(m, text, &rpc, NULL, NULL);
   free(text);
   return st;
@@ -800,7 +800,7 @@ static hl_status roundtrip_once(hl_mcp *m, hl_context *ctx, const char *method, 
     if (meta) cJSON_AddNumberToObject(meta, "progressToken", (double)p.id);
   }
   char *text = st ? NULL : hl__jsonrpc_request(p.id, method, params);
-  hl__mcp_rpc rpc = {method, rpc_name(method, params), params};
+  hl__mcp_rpc rpc = {method, rpc_name(method, params)};
   if (st == HL_OK) st = text ? transport_send(m, text, &rpc, &p, ctx) : hl__oom();
   free(text);
 
