@@ -111,8 +111,9 @@ HL_API hl_status hl_mcp_add_header(hl_mcp *mcp, const char *header_line);
  *  sets it. */
 HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
 /**
- * OAuth 2.1 authorization (MCP Authorization, revision 2025-11-25, with
- * the 2025-06-18 and 2025-03-26 servers too) for a Streamable HTTP
+ * OAuth 2.1 authorization (MCP Authorization, revision 2025-11-25 and
+ * what 2026-07-28 adds to it, with the 2025-06-18 and 2025-03-26
+ * servers too) for a Streamable HTTP
  * server. With it set, a 401 from the server starts the flow the spec
  * gives: the WWW-Authenticate challenge, the server's Protected Resource
  * Metadata (RFC 9728; a 2025-03-26 server without it: the authorization
@@ -127,7 +128,10 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * 9207: when present, or promised by the metadata, it must name the
  * server asked). The token then goes as "Authorization: Bearer" on every
  * request to the MCP server (and to no other host); it is refreshed with the refresh token when it expires or
- * the server answers 401, before a new authorization (a refresh token
+ * the server answers 401, before a new authorization (a token just
+ * refreshed and refused again goes on to a new authorization, which
+ * reads the PRM again: the server may have moved to another
+ * authorization server; a refresh token
  * the server refused, HTTP 400 or 401, is dropped and the user is asked
  * again; a refresh met by a 5xx, a 429 or no answer ends that request
  * with HL_ERR_HTTP, HL_ERR_RATE_LIMIT or the network's error, asks no
@@ -147,7 +151,12 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * `client_secret`) registered in advance; `client_metadata_url` (an
  * https URL serving the client's metadata document) when the
  * authorization server says client_id_metadata_document_supported;
- * dynamic client registration (RFC 7591) when it offers it. Token
+ * dynamic client registration (RFC 7591) when it offers it, naming
+ * the `application_type` (below) and the authorization_code and
+ * refresh_token grants. The scope asked for is the challenge's, else
+ * the PRM's scopes_supported, with offline_access added when the
+ * authorization server's metadata lists it (SEP-2207: this client wants
+ * refresh tokens; never when it is not listed, nor to no scope). Token
  * endpoint authentication: client_secret_basic, client_secret_post or
  * none, as the registration and the server's metadata say.
  *
@@ -193,7 +202,15 @@ typedef hl_status (*hl_mcp_token_load_fn)(hl_mcp *mcp, const char *server_url, c
                                           void *user_data);
 /** Token store, save side: keep `stored` (borrowed; a JSON text with the
  *  tokens, the client identity and the token endpoint: a secret, store it
- *  as one) for `server_url`, replacing what was there. */
+ *  as one) for `server_url`, replacing what was there. The text binds
+ *  each credential to the authorization server that issued it (MCP
+ *  2026-07-28, SEP-2352): the tokens name their issuer, and the client
+ *  identities dynamic registration gave are kept by issuer, so a server
+ *  that moves to another authorization server gets a new registration
+ *  there and never the old one's client_id, secret or refresh token, and
+ *  moving back finds the first one again. A text saved by an earlier
+ *  version (one identity beside its issuer) loads as that identity at
+ *  that issuer. */
 typedef void (*hl_mcp_token_save_fn)(hl_mcp *mcp, const char *server_url, const char *stored,
                                      void *user_data);
 
@@ -217,6 +234,13 @@ typedef struct hl_mcp_oauth {
    *  grant with client_id and client_secret, which it requires; no
    *  redirect_uri, authorize or PKCE. A 401 asks for a new token. */
   bool client_credentials;
+  /** Dynamic client registration's `application_type` (OpenID Connect
+   *  Dynamic Client Registration; MCP 2026-07-28 requires one, as an
+   *  OpenID server takes a missing one for "web" and then refuses a
+   *  loopback redirect_uri): "native" or "web". NULL: "native" when
+   *  redirect_uri is on a loopback host or uses a private-use scheme
+   *  (desktop, mobile and command-line programs, RFC 8252), else "web". */
+  const char *application_type;
 } hl_mcp_oauth;
 
 /** HTTP: authorize with OAuth as above. Strings are copied, `opts` is

@@ -36,12 +36,14 @@ static void free_config(hl__oauth *o) {
   free(o->client_secret);
   free(o->client_metadata_url);
   free(o->client_name);
+  free(o->application_type);
 }
 
 void hl__oauth_free(hl__oauth *o) {
   if (!o) return;
   free_config(o);
   hl__oauth_forget_tokens(o);
+  cJSON_Delete(o->clients);
   if (o->http) hl__http_free(o->http);
   pthread_cond_destroy(&o->flow_free);
   pthread_mutex_destroy(&o->lock);
@@ -122,6 +124,14 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: give both load_tokens and save_tokens, or neither");
   if (opts->client_metadata_url && strncmp(opts->client_metadata_url, "https://", 8) != 0)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_metadata_url must be an https:// URL");
+  /* Fields appended later read as unset from a smaller size. */
+#define HL__OPT(field) (opts->size >= offsetof(hl_mcp_oauth, field) + sizeof opts->field ? opts->field : 0)
+  const char *app_type = HL__OPT(application_type);
+  if (app_type && strcmp(app_type, "native") != 0 && strcmp(app_type, "web") != 0)
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: application_type must be \"native\" or \"web\"");
+  if (!app_type) app_type = !cc && !hl__url_loopback(opts->redirect_uri) &&
+                            (strncasecmp(opts->redirect_uri, "http://", 7) == 0 ||
+                             strncasecmp(opts->redirect_uri, "https://", 8) == 0) ? "web" : "native";
   hl__oauth *o = calloc(1, sizeof *o);
   if (!o) return hl__oom();
   pthread_cond_init(&o->flow_free, NULL);
@@ -135,7 +145,8 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
   if (!copy_opt(&o->redirect_uri, opts->redirect_uri) || !copy_opt(&o->client_id, opts->client_id) ||
       !copy_opt(&o->client_secret, opts->client_secret) ||
       !copy_opt(&o->client_metadata_url, opts->client_metadata_url) ||
-      !copy_opt(&o->client_name, opts->client_name ? opts->client_name : "hookline")) {
+      !copy_opt(&o->client_name, opts->client_name ? opts->client_name : "hookline") ||
+      !copy_opt(&o->application_type, app_type)) {
     hl__oauth_free(o);
     return hl__oom();
   }
@@ -291,6 +302,34 @@ static hl_status client_credentials(hl__oauth *o, const hl__oauth_meta *meta, co
   return st;
 }
 
+/* `a` with the scopes of `b` it lacks, space-separated (malloc'd). */
+static char *scope_union(const char *a, const char *b) {
+  hl__jbuf u = {0};
+  if (a) hl__jbuf_raw(&u, a, strlen(a));
+  for (const char *p = b; p && *p;) {
+    p += strspn(p, " ");
+    size_t n = strcspn(p, " ");
+    if (!n) break;
+    bool have = false;
+    for (const char *q = a; q && *q && !have;) {
+      q += strspn(q, " ");
+      size_t k = strcspn(q, " ");
+      have = k == n && strncmp(q, p, n) == 0;
+      q += k;
+    }
+    if (!have) {
+      if (u.len) hl__jbuf_raw(&u, " ", 1);
+      hl__jbuf_raw(&u, p, n);
+    }
+    p += n;
+  }
+  if (u.failed) {
+    free(u.p);
+    return NULL;
+  }
+  return u.p ? u.p : strdup("");
+}
+
 /* A whole authorization (under `flow`): discovery, identity, the grant;
  * the tokens into *o. `scope` NULL: the PRM's. */
 static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope) {
@@ -300,6 +339,19 @@ static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope)
   st = hl__oauth_discover(o, o->m->url, prm_url, &meta);
   if (st != HL_OK) return hl__mcp_fail(o->m, st, "%s", hl_last_error());
   if (!scope) scope = meta.prm_scopes;
+  /* SEP-2207: a client that wants a refresh token (this one keeps the
+   * user signed in) asks for offline_access when the authorization
+   * server lists it, and only then (an unknown scope may be refused).
+   * Not for no scope at all (the server's default, which asking for
+   * offline_access alone would narrow), nor without a user. */
+  char *with_offline = NULL;
+  if (meta.offline_access && !o->client_credentials && scope && *scope) {
+    if (!(with_offline = scope_union(scope, "offline_access"))) {
+      hl__oauth_meta_clear(&meta);
+      return hl__oom();
+    }
+    scope = with_offline;
+  }
   char *id = NULL, *secret = NULL;
   unsigned method = HL__AUTH_NONE;
   st = hl__oauth_identity(o, &meta, &id, &secret, &method);
@@ -328,38 +380,11 @@ static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope)
   if (secret) memset(secret, 0, strlen(secret));
   free(secret);
   hl__oauth_meta_clear(&meta);
+  free(with_offline);
   return st;
 }
 
 /* ---- what http.c calls ---- */
-
-/* `a` with the scopes of `b` it lacks, space-separated (malloc'd). */
-static char *scope_union(const char *a, const char *b) {
-  hl__jbuf u = {0};
-  if (a) hl__jbuf_raw(&u, a, strlen(a));
-  for (const char *p = b; p && *p;) {
-    p += strspn(p, " ");
-    size_t n = strcspn(p, " ");
-    if (!n) break;
-    bool have = false;
-    for (const char *q = a; q && *q && !have;) {
-      q += strspn(q, " ");
-      size_t k = strcspn(q, " ");
-      have = k == n && strncmp(q, p, n) == 0;
-      q += k;
-    }
-    if (!have) {
-      if (u.len) hl__jbuf_raw(&u, " ", 1);
-      hl__jbuf_raw(&u, p, n);
-    }
-    p += n;
-  }
-  if (u.failed) {
-    free(u.p);
-    return NULL;
-  }
-  return u.p ? u.p : strdup("");
-}
 
 hl_status hl__oauth_renew(hl_mcp *m, const char *sent) {
   hl__oauth *o = m->oauth;
@@ -408,9 +433,13 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
     st = hl__mcp_fail(m, HL_ERR_AUTH, "mcp server \"%s\": HTTP %ld%s%s%s even after %d authorizations; giving up",
                       m->name, status, step_up ? " insufficient_scope" : "", q[0] ? " " : "", q, *rounds);
   } else {
-    (*rounds)++;
+    /* A refresh on the request's first 401 only: a token just refreshed
+     * and refused again is not what the server takes any more (it may
+     * have moved to another authorization server, SEP-2352: only a new
+     * authorization reads its PRM again). */
     st = HL_ERR_NOT_FOUND;
-    if (!step_up && can_refresh) st = hl__oauth_refresh(o);
+    if (!step_up && can_refresh && *rounds == 0) st = hl__oauth_refresh(o);
+    (*rounds)++;
     /* Only a refresh that found no refresh token or was refused
      * (HL_ERR_AUTH) goes on to a new authorization. One that met no
      * answer, a 5xx or a 429 (the refresh token kept, oauth_tokens.c) or

@@ -42,6 +42,8 @@ bool hl__url_split(const char *url, char **origin, char **path);
 char *hl__url_query(const char *url);
 /* https://, or http:// to a loopback host (localhost, 127.x, [::1]). */
 bool hl__url_secure(const char *url);
+/* An http(s) URL to a loopback host. */
+bool hl__url_loopback(const char *url);
 /* Append `s` percent-encoded: RFC 3986's unreserved characters pass. */
 void hl__url_encode(hl__jbuf *b, const char *s);
 /* Append "&name=value" ("name=value" first) percent-encoded as
@@ -64,6 +66,7 @@ typedef struct hl__oauth_meta {
   bool cimd;                 /* client_id_metadata_document_supported */
   bool issuer_known;         /* the issuer came from metadata (not 2025-03-26's defaults) */
   bool iss_param;            /* authorization_response_iss_parameter_supported (RFC 9207) */
+  bool offline_access;       /* the AS's scopes_supported lists offline_access */
 } hl__oauth_meta;
 
 typedef struct hl__oauth hl__oauth;
@@ -91,6 +94,7 @@ struct hl__oauth {
   hl_mcp *m;
   /* configuration (copied) */
   char *redirect_uri, *client_id, *client_secret, *client_metadata_url, *client_name;
+  char *application_type;    /* "native" or "web", for registration */
   hl_mcp_authorize_fn authorize;
   void *user;
   hl_mcp_token_load_fn load;
@@ -111,6 +115,12 @@ struct hl__oauth {
   /* how to refresh: the identity and endpoint the tokens came from */
   char *token_endpoint, *resource, *issuer, *used_id, *used_secret;
   unsigned used_method;      /* HL__AUTH_* */
+  /* The identities dynamic registration gave, by the issuer of the
+   * authorization server that gave each ({"<issuer>": {"client_id",
+   * "client_secret", "auth_method"}}; NULL: none): MCP 2026-07-28
+   * (SEP-2352) binds client credentials to their issuer, never to be
+   * shown to another. Kept in the token store with the tokens. */
+  cJSON *clients;
 };
 
 /* Free the client's OAuth state (NULL fine). */
@@ -135,8 +145,14 @@ unsigned hl__oauth_method_of(const char *name);       /* 0: unknown */
 hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id, char **secret,
                              unsigned *method);
 
+/* Keep the identity registered at `issuer` (replacing one kept before);
+ * the token store gets it with the next tokens. */
+void hl__oauth_remember_client(hl__oauth *o, const char *issuer, const char *id, const char *secret,
+                               unsigned method);
+
 /* ---- oauth_tokens.c ---- */
-/* Drop the tokens and what refreshes them (o->lock held or no other user). */
+/* Drop the tokens and what refreshes them (o->lock held or no other user);
+ * the registered identities (`clients`) stay. */
 void hl__oauth_forget_tokens(hl__oauth *o);
 /* Hand the tokens to the application's store (if any). */
 void hl__oauth_save_tokens(hl__oauth *o);

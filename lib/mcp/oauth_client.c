@@ -35,6 +35,30 @@ static unsigned pick_method(unsigned supported, const char *secret, unsigned reg
   return HL__AUTH_NONE;
 }
 
+/* A non-empty string member of `j` (NULL: none). */
+static const char *member(const cJSON *j, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+  return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+void hl__oauth_remember_client(hl__oauth *o, const char *issuer, const char *id, const char *secret,
+                               unsigned method) {
+  cJSON *c = cJSON_CreateObject();
+  if (!c) return;
+  cJSON_AddStringToObject(c, "client_id", id);
+  if (secret) cJSON_AddStringToObject(c, "client_secret", secret);
+  cJSON_AddStringToObject(c, "auth_method", hl__oauth_method_name(method));
+  pthread_mutex_lock(&o->lock);
+  if (!o->clients) o->clients = cJSON_CreateObject();
+  if (o->clients) {
+    cJSON_DeleteItemFromObjectCaseSensitive(o->clients, issuer);
+    cJSON_AddItemToObject(o->clients, issuer, c);
+    c = NULL;
+  }
+  pthread_mutex_unlock(&o->lock);
+  cJSON_Delete(c); /* out of memory: the next authorization registers again */
+}
+
 /* The identity for this authorization server into *id, *secret, *method
  * (malloc'd): pre-registered, CIMD, the one registered before with the
  * same issuer, or a new registration (RFC 7591). */
@@ -50,16 +74,18 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
     *method = HL__AUTH_NONE;
     return (*id = strdup(o->client_metadata_url)) ? HL_OK : hl__oom();
   }
+  /* Registered before at this issuer (this run or a stored one); one
+   * registered at another is never shown here (SEP-2352). */
   pthread_mutex_lock(&o->lock);
-  bool again = o->used_id && o->issuer && strcmp(o->issuer, meta->issuer) == 0 &&
-               !(o->client_metadata_url && strcmp(o->used_id, o->client_metadata_url) == 0);
-  if (again) {
-    *id = strdup(o->used_id);
-    *secret = hl__strdup(o->used_secret);
-    *method = o->used_method;
+  const cJSON *known = cJSON_GetObjectItemCaseSensitive(o->clients, meta->issuer);
+  const char *kid = member(known, "client_id");
+  if (kid) {
+    *id = strdup(kid);
+    *secret = hl__strdup(member(known, "client_secret"));
+    *method = pick_method(meta->auth_methods, *secret, hl__oauth_method_of(member(known, "auth_method")));
   }
   pthread_mutex_unlock(&o->lock);
-  if (again) return *id ? HL_OK : hl__oom();
+  if (kid) return *id ? HL_OK : hl__oom();
   if (!meta->registration_endpoint)
     return hl__mcp_fail(o->m, HL_ERR_AUTH,
                         "mcp server \"%s\": authorization server %s: no client identity (it offers no dynamic "
@@ -74,6 +100,7 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
   cJSON *uris = cJSON_AddArrayToObject(req, "redirect_uris");
   cJSON_AddItemToArray(uris, cJSON_CreateString(o->redirect_uri));
   cJSON_AddStringToObject(req, "client_name", o->client_name);
+  cJSON_AddStringToObject(req, "application_type", o->application_type);
   cJSON *gt = cJSON_AddArrayToObject(req, "grant_types");
   cJSON_AddItemToArray(gt, cJSON_CreateString("authorization_code"));
   cJSON_AddItemToArray(gt, cJSON_CreateString("refresh_token"));
@@ -108,5 +135,7 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
   *method = pick_method(meta->auth_methods, *secret, hl__oauth_method_of(cJSON_IsString(am) ? am->valuestring : NULL));
   bool oom = !*id || (cJSON_IsString(cs) && cs->valuestring[0] && !*secret);
   cJSON_Delete(j);
-  return oom ? hl__oom() : HL_OK;
+  if (oom) return hl__oom();
+  hl__oauth_remember_client(o, meta->issuer, *id, *secret, *method);
+  return HL_OK;
 }

@@ -333,6 +333,7 @@ static hl_status find_as(hl__oauth *o, const char *issuer, bool legacy, hl__oaut
       out->cimd = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "client_id_metadata_document_supported"));
       out->issuer_known = true;
       out->iss_param = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "authorization_response_iss_parameter_supported"));
+      out->offline_access = lists(j, "scopes_supported", "offline_access");
     }
   }
   cJSON_Delete(j);

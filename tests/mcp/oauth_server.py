@@ -42,7 +42,11 @@ issuer has a trailing slash the PRM's entry has not), root_issuer (the
 PRM lists the origin with "/", the root metadata names the origin),
 root_issuer_slash (the other way round), continue_challenge (the 401
 comes after a 100 Continue whose own WWW-Authenticate names a decoy
-resource_metadata).
+resource_metadata), offline (the metadata's scopes_supported lists
+offline_access, SEP-2207; otherwise only "read"), as2 (the server moved
+to another authorization server, SEP-2352: the PRM names /as2, whose
+endpoints mirror /as/'s with identities and tokens of their own, and the
+MCP server takes only its tokens).
 POST /__fail_refresh: the next refresh grant fails for a while, the
 refresh token staying valid: the body says how, "503" or "429" (that
 status) or "hang" (no answer for 6 s, then a 503); empty is "503".
@@ -117,7 +121,8 @@ class H(BaseHTTPRequestHandler):
                 return self.send(503, "try later", "text/plain")
             if mode == "prm_moved" and path.endswith("/mcp"):
                 return self.send(301, "", "text/plain", [("Location", b + "/elsewhere")])
-            prm = {"resource": b + "/mcp", "authorization_servers": [b + "/as"], "scopes_supported": ["read"]}
+            prm = {"resource": b + "/mcp", "authorization_servers": [b + ("/as2" if mode == "as2" else "/as")],
+                   "scopes_supported": ["read"]}
             if mode == "prm_mismatch":
                 prm["resource"] = b + "/mcp-other"  # a prefix of the text, not of the path
             if mode in ("root_issuer", "root_issuer_slash"):  # the Python SDK's PRM; JumpCloud's
@@ -127,12 +132,16 @@ class H(BaseHTTPRequestHandler):
             return self.send(302, "", "text/plain", [("Location", b + "/elsewhere")])
         root_as = mode in ("legacy", "root_issuer", "root_issuer_slash") and \
             path == "/.well-known/oauth-authorization-server"
-        if root_as or path in ("/.well-known/oauth-authorization-server/as", "/.well-known/openid-configuration/as"):
-            meta = {"issuer": b if root_as else b + "/as", "authorization_endpoint": b + "/as/authorize",
-                    "token_endpoint": b + "/as/token", "registration_endpoint": b + "/as/register",
+        as2 = path == "/.well-known/oauth-authorization-server/as2"
+        if root_as or as2 or path in ("/.well-known/oauth-authorization-server/as",
+                                      "/.well-known/openid-configuration/as"):
+            a = b + ("/as2" if as2 else "/as")
+            meta = {"issuer": b if root_as else a, "authorization_endpoint": a + "/authorize",
+                    "token_endpoint": a + "/token", "registration_endpoint": a + "/register",
                     "response_types_supported": ["code"],
                     "code_challenge_methods_supported": ["S256"],
-                    "token_endpoint_auth_methods_supported": ["none"]}
+                    "token_endpoint_auth_methods_supported": ["none"],
+                    "scopes_supported": ["read", "offline_access"] if mode == "offline" else ["read"]}
             if mode == "oversized_meta":
                 meta["padding"] = "x" * (200 << 10)
             if mode == "issuer_mismatch":
@@ -152,8 +161,9 @@ class H(BaseHTTPRequestHandler):
             if mode in ("iss", "iss_missing"):
                 meta["authorization_response_iss_parameter_supported"] = True
             return self.send(200, meta)
-        if path == "/as/authorize":
+        if path in ("/as/authorize", "/as2/authorize"):
             q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            q["as"] = path.split("/")[1]
             code = fresh("code") + ("/+=" if mode == "token_echo" else "")  # characters a form encodes
             with LOCK:
                 CODES[code] = q
@@ -161,6 +171,8 @@ class H(BaseHTTPRequestHandler):
             answer = {"code": code, "state": state}
             if mode in ("iss", "wrong_iss"):
                 answer["iss"] = b + "/as" if mode == "iss" else "https://evil.example/as"
+            elif path.startswith("/as2/"):
+                answer["iss"] = b + "/as2"
             loc = q["redirect_uri"] + "?" + urlencode(answer)
             return self.send(302, "", "text/plain", [("Location", loc)])
         if path == "/mcp" and mode == "get_stream":
@@ -208,7 +220,7 @@ class H(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def token(self, form, body):
+    def token(self, form, body, issuer):
         if STATE["mode"] == "token_500":
             return self.send(500, "internal error", "text/plain")
         if STATE["mode"] == "token_hang":
@@ -229,17 +241,18 @@ class H(BaseHTTPRequestHandler):
                 q = CODES.pop(form.get("code", ""), None)
             verifier = form.get("code_verifier", "")
             challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-            if not q or challenge != q.get("code_challenge") or form.get("resource") != q.get("resource"):
+            if not q or challenge != q.get("code_challenge") or form.get("resource") != q.get("resource") or \
+                    q["as"] != issuer or form.get("client_id", q.get("client_id")) != q.get("client_id"):
                 return self.send(400, {"error": "invalid_grant"})
         elif grant == "refresh_token":
             with LOCK:
                 rt = form.get("refresh_token")
-                if rt not in REFRESH:
+                if rt not in REFRESH or rt.startswith("rt2-") != (issuer == "as2"):
                     return self.send(400, {"error": "invalid_grant", "error_description": "spent"})
                 REFRESH.discard(rt)
         else:
             return self.send(400, {"error": "unsupported_grant_type"})
-        at, rt = fresh("at"), fresh("rt")
+        at, rt = fresh("at" if issuer == "as" else "at2"), fresh("rt" if issuer == "as" else "rt2")
         with LOCK:
             ACCESS.add(at)
             REFRESH.add(rt)
@@ -260,16 +273,17 @@ class H(BaseHTTPRequestHandler):
             with LOCK:
                 ACCESS.clear()
             return self.send(200, {})
-        if path == "/as/register":
-            return self.send(201, {"client_id": fresh("client"), "token_endpoint_auth_method": "none"})
-        if path == "/as/token":
-            return self.token({k: v[0] for k, v in parse_qs(body).items()}, body)
+        if path in ("/as/register", "/as2/register"):
+            return self.send(201, {"client_id": fresh("client" if path == "/as/register" else "as2-client"),
+                                   "token_endpoint_auth_method": "none"})
+        if path in ("/as/token", "/as2/token"):
+            return self.token({k: v[0] for k, v in parse_qs(body).items()}, body, path.split("/")[1])
         if path not in ("/mcp", "/mcp/"):
             return self.send(404, {"error": "not_found"})
         token, _ = self.bearer()
         mode = STATE["mode"]
         with LOCK:
-            valid = token in ACCESS and mode != "challenge_echo"
+            valid = token in ACCESS and mode != "challenge_echo" and token.startswith("at2-") == (mode == "as2")
         if not valid:
             return self.challenge(token)
         if mode == "forbid_echo":

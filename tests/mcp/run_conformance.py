@@ -49,22 +49,23 @@ EXPECTED_FAILURES = {
     "wif-jwt-bearer": "the workload identity JWT bearer grant is not implemented",
     "dpop": "DPoP (RFC 9449) proofs need ES256 signing (no crypto library in hookline)",
     "dpop-nonce": "DPoP (RFC 9449) proofs need ES256 signing (no crypto library in hookline)",
-    "authorization-server-migration": "2026-07-28: the stateless protocol and SEP-2352 "
-                                      "re-registration are not implemented yet",
-    "offline-access-scope": "2026-07-28: the stateless protocol is not implemented yet",
-    "offline-access-not-supported": "2026-07-28: the stateless protocol and SEP-837 "
-                                    "application_type are not implemented yet",
-    "iss-supported": "2026-07-28: SEP-837 application_type is not sent yet",
-    "iss-not-advertised": "2026-07-28: SEP-837 application_type is not sent yet",
-    "iss-supported-missing": "2026-07-28: SEP-837 application_type is not sent yet",
-    "iss-wrong-issuer": "2026-07-28: SEP-837 application_type is not sent yet",
-    "iss-unexpected": "2026-07-28: SEP-837 application_type is not sent yet",
-    "iss-normalized": "2026-07-28: SEP-837 application_type is not sent yet",
+    "authorization-server-migration": "2026-07-28: its MCP server answers only the stateless "
+                                      "protocol (no initialize handshake), not implemented yet",
+    # Their MCP servers answer only the stateless protocol (2026-07-28),
+    # not implemented yet; what they test of authorization (application_type,
+    # offline_access only when the AS lists it, iss accepted) passes.
+    "offline-access-scope": "2026-07-28: its MCP server answers only the stateless protocol",
+    "offline-access-not-supported": "2026-07-28: its MCP server answers only the stateless protocol",
+    "iss-supported": "2026-07-28: its MCP server answers only the stateless protocol",
+    "iss-not-advertised": "2026-07-28: its MCP server answers only the stateless protocol",
 }
 # Scenarios whose server never lets a correct client through: the client
 # must stop (retry limit on 403 insufficient_scope; a PRM naming another
-# resource; AS metadata naming another issuer) and say why.
-ALLOWED_REFUSALS = {"scope-retry-limit", "resource-mismatch", "metadata-issuer-mismatch"}
+# resource; AS metadata naming another issuer; a redirect whose iss is
+# missing though promised, names another server, or names it with a slash
+# added: RFC 9207 compares as strings) and say why.
+ALLOWED_REFUSALS = {"scope-retry-limit", "resource-mismatch", "metadata-issuer-mismatch", "iss-supported-missing",
+                    "iss-wrong-issuer", "iss-unexpected", "iss-normalized"}
 
 
 def checks_of(results, scenario):

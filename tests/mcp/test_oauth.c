@@ -560,6 +560,246 @@ static void bad_options(void) {
   hl_mcp_free(s);
 }
 
+/* Query parameter `name` of `path`, form-decoded (malloc'd; NULL: none). */
+static char *query_param(const char *path, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = strchr(path, '?'); p && *p; p = strchr(p, '&')) {
+    p++;
+    if (strncmp(p, name, n) != 0 || p[n] != '=') continue;
+    p += n + 1;
+    size_t len = strcspn(p, "&#");
+    char *out = malloc(len + 1), *o = out;
+    unsigned c;
+    for (size_t i = 0; out && i < len; i++) {
+      if (p[i] == '+') *o++ = ' ';
+      else if (p[i] == '%' && i + 2 < len && sscanf(p + i + 1, "%2x", &c) == 1) *o++ = (char)c, i += 2;
+      else *o++ = p[i];
+    }
+    if (out) *o = '\0';
+    return out;
+  }
+  return NULL;
+}
+
+/* The last logged request whose path starts with `prefix` (a copy; NULL:
+ * none). */
+static cJSON *last_request(const char *prefix) {
+  cJSON *all = requests(prefix);
+  int n = cJSON_GetArraySize(all);
+  cJSON *r = n ? cJSON_Duplicate(cJSON_GetArrayItem(all, n - 1), 1) : NULL;
+  cJSON_Delete(all);
+  return r;
+}
+
+/* The scope the last authorization request asked for (malloc'd; NULL:
+ * none). */
+static char *last_authorize_scope(void) {
+  cJSON *r = last_request("/as/authorize");
+  char *scope = r ? query_param(cJSON_GetObjectItem(r, "path")->valuestring, "scope") : NULL;
+  cJSON_Delete(r);
+  return scope;
+}
+
+/* MCP 2026-07-28 (SEP-837): registration names the application_type,
+ * native for a loopback redirect_uri, web for a remote https one, or
+ * the one given; and refresh_token among the grant types (SEP-2207). */
+static void registration_application_type(void) {
+  const char *redirects[] = {REDIRECT, "https://app.example.com/callback", REDIRECT};
+  const char *given[] = {NULL, NULL, "web"}, *want[] = {"native", "web", "web"};
+  mode("ok");
+  for (int i = 0; i < 3; i++) {
+    hl_mcp *m = hl_mcp_new_http("oauth-test", url);
+    REQUIRE(m);
+    int auths = 0;
+    hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = redirects[i], .authorize = counting_agent,
+                      .user_data = &auths, .application_type = given[i]};
+    CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+    CHECK_INT(hl_mcp_connect(m), HL_OK);
+    CHECK_INT(auths, 1);
+    cJSON *reg = last_request("/as/register");
+    REQUIRE(reg);
+    cJSON *body = cJSON_Parse(cJSON_GetObjectItem(reg, "body")->valuestring);
+    const cJSON *at = cJSON_GetObjectItem(body, "application_type");
+    CHECK(cJSON_IsString(at) && strcmp(at->valuestring, want[i]) == 0);
+    const cJSON *uris = cJSON_GetObjectItem(body, "redirect_uris");
+    CHECK(cJSON_GetArraySize(uris) == 1 && strcmp(cJSON_GetArrayItem(uris, 0)->valuestring, redirects[i]) == 0);
+    bool refresh = false;
+    const cJSON *g;
+    cJSON_ArrayForEach(g, cJSON_GetObjectItem(body, "grant_types")) refresh |= strcmp(g->valuestring, "refresh_token") == 0;
+    CHECK(refresh);
+    cJSON_Delete(body);
+    cJSON_Delete(reg);
+    hl_mcp_free(m);
+  }
+  /* Only the two values OpenID defines. */
+  hl_mcp *m = hl_mcp_new_http("oauth-test", url);
+  hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent,
+                    .application_type = "desktop"};
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  CHECK(strstr(hl_last_error(), "application_type") != NULL);
+  /* A caller built before the field existed: its size ends before it. */
+  o.size = offsetof(hl_mcp_oauth, application_type);
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+  hl_mcp_free(m);
+}
+
+/* SEP-2207: offline_access is asked for when the authorization server's
+ * metadata lists it, with the resource's scopes, and never otherwise. */
+static void offline_access_when_listed(void) {
+  const char *modes[] = {"ok", "offline"}, *want[] = {"read", "read offline_access"};
+  for (int i = 0; i < 2; i++) {
+    int auths = 0;
+    hl_mcp *m = authorized_in(modes[i], &auths, NULL, NULL);
+    REQUIRE(m);
+    char *scope = last_authorize_scope();
+    CHECK(scope && strcmp(scope, want[i]) == 0);
+    free(scope);
+    CHECK(call_ok(m));
+    hl_mcp_free(m);
+  }
+  mode("ok");
+}
+
+/* Whether any logged request to a path starting with `prefix` carries
+ * `text` in its path, body or Authorization header (Basic decoded too
+ * would need the secret: the client ids here go in the form). */
+static bool sent_to(const char *prefix, const char *text) {
+  cJSON *all = requests(prefix), *e;
+  bool seen = false;
+  cJSON_ArrayForEach(e, all) {
+    const char *a = header(e, "authorization");
+    seen |= strstr(cJSON_GetObjectItem(e, "path")->valuestring, text) ||
+            strstr(cJSON_GetObjectItem(e, "body")->valuestring, text) || (a && strstr(a, text));
+  }
+  cJSON_Delete(all);
+  return seen;
+}
+
+/* The client_id of the last authorization request (malloc'd). */
+static char *last_authorize_client(void) {
+  cJSON *all = requests("/as");
+  char *id = NULL;
+  for (int i = cJSON_GetArraySize(all) - 1; i >= 0 && !id; i--) {
+    const char *path = cJSON_GetObjectItem(cJSON_GetArrayItem(all, i), "path")->valuestring;
+    if (strstr(path, "/authorize?")) id = query_param(path, "client_id");
+  }
+  cJSON_Delete(all);
+  return id;
+}
+
+/* The number of logged requests to paths starting with `prefix`. */
+static int count_requests(const char *prefix) {
+  cJSON *all = requests(prefix);
+  int n = cJSON_GetArraySize(all);
+  cJSON_Delete(all);
+  return n;
+}
+
+/* SEP-2352: the server moves to another authorization server. The old
+ * token's 401 (after a refresh at the old server, whose token the server
+ * now refuses too) finds the new issuer in the PRM: the client registers
+ * there, and neither its old client_id nor its old refresh token reaches
+ * the new server. The store keeps both registrations by issuer: moving
+ * back reuses the first one, registering nothing. */
+static void authorization_server_migration(void) {
+  int auths = 0;
+  hl_mcp *m = authorized(&auths, load, save);
+  REQUIRE(m);
+  CHECK(call_ok(m));
+  char *as1_client = last_authorize_client(), *as1_rt = NULL;
+  REQUIRE(stored);
+  cJSON *first = cJSON_Parse(stored); /* the first server's refresh token */
+  const cJSON *v = cJSON_GetObjectItem(first, "refresh_token");
+  as1_rt = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+  cJSON_Delete(first);
+  REQUIRE(as1_client && as1_rt);
+  int as1_regs = count_requests("/as/register"), as2_regs = count_requests("/as2/register");
+  mode("as2");
+  CHECK(call_ok(m));
+  CHECK_INT(auths, 2);
+  CHECK_INT(count_requests("/as2/register"), as2_regs + 1);
+  char *as2_client = last_authorize_client();
+  CHECK(as2_client && strncmp(as2_client, "as2-client-", 11) == 0);
+  CHECK(!sent_to("/as2/", as1_client));
+  CHECK(!sent_to("/as2/", as1_rt));
+  /* Both identities in the store, each under its issuer. */
+  cJSON *st = cJSON_Parse(stored);
+  const cJSON *clients = cJSON_GetObjectItem(st, "clients");
+  char as1[160], as2[160];
+  snprintf(as1, sizeof as1, "http://127.0.0.1:%d/as", port);
+  snprintf(as2, sizeof as2, "http://127.0.0.1:%d/as2", port);
+  const cJSON *c1 = cJSON_GetObjectItem(cJSON_GetObjectItemCaseSensitive(clients, as1), "client_id");
+  const cJSON *c2 = cJSON_GetObjectItem(cJSON_GetObjectItemCaseSensitive(clients, as2), "client_id");
+  CHECK(cJSON_IsString(c1) && strcmp(c1->valuestring, as1_client) == 0);
+  CHECK(cJSON_IsString(c2) && strcmp(c2->valuestring, as2_client) == 0);
+  const cJSON *iss = cJSON_GetObjectItem(st, "issuer");
+  CHECK(cJSON_IsString(iss) && strcmp(iss->valuestring, as2) == 0);
+  cJSON_Delete(st);
+  hl_mcp_free(m);
+  /* Back to the first server, from the store (another process): its
+   * registration is found by issuer, the second one's never sent there. */
+  mode("ok");
+  int auths_b = 0;
+  hl_mcp *b = client(&auths_b, load, save);
+  REQUIRE(b);
+  CHECK_INT(hl_mcp_connect(b), HL_OK);
+  CHECK(call_ok(b));
+  CHECK_INT(auths_b, 1);
+  CHECK_INT(count_requests("/as/register"), as1_regs);
+  char *back = last_authorize_client();
+  CHECK(back && strcmp(back, as1_client) == 0);
+  CHECK(!sent_to("/as/", as2_client));
+  hl_mcp_free(b);
+  free(back);
+  free(as1_client);
+  free(as2_client);
+  free(as1_rt);
+  free(stored);
+  stored = NULL;
+}
+
+/* An entry stored before identities were kept by issuer (one flat
+ * client_id beside its issuer): the identity is used again at that
+ * issuer only, and saved back under it; at another issuer it is never
+ * sent (a new registration). */
+static void old_store_entry(void) {
+  mode("ok");
+  for (int i = 0; i < 2; i++) {
+    char iss[160];
+    if (i == 0) snprintf(iss, sizeof iss, "http://127.0.0.1:%d/as", port);
+    else snprintf(iss, sizeof iss, "https://other.example/as");
+    char text[400];
+    snprintf(text, sizeof text, "{\"access_token\":\"stale\",\"issuer\":\"%s\",\"client_id\":\"old-client-7\","
+             "\"auth_method\":\"none\",\"expires_at\":0}", iss);
+    free(stored);
+    stored = strdup(text);
+    int regs = count_requests("/as/register");
+    int auths = 0;
+    hl_mcp *m = client(&auths, load, save);
+    REQUIRE(m);
+    CHECK_INT(hl_mcp_connect(m), HL_OK);
+    CHECK(call_ok(m));
+    CHECK_INT(auths, 1);
+    char *used = last_authorize_client();
+    if (i == 0) {
+      CHECK(used && strcmp(used, "old-client-7") == 0);
+      CHECK_INT(count_requests("/as/register"), regs);
+      cJSON *st = cJSON_Parse(stored);
+      const cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(st, "clients"), iss),
+                                           "client_id");
+      CHECK(cJSON_IsString(c) && strcmp(c->valuestring, "old-client-7") == 0);
+      cJSON_Delete(st);
+    } else {
+      CHECK(used && strcmp(used, "old-client-7") != 0);
+      CHECK_INT(count_requests("/as/register"), regs + 1);
+    }
+    free(used);
+    hl_mcp_free(m);
+  }
+  free(stored);
+  stored = NULL;
+}
+
 /* The token requests so far (logged when they arrive, before an answer). */
 static int token_requests(void) {
   cJSON *t = requests("/as/token");
@@ -806,6 +1046,10 @@ int main(int argc, char **argv) {
   }
   snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
   RUN(bad_options);
+  RUN(registration_application_type);
+  RUN(offline_access_when_listed);
+  RUN(authorization_server_migration);
+  RUN(old_store_entry);
   RUN(authorize_refresh_rotate);
   RUN(concurrent_401s);
   RUN(token_store_round_trip);
