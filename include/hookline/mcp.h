@@ -214,6 +214,21 @@ typedef hl_status (*hl_mcp_token_load_fn)(hl_mcp *mcp, const char *server_url, c
 typedef void (*hl_mcp_token_save_fn)(hl_mcp *mcp, const char *server_url, const char *stored,
                                      void *user_data);
 
+/**
+ * The JWT bearer grant's assertion (RFC 7523; hl_mcp_oauth.assertion):
+ * set *jwt (malloc'd; the library wipes and frees it) to a JWT the
+ * application holds for the authorization server `issuer` and the MCP
+ * server `resource` (the PRM's resource indicator): a workload identity
+ * token whose audience is that issuer (workload identity federation,
+ * SEP-1933), or, with hl_mcp_oauth.idp_token_endpoint set, the user's ID
+ * token from the enterprise identity provider (SEP-990). Called at each
+ * authorization (a 401), so a short-lived token can be fetched fresh;
+ * runs where `authorize` would. A failure status (message with hl_fail)
+ * ends the authorization with HL_ERR_AUTH naming it.
+ */
+typedef hl_status (*hl_mcp_assertion_fn)(hl_mcp *mcp, const char *issuer, const char *resource, char **jwt,
+                                         void *user_data);
+
 /** OAuth options. Fill with designated initialisers and
  *  `.size = sizeof(hl_mcp_oauth)`: fields are only ever appended. */
 typedef struct hl_mcp_oauth {
@@ -241,13 +256,43 @@ typedef struct hl_mcp_oauth {
    *  redirect_uri is on a loopback host or uses a private-use scheme
    *  (desktop, mobile and command-line programs, RFC 8252), else "web". */
   const char *application_type;
+  /** Machine to machine with a JWT the application provides, no user and
+   *  no secret of hookline's (the MCP authorization extensions "workload
+   *  identity federation", SEP-1933, and "enterprise-managed
+   *  authorization", SEP-990): at a 401, after discovery, the token
+   *  request is the jwt-bearer grant (grant_type
+   *  urn:ietf:params:oauth:grant-type:jwt-bearer) with this callback's JWT
+   *  (or, with idp_token_endpoint, the ID-JAG exchanged for it) as
+   *  `assertion`, the scope and the resource, and the client
+   *  authentication of client_id (required) and client_secret. No
+   *  redirect_uri, authorize or PKCE; not with client_credentials. A
+   *  refusal (invalid_grant, invalid_scope, unauthorized_client) ends the
+   *  request with HL_ERR_AUTH and the server's words; it is not retried
+   *  with this or another grant. */
+  hl_mcp_assertion_fn assertion;
+  /** Enterprise-managed authorization (SEP-990, cross-app access): the
+   *  token endpoint of the enterprise identity provider (https://, or
+   *  http:// on loopback). The ID token `assertion` gives is exchanged
+   *  there first (RFC 8693 token exchange: subject_token_type id_token,
+   *  requested_token_type id-jag, audience the authorization server's
+   *  issuer, resource the MCP server's) for an Identity Assertion JWT
+   *  Authorization Grant, which goes to the authorization server as the
+   *  jwt-bearer grant's assertion. NULL: the assertion goes as it is. */
+  const char *idp_token_endpoint;
+  /** The application's client at the identity provider (required with
+   *  idp_token_endpoint) and its secret (NULL: a public client, the id in
+   *  the form; else client_secret_basic). */
+  const char *idp_client_id;
+  const char *idp_client_secret;
 } hl_mcp_oauth;
 
 /** HTTP: authorize with OAuth as above. Strings are copied, `opts` is
  *  borrowed for the call. Before hl_mcp_connect() (HL_ERR_STATE after);
  *  HL_ERR_INVALID for a stdio client, a missing redirect_uri or
- *  authorize (client_id and client_secret with client_credentials), or
- *  a size too small. Do not also add an Authorization header with
+ *  authorize (client_id and client_secret with client_credentials; a
+ *  client_id with assertion; assertion and idp_client_id with
+ *  idp_token_endpoint, an https or loopback URL), an application_type
+ *  other than "native" or "web", or a size too small. Do not also add an Authorization header with
  *  hl_mcp_add_header(). */
 HL_API hl_status hl_mcp_set_oauth(hl_mcp *mcp, const hl_mcp_oauth *opts);
 /** Time limit of one request (initialize, tools/list, a tool call) in

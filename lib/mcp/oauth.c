@@ -6,7 +6,8 @@
  * discovery (oauth_meta.c), the client's identity (oauth_client.c), then
  * the authorization code grant with PKCE S256, `state`, the resource
  * indicator and the redirect's `iss` checked (RFC 9207), or the
- * client_credentials grant, and the token request (oauth_tokens.c).
+ * client_credentials grant, or the jwt-bearer grant (oauth_assertion.c),
+ * and the token request (oauth_tokens.c).
  *
  * Locks: `flow` makes one authorization or refresh at a time per client
  * (the authorize callback runs in it, on the thread whose request met
@@ -37,6 +38,10 @@ static void free_config(hl__oauth *o) {
   free(o->client_metadata_url);
   free(o->client_name);
   free(o->application_type);
+  free(o->idp_token_endpoint);
+  free(o->idp_client_id);
+  if (o->idp_client_secret) memset(o->idp_client_secret, 0, strlen(o->idp_client_secret));
+  free(o->idp_client_secret);
 }
 
 void hl__oauth_free(hl__oauth *o) {
@@ -114,22 +119,30 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: %s is not an HTTP client", hl_mcp_name(m));
   if (!opts || opts->size < offsetof(hl_mcp_oauth, save_tokens) + sizeof(hl_mcp_token_save_fn))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: opts->size is too small (set it to sizeof(hl_mcp_oauth))");
-  /* What a size from before client_credentials was appended reads as false. */
-  bool cc = opts->size >= offsetof(hl_mcp_oauth, client_credentials) + sizeof(bool) && opts->client_credentials;
+  /* Fields appended later read as unset from a smaller size. */
+#define HL__OPT(field) (opts->size >= offsetof(hl_mcp_oauth, field) + sizeof opts->field ? opts->field : 0)
+  bool cc = HL__OPT(client_credentials);
+  hl_mcp_assertion_fn assertion = HL__OPT(assertion);
+  const char *idp = HL__OPT(idp_token_endpoint), *idp_id = HL__OPT(idp_client_id);
+  const char *idp_secret = HL__OPT(idp_client_secret);
   if (cc && (!opts->client_id || !opts->client_secret))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_credentials needs client_id and client_secret");
-  if (!cc && (!opts->redirect_uri || !*opts->redirect_uri || !opts->authorize))
+  if (assertion && (cc || !opts->client_id))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: assertion needs a client_id, and not client_credentials");
+  if (idp && (!assertion || !idp_id || !hl__url_secure(idp)))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: idp_token_endpoint needs assertion and idp_client_id, and "
+                   "must be https:// (http:// only to a loopback host)");
+  bool user = !cc && !assertion;
+  if (user && (!opts->redirect_uri || !*opts->redirect_uri || !opts->authorize))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: redirect_uri and authorize are required");
   if (!opts->load_tokens != !opts->save_tokens)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: give both load_tokens and save_tokens, or neither");
   if (opts->client_metadata_url && strncmp(opts->client_metadata_url, "https://", 8) != 0)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_metadata_url must be an https:// URL");
-  /* Fields appended later read as unset from a smaller size. */
-#define HL__OPT(field) (opts->size >= offsetof(hl_mcp_oauth, field) + sizeof opts->field ? opts->field : 0)
   const char *app_type = HL__OPT(application_type);
   if (app_type && strcmp(app_type, "native") != 0 && strcmp(app_type, "web") != 0)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: application_type must be \"native\" or \"web\"");
-  if (!app_type) app_type = !cc && !hl__url_loopback(opts->redirect_uri) &&
+  if (!app_type) app_type = user && !hl__url_loopback(opts->redirect_uri) &&
                             (strncasecmp(opts->redirect_uri, "http://", 7) == 0 ||
                              strncasecmp(opts->redirect_uri, "https://", 8) == 0) ? "web" : "native";
   hl__oauth *o = calloc(1, sizeof *o);
@@ -142,11 +155,13 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
   o->load = opts->load_tokens;
   o->save = opts->save_tokens;
   o->client_credentials = cc;
+  o->assertion = assertion;
   if (!copy_opt(&o->redirect_uri, opts->redirect_uri) || !copy_opt(&o->client_id, opts->client_id) ||
       !copy_opt(&o->client_secret, opts->client_secret) ||
       !copy_opt(&o->client_metadata_url, opts->client_metadata_url) ||
       !copy_opt(&o->client_name, opts->client_name ? opts->client_name : "hookline") ||
-      !copy_opt(&o->application_type, app_type)) {
+      !copy_opt(&o->application_type, app_type) || !copy_opt(&o->idp_token_endpoint, idp) ||
+      !copy_opt(&o->idp_client_id, idp_id) || !copy_opt(&o->idp_client_secret, idp_secret)) {
     hl__oauth_free(o);
     return hl__oom();
   }
@@ -345,7 +360,7 @@ static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope)
    * Not for no scope at all (the server's default, which asking for
    * offline_access alone would narrow), nor without a user. */
   char *with_offline = NULL;
-  if (meta.offline_access && !o->client_credentials && scope && *scope) {
+  if (meta.offline_access && !o->client_credentials && !o->assertion && scope && *scope) {
     if (!(with_offline = scope_union(scope, "offline_access"))) {
       hl__oauth_meta_clear(&meta);
       return hl__oom();
@@ -356,6 +371,7 @@ static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope)
   unsigned method = HL__AUTH_NONE;
   st = hl__oauth_identity(o, &meta, &id, &secret, &method);
   if (st == HL_OK && o->client_credentials) st = client_credentials(o, &meta, id, secret, method, scope);
+  else if (st == HL_OK && o->assertion) st = hl__oauth_assertion_grant(o, &meta, id, secret, method, scope);
   else if (st == HL_OK) st = code_flow(o, &meta, id, secret, method, scope);
   if (st == HL_OK) {
     /* Where these tokens refresh, and with which identity. */

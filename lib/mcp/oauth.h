@@ -100,6 +100,8 @@ struct hl__oauth {
   hl_mcp_token_load_fn load;
   hl_mcp_token_save_fn save;
   bool client_credentials;   /* the client_credentials grant instead of a user's code */
+  hl_mcp_assertion_fn assertion;  /* the jwt-bearer grant instead (oauth_assertion.c) */
+  char *idp_token_endpoint, *idp_client_id, *idp_client_secret; /* SEP-990 (NULL: none) */
   struct hl__http *http;     /* requests to authorization servers */
   /* `flow`: one authorization or refresh at a time, entered with
    * hl__oauth_flow_enter() (a wait its run's cancellation or the close
@@ -150,7 +152,20 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
 void hl__oauth_remember_client(hl__oauth *o, const char *issuer, const char *id, const char *secret,
                                unsigned method);
 
+/* ---- oauth_assertion.c ---- */
+/* The jwt-bearer grant (RFC 7523) at `meta`'s token endpoint with the
+ * application's assertion, exchanged first at the identity provider for
+ * an ID-JAG when one is configured (SEP-990, RFC 8693); the tokens into
+ * *o. */
+hl_status hl__oauth_assertion_grant(hl__oauth *o, const hl__oauth_meta *meta, const char *id, const char *secret,
+                                    unsigned method, const char *scope);
+
 /* ---- oauth_tokens.c ---- */
+/* A token request's client authentication: client_id (and client_secret
+ * for HL__AUTH_POST) into `form`, or for HL__AUTH_BASIC with a secret the
+ * Basic header into *header (malloc'd; the id and secret form-encoded
+ * first, RFC 6749 section 2.3.1). */
+hl_status hl__oauth_client_auth(const char *id, const char *secret, unsigned method, hl__jbuf *form, char **header);
 /* Drop the tokens and what refreshes them (o->lock held or no other user);
  * the registered identities (`clients`) stay. */
 void hl__oauth_forget_tokens(hl__oauth *o);

@@ -165,11 +165,7 @@ static void load_tokens(hl__oauth *o) {
 
 /* ---- the token endpoint ---- */
 
-/* The client authentication of a token request: client_id (and
- * client_secret) into the form, or the Basic header into *header
- * (malloc'd; the id and secret form-encoded first, RFC 6749 section
- * 2.3.1). */
-static hl_status client_auth(const char *id, const char *secret, unsigned method, hl__jbuf *form, char **header) {
+hl_status hl__oauth_client_auth(const char *id, const char *secret, unsigned method, hl__jbuf *form, char **header) {
   *header = NULL;
   if (method != HL__AUTH_BASIC || !secret || !*secret) {
     hl__form_add(form, "client_id", id);
@@ -256,7 +252,7 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
                                   const char *secret, unsigned method, const char *asked_scope, const char *what,
                                   long *http_status) {
   char *header = NULL;
-  hl_status st = client_auth(id, secret, method, form, &header);
+  hl_status st = hl__oauth_client_auth(id, secret, method, form, &header);
   if (st == HL_OK && form->failed) st = hl__oom();
   long status = 0;
   cJSON *j = NULL;
@@ -280,9 +276,10 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
     /* What the request carried that the server may quote back: each
      * secret value decoded and as the form encoded it, the client secret,
      * the Basic credentials. */
-    static const char *const sent[] = {"code", "code_verifier", "refresh_token", "client_secret"};
-    char *vals[10] = {0};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const sent[] = {"code", "code_verifier", "refresh_token", "client_secret", "assertion"};
+    enum { N_SENT = sizeof sent / sizeof *sent };
+    char *vals[2 * N_SENT + 2] = {0};
+    for (size_t i = 0; i < N_SENT; i++) {
       vals[2 * i] = hl__url_param(form->p, sent[i]);
       hl__jbuf enc = {0};
       hl__url_encode(&enc, vals[2 * i]);
@@ -292,11 +289,11 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
       }
       vals[2 * i + 1] = enc.p;
     }
-    vals[8] = (char *)secret;
-    vals[9] = header ? strrchr(header, ' ') + 1 : NULL;
+    vals[2 * N_SENT] = (char *)secret;
+    vals[2 * N_SENT + 1] = header ? strrchr(header, ' ') + 1 : NULL;
     char why[400];
-    hl__oauth_refusal(j, (const char *const *)vals, 10, why, sizeof why);
-    for (size_t i = 0; i < 8; i++) {
+    hl__oauth_refusal(j, (const char *const *)vals, 2 * N_SENT + 2, why, sizeof why);
+    for (size_t i = 0; i < 2 * N_SENT; i++) {
       if (vals[i]) memset(vals[i], 0, strlen(vals[i]));
       free(vals[i]);
     }

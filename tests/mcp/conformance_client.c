@@ -15,7 +15,10 @@
  * and secret come in the suite's MCP_CONFORMANCE_CONTEXT; the Client ID
  * Metadata Document URL is the one the suite's basic-cimd scenario
  * expects; the client-credentials scenarios use that grant (machine to
- * machine). Then the scenario's tool is called.
+ * machine); the workload identity and enterprise-managed scenarios use
+ * the jwt-bearer grant with the context's JWT (the latter exchanging the
+ * context's ID token at its identity provider first). Then the
+ * scenario's tool is called.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,30 @@ static void context_client(cJSON **ctx, const char **id, const char **secret) {
   const cJSON *s = cJSON_GetObjectItemCaseSensitive(*ctx, "client_secret");
   *id = cJSON_IsString(i) ? i->valuestring : NULL;
   *secret = cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+/* hl_mcp_assertion_fn: the JWT the context gave (user: the string). */
+static hl_status context_jwt(hl_mcp *m, const char *issuer, const char *resource, char **jwt, void *user) {
+  (void)m, (void)issuer, (void)resource;
+  *jwt = strdup(user);
+  return *jwt ? HL_OK : HL_ERR_NOMEM;
+}
+
+/* The jwt-bearer scenarios: the assertion (and the identity provider)
+ * from the context. */
+static void assertion_options(const char *scenario, const cJSON *ctx, hl_mcp_oauth *o) {
+  const bool wif = strcmp(scenario, "auth/wif-jwt-bearer") == 0;
+  const bool ema = strcmp(scenario, "auth/enterprise-managed-authorization") == 0;
+  const cJSON *jwt = cJSON_GetObjectItemCaseSensitive(ctx, wif ? "valid_jwt" : "idp_id_token");
+  if ((!wif && !ema) || !cJSON_IsString(jwt)) return;
+  o->assertion = context_jwt;
+  o->user_data = jwt->valuestring;
+  if (ema) {
+    const cJSON *ep = cJSON_GetObjectItemCaseSensitive(ctx, "idp_token_endpoint");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(ctx, "idp_client_id");
+    o->idp_token_endpoint = cJSON_IsString(ep) ? ep->valuestring : NULL;
+    o->idp_client_id = cJSON_IsString(id) ? id->valuestring : NULL;
+  }
 }
 
 /* Accept with no content: the library must add the requested defaults. */
@@ -94,6 +121,7 @@ int main(int argc, char **argv) {
                       .client_metadata_url = CIMD_URL, .client_name = "hookline conformance client",
                       .client_credentials = strncmp(scenario, "auth/client-credentials-", 24) == 0};
     context_client(&ctx, &o.client_id, &o.client_secret);
+    assertion_options(scenario, ctx, &o);
     if (hl_mcp_set_oauth(m, &o) != HL_OK) {
       cJSON_Delete(ctx);
       hl_mcp_free(m);

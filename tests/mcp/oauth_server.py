@@ -12,7 +12,10 @@ Serves, on 127.0.0.1 and a free port (printed on the first line):
   GET  /.well-known/oauth-authorization-server/as  the AS metadata
   POST /as/register, GET /as/authorize (302 to the redirect_uri with code
   and state), POST /as/token (authorization_code with PKCE S256 checked,
-  refresh_token with rotation: a refresh token works once)
+  refresh_token with rotation: a refresh token works once, and RFC 7523's
+  jwt-bearer with any non-empty assertion)
+  POST /idp/token  an enterprise identity provider's token exchange (RFC
+               8693, SEP-990): an ID token for an ID-JAG "jag.<ID token>"
 Test controls: POST /__mode with a mode name as the body, POST /__revoke
 (every access token stops working), GET /__log (every request so far:
 [{method, path, headers, body}]).
@@ -46,7 +49,10 @@ resource_metadata), offline (the metadata's scopes_supported lists
 offline_access, SEP-2207; otherwise only "read"), as2 (the server moved
 to another authorization server, SEP-2352: the PRM names /as2, whose
 endpoints mirror /as/'s with identities and tokens of their own, and the
-MCP server takes only its tokens).
+MCP server takes only its tokens), jwt_refuse (the jwt-bearer grant is
+refused, quoting the assertion), idp_refuse (the identity provider
+refuses, quoting the subject token), idp_wrong_type (it answers an access
+token, not an ID-JAG), idp_no_token (its answer has no access_token).
 POST /__fail_refresh: the next refresh grant fails for a while, the
 refresh token staying valid: the body says how, "503" or "429" (that
 status) or "hang" (no answer for 6 s, then a 503); empty is "503".
@@ -60,6 +66,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ID_JAG = "urn:ietf:params:oauth:token-type:id-jag"
 LOCK = threading.Lock()
 STATE = {"mode": "ok", "n": 0, "fail_refresh": False}
 LOG = []
@@ -244,6 +252,12 @@ class H(BaseHTTPRequestHandler):
             if not q or challenge != q.get("code_challenge") or form.get("resource") != q.get("resource") or \
                     q["as"] != issuer or form.get("client_id", q.get("client_id")) != q.get("client_id"):
                 return self.send(400, {"error": "invalid_grant"})
+        elif grant == JWT_BEARER:
+            if STATE["mode"] == "jwt_refuse":
+                return self.send(400, {"error": "invalid_grant",
+                                       "error_description": "assertion %s expired" % form.get("assertion")})
+            if not form.get("assertion"):
+                return self.send(400, {"error": "invalid_request"})
         elif grant == "refresh_token":
             with LOCK:
                 rt = form.get("refresh_token")
@@ -259,6 +273,21 @@ class H(BaseHTTPRequestHandler):
         expires = {"short_expiry": 10, "expiry_string": "10"}.get(STATE["mode"], 3600)
         self.send(200, {"access_token": at, "token_type": "Bearer", "expires_in": expires,
                         "refresh_token": rt, "scope": "read"})
+
+    def idp_token(self, form):
+        """The identity provider's token exchange: an ID-JAG for an ID token."""
+        mode = STATE["mode"]
+        if mode == "idp_refuse":
+            return self.send(400, {"error": "invalid_grant",
+                                   "error_description": "subject_token %s expired" % form.get("subject_token")})
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange" or \
+                not form.get("subject_token"):
+            return self.send(400, {"error": "invalid_request"})
+        if mode == "idp_no_token":
+            return self.send(200, {"issued_token_type": ID_JAG, "token_type": "N_A"})
+        kind = "urn:ietf:params:oauth:token-type:access_token" if mode == "idp_wrong_type" else ID_JAG
+        self.send(200, {"access_token": "jag." + form["subject_token"], "issued_token_type": kind,
+                        "token_type": "N_A"})
 
     def do_POST(self):
         body = self.read_body()
@@ -276,6 +305,8 @@ class H(BaseHTTPRequestHandler):
         if path in ("/as/register", "/as2/register"):
             return self.send(201, {"client_id": fresh("client" if path == "/as/register" else "as2-client"),
                                    "token_endpoint_auth_method": "none"})
+        if path == "/idp/token":
+            return self.idp_token({k: v[0] for k, v in parse_qs(body).items()})
         if path in ("/as/token", "/as2/token"):
             return self.token({k: v[0] for k, v in parse_qs(body).items()}, body, path.split("/")[1])
         if path not in ("/mcp", "/mcp/"):

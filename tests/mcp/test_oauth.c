@@ -800,6 +800,189 @@ static void old_store_entry(void) {
   stored = NULL;
 }
 
+/* ---- the jwt-bearer grant (workload identity, enterprise-managed) ---- */
+
+/* What the assertion callback was asked and gives. */
+typedef struct {
+  const char *jwt; /* NULL: fails */
+  int calls;
+  char issuer[160], resource[160];
+} assertion_src;
+
+static hl_status give_assertion(hl_mcp *m, const char *issuer, const char *resource, char **jwt, void *user) {
+  (void)m;
+  assertion_src *a = user;
+  a->calls++;
+  snprintf(a->issuer, sizeof a->issuer, "%s", issuer);
+  snprintf(a->resource, sizeof a->resource, "%s", resource);
+  if (!a->jwt) return hl_fail(HL_ERR_IO, "no workload token on this machine");
+  *jwt = strdup(a->jwt);
+  return HL_OK;
+}
+
+/* A client with the jwt-bearer grant (and the identity provider when
+ * `idp` is set). */
+static hl_mcp *assertion_client(assertion_src *a, bool idp) {
+  hl_mcp *m = hl_mcp_new_http("oauth-test", url);
+  if (!m) return NULL;
+  hl_mcp_set_timeout_ms(m, 10000);
+  char idp_url[160];
+  snprintf(idp_url, sizeof idp_url, "http://127.0.0.1:%d/idp/token", port);
+  hl_mcp_oauth o = {.size = sizeof o, .client_id = "workload-7", .assertion = give_assertion, .user_data = a,
+                    .idp_token_endpoint = idp ? idp_url : NULL, .idp_client_id = idp ? "idp-app" : NULL};
+  if (hl_mcp_set_oauth(m, &o) != HL_OK) {
+    hl_mcp_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+/* Form field `name` of the last request to `path` (malloc'd; NULL:
+ * none). */
+static char *last_form(const char *path, const char *name) {
+  cJSON *r = last_request(path);
+  char *q = NULL, *v = NULL;
+  if (r && (q = malloc(strlen(cJSON_GetObjectItem(r, "body")->valuestring) + 2))) {
+    sprintf(q, "?%s", cJSON_GetObjectItem(r, "body")->valuestring);
+    v = query_param(q, name);
+  }
+  free(q);
+  cJSON_Delete(r);
+  return v;
+}
+
+/* Each field of `fields` ("name", "value" pairs; value NULL: absent) is
+ * what the last request to `path` carried. */
+static void check_form(const char *path, const char *const *fields, size_t n) {
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    char *v = last_form(path, fields[i]);
+    if (fields[i + 1] ? !v || strcmp(v, fields[i + 1]) != 0 : v != NULL) {
+      fprintf(stderr, "%s: field %s is \"%s\", expected \"%s\"\n", path, fields[i], v ? v : "(absent)",
+              fields[i + 1] ? fields[i + 1] : "(absent)");
+      CHECK(!"form field as expected");
+    }
+    free(v);
+  }
+}
+
+/* Workload identity federation: the application's JWT goes to the token
+ * endpoint as the jwt-bearer grant, field by field; no user step, no
+ * registration, no PKCE. */
+static void jwt_bearer_grant(void) {
+  mode("ok");
+  int regs = count_requests("/as/register"), authz = count_requests("/as/authorize");
+  assertion_src a = {.jwt = "eyJ0eXAiOiJKV1QifQ.workload.sig"};
+  hl_mcp *m = assertion_client(&a, false);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  CHECK(call_ok(m));
+  CHECK_INT(a.calls, 1);
+  char as[160], res[160];
+  snprintf(as, sizeof as, "http://127.0.0.1:%d/as", port);
+  snprintf(res, sizeof res, "http://127.0.0.1:%d/mcp", port);
+  CHECK_STR(a.issuer, as);
+  CHECK_STR(a.resource, res);
+  const char *fields[] = {"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion", a.jwt,
+                          "client_id", "workload-7", "resource", res, "scope", "read", "code", NULL,
+                          "code_verifier", NULL, "redirect_uri", NULL};
+  check_form("/as/token", fields, sizeof fields / sizeof *fields);
+  CHECK_INT(count_requests("/as/register"), regs);
+  CHECK_INT(count_requests("/as/authorize"), authz);
+  hl_mcp_free(m);
+}
+
+/* Refused (or no JWT): HL_ERR_AUTH with the server's words, the JWT not
+ * in them, one token request and no other grant tried. */
+static void jwt_bearer_refused(void) {
+  mode("jwt_refuse");
+  int tokens = count_requests("/as/token"), authz = count_requests("/as/authorize");
+  assertion_src a = {.jwt = "eyJ0eXAiOiJKV1QifQ.refused-workload.sig"};
+  hl_mcp *m = assertion_client(&a, false);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_AUTH);
+  const char *msg = hl_mcp_errmsg(m);
+  CHECK(strstr(msg, "jwt-bearer grant") && strstr(msg, "invalid_grant"));
+  CHECK(!strstr(msg, "refused-workload"));
+  CHECK_INT(count_requests("/as/token"), tokens + 1);
+  CHECK_INT(count_requests("/as/authorize"), authz);
+  hl_mcp_free(m);
+  /* The callback fails: its message, no token request. */
+  mode("ok");
+  assertion_src none = {0};
+  m = assertion_client(&none, false);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_AUTH);
+  CHECK(strstr(hl_mcp_errmsg(m), "no workload token on this machine") != NULL);
+  CHECK_INT(count_requests("/as/token"), tokens + 1);
+  hl_mcp_free(m);
+}
+
+/* Enterprise-managed authorization: the ID token is exchanged at the
+ * identity provider for an ID-JAG (RFC 8693, each field checked), which
+ * is the jwt-bearer grant's assertion at the authorization server. */
+static void enterprise_token_exchange(void) {
+  mode("ok");
+  assertion_src a = {.jwt = "id-token-of-alice"};
+  hl_mcp *m = assertion_client(&a, true);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  CHECK(call_ok(m));
+  char as[160], res[160];
+  snprintf(as, sizeof as, "http://127.0.0.1:%d/as", port);
+  snprintf(res, sizeof res, "http://127.0.0.1:%d/mcp", port);
+  const char *idp[] = {"grant_type", "urn:ietf:params:oauth:grant-type:token-exchange",
+                       "requested_token_type", "urn:ietf:params:oauth:token-type:id-jag",
+                       "subject_token", "id-token-of-alice",
+                       "subject_token_type", "urn:ietf:params:oauth:token-type:id_token",
+                       "audience", as, "resource", res, "scope", "read", "client_id", "idp-app"};
+  check_form("/idp/token", idp, sizeof idp / sizeof *idp);
+  const char *grant[] = {"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                         "assertion", "jag.id-token-of-alice", "client_id", "workload-7", "resource", res};
+  check_form("/as/token", grant, sizeof grant / sizeof *grant);
+  hl_mcp_free(m);
+}
+
+/* A hostile or broken identity provider: each answer fails with
+ * HL_ERR_AUTH naming the step, the ID token never in the message, and
+ * nothing goes on to the authorization server. */
+static void enterprise_idp_failures(void) {
+  const char *modes[] = {"idp_refuse", "idp_wrong_type", "idp_no_token"};
+  const char *says[] = {"invalid_grant", "is not urn:ietf:params:oauth:token-type:id-jag", "no access_token"};
+  for (int i = 0; i < 3; i++) {
+    mode(modes[i]);
+    int tokens = count_requests("/as/token");
+    assertion_src a = {.jwt = "id-token-of-mallory"};
+    hl_mcp *m = assertion_client(&a, true);
+    REQUIRE(m);
+    CHECK_INT(hl_mcp_connect(m), HL_ERR_AUTH);
+    const char *msg = hl_mcp_errmsg(m);
+    CHECK(strstr(msg, "token exchange at") && strstr(msg, says[i]));
+    CHECK(!strstr(msg, "mallory"));
+    CHECK_INT(count_requests("/as/token"), tokens);
+    hl_mcp_free(m);
+  }
+  mode("ok");
+  /* Options: a client_id is required, the IdP needs the assertion and
+   * its client, and https (or loopback). */
+  hl_mcp *m = hl_mcp_new_http("x", url);
+  assertion_src a = {.jwt = "j"};
+  hl_mcp_oauth o = {.size = sizeof o, .assertion = give_assertion, .user_data = &a};
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o.client_id = "c";
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+  o.idp_token_endpoint = "http://idp.example.com/token";
+  o.idp_client_id = "app";
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o.idp_token_endpoint = "https://idp.example.com/token";
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+  o.idp_client_id = NULL;
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o = (hl_mcp_oauth){.size = sizeof o, .client_id = "c", .idp_token_endpoint = "https://idp.example.com/token",
+                     .idp_client_id = "app", .redirect_uri = REDIRECT, .authorize = counting_agent};
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID); /* an IdP without the assertion */
+  hl_mcp_free(m);
+}
+
 /* The token requests so far (logged when they arrive, before an answer). */
 static int token_requests(void) {
   cJSON *t = requests("/as/token");
@@ -1050,6 +1233,10 @@ int main(int argc, char **argv) {
   RUN(offline_access_when_listed);
   RUN(authorization_server_migration);
   RUN(old_store_entry);
+  RUN(jwt_bearer_grant);
+  RUN(jwt_bearer_refused);
+  RUN(enterprise_token_exchange);
+  RUN(enterprise_idp_failures);
   RUN(authorize_refresh_rotate);
   RUN(concurrent_401s);
   RUN(token_store_round_trip);
