@@ -837,6 +837,23 @@ static hl_mcp *assertion_client(assertion_src *a, bool idp) {
   return m;
 }
 
+/* In the server's mode `mode_name`, a client with the jwt-bearer grant
+ * (`idp`: through the identity provider) whose connect gives `want`
+ * (checked); NULL when it could not be made. */
+static hl_mcp *assertion_connect(const char *mode_name, assertion_src *a, bool idp, hl_status want) {
+  mode(mode_name);
+  hl_mcp *m = assertion_client(a, idp);
+  CHECK(m != NULL);
+  if (m) CHECK_INT(hl_mcp_connect(m), want);
+  return m;
+}
+
+/* The authorization server's issuer and the MCP server's resource. */
+static void as_and_resource(char as[160], char res[160]) {
+  snprintf(as, 160, "http://127.0.0.1:%d/as", port);
+  snprintf(res, 160, "http://127.0.0.1:%d/mcp", port);
+}
+
 /* Form field `name` of the last request to `path` (malloc'd; NULL:
  * none). */
 static char *last_form(const char *path, const char *name) {
@@ -869,17 +886,14 @@ static void check_form(const char *path, const char *const *fields, size_t n) {
  * endpoint as the jwt-bearer grant, field by field; no user step, no
  * registration, no PKCE. */
 static void jwt_bearer_grant(void) {
-  mode("ok");
   int regs = count_requests("/as/register"), authz = count_requests("/as/authorize");
   assertion_src a = {.jwt = "eyJ0eXAiOiJKV1QifQ.workload.sig"};
-  hl_mcp *m = assertion_client(&a, false);
+  hl_mcp *m = assertion_connect("ok", &a, false, HL_OK);
   REQUIRE(m);
-  CHECK_INT(hl_mcp_connect(m), HL_OK);
   CHECK(call_ok(m));
   CHECK_INT(a.calls, 1);
   char as[160], res[160];
-  snprintf(as, sizeof as, "http://127.0.0.1:%d/as", port);
-  snprintf(res, sizeof res, "http://127.0.0.1:%d/mcp", port);
+  as_and_resource(as, res);
   CHECK_STR(a.issuer, as);
   CHECK_STR(a.resource, res);
   const char *fields[] = {"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion", a.jwt,
@@ -894,12 +908,10 @@ static void jwt_bearer_grant(void) {
 /* Refused (or no JWT): HL_ERR_AUTH with the server's words, the JWT not
  * in them, one token request and no other grant tried. */
 static void jwt_bearer_refused(void) {
-  mode("jwt_refuse");
   int tokens = count_requests("/as/token"), authz = count_requests("/as/authorize");
   assertion_src a = {.jwt = "eyJ0eXAiOiJKV1QifQ.refused-workload.sig"};
-  hl_mcp *m = assertion_client(&a, false);
+  hl_mcp *m = assertion_connect("jwt_refuse", &a, false, HL_ERR_AUTH);
   REQUIRE(m);
-  CHECK_INT(hl_mcp_connect(m), HL_ERR_AUTH);
   const char *msg = hl_mcp_errmsg(m);
   CHECK(strstr(msg, "jwt-bearer grant") && strstr(msg, "invalid_grant"));
   CHECK(!strstr(msg, "refused-workload"));
@@ -907,11 +919,9 @@ static void jwt_bearer_refused(void) {
   CHECK_INT(count_requests("/as/authorize"), authz);
   hl_mcp_free(m);
   /* The callback fails: its message, no token request. */
-  mode("ok");
   assertion_src none = {0};
-  m = assertion_client(&none, false);
+  m = assertion_connect("ok", &none, false, HL_ERR_AUTH);
   REQUIRE(m);
-  CHECK_INT(hl_mcp_connect(m), HL_ERR_AUTH);
   CHECK(strstr(hl_mcp_errmsg(m), "no workload token on this machine") != NULL);
   CHECK_INT(count_requests("/as/token"), tokens + 1);
   hl_mcp_free(m);
@@ -921,15 +931,12 @@ static void jwt_bearer_refused(void) {
  * identity provider for an ID-JAG (RFC 8693, each field checked), which
  * is the jwt-bearer grant's assertion at the authorization server. */
 static void enterprise_token_exchange(void) {
-  mode("ok");
   assertion_src a = {.jwt = "id-token-of-alice"};
-  hl_mcp *m = assertion_client(&a, true);
+  hl_mcp *m = assertion_connect("ok", &a, true, HL_OK);
   REQUIRE(m);
-  CHECK_INT(hl_mcp_connect(m), HL_OK);
   CHECK(call_ok(m));
   char as[160], res[160];
-  snprintf(as, sizeof as, "http://127.0.0.1:%d/as", port);
-  snprintf(res, sizeof res, "http://127.0.0.1:%d/mcp", port);
+  as_and_resource(as, res);
   const char *idp[] = {"grant_type", "urn:ietf:params:oauth:grant-type:token-exchange",
                        "requested_token_type", "urn:ietf:params:oauth:token-type:id-jag",
                        "subject_token", "id-token-of-alice",
@@ -949,12 +956,10 @@ static void enterprise_idp_failures(void) {
   const char *modes[] = {"idp_refuse", "idp_wrong_type", "idp_no_token"};
   const char *says[] = {"invalid_grant", "is not urn:ietf:params:oauth:token-type:id-jag", "no access_token"};
   for (int i = 0; i < 3; i++) {
-    mode(modes[i]);
     int tokens = count_requests("/as/token");
     assertion_src a = {.jwt = "id-token-of-mallory"};
-    hl_mcp *m = assertion_client(&a, true);
+    hl_mcp *m = assertion_connect(modes[i], &a, true, HL_ERR_AUTH);
     REQUIRE(m);
-    CHECK_INT(hl_mcp_connect(m), HL_ERR_AUTH);
     const char *msg = hl_mcp_errmsg(m);
     CHECK(strstr(msg, "token exchange at") && strstr(msg, says[i]));
     CHECK(!strstr(msg, "mallory"));
