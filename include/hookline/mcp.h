@@ -148,7 +148,10 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * server quotes them back in an error.
  *
  * Client identity, first that applies: `client_id` (and
- * `client_secret`) registered in advance; `client_metadata_url` (an
+ * `client_secret`) registered in advance (bound to the authorization
+ * server it was first used with: when the server's PRM names another
+ * one, the authorization fails with HL_ERR_AUTH saying so rather than
+ * showing it there, SEP-2352); `client_metadata_url` (an
  * https URL serving the client's metadata document) when the
  * authorization server says client_id_metadata_document_supported;
  * dynamic client registration (RFC 7591) when it offers it, naming

@@ -65,6 +65,22 @@ void hl__oauth_remember_client(hl__oauth *o, const char *issuer, const char *id,
 hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id, char **secret, unsigned *method) {
   *id = *secret = NULL;
   if (o->client_id) {
+    /* SEP-2352: a pre-registered client belongs to the authorization
+     * server it was registered with. One that got the current tokens
+     * from another (this run's, or the store's) is not shown to this one:
+     * the server moved, and its client must be registered there. */
+    pthread_mutex_lock(&o->lock);
+    char *was = o->used_id && o->issuer && strcmp(o->used_id, o->client_id) == 0 &&
+                strcmp(o->issuer, meta->issuer) != 0 ? hl__strdup(o->issuer) : NULL;
+    pthread_mutex_unlock(&o->lock);
+    if (was) {
+      hl_status st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization server %s: the pre-registered "
+                                  "client_id is %s's (the server moved to another authorization server; register "
+                                  "a client there, give its client_id, and drop the stored tokens)",
+                                  o->m->name, meta->issuer, was);
+      free(was);
+      return st;
+    }
     *id = strdup(o->client_id);
     *secret = hl__strdup(o->client_secret);
     *method = pick_method(meta->auth_methods, o->client_secret, 0);

@@ -49,7 +49,8 @@ resource_metadata), offline (the metadata's scopes_supported lists
 offline_access, SEP-2207; otherwise only "read"), as2 (the server moved
 to another authorization server, SEP-2352: the PRM names /as2, whose
 endpoints mirror /as/'s with identities and tokens of their own, and the
-MCP server takes only its tokens), jwt_refuse (the jwt-bearer grant is
+MCP server takes only its tokens), as2_no_rt (the same, /as2 issuing no
+refresh tokens), jwt_refuse (the jwt-bearer grant is
 refused, quoting the assertion), idp_refuse (the identity provider
 refuses, quoting the subject token), idp_wrong_type (it answers an access
 token, not an ID-JAG), idp_no_token (its answer has no access_token).
@@ -129,7 +130,7 @@ class H(BaseHTTPRequestHandler):
                 return self.send(503, "try later", "text/plain")
             if mode == "prm_moved" and path.endswith("/mcp"):
                 return self.send(301, "", "text/plain", [("Location", b + "/elsewhere")])
-            prm = {"resource": b + "/mcp", "authorization_servers": [b + ("/as2" if mode == "as2" else "/as")],
+            prm = {"resource": b + "/mcp", "authorization_servers": [b + ("/as2" if mode.startswith("as2") else "/as")],
                    "scopes_supported": ["read"]}
             if mode == "prm_mismatch":
                 prm["resource"] = b + "/mcp-other"  # a prefix of the text, not of the path
@@ -271,8 +272,11 @@ class H(BaseHTTPRequestHandler):
             ACCESS.add(at)
             REFRESH.add(rt)
         expires = {"short_expiry": 10, "expiry_string": "10"}.get(STATE["mode"], 3600)
-        self.send(200, {"access_token": at, "token_type": "Bearer", "expires_in": expires,
-                        "refresh_token": rt, "scope": "read"})
+        answer = {"access_token": at, "token_type": "Bearer", "expires_in": expires, "refresh_token": rt,
+                  "scope": "read"}
+        if STATE["mode"] == "as2_no_rt" and issuer == "as2":
+            del answer["refresh_token"]
+        self.send(200, answer)
 
     def idp_token(self, form):
         """The identity provider's token exchange: an ID-JAG for an ID token."""
@@ -314,7 +318,7 @@ class H(BaseHTTPRequestHandler):
         token, _ = self.bearer()
         mode = STATE["mode"]
         with LOCK:
-            valid = token in ACCESS and mode != "challenge_echo" and token.startswith("at2-") == (mode == "as2")
+            valid = token in ACCESS and mode != "challenge_echo" and token.startswith("at2-") == mode.startswith("as2")
         if not valid:
             return self.challenge(token)
         if mode == "forbid_echo":

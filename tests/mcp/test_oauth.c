@@ -699,7 +699,8 @@ static int count_requests(const char *prefix) {
  * token's 401 (after a refresh at the old server, whose token the server
  * now refuses too) finds the new issuer in the PRM: the client registers
  * there, and neither its old client_id nor its old refresh token reaches
- * the new server. The store keeps both registrations by issuer: moving
+ * the new server, even when that one issues no refresh token of its
+ * own. The store keeps both registrations by issuer: moving
  * back reuses the first one, registering nothing. */
 static void authorization_server_migration(void) {
   int auths = 0;
@@ -714,7 +715,7 @@ static void authorization_server_migration(void) {
   cJSON_Delete(first);
   REQUIRE(as1_client && as1_rt);
   int as1_regs = count_requests("/as/register"), as2_regs = count_requests("/as2/register");
-  mode("as2");
+  mode("as2_no_rt"); /* the new server issues no refresh token */
   CHECK(call_ok(m));
   CHECK_INT(auths, 2);
   CHECK_INT(count_requests("/as2/register"), as2_regs + 1);
@@ -735,6 +736,13 @@ static void authorization_server_migration(void) {
   const cJSON *iss = cJSON_GetObjectItem(st, "issuer");
   CHECK(cJSON_IsString(iss) && strcmp(iss->valuestring, as2) == 0);
   cJSON_Delete(st);
+  /* The new server's token revoked: with no refresh token of its own,
+   * the client authorizes again; the old server's refresh token (rotated
+   * by the refresh the first 401 made there) is not tried at the new. */
+  cJSON_Delete(server("/__revoke", ""));
+  CHECK(call_ok(m));
+  CHECK_INT(auths, 3);
+  CHECK(!sent_to("/as2/token", "grant_type=refresh_token")); /* it issued none: any would be another's */
   hl_mcp_free(m);
   /* Back to the first server, from the store (another process): its
    * registration is found by issuer, the second one's never sent there. */
@@ -756,6 +764,34 @@ static void authorization_server_migration(void) {
   free(as1_rt);
   free(stored);
   stored = NULL;
+}
+
+/* SEP-2352, pre-registered: a client_id the first authorization server
+ * knows is never shown to the one the server moves to; the request
+ * fails saying so. */
+static void preregistered_client_stays(void) {
+  mode("ok");
+  hl_mcp *m = hl_mcp_new_http("oauth-test", url);
+  REQUIRE(m);
+  hl_mcp_set_timeout_ms(m, 10000);
+  int auths = 0;
+  hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent, .user_data = &auths,
+                    .client_id = "pre-registered-at-as1"};
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  CHECK(call_ok(m));
+  mode("as2");
+  cJSON *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "whoami", NULL, &res, NULL), HL_ERR_AUTH);
+  cJSON_Delete(res);
+  char as1[160];
+  snprintf(as1, sizeof as1, "http://127.0.0.1:%d/as", port);
+  const char *msg = hl_mcp_errmsg(m);
+  CHECK(strstr(msg, "pre-registered client_id") && strstr(msg, as1) && strstr(msg, "/as2"));
+  CHECK(!sent_to("/as2/", "pre-registered-at-as1"));
+  CHECK_INT(auths, 1);
+  hl_mcp_free(m);
+  mode("ok");
 }
 
 /* An entry stored before identities were kept by issuer (one flat
@@ -1237,6 +1273,7 @@ int main(int argc, char **argv) {
   RUN(registration_application_type);
   RUN(offline_access_when_listed);
   RUN(authorization_server_migration);
+  RUN(preregistered_client_stays);
   RUN(old_store_entry);
   RUN(jwt_bearer_grant);
   RUN(jwt_bearer_refused);
