@@ -69,7 +69,10 @@ ALLOWED_REFUSALS = {"scope-retry-limit", "resource-mismatch", "metadata-issuer-m
 
 
 def checks_of(results, scenario):
-    dirs = sorted(glob.glob(os.path.join(results, scenario + "-*")))
+    # The suite names a result directory "<scenario>-<ISO time>": the date
+    # in the pattern keeps auth/iss-supported from reading the result of
+    # auth/iss-supported-missing.
+    dirs = sorted(glob.glob(os.path.join(results, scenario + "-[0-9][0-9][0-9][0-9]-*")))
     if not dirs:
         return None, "", ""
     d = dirs[-1]
