@@ -140,6 +140,7 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
   if (opts->client_metadata_url && strncmp(opts->client_metadata_url, "https://", 8) != 0)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_metadata_url must be an https:// URL");
   const char *app_type = HL__OPT(application_type);
+#undef HL__OPT
   if (app_type && strcmp(app_type, "native") != 0 && strcmp(app_type, "web") != 0)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: application_type must be \"native\" or \"web\"");
   if (!app_type) app_type = user && !hl__url_loopback(opts->redirect_uri) &&
