@@ -48,7 +48,7 @@ void hl__oauth_free(hl__oauth *o) {
   if (!o) return;
   free_config(o);
   hl__oauth_forget_tokens(o);
-  cJSON_Delete(o->clients);
+  hl__oauth_clients_free(o->clients);
   if (o->http) hl__http_free(o->http);
   pthread_cond_destroy(&o->flow_free);
   pthread_mutex_destroy(&o->lock);

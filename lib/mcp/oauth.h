@@ -3,8 +3,10 @@
  * in hookline/mcp.h), private to lib/mcp: www_auth.c reads challenges,
  * oauth_url.c builds and takes apart URLs and forms, oauth_meta.c
  * discovers the resource's and the authorization server's metadata,
- * oauth_client.c picks or registers the client's identity,
- * oauth_tokens.c talks to the token endpoint and keeps the tokens, and
+ * oauth_client.c picks or registers the client's identity (kept by
+ * issuer), oauth_assertion.c makes the jwt-bearer grant (with the token
+ * exchange at an identity provider), oauth_tokens.c talks to the token
+ * endpoint and keeps the tokens, and
  * oauth.c runs the flow; http.c asks for the token and hands over the
  * 401s and 403s.
  */
@@ -147,6 +149,8 @@ unsigned hl__oauth_method_of(const char *name);       /* 0: unknown */
 hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id, char **secret,
                              unsigned *method);
 
+/* Free `clients` (NULL fine), its secrets wiped first. */
+void hl__oauth_clients_free(cJSON *clients);
 /* Keep the identity registered at `issuer` (replacing one kept before);
  * the token store gets it with the next tokens. */
 void hl__oauth_remember_client(hl__oauth *o, const char *issuer, const char *id, const char *secret,

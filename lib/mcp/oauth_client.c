@@ -4,7 +4,10 @@
  * advance (hl_mcp_oauth.client_id), a Client ID Metadata Document URL
  * when the server supports them, the identity registered before with the
  * same issuer, else Dynamic Client Registration (RFC 7591); and how it
- * authenticates at the token endpoint.
+ * authenticates at the token endpoint. Registered identities are kept by
+ * issuer (MCP 2026-07-28, SEP-2352: credentials are bound to the
+ * authorization server that issued them; one moved to gets a new
+ * registration, never another's).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +44,15 @@ static const char *member(const cJSON *j, const char *key) {
   return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
 }
 
+void hl__oauth_clients_free(cJSON *clients) {
+  cJSON *c;
+  cJSON_ArrayForEach(c, clients) {
+    cJSON *s = cJSON_GetObjectItemCaseSensitive(c, "client_secret");
+    if (cJSON_IsString(s)) memset(s->valuestring, 0, strlen(s->valuestring));
+  }
+  cJSON_Delete(clients);
+}
+
 void hl__oauth_remember_client(hl__oauth *o, const char *issuer, const char *id, const char *secret,
                                unsigned method) {
   cJSON *c = cJSON_CreateObject();
@@ -50,12 +62,18 @@ void hl__oauth_remember_client(hl__oauth *o, const char *issuer, const char *id,
   cJSON_AddStringToObject(c, "auth_method", hl__oauth_method_name(method));
   pthread_mutex_lock(&o->lock);
   if (!o->clients) o->clients = cJSON_CreateObject();
+  cJSON *old = NULL;
   if (o->clients) {
-    cJSON_DeleteItemFromObjectCaseSensitive(o->clients, issuer);
+    /* Detached into a list of one, so that its secret is wiped too. */
+    old = cJSON_CreateArray();
+    cJSON *was = cJSON_DetachItemFromObjectCaseSensitive(o->clients, issuer);
+    if (old && was) cJSON_AddItemToArray(old, was);
+    else cJSON_Delete(was);
     cJSON_AddItemToObject(o->clients, issuer, c);
     c = NULL;
   }
   pthread_mutex_unlock(&o->lock);
+  hl__oauth_clients_free(old);
   cJSON_Delete(c); /* out of memory: the next authorization registers again */
 }
 

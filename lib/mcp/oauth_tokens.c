@@ -130,9 +130,10 @@ static void load_tokens(hl__oauth *o) {
   }
   cJSON *clients = stored_clients(o, j);
   pthread_mutex_lock(&o->lock);
-  cJSON_Delete(o->clients);
+  cJSON *old = o->clients;
   o->clients = clients;
   pthread_mutex_unlock(&o->lock);
+  hl__oauth_clients_free(old);
   const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
   if (!cJSON_IsString(at) || !usable_token(at->valuestring)) {
     cJSON_Delete(j);
