@@ -168,8 +168,8 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * naming the step and the URL ("mcp server \"x\": authorization server
  * metadata at URL: issuer ...").
  *
- * Threads: `authorize` and the token store run on the thread whose
- * request met the 401 or 403: the one in hl_mcp_connect(), in
+ * Threads: `authorize`, `assertion` and the token store run on the
+ * thread whose request met the 401 or 403: the one in hl_mcp_connect(), in
  * hl_mcp_call() (an agent's tool call), or the client's worker thread
  * (a tool list refresh); the store, and a refresh of an expiring token,
  * also on the thread of any request, the GET stream's included. One flow
