@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "mcp_internal.h"
+#include "tool_headers.h"
 #include "hookline/agent.h"
+#include "core/schema_internal.h"
+#include "core/tool_internal.h"
 #include "core/util.h"
 
 #define MAX_PAGES 1000
@@ -81,39 +84,21 @@ const cJSON *hl__mcp_tool_output_schema(const hl_tool *tool) {
   return u ? u->output_schema : NULL;
 }
 
-/* Remove keywords hookline's validator refuses ($ref, anyOf, pattern, ...)
- * so that what it can check is still checked; the server checks the rest. */
-static void strip_unsupported(cJSON *schema) {
-  static const char *const bad[] = {"$ref", "anyOf", "oneOf", "allOf", "not", "if", "then", "else",
-                                    "pattern", "patternProperties", "dependencies", "dependentRequired",
-                                    "dependentSchemas", "$defs", "definitions", "propertyNames",
-                                    "prefixItems", "contains", "unevaluatedProperties",
-                                    "unevaluatedItems", "format", "multipleOf", "exclusiveMinimum",
-                                    "exclusiveMaximum", "minProperties", "maxProperties", "uniqueItems",
-                                    "minContains", "maxContains", "$id", "$anchor", "$dynamicRef"};
-  if (!cJSON_IsObject(schema) && !cJSON_IsArray(schema)) return;
-  for (size_t i = 0; cJSON_IsObject(schema) && i < sizeof bad / sizeof bad[0]; i++)
-    cJSON_DeleteItemFromObjectCaseSensitive(schema, bad[i]);
-  cJSON *c;
-  cJSON_ArrayForEach(c, schema) {
-    if (cJSON_IsObject(schema) && c->string &&
-        (strcmp(c->string, "enum") == 0 || strcmp(c->string, "const") == 0 ||
-         strcmp(c->string, "default") == 0 || strcmp(c->string, "examples") == 0))
-      continue;
-    strip_unsupported(c);
-  }
-}
-
-/* The schema as hookline can enforce it, a new value or NULL. */
-static cJSON *usable_schema(const cJSON *schema) {
+/* A server's schema (an object) as hookline keeps it: unchanged, so the
+ * model and the application see every keyword the server wrote ($schema,
+ * $defs, $ref, allOf, if/then/else, ...). *enforce: whether hookline's
+ * validator can check the part it knows (hl__schema_check_lenient); the
+ * rest is the server's to validate. $ref is never dereferenced (MCP
+ * 2026-07-28, "$ref Resolution": no network fetch), so a hostile schema's
+ * cycles or remote URIs cost nothing; its depth is bounded by the JSON
+ * parser's and the checker's HL_JSON_MAX_DEPTH. NULL: not an object, or
+ * out of memory. */
+static cJSON *kept_schema(const cJSON *schema, bool *enforce) {
+  *enforce = false;
   if (!cJSON_IsObject(schema)) return NULL;
   cJSON *c = cJSON_Duplicate(schema, 1);
-  if (!c) return NULL;
-  if (hl_schema_check(c) == HL_OK) return c;
-  strip_unsupported(c);
-  if (hl_schema_check(c) == HL_OK) return c;
-  cJSON_Delete(c);
-  return NULL;
+  if (c) *enforce = hl__schema_check_lenient(c) == HL_OK;
+  return c;
 }
 
 static bool listed(char **list, const char *name) {
@@ -174,18 +159,49 @@ static hl_tool *map_tool(hl_mcp *m, const cJSON *t) {
     return NULL;
   }
   hl_tool_set_free_fn(tool, mcp_tool_free);
-  cJSON *in = usable_schema(cJSON_GetObjectItemCaseSensitive(t, "inputSchema"));
-  char *text = in ? hl__json_print_exact(in) : NULL;
-  if (!text || hl_tool_set_schema(tool, text) != HL_OK)
+  /* A tool's arguments are an object: a server that leaves inputSchema
+   * out (or its type) gets the object type, which every provider wants. */
+  bool enforce;
+  cJSON *in = kept_schema(cJSON_GetObjectItemCaseSensitive(t, "inputSchema"), &enforce);
+  if (!in && (in = cJSON_CreateObject())) enforce = true;
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(in, "type");
+  if (in && !type) cJSON_AddStringToObject(in, "type", "object");
+  else if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0) enforce = false;
+  if (!in) {
+    hl_tool_unref(tool);
+    return NULL;
+  }
+  hl__tool_declare_schema(tool, in, enforce);
+  if (!enforce)
     note(m, remote, "its inputSchema cannot be enforced by hookline; the server validates the arguments");
-  free(text);
-  cJSON_Delete(in);
   const cJSON *out = cJSON_GetObjectItemCaseSensitive(t, "outputSchema");
   if (out) {
-    u->output_schema = usable_schema(out);
-    if (!u->output_schema) note(m, remote, "its outputSchema cannot be enforced by hookline");
+    u->output_schema = kept_schema(out, &enforce);
+    if (!enforce) {
+      cJSON_Delete(u->output_schema);
+      u->output_schema = NULL;
+      note(m, remote, "its outputSchema cannot be enforced by hookline");
+    }
   }
   return tool;
+}
+
+/* Over Streamable HTTP a tool whose x-mcp-header annotations are invalid
+ * is left out of the list altogether (MCP 2026-07-28: the client must
+ * exclude it, so that one bad definition does not take the others down);
+ * stdio has no headers and keeps it. */
+static void drop_invalid_headers(hl_mcp *m, cJSON *raw) {
+  if (m->kind != HL__MCP_HTTP) return;
+  for (cJSON *t = raw ? raw->child : NULL, *next; t; t = next) {
+    next = t->next;
+    char why[400];
+    if (hl__tool_headers_valid(cJSON_GetObjectItemCaseSensitive(t, "inputSchema"), why, sizeof why)) continue;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
+    char text[480];
+    snprintf(text, sizeof text, "left out: invalid inputSchema: %s", why);
+    note(m, cJSON_IsString(name) ? name->valuestring : "", text);
+    cJSON_Delete(cJSON_DetachItemViaPointer(raw, t));
+  }
 }
 
 void hl__mcp_set_tools(hl_mcp *m, cJSON *raw) {
@@ -195,6 +211,7 @@ void hl__mcp_set_tools(hl_mcp *m, cJSON *raw) {
     cJSON_Delete(raw);
     return;
   }
+  drop_invalid_headers(m, raw);
   const cJSON *t;
   cJSON_ArrayForEach(t, raw) {
     hl_tool *tool = map_tool(m, t);
