@@ -255,10 +255,23 @@ void hl__mcp_tools_clear(hl_mcp *m) {
   free(old);
 }
 
+/* The ttlMs of a list result (MCP 2026-07-28, server/utilities/caching):
+ * how long it may be taken as fresh; -1 when the server gave none (older
+ * revisions), a negative one counts as 0, and a year caps it. */
+static int64_t ttl_of(const cJSON *result) {
+  const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(result, "ttlMs");
+  if (!cJSON_IsNumber(ttl) || ttl->valuedouble != ttl->valuedouble) return -1;
+  if (ttl->valuedouble <= 0) return 0;
+  return ttl->valuedouble < 365.0 * 86400000 ? (int64_t)ttl->valuedouble : (int64_t)365 * 86400000;
+}
+
 hl_status hl__mcp_list_tools(hl_mcp *m) {
   cJSON *all = cJSON_CreateArray();
   if (!all) return hl__oom();
   char *cursor = NULL;
+  /* The list is as fresh as its stalest page (each page has its own
+   * ttlMs); the clock starts when the first page came. */
+  int64_t started = hl__engine_now_ms(), ttl = -1;
   for (int page = 0;; page++) {
     if (page == MAX_PAGES) {
       free(cursor);
@@ -285,6 +298,8 @@ hl_status hl__mcp_list_tools(hl_mcp *m) {
       cJSON_Delete(all);
       return hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": tools/list: no tools array in the result", m->name);
     }
+    int64_t page_ttl = ttl_of(result);
+    if (page_ttl >= 0 && (ttl < 0 || page_ttl < ttl)) ttl = page_ttl;
     cJSON *t;
     while ((t = cJSON_DetachItemFromArray(tools, 0))) cJSON_AddItemToArray(all, t);
     const cJSON *next = cJSON_GetObjectItemCaseSensitive(result, "nextCursor");
@@ -293,7 +308,29 @@ hl_status hl__mcp_list_tools(hl_mcp *m) {
     if (!cursor) break;
   }
   hl__mcp_set_tools(m, all);
+  pthread_mutex_lock(&m->lock);
+  m->tools_stale_ms = ttl < 0 ? 0 : started + ttl;
+  pthread_mutex_unlock(&m->lock);
   return HL_OK;
+}
+
+/* List again when the list's ttlMs has run out, at the moment a list is
+ * needed (an agent's run starts, a registry is synced): the spec's
+ * freshness check on access, not a poll. A server that gave no ttlMs
+ * (before 2026-07-28) is listed again on notifications/tools/list_changed
+ * only, which also wins over a ttlMs not yet run out (the worker lists at
+ * once). A failed listing keeps the list it has (stale is allowed on
+ * errors). cacheScope needs nothing here: the list is this client's own,
+ * never shared with another authorization context. */
+static void refresh_if_stale(hl_mcp *m) {
+  pthread_mutex_lock(&m->lock);
+  bool stale = m->connected && m->tools_stale_ms && hl__engine_now_ms() >= m->tools_stale_ms;
+  pthread_mutex_unlock(&m->lock);
+  if (stale && hl__mcp_list_tools(m) != HL_OK) {
+    cJSON *d = cJSON_CreateObject();
+    if (d) cJSON_AddStringToObject(d, "message", hl_last_error());
+    hl__mcp_event(m, NULL, "mcp.note", d);
+  }
 }
 
 hl_status hl_mcp_refresh_tools(hl_mcp *m) {
@@ -331,8 +368,7 @@ static bool is_ours(const hl_tool *t, const hl_mcp *m) {
   return hl_tool_user_data(t) && hl_mcp_tool_server(t) && ((mcp_tool *)hl_tool_user_data(t))->m == m;
 }
 
-hl_status hl_mcp_sync_tools(hl_mcp *m, hl_tools *registry) {
-  if (!m || !registry) return hl_fail(HL_ERR_INVALID, "hl_mcp_sync_tools: NULL client or registry");
+static hl_status sync_tools(hl_mcp *m, hl_tools *registry) {
   hl_tools *now = hl_mcp_tools(m);
   if (!now) return hl_last_status();
   /* Drop this client's tools that are gone or replaced. */
@@ -351,6 +387,12 @@ hl_status hl_mcp_sync_tools(hl_mcp *m, hl_tools *registry) {
   return st;
 }
 
+hl_status hl_mcp_sync_tools(hl_mcp *m, hl_tools *registry) {
+  if (!m || !registry) return hl_fail(HL_ERR_INVALID, "hl_mcp_sync_tools: NULL client or registry");
+  refresh_if_stale(m);
+  return sync_tools(m, registry);
+}
+
 /* The agent link: an observer of the agent that syncs its registry when
  * the agent starts a run and the list changed since the last sync. */
 typedef struct agent_link {
@@ -363,10 +405,11 @@ static int on_agent_start(const hl_event *ev, void *user) {
   agent_link *l = user;
   /* Only this agent's own runs (a child's events reach it too, H14). */
   if (!ev->agent_name || strcmp(ev->agent_name, hl_agent_name(l->agent)) != 0) return 0;
+  refresh_if_stale(l->m);
   unsigned g = hl_mcp_tools_generation(l->m);
   if (g == l->gen) return 0;
   l->gen = g;
-  return hl_mcp_sync_tools(l->m, hl_agent_tools(l->agent)) == HL_OK ? 0 : 1;
+  return sync_tools(l->m, hl_agent_tools(l->agent)) == HL_OK ? 0 : 1;
 }
 
 static void agent_link_free(void *user) {
@@ -382,7 +425,7 @@ hl_status hl_mcp_add_to_agent(hl_mcp *m, hl_agent *agent) {
   l->m = m;
   l->agent = agent;
   l->gen = hl_mcp_tools_generation(m);
-  hl_status st = hl_mcp_sync_tools(m, hl_agent_tools(agent));
+  hl_status st = sync_tools(m, hl_agent_tools(agent));
   if (st) {
     free(l);
     return st;
