@@ -149,15 +149,16 @@ typedef struct param {
 } param;
 
 /* Plain only when the value is visible ASCII and spaces, with no space at
- * either end (a proxy would trim it), and does not look like the Base64
- * form (a server would decode it). Tabs are encoded too: they are legal
- * in a field value but some servers fold or trim them. */
+ * either end (a proxy would trim it), and does not begin like the Base64
+ * form (a server would decode it; one that checks the prefix alone too).
+ * Tabs are encoded too: they are legal in a field value but some servers
+ * fold or trim them. */
 static bool needs_base64(const char *s) {
   size_t n = strlen(s);
   if (n && (s[0] == ' ' || s[n - 1] == ' ')) return true;
   for (size_t i = 0; i < n; i++)
     if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e) return true;
-  return n >= 11 && strncmp(s, B64_OPEN, 9) == 0 && strcmp(s + n - 2, B64_CLOSE) == 0;
+  return strncmp(s, B64_OPEN, 9) == 0;
 }
 
 static hl_status value_of(param *p, const cJSON *v, const char *path) {

@@ -70,6 +70,7 @@ static void header_values(void) {
       {"{\"s\":\" padded \"}", "{\"mcp-param-s\": \"=?base64?IHBhZGRlZCA=?=\"}"},
       {"{\"s\":\"\\tindented\"}", "{\"mcp-param-s\": \"=?base64?CWluZGVudGVk?=\"}"},
       {"{\"s\":\"=?base64?literal?=\"}", "{\"mcp-param-s\": \"=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=\"}"},
+      {"{\"s\":\"=?base64?x\"}", "{\"mcp-param-s\": \"=?base64?PT9iYXNlNjQ/eA==?=\"}"},
       /* an empty string is sent empty; null and missing are left out */
       {"{\"s\":\"\",\"maybe\":null}", "{\"mcp-param-s\": \"\"}"},
       {"{\"maybe\":\"yes\"}", "{\"mcp-param-maybe\": \"yes\"}"},
