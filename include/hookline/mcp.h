@@ -355,7 +355,12 @@ HL_API const char *hl_mcp_tool_server(const hl_tool *tool);
  * cancellation cancels the call and progress events go to its observers.
  * The tool's error (isError or a JSON-RPC error) is HL_ERR_EXECUTION_FAILED;
  * *raw (if not NULL) receives the server's raw result or error object
- * (the caller's) either way.
+ * (the caller's) either way. Over HTTP the call carries the Mcp-Param-*
+ * headers of the tool's x-mcp-header arguments, as the last tools/list
+ * declares them (none for a tool not in it; an argument no header can
+ * carry, such as a fraction, is HL_ERR_INVALID_ARGUMENTS before anything
+ * is sent); refused as HeaderMismatch (HTTP 400, -32020), the client
+ * lists the tools again and tries once more.
  */
 HL_API hl_status hl_mcp_call(hl_mcp *mcp, hl_context *ctx, const char *name, const cJSON *args,
                              cJSON **result, cJSON **raw);

@@ -554,22 +554,43 @@ hl_status hl__mcp_map_result(hl_mcp *m, const char *tool, const cJSON *result, c
   return HL_OK;
 }
 
+/* A refusal of a tools/call as HeaderMismatch (HTTP 400 with JSON-RPC
+ * error -32020): the Mcp-Param headers sent do not match what the server
+ * expects. The transport words an HTTP error as "HTTP 400: <body>". */
+static bool header_mismatch(const char *msg) {
+  const char *body = strstr(msg, "HTTP 400: ");
+  return body && strstr(body, "-32020");
+}
+
 static hl_status call_remote(hl_mcp *m, hl_context *ctx, const char *name, const cJSON *args,
                              const cJSON *output_schema, cJSON **result, cJSON **raw) {
   if (result) *result = NULL;
   if (raw) *raw = NULL;
   if (!m->connected) return hl_fail(HL_ERR_STATE, "mcp server \"%s\": not connected", m->name);
-  cJSON *params = cJSON_CreateObject();
-  /* The caller's arguments by reference (printed, never changed or freed
-   * here): no copy per call. */
-  if (!params || !cJSON_AddStringToObject(params, "name", name) ||
-      !(args ? cJSON_AddItemReferenceToObject(params, "arguments", (cJSON *)args)
-             : cJSON_AddItemToObject(params, "arguments", cJSON_CreateObject()))) {
-    cJSON_Delete(params);
-    return hl__oom();
-  }
   cJSON *resp;
-  hl_status st = hl__mcp_roundtrip(m, ctx, "tools/call", params, name, &resp);
+  hl_status st = HL_OK;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    cJSON *params = cJSON_CreateObject();
+    /* The caller's arguments by reference (printed, never changed or freed
+     * here): no copy per call. */
+    if (!params || !cJSON_AddStringToObject(params, "name", name) ||
+        !(args ? cJSON_AddItemReferenceToObject(params, "arguments", (cJSON *)args)
+               : cJSON_AddItemToObject(params, "arguments", cJSON_CreateObject()))) {
+      cJSON_Delete(params);
+      return hl__oom();
+    }
+    st = hl__mcp_roundtrip(m, ctx, "tools/call", params, name, &resp);
+    if (st != HL_ERR_HTTP || attempt || !header_mismatch(hl_last_error())) break;
+    /* The server wants Mcp-Param headers this list does not annotate:
+     * its tools changed. List them again (MCP 2026-07-28 asks that), then
+     * try once more; a listing that fails leaves the first answer. */
+    char first[700];
+    snprintf(first, sizeof first, "%s", hl_last_error());
+    if (hl__mcp_list_tools(m) != HL_OK) {
+      st = hl_fail(HL_ERR_HTTP, "%s", first);
+      break;
+    }
+  }
   if (st) return st;
   cJSON *err = cJSON_GetObjectItemCaseSensitive(resp, "error");
   if (err) {

@@ -7,7 +7,8 @@
  * every JSON Schema 2020-12 keyword reaching the tool and the model's
  * request unchanged while valid calls pass the validator, hostile schemas
  * (deep nesting, $ref cycles, a network $ref, nesting beyond the parser's
- * limit) failing cleanly, and ttlMs deciding when the list is fetched again.
+ * limit) failing cleanly, ttlMs deciding when the list is fetched again,
+ * and a HeaderMismatch refusal making the client list again and retry once.
  */
 #include "mcp_fixture.h"
 
@@ -113,9 +114,9 @@ static void invalid_tools_left_out(void) {
   hl_mcp *m = connect_client();
   REQUIRE(m);
   hl_tools *tools = hl_mcp_tools(m);
-  const char *valid[] = {"headers", "echo", "rich", "deep", "cycle"};
-  CHECK_INT(hl_tools_count(tools), 5);
-  for (size_t i = 0; i < 5; i++) CHECK(hl_tools_find(tools, valid[i]) != NULL);
+  const char *valid[] = {"headers", "echo", "rich", "deep", "cycle", "mismatch", "always_mismatch"};
+  CHECK_INT(hl_tools_count(tools), 7);
+  for (size_t i = 0; i < 7; i++) CHECK(hl_tools_find(tools, valid[i]) != NULL);
   /* Each one named, with the reason. */
   CHECK_INT(fx_events_count(&events, "\"tool\":\"bad_number\",\"message\":\"left out: invalid inputSchema: "
                                      "x-mcp-header at $.f: the property's type must be string, integer or "
@@ -134,7 +135,7 @@ static void invalid_tools_left_out(void) {
             1);
   /* Out of the raw list too (the revision: excluded from tools/list). */
   cJSON *raw = hl_mcp_tools_json(m);
-  CHECK_INT(cJSON_GetArraySize(raw), 5);
+  CHECK_INT(cJSON_GetArraySize(raw), 7);
   cJSON_Delete(raw);
   /* The valid ones still work. */
   cJSON *res = NULL;
@@ -258,6 +259,30 @@ static void hostile_schemas(void) {
   hl_mcp_free(m);
 }
 
+static void header_mismatch_lists_again(void) {
+  hl_mcp *m = connect_client();
+  REQUIRE(m);
+  /* The server annotates "region" after this client listed: its first
+   * call lacks the header and is refused as HeaderMismatch; the client
+   * lists again and the second try carries it. */
+  cJSON_Delete(fx_server_json(port, "/__annotate", ""));
+  int lists = server_count("lists");
+  cJSON *args = cJSON_Parse("{\"region\":\"eu\"}"), *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "mismatch", args, &res, NULL), HL_OK);
+  CHECK(cJSON_IsString(res) && strcmp(res->valuestring, "matched eu") == 0);
+  CHECK_INT(server_count("lists") - lists, 1);
+  cJSON_Delete(res);
+  /* A server that refuses whatever comes: one more try, then its answer. */
+  lists = server_count("lists");
+  int calls = server_count("calls");
+  CHECK_INT(hl_mcp_call(m, NULL, "always_mismatch", args, &res, NULL), HL_ERR_HTTP);
+  CHECK_CONTAINS(hl_last_error(), "-32020");
+  CHECK_INT(server_count("lists") - lists, 1);
+  CHECK_INT(server_count("calls") - calls, 2);
+  cJSON_Delete(args);
+  hl_mcp_free(m);
+}
+
 /* Runs of an agent with a scripted model; how many tools/list each made. */
 static int lists_during_run(hl_agent *a, hl_provider *p) {
   int before = server_count("lists");
@@ -324,6 +349,7 @@ int main(int argc, char **argv) {
   RUN(invalid_tools_left_out);
   RUN(rich_schema_unchanged);
   RUN(ttl_decides_when_to_list);
+  RUN(header_mismatch_lists_again);
   RUN(hostile_schemas);
   fx_stop(server);
   fx_events_clear(&events);

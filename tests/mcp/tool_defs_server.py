@@ -12,6 +12,9 @@ library only, plain JSON answers) whose tool definitions use what the MCP
   answers with the arguments it got.
 - "deep" (properties nested 300 levels) and "cycle" ($ref cycles, a
   self-reference of the root, a network $ref).
+- "mismatch": once POST /__annotate was made, its "region" is annotated
+  and a call without the matching Mcp-Param-Region header is refused as
+  HeaderMismatch (HTTP 400, -32020); "always_mismatch" is always refused.
 - ttlMs on tools/list, set by POST /__ttl (a number, or "none" to leave
   it out); POST /__add adds the tool "added", POST /__too_deep a tool
   nested 1000 levels (deeper than a client's JSON parser takes).
@@ -27,7 +30,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"lists": 0, "calls": 0, "model": None, "ttl": None, "added": False, "too_deep": False}
+STATE = {"lists": 0, "calls": 0, "model": None, "ttl": None, "added": False, "too_deep": False,
+         "annotate": False}
 
 
 def deep_schema(levels):
@@ -122,6 +126,11 @@ def tools():
         {"name": "bad_token", "inputSchema": {"type": "object", "properties": {
             "a": {"type": "string", "x-mcp-header": "Bad\r\nInjected: 1"}}}},
     ]
+    region = {"type": "string"}
+    if STATE["annotate"]:
+        region["x-mcp-header"] = "Region"
+    t.append({"name": "mismatch", "inputSchema": {"type": "object", "properties": {"region": region}}})
+    t.append({"name": "always_mismatch", "inputSchema": {"type": "object"}})
     if STATE["added"]:
         t.append({"name": "added", "inputSchema": {"type": "object"}})
     if STATE["too_deep"]:
@@ -159,9 +168,9 @@ class H(BaseHTTPRequestHandler):
             with LOCK:
                 STATE["ttl"] = None if body == b"none" else int(body)
             return self.send(200, {})
-        if self.path in ("/__add", "/__too_deep"):
+        if self.path in ("/__add", "/__too_deep", "/__annotate"):
             with LOCK:
-                STATE["added" if self.path == "/__add" else "too_deep"] = True
+                STATE[{"/__add": "added", "/__too_deep": "too_deep", "/__annotate": "annotate"}[self.path]] = True
             return self.send(200, {})
         if self.path == "/v1/chat/completions":
             with LOCK:
@@ -187,7 +196,14 @@ class H(BaseHTTPRequestHandler):
         elif method == "tools/call":
             with LOCK:
                 STATE["calls"] += 1
-            if params.get("name") == "headers":
+            name, args = params.get("name"), params.get("arguments") or {}
+            want = args.get("region") if name == "mismatch" and STATE["annotate"] else None
+            if name == "always_mismatch" or (name == "mismatch" and self.headers.get("Mcp-Param-Region") != want):
+                return self.send(400, {"jsonrpc": "2.0", "id": mid,
+                                       "error": {"code": -32020, "message": "HeaderMismatch"}})
+            if name == "mismatch":
+                text = "matched %s" % want
+            elif params.get("name") == "headers":
                 seen = {k.lower(): v for k, v in self.headers.items() if k.lower().startswith("mcp-param-")}
                 text = json.dumps(seen, sort_keys=True)
             else:
