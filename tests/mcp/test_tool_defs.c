@@ -3,7 +3,8 @@
  * revision against tool_defs_server.py: x-mcp-header arguments mirrored
  * into Mcp-Param-* headers (plain, Base64 for what is not safe ASCII,
  * numbers, booleans, null and missing left out, a nested property), tools
- * with invalid annotations left out beside the valid ones, a schema with
+ * with invalid annotations left out beside the valid ones (over HTTP; kept
+ * over stdio, which has no headers), a schema with
  * every JSON Schema 2020-12 keyword reaching the tool and the model's
  * request unchanged while valid calls pass the validator, hostile schemas
  * (deep nesting, $ref cycles, a network $ref, nesting beyond the parser's
@@ -142,6 +143,26 @@ static void invalid_tools_left_out(void) {
   CHECK_INT(hl_tool_invoke(hl_tools_find(tools, "echo"), NULL, NULL, &res), HL_OK);
   CHECK(cJSON_IsString(res) && strcmp(res->valuestring, "{}") == 0);
   cJSON_Delete(res);
+  hl_tools_free(tools);
+  hl_mcp_free(m);
+}
+
+/* Over stdio there are no headers: x-mcp-header is ignored, every tool
+ * kept (the revision lets other transports ignore the annotations). */
+static void stdio_keeps_every_tool(void) {
+  const char *argv[] = {"python3", fx_env("HL_MCP_TOOL_DEFS"), "stdio", NULL};
+  hl_mcp *m = hl_mcp_new_stdio("defs_stdio", argv);
+  REQUIRE(m);
+  hl_mcp_set_timeout_ms(m, 20000);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_tools *tools = hl_mcp_tools(m);
+  CHECK_INT(hl_tools_count(tools), 12);
+  CHECK(hl_tools_find(tools, "bad_dup") != NULL);
+  cJSON *args = cJSON_Parse("{\"a\":\"x\",\"b\":\"y\"}"), *res = NULL;
+  CHECK_INT(hl_tool_invoke(hl_tools_find(tools, "bad_dup"), NULL, args, &res), HL_OK);
+  CHECK(cJSON_IsString(res) && strcmp(res->valuestring, "{\"a\": \"x\", \"b\": \"y\"}") == 0);
+  cJSON_Delete(res);
+  cJSON_Delete(args);
   hl_tools_free(tools);
   hl_mcp_free(m);
 }
@@ -347,6 +368,7 @@ int main(int argc, char **argv) {
   snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
   RUN(header_values);
   RUN(invalid_tools_left_out);
+  RUN(stdio_keeps_every_tool);
   RUN(rich_schema_unchanged);
   RUN(ttl_decides_when_to_list);
   RUN(header_mismatch_lists_again);

@@ -22,7 +22,8 @@ library only, plain JSON answers) whose tool definitions use what the MCP
 It also answers OpenAI Chat Completions at /v1/chat/completions with
 "done", keeping the request. GET /__log: {"lists": tools/list count,
 "calls": tools/call count, "model": the last model request}. Prints its
-port, serves until killed.
+port, serves until killed. With the argument "stdio" it serves the same
+tools on stdin/stdout instead.
 """
 import json
 import sys
@@ -215,7 +216,35 @@ class H(BaseHTTPRequestHandler):
         self.send(200, {"jsonrpc": "2.0", "id": mid, "result": result})
 
 
+def serve_stdio():
+    """The same tools over stdio (one JSON-RPC message a line), where
+    x-mcp-header means nothing: the client keeps every tool."""
+    for line in sys.stdin:
+        msg = json.loads(line)
+        method, mid, params = msg.get("method"), msg.get("id"), msg.get("params") or {}
+        if mid is None:
+            continue
+        if method == "initialize":
+            result = {"protocolVersion": params.get("protocolVersion"), "capabilities": {"tools": {}},
+                      "serverInfo": {"name": "tool-defs", "version": "1"}}
+        elif method == "tools/list":
+            result = {"tools": tools()}
+        elif method == "tools/call":
+            result = {"content": [{"type": "text", "text": json.dumps(params.get("arguments"), sort_keys=True)}]}
+        else:
+            result = None
+        out = {"jsonrpc": "2.0", "id": mid}
+        if result is None:
+            out["error"] = {"code": -32601, "message": "no " + str(method)}
+        else:
+            out["result"] = result
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+
+
 def main():
+    if sys.argv[1:] == ["stdio"]:
+        return serve_stdio()
     # too_deep's 2000 levels of JSON, encoded by recursion.
     sys.setrecursionlimit(20000)
     threading.stack_size(64 << 20)
