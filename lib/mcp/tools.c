@@ -1,9 +1,11 @@
 /*
  * lib/mcp/tools.c - an MCP server's tools as hookline tools: tools/list
- * with cursor pagination, the mapping of each Tool to an hl_tool (prefix,
- * include/exclude filter, input schema, output schema), tools/call with
- * the result mapped to what the model sees, and keeping registries and
- * agents in sync after notifications/tools/list_changed.
+ * with cursor pagination and its ttlMs, the mapping of each Tool to an
+ * hl_tool (prefix, include/exclude filter, input and output schema kept
+ * as the server wrote them, tools with invalid x-mcp-header annotations
+ * left out over HTTP: tool_headers.c), tools/call with the result mapped
+ * to what the model sees, and keeping registries and agents in sync
+ * after notifications/tools/list_changed or a ttlMs run out.
  */
 #include <stdatomic.h>
 #include <stdio.h>
