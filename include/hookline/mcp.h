@@ -386,12 +386,20 @@ HL_API const cJSON *hl_mcp_server_info(const hl_mcp *mcp);
  * The server's tools as hookline tools, a new registry the caller frees
  * (hl_tools_free()); each tool is shared (reference counted) with the
  * client. Filters and prefix applied; tools whose execution.taskSupport
- * is "required" are left out (a CUSTOM "mcp.note" event says so).
- * Reflects the latest tools/list (refreshed on list_changed).
+ * is "required" are left out (a CUSTOM "mcp.note" event says so), and so
+ * are, over HTTP, tools whose x-mcp-header annotations are invalid (MCP
+ * 2026-07-28). Each tool's schema is the server's inputSchema unchanged
+ * (every JSON Schema keyword is kept for the model); arguments are
+ * validated against the part hookline enforces (tool.h), the server
+ * checks the rest; $ref is never fetched. Over HTTP a call carries the
+ * tool's Mcp-Param-{Name} headers. Reflects the latest tools/list
+ * (refreshed on list_changed, and when its ttlMs ran out at the next
+ * hl_mcp_sync_tools() or agent run).
  */
 HL_API hl_tools *hl_mcp_tools(hl_mcp *mcp);
 /** The server's raw tool list (array of Tool objects as sent, including
- *  the left-out ones), a deep copy the caller frees. */
+ *  the left-out ones except those with invalid x-mcp-header annotations,
+ *  which the 2026-07-28 revision excludes), a deep copy the caller frees. */
 HL_API cJSON *hl_mcp_tools_json(hl_mcp *mcp);
 /** Increases each time the tool list is refreshed. */
 HL_API unsigned hl_mcp_tools_generation(const hl_mcp *mcp);
@@ -399,11 +407,14 @@ HL_API unsigned hl_mcp_tools_generation(const hl_mcp *mcp);
 HL_API hl_status hl_mcp_refresh_tools(hl_mcp *mcp);
 /** Make `registry` hold this client's current tools: add new ones,
  *  replace changed ones, remove those the server dropped; other tools in
- *  the registry are left alone. Not thread-safe for the registry. */
+ *  the registry are left alone. A list whose ttlMs ran out is fetched
+ *  again first (a failure keeps the old list, with an "mcp.note" event).
+ *  Not thread-safe for the registry. */
 HL_API hl_status hl_mcp_sync_tools(hl_mcp *mcp, hl_tools *registry);
 /** Add the client's tools to `agent` and keep them in sync: when the list
  *  changed, the agent's registry is updated at the start of its next run
- *  (never during one). The agent holds a reference to the client. */
+ *  (never during one); a list whose ttlMs ran out is fetched again then.
+ *  The agent holds a reference to the client. */
 HL_API hl_status hl_mcp_add_to_agent(hl_mcp *mcp, hl_agent *agent);
 /** For a tool handed out by any client: that client's name (borrowed), or
  *  NULL for a tool that is not an MCP tool. */
@@ -416,7 +427,12 @@ HL_API const char *hl_mcp_tool_server(const hl_tool *tool);
  * cancellation cancels the call and progress events go to its observers.
  * The tool's error (isError or a JSON-RPC error) is HL_ERR_EXECUTION_FAILED;
  * *raw (if not NULL) receives the server's raw result or error object
- * (the caller's) either way.
+ * (the caller's) either way. Over HTTP the call carries the Mcp-Param-*
+ * headers of the tool's x-mcp-header arguments, as the last tools/list
+ * declares them (none for a tool not in it; an argument no header can
+ * carry, such as a fraction, is HL_ERR_INVALID_ARGUMENTS before anything
+ * is sent); refused as HeaderMismatch (HTTP 400, -32020), the client
+ * lists the tools again and tries once more.
  */
 HL_API hl_status hl_mcp_call(hl_mcp *mcp, hl_context *ctx, const char *name, const cJSON *args,
                              cJSON **result, cJSON **raw);
