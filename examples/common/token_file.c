@@ -1,6 +1,10 @@
 /*
  * examples/common/token_file.c - the OAuth token store of the examples: one
- * JSON object {"<server URL>": "<what the library saved>"} in
+ * JSON object {"<server URL>": "<what the library saved>"} (each value
+ * binds the tokens and client registrations to the issuer of the
+ * authorization server that gave them, keyed by that issuer: the
+ * library's part, see hl_mcp_token_save_fn; an entry from before loads
+ * as one registration at its issuer) in
  * $XDG_CONFIG_HOME/hookline/mcp-tokens.json (else
  * ~/.config/hookline/mcp-tokens.json). The file holds secrets: it is
  * created with mode 0600 in a directory made 0700, written whole to a

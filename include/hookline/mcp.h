@@ -158,8 +158,9 @@ HL_API hl_status hl_mcp_add_header(hl_mcp *mcp, const char *header_line);
  *  sets it. */
 HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
 /**
- * OAuth 2.1 authorization (MCP Authorization, revision 2025-11-25, with
- * the 2025-06-18 and 2025-03-26 servers too) for a Streamable HTTP
+ * OAuth 2.1 authorization (MCP Authorization, revision 2025-11-25 and
+ * what 2026-07-28 adds to it, with the 2025-06-18 and 2025-03-26
+ * servers too) for a Streamable HTTP
  * server. With it set, a 401 from the server starts the flow the spec
  * gives: the WWW-Authenticate challenge, the server's Protected Resource
  * Metadata (RFC 9728; a 2025-03-26 server without it: the authorization
@@ -174,7 +175,10 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * 9207: when present, or promised by the metadata, it must name the
  * server asked). The token then goes as "Authorization: Bearer" on every
  * request to the MCP server (and to no other host); it is refreshed with the refresh token when it expires or
- * the server answers 401, before a new authorization (a refresh token
+ * the server answers 401, before a new authorization (a token just
+ * refreshed and refused again goes on to a new authorization, which
+ * reads the PRM again: the server may have moved to another
+ * authorization server; a refresh token
  * the server refused, HTTP 400 or 401, is dropped and the user is asked
  * again; a refresh met by a 5xx, a 429 or no answer ends that request
  * with HL_ERR_HTTP, HL_ERR_RATE_LIMIT or the network's error, asks no
@@ -191,10 +195,18 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * server quotes them back in an error.
  *
  * Client identity, first that applies: `client_id` (and
- * `client_secret`) registered in advance; `client_metadata_url` (an
+ * `client_secret`) registered in advance (bound to the authorization
+ * server it was first used with: when the server's PRM names another
+ * one, the authorization fails with HL_ERR_AUTH saying so rather than
+ * showing it there, SEP-2352); `client_metadata_url` (an
  * https URL serving the client's metadata document) when the
  * authorization server says client_id_metadata_document_supported;
- * dynamic client registration (RFC 7591) when it offers it. Token
+ * dynamic client registration (RFC 7591) when it offers it, naming
+ * the `application_type` (below) and the authorization_code and
+ * refresh_token grants. The scope asked for is the challenge's, else
+ * the PRM's scopes_supported, with offline_access added when the
+ * authorization server's metadata lists it (SEP-2207: this client wants
+ * refresh tokens; never when it is not listed, nor to no scope). Token
  * endpoint authentication: client_secret_basic, client_secret_post or
  * none, as the registration and the server's metadata say.
  *
@@ -203,8 +215,8 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * naming the step and the URL ("mcp server \"x\": authorization server
  * metadata at URL: issuer ...").
  *
- * Threads: `authorize` and the token store run on the thread whose
- * request met the 401 or 403: the one in hl_mcp_connect(), in
+ * Threads: `authorize`, `assertion` and the token store run on the
+ * thread whose request met the 401 or 403: the one in hl_mcp_connect(), in
  * hl_mcp_call() (an agent's tool call), or the client's worker thread
  * (a tool list refresh); the store, and a refresh of an expiring token,
  * also on the thread of any request, the GET stream's included. One flow
@@ -240,9 +252,32 @@ typedef hl_status (*hl_mcp_token_load_fn)(hl_mcp *mcp, const char *server_url, c
                                           void *user_data);
 /** Token store, save side: keep `stored` (borrowed; a JSON text with the
  *  tokens, the client identity and the token endpoint: a secret, store it
- *  as one) for `server_url`, replacing what was there. */
+ *  as one) for `server_url`, replacing what was there. The text binds
+ *  each credential to the authorization server that issued it (MCP
+ *  2026-07-28, SEP-2352): the tokens name their issuer, and the client
+ *  identities dynamic registration gave are kept by issuer, so a server
+ *  that moves to another authorization server gets a new registration
+ *  there and never the old one's client_id, secret or refresh token, and
+ *  moving back finds the first one again. A text saved by an earlier
+ *  version (one identity beside its issuer) loads as that identity at
+ *  that issuer. */
 typedef void (*hl_mcp_token_save_fn)(hl_mcp *mcp, const char *server_url, const char *stored,
                                      void *user_data);
+
+/**
+ * The JWT bearer grant's assertion (RFC 7523; hl_mcp_oauth.assertion):
+ * set *jwt (malloc'd; the library wipes and frees it) to a JWT the
+ * application holds for the authorization server `issuer` and the MCP
+ * server `resource` (the PRM's resource indicator): a workload identity
+ * token whose audience is that issuer (workload identity federation,
+ * SEP-1933), or, with hl_mcp_oauth.idp_token_endpoint set, the user's ID
+ * token from the enterprise identity provider (SEP-990). Called at each
+ * authorization (a 401), so a short-lived token can be fetched fresh;
+ * runs where `authorize` would. A failure status (message with hl_fail)
+ * ends the authorization with HL_ERR_AUTH naming it.
+ */
+typedef hl_status (*hl_mcp_assertion_fn)(hl_mcp *mcp, const char *issuer, const char *resource, char **jwt,
+                                         void *user_data);
 
 /** OAuth options. Fill with designated initialisers and
  *  `.size = sizeof(hl_mcp_oauth)`: fields are only ever appended. */
@@ -264,13 +299,50 @@ typedef struct hl_mcp_oauth {
    *  grant with client_id and client_secret, which it requires; no
    *  redirect_uri, authorize or PKCE. A 401 asks for a new token. */
   bool client_credentials;
+  /** Dynamic client registration's `application_type` (OpenID Connect
+   *  Dynamic Client Registration; MCP 2026-07-28 requires one, as an
+   *  OpenID server takes a missing one for "web" and then refuses a
+   *  loopback redirect_uri): "native" or "web". NULL: "native" when
+   *  redirect_uri is on a loopback host or uses a private-use scheme
+   *  (desktop, mobile and command-line programs, RFC 8252), else "web". */
+  const char *application_type;
+  /** Machine to machine with a JWT the application provides, no user and
+   *  no secret of hookline's (the MCP authorization extensions "workload
+   *  identity federation", SEP-1933, and "enterprise-managed
+   *  authorization", SEP-990): at a 401, after discovery, the token
+   *  request is the jwt-bearer grant (grant_type
+   *  urn:ietf:params:oauth:grant-type:jwt-bearer) with this callback's JWT
+   *  (or, with idp_token_endpoint, the ID-JAG exchanged for it) as
+   *  `assertion`, the scope and the resource, and the client
+   *  authentication of client_id (required) and client_secret. No
+   *  redirect_uri, authorize or PKCE; not with client_credentials. A
+   *  refusal (invalid_grant, invalid_scope, unauthorized_client) ends the
+   *  request with HL_ERR_AUTH and the server's words; it is not retried
+   *  with this or another grant. */
+  hl_mcp_assertion_fn assertion;
+  /** Enterprise-managed authorization (SEP-990, cross-app access): the
+   *  token endpoint of the enterprise identity provider (https://, or
+   *  http:// on loopback). The ID token `assertion` gives is exchanged
+   *  there first (RFC 8693 token exchange: subject_token_type id_token,
+   *  requested_token_type id-jag, audience the authorization server's
+   *  issuer, resource the MCP server's) for an Identity Assertion JWT
+   *  Authorization Grant, which goes to the authorization server as the
+   *  jwt-bearer grant's assertion. NULL: the assertion goes as it is. */
+  const char *idp_token_endpoint;
+  /** The application's client at the identity provider (required with
+   *  idp_token_endpoint) and its secret (NULL: a public client, the id in
+   *  the form; else client_secret_basic). */
+  const char *idp_client_id;
+  const char *idp_client_secret;
 } hl_mcp_oauth;
 
 /** HTTP: authorize with OAuth as above. Strings are copied, `opts` is
  *  borrowed for the call. Before hl_mcp_connect() (HL_ERR_STATE after);
  *  HL_ERR_INVALID for a stdio client, a missing redirect_uri or
- *  authorize (client_id and client_secret with client_credentials), or
- *  a size too small. Do not also add an Authorization header with
+ *  authorize (client_id and client_secret with client_credentials; a
+ *  client_id with assertion; assertion and idp_client_id with
+ *  idp_token_endpoint, an https or loopback URL), an application_type
+ *  other than "native" or "web", or a size too small. Do not also add an Authorization header with
  *  hl_mcp_add_header(). */
 HL_API hl_status hl_mcp_set_oauth(hl_mcp *mcp, const hl_mcp_oauth *opts);
 /** Time limit of one request (initialize, tools/list, a tool call) in
@@ -376,12 +448,20 @@ HL_API const cJSON *hl_mcp_server_info(const hl_mcp *mcp);
  * The server's tools as hookline tools, a new registry the caller frees
  * (hl_tools_free()); each tool is shared (reference counted) with the
  * client. Filters and prefix applied; tools whose execution.taskSupport
- * is "required" are left out (a CUSTOM "mcp.note" event says so).
- * Reflects the latest tools/list (refreshed on list_changed).
+ * is "required" are left out (a CUSTOM "mcp.note" event says so), and so
+ * are, over HTTP, tools whose x-mcp-header annotations are invalid (MCP
+ * 2026-07-28). Each tool's schema is the server's inputSchema unchanged
+ * (every JSON Schema keyword is kept for the model); arguments are
+ * validated against the part hookline enforces (tool.h), the server
+ * checks the rest; $ref is never fetched. Over HTTP a call carries the
+ * tool's Mcp-Param-{Name} headers. Reflects the latest tools/list
+ * (refreshed on list_changed, and when its ttlMs ran out at the next
+ * hl_mcp_sync_tools() or agent run).
  */
 HL_API hl_tools *hl_mcp_tools(hl_mcp *mcp);
 /** The server's raw tool list (array of Tool objects as sent, including
- *  the left-out ones), a deep copy the caller frees. */
+ *  the left-out ones except those with invalid x-mcp-header annotations,
+ *  which the 2026-07-28 revision excludes), a deep copy the caller frees. */
 HL_API cJSON *hl_mcp_tools_json(hl_mcp *mcp);
 /** Increases each time the tool list is refreshed. */
 HL_API unsigned hl_mcp_tools_generation(const hl_mcp *mcp);
@@ -389,11 +469,14 @@ HL_API unsigned hl_mcp_tools_generation(const hl_mcp *mcp);
 HL_API hl_status hl_mcp_refresh_tools(hl_mcp *mcp);
 /** Make `registry` hold this client's current tools: add new ones,
  *  replace changed ones, remove those the server dropped; other tools in
- *  the registry are left alone. Not thread-safe for the registry. */
+ *  the registry are left alone. A list whose ttlMs ran out is fetched
+ *  again first (a failure keeps the old list, with an "mcp.note" event).
+ *  Not thread-safe for the registry. */
 HL_API hl_status hl_mcp_sync_tools(hl_mcp *mcp, hl_tools *registry);
 /** Add the client's tools to `agent` and keep them in sync: when the list
  *  changed, the agent's registry is updated at the start of its next run
- *  (never during one). The agent holds a reference to the client. */
+ *  (never during one); a list whose ttlMs ran out is fetched again then.
+ *  The agent holds a reference to the client. */
 HL_API hl_status hl_mcp_add_to_agent(hl_mcp *mcp, hl_agent *agent);
 /** For a tool handed out by any client: that client's name (borrowed), or
  *  NULL for a tool that is not an MCP tool. */
@@ -406,7 +489,12 @@ HL_API const char *hl_mcp_tool_server(const hl_tool *tool);
  * cancellation cancels the call and progress events go to its observers.
  * The tool's error (isError or a JSON-RPC error) is HL_ERR_EXECUTION_FAILED;
  * *raw (if not NULL) receives the server's raw result or error object
- * (the caller's) either way.
+ * (the caller's) either way. Over HTTP the call carries the Mcp-Param-*
+ * headers of the tool's x-mcp-header arguments, as the last tools/list
+ * declares them (none for a tool not in it; an argument no header can
+ * carry, such as a fraction, is HL_ERR_INVALID_ARGUMENTS before anything
+ * is sent); refused as HeaderMismatch (HTTP 400, -32020), the client
+ * lists the tools again and tries once more.
  */
 HL_API hl_status hl_mcp_call(hl_mcp *mcp, hl_context *ctx, const char *name, const cJSON *args,
                              cJSON **result, cJSON **raw);

@@ -14,6 +14,7 @@
 #include "agent/agent_internal.h"
 #include "agent/interrupt_internal.h"
 #include "core/model_internal.h"
+#include "core/tool_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
 
@@ -90,7 +91,7 @@ static hl_status hl_check_decision(const hl_agent *agent, const cJSON *d, const 
     return hl_fail(HL_ERR_INVALID, "decisions[\"%s\"].arguments: expected an object, got %s", path,
                    hl_type(args));
   const hl_tool *tool = agent ? hl_tools_find(agent->tools, tool_name) : NULL;
-  if (tool && hl_schema_validate(hl_tool_schema(tool), args) != HL_OK)
+  if (tool && hl__tool_validate(tool, args) != HL_OK)
     return hl_fail(HL_ERR_INVALID_ARGUMENTS, "decisions[\"%s\"].arguments: %s", path, hl_last_error());
   return HL_OK;
 }

@@ -179,7 +179,7 @@ hl_status hl_tool_invoke(hl_tool *tool, hl_context *ctx, const cJSON *args, cJSO
   /* A call without arguments is a call with none: {}. */
   cJSON *empty = NULL;
   if (!args && !(args = empty = cJSON_CreateObject())) return hl__oom();
-  hl_status st = hl_schema_validate(hl_tool_schema(tool), args);
+  hl_status st = hl__tool_validate(tool, args);
   unsigned timeout_ms = hl_tool_timeout_ms(tool);
   if (st == HL_OK)
     st = timeout_ms ? invoke_with_timeout(tool, timeout_ms, ctx, args, result)

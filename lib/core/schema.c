@@ -166,7 +166,7 @@ static void snippet(char *buf, size_t size, const cJSON *v) {
 
 /* ---- hl_schema_check ----------------------------------------------- */
 
-static hl_status check_rec(const cJSON *s, json_path *path, int depth);
+static hl_status check_rec(const cJSON *s, json_path *path, int depth, bool lenient);
 
 static hl_status check_fail(json_path *path, const char *fmt, const char *a) {
   return hl_fail(HL_ERR_SCHEMA, fmt, path_str(path), a);
@@ -195,8 +195,9 @@ static hl_status check_type(const cJSON *t, json_path *path) {
                     value_kind(t));
 }
 
-static hl_status check_keyword(const cJSON *kw, json_path *path, int depth) {
+static hl_status check_keyword(const cJSON *kw, json_path *path, int depth, bool lenient) {
   const char *k = kw->string;
+  if (lenient && is_unsupported(k)) return HL_OK; /* not enforced: neither checked nor descended */
   if (is_unsupported(k))
     return hl_fail(HL_ERR_SCHEMA,
                    "schema %s: unsupported keyword \"%s\" (hookline enforces a subset of JSON "
@@ -212,7 +213,7 @@ static hl_status check_keyword(const cJSON *kw, json_path *path, int depth) {
     } else {
       for (const cJSON *p = kw->child; p && !st; p = p->next) {
         size_t o2 = path_push_key(path, p->string);
-        st = check_rec(p, path, depth + 1);
+        st = check_rec(p, path, depth + 1, lenient);
         path_pop(path, o2);
       }
     }
@@ -230,9 +231,11 @@ static hl_status check_keyword(const cJSON *kw, json_path *path, int depth) {
       }
     }
   } else if (strcmp(k, "additionalProperties") == 0) {
-    st = cJSON_IsBool(kw) ? HL_OK : check_rec(kw, path, depth + 1);
+    st = cJSON_IsBool(kw) ? HL_OK : check_rec(kw, path, depth + 1, lenient);
   } else if (strcmp(k, "items") == 0) {
-    st = check_rec(kw, path, depth + 1);
+    /* Lenient: the tuple form of older drafts and a boolean are not
+     * enforced (validate_rec() applies only an object). */
+    st = lenient && !cJSON_IsObject(kw) ? HL_OK : check_rec(kw, path, depth + 1, lenient);
   } else if (strcmp(k, "enum") == 0) {
     if (!cJSON_IsArray(kw) || !kw->child)
       st = check_fail(path, "schema %s: must be a non-empty array, got %s",
@@ -253,14 +256,15 @@ static hl_status check_keyword(const cJSON *kw, json_path *path, int depth) {
   return st;
 }
 
-static hl_status check_rec(const cJSON *s, json_path *path, int depth) {
+static hl_status check_rec(const cJSON *s, json_path *path, int depth, bool lenient) {
   if (depth > HL_JSON_MAX_DEPTH)
     return hl_fail(HL_ERR_SCHEMA, "schema %s: nested deeper than %d levels", path_str(path),
                    HL_JSON_MAX_DEPTH);
+  if (lenient && cJSON_IsBool(s)) return HL_OK; /* 2020-12 boolean schema: not enforced */
   if (!cJSON_IsObject(s))
     return check_fail(path, "schema %s: a schema must be an object, got %s", value_kind(s));
   for (const cJSON *kw = s->child; kw; kw = kw->next) {
-    hl_status st = check_keyword(kw, path, depth);
+    hl_status st = check_keyword(kw, path, depth, lenient);
     if (st) return st;
   }
   /* Keyword pairs that contradict each other make every value invalid;
@@ -275,10 +279,17 @@ hl_status hl__schema_check_at(const cJSON *schema, const char *root) {
   if (!schema) return hl_fail(HL_ERR_INVALID, "hl_schema_check: schema is NULL");
   json_path path;
   path_init(&path, root);
-  return check_rec(schema, &path, 0);
+  return check_rec(schema, &path, 0, false);
 }
 
 hl_status hl_schema_check(const cJSON *schema) { return hl__schema_check_at(schema, "$"); }
+
+hl_status hl__schema_check_lenient(const cJSON *schema) {
+  if (!schema) return hl_fail(HL_ERR_INVALID, "hl_schema_check: schema is NULL");
+  json_path path;
+  path_init(&path, "$");
+  return check_rec(schema, &path, 0, true);
+}
 
 /* ---- hl_schema_validate -------------------------------------------- */
 
@@ -335,7 +346,8 @@ static size_t utf8_length(const char *s) {
  * call). The first occurrence of a keyword wins, as in cJSON lookups. */
 typedef struct keywords {
   const cJSON *type, *konst, *enumeration, *min_length, *max_length, *minimum, *maximum,
-      *min_items, *max_items, *items, *properties, *required, *additional;
+      *min_items, *max_items, *items, *properties, *required, *additional, *prefix_items,
+      *pattern_properties;
 } keywords;
 
 static void take(const cJSON **slot, const cJSON *kw) {
@@ -352,7 +364,11 @@ static void collect_keywords(const cJSON *s, keywords *k) {
     case 'c': if (strcmp(n, "const") == 0) take(&k->konst, kw); break;
     case 'e': if (strcmp(n, "enum") == 0) take(&k->enumeration, kw); break;
     case 'i': if (strcmp(n, "items") == 0) take(&k->items, kw); break;
-    case 'p': if (strcmp(n, "properties") == 0) take(&k->properties, kw); break;
+    case 'p':
+      if (strcmp(n, "properties") == 0) take(&k->properties, kw);
+      else if (strcmp(n, "prefixItems") == 0) take(&k->prefix_items, kw);
+      else if (strcmp(n, "patternProperties") == 0) take(&k->pattern_properties, kw);
+      break;
     case 'r': if (strcmp(n, "required") == 0) take(&k->required, kw); break;
     case 'a': if (strcmp(n, "additionalProperties") == 0) take(&k->additional, kw); break;
     case 'm':
@@ -380,15 +396,19 @@ static hl_status validate_object(const keywords *k, const cJSON *v, json_path *p
     }
   }
   const cJSON *props = cJSON_IsObject(k->properties) ? k->properties : NULL;
+  /* additionalProperties covers what neither properties nor
+   * patternProperties match; patterns are not evaluated here, so with
+   * them it is not applied (too strict otherwise: a valid call fails). */
+  const cJSON *additional = k->pattern_properties ? NULL : k->additional;
   for (const cJSON *m = v->child; m; m = m->next) {
     const char *key = m->string ? m->string : "";
     const cJSON *sub = props ? cJSON_GetObjectItemCaseSensitive(props, key) : NULL;
-    if (!sub && cJSON_IsFalse(k->additional)) {
+    if (!sub && cJSON_IsFalse(additional)) {
       char q[96];
       hl__quote(q, sizeof q, key);
       return invalid(path, "unexpected property %s", q);
     }
-    if (!sub && cJSON_IsObject(k->additional)) sub = k->additional;
+    if (!sub && cJSON_IsObject(additional)) sub = additional;
     if (!sub) continue;
     size_t old = path_push_key(path, key);
     hl_status st = validate_rec(sub, m, path, depth + 1);
@@ -451,7 +471,8 @@ static hl_status validate_rec(const cJSON *s, const cJSON *v, json_path *path, i
       if (cJSON_IsNumber(mx) && (double)n > mx->valuedouble)
         return invalid(path, "array of %zu items is longer than maxItems %.0f", n, mx->valuedouble);
     }
-    if (cJSON_IsObject(k.items)) {
+    /* 2020-12: with prefixItems, items covers only the items after them. */
+    if (cJSON_IsObject(k.items) && !k.prefix_items) {
       size_t i = 0;
       for (const cJSON *x = v->child; x; x = x->next, i++) {
         size_t old = path_push_index(path, i);

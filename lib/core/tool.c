@@ -32,6 +32,7 @@ struct hl_tool {
   hl_free_fn free_fn;
   unsigned timeout_ms;
   bool needs_approval; /* calls wait for a human (lib/agent/interrupt.c) */
+  bool unenforced;     /* a declared schema the validator cannot enforce */
 };
 
 /* ---- naming -------------------------------------------------------- */
@@ -264,8 +265,20 @@ hl_status hl_tool_set_schema(hl_tool *tool, const char *schema_json) {
   }
   cJSON_Delete(tool->schema);
   tool->schema = schema;
+  tool->unenforced = false;
   schema_changed(tool);
   return HL_OK;
+}
+
+void hl__tool_declare_schema(hl_tool *tool, cJSON *schema, bool enforce) {
+  cJSON_Delete(tool->schema);
+  tool->schema = schema;
+  tool->unenforced = !enforce;
+  schema_changed(tool);
+}
+
+hl_status hl__tool_validate(const hl_tool *tool, const cJSON *args) {
+  return tool->unenforced ? HL_OK : hl_schema_validate(tool->schema, args);
 }
 
 hl_status hl_tool_set_strict(hl_tool *tool, bool strict) {

@@ -5,6 +5,7 @@
 #ifndef HL_CORE_TOOL_INTERNAL_H
 #define HL_CORE_TOOL_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "hookline/context.h"
@@ -20,6 +21,18 @@ hl_status hl__tool_name_check(const char *name);
  * (out of memory): print hl_tool_schema() then. Owned by the tool, valid
  * until its schema changes (the configure-time API, never during a run). */
 const char *hl__tool_schema_text(const hl_tool *tool, size_t *len);
+
+/* Replace `tool`'s schema with `schema` (taken; an object), declared to
+ * the model as it is, without hl_schema_check(): a schema from elsewhere
+ * (an MCP server's) that may use keywords hookline does not enforce. With
+ * `enforce` the arguments are validated against it (the caller made sure
+ * hl__schema_check_lenient() passes); without, they are not (whoever
+ * runs the tool validates). Configure time only, like hl_tool_set_schema. */
+void hl__tool_declare_schema(hl_tool *tool, cJSON *schema, bool enforce);
+
+/* Validate `args` against `tool`'s schema, unless it is not enforced
+ * (hl__tool_declare_schema); hl_schema_validate()'s status and message. */
+hl_status hl__tool_validate(const hl_tool *tool, const cJSON *args);
 
 /* Run `tool`'s function once on this thread, with no validation and no
  * time limit. Guarantees the contract callers rely on: a failure always

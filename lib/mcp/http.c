@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "mcp_internal.h"
+#include "tool_headers.h"
 #include "oauth.h"
 #include "hookline/trace.h"
 #include "core/sha256.h"
@@ -324,6 +325,14 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
   /* A tracer's traceparent (hookline/trace.h), built on the caller's thread. */
   char trace_line[512];
   if (hl_trace_header(ctx, trace_line, sizeof trace_line)) hdrs[n++] = trace_line;
+  /* tools/call: the tool's x-mcp-header arguments (tool_headers.h). */
+  char *params_block = NULL;
+  hl_status pst = hl__mcp_param_headers(m, s && s->p ? s->p->tool : NULL, body, hdrs, &n,
+                                        sizeof hdrs / sizeof hdrs[0] - n, &params_block);
+  if (pst) {
+    free(auth);
+    return pst;
+  }
   /* Header values (tokens) never show in messages: the layer's messages
    * name the URL only; the first extra header's value is redacted too. */
   const char *secret = token;
@@ -356,6 +365,7 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
   hl_status st = hl__http_request_send(listen ? m->listen_http : m->http, &req, resp);
   free(auth);
   if (name != name_buf) free(name);
+  free(params_block);
   return st;
 }
 

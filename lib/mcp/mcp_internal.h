@@ -137,6 +137,7 @@ struct hl_mcp {
   cJSON *tools_raw;          /* array of the server's Tool objects */
   hl_tool **tools;           /* mapped (filtered, prefixed) */
   size_t n_tools;
+  int64_t tools_stale_ms;    /* when the list goes stale (ttlMs, tools.c); 0: never */
   atomic_uint generation;
 
   /* events queued for the observers (hl__mcp_event_later): emitted in

@@ -6,7 +6,8 @@
  * discovery (oauth_meta.c), the client's identity (oauth_client.c), then
  * the authorization code grant with PKCE S256, `state`, the resource
  * indicator and the redirect's `iss` checked (RFC 9207), or the
- * client_credentials grant, and the token request (oauth_tokens.c).
+ * client_credentials grant, or the jwt-bearer grant (oauth_assertion.c),
+ * and the token request (oauth_tokens.c).
  *
  * Locks: `flow` makes one authorization or refresh at a time per client
  * (the authorize callback runs in it, on the thread whose request met
@@ -36,12 +37,18 @@ static void free_config(hl__oauth *o) {
   free(o->client_secret);
   free(o->client_metadata_url);
   free(o->client_name);
+  free(o->application_type);
+  free(o->idp_token_endpoint);
+  free(o->idp_client_id);
+  if (o->idp_client_secret) memset(o->idp_client_secret, 0, strlen(o->idp_client_secret));
+  free(o->idp_client_secret);
 }
 
 void hl__oauth_free(hl__oauth *o) {
   if (!o) return;
   free_config(o);
   hl__oauth_forget_tokens(o);
+  hl__oauth_clients_free(o->clients);
   if (o->http) hl__http_free(o->http);
   pthread_cond_destroy(&o->flow_free);
   pthread_mutex_destroy(&o->lock);
@@ -112,16 +119,33 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: %s is not an HTTP client", hl_mcp_name(m));
   if (!opts || opts->size < offsetof(hl_mcp_oauth, save_tokens) + sizeof(hl_mcp_token_save_fn))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: opts->size is too small (set it to sizeof(hl_mcp_oauth))");
-  /* What a size from before client_credentials was appended reads as false. */
-  bool cc = opts->size >= offsetof(hl_mcp_oauth, client_credentials) + sizeof(bool) && opts->client_credentials;
+  /* Fields appended later read as unset from a smaller size. */
+#define HL__OPT(field) (opts->size >= offsetof(hl_mcp_oauth, field) + sizeof opts->field ? opts->field : 0)
+  bool cc = HL__OPT(client_credentials);
+  hl_mcp_assertion_fn assertion = HL__OPT(assertion);
+  const char *idp = HL__OPT(idp_token_endpoint), *idp_id = HL__OPT(idp_client_id);
+  const char *idp_secret = HL__OPT(idp_client_secret);
   if (cc && (!opts->client_id || !opts->client_secret))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_credentials needs client_id and client_secret");
-  if (!cc && (!opts->redirect_uri || !*opts->redirect_uri || !opts->authorize))
+  if (assertion && (cc || !opts->client_id))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: assertion needs a client_id, and not client_credentials");
+  if (idp && (!assertion || !idp_id || !hl__url_secure(idp)))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: idp_token_endpoint needs assertion and idp_client_id, and "
+                   "must be https:// (http:// only to a loopback host)");
+  bool user = !cc && !assertion;
+  if (user && (!opts->redirect_uri || !*opts->redirect_uri || !opts->authorize))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: redirect_uri and authorize are required");
   if (!opts->load_tokens != !opts->save_tokens)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: give both load_tokens and save_tokens, or neither");
   if (opts->client_metadata_url && strncmp(opts->client_metadata_url, "https://", 8) != 0)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_metadata_url must be an https:// URL");
+  const char *app_type = HL__OPT(application_type);
+#undef HL__OPT
+  if (app_type && strcmp(app_type, "native") != 0 && strcmp(app_type, "web") != 0)
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: application_type must be \"native\" or \"web\"");
+  if (!app_type) app_type = user && !hl__url_loopback(opts->redirect_uri) &&
+                            (strncasecmp(opts->redirect_uri, "http://", 7) == 0 ||
+                             strncasecmp(opts->redirect_uri, "https://", 8) == 0) ? "web" : "native";
   hl__oauth *o = calloc(1, sizeof *o);
   if (!o) return hl__oom();
   pthread_cond_init(&o->flow_free, NULL);
@@ -132,10 +156,13 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
   o->load = opts->load_tokens;
   o->save = opts->save_tokens;
   o->client_credentials = cc;
+  o->assertion = assertion;
   if (!copy_opt(&o->redirect_uri, opts->redirect_uri) || !copy_opt(&o->client_id, opts->client_id) ||
       !copy_opt(&o->client_secret, opts->client_secret) ||
       !copy_opt(&o->client_metadata_url, opts->client_metadata_url) ||
-      !copy_opt(&o->client_name, opts->client_name ? opts->client_name : "hookline")) {
+      !copy_opt(&o->client_name, opts->client_name ? opts->client_name : "hookline") ||
+      !copy_opt(&o->application_type, app_type) || !copy_opt(&o->idp_token_endpoint, idp) ||
+      !copy_opt(&o->idp_client_id, idp_id) || !copy_opt(&o->idp_client_secret, idp_secret)) {
     hl__oauth_free(o);
     return hl__oom();
   }
@@ -291,48 +318,6 @@ static hl_status client_credentials(hl__oauth *o, const hl__oauth_meta *meta, co
   return st;
 }
 
-/* A whole authorization (under `flow`): discovery, identity, the grant;
- * the tokens into *o. `scope` NULL: the PRM's. */
-static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope) {
-  hl_status st = hl__oauth_http(o);
-  if (st) return st;
-  hl__oauth_meta meta;
-  st = hl__oauth_discover(o, o->m->url, prm_url, &meta);
-  if (st != HL_OK) return hl__mcp_fail(o->m, st, "%s", hl_last_error());
-  if (!scope) scope = meta.prm_scopes;
-  char *id = NULL, *secret = NULL;
-  unsigned method = HL__AUTH_NONE;
-  st = hl__oauth_identity(o, &meta, &id, &secret, &method);
-  if (st == HL_OK && o->client_credentials) st = client_credentials(o, &meta, id, secret, method, scope);
-  else if (st == HL_OK) st = code_flow(o, &meta, id, secret, method, scope);
-  if (st == HL_OK) {
-    /* Where these tokens refresh, and with which identity. */
-    pthread_mutex_lock(&o->lock);
-    free(o->token_endpoint);
-    free(o->resource);
-    free(o->issuer);
-    free(o->used_id);
-    free(o->used_secret);
-    o->token_endpoint = meta.token_endpoint;
-    o->resource = meta.resource;
-    o->issuer = meta.issuer;
-    meta.token_endpoint = meta.resource = meta.issuer = NULL;
-    o->used_id = id;
-    o->used_secret = secret;
-    o->used_method = method;
-    id = secret = NULL;
-    pthread_mutex_unlock(&o->lock);
-    hl__oauth_save_tokens(o);
-  }
-  free(id);
-  if (secret) memset(secret, 0, strlen(secret));
-  free(secret);
-  hl__oauth_meta_clear(&meta);
-  return st;
-}
-
-/* ---- what http.c calls ---- */
-
 /* `a` with the scopes of `b` it lacks, space-separated (malloc'd). */
 static char *scope_union(const char *a, const char *b) {
   hl__jbuf u = {0};
@@ -360,6 +345,63 @@ static char *scope_union(const char *a, const char *b) {
   }
   return u.p ? u.p : strdup("");
 }
+
+/* A whole authorization (under `flow`): discovery, identity, the grant;
+ * the tokens into *o. `scope` NULL: the PRM's. */
+static hl_status authorize(hl__oauth *o, const char *prm_url, const char *scope) {
+  hl_status st = hl__oauth_http(o);
+  if (st) return st;
+  hl__oauth_meta meta;
+  st = hl__oauth_discover(o, o->m->url, prm_url, &meta);
+  if (st != HL_OK) return hl__mcp_fail(o->m, st, "%s", hl_last_error());
+  if (!scope) scope = meta.prm_scopes;
+  /* SEP-2207: a client that wants a refresh token (this one keeps the
+   * user signed in) asks for offline_access when the authorization
+   * server lists it, and only then (an unknown scope may be refused).
+   * Not for no scope at all (the server's default, which asking for
+   * offline_access alone would narrow), nor without a user. */
+  char *with_offline = NULL;
+  if (meta.offline_access && !o->client_credentials && !o->assertion && scope && *scope) {
+    if (!(with_offline = scope_union(scope, "offline_access"))) {
+      hl__oauth_meta_clear(&meta);
+      return hl__oom();
+    }
+    scope = with_offline;
+  }
+  char *id = NULL, *secret = NULL;
+  unsigned method = HL__AUTH_NONE;
+  st = hl__oauth_identity(o, &meta, &id, &secret, &method);
+  if (st == HL_OK && o->client_credentials) st = client_credentials(o, &meta, id, secret, method, scope);
+  else if (st == HL_OK && o->assertion) st = hl__oauth_assertion_grant(o, &meta, id, secret, method, scope);
+  else if (st == HL_OK) st = code_flow(o, &meta, id, secret, method, scope);
+  if (st == HL_OK) {
+    /* Where these tokens refresh, and with which identity. */
+    pthread_mutex_lock(&o->lock);
+    free(o->token_endpoint);
+    free(o->resource);
+    free(o->issuer);
+    free(o->used_id);
+    free(o->used_secret);
+    o->token_endpoint = meta.token_endpoint;
+    o->resource = meta.resource;
+    o->issuer = meta.issuer;
+    meta.token_endpoint = meta.resource = meta.issuer = NULL;
+    o->used_id = id;
+    o->used_secret = secret;
+    o->used_method = method;
+    id = secret = NULL;
+    pthread_mutex_unlock(&o->lock);
+    hl__oauth_save_tokens(o);
+  }
+  free(id);
+  if (secret) memset(secret, 0, strlen(secret));
+  free(secret);
+  hl__oauth_meta_clear(&meta);
+  free(with_offline);
+  return st;
+}
+
+/* ---- what http.c calls ---- */
 
 hl_status hl__oauth_renew(hl_mcp *m, const char *sent) {
   hl__oauth *o = m->oauth;
@@ -408,9 +450,13 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
     st = hl__mcp_fail(m, HL_ERR_AUTH, "mcp server \"%s\": HTTP %ld%s%s%s even after %d authorizations; giving up",
                       m->name, status, step_up ? " insufficient_scope" : "", q[0] ? " " : "", q, *rounds);
   } else {
-    (*rounds)++;
+    /* A refresh on the request's first 401 only: a token just refreshed
+     * and refused again is not what the server takes any more (it may
+     * have moved to another authorization server, SEP-2352: only a new
+     * authorization reads its PRM again). */
     st = HL_ERR_NOT_FOUND;
-    if (!step_up && can_refresh) st = hl__oauth_refresh(o);
+    if (!step_up && can_refresh && *rounds == 0) st = hl__oauth_refresh(o);
+    (*rounds)++;
     /* Only a refresh that found no refresh token or was refused
      * (HL_ERR_AUTH) goes on to a new authorization. One that met no
      * answer, a 5xx or a 429 (the refresh token kept, oauth_tokens.c) or

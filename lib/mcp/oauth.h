@@ -3,8 +3,10 @@
  * in hookline/mcp.h), private to lib/mcp: www_auth.c reads challenges,
  * oauth_url.c builds and takes apart URLs and forms, oauth_meta.c
  * discovers the resource's and the authorization server's metadata,
- * oauth_client.c picks or registers the client's identity,
- * oauth_tokens.c talks to the token endpoint and keeps the tokens, and
+ * oauth_client.c picks or registers the client's identity (kept by
+ * issuer), oauth_assertion.c makes the jwt-bearer grant (with the token
+ * exchange at an identity provider), oauth_tokens.c talks to the token
+ * endpoint and keeps the tokens, and
  * oauth.c runs the flow; http.c asks for the token and hands over the
  * 401s and 403s.
  */
@@ -42,6 +44,8 @@ bool hl__url_split(const char *url, char **origin, char **path);
 char *hl__url_query(const char *url);
 /* https://, or http:// to a loopback host (localhost, 127.x, [::1]). */
 bool hl__url_secure(const char *url);
+/* An http(s) URL to a loopback host. */
+bool hl__url_loopback(const char *url);
 /* Append `s` percent-encoded: RFC 3986's unreserved characters pass. */
 void hl__url_encode(hl__jbuf *b, const char *s);
 /* Append "&name=value" ("name=value" first) percent-encoded as
@@ -64,6 +68,7 @@ typedef struct hl__oauth_meta {
   bool cimd;                 /* client_id_metadata_document_supported */
   bool issuer_known;         /* the issuer came from metadata (not 2025-03-26's defaults) */
   bool iss_param;            /* authorization_response_iss_parameter_supported (RFC 9207) */
+  bool offline_access;       /* the AS's scopes_supported lists offline_access */
 } hl__oauth_meta;
 
 typedef struct hl__oauth hl__oauth;
@@ -91,11 +96,14 @@ struct hl__oauth {
   hl_mcp *m;
   /* configuration (copied) */
   char *redirect_uri, *client_id, *client_secret, *client_metadata_url, *client_name;
+  char *application_type;    /* "native" or "web", for registration */
   hl_mcp_authorize_fn authorize;
   void *user;
   hl_mcp_token_load_fn load;
   hl_mcp_token_save_fn save;
   bool client_credentials;   /* the client_credentials grant instead of a user's code */
+  hl_mcp_assertion_fn assertion;  /* the jwt-bearer grant instead (oauth_assertion.c) */
+  char *idp_token_endpoint, *idp_client_id, *idp_client_secret; /* SEP-990 (NULL: none) */
   struct hl__http *http;     /* requests to authorization servers */
   /* `flow`: one authorization or refresh at a time, entered with
    * hl__oauth_flow_enter() (a wait its run's cancellation or the close
@@ -111,6 +119,12 @@ struct hl__oauth {
   /* how to refresh: the identity and endpoint the tokens came from */
   char *token_endpoint, *resource, *issuer, *used_id, *used_secret;
   unsigned used_method;      /* HL__AUTH_* */
+  /* The identities dynamic registration gave, by the issuer of the
+   * authorization server that gave each ({"<issuer>": {"client_id",
+   * "client_secret", "auth_method"}}; NULL: none): MCP 2026-07-28
+   * (SEP-2352) binds client credentials to their issuer, never to be
+   * shown to another. Kept in the token store with the tokens. */
+  cJSON *clients;
 };
 
 /* Free the client's OAuth state (NULL fine). */
@@ -135,8 +149,29 @@ unsigned hl__oauth_method_of(const char *name);       /* 0: unknown */
 hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id, char **secret,
                              unsigned *method);
 
+/* Free `clients` (NULL fine), its secrets wiped first. */
+void hl__oauth_clients_free(cJSON *clients);
+/* Keep the identity registered at `issuer` (replacing one kept before);
+ * the token store gets it with the next tokens. */
+void hl__oauth_remember_client(hl__oauth *o, const char *issuer, const char *id, const char *secret,
+                               unsigned method);
+
+/* ---- oauth_assertion.c ---- */
+/* The jwt-bearer grant (RFC 7523) at `meta`'s token endpoint with the
+ * application's assertion, exchanged first at the identity provider for
+ * an ID-JAG when one is configured (SEP-990, RFC 8693); the tokens into
+ * *o. */
+hl_status hl__oauth_assertion_grant(hl__oauth *o, const hl__oauth_meta *meta, const char *id, const char *secret,
+                                    unsigned method, const char *scope);
+
 /* ---- oauth_tokens.c ---- */
-/* Drop the tokens and what refreshes them (o->lock held or no other user). */
+/* A token request's client authentication: client_id (and client_secret
+ * for HL__AUTH_POST) into `form`, or for HL__AUTH_BASIC with a secret the
+ * Basic header into *header (malloc'd; the id and secret form-encoded
+ * first, RFC 6749 section 2.3.1). */
+hl_status hl__oauth_client_auth(const char *id, const char *secret, unsigned method, hl__jbuf *form, char **header);
+/* Drop the tokens and what refreshes them (o->lock held or no other user);
+ * the registered identities (`clients`) stay. */
 void hl__oauth_forget_tokens(hl__oauth *o);
 /* Hand the tokens to the application's store (if any). */
 void hl__oauth_save_tokens(hl__oauth *o);

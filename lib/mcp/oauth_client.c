@@ -4,7 +4,10 @@
  * advance (hl_mcp_oauth.client_id), a Client ID Metadata Document URL
  * when the server supports them, the identity registered before with the
  * same issuer, else Dynamic Client Registration (RFC 7591); and how it
- * authenticates at the token endpoint.
+ * authenticates at the token endpoint. Registered identities are kept by
+ * issuer (MCP 2026-07-28, SEP-2352: credentials are bound to the
+ * authorization server that issued them; one moved to gets a new
+ * registration, never another's).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +38,67 @@ static unsigned pick_method(unsigned supported, const char *secret, unsigned reg
   return HL__AUTH_NONE;
 }
 
+/* A non-empty string member of `j` (NULL: none). */
+static const char *member(const cJSON *j, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+  return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+void hl__oauth_clients_free(cJSON *clients) {
+  cJSON *c;
+  cJSON_ArrayForEach(c, clients) {
+    cJSON *s = cJSON_GetObjectItemCaseSensitive(c, "client_secret");
+    if (cJSON_IsString(s)) memset(s->valuestring, 0, strlen(s->valuestring));
+  }
+  cJSON_Delete(clients);
+}
+
+void hl__oauth_remember_client(hl__oauth *o, const char *issuer, const char *id, const char *secret,
+                               unsigned method) {
+  cJSON *c = cJSON_CreateObject();
+  if (!c) return;
+  cJSON_AddStringToObject(c, "client_id", id);
+  if (secret) cJSON_AddStringToObject(c, "client_secret", secret);
+  cJSON_AddStringToObject(c, "auth_method", hl__oauth_method_name(method));
+  pthread_mutex_lock(&o->lock);
+  if (!o->clients) o->clients = cJSON_CreateObject();
+  cJSON *old = NULL;
+  if (o->clients) {
+    /* Detached into a list of one, so that its secret is wiped too. */
+    old = cJSON_CreateArray();
+    cJSON *was = cJSON_DetachItemFromObjectCaseSensitive(o->clients, issuer);
+    if (old && was) cJSON_AddItemToArray(old, was);
+    else cJSON_Delete(was);
+    cJSON_AddItemToObject(o->clients, issuer, c);
+    c = NULL;
+  }
+  pthread_mutex_unlock(&o->lock);
+  hl__oauth_clients_free(old);
+  cJSON_Delete(c); /* out of memory: the next authorization registers again */
+}
+
 /* The identity for this authorization server into *id, *secret, *method
  * (malloc'd): pre-registered, CIMD, the one registered before with the
  * same issuer, or a new registration (RFC 7591). */
 hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id, char **secret, unsigned *method) {
   *id = *secret = NULL;
   if (o->client_id) {
+    /* SEP-2352: a pre-registered client belongs to the authorization
+     * server it was registered with. One that got the current tokens
+     * from another (this run's, or the store's) is not shown to this one:
+     * the server moved, and its client must be registered there. */
+    pthread_mutex_lock(&o->lock);
+    char *was = o->used_id && o->issuer && strcmp(o->used_id, o->client_id) == 0 &&
+                strcmp(o->issuer, meta->issuer) != 0 ? hl__strdup(o->issuer) : NULL;
+    pthread_mutex_unlock(&o->lock);
+    if (was) {
+      hl_status st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization server %s: the pre-registered "
+                                  "client_id is %s's (the server moved to another authorization server; register "
+                                  "a client there, give its client_id, and drop the stored tokens)",
+                                  o->m->name, meta->issuer, was);
+      free(was);
+      return st;
+    }
     *id = strdup(o->client_id);
     *secret = hl__strdup(o->client_secret);
     *method = pick_method(meta->auth_methods, o->client_secret, 0);
@@ -50,16 +108,18 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
     *method = HL__AUTH_NONE;
     return (*id = strdup(o->client_metadata_url)) ? HL_OK : hl__oom();
   }
+  /* Registered before at this issuer (this run or a stored one); one
+   * registered at another is never shown here (SEP-2352). */
   pthread_mutex_lock(&o->lock);
-  bool again = o->used_id && o->issuer && strcmp(o->issuer, meta->issuer) == 0 &&
-               !(o->client_metadata_url && strcmp(o->used_id, o->client_metadata_url) == 0);
-  if (again) {
-    *id = strdup(o->used_id);
-    *secret = hl__strdup(o->used_secret);
-    *method = o->used_method;
+  const cJSON *known = cJSON_GetObjectItemCaseSensitive(o->clients, meta->issuer);
+  const char *kid = member(known, "client_id");
+  if (kid) {
+    *id = strdup(kid);
+    *secret = hl__strdup(member(known, "client_secret"));
+    *method = pick_method(meta->auth_methods, *secret, hl__oauth_method_of(member(known, "auth_method")));
   }
   pthread_mutex_unlock(&o->lock);
-  if (again) return *id ? HL_OK : hl__oom();
+  if (kid) return *id ? HL_OK : hl__oom();
   if (!meta->registration_endpoint)
     return hl__mcp_fail(o->m, HL_ERR_AUTH,
                         "mcp server \"%s\": authorization server %s: no client identity (it offers no dynamic "
@@ -74,6 +134,7 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
   cJSON *uris = cJSON_AddArrayToObject(req, "redirect_uris");
   cJSON_AddItemToArray(uris, cJSON_CreateString(o->redirect_uri));
   cJSON_AddStringToObject(req, "client_name", o->client_name);
+  cJSON_AddStringToObject(req, "application_type", o->application_type);
   cJSON *gt = cJSON_AddArrayToObject(req, "grant_types");
   cJSON_AddItemToArray(gt, cJSON_CreateString("authorization_code"));
   cJSON_AddItemToArray(gt, cJSON_CreateString("refresh_token"));
@@ -108,5 +169,7 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
   *method = pick_method(meta->auth_methods, *secret, hl__oauth_method_of(cJSON_IsString(am) ? am->valuestring : NULL));
   bool oom = !*id || (cJSON_IsString(cs) && cs->valuestring[0] && !*secret);
   cJSON_Delete(j);
-  return oom ? hl__oom() : HL_OK;
+  if (oom) return hl__oom();
+  hl__oauth_remember_client(o, meta->issuer, *id, *secret, *method);
+  return HL_OK;
 }

@@ -16,7 +16,8 @@
  *     /.well-known/openid-configuration. Its `issuer` must be the one
  *     asked for (RFC 8414 section 3.3), and it must list S256 in
  *     code_challenge_methods_supported (the spec says to refuse
- *     otherwise; the client_credentials grant has no PKCE).
+ *     otherwise; the client_credentials and jwt-bearer grants have no
+ *     PKCE).
  *  3. A 2025-03-26 server has no PRM: its origin is the authorization
  *     server (metadata at its root, issuer of the same origin), and
  *     without metadata the default /authorize, /token and /register.
@@ -314,7 +315,7 @@ static hl_status find_as(hl__oauth *o, const char *issuer, bool legacy, hl__oaut
     } else if (!az || !tk) {
       st = meta_fail(o, HL_ERR_AUTH, "authorization server metadata at %s: no %s", where,
                      az ? "token_endpoint" : "authorization_endpoint");
-    } else if (!o->client_credentials && !lists(j, "code_challenge_methods_supported", "S256")) {
+    } else if (!o->client_credentials && !o->assertion && !lists(j, "code_challenge_methods_supported", "S256")) {
       st = meta_fail(o, HL_ERR_AUTH, "authorization server metadata at %s: code_challenge_methods_supported does "
                      "not list S256 (PKCE is required)", where);
     } else if (!hl__url_secure(az) || !hl__url_secure(tk) || (reg && !hl__url_secure(reg))) {
@@ -333,6 +334,7 @@ static hl_status find_as(hl__oauth *o, const char *issuer, bool legacy, hl__oaut
       out->cimd = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "client_id_metadata_document_supported"));
       out->issuer_known = true;
       out->iss_param = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "authorization_response_iss_parameter_supported"));
+      out->offline_access = lists(j, "scopes_supported", "offline_access");
     }
   }
   cJSON_Delete(j);

@@ -52,6 +52,7 @@ void hl__oauth_save_tokens(hl__oauth *o) {
   if (j) {
     cJSON_AddStringToObject(j, "auth_method", hl__oauth_method_name(o->used_method));
     cJSON_AddNumberToObject(j, "expires_at", (double)o->expires_at);
+    if (o->clients) cJSON_AddItemToObject(j, "clients", cJSON_Duplicate(o->clients, true));
   }
   pthread_mutex_unlock(&o->lock);
   char *text = j ? cJSON_PrintUnformatted(j) : NULL;
@@ -74,6 +75,36 @@ static char *dup_member(const cJSON *j, const char *key) {
   return cJSON_IsString(v) && v->valuestring[0] ? strdup(v->valuestring) : NULL;
 }
 
+/* The registered identities of a stored entry, by issuer: its "clients",
+ * or, from an entry saved before they were kept by issuer (one flat
+ * identity beside the issuer it was used with, never shown to another),
+ * that identity under its issuer, unless it is the configured client_id
+ * or Client ID Metadata Document URL (not registered: the options give
+ * them). NULL: none. */
+static cJSON *stored_clients(const hl__oauth *o, const cJSON *j) {
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "clients");
+  if (cJSON_IsObject(c)) return cJSON_Duplicate(c, true);
+  const cJSON *iss = cJSON_GetObjectItemCaseSensitive(j, "issuer");
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "client_id");
+  if (!cJSON_IsString(iss) || !iss->valuestring[0] || !cJSON_IsString(id) || !id->valuestring[0] ||
+      (o->client_id && strcmp(id->valuestring, o->client_id) == 0) ||
+      (o->client_metadata_url && strcmp(id->valuestring, o->client_metadata_url) == 0))
+    return NULL;
+  cJSON *entry = cJSON_CreateObject(), *all = cJSON_CreateObject();
+  const char *keys[] = {"client_id", "client_secret", "auth_method"};
+  for (size_t i = 0; entry && i < 3; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
+    if (cJSON_IsString(v)) cJSON_AddStringToObject(entry, keys[i], v->valuestring);
+  }
+  if (!entry || !all) {
+    cJSON_Delete(entry);
+    cJSON_Delete(all);
+    return NULL;
+  }
+  cJSON_AddItemToObject(all, iss->valuestring, entry);
+  return all;
+}
+
 /* Ask the store once (under `flow`). */
 static void load_tokens(hl__oauth *o) {
   pthread_mutex_lock(&o->lock);
@@ -93,8 +124,18 @@ static void load_tokens(hl__oauth *o) {
   cJSON *j = strlen(text) <= HL__OAUTH_MAX_BODY ? cJSON_Parse(text) : NULL;
   memset(text, 0, strlen(text));
   free(text);
+  if (!cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    return;
+  }
+  cJSON *clients = stored_clients(o, j);
+  pthread_mutex_lock(&o->lock);
+  cJSON *old = o->clients;
+  o->clients = clients;
+  pthread_mutex_unlock(&o->lock);
+  hl__oauth_clients_free(old);
   const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
-  if (!cJSON_IsObject(j) || !cJSON_IsString(at) || !usable_token(at->valuestring)) {
+  if (!cJSON_IsString(at) || !usable_token(at->valuestring)) {
     cJSON_Delete(j);
     return;
   }
@@ -125,11 +166,7 @@ static void load_tokens(hl__oauth *o) {
 
 /* ---- the token endpoint ---- */
 
-/* The client authentication of a token request: client_id (and
- * client_secret) into the form, or the Basic header into *header
- * (malloc'd; the id and secret form-encoded first, RFC 6749 section
- * 2.3.1). */
-static hl_status client_auth(const char *id, const char *secret, unsigned method, hl__jbuf *form, char **header) {
+hl_status hl__oauth_client_auth(const char *id, const char *secret, unsigned method, hl__jbuf *form, char **header) {
   *header = NULL;
   if (method != HL__AUTH_BASIC || !secret || !*secret) {
     hl__form_add(form, "client_id", id);
@@ -216,7 +253,7 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
                                   const char *secret, unsigned method, const char *asked_scope, const char *what,
                                   long *http_status) {
   char *header = NULL;
-  hl_status st = client_auth(id, secret, method, form, &header);
+  hl_status st = hl__oauth_client_auth(id, secret, method, form, &header);
   if (st == HL_OK && form->failed) st = hl__oom();
   long status = 0;
   cJSON *j = NULL;
@@ -240,9 +277,10 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
     /* What the request carried that the server may quote back: each
      * secret value decoded and as the form encoded it, the client secret,
      * the Basic credentials. */
-    static const char *const sent[] = {"code", "code_verifier", "refresh_token", "client_secret"};
-    char *vals[10] = {0};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const sent[] = {"code", "code_verifier", "refresh_token", "client_secret", "assertion"};
+    enum { N_SENT = sizeof sent / sizeof *sent };
+    char *vals[2 * N_SENT + 2] = {0};
+    for (size_t i = 0; i < N_SENT; i++) {
       vals[2 * i] = hl__url_param(form->p, sent[i]);
       hl__jbuf enc = {0};
       hl__url_encode(&enc, vals[2 * i]);
@@ -252,11 +290,11 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
       }
       vals[2 * i + 1] = enc.p;
     }
-    vals[8] = (char *)secret;
-    vals[9] = header ? strrchr(header, ' ') + 1 : NULL;
+    vals[2 * N_SENT] = (char *)secret;
+    vals[2 * N_SENT + 1] = header ? strrchr(header, ' ') + 1 : NULL;
     char why[400];
-    hl__oauth_refusal(j, (const char *const *)vals, 10, why, sizeof why);
-    for (size_t i = 0; i < 8; i++) {
+    hl__oauth_refusal(j, (const char *const *)vals, 2 * N_SENT + 2, why, sizeof why);
+    for (size_t i = 0; i < 2 * N_SENT; i++) {
       if (vals[i]) memset(vals[i], 0, strlen(vals[i]));
       free(vals[i]);
     }
@@ -282,7 +320,13 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
       pthread_mutex_lock(&o->lock);
       free(o->access_token);
       o->access_token = nat;
-      if (nrt) { /* rotation: the new one replaces it; none: the old one stays */
+      /* A refresh's answer without one: the old one stays (no
+       * rotation). Any other grant's answer replaces it, with none when
+       * it has none: the old one may be another authorization server's
+       * (SEP-2352), which the next refresh would send to this one. */
+      bool refreshing = form->p && strncmp(form->p, "grant_type=refresh_token&", 25) == 0;
+      if (nrt || !refreshing) {
+        if (o->refresh_token) memset(o->refresh_token, 0, strlen(o->refresh_token));
         free(o->refresh_token);
         o->refresh_token = nrt;
       }

@@ -52,25 +52,33 @@ char *hl__url_query(const char *url) {
   return strndup(q, *q == '?' && n > 1 ? n : 0);
 }
 
-bool hl__url_secure(const char *url) {
+bool hl__url_loopback(const char *url) {
   char *origin, *path;
   if (!hl__url_split(url, &origin, &path)) return false;
-  bool ok = strncmp(origin, "https://", 8) == 0;
-  if (!ok) {
-    const char *h = origin + 7;
-    size_t hl = strlen(h);
-    if (h[0] == '[') {
-      ok = strncmp(h, "[::1]", 5) == 0 && (h[5] == '\0' || h[5] == ':');
-    } else {
-      const char *colon = strchr(h, ':');
-      if (colon) hl = (size_t)(colon - h);
-      ok = (hl == 9 && strncmp(h, "localhost", 9) == 0) || (hl >= 4 && strncmp(h, "127.", 4) == 0 &&
-                                                             strspn(h, "0123456789.") == hl);
-    }
+  const char *h = origin + (strncmp(origin, "https://", 8) == 0 ? 8 : 7);
+  size_t hl = strlen(h);
+  bool ok;
+  if (h[0] == '[') {
+    ok = strncmp(h, "[::1]", 5) == 0 && (h[5] == '\0' || h[5] == ':');
+  } else {
+    const char *colon = strchr(h, ':');
+    if (colon) hl = (size_t)(colon - h);
+    ok = (hl == 9 && strncmp(h, "localhost", 9) == 0) || (hl >= 4 && strncmp(h, "127.", 4) == 0 &&
+                                                           strspn(h, "0123456789.") == hl);
   }
   free(origin);
   free(path);
   return ok;
+}
+
+bool hl__url_secure(const char *url) {
+  /* hl__url_split() lowercases the scheme: "HTTPS://" is https too. */
+  char *origin, *path;
+  if (!hl__url_split(url, &origin, &path)) return false;
+  bool tls = strncmp(origin, "https://", 8) == 0;
+  free(origin);
+  free(path);
+  return tls || hl__url_loopback(url);
 }
 
 void hl__url_encode(hl__jbuf *b, const char *s) {

@@ -1,9 +1,11 @@
 /*
  * lib/mcp/tools.c - an MCP server's tools as hookline tools: tools/list
- * with cursor pagination, the mapping of each Tool to an hl_tool (prefix,
- * include/exclude filter, input schema, output schema), tools/call with
- * the result mapped to what the model sees, and keeping registries and
- * agents in sync after notifications/tools/list_changed.
+ * with cursor pagination and its ttlMs, the mapping of each Tool to an
+ * hl_tool (prefix, include/exclude filter, input and output schema kept
+ * as the server wrote them, tools with invalid x-mcp-header annotations
+ * left out over HTTP: tool_headers.c), tools/call with the result mapped
+ * to what the model sees, and keeping registries and agents in sync
+ * after notifications/tools/list_changed or a ttlMs run out.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,7 +13,10 @@
 #include <string.h>
 
 #include "mcp_internal.h"
+#include "tool_headers.h"
 #include "hookline/agent.h"
+#include "core/schema_internal.h"
+#include "core/tool_internal.h"
 #include "core/util.h"
 
 #define MAX_PAGES 1000
@@ -81,39 +86,21 @@ const cJSON *hl__mcp_tool_output_schema(const hl_tool *tool) {
   return u ? u->output_schema : NULL;
 }
 
-/* Remove keywords hookline's validator refuses ($ref, anyOf, pattern, ...)
- * so that what it can check is still checked; the server checks the rest. */
-static void strip_unsupported(cJSON *schema) {
-  static const char *const bad[] = {"$ref", "anyOf", "oneOf", "allOf", "not", "if", "then", "else",
-                                    "pattern", "patternProperties", "dependencies", "dependentRequired",
-                                    "dependentSchemas", "$defs", "definitions", "propertyNames",
-                                    "prefixItems", "contains", "unevaluatedProperties",
-                                    "unevaluatedItems", "format", "multipleOf", "exclusiveMinimum",
-                                    "exclusiveMaximum", "minProperties", "maxProperties", "uniqueItems",
-                                    "minContains", "maxContains", "$id", "$anchor", "$dynamicRef"};
-  if (!cJSON_IsObject(schema) && !cJSON_IsArray(schema)) return;
-  for (size_t i = 0; cJSON_IsObject(schema) && i < sizeof bad / sizeof bad[0]; i++)
-    cJSON_DeleteItemFromObjectCaseSensitive(schema, bad[i]);
-  cJSON *c;
-  cJSON_ArrayForEach(c, schema) {
-    if (cJSON_IsObject(schema) && c->string &&
-        (strcmp(c->string, "enum") == 0 || strcmp(c->string, "const") == 0 ||
-         strcmp(c->string, "default") == 0 || strcmp(c->string, "examples") == 0))
-      continue;
-    strip_unsupported(c);
-  }
-}
-
-/* The schema as hookline can enforce it, a new value or NULL. */
-static cJSON *usable_schema(const cJSON *schema) {
+/* A server's schema (an object) as hookline keeps it: unchanged, so the
+ * model and the application see every keyword the server wrote ($schema,
+ * $defs, $ref, allOf, if/then/else, ...). *enforce: whether hookline's
+ * validator can check the part it knows (hl__schema_check_lenient); the
+ * rest is the server's to validate. $ref is never dereferenced (MCP
+ * 2026-07-28, "$ref Resolution": no network fetch), so a hostile schema's
+ * cycles or remote URIs cost nothing; its depth is bounded by the JSON
+ * parser's and the checker's HL_JSON_MAX_DEPTH. NULL: not an object, or
+ * out of memory. */
+static cJSON *kept_schema(const cJSON *schema, bool *enforce) {
+  *enforce = false;
   if (!cJSON_IsObject(schema)) return NULL;
   cJSON *c = cJSON_Duplicate(schema, 1);
-  if (!c) return NULL;
-  if (hl_schema_check(c) == HL_OK) return c;
-  strip_unsupported(c);
-  if (hl_schema_check(c) == HL_OK) return c;
-  cJSON_Delete(c);
-  return NULL;
+  if (c) *enforce = hl__schema_check_lenient(c) == HL_OK;
+  return c;
 }
 
 static bool listed(char **list, const char *name) {
@@ -174,18 +161,49 @@ static hl_tool *map_tool(hl_mcp *m, const cJSON *t) {
     return NULL;
   }
   hl_tool_set_free_fn(tool, mcp_tool_free);
-  cJSON *in = usable_schema(cJSON_GetObjectItemCaseSensitive(t, "inputSchema"));
-  char *text = in ? hl__json_print_exact(in) : NULL;
-  if (!text || hl_tool_set_schema(tool, text) != HL_OK)
+  /* A tool's arguments are an object: a server that leaves inputSchema
+   * out (or its type) gets the object type, which every provider wants. */
+  bool enforce;
+  cJSON *in = kept_schema(cJSON_GetObjectItemCaseSensitive(t, "inputSchema"), &enforce);
+  if (!in && (in = cJSON_CreateObject())) enforce = true;
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(in, "type");
+  if (in && !type) cJSON_AddStringToObject(in, "type", "object");
+  else if (!cJSON_IsString(type) || strcmp(type->valuestring, "object") != 0) enforce = false;
+  if (!in) {
+    hl_tool_unref(tool);
+    return NULL;
+  }
+  hl__tool_declare_schema(tool, in, enforce);
+  if (!enforce)
     note(m, remote, "its inputSchema cannot be enforced by hookline; the server validates the arguments");
-  free(text);
-  cJSON_Delete(in);
   const cJSON *out = cJSON_GetObjectItemCaseSensitive(t, "outputSchema");
   if (out) {
-    u->output_schema = usable_schema(out);
-    if (!u->output_schema) note(m, remote, "its outputSchema cannot be enforced by hookline");
+    u->output_schema = kept_schema(out, &enforce);
+    if (!enforce) {
+      cJSON_Delete(u->output_schema);
+      u->output_schema = NULL;
+      note(m, remote, "its outputSchema cannot be enforced by hookline");
+    }
   }
   return tool;
+}
+
+/* Over Streamable HTTP a tool whose x-mcp-header annotations are invalid
+ * is left out of the list altogether (MCP 2026-07-28: the client must
+ * exclude it, so that one bad definition does not take the others down);
+ * stdio has no headers and keeps it. */
+static void drop_invalid_headers(hl_mcp *m, cJSON *raw) {
+  if (m->kind != HL__MCP_HTTP) return;
+  for (cJSON *t = raw ? raw->child : NULL, *next; t; t = next) {
+    next = t->next;
+    char why[400];
+    if (hl__tool_headers_valid(cJSON_GetObjectItemCaseSensitive(t, "inputSchema"), why, sizeof why)) continue;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
+    char text[480];
+    snprintf(text, sizeof text, "left out: invalid inputSchema: %s", why);
+    note(m, cJSON_IsString(name) ? name->valuestring : "", text);
+    cJSON_Delete(cJSON_DetachItemViaPointer(raw, t));
+  }
 }
 
 void hl__mcp_set_tools(hl_mcp *m, cJSON *raw) {
@@ -195,6 +213,7 @@ void hl__mcp_set_tools(hl_mcp *m, cJSON *raw) {
     cJSON_Delete(raw);
     return;
   }
+  drop_invalid_headers(m, raw);
   const cJSON *t;
   cJSON_ArrayForEach(t, raw) {
     hl_tool *tool = map_tool(m, t);
@@ -238,10 +257,23 @@ void hl__mcp_tools_clear(hl_mcp *m) {
   free(old);
 }
 
+/* The ttlMs of a list result (MCP 2026-07-28, server/utilities/caching):
+ * how long it may be taken as fresh; -1 when the server gave none (older
+ * revisions), a negative one counts as 0, and a year caps it. */
+static int64_t ttl_of(const cJSON *result) {
+  const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(result, "ttlMs");
+  if (!cJSON_IsNumber(ttl) || ttl->valuedouble != ttl->valuedouble) return -1;
+  if (ttl->valuedouble <= 0) return 0;
+  return ttl->valuedouble < 365.0 * 86400000 ? (int64_t)ttl->valuedouble : (int64_t)365 * 86400000;
+}
+
 hl_status hl__mcp_list_tools(hl_mcp *m) {
   cJSON *all = cJSON_CreateArray();
   if (!all) return hl__oom();
   char *cursor = NULL;
+  /* The list is as fresh as its stalest page (each page has its own
+   * ttlMs); the clock starts when the first page came. */
+  int64_t started = hl__engine_now_ms(), ttl = -1;
   for (int page = 0;; page++) {
     if (page == MAX_PAGES) {
       free(cursor);
@@ -268,6 +300,8 @@ hl_status hl__mcp_list_tools(hl_mcp *m) {
       cJSON_Delete(all);
       return hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": tools/list: no tools array in the result", m->name);
     }
+    int64_t page_ttl = ttl_of(result);
+    if (page_ttl >= 0 && (ttl < 0 || page_ttl < ttl)) ttl = page_ttl;
     cJSON *t;
     while ((t = cJSON_DetachItemFromArray(tools, 0))) cJSON_AddItemToArray(all, t);
     const cJSON *next = cJSON_GetObjectItemCaseSensitive(result, "nextCursor");
@@ -276,7 +310,29 @@ hl_status hl__mcp_list_tools(hl_mcp *m) {
     if (!cursor) break;
   }
   hl__mcp_set_tools(m, all);
+  pthread_mutex_lock(&m->lock);
+  m->tools_stale_ms = ttl < 0 ? 0 : started + ttl;
+  pthread_mutex_unlock(&m->lock);
   return HL_OK;
+}
+
+/* List again when the list's ttlMs has run out, at the moment a list is
+ * needed (an agent's run starts, a registry is synced): the spec's
+ * freshness check on access, not a poll. A server that gave no ttlMs
+ * (before 2026-07-28) is listed again on notifications/tools/list_changed
+ * only, which also wins over a ttlMs not yet run out (the worker lists at
+ * once). A failed listing keeps the list it has (stale is allowed on
+ * errors). cacheScope needs nothing here: the list is this client's own,
+ * never shared with another authorization context. */
+static void refresh_if_stale(hl_mcp *m) {
+  pthread_mutex_lock(&m->lock);
+  bool stale = m->connected && m->tools_stale_ms && hl__engine_now_ms() >= m->tools_stale_ms;
+  pthread_mutex_unlock(&m->lock);
+  if (stale && hl__mcp_list_tools(m) != HL_OK) {
+    cJSON *d = cJSON_CreateObject();
+    if (d) cJSON_AddStringToObject(d, "message", hl_last_error());
+    hl__mcp_event(m, NULL, "mcp.note", d);
+  }
 }
 
 hl_status hl_mcp_refresh_tools(hl_mcp *m) {
@@ -314,8 +370,7 @@ static bool is_ours(const hl_tool *t, const hl_mcp *m) {
   return hl_tool_user_data(t) && hl_mcp_tool_server(t) && ((mcp_tool *)hl_tool_user_data(t))->m == m;
 }
 
-hl_status hl_mcp_sync_tools(hl_mcp *m, hl_tools *registry) {
-  if (!m || !registry) return hl_fail(HL_ERR_INVALID, "hl_mcp_sync_tools: NULL client or registry");
+static hl_status sync_tools(hl_mcp *m, hl_tools *registry) {
   hl_tools *now = hl_mcp_tools(m);
   if (!now) return hl_last_status();
   /* Drop this client's tools that are gone or replaced. */
@@ -334,6 +389,12 @@ hl_status hl_mcp_sync_tools(hl_mcp *m, hl_tools *registry) {
   return st;
 }
 
+hl_status hl_mcp_sync_tools(hl_mcp *m, hl_tools *registry) {
+  if (!m || !registry) return hl_fail(HL_ERR_INVALID, "hl_mcp_sync_tools: NULL client or registry");
+  refresh_if_stale(m);
+  return sync_tools(m, registry);
+}
+
 /* The agent link: an observer of the agent that syncs its registry when
  * the agent starts a run and the list changed since the last sync. */
 typedef struct agent_link {
@@ -346,10 +407,11 @@ static int on_agent_start(const hl_event *ev, void *user) {
   agent_link *l = user;
   /* Only this agent's own runs (a child's events reach it too, H14). */
   if (!ev->agent_name || strcmp(ev->agent_name, hl_agent_name(l->agent)) != 0) return 0;
+  refresh_if_stale(l->m);
   unsigned g = hl_mcp_tools_generation(l->m);
   if (g == l->gen) return 0;
   l->gen = g;
-  return hl_mcp_sync_tools(l->m, hl_agent_tools(l->agent)) == HL_OK ? 0 : 1;
+  return sync_tools(l->m, hl_agent_tools(l->agent)) == HL_OK ? 0 : 1;
 }
 
 static void agent_link_free(void *user) {
@@ -365,7 +427,7 @@ hl_status hl_mcp_add_to_agent(hl_mcp *m, hl_agent *agent) {
   l->m = m;
   l->agent = agent;
   l->gen = hl_mcp_tools_generation(m);
-  hl_status st = hl_mcp_sync_tools(m, hl_agent_tools(agent));
+  hl_status st = sync_tools(m, hl_agent_tools(agent));
   if (st) {
     free(l);
     return st;
@@ -494,22 +556,50 @@ hl_status hl__mcp_map_result(hl_mcp *m, const char *tool, const cJSON *result, c
   return HL_OK;
 }
 
+/* A refusal of a tools/call as HeaderMismatch (HTTP 400 with JSON-RPC
+ * error -32020): the Mcp-Param headers sent do not match what the server
+ * expects. The transport words an HTTP error as "HTTP 400: <body>". */
+static bool header_mismatch(const char *msg) {
+  const char *body = strstr(msg, "HTTP 400: ");
+  return body && strstr(body, "-32020");
+}
+
 static hl_status call_remote(hl_mcp *m, hl_context *ctx, const char *name, const cJSON *args,
                              const cJSON *output_schema, cJSON **result, cJSON **raw) {
   if (result) *result = NULL;
   if (raw) *raw = NULL;
   if (!m->connected) return hl_fail(HL_ERR_STATE, "mcp server \"%s\": not connected", m->name);
-  cJSON *params = cJSON_CreateObject();
-  /* The caller's arguments by reference (printed, never changed or freed
-   * here): no copy per call. */
-  if (!params || !cJSON_AddStringToObject(params, "name", name) ||
-      !(args ? cJSON_AddItemReferenceToObject(params, "arguments", (cJSON *)args)
-             : cJSON_AddItemToObject(params, "arguments", cJSON_CreateObject()))) {
-    cJSON_Delete(params);
-    return hl__oom();
-  }
   cJSON *resp;
-  hl_status st = hl__mcp_roundtrip(m, ctx, "tools/call", params, name, &resp);
+  hl_status st = HL_OK;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    cJSON *params = cJSON_CreateObject();
+    /* The caller's arguments by reference (printed, never changed or freed
+     * here): no copy per call. */
+    if (!params || !cJSON_AddStringToObject(params, "name", name) ||
+        !(args ? cJSON_AddItemReferenceToObject(params, "arguments", (cJSON *)args)
+               : cJSON_AddItemToObject(params, "arguments", cJSON_CreateObject()))) {
+      cJSON_Delete(params);
+      return hl__oom();
+    }
+    st = hl__mcp_roundtrip(m, ctx, "tools/call", params, name, &resp);
+    /* A modern server's refusal arrives as the JSON-RPC error itself
+     * (session.c hands a 400's error body to the caller). */
+    const cJSON *code = st ? NULL : cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resp, "error"),
+                                                                     "code");
+    bool refused = cJSON_IsNumber(code) && code->valueint == -32020;
+    if (attempt || !(refused || (st == HL_ERR_HTTP && header_mismatch(hl_last_error())))) break;
+    /* The server wants Mcp-Param headers this list does not annotate:
+     * its tools changed. List them again (MCP 2026-07-28 asks that), then
+     * try once more; a listing that fails leaves the first answer. */
+    char first[700];
+    snprintf(first, sizeof first, "%s", hl_last_error());
+    if (hl__mcp_list_tools(m) != HL_OK) {
+      if (!refused) st = hl_fail(HL_ERR_HTTP, "%s", first);
+      break;
+    }
+    cJSON_Delete(resp);
+    resp = NULL;
+  }
   if (st) return st;
   cJSON *err = cJSON_GetObjectItemCaseSensitive(resp, "error");
   if (err) {

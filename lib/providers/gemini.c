@@ -182,6 +182,13 @@ static hl_status encode_message(cJSON *contents, const hl_request *req, const hl
   return HL_OK;
 }
 
+/* A tool's parameters go as `parametersJsonSchema`, not `parameters`:
+ * the latter takes only Gemini's OpenAPI 3.0 subset and refuses the whole
+ * request at a keyword outside it ($schema, $defs, $ref, anyOf's siblings,
+ * additionalProperties on older models), while tools from MCP servers
+ * carry JSON Schema 2020-12 as the server wrote it (MCP 2026-07-28,
+ * SEP-2106). The two fields are mutually exclusive; the response side
+ * already uses responseJsonSchema. */
 static hl_status encode_tools(cJSON *j, const hl_request *req) {
   cJSON *tools = cJSON_AddArrayToObject(j, "tools");
   cJSON *t = cJSON_CreateObject();
@@ -195,7 +202,7 @@ static hl_status encode_tools(cJSON *j, const hl_request *req) {
     cJSON *params = d->parameters ? cJSON_Duplicate(d->parameters, 1) : hl__empty_object_schema();
     if (!cJSON_AddStringToObject(f, "name", d->name ? d->name : "") ||
         (d->description && !cJSON_AddStringToObject(f, "description", d->description)) ||
-        !params || !cJSON_AddItemToObject(f, "parameters", params)) {
+        !params || !cJSON_AddItemToObject(f, "parametersJsonSchema", params)) {
       cJSON_Delete(params);
       return oom();
     }

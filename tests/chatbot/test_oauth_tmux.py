@@ -113,6 +113,13 @@ def test_sign_in_once_then_stored_token():
         check(secrets, f"the entry holds the tokens: {sorted(saved)}")
         for s in secrets:
             check(s not in first_screen, "no token in the pane")
+        # MCP 2026-07-28 (SEP-2352): the registration is kept under the
+        # issuer of the authorization server that gave it, as the tokens name.
+        issuer = "http://127.0.0.1:%d/as" % port
+        check(saved.get("issuer") == issuer, f"the tokens name their issuer: {saved.get('issuer')!r}")
+        reg = saved.get("clients", {}).get(issuer, {})
+        check(reg.get("client_id", "").startswith("client-"),
+              f"the registration is kept by issuer: {list(saved.get('clients', {}))}")
 
         # Second start: the stored token, no sign-in.
         with Tmux([BIN, "--config", cfg, "--script", script], ENV, width=200) as t:

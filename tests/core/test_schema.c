@@ -5,6 +5,7 @@
 #include "check.h"
 #include "hookline/json.h"
 #include "hookline/tool.h"
+#include "core/schema_internal.h"
 
 static cJSON *parse(const char *text) {
   cJSON *v = NULL;
@@ -268,6 +269,44 @@ static void deep_schemas_are_refused_not_overflowed(void) {
   cJSON_Delete(root);
 }
 
+/* An MCP server's 2020-12 schema: the lenient check skips what is not
+ * enforced (and nothing under it is looked at), refuses a bad value of a
+ * keyword that is; the validator never applies a keyword whose meaning
+ * depends on one it skips. */
+static void lenient_check_for_full_json_schema(void) {
+  const char *full = "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\","
+                     "\"$defs\":{\"a\":{\"$ref\":\"#/$defs/a\",\"type\":\"nonsense\"}},"
+                     "\"properties\":{\"t\":{\"type\":\"array\",\"prefixItems\":[{\"type\":\"integer\"}],"
+                     "\"items\":{\"type\":\"string\"}},\"m\":{\"type\":\"object\",\"patternProperties\":"
+                     "{\"^x\":{}},\"additionalProperties\":false},\"n\":{\"type\":\"object\","
+                     "\"additionalProperties\":false},\"any\":true,\"r\":{\"$ref\":\"#/$defs/a\"}},"
+                     "\"anyOf\":[{\"required\":[\"t\"]}],\"required\":[\"t\"]}";
+  cJSON *sc = parse(full);
+  CHECK_INT(hl_schema_check(sc), HL_ERR_SCHEMA);
+  CHECK_INT(hl__schema_check_lenient(sc), HL_OK);
+  struct {
+    const char *value;
+    hl_status want;
+  } cases[] = {
+      {"{\"t\":[1,\"two\",3]}", HL_OK},                    /* items is for after prefixItems */
+      {"{\"t\":[1],\"m\":{\"xa\":1,\"y\":2}}", HL_OK},     /* patterns not evaluated: no additional check */
+      {"{\"t\":[1],\"any\":{},\"r\":5}", HL_OK},           /* boolean schema, $ref not followed */
+      {"{\"t\":[1],\"n\":{\"y\":2}}", HL_ERR_INVALID_ARGUMENTS}, /* additionalProperties alone still holds */
+      {"{\"t\":\"no\"}", HL_ERR_INVALID_ARGUMENTS},          /* a type it knows */
+      {"{}", HL_ERR_INVALID_ARGUMENTS},                       /* required */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cJSON *v = parse(cases[i].value);
+    CHECK_INT(hl_schema_validate(sc, v), cases[i].want);
+    cJSON_Delete(v);
+  }
+  cJSON_Delete(sc);
+  sc = parse("{\"type\":\"object\",\"anyOf\":[{}],\"properties\":{\"a\":{\"minLength\":-1}}}");
+  CHECK_INT(hl__schema_check_lenient(sc), HL_ERR_SCHEMA);
+  CHECK_CONTAINS(hl_last_error(), "$.properties.a.minLength");
+  cJSON_Delete(sc);
+}
+
 static void long_values_are_truncated_in_messages(void) {
   static char big[4000];
   memset(big, 'z', sizeof big - 1);
@@ -305,6 +344,7 @@ static void long_paths_are_shortened(void) {
 
 int main(void) {
   RUN(type_string);
+  RUN(lenient_check_for_full_json_schema);
   RUN(type_number);
   RUN(type_integer);
   RUN(type_boolean);

@@ -291,6 +291,21 @@ for m in messages[:40]:
                                    b'{"type":"truncate","count":0}', ev]))
 add("fuzz_store", b'1{"type":"reset"}\n{"type":"run_state","state":{"turn":1}}')
 
+# ---------------------------------------------------------------- tool headers
+
+# fuzz_tool_headers: the tool definitions of tests/mcp/tool_defs_server.py
+# (x-mcp-header annotations valid and not, every 2020-12 keyword, $ref
+# cycles), each with the argument literals of test_tool_defs.c.
+spec = importlib.util.spec_from_file_location("tool_defs_server", os.path.join(tests, "mcp", "tool_defs_server.py"))
+tool_defs = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tool_defs)
+tool_args = [lit for lit in literals(os.path.join(tests, "mcp", "test_tool_defs.c")) if lit[:1] == b"{"]
+for t in tool_defs.tools():
+    schema = json.dumps(t["inputSchema"]).encode()
+    add("fuzz_tool_headers", schema)
+    for a in tool_args:
+        add("fuzz_tool_headers", schema + b"\0" + a)
+
 # ---------------------------------------------------------------- output
 
 for t in targets:

@@ -15,7 +15,10 @@
  * and secret come in the suite's MCP_CONFORMANCE_CONTEXT; the Client ID
  * Metadata Document URL is the one the suite's basic-cimd scenario
  * expects; the client-credentials scenarios use that grant (machine to
- * machine). Then the scenario's tool is called.
+ * machine); the workload identity and enterprise-managed scenarios use
+ * the jwt-bearer grant with the context's JWT (the latter exchanging the
+ * context's ID token at its identity provider first). Then the
+ * scenario's tool is called.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,30 @@ static void context_client(cJSON **ctx, const char **id, const char **secret) {
   const cJSON *s = cJSON_GetObjectItemCaseSensitive(*ctx, "client_secret");
   *id = cJSON_IsString(i) ? i->valuestring : NULL;
   *secret = cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+/* hl_mcp_assertion_fn: the JWT the context gave (user: the string). */
+static hl_status context_jwt(hl_mcp *m, const char *issuer, const char *resource, char **jwt, void *user) {
+  (void)m, (void)issuer, (void)resource;
+  *jwt = strdup(user);
+  return *jwt ? HL_OK : HL_ERR_NOMEM;
+}
+
+/* The jwt-bearer scenarios: the assertion (and the identity provider)
+ * from the context. */
+static void assertion_options(const char *scenario, const cJSON *ctx, hl_mcp_oauth *o) {
+  const bool wif = strcmp(scenario, "auth/wif-jwt-bearer") == 0;
+  const bool ema = strcmp(scenario, "auth/enterprise-managed-authorization") == 0;
+  const cJSON *jwt = cJSON_GetObjectItemCaseSensitive(ctx, wif ? "valid_jwt" : "idp_id_token");
+  if ((!wif && !ema) || !cJSON_IsString(jwt)) return;
+  o->assertion = context_jwt;
+  o->user_data = jwt->valuestring;
+  if (ema) {
+    const cJSON *ep = cJSON_GetObjectItemCaseSensitive(ctx, "idp_token_endpoint");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(ctx, "idp_client_id");
+    o->idp_token_endpoint = cJSON_IsString(ep) ? ep->valuestring : NULL;
+    o->idp_client_id = cJSON_IsString(id) ? id->valuestring : NULL;
+  }
 }
 
 /* Accept with no content: the library must add the requested defaults. */
@@ -149,6 +176,79 @@ static int modern_scenario(hl_mcp *m, const char *scenario) {
          call_expect(m, "test_mrtr_no_result_type", NULL, "no-result-type-test-ok");
 }
 
+/* ---- MCP 2026-07-28 tool definitions ------------------------------ */
+
+/* http-custom-headers: call each tool of the suite's context with its
+ * arguments; the suite checks the Mcp-Param-* headers on the wire. */
+static int custom_headers(hl_mcp *m) {
+  const char *text = getenv("MCP_CONFORMANCE_CONTEXT");
+  cJSON *ctx = text ? cJSON_Parse(text) : NULL;
+  const cJSON *calls = cJSON_GetObjectItemCaseSensitive(ctx, "toolCalls"), *c;
+  int rc = cJSON_GetArraySize(calls) ? 0 : fail("context", "no toolCalls");
+  cJSON_ArrayForEach(c, calls) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+    char *args = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "arguments"));
+    if (!cJSON_IsString(name) || !args) rc = fail("context", "a toolCall without name or arguments");
+    else rc |= call_expect(m, name->valuestring, args, "Custom headers test completed");
+    free(args);
+  }
+  cJSON_Delete(ctx);
+  return rc;
+}
+
+/* http-invalid-tool-headers: only valid_tool is left in the list (the
+ * others' x-mcp-header annotations are invalid); every tool listed is
+ * called, as an agent could. */
+static int invalid_tool_headers(hl_mcp *m) {
+  hl_tools *tools = hl_mcp_tools(m);
+  size_t n = hl_tools_count(tools);
+  int rc = n == 1 && hl_tools_find(tools, "valid_tool") ? 0 : fail("tools", "expected valid_tool alone");
+  for (size_t i = 0; i < n; i++)
+    rc |= call_expect(m, hl_tool_name(hl_tools_at(tools, i)), "{\"region\":\"us-west1\"}", "Tool call received");
+  hl_tools_free(tools);
+  return rc;
+}
+
+/* json-schema-2020-12-preservation: echo the focal tool's schema as the
+ * model and the application see it (hl_tool_schema) through the echo
+ * tool, run as an agent runs it (hl_tool_invoke: validated first). */
+static int schema_echo(hl_mcp *m) {
+  hl_tools *tools = hl_mcp_tools(m);
+  hl_tool *focal = hl_tools_find(tools, "json_schema_2020_12_tool");
+  hl_tool *echo = hl_tools_find(tools, "json_schema_echo");
+  int rc;
+  if (!focal || !echo) {
+    rc = fail("tools", "json_schema_2020_12_tool or json_schema_echo missing");
+  } else {
+    cJSON *args = cJSON_CreateObject(), *result = NULL;
+    cJSON_AddItemToObject(args, "schema", cJSON_Duplicate(hl_tool_schema(focal), 1));
+    rc = hl_tool_invoke(echo, NULL, args, &result) == HL_OK ? 0 : fail("json_schema_echo", hl_last_error());
+    if (!rc && !(cJSON_IsString(result) && strcmp(result->valuestring, "echoed") == 0))
+      rc = fail("json_schema_echo", "expected the text \"echoed\"");
+    cJSON_Delete(args);
+    cJSON_Delete(result);
+  }
+  hl_tools_free(tools);
+  return rc;
+}
+
+/* json-schema-ref-no-deref: the tool is listed with both $refs as the
+ * server wrote them (never fetched, never resolved away). */
+static int ref_no_deref(hl_mcp *m) {
+  hl_tools *tools = hl_mcp_tools(m);
+  const cJSON *props = cJSON_GetObjectItemCaseSensitive(hl_tool_schema(hl_tools_find(tools, "lookup_user")),
+                                                        "properties");
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(props, "id"), "$ref");
+  const cJSON *profile =
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(props, "profile"), "$ref");
+  int rc = cJSON_IsString(id) && strcmp(id->valuestring, "#/$defs/userId") == 0 && cJSON_IsString(profile) &&
+                   strstr(profile->valuestring, "/canary/")
+               ? 0
+               : fail("lookup_user", "its inputSchema lost a $ref");
+  hl_tools_free(tools);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   const char *scenario = getenv("MCP_CONFORMANCE_SCENARIO");
   if (argc != 2 || !scenario) {
@@ -173,6 +273,7 @@ int main(int argc, char **argv) {
                       .client_metadata_url = CIMD_URL, .client_name = "hookline conformance client",
                       .client_credentials = strncmp(scenario, "auth/client-credentials-", 24) == 0};
     context_client(&ctx, &o.client_id, &o.client_secret);
+    assertion_options(scenario, ctx, &o);
     if (hl_mcp_set_oauth(m, &o) != HL_OK) {
       cJSON_Delete(ctx);
       hl_mcp_free(m);
@@ -195,6 +296,14 @@ int main(int argc, char **argv) {
                      "Elicitation completed: {\"name\":\"John Doe\"");
   } else if (strcmp(scenario, "sse-retry") == 0) {
     rc = call_expect(m, "test_reconnection", NULL, "Reconnection test completed successfully");
+  } else if (strcmp(scenario, "http-custom-headers") == 0) {
+    rc = custom_headers(m);
+  } else if (strcmp(scenario, "http-invalid-tool-headers") == 0) {
+    rc = invalid_tool_headers(m);
+  } else if (strcmp(scenario, "json-schema-2020-12-preservation") == 0) {
+    rc = schema_echo(m);
+  } else if (strcmp(scenario, "json-schema-ref-no-deref") == 0) {
+    rc = ref_no_deref(m);
   } else {
     rc = fail(scenario, "unknown scenario");
   }

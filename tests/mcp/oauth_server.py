@@ -12,7 +12,10 @@ Serves, on 127.0.0.1 and a free port (printed on the first line):
   GET  /.well-known/oauth-authorization-server/as  the AS metadata
   POST /as/register, GET /as/authorize (302 to the redirect_uri with code
   and state), POST /as/token (authorization_code with PKCE S256 checked,
-  refresh_token with rotation: a refresh token works once)
+  refresh_token with rotation: a refresh token works once, and RFC 7523's
+  jwt-bearer with any non-empty assertion)
+  POST /idp/token  an enterprise identity provider's token exchange (RFC
+               8693, SEP-990): an ID token for an ID-JAG "jag.<ID token>"
 Test controls: POST /__mode with a mode name as the body, POST /__revoke
 (every access token stops working), GET /__log (every request so far:
 [{method, path, headers, body}]).
@@ -42,7 +45,15 @@ issuer has a trailing slash the PRM's entry has not), root_issuer (the
 PRM lists the origin with "/", the root metadata names the origin),
 root_issuer_slash (the other way round), continue_challenge (the 401
 comes after a 100 Continue whose own WWW-Authenticate names a decoy
-resource_metadata).
+resource_metadata), offline (the metadata's scopes_supported lists
+offline_access, SEP-2207; otherwise only "read"), as2 (the server moved
+to another authorization server, SEP-2352: the PRM names /as2, whose
+endpoints mirror /as/'s with identities and tokens of their own, and the
+MCP server takes only its tokens), as2_no_rt (the same, /as2 issuing no
+refresh tokens), jwt_refuse (the jwt-bearer grant is
+refused, quoting the assertion), idp_refuse (the identity provider
+refuses, quoting the subject token), idp_wrong_type (it answers an access
+token, not an ID-JAG), idp_no_token (its answer has no access_token).
 POST /__fail_refresh: the next refresh grant fails for a while, the
 refresh token staying valid: the body says how, "503" or "429" (that
 status) or "hang" (no answer for 6 s, then a 503); empty is "503".
@@ -56,6 +67,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ID_JAG = "urn:ietf:params:oauth:token-type:id-jag"
 LOCK = threading.Lock()
 STATE = {"mode": "ok", "n": 0, "fail_refresh": False}
 LOG = []
@@ -117,7 +130,8 @@ class H(BaseHTTPRequestHandler):
                 return self.send(503, "try later", "text/plain")
             if mode == "prm_moved" and path.endswith("/mcp"):
                 return self.send(301, "", "text/plain", [("Location", b + "/elsewhere")])
-            prm = {"resource": b + "/mcp", "authorization_servers": [b + "/as"], "scopes_supported": ["read"]}
+            prm = {"resource": b + "/mcp", "authorization_servers": [b + ("/as2" if mode.startswith("as2") else "/as")],
+                   "scopes_supported": ["read"]}
             if mode == "prm_mismatch":
                 prm["resource"] = b + "/mcp-other"  # a prefix of the text, not of the path
             if mode in ("root_issuer", "root_issuer_slash"):  # the Python SDK's PRM; JumpCloud's
@@ -127,12 +141,16 @@ class H(BaseHTTPRequestHandler):
             return self.send(302, "", "text/plain", [("Location", b + "/elsewhere")])
         root_as = mode in ("legacy", "root_issuer", "root_issuer_slash") and \
             path == "/.well-known/oauth-authorization-server"
-        if root_as or path in ("/.well-known/oauth-authorization-server/as", "/.well-known/openid-configuration/as"):
-            meta = {"issuer": b if root_as else b + "/as", "authorization_endpoint": b + "/as/authorize",
-                    "token_endpoint": b + "/as/token", "registration_endpoint": b + "/as/register",
+        as2 = path == "/.well-known/oauth-authorization-server/as2"
+        if root_as or as2 or path in ("/.well-known/oauth-authorization-server/as",
+                                      "/.well-known/openid-configuration/as"):
+            a = b + ("/as2" if as2 else "/as")
+            meta = {"issuer": b if root_as else a, "authorization_endpoint": a + "/authorize",
+                    "token_endpoint": a + "/token", "registration_endpoint": a + "/register",
                     "response_types_supported": ["code"],
                     "code_challenge_methods_supported": ["S256"],
-                    "token_endpoint_auth_methods_supported": ["none"]}
+                    "token_endpoint_auth_methods_supported": ["none"],
+                    "scopes_supported": ["read", "offline_access"] if mode == "offline" else ["read"]}
             if mode == "oversized_meta":
                 meta["padding"] = "x" * (200 << 10)
             if mode == "issuer_mismatch":
@@ -152,8 +170,9 @@ class H(BaseHTTPRequestHandler):
             if mode in ("iss", "iss_missing"):
                 meta["authorization_response_iss_parameter_supported"] = True
             return self.send(200, meta)
-        if path == "/as/authorize":
+        if path in ("/as/authorize", "/as2/authorize"):
             q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            q["as"] = path.split("/")[1]
             code = fresh("code") + ("/+=" if mode == "token_echo" else "")  # characters a form encodes
             with LOCK:
                 CODES[code] = q
@@ -161,6 +180,8 @@ class H(BaseHTTPRequestHandler):
             answer = {"code": code, "state": state}
             if mode in ("iss", "wrong_iss"):
                 answer["iss"] = b + "/as" if mode == "iss" else "https://evil.example/as"
+            elif path.startswith("/as2/"):
+                answer["iss"] = b + "/as2"
             loc = q["redirect_uri"] + "?" + urlencode(answer)
             return self.send(302, "", "text/plain", [("Location", loc)])
         if path == "/mcp" and mode == "get_stream":
@@ -208,7 +229,7 @@ class H(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def token(self, form, body):
+    def token(self, form, body, issuer):
         if STATE["mode"] == "token_500":
             return self.send(500, "internal error", "text/plain")
         if STATE["mode"] == "token_hang":
@@ -229,23 +250,48 @@ class H(BaseHTTPRequestHandler):
                 q = CODES.pop(form.get("code", ""), None)
             verifier = form.get("code_verifier", "")
             challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-            if not q or challenge != q.get("code_challenge") or form.get("resource") != q.get("resource"):
+            if not q or challenge != q.get("code_challenge") or form.get("resource") != q.get("resource") or \
+                    q["as"] != issuer or form.get("client_id", q.get("client_id")) != q.get("client_id"):
                 return self.send(400, {"error": "invalid_grant"})
+        elif grant == JWT_BEARER:
+            if STATE["mode"] == "jwt_refuse":
+                return self.send(400, {"error": "invalid_grant",
+                                       "error_description": "assertion %s expired" % form.get("assertion")})
+            if not form.get("assertion"):
+                return self.send(400, {"error": "invalid_request"})
         elif grant == "refresh_token":
             with LOCK:
                 rt = form.get("refresh_token")
-                if rt not in REFRESH:
+                if rt not in REFRESH or rt.startswith("rt2-") != (issuer == "as2"):
                     return self.send(400, {"error": "invalid_grant", "error_description": "spent"})
                 REFRESH.discard(rt)
         else:
             return self.send(400, {"error": "unsupported_grant_type"})
-        at, rt = fresh("at"), fresh("rt")
+        at, rt = fresh("at" if issuer == "as" else "at2"), fresh("rt" if issuer == "as" else "rt2")
         with LOCK:
             ACCESS.add(at)
             REFRESH.add(rt)
         expires = {"short_expiry": 10, "expiry_string": "10"}.get(STATE["mode"], 3600)
-        self.send(200, {"access_token": at, "token_type": "Bearer", "expires_in": expires,
-                        "refresh_token": rt, "scope": "read"})
+        answer = {"access_token": at, "token_type": "Bearer", "expires_in": expires, "refresh_token": rt,
+                  "scope": "read"}
+        if STATE["mode"] == "as2_no_rt" and issuer == "as2":
+            del answer["refresh_token"]
+        self.send(200, answer)
+
+    def idp_token(self, form):
+        """The identity provider's token exchange: an ID-JAG for an ID token."""
+        mode = STATE["mode"]
+        if mode == "idp_refuse":
+            return self.send(400, {"error": "invalid_grant",
+                                   "error_description": "subject_token %s expired" % form.get("subject_token")})
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange" or \
+                not form.get("subject_token"):
+            return self.send(400, {"error": "invalid_request"})
+        if mode == "idp_no_token":
+            return self.send(200, {"issued_token_type": ID_JAG, "token_type": "N_A"})
+        kind = "urn:ietf:params:oauth:token-type:access_token" if mode == "idp_wrong_type" else ID_JAG
+        self.send(200, {"access_token": "jag." + form["subject_token"], "issued_token_type": kind,
+                        "token_type": "N_A"})
 
     def do_POST(self):
         body = self.read_body()
@@ -260,16 +306,19 @@ class H(BaseHTTPRequestHandler):
             with LOCK:
                 ACCESS.clear()
             return self.send(200, {})
-        if path == "/as/register":
-            return self.send(201, {"client_id": fresh("client"), "token_endpoint_auth_method": "none"})
-        if path == "/as/token":
-            return self.token({k: v[0] for k, v in parse_qs(body).items()}, body)
+        if path in ("/as/register", "/as2/register"):
+            return self.send(201, {"client_id": fresh("client" if path == "/as/register" else "as2-client"),
+                                   "token_endpoint_auth_method": "none"})
+        if path == "/idp/token":
+            return self.idp_token({k: v[0] for k, v in parse_qs(body).items()})
+        if path in ("/as/token", "/as2/token"):
+            return self.token({k: v[0] for k, v in parse_qs(body).items()}, body, path.split("/")[1])
         if path not in ("/mcp", "/mcp/"):
             return self.send(404, {"error": "not_found"})
         token, _ = self.bearer()
         mode = STATE["mode"]
         with LOCK:
-            valid = token in ACCESS and mode != "challenge_echo"
+            valid = token in ACCESS and mode != "challenge_echo" and token.startswith("at2-") == mode.startswith("as2")
         if not valid:
             return self.challenge(token)
         if mode == "forbid_echo":

@@ -560,6 +560,470 @@ static void bad_options(void) {
   hl_mcp_free(s);
 }
 
+/* Query parameter `name` of `path`, form-decoded (malloc'd; NULL: none). */
+static char *query_param(const char *path, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = strchr(path, '?'); p && *p; p = strchr(p, '&')) {
+    p++;
+    if (strncmp(p, name, n) != 0 || p[n] != '=') continue;
+    p += n + 1;
+    size_t len = strcspn(p, "&#");
+    char *out = malloc(len + 1), *o = out;
+    unsigned c;
+    for (size_t i = 0; out && i < len; i++) {
+      if (p[i] == '+') *o++ = ' ';
+      else if (p[i] == '%' && i + 2 < len && sscanf(p + i + 1, "%2x", &c) == 1) *o++ = (char)c, i += 2;
+      else *o++ = p[i];
+    }
+    if (out) *o = '\0';
+    return out;
+  }
+  return NULL;
+}
+
+/* The last logged request whose path starts with `prefix` (a copy; NULL:
+ * none). */
+static cJSON *last_request(const char *prefix) {
+  cJSON *all = requests(prefix);
+  int n = cJSON_GetArraySize(all);
+  cJSON *r = n ? cJSON_Duplicate(cJSON_GetArrayItem(all, n - 1), 1) : NULL;
+  cJSON_Delete(all);
+  return r;
+}
+
+/* The scope the last authorization request asked for (malloc'd; NULL:
+ * none). */
+static char *last_authorize_scope(void) {
+  cJSON *r = last_request("/as/authorize");
+  char *scope = r ? query_param(cJSON_GetObjectItem(r, "path")->valuestring, "scope") : NULL;
+  cJSON_Delete(r);
+  return scope;
+}
+
+/* MCP 2026-07-28 (SEP-837): registration names the application_type,
+ * native for a loopback redirect_uri, web for a remote https one, or
+ * the one given; and refresh_token among the grant types (SEP-2207). */
+static void registration_application_type(void) {
+  const char *redirects[] = {REDIRECT, "https://app.example.com/callback", REDIRECT};
+  const char *given[] = {NULL, NULL, "web"}, *want[] = {"native", "web", "web"};
+  mode("ok");
+  for (int i = 0; i < 3; i++) {
+    hl_mcp *m = hl_mcp_new_http("oauth-test", url);
+    REQUIRE(m);
+    int auths = 0;
+    hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = redirects[i], .authorize = counting_agent,
+                      .user_data = &auths, .application_type = given[i]};
+    CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+    CHECK_INT(hl_mcp_connect(m), HL_OK);
+    CHECK_INT(auths, 1);
+    cJSON *reg = last_request("/as/register");
+    REQUIRE(reg);
+    cJSON *body = cJSON_Parse(cJSON_GetObjectItem(reg, "body")->valuestring);
+    const cJSON *at = cJSON_GetObjectItem(body, "application_type");
+    CHECK(cJSON_IsString(at) && strcmp(at->valuestring, want[i]) == 0);
+    const cJSON *uris = cJSON_GetObjectItem(body, "redirect_uris");
+    CHECK(cJSON_GetArraySize(uris) == 1 && strcmp(cJSON_GetArrayItem(uris, 0)->valuestring, redirects[i]) == 0);
+    bool refresh = false;
+    const cJSON *g;
+    cJSON_ArrayForEach(g, cJSON_GetObjectItem(body, "grant_types")) refresh |= strcmp(g->valuestring, "refresh_token") == 0;
+    CHECK(refresh);
+    cJSON_Delete(body);
+    cJSON_Delete(reg);
+    hl_mcp_free(m);
+  }
+  /* Only the two values OpenID defines. */
+  hl_mcp *m = hl_mcp_new_http("oauth-test", url);
+  hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent,
+                    .application_type = "desktop"};
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  CHECK(strstr(hl_last_error(), "application_type") != NULL);
+  /* A caller built before the field existed: its size ends before it. */
+  o.size = offsetof(hl_mcp_oauth, application_type);
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+  hl_mcp_free(m);
+}
+
+/* SEP-2207: offline_access is asked for when the authorization server's
+ * metadata lists it, with the resource's scopes, and never otherwise. */
+static void offline_access_when_listed(void) {
+  const char *modes[] = {"ok", "offline"}, *want[] = {"read", "read offline_access"};
+  for (int i = 0; i < 2; i++) {
+    int auths = 0;
+    hl_mcp *m = authorized_in(modes[i], &auths, NULL, NULL);
+    REQUIRE(m);
+    char *scope = last_authorize_scope();
+    CHECK(scope && strcmp(scope, want[i]) == 0);
+    free(scope);
+    CHECK(call_ok(m));
+    hl_mcp_free(m);
+  }
+  mode("ok");
+}
+
+/* Whether any logged request to a path starting with `prefix` carries
+ * `text` in its path, body or Authorization header (Basic decoded too
+ * would need the secret: the client ids here go in the form). */
+static bool sent_to(const char *prefix, const char *text) {
+  cJSON *all = requests(prefix), *e;
+  bool seen = false;
+  cJSON_ArrayForEach(e, all) {
+    const char *a = header(e, "authorization");
+    seen |= strstr(cJSON_GetObjectItem(e, "path")->valuestring, text) ||
+            strstr(cJSON_GetObjectItem(e, "body")->valuestring, text) || (a && strstr(a, text));
+  }
+  cJSON_Delete(all);
+  return seen;
+}
+
+/* The client_id of the last authorization request (malloc'd). */
+static char *last_authorize_client(void) {
+  cJSON *all = requests("/as");
+  char *id = NULL;
+  for (int i = cJSON_GetArraySize(all) - 1; i >= 0 && !id; i--) {
+    const char *path = cJSON_GetObjectItem(cJSON_GetArrayItem(all, i), "path")->valuestring;
+    if (strstr(path, "/authorize?")) id = query_param(path, "client_id");
+  }
+  cJSON_Delete(all);
+  return id;
+}
+
+/* The number of logged requests to paths starting with `prefix`. */
+static int count_requests(const char *prefix) {
+  cJSON *all = requests(prefix);
+  int n = cJSON_GetArraySize(all);
+  cJSON_Delete(all);
+  return n;
+}
+
+/* SEP-2352: the server moves to another authorization server. The old
+ * token's 401 (after a refresh at the old server, whose token the server
+ * now refuses too) finds the new issuer in the PRM: the client registers
+ * there, and neither its old client_id nor its old refresh token reaches
+ * the new server, even when that one issues no refresh token of its
+ * own. The store keeps both registrations by issuer: moving
+ * back reuses the first one, registering nothing. */
+static void authorization_server_migration(void) {
+  int auths = 0;
+  hl_mcp *m = authorized(&auths, load, save);
+  REQUIRE(m);
+  CHECK(call_ok(m));
+  char *as1_client = last_authorize_client(), *as1_rt = NULL;
+  REQUIRE(stored);
+  cJSON *first = cJSON_Parse(stored); /* the first server's refresh token */
+  const cJSON *v = cJSON_GetObjectItem(first, "refresh_token");
+  as1_rt = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+  cJSON_Delete(first);
+  REQUIRE(as1_client && as1_rt);
+  int as1_regs = count_requests("/as/register"), as2_regs = count_requests("/as2/register");
+  mode("as2_no_rt"); /* the new server issues no refresh token */
+  CHECK(call_ok(m));
+  CHECK_INT(auths, 2);
+  CHECK_INT(count_requests("/as2/register"), as2_regs + 1);
+  char *as2_client = last_authorize_client();
+  CHECK(as2_client && strncmp(as2_client, "as2-client-", 11) == 0);
+  CHECK(!sent_to("/as2/", as1_client));
+  CHECK(!sent_to("/as2/", as1_rt));
+  /* Both identities in the store, each under its issuer. */
+  cJSON *st = cJSON_Parse(stored);
+  const cJSON *clients = cJSON_GetObjectItem(st, "clients");
+  char as1[160], as2[160];
+  snprintf(as1, sizeof as1, "http://127.0.0.1:%d/as", port);
+  snprintf(as2, sizeof as2, "http://127.0.0.1:%d/as2", port);
+  const cJSON *c1 = cJSON_GetObjectItem(cJSON_GetObjectItemCaseSensitive(clients, as1), "client_id");
+  const cJSON *c2 = cJSON_GetObjectItem(cJSON_GetObjectItemCaseSensitive(clients, as2), "client_id");
+  CHECK(cJSON_IsString(c1) && strcmp(c1->valuestring, as1_client) == 0);
+  CHECK(cJSON_IsString(c2) && strcmp(c2->valuestring, as2_client) == 0);
+  const cJSON *iss = cJSON_GetObjectItem(st, "issuer");
+  CHECK(cJSON_IsString(iss) && strcmp(iss->valuestring, as2) == 0);
+  cJSON_Delete(st);
+  /* The new server's token revoked: with no refresh token of its own,
+   * the client authorizes again; the old server's refresh token (rotated
+   * by the refresh the first 401 made there) is not tried at the new. */
+  cJSON_Delete(server("/__revoke", ""));
+  CHECK(call_ok(m));
+  CHECK_INT(auths, 3);
+  CHECK(!sent_to("/as2/token", "grant_type=refresh_token")); /* it issued none: any would be another's */
+  hl_mcp_free(m);
+  /* Back to the first server, from the store (another process): its
+   * registration is found by issuer, the second one's never sent there. */
+  mode("ok");
+  int auths_b = 0;
+  hl_mcp *b = client(&auths_b, load, save);
+  REQUIRE(b);
+  CHECK_INT(hl_mcp_connect(b), HL_OK);
+  CHECK(call_ok(b));
+  CHECK_INT(auths_b, 1);
+  CHECK_INT(count_requests("/as/register"), as1_regs);
+  char *back = last_authorize_client();
+  CHECK(back && strcmp(back, as1_client) == 0);
+  CHECK(!sent_to("/as/", as2_client));
+  hl_mcp_free(b);
+  free(back);
+  free(as1_client);
+  free(as2_client);
+  free(as1_rt);
+  free(stored);
+  stored = NULL;
+}
+
+/* SEP-2352, pre-registered: a client_id the first authorization server
+ * knows is never shown to the one the server moves to; the request
+ * fails saying so. */
+static void preregistered_client_stays(void) {
+  mode("ok");
+  hl_mcp *m = hl_mcp_new_http("oauth-test", url);
+  REQUIRE(m);
+  hl_mcp_set_timeout_ms(m, 10000);
+  int auths = 0;
+  hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent, .user_data = &auths,
+                    .client_id = "pre-registered-at-as1"};
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  CHECK(call_ok(m));
+  mode("as2");
+  cJSON *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "whoami", NULL, &res, NULL), HL_ERR_AUTH);
+  cJSON_Delete(res);
+  char as1[160];
+  snprintf(as1, sizeof as1, "http://127.0.0.1:%d/as", port);
+  const char *msg = hl_mcp_errmsg(m);
+  CHECK(strstr(msg, "pre-registered client_id") && strstr(msg, as1) && strstr(msg, "/as2"));
+  CHECK(!sent_to("/as2/", "pre-registered-at-as1"));
+  CHECK_INT(auths, 1);
+  hl_mcp_free(m);
+  mode("ok");
+}
+
+/* An entry stored before identities were kept by issuer (one flat
+ * client_id beside its issuer): the identity is used again at that
+ * issuer only, and saved back under it; at another issuer it is never
+ * sent (a new registration). */
+static void old_store_entry(void) {
+  mode("ok");
+  for (int i = 0; i < 2; i++) {
+    char iss[160];
+    if (i == 0) snprintf(iss, sizeof iss, "http://127.0.0.1:%d/as", port);
+    else snprintf(iss, sizeof iss, "https://other.example/as");
+    char text[400];
+    snprintf(text, sizeof text, "{\"access_token\":\"stale\",\"issuer\":\"%s\",\"client_id\":\"old-client-7\","
+             "\"auth_method\":\"none\",\"expires_at\":0}", iss);
+    free(stored);
+    stored = strdup(text);
+    int regs = count_requests("/as/register");
+    int auths = 0;
+    hl_mcp *m = client(&auths, load, save);
+    REQUIRE(m);
+    CHECK_INT(hl_mcp_connect(m), HL_OK);
+    CHECK(call_ok(m));
+    CHECK_INT(auths, 1);
+    char *used = last_authorize_client();
+    if (i == 0) {
+      CHECK(used && strcmp(used, "old-client-7") == 0);
+      CHECK_INT(count_requests("/as/register"), regs);
+      cJSON *st = cJSON_Parse(stored);
+      const cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(st, "clients"), iss),
+                                           "client_id");
+      CHECK(cJSON_IsString(c) && strcmp(c->valuestring, "old-client-7") == 0);
+      cJSON_Delete(st);
+    } else {
+      CHECK(used && strcmp(used, "old-client-7") != 0);
+      CHECK_INT(count_requests("/as/register"), regs + 1);
+    }
+    free(used);
+    hl_mcp_free(m);
+  }
+  free(stored);
+  stored = NULL;
+}
+
+/* ---- the jwt-bearer grant (workload identity, enterprise-managed) ---- */
+
+/* What the assertion callback was asked and gives. */
+typedef struct {
+  const char *jwt; /* NULL: fails */
+  int calls;
+  char issuer[160], resource[160];
+} assertion_src;
+
+static hl_status give_assertion(hl_mcp *m, const char *issuer, const char *resource, char **jwt, void *user) {
+  (void)m;
+  assertion_src *a = user;
+  a->calls++;
+  snprintf(a->issuer, sizeof a->issuer, "%s", issuer);
+  snprintf(a->resource, sizeof a->resource, "%s", resource);
+  if (!a->jwt) return hl_fail(HL_ERR_IO, "no workload token on this machine");
+  *jwt = strdup(a->jwt);
+  return HL_OK;
+}
+
+/* A client with the jwt-bearer grant (and the identity provider when
+ * `idp` is set). */
+static hl_mcp *assertion_client(assertion_src *a, bool idp) {
+  hl_mcp *m = hl_mcp_new_http("oauth-test", url);
+  if (!m) return NULL;
+  hl_mcp_set_timeout_ms(m, 10000);
+  char idp_url[160];
+  snprintf(idp_url, sizeof idp_url, "http://127.0.0.1:%d/idp/token", port);
+  hl_mcp_oauth o = {.size = sizeof o, .client_id = "workload-7", .assertion = give_assertion, .user_data = a,
+                    .idp_token_endpoint = idp ? idp_url : NULL, .idp_client_id = idp ? "idp-app" : NULL};
+  if (hl_mcp_set_oauth(m, &o) != HL_OK) {
+    hl_mcp_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+/* In the server's mode `mode_name`, a client with the jwt-bearer grant
+ * (`idp`: through the identity provider) whose connect gives `want`
+ * (checked); NULL when it could not be made. */
+static hl_mcp *assertion_connect(const char *mode_name, assertion_src *a, bool idp, hl_status want) {
+  mode(mode_name);
+  hl_mcp *m = assertion_client(a, idp);
+  CHECK(m != NULL);
+  if (m) CHECK_INT(hl_mcp_connect(m), want);
+  return m;
+}
+
+/* The authorization server's issuer and the MCP server's resource. */
+static void as_and_resource(char as[160], char res[160]) {
+  snprintf(as, 160, "http://127.0.0.1:%d/as", port);
+  snprintf(res, 160, "http://127.0.0.1:%d/mcp", port);
+}
+
+/* Form field `name` of the last request to `path` (malloc'd; NULL:
+ * none). */
+static char *last_form(const char *path, const char *name) {
+  cJSON *r = last_request(path);
+  char *q = NULL, *v = NULL;
+  if (r && (q = malloc(strlen(cJSON_GetObjectItem(r, "body")->valuestring) + 2))) {
+    sprintf(q, "?%s", cJSON_GetObjectItem(r, "body")->valuestring);
+    v = query_param(q, name);
+  }
+  free(q);
+  cJSON_Delete(r);
+  return v;
+}
+
+/* Each field of `fields` ("name", "value" pairs; value NULL: absent) is
+ * what the last request to `path` carried. */
+static void check_form(const char *path, const char *const *fields, size_t n) {
+  for (size_t i = 0; i + 1 < n; i += 2) {
+    char *v = last_form(path, fields[i]);
+    if (fields[i + 1] ? !v || strcmp(v, fields[i + 1]) != 0 : v != NULL) {
+      fprintf(stderr, "%s: field %s is \"%s\", expected \"%s\"\n", path, fields[i], v ? v : "(absent)",
+              fields[i + 1] ? fields[i + 1] : "(absent)");
+      CHECK(!"form field as expected");
+    }
+    free(v);
+  }
+}
+
+/* Workload identity federation: the application's JWT goes to the token
+ * endpoint as the jwt-bearer grant, field by field; no user step, no
+ * registration, no PKCE. */
+static void jwt_bearer_grant(void) {
+  int regs = count_requests("/as/register"), authz = count_requests("/as/authorize");
+  assertion_src a = {.jwt = "eyJ0eXAiOiJKV1QifQ.workload.sig"};
+  hl_mcp *m = assertion_connect("ok", &a, false, HL_OK);
+  REQUIRE(m);
+  CHECK(call_ok(m));
+  CHECK_INT(a.calls, 1);
+  char as[160], res[160];
+  as_and_resource(as, res);
+  CHECK_STR(a.issuer, as);
+  CHECK_STR(a.resource, res);
+  const char *fields[] = {"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion", a.jwt,
+                          "client_id", "workload-7", "resource", res, "scope", "read", "code", NULL,
+                          "code_verifier", NULL, "redirect_uri", NULL};
+  check_form("/as/token", fields, sizeof fields / sizeof *fields);
+  CHECK_INT(count_requests("/as/register"), regs);
+  CHECK_INT(count_requests("/as/authorize"), authz);
+  hl_mcp_free(m);
+}
+
+/* Refused (or no JWT): HL_ERR_AUTH with the server's words, the JWT not
+ * in them, one token request and no other grant tried. */
+static void jwt_bearer_refused(void) {
+  int tokens = count_requests("/as/token"), authz = count_requests("/as/authorize");
+  assertion_src a = {.jwt = "eyJ0eXAiOiJKV1QifQ.refused-workload.sig"};
+  hl_mcp *m = assertion_connect("jwt_refuse", &a, false, HL_ERR_AUTH);
+  REQUIRE(m);
+  const char *msg = hl_mcp_errmsg(m);
+  CHECK(strstr(msg, "jwt-bearer grant") && strstr(msg, "invalid_grant"));
+  CHECK(!strstr(msg, "refused-workload"));
+  CHECK_INT(count_requests("/as/token"), tokens + 1);
+  CHECK_INT(count_requests("/as/authorize"), authz);
+  hl_mcp_free(m);
+  /* The callback fails: its message, no token request. */
+  assertion_src none = {0};
+  m = assertion_connect("ok", &none, false, HL_ERR_AUTH);
+  REQUIRE(m);
+  CHECK(strstr(hl_mcp_errmsg(m), "no workload token on this machine") != NULL);
+  CHECK_INT(count_requests("/as/token"), tokens + 1);
+  hl_mcp_free(m);
+}
+
+/* Enterprise-managed authorization: the ID token is exchanged at the
+ * identity provider for an ID-JAG (RFC 8693, each field checked), which
+ * is the jwt-bearer grant's assertion at the authorization server. */
+static void enterprise_token_exchange(void) {
+  assertion_src a = {.jwt = "id-token-of-alice"};
+  hl_mcp *m = assertion_connect("ok", &a, true, HL_OK);
+  REQUIRE(m);
+  CHECK(call_ok(m));
+  char as[160], res[160];
+  as_and_resource(as, res);
+  const char *idp[] = {"grant_type", "urn:ietf:params:oauth:grant-type:token-exchange",
+                       "requested_token_type", "urn:ietf:params:oauth:token-type:id-jag",
+                       "subject_token", "id-token-of-alice",
+                       "subject_token_type", "urn:ietf:params:oauth:token-type:id_token",
+                       "audience", as, "resource", res, "scope", "read", "client_id", "idp-app"};
+  check_form("/idp/token", idp, sizeof idp / sizeof *idp);
+  const char *grant[] = {"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                         "assertion", "jag.id-token-of-alice", "client_id", "workload-7", "resource", res};
+  check_form("/as/token", grant, sizeof grant / sizeof *grant);
+  hl_mcp_free(m);
+}
+
+/* A hostile or broken identity provider: each answer fails with
+ * HL_ERR_AUTH naming the step, the ID token never in the message, and
+ * nothing goes on to the authorization server. */
+static void enterprise_idp_failures(void) {
+  const char *modes[] = {"idp_refuse", "idp_wrong_type", "idp_no_token"};
+  const char *says[] = {"invalid_grant", "is not urn:ietf:params:oauth:token-type:id-jag", "no access_token"};
+  for (int i = 0; i < 3; i++) {
+    int tokens = count_requests("/as/token");
+    assertion_src a = {.jwt = "id-token-of-mallory"};
+    hl_mcp *m = assertion_connect(modes[i], &a, true, HL_ERR_AUTH);
+    REQUIRE(m);
+    const char *msg = hl_mcp_errmsg(m);
+    CHECK(strstr(msg, "token exchange at") && strstr(msg, says[i]));
+    CHECK(!strstr(msg, "mallory"));
+    CHECK_INT(count_requests("/as/token"), tokens);
+    hl_mcp_free(m);
+  }
+  mode("ok");
+  /* Options: a client_id is required, the IdP needs the assertion and
+   * its client, and https (or loopback). */
+  hl_mcp *m = hl_mcp_new_http("x", url);
+  assertion_src a = {.jwt = "j"};
+  hl_mcp_oauth o = {.size = sizeof o, .assertion = give_assertion, .user_data = &a};
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o.client_id = "c";
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+  o.idp_token_endpoint = "http://idp.example.com/token";
+  o.idp_client_id = "app";
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o.idp_token_endpoint = "https://idp.example.com/token";
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_OK);
+  o.idp_client_id = NULL;
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID);
+  o = (hl_mcp_oauth){.size = sizeof o, .client_id = "c", .idp_token_endpoint = "https://idp.example.com/token",
+                     .idp_client_id = "app", .redirect_uri = REDIRECT, .authorize = counting_agent};
+  CHECK_INT(hl_mcp_set_oauth(m, &o), HL_ERR_INVALID); /* an IdP without the assertion */
+  hl_mcp_free(m);
+}
+
 /* The token requests so far (logged when they arrive, before an answer). */
 static int token_requests(void) {
   cJSON *t = requests("/as/token");
@@ -806,6 +1270,15 @@ int main(int argc, char **argv) {
   }
   snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
   RUN(bad_options);
+  RUN(registration_application_type);
+  RUN(offline_access_when_listed);
+  RUN(authorization_server_migration);
+  RUN(preregistered_client_stays);
+  RUN(old_store_entry);
+  RUN(jwt_bearer_grant);
+  RUN(jwt_bearer_refused);
+  RUN(enterprise_token_exchange);
+  RUN(enterprise_idp_failures);
   RUN(authorize_refresh_rotate);
   RUN(concurrent_401s);
   RUN(token_store_round_trip);
