@@ -179,8 +179,12 @@ void hl__mcp_ref(hl_mcp *m);
 void hl__mcp_unref(hl_mcp *m);
 /* Record the client's last error and return `st` (also hl_fail). */
 hl_status hl__mcp_fail(hl_mcp *m, hl_status st, const char *fmt, ...) HL_PRINTF(3, 4);
-/* Send a request and wait for its response (whole message, caller frees).
- * A JSON-RPC error response is returned as HL_OK: look at "error". */
+/* Send a request (params taken, may be NULL) and wait for its response
+ * (whole message, caller frees). A JSON-RPC error response is returned as
+ * HL_OK: look at "error". Modern era: the params get the revision's _meta,
+ * and a -32022 naming our version, input_required rounds (the handlers
+ * answer) and a broken stream are dealt with here: the response is the
+ * final one. */
 hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
                             const char *tool, cJSON **response);
 /* Send a notification (params taken, may be NULL). */

@@ -1,8 +1,10 @@
 /*
- * lib/mcp/session.c - one MCP client session: configuration, the
- * initialize handshake with version negotiation, requests waiting for
- * their responses by id, and the dispatch of what the server sends
- * (responses, notifications, server requests) whatever the transport.
+ * lib/mcp/session.c - one MCP client session: configuration, connect
+ * (era detection in era.c, then a legacy server's initialize handshake
+ * with version negotiation), requests waiting for their responses by id
+ * (a modern request's retries and input rounds around them), and the
+ * dispatch of what the server sends (responses, notifications, server
+ * requests) whatever the transport.
  */
 #include <errno.h>
 #include <inttypes.h>
