@@ -385,6 +385,7 @@ class H(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/__mode":
             STATE["mode"] = body.strip()
+            STATE["jwt"] = None  # GET /__jwt: what this mode saw
             return self.send(200, {})
         if path == "/__fail_refresh":
             STATE["fail_refresh"] = body.strip() or "503"

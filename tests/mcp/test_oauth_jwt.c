@@ -18,6 +18,7 @@
 
 #include "jws_openssl.h"
 #include "mcp_fixture.h"
+#include "oauth_agent.h"
 
 #define CLIENT_ID "jwt-client"
 
@@ -122,6 +123,27 @@ static void assertion_claims(void) {
   free(body);
   check_last_assertion(jti2, sizeof jti2);
   CHECK(strcmp(jti1, jti2) != 0);
+  hl_mcp_free(m);
+}
+
+/* A user's authorization code grant with a pre-registered client that
+ * signs: its token request authenticates with private_key_jwt too. */
+static void code_flow_with_private_key_jwt(void) {
+  mode("pkjwt");
+  hl_mcp *m = hl_mcp_new_http("jwt-test", url);
+  REQUIRE(m);
+  hl_mcp_oauth o = {.size = sizeof o, .client_id = CLIENT_ID, .redirect_uri = "http://127.0.0.1:1/callback",
+                    .authorize = oauth_agent_follow_once, .sign = jws_openssl_sign, .signing_alg = "ES256",
+                    .signing_kid = "k1", .user_data = key};
+  REQUIRE(hl_mcp_set_oauth(m, &o) == HL_OK);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  char *body = last_token_body();
+  CHECK_CONTAINS(body, "grant_type=authorization_code");
+  CHECK_CONTAINS(body, "code_verifier=");
+  CHECK_CONTAINS(body, "client_assertion="); /* the server verified it, or the grant had failed */
+  free(body);
+  char jti[64];
+  check_last_assertion(jti, sizeof jti);
   hl_mcp_free(m);
 }
 
@@ -245,6 +267,7 @@ int main(int argc, char **argv) {
   cJSON_Delete(server("/__jwt_key", pub));
   RUN(bad_options);
   RUN(assertion_claims);
+  RUN(code_flow_with_private_key_jwt);
   RUN(bad_signers);
   RUN(server_without_private_key_jwt);
   RUN(echoed_assertion);
