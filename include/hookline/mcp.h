@@ -327,7 +327,7 @@ typedef struct hl_mcp_oauth {
    *  a client_secret too, a server that does not list it gets the secret
    *  instead; without one, the authorization fails with HL_ERR_AUTH
    *  saying so before any token request. Needs client_id (the key is
-   *  registered for it). The assertion is a credential: it never appears
+   *  registered for it), or signing_jwk to register one. The assertion is a credential: it never appears
    *  in messages or events, even when a server quotes it back. A signer
    *  cannot come from a config file: it is code. */
   hl_mcp_sign_fn sign;
@@ -337,11 +337,15 @@ typedef struct hl_mcp_oauth {
   const char *signing_alg;
   /** The key's id at the authorization server (JWS "kid"; NULL: none). */
   const char *signing_kid;
-  /** The public key as a JWK (JSON text, RFC 7517; NULL: none). Not sent
-   *  with private_key_jwt (the authorization server has the key
-   *  registered); kept for DPoP (RFC 9449), whose proofs carry it, so that
-   *  adding DPoP changes nothing here. Checked now: a JSON object with
-   *  "kty" and without the private "d" (else HL_ERR_INVALID). */
+  /** The public key as a JWK (JSON text, RFC 7517; NULL: none). With it,
+   *  dynamic client registration at a server that lists private_key_jwt
+   *  (and the alg) registers the client with that method and this key
+   *  (RFC 7591 `jwks`, with signing_kid as its "kid" when it has none;
+   *  `token_endpoint_auth_signing_alg`), so that no
+   *  secret is issued; a pre-registered client's key is known to its
+   *  server already. Also what DPoP (RFC 9449) proofs carry, so that adding
+   *  DPoP changes nothing here. Checked now: a JSON object with "kty" and
+   *  without the private "d" (else HL_ERR_INVALID). */
   const char *signing_jwk;
 } hl_mcp_oauth;
 
@@ -350,8 +354,9 @@ typedef struct hl_mcp_oauth {
  *  HL_ERR_INVALID for a stdio client, a missing redirect_uri or
  *  authorize (client_id and client_secret with client_credentials; a
  *  client_id with assertion; assertion and idp_client_id with
- *  idp_token_endpoint, an https or loopback URL; client_id and a known
- *  signing_alg with sign; a public signing_jwk), an application_type
+ *  idp_token_endpoint, an https or loopback URL; a client_id or a
+ *  signing_jwk, and a known signing_alg, with sign; a public
+ *  signing_jwk), an application_type
  *  other than "native" or "web", or a size too small. With sign,
  *  client_credentials needs no client_secret. Do not also add an Authorization header with
  *  hl_mcp_add_header(). */

@@ -131,9 +131,9 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
   const char *idp_secret = HL__OPT(idp_client_secret);
   hl_mcp_sign_fn sign = HL__OPT(sign);
   const char *alg = HL__OPT(signing_alg), *kid = HL__OPT(signing_kid), *jwk = HL__OPT(signing_jwk);
-  if (sign && (!opts->client_id || !hl__jws_alg_known(alg)))
-    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: sign needs a client_id and a signing_alg of ES256, ES384, "
-                   "ES512, RS256, RS384, RS512, PS256, PS384, PS512 or EdDSA");
+  if (sign && ((!opts->client_id && !jwk) || !hl__jws_alg_known(alg)))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: sign needs a client_id (or a signing_jwk to register one) "
+                   "and a signing_alg of ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512 or EdDSA");
   if (jwk && !hl__jwk_public(jwk))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: signing_jwk must be a public JWK (a JSON object with \"kty\" "
                    "and no private \"d\")");

@@ -142,8 +142,12 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
                         "client registration%s; give a pre-registered client_id to hl_mcp_set_oauth())",
                         o->m->name, meta->issuer,
                         meta->cimd ? " and no client_metadata_url was given" : "");
-  /* Ask for the method the server prefers among what a native app can do. */
-  unsigned want = !meta->auth_methods || (meta->auth_methods & HL__AUTH_NONE) ? HL__AUTH_NONE
+  /* Ask for private_key_jwt when the client can sign and show its public
+   * key (RFC 7591's jwks) and the server takes it: no secret to keep.
+   * Else the method the server prefers among what a native app can do. */
+  bool jwt = o->sign && o->signing_jwk && (meta->auth_methods & HL__AUTH_JWT) && meta->jwt_alg_ok;
+  unsigned want = jwt                                                         ? HL__AUTH_JWT
+                  : !meta->auth_methods || (meta->auth_methods & HL__AUTH_NONE) ? HL__AUTH_NONE
                   : (meta->auth_methods & HL__AUTH_BASIC)                    ? HL__AUTH_BASIC
                                                                                : HL__AUTH_POST;
   cJSON *req = cJSON_CreateObject();
@@ -157,6 +161,15 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
   cJSON *rt = cJSON_AddArrayToObject(req, "response_types");
   cJSON_AddItemToArray(rt, cJSON_CreateString("code"));
   cJSON_AddStringToObject(req, "token_endpoint_auth_method", hl__oauth_method_name(want));
+  if (jwt) {
+    cJSON *keys = cJSON_AddArrayToObject(cJSON_AddObjectToObject(req, "jwks"), "keys");
+    cJSON *jwk = cJSON_Parse(o->signing_jwk); /* checked public by hl_mcp_set_oauth() */
+    /* The assertions' header names the key by signing_kid: so does the key. */
+    if (jwk && o->signing_kid && !cJSON_GetObjectItemCaseSensitive(jwk, "kid"))
+      cJSON_AddStringToObject(jwk, "kid", o->signing_kid);
+    cJSON_AddItemToArray(keys, jwk);
+    cJSON_AddStringToObject(req, "token_endpoint_auth_signing_alg", o->signing_alg);
+  }
   char *body = cJSON_PrintUnformatted(req);
   cJSON_Delete(req);
   if (!body) return hl__oom();

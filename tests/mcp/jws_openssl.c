@@ -1,15 +1,19 @@
 /*
  * tests/mcp/jws_openssl.c - see jws_openssl.h.
  */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 
 #include "jws_openssl.h"
+#include "core/sha256.h"
 
 EVP_PKEY *jws_key_from_pem(const char *pem) {
   BIO *b = BIO_new_mem_buf(pem, -1);
@@ -31,6 +35,24 @@ char *jws_public_pem(EVP_PKEY *key) {
     }
   }
   BIO_free(b);
+  return out;
+}
+
+/* A big number of `key` as base64url of `n` bytes into out
+ * (HL_BASE64_SIZE(n) bytes). */
+static bool b64_param(EVP_PKEY *key, const char *name, size_t n, char *out) {
+  BIGNUM *bn = NULL;
+  unsigned char raw[66];
+  bool ok = n <= sizeof raw && EVP_PKEY_get_bn_param(key, name, &bn) == 1 && BN_bn2binpad(bn, raw, (int)n) == (int)n;
+  BN_free(bn);
+  if (ok) hl__base64(raw, n, true, out);
+  return ok;
+}
+
+char *jws_public_jwk(EVP_PKEY *key) {
+  char x[48], y[48], *out = NULL;
+  if (!b64_param(key, "qx", 32, x) || !b64_param(key, "qy", 32, y)) return NULL;
+  if (asprintf(&out, "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"}", x, y) < 0) return NULL;
   return out;
 }
 

@@ -17,6 +17,9 @@ EVP_PKEY *jws_key_from_pem(const char *pem);
 EVP_PKEY *jws_key_new_p256(void);
 /* The public half of `key` as PEM text (malloc'd), NULL on failure. */
 char *jws_public_pem(EVP_PKEY *key);
+/* The public half of a P-256 `key` as a JWK (JSON text, malloc'd), NULL on
+ * failure. */
+char *jws_public_jwk(EVP_PKEY *key);
 /* hl_mcp_sign_fn with `user` the EVP_PKEY: ES256, ES384 and ES512 as JWS
  * wants them (R || S, each padded to the curve's size), RS256 as PKCS#1
  * v1.5 gives it. Another alg: HL_ERR_INVALID. */

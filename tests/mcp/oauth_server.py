@@ -57,7 +57,9 @@ token, not an ID-JAG), idp_no_token (its answer has no access_token),
 pkjwt (the metadata lists only private_key_jwt, with ES256; the
 client_credentials grant is served), pkjwt_rs256 (the same, listing only
 RS256 as signing alg), pkjwt_unlisted (it lists only client_secret_basic),
-pkjwt_echo (the client's assertion is refused, quoted back).
+pkjwt_echo (the client's assertion is refused, quoted back). Registration
+answers token_endpoint_auth_method private_key_jwt to a client that asks
+for it with a jwks, else none.
 private_key_jwt: POST /__jwt_key with the client's public key (PEM) as the
 body; a token request's client_assertion is then verified (ES256, with
 `openssl dgst` and that key; its claims: iss = sub = client_id, aud = the
@@ -398,8 +400,11 @@ class H(BaseHTTPRequestHandler):
                 ACCESS.clear()
             return self.send(200, {})
         if path in ("/as/register", "/as2/register"):
+            # private_key_jwt only with the key to check it by (RFC 7591 jwks)
+            req = json.loads(body or "{}")
+            pkjwt = req.get("token_endpoint_auth_method") == "private_key_jwt" and req.get("jwks", {}).get("keys")
             return self.send(201, {"client_id": fresh("client" if path == "/as/register" else "as2-client"),
-                                   "token_endpoint_auth_method": "none"})
+                                   "token_endpoint_auth_method": "private_key_jwt" if pkjwt else "none"})
         if path == "/idp/token":
             return self.idp_token({k: v[0] for k, v in parse_qs(body).items()})
         if path in ("/as/token", "/as2/token"):

@@ -147,6 +147,41 @@ static void code_flow_with_private_key_jwt(void) {
   hl_mcp_free(m);
 }
 
+/* Dynamic registration with the public JWK: the client registers for
+ * private_key_jwt with its key (no secret issued), and its token request
+ * then carries an assertion the server checks, iss the new client_id. */
+static void registration_with_jwk(void) {
+  mode("pkjwt");
+  char *jwk = jws_public_jwk(key);
+  REQUIRE(jwk);
+  hl_mcp *m = hl_mcp_new_http("jwt-test", url);
+  REQUIRE(m);
+  hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = "http://127.0.0.1:1/callback",
+                    .authorize = oauth_agent_follow_once, .sign = jws_openssl_sign, .signing_alg = "ES256",
+                    .signing_kid = "k1", .signing_jwk = jwk, .user_data = key};
+  REQUIRE(hl_mcp_set_oauth(m, &o) == HL_OK);
+  CHECK_INT(hl_mcp_connect(m), HL_OK);
+  cJSON *log = server("/__log", NULL), *e, *reg = NULL;
+  cJSON_ArrayForEach(e, log) if (strcmp(cJSON_GetObjectItem(e, "path")->valuestring, "/as/register") == 0) reg = e;
+  REQUIRE(reg);
+  cJSON *body = cJSON_Parse(cJSON_GetObjectItem(reg, "body")->valuestring), *want = cJSON_Parse(jwk);
+  cJSON_AddStringToObject(want, "kid", "k1"); /* signing_kid added to a key without one */
+  CHECK_STR(str(body, "token_endpoint_auth_method"), "private_key_jwt");
+  CHECK_STR(str(body, "token_endpoint_auth_signing_alg"), "ES256");
+  const cJSON *keys = cJSON_GetObjectItem(cJSON_GetObjectItem(body, "jwks"), "keys");
+  CHECK(cJSON_GetArraySize(keys) == 1 && cJSON_Compare(cJSON_GetArrayItem(keys, 0), want, true));
+  cJSON *rec = server("/__jwt", NULL);
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(rec, "verified")));
+  CHECK_STR(str(rec, "why"), "");
+  CHECK(strncmp(str(cJSON_GetObjectItem(rec, "claims"), "iss"), "client-", 7) == 0); /* the registered id */
+  cJSON_Delete(rec);
+  cJSON_Delete(body);
+  cJSON_Delete(want);
+  cJSON_Delete(log);
+  hl_mcp_free(m);
+  free(jwk);
+}
+
 static hl_status failing_signer(hl_mcp *m, const char *alg, const char *input, size_t len, unsigned char **sig,
                                 size_t *sig_len, void *user) {
   (void)m, (void)alg, (void)input, (void)len, (void)sig, (void)sig_len, (void)user;
@@ -269,6 +304,7 @@ int main(int argc, char **argv) {
   RUN(bad_options);
   RUN(assertion_claims);
   RUN(code_flow_with_private_key_jwt);
+  RUN(registration_with_jwk);
   RUN(bad_signers);
   RUN(server_without_private_key_jwt);
   RUN(echoed_assertion);
