@@ -310,7 +310,8 @@ static hl_status code_flow(hl__oauth *o, const hl__oauth_meta *meta, const char 
     hl__form_add(&form, "redirect_uri", o->redirect_uri);
     hl__form_add(&form, "code_verifier", verifier);
     hl__form_add(&form, "resource", meta->resource);
-    st = hl__oauth_token_request(o, meta->issuer, meta->token_endpoint, &form, id, secret, method, scope, "token request", NULL);
+    st = hl__oauth_token_request(o, meta->issuer, meta->token_endpoint, &form, id, secret, method, scope,
+                                 "token request", NULL);
     if (form.p) memset(form.p, 0, form.len);
     free(form.p);
   }
@@ -327,7 +328,8 @@ static hl_status client_credentials(hl__oauth *o, const hl__oauth_meta *meta, co
   hl__form_add(&form, "grant_type", "client_credentials");
   if (scope && *scope) hl__form_add(&form, "scope", scope);
   hl__form_add(&form, "resource", meta->resource);
-  hl_status st = hl__oauth_token_request(o, meta->issuer, meta->token_endpoint, &form, id, secret, method, scope, "token request", NULL);
+  hl_status st = hl__oauth_token_request(o, meta->issuer, meta->token_endpoint, &form, id, secret, method, scope,
+                                         "token request", NULL);
   if (form.p) memset(form.p, 0, form.len);
   free(form.p);
   return st;

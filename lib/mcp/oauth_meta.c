@@ -332,8 +332,8 @@ static hl_status find_as(hl__oauth *o, const char *issuer, bool legacy, hl__oaut
                           (lists(j, "token_endpoint_auth_methods_supported", "client_secret_basic") ? HL__AUTH_BASIC : 0) |
                           (lists(j, "token_endpoint_auth_methods_supported", "client_secret_post") ? HL__AUTH_POST : 0) |
                           (lists(j, "token_endpoint_auth_methods_supported", "private_key_jwt") ? HL__AUTH_JWT : 0);
-      out->jwt_alg_ok = !cJSON_GetObjectItemCaseSensitive(j, "token_endpoint_auth_signing_alg_values_supported") ||
-                        (o->signing_alg && lists(j, "token_endpoint_auth_signing_alg_values_supported", o->signing_alg));
+      const char *algs = "token_endpoint_auth_signing_alg_values_supported";
+      out->jwt_alg_ok = !cJSON_GetObjectItemCaseSensitive(j, algs) || (o->signing_alg && lists(j, algs, o->signing_alg));
       out->cimd = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "client_id_metadata_document_supported"));
       out->issuer_known = true;
       out->iss_param = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "authorization_response_iss_parameter_supported"));
