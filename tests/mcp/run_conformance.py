@@ -58,8 +58,8 @@ WAITING_FOR_CORE = {
 AUTH_SUITES = ["auth", "backcompat", "draft", "extensions"]
 EXPECTED_FAILURES = {
     # New in suite 0.2.0-alpha.12: the 2026-07-28 revision (work in progress).
-    "dpop": "DPoP (RFC 9449) is not implemented (its proofs would be signed by hl_mcp_oauth.sign)",
-    "dpop-nonce": "DPoP (RFC 9449) is not implemented (its proofs would be signed by hl_mcp_oauth.sign)",
+    "dpop": "DPoP (RFC 9449) proofs need ES256 signing (no crypto library in hookline)",
+    "dpop-nonce": "DPoP (RFC 9449) proofs need ES256 signing (no crypto library in hookline)",
     "authorization-server-migration": "2026-07-28: its MCP server answers only the stateless "
                                       "protocol (no initialize handshake), not implemented yet",
     # Their MCP servers answer only the stateless protocol (2026-07-28),
