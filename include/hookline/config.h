@@ -36,9 +36,15 @@
  * url, as the provider's: hl_mcp_set_ca_file(); oauth, an object, for a
  * url that needs OAuth sign-in: optional client_id, client_secret_env
  * (the environment variable holding the secret: "client_secret" is
- * refused), client_metadata_url and client_name, see hl_mcp_oauth; the
- * application gives the sign-in step and the token store with
- * hl_config_set_mcp_oauth()), agents (name required;
+ * refused), client_metadata_url, client_name and application_type
+ * ("native" or "web"), see hl_mcp_oauth, and assertion_file (relative to
+ * the file's directory: a workload identity token, such as a Kubernetes
+ * projected service-account token, read anew at each authorization and
+ * given to the jwt-bearer grant as hl_mcp_oauth.assertion; trailing
+ * whitespace dropped; a missing, empty or over-64-KiB file fails that
+ * authorization with HL_ERR_AUTH naming it); the application gives the
+ * sign-in step, the token store and a private_key_jwt signer (`sign`:
+ * code, which no file can hold) with hl_config_set_mcp_oauth()), agents (name required;
  * instruction, description, model, tools, plugins, mcp_servers, max_turns,
  * temperature, max_tokens, stream; an agent's own tools / mcp_servers
  * replace the top-level ones, its plugins come after the top-level ones),
@@ -121,10 +127,13 @@ HL_API hl_status hl_config_install_plugins(const hl_config *config, const char *
 HL_API const cJSON *hl_config_tools(const hl_config *config, const char *agent);
 
 /** The application's side of OAuth for the file's MCP servers that
- *  have an "oauth" object: `oauth`'s redirect_uri, authorize, user_data
- *  and token store (load_tokens/save_tokens) are used for each of them,
- *  with the entry's client_id, client_secret_env, client_metadata_url
- *  and client_name taking the place of `oauth`'s. `oauth` is copied, its
+ *  have an "oauth" object: `oauth`'s redirect_uri, authorize, user_data,
+ *  token store (load_tokens/save_tokens) and signer (sign, signing_alg,
+ *  signing_kid) are used for each of them, with the entry's client_id,
+ *  client_secret_env, client_metadata_url, client_name and
+ *  application_type taking the place of `oauth`'s, and its
+ *  assertion_file that of `assertion` (the application's callbacks
+ *  still get its user_data). `oauth` is copied, its
  *  strings are borrowed until the last hl_config_connect_mcp() (or
  *  hl_config_build_agent()) returned. Without it such an entry fails to
  *  connect with HL_ERR_INVALID naming it. Not thread-safe with those

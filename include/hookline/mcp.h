@@ -207,15 +207,16 @@ HL_API hl_status hl_mcp_set_ca_file(hl_mcp *mcp, const char *path);
  * the PRM's scopes_supported, with offline_access added when the
  * authorization server's metadata lists it (SEP-2207: this client wants
  * refresh tokens; never when it is not listed, nor to no scope). Token
- * endpoint authentication: client_secret_basic, client_secret_post or
- * none, as the registration and the server's metadata say.
+ * endpoint authentication: client_secret_basic, client_secret_post,
+ * private_key_jwt (with `sign`, below) or none, as the registration and
+ * the server's metadata say.
  *
  * Authorization servers must be https:// except on loopback hosts
  * (localhost, 127.0.0.0/8, ::1). A failure is HL_ERR_AUTH with a message
  * naming the step and the URL ("mcp server \"x\": authorization server
  * metadata at URL: issuer ...").
  *
- * Threads: `authorize`, `assertion` and the token store run on the
+ * Threads: `authorize`, `assertion`, `sign` and the token store run on the
  * thread whose request met the 401 or 403: the one in hl_mcp_connect(), in
  * hl_mcp_call() (an agent's tool call), or the client's worker thread
  * (a tool list refresh); the store, and a refresh of an expiring token,
@@ -279,6 +280,27 @@ typedef void (*hl_mcp_token_save_fn)(hl_mcp *mcp, const char *server_url, const 
 typedef hl_status (*hl_mcp_assertion_fn)(hl_mcp *mcp, const char *issuer, const char *resource, char **jwt,
                                          void *user_data);
 
+/**
+ * A signature with the application's private key (JWS, RFC 7515): sign
+ * the `input_len` bytes of `input` (the JWS signing input, ASCII
+ * "BASE64URL(header).BASE64URL(claims)") with algorithm `alg` (the
+ * configured hl_mcp_oauth.signing_alg) and set *signature (malloc'd; the
+ * library frees it) and *signature_len to the signature as JWS carries it
+ * (RFC 7518): for ES256 the 64 bytes R || S (not the DER an OpenSSL
+ * ECDSA signature comes as; ES384 96, ES512 132), for RS256/PS256 the
+ * PKCS#1 bytes (the key's size, 256 bytes or more), for EdDSA (Ed25519)
+ * 64 bytes. The key may live anywhere: the application's own OpenSSL, an
+ * HSM, a cloud KMS; hookline has no crypto library and never sees it.
+ * A failure status (message with hl_fail), or a signature whose length
+ * does not fit `alg`, ends the authorization with HL_ERR_AUTH naming it.
+ * The same callback is meant to sign any JWS the client needs: today the
+ * private_key_jwt client assertion, later DPoP proofs (RFC 9449), which
+ * will use hl_mcp_oauth.signing_jwk. Runs where `authorize` would (and
+ * on the thread of a request that refreshes a token).
+ */
+typedef hl_status (*hl_mcp_sign_fn)(hl_mcp *mcp, const char *alg, const char *input, size_t input_len,
+                                    unsigned char **signature, size_t *signature_len, void *user_data);
+
 /** OAuth options. Fill with designated initialisers and
  *  `.size = sizeof(hl_mcp_oauth)`: fields are only ever appended. */
 typedef struct hl_mcp_oauth {
@@ -334,6 +356,44 @@ typedef struct hl_mcp_oauth {
    *  the form; else client_secret_basic). */
   const char *idp_client_id;
   const char *idp_client_secret;
+  /** private_key_jwt client authentication (RFC 7523 section 2.2, as
+   *  OpenID Connect Core section 9 and the MCP "OAuth client credentials"
+   *  extension use it): the client proves its identity with a JWT it
+   *  signs instead of a secret. With `sign` set, a token request (the
+   *  client_credentials grant, which then needs no client_secret, and the
+   *  other grants' and refreshes') carries client_assertion_type
+   *  urn:ietf:params:oauth:client-assertion-type:jwt-bearer and
+   *  client_assertion: a compact JWS hookline builds (header alg,
+   *  typ "JWT", kid; claims iss = sub = client_id, aud = the
+   *  authorization server's issuer as RFC 7523bis requires (not the token
+   *  endpoint, which a mix-up attack could swap), a random jti, iat, exp
+   *  60 s later) and `sign` signs. Used when the authorization server's
+   *  token_endpoint_auth_methods_supported lists private_key_jwt (and its
+   *  token_endpoint_auth_signing_alg_values_supported, when given, lists
+   *  `signing_alg`), or lists nothing and there is no client_secret; with
+   *  a client_secret too, a server that does not list it gets the secret
+   *  instead; without one, the authorization fails with HL_ERR_AUTH
+   *  saying so before any token request. Needs client_id (the key is
+   *  registered for it), or signing_jwk to register one. The assertion is a credential: it never appears
+   *  in messages or events, even when a server quotes it back. A signer
+   *  cannot come from a config file: it is code. */
+  hl_mcp_sign_fn sign;
+  /** JWS algorithm of `sign`'s key (required with it): "ES256", "ES384",
+   *  "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512" or
+   *  "EdDSA" (else HL_ERR_INVALID). */
+  const char *signing_alg;
+  /** The key's id at the authorization server (JWS "kid"; NULL: none). */
+  const char *signing_kid;
+  /** The public key as a JWK (JSON text, RFC 7517; NULL: none). With it,
+   *  dynamic client registration at a server that lists private_key_jwt
+   *  (and the alg) registers the client with that method and this key
+   *  (RFC 7591 `jwks`, with signing_kid as its "kid" when it has none;
+   *  `token_endpoint_auth_signing_alg`), so that no
+   *  secret is issued; a pre-registered client's key is known to its
+   *  server already. Also what DPoP (RFC 9449) proofs carry, so that adding
+   *  DPoP changes nothing here. Checked now: a JSON object with "kty" and
+   *  without the private "d" (else HL_ERR_INVALID). */
+  const char *signing_jwk;
 } hl_mcp_oauth;
 
 /** HTTP: authorize with OAuth as above. Strings are copied, `opts` is
@@ -341,8 +401,11 @@ typedef struct hl_mcp_oauth {
  *  HL_ERR_INVALID for a stdio client, a missing redirect_uri or
  *  authorize (client_id and client_secret with client_credentials; a
  *  client_id with assertion; assertion and idp_client_id with
- *  idp_token_endpoint, an https or loopback URL), an application_type
- *  other than "native" or "web", or a size too small. Do not also add an Authorization header with
+ *  idp_token_endpoint, an https or loopback URL; a client_id or a
+ *  signing_jwk, and a known signing_alg, with sign; a public
+ *  signing_jwk), an application_type
+ *  other than "native" or "web", or a size too small. With sign,
+ *  client_credentials needs no client_secret. Do not also add an Authorization header with
  *  hl_mcp_add_header(). */
 HL_API hl_status hl_mcp_set_oauth(hl_mcp *mcp, const hl_mcp_oauth *opts);
 /** Time limit of one request (initialize, tools/list, a tool call) in

@@ -7,7 +7,8 @@
  * the authorization code grant with PKCE S256, `state`, the resource
  * indicator and the redirect's `iss` checked (RFC 9207), or the
  * client_credentials grant, or the jwt-bearer grant (oauth_assertion.c),
- * and the token request (oauth_tokens.c).
+ * and the token request (oauth_tokens.c; private_key_jwt client
+ * authentication in oauth_jwt.c).
  *
  * Locks: `flow` makes one authorization or refresh at a time per client
  * (the authorize callback runs in it, on the thread whose request met
@@ -40,6 +41,9 @@ static void free_config(hl__oauth *o) {
   free(o->application_type);
   free(o->idp_token_endpoint);
   free(o->idp_client_id);
+  free(o->signing_alg);
+  free(o->signing_kid);
+  free(o->signing_jwk);
   if (o->idp_client_secret) memset(o->idp_client_secret, 0, strlen(o->idp_client_secret));
   free(o->idp_client_secret);
 }
@@ -125,8 +129,16 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
   hl_mcp_assertion_fn assertion = HL__OPT(assertion);
   const char *idp = HL__OPT(idp_token_endpoint), *idp_id = HL__OPT(idp_client_id);
   const char *idp_secret = HL__OPT(idp_client_secret);
-  if (cc && (!opts->client_id || !opts->client_secret))
-    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_credentials needs client_id and client_secret");
+  hl_mcp_sign_fn sign = HL__OPT(sign);
+  const char *alg = HL__OPT(signing_alg), *kid = HL__OPT(signing_kid), *jwk = HL__OPT(signing_jwk);
+  if (sign && ((!opts->client_id && !jwk) || !hl__jws_alg_known(alg)))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: sign needs a client_id (or a signing_jwk to register one) "
+                   "and a signing_alg of ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512 or EdDSA");
+  if (jwk && !hl__jwk_public(jwk))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: signing_jwk must be a public JWK (a JSON object with \"kty\" "
+                   "and no private \"d\")");
+  if (cc && (!opts->client_id || (!opts->client_secret && !sign)))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_credentials needs client_id and client_secret (or sign)");
   if (assertion && (cc || !opts->client_id))
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: assertion needs a client_id, and not client_credentials");
   if (idp && (!assertion || !idp_id || !hl__url_secure(idp)))
@@ -157,7 +169,10 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
   o->save = opts->save_tokens;
   o->client_credentials = cc;
   o->assertion = assertion;
-  if (!copy_opt(&o->redirect_uri, opts->redirect_uri) || !copy_opt(&o->client_id, opts->client_id) ||
+  o->sign = sign;
+  if (!copy_opt(&o->signing_alg, sign ? alg : NULL) || !copy_opt(&o->signing_kid, kid) ||
+      !copy_opt(&o->signing_jwk, jwk) ||
+      !copy_opt(&o->redirect_uri, opts->redirect_uri) || !copy_opt(&o->client_id, opts->client_id) ||
       !copy_opt(&o->client_secret, opts->client_secret) ||
       !copy_opt(&o->client_metadata_url, opts->client_metadata_url) ||
       !copy_opt(&o->client_name, opts->client_name ? opts->client_name : "hookline") ||
@@ -295,7 +310,8 @@ static hl_status code_flow(hl__oauth *o, const hl__oauth_meta *meta, const char 
     hl__form_add(&form, "redirect_uri", o->redirect_uri);
     hl__form_add(&form, "code_verifier", verifier);
     hl__form_add(&form, "resource", meta->resource);
-    st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request", NULL);
+    st = hl__oauth_token_request(o, meta->issuer, meta->token_endpoint, &form, id, secret, method, scope,
+                                 "token request", NULL);
     if (form.p) memset(form.p, 0, form.len);
     free(form.p);
   }
@@ -312,7 +328,8 @@ static hl_status client_credentials(hl__oauth *o, const hl__oauth_meta *meta, co
   hl__form_add(&form, "grant_type", "client_credentials");
   if (scope && *scope) hl__form_add(&form, "scope", scope);
   hl__form_add(&form, "resource", meta->resource);
-  hl_status st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "token request", NULL);
+  hl_status st = hl__oauth_token_request(o, meta->issuer, meta->token_endpoint, &form, id, secret, method, scope,
+                                         "token request", NULL);
   if (form.p) memset(form.p, 0, form.len);
   free(form.p);
   return st;

@@ -4,7 +4,8 @@
  * oauth_url.c builds and takes apart URLs and forms, oauth_meta.c
  * discovers the resource's and the authorization server's metadata,
  * oauth_client.c picks or registers the client's identity (kept by
- * issuer), oauth_assertion.c makes the jwt-bearer grant (with the token
+ * issuer), oauth_jwt.c builds and has signed the private_key_jwt client
+ * assertion, oauth_assertion.c makes the jwt-bearer grant (with the token
  * exchange at an identity provider), oauth_tokens.c talks to the token
  * endpoint and keeps the tokens, and
  * oauth.c runs the flow; http.c asks for the token and hands over the
@@ -56,7 +57,7 @@ void hl__form_add(hl__jbuf *b, const char *name, const char *value);
 char *hl__url_param(const char *url, const char *name);
 
 /* ---- oauth_meta.c ---- */
-enum { HL__AUTH_NONE = 1, HL__AUTH_BASIC = 2, HL__AUTH_POST = 4 };
+enum { HL__AUTH_NONE = 1, HL__AUTH_BASIC = 2, HL__AUTH_POST = 4, HL__AUTH_JWT = 8 /* private_key_jwt */ };
 
 /* What discovery learnt about the server and its authorization server. */
 typedef struct hl__oauth_meta {
@@ -69,6 +70,8 @@ typedef struct hl__oauth_meta {
   bool issuer_known;         /* the issuer came from metadata (not 2025-03-26's defaults) */
   bool iss_param;            /* authorization_response_iss_parameter_supported (RFC 9207) */
   bool offline_access;       /* the AS's scopes_supported lists offline_access */
+  bool jwt_alg_ok;           /* token_endpoint_auth_signing_alg_values_supported lists the
+                                signer's alg, or is absent */
 } hl__oauth_meta;
 
 typedef struct hl__oauth hl__oauth;
@@ -104,6 +107,8 @@ struct hl__oauth {
   bool client_credentials;   /* the client_credentials grant instead of a user's code */
   hl_mcp_assertion_fn assertion;  /* the jwt-bearer grant instead (oauth_assertion.c) */
   char *idp_token_endpoint, *idp_client_id, *idp_client_secret; /* SEP-990 (NULL: none) */
+  hl_mcp_sign_fn sign;       /* private_key_jwt (oauth_jwt.c; NULL: none) */
+  char *signing_alg, *signing_kid, *signing_jwk;
   struct hl__http *http;     /* requests to authorization servers */
   /* `flow`: one authorization or refresh at a time, entered with
    * hl__oauth_flow_enter() (a wait its run's cancellation or the close
@@ -164,6 +169,17 @@ void hl__oauth_remember_client(hl__oauth *o, const char *issuer, const char *id,
 hl_status hl__oauth_assertion_grant(hl__oauth *o, const hl__oauth_meta *meta, const char *id, const char *secret,
                                     unsigned method, const char *scope);
 
+/* ---- oauth_jwt.c ---- */
+/* `alg` is a JWS algorithm the signer may use (asymmetric, RFC 7518/8037). */
+bool hl__jws_alg_known(const char *alg);
+/* `jwk` is a public JWK's JSON text: an object with "kty", without "d". */
+bool hl__jwk_public(const char *jwk);
+/* private_key_jwt (RFC 7523 section 2.2): client_id, client_assertion_type
+ * and a client_assertion for the authorization server `aud` (its issuer)
+ * signed by o->sign, into `form`. HL_ERR_AUTH (message set) when the
+ * signer fails or gives a signature of the wrong length for its alg. */
+hl_status hl__oauth_jwt_client_auth(hl__oauth *o, const char *id, const char *aud, hl__jbuf *form);
+
 /* ---- oauth_tokens.c ---- */
 /* A token request's client authentication: client_id (and client_secret
  * for HL__AUTH_POST) into `form`, or for HL__AUTH_BASIC with a secret the
@@ -183,11 +199,12 @@ void hl__oauth_refusal(const cJSON *j, const char *const *secrets, size_t n_secr
  * `n_secrets` secrets (NULL entries skipped) redacted as it was given and
  * as quoting could spell it. */
 void hl__quote_redacted(char *buf, size_t size, const char *text, const char *const *secrets, size_t n_secrets);
-/* POST the grant in `form` to `endpoint` with the client's authentication
- * added and take the tokens of the answer into *o (`asked_scope` when it
+/* POST the grant in `form` to `endpoint` of the authorization server
+ * `issuer` (the audience of a private_key_jwt assertion) with the client's
+ * authentication added and take the tokens of the answer into *o (`asked_scope` when it
  * names none); `what` names the step in messages. *http_status (may be
  * NULL): the answer's status, 0 when none came. */
-hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *form, const char *id,
+hl_status hl__oauth_token_request(hl__oauth *o, const char *issuer, const char *endpoint, hl__jbuf *form, const char *id,
                                   const char *secret, unsigned method, const char *asked_scope,
                                   const char *what, long *http_status);
 /* Refresh with the refresh token (under `flow`); HL_ERR_NOT_FOUND when

@@ -116,7 +116,8 @@ hl_status hl__oauth_assertion_grant(hl__oauth *o, const hl__oauth_meta *meta, co
   if (scope && *scope) hl__form_add(&form, "scope", scope);
   hl__form_add(&form, "resource", meta->resource);
   wipe_free(jwt);
-  st = hl__oauth_token_request(o, meta->token_endpoint, &form, id, secret, method, scope, "jwt-bearer grant", NULL);
+  st = hl__oauth_token_request(o, meta->issuer, meta->token_endpoint, &form, id, secret, method, scope,
+                               "jwt-bearer grant", NULL);
   if (form.p) memset(form.p, 0, form.len);
   free(form.p);
   return st;

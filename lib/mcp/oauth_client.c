@@ -16,22 +16,30 @@
 #include "oauth.h"
 
 const char *hl__oauth_method_name(unsigned m) {
-  return m == HL__AUTH_BASIC ? "client_secret_basic" : m == HL__AUTH_POST ? "client_secret_post" : "none";
+  return m == HL__AUTH_BASIC ? "client_secret_basic"
+         : m == HL__AUTH_POST ? "client_secret_post"
+         : m == HL__AUTH_JWT  ? "private_key_jwt"
+                              : "none";
 }
 
 unsigned hl__oauth_method_of(const char *name) {
   if (!name) return 0;
   return strcmp(name, "client_secret_basic") == 0 ? HL__AUTH_BASIC
          : strcmp(name, "client_secret_post") == 0 ? HL__AUTH_POST
+         : strcmp(name, "private_key_jwt") == 0    ? HL__AUTH_JWT
          : strcmp(name, "none") == 0               ? HL__AUTH_NONE
                                                    : 0;
 }
 
 /* How to authenticate at the token endpoint: what the registration said
- * (if the server allows it), else by the secret and the server's list
- * (RFC 8414's default is client_secret_basic). */
-static unsigned pick_method(unsigned supported, const char *secret, unsigned registered) {
+ * (if the server allows it), else private_key_jwt when the client can
+ * sign (`jwt`: a signer whose alg the server takes) and the server lists
+ * it, or lists nothing and there is no secret to fall back on, else by
+ * the secret and the server's list (RFC 8414's default is
+ * client_secret_basic). */
+static unsigned pick_method(unsigned supported, const char *secret, unsigned registered, bool jwt) {
   if (registered && (!supported || (supported & registered))) return registered;
+  if (jwt && ((supported & HL__AUTH_JWT) || (!supported && !secret))) return HL__AUTH_JWT;
   if (!secret) return HL__AUTH_NONE;
   if (!supported || (supported & HL__AUTH_BASIC)) return HL__AUTH_BASIC;
   if (supported & HL__AUTH_POST) return HL__AUTH_POST;
@@ -99,9 +107,17 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
       free(was);
       return st;
     }
+    *method = pick_method(meta->auth_methods, o->client_secret, 0, o->sign && meta->jwt_alg_ok);
+    if (o->sign && !o->client_secret && *method != HL__AUTH_JWT)
+      /* A public client's token request would only be refused: say why. */
+      return hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization server %s: %s", o->m->name,
+                          meta->issuer, !(meta->auth_methods & HL__AUTH_JWT)
+                          ? "its token_endpoint_auth_methods_supported does not list private_key_jwt (and no "
+                            "client_secret was given)"
+                          : "its token_endpoint_auth_signing_alg_values_supported does not list the signer's "
+                            "signing_alg");
     *id = strdup(o->client_id);
     *secret = hl__strdup(o->client_secret);
-    *method = pick_method(meta->auth_methods, o->client_secret, 0);
     return *id && (!o->client_secret || *secret) ? HL_OK : hl__oom();
   }
   if (o->client_metadata_url && meta->cimd) {
@@ -116,7 +132,7 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
   if (kid) {
     *id = strdup(kid);
     *secret = hl__strdup(member(known, "client_secret"));
-    *method = pick_method(meta->auth_methods, *secret, hl__oauth_method_of(member(known, "auth_method")));
+    *method = pick_method(meta->auth_methods, *secret, hl__oauth_method_of(member(known, "auth_method")), false);
   }
   pthread_mutex_unlock(&o->lock);
   if (kid) return *id ? HL_OK : hl__oom();
@@ -126,8 +142,12 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
                         "client registration%s; give a pre-registered client_id to hl_mcp_set_oauth())",
                         o->m->name, meta->issuer,
                         meta->cimd ? " and no client_metadata_url was given" : "");
-  /* Ask for the method the server prefers among what a native app can do. */
-  unsigned want = !meta->auth_methods || (meta->auth_methods & HL__AUTH_NONE) ? HL__AUTH_NONE
+  /* Ask for private_key_jwt when the client can sign and show its public
+   * key (RFC 7591's jwks) and the server takes it: no secret to keep.
+   * Else the method the server prefers among what a native app can do. */
+  bool jwt = o->sign && o->signing_jwk && (meta->auth_methods & HL__AUTH_JWT) && meta->jwt_alg_ok;
+  unsigned want = jwt                                                         ? HL__AUTH_JWT
+                  : !meta->auth_methods || (meta->auth_methods & HL__AUTH_NONE) ? HL__AUTH_NONE
                   : (meta->auth_methods & HL__AUTH_BASIC)                    ? HL__AUTH_BASIC
                                                                                : HL__AUTH_POST;
   cJSON *req = cJSON_CreateObject();
@@ -141,6 +161,15 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
   cJSON *rt = cJSON_AddArrayToObject(req, "response_types");
   cJSON_AddItemToArray(rt, cJSON_CreateString("code"));
   cJSON_AddStringToObject(req, "token_endpoint_auth_method", hl__oauth_method_name(want));
+  if (jwt) {
+    cJSON *keys = cJSON_AddArrayToObject(cJSON_AddObjectToObject(req, "jwks"), "keys");
+    cJSON *jwk = cJSON_Parse(o->signing_jwk); /* checked public by hl_mcp_set_oauth() */
+    /* The assertions' header names the key by signing_kid: so does the key. */
+    if (jwk && o->signing_kid && !cJSON_GetObjectItemCaseSensitive(jwk, "kid"))
+      cJSON_AddStringToObject(jwk, "kid", o->signing_kid);
+    cJSON_AddItemToArray(keys, jwk);
+    cJSON_AddStringToObject(req, "token_endpoint_auth_signing_alg", o->signing_alg);
+  }
   char *body = cJSON_PrintUnformatted(req);
   cJSON_Delete(req);
   if (!body) return hl__oom();
@@ -166,7 +195,8 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
   const cJSON *am = cJSON_GetObjectItemCaseSensitive(j, "token_endpoint_auth_method");
   *id = strdup(cid->valuestring);
   *secret = cJSON_IsString(cs) && cs->valuestring[0] ? strdup(cs->valuestring) : NULL;
-  *method = pick_method(meta->auth_methods, *secret, hl__oauth_method_of(cJSON_IsString(am) ? am->valuestring : NULL));
+  *method = pick_method(meta->auth_methods, *secret, hl__oauth_method_of(cJSON_IsString(am) ? am->valuestring : NULL),
+                        false);
   bool oom = !*id || (cJSON_IsString(cs) && cs->valuestring[0] && !*secret);
   cJSON_Delete(j);
   if (oom) return hl__oom();

@@ -330,7 +330,10 @@ static hl_status find_as(hl__oauth *o, const char *issuer, bool legacy, hl__oaut
         st = hl__oom();
       out->auth_methods = (lists(j, "token_endpoint_auth_methods_supported", "none") ? HL__AUTH_NONE : 0) |
                           (lists(j, "token_endpoint_auth_methods_supported", "client_secret_basic") ? HL__AUTH_BASIC : 0) |
-                          (lists(j, "token_endpoint_auth_methods_supported", "client_secret_post") ? HL__AUTH_POST : 0);
+                          (lists(j, "token_endpoint_auth_methods_supported", "client_secret_post") ? HL__AUTH_POST : 0) |
+                          (lists(j, "token_endpoint_auth_methods_supported", "private_key_jwt") ? HL__AUTH_JWT : 0);
+      const char *algs = "token_endpoint_auth_signing_alg_values_supported";
+      out->jwt_alg_ok = !cJSON_GetObjectItemCaseSensitive(j, algs) || (o->signing_alg && lists(j, algs, o->signing_alg));
       out->cimd = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "client_id_metadata_document_supported"));
       out->issuer_known = true;
       out->iss_param = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "authorization_response_iss_parameter_supported"));
@@ -377,6 +380,7 @@ static char *canonical(const char *server_url) {
 
 hl_status hl__oauth_discover(hl__oauth *o, const char *server_url, const char *prm_url, hl__oauth_meta *out) {
   memset(out, 0, sizeof *out);
+  out->jwt_alg_ok = true; /* no metadata (2025-03-26 defaults) lists no algs */
   char *where = NULL;
   cJSON *prm = NULL;
   hl_status st = find_prm(o, server_url, prm_url, &where, &prm);

@@ -249,11 +249,13 @@ static int64_t expiry(const cJSON *ei) {
 /* POST a token request (grant in `form`, client authentication added)
  * and take the tokens it returns into *o. `asked_scope` is the scope
  * when the answer names none. */
-hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *form, const char *id,
-                                  const char *secret, unsigned method, const char *asked_scope, const char *what,
-                                  long *http_status) {
+hl_status hl__oauth_token_request(hl__oauth *o, const char *issuer, const char *endpoint, hl__jbuf *form,
+                                  const char *id, const char *secret, unsigned method, const char *asked_scope,
+                                  const char *what, long *http_status) {
   char *header = NULL;
-  hl_status st = hl__oauth_client_auth(id, secret, method, form, &header);
+  hl_status st = method == HL__AUTH_JWT ? hl__oauth_jwt_client_auth(o, id, issuer, form)
+                                        : hl__oauth_client_auth(id, secret, method, form, &header);
+  if (st != HL_OK && method == HL__AUTH_JWT) return st; /* the message names the signer's failure */
   if (st == HL_OK && form->failed) st = hl__oom();
   long status = 0;
   cJSON *j = NULL;
@@ -277,7 +279,8 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *endpoint, hl__jbuf *
     /* What the request carried that the server may quote back: each
      * secret value decoded and as the form encoded it, the client secret,
      * the Basic credentials. */
-    static const char *const sent[] = {"code", "code_verifier", "refresh_token", "client_secret", "assertion"};
+    static const char *const sent[] = {"code", "code_verifier", "refresh_token", "client_secret", "assertion",
+                                       "client_assertion"};
     enum { N_SENT = sizeof sent / sizeof *sent };
     char *vals[2 * N_SENT + 2] = {0};
     for (size_t i = 0; i < N_SENT; i++) {
@@ -347,7 +350,7 @@ hl_status hl__oauth_refresh(hl__oauth *o) {
   pthread_mutex_lock(&o->lock);
   char *rt = hl__strdup(o->refresh_token), *ep = hl__strdup(o->token_endpoint);
   char *id = hl__strdup(o->used_id), *sec = hl__strdup(o->used_secret), *res = hl__strdup(o->resource);
-  char *scope = hl__strdup(o->scope);
+  char *scope = hl__strdup(o->scope), *iss = hl__strdup(o->issuer);
   unsigned method = o->used_method;
   pthread_mutex_unlock(&o->lock);
   hl_status st;
@@ -359,7 +362,7 @@ hl_status hl__oauth_refresh(hl__oauth *o) {
     hl__form_add(&form, "refresh_token", rt);
     if (res) hl__form_add(&form, "resource", res);
     long status = 0;
-    st = hl__oauth_token_request(o, ep, &form, id, sec, method, scope, "token refresh", &status);
+    st = hl__oauth_token_request(o, iss, ep, &form, id, sec, method, scope, "token refresh", &status);
     if (form.p) memset(form.p, 0, form.len);
     free(form.p);
     /* Refused (RFC 6749 section 5.2: 400, or 401 for the client): the
@@ -385,6 +388,7 @@ hl_status hl__oauth_refresh(hl__oauth *o) {
   free(sec);
   free(res);
   free(scope);
+  free(iss);
   if (st == HL_OK) hl__oauth_save_tokens(o);
   return st;
 }

@@ -23,6 +23,7 @@
 #include "hookline/openai.h"
 #include "hookline/responses.h"
 #include "hookline/scripted.h"
+#include "plugin/config_assertion.h"
 #include "plugin/plugin_internal.h"
 
 struct hl_config {
@@ -33,6 +34,8 @@ struct hl_config {
   hl_mcp **mcp;
   size_t n_mcp, cap_mcp;
   hl_mcp_oauth oauth;  /* hl_config_set_mcp_oauth(); size 0: not set */
+  hl__file_assertion **assertions;  /* the "assertion_file" entries' (under mu), freed after mcp[] */
+  size_t n_assertions, cap_assertions;
 };
 
 /* ------------------------------------------------------------------ */
@@ -132,7 +135,8 @@ static const field mcp_fields[] = {{"name", K_STRING},    {"url", K_STRING},   {
                                    {"ca_file", K_STRING}, {"oauth", K_OBJECT}, {0, 0}};
 static const field oauth_fields[] = {{"client_id", K_STRING},           {"client_secret_env", K_STRING},
                                      {"client_secret", K_STRING},       {"client_metadata_url", K_STRING},
-                                     {"client_name", K_STRING},         {0, 0}};
+                                     {"client_name", K_STRING},         {"application_type", K_STRING},
+                                     {"assertion_file", K_STRING},      {0, 0}};
 static const field provider_fields[] = {{"type", K_STRING},        {"base_url", K_STRING},
                                         {"api_key_env", K_STRING}, {"script", K_STRING},
                                         {"api_key", K_STRING},     {"http_version", K_STRING}, {"ca_file", K_STRING},
@@ -189,6 +193,9 @@ static hl_status check_mcp(const hl_config *c, const cJSON *list, const char *pa
       if (hl_json_get(oauth, "client_secret"))
         return bad(c, osub, "\"client_secret\" does not belong in a file: name the environment "
                             "variable that holds it with \"client_secret_env\"");
+      const char *at = hl_json_get_string(oauth, "application_type");
+      if (at && strcmp(at, "native") != 0 && strcmp(at, "web") != 0)
+        return bad(c, osub, "\"application_type\" must be \"native\" or \"web\", got \"%.40s\"", at);
     }
   }
   return HL_OK;
@@ -341,6 +348,8 @@ void hl_config_free(hl_config *config) {
   if (!config) return;
   for (size_t i = 0; i < config->n_mcp; i++) hl_mcp_free(config->mcp[i]);
   free(config->mcp);
+  for (size_t i = 0; i < config->n_assertions; i++) hl__file_assertion_free(config->assertions[i]);
+  free(config->assertions);
   cJSON_Delete(config->doc);
   free(config->origin);
   free(config->dir);
@@ -537,8 +546,25 @@ hl_status hl_config_set_mcp_oauth(hl_config *config, const hl_mcp_oauth *oauth) 
   return HL_OK;
 }
 
+/* An entry's "assertion_file" (relative to the file's directory): `o`
+ * reads it at each authorization; the state stays with the config. */
+static hl_status file_assertion(hl_config *config, hl_mcp_oauth *o, const char *file) {
+  char *path = resolve(config, file);
+  hl__file_assertion *f = NULL;
+  hl_status st = path ? hl__file_assertion_apply(o, path, &f) : hl__oom();
+  free(path);
+  if (st) return st;
+  pthread_mutex_lock(&config->mu);
+  st = hl__reserve((void **)&config->assertions, &config->cap_assertions, config->n_assertions + 1,
+                   sizeof *config->assertions);
+  if (st == HL_OK) config->assertions[config->n_assertions++] = f;
+  pthread_mutex_unlock(&config->mu);
+  if (st) hl__file_assertion_free(f);
+  return st;
+}
+
 /* An entry's "oauth": the application's handlers with the entry's client. */
-static hl_status set_oauth(const hl_config *config, hl_mcp *conn, const char *url, const cJSON *entry) {
+static hl_status set_oauth(hl_config *config, hl_mcp *conn, const char *url, const cJSON *entry) {
   if (!config->oauth.size)
     return hl_fail(HL_ERR_INVALID, "%s: MCP server %s: \"oauth\": this application does not sign in to MCP "
                    "servers (hl_config_set_mcp_oauth() was not called)", config->origin, url);
@@ -547,6 +573,9 @@ static hl_status set_oauth(const hl_config *config, hl_mcp *conn, const char *ur
   if ((v = hl_json_get_string(entry, "client_id"))) o.client_id = v;
   if ((v = hl_json_get_string(entry, "client_metadata_url"))) o.client_metadata_url = v;
   if ((v = hl_json_get_string(entry, "client_name"))) o.client_name = v;
+  if ((v = hl_json_get_string(entry, "application_type"))) o.application_type = v;
+  if ((v = hl_json_get_string(entry, "assertion_file")) && file_assertion(config, &o, v) != HL_OK)
+    return hl_fail(hl_last_status(), "%s: MCP server %s: oauth.assertion_file: out of memory", config->origin, url);
   if ((v = hl_json_get_string(entry, "client_secret_env"))) {
     o.client_secret = getenv(v);
     if (!o.client_secret || !*o.client_secret)

@@ -17,8 +17,11 @@
  * expects; the client-credentials scenarios use that grant (machine to
  * machine); the workload identity and enterprise-managed scenarios use
  * the jwt-bearer grant with the context's JWT (the latter exchanging the
- * context's ID token at its identity provider first). Then the
- * scenario's tool is called.
+ * context's ID token at its identity provider first); client-credentials-jwt
+ * authenticates with private_key_jwt, signing with OpenSSL's libcrypto
+ * (jws_openssl.c; a test-only dependency: built without it, the client
+ * has no signer and that scenario stops at hl_mcp_set_oauth()) and the
+ * context's private key. Then the scenario's tool is called.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,9 @@
 
 #include "hookline.h"
 #include "oauth_agent.h"
+#ifdef HL_TEST_OPENSSL
+#include "jws_openssl.h"
+#endif
 
 #define REDIRECT_URI "http://localhost:3000/callback"
 #define CIMD_URL "https://conformance-test.local/client-metadata.json"
@@ -62,6 +68,31 @@ static void assertion_options(const char *scenario, const cJSON *ctx, hl_mcp_oau
     o->idp_token_endpoint = cJSON_IsString(ep) ? ep->valuestring : NULL;
     o->idp_client_id = cJSON_IsString(id) ? id->valuestring : NULL;
   }
+}
+
+/* client-credentials-jwt: private_key_jwt with the context's PEM key and
+ * algorithm; *key (the signer's user_data) is for the caller to free. */
+static void signer_options(const char *scenario, const cJSON *ctx, hl_mcp_oauth *o, void **key) {
+  *key = NULL;
+#ifdef HL_TEST_OPENSSL
+  const cJSON *pem = cJSON_GetObjectItemCaseSensitive(ctx, "private_key_pem");
+  const cJSON *alg = cJSON_GetObjectItemCaseSensitive(ctx, "signing_algorithm");
+  if (strcmp(scenario, "auth/client-credentials-jwt") != 0 || !cJSON_IsString(pem) || !cJSON_IsString(alg)) return;
+  *key = jws_key_from_pem(pem->valuestring);
+  o->sign = jws_openssl_sign;
+  o->signing_alg = alg->valuestring;
+  o->user_data = *key;
+#else
+  (void)scenario, (void)ctx, (void)o;
+#endif
+}
+
+static void signer_free(void *key) {
+#ifdef HL_TEST_OPENSSL
+  EVP_PKEY_free(key);
+#else
+  (void)key;
+#endif
 }
 
 /* Accept with no content: the library must add the requested defaults. */
@@ -268,13 +299,16 @@ int main(int argc, char **argv) {
     return fail("handler", hl_last_error());
   }
   cJSON *ctx = NULL;
+  void *key = NULL;
   if (strncmp(scenario, "auth/", 5) == 0) {
     hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT_URI, .authorize = oauth_agent_follow_once,
                       .client_metadata_url = CIMD_URL, .client_name = "hookline conformance client",
                       .client_credentials = strncmp(scenario, "auth/client-credentials-", 24) == 0};
     context_client(&ctx, &o.client_id, &o.client_secret);
     assertion_options(scenario, ctx, &o);
+    signer_options(scenario, ctx, &o, &key);
     if (hl_mcp_set_oauth(m, &o) != HL_OK) {
+      signer_free(key);
       cJSON_Delete(ctx);
       hl_mcp_free(m);
       return fail("oauth", hl_last_error());
@@ -310,6 +344,7 @@ int main(int argc, char **argv) {
   char version[32];
   snprintf(version, sizeof version, "%s", hl_mcp_protocol_version(m));
   hl_mcp_free(m);
+  signer_free(key);
   cJSON_Delete(ctx);
   /* The suite keeps stdout but not the exit status: say it, and which
    * revision the server was found to speak. */

@@ -53,7 +53,18 @@ MCP server takes only its tokens), as2_no_rt (the same, /as2 issuing no
 refresh tokens), jwt_refuse (the jwt-bearer grant is
 refused, quoting the assertion), idp_refuse (the identity provider
 refuses, quoting the subject token), idp_wrong_type (it answers an access
-token, not an ID-JAG), idp_no_token (its answer has no access_token).
+token, not an ID-JAG), idp_no_token (its answer has no access_token),
+pkjwt (the metadata lists only private_key_jwt, with ES256; the
+client_credentials grant is served), pkjwt_rs256 (the same, listing only
+RS256 as signing alg), pkjwt_unlisted (it lists only client_secret_basic),
+pkjwt_echo (the client's assertion is refused, quoted back). Registration
+answers token_endpoint_auth_method private_key_jwt to a client that asks
+for it with a jwks, else none.
+private_key_jwt: POST /__jwt_key with the client's public key (PEM) as the
+body; a token request's client_assertion is then verified (ES256, with
+`openssl dgst` and that key; its claims: iss = sub = client_id, aud = the
+issuer, exp after now) or refused with 401 invalid_client saying why; GET
+/__jwt gives the last one seen: {header, claims, verified, why}.
 POST /__fail_refresh: the next refresh grant fails for a while, the
 refresh token staying valid: the body says how, "503" or "429" (that
 status) or "hang" (no answer for 6 s, then a 503); empty is "503".
@@ -61,7 +72,10 @@ status) or "hang" (no answer for 6 s, then a 503); empty is "503".
 import base64
 import hashlib
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,7 +84,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ID_JAG = "urn:ietf:params:oauth:token-type:id-jag"
 LOCK = threading.Lock()
-STATE = {"mode": "ok", "n": 0, "fail_refresh": False}
+STATE = {"mode": "ok", "n": 0, "fail_refresh": False, "jwt_key": None, "jwt": None}
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LOG = []
 ACCESS = set()
 REFRESH = set()
@@ -82,6 +97,63 @@ def fresh(prefix):
         STATE["n"] += 1
         return "%s-%d-%s" % (prefix, STATE["n"], base64.urlsafe_b64encode(hashlib.sha256(
             str(STATE["n"]).encode()).digest()[:9]).decode())
+
+
+def b64url_decode(part):
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def der_integer(b):
+    b = b.lstrip(b"\0") or b"\0"
+    if b[0] & 0x80:
+        b = b"\0" + b
+    return b"\x02" + bytes([len(b)]) + b
+
+
+def es256_verify(pem, signing_input, sig):
+    """An ES256 signature (R || S) checked by `openssl dgst` with the PEM key."""
+    if len(sig) != 64:
+        return False
+    seq = der_integer(sig[:32]) + der_integer(sig[32:])
+    der = b"\x30" + bytes([len(seq)]) + seq
+    with tempfile.TemporaryDirectory() as d:
+        files = {"key.pem": pem.encode(), "sig.der": der, "input": signing_input}
+        for name, data in files.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+        r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", os.path.join(d, "key.pem"), "-signature",
+                            os.path.join(d, "sig.der"), os.path.join(d, "input")], capture_output=True)
+        return r.returncode == 0
+
+
+def check_assertion(form, issuer_url):
+    """private_key_jwt: the record of the form's client assertion (kept for
+    GET /__jwt) and why it is refused ("" when it is not)."""
+    rec = {"header": None, "claims": None, "verified": False, "why": ""}
+    parts = form.get("client_assertion", "").split(".")
+    try:
+        rec["header"] = json.loads(b64url_decode(parts[0]))
+        rec["claims"] = json.loads(b64url_decode(parts[1]))
+        sig = b64url_decode(parts[2])
+    except (ValueError, IndexError):
+        rec["why"] = "not a compact JWS"
+        return rec
+    if any(p.endswith("=") for p in parts):
+        rec["why"] = "padded base64url"
+    elif form.get("client_assertion_type") != ASSERTION_TYPE:
+        rec["why"] = "client_assertion_type"
+    elif not STATE["jwt_key"] or not es256_verify(STATE["jwt_key"], (parts[0] + "." + parts[1]).encode(), sig):
+        rec["why"] = "bad signature"
+    else:
+        rec["verified"] = True
+        c, cid = rec["claims"], form.get("client_id")
+        if c.get("iss") != cid or c.get("sub") != cid:
+            rec["why"] = "iss/sub is not client_id"
+        elif c.get("aud") != issuer_url:
+            rec["why"] = "aud is not the issuer"
+        elif not isinstance(c.get("exp"), int) or c["exp"] <= time.time():
+            rec["why"] = "expired"
+    return rec
 
 
 class H(BaseHTTPRequestHandler):
@@ -120,6 +192,8 @@ class H(BaseHTTPRequestHandler):
         if path == "/__log":
             with LOCK:
                 return self.send(200, LOG)
+        if path == "/__jwt":
+            return self.send(200, STATE["jwt"])
         if path == "/.well-known/oauth-protected-resource/mcp" or (
                 path == "/.well-known/oauth-protected-resource" and mode == "prm_moved"):
             if mode == "garbage_prm":
@@ -169,6 +243,12 @@ class H(BaseHTTPRequestHandler):
                 meta["token_endpoint"] = "http://as.example.com/token"
             if mode in ("iss", "iss_missing"):
                 meta["authorization_response_iss_parameter_supported"] = True
+            if mode.startswith("pkjwt"):
+                meta["grant_types_supported"] = ["client_credentials"]
+                meta["token_endpoint_auth_methods_supported"] = [
+                    "client_secret_basic" if mode == "pkjwt_unlisted" else "private_key_jwt"]
+                meta["token_endpoint_auth_signing_alg_values_supported"] = [
+                    "RS256" if mode == "pkjwt_rs256" else "ES256"]
             return self.send(200, meta)
         if path in ("/as/authorize", "/as2/authorize"):
             q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
@@ -235,6 +315,12 @@ class H(BaseHTTPRequestHandler):
         if STATE["mode"] == "token_hang":
             time.sleep(30)
         grant = form.get("grant_type")
+        if "client_assertion" in form:
+            rec = check_assertion(form, self.base() + "/" + issuer)
+            STATE["jwt"] = rec
+            if STATE["mode"] == "pkjwt_echo" or rec["why"]:
+                return self.send(401, {"error": "invalid_client", "error_description": "assertion %s: %s" % (
+                    form["client_assertion"], rec["why"] or "revoked key")})
         if STATE["mode"] == "token_echo":
             return self.send(400, {"error": "invalid_grant", "error_description": "code %s verifier %s body %s" % (
                 form.get("code"), form.get("code_verifier"), body)})
@@ -259,6 +345,9 @@ class H(BaseHTTPRequestHandler):
                                        "error_description": "assertion %s expired" % form.get("assertion")})
             if not form.get("assertion"):
                 return self.send(400, {"error": "invalid_request"})
+        elif grant == "client_credentials":
+            if "client_assertion" not in form:
+                return self.send(401, {"error": "invalid_client"})
         elif grant == "refresh_token":
             with LOCK:
                 rt = form.get("refresh_token")
@@ -298,17 +387,24 @@ class H(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/__mode":
             STATE["mode"] = body.strip()
+            STATE["jwt"] = None  # GET /__jwt: what this mode saw
             return self.send(200, {})
         if path == "/__fail_refresh":
             STATE["fail_refresh"] = body.strip() or "503"
+            return self.send(200, {})
+        if path == "/__jwt_key":
+            STATE["jwt_key"] = body
             return self.send(200, {})
         if path == "/__revoke":
             with LOCK:
                 ACCESS.clear()
             return self.send(200, {})
         if path in ("/as/register", "/as2/register"):
+            # private_key_jwt only with the key to check it by (RFC 7591 jwks)
+            req = json.loads(body or "{}")
+            pkjwt = req.get("token_endpoint_auth_method") == "private_key_jwt" and req.get("jwks", {}).get("keys")
             return self.send(201, {"client_id": fresh("client" if path == "/as/register" else "as2-client"),
-                                   "token_endpoint_auth_method": "none"})
+                                   "token_endpoint_auth_method": "private_key_jwt" if pkjwt else "none"})
         if path == "/idp/token":
             return self.idp_token({k: v[0] for k, v in parse_qs(body).items()})
         if path in ("/as/token", "/as2/token"):

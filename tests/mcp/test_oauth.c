@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mcp_fixture.h"
 #include "oauth_agent.h"
@@ -1261,6 +1262,85 @@ static void config_entry(void) {
   hl_config_free(cfg);
 }
 
+/* Counts the token store's saves (user: the counter), for the
+ * application's user_data reaching its callbacks behind assertion_file. */
+static void counting_save(hl_mcp *m, const char *server_url, const char *text, void *user) {
+  (void)m, (void)server_url, (void)text;
+  (*(int *)user)++;
+}
+
+static hl_status no_stored(hl_mcp *m, const char *server_url, char **out, void *user) {
+  (void)m, (void)server_url, (void)user;
+  *out = NULL;
+  return HL_OK;
+}
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  REQUIRE(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* A config file's "assertion_file" (relative to the file) is read at each
+ * authorization, trailing newline dropped, for the jwt-bearer grant; the
+ * application's token store still gets its own user_data; a missing file
+ * is HL_ERR_AUTH naming it. "application_type" reaches registration. */
+static void config_assertion_file_and_application_type(void) {
+  mode("ok");
+  char dir[] = "/tmp/hl-oauth-cfg-XXXXXX", cfg_path[80], tok[80], text[400];
+  REQUIRE(mkdtemp(dir));
+  snprintf(cfg_path, sizeof cfg_path, "%s/agent.json", dir);
+  snprintf(tok, sizeof tok, "%s/token.jwt", dir);
+  snprintf(text, sizeof text, "{\"mcp_servers\": [{\"url\": \"%s\", \"oauth\": {\"client_id\": \"wif-client\", "
+           "\"assertion_file\": \"token.jwt\"}}]}", url);
+  write_text(cfg_path, text);
+  write_text(tok, "eyJ.first.jwt\n");
+  hl_config *cfg = NULL;
+  REQUIRE(hl_config_load(cfg_path, &cfg) == HL_OK);
+  int saves = 0;
+  hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT, .authorize = counting_agent, .user_data = &saves,
+                    .load_tokens = no_stored, .save_tokens = counting_save};
+  CHECK_INT(hl_config_set_mcp_oauth(cfg, &o), HL_OK);
+  hl_agent *a = hl_agent_new("a"), *b = hl_agent_new("b"), *c = hl_agent_new("c");
+  CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_OK);
+  const char *first[] = {"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion", "eyJ.first.jwt",
+                         "client_id", "wif-client"};
+  check_form("/as/token", first, 6);
+  CHECK(saves >= 1); /* the store's save got the application's user_data */
+  /* Rotated on disk: the next authorization (another connection) reads it anew. */
+  write_text(tok, "eyJ.second.jwt");
+  CHECK_INT(hl_config_connect_mcp(cfg, NULL, b), HL_OK);
+  const char *second[] = {"assertion", "eyJ.second.jwt"};
+  check_form("/as/token", second, 2);
+  unlink(tok);
+  CHECK_INT(hl_config_connect_mcp(cfg, NULL, c), HL_ERR_AUTH);
+  CHECK_CONTAINS(hl_last_error(), tok);
+  hl_agent_unref(a);
+  hl_agent_unref(b);
+  hl_agent_unref(c);
+  hl_config_free(cfg);
+  unlink(cfg_path);
+  rmdir(dir);
+  /* application_type from the file, in dynamic registration. */
+  snprintf(text, sizeof text, "{\"mcp_servers\": [{\"url\": \"%s\", \"oauth\": {\"application_type\": \"web\"}}]}",
+           url);
+  REQUIRE(hl_config_parse(text, "agent.json", &cfg) == HL_OK);
+  int auths = 0;
+  hl_mcp_oauth u = {.size = sizeof u, .redirect_uri = REDIRECT, .authorize = counting_agent, .user_data = &auths};
+  CHECK_INT(hl_config_set_mcp_oauth(cfg, &u), HL_OK);
+  a = hl_agent_new("a");
+  CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_OK);
+  cJSON *reg = last_request("/as/register");
+  REQUIRE(reg);
+  cJSON *body = cJSON_Parse(cJSON_GetObjectItem(reg, "body")->valuestring);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(body, "application_type")), "web"); /* loopback: native else */
+  cJSON_Delete(body);
+  cJSON_Delete(reg);
+  hl_agent_unref(a);
+  hl_config_free(cfg);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   pid_t srv = fx_start_port_printer(fx_env("HL_MCP_OAUTH_SERVER"), &port);
@@ -1286,6 +1366,7 @@ int main(int argc, char **argv) {
   RUN(misbehaving_servers);
   RUN(token_stays_secret);
   RUN(config_entry);
+  RUN(config_assertion_file_and_application_type);
   RUN(run_cancel_ends_token_request);
   RUN(free_ends_token_request);
   RUN(run_cancel_ends_wait_for_flow);
