@@ -21,6 +21,10 @@ MODERN_MODE selects the server's era and manners:
                2026-07-28
   moved_on     modern, but refuses every tools/call with -32022 listing
                only 2099-01-01 (a server redeployed after connect)
+  listen_drop  modern, but every subscriptions/listen stream is closed
+               right after its acknowledgment, without a response
+  listen_end   modern, but every subscriptions/listen stream ends at once
+               with its (graceful) response
 
 Tools: echo {text}; log (a notifications/message first when the request's
 _meta asks for a log level, then the level it saw); two_rounds (MRTR: an
@@ -389,6 +393,10 @@ class H(BaseHTTPRequestHandler):
                     done.set()
         send({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
               "params": {"notifications": {"toolsListChanged": True}}})
+        if MODE == "listen_end":
+            send(result(sid, {"resultType": "complete"}))
+        if MODE in ("listen_drop", "listen_end"):
+            return
         LISTENERS.append(send)
         done.wait(60)
         LISTENERS.remove(send)

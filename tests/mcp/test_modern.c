@@ -395,6 +395,38 @@ static void dropped_stream(void) {
   close_client(&s);
 }
 
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A server whose subscriptions/listen streams end as soon as they open
+ * (`mode`: dropped, or ended with their response) must not be asked
+ * again every second forever: a stream that lived a moment is no healthy
+ * one, so the reopening backs off (1 s, 2 s, 4 s: at 0, 1 and 3 s in the
+ * 6.5 s watched, 7 at a steady 1 s), each with one tools/list; and
+ * hl_mcp_free() ends the thread at once while it waits. */
+static void flapping_listen(const char *mode) {
+  server s;
+  hl_mcp *m = open_client(&s, true, mode);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  fx_sleep_ms(6500);
+  cJSON *log = server_log(&s);
+  int listens = count_method(log, "subscriptions/listen"), lists = count_method(log, "tools/list");
+  cJSON_Delete(log);
+  CHECK(listens >= 2);
+  CHECK(listens <= 4);
+  CHECK(lists <= listens + 1);
+  int64_t t0 = mono_ms();
+  hl_mcp_free(s.m);
+  CHECK(mono_ms() - t0 < 1000);
+  fx_stop(s.pid);
+}
+static void http_listen_dropped(void) { flapping_listen("listen_drop"); }
+static void http_listen_ended(void) { flapping_listen("listen_end"); }
+
 /* A timed-out call: over stdio notifications/cancelled names it; over
  * HTTP closing its stream is the cancellation, and nothing else is sent. */
 static void cancellation(bool http) {
@@ -453,6 +485,8 @@ int main(int argc, char **argv) {
   RUN(stdio_list_changed);
   RUN(http_list_changed);
   RUN(dropped_stream);
+  RUN(http_listen_dropped);
+  RUN(http_listen_ended);
   RUN(stdio_cancellation);
   RUN(http_cancellation);
   fx_events_clear(&events);
