@@ -131,9 +131,10 @@ hl_status hl__mcp_discover(hl_mcp *m) {
         return become_legacy(m);
       }
       const cJSON *supported = supported_of(err);
-      if (code == -32022 && in_array(supported, HL__MCP_MODERN_VERSION) && attempt == 0) {
+      if (code == -32022 && in_array(supported, HL__MCP_MODERN_VERSION)) {
         cJSON_Delete(resp);
-        continue;
+        if (attempt == 0) continue;
+        break; /* refused again: not "no version in common" */
       }
       if (code == -32022 && !in_array(supported, HL__MCP_MODERN_VERSION) && names_legacy(supported)) {
         /* Modern, yet only the legacy versions in common: those are

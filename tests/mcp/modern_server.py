@@ -17,6 +17,8 @@ MODERN_MODE selects the server's era and manners:
   reject_once  modern, but refuses the first request with -32022
                (UnsupportedProtocolVersionError) that lists 2026-07-28
   future       modern, speaking only 2099-01-01 (every request: -32022)
+  contrary     modern, but refuses every request with -32022 listing
+               2026-07-28 (the very version it refuses)
   reject_call  modern, but refuses the first tools/call with -32022 listing
                2026-07-28
   moved_on     modern, but refuses every tools/call with -32022 listing
@@ -167,7 +169,7 @@ def check_meta(msg):
     meta = (msg.get("params") or {}).get("_meta") or {}
     version = meta.get("io.modelcontextprotocol/protocolVersion")
     call = msg.get("method") == "tools/call"
-    if MODE == "future" or (MODE == "reject_once" and not STATE["rejected"]) or \
+    if MODE in ("future", "contrary") or (MODE == "reject_once" and not STATE["rejected"]) or \
             (MODE == "reject_call" and call and not STATE["rejected"]) or (MODE == "moved_on" and call):
         STATE["rejected"] = True
         supported = ["2099-01-01"] if MODE in ("future", "moved_on") else [VERSION]

@@ -284,6 +284,19 @@ static void no_common_version(bool http) {
   close_client(&s);
 }
 
+/* A server that refuses 2026-07-28 while listing it (every time): connect
+ * fails after one retry, saying so, not "no protocol version in common". */
+static void contrary_version(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "contrary");
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "twice while saying it supports it");
+  close_client(&s);
+}
+static void stdio_contrary_version(void) { contrary_version(false); }
+static void http_contrary_version(void) { contrary_version(true); }
+
 static void mrtr(bool http) {
   server s;
   hl_mcp *m = open_client(&s, http, "modern");
@@ -480,6 +493,8 @@ int main(int argc, char **argv) {
   RUN(http_call_version_retry);
   RUN(stdio_no_common_version);
   RUN(http_no_common_version);
+  RUN(stdio_contrary_version);
+  RUN(http_contrary_version);
   RUN(stdio_mrtr);
   RUN(http_mrtr);
   RUN(stdio_list_changed);
