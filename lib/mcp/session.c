@@ -994,6 +994,11 @@ hl_status hl_mcp_request(hl_mcp *m, hl_context *ctx, const char *method, const c
   if (result) *result = NULL;
   if (!m || !method) return hl_fail(HL_ERR_INVALID, "hl_mcp_request: NULL client or method");
   if (!m->connected) return hl_fail(HL_ERR_STATE, "mcp server \"%s\": not connected", m->name);
+  /* A modern server gets the method as an HTTP header (Mcp-Method): a
+   * control byte there (CR, LF) would add headers of the caller's choosing. */
+  for (const char *c = method; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f)
+      return hl_fail(HL_ERR_INVALID, "hl_mcp_request: the method name holds a control character");
   cJSON *p = params ? cJSON_Duplicate(params, 1) : NULL;
   if (params && !p) return hl__oom();
   cJSON *resp;

@@ -297,6 +297,28 @@ static void contrary_version(bool http) {
 static void stdio_contrary_version(void) { contrary_version(false); }
 static void http_contrary_version(void) { contrary_version(true); }
 
+/* A method name is an HTTP header value to a modern server (Mcp-Method):
+ * one with CR/LF would add headers of the caller's choosing to the
+ * request; it is refused before anything is sent. */
+static void method_injection(void) {
+  server s;
+  hl_mcp *m = open_client(&s, true, "modern");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  cJSON *res = NULL;
+  CHECK_INT(hl_mcp_request(m, NULL, "tools/list\r\nX-Injected: yes", NULL, &res), HL_ERR_INVALID);
+  CHECK(res == NULL);
+  CHECK_INT(hl_mcp_request(m, NULL, "tools/list\x7f", NULL, &res), HL_ERR_INVALID);
+  cJSON *log = server_log(&s);
+  const cJSON *e;
+  cJSON_ArrayForEach(e, log) CHECK(!cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(e, "headers"),
+                                                                     "x-injected"));
+  cJSON_Delete(log);
+  CHECK_INT(hl_mcp_request(m, NULL, "tools/list", NULL, &res), HL_OK); /* the client is still fine */
+  cJSON_Delete(res);
+  close_client(&s);
+}
+
 static void mrtr(bool http) {
   server s;
   hl_mcp *m = open_client(&s, http, "modern");
@@ -495,6 +517,7 @@ int main(int argc, char **argv) {
   RUN(http_no_common_version);
   RUN(stdio_contrary_version);
   RUN(http_contrary_version);
+  RUN(method_injection);
   RUN(stdio_mrtr);
   RUN(http_mrtr);
   RUN(stdio_list_changed);
