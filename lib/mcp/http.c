@@ -312,11 +312,12 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
     snprintf(session, sizeof session, "Mcp-Session-Id: %s", m->session_id);
     hdrs[n++] = session;
   }
-  pthread_mutex_unlock(&m->lock);
+  /* Set by connect while the worker may already answer server requests. */
   if (m->protocol_header) {
     snprintf(version, sizeof version, "MCP-Protocol-Version: %s", m->version);
     hdrs[n++] = version;
   }
+  pthread_mutex_unlock(&m->lock);
   if (last_event_id) {
     snprintf(last, sizeof last, "Last-Event-ID: %s", last_event_id);
     hdrs[n++] = last;

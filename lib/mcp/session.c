@@ -1123,11 +1123,15 @@ static hl_status handshake(hl_mcp *m) {
                         "2025-11-25, 2025-06-18 and 2025-03-26)",
                         m->name, v);
   }
-  snprintf(m->version, sizeof m->version, "%s", ver->valuestring);
   m->init_result = cJSON_DetachItemFromObjectCaseSensitive(resp, "result");
   cJSON_Delete(resp);
+  /* Under the lock: the worker, running since connect began, reads them
+   * (an answer to a server request sent on initialize's own stream). */
+  pthread_mutex_lock(&m->lock);
+  snprintf(m->version, sizeof m->version, "%s", ver->valuestring);
   m->protocol_header = 1;
   m->connected = true;
+  pthread_mutex_unlock(&m->lock);
   /* HTTP: open the GET stream first, so that what the server sends as
    * soon as it sees `initialized` (list_changed) has somewhere to go. */
   if (m->kind == HL__MCP_HTTP) hl__mcp_http_listen(m);
@@ -1145,7 +1149,9 @@ static hl_status handshake(hl_mcp *m) {
  * changes come through subscriptions/listen); its tools are listed as a
  * legacy server's are. */
 static hl_status modern_ready(hl_mcp *m) {
+  pthread_mutex_lock(&m->lock); /* the worker reads it (handshake()) */
   m->connected = true;
+  pthread_mutex_unlock(&m->lock);
   const cJSON *caps = cJSON_GetObjectItemCaseSensitive(m->init_result, "capabilities");
   const cJSON *tools = cJSON_GetObjectItemCaseSensitive(caps, "tools");
   /* Subscribed before the list, so that no change falls in between. */

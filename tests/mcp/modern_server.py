@@ -23,6 +23,9 @@ MODERN_MODE selects the server's era and manners:
                2026-07-28
   moved_on     modern, but refuses every tools/call with -32022 listing
                only 2099-01-01 (a server redeployed after connect)
+  probe_request  modern, but over HTTP the answer to server/discover is a
+               stream that first asks roots/list (which a modern server
+               must not; the client answers it while connect goes on)
   listen_drop  modern, but every subscriptions/listen stream is closed
                right after its acknowledgment, without a response
   listen_end   modern, but every subscriptions/listen stream ends at once
@@ -342,6 +345,11 @@ class H(BaseHTTPRequestHandler):
         if method == "subscriptions/listen" and not MODE.startswith("legacy") and not check_meta(msg):
             return self.listen(msg, headers)
         params = msg.get("params") or {}
+        if method == "server/discover" and MODE == "probe_request":
+            self.sse_head()
+            self.event({"jsonrpc": "2.0", "id": "s1", "method": "roots/list"})
+            self.event(handle(msg, None, headers))
+            return
         if method == "tools/call" and params.get("name") == "drop_once" and not STATE["dropped"]:
             STATE["dropped"] = True
             handle(msg, None, headers)  # recorded

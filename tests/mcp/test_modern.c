@@ -319,6 +319,28 @@ static void method_injection(void) {
   close_client(&s);
 }
 
+/* A server request on the probe's stream: the worker answers it (an HTTP
+ * POST, which reads the era) while connect records the era it found
+ * (TSan: no race). */
+static void probe_request(void) {
+  server s;
+  hl_mcp *m = open_client(&s, true, "probe_request");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK(hl_mcp_is_modern(m));
+  bool answered = false;
+  for (int i = 0; i < 100 && !answered; i++) {
+    cJSON *log = server_log(&s);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, log) answered = answered || (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "id")) &&
+                                                      strcmp(str_at(e, "id"), "s1") == 0);
+    cJSON_Delete(log);
+    if (!answered) fx_sleep_ms(20);
+  }
+  CHECK(answered);
+  close_client(&s);
+}
+
 static void mrtr(bool http) {
   server s;
   hl_mcp *m = open_client(&s, http, "modern");
@@ -518,6 +540,7 @@ int main(int argc, char **argv) {
   RUN(stdio_contrary_version);
   RUN(http_contrary_version);
   RUN(method_injection);
+  RUN(probe_request);
   RUN(stdio_mrtr);
   RUN(http_mrtr);
   RUN(stdio_list_changed);
