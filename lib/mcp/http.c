@@ -362,6 +362,8 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
       .headers_user = m,
       .capture_challenge = m->oauth != NULL,
       .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY, /* messages go to on_data, capped there */
+      /* A modern input round gets what is left of the call's limit. */
+      .timeout_ms = s && s->p && !s->p->resets ? (long)s->p->limit_ms : 0,
   };
   hl_status st = hl__http_request_send(listen ? m->listen_http : m->http, &req, resp);
   free(auth);

@@ -912,7 +912,8 @@ static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, 
  * version retried once, input_required rounds answered by the handlers
  * and retried with a new id, a broken stream re-issued. The time limit
  * and the run's cancellation cover the whole exchange (between rounds
- * too; a round waits only for what is left of the limit over stdio). */
+ * too; a round waits only for what is left of the limit, over either
+ * transport). */
 static hl_status modern_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
                                   const char *tool, cJSON **response) {
   int64_t start = hl__engine_now_ms();
@@ -931,7 +932,7 @@ static hl_status modern_roundtrip(hl_mcp *m, hl_context *ctx, const char *method
       left = limit - (unsigned)spent;
     }
     bool lost;
-    st = roundtrip_once(m, ctx, method, params, tool, m->kind == HL__MCP_STDIO ? left : 0, &lost, response);
+    st = roundtrip_once(m, ctx, method, params, tool, left, &lost, response);
     if (st != HL_OK) {
       if ((lost || st == HL_ERR_NETWORK) && m->kind == HL__MCP_HTTP && reissues < MAX_REISSUES &&
           !(ctx && hl_context_cancelled(ctx))) {

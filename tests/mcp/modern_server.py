@@ -38,7 +38,8 @@ byte); ask_forever (input_required every time); ask_sampling (asks for
 sampling/createMessage); add_tool (adds tool "extra" and tells the
 subscriptions/listen streams); drop_listen (closes the listen streams
 without a response); drop_once (HTTP: the first call's stream breaks
-before its response); slow (answers after 2 s); needs_sampling (-32021,
+before its response); slow (answers after 2 s); slow_rounds (not listed:
+input_required after 1 s, the retry answered after 1 s more); needs_sampling (-32021,
 MissingRequiredClientCapability); "café" (a name that is no plain header value).
 
 Every request is recorded: {method, id, meta, headers (HTTP), state,
@@ -155,6 +156,9 @@ def call_tool(mid, params, notify):
     if name == "needs_sampling":
         return error(mid, -32021, "Missing required client capability",
                      {"requiredCapabilities": {"sampling": {}}})
+    if name == "slow_rounds":  # unlisted: 1 s to ask, 1 s to answer
+        time.sleep(1)
+        return input_required(mid, None, "slow") if state is None else text(mid, "slow rounds done")
     if name == "slow":
         time.sleep(2)
         return text(mid, "slow done")

@@ -18,6 +18,12 @@
 
 static fx_events events = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* The requestStates modern_server.py sends (UTF-8 of its Python text). */
 #define STATE1 "r1:caf\xc3\xa9 \"q\" \\ \xe2\x80\xa8 \xf0\x9f\x98\x80 {\"x\":[1,2]}"
 
@@ -320,8 +326,8 @@ static void method_injection(void) {
 }
 
 /* A server request on the probe's stream: the worker answers it (an HTTP
- * POST, which reads the era) while connect records the era it found
- * (TSan: no race). */
+ * POST with the MCP-Protocol-Version header) while connect records what
+ * it found (TSan: no race). */
 static void probe_request(void) {
   server s;
   hl_mcp *m = open_client(&s, true, "probe_request");
@@ -340,6 +346,26 @@ static void probe_request(void) {
   CHECK(answered);
   close_client(&s);
 }
+
+/* The time limit covers a request's input rounds together: two rounds of
+ * 1 s each under a 1.5 s limit time out at about 1.5 s (the second round
+ * waits for what is left of the limit), over either transport. */
+static void rounds_time_limit(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "modern");
+  REQUIRE(m);
+  hl_mcp_set_timeout_ms(m, 1500); /* HTTP: before connect */
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *text = NULL;
+  int64_t t0 = mono_ms();
+  CHECK_INT(call_text(m, "slow_rounds", &text), HL_ERR_TIMEOUT);
+  int64_t took = mono_ms() - t0;
+  CHECK(took < 1900);
+  free(text);
+  close_client(&s);
+}
+static void stdio_rounds_time_limit(void) { rounds_time_limit(false); }
+static void http_rounds_time_limit(void) { rounds_time_limit(true); }
 
 static void mrtr(bool http) {
   server s;
@@ -452,12 +478,6 @@ static void dropped_stream(void) {
   close_client(&s);
 }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A server whose subscriptions/listen streams end as soon as they open
  * (`mode`: dropped, or ended with their response) must not be asked
  * again every second forever: a stream that lived a moment is no healthy
@@ -543,6 +563,8 @@ int main(int argc, char **argv) {
   RUN(probe_request);
   RUN(stdio_mrtr);
   RUN(http_mrtr);
+  RUN(stdio_rounds_time_limit);
+  RUN(http_rounds_time_limit);
   RUN(stdio_list_changed);
   RUN(http_list_changed);
   RUN(dropped_stream);
