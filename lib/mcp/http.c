@@ -250,16 +250,13 @@ hl_status hl__mcp_http_start(hl_mcp *m) {
 }
 
 /* "Mcp-Name: VALUE" in `buf` when it fits, else malloc'd (NULL: out of
- * memory; the caller frees what is not `buf`): the value as is
- * when it is a plain header value (printable ASCII, no blank at either
- * end; a tab is encoded too, as the conformance suite expects), else
- * "=?base64?...?=" of its UTF-8 (streamable-http.mdx "Value Encoding"),
- * as is a plain value that looks like that form. */
+ * memory; the caller frees what is not `buf`): the value as is when it
+ * is a plain header value, else "=?base64?...?=" of its UTF-8
+ * (streamable-http.mdx "Value Encoding"; the rule the Mcp-Param-*
+ * values follow, tool_headers.h). */
 static char *name_header(const char *v, char *buf, size_t size) {
   size_t n = strlen(v);
-  bool plain = n > 0 && v[0] != ' ' && v[n - 1] != ' ';
-  for (size_t i = 0; plain && i < n; i++) plain = (unsigned char)v[i] >= 0x20 && (unsigned char)v[i] <= 0x7e;
-  if (plain && n >= 11 && strncmp(v, "=?base64?", 9) == 0 && strcmp(v + n - 2, "?=") == 0) plain = false;
+  bool plain = n > 0 && !hl__mcp_header_needs_base64(v);
   if (plain && n + 11 <= size) {
     memcpy(buf, "Mcp-Name: ", 10);
     memcpy(buf + 10, v, n + 1);

@@ -325,6 +325,32 @@ static void method_injection(void) {
   close_client(&s);
 }
 
+/* A Mcp-Name value that begins like the Base64 form goes encoded even
+ * without the form's end, as Mcp-Param-* values do (a server that checks
+ * the prefix alone would decode it): the uri reaches the server intact
+ * (-32602, no resource; not -32020) and the header is the encoded form. */
+static void sentinel_name(void) {
+  server s;
+  hl_mcp *m = open_client(&s, true, "modern");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  cJSON *params = cJSON_Parse("{\"uri\":\"=?base64?not-encoded\"}");
+  CHECK_INT(hl_mcp_request(m, NULL, "resources/read", params, NULL), HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(hl_last_error(), "error -32602");
+  cJSON_Delete(params);
+  cJSON *log = server_log(&s);
+  const cJSON *e;
+  int seen = 0;
+  cJSON_ArrayForEach(e, log) if (strcmp(str_at(e, "method"), "resources/read") == 0) {
+    seen++;
+    CHECK_STR(str_at(cJSON_GetObjectItemCaseSensitive(e, "headers"), "mcp-name"),
+              "=?base64?PT9iYXNlNjQ/bm90LWVuY29kZWQ=?=");
+  }
+  CHECK_INT(seen, 1);
+  cJSON_Delete(log);
+  close_client(&s);
+}
+
 /* A server request on the probe's stream: the worker answers it (an HTTP
  * POST with the MCP-Protocol-Version header) while connect records what
  * it found (TSan: no race). */
@@ -561,6 +587,7 @@ int main(int argc, char **argv) {
   RUN(http_contrary_version);
   RUN(method_injection);
   RUN(probe_request);
+  RUN(sentinel_name);
   RUN(stdio_mrtr);
   RUN(http_mrtr);
   RUN(stdio_rounds_time_limit);
