@@ -565,7 +565,9 @@ HL_API hl_status hl_mcp_call(hl_mcp *mcp, hl_context *ctx, const char *name, con
  *  server/discover, which it must answer, goes instead. */
 HL_API hl_status hl_mcp_ping(hl_mcp *mcp);
 /** Send any request and wait: *result is the caller's copy of the result.
- *  A JSON-RPC error is HL_ERR_EXECUTION_FAILED with "error CODE: message". */
+ *  A JSON-RPC error is HL_ERR_EXECUTION_FAILED with "error CODE: message".
+ *  A method with a control character (it becomes an HTTP header value) is
+ *  HL_ERR_INVALID before anything is sent. */
 HL_API hl_status hl_mcp_request(hl_mcp *mcp, hl_context *ctx, const char *method,
                                 const cJSON *params, cJSON **result);
 /** Ask the server to send log messages at `level` and above ("debug",

@@ -104,17 +104,23 @@ static hl_status become_modern(hl_mcp *m, cJSON *resp) {
   return HL_OK;
 }
 
+/* version and protocol_header under the lock: the worker may be sending
+ * an answer to a server request that came on the probe's stream. */
 static hl_status become_legacy(hl_mcp *m) {
   m->era = HL__MCP_ERA_LEGACY;
+  pthread_mutex_lock(&m->lock);
   m->version[0] = '\0';
   m->protocol_header = 0;
+  pthread_mutex_unlock(&m->lock);
   return HL_OK;
 }
 
 hl_status hl__mcp_discover(hl_mcp *m) {
   m->era = HL__MCP_ERA_UNKNOWN;
+  pthread_mutex_lock(&m->lock);
   snprintf(m->version, sizeof m->version, "%s", HL__MCP_MODERN_VERSION);
   m->protocol_header = 1;
+  pthread_mutex_unlock(&m->lock);
   /* Twice at most: once more after an UnsupportedProtocolVersionError
    * that names our version after all. */
   for (int attempt = 0; attempt < 2; attempt++) {
@@ -131,9 +137,10 @@ hl_status hl__mcp_discover(hl_mcp *m) {
         return become_legacy(m);
       }
       const cJSON *supported = supported_of(err);
-      if (code == -32022 && in_array(supported, HL__MCP_MODERN_VERSION) && attempt == 0) {
+      if (code == -32022 && in_array(supported, HL__MCP_MODERN_VERSION)) {
         cJSON_Delete(resp);
-        continue;
+        if (attempt == 0) continue;
+        break; /* refused again: not "no version in common" */
       }
       if (code == -32022 && !in_array(supported, HL__MCP_MODERN_VERSION) && names_legacy(supported)) {
         /* Modern, yet only the legacy versions in common: those are

@@ -250,16 +250,13 @@ hl_status hl__mcp_http_start(hl_mcp *m) {
 }
 
 /* "Mcp-Name: VALUE" in `buf` when it fits, else malloc'd (NULL: out of
- * memory; the caller frees what is not `buf`): the value as is
- * when it is a plain header value (printable ASCII, no blank at either
- * end; a tab is encoded too, as the conformance suite expects), else
- * "=?base64?...?=" of its UTF-8 (streamable-http.mdx "Value Encoding"),
- * as is a plain value that looks like that form. */
+ * memory; the caller frees what is not `buf`): the value as is when it
+ * is a plain header value, else "=?base64?...?=" of its UTF-8
+ * (streamable-http.mdx "Value Encoding"; the rule the Mcp-Param-*
+ * values follow, tool_headers.h). */
 static char *name_header(const char *v, char *buf, size_t size) {
   size_t n = strlen(v);
-  bool plain = n > 0 && v[0] != ' ' && v[n - 1] != ' ';
-  for (size_t i = 0; plain && i < n; i++) plain = (unsigned char)v[i] >= 0x20 && (unsigned char)v[i] <= 0x7e;
-  if (plain && n >= 11 && strncmp(v, "=?base64?", 9) == 0 && strcmp(v + n - 2, "?=") == 0) plain = false;
+  bool plain = n > 0 && !hl__mcp_header_needs_base64(v);
   if (plain && n + 11 <= size) {
     memcpy(buf, "Mcp-Name: ", 10);
     memcpy(buf + 10, v, n + 1);
@@ -312,11 +309,12 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
     snprintf(session, sizeof session, "Mcp-Session-Id: %s", m->session_id);
     hdrs[n++] = session;
   }
-  pthread_mutex_unlock(&m->lock);
+  /* Set by connect while the worker may already answer server requests. */
   if (m->protocol_header) {
     snprintf(version, sizeof version, "MCP-Protocol-Version: %s", m->version);
     hdrs[n++] = version;
   }
+  pthread_mutex_unlock(&m->lock);
   if (last_event_id) {
     snprintf(last, sizeof last, "Last-Event-ID: %s", last_event_id);
     hdrs[n++] = last;
@@ -361,6 +359,8 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
       .headers_user = m,
       .capture_challenge = m->oauth != NULL,
       .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY, /* messages go to on_data, capped there */
+      /* A modern input round gets what is left of the call's limit. */
+      .timeout_ms = s && s->p && !s->p->resets ? (long)s->p->limit_ms : 0,
   };
   hl_status st = hl__http_request_send(listen ? m->listen_http : m->http, &req, resp);
   free(auth);
@@ -710,14 +710,17 @@ static void *listener_main(void *arg) {
 /* Failed subscriptions/listen streams in a row before the client gives
  * up on list changes (the tools stay as last listed). */
 #define MAX_LISTEN_FAILURES 8
+/* How long a subscriptions/listen stream must have stayed open for its
+ * end to reset the backoff. */
+#define LISTEN_HEALTHY_MS 10000
 
 /* 2026-07-28: subscriptions/listen (basic/patterns/subscriptions.mdx), a
  * POST whose answer stream stays open and carries the
  * notifications/tools/list_changed the client opted in to; progress and
  * log messages come on each request's own stream instead. Not
  * resumable: when the stream ends it is opened again as a new request
- * (new id), after 1 s doubling up to 30 s while it keeps failing, and the
- * tools are listed again (a change may have come meanwhile). Given up on
+ * (new id), after 1 s doubling up to 30 s while it keeps failing or
+ * ending within LISTEN_HEALTHY_MS, and the tools are listed again (a change may have come meanwhile). Given up on
  * a JSON-RPC error or a 4xx (the server offers none), after
  * MAX_LISTEN_FAILURES in a row, or at close. */
 static void *subscribe_main(void *arg) {
@@ -746,6 +749,7 @@ static void *subscribe_main(void *arg) {
     hl__http_response r = {0};
     char *token = m->oauth ? hl__oauth_token(m, NULL) : NULL;
     hl__mcp_rpc rpc = {"subscriptions/listen", NULL};
+    int64_t opened_ms = hl__engine_now_ms();
     hl_status st = text ? send_http(m, NULL, text, NULL, &s, NULL, false, token, &rpc, true, &r) : hl__oom();
     free(text);
     listen_settled(0, m); /* failed before any answer: nobody waits for it */
@@ -770,16 +774,22 @@ static void *subscribe_main(void *arg) {
     if (renewed) continue;
     renewals = 0;
     if (refused || st == HL_ERR_CANCELLED || (st == HL_OK && status >= 400 && status < 500)) break;
-    /* A stream the server ended (gracefully or not) after it was open
-     * counts as no failure; one that never opened does. */
-    if (st == HL_OK && status >= 200 && status < 300 && (graceful || s.head_len)) {
+    /* A stream the server ended (gracefully or not) after it was open a
+     * while resets the backoff. One that ended at once (a server that
+     * acknowledges and hangs up every time, a proxy cutting idle streams)
+     * doubles it, else such a server is asked again, with a tools/list,
+     * every second forever; only streams that never opened count towards
+     * giving up. */
+    bool opened = st == HL_OK && status >= 200 && status < 300 && (graceful || s.head_len);
+    bool lived = opened && hl__engine_now_ms() - opened_ms >= LISTEN_HEALTHY_MS;
+    if (lived) {
       failures = 0;
       backoff_ms = 1000;
-    } else if (++failures >= MAX_LISTEN_FAILURES) {
+    } else if (!opened && ++failures >= MAX_LISTEN_FAILURES) {
       break;
     }
     int64_t until = hl__engine_now_ms() + backoff_ms;
-    if (failures) backoff_ms = backoff_ms * 2 > 30000 ? 30000 : backoff_ms * 2;
+    if (!lived) backoff_ms = backoff_ms * 2 > 30000 ? 30000 : backoff_ms * 2;
     pthread_mutex_lock(&m->lock);
     while (!m->closed && hl__mcp_wait(m, until)) {
     }

@@ -912,7 +912,8 @@ static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, 
  * version retried once, input_required rounds answered by the handlers
  * and retried with a new id, a broken stream re-issued. The time limit
  * and the run's cancellation cover the whole exchange (between rounds
- * too; a round waits only for what is left of the limit over stdio). */
+ * too; a round waits only for what is left of the limit, over either
+ * transport). */
 static hl_status modern_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
                                   const char *tool, cJSON **response) {
   int64_t start = hl__engine_now_ms();
@@ -931,7 +932,7 @@ static hl_status modern_roundtrip(hl_mcp *m, hl_context *ctx, const char *method
       left = limit - (unsigned)spent;
     }
     bool lost;
-    st = roundtrip_once(m, ctx, method, params, tool, m->kind == HL__MCP_STDIO ? left : 0, &lost, response);
+    st = roundtrip_once(m, ctx, method, params, tool, left, &lost, response);
     if (st != HL_OK) {
       if ((lost || st == HL_ERR_NETWORK) && m->kind == HL__MCP_HTTP && reissues < MAX_REISSUES &&
           !(ctx && hl_context_cancelled(ctx))) {
@@ -994,6 +995,11 @@ hl_status hl_mcp_request(hl_mcp *m, hl_context *ctx, const char *method, const c
   if (result) *result = NULL;
   if (!m || !method) return hl_fail(HL_ERR_INVALID, "hl_mcp_request: NULL client or method");
   if (!m->connected) return hl_fail(HL_ERR_STATE, "mcp server \"%s\": not connected", m->name);
+  /* A modern server gets the method as an HTTP header (Mcp-Method): a
+   * control byte there (CR, LF) would add headers of the caller's choosing. */
+  for (const char *c = method; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f)
+      return hl_fail(HL_ERR_INVALID, "hl_mcp_request: the method name holds a control character");
   cJSON *p = params ? cJSON_Duplicate(params, 1) : NULL;
   if (params && !p) return hl__oom();
   cJSON *resp;
@@ -1118,11 +1124,15 @@ static hl_status handshake(hl_mcp *m) {
                         "2025-11-25, 2025-06-18 and 2025-03-26)",
                         m->name, v);
   }
-  snprintf(m->version, sizeof m->version, "%s", ver->valuestring);
   m->init_result = cJSON_DetachItemFromObjectCaseSensitive(resp, "result");
   cJSON_Delete(resp);
+  /* Under the lock: the worker, running since connect began, reads them
+   * (an answer to a server request sent on initialize's own stream). */
+  pthread_mutex_lock(&m->lock);
+  snprintf(m->version, sizeof m->version, "%s", ver->valuestring);
   m->protocol_header = 1;
   m->connected = true;
+  pthread_mutex_unlock(&m->lock);
   /* HTTP: open the GET stream first, so that what the server sends as
    * soon as it sees `initialized` (list_changed) has somewhere to go. */
   if (m->kind == HL__MCP_HTTP) hl__mcp_http_listen(m);
@@ -1140,7 +1150,9 @@ static hl_status handshake(hl_mcp *m) {
  * changes come through subscriptions/listen); its tools are listed as a
  * legacy server's are. */
 static hl_status modern_ready(hl_mcp *m) {
+  pthread_mutex_lock(&m->lock); /* the worker reads it (handshake()) */
   m->connected = true;
+  pthread_mutex_unlock(&m->lock);
   const cJSON *caps = cJSON_GetObjectItemCaseSensitive(m->init_result, "capabilities");
   const cJSON *tools = cJSON_GetObjectItemCaseSensitive(caps, "tools");
   /* Subscribed before the list, so that no change falls in between. */

@@ -153,7 +153,7 @@ typedef struct param {
  * form (a server would decode it; one that checks the prefix alone too).
  * Tabs are encoded too: they are legal in a field value but some servers
  * fold or trim them. */
-static bool needs_base64(const char *s) {
+bool hl__mcp_header_needs_base64(const char *s) {
   size_t n = strlen(s);
   if (n && (s[0] == ' ' || s[n - 1] == ' ')) return true;
   for (size_t i = 0; i < n; i++)
@@ -176,7 +176,7 @@ static hl_status value_of(param *p, const cJSON *v, const char *path) {
                    "got %s",
                    path, p->name, cJSON_IsNumber(v) ? "a fractional or too large number" : hl_json_type_name(v));
   }
-  p->base64 = needs_base64(p->text);
+  p->base64 = hl__mcp_header_needs_base64(p->text);
   return HL_OK;
 }
 

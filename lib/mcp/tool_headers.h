@@ -26,6 +26,11 @@ typedef struct hl_mcp hl_mcp;
  * wrong. A schema without annotations (or not an object) is valid. */
 bool hl__tool_headers_valid(const cJSON *input_schema, char *why, size_t why_size);
 
+/* Whether a Mcp-Param-* or Mcp-Name value goes "=?base64?...?="-encoded:
+ * anything but visible ASCII and inner spaces, or a value beginning like
+ * the encoded form. */
+bool hl__mcp_header_needs_base64(const char *value);
+
 /* The header lines for a call with `args` of a tool whose (valid) schema
  * is `input_schema`: "Mcp-Param-Name: value" for every annotated property
  * whose value is present and not null ("Mcp-Param-Name;" for an empty

@@ -953,7 +953,9 @@ static void start_attempt(call *c) {
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
   }
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 0L);
+  long limit = o->timeout_ms > 0 ? o->timeout_ms : 0L;
+  if (req->timeout_ms > 0 && (!limit || req->timeout_ms < limit)) limit = req->timeout_ms;
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, limit);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
   /* A reply that is not HTTP then reaches on_body with status 0, which
    * names it in the error instead of curl's "HTTP/0.9 when not allowed". */

@@ -155,6 +155,10 @@ typedef struct hl__http_request {
    * HL_ERR_TOO_LARGE, the message naming the status and the cap. 0: no
    * cap but the client's. */
   size_t max_buffered_bytes;
+  /* This request's whole-request limit when shorter than the client's
+   * timeout_ms (a request given what is left of a longer exchange's
+   * limit); 0: the client's. */
+  long timeout_ms;
 } hl__http_request;
 
 typedef struct hl__http_response {

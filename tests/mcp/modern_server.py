@@ -17,10 +17,19 @@ MODERN_MODE selects the server's era and manners:
   reject_once  modern, but refuses the first request with -32022
                (UnsupportedProtocolVersionError) that lists 2026-07-28
   future       modern, speaking only 2099-01-01 (every request: -32022)
+  contrary     modern, but refuses every request with -32022 listing
+               2026-07-28 (the very version it refuses)
   reject_call  modern, but refuses the first tools/call with -32022 listing
                2026-07-28
   moved_on     modern, but refuses every tools/call with -32022 listing
                only 2099-01-01 (a server redeployed after connect)
+  probe_request  modern, but over HTTP the answer to server/discover is a
+               stream that first asks roots/list (which a modern server
+               must not; the client answers it while connect goes on)
+  listen_drop  modern, but every subscriptions/listen stream is closed
+               right after its acknowledgment, without a response
+  listen_end   modern, but every subscriptions/listen stream ends at once
+               with its (graceful) response
 
 Tools: echo {text}; log (a notifications/message first when the request's
 _meta asks for a log level, then the level it saw); two_rounds (MRTR: an
@@ -29,7 +38,8 @@ byte); ask_forever (input_required every time); ask_sampling (asks for
 sampling/createMessage); add_tool (adds tool "extra" and tells the
 subscriptions/listen streams); drop_listen (closes the listen streams
 without a response); drop_once (HTTP: the first call's stream breaks
-before its response); slow (answers after 2 s); needs_sampling (-32021,
+before its response); slow (answers after 2 s); slow_rounds (not listed:
+input_required after 1 s, the retry answered after 1 s more); needs_sampling (-32021,
 MissingRequiredClientCapability); "café" (a name that is no plain header value).
 
 Every request is recorded: {method, id, meta, headers (HTTP), state,
@@ -146,6 +156,9 @@ def call_tool(mid, params, notify):
     if name == "needs_sampling":
         return error(mid, -32021, "Missing required client capability",
                      {"requiredCapabilities": {"sampling": {}}})
+    if name == "slow_rounds":  # unlisted: 1 s to ask, 1 s to answer
+        time.sleep(1)
+        return input_required(mid, None, "slow") if state is None else text(mid, "slow rounds done")
     if name == "slow":
         time.sleep(2)
         return text(mid, "slow done")
@@ -163,7 +176,7 @@ def check_meta(msg):
     meta = (msg.get("params") or {}).get("_meta") or {}
     version = meta.get("io.modelcontextprotocol/protocolVersion")
     call = msg.get("method") == "tools/call"
-    if MODE == "future" or (MODE == "reject_once" and not STATE["rejected"]) or \
+    if MODE in ("future", "contrary") or (MODE == "reject_once" and not STATE["rejected"]) or \
             (MODE == "reject_call" and call and not STATE["rejected"]) or (MODE == "moved_on" and call):
         STATE["rejected"] = True
         supported = ["2099-01-01"] if MODE in ("future", "moved_on") else [VERSION]
@@ -336,6 +349,11 @@ class H(BaseHTTPRequestHandler):
         if method == "subscriptions/listen" and not MODE.startswith("legacy") and not check_meta(msg):
             return self.listen(msg, headers)
         params = msg.get("params") or {}
+        if method == "server/discover" and MODE == "probe_request":
+            self.sse_head()
+            self.event({"jsonrpc": "2.0", "id": "s1", "method": "roots/list"})
+            self.event(handle(msg, None, headers))
+            return
         if method == "tools/call" and params.get("name") == "drop_once" and not STATE["dropped"]:
             STATE["dropped"] = True
             handle(msg, None, headers)  # recorded
@@ -389,6 +407,10 @@ class H(BaseHTTPRequestHandler):
                     done.set()
         send({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
               "params": {"notifications": {"toolsListChanged": True}}})
+        if MODE == "listen_end":
+            send(result(sid, {"resultType": "complete"}))
+        if MODE in ("listen_drop", "listen_end"):
+            return
         LISTENERS.append(send)
         done.wait(60)
         LISTENERS.remove(send)

@@ -18,6 +18,12 @@
 
 static fx_events events = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* The requestStates modern_server.py sends (UTF-8 of its Python text). */
 #define STATE1 "r1:caf\xc3\xa9 \"q\" \\ \xe2\x80\xa8 \xf0\x9f\x98\x80 {\"x\":[1,2]}"
 
@@ -284,6 +290,109 @@ static void no_common_version(bool http) {
   close_client(&s);
 }
 
+/* A server that refuses 2026-07-28 while listing it (every time): connect
+ * fails after one retry, saying so, not "no protocol version in common". */
+static void contrary_version(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "contrary");
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "twice while saying it supports it");
+  close_client(&s);
+}
+static void stdio_contrary_version(void) { contrary_version(false); }
+static void http_contrary_version(void) { contrary_version(true); }
+
+/* A method name is an HTTP header value to a modern server (Mcp-Method):
+ * one with CR/LF would add headers of the caller's choosing to the
+ * request; it is refused before anything is sent. */
+static void method_injection(void) {
+  server s;
+  hl_mcp *m = open_client(&s, true, "modern");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  cJSON *res = NULL;
+  CHECK_INT(hl_mcp_request(m, NULL, "tools/list\r\nX-Injected: yes", NULL, &res), HL_ERR_INVALID);
+  CHECK(res == NULL);
+  CHECK_INT(hl_mcp_request(m, NULL, "tools/list\x7f", NULL, &res), HL_ERR_INVALID);
+  cJSON *log = server_log(&s);
+  const cJSON *e;
+  cJSON_ArrayForEach(e, log) CHECK(!cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(e, "headers"),
+                                                                     "x-injected"));
+  cJSON_Delete(log);
+  CHECK_INT(hl_mcp_request(m, NULL, "tools/list", NULL, &res), HL_OK); /* the client is still fine */
+  cJSON_Delete(res);
+  close_client(&s);
+}
+
+/* A Mcp-Name value that begins like the Base64 form goes encoded even
+ * without the form's end, as Mcp-Param-* values do (a server that checks
+ * the prefix alone would decode it): the uri reaches the server intact
+ * (-32602, no resource; not -32020) and the header is the encoded form. */
+static void sentinel_name(void) {
+  server s;
+  hl_mcp *m = open_client(&s, true, "modern");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  cJSON *params = cJSON_Parse("{\"uri\":\"=?base64?not-encoded\"}");
+  CHECK_INT(hl_mcp_request(m, NULL, "resources/read", params, NULL), HL_ERR_EXECUTION_FAILED);
+  CHECK_CONTAINS(hl_last_error(), "error -32602");
+  cJSON_Delete(params);
+  cJSON *log = server_log(&s);
+  const cJSON *e;
+  int seen = 0;
+  cJSON_ArrayForEach(e, log) if (strcmp(str_at(e, "method"), "resources/read") == 0) {
+    seen++;
+    CHECK_STR(str_at(cJSON_GetObjectItemCaseSensitive(e, "headers"), "mcp-name"),
+              "=?base64?PT9iYXNlNjQ/bm90LWVuY29kZWQ=?=");
+  }
+  CHECK_INT(seen, 1);
+  cJSON_Delete(log);
+  close_client(&s);
+}
+
+/* A server request on the probe's stream: the worker answers it (an HTTP
+ * POST with the MCP-Protocol-Version header) while connect records what
+ * it found (TSan: no race). */
+static void probe_request(void) {
+  server s;
+  hl_mcp *m = open_client(&s, true, "probe_request");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK(hl_mcp_is_modern(m));
+  bool answered = false;
+  for (int i = 0; i < 100 && !answered; i++) {
+    cJSON *log = server_log(&s);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, log) answered = answered || (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "id")) &&
+                                                      strcmp(str_at(e, "id"), "s1") == 0);
+    cJSON_Delete(log);
+    if (!answered) fx_sleep_ms(20);
+  }
+  CHECK(answered);
+  close_client(&s);
+}
+
+/* The time limit covers a request's input rounds together: two rounds of
+ * 1 s each under a 1.5 s limit time out at about 1.5 s (the second round
+ * waits for what is left of the limit), over either transport. */
+static void rounds_time_limit(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "modern");
+  REQUIRE(m);
+  hl_mcp_set_timeout_ms(m, 1500); /* HTTP: before connect */
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *text = NULL;
+  int64_t t0 = mono_ms();
+  CHECK_INT(call_text(m, "slow_rounds", &text), HL_ERR_TIMEOUT);
+  int64_t took = mono_ms() - t0;
+  CHECK(took < 1900);
+  free(text);
+  close_client(&s);
+}
+static void stdio_rounds_time_limit(void) { rounds_time_limit(false); }
+static void http_rounds_time_limit(void) { rounds_time_limit(true); }
+
 static void mrtr(bool http) {
   server s;
   hl_mcp *m = open_client(&s, http, "modern");
@@ -395,6 +504,32 @@ static void dropped_stream(void) {
   close_client(&s);
 }
 
+/* A server whose subscriptions/listen streams end as soon as they open
+ * (`mode`: dropped, or ended with their response) must not be asked
+ * again every second forever: a stream that lived a moment is no healthy
+ * one, so the reopening backs off (1 s, 2 s, 4 s: at 0, 1 and 3 s in the
+ * 6.5 s watched, 7 at a steady 1 s), each with one tools/list; and
+ * hl_mcp_free() ends the thread at once while it waits. */
+static void flapping_listen(const char *mode) {
+  server s;
+  hl_mcp *m = open_client(&s, true, mode);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  fx_sleep_ms(6500);
+  cJSON *log = server_log(&s);
+  int listens = count_method(log, "subscriptions/listen"), lists = count_method(log, "tools/list");
+  cJSON_Delete(log);
+  CHECK(listens >= 2);
+  CHECK(listens <= 4);
+  CHECK(lists <= listens + 1);
+  int64_t t0 = mono_ms();
+  hl_mcp_free(s.m);
+  CHECK(mono_ms() - t0 < 1000);
+  fx_stop(s.pid);
+}
+static void http_listen_dropped(void) { flapping_listen("listen_drop"); }
+static void http_listen_ended(void) { flapping_listen("listen_end"); }
+
 /* A timed-out call: over stdio notifications/cancelled names it; over
  * HTTP closing its stream is the cancellation, and nothing else is sent. */
 static void cancellation(bool http) {
@@ -448,11 +583,20 @@ int main(int argc, char **argv) {
   RUN(http_call_version_retry);
   RUN(stdio_no_common_version);
   RUN(http_no_common_version);
+  RUN(stdio_contrary_version);
+  RUN(http_contrary_version);
+  RUN(method_injection);
+  RUN(probe_request);
+  RUN(sentinel_name);
   RUN(stdio_mrtr);
   RUN(http_mrtr);
+  RUN(stdio_rounds_time_limit);
+  RUN(http_rounds_time_limit);
   RUN(stdio_list_changed);
   RUN(http_list_changed);
   RUN(dropped_stream);
+  RUN(http_listen_dropped);
+  RUN(http_listen_ended);
   RUN(stdio_cancellation);
   RUN(http_cancellation);
   fx_events_clear(&events);
