@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "hookline/json.h"
 #include "mcp_internal.h"
 #include "tool_headers.h"
 #include "oauth.h"
@@ -444,7 +445,8 @@ typedef struct auth_answer {
  * (streamable-http.mdx "Backward Compatibility"). False: no such body. */
 static bool error_body_answers(hl_mcp *m, const hl__http_response *r, hl__mcp_pending *p, hl_context *ctx) {
   if (!p || m->era == HL__MCP_ERA_LEGACY || r->status < 400 || r->status >= 500) return false;
-  cJSON *msg = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+  cJSON *msg = NULL;
+  if (r->body) (void)hl_json_parse(r->body, r->body_len, &msg); /* not JSON: msg stays NULL */
   const cJSON *err = cJSON_GetObjectItemCaseSensitive(msg, "error");
   if (!cJSON_IsObject(err) || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(err, "code")) ||
       cJSON_GetObjectItemCaseSensitive(msg, "result")) {

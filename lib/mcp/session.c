@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hookline/json.h"
 #include "mcp_internal.h"
 #include "core/util.h"
 #include "net/http.h"
@@ -672,15 +673,20 @@ void hl__mcp_receive(hl_mcp *m, const char *text, size_t len, hl__mcp_pending *c
     protocol_error(m, HL_ERR_PROVIDER, "sent invalid UTF-8 (byte %zu of a %zu-byte message)", bad, len);
     return;
   }
-  const char *end = NULL;
-  cJSON *msg = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-  if (!msg) {
+  /* The strict parser, as for model answers: cJSON's own takes raw
+   * control characters and cuts a string at a raw NUL, so two keys that
+   * differ after it became one key twice (a mapped result then changed
+   * through its text: fuzz_mcp), and text after the message was ignored. */
+  cJSON *msg = NULL;
+  if (hl_json_parse(text, len, &msg) != HL_OK) {
     char show[60];
     size_t n = len < 40 ? len : 40;
     snprintf(show, sizeof show, "%.*s%s", (int)n, text, len > n ? "..." : "");
     for (char *c = show; *c; c++)
       if ((unsigned char)*c < 0x20) *c = ' ';
-    protocol_error(m, HL_ERR_JSON, "sent a line that is not JSON: \"%s\"", show);
+    char why[160];
+    snprintf(why, sizeof why, "%s", hl_last_error());
+    protocol_error(m, HL_ERR_JSON, "sent a message that is not JSON (%s): \"%s\"", why, show);
     return;
   }
   hl__mcp_dispatch(m, msg, current, ctx);

@@ -7,7 +7,8 @@ Tools (tools/list is paginated, two tools per page):
   echo {text}        normal answer
   slow {steps}       a progress notification per step, 0.05 s apart, then an answer
   hang               never answers (the client's timeout and cancellation)
-  garbage            answers with a line that is not JSON
+  garbage {kind}     answers with a line that is not JSON (kind "nul": JSON
+                     but for a raw NUL and control character in strings)
   huge {bytes}       answers with one message of that size
   unknown_id         answers with an id the client never sent
   bad_utf8           answers with invalid UTF-8 inside a string
@@ -97,6 +98,11 @@ def call_tool(mid, name, args, meta):
         text(mid, "slow done")
     elif name == "hang":
         return
+    elif name == "garbage" and args.get("kind") == "nul":
+        # JSON but for a raw NUL and a raw control character in its
+        # strings, which JSON forbids (a lenient parser cut "a\0b" to "a").
+        raw(b'{"jsonrpc":"2.0","id":' + str(mid).encode() +
+            b',"result":{"content":[{"type":"text","text":"a\x00b","\x0c\x00x":1}]}}')
     elif name == "garbage":
         raw(b"this is not json {")
     elif name == "huge":

@@ -79,6 +79,12 @@ static void garbage_line_fails_the_call(void) {
   breach("garbage", NULL, HL_ERR_JSON, "not JSON");
 }
 
+/* A raw NUL inside a string is not JSON, and no C string can hold it: the
+ * call fails, where cJSON's own parser answered "a" for "a\0b". */
+static void raw_nul_in_a_string_fails_the_call(void) {
+  breach("garbage", "{\"kind\":\"nul\"}", HL_ERR_JSON, "NUL byte");
+}
+
 static void oversized_message_fails_the_call(void) {
   breach("huge", "{\"bytes\":2000000}", HL_ERR_TOO_LARGE, "cap");
 }
@@ -410,6 +416,7 @@ int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(pagination_and_stderr);
   RUN(garbage_line_fails_the_call);
+  RUN(raw_nul_in_a_string_fails_the_call);
   RUN(oversized_message_fails_the_call);
   RUN(answer_to_unknown_id_fails_the_call);
   RUN(invalid_utf8_fails_the_call);
