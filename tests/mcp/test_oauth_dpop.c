@@ -228,25 +228,18 @@ static void failing_signer(void) {
   fail_from = 0;
 }
 
-static hl_status set(hl_mcp_oauth o) {
-  hl_mcp *m = hl_mcp_new_http("opts", url);
-  hl_status st = hl_mcp_set_oauth(m, &o);
-  hl_mcp_free(m);
-  return st;
-}
-
 static void bad_options(void) {
   const hl_mcp_oauth ok = {.size = sizeof ok, .client_id = CLIENT_ID, .client_credentials = true,
                            .sign = jws_openssl_sign, .signing_alg = "ES256", .signing_jwk = jwk_text, .dpop = true};
-  CHECK_INT(set(ok), HL_OK);
+  CHECK_INT(fx_set_oauth(url, ok), HL_OK);
   hl_mcp_oauth o = ok;
   o.signing_jwk = NULL;
-  CHECK_INT(set(o), HL_ERR_INVALID);
+  CHECK_INT(fx_set_oauth(url, o), HL_ERR_INVALID);
   CHECK_CONTAINS(hl_last_error(), "dpop needs sign and signing_jwk");
   o = ok;
   o.sign = NULL;
   o.client_secret = "s";
-  CHECK_INT(set(o), HL_ERR_INVALID);
+  CHECK_INT(fx_set_oauth(url, o), HL_ERR_INVALID);
 }
 
 int main(int argc, char **argv) {
