@@ -415,7 +415,7 @@ typedef struct hl_mcp_oauth {
  *  client_id with assertion; assertion and idp_client_id with
  *  idp_token_endpoint, an https or loopback URL; a client_id or a
  *  signing_jwk, and a known signing_alg, with sign; a public
- *  signing_jwk), an application_type
+ *  signing_jwk; sign and signing_jwk with dpop), an application_type
  *  other than "native" or "web", or a size too small. With sign,
  *  client_credentials needs no client_secret. Do not also add an Authorization header with
  *  hl_mcp_add_header(). */

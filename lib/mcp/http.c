@@ -676,8 +676,10 @@ static void *listener_main(void *arg) {
     hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = what,
                             .on_data = on_data, .data_user = &s, .cancelled = hl__mcp_cancelled,
                             .cancel_user = &cc, .on_headers = listen_settled, .headers_user = m,
-                            .secret = token, .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY};
+                            .secret = token, .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY,
+                            .capture_challenge = m->oauth != NULL};
     hl_status st = hl__http_request_send(m->listen_http, &req, &r);
+    if (st == HL_OK && m->oauth) hl__dpop_keep_nonce(m->oauth, m->url, r.dpop_nonce);
     free(auth);
     free(proof);
     listen_settled(0, m); /* failed before any answer: nobody waits for it */
