@@ -5,7 +5,7 @@
  * code: OpenSSL's libcrypto here, test-only). Checked: the proof's
  * header and claims one by one at the token endpoint and at the MCP
  * server (typ, alg, jwk, jti fresh per proof, htm, htu, iat, ath of the
- * token), "Authorization: DPoP", the nonce a server asks for (exactly one
+ * token), "Authorization: DPoP", a refresh's proof, the nonce a server asks for (exactly one
  * retry at the authorization server and at the MCP server, the nonce kept
  * for later proofs; a server that asks forever is asked once more only),
  * a Bearer token with dpop on, a signer that fails (on the token request:
@@ -139,6 +139,38 @@ static void proof_fields(void) {
   fx_events_clear(&ev);
 }
 
+/* A revoked token: the refresh's token request carries a proof too (a
+ * fresh one), and its new DPoP token is the one the retry sends. */
+static void refresh_proof(void) {
+  mode("dpop");
+  sign_calls = fail_from = 0;
+  hl_mcp *m = dpop_client();
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char before[600], after[600];
+  requests_to("/mcp", "authorization", before, sizeof before);
+  cJSON_Delete(server("/__revoke", ""));
+  cJSON *res = NULL;
+  CHECK(hl_mcp_call(m, NULL, "whoami", NULL, &res, NULL) == HL_OK);
+  cJSON_Delete(res);
+  requests_to("/mcp", "authorization", after, sizeof after);
+  CHECK(strncmp(after, "DPoP at-", 8) == 0 && strcmp(before, after) != 0);
+  cJSON *as = proofs_at("/as/token"), *r;
+  CHECK_INT(cJSON_GetArraySize(as), 2);
+  cJSON_ArrayForEach(r, as) CHECK_STR(str(r, "why"), "");
+  CHECK(strcmp(str(cJSON_GetObjectItem(cJSON_GetArrayItem(as, 0), "claims"), "jti"),
+               str(cJSON_GetObjectItem(cJSON_GetArrayItem(as, 1), "claims"), "jti")) != 0);
+  char body[2048];
+  cJSON *log = server("/__log", NULL), *e;
+  body[0] = '\0';
+  cJSON_ArrayForEach(e, log) if (strcmp(cJSON_GetObjectItem(e, "path")->valuestring, "/as/token") == 0)
+      snprintf(body, sizeof body, "%s", cJSON_GetObjectItem(e, "body")->valuestring);
+  cJSON_Delete(log);
+  CHECK_CONTAINS(body, "grant_type=refresh_token");
+  cJSON_Delete(as);
+  hl_mcp_free(m);
+}
+
 /* Both servers ask for a nonce: one retry each, and later proofs to the
  * MCP server carry its nonce at once. */
 static void nonces(void) {
@@ -257,6 +289,7 @@ int main(int argc, char **argv) {
   cJSON_Delete(server("/__dpop_jwk", jwk));
   RUN(bad_options);
   RUN(proof_fields);
+  RUN(refresh_proof);
   RUN(nonces);
   RUN(nonce_forever);
   RUN(bearer_token);
