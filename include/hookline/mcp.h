@@ -394,6 +394,18 @@ typedef struct hl_mcp_oauth {
    *  DPoP changes nothing here. Checked now: a JSON object with "kty" and
    *  without the private "d" (else HL_ERR_INVALID). */
   const char *signing_jwk;
+  /** DPoP (RFC 9449, the MCP DPoP extension): sender-constrained tokens.
+   *  Needs sign and signing_jwk (else HL_ERR_INVALID): every token request
+   *  (each grant and refresh) carries a `DPoP` proof signed by `sign` with
+   *  signing_jwk in its header; a token the server answers with
+   *  token_type DPoP goes to the MCP server as "Authorization: DPoP
+   *  <token>" with a fresh proof per request (htm, htu the server's URL,
+   *  ath the token's hash); one of type Bearer stays Bearer. A server's
+   *  `use_dpop_nonce` refusal with a DPoP-Nonce is answered by one retry
+   *  with that nonce, and later proofs to that URL carry its latest
+   *  nonce. A failing signer ends the request with HL_ERR_AUTH. Proofs,
+   *  like tokens, never appear in messages or events. */
+  bool dpop;
 } hl_mcp_oauth;
 
 /** HTTP: authorize with OAuth as above. Strings are copied, `opts` is
@@ -403,7 +415,7 @@ typedef struct hl_mcp_oauth {
  *  client_id with assertion; assertion and idp_client_id with
  *  idp_token_endpoint, an https or loopback URL; a client_id or a
  *  signing_jwk, and a known signing_alg, with sign; a public
- *  signing_jwk), an application_type
+ *  signing_jwk; sign and signing_jwk with dpop), an application_type
  *  other than "native" or "web", or a size too small. With sign,
  *  client_credentials needs no client_secret. Do not also add an Authorization header with
  *  hl_mcp_add_header(). */

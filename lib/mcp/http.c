@@ -272,11 +272,6 @@ static char *name_header(const char *v, char *buf, size_t size) {
   return line;
 }
 
-/* "Authorization: Bearer TOKEN" (malloc'd), NULL without a token. */
-static char *bearer_line(const char *token) {
-  return token ? hl__concat("Authorization: Bearer", " ", token) : NULL;
-}
-
 static void listen_settled(long status, void *user);
 
 /* Send one HTTP request with the session's headers, and the OAuth access
@@ -289,16 +284,20 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
   const char *hdrs[43];
   char session[400], version[64], last[300], mcp_method[160], name_buf[256];
   size_t n = 0;
-  char *auth = bearer_line(token);
+  char *auth = NULL, *proof = NULL;
+  hl_status ast = hl__oauth_auth_lines(m, method ? method : body ? "POST" : "GET", token, &auth, &proof);
+  if (ast) return ast;
   /* The standard headers of 2026-07-28 (SEP-2243), on every POST to a
    * modern server (and the probe); a legacy one has no use for them. */
   bool standard = rpc && m->era != HL__MCP_ERA_LEGACY;
   char *name = standard && rpc->name ? name_header(rpc->name, name_buf, sizeof name_buf) : NULL;
-  if ((token && !auth) || (standard && rpc->name && !name)) {
+  if (standard && rpc->name && !name) {
     free(auth);
+    free(proof);
     return hl__oom();
   }
   if (auth) hdrs[n++] = auth;
+  if (proof) hdrs[n++] = proof;
   if (standard && rpc->method &&
       snprintf(mcp_method, sizeof mcp_method, "Mcp-Method: %s", rpc->method) < (int)sizeof mcp_method)
     hdrs[n++] = mcp_method;
@@ -330,6 +329,7 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
                                         sizeof hdrs / sizeof hdrs[0] - n, &params_block);
   if (pst) {
     free(auth);
+    free(proof);
     return pst;
   }
   /* Header values (tokens) never show in messages: the layer's messages
@@ -364,7 +364,9 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
       .timeout_ms = s && s->p && !s->p->resets ? (long)s->p->limit_ms : 0,
   };
   hl_status st = hl__http_request_send(listen ? m->listen_http : m->http, &req, resp);
+  if (st == HL_OK && m->oauth) hl__dpop_keep_nonce(m->oauth, m->url, resp->dpop_nonce);
   free(auth);
+  free(proof);
   if (name != name_buf) free(name);
   free(params_block);
   return st;
@@ -665,8 +667,10 @@ static void *listener_main(void *arg) {
       hdrs[n++] = lasth;
     }
     char *token = m->oauth ? hl__oauth_token(m, NULL) : NULL;
-    char *auth = bearer_line(token);
+    char *auth = NULL, *proof = NULL; /* a signer's failure: sent without; a 401 tells */
+    hl__oauth_auth_lines(m, "GET", token, &auth, &proof);
     if (auth) hdrs[n++] = auth;
+    if (proof) hdrs[n++] = proof;
     for (size_t i = 0; i < m->n_headers && n < 40; i++) hdrs[n++] = m->headers[i];
     hl__mcp_cancel cc = {m, NULL};
     char what[200];
@@ -674,9 +678,12 @@ static void *listener_main(void *arg) {
     hl__http_request req = {.url = m->url, .headers = hdrs, .n_headers = n, .what = what,
                             .on_data = on_data, .data_user = &s, .cancelled = hl__mcp_cancelled,
                             .cancel_user = &cc, .on_headers = listen_settled, .headers_user = m,
-                            .secret = token, .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY};
+                            .secret = token, .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY,
+                            .capture_challenge = m->oauth != NULL};
     hl_status st = hl__http_request_send(m->listen_http, &req, &r);
+    if (st == HL_OK && m->oauth) hl__dpop_keep_nonce(m->oauth, m->url, r.dpop_nonce);
     free(auth);
+    free(proof);
     listen_settled(0, m); /* failed before any answer: nobody waits for it */
     if (st == HL_OK && r.status >= 200 && r.status < 300) {
       stream_end(&s);
@@ -875,8 +882,10 @@ void hl__mcp_http_close(hl_mcp *m) {
       hdrs[n++] = version;
     }
     char *token = m->oauth ? hl__oauth_token(m, NULL) : NULL;
-    char *auth = bearer_line(token);
+    char *auth = NULL, *proof = NULL; /* a signer's failure: sent without; a 401 tells */
+    hl__oauth_auth_lines(m, "DELETE", token, &auth, &proof);
     if (auth) hdrs[n++] = auth;
+    if (proof) hdrs[n++] = proof;
     for (size_t i = 0; i < m->n_headers && n < 20; i++) hdrs[n++] = m->headers[i];
     hl__http_options o = *hl__http_get_options(m->http);
     o.timeout_ms = 5000;
@@ -886,6 +895,7 @@ void hl__mcp_http_close(hl_mcp *m) {
     hl__http_request_send(m->http, &req, &r); /* 405: the server keeps sessions itself */
     hl__http_response_clear(&r);
     free(auth);
+    free(proof);
     free(token);
   }
   hl__http_free(m->http);

@@ -53,6 +53,7 @@ void hl__oauth_free(hl__oauth *o) {
   free_config(o);
   hl__oauth_forget_tokens(o);
   hl__oauth_clients_free(o->clients);
+  cJSON_Delete(o->dpop_nonces);
   if (o->http) hl__http_free(o->http);
   pthread_cond_destroy(&o->flow_free);
   pthread_mutex_destroy(&o->lock);
@@ -152,7 +153,10 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
   if (opts->client_metadata_url && strncmp(opts->client_metadata_url, "https://", 8) != 0)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: client_metadata_url must be an https:// URL");
   const char *app_type = HL__OPT(application_type);
+  bool dpop = HL__OPT(dpop);
 #undef HL__OPT
+  if (dpop && (!sign || !jwk))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: dpop needs sign and signing_jwk (the key its proofs show)");
   if (app_type && strcmp(app_type, "native") != 0 && strcmp(app_type, "web") != 0)
     return hl_fail(HL_ERR_INVALID, "hl_mcp_set_oauth: application_type must be \"native\" or \"web\"");
   if (!app_type) app_type = user && !hl__url_loopback(opts->redirect_uri) &&
@@ -170,6 +174,7 @@ hl_status hl_mcp_set_oauth(hl_mcp *m, const hl_mcp_oauth *opts) {
   o->client_credentials = cc;
   o->assertion = assertion;
   o->sign = sign;
+  o->dpop = dpop;
   if (!copy_opt(&o->signing_alg, sign ? alg : NULL) || !copy_opt(&o->signing_kid, kid) ||
       !copy_opt(&o->signing_jwk, jwk) ||
       !copy_opt(&o->redirect_uri, opts->redirect_uri) || !copy_opt(&o->client_id, opts->client_id) ||
@@ -439,6 +444,11 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
   hl__www_auth wa;
   hl__www_auth_parse(challenge, &wa);
   bool step_up = status == 403 && wa.error && strcmp(wa.error, "insufficient_scope") == 0;
+  hl_status nst;
+  if (status == 401 && hl__dpop_nonce_retry(o, &wa, rounds, &nst)) {
+    hl__www_auth_clear(&wa);
+    return nst;
+  }
   if (status != 401 && !step_up) {
     hl__www_auth_clear(&wa);
     return HL_ERR_NOT_FOUND;
@@ -459,20 +469,21 @@ hl_status hl__oauth_challenge(hl_mcp *m, long status, const char *challenge, con
   hl_status st;
   if (renewed && !step_up) {
     st = HL_OK;
-  } else if (*rounds >= MAX_ROUNDS) {
+  } else if ((*rounds & ~HL__DPOP_NONCE_RETRIED) >= MAX_ROUNDS) {
     /* The server's words, without the token it was sent (a server may
      * quote it back; it must not reach messages and logs). */
     char q[300];
     hl__quote_redacted(q, sizeof q, wa.error_description, &sent, 1);
     st = hl__mcp_fail(m, HL_ERR_AUTH, "mcp server \"%s\": HTTP %ld%s%s%s even after %d authorizations; giving up",
-                      m->name, status, step_up ? " insufficient_scope" : "", q[0] ? " " : "", q, *rounds);
+                      m->name, status, step_up ? " insufficient_scope" : "", q[0] ? " " : "", q,
+                      *rounds & ~HL__DPOP_NONCE_RETRIED);
   } else {
     /* A refresh on the request's first 401 only: a token just refreshed
      * and refused again is not what the server takes any more (it may
      * have moved to another authorization server, SEP-2352: only a new
      * authorization reads its PRM again). */
     st = HL_ERR_NOT_FOUND;
-    if (!step_up && can_refresh && *rounds == 0) st = hl__oauth_refresh(o);
+    if (!step_up && can_refresh && (*rounds & ~HL__DPOP_NONCE_RETRIED) == 0) st = hl__oauth_refresh(o);
     (*rounds)++;
     /* Only a refresh that found no refresh token or was refused
      * (HL_ERR_AUTH) goes on to a new authorization. One that met no

@@ -6,7 +6,8 @@
  * oauth_client.c picks or registers the client's identity (kept by
  * issuer), oauth_jwt.c builds and has signed the private_key_jwt client
  * assertion, oauth_assertion.c makes the jwt-bearer grant (with the token
- * exchange at an identity provider), oauth_tokens.c talks to the token
+ * exchange at an identity provider), oauth_dpop.c makes DPoP proofs,
+ * oauth_tokens.c talks to the token
  * endpoint and keeps the tokens, and
  * oauth.c runs the flow; http.c asks for the token and hands over the
  * 401s and 403s.
@@ -23,10 +24,11 @@
 #include "core/util.h"
 
 /* ---- www_auth.c ---- */
-/* The parameters of a header's first Bearer challenge (each NULL when
+/* The parameters of a header's first Bearer or DPoP challenge (each NULL when
  * absent; malloc'd). */
 typedef struct hl__www_auth {
   bool bearer;
+  bool dpop;                 /* the challenge read is a DPoP one (RFC 9449 section 7.1) */
   char *resource_metadata, *scope, *error, *error_description;
 } hl__www_auth;
 /* Parse `header` (NULL: none) into *a (overwritten; clear it after). */
@@ -86,13 +88,15 @@ hl_status hl__oauth_discover(hl__oauth *o, const char *server_url, const char *p
 void hl__oauth_meta_clear(hl__oauth_meta *m);
 /* One request to an authorization server (or for metadata): GET when
  * `body` is NULL, else a POST of `body` as `content_type`, with
- * `auth_header` (may be NULL). HL_OK when an answer came: *status, and
+ * `auth_header` and `dpop_header` (a proof's line; each may be NULL).
+ * A DPoP-Nonce in the answer is kept (oauth_dpop.c). HL_OK when an
+ * answer came: *status, and
  * *json its body when that is a JSON object whose strings C can hold
  * whole (no NUL; else NULL; the caller's).
  * Bodies are capped (HL__OAUTH_MAX_BODY). */
 #define HL__OAUTH_MAX_BODY (64u << 10)
 hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, const char *content_type,
-                            const char *auth_header, long *status, cJSON **json);
+                            const char *auth_header, const char *dpop_header, long *status, cJSON **json);
 
 /* ---- oauth.c ---- */
 struct hl__oauth {
@@ -109,6 +113,7 @@ struct hl__oauth {
   char *idp_token_endpoint, *idp_client_id, *idp_client_secret; /* SEP-990 (NULL: none) */
   hl_mcp_sign_fn sign;       /* private_key_jwt (oauth_jwt.c; NULL: none) */
   char *signing_alg, *signing_kid, *signing_jwk;
+  bool dpop;                 /* DPoP proofs (oauth_dpop.c) */
   struct hl__http *http;     /* requests to authorization servers */
   /* `flow`: one authorization or refresh at a time, entered with
    * hl__oauth_flow_enter() (a wait its run's cancellation or the close
@@ -121,6 +126,8 @@ struct hl__oauth {
   bool loaded;               /* the store was asked */
   char *access_token, *refresh_token, *scope;
   int64_t expires_at;        /* unix seconds; 0: unknown */
+  bool token_dpop;           /* access_token is DPoP-bound (token_type DPoP) */
+  cJSON *dpop_nonces;        /* the latest DPoP-Nonce by htu ({"http://as:1/token": "n"}; NULL: none) */
   /* how to refresh: the identity and endpoint the tokens came from */
   char *token_endpoint, *resource, *issuer, *used_id, *used_secret;
   unsigned used_method;      /* HL__AUTH_* */
@@ -179,6 +186,38 @@ bool hl__jwk_public(const char *jwk);
  * signed by o->sign, into `form`. HL_ERR_AUTH (message set) when the
  * signer fails or gives a signature of the wrong length for its alg. */
 hl_status hl__oauth_jwt_client_auth(hl__oauth *o, const char *id, const char *aud, hl__jbuf *form);
+/* A fresh random JWT id (128 bits, base64url) into `out`; HL_ERR_IO
+ * (message set) when the system gives no random bytes. */
+#define HL__JTI_SIZE 25 /* HL_BASE64_SIZE(16) */
+hl_status hl__jwt_jti(char out[HL__JTI_SIZE]);
+/* The compact JWS of `claims` with `header` (its "alg" added here: the
+ * signer's) signed by o->sign: *jws malloc'd. The one JWS builder of the
+ * client assertion and of DPoP proofs (oauth_dpop.c). HL_ERR_AUTH (message
+ * naming `what`) when there is no signer, it fails or gives a signature
+ * of the wrong length for its alg. */
+hl_status hl__jws_sign(hl__oauth *o, cJSON *header, const cJSON *claims, const char *what, char **jws);
+
+/* ---- oauth_dpop.c ---- */
+/* "DPoP: <proof>" (malloc'd) for a `method` request to `url`: typ
+ * dpop+jwt, the signing_jwk, jti, htm, htu (`url` without query and
+ * fragment), iat, ath of `token` (NULL: none) and the nonce kept for that
+ * htu. HL_ERR_AUTH (message set) when the signer fails. */
+hl_status hl__dpop_proof_line(hl__oauth *o, const char *method, const char *url, const char *token, char **line);
+/* Keep `nonce` (a DPoP-Nonce header's value, may be NULL: nothing) as the
+ * one proofs to `url` (without query) carry from now on (with o->dpop only). */
+void hl__dpop_keep_nonce(hl__oauth *o, const char *url, const char *nonce);
+/* For http.c: the "Authorization: <scheme> <token>" line of a `method`
+ * request (both NULL without a token) and, for a DPoP-bound token, its
+ * proof's "DPoP: " line (else NULL); malloc'd. HL_ERR_AUTH when the
+ * signer fails. */
+hl_status hl__oauth_auth_lines(hl_mcp *m, const char *method, const char *token, char **auth, char **proof);
+/* The bit of a request's `rounds` (hl__oauth_challenge()) that says its
+ * one DPoP nonce retry was made. */
+#define HL__DPOP_NONCE_RETRIED 0x10000
+/* A 401 whose challenge `wa` is DPoP's use_dpop_nonce: true, with *st
+ * HL_OK when the request is to go again (once: the nonce came), else the
+ * error. False: another challenge. */
+bool hl__dpop_nonce_retry(hl__oauth *o, const hl__www_auth *wa, int *rounds, hl_status *st);
 
 /* ---- oauth_tokens.c ---- */
 /* A token request's client authentication: client_id (and client_secret

@@ -55,8 +55,8 @@ static hl_status exchange(hl__oauth *o, const hl__oauth_meta *meta, const char *
   long status = 0;
   cJSON *j = NULL;
   if (st == HL_OK)
-    st = hl__oauth_request(o, o->idp_token_endpoint, form.p, "application/x-www-form-urlencoded", header, &status,
-                           &j);
+    st = hl__oauth_request(o, o->idp_token_endpoint, form.p, "application/x-www-form-urlencoded", header, NULL,
+                           &status, &j);
   if (st != HL_OK) {
     st = hl__mcp_fail(o->m, st, "mcp server \"%s\": token exchange at %s: %s", o->m->name, o->idp_token_endpoint,
                       hl_last_error());

@@ -177,7 +177,7 @@ hl_status hl__oauth_identity(hl__oauth *o, const hl__oauth_meta *meta, char **id
   long status = 0;
   cJSON *j = NULL;
   if (st == HL_OK)
-    st = hl__oauth_request(o, meta->registration_endpoint, body, "application/json", NULL, &status, &j);
+    st = hl__oauth_request(o, meta->registration_endpoint, body, "application/json", NULL, NULL, &status, &j);
   free(body);
   if (st != HL_OK)
     return hl__mcp_fail(o->m, st, "mcp server \"%s\": client registration at %s: %s", o->m->name,

@@ -69,46 +69,31 @@ static bool append_b64_json(hl__jbuf *b, const cJSON *j) {
   return enc != NULL;
 }
 
-/* The signing input "header.claims" for `id` at `aud`, malloc'd in *b. */
-static hl_status signing_input(const hl__oauth *o, const char *id, const char *aud, hl__jbuf *b) {
+hl_status hl__jwt_jti(char out[HL__JTI_SIZE]) {
   uint8_t rnd[16];
-  char jti[HL_BASE64_SIZE(sizeof rnd)];
   if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-    return hl_fail(HL_ERR_IO, "mcp oauth: no random bytes for the client assertion's jti (getrandom failed)");
-  hl__base64(rnd, sizeof rnd, true, jti);
-  int64_t now = (int64_t)time(NULL);
-  cJSON *h = cJSON_CreateObject(), *c = cJSON_CreateObject();
-  cJSON_AddStringToObject(h, "alg", o->signing_alg);
-  cJSON_AddStringToObject(h, "typ", "JWT");
-  if (o->signing_kid) cJSON_AddStringToObject(h, "kid", o->signing_kid);
-  cJSON_AddStringToObject(c, "iss", id);
-  cJSON_AddStringToObject(c, "sub", id);
-  cJSON_AddStringToObject(c, "aud", aud);
-  cJSON_AddStringToObject(c, "jti", jti);
-  cJSON_AddNumberToObject(c, "iat", (double)now);
-  cJSON_AddNumberToObject(c, "exp", (double)(now + ASSERTION_LIFETIME_S));
-  bool ok = append_b64_json(b, h);
-  hl__jbuf_raw(b, ".", 1);
-  ok = ok && append_b64_json(b, c);
-  cJSON_Delete(h);
-  cJSON_Delete(c);
-  return ok && !b->failed ? HL_OK : hl__oom();
+    return hl_fail(HL_ERR_IO, "no random bytes for a JWT's jti (getrandom failed)");
+  hl__base64(rnd, sizeof rnd, true, out);
+  return HL_OK;
 }
 
-hl_status hl__oauth_jwt_client_auth(hl__oauth *o, const char *id, const char *aud, hl__jbuf *form) {
+hl_status hl__jws_sign(hl__oauth *o, cJSON *header, const cJSON *claims, const char *what, char **jws_out) {
+  *jws_out = NULL;
   if (!o->sign)
-    return hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization: the client authenticates with "
-                        "private_key_jwt, but no signer was given to hl_mcp_set_oauth()", o->m->name);
+    return hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization: %s needs a signer, but none was "
+                        "given to hl_mcp_set_oauth()", o->m->name, what);
   hl__jbuf jws = {0};
-  hl_status st = signing_input(o, id, aud, &jws);
-  if (st) {
+  bool ok = header && cJSON_AddStringToObject(header, "alg", o->signing_alg) && append_b64_json(&jws, header);
+  hl__jbuf_raw(&jws, ".", 1);
+  ok = ok && append_b64_json(&jws, claims);
+  if (!ok || jws.failed) {
     free(jws.p);
-    return hl__mcp_fail(o->m, st, "mcp server \"%s\": client assertion: %s", o->m->name, hl_last_error());
+    return hl__oom();
   }
   unsigned char *sig = NULL;
   size_t sig_len = 0, min = 0, max = 0;
   sig_len_range(o->signing_alg, &min, &max);
-  st = o->sign(o->m, o->signing_alg, jws.p, jws.len, &sig, &sig_len, o->user);
+  hl_status st = o->sign(o->m, o->signing_alg, jws.p, jws.len, &sig, &sig_len, o->user);
   if (st != HL_OK || !sig || sig_len < min || sig_len > max) {
     char why[200];
     if (st != HL_OK) snprintf(why, sizeof why, "failed: %s", hl_last_error());
@@ -118,7 +103,7 @@ hl_status hl__oauth_jwt_client_auth(hl__oauth *o, const char *id, const char *au
                   o->signing_alg, min, max);
     free(sig);
     free(jws.p);
-    return hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": client assertion: the signer %s", o->m->name, why);
+    return hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s: the signer %s", o->m->name, what, why);
   }
   char *enc = malloc(HL_BASE64_SIZE(sig_len));
   if (enc) {
@@ -131,11 +116,37 @@ hl_status hl__oauth_jwt_client_auth(hl__oauth *o, const char *id, const char *au
     free(jws.p);
     return hl__oom();
   }
+  *jws_out = jws.p;
+  return HL_OK;
+}
+
+hl_status hl__oauth_jwt_client_auth(hl__oauth *o, const char *id, const char *aud, hl__jbuf *form) {
+  if (!o->sign)
+    return hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": authorization: the client authenticates with "
+                        "private_key_jwt, but no signer was given to hl_mcp_set_oauth()", o->m->name);
+  char jti[HL__JTI_SIZE];
+  if (hl__jwt_jti(jti) != HL_OK)
+    return hl__mcp_fail(o->m, HL_ERR_IO, "mcp server \"%s\": client assertion: %s", o->m->name, hl_last_error());
+  int64_t now = (int64_t)time(NULL);
+  cJSON *h = cJSON_CreateObject(), *c = cJSON_CreateObject();
+  cJSON_AddStringToObject(h, "typ", "JWT");
+  if (o->signing_kid) cJSON_AddStringToObject(h, "kid", o->signing_kid);
+  cJSON_AddStringToObject(c, "iss", id);
+  cJSON_AddStringToObject(c, "sub", id);
+  cJSON_AddStringToObject(c, "aud", aud);
+  cJSON_AddStringToObject(c, "jti", jti);
+  cJSON_AddNumberToObject(c, "iat", (double)now);
+  cJSON_AddNumberToObject(c, "exp", (double)(now + ASSERTION_LIFETIME_S));
+  char *jws = NULL;
+  hl_status st = c ? hl__jws_sign(o, h, c, "client assertion", &jws) : hl__oom();
+  cJSON_Delete(h);
+  cJSON_Delete(c);
+  if (st) return st;
   hl__form_add(form, "client_id", id);
   hl__form_add(form, "client_assertion_type", ASSERTION_TYPE);
-  hl__form_add(form, "client_assertion", jws.p);
+  hl__form_add(form, "client_assertion", jws);
   /* A credential until it expires: not left in freed memory. */
-  memset(jws.p, 0, jws.len);
-  free(jws.p);
+  memset(jws, 0, strlen(jws));
+  free(jws);
   return HL_OK;
 }

@@ -62,10 +62,10 @@ static hl_status HL_PRINTF(3, 4) meta_fail(hl__oauth *o, hl_status st, const cha
  * the run of the request holding the flow is cancelled (hl_agent_cancel()
  * announces it the same way). */
 hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, const char *content_type,
-                            const char *auth_header, long *status, cJSON **json) {
+                            const char *auth_header, const char *dpop_header, long *status, cJSON **json) {
   *json = NULL;
   *status = 0;
-  const char *hdrs[3];
+  const char *hdrs[4];
   char type[100];
   size_t n = 0;
   hdrs[n++] = "Accept: application/json";
@@ -74,6 +74,7 @@ hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, con
     hdrs[n++] = type;
   }
   if (auth_header) hdrs[n++] = auth_header;
+  if (dpop_header) hdrs[n++] = dpop_header;
   char what[200];
   snprintf(what, sizeof what, "mcp server \"%s\" (authorization)", hl_mcp_name(o->m));
   /* The Basic header's credentials are redacted from any message. */
@@ -90,11 +91,13 @@ hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, con
       .what = what,
       .cancelled = hl__mcp_cancelled,
       .cancel_user = &cc,
+      .capture_challenge = o->dpop,
   };
   hl__http_response r = {0};
   hl_status st = hl__http_request_send(o->http, &req, &r);
   if (st == HL_OK) {
     *status = r.status;
+    hl__dpop_keep_nonce(o, url, r.dpop_nonce);
     /* An escaped NUL ("\u0000") would cut a value short where cJSON
      * stores it: "https://as\u0000.evil" would read, and pass the checks,
      * as "https://as". A document that holds one is no document here. */
@@ -197,7 +200,7 @@ static hl_status fetch_meta(hl__oauth *o, const char *what, const char *url, cJS
   *status = 0;
   if (!hl__url_secure(url))
     return meta_fail(o, HL_ERR_AUTH, "%s at %s: not https:// (only loopback hosts may use http://)", what, url);
-  hl_status st = hl__oauth_request(o, url, NULL, NULL, NULL, status, json);
+  hl_status st = hl__oauth_request(o, url, NULL, NULL, NULL, NULL, status, json);
   if (st != HL_OK) return meta_fail(o, st, "%s at %s: %s", what, url, hl_last_error());
   if (*status >= 300 && *status < 500) {
     cJSON_Delete(*json);

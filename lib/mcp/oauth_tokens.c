@@ -35,6 +35,7 @@ void hl__oauth_forget_tokens(hl__oauth *o) {
   o->resource = o->issuer = o->used_id = o->used_secret = NULL;
   o->expires_at = 0;
   o->used_method = 0;
+  o->token_dpop = false;
 }
 
 /* ---- the token store ---- */
@@ -51,6 +52,7 @@ void hl__oauth_save_tokens(hl__oauth *o) {
     if (vals[i]) cJSON_AddStringToObject(j, keys[i], vals[i]);
   if (j) {
     cJSON_AddStringToObject(j, "auth_method", hl__oauth_method_name(o->used_method));
+    cJSON_AddStringToObject(j, "token_type", o->token_dpop ? "DPoP" : "Bearer");
     cJSON_AddNumberToObject(j, "expires_at", (double)o->expires_at);
     if (o->clients) cJSON_AddItemToObject(j, "clients", cJSON_Duplicate(o->clients, true));
   }
@@ -149,6 +151,8 @@ static void load_tokens(hl__oauth *o) {
   o->issuer = dup_member(j, "issuer");
   o->used_id = dup_member(j, "client_id");
   o->used_secret = dup_member(j, "client_secret");
+  const cJSON *tt = cJSON_GetObjectItemCaseSensitive(j, "token_type");
+  o->token_dpop = cJSON_IsString(tt) && strcmp(tt->valuestring, "DPoP") == 0;
   const cJSON *am = cJSON_GetObjectItemCaseSensitive(j, "auth_method");
   o->used_method = hl__oauth_method_of(cJSON_IsString(am) ? am->valuestring : NULL);
   if (!o->used_method) o->used_method = HL__AUTH_NONE;
@@ -252,15 +256,42 @@ static int64_t expiry(const cJSON *ei) {
 hl_status hl__oauth_token_request(hl__oauth *o, const char *issuer, const char *endpoint, hl__jbuf *form,
                                   const char *id, const char *secret, unsigned method, const char *asked_scope,
                                   const char *what, long *http_status) {
-  char *header = NULL;
-  hl_status st = method == HL__AUTH_JWT ? hl__oauth_jwt_client_auth(o, id, issuer, form)
-                                        : hl__oauth_client_auth(id, secret, method, form, &header);
-  if (st != HL_OK && method == HL__AUTH_JWT) return st; /* the message names the signer's failure */
-  if (st == HL_OK && form->failed) st = hl__oom();
+  char *header = NULL, *proof = NULL;
   long status = 0;
   cJSON *j = NULL;
-  if (st == HL_OK)
-    st = hl__oauth_request(o, endpoint, form->p, "application/x-www-form-urlencoded", header, &status, &j);
+  size_t grant_len = form->len;
+  hl_status st;
+  /* At most two tries: the second only for a DPoP nonce the server asked
+   * for (RFC 9449 section 8: the one case where the same code goes again,
+   * the server having refused it unused), with a new proof and assertion. */
+  for (int tries = 0;; tries++) {
+    st = method == HL__AUTH_JWT ? hl__oauth_jwt_client_auth(o, id, issuer, form)
+                                : hl__oauth_client_auth(id, secret, method, form, &header);
+    if (st != HL_OK && method == HL__AUTH_JWT) return st; /* the message names the signer's failure */
+    if (st == HL_OK && o->dpop && (st = hl__dpop_proof_line(o, "POST", endpoint, NULL, &proof)) != HL_OK) {
+      if (header) memset(header, 0, strlen(header));
+      free(header);
+      return st; /* the message names the signer's failure */
+    }
+    if (st == HL_OK && form->failed) st = hl__oom();
+    if (st == HL_OK)
+      st = hl__oauth_request(o, endpoint, form->p, "application/x-www-form-urlencoded", header, proof, &status, &j);
+    if (proof) memset(proof, 0, strlen(proof));
+    free(proof);
+    proof = NULL;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if (st != HL_OK || tries || !o->dpop || status != 400 || !cJSON_IsString(e) ||
+        strcmp(e->valuestring, "use_dpop_nonce") != 0)
+      break;
+    /* Again from the grant: the client authentication is made anew. */
+    if (form->p) memset(form->p + grant_len, 0, form->len - grant_len);
+    form->len = grant_len;
+    if (header) memset(header, 0, strlen(header));
+    free(header);
+    header = NULL;
+    cJSON_Delete(j);
+    j = NULL;
+  }
   if (http_status) *http_status = status;
   if (st != HL_OK) {
     if (header) memset(header, 0, strlen(header));
@@ -306,11 +337,11 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *issuer, const char *
   } else if (!usable_token(at)) {
     st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: the answer has no usable access_token",
                       o->m->name, what, endpoint);
-  } else if (!tt || strcasecmp(tt, "bearer") != 0) {
+  } else if (!tt || (strcasecmp(tt, "bearer") != 0 && !(o->dpop && strcasecmp(tt, "dpop") == 0))) {
     char q[60];
     hl__quote(q, sizeof q, tt ? tt : "(none)");
-    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: token_type %s is not Bearer", o->m->name,
-                      what, endpoint, q);
+    st = hl__mcp_fail(o->m, HL_ERR_AUTH, "mcp server \"%s\": %s at %s: token_type %s is not Bearer%s", o->m->name,
+                      what, endpoint, q, o->dpop ? " or DPoP" : "");
   } else {
     char *nat = strdup(at), *nrt = rt ? strdup(rt) : NULL;
     char *nsc = sc ? strdup(sc) : asked_scope ? strdup(asked_scope) : NULL;
@@ -323,6 +354,7 @@ hl_status hl__oauth_token_request(hl__oauth *o, const char *issuer, const char *
       pthread_mutex_lock(&o->lock);
       free(o->access_token);
       o->access_token = nat;
+      o->token_dpop = strcasecmp(tt, "dpop") == 0;
       /* A refresh's answer without one: the old one stays (no
        * rotation). Any other grant's answer replaces it, with none when
        * it has none: the old one may be another authorization server's

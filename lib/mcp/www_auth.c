@@ -87,7 +87,8 @@ static void set_param(hl__www_auth *a, const char *name, size_t nlen, char *v) {
 void hl__www_auth_parse(const char *header, hl__www_auth *a) {
   memset(a, 0, sizeof *a);
   if (!header) return;
-  /* 0: no challenge yet or another scheme's; 1: the first Bearer one;
+  /* 0: no challenge yet or another scheme's; 1: the first Bearer (or
+   * DPoP, RFC 9449 section 7.1: the same parameters) one;
    * 2: a challenge after it (its parameters are not ours) */
   int in = 0;
   const char *p = header;
@@ -116,8 +117,10 @@ void hl__www_auth_parse(const char *header, hl__www_auth *a) {
     }
     /* a new challenge: `tok` is its scheme */
     bool bearer = tlen == 6 && strncasecmp(tok, "Bearer", 6) == 0;
-    if (bearer && in == 0) {
-      a->bearer = true;
+    bool dpop = tlen == 4 && strncasecmp(tok, "DPoP", 4) == 0;
+    if ((bearer || dpop) && in == 0) {
+      a->bearer = bearer;
+      a->dpop = dpop;
       in = 1;
     } else if (in == 1) {
       in = 2;

@@ -287,6 +287,7 @@ struct call {
   int64_t last_activity;
   char *content_type;
   char *captured;            /* value of req->capture_header, if any */
+  char *dpop_nonce;          /* with req->capture_challenge */
   char *challenge;           /* WWW-Authenticate values (req->capture_challenge) */
 
   /* Shared with the caller, under `lock`. */
@@ -539,6 +540,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
   size_t l = len < sizeof line - 1 ? len : sizeof line - 1;
   memcpy(line, data, l);
   line[l] = '\0';
+  if (x->req->capture_challenge && l > 11 && strncasecmp(line, "DPoP-Nonce:", 11) == 0) {
+    const char *v = line + 11 + strspn(line + 11, " \t");
+    free(x->dpop_nonce);
+    x->dpop_nonce = strndup(v, strcspn(v, "\r\n"));
+    return len;
+  }
   size_t hn = x->req->capture_header ? strlen(x->req->capture_header) : 0;
   if (hn && l > hn && line[hn] == ':' && strncasecmp(line, x->req->capture_header, hn) == 0) {
     const char *v = line + hn + 1;
@@ -712,6 +719,8 @@ static void reset_attempt(call *c) {
   free(c->content_type);
   free(c->captured);
   free(c->challenge);
+  free(c->dpop_nonce);
+  c->dpop_nonce = NULL;
   c->buf = NULL;
   c->content_type = NULL;
   c->captured = NULL;
@@ -1236,6 +1245,8 @@ static hl_status take_response(call *c, hl_status sink_st, hl__http_response *re
     c->captured = NULL;
     resp->challenge = c->challenge;
     c->challenge = NULL;
+    resp->dpop_nonce = c->dpop_nonce;
+    c->dpop_nonce = NULL;
     bool ok2xx = c->status >= 200 && c->status < 300;
     if (c->buf && !(ok2xx && req->on_data)) {
       resp->body = ok2xx ? c->buf : hl__redact(c->buf, req->secret);
@@ -1252,6 +1263,7 @@ static void call_free(call *c) {
   free(c->content_type);
   free(c->captured);
   free(c->challenge);
+  free(c->dpop_nonce);
   free(c->pend);
   free(c->msg);
   free(c->head);
@@ -1331,5 +1343,6 @@ void hl__http_response_clear(hl__http_response *resp) {
   free(resp->content_type);
   free(resp->captured);
   free(resp->challenge);
+  free(resp->dpop_nonce);
   memset(resp, 0, sizeof *resp);
 }

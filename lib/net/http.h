@@ -130,7 +130,8 @@ typedef struct hl__http_request {
   const char *capture_header;/* a response header whose value resp->captured gets (MCP's
                                 Mcp-Session-Id); NULL: none */
   /* Keep the answer's WWW-Authenticate values in resp->challenge (MCP's
-   * OAuth reads a 401's or 403's challenge). */
+   * OAuth reads a 401's or 403's challenge) and its DPoP-Nonce in
+   * resp->dpop_nonce. */
   bool capture_challenge;
   /* Called with the status once a final (non-1xx) response's headers have
    * all arrived, before its body: MCP waits for its GET stream to be open.
@@ -174,6 +175,7 @@ typedef struct hl__http_response {
   char *captured;            /* value of req->capture_header (malloc'd) or NULL */
   char *challenge;           /* req->capture_challenge: the WWW-Authenticate values joined
                                 with ", " (capped at 8 KiB, malloc'd), or NULL */
+  char *dpop_nonce;          /* req->capture_challenge: the DPoP-Nonce value (malloc'd) or NULL */
 } hl__http_response;
 
 /*

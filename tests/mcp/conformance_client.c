@@ -21,7 +21,9 @@
  * authenticates with private_key_jwt, signing with OpenSSL's libcrypto
  * (jws_openssl.c; a test-only dependency: built without it, the client
  * has no signer and that scenario stops at hl_mcp_set_oauth()) and the
- * context's private key. Then the scenario's tool is called.
+ * context's private key; dpop and dpop-nonce turn hl_mcp_oauth.dpop on
+ * with a new P-256 key and the same libcrypto signer. Then the
+ * scenario's tool is called.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +86,24 @@ static void signer_options(const char *scenario, const cJSON *ctx, hl_mcp_oauth 
   o->user_data = *key;
 #else
   (void)scenario, (void)ctx, (void)o;
+#endif
+}
+
+/* auth/dpop and auth/dpop-nonce: DPoP proofs with a new P-256 key of the
+ * client's (ES256); *jwk (its public JWK) is for the caller to free. */
+static void dpop_options(const char *scenario, hl_mcp_oauth *o, void **key, char **jwk) {
+  *jwk = NULL;
+#ifdef HL_TEST_OPENSSL
+  if (strcmp(scenario, "auth/dpop") != 0 && strcmp(scenario, "auth/dpop-nonce") != 0) return;
+  *key = jws_key_new_p256();
+  *jwk = *key ? jws_public_jwk(*key) : NULL;
+  o->sign = jws_openssl_sign;
+  o->signing_alg = "ES256";
+  o->signing_jwk = *jwk;
+  o->user_data = *key;
+  o->dpop = true;
+#else
+  (void)scenario, (void)o, (void)key;
 #endif
 }
 
@@ -300,6 +320,7 @@ int main(int argc, char **argv) {
   }
   cJSON *ctx = NULL;
   void *key = NULL;
+  char *jwk = NULL;
   if (strncmp(scenario, "auth/", 5) == 0) {
     hl_mcp_oauth o = {.size = sizeof o, .redirect_uri = REDIRECT_URI, .authorize = oauth_agent_follow_once,
                       .client_metadata_url = CIMD_URL, .client_name = "hookline conformance client",
@@ -307,8 +328,10 @@ int main(int argc, char **argv) {
     context_client(&ctx, &o.client_id, &o.client_secret);
     assertion_options(scenario, ctx, &o);
     signer_options(scenario, ctx, &o, &key);
+    dpop_options(scenario, &o, &key, &jwk);
     if (hl_mcp_set_oauth(m, &o) != HL_OK) {
       signer_free(key);
+      free(jwk);
       cJSON_Delete(ctx);
       hl_mcp_free(m);
       return fail("oauth", hl_last_error());
@@ -345,6 +368,7 @@ int main(int argc, char **argv) {
   snprintf(version, sizeof version, "%s", hl_mcp_protocol_version(m));
   hl_mcp_free(m);
   signer_free(key);
+  free(jwk);
   cJSON_Delete(ctx);
   /* The suite keeps stdout but not the exit status: say it, and which
    * revision the server was found to speak. */

@@ -144,6 +144,15 @@ static inline int fx_children(int *zombies) {
   return n;
 }
 
+/* What hl_mcp_set_oauth() says of `o` for a new client of `url` (its
+ * message stays for hl_last_error()). */
+static inline hl_status fx_set_oauth(const char *url, hl_mcp_oauth o) {
+  hl_mcp *m = hl_mcp_new_http("opts", url);
+  hl_status st = hl_mcp_set_oauth(m, &o);
+  hl_mcp_free(m);
+  return st;
+}
+
 /* An observer that keeps "type name text" lines of what it sees. */
 typedef struct fx_events {
   pthread_mutex_t lock;

@@ -65,6 +65,16 @@ body; a token request's client_assertion is then verified (ES256, with
 `openssl dgst` and that key; its claims: iss = sub = client_id, aud = the
 issuer, exp after now) or refused with 401 invalid_client saying why; GET
 /__jwt gives the last one seen: {header, claims, verified, why}.
+DPoP (RFC 9449), modes dpop* (the metadata as pkjwt's, and
+dpop_signing_alg_values_supported ES256; POST /__dpop_jwk with the
+client's public JWK; proofs are verified with the /__jwt_key key): the token endpoint
+wants a proof (400 invalid_dpop_proof saying why) and answers token_type
+DPoP, the MCP server wants "Authorization: DPoP" and a proof with ath
+(401 DPoP invalid_dpop_proof); dpop_nonce: both want a nonce of theirs
+(400 / 401 use_dpop_nonce with DPoP-Nonce as-nonce / rs-nonce);
+dpop_nonce_forever: the MCP server asks for a new nonce every time;
+dpop_bearer: the token endpoint checks the proof but answers Bearer.
+GET /__dpop: every proof seen in this mode, {header, claims, why}.
 POST /__fail_refresh: the next refresh grant fails for a while, the
 refresh token staying valid: the body says how, "503" or "429" (that
 status) or "hang" (no answer for 6 s, then a 503); empty is "503".
@@ -84,7 +94,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ID_JAG = "urn:ietf:params:oauth:token-type:id-jag"
 LOCK = threading.Lock()
-STATE = {"mode": "ok", "n": 0, "fail_refresh": False, "jwt_key": None, "jwt": None}
+STATE = {"mode": "ok", "n": 0, "fail_refresh": False, "jwt_key": None, "jwt": None, "dpop_jwk": None,
+         "dpop": []}
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LOG = []
 ACCESS = set()
@@ -156,6 +167,41 @@ def check_assertion(form, issuer_url):
     return rec
 
 
+def check_dpop(proof, htm, htu, token):
+    """DPoP (RFC 9449): the record of a proof (kept for GET /__dpop) and why
+    it is refused ("" when it is not): signature by the /__jwt_key key,
+    whose public JWK (/__dpop_jwk) the header must carry; typ, alg, jti,
+    htm, htu, iat, and ath for `token`."""
+    rec = {"header": None, "claims": None, "why": ""}
+    parts = (proof or "").split(".")
+    try:
+        rec["header"] = json.loads(b64url_decode(parts[0]))
+        rec["claims"] = json.loads(b64url_decode(parts[1]))
+        sig = b64url_decode(parts[2])
+    except (ValueError, IndexError):
+        rec["why"] = "no proof" if not proof else "not a compact JWS"
+        return rec
+    h, c = rec["header"], rec["claims"]
+    ath = base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).decode().rstrip("=") if token else None
+    if h.get("typ") != "dpop+jwt" or h.get("alg") != "ES256":
+        rec["why"] = "typ/alg"
+    elif h.get("jwk") != STATE["dpop_jwk"] or "d" in h.get("jwk", {}):
+        rec["why"] = "jwk"
+    elif not STATE["jwt_key"] or not es256_verify(STATE["jwt_key"], (parts[0] + "." + parts[1]).encode(), sig):
+        rec["why"] = "bad signature"
+    elif not isinstance(c.get("jti"), str) or len(c["jti"]) < 16:
+        rec["why"] = "jti"
+    elif c.get("htm") != htm or c.get("htu") != htu:
+        rec["why"] = "htm/htu"
+    elif not isinstance(c.get("iat"), int) or abs(c["iat"] - time.time()) > 60:
+        rec["why"] = "iat"
+    elif c.get("ath") != ath:
+        rec["why"] = "ath"
+    with LOCK:
+        STATE["dpop"].append(rec)
+    return rec
+
+
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -194,6 +240,9 @@ class H(BaseHTTPRequestHandler):
                 return self.send(200, LOG)
         if path == "/__jwt":
             return self.send(200, STATE["jwt"])
+        if path == "/__dpop":
+            with LOCK:
+                return self.send(200, STATE["dpop"])
         if path == "/.well-known/oauth-protected-resource/mcp" or (
                 path == "/.well-known/oauth-protected-resource" and mode == "prm_moved"):
             if mode == "garbage_prm":
@@ -243,7 +292,9 @@ class H(BaseHTTPRequestHandler):
                 meta["token_endpoint"] = "http://as.example.com/token"
             if mode in ("iss", "iss_missing"):
                 meta["authorization_response_iss_parameter_supported"] = True
-            if mode.startswith("pkjwt"):
+            if mode.startswith("dpop"):
+                meta["dpop_signing_alg_values_supported"] = ["ES256"]
+            if mode.startswith(("pkjwt", "dpop")):
                 meta["grant_types_supported"] = ["client_credentials"]
                 meta["token_endpoint_auth_methods_supported"] = [
                     "client_secret_basic" if mode == "pkjwt_unlisted" else "private_key_jwt"]
@@ -286,6 +337,8 @@ class H(BaseHTTPRequestHandler):
         """The request's Bearer token and whether it is valid."""
         auth = self.headers.get("Authorization") or ""
         token = auth[7:] if auth.startswith("Bearer ") else ""
+        if STATE["mode"].startswith("dpop") and STATE["mode"] != "dpop_bearer":
+            token = auth[5:] if auth.startswith("DPoP ") else ""  # a DPoP-bound token only so
         with LOCK:
             return token, token in ACCESS
 
@@ -315,6 +368,13 @@ class H(BaseHTTPRequestHandler):
         if STATE["mode"] == "token_hang":
             time.sleep(30)
         grant = form.get("grant_type")
+        dpop = STATE["mode"].startswith("dpop")
+        if dpop:
+            rec = check_dpop(self.headers.get("DPoP"), "POST", self.base() + "/" + issuer + "/token", None)
+            if rec["why"]:
+                return self.send(400, {"error": "invalid_dpop_proof", "error_description": rec["why"]})
+            if STATE["mode"] == "dpop_nonce" and rec["claims"].get("nonce") != "as-nonce":
+                return self.send(400, {"error": "use_dpop_nonce"}, extra=[("DPoP-Nonce", "as-nonce")])
         if "client_assertion" in form:
             rec = check_assertion(form, self.base() + "/" + issuer)
             STATE["jwt"] = rec
@@ -361,8 +421,8 @@ class H(BaseHTTPRequestHandler):
             ACCESS.add(at)
             REFRESH.add(rt)
         expires = {"short_expiry": 10, "expiry_string": "10"}.get(STATE["mode"], 3600)
-        answer = {"access_token": at, "token_type": "Bearer", "expires_in": expires, "refresh_token": rt,
-                  "scope": "read"}
+        answer = {"access_token": at, "token_type": "DPoP" if dpop and STATE["mode"] != "dpop_bearer" else "Bearer",
+                  "expires_in": expires, "refresh_token": rt, "scope": "read"}
         if STATE["mode"] == "as2_no_rt" and issuer == "as2":
             del answer["refresh_token"]
         self.send(200, answer)
@@ -388,9 +448,13 @@ class H(BaseHTTPRequestHandler):
         if path == "/__mode":
             STATE["mode"] = body.strip()
             STATE["jwt"] = None  # GET /__jwt: what this mode saw
+            STATE["dpop"] = []
             return self.send(200, {})
         if path == "/__fail_refresh":
             STATE["fail_refresh"] = body.strip() or "503"
+            return self.send(200, {})
+        if path == "/__dpop_jwk":
+            STATE["dpop_jwk"] = json.loads(body)
             return self.send(200, {})
         if path == "/__jwt_key":
             STATE["jwt_key"] = body
@@ -417,6 +481,15 @@ class H(BaseHTTPRequestHandler):
             valid = token in ACCESS and mode != "challenge_echo" and token.startswith("at2-") == mode.startswith("as2")
         if not valid:
             return self.challenge(token)
+        if mode.startswith("dpop") and mode != "dpop_bearer":
+            rec = check_dpop(self.headers.get("DPoP"), "POST", self.base() + "/mcp", token)
+            if rec["why"]:
+                return self.send(401, {"error": "invalid_dpop_proof"},
+                                 extra=[("WWW-Authenticate", 'DPoP error="invalid_dpop_proof"')])
+            nonce = "rs-nonce" if mode == "dpop_nonce" else fresh("rs-nonce") if mode == "dpop_nonce_forever" else None
+            if nonce and rec["claims"].get("nonce") != nonce:
+                return self.send(401, {"error": "use_dpop_nonce"}, extra=[
+                    ("WWW-Authenticate", 'DPoP error="use_dpop_nonce"'), ("DPoP-Nonce", nonce)])
         if mode == "forbid_echo":
             return self.send(403, "forbidden for " + token, "text/plain",
                              [("WWW-Authenticate", 'Bearer error="invalid_token"')])

@@ -31,7 +31,8 @@ the "extensions" suite, client_credentials with a secret and with
 private_key_jwt (signed by the client with libcrypto), workload identity
 federation and enterprise-managed authorization (the jwt-bearer grant with
 the JWT the suite gives, exchanged at its identity provider for the latter)
-must pass too; the
+and DPoP (with and without the servers' nonces; proofs signed with
+libcrypto) must pass too; the
 ones the library does not implement (EXPECTED_FAILURES, with the reason)
 must fail cleanly: the client stops with a message (or goes through a
 lenient server and the suite's checks fail it), no crash, no hang; one
@@ -59,19 +60,15 @@ PROTOCOL_2026 = ["tools_call", "request-metadata", "http-standard-headers", "sep
                  "http-custom-headers", "http-invalid-tool-headers"]
 WAITING_FOR_CORE = {}
 AUTH_SUITES = ["auth", "backcompat", "draft", "extensions"]
-EXPECTED_FAILURES = {
-    # New in suite 0.2.0-alpha.12 (extensions):
-    "dpop": "DPoP (RFC 9449) is not implemented (hl_mcp_oauth.sign and signing_jwk are what its "
-            "proofs would need; the library sends Bearer tokens)",
-    "dpop-nonce": "DPoP (RFC 9449) is not implemented (hl_mcp_oauth.sign and signing_jwk are what "
-                  "its proofs would need; the library sends Bearer tokens)",
-}
+EXPECTED_FAILURES = {}
 # private_key_jwt: the application signs (hl_mcp_oauth.sign); the test
 # client does with libcrypto, a test-only dependency (meson sets
 # HL_CONFORMANCE_SIGNER=1 when it linked it).
 if os.environ.get("HL_CONFORMANCE_SIGNER") != "1":
     EXPECTED_FAILURES["client-credentials-jwt"] = ("the conformance client was built without OpenSSL's "
                                                    "libcrypto, so it has no signer for private_key_jwt")
+    for name in ("dpop", "dpop-nonce"):
+        EXPECTED_FAILURES[name] = "the conformance client was built without libcrypto: no signer for DPoP proofs"
 # Scenarios whose server never lets a correct client through: the client
 # must stop (retry limit on 403 insufficient_scope; a PRM naming another
 # resource; AS metadata naming another issuer; a redirect whose iss is

@@ -258,36 +258,29 @@ static void echoed_assertion(void) {
   fx_events_clear(&ev);
 }
 
-static hl_status set(hl_mcp_oauth o) {
-  hl_mcp *m = hl_mcp_new_http("opts", url);
-  hl_status st = hl_mcp_set_oauth(m, &o);
-  hl_mcp_free(m);
-  return st;
-}
-
 static void bad_options(void) {
   const hl_mcp_oauth ok = {.size = sizeof ok, .client_id = CLIENT_ID, .client_credentials = true,
                            .sign = jws_openssl_sign, .signing_alg = "ES256"};
-  CHECK_INT(set(ok), HL_OK);
+  CHECK_INT(fx_set_oauth(url, ok), HL_OK);
   hl_mcp_oauth o = ok;
   o.signing_alg = NULL;
-  CHECK_INT(set(o), HL_ERR_INVALID);
+  CHECK_INT(fx_set_oauth(url, o), HL_ERR_INVALID);
   o.signing_alg = "HS256"; /* symmetric: not what a signer is for */
-  CHECK_INT(set(o), HL_ERR_INVALID);
+  CHECK_INT(fx_set_oauth(url, o), HL_ERR_INVALID);
   o = ok;
   o.client_id = NULL;
-  CHECK_INT(set(o), HL_ERR_INVALID);
+  CHECK_INT(fx_set_oauth(url, o), HL_ERR_INVALID);
   o = ok;
   o.sign = NULL; /* client_credentials then needs a secret */
-  CHECK_INT(set(o), HL_ERR_INVALID);
+  CHECK_INT(fx_set_oauth(url, o), HL_ERR_INVALID);
   o = ok;
   o.signing_jwk = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\",\"y\":\"AA\"}";
-  CHECK_INT(set(o), HL_OK);
+  CHECK_INT(fx_set_oauth(url, o), HL_OK);
   o.signing_jwk = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\",\"y\":\"AA\",\"d\":\"AA\"}"; /* private */
-  CHECK_INT(set(o), HL_ERR_INVALID);
+  CHECK_INT(fx_set_oauth(url, o), HL_ERR_INVALID);
   CHECK_CONTAINS(hl_last_error(), "public JWK");
   o.signing_jwk = "not json";
-  CHECK_INT(set(o), HL_ERR_INVALID);
+  CHECK_INT(fx_set_oauth(url, o), HL_ERR_INVALID);
 }
 
 int main(int argc, char **argv) {

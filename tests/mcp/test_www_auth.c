@@ -4,7 +4,7 @@
  * escapes, tokens, token68, several challenges in one header, case of
  * scheme and names) and hostile input (unterminated quotes, garbage,
  * oversized values, no Bearer at all), which must never crash or leak
- * (the ASan build runs it).
+ * (the ASan build runs it); DPoP's challenge, read as Bearer's is.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +56,23 @@ static void several_challenges(void) {
   hl__www_auth_clear(&a);
 }
 
+/* DPoP's challenge (RFC 9449 section 7.1) has Bearer's parameters; the
+ * first of the two in a header is read. */
+static void dpop_challenge(void) {
+  hl__www_auth a;
+  hl__www_auth_parse("Basic realm=\"x\", DPoP error=\"use_dpop_nonce\", "
+                     "resource_metadata=\"http://127.0.0.1:1/prm\", Bearer scope=\"second\"", &a);
+  CHECK(a.dpop && !a.bearer);
+  CHECK_STR(a.error, "use_dpop_nonce");
+  CHECK_STR(a.resource_metadata, "http://127.0.0.1:1/prm");
+  CHECK(!a.scope);
+  hl__www_auth_clear(&a);
+  hl__www_auth_parse("dpop algs=\"ES256\"", &a);
+  CHECK(a.dpop);
+  CHECK(!a.error);
+  hl__www_auth_clear(&a);
+}
+
 static void hostile_input(void) {
   const char *bad[] = {
       "",
@@ -102,6 +119,7 @@ int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(bearer_parameters);
   RUN(several_challenges);
+  RUN(dpop_challenge);
   RUN(hostile_input);
   return CHECK_EXIT();
 }
