@@ -476,6 +476,26 @@ HL_API hl_status hl_mcp_set_handler(hl_mcp *mcp, const char *method, hl_mcp_requ
  *  {"uri":"file:///...","name":...} (deep-copied). */
 HL_API hl_status hl_mcp_set_roots(hl_mcp *mcp, const cJSON *roots);
 
+/** Which protocol era the client speaks with the server (MCP 2026-07-28,
+ *  basic/versioning.mdx). */
+typedef enum hl_mcp_era {
+  /** Default: probe with server/discover and fall back to initialize as
+   *  the revision says (a stdio server that ignores the probe costs its
+   *  5 s wait at each connect). */
+  HL_MCP_ERA_AUTO = 0,
+  /** 2026-07-28 only: a server that does not speak it fails
+   *  hl_mcp_connect() with HL_ERR_UNSUPPORTED (no initialize is sent). */
+  HL_MCP_ERA_MODERN,
+  /** The initialize handshake at once, no probe (2025-11-25, 2025-06-18,
+   *  2025-03-26): for a server known to be legacy that ignores or
+   *  mishandles a request before initialize. */
+  HL_MCP_ERA_LEGACY
+} hl_mcp_era;
+/** Choose the era (default HL_MCP_ERA_AUTO). Before hl_mcp_connect()
+ *  (HL_ERR_STATE after), from the thread that configures the client;
+ *  HL_ERR_INVALID for a value outside the enum. */
+HL_API hl_status hl_mcp_set_era(hl_mcp *mcp, hl_mcp_era era);
+
 /**
  * Start the server (stdio) or open the session (HTTP), find out the
  * server's era with server/discover (see the top of this file); a

@@ -231,6 +231,17 @@ static cJSON *answer_inputs(hl_mcp *m, const char *method, const cJSON *requests
   return responses;
 }
 
+hl_status hl__mcp_choose_era(hl_mcp *m) {
+  if (m->want_era == HL_MCP_ERA_LEGACY) return become_legacy(m); /* no probe */
+  hl_status st = hl__mcp_discover(m);
+  if (st == HL_OK && m->want_era == HL_MCP_ERA_MODERN && m->era != HL__MCP_ERA_MODERN)
+    return hl__mcp_fail(m, HL_ERR_UNSUPPORTED,
+                        "mcp server \"%s\": does not speak protocol version %s, and the client was set "
+                        "to speak only it (hl_mcp_set_era)",
+                        m->name, HL__MCP_MODERN_VERSION);
+  return st;
+}
+
 int hl__mcp_modern_next(hl_mcp *m, const char *method, const cJSON *resp, cJSON *params) {
   const cJSON *err = cJSON_GetObjectItemCaseSensitive(resp, "error");
   if (err) {

@@ -129,6 +129,7 @@ struct hl_mcp {
   char errmsg[1024];
   char version[32];
   hl__mcp_era era;           /* set by connect, then fixed */
+  hl_mcp_era want_era;       /* hl_mcp_set_era(): AUTO unless configured */
   char log_level[16];        /* modern: requests' _meta logLevel ("": none) */
   cJSON *init_result;
   int64_t next_id;
@@ -285,6 +286,10 @@ hl_status hl__mcp_http_decode(hl_mcp *m, hl__mcp_pending *p, const char *d, size
  * m->version, m->init_result set) or LEGACY (the caller runs the
  * initialize handshake), else the failure (recorded). */
 hl_status hl__mcp_discover(hl_mcp *m);
+/* The era hl_mcp_set_era() asked for, then (AUTO, MODERN) discovery:
+ * as hl__mcp_discover(), and HL_ERR_UNSUPPORTED when MODERN was asked
+ * and the server is legacy. */
+hl_status hl__mcp_choose_era(hl_mcp *m);
 /* A modern request's params (taken; NULL: a new object) with the
  * revision's _meta keys added; NULL when out of memory. */
 cJSON *hl__mcp_with_meta(hl_mcp *m, cJSON *params);

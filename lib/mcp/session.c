@@ -315,6 +315,15 @@ void hl_mcp_set_timeout_ms(hl_mcp *m, unsigned timeout_ms) {
   if (m) m->timeout_ms = timeout_ms;
 }
 
+hl_status hl_mcp_set_era(hl_mcp *m, hl_mcp_era era) {
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_set_era");
+  if (st) return st;
+  if (era != HL_MCP_ERA_AUTO && era != HL_MCP_ERA_MODERN && era != HL_MCP_ERA_LEGACY)
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_era: %d is not an hl_mcp_era", (int)era);
+  m->want_era = era;
+  return HL_OK;
+}
+
 hl_status hl_mcp_set_timeout_on_progress(hl_mcp *m, bool reset, unsigned max_total_ms) {
   if (!m) return hl_fail(HL_ERR_INVALID, "hl_mcp_set_timeout_on_progress: NULL client");
   /* HTTP sets its requests' limits when it connects. */
@@ -1201,7 +1210,7 @@ hl_status hl_mcp_connect(hl_mcp *m) {
   st = m->kind == HL__MCP_STDIO ? hl__mcp_stdio_start(m) : hl__mcp_http_start(m);
   if (st) return hl__mcp_fail(m, st, "%s", hl_last_error());
   /* Which era the server speaks: modern servers need no handshake. */
-  st = hl__mcp_discover(m);
+  st = hl__mcp_choose_era(m);
   if (st) return st;
   return m->era == HL__MCP_ERA_MODERN ? modern_ready(m) : handshake(m);
 }

@@ -92,7 +92,7 @@ static const fault faults[] = {
     {"truncated_answer", "truncated",
      .plain = {HL_ERR_PROVIDER, "not valid JSON", 1},
      .stream = {HL_ERR_PROVIDER, "stream ended before", 1},
-     .mcp_json = {HL_ERR_JSON, "sent a line that is not JSON", 1},
+     .mcp_json = {HL_ERR_JSON, "sent a message that is not JSON", 1},
      .mcp_sse = {HL_ERR_PROVIDER, "ended its answer without a response", 1}, 15, 0},
     /* A proxy's HTML page with status 200. */
     {"html_instead_of_answer", "html",
@@ -104,7 +104,7 @@ static const fault faults[] = {
     {"content_length_too_short", "clshort",
      .plain = {HL_ERR_PROVIDER, "not valid JSON", 1},
      .stream = {HL_ERR_PROVIDER, "stream ended before", 1},
-     .mcp_json = {HL_ERR_JSON, "sent a line that is not JSON", 1},
+     .mcp_json = {HL_ERR_JSON, "sent a message that is not JSON", 1},
      .mcp_sse = {HL_ERR_PROVIDER, "ended its answer without a response", 1}, 15, 0},
     /* Content-Length says more than is sent, then the server hangs up. */
     {"content_length_too_long", "cllong",

@@ -559,6 +559,47 @@ static void stdio_legacy(void) { legacy_era(false, "legacy"); }
 static void http_legacy(void) { legacy_era(true, "legacy"); }
 /* A 404 with an HTML page to the probe: no modern error, so legacy. */
 static void http_legacy_page(void) { legacy_era(true, "legacy_page"); }
+
+/* hl_mcp_set_era(LEGACY): initialize at once, no probe. */
+static void forced_legacy(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "legacy");
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_set_era(m, (hl_mcp_era)7), HL_ERR_INVALID);
+  REQUIRE(hl_mcp_set_era(m, HL_MCP_ERA_LEGACY) == HL_OK);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  CHECK_INT(hl_mcp_set_era(m, HL_MCP_ERA_AUTO), HL_ERR_STATE);
+  CHECK_STR(hl_mcp_protocol_version(m), "2025-11-25");
+  char *text = NULL;
+  CHECK_INT(call_text(m, "echo", &text), HL_OK);
+  CHECK_STR(text, "echo: ");
+  free(text);
+  if (http) {
+    cJSON *log = server_log(&s);
+    CHECK_STR(str_at(cJSON_GetArrayItem(log, 0), "method"), "initialize");
+    CHECK_INT(count_method(log, "server/discover"), 0);
+    cJSON_Delete(log);
+  }
+  close_client(&s);
+}
+static void stdio_forced_legacy(void) { forced_legacy(false); }
+static void http_forced_legacy(void) { forced_legacy(true); }
+
+/* hl_mcp_set_era(MODERN) against a legacy server: connect fails, and the
+ * server never sees initialize. */
+static void http_forced_modern_on_legacy(void) {
+  server s;
+  hl_mcp *m = open_client(&s, true, "legacy");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_set_era(m, HL_MCP_ERA_MODERN) == HL_OK);
+  CHECK_INT(hl_mcp_connect(m), HL_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(hl_mcp_errmsg(m), "hl_mcp_set_era");
+  cJSON *log = server_log(&s);
+  CHECK_INT(count_method(log, "server/discover"), 1);
+  CHECK_INT(count_method(log, "initialize"), 0);
+  cJSON_Delete(log);
+  close_client(&s);
+}
 static void stdio_version_retry(void) { version_retry(false); }
 static void http_version_retry(void) { version_retry(true); }
 static void stdio_no_common_version(void) { no_common_version(false); }
@@ -577,6 +618,9 @@ int main(int argc, char **argv) {
   RUN(stdio_legacy);
   RUN(http_legacy);
   RUN(http_legacy_page);
+  RUN(stdio_forced_legacy);
+  RUN(http_forced_legacy);
+  RUN(http_forced_modern_on_legacy);
   RUN(stdio_version_retry);
   RUN(http_version_retry);
   RUN(stdio_call_version_retry);
