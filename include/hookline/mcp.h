@@ -293,10 +293,13 @@ typedef hl_status (*hl_mcp_assertion_fn)(hl_mcp *mcp, const char *issuer, const 
  * HSM, a cloud KMS; hookline has no crypto library and never sees it.
  * A failure status (message with hl_fail), or a signature whose length
  * does not fit `alg`, ends the authorization with HL_ERR_AUTH naming it.
- * The same callback is meant to sign any JWS the client needs: today the
- * private_key_jwt client assertion, later DPoP proofs (RFC 9449), which
- * will use hl_mcp_oauth.signing_jwk. Runs where `authorize` would (and
- * on the thread of a request that refreshes a token).
+ * The same callback signs every JWS the client needs: the private_key_jwt
+ * client assertion and, with hl_mcp_oauth.dpop, the DPoP proofs (RFC
+ * 9449) of token requests and of every request to the MCP server. Runs
+ * where `authorize` would, on the thread of a request that refreshes a
+ * token, and with dpop on the thread of every MCP request (over HTTP:
+ * hl_mcp_connect(), hl_mcp_call()'s caller, the client's worker and
+ * stream threads), so it must be thread-safe then.
  */
 typedef hl_status (*hl_mcp_sign_fn)(hl_mcp *mcp, const char *alg, const char *input, size_t input_len,
                                     unsigned char **signature, size_t *signature_len, void *user_data);
