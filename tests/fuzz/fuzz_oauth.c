@@ -9,7 +9,8 @@
  *   0  a WWW-Authenticate header value
  *   1  a URL (or a redirect's query)
  *   2  a token endpoint's JSON answer, read as a refusal
- * Invariants: no challenge, no parameters; a parameter is a C string
+ * Invariants: no Bearer or DPoP challenge, no parameters, and never
+ * both schemes at once; a parameter is a C string
  * shorter than the reader's cap; a split URL's origin is a lowercase
  * http(s) scheme and a host without user info, its path has no query or
  * fragment, and origin + path is a prefix of the URL up to case but for
@@ -31,8 +32,9 @@ static void www_auth(const char *text) {
   hl__www_auth a;
   hl__www_auth_parse(text, &a);
   const char *v[] = {a.resource_metadata, a.scope, a.error, a.error_description};
+  FUZZ_CHECK(!(a.bearer && a.dpop), "one challenge read as both Bearer and DPoP");
   for (int i = 0; i < 4; i++) {
-    FUZZ_CHECK(a.bearer || !v[i], "a parameter without a Bearer challenge");
+    FUZZ_CHECK(a.bearer || a.dpop || !v[i], "a parameter without a Bearer or DPoP challenge");
     FUZZ_CHECK(!v[i] || strlen(v[i]) < 2048, "a parameter over the cap");
   }
   hl__www_auth_clear(&a);
