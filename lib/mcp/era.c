@@ -190,9 +190,26 @@ static bool may_ask(const char *method) {
          strcmp(method, "resources/read") == 0;
 }
 
+/* Input requests in one round at most: each may run a handler that asks
+ * a user or a model (sampling), so a server must not make the client
+ * run thousands; the specification sets no number. */
+#define MAX_INPUT_REQUESTS 16
+
+/* The methods an input request may name (mrtr.mdx: what used to be the
+ * server's own requests to the client). */
+static bool input_method(const char *method) {
+  return strcmp(method, "elicitation/create") == 0 || strcmp(method, "sampling/createMessage") == 0 ||
+         strcmp(method, "roots/list") == 0;
+}
+
 /* Answer every inputRequests entry with the application's handler into
  * a new InputResponses object; NULL on failure (hl_last_error()). */
 static cJSON *answer_inputs(hl_mcp *m, const char *method, const cJSON *requests) {
+  int n = cJSON_GetArraySize(requests);
+  if (n > MAX_INPUT_REQUESTS)
+    return hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": %s: asked for %d inputs in one round, at most %d are answered",
+                   m->name, method, n, MAX_INPUT_REQUESTS),
+           NULL;
   cJSON *responses = cJSON_CreateObject();
   if (!responses) return hl__oom(), NULL;
   const cJSON *req;
@@ -200,10 +217,10 @@ static cJSON *answer_inputs(hl_mcp *m, const char *method, const cJSON *requests
     const cJSON *rm = cJSON_GetObjectItemCaseSensitive(req, "method");
     char key[80];
     hl__quote(key, sizeof key, req->string ? req->string : "");
-    if (!cJSON_IsString(rm)) {
+    if (!cJSON_IsString(rm) || !input_method(rm->valuestring)) {
       cJSON_Delete(responses);
-      return hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": %s: input request %s has no method", m->name, method,
-                     key),
+      return hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": %s: input request %s names no method an input request may "
+                     "(elicitation/create, sampling/createMessage, roots/list)", m->name, method, key),
              NULL;
     }
     cJSON *result = NULL;

@@ -35,7 +35,8 @@ Tools: echo {text}; log (a notifications/message first when the request's
 _meta asks for a log level, then the level it saw); two_rounds (MRTR: an
 elicitation, then roots/list, each round's requestState checked byte for
 byte); ask_forever (input_required every time); ask_sampling (asks for
-sampling/createMessage); add_tool (adds tool "extra" and tells the
+sampling/createMessage; {"many": true}: 17 elicitations at once; {"other": true}: an input
+request naming tools/call); add_tool (adds tool "extra" and tells the
 subscriptions/listen streams); drop_listen (closes the listen streams
 without a response); drop_once (HTTP: the first call's stream breaks
 before its response); slow (answers after 2 s); slow_rounds (not listed:
@@ -138,6 +139,12 @@ def call_tool(mid, params, notify):
             STATE["forever"] += 1
             n = STATE["forever"]
         return input_required(mid, None, "again-%d" % n)
+    if name == "ask_sampling" and args.get("many"):
+        # 17 elicitations in one round (over the client's cap of 16).
+        return input_required(mid, {"q%d" % i: ELICIT for i in range(17)}, None)
+    if name == "ask_sampling" and args.get("other"):
+        # A method no input request may name: the client must not run it.
+        return input_required(mid, {"x": {"method": "tools/call", "params": {"name": "echo"}}}, None)
     if name == "ask_sampling":
         return input_required(mid, {"llm": {"method": "sampling/createMessage", "params": {
             "messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}], "maxTokens": 5}}}, None)

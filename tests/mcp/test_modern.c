@@ -411,6 +411,16 @@ static void mrtr(bool http) {
   CHECK_INT(call_text(m, "ask_sampling", &text), HL_ERR_PROVIDER);
   CHECK_CONTAINS(text, "sampling/createMessage");
   free(text);
+  /* 17 inputs in one round (the cap is 16), and an input request naming
+   * a method no input request may (tools/call): refused, no handler run. */
+  const char *hostile[] = {"{\"many\":true}", "at most 16", "{\"other\":true}", "names no method"};
+  for (int i = 0; i < 4; i += 2) {
+    cJSON *args = cJSON_Parse(hostile[i]), *res = NULL;
+    CHECK_INT(hl_mcp_call(m, NULL, "ask_sampling", args, &res, NULL), HL_ERR_PROVIDER);
+    CHECK_CONTAINS(hl_last_error(), hostile[i + 1]);
+    CHECK(res == NULL);
+    cJSON_Delete(args);
+  }
 
   cJSON *log = server_log(&s);
   const cJSON *c[12];
@@ -430,7 +440,7 @@ static void mrtr(bool http) {
   CHECK_STR(str_at(c[9], "state"), "again-9");
   /* The calls in between carried none of it. */
   const cJSON *other[4];
-  REQUIRE(calls_of(log, "ask_sampling", other, 4) == 1);
+  REQUIRE(calls_of(log, "ask_sampling", other, 4) == 3); /* each asked once, none retried */
   CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(other[0], "state")));
   cJSON_Delete(log);
   close_client(&s);
