@@ -8,6 +8,7 @@
  * See chat.h for how the program is split into files.
  */
 #include "chat.h"
+#include "term_guard.h"
 
 #include <locale.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 int main(int argc, char **argv) {
   setlocale(LC_CTYPE, ""); /* libedit needs it for UTF-8 input */
+  term_guard_install();      /* before anything is printed or a thread starts */
   chat_app app;
   memset(&app, 0, sizeof app);
 

@@ -7,6 +7,7 @@
  * (secrets.c), and none at all when the input guardrail refused it.
  */
 #include "chat.h"
+#include "term_guard.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -245,7 +246,7 @@ int chat_repl(chat_app *app) {
     snprintf(r.cont_prompt, sizeof r.cont_prompt, "%s ", more);
   }
 
-  r.el = el_init("hookline-chat", stdin, stdout, stderr);
+  r.el = el_init("hookline-chat", stdin, term_guard_raw_stdout(), stderr);
   if (!r.el) {
     fprintf(stderr, "hookline-chat: cannot initialise line editing\n");
     return 1;
@@ -266,6 +267,7 @@ int chat_repl(chat_app *app) {
   for (;;) {
     int count = 0;
     errno = 0;
+    fflush(stdout); /* libedit writes to the raw stream: what was printed goes first */
     const char *got = el_gets(r.el, &count);
     if (!got) {
       if (count < 0 && errno == EINTR) { /* Ctrl-C at the prompt: fresh line */

@@ -18,7 +18,9 @@ the calculator:
   - otherwise: the text "The answer is R." with R the last tool result.
 A user message "run python: CODE" gets a run_python call with that code.
 The model "slow-stream" waits 0.4 s before each streamed piece, so a test
-can watch them arrive. Its requests are recorded as {"body",
+can watch them arrive. The model "control-chars" is a hostile one: its tool
+call's expression and its answer carry terminal control sequences (see
+HOSTILE_TEXT). Its requests are recorded as {"body",
 "authorization"}.
 
 Started with no arguments: binds 127.0.0.1 on an ephemeral port, prints the
@@ -123,6 +125,13 @@ def content_text(content, sep=""):
     return content or ""
 
 
+# What a terminal would obey: set the window title (OSC 0), clear the screen
+# and home the cursor, hide text (SGR 8), overwrite the line (CR), a C1 CSI
+# (U+009B), write the clipboard (OSC 52), ring the bell.
+HOSTILE_TEXT = ("before\x1b]0;PWNED-TITLE\x07 \x1b[2J\x1b[Hcleared \x1b[8mhidden\x1b[0m"
+                " over\rXX \u009b31mc1 \x1b]52;c;SGVsbG8=\x07end")
+
+
 class CalculatorHandler(ModelHandler):
     requests = []
     lock = threading.Lock()
@@ -133,6 +142,13 @@ class CalculatorHandler(ModelHandler):
     def decide(self, body):
         messages = body.get("messages", [])
         results = [m.get("content", "") for m in messages if m.get("role") == "tool"]
+        if body.get("model") == "control-chars":
+            if results:
+                return HOSTILE_TEXT, []
+            call = {"id": "call_cc", "type": "function",
+                    "function": {"name": "calculator",
+                                 "arguments": json.dumps({"expression": "1+\x1b]0;TOOL-TITLE\x07"})}}
+            return "", [call]
         if results:
             return f"The answer is {results[-1]}.", []
         user = next((m.get("content", "") for m in reversed(messages)

@@ -249,6 +249,61 @@ def test_streams_from_an_openai_format_server():
         server.wait()
 
 
+def test_control_characters_are_shown_not_obeyed():
+    """A hostile model (or a tool result quoting it) must not command the
+    terminal: no new window title, no cleared screen, no hidden or
+    overwritten text; each control character is shown instead."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    server = subprocess.Popen([sys.executable, os.path.join(here, "model_server.py")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline())
+        base = f"http://127.0.0.1:{port}/v1"
+        env = {k: v for k, v in ENV.items() if k != "NO_COLOR"}  # our own styles stay on
+        with Tmux([BIN, "--provider", "openai", "--base-url", base, "--model", "control-chars"],
+                  env) as t:
+            t.wait_for(PROMPT)
+            title = t.tmux("display-message", "-p", "-t", "chat", "#{pane_title}").stdout
+            m = t.mark()
+            t.type_line("hello")
+            # The tool line: the calculator refused the expression it was
+            # given, which carries an OSC 0 of its own.
+            t.wait_for(r"⚙ calculator .*TOOL-TITLE", m)
+            t.wait_for(r"\[24 in · 10 out tokens", m)
+            t.wait_for(PROMPT, m)
+            shown = t.screen()
+            answer = shown[m:]
+            for visible in ["before^[]0;PWNED-TITLE^G", "^[[2J^[[Hcleared", "^[[8mhidden",
+                            "over^MXX", "<U+009B>31mc1", "^[]52;c;SGVsbG8=^Gend"]:
+                check(visible in answer, f"{visible!r} is shown as text: {answer!r}")
+            check("hookline-chat" in shown[:m], f"the screen was not cleared: {shown!r}")
+            after = t.tmux("display-message", "-p", "-t", "chat", "#{pane_title}").stdout
+            check(after == title and "TITLE" not in after,
+                  f"the window title is unchanged: {title!r} -> {after!r}")
+            styled = t.screen(escapes=True)
+            check("\x1b[8m" not in styled and "\x1b]" not in styled,
+                  f"no hidden text and no OSC reached the terminal: {styled[m:]!r}")
+            check(re.search(r"\x1b\[[0-9;]*2m", styled) is not None,
+                  f"the chatbot's own dim style still works: {styled!r}")
+            t.send("C-d")
+            check(t.dead_status() == 0, "Ctrl-D exits with status 0")
+
+        # -p on a terminal goes through the same filter; piped, the answer
+        # keeps its bytes (it is the model's answer, for a file or a program).
+        with Tmux([BIN, "--provider", "openai", "--base-url", base, "--model", "control-chars",
+                   "-p", "hello"], ENV) as t:
+            t.wait_for(r"(?m)^EXIT=0$")
+            check("^[[2J^[[Hcleared" in t.screen(), f"-p shows them too: {t.screen()!r}")
+        out = subprocess.run([BIN, "--provider", "openai", "--base-url", base, "--model",
+                              "control-chars", "-p", "hello"], env=ENV, capture_output=True)
+        check(out.returncode == 0 and b"\x1b[2J\x1b[Hcleared" in out.stdout
+              and b"\xc2\x9b31m" in out.stdout,
+              f"piped output keeps the answer's bytes: {out!r}")
+    finally:
+        server.kill()
+        server.wait()
+
+
 def test_guardrail_in_the_trace():
     with Tmux([BIN], ENV) as t:
         t.wait_for(PROMPT)
@@ -468,6 +523,7 @@ run(test_slash_commands)
 run(test_ctrl_c_cancels_a_slow_answer)
 run(test_allow_tools_refuses_other_tools)
 run(test_streams_from_an_openai_format_server)
+run(test_control_characters_are_shown_not_obeyed)
 run(test_guardrail_in_the_trace)
 run(test_multi_line_questions)
 run(test_history_is_kept_between_sessions)
