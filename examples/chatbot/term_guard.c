@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -188,26 +187,19 @@ static int guard_close(void *cookie) {
   guard *g = cookie;
   while (g->nheld) release_held(g); /* a sequence never finished is shown */
   flush_out(g);
-  free(g);
   return 0;
 }
 
+/* One guard per stream, static: the streams live as long as the process. */
+static guard guards[2];
 static FILE *raw_stdout;
 
-/* Replaces *stream (fd `fd`) by a guarded stream, keeping the original
- * open (its buffer flushed) for the caller. */
-static FILE *guard_stream(FILE *stream, int fd, int mode) {
-  guard *g = calloc(1, sizeof *g);
-  if (!g) return NULL;
+/* A guarded stream writing to `fd`, or NULL. */
+static FILE *guard_stream(guard *g, int fd, int mode) {
   g->fd = fd;
   cookie_io_functions_t io = {.write = guard_write, .close = guard_close};
   FILE *f = fopencookie(g, "w", io);
-  if (!f) {
-    free(g);
-    return NULL;
-  }
-  setvbuf(f, NULL, mode, BUFSIZ);
-  fflush(stream);
+  if (f) setvbuf(f, NULL, mode, BUFSIZ);
   return f;
 }
 
@@ -216,12 +208,13 @@ void term_guard_install(void) {
   /* glibc's stdout and stderr are variables a program may set (the GNU C
    * Library manual, "Standard Streams"); every printf of the chatbot then
    * goes through the filter without a change at its call. */
+  fflush(stdout);
   if (isatty(STDOUT_FILENO)) {
-    FILE *f = guard_stream(stdout, STDOUT_FILENO, _IOLBF);
+    FILE *f = guard_stream(&guards[0], STDOUT_FILENO, _IOLBF);
     if (f) stdout = f;
   }
   if (isatty(STDERR_FILENO)) {
-    FILE *f = guard_stream(stderr, STDERR_FILENO, _IONBF);
+    FILE *f = guard_stream(&guards[1], STDERR_FILENO, _IONBF);
     if (f) stderr = f;
   }
 }
