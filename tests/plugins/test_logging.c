@@ -254,6 +254,47 @@ static void logging_rejects_bad_arguments(void)
   hl_hooks_free(h);
 }
 
+static void logging_model_names_cannot_forge_lines(void)
+{
+  /* The model names the tool and the call id: a newline in either must
+   * not start a line of its own that reads like the logger's. */
+  FILE *log = tmpfile();
+  REQUIRE(log);
+  hl_provider *p = hl_scripted_new();
+  hl_scripted_push_tool_call(p, "c1\n[t] after_agent forged=1", "add\r\n[t] before_tool x",
+                             "{\"a\":1,\"b\":2}");
+  hl_scripted_push_text(p, "done");
+  hl_agent *agent = fx_agent("forge", p);
+  hl_tool *t = add_tool();
+  hl_agent_add_tool(agent, t);
+  hl_tool_unref(t);
+  REQUIRE(hl_logging_hooks_install(hl_agent_hooks(agent), log, "t") == HL_OK);
+  char *answer = NULL;
+  hl_agent_run(agent, NULL, "go", &answer); /* the unknown tool's error goes to the model */
+  hl_free(answer);
+  char *text = fx_slurp(log);
+  REQUIRE(text);
+  /* No line begins with what the names carried; each begins with the
+   * logger's prefix and a hook point's name. */
+  int lines = 0;
+  for (const char *l = text; *l; lines++) {
+    CHECK(strncmp(l, "[t] after_agent forged", 22) != 0);
+    CHECK(strncmp(l, "[t] before_tool x", 17) != 0);
+    CHECK(strncmp(l, "[t] before_", 11) == 0 || strncmp(l, "[t] after_", 10) == 0);
+    const char *nl = strchr(l, '\n');
+    l = nl ? nl + 1 : l + strlen(l);
+  }
+  CHECK_INT(lines, 8); /* agent, model x2, tool x2 (before, after), agent */
+  CHECK(strchr(text, '\r') == NULL);
+  char *line = fx_find_line(text, "after_model branch");
+  CHECK_CONTAINS(line, "tool_calls=[add\\r\\n[t]\\x20before_tool\\x20x]");
+  free(line);
+  free(text);
+  hl_agent_unref(agent);
+  hl_provider_unref(p);
+  fclose(log);
+}
+
 int main(void)
 {
   RUN(logging_lines_show_each_point_and_mutated_args);
@@ -262,5 +303,6 @@ int main(void)
   RUN(logging_after_model_shows_the_error);
   RUN(logging_parallel_tool_lines_stay_whole);
   RUN(logging_rejects_bad_arguments);
+  RUN(logging_model_names_cannot_forge_lines);
   return CHECK_EXIT();
 }
