@@ -51,8 +51,11 @@
  * A session opened with hl_session_open() writes one append per turn
  * boundary (see there), so a crash loses at most the turn in flight.
  *
- * Errors: bad arguments HL_ERR_INVALID; a server that cannot be reached or
- * went away HL_ERR_NETWORK (the next call reconnects); a failed write to
+ * Errors: bad arguments HL_ERR_INVALID; a server that cannot be reached,
+ * went away, or sent nothing for 10 s in the middle of a call (hung)
+ * HL_ERR_NETWORK (the next call reconnects; a write that timed out may
+ * have been stored, which the version check turns into a conflict, never
+ * a double append; PostgreSQL migrations wait 300 s); a failed write to
  * disk (full disk, read-only file) HL_ERR_IO; a corrupt event (not a JSON
  * object with a "type") HL_ERR_JSON naming the session and version; a log
  * with missing events (truncated) HL_ERR_IO (SQLite: a hole; its log is

@@ -14,6 +14,7 @@
  * binary-safe (redisCommandArgv with lengths). A lost connection fails the
  * call with HL_ERR_NETWORK; the next call reconnects.
  */
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,8 +94,17 @@ static void rd_keys_forget(rd_store *s) {
   s->key_app = s->key_user = s->key_id = NULL;
 }
 
+/* How long a call waits for the server to send anything (SO_RCVTIMEO). */
+#define HL_REDIS_IDLE_S 10
+
 static hl_status rd_fail_ctx(rd_store *s, const char *what) {
   const char *why = s->c ? s->c->errstr : "out of memory";
+  /* a read past SO_RCVTIMEO: hiredis reports EAGAIN's text, a riddle */
+  if (s->c && s->c->err == REDIS_ERR_IO && !strcmp(why, strerror(EAGAIN)))
+    return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: timed out: the server sent nothing "
+                   "for %d s (connection dropped; a write may or may not have been stored: "
+                   "the next call reconnects, a stale version gets a conflict)", s->host,
+                   s->port, what, HL_REDIS_IDLE_S);
   return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: %s", s->host, s->port, what,
                  why[0] ? why : "connection lost");
 }
@@ -133,7 +143,7 @@ static hl_status rd_load_script(rd_store *s, const char *body, char *sha) {
 /* Authenticate, select the database, check the layout, load the scripts:
  * after connecting and after every reconnect. */
 static hl_status rd_setup(rd_store *s) {
-  struct timeval tv = {10, 0};
+  struct timeval tv = {HL_REDIS_IDLE_S, 0};
   redisSetTimeout(s->c, tv);
   hl_status st = HL_OK;
   if (s->password) {
