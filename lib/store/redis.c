@@ -360,8 +360,14 @@ static hl_status rd_append(void *impl, const hl__skey *k, const hl__sappend *a, 
   if (argv != argv_stack) free(argv);
   if (lens != lens_stack) free(lens);
   if (!r) return s->c && !s->c->err ? hl_last_status() : rd_fail_ctx(s, "append");
-  if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
-    *nv = r->integer;
+  int64_t want = a->expected + (int64_t)a->n;
+  if (r->type == REDIS_REPLY_INTEGER && r->integer == want) {
+    *nv = want;
+  } else if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+    /* not what the script returns: a proxy or server that is not Redis */
+    st = hl_fail(HL_ERR_IO, "store: redis: append: the server says version %lld, the script "
+                 "gives %lld (not a Redis running our script?)", (long long)r->integer,
+                 (long long)want);
   } else if (r->type == REDIS_REPLY_INTEGER) {
     st = hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is at version %lld, the writer "
                  "saw %lld: another writer appended first", k->id, (long long)(-1 - r->integer),
@@ -435,6 +441,11 @@ static hl_status rd_list(void *impl, const char *app, const char *user, cJSON *o
                  ids->type == REDIS_REPLY_ERROR ? ids->str : "unexpected reply");
   }
   for (size_t i = 0; st == HL_OK && i < ids->elements; i++) {
+    if (ids->element[i]->type != REDIS_REPLY_STRING) {
+      st = hl_fail(HL_ERR_IO, "store: redis: list: session id %zu of the index is not a string "
+                   "(corrupt index?)", i + 1);
+      break;
+    }
     const char *id = ids->element[i]->str;
     size_t meta_len;
     char *meta = rd_key("meta", app, user, id, &meta_len);
