@@ -206,6 +206,30 @@ static void library_without_descriptor_is_refused(void)
   free(so);
 }
 
+/* A library that exports something else under the descriptor's name: a
+ * function, or an int smaller than a descriptor. Reading either as a
+ * descriptor reads code or past the object's end; the loader checks the
+ * symbol's type and size first. */
+static void symbol_that_is_not_a_descriptor_is_refused(void)
+{
+  const char *variants[2][2] = {{"greeter_fn", "-DGREETER_DESCRIPTOR_IS_FUNCTION"},
+                                {"greeter_int", "-DGREETER_DESCRIPTOR_IS_INT"}};
+  const char *want[2] = {"is a function", "is 4 bytes"};
+  for (int i = 0; i < 2; i++) {
+    char *so = build_greeter(variants[i][0], variants[i][1]);
+    REQUIRE(so);
+    hl_hooks *h = hl_hooks_new();
+    CHECK_INT(hl_plugin_load(h, so, NULL, NULL), HL_ERR_INVALID);
+    fprintf(stderr, "  (%s: %s)\n", variants[i][0], hl_last_error());
+    CHECK_CONTAINS(hl_last_error(), so);
+    CHECK_CONTAINS(hl_last_error(), want[i]);
+    CHECK_CONTAINS(hl_last_error(), "HL_PLUGIN_DEFINE");
+    CHECK_INT(total_hooks(h), 0);
+    hl_hooks_free(h);
+    free(so);
+  }
+}
+
 static void undefined_symbol_fails_at_load_naming_it(void)
 {
   char *so = build_greeter("greeter_undef", "-DGREETER_MISSING_SYMBOL");
@@ -386,6 +410,7 @@ int main(int argc, char **argv)
   RUN(user_plugin_found_by_name_in_plugin_path);
   RUN(wrong_abi_version_is_refused_naming_the_file);
   RUN(library_without_descriptor_is_refused);
+  RUN(symbol_that_is_not_a_descriptor_is_refused);
   RUN(undefined_symbol_fails_at_load_naming_it);
   RUN(non_elf_and_missing_files_are_refused);
   RUN(bad_options_are_refused_with_their_path);

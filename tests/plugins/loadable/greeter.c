@@ -12,7 +12,9 @@
  * -DGREETER_ABI=N builds it for another plugin ABI version (the loader
  * must refuse it); -DGREETER_MISSING_SYMBOL makes it call a function no
  * library has (dlopen must fail, naming it); -DGREETER_NO_DESCRIPTOR
- * leaves the descriptor out.
+ * leaves the descriptor out; -DGREETER_DESCRIPTOR_IS_FUNCTION and
+ * -DGREETER_DESCRIPTOR_IS_INT export a function or an int under the
+ * descriptor's name.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +60,18 @@ static hl_status greeter_init(hl_hooks *hooks, const cJSON *options, void **stat
   return HL_OK;
 }
 
-#ifndef GREETER_NO_DESCRIPTOR
+#if defined(GREETER_DESCRIPTOR_IS_FUNCTION)
+__attribute__((visibility("default"))) hl_status hookline_plugin(hl_hooks *h, const cJSON *o,
+                                                                 void **s)
+{
+  return greeter_init(h, o, s);
+}
+#elif defined(GREETER_DESCRIPTOR_IS_INT)
+__attribute__((visibility("default"))) const int hookline_plugin = HL_PLUGIN_ABI_VERSION;
+/* keeps greeter_init used */
+__attribute__((visibility("default"))) hl_status (*greeter_init_ptr)(hl_hooks *, const cJSON *,
+                                                                     void **) = greeter_init;
+#elif !defined(GREETER_NO_DESCRIPTOR)
 #ifdef GREETER_ABI
 __attribute__((visibility("default"))) const hl_plugin_descriptor hookline_plugin = {
     .size = sizeof(hl_plugin_descriptor), .abi_version = GREETER_ABI, .name = "greeter",
