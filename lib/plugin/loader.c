@@ -132,12 +132,19 @@ static hl_status install(const hl_plugin_descriptor *d, const char *path, const 
   cJSON_Delete(empty);
   if (st == HL_OK) st = hl_hooks_move(hooks, staging);
   else {
+    /* a status that is no failure (or none at all) would reach a caller
+     * that cannot act on it: it is the plugin's bug, said as such */
+    bool failure = (unsigned)st < HL_STATUS_COUNT_ && st != HL_INTERRUPTED && st != HL_PENDING;
     char msg[800];
-    snprintf(msg, sizeof msg, "%s", hl_last_error()[0] ? hl_last_error() : hl_strerror(st));
+    if (!failure)
+      snprintf(msg, sizeof msg, "init returned %d, which is not a failure status (HL_ERR_*)",
+               (int)st);
+    else
+      snprintf(msg, sizeof msg, "%s", hl_last_error()[0] ? hl_last_error() : hl_strerror(st));
     hl_hooks_free(staging);
     free(plugin);
     free(path_copy);
-    return load_fail(why, whylen, st, label, "%s", msg);
+    return load_fail(why, whylen, failure ? st : HL_ERR_INVALID, label, "%s", msg);
   }
   hl_hooks_free(staging); /* empty after a move; holds the hooks if it failed */
   if (st != HL_OK) {

@@ -230,6 +230,33 @@ static void symbol_that_is_not_a_descriptor_is_refused(void)
   }
 }
 
+/* An init that installs its hook and returns something that is no
+ * failure status (HL_PENDING, HL_INTERRUPTED) or no status at all: the
+ * load fails with HL_ERR_INVALID naming the value, and nothing is
+ * installed; a caller testing `st != HL_OK` and one reading the status
+ * both see a failure they can act on. */
+static void init_returning_no_failure_status_is_refused(void)
+{
+  const char *variants[3][2] = {{"greeter_st12345", "-DGREETER_INIT_STATUS=12345"},
+                                {"greeter_stneg", "-DGREETER_INIT_STATUS=-3"},
+                                {"greeter_stpending", "-DGREETER_INIT_STATUS=HL_PENDING"}};
+  const char *want[3] = {"12345", "-3", "26"};
+  for (int i = 0; i < 3; i++) {
+    char *so = build_greeter(variants[i][0], variants[i][1]);
+    REQUIRE(so);
+    hl_hooks *h = hl_hooks_new();
+    hl_plugin *plugin = (hl_plugin *)&plugin;
+    CHECK_INT(hl_plugin_load(h, so, NULL, &plugin), HL_ERR_INVALID);
+    fprintf(stderr, "  (%s: %s)\n", variants[i][0], hl_last_error());
+    CHECK(plugin == NULL);
+    CHECK_CONTAINS(hl_last_error(), so);
+    CHECK_CONTAINS(hl_last_error(), want[i]);
+    CHECK_INT(total_hooks(h), 0);
+    hl_hooks_free(h);
+    free(so);
+  }
+}
+
 static void undefined_symbol_fails_at_load_naming_it(void)
 {
   char *so = build_greeter("greeter_undef", "-DGREETER_MISSING_SYMBOL");
@@ -411,6 +438,7 @@ int main(int argc, char **argv)
   RUN(wrong_abi_version_is_refused_naming_the_file);
   RUN(library_without_descriptor_is_refused);
   RUN(symbol_that_is_not_a_descriptor_is_refused);
+  RUN(init_returning_no_failure_status_is_refused);
   RUN(undefined_symbol_fails_at_load_naming_it);
   RUN(non_elf_and_missing_files_are_refused);
   RUN(bad_options_are_refused_with_their_path);

@@ -14,7 +14,8 @@
  * library has (dlopen must fail, naming it); -DGREETER_NO_DESCRIPTOR
  * leaves the descriptor out; -DGREETER_DESCRIPTOR_IS_FUNCTION and
  * -DGREETER_DESCRIPTOR_IS_INT export a function or an int under the
- * descriptor's name.
+ * descriptor's name; -DGREETER_INIT_STATUS=N makes init install its hook
+ * and return N (a status that is no failure, or no status at all).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,11 @@ static hl_status greeter_init(hl_hooks *hooks, const cJSON *options, void **stat
     return st;
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(options, "fail_after_install")))
     return hl_fail(HL_ERR_EXECUTION_FAILED, "greeter: asked to fail after installing its hook");
+#ifdef GREETER_INIT_STATUS
+  return (hl_status)GREETER_INIT_STATUS;
+#else
   return HL_OK;
+#endif
 }
 
 #if defined(GREETER_DESCRIPTOR_IS_FUNCTION)
