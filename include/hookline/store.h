@@ -63,7 +63,11 @@
  * the end behind its back read as a shorter log); a session never written
  * HL_ERR_NOT_FOUND; an SQLite log past 2^32 - 1 events HL_ERR_TOO_LARGE. Session ids, app names and user ids may hold any
  * characters but NUL (they are bound as parameters, never spliced into a
- * command), up to 512 bytes each.
+ * command), up to 512 bytes each. Bytes that are not UTF-8 (in ids or in
+ * an event's text) are kept exactly by SQLite, Redis and memory; a
+ * PostgreSQL store (UTF-8 text columns) refuses them with HL_ERR_INVALID
+ * naming the field, nothing written (a run whose tool returns such bytes
+ * fails with it).
  *
  * Thread-safety: an hl_store may be used from several threads at once;
  * its calls are serialized on one connection (open one store per thread

@@ -117,6 +117,8 @@ static hl_status pg_fail(pg_store *s, const PGresult *r, const char *what) {
   snprintf(clean, sizeof clean, "%s", msg ? msg : "");
   size_t n = strlen(clean);
   while (n && (clean[n - 1] == '\n' || clean[n - 1] == ' ')) clean[--n] = '\0';
+  for (char *p = clean; *p; p++) /* "ERROR: ...\nCONTEXT: ...": one line */
+    if (*p == '\n' || *p == '\r') *p = ' ';
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   if (!r && s->timed_out) {
     s->broken = true;
@@ -260,6 +262,23 @@ static hl_status pg_ready(pg_store *s) {
   return HL_OK;
 }
 
+/* PostgreSQL's text holds UTF-8 only: other bytes are refused by the
+ * server with "invalid byte sequence ... portal parameter $3", which names
+ * no field; checked here instead, naming it. */
+static hl_status pg_utf8(const char *what, const char *s, size_t len) {
+  size_t at = hl__utf8_invalid_at(s, len);
+  if (at == len) return HL_OK;
+  return hl_fail(HL_ERR_INVALID, "store: postgresql: %s is not valid UTF-8 (byte %zu is 0x%02x): "
+                 "PostgreSQL text holds UTF-8 only", what, at, (unsigned)(unsigned char)s[at]);
+}
+
+static hl_status pg_key_utf8(const char *app, const char *user, const char *id) {
+  hl_status st = pg_utf8("the app name", app, strlen(app));
+  if (st == HL_OK) st = pg_utf8("the user id", user, strlen(user));
+  if (st == HL_OK && id) st = pg_utf8("the session id", id, strlen(id));
+  return st;
+}
+
 static void pg_close(void *impl) {
   pg_store *s = impl;
   if (!s) return;
@@ -355,7 +374,13 @@ static hl_status pg_group_statement(pg_store *s, size_t n, bool create, char *na
 
 static hl_status pg_append(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *nv) {
   pg_store *s = impl;
-  hl_status st = pg_ready(s);
+  hl_status st = pg_key_utf8(k->app, k->user, k->id);
+  for (size_t i = 0; st == HL_OK && i < a->n; i++) {
+    char what[48];
+    snprintf(what, sizeof what, "event %zu of the append", i + 1);
+    st = pg_utf8(what, a->data[i], a->len[i]);
+  }
+  if (st == HL_OK) st = pg_ready(s);
   if (st != HL_OK) return st;
   char now[40], bytes[24], expected[24], count[24], name[32];
   hl__store_fmt_time(now, a->now);
@@ -420,7 +445,8 @@ done:
 static hl_status pg_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
                          int64_t *version) {
   pg_store *s = impl;
-  hl_status st = pg_ready(s);
+  hl_status st = pg_key_utf8(k->app, k->user, k->id);
+  if (st == HL_OK) st = pg_ready(s);
   if (st != HL_OK) return st;
   const char *vals[3] = {k->app, k->user, k->id};
   PGresult *r = pg_await(s, PQsendQueryPrepared(s->conn, hl_pg_sql[P_LOAD].name, 3, vals, NULL,
@@ -445,7 +471,8 @@ static hl_status pg_load(void *impl, const hl__skey *k, hl__srow_fn row, void *u
 
 static hl_status pg_list(void *impl, const char *app, const char *user, cJSON *out) {
   pg_store *s = impl;
-  hl_status st = pg_ready(s);
+  hl_status st = pg_key_utf8(app, user, NULL);
+  if (st == HL_OK) st = pg_ready(s);
   if (st != HL_OK) return st;
   const char *vals[2] = {app, user};
   PGresult *r = pg_await(s, PQsendQueryPrepared(s->conn, hl_pg_sql[P_LIST].name, 2, vals, NULL,
@@ -467,7 +494,8 @@ static hl_status pg_list(void *impl, const char *app, const char *user, cJSON *o
 
 static hl_status pg_del(void *impl, const hl__skey *k) {
   pg_store *s = impl;
-  hl_status st = pg_ready(s);
+  hl_status st = pg_key_utf8(k->app, k->user, k->id);
+  if (st == HL_OK) st = pg_ready(s);
   if (st != HL_OK) return st;
   const char *vals[3] = {k->app, k->user, k->id};
   PGresult *r = pg_await(s, PQsendQueryPrepared(s->conn, hl_pg_sql[P_DEL].name, 3, vals, NULL,

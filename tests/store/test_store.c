@@ -340,6 +340,70 @@ static void odd_ids(void) {
   hl_store_close(s);
 }
 
+/* Bytes that are not UTF-8, in message content and in ids, through each
+ * backend: they come back exactly (SQLite, Redis, memory keep bytes), or
+ * the write is refused with HL_ERR_INVALID saying so and nothing is
+ * written (PostgreSQL's text is UTF-8); never a garbled round trip. */
+static void invalid_utf8(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  const char *text = "caf\xe9 \xff\xfe \xc3\x28 ok \xe2\x82";
+  const char *id = "id-\xff\xfe";
+  bool refuses = !strcmp(backend, "postgresql");
+  /* content */
+  hl_status st = append_text(s, "app", "content", 0, "user", text);
+  fprintf(stderr, "  (content: %s)\n", st ? hl_last_error() : "stored");
+  if (refuses) {
+    CHECK_INT(st, HL_ERR_INVALID);
+    CHECK_CONTAINS(hl_last_error(), "UTF-8");
+    CHECK_CONTAINS(hl_last_error(), "event 1");
+    cJSON *none = NULL;
+    CHECK_INT(hl_store_load(s, "app", "u", "content", &none, NULL), HL_ERR_NOT_FOUND);
+  } else {
+    CHECK_INT(st, HL_OK);
+    cJSON *events = NULL;
+    CHECK_INT(hl_store_load(s, "app", "u", "content", &events, NULL), HL_OK);
+    const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(events, 0), "message");
+    hl_message *msg = NULL;
+    CHECK_INT(hl_message_from_json(m, &msg), HL_OK);
+    char *back = msg ? hl_message_text(msg) : NULL;
+    CHECK_STR(back, text);
+    hl_free(back);
+    hl_message_free(msg);
+    cJSON_Delete(events);
+  }
+  /* ids, and the other parts of the key */
+  const char *keys[3][3] = {{"app", "u", id}, {"app", "u-\xc0\xaf", "s"}, {"\xf8pp", "u", "s"}};
+  for (int i = 0; i < 3; i++) {
+    cJSON *e = ev_text("user", "plain");
+    st = hl_store_append(s, keys[i][0], keys[i][1], keys[i][2], 0, e, NULL);
+    cJSON_Delete(e);
+    fprintf(stderr, "  (key %d: %s)\n", i, st ? hl_last_error() : "stored");
+    cJSON *events = NULL;
+    if (refuses) {
+      CHECK_INT(st, HL_ERR_INVALID);
+      CHECK_CONTAINS(hl_last_error(), "UTF-8");
+      CHECK_CONTAINS(hl_last_error(), i == 0 ? "session id" : i == 1 ? "user id" : "app name");
+      CHECK_INT(hl_store_load(s, keys[i][0], keys[i][1], keys[i][2], &events, NULL), HL_ERR_INVALID);
+      CHECK_INT(hl_store_delete(s, keys[i][0], keys[i][1], keys[i][2]), HL_ERR_INVALID);
+    } else {
+      CHECK_INT(st, HL_OK);
+      CHECK_INT(hl_store_load(s, keys[i][0], keys[i][1], keys[i][2], &events, NULL), HL_OK);
+      CHECK_INT(cJSON_GetArraySize(events), 1);
+      cJSON_Delete(events);
+      cJSON *list = NULL;
+      CHECK_INT(hl_store_list(s, keys[i][0], keys[i][1], &list), HL_OK);
+      const cJSON *first = cJSON_GetArrayItem(list, 0);
+      CHECK(first && cJSON_IsString(cJSON_GetObjectItem(first, "id")));
+      cJSON_Delete(list);
+    }
+  }
+  /* the store still works */
+  CHECK_INT(append_text(s, "app", "after", 0, "user", "fine"), HL_OK);
+  hl_store_close(s);
+}
+
 static void write_through(void) {
   char raw[600];
   hl_store *s = fresh_store(raw, sizeof raw);
@@ -1339,6 +1403,7 @@ static void server_killed(void) {
 static pid_t serving_pid(const char *raw) {
   if (!strcmp(backend, "postgresql")) {
     char *pid = raw_do(raw, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND backend_type = 'client backend'"
                             " AND pid <> pg_backend_pid()");
     pid_t p = (pid_t)atoi(pid);
     free(pid);
@@ -1549,6 +1614,7 @@ int main(int argc, char **argv) {
   RUN(round_trip);
   RUN(conflict);
   RUN(odd_ids);
+  RUN(invalid_utf8);
   RUN(write_through);
   RUN(conflict_retry);
   RUN(conflict_retry_keeps_claim);
