@@ -194,27 +194,44 @@ static hl_status pg_exec(pg_store *s, const char *sql, const char *what) {
   return st;
 }
 
+/* The schema version the database records, 0 when it has none, read
+ * without writing anything; HL_ERR_UNSUPPORTED if it is newer than ours. */
+static hl_status pg_schema_version(pg_store *s, int *version) {
+  *version = 0;
+  PGresult *r = pg_await(s, PQsendQuery(s->conn, "SELECT to_regclass('hl_schema') IS NOT NULL"),
+                         HL_PG_MIGRATE_IDLE_MS);
+  hl_status st = HL_OK;
+  bool exists = false;
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) st = pg_fail(s, r, "schema version");
+  else exists = PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  if (st != HL_OK || !exists) return st;
+  r = pg_await(s, PQsendQuery(s->conn, "SELECT COALESCE(MAX(version), 0) FROM hl_schema"),
+               HL_PG_MIGRATE_IDLE_MS);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) st = pg_fail(s, r, "schema version");
+  else *version = atoi(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  if (st == HL_OK && *version > HL_PG_SCHEMA)
+    st = hl_fail(HL_ERR_UNSUPPORTED,
+                 "store: postgresql database has schema version %d, newer than this "
+                 "hookline's (%d): refusing to use it (upgrade hookline)", *version, HL_PG_SCHEMA);
+  return st;
+}
+
 /* Create or migrate the schema in one transaction under an advisory lock,
- * so that workers starting at once migrate exactly once. */
+ * so that workers starting at once migrate exactly once. A database at
+ * our version is only read (no lock, no DDL): so a store opens on a
+ * read-only database or standby, and reads it. */
 static hl_status pg_migrate(pg_store *s) {
-  hl_status st = pg_exec(s, "BEGIN", "begin migration");
-  if (st != HL_OK) return st;
+  int version = 0;
+  hl_status st = pg_schema_version(s, &version);
+  if (st != HL_OK || version == HL_PG_SCHEMA) return st;
+  if ((st = pg_exec(s, "BEGIN", "begin migration")) != HL_OK) return st;
   st = pg_exec(s, "SELECT pg_advisory_xact_lock(" HL_PG_MIGRATION_LOCK ")", "migration lock");
   if (st == HL_OK)
     st = pg_exec(s, "CREATE TABLE IF NOT EXISTS hl_schema (version INTEGER NOT NULL)",
                  "schema table");
-  int version = 0;
-  if (st == HL_OK) {
-    PGresult *r = pg_await(s, PQsendQuery(s->conn, "SELECT COALESCE(MAX(version), 0) FROM hl_schema"),
-                           HL_PG_MIGRATE_IDLE_MS);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) st = pg_fail(s, r, "schema version");
-    else version = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-  }
-  if (st == HL_OK && version > HL_PG_SCHEMA)
-    st = hl_fail(HL_ERR_UNSUPPORTED,
-                 "store: postgresql database has schema version %d, newer than this "
-                 "hookline's (%d): refusing to use it (upgrade hookline)", version, HL_PG_SCHEMA);
+  if (st == HL_OK) st = pg_schema_version(s, &version); /* again: under the lock */
   for (int v = version + 1; st == HL_OK && v <= HL_PG_SCHEMA; v++) {
     st = pg_exec(s, hl_pg_migrations[v - 1], "migration");
     char sql[96];

@@ -159,8 +159,15 @@ static hl_status rd_setup(rd_store *s) {
   }
   char schema[16];
   snprintf(schema, sizeof schema, "%d", HL_REDIS_SCHEMA);
+  /* A read-only replica refuses the SET: reading it is still fine (its
+   * master's writers record the layout), so only that refusal is let by. */
   const char *set[5] = {"SET", "hl:schema", schema, "NX"};
-  if ((st = rd_simple(s, "schema", 4, set, NULL)) != HL_OK) return st;
+  redisReply *w = rd_cmd(s, 4, set, NULL);
+  if (!w) return rd_fail_ctx(s, "schema");
+  if (w->type == REDIS_REPLY_ERROR && strncmp(w->str, "READONLY", 8) != 0)
+    st = hl_fail(HL_ERR_IO, "store: redis: schema: %s", w->str);
+  freeReplyObject(w);
+  if (st != HL_OK) return st;
   const char *get[2] = {"GET", "hl:schema"};
   redisReply *r = NULL;
   if ((st = rd_simple(s, "schema", 2, get, &r)) != HL_OK) return st;

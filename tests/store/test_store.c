@@ -1490,6 +1490,63 @@ static void server_hangs(void) {
   hl_store_close(s);
 }
 
+/* A database that refuses writes (a PostgreSQL database or standby in
+ * read-only mode, a Redis replica): a store still opens on it and reads
+ * every session, and each write fails with HL_ERR_IO saying the server is
+ * read-only, nothing written; once writable again, writes work. */
+static void read_only(void) {
+  if (!is_server()) {
+    fprintf(stderr, "  (%s: no read-only server mode to test)\n", backend);
+    return;
+  }
+  bool pg = !strcmp(backend, "postgresql");
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  CHECK_INT(append_text(s, "app", "ro", 0, "user", "written while writable"), HL_OK);
+  hl_store_close(s);
+  s = NULL;
+  char cmd[300];
+  if (pg) {
+    const char *db = url + strlen("postgresql:///"); /* fresh_url's form */
+    snprintf(cmd, sizeof cmd, "ALTER DATABASE %.*s SET default_transaction_read_only = on",
+             (int)strcspn(db, "?"), db);
+    free(raw_do(env_or_die("HL_TEST_PG_URL"), cmd));
+  } else {
+    free(raw_do(raw, "REPLICAOF|127.0.0.1|1"));
+  }
+  hl_status st = hl_store_open(url, &s);
+  fprintf(stderr, "  (open read-only: %s)\n", st ? hl_last_error() : "ok");
+  CHECK_INT(st, HL_OK);
+  if (s) {
+    cJSON *events = NULL;
+    CHECK_INT(hl_store_load(s, "app", "u", "ro", &events, NULL), HL_OK);
+    CHECK_INT(cJSON_GetArraySize(events), 1);
+    cJSON_Delete(events);
+    st = append_text(s, "app", "ro", 1, "assistant", "refused");
+    fprintf(stderr, "  (append read-only: %s)\n", hl_last_error());
+    CHECK_INT(st, HL_ERR_IO);
+    CHECK_CONTAINS(hl_last_error(), pg ? "read-only" : "READONLY");
+    int64_t v = 0;
+    CHECK_INT(hl_store_load(s, "app", "u", "ro", &events, &v), HL_OK);
+    CHECK_INT(v, 1);
+    cJSON_Delete(events);
+  }
+  if (pg) {
+    const char *db = url + strlen("postgresql:///"); /* fresh_url's form */
+    snprintf(cmd, sizeof cmd, "ALTER DATABASE %.*s SET default_transaction_read_only = off",
+             (int)strcspn(db, "?"), db);
+    free(raw_do(env_or_die("HL_TEST_PG_URL"), cmd));
+  } else {
+    free(raw_do(raw, "REPLICAOF|NO|ONE"));
+  }
+  hl_store_close(s);
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  CHECK_INT(append_text(s, "app", "ro", 1, "assistant", "writable again"), HL_OK);
+  hl_store_close(s);
+}
+
 /* SQLite on a full disk (a file size limit, RLIMIT_FSIZE, in a child
  * process): the write that does not fit fails with HL_ERR_IO and a clear
  * message, and every event written before it is still there, in order. */
@@ -1637,6 +1694,7 @@ int main(int argc, char **argv) {
   RUN(newer_schema);
   RUN(ttl);
   RUN(server_hangs);
+  RUN(read_only);
   RUN(server_killed);
   RUN(pg_connect_timeout);
   char cmd[300];
