@@ -94,6 +94,36 @@ static void user_plugin_built_with_pkg_config_loads_by_path_and_runs(void)
   free(so);
 }
 
+/* The same .so loaded twice into one set (two configurations, say): two
+ * handles, two hooks in registration order, the first one's override
+ * wins (H3); the handles go in any order while the hooks keep working
+ * (the code stays mapped, each hook owns its text), and removing the
+ * name takes both. */
+static void same_plugin_loaded_twice(void)
+{
+  char *so = build_greeter("greeter", "");
+  REQUIRE(so);
+  hl_provider *p = hl_scripted_new();
+  hl_scripted_push_text(p, "the model answered");
+  hl_agent *agent = fx_agent("host", p);
+  hl_hooks *h = hl_agent_hooks(agent);
+  hl_plugin *first = NULL, *second = NULL;
+  CHECK_INT(hl_plugin_load_text(h, so, "{\"greeting\":\"first\"}", &first), HL_OK);
+  CHECK_INT(hl_plugin_load_text(h, so, "{\"greeting\":\"second\"}", &second), HL_OK);
+  REQUIRE(first && second && first != second);
+  CHECK_INT(hl_hooks_count(h, HL_HOOK_BEFORE_AGENT), 2);
+  hl_plugin_free(first);
+  CHECK_RUN(agent, NULL, "hello", "first");
+  hl_plugin_free(second);
+  CHECK_RUN(agent, NULL, "hello again", "first");
+  CHECK_INT(hl_hooks_remove(h, "greeter"), HL_OK);
+  CHECK_INT(hl_hooks_count(h, HL_HOOK_BEFORE_AGENT), 0);
+  CHECK_RUN(agent, NULL, "hello, model", "the model answered");
+  hl_agent_unref(agent);
+  hl_provider_unref(p);
+  free(so);
+}
+
 /* The mission row "hook plugins loadable at run time", as a third party
  * does it: install hookline (here into a staging
  * directory, `meson install --destdir`), compile the plugin with only
@@ -435,6 +465,7 @@ int main(int argc, char **argv)
   RUN(user_plugin_built_with_pkg_config_loads_by_path_and_runs);
   RUN(user_plugin_built_against_an_install_runs_from_a_config);
   RUN(user_plugin_found_by_name_in_plugin_path);
+  RUN(same_plugin_loaded_twice);
   RUN(wrong_abi_version_is_refused_naming_the_file);
   RUN(library_without_descriptor_is_refused);
   RUN(symbol_that_is_not_a_descriptor_is_refused);
