@@ -27,7 +27,9 @@
  *                              in the environment) connecting gives up
  *                              after 10 s (HL_ERR_NETWORK), also when the
  *                              server accepted and never answered
- *   redis://[:PASSWORD@]HOST[:PORT][/DB] hiredis; see hl_store_set_ttl()
+ *   redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] hiredis; see hl_store_set_ttl();
+ *                              USER and PASSWORD percent-decoded ('@' as
+ *                              %40, '%' as %25; a bad escape HL_ERR_INVALID)
  * SQLite and PostgreSQL keep a schema version and migrate older databases
  * when opened; a database written by a newer hookline is refused
  * (HL_ERR_UNSUPPORTED), never written. A backend this build was made

@@ -207,18 +207,55 @@ static void rd_close(void *impl) {
   free(s);
 }
 
-/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] */
+/* A copy of s[0..n) with %XX escapes decoded (RFC 3986: a password with
+ * '@', ':' or '/' is written %40, %3A, %2F), into *out; a '%' not
+ * followed by two hex digits is HL_ERR_INVALID (a NUL is too: AUTH's
+ * arguments are C strings here). */
+static hl_status rd_unescape(const char *s, size_t n, const char *what, char **out) {
+  char *d = malloc(n + 1);
+  if (!d) return hl__oom();
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != '%') {
+      d[w++] = s[i];
+      continue;
+    }
+    int v = 0;
+    for (size_t k = 1; k <= 2 && v >= 0; k++) {
+      char c = i + k < n ? s[i + k] : '\0';
+      int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      v = x < 0 ? -1 : v * 16 + x;
+    }
+    if (v <= 0) { /* not two hex digits, or %00 */
+      free(d);
+      return hl_fail(HL_ERR_INVALID, "hl_store_open: the %s in the redis URL has a bad percent "
+                     "escape (write '%%' as %%25)", what);
+    }
+    d[w++] = (char)v;
+    i += 2;
+  }
+  d[w] = '\0';
+  *out = d;
+  return HL_OK;
+}
+
+/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], user and password
+ * percent-decoded; the last '@' ends them (so a raw '@' in a password
+ * works too, as libpq reads its URLs). */
 static hl_status rd_parse(rd_store *s, const char *url) {
   const char *p = url + strlen("redis://");
-  const char *at = strchr(p, '@');
+  const char *at = strrchr(p, '@');
   if (at) {
     const char *colon = memchr(p, ':', (size_t)(at - p));
+    hl_status st = HL_OK;
     if (colon) {
-      if (colon > p && !(s->user = strndup(p, (size_t)(colon - p)))) return hl__oom();
-      if (!(s->password = strndup(colon + 1, (size_t)(at - colon - 1)))) return hl__oom();
-    } else if (!(s->password = strndup(p, (size_t)(at - p)))) {
-      return hl__oom();
+      if (colon > p) st = rd_unescape(p, (size_t)(colon - p), "user", &s->user);
+      if (st == HL_OK) st = rd_unescape(colon + 1, (size_t)(at - colon - 1), "password", &s->password);
+    } else {
+      st = rd_unescape(p, (size_t)(at - p), "password", &s->password);
     }
+    if (st != HL_OK) return st;
     p = at + 1;
   }
   size_t hl = strcspn(p, ":/");

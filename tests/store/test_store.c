@@ -1397,6 +1397,50 @@ static void server_killed(void) {
   CHECK_CONTAINS(hl_last_error(), "connect");
 }
 
+/* A Redis password with the characters URLs reserve, percent-encoded in
+ * the URL as URLs require ("p@ss:w/rd%" is "p%40ss%3Aw%2Frd%25"), and also
+ * with a raw '@' (the last '@' ends the credentials, as libpq and
+ * redis-py read it): the store authenticates with the decoded password; a
+ * wrong one is HL_ERR_AUTH. */
+static void redis_password(void) {
+  if (strcmp(backend, "redis") != 0) return;
+  int port = atoi(strrchr(env_or_die("HL_TEST_REDIS_URL"), ':') + 1);
+  redisContext *c = redisConnect("127.0.0.1", port);
+  REQUIRE(c && !c->err);
+  const char *pw = "p@ss:w/rd%";
+  redisReply *r = redisCommand(c, "CONFIG SET requirepass %s", pw);
+  REQUIRE(r && r->type == REDIS_REPLY_STATUS);
+  freeReplyObject(r);
+  char url[200];
+  hl_store *s = NULL;
+  snprintf(url, sizeof url, "redis://:p%%40ss%%3Aw%%2Frd%%25@127.0.0.1:%d/3", port);
+  hl_status st = hl_store_open(url, &s);
+  if (st) fprintf(stderr, "  (encoded: %s)\n", hl_last_error());
+  CHECK_INT(st, HL_OK);
+  hl_store_close(s);
+  s = NULL;
+  snprintf(url, sizeof url, "redis://default:p%%40ss%%3Aw%%2Frd%%25@127.0.0.1:%d", port);
+  CHECK_INT(hl_store_open(url, &s), HL_OK);
+  hl_store_close(s);
+  s = NULL;
+  snprintf(url, sizeof url, "redis://:p@ss:w%%2Frd%%25@127.0.0.1:%d", port);
+  CHECK_INT(hl_store_open(url, &s), HL_OK);
+  hl_store_close(s);
+  s = NULL;
+  snprintf(url, sizeof url, "redis://:p%%40ss@127.0.0.1:%d", port);
+  CHECK_INT(hl_store_open(url, &s), HL_ERR_AUTH);
+  CHECK(s == NULL);
+  snprintf(url, sizeof url, "redis://:bad%%zz@127.0.0.1:%d", port);
+  CHECK_INT(hl_store_open(url, &s), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "percent");
+  r = redisCommand(c, "AUTH %s", pw);
+  freeReplyObject(r);
+  r = redisCommand(c, "CONFIG SET requirepass %s", "");
+  CHECK(r && r->type == REDIS_REPLY_STATUS);
+  freeReplyObject(r);
+  redisFree(c);
+}
+
 /* The process that serves this store, for SIGSTOP: PostgreSQL's backend of
  * the store's connection (the one other connection to its database),
  * Redis's server. 0 if not found. */
@@ -1693,6 +1737,7 @@ int main(int argc, char **argv) {
   RUN(migration_from_v3);
   RUN(newer_schema);
   RUN(ttl);
+  RUN(redis_password);
   RUN(server_hangs);
   RUN(read_only);
   RUN(server_killed);
