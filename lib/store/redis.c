@@ -77,7 +77,64 @@ typedef struct rd_store {
    * append's client time. */
   char *key_app, *key_user, *key_id;
   rd_keys keys;
+  /* The reply budget (rd_budget_fns): hiredis's object functions, ours
+   * wrapping them, and what the reply being read has taken so far. */
+  redisReplyObjectFunctions *base_fns, fns;
+  size_t reply_used;
+  bool reply_over;
 } rd_store;
+
+/* The most memory one reply may take (HL_ERR_TOO_LARGE past it). hiredis
+ * allocates an array's element slots when it reads its header, and
+ * ~50 bytes per element however small: a 12-byte "*2000000000\r\n" asks
+ * for 16 GB, and a stream of ":1\r\n" costs 14 times its size. Each array
+ * is charged for its slots and element objects when its header arrives,
+ * each string for its bytes. 512 MiB is Redis's own largest value
+ * (proto-max-bulk-len); a load's reply is a session's whole log. */
+#define HL_REDIS_REPLY_MAX ((size_t)512 << 20)
+#define HL_REDIS_ELEMENT_COST (sizeof(redisReply) + sizeof(redisReply *))
+
+static bool rd_charge(const redisReadTask *task, size_t bytes) {
+  rd_store *s = task->privdata;
+  if (s->reply_over || bytes > HL_REDIS_REPLY_MAX - s->reply_used) {
+    s->reply_over = true;
+    return false; /* hiredis then fails the read as out of memory */
+  }
+  s->reply_used += bytes;
+  return true;
+}
+
+static void *rd_create_array(const redisReadTask *task, int elements) {
+  rd_store *s = task->privdata;
+  size_t n = elements > 0 ? (size_t)elements : 0;
+  if (n > HL_REDIS_REPLY_MAX / HL_REDIS_ELEMENT_COST || !rd_charge(task, n * HL_REDIS_ELEMENT_COST)) {
+    s->reply_over = true;
+    return NULL;
+  }
+  return s->base_fns->createArray(task, elements);
+}
+
+static void *rd_create_string(const redisReadTask *task, char *str, size_t len) {
+  rd_store *s = task->privdata;
+  return rd_charge(task, len) ? s->base_fns->createString(task, str, len) : NULL;
+}
+
+static void *rd_create_integer(const redisReadTask *task, long long value) {
+  return ((rd_store *)task->privdata)->base_fns->createInteger(task, value);
+}
+
+static void *rd_create_nil(const redisReadTask *task) {
+  return ((rd_store *)task->privdata)->base_fns->createNil(task);
+}
+
+/* Put the budget's object functions on a new connection's reader. */
+static void rd_budget_fns(rd_store *s) {
+  s->base_fns = s->c->reader->fn;
+  s->fns = (redisReplyObjectFunctions){rd_create_string, rd_create_array, rd_create_integer,
+                                       rd_create_nil, s->base_fns->freeObject};
+  s->c->reader->fn = &s->fns;
+  s->c->reader->privdata = s;
+}
 
 static void rd_keys_free(rd_keys *k) {
   free(k->log);
@@ -99,6 +156,10 @@ static void rd_keys_forget(rd_store *s) {
 
 static hl_status rd_fail_ctx(rd_store *s, const char *what) {
   const char *why = s->c ? s->c->errstr : "out of memory";
+  if (s->reply_over)
+    return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: the reply would take more than "
+                   "%zu MiB (connection dropped)", s->host, s->port, what,
+                   HL_REDIS_REPLY_MAX >> 20);
   /* a read past SO_RCVTIMEO: hiredis reports EAGAIN's text, a riddle */
   if (s->c && s->c->err == REDIS_ERR_IO && !strcmp(why, strerror(EAGAIN)))
     return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: timed out: the server sent nothing "
@@ -112,6 +173,8 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
 /* A command with binary-safe arguments. NULL reply: connection trouble. */
 static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t *lens) {
   if (!s->c || s->c->err) return NULL;
+  s->reply_used = 0;
+  s->reply_over = false;
   return redisCommandArgv(s->c, argc, argv, lens);
 }
 
@@ -186,7 +249,9 @@ static hl_status rd_connect(rd_store *s) {
   if (s->c) redisFree(s->c);
   struct timeval tv = {5, 0};
   s->c = redisConnectWithTimeout(s->host, s->port, tv);
+  s->reply_over = false;
   if (!s->c || s->c->err) return rd_fail_ctx(s, "cannot connect");
+  rd_budget_fns(s);
   return rd_setup(s);
 }
 

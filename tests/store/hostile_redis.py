@@ -46,6 +46,9 @@ REPLIES = {
     # a bulk length that no reply can have
     "huge-bulk": b"$9223372036854775807\r\n",
     "huge-array": b"*9223372036854775807\r\n",
+    # lengths hiredis accepts, whose element slots alone would take GBs
+    "big-array": b"*2000000000\r\n",
+    "nested-arrays": b"*2\r\n$1\r\n1\r\n*6000000\r\n*6000000\r\n",
 }
 
 

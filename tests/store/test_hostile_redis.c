@@ -126,6 +126,8 @@ int main(int argc, char **argv) {
   expect("EVALSHA:split-load-short", 'l', HL_ERR_IO, "truncated");
   expect("EVALSHA:cut", 'l', HL_ERR_NETWORK, "closed");
   expect("EVALSHA:huge-bulk", 'l', HL_ERR_NETWORK, "timed out");
+  expect("EVALSHA:big-array", 'l', HL_ERR_TOO_LARGE, "512 MiB");
+  expect("EVALSHA:nested-arrays", 'l', HL_ERR_TOO_LARGE, "512 MiB");
   /* listings */
   expect("ZREVRANGE:list-int-ids", 'L', HL_ERR_IO, "not a string");
   expect("ZREVRANGE:integer", 'L', HL_ERR_IO, "unexpected reply");
