@@ -236,28 +236,36 @@ static void library_without_descriptor_is_refused(void)
   free(so);
 }
 
+/* Build the greeter with `defines` as NAME.so: loading it fails with
+ * `want_st`, a message naming the file and holding `want`, *out NULL and
+ * nothing installed. */
+static void check_refused(const char *name, const char *defines, hl_status want_st,
+                          const char *want)
+{
+  char *so = build_greeter(name, defines);
+  REQUIRE(so);
+  hl_hooks *h = hl_hooks_new();
+  hl_plugin *plugin = (hl_plugin *)&plugin;
+  CHECK_INT(hl_plugin_load(h, so, NULL, &plugin), want_st);
+  fprintf(stderr, "  (%s: %s)\n", name, hl_last_error());
+  CHECK(plugin == NULL);
+  CHECK_CONTAINS(hl_last_error(), so);
+  CHECK_CONTAINS(hl_last_error(), want);
+  CHECK_INT(total_hooks(h), 0);
+  hl_hooks_free(h);
+  free(so);
+}
+
 /* A library that exports something else under the descriptor's name: a
  * function, or an int smaller than a descriptor. Reading either as a
  * descriptor reads code or past the object's end; the loader checks the
  * symbol's type and size first. */
 static void symbol_that_is_not_a_descriptor_is_refused(void)
 {
-  const char *variants[2][2] = {{"greeter_fn", "-DGREETER_DESCRIPTOR_IS_FUNCTION"},
-                                {"greeter_int", "-DGREETER_DESCRIPTOR_IS_INT"}};
-  const char *want[2] = {"is a function", "is 4 bytes"};
-  for (int i = 0; i < 2; i++) {
-    char *so = build_greeter(variants[i][0], variants[i][1]);
-    REQUIRE(so);
-    hl_hooks *h = hl_hooks_new();
-    CHECK_INT(hl_plugin_load(h, so, NULL, NULL), HL_ERR_INVALID);
-    fprintf(stderr, "  (%s: %s)\n", variants[i][0], hl_last_error());
-    CHECK_CONTAINS(hl_last_error(), so);
-    CHECK_CONTAINS(hl_last_error(), want[i]);
-    CHECK_CONTAINS(hl_last_error(), "HL_PLUGIN_DEFINE");
-    CHECK_INT(total_hooks(h), 0);
-    hl_hooks_free(h);
-    free(so);
-  }
+  check_refused("greeter_fn", "-DGREETER_DESCRIPTOR_IS_FUNCTION", HL_ERR_INVALID,
+                "\"hookline_plugin\" is a function, not a descriptor (define it with HL_PLUGIN_DEFINE)");
+  check_refused("greeter_int", "-DGREETER_DESCRIPTOR_IS_INT", HL_ERR_INVALID,
+                "\"hookline_plugin\" is 4 bytes, smaller than a descriptor");
 }
 
 /* An init that installs its hook and returns something that is no
@@ -267,24 +275,11 @@ static void symbol_that_is_not_a_descriptor_is_refused(void)
  * both see a failure they can act on. */
 static void init_returning_no_failure_status_is_refused(void)
 {
-  const char *variants[3][2] = {{"greeter_st12345", "-DGREETER_INIT_STATUS=12345"},
-                                {"greeter_stneg", "-DGREETER_INIT_STATUS=-3"},
-                                {"greeter_stpending", "-DGREETER_INIT_STATUS=HL_PENDING"}};
-  const char *want[3] = {"12345", "-3", "26"};
-  for (int i = 0; i < 3; i++) {
-    char *so = build_greeter(variants[i][0], variants[i][1]);
-    REQUIRE(so);
-    hl_hooks *h = hl_hooks_new();
-    hl_plugin *plugin = (hl_plugin *)&plugin;
-    CHECK_INT(hl_plugin_load(h, so, NULL, &plugin), HL_ERR_INVALID);
-    fprintf(stderr, "  (%s: %s)\n", variants[i][0], hl_last_error());
-    CHECK(plugin == NULL);
-    CHECK_CONTAINS(hl_last_error(), so);
-    CHECK_CONTAINS(hl_last_error(), want[i]);
-    CHECK_INT(total_hooks(h), 0);
-    hl_hooks_free(h);
-    free(so);
-  }
+  check_refused("greeter_st12345", "-DGREETER_INIT_STATUS=12345", HL_ERR_INVALID,
+                "init returned 12345, which is not a failure status");
+  check_refused("greeter_stneg", "-DGREETER_INIT_STATUS=-3", HL_ERR_INVALID, "init returned -3");
+  check_refused("greeter_stpending", "-DGREETER_INIT_STATUS=HL_PENDING", HL_ERR_INVALID,
+                "init returned 26");
 }
 
 static void undefined_symbol_fails_at_load_naming_it(void)

@@ -1336,6 +1336,21 @@ static void ttl(void) {
   hl_store_close(s);
 }
 
+/* A fresh store, session `id` on it and the fixture's agent, which has
+ * finished one run ("before": 4 events) on it. False if any step failed. */
+static bool session_after_one_run(char *raw, size_t rn, const char *id, hl_store **s,
+                                  hl_session **sess, hl_agent **agent) {
+  *s = fresh_store(raw, rn);
+  *sess = NULL;
+  *agent = NULL;
+  if (!*s || hl_session_open(*s, "app", "u", id, sess) != HL_OK) return false;
+  *agent = fixture_agent();
+  char *answer = NULL;
+  hl_status st = hl_agent_run(*agent, *sess, "before", &answer);
+  hl_free(answer);
+  return st == HL_OK;
+}
+
 /* The server dies mid-run: calls fail with HL_ERR_NETWORK and a message,
  * a run fails cleanly, nothing written is lost, and once the server is
  * back the same handle reconnects. Last in the list: it restarts the
@@ -1347,14 +1362,11 @@ static void server_killed(void) {
   }
   bool pg = !strcmp(backend, "postgresql");
   char raw[600];
-  hl_store *s = fresh_store(raw, sizeof raw);
-  REQUIRE(s);
-  hl_session *sess = NULL;
-  REQUIRE(hl_session_open(s, "app", "u", "k", &sess) == HL_OK);
-  hl_agent *agent = fixture_agent();
+  hl_store *s;
+  hl_session *sess;
+  hl_agent *agent;
+  REQUIRE(session_after_one_run(raw, sizeof raw, "k", &s, &sess, &agent));
   char *answer = NULL;
-  CHECK_INT(hl_agent_run(agent, sess, "before", &answer), HL_OK);
-  hl_free(answer);
   /* a group on top of a session before the crash, of the size the run
    * after the restart writes (PostgreSQL: a statement the new connection
    * must prepare again) */
@@ -1477,15 +1489,11 @@ static void server_hangs(void) {
     return;
   }
   char raw[600];
-  hl_store *s = fresh_store(raw, sizeof raw);
-  REQUIRE(s);
-  hl_session *sess = NULL;
-  REQUIRE(hl_session_open(s, "app", "u", "h", &sess) == HL_OK);
-  hl_agent *agent = fixture_agent();
+  hl_store *s;
+  hl_session *sess;
+  hl_agent *agent;
+  REQUIRE(session_after_one_run(raw, sizeof raw, "h", &s, &sess, &agent));
   char *answer = NULL;
-  CHECK_INT(hl_agent_run(agent, sess, "before", &answer), HL_OK);
-  hl_free(answer);
-  answer = NULL;
   pid_t pid = serving_pid(raw);
   REQUIRE(pid > 0);
   REQUIRE(kill(pid, SIGSTOP) == 0);
@@ -1538,6 +1546,20 @@ static void server_hangs(void) {
  * read-only mode, a Redis replica): a store still opens on it and reads
  * every session, and each write fails with HL_ERR_IO saying the server is
  * read-only, nothing written; once writable again, writes work. */
+/* Make the database of `url` (raw: its raw client's address) refuse
+ * writes, or take that back. */
+static void set_read_only(const char *url, const char *raw, bool on) {
+  if (!strcmp(backend, "postgresql")) {
+    const char *db = url + strlen("postgresql:///"); /* fresh_url's form */
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "ALTER DATABASE %.*s SET default_transaction_read_only = %s",
+             (int)strcspn(db, "?"), db, on ? "on" : "off");
+    free(raw_do(env_or_die("HL_TEST_PG_URL"), cmd));
+  } else {
+    free(raw_do(raw, on ? "REPLICAOF|127.0.0.1|1" : "REPLICAOF|NO|ONE"));
+  }
+}
+
 static void read_only(void) {
   if (!is_server()) {
     fprintf(stderr, "  (%s: no read-only server mode to test)\n", backend);
@@ -1551,15 +1573,7 @@ static void read_only(void) {
   CHECK_INT(append_text(s, "app", "ro", 0, "user", "written while writable"), HL_OK);
   hl_store_close(s);
   s = NULL;
-  char cmd[300];
-  if (pg) {
-    const char *db = url + strlen("postgresql:///"); /* fresh_url's form */
-    snprintf(cmd, sizeof cmd, "ALTER DATABASE %.*s SET default_transaction_read_only = on",
-             (int)strcspn(db, "?"), db);
-    free(raw_do(env_or_die("HL_TEST_PG_URL"), cmd));
-  } else {
-    free(raw_do(raw, "REPLICAOF|127.0.0.1|1"));
-  }
+  set_read_only(url, raw, true);
   hl_status st = hl_store_open(url, &s);
   fprintf(stderr, "  (open read-only: %s)\n", st ? hl_last_error() : "ok");
   CHECK_INT(st, HL_OK);
@@ -1577,14 +1591,7 @@ static void read_only(void) {
     CHECK_INT(v, 1);
     cJSON_Delete(events);
   }
-  if (pg) {
-    const char *db = url + strlen("postgresql:///"); /* fresh_url's form */
-    snprintf(cmd, sizeof cmd, "ALTER DATABASE %.*s SET default_transaction_read_only = off",
-             (int)strcspn(db, "?"), db);
-    free(raw_do(env_or_die("HL_TEST_PG_URL"), cmd));
-  } else {
-    free(raw_do(raw, "REPLICAOF|NO|ONE"));
-  }
+  set_read_only(url, raw, false);
   hl_store_close(s);
   REQUIRE(hl_store_open(url, &s) == HL_OK);
   CHECK_INT(append_text(s, "app", "ro", 1, "assistant", "writable again"), HL_OK);
