@@ -259,8 +259,15 @@ static hl_status pg_prepare(pg_store *s) {
   return HL_OK;
 }
 
-/* Before each call: reconnect if the connection was lost. */
+/* Before each call: reconnect if the connection was lost, also while it
+ * sat idle (a server restarted since the last call: its backend said
+ * "terminating connection" and closed the socket, which reads as
+ * end-of-file after that message, and PQconsumeInput() turns into
+ * CONNECTION_BAD), so that the first call after a restart works instead
+ * of failing. A few reads at most: a server cannot keep us here. */
 static hl_status pg_ready(pg_store *s) {
+  for (int i = 0; i < 4 && !s->broken && pg_poll(s, POLLIN, 0) > 0; i++)
+    if (!PQconsumeInput(s->conn)) s->broken = true;
   if (s->broken || PQstatus(s->conn) != CONNECTION_OK) {
     s->prepared = false;
     PQreset(s->conn);

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,9 +256,17 @@ static hl_status rd_connect(rd_store *s) {
   return rd_setup(s);
 }
 
-/* Before each call: reconnect if the connection broke. */
+/* Before each call: reconnect if the connection broke, also while it sat
+ * idle: a RESP2 server sends nothing unasked, so a readable idle socket
+ * is an end-of-file (the server restarted since the last call), a reset,
+ * or bytes no command asked for (a reply that carried more than it said):
+ * in each case the connection is no good, and the first call after a
+ * restart works instead of failing. */
 static hl_status rd_ready(rd_store *s) {
-  if (s->c && !s->c->err) return HL_OK;
+  if (s->c && !s->c->err) {
+    struct pollfd p = {.fd = s->c->fd, .events = POLLIN};
+    if (poll(&p, 1, 0) == 0) return HL_OK;
+  }
   return rd_connect(s);
 }
 

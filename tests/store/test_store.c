@@ -1351,6 +1351,44 @@ static bool session_after_one_run(char *raw, size_t rn, const char *id, hl_store
   return st == HL_OK;
 }
 
+/* The server restarts between two calls (a deploy, a failover to the same
+ * address): the handle's connection is dead, and the next call finds that
+ * out before it sends anything, reconnects and works: it sees every event
+ * acknowledged before (PostgreSQL; this test's Redis keeps nothing on
+ * disk, so there the session is gone and a new one can be written). */
+static void server_restarted(void) {
+  if (!is_server()) {
+    fprintf(stderr, "  (%s has no server)\n", backend);
+    return;
+  }
+  bool pg = !strcmp(backend, "postgresql");
+  char raw[600];
+  hl_store *s;
+  hl_session *sess;
+  hl_agent *agent;
+  REQUIRE(session_after_one_run(raw, sizeof raw, "r", &s, &sess, &agent));
+  CHECK(system(getenv(pg ? "HL_TEST_PG_STOP" : "HL_TEST_REDIS_STOP")) == 0);
+  CHECK(system(getenv(pg ? "HL_TEST_PG_START" : "HL_TEST_REDIS_START")) == 0);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  hl_status st = hl_store_load(s, "app", "u", "r", &events, &v);
+  fprintf(stderr, "  (first call after the restart: %s)\n", st ? hl_last_error() : "ok");
+  CHECK_INT(st, pg ? HL_OK : HL_ERR_NOT_FOUND);
+  if (pg) CHECK_INT(v, 4);
+  cJSON_Delete(events);
+  if (pg) {
+    char *answer = NULL;
+    CHECK_INT(hl_agent_run(agent, sess, "after", &answer), HL_OK);
+    CHECK_STR(answer, "done: after");
+    hl_free(answer);
+  } else {
+    CHECK_INT(append_text(s, "app", "r", 0, "user", "again"), HL_OK);
+  }
+  hl_session_free(sess);
+  hl_agent_unref(agent);
+  hl_store_close(s);
+}
+
 /* The server dies mid-run: calls fail with HL_ERR_NETWORK and a message,
  * a run fails cleanly, nothing written is lost, and once the server is
  * back the same handle reconnects. Last in the list: it restarts the
@@ -1747,6 +1785,7 @@ int main(int argc, char **argv) {
   RUN(redis_password);
   RUN(server_hangs);
   RUN(read_only);
+  RUN(server_restarted);
   RUN(server_killed);
   RUN(pg_connect_timeout);
   char cmd[300];
