@@ -57,7 +57,9 @@
  * went away, or sent nothing for 10 s in the middle of a call (hung)
  * HL_ERR_NETWORK (the next call reconnects; a write that timed out may
  * have been stored, which the version check turns into a conflict, never
- * a double append; PostgreSQL migrations wait 300 s); a failed write to
+ * a double append; PostgreSQL migrations wait 300 s); an SQLite database
+ * another connection kept locked for the whole 5 s busy timeout
+ * HL_ERR_TIMEOUT (nothing written); a failed write to
  * disk (full disk, read-only file) HL_ERR_IO; a corrupt event (not a JSON
  * object with a "type") HL_ERR_JSON naming the session and version; a log
  * with missing events (truncated) HL_ERR_IO (SQLite: a hole; its log is

@@ -1636,6 +1636,42 @@ static void read_only(void) {
   hl_store_close(s);
 }
 
+/* SQLite's form of a hung server: another process took the write lock
+ * and hangs (stopped, or stuck in a long transaction). An append waits
+ * the busy timeout (5 s), then fails with a status and a message that say
+ * so, nothing written; a load still reads (WAL: readers are not blocked);
+ * once the lock is free, the append works. */
+static void sqlite_locked(void) {
+  if (strcmp(backend, "sqlite") != 0) return;
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  CHECK_INT(append_text(s, "app", "l", 0, "user", "before the lock"), HL_OK);
+  sqlite3 *other = NULL;
+  REQUIRE(sqlite3_open(raw, &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_status st = append_text(s, "app", "l", 1, "assistant", "while locked");
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  fprintf(stderr, "  (append while locked: %.1f s: %s)\n", took, hl_last_error());
+  CHECK_INT(st, HL_ERR_TIMEOUT);
+  CHECK_CONTAINS(hl_last_error(), "locked");
+  CHECK_CONTAINS(hl_last_error(), "5 s");
+  CHECK(took >= 4.5 && took < 30);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "l", &events, &v), HL_OK);
+  CHECK_INT(v, 1);
+  cJSON_Delete(events);
+  sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(other);
+  CHECK_INT(append_text(s, "app", "l", 1, "assistant", "after the lock"), HL_OK);
+  hl_store_close(s);
+}
+
 /* SQLite on a full disk (a file size limit, RLIMIT_FSIZE, in a child
  * process): the write that does not fit fails with HL_ERR_IO and a clear
  * message, and every event written before it is still there, in order. */
@@ -1777,6 +1813,7 @@ int main(int argc, char **argv) {
   } else {
     RUN(decoder);
   }
+  RUN(sqlite_locked);
   RUN(disk_full);
   RUN(migrations);
   RUN(migration_from_v3);
