@@ -95,8 +95,9 @@ static const struct { const char *name, *sql; int nparams; } hl_pg_sql[P_COUNT] 
 
 /* How long a call waits for the server to send anything (the whole
  * answer may take longer while bytes keep coming), as the Redis backend
- * does; a migration waits longer, as a worker may wait for another one
- * migrating a large database under the migration lock. */
+ * does; a migration's statements wait longer, as a worker may wait for
+ * another one migrating a large database under the migration lock (the
+ * reads that decide whether to migrate do not). */
 #define HL_PG_IDLE_MS 10000
 #define HL_PG_MIGRATE_IDLE_MS 300000
 
@@ -199,7 +200,7 @@ static hl_status pg_exec(pg_store *s, const char *sql, const char *what) {
 static hl_status pg_schema_version(pg_store *s, int *version) {
   *version = 0;
   PGresult *r = pg_await(s, PQsendQuery(s->conn, "SELECT to_regclass('hl_schema') IS NOT NULL"),
-                         HL_PG_MIGRATE_IDLE_MS);
+                         HL_PG_IDLE_MS);
   hl_status st = HL_OK;
   bool exists = false;
   if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) st = pg_fail(s, r, "schema version");
@@ -207,7 +208,7 @@ static hl_status pg_schema_version(pg_store *s, int *version) {
   PQclear(r);
   if (st != HL_OK || !exists) return st;
   r = pg_await(s, PQsendQuery(s->conn, "SELECT COALESCE(MAX(version), 0) FROM hl_schema"),
-               HL_PG_MIGRATE_IDLE_MS);
+               HL_PG_IDLE_MS);
   if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) st = pg_fail(s, r, "schema version");
   else *version = atoi(PQgetvalue(r, 0, 0));
   PQclear(r);
