@@ -263,7 +263,9 @@ static hl_status rd_connect(rd_store *s) {
  * in each case the connection is no good, and the first call after a
  * restart works instead of failing. */
 static hl_status rd_ready(rd_store *s) {
-  if (s->c && !s->c->err) {
+  /* (bytes left over may already be in hiredis's buffer, read with the
+   * reply they followed) */
+  if (s->c && !s->c->err && s->c->reader->pos >= s->c->reader->len) {
     struct pollfd p = {.fd = s->c->fd, .events = POLLIN};
     if (poll(&p, 1, 0) == 0) return HL_OK;
   }
