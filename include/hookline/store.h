@@ -65,7 +65,13 @@
  * with missing events (truncated) HL_ERR_IO (SQLite: a hole; its log is
  * its event rows, the version the last one's number, so rows deleted from
  * the end behind its back read as a shorter log); a session never written
- * HL_ERR_NOT_FOUND; an SQLite log past 2^32 - 1 events HL_ERR_TOO_LARGE. Session ids, app names and user ids may hold any
+ * HL_ERR_NOT_FOUND; an SQLite log past 2^32 - 1 events HL_ERR_TOO_LARGE, and
+ * so is a Redis reply that would take more than 512 MiB of memory (a
+ * load's reply is the session's whole log; the connection is dropped). A
+ * connection found dead before a call (the server restarted since the
+ * last one) is reconnected first, so that call works. A store opens on a
+ * read-only PostgreSQL database or standby, or a Redis replica, and reads
+ * it; its writes fail with HL_ERR_IO naming the refusal. Session ids, app names and user ids may hold any
  * characters but NUL (they are bound as parameters, never spliced into a
  * command), up to 512 bytes each. Bytes that are not UTF-8 (in ids or in
  * an event's text) are kept exactly by SQLite, Redis and memory; a
