@@ -1336,18 +1336,41 @@ static void ttl(void) {
   hl_store_close(s);
 }
 
-/* A fresh store, session `id` on it and the fixture's agent, which has
- * finished one run ("before": 4 events) on it. False if any step failed. */
-static bool session_after_one_run(char *raw, size_t rn, const char *id, hl_store **s,
-                                  hl_session **sess, hl_agent **agent) {
-  *s = fresh_store(raw, rn);
-  *sess = NULL;
-  *agent = NULL;
-  if (!*s || hl_session_open(*s, "app", "u", id, sess) != HL_OK) return false;
-  *agent = fixture_agent();
-  char *answer = NULL;
-  hl_status st = hl_agent_run(*agent, *sess, "before", &answer);
-  hl_free(answer);
+/* A fresh store (`raw`: its raw client's address), session `id` on it and
+ * the fixture's agent, which has finished one run ("before": 4 events) on
+ * it: what the tests of a server going away start from. */
+typedef struct served {
+  char raw[600];
+  hl_store *s;
+  hl_session *sess;
+  hl_agent *agent;
+} served;
+
+static void served_free(served *x) {
+  hl_session_free(x->sess);
+  hl_agent_unref(x->agent);
+  hl_store_close(x->s);
+}
+
+/* False (with nothing left to free) if the backend has no server (a skip
+ * message printed) or a step failed (a failed check). */
+static bool served_session(served *x, const char *id) {
+  *x = (served){0};
+  if (!is_server()) {
+    fprintf(stderr, "  (%s has no server)\n", backend);
+    return false;
+  }
+  x->s = fresh_store(x->raw, sizeof x->raw);
+  CHECK(x->s != NULL);
+  hl_status st = x->s ? hl_session_open(x->s, "app", "u", id, &x->sess) : HL_ERR_NETWORK;
+  if (st == HL_OK) {
+    x->agent = fixture_agent();
+    char *answer = NULL;
+    st = hl_agent_run(x->agent, x->sess, "before", &answer);
+    hl_free(answer);
+  }
+  CHECK_INT(st, HL_OK);
+  if (st != HL_OK) served_free(x);
   return st == HL_OK;
 }
 
@@ -1357,16 +1380,12 @@ static bool session_after_one_run(char *raw, size_t rn, const char *id, hl_store
  * acknowledged before (PostgreSQL; this test's Redis keeps nothing on
  * disk, so there the session is gone and a new one can be written). */
 static void server_restarted(void) {
-  if (!is_server()) {
-    fprintf(stderr, "  (%s has no server)\n", backend);
-    return;
-  }
+  served x;
+  if (!served_session(&x, "r")) return;
   bool pg = !strcmp(backend, "postgresql");
-  char raw[600];
-  hl_store *s;
-  hl_session *sess;
-  hl_agent *agent;
-  REQUIRE(session_after_one_run(raw, sizeof raw, "r", &s, &sess, &agent));
+  hl_store *s = x.s;
+  hl_session *sess = x.sess;
+  hl_agent *agent = x.agent;
   CHECK(system(getenv(pg ? "HL_TEST_PG_STOP" : "HL_TEST_REDIS_STOP")) == 0);
   CHECK(system(getenv(pg ? "HL_TEST_PG_START" : "HL_TEST_REDIS_START")) == 0);
   cJSON *events = NULL;
@@ -1384,9 +1403,7 @@ static void server_restarted(void) {
   } else {
     CHECK_INT(append_text(s, "app", "r", 0, "user", "again"), HL_OK);
   }
-  hl_session_free(sess);
-  hl_agent_unref(agent);
-  hl_store_close(s);
+  served_free(&x);
 }
 
 /* The server dies mid-run: calls fail with HL_ERR_NETWORK and a message,
@@ -1394,16 +1411,12 @@ static void server_restarted(void) {
  * back the same handle reconnects. Last in the list: it restarts the
  * server. */
 static void server_killed(void) {
-  if (!is_server()) {
-    fprintf(stderr, "  (%s has no server)\n", backend);
-    return;
-  }
+  served x;
+  if (!served_session(&x, "k")) return;
   bool pg = !strcmp(backend, "postgresql");
-  char raw[600];
-  hl_store *s;
-  hl_session *sess;
-  hl_agent *agent;
-  REQUIRE(session_after_one_run(raw, sizeof raw, "k", &s, &sess, &agent));
+  hl_store *s = x.s;
+  hl_session *sess = x.sess;
+  hl_agent *agent = x.agent;
   char *answer = NULL;
   /* a group on top of a session before the crash, of the size the run
    * after the restart writes (PostgreSQL: a statement the new connection
@@ -1437,9 +1450,7 @@ static void server_killed(void) {
     hl_free(answer);
     CHECK_INT(hl_session_version(sess), 8);
   }
-  hl_session_free(sess);
-  hl_agent_unref(agent);
-  hl_store_close(s);
+  served_free(&x);
   /* a server that is not there at all */
   hl_store *none = NULL;
   CHECK_INT(hl_store_open(pg ? "postgresql://127.0.0.1:1/x?connect_timeout=2" : "redis://127.0.0.1:1", &none),
@@ -1522,15 +1533,12 @@ static double seconds_since(const struct timespec *t0) {
  * for good, and once the server runs again (SIGCONT) the same handle
  * works and sees every event it acknowledged, none twice. */
 static void server_hangs(void) {
-  if (!is_server()) {
-    fprintf(stderr, "  (%s has no server)\n", backend);
-    return;
-  }
-  char raw[600];
-  hl_store *s;
-  hl_session *sess;
-  hl_agent *agent;
-  REQUIRE(session_after_one_run(raw, sizeof raw, "h", &s, &sess, &agent));
+  served x;
+  if (!served_session(&x, "h")) return;
+  char *raw = x.raw;
+  hl_store *s = x.s;
+  hl_session *sess = x.sess;
+  hl_agent *agent = x.agent;
   char *answer = NULL;
   pid_t pid = serving_pid(raw);
   REQUIRE(pid > 0);
@@ -1575,9 +1583,7 @@ static void server_hangs(void) {
   CHECK_INT(hl_agent_run(agent, sess, "after", &answer), HL_OK);
   CHECK_STR(answer, "done: after");
   hl_free(answer);
-  hl_session_free(sess);
-  hl_agent_unref(agent);
-  hl_store_close(s);
+  served_free(&x);
 }
 
 /* A database that refuses writes (a PostgreSQL database or standby in
