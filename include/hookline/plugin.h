@@ -126,8 +126,12 @@ typedef struct hl_plugin hl_plugin;
  * (or name) and says what is wrong:
  *   HL_ERR_NOT_FOUND     no such file, or no plugin of that name
  *   HL_ERR_INVALID       not an ELF shared object; no `hookline_plugin`
- *                        symbol; a descriptor without name or init; options
- *                        not an object; options the plugin refused
+ *                        symbol, or one that is a function or an object
+ *                        smaller than a descriptor; a descriptor without
+ *                        name or init; options not an object; options the
+ *                        plugin refused; an init that returned a status
+ *                        that is no failure (HL_PENDING, HL_INTERRUPTED)
+ *                        or no status at all
  *   HL_ERR_UNSUPPORTED   built for another plugin ABI version
  *   HL_ERR_IO            dlopen failed (e.g. an undefined symbol)
  *   otherwise            the status the plugin's init returned

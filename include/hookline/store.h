@@ -27,7 +27,9 @@
  *                              in the environment) connecting gives up
  *                              after 10 s (HL_ERR_NETWORK), also when the
  *                              server accepted and never answered
- *   redis://[:PASSWORD@]HOST[:PORT][/DB] hiredis; see hl_store_set_ttl()
+ *   redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] hiredis; see hl_store_set_ttl();
+ *                              USER and PASSWORD percent-decoded ('@' as
+ *                              %40, '%' as %25; a bad escape HL_ERR_INVALID)
  * SQLite and PostgreSQL keep a schema version and migrate older databases
  * when opened; a database written by a newer hookline is refused
  * (HL_ERR_UNSUPPORTED), never written. A backend this build was made
@@ -51,16 +53,31 @@
  * A session opened with hl_session_open() writes one append per turn
  * boundary (see there), so a crash loses at most the turn in flight.
  *
- * Errors: bad arguments HL_ERR_INVALID; a server that cannot be reached or
- * went away HL_ERR_NETWORK (the next call reconnects); a failed write to
+ * Errors: bad arguments HL_ERR_INVALID; a server that cannot be reached,
+ * went away, or sent nothing for 10 s in the middle of a call (hung)
+ * HL_ERR_NETWORK (the next call reconnects; a write that timed out may
+ * have been stored, which the version check turns into a conflict, never
+ * a double append; PostgreSQL migrations wait 300 s); an SQLite database
+ * another connection kept locked for the whole 5 s busy timeout
+ * HL_ERR_TIMEOUT (nothing written); a failed write to
  * disk (full disk, read-only file) HL_ERR_IO; a corrupt event (not a JSON
  * object with a "type") HL_ERR_JSON naming the session and version; a log
  * with missing events (truncated) HL_ERR_IO (SQLite: a hole; its log is
  * its event rows, the version the last one's number, so rows deleted from
  * the end behind its back read as a shorter log); a session never written
- * HL_ERR_NOT_FOUND; an SQLite log past 2^32 - 1 events HL_ERR_TOO_LARGE. Session ids, app names and user ids may hold any
+ * HL_ERR_NOT_FOUND; an SQLite log past 2^32 - 1 events HL_ERR_TOO_LARGE, and
+ * so is a Redis reply that would take more than 512 MiB of memory (a
+ * load's reply is the session's whole log; the connection is dropped). A
+ * connection found dead before a call (the server restarted since the
+ * last one) is reconnected first, so that call works. A store opens on a
+ * read-only PostgreSQL database or standby, or a Redis replica, and reads
+ * it; its writes fail with HL_ERR_IO naming the refusal. Session ids, app names and user ids may hold any
  * characters but NUL (they are bound as parameters, never spliced into a
- * command), up to 512 bytes each.
+ * command), up to 512 bytes each. Bytes that are not UTF-8 (in ids or in
+ * an event's text) are kept exactly by SQLite, Redis and memory; a
+ * PostgreSQL store (UTF-8 text columns) refuses them with HL_ERR_INVALID
+ * naming the field, nothing written (a run whose tool returns such bytes
+ * fails with it).
  *
  * Thread-safety: an hl_store may be used from several threads at once;
  * its calls are serialized on one connection (open one store per thread

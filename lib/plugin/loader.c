@@ -8,6 +8,9 @@
  *     "invalid ELF header" riddle;
  *   - RTLD_NOW makes a missing symbol fail here, with its name, not at
  *     the first call in the middle of a run;
+ *   - the descriptor symbol's ELF type and size are checked before it is
+ *     read: a function or a small object of that name would otherwise be
+ *     read as a descriptor (code bytes as its size, or past its end);
  *   - RTLD_NODELETE keeps the code mapped: hook chains may hold its
  *     functions longer than any handle, and unmapping code that a chain
  *     still points to would be a crash much later;
@@ -16,6 +19,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +64,32 @@ static bool plugin_name_ok(const char *s) {
   return true;
 }
 
+/* The descriptor's smallest size: every field up to free (plugin.h). */
+#define HL_PLUGIN_DESC_MIN (offsetof(hl_plugin_descriptor, free) + sizeof(void (*)(void *)))
+
+/* Is the exported `hookline_plugin` at `d` an object the size of a
+ * descriptor? (Its ELF symbol says, before a byte of it is read.) */
+static hl_status check_symbol(const void *d, const char *label, char *why, size_t whylen) {
+  Dl_info info;
+  const ElfW(Sym) *sym = NULL;
+  if (!dladdr1(d, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym || info.dli_saddr != d)
+    return HL_OK; /* no symbol table entry to judge by: the size field decides */
+  unsigned type = ELF64_ST_TYPE(sym->st_info);
+  if (type == STT_FUNC || type == STT_GNU_IFUNC)
+    return load_fail(why, whylen, HL_ERR_INVALID, label,
+                     "\"%s\" is a function, not a descriptor (define it with HL_PLUGIN_DEFINE)",
+                     HL_PLUGIN_SYMBOL);
+  if (sym->st_size < HL_PLUGIN_DESC_MIN)
+    return load_fail(why, whylen, HL_ERR_INVALID, label,
+                     "\"%s\" is %zu bytes, smaller than a descriptor (%zu): not a descriptor "
+                     "(define it with HL_PLUGIN_DEFINE)", HL_PLUGIN_SYMBOL,
+                     (size_t)sym->st_size, HL_PLUGIN_DESC_MIN);
+  return HL_OK;
+}
+
 static hl_status check_descriptor(const hl_plugin_descriptor *d, const char *label, char *why,
                                   size_t whylen) {
-  if (d->size < offsetof(hl_plugin_descriptor, free) + sizeof d->free)
+  if (d->size < HL_PLUGIN_DESC_MIN)
     return load_fail(why, whylen, HL_ERR_INVALID, label,
                      "descriptor size %zu is too small (build it with HL_PLUGIN_DEFINE)", d->size);
   if (d->abi_version != HL_PLUGIN_ABI_VERSION)
@@ -105,12 +132,19 @@ static hl_status install(const hl_plugin_descriptor *d, const char *path, const 
   cJSON_Delete(empty);
   if (st == HL_OK) st = hl_hooks_move(hooks, staging);
   else {
+    /* a status that is no failure (or none at all) would reach a caller
+     * that cannot act on it: it is the plugin's bug, said as such */
+    bool failure = (unsigned)st < HL_STATUS_COUNT_ && st != HL_INTERRUPTED && st != HL_PENDING;
     char msg[800];
-    snprintf(msg, sizeof msg, "%s", hl_last_error()[0] ? hl_last_error() : hl_strerror(st));
+    if (!failure)
+      snprintf(msg, sizeof msg, "init returned %d, which is not a failure status (HL_ERR_*)",
+               (int)st);
+    else
+      snprintf(msg, sizeof msg, "%s", hl_last_error()[0] ? hl_last_error() : hl_strerror(st));
     hl_hooks_free(staging);
     free(plugin);
     free(path_copy);
-    return load_fail(why, whylen, st, label, "%s", msg);
+    return load_fail(why, whylen, failure ? st : HL_ERR_INVALID, label, "%s", msg);
   }
   hl_hooks_free(staging); /* empty after a move; holds the hooks if it failed */
   if (st != HL_OK) {
@@ -150,6 +184,7 @@ static hl_status load_file(hl_hooks *hooks, const char *path, const cJSON *optio
     st = load_fail(why, whylen, HL_ERR_INVALID, path,
                    "no \"%s\" descriptor exported (define it with HL_PLUGIN_DEFINE)",
                    HL_PLUGIN_SYMBOL);
+  if (st == HL_OK) st = check_symbol(d, path, why, whylen);
   if (st == HL_OK) st = check_descriptor(d, path, why, whylen);
   if (st == HL_OK) st = install(d, path, path, hooks, options, out, why, whylen);
   /* RTLD_NODELETE: this only drops the reference, the code stays mapped. */

@@ -12,8 +12,14 @@
  * the events go as binary text parameters (their bytes and length: no
  * escaping, no copy). A lost connection fails the call with
  * HL_ERR_NETWORK; the next call reconnects (PQreset) and prepares again.
+ * So does a server that stops answering (HL_PG_IDLE_MS): libpq's blocking
+ * calls wait for an answer as long as the socket lives, and a hung server
+ * (stopped, swapping, behind a dead NAT entry) keeps it alive, so every
+ * statement is sent and awaited here, non-blocking, with poll().
  */
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,10 +93,19 @@ static const struct { const char *name, *sql; int nparams; } hl_pg_sql[P_COUNT] 
 #define HL_PG_GROUP_CREATE 1u
 #define HL_PG_GROUP_BUMP 2u
 
+/* How long a call waits for the server to send anything (the whole
+ * answer may take longer while bytes keep coming), as the Redis backend
+ * does; a migration's statements wait longer, as a worker may wait for
+ * another one migrating a large database under the migration lock (the
+ * reads that decide whether to migrate do not). */
+#define HL_PG_IDLE_MS 10000
+#define HL_PG_MIGRATE_IDLE_MS 300000
+
 typedef struct pg_store {
   PGconn *conn;
   bool prepared;
   bool broken;   /* the last call lost the connection: reconnect first */
+  int timed_out; /* the last call's server sent nothing for this many ms */
   /* per group size: which of its statements this connection has prepared */
   unsigned char group_ready[HL_STORE_GROUP_MAX + 1];
 } pg_store;
@@ -103,7 +118,16 @@ static hl_status pg_fail(pg_store *s, const PGresult *r, const char *what) {
   snprintf(clean, sizeof clean, "%s", msg ? msg : "");
   size_t n = strlen(clean);
   while (n && (clean[n - 1] == '\n' || clean[n - 1] == ' ')) clean[--n] = '\0';
+  for (char *p = clean; *p; p++) /* "ERROR: ...\nCONTEXT: ...": one line */
+    if (*p == '\n' || *p == '\r') *p = ' ';
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  if (!r && s->timed_out) {
+    s->broken = true;
+    return hl_fail(HL_ERR_NETWORK, "store: postgresql: %s: timed out: the server sent nothing "
+                   "for %d s (connection dropped; a write may or may not have been stored: "
+                   "the next call reconnects, a stale version gets a conflict)", what,
+                   s->timed_out / 1000);
+  }
   /* Errors libpq makes itself (the server went away) carry no SQLSTATE. */
   if (PQstatus(s->conn) != CONNECTION_OK || !state) {
     s->broken = true;
@@ -115,8 +139,55 @@ static hl_status pg_fail(pg_store *s, const PGresult *r, const char *what) {
   return hl_fail(st, "store: postgresql: %s: %s", what, clean);
 }
 
+/* Wait until the socket is ready for `events`, at most idle_ms: 1 ready,
+ * 0 timed out, -1 failed. */
+static int pg_poll(pg_store *s, short events, int idle_ms) {
+  struct pollfd p = {.fd = PQsocket(s->conn), .events = events};
+  if (p.fd < 0) return -1;
+  int n;
+  while ((n = poll(&p, 1, idle_ms)) < 0 && errno == EINTR) {
+  }
+  return n;
+}
+
+/* The answer to the statement just queued (`sent`: what PQsend*() gave):
+ * flushed and awaited, waiting at most idle_ms for each piece; the last
+ * result, or the first error of a multi-statement string, as PQexec()
+ * gives. NULL on a lost connection or a timeout (s->timed_out set): then
+ * the connection is marked broken, as its protocol state is unknown. */
+static PGresult *pg_await(pg_store *s, int sent, int idle_ms) {
+  s->timed_out = 0;
+  PGresult *keep = NULL;
+  int f = 1, ready = 1;
+  if (!sent) goto lost;
+  /* libpq's order: until flushed, wait for either way; read what came */
+  while ((f = PQflush(s->conn)) == 1)
+    if ((ready = pg_poll(s, POLLOUT | POLLIN, idle_ms)) <= 0 || !PQconsumeInput(s->conn))
+      goto lost;
+  if (f < 0) goto lost;
+  for (;;) {
+    while (PQisBusy(s->conn)) {
+      if ((ready = pg_poll(s, POLLIN, idle_ms)) <= 0 || !PQconsumeInput(s->conn)) goto lost;
+    }
+    PGresult *r = PQgetResult(s->conn);
+    if (!r) return keep;
+    if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+      PQclear(r);
+    } else {
+      PQclear(keep);
+      keep = r;
+    }
+  }
+lost:
+  PQclear(keep);
+  if (ready == 0) s->timed_out = idle_ms;
+  s->broken = true;
+  return NULL;
+}
+
+/* One statement of the migration (its time limit). */
 static hl_status pg_exec(pg_store *s, const char *sql, const char *what) {
-  PGresult *r = PQexec(s->conn, sql);
+  PGresult *r = pg_await(s, PQsendQuery(s->conn, sql), HL_PG_MIGRATE_IDLE_MS);
   hl_status st = HL_OK;
   ExecStatusType es = PQresultStatus(r);
   if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) st = pg_fail(s, r, what);
@@ -124,26 +195,44 @@ static hl_status pg_exec(pg_store *s, const char *sql, const char *what) {
   return st;
 }
 
+/* The schema version the database records, 0 when it has none, read
+ * without writing anything; HL_ERR_UNSUPPORTED if it is newer than ours. */
+static hl_status pg_schema_version(pg_store *s, int *version) {
+  *version = 0;
+  PGresult *r = pg_await(s, PQsendQuery(s->conn, "SELECT to_regclass('hl_schema') IS NOT NULL"),
+                         HL_PG_IDLE_MS);
+  hl_status st = HL_OK;
+  bool exists = false;
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) st = pg_fail(s, r, "schema version");
+  else exists = PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  if (st != HL_OK || !exists) return st;
+  r = pg_await(s, PQsendQuery(s->conn, "SELECT COALESCE(MAX(version), 0) FROM hl_schema"),
+               HL_PG_IDLE_MS);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) st = pg_fail(s, r, "schema version");
+  else *version = atoi(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  if (st == HL_OK && *version > HL_PG_SCHEMA)
+    st = hl_fail(HL_ERR_UNSUPPORTED,
+                 "store: postgresql database has schema version %d, newer than this "
+                 "hookline's (%d): refusing to use it (upgrade hookline)", *version, HL_PG_SCHEMA);
+  return st;
+}
+
 /* Create or migrate the schema in one transaction under an advisory lock,
- * so that workers starting at once migrate exactly once. */
+ * so that workers starting at once migrate exactly once. A database at
+ * our version is only read (no lock, no DDL): so a store opens on a
+ * read-only database or standby, and reads it. */
 static hl_status pg_migrate(pg_store *s) {
-  hl_status st = pg_exec(s, "BEGIN", "begin migration");
-  if (st != HL_OK) return st;
+  int version = 0;
+  hl_status st = pg_schema_version(s, &version);
+  if (st != HL_OK || version == HL_PG_SCHEMA) return st;
+  if ((st = pg_exec(s, "BEGIN", "begin migration")) != HL_OK) return st;
   st = pg_exec(s, "SELECT pg_advisory_xact_lock(" HL_PG_MIGRATION_LOCK ")", "migration lock");
   if (st == HL_OK)
     st = pg_exec(s, "CREATE TABLE IF NOT EXISTS hl_schema (version INTEGER NOT NULL)",
                  "schema table");
-  int version = 0;
-  if (st == HL_OK) {
-    PGresult *r = PQexec(s->conn, "SELECT COALESCE(MAX(version), 0) FROM hl_schema");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) st = pg_fail(s, r, "schema version");
-    else version = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-  }
-  if (st == HL_OK && version > HL_PG_SCHEMA)
-    st = hl_fail(HL_ERR_UNSUPPORTED,
-                 "store: postgresql database has schema version %d, newer than this "
-                 "hookline's (%d): refusing to use it (upgrade hookline)", version, HL_PG_SCHEMA);
+  if (st == HL_OK) st = pg_schema_version(s, &version); /* again: under the lock */
   for (int v = version + 1; st == HL_OK && v <= HL_PG_SCHEMA; v++) {
     st = pg_exec(s, hl_pg_migrations[v - 1], "migration");
     char sql[96];
@@ -153,7 +242,7 @@ static hl_status pg_migrate(pg_store *s) {
   if (st != HL_OK) {
     char keep[1024];
     snprintf(keep, sizeof keep, "%s", hl_last_error());
-    PQclear(PQexec(s->conn, "ROLLBACK"));
+    if (!s->broken) PQclear(pg_await(s, PQsendQuery(s->conn, "ROLLBACK"), HL_PG_IDLE_MS));
     return hl_fail(st, "%s", keep);
   }
   return pg_exec(s, "COMMIT", "commit migration");
@@ -161,7 +250,8 @@ static hl_status pg_migrate(pg_store *s) {
 
 static hl_status pg_prepare(pg_store *s) {
   for (int i = 0; i < P_COUNT; i++) {
-    PGresult *r = PQprepare(s->conn, hl_pg_sql[i].name, hl_pg_sql[i].sql, hl_pg_sql[i].nparams, NULL);
+    PGresult *r = pg_await(s, PQsendPrepare(s->conn, hl_pg_sql[i].name, hl_pg_sql[i].sql,
+                                            hl_pg_sql[i].nparams, NULL), HL_PG_IDLE_MS);
     hl_status st = PQresultStatus(r) == PGRES_COMMAND_OK ? HL_OK : pg_fail(s, r, "prepare");
     PQclear(r);
     if (st != HL_OK) return st;
@@ -170,21 +260,48 @@ static hl_status pg_prepare(pg_store *s) {
   return HL_OK;
 }
 
-/* Before each call: reconnect if the connection was lost. */
+/* Before each call: reconnect if the connection was lost, also while it
+ * sat idle (a server restarted since the last call: its backend said
+ * "terminating connection" and closed the socket, which reads as
+ * end-of-file after that message, and PQconsumeInput() turns into
+ * CONNECTION_BAD), so that the first call after a restart works instead
+ * of failing. A few reads at most: a server cannot keep us here. */
 static hl_status pg_ready(pg_store *s) {
+  for (int i = 0; i < 4 && !s->broken && pg_poll(s, POLLIN, 0) > 0; i++)
+    if (!PQconsumeInput(s->conn)) s->broken = true;
   if (s->broken || PQstatus(s->conn) != CONNECTION_OK) {
     s->prepared = false;
     PQreset(s->conn);
-    if (PQstatus(s->conn) != CONNECTION_OK) return pg_fail(s, NULL, "reconnect");
+    s->timed_out = 0;
+    if (PQstatus(s->conn) != CONNECTION_OK || PQsetnonblocking(s->conn, 1) != 0)
+      return pg_fail(s, NULL, "reconnect");
     s->broken = false;
   }
   if (!s->prepared) {
     /* a reset connection lost its prepared statements: drop any survivors */
-    PQclear(PQexec(s->conn, "DEALLOCATE ALL"));
+    PQclear(pg_await(s, PQsendQuery(s->conn, "DEALLOCATE ALL"), HL_PG_IDLE_MS));
+    if (s->broken) return pg_fail(s, NULL, "reconnect");
     memset(s->group_ready, 0, sizeof s->group_ready);
     return pg_prepare(s);
   }
   return HL_OK;
+}
+
+/* PostgreSQL's text holds UTF-8 only: other bytes are refused by the
+ * server with "invalid byte sequence ... portal parameter $3", which names
+ * no field; checked here instead, naming it. */
+static hl_status pg_utf8(const char *what, const char *s, size_t len) {
+  size_t at = hl__utf8_invalid_at(s, len);
+  if (at == len) return HL_OK;
+  return hl_fail(HL_ERR_INVALID, "store: postgresql: %s is not valid UTF-8 (byte %zu is 0x%02x): "
+                 "PostgreSQL text holds UTF-8 only", what, at, (unsigned)(unsigned char)s[at]);
+}
+
+static hl_status pg_key_utf8(const char *app, const char *user, const char *id) {
+  hl_status st = pg_utf8("the app name", app, strlen(app));
+  if (st == HL_OK) st = pg_utf8("the user id", user, strlen(user));
+  if (st == HL_OK && id) st = pg_utf8("the session id", id, strlen(id));
+  return st;
 }
 
 static void pg_close(void *impl) {
@@ -230,6 +347,8 @@ hl_status hl__store_pg_open(const char *url, void **impl) {
     while (n && msg[n - 1] == '\n') msg[--n] = '\0';
     st = hl_fail(HL_ERR_NETWORK, "store: postgresql: cannot connect: %s", msg);
   }
+  if (st == HL_OK && PQsetnonblocking(s->conn, 1) != 0)
+    st = hl_fail(HL_ERR_NETWORK, "store: postgresql: cannot make the connection non-blocking");
   if (st == HL_OK) PQsetNoticeProcessor(s->conn, pg_notice, NULL);
   if (st == HL_OK) st = pg_migrate(s);
   if (st == HL_OK) st = pg_prepare(s);
@@ -265,7 +384,8 @@ static hl_status pg_group_statement(pg_store *s, size_t n, bool create, char *na
   p += len;
   for (size_t i = 0; i < n; i++) p += sprintf(p, "%s$%zu::text", i ? ", " : "", first + i);
   memcpy(p, tail, sizeof tail);
-  PGresult *r = PQprepare(s->conn, name, sql, (int)(first - 1 + n), NULL);
+  PGresult *r = pg_await(s, PQsendPrepare(s->conn, name, sql, (int)(first - 1 + n), NULL),
+                         HL_PG_IDLE_MS);
   free(sql);
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   hl_status st = HL_OK;
@@ -279,7 +399,13 @@ static hl_status pg_group_statement(pg_store *s, size_t n, bool create, char *na
 
 static hl_status pg_append(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *nv) {
   pg_store *s = impl;
-  hl_status st = pg_ready(s);
+  hl_status st = pg_key_utf8(k->app, k->user, k->id);
+  for (size_t i = 0; st == HL_OK && i < a->n; i++) {
+    char what[48];
+    snprintf(what, sizeof what, "event %zu of the append", i + 1);
+    st = pg_utf8(what, a->data[i], a->len[i]);
+  }
+  if (st == HL_OK) st = pg_ready(s);
   if (st != HL_OK) return st;
   char now[40], bytes[24], expected[24], count[24], name[32];
   hl__store_fmt_time(now, a->now);
@@ -320,7 +446,8 @@ static hl_status pg_append(void *impl, const hl__skey *k, const hl__sappend *a, 
     vals[7] = expected;
     lens[7] = formats[7] = 0;
   }
-  PGresult *r = PQexecPrepared(s->conn, statement, (int)nparams, vals, lens, formats, 0);
+  PGresult *r = pg_await(s, PQsendQueryPrepared(s->conn, statement, (int)nparams, vals, lens,
+                                                formats, 0), HL_PG_IDLE_MS);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) st = pg_fail(s, r, "append");
   else if (PQntuples(r) == 0)
     st = hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is past version %lld: another "
@@ -343,10 +470,12 @@ done:
 static hl_status pg_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
                          int64_t *version) {
   pg_store *s = impl;
-  hl_status st = pg_ready(s);
+  hl_status st = pg_key_utf8(k->app, k->user, k->id);
+  if (st == HL_OK) st = pg_ready(s);
   if (st != HL_OK) return st;
   const char *vals[3] = {k->app, k->user, k->id};
-  PGresult *r = PQexecPrepared(s->conn, hl_pg_sql[P_LOAD].name, 3, vals, NULL, NULL, 0);
+  PGresult *r = pg_await(s, PQsendQueryPrepared(s->conn, hl_pg_sql[P_LOAD].name, 3, vals, NULL,
+                                                NULL, 0), HL_PG_IDLE_MS);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     st = pg_fail(s, r, "load");
     PQclear(r);
@@ -367,10 +496,12 @@ static hl_status pg_load(void *impl, const hl__skey *k, hl__srow_fn row, void *u
 
 static hl_status pg_list(void *impl, const char *app, const char *user, cJSON *out) {
   pg_store *s = impl;
-  hl_status st = pg_ready(s);
+  hl_status st = pg_key_utf8(app, user, NULL);
+  if (st == HL_OK) st = pg_ready(s);
   if (st != HL_OK) return st;
   const char *vals[2] = {app, user};
-  PGresult *r = PQexecPrepared(s->conn, hl_pg_sql[P_LIST].name, 2, vals, NULL, NULL, 0);
+  PGresult *r = pg_await(s, PQsendQueryPrepared(s->conn, hl_pg_sql[P_LIST].name, 2, vals, NULL,
+                                                NULL, 0), HL_PG_IDLE_MS);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     st = pg_fail(s, r, "list");
     PQclear(r);
@@ -388,10 +519,12 @@ static hl_status pg_list(void *impl, const char *app, const char *user, cJSON *o
 
 static hl_status pg_del(void *impl, const hl__skey *k) {
   pg_store *s = impl;
-  hl_status st = pg_ready(s);
+  hl_status st = pg_key_utf8(k->app, k->user, k->id);
+  if (st == HL_OK) st = pg_ready(s);
   if (st != HL_OK) return st;
   const char *vals[3] = {k->app, k->user, k->id};
-  PGresult *r = PQexecPrepared(s->conn, hl_pg_sql[P_DEL].name, 3, vals, NULL, NULL, 0);
+  PGresult *r = pg_await(s, PQsendQueryPrepared(s->conn, hl_pg_sql[P_DEL].name, 3, vals, NULL,
+                                                NULL, 0), HL_PG_IDLE_MS);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) st = pg_fail(s, r, "delete");
   else if (PQntuples(r) == 0) st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
   PQclear(r);

@@ -14,7 +14,9 @@
  * binary-safe (redisCommandArgv with lengths). A lost connection fails the
  * call with HL_ERR_NETWORK; the next call reconnects.
  */
+#include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +78,64 @@ typedef struct rd_store {
    * append's client time. */
   char *key_app, *key_user, *key_id;
   rd_keys keys;
+  /* The reply budget (rd_budget_fns): hiredis's object functions, ours
+   * wrapping them, and what the reply being read has taken so far. */
+  redisReplyObjectFunctions *base_fns, fns;
+  size_t reply_used;
+  bool reply_over;
 } rd_store;
+
+/* The most memory one reply may take (HL_ERR_TOO_LARGE past it). hiredis
+ * allocates an array's element slots when it reads its header, and
+ * ~50 bytes per element however small: a 12-byte "*2000000000\r\n" asks
+ * for 16 GB, and a stream of ":1\r\n" costs 14 times its size. Each array
+ * is charged for its slots and element objects when its header arrives,
+ * each string for its bytes. 512 MiB is Redis's own largest value
+ * (proto-max-bulk-len); a load's reply is a session's whole log. */
+#define HL_REDIS_REPLY_MAX ((size_t)512 << 20)
+#define HL_REDIS_ELEMENT_COST (sizeof(redisReply) + sizeof(redisReply *))
+
+static bool rd_charge(const redisReadTask *task, size_t bytes) {
+  rd_store *s = task->privdata;
+  if (s->reply_over || bytes > HL_REDIS_REPLY_MAX - s->reply_used) {
+    s->reply_over = true;
+    return false; /* hiredis then fails the read as out of memory */
+  }
+  s->reply_used += bytes;
+  return true;
+}
+
+static void *rd_create_array(const redisReadTask *task, int elements) {
+  rd_store *s = task->privdata;
+  size_t n = elements > 0 ? (size_t)elements : 0;
+  if (n > HL_REDIS_REPLY_MAX / HL_REDIS_ELEMENT_COST || !rd_charge(task, n * HL_REDIS_ELEMENT_COST)) {
+    s->reply_over = true;
+    return NULL;
+  }
+  return s->base_fns->createArray(task, elements);
+}
+
+static void *rd_create_string(const redisReadTask *task, char *str, size_t len) {
+  rd_store *s = task->privdata;
+  return rd_charge(task, len) ? s->base_fns->createString(task, str, len) : NULL;
+}
+
+static void *rd_create_integer(const redisReadTask *task, long long value) {
+  return ((rd_store *)task->privdata)->base_fns->createInteger(task, value);
+}
+
+static void *rd_create_nil(const redisReadTask *task) {
+  return ((rd_store *)task->privdata)->base_fns->createNil(task);
+}
+
+/* Put the budget's object functions on a new connection's reader. */
+static void rd_budget_fns(rd_store *s) {
+  s->base_fns = s->c->reader->fn;
+  s->fns = (redisReplyObjectFunctions){rd_create_string, rd_create_array, rd_create_integer,
+                                       rd_create_nil, s->base_fns->freeObject};
+  s->c->reader->fn = &s->fns;
+  s->c->reader->privdata = s;
+}
 
 static void rd_keys_free(rd_keys *k) {
   free(k->log);
@@ -93,8 +152,21 @@ static void rd_keys_forget(rd_store *s) {
   s->key_app = s->key_user = s->key_id = NULL;
 }
 
+/* How long a call waits for the server to send anything (SO_RCVTIMEO). */
+#define HL_REDIS_IDLE_S 10
+
 static hl_status rd_fail_ctx(rd_store *s, const char *what) {
   const char *why = s->c ? s->c->errstr : "out of memory";
+  if (s->reply_over)
+    return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: the reply would take more than "
+                   "%zu MiB (connection dropped)", s->host, s->port, what,
+                   HL_REDIS_REPLY_MAX >> 20);
+  /* a read past SO_RCVTIMEO: hiredis reports EAGAIN's text, a riddle */
+  if (s->c && s->c->err == REDIS_ERR_IO && !strcmp(why, strerror(EAGAIN)))
+    return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: timed out: the server sent nothing "
+                   "for %d s (connection dropped; a write may or may not have been stored: "
+                   "the next call reconnects, a stale version gets a conflict)", s->host,
+                   s->port, what, HL_REDIS_IDLE_S);
   return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: %s", s->host, s->port, what,
                  why[0] ? why : "connection lost");
 }
@@ -102,6 +174,8 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
 /* A command with binary-safe arguments. NULL reply: connection trouble. */
 static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t *lens) {
   if (!s->c || s->c->err) return NULL;
+  s->reply_used = 0;
+  s->reply_over = false;
   return redisCommandArgv(s->c, argc, argv, lens);
 }
 
@@ -133,7 +207,7 @@ static hl_status rd_load_script(rd_store *s, const char *body, char *sha) {
 /* Authenticate, select the database, check the layout, load the scripts:
  * after connecting and after every reconnect. */
 static hl_status rd_setup(rd_store *s) {
-  struct timeval tv = {10, 0};
+  struct timeval tv = {HL_REDIS_IDLE_S, 0};
   redisSetTimeout(s->c, tv);
   hl_status st = HL_OK;
   if (s->password) {
@@ -149,8 +223,15 @@ static hl_status rd_setup(rd_store *s) {
   }
   char schema[16];
   snprintf(schema, sizeof schema, "%d", HL_REDIS_SCHEMA);
+  /* A read-only replica refuses the SET: reading it is still fine (its
+   * master's writers record the layout), so only that refusal is let by. */
   const char *set[5] = {"SET", "hl:schema", schema, "NX"};
-  if ((st = rd_simple(s, "schema", 4, set, NULL)) != HL_OK) return st;
+  redisReply *w = rd_cmd(s, 4, set, NULL);
+  if (!w) return rd_fail_ctx(s, "schema");
+  if (w->type == REDIS_REPLY_ERROR && strncmp(w->str, "READONLY", 8) != 0)
+    st = hl_fail(HL_ERR_IO, "store: redis: schema: %s", w->str);
+  freeReplyObject(w);
+  if (st != HL_OK) return st;
   const char *get[2] = {"GET", "hl:schema"};
   redisReply *r = NULL;
   if ((st = rd_simple(s, "schema", 2, get, &r)) != HL_OK) return st;
@@ -169,13 +250,25 @@ static hl_status rd_connect(rd_store *s) {
   if (s->c) redisFree(s->c);
   struct timeval tv = {5, 0};
   s->c = redisConnectWithTimeout(s->host, s->port, tv);
+  s->reply_over = false;
   if (!s->c || s->c->err) return rd_fail_ctx(s, "cannot connect");
+  rd_budget_fns(s);
   return rd_setup(s);
 }
 
-/* Before each call: reconnect if the connection broke. */
+/* Before each call: reconnect if the connection broke, also while it sat
+ * idle: a RESP2 server sends nothing unasked, so a readable idle socket
+ * is an end-of-file (the server restarted since the last call), a reset,
+ * or bytes no command asked for (a reply that carried more than it said):
+ * in each case the connection is no good, and the first call after a
+ * restart works instead of failing. */
 static hl_status rd_ready(rd_store *s) {
-  if (s->c && !s->c->err) return HL_OK;
+  /* (bytes left over may already be in hiredis's buffer, read with the
+   * reply they followed) */
+  if (s->c && !s->c->err && s->c->reader->pos >= s->c->reader->len) {
+    struct pollfd p = {.fd = s->c->fd, .events = POLLIN};
+    if (poll(&p, 1, 0) == 0) return HL_OK;
+  }
   return rd_connect(s);
 }
 
@@ -190,18 +283,55 @@ static void rd_close(void *impl) {
   free(s);
 }
 
-/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] */
+/* A copy of s[0..n) with %XX escapes decoded (RFC 3986: a password with
+ * '@', ':' or '/' is written %40, %3A, %2F), into *out; a '%' not
+ * followed by two hex digits is HL_ERR_INVALID (a NUL is too: AUTH's
+ * arguments are C strings here). */
+static hl_status rd_unescape(const char *s, size_t n, const char *what, char **out) {
+  char *d = malloc(n + 1);
+  if (!d) return hl__oom();
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != '%') {
+      d[w++] = s[i];
+      continue;
+    }
+    int v = 0;
+    for (size_t k = 1; k <= 2 && v >= 0; k++) {
+      char c = i + k < n ? s[i + k] : '\0';
+      int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      v = x < 0 ? -1 : v * 16 + x;
+    }
+    if (v <= 0) { /* not two hex digits, or %00 */
+      free(d);
+      return hl_fail(HL_ERR_INVALID, "hl_store_open: the %s in the redis URL has a bad percent "
+                     "escape (write '%%' as %%25)", what);
+    }
+    d[w++] = (char)v;
+    i += 2;
+  }
+  d[w] = '\0';
+  *out = d;
+  return HL_OK;
+}
+
+/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], user and password
+ * percent-decoded; the last '@' ends them (so a raw '@' in a password
+ * works too, as libpq reads its URLs). */
 static hl_status rd_parse(rd_store *s, const char *url) {
   const char *p = url + strlen("redis://");
-  const char *at = strchr(p, '@');
+  const char *at = strrchr(p, '@');
   if (at) {
     const char *colon = memchr(p, ':', (size_t)(at - p));
+    hl_status st = HL_OK;
     if (colon) {
-      if (colon > p && !(s->user = strndup(p, (size_t)(colon - p)))) return hl__oom();
-      if (!(s->password = strndup(colon + 1, (size_t)(at - colon - 1)))) return hl__oom();
-    } else if (!(s->password = strndup(p, (size_t)(at - p)))) {
-      return hl__oom();
+      if (colon > p) st = rd_unescape(p, (size_t)(colon - p), "user", &s->user);
+      if (st == HL_OK) st = rd_unescape(colon + 1, (size_t)(at - colon - 1), "password", &s->password);
+    } else {
+      st = rd_unescape(p, (size_t)(at - p), "password", &s->password);
     }
+    if (st != HL_OK) return st;
     p = at + 1;
   }
   size_t hl = strcspn(p, ":/");
@@ -350,8 +480,14 @@ static hl_status rd_append(void *impl, const hl__skey *k, const hl__sappend *a, 
   if (argv != argv_stack) free(argv);
   if (lens != lens_stack) free(lens);
   if (!r) return s->c && !s->c->err ? hl_last_status() : rd_fail_ctx(s, "append");
-  if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
-    *nv = r->integer;
+  int64_t want = a->expected + (int64_t)a->n;
+  if (r->type == REDIS_REPLY_INTEGER && r->integer == want) {
+    *nv = want;
+  } else if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+    /* not what the script returns: a proxy or server that is not Redis */
+    st = hl_fail(HL_ERR_IO, "store: redis: append: the server says version %lld, the script "
+                 "gives %lld (not a Redis running our script?)", (long long)r->integer,
+                 (long long)want);
   } else if (r->type == REDIS_REPLY_INTEGER) {
     st = hl_fail(HL_ERR_CONFLICT, "store: session \"%.200s\" is at version %lld, the writer "
                  "saw %lld: another writer appended first", k->id, (long long)(-1 - r->integer),
@@ -425,6 +561,11 @@ static hl_status rd_list(void *impl, const char *app, const char *user, cJSON *o
                  ids->type == REDIS_REPLY_ERROR ? ids->str : "unexpected reply");
   }
   for (size_t i = 0; st == HL_OK && i < ids->elements; i++) {
+    if (ids->element[i]->type != REDIS_REPLY_STRING) {
+      st = hl_fail(HL_ERR_IO, "store: redis: list: session id %zu of the index is not a string "
+                   "(corrupt index?)", i + 1);
+      break;
+    }
     const char *id = ids->element[i]->str;
     size_t meta_len;
     char *meta = rd_key("meta", app, user, id, &meta_len);

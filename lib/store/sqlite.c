@@ -125,6 +125,10 @@ static const char *const hl_sqlite_sql[Q_COUNT] = {
   [Q_DEL_S] = "DELETE FROM hl_sessions WHERE sid = ?1",
 };
 
+/* How long a call waits for another connection's lock (store.h). */
+#define HL_SQ_BUSY_MS 5000
+#define HL_SQ_BUSY_TEXT "5 s"
+
 typedef struct sq_store {
   sqlite3 *db;
   sqlite3_stmt *q[Q_COUNT];
@@ -147,6 +151,12 @@ static hl_status sq_fail(sq_store *s, const char *what) {
   else if (sys == EROFS || (rc & 0xff) == SQLITE_READONLY) why = " (read-only)";
   else if (rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_TRUNCATE)
     why = " (the disk refused a write: full, over quota or at a size limit?)";
+  /* another connection held the lock past the busy timeout: a time limit
+   * (that writer may be stuck or stopped), not a failed disk */
+  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+    st = HL_ERR_TIMEOUT;
+    why = " (another connection held the database for the whole " HL_SQ_BUSY_TEXT " busy timeout)";
+  }
   return hl_fail(st, "store: sqlite %s: %s: %s%s", s->path, what, sqlite3_errmsg(s->db), why);
 }
 
@@ -214,7 +224,7 @@ hl_status hl__store_sqlite_open(const char *path, void **impl) {
     sq_close(s);
     return st;
   }
-  sqlite3_busy_timeout(s->db, 5000);
+  sqlite3_busy_timeout(s->db, HL_SQ_BUSY_MS);
   hl_status st = sq_exec(s, "PRAGMA journal_mode=WAL", "enable WAL");
   if (st == HL_OK) st = sq_exec(s, "PRAGMA synchronous=NORMAL", "set synchronous");
   if (st == HL_OK) st = sq_migrate(s);

@@ -94,6 +94,36 @@ static void user_plugin_built_with_pkg_config_loads_by_path_and_runs(void)
   free(so);
 }
 
+/* The same .so loaded twice into one set (two configurations, say): two
+ * handles, two hooks in registration order, the first one's override
+ * wins (H3); the handles go in any order while the hooks keep working
+ * (the code stays mapped, each hook owns its text), and removing the
+ * name takes both. */
+static void same_plugin_loaded_twice(void)
+{
+  char *so = build_greeter("greeter", "");
+  REQUIRE(so);
+  hl_provider *p = hl_scripted_new();
+  hl_scripted_push_text(p, "the model answered");
+  hl_agent *agent = fx_agent("host", p);
+  hl_hooks *h = hl_agent_hooks(agent);
+  hl_plugin *first = NULL, *second = NULL;
+  CHECK_INT(hl_plugin_load_text(h, so, "{\"greeting\":\"first\"}", &first), HL_OK);
+  CHECK_INT(hl_plugin_load_text(h, so, "{\"greeting\":\"second\"}", &second), HL_OK);
+  REQUIRE(first && second && first != second);
+  CHECK_INT(hl_hooks_count(h, HL_HOOK_BEFORE_AGENT), 2);
+  hl_plugin_free(first);
+  CHECK_RUN(agent, NULL, "hello", "first");
+  hl_plugin_free(second);
+  CHECK_RUN(agent, NULL, "hello again", "first");
+  CHECK_INT(hl_hooks_remove(h, "greeter"), HL_OK);
+  CHECK_INT(hl_hooks_count(h, HL_HOOK_BEFORE_AGENT), 0);
+  CHECK_RUN(agent, NULL, "hello, model", "the model answered");
+  hl_agent_unref(agent);
+  hl_provider_unref(p);
+  free(so);
+}
+
 /* The mission row "hook plugins loadable at run time", as a third party
  * does it: install hookline (here into a staging
  * directory, `meson install --destdir`), compile the plugin with only
@@ -204,6 +234,52 @@ static void library_without_descriptor_is_refused(void)
   CHECK_INT(total_hooks(h), 0);
   hl_hooks_free(h);
   free(so);
+}
+
+/* Build the greeter with `defines` as NAME.so: loading it fails with
+ * `want_st`, a message naming the file and holding `want`, *out NULL and
+ * nothing installed. */
+static void check_refused(const char *name, const char *defines, hl_status want_st,
+                          const char *want)
+{
+  char *so = build_greeter(name, defines);
+  REQUIRE(so);
+  hl_hooks *h = hl_hooks_new();
+  hl_plugin *plugin = (hl_plugin *)&plugin;
+  CHECK_INT(hl_plugin_load(h, so, NULL, &plugin), want_st);
+  fprintf(stderr, "  (%s: %s)\n", name, hl_last_error());
+  CHECK(plugin == NULL);
+  CHECK_CONTAINS(hl_last_error(), so);
+  CHECK_CONTAINS(hl_last_error(), want);
+  CHECK_INT(total_hooks(h), 0);
+  hl_hooks_free(h);
+  free(so);
+}
+
+/* A library that exports something else under the descriptor's name: a
+ * function, or an int smaller than a descriptor. Reading either as a
+ * descriptor reads code or past the object's end; the loader checks the
+ * symbol's type and size first. */
+static void symbol_that_is_not_a_descriptor_is_refused(void)
+{
+  check_refused("greeter_fn", "-DGREETER_DESCRIPTOR_IS_FUNCTION", HL_ERR_INVALID,
+                "\"hookline_plugin\" is a function, not a descriptor (define it with HL_PLUGIN_DEFINE)");
+  check_refused("greeter_int", "-DGREETER_DESCRIPTOR_IS_INT", HL_ERR_INVALID,
+                "\"hookline_plugin\" is 4 bytes, smaller than a descriptor");
+}
+
+/* An init that installs its hook and returns something that is no
+ * failure status (HL_PENDING, HL_INTERRUPTED) or no status at all: the
+ * load fails with HL_ERR_INVALID naming the value, and nothing is
+ * installed; a caller testing `st != HL_OK` and one reading the status
+ * both see a failure they can act on. */
+static void init_returning_no_failure_status_is_refused(void)
+{
+  check_refused("greeter_st12345", "-DGREETER_INIT_STATUS=12345", HL_ERR_INVALID,
+                "init returned 12345, which is not a failure status");
+  check_refused("greeter_stneg", "-DGREETER_INIT_STATUS=-3", HL_ERR_INVALID, "init returned -3");
+  check_refused("greeter_stpending", "-DGREETER_INIT_STATUS=HL_PENDING", HL_ERR_INVALID,
+                "init returned 26");
 }
 
 static void undefined_symbol_fails_at_load_naming_it(void)
@@ -384,8 +460,11 @@ int main(int argc, char **argv)
   RUN(user_plugin_built_with_pkg_config_loads_by_path_and_runs);
   RUN(user_plugin_built_against_an_install_runs_from_a_config);
   RUN(user_plugin_found_by_name_in_plugin_path);
+  RUN(same_plugin_loaded_twice);
   RUN(wrong_abi_version_is_refused_naming_the_file);
   RUN(library_without_descriptor_is_refused);
+  RUN(symbol_that_is_not_a_descriptor_is_refused);
+  RUN(init_returning_no_failure_status_is_refused);
   RUN(undefined_symbol_fails_at_load_naming_it);
   RUN(non_elf_and_missing_files_are_refused);
   RUN(bad_options_are_refused_with_their_path);

@@ -15,6 +15,7 @@ server's program is not installed: scripts/setup.d/store.sh installs them).
   HL_TEST_REDIS_URL   redis://127.0.0.1:PORT (a random free port)
   HL_TEST_REDIS_STOP  shell command: SIGKILL the server
   HL_TEST_REDIS_START shell command: start it again on the same port
+  HL_TEST_REDIS_PIDFILE the server's pid file (to SIGSTOP it: a server that hangs)
 
 Nothing touches a system-wide cluster: the PostgreSQL cluster is made by
 initdb (as the `postgres` user when run as root: initdb refuses root) in a
@@ -122,7 +123,8 @@ class Redis:
         start += "; for i in $(seq 100); do redis-cli -p %d ping >/dev/null 2>&1 && break; sleep 0.05; done" % self.port
         return {"HL_TEST_REDIS_URL": "redis://127.0.0.1:%d" % self.port,
                 "HL_TEST_REDIS_STOP": "kill -9 $(cat %s) 2>/dev/null; sleep 0.2" % shlex.quote(self.pidfile),
-                "HL_TEST_REDIS_START": start + " >/dev/null 2>&1"}
+                "HL_TEST_REDIS_START": start + " >/dev/null 2>&1",
+                "HL_TEST_REDIS_PIDFILE": self.pidfile}
 
     def stop(self):
         try:

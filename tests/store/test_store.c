@@ -340,6 +340,70 @@ static void odd_ids(void) {
   hl_store_close(s);
 }
 
+/* Bytes that are not UTF-8, in message content and in ids, through each
+ * backend: they come back exactly (SQLite, Redis, memory keep bytes), or
+ * the write is refused with HL_ERR_INVALID saying so and nothing is
+ * written (PostgreSQL's text is UTF-8); never a garbled round trip. */
+static void invalid_utf8(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  const char *text = "caf\xe9 \xff\xfe \xc3\x28 ok \xe2\x82";
+  const char *id = "id-\xff\xfe";
+  bool refuses = !strcmp(backend, "postgresql");
+  /* content */
+  hl_status st = append_text(s, "app", "content", 0, "user", text);
+  fprintf(stderr, "  (content: %s)\n", st ? hl_last_error() : "stored");
+  if (refuses) {
+    CHECK_INT(st, HL_ERR_INVALID);
+    CHECK_CONTAINS(hl_last_error(), "UTF-8");
+    CHECK_CONTAINS(hl_last_error(), "event 1");
+    cJSON *none = NULL;
+    CHECK_INT(hl_store_load(s, "app", "u", "content", &none, NULL), HL_ERR_NOT_FOUND);
+  } else {
+    CHECK_INT(st, HL_OK);
+    cJSON *events = NULL;
+    CHECK_INT(hl_store_load(s, "app", "u", "content", &events, NULL), HL_OK);
+    const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(events, 0), "message");
+    hl_message *msg = NULL;
+    CHECK_INT(hl_message_from_json(m, &msg), HL_OK);
+    char *back = msg ? hl_message_text(msg) : NULL;
+    CHECK_STR(back, text);
+    hl_free(back);
+    hl_message_free(msg);
+    cJSON_Delete(events);
+  }
+  /* ids, and the other parts of the key */
+  const char *keys[3][3] = {{"app", "u", id}, {"app", "u-\xc0\xaf", "s"}, {"\xf8pp", "u", "s"}};
+  for (int i = 0; i < 3; i++) {
+    cJSON *e = ev_text("user", "plain");
+    st = hl_store_append(s, keys[i][0], keys[i][1], keys[i][2], 0, e, NULL);
+    cJSON_Delete(e);
+    fprintf(stderr, "  (key %d: %s)\n", i, st ? hl_last_error() : "stored");
+    cJSON *events = NULL;
+    if (refuses) {
+      CHECK_INT(st, HL_ERR_INVALID);
+      CHECK_CONTAINS(hl_last_error(), "UTF-8");
+      CHECK_CONTAINS(hl_last_error(), i == 0 ? "session id" : i == 1 ? "user id" : "app name");
+      CHECK_INT(hl_store_load(s, keys[i][0], keys[i][1], keys[i][2], &events, NULL), HL_ERR_INVALID);
+      CHECK_INT(hl_store_delete(s, keys[i][0], keys[i][1], keys[i][2]), HL_ERR_INVALID);
+    } else {
+      CHECK_INT(st, HL_OK);
+      CHECK_INT(hl_store_load(s, keys[i][0], keys[i][1], keys[i][2], &events, NULL), HL_OK);
+      CHECK_INT(cJSON_GetArraySize(events), 1);
+      cJSON_Delete(events);
+      cJSON *list = NULL;
+      CHECK_INT(hl_store_list(s, keys[i][0], keys[i][1], &list), HL_OK);
+      const cJSON *first = cJSON_GetArrayItem(list, 0);
+      CHECK(first && cJSON_IsString(cJSON_GetObjectItem(first, "id")));
+      cJSON_Delete(list);
+    }
+  }
+  /* the store still works */
+  CHECK_INT(append_text(s, "app", "after", 0, "user", "fine"), HL_OK);
+  hl_store_close(s);
+}
+
 static void write_through(void) {
   char raw[600];
   hl_store *s = fresh_store(raw, sizeof raw);
@@ -1272,25 +1336,88 @@ static void ttl(void) {
   hl_store_close(s);
 }
 
+/* A fresh store (`raw`: its raw client's address), session `id` on it and
+ * the fixture's agent, which has finished one run ("before": 4 events) on
+ * it: what the tests of a server going away start from. */
+typedef struct served {
+  char raw[600];
+  hl_store *s;
+  hl_session *sess;
+  hl_agent *agent;
+} served;
+
+static void served_free(served *x) {
+  hl_session_free(x->sess);
+  hl_agent_unref(x->agent);
+  hl_store_close(x->s);
+}
+
+/* False (with nothing left to free) if the backend has no server (a skip
+ * message printed) or a step failed (a failed check). */
+static bool served_session(served *x, const char *id) {
+  *x = (served){0};
+  if (!is_server()) {
+    fprintf(stderr, "  (%s has no server)\n", backend);
+    return false;
+  }
+  x->s = fresh_store(x->raw, sizeof x->raw);
+  CHECK(x->s != NULL);
+  hl_status st = x->s ? hl_session_open(x->s, "app", "u", id, &x->sess) : HL_ERR_NETWORK;
+  if (st == HL_OK) {
+    x->agent = fixture_agent();
+    char *answer = NULL;
+    st = hl_agent_run(x->agent, x->sess, "before", &answer);
+    hl_free(answer);
+  }
+  CHECK_INT(st, HL_OK);
+  if (st != HL_OK) served_free(x);
+  return st == HL_OK;
+}
+
+/* The server restarts between two calls (a deploy, a failover to the same
+ * address): the handle's connection is dead, and the next call finds that
+ * out before it sends anything, reconnects and works: it sees every event
+ * acknowledged before (PostgreSQL; this test's Redis keeps nothing on
+ * disk, so there the session is gone and a new one can be written). */
+static void server_restarted(void) {
+  served x;
+  if (!served_session(&x, "r")) return;
+  bool pg = !strcmp(backend, "postgresql");
+  hl_store *s = x.s;
+  hl_session *sess = x.sess;
+  hl_agent *agent = x.agent;
+  CHECK(system(getenv(pg ? "HL_TEST_PG_STOP" : "HL_TEST_REDIS_STOP")) == 0);
+  CHECK(system(getenv(pg ? "HL_TEST_PG_START" : "HL_TEST_REDIS_START")) == 0);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  hl_status st = hl_store_load(s, "app", "u", "r", &events, &v);
+  fprintf(stderr, "  (first call after the restart: %s)\n", st ? hl_last_error() : "ok");
+  CHECK_INT(st, pg ? HL_OK : HL_ERR_NOT_FOUND);
+  if (pg) CHECK_INT(v, 4);
+  cJSON_Delete(events);
+  if (pg) {
+    char *answer = NULL;
+    CHECK_INT(hl_agent_run(agent, sess, "after", &answer), HL_OK);
+    CHECK_STR(answer, "done: after");
+    hl_free(answer);
+  } else {
+    CHECK_INT(append_text(s, "app", "r", 0, "user", "again"), HL_OK);
+  }
+  served_free(&x);
+}
+
 /* The server dies mid-run: calls fail with HL_ERR_NETWORK and a message,
  * a run fails cleanly, nothing written is lost, and once the server is
  * back the same handle reconnects. Last in the list: it restarts the
  * server. */
 static void server_killed(void) {
-  if (!is_server()) {
-    fprintf(stderr, "  (%s has no server)\n", backend);
-    return;
-  }
+  served x;
+  if (!served_session(&x, "k")) return;
   bool pg = !strcmp(backend, "postgresql");
-  char raw[600];
-  hl_store *s = fresh_store(raw, sizeof raw);
-  REQUIRE(s);
-  hl_session *sess = NULL;
-  REQUIRE(hl_session_open(s, "app", "u", "k", &sess) == HL_OK);
-  hl_agent *agent = fixture_agent();
+  hl_store *s = x.s;
+  hl_session *sess = x.sess;
+  hl_agent *agent = x.agent;
   char *answer = NULL;
-  CHECK_INT(hl_agent_run(agent, sess, "before", &answer), HL_OK);
-  hl_free(answer);
   /* a group on top of a session before the crash, of the size the run
    * after the restart writes (PostgreSQL: a statement the new connection
    * must prepare again) */
@@ -1323,14 +1450,232 @@ static void server_killed(void) {
     hl_free(answer);
     CHECK_INT(hl_session_version(sess), 8);
   }
-  hl_session_free(sess);
-  hl_agent_unref(agent);
-  hl_store_close(s);
+  served_free(&x);
   /* a server that is not there at all */
   hl_store *none = NULL;
   CHECK_INT(hl_store_open(pg ? "postgresql://127.0.0.1:1/x?connect_timeout=2" : "redis://127.0.0.1:1", &none),
             HL_ERR_NETWORK);
   CHECK_CONTAINS(hl_last_error(), "connect");
+}
+
+/* A Redis password with the characters URLs reserve, percent-encoded in
+ * the URL as URLs require ("p@ss:w/rd%" is "p%40ss%3Aw%2Frd%25"), and also
+ * with a raw '@' (the last '@' ends the credentials, as libpq and
+ * redis-py read it): the store authenticates with the decoded password; a
+ * wrong one is HL_ERR_AUTH. */
+static void redis_password(void) {
+  if (strcmp(backend, "redis") != 0) return;
+  int port = atoi(strrchr(env_or_die("HL_TEST_REDIS_URL"), ':') + 1);
+  redisContext *c = redisConnect("127.0.0.1", port);
+  REQUIRE(c && !c->err);
+  const char *pw = "p@ss:w/rd%";
+  redisReply *r = redisCommand(c, "CONFIG SET requirepass %s", pw);
+  REQUIRE(r && r->type == REDIS_REPLY_STATUS);
+  freeReplyObject(r);
+  char url[200];
+  hl_store *s = NULL;
+  snprintf(url, sizeof url, "redis://:p%%40ss%%3Aw%%2Frd%%25@127.0.0.1:%d/3", port);
+  hl_status st = hl_store_open(url, &s);
+  if (st) fprintf(stderr, "  (encoded: %s)\n", hl_last_error());
+  CHECK_INT(st, HL_OK);
+  hl_store_close(s);
+  s = NULL;
+  snprintf(url, sizeof url, "redis://default:p%%40ss%%3Aw%%2Frd%%25@127.0.0.1:%d", port);
+  CHECK_INT(hl_store_open(url, &s), HL_OK);
+  hl_store_close(s);
+  s = NULL;
+  snprintf(url, sizeof url, "redis://:p@ss:w%%2Frd%%25@127.0.0.1:%d", port);
+  CHECK_INT(hl_store_open(url, &s), HL_OK);
+  hl_store_close(s);
+  s = NULL;
+  snprintf(url, sizeof url, "redis://:p%%40ss@127.0.0.1:%d", port);
+  CHECK_INT(hl_store_open(url, &s), HL_ERR_AUTH);
+  CHECK(s == NULL);
+  snprintf(url, sizeof url, "redis://:bad%%zz@127.0.0.1:%d", port);
+  CHECK_INT(hl_store_open(url, &s), HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "percent");
+  r = redisCommand(c, "AUTH %s", pw);
+  freeReplyObject(r);
+  r = redisCommand(c, "CONFIG SET requirepass %s", "");
+  CHECK(r && r->type == REDIS_REPLY_STATUS);
+  freeReplyObject(r);
+  redisFree(c);
+}
+
+/* The process that serves this store, for SIGSTOP: PostgreSQL's backend of
+ * the store's connection (the one other connection to its database),
+ * Redis's server. 0 if not found. */
+static pid_t serving_pid(const char *raw) {
+  if (!strcmp(backend, "postgresql")) {
+    char *pid = raw_do(raw, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND backend_type = 'client backend'"
+                            " AND pid <> pg_backend_pid()");
+    pid_t p = (pid_t)atoi(pid);
+    free(pid);
+    return p;
+  }
+  FILE *f = fopen(env_or_die("HL_TEST_REDIS_PIDFILE"), "r");
+  int p = 0;
+  if (f && fscanf(f, "%d", &p) != 1) p = 0;
+  if (f) fclose(f);
+  return (pid_t)p;
+}
+
+static double seconds_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The server stops answering (SIGSTOP) with the connection open, in the
+ * middle of a run's append and of a load: each call gives up within the
+ * store's time limit with a clear status and message instead of waiting
+ * for good, and once the server runs again (SIGCONT) the same handle
+ * works and sees every event it acknowledged, none twice. */
+static void server_hangs(void) {
+  served x;
+  if (!served_session(&x, "h")) return;
+  char *raw = x.raw;
+  hl_store *s = x.s;
+  hl_session *sess = x.sess;
+  hl_agent *agent = x.agent;
+  char *answer = NULL;
+  pid_t pid = serving_pid(raw);
+  REQUIRE(pid > 0);
+  REQUIRE(kill(pid, SIGSTOP) == 0);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_status st = hl_agent_run(agent, sess, "while hung", &answer);
+  double took = seconds_since(&t0);
+  fprintf(stderr, "  (run while hung: %.1f s: %s)\n", took, hl_last_error());
+  CHECK_INT(st, HL_ERR_NETWORK);
+  CHECK_CONTAINS(hl_last_error(), !strcmp(backend, "redis") ? "redis" : "postgresql");
+  CHECK_CONTAINS(hl_last_error(), "timed out");
+  CHECK(answer == NULL);
+  CHECK(took < 60); /* the run's append and its take-back, each within the limit */
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  cJSON *events = NULL;
+  st = hl_store_load(s, "app", "u", "h", &events, NULL);
+  took = seconds_since(&t0);
+  fprintf(stderr, "  (load while hung: %.1f s: %s)\n", took, st ? hl_last_error() : "ok");
+  if (!strcmp(backend, "postgresql")) {
+    /* only the old connection's backend hangs: the reconnect gets a new one */
+    CHECK_INT(st, HL_OK);
+    CHECK_INT(cJSON_GetArraySize(events), 4);
+  } else {
+    CHECK_INT(st, HL_ERR_NETWORK);
+  }
+  CHECK(took < 30);
+  cJSON_Delete(events);
+  events = NULL;
+  REQUIRE(kill(pid, SIGCONT) == 0);
+  /* running again: the acknowledged run is there, in order, once; the
+   * append that timed out may have landed when the server woke up (it
+   * was sent), which the version check makes an ordinary conflict */
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "h", &events, &v), HL_OK);
+  CHECK(v >= 4);
+  char *printed = events ? cJSON_PrintUnformatted(events) : NULL;
+  CHECK(printed && strstr(printed, "done: before") && !strstr(strstr(printed, "done: before") + 1, "done: before"));
+  free(printed);
+  cJSON_Delete(events);
+  CHECK_INT(hl_session_reload(sess), HL_OK);
+  CHECK_INT(hl_agent_run(agent, sess, "after", &answer), HL_OK);
+  CHECK_STR(answer, "done: after");
+  hl_free(answer);
+  served_free(&x);
+}
+
+/* A database that refuses writes (a PostgreSQL database or standby in
+ * read-only mode, a Redis replica): a store still opens on it and reads
+ * every session, and each write fails with HL_ERR_IO saying the server is
+ * read-only, nothing written; once writable again, writes work. */
+/* Make the database of `url` (raw: its raw client's address) refuse
+ * writes, or take that back. */
+static void set_read_only(const char *url, const char *raw, bool on) {
+  if (!strcmp(backend, "postgresql")) {
+    const char *db = url + strlen("postgresql:///"); /* fresh_url's form */
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "ALTER DATABASE %.*s SET default_transaction_read_only = %s",
+             (int)strcspn(db, "?"), db, on ? "on" : "off");
+    free(raw_do(env_or_die("HL_TEST_PG_URL"), cmd));
+  } else {
+    free(raw_do(raw, on ? "REPLICAOF|127.0.0.1|1" : "REPLICAOF|NO|ONE"));
+  }
+}
+
+static void read_only(void) {
+  if (!is_server()) {
+    fprintf(stderr, "  (%s: no read-only server mode to test)\n", backend);
+    return;
+  }
+  bool pg = !strcmp(backend, "postgresql");
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  CHECK_INT(append_text(s, "app", "ro", 0, "user", "written while writable"), HL_OK);
+  hl_store_close(s);
+  s = NULL;
+  set_read_only(url, raw, true);
+  hl_status st = hl_store_open(url, &s);
+  fprintf(stderr, "  (open read-only: %s)\n", st ? hl_last_error() : "ok");
+  CHECK_INT(st, HL_OK);
+  if (s) {
+    cJSON *events = NULL;
+    CHECK_INT(hl_store_load(s, "app", "u", "ro", &events, NULL), HL_OK);
+    CHECK_INT(cJSON_GetArraySize(events), 1);
+    cJSON_Delete(events);
+    st = append_text(s, "app", "ro", 1, "assistant", "refused");
+    fprintf(stderr, "  (append read-only: %s)\n", hl_last_error());
+    CHECK_INT(st, HL_ERR_IO);
+    CHECK_CONTAINS(hl_last_error(), pg ? "read-only" : "READONLY");
+    int64_t v = 0;
+    CHECK_INT(hl_store_load(s, "app", "u", "ro", &events, &v), HL_OK);
+    CHECK_INT(v, 1);
+    cJSON_Delete(events);
+  }
+  set_read_only(url, raw, false);
+  hl_store_close(s);
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  CHECK_INT(append_text(s, "app", "ro", 1, "assistant", "writable again"), HL_OK);
+  hl_store_close(s);
+}
+
+/* SQLite's form of a hung server: another process took the write lock
+ * and hangs (stopped, or stuck in a long transaction). An append waits
+ * the busy timeout (5 s), then fails with a status and a message that say
+ * so, nothing written; a load still reads (WAL: readers are not blocked);
+ * once the lock is free, the append works. */
+static void sqlite_locked(void) {
+  if (strcmp(backend, "sqlite") != 0) return;
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  CHECK_INT(append_text(s, "app", "l", 0, "user", "before the lock"), HL_OK);
+  sqlite3 *other = NULL;
+  REQUIRE(sqlite3_open(raw, &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_status st = append_text(s, "app", "l", 1, "assistant", "while locked");
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  fprintf(stderr, "  (append while locked: %.1f s: %s)\n", took, hl_last_error());
+  CHECK_INT(st, HL_ERR_TIMEOUT);
+  CHECK_CONTAINS(hl_last_error(), "locked");
+  CHECK_CONTAINS(hl_last_error(), "5 s");
+  CHECK(took >= 4.5 && took < 30);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "l", &events, &v), HL_OK);
+  CHECK_INT(v, 1);
+  cJSON_Delete(events);
+  sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(other);
+  CHECK_INT(append_text(s, "app", "l", 1, "assistant", "after the lock"), HL_OK);
+  hl_store_close(s);
 }
 
 /* SQLite on a full disk (a file size limit, RLIMIT_FSIZE, in a child
@@ -1457,6 +1802,7 @@ int main(int argc, char **argv) {
   RUN(round_trip);
   RUN(conflict);
   RUN(odd_ids);
+  RUN(invalid_utf8);
   RUN(write_through);
   RUN(conflict_retry);
   RUN(conflict_retry_keeps_claim);
@@ -1473,11 +1819,16 @@ int main(int argc, char **argv) {
   } else {
     RUN(decoder);
   }
+  RUN(sqlite_locked);
   RUN(disk_full);
   RUN(migrations);
   RUN(migration_from_v3);
   RUN(newer_schema);
   RUN(ttl);
+  RUN(redis_password);
+  RUN(server_hangs);
+  RUN(read_only);
+  RUN(server_restarted);
   RUN(server_killed);
   RUN(pg_connect_timeout);
   char cmd[300];

@@ -12,7 +12,10 @@
  * -DGREETER_ABI=N builds it for another plugin ABI version (the loader
  * must refuse it); -DGREETER_MISSING_SYMBOL makes it call a function no
  * library has (dlopen must fail, naming it); -DGREETER_NO_DESCRIPTOR
- * leaves the descriptor out.
+ * leaves the descriptor out; -DGREETER_DESCRIPTOR_IS_FUNCTION and
+ * -DGREETER_DESCRIPTOR_IS_INT export a function or an int under the
+ * descriptor's name; -DGREETER_INIT_STATUS=N makes init install its hook
+ * and return N (a status that is no failure, or no status at all).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +58,25 @@ static hl_status greeter_init(hl_hooks *hooks, const cJSON *options, void **stat
     return st;
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(options, "fail_after_install")))
     return hl_fail(HL_ERR_EXECUTION_FAILED, "greeter: asked to fail after installing its hook");
+#ifdef GREETER_INIT_STATUS
+  return (hl_status)GREETER_INIT_STATUS;
+#else
   return HL_OK;
+#endif
 }
 
-#ifndef GREETER_NO_DESCRIPTOR
+#if defined(GREETER_DESCRIPTOR_IS_FUNCTION)
+__attribute__((visibility("default"))) hl_status hookline_plugin(hl_hooks *h, const cJSON *o,
+                                                                 void **s)
+{
+  return greeter_init(h, o, s);
+}
+#elif defined(GREETER_DESCRIPTOR_IS_INT)
+__attribute__((visibility("default"))) const int hookline_plugin = HL_PLUGIN_ABI_VERSION;
+/* keeps greeter_init used */
+__attribute__((visibility("default"))) hl_status (*greeter_init_ptr)(hl_hooks *, const cJSON *,
+                                                                     void **) = greeter_init;
+#elif !defined(GREETER_NO_DESCRIPTOR)
 #ifdef GREETER_ABI
 __attribute__((visibility("default"))) const hl_plugin_descriptor hookline_plugin = {
     .size = sizeof(hl_plugin_descriptor), .abi_version = GREETER_ABI, .name = "greeter",
