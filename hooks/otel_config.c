@@ -301,7 +301,9 @@ hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out) {
                      .export_failures = atomic_load(&o->st_failures),
                      .metric_exports = atomic_load(&o->st_metric_exports),
                      .exporter_nice = atomic_load(&o->exporter_nice),
-                     .run_wakeups = atomic_load(&o->st_run_wakeups)};
+                     .run_wakeups = atomic_load(&o->st_run_wakeups),
+                     .spans_rejected = atomic_load(&o->st_rejected_spans),
+                     .data_points_rejected = atomic_load(&o->st_rejected_points)};
   size_t n = out->size < sizeof s ? out->size : sizeof s;
   memcpy(out, &s, n);
   out->size = n;

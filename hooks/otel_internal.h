@@ -9,6 +9,7 @@
  *   otel.c          the tracer, on the exporter's side: records into spans
  *   otel_config.c   options, the OTEL_* variables, install, flush, shutdown
  *   otel_export.c   the bounded queue and the exporter thread (OTLP/HTTP)
+ *   otel_reply.c    what is read of the collector's answers
  *   otel_json.c     OTLP JSON encoding of spans and metrics
  *   otel_metrics.c  the GenAI histograms
  */
@@ -336,9 +337,10 @@ struct hl_otel {
   pthread_t thread;
   bool thread_started;
   atomic_bool warned;
+  atomic_bool warned_partial; /* the one warning of partial successes */
 
   atomic_uint_fast64_t st_started, st_exported, st_dropped, st_requests, st_failures,
-      st_metric_exports, st_run_wakeups;
+      st_metric_exports, st_run_wakeups, st_rejected_spans, st_rejected_points;
 };
 
 /* The event types the observer reads (API_REQUEST only when content is
@@ -392,8 +394,44 @@ void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n, int64_t since_ns);
 hl_status ot_export_start(hl_otel *o);
 hl_status ot_export_flush(hl_otel *o, unsigned deadline_ms);
 void ot_export_stop(hl_otel *o, unsigned deadline_ms);
-/* The one warning of an exporter (later ones are dropped). */
+/* The one warning of an exporter about lost spans (later ones are dropped). */
 void ot_warn(hl_otel *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A warning printed once per `flag` (a kind of problem of its own, such
+ * as a partial success), followed by `tail`. */
+void ot_warn_once(hl_otel *o, atomic_bool *flag, const char *tail, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- the collector's answer (otel_reply.c) ---------------------------- */
+
+/* The most of an answer's body kept (a collector's answer is a few bytes:
+ * {} or a partial success or a google.rpc.Status). */
+#define OT_REPLY_MAX 65536
+/* The most of a collector's text put in a warning. */
+#define OT_REPLY_TEXT 256
+
+typedef struct ot_reply {
+  ot_buf body;               /* at most OT_REPLY_MAX bytes; reused from request to request */
+  bool truncated;            /* the body was longer: not parsed */
+  long retry_after_s;        /* Retry-After, in seconds from now; 0: none */
+} ot_reply;
+
+/* libcurl's write and header functions (user data: the ot_reply). */
+size_t ot_reply_body(char *p, size_t size, size_t n, void *ud);
+size_t ot_reply_header(char *p, size_t size, size_t n, void *ud);
+/* Before each request. */
+void ot_reply_reset(ot_reply *r);
+/* A 2xx answer's partialSuccess: the count of `rejected_key`
+ * ("rejectedSpans", "rejectedDataPoints") into *rejected and its
+ * errorMessage, cleaned (ot_clean_text), into msg. False when there is
+ * none (or it is empty, which means a full success). */
+bool ot_reply_partial(ot_reply *r, const char *rejected_key, uint64_t *rejected, char *msg, size_t size);
+/* A failure's google.rpc.Status "message", cleaned, into msg ("" when the
+ * body is not one). */
+void ot_reply_status_message(ot_reply *r, char *msg, size_t size);
+/* `in` made fit for one line of a terminal, into out (at most size - 1
+ * bytes, NUL-terminated): control characters (C0, DEL, C1) and bytes that
+ * are not UTF-8 are dropped, a sequence that does not fit is left out. */
+void ot_clean_text(char *out, size_t size, const char *in);
 
 /* The calling thread's nice value (Linux: per thread; 0 where unknown). */
 int ot_thread_nice(void);

@@ -55,6 +55,11 @@
  * when it finds the ring half full, never per record.
  * 429, 502, 503 and 504 are retried with exponential backoff (honouring
  * Retry-After up to the backoff cap) until the request's deadline.
+ * A 200 may carry a partial success (the collector refused some spans or
+ * data points, OTLP/HTTP): it is not retried; the refused are counted
+ * (hl_otel_stats.spans_rejected, data_points_rejected) and the first one
+ * prints one warning with the collector's message (at most 255 bytes,
+ * control characters dropped). At most 64 KiB of an answer is read.
  *
  * Environment (read by hl_otel_new() for every option left unset):
  *   OTEL_SDK_DISABLED=true                    nothing is installed or sent
@@ -185,6 +190,10 @@ typedef struct hl_otel_stats {
   uint64_t run_wakeups;     /**< times a run's thread woke the exporter because the
                                  ring was half full (each a system call on that
                                  thread; 0 while the exporter keeps up) */
+  uint64_t spans_rejected;  /**< sent, but refused by the collector in a partial
+                                 success (a 200 naming rejectedSpans; not retried,
+                                 not counted in spans_exported) */
+  uint64_t data_points_rejected; /**< likewise, rejectedDataPoints of metrics */
 } hl_otel_stats;
 HL_API hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out);
 

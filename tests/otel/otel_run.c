@@ -28,6 +28,8 @@
  *            drop or a failure: on a slow build its thread may not have
  *            taken a record yet when the runs end, and the shutdown would
  *            drop them (with the warning) after the counters were read.
+ *            "flush": flush before reading the counters (every answer of
+ *            the collector is counted).
  *
  * Prints the answer (or the error) of each run; exits 0 when the runs
  * went as the scenario expects.
@@ -293,7 +295,7 @@ static int scenario_hooks(void) {
 }
 
 /* Scenario (b) of the benchmarks: 2 model calls, 3 tools. */
-static int scenario_load(int n, unsigned deadline_ms, bool lossy) {
+static int scenario_load(int n, unsigned deadline_ms, bool lossy, bool flush) {
   hl_otel_options o = {.size = sizeof o, .max_queue = 64, .max_batch = 16,
                        .export_delay_ms = 20, .timeout_ms = 3000};
   hl_otel *otel = start_otel(&o);
@@ -320,6 +322,7 @@ static int scenario_load(int n, unsigned deadline_ms, bool lossy) {
   }
   double runs_ms = now_ms() - t0;
   hl_observer_clear_global();
+  if (flush && hl_otel_flush(otel, 10000) != HL_OK) fprintf(stderr, "flush: %s\n", hl_last_error());
   hl_otel_stats stats = {.size = sizeof stats};
   hl_otel_get_stats(otel, &stats);
   for (int waited = 0; lossy && !stats.spans_dropped && !stats.export_failures && waited < 500; waited++) {
@@ -331,10 +334,12 @@ static int scenario_load(int n, unsigned deadline_ms, bool lossy) {
   hl_otel_shutdown(otel, deadline_ms);
   double shutdown_ms = now_ms() - t1;
   printf("{\"runs_ms\":%.3f,\"shutdown_ms\":%.3f,\"ok\":%d,\"started\":%llu,\"dropped_before_shutdown\":%llu,"
-         "\"requests\":%llu,\"failures\":%llu}\n",
+         "\"requests\":%llu,\"failures\":%llu,\"exported\":%llu,\"rejected_spans\":%llu,"
+         "\"rejected_points\":%llu}\n",
          runs_ms, shutdown_ms, ok, (unsigned long long)stats.spans_started,
          (unsigned long long)stats.spans_dropped, (unsigned long long)stats.export_requests,
-         (unsigned long long)stats.export_failures);
+         (unsigned long long)stats.export_failures, (unsigned long long)stats.spans_exported,
+         (unsigned long long)stats.spans_rejected, (unsigned long long)stats.data_points_rejected);
   hl_agent_unref(agent);
   hl_tool_unref(add);
   hl_provider_unref(script);
@@ -350,7 +355,7 @@ int main(int argc, char **argv) {
   if (strcmp(s, "hooks") == 0) return scenario_hooks();
   if (strcmp(s, "load") == 0)
     return scenario_load(argc > 2 ? atoi(argv[2]) : 50, argc > 3 ? (unsigned)atoi(argv[3]) : 500,
-                         argc > 4 && strcmp(argv[4], "lossy") == 0);
+                         argc > 4 && strcmp(argv[4], "lossy") == 0, argc > 4 && strcmp(argv[4], "flush") == 0);
   fprintf(stderr, "usage: otel_run tree|fail|remote|hooks|load [N]\n");
   return 2;
 }

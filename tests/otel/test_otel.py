@@ -24,6 +24,8 @@ one scenario of otel_run against them and checks what arrived:
   collector_hang  the receiver never answers: same, shutdown is bounded
   collector_503   always 503: retried, then dropped and counted
   collector_429   429 twice, then accepted: retried with backoff, no loss
+  partial         200 with a partialSuccess: not retried, the rejected
+                  spans and data points counted, one clean warning
   mockotlpserver  the same export accepted by @elastic/mockotlpserver (npm,
                   pinned; scripts/setup.d/mockotlpserver.sh), whose
                   normaliser and waterfall printer read it without error
@@ -52,8 +54,15 @@ def check(cond, what):
 
 # ---- the OTLP receiver ----------------------------------------------------
 
+# An errorMessage of a partial success: long, with an escape sequence
+# (ESC [ 2 J clears a terminal) and a C1 CSI (U+009B), neither of which
+# may reach the warning.
+PARTIAL_MESSAGE = "quota \x1b[2Jexceeded \u009b31m for tenant a" + "x" * 5000
+
+
 class Receiver:
-    """mode: ok | 503 | 429 (twice, then ok) | hang."""
+    """mode: ok | 503 | 429 (twice, then ok) | hang | partial (200 with a
+    partialSuccess: 3 spans or 2 data points rejected)."""
 
     def __init__(self, mode="ok"):
         self.mode = mode
@@ -72,7 +81,7 @@ class Receiver:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with rec.lock:
                     n = len(rec.posts)
-                    status = {"ok": 200, "503": 503, "hang": 200,
+                    status = {"ok": 200, "503": 503, "hang": 200, "partial": 200,
                               "429": 429 if n < 2 else 200}[rec.mode]
                     rec.posts.append((self.path, {k.lower(): v for k, v in self.headers.items()},
                                       raw, status))
@@ -80,6 +89,11 @@ class Receiver:
                     rec.release.wait(60)
                     return
                 body = b"{}"
+                if rec.mode == "partial":
+                    # int64 as a string (traces) and as a number (metrics):
+                    # the protobuf JSON mapping allows both
+                    rejected = {"rejectedSpans": "3"} if self.path == "/v1/traces" else {"rejectedDataPoints": 2}
+                    body = json.dumps({"partialSuccess": dict(rejected, errorMessage=PARTIAL_MESSAGE)}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 if status == 429:
@@ -556,6 +570,39 @@ def case_collector(otel_run, root, mode):
             check(len(rec.posts) >= 2, "503 is retried (%d requests)" % len(rec.posts))
 
 
+def case_partial(otel_run, root):
+    """A 200 with a partialSuccess: not retried, the rejected counted, one
+    warning naming the collector's message, bounded and without control
+    characters."""
+    rec = Receiver("partial")
+    n = 8
+    try:
+        # "flush": the counters are read once everything was answered
+        p = run(otel_run, ["load", str(n), "2000", "flush"],
+                {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port})
+        check(p.returncode == 0, "every run succeeded")
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+    finally:
+        rec.close()
+    with rec.lock:
+        traces = [raw for path, _, raw, _ in rec.posts if path == "/v1/traces"]
+    ids = [s["spanId"] for s in spans_of([json.loads(r) for r in traces])]
+    check(len(ids) == 6 * n and len(set(ids)) == 6 * n,
+          "a partial success is not retried: %d spans sent, %d distinct" % (len(ids), len(set(ids))))
+    check(out.get("failures") == 0, "a partial success is no failure: %r" % out)
+    check(out.get("rejected_spans") == 3 * len(traces),
+          "3 rejected spans counted per request (%d requests): %r" % (len(traces), out))
+    check(out.get("exported") == 6 * n - 3 * len(traces), "the rejected are not counted as exported: %r" % out)
+    check(out.get("rejected_points", 0) >= 2 and out.get("rejected_points", 1) % 2 == 0,
+          "rejected data points counted: %r" % out)
+    warnings = [l for l in p.stderr.splitlines() if l.startswith("hookline otel:")]
+    check(len(warnings) == 1, "one warning for every partial success: %r" % warnings)
+    w = warnings[0] if warnings else ""
+    check("quota" in w and "exceeded" in w and "rejected" in w, "the warning names the message: %r" % w[:300])
+    check("\x1b" not in p.stderr and "\u009b" not in p.stderr, "no control character reaches stderr")
+    check(len(w) < 600, "the message is bounded: %d characters" % len(w))
+
+
 def case_mockotlpserver(otel_run, root):
     cache = os.environ.get("HOOKLINE_CACHE", os.path.join(root, ".cache"))
     dest = os.path.join(cache, "mockotlpserver", "0.10.0")
@@ -643,6 +690,8 @@ def main():
         case_collector(otel_run, root, case.split("_", 1)[1])
     elif case == "chatbot":
         case_chatbot(otel_run, root)  # otel_run is hookline-chat here
+    elif case == "partial":
+        case_partial(otel_run, root)
     elif case == "mockotlpserver":
         case_mockotlpserver(otel_run, root)
     else:
