@@ -152,7 +152,8 @@ static void backoff_wait(hl_otel *o, long ms) {
 
 /* POST `body` to `url`, retrying 429/502/503/504 and connection errors
  * with exponential backoff until timeout_ms is spent (Retry-After, in
- * seconds or as a date, lengthens a wait up to the backoff's cap). True
+ * seconds or as a date, lengthens a wait up to the backoff's cap); other
+ * answers fail at once, the warning naming their Status message. True
  * on 2xx; then *rejected is what a partial success said was refused
  * (`rejected_key`: "rejectedSpans" or "rejectedDataPoints"), not retried:
  * the collector has read the request, sending it again would not help. */
@@ -200,7 +201,10 @@ static bool post(hl_otel *o, ot_sender *snd, const char *url, const ot_buf *body
         return true;
       }
       retry = code == 429 || code == 502 || code == 503 || code == 504;
-      snprintf(why, sizeof why, "HTTP %ld", code);
+      /* the collector says why in a google.rpc.Status (OTLP/HTTP) */
+      char msg[OT_REPLY_TEXT];
+      ot_reply_status_message(reply, msg, sizeof msg);
+      snprintf(why, sizeof why, "HTTP %ld%s%s", code, msg[0] ? ": " : "", msg);
     } else {
       retry = rc != CURLE_ABORTED_BY_CALLBACK && rc != CURLE_URL_MALFORMAT &&
               rc != CURLE_UNSUPPORTED_PROTOCOL;

@@ -54,7 +54,10 @@
  * export_delay_ms when none came); a run wakes it (a system call) only
  * when it finds the ring half full, never per record.
  * 429, 502, 503 and 504 are retried with exponential backoff (honouring
- * Retry-After up to the backoff cap) until the request's deadline.
+ * Retry-After, in seconds or as an HTTP-date, up to the backoff cap of
+ * 5 s) until the request's deadline. Another 4xx or 5xx is not retried:
+ * the warning names the message of its google.rpc.Status (cleaned as
+ * below).
  * A 200 may carry a partial success (the collector refused some spans or
  * data points, OTLP/HTTP): it is not retried; the refused are counted
  * (hl_otel_stats.spans_rejected, data_points_rejected) and the first one

@@ -18,7 +18,7 @@
  *            the call of "add": "double_b" edits its arguments (agent
  *            "editor"), "stop_add" aborts the run (agent "aborter"),
  *            "ask_human" interrupts it for a human (agent "pauser").
- *   load N [MS [lossy]]  N runs of scenario (b) (2 model calls, 3 tools,
+ *   load N [MS [lossy|flush|timeout=MS]...]  N runs of scenario (b) (2 model calls, 3 tools,
  *            scripted) with a small queue, then a shutdown with a deadline
  *            of MS (default 500); prints {"runs_ms":..,"shutdown_ms":..,
  *            "ok":N,"dropped_before_shutdown":..,"failures":..} so a dead,
@@ -29,7 +29,7 @@
  *            taken a record yet when the runs end, and the shutdown would
  *            drop them (with the warning) after the counters were read.
  *            "flush": flush before reading the counters (every answer of
- *            the collector is counted).
+ *            the collector is counted). "timeout=MS": timeout_ms (3000).
  *
  * Prints the answer (or the error) of each run; exits 0 when the runs
  * went as the scenario expects.
@@ -295,9 +295,9 @@ static int scenario_hooks(void) {
 }
 
 /* Scenario (b) of the benchmarks: 2 model calls, 3 tools. */
-static int scenario_load(int n, unsigned deadline_ms, bool lossy, bool flush) {
+static int scenario_load(int n, unsigned deadline_ms, bool lossy, bool flush, unsigned timeout_ms) {
   hl_otel_options o = {.size = sizeof o, .max_queue = 64, .max_batch = 16,
-                       .export_delay_ms = 20, .timeout_ms = 3000};
+                       .export_delay_ms = 20, .timeout_ms = timeout_ms};
   hl_otel *otel = start_otel(&o);
   hl_provider *script = hl_scripted_new();
   hl_scripted_load_json(script,
@@ -353,9 +353,17 @@ int main(int argc, char **argv) {
   if (strcmp(s, "fail") == 0) return scenario_fail();
   if (strcmp(s, "remote") == 0) return scenario_remote();
   if (strcmp(s, "hooks") == 0) return scenario_hooks();
-  if (strcmp(s, "load") == 0)
-    return scenario_load(argc > 2 ? atoi(argv[2]) : 50, argc > 3 ? (unsigned)atoi(argv[3]) : 500,
-                         argc > 4 && strcmp(argv[4], "lossy") == 0, argc > 4 && strcmp(argv[4], "flush") == 0);
+  if (strcmp(s, "load") == 0) {
+    bool lossy = false, flush = false;
+    unsigned timeout_ms = 3000;
+    for (int i = 4; i < argc; i++) {
+      lossy |= strcmp(argv[i], "lossy") == 0;
+      flush |= strcmp(argv[i], "flush") == 0;
+      if (strncmp(argv[i], "timeout=", 8) == 0) timeout_ms = (unsigned)atoi(argv[i] + 8);
+    }
+    return scenario_load(argc > 2 ? atoi(argv[2]) : 50, argc > 3 ? (unsigned)atoi(argv[3]) : 500, lossy,
+                         flush, timeout_ms);
+  }
   fprintf(stderr, "usage: otel_run tree|fail|remote|hooks|load [N]\n");
   return 2;
 }

@@ -24,12 +24,17 @@ one scenario of otel_run against them and checks what arrived:
   collector_hang  the receiver never answers: same, shutdown is bounded
   collector_503   always 503: retried, then dropped and counted
   collector_429   429 twice, then accepted: retried with backoff, no loss
+  refused         400 with a google.rpc.Status: not retried, one warning
+                  naming its message, cleaned
+  retry_after     429 and 503 with Retry-After in seconds and as an
+                  HTTP-date: each waited for
   partial         200 with a partialSuccess: not retried, the rejected
                   spans and data points counted, one clean warning
   mockotlpserver  the same export accepted by @elastic/mockotlpserver (npm,
                   pinned; scripts/setup.d/mockotlpserver.sh), whose
                   normaliser and waterfall printer read it without error
 """
+import email.utils
 import json
 import os
 import re
@@ -60,13 +65,21 @@ def check(cond, what):
 PARTIAL_MESSAGE = "quota \x1b[2Jexceeded \u009b31m for tenant a" + "x" * 5000
 
 
+# The message of a google.rpc.Status refusing an export, with an OSC
+# sequence that would set a terminal's title.
+STATUS_MESSAGE = "span attribute \x1b]0;PWNED\x07 too long"
+
+
 class Receiver:
     """mode: ok | 503 | 429 (twice, then ok) | hang | partial (200 with a
-    partialSuccess: 3 spans or 2 data points rejected)."""
+    partialSuccess: 3 spans or 2 data points rejected) | 400 (a
+    google.rpc.Status) | retry_after (traces: 429 with Retry-After: 1,
+    then 503 with Retry-After as an HTTP-date 2 s ahead, then ok)."""
 
     def __init__(self, mode="ok"):
         self.mode = mode
         self.posts = []  # (path, headers, raw bytes, status answered)
+        self.times = []  # time.monotonic() of each post, as self.posts
         self.lock = threading.Lock()
         self.release = threading.Event()
         rec = self
@@ -81,10 +94,14 @@ class Receiver:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with rec.lock:
                     n = len(rec.posts)
-                    status = {"ok": 200, "503": 503, "hang": 200, "partial": 200,
-                              "429": 429 if n < 2 else 200}[rec.mode]
+                    n_traces = sum(1 for p in rec.posts if p[0] == "/v1/traces")
+                    status = {"ok": 200, "503": 503, "hang": 200, "partial": 200, "400": 400,
+                              "429": 429 if n < 2 else 200,
+                              "retry_after": 200 if self.path != "/v1/traces" else
+                              [429, 503][n_traces] if n_traces < 2 else 200}[rec.mode]
                     rec.posts.append((self.path, {k.lower(): v for k, v in self.headers.items()},
                                       raw, status))
+                    rec.times.append(time.monotonic())
                 if rec.mode == "hang":
                     rec.release.wait(60)
                     return
@@ -94,9 +111,15 @@ class Receiver:
                     # the protobuf JSON mapping allows both
                     rejected = {"rejectedSpans": "3"} if self.path == "/v1/traces" else {"rejectedDataPoints": 2}
                     body = json.dumps({"partialSuccess": dict(rejected, errorMessage=PARTIAL_MESSAGE)}).encode()
+                if status == 400:
+                    body = json.dumps({"code": 3, "message": STATUS_MESSAGE, "details": []}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                if status == 429:
+                if rec.mode == "retry_after" and status == 429:
+                    self.send_header("Retry-After", "1")
+                elif rec.mode == "retry_after" and status == 503:
+                    self.send_header("Retry-After", email.utils.formatdate(time.time() + 2, usegmt=True))
+                elif status == 429:
                     self.send_header("Retry-After", "0")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -603,6 +626,49 @@ def case_partial(otel_run, root):
     check(len(w) < 600, "the message is bounded: %d characters" % len(w))
 
 
+def case_refused(otel_run, root):
+    """A 400 is not retried; the warning names the google.rpc.Status
+    message, cleaned."""
+    rec = Receiver("400")
+    n = 8
+    try:
+        p = run(otel_run, ["load", str(n), "2000", "flush"],
+                {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port})
+        check(p.returncode == 0, "every run succeeded")
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+    finally:
+        rec.close()
+    with rec.lock:
+        traces = [raw for path, _, raw, _ in rec.posts if path == "/v1/traces"]
+    ids = [s["spanId"] for s in spans_of([json.loads(r) for r in traces])]
+    check(len(ids) == 6 * n and len(set(ids)) == 6 * n, "a 400 is not retried: %d sent, %d distinct" % (len(ids), len(set(ids))))
+    check(out.get("failures", 0) >= 1 and out.get("exported") == 0, "the refused exports failed: %r" % out)
+    warnings = [l for l in p.stderr.splitlines() if l.startswith("hookline otel:")]
+    check(len(warnings) == 1, "one warning: %r" % warnings)
+    w = warnings[0] if warnings else ""
+    check("HTTP 400" in w and "span attribute" in w and "too long" in w, "the warning names the status message: %r" % w)
+    check("\x1b" not in p.stderr and "\x07" not in p.stderr, "no control character reaches stderr")
+
+
+def case_retry_after(otel_run, root):
+    """Retry-After as seconds (429) and as an HTTP-date (503) is waited for."""
+    rec = Receiver("retry_after")
+    try:
+        p = run(otel_run, ["load", "2", "8000", "flush", "timeout=8000"],
+                {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port})
+        check(p.returncode == 0, "every run succeeded")
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+    finally:
+        rec.close()
+    with rec.lock:
+        t = [(st, when) for (path, _, _, st), when in zip(rec.posts, rec.times) if path == "/v1/traces"]
+    check([st for st, _ in t[:3]] == [429, 503, 200], "429, 503, then accepted: %r" % [st for st, _ in t])
+    if len(t) >= 3:
+        check(t[1][1] - t[0][1] >= 0.9, "Retry-After: 1 waited: %.2f s" % (t[1][1] - t[0][1]))
+        check(t[2][1] - t[1][1] >= 0.9, "Retry-After as an HTTP-date 2 s ahead waited: %.2f s" % (t[2][1] - t[1][1]))
+    check(out.get("failures") == 0 and out.get("exported") == 12, "no loss: %r" % out)
+
+
 def case_mockotlpserver(otel_run, root):
     cache = os.environ.get("HOOKLINE_CACHE", os.path.join(root, ".cache"))
     dest = os.path.join(cache, "mockotlpserver", "0.10.0")
@@ -690,6 +756,10 @@ def main():
         case_collector(otel_run, root, case.split("_", 1)[1])
     elif case == "chatbot":
         case_chatbot(otel_run, root)  # otel_run is hookline-chat here
+    elif case == "refused":
+        case_refused(otel_run, root)
+    elif case == "retry_after":
+        case_retry_after(otel_run, root)
     elif case == "partial":
         case_partial(otel_run, root)
     elif case == "mockotlpserver":
