@@ -85,6 +85,12 @@ void ot_export_wake(hl_otel *o) {
 
 void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n, int64_t since_ns) {
   if (!first) return;
+  if (!o->sig[OT_SIG_TRACES].on) {
+    /* OTEL_TRACES_EXPORTER=none (or a protocol not spoken): the spans
+     * made the metrics (ot_drain), nothing sends them */
+    ot_spans_recycle(o, first);
+    return;
+  }
   pthread_mutex_lock(&o->qlock);
   if (o->q_len + n > o->max_queue || o->stop) {
     size_t queue = o->max_queue;
@@ -115,7 +121,7 @@ void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n, int64_t since_ns) {
  * request once it has grown). */
 typedef struct ot_sender {
   CURL *curl;
-  struct curl_slist *hdrs;
+  struct curl_slist *hdrs[OT_SIG_COUNT];
   ot_reply reply;
 } ot_sender;
 
@@ -150,18 +156,21 @@ static void backoff_wait(hl_otel *o, long ms) {
   pthread_mutex_unlock(&o->qlock);
 }
 
-/* POST `body` to `url`, retrying 429/502/503/504 and connection errors
- * with exponential backoff until timeout_ms is spent (Retry-After, in
+/* POST `body` to signal `which`'s URL (OT_SIG_*), retrying 429/502/503/504
+ * and connection errors with exponential backoff until the signal's
+ * timeout_ms is spent (Retry-After, in
  * seconds or as a date, lengthens a wait up to the backoff's cap); other
  * answers fail at once, the warning naming their Status message. True
  * on 2xx; then *rejected is what a partial success said was refused
- * (`rejected_key`: "rejectedSpans" or "rejectedDataPoints"), not retried:
- * the collector has read the request, sending it again would not help. */
-static bool post(hl_otel *o, ot_sender *snd, const char *url, const ot_buf *body,
-                 const char *rejected_key, uint64_t *rejected) {
+ * (rejectedSpans or rejectedDataPoints), not retried: the collector has
+ * read the request, sending it again would not help. */
+static bool post(hl_otel *o, ot_sender *snd, int which, const ot_buf *body, uint64_t *rejected) {
   CURL *curl = snd->curl;
   ot_reply *reply = &snd->reply;
-  int64_t deadline = ot_mono_ns() + (int64_t)o->timeout_ms * 1000000;
+  const ot_signal *sig = &o->sig[which];
+  const char *url = sig->url;
+  const char *rejected_key = which == OT_SIG_TRACES ? "rejectedSpans" : "rejectedDataPoints";
+  int64_t deadline = ot_mono_ns() + (int64_t)sig->timeout_ms * 1000000;
   long backoff_ms = 100;
   char why[CURL_ERROR_SIZE + OT_REPLY_TEXT + 64] = "";
   *rejected = 0;
@@ -171,7 +180,7 @@ static bool post(hl_otel *o, ot_sender *snd, const char *url, const ot_buf *body
     char errbuf[CURL_ERROR_SIZE] = "";
     ot_reply_reset(reply);
     curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, snd->hdrs);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, snd->hdrs[which]);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->p);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left_ms);
@@ -196,7 +205,7 @@ static bool post(hl_otel *o, ot_sender *snd, const char *url, const ot_buf *body
         if (ot_reply_partial(reply, rejected_key, rejected, msg, sizeof msg))
           ot_warn_once(o, &o->warned_partial, "further partial successes are counted: hl_otel_get_stats",
                        "the collector at %s rejected %llu %s: %s", url, (unsigned long long)*rejected,
-                       strcmp(rejected_key, "rejectedSpans") == 0 ? "spans" : "data points",
+                       which == OT_SIG_TRACES ? "spans" : "data points",
                        msg[0] ? msg : "(no message)");
         return true;
       }
@@ -292,7 +301,7 @@ static bool export_spans(hl_otel *o, ot_sender *snd, ot_span *queue, size_t n, o
    * during the request (progress()) reuse them. */
   ot_spans_recycle(o, queue);
   uint64_t rejected = 0;
-  bool ok = encoded && post(o, snd, o->traces_url, body, "rejectedSpans", &rejected);
+  bool ok = encoded && post(o, snd, OT_SIG_TRACES, body, &rejected);
   if (rejected > n) rejected = n;
   if (ok) {
     atomic_fetch_add(&o->st_exported, n - rejected);
@@ -306,9 +315,9 @@ static bool export_spans(hl_otel *o, ot_sender *snd, ot_span *queue, size_t n, o
 static bool export_metrics(hl_otel *o, ot_sender *snd) {
   ot_buf body = {0};
   bool ok = true;
-  if (ot_json_metrics(&body, o->resource_json, &o->metrics, ot_now_ns())) {
+  if (o->sig[OT_SIG_METRICS].on && ot_json_metrics(&body, o->resource_json, &o->metrics, ot_now_ns())) {
     uint64_t rejected = 0;
-    ok = post(o, snd, o->metrics_url, &body, "rejectedDataPoints", &rejected);
+    ok = post(o, snd, OT_SIG_METRICS, &body, &rejected);
     if (ok) atomic_fetch_add(&o->st_metric_exports, 1);
     atomic_fetch_add(&o->st_rejected_points, rejected);
   }
@@ -319,12 +328,15 @@ static bool export_metrics(hl_otel *o, ot_sender *snd) {
 static void *export_main(void *arg) {
   hl_otel *o = arg;
   lower_priority(o);
-  ot_sender snd = {.curl = curl_easy_init(),
-                   .hdrs = curl_slist_append(NULL, "Content-Type: application/json")};
+  ot_sender snd = {.curl = curl_easy_init()};
   CURL *curl = snd.curl;
-  for (size_t i = 0; i < o->n_headers && snd.hdrs; i++) {
-    struct curl_slist *t = curl_slist_append(snd.hdrs, o->headers[i]);
-    if (t) snd.hdrs = t;
+  for (int k = 0; k < OT_SIG_COUNT; k++) {
+    const ot_signal *sig = &o->sig[k];
+    snd.hdrs[k] = curl_slist_append(NULL, "Content-Type: application/json");
+    for (size_t i = 0; i < sig->n_headers && snd.hdrs[k]; i++) {
+      struct curl_slist *t = curl_slist_append(snd.hdrs[k], sig->headers[i]);
+      if (t) snd.hdrs[k] = t;
+    }
   }
   int64_t next_metrics = ot_mono_ns() + (int64_t)o->metrics_interval_ms * 1000000;
   /* (from 1 ms: the first readings learn the rate, then the tick grows) */
@@ -415,7 +427,7 @@ static void *export_main(void *arg) {
   pthread_mutex_unlock(&o->lock);
   free(body.p);
   free(snd.reply.body.p);
-  curl_slist_free_all(snd.hdrs);
+  for (int k = 0; k < OT_SIG_COUNT; k++) curl_slist_free_all(snd.hdrs[k]);
   if (curl) curl_easy_cleanup(curl);
   return NULL;
 }

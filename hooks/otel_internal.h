@@ -7,7 +7,8 @@
  *                   into a record of a lock-free ring; the ids and the
  *                   traceparent of outgoing requests
  *   otel.c          the tracer, on the exporter's side: records into spans
- *   otel_config.c   options, the OTEL_* variables, install, flush, shutdown
+ *   otel_config.c   options, install, flush, shutdown
+ *   otel_env.c      the OTEL_* variables; each signal's settings
  *   otel_export.c   the bounded queue and the exporter thread (OTLP/HTTP)
  *   otel_reply.c    what is read of the collector's answers
  *   otel_json.c     OTLP JSON encoding of spans and metrics
@@ -260,6 +261,48 @@ bool ot_json_spans(ot_buf *b, const char *resource_json, ot_span *spans, size_t 
 /* {"resourceMetrics":[...]}; false when there is nothing to send. */
 bool ot_json_metrics(ot_buf *b, const char *resource_json, ot_metrics *m, int64_t now_ns);
 
+/* ---- configuration (otel_env.c) -------------------------------------- */
+
+enum { OT_SIG_TRACES, OT_SIG_METRICS, OT_SIG_COUNT };
+
+/* How one signal is exported. */
+typedef struct ot_signal {
+  bool on;                   /* exported at all (OTEL_*_EXPORTER, the protocol) */
+  char *url;
+  char **headers;            /* "Key: value" lines */
+  size_t n_headers;
+  unsigned timeout_ms;       /* one export, retries included */
+} ot_signal;
+
+/* hl_otel_new()'s reading of options and environment: the variables it
+ * warned of (each once). */
+typedef struct ot_cfg {
+  hl_otel *o;
+  const hl_otel_options *opts;
+  char warned[24][48];
+  int n_warned;
+} ot_cfg;
+
+/* The variable's value, NULL when unset or empty. */
+const char *ot_env(const char *name);
+/* A warning about variable `var` (its value quoted, cleaned), once. */
+void ot_cfg_warn(ot_cfg *c, const char *var, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* `opt` when set (non-zero), else the variable as a positive integer
+ * (milliseconds; a count), else `def`; a bad value is warned of. */
+unsigned ot_cfg_ms(ot_cfg *c, unsigned opt, const char *name, unsigned def);
+size_t ot_cfg_count(ot_cfg *c, size_t opt, const char *name, size_t def);
+/* A boolean variable: "true" (any case) is true; unset, empty or "false"
+ * false; anything else false with a warning. */
+bool ot_cfg_true(ot_cfg *c, const char *name);
+/* "k=v,k2=v2" (percent-decoded, trimmed): fn gets malloc'd key and value
+ * (and owns them). False when out of memory. */
+typedef void (*ot_kv_fn)(void *ud, char *key, char *value);
+bool ot_parse_list(const char *list, ot_kv_fn fn, void *ud);
+/* Signal `which` (OT_SIG_*) from the options and the environment, its
+ * URL from `base` unless its own is set. False when out of memory. */
+bool ot_signal_config(ot_cfg *c, ot_signal *s, int which, const char *base);
+void ot_signal_free(ot_signal *s);
+
 /* ---- the exporter --------------------------------------------------- */
 
 struct hl_otel {
@@ -267,12 +310,10 @@ struct hl_otel {
   bool enabled;              /* under lock: the observer acts */
   atomic_bool header_installed; /* hl_trace_set_header_fn() was ours */
   bool capture;              /* record content */
-  char *traces_url, *metrics_url;
-  char **headers;            /* "Key: value" lines */
-  size_t n_headers;
+  ot_signal sig[OT_SIG_COUNT]; /* traces, metrics */
   char *resource_json;       /* {"attributes":[...]} */
   size_t max_queue, max_batch;
-  unsigned export_delay_ms, metrics_interval_ms, timeout_ms;
+  unsigned export_delay_ms, metrics_interval_ms;
   int nice_delta;            /* the exporter thread: nice levels below its creator */
   int creator_nice;          /* the nice value of hl_otel_new()'s thread */
   atomic_int exporter_nice;  /* what the exporter thread runs at */

@@ -64,12 +64,39 @@
  * prints one warning with the collector's message (at most 255 bytes,
  * control characters dropped). At most 64 KiB of an answer is read.
  *
- * Environment (read by hl_otel_new() for every option left unset):
+ * Environment (read by hl_otel_new(), as the OpenTelemetry SDK
+ * specification publishes the variables): an option field that is set
+ * wins, then the signal's own variable (..._TRACES_... / ..._METRICS_...),
+ * then the generic one, then the default. An empty variable is unset. A
+ * value that is not valid prints a warning naming it (once) and is
+ * ignored: never a failure of hl_otel_new().
  *   OTEL_SDK_DISABLED=true                    nothing is installed or sent
  *   OTEL_EXPORTER_OTLP_ENDPOINT               base URL (default http://localhost:4318)
  *   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT        full URL of traces (default base + /v1/traces)
  *   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT       full URL of metrics (default base + /v1/metrics)
- *   OTEL_EXPORTER_OTLP_HEADERS                "k=v,k2=v2" (percent-decoded) on every export
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]HEADERS  "k=v,k2=v2" (percent-decoded) on
+ *                                             every export; a signal's own list is
+ *                                             merged over the generic one (same key,
+ *                                             any case: the signal's value)
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]TIMEOUT  ms, one export with its retries
+ *                                             (default 10000; option timeout_ms)
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]PROTOCOL only http/json is spoken: grpc or
+ *                                             http/protobuf turns that signal off with
+ *                                             a warning (JSON is never sent to a port
+ *                                             expecting them); another value: a warning,
+ *                                             http/json
+ *   OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER  "otlp" (default) or "none"; another
+ *                                             exporter (console, zipkin, ...) is not
+ *                                             here: a warning, the signal is off. With
+ *                                             both signals off the handle is inert
+ *                                             (hl_otel_enabled() false)
+ *   OTEL_BSP_SCHEDULE_DELAY                   ms, option export_delay_ms (default 1000)
+ *   OTEL_BSP_EXPORT_TIMEOUT                   ms, caps an export of spans (default 30000)
+ *   OTEL_BSP_MAX_QUEUE_SIZE                   option max_queue (default 2048)
+ *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE            option max_batch (default 512; at most
+ *                                             the queue's size)
+ *   OTEL_METRIC_EXPORT_INTERVAL               ms, option metrics_interval_ms (default 60000)
+ *   OTEL_METRIC_EXPORT_TIMEOUT                ms, caps an export of metrics (default 30000)
  *   OTEL_SERVICE_NAME                         service.name (default "hookline")
  *   OTEL_RESOURCE_ATTRIBUTES                  "k=v,..." more resource attributes
  *   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true   record content
@@ -114,10 +141,11 @@ typedef struct hl_otel_options {
   const char *resource_attributes; /**< "k=v,...", as OTEL_RESOURCE_ATTRIBUTES */
   int capture_content;             /**< 0: from the environment (default off); 1 on; -1 off */
   size_t max_queue;                /**< finished spans waiting; default 2048 */
-  size_t max_batch;                /**< spans per request; default 512 */
+  size_t max_batch;                /**< spans per request; default 512 (at most max_queue) */
   unsigned export_delay_ms;        /**< longest a span waits for its batch; default 1000 */
   unsigned metrics_interval_ms;    /**< default 60000 (OTEL_METRIC_EXPORT_INTERVAL) */
-  unsigned timeout_ms;             /**< one export, retries included; default 10000 */
+  unsigned timeout_ms;             /**< one export, retries included, both signals (the
+                                        variables' caps do not apply then); default 10000 */
   FILE *warn;                      /**< where the one warning goes; default stderr */
   /** 0 (default) or 1: the exporter thread runs 10 nice levels below the
    *  thread that called hl_otel_new() (Linux: setpriority() on its thread

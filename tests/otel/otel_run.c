@@ -18,6 +18,10 @@
  *            the call of "add": "double_b" edits its arguments (agent
  *            "editor"), "stop_add" aborts the run (agent "aborter"),
  *            "ask_human" interrupts it for a human (agent "pauser").
+ *   env N SLEEP  N runs of scenario (b) (scripted), the exporter configured
+ *            by the OTEL_* environment alone; SLEEP ms later (no flush),
+ *            prints its counters ({"ok":..,"exported":..,"metric_exports":
+ *            ..,...}), then shuts it down.
  *   load N [MS [lossy|flush|timeout=MS]...]  N runs of scenario (b) (2 model calls, 3 tools,
  *            scripted) with a small queue, then a shutdown with a deadline
  *            of MS (default 500); prints {"runs_ms":..,"shutdown_ms":..,
@@ -346,6 +350,47 @@ static int scenario_load(int n, unsigned deadline_ms, bool lossy, bool flush, un
   return ok == n ? 0 : 1;
 }
 
+/* N runs of scenario (b) with an exporter configured by the environment
+ * alone, then SLEEP ms without a flush (what the OTEL_* timers and sizes
+ * did by then is what the counters say), then a shutdown of 2 s. */
+static int scenario_env(int n, int sleep_ms) {
+  hl_otel *otel = start_otel(NULL);
+  hl_provider *script = hl_scripted_new();
+  hl_scripted_load_json(script,
+                        "{\"rules\":[{\"match\":\".*\",\"steps\":["
+                        "{\"tool_calls\":[{\"id\":\"c1\",\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}},"
+                        "{\"id\":\"c2\",\"name\":\"add\",\"arguments\":{\"a\":3,\"b\":4}},"
+                        "{\"id\":\"c3\",\"name\":\"add\",\"arguments\":{\"a\":5,\"b\":6}}],"
+                        "\"usage\":{\"input_tokens\":10,\"output_tokens\":5}},"
+                        "{\"text\":\"done\",\"usage\":{\"input_tokens\":20,\"output_tokens\":2}}]}]}");
+  hl_agent *agent = hl_agent_new("enver");
+  hl_agent_set_provider(agent, script);
+  hl_tool *add = tool("add", add_fn, NULL);
+  hl_agent_add_tool(agent, add);
+  int ok = 0;
+  for (int i = 0; i < n; i++) {
+    char *answer = NULL;
+    if (hl_agent_run(agent, NULL, "go", &answer) == HL_OK && strcmp(answer, "done") == 0) ok++;
+    hl_free(answer);
+  }
+  struct timespec ts = {sleep_ms / 1000, (long)(sleep_ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+  hl_otel_stats stats = {.size = sizeof stats};
+  hl_otel_get_stats(otel, &stats);
+  int enabled = hl_otel_enabled(otel) ? 1 : 0;
+  hl_observer_clear_global();
+  hl_otel_shutdown(otel, 2000);
+  printf("{\"ok\":%d,\"enabled\":%d,\"started\":%llu,\"exported\":%llu,\"dropped\":%llu,\"failures\":%llu,"
+         "\"metric_exports\":%llu}\n",
+         ok, enabled, (unsigned long long)stats.spans_started,
+         (unsigned long long)stats.spans_exported, (unsigned long long)stats.spans_dropped,
+         (unsigned long long)stats.export_failures, (unsigned long long)stats.metric_exports);
+  hl_agent_unref(agent);
+  hl_tool_unref(add);
+  hl_provider_unref(script);
+  return ok == n ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   const char *s = argc > 1 ? argv[1] : "";
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -353,6 +398,7 @@ int main(int argc, char **argv) {
   if (strcmp(s, "fail") == 0) return scenario_fail();
   if (strcmp(s, "remote") == 0) return scenario_remote();
   if (strcmp(s, "hooks") == 0) return scenario_hooks();
+  if (strcmp(s, "env") == 0) return scenario_env(argc > 2 ? atoi(argv[2]) : 4, argc > 3 ? atoi(argv[3]) : 700);
   if (strcmp(s, "load") == 0) {
     bool lossy = false, flush = false;
     unsigned timeout_ms = 3000;

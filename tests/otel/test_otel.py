@@ -28,6 +28,11 @@ one scenario of otel_run against them and checks what arrived:
                   naming its message, cleaned
   retry_after     429 and 503 with Retry-After in seconds and as an
                   HTTP-date: each waited for
+  env             OTEL_BSP_*, OTEL_METRIC_EXPORT_INTERVAL, per-signal headers
+                  merged over the generic ones; bad values warned of
+  env_signals     OTEL_{TRACES,METRICS}_EXPORTER and _PROTOCOL turn a
+                  signal off
+  env_timeout     OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT
   partial         200 with a partialSuccess: not retried, the rejected
                   spans and data points counted, one clean warning
   mockotlpserver  the same export accepted by @elastic/mockotlpserver (npm,
@@ -669,6 +674,95 @@ def case_retry_after(otel_run, root):
     check(out.get("failures") == 0 and out.get("exported") == 12, "no loss: %r" % out)
 
 
+def run_env(otel_run, rec, env, n=4, sleep_ms=700):
+    """otel_run env against `rec` (None: nothing listens), configured by
+    `env` alone; returns (its counters, the warnings it printed)."""
+    url = "http://127.0.0.1:%d" % (rec.port if rec else free_port())
+    p = run(otel_run, ["env", str(n), str(sleep_ms)], dict({"OTEL_EXPORTER_OTLP_ENDPOINT": url}, **env))
+    check(p.returncode == 0, "otel_run env exits 0: %r" % env)
+    lines = p.stdout.strip().splitlines()
+    out = json.loads(lines[-1]) if lines else {}
+    return out, [l for l in p.stderr.splitlines() if l.startswith("hookline otel:")]
+
+
+def case_env(otel_run, root):
+    """The SDK variables of the batch span processor, the metric reader and
+    the OTLP exporter (per signal over generic), and bad values warned of
+    and ignored."""
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {
+            "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "5",
+            "OTEL_METRIC_EXPORT_INTERVAL": "200",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-a=generic,x-b=generic-b",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "X-A=traces",
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "x-b=metrics",
+            "OTEL_BSP_MAX_QUEUE_SIZE": "lots", "OTEL_EXPORTER_OTLP_TIMEOUT": "-5"})
+    finally:
+        rec.close()
+    n = 4
+    # 700 ms after the runs, without a flush: the default delay (1 s) and
+    # interval (60 s) would have sent nothing yet
+    check(out.get("exported") == 6 * n, "OTEL_BSP_SCHEDULE_DELAY: every span sent without a flush: %r" % out)
+    # (metrics are sent when something was recorded since the last time)
+    check(out.get("metric_exports", 0) >= 1, "OTEL_METRIC_EXPORT_INTERVAL: metrics after 200 ms: %r" % out)
+    with rec.lock:
+        posts = list(rec.posts)
+    traces = [(h, json.loads(raw)) for path, h, raw, _ in posts if path == "/v1/traces"]
+    sizes = [len(spans_of([body])) for _, body in traces]
+    check(sizes and max(sizes) <= 5 and sum(sizes) == 6 * n, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE: %r" % sizes)
+    check(all(h.get("x-a") == "traces" and h.get("x-b") == "generic-b" for h, _ in traces),
+          "traces: their own headers over the generic ones: %r" % [h for h, _ in traces[:1]])
+    metrics = [h for path, h, _, _ in posts if path == "/v1/metrics"]
+    check(metrics and all(h.get("x-a") == "generic" and h.get("x-b") == "metrics" for h in metrics),
+          "metrics: their own headers over the generic ones: %r" % metrics[:1])
+    check(len(warnings) == 2 and "OTEL_BSP_MAX_QUEUE_SIZE" in warnings[0] and "lots" in warnings[0] and
+          "OTEL_EXPORTER_OTLP_TIMEOUT" in warnings[1], "a warning per bad value: %r" % warnings)
+
+
+def case_env_signals(otel_run, root):
+    """OTEL_{TRACES,METRICS}_EXPORTER=none and a protocol other than
+    http/json turn a signal off (nothing sent to a gRPC port as JSON)."""
+    cases = [({"OTEL_TRACES_EXPORTER": "none"}, False, True, None),
+             ({"OTEL_METRICS_EXPORTER": "none"}, True, False, None),
+             ({"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc"}, True, False, "grpc"),
+             ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"},
+              True, False, "http/protobuf"),
+             ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_TRACES_EXPORTER": "otlp"}, True, True, None),
+             ({"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"}, False, False, None)]
+    for env, traces_on, metrics_on, warn in cases:
+        rec = Receiver()
+        try:
+            out, warnings = run_env(otel_run, rec, dict(env, OTEL_BSP_SCHEDULE_DELAY="50",
+                                                        OTEL_METRIC_EXPORT_INTERVAL="200"), n=2)
+        finally:
+            rec.close()
+        with rec.lock:
+            paths = {path for path, _, _, _ in rec.posts}
+        check(("/v1/traces" in paths) == traces_on and ("/v1/metrics" in paths) == metrics_on,
+              "%r: traces %s, metrics %s; sent to %r" % (env, traces_on, metrics_on, sorted(paths)))
+        if warn:
+            check(len(warnings) == 1 and warn in warnings[0] and "http/json" in warnings[0],
+                  "%r: a warning names the protocol: %r" % (env, warnings))
+        else:
+            check(warnings == [], "%r: no warning: %r" % (env, warnings))
+        check(out.get("ok") == 2 and out.get("enabled") == (1 if traces_on or metrics_on else 0),
+              "%r: runs unaffected, the exporter %s: %r" % (env, "on" if traces_on or metrics_on else "inert", out))
+
+
+def case_env_timeout(otel_run, root):
+    """OTEL_EXPORTER_OTLP_TIMEOUT and OTEL_BSP_EXPORT_TIMEOUT bound an
+    export: a hanging collector fails it within 300 ms, not 10 s."""
+    for env in ({"OTEL_EXPORTER_OTLP_TIMEOUT": "300"}, {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "300"},
+                {"OTEL_BSP_EXPORT_TIMEOUT": "300"}):
+        rec = Receiver("hang")
+        try:
+            out, _ = run_env(otel_run, rec, dict(env, OTEL_BSP_SCHEDULE_DELAY="50"), n=2, sleep_ms=1500)
+        finally:
+            rec.close()
+        check(out.get("failures", 0) >= 1, "%r: the export gave up within 1.5 s: %r" % (env, out))
+
+
 def case_mockotlpserver(otel_run, root):
     cache = os.environ.get("HOOKLINE_CACHE", os.path.join(root, ".cache"))
     dest = os.path.join(cache, "mockotlpserver", "0.10.0")
@@ -756,6 +850,12 @@ def main():
         case_collector(otel_run, root, case.split("_", 1)[1])
     elif case == "chatbot":
         case_chatbot(otel_run, root)  # otel_run is hookline-chat here
+    elif case == "env":
+        case_env(otel_run, root)
+    elif case == "env_signals":
+        case_env_signals(otel_run, root)
+    elif case == "env_timeout":
+        case_env_timeout(otel_run, root)
     elif case == "refused":
         case_refused(otel_run, root)
     elif case == "retry_after":
