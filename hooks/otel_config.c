@@ -119,7 +119,7 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
     return o; /* neither signal is exported: inert */
   }
   /* fields after `warn` only when the caller's struct has them */
-  int low = opts->size >= offsetof(hl_otel_options, low_priority) + sizeof opts->low_priority ? opts->low_priority : 0;
+  int low = OT_HAS_OPTION(opts, low_priority) ? opts->low_priority : 0;
   o->nice_delta = low < 0 ? 0 : 10;
   o->creator_nice = ot_thread_nice();
   o->n_buckets = 1024;

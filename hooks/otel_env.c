@@ -50,6 +50,16 @@ static void var_name(char *out, size_t size, const char *signal, const char *wha
   snprintf(out, size, "OTEL_EXPORTER_OTLP_%s%s%s", signal ? signal : "", signal ? "_" : "", what);
 }
 
+/* The signal's own variable for `what`, else the generic one (its name
+ * into var, the one read last); NULL when neither is set. */
+static const char *signal_env(const char *signal, const char *what, char var[64]) {
+  var_name(var, 64, signal, what);
+  const char *v = ot_env(var);
+  if (v) return v;
+  var_name(var, 64, NULL, what);
+  return ot_env(var);
+}
+
 /* A positive integer no larger than `max`, blanks around it allowed. */
 static bool parse_count(const char *v, unsigned long long max, unsigned long long *out) {
   while (isspace((unsigned char)*v)) v++;
@@ -223,12 +233,7 @@ static bool exporter_on(ot_cfg *c, const char *var) {
  * and the default (http/json) is used. */
 static bool protocol_on(ot_cfg *c, const char *signal, const char *what) {
   char var[64];
-  var_name(var, sizeof var, signal, "PROTOCOL");
-  const char *v = ot_env(var);
-  if (!v) {
-    var_name(var, sizeof var, NULL, "PROTOCOL");
-    v = ot_env(var);
-  }
+  const char *v = signal_env(signal, "PROTOCOL", var);
   if (!v || strcmp(v, "http/json") == 0) return true;
   if (strcmp(v, "grpc") == 0 || strcmp(v, "http/protobuf") == 0) {
     ot_cfg_warn(c, var, "only http/json is spoken by this exporter; %s are not exported", what);
@@ -236,6 +241,25 @@ static bool protocol_on(ot_cfg *c, const char *signal, const char *what) {
   }
   ot_cfg_warn(c, var, "not a protocol (grpc, http/protobuf, http/json); http/json is used");
   return true;
+}
+
+/* OTEL_EXPORTER_OTLP_[SIGNAL_]COMPRESSION: gzip or none (the default);
+ * hl_otel_options.compression wins (1 gzip, -1 none). */
+static bool compression_gzip(ot_cfg *c, const char *signal) {
+  char var[64] = "hl_otel_options.compression";
+  int opt = OT_HAS_OPTION(c->opts, compression) ? c->opts->compression : 0;
+  bool gzip = opt > 0;
+  if (!opt) {
+    const char *v = signal_env(signal, "COMPRESSION", var);
+    if (!v || strcmp(v, "none") == 0) return false;
+    gzip = strcmp(v, "gzip") == 0;
+    if (!gzip) ot_cfg_warn(c, var, "neither gzip nor none; none is used");
+  }
+  if (gzip && !ot_gzip_available()) {
+    ot_cfg_warn(c, var, "this build has no zlib: exports are sent uncompressed");
+    return false;
+  }
+  return gzip;
 }
 
 /* ---- a signal -------------------------------------------------------- */
@@ -276,6 +300,7 @@ bool ot_signal_config(ot_cfg *c, ot_signal *s, int which, const char *base) {
     unsigned cap = ot_cfg_ms(c, 0, which == OT_SIG_TRACES ? "OTEL_BSP_EXPORT_TIMEOUT" : "OTEL_METRIC_EXPORT_TIMEOUT", 30000);
     s->timeout_ms = t < cap ? t : cap;
   }
+  s->gzip = compression_gzip(c, signal);
   return s->url && signal_headers(c, s, signal);
 }
 

@@ -123,6 +123,7 @@ typedef struct ot_sender {
   CURL *curl;
   struct curl_slist *hdrs[OT_SIG_COUNT];
   ot_reply reply;
+  ot_buf gz;                 /* a gzipped body */
 } ot_sender;
 
 /* Cut a request when shutdown's deadline passed (a hanging collector). */
@@ -174,6 +175,14 @@ static bool post(hl_otel *o, ot_sender *snd, int which, const ot_buf *body, uint
   long backoff_ms = 100;
   char why[CURL_ERROR_SIZE + OT_REPLY_TEXT + 64] = "";
   *rejected = 0;
+  if (sig->gzip) {
+    /* once, for every attempt (the header says gzip: no plain fallback) */
+    if (!ot_gzip(&snd->gz, body->p, body->len)) {
+      snprintf(why, sizeof why, "out of memory for its gzip");
+      goto failed;
+    }
+    body = &snd->gz;
+  }
   for (;;) {
     int64_t left_ms = (deadline - ot_mono_ns()) / 1000000;
     if (left_ms <= 0 || atomic_load(&o->abandon)) break;
@@ -227,6 +236,7 @@ static bool post(hl_otel *o, ot_sender *snd, int which, const ot_buf *body, uint
     backoff_wait(o, wait);
     backoff_ms = backoff_ms * 2 < 5000 ? backoff_ms * 2 : 5000;
   }
+failed:
   atomic_fetch_add(&o->st_failures, 1);
   ot_warn(o, "export to %s failed: %s; spans and metrics are dropped", url,
           why[0] ? why : "deadline passed");
@@ -333,6 +343,10 @@ static void *export_main(void *arg) {
   for (int k = 0; k < OT_SIG_COUNT; k++) {
     const ot_signal *sig = &o->sig[k];
     snd.hdrs[k] = curl_slist_append(NULL, "Content-Type: application/json");
+    if (sig->gzip && snd.hdrs[k]) {
+      struct curl_slist *t = curl_slist_append(snd.hdrs[k], "Content-Encoding: gzip");
+      if (t) snd.hdrs[k] = t;
+    }
     for (size_t i = 0; i < sig->n_headers && snd.hdrs[k]; i++) {
       struct curl_slist *t = curl_slist_append(snd.hdrs[k], sig->headers[i]);
       if (t) snd.hdrs[k] = t;
@@ -427,6 +441,7 @@ static void *export_main(void *arg) {
   pthread_mutex_unlock(&o->lock);
   free(body.p);
   free(snd.reply.body.p);
+  free(snd.gz.p);
   for (int k = 0; k < OT_SIG_COUNT; k++) curl_slist_free_all(snd.hdrs[k]);
   if (curl) curl_easy_cleanup(curl);
   return NULL;

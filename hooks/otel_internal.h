@@ -272,7 +272,19 @@ typedef struct ot_signal {
   char **headers;            /* "Key: value" lines */
   size_t n_headers;
   unsigned timeout_ms;       /* one export, retries included */
+  bool gzip;                 /* bodies gzipped (Content-Encoding: gzip) */
 } ot_signal;
+
+/* A field of hl_otel_options the caller's struct has (its size says so):
+ * fields are only appended. */
+#define OT_HAS_OPTION(opts, field) \
+  ((opts)->size >= offsetof(hl_otel_options, field) + sizeof((opts)->field))
+
+/* gzip `n` bytes of `in` into out (its memory reused, grown as needed;
+ * out->len its size). False when out of memory or built without zlib
+ * (ot_gzip_available() false). */
+bool ot_gzip(ot_buf *out, const char *in, size_t n);
+bool ot_gzip_available(void);
 
 /* hl_otel_new()'s reading of options and environment: the variables it
  * warned of (each once). */

@@ -85,6 +85,8 @@
  *                                             a warning (JSON is never sent to a port
  *                                             expecting them); another value: a warning,
  *                                             http/json
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]COMPRESSION  gzip or none (default), option
+ *                                             compression
  *   OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER  "otlp" (default) or "none"; another
  *                                             exporter (console, zipkin, ...) is not
  *                                             here: a warning, the signal is off. With
@@ -154,6 +156,10 @@ typedef struct hl_otel_options {
    *  queue absorb the delay; what does not fit is dropped and counted).
    *  -1: the exporter thread keeps the creator's priority. */
   int low_priority;
+  /** 0: OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]COMPRESSION (default none);
+   *  1: gzip (zlib; a build without it sends uncompressed, with a
+   *  warning); -1: none. */
+  int compression;
 } hl_otel_options;
 
 /** New exporter. `opts` NULL (or its unset fields): the environment, then

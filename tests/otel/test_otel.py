@@ -33,6 +33,7 @@ one scenario of otel_run against them and checks what arrived:
   env_signals     OTEL_{TRACES,METRICS}_EXPORTER and _PROTOCOL turn a
                   signal off
   env_timeout     OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT
+  gzip            OTEL_EXPORTER_OTLP_[METRICS_]COMPRESSION
   partial         200 with a partialSuccess: not retried, the rejected
                   spans and data points counted, one clean warning
   mockotlpserver  the same export accepted by @elastic/mockotlpserver (npm,
@@ -40,6 +41,7 @@ one scenario of otel_run against them and checks what arrived:
                   normaliser and waterfall printer read it without error
 """
 import email.utils
+import gzip
 import json
 import os
 import re
@@ -97,6 +99,8 @@ class Receiver:
 
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    raw = gzip.decompress(raw)
                 with rec.lock:
                     n = len(rec.posts)
                     n_traces = sum(1 for p in rec.posts if p[0] == "/v1/traces")
@@ -763,6 +767,35 @@ def case_env_timeout(otel_run, root):
         check(out.get("failures", 0) >= 1, "%r: the export gave up within 1.5 s: %r" % (env, out))
 
 
+def case_gzip(otel_run, root):
+    """OTEL_EXPORTER_OTLP_COMPRESSION=gzip, and none for metrics alone."""
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+                                                "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": "none",
+                                                "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_METRIC_EXPORT_INTERVAL": "200"})
+    finally:
+        rec.close()
+    with rec.lock:
+        posts = list(rec.posts)
+    traces = [h for path, h, _, _ in posts if path == "/v1/traces"]
+    metrics = [h for path, h, _, _ in posts if path == "/v1/metrics"]
+    check(traces and all(h.get("content-encoding") == "gzip" for h in traces), "traces gzipped: %r" % traces[:1])
+    check(traces and all(int(h["content-length"]) < 4000 for h in traces),
+          "and smaller than their JSON (24 spans, ~17 KB): %r" % [h.get("content-length") for h in traces])
+    check(len(spans_of(rec.accepted("/v1/traces"))) == 24, "every span decoded from the gzip")
+    check(metrics and all("content-encoding" not in h for h in metrics), "metrics not: %r" % metrics[:1])
+    check(warnings == [] and out.get("exported") == 24, "no warning, all exported: %r %r" % (warnings, out))
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {"OTEL_EXPORTER_OTLP_COMPRESSION": "brotli"}, n=1, sleep_ms=0)
+    finally:
+        rec.close()
+    check(len(warnings) == 1 and "OTEL_EXPORTER_OTLP_COMPRESSION" in warnings[0] and "brotli" in warnings[0],
+          "an unknown compression is warned of: %r" % warnings)
+    check(all("content-encoding" not in h for _, h, _, _ in rec.posts), "and nothing is compressed")
+
+
 def case_mockotlpserver(otel_run, root):
     cache = os.environ.get("HOOKLINE_CACHE", os.path.join(root, ".cache"))
     dest = os.path.join(cache, "mockotlpserver", "0.10.0")
@@ -856,6 +889,8 @@ def main():
         case_env_signals(otel_run, root)
     elif case == "env_timeout":
         case_env_timeout(otel_run, root)
+    elif case == "gzip":
+        case_gzip(otel_run, root)
     elif case == "refused":
         case_refused(otel_run, root)
     elif case == "retry_after":
