@@ -301,11 +301,26 @@ bool ot_signal_config(ot_cfg *c, ot_signal *s, int which, const char *base) {
     s->timeout_ms = t < cap ? t : cap;
   }
   s->gzip = compression_gzip(c, signal);
-  return s->url && signal_headers(c, s, signal);
+  /* TLS: the option for both signals, else the variables */
+  struct {
+    const char *opt, *what;
+    char **to;
+  } files[] = {{OT_HAS_OPTION(opts, certificate) ? opts->certificate : NULL, "CERTIFICATE", &s->ca},
+               {OT_HAS_OPTION(opts, client_certificate) ? opts->client_certificate : NULL, "CLIENT_CERTIFICATE", &s->cert},
+               {OT_HAS_OPTION(opts, client_key) ? opts->client_key : NULL, "CLIENT_KEY", &s->key}};
+  bool ok = s->url != NULL;
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    const char *v = files[i].opt && *files[i].opt ? files[i].opt : signal_env(signal, files[i].what, var);
+    if (v && !(*files[i].to = strdup(v))) ok = false;
+  }
+  return ok && signal_headers(c, s, signal);
 }
 
 void ot_signal_free(ot_signal *s) {
   for (size_t i = 0; i < s->n_headers; i++) free(s->headers[i]);
   free(s->headers);
   free(s->url);
+  free(s->ca);
+  free(s->cert);
+  free(s->key);
 }

@@ -116,11 +116,12 @@ void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n, int64_t since_ns) {
 
 /* ---- one HTTP export -------------------------------------------------- */
 
-/* What the exporter thread sends with: its libcurl handle, the headers
- * of every request, and the answer's buffer (kept: no allocation per
+/* What the exporter thread sends with: a libcurl handle per signal (each
+ * its TLS settings and its connection kept), the headers of each
+ * signal's requests, and the answer's buffer (kept: no allocation per
  * request once it has grown). */
 typedef struct ot_sender {
-  CURL *curl;
+  CURL *curl[OT_SIG_COUNT];
   struct curl_slist *hdrs[OT_SIG_COUNT];
   ot_reply reply;
   ot_buf gz;                 /* a gzipped body */
@@ -166,7 +167,7 @@ static void backoff_wait(hl_otel *o, long ms) {
  * (rejectedSpans or rejectedDataPoints), not retried: the collector has
  * read the request, sending it again would not help. */
 static bool post(hl_otel *o, ot_sender *snd, int which, const ot_buf *body, uint64_t *rejected) {
-  CURL *curl = snd->curl;
+  CURL *curl = snd->curl[which];
   ot_reply *reply = &snd->reply;
   const ot_signal *sig = &o->sig[which];
   const char *url = sig->url;
@@ -224,8 +225,11 @@ static bool post(hl_otel *o, ot_sender *snd, int which, const ot_buf *body, uint
       ot_reply_status_message(reply, msg, sizeof msg);
       snprintf(why, sizeof why, "HTTP %ld%s%s", code, msg[0] ? ": " : "", msg);
     } else {
+      /* not retried: what the next attempt would meet again (a URL, a
+       * certificate that does not verify, a file of ours that is bad) */
       retry = rc != CURLE_ABORTED_BY_CALLBACK && rc != CURLE_URL_MALFORMAT &&
-              rc != CURLE_UNSUPPORTED_PROTOCOL;
+              rc != CURLE_UNSUPPORTED_PROTOCOL && rc != CURLE_PEER_FAILED_VERIFICATION &&
+              rc != CURLE_SSL_CERTPROBLEM && rc != CURLE_SSL_CACERT_BADFILE;
       snprintf(why, sizeof why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }
     if (!retry) break;
@@ -338,10 +342,18 @@ static bool export_metrics(hl_otel *o, ot_sender *snd) {
 static void *export_main(void *arg) {
   hl_otel *o = arg;
   lower_priority(o);
-  ot_sender snd = {.curl = curl_easy_init()};
-  CURL *curl = snd.curl;
+  ot_sender snd = {0};
+  bool curl = true; /* every handle was made */
   for (int k = 0; k < OT_SIG_COUNT; k++) {
     const ot_signal *sig = &o->sig[k];
+    snd.curl[k] = curl_easy_init();
+    curl = curl && snd.curl[k];
+    if (snd.curl[k]) {
+      /* set once: NULL would not restore libcurl's default CA bundle */
+      if (sig->ca) curl_easy_setopt(snd.curl[k], CURLOPT_CAINFO, sig->ca);
+      if (sig->cert) curl_easy_setopt(snd.curl[k], CURLOPT_SSLCERT, sig->cert);
+      if (sig->key) curl_easy_setopt(snd.curl[k], CURLOPT_SSLKEY, sig->key);
+    }
     snd.hdrs[k] = curl_slist_append(NULL, "Content-Type: application/json");
     if (sig->gzip && snd.hdrs[k]) {
       struct curl_slist *t = curl_slist_append(snd.hdrs[k], "Content-Encoding: gzip");
@@ -443,7 +455,8 @@ static void *export_main(void *arg) {
   free(snd.reply.body.p);
   free(snd.gz.p);
   for (int k = 0; k < OT_SIG_COUNT; k++) curl_slist_free_all(snd.hdrs[k]);
-  if (curl) curl_easy_cleanup(curl);
+  for (int k = 0; k < OT_SIG_COUNT; k++)
+    if (snd.curl[k]) curl_easy_cleanup(snd.curl[k]);
   return NULL;
 }
 

@@ -273,6 +273,7 @@ typedef struct ot_signal {
   size_t n_headers;
   unsigned timeout_ms;       /* one export, retries included */
   bool gzip;                 /* bodies gzipped (Content-Encoding: gzip) */
+  char *ca, *cert, *key;     /* TLS: PEM files, NULL: libcurl's defaults */
 } ot_signal;
 
 /* A field of hl_otel_options the caller's struct has (its size says so):

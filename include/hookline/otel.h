@@ -87,6 +87,14 @@
  *                                             http/json
  *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]COMPRESSION  gzip or none (default), option
  *                                             compression
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]CERTIFICATE        PEM of the CAs trusted for
+ *                                             https (default: the system's), option
+ *                                             certificate
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]CLIENT_CERTIFICATE PEM of the client's
+ *                                             certificate (mutual TLS), option
+ *                                             client_certificate
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]CLIENT_KEY         PEM of its key, option
+ *                                             client_key
  *   OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER  "otlp" (default) or "none"; another
  *                                             exporter (console, zipkin, ...) is not
  *                                             here: a warning, the signal is off. With
@@ -160,6 +168,13 @@ typedef struct hl_otel_options {
    *  1: gzip (zlib; a build without it sends uncompressed, with a
    *  warning); -1: none. */
   int compression;
+  /** TLS to an https:// collector, for both signals (NULL: the
+   *  variables below, else the system's CAs and no client certificate):
+   *  PEM files of the CAs to trust, of this client's certificate and of
+   *  its private key (mutual TLS). */
+  const char *certificate;
+  const char *client_certificate;
+  const char *client_key;
 } hl_otel_options;
 
 /** New exporter. `opts` NULL (or its unset fields): the environment, then

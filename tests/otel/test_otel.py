@@ -34,6 +34,9 @@ one scenario of otel_run against them and checks what arrived:
                   signal off
   env_timeout     OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT
   gzip            OTEL_EXPORTER_OTLP_[METRICS_]COMPRESSION
+  tls             OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE / CLIENT_CERTIFICATE /
+                  CLIENT_KEY against an https receiver of a throwaway CA
+                  that requires a client certificate
   partial         200 with a partialSuccess: not retried, the rejected
                   spans and data points counted, one clean warning
   mockotlpserver  the same export accepted by @elastic/mockotlpserver (npm,
@@ -46,6 +49,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -83,7 +87,7 @@ class Receiver:
     google.rpc.Status) | retry_after (traces: 429 with Retry-After: 1,
     then 503 with Retry-After as an HTTP-date 2 s ahead, then ok)."""
 
-    def __init__(self, mode="ok"):
+    def __init__(self, mode="ok", tls=None):
         self.mode = mode
         self.posts = []  # (path, headers, raw bytes, status answered)
         self.times = []  # time.monotonic() of each post, as self.posts
@@ -136,6 +140,8 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.server.daemon_threads = True
+        if tls:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -678,10 +684,10 @@ def case_retry_after(otel_run, root):
     check(out.get("failures") == 0 and out.get("exported") == 12, "no loss: %r" % out)
 
 
-def run_env(otel_run, rec, env, n=4, sleep_ms=700):
+def run_env(otel_run, rec, env, n=4, sleep_ms=700, scheme="http"):
     """otel_run env against `rec` (None: nothing listens), configured by
     `env` alone; returns (its counters, the warnings it printed)."""
-    url = "http://127.0.0.1:%d" % (rec.port if rec else free_port())
+    url = "%s://127.0.0.1:%d" % (scheme, rec.port if rec else free_port())
     p = run(otel_run, ["env", str(n), str(sleep_ms)], dict({"OTEL_EXPORTER_OTLP_ENDPOINT": url}, **env))
     check(p.returncode == 0, "otel_run env exits 0: %r" % env)
     lines = p.stdout.strip().splitlines()
@@ -796,6 +802,64 @@ def case_gzip(otel_run, root):
     check(all("content-encoding" not in h for _, h, _, _ in rec.posts), "and nothing is compressed")
 
 
+def mutual_tls(d):
+    """A throwaway CA (d/ca.pem) that signed a server certificate for
+    127.0.0.1 and a client's (d/client.pem, d/client.key), another CA
+    (d/other-ca.pem), and a server context that requires a client
+    certificate of the first CA."""
+    def sh(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca", "other-ca"):
+        sh("req", "-x509", *ec, "-keyout", ca + ".key", "-out", ca + ".pem", "-days", "2", "-subj", "/CN=otel " + ca)
+    with open(os.path.join(d, "server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    for who, cn in (("server", "127.0.0.1"), ("client", "hookline exporter")):
+        sh("req", *ec, "-keyout", who + ".key", "-out", who + ".csr", "-subj", "/CN=" + cn)
+        sh("x509", "-req", "-in", who + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+           "-out", who + ".pem", "-days", "2", *(["-extfile", "server.ext"] if who == "server" else []))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server.key"))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(os.path.join(d, "ca.pem"))
+    return ctx
+
+
+def case_tls(otel_run, root):
+    """OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE, _CLIENT_CERTIFICATE and
+    _CLIENT_KEY: an https collector of a private CA that requires a client
+    certificate."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="otel-tls-")
+    ctx = mutual_tls(d)
+    f = lambda name: os.path.join(d, name)
+    client = {"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": f("client.pem"), "OTEL_EXPORTER_OTLP_CLIENT_KEY": f("client.key")}
+    cases = [("trusted CA and client certificate", dict(client, OTEL_EXPORTER_OTLP_CERTIFICATE=f("ca.pem")), True, True),
+             ("the system's CAs", dict(client), False, False),
+             ("no client certificate", {"OTEL_EXPORTER_OTLP_CERTIFICATE": f("ca.pem")}, False, False),
+             ("traces' own CA", dict(client, OTEL_EXPORTER_OTLP_CERTIFICATE=f("other-ca.pem"),
+                                     OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE=f("ca.pem")), True, False),
+             ("metrics' own client certificate",
+              {"OTEL_EXPORTER_OTLP_CERTIFICATE": f("ca.pem"), "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "300",
+               "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE": f("client.pem"),
+               "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY": f("client.key")}, False, True)]
+    for what, env, traces_on, metrics_on in cases:
+        rec = Receiver(tls=ctx)
+        try:
+            out, warnings = run_env(otel_run, rec, dict(env, OTEL_BSP_SCHEDULE_DELAY="50",
+                                                        OTEL_METRIC_EXPORT_INTERVAL="200"), n=2, scheme="https")
+        finally:
+            rec.close()
+        with rec.lock:
+            paths = {path for path, _, _, _ in rec.posts}
+        check(("/v1/traces" in paths) == traces_on and ("/v1/metrics" in paths) == metrics_on,
+              "%s: traces %s, metrics %s; got %r" % (what, traces_on, metrics_on, sorted(paths)))
+        if not (traces_on and metrics_on):
+            check(len(warnings) == 1 and "failed" in warnings[0], "%s: the failure is warned of: %r" % (what, warnings))
+        check(out.get("ok") == 2, "%s: runs unaffected: %r" % (what, out))
+
+
 def case_mockotlpserver(otel_run, root):
     cache = os.environ.get("HOOKLINE_CACHE", os.path.join(root, ".cache"))
     dest = os.path.join(cache, "mockotlpserver", "0.10.0")
@@ -891,6 +955,8 @@ def main():
         case_env_timeout(otel_run, root)
     elif case == "gzip":
         case_gzip(otel_run, root)
+    elif case == "tls":
+        case_tls(otel_run, root)
     elif case == "refused":
         case_refused(otel_run, root)
     elif case == "retry_after":
