@@ -112,6 +112,10 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
   }
   o->export_delay_ms = ot_cfg_ms(&cfg, opts->export_delay_ms, "OTEL_BSP_SCHEDULE_DELAY", 1000);
   o->metrics_interval_ms = ot_cfg_ms(&cfg, opts->metrics_interval_ms, "OTEL_METRIC_EXPORT_INTERVAL", 60000);
+  if (!ot_sampler_config(&cfg)) {
+    otel_release(o);
+    return NULL;
+  }
   bool ok = true;
   for (int i = 0; i < OT_SIG_COUNT; i++) ok = ok && ot_signal_config(&cfg, &o->sig[i], i, base);
   if (ok && !o->sig[OT_SIG_TRACES].on && !o->sig[OT_SIG_METRICS].on) {
@@ -238,7 +242,8 @@ hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out) {
                      .exporter_nice = atomic_load(&o->exporter_nice),
                      .run_wakeups = atomic_load(&o->st_run_wakeups),
                      .spans_rejected = atomic_load(&o->st_rejected_spans),
-                     .data_points_rejected = atomic_load(&o->st_rejected_points)};
+                     .data_points_rejected = atomic_load(&o->st_rejected_points),
+                     .runs_unsampled = atomic_load(&o->st_unsampled)};
   size_t n = out->size < sizeof s ? out->size : sizeof s;
   memcpy(out, &s, n);
   out->size = n;

@@ -324,3 +324,70 @@ void ot_signal_free(ot_signal *s) {
   free(s->cert);
   free(s->key);
 }
+
+/* ---- the sampler ----------------------------------------------------- */
+
+static const char *const samplers[] = {"always_on", "always_off", "traceidratio", "parentbased_always_on",
+                                       "parentbased_always_off", "parentbased_traceidratio"};
+
+static int sampler_of(const char *name) {
+  for (int i = 0; i < (int)(sizeof samplers / sizeof samplers[0]); i++)
+    if (strcmp(name, samplers[i]) == 0) return i;
+  return -1;
+}
+
+bool ot_sampler_config(ot_cfg *c) {
+  const hl_otel_options *opts = c->opts;
+  hl_otel *o = c->o;
+  const char *opt = OT_HAS_OPTION(opts, sampler) ? opts->sampler : NULL;
+  double ratio = OT_HAS_OPTION(opts, sampler_ratio) ? opts->sampler_ratio : 0;
+  /* the options are the program's: a bad one is an error */
+  if (opt && sampler_of(opt) < 0) {
+    hl_fail(HL_ERR_INVALID, "hl_otel_new: unknown sampler \"%.80s\" (always_on, always_off, traceidratio, "
+                            "parentbased_always_on, parentbased_always_off, parentbased_traceidratio)", opt);
+    return false;
+  }
+  if (!(ratio >= 0 && ratio <= 1)) {
+    hl_fail(HL_ERR_INVALID, "hl_otel_new: sampler_ratio %g is not within 0 and 1", ratio);
+    return false;
+  }
+  o->sampler = OT_SAMPLE_PB_ON;
+  if (opt) {
+    o->sampler = sampler_of(opt);
+  } else if (ot_env("OTEL_TRACES_SAMPLER")) {
+    int s = sampler_of(ot_env("OTEL_TRACES_SAMPLER"));
+    if (s >= 0) o->sampler = s;
+    else ot_cfg_warn(c, "OTEL_TRACES_SAMPLER", "not a sampler of this exporter; parentbased_always_on is used");
+  }
+  if (!ratio) {
+    ratio = 1;
+    const char *arg = ot_env("OTEL_TRACES_SAMPLER_ARG");
+    if (arg && (o->sampler == OT_SAMPLE_RATIO || o->sampler == OT_SAMPLE_PB_RATIO)) {
+      char *end;
+      double v = strtod(arg, &end);
+      while (isspace((unsigned char)*end)) end++;
+      if (end != arg && !*end && v >= 0 && v <= 1) ratio = v;
+      else ot_cfg_warn(c, "OTEL_TRACES_SAMPLER_ARG", "not a ratio from 0 to 1; 1 is used");
+    }
+  }
+  /* 56 bits of the trace id, as W3C Trace Context level 2 makes random */
+  o->ratio_bound = ratio >= 1 ? UINT64_C(1) << 56 : (uint64_t)(ratio * (double)(UINT64_C(1) << 56));
+  return true;
+}
+
+bool ot_sample(const hl_otel *o, const uint8_t trace[16], int remote) {
+  switch (o->sampler) {
+  case OT_SAMPLE_OFF: return false;
+  case OT_SAMPLE_PB_ON: return remote >= 0 ? remote : true;
+  case OT_SAMPLE_PB_OFF: return remote >= 0 ? remote : false;
+  case OT_SAMPLE_PB_RATIO:
+    if (remote >= 0) return remote;
+    /* fall through */
+  case OT_SAMPLE_RATIO: {
+    uint64_t r = 0;
+    for (int i = 9; i < 16; i++) r = r << 8 | trace[i];
+    return r < o->ratio_bound;
+  }
+  default: return true;
+  }
+}

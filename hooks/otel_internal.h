@@ -150,7 +150,9 @@ enum {
   OT_S_SESSION, OT_S_BRANCH, OT_S_NAME, OT_S_PROVIDER, OT_S_TOOL, OT_S_SERVER,
   OT_S_RESP_MODEL, OT_S_RESP_ID, OT_S_ERROR, OT_S_CONTENT, OT_S_COUNT
 };
-enum { OT_R_USAGE = 1, OT_R_REMOTE = 2, OT_R_SPAN = 4 };
+/* OT_R_UNSAMPLED: an end (LM_END, TOOL_END, AGENT_END) of a run the
+ * sampler left out, for the metrics only (otel_record.c). */
+enum { OT_R_USAGE = 1, OT_R_REMOTE = 2, OT_R_SPAN = 4, OT_R_UNSAMPLED = 8 };
 #define OT_REC_TEXT 192
 
 /* What the run's thread copies out of one event: the ids it made, times,
@@ -244,6 +246,9 @@ typedef struct ot_metrics {
   bool dirty;               /* something recorded since the last export */
 } ot_metrics;
 
+/* The measurements of an unsampled run's end record (OT_R_UNSAMPLED): what
+ * its span would have given. */
+void ot_metrics_from_record(ot_metrics *m, const ot_rec *r);
 /* Record one value; keys/values pairs (values copied, NULL skipped). */
 void ot_metrics_record(ot_metrics *m, int metric, double value, const char *const *keys,
                        const char *const *values, int n);
@@ -287,6 +292,9 @@ typedef struct ot_signal {
 bool ot_gzip(ot_buf *out, const char *in, size_t n);
 bool ot_gzip_available(void);
 
+/* Samplers (OTEL_TRACES_SAMPLER), in the specification's order. */
+enum { OT_SAMPLE_ON, OT_SAMPLE_OFF, OT_SAMPLE_RATIO, OT_SAMPLE_PB_ON, OT_SAMPLE_PB_OFF, OT_SAMPLE_PB_RATIO };
+
 /* hl_otel_new()'s reading of options and environment: the variables it
  * warned of (each once). */
 typedef struct ot_cfg {
@@ -311,6 +319,12 @@ bool ot_cfg_true(ot_cfg *c, const char *name);
  * (and owns them). False when out of memory. */
 typedef void (*ot_kv_fn)(void *ud, char *key, char *value);
 bool ot_parse_list(const char *list, ot_kv_fn fn, void *ud);
+/* The sampler and its ratio into c->o (o->sampler, o->ratio_bound). False
+ * with HL_ERR_INVALID for a bad option; a bad variable is warned of. */
+bool ot_sampler_config(ot_cfg *c);
+/* The sampler's decision for a new trace (otel_record.c): `remote` the
+ * caller's sampled flag, or -1 when the trace is not a caller's. */
+bool ot_sample(const hl_otel *o, const uint8_t trace[16], int remote);
 /* Signal `which` (OT_SIG_*) from the options and the environment, its
  * URL from `base` unless its own is set. False when out of memory. */
 bool ot_signal_config(ot_cfg *c, ot_signal *s, int which, const char *base);
@@ -327,6 +341,8 @@ struct hl_otel {
   char *resource_json;       /* {"attributes":[...]} */
   size_t max_queue, max_batch;
   unsigned export_delay_ms, metrics_interval_ms;
+  int sampler;               /* OT_SAMPLE_* */
+  uint64_t ratio_bound;      /* *traceidratio: a trace id whose last 56 bits are below is sampled */
   int nice_delta;            /* the exporter thread: nice levels below its creator */
   int creator_nice;          /* the nice value of hl_otel_new()'s thread */
   atomic_int exporter_nice;  /* what the exporter thread runs at */
@@ -394,7 +410,7 @@ struct hl_otel {
   atomic_bool warned_partial; /* the one warning of partial successes */
 
   atomic_uint_fast64_t st_started, st_exported, st_dropped, st_requests, st_failures,
-      st_metric_exports, st_run_wakeups, st_rejected_spans, st_rejected_points;
+      st_metric_exports, st_run_wakeups, st_rejected_spans, st_rejected_points, st_unsampled;
 };
 
 /* The event types the observer reads (API_REQUEST only when content is

@@ -100,6 +100,12 @@
  *                                             here: a warning, the signal is off. With
  *                                             both signals off the handle is inert
  *                                             (hl_otel_enabled() false)
+ *   OTEL_TRACES_SAMPLER                       always_on, always_off, traceidratio,
+ *                                             parentbased_always_on (default),
+ *                                             parentbased_always_off,
+ *                                             parentbased_traceidratio; option sampler
+ *   OTEL_TRACES_SAMPLER_ARG                   the ratio of *traceidratio, 0 to 1 (default
+ *                                             1), option sampler_ratio
  *   OTEL_BSP_SCHEDULE_DELAY                   ms, option export_delay_ms (default 1000)
  *   OTEL_BSP_EXPORT_TIMEOUT                   ms, caps an export of spans (default 30000)
  *   OTEL_BSP_MAX_QUEUE_SIZE                   option max_queue (default 2048)
@@ -115,6 +121,16 @@
  * provider and MCP HTTP requests carry a W3C `traceparent` naming its
  * span (trace.h). A run can join its caller's trace: hl_otel_set_parent()
  * before hl_agent_run() on the same thread.
+ *
+ * Sampling: the sampler decides once per trace, when its top-level run
+ * starts; sub-agent runs and every call of the trace follow. The
+ * parentbased_* samplers follow the sampled flag of the caller's
+ * traceparent (hl_otel_set_parent()), the others decide alone
+ * (traceidratio: from the trace id's last 56 bits, so that every service
+ * using the same rule agrees). Outgoing traceparent headers carry the
+ * decision (flags 01 or 00). An unsampled run publishes no span records
+ * (the cheaper for it): only its model, tool and run ends, for the
+ * metrics, which count every run.
  *
  * Thread-safety: hl_otel_new and _free are configure-time; hl_otel_install
  * may be called from several threads for different agents (each agent's
@@ -175,6 +191,14 @@ typedef struct hl_otel_options {
   const char *certificate;
   const char *client_certificate;
   const char *client_key;
+  /** Which runs are traced, as OTEL_TRACES_SAMPLER names them:
+   *  "always_on", "always_off", "traceidratio", "parentbased_always_on"
+   *  (the default), "parentbased_always_off", "parentbased_traceidratio".
+   *  NULL: OTEL_TRACES_SAMPLER. Another name: HL_ERR_INVALID. */
+  const char *sampler;
+  /** The ratio of *traceidratio, 0 to 1 (0: OTEL_TRACES_SAMPLER_ARG, else 1;
+   *  to sample nothing use "always_off"); outside: HL_ERR_INVALID. */
+  double sampler_ratio;
 } hl_otel_options;
 
 /** New exporter. `opts` NULL (or its unset fields): the environment, then
@@ -246,6 +270,8 @@ typedef struct hl_otel_stats {
                                  success (a 200 naming rejectedSpans; not retried,
                                  not counted in spans_exported) */
   uint64_t data_points_rejected; /**< likewise, rejectedDataPoints of metrics */
+  uint64_t runs_unsampled;  /**< runs (sub-agent runs included) the sampler left
+                                 out: no span, their metrics recorded */
 } hl_otel_stats;
 HL_API hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out);
 

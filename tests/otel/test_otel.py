@@ -37,6 +37,8 @@ one scenario of otel_run against them and checks what arrived:
   tls             OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE / CLIENT_CERTIFICATE /
                   CLIENT_KEY against an https receiver of a throwaway CA
                   that requires a client certificate
+  sampling        OTEL_TRACES_SAMPLER / _ARG: unsampled runs export metrics
+                  only; the caller's flag; traceparent flags 00
   partial         200 with a partialSuccess: not retried, the rejected
                   spans and data points counted, one clean warning
   mockotlpserver  the same export accepted by @elastic/mockotlpserver (npm,
@@ -860,6 +862,116 @@ def case_tls(otel_run, root):
         check(out.get("ok") == 2, "%s: runs unaffected: %r" % (what, out))
 
 
+def metric_counts(rec):
+    """{(metric, operation): count} of the last metrics export (cumulative)."""
+    last = rec.accepted("/v1/metrics")[-1:] or [{"resourceMetrics": []}]
+    counts = {}
+    for rm_ in last[0]["resourceMetrics"]:
+        for sm in rm_["scopeMetrics"]:
+            for met in sm["metrics"]:
+                for dp in met["histogram"]["dataPoints"]:
+                    key = (met["name"], attrs(dp).get("gen_ai.operation.name"), attrs(dp).get("gen_ai.token.type"))
+                    counts[key] = counts.get(key, 0) + int(dp["count"])
+    return counts
+
+
+def case_sampling(otel_run, root):
+    """OTEL_TRACES_SAMPLER / _ARG: an unsampled run exports no span but
+    its metrics; traceidratio keeps whole traces; parentbased_* follows
+    the caller's flag; outgoing traceparent headers carry the decision."""
+    def full_metrics(counts, n):
+        return (counts.get(("gen_ai.client.operation.duration", "invoke_agent", None)) == n and
+                counts.get(("gen_ai.client.operation.duration", "chat", None)) == 2 * n and
+                counts.get(("gen_ai.client.operation.duration", "execute_tool", None)) == 3 * n and
+                counts.get(("gen_ai.client.token.usage", "chat", "input")) == 2 * n)
+
+    # always_off: no span, every run in the metrics
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {"OTEL_TRACES_SAMPLER": "always_off", "OTEL_BSP_SCHEDULE_DELAY": "50",
+                                                "OTEL_METRIC_EXPORT_INTERVAL": "200"}, n=5)
+    finally:
+        rec.close()
+    check(rec.accepted("/v1/traces") == [] and out.get("started") == 0, "always_off: no span: %r" % out)
+    check(full_metrics(metric_counts(rec), 5), "always_off: metrics count every run: %r" % metric_counts(rec))
+    check(warnings == [], "no warning: %r" % warnings)
+
+    # traceidratio 0.5 over 60 runs: some traces, each whole; all in the metrics
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5",
+                                                "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_METRIC_EXPORT_INTERVAL": "200"},
+                                n=60)
+    finally:
+        rec.close()
+    spans = spans_of(rec.accepted("/v1/traces"))
+    per_trace = {}
+    for s in spans:
+        per_trace[s["traceId"]] = per_trace.get(s["traceId"], 0) + 1
+    # (outside 10..50 of 60 at 0.5: a chance below one in a million)
+    check(10 <= len(per_trace) <= 50, "traceidratio 0.5: %d of 60 traces sampled" % len(per_trace))
+    check(all(v == 6 for v in per_trace.values()), "each sampled trace whole: %r" % sorted(set(per_trace.values())))
+    check(full_metrics(metric_counts(rec), 60), "traceidratio: metrics count every run: %r" % metric_counts(rec))
+
+    # bad values: a warning each, the default (parentbased_always_on: all sampled)
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {"OTEL_TRACES_SAMPLER": "sometimes", "OTEL_BSP_SCHEDULE_DELAY": "50"}, n=2)
+        out2, warnings2 = run_env(otel_run, rec, {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2",
+                                                  "OTEL_BSP_SCHEDULE_DELAY": "50"}, n=2)
+    finally:
+        rec.close()
+    check(len(warnings) == 1 and "OTEL_TRACES_SAMPLER" in warnings[0] and "sometimes" in warnings[0],
+          "an unknown sampler is warned of: %r" % warnings)
+    check(len(warnings2) == 1 and "OTEL_TRACES_SAMPLER_ARG" in warnings2[0], "a ratio above 1 is warned of: %r" % warnings2)
+    check(out.get("exported") == 12 and out2.get("exported") == 12, "and the default samples all: %r %r" % (out, out2))
+
+    # the caller's flag: parentbased_always_on follows 00, parentbased_always_off follows 01
+    trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    for sampler, flags, first, second in (("", "00", False, True), ("parentbased_always_off", "01", True, False),
+                                          ("parentbased_always_on", "01", True, True)):
+        rec = Receiver()
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port,
+               "TRACEPARENT": "00-%s-%s-%s" % (trace, parent, flags)}
+        if sampler:
+            env["OTEL_TRACES_SAMPLER"] = sampler
+        try:
+            p = run(otel_run, ["remote"], env)
+            check(p.returncode == 0, "otel_run remote exits 0")
+        finally:
+            rec.close()
+        runs = [s for s in spans_of(rec.accepted("/v1/traces")) if s["name"] == "invoke_agent joiner"]
+        joined = [s for s in runs if s["traceId"] == trace]
+        alone = [s for s in runs if s["traceId"] != trace]
+        check(len(joined) == (1 if first else 0) and len(alone) == (1 if second else 0),
+              "%s, caller's flags %s: the joining run %s, the next %s: %d, %d" %
+              (sampler or "default", flags, first, second, len(joined), len(alone)))
+
+    # outgoing requests say "not sampled" (model and MCP)
+    rec, model = Receiver(), ModelServer()
+    mcp, mcp_port = start_mcp(root)
+    try:
+        p = run(otel_run, ["tree"], {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port,
+                                     "OTEL_TRACES_SAMPLER": "always_off",
+                                     "MODEL_URL": "http://127.0.0.1:%d/v1" % model.port, "OTEL_TEST_KEY": API_KEY,
+                                     "MCP_URL": "http://127.0.0.1:%d/mcp" % mcp_port})
+        check(p.returncode == 0, "otel_run tree exits 0")
+        import urllib.request
+        mcp_log = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/__log" % mcp_port).read())
+    finally:
+        mcp.kill()
+        mcp.wait()
+        rec.close()
+        model.server.shutdown()
+    tps = [h.get("traceparent", "") for h, _ in model.requests]
+    check(len(tps) == 2 and all(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", tp) for tp in tps),
+          "model requests say not sampled: %r" % tps)
+    tp = [e["headers"].get("traceparent", "") for e in mcp_log
+          if e["method"] == "POST" and (e.get("body") or {}).get("method") == "tools/call"]
+    check(len(tp) == 1 and tp[0].endswith("-00"), "the MCP request says not sampled: %r" % tp)
+    check(rec.accepted("/v1/traces") == [], "no span of the tree")
+
+
 def case_mockotlpserver(otel_run, root):
     cache = os.environ.get("HOOKLINE_CACHE", os.path.join(root, ".cache"))
     dest = os.path.join(cache, "mockotlpserver", "0.10.0")
@@ -957,6 +1069,8 @@ def main():
         case_gzip(otel_run, root)
     elif case == "tls":
         case_tls(otel_run, root)
+    elif case == "sampling":
+        case_sampling(otel_run, root)
     elif case == "refused":
         case_refused(otel_run, root)
     elif case == "retry_after":
