@@ -298,23 +298,33 @@ static int scenario_hooks(void) {
   return ok && fl == HL_OK ? 0 : 1;
 }
 
-/* Scenario (b) of the benchmarks: 2 model calls, 3 tools. */
-static int scenario_load(int n, unsigned deadline_ms, bool lossy, bool flush, unsigned timeout_ms) {
-  hl_otel_options o = {.size = sizeof o, .max_queue = 64, .max_batch = 16,
-                       .export_delay_ms = 20, .timeout_ms = timeout_ms};
-  hl_otel *otel = start_otel(&o);
-  hl_provider *script = hl_scripted_new();
-  hl_scripted_load_json(script,
+/* An agent `name` of scenario (b) of the benchmarks (2 model calls, 3
+ * tools, scripted); its provider and tool into *script and *add (the
+ * caller unrefs all three). */
+static hl_agent *agent_b(const char *name, hl_provider **script, hl_tool **add) {
+  *script = hl_scripted_new();
+  hl_scripted_load_json(*script,
                         "{\"rules\":[{\"match\":\".*\",\"steps\":["
                         "{\"tool_calls\":[{\"id\":\"c1\",\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}},"
                         "{\"id\":\"c2\",\"name\":\"add\",\"arguments\":{\"a\":3,\"b\":4}},"
                         "{\"id\":\"c3\",\"name\":\"add\",\"arguments\":{\"a\":5,\"b\":6}}],"
                         "\"usage\":{\"input_tokens\":10,\"output_tokens\":5}},"
                         "{\"text\":\"done\",\"usage\":{\"input_tokens\":20,\"output_tokens\":2}}]}]}");
-  hl_agent *agent = hl_agent_new("loader");
-  hl_agent_set_provider(agent, script);
-  hl_tool *add = tool("add", add_fn, NULL);
-  hl_agent_add_tool(agent, add);
+  hl_agent *agent = hl_agent_new(name);
+  hl_agent_set_provider(agent, *script);
+  *add = tool("add", add_fn, NULL);
+  hl_agent_add_tool(agent, *add);
+  return agent;
+}
+
+/* Scenario (b) of the benchmarks: 2 model calls, 3 tools. */
+static int scenario_load(int n, unsigned deadline_ms, bool lossy, bool flush, unsigned timeout_ms) {
+  hl_otel_options o = {.size = sizeof o, .max_queue = 64, .max_batch = 16,
+                       .export_delay_ms = 20, .timeout_ms = timeout_ms};
+  hl_otel *otel = start_otel(&o);
+  hl_provider *script;
+  hl_tool *add;
+  hl_agent *agent = agent_b("loader", &script, &add);
   int ok = 0;
   double t0 = now_ms();
   for (int i = 0; i < n; i++) {
@@ -355,18 +365,9 @@ static int scenario_load(int n, unsigned deadline_ms, bool lossy, bool flush, un
  * did by then is what the counters say), then a shutdown of 2 s. */
 static int scenario_env(int n, int sleep_ms) {
   hl_otel *otel = start_otel(NULL);
-  hl_provider *script = hl_scripted_new();
-  hl_scripted_load_json(script,
-                        "{\"rules\":[{\"match\":\".*\",\"steps\":["
-                        "{\"tool_calls\":[{\"id\":\"c1\",\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}},"
-                        "{\"id\":\"c2\",\"name\":\"add\",\"arguments\":{\"a\":3,\"b\":4}},"
-                        "{\"id\":\"c3\",\"name\":\"add\",\"arguments\":{\"a\":5,\"b\":6}}],"
-                        "\"usage\":{\"input_tokens\":10,\"output_tokens\":5}},"
-                        "{\"text\":\"done\",\"usage\":{\"input_tokens\":20,\"output_tokens\":2}}]}]}");
-  hl_agent *agent = hl_agent_new("enver");
-  hl_agent_set_provider(agent, script);
-  hl_tool *add = tool("add", add_fn, NULL);
-  hl_agent_add_tool(agent, add);
+  hl_provider *script;
+  hl_tool *add;
+  hl_agent *agent = agent_b("enver", &script, &add);
   int ok = 0;
   for (int i = 0; i < n; i++) {
     char *answer = NULL;

@@ -295,27 +295,32 @@ def common_checks(spans):
 
 # ---- cases ----------------------------------------------------------------
 
-def case_tree(otel_run, root, capture):
-    rec, model = Receiver(), ModelServer()
+def run_tree(otel_run, root, rec, model, env):
+    """otel_run tree against rec, model and an MCP server of its own, with
+    `env`; stops them all; returns the MCP server's log."""
     mcp, mcp_port = start_mcp(root)
     try:
-        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port,
-               "OTEL_SERVICE_NAME": "otel-test-svc",
-               "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test,team=a%2Cb",
-               "OTEL_EXPORTER_OTLP_HEADERS": "x-collector-token=" + COLLECTOR_TOKEN,
-               "MODEL_URL": "http://127.0.0.1:%d/v1" % model.port, "OTEL_TEST_KEY": API_KEY,
-               "MCP_URL": "http://127.0.0.1:%d/mcp" % mcp_port}
-        if capture:
-            env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
-        p = run(otel_run, ["tree"], env)
+        p = run(otel_run, ["tree"], dict(env, OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % rec.port,
+                                         MODEL_URL="http://127.0.0.1:%d/v1" % model.port, OTEL_TEST_KEY=API_KEY,
+                                         MCP_URL="http://127.0.0.1:%d/mcp" % mcp_port))
         check(p.returncode == 0, "otel_run tree exits 0")
         import urllib.request
-        mcp_log = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/__log" % mcp_port).read())
+        return json.loads(urllib.request.urlopen("http://127.0.0.1:%d/__log" % mcp_port).read())
     finally:
         mcp.kill()
         mcp.wait()
         rec.close()
         model.server.shutdown()
+
+
+def case_tree(otel_run, root, capture):
+    rec, model = Receiver(), ModelServer()
+    env = {"OTEL_SERVICE_NAME": "otel-test-svc",
+           "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test,team=a%2Cb",
+           "OTEL_EXPORTER_OTLP_HEADERS": "x-collector-token=" + COLLECTOR_TOKEN}
+    if capture:
+        env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
+    mcp_log = run_tree(otel_run, root, rec, model, env)
 
     with rec.lock:
         posts = list(rec.posts)
@@ -610,73 +615,66 @@ def case_collector(otel_run, root, mode):
             check(len(rec.posts) >= 2, "503 is retried (%d requests)" % len(rec.posts))
 
 
-def case_partial(otel_run, root):
-    """A 200 with a partialSuccess: not retried, the rejected counted, one
-    warning naming the collector's message, bounded and without control
-    characters."""
-    rec = Receiver("partial")
-    n = 8
+def run_load(otel_run, rec, args):
+    """otel_run load ARGS... against rec (closed after); returns the process
+    and its counters."""
     try:
-        # "flush": the counters are read once everything was answered
-        p = run(otel_run, ["load", str(n), "2000", "flush"],
-                {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port})
+        p = run(otel_run, ["load"] + args, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port})
         check(p.returncode == 0, "every run succeeded")
-        out = json.loads(p.stdout.strip().splitlines()[-1])
+        return p, json.loads(p.stdout.strip().splitlines()[-1])
     finally:
         rec.close()
+
+
+def load_answered(otel_run, mode, n):
+    """otel_run load of n runs against a receiver in `mode`, flushed before
+    the counters are read (every answer counted). Returns its counters,
+    its stderr, the trace requests' bodies and the warnings; checks that
+    no request was sent twice (the answers of `mode` are not retried)."""
+    rec = Receiver(mode)
+    p, out = run_load(otel_run, rec, [str(n), "2000", "flush"])
     with rec.lock:
         traces = [raw for path, _, raw, _ in rec.posts if path == "/v1/traces"]
     ids = [s["spanId"] for s in spans_of([json.loads(r) for r in traces])]
     check(len(ids) == 6 * n and len(set(ids)) == 6 * n,
-          "a partial success is not retried: %d spans sent, %d distinct" % (len(ids), len(set(ids))))
+          "%s is not retried: %d spans sent, %d distinct" % (mode, len(ids), len(set(ids))))
+    return out, p.stderr, traces, [l for l in p.stderr.splitlines() if l.startswith("hookline otel:")]
+
+
+def case_partial(otel_run, root):
+    """A 200 with a partialSuccess: not retried, the rejected counted, one
+    warning naming the collector's message, bounded and without control
+    characters."""
+    n = 8
+    out, stderr, traces, warnings = load_answered(otel_run, "partial", n)
     check(out.get("failures") == 0, "a partial success is no failure: %r" % out)
     check(out.get("rejected_spans") == 3 * len(traces),
           "3 rejected spans counted per request (%d requests): %r" % (len(traces), out))
     check(out.get("exported") == 6 * n - 3 * len(traces), "the rejected are not counted as exported: %r" % out)
     check(out.get("rejected_points", 0) >= 2 and out.get("rejected_points", 1) % 2 == 0,
           "rejected data points counted: %r" % out)
-    warnings = [l for l in p.stderr.splitlines() if l.startswith("hookline otel:")]
     check(len(warnings) == 1, "one warning for every partial success: %r" % warnings)
     w = warnings[0] if warnings else ""
     check("quota" in w and "exceeded" in w and "rejected" in w, "the warning names the message: %r" % w[:300])
-    check("\x1b" not in p.stderr and "\u009b" not in p.stderr, "no control character reaches stderr")
+    check("\x1b" not in stderr and "\u009b" not in stderr, "no control character reaches stderr")
     check(len(w) < 600, "the message is bounded: %d characters" % len(w))
 
 
 def case_refused(otel_run, root):
     """A 400 is not retried; the warning names the google.rpc.Status
     message, cleaned."""
-    rec = Receiver("400")
-    n = 8
-    try:
-        p = run(otel_run, ["load", str(n), "2000", "flush"],
-                {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port})
-        check(p.returncode == 0, "every run succeeded")
-        out = json.loads(p.stdout.strip().splitlines()[-1])
-    finally:
-        rec.close()
-    with rec.lock:
-        traces = [raw for path, _, raw, _ in rec.posts if path == "/v1/traces"]
-    ids = [s["spanId"] for s in spans_of([json.loads(r) for r in traces])]
-    check(len(ids) == 6 * n and len(set(ids)) == 6 * n, "a 400 is not retried: %d sent, %d distinct" % (len(ids), len(set(ids))))
+    out, stderr, _, warnings = load_answered(otel_run, "400", 8)
     check(out.get("failures", 0) >= 1 and out.get("exported") == 0, "the refused exports failed: %r" % out)
-    warnings = [l for l in p.stderr.splitlines() if l.startswith("hookline otel:")]
     check(len(warnings) == 1, "one warning: %r" % warnings)
     w = warnings[0] if warnings else ""
     check("HTTP 400" in w and "span attribute" in w and "too long" in w, "the warning names the status message: %r" % w)
-    check("\x1b" not in p.stderr and "\x07" not in p.stderr, "no control character reaches stderr")
+    check("\x1b" not in stderr and "\x07" not in stderr, "no control character reaches stderr")
 
 
 def case_retry_after(otel_run, root):
     """Retry-After as seconds (429) and as an HTTP-date (503) is waited for."""
     rec = Receiver("retry_after")
-    try:
-        p = run(otel_run, ["load", "2", "8000", "flush", "timeout=8000"],
-                {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port})
-        check(p.returncode == 0, "every run succeeded")
-        out = json.loads(p.stdout.strip().splitlines()[-1])
-    finally:
-        rec.close()
+    _, out = run_load(otel_run, rec, ["2", "8000", "flush", "timeout=8000"])
     with rec.lock:
         t = [(st, when) for (path, _, _, st), when in zip(rec.posts, rec.times) if path == "/v1/traces"]
     check([st for st, _ in t[:3]] == [429, 503, 200], "429, 503, then accepted: %r" % [st for st, _ in t])
@@ -949,20 +947,7 @@ def case_sampling(otel_run, root):
 
     # outgoing requests say "not sampled" (model and MCP)
     rec, model = Receiver(), ModelServer()
-    mcp, mcp_port = start_mcp(root)
-    try:
-        p = run(otel_run, ["tree"], {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port,
-                                     "OTEL_TRACES_SAMPLER": "always_off",
-                                     "MODEL_URL": "http://127.0.0.1:%d/v1" % model.port, "OTEL_TEST_KEY": API_KEY,
-                                     "MCP_URL": "http://127.0.0.1:%d/mcp" % mcp_port})
-        check(p.returncode == 0, "otel_run tree exits 0")
-        import urllib.request
-        mcp_log = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/__log" % mcp_port).read())
-    finally:
-        mcp.kill()
-        mcp.wait()
-        rec.close()
-        model.server.shutdown()
+    mcp_log = run_tree(otel_run, root, rec, model, {"OTEL_TRACES_SAMPLER": "always_off"})
     tps = [h.get("traceparent", "") for h, _ in model.requests]
     check(len(tps) == 2 and all(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", tp) for tp in tps),
           "model requests say not sampled: %r" % tps)
@@ -1045,40 +1030,16 @@ def case_chatbot(chat, root):
 
 def main():
     case, otel_run, root = sys.argv[1], sys.argv[2], sys.argv[3]
-    if case == "tree":
-        case_tree(otel_run, root, capture=False)
-    elif case == "content":
-        case_tree(otel_run, root, capture=True)
-    elif case == "fail":
-        case_fail(otel_run, root)
-    elif case == "remote":
-        case_remote(otel_run, root)
-    elif case == "hooks":
-        case_hooks(otel_run, root)
+    if case in ("tree", "content"):
+        case_tree(otel_run, root, capture=case == "content")
     elif case.startswith("collector_"):
         case_collector(otel_run, root, case.split("_", 1)[1])
     elif case == "chatbot":
         case_chatbot(otel_run, root)  # otel_run is hookline-chat here
-    elif case == "env":
-        case_env(otel_run, root)
-    elif case == "env_signals":
-        case_env_signals(otel_run, root)
-    elif case == "env_timeout":
-        case_env_timeout(otel_run, root)
-    elif case == "gzip":
-        case_gzip(otel_run, root)
-    elif case == "tls":
-        case_tls(otel_run, root)
-    elif case == "sampling":
-        case_sampling(otel_run, root)
-    elif case == "refused":
-        case_refused(otel_run, root)
-    elif case == "retry_after":
-        case_retry_after(otel_run, root)
-    elif case == "partial":
-        case_partial(otel_run, root)
-    elif case == "mockotlpserver":
-        case_mockotlpserver(otel_run, root)
+    elif callable(globals().get("case_" + case)):
+        # fail, remote, hooks, env, env_signals, env_timeout, gzip, tls,
+        # sampling, refused, retry_after, partial, mockotlpserver
+        globals()["case_" + case](otel_run, root)
     else:
         sys.exit("unknown case " + case)
     if FAILURES:

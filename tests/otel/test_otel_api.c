@@ -176,6 +176,19 @@ static void *work(void *arg) {
   return NULL;
 }
 
+/* `n` (at most 4) agents on threads of their own, `runs` runs each, their
+ * tools expecting traceparent flags `flags`: each must answer every run. */
+static void run_workers(hl_otel *otel, int n, int runs, const char *flags) {
+  worker w[4];
+  pthread_t t[4];
+  for (int i = 0; i < n; i++) {
+    w[i] = (worker){otel, runs, 0, flags};
+    pthread_create(&t[i], NULL, work, &w[i]);
+  }
+  for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < n; i++) CHECK_INT(w[i].ok, runs);
+}
+
 /* Four agents on four threads, three parallel tools each, exporting to a
  * port where nothing listens: every run completes, the counters add up,
  * shutdown stays within its deadline. */
@@ -186,14 +199,7 @@ static void threads(void) {
   hl_otel *otel = hl_otel_new(&o);
   REQUIRE(otel != NULL);
   CHECK(hl_otel_enabled(otel));
-  worker w[4];
-  pthread_t t[4];
-  for (int i = 0; i < 4; i++) {
-    w[i] = (worker){otel, 25, 0, "-01"};
-    pthread_create(&t[i], NULL, work, &w[i]);
-  }
-  for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
-  for (int i = 0; i < 4; i++) CHECK_INT(w[i].ok, 25);
+  run_workers(otel, 4, 25, "-01");
   hl_otel_stats st = {.size = sizeof st};
   CHECK_INT(hl_otel_get_stats(otel, &st), HL_OK);
   CHECK_INT(st.size, sizeof st);
@@ -221,14 +227,7 @@ static void sampler_option(void) {
   hl_otel *otel = hl_otel_new(&o);
   unsetenv("OTEL_TRACES_SAMPLER");
   REQUIRE(otel != NULL);
-  worker w[2];
-  pthread_t t[2];
-  for (int i = 0; i < 2; i++) {
-    w[i] = (worker){otel, 10, 0, "-00"};
-    pthread_create(&t[i], NULL, work, &w[i]);
-  }
-  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
-  for (int i = 0; i < 2; i++) CHECK_INT(w[i].ok, 10);
+  run_workers(otel, 2, 10, "-00");
   hl_otel_stats st = {.size = sizeof st};
   CHECK_INT(hl_otel_get_stats(otel, &st), HL_OK);
   CHECK_INT(st.spans_started, 0);
