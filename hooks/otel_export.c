@@ -125,6 +125,7 @@ typedef struct ot_sender {
   struct curl_slist *hdrs[OT_SIG_COUNT];
   ot_reply reply;
   ot_buf gz;                 /* a gzipped body */
+  bool gzip[OT_SIG_COUNT];   /* the signal's bodies are gzipped: its list says so */
 } ot_sender;
 
 /* Cut a request when shutdown's deadline passed (a hanging collector). */
@@ -176,7 +177,7 @@ static bool post(hl_otel *o, ot_sender *snd, int which, const ot_buf *body, uint
   long backoff_ms = 100;
   char why[CURL_ERROR_SIZE + OT_REPLY_TEXT + 64] = "";
   *rejected = 0;
-  if (sig->gzip) {
+  if (snd->gzip[which]) {
     /* once, for every attempt (the header says gzip: no plain fallback) */
     if (!ot_gzip(&snd->gz, body->p, body->len)) {
       snprintf(why, sizeof why, "out of memory for its gzip");
@@ -356,8 +357,10 @@ static void *export_main(void *arg) {
     }
     snd.hdrs[k] = curl_slist_append(NULL, "Content-Type: application/json");
     if (sig->gzip && snd.hdrs[k]) {
+      /* (out of memory for the header: plain JSON, never gzip unsaid) */
       struct curl_slist *t = curl_slist_append(snd.hdrs[k], "Content-Encoding: gzip");
       if (t) snd.hdrs[k] = t;
+      snd.gzip[k] = t != NULL;
     }
     for (size_t i = 0; i < sig->n_headers && snd.hdrs[k]; i++) {
       struct curl_slist *t = curl_slist_append(snd.hdrs[k], sig->headers[i]);
