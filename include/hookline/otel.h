@@ -202,11 +202,15 @@ typedef struct hl_otel_options {
 } hl_otel_options;
 
 /** New exporter. `opts` NULL (or its unset fields): the environment, then
- *  the defaults. Starts the exporter thread unless OTEL_SDK_DISABLED=true
- *  (then the handle is inert: install adds nothing). NULL with
- *  HL_ERR_INVALID for an ops size too small or a URL that is not http(s),
- *  HL_ERR_NOMEM, HL_ERR_LIMIT when no thread could be started. The caller
- *  owns the handle (hl_otel_free()). */
+ *  the defaults. Starts the exporter thread unless OTEL_SDK_DISABLED=true,
+ *  or when neither signal is exported (OTEL_TRACES_EXPORTER and
+ *  OTEL_METRICS_EXPORTER none, or a protocol not spoken): then the handle
+ *  is inert, install adds nothing. A bad environment variable is a
+ *  warning (to opts->warn, else stderr), never a failure. NULL with
+ *  HL_ERR_INVALID for an opts size too small, a URL that is not http(s)
+ *  or a bad sampler / sampler_ratio option, HL_ERR_NOMEM, HL_ERR_LIMIT
+ *  when no thread could be started. The caller owns the handle
+ *  (hl_otel_free()). */
 HL_API hl_otel *hl_otel_new(const hl_otel_options *opts);
 
 /** False when OTEL_SDK_DISABLED=true made the handle inert. */
