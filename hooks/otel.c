@@ -639,6 +639,12 @@ static void on_hook(hl_otel *o, ot_run *run, const ot_rec *r) {
 
 void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) {
   if (!o->enabled) return;
+  if (r->flags & OT_R_UNSAMPLED) {
+    /* a run the sampler left out: its measurements, no span */
+    ot_metrics_from_record(&o->metrics, r);
+    if (r->type == HL_EVENT_AGENT_END) atomic_fetch_add(&o->st_unsampled, 1);
+    return;
+  }
   if (r->type == HL_EVENT_AGENT_START) {
     on_agent_start(o, r);
     return;

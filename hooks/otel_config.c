@@ -13,87 +13,7 @@
 #include "otel_internal.h"
 
 static const char *pick(const char *opt, const char *env) {
-  if (opt && *opt) return opt;
-  const char *v = getenv(env);
-  return v && *v ? v : NULL;
-}
-
-static bool env_true(const char *name) {
-  const char *v = getenv(name);
-  return v && strcasecmp(v, "true") == 0;
-}
-
-static char *join_url(const char *base, const char *path) {
-  size_t n = strlen(base);
-  while (n && base[n - 1] == '/') n--;
-  size_t len = n + strlen(path) + 1;
-  char *url = malloc(len);
-  if (url) snprintf(url, len, "%.*s%s", (int)n, base, path);
-  return url;
-}
-
-static int hexval(char c) {
-  return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
-}
-
-/* Percent-decoding of OTEL_* list values, trimming blanks. */
-static char *decode(const char *s, size_t n) {
-  while (n && isspace((unsigned char)*s)) s++, n--;
-  while (n && isspace((unsigned char)s[n - 1])) n--;
-  char *out = malloc(n + 1), *w = out;
-  if (!out) return NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-      *w++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-      i += 2;
-    } else {
-      *w++ = s[i];
-    }
-  }
-  *w = '\0';
-  return out;
-}
-
-typedef void (*kv_fn)(void *ud, char *key, char *value);
-
-/* "k=v,k2=v2": calls fn with malloc'd key and value (fn owns them). */
-static bool parse_list(const char *list, kv_fn fn, void *ud) {
-  if (!list) return true;
-  const char *p = list;
-  while (*p) {
-    const char *end = strchr(p, ',');
-    if (!end) end = p + strlen(p);
-    const char *eq = memchr(p, '=', (size_t)(end - p));
-    if (eq) {
-      char *k = decode(p, (size_t)(eq - p)), *v = decode(eq + 1, (size_t)(end - eq - 1));
-      if (!k || !v) {
-        free(k);
-        free(v);
-        return false;
-      }
-      if (*k) fn(ud, k, v);
-      else free(k), free(v);
-    }
-    p = *end ? end + 1 : end;
-  }
-  return true;
-}
-
-static void add_header(void *ud, char *key, char *value) {
-  hl_otel *o = ud;
-  char **h = realloc(o->headers, (o->n_headers + 1) * sizeof *h);
-  size_t n = strlen(key) + strlen(value) + 3;
-  char *line = h ? malloc(n) : NULL;
-  if (h) o->headers = h;
-  if (line) {
-    snprintf(line, n, "%s: %s", key, value);
-    /* a header line must stay one line */
-    for (char *c = line; *c; c++)
-      if (*c == '\r' || *c == '\n') *c = ' ';
-    o->headers[o->n_headers++] = line;
-  }
-  free(key);
-  free(value);
+  return opt && *opt ? opt : ot_env(env);
 }
 
 typedef struct res_attrs {
@@ -137,15 +57,20 @@ static void otel_release(hl_otel *o) {
   ot_ring_free(o);
   ot_live_free(o);
   free(o->runs);
-  for (size_t i = 0; i < o->n_headers; i++) free(o->headers[i]);
-  free(o->headers);
-  free(o->traces_url);
-  free(o->metrics_url);
+  for (int i = 0; i < OT_SIG_COUNT; i++) ot_signal_free(&o->sig[i]);
   free(o->resource_json);
   free(o);
 }
 
 static void observer_gone(void *user_data) { otel_release(user_data); }
+
+/* An inert handle keeps nothing of its configuration. */
+static void otel_release_config(hl_otel *o) {
+  for (int i = 0; i < OT_SIG_COUNT; i++) {
+    ot_signal_free(&o->sig[i]);
+    memset(&o->sig[i], 0, sizeof o->sig[i]);
+  }
+}
 
 hl_otel *hl_otel_new(const hl_otel_options *opts) {
   hl_otel_options none = {.size = sizeof none};
@@ -169,23 +94,36 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
   pthread_mutex_init(&o->metrics.lock, NULL);
   o->metrics.start_ns = ot_now_ns();
   o->warn = opts->warn;
-  if (env_true("OTEL_SDK_DISABLED")) return o; /* inert */
+  ot_cfg cfg = {.o = o, .opts = opts};
+  if (ot_cfg_true(&cfg, "OTEL_SDK_DISABLED")) return o; /* inert */
 
   const char *base = pick(opts->endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT");
   if (!base) base = "http://localhost:4318";
-  const char *traces = pick(opts->traces_endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-  const char *metrics = pick(opts->metrics_endpoint, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
-  o->traces_url = traces ? strdup(traces) : join_url(base, "/v1/traces");
-  o->metrics_url = metrics ? strdup(metrics) : join_url(base, "/v1/metrics");
   o->capture = opts->capture_content > 0 ||
-               (opts->capture_content == 0 && env_true("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"));
-  o->max_queue = opts->max_queue ? opts->max_queue : 2048;
-  o->max_batch = opts->max_batch ? opts->max_batch : 512;
-  o->export_delay_ms = opts->export_delay_ms ? opts->export_delay_ms : 1000;
-  o->metrics_interval_ms = opts->metrics_interval_ms ? opts->metrics_interval_ms : 60000;
-  o->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 10000;
+               (opts->capture_content == 0 && ot_cfg_true(&cfg, "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"));
+  /* the batch span processor's and the periodic metric reader's variables */
+  o->max_queue = ot_cfg_count(&cfg, opts->max_queue, "OTEL_BSP_MAX_QUEUE_SIZE", 2048);
+  o->max_batch = ot_cfg_count(&cfg, opts->max_batch, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512);
+  if (o->max_batch > o->max_queue) {
+    /* the specification: a batch is no larger than the queue */
+    if (!opts->max_batch)
+      ot_cfg_warn(&cfg, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "larger than the queue (%zu); the queue's size is used", o->max_queue);
+    o->max_batch = o->max_queue;
+  }
+  o->export_delay_ms = ot_cfg_ms(&cfg, opts->export_delay_ms, "OTEL_BSP_SCHEDULE_DELAY", 1000);
+  o->metrics_interval_ms = ot_cfg_ms(&cfg, opts->metrics_interval_ms, "OTEL_METRIC_EXPORT_INTERVAL", 60000);
+  if (!ot_sampler_config(&cfg)) {
+    otel_release(o);
+    return NULL;
+  }
+  bool ok = true;
+  for (int i = 0; i < OT_SIG_COUNT; i++) ok = ok && ot_signal_config(&cfg, &o->sig[i], i, base);
+  if (ok && !o->sig[OT_SIG_TRACES].on && !o->sig[OT_SIG_METRICS].on) {
+    otel_release_config(o);
+    return o; /* neither signal is exported: inert */
+  }
   /* fields after `warn` only when the caller's struct has them */
-  int low = opts->size >= offsetof(hl_otel_options, low_priority) + sizeof opts->low_priority ? opts->low_priority : 0;
+  int low = OT_HAS_OPTION(opts, low_priority) ? opts->low_priority : 0;
   o->nice_delta = low < 0 ? 0 : 10;
   o->creator_nice = ot_thread_nice();
   o->n_buckets = 1024;
@@ -195,10 +133,9 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
   ot_buf_puts(&r.buf, "{\"attributes\":[");
   /* Records of events waiting for the exporter thread: a few per span,
    * so a ring of about twice the span queue, 1024 to 8192 records. */
-  bool ok = o->traces_url && o->metrics_url && o->runs && ot_ring_init(o, 2 * o->max_queue) &&
-            parse_list(pick(opts->headers, "OTEL_EXPORTER_OTLP_HEADERS"), add_header, o);
+  ok = ok && o->runs && ot_ring_init(o, 2 * o->max_queue);
   if (ok) {
-    ok = parse_list(pick(opts->resource_attributes, "OTEL_RESOURCE_ATTRIBUTES"), add_res_attr, &r);
+    ok = ot_parse_list(pick(opts->resource_attributes, "OTEL_RESOURCE_ATTRIBUTES"), add_res_attr, &r);
     const char *service = pick(opts->service_name, "OTEL_SERVICE_NAME");
     put_res_attr(&r, "service.name", service ? service : r.service_from_list ? r.service_from_list : "hookline");
     put_res_attr(&r, "telemetry.sdk.name", "hookline");
@@ -213,11 +150,13 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
     otel_release(o);
     return NULL;
   }
-  if (!http_url(o->traces_url) || !http_url(o->metrics_url)) {
-    hl_fail(HL_ERR_INVALID, "hl_otel_new: the OTLP endpoint must be an http:// or https:// URL, not \"%.200s\"",
-            http_url(o->traces_url) ? o->metrics_url : o->traces_url);
-    otel_release(o);
-    return NULL;
+  for (int i = 0; i < OT_SIG_COUNT; i++) {
+    if (!http_url(o->sig[i].url)) {
+      hl_fail(HL_ERR_INVALID, "hl_otel_new: the OTLP endpoint must be an http:// or https:// URL, not \"%.200s\"",
+              o->sig[i].url);
+      otel_release(o);
+      return NULL;
+    }
   }
   o->observer = hl_observer_new(ot_on_event, o);
   if (!o->observer) {
@@ -301,7 +240,10 @@ hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out) {
                      .export_failures = atomic_load(&o->st_failures),
                      .metric_exports = atomic_load(&o->st_metric_exports),
                      .exporter_nice = atomic_load(&o->exporter_nice),
-                     .run_wakeups = atomic_load(&o->st_run_wakeups)};
+                     .run_wakeups = atomic_load(&o->st_run_wakeups),
+                     .spans_rejected = atomic_load(&o->st_rejected_spans),
+                     .data_points_rejected = atomic_load(&o->st_rejected_points),
+                     .runs_unsampled = atomic_load(&o->st_unsampled)};
   size_t n = out->size < sizeof s ? out->size : sizeof s;
   memcpy(out, &s, n);
   out->size = n;

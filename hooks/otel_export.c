@@ -29,16 +29,27 @@
 
 #include "otel_internal.h"
 
-void ot_warn(hl_otel *o, const char *fmt, ...) {
-  if (atomic_exchange(&o->warned, true)) return;
-  va_list ap;
-  va_start(ap, fmt);
+static void vwarn(hl_otel *o, atomic_bool *flag, const char *tail, const char *fmt, va_list ap) {
+  if (atomic_exchange(flag, true)) return;
   char msg[800];
   vsnprintf(msg, sizeof msg, fmt ? fmt : "?", ap);
-  va_end(ap);
   FILE *out = o->warn ? o->warn : stderr;
-  fprintf(out, "hookline otel: %s (further export problems are counted, not printed: hl_otel_get_stats)\n", msg);
+  fprintf(out, "hookline otel: %s (%s)\n", msg, tail);
   fflush(out);
+}
+
+void ot_warn(hl_otel *o, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vwarn(o, &o->warned, "further export problems are counted, not printed: hl_otel_get_stats", fmt, ap);
+  va_end(ap);
+}
+
+void ot_warn_once(hl_otel *o, atomic_bool *flag, const char *tail, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vwarn(o, flag, tail, fmt, ap);
+  va_end(ap);
 }
 
 int ot_thread_nice(void) {
@@ -74,6 +85,12 @@ void ot_export_wake(hl_otel *o) {
 
 void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n, int64_t since_ns) {
   if (!first) return;
+  if (!o->sig[OT_SIG_TRACES].on) {
+    /* OTEL_TRACES_EXPORTER=none (or a protocol not spoken): the spans
+     * made the metrics (ot_drain), nothing sends them */
+    ot_spans_recycle(o, first);
+    return;
+  }
   pthread_mutex_lock(&o->qlock);
   if (o->q_len + n > o->max_queue || o->stop) {
     size_t queue = o->max_queue;
@@ -99,22 +116,17 @@ void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n, int64_t since_ns) {
 
 /* ---- one HTTP export -------------------------------------------------- */
 
-typedef struct ot_reply {
-  long retry_after_s;
-} ot_reply;
-
-static size_t discard_body(char *p, size_t size, size_t n, void *ud) {
-  (void)p;
-  (void)ud;
-  return size * n;
-}
-
-static size_t read_header(char *p, size_t size, size_t n, void *ud) {
-  ot_reply *r = ud;
-  size_t len = size * n;
-  if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) r->retry_after_s = strtol(p + 12, NULL, 10);
-  return len;
-}
+/* What the exporter thread sends with: a libcurl handle per signal (each
+ * its TLS settings and its connection kept), the headers of each
+ * signal's requests, and the answer's buffer (kept: no allocation per
+ * request once it has grown). */
+typedef struct ot_sender {
+  CURL *curl[OT_SIG_COUNT];
+  struct curl_slist *hdrs[OT_SIG_COUNT];
+  ot_reply reply;
+  ot_buf gz;                 /* a gzipped body */
+  bool gzip[OT_SIG_COUNT];   /* the signal's bodies are gzipped: its list says so */
+} ot_sender;
 
 /* Cut a request when shutdown's deadline passed (a hanging collector). */
 static int progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d) {
@@ -147,27 +159,47 @@ static void backoff_wait(hl_otel *o, long ms) {
   pthread_mutex_unlock(&o->qlock);
 }
 
-/* POST `body` to `url`, retrying 429/502/503/504 and connection errors
- * with exponential backoff until timeout_ms is spent. True on 2xx. */
-static bool post(hl_otel *o, CURL *curl, struct curl_slist *hdrs, const char *url,
-                 const ot_buf *body) {
-  int64_t deadline = ot_mono_ns() + (int64_t)o->timeout_ms * 1000000;
+/* POST `body` to signal `which`'s URL (OT_SIG_*), retrying 429/502/503/504
+ * and connection errors with exponential backoff until the signal's
+ * timeout_ms is spent (Retry-After, in
+ * seconds or as a date, lengthens a wait up to the backoff's cap); other
+ * answers fail at once, the warning naming their Status message. True
+ * on 2xx; then *rejected is what a partial success said was refused
+ * (rejectedSpans or rejectedDataPoints), not retried: the collector has
+ * read the request, sending it again would not help. */
+static bool post(hl_otel *o, ot_sender *snd, int which, const ot_buf *body, uint64_t *rejected) {
+  CURL *curl = snd->curl[which];
+  ot_reply *reply = &snd->reply;
+  const ot_signal *sig = &o->sig[which];
+  const char *url = sig->url;
+  const char *rejected_key = which == OT_SIG_TRACES ? "rejectedSpans" : "rejectedDataPoints";
+  int64_t deadline = ot_mono_ns() + (int64_t)sig->timeout_ms * 1000000;
   long backoff_ms = 100;
-  char why[CURL_ERROR_SIZE + 64] = "";
+  char why[CURL_ERROR_SIZE + OT_REPLY_TEXT + 64] = "";
+  *rejected = 0;
+  if (snd->gzip[which]) {
+    /* once, for every attempt (the header says gzip: no plain fallback) */
+    if (!ot_gzip(&snd->gz, body->p, body->len)) {
+      snprintf(why, sizeof why, "out of memory for its gzip");
+      goto failed;
+    }
+    body = &snd->gz;
+  }
   for (;;) {
     int64_t left_ms = (deadline - ot_mono_ns()) / 1000000;
     if (left_ms <= 0 || atomic_load(&o->abandon)) break;
     char errbuf[CURL_ERROR_SIZE] = "";
-    ot_reply reply = {0};
+    ot_reply_reset(reply);
     curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, snd->hdrs[which]);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->p);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left_ms);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, left_ms < 5000 ? (long)left_ms : 5000L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, read_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ot_reply_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, reply);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, ot_reply_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, reply);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress);
@@ -179,22 +211,37 @@ static bool post(hl_otel *o, CURL *curl, struct curl_slist *hdrs, const char *ur
     bool retry;
     if (rc == CURLE_OK) {
       curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-      if (code >= 200 && code < 300) return true;
+      if (code >= 200 && code < 300) {
+        char msg[OT_REPLY_TEXT];
+        if (ot_reply_partial(reply, rejected_key, rejected, msg, sizeof msg))
+          ot_warn_once(o, &o->warned_partial, "further partial successes are counted: hl_otel_get_stats",
+                       "the collector at %s rejected %llu %s: %s", url, (unsigned long long)*rejected,
+                       which == OT_SIG_TRACES ? "spans" : "data points",
+                       msg[0] ? msg : "(no message)");
+        return true;
+      }
       retry = code == 429 || code == 502 || code == 503 || code == 504;
-      snprintf(why, sizeof why, "HTTP %ld", code);
+      /* the collector says why in a google.rpc.Status (OTLP/HTTP) */
+      char msg[OT_REPLY_TEXT];
+      ot_reply_status_message(reply, msg, sizeof msg);
+      snprintf(why, sizeof why, "HTTP %ld%s%s", code, msg[0] ? ": " : "", msg);
     } else {
+      /* not retried: what the next attempt would meet again (a URL, a
+       * certificate that does not verify, a file of ours that is bad) */
       retry = rc != CURLE_ABORTED_BY_CALLBACK && rc != CURLE_URL_MALFORMAT &&
-              rc != CURLE_UNSUPPORTED_PROTOCOL;
+              rc != CURLE_UNSUPPORTED_PROTOCOL && rc != CURLE_PEER_FAILED_VERIFICATION &&
+              rc != CURLE_SSL_CERTPROBLEM && rc != CURLE_SSL_CACERT_BADFILE;
       snprintf(why, sizeof why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }
     if (!retry) break;
     long wait = backoff_ms;
-    if (reply.retry_after_s > 0 && reply.retry_after_s * 1000 > wait)
-      wait = reply.retry_after_s * 1000 < 5000 ? reply.retry_after_s * 1000 : 5000;
+    if (reply->retry_after_s > 0 && reply->retry_after_s * 1000 > wait)
+      wait = reply->retry_after_s * 1000 < 5000 ? reply->retry_after_s * 1000 : 5000;
     if ((deadline - ot_mono_ns()) / 1000000 <= wait) break;
     backoff_wait(o, wait);
     backoff_ms = backoff_ms * 2 < 5000 ? backoff_ms * 2 : 5000;
   }
+failed:
   atomic_fetch_add(&o->st_failures, 1);
   ot_warn(o, "export to %s failed: %s; spans and metrics are dropped", url,
           why[0] ? why : "deadline passed");
@@ -256,8 +303,8 @@ static void requeue_rest(hl_otel *o, ot_span *queue, size_t n, ot_span *tail) {
  * o->q_head (its last span `tail`; o->q_len still counts it), and put the
  * rest back. `body` is the thread's buffer, kept from batch to batch so
  * that it does not grow again (realloc) for each. */
-static bool export_spans(hl_otel *o, CURL *curl, struct curl_slist *hdrs, ot_span *queue,
-                         size_t n, ot_span *tail, ot_buf *body) {
+static bool export_spans(hl_otel *o, ot_sender *snd, ot_span *queue, size_t n, ot_span *tail,
+                         ot_buf *body) {
   body->len = 0;
   body->failed = false;
   bool encoded = ot_json_spans(body, o->resource_json, queue, n);
@@ -268,17 +315,26 @@ static bool export_spans(hl_otel *o, CURL *curl, struct curl_slist *hdrs, ot_spa
    * pool's walk of the batch missed at every span; and the drains made
    * during the request (progress()) reuse them. */
   ot_spans_recycle(o, queue);
-  bool ok = encoded && post(o, curl, hdrs, o->traces_url, body);
-  atomic_fetch_add(ok ? &o->st_exported : &o->st_dropped, n);
+  uint64_t rejected = 0;
+  bool ok = encoded && post(o, snd, OT_SIG_TRACES, body, &rejected);
+  if (rejected > n) rejected = n;
+  if (ok) {
+    atomic_fetch_add(&o->st_exported, n - rejected);
+    atomic_fetch_add(&o->st_rejected_spans, rejected);
+  } else {
+    atomic_fetch_add(&o->st_dropped, n);
+  }
   return ok;
 }
 
-static bool export_metrics(hl_otel *o, CURL *curl, struct curl_slist *hdrs) {
+static bool export_metrics(hl_otel *o, ot_sender *snd) {
   ot_buf body = {0};
   bool ok = true;
-  if (ot_json_metrics(&body, o->resource_json, &o->metrics, ot_now_ns())) {
-    ok = post(o, curl, hdrs, o->metrics_url, &body);
+  if (o->sig[OT_SIG_METRICS].on && ot_json_metrics(&body, o->resource_json, &o->metrics, ot_now_ns())) {
+    uint64_t rejected = 0;
+    ok = post(o, snd, OT_SIG_METRICS, &body, &rejected);
     if (ok) atomic_fetch_add(&o->st_metric_exports, 1);
+    atomic_fetch_add(&o->st_rejected_points, rejected);
   }
   free(body.p);
   return ok;
@@ -287,11 +343,29 @@ static bool export_metrics(hl_otel *o, CURL *curl, struct curl_slist *hdrs) {
 static void *export_main(void *arg) {
   hl_otel *o = arg;
   lower_priority(o);
-  CURL *curl = curl_easy_init();
-  struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-  for (size_t i = 0; i < o->n_headers && hdrs; i++) {
-    struct curl_slist *t = curl_slist_append(hdrs, o->headers[i]);
-    if (t) hdrs = t;
+  ot_sender snd = {0};
+  bool curl = true; /* every handle was made */
+  for (int k = 0; k < OT_SIG_COUNT; k++) {
+    const ot_signal *sig = &o->sig[k];
+    snd.curl[k] = curl_easy_init();
+    curl = curl && snd.curl[k];
+    if (snd.curl[k]) {
+      /* set once: NULL would not restore libcurl's default CA bundle */
+      if (sig->ca) curl_easy_setopt(snd.curl[k], CURLOPT_CAINFO, sig->ca);
+      if (sig->cert) curl_easy_setopt(snd.curl[k], CURLOPT_SSLCERT, sig->cert);
+      if (sig->key) curl_easy_setopt(snd.curl[k], CURLOPT_SSLKEY, sig->key);
+    }
+    snd.hdrs[k] = curl_slist_append(NULL, "Content-Type: application/json");
+    if (sig->gzip && snd.hdrs[k]) {
+      /* (out of memory for the header: plain JSON, never gzip unsaid) */
+      struct curl_slist *t = curl_slist_append(snd.hdrs[k], "Content-Encoding: gzip");
+      if (t) snd.hdrs[k] = t;
+      snd.gzip[k] = t != NULL;
+    }
+    for (size_t i = 0; i < sig->n_headers && snd.hdrs[k]; i++) {
+      struct curl_slist *t = curl_slist_append(snd.hdrs[k], sig->headers[i]);
+      if (t) snd.hdrs[k] = t;
+    }
   }
   int64_t next_metrics = ot_mono_ns() + (int64_t)o->metrics_interval_ms * 1000000;
   /* (from 1 ms: the first readings learn the rate, then the tick grows) */
@@ -349,14 +423,14 @@ static void *export_main(void *arg) {
       size_t n = o->q_len < o->max_batch ? o->q_len : o->max_batch;
       o->q_head = o->q_tail = NULL;
       pthread_mutex_unlock(&o->qlock);
-      failed |= !export_spans(o, curl, hdrs, queue, n, tail, &body);
+      failed |= !export_spans(o, &snd, queue, n, tail, &body);
       pthread_mutex_lock(&o->qlock);
       if (!(gen != o->flushed_gen || stopping) && o->q_len < o->max_batch) break;
     }
     bool metrics_due = ot_mono_ns() >= next_metrics;
     if ((metrics_due || gen != o->flushed_gen || stopping) && curl && !atomic_load(&o->abandon)) {
       pthread_mutex_unlock(&o->qlock);
-      failed |= !export_metrics(o, curl, hdrs);
+      failed |= !export_metrics(o, &snd);
       pthread_mutex_lock(&o->qlock);
       next_metrics = ot_mono_ns() + (int64_t)o->metrics_interval_ms * 1000000;
     }
@@ -381,8 +455,11 @@ static void *export_main(void *arg) {
   ot_span_pool_free(o);
   pthread_mutex_unlock(&o->lock);
   free(body.p);
-  curl_slist_free_all(hdrs);
-  if (curl) curl_easy_cleanup(curl);
+  free(snd.reply.body.p);
+  free(snd.gz.p);
+  for (int k = 0; k < OT_SIG_COUNT; k++) curl_slist_free_all(snd.hdrs[k]);
+  for (int k = 0; k < OT_SIG_COUNT; k++)
+    if (snd.curl[k]) curl_easy_cleanup(snd.curl[k]);
   return NULL;
 }
 

@@ -7,8 +7,10 @@
  *                   into a record of a lock-free ring; the ids and the
  *                   traceparent of outgoing requests
  *   otel.c          the tracer, on the exporter's side: records into spans
- *   otel_config.c   options, the OTEL_* variables, install, flush, shutdown
+ *   otel_config.c   options, install, flush, shutdown
+ *   otel_env.c      the OTEL_* variables; each signal's settings
  *   otel_export.c   the bounded queue and the exporter thread (OTLP/HTTP)
+ *   otel_reply.c    what is read of the collector's answers
  *   otel_json.c     OTLP JSON encoding of spans and metrics
  *   otel_metrics.c  the GenAI histograms
  */
@@ -148,7 +150,9 @@ enum {
   OT_S_SESSION, OT_S_BRANCH, OT_S_NAME, OT_S_PROVIDER, OT_S_TOOL, OT_S_SERVER,
   OT_S_RESP_MODEL, OT_S_RESP_ID, OT_S_ERROR, OT_S_CONTENT, OT_S_COUNT
 };
-enum { OT_R_USAGE = 1, OT_R_REMOTE = 2, OT_R_SPAN = 4 };
+/* OT_R_UNSAMPLED: an end (LM_END, TOOL_END, AGENT_END) of a run the
+ * sampler left out, for the metrics only (otel_record.c). */
+enum { OT_R_USAGE = 1, OT_R_REMOTE = 2, OT_R_SPAN = 4, OT_R_UNSAMPLED = 8 };
 #define OT_REC_TEXT 192
 
 /* What the run's thread copies out of one event: the ids it made, times,
@@ -242,6 +246,9 @@ typedef struct ot_metrics {
   bool dirty;               /* something recorded since the last export */
 } ot_metrics;
 
+/* The measurements of an unsampled run's end record (OT_R_UNSAMPLED): what
+ * its span would have given. */
+void ot_metrics_from_record(ot_metrics *m, const ot_rec *r);
 /* Record one value; keys/values pairs (values copied, NULL skipped). */
 void ot_metrics_record(ot_metrics *m, int metric, double value, const char *const *keys,
                        const char *const *values, int n);
@@ -259,6 +266,70 @@ bool ot_json_spans(ot_buf *b, const char *resource_json, ot_span *spans, size_t 
 /* {"resourceMetrics":[...]}; false when there is nothing to send. */
 bool ot_json_metrics(ot_buf *b, const char *resource_json, ot_metrics *m, int64_t now_ns);
 
+/* ---- configuration (otel_env.c) -------------------------------------- */
+
+enum { OT_SIG_TRACES, OT_SIG_METRICS, OT_SIG_COUNT };
+
+/* How one signal is exported. */
+typedef struct ot_signal {
+  bool on;                   /* exported at all (OTEL_*_EXPORTER, the protocol) */
+  char *url;
+  char **headers;            /* "Key: value" lines */
+  size_t n_headers;
+  unsigned timeout_ms;       /* one export, retries included */
+  bool gzip;                 /* bodies gzipped (Content-Encoding: gzip) */
+  char *ca, *cert, *key;     /* TLS: PEM files, NULL: libcurl's defaults */
+} ot_signal;
+
+/* A field of hl_otel_options the caller's struct has (its size says so):
+ * fields are only appended. */
+#define OT_HAS_OPTION(opts, field) \
+  ((opts)->size >= offsetof(hl_otel_options, field) + sizeof((opts)->field))
+
+/* gzip `n` bytes of `in` into out (its memory reused, grown as needed;
+ * out->len its size). False when out of memory or built without zlib
+ * (ot_gzip_available() false). */
+bool ot_gzip(ot_buf *out, const char *in, size_t n);
+bool ot_gzip_available(void);
+
+/* Samplers (OTEL_TRACES_SAMPLER), in the specification's order. */
+enum { OT_SAMPLE_ON, OT_SAMPLE_OFF, OT_SAMPLE_RATIO, OT_SAMPLE_PB_ON, OT_SAMPLE_PB_OFF, OT_SAMPLE_PB_RATIO };
+
+/* hl_otel_new()'s reading of options and environment: the variables it
+ * warned of (each once). */
+typedef struct ot_cfg {
+  hl_otel *o;
+  const hl_otel_options *opts;
+  char warned[24][48];
+  int n_warned;
+} ot_cfg;
+
+/* The variable's value, NULL when unset or empty. */
+const char *ot_env(const char *name);
+/* A warning about variable `var` (its value quoted, cleaned), once. */
+void ot_cfg_warn(ot_cfg *c, const char *var, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* `opt` when set (non-zero), else the variable as a positive integer
+ * (milliseconds; a count), else `def`; a bad value is warned of. */
+unsigned ot_cfg_ms(ot_cfg *c, unsigned opt, const char *name, unsigned def);
+size_t ot_cfg_count(ot_cfg *c, size_t opt, const char *name, size_t def);
+/* A boolean variable: "true" (any case) is true; unset, empty or "false"
+ * false; anything else false with a warning. */
+bool ot_cfg_true(ot_cfg *c, const char *name);
+/* "k=v,k2=v2" (percent-decoded, trimmed): fn gets malloc'd key and value
+ * (and owns them). False when out of memory. */
+typedef void (*ot_kv_fn)(void *ud, char *key, char *value);
+bool ot_parse_list(const char *list, ot_kv_fn fn, void *ud);
+/* The sampler and its ratio into c->o (o->sampler, o->ratio_bound). False
+ * with HL_ERR_INVALID for a bad option; a bad variable is warned of. */
+bool ot_sampler_config(ot_cfg *c);
+/* The sampler's decision for a new trace (otel_record.c): `remote` the
+ * caller's sampled flag, or -1 when the trace is not a caller's. */
+bool ot_sample(const hl_otel *o, const uint8_t trace[16], int remote);
+/* Signal `which` (OT_SIG_*) from the options and the environment, its
+ * URL from `base` unless its own is set. False when out of memory. */
+bool ot_signal_config(ot_cfg *c, ot_signal *s, int which, const char *base);
+void ot_signal_free(ot_signal *s);
+
 /* ---- the exporter --------------------------------------------------- */
 
 struct hl_otel {
@@ -266,12 +337,12 @@ struct hl_otel {
   bool enabled;              /* under lock: the observer acts */
   atomic_bool header_installed; /* hl_trace_set_header_fn() was ours */
   bool capture;              /* record content */
-  char *traces_url, *metrics_url;
-  char **headers;            /* "Key: value" lines */
-  size_t n_headers;
+  ot_signal sig[OT_SIG_COUNT]; /* traces, metrics */
   char *resource_json;       /* {"attributes":[...]} */
   size_t max_queue, max_batch;
-  unsigned export_delay_ms, metrics_interval_ms, timeout_ms;
+  unsigned export_delay_ms, metrics_interval_ms;
+  int sampler;               /* OT_SAMPLE_* */
+  uint64_t ratio_bound;      /* *traceidratio: a trace id whose last 56 bits are below is sampled */
   int nice_delta;            /* the exporter thread: nice levels below its creator */
   int creator_nice;          /* the nice value of hl_otel_new()'s thread */
   atomic_int exporter_nice;  /* what the exporter thread runs at */
@@ -336,9 +407,10 @@ struct hl_otel {
   pthread_t thread;
   bool thread_started;
   atomic_bool warned;
+  atomic_bool warned_partial; /* the one warning of partial successes */
 
   atomic_uint_fast64_t st_started, st_exported, st_dropped, st_requests, st_failures,
-      st_metric_exports, st_run_wakeups;
+      st_metric_exports, st_run_wakeups, st_rejected_spans, st_rejected_points, st_unsampled;
 };
 
 /* The event types the observer reads (API_REQUEST only when content is
@@ -392,8 +464,44 @@ void ot_export_enqueue(hl_otel *o, ot_span *first, size_t n, int64_t since_ns);
 hl_status ot_export_start(hl_otel *o);
 hl_status ot_export_flush(hl_otel *o, unsigned deadline_ms);
 void ot_export_stop(hl_otel *o, unsigned deadline_ms);
-/* The one warning of an exporter (later ones are dropped). */
+/* The one warning of an exporter about lost spans (later ones are dropped). */
 void ot_warn(hl_otel *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A warning printed once per `flag` (a kind of problem of its own, such
+ * as a partial success), followed by `tail`. */
+void ot_warn_once(hl_otel *o, atomic_bool *flag, const char *tail, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- the collector's answer (otel_reply.c) ---------------------------- */
+
+/* The most of an answer's body kept (a collector's answer is a few bytes:
+ * {} or a partial success or a google.rpc.Status). */
+#define OT_REPLY_MAX 65536
+/* The most of a collector's text put in a warning. */
+#define OT_REPLY_TEXT 256
+
+typedef struct ot_reply {
+  ot_buf body;               /* at most OT_REPLY_MAX bytes; reused from request to request */
+  bool truncated;            /* the body was longer: not parsed */
+  long retry_after_s;        /* Retry-After, in seconds from now; 0: none */
+} ot_reply;
+
+/* libcurl's write and header functions (user data: the ot_reply). */
+size_t ot_reply_body(char *p, size_t size, size_t n, void *ud);
+size_t ot_reply_header(char *p, size_t size, size_t n, void *ud);
+/* Before each request. */
+void ot_reply_reset(ot_reply *r);
+/* A 2xx answer's partialSuccess: the count of `rejected_key`
+ * ("rejectedSpans", "rejectedDataPoints") into *rejected and its
+ * errorMessage, cleaned (ot_clean_text), into msg. False when there is
+ * none (or it is empty, which means a full success). */
+bool ot_reply_partial(ot_reply *r, const char *rejected_key, uint64_t *rejected, char *msg, size_t size);
+/* A failure's google.rpc.Status "message", cleaned, into msg ("" when the
+ * body is not one). */
+void ot_reply_status_message(ot_reply *r, char *msg, size_t size);
+/* `in` made fit for one line of a terminal, into out (at most size - 1
+ * bytes, NUL-terminated): control characters (C0, DEL, C1) and bytes that
+ * are not UTF-8 are dropped, a sequence that does not fit is left out. */
+void ot_clean_text(char *out, size_t size, const char *in);
 
 /* The calling thread's nice value (Linux: per thread; 0 where unknown). */
 int ot_thread_nice(void);

@@ -114,15 +114,41 @@ void ot_metrics_free(ot_metrics *m) {
   memset(m->last, 0, sizeof m->last);
 }
 
-/* The measurements of finished spans: the strings they kept (no look-up
- * among their attributes, which are already encoded). */
-void ot_metrics_from_spans(ot_metrics *m, const ot_span *s) {
+/* One measurement of a chat, a tool call or a run. */
+typedef struct ot_measure {
+  int role;                  /* OT_CHAT, OT_TOOL, OT_AGENT */
+  const char *op, *provider, *model, *resp_model, *tool, *error_type;
+  double duration_ms;
+  bool has_usage;
+  int64_t in_tokens, out_tokens;
+} ot_measure;
+
+static void measure_locked(ot_metrics *m, const ot_measure *x) {
   static const char *const chat_keys[] = {"gen_ai.operation.name", "gen_ai.provider.name",
                                           "gen_ai.request.model", "error.type"};
   static const char *const token_keys[] = {"gen_ai.operation.name", "gen_ai.provider.name",
                                            "gen_ai.request.model", "gen_ai.response.model",
                                            "gen_ai.token.type"};
   static const char *const tool_keys[] = {"gen_ai.operation.name", "gen_ai.tool.name", "error.type"};
+  if (x->role == OT_CHAT) {
+    const char *values[] = {x->op, x->provider, x->model, x->error_type};
+    record_locked(m, OT_SLOT_CHAT, OT_METRIC_DURATION, x->duration_ms / 1000.0, chat_keys, values, 4, 1u << 0 | 1u << 3);
+    if (x->has_usage) {
+      const char *tvalues[] = {x->op, x->provider, x->model, x->resp_model, "input"};
+      record_locked(m, OT_SLOT_TOKENS_IN, OT_METRIC_TOKENS, (double)x->in_tokens, token_keys, tvalues, 5, 1u << 0 | 1u << 4);
+      tvalues[4] = "output";
+      record_locked(m, OT_SLOT_TOKENS_OUT, OT_METRIC_TOKENS, (double)x->out_tokens, token_keys, tvalues, 5, 1u << 0 | 1u << 4);
+    }
+  } else if (x->role == OT_TOOL || x->role == OT_AGENT) {
+    const char *values[] = {x->op, x->role == OT_TOOL ? x->tool : NULL, x->error_type};
+    record_locked(m, x->role == OT_TOOL ? OT_SLOT_TOOL : OT_SLOT_AGENT, OT_METRIC_DURATION,
+                  x->duration_ms / 1000.0, tool_keys, values, 3, 1u << 0 | 1u << 2);
+  }
+}
+
+/* The measurements of finished spans: the strings they kept (no look-up
+ * among their attributes, which are already encoded). */
+void ot_metrics_from_spans(ot_metrics *m, const ot_span *s) {
   bool locked = false;
   for (; s; s = s->next) {
     if (!s->measured) continue;
@@ -130,22 +156,45 @@ void ot_metrics_from_spans(ot_metrics *m, const ot_span *s) {
       pthread_mutex_lock(&m->lock);
       locked = true;
     }
-    if (s->role == OT_CHAT) {
-      const char *provider = ot_span_str(s, s->s_provider), *model = ot_span_str(s, s->s_model);
-      const char *values[] = {s->op, provider, model, s->error_type};
-      record_locked(m, OT_SLOT_CHAT, OT_METRIC_DURATION, s->duration_ms / 1000.0, chat_keys, values, 4, 1u << 0 | 1u << 3);
-      if (s->has_usage) {
-        const char *tvalues[] = {s->op, provider, model, ot_span_str(s, s->s_resp_model), "input"};
-        record_locked(m, OT_SLOT_TOKENS_IN, OT_METRIC_TOKENS, (double)s->in_tokens, token_keys, tvalues, 5, 1u << 0 | 1u << 4);
-        tvalues[4] = "output";
-        record_locked(m, OT_SLOT_TOKENS_OUT, OT_METRIC_TOKENS, (double)s->out_tokens, token_keys, tvalues, 5, 1u << 0 | 1u << 4);
-      }
-    } else if (s->role == OT_TOOL || s->role == OT_AGENT) {
-      const char *values[] = {s->op, s->role == OT_TOOL ? ot_span_str(s, s->s_tool) : NULL,
-                              s->error_type};
-      record_locked(m, s->role == OT_TOOL ? OT_SLOT_TOOL : OT_SLOT_AGENT, OT_METRIC_DURATION,
-                    s->duration_ms / 1000.0, tool_keys, values, 3, 1u << 0 | 1u << 2);
-    }
+    ot_measure x = {.role = s->role, .op = s->op, .provider = ot_span_str(s, s->s_provider),
+                    .model = ot_span_str(s, s->s_model), .resp_model = ot_span_str(s, s->s_resp_model),
+                    .tool = ot_span_str(s, s->s_tool), .error_type = s->error_type,
+                    .duration_ms = s->duration_ms, .has_usage = s->has_usage,
+                    .in_tokens = s->in_tokens, .out_tokens = s->out_tokens};
+    measure_locked(m, &x);
   }
   if (locked) pthread_mutex_unlock(&m->lock);
+}
+
+void ot_metrics_from_record(ot_metrics *m, const ot_rec *r) {
+  hl_status st = (hl_status)r->status;
+  ot_measure x = {.duration_ms = r->duration_ms,
+                  /* as a span's status (otel.c): an interrupt or a pending call is no error */
+                  .error_type = st == HL_OK || st == HL_INTERRUPTED || st == HL_PENDING ? NULL : hl_status_name(st)};
+  switch (r->type) {
+  case HL_EVENT_LM_END:
+    x.role = OT_CHAT;
+    x.op = "chat";
+    x.provider = ot_rec_str(r, OT_S_PROVIDER);
+    x.model = ot_rec_str(r, OT_S_NAME);
+    x.resp_model = ot_rec_str(r, OT_S_RESP_MODEL);
+    x.has_usage = r->flags & OT_R_USAGE;
+    x.in_tokens = r->in_tokens;
+    x.out_tokens = r->out_tokens;
+    break;
+  case HL_EVENT_TOOL_END:
+    x.role = OT_TOOL;
+    x.op = "execute_tool";
+    x.tool = ot_rec_str(r, OT_S_NAME);
+    break;
+  case HL_EVENT_AGENT_END:
+    x.role = OT_AGENT;
+    x.op = "invoke_agent";
+    break;
+  default:
+    return;
+  }
+  pthread_mutex_lock(&m->lock);
+  measure_locked(m, &x);
+  pthread_mutex_unlock(&m->lock);
 }

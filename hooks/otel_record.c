@@ -201,6 +201,7 @@ typedef struct ot_frame {
   uint64_t run;              /* the run's key (0: unknown) */
   uint8_t trace[16], span[8];
   bool has_trace;
+  bool sampled;              /* the trace's sampling decision */
   uint8_t kind;
 } ot_frame;
 
@@ -250,7 +251,7 @@ OT_OPAQUE static ot_stack *thread_stack(void) {
 
 /* The remote parent of the next top-level run on this thread. */
 static _Thread_local struct {
-  bool set;
+  bool set, sampled;
   uint8_t trace[16], span[8];
 } ot_remote;
 
@@ -310,6 +311,7 @@ typedef struct ot_live {
   char inv[48];
   uint64_t run;
   uint8_t trace[16], span[8];
+  bool sampled;
 } ot_live;
 
 /* Run keys: one counter for the process, so that a key never names two
@@ -320,9 +322,10 @@ static _Atomic uint64_t ot_run_serial;
 
 static size_t live_hash(const char *id) { return (size_t)(ot_id_hash(id) % OT_LIVE_BUCKETS); }
 
-/* The trace (and span, key: each may be NULL) of live run `inv`. */
+/* The trace (and span, key, sampling decision: each may be NULL) of live
+ * run `inv`. */
 static bool live_lookup(hl_otel *o, const char *inv, uint8_t trace[16], uint8_t span[8],
-                        uint64_t *run) {
+                        uint64_t *run, bool *sampled) {
   /* No run in progress: nothing to find. A run of this thread was added
    * before (program order), one of another thread before the hand-over
    * (a lock or a queue) that brought its work here. */
@@ -334,6 +337,7 @@ static bool live_lookup(hl_otel *o, const char *inv, uint8_t trace[16], uint8_t 
       if (trace) memcpy(trace, l->trace, 16);
       if (span) memcpy(span, l->span, 8);
       if (run) *run = l->run;
+      if (sampled) *sampled = l->sampled;
       found = true;
       break;
     }
@@ -342,7 +346,7 @@ static bool live_lookup(hl_otel *o, const char *inv, uint8_t trace[16], uint8_t 
 }
 
 static void live_add(hl_otel *o, const char *inv, const uint8_t trace[16], const uint8_t span[8],
-                     uint64_t run) {
+                     uint64_t run, bool sampled) {
   pthread_mutex_lock(&o->live_lock);
   ot_live *l = o->live_free;
   if (l) o->live_free = l->next;
@@ -355,6 +359,7 @@ static void live_add(hl_otel *o, const char *inv, const uint8_t trace[16], const
     memcpy(l->trace, trace, 16);
     memcpy(l->span, span, 8);
     l->run = run;
+    l->sampled = sampled;
     size_t b = live_hash(l->inv);
     l->next = o->live[b];
     o->live[b] = l;
@@ -403,23 +408,26 @@ static bool trace_of(const ot_stack *t, hl_otel *o, const char *inv, uint8_t tra
       memcpy(trace, t->f[i].trace, 16);
       return true;
     }
-  return live_lookup(o, inv, trace, NULL, NULL);
+  return live_lookup(o, inv, trace, NULL, NULL, NULL);
 }
 
 /* The key of run `inv` (0: unknown) and, into `trace` when it is known,
- * its trace id: from this thread's newest frame of the run (the run's or
- * a call's, which copied both), else from the table of live runs (a
- * child run's or a tool call's first event on another thread). */
+ * its trace id, and its sampling decision (true when unknown): from this
+ * thread's newest frame of the run (the run's or a call's, which copied
+ * them), else from the table of live runs (a child run's or a tool
+ * call's first event on another thread). */
 static uint64_t run_of(const ot_stack *t, hl_otel *o, const char *inv, uint8_t trace[16],
-                       bool *has_trace) {
+                       bool *has_trace, bool *sampled) {
   int i = frame_find(t, o, inv, -1, NULL);
+  *sampled = true;
   if (i >= 0 && t->f[i].run) {
     *has_trace = t->f[i].has_trace;
+    *sampled = t->f[i].sampled;
     if (*has_trace) memcpy(trace, t->f[i].trace, 16);
     return t->f[i].run;
   }
   uint64_t run = 0;
-  *has_trace = live_lookup(o, inv, trace, NULL, &run);
+  *has_trace = live_lookup(o, inv, trace, NULL, &run, sampled);
   return run;
 }
 
@@ -440,6 +448,37 @@ static void count_dropped(hl_otel *o, int type, bool mcp) {
     atomic_fetch_add(&o->st_started, spans);
     atomic_fetch_add(&o->st_dropped, spans);
   }
+}
+
+/* The end of a model call, a tool call or a run the sampler left out:
+ * what the metrics need of it (ot_metrics_from_record), no span. */
+static int unsampled_end(hl_otel *o, const hl_event *ev, int type) {
+  if (type != HL_EVENT_LM_END && type != HL_EVENT_TOOL_END && type != HL_EVENT_AGENT_END) return 0;
+  size_t pos, used;
+  ot_cell *c = ring_claim(o, &pos, &used);
+  if (!c) return 0; /* (no span is lost: only a measurement) */
+  ot_rec *r = &c->rec;
+  r->type = (uint8_t)type;
+  r->flags = OT_R_UNSAMPLED;
+  r->run = 0;
+  r->time_ns = ev->time_ns;
+  r->duration_ms = ev->duration_ms;
+  r->status = (int32_t)ev->error.status;
+  r->finish = NULL;
+  if (ev->usage && type == HL_EVENT_LM_END) {
+    r->flags |= OT_R_USAGE;
+    r->in_tokens = ev->usage->input_tokens;
+    r->out_tokens = ev->usage->output_tokens;
+  }
+  rec_pack p;
+  pack_begin(&p, r);
+  if (type != HL_EVENT_AGENT_END) pack(&p, OT_S_NAME, ev->name);
+  if (type == HL_EVENT_LM_END) {
+    pack(&p, OT_S_PROVIDER, ev->provider);
+    pack(&p, OT_S_RESP_MODEL, ev->response ? ev->response->model : NULL);
+  }
+  ring_publish(o, c, pos, used);
+  return 0;
 }
 
 int ot_on_event(const hl_event *ev, void *user_data) {
@@ -463,46 +502,51 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   uint8_t flags = 0;
   uint64_t run = 0, parent_run = 0;
   const char *server = NULL;
+  bool sampled = true, has_trace;
   switch (type) {
   case HL_EVENT_AGENT_START: {
-    /* a child run joins its parent's trace; a top-level run the
-     * caller's (hl_otel_set_parent()), else starts one */
-    bool has_trace = false;
+    /* a child run joins its parent's trace and its decision; a top-level
+     * run the caller's (hl_otel_set_parent()), else starts one; a new
+     * trace is the sampler's to decide */
+    has_trace = false;
+    int caller = -1;
     if (ev->parent_invocation_id) {
-      parent_run = run_of(t, o, ev->parent_invocation_id, trace, &has_trace);
+      parent_run = run_of(t, o, ev->parent_invocation_id, trace, &has_trace, &sampled);
     } else if (ot_remote.set) {
       memcpy(trace, ot_remote.trace, 16);
       memcpy(remote, ot_remote.span, 8);
       flags |= OT_R_REMOTE;
       ot_remote.set = false;
-      has_trace = true;
+      caller = ot_remote.sampled;
     }
-    if (!has_trace) ids(t, trace, 16);
+    if (!has_trace) {
+      if (caller < 0) ids(t, trace, 16);
+      sampled = ot_sample(o, trace, caller);
+    }
     ids(t, span, 8);
     flags |= OT_R_SPAN;
     run = atomic_fetch_add_explicit(&ot_run_serial, 1, memory_order_relaxed) + 1;
     ot_frame *f = frame_push(t);
-    *f = (ot_frame){.o = o, .inv = inv, .run = run, .has_trace = true, .kind = F_AGENT};
+    *f = (ot_frame){.o = o, .inv = inv, .run = run, .has_trace = true, .sampled = sampled, .kind = F_AGENT};
     memcpy(f->trace, trace, 16);
     memcpy(f->span, span, 8);
-    live_add(o, inv, trace, span, run);
+    live_add(o, inv, trace, span, run, sampled);
     break;
   }
   case HL_EVENT_AGENT_END: {
     int i = frame_find(t, o, inv, F_AGENT, NULL);
-    if (i >= 0) run = t->f[i].run;
-    else live_lookup(o, inv, NULL, NULL, &run);
+    if (i >= 0) run = t->f[i].run, sampled = t->f[i].sampled;
+    else live_lookup(o, inv, NULL, NULL, &run, &sampled);
     frame_remove(t, i);
     live_remove(o, inv);
     break;
   }
   case HL_EVENT_LM_START: {
-    bool has_trace;
-    run = run_of(t, o, inv, trace, &has_trace);
+    run = run_of(t, o, inv, trace, &has_trace, &sampled);
     ids(t, span, 8);
     flags |= OT_R_SPAN;
     ot_frame *f = frame_push(t);
-    *f = (ot_frame){.o = o, .inv = inv, .run = run, .has_trace = has_trace, .kind = F_CHAT};
+    *f = (ot_frame){.o = o, .inv = inv, .run = run, .has_trace = has_trace, .sampled = sampled, .kind = F_CHAT};
     memcpy(f->span, span, 8);
     if (has_trace) memcpy(f->trace, trace, 16);
     break;
@@ -512,26 +556,23 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     int i = frame_find(t, o, inv, F_CHAT, NULL);
     if (i >= 0) {
       run = t->f[i].run;
+      sampled = t->f[i].sampled;
       memcpy(span, t->f[i].span, 8);
       flags |= OT_R_SPAN;
       if (type == HL_EVENT_LM_END) frame_remove(t, i);
     }
-    if (!run) {
-      bool has_trace;
-      run = run_of(t, o, inv, trace, &has_trace);
-    }
+    if (!run) run = run_of(t, o, inv, trace, &has_trace, &sampled);
     break;
   }
   case HL_EVENT_TOOL_START: {
     server = ev->tool ? hl_mcp_tool_server(ev->tool) : NULL;
     frame_reserve(t, server ? 2 : 1);
-    bool has_trace;
-    run = run_of(t, o, inv, trace, &has_trace);
+    run = run_of(t, o, inv, trace, &has_trace, &sampled);
     ids(t, span, 8);
     flags |= OT_R_SPAN;
     ot_frame *f = frame_push(t);
     *f = (ot_frame){.o = o, .inv = inv, .call = ev->call_id, .run = run, .has_trace = has_trace,
-                    .kind = F_TOOL};
+                    .sampled = sampled, .kind = F_TOOL};
     memcpy(f->span, span, 8);
     if (has_trace) memcpy(f->trace, trace, 16);
     if (server) {
@@ -549,22 +590,21 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     int i = frame_find(t, o, inv, F_TOOL, ev->call_id);
     if (i >= 0) {
       run = t->f[i].run;
+      sampled = t->f[i].sampled;
       memcpy(span, t->f[i].span, 8);
       flags |= OT_R_SPAN;
       frame_remove(t, i);
     }
-    if (!run) {
-      bool has_trace;
-      run = run_of(t, o, inv, trace, &has_trace);
-    }
+    if (!run) run = run_of(t, o, inv, trace, &has_trace, &sampled);
     break;
   }
-  default: {
-    bool has_trace;
-    run = run_of(t, o, inv, trace, &has_trace);
+  default:
+    run = run_of(t, o, inv, trace, &has_trace, &sampled);
     break;
   }
-  }
+  /* An unsampled run: its frames keep its ids for the traceparent, and
+   * only its ends are published, for the metrics. */
+  if (!sampled) return unsampled_end(o, ev, type);
 
   size_t pos, used;
   ot_cell *c = ring_claim(o, &pos, &used);
@@ -672,41 +712,45 @@ int ot_on_event(const hl_event *ev, void *user_data) {
 
 /* ---- trace context ----------------------------------------------------- */
 
-static bool current_ids(hl_otel *o, hl_context *ctx, uint8_t trace[16], uint8_t span[8]) {
+static bool current_ids(hl_otel *o, hl_context *ctx, uint8_t trace[16], uint8_t span[8], bool *sampled) {
   if (!ctx || !atomic_load(&o->live_enabled)) return false;
   const char *inv = hl_context_invocation_id(ctx);
   const ot_stack *t = thread_stack();
   int i = t ? frame_find(t, o, inv, -1, NULL) : -1;
   if (i >= 0) {
     memcpy(span, t->f[i].span, 8);
+    *sampled = t->f[i].sampled;
     if (t->f[i].has_trace) {
       memcpy(trace, t->f[i].trace, 16);
       return true;
     }
     return trace_of(t, o, inv, trace);
   }
-  return live_lookup(o, inv, trace, span, NULL); /* no call in progress here: the run's span */
+  /* no call in progress here: the run's span */
+  return live_lookup(o, inv, trace, span, NULL, sampled);
 }
 
-/* "00-<trace>-<span>-01" and its NUL (OT_TRACEPARENT_LEN + 1 bytes) at
- * `out`, written in place: a snprintf of it cost ~650 instructions, twice
- * per model request (once more for the header line). */
+/* "00-<trace>-<span>-<flags>" and its NUL (OT_TRACEPARENT_LEN + 1 bytes)
+ * at `out`, written in place: a snprintf of it cost ~650 instructions,
+ * twice per model request (once more for the header line). The flags
+ * carry the sampling decision, so that the services downstream agree. */
 #define OT_TRACEPARENT_LEN 55
-static void traceparent_write(char *out, const uint8_t trace[16], const uint8_t span[8]) {
+static void traceparent_write(char *out, const uint8_t trace[16], const uint8_t span[8], bool sampled) {
   memcpy(out, "00-", 3);
   ot_hex(out + 3, trace, 16);
   out[35] = '-';
   ot_hex(out + 36, span, 8);
-  memcpy(out + 52, "-01", 4); /* with the NUL */
+  memcpy(out + 52, sampled ? "-01" : "-00", 4); /* with the NUL */
 }
 
 bool ot_header_fn(hl_context *ctx, char *line, size_t size, void *user_data) {
   static const char key[] = "traceparent: ";
   uint8_t trace[16], span[8];
-  if (!user_data || size < sizeof key + OT_TRACEPARENT_LEN || !current_ids(user_data, ctx, trace, span))
+  bool sampled = true;
+  if (!user_data || size < sizeof key + OT_TRACEPARENT_LEN || !current_ids(user_data, ctx, trace, span, &sampled))
     return false;
   memcpy(line, key, sizeof key - 1);
-  traceparent_write(line + sizeof key - 1, trace, span);
+  traceparent_write(line + sizeof key - 1, trace, span, sampled);
   return true;
 }
 
@@ -714,9 +758,10 @@ hl_status hl_otel_traceparent(hl_otel *otel, hl_context *ctx, char *out, size_t 
   if (!otel || !ctx || !out || size < OT_TRACEPARENT_LEN + 1)
     return hl_fail(HL_ERR_INVALID, "hl_otel_traceparent: otel, ctx and a buffer of 56 bytes are required");
   uint8_t trace[16], span[8];
-  if (!current_ids(otel, ctx, trace, span))
+  bool sampled = true;
+  if (!current_ids(otel, ctx, trace, span, &sampled))
     return hl_fail(HL_ERR_NOT_FOUND, "hl_otel_traceparent: no span for this run");
-  traceparent_write(out, trace, span);
+  traceparent_write(out, trace, span, sampled);
   return HL_OK;
 }
 
@@ -748,6 +793,7 @@ hl_status hl_otel_set_parent(const char *tp) {
     return hl_fail(HL_ERR_INVALID, "hl_otel_set_parent: the trace id is all zeros");
   memcpy(ot_remote.trace, trace, 16);
   memcpy(ot_remote.span, span, 8);
+  ot_remote.sampled = zero[8] & 1; /* the trace-flags' sampled bit */
   ot_remote.set = true;
   return HL_OK;
 }

@@ -54,14 +54,65 @@
  * export_delay_ms when none came); a run wakes it (a system call) only
  * when it finds the ring half full, never per record.
  * 429, 502, 503 and 504 are retried with exponential backoff (honouring
- * Retry-After up to the backoff cap) until the request's deadline.
+ * Retry-After, in seconds or as an HTTP-date, up to the backoff cap of
+ * 5 s) until the request's deadline. Another 4xx or 5xx is not retried:
+ * the warning names the message of its google.rpc.Status (cleaned as
+ * below).
+ * A 200 may carry a partial success (the collector refused some spans or
+ * data points, OTLP/HTTP): it is not retried; the refused are counted
+ * (hl_otel_stats.spans_rejected, data_points_rejected) and the first one
+ * prints one warning with the collector's message (at most 255 bytes,
+ * control characters dropped). At most 64 KiB of an answer is read.
  *
- * Environment (read by hl_otel_new() for every option left unset):
+ * Environment (read by hl_otel_new(), as the OpenTelemetry SDK
+ * specification publishes the variables): an option field that is set
+ * wins, then the signal's own variable (..._TRACES_... / ..._METRICS_...),
+ * then the generic one, then the default. An empty variable is unset. A
+ * value that is not valid prints a warning naming it (once) and is
+ * ignored: never a failure of hl_otel_new().
  *   OTEL_SDK_DISABLED=true                    nothing is installed or sent
  *   OTEL_EXPORTER_OTLP_ENDPOINT               base URL (default http://localhost:4318)
  *   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT        full URL of traces (default base + /v1/traces)
  *   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT       full URL of metrics (default base + /v1/metrics)
- *   OTEL_EXPORTER_OTLP_HEADERS                "k=v,k2=v2" (percent-decoded) on every export
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]HEADERS  "k=v,k2=v2" (percent-decoded) on
+ *                                             every export; a signal's own list is
+ *                                             merged over the generic one (same key,
+ *                                             any case: the signal's value)
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]TIMEOUT  ms, one export with its retries
+ *                                             (default 10000; option timeout_ms)
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]PROTOCOL only http/json is spoken: grpc or
+ *                                             http/protobuf turns that signal off with
+ *                                             a warning (JSON is never sent to a port
+ *                                             expecting them); another value: a warning,
+ *                                             http/json
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]COMPRESSION  gzip or none (default), option
+ *                                             compression
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]CERTIFICATE        PEM of the CAs trusted for
+ *                                             https (default: the system's), option
+ *                                             certificate
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]CLIENT_CERTIFICATE PEM of the client's
+ *                                             certificate (mutual TLS), option
+ *                                             client_certificate
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]CLIENT_KEY         PEM of its key, option
+ *                                             client_key
+ *   OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER  "otlp" (default) or "none"; another
+ *                                             exporter (console, zipkin, ...) is not
+ *                                             here: a warning, the signal is off. With
+ *                                             both signals off the handle is inert
+ *                                             (hl_otel_enabled() false)
+ *   OTEL_TRACES_SAMPLER                       always_on, always_off, traceidratio,
+ *                                             parentbased_always_on (default),
+ *                                             parentbased_always_off,
+ *                                             parentbased_traceidratio; option sampler
+ *   OTEL_TRACES_SAMPLER_ARG                   the ratio of *traceidratio, 0 to 1 (default
+ *                                             1), option sampler_ratio
+ *   OTEL_BSP_SCHEDULE_DELAY                   ms, option export_delay_ms (default 1000)
+ *   OTEL_BSP_EXPORT_TIMEOUT                   ms, caps an export of spans (default 30000)
+ *   OTEL_BSP_MAX_QUEUE_SIZE                   option max_queue (default 2048)
+ *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE            option max_batch (default 512; at most
+ *                                             the queue's size)
+ *   OTEL_METRIC_EXPORT_INTERVAL               ms, option metrics_interval_ms (default 60000)
+ *   OTEL_METRIC_EXPORT_TIMEOUT                ms, caps an export of metrics (default 30000)
  *   OTEL_SERVICE_NAME                         service.name (default "hookline")
  *   OTEL_RESOURCE_ATTRIBUTES                  "k=v,..." more resource attributes
  *   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true   record content
@@ -70,6 +121,16 @@
  * provider and MCP HTTP requests carry a W3C `traceparent` naming its
  * span (trace.h). A run can join its caller's trace: hl_otel_set_parent()
  * before hl_agent_run() on the same thread.
+ *
+ * Sampling: the sampler decides once per trace, when its top-level run
+ * starts; sub-agent runs and every call of the trace follow. The
+ * parentbased_* samplers follow the sampled flag of the caller's
+ * traceparent (hl_otel_set_parent()), the others decide alone
+ * (traceidratio: from the trace id's last 56 bits, so that every service
+ * using the same rule agrees). Outgoing traceparent headers carry the
+ * decision (flags 01 or 00). An unsampled run publishes no span records
+ * (the cheaper for it): only its model, tool and run ends, for the
+ * metrics, which count every run.
  *
  * Thread-safety: hl_otel_new and _free are configure-time; hl_otel_install
  * may be called from several threads for different agents (each agent's
@@ -106,10 +167,11 @@ typedef struct hl_otel_options {
   const char *resource_attributes; /**< "k=v,...", as OTEL_RESOURCE_ATTRIBUTES */
   int capture_content;             /**< 0: from the environment (default off); 1 on; -1 off */
   size_t max_queue;                /**< finished spans waiting; default 2048 */
-  size_t max_batch;                /**< spans per request; default 512 */
+  size_t max_batch;                /**< spans per request; default 512 (at most max_queue) */
   unsigned export_delay_ms;        /**< longest a span waits for its batch; default 1000 */
   unsigned metrics_interval_ms;    /**< default 60000 (OTEL_METRIC_EXPORT_INTERVAL) */
-  unsigned timeout_ms;             /**< one export, retries included; default 10000 */
+  unsigned timeout_ms;             /**< one export, retries included, both signals (the
+                                        variables' caps do not apply then); default 10000 */
   FILE *warn;                      /**< where the one warning goes; default stderr */
   /** 0 (default) or 1: the exporter thread runs 10 nice levels below the
    *  thread that called hl_otel_new() (Linux: setpriority() on its thread
@@ -118,14 +180,37 @@ typedef struct hl_otel_options {
    *  queue absorb the delay; what does not fit is dropped and counted).
    *  -1: the exporter thread keeps the creator's priority. */
   int low_priority;
+  /** 0: OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]COMPRESSION (default none);
+   *  1: gzip (zlib; a build without it sends uncompressed, with a
+   *  warning); -1: none. */
+  int compression;
+  /** TLS to an https:// collector, for both signals (NULL: the
+   *  variables below, else the system's CAs and no client certificate):
+   *  PEM files of the CAs to trust, of this client's certificate and of
+   *  its private key (mutual TLS). */
+  const char *certificate;
+  const char *client_certificate;
+  const char *client_key;
+  /** Which runs are traced, as OTEL_TRACES_SAMPLER names them:
+   *  "always_on", "always_off", "traceidratio", "parentbased_always_on"
+   *  (the default), "parentbased_always_off", "parentbased_traceidratio".
+   *  NULL: OTEL_TRACES_SAMPLER. Another name: HL_ERR_INVALID. */
+  const char *sampler;
+  /** The ratio of *traceidratio, 0 to 1 (0: OTEL_TRACES_SAMPLER_ARG, else 1;
+   *  to sample nothing use "always_off"); outside: HL_ERR_INVALID. */
+  double sampler_ratio;
 } hl_otel_options;
 
 /** New exporter. `opts` NULL (or its unset fields): the environment, then
- *  the defaults. Starts the exporter thread unless OTEL_SDK_DISABLED=true
- *  (then the handle is inert: install adds nothing). NULL with
- *  HL_ERR_INVALID for an ops size too small or a URL that is not http(s),
- *  HL_ERR_NOMEM, HL_ERR_LIMIT when no thread could be started. The caller
- *  owns the handle (hl_otel_free()). */
+ *  the defaults. Starts the exporter thread unless OTEL_SDK_DISABLED=true,
+ *  or when neither signal is exported (OTEL_TRACES_EXPORTER and
+ *  OTEL_METRICS_EXPORTER none, or a protocol not spoken): then the handle
+ *  is inert, install adds nothing. A bad environment variable is a
+ *  warning (to opts->warn, else stderr), never a failure. NULL with
+ *  HL_ERR_INVALID for an opts size too small, a URL that is not http(s)
+ *  or a bad sampler / sampler_ratio option, HL_ERR_NOMEM, HL_ERR_LIMIT
+ *  when no thread could be started. The caller owns the handle
+ *  (hl_otel_free()). */
 HL_API hl_otel *hl_otel_new(const hl_otel_options *opts);
 
 /** False when OTEL_SDK_DISABLED=true made the handle inert. */
@@ -185,6 +270,12 @@ typedef struct hl_otel_stats {
   uint64_t run_wakeups;     /**< times a run's thread woke the exporter because the
                                  ring was half full (each a system call on that
                                  thread; 0 while the exporter keeps up) */
+  uint64_t spans_rejected;  /**< sent, but refused by the collector in a partial
+                                 success (a 200 naming rejectedSpans; not retried,
+                                 not counted in spans_exported) */
+  uint64_t data_points_rejected; /**< likewise, rejectedDataPoints of metrics */
+  uint64_t runs_unsampled;  /**< runs (sub-agent runs included) the sampler left
+                                 out: no span, their metrics recorded */
 } hl_otel_stats;
 HL_API hl_status hl_otel_get_stats(const hl_otel *otel, hl_otel_stats *out);
 

@@ -18,7 +18,11 @@
  *            the call of "add": "double_b" edits its arguments (agent
  *            "editor"), "stop_add" aborts the run (agent "aborter"),
  *            "ask_human" interrupts it for a human (agent "pauser").
- *   load N [MS [lossy]]  N runs of scenario (b) (2 model calls, 3 tools,
+ *   env N SLEEP  N runs of scenario (b) (scripted), the exporter configured
+ *            by the OTEL_* environment alone; SLEEP ms later (no flush),
+ *            prints its counters ({"ok":..,"exported":..,"metric_exports":
+ *            ..,...}), then shuts it down.
+ *   load N [MS [lossy|flush|timeout=MS]...]  N runs of scenario (b) (2 model calls, 3 tools,
  *            scripted) with a small queue, then a shutdown with a deadline
  *            of MS (default 500); prints {"runs_ms":..,"shutdown_ms":..,
  *            "ok":N,"dropped_before_shutdown":..,"failures":..} so a dead,
@@ -28,6 +32,8 @@
  *            drop or a failure: on a slow build its thread may not have
  *            taken a record yet when the runs end, and the shutdown would
  *            drop them (with the warning) after the counters were read.
+ *            "flush": flush before reading the counters (every answer of
+ *            the collector is counted). "timeout=MS": timeout_ms (3000).
  *
  * Prints the answer (or the error) of each run; exits 0 when the runs
  * went as the scenario expects.
@@ -292,23 +298,33 @@ static int scenario_hooks(void) {
   return ok && fl == HL_OK ? 0 : 1;
 }
 
-/* Scenario (b) of the benchmarks: 2 model calls, 3 tools. */
-static int scenario_load(int n, unsigned deadline_ms, bool lossy) {
-  hl_otel_options o = {.size = sizeof o, .max_queue = 64, .max_batch = 16,
-                       .export_delay_ms = 20, .timeout_ms = 3000};
-  hl_otel *otel = start_otel(&o);
-  hl_provider *script = hl_scripted_new();
-  hl_scripted_load_json(script,
+/* An agent `name` of scenario (b) of the benchmarks (2 model calls, 3
+ * tools, scripted); its provider and tool into *script and *add (the
+ * caller unrefs all three). */
+static hl_agent *agent_b(const char *name, hl_provider **script, hl_tool **add) {
+  *script = hl_scripted_new();
+  hl_scripted_load_json(*script,
                         "{\"rules\":[{\"match\":\".*\",\"steps\":["
                         "{\"tool_calls\":[{\"id\":\"c1\",\"name\":\"add\",\"arguments\":{\"a\":1,\"b\":2}},"
                         "{\"id\":\"c2\",\"name\":\"add\",\"arguments\":{\"a\":3,\"b\":4}},"
                         "{\"id\":\"c3\",\"name\":\"add\",\"arguments\":{\"a\":5,\"b\":6}}],"
                         "\"usage\":{\"input_tokens\":10,\"output_tokens\":5}},"
                         "{\"text\":\"done\",\"usage\":{\"input_tokens\":20,\"output_tokens\":2}}]}]}");
-  hl_agent *agent = hl_agent_new("loader");
-  hl_agent_set_provider(agent, script);
-  hl_tool *add = tool("add", add_fn, NULL);
-  hl_agent_add_tool(agent, add);
+  hl_agent *agent = hl_agent_new(name);
+  hl_agent_set_provider(agent, *script);
+  *add = tool("add", add_fn, NULL);
+  hl_agent_add_tool(agent, *add);
+  return agent;
+}
+
+/* Scenario (b) of the benchmarks: 2 model calls, 3 tools. */
+static int scenario_load(int n, unsigned deadline_ms, bool lossy, bool flush, unsigned timeout_ms) {
+  hl_otel_options o = {.size = sizeof o, .max_queue = 64, .max_batch = 16,
+                       .export_delay_ms = 20, .timeout_ms = timeout_ms};
+  hl_otel *otel = start_otel(&o);
+  hl_provider *script;
+  hl_tool *add;
+  hl_agent *agent = agent_b("loader", &script, &add);
   int ok = 0;
   double t0 = now_ms();
   for (int i = 0; i < n; i++) {
@@ -320,6 +336,7 @@ static int scenario_load(int n, unsigned deadline_ms, bool lossy) {
   }
   double runs_ms = now_ms() - t0;
   hl_observer_clear_global();
+  if (flush && hl_otel_flush(otel, 10000) != HL_OK) fprintf(stderr, "flush: %s\n", hl_last_error());
   hl_otel_stats stats = {.size = sizeof stats};
   hl_otel_get_stats(otel, &stats);
   for (int waited = 0; lossy && !stats.spans_dropped && !stats.export_failures && waited < 500; waited++) {
@@ -331,10 +348,44 @@ static int scenario_load(int n, unsigned deadline_ms, bool lossy) {
   hl_otel_shutdown(otel, deadline_ms);
   double shutdown_ms = now_ms() - t1;
   printf("{\"runs_ms\":%.3f,\"shutdown_ms\":%.3f,\"ok\":%d,\"started\":%llu,\"dropped_before_shutdown\":%llu,"
-         "\"requests\":%llu,\"failures\":%llu}\n",
+         "\"requests\":%llu,\"failures\":%llu,\"exported\":%llu,\"rejected_spans\":%llu,"
+         "\"rejected_points\":%llu}\n",
          runs_ms, shutdown_ms, ok, (unsigned long long)stats.spans_started,
          (unsigned long long)stats.spans_dropped, (unsigned long long)stats.export_requests,
-         (unsigned long long)stats.export_failures);
+         (unsigned long long)stats.export_failures, (unsigned long long)stats.spans_exported,
+         (unsigned long long)stats.spans_rejected, (unsigned long long)stats.data_points_rejected);
+  hl_agent_unref(agent);
+  hl_tool_unref(add);
+  hl_provider_unref(script);
+  return ok == n ? 0 : 1;
+}
+
+/* N runs of scenario (b) with an exporter configured by the environment
+ * alone, then SLEEP ms without a flush (what the OTEL_* timers and sizes
+ * did by then is what the counters say), then a shutdown of 2 s. */
+static int scenario_env(int n, int sleep_ms) {
+  hl_otel *otel = start_otel(NULL);
+  hl_provider *script;
+  hl_tool *add;
+  hl_agent *agent = agent_b("enver", &script, &add);
+  int ok = 0;
+  for (int i = 0; i < n; i++) {
+    char *answer = NULL;
+    if (hl_agent_run(agent, NULL, "go", &answer) == HL_OK && strcmp(answer, "done") == 0) ok++;
+    hl_free(answer);
+  }
+  struct timespec ts = {sleep_ms / 1000, (long)(sleep_ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+  hl_otel_stats stats = {.size = sizeof stats};
+  hl_otel_get_stats(otel, &stats);
+  int enabled = hl_otel_enabled(otel) ? 1 : 0;
+  hl_observer_clear_global();
+  hl_otel_shutdown(otel, 2000);
+  printf("{\"ok\":%d,\"enabled\":%d,\"started\":%llu,\"exported\":%llu,\"dropped\":%llu,\"failures\":%llu,"
+         "\"metric_exports\":%llu}\n",
+         ok, enabled, (unsigned long long)stats.spans_started,
+         (unsigned long long)stats.spans_exported, (unsigned long long)stats.spans_dropped,
+         (unsigned long long)stats.export_failures, (unsigned long long)stats.metric_exports);
   hl_agent_unref(agent);
   hl_tool_unref(add);
   hl_provider_unref(script);
@@ -348,9 +399,18 @@ int main(int argc, char **argv) {
   if (strcmp(s, "fail") == 0) return scenario_fail();
   if (strcmp(s, "remote") == 0) return scenario_remote();
   if (strcmp(s, "hooks") == 0) return scenario_hooks();
-  if (strcmp(s, "load") == 0)
-    return scenario_load(argc > 2 ? atoi(argv[2]) : 50, argc > 3 ? (unsigned)atoi(argv[3]) : 500,
-                         argc > 4 && strcmp(argv[4], "lossy") == 0);
+  if (strcmp(s, "env") == 0) return scenario_env(argc > 2 ? atoi(argv[2]) : 4, argc > 3 ? atoi(argv[3]) : 700);
+  if (strcmp(s, "load") == 0) {
+    bool lossy = false, flush = false;
+    unsigned timeout_ms = 3000;
+    for (int i = 4; i < argc; i++) {
+      lossy |= strcmp(argv[i], "lossy") == 0;
+      flush |= strcmp(argv[i], "flush") == 0;
+      if (strncmp(argv[i], "timeout=", 8) == 0) timeout_ms = (unsigned)atoi(argv[i] + 8);
+    }
+    return scenario_load(argc > 2 ? atoi(argv[2]) : 50, argc > 3 ? (unsigned)atoi(argv[3]) : 500, lossy,
+                         flush, timeout_ms);
+  }
   fprintf(stderr, "usage: otel_run tree|fail|remote|hooks|load [N]\n");
   return 2;
 }

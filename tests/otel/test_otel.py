@@ -24,14 +24,34 @@ one scenario of otel_run against them and checks what arrived:
   collector_hang  the receiver never answers: same, shutdown is bounded
   collector_503   always 503: retried, then dropped and counted
   collector_429   429 twice, then accepted: retried with backoff, no loss
+  refused         400 with a google.rpc.Status: not retried, one warning
+                  naming its message, cleaned
+  retry_after     429 and 503 with Retry-After in seconds and as an
+                  HTTP-date: each waited for
+  env             OTEL_BSP_*, OTEL_METRIC_EXPORT_INTERVAL, per-signal headers
+                  merged over the generic ones; bad values warned of
+  env_signals     OTEL_{TRACES,METRICS}_EXPORTER and _PROTOCOL turn a
+                  signal off
+  env_timeout     OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT
+  gzip            OTEL_EXPORTER_OTLP_[METRICS_]COMPRESSION
+  tls             OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE / CLIENT_CERTIFICATE /
+                  CLIENT_KEY against an https receiver of a throwaway CA
+                  that requires a client certificate
+  sampling        OTEL_TRACES_SAMPLER / _ARG: unsampled runs export metrics
+                  only; the caller's flag; traceparent flags 00
+  partial         200 with a partialSuccess: not retried, the rejected
+                  spans and data points counted, one clean warning
   mockotlpserver  the same export accepted by @elastic/mockotlpserver (npm,
                   pinned; scripts/setup.d/mockotlpserver.sh), whose
                   normaliser and waterfall printer read it without error
 """
+import email.utils
+import gzip
 import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -52,12 +72,27 @@ def check(cond, what):
 
 # ---- the OTLP receiver ----------------------------------------------------
 
-class Receiver:
-    """mode: ok | 503 | 429 (twice, then ok) | hang."""
+# An errorMessage of a partial success: long, with an escape sequence
+# (ESC [ 2 J clears a terminal) and a C1 CSI (U+009B), neither of which
+# may reach the warning.
+PARTIAL_MESSAGE = "quota \x1b[2Jexceeded \u009b31m for tenant a" + "x" * 5000
 
-    def __init__(self, mode="ok"):
+
+# The message of a google.rpc.Status refusing an export, with an OSC
+# sequence that would set a terminal's title.
+STATUS_MESSAGE = "span attribute \x1b]0;PWNED\x07 too long"
+
+
+class Receiver:
+    """mode: ok | 503 | 429 (twice, then ok) | hang | partial (200 with a
+    partialSuccess: 3 spans or 2 data points rejected) | 400 (a
+    google.rpc.Status) | retry_after (traces: 429 with Retry-After: 1,
+    then 503 with Retry-After as an HTTP-date 2 s ahead, then ok)."""
+
+    def __init__(self, mode="ok", tls=None):
         self.mode = mode
         self.posts = []  # (path, headers, raw bytes, status answered)
+        self.times = []  # time.monotonic() of each post, as self.posts
         self.lock = threading.Lock()
         self.release = threading.Event()
         rec = self
@@ -70,19 +105,36 @@ class Receiver:
 
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    raw = gzip.decompress(raw)
                 with rec.lock:
                     n = len(rec.posts)
-                    status = {"ok": 200, "503": 503, "hang": 200,
-                              "429": 429 if n < 2 else 200}[rec.mode]
+                    n_traces = sum(1 for p in rec.posts if p[0] == "/v1/traces")
+                    status = {"ok": 200, "503": 503, "hang": 200, "partial": 200, "400": 400,
+                              "429": 429 if n < 2 else 200,
+                              "retry_after": 200 if self.path != "/v1/traces" else
+                              [429, 503][n_traces] if n_traces < 2 else 200}[rec.mode]
                     rec.posts.append((self.path, {k.lower(): v for k, v in self.headers.items()},
                                       raw, status))
+                    rec.times.append(time.monotonic())
                 if rec.mode == "hang":
                     rec.release.wait(60)
                     return
                 body = b"{}"
+                if rec.mode == "partial":
+                    # int64 as a string (traces) and as a number (metrics):
+                    # the protobuf JSON mapping allows both
+                    rejected = {"rejectedSpans": "3"} if self.path == "/v1/traces" else {"rejectedDataPoints": 2}
+                    body = json.dumps({"partialSuccess": dict(rejected, errorMessage=PARTIAL_MESSAGE)}).encode()
+                if status == 400:
+                    body = json.dumps({"code": 3, "message": STATUS_MESSAGE, "details": []}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                if status == 429:
+                if rec.mode == "retry_after" and status == 429:
+                    self.send_header("Retry-After", "1")
+                elif rec.mode == "retry_after" and status == 503:
+                    self.send_header("Retry-After", email.utils.formatdate(time.time() + 2, usegmt=True))
+                elif status == 429:
                     self.send_header("Retry-After", "0")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -90,6 +142,8 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.server.daemon_threads = True
+        if tls:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -241,27 +295,32 @@ def common_checks(spans):
 
 # ---- cases ----------------------------------------------------------------
 
-def case_tree(otel_run, root, capture):
-    rec, model = Receiver(), ModelServer()
+def run_tree(otel_run, root, rec, model, env):
+    """otel_run tree against rec, model and an MCP server of its own, with
+    `env`; stops them all; returns the MCP server's log."""
     mcp, mcp_port = start_mcp(root)
     try:
-        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port,
-               "OTEL_SERVICE_NAME": "otel-test-svc",
-               "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test,team=a%2Cb",
-               "OTEL_EXPORTER_OTLP_HEADERS": "x-collector-token=" + COLLECTOR_TOKEN,
-               "MODEL_URL": "http://127.0.0.1:%d/v1" % model.port, "OTEL_TEST_KEY": API_KEY,
-               "MCP_URL": "http://127.0.0.1:%d/mcp" % mcp_port}
-        if capture:
-            env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
-        p = run(otel_run, ["tree"], env)
+        p = run(otel_run, ["tree"], dict(env, OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % rec.port,
+                                         MODEL_URL="http://127.0.0.1:%d/v1" % model.port, OTEL_TEST_KEY=API_KEY,
+                                         MCP_URL="http://127.0.0.1:%d/mcp" % mcp_port))
         check(p.returncode == 0, "otel_run tree exits 0")
         import urllib.request
-        mcp_log = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/__log" % mcp_port).read())
+        return json.loads(urllib.request.urlopen("http://127.0.0.1:%d/__log" % mcp_port).read())
     finally:
         mcp.kill()
         mcp.wait()
         rec.close()
         model.server.shutdown()
+
+
+def case_tree(otel_run, root, capture):
+    rec, model = Receiver(), ModelServer()
+    env = {"OTEL_SERVICE_NAME": "otel-test-svc",
+           "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test,team=a%2Cb",
+           "OTEL_EXPORTER_OTLP_HEADERS": "x-collector-token=" + COLLECTOR_TOKEN}
+    if capture:
+        env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
+    mcp_log = run_tree(otel_run, root, rec, model, env)
 
     with rec.lock:
         posts = list(rec.posts)
@@ -556,6 +615,348 @@ def case_collector(otel_run, root, mode):
             check(len(rec.posts) >= 2, "503 is retried (%d requests)" % len(rec.posts))
 
 
+def run_load(otel_run, rec, args):
+    """otel_run load ARGS... against rec (closed after); returns the process
+    and its counters."""
+    try:
+        p = run(otel_run, ["load"] + args, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port})
+        check(p.returncode == 0, "every run succeeded")
+        return p, json.loads(p.stdout.strip().splitlines()[-1])
+    finally:
+        rec.close()
+
+
+def load_answered(otel_run, mode, n):
+    """otel_run load of n runs against a receiver in `mode`, flushed before
+    the counters are read (every answer counted). Returns its counters,
+    its stderr, the trace requests' bodies and the warnings; checks that
+    no request was sent twice (the answers of `mode` are not retried)."""
+    rec = Receiver(mode)
+    p, out = run_load(otel_run, rec, [str(n), "2000", "flush"])
+    with rec.lock:
+        traces = [raw for path, _, raw, _ in rec.posts if path == "/v1/traces"]
+    ids = [s["spanId"] for s in spans_of([json.loads(r) for r in traces])]
+    check(len(ids) == 6 * n and len(set(ids)) == 6 * n,
+          "%s is not retried: %d spans sent, %d distinct" % (mode, len(ids), len(set(ids))))
+    return out, p.stderr, traces, [l for l in p.stderr.splitlines() if l.startswith("hookline otel:")]
+
+
+def case_partial(otel_run, root):
+    """A 200 with a partialSuccess: not retried, the rejected counted, one
+    warning naming the collector's message, bounded and without control
+    characters."""
+    n = 8
+    out, stderr, traces, warnings = load_answered(otel_run, "partial", n)
+    check(out.get("failures") == 0, "a partial success is no failure: %r" % out)
+    check(out.get("rejected_spans") == 3 * len(traces),
+          "3 rejected spans counted per request (%d requests): %r" % (len(traces), out))
+    check(out.get("exported") == 6 * n - 3 * len(traces), "the rejected are not counted as exported: %r" % out)
+    check(out.get("rejected_points", 0) >= 2 and out.get("rejected_points", 1) % 2 == 0,
+          "rejected data points counted: %r" % out)
+    check(len(warnings) == 1, "one warning for every partial success: %r" % warnings)
+    w = warnings[0] if warnings else ""
+    check("quota" in w and "exceeded" in w and "rejected" in w, "the warning names the message: %r" % w[:300])
+    check("\x1b" not in stderr and "\u009b" not in stderr, "no control character reaches stderr")
+    check(len(w) < 600, "the message is bounded: %d characters" % len(w))
+
+
+def case_refused(otel_run, root):
+    """A 400 is not retried; the warning names the google.rpc.Status
+    message, cleaned."""
+    out, stderr, _, warnings = load_answered(otel_run, "400", 8)
+    check(out.get("failures", 0) >= 1 and out.get("exported") == 0, "the refused exports failed: %r" % out)
+    check(len(warnings) == 1, "one warning: %r" % warnings)
+    w = warnings[0] if warnings else ""
+    check("HTTP 400" in w and "span attribute" in w and "too long" in w, "the warning names the status message: %r" % w)
+    check("\x1b" not in stderr and "\x07" not in stderr, "no control character reaches stderr")
+
+
+def case_retry_after(otel_run, root):
+    """Retry-After as seconds (429) and as an HTTP-date (503) is waited for."""
+    rec = Receiver("retry_after")
+    _, out = run_load(otel_run, rec, ["2", "8000", "flush", "timeout=8000"])
+    with rec.lock:
+        t = [(st, when) for (path, _, _, st), when in zip(rec.posts, rec.times) if path == "/v1/traces"]
+    check([st for st, _ in t[:3]] == [429, 503, 200], "429, 503, then accepted: %r" % [st for st, _ in t])
+    if len(t) >= 3:
+        check(t[1][1] - t[0][1] >= 0.9, "Retry-After: 1 waited: %.2f s" % (t[1][1] - t[0][1]))
+        check(t[2][1] - t[1][1] >= 0.9, "Retry-After as an HTTP-date 2 s ahead waited: %.2f s" % (t[2][1] - t[1][1]))
+    check(out.get("failures") == 0 and out.get("exported") == 12, "no loss: %r" % out)
+
+
+def run_env(otel_run, rec, env, n=4, sleep_ms=700, scheme="http"):
+    """otel_run env against `rec` (None: nothing listens), configured by
+    `env` alone; returns (its counters, the warnings it printed)."""
+    url = "%s://127.0.0.1:%d" % (scheme, rec.port if rec else free_port())
+    p = run(otel_run, ["env", str(n), str(sleep_ms)], dict({"OTEL_EXPORTER_OTLP_ENDPOINT": url}, **env))
+    check(p.returncode == 0, "otel_run env exits 0: %r" % env)
+    lines = p.stdout.strip().splitlines()
+    out = json.loads(lines[-1]) if lines else {}
+    return out, [l for l in p.stderr.splitlines() if l.startswith("hookline otel:")]
+
+
+def case_env(otel_run, root):
+    """The SDK variables of the batch span processor, the metric reader and
+    the OTLP exporter (per signal over generic), and bad values warned of
+    and ignored."""
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {
+            "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "5",
+            "OTEL_METRIC_EXPORT_INTERVAL": "200",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-a=generic,x-b=generic-b",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "X-A=traces",
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "x-b=metrics",
+            "OTEL_BSP_MAX_QUEUE_SIZE": "lots", "OTEL_EXPORTER_OTLP_TIMEOUT": "-5"})
+    finally:
+        rec.close()
+    n = 4
+    # 700 ms after the runs, without a flush: the default delay (1 s) and
+    # interval (60 s) would have sent nothing yet
+    check(out.get("exported") == 6 * n, "OTEL_BSP_SCHEDULE_DELAY: every span sent without a flush: %r" % out)
+    # (metrics are sent when something was recorded since the last time)
+    check(out.get("metric_exports", 0) >= 1, "OTEL_METRIC_EXPORT_INTERVAL: metrics after 200 ms: %r" % out)
+    with rec.lock:
+        posts = list(rec.posts)
+    traces = [(h, json.loads(raw)) for path, h, raw, _ in posts if path == "/v1/traces"]
+    sizes = [len(spans_of([body])) for _, body in traces]
+    check(sizes and max(sizes) <= 5 and sum(sizes) == 6 * n, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE: %r" % sizes)
+    check(all(h.get("x-a") == "traces" and h.get("x-b") == "generic-b" for h, _ in traces),
+          "traces: their own headers over the generic ones: %r" % [h for h, _ in traces[:1]])
+    metrics = [h for path, h, _, _ in posts if path == "/v1/metrics"]
+    check(metrics and all(h.get("x-a") == "generic" and h.get("x-b") == "metrics" for h in metrics),
+          "metrics: their own headers over the generic ones: %r" % metrics[:1])
+    check(len(warnings) == 2 and "OTEL_BSP_MAX_QUEUE_SIZE" in warnings[0] and "lots" in warnings[0] and
+          "OTEL_EXPORTER_OTLP_TIMEOUT" in warnings[1], "a warning per bad value: %r" % warnings)
+
+
+def case_env_signals(otel_run, root):
+    """OTEL_{TRACES,METRICS}_EXPORTER=none and a protocol other than
+    http/json turn a signal off (nothing sent to a gRPC port as JSON)."""
+    cases = [({"OTEL_TRACES_EXPORTER": "none"}, False, True, None),
+             ({"OTEL_METRICS_EXPORTER": "none"}, True, False, None),
+             ({"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc"}, True, False, "grpc"),
+             ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"},
+              True, False, "http/protobuf"),
+             ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_TRACES_EXPORTER": "otlp"}, True, True, None),
+             ({"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"}, False, False, None)]
+    for env, traces_on, metrics_on, warn in cases:
+        rec = Receiver()
+        try:
+            out, warnings = run_env(otel_run, rec, dict(env, OTEL_BSP_SCHEDULE_DELAY="50",
+                                                        OTEL_METRIC_EXPORT_INTERVAL="200"), n=2)
+        finally:
+            rec.close()
+        with rec.lock:
+            paths = {path for path, _, _, _ in rec.posts}
+        check(("/v1/traces" in paths) == traces_on and ("/v1/metrics" in paths) == metrics_on,
+              "%r: traces %s, metrics %s; sent to %r" % (env, traces_on, metrics_on, sorted(paths)))
+        if warn:
+            check(len(warnings) == 1 and warn in warnings[0] and "http/json" in warnings[0],
+                  "%r: a warning names the protocol: %r" % (env, warnings))
+        else:
+            check(warnings == [], "%r: no warning: %r" % (env, warnings))
+        check(out.get("ok") == 2 and out.get("enabled") == (1 if traces_on or metrics_on else 0),
+              "%r: runs unaffected, the exporter %s: %r" % (env, "on" if traces_on or metrics_on else "inert", out))
+
+
+def case_env_timeout(otel_run, root):
+    """OTEL_EXPORTER_OTLP_TIMEOUT and OTEL_BSP_EXPORT_TIMEOUT bound an
+    export: a hanging collector fails it within 300 ms, not 10 s."""
+    for env in ({"OTEL_EXPORTER_OTLP_TIMEOUT": "300"}, {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "300"},
+                {"OTEL_BSP_EXPORT_TIMEOUT": "300"}):
+        rec = Receiver("hang")
+        try:
+            out, _ = run_env(otel_run, rec, dict(env, OTEL_BSP_SCHEDULE_DELAY="50"), n=2, sleep_ms=1500)
+        finally:
+            rec.close()
+        check(out.get("failures", 0) >= 1, "%r: the export gave up within 1.5 s: %r" % (env, out))
+
+
+def case_gzip(otel_run, root):
+    """OTEL_EXPORTER_OTLP_COMPRESSION=gzip, and none for metrics alone."""
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+                                                "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": "none",
+                                                "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_METRIC_EXPORT_INTERVAL": "200"})
+    finally:
+        rec.close()
+    with rec.lock:
+        posts = list(rec.posts)
+    traces = [h for path, h, _, _ in posts if path == "/v1/traces"]
+    metrics = [h for path, h, _, _ in posts if path == "/v1/metrics"]
+    check(traces and all(h.get("content-encoding") == "gzip" for h in traces), "traces gzipped: %r" % traces[:1])
+    check(traces and all(int(h["content-length"]) < 4000 for h in traces),
+          "and smaller than their JSON (24 spans, ~17 KB): %r" % [h.get("content-length") for h in traces])
+    check(len(spans_of(rec.accepted("/v1/traces"))) == 24, "every span decoded from the gzip")
+    check(metrics and all("content-encoding" not in h for h in metrics), "metrics not: %r" % metrics[:1])
+    check(warnings == [] and out.get("exported") == 24, "no warning, all exported: %r %r" % (warnings, out))
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {"OTEL_EXPORTER_OTLP_COMPRESSION": "brotli"}, n=1, sleep_ms=0)
+    finally:
+        rec.close()
+    check(len(warnings) == 1 and "OTEL_EXPORTER_OTLP_COMPRESSION" in warnings[0] and "brotli" in warnings[0],
+          "an unknown compression is warned of: %r" % warnings)
+    check(all("content-encoding" not in h for _, h, _, _ in rec.posts), "and nothing is compressed")
+
+
+def mutual_tls(d):
+    """A throwaway CA (d/ca.pem) that signed a server certificate for
+    127.0.0.1 and a client's (d/client.pem, d/client.key), another CA
+    (d/other-ca.pem), and a server context that requires a client
+    certificate of the first CA."""
+    def sh(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca", "other-ca"):
+        sh("req", "-x509", *ec, "-keyout", ca + ".key", "-out", ca + ".pem", "-days", "2", "-subj", "/CN=otel " + ca)
+    with open(os.path.join(d, "server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    for who, cn in (("server", "127.0.0.1"), ("client", "hookline exporter")):
+        sh("req", *ec, "-keyout", who + ".key", "-out", who + ".csr", "-subj", "/CN=" + cn)
+        sh("x509", "-req", "-in", who + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+           "-out", who + ".pem", "-days", "2", *(["-extfile", "server.ext"] if who == "server" else []))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server.key"))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(os.path.join(d, "ca.pem"))
+    return ctx
+
+
+def case_tls(otel_run, root):
+    """OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE, _CLIENT_CERTIFICATE and
+    _CLIENT_KEY: an https collector of a private CA that requires a client
+    certificate."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="otel-tls-")
+    ctx = mutual_tls(d)
+    f = lambda name: os.path.join(d, name)
+    client = {"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": f("client.pem"), "OTEL_EXPORTER_OTLP_CLIENT_KEY": f("client.key")}
+    cases = [("trusted CA and client certificate", dict(client, OTEL_EXPORTER_OTLP_CERTIFICATE=f("ca.pem")), True, True),
+             ("the system's CAs", dict(client), False, False),
+             ("no client certificate", {"OTEL_EXPORTER_OTLP_CERTIFICATE": f("ca.pem")}, False, False),
+             ("traces' own CA", dict(client, OTEL_EXPORTER_OTLP_CERTIFICATE=f("other-ca.pem"),
+                                     OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE=f("ca.pem")), True, False),
+             ("metrics' own client certificate",
+              {"OTEL_EXPORTER_OTLP_CERTIFICATE": f("ca.pem"), "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "300",
+               "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE": f("client.pem"),
+               "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY": f("client.key")}, False, True)]
+    for what, env, traces_on, metrics_on in cases:
+        rec = Receiver(tls=ctx)
+        try:
+            out, warnings = run_env(otel_run, rec, dict(env, OTEL_BSP_SCHEDULE_DELAY="50",
+                                                        OTEL_METRIC_EXPORT_INTERVAL="200"), n=2, scheme="https")
+        finally:
+            rec.close()
+        with rec.lock:
+            paths = {path for path, _, _, _ in rec.posts}
+        check(("/v1/traces" in paths) == traces_on and ("/v1/metrics" in paths) == metrics_on,
+              "%s: traces %s, metrics %s; got %r" % (what, traces_on, metrics_on, sorted(paths)))
+        if not (traces_on and metrics_on):
+            check(len(warnings) == 1 and "failed" in warnings[0], "%s: the failure is warned of: %r" % (what, warnings))
+        check(out.get("ok") == 2, "%s: runs unaffected: %r" % (what, out))
+
+
+def metric_counts(rec):
+    """{(metric, operation): count} of the last metrics export (cumulative)."""
+    last = rec.accepted("/v1/metrics")[-1:] or [{"resourceMetrics": []}]
+    counts = {}
+    for rm_ in last[0]["resourceMetrics"]:
+        for sm in rm_["scopeMetrics"]:
+            for met in sm["metrics"]:
+                for dp in met["histogram"]["dataPoints"]:
+                    key = (met["name"], attrs(dp).get("gen_ai.operation.name"), attrs(dp).get("gen_ai.token.type"))
+                    counts[key] = counts.get(key, 0) + int(dp["count"])
+    return counts
+
+
+def case_sampling(otel_run, root):
+    """OTEL_TRACES_SAMPLER / _ARG: an unsampled run exports no span but
+    its metrics; traceidratio keeps whole traces; parentbased_* follows
+    the caller's flag; outgoing traceparent headers carry the decision."""
+    def full_metrics(counts, n):
+        return (counts.get(("gen_ai.client.operation.duration", "invoke_agent", None)) == n and
+                counts.get(("gen_ai.client.operation.duration", "chat", None)) == 2 * n and
+                counts.get(("gen_ai.client.operation.duration", "execute_tool", None)) == 3 * n and
+                counts.get(("gen_ai.client.token.usage", "chat", "input")) == 2 * n)
+
+    # always_off: no span, every run in the metrics
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {"OTEL_TRACES_SAMPLER": "always_off", "OTEL_BSP_SCHEDULE_DELAY": "50",
+                                                "OTEL_METRIC_EXPORT_INTERVAL": "200"}, n=5)
+    finally:
+        rec.close()
+    check(rec.accepted("/v1/traces") == [] and out.get("started") == 0, "always_off: no span: %r" % out)
+    check(full_metrics(metric_counts(rec), 5), "always_off: metrics count every run: %r" % metric_counts(rec))
+    check(warnings == [], "no warning: %r" % warnings)
+
+    # traceidratio 0.5 over 60 runs: some traces, each whole; all in the metrics
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5",
+                                                "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_METRIC_EXPORT_INTERVAL": "200"},
+                                n=60)
+    finally:
+        rec.close()
+    spans = spans_of(rec.accepted("/v1/traces"))
+    per_trace = {}
+    for s in spans:
+        per_trace[s["traceId"]] = per_trace.get(s["traceId"], 0) + 1
+    # (outside 10..50 of 60 at 0.5: a chance below one in a million)
+    check(10 <= len(per_trace) <= 50, "traceidratio 0.5: %d of 60 traces sampled" % len(per_trace))
+    check(all(v == 6 for v in per_trace.values()), "each sampled trace whole: %r" % sorted(set(per_trace.values())))
+    check(full_metrics(metric_counts(rec), 60), "traceidratio: metrics count every run: %r" % metric_counts(rec))
+
+    # bad values: a warning each, the default (parentbased_always_on: all sampled)
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {"OTEL_TRACES_SAMPLER": "sometimes", "OTEL_BSP_SCHEDULE_DELAY": "50"}, n=2)
+        out2, warnings2 = run_env(otel_run, rec, {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2",
+                                                  "OTEL_BSP_SCHEDULE_DELAY": "50"}, n=2)
+    finally:
+        rec.close()
+    check(len(warnings) == 1 and "OTEL_TRACES_SAMPLER" in warnings[0] and "sometimes" in warnings[0],
+          "an unknown sampler is warned of: %r" % warnings)
+    check(len(warnings2) == 1 and "OTEL_TRACES_SAMPLER_ARG" in warnings2[0], "a ratio above 1 is warned of: %r" % warnings2)
+    check(out.get("exported") == 12 and out2.get("exported") == 12, "and the default samples all: %r %r" % (out, out2))
+
+    # the caller's flag: parentbased_always_on follows 00, parentbased_always_off follows 01
+    trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    for sampler, flags, first, second in (("", "00", False, True), ("parentbased_always_off", "01", True, False),
+                                          ("parentbased_always_on", "01", True, True)):
+        rec = Receiver()
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % rec.port,
+               "TRACEPARENT": "00-%s-%s-%s" % (trace, parent, flags)}
+        if sampler:
+            env["OTEL_TRACES_SAMPLER"] = sampler
+        try:
+            p = run(otel_run, ["remote"], env)
+            check(p.returncode == 0, "otel_run remote exits 0")
+        finally:
+            rec.close()
+        runs = [s for s in spans_of(rec.accepted("/v1/traces")) if s["name"] == "invoke_agent joiner"]
+        joined = [s for s in runs if s["traceId"] == trace]
+        alone = [s for s in runs if s["traceId"] != trace]
+        check(len(joined) == (1 if first else 0) and len(alone) == (1 if second else 0),
+              "%s, caller's flags %s: the joining run %s, the next %s: %d, %d" %
+              (sampler or "default", flags, first, second, len(joined), len(alone)))
+
+    # outgoing requests say "not sampled" (model and MCP)
+    rec, model = Receiver(), ModelServer()
+    mcp_log = run_tree(otel_run, root, rec, model, {"OTEL_TRACES_SAMPLER": "always_off"})
+    tps = [h.get("traceparent", "") for h, _ in model.requests]
+    check(len(tps) == 2 and all(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", tp) for tp in tps),
+          "model requests say not sampled: %r" % tps)
+    tp = [e["headers"].get("traceparent", "") for e in mcp_log
+          if e["method"] == "POST" and (e.get("body") or {}).get("method") == "tools/call"]
+    check(len(tp) == 1 and tp[0].endswith("-00"), "the MCP request says not sampled: %r" % tp)
+    check(rec.accepted("/v1/traces") == [], "no span of the tree")
+
+
 def case_mockotlpserver(otel_run, root):
     cache = os.environ.get("HOOKLINE_CACHE", os.path.join(root, ".cache"))
     dest = os.path.join(cache, "mockotlpserver", "0.10.0")
@@ -629,22 +1030,16 @@ def case_chatbot(chat, root):
 
 def main():
     case, otel_run, root = sys.argv[1], sys.argv[2], sys.argv[3]
-    if case == "tree":
-        case_tree(otel_run, root, capture=False)
-    elif case == "content":
-        case_tree(otel_run, root, capture=True)
-    elif case == "fail":
-        case_fail(otel_run, root)
-    elif case == "remote":
-        case_remote(otel_run, root)
-    elif case == "hooks":
-        case_hooks(otel_run, root)
+    if case in ("tree", "content"):
+        case_tree(otel_run, root, capture=case == "content")
     elif case.startswith("collector_"):
         case_collector(otel_run, root, case.split("_", 1)[1])
     elif case == "chatbot":
         case_chatbot(otel_run, root)  # otel_run is hookline-chat here
-    elif case == "mockotlpserver":
-        case_mockotlpserver(otel_run, root)
+    elif callable(globals().get("case_" + case)):
+        # fail, remote, hooks, env, env_signals, env_timeout, gzip, tls,
+        # sampling, refused, retry_after, partial, mockotlpserver
+        globals()["case_" + case](otel_run, root)
     else:
         sys.exit("unknown case " + case)
     if FAILURES:

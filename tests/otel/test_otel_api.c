@@ -123,14 +123,21 @@ static void header_hook(void) {
   CHECK(!hl_trace_header(NULL, line, sizeof line));
 }
 
+typedef struct worker {
+  hl_otel *otel;
+  int runs, ok;
+  const char *flags; /* what the traceparent ends with: "-01" sampled, "-00" not */
+} worker;
+
 static hl_status add_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
-  (void)ud;
   char tp[64];
-  hl_otel *o = ud;
+  const worker *w = ud;
+  hl_otel *o = w->otel;
   /* a tool asks for the traceparent of its own span */
   if (o && hl_otel_traceparent(o, ctx, tp, sizeof tp) != HL_OK) return hl_fail(HL_ERR_STATE, "no span");
-  /* W3C form, lowercase hex, in the 56 bytes the header promises */
-  if (o && (strlen(tp) != 55 || strncmp(tp, "00-", 3) != 0 || tp[35] != '-' || strcmp(tp + 52, "-01") != 0 ||
+  /* W3C form, lowercase hex, in the 56 bytes the header promises, with
+   * the sampling decision */
+  if (o && (strlen(tp) != 55 || strncmp(tp, "00-", 3) != 0 || tp[35] != '-' || strcmp(tp + 52, w->flags) != 0 ||
             strspn(tp + 3, "0123456789abcdef") != 32 || strspn(tp + 36, "0123456789abcdef") != 16))
     return hl_fail(HL_ERR_STATE, "malformed traceparent");
   if (o && (hl_otel_traceparent(o, ctx, tp, 56) != HL_OK || strlen(tp) != 55))
@@ -139,11 +146,6 @@ static hl_status add_fn(hl_context *ctx, const cJSON *args, cJSON **result, void
   *result = cJSON_CreateNumber(hl_json_get_number(args, "a", 0) + 1);
   return HL_OK;
 }
-
-typedef struct worker {
-  hl_otel *otel;
-  int runs, ok;
-} worker;
 
 static void *work(void *arg) {
   worker *w = arg;
@@ -157,7 +159,7 @@ static void *work(void *arg) {
   hl_agent *agent = hl_agent_new("worker");
   hl_agent_set_provider(agent, script);
   hl_agent_set_parallel_tools(agent, 3);
-  hl_tool *add = hl_tool_new("add", "add one", add_fn, w->otel);
+  hl_tool *add = hl_tool_new("add", "add one", add_fn, w);
   hl_agent_add_tool(agent, add);
   hl_otel_install(w->otel, agent);
   for (int i = 0; i < w->runs; i++) {
@@ -174,6 +176,19 @@ static void *work(void *arg) {
   return NULL;
 }
 
+/* `n` (at most 4) agents on threads of their own, `runs` runs each, their
+ * tools expecting traceparent flags `flags`: each must answer every run. */
+static void run_workers(hl_otel *otel, int n, int runs, const char *flags) {
+  worker w[4];
+  pthread_t t[4];
+  for (int i = 0; i < n; i++) {
+    w[i] = (worker){otel, runs, 0, flags};
+    pthread_create(&t[i], NULL, work, &w[i]);
+  }
+  for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < n; i++) CHECK_INT(w[i].ok, runs);
+}
+
 /* Four agents on four threads, three parallel tools each, exporting to a
  * port where nothing listens: every run completes, the counters add up,
  * shutdown stays within its deadline. */
@@ -184,14 +199,7 @@ static void threads(void) {
   hl_otel *otel = hl_otel_new(&o);
   REQUIRE(otel != NULL);
   CHECK(hl_otel_enabled(otel));
-  worker w[4];
-  pthread_t t[4];
-  for (int i = 0; i < 4; i++) {
-    w[i] = (worker){otel, 25, 0};
-    pthread_create(&t[i], NULL, work, &w[i]);
-  }
-  for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
-  for (int i = 0; i < 4; i++) CHECK_INT(w[i].ok, 25);
+  run_workers(otel, 4, 25, "-01");
   hl_otel_stats st = {.size = sizeof st};
   CHECK_INT(hl_otel_get_stats(otel, &st), HL_OK);
   CHECK_INT(st.size, sizeof st);
@@ -209,6 +217,33 @@ static void threads(void) {
   CHECK(ms < 5000);
 }
 
+/* hl_otel_options.sampler wins over OTEL_TRACES_SAMPLER: always_off on
+ * two threads of runs with parallel tools. No span is made, every run is
+ * counted as unsampled, and the tools' traceparent says so (flags 00). */
+static void sampler_option(void) {
+  setenv("OTEL_TRACES_SAMPLER", "always_on", 1);
+  hl_otel_options o = {.size = sizeof o, .endpoint = "http://127.0.0.1:9", .timeout_ms = 200,
+                       .warn = stderr, .sampler = "always_off"};
+  hl_otel *otel = hl_otel_new(&o);
+  unsetenv("OTEL_TRACES_SAMPLER");
+  REQUIRE(otel != NULL);
+  run_workers(otel, 2, 10, "-00");
+  hl_otel_stats st = {.size = sizeof st};
+  CHECK_INT(hl_otel_get_stats(otel, &st), HL_OK);
+  CHECK_INT(st.spans_started, 0);
+  CHECK_INT(st.runs_unsampled, 20);
+  hl_otel_shutdown(otel, 300);
+
+  /* a bad option is the programmer's: refused, not warned of */
+  hl_otel_options bad = {.size = sizeof bad, .sampler = "sometimes"};
+  CHECK(hl_otel_new(&bad) == NULL);
+  CHECK_INT(hl_last_status(), HL_ERR_INVALID);
+  CHECK(strstr(hl_last_error(), "sometimes") != NULL);
+  hl_otel_options ratio = {.size = sizeof ratio, .sampler = "traceidratio", .sampler_ratio = 1.5};
+  CHECK(hl_otel_new(&ratio) == NULL);
+  CHECK_INT(hl_last_status(), HL_ERR_INVALID);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(bad_options);
@@ -217,5 +252,6 @@ int main(int argc, char **argv) {
   RUN(parents);
   RUN(header_hook);
   RUN(threads);
+  RUN(sampler_option);
   return CHECK_EXIT();
 }

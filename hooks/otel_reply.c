@@ -1,0 +1,133 @@
+/*
+ * otel_reply.c - what the exporter reads of a collector's answer (OTLP/HTTP,
+ * JSON encoding): the body, bounded; a partial success of a 200 (how many
+ * spans or data points were rejected, and why); the google.rpc.Status
+ * message of a failure; Retry-After in both of its forms; and the text of
+ * a collector made fit for one line of a warning.
+ *
+ * Why bounded and cleaned: the collector is another process, perhaps not
+ * a friendly one. Its answer is kept up to OT_REPLY_MAX bytes (the rest
+ * is read and dropped, so the connection stays reusable) and its words
+ * reach the user's terminal only as printable text.
+ */
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "otel_internal.h"
+
+size_t ot_reply_body(char *p, size_t size, size_t n, void *ud) {
+  ot_reply *r = ud;
+  size_t len = size * n, room = OT_REPLY_MAX - r->body.len;
+  if (len > room) r->truncated = true;
+  if (room) ot_buf_put(&r->body, p, len < room ? len : room);
+  return len;
+}
+
+/* Retry-After: delay-seconds, or an HTTP-date (RFC 9110 10.2.3), as the
+ * seconds from now (0: none, or a date already past). */
+static long retry_after(const char *v, size_t n) {
+  char text[128];
+  while (n && isspace((unsigned char)*v)) v++, n--;
+  while (n && isspace((unsigned char)v[n - 1])) n--;
+  if (!n || n >= sizeof text) return 0;
+  memcpy(text, v, n);
+  text[n] = '\0';
+  if (isdigit((unsigned char)text[0])) {
+    char *end;
+    long s = strtol(text, &end, 10);
+    return *end == '\0' && s > 0 ? s : 0;
+  }
+  time_t when = curl_getdate(text, NULL);
+  time_t now = time(NULL);
+  return when != (time_t)-1 && when > now ? (long)(when - now) : 0;
+}
+
+size_t ot_reply_header(char *p, size_t size, size_t n, void *ud) {
+  ot_reply *r = ud;
+  size_t len = size * n;
+  /* a new response (a redirect's, or 100 Continue's, came first) */
+  if (len > 5 && strncmp(p, "HTTP/", 5) == 0) r->retry_after_s = 0;
+  if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) r->retry_after_s = retry_after(p + 12, len - 12);
+  return len;
+}
+
+void ot_reply_reset(ot_reply *r) {
+  r->body.len = 0;
+  r->body.failed = false;
+  r->truncated = false;
+  r->retry_after_s = 0;
+}
+
+void ot_clean_text(char *out, size_t size, const char *in) {
+  size_t w = 0;
+  if (!size) return;
+  const unsigned char *s = (const unsigned char *)(in ? in : "");
+  while (*s) {
+    size_t len = 1;
+    bool keep;
+    if (*s < 0x80) {
+      keep = *s >= 0x20 && *s != 0x7f;
+    } else {
+      /* a whole UTF-8 sequence, never a C1 control (U+0080-U+009F:
+       * U+009B is a CSI to a terminal) */
+      len = *s >= 0xf0 && *s <= 0xf4 ? 4 : *s >= 0xe0 ? 3 : *s >= 0xc2 && *s <= 0xdf ? 2 : 0;
+      keep = len != 0;
+      for (size_t i = 1; keep && i < len; i++) keep = (s[i] & 0xc0) == 0x80;
+      if (keep && s[0] == 0xc2 && s[1] < 0xa0) keep = false;
+      if (!keep) len = 1;
+    }
+    if (keep) {
+      if (w + len >= size) break;
+      memcpy(out + w, s, len);
+      w += len;
+    }
+    s += len;
+  }
+  out[w] = '\0';
+}
+
+/* An int64 of the protobuf JSON mapping: a number or a decimal string. */
+static uint64_t json_count(const cJSON *v) {
+  if (cJSON_IsNumber(v)) return v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+  if (cJSON_IsString(v) && isdigit((unsigned char)v->valuestring[0])) {
+    char *end;
+    unsigned long long n = strtoull(v->valuestring, &end, 10);
+    return *end == '\0' ? (uint64_t)n : 0;
+  }
+  return 0;
+}
+
+static cJSON *parse_body(ot_reply *r) {
+  if (r->truncated || !r->body.len) return NULL;
+  return cJSON_ParseWithLength(r->body.p, r->body.len);
+}
+
+bool ot_reply_partial(ot_reply *r, const char *rejected_key, uint64_t *rejected, char *msg, size_t size) {
+  *rejected = 0;
+  if (size) msg[0] = '\0';
+  cJSON *root = parse_body(r);
+  const cJSON *ps = cJSON_GetObjectItemCaseSensitive(root, "partialSuccess");
+  bool any = false;
+  if (cJSON_IsObject(ps)) {
+    *rejected = json_count(cJSON_GetObjectItemCaseSensitive(ps, rejected_key));
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(ps, "errorMessage");
+    if (cJSON_IsString(m)) ot_clean_text(msg, size, m->valuestring);
+    /* empty (0 and "") means a full success (the OTLP specification) */
+    any = *rejected || (size && msg[0]);
+  }
+  cJSON_Delete(root);
+  return any;
+}
+
+void ot_reply_status_message(ot_reply *r, char *msg, size_t size) {
+  if (size) msg[0] = '\0';
+  cJSON *root = parse_body(r);
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "message");
+  if (cJSON_IsString(m)) ot_clean_text(msg, size, m->valuestring);
+  cJSON_Delete(root);
+}
