@@ -6,9 +6,11 @@ set -eu
 
 # Debian packages: build, required libraries, sandbox tools, test tools
 # (clang and its runtime libraries, libclang-rt-dev, for the fuzz targets:
-# libFuzzer is only a recommendation of clang, and set-up skips those).
+# libFuzzer is only a recommendation of clang, and set-up skips those;
+# zlib1g-dev for the OpenTelemetry exporter's gzip, which libcurl does not
+# pull in).
 PKGS="gcc libc6-dev ca-certificates pkg-config meson ninja-build python3 libcurl4-openssl-dev libcjson-dev \
-wabt nodejs npm tmux libedit-dev clang libclang-rt-dev openssl"
+wabt nodejs npm tmux libedit-dev clang libclang-rt-dev openssl zlib1g-dev"
 
 here=$(dirname "$0")
 . "$here/setup.d/apt.inc"
