@@ -12,7 +12,8 @@
  * images in user messages (content parts of type image_url; a data: URL
  * goes as it is), temperature,
  * max_tokens and stop; it decodes text, several parallel tool calls,
- * finish reason and usage (prompt_tokens_details.cached_tokens in
+ * a refusal (message.refusal, delta.refusal when streamed: the answer's
+ * text, finish HL_FINISH_CONTENT_FILTER), finish reason and usage (prompt_tokens_details.cached_tokens in
  * usage.cached_tokens, completion_tokens_details.reasoning_tokens in
  * usage.reasoning_tokens; a token count that is not a whole number from
  * 0 to 2^53 is ignored: 0). With req->stream it streams over server-sent

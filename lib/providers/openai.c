@@ -343,6 +343,11 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
       if (t && *t && st == HL_OK) st = hl_message_add_text(r->message, t);
     }
   }
+  /* A refusal comes apart from the content (which is then null): it is
+   * the answer's text, and the finish says the model refused. */
+  const char *refusal = hl_json_get_string(msg, "refusal");
+  bool refused = refusal && *refusal;
+  if (refused && st == HL_OK) st = hl_message_add_text(r->message, refusal);
   const cJSON *calls = hl_json_get(msg, "tool_calls");
   const cJSON *tc;
   int i = 0;
@@ -381,7 +386,7 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
     hl_response_free(r);
     return st;
   }
-  r->finish = finish_of(hl_json_get_string(choice, "finish_reason"));
+  r->finish = refused ? HL_FINISH_CONTENT_FILTER : finish_of(hl_json_get_string(choice, "finish_reason"));
   usage_of(hl_json_get(j, "usage"), &r->usage);
   *out = r;
   return HL_OK;
@@ -400,6 +405,7 @@ typedef struct oa_call {
 typedef struct oa_stream {
   hl__llm_stream base;  /* l, ctx, the response being built, events */
   hl__buf text;
+  hl__buf refusal;      /* delta.refusal fragments */
   oa_call *calls;
   size_t n_calls;       /* highest index + 1 */
   bool done, finish_seen;
@@ -414,6 +420,7 @@ static void stream_free(hl__llm_stream *base) {
   }
   free(s->calls);
   hl__buf_free(&s->text);
+  hl__buf_free(&s->refusal);
 }
 
 static hl_status stream_tool_delta(oa_stream *s, const cJSON *tc, size_t position) {
@@ -473,10 +480,12 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   if (st == HL_OK && cJSON_IsObject(usage)) usage_of(usage, &r->usage);
   const cJSON *choice = cJSON_GetArrayItem(hl_json_get(j, "choices"), 0);
   const cJSON *delta = hl_json_get(choice, "delta");
-  const char *text = hl_json_get_string(delta, "content");
-  if (st == HL_OK && text && *text) {
-    st = hl__buf_append(&s->text, text, strlen(text));
-    if (st == HL_OK && s->base.ctx) st = hl_context_emit_delta(s->base.ctx, text);
+  for (int k = 0; k < 2; k++) {
+    const char *text = hl_json_get_string(delta, k ? "refusal" : "content");
+    if (st == HL_OK && text && *text) {
+      st = hl__buf_append(k ? &s->refusal : &s->text, text, strlen(text));
+      if (st == HL_OK && s->base.ctx) st = hl_context_emit_delta(s->base.ctx, text);
+    }
   }
   const cJSON *tc;
   size_t pos = 0;
@@ -502,6 +511,10 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
                    base->events);
   hl_status st = HL_OK;
   if (s->text.len > 0) st = hl_message_add_text(r->message, s->text.p);
+  if (s->refusal.len > 0) { /* as decode_body() has it */
+    if (st == HL_OK) st = hl_message_add_text(r->message, s->refusal.p);
+    r->finish = HL_FINISH_CONTENT_FILTER;
+  }
   for (size_t i = 0; i < s->n_calls && st == HL_OK; i++) {
     oa_call *c = &s->calls[i];
     if (!c->used) continue;
