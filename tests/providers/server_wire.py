@@ -41,6 +41,48 @@ OA_USAGE = {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13}
 REFUSAL = "I can't help with that."
 
 
+# ------------------------------------------------ Anthropic Messages pieces
+
+AN_USAGE = {"input_tokens": 9, "output_tokens": 4}
+
+
+def an_body(model, content, stop):
+    return {"id": "msg_w", "type": "message", "role": "assistant", "model": model,
+            "content": content, "stop_reason": stop, "stop_sequence": None, "usage": AN_USAGE}
+
+
+def an_events(model, content, stop):
+    """The events of an_body(model, content, stop) as the API streams them:
+    text and tool input in fragments, other blocks whole in their start."""
+    start = dict(an_body(model, [], None), usage=dict(AN_USAGE, output_tokens=1))
+    ev = [("message_start", {"type": "message_start", "message": start})]
+    for idx, blk in enumerate(content):
+        t = blk["type"]
+        first, deltas = blk, []
+        if t == "text":
+            first = dict(blk, text="")
+            deltas = [{"type": "text_delta", "text": p} for p in server.pieces(blk["text"], 4)]
+        elif t in ("tool_use", "server_tool_use"):
+            first = dict(blk, input={})
+            deltas = [{"type": "input_json_delta", "partial_json": p}
+                      for p in server.pieces(server.args_text(blk["input"]), 5)]
+        ev.append(("content_block_start", {"type": "content_block_start", "index": idx,
+                                           "content_block": first}))
+        for d in deltas:
+            ev.append(("content_block_delta", {"type": "content_block_delta", "index": idx,
+                                               "delta": d}))
+        ev.append(("content_block_stop", {"type": "content_block_stop", "index": idx}))
+    ev.append(("message_delta", {"type": "message_delta",
+                                 "delta": {"stop_reason": stop, "stop_sequence": None},
+                                 "usage": {"output_tokens": AN_USAGE["output_tokens"]}}))
+    ev.append(("message_stop", {"type": "message_stop"}))
+    return ev
+
+
+def an_answer(stream, model, content, stop):
+    return an_events(model, content, stop) if stream else an_body(model, content, stop)
+
+
 # ------------------------------------------------------------- scenarios
 
 def refusal(fmt, stream, n, body, model):
@@ -55,8 +97,18 @@ def refusal(fmt, stream, n, body, model):
             (None, "[DONE]")]
 
 
+def an_stop(reason, content):
+    """Anthropic: `content` (text blocks) ending with stop_reason `reason`."""
+    return lambda fmt, stream, n, body, model: an_answer(
+        stream, model, [{"type": "text", "text": t} for t in content], reason)
+
+
 SCENARIOS = {
     "refusal": refusal,
+    "ctxwindow": an_stop("model_context_window_exceeded", ["Cut sh"]),
+    "refusedpart": an_stop("refusal", ["Well, the first st"]),
+    "refusednothing": an_stop("refusal", []),
+    "pauseturn": an_stop("pause_turn", ["Searching"]),
 }
 
 

@@ -31,6 +31,7 @@ typedef struct wire {
 } wire;
 
 static const wire OPENAI = {"openai", hl_openai_new, "@"};
+static const wire ANTHROPIC = {"anthropic", hl_anthropic_new, "@"};
 static const wire *W = &OPENAI;
 
 /* "xw<scenario>@<wire>-<tag>" (Gemini: "__"): unique per test. */
@@ -65,6 +66,15 @@ static hl_response *answer(const char *scenario, bool stream) {
   return r;
 }
 
+/* `scenario` must fail with `want`, its message saying `needle`. */
+static void expect_failure(const char *scenario, bool stream, hl_status want, const char *needle) {
+  hl_response *r = NULL;
+  CHECK_INT(ask(scenario, stream, &r), want);
+  CHECK(r == NULL);
+  hl_response_free(r);
+  CHECK_CONTAINS(hl_last_error(), needle);
+}
+
 static void check_text(const hl_response *r, const char *want) {
   char *t = hl_message_text(r->message);
   CHECK_STR(t, want);
@@ -91,9 +101,38 @@ static void openai_refusal(void) {
   }
 }
 
+/* ------------------------------------------------------------------ */
+/* Anthropic Messages                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Every published stop_reason has its outcome: the context window
+ * filling up cuts the answer like max_tokens; a refusal keeps the words
+ * that came (content_filter) and is an error when none did (not an
+ * empty answer that looks like a normal stop); pause_turn, which only
+ * server tools cause and which wants the turn sent back to continue it,
+ * is an error that says so rather than half an answer passed as whole. */
+static void anthropic_stop_reasons(void) {
+  W = &ANTHROPIC;
+  for (int s = 0; s < 2; s++) {
+    hl_response *r = answer("ctxwindow", s);
+    REQUIRE(r);
+    check_text(r, "Cut sh");
+    CHECK_INT(r->finish, HL_FINISH_LENGTH);
+    hl_response_free(r);
+    r = answer("refusedpart", s);
+    REQUIRE(r);
+    check_text(r, "Well, the first st");
+    CHECK_INT(r->finish, HL_FINISH_CONTENT_FILTER);
+    hl_response_free(r);
+    expect_failure("refusednothing", s, HL_ERR_PROVIDER, "the model refused to answer (stop_reason refusal)");
+    expect_failure("pauseturn", s, HL_ERR_PROVIDER, "paused its turn (stop_reason pause_turn)");
+  }
+}
+
 int main(int argc, char **argv) {
   static const test_case tests[] = {
       T(openai_refusal),
+      T(anthropic_stop_reasons),
   };
   return run_cases(&srv, tests, sizeof tests / sizeof *tests, argc, argv);
 }
