@@ -45,7 +45,9 @@
  * content_block_start/delta/stop with text_delta, input_json_delta,
  * thinking_delta and signature_delta, message_delta, message_stop, ping,
  * error): text fragments go to hl_context_emit_delta() and the assembled
- * response equals the non-streamed one.
+ * response equals the non-streamed one. Blocks of other kinds (a server
+ * tool's server_tool_use and results, future kinds) and their deltas are
+ * left out of the answer, streamed or not.
  *
  * Point it at a server:
  *

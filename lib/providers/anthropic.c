@@ -579,6 +579,10 @@ static hl_status on_block_delta(an_stream *s, const cJSON *j) {
   const cJSON *d = hl_json_get(j, "delta");
   const char *type = hl_json_get_string(d, "type");
   if (!type) return HL_OK;
+  /* A block started as one we do not keep (server_tool_use, whose input
+   * streams as input_json_delta like a client tool's, and future kinds):
+   * its deltas are not part of the answer either. */
+  if (b->started && b->kind == AN_OTHER) return HL_OK;
   if (!strcmp(type, "text_delta")) {
     const char *t = hl_json_get_string(d, "text");
     if (!t || !*t) return HL_OK;

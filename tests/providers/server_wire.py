@@ -103,12 +103,36 @@ def an_stop(reason, content):
         stream, model, [{"type": "text", "text": t} for t in content], reason)
 
 
+def servertool(fmt, stream, n, body, model):
+    """Anthropic: a server tool's blocks (web search: its call, streamed
+    as input_json_delta like a client tool's, and its result) before the
+    text, which carries a citation (citations_delta when streamed)."""
+    content = [
+        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+         "input": {"query": "weather Paris"}},
+        {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1",
+         "content": [{"type": "web_search_result", "url": "https://example.com/w",
+                      "title": "Weather", "encrypted_content": "EqgfCioIARgB", "page_age": None}]},
+        {"type": "text", "text": "Sunny in Paris."}]
+    if not stream:
+        return an_body(model, content, "end_turn")
+    ev = an_events(model, content, "end_turn")
+    cite = {"type": "web_search_result_location", "url": "https://example.com/w",
+            "title": "Weather", "encrypted_index": "Eo8BCioIAhgB", "cited_text": "sunny"}
+    at = next(k for k, (_, d) in enumerate(ev)
+              if d.get("type") == "content_block_delta" and d["index"] == 2)
+    ev.insert(at, ("content_block_delta", {"type": "content_block_delta", "index": 2,
+                                           "delta": {"type": "citations_delta", "citation": cite}}))
+    return ev
+
+
 SCENARIOS = {
     "refusal": refusal,
     "ctxwindow": an_stop("model_context_window_exceeded", ["Cut sh"]),
     "refusedpart": an_stop("refusal", ["Well, the first st"]),
     "refusednothing": an_stop("refusal", []),
     "pauseturn": an_stop("pause_turn", ["Searching"]),
+    "servertool": servertool,
 }
 
 

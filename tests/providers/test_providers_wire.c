@@ -129,10 +129,27 @@ static void anthropic_stop_reasons(void) {
   }
 }
 
+/* A server tool's blocks (server_tool_use, whose input streams as
+ * input_json_delta like a client tool's, and web_search_tool_result) and
+ * a citations_delta are not part of hookline's answer: left out, plain
+ * and streamed alike, never an error. */
+static void anthropic_server_tool_blocks_ignored(void) {
+  W = &ANTHROPIC;
+  for (int s = 0; s < 2; s++) {
+    hl_response *r = answer("servertool", s);
+    REQUIRE(r);
+    check_text(r, "Sunny in Paris.");
+    CHECK_INT(r->message->n_parts, 1);
+    CHECK_INT(r->finish, HL_FINISH_STOP);
+    hl_response_free(r);
+  }
+}
+
 int main(int argc, char **argv) {
   static const test_case tests[] = {
       T(openai_refusal),
       T(anthropic_stop_reasons),
+      T(anthropic_server_tool_blocks_ignored),
   };
   return run_cases(&srv, tests, sizeof tests / sizeof *tests, argc, argv);
 }
