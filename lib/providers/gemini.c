@@ -298,20 +298,27 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
 /* Decoding                                                            */
 /* ------------------------------------------------------------------ */
 
+/* The published FinishReason values. *blocked: the reason is not an
+ * answer's normal end (every one but STOP and MAX_TOKENS, including OTHER
+ * and values published later), so a candidate ending so with no part is
+ * an error, not an empty answer. */
 static hl_finish_reason finish_of(const char *s, bool *blocked) {
   static const char *const filters[] = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT",
-                                        "SPII", "IMAGE_SAFETY", "LANGUAGE"};
+                                        "SPII", "IMAGE_SAFETY", "LANGUAGE",
+                                        "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"};
   static const char *const errors[] = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL",
-                                       "TOO_MANY_TOOL_CALLS"};
+                                       "TOO_MANY_TOOL_CALLS", "MALFORMED_RESPONSE",
+                                       "MISSING_THOUGHT_SIGNATURE"};
   *blocked = false;
   if (!s) return HL_FINISH_UNKNOWN;
   if (!strcmp(s, "STOP")) return HL_FINISH_STOP;
   if (!strcmp(s, "MAX_TOKENS")) return HL_FINISH_LENGTH;
+  *blocked = true;
   for (size_t i = 0; i < sizeof filters / sizeof *filters; i++)
-    if (!strcmp(s, filters[i])) return *blocked = true, HL_FINISH_CONTENT_FILTER;
+    if (!strcmp(s, filters[i])) return HL_FINISH_CONTENT_FILTER;
   for (size_t i = 0; i < sizeof errors / sizeof *errors; i++)
-    if (!strcmp(s, errors[i])) return *blocked = true, HL_FINISH_ERROR;
-  return HL_FINISH_UNKNOWN;
+    if (!strcmp(s, errors[i])) return HL_FINISH_ERROR;
+  return HL_FINISH_UNKNOWN; /* OTHER, IMAGE_OTHER, NO_IMAGE, FINISH_REASON_UNSPECIFIED, later ones */
 }
 
 static void usage_of(const cJSON *u, hl_usage *out) {

@@ -7,7 +7,8 @@ provider does not keep, hostile streams.
 
 A model named "xw<scenario>@<tag>" (Gemini: "xw<scenario>__<tag>", the
 model travels in the URL) gets SCENARIOS[scenario](fmt, stream, n, body,
-model), where n counts this model's requests (1 for the first). It
+model, arg), where n counts this model's requests (1 for the first) and
+arg is what follows the scenario's first '-' ("" when none). It
 returns a dict (a 2xx JSON body) or a list of stream events, each a dict
 (its data) or a pair (event name, dict or raw text). Streams go out in
 7-byte HTTP chunks. Every other model goes to server_v3.py's handler
@@ -17,6 +18,7 @@ import json
 import urllib.parse
 
 import server
+import server_v2
 import server_v3
 from server import dumps, record
 
@@ -85,7 +87,7 @@ def an_answer(stream, model, content, stop):
 
 # ------------------------------------------------------------- scenarios
 
-def refusal(fmt, stream, n, body, model):
+def refusal(fmt, stream, n, body, model, arg):
     """Chat Completions: the model refuses (content null, refusal set)."""
     if not stream:
         return oa_body(model, {"content": None, "refusal": REFUSAL}, "stop", OA_USAGE)
@@ -99,11 +101,11 @@ def refusal(fmt, stream, n, body, model):
 
 def an_stop(reason, content):
     """Anthropic: `content` (text blocks) ending with stop_reason `reason`."""
-    return lambda fmt, stream, n, body, model: an_answer(
+    return lambda fmt, stream, n, body, model, arg: an_answer(
         stream, model, [{"type": "text", "text": t} for t in content], reason)
 
 
-def servertool(fmt, stream, n, body, model):
+def servertool(fmt, stream, n, body, model, arg):
     """Anthropic: a server tool's blocks (web search: its call, streamed
     as input_json_delta like a client tool's, and its result) before the
     text, which carries a citation (citations_delta when streamed)."""
@@ -126,6 +128,16 @@ def servertool(fmt, stream, n, body, model):
     return ev
 
 
+def gmfinish(fmt, stream, n, body, model, arg):
+    """Gemini: finishReason REASON after the text "Well, the first st"
+    (arg "REASON-text") or after no part at all (arg "REASON-empty")."""
+    reason, _, what = arg.rpartition("-")
+    parts = [{"text": "Well, the first st"}] if what == "text" else []
+    if stream:
+        return server_v2.gm_events(model, parts, reason, "")
+    return server_v2.gm_body(model, parts, reason, "")
+
+
 SCENARIOS = {
     "refusal": refusal,
     "ctxwindow": an_stop("model_context_window_exceeded", ["Cut sh"]),
@@ -133,6 +145,7 @@ SCENARIOS = {
     "refusednothing": an_stop("refusal", []),
     "pauseturn": an_stop("pause_turn", ["Searching"]),
     "servertool": servertool,
+    "gmfinish": gmfinish,
 }
 
 
@@ -154,12 +167,13 @@ class Handler(server_v3.Handler):
             fmt, model = "gemini", path[len("/v1/models/"):].rsplit(":", 1)[0]
         if not fmt or not model.startswith("xw"):
             return super().dispatch(method, target, headers, raw)
-        scenario = model[2:].split("__" if fmt == "gemini" else "@", 1)[0]
+        # "name" or "name-argument"
+        scenario, _, arg = model[2:].split("__" if fmt == "gemini" else "@", 1)[0].partition("-")
         stream = bool(body.get("stream")) or "streamGenerateContent" in target
         headers = dict(headers)
         headers[":path"] = target
         n = record(model, self.client_address[1], body, headers)
-        reply = SCENARIOS[scenario](fmt, stream, n, body, model)
+        reply = SCENARIOS[scenario](fmt, stream, n, body, model, arg)
         if isinstance(reply, dict):
             self.send(200, dumps(reply).encode("utf-8"))
             return True

@@ -32,6 +32,7 @@ typedef struct wire {
 
 static const wire OPENAI = {"openai", hl_openai_new, "@"};
 static const wire ANTHROPIC = {"anthropic", hl_anthropic_new, "@"};
+static const wire GEMINI = {"gemini", hl_gemini_new, "__"};
 static const wire *W = &OPENAI;
 
 /* "xw<scenario>@<wire>-<tag>" (Gemini: "__"): unique per test. */
@@ -145,11 +146,51 @@ static void anthropic_server_tool_blocks_ignored(void) {
   }
 }
 
+/* ------------------------------------------------------------------ */
+/* Gemini                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Every published finishReason has its outcome. A candidate that ends
+ * with no part for any reason but STOP or MAX_TOKENS (a filter, a
+ * malformed response, a missing thought signature, OTHER, one published
+ * later) is an error naming the reason, never an empty answer passing
+ * for a normal one; with words before it they are kept, the finish
+ * saying why they stopped. */
+static void gemini_finish_reasons(void) {
+  W = &GEMINI;
+  static const struct {
+    const char *reason;
+    hl_finish_reason finish;
+  } cases[] = {
+      {"IMAGE_PROHIBITED_CONTENT", HL_FINISH_CONTENT_FILTER},
+      {"IMAGE_RECITATION", HL_FINISH_CONTENT_FILTER},
+      {"MALFORMED_RESPONSE", HL_FINISH_ERROR},
+      {"MISSING_THOUGHT_SIGNATURE", HL_FINISH_ERROR},
+      {"OTHER", HL_FINISH_UNKNOWN},
+      {"FINISH_REASON_UNSPECIFIED", HL_FINISH_UNKNOWN},
+      {"SOME_LATER_REASON", HL_FINISH_UNKNOWN},
+  };
+  for (int s = 0; s < 2; s++)
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+      char scenario[96], needle[96];
+      snprintf(scenario, sizeof scenario, "gmfinish-%s-empty", cases[i].reason);
+      snprintf(needle, sizeof needle, "no answer (finishReason %s)", cases[i].reason);
+      expect_failure(scenario, s, HL_ERR_PROVIDER, needle);
+      snprintf(scenario, sizeof scenario, "gmfinish-%s-text", cases[i].reason);
+      hl_response *r = answer(scenario, s);
+      REQUIRE(r);
+      check_text(r, "Well, the first st");
+      CHECK_INT(r->finish, cases[i].finish);
+      hl_response_free(r);
+    }
+}
+
 int main(int argc, char **argv) {
   static const test_case tests[] = {
       T(openai_refusal),
       T(anthropic_stop_reasons),
       T(anthropic_server_tool_blocks_ignored),
+      T(gemini_finish_reasons),
   };
   return run_cases(&srv, tests, sizeof tests / sizeof *tests, argc, argv);
 }
