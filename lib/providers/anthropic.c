@@ -541,8 +541,13 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
                    s->base.events, (size_t)(b - s->blocks));
   const cJSON *cb = hl_json_get(j, "content_block");
   const char *type = hl_json_get_string(cb, "type");
+  /* Without a type its deltas would have no kind to go to (and those of
+   * a kind not kept are dropped): the stream is broken, not the block. */
+  if (!type)
+    return hl_fail(HL_ERR_PROVIDER, "anthropic: stream event %zu: content block %zu has no type",
+                   s->base.events, (size_t)(b - s->blocks));
   b->started = true;
-  if (type && !strcmp(type, "text")) {
+  if (!strcmp(type, "text")) {
     b->kind = AN_TEXT;
     const char *t = hl_json_get_string(cb, "text");
     if (t && *t) {
@@ -551,7 +556,7 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
       if (s->base.ctx) st = hl_context_emit_delta(s->base.ctx, t);
       if (st != HL_OK) return st;
     }
-  } else if (type && !strcmp(type, "tool_use")) {
+  } else if (!strcmp(type, "tool_use")) {
     b->kind = AN_TOOL;
     if (hl__llm_strdup(hl_json_get_string(cb, "id"), &b->id) != HL_OK ||
         hl__llm_strdup(hl_json_get_string(cb, "name"), &b->name) != HL_OK)
@@ -559,14 +564,14 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
     const cJSON *input = hl_json_get(cb, "input");
     if (cJSON_IsObject(input) && cJSON_GetArraySize(input) > 0 && !(b->input = cJSON_Duplicate(input, 1)))
       return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
-  } else if (type && !strcmp(type, "thinking")) {
+  } else if (!strcmp(type, "thinking")) {
     b->kind = AN_THINKING;
     const char *t = hl_json_get_string(cb, "thinking");
     const char *sg = hl_json_get_string(cb, "signature");
     if ((t && hl__buf_append(&b->buf, t, strlen(t)) != HL_OK) ||
         (sg && hl__buf_append(&b->sig, sg, strlen(sg)) != HL_OK))
       return HL_ERR_NOMEM;
-  } else if (type && !strcmp(type, "redacted_thinking")) {
+  } else if (!strcmp(type, "redacted_thinking")) {
     b->kind = AN_REDACTED;
     if (!(b->input = cJSON_Duplicate(cb, 1))) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
   }

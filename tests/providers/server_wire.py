@@ -138,6 +138,16 @@ def gmfinish(fmt, stream, n, body, model, arg):
     return server_v2.gm_body(model, parts, reason, "")
 
 
+def untypedblock(fmt, stream, n, body, model, arg):
+    """Anthropic, streamed: a content block started with content_block
+    null, then text deltas for it."""
+    ev = an_events(model, [{"type": "text", "text": "Lost words"}], "end_turn")
+    for name, d in ev:
+        if name == "content_block_start":
+            d["content_block"] = None
+    return ev
+
+
 SCENARIOS = {
     "refusal": refusal,
     "ctxwindow": an_stop("model_context_window_exceeded", ["Cut sh"]),
@@ -146,6 +156,7 @@ SCENARIOS = {
     "pauseturn": an_stop("pause_turn", ["Searching"]),
     "servertool": servertool,
     "gmfinish": gmfinish,
+    "untypedblock": untypedblock,
 }
 
 

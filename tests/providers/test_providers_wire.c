@@ -146,6 +146,13 @@ static void anthropic_server_tool_blocks_ignored(void) {
   }
 }
 
+/* A content block started without a type (content_block null) has no
+ * kind to put its deltas in: a clear error, not its text dropped. */
+static void anthropic_untyped_block(void) {
+  W = &ANTHROPIC;
+  expect_failure("untypedblock", true, HL_ERR_PROVIDER, "content block 0 has no type");
+}
+
 /* ------------------------------------------------------------------ */
 /* Gemini                                                              */
 /* ------------------------------------------------------------------ */
@@ -188,6 +195,7 @@ static void gemini_finish_reasons(void) {
 int main(int argc, char **argv) {
   static const test_case tests[] = {
       T(openai_refusal),
+      T(anthropic_untyped_block),
       T(anthropic_stop_reasons),
       T(anthropic_server_tool_blocks_ignored),
       T(gemini_finish_reasons),
