@@ -17,7 +17,8 @@
  * usage.cached_tokens, completion_tokens_details.reasoning_tokens in
  * usage.reasoning_tokens; a token count that is not a whole number from
  * 0 to 2^53 is ignored: 0). With req->stream it streams over server-sent
- * events (tool-call argument fragments assembled by index, usage through
+ * events (tool-call argument fragments assembled by index, a new id at an
+ * index already in use starting a new call, usage through
  * stream_options.include_usage, end at [DONE]): each text fragment goes to
  * hl_context_emit_delta() (RESPONSE delta events and the agent's token
  * callback) and the assembled response equals the non-streamed one.

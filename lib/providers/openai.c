@@ -407,7 +407,10 @@ typedef struct oa_stream {
   hl__buf text;
   hl__buf refusal;      /* delta.refusal fragments */
   oa_call *calls;
-  size_t n_calls;       /* highest index + 1 */
+  size_t n_calls;       /* highest index + 1, or more (slot_of) */
+  /* Where the fragments of each index go once a call reused an index
+   * (slot + 1; 0: the index's own slot); NULL until then. */
+  size_t *slot_of;
   bool done, finish_seen;
 } oa_stream;
 
@@ -419,25 +422,44 @@ static void stream_free(hl__llm_stream *base) {
     hl__buf_free(&s->calls[i].args);
   }
   free(s->calls);
+  free(s->slot_of);
   hl__buf_free(&s->text);
   hl__buf_free(&s->refusal);
+}
+
+/* Make calls[0 .. k] exist (new ones zeroed). */
+static hl_status grow_calls(oa_stream *s, size_t k) {
+  if (k < s->n_calls) return HL_OK;
+  oa_call *nc = realloc(s->calls, (k + 1) * sizeof *nc);
+  if (!nc) return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+  memset(nc + s->n_calls, 0, (k + 1 - s->n_calls) * sizeof *nc);
+  s->calls = nc;
+  s->n_calls = k + 1;
+  return HL_OK;
 }
 
 static hl_status stream_tool_delta(oa_stream *s, const cJSON *tc, size_t position) {
   double idx = hl_json_get_number(tc, "index", (double)position);
   if (idx < 0 || idx >= OA_MAX_TOOL_CALLS || idx != (double)(size_t)idx)
     return hl_fail(HL_ERR_PROVIDER, "openai: stream tool call index %g out of range", idx);
-  size_t k = (size_t)idx;
-  if (k >= s->n_calls) {
-    oa_call *nc = realloc(s->calls, (k + 1) * sizeof *nc);
-    if (!nc) return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
-    memset(nc + s->n_calls, 0, (k + 1 - s->n_calls) * sizeof *nc);
-    s->calls = nc;
-    s->n_calls = k + 1;
+  size_t index = (size_t)idx;
+  size_t k = s->slot_of && s->slot_of[index] ? s->slot_of[index] - 1 : index;
+  const char *id = hl_json_get_string(tc, "id");
+  if (k < s->n_calls && id && *id && s->calls[k].id && strcmp(s->calls[k].id, id)) {
+    /* Another id at the index of a call under way: a server that numbers
+     * every call 0 (some compatible ones do). A new call, in the slot after
+     * the last, where this index's later fragments go too. (A call whose
+     * own index is that slot comes with its id, differs, and moves on.) */
+    k = s->n_calls;
+    if (k >= OA_MAX_TOOL_CALLS)
+      return hl_fail(HL_ERR_PROVIDER, "openai: more than %d streamed tool calls", OA_MAX_TOOL_CALLS);
+    if (!s->slot_of && !(s->slot_of = calloc(OA_MAX_TOOL_CALLS, sizeof *s->slot_of)))
+      return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+    s->slot_of[index] = k + 1;
   }
+  if (grow_calls(s, k) != HL_OK) return HL_ERR_NOMEM;
   oa_call *c = &s->calls[k];
   c->used = true;
-  const char *id = hl_json_get_string(tc, "id");
   const cJSON *fn = hl_json_get(tc, "function");
   const char *name = hl_json_get_string(fn, "name");
   const char *args = hl_json_get_string(fn, "arguments");

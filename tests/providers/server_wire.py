@@ -138,6 +138,19 @@ def gmfinish(fmt, stream, n, body, model, arg):
     return server_v2.gm_body(model, parts, reason, "")
 
 
+def reusedindex(fmt, stream, n, body, model, arg):
+    """Chat Completions, streamed: two tool calls both numbered index 0
+    (a server that numbers every call 0), each with its own id."""
+    def call(id_, name, args):
+        first = {"index": 0, "id": id_, "type": "function", "function": {"name": name, "arguments": ""}}
+        rest = [{"index": 0, "function": {"arguments": p}} for p in server.pieces(args, 6)]
+        return [oa_chunk(model, {"tool_calls": [c]}) for c in [first] + rest]
+    return ([oa_chunk(model, {"role": "assistant", "content": None})] +
+            call("call_a", "get_weather", '{"city": "Paris"}') +
+            call("call_b", "get_time", '{"tz": "CET"}') +
+            [oa_chunk(model, {}, "tool_calls"), (None, "[DONE]")])
+
+
 def untypedblock(fmt, stream, n, body, model, arg):
     """Anthropic, streamed: a content block started with content_block
     null, then text deltas for it."""
@@ -156,6 +169,7 @@ SCENARIOS = {
     "pauseturn": an_stop("pause_turn", ["Searching"]),
     "servertool": servertool,
     "gmfinish": gmfinish,
+    "reusedindex": reusedindex,
     "untypedblock": untypedblock,
 }
 

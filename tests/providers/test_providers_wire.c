@@ -102,6 +102,26 @@ static void openai_refusal(void) {
   }
 }
 
+/* A server that numbers every streamed tool call 0 (each with its own
+ * id): a fragment with a new id at an index already in use starts a new
+ * call, and the fragments after it go to that call; the two calls were
+ * one with both argument texts joined, which failed as invalid JSON. */
+static void openai_tool_call_index_reused(void) {
+  W = &OPENAI;
+  hl_response *r = answer("reusedindex", true);
+  REQUIRE(r);
+  CHECK_INT(r->finish, HL_FINISH_TOOL_CALLS);
+  REQUIRE(r->message->n_parts == 2);
+  const hl_part *a = &r->message->parts[0], *b = &r->message->parts[1];
+  CHECK_STR(a->id, "call_a");
+  CHECK_STR(a->name, "get_weather");
+  CHECK(json_is(a->args, "{\"city\":\"Paris\"}"));
+  CHECK_STR(b->id, "call_b");
+  CHECK_STR(b->name, "get_time");
+  CHECK(json_is(b->args, "{\"tz\":\"CET\"}"));
+  hl_response_free(r);
+}
+
 /* ------------------------------------------------------------------ */
 /* Anthropic Messages                                                  */
 /* ------------------------------------------------------------------ */
@@ -195,6 +215,7 @@ static void gemini_finish_reasons(void) {
 int main(int argc, char **argv) {
   static const test_case tests[] = {
       T(openai_refusal),
+      T(openai_tool_call_index_reused),
       T(anthropic_untyped_block),
       T(anthropic_stop_reasons),
       T(anthropic_server_tool_blocks_ignored),
