@@ -791,7 +791,15 @@ void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size
 hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t len,
                               cJSON **out) {
   *out = NULL;
-  if (hl_json_parse(data, len, out) == HL_OK) return HL_OK;
+  if (hl_json_parse(data, len, out) == HL_OK) {
+    /* Every format's events are objects; anything else (an array of
+     * chunks from a batching proxy) would read as an empty event. */
+    if (cJSON_IsObject(*out)) return HL_OK;
+    cJSON_Delete(*out);
+    *out = NULL;
+    return hl_fail(HL_ERR_PROVIDER, "%s: stream event %zu is not a JSON object", s->l->name,
+                   s->events);
+  }
   char why[512];
   snprintf(why, sizeof why, "%s", hl_last_error());
   return hl_fail(HL_ERR_PROVIDER, "%s: malformed JSON in stream event %zu: %s", s->l->name,

@@ -270,8 +270,9 @@ bool hl__llm_body_may_hold(const char *body, size_t len, const char *secret);
 const hl__llm_wire *hl__openai_wire(void);
 const hl__llm_wire *hl__anthropic_wire(void);
 
-/* Parse a stream event's data as JSON, or fail with HL_ERR_PROVIDER
- * naming the event's number. */
+/* Parse a stream event's data as a JSON object, or fail with
+ * HL_ERR_PROVIDER naming the event's number (also for JSON that is not
+ * an object). */
 hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t len,
                               cJSON **out);
 

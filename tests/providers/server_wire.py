@@ -161,6 +161,13 @@ def untypedblock(fmt, stream, n, body, model, arg):
     return ev
 
 
+def arraydata(fmt, stream, n, body, model, arg):
+    """Any format, streamed: a good answer with one event, the second,
+    whose data is a JSON array instead of an object (a proxy's batch)."""
+    ev = server_v3.stream_events(fmt, model, "Hello there", [])
+    return ev[:1] + [(None, '[{"type": "ping", "candidates": []}]')] + ev[1:]
+
+
 SCENARIOS = {
     "refusal": refusal,
     "ctxwindow": an_stop("model_context_window_exceeded", ["Cut sh"]),
@@ -171,6 +178,7 @@ SCENARIOS = {
     "gmfinish": gmfinish,
     "reusedindex": reusedindex,
     "untypedblock": untypedblock,
+    "arraydata": arraydata,
 }
 
 

@@ -33,6 +33,8 @@ typedef struct wire {
 static const wire OPENAI = {"openai", hl_openai_new, "@"};
 static const wire ANTHROPIC = {"anthropic", hl_anthropic_new, "@"};
 static const wire GEMINI = {"gemini", hl_gemini_new, "__"};
+static const wire RESPONSES = {"responses", hl_responses_new, "@"};
+static const wire *const WIRES[] = {&OPENAI, &ANTHROPIC, &RESPONSES, &GEMINI};
 static const wire *W = &OPENAI;
 
 /* "xw<scenario>@<wire>-<tag>" (Gemini: "__"): unique per test. */
@@ -212,6 +214,22 @@ static void gemini_finish_reasons(void) {
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Every format                                                        */
+/* ------------------------------------------------------------------ */
+
+/* A stream event whose data is JSON but not an object (an array, as a
+ * proxy batching chunks might send) is no event of any of the formats: a
+ * clear error naming it. It was skipped as if empty (Chat Completions,
+ * Responses: whatever it carried silently lost), and Gemini also leaked
+ * its elements. */
+static void stream_event_not_an_object(void) {
+  for (size_t i = 0; i < sizeof WIRES / sizeof *WIRES; i++) {
+    W = WIRES[i];
+    expect_failure("arraydata", true, HL_ERR_PROVIDER, "stream event 2 is not a JSON object");
+  }
+}
+
 int main(int argc, char **argv) {
   static const test_case tests[] = {
       T(openai_refusal),
@@ -220,6 +238,7 @@ int main(int argc, char **argv) {
       T(anthropic_stop_reasons),
       T(anthropic_server_tool_blocks_ignored),
       T(gemini_finish_reasons),
+      T(stream_event_not_an_object),
   };
   return run_cases(&srv, tests, sizeof tests / sizeof *tests, argc, argv);
 }
