@@ -36,7 +36,7 @@
  * (end_turn and stop_sequence: HL_FINISH_STOP; tool_use; max_tokens and
  * model_context_window_exceeded: HL_FINISH_LENGTH; refusal:
  * HL_FINISH_CONTENT_FILTER with the words that came, HL_ERR_PROVIDER when
- * none did; pause_turn, which only server tools cause: HL_ERR_PROVIDER,
+ * none did, thinking aside; pause_turn, which only server tools cause: HL_ERR_PROVIDER,
  * as continuing a paused turn is not supported) and usage
  * (input tokens include the cache reads and writes, which are also in
  * usage.cached_tokens and usage.cache_creation_tokens; a count that is

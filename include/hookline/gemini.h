@@ -32,8 +32,8 @@
  * the IMAGE_ filters are CONTENT_FILTER, MALFORMED_FUNCTION_CALL, the
  * other tool errors, MALFORMED_RESPONSE and MISSING_THOUGHT_SIGNATURE are
  * ERROR, OTHER and the rest UNKNOWN. A prompt blocked by
- * promptFeedback.blockReason, a candidate that ends with no content at
- * all for any reason but STOP or MAX_TOKENS, and an "error" object in a
+ * promptFeedback.blockReason, a candidate that ends with no text or call
+ * (thoughts aside) for any reason but STOP or MAX_TOKENS, and an "error" object in a
  * 2xx body or in the stream fail with HL_ERR_PROVIDER and the reason. Usage: input = promptTokenCount + toolUsePromptTokenCount
  * (cachedContentTokenCount of them in usage.cached_tokens), output =
  * candidatesTokenCount + thoughtsTokenCount (the latter also in

@@ -13,7 +13,8 @@
  * goes as it is), temperature,
  * max_tokens and stop; it decodes text, several parallel tool calls,
  * a refusal (message.refusal, delta.refusal when streamed: the answer's
- * text, finish HL_FINISH_CONTENT_FILTER), finish reason and usage (prompt_tokens_details.cached_tokens in
+ * text, finish HL_FINISH_CONTENT_FILTER), finish reason (content_filter
+ * with no text or call: HL_ERR_PROVIDER) and usage (prompt_tokens_details.cached_tokens in
  * usage.cached_tokens, completion_tokens_details.reasoning_tokens in
  * usage.reasoning_tokens; a token count that is not a whole number from
  * 0 to 2^53 is ignored: 0). With req->stream it streams over server-sent

@@ -360,7 +360,7 @@ static hl_finish_reason finish_of(const char *s) {
  * whose half turn the API wants sent back to be continued. */
 static hl_status stop_check(const char *stop_reason, const hl_message *m) {
   if (!stop_reason) return HL_OK;
-  if (!strcmp(stop_reason, "refusal") && m->n_parts == 0)
+  if (!strcmp(stop_reason, "refusal") && !hl__llm_has_answer(m))
     return hl_fail(HL_ERR_PROVIDER, "anthropic: the model refused to answer (stop_reason refusal)");
   if (!strcmp(stop_reason, "pause_turn"))
     return hl_fail(HL_ERR_PROVIDER,

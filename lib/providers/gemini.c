@@ -412,7 +412,7 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
   const char *fr = hl_json_get_string(cand, "finishReason");
   bool blocked;
   r->finish = finish_of(fr, &blocked);
-  if (st == HL_OK && blocked && r->message->n_parts == 0) {
+  if (st == HL_OK && blocked && !hl__llm_has_answer(r->message)) {
     const char *why = hl_json_get_string(cand, "finishMessage");
     st = hl_fail(HL_ERR_PROVIDER, "gemini: no answer (finishReason %s)%s%s", fr, why ? ": " : "",
                  why ? why : "");

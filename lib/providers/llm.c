@@ -746,6 +746,14 @@ hl_status hl__llm_parse_args(const hl__llm *l, const char *text, size_t len, con
   return HL_OK;
 }
 
+bool hl__llm_has_answer(const hl_message *m) {
+  for (size_t i = 0; i < m->n_parts; i++) {
+    const hl_part *p = &m->parts[i];
+    if (p->kind == HL_PART_TOOL_CALL || (p->kind == HL_PART_TEXT && p->text && *p->text)) return true;
+  }
+  return false;
+}
+
 bool hl__llm_push(cJSON *array, cJSON *item) {
   if (!item) return false;
   if (!cJSON_AddItemToArray(array, item)) {

@@ -248,6 +248,11 @@ hl_status hl__llm_provider_start(void *impl, hl_context *ctx, const hl_request *
 void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size,
                    const cJSON *index, size_t max, const char *what);
 
+/* Does `m` hold any of an answer: a text part with text, or a tool
+ * call? (Reasoning alone is none: a filtered answer with no word of it
+ * is an error in every format, not an empty answer.) */
+bool hl__llm_has_answer(const hl_message *m);
+
 /* Does `schema` meet OpenAI's strict mode (every object closed with
  * additionalProperties false, every property required)? (strict.c) */
 bool hl__llm_schema_strict_ok(const cJSON *schema);

@@ -314,6 +314,13 @@ static void usage_of(const cJSON *u, hl_usage *out) {
       hl_json_get(hl_json_get(u, "completion_tokens_details"), "reasoning_tokens"), &n) ? n : 0;
 }
 
+/* An answer filtered before any word of it: an error, not an empty
+ * answer (the finish alone would tell it from a normal one). */
+static hl_status filtered_check(const hl_response *r) {
+  if (r->finish != HL_FINISH_CONTENT_FILTER || hl__llm_has_answer(r->message)) return HL_OK;
+  return hl_fail(HL_ERR_PROVIDER, "openai: no answer (finish_reason content_filter)");
+}
+
 /* "error" inside a 2xx body or a stream chunk. */
 static hl_status body_error(const cJSON *j) {
   const cJSON *err = hl_json_get(j, "error");
@@ -387,6 +394,10 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
     return st;
   }
   r->finish = refused ? HL_FINISH_CONTENT_FILTER : finish_of(hl_json_get_string(choice, "finish_reason"));
+  if ((st = filtered_check(r)) != HL_OK) {
+    hl_response_free(r);
+    return st;
+  }
   usage_of(hl_json_get(j, "usage"), &r->usage);
   *out = r;
   return HL_OK;
@@ -552,6 +563,7 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
     if (st == HL_OK) st = hl__message_add_tool_call_take(r->message, id, c->name, args);
     else cJSON_Delete(args);
   }
+  if (st == HL_OK) st = filtered_check(r);
   if (st != HL_OK) return st;
   *out = r;
   base->r = NULL;

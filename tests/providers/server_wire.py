@@ -168,6 +168,32 @@ def arraydata(fmt, stream, n, body, model, arg):
     return ev[:1] + [(None, '[{"type": "ping", "candidates": []}]')] + ev[1:]
 
 
+THOUGHT = {"type": "thinking", "thinking": "They want something I won't write.",
+           "signature": "EqQBCkgIARABGAIiQL+sig=="}
+
+
+def filtered(fmt, stream, n, body, model, arg):
+    """Any format: the answer filtered before any word of it, after the
+    model's reasoning where the format has it in the answer."""
+    if fmt == "openai":
+        if not stream:
+            return oa_body(model, {"content": None}, "content_filter", OA_USAGE)
+        return [oa_chunk(model, {"role": "assistant", "content": ""}),
+                oa_chunk(model, {}, "content_filter"), (None, "[DONE]")]
+    if fmt == "anthropic":
+        return an_answer(stream, model, [THOUGHT], "refusal")
+    if fmt == "responses":
+        out = [server_v2.rs_reasoning()]
+        why = {"reason": "content_filter"}
+        if stream:
+            return server_v2.rs_events(model, out, "incomplete", why, "")
+        return server_v2.rs_body(model, out, "incomplete", why)
+    parts = [{"text": "They want something I won't write.", "thought": True}]
+    if stream:
+        return server_v2.gm_events(model, parts, "SAFETY", "")
+    return server_v2.gm_body(model, parts, "SAFETY", "")
+
+
 SCENARIOS = {
     "refusal": refusal,
     "ctxwindow": an_stop("model_context_window_exceeded", ["Cut sh"]),
@@ -179,6 +205,7 @@ SCENARIOS = {
     "reusedindex": reusedindex,
     "untypedblock": untypedblock,
     "arraydata": arraydata,
+    "filtered": filtered,
 }
 
 

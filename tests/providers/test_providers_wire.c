@@ -230,6 +230,21 @@ static void stream_event_not_an_object(void) {
   }
 }
 
+/* An answer filtered or refused before any word of it (only the model's
+ * reasoning, or nothing, came) is an error naming the reason in every
+ * format, as Gemini's blocked candidates already were: not an empty
+ * answer whose finish reason alone tells it from a normal one. */
+static void filtered_before_any_word(void) {
+  static const char *const says[] = {"openai: no answer (finish_reason content_filter)",
+                                     "anthropic: the model refused to answer (stop_reason refusal)",
+                                     "openai-responses: no answer (incomplete: content_filter)",
+                                     "gemini: no answer (finishReason SAFETY)"};
+  for (size_t i = 0; i < sizeof WIRES / sizeof *WIRES; i++) {
+    W = WIRES[i];
+    for (int s = 0; s < 2; s++) expect_failure("filtered", s, HL_ERR_PROVIDER, says[i]);
+  }
+}
+
 int main(int argc, char **argv) {
   static const test_case tests[] = {
       T(openai_refusal),
@@ -239,6 +254,7 @@ int main(int argc, char **argv) {
       T(anthropic_server_tool_blocks_ignored),
       T(gemini_finish_reasons),
       T(stream_event_not_an_object),
+      T(filtered_before_any_word),
   };
   return run_cases(&srv, tests, sizeof tests / sizeof *tests, argc, argv);
 }
