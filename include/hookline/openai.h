@@ -11,7 +11,8 @@
  * additionalProperties false and lists all its properties as required),
  * images in user messages (content parts of type image_url; a data: URL
  * goes as it is), temperature,
- * max_tokens and stop; it decodes text, several parallel tool calls,
+ * max_tokens and stop; it decodes choice 0 (others are ignored, in a
+ * body and in a stream's chunks): text, several parallel tool calls,
  * a refusal (message.refusal, delta.refusal when streamed: the answer's
  * text, finish HL_FINISH_CONTENT_FILTER), finish reason (content_filter
  * with no text or call: HL_ERR_PROVIDER) and usage (prompt_tokens_details.cached_tokens in

@@ -314,6 +314,17 @@ static void usage_of(const cJSON *u, hl_usage *out) {
       hl_json_get(hl_json_get(u, "completion_tokens_details"), "reasoning_tokens"), &n) ? n : 0;
 }
 
+/* Choice 0 of an answer or chunk (a missing index is 0), wherever it is
+ * in the list; in a whole body the first one when none has index 0. A
+ * chunk may carry only other choices, or none (the usage chunk): then
+ * NULL. Other choices (n > 1) are not hookline's answer. */
+static const cJSON *choice_0(const cJSON *j, bool whole) {
+  const cJSON *c, *choices = hl_json_get(j, "choices");
+  cJSON_ArrayForEach(c, choices)
+    if (hl_json_get_number(c, "index", 0) == 0) return c;
+  return whole ? cJSON_GetArrayItem(choices, 0) : NULL;
+}
+
 /* An answer filtered before any word of it: an error, not an empty
  * answer (the finish alone would tell it from a normal one). */
 static hl_status filtered_check(const hl_response *r) {
@@ -333,7 +344,7 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
   *out = NULL;
   hl_status st = body_error(j);
   if (st != HL_OK) return st;
-  const cJSON *choice = cJSON_GetArrayItem(hl_json_get(j, "choices"), 0);
+  const cJSON *choice = choice_0(j, true);
   const cJSON *msg = hl_json_get(choice, "message");
   if (!cJSON_IsObject(msg))
     return hl_fail(HL_ERR_PROVIDER, "openai: response has no choices[0].message");
@@ -511,7 +522,7 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   if (st == HL_OK) st = hl__llm_set_ids(r, j);
   const cJSON *usage = hl_json_get(j, "usage");
   if (st == HL_OK && cJSON_IsObject(usage)) usage_of(usage, &r->usage);
-  const cJSON *choice = cJSON_GetArrayItem(hl_json_get(j, "choices"), 0);
+  const cJSON *choice = choice_0(j, false);
   const cJSON *delta = hl_json_get(choice, "delta");
   for (int k = 0; k < 2; k++) {
     const char *text = hl_json_get_string(delta, k ? "refusal" : "content");

@@ -194,6 +194,26 @@ def filtered(fmt, stream, n, body, model, arg):
     return server_v2.gm_body(model, parts, "SAFETY", "")
 
 
+def twochoices(fmt, stream, n, body, model, arg):
+    """Chat Completions: choice 1 besides choice 0 (as with n=2), choice 1
+    first in the list and, streamed, in chunks of its own and in chunks
+    with choice 0."""
+    def choice(k, d, fin=None):
+        return {"index": k, "delta": d, "finish_reason": fin}
+    if not stream:
+        b = oa_body(model, {"content": "Hello"}, "stop", OA_USAGE)
+        b["choices"].insert(0, {"index": 1, "message": {"role": "assistant", "content": "Other"},
+                                "finish_reason": "length"})
+        return b
+    ev = [oa_chunk(model, {"role": "assistant", "content": ""}),
+          dict(oa_chunk(model, {}), choices=[choice(1, {"content": "Oth"})]),
+          dict(oa_chunk(model, {}), choices=[choice(1, {"content": "er"}), choice(0, {"content": "Hel"})]),
+          oa_chunk(model, {"content": "lo"}),
+          dict(oa_chunk(model, {}), choices=[choice(1, {}, "length")]),
+          oa_chunk(model, {}, "stop"), (None, "[DONE]")]
+    return ev
+
+
 SCENARIOS = {
     "refusal": refusal,
     "ctxwindow": an_stop("model_context_window_exceeded", ["Cut sh"]),
@@ -206,6 +226,7 @@ SCENARIOS = {
     "untypedblock": untypedblock,
     "arraydata": arraydata,
     "filtered": filtered,
+    "twochoices": twochoices,
 }
 
 

@@ -124,6 +124,20 @@ static void openai_tool_call_index_reused(void) {
   hl_response_free(r);
 }
 
+/* The answer is choice 0 (a missing index is 0), wherever it is in the
+ * list: another choice (n > 1, or a server's extra one) was taken when it
+ * came first, and its streamed fragments were joined into the answer. */
+static void openai_other_choices_ignored(void) {
+  W = &OPENAI;
+  for (int s = 0; s < 2; s++) {
+    hl_response *r = answer("twochoices", s);
+    REQUIRE(r);
+    check_text(r, "Hello");
+    CHECK_INT(r->finish, HL_FINISH_STOP);
+    hl_response_free(r);
+  }
+}
+
 /* ------------------------------------------------------------------ */
 /* Anthropic Messages                                                  */
 /* ------------------------------------------------------------------ */
@@ -249,6 +263,7 @@ int main(int argc, char **argv) {
   static const test_case tests[] = {
       T(openai_refusal),
       T(openai_tool_call_index_reused),
+      T(openai_other_choices_ignored),
       T(anthropic_untyped_block),
       T(anthropic_stop_reasons),
       T(anthropic_server_tool_blocks_ignored),
