@@ -265,11 +265,5 @@ class Handler(server_v3.Handler):
         return self.small_chunks(server.sse_bytes(events))
 
 
-def main():
-    srv = server.Server(("127.0.0.1", 0), Handler)
-    print(srv.server_address[1], flush=True)
-    srv.serve_forever()
-
-
 if __name__ == "__main__":
-    main()
+    server.main(Handler)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "four_wires.h"
 #include "hookline.h"
 #include "provider_fixture.h"
 #include "test_server.h"
@@ -24,18 +25,7 @@
 
 static test_server srv;
 
-typedef struct wire {
-  const char *name;
-  hl_provider *(*make)(const char *base, const char *key);
-  const char *sep; /* between scenario and tag in a model name */
-} wire;
-
-static const wire OPENAI = {"openai", hl_openai_new, "@"};
-static const wire ANTHROPIC = {"anthropic", hl_anthropic_new, "@"};
-static const wire GEMINI = {"gemini", hl_gemini_new, "__"};
-static const wire RESPONSES = {"responses", hl_responses_new, "@"};
 static const wire *const WIRES[] = {&OPENAI, &ANTHROPIC, &RESPONSES, &GEMINI};
-static const wire *W = &OPENAI;
 
 /* "xw<scenario>@<wire>-<tag>" (Gemini: "__"): unique per test. */
 static const char *mname(const char *scenario, const char *tag) {
