@@ -73,9 +73,15 @@ static bool add_id(cJSON *o, const char *id) {
 static cJSON *response_object(const hl_part *p) {
   const char *text = p->text ? p->text : "";
   cJSON *o = NULL;
-  if (!p->is_error && hl_json_parse(text, strlen(text), &o) == HL_OK && cJSON_IsObject(o)) return o;
-  cJSON_Delete(o);
-  hl_clear_error();
+  /* Only a text starting with '{' can be an object: most results are
+   * plain text, and parsing each to fail (its error message formatted)
+   * was an eighth of the encoding's instructions in a tool loop. */
+  size_t lead = strspn(text, " \t\r\n");
+  if (!p->is_error && text[lead] == '{') {
+    if (hl_json_parse(text, strlen(text), &o) == HL_OK && cJSON_IsObject(o)) return o;
+    cJSON_Delete(o);
+    hl_clear_error();
+  }
   o = cJSON_CreateObject();
   if (o && !cJSON_AddStringToObject(o, p->is_error ? "error" : "result", text)) {
     cJSON_Delete(o);

@@ -214,6 +214,13 @@ def twochoices(fmt, stream, n, body, model, arg):
     return ev
 
 
+def ok(fmt, stream, n, body, model, arg):
+    """Any format: the text "ok" (the test reads what was sent)."""
+    if stream:
+        return server_v3.stream_events(fmt, model, "ok", [])
+    return server_v3.plain_body(fmt, model, "ok", [])
+
+
 SCENARIOS = {
     "refusal": refusal,
     "ctxwindow": an_stop("model_context_window_exceeded", ["Cut sh"]),
@@ -227,6 +234,7 @@ SCENARIOS = {
     "arraydata": arraydata,
     "filtered": filtered,
     "twochoices": twochoices,
+    "ok": ok,
 }
 
 

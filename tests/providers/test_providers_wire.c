@@ -218,6 +218,47 @@ static void gemini_finish_reasons(void) {
     }
 }
 
+/* functionResponse.response is the result's JSON object when its text is
+ * one (leading whitespace allowed), else {"result": text}, and {"error":
+ * text} for a failed tool: an array, a text that only starts like an
+ * object, plain and empty text. */
+static void gemini_tool_result_shapes(void) {
+  W = &GEMINI;
+  static const char *const results[] = {" \n{\"a\":1}", "[1,2]", "{bad", "plain", "", "{\"x\":1}"};
+  const char *model = mname("ok", "shapes");
+  hl_request *req = hl_request_new();
+  hl_request_set_model(req, model);
+  hl_messages_push(&req->messages, hl_message_new_text(HL_ROLE_USER, "Go"));
+  hl_message *a = hl_message_new(HL_ROLE_ASSISTANT);
+  hl_message *t = hl_message_new(HL_ROLE_TOOL);
+  for (size_t i = 0; i < sizeof results / sizeof *results; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "c%zu", i);
+    hl_message_add_tool_call(a, id, "f", NULL);
+    hl_message_add_tool_result(t, id, "f", results[i], i == 5);
+  }
+  hl_messages_push(&req->messages, a);
+  hl_messages_push(&req->messages, t);
+  hl_provider *p = W->make(srv.base, KEY);
+  REQUIRE(p);
+  hl_response *r = NULL;
+  CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
+  hl_response_free(r);
+  hl_provider_unref(p);
+  hl_request_free(req);
+  cJSON *b = test_server_last_body(&srv, model);
+  REQUIRE(b);
+  CHECK(json_is(cJSON_GetArrayItem(hl_json_get(b, "contents"), 2),
+                "{\"role\":\"user\",\"parts\":["
+                "{\"functionResponse\":{\"id\":\"c0\",\"name\":\"f\",\"response\":{\"a\":1}}},"
+                "{\"functionResponse\":{\"id\":\"c1\",\"name\":\"f\",\"response\":{\"result\":\"[1,2]\"}}},"
+                "{\"functionResponse\":{\"id\":\"c2\",\"name\":\"f\",\"response\":{\"result\":\"{bad\"}}},"
+                "{\"functionResponse\":{\"id\":\"c3\",\"name\":\"f\",\"response\":{\"result\":\"plain\"}}},"
+                "{\"functionResponse\":{\"id\":\"c4\",\"name\":\"f\",\"response\":{\"result\":\"\"}}},"
+                "{\"functionResponse\":{\"id\":\"c5\",\"name\":\"f\",\"response\":{\"error\":\"{\\\"x\\\":1}\"}}}]}"));
+  cJSON_Delete(b);
+}
+
 /* ------------------------------------------------------------------ */
 /* Every format                                                        */
 /* ------------------------------------------------------------------ */
@@ -258,6 +299,7 @@ int main(int argc, char **argv) {
       T(anthropic_stop_reasons),
       T(anthropic_server_tool_blocks_ignored),
       T(gemini_finish_reasons),
+      T(gemini_tool_result_shapes),
       T(stream_event_not_an_object),
       T(filtered_before_any_word),
   };
