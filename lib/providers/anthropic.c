@@ -495,7 +495,7 @@ typedef struct an_stream {
   an_block *blocks;
   size_t n_blocks;
   bool stopped;
-  char stop_reason[32]; /* message_delta's, for stop_check() ("" none; a longer one is none of its) */
+  char stop_reason[32]; /* message_delta's, for stop_check(); "" when none, or too long to be one it knows */
 } an_stream;
 
 static void stream_free(hl__llm_stream *base) {
