@@ -32,7 +32,12 @@
  * block list), the last tool and the last block of the conversation so
  * far.
  *
- * It decodes text, tool_use and thinking blocks, stop reason and usage
+ * It decodes text, tool_use and thinking blocks, the stop reason
+ * (end_turn and stop_sequence: HL_FINISH_STOP; tool_use; max_tokens and
+ * model_context_window_exceeded: HL_FINISH_LENGTH; refusal:
+ * HL_FINISH_CONTENT_FILTER with the words that came, HL_ERR_PROVIDER when
+ * none did, thinking aside; pause_turn, which only server tools cause: HL_ERR_PROVIDER,
+ * as continuing a paused turn is not supported) and usage
  * (input tokens include the cache reads and writes, which are also in
  * usage.cached_tokens and usage.cache_creation_tokens; a count that is
  * not a whole number from 0 to 2^53 is ignored as if absent). With
@@ -40,7 +45,9 @@
  * content_block_start/delta/stop with text_delta, input_json_delta,
  * thinking_delta and signature_delta, message_delta, message_stop, ping,
  * error): text fragments go to hl_context_emit_delta() and the assembled
- * response equals the non-streamed one.
+ * response equals the non-streamed one. Blocks of other kinds (a server
+ * tool's server_tool_use and results, future kinds) and their deltas are
+ * left out of the answer, streamed or not.
  *
  * Point it at a server:
  *

@@ -28,12 +28,13 @@
  *
  * Answers: the candidate with index 0 (others are ignored). Finish: STOP
  * is STOP (TOOL_CALLS when the answer calls tools), MAX_TOKENS is LENGTH,
- * SAFETY, RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII and
- * IMAGE_SAFETY are CONTENT_FILTER, MALFORMED_FUNCTION_CALL and other tool
- * errors are ERROR. A prompt blocked by promptFeedback.blockReason, a
- * candidate that ends that way with no content at all, and an "error"
- * object in a 2xx body or in the stream fail with HL_ERR_PROVIDER and the
- * reason. Usage: input = promptTokenCount + toolUsePromptTokenCount
+ * SAFETY, RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII, LANGUAGE and
+ * the IMAGE_ filters are CONTENT_FILTER, MALFORMED_FUNCTION_CALL, the
+ * other tool errors, MALFORMED_RESPONSE and MISSING_THOUGHT_SIGNATURE are
+ * ERROR, OTHER and the rest UNKNOWN. A prompt blocked by
+ * promptFeedback.blockReason, a candidate that ends with no text or call
+ * (thoughts aside) for any reason but STOP or MAX_TOKENS, and an "error" object in a
+ * 2xx body or in the stream fail with HL_ERR_PROVIDER and the reason. Usage: input = promptTokenCount + toolUsePromptTokenCount
  * (cachedContentTokenCount of them in usage.cached_tokens), output =
  * candidatesTokenCount + thoughtsTokenCount (the latter also in
  * usage.reasoning_tokens).

@@ -11,12 +11,16 @@
  * additionalProperties false and lists all its properties as required),
  * images in user messages (content parts of type image_url; a data: URL
  * goes as it is), temperature,
- * max_tokens and stop; it decodes text, several parallel tool calls,
- * finish reason and usage (prompt_tokens_details.cached_tokens in
+ * max_tokens and stop; it decodes choice 0 (others are ignored, in a
+ * body and in a stream's chunks): text, several parallel tool calls,
+ * a refusal (message.refusal, delta.refusal when streamed: the answer's
+ * text, finish HL_FINISH_CONTENT_FILTER), finish reason (content_filter
+ * with no text or call: HL_ERR_PROVIDER) and usage (prompt_tokens_details.cached_tokens in
  * usage.cached_tokens, completion_tokens_details.reasoning_tokens in
  * usage.reasoning_tokens; a token count that is not a whole number from
  * 0 to 2^53 is ignored: 0). With req->stream it streams over server-sent
- * events (tool-call argument fragments assembled by index, usage through
+ * events (tool-call argument fragments assembled by index, a new id at an
+ * index already in use starting a new call, usage through
  * stream_options.include_usage, end at [DONE]): each text fragment goes to
  * hl_context_emit_delta() (RESPONSE delta events and the agent's token
  * callback) and the assembled response equals the non-streamed one.

@@ -28,7 +28,8 @@
  * sets HL_FINISH_CONTENT_FILTER), function_call items become tool calls
  * (call_id as the id), other output item types are ignored. Finish:
  * completed is STOP or TOOL_CALLS, incomplete is LENGTH
- * (max_output_tokens) or CONTENT_FILTER; a "failed" or "cancelled"
+ * (max_output_tokens) or CONTENT_FILTER (an error, HL_ERR_PROVIDER, when
+ * no text or call came, reasoning aside); a "failed" or "cancelled"
  * response, an "error" object in a 2xx body, or a response still
  * "queued"/"in_progress" fail with HL_ERR_PROVIDER and the server's
  * message. Usage: input_tokens (cached_tokens of them in

@@ -348,9 +348,25 @@ static hl_finish_reason finish_of(const char *s) {
   if (!s) return HL_FINISH_UNKNOWN;
   if (!strcmp(s, "end_turn") || !strcmp(s, "stop_sequence")) return HL_FINISH_STOP;
   if (!strcmp(s, "tool_use")) return HL_FINISH_TOOL_CALLS;
-  if (!strcmp(s, "max_tokens")) return HL_FINISH_LENGTH;
+  /* The context window filled up: cut like max_tokens. */
+  if (!strcmp(s, "max_tokens") || !strcmp(s, "model_context_window_exceeded")) return HL_FINISH_LENGTH;
   if (!strcmp(s, "refusal")) return HL_FINISH_CONTENT_FILTER;
   return HL_FINISH_UNKNOWN;
+}
+
+/* The stop reasons that leave no answer to give: a refusal before any
+ * word (else an empty answer would pass for a normal one), and
+ * pause_turn, which only server tools cause (hookline declares none) and
+ * whose half turn the API wants sent back to be continued. */
+static hl_status stop_check(const char *stop_reason, const hl_message *m) {
+  if (!stop_reason) return HL_OK;
+  if (!strcmp(stop_reason, "refusal") && !hl__llm_has_answer(m))
+    return hl_fail(HL_ERR_PROVIDER, "anthropic: the model refused to answer (stop_reason refusal)");
+  if (!strcmp(stop_reason, "pause_turn"))
+    return hl_fail(HL_ERR_PROVIDER,
+                   "anthropic: the model paused its turn (stop_reason pause_turn), which a server "
+                   "tool's long operation causes; continuing it is not supported");
+  return HL_OK;
 }
 
 /* A cache count of the usage object: 0 when absent; false when present
@@ -445,12 +461,14 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
     /* server tool blocks, citations: not part of the answer */
     if (st != HL_OK) break;
   }
+  const char *stop = hl_json_get_string(j, "stop_reason");
   if (st == HL_OK) st = hl__llm_set_ids(r, j);
+  if (st == HL_OK) st = stop_check(stop, r->message);
   if (st != HL_OK) {
     hl_response_free(r);
     return st;
   }
-  r->finish = finish_of(hl_json_get_string(j, "stop_reason"));
+  r->finish = finish_of(stop);
   usage_of(hl_json_get(j, "usage"), &r->usage);
   *out = r;
   return HL_OK;
@@ -477,6 +495,7 @@ typedef struct an_stream {
   an_block *blocks;
   size_t n_blocks;
   bool stopped;
+  char stop_reason[32]; /* message_delta's, for stop_check(); "" when none, or too long to be one it knows */
 } an_stream;
 
 static void stream_free(hl__llm_stream *base) {
@@ -522,8 +541,13 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
                    s->base.events, (size_t)(b - s->blocks));
   const cJSON *cb = hl_json_get(j, "content_block");
   const char *type = hl_json_get_string(cb, "type");
+  /* Without a type its deltas would have no kind to go to (and those of
+   * a kind not kept are dropped): the stream is broken, not the block. */
+  if (!type)
+    return hl_fail(HL_ERR_PROVIDER, "anthropic: stream event %zu: content block %zu has no type",
+                   s->base.events, (size_t)(b - s->blocks));
   b->started = true;
-  if (type && !strcmp(type, "text")) {
+  if (!strcmp(type, "text")) {
     b->kind = AN_TEXT;
     const char *t = hl_json_get_string(cb, "text");
     if (t && *t) {
@@ -532,7 +556,7 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
       if (s->base.ctx) st = hl_context_emit_delta(s->base.ctx, t);
       if (st != HL_OK) return st;
     }
-  } else if (type && !strcmp(type, "tool_use")) {
+  } else if (!strcmp(type, "tool_use")) {
     b->kind = AN_TOOL;
     if (hl__llm_strdup(hl_json_get_string(cb, "id"), &b->id) != HL_OK ||
         hl__llm_strdup(hl_json_get_string(cb, "name"), &b->name) != HL_OK)
@@ -540,14 +564,14 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
     const cJSON *input = hl_json_get(cb, "input");
     if (cJSON_IsObject(input) && cJSON_GetArraySize(input) > 0 && !(b->input = cJSON_Duplicate(input, 1)))
       return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
-  } else if (type && !strcmp(type, "thinking")) {
+  } else if (!strcmp(type, "thinking")) {
     b->kind = AN_THINKING;
     const char *t = hl_json_get_string(cb, "thinking");
     const char *sg = hl_json_get_string(cb, "signature");
     if ((t && hl__buf_append(&b->buf, t, strlen(t)) != HL_OK) ||
         (sg && hl__buf_append(&b->sig, sg, strlen(sg)) != HL_OK))
       return HL_ERR_NOMEM;
-  } else if (type && !strcmp(type, "redacted_thinking")) {
+  } else if (!strcmp(type, "redacted_thinking")) {
     b->kind = AN_REDACTED;
     if (!(b->input = cJSON_Duplicate(cb, 1))) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
   }
@@ -560,6 +584,10 @@ static hl_status on_block_delta(an_stream *s, const cJSON *j) {
   const cJSON *d = hl_json_get(j, "delta");
   const char *type = hl_json_get_string(d, "type");
   if (!type) return HL_OK;
+  /* A block started as one we do not keep (server_tool_use, whose input
+   * streams as input_json_delta like a client tool's, and future kinds):
+   * its deltas are not part of the answer either. */
+  if (b->started && b->kind == AN_OTHER) return HL_OK;
   if (!strcmp(type, "text_delta")) {
     const char *t = hl_json_get_string(d, "text");
     if (!t || !*t) return HL_OK;
@@ -614,7 +642,10 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
     st = on_block_delta(s, j);
   } else if (!strcmp(type, "message_delta")) {
     const char *sr = hl_json_get_string(hl_json_get(j, "delta"), "stop_reason");
-    if (sr) r->finish = finish_of(sr);
+    if (sr) {
+      r->finish = finish_of(sr);
+      snprintf(s->stop_reason, sizeof s->stop_reason, "%s", strlen(sr) < sizeof s->stop_reason ? sr : "");
+    }
     usage_of(hl_json_get(j, "usage"), &r->usage);
   } else if (!strcmp(type, "message_stop")) {
     s->stopped = true;
@@ -653,6 +684,7 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
     else if (b->kind == AN_THINKING)
       st = add_streamed_thinking(r->message, b);
   }
+  if (st == HL_OK) st = stop_check(s->stop_reason, r->message);
   if (st != HL_OK) return st;
   *out = r;
   base->r = NULL;

@@ -73,9 +73,15 @@ static bool add_id(cJSON *o, const char *id) {
 static cJSON *response_object(const hl_part *p) {
   const char *text = p->text ? p->text : "";
   cJSON *o = NULL;
-  if (!p->is_error && hl_json_parse(text, strlen(text), &o) == HL_OK && cJSON_IsObject(o)) return o;
-  cJSON_Delete(o);
-  hl_clear_error();
+  /* Only a text starting with '{' can be an object: most results are
+   * plain text, and parsing each to fail (its error message formatted)
+   * was an eighth of the encoding's instructions in a tool loop. */
+  size_t lead = strspn(text, " \t\r\n");
+  if (!p->is_error && text[lead] == '{') {
+    if (hl_json_parse(text, strlen(text), &o) == HL_OK && cJSON_IsObject(o)) return o;
+    cJSON_Delete(o);
+    hl_clear_error();
+  }
   o = cJSON_CreateObject();
   if (o && !cJSON_AddStringToObject(o, p->is_error ? "error" : "result", text)) {
     cJSON_Delete(o);
@@ -298,20 +304,27 @@ static hl_status encode_request(const hl__llm *l, const hl_request *req, const c
 /* Decoding                                                            */
 /* ------------------------------------------------------------------ */
 
+/* The published FinishReason values. *blocked: the reason is not an
+ * answer's normal end (every one but STOP and MAX_TOKENS, including OTHER
+ * and values published later), so a candidate ending so with no part is
+ * an error, not an empty answer. */
 static hl_finish_reason finish_of(const char *s, bool *blocked) {
   static const char *const filters[] = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT",
-                                        "SPII", "IMAGE_SAFETY", "LANGUAGE"};
+                                        "SPII", "IMAGE_SAFETY", "LANGUAGE",
+                                        "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"};
   static const char *const errors[] = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL",
-                                       "TOO_MANY_TOOL_CALLS"};
+                                       "TOO_MANY_TOOL_CALLS", "MALFORMED_RESPONSE",
+                                       "MISSING_THOUGHT_SIGNATURE"};
   *blocked = false;
   if (!s) return HL_FINISH_UNKNOWN;
   if (!strcmp(s, "STOP")) return HL_FINISH_STOP;
   if (!strcmp(s, "MAX_TOKENS")) return HL_FINISH_LENGTH;
+  *blocked = true;
   for (size_t i = 0; i < sizeof filters / sizeof *filters; i++)
-    if (!strcmp(s, filters[i])) return *blocked = true, HL_FINISH_CONTENT_FILTER;
+    if (!strcmp(s, filters[i])) return HL_FINISH_CONTENT_FILTER;
   for (size_t i = 0; i < sizeof errors / sizeof *errors; i++)
-    if (!strcmp(s, errors[i])) return *blocked = true, HL_FINISH_ERROR;
-  return HL_FINISH_UNKNOWN;
+    if (!strcmp(s, errors[i])) return HL_FINISH_ERROR;
+  return HL_FINISH_UNKNOWN; /* OTHER, IMAGE_OTHER, NO_IMAGE, FINISH_REASON_UNSPECIFIED, later ones */
 }
 
 static void usage_of(const cJSON *u, hl_usage *out) {
@@ -405,7 +418,7 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
   const char *fr = hl_json_get_string(cand, "finishReason");
   bool blocked;
   r->finish = finish_of(fr, &blocked);
-  if (st == HL_OK && blocked && r->message->n_parts == 0) {
+  if (st == HL_OK && blocked && !hl__llm_has_answer(r->message)) {
     const char *why = hl_json_get_string(cand, "finishMessage");
     st = hl_fail(HL_ERR_PROVIDER, "gemini: no answer (finishReason %s)%s%s", fr, why ? ": " : "",
                  why ? why : "");

@@ -746,6 +746,14 @@ hl_status hl__llm_parse_args(const hl__llm *l, const char *text, size_t len, con
   return HL_OK;
 }
 
+bool hl__llm_has_answer(const hl_message *m) {
+  for (size_t i = 0; i < m->n_parts; i++) {
+    const hl_part *p = &m->parts[i];
+    if (p->kind == HL_PART_TOOL_CALL || (p->kind == HL_PART_TEXT && p->text && *p->text)) return true;
+  }
+  return false;
+}
+
 bool hl__llm_push(cJSON *array, cJSON *item) {
   if (!item) return false;
   if (!cJSON_AddItemToArray(array, item)) {
@@ -791,7 +799,15 @@ void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size
 hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t len,
                               cJSON **out) {
   *out = NULL;
-  if (hl_json_parse(data, len, out) == HL_OK) return HL_OK;
+  if (hl_json_parse(data, len, out) == HL_OK) {
+    /* Every format's events are objects; anything else (an array of
+     * chunks from a batching proxy) would read as an empty event. */
+    if (cJSON_IsObject(*out)) return HL_OK;
+    cJSON_Delete(*out);
+    *out = NULL;
+    return hl_fail(HL_ERR_PROVIDER, "%s: stream event %zu is not a JSON object", s->l->name,
+                   s->events);
+  }
   char why[512];
   snprintf(why, sizeof why, "%s", hl_last_error());
   return hl_fail(HL_ERR_PROVIDER, "%s: malformed JSON in stream event %zu: %s", s->l->name,

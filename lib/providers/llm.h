@@ -248,6 +248,11 @@ hl_status hl__llm_provider_start(void *impl, hl_context *ctx, const hl_request *
 void *hl__llm_slot(const hl__llm_stream *s, void **items, size_t *n, size_t size,
                    const cJSON *index, size_t max, const char *what);
 
+/* Does `m` hold any of an answer: a text part with text, or a tool
+ * call? (Reasoning alone is none: a filtered answer with no word of it
+ * is an error in every format, not an empty answer.) */
+bool hl__llm_has_answer(const hl_message *m);
+
 /* Does `schema` meet OpenAI's strict mode (every object closed with
  * additionalProperties false, every property required)? (strict.c) */
 bool hl__llm_schema_strict_ok(const cJSON *schema);
@@ -270,8 +275,9 @@ bool hl__llm_body_may_hold(const char *body, size_t len, const char *secret);
 const hl__llm_wire *hl__openai_wire(void);
 const hl__llm_wire *hl__anthropic_wire(void);
 
-/* Parse a stream event's data as JSON, or fail with HL_ERR_PROVIDER
- * naming the event's number. */
+/* Parse a stream event's data as a JSON object, or fail with
+ * HL_ERR_PROVIDER naming the event's number (also for JSON that is not
+ * an object). */
 hl_status hl__llm_parse_event(const hl__llm_stream *s, const char *data, size_t len,
                               cJSON **out);
 

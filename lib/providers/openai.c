@@ -314,6 +314,24 @@ static void usage_of(const cJSON *u, hl_usage *out) {
       hl_json_get(hl_json_get(u, "completion_tokens_details"), "reasoning_tokens"), &n) ? n : 0;
 }
 
+/* Choice 0 of an answer or chunk (a missing index is 0), wherever it is
+ * in the list; in a whole body the first one when none has index 0. A
+ * chunk may carry only other choices, or none (the usage chunk): then
+ * NULL. Other choices (n > 1) are not hookline's answer. */
+static const cJSON *choice_0(const cJSON *j, bool whole) {
+  const cJSON *c, *choices = hl_json_get(j, "choices");
+  cJSON_ArrayForEach(c, choices)
+    if (hl_json_get_number(c, "index", 0) == 0) return c;
+  return whole ? cJSON_GetArrayItem(choices, 0) : NULL;
+}
+
+/* An answer filtered before any word of it: an error, not an empty
+ * answer (the finish alone would tell it from a normal one). */
+static hl_status filtered_check(const hl_response *r) {
+  if (r->finish != HL_FINISH_CONTENT_FILTER || hl__llm_has_answer(r->message)) return HL_OK;
+  return hl_fail(HL_ERR_PROVIDER, "openai: no answer (finish_reason content_filter)");
+}
+
 /* "error" inside a 2xx body or a stream chunk. */
 static hl_status body_error(const cJSON *j) {
   const cJSON *err = hl_json_get(j, "error");
@@ -326,7 +344,7 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
   *out = NULL;
   hl_status st = body_error(j);
   if (st != HL_OK) return st;
-  const cJSON *choice = cJSON_GetArrayItem(hl_json_get(j, "choices"), 0);
+  const cJSON *choice = choice_0(j, true);
   const cJSON *msg = hl_json_get(choice, "message");
   if (!cJSON_IsObject(msg))
     return hl_fail(HL_ERR_PROVIDER, "openai: response has no choices[0].message");
@@ -343,6 +361,11 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
       if (t && *t && st == HL_OK) st = hl_message_add_text(r->message, t);
     }
   }
+  /* A refusal comes apart from the content (which is then null): it is
+   * the answer's text, and the finish says the model refused. */
+  const char *refusal = hl_json_get_string(msg, "refusal");
+  bool refused = refusal && *refusal;
+  if (refused && st == HL_OK) st = hl_message_add_text(r->message, refusal);
   const cJSON *calls = hl_json_get(msg, "tool_calls");
   const cJSON *tc;
   int i = 0;
@@ -381,7 +404,11 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
     hl_response_free(r);
     return st;
   }
-  r->finish = finish_of(hl_json_get_string(choice, "finish_reason"));
+  r->finish = refused ? HL_FINISH_CONTENT_FILTER : finish_of(hl_json_get_string(choice, "finish_reason"));
+  if ((st = filtered_check(r)) != HL_OK) {
+    hl_response_free(r);
+    return st;
+  }
   usage_of(hl_json_get(j, "usage"), &r->usage);
   *out = r;
   return HL_OK;
@@ -400,8 +427,12 @@ typedef struct oa_call {
 typedef struct oa_stream {
   hl__llm_stream base;  /* l, ctx, the response being built, events */
   hl__buf text;
+  hl__buf refusal;      /* delta.refusal fragments */
   oa_call *calls;
-  size_t n_calls;       /* highest index + 1 */
+  size_t n_calls;       /* highest index + 1, or more (slot_of) */
+  /* Where the fragments of each index go once a call reused an index
+   * (slot + 1; 0: the index's own slot); NULL until then. */
+  size_t *slot_of;
   bool done, finish_seen;
 } oa_stream;
 
@@ -413,24 +444,44 @@ static void stream_free(hl__llm_stream *base) {
     hl__buf_free(&s->calls[i].args);
   }
   free(s->calls);
+  free(s->slot_of);
   hl__buf_free(&s->text);
+  hl__buf_free(&s->refusal);
+}
+
+/* Make calls[0 .. k] exist (new ones zeroed). */
+static hl_status grow_calls(oa_stream *s, size_t k) {
+  if (k < s->n_calls) return HL_OK;
+  oa_call *nc = realloc(s->calls, (k + 1) * sizeof *nc);
+  if (!nc) return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+  memset(nc + s->n_calls, 0, (k + 1 - s->n_calls) * sizeof *nc);
+  s->calls = nc;
+  s->n_calls = k + 1;
+  return HL_OK;
 }
 
 static hl_status stream_tool_delta(oa_stream *s, const cJSON *tc, size_t position) {
   double idx = hl_json_get_number(tc, "index", (double)position);
   if (idx < 0 || idx >= OA_MAX_TOOL_CALLS || idx != (double)(size_t)idx)
     return hl_fail(HL_ERR_PROVIDER, "openai: stream tool call index %g out of range", idx);
-  size_t k = (size_t)idx;
-  if (k >= s->n_calls) {
-    oa_call *nc = realloc(s->calls, (k + 1) * sizeof *nc);
-    if (!nc) return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
-    memset(nc + s->n_calls, 0, (k + 1 - s->n_calls) * sizeof *nc);
-    s->calls = nc;
-    s->n_calls = k + 1;
+  size_t index = (size_t)idx;
+  size_t k = s->slot_of && s->slot_of[index] ? s->slot_of[index] - 1 : index;
+  const char *id = hl_json_get_string(tc, "id");
+  if (k < s->n_calls && id && *id && s->calls[k].id && strcmp(s->calls[k].id, id)) {
+    /* Another id at the index of a call under way: a server that numbers
+     * every call 0 (some compatible ones do). A new call, in the slot after
+     * the last, where this index's later fragments go too. (A call whose
+     * own index is that slot comes with its id, differs, and moves on.) */
+    k = s->n_calls;
+    if (k >= OA_MAX_TOOL_CALLS)
+      return hl_fail(HL_ERR_PROVIDER, "openai: more than %d streamed tool calls", OA_MAX_TOOL_CALLS);
+    if (!s->slot_of && !(s->slot_of = calloc(OA_MAX_TOOL_CALLS, sizeof *s->slot_of)))
+      return hl_fail(HL_ERR_NOMEM, "openai: out of memory");
+    s->slot_of[index] = k + 1;
   }
+  if (grow_calls(s, k) != HL_OK) return HL_ERR_NOMEM;
   oa_call *c = &s->calls[k];
   c->used = true;
-  const char *id = hl_json_get_string(tc, "id");
   const cJSON *fn = hl_json_get(tc, "function");
   const char *name = hl_json_get_string(fn, "name");
   const char *args = hl_json_get_string(fn, "arguments");
@@ -471,12 +522,14 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   if (st == HL_OK) st = hl__llm_set_ids(r, j);
   const cJSON *usage = hl_json_get(j, "usage");
   if (st == HL_OK && cJSON_IsObject(usage)) usage_of(usage, &r->usage);
-  const cJSON *choice = cJSON_GetArrayItem(hl_json_get(j, "choices"), 0);
+  const cJSON *choice = choice_0(j, false);
   const cJSON *delta = hl_json_get(choice, "delta");
-  const char *text = hl_json_get_string(delta, "content");
-  if (st == HL_OK && text && *text) {
-    st = hl__buf_append(&s->text, text, strlen(text));
-    if (st == HL_OK && s->base.ctx) st = hl_context_emit_delta(s->base.ctx, text);
+  for (int k = 0; k < 2; k++) {
+    const char *text = hl_json_get_string(delta, k ? "refusal" : "content");
+    if (st == HL_OK && text && *text) {
+      st = hl__buf_append(k ? &s->refusal : &s->text, text, strlen(text));
+      if (st == HL_OK && s->base.ctx) st = hl_context_emit_delta(s->base.ctx, text);
+    }
   }
   const cJSON *tc;
   size_t pos = 0;
@@ -502,6 +555,10 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
                    base->events);
   hl_status st = HL_OK;
   if (s->text.len > 0) st = hl_message_add_text(r->message, s->text.p);
+  if (s->refusal.len > 0) { /* as decode_body() has it */
+    if (st == HL_OK) st = hl_message_add_text(r->message, s->refusal.p);
+    r->finish = HL_FINISH_CONTENT_FILTER;
+  }
   for (size_t i = 0; i < s->n_calls && st == HL_OK; i++) {
     oa_call *c = &s->calls[i];
     if (!c->used) continue;
@@ -517,6 +574,7 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
     if (st == HL_OK) st = hl__message_add_tool_call_take(r->message, id, c->name, args);
     else cJSON_Delete(args);
   }
+  if (st == HL_OK) st = filtered_check(r);
   if (st != HL_OK) return st;
   *out = r;
   base->r = NULL;

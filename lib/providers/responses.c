@@ -381,6 +381,10 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
                 : why && !strcmp(why, "max_output_tokens") ? HL_FINISH_LENGTH
                                                             : HL_FINISH_UNKNOWN;
   else r->finish = hl_message_tool_call_count(r->message) ? HL_FINISH_TOOL_CALLS : HL_FINISH_STOP;
+  if (r->finish == HL_FINISH_CONTENT_FILTER && !hl__llm_has_answer(r->message)) {
+    hl_response_free(r);
+    return hl_fail(HL_ERR_PROVIDER, "openai-responses: no answer (incomplete: content_filter)");
+  }
   usage_of(hl_json_get(j, "usage"), &r->usage);
   *out = r;
   return HL_OK;

@@ -723,8 +723,10 @@ def tls_context(ca_path):
     return ctx
 
 
-def main():
-    srv = Server(("127.0.0.1", 0), Handler)
+def main(handler=None):
+    """Serve with `handler` (this file's Handler when None; the other
+    servers pass their subclass) and print the port."""
+    srv = Server(("127.0.0.1", 0), handler or Handler)
     if len(sys.argv) == 3 and sys.argv[1] == "--tls":
         srv.tls = tls_context(sys.argv[2])
     print(srv.server_address[1], flush=True)

@@ -422,11 +422,5 @@ def learnt(model):
         return LEARNT.setdefault(model.split("@", 1)[-1], threading.Event())
 
 
-def main():
-    srv = server.Server(("127.0.0.1", 0), Handler)
-    print(srv.server_address[1], flush=True)
-    srv.serve_forever()
-
-
 if __name__ == "__main__":
-    main()
+    server.main(Handler)

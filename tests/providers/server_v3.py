@@ -223,11 +223,5 @@ class Handler(server_v2.Handler):
         return True
 
 
-def main():
-    srv = server.Server(("127.0.0.1", 0), Handler)
-    print(srv.server_address[1], flush=True)
-    srv.serve_forever()
-
-
 if __name__ == "__main__":
-    main()
+    server.main(Handler)

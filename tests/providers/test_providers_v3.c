@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "four_wires.h"
 #include "hookline.h"
 #include "provider_fixture.h"
 #include "test_server.h"
@@ -29,18 +30,6 @@
 #define REDACTED "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP"
 
 static test_server srv;
-
-typedef struct wire {
-  const char *name;
-  hl_provider *(*make)(const char *base, const char *key);
-  const char *sep; /* between scenario and tag in a model name */
-} wire;
-
-static const wire OPENAI = {"openai", hl_openai_new, "@"};
-static const wire ANTHROPIC = {"anthropic", hl_anthropic_new, "@"};
-static const wire RESPONSES = {"responses", hl_responses_new, "@"};
-static const wire GEMINI = {"gemini", hl_gemini_new, "__"};
-static const wire *W = &OPENAI;
 
 #define V3(fn)                                                    \
   static void fn##_openai(void) { W = &OPENAI; fn(); }            \

@@ -1,0 +1,307 @@
+/*
+ * test_providers_wire.c - the four providers against the parts of their
+ * published wire formats that are easy to meet only in part, over real
+ * HTTP on 127.0.0.1 against server_wire.py's canned answers: refusals,
+ * every stop and finish reason, blocks and events a provider does not
+ * keep, hostile streams. Each case asks plain and streamed where the
+ * format has both.
+ *
+ *   test_providers_wire              run every test
+ *   test_providers_wire NAME...      run the named tests (meson runs one each)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "four_wires.h"
+#include "hookline.h"
+#include "provider_fixture.h"
+#include "test_server.h"
+#include "wire_cases.h"
+
+#define KEY "sk-wire-SECRET-0123456789abcdef"
+#define REFUSAL "I can't help with that."
+
+static test_server srv;
+
+static const wire *const WIRES[] = {&OPENAI, &ANTHROPIC, &RESPONSES, &GEMINI};
+
+/* "xw<scenario>@<wire>-<tag>" (Gemini: "__"): unique per test. */
+static const char *mname(const char *scenario, const char *tag) {
+  static char buf[160];
+  snprintf(buf, sizeof buf, "xw%s%s%s-%s", scenario, W->sep, W->name, tag);
+  return buf;
+}
+
+/* Ask `scenario` once, plain or streamed; *out the response or NULL. */
+static hl_status ask(const char *scenario, bool stream, hl_response **out) {
+  *out = NULL;
+  hl_provider *p = W->make(srv.base, KEY);
+  if (!p) return hl_last_status();
+  hl_request *r = hl_request_new();
+  hl_request_set_model(r, mname(scenario, stream ? "stream" : "plain"));
+  hl_messages_push(&r->messages, hl_message_new_text(HL_ROLE_USER, "Hi there"));
+  r->stream = stream;
+  hl_status st = hl_provider_complete(p, NULL, r, out);
+  hl_request_free(r);
+  hl_provider_unref(p);
+  return st;
+}
+
+/* The answer to `scenario`, which must succeed. */
+static hl_response *answer(const char *scenario, bool stream) {
+  hl_response *r = NULL;
+  hl_status st = ask(scenario, stream, &r);
+  if (st != HL_OK) fprintf(stderr, "  %s (%s) failed: %s\n", scenario, stream ? "stream" : "plain",
+                           hl_last_error());
+  CHECK_INT(st, HL_OK);
+  return r;
+}
+
+/* `scenario` must fail with `want`, its message saying `needle`. */
+static void expect_failure(const char *scenario, bool stream, hl_status want, const char *needle) {
+  hl_response *r = NULL;
+  CHECK_INT(ask(scenario, stream, &r), want);
+  CHECK(r == NULL);
+  hl_response_free(r);
+  CHECK_CONTAINS(hl_last_error(), needle);
+}
+
+static void check_text(const hl_response *r, const char *want) {
+  char *t = hl_message_text(r->message);
+  CHECK_STR(t, want);
+  hl_free(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Chat Completions                                                    */
+/* ------------------------------------------------------------------ */
+
+/* A refusal comes in message.refusal (delta.refusal when streamed) with
+ * content null: it is the answer's text, finish content_filter, never an
+ * empty answer that looks like a normal stop. */
+static void openai_refusal(void) {
+  W = &OPENAI;
+  for (int s = 0; s < 2; s++) {
+    hl_response *r = answer("refusal", s);
+    REQUIRE(r);
+    check_text(r, REFUSAL);
+    CHECK_INT(r->finish, HL_FINISH_CONTENT_FILTER);
+    CHECK_INT(r->usage.input_tokens, 9);
+    CHECK_INT(r->usage.output_tokens, 4);
+    hl_response_free(r);
+  }
+}
+
+/* A server that numbers every streamed tool call 0 (each with its own
+ * id): a fragment with a new id at an index already in use starts a new
+ * call, and the fragments after it go to that call; the two calls were
+ * one with both argument texts joined, which failed as invalid JSON. */
+static void openai_tool_call_index_reused(void) {
+  W = &OPENAI;
+  hl_response *r = answer("reusedindex", true);
+  REQUIRE(r);
+  CHECK_INT(r->finish, HL_FINISH_TOOL_CALLS);
+  REQUIRE(r->message->n_parts == 2);
+  const hl_part *a = &r->message->parts[0], *b = &r->message->parts[1];
+  CHECK_STR(a->id, "call_a");
+  CHECK_STR(a->name, "get_weather");
+  CHECK(json_is(a->args, "{\"city\":\"Paris\"}"));
+  CHECK_STR(b->id, "call_b");
+  CHECK_STR(b->name, "get_time");
+  CHECK(json_is(b->args, "{\"tz\":\"CET\"}"));
+  hl_response_free(r);
+}
+
+/* The answer is choice 0 (a missing index is 0), wherever it is in the
+ * list: another choice (n > 1, or a server's extra one) was taken when it
+ * came first, and its streamed fragments were joined into the answer. */
+static void openai_other_choices_ignored(void) {
+  W = &OPENAI;
+  for (int s = 0; s < 2; s++) {
+    hl_response *r = answer("twochoices", s);
+    REQUIRE(r);
+    check_text(r, "Hello");
+    CHECK_INT(r->finish, HL_FINISH_STOP);
+    hl_response_free(r);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Anthropic Messages                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Every published stop_reason has its outcome: the context window
+ * filling up cuts the answer like max_tokens; a refusal keeps the words
+ * that came (content_filter) and is an error when none did (not an
+ * empty answer that looks like a normal stop); pause_turn, which only
+ * server tools cause and which wants the turn sent back to continue it,
+ * is an error that says so rather than half an answer passed as whole. */
+static void anthropic_stop_reasons(void) {
+  W = &ANTHROPIC;
+  for (int s = 0; s < 2; s++) {
+    hl_response *r = answer("ctxwindow", s);
+    REQUIRE(r);
+    check_text(r, "Cut sh");
+    CHECK_INT(r->finish, HL_FINISH_LENGTH);
+    hl_response_free(r);
+    r = answer("refusedpart", s);
+    REQUIRE(r);
+    check_text(r, "Well, the first st");
+    CHECK_INT(r->finish, HL_FINISH_CONTENT_FILTER);
+    hl_response_free(r);
+    expect_failure("refusednothing", s, HL_ERR_PROVIDER, "the model refused to answer (stop_reason refusal)");
+    expect_failure("pauseturn", s, HL_ERR_PROVIDER, "paused its turn (stop_reason pause_turn)");
+  }
+}
+
+/* A server tool's blocks (server_tool_use, whose input streams as
+ * input_json_delta like a client tool's, and web_search_tool_result) and
+ * a citations_delta are not part of hookline's answer: left out, plain
+ * and streamed alike, never an error. */
+static void anthropic_server_tool_blocks_ignored(void) {
+  W = &ANTHROPIC;
+  for (int s = 0; s < 2; s++) {
+    hl_response *r = answer("servertool", s);
+    REQUIRE(r);
+    check_text(r, "Sunny in Paris.");
+    CHECK_INT(r->message->n_parts, 1);
+    CHECK_INT(r->finish, HL_FINISH_STOP);
+    hl_response_free(r);
+  }
+}
+
+/* A content block started without a type (content_block null) has no
+ * kind to put its deltas in: a clear error, not its text dropped. */
+static void anthropic_untyped_block(void) {
+  W = &ANTHROPIC;
+  expect_failure("untypedblock", true, HL_ERR_PROVIDER, "content block 0 has no type");
+}
+
+/* ------------------------------------------------------------------ */
+/* Gemini                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Every published finishReason has its outcome. A candidate that ends
+ * with no part for any reason but STOP or MAX_TOKENS (a filter, a
+ * malformed response, a missing thought signature, OTHER, one published
+ * later) is an error naming the reason, never an empty answer passing
+ * for a normal one; with words before it they are kept, the finish
+ * saying why they stopped. */
+static void gemini_finish_reasons(void) {
+  W = &GEMINI;
+  static const struct {
+    const char *reason;
+    hl_finish_reason finish;
+  } cases[] = {
+      {"IMAGE_PROHIBITED_CONTENT", HL_FINISH_CONTENT_FILTER},
+      {"IMAGE_RECITATION", HL_FINISH_CONTENT_FILTER},
+      {"MALFORMED_RESPONSE", HL_FINISH_ERROR},
+      {"MISSING_THOUGHT_SIGNATURE", HL_FINISH_ERROR},
+      {"OTHER", HL_FINISH_UNKNOWN},
+      {"FINISH_REASON_UNSPECIFIED", HL_FINISH_UNKNOWN},
+      {"SOME_LATER_REASON", HL_FINISH_UNKNOWN},
+  };
+  for (int s = 0; s < 2; s++)
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+      char scenario[96], needle[96];
+      snprintf(scenario, sizeof scenario, "gmfinish-%s-empty", cases[i].reason);
+      snprintf(needle, sizeof needle, "no answer (finishReason %s)", cases[i].reason);
+      expect_failure(scenario, s, HL_ERR_PROVIDER, needle);
+      snprintf(scenario, sizeof scenario, "gmfinish-%s-text", cases[i].reason);
+      hl_response *r = answer(scenario, s);
+      REQUIRE(r);
+      check_text(r, "Well, the first st");
+      CHECK_INT(r->finish, cases[i].finish);
+      hl_response_free(r);
+    }
+}
+
+/* functionResponse.response is the result's JSON object when its text is
+ * one (leading whitespace allowed), else {"result": text}, and {"error":
+ * text} for a failed tool: an array, a text that only starts like an
+ * object, plain and empty text. */
+static void gemini_tool_result_shapes(void) {
+  W = &GEMINI;
+  static const char *const results[] = {" \n{\"a\":1}", "[1,2]", "{bad", "plain", "", "{\"x\":1}"};
+  const char *model = mname("ok", "shapes");
+  hl_request *req = hl_request_new();
+  hl_request_set_model(req, model);
+  hl_messages_push(&req->messages, hl_message_new_text(HL_ROLE_USER, "Go"));
+  hl_message *a = hl_message_new(HL_ROLE_ASSISTANT);
+  hl_message *t = hl_message_new(HL_ROLE_TOOL);
+  for (size_t i = 0; i < sizeof results / sizeof *results; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "c%zu", i);
+    hl_message_add_tool_call(a, id, "f", NULL);
+    hl_message_add_tool_result(t, id, "f", results[i], i == 5);
+  }
+  hl_messages_push(&req->messages, a);
+  hl_messages_push(&req->messages, t);
+  hl_provider *p = W->make(srv.base, KEY);
+  REQUIRE(p);
+  hl_response *r = NULL;
+  CHECK_INT(hl_provider_complete(p, NULL, req, &r), HL_OK);
+  hl_response_free(r);
+  hl_provider_unref(p);
+  hl_request_free(req);
+  cJSON *b = test_server_last_body(&srv, model);
+  REQUIRE(b);
+  CHECK(json_is(cJSON_GetArrayItem(hl_json_get(b, "contents"), 2),
+                "{\"role\":\"user\",\"parts\":["
+                "{\"functionResponse\":{\"id\":\"c0\",\"name\":\"f\",\"response\":{\"a\":1}}},"
+                "{\"functionResponse\":{\"id\":\"c1\",\"name\":\"f\",\"response\":{\"result\":\"[1,2]\"}}},"
+                "{\"functionResponse\":{\"id\":\"c2\",\"name\":\"f\",\"response\":{\"result\":\"{bad\"}}},"
+                "{\"functionResponse\":{\"id\":\"c3\",\"name\":\"f\",\"response\":{\"result\":\"plain\"}}},"
+                "{\"functionResponse\":{\"id\":\"c4\",\"name\":\"f\",\"response\":{\"result\":\"\"}}},"
+                "{\"functionResponse\":{\"id\":\"c5\",\"name\":\"f\",\"response\":{\"error\":\"{\\\"x\\\":1}\"}}}]}"));
+  cJSON_Delete(b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Every format                                                        */
+/* ------------------------------------------------------------------ */
+
+/* A stream event whose data is JSON but not an object (an array, as a
+ * proxy batching chunks might send) is no event of any of the formats: a
+ * clear error naming it. It was skipped as if empty (Chat Completions,
+ * Responses: whatever it carried silently lost), and Gemini also leaked
+ * its elements. */
+static void stream_event_not_an_object(void) {
+  for (size_t i = 0; i < sizeof WIRES / sizeof *WIRES; i++) {
+    W = WIRES[i];
+    expect_failure("arraydata", true, HL_ERR_PROVIDER, "stream event 2 is not a JSON object");
+  }
+}
+
+/* An answer filtered or refused before any word of it (only the model's
+ * reasoning, or nothing, came) is an error naming the reason in every
+ * format, as Gemini's blocked candidates already were: not an empty
+ * answer whose finish reason alone tells it from a normal one. */
+static void filtered_before_any_word(void) {
+  static const char *const says[] = {"openai: no answer (finish_reason content_filter)",
+                                     "anthropic: the model refused to answer (stop_reason refusal)",
+                                     "openai-responses: no answer (incomplete: content_filter)",
+                                     "gemini: no answer (finishReason SAFETY)"};
+  for (size_t i = 0; i < sizeof WIRES / sizeof *WIRES; i++) {
+    W = WIRES[i];
+    for (int s = 0; s < 2; s++) expect_failure("filtered", s, HL_ERR_PROVIDER, says[i]);
+  }
+}
+
+int main(int argc, char **argv) {
+  static const test_case tests[] = {
+      T(openai_refusal),
+      T(openai_tool_call_index_reused),
+      T(openai_other_choices_ignored),
+      T(anthropic_untyped_block),
+      T(anthropic_stop_reasons),
+      T(anthropic_server_tool_blocks_ignored),
+      T(gemini_finish_reasons),
+      T(gemini_tool_result_shapes),
+      T(stream_event_not_an_object),
+      T(filtered_before_any_word),
+  };
+  return run_cases(&srv, tests, sizeof tests / sizeof *tests, argc, argv);
+}
