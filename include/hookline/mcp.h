@@ -70,6 +70,8 @@
  *   CUSTOM "mcp.log"           data = {server, level, logger?, data}
  *   CUSTOM "mcp.tools_changed" data = {server, tools: n}
  *   CUSTOM "mcp.protocol_error" data = {server, message}
+ *   CUSTOM "mcp.events_dropped" data = {server, dropped, cap}
+ *                                (HL_MCP_MAX_QUEUED_EVENTS)
  *
  * Tool results as the model sees them: a result of only text content is
  * the text (items joined by "\n"); with structuredContent (validated
@@ -453,6 +455,24 @@ HL_API hl_status hl_mcp_set_include(hl_mcp *mcp, const char *const *names);
 HL_API hl_status hl_mcp_set_exclude(hl_mcp *mcp, const char *const *names);
 /** Receive the events listed at the top of this file (takes a reference). */
 HL_API hl_status hl_mcp_add_observer(hl_mcp *mcp, hl_observer *obs);
+
+/** Cap on the events waiting for slow observers: a server's log
+ *  messages, stderr lines and protocol errors queued for the worker
+ *  thread, and a call's progress events queued for its thread. An event
+ *  over either cap (this many events, or HL_MCP_MAX_QUEUED_BYTES of
+ *  JSON in the queue) is dropped and counted: a server that floods
+ *  notifications cannot grow the client's memory without bound. A drop
+ *  queues one CUSTOM "mcp.events_dropped" event, data = {server,
+ *  dropped: n, cap}, where the events went missing; the drops that
+ *  follow until the observers get it are counted in its n, so a flood
+ *  is reported once per queue's worth of events observed, not once per
+ *  drop. Answers are never dropped, nor the tool list refresh that
+ *  list_changed asks for. */
+#define HL_MCP_MAX_QUEUED_EVENTS 1024
+#define HL_MCP_MAX_QUEUED_BYTES (4u << 20)
+/** How many events this client dropped over the caps above since it was
+ *  made. Any thread. */
+HL_API unsigned long long hl_mcp_events_dropped(const hl_mcp *mcp);
 
 /**
  * A handler for a server-to-client request. `params` is borrowed (may be

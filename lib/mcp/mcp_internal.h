@@ -52,6 +52,7 @@ typedef struct hl__mcp_pending {
   hl_status fail;            /* transport/protocol failure instead of a response */
   char failmsg[600];
   cJSON *notes;              /* progress events to emit on the waiting thread */
+  size_t n_notes, notes_bytes; /* ... how many, how large (HL_MCP_MAX_QUEUED_*) */
   bool cancelled;            /* its run was cancelled (hl_context_on_cancel) */
   int64_t deadline_ms;       /* monotonic; 0: no time limit (progress may move it) */
   int64_t started_ms;
@@ -77,11 +78,14 @@ typedef struct hl__mcp_handler {
 } hl__mcp_handler;
 
 /* An event for the observers, queued by a thread that must not run them
- * (the event loop): a CUSTOM event (name, data) or a stderr line (text). */
+ * (the event loop): a CUSTOM event (name, data), a stderr line (text), or
+ * the report of `dropped` events dropped in a row over the queue's caps. */
 typedef struct hl__mcp_later {
   char *name;
   char *text;
   cJSON *data;
+  size_t weight;             /* its bytes, counted against HL_MCP_MAX_QUEUED_BYTES */
+  uint64_t dropped;
   struct hl__mcp_later *next;
 } hl__mcp_later;
 
@@ -144,7 +148,10 @@ struct hl_mcp {
   /* events queued for the observers (hl__mcp_event_later): emitted in
    * order by the worker, or by a caller whose answer came after them */
   hl__mcp_later *evq, *evq_tail;
+  size_t ev_queued, ev_bytes; /* events in evq (reports aside), their weight */
   uint64_t ev_posted, ev_done;
+  atomic_ullong ev_dropped;  /* over the caps, since the client was made */
+  hl__mcp_later *ev_report;  /* the queued report that counts new drops, or NULL */
   bool ev_emitting;
 
   /* worker thread: server requests, list refreshes and queued events */
@@ -209,6 +216,9 @@ void hl__mcp_flush_notes(hl_mcp *m, hl__mcp_pending *p, hl_context *ctx);
  * that answer is returned: observers see what came first first. */
 void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data);
 void hl__mcp_stderr_later(hl_mcp *m, const char *text);
+/* Both are bounded (HL_MCP_MAX_QUEUED_EVENTS and _BYTES in mcp.h): what
+ * is over is dropped and counted, and reported by one queued
+ * "mcp.events_dropped" event per run of drops. */
 /* Emit queued events, in order, until `upto` of them were emitted
  * (UINT64_MAX: until none is queued). Not on the event loop. */
 void hl__mcp_emit_later(hl_mcp *m, uint64_t upto);

@@ -439,6 +439,62 @@ void hl__mcp_stderr_event(hl_mcp *m, const char *text) {
   notify_all(m, &ev);
 }
 
+/* What an event costs in memory, roughly: its nodes and their strings. */
+static size_t json_weight(const cJSON *j) {
+  size_t w = 0;
+  for (; j; j = j->next) {
+    w += sizeof *j + (j->string ? strlen(j->string) + 1 : 0) +
+         (j->valuestring ? strlen(j->valuestring) + 1 : 0) + json_weight(j->child);
+  }
+  return w;
+}
+
+/* Whether one more event of `weight` bytes fits beside `queued` events
+ * of `bytes`. One event always fits, however large: a message the size
+ * cap of hl_mcp_set_max_message_bytes() let in is delivered alone. */
+static bool fits(size_t queued, size_t bytes, size_t weight) {
+  return queued == 0 || (queued < HL_MCP_MAX_QUEUED_EVENTS && bytes + weight <= HL_MCP_MAX_QUEUED_BYTES);
+}
+
+static void append_locked(hl_mcp *m, hl__mcp_later *e) {
+  if (m->evq_tail) m->evq_tail->next = e;
+  else m->evq = e;
+  m->evq_tail = e;
+  if (!e->dropped) {
+    m->ev_queued++;
+    m->ev_bytes += e->weight;
+  }
+  m->ev_posted++;
+  pthread_cond_signal(&m->jobs_cond);
+}
+
+/* Count one event dropped over the caps (m->lock held). The first drop
+ * queues a report (one over the cap) where the events went missing; the
+ * drops after it join that report until it is emitted. So a flood costs
+ * one report per queue's worth of events the observers saw, not one per
+ * drop. */
+static void drop_locked(hl_mcp *m) {
+  atomic_fetch_add(&m->ev_dropped, 1);
+  if (m->ev_report) {
+    m->ev_report->dropped++;
+    return;
+  }
+  hl__mcp_later *e = calloc(1, sizeof *e);
+  if (!e) return; /* counted all the same */
+  e->dropped = 1;
+  append_locked(m, e);
+  m->ev_report = e;
+}
+
+static void post_later(hl_mcp *m, hl__mcp_later *e) {
+  pthread_mutex_lock(&m->lock);
+  bool ok = fits(m->ev_queued, m->ev_bytes, e->weight);
+  if (ok) append_locked(m, e);
+  else drop_locked(m);
+  pthread_mutex_unlock(&m->lock);
+  if (!ok) free_later(e);
+}
+
 void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) {
   hl__mcp_later *e = calloc(1, sizeof *e);
   if (!e || !(e->name = strdup(name))) {
@@ -447,13 +503,8 @@ void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) {
     return;
   }
   e->data = data;
-  pthread_mutex_lock(&m->lock);
-  if (m->evq_tail) m->evq_tail->next = e;
-  else m->evq = e;
-  m->evq_tail = e;
-  m->ev_posted++;
-  pthread_cond_signal(&m->jobs_cond);
-  pthread_mutex_unlock(&m->lock);
+  e->weight = sizeof *e + json_weight(data);
+  post_later(m, e);
 }
 
 void hl__mcp_stderr_later(hl_mcp *m, const char *text) {
@@ -462,13 +513,20 @@ void hl__mcp_stderr_later(hl_mcp *m, const char *text) {
     free(e);
     return;
   }
-  pthread_mutex_lock(&m->lock);
-  if (m->evq_tail) m->evq_tail->next = e;
-  else m->evq = e;
-  m->evq_tail = e;
-  m->ev_posted++;
-  pthread_cond_signal(&m->jobs_cond);
-  pthread_mutex_unlock(&m->lock);
+  e->weight = sizeof *e + strlen(text);
+  post_later(m, e);
+}
+
+unsigned long long hl_mcp_events_dropped(const hl_mcp *m) {
+  return m ? atomic_load(&((hl_mcp *)m)->ev_dropped) : 0;
+}
+
+static void emit_dropped(hl_mcp *m, uint64_t n) {
+  cJSON *d = cJSON_CreateObject();
+  if (!d) return;
+  cJSON_AddNumberToObject(d, "dropped", (double)n);
+  cJSON_AddNumberToObject(d, "cap", HL_MCP_MAX_QUEUED_EVENTS);
+  hl__mcp_event(m, NULL, "mcp.events_dropped", d);
 }
 
 void hl__mcp_emit_later(hl_mcp *m, uint64_t upto) {
@@ -483,9 +541,16 @@ void hl__mcp_emit_later(hl_mcp *m, uint64_t upto) {
     if (!e) break;
     m->evq = e->next;
     if (!m->evq) m->evq_tail = NULL;
+    if (!e->dropped) {
+      m->ev_queued--;
+      m->ev_bytes -= e->weight;
+    }
+    if (e == m->ev_report) m->ev_report = NULL; /* its count is final */
     m->ev_emitting = true;
     pthread_mutex_unlock(&m->lock);
-    if (e->text) {
+    if (e->dropped) {
+      emit_dropped(m, e->dropped);
+    } else if (e->text) {
       hl__mcp_stderr_event(m, e->text);
     } else {
       hl__mcp_event(m, NULL, e->name, e->data);
@@ -515,6 +580,7 @@ void hl__mcp_flush_notes(hl_mcp *m, hl__mcp_pending *p, hl_context *ctx) {
   pthread_mutex_lock(&m->lock);
   cJSON *notes = p->notes;
   p->notes = NULL;
+  p->n_notes = p->notes_bytes = 0;
   pthread_mutex_unlock(&m->lock);
   if (!notes) return;
   cJSON *n;
@@ -610,10 +676,17 @@ static void on_progress(hl_mcp *m, const cJSON *params) {
       p->deadline_ms = cap && d > cap ? cap : d;
     }
     if (p->tool) cJSON_AddStringToObject(ev, "tool", p->tool);
-    if (!p->notes) p->notes = cJSON_CreateArray();
-    if (p->notes) {
-      cJSON_AddItemToArray(p->notes, ev);
-      ev = NULL;
+    size_t weight = json_weight(ev);
+    if (!fits(p->n_notes, p->notes_bytes, weight)) {
+      drop_locked(m); /* the waiting thread's observers are behind */
+    } else {
+      if (!p->notes) p->notes = cJSON_CreateArray();
+      if (p->notes) {
+        cJSON_AddItemToArray(p->notes, ev);
+        ev = NULL;
+        p->n_notes++;
+        p->notes_bytes += weight;
+      }
     }
     pthread_cond_broadcast(&m->cond);
   }

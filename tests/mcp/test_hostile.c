@@ -7,6 +7,9 @@
  * pagination, server requests answered by handlers or refused, server
  * pings, progress and notifications/cancelled, list_changed, versions.
  */
+#include <stdatomic.h>
+#include <sys/resource.h>
+
 #include "mcp_fixture.h"
 
 static fx_events events = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -47,8 +50,8 @@ static void pagination_and_stderr(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-11-25");
   hl_tools *tools = hl_mcp_tools(m);
-  /* 13 tools over 7 pages of 2. */
-  CHECK_INT(hl_tools_count(tools), 13);
+  /* 14 tools over 7 pages of 2. */
+  CHECK_INT(hl_tools_count(tools), 14);
   CHECK(hl_tools_find(tools, "rpc_error") != NULL);
   CHECK_STR(hl_mcp_tool_server(hl_tools_find(tools, "echo")), "hostile");
   hl_tools_free(tools);
@@ -223,7 +226,7 @@ static void list_changed_refreshes(void) {
   CHECK_INT(hl_mcp_set_exclude(m, excl), HL_OK);
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   hl_tools *reg = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(reg), 12);
+  CHECK_INT(hl_tools_count(reg), 13);
   CHECK(hl_tools_find(reg, "h_echo") && !hl_tools_find(reg, "h_garbage") && !hl_tools_find(reg, "h_extra"));
   unsigned gen = hl_mcp_tools_generation(m);
   char *t = NULL;
@@ -241,7 +244,7 @@ static void list_changed_refreshes(void) {
   }
   CHECK(hl_mcp_tools_generation(m) != gen);
   CHECK_INT(hl_mcp_sync_tools(m, reg), HL_OK);
-  CHECK_INT(hl_tools_count(reg), 13);
+  CHECK_INT(hl_tools_count(reg), 14);
   hl_tool *extra = hl_tools_find(reg, "h_extra");
   REQUIRE(extra);
   cJSON *res = NULL;
@@ -412,8 +415,80 @@ static void other_server_unaffected(void) {
   hl_mcp_free(b);
 }
 
+/* An observer slower than the server: 50 us per log event. */
+typedef struct slow_obs {
+  atomic_long logs, reports, dropped;
+} slow_obs;
+
+static int slow_fn(const hl_event *ev, void *user) {
+  slow_obs *s = user;
+  if (ev->type != HL_EVENT_CUSTOM) return 0;
+  if (strcmp(ev->name, "mcp.log") == 0) {
+    atomic_fetch_add(&s->logs, 1);
+    struct timespec ts = {0, 50000};
+    nanosleep(&ts, NULL);
+  } else if (strcmp(ev->name, "mcp.events_dropped") == 0) {
+    atomic_fetch_add(&s->reports, 1);
+    const cJSON *n = cJSON_GetObjectItem(ev->data, "dropped");
+    if (cJSON_IsNumber(n)) atomic_fetch_add(&s->dropped, (long)n->valuedouble);
+  }
+  return 0;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+/* ASan keeps freed memory (256 MB by default) to catch late uses: the
+ * events the client drops would show as growth. 16 MB still catches
+ * this suite's uses after free. */
+__attribute__((visibility("default"))) const char *__asan_default_options(void);
+__attribute__((visibility("default"))) const char *__asan_default_options(void) {
+  return "quarantine_size_mb=16";
+}
+#endif
+
+static long peak_rss_kb(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+static void notification_flood_is_bounded(void) {
+  /* Run first: the peak RSS is the process's, earlier tests' would hide
+   * this one's. */
+  static slow_obs s;
+  hl_mcp *m = hostile("flood", 10000);
+  REQUIRE(m);
+  hl_observer *obs = hl_observer_new(slow_fn, &s);
+  hl_mcp_add_observer(m, obs);
+  hl_observer_unref(obs);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_mcp_set_timeout_ms(m, 0); /* ASan on a loaded machine: a minute or more */
+  long before = peak_rss_kb();
+  char *t = NULL;
+  CHECK_INT(call_text(m, "flood", "{\"count\":1000000}", &t), HL_OK);
+  CHECK_STR(t, "flood done");
+  free(t);
+  long grown = peak_rss_kb() - before;
+  fprintf(stderr, "flood: peak RSS grew by %ld kB; %ld logs emitted, %ld dropped in %ld reports\n", grown,
+          (long)s.logs, (long)s.dropped, (long)s.reports);
+  /* Unbounded, the queue held ~1 M events (~460 MB); bounded, ~1 MB
+   * (ASan: ~40 MB, its quarantine of the dropped events). */
+  CHECK(grown < 64 * 1024);
+  /* Each of the 998,000 log messages reached the observer or was
+   * counted as dropped (so may be the 1,000 progress notifications);
+   * the application learnt it once per queue's worth of events it saw,
+   * not once per event. */
+  CHECK(s.dropped > 0 && s.reports >= 1);
+  CHECK(s.reports <= s.logs / HL_MCP_MAX_QUEUED_EVENTS + 1);
+  CHECK_INT((long)hl_mcp_events_dropped(m), (long)s.dropped);
+  CHECK(s.logs + s.dropped >= 998000 && s.logs + s.dropped <= 999000);
+  still_works(m);
+  hl_mcp_free(m);
+  fx_events_clear(&events); /* it keeps 512 lines: room for the next tests */
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
+  RUN(notification_flood_is_bounded);
   RUN(pagination_and_stderr);
   RUN(garbage_line_fails_the_call);
   RUN(raw_nul_in_a_string_fails_the_call);
