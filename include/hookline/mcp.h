@@ -495,6 +495,25 @@ typedef hl_status (*hl_mcp_request_fn)(hl_mcp *mcp, const char *method, const cJ
  *  defaults filled in for the fields it left out. Before hl_mcp_connect(). */
 HL_API hl_status hl_mcp_set_handler(hl_mcp *mcp, const char *method, hl_mcp_request_fn fn,
                                     void *user_data);
+/** Elicitation modes (client/elicitation.mdx of 2025-11-25 and 2026-07-28):
+ *  form (the data passes through the client) and url (the user opens a
+ *  URL out of band; only the URL passes through the client). */
+typedef enum hl_mcp_elicitation_mode {
+  HL_MCP_ELICIT_FORM = 1,
+  HL_MCP_ELICIT_URL = 2
+} hl_mcp_elicitation_mode;
+/** The elicitation modes the client declares with its elicitation/create
+ *  handler: HL_MCP_ELICIT_* flags, default HL_MCP_ELICIT_FORM. A request
+ *  in a mode not declared (a request without `mode` is form) never
+ *  reaches the handler: a legacy server's request gets JSON-RPC -32602
+ *  (Invalid params), as 2025-11-25 requires of the client; a modern
+ *  input request fails the call with HL_ERR_PROVIDER naming the mode
+ *  (an input request has no error answer, and the server must not send
+ *  it). A handler of url mode must show the whole URL and open it only
+ *  with the user's consent, never fetch it itself (the specification's
+ *  MUSTs). Before hl_mcp_connect(), from the configuring thread;
+ *  HL_ERR_INVALID for 0 or bits outside the enum. */
+HL_API hl_status hl_mcp_set_elicitation_modes(hl_mcp *mcp, unsigned modes);
 /** Convenience for roots/list: the client's roots, a JSON array of
  *  {"uri":"file:///...","name":...} (deep-copied). */
 HL_API hl_status hl_mcp_set_roots(hl_mcp *mcp, const cJSON *roots);

@@ -124,6 +124,7 @@ struct hl_mcp {
   hl__mcp_handler *handlers;
   size_t n_handlers;
   cJSON *roots;
+  unsigned elicit_modes;     /* HL_MCP_ELICIT_* declared (0: form only) */
 
   /* state, under lock */
   pthread_mutex_t lock;
@@ -319,8 +320,9 @@ void hl__mcp_subscribe(hl_mcp *m);
 /* ---- worker.c ---- */
 /* Run the application's handler for the server request `method` (params
  * borrowed, may be NULL): HL_OK with *result (the caller's); HL_ERR_NOT_FOUND
- * when the client answers no such request; else the handler's failure
- * (message in hl_last_error()). Legacy server requests and modern
+ * when the client answers no such request; HL_ERR_INVALID_ARGUMENTS for
+ * an elicitation in a mode the client did not declare (the handler does
+ * not run); else the handler's failure (message in hl_last_error()). Legacy server requests and modern
  * inputRequests both go through here. */
 hl_status hl__mcp_handle_request(hl_mcp *m, const char *method, const cJSON *params, cJSON **result);
 hl_status hl__mcp_worker_start(hl_mcp *m);

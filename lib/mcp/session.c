@@ -397,6 +397,15 @@ hl_status hl_mcp_set_handler(hl_mcp *m, const char *method, hl_mcp_request_fn fn
   return HL_OK;
 }
 
+hl_status hl_mcp_set_elicitation_modes(hl_mcp *m, unsigned modes) {
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_set_elicitation_modes");
+  if (st) return st;
+  if (!modes || (modes & ~(unsigned)(HL_MCP_ELICIT_FORM | HL_MCP_ELICIT_URL)))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_elicitation_modes: %u is no set of HL_MCP_ELICIT_* modes", modes);
+  m->elicit_modes = modes;
+  return HL_OK;
+}
+
 hl_status hl_mcp_set_roots(hl_mcp *m, const cJSON *roots) {
   hl_status st = hl__mcp_configurable(m, "hl_mcp_set_roots");
   if (st) return st;
@@ -1156,8 +1165,10 @@ cJSON *hl__mcp_client_capabilities(const hl_mcp *m) {
   }
   if (has_handler(m, "sampling/createMessage")) cJSON_AddObjectToObject(caps, "sampling");
   if (has_handler(m, "elicitation/create")) {
+    unsigned modes = m->elicit_modes ? m->elicit_modes : HL_MCP_ELICIT_FORM;
     cJSON *e = cJSON_AddObjectToObject(caps, "elicitation");
-    cJSON_AddObjectToObject(e, "form");
+    if (modes & HL_MCP_ELICIT_FORM) cJSON_AddObjectToObject(e, "form");
+    if (modes & HL_MCP_ELICIT_URL) cJSON_AddObjectToObject(e, "url");
   }
   return caps;
 }

@@ -148,6 +148,10 @@ static hl_status elicit(hl_mcp *m, const char *method, const cJSON *params, cJSO
   return HL_OK;
 }
 
+#define URL_ELICITATION                                                                             \
+  "{\"method\":\"elicitation/create\",\"params\":{\"mode\":\"url\",\"message\":\"open it\",\"url\":" \
+  "\"https://example.com/connect\",\"elicitationId\":\"e1\"}}"
+
 static void server_requests_answered_or_refused(void) {
   hl_mcp *m = hostile("hostile", 5000);
   REQUIRE(m);
@@ -178,11 +182,40 @@ static void server_requests_answered_or_refused(void) {
   CHECK_INT(call_text(m, "ask", "{\"method\":\"sampling/createMessage\"}", &t), HL_OK);
   CHECK_CONTAINS(t, "-32601");
   free(t);
+  /* URL mode was not declared (form only, the default): -32602 and the
+   * handler does not run (2025-11-25 client/elicitation.mdx). */
+  CHECK_INT(call_text(m, "ask", URL_ELICITATION, &t), HL_OK);
+  CHECK_CONTAINS(t, "-32602");
+  CHECK_CONTAINS(t, "elicitation mode \\\"url\\\", which this client did not declare");
+  CHECK(strstr(t, "accept") == NULL);
+  free(t);
   CHECK_INT(call_text(m, "ask", "{\"method\":\"ping\"}", &t), HL_OK);
   CHECK_CONTAINS(t, "\"result\": {}");
   free(t);
   /* Configuration after connecting is refused. */
   CHECK_INT(hl_mcp_set_prefix(m, "x_"), HL_ERR_STATE);
+  hl_mcp_free(m);
+}
+
+/* With url mode declared the same request reaches the handler, and the
+ * capability names both modes. */
+static void url_elicitation_when_declared(void) {
+  hl_mcp *m = hostile("hostile", 5000);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_set_elicitation_modes(m, 0), HL_ERR_INVALID);
+  CHECK_INT(hl_mcp_set_elicitation_modes(m, 4), HL_ERR_INVALID);
+  CHECK_INT(hl_mcp_set_handler(m, "elicitation/create", elicit, NULL), HL_OK);
+  CHECK_INT(hl_mcp_set_elicitation_modes(m, HL_MCP_ELICIT_FORM | HL_MCP_ELICIT_URL), HL_OK);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  const cJSON *caps = cJSON_GetObjectItem(hl_mcp_server_info(m), "clientCapabilities");
+  const cJSON *el = cJSON_GetObjectItem(caps, "elicitation");
+  CHECK(cJSON_IsObject(cJSON_GetObjectItem(el, "form")) && cJSON_IsObject(cJSON_GetObjectItem(el, "url")));
+  char *t = NULL;
+  CHECK_INT(call_text(m, "ask", URL_ELICITATION, &t), HL_OK);
+  CHECK_CONTAINS(t, "\"action\": \"accept\"");
+  CHECK_CONTAINS(t, "\"echo\": \"open it\"");
+  free(t);
+  CHECK_INT(hl_mcp_set_elicitation_modes(m, HL_MCP_ELICIT_URL), HL_ERR_STATE);
   hl_mcp_free(m);
 }
 
@@ -499,6 +532,7 @@ int main(int argc, char **argv) {
   RUN(never_answers_times_out_and_cancels);
   RUN(tool_errors_are_execution_failed);
   RUN(server_requests_answered_or_refused);
+  RUN(url_elicitation_when_declared);
   RUN(capabilities_follow_handlers);
   RUN(progress_events_and_noise);
   RUN(list_changed_refreshes);
