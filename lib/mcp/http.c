@@ -332,6 +332,17 @@ static hl_status http_status_error(hl_mcp *m, const hl__http_response *r) {
   return hl_fail(st, "mcp server \"%s\": HTTP %ld%s", m->name, r->status, body);
 }
 
+/* The code of the JSON-RPC error that is the body of a failed answer
+ * `r`, 0 when the body is no such error. */
+static int body_rpc_code(const hl__http_response *r) {
+  cJSON *msg = NULL;
+  if (!r->body || hl_json_parse(r->body, r->body_len, &msg) != HL_OK) return 0;
+  const cJSON *code = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "error"), "code");
+  double v = cJSON_IsNumber(code) && !cJSON_GetObjectItemCaseSensitive(msg, "result") ? code->valuedouble : 0;
+  cJSON_Delete(msg);
+  return v >= -2147483648.0 && v <= 2147483647.0 && v == (int)v ? (int)v : 0;
+}
+
 static bool pending_done(hl_mcp *m, hl__mcp_pending *p) {
   pthread_mutex_lock(&m->lock);
   bool d = p->done;
@@ -483,6 +494,7 @@ static hl_status send_once(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, 
     pthread_mutex_lock(&m->lock);
     *expired = r.status == 404 && m->session_id && !initialize;
     pthread_mutex_unlock(&m->lock);
+    if (p && r.status >= 400 && r.status < 500) p->http_rpc_code = body_rpc_code(&r);
     st = http_status_error(m, &r);
     if (auth && (r.status == 401 || r.status == 403)) {
       auth->status = r.status;

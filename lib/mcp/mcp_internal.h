@@ -60,6 +60,8 @@ typedef struct hl__mcp_pending {
   unsigned total_ms;         /* progress_resets only: the cap (0: none) */
   bool resets;               /* progress restarts limit_ms */
   uint64_t events_before;    /* queued events that came before its answer */
+  int http_rpc_code;         /* failed with an HTTP 4xx whose body is a JSON-RPC
+                              * error: its code (0: none; legacy servers) */
   struct hl__mcp_pending *next;
 } hl__mcp_pending;
 
@@ -196,6 +198,12 @@ hl_status hl__mcp_fail(hl_mcp *m, hl_status st, const char *fmt, ...) HL_PRINTF(
  * final one. */
 hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
                             const char *tool, cJSON **response);
+/* The same, and when the request failed with an HTTP error whose body
+ * is a JSON-RPC error (a legacy server's 400; a modern one's is the
+ * response), *http_rpc_code gets its code, else 0: what the error is,
+ * read from the body, never from the message's text. */
+hl_status hl__mcp_roundtrip_coded(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
+                                  const char *tool, cJSON **response, int *http_rpc_code);
 /* Send a notification (params taken, may be NULL). */
 hl_status hl__mcp_notify(hl_mcp *m, const char *method, cJSON *params);
 /* Handle one message from the server (taken). `current` is the request

@@ -857,9 +857,10 @@ static void on_run_cancel(void *user) {
  * _meta gets its progressToken); `limit_ms` 0: the client's time limit.
  * *lost: the HTTP answer's stream ended without the response. */
 static hl_status roundtrip_once(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params, const char *tool,
-                                unsigned limit_ms, bool *lost, cJSON **response) {
+                                unsigned limit_ms, bool *lost, int *http_rpc_code, cJSON **response) {
   *response = NULL;
   *lost = false;
+  if (http_rpc_code) *http_rpc_code = 0;
   pthread_mutex_lock(&m->lock);
   if (m->closed || m->dead) {
     /* The same words whether the server died before or during the call:
@@ -943,6 +944,7 @@ static hl_status roundtrip_once(hl_mcp *m, hl_context *ctx, const char *method, 
   /* Events that came before the answer reach the observers before the
    * caller sees it. */
   if (p.events_before) hl__mcp_emit_later(m, p.events_before);
+  if (http_rpc_code) *http_rpc_code = p.http_rpc_code;
   hl_status done = finish_roundtrip(m, &p, st, method, cancelled, timed_out, closed, response);
   pthread_mutex_lock(&m->lock);
   m->active--;
@@ -1029,7 +1031,7 @@ static hl_status modern_roundtrip(hl_mcp *m, hl_context *ctx, const char *method
       left = limit - (unsigned)spent;
     }
     bool lost;
-    st = roundtrip_once(m, ctx, method, params, tool, left, &lost, response);
+    st = roundtrip_once(m, ctx, method, params, tool, left, &lost, NULL, response);
     if (st != HL_OK) {
       if ((lost || st == HL_ERR_NETWORK) && m->kind == HL__MCP_HTTP && reissues < MAX_REISSUES &&
           !(ctx && hl_context_cancelled(ctx))) {
@@ -1066,11 +1068,17 @@ static hl_status modern_roundtrip(hl_mcp *m, hl_context *ctx, const char *method
 
 hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
                             const char *tool, cJSON **response) {
+  return hl__mcp_roundtrip_coded(m, ctx, method, params, tool, response, NULL);
+}
+
+hl_status hl__mcp_roundtrip_coded(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
+                                  const char *tool, cJSON **response, int *http_rpc_code) {
   *response = NULL;
+  if (http_rpc_code) *http_rpc_code = 0;
   hl_status st;
   bool lost;
   if (m->era == HL__MCP_ERA_LEGACY) {
-    st = roundtrip_once(m, ctx, method, params, tool, 0, &lost, response);
+    st = roundtrip_once(m, ctx, method, params, tool, 0, &lost, http_rpc_code, response);
     cJSON_Delete(params);
     return st;
   }
@@ -1081,7 +1089,7 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
     /* Over stdio the probe's answer includes the server's start: a
      * shorter request limit must not make a slow modern server legacy. */
     st = roundtrip_once(m, ctx, method, params, tool, m->kind == HL__MCP_STDIO ? PROBE_LIMIT_MS : 0, &lost,
-                        response);
+                        NULL, response);
   }
   cJSON_Delete(params);
   return st;

@@ -556,14 +556,6 @@ hl_status hl__mcp_map_result(hl_mcp *m, const char *tool, const cJSON *result, c
   return HL_OK;
 }
 
-/* A refusal of a tools/call as HeaderMismatch (HTTP 400 with JSON-RPC
- * error -32020): the Mcp-Param headers sent do not match what the server
- * expects. The transport words an HTTP error as "HTTP 400: <body>". */
-static bool header_mismatch(const char *msg) {
-  const char *body = strstr(msg, "HTTP 400: ");
-  return body && strstr(body, "-32020");
-}
-
 static hl_status call_remote(hl_mcp *m, hl_context *ctx, const char *name, const cJSON *args,
                              const cJSON *output_schema, cJSON **result, cJSON **raw) {
   if (result) *result = NULL;
@@ -581,13 +573,16 @@ static hl_status call_remote(hl_mcp *m, hl_context *ctx, const char *name, const
       cJSON_Delete(params);
       return hl__oom();
     }
-    st = hl__mcp_roundtrip(m, ctx, "tools/call", params, name, &resp);
-    /* A modern server's refusal arrives as the JSON-RPC error itself
-     * (session.c hands a 400's error body to the caller). */
+    int http_code;
+    st = hl__mcp_roundtrip_coded(m, ctx, "tools/call", params, name, &resp, &http_code);
+    /* HeaderMismatch (-32020): the Mcp-Param headers sent do not match
+     * what the server expects. A modern server's refusal arrives as the
+     * JSON-RPC error itself (session.c hands a 400's error body to the
+     * caller), a legacy server's as an HTTP 400 whose body is that error. */
     const cJSON *code = st ? NULL : cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resp, "error"),
                                                                      "code");
-    bool refused = cJSON_IsNumber(code) && code->valueint == -32020;
-    if (attempt || !(refused || (st == HL_ERR_HTTP && header_mismatch(hl_last_error())))) break;
+    bool refused = cJSON_IsNumber(code) && code->valuedouble == -32020;
+    if (attempt || !(refused || (st == HL_ERR_HTTP && http_code == -32020))) break;
     /* The server wants Mcp-Param headers this list does not annotate:
      * its tools changed. List them again (MCP 2026-07-28 asks that), then
      * try once more; a listing that fails leaves the first answer. */

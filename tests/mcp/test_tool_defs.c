@@ -115,9 +115,10 @@ static void invalid_tools_left_out(void) {
   hl_mcp *m = connect_client();
   REQUIRE(m);
   hl_tools *tools = hl_mcp_tools(m);
-  const char *valid[] = {"headers", "echo", "rich", "deep", "cycle", "mismatch", "always_mismatch"};
-  CHECK_INT(hl_tools_count(tools), 7);
-  for (size_t i = 0; i < 7; i++) CHECK(hl_tools_find(tools, valid[i]) != NULL);
+  const char *valid[] = {"headers", "echo", "rich", "deep", "cycle", "mismatch", "always_mismatch",
+                         "mentions_mismatch", "text_mismatch"};
+  CHECK_INT(hl_tools_count(tools), 9);
+  for (size_t i = 0; i < 9; i++) CHECK(hl_tools_find(tools, valid[i]) != NULL);
   /* Each one named, with the reason. */
   CHECK_INT(fx_events_count(&events, "\"tool\":\"bad_number\",\"message\":\"left out: invalid inputSchema: "
                                      "x-mcp-header at $.f: the property's type must be string, integer or "
@@ -136,7 +137,7 @@ static void invalid_tools_left_out(void) {
             1);
   /* Out of the raw list too (the revision: excluded from tools/list). */
   cJSON *raw = hl_mcp_tools_json(m);
-  CHECK_INT(cJSON_GetArraySize(raw), 7);
+  CHECK_INT(cJSON_GetArraySize(raw), 9);
   cJSON_Delete(raw);
   /* The valid ones still work. */
   cJSON *res = NULL;
@@ -156,7 +157,7 @@ static void stdio_keeps_every_tool(void) {
   hl_mcp_set_timeout_ms(m, 20000);
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   hl_tools *tools = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(tools), 12);
+  CHECK_INT(hl_tools_count(tools), 14);
   CHECK(hl_tools_find(tools, "bad_dup") != NULL);
   cJSON *args = cJSON_Parse("{\"a\":\"x\",\"b\":\"y\"}"), *res = NULL;
   CHECK_INT(hl_tool_invoke(hl_tools_find(tools, "bad_dup"), NULL, args, &res), HL_OK);
@@ -300,6 +301,17 @@ static void header_mismatch_lists_again(void) {
   CHECK_CONTAINS(hl_last_error(), "-32020");
   CHECK_INT(server_count("lists") - lists, 1);
   CHECK_INT(server_count("calls") - calls, 2);
+  /* A 400 that only mentions -32020 (in another error's message, in a
+   * body that is no JSON) is no HeaderMismatch: no listing, no retry. */
+  const char *mention[] = {"mentions_mismatch", "text_mismatch"};
+  for (int i = 0; i < 2; i++) {
+    lists = server_count("lists");
+    calls = server_count("calls");
+    CHECK_INT(hl_mcp_call(m, NULL, mention[i], args, &res, NULL), HL_ERR_HTTP);
+    CHECK_CONTAINS(hl_last_error(), "-32020");
+    CHECK_INT(server_count("lists") - lists, 0);
+    CHECK_INT(server_count("calls") - calls, 1);
+  }
   cJSON_Delete(args);
   hl_mcp_free(m);
 }

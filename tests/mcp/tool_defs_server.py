@@ -14,7 +14,10 @@ library only, plain JSON answers) whose tool definitions use what the MCP
   self-reference of the root, a network $ref).
 - "mismatch": once POST /__annotate was made, its "region" is annotated
   and a call without the matching Mcp-Param-Region header is refused as
-  HeaderMismatch (HTTP 400, -32020); "always_mismatch" is always refused.
+  HeaderMismatch (HTTP 400, -32020); "always_mismatch" is always refused;
+  "mentions_mismatch" is refused with HTTP 400 and a JSON-RPC error of
+  another code whose message names -32020, "text_mismatch" with a 400
+  whose body is plain text naming it.
 - ttlMs on tools/list, set by POST /__ttl (a number, or "none" to leave
   it out); POST /__add adds the tool "added", POST /__too_deep a tool
   nested 1000 levels (deeper than a client's JSON parser takes).
@@ -132,6 +135,8 @@ def tools():
         region["x-mcp-header"] = "Region"
     t.append({"name": "mismatch", "inputSchema": {"type": "object", "properties": {"region": region}}})
     t.append({"name": "always_mismatch", "inputSchema": {"type": "object"}})
+    t.append({"name": "mentions_mismatch", "inputSchema": {"type": "object"}})
+    t.append({"name": "text_mismatch", "inputSchema": {"type": "object"}})
     if STATE["added"]:
         t.append({"name": "added", "inputSchema": {"type": "object"}})
     if STATE["too_deep"]:
@@ -150,6 +155,14 @@ class H(BaseHTTPRequestHandler):
         self.send_response(status)
         if obj is not None:
             self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def send_text(self, status, text):
+        out = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)
@@ -202,6 +215,11 @@ class H(BaseHTTPRequestHandler):
             if name == "always_mismatch" or (name == "mismatch" and self.headers.get("Mcp-Param-Region") != want):
                 return self.send(400, {"jsonrpc": "2.0", "id": mid,
                                        "error": {"code": -32020, "message": "HeaderMismatch"}})
+            if name == "mentions_mismatch":
+                return self.send(400, {"jsonrpc": "2.0", "id": mid, "error": {
+                    "code": -32602, "message": "bad region; this is not -32020 HeaderMismatch"}})
+            if name == "text_mismatch":
+                return self.send_text(400, "error -32020 (not JSON)")
             if name == "mismatch":
                 text = "matched %s" % want
             elif params.get("name") == "headers":
