@@ -24,7 +24,10 @@ Tools (tools/list is paginated, two tools per page):
                      pipe takes them, then an answer
 Environment: HOSTILE_VERSION sets the protocol version answered;
 HOSTILE_NOISE=1 sends a notifications/message and a ping before every
-response; HOSTILE_INIT=hang never answers initialize.
+response; HOSTILE_INIT=hang never answers initialize; HOSTILE_DISCOVER=ignore
+never answers server/discover (as some legacy servers do with a request
+before initialize); HOSTILE_LOG=path appends the method of every message
+received to that file, one a line.
 """
 import json
 import os
@@ -173,6 +176,11 @@ def handle(msg):
             entry[0].set()
         return
     params = msg.get("params") or {}
+    if os.environ.get("HOSTILE_LOG"):
+        with open(os.environ["HOSTILE_LOG"], "a") as f:
+            f.write("%s\n" % method)
+    if method == "server/discover" and os.environ.get("HOSTILE_DISCOVER") == "ignore":
+        return
     if method == "initialize":
         if os.environ.get("HOSTILE_INIT") == "hang":
             return

@@ -433,6 +433,69 @@ static void parallel_calls(void) {
 }
 
 /* Two servers at once: one breaking does not disturb the other. */
+/* How many lines of `path` are `line`. */
+static int lines_in(const char *path, const char *line) {
+  FILE *f = fopen(path, "r");
+  char buf[200];
+  int n = 0;
+  while (f && fgets(buf, sizeof buf, f)) {
+    buf[strcspn(buf, "\n")] = '\0';
+    n += strcmp(buf, line) == 0;
+  }
+  if (f) fclose(f);
+  return n;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A legacy stdio server that ignores server/discover: a config file's
+ * "era": "legacy" connects without the probe (and its 5 s wait); "auto"
+ * probes; any other word is refused at load, naming the key. */
+static void config_era(void) {
+  char log[] = "/tmp/hl_hostile_log_XXXXXX";
+  int fd = mkstemp(log);
+  REQUIRE(fd >= 0);
+  close(fd);
+  setenv("HOSTILE_LOG", log, 1);
+  setenv("HOSTILE_DISCOVER", "ignore", 1);
+  const char *eras[] = {"legacy", "auto"};
+  for (int i = 0; i < 2; i++) {
+    truncate(log, 0);
+    char text[1200];
+    snprintf(text, sizeof text,
+             "{\"mcp_servers\": [{\"name\": \"cfg\", \"command\": \"python3 %s\", \"era\": \"%s\"}]}",
+             fx_env("HL_MCP_HOSTILE"), eras[i]);
+    hl_config *cfg = NULL;
+    REQUIRE(hl_config_parse(text, "era.json", &cfg) == HL_OK);
+    hl_agent *a = hl_agent_new("era_agent");
+    int64_t t0 = now_ms();
+    CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_OK);
+    int64_t took = now_ms() - t0;
+    CHECK(hl_tools_find(hl_agent_tools(a), "echo") != NULL);
+    CHECK_INT(lines_in(log, "initialize"), 1);
+    CHECK_INT(lines_in(log, "server/discover"), i == 0 ? 0 : 1);
+    fprintf(stderr, "config_era: \"%s\" connected in %lld ms\n", eras[i], (long long)took);
+    if (i == 1) CHECK(took >= 5000); /* the probe's wait, which "legacy" spares */
+    hl_agent_unref(a);
+    hl_config_free(cfg);
+  }
+  unsetenv("HOSTILE_DISCOVER");
+  unsetenv("HOSTILE_LOG");
+  unlink(log);
+  hl_config *cfg = NULL;
+  CHECK_INT(hl_config_parse("{\"mcp_servers\": [{\"command\": \"srv\", \"era\": \"2026\"}]}", "bad.json", &cfg),
+            HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "$.mcp_servers[0]: \"era\" must be \"auto\", \"modern\" or \"legacy\", got \"2026\"");
+  CHECK(cfg == NULL);
+  CHECK_INT(hl_config_parse("{\"mcp_servers\": [{\"command\": \"srv\", \"era\": 1}]}", "bad.json", &cfg),
+            HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "era");
+}
+
 static void other_server_unaffected(void) {
   hl_mcp *a = hostile("a", 5000), *b = hostile("b", 5000);
   REQUIRE(a && b);
@@ -539,6 +602,7 @@ int main(int argc, char **argv) {
   RUN(versions);
   RUN(bad_commands);
   RUN(other_server_unaffected);
+  RUN(config_era);
   RUN(run_cancel_cancels_call);
   RUN(parallel_calls);
   RUN(free_during_call);
