@@ -586,19 +586,24 @@ HL_API const cJSON *hl_mcp_server_info(const hl_mcp *mcp);
  * (hl_tools_free()); each tool is shared (reference counted) with the
  * client. Filters and prefix applied; tools whose execution.taskSupport
  * is "required" are left out (a CUSTOM "mcp.note" event says so), and so
- * are, over HTTP, tools whose x-mcp-header annotations are invalid (MCP
- * 2026-07-28). Each tool's schema is the server's inputSchema unchanged
- * (every JSON Schema keyword is kept for the model); arguments are
- * validated against the part hookline enforces (tool.h), the server
- * checks the rest; $ref is never fetched. Over HTTP a call carries the
+ * are, over HTTP, tools whose x-mcp-header annotations are invalid, and
+ * tools whose inputSchema or outputSchema has a $ref (or $dynamicRef)
+ * outside the schema itself: $ref is never fetched, and a schema that
+ * cannot be validated for an unresolved external $ref is rejected rather
+ * than treated as permissive (MCP 2026-07-28 basic/index.mdx "$ref
+ * Resolution"; the note names the tool and the $ref). Each tool's schema
+ * is the server's inputSchema unchanged (every JSON Schema keyword is
+ * kept for the model); arguments are validated against the part hookline
+ * enforces (tool.h), the server checks the rest. Over HTTP a call carries the
  * tool's Mcp-Param-{Name} headers. Reflects the latest tools/list
  * (refreshed on list_changed, and when its ttlMs ran out at the next
  * hl_mcp_sync_tools() or agent run).
  */
 HL_API hl_tools *hl_mcp_tools(hl_mcp *mcp);
 /** The server's raw tool list (array of Tool objects as sent, including
- *  the left-out ones except those with invalid x-mcp-header annotations,
- *  which the 2026-07-28 revision excludes), a deep copy the caller frees. */
+ *  the left-out ones except those with invalid x-mcp-header annotations
+ *  or an external $ref, which the 2026-07-28 revision excludes), a deep
+ *  copy the caller frees. */
 HL_API cJSON *hl_mcp_tools_json(hl_mcp *mcp);
 /** Increases each time the tool list is refreshed. */
 HL_API unsigned hl_mcp_tools_generation(const hl_mcp *mcp);

@@ -11,7 +11,10 @@ library only, plain JSON answers) whose tool definitions use what the MCP
 - "rich": an inputSchema using every JSON Schema 2020-12 keyword; "echo"
   answers with the arguments it got.
 - "deep" (properties nested 300 levels) and "cycle" ($ref cycles, a
-  self-reference of the root, a network $ref).
+  self-reference of the root, "$ref" keys in data: default and enum);
+  "remote_ref" (a network $ref in its inputSchema) and "relative_ref" (a
+  $ref to another document in its outputSchema), which a client must
+  not fetch and leaves out.
 - "mismatch": once POST /__annotate was made, its "region" is annotated
   and a call without the matching Mcp-Param-Region header is refused as
   HeaderMismatch (HTTP 400, -32020); "always_mismatch" is always refused;
@@ -93,8 +96,10 @@ CYCLE = {
     "properties": {
         "x": {"$ref": "#/$defs/a"},
         "self": {"$ref": "#"},
-        "remote": {"$ref": "http://127.0.0.1:9/never-fetched.json"},
         "n": {"type": "integer"},
+        # Data, not schemas: a $ref there is no reference.
+        "d": {"type": "object", "default": {"$ref": "http://127.0.0.1:9/data"},
+              "enum": [{"$ref": "x.json"}, {"$ref": "http://127.0.0.1:9/data"}]},
     },
 }
 
@@ -118,6 +123,10 @@ def tools():
         {"name": "rich", "description": "every keyword", "inputSchema": RICH},
         {"name": "deep", "inputSchema": deep_schema(200)},
         {"name": "cycle", "inputSchema": CYCLE},
+        {"name": "remote_ref", "inputSchema": {"type": "object", "properties": {
+            "x": {"anyOf": [{"type": "string"}, {"$ref": "http://127.0.0.1:9/never-fetched.json"}]}}}},
+        {"name": "relative_ref", "inputSchema": {"type": "object", "properties": {"x": {"type": "integer"}}},
+         "outputSchema": {"type": "object", "$defs": {"o": {"$ref": "other.json#/o"}}}},
         {"name": "bad_number", "inputSchema": {"type": "object", "properties": {
             "f": {"type": "number", "x-mcp-header": "F"}}}},
         {"name": "bad_items", "inputSchema": {"type": "object", "properties": {
