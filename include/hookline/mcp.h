@@ -601,9 +601,8 @@ HL_API const cJSON *hl_mcp_server_info(const hl_mcp *mcp);
  */
 HL_API hl_tools *hl_mcp_tools(hl_mcp *mcp);
 /** The server's raw tool list (array of Tool objects as sent, including
- *  the left-out ones except those with invalid x-mcp-header annotations
- *  or an external $ref, which the 2026-07-28 revision excludes), a deep
- *  copy the caller frees. */
+ *  the left-out ones except those with invalid x-mcp-header annotations,
+ *  which the 2026-07-28 revision excludes), a deep copy the caller frees. */
 HL_API cJSON *hl_mcp_tools_json(hl_mcp *mcp);
 /** Increases each time the tool list is refreshed. */
 HL_API unsigned hl_mcp_tools_generation(const hl_mcp *mcp);

@@ -117,6 +117,50 @@ static void note(hl_mcp *m, const char *tool, const char *text) {
   hl__mcp_event(m, NULL, "mcp.note", d);
 }
 
+/* The first $ref (or $dynamicRef) in `schema` that points outside the
+ * schema itself (anything but a "#..." fragment), or NULL. The values of
+ * const, enum, default and examples are data, not schemas: not looked
+ * into. Depth is bounded by the JSON parser's (HL_JSON_MAX_DEPTH). */
+static const char *external_ref(const cJSON *schema) {
+  if (!cJSON_IsObject(schema) && !cJSON_IsArray(schema)) return NULL;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, schema) {
+    const char *k = cJSON_IsObject(schema) ? c->string : NULL;
+    if (k && (strcmp(k, "$ref") == 0 || strcmp(k, "$dynamicRef") == 0) && cJSON_IsString(c) &&
+        c->valuestring[0] != '#')
+      return c->valuestring;
+    if (k && (strcmp(k, "const") == 0 || strcmp(k, "enum") == 0 || strcmp(k, "default") == 0 ||
+              strcmp(k, "examples") == 0))
+      continue;
+    const char *found = external_ref(c);
+    if (found) return found;
+  }
+  return NULL;
+}
+
+/* Whether the Tool object `t` has a $ref outside its inputSchema or
+ * outputSchema, then named in a note: the client never fetches one
+ * (2026-07-28 basic/index.mdx "$ref Resolution": no network
+ * dereferencing), and a schema that cannot be validated for an
+ * unresolved external $ref SHOULD be rejected rather than treated as
+ * permissive (tools.mdx refers there), so the tool is left out. */
+static bool unresolvable(hl_mcp *m, const char *name, const cJSON *t) {
+  static const char *const schemas[] = {"inputSchema", "outputSchema"};
+  for (size_t i = 0; i < 2; i++) {
+    const char *ref = external_ref(cJSON_GetObjectItemCaseSensitive(t, schemas[i]));
+    if (!ref) continue;
+    char shown[200], text[400];
+    hl__quote(shown, sizeof shown, ref);
+    snprintf(text, sizeof text,
+             "left out: its %s has a $ref outside the schema (%s), which hookline does not fetch, so the "
+             "schema cannot be validated",
+             schemas[i], shown);
+    note(m, name, text);
+    return true;
+  }
+  return false;
+}
+
 /* One hl_tool for the server's Tool object, or NULL (left out). */
 static hl_tool *map_tool(hl_mcp *m, const cJSON *t) {
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
@@ -130,6 +174,7 @@ static hl_tool *map_tool(hl_mcp *m, const cJSON *t) {
     note(m, remote, "left out: it requires task-augmented calls, which hookline does not support yet");
     return NULL;
   }
+  if (unresolvable(m, remote, t)) return NULL;
   /* hookline names: [A-Za-z0-9_-]{1,64}; anything else becomes '_'. */
   char local[65];
   snprintf(local, sizeof local, "%s%s", m->prefix ? m->prefix : "", remote);
@@ -188,67 +233,20 @@ static hl_tool *map_tool(hl_mcp *m, const cJSON *t) {
   return tool;
 }
 
-/* The first $ref (or $dynamicRef) in `schema` that points outside the
- * schema itself (anything but a "#..." fragment), or NULL. The values of
- * const, enum, default and examples are data, not schemas: not looked
- * into. Depth is bounded by the JSON parser's (HL_JSON_MAX_DEPTH). */
-static const char *external_ref(const cJSON *schema) {
-  if (!cJSON_IsObject(schema) && !cJSON_IsArray(schema)) return NULL;
-  const cJSON *c;
-  cJSON_ArrayForEach(c, schema) {
-    const char *k = cJSON_IsObject(schema) ? c->string : NULL;
-    if (k && (strcmp(k, "$ref") == 0 || strcmp(k, "$dynamicRef") == 0) && cJSON_IsString(c) &&
-        c->valuestring[0] != '#')
-      return c->valuestring;
-    if (k && (strcmp(k, "const") == 0 || strcmp(k, "enum") == 0 || strcmp(k, "default") == 0 ||
-              strcmp(k, "examples") == 0))
-      continue;
-    const char *found = external_ref(c);
-    if (found) return found;
-  }
-  return NULL;
-}
-
-/* Why the Tool object `t` is left out of the list altogether, in `why`;
- * false when it is kept:
- * - over Streamable HTTP, invalid x-mcp-header annotations (MCP
- *   2026-07-28: the client must exclude the tool, so that one bad
- *   definition does not take the others down; stdio has no headers);
- * - a $ref outside the schema in its inputSchema or outputSchema: the
- *   client never fetches one (2026-07-28 basic/index.mdx "$ref
- *   Resolution": no network dereferencing), and a schema that cannot be
- *   validated for an unresolved external $ref SHOULD be rejected rather
- *   than treated as permissive (tools.mdx refers there). */
-static bool left_out(const hl_mcp *m, const cJSON *t, char *why, size_t size) {
-  const cJSON *in = cJSON_GetObjectItemCaseSensitive(t, "inputSchema");
-  char headers[400];
-  if (m->kind == HL__MCP_HTTP && !hl__tool_headers_valid(in, headers, sizeof headers)) {
-    snprintf(why, size, "left out: invalid inputSchema: %s", headers);
-    return true;
-  }
-  static const char *const schemas[] = {"inputSchema", "outputSchema"};
-  for (size_t i = 0; i < 2; i++) {
-    const char *ref = external_ref(cJSON_GetObjectItemCaseSensitive(t, schemas[i]));
-    if (ref) {
-      char shown[200];
-      hl__quote(shown, sizeof shown, ref);
-      snprintf(why, size,
-               "left out: its %s has a $ref outside the schema (%s), which hookline does not fetch, so the "
-               "schema cannot be validated",
-               schemas[i], shown);
-      return true;
-    }
-  }
-  return false;
-}
-
-static void drop_left_out(hl_mcp *m, cJSON *raw) {
+/* Over Streamable HTTP a tool whose x-mcp-header annotations are invalid
+ * is left out of the list altogether (MCP 2026-07-28: the client must
+ * exclude it, so that one bad definition does not take the others down);
+ * stdio has no headers and keeps it. */
+static void drop_invalid_headers(hl_mcp *m, cJSON *raw) {
+  if (m->kind != HL__MCP_HTTP) return;
   for (cJSON *t = raw ? raw->child : NULL, *next; t; t = next) {
     next = t->next;
-    char why[600];
-    if (!left_out(m, t, why, sizeof why)) continue;
+    char why[400];
+    if (hl__tool_headers_valid(cJSON_GetObjectItemCaseSensitive(t, "inputSchema"), why, sizeof why)) continue;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
-    note(m, cJSON_IsString(name) ? name->valuestring : "", why);
+    char text[480];
+    snprintf(text, sizeof text, "left out: invalid inputSchema: %s", why);
+    note(m, cJSON_IsString(name) ? name->valuestring : "", text);
     cJSON_Delete(cJSON_DetachItemViaPointer(raw, t));
   }
 }
@@ -260,7 +258,7 @@ void hl__mcp_set_tools(hl_mcp *m, cJSON *raw) {
     cJSON_Delete(raw);
     return;
   }
-  drop_left_out(m, raw);
+  drop_invalid_headers(m, raw);
   const cJSON *t;
   cJSON_ArrayForEach(t, raw) {
     hl_tool *tool = map_tool(m, t);
