@@ -32,7 +32,10 @@
  * directory: see hl_openai_set_ca_file()),
  * model, instruction, tools (names of the application's tools the agents
  * get), plugins (installed in array order: name or path, options, enabled),
- * mcp_servers (url or command, optional name; ca_file for an https://
+ * mcp_servers (url or command, optional name; era, "auto" (default),
+ * "modern" or "legacy", as hl_mcp_set_era(): "legacy" spares a server
+ * that ignores the server/discover probe its 5 s wait at each connect;
+ * ca_file for an https://
  * url, as the provider's: hl_mcp_set_ca_file(); oauth, an object, for a
  * url that needs OAuth sign-in: optional client_id, client_secret_env
  * (the environment variable holding the secret: "client_secret" is

@@ -70,6 +70,8 @@
  *   CUSTOM "mcp.log"           data = {server, level, logger?, data}
  *   CUSTOM "mcp.tools_changed" data = {server, tools: n}
  *   CUSTOM "mcp.protocol_error" data = {server, message}
+ *   CUSTOM "mcp.events_dropped" data = {server, dropped, cap}
+ *                                (HL_MCP_MAX_QUEUED_EVENTS)
  *
  * Tool results as the model sees them: a result of only text content is
  * the text (items joined by "\n"); with structuredContent (validated
@@ -454,6 +456,24 @@ HL_API hl_status hl_mcp_set_exclude(hl_mcp *mcp, const char *const *names);
 /** Receive the events listed at the top of this file (takes a reference). */
 HL_API hl_status hl_mcp_add_observer(hl_mcp *mcp, hl_observer *obs);
 
+/** Cap on the events waiting for slow observers: a server's log
+ *  messages, stderr lines and protocol errors queued for the worker
+ *  thread, and a call's progress events queued for its thread. An event
+ *  over either cap (this many events, or HL_MCP_MAX_QUEUED_BYTES of
+ *  JSON in the queue) is dropped and counted: a server that floods
+ *  notifications cannot grow the client's memory without bound. A drop
+ *  queues one CUSTOM "mcp.events_dropped" event, data = {server,
+ *  dropped: n, cap}, where the events went missing; the drops that
+ *  follow until the observers get it are counted in its n, so a flood
+ *  is reported once per queue's worth of events observed, not once per
+ *  drop. Answers are never dropped, nor the tool list refresh that
+ *  list_changed asks for. */
+#define HL_MCP_MAX_QUEUED_EVENTS 1024
+#define HL_MCP_MAX_QUEUED_BYTES (4u << 20)
+/** How many events this client dropped over the caps above since it was
+ *  made. Any thread. */
+HL_API unsigned long long hl_mcp_events_dropped(const hl_mcp *mcp);
+
 /**
  * A handler for a server-to-client request. `params` is borrowed (may be
  * NULL). Return HL_OK with *result set to a new JSON object (the library
@@ -475,6 +495,25 @@ typedef hl_status (*hl_mcp_request_fn)(hl_mcp *mcp, const char *method, const cJ
  *  defaults filled in for the fields it left out. Before hl_mcp_connect(). */
 HL_API hl_status hl_mcp_set_handler(hl_mcp *mcp, const char *method, hl_mcp_request_fn fn,
                                     void *user_data);
+/** Elicitation modes (client/elicitation.mdx of 2025-11-25 and 2026-07-28):
+ *  form (the data passes through the client) and url (the user opens a
+ *  URL out of band; only the URL passes through the client). */
+typedef enum hl_mcp_elicitation_mode {
+  HL_MCP_ELICIT_FORM = 1,
+  HL_MCP_ELICIT_URL = 2
+} hl_mcp_elicitation_mode;
+/** The elicitation modes the client declares with its elicitation/create
+ *  handler: HL_MCP_ELICIT_* flags, default HL_MCP_ELICIT_FORM. A request
+ *  in a mode not declared (a request without `mode` is form) never
+ *  reaches the handler: a legacy server's request gets JSON-RPC -32602
+ *  (Invalid params), as 2025-11-25 requires of the client; a modern
+ *  input request fails the call with HL_ERR_PROVIDER naming the mode
+ *  (an input request has no error answer, and the server must not send
+ *  it). A handler of url mode must show the whole URL and open it only
+ *  with the user's consent, never fetch it itself (the specification's
+ *  MUSTs). Before hl_mcp_connect(), from the configuring thread;
+ *  HL_ERR_INVALID for 0 or bits outside the enum. */
+HL_API hl_status hl_mcp_set_elicitation_modes(hl_mcp *mcp, unsigned modes);
 /** Convenience for roots/list: the client's roots, a JSON array of
  *  {"uri":"file:///...","name":...} (deep-copied). */
 HL_API hl_status hl_mcp_set_roots(hl_mcp *mcp, const cJSON *roots);
@@ -547,11 +586,15 @@ HL_API const cJSON *hl_mcp_server_info(const hl_mcp *mcp);
  * (hl_tools_free()); each tool is shared (reference counted) with the
  * client. Filters and prefix applied; tools whose execution.taskSupport
  * is "required" are left out (a CUSTOM "mcp.note" event says so), and so
- * are, over HTTP, tools whose x-mcp-header annotations are invalid (MCP
- * 2026-07-28). Each tool's schema is the server's inputSchema unchanged
- * (every JSON Schema keyword is kept for the model); arguments are
- * validated against the part hookline enforces (tool.h), the server
- * checks the rest; $ref is never fetched. Over HTTP a call carries the
+ * are, over HTTP, tools whose x-mcp-header annotations are invalid, and
+ * tools whose inputSchema or outputSchema has a $ref (or $dynamicRef)
+ * outside the schema itself: $ref is never fetched, and a schema that
+ * cannot be validated for an unresolved external $ref is rejected rather
+ * than treated as permissive (MCP 2026-07-28 basic/index.mdx "$ref
+ * Resolution"; the note names the tool and the $ref). Each tool's schema
+ * is the server's inputSchema unchanged (every JSON Schema keyword is
+ * kept for the model); arguments are validated against the part hookline
+ * enforces (tool.h), the server checks the rest. Over HTTP a call carries the
  * tool's Mcp-Param-{Name} headers. Reflects the latest tools/list
  * (refreshed on list_changed, and when its ttlMs ran out at the next
  * hl_mcp_sync_tools() or agent run).

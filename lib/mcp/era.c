@@ -230,6 +230,10 @@ static cJSON *answer_inputs(hl_mcp *m, const char *method, const cJSON *requests
       char why[600];
       snprintf(why, sizeof why, "%s", hl_last_error());
       cJSON_Delete(responses);
+      if (st == HL_ERR_INVALID_ARGUMENTS && strcmp(rm->valuestring, "elicitation/create") == 0)
+        return hl_fail(HL_ERR_PROVIDER, "mcp server \"%s\": %s: the server asked for an %s (input request %s)",
+                       m->name, method, why, key),
+               NULL;
       if (st == HL_ERR_NOT_FOUND)
         return hl_fail(HL_ERR_PROVIDER,
                        "mcp server \"%s\": %s: the server asked for %s (input request %s), which this client "

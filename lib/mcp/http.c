@@ -25,6 +25,7 @@
 #include "hookline/trace.h"
 #include "core/sha256.h"
 #include "net/http.h"
+#include "net/sse.h"
 
 #define MAX_RESUMES 5
 
@@ -35,13 +36,8 @@ typedef struct stream {
   int mode;                  /* 0 unknown, 1 JSON body, 2 SSE */
   char *body;                /* JSON mode: the body so far */
   size_t len, cap;
-  /* SSE parsing (own parser: MCP needs the id and retry fields) */
-  char *line;
-  size_t line_len, line_cap;
-  char *data;
-  size_t data_len, data_cap;
-  bool has_data, last_cr;
-  char event_id[256];        /* last id: field seen */
+  hl__sse sse;               /* SSE mode: this answer's parser */
+  char event_id[HL__SSE_MAX_ID]; /* the last event ID, for Last-Event-ID */
   long retry_ms;             /* last retry: field, -1 none */
   char head[48];             /* the answer's first bytes, for messages */
   size_t head_len;
@@ -58,85 +54,32 @@ static bool grow(char **buf, size_t *cap, size_t need) {
   return true;
 }
 
-static void sse_dispatch(stream *s) {
-  if (!s->has_data) return;
-  s->has_data = false;
-  size_t len = s->data_len;
-  s->data_len = 0;
+/* One event of the answer's stream: its data is one message. */
+static hl_status on_event(const char *event, const char *data, size_t len, void *user) {
+  (void)event;
+  stream *s = user;
   /* The priming event (an id and empty data) carries no message. */
   size_t i = 0;
-  while (i < len && (s->data[i] == ' ' || s->data[i] == '\n' || s->data[i] == '\r')) i++;
-  if (i == len) return;
-  hl__mcp_receive(s->m, s->data + i, len - i, s->p, s->ctx);
+  while (i < len && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r')) i++;
+  if (i < len) hl__mcp_receive(s->m, data + i, len - i, s->p, s->ctx);
+  return HL_OK;
 }
 
-static hl_status sse_line(stream *s, char *line, size_t len) {
-  if (len == 0) {
-    sse_dispatch(s);
-    return HL_OK;
-  }
-  if (line[0] == ':') return HL_OK;
-  char *colon = memchr(line, ':', len);
-  size_t flen = colon ? (size_t)(colon - line) : len;
-  const char *val = colon ? colon + 1 : line + len;
-  size_t vlen = colon ? len - flen - 1 : 0;
-  if (vlen && *val == ' ') {
-    val++;
-    vlen--;
-  }
-  if (flen == 4 && memcmp(line, "data", 4) == 0) {
-    /* The event's data is the message: capped as a whole, not per line
-     * (a server can send endless short data: lines and never end it). */
-    if (s->data_len + (s->has_data ? 1 : 0) + vlen > s->m->max_message)
-      return hl_fail(HL_ERR_TOO_LARGE, "mcp server \"%s\": sent a message of more than %zu bytes (the cap)",
-                     s->m->name, s->m->max_message);
-    if (!grow(&s->data, &s->data_cap, s->data_len + vlen + 2)) return hl_fail(HL_ERR_NOMEM, "out of memory");
-    if (s->has_data) s->data[s->data_len++] = '\n';
-    memcpy(s->data + s->data_len, val, vlen);
-    s->data_len += vlen;
-    s->data[s->data_len] = '\0';
-    s->has_data = true;
-  } else if (flen == 2 && memcmp(line, "id", 2) == 0) {
-    if (vlen < sizeof s->event_id && !memchr(val, '\0', vlen)) {
-      memcpy(s->event_id, val, vlen);
-      s->event_id[vlen] = '\0';
-    }
-  } else if (flen == 5 && memcmp(line, "retry", 5) == 0) {
-    char num[24];
-    if (vlen && vlen < sizeof num) {
-      memcpy(num, val, vlen);
-      num[vlen] = '\0';
-      char *end;
-      long v = strtol(num, &end, 10);
-      if (*end == '\0' && v >= 0) s->retry_ms = v;
-    }
-  }
-  return HL_OK;
+/* Keep what the stream said about resuming it: the parser's state goes
+ * with each answer, the last event ID and delay outlive it. */
+static void keep_resume_fields(stream *s) {
+  const char *id = hl__sse_last_event_id(&s->sse);
+  if (id) snprintf(s->event_id, sizeof s->event_id, "%s", id);
+  if (hl__sse_retry_ms(&s->sse) >= 0) s->retry_ms = hl__sse_retry_ms(&s->sse);
 }
 
 static hl_status sse_feed(stream *s, const char *d, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    char c = d[i];
-    if (s->last_cr && c == '\n') {
-      s->last_cr = false;
-      continue;
-    }
-    s->last_cr = false;
-    if (c == '\n' || c == '\r') {
-      s->last_cr = c == '\r';
-      hl_status st = sse_line(s, s->line ? s->line : (char *)"", s->line_len);
-      s->line_len = 0;
-      if (st) return st;
-      continue;
-    }
-    if (s->line_len + 2 > s->m->max_message + 16)
-      return hl_fail(HL_ERR_TOO_LARGE, "mcp server \"%s\": sent a message of more than %zu bytes (the cap)",
-                     s->m->name, s->m->max_message);
-    if (!grow(&s->line, &s->line_cap, s->line_len + 2)) return hl_fail(HL_ERR_NOMEM, "out of memory");
-    s->line[s->line_len++] = c;
-    s->line[s->line_len] = '\0';
-  }
-  return HL_OK;
+  hl_status st = hl__sse_feed(&s->sse, d, n);
+  keep_resume_fields(s);
+  if (st == HL_ERR_TOO_LARGE)
+    return hl_fail(HL_ERR_TOO_LARGE, "mcp server \"%s\": sent a message of more than %zu bytes (the cap)",
+                   s->m->name, s->m->max_message);
+  return st;
 }
 
 static bool pending_done(hl_mcp *m, hl__mcp_pending *p);
@@ -167,6 +110,9 @@ static hl_status on_data(const char *d, size_t n, void *user) {
     while (i < n && (d[i] == ' ' || d[i] == '\n' || d[i] == '\r' || d[i] == '\t')) i++;
     if (i == n) return HL_OK;
     s->mode = (d[i] == '{' || d[i] == '[') ? 1 : 2;
+    /* The cap is the message's (hl__mcp_receive() checks it exactly);
+     * the margin lets a line hold "data: " and a message at the cap. */
+    if (s->mode == 2) hl__sse_init(&s->sse, on_event, s, s->m->max_message + 16);
   }
   if (s->mode == 2) {
     st = sse_feed(s, d, n);
@@ -189,9 +135,11 @@ static hl_status on_data(const char *d, size_t n, void *user) {
 static void stream_end(stream *s) {
   if (s->mode == 1 && s->len) hl__mcp_receive(s->m, s->body, s->len, s->p, s->ctx);
   if (s->mode == 2) {
-    if (s->line_len) sse_line(s, s->line, s->line_len);
-    s->line_len = 0;
-    sse_dispatch(s);
+    /* An event without its blank line is discarded (WHATWG): half a
+     * message is none; a legacy stream resumes from the last id. */
+    hl__sse_finish(&s->sse);
+    keep_resume_fields(s);
+    hl__sse_free(&s->sse);
   }
   s->mode = 0;
   s->len = 0;
@@ -199,8 +147,7 @@ static void stream_end(stream *s) {
 
 static void stream_free(stream *s) {
   free(s->body);
-  free(s->line);
-  free(s->data);
+  hl__sse_free(&s->sse);
 }
 
 hl_status hl__mcp_http_decode(hl_mcp *m, hl__mcp_pending *p, const char *d, size_t n,
@@ -385,6 +332,17 @@ static hl_status http_status_error(hl_mcp *m, const hl__http_response *r) {
   return hl_fail(st, "mcp server \"%s\": HTTP %ld%s", m->name, r->status, body);
 }
 
+/* The code of the JSON-RPC error that is the body of a failed answer
+ * `r`, 0 when the body is no such error. */
+static int body_rpc_code(const hl__http_response *r) {
+  cJSON *msg = NULL;
+  if (!r->body || hl_json_parse(r->body, r->body_len, &msg) != HL_OK) return 0;
+  const cJSON *code = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "error"), "code");
+  double v = cJSON_IsNumber(code) && !cJSON_GetObjectItemCaseSensitive(msg, "result") ? code->valuedouble : 0;
+  cJSON_Delete(msg);
+  return v >= -2147483648.0 && v <= 2147483647.0 && v == (int)v ? (int)v : 0;
+}
+
 static bool pending_done(hl_mcp *m, hl__mcp_pending *p) {
   pthread_mutex_lock(&m->lock);
   bool d = p->done;
@@ -536,6 +494,7 @@ static hl_status send_once(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, 
     pthread_mutex_lock(&m->lock);
     *expired = r.status == 404 && m->session_id && !initialize;
     pthread_mutex_unlock(&m->lock);
+    if (p && r.status >= 400 && r.status < 500) p->http_rpc_code = body_rpc_code(&r);
     st = http_status_error(m, &r);
     if (auth && (r.status == 401 || r.status == 403)) {
       auth->status = r.status;

@@ -52,6 +52,7 @@ typedef struct hl__mcp_pending {
   hl_status fail;            /* transport/protocol failure instead of a response */
   char failmsg[600];
   cJSON *notes;              /* progress events to emit on the waiting thread */
+  size_t n_notes, notes_bytes; /* ... how many, how large (HL_MCP_MAX_QUEUED_*) */
   bool cancelled;            /* its run was cancelled (hl_context_on_cancel) */
   int64_t deadline_ms;       /* monotonic; 0: no time limit (progress may move it) */
   int64_t started_ms;
@@ -59,6 +60,8 @@ typedef struct hl__mcp_pending {
   unsigned total_ms;         /* progress_resets only: the cap (0: none) */
   bool resets;               /* progress restarts limit_ms */
   uint64_t events_before;    /* queued events that came before its answer */
+  int http_rpc_code;         /* failed with an HTTP 4xx whose body is a JSON-RPC
+                              * error: its code (0: none; legacy servers) */
   struct hl__mcp_pending *next;
 } hl__mcp_pending;
 
@@ -77,11 +80,14 @@ typedef struct hl__mcp_handler {
 } hl__mcp_handler;
 
 /* An event for the observers, queued by a thread that must not run them
- * (the event loop): a CUSTOM event (name, data) or a stderr line (text). */
+ * (the event loop): a CUSTOM event (name, data), a stderr line (text), or
+ * the report of `dropped` events dropped in a row over the queue's caps. */
 typedef struct hl__mcp_later {
   char *name;
   char *text;
   cJSON *data;
+  size_t weight;             /* its bytes, counted against HL_MCP_MAX_QUEUED_BYTES */
+  uint64_t dropped;
   struct hl__mcp_later *next;
 } hl__mcp_later;
 
@@ -120,6 +126,7 @@ struct hl_mcp {
   hl__mcp_handler *handlers;
   size_t n_handlers;
   cJSON *roots;
+  unsigned elicit_modes;     /* HL_MCP_ELICIT_* declared (0: form only) */
 
   /* state, under lock */
   pthread_mutex_t lock;
@@ -144,7 +151,10 @@ struct hl_mcp {
   /* events queued for the observers (hl__mcp_event_later): emitted in
    * order by the worker, or by a caller whose answer came after them */
   hl__mcp_later *evq, *evq_tail;
+  size_t ev_queued, ev_bytes; /* events in evq (reports aside), their weight */
   uint64_t ev_posted, ev_done;
+  atomic_ullong ev_dropped;  /* over the caps, since the client was made */
+  hl__mcp_later *ev_report;  /* the queued report that counts new drops, or NULL */
   bool ev_emitting;
 
   /* worker thread: server requests, list refreshes and queued events */
@@ -188,6 +198,12 @@ hl_status hl__mcp_fail(hl_mcp *m, hl_status st, const char *fmt, ...) HL_PRINTF(
  * final one. */
 hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
                             const char *tool, cJSON **response);
+/* The same, and when the request failed with an HTTP error whose body
+ * is a JSON-RPC error (a legacy server's 400; a modern one's is the
+ * response), *http_rpc_code gets its code, else 0: what the error is,
+ * read from the body, never from the message's text. */
+hl_status hl__mcp_roundtrip_coded(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
+                                  const char *tool, cJSON **response, int *http_rpc_code);
 /* Send a notification (params taken, may be NULL). */
 hl_status hl__mcp_notify(hl_mcp *m, const char *method, cJSON *params);
 /* Handle one message from the server (taken). `current` is the request
@@ -209,6 +225,9 @@ void hl__mcp_flush_notes(hl_mcp *m, hl__mcp_pending *p, hl_context *ctx);
  * that answer is returned: observers see what came first first. */
 void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data);
 void hl__mcp_stderr_later(hl_mcp *m, const char *text);
+/* Both are bounded (HL_MCP_MAX_QUEUED_EVENTS and _BYTES in mcp.h): what
+ * is over is dropped and counted, and reported by one queued
+ * "mcp.events_dropped" event per run of drops. */
 /* Emit queued events, in order, until `upto` of them were emitted
  * (UINT64_MAX: until none is queued). Not on the event loop. */
 void hl__mcp_emit_later(hl_mcp *m, uint64_t upto);
@@ -309,8 +328,9 @@ void hl__mcp_subscribe(hl_mcp *m);
 /* ---- worker.c ---- */
 /* Run the application's handler for the server request `method` (params
  * borrowed, may be NULL): HL_OK with *result (the caller's); HL_ERR_NOT_FOUND
- * when the client answers no such request; else the handler's failure
- * (message in hl_last_error()). Legacy server requests and modern
+ * when the client answers no such request; HL_ERR_INVALID_ARGUMENTS for
+ * an elicitation in a mode the client did not declare (the handler does
+ * not run); else the handler's failure (message in hl_last_error()). Legacy server requests and modern
  * inputRequests both go through here. */
 hl_status hl__mcp_handle_request(hl_mcp *m, const char *method, const cJSON *params, cJSON **result);
 hl_status hl__mcp_worker_start(hl_mcp *m);

@@ -397,6 +397,15 @@ hl_status hl_mcp_set_handler(hl_mcp *m, const char *method, hl_mcp_request_fn fn
   return HL_OK;
 }
 
+hl_status hl_mcp_set_elicitation_modes(hl_mcp *m, unsigned modes) {
+  hl_status st = hl__mcp_configurable(m, "hl_mcp_set_elicitation_modes");
+  if (st) return st;
+  if (!modes || (modes & ~(unsigned)(HL_MCP_ELICIT_FORM | HL_MCP_ELICIT_URL)))
+    return hl_fail(HL_ERR_INVALID, "hl_mcp_set_elicitation_modes: %u is no set of HL_MCP_ELICIT_* modes", modes);
+  m->elicit_modes = modes;
+  return HL_OK;
+}
+
 hl_status hl_mcp_set_roots(hl_mcp *m, const cJSON *roots) {
   hl_status st = hl__mcp_configurable(m, "hl_mcp_set_roots");
   if (st) return st;
@@ -439,6 +448,62 @@ void hl__mcp_stderr_event(hl_mcp *m, const char *text) {
   notify_all(m, &ev);
 }
 
+/* What an event costs in memory, roughly: its nodes and their strings. */
+static size_t json_weight(const cJSON *j) {
+  size_t w = 0;
+  for (; j; j = j->next) {
+    w += sizeof *j + (j->string ? strlen(j->string) + 1 : 0) +
+         (j->valuestring ? strlen(j->valuestring) + 1 : 0) + json_weight(j->child);
+  }
+  return w;
+}
+
+/* Whether one more event of `weight` bytes fits beside `queued` events
+ * of `bytes`. One event always fits, however large: a message the size
+ * cap of hl_mcp_set_max_message_bytes() let in is delivered alone. */
+static bool fits(size_t queued, size_t bytes, size_t weight) {
+  return queued == 0 || (queued < HL_MCP_MAX_QUEUED_EVENTS && bytes + weight <= HL_MCP_MAX_QUEUED_BYTES);
+}
+
+static void append_locked(hl_mcp *m, hl__mcp_later *e) {
+  if (m->evq_tail) m->evq_tail->next = e;
+  else m->evq = e;
+  m->evq_tail = e;
+  if (!e->dropped) {
+    m->ev_queued++;
+    m->ev_bytes += e->weight;
+  }
+  m->ev_posted++;
+  pthread_cond_signal(&m->jobs_cond);
+}
+
+/* Count one event dropped over the caps (m->lock held). The first drop
+ * queues a report (one over the cap) where the events went missing; the
+ * drops after it join that report until it is emitted. So a flood costs
+ * one report per queue's worth of events the observers saw, not one per
+ * drop. */
+static void drop_locked(hl_mcp *m) {
+  atomic_fetch_add(&m->ev_dropped, 1);
+  if (m->ev_report) {
+    m->ev_report->dropped++;
+    return;
+  }
+  hl__mcp_later *e = calloc(1, sizeof *e);
+  if (!e) return; /* counted all the same */
+  e->dropped = 1;
+  append_locked(m, e);
+  m->ev_report = e;
+}
+
+static void post_later(hl_mcp *m, hl__mcp_later *e) {
+  pthread_mutex_lock(&m->lock);
+  bool ok = fits(m->ev_queued, m->ev_bytes, e->weight);
+  if (ok) append_locked(m, e);
+  else drop_locked(m);
+  pthread_mutex_unlock(&m->lock);
+  if (!ok) free_later(e);
+}
+
 void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) {
   hl__mcp_later *e = calloc(1, sizeof *e);
   if (!e || !(e->name = strdup(name))) {
@@ -447,13 +512,8 @@ void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) {
     return;
   }
   e->data = data;
-  pthread_mutex_lock(&m->lock);
-  if (m->evq_tail) m->evq_tail->next = e;
-  else m->evq = e;
-  m->evq_tail = e;
-  m->ev_posted++;
-  pthread_cond_signal(&m->jobs_cond);
-  pthread_mutex_unlock(&m->lock);
+  e->weight = sizeof *e + json_weight(data);
+  post_later(m, e);
 }
 
 void hl__mcp_stderr_later(hl_mcp *m, const char *text) {
@@ -462,13 +522,20 @@ void hl__mcp_stderr_later(hl_mcp *m, const char *text) {
     free(e);
     return;
   }
-  pthread_mutex_lock(&m->lock);
-  if (m->evq_tail) m->evq_tail->next = e;
-  else m->evq = e;
-  m->evq_tail = e;
-  m->ev_posted++;
-  pthread_cond_signal(&m->jobs_cond);
-  pthread_mutex_unlock(&m->lock);
+  e->weight = sizeof *e + strlen(text);
+  post_later(m, e);
+}
+
+unsigned long long hl_mcp_events_dropped(const hl_mcp *m) {
+  return m ? atomic_load(&((hl_mcp *)m)->ev_dropped) : 0;
+}
+
+static void emit_dropped(hl_mcp *m, uint64_t n) {
+  cJSON *d = cJSON_CreateObject();
+  if (!d) return;
+  cJSON_AddNumberToObject(d, "dropped", (double)n);
+  cJSON_AddNumberToObject(d, "cap", HL_MCP_MAX_QUEUED_EVENTS);
+  hl__mcp_event(m, NULL, "mcp.events_dropped", d);
 }
 
 void hl__mcp_emit_later(hl_mcp *m, uint64_t upto) {
@@ -483,9 +550,16 @@ void hl__mcp_emit_later(hl_mcp *m, uint64_t upto) {
     if (!e) break;
     m->evq = e->next;
     if (!m->evq) m->evq_tail = NULL;
+    if (!e->dropped) {
+      m->ev_queued--;
+      m->ev_bytes -= e->weight;
+    }
+    if (e == m->ev_report) m->ev_report = NULL; /* its count is final */
     m->ev_emitting = true;
     pthread_mutex_unlock(&m->lock);
-    if (e->text) {
+    if (e->dropped) {
+      emit_dropped(m, e->dropped);
+    } else if (e->text) {
       hl__mcp_stderr_event(m, e->text);
     } else {
       hl__mcp_event(m, NULL, e->name, e->data);
@@ -515,6 +589,7 @@ void hl__mcp_flush_notes(hl_mcp *m, hl__mcp_pending *p, hl_context *ctx) {
   pthread_mutex_lock(&m->lock);
   cJSON *notes = p->notes;
   p->notes = NULL;
+  p->n_notes = p->notes_bytes = 0;
   pthread_mutex_unlock(&m->lock);
   if (!notes) return;
   cJSON *n;
@@ -610,10 +685,17 @@ static void on_progress(hl_mcp *m, const cJSON *params) {
       p->deadline_ms = cap && d > cap ? cap : d;
     }
     if (p->tool) cJSON_AddStringToObject(ev, "tool", p->tool);
-    if (!p->notes) p->notes = cJSON_CreateArray();
-    if (p->notes) {
-      cJSON_AddItemToArray(p->notes, ev);
-      ev = NULL;
+    size_t weight = json_weight(ev);
+    if (!fits(p->n_notes, p->notes_bytes, weight)) {
+      drop_locked(m); /* the waiting thread's observers are behind */
+    } else {
+      if (!p->notes) p->notes = cJSON_CreateArray();
+      if (p->notes) {
+        cJSON_AddItemToArray(p->notes, ev);
+        ev = NULL;
+        p->n_notes++;
+        p->notes_bytes += weight;
+      }
     }
     pthread_cond_broadcast(&m->cond);
   }
@@ -775,9 +857,10 @@ static void on_run_cancel(void *user) {
  * _meta gets its progressToken); `limit_ms` 0: the client's time limit.
  * *lost: the HTTP answer's stream ended without the response. */
 static hl_status roundtrip_once(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params, const char *tool,
-                                unsigned limit_ms, bool *lost, cJSON **response) {
+                                unsigned limit_ms, bool *lost, int *http_rpc_code, cJSON **response) {
   *response = NULL;
   *lost = false;
+  if (http_rpc_code) *http_rpc_code = 0;
   pthread_mutex_lock(&m->lock);
   if (m->closed || m->dead) {
     /* The same words whether the server died before or during the call:
@@ -861,6 +944,7 @@ static hl_status roundtrip_once(hl_mcp *m, hl_context *ctx, const char *method, 
   /* Events that came before the answer reach the observers before the
    * caller sees it. */
   if (p.events_before) hl__mcp_emit_later(m, p.events_before);
+  if (http_rpc_code) *http_rpc_code = p.http_rpc_code;
   hl_status done = finish_roundtrip(m, &p, st, method, cancelled, timed_out, closed, response);
   pthread_mutex_lock(&m->lock);
   m->active--;
@@ -947,7 +1031,7 @@ static hl_status modern_roundtrip(hl_mcp *m, hl_context *ctx, const char *method
       left = limit - (unsigned)spent;
     }
     bool lost;
-    st = roundtrip_once(m, ctx, method, params, tool, left, &lost, response);
+    st = roundtrip_once(m, ctx, method, params, tool, left, &lost, NULL, response);
     if (st != HL_OK) {
       if ((lost || st == HL_ERR_NETWORK) && m->kind == HL__MCP_HTTP && reissues < MAX_REISSUES &&
           !(ctx && hl_context_cancelled(ctx))) {
@@ -984,11 +1068,17 @@ static hl_status modern_roundtrip(hl_mcp *m, hl_context *ctx, const char *method
 
 hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
                             const char *tool, cJSON **response) {
+  return hl__mcp_roundtrip_coded(m, ctx, method, params, tool, response, NULL);
+}
+
+hl_status hl__mcp_roundtrip_coded(hl_mcp *m, hl_context *ctx, const char *method, cJSON *params,
+                                  const char *tool, cJSON **response, int *http_rpc_code) {
   *response = NULL;
+  if (http_rpc_code) *http_rpc_code = 0;
   hl_status st;
   bool lost;
   if (m->era == HL__MCP_ERA_LEGACY) {
-    st = roundtrip_once(m, ctx, method, params, tool, 0, &lost, response);
+    st = roundtrip_once(m, ctx, method, params, tool, 0, &lost, http_rpc_code, response);
     cJSON_Delete(params);
     return st;
   }
@@ -999,7 +1089,7 @@ hl_status hl__mcp_roundtrip(hl_mcp *m, hl_context *ctx, const char *method, cJSO
     /* Over stdio the probe's answer includes the server's start: a
      * shorter request limit must not make a slow modern server legacy. */
     st = roundtrip_once(m, ctx, method, params, tool, m->kind == HL__MCP_STDIO ? PROBE_LIMIT_MS : 0, &lost,
-                        response);
+                        NULL, response);
   }
   cJSON_Delete(params);
   return st;
@@ -1083,8 +1173,10 @@ cJSON *hl__mcp_client_capabilities(const hl_mcp *m) {
   }
   if (has_handler(m, "sampling/createMessage")) cJSON_AddObjectToObject(caps, "sampling");
   if (has_handler(m, "elicitation/create")) {
+    unsigned modes = m->elicit_modes ? m->elicit_modes : HL_MCP_ELICIT_FORM;
     cJSON *e = cJSON_AddObjectToObject(caps, "elicitation");
-    cJSON_AddObjectToObject(e, "form");
+    if (modes & HL_MCP_ELICIT_FORM) cJSON_AddObjectToObject(e, "form");
+    if (modes & HL_MCP_ELICIT_URL) cJSON_AddObjectToObject(e, "url");
   }
   return caps;
 }

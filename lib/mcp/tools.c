@@ -117,6 +117,50 @@ static void note(hl_mcp *m, const char *tool, const char *text) {
   hl__mcp_event(m, NULL, "mcp.note", d);
 }
 
+/* The first $ref (or $dynamicRef) in `schema` that points outside the
+ * schema itself (anything but a "#..." fragment), or NULL. The values of
+ * const, enum, default and examples are data, not schemas: not looked
+ * into. Depth is bounded by the JSON parser's (HL_JSON_MAX_DEPTH). */
+static const char *external_ref(const cJSON *schema) {
+  if (!cJSON_IsObject(schema) && !cJSON_IsArray(schema)) return NULL;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, schema) {
+    const char *k = cJSON_IsObject(schema) ? c->string : NULL;
+    if (k && (strcmp(k, "$ref") == 0 || strcmp(k, "$dynamicRef") == 0) && cJSON_IsString(c) &&
+        c->valuestring[0] != '#')
+      return c->valuestring;
+    if (k && (strcmp(k, "const") == 0 || strcmp(k, "enum") == 0 || strcmp(k, "default") == 0 ||
+              strcmp(k, "examples") == 0))
+      continue;
+    const char *found = external_ref(c);
+    if (found) return found;
+  }
+  return NULL;
+}
+
+/* Whether the Tool object `t` has a $ref outside its inputSchema or
+ * outputSchema, then named in a note: the client never fetches one
+ * (2026-07-28 basic/index.mdx "$ref Resolution": no network
+ * dereferencing), and a schema that cannot be validated for an
+ * unresolved external $ref SHOULD be rejected rather than treated as
+ * permissive (tools.mdx refers there), so the tool is left out. */
+static bool unresolvable(hl_mcp *m, const char *name, const cJSON *t) {
+  static const char *const schemas[] = {"inputSchema", "outputSchema"};
+  for (size_t i = 0; i < 2; i++) {
+    const char *ref = external_ref(cJSON_GetObjectItemCaseSensitive(t, schemas[i]));
+    if (!ref) continue;
+    char shown[200], text[400];
+    hl__quote(shown, sizeof shown, ref);
+    snprintf(text, sizeof text,
+             "left out: its %s has a $ref outside the schema (%s), which hookline does not fetch, so the "
+             "schema cannot be validated",
+             schemas[i], shown);
+    note(m, name, text);
+    return true;
+  }
+  return false;
+}
+
 /* One hl_tool for the server's Tool object, or NULL (left out). */
 static hl_tool *map_tool(hl_mcp *m, const cJSON *t) {
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
@@ -130,6 +174,7 @@ static hl_tool *map_tool(hl_mcp *m, const cJSON *t) {
     note(m, remote, "left out: it requires task-augmented calls, which hookline does not support yet");
     return NULL;
   }
+  if (unresolvable(m, remote, t)) return NULL;
   /* hookline names: [A-Za-z0-9_-]{1,64}; anything else becomes '_'. */
   char local[65];
   snprintf(local, sizeof local, "%s%s", m->prefix ? m->prefix : "", remote);
@@ -556,14 +601,6 @@ hl_status hl__mcp_map_result(hl_mcp *m, const char *tool, const cJSON *result, c
   return HL_OK;
 }
 
-/* A refusal of a tools/call as HeaderMismatch (HTTP 400 with JSON-RPC
- * error -32020): the Mcp-Param headers sent do not match what the server
- * expects. The transport words an HTTP error as "HTTP 400: <body>". */
-static bool header_mismatch(const char *msg) {
-  const char *body = strstr(msg, "HTTP 400: ");
-  return body && strstr(body, "-32020");
-}
-
 static hl_status call_remote(hl_mcp *m, hl_context *ctx, const char *name, const cJSON *args,
                              const cJSON *output_schema, cJSON **result, cJSON **raw) {
   if (result) *result = NULL;
@@ -581,13 +618,16 @@ static hl_status call_remote(hl_mcp *m, hl_context *ctx, const char *name, const
       cJSON_Delete(params);
       return hl__oom();
     }
-    st = hl__mcp_roundtrip(m, ctx, "tools/call", params, name, &resp);
-    /* A modern server's refusal arrives as the JSON-RPC error itself
-     * (session.c hands a 400's error body to the caller). */
+    int http_code;
+    st = hl__mcp_roundtrip_coded(m, ctx, "tools/call", params, name, &resp, &http_code);
+    /* HeaderMismatch (-32020): the Mcp-Param headers sent do not match
+     * what the server expects. A modern server's refusal arrives as the
+     * JSON-RPC error itself (session.c hands a 400's error body to the
+     * caller), a legacy server's as an HTTP 400 whose body is that error. */
     const cJSON *code = st ? NULL : cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resp, "error"),
                                                                      "code");
-    bool refused = cJSON_IsNumber(code) && code->valueint == -32020;
-    if (attempt || !(refused || (st == HL_ERR_HTTP && header_mismatch(hl_last_error())))) break;
+    bool refused = cJSON_IsNumber(code) && code->valuedouble == -32020;
+    if (attempt || !(refused || (st == HL_ERR_HTTP && http_code == -32020))) break;
     /* The server wants Mcp-Param headers this list does not annotate:
      * its tools changed. List them again (MCP 2026-07-28 asks that), then
      * try once more; a listing that fails leaves the first answer. */

@@ -33,8 +33,30 @@ static void apply_defaults(const cJSON *params, cJSON *result) {
   }
 }
 
+/* HL_OK when the client declared the mode of the elicitation/create
+ * `params` (absent: form), else HL_ERR_INVALID_ARGUMENTS naming it: the
+ * server must not send it (client/elicitation.mdx), and the handler,
+ * written for the modes declared, must not see it. */
+static hl_status check_mode(const hl_mcp *m, const cJSON *params) {
+  const cJSON *mode = cJSON_GetObjectItemCaseSensitive(params, "mode");
+  unsigned declared = m->elicit_modes ? m->elicit_modes : HL_MCP_ELICIT_FORM;
+  unsigned want = !mode                                                      ? HL_MCP_ELICIT_FORM
+                  : !cJSON_IsString(mode)                                    ? 0
+                  : strcmp(mode->valuestring, "form") == 0                   ? HL_MCP_ELICIT_FORM
+                  : strcmp(mode->valuestring, "url") == 0                    ? HL_MCP_ELICIT_URL
+                                                                             : 0;
+  if (want & declared) return HL_OK;
+  char shown[80];
+  hl__quote(shown, sizeof shown, cJSON_IsString(mode) ? mode->valuestring : "(not a string)");
+  return hl_fail(HL_ERR_INVALID_ARGUMENTS, "elicitation mode %s, which this client did not declare", shown);
+}
+
 hl_status hl__mcp_handle_request(hl_mcp *m, const char *method, const cJSON *params, cJSON **result) {
   *result = NULL;
+  if (strcmp(method, "elicitation/create") == 0) {
+    hl_status st = check_mode(m, params);
+    if (st) return st;
+  }
   hl_mcp_request_fn fn = NULL;
   void *user = NULL;
   for (size_t i = 0; i < m->n_handlers; i++)
@@ -79,6 +101,7 @@ static void answer(hl_mcp *m, cJSON *msg) {
   hl_status st = strcmp(method, "ping") == 0 ? HL_OK : hl__mcp_handle_request(m, method, params, &result);
   if (st == HL_OK) text = hl__jsonrpc_result(id, result);
   else if (st == HL_ERR_NOT_FOUND) text = hl__jsonrpc_error(id, -32601, "Method not found");
+  else if (st == HL_ERR_INVALID_ARGUMENTS) text = hl__jsonrpc_error(id, -32602, hl_last_error());
   else text = hl__jsonrpc_error(id, -32603, hl_last_error());
   cJSON_Delete(result);
   if (text) {

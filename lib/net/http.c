@@ -565,6 +565,27 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
   return len;
 }
 
+/* Append `n` bytes to *buf (*len of *cap used), leaving `extra` bytes of
+ * room after them (on_body's NUL). A new buffer starts at `first` bytes
+ * (0: 4 KB), then doubles. False when out of memory (the buffer as it
+ * was). The two receive buffers, a streamed body's queue (hand_over) and
+ * a whole body (on_body), grow alike. */
+static bool buf_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n, size_t extra,
+                       size_t first) {
+  size_t need = *len + n + extra;
+  if (need > *cap) {
+    size_t nc = *cap ? *cap : first ? first : 4096;
+    while (nc < need) nc *= 2;
+    char *nb = realloc(*buf, nc);
+    if (!nb) return false;
+    *buf = nb;
+    *cap = nc;
+  }
+  memcpy(*buf + *len, data, n);
+  *len += n;
+  return true;
+}
+
 /* A 2xx body chunk for the caller's sink: queue it for the caller. */
 static size_t hand_over(call *x, const char *data, size_t len) {
   if (x->async_done) {
@@ -592,20 +613,11 @@ static size_t hand_over(call *x, const char *data, size_t len) {
     pthread_mutex_unlock(&x->lock);
     return CURL_WRITEFUNC_PAUSE;
   }
-  if (x->pend_len + len > x->pend_cap) {
-    size_t nc = x->pend_cap ? x->pend_cap : 4096;
-    while (nc < x->pend_len + len) nc *= 2;
-    char *nb = realloc(x->pend, nc);
-    if (!nb) {
-      pthread_mutex_unlock(&x->lock);
-      x->nomem = HL_ERR_NOMEM;
-      return 0;
-    }
-    x->pend = nb;
-    x->pend_cap = nc;
+  if (!buf_append(&x->pend, &x->pend_len, &x->pend_cap, data, len, 0, 0)) {
+    pthread_mutex_unlock(&x->lock);
+    x->nomem = HL_ERR_NOMEM;
+    return 0;
   }
-  memcpy(x->pend + x->pend_len, data, len);
-  x->pend_len += len;
   x->delivered += len;
   pthread_cond_signal(&x->cond);
   pthread_mutex_unlock(&x->lock);
@@ -650,29 +662,21 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
     return r;
   }
   x->received += len;
-  if (x->len + len + 1 > x->cap) {
-    size_t nc = x->cap ? x->cap : 4096;
-    /* The first bytes of a body of a known length: room for that length,
-     * not 4 KB. Answers wait in the buffer until a worker decodes them,
-     * and when thousands arrive at once (concurrent_slow's peak) 4 KB for
-     * each ~0.6 KB answer was ~0.9 KB per session in flight (issue 12).
-     * Up to 64 KB: a larger length, which a server may announce and not
-     * send, gets room as its bytes come. */
-    curl_off_t whole = -1;
-    if (!x->cap && curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &whole) == CURLE_OK &&
-        whole >= (curl_off_t)len && whole <= 65536)
-      nc = (size_t)whole + 1;
-    while (nc < x->len + len + 1) nc *= 2;
-    char *nb = realloc(x->buf, nc);
-    if (!nb) {
-      x->nomem = HL_ERR_NOMEM;
-      return 0;
-    }
-    x->buf = nb;
-    x->cap = nc;
+  /* The first bytes of a body of a known length: room for that length,
+   * not 4 KB. Answers wait in the buffer until a worker decodes them,
+   * and when thousands arrive at once (concurrent_slow's peak) 4 KB for
+   * each ~0.6 KB answer was ~0.9 KB per session in flight (issue 12).
+   * Up to 64 KB: a larger length, which a server may announce and not
+   * send, gets room as its bytes come. */
+  size_t first = 0;
+  curl_off_t whole = -1;
+  if (!x->cap && curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &whole) == CURLE_OK &&
+      whole >= (curl_off_t)len && whole <= 65536)
+    first = (size_t)whole + 1;
+  if (!buf_append(&x->buf, &x->len, &x->cap, data, len, 1, first)) {
+    x->nomem = HL_ERR_NOMEM;
+    return 0;
   }
-  memcpy(x->buf + x->len, data, len);
-  x->len += len;
   x->buf[x->len] = '\0';
   return len;
 }

@@ -18,7 +18,12 @@ void hl__sse_init(hl__sse *p, hl__sse_event_fn on_event, void *user, size_t max_
   p->on_event = on_event;
   p->user = user;
   p->max_event = max_event ? max_event : HL_SSE_DEFAULT_MAX;
+  p->retry_ms = -1;
 }
+
+const char *hl__sse_last_event_id(const hl__sse *p) { return p->blank_seen ? p->last_id : NULL; }
+
+long hl__sse_retry_ms(const hl__sse *p) { return p->retry_ms; }
 
 void hl__sse_free(hl__sse *p) {
   free(p->line);
@@ -53,6 +58,13 @@ static hl_status sse_reserve(hl__sse *p, char **buf, size_t *cap, size_t need, s
 
 static hl_status sse_dispatch(hl__sse *p) {
   hl_status st = HL_OK;
+  /* Every blank line makes the buffer the last event ID, data or not;
+   * copied only when an id field changed it (not per event). */
+  p->blank_seen = true;
+  if (p->id_pending) {
+    memcpy(p->last_id, p->id, sizeof p->id);
+    p->id_pending = false;
+  }
   if (p->has_data) {
     /* Every data line appended a '\n'; the last one is not part of the data. */
     if (p->data_len > 0) p->data_len--;
@@ -89,8 +101,22 @@ static hl_status sse_line(hl__sse *p, const char *line, size_t len) {
     size_t n = vlen < sizeof p->event - 1 ? vlen : sizeof p->event - 1;
     memcpy(p->event, value, n);
     p->event[n] = '\0';
+  } else if (flen == 2 && memcmp(line, "id", 2) == 0) {
+    if (vlen < sizeof p->id && !memchr(value, '\0', vlen)) {
+      memcpy(p->id, value, vlen);
+      p->id[vlen] = '\0';
+      p->id_pending = true;
+    }
+  } else if (flen == 5 && memcmp(line, "retry", 5) == 0) {
+    long ms = 0;
+    size_t k = 0;
+    while (k < vlen && value[k] >= '0' && value[k] <= '9') {
+      /* Saturated: an absurd delay is still "a long time", not a wrap. */
+      ms = ms > 100000000 ? 1000000000 : ms * 10 + (value[k] - '0');
+      k++;
+    }
+    if (vlen > 0 && k == vlen) p->retry_ms = ms;
   }
-  /* "id" and "retry" matter only to browsers that reconnect; ignored. */
   return HL_OK;
 }
 
@@ -158,10 +184,9 @@ hl_status hl__sse_feed(hl__sse *p, const char *bytes, size_t len) {
 
 hl_status hl__sse_finish(hl__sse *p) {
   if (p->failed) return p->failed;
-  if (p->line_len > 0) {
-    hl_status st = sse_line(p, p->line, p->line_len);
-    p->line_len = 0;
-    if (st != HL_OK) return st;
-  }
-  return sse_dispatch(p);
+  p->line_len = 0;
+  p->data_len = 0;
+  p->has_data = false;
+  p->event[0] = '\0';
+  return HL_OK;
 }

@@ -132,7 +132,17 @@ static hl_status check_fields(const hl_config *c, const cJSON *obj, const char *
 static const field plugin_fields[] = {
     {"name", K_STRING}, {"path", K_STRING}, {"options", K_OBJECT}, {"enabled", K_BOOL}, {0, 0}};
 static const field mcp_fields[] = {{"name", K_STRING},    {"url", K_STRING},   {"command", K_STRING},
-                                   {"ca_file", K_STRING}, {"oauth", K_OBJECT}, {0, 0}};
+                                   {"ca_file", K_STRING}, {"oauth", K_OBJECT}, {"era", K_STRING},
+                                   {0, 0}};
+
+/* An mcp_servers entry's "era" (absent: auto), as hl_mcp_set_era() takes
+ * it; -1 for any other word. */
+static int era_of(const char *v) {
+  return !v || strcmp(v, "auto") == 0 ? HL_MCP_ERA_AUTO
+         : strcmp(v, "modern") == 0   ? HL_MCP_ERA_MODERN
+         : strcmp(v, "legacy") == 0   ? HL_MCP_ERA_LEGACY
+                                      : -1;
+}
 static const field oauth_fields[] = {{"client_id", K_STRING},           {"client_secret_env", K_STRING},
                                      {"client_secret", K_STRING},       {"client_metadata_url", K_STRING},
                                      {"client_name", K_STRING},         {"application_type", K_STRING},
@@ -184,6 +194,9 @@ static hl_status check_mcp(const hl_config *c, const cJSON *list, const char *pa
       return bad(c, sub, "\"url\" must start with http:// or https://, got \"%.100s\"", url);
     if (cmd && hl_json_get(m, "ca_file"))
       return bad(c, sub, "\"ca_file\" is for a server at an https:// \"url\", not a \"command\"");
+    const char *era = hl_json_get_string(m, "era");
+    if (era_of(era) < 0)
+      return bad(c, sub, "\"era\" must be \"auto\", \"modern\" or \"legacy\", got \"%.40s\"", era);
     const cJSON *oauth = hl_json_get(m, "oauth");
     if (oauth) {
       char osub[540];
@@ -609,6 +622,8 @@ hl_status hl_config_connect_mcp(hl_config *config, const char *agent, hl_agent *
         return hl_fail(cst, "%s: MCP server %s: ca_file: %s", config->origin, url, msg);
       }
     }
+    /* Checked at load: a known word. */
+    hl_mcp_set_era(conn, (hl_mcp_era)era_of(hl_json_get_string(m, "era")));
     const cJSON *oauth = hl_json_get(m, "oauth");
     if (oauth && set_oauth(config, conn, url, oauth) != HL_OK) {
       hl_mcp_free(conn);

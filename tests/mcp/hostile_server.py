@@ -19,9 +19,15 @@ Tools (tools/list is paginated, two tools per page):
   error_result {text} an isError result whose one text item is `text`
                      (default "the tool failed on purpose")
   rpc_error          a JSON-RPC error -32000
+  flood {count}      `count` notifications (logging/message, with a progress
+                     and a tools/list_changed every 1000th) as fast as the
+                     pipe takes them, then an answer
 Environment: HOSTILE_VERSION sets the protocol version answered;
 HOSTILE_NOISE=1 sends a notifications/message and a ping before every
-response; HOSTILE_INIT=hang never answers initialize.
+response; HOSTILE_INIT=hang never answers initialize; HOSTILE_DISCOVER=ignore
+never answers server/discover (as some legacy servers do with a request
+before initialize); HOSTILE_LOG=path appends the method of every message
+received to that file, one a line.
 """
 import json
 import os
@@ -56,7 +62,8 @@ TOOLS = [
         ("hang", {}), ("garbage", {}), ("huge", {"bytes": {"type": "integer"}}),
         ("unknown_id", {}), ("bad_utf8", {}), ("exit", {}), ("cancelled_ids", {}),
         ("add_tool", {}), ("ask", {"method": {"type": "string"}}),
-        ("error_result", {"text": {"type": "string"}}), ("rpc_error", {})]
+        ("error_result", {"text": {"type": "string"}}), ("rpc_error", {}),
+        ("flood", {"count": {"type": "integer"}})]
 ]
 
 
@@ -135,8 +142,28 @@ def call_tool(mid, name, args, meta):
                      "isError": True})
     elif name == "rpc_error":
         send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32000, "message": "rpc failure on purpose"}})
+    elif name == "flood":
+        flood(int(args.get("count", 1000)), meta.get("progressToken"))
+        text(mid, "flood done")
     else:
         send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32602, "message": "Unknown tool: " + name}})
+
+
+def flood(count, token):
+    """Written in blocks of 1000 lines: one message at a time would make
+    Python, not the client, the bottleneck."""
+    log = json.dumps({"jsonrpc": "2.0", "method": "notifications/message",
+                      "params": {"level": "info", "data": "flooding the client"}}) + "\n"
+    block = log * 997 + json.dumps({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}) + "\n"
+    if token is not None:
+        block += json.dumps({"jsonrpc": "2.0", "method": "notifications/progress",
+                             "params": {"progressToken": token, "progress": 1}}) + "\n"
+    block += log * (1000 - block.count("\n"))
+    with out_lock:
+        for _ in range(count // 1000):
+            sys.stdout.write(block)
+        sys.stdout.write(log * (count % 1000))
+        sys.stdout.flush()
 
 
 def handle(msg):
@@ -149,6 +176,11 @@ def handle(msg):
             entry[0].set()
         return
     params = msg.get("params") or {}
+    if os.environ.get("HOSTILE_LOG"):
+        with open(os.environ["HOSTILE_LOG"], "a") as f:
+            f.write("%s\n" % method)
+    if method == "server/discover" and os.environ.get("HOSTILE_DISCOVER") == "ignore":
+        return
     if method == "initialize":
         if os.environ.get("HOSTILE_INIT") == "hang":
             return

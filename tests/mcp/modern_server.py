@@ -36,7 +36,7 @@ _meta asks for a log level, then the level it saw); two_rounds (MRTR: an
 elicitation, then roots/list, each round's requestState checked byte for
 byte); ask_forever (input_required every time); ask_sampling (asks for
 sampling/createMessage; {"many": true}: 17 elicitations at once; {"other": true}: an input
-request naming tools/call); add_tool (adds tool "extra" and tells the
+request naming tools/call; {"url": true}: a URL mode elicitation, then the answer's action); add_tool (adds tool "extra" and tells the
 subscriptions/listen streams); drop_listen (closes the listen streams
 without a response); drop_once (HTTP: the first call's stream breaks
 before its response); slow (answers after 2 s); slow_rounds (not listed:
@@ -142,6 +142,11 @@ def call_tool(mid, params, notify):
     if name == "ask_sampling" and args.get("many"):
         # 17 elicitations in one round (over the client's cap of 16).
         return input_required(mid, {"q%d" % i: ELICIT for i in range(17)}, None)
+    if name == "ask_sampling" and args.get("url"):
+        if responses is None:
+            return input_required(mid, {"link": {"method": "elicitation/create", "params": {
+                "mode": "url", "message": "Connect your account", "url": "https://example.com/connect"}}}, None)
+        return text(mid, "url: " + str(((responses or {}).get("link") or {}).get("action")))
     if name == "ask_sampling" and args.get("other"):
         # A method no input request may name: the client must not run it.
         return input_required(mid, {"x": {"method": "tools/call", "params": {"name": "echo"}}}, None)

@@ -7,6 +7,9 @@
  * pagination, server requests answered by handlers or refused, server
  * pings, progress and notifications/cancelled, list_changed, versions.
  */
+#include <stdatomic.h>
+#include <sys/resource.h>
+
 #include "mcp_fixture.h"
 
 static fx_events events = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -47,8 +50,8 @@ static void pagination_and_stderr(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-11-25");
   hl_tools *tools = hl_mcp_tools(m);
-  /* 13 tools over 7 pages of 2. */
-  CHECK_INT(hl_tools_count(tools), 13);
+  /* 14 tools over 7 pages of 2. */
+  CHECK_INT(hl_tools_count(tools), 14);
   CHECK(hl_tools_find(tools, "rpc_error") != NULL);
   CHECK_STR(hl_mcp_tool_server(hl_tools_find(tools, "echo")), "hostile");
   hl_tools_free(tools);
@@ -145,6 +148,10 @@ static hl_status elicit(hl_mcp *m, const char *method, const cJSON *params, cJSO
   return HL_OK;
 }
 
+#define URL_ELICITATION                                                                             \
+  "{\"method\":\"elicitation/create\",\"params\":{\"mode\":\"url\",\"message\":\"open it\",\"url\":" \
+  "\"https://example.com/connect\",\"elicitationId\":\"e1\"}}"
+
 static void server_requests_answered_or_refused(void) {
   hl_mcp *m = hostile("hostile", 5000);
   REQUIRE(m);
@@ -175,11 +182,40 @@ static void server_requests_answered_or_refused(void) {
   CHECK_INT(call_text(m, "ask", "{\"method\":\"sampling/createMessage\"}", &t), HL_OK);
   CHECK_CONTAINS(t, "-32601");
   free(t);
+  /* URL mode was not declared (form only, the default): -32602 and the
+   * handler does not run (2025-11-25 client/elicitation.mdx). */
+  CHECK_INT(call_text(m, "ask", URL_ELICITATION, &t), HL_OK);
+  CHECK_CONTAINS(t, "-32602");
+  CHECK_CONTAINS(t, "elicitation mode \\\"url\\\", which this client did not declare");
+  CHECK(strstr(t, "accept") == NULL);
+  free(t);
   CHECK_INT(call_text(m, "ask", "{\"method\":\"ping\"}", &t), HL_OK);
   CHECK_CONTAINS(t, "\"result\": {}");
   free(t);
   /* Configuration after connecting is refused. */
   CHECK_INT(hl_mcp_set_prefix(m, "x_"), HL_ERR_STATE);
+  hl_mcp_free(m);
+}
+
+/* With url mode declared the same request reaches the handler, and the
+ * capability names both modes. */
+static void url_elicitation_when_declared(void) {
+  hl_mcp *m = hostile("hostile", 5000);
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_set_elicitation_modes(m, 0), HL_ERR_INVALID);
+  CHECK_INT(hl_mcp_set_elicitation_modes(m, 4), HL_ERR_INVALID);
+  CHECK_INT(hl_mcp_set_handler(m, "elicitation/create", elicit, NULL), HL_OK);
+  CHECK_INT(hl_mcp_set_elicitation_modes(m, HL_MCP_ELICIT_FORM | HL_MCP_ELICIT_URL), HL_OK);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  const cJSON *caps = cJSON_GetObjectItem(hl_mcp_server_info(m), "clientCapabilities");
+  const cJSON *el = cJSON_GetObjectItem(caps, "elicitation");
+  CHECK(cJSON_IsObject(cJSON_GetObjectItem(el, "form")) && cJSON_IsObject(cJSON_GetObjectItem(el, "url")));
+  char *t = NULL;
+  CHECK_INT(call_text(m, "ask", URL_ELICITATION, &t), HL_OK);
+  CHECK_CONTAINS(t, "\"action\": \"accept\"");
+  CHECK_CONTAINS(t, "\"echo\": \"open it\"");
+  free(t);
+  CHECK_INT(hl_mcp_set_elicitation_modes(m, HL_MCP_ELICIT_URL), HL_ERR_STATE);
   hl_mcp_free(m);
 }
 
@@ -223,7 +259,7 @@ static void list_changed_refreshes(void) {
   CHECK_INT(hl_mcp_set_exclude(m, excl), HL_OK);
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   hl_tools *reg = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(reg), 12);
+  CHECK_INT(hl_tools_count(reg), 13);
   CHECK(hl_tools_find(reg, "h_echo") && !hl_tools_find(reg, "h_garbage") && !hl_tools_find(reg, "h_extra"));
   unsigned gen = hl_mcp_tools_generation(m);
   char *t = NULL;
@@ -241,7 +277,7 @@ static void list_changed_refreshes(void) {
   }
   CHECK(hl_mcp_tools_generation(m) != gen);
   CHECK_INT(hl_mcp_sync_tools(m, reg), HL_OK);
-  CHECK_INT(hl_tools_count(reg), 13);
+  CHECK_INT(hl_tools_count(reg), 14);
   hl_tool *extra = hl_tools_find(reg, "h_extra");
   REQUIRE(extra);
   cJSON *res = NULL;
@@ -397,6 +433,69 @@ static void parallel_calls(void) {
 }
 
 /* Two servers at once: one breaking does not disturb the other. */
+/* How many lines of `path` are `line`. */
+static int lines_in(const char *path, const char *line) {
+  FILE *f = fopen(path, "r");
+  char buf[200];
+  int n = 0;
+  while (f && fgets(buf, sizeof buf, f)) {
+    buf[strcspn(buf, "\n")] = '\0';
+    n += strcmp(buf, line) == 0;
+  }
+  if (f) fclose(f);
+  return n;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A legacy stdio server that ignores server/discover: a config file's
+ * "era": "legacy" connects without the probe (and its 5 s wait); "auto"
+ * probes; any other word is refused at load, naming the key. */
+static void config_era(void) {
+  char log[] = "/tmp/hl_hostile_log_XXXXXX";
+  int fd = mkstemp(log);
+  REQUIRE(fd >= 0);
+  close(fd);
+  setenv("HOSTILE_LOG", log, 1);
+  setenv("HOSTILE_DISCOVER", "ignore", 1);
+  const char *eras[] = {"legacy", "auto"};
+  for (int i = 0; i < 2; i++) {
+    truncate(log, 0);
+    char text[1200];
+    snprintf(text, sizeof text,
+             "{\"mcp_servers\": [{\"name\": \"cfg\", \"command\": \"python3 %s\", \"era\": \"%s\"}]}",
+             fx_env("HL_MCP_HOSTILE"), eras[i]);
+    hl_config *cfg = NULL;
+    REQUIRE(hl_config_parse(text, "era.json", &cfg) == HL_OK);
+    hl_agent *a = hl_agent_new("era_agent");
+    int64_t t0 = now_ms();
+    CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_OK);
+    int64_t took = now_ms() - t0;
+    CHECK(hl_tools_find(hl_agent_tools(a), "echo") != NULL);
+    CHECK_INT(lines_in(log, "initialize"), 1);
+    CHECK_INT(lines_in(log, "server/discover"), i == 0 ? 0 : 1);
+    fprintf(stderr, "config_era: \"%s\" connected in %lld ms\n", eras[i], (long long)took);
+    if (i == 1) CHECK(took >= 5000); /* the probe's wait, which "legacy" spares */
+    hl_agent_unref(a);
+    hl_config_free(cfg);
+  }
+  unsetenv("HOSTILE_DISCOVER");
+  unsetenv("HOSTILE_LOG");
+  unlink(log);
+  hl_config *cfg = NULL;
+  CHECK_INT(hl_config_parse("{\"mcp_servers\": [{\"command\": \"srv\", \"era\": \"2026\"}]}", "bad.json", &cfg),
+            HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "$.mcp_servers[0]: \"era\" must be \"auto\", \"modern\" or \"legacy\", got \"2026\"");
+  CHECK(cfg == NULL);
+  CHECK_INT(hl_config_parse("{\"mcp_servers\": [{\"command\": \"srv\", \"era\": 1}]}", "bad.json", &cfg),
+            HL_ERR_INVALID);
+  CHECK_CONTAINS(hl_last_error(), "era");
+}
+
 static void other_server_unaffected(void) {
   hl_mcp *a = hostile("a", 5000), *b = hostile("b", 5000);
   REQUIRE(a && b);
@@ -412,8 +511,80 @@ static void other_server_unaffected(void) {
   hl_mcp_free(b);
 }
 
+/* An observer slower than the server: 50 us per log event. */
+typedef struct slow_obs {
+  atomic_long logs, reports, dropped;
+} slow_obs;
+
+static int slow_fn(const hl_event *ev, void *user) {
+  slow_obs *s = user;
+  if (ev->type != HL_EVENT_CUSTOM) return 0;
+  if (strcmp(ev->name, "mcp.log") == 0) {
+    atomic_fetch_add(&s->logs, 1);
+    struct timespec ts = {0, 50000};
+    nanosleep(&ts, NULL);
+  } else if (strcmp(ev->name, "mcp.events_dropped") == 0) {
+    atomic_fetch_add(&s->reports, 1);
+    const cJSON *n = cJSON_GetObjectItem(ev->data, "dropped");
+    if (cJSON_IsNumber(n)) atomic_fetch_add(&s->dropped, (long)n->valuedouble);
+  }
+  return 0;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+/* ASan keeps freed memory (256 MB by default) to catch late uses: the
+ * events the client drops would show as growth. 16 MB still catches
+ * this suite's uses after free. */
+__attribute__((visibility("default"))) const char *__asan_default_options(void);
+__attribute__((visibility("default"))) const char *__asan_default_options(void) {
+  return "quarantine_size_mb=16";
+}
+#endif
+
+static long peak_rss_kb(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+static void notification_flood_is_bounded(void) {
+  /* Run first: the peak RSS is the process's, earlier tests' would hide
+   * this one's. */
+  static slow_obs s;
+  hl_mcp *m = hostile("flood", 10000);
+  REQUIRE(m);
+  hl_observer *obs = hl_observer_new(slow_fn, &s);
+  hl_mcp_add_observer(m, obs);
+  hl_observer_unref(obs);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_mcp_set_timeout_ms(m, 0); /* ASan on a loaded machine: a minute or more */
+  long before = peak_rss_kb();
+  char *t = NULL;
+  CHECK_INT(call_text(m, "flood", "{\"count\":1000000}", &t), HL_OK);
+  CHECK_STR(t, "flood done");
+  free(t);
+  long grown = peak_rss_kb() - before;
+  fprintf(stderr, "flood: peak RSS grew by %ld kB; %ld logs emitted, %ld dropped in %ld reports\n", grown,
+          (long)s.logs, (long)s.dropped, (long)s.reports);
+  /* Unbounded, the queue held ~1 M events (~460 MB); bounded, ~1 MB
+   * (ASan: ~40 MB, its quarantine of the dropped events). */
+  CHECK(grown < 64 * 1024);
+  /* Each of the 998,000 log messages reached the observer or was
+   * counted as dropped (so may be the 1,000 progress notifications);
+   * the application learnt it once per queue's worth of events it saw,
+   * not once per event. */
+  CHECK(s.dropped > 0 && s.reports >= 1);
+  CHECK(s.reports <= s.logs / HL_MCP_MAX_QUEUED_EVENTS + 1);
+  CHECK_INT((long)hl_mcp_events_dropped(m), (long)s.dropped);
+  CHECK(s.logs + s.dropped >= 998000 && s.logs + s.dropped <= 999000);
+  still_works(m);
+  hl_mcp_free(m);
+  fx_events_clear(&events); /* it keeps 512 lines: room for the next tests */
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
+  RUN(notification_flood_is_bounded);
   RUN(pagination_and_stderr);
   RUN(garbage_line_fails_the_call);
   RUN(raw_nul_in_a_string_fails_the_call);
@@ -424,12 +595,14 @@ int main(int argc, char **argv) {
   RUN(never_answers_times_out_and_cancels);
   RUN(tool_errors_are_execution_failed);
   RUN(server_requests_answered_or_refused);
+  RUN(url_elicitation_when_declared);
   RUN(capabilities_follow_handlers);
   RUN(progress_events_and_noise);
   RUN(list_changed_refreshes);
   RUN(versions);
   RUN(bad_commands);
   RUN(other_server_unaffected);
+  RUN(config_era);
   RUN(run_cancel_cancels_call);
   RUN(parallel_calls);
   RUN(free_during_call);

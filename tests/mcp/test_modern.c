@@ -14,6 +14,8 @@
  * call's cancellation (stdio: notifications/cancelled; HTTP: the closed
  * stream only).
  */
+#include <stdatomic.h>
+
 #include "mcp_fixture.h"
 
 static fx_events events = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -34,8 +36,12 @@ typedef struct server {
   hl_mcp *m;
 } server;
 
+static atomic_int url_elicitations; /* URL mode requests name_handler saw */
+
 static hl_status name_handler(hl_mcp *m, const char *method, const cJSON *params, cJSON **result, void *user) {
-  (void)m, (void)method, (void)params, (void)user;
+  (void)m, (void)method, (void)user;
+  const cJSON *mode = cJSON_GetObjectItemCaseSensitive(params, "mode");
+  if (cJSON_IsString(mode) && strcmp(mode->valuestring, "url") == 0) atomic_fetch_add(&url_elicitations, 1);
   *result = cJSON_Parse("{\"action\":\"accept\",\"content\":{\"name\":\"Ada\"}}");
   return HL_OK;
 }
@@ -413,8 +419,11 @@ static void mrtr(bool http) {
   free(text);
   /* 17 inputs in one round (the cap is 16), and an input request naming
    * a method no input request may (tools/call): refused, no handler run. */
-  const char *hostile[] = {"{\"many\":true}", "at most 16", "{\"other\":true}", "names no method"};
-  for (int i = 0; i < 4; i += 2) {
+  /* A URL mode elicitation, not declared (form only, the default): the
+   * call fails naming it and the handler does not run. */
+  const char *hostile[] = {"{\"many\":true}", "at most 16", "{\"other\":true}", "names no method",
+                           "{\"url\":true}", "elicitation mode \"url\", which this client did not declare"};
+  for (int i = 0; i < 6; i += 2) {
     cJSON *args = cJSON_Parse(hostile[i]), *res = NULL;
     CHECK_INT(hl_mcp_call(m, NULL, "ask_sampling", args, &res, NULL), HL_ERR_PROVIDER);
     CHECK_CONTAINS(hl_last_error(), hostile[i + 1]);
@@ -440,11 +449,41 @@ static void mrtr(bool http) {
   CHECK_STR(str_at(c[9], "state"), "again-9");
   /* The calls in between carried none of it. */
   const cJSON *other[4];
-  REQUIRE(calls_of(log, "ask_sampling", other, 4) == 3); /* each asked once, none retried */
+  REQUIRE(calls_of(log, "ask_sampling", other, 4) == 4); /* each asked once, none retried */
+  CHECK_INT(atomic_load(&url_elicitations), 0);
   CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(other[0], "state")));
   cJSON_Delete(log);
   close_client(&s);
 }
+
+/* URL mode declared: the input request reaches the handler, and every
+ * request's _meta declares both modes. */
+static void url_elicitation(bool http) {
+  server s;
+  hl_mcp *m = open_client(&s, http, "modern");
+  REQUIRE(m);
+  CHECK_INT(hl_mcp_set_elicitation_modes(m, HL_MCP_ELICIT_FORM | HL_MCP_ELICIT_URL), HL_OK);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  int before = atomic_load(&url_elicitations);
+  cJSON *args = cJSON_Parse("{\"url\":true}"), *res = NULL;
+  CHECK_INT(hl_mcp_call(m, NULL, "ask_sampling", args, &res, NULL), HL_OK);
+  CHECK(cJSON_IsString(res) && strcmp(res->valuestring, "url: accept") == 0);
+  cJSON_Delete(res);
+  cJSON_Delete(args);
+  CHECK_INT(atomic_load(&url_elicitations), before + 1);
+  cJSON *log = server_log(&s);
+  const cJSON *c[2];
+  REQUIRE(calls_of(log, "ask_sampling", c, 2) == 2);
+  const cJSON *caps = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c[0], "meta"),
+                                                       "io.modelcontextprotocol/clientCapabilities");
+  const cJSON *el = cJSON_GetObjectItemCaseSensitive(caps, "elicitation");
+  CHECK(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(el, "form")));
+  CHECK(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(el, "url")));
+  cJSON_Delete(log);
+  close_client(&s);
+}
+static void stdio_url_elicitation(void) { url_elicitation(false); }
+static void http_url_elicitation(void) { url_elicitation(true); }
 
 /* Wait up to 5 s for the tool list's generation to pass `gen`. */
 static bool refreshed(hl_mcp *m, unsigned gen) {
@@ -644,6 +683,8 @@ int main(int argc, char **argv) {
   RUN(sentinel_name);
   RUN(stdio_mrtr);
   RUN(http_mrtr);
+  RUN(stdio_url_elicitation);
+  RUN(http_url_elicitation);
   RUN(stdio_rounds_time_limit);
   RUN(http_rounds_time_limit);
   RUN(stdio_list_changed);

@@ -115,9 +115,10 @@ static void invalid_tools_left_out(void) {
   hl_mcp *m = connect_client();
   REQUIRE(m);
   hl_tools *tools = hl_mcp_tools(m);
-  const char *valid[] = {"headers", "echo", "rich", "deep", "cycle", "mismatch", "always_mismatch"};
-  CHECK_INT(hl_tools_count(tools), 7);
-  for (size_t i = 0; i < 7; i++) CHECK(hl_tools_find(tools, valid[i]) != NULL);
+  const char *valid[] = {"headers", "echo", "rich", "deep", "cycle", "mismatch", "always_mismatch",
+                         "mentions_mismatch", "text_mismatch"};
+  CHECK_INT(hl_tools_count(tools), 9);
+  for (size_t i = 0; i < 9; i++) CHECK(hl_tools_find(tools, valid[i]) != NULL);
   /* Each one named, with the reason. */
   CHECK_INT(fx_events_count(&events, "\"tool\":\"bad_number\",\"message\":\"left out: invalid inputSchema: "
                                      "x-mcp-header at $.f: the property's type must be string, integer or "
@@ -134,9 +135,21 @@ static void invalid_tools_left_out(void) {
   CHECK_INT(fx_events_count(&events, "\"tool\":\"bad_token\",\"message\":\"left out: invalid inputSchema: "
                                      "x-mcp-header at $.a: must be an HTTP token"),
             1);
-  /* Out of the raw list too (the revision: excluded from tools/list). */
+  /* A $ref outside the schema is never fetched (MCP 2026-07-28 "$ref
+   * Resolution"), so the schema cannot be validated: the tool is left
+   * out, named, rather than called unchecked. */
+  CHECK_INT(fx_events_count(&events, "\"tool\":\"remote_ref\",\"message\":\"left out: its inputSchema has a "
+                                     "$ref outside the schema (\\\"http://127.0.0.1:9/never-fetched.json\\\"), "
+                                     "which hookline does not fetch, so the schema cannot be validated\""),
+            1);
+  CHECK_INT(fx_events_count(&events, "\"tool\":\"relative_ref\",\"message\":\"left out: its outputSchema has a "
+                                     "$ref outside the schema (\\\"other.json#/o\\\")"),
+            1);
+  CHECK(!hl_tools_find(tools, "remote_ref") && !hl_tools_find(tools, "relative_ref"));
+  /* Out of the raw list too (the revision: excluded from tools/list);
+   * the two with an external $ref stay in it, as sent. */
   cJSON *raw = hl_mcp_tools_json(m);
-  CHECK_INT(cJSON_GetArraySize(raw), 7);
+  CHECK_INT(cJSON_GetArraySize(raw), 11);
   cJSON_Delete(raw);
   /* The valid ones still work. */
   cJSON *res = NULL;
@@ -156,8 +169,9 @@ static void stdio_keeps_every_tool(void) {
   hl_mcp_set_timeout_ms(m, 20000);
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   hl_tools *tools = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(tools), 12);
+  CHECK_INT(hl_tools_count(tools), 14); /* all but remote_ref and relative_ref */
   CHECK(hl_tools_find(tools, "bad_dup") != NULL);
+  CHECK(!hl_tools_find(tools, "remote_ref") && !hl_tools_find(tools, "relative_ref"));
   cJSON *args = cJSON_Parse("{\"a\":\"x\",\"b\":\"y\"}"), *res = NULL;
   CHECK_INT(hl_tool_invoke(hl_tools_find(tools, "bad_dup"), NULL, args, &res), HL_OK);
   CHECK(cJSON_IsString(res) && strcmp(res->valuestring, "{\"a\": \"x\", \"b\": \"y\"}") == 0);
@@ -241,12 +255,12 @@ static void hostile_schemas(void) {
   hl_mcp *m = connect_client();
   REQUIRE(m);
   hl_tools *tools = hl_mcp_tools(m);
-  /* $ref cycles, the root referring to itself and a network $ref: kept
-   * as written, never followed (the call and its validation end at once;
-   * the remote URL is a closed port, so a fetch would fail the call). */
+  /* $ref cycles and the root referring to itself: kept as written, never
+   * followed (the call and its validation end at once); a "$ref" key in
+   * data (default, enum) is no reference. */
   hl_tool *cycle = hl_tools_find(tools, "cycle");
   REQUIRE(cycle);
-  cJSON *args = cJSON_Parse("{\"x\":{\"y\":1},\"self\":{},\"remote\":\"r\",\"n\":3}"), *res = NULL;
+  cJSON *args = cJSON_Parse("{\"x\":{\"y\":1},\"self\":{},\"n\":3}"), *res = NULL;
   CHECK_INT(hl_tool_invoke(cycle, NULL, args, &res), HL_OK);
   cJSON_Delete(res);
   cJSON_Delete(args);
@@ -300,6 +314,17 @@ static void header_mismatch_lists_again(void) {
   CHECK_CONTAINS(hl_last_error(), "-32020");
   CHECK_INT(server_count("lists") - lists, 1);
   CHECK_INT(server_count("calls") - calls, 2);
+  /* A 400 that only mentions -32020 (in another error's message, in a
+   * body that is no JSON) is no HeaderMismatch: no listing, no retry. */
+  const char *mention[] = {"mentions_mismatch", "text_mismatch"};
+  for (int i = 0; i < 2; i++) {
+    lists = server_count("lists");
+    calls = server_count("calls");
+    CHECK_INT(hl_mcp_call(m, NULL, mention[i], args, &res, NULL), HL_ERR_HTTP);
+    CHECK_CONTAINS(hl_last_error(), "-32020");
+    CHECK_INT(server_count("lists") - lists, 0);
+    CHECK_INT(server_count("calls") - calls, 1);
+  }
   cJSON_Delete(args);
   hl_mcp_free(m);
 }

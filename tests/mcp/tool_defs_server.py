@@ -11,10 +11,16 @@ library only, plain JSON answers) whose tool definitions use what the MCP
 - "rich": an inputSchema using every JSON Schema 2020-12 keyword; "echo"
   answers with the arguments it got.
 - "deep" (properties nested 300 levels) and "cycle" ($ref cycles, a
-  self-reference of the root, a network $ref).
+  self-reference of the root, "$ref" keys in data: default and enum);
+  "remote_ref" (a network $ref in its inputSchema) and "relative_ref" (a
+  $ref to another document in its outputSchema), which a client must
+  not fetch and leaves out.
 - "mismatch": once POST /__annotate was made, its "region" is annotated
   and a call without the matching Mcp-Param-Region header is refused as
-  HeaderMismatch (HTTP 400, -32020); "always_mismatch" is always refused.
+  HeaderMismatch (HTTP 400, -32020); "always_mismatch" is always refused;
+  "mentions_mismatch" is refused with HTTP 400 and a JSON-RPC error of
+  another code whose message names -32020, "text_mismatch" with a 400
+  whose body is plain text naming it.
 - ttlMs on tools/list, set by POST /__ttl (a number, or "none" to leave
   it out); POST /__add adds the tool "added", POST /__too_deep a tool
   nested 1000 levels (deeper than a client's JSON parser takes).
@@ -90,8 +96,10 @@ CYCLE = {
     "properties": {
         "x": {"$ref": "#/$defs/a"},
         "self": {"$ref": "#"},
-        "remote": {"$ref": "http://127.0.0.1:9/never-fetched.json"},
         "n": {"type": "integer"},
+        # Data, not schemas: a $ref there is no reference.
+        "d": {"type": "object", "default": {"$ref": "http://127.0.0.1:9/data"},
+              "enum": [{"$ref": "x.json"}, {"$ref": "http://127.0.0.1:9/data"}]},
     },
 }
 
@@ -115,6 +123,10 @@ def tools():
         {"name": "rich", "description": "every keyword", "inputSchema": RICH},
         {"name": "deep", "inputSchema": deep_schema(200)},
         {"name": "cycle", "inputSchema": CYCLE},
+        {"name": "remote_ref", "inputSchema": {"type": "object", "properties": {
+            "x": {"anyOf": [{"type": "string"}, {"$ref": "http://127.0.0.1:9/never-fetched.json"}]}}}},
+        {"name": "relative_ref", "inputSchema": {"type": "object", "properties": {"x": {"type": "integer"}}},
+         "outputSchema": {"type": "object", "$defs": {"o": {"$ref": "other.json#/o"}}}},
         {"name": "bad_number", "inputSchema": {"type": "object", "properties": {
             "f": {"type": "number", "x-mcp-header": "F"}}}},
         {"name": "bad_items", "inputSchema": {"type": "object", "properties": {
@@ -132,6 +144,8 @@ def tools():
         region["x-mcp-header"] = "Region"
     t.append({"name": "mismatch", "inputSchema": {"type": "object", "properties": {"region": region}}})
     t.append({"name": "always_mismatch", "inputSchema": {"type": "object"}})
+    t.append({"name": "mentions_mismatch", "inputSchema": {"type": "object"}})
+    t.append({"name": "text_mismatch", "inputSchema": {"type": "object"}})
     if STATE["added"]:
         t.append({"name": "added", "inputSchema": {"type": "object"}})
     if STATE["too_deep"]:
@@ -150,6 +164,14 @@ class H(BaseHTTPRequestHandler):
         self.send_response(status)
         if obj is not None:
             self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def send_text(self, status, text):
+        out = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)
@@ -202,6 +224,11 @@ class H(BaseHTTPRequestHandler):
             if name == "always_mismatch" or (name == "mismatch" and self.headers.get("Mcp-Param-Region") != want):
                 return self.send(400, {"jsonrpc": "2.0", "id": mid,
                                        "error": {"code": -32020, "message": "HeaderMismatch"}})
+            if name == "mentions_mismatch":
+                return self.send(400, {"jsonrpc": "2.0", "id": mid, "error": {
+                    "code": -32602, "message": "bad region; this is not -32020 HeaderMismatch"}})
+            if name == "text_mismatch":
+                return self.send_text(400, "error -32020 (not JSON)")
             if name == "mismatch":
                 text = "matched %s" % want
             elif params.get("name") == "headers":

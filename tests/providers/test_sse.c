@@ -104,17 +104,90 @@ static void sse_anthropic_recorded(void) {
 
 static void sse_bom_skipped_and_fields_ignored(void) {
   every_split("\xef\xbb\xbfid: 7\nretry: 100\ndata: x\n\n", "|x\n", 1);
+  every_split("\xef\xbb\xbf\xef\xbb\xbf""data: x\n\n", "", 0); /* only the first BOM is skipped */
 }
 
 static void sse_event_without_data_not_dispatched(void) {
   every_split("event: lonely\n\ndata: y\n\n", "|y\n", 1);
 }
 
-static void sse_unterminated_last_event_dispatched_at_finish(void) {
-  collected c;
-  const char *s = "data: a\n\ndata: [DONE]";
-  parse_split(s, strlen(s), 3, false, &c);
-  CHECK_STR(c.out, "|a\n|[DONE]\n");
+/* WHATWG: at the end of the stream an event without its blank line is
+ * discarded, whether its last line ended or not. */
+static void sse_unterminated_last_event_not_dispatched(void) {
+  every_split("data: a\n\ndata: [DONE]", "|a\n", 1);
+  every_split("data: a\n\ndata: [DONE]\n", "|a\n", 1);
+  every_split("data: a\r\n\r\nevent: x\r\ndata: b\r\n", "|a\n", 1);
+}
+
+/* A line without a colon is a field named by the whole line with an
+ * empty value: "data" alone is an empty data line. */
+static void sse_field_without_colon(void) {
+  every_split("data\n\ndata\ndata\n\ndata:x\n\n", "|\n|\n\n|x\n", 3);
+}
+
+/* Parse `stream` (`len` bytes, NULs allowed) at every split and byte by
+ * byte: the events, the last event ID (NULL: none set) and the retry
+ * delay must come out the same. */
+static void resume_fields_every_split(const char *stream, size_t len, const char *events, const char *id,
+                                      long retry) {
+  for (size_t cut = 0; cut <= len + 1; cut++) {
+    collected c;
+    memset(&c, 0, sizeof c);
+    hl__sse p;
+    hl__sse_init(&p, collect, &c, 0);
+    if (cut <= len) {
+      CHECK_INT(hl__sse_feed(&p, stream, cut), HL_OK);
+      CHECK_INT(hl__sse_feed(&p, stream + cut, len - cut), HL_OK);
+    } else {
+      for (size_t i = 0; i < len; i++) CHECK_INT(hl__sse_feed(&p, stream + i, 1), HL_OK);
+    }
+    CHECK_INT(hl__sse_finish(&p), HL_OK);
+    const char *got = hl__sse_last_event_id(&p);
+    bool same = strcmp(c.out, events) == 0 && (id ? got && strcmp(got, id) == 0 : got == NULL) &&
+                hl__sse_retry_ms(&p) == retry;
+    if (!same) {
+      fprintf(stderr, "split at %zu: events \"%s\" id %s retry %ld\n", cut, c.out, got ? got : "(none)",
+              hl__sse_retry_ms(&p));
+      CHECK(0);
+      hl__sse_free(&p);
+      return;
+    }
+    hl__sse_free(&p);
+  }
+}
+#define RESUME(s, events, id, retry) resume_fields_every_split(s, sizeof s - 1, events, id, retry)
+
+static void sse_id_and_retry(void) {
+  /* Set by id and retry lines, kept from event to event. */
+  RESUME("id: 7\nretry: 2500\ndata: x\n\ndata: y\n\n", "|x\n|y\n", "7", 2500);
+  /* The last event ID is taken at a blank line, data or not: the
+   * priming event (an id and an empty data line), an id alone. */
+  RESUME("id: p0\ndata:\n\n", "|\n", "p0", -1);
+  RESUME("id: 9\n\n", "", "9", -1);
+  /* "id" with an empty value (or no colon) resets it. */
+  RESUME("id: 1\ndata: a\n\nid\ndata: b\n\n", "|a\n|b\n", "", -1);
+  /* An id containing NUL is ignored. */
+  RESUME("id: 1\n\nid: a\0b\ndata: x\n\n", "|x\n", "1", -1);
+  /* No blank line yet: the stream has not set it; an id after the last
+   * blank line is not taken either. */
+  RESUME("id: 3\ndata: x\n", "", NULL, -1);
+  RESUME("id: 1\ndata: a\n\nid: 2\ndata: b", "|a\n", "1", -1);
+  /* retry: only ASCII digits; anything else is ignored, the last valid
+   * one counts; no space after the colon is fine. */
+  RESUME("retry: 100\nretry: 10x\nretry: -5\nretry: \nretry\nretry:  7\ndata: x\n\n", "|x\n", "", 100);
+  RESUME("retry:5000\n\n", "", "", 5000);
+  RESUME("retry: 99999999999999999999\n\n", "", "", 1000000000);
+  /* A retry line at the end without its line end is discarded. */
+  RESUME("retry: 10\n\nretry: 20", "", "", 10);
+  /* BOM, CR line ends and comments around them. */
+  RESUME("\xef\xbb\xbf: hi\rid: a\rretry: 5\rdata: x\r\r", "|x\n", "a", 5);
+  /* Longer than HL__SSE_MAX_ID - 1 bytes: ignored. */
+  char longid[HL__SSE_MAX_ID + 20];
+  memset(longid, 'i', sizeof longid);
+  memcpy(longid, "id: ", 4);
+  memcpy(longid + sizeof longid - 4, "\n\n\n", 3);
+  longid[sizeof longid - 1] = '\0';
+  resume_fields_every_split(longid, strlen(longid), "", "", -1);
 }
 
 static void sse_oversized_event_is_an_error(void) {
@@ -197,7 +270,9 @@ int main(void) {
   RUN(sse_anthropic_recorded);
   RUN(sse_bom_skipped_and_fields_ignored);
   RUN(sse_event_without_data_not_dispatched);
-  RUN(sse_unterminated_last_event_dispatched_at_finish);
+  RUN(sse_unterminated_last_event_not_dispatched);
+  RUN(sse_field_without_colon);
+  RUN(sse_id_and_retry);
   RUN(sse_oversized_event_is_an_error);
   RUN(sse_callback_error_stops_parser);
   RUN(sse_cap_same_for_every_split);
