@@ -123,6 +123,11 @@ static hl_status check_fields(const hl_config *c, const cJSON *obj, const char *
           i++;
         }
       }
+      /* A number of the wrong range or with a fraction: show it, its
+       * type name ("integer" for 1e300) would not say what is wrong. */
+      if (f->kind == K_INT && cJSON_IsNumber(item))
+        return bad(c, sub, "expected %s, got %.15g%s", kind_name(f->kind), item->valuedouble,
+                   item->valuedouble > INT_MAX ? " (at most 2147483647)" : "");
       return bad(c, sub, "expected %s, got %s", kind_name(f->kind), hl_json_type_name(item));
     }
   }
@@ -330,10 +335,11 @@ hl_status hl_config_load(const char *path, hl_config **out) {
       text = grown;
       cap = ncap;
     }
+    errno = 0;
     size_t got = fread(text + len, 1, cap - len - 1, f);
     len += got;
     if (got == 0) {
-      if (ferror(f)) st = hl_fail(HL_ERR_IO, "config file \"%s\": read error", path);
+      if (ferror(f)) st = hl_fail(HL_ERR_IO, "config file \"%s\": %s", path, errno ? strerror(errno) : "read error");
       break;
     }
   }

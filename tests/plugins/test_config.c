@@ -210,6 +210,10 @@ static void bad_values_are_reported_with_their_path(void)
        "$.agents[1]: a second agent named \"a\""},
       {"{\"agents\": [{\"name\": \"a\", \"max_turns\": -1}]}", HL_ERR_INVALID,
        "$.agents[0].max_turns: expected a non-negative integer"},
+      {"{\"agents\": [{\"name\": \"a\", \"max_turns\": 1e300}]}", HL_ERR_INVALID,
+       "$.agents[0].max_turns: expected a non-negative integer, got 1e+300 (at most 2147483647)"},
+      {"{\"agents\": [{\"name\": \"a\", \"max_turns\": 2.5}]}", HL_ERR_INVALID,
+       "$.agents[0].max_turns: expected a non-negative integer, got 2.5"},
       {"{\"agents\": [{\"name\": \"a\", \"plugins\": [{\"name\": 3}]}]}", HL_ERR_INVALID,
        "$.agents[0].plugins[0].name: expected a string, got integer"},
       {"{\"store\": 1}", HL_ERR_INVALID, "$.store: expected an object"},
@@ -227,6 +231,9 @@ static void bad_values_are_reported_with_their_path(void)
   hl_config *cfg = NULL;
   CHECK_INT(hl_config_load("/nonexistent/agent.json", &cfg), HL_ERR_NOT_FOUND);
   CHECK_CONTAINS(hl_last_error(), "/nonexistent/agent.json");
+  /* A directory opens for reading but cannot be read: say why. */
+  CHECK_INT(hl_config_load("/tmp", &cfg), HL_ERR_IO);
+  CHECK_CONTAINS(hl_last_error(), "config file \"/tmp\": Is a directory");
 }
 
 /* A plugin's own option errors come back with their place in the file,
