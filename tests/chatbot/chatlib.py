@@ -1,11 +1,13 @@
 """Helpers shared by the chatbot tests: a tiny check/run harness, a clean
-environment for hookline-chat, and a tmux session driver.
+environment for hookline-chat, the loopback model server (model_server.py)
+in a process of its own, and a tmux session driver.
 
 The tmux driver uses a private server socket per session (-S, in a temporary
 directory) so tests never touch a user's tmux or each other, a fixed window
 size, and polls the pane with a generous deadline instead of sleeping for
 fixed times.
 """
+import json
 import os
 import re
 import shutil
@@ -14,7 +16,9 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 DEADLINE = 30.0  # seconds to wait for text to appear: generous on slow CI
 
 failures = 0
@@ -149,3 +153,27 @@ class Tmux:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class ModelServer:
+    """model_server.py (or another server script that prints its port) in
+    its own process for a `with` block: .port, .base (the /v1 URL),
+    .requests() (what it recorded)."""
+
+    def __init__(self, script=None):
+        self.script = script or os.path.join(HERE, "model_server.py")
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, self.script],
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.base = f"http://127.0.0.1:{self.port}/v1"
+        return self
+
+    def requests(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/__requests") as r:
+            return json.load(r)
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()

@@ -15,10 +15,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chatlib import check, clean_env, finish, run  # noqa: E402
+from chatlib import ModelServer, check, clean_env, finish, run  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
 HAVE_SANDBOX = len(sys.argv) > 2 and sys.argv[2] in ("sandbox", "sandbox+python")
@@ -32,23 +31,6 @@ ENV = clean_env(TMP)
 def chat(*args, env=None, timeout=60):
     return subprocess.run([BIN] + list(args), capture_output=True, text=True,
                           env=env or ENV, timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-class Server:
-    def __enter__(self):
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "model_server.py")],
-                                     stdout=subprocess.PIPE, text=True)
-        self.port = int(self.proc.stdout.readline())
-        self.base = f"http://127.0.0.1:{self.port}/v1"
-        return self
-
-    def requests(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/__requests") as r:
-            return json.load(r)
-
-    def __exit__(self, *exc):
-        self.proc.kill()
-        self.proc.wait()
 
 
 def test_offline_answer_uses_the_calculator():
@@ -105,7 +87,7 @@ def test_calculator_errors_reach_the_answer():
 
 
 def test_openai_server_round_trip():
-    with Server() as s:
+    with ModelServer() as s:
         r = chat("--provider", "openai", "--base-url", s.base, "--model", "test-model",
                  "-p", "what is 6*7?", "--json")
         check(r.returncode == 0, f"exit 0, got {r.returncode}: {r.stderr}")
@@ -136,22 +118,11 @@ def test_openai_server_round_trip():
               f"plain answer: {r.returncode} {r.stdout!r} {r.stderr!r}")
 
 
-class ProvidersServer(Server):
-    """The providers suite's local server (tests/providers/server.py),
-    which speaks both the OpenAI and the Anthropic wire formats; the
-    scenario is the model name before '@'."""
-
-    def __enter__(self):
-        path = os.path.join(HERE, "..", "providers", "server.py")
-        self.proc = subprocess.Popen([sys.executable, path], stdout=subprocess.PIPE, text=True)
-        self.port = int(self.proc.stdout.readline())
-        self.base = f"http://127.0.0.1:{self.port}/v1"
-        return self
-
-
 def test_against_the_providers_test_server():
     text = "Hello, world! Caf\u00e9 \u20ac5 \U0001F600 done."
-    with ProvidersServer() as s:
+    # The providers suite's local server speaks both the OpenAI and the
+    # Anthropic wire formats; the scenario is the model name before '@'.
+    with ModelServer(os.path.join(HERE, "..", "providers", "server.py")) as s:
         r = chat("--provider", "openai", "--base-url", s.base, "--model", "text@chat-openai",
                  "-p", "hi")
         check(r.returncode == 0 and r.stdout == text + "\n",
@@ -182,7 +153,7 @@ def test_against_the_providers_test_server():
 
 
 def test_no_stream_option():
-    with Server() as s:
+    with ModelServer() as s:
         args = [BIN, "--provider", "openai", "--base-url", s.base, "--model", "m"]
         r = subprocess.run(args, input="what is 3*3\n", capture_output=True, text=True,
                            env=ENV, timeout=60)
@@ -196,7 +167,7 @@ def test_no_stream_option():
 
 
 def test_api_key_selects_openai():
-    with Server() as s:
+    with ModelServer() as s:
         env = dict(ENV, OPENAI_API_KEY="sk-test-key-123")
         r = chat("--base-url", s.base, "--model", "m", "-p", "what is 1+1", env=env)
         check(r.returncode == 0 and "The answer is 2." in r.stdout,
@@ -207,7 +178,7 @@ def test_api_key_selects_openai():
 
 
 def test_errors_are_clear_and_non_zero():
-    with Server() as s:
+    with ModelServer() as s:
         r = chat("--provider", "openai", "--base-url", s.base, "--model", "unauthorized",
                  "-p", "hi", "--json")
         check(r.returncode != 0, "a refused key fails the run")
@@ -292,7 +263,7 @@ def test_javascript_tool_when_the_sandbox_is_built():
 
 def test_python_tool_when_the_guest_is_built():
     # The local model answers "run python: CODE" with a run_python call.
-    with Server() as s:
+    with ModelServer() as s:
         r = chat("--provider", "openai", "--base-url", s.base, "--model", "m", "-p",
                  "run python: r = await calculator(expression='17*23')\nprint('got', r)\nint(r) + 1",
                  "--json")
@@ -365,7 +336,7 @@ def test_command_line_errors():
 def test_piped_oneshot_prints_the_whole_answer():
     """-p to a pipe asks for no stream and prints the answer once, whole
     (a script reads a complete answer); --help says when -p streams."""
-    with Server() as s:
+    with ModelServer() as s:
         r = chat("--provider", "openai", "--base-url", s.base, "--model", "slow-stream",
                  "-p", "what is 5*5?")
         check(r.returncode == 0 and r.stdout == "The answer is 25.\n",

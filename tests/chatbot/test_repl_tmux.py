@@ -13,10 +13,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chatlib import Tmux, check, clean_env, finish, run  # noqa: E402
+from chatlib import ModelServer, Tmux, check, clean_env, finish, run  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="hlchat-test-")
@@ -204,12 +203,8 @@ def test_allow_tools_refuses_other_tools():
 
 
 def test_streams_from_an_openai_format_server():
-    here = os.path.dirname(os.path.abspath(__file__))
-    server = subprocess.Popen([sys.executable, os.path.join(here, "model_server.py")],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(server.stdout.readline())
-        base = f"http://127.0.0.1:{port}/v1"
+    with ModelServer() as server:
+        base = server.base
         with Tmux([BIN, "--provider", "openai", "--base-url", base, "--model", "test-model"],
                   ENV) as t:
             t.wait_for(rf"model test-model at {re.escape(base)}")
@@ -240,25 +235,17 @@ def test_streams_from_an_openai_format_server():
             t.wait_for(r"The answer is 2\.", m)
             t.send("C-d")
             check(t.dead_status() == 0, "Ctrl-D exits with status 0")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/__requests") as r:
-            reqs = json.load(r)
+        reqs = server.requests()
         check(len(reqs) == 4 and all(q["body"].get("stream") is True for q in reqs),
               f"the REPL asked for streamed responses: {[q['body'].get('stream') for q in reqs]}")
-    finally:
-        server.kill()
-        server.wait()
 
 
 def test_control_characters_are_shown_not_obeyed():
     """A hostile model (or a tool result quoting it) must not command the
     terminal: no new window title, no cleared screen, no hidden or
     overwritten text; each control character is shown instead."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    server = subprocess.Popen([sys.executable, os.path.join(here, "model_server.py")],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(server.stdout.readline())
-        base = f"http://127.0.0.1:{port}/v1"
+    with ModelServer() as server:
+        base = server.base
         env = {k: v for k, v in ENV.items() if k != "NO_COLOR"}  # our own styles stay on
         with Tmux([BIN, "--provider", "openai", "--base-url", base, "--model", "control-chars"],
                   env) as t:
@@ -299,9 +286,6 @@ def test_control_characters_are_shown_not_obeyed():
         check(out.returncode == 0 and b"\x1b[2J\x1b[Hcleared" in out.stdout
               and b"\xc2\x9b31m" in out.stdout,
               f"piped output keeps the answer's bytes: {out!r}")
-    finally:
-        server.kill()
-        server.wait()
 
 
 def test_guardrail_in_the_trace():
@@ -491,12 +475,8 @@ def test_ctrl_c_cancels_a_streamed_answer():
 def test_oneshot_streams_on_a_terminal():
     """-p on a terminal streams the answer as it arrives (the REPL's
     behaviour); piped, it prints the whole answer once (test_oneshot.py)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    server = subprocess.Popen([sys.executable, os.path.join(here, "model_server.py")],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(server.stdout.readline())
-        base = f"http://127.0.0.1:{port}/v1"
+    with ModelServer() as server:
+        base = server.base
         with Tmux([BIN, "--provider", "openai", "--base-url", base, "--model", "slow-stream",
                    "-p", "what is 1+1?"], ENV) as t:
             seen = t.wait_for(r"The answer")
@@ -508,13 +488,9 @@ def test_oneshot_streams_on_a_terminal():
             screen = t.screen()
             check(screen.count("The answer is 2.") == 1,
                   f"the streamed answer is not printed a second time: {screen!r}")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/__requests") as r:
-            reqs = json.load(r)
+        reqs = server.requests()
         check(len(reqs) == 2 and all(q["body"].get("stream") is True for q in reqs),
               f"-p on a terminal asks for streamed responses: {[q['body'].get('stream') for q in reqs]}")
-    finally:
-        server.kill()
-        server.wait()
 
 
 run(test_offline_model_answers_through_the_calculator)
