@@ -90,7 +90,8 @@ typedef struct rd_store {
  * ~50 bytes per element however small: a 12-byte "*2000000000\r\n" asks
  * for 16 GB, and a stream of ":1\r\n" costs 14 times its size. Each array
  * is charged for its slots and element objects when its header arrives,
- * each string for its bytes. 512 MiB is Redis's own largest value
+ * each string for its bytes, and what hiredis buffers of a reply not yet
+ * parsed is checked after every read (rd_pending_fits). 512 MiB is Redis's own largest value
  * (proto-max-bulk-len); a load's reply is a session's whole log. */
 #define HL_REDIS_REPLY_MAX ((size_t)512 << 20)
 #define HL_REDIS_ELEMENT_COST (sizeof(redisReply) + sizeof(redisReply *))
@@ -171,12 +172,58 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
                  why[0] ? why : "connection lost");
 }
 
-/* A command with binary-safe arguments. NULL reply: connection trouble. */
+/* Whether what hiredis holds of the reply not yet parsed fits the budget.
+ * hiredis keeps a bulk string's bytes until all of them are in, and a
+ * line (status, error, a length) until its CRLF: a server streaming a
+ * "$2000000000" or an endless line would grow that buffer without limit.
+ * A bulk whose '$' is read has its length's digits at the cursor: a length
+ * past the budget is refused then, before its bytes are buffered (the
+ * digits read so far are a lower bound of it). */
+static bool rd_pending_fits(rd_store *s) {
+  const redisReader *r = s->c->reader;
+  size_t left = HL_REDIS_REPLY_MAX - s->reply_used, pending = r->len - r->pos;
+  if (r->ridx >= 0 && r->rstack[r->ridx].type == REDIS_REPLY_STRING) {
+    size_t declared = 0;
+    for (size_t i = r->pos; i < r->len && r->buf[i] >= '0' && r->buf[i] <= '9'; i++) {
+      declared = declared * 10 + (size_t)(r->buf[i] - '0');
+      if (declared > left) return false;
+    }
+  }
+  return pending <= left;
+}
+
+/* A command with binary-safe arguments. NULL reply: connection trouble
+ * (s->c->err set), or a reply past the budget (s->reply_over, the
+ * connection closed: the server may still be sending it). hiredis's
+ * redisGetReply, with the budget checked after every read. */
 static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t *lens) {
   if (!s->c || s->c->err) return NULL;
   s->reply_used = 0;
   s->reply_over = false;
-  return redisCommandArgv(s->c, argc, argv, lens);
+  redisContext *c = s->c;
+  if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) return NULL;
+  int done = 0;
+  while (!done)
+    if (redisBufferWrite(c, &done) != REDIS_OK) return NULL;
+  void *reply = NULL;
+  for (;;) {
+    if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
+      c->err = c->reader->err;
+      snprintf(c->errstr, sizeof c->errstr, "%s", c->reader->errstr);
+      break;
+    }
+    if (reply) return reply;
+    if (!rd_pending_fits(s)) {
+      s->reply_over = true;
+      break;
+    }
+    if (redisBufferRead(c) != REDIS_OK) return NULL;
+  }
+  if (s->reply_over) {
+    redisFree(s->c);
+    s->c = NULL;
+  }
+  return NULL;
 }
 
 static hl_status rd_simple(rd_store *s, const char *what, int argc, const char **argv,
