@@ -343,13 +343,7 @@ static hl_status rd_unescape(const char *s, size_t n, const char *what, char **o
       d[w++] = s[i];
       continue;
     }
-    int v = 0;
-    for (size_t k = 1; k <= 2 && v >= 0; k++) {
-      char c = i + k < n ? s[i + k] : '\0';
-      int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      v = x < 0 ? -1 : v * 16 + x;
-    }
+    int v = hl__percent_byte(s + i, n - i);
     if (v <= 0) { /* not two hex digits, or %00 */
       free(d);
       return hl_fail(HL_ERR_INVALID, "hl_store_open: the %s in the redis URL has a bad percent "
