@@ -82,7 +82,7 @@ typedef struct rd_store {
    * wrapping them, and what the reply being read has taken so far. */
   redisReplyObjectFunctions *base_fns, fns;
   size_t reply_used;
-  bool reply_over;
+  bool reply_over, line_over;
 } rd_store;
 
 /* The most memory one reply may take (HL_ERR_TOO_LARGE past it). hiredis
@@ -95,6 +95,8 @@ typedef struct rd_store {
  * (proto-max-bulk-len); a load's reply is a session's whole log. */
 #define HL_REDIS_REPLY_MAX ((size_t)512 << 20)
 #define HL_REDIS_ELEMENT_COST (sizeof(redisReply) + sizeof(redisReply *))
+/* The longest line (status, error, integer, length) one reply may have. */
+#define HL_REDIS_LINE_MAX ((size_t)64 << 10)
 
 static bool rd_charge(const redisReadTask *task, size_t bytes) {
   rd_store *s = task->privdata;
@@ -158,6 +160,10 @@ static void rd_keys_forget(rd_store *s) {
 
 static hl_status rd_fail_ctx(rd_store *s, const char *what) {
   const char *why = s->c ? s->c->errstr : "out of memory";
+  if (s->reply_over && s->line_over)
+    return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: a line of the reply passed %zu KiB "
+                   "without its CRLF (not a Redis?; connection dropped)", s->host, s->port, what,
+                   HL_REDIS_LINE_MAX >> 10);
   if (s->reply_over)
     return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: the reply would take more than "
                    "%zu MiB (connection dropped)", s->host, s->port, what,
@@ -182,14 +188,21 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
 static bool rd_pending_fits(rd_store *s) {
   const redisReader *r = s->c->reader;
   size_t left = HL_REDIS_REPLY_MAX - s->reply_used, pending = r->len - r->pos;
-  if (r->ridx >= 0 && r->rstack[r->ridx].type == REDIS_REPLY_STRING) {
-    size_t declared = 0;
-    for (size_t i = r->pos; i < r->len && r->buf[i] >= '0' && r->buf[i] <= '9'; i++) {
+  if (r->ridx < 0) return pending <= left;
+  int type = r->rstack[r->ridx].type;
+  size_t i = r->pos, declared = 0;
+  if (type == REDIS_REPLY_STRING) {
+    for (; i < r->len && r->buf[i] >= '0' && r->buf[i] <= '9'; i++) {
       declared = declared * 10 + (size_t)(r->buf[i] - '0');
       if (declared > left) return false;
     }
   }
-  return pending <= left;
+  /* A line not ended yet (a status, an error, an integer, a length): hiredis
+   * scans all of it for its CRLF again after every read, so an endless one
+   * costs time quadratic in its size; no reply of ours has a long line. */
+  bool in_line = type != REDIS_REPLY_STRING || i >= r->len || r->buf[i] != '\r';
+  if (in_line && pending > HL_REDIS_LINE_MAX) s->line_over = true;
+  return pending <= left && !s->line_over;
 }
 
 /* A command with binary-safe arguments. NULL reply: connection trouble
@@ -199,7 +212,7 @@ static bool rd_pending_fits(rd_store *s) {
 static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t *lens) {
   if (!s->c || s->c->err) return NULL;
   s->reply_used = 0;
-  s->reply_over = false;
+  s->reply_over = s->line_over = false;
   redisContext *c = s->c;
   if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) return NULL;
   int done = 0;

@@ -52,11 +52,14 @@ REPLIES = {
     # a bulk of 2 GB (a length hiredis accepts), then its bytes, streamed
     # (STREAMS): hiredis would hold all of it before handing it over
     "stream-bulk": b"$2000000000\r\n",
+    # a status line that never ends (no CRLF), streamed
+    "stream-line": b"+",
 }
 
 # Replies followed by (chunk, total bytes) of filler, sent until the
 # client drops the connection.
-STREAMS = {"stream-bulk": (b"x" * (1 << 20), 2000000000)}
+STREAMS = {"stream-bulk": (b"x" * (1 << 20), 2000000000),
+           "stream-line": (b"x" * (1 << 20), 2000000000)}
 
 
 def read_command(f):

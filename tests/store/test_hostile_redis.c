@@ -162,6 +162,8 @@ int main(int argc, char **argv) {
   expect("EVALSHA:cut", 'l', HL_ERR_NETWORK, "closed");
   expect("EVALSHA:huge-bulk", 'l', HL_ERR_TOO_LARGE, "512 MiB");
   expect("EVALSHA:stream-bulk", 'l', HL_ERR_TOO_LARGE, "512 MiB");
+  /* a line never ended: refused past 64 KiB (hiredis rescans it per read) */
+  expect("EVALSHA:stream-line", 'l', HL_ERR_TOO_LARGE, "64 KiB");
   expect("EVALSHA:big-array", 'l', HL_ERR_TOO_LARGE, "512 MiB");
   expect("EVALSHA:nested-arrays", 'l', HL_ERR_TOO_LARGE, "512 MiB");
   /* listings */
