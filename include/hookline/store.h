@@ -70,8 +70,12 @@
  * load's reply is the session's whole log; the connection is dropped). A
  * connection found dead before a call (the server restarted since the
  * last one) is reconnected first, so that call works. A store opens on a
- * read-only PostgreSQL database or standby, or a Redis replica, and reads
- * it; its writes fail with HL_ERR_IO naming the refusal. Session ids, app names and user ids may hold any
+ * read-only PostgreSQL database or standby, a Redis replica, or an SQLite
+ * file it may not write (permissions, a read-only mount; its schema must
+ * be this hookline's, nothing can migrate it; with no -shm file beside it
+ * and none creatable, it is read as immutable: no other process may write
+ * it meanwhile), and reads it; its writes fail with HL_ERR_IO naming the
+ * refusal. Session ids, app names and user ids may hold any
  * characters but NUL (they are bound as parameters, never spliced into a
  * command), up to 512 bytes each. Bytes that are not UTF-8 (in ids or in
  * an event's text) are kept exactly by SQLite, Redis and memory; a

@@ -124,6 +124,17 @@ size_t hl__utf8_invalid_at(const char *s, size_t len) {
   return len;
 }
 
+static int hl__hex_digit(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int hl__percent_byte(const char *s, size_t n) {
+  if (n < 3 || s[0] != '%') return -1;
+  int hi = hl__hex_digit(s[1]), lo = hl__hex_digit(s[2]);
+  return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
+}
+
 cJSON *hl__empty_object_schema(void) {
   cJSON *s = cJSON_CreateObject();
   if (!s || !cJSON_AddStringToObject(s, "type", "object") || !cJSON_AddObjectToObject(s, "properties")) {

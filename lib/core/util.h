@@ -80,6 +80,12 @@ void hl__quote(char *buf, size_t size, const char *s);
  * when the whole range is valid. */
 size_t hl__utf8_invalid_at(const char *s, size_t len);
 
+/* The byte of the percent escape "%XX" (RFC 3986, hex digits of either
+ * case) at s[0..n), or -1 when s does not start with '%' and two hex
+ * digits. What a caller does with -1 (keep the '%', refuse the text) and
+ * with a decoded NUL is its own. */
+int hl__percent_byte(const char *s, size_t n);
+
 /* Largest token count a JSON number carries exactly (2^53). */
 #define HL__TOKEN_COUNT_MAX 9007199254740992.0
 

@@ -101,12 +101,6 @@ void hl__form_add(hl__jbuf *b, const char *name, const char *value) {
   hl__url_encode(b, value);
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = (char)tolower((unsigned char)c);
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 char *hl__url_param(const char *url, const char *name) {
   if (!url) return NULL;
   /* The query ends at the fragment: a '?' inside the fragment starts none. */
@@ -126,9 +120,9 @@ char *hl__url_param(const char *url, const char *name) {
       if (!out) return NULL;
       size_t o = 0;
       for (size_t i = 0; i < vl; i++) {
-        int hi, lo;
-        if (v[i] == '%' && i + 2 < vl && (hi = hexval(v[i + 1])) >= 0 && (lo = hexval(v[i + 2])) >= 0) {
-          out[o++] = (char)(hi << 4 | lo);
+        int byte = hl__percent_byte(v + i, vl - i);
+        if (byte >= 0) {
+          out[o++] = (char)byte;
           i += 2;
         } else {
           out[o++] = v[i] == '+' ? ' ' : v[i];

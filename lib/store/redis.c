@@ -82,7 +82,7 @@ typedef struct rd_store {
    * wrapping them, and what the reply being read has taken so far. */
   redisReplyObjectFunctions *base_fns, fns;
   size_t reply_used;
-  bool reply_over;
+  bool reply_over, line_over;
 } rd_store;
 
 /* The most memory one reply may take (HL_ERR_TOO_LARGE past it). hiredis
@@ -90,10 +90,13 @@ typedef struct rd_store {
  * ~50 bytes per element however small: a 12-byte "*2000000000\r\n" asks
  * for 16 GB, and a stream of ":1\r\n" costs 14 times its size. Each array
  * is charged for its slots and element objects when its header arrives,
- * each string for its bytes. 512 MiB is Redis's own largest value
+ * each string for its bytes, and what hiredis buffers of a reply not yet
+ * parsed is checked after every read (rd_pending_fits). 512 MiB is Redis's own largest value
  * (proto-max-bulk-len); a load's reply is a session's whole log. */
 #define HL_REDIS_REPLY_MAX ((size_t)512 << 20)
 #define HL_REDIS_ELEMENT_COST (sizeof(redisReply) + sizeof(redisReply *))
+/* The longest line (status, error, integer, length) one reply may have. */
+#define HL_REDIS_LINE_MAX ((size_t)64 << 10)
 
 static bool rd_charge(const redisReadTask *task, size_t bytes) {
   rd_store *s = task->privdata;
@@ -157,6 +160,10 @@ static void rd_keys_forget(rd_store *s) {
 
 static hl_status rd_fail_ctx(rd_store *s, const char *what) {
   const char *why = s->c ? s->c->errstr : "out of memory";
+  if (s->reply_over && s->line_over)
+    return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: a line of the reply passed %zu KiB "
+                   "without its CRLF (not a Redis?; connection dropped)", s->host, s->port, what,
+                   HL_REDIS_LINE_MAX >> 10);
   if (s->reply_over)
     return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: the reply would take more than "
                    "%zu MiB (connection dropped)", s->host, s->port, what,
@@ -171,12 +178,65 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
                  why[0] ? why : "connection lost");
 }
 
-/* A command with binary-safe arguments. NULL reply: connection trouble. */
+/* Whether what hiredis holds of the reply not yet parsed fits the budget.
+ * hiredis keeps a bulk string's bytes until all of them are in, and a
+ * line (status, error, a length) until its CRLF: a server streaming a
+ * "$2000000000" or an endless line would grow that buffer without limit.
+ * A bulk whose '$' is read has its length's digits at the cursor: a length
+ * past the budget is refused then, before its bytes are buffered (the
+ * digits read so far are a lower bound of it). */
+static bool rd_pending_fits(rd_store *s) {
+  const redisReader *r = s->c->reader;
+  size_t left = HL_REDIS_REPLY_MAX - s->reply_used, pending = r->len - r->pos;
+  if (r->ridx < 0) return pending <= left;
+  int type = r->rstack[r->ridx].type;
+  size_t i = r->pos, declared = 0;
+  if (type == REDIS_REPLY_STRING) {
+    for (; i < r->len && r->buf[i] >= '0' && r->buf[i] <= '9'; i++) {
+      declared = declared * 10 + (size_t)(r->buf[i] - '0');
+      if (declared > left) return false;
+    }
+  }
+  /* A line not ended yet (a status, an error, an integer, a length): hiredis
+   * scans all of it for its CRLF again after every read, so an endless one
+   * costs time quadratic in its size; no reply of ours has a long line. */
+  bool in_line = type != REDIS_REPLY_STRING || i >= r->len || r->buf[i] != '\r';
+  if (in_line && pending > HL_REDIS_LINE_MAX) s->line_over = true;
+  return pending <= left && !s->line_over;
+}
+
+/* A command with binary-safe arguments. NULL reply: connection trouble
+ * (s->c->err set), or a reply past the budget (s->reply_over, the
+ * connection closed: the server may still be sending it). hiredis's
+ * redisGetReply, with the budget checked after every read. */
 static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t *lens) {
   if (!s->c || s->c->err) return NULL;
   s->reply_used = 0;
-  s->reply_over = false;
-  return redisCommandArgv(s->c, argc, argv, lens);
+  s->reply_over = s->line_over = false;
+  redisContext *c = s->c;
+  if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) return NULL;
+  int done = 0;
+  while (!done)
+    if (redisBufferWrite(c, &done) != REDIS_OK) return NULL;
+  void *reply = NULL;
+  for (;;) {
+    if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
+      c->err = c->reader->err;
+      snprintf(c->errstr, sizeof c->errstr, "%s", c->reader->errstr);
+      break;
+    }
+    if (reply) return reply;
+    if (!rd_pending_fits(s)) {
+      s->reply_over = true;
+      break;
+    }
+    if (redisBufferRead(c) != REDIS_OK) return NULL;
+  }
+  if (s->reply_over) {
+    redisFree(s->c);
+    s->c = NULL;
+  }
+  return NULL;
 }
 
 static hl_status rd_simple(rd_store *s, const char *what, int argc, const char **argv,
@@ -296,13 +356,7 @@ static hl_status rd_unescape(const char *s, size_t n, const char *what, char **o
       d[w++] = s[i];
       continue;
     }
-    int v = 0;
-    for (size_t k = 1; k <= 2 && v >= 0; k++) {
-      char c = i + k < n ? s[i + k] : '\0';
-      int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      v = x < 0 ? -1 : v * 16 + x;
-    }
+    int v = hl__percent_byte(s + i, n - i);
     if (v <= 0) { /* not two hex digits, or %00 */
       free(d);
       return hl_fail(HL_ERR_INVALID, "hl_store_open: the %s in the redis URL has a bad percent "

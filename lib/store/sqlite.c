@@ -134,6 +134,7 @@ typedef struct sq_store {
   sqlite3_stmt *q[Q_COUNT];
   char path[256];
   int sys_errno;      /* of the last failed step */
+  bool shm_refused;   /* the schema's read failed: no -shm (sq_schema_version) */
 } sq_store;
 
 /* The status for an SQLite failure: a full or read-only disk is I/O.
@@ -169,6 +170,40 @@ static hl_status sq_exec(sq_store *s, const char *sql, const char *what) {
   return st;
 }
 
+/* The schema version the file records, refused if newer than ours. */
+static hl_status sq_schema_version(sq_store *s, int *version) {
+  sqlite3_stmt *q = NULL;
+  hl_status st = HL_OK;
+  if (sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM hl_schema", -1, &q, NULL) != SQLITE_OK ||
+      sqlite3_step(q) != SQLITE_ROW)
+    st = sq_fail(s, "read schema version");
+  else
+    *version = sqlite3_column_int(q, 0);
+  /* a read that fails for want of writing: a WAL file's -shm could not be
+   * made (EROFS: cannot open; EACCES: read-only) (sq_reopen_immutable) */
+  int rc = sqlite3_errcode(s->db) & 0xff;
+  s->shm_refused = st != HL_OK && (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY);
+  sqlite3_finalize(q);
+  if (st == HL_OK && *version > HL_SQLITE_SCHEMA)
+    st = hl_fail(HL_ERR_UNSUPPORTED,
+                 "store: sqlite %s has schema version %d, newer than this hookline's (%d): "
+                 "refusing to use it (upgrade hookline)", s->path, *version, HL_SQLITE_SCHEMA);
+  return st;
+}
+
+/* A file SQLite opened read-only (no write permission, a read-only
+ * mount): nothing to set up or migrate, only reads, so its schema must be
+ * ours already. Appends then fail at their BEGIN IMMEDIATE (read-only). */
+static hl_status sq_check_read_only(sq_store *s) {
+  int version = 0;
+  hl_status st = sq_schema_version(s, &version);
+  if (st == HL_OK && version < HL_SQLITE_SCHEMA)
+    st = hl_fail(HL_ERR_IO, "store: sqlite %s is read-only and has schema version %d, this "
+                 "hookline's is %d: it cannot be migrated (open it writable once)", s->path,
+                 version, HL_SQLITE_SCHEMA);
+  return st;
+}
+
 /* Create or migrate the schema inside one IMMEDIATE transaction, so that
  * processes opening the same new file at once do it exactly once. */
 static hl_status sq_migrate(sq_store *s) {
@@ -177,19 +212,7 @@ static hl_status sq_migrate(sq_store *s) {
   st = sq_exec(s, "CREATE TABLE IF NOT EXISTS hl_schema (version INTEGER NOT NULL)",
                "schema table");
   int version = 0;
-  sqlite3_stmt *q = NULL;
-  if (st == HL_OK) {
-    if (sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM hl_schema", -1, &q, NULL) != SQLITE_OK ||
-        sqlite3_step(q) != SQLITE_ROW)
-      st = sq_fail(s, "read schema version");
-    else
-      version = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-  }
-  if (st == HL_OK && version > HL_SQLITE_SCHEMA)
-    st = hl_fail(HL_ERR_UNSUPPORTED,
-                 "store: sqlite %s has schema version %d, newer than this hookline's (%d): "
-                 "refusing to use it (upgrade hookline)", s->path, version, HL_SQLITE_SCHEMA);
+  if (st == HL_OK) st = sq_schema_version(s, &version);
   for (int v = version + 1; st == HL_OK && v <= HL_SQLITE_SCHEMA; v++) {
     st = sq_exec(s, hl_sqlite_migrations[v - 1], "migration");
     char sql[96];
@@ -201,6 +224,34 @@ static hl_status sq_migrate(sq_store *s) {
     return st;
   }
   return sq_exec(s, "COMMIT", "commit migration");
+}
+
+/* Reopen the read-only file `path` immutable: SQLite reads a WAL file
+ * only with its -shm (shared memory of the readers and the writer) and
+ * creates it if missing, which a read-only directory refuses; immutable
+ * takes no locks and needs no -shm. Only when there is none: no writer
+ * has the file open in WAL mode (one would have made it), and nothing
+ * can write it through this path. A process writing it through another
+ * path (the directory mounted writable elsewhere) is not seen
+ * consistently: a file opened read-only is meant to stay as it is. */
+static hl_status sq_reopen_immutable(sq_store *s, const char *path) {
+  size_t n = strlen(path);
+  char *uri = malloc(3 * n + 32);
+  if (!uri) return hl__oom();
+  /* a URI: "file://" before an absolute path; '?', '#', '%' escaped */
+  char *p = uri + sprintf(uri, "file:%s", path[0] == '/' ? "//" : "");
+  for (const char *c = path; *c; c++)
+    p += *c == '?' || *c == '#' || *c == '%' ? sprintf(p, "%%%02X", (unsigned char)*c)
+                                             : (*p = *c, 1);
+  strcpy(p, "?immutable=1");
+  sqlite3_close(s->db);
+  s->db = NULL;
+  int rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+                           SQLITE_OPEN_FULLMUTEX, NULL);
+  free(uri);
+  if (rc != SQLITE_OK)
+    return s->db ? sq_fail(s, "open read-only") : hl_fail(HL_ERR_NOMEM, "store: sqlite: out of memory");
+  return HL_OK;
 }
 
 static void sq_close(void *impl) {
@@ -225,9 +276,18 @@ hl_status hl__store_sqlite_open(const char *path, void **impl) {
     return st;
   }
   sqlite3_busy_timeout(s->db, HL_SQ_BUSY_MS);
-  hl_status st = sq_exec(s, "PRAGMA journal_mode=WAL", "enable WAL");
-  if (st == HL_OK) st = sq_exec(s, "PRAGMA synchronous=NORMAL", "set synchronous");
-  if (st == HL_OK) st = sq_migrate(s);
+  hl_status st = HL_OK;
+  if (sqlite3_db_readonly(s->db, "main") == 1) {
+    st = sq_check_read_only(s);
+    if (st != HL_OK && s->shm_refused) {
+      st = sq_reopen_immutable(s, path);
+      if (st == HL_OK) st = sq_check_read_only(s);
+    }
+  } else {
+    st = sq_exec(s, "PRAGMA journal_mode=WAL", "enable WAL");
+    if (st == HL_OK) st = sq_exec(s, "PRAGMA synchronous=NORMAL", "set synchronous");
+    if (st == HL_OK) st = sq_migrate(s);
+  }
   for (int i = 0; st == HL_OK && i < Q_COUNT; i++)
     if (sqlite3_prepare_v2(s->db, hl_sqlite_sql[i], -1, &s->q[i], NULL) != SQLITE_OK)
       st = sq_fail(s, "prepare");

@@ -49,7 +49,17 @@ REPLIES = {
     # lengths hiredis accepts, whose element slots alone would take GBs
     "big-array": b"*2000000000\r\n",
     "nested-arrays": b"*2\r\n$1\r\n1\r\n*6000000\r\n*6000000\r\n",
+    # a bulk of 2 GB (a length hiredis accepts), then its bytes, streamed
+    # (STREAMS): hiredis would hold all of it before handing it over
+    "stream-bulk": b"$2000000000\r\n",
+    # a status line that never ends (no CRLF), streamed
+    "stream-line": b"+",
 }
+
+# Replies followed by (chunk, total bytes) of filler, sent until the
+# client drops the connection.
+STREAMS = {"stream-bulk": (b"x" * (1 << 20), 2000000000),
+           "stream-line": (b"x" * (1 << 20), 2000000000)}
 
 
 def read_command(f):
@@ -66,28 +76,33 @@ def read_command(f):
     return words
 
 
-def serve(conn, command, reply, split):
+def serve(conn, command, name, split):
+    reply = REPLIES[name]
     f = conn.makefile("rb")
     try:
         while True:
             words = read_command(f)
             if words is None:
                 return
-            name = words[0].upper()
-            if name == command:
+            word = words[0].upper()
+            if word == command:
                 if split:
                     for i in range(len(reply)):
                         conn.sendall(reply[i:i + 1])
                         time.sleep(0.001)
                 else:
                     conn.sendall(reply)
+                if name in STREAMS:
+                    chunk, total = STREAMS[name]
+                    for _ in range(total // len(chunk)):
+                        conn.sendall(chunk)
                 if reply == REPLIES["cut"]:
                     return
-            elif name == b"GET":
+            elif word == b"GET":
                 conn.sendall(b"$1\r\n1\r\n")
-            elif name == b"SCRIPT":
+            elif word == b"SCRIPT":
                 conn.sendall(b"$40\r\n" + SHA + b"\r\n")
-            elif name in (b"ZREM", b"DEL"):
+            elif word in (b"ZREM", b"DEL"):
                 conn.sendall(b":1\r\n")
             else:
                 conn.sendall(b"+OK\r\n")
@@ -100,7 +115,8 @@ def serve(conn, command, reply, split):
 def main():
     command, name = sys.argv[1].split(":", 1)
     split = name.startswith("split-")
-    reply = REPLIES[name[6:] if split else name]
+    name = name[6:] if split else name
+    REPLIES[name]  # an unknown scenario fails here, before the port is printed
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(8)
@@ -109,7 +125,7 @@ def main():
     def accept():
         while True:
             conn, _ = srv.accept()
-            threading.Thread(target=serve, args=(conn, command.encode(), reply, split),
+            threading.Thread(target=serve, args=(conn, command.encode(), name, split),
                              daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()

@@ -2,7 +2,8 @@
  * tests/store/test_hostile_redis.c - the Redis store against a server that
  * lies (hostile_redis.py): wrong reply types, versions that do not follow,
  * ids that are not strings, deep nesting, replies cut off or split into
- * one-byte writes, errors with CR/LF, RESP3 types, impossible lengths.
+ * one-byte writes, errors with CR/LF, RESP3 types, impossible lengths,
+ * a 2 GB bulk streamed (peak RSS stays bounded).
  * Every call ends with a clear status and a one-line message naming what
  * is wrong, no crash, no leak (the ASan build runs this too).
  *
@@ -56,6 +57,24 @@ static void fake_stop(fake *f) {
   waitpid(f->pid, &status, 0);
 }
 
+/* The process's peak resident size in KiB (VmHWM), after resetting it to
+ * the current size when `reset` (clear_refs 5): what a call in between
+ * took at most. -1 if /proc cannot tell. */
+static long peak_rss_kib(bool reset) {
+  if (reset) {
+    FILE *c = fopen("/proc/self/clear_refs", "w");
+    if (!c || fputs("5", c) < 0 || fclose(c) != 0) return -1;
+  }
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long kib = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+  fclose(f);
+  return kib;
+}
+
 static cJSON *event(void) {
   cJSON *e = cJSON_CreateObject();
   cJSON_AddStringToObject(e, "type", "reset");
@@ -82,10 +101,19 @@ static void expect(const char *scenario, char op, hl_status want_st, const char 
   if (st == HL_OK) {
     cJSON *e = event(), *out = NULL;
     int64_t v = -1;
+    long rss_before = peak_rss_kib(true);
     if (op == 'a') st = hl_store_append(s, "app", "u", "s", 0, e, &v);
     else if (op == 'l') st = hl_store_load(s, "app", "u", "s", &out, &v);
     else st = hl_store_list(s, "app", "u", &out);
+    long rss_peak = peak_rss_kib(false);
     const char *msg = hl_last_error();
+    if (rss_before > 0 && rss_peak > 0) {
+      /* a reply refused is refused before it is buffered (a 2 GB bulk
+       * streamed is cut off at its header), not after 512 MiB of it */
+      CHECK(want_st != HL_ERR_TOO_LARGE || rss_peak - rss_before < 64 * 1024);
+      if (want_st == HL_ERR_TOO_LARGE)
+        fprintf(stderr, "  %-28s peak RSS grew %ld KiB\n", scenario, rss_peak - rss_before);
+    }
     fprintf(stderr, "  %-28s %s: %s\n", scenario, hl_status_name(st), msg);
     CHECK_INT(st, want_st);
     CHECK(strstr(msg, want) != NULL);
@@ -132,7 +160,10 @@ int main(int argc, char **argv) {
   expect("EVALSHA:load-short", 'l', HL_ERR_IO, "truncated");
   expect("EVALSHA:split-load-short", 'l', HL_ERR_IO, "truncated");
   expect("EVALSHA:cut", 'l', HL_ERR_NETWORK, "closed");
-  expect("EVALSHA:huge-bulk", 'l', HL_ERR_NETWORK, "timed out");
+  expect("EVALSHA:huge-bulk", 'l', HL_ERR_TOO_LARGE, "512 MiB");
+  expect("EVALSHA:stream-bulk", 'l', HL_ERR_TOO_LARGE, "512 MiB");
+  /* a line never ended: refused past 64 KiB (hiredis rescans it per read) */
+  expect("EVALSHA:stream-line", 'l', HL_ERR_TOO_LARGE, "64 KiB");
   expect("EVALSHA:big-array", 'l', HL_ERR_TOO_LARGE, "512 MiB");
   expect("EVALSHA:nested-arrays", 'l', HL_ERR_TOO_LARGE, "512 MiB");
   /* listings */

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "core/util.h"
 #include "hookline.h"
 #include "store/store_decode.h"
 #include "store/store_fixture.h"
@@ -1741,6 +1742,25 @@ static void disk_full(void) {
 }
 
 /* The shared decoder on its own (what every backend's rows go through). */
+/* The one percent-escape decoder (core/util.c) that the Redis URL's user
+ * and password and the OAuth redirect's parameters go through: the byte
+ * of "%XX" in either case, -1 for anything else, never reading past n. */
+static void percent_byte(void) {
+  CHECK_INT(hl__percent_byte("%40", 3), '@');
+  CHECK_INT(hl__percent_byte("%2f", 3), '/');
+  CHECK_INT(hl__percent_byte("%2F", 3), '/');
+  CHECK_INT(hl__percent_byte("%fF", 3), 255);
+  CHECK_INT(hl__percent_byte("%00", 3), 0);
+  CHECK_INT(hl__percent_byte("%4041", 5), '@');
+  CHECK_INT(hl__percent_byte("%40", 2), -1); /* cut off: the 0 is past n */
+  CHECK_INT(hl__percent_byte("%", 1), -1);
+  CHECK_INT(hl__percent_byte("%g0", 3), -1);
+  CHECK_INT(hl__percent_byte("%0g", 3), -1);
+  CHECK_INT(hl__percent_byte("%:0", 3), -1); /* ':' follows '9' */
+  CHECK_INT(hl__percent_byte("%G0", 3), -1);
+  CHECK_INT(hl__percent_byte("x40", 3), -1);
+}
+
 static void decoder(void) {
   hl__store_decoder d;
   REQUIRE(hl__store_decoder_init(&d, "dec") == HL_OK);
@@ -1813,6 +1833,7 @@ int main(int argc, char **argv) {
   RUN(run_state);
   RUN(reload_and_reset_refused);
   RUN(tool_call_id);
+  RUN(percent_byte);
   if (is_db()) {
     RUN(corrupt_row);
     RUN(truncated_log);
