@@ -64,6 +64,7 @@
 #include <dirent.h>
 #include <math.h>
 #include <sched.h> /* sched_setaffinity, CPU_SET: _GNU_SOURCE, set by the build */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +94,9 @@ static hl_status lookup(hl_context *ctx, const cJSON *args, cJSON **result, void
 }
 
 typedef struct mode {
-  double *lat;
+  double *lat;               /* per run: wall time, us */
+  double *cpu;               /* per run: the run thread's CPU, us (NULL: not kept) */
+  double *detail;            /* per run: OT_DETAIL figures (NULL: not taken) */
   size_t n;
   double cpu_us;
   double thread_cpu_us;      /* the run's thread alone (the rest: exporter, tool workers) */
@@ -106,9 +109,32 @@ static double thread_cpu_us(void) {
   return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
+static double task_cpu_us(pid_t tid);
+
+/* --detail 1, per run: what else happened during it. The exporter
+ * thread's CPU (its clock read before and after the run: > 0 when it
+ * worked while the run ran, on its own core), and the run thread's
+ * involuntary and voluntary context switches and page faults
+ * (getrusage). Each costs the run a system call or two, in every series
+ * alike. */
+enum { OT_D_EXPORTER_CPU, OT_D_IVCSW, OT_D_VCSW, OT_D_MINFLT, OT_DETAIL };
+static pid_t exporter_tid; /* 0: unknown, not read */
+
+static void detail_now(double d[OT_DETAIL]) {
+  struct rusage ru;
+  getrusage(RUSAGE_THREAD, &ru);
+  d[OT_D_EXPORTER_CPU] = exporter_tid ? task_cpu_us(exporter_tid) : 0;
+  d[OT_D_IVCSW] = (double)ru.ru_nivcsw;
+  d[OT_D_VCSW] = (double)ru.ru_nvcsw;
+  d[OT_D_MINFLT] = (double)ru.ru_minflt;
+}
+
 static bool batch(hl_agent *agent, int runs, mode *m) {
   double cpu0 = bench_cpu_us(), tcpu0 = thread_cpu_us();
   for (int i = 0; i < runs; i++) {
+    double d0[OT_DETAIL];
+    if (m->detail) detail_now(d0);
+    double c0 = m->cpu ? thread_cpu_us() : 0;
     uint64_t t0 = bench_now_ns();
     hl_session *s = hl_session_new("bench", "u", NULL);
     char *answer = NULL;
@@ -118,7 +144,14 @@ static bool batch(hl_agent *agent, int runs, mode *m) {
     hl_free(answer);
     hl_session_free(s);
     if (!ok) return false;
-    m->lat[m->n++] = (double)(bench_now_ns() - t0) / 1e3;
+    m->lat[m->n] = (double)(bench_now_ns() - t0) / 1e3;
+    if (m->cpu) m->cpu[m->n] = thread_cpu_us() - c0;
+    if (m->detail) {
+      double *d = m->detail + m->n * OT_DETAIL;
+      detail_now(d);
+      for (int k = 0; k < OT_DETAIL; k++) d[k] -= d0[k];
+    }
+    m->n++;
   }
   m->cpu_us += bench_cpu_us() - cpu0;
   m->thread_cpu_us += thread_cpu_us() - tcpu0;
@@ -309,21 +342,47 @@ static bool pick_cpus(int argc, char **argv, int cpu[2]) {
   return n == 2;
 }
 
-enum { S_OFF, S_ON, S_OFF_B, S_COUNT };
+/* The series of the alternation. --variants 1 adds two that take the
+ * exporter apart: its traceparent header alone (a fixed line of the same
+ * length on every model request, nothing recorded) and its recording
+ * alone (the observer, no header). */
+enum { S_OFF, S_ON, S_OFF_B, S_HDR, S_REC, S_MAX };
+static const char *const SERIES[S_MAX] = {"off", "on", "off_b", "header_only", "record_only"};
 
-/* The six orders of the three series, one per cycle in turn: each series
- * comes first, second and third equally often, after each other one. */
-static const int ORDERS[6][S_COUNT] = {
-    {S_OFF, S_ON, S_OFF_B}, {S_ON, S_OFF_B, S_OFF}, {S_OFF_B, S_OFF, S_ON},
-    {S_OFF, S_OFF_B, S_ON}, {S_ON, S_OFF, S_OFF_B}, {S_OFF_B, S_ON, S_OFF},
-};
+/* Series j (of k) of cycle c: the k rotations of 0..k-1, then the same
+ * reversed, in turn: each series comes at each place equally often, after
+ * and before each other one; for k = 3 these are the six orders. */
+static int series_at(int c, int j, int k) {
+  int r = c % k;
+  return (c / k) % 2 ? (r + k - 1 - j) % k : (r + j) % k;
+}
+
+/* What the traceparent header function writes (--variants 1 installs
+ * bench_header in place of the exporter's): nothing, a fixed line, or the
+ * exporter's. Set between blocks by the run's thread, which alone calls
+ * it (the model requests are built on it). */
+enum { H_NONE, H_FIXED, H_OTEL };
+static _Atomic int header_mode;
+
+static bool bench_header(hl_context *ctx, char *line, size_t size, void *user_data) {
+  static const char key[] = "traceparent: ";
+  static const char fixed[] = "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  int m = atomic_load_explicit(&header_mode, memory_order_relaxed);
+  if (m == H_FIXED && size >= sizeof fixed) {
+    memcpy(line, fixed, sizeof fixed);
+    return true;
+  }
+  if (m != H_OTEL || size < sizeof key) return false;
+  memcpy(line, key, sizeof key - 1);
+  return hl_otel_traceparent(user_data, ctx, line + sizeof key - 1, size - (sizeof key - 1)) == HL_OK;
+}
 
 static void print_ci(const char *name, bench_ci ci) {
   printf(",\"%s\":%.2f,\"%s_ci95\":[%.2f,%.2f]", name, ci.est, name, ci.lo, ci.hi);
 }
 
 /* Per cycle, the figure of series `s` less that of off (`per[series][cycle]`). */
-static bench_ci paired(double *const per[S_COUNT], int s, size_t cycles, double *tmp) {
+static bench_ci paired(double *const per[S_MAX], int s, size_t cycles, double *tmp) {
   for (size_t c = 0; c < cycles; c++) tmp[c] = per[s][c] - per[S_OFF][c];
   return bench_median_ci(tmp, cycles);
 }
@@ -342,6 +401,38 @@ static const char *verdict(bench_ci cost, bench_ci aa, double bound) {
   return "cannot tell";
 }
 
+/* Quantiles printed per series, of wall time and of the run thread's CPU:
+ * on - off quantile by quantile says whether the exporter shifts every
+ * run by the same (a constant difference), stretches it (a difference
+ * growing with the quantile as the quantile does) or adds a tail of its
+ * own (a difference only at the top). */
+static const double QUANTILES[] = {50, 75, 90, 95, 99, 99.9};
+#define N_QUANTILES (sizeof QUANTILES / sizeof QUANTILES[0])
+
+static void print_quantiles(const char *name, const double *v, size_t n, double *tmp) {
+  memcpy(tmp, v, n * sizeof *tmp);
+  printf(",\"%s\":[", name);
+  for (size_t q = 0; q < N_QUANTILES; q++) printf("%s%.2f", q ? "," : "", bench_percentile(tmp, n, QUANTILES[q]));
+  printf("]");
+}
+
+/* --dump FILE: one CSV line per run (series, cycle, wall, CPU and the
+ * --detail figures) for a look at single runs. */
+static bool dump_runs(const char *path, int k, int cycles, int block, double *const lat[S_MAX],
+                      double *const cpu[S_MAX], double *const detail[S_MAX]) {
+  FILE *f = fopen(path, "w");
+  if (!f) return false;
+  fprintf(f, "series,cycle,wall_us,cpu_us%s\n", detail[0] ? ",exporter_cpu_us,ivcsw,vcsw,minflt" : "");
+  for (int s = 0; s < k; s++)
+    for (size_t i = 0; i < (size_t)cycles * (size_t)block; i++) {
+      fprintf(f, "%s,%zu,%.3f,%.3f", SERIES[s], i / (size_t)block, lat[s][i], cpu[s][i]);
+      if (detail[s])
+        for (int d = 0; d < OT_DETAIL; d++) fprintf(f, ",%.3f", detail[s][i * OT_DETAIL + d]);
+      fputc('\n', f);
+    }
+  return fclose(f) == 0;
+}
+
 static int alternate(hl_agent *agent, hl_otel_options *o, int argc, char **argv, bool scripted, bool pinned,
                      const int cpu[2]) {
   int cycles = atoi(bench_arg(argc, argv, "--cycles", "300"));
@@ -350,6 +441,10 @@ static int alternate(hl_agent *agent, hl_otel_options *o, int argc, char **argv,
     fprintf(stderr, "otel bench: --cycles must be >= 6 and --block >= 1\n");
     return 2;
   }
+  bool variants = atoi(bench_arg(argc, argv, "--variants", "0")) != 0;
+  bool want_detail = atoi(bench_arg(argc, argv, "--detail", "0")) != 0;
+  const char *dump = bench_arg(argc, argv, "--dump", NULL);
+  int k = variants ? S_MAX : S_OFF_B + 1;
   hl_agent_set_parallel_tools(agent, 1);
   pid_t before[256], after[256];
   size_t nb = task_ids(before, 256);
@@ -359,14 +454,18 @@ static int alternate(hl_agent *agent, hl_otel_options *o, int argc, char **argv,
   /* (the run's thread stays where it is pinned; "pinned" says both are) */
   if (pinned && (!exporter || !pin(exporter, cpu[1]))) pinned = false;
   double exporter_cpu0 = exporter ? task_cpu_us(exporter) : -1;
+  if (variants && hl_trace_set_header_fn(bench_header, otel) != HL_OK) return 1;
+  atomic_store(&header_mode, H_OTEL);
 
   size_t n = (size_t)cycles * (size_t)block;
-  double *lat[S_COUNT], *med[S_COUNT], *tcpu[S_COUNT];
-  for (int i = 0; i < S_COUNT; i++) {
+  double *lat[S_MAX] = {0}, *rcpu[S_MAX] = {0}, *detail[S_MAX] = {0}, *med[S_MAX] = {0}, *tcpu[S_MAX] = {0};
+  for (int i = 0; i < k; i++) {
     lat[i] = malloc(n * sizeof(double));
+    rcpu[i] = malloc(n * sizeof(double));
     med[i] = malloc((size_t)cycles * sizeof(double));
     tcpu[i] = malloc((size_t)cycles * sizeof(double));
-    if (!lat[i] || !med[i] || !tcpu[i]) return 1;
+    if (want_detail) detail[i] = malloc(n * OT_DETAIL * sizeof(double));
+    if (!lat[i] || !rcpu[i] || !med[i] || !tcpu[i] || (want_detail && !detail[i])) return 1;
   }
   double *tmp = malloc(n * sizeof(double));
   mode warm = {.lat = malloc((size_t)block * 4 * sizeof(double))};
@@ -375,51 +474,78 @@ static int alternate(hl_agent *agent, hl_otel_options *o, int argc, char **argv,
   if (hl_otel_install(otel, NULL) != HL_OK || !batch(agent, block * 2, &warm)) return 1;
   hl_observer_clear_global();
   if (!batch(agent, block * 2, &warm)) return 1;
+  if (want_detail) exporter_tid = exporter;
 
   for (int c = 0; c < cycles; c++) {
-    for (int j = 0; j < S_COUNT; j++) {
-      int s = ORDERS[c % 6][j];
-      if (s == S_ON && hl_otel_install(otel, NULL) != HL_OK) return 1;
-      mode m = {.lat = lat[s] + (size_t)c * (size_t)block};
+    for (int j = 0; j < k; j++) {
+      int s = series_at(c, j, k);
+      bool observed = s == S_ON || s == S_REC;
+      atomic_store(&header_mode, s == S_HDR ? H_FIXED : s == S_ON ? H_OTEL : H_NONE);
+      if (observed && hl_otel_install(otel, NULL) != HL_OK) return 1;
+      size_t at = (size_t)c * (size_t)block;
+      mode m = {.lat = lat[s] + at, .cpu = rcpu[s] + at, .detail = detail[s] ? detail[s] + at * OT_DETAIL : NULL};
       bool ok = batch(agent, block, &m);
-      if (s == S_ON) hl_observer_clear_global();
+      if (observed) hl_observer_clear_global();
       if (!ok) return 1;
       memcpy(tmp, m.lat, (size_t)block * sizeof(double));
       med[s][c] = bench_percentile(tmp, (size_t)block, 50);
       tcpu[s][c] = m.thread_cpu_us / block;
     }
   }
+  exporter_tid = 0;
+  atomic_store(&header_mode, H_OTEL);
   hl_status fst = hl_otel_flush(otel, 10000);
   double exporter_cpu = exporter_cpu0 >= 0 ? task_cpu_us(exporter) - exporter_cpu0 : -1;
   hl_otel_stats st = {.size = sizeof st};
   hl_otel_get_stats(otel, &st);
+  if (dump && !dump_runs(dump, k, cycles, block, lat, rcpu, detail))
+    fprintf(stderr, "otel bench: cannot write %s\n", dump);
 
   printf("{\"benchmark\":\"otel\",\"scenario\":\"tools, one after another\",\"runtime\":\"C, hookline %s%s\","
          "\"cycles\":%d,\"block\":%d,\"pinned\":%s,\"cpus\":[%d,%d]",
          HL_BENCH_VERSION, scripted ? ", scripted provider" : "", cycles, block, pinned ? "true" : "false",
          pinned ? cpu[0] : -1, pinned ? cpu[1] : -1);
-  static const char *const names[S_COUNT] = {"off", "on", "off_b"};
-  for (int s = 0; s < S_COUNT; s++) {
+  printf(",\"quantiles\":[");
+  for (size_t q = 0; q < N_QUANTILES; q++) printf("%s%g", q ? "," : "", QUANTILES[q]);
+  printf("]");
+  for (int s = 0; s < k; s++) {
     double sum = 0, cpu_sum = 0;
     for (size_t i = 0; i < n; i++) sum += lat[s][i];
     for (int c = 0; c < cycles; c++) cpu_sum += tcpu[s][c];
     memcpy(tmp, lat[s], n * sizeof(double));
     double p50 = bench_percentile(tmp, n, 50), p99 = bench_percentile(tmp, n, 99);
     printf(",\"%s\":{\"runs\":%zu,\"latency_p50_us\":%.2f,\"latency_p99_us\":%.2f,\"latency_mean_us\":%.2f,"
-           "\"run_thread_cpu_us_per_run\":%.2f}",
-           names[s], n, p50, p99, sum / (double)n, cpu_sum / cycles);
+           "\"run_thread_cpu_us_per_run\":%.2f",
+           SERIES[s], n, p50, p99, sum / (double)n, cpu_sum / cycles);
+    print_quantiles("wall_q", lat[s], n, tmp);
+    print_quantiles("cpu_q", rcpu[s], n, tmp);
+    printf("}");
   }
   /* The cost and its A/A control, by the same estimator. */
   bench_ci cost = paired(med, S_ON, (size_t)cycles, tmp), aa = paired(med, S_OFF_B, (size_t)cycles, tmp);
   bench_ci tcost = paired(tcpu, S_ON, (size_t)cycles, tmp), taa = paired(tcpu, S_OFF_B, (size_t)cycles, tmp);
   bench_ci p99 = bench_percentile_change_ci(lat[S_OFF], lat[S_ON], (size_t)cycles, (size_t)block, 99, 400);
   bench_ci p99aa = bench_percentile_change_ci(lat[S_OFF], lat[S_OFF_B], (size_t)cycles, (size_t)block, 99, 400);
+  bench_ci cp99 = bench_percentile_change_ci(rcpu[S_OFF], rcpu[S_ON], (size_t)cycles, (size_t)block, 99, 400);
+  bench_ci cp99aa = bench_percentile_change_ci(rcpu[S_OFF], rcpu[S_OFF_B], (size_t)cycles, (size_t)block, 99, 400);
   print_ci("cost_us_per_run_p50", cost);
   print_ci("aa_us_per_run_p50", aa);
   print_ci("run_thread_cpu_cost_us_per_run", tcost);
   print_ci("aa_run_thread_cpu_us_per_run", taa);
   print_ci("p99_change_us", p99);
   print_ci("aa_p99_change_us", p99aa);
+  print_ci("p99_run_thread_cpu_change_us", cp99);
+  print_ci("aa_p99_run_thread_cpu_change_us", cp99aa);
+  /* The exporter taken apart (--variants): each part against off. */
+  for (int s = S_HDR; s < k; s++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s_cost_us_per_run_p50", SERIES[s]);
+    print_ci(name, paired(med, s, (size_t)cycles, tmp));
+    snprintf(name, sizeof name, "%s_run_thread_cpu_cost_us_per_run", SERIES[s]);
+    print_ci(name, paired(tcpu, s, (size_t)cycles, tmp));
+    snprintf(name, sizeof name, "%s_p99_change_us", SERIES[s]);
+    print_ci(name, bench_percentile_change_ci(lat[S_OFF], lat[s], (size_t)cycles, (size_t)block, 99, 400));
+  }
   /* The rules: the cost's whole interval below 10 us; p99 "unchanged"
    * read as no rise of 10 us or more (the same allowance), its interval
    * below that. Either needs the A/A interval to hold 0, and no span
@@ -435,7 +561,7 @@ static int alternate(hl_agent *agent, hl_otel_options *o, int argc, char **argv,
          (unsigned long long)st.spans_exported, (unsigned long long)st.spans_dropped,
          (unsigned long long)st.export_requests, (unsigned long long)st.run_wakeups);
   hl_otel_free(otel);
-  for (int i = 0; i < S_COUNT; i++) free(lat[i]), free(med[i]), free(tcpu[i]);
+  for (int i = 0; i < k; i++) free(lat[i]), free(rcpu[i]), free(detail[i]), free(med[i]), free(tcpu[i]);
   free(tmp);
   free(warm.lat);
   return 0;
