@@ -34,11 +34,47 @@ static uint64_t next_rand(uint64_t *s) {
   return *s * 2685821657736338717ull;
 }
 
-/* The p-th percentile of the groups listed in `pick` (group indexes). */
+/* The k-th smallest of v[0..n) (k < n), v reordered: quickselect
+ * (median-of-three pivots), linear on average; a sort of each resample
+ * was ~25 ms at 256k values, 400 resamples and two series a figure. */
+static double select_kth(double *v, size_t n, size_t k) {
+  size_t lo = 0, hi = n - 1;
+  while (hi > lo) {
+    size_t mid = lo + (hi - lo) / 2;
+    /* median of three to v[mid], then Hoare's partition around it */
+    if (v[mid] < v[lo]) { double t = v[mid]; v[mid] = v[lo]; v[lo] = t; }
+    if (v[hi] < v[lo]) { double t = v[hi]; v[hi] = v[lo]; v[lo] = t; }
+    if (v[hi] < v[mid]) { double t = v[hi]; v[hi] = v[mid]; v[mid] = t; }
+    double pivot = v[mid];
+    size_t i = lo, j = hi;
+    while (i <= j) {
+      while (v[i] < pivot) i++;
+      while (v[j] > pivot) j--;
+      if (i <= j) {
+        double t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+        i++;
+        if (j == 0) break;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return v[k];
+  }
+  return v[k];
+}
+
+/* The p-th percentile of the groups listed in `pick` (group indexes), by
+ * nearest rank as bench_percentile() takes it. */
 static double pooled_percentile(const double *x, const size_t *pick, size_t groups, size_t per, double p,
                                 double *tmp) {
+  size_t n = groups * per;
   for (size_t g = 0; g < groups; g++) memcpy(tmp + g * per, x + pick[g] * per, per * sizeof *tmp);
-  return bench_percentile(tmp, groups * per, p);
+  double rank = ceil(p / 100.0 * (double)n);
+  size_t k = rank < 1 ? 0 : (size_t)rank - 1;
+  return select_kth(tmp, n, k < n ? k : n - 1);
 }
 
 bench_ci bench_percentile_change_ci(const double *a, const double *b, size_t groups, size_t per, double p,
