@@ -81,8 +81,30 @@ static ot_cell *ring_claim(hl_otel *o, size_t *pos_out, size_t *used_out) {
   }
 }
 
+/* The next record's slot, asked for now with the intent to write it:
+ * its lines were last read by the exporter thread on another core, so
+ * the record's stores first had to take them back (a cross-core request
+ * per line, 2-3 lines a record, 12 records a run of (b)). Back to back
+ * (the scripted provider) the hardware prefetcher does that; over HTTP,
+ * with the model server and the kernel between two events on the same
+ * core, it did not, and the stores waited. PREFETCHW takes a line
+ * exclusive (x86-64: AMD since K6, Intel since Broadwell, a NOP before);
+ * GCC emits it only with -mprfchw, hence the asm. Elsewhere the builtin.
+ * Measured in BENCHMARKS.md (otel): the recording's part of a run's cost
+ * over HTTP. */
+static inline void prefetch_for_write(const char *p) {
+  for (int i = 0; i < 3; i++) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char(*)[OT_CACHE_LINE])(p + i * OT_CACHE_LINE)));
+#else
+    __builtin_prefetch(p + i * OT_CACHE_LINE, 1, 3);
+#endif
+  }
+}
+
 static void ring_publish(hl_otel *o, ot_cell *c, size_t pos, size_t used) {
   atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+  prefetch_for_write((const char *)&o->ring[(pos + 1) & (o->ring_cap - 1)]); /* (see above) */
   /* The exporter reads the ring on its own timer, paced to find it at
    * most an eighth full (otel_export.c), so a run does not make the
    * system call that wakes it: a futex wake of a thread asleep on another
