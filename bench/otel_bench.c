@@ -36,14 +36,29 @@
  * (caches, memory) costs, which is what an application with a free core
  * sees. --pin 0 lets the scheduler place them.
  *
- * Per block: the runs' wall latencies and the run thread's CPU
- * (CLOCK_THREAD_CPUTIME_ID); for the whole alternation, the exporter
- * thread's CPU (its own CPU clock, read from /proc/self/task), divided by
- * the "on" runs: the work the exporter does off the run's path. One JSON
- * object on stdout.
+ * Per run: its wall time and the run thread's CPU (CLOCK_THREAD_CPUTIME_ID
+ * around it), so that each series has quantiles of both (p50 to p99.9):
+ * on - off quantile by quantile tells a constant cost (the same at every
+ * quantile) from a stretch (growing as the quantile does: the exporter's
+ * work on the run's thread takes longer in a slow run, like the rest of
+ * it) and from a tail of its own (only at the top); the run thread's CPU
+ * has its p99 change and A/A as wall time has. For the whole
+ * alternation, the exporter thread's CPU (its own CPU clock, read from
+ * /proc/self/task), divided by the "on" runs: the work the exporter does
+ * off the run's path. One JSON object on stdout.
+ *
+ * --variants 1 takes the exporter apart in the same alternation, five
+ * blocks a cycle: also header_only (the traceparent header function
+ * writes a fixed line of the same length, no observer) and record_only
+ * (the observer, no header). --detail 1 takes, per run, the exporter
+ * thread's CPU during it (> 0: the exporter worked while it ran) and the
+ * run thread's context switches and page faults; --dump FILE writes one
+ * CSV line per run, to look at single runs (the tail of "on" against
+ * that of "off").
  *
  *   hl-bench-otel --url http://127.0.0.1:PORT [--otlp-url URL] [--cycles 300] [--block 16]
  *                 [--pin 1] [--cpus A,B] [--provider openai|scripted]
+ *                 [--variants 1] [--detail 1] [--dump FILE]
  *                 [--mode off|noop|on] [--runs N] [--batches B] [--keep 1] [--noflush 1]
  *                 [--exporter-priority low|normal]
  *
