@@ -50,7 +50,11 @@
  * --variants 1 takes the exporter apart in the same alternation, five
  * blocks a cycle: also header_only (the traceparent header function
  * writes a fixed line of the same length, no observer) and record_only
- * (the observer, no header). --detail 1 takes, per run, the exporter
+ * (the observer, no header); --variants 2 also spin_only, a control: the
+ * header function burns --spin N multiplications (default 2000) at each
+ * model request and writes nothing, a cost on the run's thread that
+ * touches no memory, to set against the exporter's growing with the
+ * quantile. --detail 1 takes, per run, the exporter
  * thread's CPU during it (> 0: the exporter worked while it ran) and the
  * run thread's context switches and page faults; --dump FILE writes one
  * CSV line per run, to look at single runs (the tail of "on" against
@@ -58,7 +62,7 @@
  *
  *   hl-bench-otel --url http://127.0.0.1:PORT [--otlp-url URL] [--cycles 300] [--block 16]
  *                 [--pin 1] [--cpus A,B] [--provider openai|scripted]
- *                 [--variants 1] [--detail 1] [--dump FILE]
+ *                 [--variants 1|2] [--spin N] [--detail 1] [--dump FILE]
  *                 [--mode off|noop|on] [--runs N] [--batches B] [--keep 1] [--noflush 1]
  *                 [--exporter-priority low|normal]
  *
@@ -361,8 +365,8 @@ static bool pick_cpus(int argc, char **argv, int cpu[2]) {
  * exporter apart: its traceparent header alone (a fixed line of the same
  * length on every model request, nothing recorded) and its recording
  * alone (the observer, no header). */
-enum { S_OFF, S_ON, S_OFF_B, S_HDR, S_REC, S_MAX };
-static const char *const SERIES[S_MAX] = {"off", "on", "off_b", "header_only", "record_only"};
+enum { S_OFF, S_ON, S_OFF_B, S_HDR, S_REC, S_SPIN, S_MAX };
+static const char *const SERIES[S_MAX] = {"off", "on", "off_b", "header_only", "record_only", "spin_only"};
 
 /* Series j (of k) of cycle c: the k rotations of 0..k-1, then the same
  * reversed, in turn: each series comes at each place equally often, after
@@ -376,13 +380,28 @@ static int series_at(int c, int j, int k) {
  * bench_header in place of the exporter's): nothing, a fixed line, or the
  * exporter's. Set between blocks by the run's thread, which alone calls
  * it (the model requests are built on it). */
-enum { H_NONE, H_FIXED, H_OTEL };
+enum { H_NONE, H_FIXED, H_OTEL, H_SPIN };
 static _Atomic int header_mode;
+static unsigned spin_iters;       /* --spin: H_SPIN's iterations a request */
+static volatile uint64_t spin_sink; /* (keeps the loop) */
+
+/* --variants 2's control: a cost of the same size as the exporter's on
+ * the run's thread that touches no memory (a chain of multiplications,
+ * at each model request). If on - off grows with the quantile but this
+ * does not, what stretches the exporter's cost is its memory, not the
+ * machine slowing every instruction of a slow run. */
+static bool spin(void) {
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (unsigned i = 0; i < spin_iters; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
+  spin_sink = x;
+  return false;
+}
 
 static bool bench_header(hl_context *ctx, char *line, size_t size, void *user_data) {
   static const char key[] = "traceparent: ";
   static const char fixed[] = "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   int m = atomic_load_explicit(&header_mode, memory_order_relaxed);
+  if (m == H_SPIN) return spin();
   if (m == H_FIXED && size >= sizeof fixed) {
     memcpy(line, fixed, sizeof fixed);
     return true;
@@ -459,7 +478,8 @@ static int alternate(hl_agent *agent, hl_otel_options *o, int argc, char **argv,
   bool variants = atoi(bench_arg(argc, argv, "--variants", "0")) != 0;
   bool want_detail = atoi(bench_arg(argc, argv, "--detail", "0")) != 0;
   const char *dump = bench_arg(argc, argv, "--dump", NULL);
-  int k = variants ? S_MAX : S_OFF_B + 1;
+  int k = !variants ? S_OFF_B + 1 : atoi(bench_arg(argc, argv, "--variants", "0")) >= 2 ? S_MAX : S_SPIN;
+  spin_iters = (unsigned)atoi(bench_arg(argc, argv, "--spin", "2000"));
   hl_agent_set_parallel_tools(agent, 1);
   pid_t before[256], after[256];
   size_t nb = task_ids(before, 256);
@@ -495,7 +515,7 @@ static int alternate(hl_agent *agent, hl_otel_options *o, int argc, char **argv,
     for (int j = 0; j < k; j++) {
       int s = series_at(c, j, k);
       bool observed = s == S_ON || s == S_REC;
-      atomic_store(&header_mode, s == S_HDR ? H_FIXED : s == S_ON ? H_OTEL : H_NONE);
+      atomic_store(&header_mode, s == S_HDR ? H_FIXED : s == S_ON ? H_OTEL : s == S_SPIN ? H_SPIN : H_NONE);
       if (observed && hl_otel_install(otel, NULL) != HL_OK) return 1;
       size_t at = (size_t)c * (size_t)block;
       mode m = {.lat = lat[s] + at, .cpu = rcpu[s] + at, .detail = detail[s] ? detail[s] + at * OT_DETAIL : NULL};
