@@ -75,27 +75,12 @@ static hl_hook_action line_end(log_line *l)
   return HL_HOOK_CONTINUE;
 }
 
-/* A name the model chose (a tool's, a call id) as one word of the line:
- * a newline in it would start a line that reads like the logger's own,
- * a space a field of its own; they and every other control byte, '\\'
- * and DEL are written as \xNN (\r, \n, \t as such). */
-static void put_word(FILE *line, const char *s)
-{
-  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-    if (*p == '\n') fputs("\\n", line);
-    else if (*p == '\r') fputs("\\r", line);
-    else if (*p == '\t') fputs("\\t", line);
-    else if (*p <= ' ' || *p == '\\' || *p == 0x7f) fprintf(line, "\\x%02x", *p);
-    else fputc(*p, line);
-  }
-}
-
 static void put_call(FILE *line, const hl_tool_call *call, const cJSON *args)
 {
   fputs(" call_id=", line);
-  put_word(line, call->id);
+  hl__plugin_put_word(line, call->id);
   fputs(" tool=", line);
-  put_word(line, call->name);
+  hl__plugin_put_word(line, call->name);
   fputs(" args=", line);
   hl__plugin_put_json(line, args, JSON_MAX);
 }
@@ -192,7 +177,7 @@ static hl_hook_action log_after_model(hl_context *ctx, const hl_after_model_args
       if (msg->parts[i].kind != HL_PART_TOOL_CALL)
         continue;
       if (!first) fputc(',', line);
-      put_word(line, msg->parts[i].name ? msg->parts[i].name : "?");
+      hl__plugin_put_word(line, msg->parts[i].name ? msg->parts[i].name : "?");
       first = false;
     }
     fprintf(line, "] usage=%lld/%lld", (long long)response->usage.input_tokens,

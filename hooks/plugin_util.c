@@ -68,6 +68,32 @@ static size_t utf8_cut(const char *s, size_t len)
   return len;
 }
 
+/* The one escaping loop behind put_quoted and put_word: \n \r \t by name,
+ * other bytes that could end or forge a log line (controls, the quote or
+ * separator of the form) escaped; the rest, UTF-8 included, as they are.
+ * `word`: an unquoted token (a space or a backslash escaped as \xHH, DEL
+ * too); else the inside of a JSON string (\" \\ and \u00HH). */
+static void put_escaped(FILE *out, const char *s, size_t len, bool word)
+{
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '\n')
+      fputs("\\n", out);
+    else if (c == '\r')
+      fputs("\\r", out);
+    else if (c == '\t')
+      fputs("\\t", out);
+    else if (word && (c <= ' ' || c == '\\' || c == 0x7f))
+      fprintf(out, "\\x%02x", c);
+    else if (!word && (c == '"' || c == '\\'))
+      fprintf(out, "\\%c", c);
+    else if (!word && c < 0x20)
+      fprintf(out, "\\u%04x", c);
+    else
+      fputc(c, out);
+  }
+}
+
 void hl__plugin_put_quoted(FILE *out, const char *s, size_t max)
 {
   if (!s) {
@@ -81,24 +107,16 @@ void hl__plugin_put_quoted(FILE *out, const char *s, size_t max)
     cut = true;
   }
   fputc('"', out);
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    switch (c) {
-    case '"': fputs("\\\"", out); break;
-    case '\\': fputs("\\\\", out); break;
-    case '\n': fputs("\\n", out); break;
-    case '\r': fputs("\\r", out); break;
-    case '\t': fputs("\\t", out); break;
-    default:
-      if (c < 0x20)
-        fprintf(out, "\\u%04x", c);
-      else
-        fputc(c, out);
-    }
-  }
+  put_escaped(out, s, len, false);
   if (cut)
     fputs("...", out);
   fputc('"', out);
+}
+
+void hl__plugin_put_word(FILE *out, const char *s)
+{
+  s = s ? s : "";
+  put_escaped(out, s, strlen(s), true);
 }
 
 void hl__plugin_put_json(FILE *out, const cJSON *value, size_t max)

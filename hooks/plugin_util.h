@@ -47,6 +47,12 @@ char *hl__plugin_strdup(const char *s);
  * source, with "..." appended inside the quotes when cut. NULL prints null. */
 void hl__plugin_put_quoted(FILE *out, const char *s, size_t max);
 
+/* Write `s` (NULL: nothing) as one unquoted word of a `key=value` line:
+ * \n \r \t by name, every other byte <= ' ', a backslash and DEL as \xHH,
+ * so that a name a model chose can neither split the word nor forge a
+ * line (logging.c: tool names, call ids). */
+void hl__plugin_put_word(FILE *out, const char *s);
+
 /* Write `value` as compact JSON, cut at `max` bytes with "...". NULL prints
  * null. */
 void hl__plugin_put_json(FILE *out, const cJSON *value, size_t max);
