@@ -479,10 +479,16 @@ void ot_warn_once(hl_otel *o, atomic_bool *flag, const char *tail, const char *f
 /* The most of a collector's text put in a warning. */
 #define OT_REPLY_TEXT 256
 
+/* The longest Retry-After kept, in seconds: far beyond any export's
+ * deadline (the exporter waits at most its backoff cap anyway), and small
+ * enough for otel_export.c to count it in milliseconds in a long. */
+#define OT_RETRY_AFTER_MAX_S 3600
+
 typedef struct ot_reply {
   ot_buf body;               /* at most OT_REPLY_MAX bytes; reused from request to request */
   bool truncated;            /* the body was longer: not parsed */
-  long retry_after_s;        /* Retry-After, in seconds from now; 0: none */
+  long retry_after_s;        /* Retry-After, in seconds from now (rounded up, at most
+                                OT_RETRY_AFTER_MAX_S); 0: none */
 } ot_reply;
 
 /* libcurl's write and header functions (user data: the ot_reply). */
