@@ -112,6 +112,7 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
   }
   o->export_delay_ms = ot_cfg_ms(&cfg, opts->export_delay_ms, "OTEL_BSP_SCHEDULE_DELAY", 1000);
   o->metrics_interval_ms = ot_cfg_ms(&cfg, opts->metrics_interval_ms, "OTEL_METRIC_EXPORT_INTERVAL", 60000);
+  ot_limits_config(&cfg);
   if (!ot_sampler_config(&cfg)) {
     otel_release(o);
     return NULL;

@@ -60,15 +60,15 @@ static const char *signal_env(const char *signal, const char *what, char var[64]
   return ot_env(var);
 }
 
-/* A positive integer no larger than `max`, blanks around it allowed. */
-static bool parse_count(const char *v, unsigned long long max, unsigned long long *out) {
+/* An integer from `min` to `max`, blanks around it allowed. */
+static bool parse_count(const char *v, unsigned long long min, unsigned long long max, unsigned long long *out) {
   while (isspace((unsigned char)*v)) v++;
   if (!isdigit((unsigned char)*v)) return false;
   errno = 0;
   char *end;
   unsigned long long n = strtoull(v, &end, 10);
   while (isspace((unsigned char)*end)) end++;
-  if (errno || *end || n == 0 || n > max) return false;
+  if (errno || *end || n < min || n > max) return false;
   *out = n;
   return true;
 }
@@ -78,7 +78,7 @@ static bool parse_count(const char *v, unsigned long long max, unsigned long lon
 static bool env_count(ot_cfg *c, const char *name, unsigned long long max, unsigned long long *out) {
   const char *v = ot_env(name);
   if (!v) return false;
-  if (parse_count(v, max, out)) return true;
+  if (parse_count(v, 1, max, out)) return true;
   ot_cfg_warn(c, name, "not a positive integer up to %llu; the default is used", max);
   return false;
 }
@@ -93,6 +93,38 @@ size_t ot_cfg_count(ot_cfg *c, size_t opt, const char *name, size_t def) {
   unsigned long long v;
   if (opt) return opt;
   return env_count(c, name, 1u << 24, &v) ? (size_t)v : def;
+}
+
+/* ---- span limits ------------------------------------------------------ */
+
+/* A limit: the option when set (non-zero), else the span's own variable,
+ * else the general one (NULL: none), else `def`. The variables take 0
+ * (nothing kept), as the specification allows; a bad value is warned of
+ * and the next in that order is used. */
+static uint32_t limit(ot_cfg *c, size_t opt, const char *own, const char *general, uint32_t def) {
+  if (opt) return opt < UINT32_MAX ? (uint32_t)opt : UINT32_MAX - 1;
+  const char *vars[] = {own, general};
+  for (int i = 0; i < 2; i++) {
+    const char *v = vars[i] ? ot_env(vars[i]) : NULL;
+    unsigned long long n;
+    if (!v) continue;
+    if (parse_count(v, 0, UINT32_MAX - 1, &n)) return (uint32_t)n;
+    ot_cfg_warn(c, vars[i], "not a non-negative integer; ignored");
+  }
+  return def;
+}
+
+void ot_limits_config(ot_cfg *c) {
+  const hl_otel_options *opts = c->opts;
+  ot_limits d = OT_LIMITS_DEFAULT, *l = &c->o->limits;
+#define OPT(f) (OT_HAS_OPTION(opts, f) ? opts->f : 0)
+  l->value_chars = limit(c, OPT(attribute_value_length_limit), "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                         "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", d.value_chars);
+  l->attrs = limit(c, OPT(attribute_count_limit), "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT", d.attrs);
+  l->events = limit(c, OPT(event_count_limit), "OTEL_SPAN_EVENT_COUNT_LIMIT", NULL, d.events);
+  l->event_attrs = limit(c, OPT(event_attribute_count_limit), "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+                         "OTEL_ATTRIBUTE_COUNT_LIMIT", d.event_attrs);
+#undef OPT
 }
 
 bool ot_cfg_true(ot_cfg *c, const char *name) {

@@ -66,6 +66,10 @@ void ot_buf_printf(ot_buf *b, const char *fmt, ...) __attribute__((format(printf
 /* A JSON string literal (quotes included), or only its escaped characters. */
 void ot_buf_json_string(ot_buf *b, const char *s);
 void ot_buf_json_chars(ot_buf *b, const char *s);
+/* The same, of at most `max_chars` characters of `s` (whole UTF-8
+ * sequences; a byte that is not UTF-8 counts as one): the attribute value
+ * length limit. SIZE_MAX: all of it. */
+void ot_buf_json_string_max(ot_buf *b, const char *s, size_t max_chars);
 /* Decimal digits, without printf. */
 void ot_buf_u64(ot_buf *b, uint64_t v);
 void ot_buf_i64(ot_buf *b, int64_t v);
@@ -92,6 +96,13 @@ typedef struct ot_span {
   struct ot_span *next;      /* in its run's list, then in the export queue */
   uint8_t trace_id[16], span_id[8], parent_id[8];
   bool has_parent, ended;
+  /* The span limits (hl_otel.limits): what was kept and what dropped
+   * (OTLP's droppedAttributesCount, droppedEventsCount). The attributes
+   * written at the export (gen_ai.tool.name, error.type) are counted when
+   * they are known: tool_attr, error_attr say they were kept. */
+  bool tool_attr, error_attr;
+  uint32_t n_attrs, dropped_attrs, n_events, dropped_events;
+  uint32_t value_chars;      /* the value length limit (UINT32_MAX: none), for those two */
   /* The operation's own measurement (LM_END, TOOL_END, AGENT_END): the
    * metrics take it when the span is handed over. */
   bool measured, has_usage;
@@ -330,6 +341,18 @@ bool ot_sample(const hl_otel *o, const uint8_t trace[16], int remote);
 bool ot_signal_config(ot_cfg *c, ot_signal *s, int which, const char *base);
 void ot_signal_free(ot_signal *s);
 
+/* Span limits (the SDK's SpanLimits: OTEL_[SPAN_]ATTRIBUTE_*_LIMIT,
+ * OTEL_SPAN_EVENT_COUNT_LIMIT, OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT). Resource
+ * attributes are exempt, as the specification says. */
+typedef struct ot_limits {
+  uint32_t value_chars;      /* characters of a string value; UINT32_MAX: none */
+  uint32_t attrs, events, event_attrs; /* per span, per span, per event */
+} ot_limits;
+/* The specification's defaults: no length limit, 128 of each. */
+#define OT_LIMITS_DEFAULT ((ot_limits){.value_chars = UINT32_MAX, .attrs = 128, .events = 128, .event_attrs = 128})
+/* The limits from the options and the environment into c->o->limits. */
+void ot_limits_config(ot_cfg *c);
+
 /* ---- the exporter --------------------------------------------------- */
 
 struct hl_otel {
@@ -337,6 +360,7 @@ struct hl_otel {
   bool enabled;              /* under lock: the observer acts */
   atomic_bool header_installed; /* hl_trace_set_header_fn() was ours */
   bool capture;              /* record content */
+  ot_limits limits;
   ot_signal sig[OT_SIG_COUNT]; /* traces, metrics */
   char *resource_json;       /* {"attributes":[...]} */
   size_t max_queue, max_batch;

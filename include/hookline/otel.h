@@ -116,6 +116,25 @@
  *   OTEL_SERVICE_NAME                         service.name (default "hookline")
  *   OTEL_RESOURCE_ATTRIBUTES                  "k=v,..." more resource attributes
  *   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true   record content
+ *   OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, else OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT
+ *                                             characters of a string attribute value
+ *                                             (spans and their events; cut at a whole
+ *                                             UTF-8 character; default none), option
+ *                                             attribute_value_length_limit. Captured
+ *                                             content is its usual victim
+ *   OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, else OTEL_ATTRIBUTE_COUNT_LIMIT
+ *                                             attributes per span (default 128; the
+ *                                             first set are kept, the rest counted in
+ *                                             droppedAttributesCount), option
+ *                                             attribute_count_limit
+ *   OTEL_SPAN_EVENT_COUNT_LIMIT               events per span (default 128; the rest
+ *                                             counted in droppedEventsCount), option
+ *                                             event_count_limit
+ *   OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, else OTEL_ATTRIBUTE_COUNT_LIMIT
+ *                                             attributes per event (default 128), option
+ *                                             event_attribute_count_limit. The limits'
+ *                                             variables take 0 (nothing kept); resource
+ *                                             attributes have no limit
  *
  * Trace context: while a model call or a tool call runs, outgoing
  * provider and MCP HTTP requests carry a W3C `traceparent` naming its
@@ -199,6 +218,22 @@ typedef struct hl_otel_options {
   /** The ratio of *traceidratio, 0 to 1 (0: OTEL_TRACES_SAMPLER_ARG, else 1;
    *  to sample nothing use "always_off"); outside: HL_ERR_INVALID. */
   double sampler_ratio;
+  /** Span limits (the SDK specification's SpanLimits), 0: the variables
+   *  (OTEL_SPAN_..., then the general OTEL_ATTRIBUTE_...), else the
+   *  default. Characters of a string attribute value (of spans and of
+   *  their events; longer ones are cut at a whole UTF-8 character):
+   *  default no limit. Resource attributes are exempt. */
+  size_t attribute_value_length_limit;
+  /** Attributes per span, default 128: the first set are kept (the GenAI
+   *  ones before captured content), the others dropped and counted in the
+   *  span's droppedAttributesCount. */
+  size_t attribute_count_limit;
+  /** Events (hook decisions) per span, default 128; the others counted in
+   *  droppedEventsCount. */
+  size_t event_count_limit;
+  /** Attributes per event, default 128; the others counted in the event's
+   *  droppedAttributesCount. */
+  size_t event_attribute_count_limit;
 } hl_otel_options;
 
 /** New exporter. `opts` NULL (or its unset fields): the environment, then

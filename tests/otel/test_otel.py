@@ -37,6 +37,8 @@ one scenario of otel_run against them and checks what arrived:
   tls             OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE / CLIENT_CERTIFICATE /
                   CLIENT_KEY against an https receiver of a throwaway CA
                   that requires a client certificate
+  limits          span limits: values cut at whole characters, attributes
+                  and events beyond the counts dropped and counted
   sampling        OTEL_TRACES_SAMPLER / _ARG: unsampled runs export metrics
                   only; the caller's flag; traceparent flags 00
   partial         200 with a partialSuccess: not retried, the rejected
@@ -463,6 +465,88 @@ def case_tree(otel_run, root, capture):
     tool_err = [a for (n, a) in points if n == "gen_ai.client.operation.duration" and
                 ("gen_ai.tool.name", "broken") in a]
     check(tool_err and ("error.type", "ExecutionFailed") in tool_err[0], "tool duration with its error")
+
+
+def tree_spans(otel_run, root, env):
+    """otel_run tree with `env` against receivers of its own: its spans."""
+    rec, model = Receiver(), ModelServer()
+    run_tree(otel_run, root, rec, model, env)
+    spans = spans_of(rec.accepted("/v1/traces"))
+    check(len(spans) > 0, "spans arrived")
+    common_checks(spans)
+    return spans
+
+
+def tool_spans(spans):
+    return {attrs(s).get("gen_ai.tool.call.id"): s for s in spans if s["name"].startswith("execute_tool ")}
+
+
+def case_limits(otel_run, root):
+    """Span limits (OTEL_[SPAN_]ATTRIBUTE_*_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT,
+    OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, the option) with content captured,
+    their most likely victim: values cut at whole characters, the first
+    attributes and events kept, the others counted as dropped."""
+    snow = "\u2603" * 10  # 3 bytes each in UTF-8: a cut by bytes splits one
+    user = "plan the secret picnic " + snow
+    full = '[{"role":"user","parts":[{"type":"text","content":"%s"}]}]' % user
+    check(full[:80].endswith("\u2603") and len(full.encode()) > 80, "(the test's input is cut inside the snowmen)")
+    spans = tree_spans(otel_run, root, {
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true", "OTEL_TEST_INPUT": user,
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "5", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "80",
+        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT": "2"})
+    pipeline = one(spans, "invoke_agent pipeline")
+    pa = attrs(pipeline)
+    check(pa.get("gen_ai.agent.name") == "pipeline", "the span's own length limit wins over the general one: %r" % pa)
+    check(pa.get("gen_ai.input.messages") == full[:80],
+          "the captured input cut at 80 whole characters: %r" % pa.get("gen_ai.input.messages"))
+    check(pa.get("gen_ai.conversation.id") == "sess-otel-42\ufffd", "a short value whole: %r" % pa)
+    for s in spans:
+        for k, v in attrs(s).items():
+            if isinstance(v, str):
+                check(len(v) <= 80 and "\ufffd" not in v[-1:] or k == "gen_ai.conversation.id",
+                      "%s of %s within 80 characters, no character cut: %r" % (k, s["name"], v[-8:]))
+        check("droppedAttributesCount" not in s, "128 attributes: none dropped on %s" % s["name"])
+    chat_in = [attrs(s).get("gen_ai.input.messages", "") for s in spans if s["name"] == "chat gpt-test"]
+    check(len(chat_in) == 2 and all(len(v) <= 80 for v in chat_in) and any(len(v) == 80 for v in chat_in),
+          "chat input messages cut (the second turn's, longer): %r" % chat_in)
+    add = tool_spans(spans).get("call_add", {"events": []})
+    evs = [e for e in add.get("events", []) if e["name"] == "hook"]
+    check(len(evs) == 1 and [a["key"] for a in evs[0]["attributes"]] == ["hookline.hook.name", "hookline.hook.point"]
+          and evs[0].get("droppedAttributesCount") == 1,
+          "2 attributes per event, the third counted as dropped: %r" % evs)
+
+    spans = tree_spans(otel_run, root, {
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+        "OTEL_ATTRIBUTE_COUNT_LIMIT": "4", "OTEL_SPAN_EVENT_COUNT_LIMIT": "0"})
+    tools = tool_spans(spans)
+    add = tools.get("call_add", {})
+    check([a["key"] for a in add.get("attributes", [])] ==
+          ["gen_ai.tool.name", "gen_ai.operation.name", "gen_ai.tool.call.id", "gen_ai.tool.type"],
+          "the general count limit: the first 4 attributes kept: %r" % add.get("attributes"))
+    check(add.get("droppedAttributesCount") == 2, "the captured arguments and result dropped and counted: %r"
+          % add.get("droppedAttributesCount"))
+    check(add.get("events") == [] and add.get("droppedEventsCount") == 1,
+          "no event kept, the hook's counted: %r %r" % (add.get("events"), add.get("droppedEventsCount")))
+    rm = tools.get("call_rm", {})
+    check(rm.get("events") == [] and rm.get("droppedEventsCount") == 1, "the override's event counted on rm")
+    broken = tools.get("call_broken", {"status": {}})
+    check(broken["status"].get("code") == 2 and "error.type" not in attrs(broken)
+          and broken.get("droppedAttributesCount", 0) >= 2,
+          "no room for error.type: the status still says the error, the attribute counted: %r" % broken)
+    for s in spans:
+        check(len(s["attributes"]) <= 4, "at most 4 attributes on %s" % s["name"])
+    pa = attrs(one(spans, "invoke_agent pipeline"))
+    check(list(pa) == ["gen_ai.operation.name", "gen_ai.agent.name", "gen_ai.conversation.id", "gen_ai.agent.id"],
+          "the agent's first 4 kept, content dropped: %r" % list(pa))
+    chats = [s for s in spans if s["name"] == "chat gpt-test"]
+    check(chats and all(list(attrs(c)) == ["gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",
+                                           "gen_ai.agent.name"] and c.get("droppedAttributesCount", 0) >= 5
+                        for c in chats), "chat spans: the first 4 kept: %r" % [list(attrs(c)) for c in chats])
+
+    spans = tree_spans(otel_run, root, {"OTEL_ATTRIBUTE_COUNT_LIMIT": "100", "OTEL_TEST_ATTRIBUTE_COUNT_LIMIT": "3"})
+    add = tool_spans(spans).get("call_add", {})
+    check(len(add.get("attributes", [])) == 3 and add.get("droppedAttributesCount") == 1,
+          "hl_otel_options.attribute_count_limit wins over the variable: %r" % add)
 
 
 def case_fail(otel_run, root):
@@ -1038,7 +1122,7 @@ def main():
         case_chatbot(otel_run, root)  # otel_run is hookline-chat here
     elif callable(globals().get("case_" + case)):
         # fail, remote, hooks, env, env_signals, env_timeout, gzip, tls,
-        # sampling, refused, retry_after, partial, mockotlpserver
+        # sampling, refused, retry_after, partial, limits, mockotlpserver
         globals()["case_" + case](otel_run, root)
     else:
         sys.exit("unknown case " + case)
