@@ -21,22 +21,37 @@
 
 #include "otel_internal.h"
 
-void ot_cfg_warn(ot_cfg *c, const char *var, const char *fmt, ...) {
+/* A warning about `var`, once per `key` (the variable, or one item of
+ * its list). */
+static void vwarn(ot_cfg *c, const char *key, const char *var, const char *fmt, va_list ap) {
   for (int i = 0; i < c->n_warned; i++)
-    if (strcmp(c->warned[i], var) == 0) return;
+    if (strcmp(c->warned[i], key) == 0) return;
   if (c->n_warned < (int)(sizeof c->warned / sizeof c->warned[0]))
-    snprintf(c->warned[c->n_warned++], sizeof c->warned[0], "%s", var);
+    snprintf(c->warned[c->n_warned++], sizeof c->warned[0], "%s", key);
   char msg[600];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   /* the value is the user's: printed as text, not as terminal commands */
   char clean[OT_REPLY_TEXT];
   ot_clean_text(clean, sizeof clean, getenv(var));
   FILE *out = c->o->warn ? c->o->warn : stderr;
   fprintf(out, "hookline otel: %s=\"%s\": %s\n", var, clean, msg);
   fflush(out);
+}
+
+void ot_cfg_warn(ot_cfg *c, const char *var, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vwarn(c, var, var, fmt, ap);
+  va_end(ap);
+}
+
+void ot_cfg_warn_item(ot_cfg *c, const char *var, const char *item, const char *fmt, ...) {
+  char key[48];
+  snprintf(key, sizeof key, "%s=%s", var, item);
+  va_list ap;
+  va_start(ap, fmt);
+  vwarn(c, key, var, fmt, ap);
+  va_end(ap);
 }
 
 const char *ot_env(const char *name) {
@@ -231,6 +246,39 @@ static bool signal_headers(ot_cfg *c, ot_signal *s, const char *signal) {
   /* what the signal's own list named, the generic one does not add */
   header_list generic = {.s = s, .keep = s->n_headers};
   return ot_parse_list(ot_env("OTEL_EXPORTER_OTLP_HEADERS"), add_header, &generic) && !generic.failed;
+}
+
+/* ---- OTEL_PROPAGATORS ------------------------------------------------ */
+
+bool ot_propagators_config(ot_cfg *c) {
+  const char *var = "OTEL_PROPAGATORS";
+  const char *v = OT_HAS_OPTION(c->opts, propagators) && c->opts->propagators ? c->opts->propagators : NULL;
+  if (v) var = "hl_otel_options.propagators";
+  else v = ot_env(var);
+  if (!v) return true; /* the default: tracecontext */
+  bool tracecontext = false;
+  for (const char *p = v; *p;) {
+    const char *end = strchr(p, ',');
+    if (!end) end = p + strlen(p);
+    const char *a = p, *b = end;
+    while (a < b && isspace((unsigned char)*a)) a++;
+    while (b > a && isspace((unsigned char)b[-1])) b--;
+    char name[40], clean[40];
+    snprintf(name, sizeof name, "%.*s", (int)(b - a), a);
+    ot_clean_text(clean, sizeof clean, name);
+    if (strcmp(name, "tracecontext") == 0) {
+      tracecontext = true;
+    } else if (strcmp(name, "baggage") == 0) {
+      /* nothing of a run is baggage (no API sets it): warned of, so that
+       * a user expecting it downstream knows why it is not there */
+      ot_cfg_warn_item(c, var, name, "\"baggage\" is not propagated (hookline has no baggage); ignored");
+    } else if (*name && strcmp(name, "none") != 0) {
+      ot_cfg_warn_item(c, var, name, "\"%s\" is not a propagator of this exporter (tracecontext, baggage, none); ignored",
+                       clean);
+    }
+    p = *end ? end + 1 : end;
+  }
+  return tracecontext;
 }
 
 /* ---- on or off ------------------------------------------------------- */

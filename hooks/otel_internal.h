@@ -315,6 +315,13 @@ typedef struct ot_cfg {
   int n_warned;
 } ot_cfg;
 
+/* The same, once per item of the variable's list (OTEL_PROPAGATORS). */
+void ot_cfg_warn_item(ot_cfg *c, const char *var, const char *item, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* OTEL_PROPAGATORS, or the option: whether outgoing requests carry the
+ * traceparent (tracecontext listed, the default); what is not spoken
+ * here is warned of, never a failure. */
+bool ot_propagators_config(ot_cfg *c);
 /* The variable's value, NULL when unset or empty. */
 const char *ot_env(const char *name);
 /* A warning about variable `var` (its value quoted, cleaned), once. */
@@ -360,6 +367,7 @@ struct hl_otel {
   bool enabled;              /* under lock: the observer acts */
   atomic_bool header_installed; /* hl_trace_set_header_fn() was ours */
   bool capture;              /* record content */
+  bool propagate;            /* install the traceparent header function (OTEL_PROPAGATORS) */
   ot_limits limits;
   ot_signal sig[OT_SIG_COUNT]; /* traces, metrics */
   char *resource_json;       /* {"attributes":[...]} */

@@ -116,6 +116,13 @@
  *   OTEL_SERVICE_NAME                         service.name (default "hookline")
  *   OTEL_RESOURCE_ATTRIBUTES                  "k=v,..." more resource attributes
  *   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true   record content
+ *   OTEL_PROPAGATORS                          "tracecontext" (default: traceparent on
+ *                                             outgoing requests) or "none" (no header,
+ *                                             runs still traced); "baggage" is not
+ *                                             propagated (no baggage API): a warning;
+ *                                             b3, jaeger, xray, ...: a warning each,
+ *                                             ignored (so "b3" alone sends no header).
+ *                                             Option propagators
  *   OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, else OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT
  *                                             characters of a string attribute value
  *                                             (spans and their events; cut at a whole
@@ -138,7 +145,7 @@
  *
  * Trace context: while a model call or a tool call runs, outgoing
  * provider and MCP HTTP requests carry a W3C `traceparent` naming its
- * span (trace.h). A run can join its caller's trace: hl_otel_set_parent()
+ * span (trace.h), unless OTEL_PROPAGATORS leaves tracecontext out. A run can join its caller's trace: hl_otel_set_parent()
  * before hl_agent_run() on the same thread.
  *
  * Sampling: the sampler decides once per trace, when its top-level run
@@ -234,6 +241,13 @@ typedef struct hl_otel_options {
   /** Attributes per event, default 128; the others counted in the event's
    *  droppedAttributesCount. */
   size_t event_attribute_count_limit;
+  /** Which trace context outgoing requests carry, as OTEL_PROPAGATORS
+   *  lists them: "tracecontext" (the default: the W3C traceparent),
+   *  "none" (nothing; runs are traced all the same). "baggage" is not
+   *  propagated (hookline has no baggage API; a warning), nor are b3,
+   *  jaeger, xray and the others (a warning each, ignored). NULL:
+   *  OTEL_PROPAGATORS. hl_otel_traceparent() works either way. */
+  const char *propagators;
 } hl_otel_options;
 
 /** New exporter. `opts` NULL (or its unset fields): the environment, then

@@ -14,7 +14,8 @@
  *            when set). Session id "sess-otel-42\xff" (not UTF-8). The
  *            user's input: OTEL_TEST_INPUT, else "plan the secret picnic";
  *            OTEL_TEST_ATTRIBUTE_COUNT_LIMIT: that option.
- *   fail     one run whose model call fails (MODEL_URL answers 400).
+ *   fail     one run whose model call fails (MODEL_URL answers 400);
+ *            OTEL_TEST_PROPAGATORS: hl_otel_options.propagators.
  *   remote   one run joining the caller's trace TRACEPARENT.
  *   hooks    three runs (scripted model) whose before_tool hooks decide on
  *            the call of "add": "double_b" edits its arguments (agent
@@ -210,7 +211,9 @@ static int scenario_tree(void) {
 }
 
 static int scenario_fail(void) {
-  hl_otel *otel = start_otel(NULL);
+  /* OTEL_TEST_PROPAGATORS: hl_otel_options.propagators */
+  hl_otel_options o = {.size = sizeof o, .propagators = getenv("OTEL_TEST_PROPAGATORS")};
+  hl_otel *otel = start_otel(&o);
   hl_provider *model = hl_openai_new(env("MODEL_URL"), env("OTEL_TEST_KEY"));
   hl_openai_set_retries(model, 0, 10, 10);
   hl_agent *agent = hl_agent_new("doomed");

@@ -37,6 +37,8 @@ one scenario of otel_run against them and checks what arrived:
   tls             OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE / CLIENT_CERTIFICATE /
                   CLIENT_KEY against an https receiver of a throwaway CA
                   that requires a client certificate
+  propagators     OTEL_PROPAGATORS: tracecontext, none, baggage, unknown
+                  ones warned of
   limits          span limits: values cut at whole characters, attributes
                   and events beyond the counts dropped and counted
   sampling        OTEL_TRACES_SAMPLER / _ARG: unsampled runs export metrics
@@ -572,6 +574,45 @@ def case_fail(otel_run, root):
         check("refused" in s["status"].get("message", ""), "%s says why: %r" % (s["name"], s["status"]))
     check(attrs(chat).get("error.type") == attrs(agent).get("error.type"), "the same failure")
     check(API_KEY.encode() not in b"".join(r for _, _, r, _ in rec.posts), "no API key")
+
+
+def case_propagators(otel_run, root):
+    """OTEL_PROPAGATORS (and the option): tracecontext puts the traceparent
+    on the model request, none and baggage alone put nothing (the run is
+    traced all the same); baggage (not propagated here) and propagators
+    not spoken here (b3, jaeger, xray) are one warning each, never a
+    failure."""
+    def fail_run(env):
+        rec, model = Receiver(), ModelServer()
+        try:
+            p = run(otel_run, ["fail"], dict(env, OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % rec.port,
+                                             MODEL_URL="http://127.0.0.1:%d/v1" % model.port, OTEL_TEST_KEY=API_KEY))
+            check(p.returncode == 0, "otel_run fail exits 0 with %r" % env)
+        finally:
+            rec.close()
+            model.server.shutdown()
+        spans = spans_of(rec.accepted("/v1/traces"))
+        check(any(s["name"] == "chat fail" for s in spans), "the run is traced with %r" % env)
+        tps = [h.get("traceparent") for h, _ in model.requests]
+        check(len(tps) == 1, "one model request")
+        return tps[0] if tps else None, p.stderr
+
+    def warnings(err, what):
+        return [l for l in err.splitlines() if l.startswith("hookline otel: ") and what in l]
+
+    tp, err = fail_run({"OTEL_PROPAGATORS": "none"})
+    check(tp is None, "none: no traceparent: %r" % tp)
+    check(warnings(err, "") == [], "none: no warning: %r" % err)
+    tp, err = fail_run({"OTEL_PROPAGATORS": "tracecontext, baggage,b3,jaeger,xray,b3"})
+    check(tp and re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", tp), "tracecontext listed: traceparent %r" % tp)
+    for name in ("baggage", "b3", "jaeger", "xray"):
+        check(len(warnings(err, '"%s"' % name)) == 1, "one warning naming %s: %r" % (name, err))
+    check(len(warnings(err, "")) == 4, "four warnings in all: %r" % err)
+    tp, err = fail_run({"OTEL_PROPAGATORS": "baggage"})
+    check(tp is None, "baggage alone: no traceparent: %r" % tp)
+    check(len(warnings(err, '"baggage"')) == 1, "baggage alone: warned of: %r" % err)
+    tp, err = fail_run({"OTEL_PROPAGATORS": "tracecontext", "OTEL_TEST_PROPAGATORS": "none"})
+    check(tp is None, "hl_otel_options.propagators wins over the variable: %r" % tp)
 
 
 def case_remote(otel_run, root):
@@ -1122,7 +1163,7 @@ def main():
         case_chatbot(otel_run, root)  # otel_run is hookline-chat here
     elif callable(globals().get("case_" + case)):
         # fail, remote, hooks, env, env_signals, env_timeout, gzip, tls,
-        # sampling, refused, retry_after, partial, limits, mockotlpserver
+        # sampling, refused, retry_after, partial, limits, propagators, mockotlpserver
         globals()["case_" + case](otel_run, root)
     else:
         sys.exit("unknown case " + case)
