@@ -106,7 +106,18 @@
  *                                             parentbased_traceidratio; option sampler
  *   OTEL_TRACES_SAMPLER_ARG                   the ratio of *traceidratio, 0 to 1 (default
  *                                             1), option sampler_ratio
- *   OTEL_BSP_SCHEDULE_DELAY                   ms, option export_delay_ms (default 1000)
+ *   OTEL_BSP_SCHEDULE_DELAY                   ms, option export_delay_ms (default 5000, the
+ *                                             specification's). It bounds how long a
+ *                                             span waits for a batch that does not fill
+ *                                             (512 spans go at once) and how often a
+ *                                             quiet exporter wakes; while records come
+ *                                             the ring is read on the pace below (at
+ *                                             most every export_delay_ms / 4), so a
+ *                                             busy process is not slower to export.
+ *                                             Interactive use that wants spans in the
+ *                                             collector's view sooner sets it lower;
+ *                                             hl_otel_free() / hl_otel_flush() send
+ *                                             what waits at once
  *   OTEL_BSP_EXPORT_TIMEOUT                   ms, caps an export of spans (default 30000)
  *   OTEL_BSP_MAX_QUEUE_SIZE                   option max_queue (default 2048)
  *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE            option max_batch (default 512; at most
@@ -194,7 +205,8 @@ typedef struct hl_otel_options {
   int capture_content;             /**< 0: from the environment (default off); 1 on; -1 off */
   size_t max_queue;                /**< finished spans waiting; default 2048 */
   size_t max_batch;                /**< spans per request; default 512 (at most max_queue) */
-  unsigned export_delay_ms;        /**< longest a span waits for its batch; default 1000 */
+  unsigned export_delay_ms;        /**< longest a span waits for its batch; default 5000
+                                        (the specification's; see OTEL_BSP_SCHEDULE_DELAY) */
   unsigned metrics_interval_ms;    /**< default 60000 (OTEL_METRIC_EXPORT_INTERVAL) */
   unsigned timeout_ms;             /**< one export, retries included, both signals (the
                                         variables' caps do not apply then); default 10000 */

@@ -30,6 +30,7 @@ one scenario of otel_run against them and checks what arrived:
                   HTTP-date: each waited for
   env             OTEL_BSP_*, OTEL_METRIC_EXPORT_INTERVAL, per-signal headers
                   merged over the generic ones; bad values warned of
+  schedule_delay  OTEL_BSP_SCHEDULE_DELAY: the default (5000 ms) and the variable
   env_signals     OTEL_{TRACES,METRICS}_EXPORTER and _PROTOCOL turn a
                   signal off
   env_timeout     OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT
@@ -836,7 +837,7 @@ def case_env(otel_run, root):
     finally:
         rec.close()
     n = 4
-    # 700 ms after the runs, without a flush: the default delay (1 s) and
+    # 700 ms after the runs, without a flush: the default delay (5 s) and
     # interval (60 s) would have sent nothing yet
     check(out.get("exported") == 6 * n, "OTEL_BSP_SCHEDULE_DELAY: every span sent without a flush: %r" % out)
     # (metrics are sent when something was recorded since the last time)
@@ -853,6 +854,20 @@ def case_env(otel_run, root):
           "metrics: their own headers over the generic ones: %r" % metrics[:1])
     check(len(warnings) == 2 and "OTEL_BSP_MAX_QUEUE_SIZE" in warnings[0] and "lots" in warnings[0] and
           "OTEL_EXPORTER_OTLP_TIMEOUT" in warnings[1], "a warning per bad value: %r" % warnings)
+
+
+def case_schedule_delay(otel_run, root):
+    """OTEL_BSP_SCHEDULE_DELAY's default is the specification's, 5000 ms:
+    2 s after the runs, without a flush, nothing was sent; with the
+    variable at 1000, everything was."""
+    rec = Receiver()
+    try:
+        out, _ = run_env(otel_run, rec, {}, n=2, sleep_ms=2000)
+        check(out.get("exported") == 0, "the default delay (5 s): nothing sent after 2 s: %r" % out)
+        out, _ = run_env(otel_run, rec, {"OTEL_BSP_SCHEDULE_DELAY": "1000"}, n=2, sleep_ms=2000)
+        check(out.get("exported") == 12, "OTEL_BSP_SCHEDULE_DELAY=1000: all sent after 2 s: %r" % out)
+    finally:
+        rec.close()
 
 
 def case_env_signals(otel_run, root):
@@ -1163,7 +1178,8 @@ def main():
         case_chatbot(otel_run, root)  # otel_run is hookline-chat here
     elif callable(globals().get("case_" + case)):
         # fail, remote, hooks, env, env_signals, env_timeout, gzip, tls,
-        # sampling, refused, retry_after, partial, limits, propagators, mockotlpserver
+        # sampling, refused, retry_after, partial, limits, propagators, schedule_delay,
+        # mockotlpserver
         globals()["case_" + case](otel_run, root)
     else:
         sys.exit("unknown case " + case)
