@@ -154,14 +154,20 @@ static int hexval(char c) {
   return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
 }
 
-/* Percent-decoding of OTEL_* list values, trimming blanks. */
-static char *decode(const char *s, size_t n) {
+/* An OTEL_* list's key or value, blanks around it trimmed; a value
+ * percent-decoded, as a W3C Baggage value is (RFC 3986: '+' is a plus).
+ * A key is a token, taken as written ('%' is one of its characters).
+ * An escape that is not two hex digits stays as written, and so does
+ * %00: a C string cannot carry the NUL, and a value cut there would
+ * lose its rest without a word. */
+static char *list_item(const char *s, size_t n, bool decode) {
   while (n && isspace((unsigned char)*s)) s++, n--;
   while (n && isspace((unsigned char)s[n - 1])) n--;
   char *out = malloc(n + 1), *w = out;
   if (!out) return NULL;
   for (size_t i = 0; i < n; i++) {
-    if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+    if (decode && s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0 &&
+        (s[i + 1] != '0' || s[i + 2] != '0')) {
       *w++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
       i += 2;
     } else {
@@ -180,7 +186,7 @@ bool ot_parse_list(const char *list, ot_kv_fn fn, void *ud) {
     if (!end) end = p + strlen(p);
     const char *eq = memchr(p, '=', (size_t)(end - p));
     if (eq) {
-      char *k = decode(p, (size_t)(eq - p)), *v = decode(eq + 1, (size_t)(end - eq - 1));
+      char *k = list_item(p, (size_t)(eq - p), false), *v = list_item(eq + 1, (size_t)(end - eq - 1), true);
       if (!k || !v) {
         free(k);
         free(v);

@@ -333,7 +333,8 @@ size_t ot_cfg_count(ot_cfg *c, size_t opt, const char *name, size_t def);
 /* A boolean variable: "true" (any case) is true; unset, empty or "false"
  * false; anything else false with a warning. */
 bool ot_cfg_true(ot_cfg *c, const char *name);
-/* "k=v,k2=v2" (percent-decoded, trimmed): fn gets malloc'd key and value
+/* "k=v,k2=v2" (trimmed; values percent-decoded, keys as written, %00
+ * and bad escapes kept): fn gets malloc'd key and value
  * (and owns them). False when out of memory. */
 typedef void (*ot_kv_fn)(void *ud, char *key, char *value);
 bool ot_parse_list(const char *list, ot_kv_fn fn, void *ud);

@@ -74,7 +74,10 @@
  *   OTEL_EXPORTER_OTLP_ENDPOINT               base URL (default http://localhost:4318)
  *   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT        full URL of traces (default base + /v1/traces)
  *   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT       full URL of metrics (default base + /v1/metrics)
- *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]HEADERS  "k=v,k2=v2" (percent-decoded) on
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]HEADERS  "k=v,k2=v2" (values percent-decoded
+ *                                             as W3C Baggage values: "%2C" is a comma,
+ *                                             '+' a plus; keys as written; %00 and bad
+ *                                             escapes kept as written) on
  *                                             every export; a signal's own list is
  *                                             merged over the generic one (same key,
  *                                             any case: the signal's value)
@@ -124,8 +127,13 @@
  *                                             the queue's size)
  *   OTEL_METRIC_EXPORT_INTERVAL               ms, option metrics_interval_ms (default 60000)
  *   OTEL_METRIC_EXPORT_TIMEOUT                ms, caps an export of metrics (default 30000)
- *   OTEL_SERVICE_NAME                         service.name (default "hookline")
- *   OTEL_RESOURCE_ATTRIBUTES                  "k=v,..." more resource attributes
+ *   OTEL_SERVICE_NAME                         service.name (default "hookline"); wins
+ *                                             over service.name in the list below
+ *   OTEL_RESOURCE_ATTRIBUTES                  "k=v,..." more resource attributes (decoded
+ *                                             as the headers above)
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]INSECURE  gRPC's alone (the specification):
+ *                                             ignored without a warning; an https://
+ *                                             collector's certificate is always verified
  *   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true   record content
  *   OTEL_PROPAGATORS                          "tracecontext" (default: traceparent on
  *                                             outgoing requests) or "none" (no header,

@@ -31,6 +31,9 @@ one scenario of otel_run against them and checks what arrived:
   env             OTEL_BSP_*, OTEL_METRIC_EXPORT_INTERVAL, per-signal headers
                   merged over the generic ones; bad values warned of
   schedule_delay  OTEL_BSP_SCHEDULE_DELAY: the default (5000 ms) and the variable
+  env_resource    OTEL_SERVICE_NAME over the list's service.name, percent-
+                  decoding of OTEL_RESOURCE_ATTRIBUTES and _HEADERS values,
+                  OTEL_EXPORTER_OTLP_INSECURE ignored
   env_signals     OTEL_{TRACES,METRICS}_EXPORTER and _PROTOCOL turn a
                   signal off
   env_timeout     OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT
@@ -870,6 +873,42 @@ def case_schedule_delay(otel_run, root):
         rec.close()
 
 
+def case_env_resource(otel_run, root):
+    """OTEL_SERVICE_NAME over service.name of OTEL_RESOURCE_ATTRIBUTES (the
+    specification), the list's when alone; the lists' values percent-
+    decoded as W3C Baggage values are (keys are tokens: taken as they
+    are; '+' is a plus; %00 and bad escapes kept as written);
+    OTEL_EXPORTER_OTLP_[TRACES_]INSECURE (gRPC's) ignored without a word."""
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {
+            "OTEL_SERVICE_NAME": "from-var", "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "OTEL_RESOURCE_ATTRIBUTES": "service.name=from-list, a%3Db = x%3Dy ,k=%E2%98%83+1,z=%00end,bad=%zz%4",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-enc=a%20b%2Cc,x%2Dk=v",
+            "OTEL_EXPORTER_OTLP_INSECURE": "true", "OTEL_EXPORTER_OTLP_TRACES_INSECURE": "true"}, n=2)
+        check(out.get("exported") == 12, "exported over http with INSECURE set: %r" % out)
+        check(warnings == [], "no warning: %r" % warnings)
+        with rec.lock:
+            posts = list(rec.posts)
+        traces = [json.loads(raw) for path, _, raw, _ in posts if path == "/v1/traces"]
+        res = attrs(traces[0]["resourceSpans"][0]["resource"]) if traces else {}
+        check(res.get("service.name") == "from-var", "OTEL_SERVICE_NAME wins over the list's: %r" % res)
+        check(res.get("a%3Db") == "x=y" and "a=b" not in res, "keys as written, values decoded, trimmed: %r" % res)
+        check(res.get("k") == "\u2603+1", "UTF-8 decoded, '+' a plus: %r" % res.get("k"))
+        check(res.get("z") == "%00end" and res.get("bad") == "%zz%4", "%%00 and bad escapes kept: %r" % res)
+        heads = [h for path, h, _, _ in posts if path == "/v1/traces"]
+        check(heads and heads[0].get("x-enc") == "a b,c" and heads[0].get("x%2dk") == "v",
+              "OTEL_EXPORTER_OTLP_HEADERS: values decoded, keys as written: %r" % heads[:1])
+        out, _ = run_env(otel_run, rec, {"OTEL_RESOURCE_ATTRIBUTES": "service.name=from%20list",
+                                         "OTEL_BSP_SCHEDULE_DELAY": "50"}, n=1)
+        with rec.lock:
+            last = [json.loads(raw) for path, _, raw, _ in rec.posts if path == "/v1/traces"][-1]
+        check(attrs(last["resourceSpans"][0]["resource"]).get("service.name") == "from list",
+              "service.name of the list when OTEL_SERVICE_NAME is unset")
+    finally:
+        rec.close()
+
+
 def case_env_signals(otel_run, root):
     """OTEL_{TRACES,METRICS}_EXPORTER=none and a protocol other than
     http/json turn a signal off (nothing sent to a gRPC port as JSON)."""
@@ -983,7 +1022,10 @@ def case_tls(otel_run, root):
              ("metrics' own client certificate",
               {"OTEL_EXPORTER_OTLP_CERTIFICATE": f("ca.pem"), "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "300",
                "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE": f("client.pem"),
-               "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY": f("client.key")}, False, True)]
+               "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY": f("client.key")}, False, True),
+             # gRPC's alone (the specification): it must not turn https's verification off
+             ("OTEL_EXPORTER_OTLP_INSECURE=true, no CA", dict(client, OTEL_EXPORTER_OTLP_INSECURE="true",
+                                                             OTEL_EXPORTER_OTLP_TRACES_INSECURE="true"), False, False)]
     for what, env, traces_on, metrics_on in cases:
         rec = Receiver(tls=ctx)
         try:
@@ -1179,7 +1221,7 @@ def main():
     elif callable(globals().get("case_" + case)):
         # fail, remote, hooks, env, env_signals, env_timeout, gzip, tls,
         # sampling, refused, retry_after, partial, limits, propagators, schedule_delay,
-        # mockotlpserver
+        # env_resource, mockotlpserver
         globals()["case_" + case](otel_run, root)
     else:
         sys.exit("unknown case " + case)
