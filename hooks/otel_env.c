@@ -254,6 +254,23 @@ static bool signal_headers(ot_cfg *c, ot_signal *s, const char *signal) {
   return ot_parse_list(ot_env("OTEL_EXPORTER_OTLP_HEADERS"), add_header, &generic) && !generic.failed;
 }
 
+/* ---- lists of names ---------------------------------------------------- */
+
+/* The next name of a comma-separated list at *p (OTEL_PROPAGATORS,
+ * OTEL_TRACES_EXPORTER), blanks around it trimmed: its start, and its
+ * length in *n (0 for an empty one); *p moves past it. NULL at the end. */
+static const char *list_next(const char **p, size_t *n) {
+  if (!**p) return NULL;
+  const char *end = strchr(*p, ',');
+  if (!end) end = *p + strlen(*p);
+  const char *a = *p, *b = end;
+  while (a < b && isspace((unsigned char)*a)) a++;
+  while (b > a && isspace((unsigned char)b[-1])) b--;
+  *p = *end ? end + 1 : end;
+  *n = (size_t)(b - a);
+  return a;
+}
+
 /* ---- OTEL_PROPAGATORS ------------------------------------------------ */
 
 bool ot_propagators_config(ot_cfg *c) {
@@ -263,14 +280,10 @@ bool ot_propagators_config(ot_cfg *c) {
   else v = ot_env(var);
   if (!v) return true; /* the default: tracecontext */
   bool tracecontext = false;
-  for (const char *p = v; *p;) {
-    const char *end = strchr(p, ',');
-    if (!end) end = p + strlen(p);
-    const char *a = p, *b = end;
-    while (a < b && isspace((unsigned char)*a)) a++;
-    while (b > a && isspace((unsigned char)b[-1])) b--;
+  size_t n;
+  for (const char *p = v, *a; (a = list_next(&p, &n)) != NULL;) {
     char name[40], clean[40];
-    snprintf(name, sizeof name, "%.*s", (int)(b - a), a);
+    snprintf(name, sizeof name, "%.*s", (int)n, a);
     ot_clean_text(clean, sizeof clean, name);
     if (strcmp(name, "tracecontext") == 0) {
       tracecontext = true;
@@ -282,7 +295,6 @@ bool ot_propagators_config(ot_cfg *c) {
       ot_cfg_warn_item(c, var, name, "\"%s\" is not a propagator of this exporter (tracecontext, baggage, none); ignored",
                        clean);
     }
-    p = *end ? end + 1 : end;
   }
   return tracecontext;
 }
@@ -297,15 +309,10 @@ static bool exporter_on(ot_cfg *c, const char *var) {
   const char *v = ot_env(var);
   if (!v) return true;
   bool otlp = false, other = false;
-  for (const char *p = v; *p;) {
-    const char *end = strchr(p, ',');
-    if (!end) end = p + strlen(p);
-    const char *a = p, *b = end;
-    while (a < b && isspace((unsigned char)*a)) a++;
-    while (b > a && isspace((unsigned char)b[-1])) b--;
-    if ((size_t)(b - a) == 4 && strncasecmp(a, "otlp", 4) == 0) otlp = true;
-    else if (b > a && !((size_t)(b - a) == 4 && strncasecmp(a, "none", 4) == 0)) other = true;
-    p = *end ? end + 1 : end;
+  size_t n;
+  for (const char *p = v, *a; (a = list_next(&p, &n)) != NULL;) {
+    if (n == 4 && strncasecmp(a, "otlp", 4) == 0) otlp = true;
+    else if (n && !(n == 4 && strncasecmp(a, "none", 4) == 0)) other = true;
   }
   if (other)
     ot_cfg_warn(c, var, "only \"otlp\" and \"none\" are exporters here; %s", otlp ? "the others are ignored" : "this signal is not exported");

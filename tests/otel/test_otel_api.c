@@ -244,22 +244,6 @@ static void sampler_option(void) {
   CHECK_INT(hl_last_status(), HL_ERR_INVALID);
 }
 
-/* hl_retry_after_ms(), the library's one Retry-After parser (the
- * exporter's too): both forms, a past date, the saturation of a wish
- * too long, and what is not a value. */
-static void retry_after(void) {
-  time_t now = 1700000000; /* Tue, 14 Nov 2023 22:13:20 GMT */
-  CHECK(hl_retry_after_ms("120", now) == 120000.0);
-  CHECK(hl_retry_after_ms(" 5 \r\n", now) == 5000.0);
-  CHECK(hl_retry_after_ms("Tue, 14 Nov 2023 22:14:00 GMT", now) == 40000.0);
-  CHECK(hl_retry_after_ms("Tue, 14 Nov 2023 22:13:00 GMT", now) == 0.0);
-  CHECK(hl_retry_after_ms("Tue Nov 14 22:14:00 2023", now) == 40000.0); /* asctime */
-  CHECK(hl_retry_after_ms("123456789012345678901234567890", now) == HL_RETRY_AFTER_MAX_MS);
-  const char *none[] = {"", "-1", "+5", "1.5", "1e3", "5 minutes", "soon"};
-  for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) CHECK(hl_retry_after_ms(none[i], now) == -1);
-  CHECK(hl_retry_after_ms(NULL, now) == -1);
-}
-
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(bad_options);
@@ -269,6 +253,5 @@ int main(int argc, char **argv) {
   RUN(header_hook);
   RUN(threads);
   RUN(sampler_option);
-  RUN(retry_after);
   return CHECK_EXIT();
 }
