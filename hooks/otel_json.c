@@ -142,9 +142,9 @@ static size_t utf8_prefix(const char *s, size_t max_chars) {
   return i;
 }
 
-void ot_buf_json_string_max(ot_buf *b, const char *s, size_t max_chars) {
+void ot_buf_json_prefix(ot_buf *b, const char *s, size_t max_chars) {
   OT_PUT_LIT(b, "\"");
-  json_chars(b, s, s + (max_chars == SIZE_MAX ? strlen(s) : utf8_prefix(s, max_chars)));
+  json_chars(b, s, s + utf8_prefix(s, max_chars));
   OT_PUT_LIT(b, "\"");
 }
 
