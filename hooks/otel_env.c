@@ -275,7 +275,10 @@ static const char *list_next(const char **p, size_t *n) {
 
 bool ot_propagators_config(ot_cfg *c) {
   const char *var = "OTEL_PROPAGATORS";
-  const char *v = OT_HAS_OPTION(c->opts, propagators) && c->opts->propagators ? c->opts->propagators : NULL;
+  /* an empty option is unset, as the other string options are */
+  const char *v = OT_HAS_OPTION(c->opts, propagators) && c->opts->propagators && *c->opts->propagators
+                      ? c->opts->propagators
+                      : NULL;
   if (v) var = "hl_otel_options.propagators";
   else v = ot_env(var);
   if (!v) return true; /* the default: tracecontext */

@@ -266,7 +266,7 @@ typedef struct hl_otel_options {
    *  "none" (nothing; runs are traced all the same). "baggage" is not
    *  propagated (hookline has no baggage API; a warning), nor are b3,
    *  jaeger, xray and the others (a warning each, ignored). NULL:
-   *  OTEL_PROPAGATORS. hl_otel_traceparent() works either way. */
+   *  OTEL_PROPAGATORS (so does ""). hl_otel_traceparent() works either way. */
   const char *propagators;
 } hl_otel_options;
 

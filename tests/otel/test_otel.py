@@ -617,6 +617,8 @@ def case_propagators(otel_run, root):
     check(len(warnings(err, '"baggage"')) == 1, "baggage alone: warned of: %r" % err)
     tp, err = fail_run({"OTEL_PROPAGATORS": "tracecontext", "OTEL_TEST_PROPAGATORS": "none"})
     check(tp is None, "hl_otel_options.propagators wins over the variable: %r" % tp)
+    tp, _ = fail_run({"OTEL_TEST_PROPAGATORS": ""})
+    check(tp is not None, "an empty option is unset: the default, tracecontext: %r" % tp)
 
 
 def case_remote(otel_run, root):
