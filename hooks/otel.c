@@ -231,35 +231,59 @@ static uint32_t keep(ot_span *s, const char *v) {
   return s->strs.failed || at >= UINT32_MAX ? 0 : (uint32_t)at + 1;
 }
 
-/* Attributes, encoded now. KEY is a string literal: the fragment before
- * the value is one constant. */
-#define OT_ATTR_PRE(key, type) ",{\"key\":\"" key "\",\"value\":{\"" type "\":"
-#define ATTR_STR(s, key, v) attr_str(&(s)->attrs, OT_ATTR_PRE(key, "stringValue"), sizeof(OT_ATTR_PRE(key, "stringValue")) - 1, (v))
-#define ATTR_INT(s, key, v) attr_int(&(s)->attrs, OT_ATTR_PRE(key, "intValue"), sizeof(OT_ATTR_PRE(key, "intValue")) - 1, (v))
-#define ATTR_LIT(s, key, lit) OT_PUT_LIT(&(s)->attrs, OT_ATTR_PRE(key, "stringValue") "\"" lit "\"}}")
-
-static void attr_str(ot_buf *b, const char *pre, size_t n, const char *v) {
-  if (!v) return;
-  ot_buf_put(b, pre, n);
-  ot_buf_json_string(b, v);
-  OT_PUT_LIT(b, "}}");
+/* Room for one more attribute on span `s` under the span limits
+ * (hl_otel.limits): counted if so, counted as dropped if not. The
+ * first attributes set are the ones kept, as the specification says. */
+static inline bool attr_room(const hl_otel *o, ot_span *s) {
+  if (s->n_attrs < o->limits.attrs) {
+    s->n_attrs++;
+    return true;
+  }
+  s->dropped_attrs++;
+  return false;
 }
 
-static void attr_int(ot_buf *b, const char *pre, size_t n, int64_t v) {
-  ot_buf_put(b, pre, n);
-  OT_PUT_LIT(b, "\"");
-  ot_buf_i64(b, v);
-  OT_PUT_LIT(b, "\"}}");
+/* Attributes, encoded now (if the span has room). KEY is a string
+ * literal: the fragment before the value is one constant. */
+#define OT_ATTR_PRE(key, type) ",{\"key\":\"" key "\",\"value\":{\"" type "\":"
+#define ATTR_STR(o, s, key, v) attr_str((o), (s), OT_ATTR_PRE(key, "stringValue"), sizeof(OT_ATTR_PRE(key, "stringValue")) - 1, (v))
+#define ATTR_INT(o, s, key, v) attr_int((o), (s), OT_ATTR_PRE(key, "intValue"), sizeof(OT_ATTR_PRE(key, "intValue")) - 1, (v))
+#define ATTR_LIT(o, s, key, lit) \
+  do { \
+    if (attr_room((o), (s))) OT_PUT_LIT(&(s)->attrs, OT_ATTR_PRE(key, "stringValue") "\"" lit "\"}}"); \
+  } while (0)
+
+/* The attribute value length limit, as ot_buf_json_string_max() takes it. */
+static inline size_t value_chars(const hl_otel *o) {
+  return o->limits.value_chars == UINT32_MAX ? SIZE_MAX : o->limits.value_chars;
+}
+
+static void attr_str(const hl_otel *o, ot_span *s, const char *pre, size_t n, const char *v) {
+  if (!v || !attr_room(o, s)) return;
+  ot_buf_put(&s->attrs, pre, n);
+  ot_buf_json_string_max(&s->attrs, v, value_chars(o));
+  OT_PUT_LIT(&s->attrs, "}}");
+}
+
+static void attr_int(const hl_otel *o, ot_span *s, const char *pre, size_t n, int64_t v) {
+  if (!attr_room(o, s)) return;
+  ot_buf_put(&s->attrs, pre, n);
+  OT_PUT_LIT(&s->attrs, "\"");
+  ot_buf_i64(&s->attrs, v);
+  OT_PUT_LIT(&s->attrs, "\"}}");
 }
 
 /* A record's error (status and message) on span `s`. An interrupt or a
  * pending call is not a failure. */
-static void set_error(ot_span *s, const ot_rec *r) {
+static void set_error(const hl_otel *o, ot_span *s, const ot_rec *r) {
   hl_status st = (hl_status)r->status;
   if (st == HL_OK || st == HL_INTERRUPTED || st == HL_PENDING) return;
   const char *msg = ot_rec_str(r, OT_S_ERROR);
   s->status = OT_STATUS_ERROR;
   s->s_msg = keep(s, msg && msg[0] ? msg : hl_strerror(st));
+  /* error.type, written at the export: one attribute however often set
+   * (the metrics read it even when the span had no room for it) */
+  if (!s->error_type) s->error_attr = attr_room(o, s);
   s->error_type = hl_status_name(st);
 }
 
@@ -273,6 +297,7 @@ static ot_span *new_span(hl_otel *o, int role, int kind, const char *op, const c
   s->role = (uint8_t)role;
   s->kind = (uint8_t)kind;
   s->start_ns = s->end_ns = start_ns;
+  s->value_chars = o->limits.value_chars;
   atomic_fetch_add(&o->st_started, 1);
   return s;
 }
@@ -292,8 +317,10 @@ typedef struct ot_run {
   ot_span *spans;      /* children not yet handed over, newest first */
   size_t n_spans;
   /* the agent span's encoded gen_ai.agent.name and gen_ai.conversation.id,
-   * which its chat spans repeat: a range of its attrs */
-  size_t share_from, share_to;
+   * which its chat spans repeat: ranges of its attrs ([from, mid) and
+   * [mid, to), each one attribute or none, counted one by one under the
+   * span limits) */
+  size_t share_from, share_mid, share_to;
 } ot_run;
 
 /* Keys count up: consecutive runs go to consecutive buckets. */
@@ -375,11 +402,11 @@ static void text_message(ot_buf *b, const char *role, const char *text) {
   OT_PUT_LIT(b, "}]}]");
 }
 
-#define ATTR_MESSAGE(s, key, role, text)                                                   \
+#define ATTR_MESSAGE(o, s, key, role, text)                                                   \
   do {                                                                                     \
     ot_buf m_ = {0};                                                                       \
     text_message(&m_, role, text);                                                         \
-    if (!m_.failed) ATTR_STR(s, key, ot_buf_str(&m_));                                                \
+    if (!m_.failed) ATTR_STR(o, s, key, ot_buf_str(&m_));                                                \
     free(m_.p);                                                                            \
   } while (0)
 
@@ -409,15 +436,16 @@ static void on_agent_start(hl_otel *o, const ot_rec *r) {
       s->has_parent = true;
     }
   }
-  ATTR_LIT(s, "gen_ai.operation.name", "invoke_agent");
+  ATTR_LIT(o, s, "gen_ai.operation.name", "invoke_agent");
   run->share_from = s->attrs.len;
-  ATTR_STR(s, "gen_ai.agent.name", agent);
-  ATTR_STR(s, "gen_ai.conversation.id", ot_rec_str(r, OT_S_SESSION));
+  ATTR_STR(o, s, "gen_ai.agent.name", agent);
+  run->share_mid = s->attrs.len;
+  ATTR_STR(o, s, "gen_ai.conversation.id", ot_rec_str(r, OT_S_SESSION));
   run->share_to = s->attrs.len;
-  ATTR_STR(s, "gen_ai.agent.id", inv);
-  ATTR_STR(s, "hookline.branch", ot_rec_str(r, OT_S_BRANCH));
+  ATTR_STR(o, s, "gen_ai.agent.id", inv);
+  ATTR_STR(o, s, "hookline.branch", ot_rec_str(r, OT_S_BRANCH));
   const char *text = ot_rec_str(r, OT_S_CONTENT);
-  if (o->capture && text) ATTR_MESSAGE(s, "gen_ai.input.messages", "user", text);
+  if (o->capture && text) ATTR_MESSAGE(o, s, "gen_ai.input.messages", "user", text);
   size_t b = run_hash(o, run->key);
   run->next = o->runs[b];
   o->runs[b] = run;
@@ -431,12 +459,12 @@ static void on_agent_end(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) 
   s->end_ns = r->time_ns;
   s->ended = true;
   if (r->flags & OT_R_USAGE) {
-    ATTR_INT(s, "gen_ai.usage.input_tokens", r->in_tokens);
-    ATTR_INT(s, "gen_ai.usage.output_tokens", r->out_tokens);
+    ATTR_INT(o, s, "gen_ai.usage.input_tokens", r->in_tokens);
+    ATTR_INT(o, s, "gen_ai.usage.output_tokens", r->out_tokens);
   }
-  set_error(s, r);
+  set_error(o, s, r);
   const char *text = ot_rec_str(r, OT_S_CONTENT);
-  if (o->capture && text) ATTR_MESSAGE(s, "gen_ai.output.messages", "assistant", text);
+  if (o->capture && text) ATTR_MESSAGE(o, s, "gen_ai.output.messages", "assistant", text);
   s->measured = true;
   s->duration_ms = r->duration_ms;
   hand_over_children(run, out, n);
@@ -461,13 +489,16 @@ static void on_lm_start(hl_otel *o, ot_run *run, const ot_rec *r, ot_span **out,
   const char *provider = provider_name(ot_rec_str(r, OT_S_PROVIDER));
   s->s_model = s->s_what;
   s->s_provider = keep(s, provider);
-  ATTR_LIT(s, "gen_ai.operation.name", "chat");
-  ATTR_STR(s, "gen_ai.provider.name", provider);
-  ATTR_STR(s, "gen_ai.request.model", model);
+  ATTR_LIT(o, s, "gen_ai.operation.name", "chat");
+  ATTR_STR(o, s, "gen_ai.provider.name", provider);
+  ATTR_STR(o, s, "gen_ai.request.model", model);
   /* the run's, as on its agent span: copied encoded */
   const ot_buf *a = &run->agent->attrs;
-  if (!a->failed && run->share_to <= a->len)
-    ot_buf_put(&s->attrs, a->p + run->share_from, run->share_to - run->share_from);
+  if (!a->failed && run->share_to <= a->len) {
+    size_t cut[3] = {run->share_from, run->share_mid, run->share_to};
+    for (int i = 0; i < 2; i++)
+      if (cut[i + 1] > cut[i] && attr_room(o, s)) ot_buf_put(&s->attrs, a->p + cut[i], cut[i + 1] - cut[i]);
+  }
   add_child(run, s);
 }
 
@@ -486,7 +517,7 @@ static ot_span *chat_of(ot_run *run, const ot_rec *r) {
 static void on_api_request(hl_otel *o, ot_run *run, const ot_rec *r) {
   const char *msgs = ot_rec_str(r, OT_S_CONTENT);
   ot_span *s = o->capture && msgs ? chat_of(run, r) : NULL;
-  if (s) ATTR_STR(s, "gen_ai.input.messages", msgs);
+  if (s) ATTR_STR(o, s, "gen_ai.input.messages", msgs);
 }
 
 static void on_lm_end(hl_otel *o, ot_run *run, const ot_rec *r) {
@@ -496,23 +527,23 @@ static void on_lm_end(hl_otel *o, ot_run *run, const ot_rec *r) {
   s->ended = true;
   const char *resp_model = ot_rec_str(r, OT_S_RESP_MODEL);
   s->s_resp_model = keep(s, resp_model);
-  ATTR_STR(s, "gen_ai.response.model", resp_model);
-  ATTR_STR(s, "gen_ai.response.id", ot_rec_str(r, OT_S_RESP_ID));
-  if (r->finish) {
+  ATTR_STR(o, s, "gen_ai.response.model", resp_model);
+  ATTR_STR(o, s, "gen_ai.response.id", ot_rec_str(r, OT_S_RESP_ID));
+  if (r->finish && attr_room(o, s)) {
     OT_PUT_LIT(&s->attrs, OT_ATTR_PRE("gen_ai.response.finish_reasons", "arrayValue") "{\"values\":[{\"stringValue\":");
-    ot_buf_json_string(&s->attrs, r->finish);
+    ot_buf_json_string_max(&s->attrs, r->finish, value_chars(o));
     OT_PUT_LIT(&s->attrs, "}]}}}");
   }
   const char *content = ot_rec_str(r, OT_S_CONTENT);
-  if (o->capture && content) ATTR_STR(s, "gen_ai.output.messages", content);
+  if (o->capture && content) ATTR_STR(o, s, "gen_ai.output.messages", content);
   if (r->flags & OT_R_USAGE) {
-    ATTR_INT(s, "gen_ai.usage.input_tokens", r->in_tokens);
-    ATTR_INT(s, "gen_ai.usage.output_tokens", r->out_tokens);
+    ATTR_INT(o, s, "gen_ai.usage.input_tokens", r->in_tokens);
+    ATTR_INT(o, s, "gen_ai.usage.output_tokens", r->out_tokens);
     s->has_usage = true;
     s->in_tokens = r->in_tokens;
     s->out_tokens = r->out_tokens;
   }
-  set_error(s, r);
+  set_error(o, s, r);
   s->measured = true;
   s->duration_ms = r->duration_ms;
 }
@@ -528,12 +559,13 @@ static ot_span *tool_span(hl_otel *o, ot_run *run, const ot_rec *r) {
   if (!s) return NULL;
   if (r->type == HL_EVENT_HOOK) new_id(s->span_id, 8); /* TOOL_START brings the call's */
   s->s_tool = s->s_what;
+  s->tool_attr = attr_room(o, s); /* gen_ai.tool.name, written at the export */
   s->s_call = keep(s, call_id ? call_id : "");
   ot_span *outer = find_tool(run, ot_rec_str(r, OT_S_OUTER_CALL), true);
   set_parent(s, outer ? outer : run->agent);
-  ATTR_LIT(s, "gen_ai.operation.name", "execute_tool");
-  if (call_id && call_id[0]) ATTR_STR(s, "gen_ai.tool.call.id", call_id);
-  ATTR_LIT(s, "gen_ai.tool.type", "function");
+  ATTR_LIT(o, s, "gen_ai.operation.name", "execute_tool");
+  if (call_id && call_id[0]) ATTR_STR(o, s, "gen_ai.tool.call.id", call_id);
+  ATTR_LIT(o, s, "gen_ai.tool.type", "function");
   add_child(run, s);
   return s;
 }
@@ -548,7 +580,7 @@ static void on_tool_start(hl_otel *o, ot_run *run, const ot_rec *r) {
    * one of its own; nothing refers to it yet) */
   memcpy(s->span_id, r->span_id, 8);
   const char *args = ot_rec_str(r, OT_S_CONTENT);
-  if (o->capture && args) ATTR_STR(s, "gen_ai.tool.call.arguments", args);
+  if (o->capture && args) ATTR_STR(o, s, "gen_ai.tool.call.arguments", args);
   const char *server = ot_rec_str(r, OT_S_SERVER);
   if (server && !s->mcp) {
     ot_span *m = new_span(o, OT_MCP, OT_KIND_CLIENT, "tools/call", tool, r->time_ns);
@@ -557,10 +589,11 @@ static void on_tool_start(hl_otel *o, ot_run *run, const ot_rec *r) {
       set_parent(m, s);
       const char *call_id = ot_rec_str(r, OT_S_CALL);
       m->s_tool = m->s_what;
+      m->tool_attr = attr_room(o, m);
       m->s_call = keep(m, call_id ? call_id : "");
-      ATTR_LIT(m, "mcp.method.name", "tools/call");
-      ATTR_LIT(m, "gen_ai.operation.name", "execute_tool");
-      ATTR_STR(m, "hookline.mcp.server", server);
+      ATTR_LIT(o, m, "mcp.method.name", "tools/call");
+      ATTR_LIT(o, m, "gen_ai.operation.name", "execute_tool");
+      ATTR_STR(o, m, "hookline.mcp.server", server);
       add_child(run, m);
       s->mcp = m;
     }
@@ -581,29 +614,39 @@ static void on_tool_end(hl_otel *o, ot_run *run, const ot_rec *r) {
   if (!s) return;
   s->end_ns = r->time_ns;
   s->ended = true;
-  set_error(s, r);
+  set_error(o, s, r);
   const char *result = ot_rec_str(r, OT_S_CONTENT);
-  if (o->capture && result) ATTR_STR(s, "gen_ai.tool.call.result", result);
+  if (o->capture && result) ATTR_STR(o, s, "gen_ai.tool.call.result", result);
   if (s->mcp) {
     s->mcp->end_ns = r->time_ns;
     s->mcp->ended = true;
-    set_error(s->mcp, r);
+    set_error(o, s->mcp, r);
   }
   s->measured = true;
   s->duration_ms = r->duration_ms;
 }
 
+/* An event's attributes as they are written: room for OTEL_EVENT_ATTRIBUTE_
+ * COUNT_LIMIT of them, the rest counted as dropped. */
+typedef struct ot_event_attrs {
+  ot_buf *b;
+  uint32_t n, dropped;
+} ot_event_attrs;
+
 /* ,{"key":"<key>","value":{"stringValue":<value>}} inside an event's
  * attribute list (the first without its comma). */
-static void event_attr(ot_buf *b, bool *first, const char *pre, size_t n, const char *value) {
+static void event_attr(const hl_otel *o, ot_event_attrs *e, const char *pre, size_t n, const char *value) {
   if (!value) return;
-  if (*first) pre++, n--;
-  *first = false;
-  ot_buf_put(b, pre, n);
-  ot_buf_json_string(b, value);
-  OT_PUT_LIT(b, "}}");
+  if (e->n >= o->limits.event_attrs) {
+    e->dropped++;
+    return;
+  }
+  if (!e->n++) pre++, n--;
+  ot_buf_put(e->b, pre, n);
+  ot_buf_json_string_max(e->b, value, value_chars(o));
+  OT_PUT_LIT(e->b, "}}");
 }
-#define EVENT_ATTR(b, first, key, v) event_attr(b, first, OT_ATTR_PRE(key, "stringValue"), sizeof(OT_ATTR_PRE(key, "stringValue")) - 1, v)
+#define EVENT_ATTR(o, e, key, v) event_attr(o, e, OT_ATTR_PRE(key, "stringValue"), sizeof(OT_ATTR_PRE(key, "stringValue")) - 1, v)
 
 static void on_hook(hl_otel *o, ot_run *run, const ot_rec *r) {
   ot_span *s = NULL;
@@ -624,17 +667,28 @@ static void on_hook(hl_otel *o, ot_run *run, const ot_rec *r) {
   }
   if (!s) s = run->agent;
   if (!s->ended) s->end_ns = r->time_ns;
+  if (r->hook_action == HL_HOOK_ABORT) set_error(o, s, r);
+  /* the span limits: the first events are kept */
+  if (s->n_events >= o->limits.events) {
+    s->dropped_events++;
+    return;
+  }
+  s->n_events++;
   ot_buf *b = &s->events;
   OT_PUT_LIT(b, ",{\"timeUnixNano\":\"");
   ot_buf_i64(b, r->time_ns);
   OT_PUT_LIT(b, "\",\"name\":\"hook\",\"attributes\":[");
-  bool first = true;
-  EVENT_ATTR(b, &first, "hookline.hook.name", ot_rec_str(r, OT_S_NAME));
-  EVENT_ATTR(b, &first, "hookline.hook.point", hl_hook_point_name((hl_hook_point)r->hook_point));
-  EVENT_ATTR(b, &first, "hookline.hook.action", hl_hook_action_name((hl_hook_action)r->hook_action));
-  if (r->status != HL_OK) EVENT_ATTR(b, &first, "hookline.hook.message", ot_rec_str(r, OT_S_ERROR));
-  OT_PUT_LIT(b, "]}");
-  if (r->hook_action == HL_HOOK_ABORT) set_error(s, r);
+  ot_event_attrs e = {.b = b};
+  EVENT_ATTR(o, &e, "hookline.hook.name", ot_rec_str(r, OT_S_NAME));
+  EVENT_ATTR(o, &e, "hookline.hook.point", hl_hook_point_name((hl_hook_point)r->hook_point));
+  EVENT_ATTR(o, &e, "hookline.hook.action", hl_hook_action_name((hl_hook_action)r->hook_action));
+  if (r->status != HL_OK) EVENT_ATTR(o, &e, "hookline.hook.message", ot_rec_str(r, OT_S_ERROR));
+  OT_PUT_LIT(b, "]");
+  if (e.dropped) {
+    OT_PUT_LIT(b, ",\"droppedAttributesCount\":");
+    ot_buf_u64(b, e.dropped);
+  }
+  OT_PUT_LIT(b, "}");
 }
 
 void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) {

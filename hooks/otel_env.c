@@ -21,22 +21,37 @@
 
 #include "otel_internal.h"
 
-void ot_cfg_warn(ot_cfg *c, const char *var, const char *fmt, ...) {
+/* A warning about `var`, once per `key` (the variable, or one item of
+ * its list). */
+static void vwarn(ot_cfg *c, const char *key, const char *var, const char *fmt, va_list ap) {
   for (int i = 0; i < c->n_warned; i++)
-    if (strcmp(c->warned[i], var) == 0) return;
+    if (strcmp(c->warned[i], key) == 0) return;
   if (c->n_warned < (int)(sizeof c->warned / sizeof c->warned[0]))
-    snprintf(c->warned[c->n_warned++], sizeof c->warned[0], "%s", var);
+    snprintf(c->warned[c->n_warned++], sizeof c->warned[0], "%s", key);
   char msg[600];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   /* the value is the user's: printed as text, not as terminal commands */
   char clean[OT_REPLY_TEXT];
   ot_clean_text(clean, sizeof clean, getenv(var));
   FILE *out = c->o->warn ? c->o->warn : stderr;
   fprintf(out, "hookline otel: %s=\"%s\": %s\n", var, clean, msg);
   fflush(out);
+}
+
+void ot_cfg_warn(ot_cfg *c, const char *var, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vwarn(c, var, var, fmt, ap);
+  va_end(ap);
+}
+
+void ot_cfg_warn_item(ot_cfg *c, const char *var, const char *item, const char *fmt, ...) {
+  char key[48];
+  snprintf(key, sizeof key, "%s=%s", var, item);
+  va_list ap;
+  va_start(ap, fmt);
+  vwarn(c, key, var, fmt, ap);
+  va_end(ap);
 }
 
 const char *ot_env(const char *name) {
@@ -60,15 +75,15 @@ static const char *signal_env(const char *signal, const char *what, char var[64]
   return ot_env(var);
 }
 
-/* A positive integer no larger than `max`, blanks around it allowed. */
-static bool parse_count(const char *v, unsigned long long max, unsigned long long *out) {
+/* An integer from `min` to `max`, blanks around it allowed. */
+static bool parse_count(const char *v, unsigned long long min, unsigned long long max, unsigned long long *out) {
   while (isspace((unsigned char)*v)) v++;
   if (!isdigit((unsigned char)*v)) return false;
   errno = 0;
   char *end;
   unsigned long long n = strtoull(v, &end, 10);
   while (isspace((unsigned char)*end)) end++;
-  if (errno || *end || n == 0 || n > max) return false;
+  if (errno || *end || n < min || n > max) return false;
   *out = n;
   return true;
 }
@@ -78,7 +93,7 @@ static bool parse_count(const char *v, unsigned long long max, unsigned long lon
 static bool env_count(ot_cfg *c, const char *name, unsigned long long max, unsigned long long *out) {
   const char *v = ot_env(name);
   if (!v) return false;
-  if (parse_count(v, max, out)) return true;
+  if (parse_count(v, 1, max, out)) return true;
   ot_cfg_warn(c, name, "not a positive integer up to %llu; the default is used", max);
   return false;
 }
@@ -95,6 +110,38 @@ size_t ot_cfg_count(ot_cfg *c, size_t opt, const char *name, size_t def) {
   return env_count(c, name, 1u << 24, &v) ? (size_t)v : def;
 }
 
+/* ---- span limits ------------------------------------------------------ */
+
+/* A limit: the option when set (non-zero), else the span's own variable,
+ * else the general one (NULL: none), else `def`. The variables take 0
+ * (nothing kept), as the specification allows; a bad value is warned of
+ * and the next in that order is used. */
+static uint32_t limit(ot_cfg *c, size_t opt, const char *own, const char *general, uint32_t def) {
+  if (opt) return opt < UINT32_MAX ? (uint32_t)opt : UINT32_MAX - 1;
+  const char *vars[] = {own, general};
+  for (int i = 0; i < 2; i++) {
+    const char *v = vars[i] ? ot_env(vars[i]) : NULL;
+    unsigned long long n;
+    if (!v) continue;
+    if (parse_count(v, 0, UINT32_MAX - 1, &n)) return (uint32_t)n;
+    ot_cfg_warn(c, vars[i], "not a non-negative integer; ignored");
+  }
+  return def;
+}
+
+void ot_limits_config(ot_cfg *c) {
+  const hl_otel_options *opts = c->opts;
+  ot_limits d = OT_LIMITS_DEFAULT, *l = &c->o->limits;
+#define OPT(f) (OT_HAS_OPTION(opts, f) ? opts->f : 0)
+  l->value_chars = limit(c, OPT(attribute_value_length_limit), "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                         "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", d.value_chars);
+  l->attrs = limit(c, OPT(attribute_count_limit), "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT", d.attrs);
+  l->events = limit(c, OPT(event_count_limit), "OTEL_SPAN_EVENT_COUNT_LIMIT", NULL, d.events);
+  l->event_attrs = limit(c, OPT(event_attribute_count_limit), "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+                         "OTEL_ATTRIBUTE_COUNT_LIMIT", d.event_attrs);
+#undef OPT
+}
+
 bool ot_cfg_true(ot_cfg *c, const char *name) {
   const char *v = ot_env(name);
   if (!v) return false;
@@ -107,14 +154,20 @@ static int hexval(char c) {
   return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
 }
 
-/* Percent-decoding of OTEL_* list values, trimming blanks. */
-static char *decode(const char *s, size_t n) {
+/* An OTEL_* list's key or value, blanks around it trimmed; a value
+ * percent-decoded, as a W3C Baggage value is (RFC 3986: '+' is a plus).
+ * A key is a token, taken as written ('%' is one of its characters).
+ * An escape that is not two hex digits stays as written, and so does
+ * %00: a C string cannot carry the NUL, and a value cut there would
+ * lose its rest without a word. */
+static char *list_item(const char *s, size_t n, bool decode) {
   while (n && isspace((unsigned char)*s)) s++, n--;
   while (n && isspace((unsigned char)s[n - 1])) n--;
   char *out = malloc(n + 1), *w = out;
   if (!out) return NULL;
   for (size_t i = 0; i < n; i++) {
-    if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+    if (decode && s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0 &&
+        (s[i + 1] != '0' || s[i + 2] != '0')) {
       *w++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
       i += 2;
     } else {
@@ -133,7 +186,7 @@ bool ot_parse_list(const char *list, ot_kv_fn fn, void *ud) {
     if (!end) end = p + strlen(p);
     const char *eq = memchr(p, '=', (size_t)(end - p));
     if (eq) {
-      char *k = decode(p, (size_t)(eq - p)), *v = decode(eq + 1, (size_t)(end - eq - 1));
+      char *k = list_item(p, (size_t)(eq - p), false), *v = list_item(eq + 1, (size_t)(end - eq - 1), true);
       if (!k || !v) {
         free(k);
         free(v);
@@ -201,6 +254,54 @@ static bool signal_headers(ot_cfg *c, ot_signal *s, const char *signal) {
   return ot_parse_list(ot_env("OTEL_EXPORTER_OTLP_HEADERS"), add_header, &generic) && !generic.failed;
 }
 
+/* ---- lists of names ---------------------------------------------------- */
+
+/* The next name of a comma-separated list at *p (OTEL_PROPAGATORS,
+ * OTEL_TRACES_EXPORTER), blanks around it trimmed: its start, and its
+ * length in *n (0 for an empty one); *p moves past it. NULL at the end. */
+static const char *list_next(const char **p, size_t *n) {
+  if (!**p) return NULL;
+  const char *end = strchr(*p, ',');
+  if (!end) end = *p + strlen(*p);
+  const char *a = *p, *b = end;
+  while (a < b && isspace((unsigned char)*a)) a++;
+  while (b > a && isspace((unsigned char)b[-1])) b--;
+  *p = *end ? end + 1 : end;
+  *n = (size_t)(b - a);
+  return a;
+}
+
+/* ---- OTEL_PROPAGATORS ------------------------------------------------ */
+
+bool ot_propagators_config(ot_cfg *c) {
+  const char *var = "OTEL_PROPAGATORS";
+  /* an empty option is unset, as the other string options are */
+  const char *v = OT_HAS_OPTION(c->opts, propagators) && c->opts->propagators && *c->opts->propagators
+                      ? c->opts->propagators
+                      : NULL;
+  if (v) var = "hl_otel_options.propagators";
+  else v = ot_env(var);
+  if (!v) return true; /* the default: tracecontext */
+  bool tracecontext = false;
+  size_t n;
+  for (const char *p = v, *a; (a = list_next(&p, &n)) != NULL;) {
+    char name[40], clean[40];
+    snprintf(name, sizeof name, "%.*s", (int)n, a);
+    ot_clean_text(clean, sizeof clean, name);
+    if (strcmp(name, "tracecontext") == 0) {
+      tracecontext = true;
+    } else if (strcmp(name, "baggage") == 0) {
+      /* nothing of a run is baggage (no API sets it): warned of, so that
+       * a user expecting it downstream knows why it is not there */
+      ot_cfg_warn_item(c, var, name, "\"baggage\" is not propagated (hookline has no baggage); ignored");
+    } else if (*name && strcmp(name, "none") != 0) {
+      ot_cfg_warn_item(c, var, name, "\"%s\" is not a propagator of this exporter (tracecontext, baggage, none); ignored",
+                       clean);
+    }
+  }
+  return tracecontext;
+}
+
 /* ---- on or off ------------------------------------------------------- */
 
 /* OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER: a list of exporters;
@@ -211,15 +312,10 @@ static bool exporter_on(ot_cfg *c, const char *var) {
   const char *v = ot_env(var);
   if (!v) return true;
   bool otlp = false, other = false;
-  for (const char *p = v; *p;) {
-    const char *end = strchr(p, ',');
-    if (!end) end = p + strlen(p);
-    const char *a = p, *b = end;
-    while (a < b && isspace((unsigned char)*a)) a++;
-    while (b > a && isspace((unsigned char)b[-1])) b--;
-    if ((size_t)(b - a) == 4 && strncasecmp(a, "otlp", 4) == 0) otlp = true;
-    else if (b > a && !((size_t)(b - a) == 4 && strncasecmp(a, "none", 4) == 0)) other = true;
-    p = *end ? end + 1 : end;
+  size_t n;
+  for (const char *p = v, *a; (a = list_next(&p, &n)) != NULL;) {
+    if (n == 4 && strncasecmp(a, "otlp", 4) == 0) otlp = true;
+    else if (n && !(n == 4 && strncasecmp(a, "none", 4) == 0)) other = true;
   }
   if (other)
     ot_cfg_warn(c, var, "only \"otlp\" and \"none\" are exporters here; %s", otlp ? "the others are ignored" : "this signal is not exported");

@@ -66,6 +66,15 @@ void ot_buf_printf(ot_buf *b, const char *fmt, ...) __attribute__((format(printf
 /* A JSON string literal (quotes included), or only its escaped characters. */
 void ot_buf_json_string(ot_buf *b, const char *s);
 void ot_buf_json_chars(ot_buf *b, const char *s);
+/* The same, of at most `max_chars` characters of `s` (whole UTF-8
+ * sequences; a byte that is not UTF-8 counts as one): the attribute value
+ * length limit. SIZE_MAX (no limit, the default): ot_buf_json_string(),
+ * called straight from the encoder (~180 instructions a run of (b)). */
+void ot_buf_json_prefix(ot_buf *b, const char *s, size_t max_chars);
+static inline void ot_buf_json_string_max(ot_buf *b, const char *s, size_t max_chars) {
+  if (max_chars == SIZE_MAX) ot_buf_json_string(b, s);
+  else ot_buf_json_prefix(b, s, max_chars);
+}
 /* Decimal digits, without printf. */
 void ot_buf_u64(ot_buf *b, uint64_t v);
 void ot_buf_i64(ot_buf *b, int64_t v);
@@ -92,6 +101,13 @@ typedef struct ot_span {
   struct ot_span *next;      /* in its run's list, then in the export queue */
   uint8_t trace_id[16], span_id[8], parent_id[8];
   bool has_parent, ended;
+  /* The span limits (hl_otel.limits): what was kept and what dropped
+   * (OTLP's droppedAttributesCount, droppedEventsCount). The attributes
+   * written at the export (gen_ai.tool.name, error.type) are counted when
+   * they are known: tool_attr, error_attr say they were kept. */
+  bool tool_attr, error_attr;
+  uint32_t n_attrs, dropped_attrs, n_events, dropped_events;
+  uint32_t value_chars;      /* the value length limit (UINT32_MAX: none), for those two */
   /* The operation's own measurement (LM_END, TOOL_END, AGENT_END): the
    * metrics take it when the span is handed over. */
   bool measured, has_usage;
@@ -304,6 +320,13 @@ typedef struct ot_cfg {
   int n_warned;
 } ot_cfg;
 
+/* The same, once per item of the variable's list (OTEL_PROPAGATORS). */
+void ot_cfg_warn_item(ot_cfg *c, const char *var, const char *item, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* OTEL_PROPAGATORS, or the option: whether outgoing requests carry the
+ * traceparent (tracecontext listed, the default); what is not spoken
+ * here is warned of, never a failure. */
+bool ot_propagators_config(ot_cfg *c);
 /* The variable's value, NULL when unset or empty. */
 const char *ot_env(const char *name);
 /* A warning about variable `var` (its value quoted, cleaned), once. */
@@ -315,7 +338,8 @@ size_t ot_cfg_count(ot_cfg *c, size_t opt, const char *name, size_t def);
 /* A boolean variable: "true" (any case) is true; unset, empty or "false"
  * false; anything else false with a warning. */
 bool ot_cfg_true(ot_cfg *c, const char *name);
-/* "k=v,k2=v2" (percent-decoded, trimmed): fn gets malloc'd key and value
+/* "k=v,k2=v2" (trimmed; values percent-decoded, keys as written, %00
+ * and bad escapes kept): fn gets malloc'd key and value
  * (and owns them). False when out of memory. */
 typedef void (*ot_kv_fn)(void *ud, char *key, char *value);
 bool ot_parse_list(const char *list, ot_kv_fn fn, void *ud);
@@ -330,6 +354,18 @@ bool ot_sample(const hl_otel *o, const uint8_t trace[16], int remote);
 bool ot_signal_config(ot_cfg *c, ot_signal *s, int which, const char *base);
 void ot_signal_free(ot_signal *s);
 
+/* Span limits (the SDK's SpanLimits: OTEL_[SPAN_]ATTRIBUTE_*_LIMIT,
+ * OTEL_SPAN_EVENT_COUNT_LIMIT, OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT). Resource
+ * attributes are exempt, as the specification says. */
+typedef struct ot_limits {
+  uint32_t value_chars;      /* characters of a string value; UINT32_MAX: none */
+  uint32_t attrs, events, event_attrs; /* per span, per span, per event */
+} ot_limits;
+/* The specification's defaults: no length limit, 128 of each. */
+#define OT_LIMITS_DEFAULT ((ot_limits){.value_chars = UINT32_MAX, .attrs = 128, .events = 128, .event_attrs = 128})
+/* The limits from the options and the environment into c->o->limits. */
+void ot_limits_config(ot_cfg *c);
+
 /* ---- the exporter --------------------------------------------------- */
 
 struct hl_otel {
@@ -337,6 +373,8 @@ struct hl_otel {
   bool enabled;              /* under lock: the observer acts */
   atomic_bool header_installed; /* hl_trace_set_header_fn() was ours */
   bool capture;              /* record content */
+  bool propagate;            /* install the traceparent header function (OTEL_PROPAGATORS) */
+  ot_limits limits;
   ot_signal sig[OT_SIG_COUNT]; /* traces, metrics */
   char *resource_json;       /* {"attributes":[...]} */
   size_t max_queue, max_batch;
@@ -479,10 +517,16 @@ void ot_warn_once(hl_otel *o, atomic_bool *flag, const char *tail, const char *f
 /* The most of a collector's text put in a warning. */
 #define OT_REPLY_TEXT 256
 
+/* The longest Retry-After kept, in seconds: far beyond any export's
+ * deadline (the exporter waits at most its backoff cap anyway), and small
+ * enough for otel_export.c to count it in milliseconds in a long. */
+#define OT_RETRY_AFTER_MAX_S 3600
+
 typedef struct ot_reply {
   ot_buf body;               /* at most OT_REPLY_MAX bytes; reused from request to request */
   bool truncated;            /* the body was longer: not parsed */
-  long retry_after_s;        /* Retry-After, in seconds from now; 0: none */
+  long retry_after_s;        /* Retry-After, in seconds from now (rounded up, at most
+                                OT_RETRY_AFTER_MAX_S); 0: none */
 } ot_reply;
 
 /* libcurl's write and header functions (user data: the ot_reply). */

@@ -83,8 +83,7 @@ static inline bool word_special(uint64_t x) {
  * invalid byte must not make the collector refuse the whole batch.
  * Plain text is skipped 8 bytes at a time (within the string: its length
  * is known first). */
-void ot_buf_json_chars(ot_buf *b, const char *s) {
-  const char *end = s + strlen(s);
+static void json_chars(ot_buf *b, const char *s, const char *end) {
   const char *run = s;
   for (;;) {
     while (end - s >= 8) {
@@ -121,9 +120,31 @@ void ot_buf_json_chars(ot_buf *b, const char *s) {
   ot_buf_put(b, run, (size_t)(s - run));
 }
 
+void ot_buf_json_chars(ot_buf *b, const char *s) { json_chars(b, s, s + strlen(s)); }
+
 void ot_buf_json_string(ot_buf *b, const char *s) {
   OT_PUT_LIT(b, "\"");
   ot_buf_json_chars(b, s);
+  OT_PUT_LIT(b, "\"");
+}
+
+/* The bytes of the first `max_chars` characters of `s`, as json_chars
+ * counts them: a valid UTF-8 sequence is one character (never cut: a cut
+ * one would reach the collector as U+FFFD), a byte that is not UTF-8
+ * one (it becomes one U+FFFD). */
+static size_t utf8_prefix(const char *s, size_t max_chars) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+  for (; max_chars && p[i]; max_chars--) {
+    size_t n = p[i] < 0x80 ? 1 : utf8_len(p + i);
+    i += n ? n : 1;
+  }
+  return i;
+}
+
+void ot_buf_json_prefix(ot_buf *b, const char *s, size_t max_chars) {
+  OT_PUT_LIT(b, "\"");
+  json_chars(b, s, s + utf8_prefix(s, max_chars));
   OT_PUT_LIT(b, "\"");
 }
 
@@ -282,28 +303,39 @@ static void put_span(ot_buf *b, const ot_span *s, ot_enc_cache *c) {
   OT_PUT_LIT(b, "\",\"attributes\":[");
   /* what could still change after the span started, then the rest */
   bool first = true;
+  size_t chars = s->value_chars == UINT32_MAX ? SIZE_MAX : s->value_chars;
   const char *tool = s->role == OT_TOOL || s->role == OT_MCP ? ot_span_str(s, s->s_tool) : NULL;
-  if (tool) {
+  if (tool && s->tool_attr) {
     OT_PUT_LIT(b, "{\"key\":\"gen_ai.tool.name\",\"value\":{\"stringValue\":");
-    ot_buf_json_string(b, tool);
+    ot_buf_json_string_max(b, tool, chars);
     OT_PUT_LIT(b, "}}");
     first = false;
   }
-  if (s->error_type) {
+  if (s->error_type && s->error_attr) {
     if (!first) OT_PUT_LIT(b, ",");
-    OT_PUT_LIT(b, "{\"key\":\"error.type\",\"value\":{\"stringValue\":\"");
-    ot_buf_puts(b, s->error_type); /* hl_status_name(): an identifier */
-    OT_PUT_LIT(b, "\"}}");
+    OT_PUT_LIT(b, "{\"key\":\"error.type\",\"value\":{\"stringValue\":");
+    ot_buf_json_string_max(b, s->error_type, chars); /* hl_status_name(): an identifier */
+    OT_PUT_LIT(b, "}}");
     first = false;
   }
   put_fragments(b, &s->attrs, &first);
-  OT_PUT_LIT(b, "],\"events\":[");
+  OT_PUT_LIT(b, "]");
+  if (s->dropped_attrs) {
+    OT_PUT_LIT(b, ",\"droppedAttributesCount\":");
+    ot_buf_u64(b, s->dropped_attrs);
+  }
+  OT_PUT_LIT(b, ",\"events\":[");
   first = true;
   put_fragments(b, &s->events, &first);
+  OT_PUT_LIT(b, "]");
+  if (s->dropped_events) {
+    OT_PUT_LIT(b, ",\"droppedEventsCount\":");
+    ot_buf_u64(b, s->dropped_events);
+  }
   /* Every span says its status (some receivers require the field). */
-  if (s->status == OT_STATUS_ERROR) OT_PUT_LIT(b, "],\"status\":{\"code\":2");
-  else if (s->status == OT_STATUS_OK) OT_PUT_LIT(b, "],\"status\":{\"code\":1");
-  else OT_PUT_LIT(b, "],\"status\":{\"code\":0");
+  if (s->status == OT_STATUS_ERROR) OT_PUT_LIT(b, ",\"status\":{\"code\":2");
+  else if (s->status == OT_STATUS_OK) OT_PUT_LIT(b, ",\"status\":{\"code\":1");
+  else OT_PUT_LIT(b, ",\"status\":{\"code\":0");
   const char *msg = ot_span_str(s, s->s_msg);
   if (msg) {
     OT_PUT_LIT(b, ",\"message\":");

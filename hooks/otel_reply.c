@@ -11,13 +11,14 @@
  * reach the user's terminal only as printable text.
  */
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "hookline/retry_after.h"
 #include "otel_internal.h"
 
 size_t ot_reply_body(char *p, size_t size, size_t n, void *ud) {
@@ -28,23 +29,19 @@ size_t ot_reply_body(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
-/* Retry-After: delay-seconds, or an HTTP-date (RFC 9110 10.2.3), as the
- * seconds from now (0: none, or a date already past). */
+/* Retry-After (hookline/retry_after.h: delay-seconds or an HTTP-date),
+ * as whole seconds from now, rounded up and at most OT_RETRY_AFTER_MAX_S
+ * (0: none, or a date already past). The header's value comes as libcurl
+ * gives it, not NUL-terminated. */
 static long retry_after(const char *v, size_t n) {
   char text[128];
-  while (n && isspace((unsigned char)*v)) v++, n--;
-  while (n && isspace((unsigned char)v[n - 1])) n--;
-  if (!n || n >= sizeof text) return 0;
+  if (n >= sizeof text) return 0; /* longer than any date: not one */
   memcpy(text, v, n);
   text[n] = '\0';
-  if (isdigit((unsigned char)text[0])) {
-    char *end;
-    long s = strtol(text, &end, 10);
-    return *end == '\0' && s > 0 ? s : 0;
-  }
-  time_t when = curl_getdate(text, NULL);
-  time_t now = time(NULL);
-  return when != (time_t)-1 && when > now ? (long)(when - now) : 0;
+  double ms = hl_retry_after_ms(text, time(NULL));
+  if (ms <= 0) return 0;
+  double s = ceil(ms / 1000.0);
+  return s < OT_RETRY_AFTER_MAX_S ? (long)s : OT_RETRY_AFTER_MAX_S;
 }
 
 size_t ot_reply_header(char *p, size_t size, size_t n, void *ud) {

@@ -36,6 +36,7 @@
 #include "hookline/mcp.h"
 #include "hookline/store.h"
 #include "hookline/trace.h"
+#include "hookline/retry_after.h"
 #include "hookline/otel.h"
 
 #define HOOKLINE_VERSION "0.1.0"

@@ -74,7 +74,10 @@
  *   OTEL_EXPORTER_OTLP_ENDPOINT               base URL (default http://localhost:4318)
  *   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT        full URL of traces (default base + /v1/traces)
  *   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT       full URL of metrics (default base + /v1/metrics)
- *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]HEADERS  "k=v,k2=v2" (percent-decoded) on
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]HEADERS  "k=v,k2=v2" (values percent-decoded
+ *                                             as W3C Baggage values: "%2C" is a comma,
+ *                                             '+' a plus; keys as written; %00 and bad
+ *                                             escapes kept as written) on
  *                                             every export; a signal's own list is
  *                                             merged over the generic one (same key,
  *                                             any case: the signal's value)
@@ -106,20 +109,62 @@
  *                                             parentbased_traceidratio; option sampler
  *   OTEL_TRACES_SAMPLER_ARG                   the ratio of *traceidratio, 0 to 1 (default
  *                                             1), option sampler_ratio
- *   OTEL_BSP_SCHEDULE_DELAY                   ms, option export_delay_ms (default 1000)
+ *   OTEL_BSP_SCHEDULE_DELAY                   ms, option export_delay_ms (default 5000, the
+ *                                             specification's). It bounds how long a
+ *                                             span waits for a batch that does not fill
+ *                                             (512 spans go at once) and how often a
+ *                                             quiet exporter wakes; while records come
+ *                                             the ring is read on the pace below (at
+ *                                             most every export_delay_ms / 4), so a
+ *                                             busy process is not slower to export.
+ *                                             Interactive use that wants spans in the
+ *                                             collector's view sooner sets it lower;
+ *                                             hl_otel_free() / hl_otel_flush() send
+ *                                             what waits at once
  *   OTEL_BSP_EXPORT_TIMEOUT                   ms, caps an export of spans (default 30000)
  *   OTEL_BSP_MAX_QUEUE_SIZE                   option max_queue (default 2048)
  *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE            option max_batch (default 512; at most
  *                                             the queue's size)
  *   OTEL_METRIC_EXPORT_INTERVAL               ms, option metrics_interval_ms (default 60000)
  *   OTEL_METRIC_EXPORT_TIMEOUT                ms, caps an export of metrics (default 30000)
- *   OTEL_SERVICE_NAME                         service.name (default "hookline")
- *   OTEL_RESOURCE_ATTRIBUTES                  "k=v,..." more resource attributes
+ *   OTEL_SERVICE_NAME                         service.name (default "hookline"); wins
+ *                                             over service.name in the list below
+ *   OTEL_RESOURCE_ATTRIBUTES                  "k=v,..." more resource attributes (decoded
+ *                                             as the headers above)
+ *   OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]INSECURE  gRPC's alone (the specification):
+ *                                             ignored without a warning; an https://
+ *                                             collector's certificate is always verified
  *   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true   record content
+ *   OTEL_PROPAGATORS                          "tracecontext" (default: traceparent on
+ *                                             outgoing requests) or "none" (no header,
+ *                                             runs still traced); "baggage" is not
+ *                                             propagated (no baggage API): a warning;
+ *                                             b3, jaeger, xray, ...: a warning each,
+ *                                             ignored (so "b3" alone sends no header).
+ *                                             Option propagators
+ *   OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, else OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT
+ *                                             characters of a string attribute value
+ *                                             (spans and their events; cut at a whole
+ *                                             UTF-8 character; default none), option
+ *                                             attribute_value_length_limit. Captured
+ *                                             content is its usual victim
+ *   OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, else OTEL_ATTRIBUTE_COUNT_LIMIT
+ *                                             attributes per span (default 128; the
+ *                                             first set are kept, the rest counted in
+ *                                             droppedAttributesCount), option
+ *                                             attribute_count_limit
+ *   OTEL_SPAN_EVENT_COUNT_LIMIT               events per span (default 128; the rest
+ *                                             counted in droppedEventsCount), option
+ *                                             event_count_limit
+ *   OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, else OTEL_ATTRIBUTE_COUNT_LIMIT
+ *                                             attributes per event (default 128), option
+ *                                             event_attribute_count_limit. The limits'
+ *                                             variables take 0 (nothing kept); resource
+ *                                             attributes have no limit
  *
  * Trace context: while a model call or a tool call runs, outgoing
  * provider and MCP HTTP requests carry a W3C `traceparent` naming its
- * span (trace.h). A run can join its caller's trace: hl_otel_set_parent()
+ * span (trace.h), unless OTEL_PROPAGATORS leaves tracecontext out. A run can join its caller's trace: hl_otel_set_parent()
  * before hl_agent_run() on the same thread.
  *
  * Sampling: the sampler decides once per trace, when its top-level run
@@ -168,7 +213,8 @@ typedef struct hl_otel_options {
   int capture_content;             /**< 0: from the environment (default off); 1 on; -1 off */
   size_t max_queue;                /**< finished spans waiting; default 2048 */
   size_t max_batch;                /**< spans per request; default 512 (at most max_queue) */
-  unsigned export_delay_ms;        /**< longest a span waits for its batch; default 1000 */
+  unsigned export_delay_ms;        /**< longest a span waits for its batch; default 5000
+                                        (the specification's; see OTEL_BSP_SCHEDULE_DELAY) */
   unsigned metrics_interval_ms;    /**< default 60000 (OTEL_METRIC_EXPORT_INTERVAL) */
   unsigned timeout_ms;             /**< one export, retries included, both signals (the
                                         variables' caps do not apply then); default 10000 */
@@ -199,6 +245,29 @@ typedef struct hl_otel_options {
   /** The ratio of *traceidratio, 0 to 1 (0: OTEL_TRACES_SAMPLER_ARG, else 1;
    *  to sample nothing use "always_off"); outside: HL_ERR_INVALID. */
   double sampler_ratio;
+  /** Span limits (the SDK specification's SpanLimits), 0: the variables
+   *  (OTEL_SPAN_..., then the general OTEL_ATTRIBUTE_...), else the
+   *  default. Characters of a string attribute value (of spans and of
+   *  their events; longer ones are cut at a whole UTF-8 character):
+   *  default no limit. Resource attributes are exempt. */
+  size_t attribute_value_length_limit;
+  /** Attributes per span, default 128: the first set are kept (the GenAI
+   *  ones before captured content), the others dropped and counted in the
+   *  span's droppedAttributesCount. */
+  size_t attribute_count_limit;
+  /** Events (hook decisions) per span, default 128; the others counted in
+   *  droppedEventsCount. */
+  size_t event_count_limit;
+  /** Attributes per event, default 128; the others counted in the event's
+   *  droppedAttributesCount. */
+  size_t event_attribute_count_limit;
+  /** Which trace context outgoing requests carry, as OTEL_PROPAGATORS
+   *  lists them: "tracecontext" (the default: the W3C traceparent),
+   *  "none" (nothing; runs are traced all the same). "baggage" is not
+   *  propagated (hookline has no baggage API; a warning), nor are b3,
+   *  jaeger, xray and the others (a warning each, ignored). NULL:
+   *  OTEL_PROPAGATORS (so does ""). hl_otel_traceparent() works either way. */
+  const char *propagators;
 } hl_otel_options;
 
 /** New exporter. `opts` NULL (or its unset fields): the environment, then

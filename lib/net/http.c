@@ -560,7 +560,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
     double v = hl__retry_after_ms_header(line + 15);
     if (v >= 0) x->retry_after_ms = v;
   } else if (strncasecmp(line, "retry-after:", 12) == 0 && x->retry_after_ms < 0) {
-    x->retry_after_ms = hl__retry_after_ms(line + 12, time(NULL));
+    x->retry_after_ms = hl_retry_after_ms(line + 12, time(NULL));
   }
   return len;
 }

@@ -21,7 +21,7 @@ static int at_end(const char *s) {
   return *s == '\0';
 }
 
-double hl__retry_after_ms(const char *value, time_t now) {
+double hl_retry_after_ms(const char *value, time_t now) {
   if (!value) return -1;
   const char *s = skip_ws(value);
   if (*s >= '0' && *s <= '9') {
@@ -29,12 +29,12 @@ double hl__retry_after_ms(const char *value, time_t now) {
      * number of digits is the server's choice. */
     double secs = 0;
     while (*s >= '0' && *s <= '9') {
-      if (secs < HL__RETRY_AFTER_SATURATE_MS) secs = secs * 10 + (*s - '0');
+      if (secs < HL_RETRY_AFTER_MAX_MS) secs = secs * 10 + (*s - '0');
       s++;
     }
     if (!at_end(s)) return -1;
     double ms = secs * 1000.0;
-    return ms < HL__RETRY_AFTER_SATURATE_MS ? ms : HL__RETRY_AFTER_SATURATE_MS;
+    return ms < HL_RETRY_AFTER_MAX_MS ? ms : HL_RETRY_AFTER_MAX_MS;
   }
   /* An HTTP-date ("Wed, 21 Oct 2026 07:28:00 GMT"); curl_getdate also takes
    * the obsolete RFC 850 and asctime forms the RFC asks clients to accept. */
@@ -47,7 +47,7 @@ double hl__retry_after_ms(const char *value, time_t now) {
   if (when == (time_t)-1) return -1;
   double ms = difftime(when, now) * 1000.0;
   if (ms <= 0) return 0;
-  return ms < HL__RETRY_AFTER_SATURATE_MS ? ms : HL__RETRY_AFTER_SATURATE_MS;
+  return ms < HL_RETRY_AFTER_MAX_MS ? ms : HL_RETRY_AFTER_MAX_MS;
 }
 
 double hl__retry_after_ms_header(const char *value) {
@@ -57,7 +57,7 @@ double hl__retry_after_ms_header(const char *value) {
   char *end;
   double ms = strtod(s, &end);
   if (end == s || !at_end(end) || !(ms >= 0)) return -1;
-  return ms < HL__RETRY_AFTER_SATURATE_MS ? ms : HL__RETRY_AFTER_SATURATE_MS;
+  return ms < HL_RETRY_AFTER_MAX_MS ? ms : HL_RETRY_AFTER_MAX_MS;
 }
 
 void hl__retry_after_format(char *out, size_t size, double ms) {

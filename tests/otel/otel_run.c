@@ -11,8 +11,11 @@
  *            model and tool), rm (denied by a hook's override),
  *            run_javascript (code mode calling add twice in parallel, when
  *            the sandbox is built) and json_echo (an MCP tool of MCP_URL,
- *            when set). Session id "sess-otel-42\xff" (not UTF-8).
- *   fail     one run whose model call fails (MODEL_URL answers 400).
+ *            when set). Session id "sess-otel-42\xff" (not UTF-8). The
+ *            user's input: OTEL_TEST_INPUT, else "plan the secret picnic";
+ *            OTEL_TEST_ATTRIBUTE_COUNT_LIMIT: that option.
+ *   fail     one run whose model call fails (MODEL_URL answers 400);
+ *            OTEL_TEST_PROPAGATORS: hl_otel_options.propagators.
  *   remote   one run joining the caller's trace TRACEPARENT.
  *   hooks    three runs (scripted model) whose before_tool hooks decide on
  *            the call of "add": "double_b" edits its arguments (agent
@@ -115,7 +118,11 @@ static const char *env(const char *name) {
 }
 
 static int scenario_tree(void) {
-  hl_otel *otel = start_otel(NULL);
+  /* OTEL_TEST_ATTRIBUTE_COUNT_LIMIT: hl_otel_options.attribute_count_limit
+   * (the option over the variables) */
+  const char *count = getenv("OTEL_TEST_ATTRIBUTE_COUNT_LIMIT");
+  hl_otel_options o = {.size = sizeof o, .attribute_count_limit = count ? (size_t)atoi(count) : 0};
+  hl_otel *otel = start_otel(&o);
 
   hl_provider *script = hl_scripted_new();
   hl_scripted_push_tool_call(script, "r1", "lookup", "{\"q\":\"x\"}");
@@ -172,7 +179,8 @@ static int scenario_tree(void) {
    * choose): the export must still be valid JSON */
   hl_session *session = hl_session_new("otel-test", "user-1", "sess-otel-42\xff");
   char *answer = NULL;
-  hl_status st = hl_agent_run(pipeline, session, "plan the secret picnic", &answer);
+  const char *input = getenv("OTEL_TEST_INPUT");
+  hl_status st = hl_agent_run(pipeline, session, input ? input : "plan the secret picnic", &answer);
   printf("%s\n", st == HL_OK ? answer : hl_last_error());
   hl_free(answer);
   hl_status fl = hl_otel_flush(otel, 10000);
@@ -203,7 +211,9 @@ static int scenario_tree(void) {
 }
 
 static int scenario_fail(void) {
-  hl_otel *otel = start_otel(NULL);
+  /* OTEL_TEST_PROPAGATORS: hl_otel_options.propagators */
+  hl_otel_options o = {.size = sizeof o, .propagators = getenv("OTEL_TEST_PROPAGATORS")};
+  hl_otel *otel = start_otel(&o);
   hl_provider *model = hl_openai_new(env("MODEL_URL"), env("OTEL_TEST_KEY"));
   hl_openai_set_retries(model, 0, 10, 10);
   hl_agent *agent = hl_agent_new("doomed");

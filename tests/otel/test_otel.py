@@ -30,6 +30,10 @@ one scenario of otel_run against them and checks what arrived:
                   HTTP-date: each waited for
   env             OTEL_BSP_*, OTEL_METRIC_EXPORT_INTERVAL, per-signal headers
                   merged over the generic ones; bad values warned of
+  schedule_delay  OTEL_BSP_SCHEDULE_DELAY: the default (5000 ms) and the variable
+  env_resource    OTEL_SERVICE_NAME over the list's service.name, percent-
+                  decoding of OTEL_RESOURCE_ATTRIBUTES and _HEADERS values,
+                  OTEL_EXPORTER_OTLP_INSECURE ignored
   env_signals     OTEL_{TRACES,METRICS}_EXPORTER and _PROTOCOL turn a
                   signal off
   env_timeout     OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT
@@ -37,6 +41,10 @@ one scenario of otel_run against them and checks what arrived:
   tls             OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE / CLIENT_CERTIFICATE /
                   CLIENT_KEY against an https receiver of a throwaway CA
                   that requires a client certificate
+  propagators     OTEL_PROPAGATORS: tracecontext, none, baggage, unknown
+                  ones warned of
+  limits          span limits: values cut at whole characters, attributes
+                  and events beyond the counts dropped and counted
   sampling        OTEL_TRACES_SAMPLER / _ARG: unsampled runs export metrics
                   only; the caller's flag; traceparent flags 00
   partial         200 with a partialSuccess: not retried, the rejected
@@ -465,6 +473,88 @@ def case_tree(otel_run, root, capture):
     check(tool_err and ("error.type", "ExecutionFailed") in tool_err[0], "tool duration with its error")
 
 
+def tree_spans(otel_run, root, env):
+    """otel_run tree with `env` against receivers of its own: its spans."""
+    rec, model = Receiver(), ModelServer()
+    run_tree(otel_run, root, rec, model, env)
+    spans = spans_of(rec.accepted("/v1/traces"))
+    check(len(spans) > 0, "spans arrived")
+    common_checks(spans)
+    return spans
+
+
+def tool_spans(spans):
+    return {attrs(s).get("gen_ai.tool.call.id"): s for s in spans if s["name"].startswith("execute_tool ")}
+
+
+def case_limits(otel_run, root):
+    """Span limits (OTEL_[SPAN_]ATTRIBUTE_*_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT,
+    OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, the option) with content captured,
+    their most likely victim: values cut at whole characters, the first
+    attributes and events kept, the others counted as dropped."""
+    snow = "\u2603" * 10  # 3 bytes each in UTF-8: a cut by bytes splits one
+    user = "plan the secret picnic " + snow
+    full = '[{"role":"user","parts":[{"type":"text","content":"%s"}]}]' % user
+    check(full[:80].endswith("\u2603") and len(full.encode()) > 80, "(the test's input is cut inside the snowmen)")
+    spans = tree_spans(otel_run, root, {
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true", "OTEL_TEST_INPUT": user,
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "5", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "80",
+        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT": "2"})
+    pipeline = one(spans, "invoke_agent pipeline")
+    pa = attrs(pipeline)
+    check(pa.get("gen_ai.agent.name") == "pipeline", "the span's own length limit wins over the general one: %r" % pa)
+    check(pa.get("gen_ai.input.messages") == full[:80],
+          "the captured input cut at 80 whole characters: %r" % pa.get("gen_ai.input.messages"))
+    check(pa.get("gen_ai.conversation.id") == "sess-otel-42\ufffd", "a short value whole: %r" % pa)
+    for s in spans:
+        for k, v in attrs(s).items():
+            if isinstance(v, str):
+                check(len(v) <= 80 and "\ufffd" not in v[-1:] or k == "gen_ai.conversation.id",
+                      "%s of %s within 80 characters, no character cut: %r" % (k, s["name"], v[-8:]))
+        check("droppedAttributesCount" not in s, "128 attributes: none dropped on %s" % s["name"])
+    chat_in = [attrs(s).get("gen_ai.input.messages", "") for s in spans if s["name"] == "chat gpt-test"]
+    check(len(chat_in) == 2 and all(len(v) <= 80 for v in chat_in) and any(len(v) == 80 for v in chat_in),
+          "chat input messages cut (the second turn's, longer): %r" % chat_in)
+    add = tool_spans(spans).get("call_add", {"events": []})
+    evs = [e for e in add.get("events", []) if e["name"] == "hook"]
+    check(len(evs) == 1 and [a["key"] for a in evs[0]["attributes"]] == ["hookline.hook.name", "hookline.hook.point"]
+          and evs[0].get("droppedAttributesCount") == 1,
+          "2 attributes per event, the third counted as dropped: %r" % evs)
+
+    spans = tree_spans(otel_run, root, {
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+        "OTEL_ATTRIBUTE_COUNT_LIMIT": "4", "OTEL_SPAN_EVENT_COUNT_LIMIT": "0"})
+    tools = tool_spans(spans)
+    add = tools.get("call_add", {})
+    check([a["key"] for a in add.get("attributes", [])] ==
+          ["gen_ai.tool.name", "gen_ai.operation.name", "gen_ai.tool.call.id", "gen_ai.tool.type"],
+          "the general count limit: the first 4 attributes kept: %r" % add.get("attributes"))
+    check(add.get("droppedAttributesCount") == 2, "the captured arguments and result dropped and counted: %r"
+          % add.get("droppedAttributesCount"))
+    check(add.get("events") == [] and add.get("droppedEventsCount") == 1,
+          "no event kept, the hook's counted: %r %r" % (add.get("events"), add.get("droppedEventsCount")))
+    rm = tools.get("call_rm", {})
+    check(rm.get("events") == [] and rm.get("droppedEventsCount") == 1, "the override's event counted on rm")
+    broken = tools.get("call_broken", {"status": {}})
+    check(broken["status"].get("code") == 2 and "error.type" not in attrs(broken)
+          and broken.get("droppedAttributesCount", 0) >= 2,
+          "no room for error.type: the status still says the error, the attribute counted: %r" % broken)
+    for s in spans:
+        check(len(s["attributes"]) <= 4, "at most 4 attributes on %s" % s["name"])
+    pa = attrs(one(spans, "invoke_agent pipeline"))
+    check(list(pa) == ["gen_ai.operation.name", "gen_ai.agent.name", "gen_ai.conversation.id", "gen_ai.agent.id"],
+          "the agent's first 4 kept, content dropped: %r" % list(pa))
+    chats = [s for s in spans if s["name"] == "chat gpt-test"]
+    check(chats and all(list(attrs(c)) == ["gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",
+                                           "gen_ai.agent.name"] and c.get("droppedAttributesCount", 0) >= 5
+                        for c in chats), "chat spans: the first 4 kept: %r" % [list(attrs(c)) for c in chats])
+
+    spans = tree_spans(otel_run, root, {"OTEL_ATTRIBUTE_COUNT_LIMIT": "100", "OTEL_TEST_ATTRIBUTE_COUNT_LIMIT": "3"})
+    add = tool_spans(spans).get("call_add", {})
+    check(len(add.get("attributes", [])) == 3 and add.get("droppedAttributesCount") == 1,
+          "hl_otel_options.attribute_count_limit wins over the variable: %r" % add)
+
+
 def case_fail(otel_run, root):
     rec, model = Receiver(), ModelServer()
     try:
@@ -488,6 +578,47 @@ def case_fail(otel_run, root):
         check("refused" in s["status"].get("message", ""), "%s says why: %r" % (s["name"], s["status"]))
     check(attrs(chat).get("error.type") == attrs(agent).get("error.type"), "the same failure")
     check(API_KEY.encode() not in b"".join(r for _, _, r, _ in rec.posts), "no API key")
+
+
+def case_propagators(otel_run, root):
+    """OTEL_PROPAGATORS (and the option): tracecontext puts the traceparent
+    on the model request, none and baggage alone put nothing (the run is
+    traced all the same); baggage (not propagated here) and propagators
+    not spoken here (b3, jaeger, xray) are one warning each, never a
+    failure."""
+    def fail_run(env):
+        rec, model = Receiver(), ModelServer()
+        try:
+            p = run(otel_run, ["fail"], dict(env, OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % rec.port,
+                                             MODEL_URL="http://127.0.0.1:%d/v1" % model.port, OTEL_TEST_KEY=API_KEY))
+            check(p.returncode == 0, "otel_run fail exits 0 with %r" % env)
+        finally:
+            rec.close()
+            model.server.shutdown()
+        spans = spans_of(rec.accepted("/v1/traces"))
+        check(any(s["name"] == "chat fail" for s in spans), "the run is traced with %r" % env)
+        tps = [h.get("traceparent") for h, _ in model.requests]
+        check(len(tps) == 1, "one model request")
+        return tps[0] if tps else None, p.stderr
+
+    def warnings(err, what):
+        return [l for l in err.splitlines() if l.startswith("hookline otel: ") and what in l]
+
+    tp, err = fail_run({"OTEL_PROPAGATORS": "none"})
+    check(tp is None, "none: no traceparent: %r" % tp)
+    check(warnings(err, "") == [], "none: no warning: %r" % err)
+    tp, err = fail_run({"OTEL_PROPAGATORS": "tracecontext, baggage,b3,jaeger,xray,b3"})
+    check(tp and re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", tp), "tracecontext listed: traceparent %r" % tp)
+    for name in ("baggage", "b3", "jaeger", "xray"):
+        check(len(warnings(err, '"%s"' % name)) == 1, "one warning naming %s: %r" % (name, err))
+    check(len(warnings(err, "")) == 4, "four warnings in all: %r" % err)
+    tp, err = fail_run({"OTEL_PROPAGATORS": "baggage"})
+    check(tp is None, "baggage alone: no traceparent: %r" % tp)
+    check(len(warnings(err, '"baggage"')) == 1, "baggage alone: warned of: %r" % err)
+    tp, err = fail_run({"OTEL_PROPAGATORS": "tracecontext", "OTEL_TEST_PROPAGATORS": "none"})
+    check(tp is None, "hl_otel_options.propagators wins over the variable: %r" % tp)
+    tp, _ = fail_run({"OTEL_TEST_PROPAGATORS": ""})
+    check(tp is not None, "an empty option is unset: the default, tracecontext: %r" % tp)
 
 
 def case_remote(otel_run, root):
@@ -711,7 +842,7 @@ def case_env(otel_run, root):
     finally:
         rec.close()
     n = 4
-    # 700 ms after the runs, without a flush: the default delay (1 s) and
+    # 700 ms after the runs, without a flush: the default delay (5 s) and
     # interval (60 s) would have sent nothing yet
     check(out.get("exported") == 6 * n, "OTEL_BSP_SCHEDULE_DELAY: every span sent without a flush: %r" % out)
     # (metrics are sent when something was recorded since the last time)
@@ -728,6 +859,56 @@ def case_env(otel_run, root):
           "metrics: their own headers over the generic ones: %r" % metrics[:1])
     check(len(warnings) == 2 and "OTEL_BSP_MAX_QUEUE_SIZE" in warnings[0] and "lots" in warnings[0] and
           "OTEL_EXPORTER_OTLP_TIMEOUT" in warnings[1], "a warning per bad value: %r" % warnings)
+
+
+def case_schedule_delay(otel_run, root):
+    """OTEL_BSP_SCHEDULE_DELAY's default is the specification's, 5000 ms:
+    2 s after the runs, without a flush, nothing was sent; with the
+    variable at 1000, everything was."""
+    rec = Receiver()
+    try:
+        out, _ = run_env(otel_run, rec, {}, n=2, sleep_ms=2000)
+        check(out.get("exported") == 0, "the default delay (5 s): nothing sent after 2 s: %r" % out)
+        out, _ = run_env(otel_run, rec, {"OTEL_BSP_SCHEDULE_DELAY": "1000"}, n=2, sleep_ms=2000)
+        check(out.get("exported") == 12, "OTEL_BSP_SCHEDULE_DELAY=1000: all sent after 2 s: %r" % out)
+    finally:
+        rec.close()
+
+
+def case_env_resource(otel_run, root):
+    """OTEL_SERVICE_NAME over service.name of OTEL_RESOURCE_ATTRIBUTES (the
+    specification), the list's when alone; the lists' values percent-
+    decoded as W3C Baggage values are (keys are tokens: taken as they
+    are; '+' is a plus; %00 and bad escapes kept as written);
+    OTEL_EXPORTER_OTLP_[TRACES_]INSECURE (gRPC's) ignored without a word."""
+    rec = Receiver()
+    try:
+        out, warnings = run_env(otel_run, rec, {
+            "OTEL_SERVICE_NAME": "from-var", "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "OTEL_RESOURCE_ATTRIBUTES": "service.name=from-list, a%3Db = x%3Dy ,k=%E2%98%83+1,z=%00end,bad=%zz%4",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-enc=a%20b%2Cc,x%2Dk=v",
+            "OTEL_EXPORTER_OTLP_INSECURE": "true", "OTEL_EXPORTER_OTLP_TRACES_INSECURE": "true"}, n=2)
+        check(out.get("exported") == 12, "exported over http with INSECURE set: %r" % out)
+        check(warnings == [], "no warning: %r" % warnings)
+        with rec.lock:
+            posts = list(rec.posts)
+        traces = [json.loads(raw) for path, _, raw, _ in posts if path == "/v1/traces"]
+        res = attrs(traces[0]["resourceSpans"][0]["resource"]) if traces else {}
+        check(res.get("service.name") == "from-var", "OTEL_SERVICE_NAME wins over the list's: %r" % res)
+        check(res.get("a%3Db") == "x=y" and "a=b" not in res, "keys as written, values decoded, trimmed: %r" % res)
+        check(res.get("k") == "\u2603+1", "UTF-8 decoded, '+' a plus: %r" % res.get("k"))
+        check(res.get("z") == "%00end" and res.get("bad") == "%zz%4", "%%00 and bad escapes kept: %r" % res)
+        heads = [h for path, h, _, _ in posts if path == "/v1/traces"]
+        check(heads and heads[0].get("x-enc") == "a b,c" and heads[0].get("x%2dk") == "v",
+              "OTEL_EXPORTER_OTLP_HEADERS: values decoded, keys as written: %r" % heads[:1])
+        out, _ = run_env(otel_run, rec, {"OTEL_RESOURCE_ATTRIBUTES": "service.name=from%20list",
+                                         "OTEL_BSP_SCHEDULE_DELAY": "50"}, n=1)
+        with rec.lock:
+            last = [json.loads(raw) for path, _, raw, _ in rec.posts if path == "/v1/traces"][-1]
+        check(attrs(last["resourceSpans"][0]["resource"]).get("service.name") == "from list",
+              "service.name of the list when OTEL_SERVICE_NAME is unset")
+    finally:
+        rec.close()
 
 
 def case_env_signals(otel_run, root):
@@ -843,7 +1024,10 @@ def case_tls(otel_run, root):
              ("metrics' own client certificate",
               {"OTEL_EXPORTER_OTLP_CERTIFICATE": f("ca.pem"), "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "300",
                "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE": f("client.pem"),
-               "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY": f("client.key")}, False, True)]
+               "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY": f("client.key")}, False, True),
+             # gRPC's alone (the specification): it must not turn https's verification off
+             ("OTEL_EXPORTER_OTLP_INSECURE=true, no CA", dict(client, OTEL_EXPORTER_OTLP_INSECURE="true",
+                                                             OTEL_EXPORTER_OTLP_TRACES_INSECURE="true"), False, False)]
     for what, env, traces_on, metrics_on in cases:
         rec = Receiver(tls=ctx)
         try:
@@ -1038,7 +1222,8 @@ def main():
         case_chatbot(otel_run, root)  # otel_run is hookline-chat here
     elif callable(globals().get("case_" + case)):
         # fail, remote, hooks, env, env_signals, env_timeout, gzip, tls,
-        # sampling, refused, retry_after, partial, mockotlpserver
+        # sampling, refused, retry_after, partial, limits, propagators, schedule_delay,
+        # env_resource, mockotlpserver
         globals()["case_" + case](otel_run, root)
     else:
         sys.exit("unknown case " + case)

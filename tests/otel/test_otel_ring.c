@@ -36,6 +36,7 @@ static hl_otel *fake_otel(void) {
   atomic_store(&o->live_enabled, true);
   o->warn = stdout; /* the one "queue is full" warning */
   o->sig[OT_SIG_TRACES].on = true; /* spans are queued for export */
+  o->limits = OT_LIMITS_DEFAULT;
   if (!ot_ring_init(o, 0)) {
     free(o);
     return NULL;
