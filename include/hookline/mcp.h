@@ -474,6 +474,26 @@ HL_API hl_status hl_mcp_add_observer(hl_mcp *mcp, hl_observer *obs);
  *  made. Any thread. */
 HL_API unsigned long long hl_mcp_events_dropped(const hl_mcp *mcp);
 
+/** Cap on the server's requests waiting for the application's handlers
+ *  (sampling/createMessage, elicitation/create, roots/list: answered one
+ *  at a time by the client's worker thread): a request over either cap
+ *  (this many waiting, or HL_MCP_MAX_QUEUED_REQUEST_BYTES of JSON) is
+ *  not queued; it is answered at once with JSON-RPC error -32603
+ *  "client busy: ..." and counted, so a server that floods requests
+ *  cannot grow the client's memory without bound. One request always
+ *  fits, however large. A `ping` never waits for a handler: the client
+ *  answers it on the thread that read it. */
+#define HL_MCP_MAX_QUEUED_REQUESTS 64
+#define HL_MCP_MAX_QUEUED_REQUEST_BYTES (4u << 20)
+/** Cap on the client's own answers (pings' results, the refusals above)
+ *  waiting for a server that does not read them as fast as it sends
+ *  requests: a request whose answer is over it stays unanswered, and is
+ *  counted with the refused. */
+#define HL_MCP_MAX_QUEUED_REPLIES 1024
+/** How many requests of the server this client refused or left
+ *  unanswered over the caps above since it was made. Any thread. */
+HL_API unsigned long long hl_mcp_requests_refused(const hl_mcp *mcp);
+
 /**
  * A handler for a server-to-client request. `params` is borrowed (may be
  * NULL). Return HL_OK with *result set to a new JSON object (the library

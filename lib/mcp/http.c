@@ -706,7 +706,7 @@ static void *subscribe_main(void *arg) {
     }
     pthread_mutex_unlock(&m->lock);
     if (stop) break;
-    if (!first) hl__mcp_worker_post(m, NULL); /* what changed while it was closed */
+    if (!first) hl__mcp_worker_refresh(m); /* what changed while it was closed */
     cJSON *params = cJSON_CreateObject();
     cJSON *want = params ? cJSON_AddObjectToObject(params, "notifications") : NULL;
     if (want) cJSON_AddBoolToObject(want, "toolsListChanged", 1);

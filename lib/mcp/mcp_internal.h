@@ -96,8 +96,16 @@ typedef struct hl__mcp_io hl__mcp_io;
 
 typedef struct hl__mcp_job {
   cJSON *msg;                /* a server request; NULL: refresh the tool list */
+  size_t weight;             /* msg's bytes, counted against HL_MCP_MAX_QUEUED_REQUEST_BYTES */
   struct hl__mcp_job *next;
 } hl__mcp_job;
+
+/* An answer of the client's own (a ping's result, a refusal) that could
+ * not be written at once: the worker sends it before its next job. */
+typedef struct hl__mcp_reply {
+  char *text;
+  struct hl__mcp_reply *next;
+} hl__mcp_reply;
 
 struct hl_mcp {
   atomic_int refs;
@@ -162,6 +170,10 @@ struct hl_mcp {
   pthread_cond_t jobs_cond;  /* the worker's own, so answers never wake it */
   bool worker_running, worker_stop;
   hl__mcp_job *jobs, *jobs_tail;
+  size_t req_queued, req_bytes; /* server requests in jobs, their weight */
+  hl__mcp_reply *replies, *replies_tail;
+  size_t n_replies;
+  atomic_ullong req_refused; /* over the caps (hl_mcp_requests_refused) */
 
   /* stdio transport */
   pid_t pid;
@@ -228,6 +240,13 @@ void hl__mcp_stderr_later(hl_mcp *m, const char *text);
 /* Both are bounded (HL_MCP_MAX_QUEUED_EVENTS and _BYTES in mcp.h): what
  * is over is dropped and counted, and reported by one queued
  * "mcp.events_dropped" event per run of drops. */
+/* What a message costs in memory, roughly: its nodes and their strings. */
+size_t hl__mcp_json_weight(const cJSON *j);
+/* Whether one more item of `weight` bytes fits beside `queued` items of
+ * `bytes`, under the caps `max_n` and `max_bytes`. One item always fits,
+ * however large: a message the size cap of hl_mcp_set_max_message_bytes()
+ * let in is delivered alone. */
+bool hl__mcp_fits(size_t queued, size_t bytes, size_t weight, size_t max_n, size_t max_bytes);
 /* Emit queued events, in order, until `upto` of them were emitted
  * (UINT64_MAX: until none is queued). Not on the event loop. */
 void hl__mcp_emit_later(hl_mcp *m, uint64_t upto);
@@ -261,6 +280,9 @@ void hl__jsonrpc_error_text(const cJSON *error, char *buf, size_t size);
 /* Spawn the server and hand its stdout and stderr to the event loop. */
 hl_status hl__mcp_stdio_start(hl_mcp *m);
 hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text);
+/* The same without waiting (a reading thread, the event loop among
+ * them): false when it cannot go out at once, or failed. */
+bool hl__mcp_stdio_try_send(hl_mcp *m, const char *text);
 /* A caller waits for `p` (m->lock held, and held again on return): it
  * reads the server's stdout itself while nobody else does, else sleeps
  * until woken; returns when something may have changed for `p`. */
@@ -334,8 +356,14 @@ void hl__mcp_subscribe(hl_mcp *m);
  * inputRequests both go through here. */
 hl_status hl__mcp_handle_request(hl_mcp *m, const char *method, const cJSON *params, cJSON **result);
 hl_status hl__mcp_worker_start(hl_mcp *m);
-/* Queue a server request (taken) or, with NULL, a tool list refresh. */
-void hl__mcp_worker_post(hl_mcp *m, cJSON *msg);
+/* A request of the server (taken; id and string method checked), from
+ * the thread that read it: a ping is answered at once (or, when it
+ * cannot be written now, by the worker before its next job); others
+ * queue for the worker's handlers, or over HL_MCP_MAX_QUEUED_REQUESTS
+ * are refused. Never waits for the server. */
+void hl__mcp_server_request(hl_mcp *m, cJSON *msg);
+/* Queue a tool list refresh (one at most). */
+void hl__mcp_worker_refresh(hl_mcp *m);
 void hl__mcp_worker_stop(hl_mcp *m);
 
 /* ---- tools.c ---- */

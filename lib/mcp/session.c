@@ -448,21 +448,22 @@ void hl__mcp_stderr_event(hl_mcp *m, const char *text) {
   notify_all(m, &ev);
 }
 
-/* What an event costs in memory, roughly: its nodes and their strings. */
-static size_t json_weight(const cJSON *j) {
+size_t hl__mcp_json_weight(const cJSON *j) {
   size_t w = 0;
   for (; j; j = j->next) {
     w += sizeof *j + (j->string ? strlen(j->string) + 1 : 0) +
-         (j->valuestring ? strlen(j->valuestring) + 1 : 0) + json_weight(j->child);
+         (j->valuestring ? strlen(j->valuestring) + 1 : 0) + hl__mcp_json_weight(j->child);
   }
   return w;
 }
 
-/* Whether one more event of `weight` bytes fits beside `queued` events
- * of `bytes`. One event always fits, however large: a message the size
- * cap of hl_mcp_set_max_message_bytes() let in is delivered alone. */
+bool hl__mcp_fits(size_t queued, size_t bytes, size_t weight, size_t max_n, size_t max_bytes) {
+  return queued == 0 || (queued < max_n && bytes + weight <= max_bytes);
+}
+
+/* An event fits the observers' queue (HL_MCP_MAX_QUEUED_EVENTS, _BYTES). */
 static bool fits(size_t queued, size_t bytes, size_t weight) {
-  return queued == 0 || (queued < HL_MCP_MAX_QUEUED_EVENTS && bytes + weight <= HL_MCP_MAX_QUEUED_BYTES);
+  return hl__mcp_fits(queued, bytes, weight, HL_MCP_MAX_QUEUED_EVENTS, HL_MCP_MAX_QUEUED_BYTES);
 }
 
 static void append_locked(hl_mcp *m, hl__mcp_later *e) {
@@ -512,7 +513,7 @@ void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) {
     return;
   }
   e->data = data;
-  e->weight = sizeof *e + json_weight(data);
+  e->weight = sizeof *e + hl__mcp_json_weight(data);
   post_later(m, e);
 }
 
@@ -685,7 +686,7 @@ static void on_progress(hl_mcp *m, const cJSON *params) {
       p->deadline_ms = cap && d > cap ? cap : d;
     }
     if (p->tool) cJSON_AddStringToObject(ev, "tool", p->tool);
-    size_t weight = json_weight(ev);
+    size_t weight = hl__mcp_json_weight(ev);
     if (!fits(p->n_notes, p->notes_bytes, weight)) {
       drop_locked(m); /* the waiting thread's observers are behind */
     } else {
@@ -732,8 +733,8 @@ void hl__mcp_dispatch(hl_mcp *m, cJSON *msg, hl__mcp_pending *current, hl_contex
     cJSON_Delete(msg);
     return;
   }
-  if (id) { /* a request from the server: answered off this thread */
-    hl__mcp_worker_post(m, msg);
+  if (id) { /* a request from the server */
+    hl__mcp_server_request(m, msg);
     return;
   }
   const char *name = method->valuestring;
@@ -742,7 +743,7 @@ void hl__mcp_dispatch(hl_mcp *m, cJSON *msg, hl__mcp_pending *current, hl_contex
     on_progress(m, params);
     if (current) hl__mcp_flush_notes(m, current, ctx);
   } else if (strcmp(name, "notifications/tools/list_changed") == 0) {
-    hl__mcp_worker_post(m, NULL);
+    hl__mcp_worker_refresh(m);
   } else if (strcmp(name, "notifications/message") == 0) {
     cJSON *d = cJSON_IsObject(params) ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
     hl__mcp_event_later(m, "mcp.log", d);

@@ -22,6 +22,12 @@ Tools (tools/list is paginated, two tools per page):
   flood {count}      `count` notifications (logging/message, with a progress
                      and a tools/list_changed every 1000th) as fast as the
                      pipe takes them, then an answer
+  request_flood {method, count, pad}
+                     `count` requests of `method` to the client (params: a
+                     message of `pad` bytes) as fast as the pipe takes
+                     them; answers, once every one was answered (or none
+                     was for 3 s), with {"results": n, "errors": {code: n},
+                     "missing": n}
 Environment: HOSTILE_VERSION sets the protocol version answered;
 HOSTILE_NOISE=1 sends a notifications/message and a ping before every
 response; HOSTILE_INIT=hang never answers initialize; HOSTILE_DISCOVER=ignore
@@ -40,6 +46,9 @@ cancelled = []
 pending_client = {}  # id -> Event/result for our requests to the client
 next_id = [1000]
 extra = [False]
+# request_flood: the ids it sent start here; its answers are tallied
+FLOOD_BASE = 10 ** 9
+flood_tally = {"results": 0, "errors": {}, "cond": threading.Condition()}
 
 
 def send(obj):
@@ -63,7 +72,8 @@ TOOLS = [
         ("unknown_id", {}), ("bad_utf8", {}), ("exit", {}), ("cancelled_ids", {}),
         ("add_tool", {}), ("ask", {"method": {"type": "string"}}),
         ("error_result", {"text": {"type": "string"}}), ("rpc_error", {}),
-        ("flood", {"count": {"type": "integer"}})]
+        ("flood", {"count": {"type": "integer"}}),
+        ("request_flood", {"method": {"type": "string"}, "count": {"type": "integer"}})]
 ]
 
 
@@ -145,6 +155,9 @@ def call_tool(mid, name, args, meta):
     elif name == "flood":
         flood(int(args.get("count", 1000)), meta.get("progressToken"))
         text(mid, "flood done")
+    elif name == "request_flood":
+        text(mid, json.dumps(request_flood(args.get("method", "ping"), int(args.get("count", 1000)),
+                                           int(args.get("pad", 0)))))
     else:
         send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32602, "message": "Unknown tool: " + name}})
 
@@ -166,9 +179,45 @@ def flood(count, token):
         sys.stdout.flush()
 
 
+def request_flood(method, count, pad):
+    """Written in blocks, as flood() is; the tally is kept by handle()."""
+    with flood_tally["cond"]:
+        flood_tally["results"] = 0
+        flood_tally["errors"] = {}
+    params = {"message": "x" * pad} if pad else {}
+    with out_lock:
+        for start in range(0, count, 1000):
+            sys.stdout.write("".join(
+                json.dumps({"jsonrpc": "2.0", "id": FLOOD_BASE + i, "method": method, "params": params}) + "\n"
+                for i in range(start, min(count, start + 1000))))
+        sys.stdout.flush()
+    # Until every request was answered, or none was for 3 s (a client
+    # that leaves some unanswered).
+    last, last_change = -1, time.time()
+    with flood_tally["cond"]:
+        while True:
+            got = flood_tally["results"] + sum(flood_tally["errors"].values())
+            if got != last:
+                last, last_change = got, time.time()
+            if got >= count or time.time() - last_change >= 3:
+                break
+            flood_tally["cond"].wait(0.5)
+        return {"results": flood_tally["results"], "errors": dict(flood_tally["errors"]),
+                "missing": count - got}
+
+
 def handle(msg):
     method = msg.get("method")
     mid = msg.get("id")
+    if method is None and isinstance(mid, int) and mid >= FLOOD_BASE:
+        with flood_tally["cond"]:
+            if "error" in msg:
+                code = str(msg["error"].get("code"))
+                flood_tally["errors"][code] = flood_tally["errors"].get(code, 0) + 1
+            else:
+                flood_tally["results"] += 1
+            flood_tally["cond"].notify()
+        return
     if method is None:  # a response to one of our requests
         entry = pending_client.get(mid)
         if entry:

@@ -50,8 +50,8 @@ static void pagination_and_stderr(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-11-25");
   hl_tools *tools = hl_mcp_tools(m);
-  /* 14 tools over 7 pages of 2. */
-  CHECK_INT(hl_tools_count(tools), 14);
+  /* 15 tools over 8 pages of 2. */
+  CHECK_INT(hl_tools_count(tools), 15);
   CHECK(hl_tools_find(tools, "rpc_error") != NULL);
   CHECK_STR(hl_mcp_tool_server(hl_tools_find(tools, "echo")), "hostile");
   hl_tools_free(tools);
@@ -259,7 +259,7 @@ static void list_changed_refreshes(void) {
   CHECK_INT(hl_mcp_set_exclude(m, excl), HL_OK);
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   hl_tools *reg = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(reg), 13);
+  CHECK_INT(hl_tools_count(reg), 14);
   CHECK(hl_tools_find(reg, "h_echo") && !hl_tools_find(reg, "h_garbage") && !hl_tools_find(reg, "h_extra"));
   unsigned gen = hl_mcp_tools_generation(m);
   char *t = NULL;
@@ -277,7 +277,7 @@ static void list_changed_refreshes(void) {
   }
   CHECK(hl_mcp_tools_generation(m) != gen);
   CHECK_INT(hl_mcp_sync_tools(m, reg), HL_OK);
-  CHECK_INT(hl_tools_count(reg), 14);
+  CHECK_INT(hl_tools_count(reg), 15);
   hl_tool *extra = hl_tools_find(reg, "h_extra");
   REQUIRE(extra);
   cJSON *res = NULL;
