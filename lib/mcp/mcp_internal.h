@@ -88,8 +88,16 @@ typedef struct hl__mcp_later {
   cJSON *data;
   size_t weight;             /* its bytes, counted against HL_MCP_MAX_QUEUED_BYTES */
   uint64_t dropped;
+  bool reserved;             /* a protocol error: never dropped (HL__MCP_RESERVED_ERRORS) */
+  uint64_t repeats;          /* ... the protocol errors that came after it, coalesced */
   struct hl__mcp_later *next;
 } hl__mcp_later;
+
+/* Protocol errors queued beside the observers' caps: what a user must
+ * see when a server misbehaves is never dropped by a flood of log
+ * events. Beyond this many waiting, a new one is counted in the last
+ * one's `repeated` instead (a server that sends only garbage). */
+#define HL__MCP_RESERVED_ERRORS 8
 
 /* The stdio transport's state (stdio.c). */
 typedef struct hl__mcp_io hl__mcp_io;
@@ -163,6 +171,8 @@ struct hl_mcp {
   uint64_t ev_posted, ev_done;
   atomic_ullong ev_dropped;  /* over the caps, since the client was made */
   hl__mcp_later *ev_report;  /* the queued report that counts new drops, or NULL */
+  size_t ev_errors;          /* protocol errors in evq (not counted in ev_queued) */
+  hl__mcp_later *ev_last_error; /* the last of them, or NULL */
   bool ev_emitting;
 
   /* worker thread: server requests, list refreshes and queued events */
@@ -226,6 +236,9 @@ void hl__mcp_receive(hl_mcp *m, const char *text, size_t len, hl__mcp_pending *c
                      hl_context *ctx);
 /* Fail every request in flight (transport/protocol failure). */
 void hl__mcp_fail_pending(hl_mcp *m, hl_status st, const char *msg);
+/* The server broke the protocol: queue the "mcp.protocol_error" event
+ * (never dropped), then fail every request in flight with `st`, `msg`. */
+void hl__mcp_protocol_failure(hl_mcp *m, hl_status st, const char *msg);
 /* Tell the client's observers (any thread). */
 void hl__mcp_event(hl_mcp *m, hl_context *ctx, const char *name, cJSON *data /* taken */);
 void hl__mcp_stderr_event(hl_mcp *m, const char *text);

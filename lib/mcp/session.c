@@ -470,7 +470,10 @@ static void append_locked(hl_mcp *m, hl__mcp_later *e) {
   if (m->evq_tail) m->evq_tail->next = e;
   else m->evq = e;
   m->evq_tail = e;
-  if (!e->dropped) {
+  if (e->reserved) {
+    m->ev_errors++;
+    m->ev_last_error = e;
+  } else if (!e->dropped) {
     m->ev_queued++;
     m->ev_bytes += e->weight;
   }
@@ -498,14 +501,15 @@ static void drop_locked(hl_mcp *m) {
 
 static void post_later(hl_mcp *m, hl__mcp_later *e) {
   pthread_mutex_lock(&m->lock);
-  bool ok = fits(m->ev_queued, m->ev_bytes, e->weight);
+  bool ok = e->reserved ? m->ev_errors < HL__MCP_RESERVED_ERRORS : fits(m->ev_queued, m->ev_bytes, e->weight);
   if (ok) append_locked(m, e);
+  else if (e->reserved) m->ev_last_error->repeats++; /* ev_errors > 0: the last is queued */
   else drop_locked(m);
   pthread_mutex_unlock(&m->lock);
   if (!ok) free_later(e);
 }
 
-void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) {
+static void queue_event(hl_mcp *m, const char *name, cJSON *data, bool reserved) {
   hl__mcp_later *e = calloc(1, sizeof *e);
   if (!e || !(e->name = strdup(name))) {
     free(e);
@@ -514,8 +518,11 @@ void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) {
   }
   e->data = data;
   e->weight = sizeof *e + hl__mcp_json_weight(data);
+  e->reserved = reserved;
   post_later(m, e);
 }
+
+void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) { queue_event(m, name, data, false); }
 
 void hl__mcp_stderr_later(hl_mcp *m, const char *text) {
   hl__mcp_later *e = calloc(1, sizeof *e);
@@ -556,6 +563,8 @@ void hl__mcp_emit_later(hl_mcp *m, uint64_t upto) {
       m->ev_bytes -= e->weight;
     }
     if (e == m->ev_report) m->ev_report = NULL; /* its count is final */
+    if (e->reserved) m->ev_errors--;
+    if (e == m->ev_last_error) m->ev_last_error = NULL; /* its repeats too */
     m->ev_emitting = true;
     pthread_mutex_unlock(&m->lock);
     if (e->dropped) {
@@ -563,6 +572,7 @@ void hl__mcp_emit_later(hl_mcp *m, uint64_t upto) {
     } else if (e->text) {
       hl__mcp_stderr_event(m, e->text);
     } else {
+      if (e->repeats && e->data) cJSON_AddNumberToObject(e->data, "repeated", (double)e->repeats);
       hl__mcp_event(m, NULL, e->name, e->data);
       e->data = NULL;
     }
@@ -623,10 +633,14 @@ static void protocol_error(hl_mcp *m, hl_status st, const char *fmt, ...) {
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   snprintf(msg, sizeof msg, "mcp server \"%s\": %s", m->name, what);
+  hl__mcp_protocol_failure(m, st, msg);
+}
+
+void hl__mcp_protocol_failure(hl_mcp *m, hl_status st, const char *msg) {
   /* The event first: the calls failed below return after it was emitted. */
   cJSON *d = cJSON_CreateObject();
   if (d) cJSON_AddStringToObject(d, "message", msg);
-  hl__mcp_event_later(m, "mcp.protocol_error", d);
+  queue_event(m, "mcp.protocol_error", d, true);
   hl__mcp_fail_pending(m, st, msg);
 }
 

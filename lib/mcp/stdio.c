@@ -148,10 +148,7 @@ static void on_stdout_line(hl_mcp *m, linebuf *lb) {
     char msg[300];
     snprintf(msg, sizeof msg, "mcp server \"%s\": sent a message of more than %zu bytes (the cap)",
              m->name, m->max_message);
-    cJSON *d = cJSON_CreateObject();
-    if (d) cJSON_AddStringToObject(d, "message", msg);
-    hl__mcp_event_later(m, "mcp.protocol_error", d);
-    hl__mcp_fail_pending(m, HL_ERR_TOO_LARGE, msg);
+    hl__mcp_protocol_failure(m, HL_ERR_TOO_LARGE, msg);
     return;
   }
   size_t len = lb->len;

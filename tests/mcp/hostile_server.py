@@ -7,8 +7,9 @@ Tools (tools/list is paginated, two tools per page):
   echo {text}        normal answer
   slow {steps}       a progress notification per step, 0.05 s apart, then an answer
   hang               never answers (the client's timeout and cancellation)
-  garbage {kind}     answers with a line that is not JSON (kind "nul": JSON
-                     but for a raw NUL and control character in strings)
+  garbage {kind, count} answers with `count` (1) lines that are not JSON
+                     (kind "nul": JSON but for a raw NUL and control
+                     character in strings)
   huge {bytes}       answers with one message of that size
   unknown_id         answers with an id the client never sent
   bad_utf8           answers with invalid UTF-8 inside a string
@@ -19,9 +20,10 @@ Tools (tools/list is paginated, two tools per page):
   error_result {text} an isError result whose one text item is `text`
                      (default "the tool failed on purpose")
   rpc_error          a JSON-RPC error -32000
-  flood {count}      `count` notifications (logging/message, with a progress
+  flood {count, end} `count` notifications (logging/message, with a progress
                      and a tools/list_changed every 1000th) as fast as the
-                     pipe takes them, then an answer
+                     pipe takes them, then an answer (end "garbage": a line
+                     that is not JSON instead)
   request_flood {method, count, pad}
                      `count` requests of `method` to the client (params: a
                      message of `pad` bytes) as fast as the pipe takes
@@ -121,7 +123,7 @@ def call_tool(mid, name, args, meta):
         raw(b'{"jsonrpc":"2.0","id":' + str(mid).encode() +
             b',"result":{"content":[{"type":"text","text":"a\x00b","\x0c\x00x":1}]}}')
     elif name == "garbage":
-        raw(b"this is not json {")
+        raw(b"this is not json {\n" * int(args.get("count", 1)))
     elif name == "huge":
         n = int(args.get("bytes", 2 << 20))
         body = json.dumps({"jsonrpc": "2.0", "id": mid, "result": {
@@ -154,7 +156,10 @@ def call_tool(mid, name, args, meta):
         send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32000, "message": "rpc failure on purpose"}})
     elif name == "flood":
         flood(int(args.get("count", 1000)), meta.get("progressToken"))
-        text(mid, "flood done")
+        if args.get("end") == "garbage":
+            raw(b"the flood ends in garbage {")
+        else:
+            text(mid, "flood done")
     elif name == "request_flood":
         text(mid, json.dumps(request_flood(args.get("method", "ping"), int(args.get("count", 1000)),
                                            int(args.get("pad", 0)))))
