@@ -485,8 +485,10 @@ HL_API unsigned long long hl_mcp_events_dropped(const hl_mcp *mcp);
  *  not queued; it is answered at once with JSON-RPC error -32603
  *  "client busy: ..." and counted, so a server that floods requests
  *  cannot grow the client's memory without bound. One request always
- *  fits, however large. A `ping` never waits for a handler: the client
- *  answers it on the thread that read it. */
+ *  fits, however large. A `ping` never waits with those: over stdio the
+ *  thread that read it answers it at once, not after a handler that
+ *  asks its user; over HTTP the worker sends its answer before it takes
+ *  the next request. */
 #define HL_MCP_MAX_QUEUED_REQUESTS 64
 #define HL_MCP_MAX_QUEUED_REQUEST_BYTES (4u << 20)
 /** Cap on the client's own answers (pings' results, the refusals above)

@@ -264,13 +264,14 @@ void hl__mcp_worker_refresh(hl_mcp *m) {
 }
 
 void hl__mcp_worker_stop(hl_mcp *m) {
-  if (!m->worker_running) return;
   pthread_mutex_lock(&m->lock);
   m->worker_stop = true;
   pthread_cond_signal(&m->jobs_cond);
   pthread_mutex_unlock(&m->lock);
-  pthread_join(m->worker, NULL);
+  if (m->worker_running) pthread_join(m->worker, NULL);
   m->worker_running = false;
+  /* What is left, also when no worker ever ran (a client never
+   * connected that was given messages: tests/fuzz/fuzz_mcp.c). */
   for (hl__mcp_job *j = m->jobs, *n; j; j = n) {
     n = j->next;
     cJSON_Delete(j->msg);

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "mcp_fixture.h"
+#include "mcp/mcp_internal.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 /* ASan keeps freed memory (256 MB by default) to catch late uses: the
@@ -176,11 +177,27 @@ static void ping_answered_while_a_handler_runs(void) {
   hl_mcp_free(m);
 }
 
+/* Server requests read by a client that never connected (no worker ran:
+ * the fuzz target's way in) are freed with it: ASan's leak check. */
+static void requests_to_an_unconnected_client_are_freed(void) {
+  hl_mcp *m = hl_mcp_new_http("fz", "http://127.0.0.1:9/mcp");
+  REQUIRE(m);
+  hl__mcp_pending p = {.id = 1};
+  const char *body = "[{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"},"
+                     "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"roots/list\"}]";
+  CHECK_INT(hl__mcp_http_decode(m, &p, body, strlen(body), NULL, NULL), HL_OK);
+  CHECK(m->replies != NULL && m->jobs != NULL); /* the ping's answer, the request */
+  cJSON_Delete(p.response);
+  cJSON_Delete(p.notes);
+  hl_mcp_free(m);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(request_flood_is_bounded);
   RUN(ping_flood_is_bounded);
   RUN(ping_answered_while_a_handler_runs);
+  RUN(requests_to_an_unconnected_client_are_freed);
   int zombies = 0;
   CHECK_INT(fx_children(&zombies), 0);
   CHECK_INT(zombies, 0);
