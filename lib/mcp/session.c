@@ -1016,7 +1016,9 @@ static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, 
  * bound; a server that asks forever must not hold a call forever). */
 #define MAX_INPUT_ROUNDS 10
 /* A modern request whose answer's stream broke goes again as a new
- * request (streams are not resumable): this many times at most. */
+ * request (streams are not resumable; the spec's MUST), from the same
+ * thread, nothing queued: this many times at most, then the call fails
+ * saying how often it went. */
 #define MAX_REISSUES 2
 /* How long a stdio server may stay silent on the server/discover probe
  * before it is taken for a legacy one (stdio.mdx: "a reasonable timeout"). */
@@ -1048,10 +1050,17 @@ static hl_status modern_roundtrip(hl_mcp *m, hl_context *ctx, const char *method
     bool lost;
     st = roundtrip_once(m, ctx, method, params, tool, left, &lost, NULL, response);
     if (st != HL_OK) {
-      if ((lost || st == HL_ERR_NETWORK) && m->kind == HL__MCP_HTTP && reissues < MAX_REISSUES &&
-          !(ctx && hl_context_cancelled(ctx))) {
+      bool broken = (lost || st == HL_ERR_NETWORK) && m->kind == HL__MCP_HTTP;
+      if (broken && reissues < MAX_REISSUES && !(ctx && hl_context_cancelled(ctx))) {
         reissues++;
         continue;
+      }
+      /* Not "the server ended its answer" alone: that it went 1 +
+       * MAX_REISSUES times says the server breaks every stream. */
+      if (broken && reissues == MAX_REISSUES) {
+        char why[600];
+        snprintf(why, sizeof why, "%s", hl_last_error());
+        st = hl_fail(st, "%s, %d times (the first try and %d re-issues)", why, reissues + 1, reissues);
       }
       break;
     }
