@@ -556,16 +556,27 @@ static long peak_rss_kb(void) {
   return ru.ru_maxrss;
 }
 
+/* A hostile server's client whose observers include `s`, connected,
+ * or NULL. */
+static hl_mcp *slow_client(const char *name, slow_obs *s) {
+  hl_mcp *m = hostile(name, 10000);
+  if (!m) return NULL;
+  hl_observer *obs = hl_observer_new(slow_fn, s);
+  hl_mcp_add_observer(m, obs);
+  hl_observer_unref(obs);
+  if (hl_mcp_connect(m) != HL_OK) {
+    hl_mcp_free(m);
+    return NULL;
+  }
+  return m;
+}
+
 static void notification_flood_is_bounded(void) {
   /* Run first: the peak RSS is the process's, earlier tests' would hide
    * this one's. */
   static slow_obs s;
-  hl_mcp *m = hostile("flood", 10000);
+  hl_mcp *m = slow_client("flood", &s);
   REQUIRE(m);
-  hl_observer *obs = hl_observer_new(slow_fn, &s);
-  hl_mcp_add_observer(m, obs);
-  hl_observer_unref(obs);
-  REQUIRE(hl_mcp_connect(m) == HL_OK);
   hl_mcp_set_timeout_ms(m, 0); /* ASan on a loaded machine: a minute or more */
   long before = peak_rss_kb();
   char *t = NULL;
@@ -597,12 +608,8 @@ static void notification_flood_is_bounded(void) {
  * it fails returns. */
 static void protocol_error_survives_a_flood(void) {
   static slow_obs s;
-  hl_mcp *m = hostile("flood", 10000);
+  hl_mcp *m = slow_client("flood", &s);
   REQUIRE(m);
-  hl_observer *obs = hl_observer_new(slow_fn, &s);
-  hl_mcp_add_observer(m, obs);
-  hl_observer_unref(obs);
-  REQUIRE(hl_mcp_connect(m) == HL_OK);
   hl_mcp_set_timeout_ms(m, 0);
   char *t = NULL;
   CHECK_INT(call_text(m, "flood", "{\"count\":100000,\"end\":\"garbage\"}", &t), HL_ERR_JSON);
@@ -614,7 +621,8 @@ static void protocol_error_survives_a_flood(void) {
   CHECK_CONTAINS(s.protocol_error, "sent a message that is not JSON");
   CHECK_CONTAINS(s.protocol_error, "the flood ends in garbage");
   still_works(m);
-  hl_mcp_free(m);  fx_events_clear(&events); /* room for the next tests */
+  hl_mcp_free(m);
+  fx_events_clear(&events); /* room for the next tests */
 }
 
 /* A server that sends nothing but garbage: the protocol errors beyond
@@ -622,12 +630,8 @@ static void protocol_error_survives_a_flood(void) {
  * count, so every one is accounted for and none grows the queue. */
 static void protocol_errors_coalesce(void) {
   static slow_obs s;
-  hl_mcp *m = hostile("garbage", 10000);
+  hl_mcp *m = slow_client("garbage", &s);
   REQUIRE(m);
-  hl_observer *obs = hl_observer_new(slow_fn, &s);
-  hl_mcp_add_observer(m, obs);
-  hl_observer_unref(obs);
-  REQUIRE(hl_mcp_connect(m) == HL_OK);
   char *t = NULL;
   CHECK_INT(call_text(m, "garbage", "{\"count\":2000}", &t), HL_ERR_JSON);
   free(t);
@@ -638,7 +642,8 @@ static void protocol_errors_coalesce(void) {
   CHECK(s.repeated > 0);
   CHECK_INT((long)hl_mcp_events_dropped(m), 0);
   still_works(m);
-  hl_mcp_free(m);  fx_events_clear(&events);
+  hl_mcp_free(m);
+  fx_events_clear(&events);
 }
 
 int main(int argc, char **argv) {
