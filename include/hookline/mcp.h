@@ -69,7 +69,8 @@
  *   CUSTOM "mcp.progress"      data = {server, tool, progress, total?, message?}
  *   CUSTOM "mcp.log"           data = {server, level, logger?, data}
  *   CUSTOM "mcp.tools_changed" data = {server, tools: n}
- *   CUSTOM "mcp.protocol_error" data = {server, message}
+ *   CUSTOM "mcp.protocol_error" data = {server, message, repeated?}
+ *                                (never dropped: see HL_MCP_MAX_QUEUED_EVENTS)
  *   CUSTOM "mcp.events_dropped" data = {server, dropped, cap}
  *                                (HL_MCP_MAX_QUEUED_EVENTS)
  *
@@ -467,12 +468,37 @@ HL_API hl_status hl_mcp_add_observer(hl_mcp *mcp, hl_observer *obs);
  *  follow until the observers get it are counted in its n, so a flood
  *  is reported once per queue's worth of events observed, not once per
  *  drop. Answers are never dropped, nor the tool list refresh that
- *  list_changed asks for. */
+ *  list_changed asks for, nor a protocol error (what a user must see
+ *  when a server misbehaves): those wait beside the caps, a few at most;
+ *  one more while they wait is counted in the last one's `repeated`
+ *  (the protocol errors after it, their messages not kept). */
 #define HL_MCP_MAX_QUEUED_EVENTS 1024
 #define HL_MCP_MAX_QUEUED_BYTES (4u << 20)
 /** How many events this client dropped over the caps above since it was
  *  made. Any thread. */
 HL_API unsigned long long hl_mcp_events_dropped(const hl_mcp *mcp);
+
+/** Cap on the server's requests waiting for the application's handlers
+ *  (sampling/createMessage, elicitation/create, roots/list: answered one
+ *  at a time by the client's worker thread): a request over either cap
+ *  (this many waiting, or HL_MCP_MAX_QUEUED_REQUEST_BYTES of JSON) is
+ *  not queued; it is answered at once with JSON-RPC error -32603
+ *  "client busy: ..." and counted, so a server that floods requests
+ *  cannot grow the client's memory without bound. One request always
+ *  fits, however large. A `ping` never waits with those: over stdio the
+ *  thread that read it answers it at once, not after a handler that
+ *  asks its user; over HTTP the worker sends its answer before it takes
+ *  the next request. */
+#define HL_MCP_MAX_QUEUED_REQUESTS 64
+#define HL_MCP_MAX_QUEUED_REQUEST_BYTES (4u << 20)
+/** Cap on the client's own answers (pings' results, the refusals above)
+ *  waiting for a server that does not read them as fast as it sends
+ *  requests: a request whose answer is over it stays unanswered, and is
+ *  counted with the refused. */
+#define HL_MCP_MAX_QUEUED_REPLIES 1024
+/** How many requests of the server this client refused or left
+ *  unanswered over the caps above since it was made. Any thread. */
+HL_API unsigned long long hl_mcp_requests_refused(const hl_mcp *mcp);
 
 /**
  * A handler for a server-to-client request. `params` is borrowed (may be

@@ -112,7 +112,13 @@ static hl_status on_data(const char *d, size_t n, void *user) {
     s->mode = (d[i] == '{' || d[i] == '[') ? 1 : 2;
     /* The cap is the message's (hl__mcp_receive() checks it exactly);
      * the margin lets a line hold "data: " and a message at the cap. */
-    if (s->mode == 2) hl__sse_init(&s->sse, on_event, s, s->m->max_message + 16);
+    if (s->mode == 2) {
+      hl__sse_init(&s->sse, on_event, s, s->m->max_message + 16);
+      /* A resumed stream goes on from the last event ID seen: one whose
+       * events carry no id must not reset it (was: to "", and the next
+       * resumption sent no Last-Event-ID at all). */
+      hl__sse_set_last_event_id(&s->sse, s->event_id);
+    }
   }
   if (s->mode == 2) {
     st = sse_feed(s, d, n);
@@ -706,7 +712,7 @@ static void *subscribe_main(void *arg) {
     }
     pthread_mutex_unlock(&m->lock);
     if (stop) break;
-    if (!first) hl__mcp_worker_post(m, NULL); /* what changed while it was closed */
+    if (!first) hl__mcp_worker_refresh(m); /* what changed while it was closed */
     cJSON *params = cJSON_CreateObject();
     cJSON *want = params ? cJSON_AddObjectToObject(params, "notifications") : NULL;
     if (want) cJSON_AddBoolToObject(want, "toolsListChanged", 1);

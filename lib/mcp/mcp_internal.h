@@ -88,16 +88,32 @@ typedef struct hl__mcp_later {
   cJSON *data;
   size_t weight;             /* its bytes, counted against HL_MCP_MAX_QUEUED_BYTES */
   uint64_t dropped;
+  bool reserved;             /* a protocol error: never dropped (HL__MCP_RESERVED_ERRORS) */
+  uint64_t repeats;          /* ... the protocol errors that came after it, coalesced */
   struct hl__mcp_later *next;
 } hl__mcp_later;
+
+/* Protocol errors queued beside the observers' caps: what a user must
+ * see when a server misbehaves is never dropped by a flood of log
+ * events. Beyond this many waiting, a new one is counted in the last
+ * one's `repeated` instead (a server that sends only garbage). */
+#define HL__MCP_RESERVED_ERRORS 8
 
 /* The stdio transport's state (stdio.c). */
 typedef struct hl__mcp_io hl__mcp_io;
 
 typedef struct hl__mcp_job {
   cJSON *msg;                /* a server request; NULL: refresh the tool list */
+  size_t weight;             /* msg's bytes, counted against HL_MCP_MAX_QUEUED_REQUEST_BYTES */
   struct hl__mcp_job *next;
 } hl__mcp_job;
+
+/* An answer of the client's own (a ping's result, a refusal) that could
+ * not be written at once: the worker sends it before its next job. */
+typedef struct hl__mcp_reply {
+  char *text;
+  struct hl__mcp_reply *next;
+} hl__mcp_reply;
 
 struct hl_mcp {
   atomic_int refs;
@@ -155,6 +171,8 @@ struct hl_mcp {
   uint64_t ev_posted, ev_done;
   atomic_ullong ev_dropped;  /* over the caps, since the client was made */
   hl__mcp_later *ev_report;  /* the queued report that counts new drops, or NULL */
+  size_t ev_errors;          /* protocol errors in evq (not counted in ev_queued) */
+  hl__mcp_later *ev_last_error; /* the last of them, or NULL */
   bool ev_emitting;
 
   /* worker thread: server requests, list refreshes and queued events */
@@ -162,6 +180,10 @@ struct hl_mcp {
   pthread_cond_t jobs_cond;  /* the worker's own, so answers never wake it */
   bool worker_running, worker_stop;
   hl__mcp_job *jobs, *jobs_tail;
+  size_t req_queued, req_bytes; /* server requests in jobs, their weight */
+  hl__mcp_reply *replies, *replies_tail;
+  size_t n_replies;
+  atomic_ullong req_refused; /* over the caps (hl_mcp_requests_refused) */
 
   /* stdio transport */
   pid_t pid;
@@ -214,6 +236,9 @@ void hl__mcp_receive(hl_mcp *m, const char *text, size_t len, hl__mcp_pending *c
                      hl_context *ctx);
 /* Fail every request in flight (transport/protocol failure). */
 void hl__mcp_fail_pending(hl_mcp *m, hl_status st, const char *msg);
+/* The server broke the protocol: queue the "mcp.protocol_error" event
+ * (never dropped), then fail every request in flight with `st`, `msg`. */
+void hl__mcp_protocol_failure(hl_mcp *m, hl_status st, const char *msg);
 /* Tell the client's observers (any thread). */
 void hl__mcp_event(hl_mcp *m, hl_context *ctx, const char *name, cJSON *data /* taken */);
 void hl__mcp_stderr_event(hl_mcp *m, const char *text);
@@ -228,6 +253,13 @@ void hl__mcp_stderr_later(hl_mcp *m, const char *text);
 /* Both are bounded (HL_MCP_MAX_QUEUED_EVENTS and _BYTES in mcp.h): what
  * is over is dropped and counted, and reported by one queued
  * "mcp.events_dropped" event per run of drops. */
+/* What a message costs in memory, roughly: its nodes and their strings. */
+size_t hl__mcp_json_weight(const cJSON *j);
+/* Whether one more item of `weight` bytes fits beside `queued` items of
+ * `bytes`, under the caps `max_n` and `max_bytes`. One item always fits,
+ * however large: a message the size cap of hl_mcp_set_max_message_bytes()
+ * let in is delivered alone. */
+bool hl__mcp_fits(size_t queued, size_t bytes, size_t weight, size_t max_n, size_t max_bytes);
 /* Emit queued events, in order, until `upto` of them were emitted
  * (UINT64_MAX: until none is queued). Not on the event loop. */
 void hl__mcp_emit_later(hl_mcp *m, uint64_t upto);
@@ -261,6 +293,9 @@ void hl__jsonrpc_error_text(const cJSON *error, char *buf, size_t size);
 /* Spawn the server and hand its stdout and stderr to the event loop. */
 hl_status hl__mcp_stdio_start(hl_mcp *m);
 hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text);
+/* The same without waiting (a reading thread, the event loop among
+ * them): false when it cannot go out at once, or failed. */
+bool hl__mcp_stdio_try_send(hl_mcp *m, const char *text);
 /* A caller waits for `p` (m->lock held, and held again on return): it
  * reads the server's stdout itself while nobody else does, else sleeps
  * until woken; returns when something may have changed for `p`. */
@@ -334,8 +369,14 @@ void hl__mcp_subscribe(hl_mcp *m);
  * inputRequests both go through here. */
 hl_status hl__mcp_handle_request(hl_mcp *m, const char *method, const cJSON *params, cJSON **result);
 hl_status hl__mcp_worker_start(hl_mcp *m);
-/* Queue a server request (taken) or, with NULL, a tool list refresh. */
-void hl__mcp_worker_post(hl_mcp *m, cJSON *msg);
+/* A request of the server (taken; id and string method checked), from
+ * the thread that read it: a ping is answered at once (or, when it
+ * cannot be written now, by the worker before its next job); others
+ * queue for the worker's handlers, or over HL_MCP_MAX_QUEUED_REQUESTS
+ * are refused. Never waits for the server. */
+void hl__mcp_server_request(hl_mcp *m, cJSON *msg);
+/* Queue a tool list refresh (one at most). */
+void hl__mcp_worker_refresh(hl_mcp *m);
 void hl__mcp_worker_stop(hl_mcp *m);
 
 /* ---- tools.c ---- */

@@ -61,10 +61,14 @@ static hl_status HL_PRINTF(3, 4) meta_fail(hl__oauth *o, hl_status st, const cha
  * asks every request's predicate; one that starts later is refused) or
  * the run of the request holding the flow is cancelled (hl_agent_cancel()
  * announces it the same way). */
-hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, const char *content_type,
-                            const char *auth_header, const char *dpop_header, long *status, cJSON **json) {
+/* hl__oauth_request(), and *location (NULL: not wanted) gets the
+ * answer's Location header (malloc'd; NULL: none). */
+static hl_status request(hl__oauth *o, const char *url, const char *body, const char *content_type,
+                         const char *auth_header, const char *dpop_header, long *status, cJSON **json,
+                         char **location) {
   *json = NULL;
   *status = 0;
+  if (location) *location = NULL;
   const char *hdrs[4];
   char type[100];
   size_t n = 0;
@@ -92,11 +96,16 @@ hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, con
       .cancelled = hl__mcp_cancelled,
       .cancel_user = &cc,
       .capture_challenge = o->dpop,
+      .capture_header = location ? "Location" : NULL,
   };
   hl__http_response r = {0};
   hl_status st = hl__http_request_send(o->http, &req, &r);
   if (st == HL_OK) {
     *status = r.status;
+    if (location) {
+      *location = r.captured;
+      r.captured = NULL;
+    }
     hl__dpop_keep_nonce(o, url, r.dpop_nonce);
     /* An escaped NUL ("\u0000") would cut a value short where cJSON
      * stores it: "https://as\u0000.evil" would read, and pass the checks,
@@ -109,6 +118,11 @@ hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, con
   }
   hl__http_response_clear(&r);
   return st;
+}
+
+hl_status hl__oauth_request(hl__oauth *o, const char *url, const char *body, const char *content_type,
+                            const char *auth_header, const char *dpop_header, long *status, cJSON **json) {
+  return request(o, url, body, content_type, auth_header, dpop_header, status, json, NULL);
 }
 
 /* A string member (NULL when absent or not a string). */
@@ -183,37 +197,96 @@ static bool resource_matches(const char *resource, const char *server_url) {
   return ok;
 }
 
+/* fetch_meta()'s verdict on the answer `status` from `url`. */
+static hl_status check_meta_answer(hl__oauth *o, const char *what, const char *url, cJSON **json, long status) {
+  if (status >= 300 && status < 500) {
+    cJSON_Delete(*json);
+    *json = NULL;
+    return HL_ERR_NOT_FOUND;
+  }
+  if (status != 200) {
+    cJSON_Delete(*json);
+    *json = NULL;
+    return meta_fail(o, HL_ERR_AUTH, "%s at %s: HTTP %ld", what, url, status);
+  }
+  if (!*json) return meta_fail(o, HL_ERR_AUTH, "%s at %s: the answer is not a JSON object", what, url);
+  return HL_OK;
+}
+
+/* Redirects followed for one metadata document, at most. */
+#define MAX_META_REDIRECTS 3
+
+/* Where a redirect from `url` to `location` (may be NULL) goes when it
+ * stays in url's origin (malloc'd), else NULL: not followed. A Location
+ * that is an absolute path ("/x/") or a URL of the same origin; other
+ * relative forms ("x/", "//host/x") are not worth resolving here. */
+static char *same_origin(const char *url, const char *location) {
+  char *origin = NULL, *path = NULL, *next = NULL;
+  if (!location || !hl__url_split(url, &origin, &path)) return NULL;
+  if (location[0] == '/' && location[1] != '/') {
+    size_t n = strlen(origin) + strlen(location) + 1;
+    if ((next = malloc(n))) snprintf(next, n, "%s%s", origin, location);
+  } else {
+    char *o2 = NULL, *p2 = NULL;
+    if (hl__url_split(location, &o2, &p2) && strcmp(o2, origin) == 0) next = strdup(location);
+    free(o2);
+    free(p2);
+  }
+  free(origin);
+  free(path);
+  return next;
+}
+
 /* GET one metadata document: HL_OK with *json; HL_ERR_NOT_FOUND for a
  * 3xx or 4xx (try the next location; *status says which); else the
  * failure.
  *
- * A redirect is not followed (the HTTP layer does not hand its Location
- * over): it says "not here", as the spec's ordered list of locations
- * lets the next one answer (a server that moved its PRM to the root
- * still serves it there). A 5xx or no answer stops discovery instead:
+ * A redirect within the URL's origin is followed (MAX_META_REDIRECTS):
+ * RFC 8414 and 9728 say nothing against it and real deployments send
+ * /.well-known/... to the same path with a trailing slash; the document
+ * is checked against what was asked for all the same (its `resource`,
+ * RFC 9728 section 3.3; its `issuer`, RFC 8414 section 3.3), whatever
+ * URL served it. One to another origin is not: that host would choose
+ * the authorization server the user signs in to, and neither RFC
+ * provides for it. Then, as any other 3xx, it says "not here", as the
+ * spec's ordered list of locations lets the next one answer (a server
+ * that moved its PRM to the root still serves it there). A 5xx or no
+ * answer stops discovery instead:
  * the PRM's next location after the last is the 2025-03-26 way, which
  * would take the MCP server's own origin for its authorization server
  * and send the user to sign in there, and an authorization server's
  * 503 is better said than hidden behind "not found" (the TypeScript SDK
  * throws on it too). */
-static hl_status fetch_meta(hl__oauth *o, const char *what, const char *url, cJSON **json, long *status) {
-  *status = 0;
-  if (!hl__url_secure(url))
-    return meta_fail(o, HL_ERR_AUTH, "%s at %s: not https:// (only loopback hosts may use http://)", what, url);
-  hl_status st = hl__oauth_request(o, url, NULL, NULL, NULL, NULL, status, json);
-  if (st != HL_OK) return meta_fail(o, st, "%s at %s: %s", what, url, hl_last_error());
-  if (*status >= 300 && *status < 500) {
+static hl_status fetch_meta(hl__oauth *o, const char *what, const char *first, cJSON **json, long *status) {
+  char *hop = NULL; /* the URL redirected to, if any */
+  hl_status st = HL_OK;
+  for (int hops = 0;; hops++) {
+    const char *url = hop ? hop : first;
+    *status = 0;
+    if (!hl__url_secure(url)) {
+      st = meta_fail(o, HL_ERR_AUTH, "%s at %s: not https:// (only loopback hosts may use http://)", what, url);
+      break;
+    }
+    char *location = NULL;
+    st = request(o, url, NULL, NULL, NULL, NULL, status, json, &location);
+    if (st != HL_OK) {
+      st = meta_fail(o, st, "%s at %s: %s", what, url, hl_last_error());
+      break;
+    }
+    bool moved = *status == 301 || *status == 302 || *status == 303 || *status == 307 || *status == 308;
+    char *next = moved && hops < MAX_META_REDIRECTS ? same_origin(url, location) : NULL;
+    free(location);
+    if (!next) {
+      st = check_meta_answer(o, what, url, json, *status);
+      break;
+    }
     cJSON_Delete(*json);
     *json = NULL;
-    return HL_ERR_NOT_FOUND;
+    free(hop);
+    hop = next;
   }
-  if (*status != 200) {
-    cJSON_Delete(*json);
-    *json = NULL;
-    return meta_fail(o, HL_ERR_AUTH, "%s at %s: HTTP %ld", what, url, *status);
-  }
-  if (!*json) return meta_fail(o, HL_ERR_AUTH, "%s at %s: the answer is not a JSON object", what, url);
-  return HL_OK;
+  free(hop);
+  return st;
 }
 
 /* Step 1: the PRM. HL_ERR_NOT_FOUND when there is none (a 2025-03-26

@@ -448,28 +448,32 @@ void hl__mcp_stderr_event(hl_mcp *m, const char *text) {
   notify_all(m, &ev);
 }
 
-/* What an event costs in memory, roughly: its nodes and their strings. */
-static size_t json_weight(const cJSON *j) {
+size_t hl__mcp_json_weight(const cJSON *j) {
   size_t w = 0;
   for (; j; j = j->next) {
     w += sizeof *j + (j->string ? strlen(j->string) + 1 : 0) +
-         (j->valuestring ? strlen(j->valuestring) + 1 : 0) + json_weight(j->child);
+         (j->valuestring ? strlen(j->valuestring) + 1 : 0) + hl__mcp_json_weight(j->child);
   }
   return w;
 }
 
-/* Whether one more event of `weight` bytes fits beside `queued` events
- * of `bytes`. One event always fits, however large: a message the size
- * cap of hl_mcp_set_max_message_bytes() let in is delivered alone. */
+bool hl__mcp_fits(size_t queued, size_t bytes, size_t weight, size_t max_n, size_t max_bytes) {
+  return queued == 0 || (queued < max_n && bytes + weight <= max_bytes);
+}
+
+/* An event fits the observers' queue (HL_MCP_MAX_QUEUED_EVENTS, _BYTES). */
 static bool fits(size_t queued, size_t bytes, size_t weight) {
-  return queued == 0 || (queued < HL_MCP_MAX_QUEUED_EVENTS && bytes + weight <= HL_MCP_MAX_QUEUED_BYTES);
+  return hl__mcp_fits(queued, bytes, weight, HL_MCP_MAX_QUEUED_EVENTS, HL_MCP_MAX_QUEUED_BYTES);
 }
 
 static void append_locked(hl_mcp *m, hl__mcp_later *e) {
   if (m->evq_tail) m->evq_tail->next = e;
   else m->evq = e;
   m->evq_tail = e;
-  if (!e->dropped) {
+  if (e->reserved) {
+    m->ev_errors++;
+    m->ev_last_error = e;
+  } else if (!e->dropped) {
     m->ev_queued++;
     m->ev_bytes += e->weight;
   }
@@ -497,14 +501,15 @@ static void drop_locked(hl_mcp *m) {
 
 static void post_later(hl_mcp *m, hl__mcp_later *e) {
   pthread_mutex_lock(&m->lock);
-  bool ok = fits(m->ev_queued, m->ev_bytes, e->weight);
+  bool ok = e->reserved ? m->ev_errors < HL__MCP_RESERVED_ERRORS : fits(m->ev_queued, m->ev_bytes, e->weight);
   if (ok) append_locked(m, e);
+  else if (e->reserved) m->ev_last_error->repeats++; /* ev_errors > 0: the last is queued */
   else drop_locked(m);
   pthread_mutex_unlock(&m->lock);
   if (!ok) free_later(e);
 }
 
-void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) {
+static void queue_event(hl_mcp *m, const char *name, cJSON *data, bool reserved) {
   hl__mcp_later *e = calloc(1, sizeof *e);
   if (!e || !(e->name = strdup(name))) {
     free(e);
@@ -512,9 +517,12 @@ void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) {
     return;
   }
   e->data = data;
-  e->weight = sizeof *e + json_weight(data);
+  e->weight = sizeof *e + hl__mcp_json_weight(data);
+  e->reserved = reserved;
   post_later(m, e);
 }
+
+void hl__mcp_event_later(hl_mcp *m, const char *name, cJSON *data) { queue_event(m, name, data, false); }
 
 void hl__mcp_stderr_later(hl_mcp *m, const char *text) {
   hl__mcp_later *e = calloc(1, sizeof *e);
@@ -555,6 +563,8 @@ void hl__mcp_emit_later(hl_mcp *m, uint64_t upto) {
       m->ev_bytes -= e->weight;
     }
     if (e == m->ev_report) m->ev_report = NULL; /* its count is final */
+    if (e->reserved) m->ev_errors--;
+    if (e == m->ev_last_error) m->ev_last_error = NULL; /* its repeats too */
     m->ev_emitting = true;
     pthread_mutex_unlock(&m->lock);
     if (e->dropped) {
@@ -562,6 +572,7 @@ void hl__mcp_emit_later(hl_mcp *m, uint64_t upto) {
     } else if (e->text) {
       hl__mcp_stderr_event(m, e->text);
     } else {
+      if (e->repeats && e->data) cJSON_AddNumberToObject(e->data, "repeated", (double)e->repeats);
       hl__mcp_event(m, NULL, e->name, e->data);
       e->data = NULL;
     }
@@ -622,10 +633,14 @@ static void protocol_error(hl_mcp *m, hl_status st, const char *fmt, ...) {
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   snprintf(msg, sizeof msg, "mcp server \"%s\": %s", m->name, what);
+  hl__mcp_protocol_failure(m, st, msg);
+}
+
+void hl__mcp_protocol_failure(hl_mcp *m, hl_status st, const char *msg) {
   /* The event first: the calls failed below return after it was emitted. */
   cJSON *d = cJSON_CreateObject();
   if (d) cJSON_AddStringToObject(d, "message", msg);
-  hl__mcp_event_later(m, "mcp.protocol_error", d);
+  queue_event(m, "mcp.protocol_error", d, true);
   hl__mcp_fail_pending(m, st, msg);
 }
 
@@ -685,7 +700,7 @@ static void on_progress(hl_mcp *m, const cJSON *params) {
       p->deadline_ms = cap && d > cap ? cap : d;
     }
     if (p->tool) cJSON_AddStringToObject(ev, "tool", p->tool);
-    size_t weight = json_weight(ev);
+    size_t weight = hl__mcp_json_weight(ev);
     if (!fits(p->n_notes, p->notes_bytes, weight)) {
       drop_locked(m); /* the waiting thread's observers are behind */
     } else {
@@ -732,8 +747,8 @@ void hl__mcp_dispatch(hl_mcp *m, cJSON *msg, hl__mcp_pending *current, hl_contex
     cJSON_Delete(msg);
     return;
   }
-  if (id) { /* a request from the server: answered off this thread */
-    hl__mcp_worker_post(m, msg);
+  if (id) { /* a request from the server */
+    hl__mcp_server_request(m, msg);
     return;
   }
   const char *name = method->valuestring;
@@ -742,7 +757,7 @@ void hl__mcp_dispatch(hl_mcp *m, cJSON *msg, hl__mcp_pending *current, hl_contex
     on_progress(m, params);
     if (current) hl__mcp_flush_notes(m, current, ctx);
   } else if (strcmp(name, "notifications/tools/list_changed") == 0) {
-    hl__mcp_worker_post(m, NULL);
+    hl__mcp_worker_refresh(m);
   } else if (strcmp(name, "notifications/message") == 0) {
     cJSON *d = cJSON_IsObject(params) ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
     hl__mcp_event_later(m, "mcp.log", d);
@@ -1001,7 +1016,9 @@ static hl_status finish_roundtrip(hl_mcp *m, hl__mcp_pending *pp, hl_status st, 
  * bound; a server that asks forever must not hold a call forever). */
 #define MAX_INPUT_ROUNDS 10
 /* A modern request whose answer's stream broke goes again as a new
- * request (streams are not resumable): this many times at most. */
+ * request (streams are not resumable; the spec's MUST), from the same
+ * thread, nothing queued: this many times at most, then the call fails
+ * saying how often it went. */
 #define MAX_REISSUES 2
 /* How long a stdio server may stay silent on the server/discover probe
  * before it is taken for a legacy one (stdio.mdx: "a reasonable timeout"). */
@@ -1033,10 +1050,17 @@ static hl_status modern_roundtrip(hl_mcp *m, hl_context *ctx, const char *method
     bool lost;
     st = roundtrip_once(m, ctx, method, params, tool, left, &lost, NULL, response);
     if (st != HL_OK) {
-      if ((lost || st == HL_ERR_NETWORK) && m->kind == HL__MCP_HTTP && reissues < MAX_REISSUES &&
-          !(ctx && hl_context_cancelled(ctx))) {
+      bool broken = (lost || st == HL_ERR_NETWORK) && m->kind == HL__MCP_HTTP;
+      if (broken && reissues < MAX_REISSUES && !(ctx && hl_context_cancelled(ctx))) {
         reissues++;
         continue;
+      }
+      /* Not "the server ended its answer" alone: that it went 1 +
+       * MAX_REISSUES times says the server breaks every stream. */
+      if (broken && reissues == MAX_REISSUES) {
+        char why[600];
+        snprintf(why, sizeof why, "%s", hl_last_error());
+        st = hl_fail(st, "%s, %d times (the first try and %d re-issues)", why, reissues + 1, reissues);
       }
       break;
     }

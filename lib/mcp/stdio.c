@@ -148,10 +148,7 @@ static void on_stdout_line(hl_mcp *m, linebuf *lb) {
     char msg[300];
     snprintf(msg, sizeof msg, "mcp server \"%s\": sent a message of more than %zu bytes (the cap)",
              m->name, m->max_message);
-    cJSON *d = cJSON_CreateObject();
-    if (d) cJSON_AddStringToObject(d, "message", msg);
-    hl__mcp_event_later(m, "mcp.protocol_error", d);
-    hl__mcp_fail_pending(m, HL_ERR_TOO_LARGE, msg);
+    hl__mcp_protocol_failure(m, HL_ERR_TOO_LARGE, msg);
     return;
   }
   size_t len = lb->len;
@@ -571,51 +568,76 @@ static bool wait_io(hl_mcp *m, int ms) {
   return done;
 }
 
-hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text) {
-  size_t len = strlen(text);
-  pthread_mutex_lock(&m->write_lock);
-  hl_status st = HL_OK;
+/* Write `text` and a newline (write_lock held). `try_only`: give up,
+ * false, when nothing can go out at once (MSG_DONTWAIT) or the write
+ * fails; what was started is finished all the same, or the stream's
+ * framing would break (a short answer goes out whole or not at all on
+ * Linux's unix sockets, so that wait does not come). *st: the failure,
+ * HL_OK else and when try_only gave up. */
+static bool write_line(hl_mcp *m, const char *text, bool try_only, hl_status *st) {
+  *st = HL_OK;
   if (m->in_fd < 0) {
-    st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\": not running", m->name);
-  } else {
-    /* Message and newline in one system call (sendmsg: MSG_NOSIGNAL
-     * needs a socket call); the lock keeps writers from interleaving. */
-    struct iovec iov[2] = {{(void *)text, len}, {(void *)"\n", 1}};
-    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-    size_t left = len + 1;
-    while (left > 0) {
-      ssize_t n = sendmsg(m->in_fd, &mh, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        int e = errno;
-        /* The server is gone: say how it ended rather than "broken pipe". */
-        char how[600] = "";
-        if (e == EPIPE || e == ECONNRESET) {
-          wait_io(m, 1000);
-          pthread_mutex_lock(&m->lock);
-          if (m->dead) snprintf(how, sizeof how, "%s", m->dead_msg);
-          pthread_mutex_unlock(&m->lock);
-        }
-        if (how[0]) st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\" %s", m->name, how);
-        else st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\": cannot write to it: %s", m->name, strerror(e));
-        break;
+    *st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\": not running", m->name);
+    return false;
+  }
+  /* Message and newline in one system call (sendmsg: MSG_NOSIGNAL
+   * needs a socket call); the lock keeps writers from interleaving. */
+  size_t len = strlen(text);
+  struct iovec iov[2] = {{(void *)text, len}, {(void *)"\n", 1}};
+  struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+  size_t left = len + 1;
+  bool started = false;
+  while (left > 0) {
+    ssize_t n = sendmsg(m->in_fd, &mh, MSG_NOSIGNAL | (try_only && !started ? MSG_DONTWAIT : 0));
+    if (n < 0 && errno == EINTR) continue;
+    /* Not now, or the server is gone: the worker's blocking write finds
+     * out which (never the reading thread: the loop must not wait). */
+    if (n < 0 && try_only) return false;
+    if (n < 0) {
+      int e = errno;
+      /* The server is gone: say how it ended rather than "broken pipe". */
+      char how[600] = "";
+      if (e == EPIPE || e == ECONNRESET) {
+        wait_io(m, 1000);
+        pthread_mutex_lock(&m->lock);
+        if (m->dead) snprintf(how, sizeof how, "%s", m->dead_msg);
+        pthread_mutex_unlock(&m->lock);
       }
-      left -= (size_t)n;
-      /* A partial write: skip what went out. */
-      while (n > 0 && mh.msg_iovlen > 0) {
-        size_t take = (size_t)n < mh.msg_iov[0].iov_len ? (size_t)n : mh.msg_iov[0].iov_len;
-        mh.msg_iov[0].iov_base = (char *)mh.msg_iov[0].iov_base + take;
-        mh.msg_iov[0].iov_len -= take;
-        n -= (ssize_t)take;
-        if (mh.msg_iov[0].iov_len == 0) {
-          mh.msg_iov++;
-          mh.msg_iovlen--;
-        }
+      if (how[0]) *st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\" %s", m->name, how);
+      else *st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\": cannot write to it: %s", m->name, strerror(e));
+      return false;
+    }
+    started = true;
+    left -= (size_t)n;
+    /* A partial write: skip what went out. */
+    while (n > 0 && mh.msg_iovlen > 0) {
+      size_t take = (size_t)n < mh.msg_iov[0].iov_len ? (size_t)n : mh.msg_iov[0].iov_len;
+      mh.msg_iov[0].iov_base = (char *)mh.msg_iov[0].iov_base + take;
+      mh.msg_iov[0].iov_len -= take;
+      n -= (ssize_t)take;
+      if (mh.msg_iov[0].iov_len == 0) {
+        mh.msg_iov++;
+        mh.msg_iovlen--;
       }
     }
   }
+  return true;
+}
+
+hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text) {
+  hl_status st;
+  pthread_mutex_lock(&m->write_lock);
+  write_line(m, text, false, &st);
   pthread_mutex_unlock(&m->write_lock);
   return st;
+}
+
+bool hl__mcp_stdio_try_send(hl_mcp *m, const char *text) {
+  if (pthread_mutex_trylock(&m->write_lock) != 0) return false; /* a writer waits for the server */
+  hl_status st;
+  bool sent = write_line(m, text, true, &st);
+  pthread_mutex_unlock(&m->write_lock);
+  return sent;
 }
 
 void hl__mcp_stdio_close(hl_mcp *m) {

@@ -92,31 +92,125 @@ hl_status hl__mcp_handle_request(hl_mcp *m, const char *method, const cJSON *par
   return hl_fail(HL_ERR_NOT_FOUND, "no handler for %s", method);
 }
 
+/* Send an answer (the worker: it may wait for the server). */
+static void send_answer(hl_mcp *m, const char *text) {
+  if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_send(m, text);
+  else hl__mcp_http_send(m, text, NULL, NULL, NULL);
+}
+
 static void answer(hl_mcp *m, cJSON *msg) {
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
   const char *method = cJSON_GetObjectItemCaseSensitive(msg, "method")->valuestring;
   const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
   char *text = NULL;
   cJSON *result = NULL;
-  hl_status st = strcmp(method, "ping") == 0 ? HL_OK : hl__mcp_handle_request(m, method, params, &result);
+  hl_status st = hl__mcp_handle_request(m, method, params, &result);
   if (st == HL_OK) text = hl__jsonrpc_result(id, result);
   else if (st == HL_ERR_NOT_FOUND) text = hl__jsonrpc_error(id, -32601, "Method not found");
   else if (st == HL_ERR_INVALID_ARGUMENTS) text = hl__jsonrpc_error(id, -32602, hl_last_error());
   else text = hl__jsonrpc_error(id, -32603, hl_last_error());
   cJSON_Delete(result);
-  if (text) {
-    if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_send(m, text);
-    else hl__mcp_http_send(m, text, NULL, NULL, NULL);
-  }
+  if (text) send_answer(m, text);
   free(text);
+}
+
+/* An answer of the client's own (taken; NULL: out of memory) from a
+ * reading thread: written now if the server takes it without waiting
+ * (stdio), else queued for the worker, within HL_MCP_MAX_QUEUED_REPLIES.
+ * False: it was not, the request stays unanswered. */
+static bool reply(hl_mcp *m, char *text) {
+  if (!text) return false;
+  if (m->kind == HL__MCP_STDIO && hl__mcp_stdio_try_send(m, text)) {
+    free(text);
+    return true;
+  }
+  hl__mcp_reply *r = malloc(sizeof *r);
+  pthread_mutex_lock(&m->lock);
+  bool ok = r && !m->worker_stop && m->n_replies < HL_MCP_MAX_QUEUED_REPLIES;
+  if (ok) {
+    *r = (hl__mcp_reply){text, NULL};
+    if (m->replies_tail) m->replies_tail->next = r;
+    else m->replies = r;
+    m->replies_tail = r;
+    m->n_replies++;
+    pthread_cond_signal(&m->jobs_cond);
+  }
+  pthread_mutex_unlock(&m->lock);
+  if (!ok) {
+    free(r);
+    free(text);
+  }
+  return ok;
+}
+
+void hl__mcp_server_request(hl_mcp *m, cJSON *msg) {
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+  const char *method = cJSON_GetObjectItemCaseSensitive(msg, "method")->valuestring;
+  /* A ping asks whether the connection is alive: the transport's to
+   * answer, not behind a handler that waits for its user. */
+  if (strcmp(method, "ping") == 0) {
+    bool sent = reply(m, hl__jsonrpc_result(id, NULL));
+    cJSON_Delete(msg);
+    if (!sent) atomic_fetch_add(&m->req_refused, 1);
+    return;
+  }
+  size_t weight = hl__mcp_json_weight(msg);
+  hl__mcp_job *j = calloc(1, sizeof *j);
+  pthread_mutex_lock(&m->lock);
+  bool stopping = m->worker_stop;
+  bool ok = j && !stopping &&
+            hl__mcp_fits(m->req_queued, m->req_bytes, weight, HL_MCP_MAX_QUEUED_REQUESTS,
+                         HL_MCP_MAX_QUEUED_REQUEST_BYTES);
+  if (ok) {
+    *j = (hl__mcp_job){msg, weight, NULL};
+    if (m->jobs_tail) m->jobs_tail->next = j;
+    else m->jobs = j;
+    m->jobs_tail = j;
+    m->req_queued++;
+    m->req_bytes += weight;
+    pthread_cond_signal(&m->jobs_cond);
+  }
+  size_t queued = m->req_queued;
+  pthread_mutex_unlock(&m->lock);
+  if (ok) return;
+  free(j);
+  if (!stopping) {
+    /* -32603, the code the spec gives a request the receiver cannot
+     * fulfil (JSON-RPC's internal error; MCP names it for sampling,
+     * roots and elicitation failures): the -32000 range is the
+     * implementation's, and MCP takes codes from it for meanings of its
+     * own. The message says it is load, not a fault. */
+    char why[200];
+    snprintf(why, sizeof why, "client busy: %zu requests of this server already wait for an answer "
+             "(HL_MCP_MAX_QUEUED_REQUESTS)", queued);
+    atomic_fetch_add(&m->req_refused, 1);
+    reply(m, hl__jsonrpc_error(id, -32603, why));
+  }
+  cJSON_Delete(msg);
+}
+
+unsigned long long hl_mcp_requests_refused(const hl_mcp *m) {
+  return m ? atomic_load(&((hl_mcp *)m)->req_refused) : 0;
 }
 
 static void *worker_main(void *arg) {
   hl_mcp *m = arg;
   pthread_mutex_lock(&m->lock);
   for (;;) {
-    while (!m->jobs && !m->evq && !m->worker_stop) pthread_cond_wait(&m->jobs_cond, &m->lock);
+    while (!m->jobs && !m->evq && !m->replies && !m->worker_stop) pthread_cond_wait(&m->jobs_cond, &m->lock);
     if (m->worker_stop) break;
+    if (m->replies) { /* first: a ping waits for nothing else */
+      hl__mcp_reply *r = m->replies;
+      m->replies = r->next;
+      if (!m->replies) m->replies_tail = NULL;
+      m->n_replies--;
+      pthread_mutex_unlock(&m->lock);
+      send_answer(m, r->text);
+      free(r->text);
+      free(r);
+      pthread_mutex_lock(&m->lock);
+      continue;
+    }
     if (m->evq) {
       pthread_mutex_unlock(&m->lock);
       hl__mcp_emit_later(m, UINT64_MAX);
@@ -126,6 +220,10 @@ static void *worker_main(void *arg) {
     hl__mcp_job *j = m->jobs;
     m->jobs = j->next;
     if (!m->jobs) m->jobs_tail = NULL;
+    if (j->msg) {
+      m->req_queued--;
+      m->req_bytes -= j->weight;
+    }
     bool connected = m->connected;
     pthread_mutex_unlock(&m->lock);
     if (j->msg) {
@@ -149,46 +247,43 @@ hl_status hl__mcp_worker_start(hl_mcp *m) {
   return HL_OK;
 }
 
-void hl__mcp_worker_post(hl_mcp *m, cJSON *msg) {
+void hl__mcp_worker_refresh(hl_mcp *m) {
   hl__mcp_job *j = calloc(1, sizeof *j);
-  if (!j) {
-    cJSON_Delete(msg);
-    return;
-  }
-  j->msg = msg;
+  if (!j) return;
   pthread_mutex_lock(&m->lock);
-  if (m->worker_stop) {
-    pthread_mutex_unlock(&m->lock);
-    cJSON_Delete(msg);
-    free(j);
-    return;
+  bool queued = m->worker_stop;
+  for (hl__mcp_job *k = m->jobs; k && !queued; k = k->next) queued = !k->msg; /* one pending is enough */
+  if (!queued) {
+    if (m->jobs_tail) m->jobs_tail->next = j;
+    else m->jobs = j;
+    m->jobs_tail = j;
+    pthread_cond_signal(&m->jobs_cond);
   }
-  if (!msg) /* one pending refresh is enough */
-    for (hl__mcp_job *k = m->jobs; k; k = k->next)
-      if (!k->msg) {
-        pthread_mutex_unlock(&m->lock);
-        free(j);
-        return;
-      }
-  if (m->jobs_tail) m->jobs_tail->next = j;
-  else m->jobs = j;
-  m->jobs_tail = j;
-  pthread_cond_signal(&m->jobs_cond);
   pthread_mutex_unlock(&m->lock);
+  if (queued) free(j);
 }
 
 void hl__mcp_worker_stop(hl_mcp *m) {
-  if (!m->worker_running) return;
   pthread_mutex_lock(&m->lock);
   m->worker_stop = true;
   pthread_cond_signal(&m->jobs_cond);
   pthread_mutex_unlock(&m->lock);
-  pthread_join(m->worker, NULL);
+  if (m->worker_running) pthread_join(m->worker, NULL);
   m->worker_running = false;
+  /* What is left, also when no worker ever ran (a client never
+   * connected that was given messages: tests/fuzz/fuzz_mcp.c). */
   for (hl__mcp_job *j = m->jobs, *n; j; j = n) {
     n = j->next;
     cJSON_Delete(j->msg);
     free(j);
   }
   m->jobs = m->jobs_tail = NULL;
+  m->req_queued = m->req_bytes = 0;
+  for (hl__mcp_reply *r = m->replies, *n; r; r = n) {
+    n = r->next;
+    free(r->text);
+    free(r);
+  }
+  m->replies = m->replies_tail = NULL;
+  m->n_replies = 0;
 }

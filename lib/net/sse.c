@@ -6,6 +6,7 @@
  * lines found inside one chunk are parsed in place, without copying; only
  * a line split across chunks goes through the line buffer.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,11 @@ void hl__sse_init(hl__sse *p, hl__sse_event_fn on_event, void *user, size_t max_
 }
 
 const char *hl__sse_last_event_id(const hl__sse *p) { return p->blank_seen ? p->last_id : NULL; }
+
+void hl__sse_set_last_event_id(hl__sse *p, const char *id) {
+  snprintf(p->id, sizeof p->id, "%s", id);
+  memcpy(p->last_id, p->id, sizeof p->id);
+}
 
 long hl__sse_retry_ms(const hl__sse *p) { return p->retry_ms; }
 

@@ -74,6 +74,10 @@ hl_status hl__sse_finish(hl__sse *p);
  * before the first blank line: then the stream has not changed the ID a
  * reconnection sends (Last-Event-ID). Borrowed until the next feed. */
 const char *hl__sse_last_event_id(const hl__sse *p);
+/* Start a reconnection's parser from the last event ID the stream had
+ * (WHATWG: the buffer is the EventSource's, it outlives a connection):
+ * events without an id field leave it as it was. Call after init. */
+void hl__sse_set_last_event_id(hl__sse *p, const char *id);
 /* The reconnection time the stream asked for (ms), -1 if none. */
 long hl__sse_retry_ms(const hl__sse *p);
 /* Free buffers; `p` may be initialised again. */

@@ -3,7 +3,9 @@
 library only) for what server-everything does not show: answers as plain
 JSON, a tools/call stream that closes before its response (the client must
 resume with GET + Last-Event-ID after the `retry:` delay, as the
-conformance suite's sse-retry scenario does), server requests on a POST
+conformance suite's sse-retry scenario does; resume_idless: the resumed
+stream sends an event without an id and closes too, the second GET must
+name the same event), server requests on a POST
 stream, sessions (404 once deleted), a proxy's HTML page with status 200
 (proxy_page), a 429 (rate_limited), an event of endless data: lines
 (endless_data), an error page that never ends (endless_error), and a record of what the client sent.
@@ -30,11 +32,12 @@ LOG = []
 LOCK = threading.Lock()
 SESSIONS = set()
 PENDING = {}          # tools/call id parked for a resumed GET
+IDLESS = {}           # event id -> resumed streams still to break after an id-less event
 CLIENT_ANSWERS = {}   # our request id -> client's response
 EVENTS = {"n": 0}
 GET_STREAMS = {}      # session id -> (handler, write lock) of its open GET stream
 TOOLS = [{"name": n, "inputSchema": {"type": "object"}} for n in
-         ("json_echo", "resume", "ask_roots", "headers", "forget_session", "hang",
+         ("json_echo", "resume", "resume_idless", "ask_roots", "headers", "forget_session", "hang",
           "proxy_page", "rate_limited", "endless_data", "endless_error", "ask_on_get")] + [
     {"name": "structured_bad", "inputSchema": {"type": "object"},
      "outputSchema": {"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]}}]
@@ -114,11 +117,21 @@ class H(BaseHTTPRequestHandler):
         if not self.session_ok():
             return
         last = self.headers.get("Last-Event-ID")
+        if last and IDLESS.get(last):
+            # An event without an id field, then the stream breaks again:
+            # the last event ID stays `last` (WHATWG).
+            IDLESS[last] -= 1
+            self.sse_head()
+            self.event({"jsonrpc": "2.0", "method": "notifications/message",
+                        "params": {"level": "info", "data": "an event without an id"}}, None, retry=100)
+            return
         if last and last in PENDING:
+            again = last in IDLESS
             self.sse_head()
             mid = PENDING.pop(last)
             self.event({"jsonrpc": "2.0", "id": mid, "result": {
-                "content": [{"type": "text", "text": "resumed after " + last}]}}, next_id())
+                "content": [{"type": "text", "text": ("resumed again after " if again else "resumed after ") + last}]}},
+                next_id())
             # and the stream stays open, as a GET stream may
             time.sleep(30)
             return
@@ -220,10 +233,12 @@ class H(BaseHTTPRequestHandler):
         if name == "structured_bad":
             return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {
                 "content": [{"type": "text", "text": "{}"}], "structuredContent": {"n": "not a number"}}})
-        if name == "resume":
+        if name in ("resume", "resume_idless"):
             # A priming event with an id and retry, then the stream closes.
             eid = next_id()
             PENDING[eid] = mid
+            if name == "resume_idless":
+                IDLESS[eid] = 1
             self.sse_head()
             self.event(None, eid, retry=300)
             return

@@ -7,8 +7,9 @@ Tools (tools/list is paginated, two tools per page):
   echo {text}        normal answer
   slow {steps}       a progress notification per step, 0.05 s apart, then an answer
   hang               never answers (the client's timeout and cancellation)
-  garbage {kind}     answers with a line that is not JSON (kind "nul": JSON
-                     but for a raw NUL and control character in strings)
+  garbage {kind, count} answers with `count` (1) lines that are not JSON
+                     (kind "nul": JSON but for a raw NUL and control
+                     character in strings)
   huge {bytes}       answers with one message of that size
   unknown_id         answers with an id the client never sent
   bad_utf8           answers with invalid UTF-8 inside a string
@@ -19,9 +20,16 @@ Tools (tools/list is paginated, two tools per page):
   error_result {text} an isError result whose one text item is `text`
                      (default "the tool failed on purpose")
   rpc_error          a JSON-RPC error -32000
-  flood {count}      `count` notifications (logging/message, with a progress
+  flood {count, end} `count` notifications (logging/message, with a progress
                      and a tools/list_changed every 1000th) as fast as the
-                     pipe takes them, then an answer
+                     pipe takes them, then an answer (end "garbage": a line
+                     that is not JSON instead)
+  request_flood {method, count, pad}
+                     `count` requests of `method` to the client (params: a
+                     message of `pad` bytes) as fast as the pipe takes
+                     them; answers, once every one was answered (or none
+                     was for 3 s), with {"results": n, "errors": {code: n},
+                     "missing": n}
 Environment: HOSTILE_VERSION sets the protocol version answered;
 HOSTILE_NOISE=1 sends a notifications/message and a ping before every
 response; HOSTILE_INIT=hang never answers initialize; HOSTILE_DISCOVER=ignore
@@ -40,6 +48,9 @@ cancelled = []
 pending_client = {}  # id -> Event/result for our requests to the client
 next_id = [1000]
 extra = [False]
+# request_flood: the ids it sent start here; its answers are tallied
+FLOOD_BASE = 10 ** 9
+flood_tally = {"results": 0, "errors": {}, "cond": threading.Condition()}
 
 
 def send(obj):
@@ -63,7 +74,8 @@ TOOLS = [
         ("unknown_id", {}), ("bad_utf8", {}), ("exit", {}), ("cancelled_ids", {}),
         ("add_tool", {}), ("ask", {"method": {"type": "string"}}),
         ("error_result", {"text": {"type": "string"}}), ("rpc_error", {}),
-        ("flood", {"count": {"type": "integer"}})]
+        ("flood", {"count": {"type": "integer"}}),
+        ("request_flood", {"method": {"type": "string"}, "count": {"type": "integer"}})]
 ]
 
 
@@ -111,7 +123,7 @@ def call_tool(mid, name, args, meta):
         raw(b'{"jsonrpc":"2.0","id":' + str(mid).encode() +
             b',"result":{"content":[{"type":"text","text":"a\x00b","\x0c\x00x":1}]}}')
     elif name == "garbage":
-        raw(b"this is not json {")
+        raw(b"this is not json {\n" * int(args.get("count", 1)))
     elif name == "huge":
         n = int(args.get("bytes", 2 << 20))
         body = json.dumps({"jsonrpc": "2.0", "id": mid, "result": {
@@ -144,7 +156,13 @@ def call_tool(mid, name, args, meta):
         send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32000, "message": "rpc failure on purpose"}})
     elif name == "flood":
         flood(int(args.get("count", 1000)), meta.get("progressToken"))
-        text(mid, "flood done")
+        if args.get("end") == "garbage":
+            raw(b"the flood ends in garbage {")
+        else:
+            text(mid, "flood done")
+    elif name == "request_flood":
+        text(mid, json.dumps(request_flood(args.get("method", "ping"), int(args.get("count", 1000)),
+                                           int(args.get("pad", 0)))))
     else:
         send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32602, "message": "Unknown tool: " + name}})
 
@@ -166,9 +184,45 @@ def flood(count, token):
         sys.stdout.flush()
 
 
+def request_flood(method, count, pad):
+    """Written in blocks, as flood() is; the tally is kept by handle()."""
+    with flood_tally["cond"]:
+        flood_tally["results"] = 0
+        flood_tally["errors"] = {}
+    params = {"message": "x" * pad} if pad else {}
+    with out_lock:
+        for start in range(0, count, 1000):
+            sys.stdout.write("".join(
+                json.dumps({"jsonrpc": "2.0", "id": FLOOD_BASE + i, "method": method, "params": params}) + "\n"
+                for i in range(start, min(count, start + 1000))))
+        sys.stdout.flush()
+    # Until every request was answered, or none was for 3 s (a client
+    # that leaves some unanswered).
+    last, last_change = -1, time.time()
+    with flood_tally["cond"]:
+        while True:
+            got = flood_tally["results"] + sum(flood_tally["errors"].values())
+            if got != last:
+                last, last_change = got, time.time()
+            if got >= count or time.time() - last_change >= 3:
+                break
+            flood_tally["cond"].wait(0.5)
+        return {"results": flood_tally["results"], "errors": dict(flood_tally["errors"]),
+                "missing": count - got}
+
+
 def handle(msg):
     method = msg.get("method")
     mid = msg.get("id")
+    if method is None and isinstance(mid, int) and mid >= FLOOD_BASE:
+        with flood_tally["cond"]:
+            if "error" in msg:
+                code = str(msg["error"].get("code"))
+                flood_tally["errors"][code] = flood_tally["errors"].get(code, 0) + 1
+            else:
+                flood_tally["results"] += 1
+            flood_tally["cond"].notify()
+        return
     if method is None:  # a response to one of our requests
         entry = pending_client.get(mid)
         if entry:

@@ -39,7 +39,8 @@ sampling/createMessage; {"many": true}: 17 elicitations at once; {"other": true}
 request naming tools/call; {"url": true}: a URL mode elicitation, then the answer's action); add_tool (adds tool "extra" and tells the
 subscriptions/listen streams); drop_listen (closes the listen streams
 without a response); drop_once (HTTP: the first call's stream breaks
-before its response); slow (answers after 2 s); slow_rounds (not listed:
+before its response); drop_always (not listed; HTTP: every call's stream
+breaks before its response); slow (answers after 2 s); slow_rounds (not listed:
 input_required after 1 s, the retry answered after 1 s more); needs_sampling (-32021,
 MissingRequiredClientCapability); "café" (a name that is no plain header value).
 
@@ -371,6 +372,12 @@ class H(BaseHTTPRequestHandler):
             handle(msg, None, headers)  # recorded
             self.sse_head()
             self.wfile.write(b": the stream breaks before the response\n\n")
+            self.wfile.flush()
+            return
+        if method == "tools/call" and params.get("name") == "drop_always":
+            handle(msg, None, headers)  # recorded
+            self.sse_head()
+            self.wfile.write(b": the stream breaks before the response, every time\n\n")
             self.wfile.flush()
             return
         if method == "tools/call" and params.get("name") == "drop_once":

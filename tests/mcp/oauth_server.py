@@ -37,10 +37,18 @@ promises RFC 9207's iss in the redirect, which names the issuer),
 iss_missing (promised, not sent), wrong_iss (another server's iss, not
 promised), redirect_elsewhere (the MCP server answers 307 to another host
 name), legacy (a 2025-03-26 server: no PRM, the metadata at the root with
-the origin as issuer), prm_moved (the PRM's path location answers 301,
-the root one serves it; the challenge names none), as_moved (the
-metadata's oauth-authorization-server location answers 302, the
-openid-configuration one serves it), prm_503, issuer_slash (the
+the origin as issuer), prm_moved (the PRM's path location answers 301
+to /moved-away, a 404, the root one serves it; the challenge names none),
+as_moved (the metadata's oauth-authorization-server location answers 302
+to /moved-away, the openid-configuration one serves it), prm_slash (the PRM's path location
+answers 301 with a relative Location, the same path with a trailing
+slash, which serves it; the root location answers 404), as_slash (the
+metadata's location answers 308 to itself with a trailing slash, which
+serves it; the other locations 404), prm_other_origin (the PRM's path
+location answers 301 to the same server named "localhost", another
+origin, whose document would name another authorization server),
+prm_loop (the PRM's path location redirects to itself, forever; the
+root location answers 404), prm_503, issuer_slash (the
 issuer has a trailing slash the PRM's entry has not), root_issuer (the
 PRM lists the origin with "/", the root metadata names the origin),
 root_issuer_slash (the other way round), continue_challenge (the 401
@@ -243,8 +251,27 @@ class H(BaseHTTPRequestHandler):
         if path == "/__dpop":
             with LOCK:
                 return self.send(200, STATE["dpop"])
+        if mode == "prm_slash" and path == "/.well-known/oauth-protected-resource/mcp":
+            return self.send(301, "", "text/plain", [("Location", "/.well-known/oauth-protected-resource/mcp/")])
+        if mode == "prm_loop" and path == "/.well-known/oauth-protected-resource/mcp":
+            return self.send(307, "", "text/plain", [("Location", path)])
+        if mode in ("prm_slash", "prm_other_origin", "prm_loop") and path == "/.well-known/oauth-protected-resource":
+            return self.send(404, {"error": "not_found"})
+        if mode == "prm_other_origin" and path == "/.well-known/oauth-protected-resource/mcp":
+            return self.send(301, "", "text/plain",
+                             [("Location", b.replace("127.0.0.1", "localhost") + "/other-origin-prm")])
+        if mode == "prm_other_origin" and path == "/other-origin-prm":
+            return self.send(200, {"resource": b + "/mcp", "authorization_servers": ["https://evil.example/as"]})
+        if mode == "as_slash" and path in ("/.well-known/oauth-authorization-server/as",
+                                           "/.well-known/openid-configuration/as"):
+            if path.endswith("openid-configuration/as"):
+                return self.send(404, {"error": "not_found"})
+            return self.send(308, "", "text/plain", [("Location", b + path + "/")])
+        if mode == "as_slash" and path == "/.well-known/oauth-authorization-server/as/":
+            path = "/.well-known/oauth-authorization-server/as"
         if path == "/.well-known/oauth-protected-resource/mcp" or (
-                path == "/.well-known/oauth-protected-resource" and mode == "prm_moved"):
+                path == "/.well-known/oauth-protected-resource" and mode == "prm_moved") or (
+                path == "/.well-known/oauth-protected-resource/mcp/" and mode == "prm_slash"):
             if mode == "garbage_prm":
                 return self.send(200, "<<<not json", "application/json")
             if mode == "legacy":
@@ -252,7 +279,7 @@ class H(BaseHTTPRequestHandler):
             if mode == "prm_503":
                 return self.send(503, "try later", "text/plain")
             if mode == "prm_moved" and path.endswith("/mcp"):
-                return self.send(301, "", "text/plain", [("Location", b + "/elsewhere")])
+                return self.send(301, "", "text/plain", [("Location", b + "/moved-away")])
             prm = {"resource": b + "/mcp", "authorization_servers": [b + ("/as2" if mode.startswith("as2") else "/as")],
                    "scopes_supported": ["read"]}
             if mode == "prm_mismatch":
@@ -261,7 +288,7 @@ class H(BaseHTTPRequestHandler):
                 prm["authorization_servers"] = [b + "/" if mode == "root_issuer" else b]
             return self.send(200, prm)
         if mode == "as_moved" and path == "/.well-known/oauth-authorization-server/as":
-            return self.send(302, "", "text/plain", [("Location", b + "/elsewhere")])
+            return self.send(302, "", "text/plain", [("Location", b + "/moved-away")])
         root_as = mode in ("legacy", "root_issuer", "root_issuer_slash") and \
             path == "/.well-known/oauth-authorization-server"
         as2 = path == "/.well-known/oauth-authorization-server/as2"

@@ -50,8 +50,8 @@ static void pagination_and_stderr(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-11-25");
   hl_tools *tools = hl_mcp_tools(m);
-  /* 14 tools over 7 pages of 2. */
-  CHECK_INT(hl_tools_count(tools), 14);
+  /* 15 tools over 8 pages of 2. */
+  CHECK_INT(hl_tools_count(tools), 15);
   CHECK(hl_tools_find(tools, "rpc_error") != NULL);
   CHECK_STR(hl_mcp_tool_server(hl_tools_find(tools, "echo")), "hostile");
   hl_tools_free(tools);
@@ -259,7 +259,7 @@ static void list_changed_refreshes(void) {
   CHECK_INT(hl_mcp_set_exclude(m, excl), HL_OK);
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   hl_tools *reg = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(reg), 13);
+  CHECK_INT(hl_tools_count(reg), 14);
   CHECK(hl_tools_find(reg, "h_echo") && !hl_tools_find(reg, "h_garbage") && !hl_tools_find(reg, "h_extra"));
   unsigned gen = hl_mcp_tools_generation(m);
   char *t = NULL;
@@ -277,7 +277,7 @@ static void list_changed_refreshes(void) {
   }
   CHECK(hl_mcp_tools_generation(m) != gen);
   CHECK_INT(hl_mcp_sync_tools(m, reg), HL_OK);
-  CHECK_INT(hl_tools_count(reg), 14);
+  CHECK_INT(hl_tools_count(reg), 15);
   hl_tool *extra = hl_tools_find(reg, "h_extra");
   REQUIRE(extra);
   cJSON *res = NULL;
@@ -513,7 +513,8 @@ static void other_server_unaffected(void) {
 
 /* An observer slower than the server: 50 us per log event. */
 typedef struct slow_obs {
-  atomic_long logs, reports, dropped;
+  atomic_long logs, reports, dropped, protocol_errors, repeated;
+  char protocol_error[300]; /* the last one's message (read after the call) */
 } slow_obs;
 
 static int slow_fn(const hl_event *ev, void *user) {
@@ -523,6 +524,14 @@ static int slow_fn(const hl_event *ev, void *user) {
     atomic_fetch_add(&s->logs, 1);
     struct timespec ts = {0, 50000};
     nanosleep(&ts, NULL);
+  } else if (strcmp(ev->name, "mcp.protocol_error") == 0) {
+    atomic_fetch_add(&s->protocol_errors, 1);
+    const cJSON *rep = cJSON_GetObjectItem(ev->data, "repeated");
+    if (cJSON_IsNumber(rep)) atomic_fetch_add(&s->repeated, (long)rep->valuedouble);
+    struct timespec ts = {0, 1000000}; /* 1 ms: slower than the server */
+    nanosleep(&ts, NULL);
+    const cJSON *msg = cJSON_GetObjectItem(ev->data, "message");
+    snprintf(s->protocol_error, sizeof s->protocol_error, "%s", cJSON_IsString(msg) ? msg->valuestring : "");
   } else if (strcmp(ev->name, "mcp.events_dropped") == 0) {
     atomic_fetch_add(&s->reports, 1);
     const cJSON *n = cJSON_GetObjectItem(ev->data, "dropped");
@@ -547,16 +556,27 @@ static long peak_rss_kb(void) {
   return ru.ru_maxrss;
 }
 
+/* A hostile server's client whose observers include `s`, connected,
+ * or NULL. */
+static hl_mcp *slow_client(const char *name, slow_obs *s) {
+  hl_mcp *m = hostile(name, 10000);
+  if (!m) return NULL;
+  hl_observer *obs = hl_observer_new(slow_fn, s);
+  hl_mcp_add_observer(m, obs);
+  hl_observer_unref(obs);
+  if (hl_mcp_connect(m) != HL_OK) {
+    hl_mcp_free(m);
+    return NULL;
+  }
+  return m;
+}
+
 static void notification_flood_is_bounded(void) {
   /* Run first: the peak RSS is the process's, earlier tests' would hide
    * this one's. */
   static slow_obs s;
-  hl_mcp *m = hostile("flood", 10000);
+  hl_mcp *m = slow_client("flood", &s);
   REQUIRE(m);
-  hl_observer *obs = hl_observer_new(slow_fn, &s);
-  hl_mcp_add_observer(m, obs);
-  hl_observer_unref(obs);
-  REQUIRE(hl_mcp_connect(m) == HL_OK);
   hl_mcp_set_timeout_ms(m, 0); /* ASan on a loaded machine: a minute or more */
   long before = peak_rss_kb();
   char *t = NULL;
@@ -582,9 +602,55 @@ static void notification_flood_is_bounded(void) {
   fx_events_clear(&events); /* it keeps 512 lines: room for the next tests */
 }
 
+/* The same flood ends in a line that is not JSON: the queue is full of
+ * log events then, yet the protocol error, what the user most needs to
+ * see, reaches the observer (room is kept for it), before the call that
+ * it fails returns. */
+static void protocol_error_survives_a_flood(void) {
+  static slow_obs s;
+  hl_mcp *m = slow_client("flood", &s);
+  REQUIRE(m);
+  hl_mcp_set_timeout_ms(m, 0);
+  char *t = NULL;
+  CHECK_INT(call_text(m, "flood", "{\"count\":100000,\"end\":\"garbage\"}", &t), HL_ERR_JSON);
+  free(t);
+  fprintf(stderr, "flood then garbage: %ld logs emitted, %ld dropped, %ld protocol errors\n", (long)s.logs,
+          (long)s.dropped, (long)s.protocol_errors);
+  CHECK(s.dropped > 0); /* the queue was full */
+  CHECK_INT((long)s.protocol_errors, 1);
+  CHECK_CONTAINS(s.protocol_error, "sent a message that is not JSON");
+  CHECK_CONTAINS(s.protocol_error, "the flood ends in garbage");
+  still_works(m);
+  hl_mcp_free(m);
+  fx_events_clear(&events); /* room for the next tests */
+}
+
+/* A server that sends nothing but garbage: the protocol errors beyond
+ * the few kept waiting are coalesced into the last one's "repeated"
+ * count, so every one is accounted for and none grows the queue. */
+static void protocol_errors_coalesce(void) {
+  static slow_obs s;
+  hl_mcp *m = slow_client("garbage", &s);
+  REQUIRE(m);
+  char *t = NULL;
+  CHECK_INT(call_text(m, "garbage", "{\"count\":2000}", &t), HL_ERR_JSON);
+  free(t);
+  for (int i = 0; i < 1000 && s.protocol_errors + s.repeated < 2000; i++) fx_sleep_ms(10);
+  fprintf(stderr, "2000 garbage lines: %ld protocol errors emitted, %ld more counted in them\n",
+          (long)s.protocol_errors, (long)s.repeated);
+  CHECK_INT((long)(s.protocol_errors + s.repeated), 2000);
+  CHECK(s.repeated > 0);
+  CHECK_INT((long)hl_mcp_events_dropped(m), 0);
+  still_works(m);
+  hl_mcp_free(m);
+  fx_events_clear(&events);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(notification_flood_is_bounded);
+  RUN(protocol_error_survives_a_flood);
+  RUN(protocol_errors_coalesce);
   RUN(pagination_and_stderr);
   RUN(garbage_line_fails_the_call);
   RUN(raw_nul_in_a_string_fails_the_call);

@@ -553,6 +553,29 @@ static void dropped_stream(void) {
   close_client(&s);
 }
 
+/* A server that breaks every stream: the request is re-issued (the
+ * spec's MUST) a bounded number of times, then fails saying so; the
+ * server saw the first try and the re-issues, nothing more. */
+static void every_stream_broken(void) {
+  server s;
+  hl_mcp *m = open_client(&s, true, "modern");
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *text = NULL;
+  CHECK_INT(call_text(m, "drop_always", &text), HL_ERR_PROVIDER);
+  CHECK_CONTAINS(text, "ended its answer without a response");
+  CHECK_CONTAINS(text, "3 times (the first try and 2 re-issues)");
+  free(text);
+  cJSON *log = server_log(&s);
+  const cJSON *c[8];
+  CHECK_INT(calls_of(log, "drop_always", c, 8), 3);
+  cJSON_Delete(log);
+  /* The client goes on. */
+  CHECK_INT(call_text(m, "echo", &text), HL_OK);
+  free(text);
+  close_client(&s);
+}
+
 /* A server whose subscriptions/listen streams end as soon as they open
  * (`mode`: dropped, or ended with their response) must not be asked
  * again every second forever: a stream that lived a moment is no healthy
@@ -690,6 +713,7 @@ int main(int argc, char **argv) {
   RUN(stdio_list_changed);
   RUN(http_list_changed);
   RUN(dropped_stream);
+  RUN(every_stream_broken);
   RUN(http_listen_dropped);
   RUN(http_listen_ended);
   RUN(stdio_cancellation);

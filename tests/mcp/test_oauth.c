@@ -275,10 +275,15 @@ static void misbehaving_servers(void) {
       {"issuer_slash", HL_ERR_AUTH, {"authorization server metadata at", "issuer mismatch"}},
       {"root_issuer", HL_OK, {"", ""}},
       {"root_issuer_slash", HL_OK, {"", ""}},
-      /* a 3xx means "not here": the next location answers; a 5xx stops */
+      /* a redirect to nothing (a 404) is "not here": the next location
+       * answers; a 5xx stops */
       {"prm_moved", HL_OK, {"", ""}},
       {"as_moved", HL_OK, {"", ""}},
       {"prm_503", HL_ERR_AUTH, {"protected resource metadata at", "HTTP 503"}},
+      /* a redirect within the origin is followed (a trailing slash added,
+       * a relative Location); one to another origin is "not here" */
+      {"prm_slash", HL_OK, {"", ""}},
+      {"as_slash", HL_OK, {"", ""}},
       /* the final answer's challenge, not an interim 1xx's */
       {"continue_challenge", HL_OK, {"", ""}},
   };
@@ -307,6 +312,35 @@ static void misbehaving_servers(void) {
     cJSON_Delete(tok);
     hl_mcp_free(m);
   }
+  mode("ok");
+}
+
+/* A metadata redirect to another origin ("localhost" for "127.0.0.1")
+ * is not followed: that origin's document would choose the authorization
+ * server the user signs in to; nor one more than 3 in a row. */
+static void metadata_redirect_keeps_origin(void) {
+  mode("prm_other_origin");
+  int auths = 0;
+  hl_mcp *m = client(&auths, NULL, NULL);
+  REQUIRE(m);
+  hl_mcp_connect(m); /* without a PRM, the 2025-03-26 way, whatever it gives */
+  cJSON *other = requests("/other-origin-prm");
+  CHECK_INT(cJSON_GetArraySize(other), 0);
+  cJSON_Delete(other);
+  CHECK(strstr(hl_mcp_errmsg(m), "evil.example") == NULL);
+  hl_mcp_free(m);
+  /* A location that redirects to itself is asked 1 + 3 times, then it
+   * is "not here". */
+  mode("prm_loop");
+  m = client(&auths, NULL, NULL);
+  REQUIRE(m);
+  cJSON *before = requests("/.well-known/oauth-protected-resource/mcp");
+  hl_mcp_connect(m);
+  cJSON *after = requests("/.well-known/oauth-protected-resource/mcp");
+  CHECK_INT(cJSON_GetArraySize(after) - cJSON_GetArraySize(before), 4);
+  cJSON_Delete(before);
+  cJSON_Delete(after);
+  hl_mcp_free(m);
   mode("ok");
 }
 
@@ -1364,6 +1398,7 @@ int main(int argc, char **argv) {
   RUN(token_store_round_trip);
   RUN(tampered_store);
   RUN(misbehaving_servers);
+  RUN(metadata_redirect_keeps_origin);
   RUN(token_stays_secret);
   RUN(config_entry);
   RUN(config_assertion_file_and_application_type);
