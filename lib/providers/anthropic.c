@@ -354,19 +354,43 @@ static hl_finish_reason finish_of(const char *s) {
   return HL_FINISH_UNKNOWN;
 }
 
-/* The stop reasons that leave no answer to give: a refusal before any
- * word (else an empty answer would pass for a normal one), and
- * pause_turn, which only server tools cause (hookline declares none) and
- * whose half turn the API wants sent back to be continued. */
+/* A refusal before any word leaves no answer to give: an error, else an
+ * empty answer would pass for a normal one. */
 static hl_status stop_check(const char *stop_reason, const hl_message *m) {
-  if (!stop_reason) return HL_OK;
-  if (!strcmp(stop_reason, "refusal") && !hl__llm_has_answer(m))
+  if (stop_reason && !strcmp(stop_reason, "refusal") && !hl__llm_has_answer(m))
     return hl_fail(HL_ERR_PROVIDER, "anthropic: the model refused to answer (stop_reason refusal)");
-  if (!strcmp(stop_reason, "pause_turn"))
-    return hl_fail(HL_ERR_PROVIDER,
-                   "anthropic: the model paused its turn (stop_reason pause_turn), which a server "
-                   "tool's long operation causes; continuing it is not supported");
   return HL_OK;
+}
+
+/* A turn the API paused (stop_reason pause_turn: a server tool's long
+ * run) is continued by sending its content back as it came, in a new
+ * request (anthropic_complete(), an_turn below). Until then the paused
+ * response holds that content, not the answer: each block whole as an
+ * own reasoning part (which encode_message() sends back unchanged),
+ * then a last reasoning part with no block whose id is the mark. */
+static const char an_paused_mark[] = "pause_turn";
+
+static bool is_paused_stop(const char *stop_reason) {
+  return stop_reason && !strcmp(stop_reason, "pause_turn");
+}
+
+/* The content blocks of a paused turn (`content`, an array) into `r`. */
+static hl_status keep_paused(hl_response *r, const cJSON *content) {
+  const cJSON *b;
+  hl_status st = HL_OK;
+  cJSON_ArrayForEach(b, content) {
+    if (cJSON_IsObject(b) && (st = hl_message_add_reasoning(r->message, anthropic_name, NULL, NULL,
+                                                            b, NULL)) != HL_OK)
+      return st;
+  }
+  return hl_message_add_reasoning(r->message, anthropic_name, an_paused_mark, NULL, NULL, NULL);
+}
+
+static bool is_paused(const hl_response *r) {
+  const hl_message *m = r->message;
+  const hl_part *p = m->n_parts ? &m->parts[m->n_parts - 1] : NULL;
+  return p && p->kind == HL_PART_REASONING && !p->args && p->id && !strcmp(p->id, an_paused_mark) &&
+         p->name && !strcmp(p->name, anthropic_name);
 }
 
 /* A cache count of the usage object: 0 when absent; false when present
@@ -437,6 +461,23 @@ static hl_status add_thinking(hl_message *m, const cJSON *block) {
                                   block, hl_json_get_string(block, "signature"));
 }
 
+/* The part of the answer a content block `b` holds, added to `m`:
+ * text, a tool call, thinking; server tool blocks and citations are not
+ * part of it. */
+static hl_status add_block(const hl__llm *l, hl_message *m, const cJSON *b) {
+  const char *type = hl_json_get_string(b, "type");
+  if (!type) return HL_OK;
+  if (!strcmp(type, "text")) {
+    const char *t = hl_json_get_string(b, "text");
+    return t && *t ? hl_message_add_text(m, t) : HL_OK;
+  }
+  if (!strcmp(type, "tool_use"))
+    return add_tool_use(l, m, hl_json_get_string(b, "id"), hl_json_get_string(b, "name"),
+                        hl_json_get(b, "input"), NULL, 0);
+  if (!strcmp(type, "thinking") || !strcmp(type, "redacted_thinking")) return add_thinking(m, b);
+  return HL_OK;
+}
+
 static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out) {
   *out = NULL;
   hl_status st = error_of(j, "");
@@ -445,23 +486,15 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
   if (!cJSON_IsArray(content)) return hl_fail(HL_ERR_PROVIDER, "anthropic: response has no content array");
   hl_response *r = hl_response_new();
   if (!r) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
-  const cJSON *b;
-  cJSON_ArrayForEach(b, content) {
-    const char *type = hl_json_get_string(b, "type");
-    if (!type) continue;
-    if (!strcmp(type, "text")) {
-      const char *t = hl_json_get_string(b, "text");
-      if (t && *t) st = hl_message_add_text(r->message, t);
-    } else if (!strcmp(type, "tool_use")) {
-      st = add_tool_use(l, r->message, hl_json_get_string(b, "id"), hl_json_get_string(b, "name"),
-                        hl_json_get(b, "input"), NULL, 0);
-    } else if (!strcmp(type, "thinking") || !strcmp(type, "redacted_thinking")) {
-      st = add_thinking(r->message, b);
-    }
-    /* server tool blocks, citations: not part of the answer */
-    if (st != HL_OK) break;
-  }
   const char *stop = hl_json_get_string(j, "stop_reason");
+  if (is_paused_stop(stop)) {
+    st = keep_paused(r, content);
+  } else {
+    const cJSON *b;
+    cJSON_ArrayForEach(b, content) {
+      if ((st = add_block(l, r->message, b)) != HL_OK) break;
+    }
+  }
   if (st == HL_OK) st = hl__llm_set_ids(r, j);
   if (st == HL_OK) st = stop_check(stop, r->message);
   if (st != HL_OK) {
@@ -485,8 +518,11 @@ typedef struct an_block {
   bool started;
   char *id, *name;
   cJSON *input;    /* tool_use input given in content_block_start; the
-                      redacted_thinking block as it came */
-  hl__buf buf;     /* text, the tool's input JSON text, or the thinking */
+                      redacted_thinking block, or one of a kind not kept,
+                      as it came (for a paused turn, keep_paused()); a
+                      text block's citations (an array) */
+  hl__buf buf;     /* text, the tool's (or a server tool's) input JSON
+                      text, or the thinking */
   hl__buf sig;     /* a thinking block's signature */
 } an_block;
 
@@ -571,9 +607,12 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
     if ((t && hl__buf_append(&b->buf, t, strlen(t)) != HL_OK) ||
         (sg && hl__buf_append(&b->sig, sg, strlen(sg)) != HL_OK))
       return HL_ERR_NOMEM;
+  } else if (!(b->input = cJSON_Duplicate(cb, 1))) {
+    /* redacted_thinking, and the kinds not kept: whole, in case the turn
+     * pauses and must be sent back */
+    return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
   } else if (!strcmp(type, "redacted_thinking")) {
     b->kind = AN_REDACTED;
-    if (!(b->input = cJSON_Duplicate(cb, 1))) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
   }
   return HL_OK;
 }
@@ -586,8 +625,21 @@ static hl_status on_block_delta(an_stream *s, const cJSON *j) {
   if (!type) return HL_OK;
   /* A block started as one we do not keep (server_tool_use, whose input
    * streams as input_json_delta like a client tool's, and future kinds):
-   * its deltas are not part of the answer either. */
-  if (b->started && b->kind == AN_OTHER) return HL_OK;
+   * its deltas are not part of the answer either; its input is kept for
+   * a paused turn's content. */
+  if (b->started && b->kind == AN_OTHER) {
+    const char *t = !strcmp(type, "input_json_delta") ? hl_json_get_string(d, "partial_json") : NULL;
+    return t ? hl__buf_append(&b->buf, t, strlen(t)) : HL_OK;
+  }
+  if (!strcmp(type, "citations_delta") && b->kind == AN_TEXT) {
+    /* not part of the answer; kept for a paused turn's content */
+    const cJSON *c = hl_json_get(d, "citation");
+    if (!c) return HL_OK;
+    if (!b->input && !(b->input = cJSON_CreateArray()))
+      return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+    return hl__llm_push(b->input, cJSON_Duplicate(c, 1)) ? HL_OK
+                                                          : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  }
   if (!strcmp(type, "text_delta")) {
     const char *t = hl_json_get_string(d, "text");
     if (!t || !*t) return HL_OK;
@@ -655,15 +707,91 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   return st;
 }
 
-/* The thinking block the deltas made, as the plain body would have had it. */
-static hl_status add_streamed_thinking(hl_message *m, const an_block *b) {
+/* The thinking block the deltas made, as the plain body would have had
+ * it; NULL when out of memory. */
+static cJSON *streamed_thinking(const an_block *b) {
   cJSON *blk = cJSON_CreateObject();
-  hl_status st = blk && cJSON_AddStringToObject(blk, "type", "thinking") &&
-                         cJSON_AddStringToObject(blk, "thinking", b->buf.p ? b->buf.p : "") &&
-                         cJSON_AddStringToObject(blk, "signature", b->sig.p ? b->sig.p : "")
-                     ? add_thinking(m, blk)
-                     : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  if (blk && cJSON_AddStringToObject(blk, "type", "thinking") &&
+      cJSON_AddStringToObject(blk, "thinking", b->buf.p ? b->buf.p : "") &&
+      cJSON_AddStringToObject(blk, "signature", b->sig.p ? b->sig.p : ""))
+    return blk;
   cJSON_Delete(blk);
+  return NULL;
+}
+
+static hl_status add_streamed_thinking(hl_message *m, const an_block *b) {
+  cJSON *blk = streamed_thinking(b);
+  hl_status st = blk ? add_thinking(m, blk) : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  cJSON_Delete(blk);
+  return st;
+}
+
+/* A tool's (or server tool's) block `blk` with its streamed input text
+ * (`b`'s, when there is one) in place of the input its start gave. */
+static hl_status set_streamed_input(const hl__llm *l, cJSON *blk, const an_block *b) {
+  if (b->buf.len == 0) return HL_OK;
+  cJSON *args = NULL;
+  hl_status st = hl__llm_parse_args(l, b->buf.p, b->buf.len, hl_json_get_string(blk, "name"),
+                                    hl_json_get_string(blk, "id"), &args);
+  if (st != HL_OK) return st;
+  cJSON_DeleteItemFromObjectCaseSensitive(blk, "input");
+  if (!cJSON_AddItemToObject(blk, "input", args)) {
+    cJSON_Delete(args);
+    return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  }
+  return HL_OK;
+}
+
+/* Streamed block `b` as the plain body of a paused turn has it (NULL in
+ * *out: none, a text without words or an index never started). */
+static hl_status streamed_block(const hl__llm *l, const an_block *b, cJSON **out) {
+  *out = NULL;
+  cJSON *blk = NULL;
+  bool ok = true;
+  switch (b->kind) {
+  case AN_TEXT:
+    if (b->buf.len == 0) return HL_OK; /* the API refuses an empty text block */
+    ok = (blk = cJSON_CreateObject()) && cJSON_AddStringToObject(blk, "type", "text") &&
+         cJSON_AddStringToObject(blk, "text", b->buf.p) &&
+         (!b->input || cJSON_AddItemToObject(blk, "citations", cJSON_Duplicate(b->input, 1)));
+    break;
+  case AN_TOOL:
+    ok = (blk = cJSON_CreateObject()) && cJSON_AddStringToObject(blk, "type", "tool_use") &&
+         cJSON_AddStringToObject(blk, "id", b->id ? b->id : "") &&
+         cJSON_AddStringToObject(blk, "name", b->name ? b->name : "") &&
+         cJSON_AddItemToObject(blk, "input", b->input ? cJSON_Duplicate(b->input, 1) : cJSON_CreateObject());
+    break;
+  case AN_THINKING:
+    ok = (blk = streamed_thinking(b)) != NULL;
+    break;
+  case AN_REDACTED:
+  case AN_OTHER:
+    if (!b->input) return HL_OK;
+    ok = (blk = cJSON_Duplicate(b->input, 1)) != NULL;
+    break;
+  }
+  hl_status st = ok ? HL_OK : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  if (st == HL_OK && (b->kind == AN_TOOL || b->kind == AN_OTHER)) st = set_streamed_input(l, blk, b);
+  if (st != HL_OK) {
+    cJSON_Delete(blk);
+    return st;
+  }
+  *out = blk;
+  return HL_OK;
+}
+
+/* The content of a paused turn, from its streamed blocks, into `r`. */
+static hl_status keep_streamed_paused(an_stream *s, hl_response *r) {
+  cJSON *content = cJSON_CreateArray();
+  hl_status st = content ? HL_OK : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  for (size_t i = 0; i < s->n_blocks && st == HL_OK; i++) {
+    cJSON *blk;
+    st = streamed_block(s->base.l, &s->blocks[i], &blk);
+    if (st == HL_OK && blk && !hl__llm_push(content, blk))
+      st = hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  }
+  if (st == HL_OK) st = keep_paused(r, content);
+  cJSON_Delete(content);
   return st;
 }
 
@@ -674,7 +802,8 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
     return hl_fail(HL_ERR_PROVIDER, "anthropic: the stream ended before message_stop (after %zu events)",
                    base->events);
   hl_status st = HL_OK;
-  for (size_t i = 0; i < s->n_blocks && st == HL_OK; i++) {
+  if (is_paused_stop(s->stop_reason)) st = keep_streamed_paused(s, r);
+  for (size_t i = 0; i < s->n_blocks && st == HL_OK && !is_paused_stop(s->stop_reason); i++) {
     an_block *b = &s->blocks[i];
     if (b->kind == AN_TEXT && b->buf.len > 0) st = hl_message_add_text(r->message, b->buf.p);
     else if (b->kind == AN_TOOL)
@@ -745,51 +874,158 @@ static hl_status take_answer_of(const char *tool, hl_response *r) {
   return HL_OK;
 }
 
-static hl_status take_answer(const hl_request *req, hl_response *r) {
-  return take_answer_of(hl__anthropic_answer_tool(req), r);
+/* ------------------------------------------------------------------ */
+/* A turn the API paused                                               */
+/* ------------------------------------------------------------------ */
+
+/* How many times one model call continues a paused turn; one more pause
+ * is an error (documented in anthropic.h). */
+#define AN_MAX_CONTINUATIONS 8
+
+/* One model call over as many requests as its turn's pauses take. */
+typedef struct an_turn {
+  hl__llm *l;
+  hl_context *ctx;
+  const hl_request *req;  /* the caller's */
+  hl_request *cont;       /* req and the paused content so far, or NULL */
+  hl_message *paused;     /* cont's last message: that content */
+  hl_response *acc;       /* the paused parts' answer so far, or NULL */
+  int pauses;
+  /* asynchronous calls */
+  hl_provider_done_fn done;
+  void *user;
+} an_turn;
+
+static an_turn turn_of(hl__llm *l, hl_context *ctx, const hl_request *req) {
+  return (an_turn){.l = l, .ctx = ctx, .req = req};
+}
+
+static void turn_clear(an_turn *t) {
+  hl_request_free(t->cont);
+  hl_response_free(t->acc);
+}
+
+/* The request the turn's next HTTP call sends. */
+static const hl_request *turn_request(const an_turn *t) { return t->cont ? t->cont : t->req; }
+
+/* Append a copy of `p`, a part of the kinds this provider decodes, to `m`. */
+static hl_status copy_part(hl_message *m, const hl_part *p) {
+  switch (p->kind) {
+  case HL_PART_TEXT:
+    return hl_message_add_text(m, p->text ? p->text : "");
+  case HL_PART_TOOL_CALL:
+    return hl_message_add_tool_call(m, p->id, p->name, p->args);
+  case HL_PART_REASONING:
+    return hl_message_add_reasoning(m, p->name, p->id, p->text, p->args, p->signature);
+  case HL_PART_TOOL_RESULT:
+  case HL_PART_IMAGE:
+    break;
+  }
+  return HL_OK;
+}
+
+/* Take the paused response `r` into the turn: its content goes to the
+ * continuation request as it came, the answer in it to t->acc, its usage
+ * added. HL_ERR_PROVIDER once the turn paused more often than allowed. */
+static hl_status turn_absorb(an_turn *t, hl_response *r) {
+  hl_status st = HL_OK;
+  if (++t->pauses > AN_MAX_CONTINUATIONS)
+    st = hl_fail(HL_ERR_PROVIDER,
+                 "anthropic: the model paused its turn %d times (stop_reason pause_turn), which a "
+                 "server tool's long run causes; continued %d times, no more",
+                 t->pauses, AN_MAX_CONTINUATIONS);
+  if (st == HL_OK && !t->cont) {
+    /* The first pause: the caller's request and a message for the paused
+     * content (encode_message() merges it with an assistant message
+     * ending the request, as the API wants). */
+    hl_message *m = hl_message_new(HL_ROLE_ASSISTANT);
+    t->cont = hl_request_clone(t->req);
+    t->acc = hl_response_new();
+    if (!m || !t->cont || !t->acc) hl_message_free(m);
+    if (!m || !t->cont || !t->acc || hl_messages_push(&t->cont->messages, m) != HL_OK)
+      st = hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+    else t->paused = m;
+  }
+  const hl_message *m = r->message;
+  for (size_t i = 0; i + 1 < m->n_parts && st == HL_OK; i++) {
+    const hl_part *p = &m->parts[i];
+    st = hl_message_add_reasoning(t->paused, anthropic_name, NULL, NULL, p->args, NULL);
+    if (st == HL_OK) st = add_block(t->l, t->acc->message, p->args);
+  }
+  if (st == HL_OK) hl_usage_add(&t->acc->usage, &r->usage);
+  hl_response_free(r);
+  return st;
+}
+
+/* The turn's last response `r` (not paused), with the paused parts'
+ * answer before it and their usage added; the answer tool's call taken
+ * as the answer. *out the answer, or NULL; `r` is taken. */
+static hl_status turn_finish(an_turn *t, hl_response *r, hl_response **out) {
+  *out = NULL;
+  hl_status st = HL_OK;
+  if (t->acc) {
+    hl_message *m = t->acc->message;
+    for (size_t i = 0; i < r->message->n_parts && st == HL_OK; i++)
+      st = copy_part(m, &r->message->parts[i]);
+    if (st == HL_OK) {
+      hl_usage_add(&r->usage, &t->acc->usage);
+      t->acc->message = r->message;
+      r->message = m;
+    }
+  }
+  /* req is valid until the call ends (provider.h), also asynchronously */
+  if (st == HL_OK && t->req->response_schema)
+    st = take_answer_of(hl__anthropic_answer_tool(t->req), r);
+  if (st != HL_OK) {
+    hl_response_free(r);
+    return st;
+  }
+  *out = r;
+  return HL_OK;
 }
 
 static hl_status anthropic_complete(void *impl, hl_context *ctx, const hl_request *req,
                                     hl_response **out) {
-  hl_status st = hl__llm_complete(impl, &anthropic_wire, ctx, req, out);
-  if (st == HL_OK && req->response_schema && (st = take_answer(req, *out)) != HL_OK) {
-    hl_response_free(*out);
-    *out = NULL;
-  }
+  *out = NULL;
+  an_turn t = turn_of(impl, ctx, req);
+  hl_response *r = NULL;
+  hl_status st;
+  while ((st = hl__llm_complete(impl, &anthropic_wire, ctx, turn_request(&t), &r)) == HL_OK &&
+         is_paused(r) && (st = turn_absorb(&t, r)) == HL_OK)
+    r = NULL;
+  if (st == HL_OK) st = turn_finish(&t, r, out);
+  turn_clear(&t);
   return st;
 }
 
-/* An asynchronous call with a response schema: the answer tool's name
- * travels with the call, since `req` is gone when it completes. */
-typedef struct an_async {
-  hl_provider_done_fn done;
-  void *user;
-  char tool[];
-} an_async;
-
+/* An asynchronous call's HTTP request ended: continue a paused turn with
+ * the next one, else hand the answer over. */
 static void anthropic_done(hl_status st, hl_response *r, void *user) {
-  an_async *a = user;
-  if (st == HL_OK && (st = take_answer_of(a->tool, r)) != HL_OK) {
-    hl_response_free(r);
+  an_turn *t = user;
+  if (st == HL_OK && is_paused(r)) {
+    st = turn_absorb(t, r);
     r = NULL;
+    if (st == HL_OK &&
+        (st = hl__llm_start(t->l, &anthropic_wire, t->ctx, turn_request(t), anthropic_done, t)) == HL_OK)
+      return; /* this function runs again when it ends */
   }
-  hl_provider_done_fn done = a->done;
-  void *done_user = a->user;
-  free(a);
+  if (st == HL_OK) st = turn_finish(t, r, &r);
+  hl_provider_done_fn done = t->done;
+  void *done_user = t->user;
+  turn_clear(t);
+  free(t);
   done(st, r, done_user);
 }
 
 static hl_status anthropic_start(void *impl, hl_context *ctx, const hl_request *req,
                                  hl_provider_done_fn done, void *user) {
-  if (!req->response_schema) return hl__llm_start(impl, &anthropic_wire, ctx, req, done, user);
-  const char *tool = hl__anthropic_answer_tool(req);
-  an_async *a = malloc(sizeof *a + strlen(tool) + 1);
-  if (!a) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
-  a->done = done;
-  a->user = user;
-  memcpy(a->tool, tool, strlen(tool) + 1);
-  hl_status st = hl__llm_start(impl, &anthropic_wire, ctx, req, anthropic_done, a);
-  if (st != HL_OK) free(a); /* done is not called when start fails */
+  an_turn *t = malloc(sizeof *t);
+  if (!t) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  *t = turn_of(impl, ctx, req);
+  t->done = done;
+  t->user = user;
+  hl_status st = hl__llm_start(impl, &anthropic_wire, ctx, req, anthropic_done, t);
+  if (st != HL_OK) free(t); /* done is not called when start fails */
   return st;
 }
 

@@ -119,13 +119,50 @@ def servertool(fmt, stream, n, body, model, arg):
     if not stream:
         return an_body(model, content, "end_turn")
     ev = an_events(model, content, "end_turn")
-    cite = {"type": "web_search_result_location", "url": "https://example.com/w",
-            "title": "Weather", "encrypted_index": "Eo8BCioIAhgB", "cited_text": "sunny"}
     at = next(k for k, (_, d) in enumerate(ev)
               if d.get("type") == "content_block_delta" and d["index"] == 2)
     ev.insert(at, ("content_block_delta", {"type": "content_block_delta", "index": 2,
-                                           "delta": {"type": "citations_delta", "citation": cite}}))
+                                           "delta": {"type": "citations_delta", "citation": CITE}}))
     return ev
+
+
+CITE = {"type": "web_search_result_location", "url": "https://example.com/w",
+        "title": "Weather", "encrypted_index": "Eo8BCioIAhgB", "cited_text": "sunny"}
+
+# The first part of a turn paused by the API: a web search, its result,
+# and words with a citation.
+PAUSED = [
+    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+     "input": {"query": "weather Paris"}},
+    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1",
+     "content": [{"type": "web_search_result", "url": "https://example.com/w",
+                  "title": "Weather", "encrypted_content": "EqgfCioIARgB", "page_age": None}]},
+    {"type": "text", "text": "It is sunny. ", "citations": [CITE]}]
+
+
+def an_cited(stream, model, content, stop):
+    """an_answer(), a text block's citations streamed as citations_delta
+    after its start (which has none), as the API sends them."""
+    if not stream:
+        return an_body(model, content, stop)
+    ev = an_events(model, content, stop)
+    for k in range(len(ev) - 1, -1, -1):
+        d = ev[k][1]
+        if d.get("type") == "content_block_start" and "citations" in d["content_block"]:
+            cites = d["content_block"].pop("citations")
+            for c in reversed(cites):
+                ev.insert(k + 1, ("content_block_delta", {
+                    "type": "content_block_delta", "index": d["index"],
+                    "delta": {"type": "citations_delta", "citation": c}}))
+    return ev
+
+
+def pauseturn(fmt, stream, n, body, model, arg):
+    """Anthropic: the first request's turn pauses (pause_turn) after a web
+    search; the next one, which carries the paused content back, ends it."""
+    if n == 1:
+        return an_cited(stream, model, PAUSED, "pause_turn")
+    return an_answer(stream, model, [{"type": "text", "text": "Take a hat."}], "end_turn")
 
 
 def gmfinish(fmt, stream, n, body, model, arg):
@@ -226,7 +263,8 @@ SCENARIOS = {
     "ctxwindow": an_stop("model_context_window_exceeded", ["Cut sh"]),
     "refusedpart": an_stop("refusal", ["Well, the first st"]),
     "refusednothing": an_stop("refusal", []),
-    "pauseturn": an_stop("pause_turn", ["Searching"]),
+    "pauseturn": pauseturn,
+    "pausesforever": an_stop("pause_turn", ["More. "]),
     "servertool": servertool,
     "gmfinish": gmfinish,
     "reusedindex": reusedindex,

@@ -135,9 +135,7 @@ static void openai_other_choices_ignored(void) {
 /* Every published stop_reason has its outcome: the context window
  * filling up cuts the answer like max_tokens; a refusal keeps the words
  * that came (content_filter) and is an error when none did (not an
- * empty answer that looks like a normal stop); pause_turn, which only
- * server tools cause and which wants the turn sent back to continue it,
- * is an error that says so rather than half an answer passed as whole. */
+ * empty answer that looks like a normal stop). pause_turn: below. */
 static void anthropic_stop_reasons(void) {
   W = &ANTHROPIC;
   for (int s = 0; s < 2; s++) {
@@ -152,7 +150,88 @@ static void anthropic_stop_reasons(void) {
     CHECK_INT(r->finish, HL_FINISH_CONTENT_FILTER);
     hl_response_free(r);
     expect_failure("refusednothing", s, HL_ERR_PROVIDER, "the model refused to answer (stop_reason refusal)");
-    expect_failure("pauseturn", s, HL_ERR_PROVIDER, "paused its turn (stop_reason pause_turn)");
+  }
+}
+
+/* The paused content as the second request must carry it back: every
+ * block as it came, the server tool's too, the streamed ones rebuilt
+ * from their deltas (the query's input_json_delta, the citations_delta). */
+#define PAUSED_BACK                                                                     \
+  "{\"role\":\"assistant\",\"content\":["                                               \
+  "{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\",\"name\":\"web_search\","        \
+  "\"input\":{\"query\":\"weather Paris\"}},"                                           \
+  "{\"type\":\"web_search_tool_result\",\"tool_use_id\":\"srvtoolu_1\",\"content\":["   \
+  "{\"type\":\"web_search_result\",\"url\":\"https://example.com/w\",\"title\":\"Weather\"," \
+  "\"encrypted_content\":\"EqgfCioIARgB\",\"page_age\":null}]},"                        \
+  "{\"type\":\"text\",\"text\":\"It is sunny. \",\"citations\":["                       \
+  "{\"type\":\"web_search_result_location\",\"url\":\"https://example.com/w\","         \
+  "\"title\":\"Weather\",\"encrypted_index\":\"Eo8BCioIAhgB\",\"cited_text\":\"sunny\"}]}]}"
+
+/* The request after a pause: the user's message, then the paused content. */
+static void check_paused_sent_back(const char *model) {
+  CHECK_INT(test_server_count(&srv, model), 2);
+  cJSON *b = test_server_last_body(&srv, model);
+  REQUIRE(b);
+  const cJSON *msgs = hl_json_get(b, "messages");
+  CHECK_INT(cJSON_GetArraySize(msgs), 2);
+  CHECK(json_is(cJSON_GetArrayItem(msgs, 1), PAUSED_BACK));
+  cJSON_Delete(b);
+}
+
+/* A long server-tool turn the API paused (stop_reason pause_turn) is
+ * continued inside the call: the paused content goes back as it came in
+ * a second request, and the answer is both parts' words as one, usage
+ * summed (9 + 9 in, 4 + 4 out). It was an error, so an agent using web
+ * search failed. */
+static void anthropic_pause_turn_continued(void) {
+  W = &ANTHROPIC;
+  for (int s = 0; s < 2; s++) {
+    hl_response *r = answer("pauseturn", s);
+    REQUIRE(r);
+    check_text(r, "It is sunny. Take a hat.");
+    CHECK_INT(r->finish, HL_FINISH_STOP);
+    CHECK_INT(r->usage.input_tokens, 18);
+    CHECK_INT(r->usage.output_tokens, 8);
+    hl_response_free(r);
+    check_paused_sent_back(mname("pauseturn", s ? "stream" : "plain"));
+  }
+}
+
+/* The same through an asynchronous run (hl_run_start: the provider's
+ * start function, the continuation started from the loop thread). */
+static void anthropic_pause_turn_continued_async(void) {
+  W = &ANTHROPIC;
+  for (int s = 0; s < 2; s++) {
+    char model[160];
+    snprintf(model, sizeof model, "%s", mname("pauseturn", s ? "asyncstream" : "async"));
+    hl_provider *p = W->make(srv.base, KEY);
+    hl_agent *a = hl_agent_new("paused");
+    hl_session *ses = hl_session_new(NULL, NULL, NULL);
+    REQUIRE(p && a && ses);
+    hl_agent_set_provider(a, p);
+    hl_agent_set_model(a, model);
+    hl_agent_set_stream(a, s);
+    hl_run *run = NULL;
+    CHECK_INT(hl_run_start(a, ses, "Hi there", NULL, &run), HL_OK);
+    CHECK_INT(hl_run_wait(run, 10000), HL_OK);
+    CHECK_STR(hl_run_answer(run), "It is sunny. Take a hat.");
+    CHECK_INT(hl_run_usage(run).input_tokens, 18);
+    hl_run_free(run);
+    hl_session_free(ses);
+    hl_agent_unref(a);
+    hl_provider_unref(p);
+    check_paused_sent_back(model);
+  }
+}
+
+/* A turn that pauses again and again is continued 8 times, then an
+ * error that says so: a server stuck pausing cannot loop forever. */
+static void anthropic_pause_turn_bounded(void) {
+  W = &ANTHROPIC;
+  for (int s = 0; s < 2; s++) {
+    expect_failure("pausesforever", s, HL_ERR_PROVIDER,
+                   "paused its turn 9 times (stop_reason pause_turn)");
+    CHECK_INT(test_server_count(&srv, mname("pausesforever", s ? "stream" : "plain")), 9);
   }
 }
 
@@ -298,6 +377,9 @@ int main(int argc, char **argv) {
       T(anthropic_untyped_block),
       T(anthropic_stop_reasons),
       T(anthropic_server_tool_blocks_ignored),
+      T(anthropic_pause_turn_continued),
+      T(anthropic_pause_turn_continued_async),
+      T(anthropic_pause_turn_bounded),
       T(gemini_finish_reasons),
       T(gemini_tool_result_shapes),
       T(stream_event_not_an_object),
