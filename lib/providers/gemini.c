@@ -418,10 +418,15 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
   const char *fr = hl_json_get_string(cand, "finishReason");
   bool blocked;
   r->finish = finish_of(fr, &blocked);
-  if (st == HL_OK && blocked && !hl__llm_has_answer(r->message)) {
+  /* STOP with no text or call (no content, no parts, empty text, only
+   * thoughts) is how the API reports some blocked or failed generations
+   * (the finishReason documentation's streamed SAFETY note; models that
+   * stop after thinking alone): no answer either, like a filtered one.
+   * MAX_TOKENS with none stays an empty answer whose finish says why. */
+  if (st == HL_OK && (blocked || r->finish == HL_FINISH_STOP) && !hl__llm_has_answer(r->message)) {
     const char *why = hl_json_get_string(cand, "finishMessage");
-    st = hl_fail(HL_ERR_PROVIDER, "gemini: no answer (finishReason %s)%s%s", fr, why ? ": " : "",
-                 why ? why : "");
+    st = hl_fail(HL_ERR_PROVIDER, "gemini: no answer (finishReason %s%s)%s%s", fr,
+                 blocked ? "" : ", with no text or call", why ? ": " : "", why ? why : "");
   }
   if (r->finish == HL_FINISH_STOP && calls) r->finish = HL_FINISH_TOOL_CALLS;
   const char *id = hl_json_get_string(j, "responseId");

@@ -175,6 +175,27 @@ def gmfinish(fmt, stream, n, body, model, arg):
     return server_v2.gm_body(model, parts, reason, "")
 
 
+GM_EMPTY = {"noparts": [], "emptytext": [{"text": ""}],
+            "thoughts": [{"text": "Nothing to add.", "thought": True}]}
+
+
+def gmempty(fmt, stream, n, body, model, arg):
+    """Gemini: finishReason STOP with no answer: no content at all
+    ("nocontent"), content without parts, one empty text part, only a
+    thought. Streamed: the chunks with the parts, then the finishReason
+    with no content."""
+    parts = GM_EMPTY.get(arg, [])
+    cand = {"finishReason": "STOP", "index": 0}
+    if arg != "nocontent" and not stream:
+        cand["content"] = {"role": "model", "parts": parts}
+    last = {"candidates": [cand], "usageMetadata": server_v2.gm_usage(), "modelVersion": model,
+            "responseId": "gm-resp-1"}
+    if not stream:
+        return last
+    return [{"candidates": [{"content": {"role": "model", "parts": [p]}, "index": 0}],
+             "modelVersion": model} for p in parts] + [last]
+
+
 def reusedindex(fmt, stream, n, body, model, arg):
     """Chat Completions, streamed: two tool calls both numbered index 0
     (a server that numbers every call 0), each with its own id."""
@@ -267,6 +288,7 @@ SCENARIOS = {
     "pausesforever": an_stop("pause_turn", ["More. "]),
     "servertool": servertool,
     "gmfinish": gmfinish,
+    "gmempty": gmempty,
     "reusedindex": reusedindex,
     "untypedblock": untypedblock,
     "arraydata": arraydata,

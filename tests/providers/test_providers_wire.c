@@ -297,6 +297,22 @@ static void gemini_finish_reasons(void) {
     }
 }
 
+/* finishReason STOP with no text or call (no content at all, content
+ * without parts, an empty text, only a thought) is how Gemini reports
+ * some blocked or failed generations: an error, as an answer filtered
+ * before any word is in every format, plain and streamed alike. It was
+ * an empty answer passing for a normal one. */
+static void gemini_stop_without_answer(void) {
+  W = &GEMINI;
+  static const char *const shapes[] = {"nocontent", "noparts", "emptytext", "thoughts"};
+  for (int s = 0; s < 2; s++)
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+      char scenario[64];
+      snprintf(scenario, sizeof scenario, "gmempty-%s", shapes[i]);
+      expect_failure(scenario, s, HL_ERR_PROVIDER, "gemini: no answer (finishReason STOP");
+    }
+}
+
 /* functionResponse.response is the result's JSON object when its text is
  * one (leading whitespace allowed), else {"result": text}, and {"error":
  * text} for a failed tool: an array, a text that only starts like an
@@ -381,6 +397,7 @@ int main(int argc, char **argv) {
       T(anthropic_pause_turn_continued_async),
       T(anthropic_pause_turn_bounded),
       T(gemini_finish_reasons),
+      T(gemini_stop_without_answer),
       T(gemini_tool_result_shapes),
       T(stream_event_not_an_object),
       T(filtered_before_any_word),
