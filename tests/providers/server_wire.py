@@ -196,6 +196,26 @@ def gmempty(fmt, stream, n, body, model, arg):
              "modelVersion": model} for p in parts] + [last]
 
 
+def rsnodone(fmt, stream, n, body, model, arg):
+    """Responses: reasoning (with its encrypted_content), a message and a
+    call, streamed without response.output_item.done for the reasoning
+    item ("reasoning") or for any item ("all"), or without any and ending
+    with response.incomplete ("incomplete"); the final response carries
+    the whole output, as the API's does."""
+    out = [server_v2.rs_reasoning(), server_v2.rs_message("Hello"),
+           server_v2.rs_call(0, "get_weather", {"city": "Paris"})]
+    status, why = ("incomplete", {"reason": "max_output_tokens"}) if arg == "incomplete" else ("completed", None)
+    if not stream:
+        return server_v2.rs_body(model, out, status, why)
+
+    def kept(e):
+        name, data = e
+        if name != "response.output_item.done":
+            return True
+        return arg == "reasoning" and json.loads(data)["output_index"] != 0
+    return [e for e in server_v2.rs_events(model, out, status, why, "") if kept(e)]
+
+
 def reusedindex(fmt, stream, n, body, model, arg):
     """Chat Completions, streamed: two tool calls both numbered index 0
     (a server that numbers every call 0), each with its own id."""
@@ -289,6 +309,7 @@ SCENARIOS = {
     "servertool": servertool,
     "gmfinish": gmfinish,
     "gmempty": gmempty,
+    "rsnodone": rsnodone,
     "reusedindex": reusedindex,
     "untypedblock": untypedblock,
     "arraydata": arraydata,

@@ -259,6 +259,40 @@ static void anthropic_untyped_block(void) {
 }
 
 /* ------------------------------------------------------------------ */
+/* Responses                                                           */
+/* ------------------------------------------------------------------ */
+
+/* A stream missing response.output_item.done for some items (the
+ * reasoning item, every item, every item and ending incomplete) still
+ * gives the answer the plain body gives: the items the done events
+ * would have carried are taken from the final response's output. The
+ * reasoning item's encrypted_content (only in its done item, never in
+ * the added one) was lost, so the next request of a tool loop could not
+ * send the reasoning back. */
+static void responses_missing_item_done(void) {
+  W = &RESPONSES;
+  static const char *const which[] = {"reasoning", "all", "incomplete"};
+  for (size_t i = 0; i < sizeof which / sizeof *which; i++) {
+    char scenario[64];
+    snprintf(scenario, sizeof scenario, "rsnodone-%s", which[i]);
+    hl_response *plain = answer(scenario, false), *streamed = answer(scenario, true);
+    REQUIRE(plain && streamed);
+    REQUIRE(streamed->message->n_parts == 3);
+    const hl_part *rs = &streamed->message->parts[0];
+    CHECK_INT(rs->kind, HL_PART_REASONING);
+    CHECK_STR(hl_json_get_string(rs->args, "encrypted_content"), "gAAAAB-encrypted-reasoning==");
+    cJSON *a = hl_message_to_json(plain->message), *b = hl_message_to_json(streamed->message);
+    CHECK(a && b && cJSON_Compare(a, b, true));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    CHECK_INT(streamed->finish, i == 2 ? HL_FINISH_LENGTH : HL_FINISH_TOOL_CALLS);
+    CHECK_INT(streamed->finish, plain->finish);
+    hl_response_free(plain);
+    hl_response_free(streamed);
+  }
+}
+
+/* ------------------------------------------------------------------ */
 /* Gemini                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -396,6 +430,7 @@ int main(int argc, char **argv) {
       T(anthropic_pause_turn_continued),
       T(anthropic_pause_turn_continued_async),
       T(anthropic_pause_turn_bounded),
+      T(responses_missing_item_done),
       T(gemini_finish_reasons),
       T(gemini_stop_without_answer),
       T(gemini_tool_result_shapes),
