@@ -8,7 +8,8 @@ provider does not keep, hostile streams.
 A model named "xw<scenario>@<tag>" (Gemini: "xw<scenario>__<tag>", the
 model travels in the URL) gets SCENARIOS[scenario](fmt, stream, n, body,
 model, arg), where n counts this model's requests (1 for the first) and
-arg is what follows the scenario's first '-' ("" when none). It
+arg is what follows the scenario's first '-' ("" when none); /__stats
+also has the last request's body as sent ("last_raw", a string). It
 returns a dict (a 2xx JSON body) or a list of stream events, each a dict
 (its data) or a pair (event name, dict or raw text). Streams go out in
 7-byte HTTP chunks. Every other model goes to server_v3.py's handler
@@ -343,6 +344,8 @@ class Handler(server_v3.Handler):
         headers = dict(headers)
         headers[":path"] = target
         n = record(model, self.client_address[1], body, headers)
+        with server.LOCK:  # the body's bytes, for tests of a writer's exact text
+            server.STATS[model]["last_raw"] = raw.decode("utf-8")
         reply = SCENARIOS[scenario](fmt, stream, n, body, model, arg)
         if isinstance(reply, dict):
             self.send(200, dumps(reply).encode("utf-8"))
