@@ -4,6 +4,7 @@
  * turning an HTTP error answer into a status with the server's message,
  * and hl__llm_complete(), which runs one call through a wire format.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
