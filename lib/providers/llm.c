@@ -256,6 +256,21 @@ hl_status hl__llm_apply_options(const hl__llm *l, cJSON *payload) {
   return HL_OK;
 }
 
+void hl__llm_close_fields(hl__jbuf *b, const hl__llm *l, size_t open, const char *skip) {
+  const cJSON *opt;
+  cJSON_ArrayForEach(opt, l->options) {
+    if (skip && opt->string && !strcmp(opt->string, skip)) continue;
+    hl__jbuf_raw(b, ",", 1);
+    hl__llm_key(b, opt->string ? opt->string : "");
+    hl__jbuf_value(b, opt);
+  }
+  hl__jbuf_raw(b, "}", 1);
+  if (!b->failed && b->len > open + 1 && b->p[open] == ',') {
+    memmove(b->p + open, b->p + open + 1, b->len - open);
+    b->len--;
+  }
+}
+
 const char *hl__llm_model(const hl__llm *l, const hl_request *req) {
   if (req->model && *req->model) return req->model;
   if (l->model) return l->model;

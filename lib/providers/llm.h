@@ -121,6 +121,21 @@ static inline void hl__llm_number(hl__jbuf *b, double d) {
   hl__jbuf_value(b, &n);
 }
 
+/* A body's top-level fields for a writer: each written as ,"key": by
+ * hl__llm_field() after the object's '{' (at b->len == `open`), unless a
+ * provider option (hl__llm_set_option) replaces it (false: the caller
+ * writes no value); hl__llm_close_fields() then writes the options, as
+ * hl__llm_apply_options() puts them at the end of a tree (but the one
+ * named `skip`, NULL for none), the closing '}', and drops the comma
+ * before the first field. */
+static inline bool hl__llm_field(hl__jbuf *b, const hl__llm *l, const char *k) {
+  if (l->options && cJSON_GetObjectItemCaseSensitive(l->options, k)) return false;
+  hl__jbuf_raw(b, ",", 1);
+  hl__llm_key(b, k);
+  return true;
+}
+void hl__llm_close_fields(hl__jbuf *b, const hl__llm *l, size_t open, const char *skip);
+
 /* The model for `req`: its own or the default; NULL with hl_fail set. */
 const char *hl__llm_model(const hl__llm *llm, const hl_request *req);
 

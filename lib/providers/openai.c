@@ -151,21 +151,6 @@ static void write_message(hl__jbuf *b, const hl_message *m, bool *first, hl__jbu
   hl__llm_lit(b, "}");
 }
 
-/* Provider options (hl__llm_set_option) replace the field of that name:
- * it is left out where it would be, and written with the options at the
- * end. */
-static bool overridden(const hl__llm *l, const char *k) {
-  return l->options && cJSON_GetObjectItemCaseSensitive(l->options, k) != NULL;
-}
-
-/* ,"key": unless an option replaces it; false when it does. */
-static bool field(hl__jbuf *b, const hl__llm *l, const char *k) {
-  if (overridden(l, k)) return false;
-  hl__jbuf_raw(b, ",", 1);
-  hl__llm_key(b, k);
-  return true;
-}
-
 static void write_tools(hl__jbuf *b, const hl_request *req) {
   hl__jbuf_raw(b, "[", 1);
   for (size_t i = 0; i < req->n_tools; i++) {
@@ -198,18 +183,18 @@ static hl_status write_request(const hl__llm *l, const hl_request *req, const ch
   /* The first field: a comma-less start, whatever replaces it. */
   hl__jbuf_raw(b, "{", 1);
   size_t open = b->len;
-  if (field(b, l, "model")) hl__jbuf_string(b, model);
-  if (field(b, l, "messages")) {
+  if (hl__llm_field(b, l, "model")) hl__jbuf_string(b, model);
+  if (hl__llm_field(b, l, "messages")) {
     hl__jbuf_raw(b, "[", 1);
     bool first = true;
     for (size_t i = 0; i < req->messages.count; i++)
       if (req->messages.items[i]) write_message(b, req->messages.items[i], &first, &tmp);
     hl__jbuf_raw(b, "]", 1);
   }
-  if (req->n_tools > 0 && field(b, l, "tools")) write_tools(b, req);
+  if (req->n_tools > 0 && hl__llm_field(b, l, "tools")) write_tools(b, req);
   if (req->tool_choice == HL_TOOL_CHOICE_NONE || req->tool_choice == HL_TOOL_CHOICE_REQUIRED ||
       req->tool_choice == HL_TOOL_CHOICE_NAMED) {
-    if (field(b, l, "tool_choice")) {
+    if (hl__llm_field(b, l, "tool_choice")) {
       if (req->tool_choice == HL_TOOL_CHOICE_NONE) {
         hl__llm_lit(b, "\"none\"");
       } else if (req->tool_choice == HL_TOOL_CHOICE_REQUIRED) {
@@ -221,7 +206,7 @@ static hl_status write_request(const hl__llm *l, const hl_request *req, const ch
       }
     }
   }
-  if (req->response_schema && field(b, l, "response_format")) {
+  if (req->response_schema && hl__llm_field(b, l, "response_format")) {
     hl__llm_lit(b, "{\"json_schema\":{\"name\":");
     hl__jbuf_string(b, req->response_format_name && *req->response_format_name
                            ? req->response_format_name : "response");
@@ -230,12 +215,12 @@ static hl_status write_request(const hl__llm *l, const hl_request *req, const ch
     if (hl__llm_schema_strict_ok(req->response_schema)) hl__llm_lit(b, ",\"strict\":true");
     hl__llm_lit(b, "},\"type\":\"json_schema\"}");
   }
-  if (req->temperature >= 0 && field(b, l, "temperature")) hl__llm_number(b, req->temperature);
+  if (req->temperature >= 0 && hl__llm_field(b, l, "temperature")) hl__llm_number(b, req->temperature);
   const char *max_field = __atomic_load_n(&l->max_tokens_field, __ATOMIC_RELAXED) ==
                                   HL__LLM_MAX_COMPLETION_TOKENS
                               ? "max_completion_tokens" : "max_tokens";
-  if (req->max_tokens > 0 && field(b, l, max_field)) hl__llm_number(b, req->max_tokens);
-  if (req->n_stop > 0 && field(b, l, "stop")) {
+  if (req->max_tokens > 0 && hl__llm_field(b, l, max_field)) hl__llm_number(b, req->max_tokens);
+  if (req->n_stop > 0 && hl__llm_field(b, l, "stop")) {
     hl__jbuf_raw(b, "[", 1);
     for (size_t i = 0; i < req->n_stop; i++) {
       if (i) hl__jbuf_raw(b, ",", 1);
@@ -244,24 +229,12 @@ static hl_status write_request(const hl__llm *l, const hl_request *req, const ch
     hl__jbuf_raw(b, "]", 1);
   }
   if (req->stream) {
-    if (field(b, l, "stream")) hl__llm_lit(b, "true");
-    if (field(b, l, "stream_options")) hl__llm_lit(b, "{\"include_usage\":true}");
+    if (hl__llm_field(b, l, "stream")) hl__llm_lit(b, "true");
+    if (hl__llm_field(b, l, "stream_options")) hl__llm_lit(b, "{\"include_usage\":true}");
   }
   /* reasoning_effort, parallel_tool_calls: the API refuses the latter
    * without tools. */
-  const cJSON *opt;
-  cJSON_ArrayForEach(opt, l->options) {
-    if (req->n_tools == 0 && opt->string && !strcmp(opt->string, "parallel_tool_calls")) continue;
-    hl__jbuf_raw(b, ",", 1);
-    hl__llm_key(b, opt->string ? opt->string : "");
-    hl__jbuf_value(b, opt);
-  }
-  hl__jbuf_raw(b, "}", 1);
-  /* Every field above starts with a comma: drop the first one. */
-  if (!b->failed && b->len > open + 1 && b->p[open] == ',') {
-    memmove(b->p + open, b->p + open + 1, b->len - open);
-    b->len--;
-  }
+  hl__llm_close_fields(b, l, open, req->n_tools == 0 ? "parallel_tool_calls" : NULL);
   bool failed = b->failed || tmp.failed;
   free(tmp.p);
   return failed ? oom() : HL_OK;

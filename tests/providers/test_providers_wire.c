@@ -669,6 +669,31 @@ static void anthropic_request_text(void) {
   hl_request *more[] = {every_shape("anthropic", own), plain_request(),
                         choice_request(HL_TOOL_CHOICE_AUTO)};
   check_sent(p, more, ANTHROPIC_GOLDEN + 4, 3, "cached");
+  /* The breakpoint skips a thinking block at the end, and replaces one a
+   * block kept whole had (a paused turn's). */
+  static const char raw[] = "{\"type\":\"server_tool_use\",\"cache_control\":{\"type\":\"x\"},\"id\":\"s1\"}";
+  static const char *const ends[] = {own, raw};
+  static const char *const want[] = {
+      "{\"model\":\"xwok@anthropic-end0\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+      "\"text\",\"text\":\"Hi\"}]},{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":"
+      "\"Sure.\",\"cache_control\":{\"type\":\"ephemeral\"}},{\"type\":\"thinking\",\"thinking\":"
+      "\"Thinking.\",\"signature\":\"sig-own==\"}]}],\"max_tokens\":4096,\"thinking\":{\"type\":"
+      "\"enabled\",\"budget_tokens\":2048}}",
+      "{\"model\":\"xwok@anthropic-end1\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+      "\"text\",\"text\":\"Hi\"}]},{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":"
+      "\"Sure.\"},{\"type\":\"server_tool_use\",\"id\":\"s1\",\"cache_control\":{\"type\":"
+      "\"ephemeral\"}}]}],\"max_tokens\":4096,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048}}"};
+  hl_request *last[2];
+  for (int i = 0; i < 2; i++) {
+    last[i] = plain_request();
+    hl_message *a = hl_message_new(HL_ROLE_ASSISTANT);
+    cJSON *blk = cJSON_Parse(ends[i]);
+    hl_message_add_text(a, "Sure.");
+    hl_message_add_reasoning(a, "anthropic", NULL, NULL, blk, NULL);
+    cJSON_Delete(blk);
+    hl_messages_push(&last[i]->messages, a);
+  }
+  check_sent(p, last, want, 2, "end");
   hl_provider_unref(p);
 }
 
