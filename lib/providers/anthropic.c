@@ -242,17 +242,8 @@ static void write_messages(hl__jbuf *b, const hl_request *req, const hl_part *ca
 
 static void write_tool(hl__jbuf *b, const char *name, const char *description, const char *schema,
                        size_t schema_len, const cJSON *parameters, bool cache) {
-  hl__llm_lit(b, "{\"name\":");
-  hl__jbuf_string(b, name);
-  if (description) {
-    hl__llm_lit(b, ",\"description\":");
-    hl__jbuf_string(b, description);
-  }
-  /* A tool's own schema, borrowed by the agent loop, as it printed it. */
-  hl__llm_lit(b, ",\"input_schema\":");
-  if (schema) hl__jbuf_raw(b, schema, schema_len);
-  else if (parameters) hl__jbuf_value(b, parameters);
-  else hl__llm_lit(b, "{\"type\":\"object\",\"properties\":{}}");
+  hl__llm_lit(b, "{");
+  hl__llm_write_decl(b, name, description, ",\"input_schema\":", schema, schema_len, parameters);
   if (cache) hl__llm_lit(b, cache_mark);
   hl__llm_lit(b, "}");
 }
@@ -329,7 +320,7 @@ static hl_status write_request(const hl__llm *l, const hl_request *req, const ch
     for (size_t i = 0; i < req->n_tools; i++) {
       const hl_tool_decl *d = &req->tools[i];
       size_t n = 0;
-      const char *text = hl__request_tool_schema_text(req, i, &n);
+      const char *text = hl__request_tool_schema_text(req, i, &n); /* the agent loop's */
       if (i) hl__llm_lit(b, ",");
       write_tool(b, d->name, d->description, text, n, d->parameters,
                  cache && !answer_tool && i + 1 == req->n_tools);

@@ -219,19 +219,12 @@ static hl_status write_tools(hl__jbuf *b, const hl_request *req) {
   hl__llm_lit(b, ",\"tools\":[{\"functionDeclarations\":[");
   for (size_t i = 0; i < req->n_tools; i++) {
     const hl_tool_decl *d = &req->tools[i];
-    hl__llm_lit(b, i ? ",{\"name\":" : "{\"name\":");
-    hl__jbuf_string(b, d->name);
-    if (d->description) {
-      hl__llm_lit(b, ",\"description\":");
-      hl__jbuf_string(b, d->description);
-    }
     /* A tool's own schema, borrowed by the agent loop, as it printed it. */
-    hl__llm_lit(b, ",\"parametersJsonSchema\":");
     size_t n = 0;
     const char *text = hl__request_tool_schema_text(req, i, &n);
-    if (text) hl__jbuf_raw(b, text, n);
-    else if (d->parameters) hl__jbuf_value(b, d->parameters);
-    else hl__llm_lit(b, "{\"type\":\"object\",\"properties\":{}}");
+    hl__llm_lit(b, i ? ",{" : "{");
+    hl__llm_write_decl(b, d->name, d->description, ",\"parametersJsonSchema\":", text, n,
+                       d->parameters);
     hl__llm_lit(b, "}");
   }
   hl__llm_lit(b, "]}]");

@@ -271,6 +271,23 @@ void hl__llm_close_fields(hl__jbuf *b, const hl__llm *l, size_t open, const char
   }
 }
 
+void hl__llm_write_decl(hl__jbuf *b, const char *name, const char *description,
+                        const char *schema_key, const char *schema_text, size_t schema_len,
+                        const cJSON *parameters) {
+  hl__llm_lit(b, "\"name\":");
+  hl__jbuf_string(b, name);
+  if (description) {
+    hl__llm_lit(b, ",\"description\":");
+    hl__jbuf_string(b, description);
+  }
+  /* The schema as it is (a non-object too); none: an empty object
+   * schema. */
+  hl__llm_lit(b, schema_key);
+  if (schema_text) hl__jbuf_raw(b, schema_text, schema_len);
+  else if (parameters) hl__jbuf_value(b, parameters);
+  else hl__llm_lit(b, "{\"type\":\"object\",\"properties\":{}}");
+}
+
 const char *hl__llm_model(const hl__llm *l, const hl_request *req) {
   if (req->model && *req->model) return req->model;
   if (l->model) return l->model;

@@ -136,6 +136,15 @@ static inline bool hl__llm_field(hl__jbuf *b, const hl__llm *l, const char *k) {
 }
 void hl__llm_close_fields(hl__jbuf *b, const hl__llm *l, size_t open, const char *skip);
 
+/* A tool declaration's "name":..,"description":.. (when it has one) and
+ * its schema after `schema_key` (",\"parameters\":"): `schema_text`
+ * (`schema_len` bytes: a tool's own schema as it printed it,
+ * hl__request_tool_schema_text()) when not NULL, else `parameters`
+ * printed, else an empty object schema. No braces around them. */
+void hl__llm_write_decl(hl__jbuf *b, const char *name, const char *description,
+                        const char *schema_key, const char *schema_text, size_t schema_len,
+                        const cJSON *parameters);
+
 /* The model for `req`: its own or the default; NULL with hl_fail set. */
 const char *hl__llm_model(const hl__llm *llm, const hl_request *req);
 

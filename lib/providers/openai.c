@@ -156,20 +156,11 @@ static void write_tools(hl__jbuf *b, const hl_request *req) {
   for (size_t i = 0; i < req->n_tools; i++) {
     const hl_tool_decl *d = &req->tools[i];
     if (i) hl__jbuf_raw(b, ",", 1);
-    hl__llm_lit(b, "{\"function\":{\"name\":");
-    hl__jbuf_string(b, d->name);
-    if (d->description) {
-      hl__llm_lit(b, ",\"description\":");
-      hl__jbuf_string(b, d->description);
-    }
-    /* The schema as it is (a non-object too); none: an empty object
-     * schema. A tool's own, borrowed by the agent loop, as it printed it. */
-    hl__llm_lit(b, ",\"parameters\":");
+    /* A tool's own schema, borrowed by the agent loop, as it printed it. */
     size_t n = 0;
     const char *text = hl__request_tool_schema_text(req, i, &n);
-    if (text) hl__jbuf_raw(b, text, n);
-    else if (d->parameters) hl__jbuf_value(b, d->parameters);
-    else hl__llm_lit(b, "{\"type\":\"object\",\"properties\":{}}");
+    hl__llm_lit(b, "{\"function\":{");
+    hl__llm_write_decl(b, d->name, d->description, ",\"parameters\":", text, n, d->parameters);
     hl__llm_lit(b, "},\"type\":\"function\"}");
   }
   hl__jbuf_raw(b, "]", 1);
