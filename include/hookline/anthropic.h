@@ -36,8 +36,7 @@
  * (end_turn and stop_sequence: HL_FINISH_STOP; tool_use; max_tokens and
  * model_context_window_exceeded: HL_FINISH_LENGTH; refusal:
  * HL_FINISH_CONTENT_FILTER with the words that came, HL_ERR_PROVIDER when
- * none did, thinking aside; pause_turn, which only server tools cause: HL_ERR_PROVIDER,
- * as continuing a paused turn is not supported) and usage
+ * none did, thinking aside; pause_turn: see below) and usage
  * (input tokens include the cache reads and writes, which are also in
  * usage.cached_tokens and usage.cache_creation_tokens; a count that is
  * not a whole number from 0 to 2^53 is ignored as if absent). With
@@ -48,6 +47,18 @@
  * response equals the non-streamed one. Blocks of other kinds (a server
  * tool's server_tool_use and results, future kinds) and their deltas are
  * left out of the answer, streamed or not.
+ *
+ * A paused turn (stop_reason pause_turn, which a server tool's long run
+ * causes, such as a web search the request's options declared) is
+ * continued inside the same model call, as the API asks: a new request,
+ * the same one with the paused content (every block as it came, server
+ * tool blocks and citations too) as an assistant message at its end,
+ * and after a further pause with all of it so far. The answer is the
+ * paused parts' words, calls and thinking followed by the last part's,
+ * its usage the sum of all; each HTTP request has its own API_REQUEST
+ * and API_RESPONSE events. At most 8 continuations: a ninth pause is
+ * HL_ERR_PROVIDER ("paused its turn 9 times"). Streamed, the deltas of
+ * every part reach hl_context_emit_delta() as they come.
  *
  * Point it at a server:
  *

@@ -33,8 +33,15 @@
  * other tool errors, MALFORMED_RESPONSE and MISSING_THOUGHT_SIGNATURE are
  * ERROR, OTHER and the rest UNKNOWN. A prompt blocked by
  * promptFeedback.blockReason, a candidate that ends with no text or call
- * (thoughts aside) for any reason but STOP or MAX_TOKENS, and an "error" object in a
- * 2xx body or in the stream fail with HL_ERR_PROVIDER and the reason. Usage: input = promptTokenCount + toolUsePromptTokenCount
+ * (thoughts aside) for any reason but MAX_TOKENS, and an "error" object in a
+ * 2xx body or in the stream fail with HL_ERR_PROVIDER and the reason
+ * ("gemini: no answer (finishReason SAFETY)"). STOP is no exception: a
+ * candidate with no content, no parts, only empty text or only thoughts
+ * that ends with STOP is how the API reports some blocked or failed
+ * generations, so it fails too ("no answer (finishReason STOP, with no
+ * text or call)"), streamed or not, as an answer filtered before any
+ * word does in every format. MAX_TOKENS with nothing (the thinking took
+ * the budget) is an empty answer, finish LENGTH. Usage: input = promptTokenCount + toolUsePromptTokenCount
  * (cachedContentTokenCount of them in usage.cached_tokens), output =
  * candidatesTokenCount + thoughtsTokenCount (the latter also in
  * usage.reasoning_tokens).

@@ -40,7 +40,13 @@
  * from response.output_item.added, response.output_text.delta,
  * response.refusal.delta, response.function_call_arguments.delta/.done
  * and response.output_item.done (the done item wins); the stream ends at
- * response.completed or response.incomplete; response.failed and "error"
+ * response.completed or response.incomplete. An item whose done event
+ * never came is taken from that final response's output (by its id,
+ * else at its index if of its type), so what only the done item carries
+ * (a reasoning item's encrypted_content, a message's annotations) is
+ * kept; only when the final output lacks it too is the item rebuilt
+ * from its added event and deltas. Items of the final output that never
+ * streamed go in at their index. response.failed and "error"
  * events fail the call with the server's message; event types not listed
  * here are ignored. Text deltas go to hl_context_emit_delta(), and the
  * assembled response equals the non-streamed one.

@@ -17,6 +17,7 @@
 #include "hookline/json.h"
 #include "hookline/model.h"
 #include "core/image.h"
+#include "core/model_internal.h"
 #include "core/util.h"
 #include "providers/llm.h"
 
@@ -29,29 +30,6 @@ static const char anthropic_name[] = "anthropic";
 /* ------------------------------------------------------------------ */
 
 static hl_status oom(void) { return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory encoding the request"); }
-
-/* An image part as an image block: a data: URL as base64 with its media
- * type, any other URL by reference. */
-static bool image_block(cJSON *b, const hl_part *p) {
-  const char *type, *data;
-  size_t type_len;
-  cJSON *src = cJSON_CreateObject();
-  bool ok = src && cJSON_AddStringToObject(b, "type", "image") &&
-            cJSON_AddItemToObject(b, "source", src);
-  if (!ok) {
-    if (src && !cJSON_GetObjectItemCaseSensitive(b, "source")) cJSON_Delete(src);
-    return false;
-  }
-  if (p->text && hl__image_data_url(p->text, &type, &type_len, &data)) {
-    char mt[128];
-    snprintf(mt, sizeof mt, "%.*s", (int)(type_len < sizeof mt ? type_len : sizeof mt - 1), type);
-    return cJSON_AddStringToObject(src, "type", "base64") &&
-           cJSON_AddStringToObject(src, "media_type", mt) &&
-           cJSON_AddStringToObject(src, "data", data);
-  }
-  return cJSON_AddStringToObject(src, "type", "url") &&
-         cJSON_AddStringToObject(src, "url", p->text ? p->text : "");
-}
 
 /* Is `p` a thinking block this provider made (and must get back)? */
 static bool own_thinking(const hl_part *p) {
@@ -76,268 +54,304 @@ static bool block_wanted(const hl_part *p, hl_role role) {
   return false;
 }
 
-static cJSON *block_for(const hl_part *p) {
-  /* A thinking or redacted_thinking block goes back exactly as it came
-   * (its signature covers it). */
-  if (p->kind == HL_PART_REASONING) return cJSON_Duplicate(p->args, 1);
-  cJSON *b = cJSON_CreateObject();
-  if (!b) return NULL;
-  bool ok = true;
-  switch (p->kind) {
-  case HL_PART_TEXT:
-    ok = cJSON_AddStringToObject(b, "type", "text") &&
-         cJSON_AddStringToObject(b, "text", p->text ? p->text : "");
-    break;
-  case HL_PART_TOOL_CALL: {
-    cJSON *input = p->args ? cJSON_Duplicate(p->args, 1) : cJSON_CreateObject();
-    ok = cJSON_AddStringToObject(b, "type", "tool_use") &&
-         cJSON_AddStringToObject(b, "id", p->id ? p->id : "") &&
-         cJSON_AddStringToObject(b, "name", p->name ? p->name : "") && input &&
-         cJSON_AddItemToObject(b, "input", input);
-    if (!ok && input && !cJSON_GetObjectItemCaseSensitive(b, "input")) cJSON_Delete(input);
-    break;
-  }
-  case HL_PART_TOOL_RESULT:
-    ok = cJSON_AddStringToObject(b, "type", "tool_result") &&
-         cJSON_AddStringToObject(b, "tool_use_id", p->id ? p->id : "") &&
-         cJSON_AddStringToObject(b, "content", p->text ? p->text : "") &&
-         (!p->is_error || cJSON_AddTrueToObject(b, "is_error"));
-    break;
-  case HL_PART_IMAGE:
-    ok = image_block(b, p);
-    break;
-  case HL_PART_REASONING:
-    break;
-  }
-  if (!ok) {
-    cJSON_Delete(b);
-    return NULL;
-  }
-  return b;
-}
-
-/* Append the blocks of `m` to the last message if it has the same role,
- * else to a new message. Tool results go first in a user message. */
-static hl_status encode_message(cJSON *msgs, const hl_message *m) {
-  const char *role = m->role == HL_ROLE_ASSISTANT ? "assistant" : "user";
-  size_t wanted = 0;
-  for (size_t i = 0; i < m->n_parts; i++) wanted += block_wanted(&m->parts[i], m->role);
-  if (wanted == 0) return HL_OK;
-  cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
-  cJSON *content = NULL;
-  if (last && !strcmp(hl_json_get_string(last, "role") ? hl_json_get_string(last, "role") : "", role)) {
-    content = cJSON_GetObjectItemCaseSensitive(last, "content");
-  } else {
-    cJSON *msg = cJSON_CreateObject();
-    if (!hl__llm_push(msgs, msg)) return oom();
-    if (!cJSON_AddStringToObject(msg, "role", role) || !(content = cJSON_AddArrayToObject(msg, "content")))
-      return oom();
-  }
-  /* Two passes: tool results first, then the rest in order. */
-  for (int pass = 0; pass < 2; pass++) {
-    for (size_t i = 0; i < m->n_parts; i++) {
-      const hl_part *p = &m->parts[i];
-      bool result = p->kind == HL_PART_TOOL_RESULT;
-      if ((pass == 0) != result) continue;
-      if (!block_wanted(p, m->role)) continue;
-      if (result && pass == 0) {
-        /* Results must lead the user message even when it was merged. */
-        cJSON *b = block_for(p);
-        if (!b) return oom();
-        int k = 0;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, content) {
-          const char *t = hl_json_get_string(e, "type");
-          if (!t || strcmp(t, "tool_result")) break;
-          k++;
-        }
-        if (!cJSON_InsertItemInArray(content, k, b)) {
-          cJSON_Delete(b);
-          return oom();
-        }
-      } else if (!hl__llm_push(content, block_for(p))) {
-        return oom();
-      }
-    }
-  }
-  return HL_OK;
-}
-
-/* Mark `blk` as the end of a cached prefix. */
-static bool add_cache_control(cJSON *blk) {
-  if (!blk) return true;
-  cJSON_DeleteItemFromObjectCaseSensitive(blk, "cache_control");
-  cJSON *cc = cJSON_AddObjectToObject(blk, "cache_control");
-  return cc && cJSON_AddStringToObject(cc, "type", "ephemeral");
-}
-
-static hl_status add_tool(cJSON *tools, const char *name, const char *description,
-                          const cJSON *parameters) {
-  cJSON *t = cJSON_CreateObject();
-  if (!hl__llm_push(tools, t)) return HL_ERR_NOMEM;
-  cJSON *schema = parameters ? cJSON_Duplicate(parameters, 1) : hl__empty_object_schema();
-  if (!cJSON_AddStringToObject(t, "name", name ? name : "") ||
-      (description && !cJSON_AddStringToObject(t, "description", description)) || !schema ||
-      !cJSON_AddItemToObject(t, "input_schema", schema)) {
-    cJSON_Delete(schema);
-    return HL_ERR_NOMEM;
-  }
-  return HL_OK;
-}
-
 static const char *hl__anthropic_answer_tool(const hl_request *req) {
   return req->response_format_name && *req->response_format_name ? req->response_format_name
                                                                  : "response";
 }
 
-static hl_status encode_request(const hl__llm *l, const hl_request *req, const char *model,
-                                cJSON **out) {
-  *out = NULL;
-  hl__buf system = {0};
-  cJSON *j = cJSON_CreateObject();
-  if (!j || !cJSON_AddStringToObject(j, "model", model)) goto oom;
-  cJSON *msgs = cJSON_CreateArray();
-  if (!msgs) goto oom;
-  for (size_t i = 0; i < req->messages.count; i++) {
-    const hl_message *m = req->messages.items[i];
-    if (!m) continue;
-    if (m->role == HL_ROLE_SYSTEM) {
-      for (size_t k = 0; k < m->n_parts; k++) {
+/*
+ * The payload is written straight into one buffer, key for key what the
+ * cJSON tree it replaced printed (hl__json_print_exact(); the tests
+ * compare the two texts), as Chat Completions' is: building, printing
+ * and freeing the tree was ~310 k instructions per request at 20 tool
+ * results, writing it ~46 k (callgrind). The tree an
+ * API_REQUEST observer gets is parsed back from this text, only when one
+ * listens (llm.c).
+ *
+ * Messages: consecutive ones of one role (tool messages are the user's;
+ * system messages and messages with no block in between do not
+ * separate them) make one API message, whose content is the tool
+ * results of all of them first, in order, then their other blocks.
+ */
+
+static const char cache_mark[] = ",\"cache_control\":{\"type\":\"ephemeral\"}";
+
+/* The "type" of the block `p` becomes. */
+static const char *block_type(const hl_part *p) {
+  switch (p->kind) {
+  case HL_PART_TEXT:
+    return "text";
+  case HL_PART_TOOL_CALL:
+    return "tool_use";
+  case HL_PART_TOOL_RESULT:
+    return "tool_result";
+  case HL_PART_IMAGE:
+    return "image";
+  case HL_PART_REASONING:
+    break;
+  }
+  const char *t = hl_json_get_string(p->args, "type");
+  return t ? t : "";
+}
+
+/* The block for `p` (block_wanted()); `cache`: with a cache breakpoint. */
+static void write_block(hl__jbuf *b, const hl_part *p, bool cache) {
+  switch (p->kind) {
+  case HL_PART_REASONING: {
+    /* A thinking or redacted_thinking block goes back exactly as it came
+     * (its signature covers it); a breakpoint replaces one it had. */
+    if (!cache) {
+      hl__jbuf_value(b, p->args);
+      return;
+    }
+    bool first = true;
+    const cJSON *c;
+    hl__llm_lit(b, "{");
+    cJSON_ArrayForEach(c, p->args) {
+      if (c->string && !strcmp(c->string, "cache_control")) continue;
+      if (!first) hl__llm_lit(b, ",");
+      first = false;
+      hl__llm_key(b, c->string);
+      hl__jbuf_value(b, c);
+    }
+    hl__llm_lit(b, first ? cache_mark + 1 : cache_mark);
+    hl__llm_lit(b, "}");
+    return;
+  }
+  case HL_PART_TEXT:
+    hl__llm_lit(b, "{\"type\":\"text\",\"text\":");
+    hl__jbuf_string(b, p->text);
+    break;
+  case HL_PART_TOOL_CALL:
+    hl__llm_lit(b, "{\"type\":\"tool_use\",\"id\":");
+    hl__jbuf_string(b, p->id);
+    hl__llm_lit(b, ",\"name\":");
+    hl__jbuf_string(b, p->name);
+    hl__llm_lit(b, ",\"input\":");
+    if (p->args) hl__jbuf_value(b, p->args);
+    else hl__llm_lit(b, "{}");
+    break;
+  case HL_PART_TOOL_RESULT:
+    hl__llm_lit(b, "{\"type\":\"tool_result\",\"tool_use_id\":");
+    hl__jbuf_string(b, p->id);
+    hl__llm_lit(b, ",\"content\":");
+    hl__jbuf_string(b, p->text);
+    if (p->is_error) hl__llm_lit(b, ",\"is_error\":true");
+    break;
+  case HL_PART_IMAGE: {
+    /* A data: URL as base64 with its media type, any other URL by
+     * reference. */
+    const char *type, *data;
+    size_t type_len;
+    if (p->text && hl__image_data_url(p->text, &type, &type_len, &data)) {
+      char mt[128];
+      snprintf(mt, sizeof mt, "%.*s", (int)(type_len < sizeof mt ? type_len : sizeof mt - 1), type);
+      hl__llm_lit(b, "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":");
+      hl__jbuf_string(b, mt);
+      hl__llm_lit(b, ",\"data\":");
+      hl__jbuf_string(b, data);
+    } else {
+      hl__llm_lit(b, "{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":");
+      hl__jbuf_string(b, p->text);
+    }
+    hl__llm_lit(b, "}");
+    break;
+  }
+  }
+  if (cache) hl__llm_lit(b, cache_mark);
+  hl__llm_lit(b, "}");
+}
+
+/* The API role of `m`, or NULL when it has no block to send (a system
+ * message, or nothing wanted). */
+static const char *api_role(const hl_message *m) {
+  if (!m || m->role == HL_ROLE_SYSTEM) return NULL;
+  for (size_t i = 0; i < m->n_parts; i++)
+    if (block_wanted(&m->parts[i], m->role)) return m->role == HL_ROLE_ASSISTANT ? "assistant" : "user";
+  return NULL;
+}
+
+/* The last block of the conversation that can carry the cache
+ * breakpoint (not thinking), or NULL: the last API message's blocks in
+ * the order they are written, from the end. */
+static const hl_part *cache_block(const hl_request *req) {
+  const char *role = NULL;
+  size_t first = req->messages.count;
+  for (size_t i = req->messages.count; i-- > 0;) {
+    const char *r = api_role(req->messages.items[i]);
+    if (!r) continue;
+    if (role && strcmp(r, role)) break;
+    role = r;
+    first = i;
+  }
+  for (int pass = 1; pass >= 0; pass--)
+    for (size_t i = req->messages.count; i-- > first;) {
+      const hl_message *m = req->messages.items[i];
+      if (!api_role(m)) continue;
+      for (size_t k = m->n_parts; k-- > 0;) {
         const hl_part *p = &m->parts[k];
-        if (p->kind != HL_PART_TEXT || !p->text || !*p->text) continue;
-        if ((system.len && hl__buf_append(&system, "\n\n", 2) != HL_OK) ||
-            hl__buf_append(&system, p->text, strlen(p->text)) != HL_OK) {
-          cJSON_Delete(msgs);
-          goto oom;
-        }
+        if ((pass == 0) != (p->kind == HL_PART_TOOL_RESULT) || !block_wanted(p, m->role)) continue;
+        const char *t = block_type(p);
+        if (strcmp(t, "thinking") && strcmp(t, "redacted_thinking")) return p;
       }
+    }
+  return NULL;
+}
+
+/* The messages array: each run of one role's messages from `i` on as
+ * one API message (see above); `cached` gets the breakpoint. */
+static void write_messages(hl__jbuf *b, const hl_request *req, const hl_part *cached) {
+  hl__llm_lit(b, "[");
+  size_t i = 0, n = req->messages.count;
+  bool first_msg = true;
+  while (i < n) {
+    const char *role = api_role(req->messages.items[i]);
+    if (!role) {
+      i++;
       continue;
     }
-    if (encode_message(msgs, m) != HL_OK) {
-      cJSON_Delete(msgs);
-      goto fail;
+    size_t end = i + 1; /* past the run's last message */
+    for (size_t k = i + 1; k < n; k++) {
+      const char *r = api_role(req->messages.items[k]);
+      if (!r) continue;
+      if (strcmp(r, role)) break;
+      end = k + 1;
+    }
+    hl__llm_lit(b, first_msg ? "{\"role\":\"" : ",{\"role\":\"");
+    first_msg = false;
+    hl__llm_lit(b, role);
+    hl__llm_lit(b, "\",\"content\":[");
+    bool first = true;
+    for (int pass = 0; pass < 2; pass++)
+      for (size_t k = i; k < end; k++) {
+        const hl_message *m = req->messages.items[k];
+        if (!api_role(m)) continue;
+        for (size_t j = 0; j < m->n_parts; j++) {
+          const hl_part *p = &m->parts[j];
+          if ((pass == 0) != (p->kind == HL_PART_TOOL_RESULT) || !block_wanted(p, m->role)) continue;
+          if (!first) hl__llm_lit(b, ",");
+          first = false;
+          write_block(b, p, p == cached);
+        }
+      }
+    hl__llm_lit(b, "]}");
+    i = end;
+  }
+  hl__llm_lit(b, "]");
+}
+
+static void write_tool(hl__jbuf *b, const char *name, const char *description, const char *schema,
+                       size_t schema_len, const cJSON *parameters, bool cache) {
+  hl__llm_lit(b, "{");
+  hl__llm_write_decl(b, name, description, ",\"input_schema\":", schema, schema_len, parameters);
+  if (cache) hl__llm_lit(b, cache_mark);
+  hl__llm_lit(b, "}");
+}
+
+/* The system prompt (the request's system texts, and the request for
+ * the answer tool's call when thinking forbids forcing it) into `sys`. */
+static void system_text(const hl_request *req, const char *answer_tool, bool thinking, hl__jbuf *sys) {
+  for (size_t i = 0; i < req->messages.count; i++) {
+    const hl_message *m = req->messages.items[i];
+    for (size_t k = 0; m && m->role == HL_ROLE_SYSTEM && k < m->n_parts; k++) {
+      const hl_part *p = &m->parts[k];
+      if (p->kind != HL_PART_TEXT || !p->text || !*p->text) continue;
+      if (sys->len) hl__llm_lit(sys, "\n\n");
+      hl__llm_lit(sys, p->text);
     }
   }
+  /* With extended thinking the API refuses a forced tool choice: the
+   * model is told instead (and hl__anthropic_take_answer() still takes
+   * the tool's input as the answer). */
+  if (answer_tool && thinking) {
+    if (sys->len) hl__llm_lit(sys, "\n\n");
+    hl__llm_lit(sys, "Give your final answer by calling the tool \"");
+    hl__llm_lit(sys, answer_tool);
+    hl__llm_lit(sys, "\".");
+  }
+}
+
+static hl_status write_request(const hl__llm *l, const hl_request *req, const char *model,
+                               hl__jbuf *b) {
   bool thinking = l->options && cJSON_GetObjectItemCaseSensitive(l->options, "thinking");
+  bool cache = (l->flags & HL__ANTHROPIC_CACHE) != 0;
   const char *answer_tool = NULL;
   if (req->response_schema) {
     answer_tool = hl__anthropic_answer_tool(req);
     for (size_t i = 0; i < req->n_tools; i++)
-      if (req->tools[i].name && !strcmp(req->tools[i].name, answer_tool)) {
-        hl_fail(HL_ERR_INVALID,
-                "anthropic: the response format \"%s\" has the name of a tool: structured output "
-                "travels as a tool of that name; rename one of them", answer_tool);
-        cJSON_Delete(msgs);
-        goto fail;
-      }
-    /* With extended thinking the API refuses a forced tool choice: the
-     * model is told instead (and hl__anthropic_take_answer() still takes
-     * the tool's input as the answer). */
-    static const char intro[] = "Give your final answer by calling the tool \"";
-    bool ok = !thinking || ((!system.len || hl__buf_append(&system, "\n\n", 2) == HL_OK) &&
-                            hl__buf_append(&system, intro, sizeof intro - 1) == HL_OK &&
-                            hl__buf_append(&system, answer_tool, strlen(answer_tool)) == HL_OK &&
-                            hl__buf_append(&system, "\".", 2) == HL_OK);
-    if (!ok) {
-      cJSON_Delete(msgs);
-      goto oom;
-    }
+      if (req->tools[i].name && !strcmp(req->tools[i].name, answer_tool))
+        return hl_fail(HL_ERR_INVALID,
+                       "anthropic: the response format \"%s\" has the name of a tool: structured "
+                       "output travels as a tool of that name; rename one of them", answer_tool);
   }
-  bool cache = (l->flags & HL__ANTHROPIC_CACHE) != 0;
-  if (system.len) {
-    /* With prompt caching the system prompt is a block list so that it
-     * can carry a cache breakpoint. */
-    cJSON *sys = cache ? cJSON_CreateArray() : cJSON_CreateString(system.p);
-    cJSON *blk = cache ? cJSON_CreateObject() : NULL;
-    bool ok = sys && cJSON_AddItemToObject(j, "system", sys);
-    if (!ok) cJSON_Delete(sys);
-    if (ok && cache)
-      ok = hl__llm_push(sys, blk) && cJSON_AddStringToObject(blk, "type", "text") &&
-           cJSON_AddStringToObject(blk, "text", system.p) && add_cache_control(blk);
-    else if (blk)
-      cJSON_Delete(blk);
-    if (!ok) {
-      cJSON_Delete(msgs);
-      goto oom;
+  hl_tool_choice choice = req->tool_choice;
+  const char *choice_name = req->tool_choice_name;
+  if (answer_tool && !thinking && choice == HL_TOOL_CHOICE_AUTO) {
+    /* Structured output by a forced tool call: the answer tool alone, or
+     * any tool when the agent has others to call first. */
+    choice = req->n_tools > 0 ? HL_TOOL_CHOICE_REQUIRED : HL_TOOL_CHOICE_NAMED;
+    choice_name = answer_tool;
+  }
+  bool tools = req->n_tools > 0 || answer_tool;
+  if (tools && choice == HL_TOOL_CHOICE_NAMED && (!choice_name || !*choice_name))
+    return hl_fail(HL_ERR_INVALID, "anthropic: tool choice NAMED without a tool name");
+  hl__jbuf sys = {0};
+  system_text(req, answer_tool, thinking, &sys);
+  hl__jbuf_raw(b, "{", 1);
+  size_t open = b->len;
+  if (hl__llm_field(b, l, "model")) hl__jbuf_string(b, model);
+  /* With prompt caching the system prompt is a block list so that it
+   * can carry a cache breakpoint. */
+  if (sys.len && hl__llm_field(b, l, "system")) {
+    if (cache) hl__llm_lit(b, "[{\"type\":\"text\",\"text\":");
+    hl__jbuf_string(b, sys.p);
+    if (cache) {
+      hl__llm_lit(b, cache_mark);
+      hl__llm_lit(b, "}]");
     }
   }
   /* The last block of the conversation so far: the next request's cache
    * prefix ends there. Thinking blocks cannot carry a breakpoint. */
-  if (cache) {
-    cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
-    cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
-    for (int k = cJSON_GetArraySize(content) - 1; k >= 0; k--) {
-      cJSON *blk = cJSON_GetArrayItem(content, k);
-      const char *t = hl_json_get_string(blk, "type");
-      if (t && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking"))) continue;
-      if (!add_cache_control(blk)) {
-        cJSON_Delete(msgs);
-        goto oom;
-      }
-      break;
-    }
-  }
-  if (!cJSON_AddItemToObject(j, "messages", msgs)) {
-    cJSON_Delete(msgs);
-    goto oom;
-  }
-  if (!cJSON_AddNumberToObject(j, "max_tokens", req->max_tokens > 0 ? req->max_tokens : l->max_tokens))
-    goto oom;
-  if (req->n_tools > 0 || answer_tool) {
-    cJSON *tools = cJSON_AddArrayToObject(j, "tools");
-    if (!tools) goto oom;
+  if (hl__llm_field(b, l, "messages")) write_messages(b, req, cache ? cache_block(req) : NULL);
+  if (hl__llm_field(b, l, "max_tokens"))
+    hl__llm_number(b, req->max_tokens > 0 ? req->max_tokens : l->max_tokens);
+  if (tools && hl__llm_field(b, l, "tools")) {
+    hl__llm_lit(b, "[");
     for (size_t i = 0; i < req->n_tools; i++) {
       const hl_tool_decl *d = &req->tools[i];
-      if (add_tool(tools, d->name, d->description, d->parameters) != HL_OK) goto oom;
+      size_t n = 0;
+      const char *text = hl__request_tool_schema_text(req, i, &n); /* the agent loop's */
+      if (i) hl__llm_lit(b, ",");
+      write_tool(b, d->name, d->description, text, n, d->parameters,
+                 cache && !answer_tool && i + 1 == req->n_tools);
     }
-    if (answer_tool &&
-        add_tool(tools, answer_tool, "Give the final answer: its input is the whole answer.",
-                 req->response_schema) != HL_OK)
-      goto oom;
-    if (cache && !add_cache_control(cJSON_GetArrayItem(tools, cJSON_GetArraySize(tools) - 1)))
-      goto oom;
-    hl_tool_choice choice = req->tool_choice;
-    const char *choice_name = req->tool_choice_name;
-    if (answer_tool && !thinking && choice == HL_TOOL_CHOICE_AUTO) {
-      /* Structured output by a forced tool call: the answer tool alone, or
-       * any tool when the agent has others to call first. */
-      choice = req->n_tools > 0 ? HL_TOOL_CHOICE_REQUIRED : HL_TOOL_CHOICE_NAMED;
-      choice_name = answer_tool;
+    if (answer_tool) {
+      if (req->n_tools) hl__llm_lit(b, ",");
+      write_tool(b, answer_tool, "Give the final answer: its input is the whole answer.", NULL, 0,
+                 req->response_schema, cache);
     }
-    if (choice != HL_TOOL_CHOICE_AUTO) {
-      cJSON *tc = cJSON_AddObjectToObject(j, "tool_choice");
-      if (!tc) goto oom;
-      const char *type = choice == HL_TOOL_CHOICE_NONE       ? "none"
-                         : choice == HL_TOOL_CHOICE_REQUIRED ? "any"
-                                                             : "tool";
-      if (!cJSON_AddStringToObject(tc, "type", type)) goto oom;
-      if (choice == HL_TOOL_CHOICE_NAMED) {
-        if (!choice_name || !*choice_name) {
-          hl_fail(HL_ERR_INVALID, "anthropic: tool choice NAMED without a tool name");
-          goto fail;
-        }
-        if (!cJSON_AddStringToObject(tc, "name", choice_name)) goto oom;
-      }
-    }
+    hl__llm_lit(b, "]");
   }
-  if (req->temperature >= 0 && !cJSON_AddNumberToObject(j, "temperature", req->temperature)) goto oom;
-  if (req->n_stop > 0) {
-    cJSON *stop = cJSON_AddArrayToObject(j, "stop_sequences");
-    if (!stop) goto oom;
-    for (size_t i = 0; i < req->n_stop; i++)
-      if (!hl__llm_push(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""))) goto oom;
+  if (tools && choice != HL_TOOL_CHOICE_AUTO && hl__llm_field(b, l, "tool_choice")) {
+    hl__llm_lit(b, choice == HL_TOOL_CHOICE_NONE       ? "{\"type\":\"none\""
+                   : choice == HL_TOOL_CHOICE_REQUIRED ? "{\"type\":\"any\""
+                                                       : "{\"type\":\"tool\",\"name\":");
+    if (choice == HL_TOOL_CHOICE_NAMED) hl__jbuf_string(b, choice_name);
+    hl__llm_lit(b, "}");
   }
-  if (req->stream && !cJSON_AddTrueToObject(j, "stream")) goto oom;
-  if (hl__llm_apply_options(l, j) != HL_OK) goto fail;
-  hl__buf_free(&system);
-  *out = j;
-  return HL_OK;
-oom:
-  oom();
-fail:
-  hl__buf_free(&system);
-  cJSON_Delete(j);
-  return hl_last_status();
+  if (req->temperature >= 0 && hl__llm_field(b, l, "temperature")) hl__llm_number(b, req->temperature);
+  if (req->n_stop > 0 && hl__llm_field(b, l, "stop_sequences")) {
+    for (size_t i = 0; i < req->n_stop; i++) {
+      hl__llm_lit(b, i ? "," : "[");
+      hl__jbuf_string(b, req->stop[i]);
+    }
+    hl__llm_lit(b, "]");
+  }
+  if (req->stream && hl__llm_field(b, l, "stream")) hl__llm_lit(b, "true");
+  hl__llm_close_fields(b, l, open, NULL);
+  bool failed = b->failed || sys.failed;
+  free(sys.p);
+  return failed ? oom() : HL_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -354,19 +368,43 @@ static hl_finish_reason finish_of(const char *s) {
   return HL_FINISH_UNKNOWN;
 }
 
-/* The stop reasons that leave no answer to give: a refusal before any
- * word (else an empty answer would pass for a normal one), and
- * pause_turn, which only server tools cause (hookline declares none) and
- * whose half turn the API wants sent back to be continued. */
+/* A refusal before any word leaves no answer to give: an error, else an
+ * empty answer would pass for a normal one. */
 static hl_status stop_check(const char *stop_reason, const hl_message *m) {
-  if (!stop_reason) return HL_OK;
-  if (!strcmp(stop_reason, "refusal") && !hl__llm_has_answer(m))
+  if (stop_reason && !strcmp(stop_reason, "refusal") && !hl__llm_has_answer(m))
     return hl_fail(HL_ERR_PROVIDER, "anthropic: the model refused to answer (stop_reason refusal)");
-  if (!strcmp(stop_reason, "pause_turn"))
-    return hl_fail(HL_ERR_PROVIDER,
-                   "anthropic: the model paused its turn (stop_reason pause_turn), which a server "
-                   "tool's long operation causes; continuing it is not supported");
   return HL_OK;
+}
+
+/* A turn the API paused (stop_reason pause_turn: a server tool's long
+ * run) is continued by sending its content back as it came, in a new
+ * request (anthropic_complete(), an_turn below). Until then the paused
+ * response holds that content, not the answer: each block whole as an
+ * own reasoning part (which encode_message() sends back unchanged),
+ * then a last reasoning part with no block whose id is the mark. */
+static const char an_paused_mark[] = "pause_turn";
+
+static bool is_paused_stop(const char *stop_reason) {
+  return stop_reason && !strcmp(stop_reason, "pause_turn");
+}
+
+/* The content blocks of a paused turn (`content`, an array) into `r`. */
+static hl_status keep_paused(hl_response *r, const cJSON *content) {
+  const cJSON *b;
+  hl_status st = HL_OK;
+  cJSON_ArrayForEach(b, content) {
+    if (cJSON_IsObject(b) && (st = hl_message_add_reasoning(r->message, anthropic_name, NULL, NULL,
+                                                            b, NULL)) != HL_OK)
+      return st;
+  }
+  return hl_message_add_reasoning(r->message, anthropic_name, an_paused_mark, NULL, NULL, NULL);
+}
+
+static bool is_paused(const hl_response *r) {
+  const hl_message *m = r->message;
+  const hl_part *p = m->n_parts ? &m->parts[m->n_parts - 1] : NULL;
+  return p && p->kind == HL_PART_REASONING && !p->args && p->id && !strcmp(p->id, an_paused_mark) &&
+         p->name && !strcmp(p->name, anthropic_name);
 }
 
 /* A cache count of the usage object: 0 when absent; false when present
@@ -437,6 +475,23 @@ static hl_status add_thinking(hl_message *m, const cJSON *block) {
                                   block, hl_json_get_string(block, "signature"));
 }
 
+/* The part of the answer a content block `b` holds, added to `m`:
+ * text, a tool call, thinking; server tool blocks and citations are not
+ * part of it. */
+static hl_status add_block(const hl__llm *l, hl_message *m, const cJSON *b) {
+  const char *type = hl_json_get_string(b, "type");
+  if (!type) return HL_OK;
+  if (!strcmp(type, "text")) {
+    const char *t = hl_json_get_string(b, "text");
+    return t && *t ? hl_message_add_text(m, t) : HL_OK;
+  }
+  if (!strcmp(type, "tool_use"))
+    return add_tool_use(l, m, hl_json_get_string(b, "id"), hl_json_get_string(b, "name"),
+                        hl_json_get(b, "input"), NULL, 0);
+  if (!strcmp(type, "thinking") || !strcmp(type, "redacted_thinking")) return add_thinking(m, b);
+  return HL_OK;
+}
+
 static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out) {
   *out = NULL;
   hl_status st = error_of(j, "");
@@ -445,23 +500,15 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
   if (!cJSON_IsArray(content)) return hl_fail(HL_ERR_PROVIDER, "anthropic: response has no content array");
   hl_response *r = hl_response_new();
   if (!r) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
-  const cJSON *b;
-  cJSON_ArrayForEach(b, content) {
-    const char *type = hl_json_get_string(b, "type");
-    if (!type) continue;
-    if (!strcmp(type, "text")) {
-      const char *t = hl_json_get_string(b, "text");
-      if (t && *t) st = hl_message_add_text(r->message, t);
-    } else if (!strcmp(type, "tool_use")) {
-      st = add_tool_use(l, r->message, hl_json_get_string(b, "id"), hl_json_get_string(b, "name"),
-                        hl_json_get(b, "input"), NULL, 0);
-    } else if (!strcmp(type, "thinking") || !strcmp(type, "redacted_thinking")) {
-      st = add_thinking(r->message, b);
-    }
-    /* server tool blocks, citations: not part of the answer */
-    if (st != HL_OK) break;
-  }
   const char *stop = hl_json_get_string(j, "stop_reason");
+  if (is_paused_stop(stop)) {
+    st = keep_paused(r, content);
+  } else {
+    const cJSON *b;
+    cJSON_ArrayForEach(b, content) {
+      if ((st = add_block(l, r->message, b)) != HL_OK) break;
+    }
+  }
   if (st == HL_OK) st = hl__llm_set_ids(r, j);
   if (st == HL_OK) st = stop_check(stop, r->message);
   if (st != HL_OK) {
@@ -485,8 +532,11 @@ typedef struct an_block {
   bool started;
   char *id, *name;
   cJSON *input;    /* tool_use input given in content_block_start; the
-                      redacted_thinking block as it came */
-  hl__buf buf;     /* text, the tool's input JSON text, or the thinking */
+                      redacted_thinking block, or one of a kind not kept,
+                      as it came (for a paused turn, keep_paused()); a
+                      text block's citations (an array) */
+  hl__buf buf;     /* text, the tool's (or a server tool's) input JSON
+                      text, or the thinking */
   hl__buf sig;     /* a thinking block's signature */
 } an_block;
 
@@ -571,9 +621,12 @@ static hl_status on_block_start(an_stream *s, const cJSON *j) {
     if ((t && hl__buf_append(&b->buf, t, strlen(t)) != HL_OK) ||
         (sg && hl__buf_append(&b->sig, sg, strlen(sg)) != HL_OK))
       return HL_ERR_NOMEM;
+  } else if (!(b->input = cJSON_Duplicate(cb, 1))) {
+    /* redacted_thinking, and the kinds not kept: whole, in case the turn
+     * pauses and must be sent back */
+    return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
   } else if (!strcmp(type, "redacted_thinking")) {
     b->kind = AN_REDACTED;
-    if (!(b->input = cJSON_Duplicate(cb, 1))) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
   }
   return HL_OK;
 }
@@ -586,8 +639,21 @@ static hl_status on_block_delta(an_stream *s, const cJSON *j) {
   if (!type) return HL_OK;
   /* A block started as one we do not keep (server_tool_use, whose input
    * streams as input_json_delta like a client tool's, and future kinds):
-   * its deltas are not part of the answer either. */
-  if (b->started && b->kind == AN_OTHER) return HL_OK;
+   * its deltas are not part of the answer either; its input is kept for
+   * a paused turn's content. */
+  if (b->started && b->kind == AN_OTHER) {
+    const char *t = !strcmp(type, "input_json_delta") ? hl_json_get_string(d, "partial_json") : NULL;
+    return t ? hl__buf_append(&b->buf, t, strlen(t)) : HL_OK;
+  }
+  if (!strcmp(type, "citations_delta") && b->kind == AN_TEXT) {
+    /* not part of the answer; kept for a paused turn's content */
+    const cJSON *c = hl_json_get(d, "citation");
+    if (!c) return HL_OK;
+    if (!b->input && !(b->input = cJSON_CreateArray()))
+      return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+    return hl__llm_push(b->input, cJSON_Duplicate(c, 1)) ? HL_OK
+                                                          : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  }
   if (!strcmp(type, "text_delta")) {
     const char *t = hl_json_get_string(d, "text");
     if (!t || !*t) return HL_OK;
@@ -655,15 +721,91 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   return st;
 }
 
-/* The thinking block the deltas made, as the plain body would have had it. */
-static hl_status add_streamed_thinking(hl_message *m, const an_block *b) {
+/* The thinking block the deltas made, as the plain body would have had
+ * it; NULL when out of memory. */
+static cJSON *streamed_thinking(const an_block *b) {
   cJSON *blk = cJSON_CreateObject();
-  hl_status st = blk && cJSON_AddStringToObject(blk, "type", "thinking") &&
-                         cJSON_AddStringToObject(blk, "thinking", b->buf.p ? b->buf.p : "") &&
-                         cJSON_AddStringToObject(blk, "signature", b->sig.p ? b->sig.p : "")
-                     ? add_thinking(m, blk)
-                     : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  if (blk && cJSON_AddStringToObject(blk, "type", "thinking") &&
+      cJSON_AddStringToObject(blk, "thinking", b->buf.p ? b->buf.p : "") &&
+      cJSON_AddStringToObject(blk, "signature", b->sig.p ? b->sig.p : ""))
+    return blk;
   cJSON_Delete(blk);
+  return NULL;
+}
+
+static hl_status add_streamed_thinking(hl_message *m, const an_block *b) {
+  cJSON *blk = streamed_thinking(b);
+  hl_status st = blk ? add_thinking(m, blk) : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  cJSON_Delete(blk);
+  return st;
+}
+
+/* A tool's (or server tool's) block `blk` with its streamed input text
+ * (`b`'s, when there is one) in place of the input its start gave. */
+static hl_status set_streamed_input(const hl__llm *l, cJSON *blk, const an_block *b) {
+  if (b->buf.len == 0) return HL_OK;
+  cJSON *args = NULL;
+  hl_status st = hl__llm_parse_args(l, b->buf.p, b->buf.len, hl_json_get_string(blk, "name"),
+                                    hl_json_get_string(blk, "id"), &args);
+  if (st != HL_OK) return st;
+  cJSON_DeleteItemFromObjectCaseSensitive(blk, "input");
+  if (!cJSON_AddItemToObject(blk, "input", args)) {
+    cJSON_Delete(args);
+    return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  }
+  return HL_OK;
+}
+
+/* Streamed block `b` as the plain body of a paused turn has it (NULL in
+ * *out: none, a text without words or an index never started). */
+static hl_status streamed_block(const hl__llm *l, const an_block *b, cJSON **out) {
+  *out = NULL;
+  cJSON *blk = NULL;
+  bool ok = true;
+  switch (b->kind) {
+  case AN_TEXT:
+    if (b->buf.len == 0) return HL_OK; /* the API refuses an empty text block */
+    ok = (blk = cJSON_CreateObject()) && cJSON_AddStringToObject(blk, "type", "text") &&
+         cJSON_AddStringToObject(blk, "text", b->buf.p) &&
+         (!b->input || cJSON_AddItemToObject(blk, "citations", cJSON_Duplicate(b->input, 1)));
+    break;
+  case AN_TOOL:
+    ok = (blk = cJSON_CreateObject()) && cJSON_AddStringToObject(blk, "type", "tool_use") &&
+         cJSON_AddStringToObject(blk, "id", b->id ? b->id : "") &&
+         cJSON_AddStringToObject(blk, "name", b->name ? b->name : "") &&
+         cJSON_AddItemToObject(blk, "input", b->input ? cJSON_Duplicate(b->input, 1) : cJSON_CreateObject());
+    break;
+  case AN_THINKING:
+    ok = (blk = streamed_thinking(b)) != NULL;
+    break;
+  case AN_REDACTED:
+  case AN_OTHER:
+    if (!b->input) return HL_OK;
+    ok = (blk = cJSON_Duplicate(b->input, 1)) != NULL;
+    break;
+  }
+  hl_status st = ok ? HL_OK : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  if (st == HL_OK && (b->kind == AN_TOOL || b->kind == AN_OTHER)) st = set_streamed_input(l, blk, b);
+  if (st != HL_OK) {
+    cJSON_Delete(blk);
+    return st;
+  }
+  *out = blk;
+  return HL_OK;
+}
+
+/* The content of a paused turn, from its streamed blocks, into `r`. */
+static hl_status keep_streamed_paused(an_stream *s, hl_response *r) {
+  cJSON *content = cJSON_CreateArray();
+  hl_status st = content ? HL_OK : hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  for (size_t i = 0; i < s->n_blocks && st == HL_OK; i++) {
+    cJSON *blk;
+    st = streamed_block(s->base.l, &s->blocks[i], &blk);
+    if (st == HL_OK && blk && !hl__llm_push(content, blk))
+      st = hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  }
+  if (st == HL_OK) st = keep_paused(r, content);
+  cJSON_Delete(content);
   return st;
 }
 
@@ -674,7 +816,8 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
     return hl_fail(HL_ERR_PROVIDER, "anthropic: the stream ended before message_stop (after %zu events)",
                    base->events);
   hl_status st = HL_OK;
-  for (size_t i = 0; i < s->n_blocks && st == HL_OK; i++) {
+  if (is_paused_stop(s->stop_reason)) st = keep_streamed_paused(s, r);
+  for (size_t i = 0; i < s->n_blocks && st == HL_OK && !is_paused_stop(s->stop_reason); i++) {
     an_block *b = &s->blocks[i];
     if (b->kind == AN_TEXT && b->buf.len > 0) st = hl_message_add_text(r->message, b->buf.p);
     else if (b->kind == AN_TOOL)
@@ -703,7 +846,7 @@ static const hl__llm_wire anthropic_wire = {
     .path = "/messages",
     .fixed_header = version_header,
     .key_header = "x-api-key: ",
-    .encode = encode_request,
+    .write = write_request,
     .decode = decode_body,
     .stream_size = sizeof(an_stream),
     .stream_event = stream_event,
@@ -745,51 +888,158 @@ static hl_status take_answer_of(const char *tool, hl_response *r) {
   return HL_OK;
 }
 
-static hl_status take_answer(const hl_request *req, hl_response *r) {
-  return take_answer_of(hl__anthropic_answer_tool(req), r);
+/* ------------------------------------------------------------------ */
+/* A turn the API paused                                               */
+/* ------------------------------------------------------------------ */
+
+/* How many times one model call continues a paused turn; one more pause
+ * is an error (documented in anthropic.h). */
+#define AN_MAX_CONTINUATIONS 8
+
+/* One model call over as many requests as its turn's pauses take. */
+typedef struct an_turn {
+  hl__llm *l;
+  hl_context *ctx;
+  const hl_request *req;  /* the caller's */
+  hl_request *cont;       /* req and the paused content so far, or NULL */
+  hl_message *paused;     /* cont's last message: that content */
+  hl_response *acc;       /* the paused parts' answer so far, or NULL */
+  int pauses;
+  /* asynchronous calls */
+  hl_provider_done_fn done;
+  void *user;
+} an_turn;
+
+static an_turn turn_of(hl__llm *l, hl_context *ctx, const hl_request *req) {
+  return (an_turn){.l = l, .ctx = ctx, .req = req};
+}
+
+static void turn_clear(an_turn *t) {
+  hl_request_free(t->cont);
+  hl_response_free(t->acc);
+}
+
+/* The request the turn's next HTTP call sends. */
+static const hl_request *turn_request(const an_turn *t) { return t->cont ? t->cont : t->req; }
+
+/* Append a copy of `p`, a part of the kinds this provider decodes, to `m`. */
+static hl_status copy_part(hl_message *m, const hl_part *p) {
+  switch (p->kind) {
+  case HL_PART_TEXT:
+    return hl_message_add_text(m, p->text ? p->text : "");
+  case HL_PART_TOOL_CALL:
+    return hl_message_add_tool_call(m, p->id, p->name, p->args);
+  case HL_PART_REASONING:
+    return hl_message_add_reasoning(m, p->name, p->id, p->text, p->args, p->signature);
+  case HL_PART_TOOL_RESULT:
+  case HL_PART_IMAGE:
+    break;
+  }
+  return HL_OK;
+}
+
+/* Take the paused response `r` into the turn: its content goes to the
+ * continuation request as it came, the answer in it to t->acc, its usage
+ * added. HL_ERR_PROVIDER once the turn paused more often than allowed. */
+static hl_status turn_absorb(an_turn *t, hl_response *r) {
+  hl_status st = HL_OK;
+  if (++t->pauses > AN_MAX_CONTINUATIONS)
+    st = hl_fail(HL_ERR_PROVIDER,
+                 "anthropic: the model paused its turn %d times (stop_reason pause_turn), which a "
+                 "server tool's long run causes; continued %d times, no more",
+                 t->pauses, AN_MAX_CONTINUATIONS);
+  if (st == HL_OK && !t->cont) {
+    /* The first pause: the caller's request and a message for the paused
+     * content (encode_message() merges it with an assistant message
+     * ending the request, as the API wants). */
+    hl_message *m = hl_message_new(HL_ROLE_ASSISTANT);
+    t->cont = hl_request_clone(t->req);
+    t->acc = hl_response_new();
+    if (!m || !t->cont || !t->acc) hl_message_free(m);
+    if (!m || !t->cont || !t->acc || hl_messages_push(&t->cont->messages, m) != HL_OK)
+      st = hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+    else t->paused = m;
+  }
+  const hl_message *m = r->message;
+  for (size_t i = 0; i + 1 < m->n_parts && st == HL_OK; i++) {
+    const hl_part *p = &m->parts[i];
+    st = hl_message_add_reasoning(t->paused, anthropic_name, NULL, NULL, p->args, NULL);
+    if (st == HL_OK) st = add_block(t->l, t->acc->message, p->args);
+  }
+  if (st == HL_OK) hl_usage_add(&t->acc->usage, &r->usage);
+  hl_response_free(r);
+  return st;
+}
+
+/* The turn's last response `r` (not paused), with the paused parts'
+ * answer before it and their usage added; the answer tool's call taken
+ * as the answer. *out the answer, or NULL; `r` is taken. */
+static hl_status turn_finish(an_turn *t, hl_response *r, hl_response **out) {
+  *out = NULL;
+  hl_status st = HL_OK;
+  if (t->acc) {
+    hl_message *m = t->acc->message;
+    for (size_t i = 0; i < r->message->n_parts && st == HL_OK; i++)
+      st = copy_part(m, &r->message->parts[i]);
+    if (st == HL_OK) {
+      hl_usage_add(&r->usage, &t->acc->usage);
+      t->acc->message = r->message;
+      r->message = m;
+    }
+  }
+  /* req is valid until the call ends (provider.h), also asynchronously */
+  if (st == HL_OK && t->req->response_schema)
+    st = take_answer_of(hl__anthropic_answer_tool(t->req), r);
+  if (st != HL_OK) {
+    hl_response_free(r);
+    return st;
+  }
+  *out = r;
+  return HL_OK;
 }
 
 static hl_status anthropic_complete(void *impl, hl_context *ctx, const hl_request *req,
                                     hl_response **out) {
-  hl_status st = hl__llm_complete(impl, &anthropic_wire, ctx, req, out);
-  if (st == HL_OK && req->response_schema && (st = take_answer(req, *out)) != HL_OK) {
-    hl_response_free(*out);
-    *out = NULL;
-  }
+  *out = NULL;
+  an_turn t = turn_of(impl, ctx, req);
+  hl_response *r = NULL;
+  hl_status st;
+  while ((st = hl__llm_complete(impl, &anthropic_wire, ctx, turn_request(&t), &r)) == HL_OK &&
+         is_paused(r) && (st = turn_absorb(&t, r)) == HL_OK)
+    r = NULL;
+  if (st == HL_OK) st = turn_finish(&t, r, out);
+  turn_clear(&t);
   return st;
 }
 
-/* An asynchronous call with a response schema: the answer tool's name
- * travels with the call, since `req` is gone when it completes. */
-typedef struct an_async {
-  hl_provider_done_fn done;
-  void *user;
-  char tool[];
-} an_async;
-
+/* An asynchronous call's HTTP request ended: continue a paused turn with
+ * the next one, else hand the answer over. */
 static void anthropic_done(hl_status st, hl_response *r, void *user) {
-  an_async *a = user;
-  if (st == HL_OK && (st = take_answer_of(a->tool, r)) != HL_OK) {
-    hl_response_free(r);
+  an_turn *t = user;
+  if (st == HL_OK && is_paused(r)) {
+    st = turn_absorb(t, r);
     r = NULL;
+    if (st == HL_OK &&
+        (st = hl__llm_start(t->l, &anthropic_wire, t->ctx, turn_request(t), anthropic_done, t)) == HL_OK)
+      return; /* this function runs again when it ends */
   }
-  hl_provider_done_fn done = a->done;
-  void *done_user = a->user;
-  free(a);
+  if (st == HL_OK) st = turn_finish(t, r, &r);
+  hl_provider_done_fn done = t->done;
+  void *done_user = t->user;
+  turn_clear(t);
+  free(t);
   done(st, r, done_user);
 }
 
 static hl_status anthropic_start(void *impl, hl_context *ctx, const hl_request *req,
                                  hl_provider_done_fn done, void *user) {
-  if (!req->response_schema) return hl__llm_start(impl, &anthropic_wire, ctx, req, done, user);
-  const char *tool = hl__anthropic_answer_tool(req);
-  an_async *a = malloc(sizeof *a + strlen(tool) + 1);
-  if (!a) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
-  a->done = done;
-  a->user = user;
-  memcpy(a->tool, tool, strlen(tool) + 1);
-  hl_status st = hl__llm_start(impl, &anthropic_wire, ctx, req, anthropic_done, a);
-  if (st != HL_OK) free(a); /* done is not called when start fails */
+  an_turn *t = malloc(sizeof *t);
+  if (!t) return hl_fail(HL_ERR_NOMEM, "anthropic: out of memory");
+  *t = turn_of(impl, ctx, req);
+  t->done = done;
+  t->user = user;
+  hl_status st = hl__llm_start(impl, &anthropic_wire, ctx, req, anthropic_done, t);
+  if (st != HL_OK) free(t); /* done is not called when start fails */
   return st;
 }
 

@@ -17,6 +17,7 @@
 #include "hookline/gemini.h"
 #include "hookline/json.h"
 #include "core/image.h"
+#include "core/model_internal.h"
 #include "core/util.h"
 #include "providers/llm.h"
 
@@ -63,128 +64,145 @@ static const char *result_name(const hl_request *req, const hl_part *p) {
   return NULL;
 }
 
-static bool add_id(cJSON *o, const char *id) {
-  if (!id || !*id || !strncmp(id, GM_GEN_ID, sizeof GM_GEN_ID - 1)) return true;
-  return cJSON_AddStringToObject(o, "id", id) != NULL;
+/*
+ * The payload is written straight into one buffer, key for key what the
+ * cJSON tree it replaced printed (hl__json_print_exact(); the tests
+ * compare the two texts): building, printing and freeing the tree was
+ * ~317 k instructions per request at 20 tool results, writing it ~58 k
+ * (callgrind). The
+ * tree an API_REQUEST observer gets is parsed back from this text, only
+ * when one listens (llm.c).
+ */
+
+/* "id": of a call or its result, unless it has none or we made it up. */
+static void write_id(hl__jbuf *b, const char *id) {
+  if (!id || !*id || !strncmp(id, GM_GEN_ID, sizeof GM_GEN_ID - 1)) return;
+  hl__llm_lit(b, "\"id\":");
+  hl__jbuf_string(b, id);
+  hl__llm_lit(b, ",");
 }
 
 /* functionResponse.response must be an object: the result's own JSON
  * object, else the text under "result" (or "error" for a failed tool). */
-static cJSON *response_object(const hl_part *p) {
+static void write_response_object(hl__jbuf *b, const hl_part *p) {
   const char *text = p->text ? p->text : "";
-  cJSON *o = NULL;
   /* Only a text starting with '{' can be an object: most results are
    * plain text, and parsing each to fail (its error message formatted)
    * was an eighth of the encoding's instructions in a tool loop. */
   size_t lead = strspn(text, " \t\r\n");
   if (!p->is_error && text[lead] == '{') {
-    if (hl_json_parse(text, strlen(text), &o) == HL_OK && cJSON_IsObject(o)) return o;
+    cJSON *o = NULL;
+    bool object = hl_json_parse(text, strlen(text), &o) == HL_OK && cJSON_IsObject(o);
+    if (object) hl__jbuf_value(b, o);
     cJSON_Delete(o);
+    if (object) return;
     hl_clear_error();
   }
-  o = cJSON_CreateObject();
-  if (o && !cJSON_AddStringToObject(o, p->is_error ? "error" : "result", text)) {
-    cJSON_Delete(o);
-    return NULL;
-  }
-  return o;
+  hl__llm_lit(b, p->is_error ? "{\"error\":" : "{\"result\":");
+  hl__jbuf_string(b, text);
+  hl__llm_lit(b, "}");
 }
 
-/* *out: the wire part for `p`, or NULL when it has none on this side of
- * the conversation (another provider's reasoning, empty text). */
-static hl_status part_for(const hl_request *req, const hl_part *p, bool model, cJSON **out) {
-  *out = NULL;
+/* Does `p` become a part on this side of the conversation (`model`: the
+ * model's side)? Not another provider's reasoning, nor an empty text
+ * without a signature. */
+static bool part_wanted(const hl_part *p, bool model) {
+  switch (p->kind) {
+  case HL_PART_REASONING:
+    return model && p->name && !strcmp(p->name, gemini_name) && p->args;
+  case HL_PART_TEXT:
+    return (p->text && *p->text) || p->signature;
+  case HL_PART_TOOL_CALL:
+    return model;
+  case HL_PART_TOOL_RESULT:
+  case HL_PART_IMAGE:
+    return !model;
+  }
+  return false;
+}
+
+/* The wire part for `p` (part_wanted()). */
+static hl_status write_part(hl__jbuf *b, const hl_request *req, const hl_part *p) {
   if (p->kind == HL_PART_REASONING) {
-    bool ours = model && p->name && !strcmp(p->name, gemini_name) && p->args;
-    if (ours && !(*out = cJSON_Duplicate(p->args, 1))) return oom();
+    hl__jbuf_value(b, p->args); /* back as it came */
     return HL_OK;
   }
-  if (p->kind == HL_PART_TEXT && (!p->text || !*p->text) && !p->signature) return HL_OK;
-  if ((p->kind == HL_PART_TOOL_CALL && !model) || (p->kind == HL_PART_TOOL_RESULT && model) ||
-      (p->kind == HL_PART_IMAGE && model))
-    return HL_OK;
-  cJSON *o = cJSON_CreateObject();
-  bool ok = o != NULL;
-  if (ok && p->kind == HL_PART_TEXT) {
-    ok = cJSON_AddStringToObject(o, "text", p->text ? p->text : "") != NULL;
-  } else if (ok && p->kind == HL_PART_TOOL_CALL) {
-    cJSON *fc = cJSON_AddObjectToObject(o, "functionCall");
-    cJSON *args = p->args ? cJSON_Duplicate(p->args, 1) : cJSON_CreateObject();
-    ok = fc && add_id(fc, p->id) && cJSON_AddStringToObject(fc, "name", p->name ? p->name : "") &&
-         args && cJSON_AddItemToObject(fc, "args", args);
-    if (!ok && args && !hl_json_get(fc, "args")) cJSON_Delete(args);
-  } else if (ok && p->kind == HL_PART_IMAGE) {
+  if (p->kind == HL_PART_TEXT) {
+    hl__llm_lit(b, "{\"text\":");
+    hl__jbuf_string(b, p->text);
+  } else if (p->kind == HL_PART_TOOL_CALL) {
+    hl__llm_lit(b, "{\"functionCall\":{");
+    write_id(b, p->id);
+    hl__llm_lit(b, "\"name\":");
+    hl__jbuf_string(b, p->name);
+    hl__llm_lit(b, ",\"args\":");
+    if (p->args) hl__jbuf_value(b, p->args);
+    else hl__llm_lit(b, "{}");
+    hl__llm_lit(b, "}");
+  } else if (p->kind == HL_PART_IMAGE) {
     /* The bytes inline (a data: URL), else the URL by reference. */
     const char *type, *data;
     size_t type_len;
     bool inl = p->text && hl__image_data_url(p->text, &type, &type_len, &data);
-    cJSON *d = cJSON_AddObjectToObject(o, inl ? "inlineData" : "fileData");
-    ok = d && (!p->name || cJSON_AddStringToObject(d, "mimeType", p->name)) &&
-         cJSON_AddStringToObject(d, inl ? "data" : "fileUri", inl ? data : p->text ? p->text : "");
-  } else if (ok && p->kind == HL_PART_TOOL_RESULT) {
+    hl__llm_lit(b, inl ? "{\"inlineData\":{" : "{\"fileData\":{");
+    if (p->name) {
+      hl__llm_lit(b, "\"mimeType\":");
+      hl__jbuf_string(b, p->name);
+      hl__llm_lit(b, ",");
+    }
+    hl__llm_lit(b, inl ? "\"data\":" : "\"fileUri\":");
+    hl__jbuf_string(b, inl ? data : p->text);
+    hl__llm_lit(b, "}");
+  } else {
     const char *name = result_name(req, p);
-    if (!name) {
-      cJSON_Delete(o);
+    if (!name)
       return hl_fail(HL_ERR_INVALID,
                      "gemini: tool result %s names no tool and answers no call in the history",
                      p->id ? p->id : "(no id)");
-    }
-    cJSON *fr = cJSON_AddObjectToObject(o, "functionResponse");
-    cJSON *resp = response_object(p);
-    ok = fr && add_id(fr, p->id) && cJSON_AddStringToObject(fr, "name", name) && resp &&
-         cJSON_AddItemToObject(fr, "response", resp);
-    if (!ok && resp && !hl_json_get(fr, "response")) cJSON_Delete(resp);
+    hl__llm_lit(b, "{\"functionResponse\":{");
+    write_id(b, p->id);
+    hl__llm_lit(b, "\"name\":");
+    hl__jbuf_string(b, name);
+    hl__llm_lit(b, ",\"response\":");
+    write_response_object(b, p);
+    hl__llm_lit(b, "}");
   }
-  if (ok && p->signature) ok = cJSON_AddStringToObject(o, "thoughtSignature", p->signature) != NULL;
-  if (!ok) {
-    cJSON_Delete(o);
-    return oom();
+  if (p->signature) {
+    hl__llm_lit(b, ",\"thoughtSignature\":");
+    hl__jbuf_string(b, p->signature);
   }
-  *out = o;
+  hl__llm_lit(b, "}");
   return HL_OK;
 }
 
-/* Append the parts of `m` to the last content if it has the same role,
- * else to a new one; a user turn's function responses first. */
-static hl_status encode_message(cJSON *contents, const hl_request *req, const hl_message *m) {
+/* The parts of `m`, a user turn's function responses first, after those
+ * of the content open (of role *open, NULL when none) if it has the same
+ * role, else in a new content. */
+static hl_status write_message(hl__jbuf *b, const hl_request *req, const hl_message *m,
+                               const char **open) {
   bool model = m->role == HL_ROLE_ASSISTANT;
   const char *role = model ? "model" : "user";
-  cJSON *parts = cJSON_CreateArray();
-  if (!parts) return oom();
+  bool any = false;
+  for (size_t i = 0; i < m->n_parts && !any; i++) any = part_wanted(&m->parts[i], model);
+  if (!any) return HL_OK;
+  if (*open == role) {
+    hl__llm_lit(b, ",");
+  } else {
+    hl__llm_lit(b, *open ? "]},{\"role\":\"" : "{\"role\":\"");
+    hl__llm_lit(b, role);
+    hl__llm_lit(b, "\",\"parts\":[");
+    *open = role;
+  }
+  bool first = true;
   for (int pass = 0; pass < 2; pass++)
     for (size_t i = 0; i < m->n_parts; i++) {
       const hl_part *p = &m->parts[i];
-      if ((pass == 0) != (p->kind == HL_PART_TOOL_RESULT)) continue;
-      cJSON *w = NULL;
-      hl_status st = part_for(req, p, model, &w);
-      if (st != HL_OK) {
-        cJSON_Delete(parts);
-        return st;
-      }
-      if (w && !hl__llm_push(parts, w)) {
-        cJSON_Delete(parts);
-        return oom();
-      }
+      if ((pass == 0) != (p->kind == HL_PART_TOOL_RESULT) || !part_wanted(p, model)) continue;
+      if (!first) hl__llm_lit(b, ",");
+      first = false;
+      hl_status st = write_part(b, req, p);
+      if (st != HL_OK) return st;
     }
-  if (!parts->child) {
-    cJSON_Delete(parts);
-    return HL_OK;
-  }
-  cJSON *last = cJSON_GetArrayItem(contents, cJSON_GetArraySize(contents) - 1);
-  const char *last_role = hl_json_get_string(last, "role");
-  cJSON *into = last_role && !strcmp(last_role, role) ? cJSON_GetObjectItemCaseSensitive(last, "parts")
-                                                      : NULL;
-  if (into) {
-    while (parts->child) hl__llm_push(into, cJSON_DetachItemViaPointer(parts, parts->child));
-    cJSON_Delete(parts);
-    return HL_OK;
-  }
-  cJSON *c = cJSON_CreateObject();
-  if (!hl__llm_push(contents, c) || !cJSON_AddStringToObject(c, "role", role) ||
-      !cJSON_AddItemToObject(c, "parts", parts)) {
-    cJSON_Delete(parts);
-    return oom();
-  }
   return HL_OK;
 }
 
@@ -195,109 +213,104 @@ static hl_status encode_message(cJSON *contents, const hl_request *req, const hl
  * carry JSON Schema 2020-12 as the server wrote it (MCP 2026-07-28,
  * SEP-2106). The two fields are mutually exclusive; the response side
  * already uses responseJsonSchema. */
-static hl_status encode_tools(cJSON *j, const hl_request *req) {
-  cJSON *tools = cJSON_AddArrayToObject(j, "tools");
-  cJSON *t = cJSON_CreateObject();
-  cJSON *decls = NULL;
-  if (!tools || !hl__llm_push(tools, t) || !(decls = cJSON_AddArrayToObject(t, "functionDeclarations")))
-    return oom();
-  for (size_t i = 0; i < req->n_tools; i++) {
-    const hl_tool_decl *d = &req->tools[i];
-    cJSON *f = cJSON_CreateObject();
-    if (!hl__llm_push(decls, f)) return oom();
-    cJSON *params = d->parameters ? cJSON_Duplicate(d->parameters, 1) : hl__empty_object_schema();
-    if (!cJSON_AddStringToObject(f, "name", d->name ? d->name : "") ||
-        (d->description && !cJSON_AddStringToObject(f, "description", d->description)) ||
-        !params || !cJSON_AddItemToObject(f, "parametersJsonSchema", params)) {
-      cJSON_Delete(params);
-      return oom();
-    }
-  }
-  if (req->tool_choice == HL_TOOL_CHOICE_AUTO) return HL_OK;
+static hl_status write_tools(hl__jbuf *b, const hl_request *req) {
   if (req->tool_choice == HL_TOOL_CHOICE_NAMED && (!req->tool_choice_name || !*req->tool_choice_name))
     return hl_fail(HL_ERR_INVALID, "gemini: tool choice NAMED without a tool name");
-  cJSON *tc = cJSON_AddObjectToObject(j, "toolConfig");
-  cJSON *fc = tc ? cJSON_AddObjectToObject(tc, "functionCallingConfig") : NULL;
-  cJSON *names = NULL;
-  bool ok = fc && cJSON_AddStringToObject(fc, "mode", req->tool_choice == HL_TOOL_CHOICE_NONE ? "NONE" : "ANY");
-  if (ok && req->tool_choice == HL_TOOL_CHOICE_NAMED)
-    ok = (names = cJSON_AddArrayToObject(fc, "allowedFunctionNames")) &&
-         hl__llm_push(names, cJSON_CreateString(req->tool_choice_name));
-  return ok ? HL_OK : oom();
+  hl__llm_lit(b, ",\"tools\":[{\"functionDeclarations\":[");
+  for (size_t i = 0; i < req->n_tools; i++) {
+    const hl_tool_decl *d = &req->tools[i];
+    /* A tool's own schema, borrowed by the agent loop, as it printed it. */
+    size_t n = 0;
+    const char *text = hl__request_tool_schema_text(req, i, &n);
+    hl__llm_lit(b, i ? ",{" : "{");
+    hl__llm_write_decl(b, d->name, d->description, ",\"parametersJsonSchema\":", text, n,
+                       d->parameters);
+    hl__llm_lit(b, "}");
+  }
+  hl__llm_lit(b, "]}]");
+  if (req->tool_choice == HL_TOOL_CHOICE_AUTO) return HL_OK;
+  hl__llm_lit(b, req->tool_choice == HL_TOOL_CHOICE_NONE
+                     ? ",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"NONE\""
+                     : ",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"ANY\"");
+  if (req->tool_choice == HL_TOOL_CHOICE_NAMED) {
+    hl__llm_lit(b, ",\"allowedFunctionNames\":[");
+    hl__jbuf_string(b, req->tool_choice_name);
+    hl__llm_lit(b, "]");
+  }
+  hl__llm_lit(b, "}}");
+  return HL_OK;
 }
 
-static hl_status encode_generation(const hl__llm *l, cJSON *j, const hl_request *req) {
-  cJSON *g = cJSON_CreateObject();
-  if (!g) return oom();
-  bool ok = (req->temperature < 0 || cJSON_AddNumberToObject(g, "temperature", req->temperature)) &&
-            (req->max_tokens <= 0 || cJSON_AddNumberToObject(g, "maxOutputTokens", req->max_tokens));
-  if (ok && req->n_stop > 0) {
-    cJSON *stop = cJSON_AddArrayToObject(g, "stopSequences");
-    ok = stop != NULL;
-    for (size_t i = 0; ok && i < req->n_stop; i++)
-      ok = hl__llm_push(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""));
+/* "generationConfig", when the request or the provider sets any of it;
+ * each field starts with a comma, the first one's becomes the brace. */
+static void write_generation(const hl__llm *l, hl__jbuf *b, const hl_request *req) {
+  size_t start = b->len;
+  if (req->temperature >= 0) {
+    hl__llm_lit(b, ",\"temperature\":");
+    hl__llm_number(b, req->temperature);
   }
-  if (ok && req->response_schema) {
-    cJSON *schema = cJSON_Duplicate(req->response_schema, 1);
-    ok = cJSON_AddStringToObject(g, "responseMimeType", "application/json") && schema &&
-         cJSON_AddItemToObject(g, "responseJsonSchema", schema);
-    if (!ok && schema && !hl_json_get(g, "responseJsonSchema")) cJSON_Delete(schema);
+  if (req->max_tokens > 0) {
+    hl__llm_lit(b, ",\"maxOutputTokens\":");
+    hl__llm_number(b, req->max_tokens);
+  }
+  for (size_t i = 0; i < req->n_stop; i++) {
+    hl__llm_lit(b, i ? "," : ",\"stopSequences\":[");
+    hl__jbuf_string(b, req->stop[i]);
+  }
+  if (req->n_stop > 0) hl__llm_lit(b, "]");
+  if (req->response_schema) {
+    hl__llm_lit(b, ",\"responseMimeType\":\"application/json\",\"responseJsonSchema\":");
+    hl__jbuf_value(b, req->response_schema);
   }
   const cJSON *thinking = hl_json_get(l->options, "thinkingConfig");
-  if (ok && thinking) {
-    cJSON *t = cJSON_Duplicate(thinking, 1);
-    ok = t && cJSON_AddItemToObject(g, "thinkingConfig", t);
-    if (!ok) cJSON_Delete(t);
+  if (thinking) {
+    hl__llm_lit(b, ",\"thinkingConfig\":");
+    hl__jbuf_value(b, thinking);
   }
-  if (ok && !g->child) {
-    cJSON_Delete(g);
-    return HL_OK;
-  }
-  if (!ok || !cJSON_AddItemToObject(j, "generationConfig", g)) {
-    cJSON_Delete(g);
-    return oom();
-  }
-  return HL_OK;
+  if (b->len == start || b->failed) return;
+  /* ,"temperature":... -> ,"generationConfig":{"temperature":...} */
+  static const char head[] = ",\"generationConfig\":{";
+  size_t n = b->len - start - 1, hl = sizeof head - 1;
+  hl__jbuf_reserve(b, hl);
+  if (b->failed) return;
+  memmove(b->p + start + hl, b->p + start + 1, n);
+  memcpy(b->p + start, head, hl);
+  b->len = start + hl + n;
+  b->p[b->len] = '\0';
+  hl__llm_lit(b, "}");
 }
 
-static hl_status encode_request(const hl__llm *l, const hl_request *req, const char *model,
-                                cJSON **out) {
+static hl_status write_request(const hl__llm *l, const hl_request *req, const char *model,
+                               hl__jbuf *b) {
   (void)model; /* it travels in the URL (make_path) */
-  *out = NULL;
   hl_status st = HL_OK;
-  cJSON *j = cJSON_CreateObject();
-  cJSON *contents = j ? cJSON_AddArrayToObject(j, "contents") : NULL;
-  cJSON *system = NULL;
-  if (!contents) st = oom();
+  hl__llm_lit(b, "{\"contents\":[");
+  const char *open = NULL;
   for (size_t i = 0; st == HL_OK && i < req->messages.count; i++) {
     const hl_message *m = req->messages.items[i];
-    if (!m) continue;
-    if (m->role != HL_ROLE_SYSTEM) {
-      st = encode_message(contents, req, m);
-      continue;
-    }
-    /* systemInstruction: {"parts": [{"text": ...}, ...]} */
-    for (size_t k = 0; st == HL_OK && k < m->n_parts; k++) {
+    if (m && m->role != HL_ROLE_SYSTEM) st = write_message(b, req, m, &open);
+  }
+  if (open) hl__llm_lit(b, "]}");
+  hl__llm_lit(b, "]");
+  /* systemInstruction: {"parts": [{"text": ...}, ...]} */
+  bool system = false;
+  for (size_t i = 0; st == HL_OK && i < req->messages.count; i++) {
+    const hl_message *m = req->messages.items[i];
+    for (size_t k = 0; m && m->role == HL_ROLE_SYSTEM && k < m->n_parts; k++) {
       const hl_part *p = &m->parts[k];
       if (p->kind != HL_PART_TEXT || !p->text || !*p->text) continue;
-      cJSON *sp = NULL, *t = NULL;
-      if (!system && (!(system = cJSON_AddObjectToObject(j, "systemInstruction")) ||
-                      !cJSON_AddArrayToObject(system, "parts")))
-        st = oom();
-      else if (!(sp = cJSON_GetObjectItemCaseSensitive(system, "parts")) ||
-               !hl__llm_push(sp, t = cJSON_CreateObject()) ||
-               !cJSON_AddStringToObject(t, "text", p->text))
-        st = oom();
+      hl__llm_lit(b, system ? ",{\"text\":" : ",\"systemInstruction\":{\"parts\":[{\"text\":");
+      hl__jbuf_string(b, p->text);
+      hl__llm_lit(b, "}");
+      system = true;
     }
   }
-  if (st == HL_OK && req->n_tools > 0) st = encode_tools(j, req);
-  if (st == HL_OK) st = encode_generation(l, j, req);
-  if (st != HL_OK) {
-    cJSON_Delete(j);
-    return st;
-  }
-  *out = j;
-  return HL_OK;
+  if (system) hl__llm_lit(b, "]}");
+  if (st == HL_OK && req->n_tools > 0) st = write_tools(b, req);
+  if (st == HL_OK) write_generation(l, b, req);
+  hl__llm_lit(b, "}");
+  if (st == HL_OK && b->failed) st = oom();
+  return st;
 }
 
 /* ------------------------------------------------------------------ */
@@ -418,10 +431,15 @@ static hl_status decode_body(const hl__llm *l, const cJSON *j, hl_response **out
   const char *fr = hl_json_get_string(cand, "finishReason");
   bool blocked;
   r->finish = finish_of(fr, &blocked);
-  if (st == HL_OK && blocked && !hl__llm_has_answer(r->message)) {
+  /* STOP with no text or call (no content, no parts, empty text, only
+   * thoughts) is how the API reports some blocked or failed generations
+   * (the finishReason documentation's streamed SAFETY note; models that
+   * stop after thinking alone): no answer either, like a filtered one.
+   * MAX_TOKENS with none stays an empty answer whose finish says why. */
+  if (st == HL_OK && (blocked || r->finish == HL_FINISH_STOP) && !hl__llm_has_answer(r->message)) {
     const char *why = hl_json_get_string(cand, "finishMessage");
-    st = hl_fail(HL_ERR_PROVIDER, "gemini: no answer (finishReason %s)%s%s", fr, why ? ": " : "",
-                 why ? why : "");
+    st = hl_fail(HL_ERR_PROVIDER, "gemini: no answer (finishReason %s%s)%s%s", fr,
+                 blocked ? "" : ", with no text or call", why ? ": " : "", why ? why : "");
   }
   if (r->finish == HL_FINISH_STOP && calls) r->finish = HL_FINISH_TOOL_CALLS;
   const char *id = hl_json_get_string(j, "responseId");
@@ -585,7 +603,7 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
 static const hl__llm_wire gemini_wire = {
     .make_path = make_path,
     .key_header = "x-goog-api-key: ",
-    .encode = encode_request,
+    .write = write_request,
     .decode = decode_body,
     .stream_size = sizeof(gm_stream),
     .stream_event = stream_event,

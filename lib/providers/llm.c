@@ -4,6 +4,7 @@
  * turning an HTTP error answer into a status with the server's message,
  * and hl__llm_complete(), which runs one call through a wire format.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,38 @@ hl_status hl__llm_apply_options(const hl__llm *l, cJSON *payload) {
     }
   }
   return HL_OK;
+}
+
+void hl__llm_close_fields(hl__jbuf *b, const hl__llm *l, size_t open, const char *skip) {
+  const cJSON *opt;
+  cJSON_ArrayForEach(opt, l->options) {
+    if (skip && opt->string && !strcmp(opt->string, skip)) continue;
+    hl__jbuf_raw(b, ",", 1);
+    hl__llm_key(b, opt->string ? opt->string : "");
+    hl__jbuf_value(b, opt);
+  }
+  hl__jbuf_raw(b, "}", 1);
+  if (!b->failed && b->len > open + 1 && b->p[open] == ',') {
+    memmove(b->p + open, b->p + open + 1, b->len - open);
+    b->len--;
+  }
+}
+
+void hl__llm_write_decl(hl__jbuf *b, const char *name, const char *description,
+                        const char *schema_key, const char *schema_text, size_t schema_len,
+                        const cJSON *parameters) {
+  hl__llm_lit(b, "\"name\":");
+  hl__jbuf_string(b, name);
+  if (description) {
+    hl__llm_lit(b, ",\"description\":");
+    hl__jbuf_string(b, description);
+  }
+  /* The schema as it is (a non-object too); none: an empty object
+   * schema. */
+  hl__llm_lit(b, schema_key);
+  if (schema_text) hl__jbuf_raw(b, schema_text, schema_len);
+  else if (parameters) hl__jbuf_value(b, parameters);
+  else hl__llm_lit(b, "{\"type\":\"object\",\"properties\":{}}");
 }
 
 const char *hl__llm_model(const hl__llm *l, const hl_request *req) {

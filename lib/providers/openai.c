@@ -40,24 +40,6 @@ static hl_status oom(void) { return hl_fail(HL_ERR_NOMEM, "openai: out of memory
  * quirks ("function" before "type" in a tool and a tool call).
  */
 
-static void lit(hl__jbuf *b, const char *s) { hl__jbuf_raw(b, s, strlen(s)); }
-
-/* "key": (the caller writes the value) */
-static void key(hl__jbuf *b, const char *k) {
-  hl__jbuf_string(b, k);
-  hl__jbuf_raw(b, ":", 1);
-}
-
-/* A number as cJSON_CreateNumber() stores it and the printer prints it. */
-static void number(hl__jbuf *b, double d) {
-  cJSON n;
-  memset(&n, 0, sizeof n);
-  n.type = cJSON_Number;
-  n.valuedouble = d;
-  n.valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
-  hl__jbuf_value(b, &n);
-}
-
 static bool has_kind(const hl_message *m, hl_part_kind kind) {
   for (size_t i = 0; i < m->n_parts; i++)
     if (m->parts[i].kind == kind) return true;
@@ -99,13 +81,13 @@ static void content_parts(hl__jbuf *b, const hl_message *m) {
     if (!first) hl__jbuf_raw(b, ",", 1);
     first = false;
     if (p->kind == HL_PART_TEXT) {
-      lit(b, "{\"type\":\"text\",\"text\":");
+      hl__llm_lit(b, "{\"type\":\"text\",\"text\":");
       hl__jbuf_string(b, p->text);
-      lit(b, "}");
+      hl__llm_lit(b, "}");
     } else {
-      lit(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
+      hl__llm_lit(b, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
       hl__jbuf_string(b, p->text);
-      lit(b, "}}");
+      hl__llm_lit(b, "}}");
     }
   }
   hl__jbuf_raw(b, "]", 1);
@@ -120,11 +102,11 @@ static void write_message(hl__jbuf *b, const hl_message *m, bool *first, hl__jbu
     if (p->kind != HL_PART_TOOL_RESULT) continue;
     if (!*first) hl__jbuf_raw(b, ",", 1);
     *first = false;
-    lit(b, "{\"role\":\"tool\",\"tool_call_id\":");
+    hl__llm_lit(b, "{\"role\":\"tool\",\"tool_call_id\":");
     hl__jbuf_string(b, p->id);
-    lit(b, ",\"content\":");
+    hl__llm_lit(b, ",\"content\":");
     hl__jbuf_string(b, p->text);
-    lit(b, "}");
+    hl__llm_lit(b, "}");
   }
   bool calls = has_kind(m, HL_PART_TOOL_CALL);
   bool text = has_kind(m, HL_PART_TEXT);
@@ -134,54 +116,39 @@ static void write_message(hl__jbuf *b, const hl_message *m, bool *first, hl__jbu
 
   if (!*first) hl__jbuf_raw(b, ",", 1);
   *first = false;
-  lit(b, m->role == HL_ROLE_SYSTEM      ? "{\"role\":\"system\",\"content\":"
+  hl__llm_lit(b, m->role == HL_ROLE_SYSTEM      ? "{\"role\":\"system\",\"content\":"
          : m->role == HL_ROLE_ASSISTANT ? "{\"role\":\"assistant\",\"content\":"
                                         : "{\"role\":\"user\",\"content\":");
   if (images) content_parts(b, m);
-  else if (calls && !has_text(m)) lit(b, "null");
+  else if (calls && !has_text(m)) hl__llm_lit(b, "null");
   else text_of(b, m, tmp);
   if (calls && m->role == HL_ROLE_ASSISTANT) {
-    lit(b, ",\"tool_calls\":[");
+    hl__llm_lit(b, ",\"tool_calls\":[");
     bool first_call = true;
     for (size_t i = 0; i < m->n_parts; i++) {
       const hl_part *p = &m->parts[i];
       if (p->kind != HL_PART_TOOL_CALL) continue;
       if (!first_call) hl__jbuf_raw(b, ",", 1);
       first_call = false;
-      lit(b, "{\"function\":{\"name\":");
+      hl__llm_lit(b, "{\"function\":{\"name\":");
       hl__jbuf_string(b, p->name);
       /* The arguments as a string holding their JSON text. */
-      lit(b, ",\"arguments\":");
+      hl__llm_lit(b, ",\"arguments\":");
       if (p->args) {
         tmp->len = 0;
         hl__jbuf_value(tmp, p->args);
         if (tmp->failed) b->failed = true;
         else hl__jbuf_string(b, tmp->p ? tmp->p : "");
       } else {
-        lit(b, "\"{}\"");
+        hl__llm_lit(b, "\"{}\"");
       }
-      lit(b, "},\"id\":");
+      hl__llm_lit(b, "},\"id\":");
       hl__jbuf_string(b, p->id);
-      lit(b, ",\"type\":\"function\"}");
+      hl__llm_lit(b, ",\"type\":\"function\"}");
     }
-    lit(b, "]");
+    hl__llm_lit(b, "]");
   }
-  lit(b, "}");
-}
-
-/* Provider options (hl__llm_set_option) replace the field of that name:
- * it is left out where it would be, and written with the options at the
- * end. */
-static bool overridden(const hl__llm *l, const char *k) {
-  return l->options && cJSON_GetObjectItemCaseSensitive(l->options, k) != NULL;
-}
-
-/* ,"key": unless an option replaces it; false when it does. */
-static bool field(hl__jbuf *b, const hl__llm *l, const char *k) {
-  if (overridden(l, k)) return false;
-  hl__jbuf_raw(b, ",", 1);
-  key(b, k);
-  return true;
+  hl__llm_lit(b, "}");
 }
 
 static void write_tools(hl__jbuf *b, const hl_request *req) {
@@ -189,21 +156,12 @@ static void write_tools(hl__jbuf *b, const hl_request *req) {
   for (size_t i = 0; i < req->n_tools; i++) {
     const hl_tool_decl *d = &req->tools[i];
     if (i) hl__jbuf_raw(b, ",", 1);
-    lit(b, "{\"function\":{\"name\":");
-    hl__jbuf_string(b, d->name);
-    if (d->description) {
-      lit(b, ",\"description\":");
-      hl__jbuf_string(b, d->description);
-    }
-    /* The schema as it is (a non-object too); none: an empty object
-     * schema. A tool's own, borrowed by the agent loop, as it printed it. */
-    lit(b, ",\"parameters\":");
+    /* A tool's own schema, borrowed by the agent loop, as it printed it. */
     size_t n = 0;
     const char *text = hl__request_tool_schema_text(req, i, &n);
-    if (text) hl__jbuf_raw(b, text, n);
-    else if (d->parameters) hl__jbuf_value(b, d->parameters);
-    else lit(b, "{\"type\":\"object\",\"properties\":{}}");
-    lit(b, "},\"type\":\"function\"}");
+    hl__llm_lit(b, "{\"function\":{");
+    hl__llm_write_decl(b, d->name, d->description, ",\"parameters\":", text, n, d->parameters);
+    hl__llm_lit(b, "},\"type\":\"function\"}");
   }
   hl__jbuf_raw(b, "]", 1);
 }
@@ -216,44 +174,44 @@ static hl_status write_request(const hl__llm *l, const hl_request *req, const ch
   /* The first field: a comma-less start, whatever replaces it. */
   hl__jbuf_raw(b, "{", 1);
   size_t open = b->len;
-  if (field(b, l, "model")) hl__jbuf_string(b, model);
-  if (field(b, l, "messages")) {
+  if (hl__llm_field(b, l, "model")) hl__jbuf_string(b, model);
+  if (hl__llm_field(b, l, "messages")) {
     hl__jbuf_raw(b, "[", 1);
     bool first = true;
     for (size_t i = 0; i < req->messages.count; i++)
       if (req->messages.items[i]) write_message(b, req->messages.items[i], &first, &tmp);
     hl__jbuf_raw(b, "]", 1);
   }
-  if (req->n_tools > 0 && field(b, l, "tools")) write_tools(b, req);
+  if (req->n_tools > 0 && hl__llm_field(b, l, "tools")) write_tools(b, req);
   if (req->tool_choice == HL_TOOL_CHOICE_NONE || req->tool_choice == HL_TOOL_CHOICE_REQUIRED ||
       req->tool_choice == HL_TOOL_CHOICE_NAMED) {
-    if (field(b, l, "tool_choice")) {
+    if (hl__llm_field(b, l, "tool_choice")) {
       if (req->tool_choice == HL_TOOL_CHOICE_NONE) {
-        lit(b, "\"none\"");
+        hl__llm_lit(b, "\"none\"");
       } else if (req->tool_choice == HL_TOOL_CHOICE_REQUIRED) {
-        lit(b, "\"required\"");
+        hl__llm_lit(b, "\"required\"");
       } else {
-        lit(b, "{\"function\":{\"name\":");
+        hl__llm_lit(b, "{\"function\":{\"name\":");
         hl__jbuf_string(b, req->tool_choice_name);
-        lit(b, "},\"type\":\"function\"}");
+        hl__llm_lit(b, "},\"type\":\"function\"}");
       }
     }
   }
-  if (req->response_schema && field(b, l, "response_format")) {
-    lit(b, "{\"json_schema\":{\"name\":");
+  if (req->response_schema && hl__llm_field(b, l, "response_format")) {
+    hl__llm_lit(b, "{\"json_schema\":{\"name\":");
     hl__jbuf_string(b, req->response_format_name && *req->response_format_name
                            ? req->response_format_name : "response");
-    lit(b, ",\"schema\":");
+    hl__llm_lit(b, ",\"schema\":");
     hl__jbuf_value(b, req->response_schema);
-    if (hl__llm_schema_strict_ok(req->response_schema)) lit(b, ",\"strict\":true");
-    lit(b, "},\"type\":\"json_schema\"}");
+    if (hl__llm_schema_strict_ok(req->response_schema)) hl__llm_lit(b, ",\"strict\":true");
+    hl__llm_lit(b, "},\"type\":\"json_schema\"}");
   }
-  if (req->temperature >= 0 && field(b, l, "temperature")) number(b, req->temperature);
+  if (req->temperature >= 0 && hl__llm_field(b, l, "temperature")) hl__llm_number(b, req->temperature);
   const char *max_field = __atomic_load_n(&l->max_tokens_field, __ATOMIC_RELAXED) ==
                                   HL__LLM_MAX_COMPLETION_TOKENS
                               ? "max_completion_tokens" : "max_tokens";
-  if (req->max_tokens > 0 && field(b, l, max_field)) number(b, req->max_tokens);
-  if (req->n_stop > 0 && field(b, l, "stop")) {
+  if (req->max_tokens > 0 && hl__llm_field(b, l, max_field)) hl__llm_number(b, req->max_tokens);
+  if (req->n_stop > 0 && hl__llm_field(b, l, "stop")) {
     hl__jbuf_raw(b, "[", 1);
     for (size_t i = 0; i < req->n_stop; i++) {
       if (i) hl__jbuf_raw(b, ",", 1);
@@ -262,24 +220,12 @@ static hl_status write_request(const hl__llm *l, const hl_request *req, const ch
     hl__jbuf_raw(b, "]", 1);
   }
   if (req->stream) {
-    if (field(b, l, "stream")) lit(b, "true");
-    if (field(b, l, "stream_options")) lit(b, "{\"include_usage\":true}");
+    if (hl__llm_field(b, l, "stream")) hl__llm_lit(b, "true");
+    if (hl__llm_field(b, l, "stream_options")) hl__llm_lit(b, "{\"include_usage\":true}");
   }
   /* reasoning_effort, parallel_tool_calls: the API refuses the latter
    * without tools. */
-  const cJSON *opt;
-  cJSON_ArrayForEach(opt, l->options) {
-    if (req->n_tools == 0 && opt->string && !strcmp(opt->string, "parallel_tool_calls")) continue;
-    hl__jbuf_raw(b, ",", 1);
-    key(b, opt->string ? opt->string : "");
-    hl__jbuf_value(b, opt);
-  }
-  hl__jbuf_raw(b, "}", 1);
-  /* Every field above starts with a comma: drop the first one. */
-  if (!b->failed && b->len > open + 1 && b->p[open] == ',') {
-    memmove(b->p + open, b->p + open + 1, b->len - open);
-    b->len--;
-  }
+  hl__llm_close_fields(b, l, open, req->n_tools == 0 ? "parallel_tool_calls" : NULL);
   bool failed = b->failed || tmp.failed;
   free(tmp.p);
   return failed ? oom() : HL_OK;

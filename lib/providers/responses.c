@@ -506,10 +506,46 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
   return st;
 }
 
-/* The item at k as a whole: the done item, else the added one completed
- * with the deltas. NULL on allocation failure. */
-static cJSON *item_whole(const rs_item *it) {
+/* The final response's item for streamed item `k` whose done event did
+ * not come: the one with its id, else the one at its index if of its
+ * type (`output`, the final output array; NULL when none). */
+static const cJSON *final_item(const cJSON *output, const rs_item *it, size_t k) {
+  const char *id = hl_json_get_string(it->added, "id");
+  const cJSON *f;
+  if (id) {
+    cJSON_ArrayForEach(f, output) {
+      const char *fid = hl_json_get_string(f, "id");
+      if (fid && !strcmp(fid, id) && cJSON_IsObject(f)) return f;
+    }
+  }
+  f = cJSON_GetArrayItem(output, (int)k);
+  const char *type = hl_json_get_string(it->added, "type"), *ftype = hl_json_get_string(f, "type");
+  if (!cJSON_IsObject(f) || (id && hl_json_get_string(f, "id")) || (type && (!ftype || strcmp(type, ftype))))
+    return NULL;
+  return f;
+}
+
+/* Is there a streamed item with the id of `f` (an item of the final
+ * output)? */
+static bool streamed_id(const rs_stream *s, const cJSON *f) {
+  const char *fid = hl_json_get_string(f, "id");
+  for (size_t i = 0; fid && i < s->n_items; i++) {
+    const rs_item *it = &s->items[i];
+    const char *id = hl_json_get_string(it->done ? it->done : it->added, "id");
+    if (it->used && id && !strcmp(id, fid)) return true;
+  }
+  return false;
+}
+
+/* The item at k as a whole: the done item; else the final response's
+ * (in `output`, its output array): the done event was lost, and what
+ * only the done item carries (a reasoning item's encrypted_content)
+ * with it; else the added one completed with the deltas. NULL on
+ * allocation failure. */
+static cJSON *item_whole(const rs_item *it, const cJSON *output, size_t k) {
   if (it->done) return cJSON_Duplicate(it->done, 1);
+  const cJSON *whole = final_item(output, it, k);
+  if (whole) return cJSON_Duplicate(whole, 1);
   cJSON *c = it->added ? cJSON_Duplicate(it->added, 1) : cJSON_CreateObject();
   if (!c) return NULL;
   const char *type = hl_json_get_string(c, "type");
@@ -542,15 +578,26 @@ static hl_status stream_assemble(hl__llm_stream *base, hl_response **out) {
                    base->events);
   bool any = false;
   for (size_t i = 0; i < s->n_items; i++) any = any || s->items[i].used;
-  /* The items as streamed; a server that only sent the final response
-   * has them there. */
+  /* The items as streamed, reconciled with the final response's output
+   * (published to hold them all) where done events were missing: items
+   * it has that never streamed go in at their index. A server that only
+   * sent the final response has them all there. */
   if (any) {
+    const cJSON *fin = hl_json_get(s->final, "output");
+    size_t n = s->n_items, n_fin = (size_t)cJSON_GetArraySize(fin);
+    if (n_fin > n) n = n_fin < RS_MAX_ITEMS ? n_fin : RS_MAX_ITEMS;
     cJSON *output = cJSON_CreateArray();
-    for (size_t i = 0; output && i < s->n_items; i++)
-      if (s->items[i].used && !hl__llm_push(output, item_whole(&s->items[i]))) {
+    for (size_t i = 0; output && i < n; i++) {
+      const rs_item *it = i < s->n_items && s->items[i].used ? &s->items[i] : NULL;
+      const cJSON *f = cJSON_GetArrayItem(fin, (int)i);
+      cJSON *item = it                                        ? item_whole(it, fin, i)
+                    : cJSON_IsObject(f) && !streamed_id(s, f) ? cJSON_Duplicate(f, 1)
+                                                              : NULL;
+      if ((it || item) && !hl__llm_push(output, item)) {
         cJSON_Delete(output);
         output = NULL;
       }
+    }
     cJSON_DeleteItemFromObjectCaseSensitive(s->final, "output");
     if (!output || !cJSON_AddItemToObject(s->final, "output", output)) {
       cJSON_Delete(output);

@@ -8,7 +8,8 @@ provider does not keep, hostile streams.
 A model named "xw<scenario>@<tag>" (Gemini: "xw<scenario>__<tag>", the
 model travels in the URL) gets SCENARIOS[scenario](fmt, stream, n, body,
 model, arg), where n counts this model's requests (1 for the first) and
-arg is what follows the scenario's first '-' ("" when none). It
+arg is what follows the scenario's first '-' ("" when none); /__stats
+also has the last request's body as sent ("last_raw", a string). It
 returns a dict (a 2xx JSON body) or a list of stream events, each a dict
 (its data) or a pair (event name, dict or raw text). Streams go out in
 7-byte HTTP chunks. Every other model goes to server_v3.py's handler
@@ -119,13 +120,50 @@ def servertool(fmt, stream, n, body, model, arg):
     if not stream:
         return an_body(model, content, "end_turn")
     ev = an_events(model, content, "end_turn")
-    cite = {"type": "web_search_result_location", "url": "https://example.com/w",
-            "title": "Weather", "encrypted_index": "Eo8BCioIAhgB", "cited_text": "sunny"}
     at = next(k for k, (_, d) in enumerate(ev)
               if d.get("type") == "content_block_delta" and d["index"] == 2)
     ev.insert(at, ("content_block_delta", {"type": "content_block_delta", "index": 2,
-                                           "delta": {"type": "citations_delta", "citation": cite}}))
+                                           "delta": {"type": "citations_delta", "citation": CITE}}))
     return ev
+
+
+CITE = {"type": "web_search_result_location", "url": "https://example.com/w",
+        "title": "Weather", "encrypted_index": "Eo8BCioIAhgB", "cited_text": "sunny"}
+
+# The first part of a turn paused by the API: a web search, its result,
+# and words with a citation.
+PAUSED = [
+    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+     "input": {"query": "weather Paris"}},
+    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1",
+     "content": [{"type": "web_search_result", "url": "https://example.com/w",
+                  "title": "Weather", "encrypted_content": "EqgfCioIARgB", "page_age": None}]},
+    {"type": "text", "text": "It is sunny. ", "citations": [CITE]}]
+
+
+def an_cited(stream, model, content, stop):
+    """an_answer(), a text block's citations streamed as citations_delta
+    after its start (which has none), as the API sends them."""
+    if not stream:
+        return an_body(model, content, stop)
+    ev = an_events(model, content, stop)
+    for k in range(len(ev) - 1, -1, -1):
+        d = ev[k][1]
+        if d.get("type") == "content_block_start" and "citations" in d["content_block"]:
+            cites = d["content_block"].pop("citations")
+            for c in reversed(cites):
+                ev.insert(k + 1, ("content_block_delta", {
+                    "type": "content_block_delta", "index": d["index"],
+                    "delta": {"type": "citations_delta", "citation": c}}))
+    return ev
+
+
+def pauseturn(fmt, stream, n, body, model, arg):
+    """Anthropic: the first request's turn pauses (pause_turn) after a web
+    search; the next one, which carries the paused content back, ends it."""
+    if n == 1:
+        return an_cited(stream, model, PAUSED, "pause_turn")
+    return an_answer(stream, model, [{"type": "text", "text": "Take a hat."}], "end_turn")
 
 
 def gmfinish(fmt, stream, n, body, model, arg):
@@ -136,6 +174,47 @@ def gmfinish(fmt, stream, n, body, model, arg):
     if stream:
         return server_v2.gm_events(model, parts, reason, "")
     return server_v2.gm_body(model, parts, reason, "")
+
+
+GM_EMPTY = {"noparts": [], "emptytext": [{"text": ""}],
+            "thoughts": [{"text": "Nothing to add.", "thought": True}]}
+
+
+def gmempty(fmt, stream, n, body, model, arg):
+    """Gemini: finishReason STOP with no answer: no content at all
+    ("nocontent"), content without parts, one empty text part, only a
+    thought. Streamed: the chunks with the parts, then the finishReason
+    with no content."""
+    parts = GM_EMPTY.get(arg, [])
+    cand = {"finishReason": "STOP", "index": 0}
+    if arg != "nocontent" and not stream:
+        cand["content"] = {"role": "model", "parts": parts}
+    last = {"candidates": [cand], "usageMetadata": server_v2.gm_usage(), "modelVersion": model,
+            "responseId": "gm-resp-1"}
+    if not stream:
+        return last
+    return [{"candidates": [{"content": {"role": "model", "parts": [p]}, "index": 0}],
+             "modelVersion": model} for p in parts] + [last]
+
+
+def rsnodone(fmt, stream, n, body, model, arg):
+    """Responses: reasoning (with its encrypted_content), a message and a
+    call, streamed without response.output_item.done for the reasoning
+    item ("reasoning") or for any item ("all"), or without any and ending
+    with response.incomplete ("incomplete"); the final response carries
+    the whole output, as the API's does."""
+    out = [server_v2.rs_reasoning(), server_v2.rs_message("Hello"),
+           server_v2.rs_call(0, "get_weather", {"city": "Paris"})]
+    status, why = ("incomplete", {"reason": "max_output_tokens"}) if arg == "incomplete" else ("completed", None)
+    if not stream:
+        return server_v2.rs_body(model, out, status, why)
+
+    def kept(e):
+        name, data = e
+        if name != "response.output_item.done":
+            return True
+        return arg == "reasoning" and json.loads(data)["output_index"] != 0
+    return [e for e in server_v2.rs_events(model, out, status, why, "") if kept(e)]
 
 
 def reusedindex(fmt, stream, n, body, model, arg):
@@ -226,9 +305,12 @@ SCENARIOS = {
     "ctxwindow": an_stop("model_context_window_exceeded", ["Cut sh"]),
     "refusedpart": an_stop("refusal", ["Well, the first st"]),
     "refusednothing": an_stop("refusal", []),
-    "pauseturn": an_stop("pause_turn", ["Searching"]),
+    "pauseturn": pauseturn,
+    "pausesforever": an_stop("pause_turn", ["More. "]),
     "servertool": servertool,
     "gmfinish": gmfinish,
+    "gmempty": gmempty,
+    "rsnodone": rsnodone,
     "reusedindex": reusedindex,
     "untypedblock": untypedblock,
     "arraydata": arraydata,
@@ -262,6 +344,8 @@ class Handler(server_v3.Handler):
         headers = dict(headers)
         headers[":path"] = target
         n = record(model, self.client_address[1], body, headers)
+        with server.LOCK:  # the body's bytes, for tests of a writer's exact text
+            server.STATS[model]["last_raw"] = raw.decode("utf-8")
         reply = SCENARIOS[scenario](fmt, stream, n, body, model, arg)
         if isinstance(reply, dict):
             self.send(200, dumps(reply).encode("utf-8"))
