@@ -91,16 +91,18 @@ typedef struct rd_store {
  * for 16 GB, and a stream of ":1\r\n" costs 14 times its size. Each array
  * is charged for its slots and element objects when its header arrives,
  * each string for its bytes, and what hiredis buffers of a reply not yet
- * parsed is checked after every read (rd_pending_fits). 512 MiB is Redis's own largest value
- * (proto-max-bulk-len); a load's reply is a session's whole log. */
-#define HL_REDIS_REPLY_MAX ((size_t)512 << 20)
+ * parsed is checked after every read (rd_pending_fits). The budget is
+ * the store's largest load limit, HL_STORE_LOAD_MAX (store.h; Redis's own
+ * largest value, proto-max-bulk-len): a load's reply is a session's whole
+ * log, and its events' bytes are held to the store's load limit when
+ * decoded. */
 #define HL_REDIS_ELEMENT_COST (sizeof(redisReply) + sizeof(redisReply *))
 /* The longest line (status, error, integer, length) one reply may have. */
 #define HL_REDIS_LINE_MAX ((size_t)64 << 10)
 
 static bool rd_charge(const redisReadTask *task, size_t bytes) {
   rd_store *s = task->privdata;
-  if (s->reply_over || bytes > HL_REDIS_REPLY_MAX - s->reply_used) {
+  if (s->reply_over || bytes > HL_STORE_LOAD_MAX - s->reply_used) {
     s->reply_over = true;
     return false; /* hiredis then fails the read as out of memory */
   }
@@ -111,7 +113,7 @@ static bool rd_charge(const redisReadTask *task, size_t bytes) {
 static void *rd_create_array(const redisReadTask *task, int elements) {
   rd_store *s = task->privdata;
   size_t n = elements > 0 ? (size_t)elements : 0;
-  if (n > HL_REDIS_REPLY_MAX / HL_REDIS_ELEMENT_COST || !rd_charge(task, n * HL_REDIS_ELEMENT_COST)) {
+  if (n > HL_STORE_LOAD_MAX / HL_REDIS_ELEMENT_COST || !rd_charge(task, n * HL_REDIS_ELEMENT_COST)) {
     s->reply_over = true;
     return NULL;
   }
@@ -167,7 +169,7 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
   if (s->reply_over)
     return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: the reply would take more than "
                    "%zu MiB (connection dropped)", s->host, s->port, what,
-                   HL_REDIS_REPLY_MAX >> 20);
+                   HL_STORE_LOAD_MAX >> 20);
   /* a read past SO_RCVTIMEO: hiredis reports EAGAIN's text, a riddle */
   if (s->c && s->c->err == REDIS_ERR_IO && !strcmp(why, strerror(EAGAIN)))
     return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: timed out: the server sent nothing "
@@ -187,7 +189,7 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
  * digits read so far are a lower bound of it). */
 static bool rd_pending_fits(rd_store *s) {
   const redisReader *r = s->c->reader;
-  size_t left = HL_REDIS_REPLY_MAX - s->reply_used, pending = r->len - r->pos;
+  size_t left = HL_STORE_LOAD_MAX - s->reply_used, pending = r->len - r->pos;
   if (r->ridx < 0) return pending <= left;
   int type = r->rstack[r->ridx].type;
   size_t i = r->pos, declared = 0;
@@ -557,9 +559,10 @@ static hl_status rd_append(void *impl, const hl__skey *k, const hl__sappend *a, 
   return st;
 }
 
-static hl_status rd_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
-                         int64_t *version) {
+static hl_status rd_load(void *impl, const hl__skey *k, size_t max_bytes, hl__srow_fn row,
+                         void *ud, int64_t *version) {
   rd_store *s = impl;
+  (void)max_bytes; /* the row function enforces it */
   hl_status st = rd_ready(s);
   if (st != HL_OK) return st;
   const rd_keys *kp = NULL;

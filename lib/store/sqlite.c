@@ -396,9 +396,10 @@ static hl_status sq_append(void *impl, const hl__skey *k, const hl__sappend *a, 
 
 /* The log is the session's events: its version is the last one's number
  * (the decoder reports a hole). */
-static hl_status sq_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
-                         int64_t *version) {
+static hl_status sq_load(void *impl, const hl__skey *k, size_t max_bytes, hl__srow_fn row,
+                         void *ud, int64_t *version) {
   sq_store *s = impl;
+  (void)max_bytes; /* the row function enforces it */
   sqlite3_stmt *q = s->q[Q_LOAD];
   sq_bind_key(q, k);
   bool found = false, go = true;

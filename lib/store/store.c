@@ -26,6 +26,7 @@ struct hl_store {
   void *impl;
   pthread_mutex_t lock;
   int64_t ttl;
+  size_t load_max; /* hl_store_set_load_max(); under the lock */
 };
 
 static hl_status hl_check_key(const char *fn, const char *app, const char *user,
@@ -78,6 +79,7 @@ hl_status hl_store_open(const char *url, hl_store **out) {
   }
   s->ops = ops;
   s->impl = impl;
+  s->load_max = HL_STORE_LOAD_MAX;
   pthread_mutex_init(&s->lock, NULL);
   *out = s;
   return HL_OK;
@@ -99,6 +101,16 @@ hl_status hl_store_set_ttl(hl_store *s, int64_t seconds) {
                    "(Redis only)", s->ops->name);
   pthread_mutex_lock(&s->lock);
   s->ttl = seconds;
+  pthread_mutex_unlock(&s->lock);
+  return HL_OK;
+}
+
+hl_status hl_store_set_load_max(hl_store *s, size_t bytes) {
+  if (!s || bytes > HL_STORE_LOAD_MAX)
+    return hl_fail(HL_ERR_INVALID, "hl_store_set_load_max: %s", s ? "more than HL_STORE_LOAD_MAX"
+                                                                  : "store is NULL");
+  pthread_mutex_lock(&s->lock);
+  s->load_max = bytes ? bytes : HL_STORE_LOAD_MAX;
   pthread_mutex_unlock(&s->lock);
   return HL_OK;
 }
@@ -226,7 +238,8 @@ hl_status hl_store_load(hl_store *s, const char *app, const char *user, const ch
   hl__skey k = {app, user, id};
   int64_t recorded = 0;
   pthread_mutex_lock(&s->lock);
-  st = s->ops->load(s->impl, &k, hl__store_decoder_row, &d, &recorded);
+  d.max_bytes = s->load_max;
+  st = s->ops->load(s->impl, &k, d.max_bytes, hl__store_decoder_row, &d, &recorded);
   pthread_mutex_unlock(&s->lock);
   if (st == HL_OK) st = hl__store_decoder_finish(&d, recorded);
   else if (d.status != HL_OK) st = hl__store_decoder_finish(&d, recorded);

@@ -52,8 +52,12 @@ typedef struct hl__store_ops {
    * written), or another failure (nothing written). */
   hl_status (*append)(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *new_version);
   /* Rows in version order, *version the session's recorded version;
-   * HL_ERR_NOT_FOUND if the session does not exist. */
-  hl_status (*load)(void *impl, const hl__skey *k, hl__srow_fn row, void *ud, int64_t *version);
+   * HL_ERR_NOT_FOUND if the session does not exist. The row function
+   * enforces the load limit `max_bytes` (the sum of the rows' lengths);
+   * a backend that can may withhold a row's text past it, passing NULL
+   * with the row's true length, so that it is never held here. */
+  hl_status (*load)(void *impl, const hl__skey *k, size_t max_bytes, hl__srow_fn row, void *ud,
+                    int64_t *version);
   /* Append one object per session to the array `out` (see hl_store_list). */
   hl_status (*list)(void *impl, const char *app, const char *user, cJSON *out);
   hl_status (*del)(void *impl, const hl__skey *k);

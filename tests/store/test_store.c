@@ -1810,6 +1810,133 @@ static void pg_connect_timeout(void) {
   close(fd);
 }
 
+/* A "note" event whose text is `bytes` copies of 'a'; the caller frees it. */
+static cJSON *ev_padded(size_t bytes) {
+  char *pad = malloc(bytes + 1);
+  if (!pad) return NULL;
+  memset(pad, 'a', bytes);
+  pad[bytes] = '\0';
+  cJSON *ev = cJSON_CreateObject();
+  cJSON_AddStringToObject(ev, "type", "note");
+  cJSON_AddStringToObject(ev, "text", pad);
+  free(pad);
+  return ev;
+}
+
+/* A load reads at most the store's load limit of event bytes
+ * (hl_store_set_load_max): a log past it, one event or many, is refused
+ * with HL_ERR_TOO_LARGE naming the session, nothing handed out, and the
+ * handle keeps working (another session loads, appends go on). */
+static void load_max(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  CHECK_INT(hl_store_set_load_max(s, HL_STORE_LOAD_MAX + 1), HL_ERR_INVALID);
+  CHECK_INT(hl_store_set_load_max(s, 16 << 10), HL_OK);
+  cJSON *big = ev_padded(20 << 10), *small = ev_padded(1000);
+  REQUIRE(big && small);
+  CHECK_INT(hl_store_append(s, "app", "u", "big one", 0, big, NULL), HL_OK);
+  for (int i = 0; i < 40; i++)
+    CHECK_INT(hl_store_append(s, "app", "u", "many", i, small, NULL), HL_OK);
+  CHECK_INT(hl_store_append(s, "app", "u", "small", 0, small, NULL), HL_OK);
+  cJSON *events = NULL;
+  int64_t v = -1;
+  CHECK_INT(hl_store_load(s, "app", "u", "big one", &events, &v), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "\"big one\"");
+  CHECK_CONTAINS(hl_last_error(), "16384");
+  CHECK(events == NULL && v == 0);
+  CHECK_INT(hl_store_load(s, "app", "u", "many", &events, NULL), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "\"many\"");
+  CHECK(events == NULL);
+  hl_session *sess = NULL;
+  CHECK_INT(hl_session_open(s, "app", "u", "many", &sess), HL_ERR_TOO_LARGE);
+  CHECK(sess == NULL);
+  /* the connection is still good */
+  CHECK_INT(hl_store_load(s, "app", "u", "small", &events, &v), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(events), 1);
+  cJSON_Delete(events);
+  CHECK_INT(hl_store_append(s, "app", "u", "small", 1, small, &v), HL_OK);
+  CHECK_INT(v, 2);
+  /* 0: the default again, which these fit */
+  CHECK_INT(hl_store_set_load_max(s, 0), HL_OK);
+  CHECK_INT(hl_store_load(s, "app", "u", "many", &events, &v), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(events), 40);
+  cJSON_Delete(events);
+  CHECK_INT(hl_store_load(s, "app", "u", "big one", &events, &v), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(events), 1);
+  cJSON_Delete(events);
+  cJSON_Delete(big);
+  cJSON_Delete(small);
+  hl_store_close(s);
+}
+
+/* This process's peak resident memory since the last peak_reset(), KiB
+ * (VmHWM; 0 if /proc cannot say). */
+static long peak_rss_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kib = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmHWM:", 6)) kib = atol(line + 6);
+  if (f) fclose(f);
+  return kib;
+}
+
+/* Start a new peak: "5" to clear_refs resets VmHWM to the current RSS. */
+static bool peak_reset(void) {
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (!f) return false;
+  bool ok = fputs("5", f) >= 0;
+  return fclose(f) == 0 && ok;
+}
+
+/* PostgreSQL hands a load's rows over one at a time and never sends an
+ * event past the load limit: a session a faulty or hostile writer gave
+ * a 64 MiB event (written by the server itself, as such a writer would)
+ * is refused without the client ever holding it, and the connection
+ * goes on. A log of many events within the limit loads whole; its peak
+ * memory is printed (libpq's copy of the whole result is gone). */
+static void pg_load_memory(void) {
+  if (strcmp(backend, "postgresql") != 0) return;
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  cJSON *small = ev_padded(100);
+  CHECK_INT(hl_store_append(s, "app", "u", "huge", 0, small, NULL), HL_OK);
+  CHECK_INT(hl_store_append(s, "app", "u", "wide", 0, small, NULL), HL_OK);
+  cJSON_Delete(small);
+  free(raw_do(raw, "INSERT INTO hl_events (app, user_id, id, version, data) SELECT 'app', 'u',"
+                   " 'huge', 2, '{\"type\":\"note\",\"text\":\"' || repeat('a', 64 << 20) || '\"}';"
+                   "UPDATE hl_sessions SET version = 2 WHERE id = 'huge';"
+                   "INSERT INTO hl_events (app, user_id, id, version, data) SELECT 'app', 'u',"
+                   " 'wide', v, '{\"type\":\"note\",\"text\":\"' || repeat('b', 2000) || '\"}'"
+                   " FROM generate_series(2, 16384) v;"
+                   "UPDATE hl_sessions SET version = 16384 WHERE id = 'wide'"));
+  CHECK_INT(hl_store_set_load_max(s, 1 << 20), HL_OK);
+  cJSON *events = NULL;
+  bool peaks = peak_reset();
+  long before = peak_rss_kib();
+  CHECK_INT(hl_store_load(s, "app", "u", "huge", &events, NULL), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "\"huge\"");
+  long grew = peak_rss_kib() - before;
+  fprintf(stderr, "  (load of a 64 MiB event over a 1 MiB limit: peak RSS +%ld KiB)\n", grew);
+  if (peaks) CHECK(grew < 16 << 10); /* never the 64 MiB, let alone twice */
+  CHECK_INT(hl_store_set_load_max(s, 0), HL_OK);
+  peak_reset();
+  before = peak_rss_kib();
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "wide", &events, &v), HL_OK);
+  fprintf(stderr, "  (load of 16384 events, 32 MiB: peak RSS +%ld KiB)\n",
+          peak_rss_kib() - before);
+  CHECK_INT(v, 16384);
+  CHECK_INT(cJSON_GetArraySize(events), 16384);
+  cJSON_Delete(events);
+  CHECK_INT(hl_store_load(s, "app", "u", "huge", &events, &v), HL_OK); /* within 512 MiB */
+  CHECK_INT(cJSON_GetArraySize(events), 2);
+  cJSON_Delete(events);
+  hl_store_close(s);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s memory|sqlite|postgresql|redis [test-prefix]\n", argv[0]);
@@ -1834,6 +1961,8 @@ int main(int argc, char **argv) {
   RUN(reload_and_reset_refused);
   RUN(tool_call_id);
   RUN(percent_byte);
+  RUN(load_max);
+  RUN(pg_load_memory);
   if (is_db()) {
     RUN(corrupt_row);
     RUN(truncated_log);
