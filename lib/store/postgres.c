@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,11 @@ typedef struct pg_store {
   bool prepared;
   bool broken;   /* the last call lost the connection: reconnect first */
   int timed_out; /* the last call's server sent nothing for this many ms */
+  /* pg_interrupt(): readable while the call in progress is to stop; every
+   * wait polls it beside the socket (a hung server never answers a
+   * PQcancel: its backend is what does not run) */
+  int wake;
+  bool cut; /* the last call stopped for it */
   /* per group size: which of its statements this connection has prepared */
   unsigned char group_ready[HL_STORE_GROUP_MAX + 1];
 } pg_store;
@@ -132,6 +138,12 @@ static hl_status pg_fail(pg_store *s, const PGresult *r, const char *what) {
   for (char *p = clean; *p; p++) /* "ERROR: ...\nCONTEXT: ...": one line */
     if (*p == '\n' || *p == '\r') *p = ' ';
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  if (!r && s->cut) {
+    s->broken = true;
+    return hl_fail(HL_ERR_CANCELLED, "store: postgresql: %s: cancelled while waiting for the "
+                   "server (connection dropped; a write may or may not have been stored: the "
+                   "next call reconnects, a stale version gets a conflict)", what);
+  }
   if (!r && s->timed_out) {
     s->broken = true;
     return hl_fail(HL_ERR_NETWORK, "store: postgresql: %s: timed out: the server sent nothing "
@@ -151,15 +163,22 @@ static hl_status pg_fail(pg_store *s, const PGresult *r, const char *what) {
 }
 
 /* Wait until the socket is ready for `events`, at most idle_ms: 1 ready,
- * 0 timed out, -1 failed. */
+ * 0 timed out, -1 failed or cut (s->cut). */
 static int pg_poll(pg_store *s, short events, int idle_ms) {
-  struct pollfd p = {.fd = PQsocket(s->conn), .events = events};
-  if (p.fd < 0) return -1;
+  struct pollfd p[2] = {{.fd = PQsocket(s->conn), .events = events},
+                        {.fd = s->wake, .events = POLLIN}};
+  if (p[0].fd < 0) return -1;
   int n;
-  while ((n = poll(&p, 1, idle_ms)) < 0 && errno == EINTR) {
+  while ((n = poll(p, 2, idle_ms)) < 0 && errno == EINTR) {
+  }
+  if (n > 0 && p[1].revents) {
+    s->cut = true;
+    return -1;
   }
   return n;
 }
+
+static void pg_interrupt(void *impl, bool cut) { hl__store_wake_set(((pg_store *)impl)->wake, cut); }
 
 /* Send the statement just queued (`sent`: what PQsend*() gave), waiting
  * at most idle_ms for each piece. False on a lost connection or a
@@ -167,6 +186,7 @@ static int pg_poll(pg_store *s, short events, int idle_ms) {
  * its protocol state is unknown. */
 static bool pg_send(pg_store *s, int sent, int idle_ms) {
   s->timed_out = 0;
+  s->cut = false;
   int f = 1, ready = 1;
   if (sent) {
     /* libpq's order: until flushed, wait for either way; read what came */
@@ -337,6 +357,7 @@ static void pg_close(void *impl) {
   pg_store *s = impl;
   if (!s) return;
   PQfinish(s->conn);
+  if (s->wake >= 0) close(s->wake);
   free(s);
 }
 
@@ -363,9 +384,13 @@ static PGconn *pg_connect(const char *url) {
 hl_status hl__store_pg_open(const char *url, void **impl) {
   pg_store *s = calloc(1, sizeof *s);
   if (!s) return hl__oom();
+  if (hl__store_wake_new("postgresql", &s->wake) != HL_OK) {
+    free(s);
+    return hl_last_status();
+  }
   s->conn = pg_connect(url);
   if (!s->conn) {
-    free(s);
+    pg_close(s);
     return hl_fail(HL_ERR_NOMEM, "store: postgresql: out of memory");
   }
   hl_status st = HL_OK;
@@ -579,5 +604,5 @@ static hl_status pg_del(void *impl, const hl__skey *k) {
 
 const hl__store_ops hl__store_pg_ops = {
   .name = "postgresql", .append = pg_append, .load = pg_load, .list = pg_list,
-  .del = pg_del, .close = pg_close, .has_ttl = false,
+  .del = pg_del, .close = pg_close, .interrupt = pg_interrupt, .has_ttl = false,
 };

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "store/store_internal.h"
@@ -83,6 +84,10 @@ typedef struct rd_store {
   redisReplyObjectFunctions *base_fns, fns;
   size_t reply_used;
   bool reply_over, line_over;
+  /* rd_interrupt(): readable while the call in progress is to stop (a
+   * stopped server answers nothing); `cut`: the last command stopped for it */
+  int wake;
+  bool cut;
 } rd_store;
 
 /* The most memory one reply may take (HL_ERR_TOO_LARGE past it). hiredis
@@ -162,6 +167,11 @@ static void rd_keys_forget(rd_store *s) {
 
 static hl_status rd_fail_ctx(rd_store *s, const char *what) {
   const char *why = s->c ? s->c->errstr : "out of memory";
+  if (s->cut)
+    return hl_fail(HL_ERR_CANCELLED, "store: redis %s:%d: %s: cancelled while waiting for the "
+                   "server (connection dropped; a write may or may not have been stored: the "
+                   "next call reconnects, a stale version gets a conflict)", s->host, s->port,
+                   what);
   if (s->reply_over && s->line_over)
     return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: a line of the reply passed %zu KiB "
                    "without its CRLF (not a Redis?; connection dropped)", s->host, s->port, what,
@@ -207,6 +217,24 @@ static bool rd_pending_fits(rd_store *s) {
   return pending <= left && !s->line_over;
 }
 
+/* Wait for the reply's next bytes or a cut (rd_interrupt), as long as a
+ * read may (SO_RCVTIMEO): false on a cut (s->cut) or when nothing came in
+ * time (the context's error then reads as the timed-out read's). */
+static bool rd_wait(rd_store *s) {
+  struct pollfd p[2] = {{.fd = s->c->fd, .events = POLLIN}, {.fd = s->wake, .events = POLLIN}};
+  int n;
+  while ((n = poll(p, 2, HL_REDIS_IDLE_S * 1000)) < 0 && errno == EINTR) {
+  }
+  if (n > 0 && p[1].revents) s->cut = true;
+  else if (n > 0) return true;
+  s->c->err = REDIS_ERR_IO;
+  snprintf(s->c->errstr, sizeof s->c->errstr, "%s",
+           s->cut ? "cancelled" : strerror(n == 0 ? EAGAIN : errno));
+  return false;
+}
+
+static void rd_interrupt(void *impl, bool cut) { hl__store_wake_set(((rd_store *)impl)->wake, cut); }
+
 /* A command with binary-safe arguments. NULL reply: connection trouble
  * (s->c->err set), or a reply past the budget (s->reply_over, the
  * connection closed: the server may still be sending it). hiredis's
@@ -214,7 +242,7 @@ static bool rd_pending_fits(rd_store *s) {
 static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t *lens) {
   if (!s->c || s->c->err) return NULL;
   s->reply_used = 0;
-  s->reply_over = s->line_over = false;
+  s->reply_over = s->line_over = s->cut = false;
   redisContext *c = s->c;
   if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) return NULL;
   int done = 0;
@@ -232,9 +260,10 @@ static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t
       s->reply_over = true;
       break;
     }
+    if (!rd_wait(s)) break;
     if (redisBufferRead(c) != REDIS_OK) return NULL;
   }
-  if (s->reply_over) {
+  if (s->reply_over || s->cut) {
     redisFree(s->c);
     s->c = NULL;
   }
@@ -338,6 +367,7 @@ static void rd_close(void *impl) {
   rd_store *s = impl;
   if (!s) return;
   if (s->c) redisFree(s->c);
+  if (s->wake >= 0) close(s->wake);
   rd_keys_forget(s);
   free(s->host);
   free(s->password);
@@ -419,7 +449,12 @@ static hl_status rd_parse(rd_store *s, const char *url) {
 hl_status hl__store_redis_open(const char *url, void **impl) {
   rd_store *s = calloc(1, sizeof *s);
   if (!s) return hl__oom();
-  hl_status st = rd_parse(s, url);
+  hl_status st = hl__store_wake_new("redis", &s->wake);
+  if (st != HL_OK) {
+    free(s);
+    return st;
+  }
+  st = rd_parse(s, url);
   if (st == HL_OK) st = rd_connect(s);
   if (st != HL_OK) {
     rd_close(s);
@@ -686,5 +721,5 @@ static hl_status rd_del(void *impl, const hl__skey *k) {
 
 const hl__store_ops hl__store_redis_ops = {
   .name = "redis", .append = rd_append, .load = rd_load, .list = rd_list,
-  .del = rd_del, .close = rd_close, .has_ttl = true,
+  .del = rd_del, .close = rd_close, .interrupt = rd_interrupt, .has_ttl = true,
 };

@@ -1587,6 +1587,46 @@ static void server_hangs(void) {
   served_free(&x);
 }
 
+/* A run cancelled while its store call waits on a hung server (SIGSTOP)
+ * ends at once with HL_ERR_CANCELLED instead of waiting out the store's
+ * 10 s limit; once the server runs again, every event it acknowledged is
+ * there, once, and the session works. */
+static void cancel_reaches_store(void) {
+  served x;
+  if (!served_session(&x, "cut")) return;
+  pid_t pid = serving_pid(x.raw);
+  REQUIRE(pid > 0);
+  REQUIRE(kill(pid, SIGSTOP) == 0);
+  hl_run *run = NULL;
+  CHECK_INT(hl_run_start(x.agent, x.sess, "while hung", NULL, &run), HL_OK);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (seconds_since(&t0) < 0.2) sched_yield(); /* the run's append is waiting by now */
+  hl_run_cancel(run);
+  CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
+  double took = seconds_since(&t0) - 0.2;
+  fprintf(stderr, "  (cancelled run ended %.2f s after the cancel: %s)\n", took,
+          hl_run_error(run) ? hl_run_error(run) : "");
+  CHECK(took < 1.0);
+  hl_run_free(run);
+  REQUIRE(kill(pid, SIGCONT) == 0);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(x.s, "app", "u", "cut", &events, &v), HL_OK);
+  CHECK(v >= 4);
+  char *printed = events ? cJSON_PrintUnformatted(events) : NULL;
+  CHECK(printed && strstr(printed, "done: before") &&
+        !strstr(strstr(printed, "done: before") + 1, "done: before"));
+  free(printed);
+  cJSON_Delete(events);
+  CHECK_INT(hl_session_reload(x.sess), HL_OK);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(x.agent, x.sess, "after", &answer), HL_OK);
+  CHECK_STR(answer, "done: after");
+  hl_free(answer);
+  served_free(&x);
+}
+
 /* A database that refuses writes (a PostgreSQL database or standby in
  * read-only mode, a Redis replica): a store still opens on it and reads
  * every session, and each write fails with HL_ERR_IO saying the server is
@@ -1977,6 +2017,7 @@ int main(int argc, char **argv) {
   RUN(ttl);
   RUN(redis_password);
   RUN(server_hangs);
+  RUN(cancel_reaches_store);
   RUN(read_only);
   RUN(server_restarted);
   RUN(server_killed);
