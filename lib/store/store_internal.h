@@ -67,7 +67,7 @@ typedef struct hl__store_ops {
    * for the server at once and fail with HL_ERR_CANCELLED (its connection
    * dropped, as after a timeout); false: that call has ended, forget a
    * cut it did not see. Called by the front end under its cut lock, only
-   * while a call runs; must not block. NULL: calls cannot be cut. */
+   * while a call runs; must not block. NULL: calls cannot be cut (memory). */
   void (*interrupt)(void *impl, bool cut);
   bool has_ttl;
 } hl__store_ops;

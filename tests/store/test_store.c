@@ -1719,6 +1719,54 @@ static void sqlite_locked(void) {
   hl_store_close(s);
 }
 
+/* A run cancelled while its append waits for another connection's lock
+ * on the SQLite file ends at once with HL_ERR_CANCELLED instead of
+ * waiting out the 5 s busy timeout; nothing of it is written, and once
+ * the lock is gone the session works. */
+static void sqlite_cancel(void) {
+  if (strcmp(backend, "sqlite") != 0) return;
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  hl_session *sess = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "cut", &sess) == HL_OK);
+  hl_agent *agent = fixture_agent();
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(agent, sess, "before", &answer), HL_OK);
+  hl_free(answer);
+  answer = NULL;
+  sqlite3 *other = NULL;
+  REQUIRE(sqlite3_open(raw, &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+  hl_run *run = NULL;
+  CHECK_INT(hl_run_start(agent, sess, "while locked", NULL, &run), HL_OK);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (seconds_since(&t0) < 0.2) sched_yield(); /* the run's append is waiting by now */
+  hl_run_cancel(run);
+  CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
+  double took = seconds_since(&t0) - 0.2;
+  fprintf(stderr, "  (cancelled run ended %.2f s after the cancel: %s)\n", took,
+          hl_run_error(run) ? hl_run_error(run) : "");
+  CHECK(took < 1.0);
+  hl_run_free(run);
+  sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(other);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "cut", &events, &v), HL_OK);
+  CHECK_INT(v, 4); /* the first run's two appends, nothing of the cancelled one */
+  cJSON_Delete(events);
+  CHECK_INT(hl_session_reload(sess), HL_OK);
+  CHECK_INT(hl_agent_run(agent, sess, "after", &answer), HL_OK);
+  CHECK_STR(answer, "done: after");
+  hl_free(answer);
+  hl_agent_unref(agent);
+  hl_session_free(sess);
+  hl_store_close(s);
+}
+
 /* SQLite on a full disk (a file size limit, RLIMIT_FSIZE, in a child
  * process): the write that does not fit fails with HL_ERR_IO and a clear
  * message, and every event written before it is still there, in order. */
@@ -2010,6 +2058,7 @@ int main(int argc, char **argv) {
     RUN(decoder);
   }
   RUN(sqlite_locked);
+  RUN(sqlite_cancel);
   RUN(disk_full);
   RUN(migrations);
   RUN(migration_from_v3);
