@@ -57,7 +57,15 @@
  * went away, or sent nothing for 10 s in the middle of a call (hung)
  * HL_ERR_NETWORK (the next call reconnects; a write that timed out may
  * have been stored, which the version check turns into a conflict, never
- * a double append; PostgreSQL migrations wait 300 s); an SQLite database
+ * a double append; PostgreSQL migrations wait 300 s); a run cancelled
+ * (hl_run_cancel(), hl_agent_cancel()) while its session's write waits
+ * on a PostgreSQL or Redis server, or on another connection's lock on an
+ * SQLite file, stops waiting at once and ends with HL_ERR_CANCELLED (SQLite:
+ * nothing written; a server's connection is dropped and reconnected by
+ * the next call, and the write cut may or may not have been stored, as
+ * after a timeout); the run's other writes, its take-back included, are
+ * not tried, so the log reads as an unfinished run (see hl_session_open;
+ * direct hl_store_*() calls are not cut); an SQLite database
  * another connection kept locked for the whole 5 s busy timeout
  * HL_ERR_TIMEOUT (nothing written); a failed write to
  * disk (full disk, read-only file) HL_ERR_IO; a corrupt event (not a JSON
@@ -66,8 +74,10 @@
  * its event rows, the version the last one's number, so rows deleted from
  * the end behind its back read as a shorter log); a session never written
  * HL_ERR_NOT_FOUND; an SQLite log past 2^32 - 1 events HL_ERR_TOO_LARGE, and
- * so is a Redis reply that would take more than 512 MiB of memory (a
- * load's reply is the session's whole log; the connection is dropped). A
+ * so is a load whose events pass the load limit (hl_store_set_load_max:
+ * the message names the session; the connection stays usable) or a Redis
+ * reply that would take more than HL_STORE_LOAD_MAX of memory (a load's
+ * reply is the session's whole log; the connection is dropped). A
  * connection found dead before a call (the server restarted since the
  * last one) is reconnected first, so that call works. A store opens on a
  * read-only PostgreSQL database or standby, a Redis replica, or an SQLite
@@ -114,6 +124,24 @@ HL_API hl_status hl_store_open(const char *url, hl_store **out);
 HL_API void hl_store_close(hl_store *store);
 /** "memory", "sqlite", "postgresql" or "redis". Borrowed, static. */
 HL_API const char *hl_store_backend(const hl_store *store);
+
+/** The most bytes of stored events (their JSON text) one load may read,
+ *  and the default load limit: 512 MiB, Redis's largest value. */
+#define HL_STORE_LOAD_MAX ((size_t)512 << 20)
+
+/**
+ * Set the load limit: a load (hl_store_load(), hl_session_open(),
+ * hl_session_reload()) of a session whose events' text adds up to more
+ * than `bytes` fails with HL_ERR_TOO_LARGE naming the session, before the
+ * events past it are read: a log grown huge (or one huge event from a
+ * faulty or hostile writer) cannot take this process's memory. The load
+ * holds the events decoded so far and, from PostgreSQL and SQLite, one
+ * stored row at a time (Redis: the reply, which also has
+ * HL_STORE_LOAD_MAX of memory as its budget). `bytes` 0 restores the
+ * default, HL_STORE_LOAD_MAX; more than that is HL_ERR_INVALID. Appends
+ * are not limited. Thread-safe.
+ */
+HL_API hl_status hl_store_set_load_max(hl_store *store, size_t bytes);
 
 /** Redis only: sessions expire `seconds` after their last write (0: never,
  *  the default). Other backends: HL_ERR_UNSUPPORTED. Thread-safe. */

@@ -216,6 +216,9 @@ struct hl_context {
   /* Set by hl_run_cancel() for an asynchronous run (run_async.c): the
    * run's own flag, which outlives the context. NULL otherwise. */
   const atomic_bool *run_cancel;
+  /* A top-level run on a stored session: its cancel also cuts the
+   * session's store call in progress (hl__session_watch_cancel). */
+  hl_cancel_reg *store_cut;
   /* Set by hl_context_cancel(): this run and those below it. */
   atomic_bool self_cancel;
   int64_t start_ns;

@@ -671,6 +671,7 @@ hl__open_next hl__run_open(hl_agent *agent, hl_context *parent, hl_session *sess
   }
   ctx->run_cancel = cancel;
   ctx->resume = resume; /* resume.c: the run continues an interrupted one */
+  if (!parent) ctx->store_cut = hl__session_watch_cancel(ctx->session, ctx);
   *out = ctx;
   const hl_messages *history = hl_session_messages(ctx->session);
   *history_len = history ? history->count : 0;
@@ -767,6 +768,7 @@ void hl__run_close(hl_context *ctx, size_t history_len, char **result, hl__outco
   pthread_mutex_unlock(&agent->lock);
   if (usage_out) *usage_out = usage;
 
+  hl__session_unwatch_cancel(ctx->session, ctx->store_cut);
   hl__ctx_finish(ctx);
 }
 

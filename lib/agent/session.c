@@ -572,6 +572,22 @@ void *hl__session_sink_data(const hl_session *s, hl__sink_append_fn append) {
   return s && append && s->sink.append == append ? s->sink.ud : NULL;
 }
 
+static void hl_session_cut(void *ud) {
+  hl_session *s = ud;
+  s->sink.interrupt(s->sink.ud, true);
+}
+
+hl_cancel_reg *hl__session_watch_cancel(hl_session *s, hl_context *ctx) {
+  /* the sink is attached when the session is opened, before any run */
+  return s && s->sink.interrupt ? hl_context_on_cancel(ctx, hl_session_cut, s) : NULL;
+}
+
+void hl__session_unwatch_cancel(hl_session *s, hl_cancel_reg *reg) {
+  if (!reg) return;
+  hl_context_cancel_unregister(reg); /* hl_session_cut has returned, for good */
+  s->sink.interrupt(s->sink.ud, false);
+}
+
 void hl__session_before_run(hl_session *s, const char *input) {
   if (s && s->sink.before_run) s->sink.before_run(s->sink.ud, s, input);
 }

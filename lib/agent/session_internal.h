@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "hookline/context.h"
 #include "hookline/session.h"
 
 /* Mark the session busy for a run. Returns false (and sets nothing) if a
@@ -80,6 +81,11 @@ typedef struct hl__session_sink {
   void (*before_run)(void *ud, hl_session *session, const char *input);
   hl__retry (*reload_for_retry)(void *ud, hl_session *session, const char *input,
                                 char **answer);
+  /* `cut` true: the run on the session was cancelled: cut its store call
+   * in progress, if any, and then fail the run's writes at once (any
+   * thread, with the cancel lock held: must not block); false: the run
+   * ended, writes go to the store again. May be NULL. */
+  void (*interrupt)(void *ud, bool cut);
   void *ud;
 } hl__session_sink;
 void hl__session_set_sink(hl_session *session, const hl__session_sink *sink);
@@ -97,6 +103,13 @@ void hl__session_before_run(hl_session *session, const char *input);
  * in-memory session or when the reload failed. *answer is NULL unless
  * HL__RETRY_DONE. Called by the thread that holds the run claim. */
 hl__retry hl__session_reload_for_retry(hl_session *session, const char *input, char **answer);
+/* For a top-level run's context on `session`: a hl_context_on_cancel()
+ * registration that hands the run's cancel to the sink's interrupt, so
+ * that a store call waiting on a hung server ends at once (store.h). NULL
+ * (nothing to unregister) for a session without one. The run hands it to
+ * hl__session_unwatch_cancel() when it closes, after its last write. */
+hl_cancel_reg *hl__session_watch_cancel(hl_session *session, hl_context *ctx);
+void hl__session_unwatch_cancel(hl_session *session, hl_cancel_reg *reg);
 /* A turn boundary as one append: the next hl_session_add_message() on a
  * stored session is made in memory at once, but its event is held and
  * written by the session's next write of a change that is not held,

@@ -101,9 +101,10 @@ static hl_status mem_append(void *impl, const hl__skey *k, const hl__sappend *a,
   return HL_OK;
 }
 
-static hl_status mem_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
-                          int64_t *version) {
+static hl_status mem_load(void *impl, const hl__skey *k, size_t max_bytes, hl__srow_fn row,
+                          void *ud, int64_t *version) {
   mem_store *m = impl;
+  (void)max_bytes; /* the row function enforces it */
   size_t i = mem_find(m, k);
   if (i == SIZE_MAX) return hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
   mem_session *s = m->items[i];

@@ -15,11 +15,15 @@
  * So does a server that stops answering (HL_PG_IDLE_MS): libpq's blocking
  * calls wait for an answer as long as the socket lives, and a hung server
  * (stopped, swapping, behind a dead NAT entry) keeps it alive, so every
- * statement is sent and awaited here, non-blocking, with poll().
+ * statement is sent and awaited here, non-blocking, with poll(). A load
+ * is read row by row (single-row mode) and its SQL withholds the text of
+ * events past the store's load limit, so that neither libpq nor hookline
+ * ever holds more than the limit of a session's log (store.h).
  */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,10 +75,18 @@ static const struct { const char *name, *sql; int nparams; } hl_pg_sql[P_COUNT] 
     " AND id = $3 AND version = $8 RETURNING version)"
     " INSERT INTO hl_events (app, user_id, id, version, data) SELECT $1, $2, $3, version, $7"
     " FROM s RETURNING version", 8},
+  /* The session's version, then each event's version, text and length;
+   * the text of the event that takes the log past the load limit $4 is
+   * withheld (NULL) and no row follows it: what the server sends is
+   * bounded by the limit, however large the stored events. */
   [P_LOAD] = {"hl_load",
-    "SELECT s.version, e.version, e.data FROM hl_sessions s LEFT JOIN hl_events e"
+    "SELECT sv, ev, CASE WHEN run <= $4::bigint THEN data END, len FROM (SELECT"
+    " s.version AS sv, e.version AS ev, e.data, octet_length(e.data) AS len,"
+    " SUM(octet_length(e.data)) OVER (ORDER BY e.version) AS run"
+    " FROM hl_sessions s LEFT JOIN hl_events e"
     " ON e.app = s.app AND e.user_id = s.user_id AND e.id = s.id"
-    " WHERE s.app = $1 AND s.user_id = $2 AND s.id = $3 ORDER BY e.version", 3},
+    " WHERE s.app = $1 AND s.user_id = $2 AND s.id = $3) t"
+    " WHERE run IS NULL OR run - len <= $4::bigint ORDER BY ev", 4},
   [P_LIST] = {"hl_list",
     "SELECT id, version, created, updated, title, bytes FROM hl_sessions"
     " WHERE app = $1 AND user_id = $2 ORDER BY updated DESC, id", 2},
@@ -106,6 +118,11 @@ typedef struct pg_store {
   bool prepared;
   bool broken;   /* the last call lost the connection: reconnect first */
   int timed_out; /* the last call's server sent nothing for this many ms */
+  /* pg_interrupt(): readable while the call in progress is to stop; every
+   * wait polls it beside the socket (a hung server never answers a
+   * PQcancel: its backend is what does not run) */
+  int wake;
+  bool cut; /* the last call stopped for it */
   /* per group size: which of its statements this connection has prepared */
   unsigned char group_ready[HL_STORE_GROUP_MAX + 1];
 } pg_store;
@@ -121,6 +138,12 @@ static hl_status pg_fail(pg_store *s, const PGresult *r, const char *what) {
   for (char *p = clean; *p; p++) /* "ERROR: ...\nCONTEXT: ...": one line */
     if (*p == '\n' || *p == '\r') *p = ' ';
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  if (!r && s->cut) {
+    s->broken = true;
+    return hl_fail(HL_ERR_CANCELLED, "store: postgresql: %s: cancelled while waiting for the "
+                   "server (connection dropped; a write may or may not have been stored: the "
+                   "next call reconnects, a stale version gets a conflict)", what);
+  }
   if (!r && s->timed_out) {
     s->broken = true;
     return hl_fail(HL_ERR_NETWORK, "store: postgresql: %s: timed out: the server sent nothing "
@@ -140,37 +163,65 @@ static hl_status pg_fail(pg_store *s, const PGresult *r, const char *what) {
 }
 
 /* Wait until the socket is ready for `events`, at most idle_ms: 1 ready,
- * 0 timed out, -1 failed. */
+ * 0 timed out, -1 failed or cut (s->cut). */
 static int pg_poll(pg_store *s, short events, int idle_ms) {
-  struct pollfd p = {.fd = PQsocket(s->conn), .events = events};
-  if (p.fd < 0) return -1;
+  struct pollfd p[2] = {{.fd = PQsocket(s->conn), .events = events},
+                        {.fd = s->wake, .events = POLLIN}};
+  if (p[0].fd < 0) return -1;
   int n;
-  while ((n = poll(&p, 1, idle_ms)) < 0 && errno == EINTR) {
+  while ((n = poll(p, 2, idle_ms)) < 0 && errno == EINTR) {
+  }
+  if (n > 0 && p[1].revents) {
+    s->cut = true;
+    return -1;
   }
   return n;
 }
 
-/* The answer to the statement just queued (`sent`: what PQsend*() gave):
- * flushed and awaited, waiting at most idle_ms for each piece; the last
- * result, or the first error of a multi-statement string, as PQexec()
- * gives. NULL on a lost connection or a timeout (s->timed_out set): then
- * the connection is marked broken, as its protocol state is unknown. */
-static PGresult *pg_await(pg_store *s, int sent, int idle_ms) {
+static void pg_interrupt(void *impl, bool cut) { hl__store_wake_set(((pg_store *)impl)->wake, cut); }
+
+/* Send the statement just queued (`sent`: what PQsend*() gave), waiting
+ * at most idle_ms for each piece. False on a lost connection or a
+ * timeout (s->timed_out set): then the connection is marked broken, as
+ * its protocol state is unknown. */
+static bool pg_send(pg_store *s, int sent, int idle_ms) {
   s->timed_out = 0;
-  PGresult *keep = NULL;
+  s->cut = false;
   int f = 1, ready = 1;
-  if (!sent) goto lost;
-  /* libpq's order: until flushed, wait for either way; read what came */
-  while ((f = PQflush(s->conn)) == 1)
-    if ((ready = pg_poll(s, POLLOUT | POLLIN, idle_ms)) <= 0 || !PQconsumeInput(s->conn))
-      goto lost;
-  if (f < 0) goto lost;
-  for (;;) {
-    while (PQisBusy(s->conn)) {
-      if ((ready = pg_poll(s, POLLIN, idle_ms)) <= 0 || !PQconsumeInput(s->conn)) goto lost;
+  if (sent) {
+    /* libpq's order: until flushed, wait for either way; read what came */
+    while ((f = PQflush(s->conn)) == 1)
+      if ((ready = pg_poll(s, POLLOUT | POLLIN, idle_ms)) <= 0 || !PQconsumeInput(s->conn)) break;
+    if (f == 0) return true;
+  }
+  if (ready == 0) s->timed_out = idle_ms;
+  s->broken = true;
+  return false;
+}
+
+/* The next result of the statement sent, waiting at most idle_ms for each
+ * piece of it; NULL after the last one, or (*lost set, the connection
+ * marked broken, s->timed_out set on a timeout) when the connection was
+ * lost or the server sent nothing in time. */
+static PGresult *pg_next(pg_store *s, int idle_ms, bool *lost) {
+  int ready = 1;
+  while (PQisBusy(s->conn))
+    if ((ready = pg_poll(s, POLLIN, idle_ms)) <= 0 || !PQconsumeInput(s->conn)) {
+      if (ready == 0) s->timed_out = idle_ms;
+      s->broken = *lost = true;
+      return NULL;
     }
-    PGresult *r = PQgetResult(s->conn);
-    if (!r) return keep;
+  return PQgetResult(s->conn);
+}
+
+/* The answer to the statement just queued (`sent`: what PQsend*() gave),
+ * as pg_send() and pg_next() get it: the last result, or the first error
+ * of a multi-statement string, as PQexec() gives. NULL on a lost
+ * connection or a timeout (s->timed_out set). */
+static PGresult *pg_await(pg_store *s, int sent, int idle_ms) {
+  PGresult *keep = NULL, *r;
+  bool lost = !pg_send(s, sent, idle_ms);
+  while (!lost && (r = pg_next(s, idle_ms, &lost))) {
     if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
       PQclear(r);
     } else {
@@ -178,10 +229,8 @@ static PGresult *pg_await(pg_store *s, int sent, int idle_ms) {
       keep = r;
     }
   }
-lost:
+  if (!lost) return keep;
   PQclear(keep);
-  if (ready == 0) s->timed_out = idle_ms;
-  s->broken = true;
   return NULL;
 }
 
@@ -308,6 +357,7 @@ static void pg_close(void *impl) {
   pg_store *s = impl;
   if (!s) return;
   PQfinish(s->conn);
+  if (s->wake >= 0) close(s->wake);
   free(s);
 }
 
@@ -334,9 +384,13 @@ static PGconn *pg_connect(const char *url) {
 hl_status hl__store_pg_open(const char *url, void **impl) {
   pg_store *s = calloc(1, sizeof *s);
   if (!s) return hl__oom();
+  if (hl__store_wake_new("postgresql", &s->wake) != HL_OK) {
+    free(s);
+    return hl_last_status();
+  }
   s->conn = pg_connect(url);
   if (!s->conn) {
-    free(s);
+    pg_close(s);
     return hl_fail(HL_ERR_NOMEM, "store: postgresql: out of memory");
   }
   hl_status st = HL_OK;
@@ -467,30 +521,47 @@ done:
   return st;
 }
 
-static hl_status pg_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
-                         int64_t *version) {
+static hl_status pg_load(void *impl, const hl__skey *k, size_t max_bytes, hl__srow_fn row,
+                         void *ud, int64_t *version) {
   pg_store *s = impl;
   hl_status st = pg_key_utf8(k->app, k->user, k->id);
   if (st == HL_OK) st = pg_ready(s);
   if (st != HL_OK) return st;
-  const char *vals[3] = {k->app, k->user, k->id};
-  PGresult *r = pg_await(s, PQsendQueryPrepared(s->conn, hl_pg_sql[P_LOAD].name, 3, vals, NULL,
-                                                NULL, 0), HL_PG_IDLE_MS);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    st = pg_fail(s, r, "load");
-    PQclear(r);
+  char cap[24];
+  hl__store_fmt_i64(cap, (int64_t)max_bytes);
+  const char *vals[4] = {k->app, k->user, k->id, cap};
+  int sent = PQsendQueryPrepared(s->conn, hl_pg_sql[P_LOAD].name, 4, vals, NULL, NULL, 0);
+  /* Row by row: libpq holds one row at a time instead of the whole log,
+   * which the decoder copies anyway. (Refused only when called at the
+   * wrong moment; the rows would then come in one result, still bounded
+   * by the limit.) */
+  if (sent) (void)PQsetSingleRowMode(s->conn);
+  bool lost = !pg_send(s, sent, HL_PG_IDLE_MS), found = false, go = true;
+  PGresult *r, *err = NULL;
+  /* every result is read, also after the decoder stopped (the rows left
+   * are small: at most one past the limit, its text withheld), so that
+   * the connection is ready for the next call */
+  while (!lost && (r = pg_next(s, HL_PG_IDLE_MS, &lost))) {
+    ExecStatusType es = PQresultStatus(r);
+    bool rows = es == PGRES_SINGLE_TUPLE || es == PGRES_TUPLES_OK; /* the last: none */
+    for (int i = 0; rows && i < PQntuples(r); i++) {
+      found = true;
+      *version = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+      if (!go || PQgetisnull(r, i, 1)) continue; /* a session without events */
+      bool withheld = PQgetisnull(r, i, 2);
+      go = row(ud, strtoll(PQgetvalue(r, i, 1), NULL, 10), withheld ? NULL : PQgetvalue(r, i, 2),
+               withheld ? (size_t)strtoull(PQgetvalue(r, i, 3), NULL, 10)
+                        : (size_t)PQgetlength(r, i, 2));
+    }
+    if (!rows && !err) err = r;
+    else PQclear(r);
+  }
+  if (lost || err) {
+    st = pg_fail(s, lost ? NULL : err, "load");
+    PQclear(err);
     return st;
   }
-  int n = PQntuples(r);
-  if (n == 0) st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
-  for (int i = 0; i < n; i++) {
-    *version = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-    if (PQgetisnull(r, i, 1)) continue;
-    if (!row(ud, strtoll(PQgetvalue(r, i, 1), NULL, 10), PQgetvalue(r, i, 2),
-             (size_t)PQgetlength(r, i, 2)))
-      break;
-  }
-  PQclear(r);
+  if (!found) st = hl_fail(HL_ERR_NOT_FOUND, "store: no session \"%.200s\"", k->id);
   return st;
 }
 
@@ -533,5 +604,5 @@ static hl_status pg_del(void *impl, const hl__skey *k) {
 
 const hl__store_ops hl__store_pg_ops = {
   .name = "postgresql", .append = pg_append, .load = pg_load, .list = pg_list,
-  .del = pg_del, .close = pg_close, .has_ttl = false,
+  .del = pg_del, .close = pg_close, .interrupt = pg_interrupt, .has_ttl = false,
 };

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "store/store_internal.h"
@@ -83,6 +84,10 @@ typedef struct rd_store {
   redisReplyObjectFunctions *base_fns, fns;
   size_t reply_used;
   bool reply_over, line_over;
+  /* rd_interrupt(): readable while the call in progress is to stop (a
+   * stopped server answers nothing); `cut`: the last command stopped for it */
+  int wake;
+  bool cut;
 } rd_store;
 
 /* The most memory one reply may take (HL_ERR_TOO_LARGE past it). hiredis
@@ -91,16 +96,18 @@ typedef struct rd_store {
  * for 16 GB, and a stream of ":1\r\n" costs 14 times its size. Each array
  * is charged for its slots and element objects when its header arrives,
  * each string for its bytes, and what hiredis buffers of a reply not yet
- * parsed is checked after every read (rd_pending_fits). 512 MiB is Redis's own largest value
- * (proto-max-bulk-len); a load's reply is a session's whole log. */
-#define HL_REDIS_REPLY_MAX ((size_t)512 << 20)
+ * parsed is checked after every read (rd_pending_fits). The budget is
+ * the store's largest load limit, HL_STORE_LOAD_MAX (store.h; Redis's own
+ * largest value, proto-max-bulk-len): a load's reply is a session's whole
+ * log, and its events' bytes are held to the store's load limit when
+ * decoded. */
 #define HL_REDIS_ELEMENT_COST (sizeof(redisReply) + sizeof(redisReply *))
 /* The longest line (status, error, integer, length) one reply may have. */
 #define HL_REDIS_LINE_MAX ((size_t)64 << 10)
 
 static bool rd_charge(const redisReadTask *task, size_t bytes) {
   rd_store *s = task->privdata;
-  if (s->reply_over || bytes > HL_REDIS_REPLY_MAX - s->reply_used) {
+  if (s->reply_over || bytes > HL_STORE_LOAD_MAX - s->reply_used) {
     s->reply_over = true;
     return false; /* hiredis then fails the read as out of memory */
   }
@@ -111,7 +118,7 @@ static bool rd_charge(const redisReadTask *task, size_t bytes) {
 static void *rd_create_array(const redisReadTask *task, int elements) {
   rd_store *s = task->privdata;
   size_t n = elements > 0 ? (size_t)elements : 0;
-  if (n > HL_REDIS_REPLY_MAX / HL_REDIS_ELEMENT_COST || !rd_charge(task, n * HL_REDIS_ELEMENT_COST)) {
+  if (n > HL_STORE_LOAD_MAX / HL_REDIS_ELEMENT_COST || !rd_charge(task, n * HL_REDIS_ELEMENT_COST)) {
     s->reply_over = true;
     return NULL;
   }
@@ -160,6 +167,11 @@ static void rd_keys_forget(rd_store *s) {
 
 static hl_status rd_fail_ctx(rd_store *s, const char *what) {
   const char *why = s->c ? s->c->errstr : "out of memory";
+  if (s->cut)
+    return hl_fail(HL_ERR_CANCELLED, "store: redis %s:%d: %s: cancelled while waiting for the "
+                   "server (connection dropped; a write may or may not have been stored: the "
+                   "next call reconnects, a stale version gets a conflict)", s->host, s->port,
+                   what);
   if (s->reply_over && s->line_over)
     return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: a line of the reply passed %zu KiB "
                    "without its CRLF (not a Redis?; connection dropped)", s->host, s->port, what,
@@ -167,7 +179,7 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
   if (s->reply_over)
     return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: the reply would take more than "
                    "%zu MiB (connection dropped)", s->host, s->port, what,
-                   HL_REDIS_REPLY_MAX >> 20);
+                   HL_STORE_LOAD_MAX >> 20);
   /* a read past SO_RCVTIMEO: hiredis reports EAGAIN's text, a riddle */
   if (s->c && s->c->err == REDIS_ERR_IO && !strcmp(why, strerror(EAGAIN)))
     return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: timed out: the server sent nothing "
@@ -187,7 +199,7 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
  * digits read so far are a lower bound of it). */
 static bool rd_pending_fits(rd_store *s) {
   const redisReader *r = s->c->reader;
-  size_t left = HL_REDIS_REPLY_MAX - s->reply_used, pending = r->len - r->pos;
+  size_t left = HL_STORE_LOAD_MAX - s->reply_used, pending = r->len - r->pos;
   if (r->ridx < 0) return pending <= left;
   int type = r->rstack[r->ridx].type;
   size_t i = r->pos, declared = 0;
@@ -205,6 +217,24 @@ static bool rd_pending_fits(rd_store *s) {
   return pending <= left && !s->line_over;
 }
 
+/* Wait for the reply's next bytes or a cut (rd_interrupt), as long as a
+ * read may (SO_RCVTIMEO): false on a cut (s->cut) or when nothing came in
+ * time (the context's error then reads as the timed-out read's). */
+static bool rd_wait(rd_store *s) {
+  struct pollfd p[2] = {{.fd = s->c->fd, .events = POLLIN}, {.fd = s->wake, .events = POLLIN}};
+  int n;
+  while ((n = poll(p, 2, HL_REDIS_IDLE_S * 1000)) < 0 && errno == EINTR) {
+  }
+  if (n > 0 && p[1].revents) s->cut = true;
+  else if (n > 0) return true;
+  s->c->err = REDIS_ERR_IO;
+  snprintf(s->c->errstr, sizeof s->c->errstr, "%s",
+           s->cut ? "cancelled" : strerror(n == 0 ? EAGAIN : errno));
+  return false;
+}
+
+static void rd_interrupt(void *impl, bool cut) { hl__store_wake_set(((rd_store *)impl)->wake, cut); }
+
 /* A command with binary-safe arguments. NULL reply: connection trouble
  * (s->c->err set), or a reply past the budget (s->reply_over, the
  * connection closed: the server may still be sending it). hiredis's
@@ -212,7 +242,7 @@ static bool rd_pending_fits(rd_store *s) {
 static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t *lens) {
   if (!s->c || s->c->err) return NULL;
   s->reply_used = 0;
-  s->reply_over = s->line_over = false;
+  s->reply_over = s->line_over = s->cut = false;
   redisContext *c = s->c;
   if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) return NULL;
   int done = 0;
@@ -230,9 +260,10 @@ static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t
       s->reply_over = true;
       break;
     }
+    if (!rd_wait(s)) break;
     if (redisBufferRead(c) != REDIS_OK) return NULL;
   }
-  if (s->reply_over) {
+  if (s->reply_over || s->cut) {
     redisFree(s->c);
     s->c = NULL;
   }
@@ -336,6 +367,7 @@ static void rd_close(void *impl) {
   rd_store *s = impl;
   if (!s) return;
   if (s->c) redisFree(s->c);
+  if (s->wake >= 0) close(s->wake);
   rd_keys_forget(s);
   free(s->host);
   free(s->password);
@@ -417,7 +449,12 @@ static hl_status rd_parse(rd_store *s, const char *url) {
 hl_status hl__store_redis_open(const char *url, void **impl) {
   rd_store *s = calloc(1, sizeof *s);
   if (!s) return hl__oom();
-  hl_status st = rd_parse(s, url);
+  hl_status st = hl__store_wake_new("redis", &s->wake);
+  if (st != HL_OK) {
+    free(s);
+    return st;
+  }
+  st = rd_parse(s, url);
   if (st == HL_OK) st = rd_connect(s);
   if (st != HL_OK) {
     rd_close(s);
@@ -557,9 +594,10 @@ static hl_status rd_append(void *impl, const hl__skey *k, const hl__sappend *a, 
   return st;
 }
 
-static hl_status rd_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
-                         int64_t *version) {
+static hl_status rd_load(void *impl, const hl__skey *k, size_t max_bytes, hl__srow_fn row,
+                         void *ud, int64_t *version) {
   rd_store *s = impl;
+  (void)max_bytes; /* the row function enforces it */
   hl_status st = rd_ready(s);
   if (st != HL_OK) return st;
   const rd_keys *kp = NULL;
@@ -683,5 +721,5 @@ static hl_status rd_del(void *impl, const hl__skey *k) {
 
 const hl__store_ops hl__store_redis_ops = {
   .name = "redis", .append = rd_append, .load = rd_load, .list = rd_list,
-  .del = rd_del, .close = rd_close, .has_ttl = true,
+  .del = rd_del, .close = rd_close, .interrupt = rd_interrupt, .has_ttl = true,
 };

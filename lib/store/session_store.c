@@ -28,13 +28,27 @@ typedef struct hl_sstore {
 typedef struct hl_sink_ud {
   hl_sstore base;
   char *app, *user, *id;
+  /* A cancel cut this session's store call (hl_sink_interrupt): the
+   * server is not answering, so the cancelled run's other writes (its
+   * take-back) fail at once instead of waiting for it; the log then reads
+   * as an unfinished run (store.h). Cleared when the run ends. */
+  atomic_bool cut;
 } hl_sink_ud;
+
+static void hl_sink_interrupt(void *ud, bool cut) {
+  hl_sink_ud *u = ud;
+  if (cut) hl__store_interrupt(u->base.store, u, &u->cut);
+  else atomic_store(&u->cut, false);
+}
 
 static hl_status hl_sink_append(void *ud, const hl__session_events *events) {
   hl_sink_ud *u = ud;
+  if (atomic_load(&u->cut))
+    return hl_fail(HL_ERR_CANCELLED, "store: session \"%.200s\": not written: the run was "
+                   "cancelled while the store was not answering", u->id);
   int64_t nv = 0;
   int64_t v = atomic_load(&u->base.version);
-  hl_status st = hl__store_append_texts(u->base.store, u->app, u->user, u->id, v, events, &nv);
+  hl_status st = hl__store_append_texts(u->base.store, u, u->app, u->user, u->id, v, events, &nv);
   if (st == HL_OK) atomic_store(&u->base.version, nv);
   return st;
 }
@@ -167,6 +181,7 @@ hl_status hl_session_open(hl_store *store, const char *app, const char *user,
                            .destroy = hl_sink_destroy,
                            .before_run = hl_sink_before_run,
                            .reload_for_retry = hl_sink_reload_for_retry,
+                           .interrupt = hl_sink_interrupt,
                            .ud = u};
   hl__session_set_sink(s, &sink);
   *out = s;

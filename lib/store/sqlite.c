@@ -22,9 +22,11 @@
  */
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/util.h"
 #include "hookline/store.h"
@@ -135,6 +137,8 @@ typedef struct sq_store {
   char path[256];
   int sys_errno;      /* of the last failed step */
   bool shm_refused;   /* the schema's read failed: no -shm (sq_schema_version) */
+  atomic_bool cut;    /* sq_interrupt(): the call in progress is to stop */
+  struct timespec busy_since; /* sq_busy(): when the lock wait began */
 } sq_store;
 
 /* The status for an SQLite failure: a full or read-only disk is I/O.
@@ -152,13 +156,41 @@ static hl_status sq_fail(sq_store *s, const char *what) {
   else if (sys == EROFS || (rc & 0xff) == SQLITE_READONLY) why = " (read-only)";
   else if (rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_TRUNCATE)
     why = " (the disk refused a write: full, over quota or at a size limit?)";
+  bool waited = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+  if (atomic_load(&s->cut) && (waited || (rc & 0xff) == SQLITE_INTERRUPT))
+    return hl_fail(HL_ERR_CANCELLED, "store: sqlite %s: %s: cancelled (nothing written)", s->path,
+                   what);
   /* another connection held the lock past the busy timeout: a time limit
    * (that writer may be stuck or stopped), not a failed disk */
-  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+  if (waited) {
     st = HL_ERR_TIMEOUT;
     why = " (another connection held the database for the whole " HL_SQ_BUSY_TEXT " busy timeout)";
   }
   return hl_fail(st, "store: sqlite %s: %s: %s%s", s->path, what, sqlite3_errmsg(s->db), why);
+}
+
+/* The busy timeout: SQLite's own (sqlite3_busy_timeout) sleeps through
+ * it looking at nothing else; this one also stops when the call is cut
+ * (sq_interrupt). Up to HL_SQ_BUSY_MS, in sleeps of 1 to 10 ms. */
+static int sq_busy(void *ud, int count) {
+  sq_store *s = ud;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (count == 0) s->busy_since = now;
+  long long waited_ms = (long long)(now.tv_sec - s->busy_since.tv_sec) * 1000 +
+                        (now.tv_nsec - s->busy_since.tv_nsec) / 1000000;
+  if (atomic_load(&s->cut) || waited_ms >= HL_SQ_BUSY_MS) return 0;
+  struct timespec step = {0, (count < 10 ? count + 1 : 10) * 1000000L};
+  nanosleep(&step, NULL);
+  return 1;
+}
+
+/* A statement running stops at its next step (sqlite3_interrupt: an
+ * interrupted transaction is rolled back), a lock wait at its next sleep. */
+static void sq_interrupt(void *impl, bool cut) {
+  sq_store *s = impl;
+  atomic_store(&s->cut, cut);
+  if (cut) sqlite3_interrupt(s->db);
 }
 
 static hl_status sq_exec(sq_store *s, const char *sql, const char *what) {
@@ -275,7 +307,7 @@ hl_status hl__store_sqlite_open(const char *path, void **impl) {
     sq_close(s);
     return st;
   }
-  sqlite3_busy_timeout(s->db, HL_SQ_BUSY_MS);
+  sqlite3_busy_handler(s->db, sq_busy, s);
   hl_status st = HL_OK;
   if (sqlite3_db_readonly(s->db, "main") == 1) {
     st = sq_check_read_only(s);
@@ -396,9 +428,10 @@ static hl_status sq_append(void *impl, const hl__skey *k, const hl__sappend *a, 
 
 /* The log is the session's events: its version is the last one's number
  * (the decoder reports a hole). */
-static hl_status sq_load(void *impl, const hl__skey *k, hl__srow_fn row, void *ud,
-                         int64_t *version) {
+static hl_status sq_load(void *impl, const hl__skey *k, size_t max_bytes, hl__srow_fn row,
+                         void *ud, int64_t *version) {
   sq_store *s = impl;
+  (void)max_bytes; /* the row function enforces it */
   sqlite3_stmt *q = s->q[Q_LOAD];
   sq_bind_key(q, k);
   bool found = false, go = true;
@@ -463,5 +496,5 @@ static hl_status sq_del(void *impl, const hl__skey *k) {
 
 const hl__store_ops hl__store_sqlite_ops = {
   .name = "sqlite", .append = sq_append, .load = sq_load, .list = sq_list,
-  .del = sq_del, .close = sq_close, .has_ttl = false,
+  .del = sq_del, .close = sq_close, .interrupt = sq_interrupt, .has_ttl = false,
 };

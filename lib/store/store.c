@@ -26,6 +26,11 @@ struct hl_store {
   void *impl;
   pthread_mutex_t lock;
   int64_t ttl;
+  size_t load_max; /* hl_store_set_load_max(); under the lock */
+  /* hl__store_interrupt(): whose append runs (NULL: none or not one that
+   * can be cut). Under cut_lock, which is never held while waiting. */
+  pthread_mutex_t cut_lock;
+  const void *busy;
 };
 
 static hl_status hl_check_key(const char *fn, const char *app, const char *user,
@@ -78,7 +83,9 @@ hl_status hl_store_open(const char *url, hl_store **out) {
   }
   s->ops = ops;
   s->impl = impl;
+  s->load_max = HL_STORE_LOAD_MAX;
   pthread_mutex_init(&s->lock, NULL);
+  pthread_mutex_init(&s->cut_lock, NULL);
   *out = s;
   return HL_OK;
 }
@@ -87,6 +94,7 @@ void hl_store_close(hl_store *s) {
   if (!s) return;
   s->ops->close(s->impl);
   pthread_mutex_destroy(&s->lock);
+  pthread_mutex_destroy(&s->cut_lock);
   free(s);
 }
 
@@ -99,6 +107,16 @@ hl_status hl_store_set_ttl(hl_store *s, int64_t seconds) {
                    "(Redis only)", s->ops->name);
   pthread_mutex_lock(&s->lock);
   s->ttl = seconds;
+  pthread_mutex_unlock(&s->lock);
+  return HL_OK;
+}
+
+hl_status hl_store_set_load_max(hl_store *s, size_t bytes) {
+  if (!s || bytes > HL_STORE_LOAD_MAX)
+    return hl_fail(HL_ERR_INVALID, "hl_store_set_load_max: %s", s ? "more than HL_STORE_LOAD_MAX"
+                                                                  : "store is NULL");
+  pthread_mutex_lock(&s->lock);
+  s->load_max = bytes ? bytes : HL_STORE_LOAD_MAX;
   pthread_mutex_unlock(&s->lock);
   return HL_OK;
 }
@@ -125,10 +143,30 @@ static hl_status hl_check_append(const char *fn, hl_store *s, const char *app,
   return HL_OK;
 }
 
-/* Hand the encoded events to the backend as one append. */
-static hl_status hl_append_texts(hl_store *s, const char *app, const char *user, const char *id,
-                                 int64_t expected, const hl__session_events *ev,
-                                 int64_t *new_version) {
+void hl__store_interrupt(hl_store *s, const void *owner, atomic_bool *cut_flag) {
+  if (!s || !owner || !s->ops->interrupt) return;
+  pthread_mutex_lock(&s->cut_lock);
+  if (s->busy == owner) {
+    atomic_store(cut_flag, true);
+    s->ops->interrupt(s->impl, true);
+  }
+  pthread_mutex_unlock(&s->cut_lock);
+}
+
+/* `owner`'s call starts (NULL: it ended) on s, whose lock the caller holds. */
+static void hl_store_busy(hl_store *s, const void *owner) {
+  if (!s->ops->interrupt) return;
+  pthread_mutex_lock(&s->cut_lock);
+  if (!owner && s->busy) s->ops->interrupt(s->impl, false); /* a cut it may not have seen */
+  s->busy = owner;
+  pthread_mutex_unlock(&s->cut_lock);
+}
+
+/* Hand the encoded events to the backend as one append; `owner` (may be
+ * NULL) is whose hl__store_interrupt() may cut it. */
+static hl_status hl_append_texts(hl_store *s, const void *owner, const char *app,
+                                 const char *user, const char *id, int64_t expected,
+                                 const hl__session_events *ev, int64_t *new_version) {
   const char *stack_text[HL_STORE_GROUP_STACK];
   size_t stack_len[HL_STORE_GROUP_STACK];
   size_t n = ev->n;
@@ -144,7 +182,9 @@ static hl_status hl_append_texts(hl_store *s, const char *app, const char *user,
     int64_t v = 0;
     pthread_mutex_lock(&s->lock);
     hl__sappend a = {expected, n, text, len, ev->buf.len, ev->title, hl_now(), s->ttl};
+    if (owner) hl_store_busy(s, owner);
     st = s->ops->append(s->impl, &k, &a, &v);
+    if (owner) hl_store_busy(s, NULL);
     pthread_mutex_unlock(&s->lock);
     if (st == HL_OK && new_version) *new_version = v;
   }
@@ -153,12 +193,12 @@ static hl_status hl_append_texts(hl_store *s, const char *app, const char *user,
   return st;
 }
 
-hl_status hl__store_append_texts(hl_store *s, const char *app, const char *user, const char *id,
-                                 int64_t expected, const hl__session_events *ev,
-                                 int64_t *new_version) {
+hl_status hl__store_append_texts(hl_store *s, const void *owner, const char *app,
+                                 const char *user, const char *id, int64_t expected,
+                                 const hl__session_events *ev, int64_t *new_version) {
   if (new_version) *new_version = 0;
   hl_status st = hl_check_append("store append", s, app, user, id, expected, ev ? ev->n : 0);
-  return st == HL_OK ? hl_append_texts(s, app, user, id, expected, ev, new_version) : st;
+  return st == HL_OK ? hl_append_texts(s, owner, app, user, id, expected, ev, new_version) : st;
 }
 
 /* Check and encode `events[0..n)`, then hand them to the backend as one
@@ -182,7 +222,7 @@ static hl_status hl_append_group(hl_store *s, const char *fn, const char *app, c
       ev.title_at = i;
     }
   }
-  if (st == HL_OK) st = hl_append_texts(s, app, user, id, expected, &ev, new_version);
+  if (st == HL_OK) st = hl_append_texts(s, NULL, app, user, id, expected, &ev, new_version);
   hl__session_events_free(&ev);
   return st;
 }
@@ -226,7 +266,8 @@ hl_status hl_store_load(hl_store *s, const char *app, const char *user, const ch
   hl__skey k = {app, user, id};
   int64_t recorded = 0;
   pthread_mutex_lock(&s->lock);
-  st = s->ops->load(s->impl, &k, hl__store_decoder_row, &d, &recorded);
+  d.max_bytes = s->load_max;
+  st = s->ops->load(s->impl, &k, d.max_bytes, hl__store_decoder_row, &d, &recorded);
   pthread_mutex_unlock(&s->lock);
   if (st == HL_OK) st = hl__store_decoder_finish(&d, recorded);
   else if (d.status != HL_OK) st = hl__store_decoder_finish(&d, recorded);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hookline/model.h"
+#include "hookline/store.h"
 #include "core/util.h"
 #include "store/store_decode.h"
 #include "agent/session_events.h"
@@ -15,6 +16,7 @@
 hl_status hl__store_decoder_init(hl__store_decoder *d, const char *session_id) {
   memset(d, 0, sizeof *d);
   hl__quote(d->id, sizeof d->id, session_id ? session_id : "");
+  d->max_bytes = HL_STORE_LOAD_MAX;
   d->events = cJSON_CreateArray();
   return d->events ? HL_OK : hl__oom();
 }
@@ -39,6 +41,12 @@ bool hl__store_decoder_row(void *ud, int64_t version, const char *data, size_t l
                            "store: session %s: log has a hole: event %lld follows event %lld "
                            "(truncated or corrupt log)", d->id, (long long)version,
                            (long long)d->count);
+  if (len > d->max_bytes - d->bytes)
+    return hl_decoder_fail(d, HL_ERR_TOO_LARGE,
+                           "store: session %s: its events pass the load limit of %zu bytes "
+                           "at event %lld (hl_store_set_load_max)", d->id, d->max_bytes,
+                           (long long)version);
+  d->bytes += len;
   const char *end = NULL;
   cJSON *ev = data ? cJSON_ParseWithLengthOpts(data, len, &end, false) : NULL;
   if (!ev)

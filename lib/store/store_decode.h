@@ -18,13 +18,17 @@ typedef struct hl__store_decoder {
   char id[96];          /* the session id, quoted and shortened, for messages */
   cJSON *events;        /* the array being built */
   int64_t count;
+  size_t max_bytes;     /* the load limit: HL_STORE_LOAD_MAX unless set after init */
+  size_t bytes;         /* the rows' lengths so far */
   hl_status status;     /* first failure, HL_OK so far */
   char message[512];
 } hl__store_decoder;
 
 /* HL_ERR_NOMEM (message set) if the array cannot be made. */
 hl_status hl__store_decoder_init(hl__store_decoder *d, const char *session_id);
-/* hl__srow_fn: take one row; false (the failure kept in d) stops. */
+/* hl__srow_fn: take one row; false (the failure kept in d) stops. A row
+ * past d->max_bytes fails HL_ERR_TOO_LARGE before its text is looked at
+ * (it may be NULL: withheld by the backend, store_internal.h). */
 bool hl__store_decoder_row(void *d, int64_t version, const char *data, size_t len);
 /* After the last row: HL_OK, or the first failure with its message set
  * through hl_fail(), or HL_ERR_IO when the rows stop short of `recorded`. */

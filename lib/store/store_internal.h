@@ -11,6 +11,7 @@
 #ifndef HL_STORE_INTERNAL_H
 #define HL_STORE_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,12 +53,22 @@ typedef struct hl__store_ops {
    * written), or another failure (nothing written). */
   hl_status (*append)(void *impl, const hl__skey *k, const hl__sappend *a, int64_t *new_version);
   /* Rows in version order, *version the session's recorded version;
-   * HL_ERR_NOT_FOUND if the session does not exist. */
-  hl_status (*load)(void *impl, const hl__skey *k, hl__srow_fn row, void *ud, int64_t *version);
+   * HL_ERR_NOT_FOUND if the session does not exist. The row function
+   * enforces the load limit `max_bytes` (the sum of the rows' lengths);
+   * a backend that can may withhold a row's text past it, passing NULL
+   * with the row's true length, so that it is never held here. */
+  hl_status (*load)(void *impl, const hl__skey *k, size_t max_bytes, hl__srow_fn row, void *ud,
+                    int64_t *version);
   /* Append one object per session to the array `out` (see hl_store_list). */
   hl_status (*list)(void *impl, const char *app, const char *user, cJSON *out);
   hl_status (*del)(void *impl, const hl__skey *k);
   void (*close)(void *impl);
+  /* `cut` true: make the call in progress on another thread stop waiting
+   * for the server at once and fail with HL_ERR_CANCELLED (its connection
+   * dropped, as after a timeout); false: that call has ended, forget a
+   * cut it did not see. Called by the front end under its cut lock, only
+   * while a call runs; must not block. NULL: calls cannot be cut (memory). */
+  void (*interrupt)(void *impl, bool cut);
   bool has_ttl;
 } hl__store_ops;
 
@@ -76,9 +87,25 @@ extern const hl__store_ops hl__store_redis_ops;
  * boundary, agent/session_events.h): the checks and locking of
  * hl_store_append_events(), without decoding or printing anything. */
 struct hl__session_events;
-hl_status hl__store_append_texts(hl_store *store, const char *app, const char *user,
-                                 const char *id, int64_t expected,
+hl_status hl__store_append_texts(hl_store *store, const void *owner, const char *app,
+                                 const char *user, const char *id, int64_t expected,
                                  const struct hl__session_events *ev, int64_t *new_version);
+
+/* The engine's cancel reaching a store call (a run cancelled while its
+ * session's append waits on a hung server): if the call in progress on
+ * `store` is an hl__store_append_texts() of `owner`, set *cut_flag and
+ * cut the call (the backend's interrupt), which then fails with
+ * HL_ERR_CANCELLED; otherwise nothing. Any thread; never blocks (a short
+ * lock); a call that completed first keeps its result. */
+void hl__store_interrupt(hl_store *store, const void *owner, atomic_bool *cut_flag);
+
+/* The wake-up behind a network backend's interrupt op (store_wake.c): an
+ * eventfd its waits poll beside the socket, readable while the call in
+ * progress is to stop. *fd on HL_OK (the backend closes it); `backend`
+ * names it in the message of a failure. */
+hl_status hl__store_wake_new(const char *backend, int *fd);
+/* Signal it (`cut` true) or clear it. Never blocks; any thread. */
+void hl__store_wake_set(int fd, bool cut);
 
 /* Numbers as text for the network backends, as "%lld" and "%.6f" give
  * them but without printf's cost (an append formats three): into `buf`

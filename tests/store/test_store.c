@@ -1587,6 +1587,53 @@ static void server_hangs(void) {
   served_free(&x);
 }
 
+/* Start a run of `input` whose first append will wait (the server or the
+ * file is held), cancel it 200 ms later and check that it ends with
+ * HL_ERR_CANCELLED within a second of the cancel. */
+static void run_cancelled_while_waiting(hl_agent *agent, hl_session *sess, const char *input) {
+  hl_run *run = NULL;
+  CHECK_INT(hl_run_start(agent, sess, input, NULL, &run), HL_OK);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (seconds_since(&t0) < 0.2) sched_yield(); /* the run's append is waiting by now */
+  hl_run_cancel(run);
+  CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
+  double took = seconds_since(&t0) - 0.2;
+  fprintf(stderr, "  (cancelled run ended %.2f s after the cancel: %s)\n", took,
+          hl_run_error(run) ? hl_run_error(run) : "");
+  CHECK(took < 1.0);
+  hl_run_free(run);
+}
+
+/* A run cancelled while its store call waits on a hung server (SIGSTOP)
+ * ends at once with HL_ERR_CANCELLED instead of waiting out the store's
+ * 10 s limit; once the server runs again, every event it acknowledged is
+ * there, once, and the session works. */
+static void cancel_reaches_store(void) {
+  served x;
+  if (!served_session(&x, "cut")) return;
+  pid_t pid = serving_pid(x.raw);
+  REQUIRE(pid > 0);
+  REQUIRE(kill(pid, SIGSTOP) == 0);
+  run_cancelled_while_waiting(x.agent, x.sess, "while hung");
+  REQUIRE(kill(pid, SIGCONT) == 0);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(x.s, "app", "u", "cut", &events, &v), HL_OK);
+  CHECK(v >= 4);
+  char *printed = events ? cJSON_PrintUnformatted(events) : NULL;
+  CHECK(printed && strstr(printed, "done: before") &&
+        !strstr(strstr(printed, "done: before") + 1, "done: before"));
+  free(printed);
+  cJSON_Delete(events);
+  CHECK_INT(hl_session_reload(x.sess), HL_OK);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(x.agent, x.sess, "after", &answer), HL_OK);
+  CHECK_STR(answer, "done: after");
+  hl_free(answer);
+  served_free(&x);
+}
+
 /* A database that refuses writes (a PostgreSQL database or standby in
  * read-only mode, a Redis replica): a store still opens on it and reads
  * every session, and each write fails with HL_ERR_IO saying the server is
@@ -1676,6 +1723,43 @@ static void sqlite_locked(void) {
   sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close(other);
   CHECK_INT(append_text(s, "app", "l", 1, "assistant", "after the lock"), HL_OK);
+  hl_store_close(s);
+}
+
+/* A run cancelled while its append waits for another connection's lock
+ * on the SQLite file ends at once with HL_ERR_CANCELLED instead of
+ * waiting out the 5 s busy timeout; nothing of it is written, and once
+ * the lock is gone the session works. */
+static void sqlite_cancel(void) {
+  if (strcmp(backend, "sqlite") != 0) return;
+  char url[600], raw[600];
+  fresh_url(url, sizeof url, raw, sizeof raw);
+  hl_store *s = NULL;
+  REQUIRE(hl_store_open(url, &s) == HL_OK);
+  hl_session *sess = NULL;
+  REQUIRE(hl_session_open(s, "app", "u", "cut", &sess) == HL_OK);
+  hl_agent *agent = fixture_agent();
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(agent, sess, "before", &answer), HL_OK);
+  hl_free(answer);
+  answer = NULL;
+  sqlite3 *other = NULL;
+  REQUIRE(sqlite3_open(raw, &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+  run_cancelled_while_waiting(agent, sess, "while locked");
+  sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(other);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "cut", &events, &v), HL_OK);
+  CHECK_INT(v, 4); /* the first run's two appends, nothing of the cancelled one */
+  cJSON_Delete(events);
+  CHECK_INT(hl_session_reload(sess), HL_OK);
+  CHECK_INT(hl_agent_run(agent, sess, "after", &answer), HL_OK);
+  CHECK_STR(answer, "done: after");
+  hl_free(answer);
+  hl_agent_unref(agent);
+  hl_session_free(sess);
   hl_store_close(s);
 }
 
@@ -1810,6 +1894,133 @@ static void pg_connect_timeout(void) {
   close(fd);
 }
 
+/* A "note" event whose text is `bytes` copies of 'a'; the caller frees it. */
+static cJSON *ev_padded(size_t bytes) {
+  char *pad = malloc(bytes + 1);
+  if (!pad) return NULL;
+  memset(pad, 'a', bytes);
+  pad[bytes] = '\0';
+  cJSON *ev = cJSON_CreateObject();
+  cJSON_AddStringToObject(ev, "type", "note");
+  cJSON_AddStringToObject(ev, "text", pad);
+  free(pad);
+  return ev;
+}
+
+/* A load reads at most the store's load limit of event bytes
+ * (hl_store_set_load_max): a log past it, one event or many, is refused
+ * with HL_ERR_TOO_LARGE naming the session, nothing handed out, and the
+ * handle keeps working (another session loads, appends go on). */
+static void load_max(void) {
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  CHECK_INT(hl_store_set_load_max(s, HL_STORE_LOAD_MAX + 1), HL_ERR_INVALID);
+  CHECK_INT(hl_store_set_load_max(s, 16 << 10), HL_OK);
+  cJSON *big = ev_padded(20 << 10), *small = ev_padded(1000);
+  REQUIRE(big && small);
+  CHECK_INT(hl_store_append(s, "app", "u", "big one", 0, big, NULL), HL_OK);
+  for (int i = 0; i < 40; i++)
+    CHECK_INT(hl_store_append(s, "app", "u", "many", i, small, NULL), HL_OK);
+  CHECK_INT(hl_store_append(s, "app", "u", "small", 0, small, NULL), HL_OK);
+  cJSON *events = NULL;
+  int64_t v = -1;
+  CHECK_INT(hl_store_load(s, "app", "u", "big one", &events, &v), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "\"big one\"");
+  CHECK_CONTAINS(hl_last_error(), "16384");
+  CHECK(events == NULL && v == 0);
+  CHECK_INT(hl_store_load(s, "app", "u", "many", &events, NULL), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "\"many\"");
+  CHECK(events == NULL);
+  hl_session *sess = NULL;
+  CHECK_INT(hl_session_open(s, "app", "u", "many", &sess), HL_ERR_TOO_LARGE);
+  CHECK(sess == NULL);
+  /* the connection is still good */
+  CHECK_INT(hl_store_load(s, "app", "u", "small", &events, &v), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(events), 1);
+  cJSON_Delete(events);
+  CHECK_INT(hl_store_append(s, "app", "u", "small", 1, small, &v), HL_OK);
+  CHECK_INT(v, 2);
+  /* 0: the default again, which these fit */
+  CHECK_INT(hl_store_set_load_max(s, 0), HL_OK);
+  CHECK_INT(hl_store_load(s, "app", "u", "many", &events, &v), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(events), 40);
+  cJSON_Delete(events);
+  CHECK_INT(hl_store_load(s, "app", "u", "big one", &events, &v), HL_OK);
+  CHECK_INT(cJSON_GetArraySize(events), 1);
+  cJSON_Delete(events);
+  cJSON_Delete(big);
+  cJSON_Delete(small);
+  hl_store_close(s);
+}
+
+/* This process's peak resident memory since the last peak_reset(), KiB
+ * (VmHWM; 0 if /proc cannot say). */
+static long peak_rss_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kib = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmHWM:", 6)) kib = atol(line + 6);
+  if (f) fclose(f);
+  return kib;
+}
+
+/* Start a new peak: "5" to clear_refs resets VmHWM to the current RSS. */
+static bool peak_reset(void) {
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (!f) return false;
+  bool ok = fputs("5", f) >= 0;
+  return fclose(f) == 0 && ok;
+}
+
+/* PostgreSQL hands a load's rows over one at a time and never sends an
+ * event past the load limit: a session a faulty or hostile writer gave
+ * a 64 MiB event (written by the server itself, as such a writer would)
+ * is refused without the client ever holding it, and the connection
+ * goes on. A log of many events within the limit loads whole; its peak
+ * memory is printed (libpq's copy of the whole result is gone). */
+static void pg_load_memory(void) {
+  if (strcmp(backend, "postgresql") != 0) return;
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  cJSON *small = ev_padded(100);
+  CHECK_INT(hl_store_append(s, "app", "u", "huge", 0, small, NULL), HL_OK);
+  CHECK_INT(hl_store_append(s, "app", "u", "wide", 0, small, NULL), HL_OK);
+  cJSON_Delete(small);
+  free(raw_do(raw, "INSERT INTO hl_events (app, user_id, id, version, data) SELECT 'app', 'u',"
+                   " 'huge', 2, '{\"type\":\"note\",\"text\":\"' || repeat('a', 64 << 20) || '\"}';"
+                   "UPDATE hl_sessions SET version = 2 WHERE id = 'huge';"
+                   "INSERT INTO hl_events (app, user_id, id, version, data) SELECT 'app', 'u',"
+                   " 'wide', v, '{\"type\":\"note\",\"text\":\"' || repeat('b', 2000) || '\"}'"
+                   " FROM generate_series(2, 16384) v;"
+                   "UPDATE hl_sessions SET version = 16384 WHERE id = 'wide'"));
+  CHECK_INT(hl_store_set_load_max(s, 1 << 20), HL_OK);
+  cJSON *events = NULL;
+  bool peaks = peak_reset();
+  long before = peak_rss_kib();
+  CHECK_INT(hl_store_load(s, "app", "u", "huge", &events, NULL), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "\"huge\"");
+  long grew = peak_rss_kib() - before;
+  fprintf(stderr, "  (load of a 64 MiB event over a 1 MiB limit: peak RSS +%ld KiB)\n", grew);
+  if (peaks) CHECK(grew < 16 << 10); /* never the 64 MiB, let alone twice */
+  CHECK_INT(hl_store_set_load_max(s, 0), HL_OK);
+  peak_reset();
+  before = peak_rss_kib();
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "wide", &events, &v), HL_OK);
+  fprintf(stderr, "  (load of 16384 events, 32 MiB: peak RSS +%ld KiB)\n",
+          peak_rss_kib() - before);
+  CHECK_INT(v, 16384);
+  CHECK_INT(cJSON_GetArraySize(events), 16384);
+  cJSON_Delete(events);
+  CHECK_INT(hl_store_load(s, "app", "u", "huge", &events, &v), HL_OK); /* within 512 MiB */
+  CHECK_INT(cJSON_GetArraySize(events), 2);
+  cJSON_Delete(events);
+  hl_store_close(s);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s memory|sqlite|postgresql|redis [test-prefix]\n", argv[0]);
@@ -1834,6 +2045,8 @@ int main(int argc, char **argv) {
   RUN(reload_and_reset_refused);
   RUN(tool_call_id);
   RUN(percent_byte);
+  RUN(load_max);
+  RUN(pg_load_memory);
   if (is_db()) {
     RUN(corrupt_row);
     RUN(truncated_log);
@@ -1841,6 +2054,7 @@ int main(int argc, char **argv) {
     RUN(decoder);
   }
   RUN(sqlite_locked);
+  RUN(sqlite_cancel);
   RUN(disk_full);
   RUN(migrations);
   RUN(migration_from_v3);
@@ -1848,6 +2062,7 @@ int main(int argc, char **argv) {
   RUN(ttl);
   RUN(redis_password);
   RUN(server_hangs);
+  RUN(cancel_reaches_store);
   RUN(read_only);
   RUN(server_restarted);
   RUN(server_killed);
