@@ -77,9 +77,10 @@ static void encode_request(const hl_request *req) {
     hl__llm l = fuzz_llm(names[i]);
     const char *model = req->model ? req->model : "m";
     if (wires[i]->write) {
-      /* A wire that writes its text straight (openai.c): the text reads
-       * back as JSON (unless the nesting it adds around a tool's schema
-       * passes the parser's depth limit). */
+      /* A wire that writes its text straight (openai.c, gemini.c,
+       * anthropic.c): the text reads back as JSON (unless the nesting
+       * it adds around a tool's schema passes the parser's depth
+       * limit). */
       hl__jbuf b = {0};
       hl_status st = wires[i]->write(&l, req, model, &b);
       if (st == HL_OK) {
