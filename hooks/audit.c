@@ -259,7 +259,7 @@ static void write_record(hl_audit *a, hl_context *ctx, const char *type, cJSON *
     }
     while (rec->child) {
       cJSON *item = cJSON_DetachItemViaPointer(rec, rec->child);
-      cJSON_AddItemToObject(head, item->string, item);
+      hl_json_add(head, item->string, item);
     }
   }
   cJSON_Delete(rec);
@@ -350,7 +350,7 @@ static hl_hook_action audit_after_model(hl_context *ctx, const hl_after_model_ar
     } else {
       cJSON_AddNullToObject(rec, "finish");
     }
-    cJSON_AddItemToObject(rec, "error", error_json(args->error));
+    hl_json_add(rec, "error", error_json(args->error));
   }
   write_record(a, ctx, "model_call", rec);
   return HL_HOOK_CONTINUE;
@@ -366,10 +366,10 @@ static hl_hook_action audit_after_tool(hl_context *ctx, const hl_after_tool_args
     cJSON_AddStringToObject(rec, "call_id", args->call && args->call->id ? args->call->id : "");
     cJSON_AddStringToObject(rec, "tool", args->call && args->call->name ? args->call->name : "");
     cJSON *v = redacted(a, args->args);
-    cJSON_AddItemToObject(rec, "args", v ? v : cJSON_CreateNull());
+    hl_json_add(rec, "args", v ? v : cJSON_CreateNull());
     v = redacted(a, args->result);
-    cJSON_AddItemToObject(rec, "result", v ? v : cJSON_CreateNull());
-    cJSON_AddItemToObject(rec, "error", error_json(args->error));
+    hl_json_add(rec, "result", v ? v : cJSON_CreateNull());
+    hl_json_add(rec, "error", error_json(args->error));
   }
   write_record(a, ctx, "tool_call", rec);
   return HL_HOOK_CONTINUE;
@@ -417,7 +417,7 @@ static int audit_on_event(const hl_event *ev, void *ud)
     if (ev->call_id)
       cJSON_AddStringToObject(rec, "call_id", ev->call_id);
     if (ev->error.status != HL_OK)
-      cJSON_AddItemToObject(rec, "error", error_json(&ev->error));
+      hl_json_add(rec, "error", error_json(&ev->error));
   }
   write_record(a, NULL, "hook", rec);
   return 0;

@@ -83,9 +83,9 @@ static void record_tool_end(chat_app *app, const hl_event *ev) {
   if (!rec) return;
   cJSON_AddStringToObject(rec, "id", ev->call_id ? ev->call_id : "");
   cJSON_AddStringToObject(rec, "name", ev->name ? ev->name : "");
-  cJSON_AddItemToObject(rec, "arguments", ev->args ? hl_json_clone(ev->args) : cJSON_CreateObject());
+  hl_json_add(rec, "arguments", ev->args ? hl_json_clone(ev->args) : cJSON_CreateObject());
   if (ev->error.status == HL_OK) {
-    cJSON_AddItemToObject(rec, "result", ev->result ? hl_json_clone(ev->result) : cJSON_CreateNull());
+    hl_json_add(rec, "result", ev->result ? hl_json_clone(ev->result) : cJSON_CreateNull());
     cJSON_AddNullToObject(rec, "error");
   } else {
     cJSON_AddNullToObject(rec, "result");
@@ -105,7 +105,7 @@ static void remember_hook_answer(chat_app *app, const hl_event *ev) {
   if (!rec) return;
   cJSON_AddStringToObject(rec, "call_id", ev->call_id ? ev->call_id : "");
   cJSON_AddStringToObject(rec, "hook", ev->name ? ev->name : "anonymous");
-  cJSON_AddItemToObject(rec, "args", ev->args ? hl_json_clone(ev->args) : cJSON_CreateObject());
+  hl_json_add(rec, "args", ev->args ? hl_json_clone(ev->args) : cJSON_CreateObject());
   pthread_mutex_lock(&app->mu);
   cJSON_AddItemToArray(app->hook_answers, rec);
   pthread_mutex_unlock(&app->mu);
@@ -128,7 +128,7 @@ static void record_hook_answers(chat_app *app, const hl_event *ev) {
       rec = cJSON_CreateObject();
       cJSON_AddStringToObject(rec, "id", id);
       cJSON_AddStringToObject(rec, "name", hl_json_get_string(item, "tool") ? hl_json_get_string(item, "tool") : "");
-      cJSON_AddItemToObject(rec, "arguments", hl_json_clone(hl_json_get(found, "args")));
+      hl_json_add(rec, "arguments", hl_json_clone(hl_json_get(found, "args")));
       cJSON_AddStringToObject(rec, "result", hl_json_get_string(item, "content") ? hl_json_get_string(item, "content") : "");
       cJSON_AddNullToObject(rec, "error");
       cJSON_AddStringToObject(rec, "answered_by_hook", hl_json_get_string(found, "hook"));

@@ -342,7 +342,7 @@ int chat_approval_print_pending(chat_app *app) {
     cJSON_AddNullToObject(o, "answer");
     cJSON_AddStringToObject(o, "status", "Interrupted");
     cJSON_AddStringToObject(o, "session_id", sid);
-    cJSON_AddItemToObject(o, "pending", pending ? pending : cJSON_CreateArray());
+    hl_json_add(o, "pending", pending ? pending : cJSON_CreateArray());
     pending = NULL;
     char *text = cJSON_Print(o);
     if (text) puts(text);

@@ -41,7 +41,7 @@ static cJSON *tool_step(const char *id, const char *tool, const char *args_json)
   cJSON *call = cJSON_CreateObject();
   cJSON_AddStringToObject(call, "id", id);
   cJSON_AddStringToObject(call, "name", tool);
-  cJSON_AddItemToObject(call, "arguments", cJSON_Parse(args_json));
+  hl_json_add(call, "arguments", cJSON_Parse(args_json));
   cJSON_AddItemToArray(calls, call);
   cJSON_AddNumberToObject(s, "delay_ms", THINK_MS);
   return s;
@@ -158,7 +158,7 @@ hl_status chat_load_offline_script(hl_provider *scripted, bool have_js) {
            "(\"what is 17*23?\", \"(2+3)^2 / 4\"), the time (\"what time is it?\"), "
            "%shello, a joke. %s",
            have_js ? "a small JavaScript program (\"run some javascript\"), " : "", connect_help);
-  cJSON_AddItemToObject(script, "fallback", text_step(fallback));
+  hl_json_add(script, "fallback", text_step(fallback));
 
   char *text = cJSON_PrintUnformatted(script);
   cJSON_Delete(script);

@@ -26,7 +26,7 @@ static void print_json(chat_app *app, hl_status st, const char *answer) {
     cJSON_AddStringToObject(err, "message", hl_last_error());
   }
   pthread_mutex_lock(&app->mu);
-  cJSON_AddItemToObject(o, "tool_calls", hl_json_clone(app->tool_calls));
+  hl_json_add(o, "tool_calls", hl_json_clone(app->tool_calls));
   int turns = app->turns;
   pthread_mutex_unlock(&app->mu);
   hl_usage u = hl_agent_last_usage(app->agent);

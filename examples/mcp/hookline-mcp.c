@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
       cJSON *out = raw;
       if (cJSON_GetObjectItem(raw, "code")) {
         out = cJSON_CreateObject();
-        cJSON_AddItemToObject(out, "error", raw);
+        hl_json_add(out, "error", raw);
       }
       print_json(out);
       if (out != raw) cJSON_Delete(out);

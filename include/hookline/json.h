@@ -52,6 +52,13 @@ HL_API hl_status hl_json_print(const cJSON *value, char **out);
  *  deeper than HL_JSON_MAX_DEPTH (HL_ERR_TOO_LARGE). Caller frees. */
 HL_API cJSON *hl_json_clone(const cJSON *value);
 
+/** Add `item` to object `obj` under `key`, taking `item` in every case:
+ *  true when added; false (and `item` freed) when `obj` or `item` is NULL
+ *  or memory runs out copying the key. So a copy made in the argument,
+ *  `hl_json_add(o, "k", hl_json_clone(v))`, never leaks, which a bare
+ *  cJSON_AddItemToObject() does when it fails. Not thread-safe on `obj`. */
+HL_API bool hl_json_add(cJSON *obj, const char *key, cJSON *item);
+
 /** Structural equality (object key order does not matter). NULL == NULL.
  *  Objects with duplicate keys (kept by hl_json_parse) compare their
  *  same-named members in order: the k-th "a" of one with the k-th "a" of

@@ -100,8 +100,7 @@ static void hl_emit_resume(hl_context *ctx, const hl__resume *r) {
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(r->decisions, path);
     cJSON *v = d ? hl_json_clone(d) : cJSON_CreateObject();
     if (v && !d) cJSON_AddStringToObject(v, "action", "resume_sub_agent");
-    if (data && v) cJSON_AddItemToObject(data, id, v);
-    else cJSON_Delete(v);
+    hl_json_add(data, id, v);
   }
   hl_event ev = {.type = HL_EVENT_RESUME, .data = data};
   hl__emit(ctx, &ev);

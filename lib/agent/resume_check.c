@@ -113,7 +113,7 @@ static hl_status hl_leaf(const hl_agent *agent, const hl_walk *w, const char *pa
   if (!ok) cJSON_Delete(e);
   ok = ok && cJSON_AddStringToObject(e, "path", path) && cJSON_AddStringToObject(e, "id", id) &&
        cJSON_AddStringToObject(e, "name", tool) &&
-       cJSON_AddItemToObject(e, "arguments", hl_json_clone(args)) &&
+       hl_json_add(e, "arguments", hl_json_clone(args)) &&
        cJSON_AddStringToObject(e, "agent", agent_name) &&
        cJSON_AddStringToObject(e, "branch", branch) &&
        cJSON_AddStringToObject(e, "interrupted_by", by) &&

@@ -425,7 +425,7 @@ static hl_status hl_nested_wait(hl__call *outer, unsigned k, const char *name, c
   snprintf(id, sizeof id, "nested-%u", k);
   cJSON *e = cJSON_CreateObject();
   bool ok = e && cJSON_AddStringToObject(e, "id", id) && cJSON_AddStringToObject(e, "name", name) &&
-            cJSON_AddItemToObject(e, "arguments", args ? hl_json_clone(args) : cJSON_CreateObject()) &&
+            hl_json_add(e, "arguments", args ? hl_json_clone(args) : cJSON_CreateObject()) &&
             cJSON_AddStringToObject(e, "interrupted_by", p->by) &&
             (!p->hook || cJSON_AddStringToObject(e, "hook", p->hook)) &&
             (!p->reason || cJSON_AddStringToObject(e, "reason", p->reason));

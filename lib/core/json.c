@@ -671,6 +671,12 @@ static cJSON *clone_rec(const cJSON *v, int depth) {
   return c;
 }
 
+bool hl_json_add(cJSON *obj, const char *key, cJSON *item) {
+  if (item && obj && cJSON_AddItemToObject(obj, key, item)) return true;
+  cJSON_Delete(item);
+  return false;
+}
+
 cJSON *hl_json_clone(const cJSON *value) {
   if (!value) return NULL;
   cJSON *c = clone_rec(value, 0);

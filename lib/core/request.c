@@ -172,7 +172,7 @@ cJSON *hl_request_to_json(const hl_request *req) {
   if (!hl__json_add_str(j, "model", req->model)) goto oom;
   cJSON *msgs = hl_messages_to_json(&req->messages);
   if (!msgs) goto fail; /* message already set */
-  cJSON_AddItemToObject(j, "messages", msgs);
+  if (!hl_json_add(j, "messages", msgs)) goto oom;
   if (req->n_tools) {
     cJSON *tools = cJSON_AddArrayToObject(j, "tools");
     if (!tools) goto oom;
@@ -187,7 +187,7 @@ cJSON *hl_request_to_json(const hl_request *req) {
       if (d->parameters) {
         cJSON *p = hl_json_clone(d->parameters);
         if (!p) goto fail;
-        cJSON_AddItemToObject(t, "parameters", p);
+        if (!hl_json_add(t, "parameters", p)) goto oom;
       }
     }
   }
@@ -212,7 +212,7 @@ cJSON *hl_request_to_json(const hl_request *req) {
   if (req->response_schema) {
     cJSON *s = hl_json_clone(req->response_schema);
     if (!s) goto fail;
-    cJSON_AddItemToObject(j, "response_schema", s);
+    if (!hl_json_add(j, "response_schema", s)) goto oom;
   }
   if (req->stream && !cJSON_AddTrueToObject(j, "stream")) goto oom;
   return j;

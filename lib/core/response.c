@@ -105,7 +105,7 @@ cJSON *hl_response_to_json(const hl_response *resp) {
   if (resp->message) {
     cJSON *m = hl_message_to_json(resp->message);
     if (!m) goto fail;
-    cJSON_AddItemToObject(j, "message", m);
+    if (!hl_json_add(j, "message", m)) goto oom;
   }
   if (!hl__json_add_str(j, "finish", hl_finish_reason_name(resp->finish))) goto oom;
   cJSON *u = cJSON_AddObjectToObject(j, "usage");

@@ -292,8 +292,8 @@ hl_status hl_tool_set_strict(hl_tool *tool, bool strict) {
   if (!f) return hl__oom();
   if (cJSON_GetObjectItemCaseSensitive(tool->schema, "additionalProperties"))
     cJSON_ReplaceItemInObjectCaseSensitive(tool->schema, "additionalProperties", f);
-  else
-    cJSON_AddItemToObject(tool->schema, "additionalProperties", f);
+  else if (!hl_json_add(tool->schema, "additionalProperties", f))
+    return hl__oom();
   schema_changed(tool);
   return HL_OK;
 }

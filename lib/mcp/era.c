@@ -15,6 +15,7 @@
 
 #include "mcp_internal.h"
 #include "core/util.h"
+#include "hookline/json.h"
 
 /* The legacy revisions, which the initialize handshake negotiates. */
 static const char *const legacy_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
@@ -98,7 +99,7 @@ static hl_status become_modern(hl_mcp *m, cJSON *resp) {
   const cJSON *meta = cJSON_GetObjectItemCaseSensitive(result, "_meta");
   const cJSON *info = cJSON_GetObjectItemCaseSensitive(meta, "io.modelcontextprotocol/serverInfo");
   if (cJSON_IsObject(info) && !cJSON_GetObjectItemCaseSensitive(result, "serverInfo"))
-    cJSON_AddItemToObject(result, "serverInfo", cJSON_Duplicate(info, 1));
+    hl_json_add(result, "serverInfo", cJSON_Duplicate(info, 1));
   m->init_result = result;
   m->era = HL__MCP_ERA_MODERN;
   return HL_OK;

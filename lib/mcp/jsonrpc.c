@@ -11,6 +11,7 @@
 
 #include "mcp_internal.h"
 #include "core/util.h"
+#include "hookline/json.h"
 
 static char *print_msg(cJSON *msg) {
   char *s = msg ? hl__json_print_exact(msg) : NULL;
@@ -124,7 +125,10 @@ char *hl__jsonrpc_error(const cJSON *id, int code, const char *message) {
     cJSON_Delete(m);
     return NULL;
   }
-  cJSON_AddItemToObject(m, "error", e);
+  if (!hl_json_add(m, "error", e)) {
+    cJSON_Delete(m);
+    return NULL;
+  }
   return print_msg(m);
 }
 

@@ -14,6 +14,7 @@
 
 #include "mcp_internal.h"
 #include "oauth.h"
+#include "hookline/json.h"
 
 const char *hl__oauth_method_name(unsigned m) {
   return m == HL__AUTH_BASIC ? "client_secret_basic"
@@ -77,7 +78,7 @@ void hl__oauth_remember_client(hl__oauth *o, const char *issuer, const char *id,
     cJSON *was = cJSON_DetachItemFromObjectCaseSensitive(o->clients, issuer);
     if (old && was) cJSON_AddItemToArray(old, was);
     else cJSON_Delete(was);
-    cJSON_AddItemToObject(o->clients, issuer, c);
+    hl_json_add(o->clients, issuer, c);
     c = NULL;
   }
   pthread_mutex_unlock(&o->lock);

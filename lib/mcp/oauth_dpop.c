@@ -18,6 +18,7 @@
 #include "mcp_internal.h"
 #include "oauth.h"
 #include "core/sha256.h"
+#include "hookline/json.h"
 
 /* URLs whose nonce is kept: an MCP server and its token endpoints are a
  * handful; a server cannot make the list grow. */
@@ -75,7 +76,7 @@ hl_status hl__dpop_proof_line(hl__oauth *o, const char *method, const char *url,
   char *nonce = nonce_of(o, htu);
   cJSON *h = cJSON_CreateObject(), *c = cJSON_CreateObject();
   cJSON_AddStringToObject(h, "typ", "dpop+jwt");
-  cJSON_AddItemToObject(h, "jwk", cJSON_Parse(o->signing_jwk)); /* checked public by hl_mcp_set_oauth() */
+  hl_json_add(h, "jwk", cJSON_Parse(o->signing_jwk)); /* checked public by hl_mcp_set_oauth() */
   cJSON_AddStringToObject(c, "jti", jti);
   cJSON_AddStringToObject(c, "htm", method);
   cJSON_AddStringToObject(c, "htu", htu ? htu : "");

@@ -16,6 +16,7 @@
 #include "oauth.h"
 #include "core/sha256.h"
 #include "net/http.h"
+#include "hookline/json.h"
 
 /* A token this close to its expiry is refreshed before it is sent. */
 #define EXPIRY_SLACK_S 30
@@ -54,7 +55,7 @@ void hl__oauth_save_tokens(hl__oauth *o) {
     cJSON_AddStringToObject(j, "auth_method", hl__oauth_method_name(o->used_method));
     cJSON_AddStringToObject(j, "token_type", o->token_dpop ? "DPoP" : "Bearer");
     cJSON_AddNumberToObject(j, "expires_at", (double)o->expires_at);
-    if (o->clients) cJSON_AddItemToObject(j, "clients", cJSON_Duplicate(o->clients, true));
+    if (o->clients) hl_json_add(j, "clients", cJSON_Duplicate(o->clients, true));
   }
   pthread_mutex_unlock(&o->lock);
   char *text = j ? cJSON_PrintUnformatted(j) : NULL;
@@ -103,7 +104,10 @@ static cJSON *stored_clients(const hl__oauth *o, const cJSON *j) {
     cJSON_Delete(all);
     return NULL;
   }
-  cJSON_AddItemToObject(all, iss->valuestring, entry);
+  if (!hl_json_add(all, iss->valuestring, entry)) {
+    cJSON_Delete(all);
+    return NULL;
+  }
   return all;
 }
 

@@ -687,7 +687,7 @@ static void on_progress(hl_mcp *m, const cJSON *params) {
   static const char *const keys[] = {"progress", "total", "message"};
   for (size_t i = 0; i < 3; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, keys[i]);
-    if (v) cJSON_AddItemToObject(ev, keys[i], cJSON_Duplicate(v, 1));
+    if (v) hl_json_add(ev, keys[i], cJSON_Duplicate(v, 1));
   }
   pthread_mutex_lock(&m->lock);
   hl__mcp_pending *p = m->pending;
@@ -1226,7 +1226,7 @@ static cJSON *initialize_params(hl_mcp *m) {
   /* The newest legacy revision: initialize is how the legacy era begins. */
   cJSON_AddStringToObject(p, "protocolVersion", "2025-11-25");
   cJSON *info = hl__mcp_client_info();
-  if (info) cJSON_AddItemToObject(p, "clientInfo", info);
+  if (info) hl_json_add(p, "clientInfo", info);
   return p;
 }
 

@@ -15,6 +15,7 @@
 #include "mcp_internal.h"
 #include "tool_headers.h"
 #include "hookline/agent.h"
+#include "hookline/json.h"
 #include "core/schema_internal.h"
 #include "core/tool_internal.h"
 #include "core/util.h"
@@ -496,7 +497,7 @@ hl_status hl_mcp_add_to_agent(hl_mcp *m, hl_agent *agent) {
 
 static bool add_copy(cJSON *to, const char *key, const cJSON *from) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, key);
-  return !v || cJSON_AddItemToObject(to, key, cJSON_Duplicate(v, 1));
+  return !v || hl_json_add(to, key, cJSON_Duplicate(v, 1));
 }
 
 /* One content item as the model sees it (known types keep their fields). */
@@ -614,7 +615,7 @@ static hl_status call_remote(hl_mcp *m, hl_context *ctx, const char *name, const
      * here): no copy per call. */
     if (!params || !cJSON_AddStringToObject(params, "name", name) ||
         !(args ? cJSON_AddItemReferenceToObject(params, "arguments", (cJSON *)args)
-               : cJSON_AddItemToObject(params, "arguments", cJSON_CreateObject()))) {
+               : hl_json_add(params, "arguments", cJSON_CreateObject()))) {
       cJSON_Delete(params);
       return hl__oom();
     }

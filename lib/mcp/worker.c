@@ -13,6 +13,7 @@
 
 #include "mcp_internal.h"
 #include "core/util.h"
+#include "hookline/json.h"
 
 /* An accepted elicitation gets the requested schema's defaults for the
  * fields the handler left out (SEP-1034: the server can rely on them). */
@@ -29,7 +30,7 @@ static void apply_defaults(const cJSON *params, cJSON *result) {
   cJSON_ArrayForEach(p, props) {
     const cJSON *def = cJSON_GetObjectItemCaseSensitive(p, "default");
     if (def && p->string && !cJSON_GetObjectItemCaseSensitive(content, p->string))
-      cJSON_AddItemToObject(content, p->string, cJSON_Duplicate(def, 1));
+      hl_json_add(content, p->string, cJSON_Duplicate(def, 1));
   }
 }
 
@@ -82,7 +83,7 @@ hl_status hl__mcp_handle_request(hl_mcp *m, const char *method, const cJSON *par
   }
   if (strcmp(method, "roots/list") == 0 && m->roots) {
     cJSON *r = cJSON_CreateObject();
-    if (!r || !cJSON_AddItemToObject(r, "roots", cJSON_Duplicate(m->roots, 1))) {
+    if (!r || !hl_json_add(r, "roots", cJSON_Duplicate(m->roots, 1))) {
       cJSON_Delete(r);
       return hl__oom();
     }

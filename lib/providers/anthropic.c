@@ -767,13 +767,13 @@ static hl_status streamed_block(const hl__llm *l, const an_block *b, cJSON **out
     if (b->buf.len == 0) return HL_OK; /* the API refuses an empty text block */
     ok = (blk = cJSON_CreateObject()) && cJSON_AddStringToObject(blk, "type", "text") &&
          cJSON_AddStringToObject(blk, "text", b->buf.p) &&
-         (!b->input || cJSON_AddItemToObject(blk, "citations", cJSON_Duplicate(b->input, 1)));
+         (!b->input || hl_json_add(blk, "citations", cJSON_Duplicate(b->input, 1)));
     break;
   case AN_TOOL:
     ok = (blk = cJSON_CreateObject()) && cJSON_AddStringToObject(blk, "type", "tool_use") &&
          cJSON_AddStringToObject(blk, "id", b->id ? b->id : "") &&
          cJSON_AddStringToObject(blk, "name", b->name ? b->name : "") &&
-         cJSON_AddItemToObject(blk, "input", b->input ? cJSON_Duplicate(b->input, 1) : cJSON_CreateObject());
+         hl_json_add(blk, "input", b->input ? cJSON_Duplicate(b->input, 1) : cJSON_CreateObject());
     break;
   case AN_THINKING:
     ok = (blk = streamed_thinking(b)) != NULL;

@@ -565,7 +565,7 @@ static hl_status stream_event(const char *event, const char *data, size_t len, v
     for (cJSON *f = j->child; s->last && f;) {
       cJSON *next = f->next;
       cJSON_DeleteItemFromObjectCaseSensitive(s->last, f->string);
-      cJSON_AddItemToObject(s->last, f->string, cJSON_DetachItemViaPointer(j, f));
+      hl_json_add(s->last, f->string, cJSON_DetachItemViaPointer(j, f));
       f = next;
     }
     if (!s->last) st = hl_fail(HL_ERR_NOMEM, "gemini: out of memory");

@@ -24,6 +24,7 @@
 
 #include "hookline/agent.h"
 #include "hookline/context.h"
+#include "hookline/json.h"
 #include "sandbox_internal.h"
 #include "core/taskpool.h"
 #include "core/util.h"
@@ -160,7 +161,7 @@ char *hl__sb_callbacks_json(const hl_sandbox *sb, const uint32_t seed[4]) {
       cJSON_Delete(spec);
       return NULL;
     }
-    cJSON_AddItemToObject(o, "parameters", schema);
+    hl_json_add(o, "parameters", schema);
     cJSON_AddItemToArray(list, o);
   }
   char *text = hl__json_print_exact(spec);

@@ -28,6 +28,7 @@
 #include "code_mode_internal.h"
 #include "hookline/agent.h"
 #include "hookline/context.h"
+#include "hookline/json.h"
 
 #define CODE_TOOL_NAME "run_javascript"
 
@@ -210,9 +211,7 @@ static hl_status execute_in(hl_sandbox *sb, hl_context *ctx, const char *code, c
                  hl_last_error());
   if (st == HL_OK) {
     cJSON *out = cJSON_CreateObject();
-    if (!out)
-      cJSON_Delete(value);
-    if (!out || !cJSON_AddItemToObject(out, "result", value ? value : cJSON_CreateNull()) ||
+    if (!hl_json_add(out, "result", value ? value : cJSON_CreateNull()) ||
         !cJSON_AddStringToObject(out, "stdout", res.stdout_text) ||
         !cJSON_AddStringToObject(out, "stderr", res.stderr_text) ||
         (note && !cJSON_AddStringToObject(out, "note", note))) {

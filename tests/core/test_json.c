@@ -321,6 +321,37 @@ static void type_names(void) {
   cJSON_Delete(v);
 }
 
+/* cJSON's allocator, failing from the n-th call on (hl_json_add's
+ * out-of-memory path: cJSON copies the key with it). */
+static int fail_after = -1;
+static void *failing_malloc(size_t n) {
+  if (fail_after == 0) return NULL;
+  if (fail_after > 0) fail_after--;
+  return malloc(n);
+}
+
+/* The item is the callee's whatever happens: ASan's leak check fails the
+ * test if one of these paths kept it. */
+static void add_takes_the_item_in_every_case(void) {
+  cJSON *o = cJSON_CreateObject();
+  REQUIRE(o != NULL);
+  CHECK(hl_json_add(o, "a", cJSON_CreateNumber(1)));
+  CHECK(hl_json_get_number(o, "a", 0) == 1);
+  CHECK(!hl_json_add(o, "b", NULL));
+  CHECK(!hl_json_add(NULL, "c", cJSON_CreateString("freed")));
+  cJSON *item = cJSON_CreateString("also freed");
+  REQUIRE(item != NULL);
+  cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = failing_malloc, .free_fn = free});
+  fail_after = 0; /* the key's copy fails */
+  bool added = hl_json_add(o, "d", item);
+  cJSON_InitHooks(NULL);
+  fail_after = -1;
+  CHECK(!added);
+  CHECK(hl_json_get(o, "d") == NULL);
+  CHECK_INT(cJSON_GetArraySize(o), 1);
+  cJSON_Delete(o);
+}
+
 static void accessors_fall_back(void) {
   cJSON *v = NULL;
   REQUIRE(hl_json_parse("{\"s\":1,\"n\":\"x\",\"b\":0}", (size_t)-1, &v) == HL_OK);
@@ -441,5 +472,6 @@ int main(void) {
   RUN(invalid_utf8_in_strings_is_refused);
   RUN(type_names);
   RUN(accessors_fall_back);
+  RUN(add_takes_the_item_in_every_case);
   return CHECK_EXIT();
 }
