@@ -71,6 +71,10 @@ void ot_buf_json_chars(ot_buf *b, const char *s);
  * length limit. SIZE_MAX (no limit, the default): ot_buf_json_string(),
  * called straight from the encoder (~180 instructions a run of (b)). */
 void ot_buf_json_prefix(ot_buf *b, const char *s, size_t max_chars);
+/* The bytes of the first `max_chars` characters of `s` (as the above
+ * counts them): the exporter's cut, also made on the run's thread before
+ * captured content is copied (otel_record.c). */
+size_t ot_utf8_prefix(const char *s, size_t max_chars);
 static inline void ot_buf_json_string_max(ot_buf *b, const char *s, size_t max_chars) {
   if (max_chars == SIZE_MAX) ot_buf_json_string(b, s);
   else ot_buf_json_prefix(b, s, max_chars);

@@ -128,11 +128,10 @@ void ot_buf_json_string(ot_buf *b, const char *s) {
   OT_PUT_LIT(b, "\"");
 }
 
-/* The bytes of the first `max_chars` characters of `s`, as json_chars
- * counts them: a valid UTF-8 sequence is one character (never cut: a cut
- * one would reach the collector as U+FFFD), a byte that is not UTF-8
- * one (it becomes one U+FFFD). */
-static size_t utf8_prefix(const char *s, size_t max_chars) {
+/* As json_chars counts characters: a valid UTF-8 sequence is one (never
+ * cut: a cut one would reach the collector as U+FFFD), a byte that is not
+ * UTF-8 one (it becomes one U+FFFD). */
+size_t ot_utf8_prefix(const char *s, size_t max_chars) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   for (; max_chars && p[i]; max_chars--) {
@@ -144,7 +143,7 @@ static size_t utf8_prefix(const char *s, size_t max_chars) {
 
 void ot_buf_json_prefix(ot_buf *b, const char *s, size_t max_chars) {
   OT_PUT_LIT(b, "\"");
-  json_chars(b, s, s + utf8_prefix(s, max_chars));
+  json_chars(b, s, s + ot_utf8_prefix(s, max_chars));
   OT_PUT_LIT(b, "\"");
 }
 

@@ -198,17 +198,34 @@ static void pack_slow(rec_pack *p, int idx, const char *s, size_t n) {
   p->at += n + 1;
 }
 
-/* (always inlined: ~20 calls a run, and gcc kept it out of line) */
-__attribute__((always_inline)) static inline void pack(rec_pack *p, int idx, const char *s) {
-  if (!s) return;
-  size_t n = strlen(s);
+/* The first n bytes of s as string idx.
+ * (always inlined: ~20 calls a run, and gcc kept it out of line) */
+__attribute__((always_inline)) static inline void pack_n(rec_pack *p, int idx, const char *s, size_t n) {
   if (p->at + n + 1 > p->cap) {
     pack_slow(p, idx, s, n);
     return;
   }
-  memcpy(p->base + p->at, s, n + 1);
+  memcpy(p->base + p->at, s, n);
+  p->base[p->at + n] = '\0';
   p->r->off[idx] = (uint16_t)(p->at + 1);
   p->at += n + 1;
+}
+
+__attribute__((always_inline)) static inline void pack(rec_pack *p, int idx, const char *s) {
+  if (s) pack_n(p, idx, s, strlen(s));
+}
+
+/* Captured content, only as much of it as the exporter keeps: cut to the
+ * attribute value length limit here, by the exporter's own cut
+ * (ot_utf8_prefix), so that a 10 MB tool result is not copied on the
+ * run's thread to be cut on the other. The exported value is the same:
+ * the attribute that carries the content has at least as many characters
+ * as the content (JSON escapes only lengthen it, a message wraps it), so
+ * its first `limit` characters come from the content's first `limit`. */
+static void pack_content(rec_pack *p, const hl_otel *o, const char *s) {
+  if (!s) return;
+  uint32_t limit = o->limits.value_chars;
+  pack_n(p, OT_S_CONTENT, s, limit == UINT32_MAX ? strlen(s) : ot_utf8_prefix(s, limit));
 }
 
 /* ---- the thread's current spans --------------------------------------- */
@@ -667,10 +684,10 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     pack(&p, OT_S_AGENT, ev->agent_name);
     pack(&p, OT_S_SESSION, ev->session_id && ev->session_id[0] ? ev->session_id : NULL);
     pack(&p, OT_S_BRANCH, ev->branch);
-    if (o->capture) pack(&p, OT_S_CONTENT, ev->text);
+    if (o->capture) pack_content(&p, o, ev->text);
     break;
   case HL_EVENT_AGENT_END:
-    if (o->capture) pack(&p, OT_S_CONTENT, ev->text);
+    if (o->capture) pack_content(&p, o, ev->text);
     break;
   case HL_EVENT_LM_START:
     pack(&p, OT_S_NAME, ev->name);
@@ -725,7 +742,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     pack(&p, OT_S_ERROR, ev->error.message && ev->error.message[0] ? ev->error.message
                                                                    : hl_strerror(ev->error.status));
   if (owned) {
-    pack(&p, OT_S_CONTENT, owned);
+    pack_content(&p, o, owned);
     cJSON_free(owned);
   }
   ring_publish(o, c, pos, used);

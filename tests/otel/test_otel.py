@@ -512,6 +512,15 @@ def case_limits(otel_run, root):
                 check(len(v) <= 80 and "\ufffd" not in v[-1:] or k == "gen_ai.conversation.id",
                       "%s of %s within 80 characters, no character cut: %r" % (k, s["name"], v[-8:]))
         check("droppedAttributesCount" not in s, "128 attributes: none dropped on %s" % s["name"])
+    # content longer than the limit is cut on the run's thread first (only
+    # what the exporter keeps is copied): the exported value is the same
+    long_user = 'say "' + snow * 100  # a quote: escaped, 2 characters of the value for 1 of the input
+    long_full = '[{"role":"user","parts":[{"type":"text","content":%s}]}]' % json.dumps(long_user, ensure_ascii=False)
+    long_spans = tree_spans(otel_run, root, {
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true", "OTEL_TEST_INPUT": long_user,
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "80"})
+    got = attrs(one(long_spans, "invoke_agent pipeline")).get("gen_ai.input.messages")
+    check(got == long_full[:80], "a long input cut at 80 characters of the message: %r" % got)
     chat_in = [attrs(s).get("gen_ai.input.messages", "") for s in spans if s["name"] == "chat gpt-test"]
     check(len(chat_in) == 2 and all(len(v) <= 80 for v in chat_in) and any(len(v) == 80 for v in chat_in),
           "chat input messages cut (the second turn's, longer): %r" % chat_in)

@@ -390,6 +390,47 @@ static void keys_across_threads(void) {
   fake_free(o);
 }
 
+/* Captured content is cut on the run's thread to the attribute value
+ * length limit (whole characters, a byte that is not UTF-8 one): a 1 MB
+ * tool result takes a few bytes of the slot, not 64 KB of heap. */
+static void content_cut_on_the_run_side(void) {
+  hl_otel *o = fake_otel();
+  REQUIRE(o != NULL);
+  o->capture = true;
+  o->limits.value_chars = 5;
+  size_t big = 1 << 20;
+  char *text = malloc(big + 1);
+  REQUIRE(text != NULL);
+  /* "\xff" "ab" then snowmen (3 bytes each): 5 characters end inside them */
+  memcpy(text, "\xff" "ab", 3);
+  for (size_t i = 3; i + 3 <= big; i += 3) memcpy(text + i, "\xe2\x98\x83", 3);
+  text[3 + (big - 3) / 3 * 3] = '\0';
+  cJSON *result = cJSON_CreateString(text + 1); /* "ab☃☃..." */
+  REQUIRE(result != NULL);
+  hl_event start = {.size = sizeof start, .type = HL_EVENT_AGENT_START, .time_ns = 1,
+                    .invocation_id = "inv-cut", .agent_name = "cut", .text = text};
+  hl_event end = {.size = sizeof end, .type = HL_EVENT_TOOL_END, .time_ns = 2, .invocation_id = "inv-cut",
+                  .call_id = "call-cut", .result = result};
+  hl_event done = {.size = sizeof done, .type = HL_EVENT_AGENT_END, .time_ns = 3, .invocation_id = "inv-cut"};
+  ot_on_event(&start, o);
+  ot_on_event(&end, o);
+  ot_on_event(&done, o);
+  const char *want[] = {"\xff" "ab\xe2\x98\x83\xe2\x98\x83", "\"ab\xe2\x98\x83\xe2\x98\x83", NULL};
+  for (int i = 0; i < 3; i++) {
+    ot_rec *r = ot_ring_peek(o);
+    REQUIRE(r != NULL);
+    CHECK_INT(r->time_ns, i + 1);
+    if (want[i]) CHECK_STR(ot_rec_str(r, OT_S_CONTENT), want[i]);
+    else CHECK(ot_rec_str(r, OT_S_CONTENT) == NULL);
+    CHECK(r->heap == NULL); /* all in the slot */
+    ot_ring_release(o, r);
+  }
+  CHECK(ot_ring_peek(o) == NULL);
+  cJSON_Delete(result);
+  free(text);
+  fake_free(o);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(full_and_reuse);
@@ -398,5 +439,6 @@ int main(int argc, char **argv) {
   RUN(delay_from_last_reading);
   RUN(many_producers);
   RUN(keys_across_threads);
+  RUN(content_cut_on_the_run_side);
   return CHECK_EXIT();
 }
