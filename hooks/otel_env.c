@@ -21,9 +21,9 @@
 
 #include "otel_internal.h"
 
-/* A warning about `var`, once per `key` (the variable, or one item of
- * its list). */
-static void vwarn(ot_cfg *c, const char *key, const char *var, const char *fmt, va_list ap) {
+/* A warning about `var` whose value was `value`, once per `key` (the
+ * variable, or one item of its list). */
+static void vwarn(ot_cfg *c, const char *key, const char *var, const char *value, const char *fmt, va_list ap) {
   for (int i = 0; i < c->n_warned; i++)
     if (strcmp(c->warned[i], key) == 0) return;
   if (c->n_warned < (int)(sizeof c->warned / sizeof c->warned[0]))
@@ -32,7 +32,7 @@ static void vwarn(ot_cfg *c, const char *key, const char *var, const char *fmt, 
   vsnprintf(msg, sizeof msg, fmt, ap);
   /* the value is the user's: printed as text, not as terminal commands */
   char clean[OT_REPLY_TEXT];
-  ot_clean_text(clean, sizeof clean, getenv(var));
+  ot_clean_text(clean, sizeof clean, value);
   FILE *out = c->o->warn ? c->o->warn : stderr;
   fprintf(out, "hookline otel: %s=\"%s\": %s\n", var, clean, msg);
   fflush(out);
@@ -41,16 +41,23 @@ static void vwarn(ot_cfg *c, const char *key, const char *var, const char *fmt, 
 void ot_cfg_warn(ot_cfg *c, const char *var, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vwarn(c, var, var, fmt, ap);
+  vwarn(c, var, var, getenv(var), fmt, ap);
   va_end(ap);
 }
 
-void ot_cfg_warn_item(ot_cfg *c, const char *var, const char *item, const char *fmt, ...) {
+void ot_cfg_warn_value(ot_cfg *c, const char *name, const char *value, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vwarn(c, name, name, value, fmt, ap);
+  va_end(ap);
+}
+
+void ot_cfg_warn_item(ot_cfg *c, const char *var, const char *value, const char *item, const char *fmt, ...) {
   char key[48];
   snprintf(key, sizeof key, "%s=%s", var, item);
   va_list ap;
   va_start(ap, fmt);
-  vwarn(c, key, var, fmt, ap);
+  vwarn(c, key, var, value, fmt, ap);
   va_end(ap);
 }
 
@@ -293,9 +300,9 @@ bool ot_propagators_config(ot_cfg *c) {
     } else if (strcmp(name, "baggage") == 0) {
       /* nothing of a run is baggage (no API sets it): warned of, so that
        * a user expecting it downstream knows why it is not there */
-      ot_cfg_warn_item(c, var, name, "\"baggage\" is not propagated (hookline has no baggage); ignored");
+      ot_cfg_warn_item(c, var, v, name, "\"baggage\" is not propagated (hookline has no baggage); ignored");
     } else if (*name && strcmp(name, "none") != 0) {
-      ot_cfg_warn_item(c, var, name, "\"%s\" is not a propagator of this exporter (tracecontext, baggage, none); ignored",
+      ot_cfg_warn_item(c, var, v, name, "\"%s\" is not a propagator of this exporter (tracecontext, baggage, none); ignored",
                        clean);
     }
   }
@@ -352,7 +359,9 @@ static bool compression_gzip(ot_cfg *c, const char *signal) {
     if (!gzip) ot_cfg_warn(c, var, "neither gzip nor none; none is used");
   }
   if (gzip && !ot_gzip_available()) {
-    ot_cfg_warn(c, var, "this build has no zlib: exports are sent uncompressed");
+    char value[16]; /* the option's, else the variable's */
+    snprintf(value, sizeof value, "%d", opt);
+    ot_cfg_warn_value(c, var, opt ? value : getenv(var), "this build has no zlib: exports are sent uncompressed");
     return false;
   }
   return gzip;

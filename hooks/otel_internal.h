@@ -324,9 +324,10 @@ typedef struct ot_cfg {
   int n_warned;
 } ot_cfg;
 
-/* The same, once per item of the variable's list (OTEL_PROPAGATORS). */
-void ot_cfg_warn_item(ot_cfg *c, const char *var, const char *item, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* The same, once per item of the list `value` that `var` (a variable, or
+ * the option that set it) holds (OTEL_PROPAGATORS). */
+void ot_cfg_warn_item(ot_cfg *c, const char *var, const char *value, const char *item, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* OTEL_PROPAGATORS, or the option: whether outgoing requests carry the
  * traceparent (tracecontext listed, the default); what is not spoken
  * here is warned of, never a failure. */
@@ -335,6 +336,10 @@ bool ot_propagators_config(ot_cfg *c);
 const char *ot_env(const char *name);
 /* A warning about variable `var` (its value quoted, cleaned), once. */
 void ot_cfg_warn(ot_cfg *c, const char *var, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A warning about `name` with the value that was not valid: an option's
+ * (hl_otel_options.<field>, not in the environment), or a variable's. */
+void ot_cfg_warn_value(ot_cfg *c, const char *name, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* `opt` when set (non-zero), else the variable as a positive integer
  * (milliseconds; a count), else `def`; a bad value is warned of. */
 unsigned ot_cfg_ms(ot_cfg *c, unsigned opt, const char *name, unsigned def);

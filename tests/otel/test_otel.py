@@ -626,6 +626,11 @@ def case_propagators(otel_run, root):
     check(len(warnings(err, '"baggage"')) == 1, "baggage alone: warned of: %r" % err)
     tp, err = fail_run({"OTEL_PROPAGATORS": "tracecontext", "OTEL_TEST_PROPAGATORS": "none"})
     check(tp is None, "hl_otel_options.propagators wins over the variable: %r" % tp)
+    tp, err = fail_run({"OTEL_PROPAGATORS": "tracecontext", "OTEL_TEST_PROPAGATORS": "tracecontext,b3"})
+    check(tp is not None and warnings(err, "") ==
+          ['hookline otel: hl_otel_options.propagators="tracecontext,b3": "b3" is not a propagator of this '
+           'exporter (tracecontext, baggage, none); ignored'],
+          "a warning about the option quotes the option's value, not the variable's: %r" % err)
     tp, _ = fail_run({"OTEL_TEST_PROPAGATORS": ""})
     check(tp is not None, "an empty option is unset: the default, tracecontext: %r" % tp)
 
