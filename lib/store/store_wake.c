@@ -5,6 +5,7 @@
  * not even a cancel request, so the wait must be ended on our side.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -28,4 +29,22 @@ void hl__store_wake_set(int fd, bool cut) {
   } else if (read(fd, &one, sizeof one) < 0) {
     return;
   }
+}
+
+int hl__store_wait(int sock, short events, int wake, int idle_ms, bool *cut) {
+  struct pollfd p[2] = {{.fd = sock, .events = events}, {.fd = wake, .events = POLLIN}};
+  *cut = false;
+  int n;
+  while ((n = poll(p, 2, idle_ms)) < 0 && errno == EINTR) {
+  }
+  if (n > 0 && p[1].revents && !p[0].revents) {
+    int grace = idle_ms < HL_STORE_CUT_GRACE_MS ? idle_ms : HL_STORE_CUT_GRACE_MS;
+    while ((n = poll(p, 1, grace)) < 0 && errno == EINTR) {
+    }
+    if (n == 0) {
+      *cut = true;
+      return -1;
+    }
+  }
+  return n > 0 ? 1 : n;
 }

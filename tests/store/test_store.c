@@ -1634,6 +1634,53 @@ static void cancel_reaches_store(void) {
   served_free(&x);
 }
 
+/* A run cancelled during its model call while the store hangs (SIGSTOP
+ * after the run's first append): the run's take-back, which would wait on
+ * the hung server, is cut too, so the run ends within ~1 s of the cancel
+ * instead of waiting out the 10 s limit; after SIGCONT the acknowledged
+ * events are there once (the log reads as an unfinished run) and the next
+ * run works. */
+static void cancel_before_store_hangs(void) {
+  served x;
+  if (!served_session(&x, "late")) return;
+  pid_t pid = serving_pid(x.raw);
+  REQUIRE(pid > 0);
+  hl_run *run = NULL;
+  CHECK_INT(hl_run_start(x.agent, x.sess, "slow", NULL, &run), HL_OK);
+  /* the run's first turn is acknowledged; its second model call waits */
+  for (int i = 0; i < 500 && hl_session_version(x.sess) < 5; i++) usleep(10 * 1000);
+  int64_t acked = hl_session_version(x.sess);
+  CHECK(acked >= 5);
+  usleep(50 * 1000); /* the model call has started by now */
+  REQUIRE(kill(pid, SIGSTOP) == 0);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_run_cancel(run);
+  CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
+  double took = seconds_since(&t0);
+  fprintf(stderr, "  (cancelled run ended %.2f s after the cancel: %s)\n", took,
+          hl_run_error(run) ? hl_run_error(run) : "");
+  CHECK(took < 1.0);
+  hl_run_free(run);
+  REQUIRE(kill(pid, SIGCONT) == 0);
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(x.s, "app", "u", "late", &events, &v), HL_OK);
+  CHECK(v >= acked);
+  char *printed = events ? cJSON_PrintUnformatted(events) : NULL;
+  CHECK(printed && strstr(printed, "done: before") &&
+        !strstr(strstr(printed, "done: before") + 1, "done: before"));
+  CHECK_INT(cJSON_GetArraySize(events), v); /* one event per version, none twice */
+  free(printed);
+  cJSON_Delete(events);
+  CHECK_INT(hl_session_reload(x.sess), HL_OK);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(x.agent, x.sess, "after", &answer), HL_OK);
+  CHECK_STR(answer, "done: after");
+  hl_free(answer);
+  served_free(&x);
+}
+
 /* A database that refuses writes (a PostgreSQL database or standby in
  * read-only mode, a Redis replica): a store still opens on it and reads
  * every session, and each write fails with HL_ERR_IO saying the server is
@@ -2063,6 +2110,7 @@ int main(int argc, char **argv) {
   RUN(redis_password);
   RUN(server_hangs);
   RUN(cancel_reaches_store);
+  RUN(cancel_before_store_hangs);
   RUN(read_only);
   RUN(server_restarted);
   RUN(server_killed);
