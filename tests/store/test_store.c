@@ -1681,6 +1681,30 @@ static void cancel_before_store_hangs(void) {
   served_free(&x);
 }
 
+/* The same cancel with the store answering: the cut set as the run's
+ * take-back starts lets a live server answer (the cut's grace), so the
+ * take-back is written and the log reads as a finished (cancelled) run,
+ * not an unfinished one. */
+static void cancel_with_store_live(void) {
+  served x;
+  if (!served_session(&x, "live")) return;
+  hl_run *run = NULL;
+  CHECK_INT(hl_run_start(x.agent, x.sess, "slow", NULL, &run), HL_OK);
+  for (int i = 0; i < 500 && hl_session_version(x.sess) < 5; i++) usleep(10 * 1000);
+  int64_t acked = hl_session_version(x.sess);
+  CHECK(acked >= 5);
+  usleep(50 * 1000); /* the model call has started by now */
+  hl_run_cancel(run);
+  CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
+  hl_run_free(run);
+  CHECK(hl_session_version(x.sess) > acked); /* the take-back was written */
+  CHECK_INT(hl_session_reload(x.sess), HL_OK);
+  char *pending = hl_session_unfinished_input(x.sess);
+  CHECK(pending == NULL);
+  free(pending);
+  served_free(&x);
+}
+
 /* A database that refuses writes (a PostgreSQL database or standby in
  * read-only mode, a Redis replica): a store still opens on it and reads
  * every session, and each write fails with HL_ERR_IO saying the server is
@@ -2111,6 +2135,7 @@ int main(int argc, char **argv) {
   RUN(server_hangs);
   RUN(cancel_reaches_store);
   RUN(cancel_before_store_hangs);
+  RUN(cancel_with_store_live);
   RUN(read_only);
   RUN(server_restarted);
   RUN(server_killed);
