@@ -1605,6 +1605,28 @@ static void run_cancelled_while_waiting(hl_agent *agent, hl_session *sess, const
   hl_run_free(run);
 }
 
+/* After a cut and the server running again (SIGCONT): session `id` of
+ * `x` holds at least `acked` events, one per version, the first run's
+ * answer once; it reloads and the next run works. Frees x. */
+static void check_after_cut(served *x, const char *id, int64_t acked) {
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(x->s, "app", "u", id, &events, &v), HL_OK);
+  CHECK(v >= acked);
+  CHECK_INT(cJSON_GetArraySize(events), v); /* none lost or written twice */
+  char *printed = events ? cJSON_PrintUnformatted(events) : NULL;
+  CHECK(printed && strstr(printed, "done: before") &&
+        !strstr(strstr(printed, "done: before") + 1, "done: before"));
+  free(printed);
+  cJSON_Delete(events);
+  CHECK_INT(hl_session_reload(x->sess), HL_OK);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(x->agent, x->sess, "after", &answer), HL_OK);
+  CHECK_STR(answer, "done: after");
+  hl_free(answer);
+  served_free(x);
+}
+
 /* A run cancelled while its store call waits on a hung server (SIGSTOP)
  * ends at once with HL_ERR_CANCELLED instead of waiting out the store's
  * 10 s limit; once the server runs again, every event it acknowledged is
@@ -1617,21 +1639,19 @@ static void cancel_reaches_store(void) {
   REQUIRE(kill(pid, SIGSTOP) == 0);
   run_cancelled_while_waiting(x.agent, x.sess, "while hung");
   REQUIRE(kill(pid, SIGCONT) == 0);
-  cJSON *events = NULL;
-  int64_t v = 0;
-  CHECK_INT(hl_store_load(x.s, "app", "u", "cut", &events, &v), HL_OK);
-  CHECK(v >= 4);
-  char *printed = events ? cJSON_PrintUnformatted(events) : NULL;
-  CHECK(printed && strstr(printed, "done: before") &&
-        !strstr(strstr(printed, "done: before") + 1, "done: before"));
-  free(printed);
-  cJSON_Delete(events);
-  CHECK_INT(hl_session_reload(x.sess), HL_OK);
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(x.agent, x.sess, "after", &answer), HL_OK);
-  CHECK_STR(answer, "done: after");
-  hl_free(answer);
-  served_free(&x);
+  check_after_cut(&x, "cut", 4);
+}
+
+/* Start a run of the fixture's "slow" input on x's session (*run) and
+ * return once its first turn is acknowledged and its second model call
+ * waits; the session's version then. */
+static int64_t start_slow_run(served *x, hl_run **run) {
+  CHECK_INT(hl_run_start(x->agent, x->sess, "slow", NULL, run), HL_OK);
+  for (int i = 0; i < 500 && hl_session_version(x->sess) < 5; i++) usleep(10 * 1000);
+  int64_t acked = hl_session_version(x->sess);
+  CHECK(acked >= 5);
+  usleep(50 * 1000); /* the model call has started by now */
+  return acked;
 }
 
 /* A run cancelled during its model call while the store hangs (SIGSTOP
@@ -1646,12 +1666,7 @@ static void cancel_before_store_hangs(void) {
   pid_t pid = serving_pid(x.raw);
   REQUIRE(pid > 0);
   hl_run *run = NULL;
-  CHECK_INT(hl_run_start(x.agent, x.sess, "slow", NULL, &run), HL_OK);
-  /* the run's first turn is acknowledged; its second model call waits */
-  for (int i = 0; i < 500 && hl_session_version(x.sess) < 5; i++) usleep(10 * 1000);
-  int64_t acked = hl_session_version(x.sess);
-  CHECK(acked >= 5);
-  usleep(50 * 1000); /* the model call has started by now */
+  int64_t acked = start_slow_run(&x, &run);
   REQUIRE(kill(pid, SIGSTOP) == 0);
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1663,22 +1678,7 @@ static void cancel_before_store_hangs(void) {
   CHECK(took < 1.0);
   hl_run_free(run);
   REQUIRE(kill(pid, SIGCONT) == 0);
-  cJSON *events = NULL;
-  int64_t v = 0;
-  CHECK_INT(hl_store_load(x.s, "app", "u", "late", &events, &v), HL_OK);
-  CHECK(v >= acked);
-  char *printed = events ? cJSON_PrintUnformatted(events) : NULL;
-  CHECK(printed && strstr(printed, "done: before") &&
-        !strstr(strstr(printed, "done: before") + 1, "done: before"));
-  CHECK_INT(cJSON_GetArraySize(events), v); /* one event per version, none twice */
-  free(printed);
-  cJSON_Delete(events);
-  CHECK_INT(hl_session_reload(x.sess), HL_OK);
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(x.agent, x.sess, "after", &answer), HL_OK);
-  CHECK_STR(answer, "done: after");
-  hl_free(answer);
-  served_free(&x);
+  check_after_cut(&x, "late", acked);
 }
 
 /* The same cancel with the store answering: the cut set as the run's
@@ -1689,11 +1689,7 @@ static void cancel_with_store_live(void) {
   served x;
   if (!served_session(&x, "live")) return;
   hl_run *run = NULL;
-  CHECK_INT(hl_run_start(x.agent, x.sess, "slow", NULL, &run), HL_OK);
-  for (int i = 0; i < 500 && hl_session_version(x.sess) < 5; i++) usleep(10 * 1000);
-  int64_t acked = hl_session_version(x.sess);
-  CHECK(acked >= 5);
-  usleep(50 * 1000); /* the model call has started by now */
+  int64_t acked = start_slow_run(&x, &run);
   hl_run_cancel(run);
   CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
   hl_run_free(run);
