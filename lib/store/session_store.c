@@ -57,8 +57,12 @@ static hl_status hl_sink_append(void *ud, const hl__session_events *events) {
                    "cancelled while the store was not answering", u->id);
   int64_t nv = 0;
   int64_t v = atomic_load(&u->base.version);
-  hl_status st = hl__store_append_texts(u->base.store, u, atomic_load(&u->cancelled), u->app, u->user, u->id, v, events, &nv);
+  bool cancelled = atomic_load(&u->cancelled);
+  hl_status st = hl__store_append_texts(u->base.store, u, cancelled, u->app, u->user, u->id, v,
+                                        events, &nv);
   if (st == HL_OK) atomic_store(&u->base.version, nv);
+  /* cut for silence: the run's writes after it need not wait the grace */
+  if (st == HL_ERR_CANCELLED && cancelled) atomic_store(&u->cut, true);
   return st;
 }
 

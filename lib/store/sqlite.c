@@ -171,7 +171,8 @@ static hl_status sq_fail(sq_store *s, const char *what) {
 
 /* The busy timeout: SQLite's own (sqlite3_busy_timeout) sleeps through
  * it looking at nothing else; this one also stops when the call is cut
- * (sq_interrupt, also set as a cancelled run's call starts). Up to HL_SQ_BUSY_MS, in sleeps of 1 to 10 ms. */
+ * (sq_interrupt, also set as a cancelled run's call starts). Up to
+ * HL_SQ_BUSY_MS, in sleeps of 1 to 10 ms. */
 static int sq_busy(void *ud, int count) {
   sq_store *s = ud;
   struct timespec now;

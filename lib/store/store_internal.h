@@ -124,10 +124,10 @@ void hl__store_wake_set(int fd, bool cut);
 
 /* Wait until `sock` is ready for `events`, at most idle_ms (>= 0): 1
  * ready, 0 timed out, -1 failed (errno) or cut (*cut set). A set wake
- * cuts the wait only once the server has also stayed silent for a short
- * grace (HL_STORE_CUT_GRACE_MS), so that a cancelled run's write a live server
- * answers at once still completes, and one a hung server would keep
- * waiting ends promptly. Waits for EINTR again. */
+ * cuts the wait only once the server has also stayed silent for a
+ * short grace (HL_STORE_CUT_GRACE_MS), so that a cancelled run's write a
+ * live server answers at once still completes, and one a hung server
+ * would keep waiting ends promptly. Waits again on EINTR. */
 int hl__store_wait(int sock, short events, int wake, int idle_ms, bool *cut);
 
 /* Numbers as text for the network backends, as "%lld" and "%.6f" give

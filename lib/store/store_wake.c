@@ -2,7 +2,9 @@
  * store_wake.c - the wake-up a network backend's waits poll beside its
  * socket, so that a cancelled run's store call stops waiting at once
  * (store_internal.h: the interrupt op). A hung server answers nothing,
- * not even a cancel request, so the wait must be ended on our side.
+ * not even a cancel request, so the wait must be ended on our side;
+ * and the wait itself (hl__store_wait), which honours a cut only once the
+ * server has also been silent for a short grace.
  */
 #include <errno.h>
 #include <poll.h>
