@@ -126,7 +126,9 @@ HL_API hl_status hl_run_start(hl_agent *agent, hl_session *session, const char *
 /** Ask the run to stop: it ends soon with HL_ERR_CANCELLED (a model call
  *  in flight is abandoned at once, a tool in progress is asked through its
  *  context and its result dropped, a stored session's write waiting on its
- *  server is cut: store.h). Harmless on an ended run. Any thread. */
+ *  server is cut, and so are the run's later writes the server does not
+ *  answer within a quarter second: store.h). Harmless on an ended run.
+ *  Any thread. */
 HL_API void hl_run_cancel(hl_run *run);
 
 /** Wait until the run ended (timeout_ms < 0: no limit) and return its

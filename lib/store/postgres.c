@@ -165,16 +165,10 @@ static hl_status pg_fail(pg_store *s, const PGresult *r, const char *what) {
 /* Wait until the socket is ready for `events`, at most idle_ms: 1 ready,
  * 0 timed out, -1 failed or cut (s->cut). */
 static int pg_poll(pg_store *s, short events, int idle_ms) {
-  struct pollfd p[2] = {{.fd = PQsocket(s->conn), .events = events},
-                        {.fd = s->wake, .events = POLLIN}};
-  if (p[0].fd < 0) return -1;
-  int n;
-  while ((n = poll(p, 2, idle_ms)) < 0 && errno == EINTR) {
-  }
-  if (n > 0 && p[1].revents) {
-    s->cut = true;
-    return -1;
-  }
+  int fd = PQsocket(s->conn);
+  bool cut = false;
+  int n = fd < 0 ? -1 : hl__store_wait(fd, events, s->wake, idle_ms, &cut);
+  if (cut) s->cut = true;
   return n;
 }
 

@@ -221,11 +221,9 @@ static bool rd_pending_fits(rd_store *s) {
  * read may (SO_RCVTIMEO): false on a cut (s->cut) or when nothing came in
  * time (the context's error then reads as the timed-out read's). */
 static bool rd_wait(rd_store *s) {
-  struct pollfd p[2] = {{.fd = s->c->fd, .events = POLLIN}, {.fd = s->wake, .events = POLLIN}};
-  int n;
-  while ((n = poll(p, 2, HL_REDIS_IDLE_S * 1000)) < 0 && errno == EINTR) {
-  }
-  if (n > 0 && p[1].revents) s->cut = true;
+  bool cut = false;
+  int n = hl__store_wait(s->c->fd, POLLIN, s->wake, HL_REDIS_IDLE_S * 1000, &cut);
+  if (cut) s->cut = true;
   else if (n > 0) return true;
   s->c->err = REDIS_ERR_IO;
   snprintf(s->c->errstr, sizeof s->c->errstr, "%s",

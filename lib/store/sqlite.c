@@ -171,7 +171,8 @@ static hl_status sq_fail(sq_store *s, const char *what) {
 
 /* The busy timeout: SQLite's own (sqlite3_busy_timeout) sleeps through
  * it looking at nothing else; this one also stops when the call is cut
- * (sq_interrupt). Up to HL_SQ_BUSY_MS, in sleeps of 1 to 10 ms. */
+ * (sq_interrupt, also set as a cancelled run's call starts). Up to
+ * HL_SQ_BUSY_MS, in sleeps of 1 to 10 ms. */
 static int sq_busy(void *ud, int count) {
   sq_store *s = ud;
   struct timespec now;
@@ -179,7 +180,10 @@ static int sq_busy(void *ud, int count) {
   if (count == 0) s->busy_since = now;
   long long waited_ms = (long long)(now.tv_sec - s->busy_since.tv_sec) * 1000 +
                         (now.tv_nsec - s->busy_since.tv_nsec) / 1000000;
-  if (atomic_load(&s->cut) || waited_ms >= HL_SQ_BUSY_MS) return 0;
+  /* a cut lets the lock come free within its grace, as a network
+   * backend's lets the server answer (hl__store_wait) */
+  if ((atomic_load(&s->cut) && waited_ms >= HL_STORE_CUT_GRACE_MS) || waited_ms >= HL_SQ_BUSY_MS)
+    return 0;
   struct timespec step = {0, (count < 10 ? count + 1 : 10) * 1000000L};
   nanosleep(&step, NULL);
   return 1;

@@ -153,18 +153,21 @@ void hl__store_interrupt(hl_store *s, const void *owner, atomic_bool *cut_flag) 
   pthread_mutex_unlock(&s->cut_lock);
 }
 
-/* `owner`'s call starts (NULL: it ended) on s, whose lock the caller holds. */
-static void hl_store_busy(hl_store *s, const void *owner) {
+/* `owner`'s call starts (NULL: it ended) on s, whose lock the caller
+ * holds; `cut`: cut from its start (its run was cancelled already). */
+static void hl_store_busy(hl_store *s, const void *owner, bool cut) {
   if (!s->ops->interrupt) return;
   pthread_mutex_lock(&s->cut_lock);
   if (!owner && s->busy) s->ops->interrupt(s->impl, false); /* a cut it may not have seen */
+  if (owner && cut) s->ops->interrupt(s->impl, true);
   s->busy = owner;
   pthread_mutex_unlock(&s->cut_lock);
 }
 
 /* Hand the encoded events to the backend as one append; `owner` (may be
- * NULL) is whose hl__store_interrupt() may cut it. */
-static hl_status hl_append_texts(hl_store *s, const void *owner, const char *app,
+ * NULL) is whose hl__store_interrupt() may cut it, `cancelled` cuts it
+ * from its start. */
+static hl_status hl_append_texts(hl_store *s, const void *owner, bool cancelled, const char *app,
                                  const char *user, const char *id, int64_t expected,
                                  const hl__session_events *ev, int64_t *new_version) {
   const char *stack_text[HL_STORE_GROUP_STACK];
@@ -182,9 +185,9 @@ static hl_status hl_append_texts(hl_store *s, const void *owner, const char *app
     int64_t v = 0;
     pthread_mutex_lock(&s->lock);
     hl__sappend a = {expected, n, text, len, ev->buf.len, ev->title, hl_now(), s->ttl};
-    if (owner) hl_store_busy(s, owner);
+    if (owner) hl_store_busy(s, owner, cancelled);
     st = s->ops->append(s->impl, &k, &a, &v);
-    if (owner) hl_store_busy(s, NULL);
+    if (owner) hl_store_busy(s, NULL, false);
     pthread_mutex_unlock(&s->lock);
     if (st == HL_OK && new_version) *new_version = v;
   }
@@ -193,12 +196,14 @@ static hl_status hl_append_texts(hl_store *s, const void *owner, const char *app
   return st;
 }
 
-hl_status hl__store_append_texts(hl_store *s, const void *owner, const char *app,
-                                 const char *user, const char *id, int64_t expected,
-                                 const hl__session_events *ev, int64_t *new_version) {
+hl_status hl__store_append_texts(hl_store *s, const void *owner, bool cancelled,
+                                 const char *app, const char *user, const char *id,
+                                 int64_t expected, const hl__session_events *ev,
+                                 int64_t *new_version) {
   if (new_version) *new_version = 0;
   hl_status st = hl_check_append("store append", s, app, user, id, expected, ev ? ev->n : 0);
-  return st == HL_OK ? hl_append_texts(s, owner, app, user, id, expected, ev, new_version) : st;
+  return st == HL_OK ? hl_append_texts(s, owner, cancelled, app, user, id, expected, ev, new_version)
+                     : st;
 }
 
 /* Check and encode `events[0..n)`, then hand them to the backend as one
@@ -222,7 +227,7 @@ static hl_status hl_append_group(hl_store *s, const char *fn, const char *app, c
       ev.title_at = i;
     }
   }
-  if (st == HL_OK) st = hl_append_texts(s, NULL, app, user, id, expected, &ev, new_version);
+  if (st == HL_OK) st = hl_append_texts(s, NULL, false, app, user, id, expected, &ev, new_version);
   hl__session_events_free(&ev);
   return st;
 }

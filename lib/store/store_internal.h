@@ -65,9 +65,11 @@ typedef struct hl__store_ops {
   void (*close)(void *impl);
   /* `cut` true: make the call in progress on another thread stop waiting
    * for the server at once and fail with HL_ERR_CANCELLED (its connection
-   * dropped, as after a timeout); false: that call has ended, forget a
+   * dropped, as after a timeout) once the server has also been silent
+   * for hl__store_wait()'s grace; false: that call has ended, forget a
    * cut it did not see. Called by the front end under its cut lock, only
-   * while a call runs; must not block. NULL: calls cannot be cut (memory). */
+   * while a call runs (also as it starts, for a run already cancelled);
+   * must not block. NULL: calls cannot be cut (memory). */
   void (*interrupt)(void *impl, bool cut);
   bool has_ttl;
 } hl__store_ops;
@@ -87,16 +89,23 @@ extern const hl__store_ops hl__store_redis_ops;
  * boundary, agent/session_events.h): the checks and locking of
  * hl_store_append_events(), without decoding or printing anything. */
 struct hl__session_events;
-hl_status hl__store_append_texts(hl_store *store, const void *owner, const char *app,
-                                 const char *user, const char *id, int64_t expected,
-                                 const struct hl__session_events *ev, int64_t *new_version);
+/* `cancelled`: owner's run was cancelled before this call, which is then
+ * cut from its start: it completes if the server answers within the
+ * cut's grace, and fails with HL_ERR_CANCELLED if it would wait on a
+ * silent one (hl__store_wait). */
+hl_status hl__store_append_texts(hl_store *store, const void *owner, bool cancelled,
+                                 const char *app, const char *user, const char *id,
+                                 int64_t expected, const struct hl__session_events *ev,
+                                 int64_t *new_version);
 
 /* The engine's cancel reaching a store call (a run cancelled while its
  * session's append waits on a hung server): if the call in progress on
  * `store` is an hl__store_append_texts() of `owner`, set *cut_flag and
  * cut the call (the backend's interrupt), which then fails with
- * HL_ERR_CANCELLED; otherwise nothing. Any thread; never blocks (a short
- * lock); a call that completed first keeps its result. */
+ * HL_ERR_CANCELLED; otherwise nothing (the owner's later appends are cut
+ * from their start: hl__store_append_texts' `cancelled`). Any thread;
+ * never blocks (a short lock); a call that completed first keeps its
+ * result. */
 void hl__store_interrupt(hl_store *store, const void *owner, atomic_bool *cut_flag);
 
 /* The wake-up behind a network backend's interrupt op (store_wake.c): an
@@ -106,6 +115,20 @@ void hl__store_interrupt(hl_store *store, const void *owner, atomic_bool *cut_fl
 hl_status hl__store_wake_new(const char *backend, int *fd);
 /* Signal it (`cut` true) or clear it. Never blocks; any thread. */
 void hl__store_wake_set(int fd, bool cut);
+/* How long a cut still lets a silent server answer (or another SQLite
+ * connection free its lock). A local server answers in well under a
+ * millisecond, a remote one in a few; a hung one never. Without it a call
+ * that starts cut (its run was cancelled before it) could never wait for
+ * any answer at all. */
+#define HL_STORE_CUT_GRACE_MS 250
+
+/* Wait until `sock` is ready for `events`, at most idle_ms (>= 0): 1
+ * ready, 0 timed out, -1 failed (errno) or cut (*cut set). A set wake
+ * cuts the wait only once the server has also stayed silent for a
+ * short grace (HL_STORE_CUT_GRACE_MS), so that a cancelled run's write a
+ * live server answers at once still completes, and one a hung server
+ * would keep waiting ends promptly. Waits again on EINTR. */
+int hl__store_wait(int sock, short events, int wake, int idle_ms, bool *cut);
 
 /* Numbers as text for the network backends, as "%lld" and "%.6f" give
  * them but without printf's cost (an append formats three): into `buf`

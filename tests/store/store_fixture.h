@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hookline.h"
 
@@ -27,14 +28,21 @@ static inline char *fixture_last_user(const hl_request *req) {
 }
 
 /* user input -> call note(text=input); tool result -> "done: <input>";
- * the input "fail" -> a provider failure. */
+ * the input "fail" -> a provider failure; the input "slow" -> the
+ * call after the tool's (the run's first turn written) lasts until the
+ * run is cancelled (at most 5 s), then HL_ERR_CANCELLED, as a real
+ * provider's abandoned call. */
 static inline hl_status loop_complete(void *impl, hl_context *ctx, const hl_request *req,
                                       hl_response **out) {
   (void)impl;
-  (void)ctx;
   const hl_message *last = req->messages.count ? req->messages.items[req->messages.count - 1] : NULL;
   char *input = fixture_last_user(req);
   if (!input) return hl_fail(HL_ERR_NOMEM, "loop model: out of memory");
+  if (!strcmp(input, "slow") && last && last->role == HL_ROLE_TOOL) {
+    for (int i = 0; i < 500 && !hl_context_cancelled(ctx); i++) usleep(10 * 1000);
+    free(input);
+    return hl_fail(HL_ERR_CANCELLED, "loop model: the run was cancelled");
+  }
   if (!strcmp(input, "fail")) {
     free(input);
     return hl_fail(HL_ERR_PROVIDER, "loop model: asked to fail");

@@ -1353,12 +1353,11 @@ static void served_free(served *x) {
   hl_store_close(x->s);
 }
 
-/* False (with nothing left to free) if the backend has no server (a skip
- * message printed) or a step failed (a failed check). */
-static bool served_session(served *x, const char *id) {
+/* served_session() on any backend but memory (raw: an SQLite file's path). */
+static bool served_open(served *x, const char *id) {
   *x = (served){0};
-  if (!is_server()) {
-    fprintf(stderr, "  (%s has no server)\n", backend);
+  if (!strcmp(backend, "memory")) {
+    fprintf(stderr, "  (memory: nothing to hang)\n");
     return false;
   }
   x->s = fresh_store(x->raw, sizeof x->raw);
@@ -1373,6 +1372,17 @@ static bool served_session(served *x, const char *id) {
   CHECK_INT(st, HL_OK);
   if (st != HL_OK) served_free(x);
   return st == HL_OK;
+}
+
+/* False (with nothing left to free) if the backend has no server (a skip
+ * message printed) or a step failed (a failed check). */
+static bool served_session(served *x, const char *id) {
+  *x = (served){0};
+  if (!is_server()) {
+    fprintf(stderr, "  (%s has no server)\n", backend);
+    return false;
+  }
+  return served_open(x, id);
 }
 
 /* The server restarts between two calls (a deploy, a failover to the same
@@ -1605,6 +1615,28 @@ static void run_cancelled_while_waiting(hl_agent *agent, hl_session *sess, const
   hl_run_free(run);
 }
 
+/* After a cut and the server running again (SIGCONT): session `id` of
+ * `x` holds at least `acked` events, one per version, the first run's
+ * answer once; it reloads and the next run works. Frees x. */
+static void check_after_cut(served *x, const char *id, int64_t acked) {
+  cJSON *events = NULL;
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(x->s, "app", "u", id, &events, &v), HL_OK);
+  CHECK(v >= acked);
+  CHECK_INT(cJSON_GetArraySize(events), v); /* none lost or written twice */
+  char *printed = events ? cJSON_PrintUnformatted(events) : NULL;
+  CHECK(printed && strstr(printed, "done: before") &&
+        !strstr(strstr(printed, "done: before") + 1, "done: before"));
+  free(printed);
+  cJSON_Delete(events);
+  CHECK_INT(hl_session_reload(x->sess), HL_OK);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(x->agent, x->sess, "after", &answer), HL_OK);
+  CHECK_STR(answer, "done: after");
+  hl_free(answer);
+  served_free(x);
+}
+
 /* A run cancelled while its store call waits on a hung server (SIGSTOP)
  * ends at once with HL_ERR_CANCELLED instead of waiting out the store's
  * 10 s limit; once the server runs again, every event it acknowledged is
@@ -1617,20 +1649,78 @@ static void cancel_reaches_store(void) {
   REQUIRE(kill(pid, SIGSTOP) == 0);
   run_cancelled_while_waiting(x.agent, x.sess, "while hung");
   REQUIRE(kill(pid, SIGCONT) == 0);
-  cJSON *events = NULL;
-  int64_t v = 0;
-  CHECK_INT(hl_store_load(x.s, "app", "u", "cut", &events, &v), HL_OK);
-  CHECK(v >= 4);
-  char *printed = events ? cJSON_PrintUnformatted(events) : NULL;
-  CHECK(printed && strstr(printed, "done: before") &&
-        !strstr(strstr(printed, "done: before") + 1, "done: before"));
-  free(printed);
-  cJSON_Delete(events);
+  check_after_cut(&x, "cut", 4);
+}
+
+/* Start a run of the fixture's "slow" input on x's session (*run) and
+ * return once its first turn is acknowledged and its second model call
+ * waits; the session's version then. */
+static int64_t start_slow_run(served *x, hl_run **run) {
+  CHECK_INT(hl_run_start(x->agent, x->sess, "slow", NULL, run), HL_OK);
+  for (int i = 0; i < 500 && hl_session_version(x->sess) < 5; i++) usleep(10 * 1000);
+  int64_t acked = hl_session_version(x->sess);
+  CHECK(acked >= 5);
+  usleep(50 * 1000); /* the model call has started by now */
+  return acked;
+}
+
+/* A run cancelled during its model call while the store hangs (SIGSTOP
+ * after the run's first append; SQLite: another connection holds the
+ * write lock): the run's take-back, which would wait on
+ * the hung server, is cut too, so the run ends within ~1 s of the cancel
+ * instead of waiting out the 10 s limit; after SIGCONT the acknowledged
+ * events are there once (the log reads as an unfinished run) and the next
+ * run works. */
+static void cancel_before_store_hangs(void) {
+  served x;
+  if (!served_open(&x, "late")) return;
+  bool sqlite = !strcmp(backend, "sqlite");
+  pid_t pid = sqlite ? 0 : serving_pid(x.raw);
+  REQUIRE(sqlite || pid > 0);
+  hl_run *run = NULL;
+  int64_t acked = start_slow_run(&x, &run);
+  sqlite3 *other = NULL; /* SQLite's hang: another connection's write lock */
+  if (sqlite) {
+    REQUIRE(sqlite3_open(x.raw, &other) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+  } else {
+    REQUIRE(kill(pid, SIGSTOP) == 0);
+  }
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hl_run_cancel(run);
+  CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
+  double took = seconds_since(&t0);
+  fprintf(stderr, "  (cancelled run ended %.2f s after the cancel: %s)\n", took,
+          hl_run_error(run) ? hl_run_error(run) : "");
+  CHECK(took < 1.0);
+  hl_run_free(run);
+  if (sqlite) {
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+  } else {
+    REQUIRE(kill(pid, SIGCONT) == 0);
+  }
+  check_after_cut(&x, "late", acked);
+}
+
+/* The same cancel with the store answering: the cut set as the run's
+ * take-back starts lets a live server answer (the cut's grace), so the
+ * take-back is written and the log reads as a finished (cancelled) run,
+ * not an unfinished one. */
+static void cancel_with_store_live(void) {
+  served x;
+  if (!served_open(&x, "live")) return;
+  hl_run *run = NULL;
+  int64_t acked = start_slow_run(&x, &run);
+  hl_run_cancel(run);
+  CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
+  hl_run_free(run);
+  CHECK(hl_session_version(x.sess) > acked); /* the take-back was written */
   CHECK_INT(hl_session_reload(x.sess), HL_OK);
-  char *answer = NULL;
-  CHECK_INT(hl_agent_run(x.agent, x.sess, "after", &answer), HL_OK);
-  CHECK_STR(answer, "done: after");
-  hl_free(answer);
+  char *pending = hl_session_unfinished_input(x.sess);
+  CHECK(pending == NULL);
+  free(pending);
   served_free(&x);
 }
 
@@ -2063,6 +2153,8 @@ int main(int argc, char **argv) {
   RUN(redis_password);
   RUN(server_hangs);
   RUN(cancel_reaches_store);
+  RUN(cancel_before_store_hangs);
+  RUN(cancel_with_store_live);
   RUN(read_only);
   RUN(server_restarted);
   RUN(server_killed);
