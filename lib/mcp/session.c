@@ -1226,7 +1226,7 @@ static cJSON *initialize_params(hl_mcp *m) {
   /* The newest legacy revision: initialize is how the legacy era begins. */
   cJSON_AddStringToObject(p, "protocolVersion", "2025-11-25");
   cJSON *info = hl__mcp_client_info();
-  if (info) hl_json_add(p, "clientInfo", info);
+  hl_json_add(p, "clientInfo", info); /* NULL (out of memory): left out */
   return p;
 }
 
