@@ -272,7 +272,7 @@ static inline void hl_error_restore(const hl_saved_error *s) {
   hl_fail(s->status, "%s", s->message);
 }
 
-static void hl_deliver_builtin(hl_observer *obs, const hl_event *ev);
+__attribute__((noinline)) static void hl_deliver_builtin(hl_observer *obs, const hl_event *ev);
 
 /* Deliver without saving the caller's last error: the callers below save
  * and restore it once for all the observers of an event. Kept small so
@@ -529,17 +529,24 @@ bool hl__observer_has_global(void) {
 }
 
 
+/* The global observers through the current snapshot, for one event: the
+ * list changed since the run took its own (rare: out of line, so that the
+ * common path below stays a few cache lines). */
+__attribute__((cold, noinline)) static void hl_deliver_current_global(const hl_event *ev) {
+  hl__observer_snap *s = hl__observer_snap_get();
+  for (size_t i = 0; s && i < s->n; i++) hl_deliver(s->obs[i], ev);
+  hl__observer_snap_put(s);
+}
+
 /* The global observers (the caller saves its last error around them). */
 static inline void hl_deliver_global(hl__observer_snap *mine, const hl_event *ev) {
   hl__observer_snap *cur = atomic_load_explicit(&hl_global_snap, memory_order_acquire);
   if (!cur) return;
-  if (cur == mine) {
-    for (size_t i = 0; i < mine->n; i++) hl_deliver(mine->obs[i], ev);
+  if (__builtin_expect(cur != mine, 0)) {
+    hl_deliver_current_global(ev);
     return;
   }
-  hl__observer_snap *s = hl__observer_snap_get();
-  for (size_t i = 0; s && i < s->n; i++) hl_deliver(s->obs[i], ev);
-  hl__observer_snap_put(s);
+  for (size_t i = 0; i < mine->n; i++) hl_deliver(mine->obs[i], ev);
 }
 
 void hl__observer_notify_global_snap(hl__observer_snap *mine, const hl_event *ev) {
@@ -552,14 +559,34 @@ void hl__observer_notify_global_snap(hl__observer_snap *mine, const hl_event *ev
 
 void hl__observer_notify_global(const hl_event *ev) { hl__observer_notify_global_snap(NULL, ev); }
 
-void hl__observer_emit(hl_observer *const *obs, size_t n, hl__observer_snap *globals,
-                       const hl_event *ev, hl__error_state *err) {
-  if ((unsigned)ev->type >= (unsigned)HL_EVENT_TYPE_COUNT) return;
-  /* once per event, not per observer: two reads when no error is
-   * pending, a copy of the message only when one is */
+/* hl__observer_emit() with an error pending on the calling thread: the
+ * message copied aside and put back after the callbacks. Out of line (and
+ * its 1 KB copy off the common path's stack): events mostly come with
+ * none pending. */
+__attribute__((cold, noinline)) static void hl_emit_saving(hl_observer *const *obs, size_t n,
+                                                           hl__observer_snap *globals,
+                                                           const hl_event *ev, hl__error_state *err) {
   hl_saved_error saved;
   hl_error_save(&saved, err);
   for (size_t i = 0; i < n; i++) hl_deliver(obs[i], ev);
   hl_deliver_global(globals, ev);
   hl_error_restore(&saved);
+}
+
+void hl__observer_emit(hl_observer *const *obs, size_t n, hl__observer_snap *globals,
+                       const hl_event *ev, hl__error_state *err) {
+  if ((unsigned)ev->type >= (unsigned)HL_EVENT_TYPE_COUNT) return;
+  /* Once per event, not per observer. The common path (no error pending)
+   * reads two fields before and after, and copies nothing: a run's thread
+   * meets this code cold at each event over HTTP (the model server and
+   * the kernel ran on its core in between), so its size is paid in
+   * instruction-cache misses, event after event. */
+  if (__builtin_expect(err->status != HL_OK || err->message[0] != '\0', 0)) {
+    hl_emit_saving(obs, n, globals, ev, err);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) hl_deliver(obs[i], ev);
+  hl_deliver_global(globals, ev);
+  /* none was pending: one a callback left is cleared (hl_error_restore()) */
+  if (__builtin_expect(err->status != HL_OK || err->message[0] != '\0', 0)) hl_clear_error();
 }
