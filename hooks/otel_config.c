@@ -164,14 +164,14 @@ hl_otel *hl_otel_new(const hl_otel_options *opts) {
       return NULL;
     }
   }
-  o->observer = hl_observer_new(ot_on_event, o);
+  o->observer = hl_observer_new_ops(&ot_observer_ops, o);
   if (!o->observer) {
     otel_release(o);
     return NULL;
   }
   atomic_fetch_add(&o->refs, 1); /* the observer's */
   hl_observer_set_free_fn(o->observer, observer_gone);
-  /* The events the tracer reads (otel.c's ot_on_event): the library
+  /* The events the tracer reads (otel_record.c's ot_observer_ops): the library
    * builds no other for it. API_REQUEST carries the prompt, read only
    * when content is captured; RESPONSE deltas, TURN_START and TURN_END
    * (a turn's spans are handed over at the next model call's start),

@@ -468,9 +468,13 @@ struct hl_otel {
    HL_EVENT_MASK(HL_EVENT_TOOL_START) | HL_EVENT_MASK(HL_EVENT_TOOL_END) |                     \
    HL_EVENT_MASK(HL_EVENT_HOOK) | HL_EVENT_MASK(HL_EVENT_API_REQUEST))
 
-/* The tracer (otel.c): the observer's function, the header function of
- * hookline/trace.h, and the end: stop acting and hand over the runs still
- * in progress (their spans ended now) in a list for the queue. */
+/* The tracer (otel_record.c, otel.c): the observer's functions (one per
+ * event type it reads, user_data the hl_otel), the same for any event
+ * (ot_on_event: it calls the type's own, and ignores the types not in
+ * OT_EVENTS), the header function of hookline/trace.h, and the end: stop
+ * acting and hand over the runs still in progress (their spans ended now)
+ * in a list for the queue. */
+extern const hl_observer_ops ot_observer_ops;
 int ot_on_event(const hl_event *ev, void *user_data);
 bool ot_header_fn(hl_context *ctx, char *line, size_t size, void *user_data);
 void ot_tracer_stop(hl_otel *o, ot_span **out, size_t *n);

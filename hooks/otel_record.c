@@ -66,7 +66,7 @@ bool ot_ring_init(hl_otel *o, size_t cap) {
 /* Claim the next slot, or NULL when the ring is full; *used_out: the
  * slots taken before it that the consumer has not read (as far as
  * ring_done says). */
-static ot_cell *ring_claim(hl_otel *o, size_t *pos_out, size_t *used_out) {
+__attribute__((cold, noinline)) static ot_cell *ring_claim_loop(hl_otel *o, size_t *pos_out, size_t *used_out) {
   size_t pos = atomic_load_explicit(&o->ring_head, memory_order_relaxed);
   for (;;) {
     /* acquire: the consumer's reads of the slot happened before */
@@ -79,6 +79,25 @@ static ot_cell *ring_claim(hl_otel *o, size_t *pos_out, size_t *used_out) {
       return &o->ring[pos & (o->ring_cap - 1)];
     }
   }
+}
+
+/* The same, its first try in line (room, and no other thread claiming
+ * at the same moment); the loop that tries again, and a full ring, out of
+ * line: written as one loop, gcc took the loop's way out for the rare one
+ * and moved the writing of the record that follows into the cold code. */
+__attribute__((always_inline)) static inline ot_cell *ring_claim(hl_otel *o, size_t *pos_out,
+                                                                  size_t *used_out) {
+  size_t pos = atomic_load_explicit(&o->ring_head, memory_order_relaxed);
+  size_t used = pos - atomic_load_explicit(&o->ring_done, memory_order_acquire); /* (as above) */
+  if (__builtin_expect(used < o->ring_cap, 1) &&
+      __builtin_expect(atomic_compare_exchange_weak_explicit(&o->ring_head, &pos, pos + 1, memory_order_relaxed,
+                                                             memory_order_relaxed),
+                       1)) {
+    *pos_out = pos;
+    *used_out = used;
+    return &o->ring[pos & (o->ring_cap - 1)];
+  }
+  return ring_claim_loop(o, pos_out, used_out);
 }
 
 /* The next record's slot, asked for now with the intent to write it:
@@ -102,7 +121,15 @@ static inline void prefetch_for_write(const char *p) {
   }
 }
 
-static void ring_publish(hl_otel *o, ot_cell *c, size_t pos, size_t used) {
+/* A run's thread wakes the exporter (ring_publish(), below). */
+__attribute__((cold, noinline)) static void ring_kick(hl_otel *o) {
+  if (!atomic_exchange(&o->kick, true)) {
+    atomic_fetch_add_explicit(&o->st_run_wakeups, 1, memory_order_relaxed);
+    ot_export_wake(o);
+  }
+}
+
+__attribute__((always_inline)) static inline void ring_publish(hl_otel *o, ot_cell *c, size_t pos, size_t used) {
   atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
   prefetch_for_write((const char *)&o->ring[(pos + 1) & (o->ring_cap - 1)]); /* (see above) */
   /* The exporter reads the ring on its own timer, paced to find it at
@@ -115,11 +142,8 @@ static void ring_publish(hl_otel *o, ot_cell *c, size_t pos, size_t used) {
    * ring half full, i.e. an exporter that did not keep up (a burst after
    * a quiet spell, a starved thread), wakes it, once until its next
    * drain (which clears `kick`); hl_otel_stats.run_wakeups counts them. */
-  if (used >= o->ring_cap / 2 && !atomic_load_explicit(&o->kick, memory_order_relaxed) &&
-      !atomic_exchange(&o->kick, true)) {
-    atomic_fetch_add_explicit(&o->st_run_wakeups, 1, memory_order_relaxed);
-    ot_export_wake(o);
-  }
+  if (__builtin_expect(used >= o->ring_cap / 2, 0) && !atomic_load_explicit(&o->kick, memory_order_relaxed))
+    ring_kick(o);
 }
 
 ot_rec *ot_ring_peek(hl_otel *o) {
@@ -266,19 +290,19 @@ static void stack_free(void *p) {
 }
 static void stack_key(void) { ot_tls_keyed = pthread_key_create(&ot_tls_key, stack_free) == 0; }
 
-/* The pointer, from a function the compiler does not see through: with
- * the thread-local's address a constant it propagated it into the helpers
- * below (frames, ids), and each made its own __tls_get_addr call (~9 a
- * run). gcc's noipa says so; clang (the fuzz build) has only noinline.
- * NULL when out of memory (or out of keys: a stack nothing would free). */
+/* The thread's first stack, from a function the compiler does not see
+ * through: with the thread-local's address a constant it propagated it
+ * into the helpers below (frames, ids), and each made its own
+ * __tls_get_addr call (~9 a run). gcc's noipa says so; clang (the fuzz
+ * build) has only noinline. NULL when out of memory (or out of keys: a
+ * stack nothing would free). */
 #if defined(__clang__)
-#define OT_OPAQUE __attribute__((noinline))
+#define OT_OPAQUE __attribute__((noinline, cold))
 #else
-#define OT_OPAQUE __attribute__((noipa))
+#define OT_OPAQUE __attribute__((noipa, cold))
 #endif
-OT_OPAQUE static ot_stack *thread_stack(void) {
-  ot_stack *t = ot_tls;
-  if (t) return t;
+OT_OPAQUE static ot_stack *thread_stack_new(void) {
+  ot_stack *t;
   pthread_once(&ot_tls_once, stack_key);
   if (!ot_tls_keyed || !(t = calloc(1, sizeof *t))) return NULL;
   if (pthread_setspecific(ot_tls_key, t) != 0) {
@@ -286,6 +310,12 @@ OT_OPAQUE static ot_stack *thread_stack(void) {
     return NULL;
   }
   return ot_tls = t;
+}
+
+/* The thread's stack (its pointer read in line: one look-up an event). */
+static inline ot_stack *thread_stack(void) {
+  ot_stack *t = ot_tls;
+  return __builtin_expect(t != NULL, 1) ? t : thread_stack_new();
 }
 
 /* The remote parent of the next top-level run on this thread. */
@@ -297,8 +327,12 @@ static _Thread_local struct {
 /* n (8 or 16) random bytes, not all zero (an invalid id). The state is in
  * the thread's stack of frames, reached once per event: ot_random_bytes()
  * would cost a thread-local look-up per id. */
-static void ids(ot_stack *t, uint8_t *out, size_t n) {
-  if (!t->rng) ot_random_bytes((uint8_t *)&t->rng, sizeof t->rng);
+__attribute__((cold, noinline)) static void ids_seed(ot_stack *t) {
+  ot_random_bytes((uint8_t *)&t->rng, sizeof t->rng);
+}
+
+__attribute__((always_inline)) static inline void ids(ot_stack *t, uint8_t *out, size_t n) {
+  if (__builtin_expect(!t->rng, 0)) ids_seed(t);
   uint64_t x, any = 0;
   do {
     for (size_t i = 0; i < n; i += 8) {
@@ -314,11 +348,14 @@ static void ids(ot_stack *t, uint8_t *out, size_t n) {
 
 /* Room for `k` more frames: forgotten ones (abandoned calls) go, oldest
  * first. */
-static void frame_reserve(ot_stack *t, int k) {
-  if (t->n + k <= OT_FRAMES) return;
+__attribute__((cold, noinline)) static void frame_forget(ot_stack *t, int k) {
   int drop = t->n + k - OT_FRAMES;
   memmove(&t->f[0], &t->f[drop], (size_t)(t->n - drop) * sizeof t->f[0]);
   t->n -= drop;
+}
+
+static inline void frame_reserve(ot_stack *t, int k) {
+  if (__builtin_expect(t->n + k > OT_FRAMES, 0)) frame_forget(t, k);
 }
 
 static ot_frame *frame_push(ot_stack *t) {
@@ -339,8 +376,9 @@ static int frame_find(const ot_stack *t, const hl_otel *o, const void *inv, int 
 
 static void frame_remove(ot_stack *t, int i) {
   if (i < 0) return;
-  memmove(&t->f[i], &t->f[i + 1], (size_t)(t->n - i - 1) * sizeof t->f[0]);
   t->n--;
+  if (i < t->n) /* (mostly the newest: nothing to move) */
+    memmove(&t->f[i], &t->f[i + 1], (size_t)(t->n - i) * sizeof t->f[0]);
 }
 
 /* ---- runs in progress (the run's side) ------------------------------ */
@@ -455,19 +493,24 @@ static bool trace_of(const ot_stack *t, hl_otel *o, const char *inv, uint8_t tra
  * thread's newest frame of the run (the run's or a call's, which copied
  * them), else from the table of live runs (a child run's or a tool
  * call's first event on another thread). */
-static uint64_t run_of(const ot_stack *t, hl_otel *o, const char *inv, uint8_t trace[16],
-                       bool *has_trace, bool *sampled) {
+__attribute__((cold, noinline)) static uint64_t run_of_live(hl_otel *o, const char *inv, uint8_t trace[16],
+                                                             bool *has_trace, bool *sampled) {
+  uint64_t run = 0;
+  *has_trace = live_lookup(o, inv, trace, NULL, &run, sampled);
+  return run;
+}
+
+__attribute__((always_inline)) static inline uint64_t run_of(const ot_stack *t, hl_otel *o, const char *inv,
+                                                             uint8_t trace[16], bool *has_trace, bool *sampled) {
   int i = frame_find(t, o, inv, -1, NULL);
   *sampled = true;
-  if (i >= 0 && t->f[i].run) {
+  if (__builtin_expect(i >= 0 && t->f[i].run, 1)) {
     *has_trace = t->f[i].has_trace;
     *sampled = t->f[i].sampled;
     if (*has_trace) memcpy(trace, t->f[i].trace, 16);
     return t->f[i].run;
   }
-  uint64_t run = 0;
-  *has_trace = live_lookup(o, inv, trace, NULL, &run, sampled);
-  return run;
+  return run_of_live(o, inv, trace, has_trace, sampled);
 }
 
 /* ---- the observer ------------------------------------------------------ */
@@ -479,7 +522,7 @@ static char *print_json(const cJSON *v) { return v ? cJSON_PrintUnformatted(v) :
  * a span it would have started counts as started and dropped, so that
  * hl_otel_get_stats() adds up. `mcp`: a tool call of an MCP server's tool
  * (two spans). */
-static void count_dropped(hl_otel *o, int type, bool mcp) {
+__attribute__((cold, noinline)) static void count_dropped(hl_otel *o, int type, bool mcp) {
   uint64_t spans = type == HL_EVENT_AGENT_START || type == HL_EVENT_LM_START ? 1
                    : type == HL_EVENT_TOOL_START ? (mcp ? 2 : 1)
                                                  : 0;
@@ -491,7 +534,7 @@ static void count_dropped(hl_otel *o, int type, bool mcp) {
 
 /* The end of a model call, a tool call or a run the sampler left out:
  * what the metrics need of it (ot_metrics_from_record), no span. */
-static int unsampled_end(hl_otel *o, const hl_event *ev, int type) {
+__attribute__((cold, noinline)) static int unsampled_end(hl_otel *o, const hl_event *ev, int type) {
   if (type != HL_EVENT_LM_END && type != HL_EVENT_TOOL_END && type != HL_EVENT_AGENT_END) return 0;
   size_t pos, used;
   ot_cell *c = ring_claim(o, &pos, &used);
@@ -520,139 +563,46 @@ static int unsampled_end(hl_otel *o, const hl_event *ev, int type) {
   return 0;
 }
 
-int ot_on_event(const hl_event *ev, void *user_data) {
-  hl_otel *o = user_data;
-  if (!ev->invocation_id || !HL_EVENT_HAS(ev, tool)) return 0;
-  if (!atomic_load_explicit(&o->live_enabled, memory_order_acquire)) return 0;
-  int type = ev->type;
-  if ((unsigned)type >= HL_EVENT_TYPE_COUNT || !(OT_EVENTS & HL_EVENT_MASK(type))) return 0;
-  if (type == HL_EVENT_API_REQUEST && (!o->capture || !ev->data)) return 0;
-  const char *inv = ev->invocation_id;
-  ot_stack *t = thread_stack();
-  if (!t) {
-    count_dropped(o, type, ev->tool && hl_mcp_tool_server(ev->tool));
-    ot_warn(o, "out of memory for a thread's current spans: its events are dropped");
-    return 0;
-  }
+/* ---- the observer: one path per event type ------------------------------
+ *
+ * Why this shape: over HTTP the model server and the kernel run on the
+ * run's core between two events, so each event meets this code (and the
+ * library's delivery before it) with the instruction cache cold and pays
+ * for every 64-byte line of code it runs: the cost is per event and per
+ * line, not per instruction (BENCHMARKS.md, otel: the recording's part of
+ * a run's cost). So each event type has a function of its own, a straight
+ * line from the thread's frames to the ring's publish (the claim, the
+ * record's head and the publish inlined into each), and what a run of (b)
+ * does not do is out of line (cold): drops, unsampled runs, content,
+ * errors, strings that do not fit the slot, forgotten frames, a run known
+ * only from the table of live runs. */
 
-  /* The ids, the run's key and the thread's frames first: they are needed
-   * whether or not the record finds room in the ring. */
-  uint8_t trace[16], span[8] = {0}, span2[8], remote[8] = {0};
-  uint8_t flags = 0;
-  uint64_t run = 0, parent_run = 0;
-  const char *server = NULL;
-  bool sampled = true, has_trace;
-  switch (type) {
-  case HL_EVENT_AGENT_START: {
-    /* a child run joins its parent's trace and its decision; a top-level
-     * run the caller's (hl_otel_set_parent()), else starts one; a new
-     * trace is the sampler's to decide */
-    has_trace = false;
-    int caller = -1;
-    if (ev->parent_invocation_id) {
-      parent_run = run_of(t, o, ev->parent_invocation_id, trace, &has_trace, &sampled);
-    } else if (ot_remote.set) {
-      memcpy(trace, ot_remote.trace, 16);
-      memcpy(remote, ot_remote.span, 8);
-      flags |= OT_R_REMOTE;
-      ot_remote.set = false;
-      caller = ot_remote.sampled;
-    }
-    if (!has_trace) {
-      if (caller < 0) ids(t, trace, 16);
-      sampled = ot_sample(o, trace, caller);
-    }
-    ids(t, span, 8);
-    flags |= OT_R_SPAN;
-    run = atomic_fetch_add_explicit(&ot_run_serial, 1, memory_order_relaxed) + 1;
-    ot_frame *f = frame_push(t);
-    *f = (ot_frame){.o = o, .inv = inv, .run = run, .has_trace = true, .sampled = sampled, .kind = F_AGENT};
-    memcpy(f->trace, trace, 16);
-    memcpy(f->span, span, 8);
-    live_add(o, inv, trace, span, run, sampled);
-    break;
-  }
-  case HL_EVENT_AGENT_END: {
-    int i = frame_find(t, o, inv, F_AGENT, NULL);
-    if (i >= 0) run = t->f[i].run, sampled = t->f[i].sampled;
-    else live_lookup(o, inv, NULL, NULL, &run, &sampled);
-    frame_remove(t, i);
-    live_remove(o, inv);
-    break;
-  }
-  case HL_EVENT_LM_START: {
-    run = run_of(t, o, inv, trace, &has_trace, &sampled);
-    ids(t, span, 8);
-    flags |= OT_R_SPAN;
-    ot_frame *f = frame_push(t);
-    *f = (ot_frame){.o = o, .inv = inv, .run = run, .has_trace = has_trace, .sampled = sampled, .kind = F_CHAT};
-    memcpy(f->span, span, 8);
-    if (has_trace) memcpy(f->trace, trace, 16);
-    break;
-  }
-  case HL_EVENT_LM_END:
-  case HL_EVENT_API_REQUEST: {
-    int i = frame_find(t, o, inv, F_CHAT, NULL);
-    if (i >= 0) {
-      run = t->f[i].run;
-      sampled = t->f[i].sampled;
-      memcpy(span, t->f[i].span, 8);
-      flags |= OT_R_SPAN;
-      if (type == HL_EVENT_LM_END) frame_remove(t, i);
-    }
-    if (!run) run = run_of(t, o, inv, trace, &has_trace, &sampled);
-    break;
-  }
-  case HL_EVENT_TOOL_START: {
-    server = ev->tool ? hl_mcp_tool_server(ev->tool) : NULL;
-    frame_reserve(t, server ? 2 : 1);
-    run = run_of(t, o, inv, trace, &has_trace, &sampled);
-    ids(t, span, 8);
-    flags |= OT_R_SPAN;
-    ot_frame *f = frame_push(t);
-    *f = (ot_frame){.o = o, .inv = inv, .call = ev->call_id, .run = run, .has_trace = has_trace,
-                    .sampled = sampled, .kind = F_TOOL};
-    memcpy(f->span, span, 8);
-    if (has_trace) memcpy(f->trace, trace, 16);
-    if (server) {
-      ids(t, span2, 8);
-      ot_frame *m = frame_push(t); /* room reserved: f did not move */
-      *m = *f;
-      m->kind = F_MCP;
-      memcpy(m->span, span2, 8);
-    }
-    break;
-  }
-  case HL_EVENT_TOOL_END: {
-    frame_remove(t, frame_find(t, o, inv, F_MCP, ev->call_id));
-    /* the call's span by its id, when this thread started it */
-    int i = frame_find(t, o, inv, F_TOOL, ev->call_id);
-    if (i >= 0) {
-      run = t->f[i].run;
-      sampled = t->f[i].sampled;
-      memcpy(span, t->f[i].span, 8);
-      flags |= OT_R_SPAN;
-      frame_remove(t, i);
-    }
-    if (!run) run = run_of(t, o, inv, trace, &has_trace, &sampled);
-    break;
-  }
-  default:
-    run = run_of(t, o, inv, trace, &has_trace, &sampled);
-    break;
-  }
-  /* An unsampled run: its frames keep its ids for the traceparent, and
-   * only its ends are published, for the metrics. */
-  if (!sampled) return unsampled_end(o, ev, type);
-
+/* A record being written: its slot (ring_claim()) and its strings. */
+typedef struct rec_out {
+  ot_cell *c;
   size_t pos, used;
-  ot_cell *c = ring_claim(o, &pos, &used);
-  if (!c) {
-    count_dropped(o, type, server != NULL);
-    ot_warn(o, "the export queue is full (%zu events waiting): spans are dropped", o->ring_cap);
-    return 0;
+  rec_pack p;
+} rec_out;
+
+/* The ring full: the record is dropped and counted, with one warning. */
+__attribute__((cold, noinline)) static void ring_full(hl_otel *o, int type, bool mcp) {
+  count_dropped(o, type, mcp);
+  ot_warn(o, "the export queue is full (%zu events waiting): spans are dropped", o->ring_cap);
+}
+
+/* Claim the slot of the event's record and write what every record has
+ * (the caller adds its type's own); false when the ring is full (the
+ * record dropped and counted). `mcp`: a tool call of an MCP server's
+ * tool (two spans, for the count of dropped ones). */
+__attribute__((always_inline)) static inline bool rec_open(rec_out *out, hl_otel *o, const hl_event *ev,
+                                                           int type, uint8_t flags, uint64_t run,
+                                                           const uint8_t span[8], bool mcp) {
+  out->c = ring_claim(o, &out->pos, &out->used);
+  if (__builtin_expect(!out->c, 0)) {
+    ring_full(o, type, mcp);
+    return false;
   }
-  ot_rec *r = &c->rec;
+  ot_rec *r = &out->c->rec;
   r->type = (uint8_t)type;
   r->flags = flags;
   r->run = run;
@@ -662,44 +612,158 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   r->hook_point = (uint8_t)ev->hook_point;
   r->hook_action = (uint8_t)ev->hook_action;
   r->finish = NULL;
-  if (type == HL_EVENT_AGENT_START) {
-    memcpy(r->trace_id, trace, 16);
-    r->parent_run = parent_run;
-    if (flags & OT_R_REMOTE) memcpy(r->remote_id, remote, 8);
-  }
   memcpy(r->span_id, span, 8);
-  if (server) memcpy(r->span2_id, span2, 8);
   if (ev->usage) {
     r->flags |= OT_R_USAGE;
     r->in_tokens = ev->usage->input_tokens;
     r->out_tokens = ev->usage->output_tokens;
   }
-  rec_pack p;
-  pack_begin(&p, r);
+  pack_begin(&out->p, r);
+  return true;
+}
+
+/* The event's error message (its status's text when it has none). */
+__attribute__((cold, noinline)) static void pack_error(rec_pack *p, const hl_event *ev) {
+  pack(p, OT_S_ERROR, ev->error.message && ev->error.message[0] ? ev->error.message
+                                                               : hl_strerror(ev->error.status));
+}
+
+/* Captured content printed for the record: packed, then freed. */
+__attribute__((cold, noinline)) static void pack_owned(rec_pack *p, const hl_otel *o, char *owned) {
+  pack_content(p, o, owned);
+  cJSON_free(owned);
+}
+
+/* What every record has last (its error, content printed for it), and
+ * the publish. */
+__attribute__((always_inline)) static inline int rec_close(rec_out *out, hl_otel *o, const hl_event *ev,
+                                                           char *owned) {
+  if (__builtin_expect(ev->error.status != HL_OK, 0)) pack_error(&out->p, ev);
+  if (__builtin_expect(owned != NULL, 0)) pack_owned(&out->p, o, owned);
+  ring_publish(o, out->c, out->pos, out->used);
+  return 0;
+}
+
+static const uint8_t no_span[8];
+
+/* A run's start: its trace (a child run joins its parent's trace and
+ * decision; a top-level run the caller's, hl_otel_set_parent(), else
+ * starts one: a new trace is the sampler's to decide), its span and key,
+ * its frame and its entry in the table of live runs. */
+__attribute__((always_inline)) static inline int on_agent_start(hl_otel *o, ot_stack *t, const hl_event *ev) {
+  const char *inv = ev->invocation_id;
+  uint8_t trace[16], span[8], remote[8] = {0};
+  uint8_t flags = 0;
+  uint64_t parent_run = 0;
+  bool sampled = true, has_trace = false;
+  int caller = -1;
+  if (ev->parent_invocation_id) {
+    parent_run = run_of(t, o, ev->parent_invocation_id, trace, &has_trace, &sampled);
+  } else if (ot_remote.set) {
+    memcpy(trace, ot_remote.trace, 16);
+    memcpy(remote, ot_remote.span, 8);
+    flags |= OT_R_REMOTE;
+    ot_remote.set = false;
+    caller = ot_remote.sampled;
+  }
+  if (!has_trace) {
+    if (caller < 0) ids(t, trace, 16);
+    sampled = ot_sample(o, trace, caller);
+  }
+  ids(t, span, 8);
+  flags |= OT_R_SPAN;
+  uint64_t run = atomic_fetch_add_explicit(&ot_run_serial, 1, memory_order_relaxed) + 1;
+  ot_frame *f = frame_push(t);
+  *f = (ot_frame){.o = o, .inv = inv, .run = run, .has_trace = true, .sampled = sampled, .kind = F_AGENT};
+  memcpy(f->trace, trace, 16);
+  memcpy(f->span, span, 8);
+  live_add(o, inv, trace, span, run, sampled);
+  if (!sampled) return 0; /* (not an end: nothing for the metrics) */
+
+  rec_out out;
+  if (!rec_open(&out, o, ev, HL_EVENT_AGENT_START, flags, run, span, false)) return 0;
+  ot_rec *r = &out.c->rec;
+  memcpy(r->trace_id, trace, 16);
+  r->parent_run = parent_run;
+  if (flags & OT_R_REMOTE) memcpy(r->remote_id, remote, 8);
+  pack(&out.p, OT_S_INV, inv);
+  pack(&out.p, OT_S_PARENT_CALL, ev->parent_call_id);
+  pack(&out.p, OT_S_AGENT, ev->agent_name);
+  pack(&out.p, OT_S_SESSION, ev->session_id && ev->session_id[0] ? ev->session_id : NULL);
+  pack(&out.p, OT_S_BRANCH, ev->branch);
+  if (__builtin_expect(o->capture, 0)) pack_content(&out.p, o, ev->text);
+  return rec_close(&out, o, ev, NULL);
+}
+
+/* A run's end: its frame and its entry in the table go. */
+__attribute__((always_inline)) static inline int on_agent_end(hl_otel *o, ot_stack *t, const hl_event *ev) {
+  const char *inv = ev->invocation_id;
+  uint64_t run = 0;
+  bool sampled = true;
+  int i = frame_find(t, o, inv, F_AGENT, NULL);
+  if (__builtin_expect(i >= 0, 1)) run = t->f[i].run, sampled = t->f[i].sampled;
+  else live_lookup(o, inv, NULL, NULL, &run, &sampled);
+  frame_remove(t, i);
+  live_remove(o, inv);
+  if (!sampled) return unsampled_end(o, ev, HL_EVENT_AGENT_END);
+
+  rec_out out;
+  if (!rec_open(&out, o, ev, HL_EVENT_AGENT_END, 0, run, no_span, false)) return 0;
+  if (__builtin_expect(o->capture, 0)) pack_content(&out.p, o, ev->text);
+  return rec_close(&out, o, ev, NULL);
+}
+
+/* A model call's start: its span, a frame for the traceparent of its
+ * request. */
+__attribute__((always_inline)) static inline int on_lm_start(hl_otel *o, ot_stack *t, const hl_event *ev) {
+  const char *inv = ev->invocation_id;
+  uint8_t trace[16], span[8];
+  bool sampled, has_trace;
+  uint64_t run = run_of(t, o, inv, trace, &has_trace, &sampled);
+  ids(t, span, 8);
+  ot_frame *f = frame_push(t);
+  *f = (ot_frame){.o = o, .inv = inv, .run = run, .has_trace = has_trace, .sampled = sampled, .kind = F_CHAT};
+  memcpy(f->span, span, 8);
+  if (has_trace) memcpy(f->trace, trace, 16);
+  if (!sampled) return 0; /* (not an end) */
+
+  rec_out out;
+  if (!rec_open(&out, o, ev, HL_EVENT_LM_START, OT_R_SPAN, run, span, false)) return 0;
+  pack(&out.p, OT_S_NAME, ev->name);
+  pack(&out.p, OT_S_PROVIDER, ev->provider);
+  return rec_close(&out, o, ev, NULL);
+}
+
+/* A model call's end (its frame goes), or its request's payload (content
+ * capture only). */
+__attribute__((always_inline)) static inline int on_lm_end(hl_otel *o, ot_stack *t, const hl_event *ev) {
+  const char *inv = ev->invocation_id;
+  int type = ev->type;
+  uint8_t trace[16], span[8] = {0};
+  uint8_t flags = 0;
+  uint64_t run = 0;
+  bool sampled = true, has_trace;
+  int i = frame_find(t, o, inv, F_CHAT, NULL);
+  if (__builtin_expect(i >= 0, 1)) {
+    run = t->f[i].run;
+    sampled = t->f[i].sampled;
+    memcpy(span, t->f[i].span, 8);
+    flags |= OT_R_SPAN;
+    if (type == HL_EVENT_LM_END) frame_remove(t, i);
+  }
+  if (__builtin_expect(!run, 0)) run = run_of(t, o, inv, trace, &has_trace, &sampled);
+  if (!sampled) return unsampled_end(o, ev, type);
+
+  rec_out out;
+  if (!rec_open(&out, o, ev, type, flags, run, span, false)) return 0;
   char *owned = NULL; /* printed here (content capture) */
-  switch (type) {
-  case HL_EVENT_AGENT_START:
-    pack(&p, OT_S_INV, inv);
-    pack(&p, OT_S_PARENT_CALL, ev->parent_call_id);
-    pack(&p, OT_S_AGENT, ev->agent_name);
-    pack(&p, OT_S_SESSION, ev->session_id && ev->session_id[0] ? ev->session_id : NULL);
-    pack(&p, OT_S_BRANCH, ev->branch);
-    if (o->capture) pack_content(&p, o, ev->text);
-    break;
-  case HL_EVENT_AGENT_END:
-    if (o->capture) pack_content(&p, o, ev->text);
-    break;
-  case HL_EVENT_LM_START:
-    pack(&p, OT_S_NAME, ev->name);
-    pack(&p, OT_S_PROVIDER, ev->provider);
-    break;
-  case HL_EVENT_LM_END: {
+  if (type == HL_EVENT_LM_END) {
     const hl_response *resp = ev->response;
     if (resp) {
-      pack(&p, OT_S_RESP_MODEL, resp->model);
-      pack(&p, OT_S_RESP_ID, resp->id);
-      r->finish = hl_finish_reason_name(resp->finish);
-      if (o->capture && resp->message) {
+      pack(&out.p, OT_S_RESP_MODEL, resp->model);
+      pack(&out.p, OT_S_RESP_ID, resp->id);
+      out.c->rec.finish = hl_finish_reason_name(resp->finish);
+      if (__builtin_expect(o->capture && resp->message != NULL, 0)) {
         cJSON *m = hl_message_to_json(resp->message), *arr = cJSON_CreateArray();
         if (m && arr && cJSON_AddItemToArray(arr, m)) m = NULL;
         else cJSON_Delete(arr), arr = NULL;
@@ -708,45 +772,179 @@ int ot_on_event(const hl_event *ev, void *user_data) {
         cJSON_Delete(arr);
       }
     }
-    break;
-  }
-  case HL_EVENT_API_REQUEST: {
+  } else { /* HL_EVENT_API_REQUEST */
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "messages");
     if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "input");
     if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "contents");
     owned = print_json(msgs ? msgs : ev->data);
-    break;
   }
+  return rec_close(&out, o, ev, owned);
+}
+
+/* A tool call's start: its span (and an MCP tool's tools/call span), its
+ * frames. */
+__attribute__((always_inline)) static inline int on_tool_start(hl_otel *o, ot_stack *t, const hl_event *ev) {
+  const char *inv = ev->invocation_id;
+  uint8_t trace[16], span[8], span2[8];
+  bool sampled, has_trace;
+  const char *server = ev->tool ? hl_mcp_tool_server(ev->tool) : NULL;
+  frame_reserve(t, server ? 2 : 1);
+  uint64_t run = run_of(t, o, inv, trace, &has_trace, &sampled);
+  ids(t, span, 8);
+  ot_frame *f = frame_push(t);
+  *f = (ot_frame){.o = o, .inv = inv, .call = ev->call_id, .run = run, .has_trace = has_trace,
+                  .sampled = sampled, .kind = F_TOOL};
+  memcpy(f->span, span, 8);
+  if (has_trace) memcpy(f->trace, trace, 16);
+  if (server) {
+    ids(t, span2, 8);
+    ot_frame *m = frame_push(t); /* room reserved: f did not move */
+    *m = *f;
+    m->kind = F_MCP;
+    memcpy(m->span, span2, 8);
+  }
+  if (!sampled) return 0; /* (not an end) */
+
+  rec_out out;
+  if (!rec_open(&out, o, ev, HL_EVENT_TOOL_START, OT_R_SPAN, run, span, server != NULL)) return 0;
+  if (server) memcpy(out.c->rec.span2_id, span2, 8);
+  pack(&out.p, OT_S_CALL, ev->call_id);
+  pack(&out.p, OT_S_OUTER_CALL, ev->outer_call_id);
+  pack(&out.p, OT_S_NAME, ev->name);
+  pack(&out.p, OT_S_SERVER, server);
+  char *owned = __builtin_expect(o->capture, 0) ? print_json(ev->args) : NULL;
+  return rec_close(&out, o, ev, owned);
+}
+
+/* A tool call's end: its frames go. */
+__attribute__((always_inline)) static inline int on_tool_end(hl_otel *o, ot_stack *t, const hl_event *ev) {
+  const char *inv = ev->invocation_id;
+  uint8_t trace[16], span[8] = {0};
+  uint8_t flags = 0;
+  uint64_t run = 0;
+  bool sampled = true, has_trace;
+  frame_remove(t, frame_find(t, o, inv, F_MCP, ev->call_id));
+  /* the call's span by its id, when this thread started it */
+  int i = frame_find(t, o, inv, F_TOOL, ev->call_id);
+  if (__builtin_expect(i >= 0, 1)) {
+    run = t->f[i].run;
+    sampled = t->f[i].sampled;
+    memcpy(span, t->f[i].span, 8);
+    flags |= OT_R_SPAN;
+    frame_remove(t, i);
+  }
+  if (__builtin_expect(!run, 0)) run = run_of(t, o, inv, trace, &has_trace, &sampled);
+  if (!sampled) return unsampled_end(o, ev, HL_EVENT_TOOL_END);
+
+  rec_out out;
+  if (!rec_open(&out, o, ev, HL_EVENT_TOOL_END, flags, run, span, false)) return 0;
+  /* (the span's id says which call, when this thread knew it) */
+  if (!(flags & OT_R_SPAN)) pack(&out.p, OT_S_CALL, ev->call_id);
+  char *owned = __builtin_expect(o->capture, 0) ? print_json(ev->result) : NULL;
+  return rec_close(&out, o, ev, owned);
+}
+
+/* A hook's decision (a span event of the run's or the call's span). */
+__attribute__((always_inline)) static inline int on_hook(hl_otel *o, ot_stack *t, const hl_event *ev) {
+  uint8_t trace[16];
+  bool sampled, has_trace;
+  uint64_t run = run_of(t, o, ev->invocation_id, trace, &has_trace, &sampled);
+  if (!sampled) return 0; /* (not an end) */
+
+  rec_out out;
+  if (!rec_open(&out, o, ev, HL_EVENT_HOOK, 0, run, no_span, false)) return 0;
+  pack(&out.p, OT_S_CALL, ev->call_id);
+  pack(&out.p, OT_S_OUTER_CALL, ev->outer_call_id);
+  pack(&out.p, OT_S_NAME, ev->name);
+  pack(&out.p, OT_S_TOOL, ev->tool ? hl_tool_name(ev->tool) : NULL);
+  return rec_close(&out, o, ev, NULL);
+}
+
+/* No memory for the thread's frames: the event is dropped. */
+__attribute__((cold, noinline)) static void no_stack(hl_otel *o, const hl_event *ev) {
+  count_dropped(o, ev->type, ev->tool && hl_mcp_tool_server(ev->tool));
+  ot_warn(o, "out of memory for a thread's current spans: its events are dropped");
+}
+
+/* What every event's path checks first, then the thread's frames; NULL:
+ * the event is not recorded. The ids, the run's key and the frames come
+ * first: they are needed whether or not the record finds room in the
+ * ring. */
+__attribute__((always_inline)) static inline ot_stack *on_begin(hl_otel *o, const hl_event *ev) {
+  if (!ev->invocation_id || !HL_EVENT_HAS(ev, tool)) return NULL;
+  if (!atomic_load_explicit(&o->live_enabled, memory_order_acquire)) return NULL;
+  ot_stack *t = thread_stack();
+  if (__builtin_expect(!t, 0)) no_stack(o, ev);
+  return t;
+}
+
+/* Each entry's code in one piece: gcc's static guess of where a path
+ * goes took the frame that TOOL_END finds for the rare case and moved
+ * the whole writing of the record into the function's cold part, far
+ * away (.text.unlikely); the rare paths are calls out of line anyway. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define OT_ONE_PIECE __attribute__((optimize("no-reorder-blocks-and-partition")))
+#else
+#define OT_ONE_PIECE
+#endif
+
+/* The observer's functions, one per event type it reads (OT_EVENTS):
+ * the library calls the type's own (hl_observer_new_ops()), so that no
+ * dispatch on the type runs in between. */
+#define OT_ENTRY(name, body)                                  \
+  OT_ONE_PIECE static int name(const hl_event *ev, void *user_data) { \
+    hl_otel *o = user_data;                                   \
+    ot_stack *t = on_begin(o, ev);                            \
+    return t ? body(o, t, ev) : 0;                            \
+  }
+OT_ENTRY(ot_on_agent_start, on_agent_start)
+OT_ENTRY(ot_on_agent_end, on_agent_end)
+OT_ENTRY(ot_on_lm_start, on_lm_start)
+OT_ENTRY(ot_on_lm_end, on_lm_end)
+OT_ENTRY(ot_on_tool_start, on_tool_start)
+OT_ENTRY(ot_on_tool_end, on_tool_end)
+OT_ENTRY(ot_on_hook, on_hook)
+#undef OT_ENTRY
+
+/* The request's payload: read only when content is captured. */
+static int ot_on_api_request(const hl_event *ev, void *user_data) {
+  hl_otel *o = user_data;
+  return o->capture && ev->data ? ot_on_lm_end(ev, user_data) : 0;
+}
+
+const hl_observer_ops ot_observer_ops = {
+    .size = sizeof(hl_observer_ops),
+    .agent_start = ot_on_agent_start,
+    .agent_end = ot_on_agent_end,
+    .lm_start = ot_on_lm_start,
+    .lm_end = ot_on_lm_end,
+    .api_request = ot_on_api_request,
+    .tool_start = ot_on_tool_start,
+    .tool_end = ot_on_tool_end,
+    .hook = ot_on_hook,
+};
+
+int ot_on_event(const hl_event *ev, void *user_data) {
+  switch (ev->type) {
+  case HL_EVENT_AGENT_START:
+    return ot_on_agent_start(ev, user_data);
+  case HL_EVENT_AGENT_END:
+    return ot_on_agent_end(ev, user_data);
+  case HL_EVENT_LM_START:
+    return ot_on_lm_start(ev, user_data);
+  case HL_EVENT_LM_END:
+    return ot_on_lm_end(ev, user_data);
+  case HL_EVENT_API_REQUEST:
+    return ot_on_api_request(ev, user_data);
   case HL_EVENT_TOOL_START:
-    pack(&p, OT_S_CALL, ev->call_id);
-    pack(&p, OT_S_OUTER_CALL, ev->outer_call_id);
-    pack(&p, OT_S_NAME, ev->name);
-    pack(&p, OT_S_SERVER, server);
-    if (o->capture) owned = print_json(ev->args);
-    break;
+    return ot_on_tool_start(ev, user_data);
   case HL_EVENT_TOOL_END:
-    /* (the span's id says which call, when this thread knew it) */
-    if (!(flags & OT_R_SPAN)) pack(&p, OT_S_CALL, ev->call_id);
-    if (o->capture) owned = print_json(ev->result);
-    break;
+    return ot_on_tool_end(ev, user_data);
   case HL_EVENT_HOOK:
-    pack(&p, OT_S_CALL, ev->call_id);
-    pack(&p, OT_S_OUTER_CALL, ev->outer_call_id);
-    pack(&p, OT_S_NAME, ev->name);
-    pack(&p, OT_S_TOOL, ev->tool ? hl_tool_name(ev->tool) : NULL);
-    break;
-  default:
-    break;
+    return ot_on_hook(ev, user_data);
+  default: /* not a type the tracer reads (OT_EVENTS) */
+    return 0;
   }
-  if (ev->error.status != HL_OK)
-    pack(&p, OT_S_ERROR, ev->error.message && ev->error.message[0] ? ev->error.message
-                                                                   : hl_strerror(ev->error.status));
-  if (owned) {
-    pack_content(&p, o, owned);
-    cJSON_free(owned);
-  }
-  ring_publish(o, c, pos, used);
-  return 0;
 }
 
 /* ---- trace context ----------------------------------------------------- */
