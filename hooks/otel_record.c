@@ -66,7 +66,7 @@ bool ot_ring_init(hl_otel *o, size_t cap) {
 /* Claim the next slot, or NULL when the ring is full; *used_out: the
  * slots taken before it that the consumer has not read (as far as
  * ring_done says). */
-__attribute__((cold, noinline)) static ot_cell *ring_claim_loop(hl_otel *o, size_t *pos_out, size_t *used_out) {
+__attribute__((noinline)) static ot_cell *ring_claim_loop(hl_otel *o, size_t *pos_out, size_t *used_out) {
   size_t pos = atomic_load_explicit(&o->ring_head, memory_order_relaxed);
   for (;;) {
     /* acquire: the consumer's reads of the slot happened before */
@@ -82,9 +82,8 @@ __attribute__((cold, noinline)) static ot_cell *ring_claim_loop(hl_otel *o, size
 }
 
 /* The same, its first try in line (room, and no other thread claiming
- * at the same moment); the loop that tries again, and a full ring, out of
- * line: written as one loop, gcc took the loop's way out for the rare one
- * and moved the writing of the record that follows into the cold code. */
+ * at the same moment), inlined into every record's path; the loop that
+ * tries again, and a full ring, out of line. */
 __attribute__((always_inline)) static inline ot_cell *ring_claim(hl_otel *o, size_t *pos_out,
                                                                   size_t *used_out) {
   size_t pos = atomic_load_explicit(&o->ring_head, memory_order_relaxed);
@@ -122,7 +121,7 @@ static inline void prefetch_for_write(const char *p) {
 }
 
 /* A run's thread wakes the exporter (ring_publish(), below). */
-__attribute__((cold, noinline)) static void ring_kick(hl_otel *o) {
+__attribute__((noinline)) static void ring_kick(hl_otel *o) {
   if (!atomic_exchange(&o->kick, true)) {
     atomic_fetch_add_explicit(&o->st_run_wakeups, 1, memory_order_relaxed);
     ot_export_wake(o);
@@ -297,9 +296,9 @@ static void stack_key(void) { ot_tls_keyed = pthread_key_create(&ot_tls_key, sta
  * build) has only noinline. NULL when out of memory (or out of keys: a
  * stack nothing would free). */
 #if defined(__clang__)
-#define OT_OPAQUE __attribute__((noinline, cold))
+#define OT_OPAQUE __attribute__((noinline))
 #else
-#define OT_OPAQUE __attribute__((noipa, cold))
+#define OT_OPAQUE __attribute__((noipa))
 #endif
 OT_OPAQUE static ot_stack *thread_stack_new(void) {
   ot_stack *t;
@@ -327,7 +326,7 @@ static _Thread_local struct {
 /* n (8 or 16) random bytes, not all zero (an invalid id). The state is in
  * the thread's stack of frames, reached once per event: ot_random_bytes()
  * would cost a thread-local look-up per id. */
-__attribute__((cold, noinline)) static void ids_seed(ot_stack *t) {
+__attribute__((noinline)) static void ids_seed(ot_stack *t) {
   ot_random_bytes((uint8_t *)&t->rng, sizeof t->rng);
 }
 
@@ -348,7 +347,7 @@ __attribute__((always_inline)) static inline void ids(ot_stack *t, uint8_t *out,
 
 /* Room for `k` more frames: forgotten ones (abandoned calls) go, oldest
  * first. */
-__attribute__((cold, noinline)) static void frame_forget(ot_stack *t, int k) {
+__attribute__((noinline)) static void frame_forget(ot_stack *t, int k) {
   int drop = t->n + k - OT_FRAMES;
   memmove(&t->f[0], &t->f[drop], (size_t)(t->n - drop) * sizeof t->f[0]);
   t->n -= drop;
@@ -493,7 +492,7 @@ static bool trace_of(const ot_stack *t, hl_otel *o, const char *inv, uint8_t tra
  * thread's newest frame of the run (the run's or a call's, which copied
  * them), else from the table of live runs (a child run's or a tool
  * call's first event on another thread). */
-__attribute__((cold, noinline)) static uint64_t run_of_live(hl_otel *o, const char *inv, uint8_t trace[16],
+__attribute__((noinline)) static uint64_t run_of_live(hl_otel *o, const char *inv, uint8_t trace[16],
                                                              bool *has_trace, bool *sampled) {
   uint64_t run = 0;
   *has_trace = live_lookup(o, inv, trace, NULL, &run, sampled);
@@ -522,7 +521,7 @@ static char *print_json(const cJSON *v) { return v ? cJSON_PrintUnformatted(v) :
  * a span it would have started counts as started and dropped, so that
  * hl_otel_get_stats() adds up. `mcp`: a tool call of an MCP server's tool
  * (two spans). */
-__attribute__((cold, noinline)) static void count_dropped(hl_otel *o, int type, bool mcp) {
+__attribute__((noinline)) static void count_dropped(hl_otel *o, int type, bool mcp) {
   uint64_t spans = type == HL_EVENT_AGENT_START || type == HL_EVENT_LM_START ? 1
                    : type == HL_EVENT_TOOL_START ? (mcp ? 2 : 1)
                                                  : 0;
@@ -534,7 +533,7 @@ __attribute__((cold, noinline)) static void count_dropped(hl_otel *o, int type, 
 
 /* The end of a model call, a tool call or a run the sampler left out:
  * what the metrics need of it (ot_metrics_from_record), no span. */
-__attribute__((cold, noinline)) static int unsampled_end(hl_otel *o, const hl_event *ev, int type) {
+__attribute__((noinline)) static int unsampled_end(hl_otel *o, const hl_event *ev, int type) {
   if (type != HL_EVENT_LM_END && type != HL_EVENT_TOOL_END && type != HL_EVENT_AGENT_END) return 0;
   size_t pos, used;
   ot_cell *c = ring_claim(o, &pos, &used);
@@ -573,7 +572,7 @@ __attribute__((cold, noinline)) static int unsampled_end(hl_otel *o, const hl_ev
  * a run's cost). So each event type has a function of its own, a straight
  * line from the thread's frames to the ring's publish (the claim, the
  * record's head and the publish inlined into each), and what a run of (b)
- * does not do is out of line (cold): drops, unsampled runs, content,
+ * does not do is out of line (noinline): drops, unsampled runs, content,
  * errors, strings that do not fit the slot, forgotten frames, a run known
  * only from the table of live runs. */
 
@@ -585,7 +584,7 @@ typedef struct rec_out {
 } rec_out;
 
 /* The ring full: the record is dropped and counted, with one warning. */
-__attribute__((cold, noinline)) static void ring_full(hl_otel *o, int type, bool mcp) {
+__attribute__((noinline)) static void ring_full(hl_otel *o, int type, bool mcp) {
   count_dropped(o, type, mcp);
   ot_warn(o, "the export queue is full (%zu events waiting): spans are dropped", o->ring_cap);
 }
@@ -623,13 +622,13 @@ __attribute__((always_inline)) static inline bool rec_open(rec_out *out, hl_otel
 }
 
 /* The event's error message (its status's text when it has none). */
-__attribute__((cold, noinline)) static void pack_error(rec_pack *p, const hl_event *ev) {
+__attribute__((noinline)) static void pack_error(rec_pack *p, const hl_event *ev) {
   pack(p, OT_S_ERROR, ev->error.message && ev->error.message[0] ? ev->error.message
                                                                : hl_strerror(ev->error.status));
 }
 
 /* Captured content printed for the record: packed, then freed. */
-__attribute__((cold, noinline)) static void pack_owned(rec_pack *p, const hl_otel *o, char *owned) {
+__attribute__((noinline)) static void pack_owned(rec_pack *p, const hl_otel *o, char *owned) {
   pack_content(p, o, owned);
   cJSON_free(owned);
 }
@@ -861,7 +860,7 @@ __attribute__((always_inline)) static inline int on_hook(hl_otel *o, ot_stack *t
 }
 
 /* No memory for the thread's frames: the event is dropped. */
-__attribute__((cold, noinline)) static void no_stack(hl_otel *o, const hl_event *ev) {
+__attribute__((noinline)) static void no_stack(hl_otel *o, const hl_event *ev) {
   count_dropped(o, ev->type, ev->tool && hl_mcp_tool_server(ev->tool));
   ot_warn(o, "out of memory for a thread's current spans: its events are dropped");
 }
@@ -878,14 +877,16 @@ __attribute__((always_inline)) static inline ot_stack *on_begin(hl_otel *o, cons
   return t;
 }
 
-/* Each entry's code in one piece: gcc's static guess of where a path
- * goes took the frame that TOOL_END finds for the rare case and moved
- * the whole writing of the record into the function's cold part, far
- * away (.text.unlikely); the rare paths are calls out of line anyway. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define OT_ONE_PIECE __attribute__((optimize("no-reorder-blocks-and-partition")))
+/* Each entry in one piece: called by the library through its address,
+ * and by ot_on_event(), for which gcc split the entries' first tests
+ * from their bodies (a call more, a line more). The rare paths are out of
+ * line (noinline helpers), not marked cold: from the paths that lead to
+ * cold calls gcc guessed the common ones cold too, and moved TOOL_END's
+ * whole record writing into the function's cold part, far away. */
+#if defined(__clang__)
+#define OT_ONE_PIECE __attribute__((noinline))
 #else
-#define OT_ONE_PIECE
+#define OT_ONE_PIECE __attribute__((noipa))
 #endif
 
 /* The observer's functions, one per event type it reads (OT_EVENTS):
