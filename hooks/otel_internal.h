@@ -381,7 +381,6 @@ struct hl_otel {
   atomic_uint refs;          /* the owner's, and the observer's */
   bool enabled;              /* under lock: the observer acts */
   atomic_bool header_installed; /* hl_trace_set_header_fn() was ours */
-  bool capture;              /* record content */
   bool propagate;            /* install the traceparent header function (OTEL_PROPAGATORS) */
   ot_limits limits;
   ot_signal sig[OT_SIG_COUNT]; /* traces, metrics */
@@ -428,6 +427,7 @@ struct hl_otel {
   size_t ring_cap;           /* a power of two */
   atomic_bool live_enabled;  /* the observer acts (cleared at shutdown) */
   atomic_bool kick;          /* a producer asked for a drain (ring half full) */
+  bool capture;              /* record content (here: every event reads it, and this line) */
 
   /* the runs in progress as the run's side knows them (their trace ids,
    * for children on other threads and for the traceparent) */
