@@ -276,9 +276,10 @@ typedef struct ot_stack {
 /* The thread's stack, allocated on its first record: a static
  * _Thread_local stack cost every thread of the application ~1 KB of the
  * library's static TLS, recording or not. The pointer is reached once per
- * event: each access to a thread-local of a shared library is a call
- * (__tls_get_addr). The key only frees the stack when its thread exits. */
-static _Thread_local ot_stack *ot_tls;
+ * event, initial-exec: one load, where the default model of a shared
+ * library calls __tls_get_addr() (one pointer of static TLS, as engine.c's
+ * `cur`). The key only frees the stack when its thread exits. */
+static _Thread_local ot_stack *ot_tls __attribute__((tls_model("initial-exec")));
 static pthread_key_t ot_tls_key;
 static pthread_once_t ot_tls_once = PTHREAD_ONCE_INIT;
 static bool ot_tls_keyed;

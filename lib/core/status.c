@@ -97,7 +97,9 @@ const char *hl_last_error(void) { return hl_thread.error.message; }
 
 hl_status hl_last_status(void) { return hl_thread.error.status; }
 
-hl__thread_state *hl__thread_state_here(void) { return &hl_thread; }
+_Thread_local hl__thread_state *hl__thread_state_ptr __attribute__((tls_model("initial-exec")));
+
+hl__thread_state *hl__thread_state_first(void) { return hl__thread_state_ptr = &hl_thread; }
 
 hl_status hl_failv(hl_status status, const char *fmt, va_list ap) {
   /* Format into a scratch buffer first: callers may pass hl_last_error()

@@ -126,6 +126,18 @@ typedef struct hl__thread_state {
   hl__error_state error;
   hl__event_counts built;
 } hl__thread_state;
-hl__thread_state *hl__thread_state_here(void);
+/* Where it is: a pointer of initial-exec TLS, read with one load, set at
+ * the thread's first look-up (hl__thread_state_first(), out of line). The
+ * state itself (1.3 KB) stays in the default model, whose every access
+ * from a shared library is a call to __tls_get_addr(): two such calls per
+ * event delivered, on a path whose code a model call between two events
+ * has evicted. One pointer of static TLS is well within what glibc keeps
+ * for a library loaded with dlopen() (as engine.c's `cur`). */
+extern _Thread_local hl__thread_state *hl__thread_state_ptr __attribute__((tls_model("initial-exec")));
+hl__thread_state *hl__thread_state_first(void);
+static inline hl__thread_state *hl__thread_state_here(void) {
+  hl__thread_state *s = hl__thread_state_ptr;
+  return __builtin_expect(s != NULL, 1) ? s : hl__thread_state_first();
+}
 
 #endif
