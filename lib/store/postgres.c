@@ -121,7 +121,7 @@ typedef struct pg_store {
   /* pg_interrupt(): readable while the call in progress is to stop; every
    * wait polls it beside the socket (a hung server never answers a
    * PQcancel: its backend is what does not run) */
-  int wake;
+  hl__store_wake wake;
   bool cut; /* the last call stopped for it */
   /* per group size: which of its statements this connection has prepared */
   unsigned char group_ready[HL_STORE_GROUP_MAX + 1];
@@ -167,12 +167,14 @@ static hl_status pg_fail(pg_store *s, const PGresult *r, const char *what) {
 static int pg_poll(pg_store *s, short events, int idle_ms) {
   int fd = PQsocket(s->conn);
   bool cut = false;
-  int n = fd < 0 ? -1 : hl__store_wait(fd, events, s->wake, idle_ms, &cut);
+  int n = fd < 0 ? -1 : hl__store_wait(fd, events, &s->wake, idle_ms, &cut);
   if (cut) s->cut = true;
   return n;
 }
 
-static void pg_interrupt(void *impl, bool cut) { hl__store_wake_set(((pg_store *)impl)->wake, cut); }
+static void pg_interrupt(void *impl, int64_t cut_at) {
+  hl__store_wake_set(&((pg_store *)impl)->wake, cut_at);
+}
 
 /* Send the statement just queued (`sent`: what PQsend*() gave), waiting
  * at most idle_ms for each piece. False on a lost connection or a
@@ -351,7 +353,7 @@ static void pg_close(void *impl) {
   pg_store *s = impl;
   if (!s) return;
   PQfinish(s->conn);
-  if (s->wake >= 0) close(s->wake);
+  hl__store_wake_close(&s->wake);
   free(s);
 }
 

@@ -86,7 +86,7 @@ typedef struct rd_store {
   bool reply_over, line_over;
   /* rd_interrupt(): readable while the call in progress is to stop (a
    * stopped server answers nothing); `cut`: the last command stopped for it */
-  int wake;
+  hl__store_wake wake;
   bool cut;
 } rd_store;
 
@@ -222,7 +222,7 @@ static bool rd_pending_fits(rd_store *s) {
  * time (the context's error then reads as the timed-out read's). */
 static bool rd_wait(rd_store *s) {
   bool cut = false;
-  int n = hl__store_wait(s->c->fd, POLLIN, s->wake, HL_REDIS_IDLE_S * 1000, &cut);
+  int n = hl__store_wait(s->c->fd, POLLIN, &s->wake, HL_REDIS_IDLE_S * 1000, &cut);
   if (cut) s->cut = true;
   else if (n > 0) return true;
   s->c->err = REDIS_ERR_IO;
@@ -231,7 +231,9 @@ static bool rd_wait(rd_store *s) {
   return false;
 }
 
-static void rd_interrupt(void *impl, bool cut) { hl__store_wake_set(((rd_store *)impl)->wake, cut); }
+static void rd_interrupt(void *impl, int64_t cut_at) {
+  hl__store_wake_set(&((rd_store *)impl)->wake, cut_at);
+}
 
 /* A command with binary-safe arguments. NULL reply: connection trouble
  * (s->c->err set), or a reply past the budget (s->reply_over, the
@@ -365,7 +367,7 @@ static void rd_close(void *impl) {
   rd_store *s = impl;
   if (!s) return;
   if (s->c) redisFree(s->c);
-  if (s->wake >= 0) close(s->wake);
+  hl__store_wake_close(&s->wake);
   rd_keys_forget(s);
   free(s->host);
   free(s->password);

@@ -191,10 +191,10 @@ static int sq_busy(void *ud, int count) {
 
 /* A statement running stops at its next step (sqlite3_interrupt: an
  * interrupted transaction is rolled back), a lock wait at its next sleep. */
-static void sq_interrupt(void *impl, bool cut) {
+static void sq_interrupt(void *impl, int64_t cut_at) {
   sq_store *s = impl;
-  atomic_store(&s->cut, cut);
-  if (cut) sqlite3_interrupt(s->db);
+  atomic_store(&s->cut, cut_at != 0);
+  if (cut_at) sqlite3_interrupt(s->db);
 }
 
 static hl_status sq_exec(sq_store *s, const char *sql, const char *what) {

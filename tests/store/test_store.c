@@ -35,6 +35,8 @@
 #include "hookline.h"
 #include "store/store_decode.h"
 #include "store/store_fixture.h"
+#include "store/store_internal.h"
+#include "store/slow_proxy.h"
 
 static const char *backend;
 static char tmpdir[256];
@@ -1353,14 +1355,44 @@ static void served_free(served *x) {
   hl_store_close(x->s);
 }
 
-/* served_session() on any backend but memory (raw: an SQLite file's path). */
-static bool served_open(served *x, const char *id) {
+/* The URL of fresh database `url` through proxy `p`, started in front of
+ * its server (PostgreSQL: its unix socket; Redis: its port). */
+static bool proxied_url(const char *url, slow_proxy *p, char *out, size_t n) {
+  if (!strcmp(backend, "postgresql")) { /* postgresql:///DB?host=DIR&port=N&user=hookline */
+    const char *db = url + strlen("postgresql:///"), *host = strstr(url, "host="),
+               *port = strstr(url, "port=");
+    char path[300];
+    snprintf(path, sizeof path, "%.*s/.s.PGSQL.%d", (int)strcspn(host + 5, "&"), host + 5,
+             atoi(port + 5));
+    if (!proxy_start(p, path, 0)) return false;
+    snprintf(out, n, "postgresql://hookline@127.0.0.1:%d/%.*s", p->port, (int)strcspn(db, "?"), db);
+    return true;
+  }
+  int port = atoi(strrchr(env_or_die("HL_TEST_REDIS_URL"), ':') + 1);
+  if (!proxy_start(p, NULL, port)) return false;
+  snprintf(out, n, "redis://127.0.0.1:%d%s", p->port, strrchr(url, '/'));
+  return true;
+}
+
+/* served_session() on any backend but memory (raw: an SQLite file's
+ * path); through `proxy` (PostgreSQL, Redis) unless it is NULL. */
+static bool served_open_via(served *x, const char *id, slow_proxy *proxy) {
   *x = (served){0};
   if (!strcmp(backend, "memory")) {
     fprintf(stderr, "  (memory: nothing to hang)\n");
     return false;
   }
-  x->s = fresh_store(x->raw, sizeof x->raw);
+  if (proxy) {
+    char url[600], via[700];
+    fresh_url(url, sizeof url, x->raw, sizeof x->raw);
+    if (!proxied_url(url, proxy, via, sizeof via)) {
+      CHECK(!"the proxy starts");
+      return false;
+    }
+    if (hl_store_open(via, &x->s) != HL_OK) fprintf(stderr, "open %s: %s\n", via, hl_last_error());
+  } else {
+    x->s = fresh_store(x->raw, sizeof x->raw);
+  }
   CHECK(x->s != NULL);
   hl_status st = x->s ? hl_session_open(x->s, "app", "u", id, &x->sess) : HL_ERR_NETWORK;
   if (st == HL_OK) {
@@ -1374,16 +1406,21 @@ static bool served_open(served *x, const char *id) {
   return st == HL_OK;
 }
 
+static bool served_open(served *x, const char *id) { return served_open_via(x, id, NULL); }
+
 /* False (with nothing left to free) if the backend has no server (a skip
- * message printed) or a step failed (a failed check). */
-static bool served_session(served *x, const char *id) {
+ * message printed) or a step failed (a failed check); through `proxy`
+ * unless it is NULL. */
+static bool served_session_via(served *x, const char *id, slow_proxy *proxy) {
   *x = (served){0};
   if (!is_server()) {
     fprintf(stderr, "  (%s has no server)\n", backend);
     return false;
   }
-  return served_open(x, id);
+  return served_open_via(x, id, proxy);
 }
+
+static bool served_session(served *x, const char *id) { return served_session_via(x, id, NULL); }
 
 /* The server restarts between two calls (a deploy, a failover to the same
  * address): the handle's connection is dead, and the next call finds that
@@ -1598,20 +1635,21 @@ static void server_hangs(void) {
 }
 
 /* Start a run of `input` whose first append will wait (the server or the
- * file is held), cancel it 200 ms later and check that it ends with
- * HL_ERR_CANCELLED within a second of the cancel. */
-static void run_cancelled_while_waiting(hl_agent *agent, hl_session *sess, const char *input) {
+ * file is held), cancel it `after` seconds later and check that it ends
+ * with HL_ERR_CANCELLED within `within` seconds of the cancel. */
+static void run_cancelled_while_waiting(hl_agent *agent, hl_session *sess, const char *input,
+                                        double after, double within) {
   hl_run *run = NULL;
   CHECK_INT(hl_run_start(agent, sess, input, NULL, &run), HL_OK);
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  while (seconds_since(&t0) < 0.2) sched_yield(); /* the run's append is waiting by now */
+  while (seconds_since(&t0) < after) usleep(1000); /* the run's append is waiting by now */
   hl_run_cancel(run);
   CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
-  double took = seconds_since(&t0) - 0.2;
+  double took = seconds_since(&t0) - after;
   fprintf(stderr, "  (cancelled run ended %.2f s after the cancel: %s)\n", took,
           hl_run_error(run) ? hl_run_error(run) : "");
-  CHECK(took < 1.0);
+  CHECK(took < within);
   hl_run_free(run);
 }
 
@@ -1647,9 +1685,29 @@ static void cancel_reaches_store(void) {
   pid_t pid = serving_pid(x.raw);
   REQUIRE(pid > 0);
   REQUIRE(kill(pid, SIGSTOP) == 0);
-  run_cancelled_while_waiting(x.agent, x.sess, "while hung");
+  run_cancelled_while_waiting(x.agent, x.sess, "while hung", 0.2, 1.0);
   REQUIRE(kill(pid, SIGCONT) == 0);
   check_after_cut(&x, "cut", 4);
+}
+
+/* A server that trickles its answer (a byte every 150 ms through the
+ * test's proxy: never silent for the cut's 250 ms grace, so a cut by
+ * silence alone never comes): a run cancelled while its write waits on
+ * it ends within the cut's budget (1 s) of the cancel, instead of the
+ * seconds the answer takes (PostgreSQL: an append's ~80 bytes; Redis:
+ * its script flushed first, so the append's NOSCRIPT error and the
+ * script's reload, ~100 bytes); the session works afterwards. */
+static void cancel_trickling_store(void) {
+  slow_proxy p;
+  served x;
+  if (!served_session_via(&x, "trickle", &p)) return;
+  if (!strcmp(backend, "redis")) free(raw_do(x.raw, "SCRIPT|FLUSH"));
+  proxy_mode(&p, PROXY_TRICKLE);
+  run_cancelled_while_waiting(x.agent, x.sess, "trickled", 0.2,
+                              HL_STORE_CUT_BUDGET_MS / 1000.0 + 0.5);
+  proxy_mode(&p, PROXY_FORWARD);
+  check_after_cut(&x, "trickle", 4);
+  proxy_stop(&p);
 }
 
 /* Start a run of the fixture's "slow" input on x's session (*run) and
@@ -1836,7 +1894,7 @@ static void sqlite_cancel(void) {
   sqlite3 *other = NULL;
   REQUIRE(sqlite3_open(raw, &other) == SQLITE_OK);
   REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
-  run_cancelled_while_waiting(agent, sess, "while locked");
+  run_cancelled_while_waiting(agent, sess, "while locked", 0.2, 1.0);
   sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close(other);
   cJSON *events = NULL;
@@ -2155,6 +2213,7 @@ int main(int argc, char **argv) {
   RUN(cancel_reaches_store);
   RUN(cancel_before_store_hangs);
   RUN(cancel_with_store_live);
+  RUN(cancel_trickling_store);
   RUN(read_only);
   RUN(server_restarted);
   RUN(server_killed);
