@@ -15,11 +15,13 @@
  * call with HL_ERR_NETWORK; the next call reconnects.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -162,7 +164,8 @@ static void rd_keys_forget(rd_store *s) {
   s->key_app = s->key_user = s->key_id = NULL;
 }
 
-/* How long a call waits for the server to send anything (SO_RCVTIMEO). */
+/* How long a call waits for the server to take or send anything (every
+ * wait is a poll beside the cut's wake: the socket is non-blocking). */
 #define HL_REDIS_IDLE_S 10
 
 static hl_status rd_fail_ctx(rd_store *s, const char *what) {
@@ -182,8 +185,8 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
                    HL_STORE_LOAD_MAX >> 20);
   /* a read past SO_RCVTIMEO: hiredis reports EAGAIN's text, a riddle */
   if (s->c && s->c->err == REDIS_ERR_IO && !strcmp(why, strerror(EAGAIN)))
-    return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: timed out: the server sent nothing "
-                   "for %d s (connection dropped; a write may or may not have been stored: "
+    return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: timed out: the server took or sent "
+                   "nothing for %d s (connection dropped; a write may or may not have been stored: "
                    "the next call reconnects, a stale version gets a conflict)", s->host,
                    s->port, what, HL_REDIS_IDLE_S);
   return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: %s", s->host, s->port, what,
@@ -217,12 +220,13 @@ static bool rd_pending_fits(rd_store *s) {
   return pending <= left && !s->line_over;
 }
 
-/* Wait for the reply's next bytes or a cut (rd_interrupt), as long as a
- * read may (SO_RCVTIMEO): false on a cut (s->cut) or when nothing came in
- * time (the context's error then reads as the timed-out read's). */
-static bool rd_wait(rd_store *s) {
+/* Wait until the socket is ready for `events` (the reply's next bytes,
+ * or room for the command's) or a cut (rd_interrupt), at most
+ * HL_REDIS_IDLE_S: false on a cut (s->cut) or when nothing moved in time
+ * (the context's error then reads as a timed-out read's). */
+static bool rd_wait(rd_store *s, short events) {
   bool cut = false;
-  int n = hl__store_wait(s->c->fd, POLLIN, &s->wake, HL_REDIS_IDLE_S * 1000, &cut);
+  int n = hl__store_wait(s->c->fd, events, &s->wake, HL_REDIS_IDLE_S * 1000, &cut);
   if (cut) s->cut = true;
   else if (n > 0) return true;
   s->c->err = REDIS_ERR_IO;
@@ -235,6 +239,30 @@ static void rd_interrupt(void *impl, int64_t cut_at) {
   hl__store_wake_set(&((rd_store *)impl)->wake, cut_at);
 }
 
+/* Send the command hiredis buffered (its obuf), waiting through rd_wait
+ * whenever the socket is full, so that a cut reaches a large write to a
+ * server that stopped reading. From an offset of our own: hiredis's
+ * redisBufferWrite moves the unsent rest to the front after each partial
+ * write, which a non-blocking socket makes quadratic in a large command's
+ * size. MSG_NOSIGNAL: a server gone is an error, not a SIGPIPE. */
+static bool rd_send(rd_store *s) {
+  redisContext *c = s->c;
+  size_t len = sdslen(c->obuf), off = 0;
+  while (off < len) {
+    ssize_t n = send(c->fd, c->obuf + off, len - off, MSG_NOSIGNAL);
+    if (n > 0) off += (size_t)n;
+    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!rd_wait(s, POLLOUT)) return false;
+    } else if (n < 0 && errno != EINTR) {
+      c->err = REDIS_ERR_IO;
+      snprintf(c->errstr, sizeof c->errstr, "%s", strerror(errno));
+      return false;
+    }
+  }
+  sdsclear(c->obuf);
+  return true;
+}
+
 /* A command with binary-safe arguments. NULL reply: connection trouble
  * (s->c->err set), or a reply past the budget (s->reply_over, the
  * connection closed: the server may still be sending it). hiredis's
@@ -245,11 +273,9 @@ static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t
   s->reply_over = s->line_over = s->cut = false;
   redisContext *c = s->c;
   if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) return NULL;
-  int done = 0;
-  while (!done)
-    if (redisBufferWrite(c, &done) != REDIS_OK) return NULL;
+  bool sent = rd_send(s);
   void *reply = NULL;
-  for (;;) {
+  while (sent) {
     if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
       c->err = c->reader->err;
       snprintf(c->errstr, sizeof c->errstr, "%s", c->reader->errstr);
@@ -260,7 +286,7 @@ static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t
       s->reply_over = true;
       break;
     }
-    if (!rd_wait(s)) break;
+    if (!rd_wait(s, POLLIN)) break;
     if (redisBufferRead(c) != REDIS_OK) return NULL;
   }
   if (s->reply_over || s->cut) {
@@ -298,8 +324,6 @@ static hl_status rd_load_script(rd_store *s, const char *body, char *sha) {
 /* Authenticate, select the database, check the layout, load the scripts:
  * after connecting and after every reconnect. */
 static hl_status rd_setup(rd_store *s) {
-  struct timeval tv = {HL_REDIS_IDLE_S, 0};
-  redisSetTimeout(s->c, tv);
   hl_status st = HL_OK;
   if (s->password) {
     const char *argv[3] = {"AUTH", s->user ? s->user : s->password, s->password};
@@ -343,6 +367,15 @@ static hl_status rd_connect(rd_store *s) {
   s->c = redisConnectWithTimeout(s->host, s->port, tv);
   s->reply_over = false;
   if (!s->c || s->c->err) return rd_fail_ctx(s, "cannot connect");
+  /* non-blocking from here: every wait is a poll beside the cut's wake
+   * (hiredis then takes EAGAIN as "try again", not as a failure) */
+  int flags = fcntl(s->c->fd, F_GETFL);
+  if (flags < 0 || fcntl(s->c->fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    s->c->err = REDIS_ERR_IO;
+    snprintf(s->c->errstr, sizeof s->c->errstr, "%s", strerror(errno));
+    return rd_fail_ctx(s, "cannot connect");
+  }
+  s->c->flags &= ~REDIS_BLOCK;
   rd_budget_fns(s);
   return rd_setup(s);
 }

@@ -1710,6 +1710,32 @@ static void cancel_trickling_store(void) {
   proxy_stop(&p);
 }
 
+/* Redis: a run whose write is large (a 16 MB input, which its turn holds
+ * three times: user message, tool call, tool result) and whose server
+ * stops (SIGSTOP) takes only what the socket buffers hold, some 10 MB:
+ * the rest waits to be sent. Cancelled then, the run ends within the cut's
+ * grace, as one waiting for a reply does (before, the send blocked past
+ * any cut, up to the 10 s limit); once the server runs again the session
+ * is as acknowledged and works. */
+static void cancel_large_write(void) {
+  if (strcmp(backend, "redis") != 0) return;
+  served x;
+  if (!served_session(&x, "large")) return;
+  pid_t pid = serving_pid(x.raw);
+  REQUIRE(pid > 0);
+  size_t n = 16u << 20;
+  char *input = malloc(n + 1);
+  REQUIRE(input);
+  memset(input, 'a', n);
+  input[n] = '\0';
+  REQUIRE(kill(pid, SIGSTOP) == 0);
+  /* 1 s: the run has encoded its turn and is sending it by then */
+  run_cancelled_while_waiting(x.agent, x.sess, input, 1.0, 1.0);
+  REQUIRE(kill(pid, SIGCONT) == 0);
+  free(input);
+  check_after_cut(&x, "large", 4);
+}
+
 /* Start a run of the fixture's "slow" input on x's session (*run) and
  * return once its first turn is acknowledged and its second model call
  * waits; the session's version then. */
@@ -2214,6 +2240,7 @@ int main(int argc, char **argv) {
   RUN(cancel_before_store_hangs);
   RUN(cancel_with_store_live);
   RUN(cancel_trickling_store);
+  RUN(cancel_large_write);
   RUN(read_only);
   RUN(server_restarted);
   RUN(server_killed);
