@@ -59,7 +59,9 @@
  * have been stored, which the version check turns into a conflict, never
  * a double append; PostgreSQL migrations wait 300 s); a run cancelled
  * (hl_run_cancel(), hl_agent_cancel()) while its session's write waits
- * on a PostgreSQL or Redis server, or on another connection's lock on an
+ * on a PostgreSQL or Redis server (for its answer, to take a large
+ * write's bytes, or to complete the write's reconnect), or on another
+ * connection's lock on an
  * SQLite file, stops waiting within a quarter second (if the server does
  * not answer, or the lock does not come free, by then), and a second
  * after the cancel at the latest (a server that keeps sending its answer

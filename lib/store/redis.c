@@ -15,14 +15,12 @@
  * call with HL_ERR_NETWORK; the next call reconnects.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "core/util.h"
@@ -361,21 +359,40 @@ static hl_status rd_setup(rd_store *s) {
   return rd_load_script(s, hl_redis_load_lua, s->load_sha);
 }
 
+/* How long a connect may take (its handshake; the set-up's commands then
+ * wait as any command does). */
+#define HL_REDIS_CONNECT_MS 5000
+
+/* Wait for the connect hiredis started (non-blocking) to finish, through
+ * the cut's wake: a server whose listen queue is full answers no SYN,
+ * and a cancelled run's reconnect must not wait out the connect's limit. */
+static hl_status rd_connected(rd_store *s) {
+  bool cut = false;
+  int n = hl__store_wait(s->c->fd, POLLOUT, &s->wake, HL_REDIS_CONNECT_MS, &cut), err = 0;
+  socklen_t len = sizeof err;
+  if (cut) {
+    redisFree(s->c);
+    s->c = NULL;
+    return hl_fail(HL_ERR_CANCELLED, "store: redis %s:%d: cancelled while connecting (nothing "
+                   "sent)", s->host, s->port);
+  }
+  if (n == 0) err = ETIMEDOUT;
+  else if (n < 0 || getsockopt(s->c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (!err) return HL_OK;
+  s->c->err = REDIS_ERR_IO;
+  snprintf(s->c->errstr, sizeof s->c->errstr, "%s", strerror(err));
+  return rd_fail_ctx(s, "cannot connect");
+}
+
 static hl_status rd_connect(rd_store *s) {
   if (s->c) redisFree(s->c);
-  struct timeval tv = {5, 0};
-  s->c = redisConnectWithTimeout(s->host, s->port, tv);
-  s->reply_over = false;
+  /* non-blocking from the start: every wait, the connect's too, is a poll
+   * beside the cut's wake (hiredis takes EAGAIN as "try again") */
+  s->c = redisConnectNonBlock(s->host, s->port);
+  s->reply_over = s->cut = false;
   if (!s->c || s->c->err) return rd_fail_ctx(s, "cannot connect");
-  /* non-blocking from here: every wait is a poll beside the cut's wake
-   * (hiredis then takes EAGAIN as "try again", not as a failure) */
-  int flags = fcntl(s->c->fd, F_GETFL);
-  if (flags < 0 || fcntl(s->c->fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-    s->c->err = REDIS_ERR_IO;
-    snprintf(s->c->errstr, sizeof s->c->errstr, "%s", strerror(errno));
-    return rd_fail_ctx(s, "cannot connect");
-  }
-  s->c->flags &= ~REDIS_BLOCK;
+  hl_status st = rd_connected(s);
+  if (st != HL_OK) return st;
   rd_budget_fns(s);
   return rd_setup(s);
 }

@@ -1635,15 +1635,19 @@ static void server_hangs(void) {
 }
 
 /* Start a run of `input` whose first append will wait (the server or the
- * file is held), cancel it `after` seconds later and check that it ends
- * with HL_ERR_CANCELLED within `within` seconds of the cancel. */
-static void run_cancelled_while_waiting(hl_agent *agent, hl_session *sess, const char *input,
-                                        double after, double within) {
+ * file is held), cancel it `after` seconds later (and once `waiting`,
+ * unless NULL, says the append waits: at most 30 s) and check that it
+ * ends with HL_ERR_CANCELLED within `within` seconds of the cancel. */
+static void run_cancelled_waiting(hl_agent *agent, hl_session *sess, const char *input,
+                                  double after, bool (*waiting)(void), double within) {
   hl_run *run = NULL;
   CHECK_INT(hl_run_start(agent, sess, input, NULL, &run), HL_OK);
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  while (seconds_since(&t0) < after) usleep(1000); /* the run's append is waiting by now */
+  while (seconds_since(&t0) < after || (waiting && !waiting() && seconds_since(&t0) < 30))
+    usleep(1000); /* the run's append is waiting by now */
+  if (waiting) CHECK(waiting()); /* the cancel comes while the append waits */
+  after = seconds_since(&t0);
   hl_run_cancel(run);
   CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
   double took = seconds_since(&t0) - after;
@@ -1651,6 +1655,28 @@ static void run_cancelled_while_waiting(hl_agent *agent, hl_session *sess, const
           hl_run_error(run) ? hl_run_error(run) : "");
   CHECK(took < within);
   hl_run_free(run);
+}
+
+static void run_cancelled_while_waiting(hl_agent *agent, hl_session *sess, const char *input,
+                                        double after, double within) {
+  run_cancelled_waiting(agent, sess, input, after, NULL, within);
+}
+
+/* Whether this process has a connection to the test's Redis with more
+ * than 1 MB sent but not taken by the server (/proc/net/tcp's tx_queue):
+ * a large write waits for a stopped server. */
+static bool redis_send_blocked(void) {
+  int port = atoi(strrchr(env_or_die("HL_TEST_REDIS_URL"), ':') + 1);
+  FILE *f = fopen("/proc/net/tcp", "r");
+  char line[512];
+  bool found = false;
+  unsigned rport = 0;
+  unsigned long tx = 0;
+  while (f && !found && fgets(line, sizeof line, f))
+    found = sscanf(line, " %*d: %*x:%*x %*x:%x %*x %lx", &rport, &tx) == 2 &&
+            rport == (unsigned)port && tx > (1u << 20);
+  if (f) fclose(f);
+  return found;
 }
 
 /* After a cut and the server running again (SIGCONT): session `id` of
@@ -1710,6 +1736,23 @@ static void cancel_trickling_store(void) {
   proxy_stop(&p);
 }
 
+/* The server goes deaf between two calls (through the test's proxy: the
+ * store's connection dropped, no new one accepted, no SYN answered): the
+ * run's append reconnects (PostgreSQL: a reset; Redis: a connect), and a
+ * cancel during that reconnect ends the run within the cut's grace
+ * instead of the connect's limit (10 s, 5 s); once the server is back
+ * the session is as acknowledged and works. */
+static void cancel_during_reconnect(void) {
+  slow_proxy p;
+  served x;
+  if (!served_session_via(&x, "reconnect", &p)) return;
+  proxy_mode(&p, PROXY_DEAF);
+  run_cancelled_while_waiting(x.agent, x.sess, "while reconnecting", 0.2, 1.0);
+  proxy_mode(&p, PROXY_FORWARD);
+  check_after_cut(&x, "reconnect", 4);
+  proxy_stop(&p);
+}
+
 /* Redis: a run whose write is large (a 16 MB input, which its turn holds
  * three times: user message, tool call, tool result) and whose server
  * stops (SIGSTOP) takes only what the socket buffers hold, some 10 MB:
@@ -1729,8 +1772,7 @@ static void cancel_large_write(void) {
   memset(input, 'a', n);
   input[n] = '\0';
   REQUIRE(kill(pid, SIGSTOP) == 0);
-  /* 1 s: the run has encoded its turn and is sending it by then */
-  run_cancelled_while_waiting(x.agent, x.sess, input, 1.0, 1.0);
+  run_cancelled_waiting(x.agent, x.sess, input, 0.1, redis_send_blocked, 1.0);
   REQUIRE(kill(pid, SIGCONT) == 0);
   free(input);
   check_after_cut(&x, "large", 4);
@@ -2241,6 +2283,7 @@ int main(int argc, char **argv) {
   RUN(cancel_with_store_live);
   RUN(cancel_trickling_store);
   RUN(cancel_large_write);
+  RUN(cancel_during_reconnect);
   RUN(read_only);
   RUN(server_restarted);
   RUN(server_killed);
