@@ -307,14 +307,14 @@ static hl_status pg_prepare(pg_store *s) {
 }
 
 /* Drive the connect or reset just started on s->conn (`started`: what
- * PQconnectStartParams or PQresetStart gave; `poll`: PQconnectPoll or
+ * PQconnectStartParams or PQresetStart gave; `step`: PQconnectPoll or
  * PQresetPoll) to its end, each wait through the cut's wake, all of it
  * within s->connect_ms (libpq's own limit holds only for its blocking
  * calls): a server that answers no SYN, or accepts and says nothing (its
  * postmaster stopped), must not hold a cancelled run's reconnect for the
  * connect timeout. */
 static hl_status pg_connected(pg_store *s, int started,
-                              PostgresPollingStatusType (*poll)(PGconn *), const char *what) {
+                              PostgresPollingStatusType (*step)(PGconn *), const char *what) {
   PostgresPollingStatusType ps = started ? PGRES_POLLING_WRITING : PGRES_POLLING_FAILED;
   int64_t deadline = s->connect_ms ? hl__store_now_ms() + s->connect_ms : 0;
   int n = 1;
@@ -324,7 +324,7 @@ static hl_status pg_connected(pg_store *s, int started,
     if (deadline && left <= 0) n = 0;
     else n = pg_poll(s, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, (int)left);
     if (n <= 0) break;
-    ps = poll(s->conn);
+    ps = step(s->conn);
   }
   if (ps == PGRES_POLLING_OK) return HL_OK;
   s->broken = true;
@@ -336,8 +336,8 @@ static hl_status pg_connected(pg_store *s, int started,
                    "server did not complete the connection in %d s)", what, s->connect_ms / 1000);
   char msg[600];
   snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
-  for (char *c = msg; *c; c++) /* libpq's lines: one line */
-    if (*c == '\n' || *c == '\r') *c = ' ';
+  for (char *c = msg; *c; c++) /* libpq's lines ("...\n\tIs the server running"): one line */
+    if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
   size_t len = strlen(msg);
   while (len && msg[len - 1] == ' ') msg[--len] = '\0';
   return hl_fail(HL_ERR_NETWORK, "store: postgresql: %s: %s", what, msg[0] ? msg : "failed");

@@ -181,7 +181,7 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
     return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: the reply would take more than "
                    "%zu MiB (connection dropped)", s->host, s->port, what,
                    HL_STORE_LOAD_MAX >> 20);
-  /* a read past SO_RCVTIMEO: hiredis reports EAGAIN's text, a riddle */
+  /* a wait past HL_REDIS_IDLE_S (rd_wait gives it EAGAIN's text, a riddle) */
   if (s->c && s->c->err == REDIS_ERR_IO && !strcmp(why, strerror(EAGAIN)))
     return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: timed out: the server took or sent "
                    "nothing for %d s (connection dropped; a write may or may not have been stored: "
@@ -248,12 +248,13 @@ static bool rd_send(rd_store *s) {
   size_t len = sdslen(c->obuf), off = 0;
   while (off < len) {
     ssize_t n = send(c->fd, c->obuf + off, len - off, MSG_NOSIGNAL);
-    if (n > 0) off += (size_t)n;
-    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (n > 0) {
+      off += (size_t)n;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       if (!rd_wait(s, POLLOUT)) return false;
-    } else if (n < 0 && errno != EINTR) {
+    } else if (n == 0 || errno != EINTR) {
       c->err = REDIS_ERR_IO;
-      snprintf(c->errstr, sizeof c->errstr, "%s", strerror(errno));
+      snprintf(c->errstr, sizeof c->errstr, "%s", n ? strerror(errno) : "connection closed");
       return false;
     }
   }
