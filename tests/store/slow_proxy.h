@@ -10,6 +10,10 @@
  *   PROXY_DEAF     the connections open are dropped and new ones are
  *                  never accepted: the listen queue is kept full, so a
  *                  client's SYN goes unanswered and its connect hangs
+ *   PROXY_MUTE     the connections open are dropped and new ones wait in
+ *                  the listen queue, never accepted: the client's connect
+ *                  completes (the kernel's handshake), and nothing it
+ *                  sends is ever answered (a stopped server)
  *
  * One thread polls the listener and every connection; the test switches
  * the mode at any time (proxy_mode).
@@ -32,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { PROXY_FORWARD, PROXY_TRICKLE, PROXY_DEAF };
+enum { PROXY_FORWARD, PROXY_TRICKLE, PROXY_DEAF, PROXY_MUTE };
 #define PROXY_TRICKLE_MS 150 /* under the cut's 250 ms grace, with room for a loaded machine */
 #define PROXY_PAIRS 32
 
@@ -101,6 +105,9 @@ static inline void *proxy_main(void *arg) {
   while (!atomic_load(&p->stop)) {
     int mode = atomic_load(&p->mode);
     if (mode == PROXY_DEAF && was != PROXY_DEAF) proxy_go_deaf(p);
+    if (mode == PROXY_MUTE && was != PROXY_MUTE)
+      for (int i = 0; i < PROXY_PAIRS; i++)
+        if (p->client[i] >= 0) proxy_drop(p, i);
     if (mode != PROXY_DEAF && was == PROXY_DEAF) {
       listen(p->listener, 16);
       if (p->filler >= 0) close(p->filler);
@@ -110,7 +117,7 @@ static inline void *proxy_main(void *arg) {
     struct pollfd f[1 + 2 * PROXY_PAIRS];
     int where[1 + 2 * PROXY_PAIRS], n = 0;
     long long now = proxy_ms();
-    if (mode != PROXY_DEAF) {
+    if (mode != PROXY_DEAF && mode != PROXY_MUTE) {
       f[n] = (struct pollfd){.fd = p->listener, .events = POLLIN};
       where[n++] = -1;
     }

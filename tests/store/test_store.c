@@ -1736,21 +1736,28 @@ static void cancel_trickling_store(void) {
   proxy_stop(&p);
 }
 
-/* The server goes deaf between two calls (through the test's proxy: the
- * store's connection dropped, no new one accepted, no SYN answered): the
- * run's append reconnects (PostgreSQL: a reset; Redis: a connect), and a
- * cancel during that reconnect ends the run within the cut's grace
- * instead of the connect's limit (10 s, 5 s); once the server is back
- * the session is as acknowledged and works. */
-static void cancel_during_reconnect(void) {
+/* The server stops answering between two calls, through the test's
+ * proxy in `mode` (the store's connection dropped; PROXY_DEAF: no SYN
+ * answered; PROXY_MUTE: connections completed by the kernel, nothing
+ * they send answered): the run's append reconnects (PostgreSQL: a reset;
+ * Redis: a connect and its set-up), and a cancel during that reconnect
+ * ends the run within the cut's grace instead of the connect's limit
+ * (10 s, 5 s); once the server is back the session is as acknowledged
+ * and works. */
+static void reconnect_cut(int mode, const char *id) {
   slow_proxy p;
   served x;
-  if (!served_session_via(&x, "reconnect", &p)) return;
-  proxy_mode(&p, PROXY_DEAF);
+  if (!served_session_via(&x, id, &p)) return;
+  proxy_mode(&p, mode);
   run_cancelled_while_waiting(x.agent, x.sess, "while reconnecting", 0.2, 1.0);
   proxy_mode(&p, PROXY_FORWARD);
-  check_after_cut(&x, "reconnect", 4);
+  check_after_cut(&x, id, 4);
   proxy_stop(&p);
+}
+
+static void cancel_during_reconnect(void) {
+  reconnect_cut(PROXY_DEAF, "deaf");
+  reconnect_cut(PROXY_MUTE, "mute");
 }
 
 /* Redis: a run whose write is large (a 16 MB input, which its turn holds
