@@ -113,11 +113,12 @@ static const char *const hl_sqlite_sql[Q_COUNT] = {
   /* a no-op read once the session has a title: no page written */
   [Q_TITLE] = "UPDATE hl_sessions SET title = ?2 WHERE sid = ?1 AND title IS NULL",
   [Q_EVENT] = "INSERT INTO hl_events (k, time, bytes, data) VALUES (?1, ?2, ?3, ?4)",
-  /* each event's version, its text unless the log passes the load limit
-   * ?4 with it, and the log's size through it: the size comes from a
-   * column of its own, as SQLite's length() of a TEXT value reads all of
-   * it, so that an event past the limit is never read */
-  [Q_LOAD] = "SELECT e.k - s.sid * 4294967296, CASE WHEN e.bytes <= ?4 THEN e.data END, e.bytes"
+  /* each event's version and its text, or, for the event that takes the
+   * log past the load limit ?4, the log's size through it (an integer
+   * instead of its text): the size comes from a column of its own, as
+   * SQLite's length() of a TEXT value reads all of it, so that an event
+   * past the limit is never read */
+  [Q_LOAD] = "SELECT e.k - s.sid * 4294967296, CASE WHEN e.bytes <= ?4 THEN e.data ELSE e.bytes END"
              " FROM hl_sessions s LEFT JOIN hl_events e"
              " ON e.k BETWEEN s.sid * 4294967296 + 1 AND s.sid * 4294967296 + 4294967295"
              " WHERE s.app = ?1 AND s.user_id = ?2 AND s.id = ?3 ORDER BY e.k",
@@ -446,18 +447,21 @@ static hl_status sq_load(void *impl, const hl__skey *k, size_t max_bytes, hl__sr
   sq_bind_key(q, k);
   sqlite3_bind_int64(q, 4, (sqlite3_int64)max_bytes);
   bool found = false, go = true;
-  sqlite3_int64 before = 0; /* the log's size through the previous event */
+  size_t before = 0; /* the log's size through the previous event */
   int rc;
   while (go && (rc = sqlite3_step(q)) == SQLITE_ROW) {
     found = true;
     if (sqlite3_column_type(q, 0) == SQLITE_NULL) continue; /* a session without events */
     *version = sqlite3_column_int64(q, 0);
-    sqlite3_int64 through = sqlite3_column_int64(q, 2);
+    if (sqlite3_column_type(q, 1) == SQLITE_INTEGER) { /* withheld: its length */
+      sqlite3_int64 through = sqlite3_column_int64(q, 1);
+      go = row(ud, *version, NULL, through > (sqlite3_int64)before ? (size_t)through - before : 0);
+      continue;
+    }
     const char *data = (const char *)sqlite3_column_text(q, 1);
-    size_t len = data ? (size_t)sqlite3_column_bytes(q, 1)
-                      : through > before ? (size_t)(through - before) : 0;
+    size_t len = data ? (size_t)sqlite3_column_bytes(q, 1) : 0;
     go = row(ud, *version, data, len);
-    before = through;
+    before += len;
   }
   hl_status st = HL_OK;
   if (go && rc != SQLITE_DONE) st = sq_fail(s, "load");
