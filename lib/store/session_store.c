@@ -33,23 +33,20 @@ typedef struct hl_sink_ud {
    * take-back) fail at once instead of waiting for it; the log then reads
    * as an unfinished run (store.h). Cleared when the run ends. */
   atomic_bool cut;
-  /* When the run was cancelled (hl__store_now_ms(); 0: it was not),
-   * whether or not a call was in progress: its later writes are cut from
-   * their start, so one a hung server would keep waiting ends within the
-   * cut's grace, and every write within the cut's budget counted from
-   * the cancel. Cleared when the run ends. */
-  _Atomic int64_t cancelled_at;
+  /* The run was cancelled (whether or not a call was in progress): its
+   * later writes are cut from their start, so one a hung server would
+   * keep waiting ends within the cut's grace. Cleared when the run ends. */
+  atomic_bool cancelled;
 } hl_sink_ud;
 
 static void hl_sink_interrupt(void *ud, bool cut) {
   hl_sink_ud *u = ud;
   if (cut) {
-    int64_t none = 0, now = hl__store_now_ms();
-    atomic_compare_exchange_strong(&u->cancelled_at, &none, now); /* the first cancel's */
-    hl__store_interrupt(u->base.store, u, atomic_load(&u->cancelled_at), &u->cut);
+    atomic_store(&u->cancelled, true);
+    hl__store_interrupt(u->base.store, u, &u->cut);
   } else {
     atomic_store(&u->cut, false);
-    atomic_store(&u->cancelled_at, 0);
+    atomic_store(&u->cancelled, false);
   }
 }
 
@@ -60,13 +57,13 @@ static hl_status hl_sink_append(void *ud, const hl__session_events *events) {
                    "cancelled while the store was not answering", u->id);
   int64_t nv = 0;
   int64_t v = atomic_load(&u->base.version);
-  int64_t cancelled_at = atomic_load(&u->cancelled_at);
-  hl_status st = hl__store_append_texts(u->base.store, u, cancelled_at, u->app, u->user, u->id,
-                                        v, events, &nv);
+  bool cancelled = atomic_load(&u->cancelled);
+  hl_status st = hl__store_append_texts(u->base.store, u, cancelled, u->app, u->user, u->id, v,
+                                        events, &nv);
   if (st == HL_OK) atomic_store(&u->base.version, nv);
-  /* cut (silence, or the budget spent): the run's writes after it need
-   * not wait the grace */
-  if (st == HL_ERR_CANCELLED && cancelled_at) atomic_store(&u->cut, true);
+  /* cut (the server silent, or the cut's budget spent): the run's writes
+   * after it need not wait */
+  if (st == HL_ERR_CANCELLED && cancelled) atomic_store(&u->cut, true);
   return st;
 }
 

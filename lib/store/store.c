@@ -143,31 +143,32 @@ static hl_status hl_check_append(const char *fn, hl_store *s, const char *app,
   return HL_OK;
 }
 
-void hl__store_interrupt(hl_store *s, const void *owner, int64_t cut_at, atomic_bool *cut_flag) {
+void hl__store_interrupt(hl_store *s, const void *owner, atomic_bool *cut_flag) {
   if (!s || !owner || !s->ops->interrupt) return;
   pthread_mutex_lock(&s->cut_lock);
   if (s->busy == owner) {
     atomic_store(cut_flag, true);
-    s->ops->interrupt(s->impl, cut_at);
+    s->ops->interrupt(s->impl, hl__store_now_ms()); /* the budget counts from the cancel */
   }
   pthread_mutex_unlock(&s->cut_lock);
 }
 
 /* `owner`'s call starts (NULL: it ended) on s, whose lock the caller
- * holds; `cut_at` > 0: cut from its start (its run was cancelled then). */
-static void hl_store_busy(hl_store *s, const void *owner, int64_t cut_at) {
+ * holds; `cut`: cut from its start (its run was cancelled already; the
+ * budget counts from now). */
+static void hl_store_busy(hl_store *s, const void *owner, bool cut) {
   if (!s->ops->interrupt) return;
   pthread_mutex_lock(&s->cut_lock);
   if (!owner && s->busy) s->ops->interrupt(s->impl, 0); /* a cut it may not have seen */
-  if (owner && cut_at) s->ops->interrupt(s->impl, cut_at);
+  if (owner && cut) s->ops->interrupt(s->impl, hl__store_now_ms());
   s->busy = owner;
   pthread_mutex_unlock(&s->cut_lock);
 }
 
 /* Hand the encoded events to the backend as one append; `owner` (may be
- * NULL) is whose hl__store_interrupt() may cut it, `cancelled_at` > 0
- * cuts it from its start. */
-static hl_status hl_append_texts(hl_store *s, const void *owner, int64_t cancelled_at, const char *app,
+ * NULL) is whose hl__store_interrupt() may cut it, `cancelled` cuts it
+ * from its start. */
+static hl_status hl_append_texts(hl_store *s, const void *owner, bool cancelled, const char *app,
                                  const char *user, const char *id, int64_t expected,
                                  const hl__session_events *ev, int64_t *new_version) {
   const char *stack_text[HL_STORE_GROUP_STACK];
@@ -185,9 +186,9 @@ static hl_status hl_append_texts(hl_store *s, const void *owner, int64_t cancell
     int64_t v = 0;
     pthread_mutex_lock(&s->lock);
     hl__sappend a = {expected, n, text, len, ev->buf.len, ev->title, hl_now(), s->ttl};
-    if (owner) hl_store_busy(s, owner, cancelled_at);
+    if (owner) hl_store_busy(s, owner, cancelled);
     st = s->ops->append(s->impl, &k, &a, &v);
-    if (owner) hl_store_busy(s, NULL, 0);
+    if (owner) hl_store_busy(s, NULL, false);
     pthread_mutex_unlock(&s->lock);
     if (st == HL_OK && new_version) *new_version = v;
   }
@@ -196,15 +197,14 @@ static hl_status hl_append_texts(hl_store *s, const void *owner, int64_t cancell
   return st;
 }
 
-hl_status hl__store_append_texts(hl_store *s, const void *owner, int64_t cancelled_at,
+hl_status hl__store_append_texts(hl_store *s, const void *owner, bool cancelled,
                                  const char *app, const char *user, const char *id,
                                  int64_t expected, const hl__session_events *ev,
                                  int64_t *new_version) {
   if (new_version) *new_version = 0;
   hl_status st = hl_check_append("store append", s, app, user, id, expected, ev ? ev->n : 0);
-  return st == HL_OK
-           ? hl_append_texts(s, owner, cancelled_at, app, user, id, expected, ev, new_version)
-           : st;
+  return st == HL_OK ? hl_append_texts(s, owner, cancelled, app, user, id, expected, ev, new_version)
+                     : st;
 }
 
 /* Check and encode `events[0..n)`, then hand them to the backend as one
@@ -228,7 +228,7 @@ static hl_status hl_append_group(hl_store *s, const char *fn, const char *app, c
       ev.title_at = i;
     }
   }
-  if (st == HL_OK) st = hl_append_texts(s, NULL, 0, app, user, id, expected, &ev, new_version);
+  if (st == HL_OK) st = hl_append_texts(s, NULL, false, app, user, id, expected, &ev, new_version);
   hl__session_events_free(&ev);
   return st;
 }

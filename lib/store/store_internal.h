@@ -67,9 +67,9 @@ typedef struct hl__store_ops {
    * waiting for the server and fail with HL_ERR_CANCELLED (its connection
    * dropped, as after a timeout) once the server has also been silent
    * for the cut's grace, or at the latest when the cut's budget, counted
-   * from `cut_at` (the cancel's time, hl__store_now_ms()), is spent
-   * (hl__store_wait); 0: that call has ended, forget a cut it did not
-   * see. Called by the front end under its cut lock, only while a call
+   * from `cut_at` (hl__store_now_ms() of the cancel, or of the call's
+   * start for a call cut from its start), is spent (hl__store_wait); 0:
+   * that call has ended, forget a cut it did not see. Called by the front end under its cut lock, only while a call
    * runs (also as it starts, for a run already cancelled); must not
    * block. NULL: calls cannot be cut (memory). */
   void (*interrupt)(void *impl, int64_t cut_at);
@@ -91,12 +91,12 @@ extern const hl__store_ops hl__store_redis_ops;
  * boundary, agent/session_events.h): the checks and locking of
  * hl_store_append_events(), without decoding or printing anything. */
 struct hl__session_events;
-/* `cancelled_at`: when owner's run was cancelled before this call
- * (hl__store_now_ms(); 0: it was not), which is then cut from its start:
- * it completes if the server answers within the cut's grace and budget,
- * and fails with HL_ERR_CANCELLED if it would wait on a silent or
- * trickling one (hl__store_wait). */
-hl_status hl__store_append_texts(hl_store *store, const void *owner, int64_t cancelled_at,
+/* `cancelled`: owner's run was cancelled before this call, which is then
+ * cut from its start: it completes if the server answers within the
+ * cut's grace (and its budget, counted from the call's start), and fails
+ * with HL_ERR_CANCELLED if it would wait on a silent or trickling one
+ * (hl__store_wait). */
+hl_status hl__store_append_texts(hl_store *store, const void *owner, bool cancelled,
                                  const char *app, const char *user, const char *id,
                                  int64_t expected, const struct hl__session_events *ev,
                                  int64_t *new_version);
@@ -104,13 +104,12 @@ hl_status hl__store_append_texts(hl_store *store, const void *owner, int64_t can
 /* The engine's cancel reaching a store call (a run cancelled while its
  * session's append waits on a hung server): if the call in progress on
  * `store` is an hl__store_append_texts() of `owner`, set *cut_flag and
- * cut the call (the backend's interrupt, with `cut_at`: the cancel's
- * time), which then fails with HL_ERR_CANCELLED; otherwise nothing (the
- * owner's later appends are cut from their start:
- * hl__store_append_texts' `cancelled_at`). Any thread; never blocks (a
- * short lock); a call that completed first keeps its result. */
-void hl__store_interrupt(hl_store *store, const void *owner, int64_t cut_at,
-                         atomic_bool *cut_flag);
+ * cut the call (the backend's interrupt; its budget counts from now),
+ * which then fails with HL_ERR_CANCELLED; otherwise nothing (the owner's
+ * later appends are cut from their start: hl__store_append_texts'
+ * `cancelled`). Any thread; never blocks (a short lock); a call that
+ * completed first keeps its result. */
+void hl__store_interrupt(hl_store *store, const void *owner, atomic_bool *cut_flag);
 
 /* Milliseconds of the monotonic clock (never 0): the cut's times. */
 int64_t hl__store_now_ms(void);
@@ -135,11 +134,15 @@ void hl__store_wake_set(hl__store_wake *w, int64_t cut_at);
  * that starts cut (its run was cancelled before it) could never wait for
  * any answer at all. */
 #define HL_STORE_CUT_GRACE_MS 250
-/* The most a cut call may still take after the cancel, however the
- * server answers: one that sends a byte every 200 ms is never silent for
- * the grace, and would keep a cancelled run waiting up to the 10 s limit
- * per piece of its answer. A healthy server answers a write in a few
- * milliseconds, so the take-back of a cancelled run still gets written. */
+/* The most a cut call may still take after the cancel (or after its
+ * start, for a call that starts cut: a provider slow to notice the cancel
+ * must not leave the run's take-back no time), however the server
+ * answers: one that sends a byte every 200 ms is never silent for the
+ * grace, and would keep a cancelled run waiting up to the 10 s limit per
+ * piece of its answer. A healthy server answers a write in a few
+ * milliseconds, so the take-back of a cancelled run still gets written;
+ * a call cut, by silence or by the budget, fails the run's later writes
+ * at once (session_store.c). */
 #define HL_STORE_CUT_BUDGET_MS 1000
 
 /* Wait until `sock` is ready for `events`, at most idle_ms (>= 0, or -1

@@ -1785,11 +1785,11 @@ static void cancel_large_write(void) {
   check_after_cut(&x, "large", 4);
 }
 
-/* Start a run of the fixture's "slow" input on x's session (*run) and
- * return once its first turn is acknowledged and its second model call
- * waits; the session's version then. */
-static int64_t start_slow_run(served *x, hl_run **run) {
-  CHECK_INT(hl_run_start(x->agent, x->sess, "slow", NULL, run), HL_OK);
+/* Start a run of the fixture's `input` ("slow", "slow to stop") on x's
+ * session (*run) and return once its first turn is acknowledged and its
+ * second model call waits; the session's version then. */
+static int64_t start_slow_run(served *x, const char *input, hl_run **run) {
+  CHECK_INT(hl_run_start(x->agent, x->sess, input, NULL, run), HL_OK);
   for (int i = 0; i < 500 && hl_session_version(x->sess) < 5; i++) usleep(10 * 1000);
   int64_t acked = hl_session_version(x->sess);
   CHECK(acked >= 5);
@@ -1811,7 +1811,7 @@ static void cancel_before_store_hangs(void) {
   pid_t pid = sqlite ? 0 : serving_pid(x.raw);
   REQUIRE(sqlite || pid > 0);
   hl_run *run = NULL;
-  int64_t acked = start_slow_run(&x, &run);
+  int64_t acked = start_slow_run(&x, "slow", &run);
   sqlite3 *other = NULL; /* SQLite's hang: another connection's write lock */
   if (sqlite) {
     REQUIRE(sqlite3_open(x.raw, &other) == SQLITE_OK);
@@ -1840,12 +1840,14 @@ static void cancel_before_store_hangs(void) {
 /* The same cancel with the store answering: the cut set as the run's
  * take-back starts lets a live server answer (the cut's grace), so the
  * take-back is written and the log reads as a finished (cancelled) run,
- * not an unfinished one. */
-static void cancel_with_store_live(void) {
+ * not an unfinished one; also when the model call returns 1.5 s after
+ * the cancel, past the cut's budget: the take-back's budget counts from
+ * its own start. */
+static void store_live_after(const char *input, const char *id) {
   served x;
-  if (!served_open(&x, "live")) return;
+  if (!served_open(&x, id)) return;
   hl_run *run = NULL;
-  int64_t acked = start_slow_run(&x, &run);
+  int64_t acked = start_slow_run(&x, input, &run);
   hl_run_cancel(run);
   CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
   hl_run_free(run);
@@ -1855,6 +1857,11 @@ static void cancel_with_store_live(void) {
   CHECK(pending == NULL);
   free(pending);
   served_free(&x);
+}
+
+static void cancel_with_store_live(void) {
+  store_live_after("slow", "live");
+  store_live_after("slow to stop", "live late");
 }
 
 /* A database that refuses writes (a PostgreSQL database or standby in
