@@ -59,9 +59,14 @@
  * have been stored, which the version check turns into a conflict, never
  * a double append; PostgreSQL migrations wait 300 s); a run cancelled
  * (hl_run_cancel(), hl_agent_cancel()) while its session's write waits
- * on a PostgreSQL or Redis server, or on another connection's lock on an
- * SQLite file, stops waiting within a quarter second (if the server does
- * not answer, or the lock does not come free, by then) and ends with
+ * on a PostgreSQL or Redis server (for its answer, to take a large
+ * write's bytes, or to complete the write's reconnect), or on another
+ * connection's lock on an SQLite file, stops waiting within a quarter
+ * second (if the server does not answer, or the lock does not come free,
+ * by then), and a second
+ * after the cancel at the latest (a server that keeps sending its answer
+ * a byte at a time, never a quarter second silent; a write begun after
+ * the cancel: a second after its start), and ends with
  * HL_ERR_CANCELLED (SQLite: nothing written; a server's connection is
  * dropped and reconnected by the next call, and the write cut may or may
  * not have been stored, as after a timeout); the run's other writes, its
@@ -69,8 +74,8 @@
  * run (see hl_session_open; direct hl_store_*() calls are not cut). The
  * same holds for the writes of a run cancelled before them (during its
  * model call, say): each still completes if the server answers within
- * that quarter second, and is cut if it would wait on a hung one; an
- * SQLite database
+ * that quarter second (and the second after its start), and is cut if
+ * it would wait on a hung or trickling one; an SQLite database
  * another connection kept locked for the whole 5 s busy timeout
  * HL_ERR_TIMEOUT (nothing written); a failed write to
  * disk (full disk, read-only file) HL_ERR_IO; a corrupt event (not a JSON

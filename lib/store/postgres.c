@@ -115,13 +115,14 @@ static const struct { const char *name, *sql; int nparams; } hl_pg_sql[P_COUNT] 
 
 typedef struct pg_store {
   PGconn *conn;
+  int connect_ms; /* the URL's connect_timeout (or ours), ms; 0: none */
   bool prepared;
   bool broken;   /* the last call lost the connection: reconnect first */
   int timed_out; /* the last call's server sent nothing for this many ms */
   /* pg_interrupt(): readable while the call in progress is to stop; every
    * wait polls it beside the socket (a hung server never answers a
    * PQcancel: its backend is what does not run) */
-  int wake;
+  hl__store_wake wake;
   bool cut; /* the last call stopped for it */
   /* per group size: which of its statements this connection has prepared */
   unsigned char group_ready[HL_STORE_GROUP_MAX + 1];
@@ -167,12 +168,14 @@ static hl_status pg_fail(pg_store *s, const PGresult *r, const char *what) {
 static int pg_poll(pg_store *s, short events, int idle_ms) {
   int fd = PQsocket(s->conn);
   bool cut = false;
-  int n = fd < 0 ? -1 : hl__store_wait(fd, events, s->wake, idle_ms, &cut);
+  int n = fd < 0 ? -1 : hl__store_wait(fd, events, &s->wake, idle_ms, &cut);
   if (cut) s->cut = true;
   return n;
 }
 
-static void pg_interrupt(void *impl, bool cut) { hl__store_wake_set(((pg_store *)impl)->wake, cut); }
+static void pg_interrupt(void *impl, int64_t cut_at) {
+  hl__store_wake_set(&((pg_store *)impl)->wake, cut_at);
+}
 
 /* Send the statement just queued (`sent`: what PQsend*() gave), waiting
  * at most idle_ms for each piece. False on a lost connection or a
@@ -303,6 +306,43 @@ static hl_status pg_prepare(pg_store *s) {
   return HL_OK;
 }
 
+/* Drive the connect or reset just started on s->conn (`started`: what
+ * PQconnectStartParams or PQresetStart gave; `step`: PQconnectPoll or
+ * PQresetPoll) to its end, each wait through the cut's wake, all of it
+ * within s->connect_ms (libpq's own limit holds only for its blocking
+ * calls): a server that answers no SYN, or accepts and says nothing (its
+ * postmaster stopped), must not hold a cancelled run's reconnect for the
+ * connect timeout. */
+static hl_status pg_connected(pg_store *s, int started,
+                              PostgresPollingStatusType (*step)(PGconn *), const char *what) {
+  PostgresPollingStatusType ps = started ? PGRES_POLLING_WRITING : PGRES_POLLING_FAILED;
+  int64_t deadline = s->connect_ms ? hl__store_now_ms() + s->connect_ms : 0;
+  int n = 1;
+  s->cut = false;
+  while (ps == PGRES_POLLING_READING || ps == PGRES_POLLING_WRITING) {
+    int64_t left = deadline ? deadline - hl__store_now_ms() : -1;
+    if (deadline && left <= 0) n = 0;
+    else n = pg_poll(s, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, (int)left);
+    if (n <= 0) break;
+    ps = step(s->conn);
+  }
+  if (ps == PGRES_POLLING_OK) return HL_OK;
+  s->broken = true;
+  if (s->cut)
+    return hl_fail(HL_ERR_CANCELLED, "store: postgresql: %s: cancelled while connecting",
+                   what);
+  if (n == 0)
+    return hl_fail(HL_ERR_NETWORK, "store: postgresql: %s: connection timeout expired (the "
+                   "server did not complete the connection in %d s)", what, s->connect_ms / 1000);
+  char msg[600];
+  snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
+  for (char *c = msg; *c; c++) /* libpq's lines ("...\n\tIs the server running"): one line */
+    if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
+  size_t len = strlen(msg);
+  while (len && msg[len - 1] == ' ') msg[--len] = '\0';
+  return hl_fail(HL_ERR_NETWORK, "store: postgresql: %s: %s", what, msg[0] ? msg : "failed");
+}
+
 /* Before each call: reconnect if the connection was lost, also while it
  * sat idle (a server restarted since the last call: its backend said
  * "terminating connection" and closed the socket, which reads as
@@ -314,10 +354,10 @@ static hl_status pg_ready(pg_store *s) {
     if (!PQconsumeInput(s->conn)) s->broken = true;
   if (s->broken || PQstatus(s->conn) != CONNECTION_OK) {
     s->prepared = false;
-    PQreset(s->conn);
+    hl_status st = pg_connected(s, PQresetStart(s->conn), PQresetPoll, "reconnect");
     s->timed_out = 0;
-    if (PQstatus(s->conn) != CONNECTION_OK || PQsetnonblocking(s->conn, 1) != 0)
-      return pg_fail(s, NULL, "reconnect");
+    if (st != HL_OK) return st;
+    if (PQsetnonblocking(s->conn, 1) != 0) return pg_fail(s, NULL, "reconnect");
     s->broken = false;
   }
   if (!s->prepared) {
@@ -351,7 +391,7 @@ static void pg_close(void *impl) {
   pg_store *s = impl;
   if (!s) return;
   PQfinish(s->conn);
-  if (s->wake >= 0) close(s->wake);
+  hl__store_wake_close(&s->wake);
   free(s);
 }
 
@@ -365,14 +405,26 @@ static void pg_notice(void *arg, const char *message) {
  * hang in hl_store_open() (or a reconnect) for good. */
 #define HL_PG_CONNECT_TIMEOUT "10"
 
-/* The URL's connection, with connect_timeout HL_PG_CONNECT_TIMEOUT seconds
- * unless the URL or PGCONNECT_TIMEOUT sets one (a URL without it is the
- * common case: "postgresql://app@db/app"). */
-static PGconn *pg_connect(const char *url) {
+/* The URL's connection, started (pg_connected() finishes it), with
+ * connect_timeout HL_PG_CONNECT_TIMEOUT seconds unless the URL or
+ * PGCONNECT_TIMEOUT sets one (a URL without it is the common case:
+ * "postgresql://app@db/app"). */
+static PGconn *pg_connect_start(const char *url) {
   bool has = strstr(url, "connect_timeout=") != NULL || getenv("PGCONNECT_TIMEOUT") != NULL;
   const char *keys[3] = {"dbname", has ? NULL : "connect_timeout", NULL};
   const char *vals[3] = {url, has ? NULL : HL_PG_CONNECT_TIMEOUT, NULL};
-  return PQconnectdbParams(keys, vals, 1); /* 1: dbname is the whole URL, expanded */
+  return PQconnectStartParams(keys, vals, 1); /* 1: dbname is the whole URL, expanded */
+}
+
+/* The connection's connect_timeout in ms (0: none), as libpq reads it:
+ * at least 2 s. */
+static int pg_connect_ms(PGconn *conn) {
+  PQconninfoOption *opts = PQconninfo(conn);
+  int secs = atoi(HL_PG_CONNECT_TIMEOUT);
+  for (PQconninfoOption *o = opts; o && o->keyword; o++)
+    if (!strcmp(o->keyword, "connect_timeout")) secs = o->val ? atoi(o->val) : 0;
+  PQconninfoFree(opts);
+  return secs <= 0 ? 0 : (secs < 2 ? 2 : secs) * 1000;
 }
 
 hl_status hl__store_pg_open(const char *url, void **impl) {
@@ -382,19 +434,14 @@ hl_status hl__store_pg_open(const char *url, void **impl) {
     free(s);
     return hl_last_status();
   }
-  s->conn = pg_connect(url);
+  s->conn = pg_connect_start(url);
   if (!s->conn) {
     pg_close(s);
     return hl_fail(HL_ERR_NOMEM, "store: postgresql: out of memory");
   }
-  hl_status st = HL_OK;
-  if (PQstatus(s->conn) != CONNECTION_OK) {
-    char msg[600];
-    snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->conn));
-    size_t n = strlen(msg);
-    while (n && msg[n - 1] == '\n') msg[--n] = '\0';
-    st = hl_fail(HL_ERR_NETWORK, "store: postgresql: cannot connect: %s", msg);
-  }
+  s->connect_ms = pg_connect_ms(s->conn);
+  hl_status st = pg_connected(s, PQstatus(s->conn) != CONNECTION_BAD, PQconnectPoll,
+                              "cannot connect");
   if (st == HL_OK && PQsetnonblocking(s->conn, 1) != 0)
     st = hl_fail(HL_ERR_NETWORK, "store: postgresql: cannot make the connection non-blocking");
   if (st == HL_OK) PQsetNoticeProcessor(s->conn, pg_notice, NULL);

@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/util.h"
@@ -86,7 +86,7 @@ typedef struct rd_store {
   bool reply_over, line_over;
   /* rd_interrupt(): readable while the call in progress is to stop (a
    * stopped server answers nothing); `cut`: the last command stopped for it */
-  int wake;
+  hl__store_wake wake;
   bool cut;
 } rd_store;
 
@@ -162,7 +162,8 @@ static void rd_keys_forget(rd_store *s) {
   s->key_app = s->key_user = s->key_id = NULL;
 }
 
-/* How long a call waits for the server to send anything (SO_RCVTIMEO). */
+/* How long a call waits for the server to take or send anything (every
+ * wait is a poll beside the cut's wake: the socket is non-blocking). */
 #define HL_REDIS_IDLE_S 10
 
 static hl_status rd_fail_ctx(rd_store *s, const char *what) {
@@ -180,10 +181,10 @@ static hl_status rd_fail_ctx(rd_store *s, const char *what) {
     return hl_fail(HL_ERR_TOO_LARGE, "store: redis %s:%d: %s: the reply would take more than "
                    "%zu MiB (connection dropped)", s->host, s->port, what,
                    HL_STORE_LOAD_MAX >> 20);
-  /* a read past SO_RCVTIMEO: hiredis reports EAGAIN's text, a riddle */
+  /* a wait past HL_REDIS_IDLE_S (rd_wait gives it EAGAIN's text, a riddle) */
   if (s->c && s->c->err == REDIS_ERR_IO && !strcmp(why, strerror(EAGAIN)))
-    return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: timed out: the server sent nothing "
-                   "for %d s (connection dropped; a write may or may not have been stored: "
+    return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: timed out: the server took or sent "
+                   "nothing for %d s (connection dropped; a write may or may not have been stored: "
                    "the next call reconnects, a stale version gets a conflict)", s->host,
                    s->port, what, HL_REDIS_IDLE_S);
   return hl_fail(HL_ERR_NETWORK, "store: redis %s:%d: %s: %s", s->host, s->port, what,
@@ -217,12 +218,13 @@ static bool rd_pending_fits(rd_store *s) {
   return pending <= left && !s->line_over;
 }
 
-/* Wait for the reply's next bytes or a cut (rd_interrupt), as long as a
- * read may (SO_RCVTIMEO): false on a cut (s->cut) or when nothing came in
- * time (the context's error then reads as the timed-out read's). */
-static bool rd_wait(rd_store *s) {
+/* Wait until the socket is ready for `events` (the reply's next bytes,
+ * or room for the command's) or a cut (rd_interrupt), at most
+ * HL_REDIS_IDLE_S: false on a cut (s->cut) or when nothing moved in time
+ * (the context's error then reads as a timed-out read's). */
+static bool rd_wait(rd_store *s, short events) {
   bool cut = false;
-  int n = hl__store_wait(s->c->fd, POLLIN, s->wake, HL_REDIS_IDLE_S * 1000, &cut);
+  int n = hl__store_wait(s->c->fd, events, &s->wake, HL_REDIS_IDLE_S * 1000, &cut);
   if (cut) s->cut = true;
   else if (n > 0) return true;
   s->c->err = REDIS_ERR_IO;
@@ -231,7 +233,34 @@ static bool rd_wait(rd_store *s) {
   return false;
 }
 
-static void rd_interrupt(void *impl, bool cut) { hl__store_wake_set(((rd_store *)impl)->wake, cut); }
+static void rd_interrupt(void *impl, int64_t cut_at) {
+  hl__store_wake_set(&((rd_store *)impl)->wake, cut_at);
+}
+
+/* Send the command hiredis buffered (its obuf), waiting through rd_wait
+ * whenever the socket is full, so that a cut reaches a large write to a
+ * server that stopped reading. From an offset of our own: hiredis's
+ * redisBufferWrite moves the unsent rest to the front after each partial
+ * write, which a non-blocking socket makes quadratic in a large command's
+ * size. MSG_NOSIGNAL: a server gone is an error, not a SIGPIPE. */
+static bool rd_send(rd_store *s) {
+  redisContext *c = s->c;
+  size_t len = sdslen(c->obuf), off = 0;
+  while (off < len) {
+    ssize_t n = send(c->fd, c->obuf + off, len - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += (size_t)n;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!rd_wait(s, POLLOUT)) return false;
+    } else if (n == 0 || errno != EINTR) {
+      c->err = REDIS_ERR_IO;
+      snprintf(c->errstr, sizeof c->errstr, "%s", n ? strerror(errno) : "connection closed");
+      return false;
+    }
+  }
+  sdsclear(c->obuf);
+  return true;
+}
 
 /* A command with binary-safe arguments. NULL reply: connection trouble
  * (s->c->err set), or a reply past the budget (s->reply_over, the
@@ -243,11 +272,9 @@ static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t
   s->reply_over = s->line_over = s->cut = false;
   redisContext *c = s->c;
   if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) return NULL;
-  int done = 0;
-  while (!done)
-    if (redisBufferWrite(c, &done) != REDIS_OK) return NULL;
+  bool sent = rd_send(s);
   void *reply = NULL;
-  for (;;) {
+  while (sent) {
     if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
       c->err = c->reader->err;
       snprintf(c->errstr, sizeof c->errstr, "%s", c->reader->errstr);
@@ -258,7 +285,7 @@ static redisReply *rd_cmd(rd_store *s, int argc, const char **argv, const size_t
       s->reply_over = true;
       break;
     }
-    if (!rd_wait(s)) break;
+    if (!rd_wait(s, POLLIN)) break;
     if (redisBufferRead(c) != REDIS_OK) return NULL;
   }
   if (s->reply_over || s->cut) {
@@ -296,8 +323,6 @@ static hl_status rd_load_script(rd_store *s, const char *body, char *sha) {
 /* Authenticate, select the database, check the layout, load the scripts:
  * after connecting and after every reconnect. */
 static hl_status rd_setup(rd_store *s) {
-  struct timeval tv = {HL_REDIS_IDLE_S, 0};
-  redisSetTimeout(s->c, tv);
   hl_status st = HL_OK;
   if (s->password) {
     const char *argv[3] = {"AUTH", s->user ? s->user : s->password, s->password};
@@ -335,12 +360,40 @@ static hl_status rd_setup(rd_store *s) {
   return rd_load_script(s, hl_redis_load_lua, s->load_sha);
 }
 
+/* How long a connect may take (its handshake; the set-up's commands then
+ * wait as any command does). */
+#define HL_REDIS_CONNECT_MS 5000
+
+/* Wait for the connect hiredis started (non-blocking) to finish, through
+ * the cut's wake: a server whose listen queue is full answers no SYN,
+ * and a cancelled run's reconnect must not wait out the connect's limit. */
+static hl_status rd_connected(rd_store *s) {
+  bool cut = false;
+  int n = hl__store_wait(s->c->fd, POLLOUT, &s->wake, HL_REDIS_CONNECT_MS, &cut), err = 0;
+  socklen_t len = sizeof err;
+  if (cut) {
+    redisFree(s->c);
+    s->c = NULL;
+    return hl_fail(HL_ERR_CANCELLED, "store: redis %s:%d: cancelled while connecting (nothing "
+                   "sent)", s->host, s->port);
+  }
+  if (n == 0) err = ETIMEDOUT;
+  else if (n < 0 || getsockopt(s->c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (!err) return HL_OK;
+  s->c->err = REDIS_ERR_IO;
+  snprintf(s->c->errstr, sizeof s->c->errstr, "%s", strerror(err));
+  return rd_fail_ctx(s, "cannot connect");
+}
+
 static hl_status rd_connect(rd_store *s) {
   if (s->c) redisFree(s->c);
-  struct timeval tv = {5, 0};
-  s->c = redisConnectWithTimeout(s->host, s->port, tv);
-  s->reply_over = false;
+  /* non-blocking from the start: every wait, the connect's too, is a poll
+   * beside the cut's wake (hiredis takes EAGAIN as "try again") */
+  s->c = redisConnectNonBlock(s->host, s->port);
+  s->reply_over = s->cut = false;
   if (!s->c || s->c->err) return rd_fail_ctx(s, "cannot connect");
+  hl_status st = rd_connected(s);
+  if (st != HL_OK) return st;
   rd_budget_fns(s);
   return rd_setup(s);
 }
@@ -365,7 +418,7 @@ static void rd_close(void *impl) {
   rd_store *s = impl;
   if (!s) return;
   if (s->c) redisFree(s->c);
-  if (s->wake >= 0) close(s->wake);
+  hl__store_wake_close(&s->wake);
   rd_keys_forget(s);
   free(s->host);
   free(s->password);

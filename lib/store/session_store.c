@@ -61,7 +61,8 @@ static hl_status hl_sink_append(void *ud, const hl__session_events *events) {
   hl_status st = hl__store_append_texts(u->base.store, u, cancelled, u->app, u->user, u->id, v,
                                         events, &nv);
   if (st == HL_OK) atomic_store(&u->base.version, nv);
-  /* cut for silence: the run's writes after it need not wait the grace */
+  /* cut (the server silent, or the cut's budget spent): the run's writes
+   * after it need not wait */
   if (st == HL_ERR_CANCELLED && cancelled) atomic_store(&u->cut, true);
   return st;
 }

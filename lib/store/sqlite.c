@@ -113,7 +113,13 @@ static const char *const hl_sqlite_sql[Q_COUNT] = {
   /* a no-op read once the session has a title: no page written */
   [Q_TITLE] = "UPDATE hl_sessions SET title = ?2 WHERE sid = ?1 AND title IS NULL",
   [Q_EVENT] = "INSERT INTO hl_events (k, time, bytes, data) VALUES (?1, ?2, ?3, ?4)",
-  [Q_LOAD] = "SELECT e.k - s.sid * 4294967296, e.data FROM hl_sessions s LEFT JOIN hl_events e"
+  /* each event's version and its text, or, for the event that takes the
+   * log past the load limit ?4, the log's size through it (an integer
+   * instead of its text): the size comes from a column of its own, as
+   * SQLite's length() of a TEXT value reads all of it, so that an event
+   * past the limit is never read */
+  [Q_LOAD] = "SELECT e.k - s.sid * 4294967296, CASE WHEN e.bytes <= ?4 THEN e.data ELSE e.bytes END"
+             " FROM hl_sessions s LEFT JOIN hl_events e"
              " ON e.k BETWEEN s.sid * 4294967296 + 1 AND s.sid * 4294967296 + 4294967295"
              " WHERE s.app = ?1 AND s.user_id = ?2 AND s.id = ?3 ORDER BY e.k",
   [Q_LIST] = "SELECT s.id, COALESCE(e.k - s.sid * 4294967296, 0), s.created,"
@@ -191,10 +197,10 @@ static int sq_busy(void *ud, int count) {
 
 /* A statement running stops at its next step (sqlite3_interrupt: an
  * interrupted transaction is rolled back), a lock wait at its next sleep. */
-static void sq_interrupt(void *impl, bool cut) {
+static void sq_interrupt(void *impl, int64_t cut_at) {
   sq_store *s = impl;
-  atomic_store(&s->cut, cut);
-  if (cut) sqlite3_interrupt(s->db);
+  atomic_store(&s->cut, cut_at != 0);
+  if (cut_at) sqlite3_interrupt(s->db);
 }
 
 static hl_status sq_exec(sq_store *s, const char *sql, const char *what) {
@@ -431,21 +437,31 @@ static hl_status sq_append(void *impl, const hl__skey *k, const hl__sappend *a, 
 }
 
 /* The log is the session's events: its version is the last one's number
- * (the decoder reports a hole). */
+ * (the decoder reports a hole). The event that takes the log past the
+ * load limit is withheld (its text never read: NULL, with its length
+ * from the log's running size), and the row function stops there. */
 static hl_status sq_load(void *impl, const hl__skey *k, size_t max_bytes, hl__srow_fn row,
                          void *ud, int64_t *version) {
   sq_store *s = impl;
-  (void)max_bytes; /* the row function enforces it */
   sqlite3_stmt *q = s->q[Q_LOAD];
   sq_bind_key(q, k);
+  sqlite3_bind_int64(q, 4, (sqlite3_int64)max_bytes);
   bool found = false, go = true;
+  size_t before = 0; /* the log's size through the previous event */
   int rc;
   while (go && (rc = sqlite3_step(q)) == SQLITE_ROW) {
     found = true;
     if (sqlite3_column_type(q, 0) == SQLITE_NULL) continue; /* a session without events */
     *version = sqlite3_column_int64(q, 0);
+    if (sqlite3_column_type(q, 1) == SQLITE_INTEGER) { /* withheld: its length */
+      sqlite3_int64 through = sqlite3_column_int64(q, 1);
+      go = row(ud, *version, NULL, through > (sqlite3_int64)before ? (size_t)through - before : 0);
+      continue;
+    }
     const char *data = (const char *)sqlite3_column_text(q, 1);
-    go = row(ud, *version, data, data ? (size_t)sqlite3_column_bytes(q, 1) : 0);
+    size_t len = data ? (size_t)sqlite3_column_bytes(q, 1) : 0;
+    go = row(ud, *version, data, len);
+    before += len;
   }
   hl_status st = HL_OK;
   if (go && rc != SQLITE_DONE) st = sq_fail(s, "load");

@@ -148,18 +148,19 @@ void hl__store_interrupt(hl_store *s, const void *owner, atomic_bool *cut_flag) 
   pthread_mutex_lock(&s->cut_lock);
   if (s->busy == owner) {
     atomic_store(cut_flag, true);
-    s->ops->interrupt(s->impl, true);
+    s->ops->interrupt(s->impl, hl__store_now_ms()); /* the budget counts from the cancel */
   }
   pthread_mutex_unlock(&s->cut_lock);
 }
 
 /* `owner`'s call starts (NULL: it ended) on s, whose lock the caller
- * holds; `cut`: cut from its start (its run was cancelled already). */
+ * holds; `cut`: cut from its start (its run was cancelled already; the
+ * budget counts from now). */
 static void hl_store_busy(hl_store *s, const void *owner, bool cut) {
   if (!s->ops->interrupt) return;
   pthread_mutex_lock(&s->cut_lock);
-  if (!owner && s->busy) s->ops->interrupt(s->impl, false); /* a cut it may not have seen */
-  if (owner && cut) s->ops->interrupt(s->impl, true);
+  if (!owner && s->busy) s->ops->interrupt(s->impl, 0); /* a cut it may not have seen */
+  if (owner && cut) s->ops->interrupt(s->impl, hl__store_now_ms());
   s->busy = owner;
   pthread_mutex_unlock(&s->cut_lock);
 }

@@ -31,15 +31,18 @@ static inline char *fixture_last_user(const hl_request *req) {
  * the input "fail" -> a provider failure; the input "slow" -> the
  * call after the tool's (the run's first turn written) lasts until the
  * run is cancelled (at most 5 s), then HL_ERR_CANCELLED, as a real
- * provider's abandoned call. */
+ * provider's abandoned call; "slow to stop": the same, 1.5 s after the
+ * cancel (a provider slow to notice it). */
 static inline hl_status loop_complete(void *impl, hl_context *ctx, const hl_request *req,
                                       hl_response **out) {
   (void)impl;
   const hl_message *last = req->messages.count ? req->messages.items[req->messages.count - 1] : NULL;
   char *input = fixture_last_user(req);
   if (!input) return hl_fail(HL_ERR_NOMEM, "loop model: out of memory");
-  if (!strcmp(input, "slow") && last && last->role == HL_ROLE_TOOL) {
+  bool late = !strcmp(input, "slow to stop");
+  if ((late || !strcmp(input, "slow")) && last && last->role == HL_ROLE_TOOL) {
     for (int i = 0; i < 500 && !hl_context_cancelled(ctx); i++) usleep(10 * 1000);
+    if (late) usleep(1500 * 1000);
     free(input);
     return hl_fail(HL_ERR_CANCELLED, "loop model: the run was cancelled");
   }

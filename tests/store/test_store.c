@@ -35,6 +35,8 @@
 #include "hookline.h"
 #include "store/store_decode.h"
 #include "store/store_fixture.h"
+#include "store/store_internal.h"
+#include "store/slow_proxy.h"
 
 static const char *backend;
 static char tmpdir[256];
@@ -1353,14 +1355,44 @@ static void served_free(served *x) {
   hl_store_close(x->s);
 }
 
-/* served_session() on any backend but memory (raw: an SQLite file's path). */
-static bool served_open(served *x, const char *id) {
+/* The URL of fresh database `url` through proxy `p`, started in front of
+ * its server (PostgreSQL: its unix socket; Redis: its port). */
+static bool proxied_url(const char *url, slow_proxy *p, char *out, size_t n) {
+  if (!strcmp(backend, "postgresql")) { /* postgresql:///DB?host=DIR&port=N&user=hookline */
+    const char *db = url + strlen("postgresql:///"), *host = strstr(url, "host="),
+               *port = strstr(url, "port=");
+    char path[300];
+    snprintf(path, sizeof path, "%.*s/.s.PGSQL.%d", (int)strcspn(host + 5, "&"), host + 5,
+             atoi(port + 5));
+    if (!proxy_start(p, path, 0)) return false;
+    snprintf(out, n, "postgresql://hookline@127.0.0.1:%d/%.*s", p->port, (int)strcspn(db, "?"), db);
+    return true;
+  }
+  int port = atoi(strrchr(env_or_die("HL_TEST_REDIS_URL"), ':') + 1);
+  if (!proxy_start(p, NULL, port)) return false;
+  snprintf(out, n, "redis://127.0.0.1:%d%s", p->port, strrchr(url, '/'));
+  return true;
+}
+
+/* served_session() on any backend but memory (raw: an SQLite file's
+ * path); through `proxy` (PostgreSQL, Redis) unless it is NULL. */
+static bool served_open_via(served *x, const char *id, slow_proxy *proxy) {
   *x = (served){0};
   if (!strcmp(backend, "memory")) {
     fprintf(stderr, "  (memory: nothing to hang)\n");
     return false;
   }
-  x->s = fresh_store(x->raw, sizeof x->raw);
+  if (proxy) {
+    char url[600], via[700];
+    fresh_url(url, sizeof url, x->raw, sizeof x->raw);
+    if (!proxied_url(url, proxy, via, sizeof via)) {
+      CHECK(!"the proxy starts");
+      return false;
+    }
+    if (hl_store_open(via, &x->s) != HL_OK) fprintf(stderr, "open %s: %s\n", via, hl_last_error());
+  } else {
+    x->s = fresh_store(x->raw, sizeof x->raw);
+  }
   CHECK(x->s != NULL);
   hl_status st = x->s ? hl_session_open(x->s, "app", "u", id, &x->sess) : HL_ERR_NETWORK;
   if (st == HL_OK) {
@@ -1374,16 +1406,21 @@ static bool served_open(served *x, const char *id) {
   return st == HL_OK;
 }
 
+static bool served_open(served *x, const char *id) { return served_open_via(x, id, NULL); }
+
 /* False (with nothing left to free) if the backend has no server (a skip
- * message printed) or a step failed (a failed check). */
-static bool served_session(served *x, const char *id) {
+ * message printed) or a step failed (a failed check); through `proxy`
+ * unless it is NULL. */
+static bool served_session_via(served *x, const char *id, slow_proxy *proxy) {
   *x = (served){0};
   if (!is_server()) {
     fprintf(stderr, "  (%s has no server)\n", backend);
     return false;
   }
-  return served_open(x, id);
+  return served_open_via(x, id, proxy);
 }
+
+static bool served_session(served *x, const char *id) { return served_session_via(x, id, NULL); }
 
 /* The server restarts between two calls (a deploy, a failover to the same
  * address): the handle's connection is dead, and the next call finds that
@@ -1598,21 +1635,48 @@ static void server_hangs(void) {
 }
 
 /* Start a run of `input` whose first append will wait (the server or the
- * file is held), cancel it 200 ms later and check that it ends with
- * HL_ERR_CANCELLED within a second of the cancel. */
-static void run_cancelled_while_waiting(hl_agent *agent, hl_session *sess, const char *input) {
+ * file is held), cancel it `after` seconds later (and once `waiting`,
+ * unless NULL, says the append waits: at most 30 s) and check that it
+ * ends with HL_ERR_CANCELLED within `within` seconds of the cancel. */
+static void run_cancelled_waiting(hl_agent *agent, hl_session *sess, const char *input,
+                                  double after, bool (*waiting)(void), double within) {
   hl_run *run = NULL;
   CHECK_INT(hl_run_start(agent, sess, input, NULL, &run), HL_OK);
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  while (seconds_since(&t0) < 0.2) sched_yield(); /* the run's append is waiting by now */
+  while (seconds_since(&t0) < after || (waiting && !waiting() && seconds_since(&t0) < 30))
+    usleep(1000); /* the run's append is waiting by now */
+  if (waiting) CHECK(waiting()); /* the cancel comes while the append waits */
+  after = seconds_since(&t0);
   hl_run_cancel(run);
   CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
-  double took = seconds_since(&t0) - 0.2;
+  double took = seconds_since(&t0) - after;
   fprintf(stderr, "  (cancelled run ended %.2f s after the cancel: %s)\n", took,
           hl_run_error(run) ? hl_run_error(run) : "");
-  CHECK(took < 1.0);
+  CHECK(took < within);
   hl_run_free(run);
+}
+
+static void run_cancelled_while_waiting(hl_agent *agent, hl_session *sess, const char *input,
+                                        double after, double within) {
+  run_cancelled_waiting(agent, sess, input, after, NULL, within);
+}
+
+/* Whether this process has a connection to the test's Redis with more
+ * than 1 MB sent but not taken by the server (/proc/net/tcp's tx_queue):
+ * a large write waits for a stopped server. */
+static bool redis_send_blocked(void) {
+  int port = atoi(strrchr(env_or_die("HL_TEST_REDIS_URL"), ':') + 1);
+  FILE *f = fopen("/proc/net/tcp", "r");
+  char line[512];
+  bool found = false;
+  unsigned rport = 0;
+  unsigned long tx = 0;
+  while (f && !found && fgets(line, sizeof line, f))
+    found = sscanf(line, " %*d: %*x:%*x %*x:%x %*x %lx", &rport, &tx) == 2 &&
+            rport == (unsigned)port && tx > (1u << 20);
+  if (f) fclose(f);
+  return found;
 }
 
 /* After a cut and the server running again (SIGCONT): session `id` of
@@ -1647,16 +1711,86 @@ static void cancel_reaches_store(void) {
   pid_t pid = serving_pid(x.raw);
   REQUIRE(pid > 0);
   REQUIRE(kill(pid, SIGSTOP) == 0);
-  run_cancelled_while_waiting(x.agent, x.sess, "while hung");
+  run_cancelled_while_waiting(x.agent, x.sess, "while hung", 0.2, 1.0);
   REQUIRE(kill(pid, SIGCONT) == 0);
   check_after_cut(&x, "cut", 4);
 }
 
-/* Start a run of the fixture's "slow" input on x's session (*run) and
- * return once its first turn is acknowledged and its second model call
- * waits; the session's version then. */
-static int64_t start_slow_run(served *x, hl_run **run) {
-  CHECK_INT(hl_run_start(x->agent, x->sess, "slow", NULL, run), HL_OK);
+/* A server that trickles its answer (a byte every 150 ms through the
+ * test's proxy: never silent for the cut's 250 ms grace, so a cut by
+ * silence alone never comes): a run cancelled while its write waits on
+ * it ends within the cut's budget (1 s) of the cancel, instead of the
+ * seconds the answer takes (PostgreSQL: an append's ~80 bytes; Redis:
+ * its script flushed first, so the append's NOSCRIPT error and the
+ * script's reload, ~100 bytes); the session works afterwards. */
+static void cancel_trickling_store(void) {
+  slow_proxy p;
+  served x;
+  if (!served_session_via(&x, "trickle", &p)) return;
+  if (!strcmp(backend, "redis")) free(raw_do(x.raw, "SCRIPT|FLUSH"));
+  proxy_mode(&p, PROXY_TRICKLE);
+  run_cancelled_while_waiting(x.agent, x.sess, "trickled", 0.2,
+                              HL_STORE_CUT_BUDGET_MS / 1000.0 + 0.5);
+  proxy_mode(&p, PROXY_FORWARD);
+  check_after_cut(&x, "trickle", 4);
+  proxy_stop(&p);
+}
+
+/* The server stops answering between two calls, through the test's
+ * proxy in `mode` (the store's connection dropped; PROXY_DEAF: no SYN
+ * answered; PROXY_MUTE: connections completed by the kernel, nothing
+ * they send answered): the run's append reconnects (PostgreSQL: a reset;
+ * Redis: a connect and its set-up), and a cancel during that reconnect
+ * ends the run within the cut's grace instead of the connect's limit
+ * (10 s, 5 s); once the server is back the session is as acknowledged
+ * and works. */
+static void reconnect_cut(int mode, const char *id) {
+  slow_proxy p;
+  served x;
+  if (!served_session_via(&x, id, &p)) return;
+  proxy_mode(&p, mode);
+  run_cancelled_while_waiting(x.agent, x.sess, "while reconnecting", 0.2, 1.0);
+  proxy_mode(&p, PROXY_FORWARD);
+  check_after_cut(&x, id, 4);
+  proxy_stop(&p);
+}
+
+static void cancel_during_reconnect(void) {
+  reconnect_cut(PROXY_DEAF, "deaf");
+  reconnect_cut(PROXY_MUTE, "mute");
+}
+
+/* Redis: a run whose write is large (an 8 MB input, which its turn holds
+ * three times: user message, tool call, tool result) and whose server
+ * stops (SIGSTOP) takes only what the socket buffers hold, some 10 MB:
+ * the rest waits to be sent. Cancelled then, the run ends within the cut's
+ * grace, as one waiting for a reply does (before, the send blocked past
+ * any cut, up to the 10 s limit), and the run's teardown of its 24 MB
+ * (slow under ThreadSanitizer: 0.8 s for 48 MB); once the server runs
+ * again the session is as acknowledged and works. */
+static void cancel_large_write(void) {
+  if (strcmp(backend, "redis") != 0) return;
+  served x;
+  if (!served_session(&x, "large")) return;
+  pid_t pid = serving_pid(x.raw);
+  REQUIRE(pid > 0);
+  size_t n = 8u << 20;
+  char *input = malloc(n + 1);
+  REQUIRE(input);
+  memset(input, 'a', n);
+  input[n] = '\0';
+  REQUIRE(kill(pid, SIGSTOP) == 0);
+  run_cancelled_waiting(x.agent, x.sess, input, 0.1, redis_send_blocked, 1.5);
+  REQUIRE(kill(pid, SIGCONT) == 0);
+  free(input);
+  check_after_cut(&x, "large", 4);
+}
+
+/* Start a run of the fixture's `input` ("slow", "slow to stop") on x's
+ * session (*run) and return once its first turn is acknowledged and its
+ * second model call waits; the session's version then. */
+static int64_t start_slow_run(served *x, const char *input, hl_run **run) {
+  CHECK_INT(hl_run_start(x->agent, x->sess, input, NULL, run), HL_OK);
   for (int i = 0; i < 500 && hl_session_version(x->sess) < 5; i++) usleep(10 * 1000);
   int64_t acked = hl_session_version(x->sess);
   CHECK(acked >= 5);
@@ -1678,7 +1812,7 @@ static void cancel_before_store_hangs(void) {
   pid_t pid = sqlite ? 0 : serving_pid(x.raw);
   REQUIRE(sqlite || pid > 0);
   hl_run *run = NULL;
-  int64_t acked = start_slow_run(&x, &run);
+  int64_t acked = start_slow_run(&x, "slow", &run);
   sqlite3 *other = NULL; /* SQLite's hang: another connection's write lock */
   if (sqlite) {
     REQUIRE(sqlite3_open(x.raw, &other) == SQLITE_OK);
@@ -1707,12 +1841,14 @@ static void cancel_before_store_hangs(void) {
 /* The same cancel with the store answering: the cut set as the run's
  * take-back starts lets a live server answer (the cut's grace), so the
  * take-back is written and the log reads as a finished (cancelled) run,
- * not an unfinished one. */
-static void cancel_with_store_live(void) {
+ * not an unfinished one; also when the model call returns 1.5 s after
+ * the cancel, past the cut's budget: the take-back's budget counts from
+ * its own start. */
+static void store_live_after(const char *input, const char *id) {
   served x;
-  if (!served_open(&x, "live")) return;
+  if (!served_open(&x, id)) return;
   hl_run *run = NULL;
-  int64_t acked = start_slow_run(&x, &run);
+  int64_t acked = start_slow_run(&x, input, &run);
   hl_run_cancel(run);
   CHECK_INT(hl_run_wait(run, 30000), HL_ERR_CANCELLED);
   hl_run_free(run);
@@ -1722,6 +1858,11 @@ static void cancel_with_store_live(void) {
   CHECK(pending == NULL);
   free(pending);
   served_free(&x);
+}
+
+static void cancel_with_store_live(void) {
+  store_live_after("slow", "live");
+  store_live_after("slow to stop", "live late");
 }
 
 /* A database that refuses writes (a PostgreSQL database or standby in
@@ -1836,7 +1977,7 @@ static void sqlite_cancel(void) {
   sqlite3 *other = NULL;
   REQUIRE(sqlite3_open(raw, &other) == SQLITE_OK);
   REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
-  run_cancelled_while_waiting(agent, sess, "while locked");
+  run_cancelled_while_waiting(agent, sess, "while locked", 0.2, 1.0);
   sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close(other);
   cJSON *events = NULL;
@@ -2064,6 +2205,24 @@ static bool peak_reset(void) {
   return fclose(f) == 0 && ok;
 }
 
+/* Session "huge" of `s`, whose event 2 is 64 MiB, is refused over a
+ * 1 MiB load limit without the client ever holding that event (peak RSS);
+ * the limit is back to the default after. */
+static void huge_refused(hl_store *s) {
+  CHECK_INT(hl_store_set_load_max(s, 1 << 20), HL_OK);
+  cJSON *events = NULL;
+  bool peaks = peak_reset();
+  long before = peak_rss_kib();
+  CHECK_INT(hl_store_load(s, "app", "u", "huge", &events, NULL), HL_ERR_TOO_LARGE);
+  CHECK_CONTAINS(hl_last_error(), "\"huge\"");
+  CHECK_CONTAINS(hl_last_error(), "at event 2");
+  CHECK(events == NULL);
+  long grew = peak_rss_kib() - before;
+  fprintf(stderr, "  (load of a 64 MiB event over a 1 MiB limit: peak RSS +%ld KiB)\n", grew);
+  if (peaks) CHECK(grew < 16 << 10); /* never the 64 MiB, let alone twice */
+  CHECK_INT(hl_store_set_load_max(s, 0), HL_OK);
+}
+
 /* PostgreSQL hands a load's rows over one at a time and never sends an
  * event past the load limit: a session a faulty or hostile writer gave
  * a 64 MiB event (written by the server itself, as such a writer would)
@@ -2086,18 +2245,10 @@ static void pg_load_memory(void) {
                    " 'wide', v, '{\"type\":\"note\",\"text\":\"' || repeat('b', 2000) || '\"}'"
                    " FROM generate_series(2, 16384) v;"
                    "UPDATE hl_sessions SET version = 16384 WHERE id = 'wide'"));
-  CHECK_INT(hl_store_set_load_max(s, 1 << 20), HL_OK);
+  huge_refused(s);
   cJSON *events = NULL;
-  bool peaks = peak_reset();
-  long before = peak_rss_kib();
-  CHECK_INT(hl_store_load(s, "app", "u", "huge", &events, NULL), HL_ERR_TOO_LARGE);
-  CHECK_CONTAINS(hl_last_error(), "\"huge\"");
-  long grew = peak_rss_kib() - before;
-  fprintf(stderr, "  (load of a 64 MiB event over a 1 MiB limit: peak RSS +%ld KiB)\n", grew);
-  if (peaks) CHECK(grew < 16 << 10); /* never the 64 MiB, let alone twice */
-  CHECK_INT(hl_store_set_load_max(s, 0), HL_OK);
   peak_reset();
-  before = peak_rss_kib();
+  long before = peak_rss_kib();
   int64_t v = 0;
   CHECK_INT(hl_store_load(s, "app", "u", "wide", &events, &v), HL_OK);
   fprintf(stderr, "  (load of 16384 events, 32 MiB: peak RSS +%ld KiB)\n",
@@ -2108,6 +2259,38 @@ static void pg_load_memory(void) {
   CHECK_INT(hl_store_load(s, "app", "u", "huge", &events, &v), HL_OK); /* within 512 MiB */
   CHECK_INT(cJSON_GetArraySize(events), 2);
   cJSON_Delete(events);
+  hl_store_close(s);
+}
+
+/* SQLite reads an event past the load limit no more than PostgreSQL
+ * does: a session with a 64 MiB event is refused over a 1 MiB limit
+ * without that event's text being read (SQLite's length() of a TEXT
+ * value would read it: the size comes from the log's running size), and
+ * the handle goes on. */
+static void sqlite_load_memory(void) {
+  if (strcmp(backend, "sqlite") != 0) return;
+  char raw[600];
+  hl_store *s = fresh_store(raw, sizeof raw);
+  REQUIRE(s);
+  cJSON *small = ev_padded(100), *huge = ev_padded(64 << 20);
+  REQUIRE(small && huge);
+  CHECK_INT(hl_store_append(s, "app", "u", "huge", 0, small, NULL), HL_OK);
+  CHECK_INT(hl_store_append(s, "app", "u", "huge", 1, huge, NULL), HL_OK);
+  CHECK_INT(hl_store_append(s, "app", "u", "huge", 2, small, NULL), HL_OK);
+  cJSON_Delete(huge);
+  huge_refused(s);
+  cJSON *events = NULL;
+  /* the handle goes on: another session loads, appends work */
+  CHECK_INT(hl_store_append(s, "app", "u", "small", 0, small, NULL), HL_OK);
+  int64_t v = 0;
+  CHECK_INT(hl_store_load(s, "app", "u", "small", &events, &v), HL_OK);
+  CHECK_INT(v, 1);
+  cJSON_Delete(events);
+  CHECK_INT(hl_store_load(s, "app", "u", "huge", &events, &v), HL_OK); /* within 512 MiB */
+  CHECK_INT(v, 3);
+  CHECK_INT(cJSON_GetArraySize(events), 3);
+  cJSON_Delete(events);
+  cJSON_Delete(small);
   hl_store_close(s);
 }
 
@@ -2137,6 +2320,7 @@ int main(int argc, char **argv) {
   RUN(percent_byte);
   RUN(load_max);
   RUN(pg_load_memory);
+  RUN(sqlite_load_memory);
   if (is_db()) {
     RUN(corrupt_row);
     RUN(truncated_log);
@@ -2155,6 +2339,9 @@ int main(int argc, char **argv) {
   RUN(cancel_reaches_store);
   RUN(cancel_before_store_hangs);
   RUN(cancel_with_store_live);
+  RUN(cancel_trickling_store);
+  RUN(cancel_large_write);
+  RUN(cancel_during_reconnect);
   RUN(read_only);
   RUN(server_restarted);
   RUN(server_killed);
