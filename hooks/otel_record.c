@@ -215,17 +215,44 @@ __attribute__((always_inline)) static inline void pack(rec_pack *p, int idx, con
   if (s) pack_n(p, idx, s, strlen(s));
 }
 
+/* The attribute value length limit in characters (SIZE_MAX: none). */
+static size_t content_chars(const hl_otel *o) {
+  return o->limits.value_chars == UINT32_MAX ? SIZE_MAX : o->limits.value_chars;
+}
+
 /* Captured content, only as much of it as the exporter keeps: cut to the
  * attribute value length limit here, by the exporter's own cut
- * (ot_utf8_prefix), so that a 10 MB tool result is not copied on the
+ * (ot_utf8_cut), so that a 10 MB tool result is not copied on the
  * run's thread to be cut on the other. The exported value is the same:
  * the attribute that carries the content has at least as many characters
  * as the content (JSON escapes only lengthen it, a message wraps it), so
  * its first `limit` characters come from the content's first `limit`. */
 static void pack_content(rec_pack *p, const hl_otel *o, const char *s) {
   if (!s) return;
-  uint32_t limit = o->limits.value_chars;
-  pack_n(p, OT_S_CONTENT, s, limit == UINT32_MAX ? strlen(s) : ot_utf8_prefix(s, limit));
+  size_t chars = content_chars(o);
+  pack_n(p, OT_S_CONTENT, s, chars == SIZE_MAX ? strlen(s) : ot_utf8_cut(s, SIZE_MAX, &chars));
+}
+
+/* Captured JSON (tool arguments and results, messages), printed here as
+ * the event is borrowed: straight into the record's strings and only as
+ * far as the record keeps it (its 64 KB, the value length limit), by a
+ * printer that writes cJSON_PrintUnformatted()'s text and stops at the
+ * cut (otel_print.c). The record's block grows as an ot_buf (the slot's
+ * text borrowed until then); its offsets are 16-bit, the block's room is
+ * counted up to UINT16_MAX. Left out when cJSON would not print it. */
+static void pack_json(rec_pack *p, const hl_otel *o, const cJSON *v) {
+  size_t start = p->at;
+  if (!v || start >= UINT16_MAX) return;
+  ot_buf b = {.p = p->base, .len = start, .cap = p->cap, .borrowed = !p->r->heap};
+  bool ok = ot_json_print_cut(&b, v, UINT16_MAX - start - 1, content_chars(o));
+  if (!b.borrowed) { /* the block grew: the record's strings moved with it */
+    p->r->heap = p->base = b.p;
+    p->cap = b.cap < UINT16_MAX ? b.cap : UINT16_MAX;
+  }
+  if (!ok) return;
+  p->base[b.len] = '\0';
+  p->r->off[OT_S_CONTENT] = (uint16_t)(start + 1);
+  p->at = b.len + 1;
 }
 
 /* ---- the thread's current spans --------------------------------------- */
@@ -472,9 +499,6 @@ static uint64_t run_of(const ot_stack *t, hl_otel *o, const char *inv, uint8_t t
 
 /* ---- the observer ------------------------------------------------------ */
 
-/* Content (opt-in): compact JSON printed here, as the event is borrowed. */
-static char *print_json(const cJSON *v) { return v ? cJSON_PrintUnformatted(v) : NULL; }
-
 /* A record dropped (the ring full, or no memory for the thread's spans):
  * a span it would have started counts as started and dropped, so that
  * hl_otel_get_stats() adds up. `mcp`: a tool call of an MCP server's tool
@@ -676,7 +700,8 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   }
   rec_pack p;
   pack_begin(&p, r);
-  char *owned = NULL; /* printed here (content capture) */
+  const cJSON *json = NULL; /* printed last (content capture) */
+  cJSON *made = NULL;
   switch (type) {
   case HL_EVENT_AGENT_START:
     pack(&p, OT_S_INV, inv);
@@ -704,8 +729,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
         if (m && arr && cJSON_AddItemToArray(arr, m)) m = NULL;
         else cJSON_Delete(arr), arr = NULL;
         cJSON_Delete(m);
-        owned = print_json(arr);
-        cJSON_Delete(arr);
+        json = made = arr;
       }
     }
     break;
@@ -714,7 +738,7 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "messages");
     if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "input");
     if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "contents");
-    owned = print_json(msgs ? msgs : ev->data);
+    json = msgs ? msgs : ev->data;
     break;
   }
   case HL_EVENT_TOOL_START:
@@ -722,12 +746,12 @@ int ot_on_event(const hl_event *ev, void *user_data) {
     pack(&p, OT_S_OUTER_CALL, ev->outer_call_id);
     pack(&p, OT_S_NAME, ev->name);
     pack(&p, OT_S_SERVER, server);
-    if (o->capture) owned = print_json(ev->args);
+    if (o->capture) json = ev->args;
     break;
   case HL_EVENT_TOOL_END:
     /* (the span's id says which call, when this thread knew it) */
     if (!(flags & OT_R_SPAN)) pack(&p, OT_S_CALL, ev->call_id);
-    if (o->capture) owned = print_json(ev->result);
+    if (o->capture) json = ev->result;
     break;
   case HL_EVENT_HOOK:
     pack(&p, OT_S_CALL, ev->call_id);
@@ -741,10 +765,8 @@ int ot_on_event(const hl_event *ev, void *user_data) {
   if (ev->error.status != HL_OK)
     pack(&p, OT_S_ERROR, ev->error.message && ev->error.message[0] ? ev->error.message
                                                                    : hl_strerror(ev->error.status));
-  if (owned) {
-    pack_content(&p, o, owned);
-    cJSON_free(owned);
-  }
+  pack_json(&p, o, json);
+  cJSON_Delete(made);
   ring_publish(o, c, pos, used);
   return 0;
 }
