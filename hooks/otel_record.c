@@ -157,8 +157,9 @@ void ot_ring_free(hl_otel *o) {
 /* Strings go straight into r->text, one strlen and one memcpy each;
  * when they do not fit (long names, captured content) the record moves
  * them into one malloc'd block that grows as needed (then a string that
- * cannot be stored, out of memory or past 64 KB in all, is cut or left
- * out). `at`: bytes used; `cap`: room in the current block. */
+ * cannot be stored, out of memory or past 64 KB in all, is cut at a whole
+ * character or left out). `at`: bytes used; `cap`: room in the current
+ * block. */
 typedef struct rec_pack {
   ot_rec *r;
   char *base;
@@ -191,7 +192,7 @@ static size_t pack_grow(rec_pack *p, size_t n) {
 static void pack_slow(rec_pack *p, int idx, const char *s, size_t n) {
   size_t room = pack_grow(p, n + 1);
   if (room == 0) return; /* left out */
-  if (n + 1 > room) n = room - 1; /* cut */
+  if (n + 1 > room) n = ot_utf8_cut(s, room - 1, &(size_t){SIZE_MAX}); /* cut, as the limit cuts */
   memcpy(p->base + p->at, s, n);
   p->base[p->at + n] = '\0';
   p->r->off[idx] = (uint16_t)(p->at + 1);

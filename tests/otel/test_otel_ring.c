@@ -431,6 +431,60 @@ static void content_cut_on_the_run_side(void) {
   fake_free(o);
 }
 
+/* Without a limit a record keeps at most 64 KB of strings: the cap cuts
+ * content at a whole character, as the limit does (a cut one would be
+ * exported as U+FFFD). Texts of snowmen (3 bytes each) behind 0, 1 and 2
+ * ASCII bytes: the cap falls inside a snowman for at least one. The run's
+ * input (a text) and a tool's result (JSON printed into the record). */
+static void record_cap_keeps_whole_characters(void) {
+  size_t big = 200000;
+  char *text = malloc(big + 3);
+  REQUIRE(text != NULL);
+  size_t shortest = SIZE_MAX, longest = 0;
+  for (int lead = 0; lead < 3; lead++) {
+    hl_otel *o = fake_otel();
+    REQUIRE(o != NULL);
+    o->capture = true;
+    memset(text, 'x', (size_t)lead);
+    size_t n = (size_t)lead;
+    for (; n + 3 <= big; n += 3) memcpy(text + n, "\xe2\x98\x83", 3);
+    text[n] = '\0';
+    cJSON *result = cJSON_CreateString(text);
+    REQUIRE(result != NULL);
+    hl_event start = {.size = sizeof start, .type = HL_EVENT_AGENT_START, .time_ns = 1,
+                      .invocation_id = "inv-cap", .agent_name = "cap", .text = text};
+    hl_event end = {.size = sizeof end, .type = HL_EVENT_TOOL_END, .time_ns = 2, .invocation_id = "inv-cap",
+                    .call_id = "call-cap", .result = result};
+    ot_on_event(&start, o);
+    ot_on_event(&end, o);
+    for (int i = 0; i < 2; i++) {
+      ot_rec *r = ot_ring_peek(o);
+      REQUIRE(r != NULL);
+      const char *c = ot_rec_str(r, OT_S_CONTENT);
+      REQUIRE(c != NULL);
+      size_t len = strlen(c);
+      CHECK(len > 65000 && len < 65536);
+      const char *whole = i == 0 ? text : NULL;
+      char *printed = i == 1 ? cJSON_PrintUnformatted(result) : NULL;
+      if (printed) whole = printed;
+      CHECK(whole && !strncmp(c, whole, len));
+      CHECK(hl_utf8_valid(c, len)); /* no character cut */
+      ot_buf b = {0};
+      ot_buf_json_string(&b, c);
+      CHECK(!strstr(ot_buf_str(&b), "\\ufffd"));
+      free(b.p);
+      free(printed);
+      if (len < shortest) shortest = len;
+      if (len > longest) longest = len;
+      ot_ring_release(o, r);
+    }
+    cJSON_Delete(result);
+    fake_free(o);
+  }
+  CHECK(longest - shortest >= 2); /* (a cut inside a snowman happened) */
+  free(text);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(full_and_reuse);
@@ -440,5 +494,6 @@ int main(int argc, char **argv) {
   RUN(many_producers);
   RUN(keys_across_threads);
   RUN(content_cut_on_the_run_side);
+  RUN(record_cap_keeps_whole_characters);
   return CHECK_EXIT();
 }
