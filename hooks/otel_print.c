@@ -59,9 +59,11 @@ static void put(printer *w, const char *s, size_t n) {
  * (only a continuation byte can be inside one), a copy. */
 static void put_text(printer *w, const char *s, size_t n) {
   if (w->cut) return;
-  size_t k = n;
-  if (w->chars != SIZE_MAX || n > w->bytes || ((unsigned char)s[n] & 0xC0) == 0x80)
-    k = ot_utf8_cut(s, n < w->bytes ? n : w->bytes, &w->chars);
+  size_t k = n, chars = w->chars;
+  if (chars != SIZE_MAX || n > w->bytes || ((unsigned char)s[n] & 0xC0) == 0x80) {
+    k = ot_utf8_cut(s, n < w->bytes ? n : w->bytes, &chars);
+    if (w->chars != SIZE_MAX) w->chars = chars;
+  }
   ot_buf_put(w->b, s, k);
   w->bytes -= k;
   if (k < n) w->cut = true;

@@ -242,8 +242,9 @@ static void pack_content(rec_pack *p, const hl_otel *o, const char *s) {
  * text borrowed until then); its offsets are 16-bit, the block's room is
  * counted up to UINT16_MAX. Left out when cJSON would not print it. */
 static void pack_json(rec_pack *p, const hl_otel *o, const cJSON *v) {
+  /* room for the NUL at least (an ot_buf always has it): else left out */
+  if (!v || pack_grow(p, 1) == 0) return;
   size_t start = p->at;
-  if (!v || start >= UINT16_MAX) return;
   ot_buf b = {.p = p->base, .len = start, .cap = p->cap, .borrowed = !p->r->heap};
   bool ok = ot_json_print_cut(&b, v, UINT16_MAX - start - 1, content_chars(o));
   if (!b.borrowed) { /* the block grew: the record's strings moved with it */

@@ -482,6 +482,27 @@ static void record_cap_keeps_whole_characters(void) {
     fake_free(o);
   }
   CHECK(longest - shortest >= 2); /* (a cut inside a snowman happened) */
+
+  /* a tool's error message that fills the record: cut the same way, and
+   * no room is left for the result (left out) */
+  hl_otel *o = fake_otel();
+  REQUIRE(o != NULL);
+  o->capture = true;
+  cJSON *result = cJSON_CreateString("kept out");
+  REQUIRE(result != NULL);
+  hl_event fail = {.size = sizeof fail, .type = HL_EVENT_TOOL_END, .time_ns = 1, .invocation_id = "inv-cap",
+                   .call_id = "call-cap", .result = result,
+                   .error = {.status = HL_ERR_EXECUTION_FAILED, .message = text}};
+  ot_on_event(&fail, o);
+  ot_rec *r = ot_ring_peek(o);
+  REQUIRE(r != NULL);
+  const char *msg = ot_rec_str(r, OT_S_ERROR);
+  REQUIRE(msg != NULL);
+  CHECK(strlen(msg) > 65000 && hl_utf8_valid(msg, strlen(msg)) && !strncmp(msg, text, strlen(msg)));
+  CHECK(ot_rec_str(r, OT_S_CONTENT) == NULL);
+  ot_ring_release(o, r);
+  cJSON_Delete(result);
+  fake_free(o);
   free(text);
 }
 
