@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "otel_internal.h"
+#include "otel_fake.h"
 
 /* ot_json_print_cut() into a fresh buffer: the text, or NULL when it
  * refused (the caller frees). */
@@ -232,44 +232,23 @@ static void refused_and_deep(void) {
 
 /* ---- through the record to the exported attribute ----------------------- */
 
-static hl_otel *fake_otel(uint32_t value_chars) {
-  hl_otel *o = aligned_alloc(OT_CACHE_LINE, sizeof *o);
+/* An exporter that captures content, with this value length limit. */
+static hl_otel *capturing_otel(uint32_t value_chars) {
+  hl_otel *o = fake_otel();
   if (!o) return NULL;
-  memset(o, 0, sizeof *o);
-  pthread_mutex_init(&o->lock, NULL);
-  pthread_mutex_init(&o->pool_lock, NULL);
-  pthread_mutex_init(&o->live_lock, NULL);
-  atomic_store(&o->live_enabled, true);
-  o->warn = stdout;
-  o->sig[OT_SIG_TRACES].on = true;
-  o->limits = OT_LIMITS_DEFAULT;
-  o->limits.value_chars = value_chars;
-  o->capture = o->enabled = true;
-  o->n_buckets = 16;
-  o->runs = calloc(o->n_buckets, sizeof *o->runs);
-  if (!o->runs || !ot_ring_init(o, 0)) {
-    free(o->runs);
-    free(o);
+  if (!fake_tracer(o)) {
+    fake_tracer_free(o);
+    fake_free(o);
     return NULL;
   }
+  o->limits.value_chars = value_chars;
+  o->capture = true;
   return o;
 }
 
-static void fake_free(hl_otel *o) {
-  ot_span *left = NULL;
-  size_t n = 0;
-  ot_tracer_stop(o, &left, &n);
-  ot_spans_recycle(o, left);
-  pthread_mutex_lock(&o->lock);
-  ot_span_pool_free(o);
-  pthread_mutex_unlock(&o->lock);
-  ot_ring_free(o);
-  ot_live_free(o);
-  free(o->runs);
-  pthread_mutex_destroy(&o->lock);
-  pthread_mutex_destroy(&o->pool_lock);
-  pthread_mutex_destroy(&o->live_lock);
-  free(o);
+static void capturing_free(hl_otel *o) {
+  fake_tracer_free(o);
+  fake_free(o);
 }
 
 /* One tool call with `args`, through the ring and the tracer: the encoded
@@ -330,7 +309,7 @@ static void export_unchanged(void) {
   /* every limit from none at all to more than the text has; and none */
   for (size_t limit = 0; limit <= n_chars + 1; limit++) {
     uint32_t l = limit == n_chars + 1 ? UINT32_MAX : (uint32_t)limit;
-    hl_otel *o = fake_otel(l);
+    hl_otel *o = capturing_otel(l);
     REQUIRE(o != NULL);
     char *content = NULL, *attrs = tool_span_attrs(o, args, &content), *want = attr_before(args, l);
     REQUIRE(attrs && content && want);
@@ -343,7 +322,7 @@ static void export_unchanged(void) {
     free(content);
     free(attrs);
     free(want);
-    fake_free(o);
+    capturing_free(o);
   }
   free(full);
   cJSON_Delete(args);
@@ -367,7 +346,7 @@ static void reads_only_what_it_keeps(void) {
   cJSON args = {.type = cJSON_Object, .child = &data};
   const uint32_t limits[] = {UINT32_MAX, 1000};
   for (size_t i = 0; i < 2; i++) {
-    hl_otel *o = fake_otel(limits[i]);
+    hl_otel *o = capturing_otel(limits[i]);
     REQUIRE(o != NULL);
     char *content = NULL, *attrs = tool_span_attrs(o, &args, &content);
     REQUIRE(attrs && content);
@@ -389,7 +368,7 @@ static void reads_only_what_it_keeps(void) {
     free(full);
     free(content);
     free(attrs);
-    fake_free(o);
+    capturing_free(o);
   }
   munmap(mem, size);
 }

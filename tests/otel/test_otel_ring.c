@@ -23,36 +23,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "otel_internal.h"
-
-static hl_otel *fake_otel(void) {
-  hl_otel *o = aligned_alloc(OT_CACHE_LINE, sizeof *o);
-  if (!o) return NULL;
-  memset(o, 0, sizeof *o);
-  pthread_mutex_init(&o->lock, NULL);
-  pthread_mutex_init(&o->qlock, NULL);
-  pthread_cond_init(&o->qcond, NULL);
-  pthread_mutex_init(&o->live_lock, NULL);
-  atomic_store(&o->live_enabled, true);
-  o->warn = stdout; /* the one "queue is full" warning */
-  o->sig[OT_SIG_TRACES].on = true; /* spans are queued for export */
-  o->limits = OT_LIMITS_DEFAULT;
-  if (!ot_ring_init(o, 0)) {
-    free(o);
-    return NULL;
-  }
-  return o;
-}
-
-static void fake_free(hl_otel *o) {
-  ot_ring_free(o);
-  ot_live_free(o);
-  pthread_mutex_destroy(&o->lock);
-  pthread_mutex_destroy(&o->qlock);
-  pthread_cond_destroy(&o->qcond);
-  pthread_mutex_destroy(&o->live_lock);
-  free(o);
-}
+#include "otel_fake.h"
 
 /* One LM_START of run `inv`, its time the record's number. */
 static void publish(hl_otel *o, const char *inv, int64_t n) {
@@ -191,12 +162,8 @@ static void pace(void) {
 static void delay_from_last_reading(void) {
   hl_otel *o = fake_otel();
   REQUIRE(o != NULL);
-  pthread_mutex_init(&o->pool_lock, NULL);
+  REQUIRE(fake_tracer(o));
   pthread_mutex_init(&o->metrics.lock, NULL);
-  o->n_buckets = 64;
-  o->runs = calloc(o->n_buckets, sizeof *o->runs);
-  REQUIRE(o->runs != NULL);
-  o->enabled = true;
   o->max_queue = o->max_batch = 100;
   int64_t before = ot_mono_ns();
   CHECK_INT(ot_drain(o, true), 0); /* the last reading: nothing yet */
@@ -214,16 +181,8 @@ static void delay_from_last_reading(void) {
 
   ot_spans_recycle(o, o->q_head);
   o->q_head = o->q_tail = NULL;
-  ot_span *left = NULL;
-  size_t n_left = 0;
-  ot_tracer_stop(o, &left, &n_left);
-  CHECK_INT(n_left, 0);
-  pthread_mutex_lock(&o->lock);
-  ot_span_pool_free(o);
-  pthread_mutex_unlock(&o->lock);
+  CHECK_INT(fake_tracer_free(o), 0);
   ot_metrics_free(&o->metrics);
-  free(o->runs);
-  pthread_mutex_destroy(&o->pool_lock);
   pthread_mutex_destroy(&o->metrics.lock);
   fake_free(o);
 }
@@ -322,11 +281,7 @@ static const ot_span *span_named(const ot_span *s, const char *op, const char *w
 static void keys_across_threads(void) {
   hl_otel *o = fake_otel();
   REQUIRE(o != NULL);
-  pthread_mutex_init(&o->pool_lock, NULL);
-  o->n_buckets = 64;
-  o->runs = calloc(o->n_buckets, sizeof *o->runs);
-  REQUIRE(o->runs != NULL);
-  o->enabled = true;
+  REQUIRE(fake_tracer(o));
   char inv[] = "inv-parent-0123456789abcdef0123456789ab", call[] = "call-1";
   hl_event as = {.size = sizeof as, .type = HL_EVENT_AGENT_START, .time_ns = 10, .invocation_id = inv,
                  .agent_name = "main"};
@@ -378,15 +333,7 @@ static void keys_across_threads(void) {
   CHECK_INT(root->end_ns, 40);
 
   ot_spans_recycle(o, out);
-  ot_span *left = NULL;
-  size_t n_left = 0;
-  ot_tracer_stop(o, &left, &n_left); /* frees the run records */
-  CHECK_INT(n_left, 0);
-  pthread_mutex_lock(&o->lock);
-  ot_span_pool_free(o);
-  pthread_mutex_unlock(&o->lock);
-  free(o->runs);
-  pthread_mutex_destroy(&o->pool_lock);
+  CHECK_INT(fake_tracer_free(o), 0);
   fake_free(o);
 }
 
