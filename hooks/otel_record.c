@@ -231,7 +231,8 @@ static size_t content_chars(const hl_otel *o) {
 static void pack_content(rec_pack *p, const hl_otel *o, const char *s) {
   if (!s) return;
   size_t chars = content_chars(o);
-  pack_n(p, OT_S_CONTENT, s, chars == SIZE_MAX ? strlen(s) : ot_utf8_cut(s, SIZE_MAX, &chars));
+  /* (the record keeps 64 KB at most: no strlen of a 10 MB text) */
+  pack_n(p, OT_S_CONTENT, s, ot_utf8_cut(s, UINT16_MAX, &chars));
 }
 
 /* Captured JSON (tool arguments and results, messages), printed here as

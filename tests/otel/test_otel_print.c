@@ -62,6 +62,13 @@ static void same_as_cjson(const cJSON *v) {
 
 static cJSON *num(double d) { return cJSON_CreateNumber(d); }
 
+/* Characters of s, as the exporter counts them. */
+static size_t count_chars(const char *s) {
+  size_t left = SIZE_MAX - 1; /* a limit, so that they are counted */
+  ot_utf8_cut(s, SIZE_MAX, &left);
+  return SIZE_MAX - 1 - left;
+}
+
 /* same_as_cjson() of each string value. */
 static void same_as_cjson_strings(const char *const *strings, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -93,6 +100,33 @@ static void cut_keeps_whole_characters(void) {
   chars = 3;
   CHECK_INT(ot_utf8_cut("\xe2\x98", SIZE_MAX, &chars), 2); /* a cut sequence: two bad bytes */
   CHECK_INT(chars, 1);
+}
+
+/* Without a limit of characters the cut looks back from the byte limit
+ * only: the same cut as the walk over every character (made here with a
+ * limit too large to reach), for byte strings mixing ASCII, valid and
+ * broken sequences (overlong, surrogate, past U+10FFFF, stray and
+ * missing continuation bytes), at every byte limit. */
+static void cut_by_bytes_as_by_characters(void) {
+  static const unsigned char alphabet[] = {'a', 0x80, 0x83, 0x90, 0x98, 0x9f, 0xa0, 0xbf,
+                                           0xc2, 0xc3, 0xe0, 0xe2, 0xed, 0xf0, 0xf4, 0xff};
+  uint32_t seed = 12345;
+  for (int t = 0; t < 20000; t++) {
+    char s[16];
+    size_t len = (size_t)(t % 13);
+    for (size_t i = 0; i < len; i++) {
+      seed = seed * 1103515245u + 12345u;
+      s[i] = (char)alphabet[(seed >> 16) % sizeof alphabet];
+    }
+    s[len] = '\0';
+    for (size_t m = 0; m <= len + 1; m++) {
+      size_t unlimited = SIZE_MAX, walked = SIZE_MAX - 1;
+      size_t got = ot_utf8_cut(s, m, &unlimited), want = ot_utf8_cut(s, m, &walked);
+      CHECK_INT(got, want);
+      CHECK(unlimited == SIZE_MAX);
+      if (got != want) return;
+    }
+  }
 }
 
 /* ---- the text ----------------------------------------------------------- */
@@ -303,9 +337,8 @@ static void export_unchanged(void) {
                         "\"ok\":true,\"none\":null}", (size_t)-1, &args) == HL_OK);
   char *full = cJSON_PrintUnformatted(args);
   REQUIRE(full != NULL);
-  size_t chars = SIZE_MAX, len = strlen(full);
-  ot_utf8_cut(full, SIZE_MAX, &chars);
-  size_t n_chars = SIZE_MAX - chars;
+  size_t len = strlen(full), n_chars = count_chars(full);
+  CHECK(n_chars > 100 && n_chars < len); /* (the loop below covers them all) */
   /* every limit from none at all to more than the text has; and none */
   for (size_t limit = 0; limit <= n_chars + 1; limit++) {
     uint32_t l = limit == n_chars + 1 ? UINT32_MAX : (uint32_t)limit;
@@ -353,9 +386,7 @@ static void reads_only_what_it_keeps(void) {
     size_t len = strlen(content);
     if (limits[i] == UINT32_MAX) CHECK(len > 65000 && len < 65536); /* the record's 64 KB */
     else {
-      size_t c = SIZE_MAX;
-      ot_utf8_cut(content, SIZE_MAX, &c);
-      CHECK_INT(SIZE_MAX - c, 1000);
+      CHECK_INT(count_chars(content), 1000);
     }
     /* the text is cJSON's: checked on the readable part, as a string */
     char save = mem[readable - 1];
@@ -376,6 +407,7 @@ static void reads_only_what_it_keeps(void) {
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(cut_keeps_whole_characters);
+  RUN(cut_by_bytes_as_by_characters);
   RUN(strings_and_escapes);
   RUN(unicode);
   RUN(numbers);
