@@ -75,10 +75,9 @@ void ot_buf_json_prefix(ot_buf *b, const char *s, size_t max_chars);
 /* The bytes of the longest prefix of `s` (NUL-terminated) made of whole
  * characters (as the above counts them), at most `max_bytes` of them and
  * at most *chars characters; *chars less the characters taken (SIZE_MAX:
- * no limit, left as it is). The
- * exporter's one cut: the value length limit here and on the run's thread
- * (otel_record.c), the record's 64 KB there, and where the printer of
- * captured JSON stops (otel_print.c). */
+ * no limit, left as it is). The exporter's one cut: the value length
+ * limit here and on the run's thread (otel_record.c), the record's 64 KB
+ * there, and where the printer of captured JSON stops (otel_print.c). */
 size_t ot_utf8_cut(const char *s, size_t max_bytes, size_t *chars);
 /* Appends to `b` the first bytes of cJSON_PrintUnformatted(v)'s text: as
  * many whole characters (ot_utf8_cut()) as fit in `max_bytes` bytes and
