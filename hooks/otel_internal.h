@@ -12,7 +12,6 @@
  *   otel_export.c   the bounded queue and the exporter thread (OTLP/HTTP)
  *   otel_reply.c    what is read of the collector's answers
  *   otel_json.c     OTLP JSON encoding of spans and metrics
- *   otel_print.c    captured JSON printed as cJSON does, up to the cut
  *   otel_metrics.c  the GenAI histograms
  */
 #ifndef HL_OTEL_INTERNAL_H
@@ -76,16 +75,9 @@ void ot_buf_json_prefix(ot_buf *b, const char *s, size_t max_chars);
  * characters (as the above counts them), at most `max_bytes` of them and
  * at most *chars characters; *chars less the characters taken (SIZE_MAX:
  * no limit, left as it is). The exporter's one cut: the value length
- * limit here and on the run's thread (otel_record.c), the record's 64 KB
- * there, and where the printer of captured JSON stops (otel_print.c). */
+ * limit here and on the run's thread (otel_record.c), of strings and of
+ * captured JSON, and the record's 64 KB there. */
 size_t ot_utf8_cut(const char *s, size_t max_bytes, size_t *chars);
-/* Appends to `b` the first bytes of cJSON_PrintUnformatted(v)'s text: as
- * many whole characters (ot_utf8_cut()) as fit in `max_bytes` bytes and
- * `max_chars` characters (SIZE_MAX: no limit), reading no more of `v`
- * than that. false when cJSON would not print `v` (an invalid item met
- * before the cut) or memory ran out (b->failed); `b` may hold part of the
- * text then. Thread-safe on distinct buffers (otel_print.c). */
-bool ot_json_print_cut(ot_buf *b, const cJSON *v, size_t max_bytes, size_t max_chars);
 static inline void ot_buf_json_string_max(ot_buf *b, const char *s, size_t max_chars) {
   if (max_chars == SIZE_MAX) ot_buf_json_string(b, s);
   else ot_buf_json_prefix(b, s, max_chars);

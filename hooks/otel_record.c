@@ -30,6 +30,7 @@
 
 #include "hookline/agent.h"
 #include "hookline/context.h"
+#include "hookline/json.h"
 #include "hookline/mcp.h"
 #include "hookline/tool.h"
 #include "hookline/trace.h"
@@ -237,25 +238,43 @@ static void pack_content(rec_pack *p, const hl_otel *o, const char *s) {
 
 /* Captured JSON (tool arguments and results, messages), printed here as
  * the event is borrowed: straight into the record's strings and only as
- * far as the record keeps it (its 64 KB, the value length limit), by a
- * printer that writes cJSON_PrintUnformatted()'s text and stops at the
- * cut (otel_print.c). The record's block grows as an ot_buf (the slot's
- * text borrowed until then); its offsets are 16-bit, the block's room is
- * counted up to UINT16_MAX. Left out when cJSON would not print it. */
+ * far as the record keeps it, by hl_json_print_prefix() (hl_json_print()'s
+ * text, the walk stopped at the cut: a 1 MB tool input costs what is
+ * kept). The record keeps 64 KB at most (its offsets are 16-bit) and, with
+ * a value length limit, that many characters, cut by the exporter's cut
+ * (ot_utf8_cut). The print is tried into the room the record has, then
+ * into `limit` bytes (enough when the characters are ASCII, escapes
+ * included), then into all that can be kept (4 bytes a character): each
+ * try bounded, most texts printed once, the record's block grown only as
+ * far as needed and given back down to what it holds (not 64 KB a record
+ * in the ring for 1 KB of text). Left out when hl_json_print() would
+ * refuse it before the cut. */
 static void pack_json(rec_pack *p, const hl_otel *o, const cJSON *v) {
-  /* room for the NUL at least (an ot_buf always has it): else left out */
-  if (!v || pack_grow(p, 1) == 0) return;
-  size_t start = p->at;
-  ot_buf b = {.p = p->base, .len = start, .cap = p->cap, .borrowed = !p->r->heap};
-  bool ok = ot_json_print_cut(&b, v, UINT16_MAX - start - 1, content_chars(o));
-  if (!b.borrowed) { /* the block grew: the record's strings moved with it */
-    p->r->heap = p->base = b.p;
-    p->cap = b.cap < UINT16_MAX ? b.cap : UINT16_MAX;
+  if (!v || p->at >= UINT16_MAX) return; /* no room for a NUL: left out */
+  size_t chars = content_chars(o), max = UINT16_MAX - p->at; /* the text and its NUL */
+  if (chars < (max - 1) / 4) max = 4 * chars + 1;
+  const size_t tries[] = {p->cap - p->at, chars < max ? chars + 1 : max, max};
+  size_t printed = 0, len = 0; /* the cap of the last print (0: none) */
+  bool complete = false;
+  for (size_t i = 0; i < sizeof tries / sizeof *tries && !complete; i++) {
+    size_t want = tries[i] < max ? tries[i] : max;
+    if (want <= printed) continue;
+    size_t room = p->cap - p->at < want ? pack_grow(p, want) : want;
+    if (room <= printed) break; /* no more memory: what the last print has */
+    if (hl_json_print_prefix(v, p->base + p->at, room < want ? room : want, &len, &complete) != HL_OK)
+      return;
+    printed = room < want ? room : want;
+    size_t left = chars;
+    if (chars != SIZE_MAX && (ot_utf8_cut(p->base + p->at, len, &left), left == 0)) break;
   }
-  if (!ok) return;
-  p->base[b.len] = '\0';
-  p->r->off[OT_S_CONTENT] = (uint16_t)(start + 1);
-  p->at = b.len + 1;
+  if (!printed) return;
+  char *text = p->base + p->at;
+  if (chars != SIZE_MAX) text[len = ot_utf8_cut(text, len, &chars)] = '\0';
+  /* (the record's last string: its block ends here) */
+  char *fit = p->r->heap && p->cap > p->at + len + 1 ? realloc(p->r->heap, p->at + len + 1) : NULL;
+  if (fit) p->r->heap = p->base = fit, p->cap = p->at + len + 1;
+  p->r->off[OT_S_CONTENT] = (uint16_t)(p->at + 1);
+  p->at += len + 1;
 }
 
 /* ---- the thread's current spans --------------------------------------- */
