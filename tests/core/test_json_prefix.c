@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "guarded_text.h"
 #include "hookline/json.h"
 
 /* Bytes of the first character of s (NUL-terminated): a valid UTF-8
@@ -237,31 +238,22 @@ static void deep_before_and_after_the_cut(void) {
  * (PROT_NONE): 64 KB of it printed, nothing past them read (a strlen()
  * would crash here). */
 static void reads_no_string_past_the_cut(void) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE), readable = 256 << 10, size = 1 << 20;
-  char *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(mem != MAP_FAILED);
-  static const char pattern[] = "plain text, a \"quote\"\n, \xe2\x98\x83 ";
-  for (size_t i = 0; i < readable; i++) mem[i] = pattern[i % (sizeof pattern - 1)];
-  REQUIRE(readable % page == 0 && mprotect(mem + readable, size - readable, PROT_NONE) == 0);
-  /* {"data": <the string>}, built by hand: cJSON would copy the string */
-  char key[] = "data";
-  cJSON data = {.type = cJSON_String, .valuestring = mem, .string = key};
-  cJSON obj = {.type = cJSON_Object, .child = &data};
-  char *buf = malloc(64 << 10);
+  guarded_text g;
+  REQUIRE(guarded_text_init(&g));
+  char *buf = malloc(64 << 10), *full = NULL;
   size_t len = 0;
   bool complete = true;
   REQUIRE(buf != NULL);
-  CHECK_INT(hl_json_print_prefix(&obj, buf, 64 << 10, &len, &complete), HL_OK);
+  CHECK_INT(hl_json_print_prefix(&g.obj, buf, 64 << 10, &len, &complete), HL_OK);
   CHECK(!complete && len >= (64 << 10) - 4 && len < 64 << 10);
   /* the text is hl_json_print()'s: checked on the readable part, ended */
-  mem[readable - 1] = '\0';
-  char *full = NULL;
-  REQUIRE(hl_json_print(&obj, &full) == HL_OK);
+  guarded_text_end(&g, true);
+  REQUIRE(hl_json_print(&g.obj, &full) == HL_OK);
   CHECK(!strncmp(buf, full, len));
   CHECK(hl_utf8_valid(buf, len)); /* no character cut */
   hl_free(full);
   free(buf);
-  munmap(mem, size);
+  guarded_text_free(&g);
 }
 
 /* An array whose node after the cut lies in memory that cannot be read:

@@ -9,13 +9,11 @@
  * 256 KB cannot be read at all).
  */
 #include <hookline.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "guarded_text.h"
 #include "otel_fake.h"
 
 /* Characters of s, as the exporter counts them. */
@@ -178,22 +176,13 @@ static void export_unchanged(void) {
  * it without a limit, `limit` characters with one. A print of the whole
  * text read it all (and crashed here). */
 static void reads_only_what_it_keeps(void) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE), readable = 256 << 10, size = 1 << 20;
-  char *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(mem != MAP_FAILED);
-  static const char pattern[] = "plain text, a \"quote\"\n, \xe2\x98\x83 ";
-  for (size_t i = 0; i < readable; i++) mem[i] = pattern[i % (sizeof pattern - 1)];
-  REQUIRE(mprotect(mem + readable, size - readable, PROT_NONE) == 0);
-  REQUIRE(readable % page == 0);
-  /* {"data": <the string>}, built by hand: cJSON would copy the string */
-  char key[] = "data";
-  cJSON data = {.type = cJSON_String, .valuestring = mem, .string = key};
-  cJSON args = {.type = cJSON_Object, .child = &data};
+  guarded_text g;
+  REQUIRE(guarded_text_init(&g));
   const uint32_t limits[] = {UINT32_MAX, 1000};
   for (size_t i = 0; i < 2; i++) {
     hl_otel *o = capturing_otel(limits[i]);
     REQUIRE(o != NULL);
-    char *content = NULL, *attrs = tool_span_attrs(o, &args, &content);
+    char *content = NULL, *attrs = tool_span_attrs(o, &g.obj, &content), *full = NULL;
     REQUIRE(attrs && content);
     size_t len = strlen(content);
     if (limits[i] == UINT32_MAX) CHECK(len > 65000 && len < 65536); /* the record's 64 KB */
@@ -201,10 +190,9 @@ static void reads_only_what_it_keeps(void) {
       CHECK_INT(count_chars(content), 1000);
     }
     /* the text is hl_json_print()'s: checked on the readable part, ended */
-    char save = mem[readable - 1], *full = NULL;
-    mem[readable - 1] = '\0';
-    hl_status st = hl_json_print(&args, &full);
-    mem[readable - 1] = save;
+    guarded_text_end(&g, true);
+    hl_status st = hl_json_print(&g.obj, &full);
+    guarded_text_end(&g, false);
     REQUIRE(st == HL_OK);
     CHECK(!strncmp(content, full, len));
     CHECK(hl_utf8_valid(content, len)); /* no character cut */
@@ -213,7 +201,7 @@ static void reads_only_what_it_keeps(void) {
     free(attrs);
     capturing_free(o);
   }
-  munmap(mem, size);
+  guarded_text_free(&g);
 }
 
 int main(int argc, char **argv) {
