@@ -259,13 +259,18 @@ static void put_string_rest(out_buf *b, const unsigned char *u, const unsigned c
   while (u < end && !b->failed) {
     const unsigned char *run = u;
     u = clean_end(u, end);
-    put(b, (const char *)run, (size_t)(u - run));
-    if (u == end) break;
-    if (!b->failed && b->cap - b->len > 6) { /* room for the longest: written in place */
-      b->len += escape(*u++, b->p + b->len);
-      b->p[b->len] = '\0';
+    size_t n = (size_t)(u - run);
+    if (n + 6 < b->cap - b->len) { /* the run and the longest escape fit: written in place */
+      char *w = b->p + b->len;
+      memcpy(w, run, n);
+      w += n;
+      if (u < end) w += escape(*u++, w);
+      *w = '\0';
+      b->len = (size_t)(w - b->p);
       continue;
     }
+    put(b, (const char *)run, n);
+    if (u == end) break;
     char e[6];
     put(b, e, escape(*u++, e));
   }
