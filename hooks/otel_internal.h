@@ -71,10 +71,13 @@ void ot_buf_json_chars(ot_buf *b, const char *s);
  * length limit. SIZE_MAX (no limit, the default): ot_buf_json_string(),
  * called straight from the encoder (~180 instructions a run of (b)). */
 void ot_buf_json_prefix(ot_buf *b, const char *s, size_t max_chars);
-/* The bytes of the first `max_chars` characters of `s` (as the above
- * counts them): the exporter's cut, also made on the run's thread before
- * captured content is copied (otel_record.c). */
-size_t ot_utf8_prefix(const char *s, size_t max_chars);
+/* The bytes of the longest prefix of `s` (NUL-terminated) made of whole
+ * characters (as the above counts them), at most `max_bytes` of them and
+ * at most *chars characters; *chars less the characters taken (SIZE_MAX:
+ * no limit, left as it is). The exporter's one cut: the value length
+ * limit here and on the run's thread (otel_record.c), of strings and of
+ * captured JSON, and the record's 64 KB there. */
+size_t ot_utf8_cut(const char *s, size_t max_bytes, size_t *chars);
 static inline void ot_buf_json_string_max(ot_buf *b, const char *s, size_t max_chars) {
   if (max_chars == SIZE_MAX) ot_buf_json_string(b, s);
   else ot_buf_json_prefix(b, s, max_chars);

@@ -130,20 +130,40 @@ void ot_buf_json_string(ot_buf *b, const char *s) {
 
 /* As json_chars counts characters: a valid UTF-8 sequence is one (never
  * cut: a cut one would reach the collector as U+FFFD), a byte that is not
- * UTF-8 one (it becomes one U+FFFD). */
-size_t ot_utf8_prefix(const char *s, size_t max_chars) {
+ * UTF-8 one (it becomes one U+FFFD). utf8_len() reads at most up to the
+ * first byte that is not a continuation byte: never past the NUL. */
+size_t ot_utf8_cut(const char *s, size_t max_bytes, size_t *chars) {
   const unsigned char *p = (const unsigned char *)s;
-  size_t i = 0;
-  for (; max_chars && p[i]; max_chars--) {
-    size_t n = p[i] < 0x80 ? 1 : utf8_len(p + i);
-    i += n ? n : 1;
+  if (*chars == SIZE_MAX) {
+    /* No limit of characters (none to count): the bytes, then back to the
+     * start of a character they end inside, not a walk over them all (the
+     * record's 64 KB cut cost ~10 instructions a byte so). A byte that is
+     * not a continuation byte starts a character; the one at `i` is inside
+     * a character only if the nearest such byte before it, at most 3
+     * before, starts a valid sequence that reaches it. */
+    size_t i = strnlen(s, max_bytes);
+    for (size_t k = 1; i == max_bytes && k <= 3 && k <= i; k++) {
+      unsigned char c = p[i - k];
+      if ((c & 0xC0) == 0x80) continue;
+      size_t n = c < 0x80 ? 1 : utf8_len(p + i - k);
+      return n > k ? i - k : i;
+    }
+    return i;
   }
+  size_t i = 0, left = *chars;
+  for (; left && i < max_bytes && p[i]; left--) {
+    size_t n = p[i] < 0x80 ? 1 : utf8_len(p + i);
+    if (!n) n = 1;
+    if (n > max_bytes - i) break; /* a character the bytes end inside */
+    i += n;
+  }
+  *chars = left;
   return i;
 }
 
 void ot_buf_json_prefix(ot_buf *b, const char *s, size_t max_chars) {
   OT_PUT_LIT(b, "\"");
-  json_chars(b, s, s + ot_utf8_prefix(s, max_chars));
+  json_chars(b, s, s + ot_utf8_cut(s, SIZE_MAX, &max_chars));
   OT_PUT_LIT(b, "\"");
 }
 

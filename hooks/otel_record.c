@@ -30,6 +30,7 @@
 
 #include "hookline/agent.h"
 #include "hookline/context.h"
+#include "hookline/json.h"
 #include "hookline/mcp.h"
 #include "hookline/tool.h"
 #include "hookline/trace.h"
@@ -180,8 +181,9 @@ void ot_ring_free(hl_otel *o) {
 /* Strings go straight into r->text, one strlen and one memcpy each;
  * when they do not fit (long names, captured content) the record moves
  * them into one malloc'd block that grows as needed (then a string that
- * cannot be stored, out of memory or past 64 KB in all, is cut or left
- * out). `at`: bytes used; `cap`: room in the current block. */
+ * cannot be stored, out of memory or past 64 KB in all, is cut at a whole
+ * character or left out). `at`: bytes used; `cap`: room in the current
+ * block. */
 typedef struct rec_pack {
   ot_rec *r;
   char *base;
@@ -214,7 +216,7 @@ static size_t pack_grow(rec_pack *p, size_t n) {
 static void pack_slow(rec_pack *p, int idx, const char *s, size_t n) {
   size_t room = pack_grow(p, n + 1);
   if (room == 0) return; /* left out */
-  if (n + 1 > room) n = room - 1; /* cut */
+  if (n + 1 > room) n = ot_utf8_cut(s, room - 1, &(size_t){SIZE_MAX}); /* cut, as the limit cuts */
   memcpy(p->base + p->at, s, n);
   p->base[p->at + n] = '\0';
   p->r->off[idx] = (uint16_t)(p->at + 1);
@@ -238,17 +240,64 @@ __attribute__((always_inline)) static inline void pack(rec_pack *p, int idx, con
   if (s) pack_n(p, idx, s, strlen(s));
 }
 
+/* The attribute value length limit in characters (SIZE_MAX: none). */
+static size_t content_chars(const hl_otel *o) {
+  return o->limits.value_chars == UINT32_MAX ? SIZE_MAX : o->limits.value_chars;
+}
+
 /* Captured content, only as much of it as the exporter keeps: cut to the
  * attribute value length limit here, by the exporter's own cut
- * (ot_utf8_prefix), so that a 10 MB tool result is not copied on the
+ * (ot_utf8_cut), so that a 10 MB tool result is not copied on the
  * run's thread to be cut on the other. The exported value is the same:
  * the attribute that carries the content has at least as many characters
  * as the content (JSON escapes only lengthen it, a message wraps it), so
  * its first `limit` characters come from the content's first `limit`. */
 static void pack_content(rec_pack *p, const hl_otel *o, const char *s) {
   if (!s) return;
-  uint32_t limit = o->limits.value_chars;
-  pack_n(p, OT_S_CONTENT, s, limit == UINT32_MAX ? strlen(s) : ot_utf8_prefix(s, limit));
+  size_t chars = content_chars(o);
+  /* (the record keeps 64 KB at most: no strlen of a 10 MB text) */
+  pack_n(p, OT_S_CONTENT, s, ot_utf8_cut(s, UINT16_MAX, &chars));
+}
+
+/* Captured JSON (tool arguments and results, messages), printed here as
+ * the event is borrowed: straight into the record's strings and only as
+ * far as the record keeps it, by hl_json_print_prefix() (hl_json_print()'s
+ * text, the walk stopped at the cut: a 1 MB tool input costs what is
+ * kept). The record keeps 64 KB at most (its offsets are 16-bit) and, with
+ * a value length limit, that many characters, cut by the exporter's cut
+ * (ot_utf8_cut). The print is tried into the room the record has, then
+ * into `limit` bytes (enough when the characters are ASCII, escapes
+ * included), then into all that can be kept (4 bytes a character): each
+ * try bounded, most texts printed once, the record's block grown only as
+ * far as needed and given back down to what it holds (not 64 KB a record
+ * in the ring for 1 KB of text). Left out when hl_json_print() would
+ * refuse it before the cut. */
+__attribute__((noinline)) static void pack_json(rec_pack *p, const hl_otel *o, const cJSON *v) {
+  if (!v || p->at >= UINT16_MAX) return; /* no room for a NUL: left out */
+  size_t chars = content_chars(o), max = UINT16_MAX - p->at; /* the text and its NUL */
+  if (chars < (max - 1) / 4) max = 4 * chars + 1;
+  const size_t tries[] = {p->cap - p->at, chars < max ? chars + 1 : max, max};
+  size_t printed = 0, len = 0; /* the cap of the last print (0: none) */
+  bool complete = false;
+  for (size_t i = 0; i < sizeof tries / sizeof *tries && !complete; i++) {
+    size_t want = tries[i] < max ? tries[i] : max;
+    if (want <= printed) continue;
+    size_t room = p->cap - p->at < want ? pack_grow(p, want) : want;
+    if (room <= printed) break; /* no more memory: what the last print has */
+    if (hl_json_print_prefix(v, p->base + p->at, room < want ? room : want, &len, &complete) != HL_OK)
+      return;
+    printed = room < want ? room : want;
+    size_t left = chars;
+    if (chars != SIZE_MAX && (ot_utf8_cut(p->base + p->at, len, &left), left == 0)) break;
+  }
+  if (!printed) return;
+  char *text = p->base + p->at;
+  if (chars != SIZE_MAX) text[len = ot_utf8_cut(text, len, &chars)] = '\0';
+  /* (the record's last string: its block ends here) */
+  char *fit = p->r->heap && p->cap > p->at + len + 1 ? realloc(p->r->heap, p->at + len + 1) : NULL;
+  if (fit) p->r->heap = p->base = fit, p->cap = p->at + len + 1;
+  p->r->off[OT_S_CONTENT] = (uint16_t)(p->at + 1);
+  p->at += len + 1;
 }
 
 /* ---- the thread's current spans --------------------------------------- */
@@ -515,9 +564,6 @@ __attribute__((always_inline)) static inline uint64_t run_of(const ot_stack *t, 
 
 /* ---- the observer ------------------------------------------------------ */
 
-/* Content (opt-in): compact JSON printed here, as the event is borrowed. */
-static char *print_json(const cJSON *v) { return v ? cJSON_PrintUnformatted(v) : NULL; }
-
 /* A record dropped (the ring full, or no memory for the thread's spans):
  * a span it would have started counts as started and dropped, so that
  * hl_otel_get_stats() adds up. `mcp`: a tool call of an MCP server's tool
@@ -628,18 +674,12 @@ __attribute__((noinline)) static void pack_error(rec_pack *p, const hl_event *ev
                                                                : hl_strerror(ev->error.status));
 }
 
-/* Captured content printed for the record: packed, then freed. */
-__attribute__((noinline)) static void pack_owned(rec_pack *p, const hl_otel *o, char *owned) {
-  pack_content(p, o, owned);
-  cJSON_free(owned);
-}
-
-/* What every record has last (its error, content printed for it), and
- * the publish. */
+/* What every record has last (its error, captured JSON printed into it
+ * up to the cut), and the publish. */
 __attribute__((always_inline)) static inline int rec_close(rec_out *out, hl_otel *o, const hl_event *ev,
-                                                           char *owned) {
+                                                           const cJSON *json) {
   if (__builtin_expect(ev->error.status != HL_OK, 0)) pack_error(&out->p, ev);
-  if (__builtin_expect(owned != NULL, 0)) pack_owned(&out->p, o, owned);
+  if (__builtin_expect(json != NULL, 0)) pack_json(&out->p, o, json);
   ring_publish(o, out->c, out->pos, out->used);
   return 0;
 }
@@ -756,7 +796,8 @@ __attribute__((always_inline)) static inline int on_lm_end(hl_otel *o, ot_stack 
 
   rec_out out;
   if (!rec_open(&out, o, ev, type, flags, run, span, false)) return 0;
-  char *owned = NULL; /* printed here (content capture) */
+  const cJSON *json = NULL; /* captured content, printed by rec_close */
+  cJSON *made = NULL;
   if (type == HL_EVENT_LM_END) {
     const hl_response *resp = ev->response;
     if (resp) {
@@ -768,17 +809,18 @@ __attribute__((always_inline)) static inline int on_lm_end(hl_otel *o, ot_stack 
         if (m && arr && cJSON_AddItemToArray(arr, m)) m = NULL;
         else cJSON_Delete(arr), arr = NULL;
         cJSON_Delete(m);
-        owned = print_json(arr);
-        cJSON_Delete(arr);
+        json = made = arr;
       }
     }
   } else { /* HL_EVENT_API_REQUEST */
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "messages");
     if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "input");
     if (!msgs) msgs = cJSON_GetObjectItemCaseSensitive(ev->data, "contents");
-    owned = print_json(msgs ? msgs : ev->data);
+    json = msgs ? msgs : ev->data;
   }
-  return rec_close(&out, o, ev, owned);
+  int rc = rec_close(&out, o, ev, json);
+  cJSON_Delete(made);
+  return rc;
 }
 
 /* A tool call's start: its span (and an MCP tool's tools/call span), its
@@ -812,8 +854,7 @@ __attribute__((always_inline)) static inline int on_tool_start(hl_otel *o, ot_st
   pack(&out.p, OT_S_OUTER_CALL, ev->outer_call_id);
   pack(&out.p, OT_S_NAME, ev->name);
   pack(&out.p, OT_S_SERVER, server);
-  char *owned = __builtin_expect(o->capture, 0) ? print_json(ev->args) : NULL;
-  return rec_close(&out, o, ev, owned);
+  return rec_close(&out, o, ev, __builtin_expect(o->capture, 0) ? ev->args : NULL);
 }
 
 /* A tool call's end: its frames go. */
@@ -840,8 +881,7 @@ __attribute__((always_inline)) static inline int on_tool_end(hl_otel *o, ot_stac
   if (!rec_open(&out, o, ev, HL_EVENT_TOOL_END, flags, run, span, false)) return 0;
   /* (the span's id says which call, when this thread knew it) */
   if (!(flags & OT_R_SPAN)) pack(&out.p, OT_S_CALL, ev->call_id);
-  char *owned = __builtin_expect(o->capture, 0) ? print_json(ev->result) : NULL;
-  return rec_close(&out, o, ev, owned);
+  return rec_close(&out, o, ev, __builtin_expect(o->capture, 0) ? ev->result : NULL);
 }
 
 /* A hook's decision (a span event of the run's or the call's span). */

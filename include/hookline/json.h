@@ -45,8 +45,28 @@ HL_API hl_status hl_json_parse(const char *text, size_t len, cJSON **out);
 
 /** Serialize compactly. *out is a NUL-terminated string for hl_free().
  *  HL_ERR_TOO_LARGE for a tree nested deeper than HL_JSON_MAX_DEPTH (built
- *  by hand; the parser never makes one). */
+ *  by hand; the parser never makes one); HL_ERR_INVALID for a node cJSON
+ *  cannot print either (cJSON_Invalid, or a raw one without text). */
 HL_API hl_status hl_json_print(const cJSON *value, char **out);
+
+/** The first bytes of hl_json_print()'s text of `value`, into `buf`
+ *  (`cap` bytes, the caller's): at most cap - 1 of them and a NUL, always
+ *  NUL-terminated; *len (may be NULL) is their number. The cut never
+ *  splits a UTF-8 character: a valid sequence that would not fit whole is
+ *  left out (a byte of a string that is not valid UTF-8, which a tree
+ *  built by hand may hold, counts as a character). *complete (may be
+ *  NULL) is true when that is the whole text. The cost is bounded by
+ *  `cap`, not by the value: the text is printed straight into `buf` (no
+ *  allocation), and the walk stops at the cut, reading no string past
+ *  it. Errors (buf then holds "", *len 0): HL_ERR_INVALID for a NULL
+ *  value, a NULL buf or cap 0, or a node cJSON cannot print either
+ *  (cJSON_Invalid, or a raw one without text) met before the cut;
+ *  HL_ERR_TOO_LARGE for nesting deeper than HL_JSON_MAX_DEPTH met before
+ *  the cut (where hl_json_print() refuses the whole tree, a cut before the
+ *  deep part is printed). Thread-safe on distinct buffers (reads the tree
+ *  only). */
+HL_API hl_status hl_json_print_prefix(const cJSON *value, char *buf, size_t cap, size_t *len,
+                                      bool *complete);
 
 /** Deep copy; NULL on allocation failure, NULL input, or a tree nested
  *  deeper than HL_JSON_MAX_DEPTH (HL_ERR_TOO_LARGE). Caller frees. */

@@ -46,7 +46,9 @@
  * dropped and counted (hl_otel_get_stats()), and the first failure prints
  * one warning. The ring holds about twice max_queue records (1024 to
  * 8192, ~320 bytes each). Content capture stays slower: the content is
- * printed as JSON on the run's thread (the event is borrowed).
+ * printed as JSON on the run's thread (the event is borrowed), as far as
+ * it is kept: the attribute value length limit below, and at most 64 KB
+ * of an event's strings (cut at a whole UTF-8 character).
  * The exporter thread runs at a lower priority than the runs (nice +10,
  * hl_otel_options.low_priority) and reads the ring on its own timer,
  * paced by how fast records come so that the ring is at most an eighth

@@ -623,21 +623,6 @@ void hl__json_arena_free(hl__json_arena *arena) {
   arena->blocks = NULL;
 }
 
-hl_status hl_json_print(const cJSON *value, char **out) {
-  if (!out) return hl_fail(HL_ERR_INVALID, "hl_json_print: out is NULL");
-  *out = NULL;
-  if (!value) return hl_fail(HL_ERR_INVALID, "hl_json_print: value is NULL");
-  /* cJSON's printer recurses; refuse trees it could not print safely. */
-  if (!hl__json_depth_ok(value, HL_JSON_MAX_DEPTH))
-    return hl_fail(HL_ERR_TOO_LARGE, "hl_json_print: nesting deeper than %d levels",
-                   HL_JSON_MAX_DEPTH);
-  /* Not cJSON_PrintUnformatted: it rounds numbers (see json_print.c). */
-  char *s = hl__json_print_exact(value);
-  if (!s) return hl__oom();
-  *out = s;
-  return HL_OK;
-}
-
 static cJSON *clone_rec(const cJSON *v, int depth) {
   if (depth > HL_JSON_MAX_DEPTH) return NULL;
   cJSON *c;

@@ -9,6 +9,11 @@
  * holds another number (found by tests/fuzz/fuzz_json.c). This printer writes the same text as cJSON
  * except that a number gets as many digits (15, 16 or 17) as it needs to
  * read back exactly, in any locale, and -0 keeps its sign.
+ *
+ * The same printer writes hl_json_print_prefix()'s first bytes of that
+ * text into a caller's buffer (a fixed hl__jbuf): it stops where the
+ * buffer is full, cut at a whole character, and reads no more of the tree
+ * than it printed (a strnlen() of the room, not a strlen(), of a string).
  */
 #include <locale.h>
 #include <math.h>
@@ -25,14 +30,16 @@
 typedef hl__jbuf out_buf;
 
 /* The buffer grown to hold n more bytes and the NUL (out of line: most
- * calls find room, and the printer calls this for every piece). */
+ * calls find room, and the printer calls this for every piece). A fixed
+ * buffer does not grow: the caller cuts the piece (put_cut()). */
 static bool grow(out_buf *b, size_t n) {
-  if (b->failed) return false;
+  if (b->failed || b->fixed) return false;
   size_t cap = b->cap ? b->cap : 256;
   while (cap < b->len + n + 1) cap *= 2;
   char *p = realloc(b->p, cap);
   if (!p) {
     b->failed = true;
+    b->stop = HL__JBUF_NOMEM;
     return false;
   }
   b->p = p;
@@ -46,8 +53,43 @@ static inline bool reserve(out_buf *b, size_t n) {
   return grow(b, n);
 }
 
+/* The first k bytes of the piece s[0..n) (k < n), less a character they
+ * would end inside: a valid UTF-8 sequence (as hl_utf8_valid() has them)
+ * that starts before k and ends after it. A byte that is not part of a
+ * valid sequence is a character of its own. Reads the 3 bytes on either
+ * side of k at most. Where a piece ends the text goes on with an ASCII
+ * byte (a quote, a comma, a backslash), so a cut inside one piece is the
+ * cut of the whole text. */
+static size_t char_cut(const char *s, size_t n, size_t k) {
+  const unsigned char *u = (const unsigned char *)s;
+  for (size_t j = 1; j <= 3 && j <= k; j++) {
+    unsigned char c = u[k - j];
+    if ((c & 0xC0) == 0x80) continue; /* a continuation byte: its start is further back */
+    size_t m = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    bool split = m > j && n - (k - j) >= m && hl__utf8_invalid_at(s + k - j, m) == m;
+    return split ? k - j : k;
+  }
+  return k;
+}
+
+/* A piece a fixed buffer has no room for: the bytes that fit, less a
+ * character they would split, and the text stops there. (A growing
+ * buffer that could not grow has failed already: nothing.) */
+static void put_cut(out_buf *b, const char *s, size_t n) {
+  if (b->failed) return;
+  size_t k = char_cut(s, n, b->cap - 1 - b->len);
+  memcpy(b->p + b->len, s, k);
+  b->len += k;
+  b->p[b->len] = '\0';
+  b->failed = true;
+  b->stop = HL__JBUF_CUT;
+}
+
 static void put(out_buf *b, const char *s, size_t n) {
-  if (!reserve(b, n)) return;
+  if (!reserve(b, n)) {
+    put_cut(b, s, n);
+    return;
+  }
   memcpy(b->p + b->len, s, n);
   b->len += n;
   b->p[b->len] = '\0';
@@ -55,12 +97,23 @@ static void put(out_buf *b, const char *s, size_t n) {
 
 /* One byte: most of a tree's punctuation. */
 static inline void put_char(out_buf *b, char c) {
-  if (!reserve(b, 1)) return;
+  if (!reserve(b, 1)) {
+    put_cut(b, &c, 1);
+    return;
+  }
   b->p[b->len++] = c;
   b->p[b->len] = '\0';
 }
 
-static void put_str(out_buf *b, const char *s) { put(b, s, strlen(s)); }
+/* The length of s, or in a fixed buffer only as much of it as can be
+ * printed and looked at by the cut (the room, and 3 bytes past it:
+ * char_cut()): a 1 MB string costs what fits, not a strlen(). A string
+ * so shortened does not fit, so its end is never printed. */
+static inline size_t text_len(const out_buf *b, const char *s) {
+  return b->fixed ? strnlen(s, b->cap - b->len + 2) : strlen(s);
+}
+
+static void put_str(out_buf *b, const char *s) { put(b, s, text_len(b, s)); }
 
 static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
@@ -156,13 +209,82 @@ static void copy_clean(char **wp, const unsigned char **up, const unsigned char 
   *up = u;
 }
 
-/* `s` (n bytes) quoted and escaped as cJSON does: \" \\ \b \f \n \r \t,
- * other control bytes as \u00xx (lower-case hex). */
-static void put_string_n(out_buf *b, const char *s, size_t n) {
+/* The end of the run of bytes from u that need no escape, up to `end`:
+ * eight bytes a test where eight are left, as copy_clean() (which copies
+ * as it tests, into room a fixed buffer may not have). */
+static const unsigned char *clean_end(const unsigned char *u, const unsigned char *end) {
+  for (uint64_t x; end - u >= 8; u += 8) {
+    memcpy(&x, u, 8);
+    uint64_t bits = hl__word_escapes(x);
+    if (bits) {
+#ifdef HL__WORD_FIRST
+      return u + hl__word_first(bits); /* the lowest flagged byte is exact */
+#else
+      break;
+#endif
+    }
+  }
+  while (u < end && !needs_escape(*u)) u++;
+  return u;
+}
+
+/* Byte c (needs_escape()) escaped as cJSON does into e: \" \\ \b \f \n
+ * \r \t, other control bytes as \u00xx (lower-case hex). Its length: 2
+ * or 6. */
+static inline size_t escape(unsigned char c, char *e) {
   static const char hex[] = "0123456789abcdef";
+  e[0] = '\\';
+  switch (c) {
+  case '"': e[1] = '"'; return 2;
+  case '\\': e[1] = '\\'; return 2;
+  case '\b': e[1] = 'b'; return 2;
+  case '\f': e[1] = 'f'; return 2;
+  case '\n': e[1] = 'n'; return 2;
+  case '\r': e[1] = 'r'; return 2;
+  case '\t': e[1] = 't'; return 2;
+  default:
+    memcpy(e + 1, "u00", 3);
+    e[4] = hex[c >> 4];
+    e[5] = hex[c & 15];
+    return 6;
+  }
+}
+
+/* The rest of a string from u (a byte to escape, or its first byte when
+ * `open`: the opening quote not written yet) where the buffer has no room
+ * for all of it: a fixed buffer, piece by piece until one is cut. (A
+ * growing buffer that could not grow: nothing.) */
+static void put_string_rest(out_buf *b, const unsigned char *u, const unsigned char *end, bool open) {
+  if (open) put_char(b, '"');
+  while (u < end && !b->failed) {
+    const unsigned char *run = u;
+    u = clean_end(u, end);
+    size_t n = (size_t)(u - run);
+    if (n + 6 < b->cap - b->len) { /* the run and the longest escape fit: written in place */
+      char *w = b->p + b->len;
+      memcpy(w, run, n);
+      w += n;
+      if (u < end) w += escape(*u++, w);
+      *w = '\0';
+      b->len = (size_t)(w - b->p);
+      continue;
+    }
+    put(b, (const char *)run, n);
+    if (u == end) break;
+    char e[6];
+    put(b, e, escape(*u++, e));
+  }
+  put_char(b, '"');
+}
+
+/* `s` (n bytes) quoted and escaped as cJSON does (escape()). */
+static void put_string_n(out_buf *b, const char *s, size_t n) {
   const unsigned char *u = (const unsigned char *)s, *end = u + n;
   /* Room for the quotes and every byte as it is; an escape asks for more. */
-  if (!reserve(b, n + 2)) return;
+  if (!reserve(b, n + 2)) {
+    put_string_rest(b, u, end, true);
+    return;
+  }
   char *w = b->p + b->len;
   *w++ = '"';
   for (;;) {
@@ -171,34 +293,25 @@ static void put_string_n(out_buf *b, const char *s, size_t n) {
     /* The rest (this byte counted once) and the closing quote fit; the
      * escape takes up to 5 bytes more. */
     b->len = (size_t)(w - b->p);
-    if (!reserve(b, (size_t)(end - u) + 6)) return;
-    w = b->p + b->len;
-    unsigned char c = *u++;
-    *w++ = '\\';
-    switch (c) {
-    case '"': *w++ = '"'; break;
-    case '\\': *w++ = '\\'; break;
-    case '\b': *w++ = 'b'; break;
-    case '\f': *w++ = 'f'; break;
-    case '\n': *w++ = 'n'; break;
-    case '\r': *w++ = 'r'; break;
-    case '\t': *w++ = 't'; break;
-    default:
-      memcpy(w, "u00", 3);
-      w[3] = hex[c >> 4];
-      w[4] = hex[c & 15];
-      w += 5;
+    if (!reserve(b, (size_t)(end - u) + 6)) {
+      put_string_rest(b, u, end, false);
+      return;
     }
+    w = b->p + b->len;
+    w += escape(*u++, w);
   }
   *w++ = '"';
   b->len = (size_t)(w - b->p);
   *w = '\0';
 }
 
-static void put_string(out_buf *b, const char *s) { put_string_n(b, s, strlen(s)); }
+static void put_string(out_buf *b, const char *s) { put_string_n(b, s, text_len(b, s)); }
 
-/* Recursion is bounded: hl_json_print() checked the depth first. */
-static void put_value(out_buf *b, const cJSON *v) {
+/* `depth`: the arrays and objects around v. The recursion stops at
+ * HL_JSON_MAX_DEPTH, checked here as the text goes (no walk of the tree
+ * first: the prefix reads no more of it than it prints), and the walk
+ * stops where the text does (a cut, an invalid node). */
+static void put_value(out_buf *b, const cJSON *v, int depth) {
   switch (v->type & 0xFF) {
   case cJSON_NULL: put_str(b, "null"); break;
   case cJSON_False: put_str(b, "false"); break;
@@ -206,19 +319,24 @@ static void put_value(out_buf *b, const cJSON *v) {
   case cJSON_Number: put_number(b, v); break;
   case cJSON_String: put_string(b, v->valuestring ? v->valuestring : ""); break;
   case cJSON_Raw:
-    if (!v->valuestring) b->failed = true;
+    if (!v->valuestring) b->failed = true, b->stop = HL__JBUF_INVALID;
     else put_str(b, v->valuestring);
     break;
   case cJSON_Array:
   case cJSON_Object: {
     bool object = (v->type & 0xFF) == cJSON_Object;
+    if (depth >= HL_JSON_MAX_DEPTH) {
+      b->failed = true;
+      b->stop = HL__JBUF_DEEP;
+      break;
+    }
     put_char(b, object ? '{' : '[');
-    for (const cJSON *c = v->child; c; c = c->next) {
+    for (const cJSON *c = v->child; c && !b->failed; c = c->next) {
       if (object) {
         put_string(b, c->string ? c->string : "");
         put_char(b, ':');
       }
-      put_value(b, c);
+      put_value(b, c, depth + 1);
       if (c->next) put_char(b, ',');
     }
     put_char(b, object ? '}' : ']');
@@ -226,12 +344,13 @@ static void put_value(out_buf *b, const cJSON *v) {
   }
   default:
     b->failed = true; /* cJSON_Invalid: cJSON refuses to print it too */
+    b->stop = HL__JBUF_INVALID;
   }
 }
 
 void hl__jbuf_raw(hl__jbuf *b, const char *s, size_t n) { put(b, s, n); }
 void hl__jbuf_string(hl__jbuf *b, const char *s) { put_string(b, s ? s : ""); }
-void hl__jbuf_value(hl__jbuf *b, const cJSON *v) { put_value(b, v); }
+void hl__jbuf_value(hl__jbuf *b, const cJSON *v) { put_value(b, v, 0); }
 
 void hl__jbuf_reserve(hl__jbuf *b, size_t n) { reserve(b, n); }
 
@@ -246,10 +365,57 @@ void hl__jbuf_int(hl__jbuf *b, long long n) {
 
 char *hl__json_print_exact(const cJSON *value) {
   out_buf b = {0};
-  put_value(&b, value);
+  put_value(&b, value, 0);
   if (b.failed) {
     free(b.p);
     return NULL;
   }
   return b.p;
+}
+
+/* The status of a text that stopped short (`b->stop`), its message
+ * naming `fn`. */
+static hl_status stopped(const out_buf *b, const char *fn) {
+  switch (b->stop) {
+  case HL__JBUF_DEEP:
+    return hl_fail(HL_ERR_TOO_LARGE, "%s: nesting deeper than %d levels", fn, HL_JSON_MAX_DEPTH);
+  case HL__JBUF_INVALID:
+    return hl_fail(HL_ERR_INVALID, "%s: a node cJSON cannot print either (invalid, or raw without text)",
+                   fn);
+  default:
+    return hl__oom();
+  }
+}
+
+/* The nesting is checked as the text is printed: no walk of the tree
+ * first (that was ~2 % of the print). */
+hl_status hl_json_print(const cJSON *value, char **out) {
+  if (!out) return hl_fail(HL_ERR_INVALID, "hl_json_print: out is NULL");
+  *out = NULL;
+  if (!value) return hl_fail(HL_ERR_INVALID, "hl_json_print: value is NULL");
+  out_buf b = {0};
+  put_value(&b, value, 0);
+  if (b.failed) {
+    free(b.p);
+    return stopped(&b, "hl_json_print");
+  }
+  *out = b.p;
+  return HL_OK;
+}
+
+hl_status hl_json_print_prefix(const cJSON *value, char *buf, size_t cap, size_t *len, bool *complete) {
+  if (len) *len = 0;
+  if (complete) *complete = false;
+  if (!buf || !cap) return hl_fail(HL_ERR_INVALID, "hl_json_print_prefix: no buffer (buf NULL or cap 0)");
+  buf[0] = '\0';
+  if (!value) return hl_fail(HL_ERR_INVALID, "hl_json_print_prefix: value is NULL");
+  out_buf b = {.p = buf, .cap = cap, .fixed = true};
+  put_value(&b, value, 0);
+  if (b.failed && b.stop != HL__JBUF_CUT) {
+    buf[0] = '\0';
+    return stopped(&b, "hl_json_print_prefix");
+  }
+  if (len) *len = b.len;
+  if (complete) *complete = !b.failed;
+  return HL_OK;
 }

@@ -47,7 +47,18 @@ typedef struct hl__jbuf {
   char *p;
   size_t len, cap;
   bool failed;
+  /* hl_json_print_prefix()'s buffer: p is the caller's (cap bytes),
+   * never grown; the text stops where it is full, cut there at a whole
+   * character (HL__JBUF_CUT). */
+  bool fixed;
+  uint8_t stop; /* why `failed` was set (hl__jbuf_stop) */
 } hl__jbuf;
+enum hl__jbuf_stop {
+  HL__JBUF_NOMEM = 1, /* a growing buffer could not grow */
+  HL__JBUF_CUT,       /* a fixed buffer is full */
+  HL__JBUF_DEEP,      /* a node nested deeper than HL_JSON_MAX_DEPTH */
+  HL__JBUF_INVALID    /* a node cJSON cannot print either (invalid, raw without text) */
+};
 void hl__jbuf_raw(hl__jbuf *b, const char *s, size_t n);
 /* `s` as a JSON string literal (NULL as ""), escaped as the printer does. */
 void hl__jbuf_string(hl__jbuf *b, const char *s);

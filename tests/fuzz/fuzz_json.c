@@ -7,9 +7,13 @@
  * clone is equal to its original; a tree is equal to itself and to its
  * reparse whatever its keys (hl_json_equal is used by schema const/enum);
  * the arena parse (hl__json_parse_arena, a provider's answer) gives the
- * same status, the same message and an equal tree.
+ * same status, the same message and an equal tree; hl_json_print_prefix()
+ * writes the print's first bytes, cut back to the start of a character
+ * (the text is valid UTF-8), at every buffer size for a short text and
+ * at a few for a long one.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/util.h"
@@ -31,6 +35,24 @@ static void check_arena(const char *text, size_t size, hl_status st, const cJSON
     FUZZ_CHECK(hl_json_equal(a, tree) && hl_json_equal(tree, a), "arena tree differs");
   }
   hl__json_arena_free(&arena);
+}
+
+/* hl_json_print_prefix(v) into exactly cap bytes against the whole
+ * print `full` (len bytes). */
+static void check_prefix(const cJSON *v, const char *full, size_t len, size_t cap) {
+  char *buf = malloc(cap);
+  FUZZ_CHECK(buf != NULL, "out of memory");
+  size_t n = 0;
+  bool complete = false;
+  hl_status st = hl_json_print_prefix(v, buf, cap, &n, &complete);
+  FUZZ_CHECK(st == HL_OK, "prefix of %zu bytes failed: %s", cap, hl_last_error());
+  size_t want = cap - 1 < len ? cap - 1 : len;
+  while (want < len && ((unsigned char)full[want] & 0xC0) == 0x80) want--; /* inside a character */
+  FUZZ_CHECK(n == want && strlen(buf) == n && !memcmp(buf, full, n),
+             "prefix of %zu bytes: %zu bytes \"%s\", want %zu of %s", cap, n, buf, want, full);
+  FUZZ_CHECK(complete == (n == len), "prefix of %zu bytes: complete %d, %zu of %zu bytes", cap, complete, n,
+             len);
+  free(buf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -55,6 +77,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   st = hl_json_print(t1, &p1);
   FUZZ_CHECK(st == HL_OK, "print failed: %s", hl_status_name(st));
   FUZZ_CHECK(hl_utf8_valid(p1, strlen(p1)), "printed invalid UTF-8: %s", p1);
+
+  size_t len = strlen(p1);
+  if (len <= 256) {
+    for (size_t cap = 1; cap <= len + 2; cap++) check_prefix(t1, p1, len, cap);
+  } else {
+    const size_t caps[] = {1, 2, 64, len / 2, len - 1, len, len + 1, len + 2};
+    for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) check_prefix(t1, p1, len, caps[i]);
+  }
 
   cJSON *t2 = NULL;
   st = hl_json_parse(p1, strlen(p1), &t2);

@@ -23,36 +23,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "otel_internal.h"
-
-static hl_otel *fake_otel(void) {
-  hl_otel *o = aligned_alloc(OT_CACHE_LINE, sizeof *o);
-  if (!o) return NULL;
-  memset(o, 0, sizeof *o);
-  pthread_mutex_init(&o->lock, NULL);
-  pthread_mutex_init(&o->qlock, NULL);
-  pthread_cond_init(&o->qcond, NULL);
-  pthread_mutex_init(&o->live_lock, NULL);
-  atomic_store(&o->live_enabled, true);
-  o->warn = stdout; /* the one "queue is full" warning */
-  o->sig[OT_SIG_TRACES].on = true; /* spans are queued for export */
-  o->limits = OT_LIMITS_DEFAULT;
-  if (!ot_ring_init(o, 0)) {
-    free(o);
-    return NULL;
-  }
-  return o;
-}
-
-static void fake_free(hl_otel *o) {
-  ot_ring_free(o);
-  ot_live_free(o);
-  pthread_mutex_destroy(&o->lock);
-  pthread_mutex_destroy(&o->qlock);
-  pthread_cond_destroy(&o->qcond);
-  pthread_mutex_destroy(&o->live_lock);
-  free(o);
-}
+#include "otel_fake.h"
 
 /* One LM_START of run `inv`, its time the record's number. */
 static void publish(hl_otel *o, const char *inv, int64_t n) {
@@ -191,12 +162,8 @@ static void pace(void) {
 static void delay_from_last_reading(void) {
   hl_otel *o = fake_otel();
   REQUIRE(o != NULL);
-  pthread_mutex_init(&o->pool_lock, NULL);
+  REQUIRE(fake_tracer(o));
   pthread_mutex_init(&o->metrics.lock, NULL);
-  o->n_buckets = 64;
-  o->runs = calloc(o->n_buckets, sizeof *o->runs);
-  REQUIRE(o->runs != NULL);
-  o->enabled = true;
   o->max_queue = o->max_batch = 100;
   int64_t before = ot_mono_ns();
   CHECK_INT(ot_drain(o, true), 0); /* the last reading: nothing yet */
@@ -214,16 +181,8 @@ static void delay_from_last_reading(void) {
 
   ot_spans_recycle(o, o->q_head);
   o->q_head = o->q_tail = NULL;
-  ot_span *left = NULL;
-  size_t n_left = 0;
-  ot_tracer_stop(o, &left, &n_left);
-  CHECK_INT(n_left, 0);
-  pthread_mutex_lock(&o->lock);
-  ot_span_pool_free(o);
-  pthread_mutex_unlock(&o->lock);
+  CHECK_INT(fake_tracer_free(o), 0);
   ot_metrics_free(&o->metrics);
-  free(o->runs);
-  pthread_mutex_destroy(&o->pool_lock);
   pthread_mutex_destroy(&o->metrics.lock);
   fake_free(o);
 }
@@ -322,11 +281,7 @@ static const ot_span *span_named(const ot_span *s, const char *op, const char *w
 static void keys_across_threads(void) {
   hl_otel *o = fake_otel();
   REQUIRE(o != NULL);
-  pthread_mutex_init(&o->pool_lock, NULL);
-  o->n_buckets = 64;
-  o->runs = calloc(o->n_buckets, sizeof *o->runs);
-  REQUIRE(o->runs != NULL);
-  o->enabled = true;
+  REQUIRE(fake_tracer(o));
   char inv[] = "inv-parent-0123456789abcdef0123456789ab", call[] = "call-1";
   hl_event as = {.size = sizeof as, .type = HL_EVENT_AGENT_START, .time_ns = 10, .invocation_id = inv,
                  .agent_name = "main"};
@@ -378,15 +333,7 @@ static void keys_across_threads(void) {
   CHECK_INT(root->end_ns, 40);
 
   ot_spans_recycle(o, out);
-  ot_span *left = NULL;
-  size_t n_left = 0;
-  ot_tracer_stop(o, &left, &n_left); /* frees the run records */
-  CHECK_INT(n_left, 0);
-  pthread_mutex_lock(&o->lock);
-  ot_span_pool_free(o);
-  pthread_mutex_unlock(&o->lock);
-  free(o->runs);
-  pthread_mutex_destroy(&o->pool_lock);
+  CHECK_INT(fake_tracer_free(o), 0);
   fake_free(o);
 }
 
@@ -431,6 +378,81 @@ static void content_cut_on_the_run_side(void) {
   fake_free(o);
 }
 
+/* Without a limit a record keeps at most 64 KB of strings: the cap cuts
+ * content at a whole character, as the limit does (a cut one would be
+ * exported as U+FFFD). Texts of snowmen (3 bytes each) behind 0, 1 and 2
+ * ASCII bytes: the cap falls inside a snowman for at least one. The run's
+ * input (a text) and a tool's result (JSON printed into the record). */
+static void record_cap_keeps_whole_characters(void) {
+  size_t big = 200000;
+  char *text = malloc(big + 3);
+  REQUIRE(text != NULL);
+  size_t shortest = SIZE_MAX, longest = 0;
+  for (int lead = 0; lead < 3; lead++) {
+    hl_otel *o = fake_otel();
+    REQUIRE(o != NULL);
+    o->capture = true;
+    memset(text, 'x', (size_t)lead);
+    size_t n = (size_t)lead;
+    for (; n + 3 <= big; n += 3) memcpy(text + n, "\xe2\x98\x83", 3);
+    text[n] = '\0';
+    cJSON *result = cJSON_CreateString(text);
+    REQUIRE(result != NULL);
+    hl_event start = {.size = sizeof start, .type = HL_EVENT_AGENT_START, .time_ns = 1,
+                      .invocation_id = "inv-cap", .agent_name = "cap", .text = text};
+    hl_event end = {.size = sizeof end, .type = HL_EVENT_TOOL_END, .time_ns = 2, .invocation_id = "inv-cap",
+                    .call_id = "call-cap", .result = result};
+    ot_on_event(&start, o);
+    ot_on_event(&end, o);
+    for (int i = 0; i < 2; i++) {
+      ot_rec *r = ot_ring_peek(o);
+      REQUIRE(r != NULL);
+      const char *c = ot_rec_str(r, OT_S_CONTENT);
+      REQUIRE(c != NULL);
+      size_t len = strlen(c);
+      CHECK(len > 65000 && len < 65536);
+      const char *whole = i == 0 ? text : NULL;
+      char *printed = i == 1 ? cJSON_PrintUnformatted(result) : NULL;
+      if (printed) whole = printed;
+      CHECK(whole && !strncmp(c, whole, len));
+      CHECK(hl_utf8_valid(c, len)); /* no character cut */
+      ot_buf b = {0};
+      ot_buf_json_string(&b, c);
+      CHECK(!strstr(ot_buf_str(&b), "\\ufffd"));
+      free(b.p);
+      free(printed);
+      if (len < shortest) shortest = len;
+      if (len > longest) longest = len;
+      ot_ring_release(o, r);
+    }
+    cJSON_Delete(result);
+    fake_free(o);
+  }
+  CHECK(longest - shortest >= 2); /* (a cut inside a snowman happened) */
+
+  /* a tool's error message that fills the record: cut the same way, and
+   * no room is left for the result (left out) */
+  hl_otel *o = fake_otel();
+  REQUIRE(o != NULL);
+  o->capture = true;
+  cJSON *result = cJSON_CreateString("kept out");
+  REQUIRE(result != NULL);
+  hl_event fail = {.size = sizeof fail, .type = HL_EVENT_TOOL_END, .time_ns = 1, .invocation_id = "inv-cap",
+                   .call_id = "call-cap", .result = result,
+                   .error = {.status = HL_ERR_EXECUTION_FAILED, .message = text}};
+  ot_on_event(&fail, o);
+  ot_rec *r = ot_ring_peek(o);
+  REQUIRE(r != NULL);
+  const char *msg = ot_rec_str(r, OT_S_ERROR);
+  REQUIRE(msg != NULL);
+  CHECK(strlen(msg) > 65000 && hl_utf8_valid(msg, strlen(msg)) && !strncmp(msg, text, strlen(msg)));
+  CHECK(ot_rec_str(r, OT_S_CONTENT) == NULL);
+  ot_ring_release(o, r);
+  cJSON_Delete(result);
+  fake_free(o);
+  free(text);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(full_and_reuse);
@@ -440,5 +462,6 @@ int main(int argc, char **argv) {
   RUN(many_producers);
   RUN(keys_across_threads);
   RUN(content_cut_on_the_run_side);
+  RUN(record_cap_keeps_whole_characters);
   return CHECK_EXIT();
 }
