@@ -69,7 +69,7 @@
  *   CUSTOM "mcp.progress"      data = {server, tool, progress, total?, message?}
  *   CUSTOM "mcp.log"           data = {server, level, logger?, data}
  *   CUSTOM "mcp.tools_changed" data = {server, tools: n}
- *   CUSTOM "mcp.protocol_error" data = {server, message, repeated?}
+ *   CUSTOM "mcp.protocol_error" data = {server, message, repeated?, last_message?}
  *                                (never dropped: see HL_MCP_MAX_QUEUED_EVENTS)
  *   CUSTOM "mcp.events_dropped" data = {server, dropped, cap}
  *                                (HL_MCP_MAX_QUEUED_EVENTS)
@@ -470,8 +470,9 @@ HL_API hl_status hl_mcp_add_observer(hl_mcp *mcp, hl_observer *obs);
  *  drop. Answers are never dropped, nor the tool list refresh that
  *  list_changed asks for, nor a protocol error (what a user must see
  *  when a server misbehaves): those wait beside the caps, a few at most;
- *  one more while they wait is counted in the last one's `repeated`
- *  (the protocol errors after it, their messages not kept). */
+ *  one more while they wait is counted in the last one's `repeated`,
+ *  and its message replaces that event's `last_message`: a user sees
+ *  how many more came, and what the last of them said. */
 #define HL_MCP_MAX_QUEUED_EVENTS 1024
 #define HL_MCP_MAX_QUEUED_BYTES (4u << 20)
 /** How many events this client dropped over the caps above since it was

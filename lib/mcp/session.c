@@ -502,9 +502,21 @@ static void drop_locked(hl_mcp *m) {
 static void post_later(hl_mcp *m, hl__mcp_later *e) {
   pthread_mutex_lock(&m->lock);
   bool ok = e->reserved ? m->ev_errors < HL__MCP_RESERVED_ERRORS : fits(m->ev_queued, m->ev_bytes, e->weight);
-  if (ok) append_locked(m, e);
-  else if (e->reserved) m->ev_last_error->repeats++; /* ev_errors > 0: the last is queued */
-  else drop_locked(m);
+  if (ok) {
+    append_locked(m, e);
+  } else if (e->reserved) { /* ev_errors > 0: the last is queued */
+    /* Its message replaces the queued one's last_message: what kept
+     * going wrong is seen, not only how often. */
+    hl__mcp_later *last = m->ev_last_error;
+    last->repeats++;
+    cJSON *said = cJSON_DetachItemFromObjectCaseSensitive(e->data, "message");
+    if (said) {
+      cJSON_DeleteItemFromObjectCaseSensitive(last->data, "last_message");
+      hl_json_add(last->data, "last_message", said);
+    }
+  } else {
+    drop_locked(m);
+  }
   pthread_mutex_unlock(&m->lock);
   if (!ok) free_later(e);
 }

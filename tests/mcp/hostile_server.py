@@ -30,6 +30,7 @@ Tools (tools/list is paginated, two tools per page):
                      them; answers, once every one was answered (or none
                      was for 3 s), with {"results": n, "errors": {code: n},
                      "missing": n}
+  garbage {kind: "numbered", count}: lines "this is not json {N", N from 0
 Environment: HOSTILE_VERSION sets the protocol version answered;
 HOSTILE_NOISE=1 sends a notifications/message and a ping before every
 response; HOSTILE_INIT=hang never answers initialize; HOSTILE_DISCOVER=ignore
@@ -122,6 +123,8 @@ def call_tool(mid, name, args, meta):
         # strings, which JSON forbids (a lenient parser cut "a\0b" to "a").
         raw(b'{"jsonrpc":"2.0","id":' + str(mid).encode() +
             b',"result":{"content":[{"type":"text","text":"a\x00b","\x0c\x00x":1}]}}')
+    elif name == "garbage" and args.get("kind") == "numbered":
+        raw(b"\n".join(b"this is not json {%d" % i for i in range(int(args.get("count", 1)))))
     elif name == "garbage":
         raw(b"this is not json {\n" * int(args.get("count", 1)))
     elif name == "huge":
