@@ -486,19 +486,34 @@ HL_API unsigned long long hl_mcp_events_dropped(const hl_mcp *mcp);
  *  not queued; it is answered at once with JSON-RPC error -32603
  *  "client busy: ..." and counted, so a server that floods requests
  *  cannot grow the client's memory without bound. One request always
- *  fits, however large. A `ping` never waits with those: over stdio the
- *  thread that read it answers it at once, not after a handler that
- *  asks its user; over HTTP the worker sends its answer before it takes
- *  the next request. */
+ *  fits, however large. A `ping` never waits with those: its answer is
+ *  sent by the client's sender thread, which sends every answer and
+ *  runs no handler, so it goes out while a handler asks its user (over
+ *  stdio the thread that read the ping writes it at once when the server
+ *  takes it without waiting). */
 #define HL_MCP_MAX_QUEUED_REQUESTS 64
 #define HL_MCP_MAX_QUEUED_REQUEST_BYTES (4u << 20)
-/** Cap on the client's own answers (pings' results, the refusals above)
- *  waiting for a server that does not read them as fast as it sends
- *  requests: a request whose answer is over it stays unanswered, and is
- *  counted with the refused. */
+/** Cap on the client's answers (pings' results, the refusals above,
+ *  handlers' results) waiting for a server that does not read them as
+ *  fast as it sends requests. Reached, the client applies back-pressure
+ *  instead of dropping answers: it stops reading the server (stdio: its
+ *  stdout, after the lines of the read under way, at most 32 KB of
+ *  requests more; HTTP: the stream that carries the requests) until
+ *  answers leave, so a slow server still gets every answer. */
 #define HL_MCP_MAX_QUEUED_REPLIES 1024
-/** How many requests of the server this client refused or left
- *  unanswered over the caps above since it was made. Any thread. */
+/** A server that takes none of the client's answers for this long (ms)
+ *  while they wait (stdio: no byte of a message written to its stdin
+ *  taken; HTTP: no answer sent while HL_MCP_MAX_QUEUED_REPLIES wait) is
+ *  a dead peer: the session fails. Its calls in flight, and every call
+ *  after, fail with HL_ERR_NETWORK and 'mcp server "x" took none of the
+ *  client's answers for 10 s (HL_MCP_ANSWER_TIMEOUT_MS): a dead peer'
+ *  (hl_last_error()); the observers get that text as an
+ *  "mcp.protocol_error" event; the answers waiting are dropped and
+ *  counted with the refused. */
+#define HL_MCP_ANSWER_TIMEOUT_MS 10000
+/** How many requests of the server this client refused, or left
+ *  unanswered because the session failed, since it was made. Any
+ *  thread. */
 HL_API unsigned long long hl_mcp_requests_refused(const hl_mcp *mcp);
 
 /**

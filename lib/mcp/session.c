@@ -68,6 +68,8 @@ static void destroy(hl_mcp *m) {
   pthread_mutex_destroy(&m->reinit_lock);
   pthread_cond_destroy(&m->cond);
   pthread_cond_destroy(&m->jobs_cond);
+  pthread_cond_destroy(&m->replies_cond);
+  pthread_cond_destroy(&m->space_cond);
   free(m);
 }
 
@@ -110,8 +112,10 @@ static hl_mcp *new_client(const char *name, hl__mcp_kind kind) {
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&m->cond, &ca);
+  pthread_cond_init(&m->space_cond, &ca);
   pthread_condattr_destroy(&ca);
   pthread_cond_init(&m->jobs_cond, NULL);
+  pthread_cond_init(&m->replies_cond, NULL);
   if (!m->name) {
     hl__oom();
     destroy(m);
@@ -1348,6 +1352,7 @@ void hl_mcp_free(hl_mcp *m) {
   pthread_mutex_lock(&m->lock);
   m->closed = true;
   pthread_cond_broadcast(&m->cond);
+  pthread_cond_broadcast(&m->space_cond); /* an HTTP reader waiting to queue an answer */
   pthread_mutex_unlock(&m->lock);
   hl__mcp_fail_pending(m, HL_ERR_STATE, "mcp: the client was closed");
   if (m->oauth) hl__oauth_close(m->oauth);

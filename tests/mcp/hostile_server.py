@@ -24,12 +24,15 @@ Tools (tools/list is paginated, two tools per page):
                      and a tools/list_changed every 1000th) as fast as the
                      pipe takes them, then an answer (end "garbage": a line
                      that is not JSON instead)
-  request_flood {method, count, pad}
+  request_flood {method, count, pad, pause, never_read}
                      `count` requests of `method` to the client (params: a
                      message of `pad` bytes) as fast as the pipe takes
                      them; answers, once every one was answered (or none
-                     was for 3 s), with {"results": n, "errors": {code: n},
-                     "missing": n}
+                     was for 3 s more than `pause`), with {"results": n,
+                     "errors": {code: n}, "missing": n}. `pause`: stdin is
+                     not read for that many seconds from the flood's start
+                     (a slow reader); `never_read`: never again (a dead
+                     peer: the client's answers pile up)
   garbage {kind: "numbered", count}: lines "this is not json {N", N from 0
 Environment: HOSTILE_VERSION sets the protocol version answered;
 HOSTILE_NOISE=1 sends a notifications/message and a ping before every
@@ -40,11 +43,21 @@ received to that file, one a line.
 """
 import json
 import os
+import queue
 import sys
 import threading
 import time
 
+# Messages go out through one writer thread (send, raw), so that the
+# thread reading stdin never waits for stdout: while the client holds
+# back (it stops reading a server whose answers it cannot send), this
+# server still reads those answers, as an asynchronous server does.
+# The floods write stdout themselves, under out_lock.
 out_lock = threading.Lock()
+out_queue = queue.Queue()
+# request_flood: stdin is not read until this time.time() (pause), or
+# never again (never_read)
+read_pause = {"until": 0.0, "never": False}
 cancelled = []
 pending_client = {}  # id -> Event/result for our requests to the client
 next_id = [1000]
@@ -54,16 +67,20 @@ FLOOD_BASE = 10 ** 9
 flood_tally = {"results": 0, "errors": {}, "cond": threading.Condition()}
 
 
+def writer():
+    while True:
+        data = out_queue.get()
+        with out_lock:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+
+
 def send(obj):
-    with out_lock:
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
+    out_queue.put((json.dumps(obj) + "\n").encode())
 
 
 def raw(text_bytes):
-    with out_lock:
-        sys.stdout.buffer.write(text_bytes + b"\n")
-        sys.stdout.flush()
+    out_queue.put(text_bytes + b"\n")
 
 
 TOOLS = [
@@ -165,7 +182,8 @@ def call_tool(mid, name, args, meta):
             text(mid, "flood done")
     elif name == "request_flood":
         text(mid, json.dumps(request_flood(args.get("method", "ping"), int(args.get("count", 1000)),
-                                           int(args.get("pad", 0)))))
+                                           int(args.get("pad", 0)), float(args.get("pause", 0)),
+                                           bool(args.get("never_read")))))
     else:
         send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32602, "message": "Unknown tool: " + name}})
 
@@ -187,11 +205,13 @@ def flood(count, token):
         sys.stdout.flush()
 
 
-def request_flood(method, count, pad):
+def request_flood(method, count, pad, pause, never_read):
     """Written in blocks, as flood() is; the tally is kept by handle()."""
     with flood_tally["cond"]:
         flood_tally["results"] = 0
         flood_tally["errors"] = {}
+    read_pause["until"] = time.time() + pause
+    read_pause["never"] = never_read
     params = {"message": "x" * pad} if pad else {}
     with out_lock:
         for start in range(0, count, 1000):
@@ -207,7 +227,7 @@ def request_flood(method, count, pad):
             got = flood_tally["results"] + sum(flood_tally["errors"].values())
             if got != last:
                 last, last_change = got, time.time()
-            if got >= count or time.time() - last_change >= 3:
+            if got >= count or time.time() - last_change >= 3 + pause:
                 break
             flood_tally["cond"].wait(0.5)
         return {"results": flood_tally["results"], "errors": dict(flood_tally["errors"]),
@@ -271,7 +291,13 @@ def handle(msg):
 def main():
     sys.stderr.write("hostile: started\n")
     sys.stderr.flush()
+    threading.Thread(target=writer, daemon=True).start()
     for line in sys.stdin:
+        while read_pause["never"]:
+            time.sleep(3600)
+        wait = read_pause["until"] - time.time()
+        if wait > 0:
+            time.sleep(wait)
         line = line.strip()
         if not line:
             continue
