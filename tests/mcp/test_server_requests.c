@@ -271,17 +271,53 @@ static void ping_answered_while_a_handler_runs(void) {
   hl_mcp_free(m);
 }
 
+/* A client (not connected) of a hostile_http.py started for it (*server). */
+static hl_mcp *hostile_http(pid_t *server) {
+  int port = 0;
+  *server = fx_start_port_printer(fx_env("HL_MCP_HOSTILE_HTTP"), &port);
+  if (*server <= 0) return NULL;
+  char url[100];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
+  return hl_mcp_new_http("hh", url);
+}
+
+/* Over HTTP: pings on a call's stream, and the server never answers the
+ * POSTs that carry the client's answers. HL_MCP_MAX_QUEUED_REPLIES wait,
+ * the stream's thread waits for room (the stream is not read), and
+ * HL_MCP_ANSWER_TIMEOUT_MS later the session fails: the call ends with
+ * the dead peer's error (was: the answers over the cap were dropped and
+ * the call waited for its stream for ever). */
+static void http_never_reader_is_a_dead_peer(void) {
+  pid_t server = -1;
+  hl_mcp *m = hostile_http(&server);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_mcp_set_timeout_ms(m, 0);
+  sampler smp;
+  sampler_start(&smp, m);
+  int64_t t0 = now_ms();
+  cJSON *res = NULL;
+  hl_status st = hl_mcp_call(m, NULL, "ping_flood_unread", NULL, &res, NULL);
+  int64_t took = now_ms() - t0;
+  size_t most = sampler_stop(&smp);
+  fprintf(stderr, "http never reader: failed in %lld ms (%s); at most %zu answers waited\n", (long long)took,
+          hl_last_error(), most);
+  CHECK_INT(st, HL_ERR_NETWORK);
+  CHECK_CONTAINS(hl_last_error(), "a dead peer");
+  CHECK(took >= HL_MCP_ANSWER_TIMEOUT_MS && took < HL_MCP_ANSWER_TIMEOUT_MS + 5000);
+  CHECK_INT((long)most, HL_MCP_MAX_QUEUED_REPLIES); /* the reader waited at the cap */
+  CHECK(res == NULL);
+  hl_mcp_free(m);
+  fx_stop(server);
+}
+
 /* The same over HTTP: hostile_http.py sends an elicitation on a call's
  * stream, then, while the handler takes 3 s, a ping. Its answer is
  * POSTed by the sender thread at once (was: by the worker, after the
  * handler returned: ~3 s). */
 static void http_ping_answered_while_a_handler_runs(void) {
-  int port = 0;
-  pid_t server = fx_start_port_printer(fx_env("HL_MCP_HOSTILE_HTTP"), &port);
-  REQUIRE(server > 0);
-  char url[100];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
-  hl_mcp *m = hl_mcp_new_http("hh", url);
+  pid_t server = -1;
+  hl_mcp *m = hostile_http(&server);
   REQUIRE(m);
   atomic_store(&handled, 0);
   atomic_store(&handler_ms, 3000);
@@ -324,6 +360,7 @@ int main(int argc, char **argv) {
   RUN(never_reader_is_a_dead_peer);
   RUN(ping_answered_while_a_handler_runs);
   RUN(http_ping_answered_while_a_handler_runs);
+  RUN(http_never_reader_is_a_dead_peer);
   RUN(requests_to_an_unconnected_client_are_freed);
   int zombies = 0;
   CHECK_INT(fx_children(&zombies), 0);
