@@ -526,15 +526,17 @@ static int slow_fn(const hl_event *ev, void *user) {
     struct timespec ts = {0, 50000};
     nanosleep(&ts, NULL);
   } else if (strcmp(ev->name, "mcp.protocol_error") == 0) {
-    atomic_fetch_add(&s->protocol_errors, 1);
-    const cJSON *rep = cJSON_GetObjectItem(ev->data, "repeated");
-    if (cJSON_IsNumber(rep)) atomic_fetch_add(&s->repeated, (long)rep->valuedouble);
     struct timespec ts = {0, 1000000}; /* 1 ms: slower than the server */
     nanosleep(&ts, NULL);
     const cJSON *msg = cJSON_GetObjectItem(ev->data, "message");
     snprintf(s->protocol_error, sizeof s->protocol_error, "%s", cJSON_IsString(msg) ? msg->valuestring : "");
     const cJSON *last = cJSON_GetObjectItem(ev->data, "last_message");
     snprintf(s->last_message, sizeof s->last_message, "%s", cJSON_IsString(last) ? last->valuestring : "");
+    /* Counted last: a test that waits for the count reads the texts
+     * after they were written. */
+    const cJSON *rep = cJSON_GetObjectItem(ev->data, "repeated");
+    if (cJSON_IsNumber(rep)) atomic_fetch_add(&s->repeated, (long)rep->valuedouble);
+    atomic_fetch_add(&s->protocol_errors, 1);
   } else if (strcmp(ev->name, "mcp.events_dropped") == 0) {
     atomic_fetch_add(&s->reports, 1);
     const cJSON *n = cJSON_GetObjectItem(ev->data, "dropped");
