@@ -103,7 +103,10 @@
  * of a call: progress events, and the events that arrived before a
  * call's answer, are emitted before hl_mcp_call() returns (HTTP: on the
  * thread whose request received them). Handlers run on the worker
- * thread. Neither may call back into the same client synchronously.
+ * thread; their answers, and every other answer of the client, are sent
+ * by a second thread of the client that runs no application code (a
+ * ping is answered while a handler waits for its user). Neither may
+ * call back into the same client synchronously.
  */
 #ifndef HOOKLINE_MCP_H
 #define HOOKLINE_MCP_H
@@ -301,7 +304,7 @@ typedef hl_status (*hl_mcp_assertion_fn)(hl_mcp *mcp, const char *issuer, const 
  * 9449) of token requests and of every request to the MCP server. Runs
  * where `authorize` would, on the thread of a request that refreshes a
  * token, and with dpop on the thread of every MCP request (over HTTP:
- * hl_mcp_connect(), hl_mcp_call()'s caller, the client's worker and
+ * hl_mcp_connect(), hl_mcp_call()'s caller, the client's worker, sender and
  * stream threads), so it must be thread-safe then.
  */
 typedef hl_status (*hl_mcp_sign_fn)(hl_mcp *mcp, const char *alg, const char *input, size_t input_len,
