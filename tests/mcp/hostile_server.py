@@ -24,7 +24,7 @@ Tools (tools/list is paginated, two tools per page):
                      and a tools/list_changed every 1000th) as fast as the
                      pipe takes them, then an answer (end "garbage": a line
                      that is not JSON instead)
-  request_flood {method, count, pad, pause, never_read}
+  request_flood {method, count, pad, pause, never_read, exit_after}
                      `count` requests of `method` to the client (params: a
                      message of `pad` bytes) as fast as the pipe takes
                      them; answers, once every one was answered (or none
@@ -32,7 +32,9 @@ Tools (tools/list is paginated, two tools per page):
                      "errors": {code: n}, "missing": n}. `pause`: stdin is
                      not read for that many seconds from the flood's start
                      (a slow reader); `never_read`: never again (a dead
-                     peer: the client's answers pile up)
+                     peer: the client's answers pile up); `exit_after`:
+                     the process exits (status 4) that many seconds after
+                     the flood starts
   garbage {kind: "numbered", count}: lines "this is not json {N", N from 0
 Environment: HOSTILE_VERSION sets the protocol version answered;
 HOSTILE_NOISE=1 sends a notifications/message and a ping before every
@@ -183,7 +185,7 @@ def call_tool(mid, name, args, meta):
     elif name == "request_flood":
         text(mid, json.dumps(request_flood(args.get("method", "ping"), int(args.get("count", 1000)),
                                            int(args.get("pad", 0)), float(args.get("pause", 0)),
-                                           bool(args.get("never_read")))))
+                                           bool(args.get("never_read")), args.get("exit_after"))))
     else:
         send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32602, "message": "Unknown tool: " + name}})
 
@@ -205,8 +207,10 @@ def flood(count, token):
         sys.stdout.flush()
 
 
-def request_flood(method, count, pad, pause, never_read):
+def request_flood(method, count, pad, pause, never_read, exit_after=None):
     """Written in blocks, as flood() is; the tally is kept by handle()."""
+    if exit_after is not None:
+        threading.Timer(float(exit_after), lambda: os._exit(4)).start()
     with flood_tally["cond"]:
         flood_tally["results"] = 0
         flood_tally["errors"] = {}

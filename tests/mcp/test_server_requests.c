@@ -311,6 +311,41 @@ static void http_never_reader_is_a_dead_peer(void) {
   fx_stop(server);
 }
 
+/* The same server exits 2 s into its flood, while the client holds back
+ * (stdout not read): the sender's write fails (EPIPE), which ends the
+ * session and has stdout read to its end, so the exit is seen and the
+ * call fails at once, not after HL_MCP_ANSWER_TIMEOUT_MS (with the cut
+ * line the server died writing, or the exit), and the next calls soon
+ * with the exit's words. Without that, nothing read stdout again: the call
+ * waited for the dead-peer bound, and the close for its 4 s of grace. */
+static void server_exit_while_held_back(void) {
+  hl_mcp *m = hostile();
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_mcp_set_timeout_ms(m, 8000); /* a limit below the dead peer's: its end is not what ends the call */
+  int64_t t0 = now_ms();
+  cJSON *args = cJSON_Parse("{\"method\":\"ping\",\"count\":100000,\"never_read\":true,\"exit_after\":2}");
+  cJSON *res = NULL;
+  hl_status st = hl_mcp_call(m, NULL, "request_flood", args, &res, NULL);
+  int64_t took = now_ms() - t0;
+  fprintf(stderr, "server exit while held back: failed in %lld ms (%s)\n", (long long)took, hl_last_error());
+  CHECK(st == HL_ERR_NETWORK || st == HL_ERR_JSON);
+  CHECK(took >= 2000 && took < 7000);
+  CHECK(res == NULL);
+  /* Calls fail at once ("closed its stdin" until the loop has read
+   * stdout to its end and reaped the server, then its exit status). */
+  for (int i = 0; i < 100; i++) {
+    CHECK_INT(hl_mcp_call(m, NULL, "echo", args, &res, NULL), HL_ERR_NETWORK);
+    if (strstr(hl_last_error(), "exited")) break;
+    fx_sleep_ms(20);
+  }
+  CHECK_CONTAINS(hl_last_error(), "exited with status 4");
+  cJSON_Delete(args);
+  t0 = now_ms();
+  hl_mcp_free(m);
+  CHECK(now_ms() - t0 < 1000);
+}
+
 /* The same over HTTP: hostile_http.py sends an elicitation on a call's
  * stream, then, while the handler takes 3 s, a ping. Its answer is
  * POSTed by the sender thread at once (was: by the worker, after the
@@ -358,6 +393,7 @@ int main(int argc, char **argv) {
   RUN(request_flood_is_bounded);
   RUN(ping_flood_is_bounded);
   RUN(never_reader_is_a_dead_peer);
+  RUN(server_exit_while_held_back);
   RUN(ping_answered_while_a_handler_runs);
   RUN(http_ping_answered_while_a_handler_runs);
   RUN(http_never_reader_is_a_dead_peer);
