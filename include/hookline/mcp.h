@@ -69,7 +69,7 @@
  *   CUSTOM "mcp.progress"      data = {server, tool, progress, total?, message?}
  *   CUSTOM "mcp.log"           data = {server, level, logger?, data}
  *   CUSTOM "mcp.tools_changed" data = {server, tools: n}
- *   CUSTOM "mcp.protocol_error" data = {server, message, repeated?}
+ *   CUSTOM "mcp.protocol_error" data = {server, message, repeated?, last_message?}
  *                                (never dropped: see HL_MCP_MAX_QUEUED_EVENTS)
  *   CUSTOM "mcp.events_dropped" data = {server, dropped, cap}
  *                                (HL_MCP_MAX_QUEUED_EVENTS)
@@ -103,7 +103,10 @@
  * of a call: progress events, and the events that arrived before a
  * call's answer, are emitted before hl_mcp_call() returns (HTTP: on the
  * thread whose request received them). Handlers run on the worker
- * thread. Neither may call back into the same client synchronously.
+ * thread; their answers, and every other answer of the client, are sent
+ * by a second thread of the client that runs no application code (a
+ * ping is answered while a handler waits for its user). Neither may
+ * call back into the same client synchronously.
  */
 #ifndef HOOKLINE_MCP_H
 #define HOOKLINE_MCP_H
@@ -301,7 +304,7 @@ typedef hl_status (*hl_mcp_assertion_fn)(hl_mcp *mcp, const char *issuer, const 
  * 9449) of token requests and of every request to the MCP server. Runs
  * where `authorize` would, on the thread of a request that refreshes a
  * token, and with dpop on the thread of every MCP request (over HTTP:
- * hl_mcp_connect(), hl_mcp_call()'s caller, the client's worker and
+ * hl_mcp_connect(), hl_mcp_call()'s caller, the client's worker, sender and
  * stream threads), so it must be thread-safe then.
  */
 typedef hl_status (*hl_mcp_sign_fn)(hl_mcp *mcp, const char *alg, const char *input, size_t input_len,
@@ -470,8 +473,9 @@ HL_API hl_status hl_mcp_add_observer(hl_mcp *mcp, hl_observer *obs);
  *  drop. Answers are never dropped, nor the tool list refresh that
  *  list_changed asks for, nor a protocol error (what a user must see
  *  when a server misbehaves): those wait beside the caps, a few at most;
- *  one more while they wait is counted in the last one's `repeated`
- *  (the protocol errors after it, their messages not kept). */
+ *  one more while they wait is counted in the last one's `repeated`,
+ *  and its message replaces that event's `last_message`: a user sees
+ *  how many more came, and what the last of them said. */
 #define HL_MCP_MAX_QUEUED_EVENTS 1024
 #define HL_MCP_MAX_QUEUED_BYTES (4u << 20)
 /** How many events this client dropped over the caps above since it was
@@ -485,19 +489,34 @@ HL_API unsigned long long hl_mcp_events_dropped(const hl_mcp *mcp);
  *  not queued; it is answered at once with JSON-RPC error -32603
  *  "client busy: ..." and counted, so a server that floods requests
  *  cannot grow the client's memory without bound. One request always
- *  fits, however large. A `ping` never waits with those: over stdio the
- *  thread that read it answers it at once, not after a handler that
- *  asks its user; over HTTP the worker sends its answer before it takes
- *  the next request. */
+ *  fits, however large. A `ping` never waits with those: its answer is
+ *  sent by the client's sender thread, which sends every answer and
+ *  runs no handler, so it goes out while a handler asks its user (over
+ *  stdio the thread that read the ping writes it at once when the server
+ *  takes it without waiting). */
 #define HL_MCP_MAX_QUEUED_REQUESTS 64
 #define HL_MCP_MAX_QUEUED_REQUEST_BYTES (4u << 20)
-/** Cap on the client's own answers (pings' results, the refusals above)
- *  waiting for a server that does not read them as fast as it sends
- *  requests: a request whose answer is over it stays unanswered, and is
- *  counted with the refused. */
+/** Cap on the client's answers (pings' results, the refusals above,
+ *  handlers' results) waiting for a server that does not read them as
+ *  fast as it sends requests. Reached, the client applies back-pressure
+ *  instead of dropping answers: it stops reading the server (stdio: its
+ *  stdout, after the lines of the read under way, at most 32 KB of
+ *  requests more; HTTP: the stream that carries the requests) until
+ *  answers leave, so a slow server still gets every answer. */
 #define HL_MCP_MAX_QUEUED_REPLIES 1024
-/** How many requests of the server this client refused or left
- *  unanswered over the caps above since it was made. Any thread. */
+/** A server that takes none of the client's answers for this long (ms)
+ *  while they wait (stdio: no byte of a message written to its stdin
+ *  taken; HTTP: no answer sent while HL_MCP_MAX_QUEUED_REPLIES wait) is
+ *  a dead peer: the session fails. Its calls in flight, and every call
+ *  after, fail with HL_ERR_NETWORK and 'mcp server "x" took none of the
+ *  client's answers for 10 s (HL_MCP_ANSWER_TIMEOUT_MS): a dead peer'
+ *  (hl_last_error()); the observers get that text as an
+ *  "mcp.protocol_error" event; the answers waiting are dropped and
+ *  counted with the refused. */
+#define HL_MCP_ANSWER_TIMEOUT_MS 10000
+/** How many requests of the server this client refused, or left
+ *  unanswered because the session failed, since it was made. Any
+ *  thread. */
 HL_API unsigned long long hl_mcp_requests_refused(const hl_mcp *mcp);
 
 /**

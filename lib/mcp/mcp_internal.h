@@ -108,8 +108,8 @@ typedef struct hl__mcp_job {
   struct hl__mcp_job *next;
 } hl__mcp_job;
 
-/* An answer of the client's own (a ping's result, a refusal) that could
- * not be written at once: the worker sends it before its next job. */
+/* An answer of the client's (a ping's result, a refusal, a handler's
+ * result) waiting for the sender thread (worker.c). */
 typedef struct hl__mcp_reply {
   char *text;
   struct hl__mcp_reply *next;
@@ -181,9 +181,15 @@ struct hl_mcp {
   bool worker_running, worker_stop;
   hl__mcp_job *jobs, *jobs_tail;
   size_t req_queued, req_bytes; /* server requests in jobs, their weight */
+  atomic_ullong req_refused; /* over the caps (hl_mcp_requests_refused) */
+  /* sender thread: every answer of the client goes out through it */
+  pthread_t sender;
+  bool sender_running;
+  pthread_cond_t replies_cond; /* the sender's: an answer is queued */
+  pthread_cond_t space_cond; /* an answer left (monotonic): readers blocked on a full queue */
   hl__mcp_reply *replies, *replies_tail;
   size_t n_replies;
-  atomic_ullong req_refused; /* over the caps (hl_mcp_requests_refused) */
+  atomic_bool replies_full;  /* HL_MCP_MAX_QUEUED_REPLIES reached: stdout is not read */
 
   /* stdio transport */
   pid_t pid;
@@ -292,10 +298,16 @@ void hl__jsonrpc_error_text(const cJSON *error, char *buf, size_t size);
 /* ---- stdio.c ---- */
 /* Spawn the server and hand its stdout and stderr to the event loop. */
 hl_status hl__mcp_stdio_start(hl_mcp *m);
+/* Write one message (waits while the server's stdin is full). A server
+ * that takes none of its bytes for HL_MCP_ANSWER_TIMEOUT_MS is a dead
+ * peer (hl__mcp_dead_peer()): HL_ERR_NETWORK with the session's message,
+ * as for every write after it that finds stdin full. */
 hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text);
 /* The same without waiting (a reading thread, the event loop among
  * them): false when it cannot go out at once, or failed. */
 bool hl__mcp_stdio_try_send(hl_mcp *m, const char *text);
+/* Read stdout again after the answers' queue was full (any thread). */
+void hl__mcp_stdio_resume(hl_mcp *m);
 /* A caller waits for `p` (m->lock held, and held again on return): it
  * reads the server's stdout itself while nobody else does, else sleeps
  * until woken; returns when something may have changed for `p`. */
@@ -370,11 +382,21 @@ void hl__mcp_subscribe(hl_mcp *m);
 hl_status hl__mcp_handle_request(hl_mcp *m, const char *method, const cJSON *params, cJSON **result);
 hl_status hl__mcp_worker_start(hl_mcp *m);
 /* A request of the server (taken; id and string method checked), from
- * the thread that read it: a ping is answered at once (or, when it
- * cannot be written now, by the worker before its next job); others
- * queue for the worker's handlers, or over HL_MCP_MAX_QUEUED_REQUESTS
- * are refused. Never waits for the server. */
+ * the thread that read it: a ping is answered by the sender thread (over
+ * stdio written at once when the server takes it without waiting);
+ * others queue for the worker's handlers, or over
+ * HL_MCP_MAX_QUEUED_REQUESTS are refused. With HL_MCP_MAX_QUEUED_REPLIES
+ * answers waiting, an HTTP reading thread waits here for one to leave
+ * (its stream is not read meanwhile), at most HL_MCP_ANSWER_TIMEOUT_MS
+ * (then hl__mcp_dead_peer()); a stdio one sets m->replies_full, and
+ * stops reading stdout after what it has read (stdio.c). */
 void hl__mcp_server_request(hl_mcp *m, cJSON *msg);
+/* The server took none of the client's answers for
+ * HL_MCP_ANSWER_TIMEOUT_MS: mark the session dead (later calls fail at
+ * once), drop the answers waiting, queue the mcp.protocol_error event
+ * and fail the calls in flight with HL_ERR_NETWORK. Once; any thread
+ * but the event loop's. */
+void hl__mcp_dead_peer(hl_mcp *m);
 /* Queue a tool list refresh (one at most). */
 void hl__mcp_worker_refresh(hl_mcp *m);
 void hl__mcp_worker_stop(hl_mcp *m);

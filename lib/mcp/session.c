@@ -68,6 +68,8 @@ static void destroy(hl_mcp *m) {
   pthread_mutex_destroy(&m->reinit_lock);
   pthread_cond_destroy(&m->cond);
   pthread_cond_destroy(&m->jobs_cond);
+  pthread_cond_destroy(&m->replies_cond);
+  pthread_cond_destroy(&m->space_cond);
   free(m);
 }
 
@@ -110,8 +112,10 @@ static hl_mcp *new_client(const char *name, hl__mcp_kind kind) {
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&m->cond, &ca);
+  pthread_cond_init(&m->space_cond, &ca);
   pthread_condattr_destroy(&ca);
   pthread_cond_init(&m->jobs_cond, NULL);
+  pthread_cond_init(&m->replies_cond, NULL);
   if (!m->name) {
     hl__oom();
     destroy(m);
@@ -502,9 +506,21 @@ static void drop_locked(hl_mcp *m) {
 static void post_later(hl_mcp *m, hl__mcp_later *e) {
   pthread_mutex_lock(&m->lock);
   bool ok = e->reserved ? m->ev_errors < HL__MCP_RESERVED_ERRORS : fits(m->ev_queued, m->ev_bytes, e->weight);
-  if (ok) append_locked(m, e);
-  else if (e->reserved) m->ev_last_error->repeats++; /* ev_errors > 0: the last is queued */
-  else drop_locked(m);
+  if (ok) {
+    append_locked(m, e);
+  } else if (e->reserved) { /* ev_errors > 0: the last is queued */
+    /* Its message replaces the queued one's last_message: what kept
+     * going wrong is seen, not only how often. */
+    hl__mcp_later *last = m->ev_last_error;
+    last->repeats++;
+    cJSON *said = cJSON_DetachItemFromObjectCaseSensitive(e->data, "message");
+    if (said) {
+      cJSON_DeleteItemFromObjectCaseSensitive(last->data, "last_message");
+      hl_json_add(last->data, "last_message", said);
+    }
+  } else {
+    drop_locked(m);
+  }
   pthread_mutex_unlock(&m->lock);
   if (!ok) free_later(e);
 }
@@ -1336,6 +1352,7 @@ void hl_mcp_free(hl_mcp *m) {
   pthread_mutex_lock(&m->lock);
   m->closed = true;
   pthread_cond_broadcast(&m->cond);
+  pthread_cond_broadcast(&m->space_cond); /* an HTTP reader waiting to queue an answer */
   pthread_mutex_unlock(&m->lock);
   hl__mcp_fail_pending(m, HL_ERR_STATE, "mcp: the client was closed");
   if (m->oauth) hl__oauth_close(m->oauth);

@@ -104,6 +104,8 @@ struct hl__mcp_io {
   pthread_mutex_t pm;
   bool watching;       /* under pm: out_w is registered */
   bool borrowed;       /* under pm: a caller reads (it switched the watch off) */
+  bool held;           /* under pm: not read while the answers' queue is full
+                        * (the watch off; hl__mcp_stdio_resume) */
   uint64_t borrow_gen; /* under pm: callers that did, the last one owns it */
   int wake_fd;         /* eventfd: wakes a caller reading stdout */
   char errline[STDERR_LINE_MAX + 1];
@@ -310,6 +312,35 @@ static ssize_t read_out(hl__mcp_io *io) {
   }
 }
 
+/* Whether the answers' queue is full (m->replies_full): the reader (the
+ * loop, or a caller that has the watch switched off) stops reading
+ * stdout until the sender resumes it, so a server that sends requests
+ * faster than it reads their answers waits instead of losing answers.
+ * Checked and set under pm, where the sender clears it (after clearing
+ * replies_full): a resume is never missed. */
+static bool hold_if_full(hl__mcp_io *io) {
+  if (!atomic_load(&io->m->replies_full)) return false;
+  pthread_mutex_lock(&io->pm);
+  bool full = atomic_load(&io->m->replies_full);
+  if (full && !io->held) {
+    io->held = true;
+    if (io->watching && !io->borrowed) hl__engine_watch_events(&io->out_w, 0);
+  }
+  pthread_mutex_unlock(&io->pm);
+  return full;
+}
+
+void hl__mcp_stdio_resume(hl_mcp *m) {
+  hl__mcp_io *io = m->io;
+  if (!io) return;
+  pthread_mutex_lock(&io->pm);
+  if (io->held) {
+    io->held = false;
+    if (io->watching && !io->borrowed) hl__engine_watch_events(&io->out_w, EPOLLIN);
+  }
+  pthread_mutex_unlock(&io->pm);
+}
+
 static void on_stdout(hl__watch *w, uint32_t events) {
   (void)events;
   hl__mcp_io *io = IO_OF(w, out_w);
@@ -324,7 +355,7 @@ static void on_stdout(hl__watch *w, uint32_t events) {
   /* One read per wake-up is the common case (one answer); a full buffer
    * may have more behind it. Level-triggered: the rest comes next turn. */
   bool eof = false;
-  for (int i = 0; i < 8; i++) {
+  for (int i = 0; i < 8 && !hold_if_full(io); i++) {
     ssize_t n = read_out(io);
     if (n < 0) break;
     if (n > 0) {
@@ -503,7 +534,7 @@ void hl__mcp_stdio_wait(hl_mcp *m, hl__mcp_pending *p) {
   /* rd is taken under pm: a loop that finds rd taken then finds
    * `borrowed` set too. */
   pthread_mutex_lock(&io->pm);
-  bool mine = io->watching && pthread_mutex_trylock(&io->rd) == 0;
+  bool mine = io->watching && !io->held && pthread_mutex_trylock(&io->rd) == 0;
   if (mine && (io->eof_seen || hl__engine_watch_events(&io->out_w, 0) != HL_OK)) {
     pthread_mutex_unlock(&io->rd); /* its end: the loop reports it */
     mine = false;
@@ -540,6 +571,7 @@ void hl__mcp_stdio_wait(hl_mcp *m, hl__mcp_pending *p) {
       ssize_t n = read_out(io);
       if (n > 0) {
         feed_stdout(m, &io->lb, io->obuf, (size_t)n);
+        if (hold_if_full(io)) break; /* the loop is not told: the sender resumes */
       } else if (n == 0) { /* its end: the loop sees it and reports it */
         io->eof_seen = true;
         break;
@@ -551,7 +583,7 @@ void hl__mcp_stdio_wait(hl_mcp *m, hl__mcp_pending *p) {
   pthread_mutex_lock(&io->pm);
   if (io->borrow_gen == gen) {
     io->borrowed = false;
-    if (io->watching) hl__engine_watch_events(&io->out_w, EPOLLIN);
+    if (io->watching && !io->held) hl__engine_watch_events(&io->out_w, EPOLLIN);
   }
   pthread_mutex_unlock(&io->pm);
   pthread_mutex_lock(&m->lock);
@@ -568,12 +600,38 @@ static bool wait_io(hl_mcp *m, int ms) {
   return done;
 }
 
-/* Write `text` and a newline (write_lock held). `try_only`: give up,
- * false, when nothing can go out at once (MSG_DONTWAIT) or the write
- * fails; what was started is finished all the same, or the stream's
- * framing would break (a short answer goes out whole or not at all on
- * Linux's unix sockets, so that wait does not come). *st: the failure,
- * HL_OK else and when try_only gave up. */
+/* Wait until the server's stdin takes bytes again (a write found it
+ * full): 0 when it may; else the failure, message set: HL_ERR_TIMEOUT
+ * when it took none for HL_MCP_ANSWER_TIMEOUT_MS since `since_ms` (a dead
+ * peer), HL_ERR_NETWORK when the session failed meanwhile, HL_ERR_STATE
+ * when the client closes. In slices: hl_mcp_free() joins the sender,
+ * which may wait here, and does not wait for the deadline. */
+static hl_status wait_writable(hl_mcp *m, int64_t since_ms) {
+  for (;;) {
+    pthread_mutex_lock(&m->lock);
+    bool closed = m->closed, dead = m->dead;
+    char how[600];
+    snprintf(how, sizeof how, "%s", m->dead_msg);
+    pthread_mutex_unlock(&m->lock);
+    if (closed) return hl_fail(HL_ERR_STATE, "mcp server \"%s\": the client was closed", m->name);
+    if (dead) return hl_fail(HL_ERR_NETWORK, "mcp server \"%s\" %s", m->name, how);
+    int64_t left = since_ms + HL_MCP_ANSWER_TIMEOUT_MS - hl__engine_now_ms();
+    if (left <= 0)
+      return hl_fail(HL_ERR_TIMEOUT, "mcp server \"%s\": took no byte written to it for %d ms", m->name,
+                     HL_MCP_ANSWER_TIMEOUT_MS);
+    struct pollfd pf = {m->in_fd, POLLOUT, 0};
+    int r = poll(&pf, 1, left < 250 ? (int)left : 250);
+    if (r > 0 || (r < 0 && errno != EINTR)) return HL_OK; /* writable, or the write says what */
+  }
+}
+
+/* Write `text` and a newline (write_lock held), without blocking: a
+ * full stdin is waited for with wait_writable(). `try_only`: give up,
+ * false, when nothing can go out at once or the write fails; what was
+ * started is finished all the same, or the stream's framing would break
+ * (a short answer goes out whole or not at all on Linux's unix sockets,
+ * so that wait does not come). *st: the failure, HL_OK else and when
+ * try_only gave up. */
 static bool write_line(hl_mcp *m, const char *text, bool try_only, hl_status *st) {
   *st = HL_OK;
   if (m->in_fd < 0) {
@@ -587,17 +645,32 @@ static bool write_line(hl_mcp *m, const char *text, bool try_only, hl_status *st
   struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
   size_t left = len + 1;
   bool started = false;
+  int64_t stuck_ms = 0; /* since when the server takes nothing (0: it takes) */
   while (left > 0) {
-    ssize_t n = sendmsg(m->in_fd, &mh, MSG_NOSIGNAL | (try_only && !started ? MSG_DONTWAIT : 0));
+    ssize_t n = sendmsg(m->in_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
-    /* Not now, or the server is gone: the worker's blocking write finds
-     * out which (never the reading thread: the loop must not wait). */
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !(try_only && !started)) {
+      if (!stuck_ms) stuck_ms = hl__engine_now_ms();
+      *st = wait_writable(m, stuck_ms);
+      if (*st) return false;
+      continue;
+    }
+    /* Not now, or the server is gone: the sender's write finds out
+     * which (never the reading thread: the loop must not wait). */
     if (n < 0 && try_only) return false;
     if (n < 0) {
       int e = errno;
       /* The server is gone: say how it ended rather than "broken pipe". */
       char how[600] = "";
       if (e == EPIPE || e == ECONNRESET) {
+        /* Nothing more reaches it: answers are not queued any more, and
+         * stdout, if held for them, is read again to its end. */
+        pthread_mutex_lock(&m->lock);
+        if (!m->dead) snprintf(m->dead_msg, sizeof m->dead_msg, "closed its stdin");
+        m->dead = true;
+        pthread_mutex_unlock(&m->lock);
+        atomic_store(&m->replies_full, false);
+        hl__mcp_stdio_resume(m);
         wait_io(m, 1000);
         pthread_mutex_lock(&m->lock);
         if (m->dead) snprintf(how, sizeof how, "%s", m->dead_msg);
@@ -608,6 +681,7 @@ static bool write_line(hl_mcp *m, const char *text, bool try_only, hl_status *st
       return false;
     }
     started = true;
+    stuck_ms = 0;
     left -= (size_t)n;
     /* A partial write: skip what went out. */
     while (n > 0 && mh.msg_iovlen > 0) {
@@ -629,7 +703,15 @@ hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text) {
   pthread_mutex_lock(&m->write_lock);
   write_line(m, text, false, &st);
   pthread_mutex_unlock(&m->write_lock);
-  return st;
+  if (st != HL_ERR_TIMEOUT) return st;
+  /* The server reads nothing: the session fails, with the same words
+   * for this write as for the calls it fails. */
+  hl__mcp_dead_peer(m);
+  pthread_mutex_lock(&m->lock);
+  char how[600];
+  snprintf(how, sizeof how, "%s", m->dead_msg);
+  pthread_mutex_unlock(&m->lock);
+  return hl_fail(HL_ERR_NETWORK, "mcp server \"%s\" %s", m->name, how);
 }
 
 bool hl__mcp_stdio_try_send(hl_mcp *m, const char *text) {
@@ -641,6 +723,10 @@ bool hl__mcp_stdio_try_send(hl_mcp *m, const char *text) {
 }
 
 void hl__mcp_stdio_close(hl_mcp *m) {
+  /* Stdout held for a full answers' queue (the sender is gone now, and
+   * nothing is queued any more): read it again, to see the server go. */
+  atomic_store(&m->replies_full, false);
+  hl__mcp_stdio_resume(m);
   /* Closing stdin is the polite way to stop a stdio server (the spec's
    * first step); then SIGTERM, then SIGKILL, to its whole group. */
   pthread_mutex_lock(&m->write_lock);

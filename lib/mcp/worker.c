@@ -1,15 +1,22 @@
 /*
- * lib/mcp/worker.c - one thread per client for what must not run on the
- * thread that reads the server (the event loop for stdio, a request's
- * thread for HTTP): answering server requests (a handler may ask a user
- * and take its time), refreshing the tool list after
- * notifications/tools/list_changed (which needs a request of its own,
- * whose answer the reader has to deliver), and emitting the events the
- * reader queued (observers never run on the event loop).
+ * lib/mcp/worker.c - two threads per client. The worker runs what must
+ * not run on the thread that reads the server (the event loop for stdio,
+ * a request's thread for HTTP): the server's requests (a handler may ask
+ * a user and take its time), the tool list's refresh after
+ * notifications/tools/list_changed (a request of its own, whose answer
+ * the reader has to deliver), and the events the reader queued
+ * (observers never run on the event loop). The sender sends every answer
+ * of the client (pings', refusals', handlers') and runs no application
+ * code, so that no answer waits behind a handler. The answers' queue is
+ * bounded by back-pressure: the reading threads hold back while
+ * HL_MCP_MAX_QUEUED_REPLIES wait, and a server that takes none of them
+ * for HL_MCP_ANSWER_TIMEOUT_MS is a dead peer.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mcp_internal.h"
 #include "core/util.h"
@@ -93,10 +100,60 @@ hl_status hl__mcp_handle_request(hl_mcp *m, const char *method, const cJSON *par
   return hl_fail(HL_ERR_NOT_FOUND, "no handler for %s", method);
 }
 
-/* Send an answer (the worker: it may wait for the server). */
-static void send_answer(hl_mcp *m, const char *text) {
-  if (m->kind == HL__MCP_STDIO) hl__mcp_stdio_send(m, text);
-  else hl__mcp_http_send(m, text, NULL, NULL, NULL);
+/* Queue an answer of the client's (taken; NULL: out of memory) for the
+ * sender thread. `reader`: from a thread that reads the server (see
+ * hl__mcp_server_request() for what it does when the queue is full);
+ * else the worker's, which never waits (it has one answer at a time).
+ * Without a sender (a client never connected: the fuzz target) the
+ * queue keeps HL_MCP_MAX_QUEUED_REPLIES, for hl__mcp_worker_stop() to
+ * free. False: not queued (the session failed or is closing; no
+ * sender and the queue full), the request stays unanswered. */
+static bool reply(hl_mcp *m, char *text, bool reader) {
+  if (!text) return false;
+  hl__mcp_reply *r = malloc(sizeof *r);
+  pthread_mutex_lock(&m->lock);
+  /* Over stdio the reading thread writes it now when the server takes
+   * it without waiting (the common case: no thread wakes for it), and
+   * nothing waits before it. */
+  if (reader && m->kind == HL__MCP_STDIO && m->n_replies == 0) {
+    pthread_mutex_unlock(&m->lock);
+    if (hl__mcp_stdio_try_send(m, text)) {
+      free(r);
+      free(text);
+      return true;
+    }
+    pthread_mutex_lock(&m->lock);
+  }
+  /* Over HTTP the stream waits: the layer pauses its transfer, so the
+   * server's requests wait in its own buffers instead of the client's. */
+  while (reader && m->kind == HL__MCP_HTTP && m->sender_running && m->n_replies >= HL_MCP_MAX_QUEUED_REPLIES &&
+         !m->dead && !m->closed && !m->worker_stop) {
+    int64_t until = hl__engine_now_ms() + HL_MCP_ANSWER_TIMEOUT_MS;
+    struct timespec ts = {(time_t)(until / 1000), (long)(until % 1000) * 1000000};
+    /* Woken when an answer leaves: only a wait that saw none counts. */
+    if (pthread_cond_timedwait(&m->space_cond, &m->lock, &ts) == ETIMEDOUT &&
+        m->n_replies >= HL_MCP_MAX_QUEUED_REPLIES && !m->dead && !m->closed && !m->worker_stop) {
+      pthread_mutex_unlock(&m->lock);
+      hl__mcp_dead_peer(m);
+      pthread_mutex_lock(&m->lock);
+    }
+  }
+  bool ok = r && !m->dead && !m->closed && !m->worker_stop &&
+            (m->sender_running || m->n_replies < HL_MCP_MAX_QUEUED_REPLIES);
+  if (ok) {
+    *r = (hl__mcp_reply){text, NULL};
+    if (m->replies_tail) m->replies_tail->next = r;
+    else m->replies = r;
+    m->replies_tail = r;
+    if (++m->n_replies >= HL_MCP_MAX_QUEUED_REPLIES) atomic_store(&m->replies_full, true);
+    pthread_cond_signal(&m->replies_cond);
+  }
+  pthread_mutex_unlock(&m->lock);
+  if (!ok) {
+    free(r);
+    free(text);
+  }
+  return ok;
 }
 
 static void answer(hl_mcp *m, cJSON *msg) {
@@ -111,37 +168,7 @@ static void answer(hl_mcp *m, cJSON *msg) {
   else if (st == HL_ERR_INVALID_ARGUMENTS) text = hl__jsonrpc_error(id, -32602, hl_last_error());
   else text = hl__jsonrpc_error(id, -32603, hl_last_error());
   cJSON_Delete(result);
-  if (text) send_answer(m, text);
-  free(text);
-}
-
-/* An answer of the client's own (taken; NULL: out of memory) from a
- * reading thread: written now if the server takes it without waiting
- * (stdio), else queued for the worker, within HL_MCP_MAX_QUEUED_REPLIES.
- * False: it was not, the request stays unanswered. */
-static bool reply(hl_mcp *m, char *text) {
-  if (!text) return false;
-  if (m->kind == HL__MCP_STDIO && hl__mcp_stdio_try_send(m, text)) {
-    free(text);
-    return true;
-  }
-  hl__mcp_reply *r = malloc(sizeof *r);
-  pthread_mutex_lock(&m->lock);
-  bool ok = r && !m->worker_stop && m->n_replies < HL_MCP_MAX_QUEUED_REPLIES;
-  if (ok) {
-    *r = (hl__mcp_reply){text, NULL};
-    if (m->replies_tail) m->replies_tail->next = r;
-    else m->replies = r;
-    m->replies_tail = r;
-    m->n_replies++;
-    pthread_cond_signal(&m->jobs_cond);
-  }
-  pthread_mutex_unlock(&m->lock);
-  if (!ok) {
-    free(r);
-    free(text);
-  }
-  return ok;
+  if (!reply(m, text, false)) atomic_fetch_add(&m->req_refused, 1);
 }
 
 void hl__mcp_server_request(hl_mcp *m, cJSON *msg) {
@@ -150,7 +177,7 @@ void hl__mcp_server_request(hl_mcp *m, cJSON *msg) {
   /* A ping asks whether the connection is alive: the transport's to
    * answer, not behind a handler that waits for its user. */
   if (strcmp(method, "ping") == 0) {
-    bool sent = reply(m, hl__jsonrpc_result(id, NULL));
+    bool sent = reply(m, hl__jsonrpc_result(id, NULL), true);
     cJSON_Delete(msg);
     if (!sent) atomic_fetch_add(&m->req_refused, 1);
     return;
@@ -185,7 +212,7 @@ void hl__mcp_server_request(hl_mcp *m, cJSON *msg) {
     snprintf(why, sizeof why, "client busy: %zu requests of this server already wait for an answer "
              "(HL_MCP_MAX_QUEUED_REQUESTS)", queued);
     atomic_fetch_add(&m->req_refused, 1);
-    reply(m, hl__jsonrpc_error(id, -32603, why));
+    reply(m, hl__jsonrpc_error(id, -32603, why), true);
   }
   cJSON_Delete(msg);
 }
@@ -198,20 +225,8 @@ static void *worker_main(void *arg) {
   hl_mcp *m = arg;
   pthread_mutex_lock(&m->lock);
   for (;;) {
-    while (!m->jobs && !m->evq && !m->replies && !m->worker_stop) pthread_cond_wait(&m->jobs_cond, &m->lock);
+    while (!m->jobs && !m->evq && !m->worker_stop) pthread_cond_wait(&m->jobs_cond, &m->lock);
     if (m->worker_stop) break;
-    if (m->replies) { /* first: a ping waits for nothing else */
-      hl__mcp_reply *r = m->replies;
-      m->replies = r->next;
-      if (!m->replies) m->replies_tail = NULL;
-      m->n_replies--;
-      pthread_mutex_unlock(&m->lock);
-      send_answer(m, r->text);
-      free(r->text);
-      free(r);
-      pthread_mutex_lock(&m->lock);
-      continue;
-    }
     if (m->evq) {
       pthread_mutex_unlock(&m->lock);
       hl__mcp_emit_later(m, UINT64_MAX);
@@ -241,10 +256,91 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+/* The sender: every answer goes out from here, one at a time, in the
+ * order queued. A thread of its own that runs no handler and no
+ * observer, so that a ping's answer never waits behind an application
+ * that takes its time; a write the server does not take for
+ * HL_MCP_ANSWER_TIMEOUT_MS ends the session (hl__mcp_dead_peer). */
+static void *sender_main(void *arg) {
+  hl_mcp *m = arg;
+  pthread_mutex_lock(&m->lock);
+  for (;;) {
+    while (!m->replies && !m->worker_stop) pthread_cond_wait(&m->replies_cond, &m->lock);
+    if (m->worker_stop) break;
+    hl__mcp_reply *r = m->replies;
+    m->replies = r->next;
+    if (!m->replies) m->replies_tail = NULL;
+    pthread_mutex_unlock(&m->lock);
+    if (m->kind == HL__MCP_STDIO) {
+      hl__mcp_stdio_send(m, r->text); /* a dead peer ends the session there */
+    } else {
+      hl__mcp_http_send(m, r->text, NULL, NULL, NULL);
+    }
+    free(r->text);
+    free(r);
+    pthread_mutex_lock(&m->lock);
+    /* Counted until sent, so that a full queue includes the one in hand.
+     * Stdout is read again at half the cap, not at each answer: one
+     * switch of the loop's watch per half queue. */
+    m->n_replies--;
+    bool resume = atomic_load(&m->replies_full) && m->n_replies <= HL_MCP_MAX_QUEUED_REPLIES / 2;
+    if (resume) atomic_store(&m->replies_full, false);
+    pthread_cond_broadcast(&m->space_cond);
+    if (resume) {
+      pthread_mutex_unlock(&m->lock);
+      hl__mcp_stdio_resume(m);
+      pthread_mutex_lock(&m->lock);
+    }
+  }
+  pthread_mutex_unlock(&m->lock);
+  return NULL;
+}
+
+/* Free the answers queued (m->lock held): how many. */
+static size_t drop_replies_locked(hl_mcp *m) {
+  size_t n = 0;
+  for (hl__mcp_reply *r = m->replies, *next; r; r = next) {
+    next = r->next;
+    free(r->text);
+    free(r);
+    n++;
+  }
+  m->replies = m->replies_tail = NULL;
+  m->n_replies -= n;
+  return n;
+}
+
+void hl__mcp_dead_peer(hl_mcp *m) {
+  char msg[700];
+  size_t dropped = 0;
+  pthread_mutex_lock(&m->lock);
+  bool first = !m->dead && !m->closed;
+  if (first) {
+    m->dead = true;
+    snprintf(m->dead_msg, sizeof m->dead_msg,
+             "took none of the client's answers for %d s (HL_MCP_ANSWER_TIMEOUT_MS): a dead peer",
+             HL_MCP_ANSWER_TIMEOUT_MS / 1000);
+    dropped = drop_replies_locked(m);
+    pthread_cond_broadcast(&m->space_cond);
+  }
+  snprintf(msg, sizeof msg, "mcp server \"%s\" %s", m->name, m->dead_msg);
+  pthread_mutex_unlock(&m->lock);
+  if (!first) return;
+  atomic_fetch_add(&m->req_refused, dropped);
+  /* Read on: what the server still sends is dropped (its requests
+   * refused), and its exit is seen. */
+  atomic_store(&m->replies_full, false);
+  hl__mcp_stdio_resume(m);
+  hl__mcp_protocol_failure(m, HL_ERR_NETWORK, msg);
+}
+
 hl_status hl__mcp_worker_start(hl_mcp *m) {
   if (pthread_create(&m->worker, NULL, worker_main, m) != 0)
     return hl_fail(HL_ERR_LIMIT, "mcp server \"%s\": cannot start a thread", m->name);
   m->worker_running = true;
+  if (pthread_create(&m->sender, NULL, sender_main, m) != 0)
+    return hl_fail(HL_ERR_LIMIT, "mcp server \"%s\": cannot start a thread", m->name);
+  m->sender_running = true;
   return HL_OK;
 }
 
@@ -268,9 +364,17 @@ void hl__mcp_worker_stop(hl_mcp *m) {
   pthread_mutex_lock(&m->lock);
   m->worker_stop = true;
   pthread_cond_signal(&m->jobs_cond);
+  pthread_cond_signal(&m->replies_cond);
+  pthread_cond_broadcast(&m->space_cond);
   pthread_mutex_unlock(&m->lock);
   if (m->worker_running) pthread_join(m->worker, NULL);
   m->worker_running = false;
+  if (m->sender_running) pthread_join(m->sender, NULL);
+  pthread_mutex_lock(&m->lock);
+  m->sender_running = false;
+  drop_replies_locked(m);
+  m->n_replies = 0; /* none in the sender's hands either now */
+  pthread_mutex_unlock(&m->lock);
   /* What is left, also when no worker ever ran (a client never
    * connected that was given messages: tests/fuzz/fuzz_mcp.c). */
   for (hl__mcp_job *j = m->jobs, *n; j; j = n) {
@@ -280,11 +384,4 @@ void hl__mcp_worker_stop(hl_mcp *m) {
   }
   m->jobs = m->jobs_tail = NULL;
   m->req_queued = m->req_bytes = 0;
-  for (hl__mcp_reply *r = m->replies, *n; r; r = n) {
-    n = r->next;
-    free(r->text);
-    free(r);
-  }
-  m->replies = m->replies_tail = NULL;
-  m->n_replies = 0;
 }

@@ -6,7 +6,10 @@ resume with GET + Last-Event-ID after the `retry:` delay, as the
 conformance suite's sse-retry scenario does; resume_idless: the resumed
 stream sends an event without an id and closes too, the second GET must
 name the same event), server requests on a POST
-stream, sessions (404 once deleted), a proxy's HTML page with status 200
+stream (ask_then_ping: an elicitation, then a ping while the client's
+handler answers it; how long the ping's answer took; ping_flood_unread:
+pings on the call's stream while the client's answers are never
+answered, a dead peer for the client), sessions (404 once deleted), a proxy's HTML page with status 200
 (proxy_page), a 429 (rate_limited), an event of endless data: lines
 (endless_data), an error page that never ends (endless_error), and a record of what the client sent.
 
@@ -34,11 +37,12 @@ SESSIONS = set()
 PENDING = {}          # tools/call id parked for a resumed GET
 IDLESS = {}           # event id -> resumed streams still to break after an id-less event
 CLIENT_ANSWERS = {}   # our request id -> client's response
+UNREAD = {"on": False}  # ping_flood_unread: the client's answers are left hanging
 EVENTS = {"n": 0}
 GET_STREAMS = {}      # session id -> (handler, write lock) of its open GET stream
 TOOLS = [{"name": n, "inputSchema": {"type": "object"}} for n in
          ("json_echo", "resume", "resume_idless", "ask_roots", "headers", "forget_session", "hang",
-          "proxy_page", "rate_limited", "endless_data", "endless_error", "ask_on_get")] + [
+          "proxy_page", "rate_limited", "endless_data", "endless_error", "ask_on_get", "ask_then_ping", "ping_flood_unread")] + [
     {"name": "structured_bad", "inputSchema": {"type": "object"},
      "outputSchema": {"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]}}]
 
@@ -168,6 +172,9 @@ class H(BaseHTTPRequestHandler):
         if not self.session_ok():
             return
         if method is None:  # a response from the client
+            if UNREAD["on"]:
+                time.sleep(60)  # never answered: the client's sender waits
+                return
             CLIENT_ANSWERS[mid] = body
             return self.json(202, None)
         if mid is None:     # a notification
@@ -260,6 +267,36 @@ class H(BaseHTTPRequestHandler):
                 time.sleep(0.05)
             return self.json(200, {"jsonrpc": "2.0", "id": mid, "result": {"content": [
                 {"type": "text", "text": json.dumps(CLIENT_ANSWERS.get(rid))}]}})
+        if name == "ping_flood_unread":
+            UNREAD["on"] = True
+            self.sse_head()
+            try:
+                for i in range(int((body["params"].get("arguments") or {}).get("count", 3000))):
+                    self.event({"jsonrpc": "2.0", "id": "flood-%d" % i, "method": "ping"})
+            except OSError:
+                return  # the client ended the stream
+            time.sleep(30)
+            return
+        if name == "ask_then_ping":
+            # An elicitation (the client's handler takes its time), then,
+            # while it runs, a ping: its answer's delay is the result.
+            self.sse_head()
+            eid, pid = "eli-%s" % mid, "ping-%s" % mid
+            self.event({"jsonrpc": "2.0", "id": eid, "method": "elicitation/create",
+                        "params": {"message": "name?", "requestedSchema": {"type": "object", "properties": {}}}},
+                       next_id())
+            time.sleep(0.2)
+            self.event({"jsonrpc": "2.0", "id": pid, "method": "ping"}, next_id())
+            t0 = time.monotonic()
+            while pid not in CLIENT_ANSWERS and time.monotonic() - t0 < 20:
+                time.sleep(0.01)
+            ping_ms = int((time.monotonic() - t0) * 1000)
+            while eid not in CLIENT_ANSWERS and time.monotonic() - t0 < 20:
+                time.sleep(0.01)
+            self.event({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": json.dumps(
+                {"ping_ms": ping_ms, "ping": CLIENT_ANSWERS.get(pid), "elicit": CLIENT_ANSWERS.get(eid)})}]}},
+                next_id())
+            return
         if name == "ask_roots":
             # A server request on the call's own stream, then the answer.
             self.sse_head()

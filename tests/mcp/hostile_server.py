@@ -24,12 +24,18 @@ Tools (tools/list is paginated, two tools per page):
                      and a tools/list_changed every 1000th) as fast as the
                      pipe takes them, then an answer (end "garbage": a line
                      that is not JSON instead)
-  request_flood {method, count, pad}
+  request_flood {method, count, pad, pause, never_read, exit_after}
                      `count` requests of `method` to the client (params: a
                      message of `pad` bytes) as fast as the pipe takes
                      them; answers, once every one was answered (or none
-                     was for 3 s), with {"results": n, "errors": {code: n},
-                     "missing": n}
+                     was for 3 s more than `pause`), with {"results": n,
+                     "errors": {code: n}, "missing": n}. `pause`: stdin is
+                     not read for that many seconds from the flood's start
+                     (a slow reader); `never_read`: never again (a dead
+                     peer: the client's answers pile up); `exit_after`:
+                     the process exits (status 4) that many seconds after
+                     the flood starts
+  garbage {kind: "numbered", count}: lines "this is not json {N", N from 0
 Environment: HOSTILE_VERSION sets the protocol version answered;
 HOSTILE_NOISE=1 sends a notifications/message and a ping before every
 response; HOSTILE_INIT=hang never answers initialize; HOSTILE_DISCOVER=ignore
@@ -39,11 +45,21 @@ received to that file, one a line.
 """
 import json
 import os
+import queue
 import sys
 import threading
 import time
 
+# Messages go out through one writer thread (send, raw), so that the
+# thread reading stdin never waits for stdout: while the client holds
+# back (it stops reading a server whose answers it cannot send), this
+# server still reads those answers, as an asynchronous server does.
+# The floods write stdout themselves, under out_lock.
 out_lock = threading.Lock()
+out_queue = queue.Queue()
+# request_flood: stdin is not read until this time.time() (pause), or
+# never again (never_read)
+read_pause = {"until": 0.0, "never": False}
 cancelled = []
 pending_client = {}  # id -> Event/result for our requests to the client
 next_id = [1000]
@@ -53,16 +69,20 @@ FLOOD_BASE = 10 ** 9
 flood_tally = {"results": 0, "errors": {}, "cond": threading.Condition()}
 
 
+def writer():
+    while True:
+        data = out_queue.get()
+        with out_lock:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+
+
 def send(obj):
-    with out_lock:
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
+    out_queue.put((json.dumps(obj) + "\n").encode())
 
 
 def raw(text_bytes):
-    with out_lock:
-        sys.stdout.buffer.write(text_bytes + b"\n")
-        sys.stdout.flush()
+    out_queue.put(text_bytes + b"\n")
 
 
 TOOLS = [
@@ -122,6 +142,8 @@ def call_tool(mid, name, args, meta):
         # strings, which JSON forbids (a lenient parser cut "a\0b" to "a").
         raw(b'{"jsonrpc":"2.0","id":' + str(mid).encode() +
             b',"result":{"content":[{"type":"text","text":"a\x00b","\x0c\x00x":1}]}}')
+    elif name == "garbage" and args.get("kind") == "numbered":
+        raw(b"\n".join(b"this is not json {%d" % i for i in range(int(args.get("count", 1)))))
     elif name == "garbage":
         raw(b"this is not json {\n" * int(args.get("count", 1)))
     elif name == "huge":
@@ -162,7 +184,8 @@ def call_tool(mid, name, args, meta):
             text(mid, "flood done")
     elif name == "request_flood":
         text(mid, json.dumps(request_flood(args.get("method", "ping"), int(args.get("count", 1000)),
-                                           int(args.get("pad", 0)))))
+                                           int(args.get("pad", 0)), float(args.get("pause", 0)),
+                                           bool(args.get("never_read")), args.get("exit_after"))))
     else:
         send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32602, "message": "Unknown tool: " + name}})
 
@@ -184,11 +207,15 @@ def flood(count, token):
         sys.stdout.flush()
 
 
-def request_flood(method, count, pad):
+def request_flood(method, count, pad, pause, never_read, exit_after=None):
     """Written in blocks, as flood() is; the tally is kept by handle()."""
+    if exit_after is not None:
+        threading.Timer(float(exit_after), lambda: os._exit(4)).start()
     with flood_tally["cond"]:
         flood_tally["results"] = 0
         flood_tally["errors"] = {}
+    read_pause["until"] = time.time() + pause
+    read_pause["never"] = never_read
     params = {"message": "x" * pad} if pad else {}
     with out_lock:
         for start in range(0, count, 1000):
@@ -204,7 +231,7 @@ def request_flood(method, count, pad):
             got = flood_tally["results"] + sum(flood_tally["errors"].values())
             if got != last:
                 last, last_change = got, time.time()
-            if got >= count or time.time() - last_change >= 3:
+            if got >= count or time.time() - last_change >= 3 + pause:
                 break
             flood_tally["cond"].wait(0.5)
         return {"results": flood_tally["results"], "errors": dict(flood_tally["errors"]),
@@ -268,7 +295,13 @@ def handle(msg):
 def main():
     sys.stderr.write("hostile: started\n")
     sys.stderr.flush()
+    threading.Thread(target=writer, daemon=True).start()
     for line in sys.stdin:
+        while read_pause["never"]:
+            time.sleep(3600)
+        wait = read_pause["until"] - time.time()
+        if wait > 0:
+            time.sleep(wait)
         line = line.strip()
         if not line:
             continue

@@ -515,6 +515,7 @@ static void other_server_unaffected(void) {
 typedef struct slow_obs {
   atomic_long logs, reports, dropped, protocol_errors, repeated;
   char protocol_error[300]; /* the last one's message (read after the call) */
+  char last_message[300];   /* ... and its last_message ("": none) */
 } slow_obs;
 
 static int slow_fn(const hl_event *ev, void *user) {
@@ -525,13 +526,17 @@ static int slow_fn(const hl_event *ev, void *user) {
     struct timespec ts = {0, 50000};
     nanosleep(&ts, NULL);
   } else if (strcmp(ev->name, "mcp.protocol_error") == 0) {
-    atomic_fetch_add(&s->protocol_errors, 1);
-    const cJSON *rep = cJSON_GetObjectItem(ev->data, "repeated");
-    if (cJSON_IsNumber(rep)) atomic_fetch_add(&s->repeated, (long)rep->valuedouble);
     struct timespec ts = {0, 1000000}; /* 1 ms: slower than the server */
     nanosleep(&ts, NULL);
     const cJSON *msg = cJSON_GetObjectItem(ev->data, "message");
     snprintf(s->protocol_error, sizeof s->protocol_error, "%s", cJSON_IsString(msg) ? msg->valuestring : "");
+    const cJSON *last = cJSON_GetObjectItem(ev->data, "last_message");
+    snprintf(s->last_message, sizeof s->last_message, "%s", cJSON_IsString(last) ? last->valuestring : "");
+    /* Counted last: a test that waits for the count reads the texts
+     * after they were written. */
+    const cJSON *rep = cJSON_GetObjectItem(ev->data, "repeated");
+    if (cJSON_IsNumber(rep)) atomic_fetch_add(&s->repeated, (long)rep->valuedouble);
+    atomic_fetch_add(&s->protocol_errors, 1);
   } else if (strcmp(ev->name, "mcp.events_dropped") == 0) {
     atomic_fetch_add(&s->reports, 1);
     const cJSON *n = cJSON_GetObjectItem(ev->data, "dropped");
@@ -627,19 +632,24 @@ static void protocol_error_survives_a_flood(void) {
 
 /* A server that sends nothing but garbage: the protocol errors beyond
  * the few kept waiting are coalesced into the last one's "repeated"
- * count, so every one is accounted for and none grows the queue. */
+ * count, so every one is accounted for and none grows the queue; and
+ * the last of them is still read: its text is the last event's
+ * last_message (the lines differ by their number: the last is 1999). */
 static void protocol_errors_coalesce(void) {
   static slow_obs s;
   hl_mcp *m = slow_client("garbage", &s);
   REQUIRE(m);
   char *t = NULL;
-  CHECK_INT(call_text(m, "garbage", "{\"count\":2000}", &t), HL_ERR_JSON);
+  CHECK_INT(call_text(m, "garbage", "{\"kind\":\"numbered\",\"count\":2000}", &t), HL_ERR_JSON);
   free(t);
   for (int i = 0; i < 1000 && s.protocol_errors + s.repeated < 2000; i++) fx_sleep_ms(10);
-  fprintf(stderr, "2000 garbage lines: %ld protocol errors emitted, %ld more counted in them\n",
-          (long)s.protocol_errors, (long)s.repeated);
+  fprintf(stderr, "2000 garbage lines: %ld protocol errors emitted, %ld more counted in them; the last: %s\n",
+          (long)s.protocol_errors, (long)s.repeated, s.last_message[0] ? s.last_message : s.protocol_error);
   CHECK_INT((long)(s.protocol_errors + s.repeated), 2000);
   CHECK(s.repeated > 0);
+  /* The last line is this event's own message only if it was not
+   * coalesced: then nothing came after it to be. */
+  CHECK_CONTAINS(s.last_message[0] ? s.last_message : s.protocol_error, "this is not json {1999\"");
   CHECK_INT((long)hl_mcp_events_dropped(m), 0);
   still_works(m);
   hl_mcp_free(m);

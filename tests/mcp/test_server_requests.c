@@ -3,7 +3,10 @@
  * client (ping, elicitation/create, ...) against hostile_server.py over
  * stdio: a flood of them cannot grow the client's memory without bound
  * (those over HL_MCP_MAX_QUEUED_REQUESTS get a JSON-RPC error, and are
- * counted), and a ping is answered while a handler takes its time.
+ * counted), a server that reads its answers slowly still gets every one
+ * (back-pressure), one that never reads them fails the session within
+ * HL_MCP_ANSWER_TIMEOUT_MS, and a ping is answered while a handler takes
+ * its time, over stdio and over HTTP (hostile_http.py).
  * A process of its own: the peak RSS it measures is this flood's alone.
  */
 #include <stdatomic.h>
@@ -51,6 +54,43 @@ static long peak_rss_kb(void) {
   return ru.ru_maxrss;
 }
 
+/* The most answers seen waiting in the client's queue while a call runs
+ * (read under the client's lock, every millisecond). */
+typedef struct sampler {
+  hl_mcp *m;
+  atomic_bool stop;
+  size_t most;
+  pthread_t t;
+} sampler;
+
+static void *sample(void *arg) {
+  sampler *s = arg;
+  while (!atomic_load(&s->stop)) {
+    pthread_mutex_lock(&s->m->lock);
+    if (s->m->n_replies > s->most) s->most = s->m->n_replies;
+    pthread_mutex_unlock(&s->m->lock);
+    fx_sleep_ms(1);
+  }
+  return NULL;
+}
+
+static void sampler_start(sampler *s, hl_mcp *m) {
+  s->m = m;
+  atomic_store(&s->stop, false);
+  s->most = 0;
+  pthread_create(&s->t, NULL, sample, s);
+}
+
+static size_t sampler_stop(sampler *s) {
+  atomic_store(&s->stop, true);
+  pthread_join(s->t, NULL);
+  return s->most;
+}
+
+/* The queue's bound: the cap, and the requests of one read of stdout (32
+ * KB) that were read before the reader held back (a ping is > 40 bytes). */
+#define REPLIES_BOUND (HL_MCP_MAX_QUEUED_REPLIES + 32768 / 40)
+
 static atomic_int handled;
 static atomic_long handler_ms; /* how long a handler takes */
 
@@ -69,10 +109,11 @@ static hl_status slow_elicit(hl_mcp *m, const char *method, const cJSON *params,
 /* 100,000 elicitations of 2 KB each while the handler takes 20 ms over
  * one: queued, they held ~300 MB. Now HL_MCP_MAX_QUEUED_REQUESTS wait
  * and the others are refused at once with -32603 (the spec's code for
- * a request the receiver cannot fulfil). The server reads its answers
- * more slowly than it sends (Python, and a loaded machine): refusals
- * over HL_MCP_MAX_QUEUED_REPLIES waiting for it stay unanswered, and
- * every request is one of handled, refused or counted unanswered. */
+ * a request the receiver cannot fulfil). The server stops reading for
+ * 2 s once it has sent them (a slow reader; Python reads more slowly
+ * than it writes anyway): the answers wait within their cap while the
+ * client holds back, none is lost (was: those over the cap were dropped
+ * silently), and every request is handled or refused. */
 static void request_flood_is_bounded(void) {
   hl_mcp *m = hostile();
   REQUIRE(m);
@@ -81,20 +122,24 @@ static void request_flood_is_bounded(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   hl_mcp_set_timeout_ms(m, 0); /* ASan on a loaded machine: a minute or more */
   long before = peak_rss_kb();
-  cJSON *r = call_json(m, "request_flood", "{\"method\":\"elicitation/create\",\"count\":100000,\"pad\":2000}");
+  sampler smp;
+  sampler_start(&smp, m);
+  cJSON *r = call_json(m, "request_flood",
+                       "{\"method\":\"elicitation/create\",\"count\":100000,\"pad\":2000,\"pause\":2}");
+  size_t most = sampler_stop(&smp);
   long grown = peak_rss_kb() - before;
   REQUIRE(r);
   const cJSON *errors = cJSON_GetObjectItem(r, "errors");
   long results = json_long(r, "results"), refused = json_long(errors, "-32603");
-  fprintf(stderr, "request flood: peak RSS grew by %ld kB; %ld handled, %ld refused, %ld unanswered\n", grown,
-          results, refused, json_long(r, "missing"));
-  long missing = json_long(r, "missing");
+  fprintf(stderr, "request flood: peak RSS grew by %ld kB; %ld handled, %ld refused, %ld unanswered; "
+          "at most %zu answers waited\n", grown, results, refused, json_long(r, "missing"), most);
   CHECK(grown < 64 * 1024);
+  CHECK(most >= HL_MCP_MAX_QUEUED_REPLIES && most <= REPLIES_BOUND); /* it held back */
   CHECK_INT(cJSON_GetArraySize(errors), 1);
-  CHECK_INT(results + refused + missing, 100000);
+  CHECK_INT(json_long(r, "missing"), 0);
+  CHECK_INT(results + refused, 100000);
   CHECK(results >= HL_MCP_MAX_QUEUED_REQUESTS && results <= atomic_load(&handled));
-  CHECK(refused >= HL_MCP_MAX_QUEUED_REPLIES);
-  CHECK_INT((long)hl_mcp_requests_refused(m), refused + missing);
+  CHECK_INT((long)hl_mcp_requests_refused(m), refused);
   cJSON_Delete(r);
   /* The client still answers requests, and calls. */
   r = call_json(m, "ask", "{\"method\":\"ping\"}");
@@ -103,28 +148,83 @@ static void request_flood_is_bounded(void) {
   hl_mcp_free(m);
 }
 
-/* A million pings: answered by the transport (no handler, no queue of
- * the application's), never more than HL_MCP_MAX_QUEUED_REPLIES of
- * them waiting for a server that reads its answers slowly; those over
- * that were counted, left unanswered. */
+/* 300,000 pings from a server that stops reading for 2 s once it has
+ * sent them: answered by the transport (no handler, no queue of the
+ * application's), never more than REPLIES_BOUND of them waiting while
+ * the client holds back, and every one answered (was: those over
+ * HL_MCP_MAX_QUEUED_REPLIES were dropped, counted as refused). */
 static void ping_flood_is_bounded(void) {
   hl_mcp *m = hostile();
   REQUIRE(m);
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   hl_mcp_set_timeout_ms(m, 0);
   long before = peak_rss_kb();
-  cJSON *r = call_json(m, "request_flood", "{\"method\":\"ping\",\"count\":1000000}");
+  sampler smp;
+  sampler_start(&smp, m);
+  cJSON *r = call_json(m, "request_flood", "{\"method\":\"ping\",\"count\":300000,\"pause\":2}");
+  size_t most = sampler_stop(&smp);
   long grown = peak_rss_kb() - before;
   REQUIRE(r);
   long results = json_long(r, "results"), missing = json_long(r, "missing");
-  fprintf(stderr, "ping flood: peak RSS grew by %ld kB; %ld answered, %ld unanswered\n", grown, results, missing);
+  fprintf(stderr, "ping flood: peak RSS grew by %ld kB; %ld answered, %ld unanswered; at most %zu answers waited\n",
+          grown, results, missing, most);
   CHECK(grown < 64 * 1024);
+  CHECK(most >= HL_MCP_MAX_QUEUED_REPLIES && most <= REPLIES_BOUND);
   CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(r, "errors")), 0);
-  CHECK_INT(results + missing, 1000000);
-  CHECK(results > 0);
-  CHECK_INT((long)hl_mcp_requests_refused(m), missing);
+  CHECK_INT(results, 300000);
+  CHECK_INT(missing, 0);
+  CHECK_INT((long)hl_mcp_requests_refused(m), 0);
   cJSON_Delete(r);
   hl_mcp_free(m);
+}
+
+static fx_events events = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A server that floods pings and never reads a byte again: the answers
+ * fill the client's queue (within its bound, the client holds back),
+ * and HL_MCP_ANSWER_TIMEOUT_MS later the session fails: the call in
+ * flight ends with the dead peer's error (was: it waited for ever with
+ * no time limit set), the observers get it as mcp.protocol_error, and
+ * the next call fails at once with the same words. */
+static void never_reader_is_a_dead_peer(void) {
+  hl_mcp *m = hostile();
+  REQUIRE(m);
+  hl_observer *obs = hl_observer_new(fx_events_fn, &events);
+  hl_mcp_add_observer(m, obs);
+  hl_observer_unref(obs);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_mcp_set_timeout_ms(m, 0); /* no time limit: only the dead peer's ends it */
+  sampler smp;
+  sampler_start(&smp, m);
+  int64_t t0 = now_ms();
+  cJSON *args = cJSON_Parse("{\"method\":\"ping\",\"count\":100000,\"never_read\":true}");
+  cJSON *res = NULL;
+  hl_status st = hl_mcp_call(m, NULL, "request_flood", args, &res, NULL);
+  int64_t took = now_ms() - t0;
+  size_t most = sampler_stop(&smp);
+  fprintf(stderr, "never reader: failed in %lld ms (%s); at most %zu answers waited\n", (long long)took,
+          hl_last_error(), most);
+  CHECK_INT(st, HL_ERR_NETWORK);
+  CHECK_CONTAINS(hl_last_error(), "took none of the client's answers for 10 s");
+  CHECK_CONTAINS(hl_last_error(), "a dead peer");
+  CHECK(took >= HL_MCP_ANSWER_TIMEOUT_MS && took < HL_MCP_ANSWER_TIMEOUT_MS + 5000);
+  CHECK(most <= REPLIES_BOUND);
+  CHECK(res == NULL);
+  CHECK_INT(fx_events_count(&events, "mcp.protocol_error"), 1);
+  CHECK_INT(fx_events_count(&events, "a dead peer"), 1);
+  t0 = now_ms();
+  CHECK_INT(hl_mcp_call(m, NULL, "echo", args, &res, NULL), HL_ERR_NETWORK);
+  CHECK(now_ms() - t0 < 1000);
+  CHECK_CONTAINS(hl_last_error(), "a dead peer");
+  cJSON_Delete(args);
+  hl_mcp_free(m);
+  fx_events_clear(&events);
 }
 
 typedef struct asker {
@@ -133,12 +233,6 @@ typedef struct asker {
   cJSON *answer;
   int64_t ms;
 } asker;
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void *ask(void *arg) {
   asker *a = arg;
@@ -177,6 +271,108 @@ static void ping_answered_while_a_handler_runs(void) {
   hl_mcp_free(m);
 }
 
+/* A client (not connected) of a hostile_http.py started for it (*server). */
+static hl_mcp *hostile_http(pid_t *server) {
+  int port = 0;
+  *server = fx_start_port_printer(fx_env("HL_MCP_HOSTILE_HTTP"), &port);
+  if (*server <= 0) return NULL;
+  char url[100];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
+  return hl_mcp_new_http("hh", url);
+}
+
+/* Over HTTP: pings on a call's stream, and the server never answers the
+ * POSTs that carry the client's answers. HL_MCP_MAX_QUEUED_REPLIES wait,
+ * the stream's thread waits for room (the stream is not read), and
+ * HL_MCP_ANSWER_TIMEOUT_MS later the session fails: the call ends with
+ * the dead peer's error (was: the answers over the cap were dropped and
+ * the call waited for its stream for ever). */
+static void http_never_reader_is_a_dead_peer(void) {
+  pid_t server = -1;
+  hl_mcp *m = hostile_http(&server);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_mcp_set_timeout_ms(m, 0);
+  sampler smp;
+  sampler_start(&smp, m);
+  int64_t t0 = now_ms();
+  cJSON *res = NULL;
+  hl_status st = hl_mcp_call(m, NULL, "ping_flood_unread", NULL, &res, NULL);
+  int64_t took = now_ms() - t0;
+  size_t most = sampler_stop(&smp);
+  fprintf(stderr, "http never reader: failed in %lld ms (%s); at most %zu answers waited\n", (long long)took,
+          hl_last_error(), most);
+  CHECK_INT(st, HL_ERR_NETWORK);
+  CHECK_CONTAINS(hl_last_error(), "a dead peer");
+  CHECK(took >= HL_MCP_ANSWER_TIMEOUT_MS && took < HL_MCP_ANSWER_TIMEOUT_MS + 5000);
+  CHECK_INT((long)most, HL_MCP_MAX_QUEUED_REPLIES); /* the reader waited at the cap */
+  CHECK(res == NULL);
+  hl_mcp_free(m);
+  fx_stop(server);
+}
+
+/* The same server exits 2 s into its flood, while the client holds back
+ * (stdout not read): the sender's write fails (EPIPE), which ends the
+ * session and has stdout read to its end, so the exit is seen and the
+ * call fails at once, not after HL_MCP_ANSWER_TIMEOUT_MS (with the cut
+ * line the server died writing, or the exit), and the next calls soon
+ * with the exit's words. Without that, nothing read stdout again: the call
+ * waited for the dead-peer bound, and the close for its 4 s of grace. */
+static void server_exit_while_held_back(void) {
+  hl_mcp *m = hostile();
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  hl_mcp_set_timeout_ms(m, 8000); /* a limit below the dead peer's: its end is not what ends the call */
+  int64_t t0 = now_ms();
+  cJSON *args = cJSON_Parse("{\"method\":\"ping\",\"count\":100000,\"never_read\":true,\"exit_after\":2}");
+  cJSON *res = NULL;
+  hl_status st = hl_mcp_call(m, NULL, "request_flood", args, &res, NULL);
+  int64_t took = now_ms() - t0;
+  fprintf(stderr, "server exit while held back: failed in %lld ms (%s)\n", (long long)took, hl_last_error());
+  CHECK(st == HL_ERR_NETWORK || st == HL_ERR_JSON);
+  CHECK(took >= 2000 && took < 7000);
+  CHECK(res == NULL);
+  /* Calls fail at once ("closed its stdin" until the loop has read
+   * stdout to its end and reaped the server, then its exit status). */
+  for (int i = 0; i < 100; i++) {
+    CHECK_INT(hl_mcp_call(m, NULL, "echo", args, &res, NULL), HL_ERR_NETWORK);
+    if (strstr(hl_last_error(), "exited")) break;
+    fx_sleep_ms(20);
+  }
+  CHECK_CONTAINS(hl_last_error(), "exited with status 4");
+  cJSON_Delete(args);
+  t0 = now_ms();
+  hl_mcp_free(m);
+  CHECK(now_ms() - t0 < 1000);
+}
+
+/* The same over HTTP: hostile_http.py sends an elicitation on a call's
+ * stream, then, while the handler takes 3 s, a ping. Its answer is
+ * POSTed by the sender thread at once (was: by the worker, after the
+ * handler returned: ~3 s). */
+static void http_ping_answered_while_a_handler_runs(void) {
+  pid_t server = -1;
+  hl_mcp *m = hostile_http(&server);
+  REQUIRE(m);
+  atomic_store(&handled, 0);
+  atomic_store(&handler_ms, 3000);
+  CHECK_INT(hl_mcp_set_handler(m, "elicitation/create", slow_elicit, NULL), HL_OK);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  cJSON *r = call_json(m, "ask_then_ping", "{}");
+  REQUIRE(r);
+  long ping_ms = json_long(r, "ping_ms");
+  fprintf(stderr, "http: ping answered in %ld ms while the handler ran\n", ping_ms);
+  CHECK(ping_ms >= 0 && ping_ms < 1000);
+  CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "ping"), "result") != NULL);
+  const cJSON *elicit = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "elicit"), "result");
+  CHECK(cJSON_IsString(cJSON_GetObjectItem(elicit, "action")) &&
+        strcmp(cJSON_GetObjectItem(elicit, "action")->valuestring, "decline") == 0);
+  CHECK_INT(atomic_load(&handled), 1);
+  cJSON_Delete(r);
+  hl_mcp_free(m);
+  fx_stop(server);
+}
+
 /* Server requests read by a client that never connected (no worker ran:
  * the fuzz target's way in) are freed with it: ASan's leak check. */
 static void requests_to_an_unconnected_client_are_freed(void) {
@@ -196,7 +392,11 @@ int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(request_flood_is_bounded);
   RUN(ping_flood_is_bounded);
+  RUN(never_reader_is_a_dead_peer);
+  RUN(server_exit_while_held_back);
   RUN(ping_answered_while_a_handler_runs);
+  RUN(http_ping_answered_while_a_handler_runs);
+  RUN(http_never_reader_is_a_dead_peer);
   RUN(requests_to_an_unconnected_client_are_freed);
   int zombies = 0;
   CHECK_INT(fx_children(&zombies), 0);
