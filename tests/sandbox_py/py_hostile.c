@@ -29,9 +29,18 @@ static hl_sandbox *limited(unsigned timeout_ms, size_t output, unsigned max_call
   return py_sandbox_with(&l);
 }
 
-/* The sandbox still computes, and says whether `name` survived. */
+/* The sandbox still computes, and says whether `name` survived. The
+ * sandboxes here have short time limits (300 ms), which cover the whole
+ * execution: a process starved that long by a loaded machine (make test
+ * beside other work) times out even `6 * 7`, so a time-out is tried
+ * again, twice at most; a session left broken fails every time, and any
+ * other status at once. */
 static void still_usable(hl_sandbox *sb, const char *survivor, bool expect_kept) {
   hl_sandbox_result r = py_run(sb, "6 * 7");
+  for (int again = 0; again < 2 && r.status == HL_ERR_TIMEOUT; again++) {
+    hl_sandbox_result_clear(&r);
+    r = py_run(sb, "6 * 7");
+  }
   CHECK_INT(r.status, HL_OK);
   CHECK_STR(r.value_json, "42");
   hl_sandbox_result_clear(&r);
