@@ -463,6 +463,11 @@ hl_status hl__mcp_stdio_start(hl_mcp *m) {
   posix_spawn_file_actions_adddup2(&fa, in_pair[1], 0);
   posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+  /* Nothing else of the application's reaches the server: a descriptor
+   * opened without close-on-exec (by the application, or by a library it
+   * uses) would keep a socket, a pipe's end or a file open in a process
+   * the application does not control, for as long as that runs. */
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   if (m->cwd) posix_spawn_file_actions_addchdir_np(&fa, m->cwd);
   sigset_t none, defaults;
   sigemptyset(&none);

@@ -160,6 +160,10 @@ def call_tool(mid, name, args, meta):
         sys.stderr.write("hostile: exiting mid-call\n")
         sys.stderr.flush()
         os._exit(3)
+    elif name == "fds":
+        # The descriptors this process holds (unlisted: the listing's
+        # count is checked). One is listdir's own, gone after the call.
+        text(mid, json.dumps(sorted(int(f) for f in os.listdir("/proc/self/fd"))))
     elif name == "cancelled_ids":
         text(mid, json.dumps(cancelled))
     elif name == "add_tool":

@@ -63,6 +63,30 @@ static void pagination_and_stderr(void) {
   CHECK(fx_events_count(&events, "stderr_write hostile hostile: started") >= 1);
 }
 
+/* A descriptor the application left inheritable (no close-on-exec, as
+ * sockets of libraries the application uses can be) does not reach the
+ * server: only its stdin, stdout and stderr are the client's to give. */
+static void server_inherits_no_descriptor(void) {
+  int leak[2];
+  REQUIRE(pipe(leak) == 0); /* (no O_CLOEXEC: inherited by a plain exec) */
+  hl_mcp *m = hostile("fds", 10000);
+  REQUIRE(m);
+  REQUIRE(hl_mcp_connect(m) == HL_OK);
+  char *t = NULL;
+  CHECK_INT(call_text(m, "fds", NULL, &t), HL_OK);
+  cJSON *fds = t ? cJSON_Parse(t) : NULL;
+  CHECK(cJSON_IsArray(fds) && cJSON_GetArraySize(fds) >= 3);
+  const cJSON *fd;
+  cJSON_ArrayForEach(fd, fds) {
+    CHECK(fd->valueint != leak[0] && fd->valueint != leak[1]);
+  }
+  cJSON_Delete(fds);
+  free(t);
+  hl_mcp_free(m);
+  close(leak[0]);
+  close(leak[1]);
+}
+
 static void breach(const char *tool, const char *args, hl_status want, const char *msg_part) {
   hl_mcp *m = hostile("hostile", 3000);
   REQUIRE(m);
@@ -662,6 +686,7 @@ int main(int argc, char **argv) {
   RUN(protocol_error_survives_a_flood);
   RUN(protocol_errors_coalesce);
   RUN(pagination_and_stderr);
+  RUN(server_inherits_no_descriptor);
   RUN(garbage_line_fails_the_call);
   RUN(raw_nul_in_a_string_fails_the_call);
   RUN(oversized_message_fails_the_call);
