@@ -372,11 +372,22 @@ static void free_during_call(void) {
  * server is sent notifications/cancelled for that call. */
 typedef struct run_canceller {
   hl_agent *agent;
+  atomic_bool tool_started;
 } run_canceller;
 
+static int note_tool_start(const hl_event *ev, void *user_data) {
+  if (ev->type == HL_EVENT_TOOL_START) atomic_store(&((run_canceller *)user_data)->tool_started, true);
+  return 0;
+}
+
+/* Cancels 300 ms after the tool call started, so that the call's request
+ * is with the server (a fixed 700 ms from the run's start could come
+ * before it on a loaded machine: the run then ends cancelled, with nothing
+ * for the server to hear of). */
 static void *cancel_after(void *arg) {
   run_canceller *c = arg;
-  fx_sleep_ms(700);
+  for (int i = 0; i < 1000 && !atomic_load(&c->tool_started); i++) fx_sleep_ms(10);
+  fx_sleep_ms(300);
   hl_agent_cancel(c->agent);
   return NULL;
 }
@@ -396,7 +407,11 @@ static void run_cancel_cancels_call(void) {
   hl_scripted_push_text(p, "not reached");
   hl_provider_unref(p);
   CHECK_INT(hl_mcp_add_to_agent(m, a), HL_OK);
-  run_canceller c = {a};
+  run_canceller c = {a, false};
+  hl_observer *obs = hl_observer_new(note_tool_start, &c);
+  hl_observer_set_events(obs, HL_EVENT_MASK(HL_EVENT_TOOL_START));
+  CHECK_INT(hl_agent_add_observer(a, obs), HL_OK);
+  hl_observer_unref(obs);
   pthread_t th;
   pthread_create(&th, NULL, cancel_after, &c);
   struct timespec t0, t1;
