@@ -12,17 +12,16 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/util.h"
+#include "net/engine.h"
 #include "store/store_internal.h"
 
 int64_t hl__store_now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  /* + 1: 0 means "no cut" to the callers, and the clock may start at 0 */
-  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 + 1;
+  /* the engine's clock + 1: 0 means "no cut" to the callers, and the
+   * clock may start at 0 */
+  return hl__engine_now_ms() + 1;
 }
 
 hl_status hl__store_wake_new(const char *backend, hl__store_wake *w) {
