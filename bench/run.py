@@ -1258,10 +1258,11 @@ def markdown(r):
     w(f"| framework overhead per run of (b), 2 model calls + 3 tool calls, µs | "
       f"{fmt(tb.get('overhead_us'), 1)} | < 50 µs per turn; ≥ 20× below the JS SDKs |")
     pv = h.get("providers", {})
-    if isinstance(tb.get("overhead_us"), (int, float)) and isinstance(pv.get("raw_curl_us"), (int, float)):
-        per_turn = (tb["overhead_us"] - 2 * pv["raw_curl_us"]) / 2
-        w(f"| … the same per turn, minus the raw libcurl round trip of each of the 2 model calls "
-          f"(derived: (overhead − 2 × raw libcurl) / 2), µs | {fmt(per_turn, 1)} | < 50 µs |")
+    # (No row "per turn, minus the raw libcurl round trip" any more: it was
+    # derived from two figures of different processes, taken minutes
+    # apart on a machine whose speed drifts, and came out negative at
+    # 5714f43 (-20.5 us): a broken measurement. The provider row below
+    # compares the two clients request by request in one process.)
     a10 = h.get("agent_10_tools", {})
     w(f"| peak RSS, one agent with 10 tools running (b), MB | {fmt(a10.get('peak_rss_mb'), 1)} | < 8 MB |")
     w(f"| … of which held before the agent existed (libcurl and the TLS/Kerberos/LDAP libraries "
