@@ -30,12 +30,8 @@
 #include <curl/curl.h>
 #include <hookline.h>
 
+#include "bench_agent.h"
 #include "bench_util.h"
-
-static const char *INSTRUCTION = "You are a benchmark agent. Use the lookup tool when asked.";
-static const char *TOOL_DESCRIPTION = "Look up the value stored under a key.";
-static const char *CHAT_INPUT = "Say hello.";
-static const char *TOOLS_INPUT = "Look up the keys a, b and c.";
 
 typedef struct scenario {
   const char *name;
@@ -53,105 +49,19 @@ static const scenario SCENARIOS[] = {
     {"agent_10_tools", true, false, 1, 9},
 };
 
-/* Counts tool executions so the benchmark can check each run made 3. */
-static atomic_long g_tool_calls;
-
-static hl_status lookup(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
-  (void)ctx;
-  (void)ud;
-  const cJSON *key = cJSON_GetObjectItemCaseSensitive(args, "key");
-  char value[128];
-  snprintf(value, sizeof value, "value-%s", cJSON_IsString(key) ? key->valuestring : "?");
-  *result = cJSON_CreateString(value);
-  atomic_fetch_add(&g_tool_calls, 1);
-  return *result ? HL_OK : hl_fail(HL_ERR_NOMEM, "lookup: out of memory");
-}
-
-static hl_status unused_tool(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
-  (void)ctx;
-  (void)args;
-  (void)ud;
-  *result = cJSON_CreateString("unused");
-  return HL_OK;
-}
-
 static void on_token(const char *delta, void *user_data) {
   *(size_t *)user_data += strlen(delta);   /* consume the stream, as the peers do */
 }
 
-/* The scripted provider plays the mock server's answers, by rule, per run. */
-static const char *SCRIPT =
-    "{\"rules\":[{\"match\":\"look up\",\"steps\":["
-    "{\"tool_calls\":[{\"id\":\"call_1\",\"name\":\"lookup\",\"arguments\":{\"key\":\"a\"}},"
-    "{\"id\":\"call_2\",\"name\":\"lookup\",\"arguments\":{\"key\":\"b\"}},"
-    "{\"id\":\"call_3\",\"name\":\"lookup\",\"arguments\":{\"key\":\"c\"}}]},"
-    "{\"text\":\"The values are alpha, beta and gamma.\"}]}],"
-    "\"fallback\":{\"text\":\"Hello! This is the mock model answering.\"}}";
-
 static hl_agent *make_agent(const scenario *sc, const char *url, bool scripted, int parallel) {
-  hl_provider *p;
-  if (scripted) {
-    p = hl_scripted_new();
-    if (p && hl_scripted_load_json(p, SCRIPT) != HL_OK) {
-      fprintf(stderr, "agent bench: script: %s\n", hl_last_error());
-      return NULL;
-    }
-  } else {
-    char base[1024];
-    snprintf(base, sizeof base, "%s/v1", url);
-    p = hl_openai_new(base, "sk-bench-dummy");
-    if (p) hl_openai_set_model(p, "mock-model");
-  }
-  hl_agent *agent = hl_agent_new("bench");
-  if (!p || !agent) {
-    fprintf(stderr, "agent bench: setup: %s\n", hl_last_error());
-    return NULL;
-  }
-  hl_agent_set_provider(agent, p);
-  hl_provider_unref(p);
-  hl_agent_set_instruction(agent, INSTRUCTION);
-  hl_agent_set_model(agent, "mock-model");
-  hl_agent_set_stream(agent, sc->stream);
-  if (parallel > 0) hl_agent_set_parallel_tools(agent, parallel);
-  if (sc->tools) {
-    hl_tool *t = hl_tool_new("lookup", TOOL_DESCRIPTION, lookup, NULL);
-    if (!t || hl_tool_param(t, "key", "string", "the key", true) != HL_OK ||
-        hl_agent_add_tool(agent, t) != HL_OK) {
-      fprintf(stderr, "agent bench: tool: %s\n", hl_last_error());
-      return NULL;
-    }
-    hl_tool_unref(t);
-    for (int i = 0; i < sc->extra_tools; i++) {
-      char name[32];
-      snprintf(name, sizeof name, "tool_%d", i + 2);
-      hl_tool *x = hl_tool_new(name, "A tool the model never calls.", unused_tool, NULL);
-      if (!x) return NULL;
-      hl_tool_param(x, "query", "string", "what to look for", true);
-      hl_tool_param(x, "limit", "integer", "how many results", false);
-      hl_tool_param(x, "exact", "boolean", "exact match only", false);
-      hl_agent_add_tool(agent, x);
-      hl_tool_unref(x);
-    }
-  }
-  return agent;
+  bench_agent_opts o = {.tools = sc->tools, .stream = sc->stream, .extra_tools = sc->extra_tools,
+                        .scripted = scripted, .parallel = parallel};
+  return bench_agent_new(&o, url);
 }
 
 /* One run from a fresh session; returns its latency in microseconds or < 0. */
 static double run_once(hl_agent *agent, const scenario *sc) {
-  uint64_t t0 = bench_now_ns();
-  hl_session *session = hl_session_new("bench", "u", NULL);
-  char *answer = NULL;
-  hl_status st = session ? hl_agent_run(agent, session, sc->tools ? TOOLS_INPUT : CHAT_INPUT, &answer)
-                         : HL_ERR_NOMEM;
-  const char *want = sc->tools ? "gamma" : "mock model";
-  bool ok = st == HL_OK && answer && strstr(answer, want);
-  if (!ok)
-    fprintf(stderr, "agent bench: %s: run failed: %s (answer: %s)\n", sc->name,
-            st != HL_OK ? hl_last_error() : "wrong answer", answer ? answer : "none");
-  hl_free(answer);
-  hl_session_free(session);
-  double us = (double)(bench_now_ns() - t0) / 1e3;
-  return ok ? us : -1;
+  return bench_agent_run(agent, sc->tools, sc->name);
 }
 
 /* ---- 50 sessions at once: one thread per session, batches in lock step --- */
@@ -248,7 +158,7 @@ int main(int argc, char **argv) {
 
   bench_server_stats s0 = {0}, s1 = {0};
   if (!scripted && !bench_server_stats_get(url, &s0)) return 1;
-  long calls0 = atomic_load(&g_tool_calls);
+  long calls0 = bench_agent_tool_calls();
   double cpu0 = bench_cpu_us();
   uint64_t t0 = bench_now_ns();
   uint64_t deadline = t0 + (uint64_t)(budget_s * 1e9);
@@ -256,7 +166,7 @@ int main(int argc, char **argv) {
     BATCH(true);
   uint64_t wall_ns = bench_now_ns() - t0;
   double cpu = bench_cpu_us() - cpu0;
-  long calls = atomic_load(&g_tool_calls) - calls0;
+  long calls = bench_agent_tool_calls() - calls0;
   if (!scripted && !bench_server_stats_get(url, &s1)) return 1;
 
   if (n > 1) {

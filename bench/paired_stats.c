@@ -101,3 +101,15 @@ bench_ci bench_percentile_change_ci(const double *a, const double *b, size_t gro
   free(diffs);
   return ci;
 }
+
+int bench_series_at(int c, int j, int k) {
+  int r = c % k;
+  return (c / k) % 2 ? (r + k - 1 - j) % k : (r + j) % k;
+}
+
+const char *bench_verdict(bench_ci cost, bench_ci aa, double bound) {
+  double bias = fabs(aa.lo) > fabs(aa.hi) ? fabs(aa.lo) : fabs(aa.hi);
+  if (cost.hi + bias < bound) return "met";
+  if (cost.lo - bias >= bound) return "not met";
+  return "cannot tell";
+}

@@ -31,4 +31,18 @@ bench_ci bench_median_ci(double *v, size_t n);
 bench_ci bench_percentile_change_ci(const double *a, const double *b, size_t groups, size_t per, double p,
                                     int resamples);
 
+/** Which of `k` series comes `j`-th (0..k-1) in cycle `c` of an
+ *  alternation: the k rotations of 0..k-1, then the same reversed, in
+ *  turn, so that each series comes at each place equally often, after and
+ *  before each other one (for k = 3, the six orders). bench/otel_bench.c
+ *  orders its blocks the same way. */
+int bench_series_at(int c, int j, int k);
+
+/** The verdict of the rule bench/otel_bench.c states for a cost against a
+ *  bound: "met" when the whole interval of `cost`, widened on both sides
+ *  by the method's bias (the end of the A/A control's interval farther
+ *  from 0), is below `bound`; "not met" when all of it is at or above;
+ *  else "cannot tell". A static string. */
+const char *bench_verdict(bench_ci cost, bench_ci aa, double bound);
+
 #endif
