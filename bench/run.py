@@ -483,17 +483,8 @@ def slow_libcurl_note(cs):
                  "happen. From 8.7.0 libcurl also keeps a send buffer per easy handle for the request "
                  "(CURLOPT_UPLOAD_BUFFERSIZE, 64 KB by default: a 75 MB heap peak at 1,000 sessions "
                  "in flight against 14 MB on 7.88, heaptrack); hookline and raw-curl set its 16 KB "
-                 "minimum. CPU (callgrind, 400 - 200 sessions, the mock answering after 20 ms, at "
-                 "cff94dc): hookline-async 373 k instructions per session on 7.88.1, 514-516 k on "
-                 "8.14.1; hookline-async-h2 515 k on 7.88.1 (a connection per request), 505-520 k on "
-                 "8.14.1 (multiplexed); raw-curl 211 k and 258 k. The difference is inside libcurl "
-                 "(hookline-async: 158 k -> 304 k per session there), ~76 k of it in the search of a "
-                 "multi handle's connections to the host for one to reuse, which visits every one "
-                 "(~200 per transfer at 400 sessions, ~140 instructions each on 8.14.1; raw-curl, "
-                 "with 16 multi handles, ~25): engine.c's partitions held 259 transfers each (the "
-                 "default cap's share), and from 8e963e2 hold at most 64 that cannot multiplex "
-                 "(HL_ENGINE_PART_H1): hookline-async 408 k on 8.14.1 (400 - 200 and 2,000 - 1,000 "
-                 "sessions; 493 k before at 2,000 - 1,000), 361 k on 7.88.1.")
+                 "minimum. Their CPU per session on each libcurl (callgrind): "
+                 "docs/performance-notes.md.")
     return text + "\n"
 
 
@@ -616,7 +607,7 @@ def run_otel(bench_bin, quick):
     servers), each pinned to the CPU of the thread that waits for it: the
     model server with the run, the receiver with the exporter."""
     exe = os.path.join(bench_bin, "hl-bench-otel")
-    # Over HTTP p99 moves with the run's length (BENCHMARKS.md, otel): 12000
+    # Over HTTP p99 moves with the run's length (docs/performance-notes.md, otel): 12000
     # cycles (576k runs, ~1 min on a quiet machine) narrow its interval and
     # its A/A to about half of 4000's. The parts (--variants: the header
     # alone, the recording alone) need medians only; the scripted provider's
@@ -653,209 +644,18 @@ def run_otel(bench_bin, quick):
     return res
 
 
-# Where the p99 change came from and what was done (prose of the otel
-# section, issue 15; measured by hand, not by this run).
-OTEL_P99 = (
-    "Where the p99 change came from (issue 15: \"no change in p99\"). Measured at e4ed856 and after it "
-    "on this machine (2 vCPUs under KVM) while other work loaded it (load 1.5 to 5), with the bench "
-    "instrumented for the purpose (not committed): each run's start, end and thread CPU, and the "
-    "exporter's drains of the ring, encodings, POSTs and wake-ups, on one clock; each run compared "
-    "with the median of its block of 16 (its *excess*) and classed by what of the exporter overlapped "
-    "it. At e4ed856 the run that published the record at every 2048th position of the ring (and the "
-    "first after a quiet tick) woke the exporter thread: pthread_cond_signal under the queue's lock, a "
-    "futex wake of the thread asleep on the other CPU, and in 5 of 31 wakes under strace a second one, "
-    "the woken thread having found the lock still held. The call took 16.7 to 21.2 µs (medians of three "
-    "alternations), and those runs' excess was +27 µs of the thread's CPU and +29 µs of wall time "
-    "(median; p90 +56 and +103 µs): 56 wakes in 4,800 *on* runs, about 1 % of them, which is where p99 "
-    "sits. Runs overlapped only by a drain of the ring, an encoding of a batch or a POST (370 KB to the "
-    "receiver) were no slower than the others at the median (excess +0.4, 0.0 and 0.0 µs of CPU over "
-    "HTTP; with the scripted provider, runs that overlapped a drain had a p90 excess of 2.4 µs, the "
-    "same as all runs), and *off* runs overlapped the same way (no observer: nothing of theirs touches "
-    "the ring) had the same figures; a busy loop or a memcpy loop pinned to the other CPU moved the "
-    "median run of (b) by less than 3 µs. So what the exporter thread does on its own core, its memory "
-    "traffic included, does not reach the run; its wake-up did. Now (50472fd, e7f58e4) a run does not "
-    "wake the exporter: the exporter reads the ring on its own timer, paced by the rate records come "
-    "so that it finds the ring at most an eighth full (from 1 ms to export_delay_ms / 4 while records "
-    "come), and a run wakes it only when it finds the ring half full (the exporter did not keep up: "
-    "the row *times a run's thread woke the exporter*; with the tick at a quarter, a loaded machine "
-    "still saw 5 per 4,800 to 32 per 16,000 runs, each after the exporter had slept ~45 ms on half the rate). "
-    "Wakes over HTTP: 56 per 4,800 *on* runs at e4ed856 (~190 per 16,000), 0 and 1 per 16,000 after "
-    "(load 2.3), 0 in `make -C bench otel` at e7f58e4 (load 3.1, where the scripted alternation, its "
-    "exporter starved, dropped most spans and woke it 31 times). With the "
-    "scripted provider (runs of ~10 µs, which the load rarely interrupts) the p99 change of 1000-cycle "
-    "alternations went from +6.9, +8.4 and +5.3 µs at e4ed856 to +2.0, +1.5 and +1.3 µs at 50472fd, about the "
-    "median cost (1.1 to 1.3 µs), in runs made one after the other (load 2 to 3.3; spans were dropped "
-    "in all of them, the exporter thread at nice 19 behind the other work, so the bench's verdict "
-    "there is *cannot tell*). Over HTTP the p99 of a loaded machine is its noise (the *off* series' p99 "
-    "170 µs to 3 ms, against 160 µs on a quiet machine): the figure above, from a quiet machine, "
-    "is the one that says whether p99 changed. What the timer costs: the exporter thread wakes every "
-    "few milliseconds while runs come (up to export_delay_ms when none do); its instructions per run "
-    "did not change (callgrind at e7f58e4: 22,809 on the exporter thread, 6,674 on the run's side; "
-    "22,851 and 6,628 at 2e43968), and its CPU per *on* run over HTTP, 8.5 to 11.6 µs before and 9.2 "
-    "to 12.1 µs after in alternations one after the other at load 4 to 4.7, moved less than the load "
-    "moves it. A span read after a quiet spell (the ring then read up to export_delay_ms apart) counts "
-    "its export_delay_ms from the reading before it, not from its own (37dabdf), so it still leaves "
-    "within export_delay_ms of its run's end.\n")
-
-
-# What the rest of the p99 change over HTTP is (prose of the otel section,
-# issue 15, session 15; measured by hand with the bench's --variants,
-# --detail and --dump, not by this run).
-OTEL_P99_HTTP = (
-    "What the rest of the p99 change over HTTP is (session 15). Measured on this machine (2 vCPUs of "
-    "an AMD EPYC under KVM, no hardware counters in the guest) while other work loaded it (load 5 to 12), "
-    "so in figures the load moves little: the run thread's CPU per run (its CPU clock read around each "
-    "run), quantile by quantile, and on / off ratios inside one alternation. The bench keeps what was "
-    "used: per-run CPU and quantiles of every series (the rows *on − off quantile by quantile* above), "
-    "--variants (the header alone, the recording alone: the *parts* rows), --detail and --dump (per run: "
-    "the exporter thread's CPU during it, the run thread's context switches and page faults). "
-    "Two threads work during a run over HTTP: the run's own, which drives libcurl itself "
-    "(hl__engine_drive_turn under hl_agent_run in callgrind's tree) and runs the tools (one after "
-    "another), and the exporter's (perf's cpu-clock samples of the process, --mode on: 95 % and 5 %); "
-    "the model server, pinned with the run, takes turns with it. It is a stretch, not a tail of its own: on − off of the run thread's CPU grows with the quantile "
-    "as the quantile does (2000 cycles, load 6.2 to 7.4: +6.0, +8.6, +9.7, +10.0 and +12.1 µs at p50, "
-    "p75, p90, p95 and p99; on / off 1.074, 1.075, 1.067, 1.065, 1.060; wall time 1.054 to 1.060 from "
-    "p50 to p99), and the quiet run at e21df6a had the same ratio at both ends (5.72 / 87.9 = 6.5 % at "
-    "the median, 13.1 / 194.9 = 6.7 % at p99), while with the scripted provider the difference is the same at every quantile "
-    "(+2.0, +1.7, +1.9, +1.9, +2.1 µs of wall time from p50 to p99, 4000 cycles, load 7.6 to 8.9): a "
-    "constant there, a stretch over HTTP. The same instructions take 2.3 to 2.5 times as long at "
-    "p99 of the run thread's CPU as at its median (what the model server, the kernel and other work "
-    "leave in the caches), and the exporter's work on the run's thread is slowed like the rest of the "
-    "run. Nothing distinct sits in the tail: of the 1 % slowest runs by wall time, 14 % of *on* and "
-    "15 % of *off* ones had the exporter working during them (its CPU clock moved), 43 % and 39 % an "
-    "involuntary context switch, none a page fault; the exporter worked during 3 to 4 % of the runs "
-    "of every series, observed or not. The live-run table's lock is taken at a run's start and end only "
-    "(read from the code): the header function finds the model call's frame on its own thread. Taken apart in one alternation "
-    "(--variants, 2000 cycles, load 6.2 to 7.4): the header alone (a fixed line of the same length, "
-    "nothing recorded) +2.0 µs at the median (libcurl 7.88 writes request headers a byte at a time: "
-    "below), the recording alone +4.6 µs, both +6.9 µs. The recording's ~7k instructions cost 1.2 to "
-    "1.7 µs back to back (scripted provider) but ~4.5 µs over HTTP, where the model server and the "
-    "kernel run on the run's core between two events. Part of that was the ring, as prefetching it showed: a slot's lines were "
-    "last read by the exporter on the other core, and a record's stores waited to take them back. A "
-    "record now asks for the next slot's lines with the intent to write them as it publishes "
-    "(PREFETCHW, e8029c0): the recording alone 4.45 -> 3.60 µs, on − off 6.46 -> 5.70 µs, on − off of "
-    "the run thread's CPU at p99 13.7 -> 9.9 µs (medians of 6 alternations of each build, their "
-    "processes interleaved, load 8.9 to 11.3; again with the control below in the same alternations, "
-    "load 7.9 to 8.5: the recording 4.48 -> 3.74 µs, on − off 6.59 -> 6.03 µs, the control 5.49 and "
-    "5.46 µs), for 36 instructions a run. A control in the same "
-    "alternation (--variants 2: about the exporter's cost in multiplications on the run's thread, "
-    "nothing touched in memory; 2500 cycles, load 8.1 to 9.6) grew less with the quantile: on − off of "
-    "the run thread's CPU +5.5, +7.9, +9.6, +11.3, +14.1 µs at p50, p75, p90, p95, p99, the control "
-    "+5.7, +6.0, +7.2, +6.8, +8.7. So what makes the exporter's cost grow in slow runs is mostly its "
-    "memory: callgrind's cache model of one core (32 KB L1, 1 MB L2, --mode on over HTTP, 400 runs) "
-    "puts 16 % of the run thread's last-level write misses in the observer (then ot_on_event; ~23 a run: the ring's slots, "
-    "a lap of 4096 slots being 1.5 MB) and ~115 instruction-cache misses a run (its code, evicted "
-    "between two events). "
-    "So over HTTP the p99 change is the median cost times p99's ratio to the median (~2.2 there on a "
-    "quiet machine): ~5 µs at the median (5.72 at e21df6a, ~0.8 less after e8029c0) makes ~11 µs at p99, next to the 10 µs bound, where the rule "
-    "(the interval widened by the A/A's bias) cannot decide within the bench's budget: 12000 cycles "
-    "(576k runs, about a minute on a quiet machine; the percentile's bootstrap by quickselect, 16.7 -> "
-    "2.0 s an interval) narrow the interval and its A/A by about √3 against 4000, to ~±1.5 µs each on a "
-    "quiet machine by that scaling, so a change of ~11 µs still reads *cannot tell*; only below ~7 or "
-    "above ~13 µs would it not. The run thread's CPU at p99, which waits and preemptions do not move, "
-    "is the second figure (rows above): 11.5 [9.7, 13.6] µs with an A/A of [-1.5, 2.3] µs at 12000 "
-    "cycles and load 7.6 to 8.9, the wall-time p99's A/A there [3.1, 17.0] µs. To be under 10 µs with "
-    "room for the method's bias the run's side would have to cost ~3 µs at the median over HTTP, i.e. "
-    "lose the header's ~1.6 to 2 µs (libcurl's work on the line, which only a libcurl that copies a "
-    "header line at once would remove) or half the recording's ~3.5 µs (a run of (b) writes 12 records, "
-    "two per span; one per span, written when it ends, would be 6, a change of the tracer in otel.c "
-    "that was not made this session). "
-    "Session 16 cut the recording's code as the events meet it: cold, each event after a model call "
-    "or a tool on the run's core. The observer was one 8 KB function (a switch, shared record code, a "
-    "second switch for the strings, helpers out of line), so one event's path ran across 20 to 37 "
-    "lines of it plus 2 to 4 per helper; it is now one straight function per event type "
-    "(hl_observer_new_ops, which the library calls by type with no dispatch between), with every "
-    "rare path out of line (a full ring, drops, unsampled ends, error text, captured content, "
-    "forgotten frames, a run known only from the live table), and the library's own delivery keeps "
-    "its rare paths (a pending error's 1 KB copy, a changed set of global observers) out of line "
-    "too: distinct 64-byte lines of code run by the 12 events of a run, 695 -> 460 (callgrind "
-    "--dump-instr, scripted provider, summed over the events). The thread's library state and the "
-    "exporter's frames are found through initial-exec pointers (one load each) instead of a "
-    "__tls_get_addr() call each, two per event. Run-side instructions, on − off: 7,302 at 8ce875a, "
-    "5,721 now (callgrind row above). Timed in alternations of the two builds on a loaded machine "
-    "(load 4 to 9, 8 of each, interleaved): the recording alone 3.91 -> 3.12 µs, on − off 6.50-7.51 -> "
-    "5.26-6.22 µs. In the make bench run at f54e1e8 the parts were the header 2.06 µs and the recording 2.08 µs (2.63 at "
-    "070824c), and on / off at the median 1.053 (1.068 at 8ce875a, 1.058 at 070824c); the absolute "
-    "figures are not comparable with the earlier runs', because this machine ran everything slower "
-    "that day: the *off* series' median 123.0 µs over HTTP and 15.4 µs with the scripted provider, "
-    "against 80.3 and 10.0 µs at 070824c. The p99 change tracks the run's length, as the stretch "
-    "above predicts, so it stays at the bound.\n")
-
-
-# How the exporter keeps its cost down (prose of the otel section; the
-# figures above it come from the run).
-OTEL_HOW = (
-    "How the exporter spends its instructions (hooks/otel*.c). On the run's side, per event it "
-    "reads: the thread's frames (one thread-local look-up), ids from a generator kept there, a "
-    "slot of a lock-free ring claimed with one compare-and-swap, a few short strings copied into "
-    "it (one strlen and one memcpy each), the next slot asked for with the intent to write (PREFETCHW, "
-    "above); no JSON, no malloc (unless content is captured), no "
-    "lock but at a run's start and end (and at the first event of a run on a thread that has no "
-    "frame of it: a parallel tool's worker). A run is named in its records by a number given at "
-    "its start, not by its invocation id: that id is copied once (AGENT_START), and the exporter "
-    "finds the run by comparing numbers; a TOOL_END names its span by id: ~4.3k a run of (b) "
-    "(ot_on_event, inclusive, at 070824c; the observer is one function per event type since "
-    "session 16, below). The library's delivery of the 12 events to any observer that "
-    "wants them is ~2.0k a run, 168 instructions an event (2,013 at 8df35bf, 2,978 at cb31b03: "
-    "hl__emit inclusive less the exporter's callback, callgrind, the run's thread): filling the "
-    "event and reading the clock, one thread-local look-up (one load of an initial-exec pointer "
-    "since session 16; the caller's last error, saved and "
-    "restored around the callbacks, and the library's test counters share one block per "
-    "thread; there were two look-ups, three for a tool's events), the run's snapshot of the "
-    "global observers compared with the current one, then per observer a test of the types it "
-    "wants and its callback by one indexed load (function and struct-style alike; the delivery "
-    "is inlined, the built-in observers go out of line). LM_START's prompt estimate costs the "
-    "same at any history length (the session keeps its history's text size; see hook_history). "
-    "Over HTTP the run's side also writes the "
-    "traceparent header of each model request: in place (hex ids between fixed fragments, no "
-    "snprintf), ~500 instructions a request (hl_trace_header and the exporter's header function, "
-    "inclusive), and libcurl then spends ~6,000 more on the extra line: libcurl 7.88 appends each "
-    "header line to the request through its own printf (\"%s\\r\\n\"), one byte at a time "
-    "(a dynbuf append, a memcpy call and the formatter per byte, ~90 instructions a byte; this line "
-    "is 68 bytes, 55 of them the W3C value). Counted at a7050aa under callgrind with a libcurl 7.88.1 "
-    "built with symbols from its source (LD_LIBRARY_PATH), otel bench --mode on/off over HTTP, "
-    "300 - 100 runs: Curl_add_custom_headers 10.6k -> 16.6k instructions a request, "
-    "Curl_checkheaders +250. That header is what the run pays over HTTP beyond the scripted "
-    "provider: on - off on the run's side (every thread but the exporter's) 12k to 25k "
-    "instructions a run in eight such counts (the loop's turns differ from count to count), "
-    "against 6.6k with the scripted provider, and the functions that differ are the header's; "
-    "~13.5k instructions, at the scripted rows' rate (6.6k for 1.40 µs of the run thread's CPU), "
-    "is ~2.9 µs, about the 2.8 µs by which the HTTP CPU row exceeds the scripted one. libcurl "
-    "has no other way to add a request header, so only leaving the header out would remove it, "
-    "and issue 15 requires it; every header costs the same per byte (the OpenAI requests' "
-    "Content-Type, Accept and Authorization lines: the 10.6k a request above; non-streamed calls send no Accept line since 53f5ea7, see concurrent_slow). The exporter's "
-    "own OTLP requests do not touch the runs' loop: its easy handle is driven by "
-    "curl_easy_perform() on its own thread. A request of a run "
-    "the exporter does not observe takes no lock to find that out (a counter of runs in "
-    "progress, read first). "
-    "It asks only for the events it reads (not TURN_START or TURN_END: a turn's spans are "
-    "handed over at the next model call's start), and the library saves and restores the "
-    "caller's last error once per event for all observers, not per observer. On the exporter "
-    "thread, each record's attributes and events are encoded as OTLP JSON once, when the record "
-    "is read, into buffers of its span (no tree, no cJSON, keys as constant fragments, no NUL "
-    "written per fragment); the export copies them behind the span's ids (hex four bytes per "
-    "64-bit word, a run's trace id written once per batch) and times (digit pairs, the seconds' "
-    "digits reused); spans are recycled with "
-    "their buffers (one malloc per span until the pool is warm, none after), given back once "
-    "their batch is encoded (before its POST, which evicted them), and fetched one ahead, as the "
-    "tracer takes them from the pool and as the encoder writes a batch, whose end is found after "
-    "its encoding: pooled and queued spans were last touched a batch (~1 MB) before, and perf "
-    "(cpu-clock samples of the exporter thread, scripted alternation) had put ~15 % of its time "
-    "on the load of a pooled span's link, ~8 % on the walk to a batch's end and ~5 % on the "
-    "recycling walk after the POST (9 %, off the top twelve and 1 % after, at a7050aa); metrics are "
-    "aggregated in place when spans are handed over, from strings the span kept, trying the "
-    "point each kind of measurement last went to first. One libcurl easy handle lives as long as "
-    "the exporter thread, so its connection is kept from request to request, and the body is "
-    "passed by pointer and size (CURLOPT_POSTFIELDS, no read callback). What is left of the "
-    "exporter thread's count is mostly copying bytes: libcurl copies the request body into its upload buffer "
-    "(rep movsb, which callgrind counts one instruction per byte, ~4k a run), and the count "
-    "includes the growth and final release of the span pool, which the 100-run and 300-run "
-    "processes reach at different sizes. The exporter thread's figure moves by a few thousand "
-    "from one count to the next (19.8k to 23.2k in four counts at 66eea45): how the spans are cut into requests "
-    "depends on timing, and each request is ~80k instructions and a body copy; its own code "
-    "(the tracer, the JSON, the metrics) is ~17k a run of (b). Besides that copy, a request costs libcurl ~80k "
-    "instructions (measured on loopback with a kept connection): ~150 a span, ~1k a run of (b), "
-    "at the default batch of 512 spans (the OpenTelemetry SDKs' default).\n")
+# Why the otel figures are what they are, in short; the measurements
+# behind it are in docs/performance-notes.md.
+OTEL_WHY = (
+    "Why, in short (issue 15): a run no longer wakes the exporter thread (that wake-up, in about 1 % "
+    "of the runs at e4ed856, was where the p99 change sat; 50472fd, e7f58e4). What is left over HTTP "
+    "is a stretch of the median cost, not a tail of its own: the exporter's work on the run's thread "
+    "slows with the rest of a slow run, mostly through its memory, so the p99 change is about the "
+    "median cost times p99's ratio to the median, next to the 10 µs bound. On the run's side the "
+    "exporter costs the traceparent header (libcurl 7.88 writes header lines a byte at a time) and "
+    "the recording (a slot of a lock-free ring, no JSON, no malloc); encoding and export run on the "
+    "exporter's own thread. The measurements, with every figure and commit: "
+    "docs/performance-notes.md (the otel sections).\n")
 
 
 def otel_instructions(exe, url, quick):
@@ -1167,66 +967,14 @@ def target_verdicts(value, below, what):
             ("met" if value < below else "not met") + ")")
 
 
-# Hand-measured notes of the Python section (callgrind counts repeat exactly
-# from run to run; they are updated by whoever measures them again).
+# The Python section's instructions, in short (callgrind counts repeat
+# exactly from run to run; the steps behind them are in
+# docs/performance-notes.md, updated by whoever measures them again).
 PY_SANDBOX_NOTES = [
-    'Instructions (callgrind). Cold create, `hl_sandbox_new` in a fresh process: 66,791 '
-    "(317,384 before issue 18's last round, of which 201,387 read and summed the template's "
-    'data with a one-chain hash and 60,045 filled the function table); 47,468 of them are '
-    "glibc's malloc consolidating the small chunks that start-up freed, the first time its "
-    "heap has to grow (the vm's calloc happens to be that allocation). The image's checksum "
-    '(now an 8-lane sum over the mapped data, ~115,000 instructions) and the function table '
-    "moved to the first execution: the process's first `1+2` is 400,120 (236,994 before), so "
-    'create and first execution together are 467,000 instead of 554,000. Page faults of the '
-    "create went from 37 to 9 (no buffer for reading the file, the function types' registry "
-    'no longer written, no table copy). Booting MicroPython instead is the no-file column. '
-    'Per execution (`hl-bench-sandbox-py --profile CODE WANT 200` under `valgrind '
-    '--tool=callgrind --toggle-collect=profiled_loop`, the count divided by 200), before '
-    "issue 18's Python round (measured again at 5b3d363): `1+2` 156,971; `await host(x=41)` "
-    "442,791 = 394,752 inside the MicroPython module (compiling the source, the prelude's "
-    "event loop, JSON and exceptions in MicroPython) + 48,038 of hookline's own code and libc "
-    '(the invoke_* setjmp trampolines, malloc, number formatting). After it (f392341): `await '
-    'host(x=41)` 74,470 = 58,484 + 15,986 (69,476 per execution in steady state, the count '
-    "with N = 400 less the count with N = 200, divided by 200: the profiled loop's first "
-    "executions check the template's image; 429,344 so before the round), `1+2` 25,689 = "
-    "18,245 + 7,444 (at ee8888e), less than the JavaScript guest's callback counted the same "
-    'way at f392341 (78,875). The steps, each measured alone: a code cache inside the guest '
-    "(a source run again is not parsed and compiled again: the host sets MicroPython's "
-    "top-level-await flag, whose address it learns from the module's own exec export, around "
-    "the prelude's `compile()`, and the prelude keeps the code objects while the host keeps "
-    'the exact source bytes of each slot) and a lean path for one awaited callback (a for '
-    'loop drives the code and makes each lone call at once, no task, no StopIteration; the '
-    "call's arguments go to the host as they are and an integer or null answer comes back as "
-    'itself; the value comes back as itself when it is a bool or a small integer) 442,791 -> '
-    '105,606; Python given a slot number instead of a str of the source (every new str costs '
-    'MicroPython a scan of all interned strings, ~5,600 instructions) -> 102,116; '
-    "`__builtin_setjmp` in the invoke_* trampolines (~100 per callback execution; glibc's "
-    'setjmp under ASan and TSan) -> 98,782; the top-level event loop reused while empty and '
-    'the hot calls inlined (each Python call is an nlr_push, each new instance a growing '
-    'dict) -> 83,588; the request made without an `__init__` call and the driving loop '
-    'inlined -> 75,849 (calling a function made once from the cached code instead of `exec()` '
-    "was tried: 76,751, reverted); one callback run without a batch's allocation, mutex and "
-    "condition variable (both guests; JavaScript's callback 80,264 -> 78,875) -> 74,470. What "
-    "is left of the module's share (at ee8888e) is MicroPython running the prelude and the "
-    'code (~12,800 in its bytecode loop, ~4,700 in dictionary lookups), creating the '
-    "arguments' JSON (whose new str is one more scan of the interned strings, ~5,400) and "
-    "exec()'s new function and generator; hookline's own is the call's path to the tool and "
-    "back (`_hl.call` to the answer: schema validation, the request's record, ~4,300) and the "
-    "trampolines (~6,000). The arguments' JSON is the largest single part left: with "
-    '`dumps(kwargs)` replaced by a constant text the execution is 64,099 instead of 75,849 '
-    "(measured at ee8888e); a host-side writer reading MicroPython's dict from guest memory, "
-    "as qjs_args_json.c does for QuickJS's objects, would take most of it away. A source is "
-    "compiled into the cache at its second run; its first takes the module's own exec, as "
-    'before the cache: compiling into the cache costs ~25,600 instructions more than that '
-    '(the text compile() reads is a new str, a scan of the interned strings; the code object '
-    "and exec()'s function are made apart), which code run once (a model's, mostly) would "
-    'otherwise pay. 40 different sources in a fresh sandbox (each a list, a dict and a last '
-    'expression): 14,750,642 instructions at 87d229d, 14,694,893 at 5b3d363 before the cache '
-    '(+1,400 an execution: the host keeps the key), 15,719,753 when every first run compiled '
-    'into the cache; ~200,000 of each execution is the garbage collection that compiling '
-    "triggers. With this, the profiled loop's first two executions take both paths: `await "
-    'host(x=41)` is 75,271 by the count divided by 200 at 87d229d, 69,476 in steady state as '
-    'before.',
+    "Instructions (callgrind, issue 18): a cold create is 66,791 (317,384 before issue 18's last "
+    "round); an execution of `await host(x=41)` 74,470 at f392341 (442,791 before the Python "
+    "round), `1+2` 25,689. The steps, with their commits: docs/performance-notes.md (\"Sandbox: "
+    "Python guest\").",
 ]
 
 
@@ -1464,8 +1212,14 @@ def markdown(r):
         w(f"Targets for hookline at {t['sessions']:,} sessions: ≤ {t['wall_s']} s wall, "
           f"≤ {t['cpu_us_per_session']} µs client CPU per session, ≤ {t['peak_rss_mb']} MB peak RSS, "
           f"{t['failures']} failures.\n")
-        w("Where hookline's cost beyond raw-curl goes (issue 12; counted with valgrind at small N, which the machine's load does not change; the mock server is another process and not counted). CPU: callgrind's user-space instructions per session, the difference between runs of 400 and 200 sessions of the asynchronous API: raw-curl 211 k; hookline-async 530 k at 4eee397, 501 k at 24f1c29 (a tool's parameter schema goes into each request by reference, no deep copy), 379 k at 5317cfb (505 k at 862887b, same method, mock server answering after 20 ms): the Chat Completions request written straight into one buffer instead of a cJSON tree then printed (the tree an API_REQUEST observer gets is parsed back from the text, only when one listens; 505 k -> 414 k), the answer parsed into an arena (one block instead of two or three allocations per value; plain strings copied whole, short integers read without strtod; 414 k -> 379 k): hookline's own share 294 k -> 168 k. Allocations per session (callgrind's calls of malloc, calloc and realloc): ~605 at 862887b, ~275 at 5317cfb, raw-curl ~109. What is left beyond raw-curl, per session (inclusive counts, which overlap a little): ~20 k more instructions inside libcurl than raw-curl spends there (~12.5 k of it in one function of the stripped libcurl that sets up a transfer's connection, parses the URL and reads the proxy variables, i.e. where its connection cache is scanned for a reusable connection: at 200 to 400 sessions each loop keeps every connection in one multi handle, engine.c's partitions being 512 transfers, where raw-curl spreads them over 16 multi handles, and the scan grows with N, so the 400 - 200 difference charges it more than the sessions of a smaller run pay; the connection and total timeouts are not it: without them 1.6 k less), parsing the two answers ~36 k, the three tool calls ~24 k (a call record, the around chain, schema validation, the results message), writing the two requests ~18 k, copying each answer into the history and freeing messages ~15 k, the HTTP layer's start of a request ~19 k (7 k of it libcurl's easy handle init or reset). Request headers (53f5ea7): libcurl 7.88 writes each custom header line through its own printf, one byte at a time (~90 instructions a byte), so a non-streamed model call no longer sends an Accept line (no wire, OpenAI, Anthropic or Gemini, requires one; the empty \"Accept:\" also keeps libcurl's own default out; streamed calls keep Accept: text/event-stream): hookline-async 357.1, 359.9, 359.8 k -> 355.3, 353.7, 354.6 k instructions per session (3 runs each, same method, libcurl 7.88.1; libcurl's request writer 5.3 k less per session); Content-Type and the key's header stay, every wire requires them. Where the rest of libcurl's start of a request goes, per request (same counts, the stripped libcurl's exported functions): curl_url_set parsing the URL 5.6 k, curl_url_get 10.9 k (7.1 k of it rebuilding the whole URL through the same byte-at-a-time printf), inet_ntop of the connection's addresses 5.2 k (three calls, libcurl's socket filter on every transfer), one more curl_maprintf per request 3.2 k (its caller unnamed in the stripped library; likely the Host line). The URL work went at 3d45cb2: each HTTP client parses a request URL once (lib/net/url_cache.c, up to 8 URLs per client) and hands the parsed handle to libcurl with CURLOPT_CURLU next to CURLOPT_URL, so that libcurl duplicates it instead of parsing the URL and rebuilding it for every transfer: 355.3, 353.7, 354.6 k -> 330.1, 330.5, 324.5 k instructions per session (3 runs each, same method; curl_url_get and curl_url_set 25.6 k less per session); raw-curl 211.0 k and 212.5 k in two counts of the same build: hookline-async's own share is then ~117 k per session, from ~148 k. Session 10 (same method; 3 runs each of a build without the sandbox, tests and examples, so that 864e266 and the new code were built alike): 331.0, 332.1, 331.0 k at 864e266 -> 316.6, 318.3, 316.7 k at 7003d9f per session, i.e. hookline's own share ~120 k -> ~106 k: the request URL, the key's header line, a child's branch and the invocation id copied instead of written by snprintf (call_prepare and hl__ctx_new, ~4.3 k per session less in those two functions' inclusive counts; 325.7-328.8 k after it alone); the JSON parser's arena allocation and its check for blanks between tokens inlined, the slow halves (a new block; a blank, which compact server JSON does not have) out of line (the arena parse of the two answers 14.7 k -> 12.0 k each; 316.9-319.3 k in the full build, 326.7-328.0 k before); hl_json_get walking an object's members itself, the first byte compared before strcmp, instead of cJSON_GetObjectItemCaseSensitive (the answer's decoding looks up ~16 keys: 2.7 k per session less in hl_json_get's inclusive count, within the totals' spread on its own). What is left of the answer and the tool calls, per session: the arena parse ~24 k, decoding the tree into a response ~13 k (the three arguments strings parsed into trees of their own that the message owns ~4 k, the call parts' ids and names copied ~2.3 k), the assistant message cloned into the history ~5.6 k (its arguments trees cloned again), each tool call ~4.2 k (the around chain, schema validation ~1.1 k, the bench's tool itself ~1.1 k), the results message ~2.8 k (three copies per result). Session 11 (same method, 3 runs each, a build without the sandbox, tests and examples): 319.5, 320.7, 318.8 k at 4893d9e -> 303.2, 306.2, 304.7 k per session at c0a50c4 (raw-curl 210.8 k and 210.5 k in the same build: hookline's own share ~109 k -> ~94 k): the JSON printer's strings scanned eight bytes at a time (the word test the parser already used, now shared: lib/core/json_word.h), each clean run copied with one memcpy and escapes written in place instead of byte by byte, the buffer's room checked inline (write_request 18.1 k -> 16.3 k per session; 315.5, 314.8, 315.2 k after it); the results message taking each result's text instead of copying it again (hl_batch_end 4.9 k -> 4.2 k); the history taking the model's assistant message instead of a deep copy of it and its arguments trees, the response borrowing it back for the turn's tool calls and TURN_END observers, which only read it (hl__turn_response 8.0 k -> 1.95 k per session; 313.8, 312.7, 313.9 k before it). What is left of hookline's own, per session (inclusive counts): the arena parse of the two answers ~24 k (its strings ~14 k), writing the two requests ~16 k (their strings ~8.5 k, the tool's schema printed again for each ~2 k), decoding the answers ~13 k (the three arguments trees ~3.9 k), the three tool calls ~12 k (the around chain, schema validation ~1 k each, the bench's tool), freeing the session's history ~6.4 k. Then (eb19cf9) the agent keeps its instruction as one system message that requests borrow with the history (an editing hook still gets a copy) instead of building and freeing one per model call: hl__build_request 4.1 k -> 2.45 k and hl__request_release 1.9 k -> 1.07 k per session; totals 304.1, 305.4, 302.3 k, within their spread of the 303.0-306.8 k before it. And (2cf194e) the printer stores a string's clean run word by word as it tests it instead of finding its end first and copying it with a memcpy call: put_string_n 8.5 k -> 7.4 k, write_request 16.15 k -> 15.07 k per session; totals 301.8, 304.9, 300.6 k (hookline's own share ~92 k). Round 2 (same method, 3 runs each, a build without the sandbox, tests and examples; 293.1, 293.1, 295.1 k per session at 8e38bf9 in that build): a plain string of an answer shorter than 16 bytes (most keys and values) copied into its arena slot, which is at least 16 bytes, as one fixed 16-byte move instead of a memcpy call, when the text has the 16 bytes to read (dcfed6a; memcpy calls from the parser 78 -> 13 per session, jp_string 13.59-13.96 k -> 13.32-13.38 k per session, totals 293.8-296.0 k, within their spread; storing each plain string into the arena word by word as it is scanned, as the printer does, was tried and not kept: jp_string stayed at 13.64-13.71 k, the stores and the test for them costing what the memcpy calls did, and what is left of jp_string is ~170 instructions for each of ~81 strings per session, spread over the word test, the arena slot and the call); each tool's schema printed once when it changes (9ebcdff, lib/core/tool.c) and copied into every Chat Completions request whose declaration is still that tool's own tree (the agent loop's borrowed declarations; a copy a hook edits is printed as before), instead of printed again per model call: write_request 15.07 k -> 11.63 k per session, totals 293.0, 293.1, 292.5 k; each thread keeping the first block of its last arena parse for its next one (81c0bf5; up to 8 KB per thread since the next commit, 64 KB at first: an application's threads keep theirs as long as they live; freed at the thread's exit) instead of a malloc and a free of a few KB per answer: hl__json_parse_arena 23.69-23.89 k -> 22.84-22.92 k and hl__json_arena_free 0.49-0.53 k -> 0.33-0.35 k per session, totals 291.8, 290.2, 289.2 k. inet_ntop and the Host line are libcurl's own, paid by raw-curl too. The kernel's share, which callgrind does not see, was mostly thread hand-offs: `strace -c` at 1,000 sessions counted ~23 futex calls and ~5 mprotect calls (glibc growing the loop's and workers' malloc arenas) per session, raw-curl none (counted before 5317cfb, which did not change the hand-offs; what c1323e8 left of them is below, with the futex calls). Memory: heaptrack's peak heap with 1,000 sessions in flight: raw-curl 17.4 MB (16.5 MB in the 5317cfb run); hookline-async 24.4 MB at 4eee397, 21.8 MB at 6d5f208 (a run's model error message, an LLM call's model name, path and traceparent allocated only when used, the request body shrunk to its length), 21.3 MB at 5317cfb, i.e. hookline's own 6.9 KB -> 4.3 KB per in-flight session at 6d5f208: the run 1.5 KB (1 KB of it its outcome message buffer), the HTTP call 0.9 KB, the LLM call 0.7 KB, the request body 0.9 KB, the context 0.4 KB.\n")
-        w('Peak RSS per session in flight (issue 12, measured at bb2fd17 by running hl-bench-slow directly against a fresh mock, one system after the other; getrusage\'s peak RSS, which the machine\'s load barely moves; "before" is 3621879 built without the sandbox, tests and examples): hookline-async 36.1 -> 32.4 MB at 1,000 sessions, 84.2 -> 71.2 MB at 3,000, 247.5 -> 201.7 MB at 10,000, i.e. ~24 -> ~19.4 KB per session beyond ~13 MB that does not grow with N; the blocking mode (a thread per session) 62.3 -> 52.9, 153.6 -> 140.2 and 454.4 -> 429.8 MB. raw-curl in the same runs: 31.1, 69.4 and 204.1 MB (19.35 KB per session): hookline-async now costs what the raw libcurl loop costs. What went (heaptrack, with a libcurl 7.88.1 built with symbols from its source so that its allocations have names): libcurl\'s receive buffer, held by every request in flight, 4 KB -> 1 KB (CURLOPT_BUFFERSIZE at libcurl\'s minimum for requests that stay HTTP/1.1; 4 KB kept where HTTP/2 may be negotiated, since 7.88\'s HTTP/2 layer keeps a stream\'s DATA in it: 8be4eb3, -3.4 KB per session; undone in 6e4d3f7, 4 KB again: with 1 KB, libcurl 7.88 no longer saw a server\'s bytes beyond its Content-Length and left them on a pooled connection for the next request, which the fault suite caught; back to 1 KB for plain HTTP/1.1 at f7aa795, 4 KB kept over TLS and where HTTP/2 may be negotiated: it is safe now because the receive buffer no longer decides it. 4 KB had only hidden the defect for small answers (libcurl closed the connection when the excess came in the same read as the body\'s end; excess arriving later, or after a body larger than the buffer, still reached the next request, and tests/faults excess_50ms_after_answer_* showed it with 4 KB). Now every transfer goes through a reuse guard (lib/net/reuse_guard.c): before a request is sent on a pooled connection that served HTTP/1.x (by configuration, or over TLS by ALPN\'s choice; never an HTTP/2 one), libcurl\'s pre-request callback peeks at its socket, and a connection holding bytes nobody asked for is shut down, so that libcurl resends the request on a fresh one; the fault suite\'s content_length_too_short_* and excess_* rows pass with 1 KB in the normal and ASan builds. Since be387ab every transfer is armed and a connection is recorded when its response was HTTP/1.x (by local port and socket inode), so that https:// in the default mode against a server that offers only http/1.1 by ALPN is covered too (tests/faults excess_*_tls); its cost (callgrind, hl-bench-slow --api async, 400 sessions, inclusive counts of the guard\'s functions): ~340 instructions per HTTP/1.1 request, ~120 more than when only transfers set to HTTP/1.1 had it (one more getinfo and an fstat; a request costs ~186 k), and ~120 per request of the h2tls row (an early return and one getinfo, no system call). Measured then with hl-bench-slow --api async at 3,000 sessions, 3 runs each, getrusage\'s peak RSS at load 7-9: 78.2, 76.9, 78.4 MB with 4 KB, 70.1, 69.8, 70.6 MB with 1 KB, ~2.6 KB per session less); the run\'s failure message, a 1 KB buffer in every run, allocated to its length only when a run fails (b10f1b2, -0.7 KB); libcurl\'s TLS session cache, 840 bytes that 7.88 allocates in every easy handle at its first transfer even over http://, replaced by one share for all handles, which also lets one handle resume a session another learnt (2b2a905, -0.8 KB); a model call\'s SSE parser and first-bytes buffer only for streamed calls, the wire\'s fixed header only for Anthropic (768d3c8: the call 808 -> 392 bytes; 70.8-71.2 -> 68.6-70.6 MB at 3,000 sessions). What is left per session at the peak (which comes when the first answers arrive, so it also holds up to one loop turn\'s worth of answers being buffered): libcurl ~14 KB, the same as raw-curl\'s (its easy handle, struct Curl_easy, 5.6 KB per request in flight; the connection 1.2 KB; its HTTP request state 0.75 KB; the receive buffer; socket-hash, header and connection-filter entries), and hookline\'s own ~4 KB at bb2fd17 (the HTTP call 1 KB, the LLM call 0.8 KB (0.4 KB at 768d3c8), the request body and its headers 0.7 KB, message part arrays 0.8 KB, the run 0.5 KB, the context 0.4 KB). Session 11 (issue 12, measured by running hl-bench-slow directly against a fresh `hl-mock-server 0 --delay-ms 1000`, 4893d9e before, same build options): hookline-async at 10,000 sessions 192.5-194.8 -> 179.4-180.5 MB peak RSS at 574d9a7 and 177.3-179.2 MB at ee1cc78 (3 runs each, ~1.5 KB per session less); massif at 2,000 sessions, peak heap plus malloc\'s own overhead 44.7-45.2 -> 37.7-40.5 MB at 574d9a7 (2 runs each; the peak comes as the first answers arrive, so what it holds moves from run to run); the blocking mode at 10,000 sessions 373.5 -> 357.1 MB (one run each, inside that mode\'s spread of ±20 MB). What went (heaptrack at 2,000 sessions, per session at the peak): the request body, ~0.93 KB, freed once libcurl\'s upload counter says it is sent (CURLOPT_XFERINFOFUNCTION) and encoded again from the request, which the run keeps until the answer, before a retry or a resend of libcurl\'s own on a new connection (called from the engine\'s pre-request callback; 3a3806d); a buffered answer of a known length up to 64 KB given room for that length at its first bytes instead of 4 KB (answers wait there for a worker to decode them, and thousands come at once: 1.87 MB -> 20 KB at the peak; 574d9a7); a message\'s parts array sized for one part, then four at the second, instead of four at once (a one-part message 224 -> 56 bytes; 20f98d7); the context\'s hook and observer stacks, input and branch in the context\'s own block (5 allocations -> 1; 1b012b1); the LLM call\'s URL and key header line made once per provider, its wire pointed to rather than copied, up to 6 header pointers inside it (3 blocks less; cf4fcc2); the HTTP call\'s redacted URL and a non-HTTP reply\'s first bytes made only when a message needs them (952 -> 824 bytes and a block less; a8bc2df); the session\'s ids in the session\'s own block (5 allocations -> 2; 955ba80). The resend path has its own fault row (tests/faults connection_closed_unanswered_on_reuse: a keep-alive connection closed after reading the next request, which libcurl sends again by itself with the body made again). CPU did not rise: 316.3-318.1 k -> 312.0-314.5 k instructions per session (callgrind, 400 - 200 sessions against --delay-ms 20, 2 runs each). libcurl 8.14.1 (build-curl8) passes the providers, faults and engine suites with these cuts. Left of hookline\'s own per session in flight (heaptrack): the HTTP call 0.84 KB (256 bytes of it libcurl\'s error buffer, which libcurl writes during the transfer, so it cannot be shared or made late), the context 0.48 KB, the run 0.48 KB, the LLM call 0.41 KB, the session 0.31 KB and its state object, the request 0.12 KB, and the history\'s messages and cJSON nodes. A blocked run (the blocking mode) holds the same heap as an asynchronous one; of its thread\'s static TLS (below), libhookline\'s 3.5 KB are the last-error state (1,296 bytes), the abort message (1,024) and otel\'s (1,040), left as they are: the error buffer is there so that an out-of-memory failure can be reported without allocating. Later in session 11 (issue 12) the abort message and otel\'s frames went out of the static TLS: the message is allocated when a hook aborts (00cb5be; out of memory: a fixed "aborted (message lost: out of memory)"), otel\'s frames at a thread\'s first record (868b3e4), both freed at the thread\'s exit by a pthread key\'s destructor, so libhookline\'s static TLS went 3,552 -> 1,480 bytes (readelf PT_TLS MemSiz; the error state and a few pointers and counters left); a program that only starts 10,000 idle threads with 64 KB stacks peaks at 131.4 -> 91.6 MB with libhookline linked (83.8 MB without it; 3 runs each, within 0.3 MB), the blocking mode at 10,000 sessions 350.1-360.2 -> 325.6-335.7 MB (3 runs each, run directly against a fresh mock), and the asynchronous API\'s instructions per session did not move (callgrind, 400 - 200 sessions against --delay-ms 20, 2 runs each: 297.6-298.4 k before, 298.0-299.3 k after, within the spread of repeated runs). The blocking mode pays its threads on top: a thread\'s touched stack, glibc\'s thread block and static TLS (6 KB, 3.4 KB of it libhookline\'s error, abort and otel buffers, zeroed at every thread\'s creation), its malloc tcache (GLIBC_TUNABLES=glibc.malloc.tcache_count=0: 137.6 -> 129.3 MB at 3,000 sessions, ~2.8 KB per thread). Measured with a program that paints its threads\' stacks (1,000 threads, each one blocking run of (b)): median stack use 18.6 KB per thread at bb2fd17, 14.6 KB at a1dbbf7 (a turn\'s parallel helpers on the stack only up to the default\'s seven, not 63: 4.5 KB), 12.8 KB at 9318567 (the failure messages of after_model, TOOL_END and a call skipped after an abort on the heap instead of 1 KB buffers under every tool call); the blocking mode then 122.7-129.0 MB at 3,000 and 371-400 MB at 10,000 sessions (4 runs at 8df49e2; 454-513 MB in 3 runs of 3621879: this mode\'s peak moves by ±20 MB from run to run, with how many threads happened to drive the loop), hookline-async 196.4 MB at 10,000. A thread that drives the loop itself goes deeper (22 KB; 3 KB of it loop_turn\'s epoll batch), but with thousands in flight the loop thread drives. glibc\'s malloc arenas are not where it goes: GLIBC_TUNABLES=glibc.malloc.arena_max=1 moved peak RSS by less than the run-to-run spread (about 2 MB at 1,000 and 3,000 sessions). So ≤ 150 MB at 10,000 sessions is below what one libcurl 7.88 easy handle and one HTTP/1.1 connection per session in flight cost (raw-curl\'s 204 MB): it needs fewer of them than sessions in flight (HTTP/2 multiplexing where the server offers it, or requests queued behind a cap). CPU, same method as above (callgrind, 400 - 200 sessions): 366-376 k instructions per session at bb2fd17 (the spread of repeated runs of one build; the loop threads\' interleaving changes how many turns and epoll waits a run takes); hl__redact_into(), which every request runs on its URL, 3,968 -> 355 per session (bb2fd17). The cost per session does not grow with the number in flight: 379 k per session between 1,000 and 2,000 sessions (callgrind, the mock answering after 20 s so that every session is in flight at once; 2,001 connections), as between 200 and 400; so libcurl\'s connection-cache scan per transfer, bounded by engine.c\'s partitions of 512, is not where the rest goes. Futex calls (perf stat -e syscalls:sys_enter_futex, hl-bench-slow against a fresh mock, the asynchronous API, 3 runs per size): at 5433896, 4.0 to 12.4 per session at 1,000 sessions, 5.2 to 11.1 at 3,000 and 3.5 to 10.7 at 10,000 (4 runs; the count moves with the machine\'s load), perf\'s call sites putting nearly all of them on the worker pool\'s one mutex and condition variable (taskpool.c: about half lock contention, a worker signalled under the lock waking only to block on the lock its waker held; half the condition variable\'s waits and signals, about one per job: every finished transfer scheduled its run\'s next step with a lock and a signal of its own, and the woken workers contended for the lock with the loop thread that went on scheduling); at c1323e8, 0.5 to 1.9 at 1,000, 0.5 to 1.3 at 3,000 and 0.2 to 1.1 at 10,000, context switches at 1,000 and 3,000 sessions 3.4 to 8.8 -> 1.0 to 3.3 per session (hookline-async-h2, 1,000 sessions, one run each: futex calls 10.7 -> 1.2): an idle worker sleeps on a semaphore of its own, taken off a stack of idle workers under the lock and posted after it, and only for queued jobs that no worker woken before is on its way to (no signal per job any more, none at a worker\'s dequeue); the event loop holds the steps that one turn\'s finished transfers schedule and queues them with one lock and the wake-ups the batch needs (hl__jobs_hold in lib/core/taskpool.h). What is left (perf record, 1,000 sessions, 517 futex calls in all): those semaphores\' posts and waits (72%), glibc\'s arena locks when a worker frees what a loop thread allocated (15%), the pool\'s lock (7%). User space hardly moved (callgrind, 400 - 200 sessions, 2 runs each): 371 k and 372 k instructions per session at 5433896, 368 k and 371 k at 0a6f7e3: the hand-offs cost the kernel, not instructions. Blocking runs gain too (hl-bench-agent, 5,000 runs, futex calls per run): the sequential tools scenario 7.5 to 8.9 -> 4.0 at c1323e8, 3.9 of them the two helper jobs of each turn\'s three tool calls (none with --parallel-tools 1), each woken so that the calls may run at once and finding them all taken by the run\'s own thread; -> 2.9 at 595a37a, which wakes a thread for a group\'s queued jobs one at a time, for the next as soon as one is taken (calls that wait for each other still all run at once: tests/hooks/test_parallel_defer.c); tools_concurrent50 15.5 -> 11.8 to 12.4; concurrent_slow\'s blocking mode (a thread per session, 1,000 sessions, 2 runs each, per session) 15.1 to 17.1 -> 8.6 to 10.7. mprotect stays at ~5 per session: glibc grows a thread\'s arena (the loop threads\', where libcurl allocates each connection\'s state, are 85% of the calls) a page at a time, and never the same page twice (it keeps the pages it got when memory is freed), so it is paid once, up to a process\'s peak of sessions in flight, not per session of a long-running server; GLIBC_TUNABLES=glibc.malloc.arena_max=1 takes it to 0.02 (the main arena grows 128 KB at a time) but raises futex calls to 2.4 to 4.4 per session (arena lock contention), an application\'s choice and no gain. Tried and not kept, no effect beyond the noise of their time: signalling the pool\'s condition variable after unlocking (more futex calls), --parallel-tools 1 (no helper jobs for the three tool calls: 376 k instructions, futex calls within the spread), transfer partitions of 64 instead of 512 (380 k; that trial changed HL_ENGINE_PART_DEFAULT, which the default caps\' share overrides: 8e963e2 capped HTTP/1.1 partitions at 64 transfers, 373 k -> 361 k on libcurl 7.88.1, 516 k -> 408 k on 8.14.1).\n')
+        w("Why, in short (issue 12): hookline-async's CPU per session beyond raw-curl is its own "
+          "request writing, answer parsing and tool calls, and libcurl's search of a multi handle's "
+          "connections for one to reuse; its peak RSS per session in flight is about raw-curl's "
+          "(libcurl's easy handle and connection ~14 KB, hookline's own ~4 KB), so ≤ 150 MB at 10,000 "
+          "sessions needs fewer connections than sessions in flight (HTTP/2 multiplexing or a cap); "
+          "the worker pool's hand-offs went from 3.5 to 12.4 futex calls per session at 5433896 to "
+          "0.2 to 1.9 at c1323e8. The investigation, with every count and commit: "
+          "docs/performance-notes.md (the concurrent_slow sections).\n")
         w("| sessions | system | wall s | client CPU s | CPU µs/session | peak RSS MB | p50 ms | p99 ms "
           "| failures | connections opened | server µs/request | server's latest answer, ms late "
           "| server CPU s | HTTP/2 connections | TLS handshakes |")
@@ -1689,9 +1443,7 @@ def markdown(r):
               f"and the exporter thread's {cg.get('on_minus_off_other_threads', 0) / rate:.1f} µs, on "
               f"another core. Over HTTP the run's side also builds the traceparent header of each model "
               f"request, which the scripted provider does not send.\n")
-        w(OTEL_P99)
-        w(OTEL_P99_HTTP)
-        w(OTEL_HOW)
+        w(OTEL_WHY)
         if ot.get("notes"):
             w(ot["notes"] + "\n")
     w("## Sandbox\n")
@@ -1745,41 +1497,10 @@ def markdown(r):
     w("\nhookline's callbacks are async functions taking one object, so its callback snippet is "
       "`await host({x: 41})`: a promise and a job-queue turn more than the peers' synchronous "
       "`host(41)`.")
-    w("\n" + 'Instructions (callgrind, which repeats exactly from run to run; issue 18). Cold create, '
-      '`hl_sandbox_new` in a fresh process: 696,502 before the previous round (480,000 of them '
-      "`pthread_getattr_np` reading /proc/self/maps for the main thread's stack, 118,000 "
-      "registering the module's function types by linear search and malloc, 18,000 dladdr), "
-      "61,534 since, 64,650 now: 47,330 of them are glibc's malloc consolidating the small "
-      "chunks that start-up freed, the first time its heap has to grow (the vm's calloc happens "
-      'to be that allocation), 11,000 the loader binding functions on first call. The '
-      "template's image checksum (an 8-lane sum, ~0.6 instructions per byte) is part of the "
-      'first execution: 329,529 instructions for the first `1+2` (199,690 before the file had a '
-      'checksum). Per execution (`hl-bench-sandbox --profile CODE WANT N` under `valgrind '
-      '--tool=callgrind --toggle-collect=profiled_loop`; each source run again takes its '
-      "compiled form from the sandbox's code cache), total = QuickJS inside the pinned module + "
-      "hookline's own code: `1` 8,701 = 5,546 + 3,155; `await 41` 61,190 = 57,666 + 3,523; a "
-      'pure-JS `await Promise.resolve(41)` 63,061 = 59,422 + 3,639; `await host({x: 41})` '
-      '94,851 = 85,328 + 9,523 (97,374 = 85,328 + 12,046 before a callback batch stopped '
-      'zeroing its 2.5 KB of worker slots). Inside the module, the async evaluation alone '
-      '(`await 41` less `1`) is ~52,000 and `JSON.stringify({x: 41})` ~20,800 (a for-in '
-      "serialiser written in JavaScript: 17,800); a promise made by the host with the module's "
-      "`QTS_NewPromiseCapability` costs 14,200, more than the prelude's `new Promise` (tried "
-      "and reverted). Of `await 41`'s module share (counted again at ee8888e: 60,564 in all), "
-      "the protocol's calls into the module are twelve per execution: the evaluation of the "
-      'compiled script up to its first await (34,000: the async frame, the result promise and '
-      "its resolving functions, the awaited value's promise and its reaction), the job that "
-      'resumes it (8,500: `QTS_ExecutePendingJob`, once), and what reads and frees the outcome '
-      "(3,800: the promise's state and result, the `value` property of the `{value}` object "
-      "that QuickJS's async global evaluation resolves to, four frees, the job-queue and "
-      "exception checks); the first two are QuickJS's own async machinery, so the protocol's "
-      'share is ~7% of the async cost, and merging its last entries would save a few hundred '
-      "instructions of entry and trap set-up. The count per execution stays mostly QuickJS's "
-      'own (`await host({x: 41})` 78,875 at f392341, of it ~60,000 the async evaluation the '
-      'pinned module does not make cheaper); what the time per execution lost since the round '
-      'before (15.6 µs at 8227882) is the hand-off to a worker thread: a lone callback with no '
-      'per-callback time limit now runs on the executing thread (f392341), with no batch, no '
-      "futex wake-up and no sleep in the round trip, which callgrind's user-space count does "
-      'not show.')
+    w("\nInstructions (callgrind, which repeats exactly from run to run; issue 18): a cold create is "
+      "64,650 (696,502 before the previous round), most of it glibc's malloc growing its heap for "
+      "the first time; an execution's count is mostly QuickJS's own async machinery. The counts, "
+      "step by step with their commits: docs/performance-notes.md (\"Sandbox (JavaScript guest)\").")
     w("\nTargets for hookline's sandbox (issue 18), read off this run: " +
       target_verdicts(hs.get("sandbox_cold_create_us", hs.get("cold_create_us")), 200, "cold create") +
       ", " + target_verdicts(hs.get("eval_callback_us"), 10, "eval + one callback") + ".\n")
