@@ -563,21 +563,63 @@ def run_turn(bench_bin, quick):
         res = {s: run_json([exe, "--url", server.url, "--scenario", s, "--cycles", cycles])
                for s in ("tools", "chat")}
         res["when"] = when_now(load_start=load0)
+        res["callgrind"] = turn_instructions(exe, server.url, quick)
     finally:
         server.close()
     return res
 
 
+def callgrind_total(cmd, tag):
+    """Instructions of every thread of the process running cmd under
+    valgrind --tool=callgrind (its "totals:" line), or None."""
+    cg = f"/tmp/hl-{tag}-callgrind.{os.getpid()}"
+    try:
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg}", *cmd],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=PROC_TIMEOUT_S, check=True)
+        with open(cg) as f:
+            for line in f:
+                if line.startswith("totals:"):
+                    return int(line.split()[1])
+    except (subprocess.SubprocessError, OSError, ValueError, IndexError):
+        pass
+    finally:
+        if os.path.exists(cg):
+            os.remove(cg)
+    return None
+
+
+def turn_instructions(exe, url, quick):
+    """Instructions per run of each side of bench/turn_bench.c (--mode),
+    counted by callgrind over every thread of the bench's process (the
+    mock server is another process, not counted): the difference between
+    two run counts, so that the recording, set-up and warm-up cancel out.
+    They repeat from run to run, unlike wall times on a loaded machine.
+    {} without valgrind."""
+    if not shutil.which("valgrind"):
+        return {}
+    few, many = (20, 60) if quick else (100, 300)
+    out = {"commit": machine_info().get("hookline_commit")}
+    for s in ("tools", "chat"):
+        out[s] = {}
+        for mode in ("hookline", "raw"):
+            counts = [callgrind_total([exe, "--url", url, "--scenario", s, "--mode", mode, "--runs", str(n)], "turn")
+                      for n in (few, many)]
+            if None in counts:
+                return {"error": f"callgrind failed for {s} {mode}"}
+            out[s][mode] = round((counts[1] - counts[0]) / (many - few))
+    return out
+
+
 def turn_log(res):
     return "; ".join(f"{s}: " + (f"{r.get('diff_us_p50')} us beyond raw libcurl, {r.get('verdict')}"
                                  if "error" not in r else "FAILED: " + r["error"])
-                     for s, r in res.items() if s != "when")
+                     for s, r in res.items() if s in ("tools", "chat"))
 
 
 def turn_only(bench_bin, quick, write):
     res = run_turn(bench_bin, quick)
     print(json.dumps(res))
-    errors = [r["error"] for s, r in res.items() if s != "when" and "error" in r]
+    errors = [r["error"] for s, r in res.items() if s in ("tools", "chat", "callgrind") and "error" in r]
     if write and not errors:
         path = os.path.join(HERE, "results.json")
         with open(path) as f:
@@ -999,8 +1041,10 @@ TURN_HOW = (
     "same estimator is the A/A control. The verdict is the otel section's rule: *met* only when the "
     "whole interval, widened on both sides by the A/A's bias (the end of its interval farther from "
     "0), is below 10 % of the raw run's median, *not met* when all of it is above, else *cannot "
-    "tell*. The JS row divides each JS SDK's overhead in the (b) table by hookline's, and takes "
-    "the smallest.")
+    "tell*. Instructions per run: callgrind over every thread of the bench's process (the mock "
+    "server is another process), the difference between 300 and 100 runs of one side, which "
+    "repeats from run to run. The JS row divides each JS SDK's overhead in the (b) table by "
+    "hookline's, and takes the smallest.")
 
 
 def ci_text(res, key, digits=1):
@@ -1039,6 +1083,12 @@ def turn_rows(turn):
         rows.append(f"| … hookline / raw, ratio of the median runs | {fmt(res.get('ratio_p50'), 3)} | – | – |")
         rows.append(f"| … CPU per run (the process's, every thread), hookline / raw, µs | "
                     f"{fmt(hl.get('cpu_us_per_run'), 1)} / {fmt(raw.get('cpu_us_per_run'), 1)} | – | – |")
+        cg = (turn or {}).get("callgrind") or {}
+        if isinstance(cg.get(s), dict) and cg[s].get("raw"):
+            at = f" at {cg['commit']}" if cg.get("commit") else ""
+            rows.append(f"| … instructions per run (callgrind{at}, every thread of the process), hookline / raw "
+                        f"| {cg[s]['hookline']:,} / {cg[s]['raw']:,} ({cg[s]['hookline'] / cg[s]['raw']:.2f}×) "
+                        f"| – | – |")
     return rows
 
 

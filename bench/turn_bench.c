@@ -37,9 +37,16 @@
  *
  *   hl-bench-turn --url http://127.0.0.1:PORT [--scenario tools|chat]
  *                 [--cycles 400] [--block 16] [--parallel-tools N]
+ *                 [--mode hookline|raw --runs N]
  *
  * chat is scenario (a): one model call against one raw round trip. One
  * JSON object on stdout; exit 1 when a run, a request or the check fails.
+ *
+ * --mode makes `runs` runs of one side only (after the recording and 20
+ * warm-up runs of that side) and prints {"mode":...,"runs":N}: for
+ * instruction counts under valgrind --tool=callgrind, where the
+ * difference between two run counts is the instructions of that many
+ * runs, which the machine's load does not move (bench/run.py).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +237,21 @@ static void print_ci(const char *name, bench_ci ci) {
   printf(",\"%s\":%.2f,\"%s_ci95\":[%.2f,%.2f]", name, ci.est, name, ci.lo, ci.hi);
 }
 
+/* --mode: `runs` runs of one side, nothing timed (for callgrind). */
+static int one_side(const char *mode, hl_agent *agent, bool tools, raw_client *raw, int runs) {
+  int s = !strcmp(mode, "hookline") ? S_HL : !strcmp(mode, "raw") ? S_RAW : -1;
+  if (s < 0 || runs < 1) {
+    fprintf(stderr, "turn bench: --mode hookline|raw, --runs >= 1\n");
+    return 2;
+  }
+  double lat[20];
+  if (!run_block(s, agent, tools, raw, lat, 20)) return 1; /* warm-up */
+  for (int i = 0; i < runs; i++)
+    if (!run_block(s, agent, tools, raw, lat, 1)) return 1;
+  printf("{\"mode\":\"%s\",\"runs\":%d}\n", mode, runs);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *url = bench_arg(argc, argv, "--url", "http://127.0.0.1:8089");
   const char *scenario = bench_arg(argc, argv, "--scenario", "tools");
@@ -249,6 +271,15 @@ int main(int argc, char **argv) {
   hl_agent *agent = bench_agent_new(&o, url);
   raw_client raw = {0};
   if (!agent || !raw_client_init(&raw, reqs, n_req, url)) return 1;
+  const char *only = bench_arg(argc, argv, "--mode", NULL);
+  if (only) {
+    int rc = one_side(only, agent, tools, &raw, atoi(bench_arg(argc, argv, "--runs", "100")));
+    raw_client_free(&raw);
+    wire_requests_free(reqs, n_req);
+    hl_agent_unref(agent);
+    curl_global_cleanup();
+    return rc;
+  }
 
   size_t n = (size_t)cycles * (size_t)block;
   series ser[S_MAX];
