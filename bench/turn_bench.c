@@ -24,6 +24,10 @@
  * sent through the relay once as well and must arrive byte for byte the
  * same ("same_requests"), else the program fails. Both sides talk to the
  * same mock server, which gives the same answers to the same requests.
+ * (Nearly the same: the server numbers the tool calls it asks for with its
+ * request counter, call_N_1 to call_N_3, and (b)'s second request quotes
+ * those ids twice each, so hookline's later requests differ from the
+ * recorded one in those digits: a few bytes in ~1.1 KB.)
  *
  * The alternation is bench/otel_bench.c's: `cycles` cycles of three blocks
  * of `block` runs (hookline, raw, raw_b) in an order that rotates through

@@ -156,7 +156,11 @@ static void *relay(void *arg) {
       pthread_mutex_lock(&t->mu);
       c->ufd = fd; /* (before connect: wire_tap_stop() can shut it down) */
       pthread_mutex_unlock(&t->mu);
-      if (atomic_load(&t->stopping) || connect(fd, (struct sockaddr *)&t->upstream, sizeof t->upstream) != 0) break;
+      if (atomic_load(&t->stopping)) break;
+      if (connect(fd, (struct sockaddr *)&t->upstream, sizeof t->upstream) != 0) {
+        perror("wire tap: connect to upstream");
+        break;
+      }
     }
     if (!write_all(c->ufd, in.d, total)) break;
     consume(&in, total);
