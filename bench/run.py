@@ -562,6 +562,10 @@ def run_turn(bench_bin, quick):
         load0 = round(os.getloadavg()[0], 2)
         res = {s: run_json([exe, "--url", server.url, "--scenario", s, "--cycles", cycles])
                for s in ("tools", "chat")}
+        # (b) with its tools on the run's thread: how much of the difference
+        # is handing the tool calls to the worker pool and back
+        res["tools_serial"] = run_json([exe, "--url", server.url, "--scenario", "tools", "--cycles", cycles,
+                                        "--parallel-tools", "1"])
         res["when"] = when_now(load_start=load0)
         res["callgrind"] = turn_instructions(exe, server.url, quick)
     finally:
@@ -613,13 +617,14 @@ def turn_instructions(exe, url, quick):
 def turn_log(res):
     return "; ".join(f"{s}: " + (f"{r.get('diff_us_p50')} us beyond raw libcurl, {r.get('verdict')}"
                                  if "error" not in r else "FAILED: " + r["error"])
-                     for s, r in res.items() if s in ("tools", "chat"))
+                     for s, r in res.items() if s in ("tools", "chat", "tools_serial"))
 
 
 def turn_only(bench_bin, quick, write):
     res = run_turn(bench_bin, quick)
     print(json.dumps(res))
-    errors = [r["error"] for s, r in res.items() if s in ("tools", "chat", "callgrind") and "error" in r]
+    errors = [r["error"] for s, r in res.items()
+              if s in ("tools", "chat", "tools_serial", "callgrind") and "error" in r]
     if write and not errors:
         path = os.path.join(HERE, "results.json")
         with open(path) as f:
@@ -1091,6 +1096,11 @@ def turn_rows(turn):
             rows.append(f"| … instructions per run (callgrind{at}, every thread of the process), hookline / raw "
                         f"| {cg[s]['hookline']:,} / {cg[s]['raw']:,} ({cg[s]['hookline'] / cg[s]['raw']:.2f}×) "
                         f"| – | – |")
+        ser = (turn or {}).get("tools_serial") or {}
+        if s == "tools" and "diff_us_p50" in ser:
+            rows.append(f"| … the same with the 3 tools run one after another on the run's thread "
+                        f"(`--parallel-tools 1`, not the default), hookline − raw, µs | {ci_text(ser, 'diff_us_p50')} "
+                        f"(A/A {ci_text(ser, 'aa_us_p50')}) | – | – |")
     return rows
 
 
