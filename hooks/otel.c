@@ -722,13 +722,6 @@ void ot_trace_record(hl_otel *o, const ot_rec *r, ot_span **out, size_t *n) {
     }
     return;
   }
-  if (r->flags & OT_R_MERGED) { /* EXPERIMENT: the START's part first */
-    ot_rec start = *r;
-    start.time_ns = r->start_ns;
-    start.type = r->type == HL_EVENT_LM_END ? HL_EVENT_LM_START : HL_EVENT_TOOL_START;
-    if (r->type == HL_EVENT_LM_END) on_lm_start(o, run, &start, out, n);
-    else on_tool_start(o, run, &start);
-  }
   switch (r->type) {
   case HL_EVENT_LM_START: on_lm_start(o, run, r, out, n); break;
   case HL_EVENT_LM_END: on_lm_end(o, run, r); break;

@@ -175,7 +175,7 @@ enum {
 };
 /* OT_R_UNSAMPLED: an end (LM_END, TOOL_END, AGENT_END) of a run the
  * sampler left out, for the metrics only (otel_record.c). */
-enum { OT_R_USAGE = 1, OT_R_REMOTE = 2, OT_R_SPAN = 4, OT_R_UNSAMPLED = 8, OT_R_MERGED = 16 };
+enum { OT_R_USAGE = 1, OT_R_REMOTE = 2, OT_R_SPAN = 4, OT_R_UNSAMPLED = 8 };
 #define OT_REC_TEXT 192
 
 /* What the run's thread copies out of one event: the ids it made, times,
@@ -190,7 +190,6 @@ typedef struct ot_rec {
    * writes only the cache lines it uses (its slot's first 2-3 of 6 for
    * most events), and the exporter thread reads only those. */
   int64_t time_ns;
-  int64_t start_ns;           /* OT_R_MERGED: the span's start (its START had no record) */
   double duration_ms;
   int64_t in_tokens, out_tokens;
   const char *finish;        /* a literal (hl_finish_reason_name()) or NULL */

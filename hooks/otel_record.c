@@ -314,7 +314,6 @@ typedef struct ot_frame {
   bool has_trace;
   bool sampled;              /* the trace's sampling decision */
   uint8_t kind;
-  int64_t start_ns;          /* a call's START time (its record is written at END) */
 } ot_frame;
 
 typedef struct ot_stack {
@@ -765,9 +764,14 @@ __attribute__((always_inline)) static inline int on_lm_start(hl_otel *o, ot_stac
   ot_frame *f = frame_push(t);
   *f = (ot_frame){.o = o, .inv = inv, .run = run, .has_trace = has_trace, .sampled = sampled, .kind = F_CHAT};
   memcpy(f->span, span, 8);
-  f->start_ns = ev->time_ns;
   if (has_trace) memcpy(f->trace, trace, 16);
-  return 0; /* EXPERIMENT: the span's record is written at LM_END */
+  if (!sampled) return 0; /* (not an end) */
+
+  rec_out out;
+  if (!rec_open(&out, o, ev, HL_EVENT_LM_START, OT_R_SPAN, run, span, false)) return 0;
+  pack(&out.p, OT_S_NAME, ev->name);
+  pack(&out.p, OT_S_PROVIDER, ev->provider);
+  return rec_close(&out, o, ev, NULL);
 }
 
 /* A model call's end (its frame goes), or its request's payload (content
@@ -779,18 +783,13 @@ __attribute__((always_inline)) static inline int on_lm_end(hl_otel *o, ot_stack 
   uint8_t flags = 0;
   uint64_t run = 0;
   bool sampled = true, has_trace;
-  int64_t start_ns = 0;
   int i = frame_find(t, o, inv, F_CHAT, NULL);
   if (__builtin_expect(i >= 0, 1)) {
     run = t->f[i].run;
     sampled = t->f[i].sampled;
     memcpy(span, t->f[i].span, 8);
     flags |= OT_R_SPAN;
-    if (type == HL_EVENT_LM_END) {
-      flags |= OT_R_MERGED;
-      start_ns = t->f[i].start_ns;
-      frame_remove(t, i);
-    }
+    if (type == HL_EVENT_LM_END) frame_remove(t, i);
   }
   if (__builtin_expect(!run, 0)) run = run_of(t, o, inv, trace, &has_trace, &sampled);
   if (!sampled) return unsampled_end(o, ev, type);
@@ -800,11 +799,6 @@ __attribute__((always_inline)) static inline int on_lm_end(hl_otel *o, ot_stack 
   const cJSON *json = NULL; /* captured content, printed by rec_close */
   cJSON *made = NULL;
   if (type == HL_EVENT_LM_END) {
-    out.c->rec.start_ns = start_ns;
-    if (flags & OT_R_MERGED) {
-      pack(&out.p, OT_S_NAME, ev->name);
-      pack(&out.p, OT_S_PROVIDER, ev->provider);
-    }
     const hl_response *resp = ev->response;
     if (resp) {
       pack(&out.p, OT_S_RESP_MODEL, resp->model);
@@ -841,7 +835,7 @@ __attribute__((always_inline)) static inline int on_tool_start(hl_otel *o, ot_st
   ids(t, span, 8);
   ot_frame *f = frame_push(t);
   *f = (ot_frame){.o = o, .inv = inv, .call = ev->call_id, .run = run, .has_trace = has_trace,
-                  .sampled = sampled, .kind = F_TOOL, .start_ns = ev->time_ns};
+                  .sampled = sampled, .kind = F_TOOL};
   memcpy(f->span, span, 8);
   if (has_trace) memcpy(f->trace, trace, 16);
   if (server) {
@@ -851,7 +845,16 @@ __attribute__((always_inline)) static inline int on_tool_start(hl_otel *o, ot_st
     m->kind = F_MCP;
     memcpy(m->span, span2, 8);
   }
-  return 0; /* EXPERIMENT: the span's record is written at TOOL_END */
+  if (!sampled) return 0; /* (not an end) */
+
+  rec_out out;
+  if (!rec_open(&out, o, ev, HL_EVENT_TOOL_START, OT_R_SPAN, run, span, server != NULL)) return 0;
+  if (server) memcpy(out.c->rec.span2_id, span2, 8);
+  pack(&out.p, OT_S_CALL, ev->call_id);
+  pack(&out.p, OT_S_OUTER_CALL, ev->outer_call_id);
+  pack(&out.p, OT_S_NAME, ev->name);
+  pack(&out.p, OT_S_SERVER, server);
+  return rec_close(&out, o, ev, __builtin_expect(o->capture, 0) ? ev->args : NULL);
 }
 
 /* A tool call's end: its frames go. */
@@ -861,37 +864,23 @@ __attribute__((always_inline)) static inline int on_tool_end(hl_otel *o, ot_stac
   uint8_t flags = 0;
   uint64_t run = 0;
   bool sampled = true, has_trace;
-  uint8_t span2[8];
-  int64_t start_ns = 0;
-  int m = frame_find(t, o, inv, F_MCP, ev->call_id);
-  if (m >= 0) memcpy(span2, t->f[m].span, 8);
-  frame_remove(t, m);
+  frame_remove(t, frame_find(t, o, inv, F_MCP, ev->call_id));
   /* the call's span by its id, when this thread started it */
   int i = frame_find(t, o, inv, F_TOOL, ev->call_id);
   if (__builtin_expect(i >= 0, 1)) {
     run = t->f[i].run;
     sampled = t->f[i].sampled;
     memcpy(span, t->f[i].span, 8);
-    flags |= OT_R_SPAN | OT_R_MERGED;
-    start_ns = t->f[i].start_ns;
+    flags |= OT_R_SPAN;
     frame_remove(t, i);
   }
   if (__builtin_expect(!run, 0)) run = run_of(t, o, inv, trace, &has_trace, &sampled);
   if (!sampled) return unsampled_end(o, ev, HL_EVENT_TOOL_END);
 
   rec_out out;
-  const char *server = (flags & OT_R_MERGED) && ev->tool ? hl_mcp_tool_server(ev->tool) : NULL;
-  if (!rec_open(&out, o, ev, HL_EVENT_TOOL_END, flags, run, span, server != NULL)) return 0;
-  out.c->rec.start_ns = start_ns;
-  pack(&out.p, OT_S_CALL, ev->call_id);
-  if (flags & OT_R_MERGED) {
-    pack(&out.p, OT_S_OUTER_CALL, ev->outer_call_id);
-    pack(&out.p, OT_S_NAME, ev->name);
-    if (server) {
-      pack(&out.p, OT_S_SERVER, server);
-      memcpy(out.c->rec.span2_id, m >= 0 ? span2 : no_span, 8);
-    }
-  }
+  if (!rec_open(&out, o, ev, HL_EVENT_TOOL_END, flags, run, span, false)) return 0;
+  /* (the span's id says which call, when this thread knew it) */
+  if (!(flags & OT_R_SPAN)) pack(&out.p, OT_S_CALL, ev->call_id);
   return rec_close(&out, o, ev, __builtin_expect(o->capture, 0) ? ev->result : NULL);
 }
 
