@@ -11,8 +11,9 @@
  *     around_model): an event of that call's span;
  *   - code mode's nested calls on the worker pool while the code tool's
  *     call is in progress on another thread: children of its span;
- *   - calls still in progress when the exporter stops (a run cut short,
- *     a shutdown during a call): their spans are handed over, ended.
+ *   - calls still in progress when the exporter stops (a shutdown during
+ *     a call), or when their run ends (a cancelled run's abandoned call):
+ *     their spans are handed over, ended.
  *
  * (A call that ends on another thread and a child run started there are
  * in test_otel_ring.c, keys_across_threads.) The events are delivered by
@@ -255,11 +256,54 @@ static void calls_in_progress_at_stop(void) {
   fake_free(o);
 }
 
+/* A cancelled run ends (AGENT_END) while one of its calls never ends:
+ * the call's span is handed over with the run's, ended, under it; the
+ * call's late TOOL_END, after the run's end, adds no span. */
+static void call_left_open_by_a_cancelled_run(void) {
+  hl_otel *o = fake_otel();
+  REQUIRE(o != NULL);
+  REQUIRE(fake_tracer(o));
+  const char *inv = "inv-cancel-0123456789abcdef0123456789abc";
+  const hl_event evs[] = {
+      {.size = sizeof evs[0], .type = HL_EVENT_AGENT_START, .time_ns = 10, .invocation_id = inv,
+       .agent_name = "quitter"},
+      {.size = sizeof evs[0], .type = HL_EVENT_TOOL_START, .time_ns = 20, .invocation_id = inv,
+       .call_id = "stuck-1", .name = "stuck"},
+      {.size = sizeof evs[0], .type = HL_EVENT_AGENT_END, .time_ns = 30, .invocation_id = inv,
+       .error = {.status = HL_ERR_CANCELLED, .message = "run cancelled"}},
+  };
+  for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) ot_on_event(&evs[i], o);
+  ot_span *out = NULL;
+  size_t n = 0;
+  drain(o, &out, &n);
+  CHECK_INT(n, 2);
+  const ot_span *root = span_named(out, "invoke_agent", "quitter");
+  const ot_span *stuck = span_named(out, "execute_tool", "stuck");
+  REQUIRE(root && stuck);
+  CHECK(child_of(stuck, root));
+  CHECK(stuck->ended);
+  CHECK_INT(stuck->start_ns, 20);
+  CHECK_INT(root->end_ns, 30);
+  CHECK_INT(root->status, OT_STATUS_ERROR);
+
+  hl_event late = {.size = sizeof late, .type = HL_EVENT_TOOL_END, .time_ns = 40, .invocation_id = inv,
+                   .call_id = "stuck-1", .name = "stuck", .duration_ms = 20e-6};
+  ot_on_event(&late, o);
+  ot_span *more = NULL;
+  size_t n_more = 0;
+  drain(o, &more, &n_more);
+  CHECK_INT(n_more, 0);
+  ot_spans_recycle(o, out);
+  CHECK_INT(fake_tracer_free(o), 0);
+  fake_free(o);
+}
+
 int main(int argc, char **argv) {
   CHECK_ARGS(argc, argv);
   RUN(model_call_ends_on_another_thread);
   RUN(hook_during_a_model_call);
   RUN(nested_calls_on_another_thread);
   RUN(calls_in_progress_at_stop);
+  RUN(call_left_open_by_a_cancelled_run);
   return CHECK_EXIT();
 }
