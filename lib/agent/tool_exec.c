@@ -660,8 +660,12 @@ hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
   /* threads-1 helpers on the worker pool; the run's own thread drains the
    * batch too, and runs itself the helpers no worker took yet (caller
    * runs: a pool of one thread cannot deadlock on nested batches). The
-   * helpers are woken at once: the calls of one response run at the same
-   * time (one may wait for its siblings). */
+   * helpers' wake-up is deferred (hl__group_init_deferred): quick calls,
+   * the common case, all run on this thread before the grace ends and
+   * wake nobody (a worker woken for them found them taken: ~15 us of CPU
+   * and a futex call or two per turn); a call that is slow, or waits for
+   * its siblings, has the helpers woken at the grace's end (tens of
+   * microseconds), so the calls of one response still run at once. */
   if (threads > HL_MAX_HELPERS + 1) threads = HL_MAX_HELPERS + 1;
   /* Up to the default's helpers on the stack, more on the heap: all 63 on
    * the stack were 4.5 KB of every thread that runs a turn's calls, an
@@ -675,7 +679,7 @@ hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
   }
   if (threads > 1) {
     hl__group group;
-    hl__group_init(&group);
+    hl__group_init_deferred(&group);
     for (size_t i = 0; i + 1 < threads; i++) {
       helpers[i] = (hl_helper){.job = {.fn = hl_helper_fn}, .batch = b};
       hl__group_submit(&group, &helpers[i].job);
