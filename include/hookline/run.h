@@ -51,10 +51,16 @@
  *  - the completion callback (on_done): on the thread that finished the
  *    run's last step, a worker-pool thread (never the calling thread of
  *    hl_run_start(), never while a lock of the library is held);
- *  - the parallel tool calls of one response beyond the first, each with
- *    its before_tool/after_tool/around hooks and TOOL_START/TOOL_END
- *    events: on worker-pool threads (the step's own thread takes any the
- *    pool has no thread for), in blocking and asynchronous runs alike;
+ *  - the parallel tool calls of one response, each with its
+ *    before_tool/after_tool/around hooks and TOOL_START/TOOL_END events:
+ *    the first on the step's own thread, which goes on to the next ones
+ *    as it finishes; the others on worker-pool threads when a call is
+ *    still running some tens of microseconds after the calls were handed
+ *    to the pool (a slow call, or one that waits for its siblings: the
+ *    calls then run at once), or the step's own thread takes them (quick
+ *    calls, usually all of them, then run one after another on it without
+ *    waking a worker; or the pool has no thread for them), in blocking
+ *    and asynchronous runs alike;
  *  - a tool with a time limit (hl_tool_set_timeout_ms()), and what it
  *    starts (a sub-agent's hooks, tools and events): on a worker-pool
  *    thread, while the calling thread waits; its hooks and events on the
