@@ -98,20 +98,24 @@ void hl__jobs_release(void);
  * finds no call left for (issue 12: 3.9 of the sequential scenario (b)'s
  * 4 futex calls per run were theirs, two threads woken for nothing). */
 void hl__group_init(hl__group *g);
-/* The same, for a group whose waiter most likely takes its jobs back
- * itself soon (the helpers of a response's tool calls, which are usually
- * quick): its queued jobs wake nobody for HL__WAKE_GRACE_US after the
- * first of them was queued; a thread that is awake anyway (a worker
- * between jobs) still takes them. Past the grace, jobs still queued get
- * threads as a hl__group_init() group's do: the pool's timer thread
- * (taskpool.c) wakes one, which wakes the next as it takes its job. So a
- * waiter whose own first job is slow, or waits for its siblings, has them
- * started at most the grace (plus the scheduler's delay) later, and a
- * batch of quick jobs costs no wake-up at all (a futex wake and a thread
- * switched in and out, ~15 us of CPU here, against the two timer
- * syscalls of ~1 us). Where the timer cannot be made (no timerfd, no
- * thread), the group wakes at once. */
-#define HL__WAKE_GRACE_US 30
+/* The same, for a group whose waiter expects to take its jobs back
+ * itself before long (the helpers of a response's tool calls that were
+ * all quick so far): its queued jobs wake nobody for HL__WAKE_GRACE_US
+ * after the first of them was queued; a thread that is awake anyway (a
+ * worker between jobs) still takes them. Past the grace, jobs still
+ * queued get threads as a hl__group_init() group's do: the pool's timer
+ * thread (taskpool.c) wakes one, which wakes the next as it takes its
+ * job. So a batch of quick jobs costs no wake-up (a futex wake and a
+ * thread switched in and out, ~15 us of CPU on a 2-vCPU VM), and a waiter
+ * whose job turns out slow, or waits for its siblings, still has them
+ * started, the grace (plus the scheduler's delay) later: never lost, but
+ * late, so only for groups whose jobs are expected to be quick. The grace
+ * is milliseconds, not microseconds: a timer a few microseconds ahead
+ * costs ~15 us of CPU to set and another to cancel on such a VM (it moves
+ * the CPU's next timer event), as much as the wake-up it would save; one
+ * beyond the next scheduler tick costs a plain syscall. Where the timer
+ * cannot be made (no timerfd, no thread), the group wakes at once. */
+#define HL__WAKE_GRACE_US 5000
 void hl__group_init_deferred(hl__group *g);
 void hl__group_submit(hl__group *g, hl__job *job);
 /* Until every job of `g` has run: run the group's jobs no worker took

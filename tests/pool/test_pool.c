@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/agent_internal.h" /* internal: hl__tools_set_quick_batch_ns() */
 #include "agent/call.h"     /* internal: the call record a job carries */
 #include "core/taskpool.h" /* internal: hl__jobs_hold() has no public form */
 #include "check.h"
@@ -376,37 +377,44 @@ static hl_agent *quick_batch_agent(int batches, hl_provider **model) {
   return a;
 }
 
-/* The run's thread takes a quick batch's calls before any worker is
- * woken for them: over twenty turns of three calls (two helpers queued on
- * the pool each), no thread is woken or started. The grace is made long
- * (a second) so that a sanitizer's or a loaded machine's slowness cannot
- * make a quick call look slow; that the default grace is short enough
- * for slow calls is the next tests' business. Before the deferred wake-up
- * turns woke workers that found their helpers taken (3 in these 20 turns
- * on an idle machine: a worker woken but not yet running counts for the
- * next turn's helper too). */
+/* Once its tool's calls are known to be quick, the run's thread takes a
+ * batch's calls before any worker is woken for them: over twenty turns
+ * of three calls (two helpers queued on the pool each), no thread is
+ * woken or started. The first turn, whose tool was never measured, runs
+ * its calls in parallel (it may wake workers). The budget and the grace
+ * are made long (a second) so that a sanitizer's or a loaded machine's
+ * slowness cannot make a quick call look slow; the defaults are the
+ * benchmarks' business, and the next tests' that slow calls still run at
+ * once. Before the deferred wake-up turns woke workers that found their
+ * helpers taken (3 in these 20 turns on an idle machine: a worker woken
+ * but not yet running counts for the next turn's helper too). */
 #define QUICK_TURNS 20
+
+static void run_echo_turn(hl_agent *a) {
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "echo", &answer), HL_OK);
+  CHECK_STR(answer, "echoed");
+  hl_free(answer);
+}
 
 static void quick_batches_wake_no_worker(void) {
   hl_provider *m;
-  hl_agent *a = quick_batch_agent(QUICK_TURNS, &m);
+  hl_agent *a = quick_batch_agent(QUICK_TURNS + 1, &m);
   REQUIRE(a);
+  hl__tools_set_quick_batch_ns(1000000000LL);
   hl__jobs_set_wake_grace_us(1000000);
+  run_echo_turn(a); /* echo's calls measured */
   long wakes0, late0, wakes1, late1;
   hl__jobs_counters(&wakes0, &late0);
-  for (int i = 0; i < QUICK_TURNS; i++) {
-    char *answer = NULL;
-    CHECK_INT(hl_agent_run(a, NULL, "echo", &answer), HL_OK);
-    CHECK_STR(answer, "echoed");
-    hl_free(answer);
-  }
+  for (int i = 0; i < QUICK_TURNS; i++) run_echo_turn(a);
   hl__jobs_counters(&wakes1, &late1);
   hl__jobs_set_wake_grace_us(0);
+  hl__tools_set_quick_batch_ns(0);
   CHECK_INT(wakes1 - wakes0, 0);
   CHECK_INT(late1 - late0, 0);
   /* Every call ran, each answer in its place. */
-  REQUIRE(hl_scripted_request_count(m) == 2 * QUICK_TURNS);
-  hl_request *req = hl_scripted_request(m, 2 * QUICK_TURNS - 1);
+  REQUIRE(hl_scripted_request_count(m) == 2 * (QUICK_TURNS + 1));
+  hl_request *req = hl_scripted_request(m, 2 * (QUICK_TURNS + 1) - 1);
   cJSON *res = fx_results_of(req);
   CHECK_STR(hl_json_get_string(hl_json_get(res, "e0"), "content"), "a");
   CHECK_STR(hl_json_get_string(hl_json_get(res, "e1"), "content"), "b");
@@ -482,6 +490,67 @@ static void slow_batch_calls_still_run_at_once(void) {
   CHECK_STR(answer, "met");
   hl_free(answer);
   CHECK_INT(atomic_load(&max_running), 3);
+  hl_agent_unref(a);
+  hl_provider_unref(m);
+}
+
+/* A tool whose calls were quick until now, this time waiting for its
+ * siblings (each call until three run at once): the batch ran on the
+ * run's thread, deferred, and the pool's timer still starts the other
+ * two beside the first, the grace later; the estimate then marks the tool
+ * slow, and its next batch wakes its helpers at once (no late group). */
+static atomic_int mood_meets;
+
+static hl_status mood_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)args, (void)ud;
+  if (atomic_load(&mood_meets)) {
+    overlap_enter();
+    overlap_await(3);
+    overlap_leave();
+  }
+  *result = cJSON_CreateString("fine");
+  return HL_OK;
+}
+
+static void run_mood_turn(hl_agent *a, hl_provider *m) {
+  REQUIRE(hl_scripted_load_json(m,
+      "{\"responses\":[{\"tool_calls\":["
+      "{\"id\":\"d0\",\"name\":\"mood\",\"arguments\":{}},"
+      "{\"id\":\"d1\",\"name\":\"mood\",\"arguments\":{}},"
+      "{\"id\":\"d2\",\"name\":\"mood\",\"arguments\":{}}]},"
+      "{\"text\":\"moody\"}]}") == HL_OK);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "mood", &answer), HL_OK);
+  CHECK_STR(answer, "moody");
+  hl_free(answer);
+}
+
+static void quick_tool_turned_slow_still_meets(void) {
+  hl_provider *m;
+  hl_agent *a = scripted_agent("moody", &m);
+  fx_add(a, hl_tool_new("mood", "Quick, until it is not.", mood_fn, NULL));
+  /* A budget no sanitizer's slowness reaches: the quick turns count as
+   * quick, so that the meeting turn is deferred. */
+  hl__tools_set_quick_batch_ns(1000000000LL);
+  atomic_store(&mood_meets, 0);
+  for (int i = 0; i < 3; i++) run_mood_turn(a, m);
+  atomic_store(&running, 0);
+  atomic_store(&max_running, 0);
+  atomic_store(&mood_meets, 1);
+  long late0, late1, late2;
+  hl__jobs_counters(NULL, &late0);
+  run_mood_turn(a, m);
+  hl__jobs_counters(NULL, &late1);
+  CHECK_INT(atomic_load(&max_running), 3);
+  CHECK(late1 - late0 >= 1); /* started by the timer */
+  /* Its calls took up to the grace: now slow, woken at once. */
+  hl__tools_set_quick_batch_ns(0);
+  atomic_store(&running, 0);
+  atomic_store(&max_running, 0);
+  run_mood_turn(a, m);
+  hl__jobs_counters(NULL, &late2);
+  CHECK_INT(atomic_load(&max_running), 3);
+  CHECK_INT(late2 - late1, 0);
   hl_agent_unref(a);
   hl_provider_unref(m);
 }
@@ -852,6 +921,7 @@ int main(int argc, char **argv) {
   RUN(quick_batches_wake_no_worker);
   RUN(deferred_group_slow_waiter_gets_helpers);
   RUN(slow_batch_calls_still_run_at_once);
+  RUN(quick_tool_turned_slow_still_meets);
   RUN(nested_work_ends_on_this_pool);    /* the default size */
   RUN(cancel_tree_on_this_pool);
   CHECK_INT(hl_set_worker_threads(2), HL_OK);
