@@ -54,13 +54,14 @@
  *  - the parallel tool calls of one response, each with its
  *    before_tool/after_tool/around hooks and TOOL_START/TOOL_END events:
  *    the first on the step's own thread, which goes on to the next ones
- *    as it finishes; the others on worker-pool threads when a call is
- *    still running some tens of microseconds after the calls were handed
- *    to the pool (a slow call, or one that waits for its siblings: the
- *    calls then run at once), or the step's own thread takes them (quick
- *    calls, usually all of them, then run one after another on it without
- *    waking a worker; or the pool has no thread for them), in blocking
- *    and asynchronous runs alike;
+ *    as it finishes; the others on worker-pool threads, woken at once,
+ *    unless every one of them goes to a tool whose recent calls were
+ *    quick (tens of microseconds together: waking a thread would cost
+ *    more): then the step's own thread runs them one after another, and
+ *    should one of them be slow this time, or wait for its siblings, the
+ *    rest are started on workers a few milliseconds later. The step's own
+ *    thread also takes any the pool has no thread for. In blocking and
+ *    asynchronous runs alike;
  *  - a tool with a time limit (hl_tool_set_timeout_ms()), and what it
  *    starts (a sub-agent's hooks, tools and events): on a worker-pool
  *    thread, while the calling thread waits; its hooks and events on the
