@@ -591,7 +591,9 @@ static void hl_helper_fn(hl__job *job) { hl_batch_drain(((hl_helper *)job)->batc
  * costs (a futex wake and a thread switched in and out, ~15 us of CPU on
  * a 2-vCPU VM, and as much again in the waker's and the woken thread's
  * lock hand-offs), so the run's thread runs them itself, after the first. */
+#ifndef HL_QUICK_BATCH_NS /* a build for callgrind, whose slowness would make every call slow */
 #define HL_QUICK_BATCH_NS 20000
+#endif
 static _Atomic long long quick_batch_ns = HL_QUICK_BATCH_NS;
 
 void hl__tools_set_quick_batch_ns(long long ns) {
