@@ -600,20 +600,23 @@ void hl__tools_set_quick_batch_ns(long long ns) {
   atomic_store(&quick_batch_ns, ns > 0 ? ns : HL_QUICK_BATCH_NS);
 }
 
-/* Whether every call after the first goes to a tool whose calls have
- * been measured (hl__tool_expected_ns) and the sum of their estimates is
- * under the budget. A tool never measured counts as slow: an agent's
- * first batch of a tool runs in parallel, and so does one whose tool was
- * slow lately (its estimate rises at once). An unknown tool answers at
- * once (an error result). */
+/* Whether every call goes to a tool whose calls have been measured
+ * (hl__tool_expected_ns), the sum of the estimates of the calls after the
+ * first is under the budget, and so is the first's: were the first slow,
+ * the others would wait for it until the deferred wake-up's grace ends,
+ * when waking their helpers at once costs nothing in time (this thread
+ * is busy with the first meanwhile). A tool never measured counts as
+ * slow: an agent's first batch of a tool runs in parallel, and so does
+ * one whose tool was slow lately (its estimate rises at once). An
+ * unknown tool answers at once (an error result). */
 static bool hl_batch_quick(const hl_batch *b) {
   long long budget = atomic_load_explicit(&quick_batch_ns, memory_order_relaxed), sum = 0;
-  for (size_t i = 1; i < b->n; i++) {
+  for (size_t i = 0; i < b->n; i++) {
     const char *name = b->slots[i].part->name;
     hl_tool *tool = name ? hl_tools_find(b->ctx->agent->tools, name) : NULL;
     if (!tool) continue;
     long long e = hl__tool_expected_ns(tool);
-    if (e == 0 || (sum += e) > budget) return false;
+    if (e == 0 || e > budget || (i > 0 && (sum += e) > budget)) return false;
   }
   return true;
 }

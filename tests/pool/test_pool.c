@@ -555,6 +555,52 @@ static void quick_tool_turned_slow_still_meets(void) {
   hl_provider_unref(m);
 }
 
+/* A batch whose first call goes to a tool known to be slow wakes its
+ * helpers at once, though the calls after it are quick: the run's
+ * thread is busy with the first call anyway, and the quick ones would
+ * otherwise wait for the deferred wake-up's grace (the timer firing: a
+ * late group). The budget (10 ms) sits between the two tools, whatever
+ * a sanitizer does to the quick one. */
+static hl_status nap_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)args, (void)ud;
+  sleep_ms(30);
+  *result = cJSON_CreateString("rested");
+  return HL_OK;
+}
+
+static void slow_first_call_wakes_helpers_at_once(void) {
+  hl_provider *m;
+  hl_agent *a = scripted_agent("napper", &m);
+  fx_add(a, hl_tool_new("nap", "Sleep a little.", nap_fn, NULL));
+  fx_add(a, echo_tool("echo", 0));
+  hl__tools_set_quick_batch_ns(10000000LL);
+  long late0 = 0, late1 = 0;
+  for (int turn = 0; turn < 2; turn++) {
+    if (turn == 1) hl__jobs_counters(NULL, &late0); /* both tools measured */
+    REQUIRE(hl_scripted_load_json(m,
+        "{\"responses\":[{\"tool_calls\":["
+        "{\"id\":\"n0\",\"name\":\"nap\",\"arguments\":{}},"
+        "{\"id\":\"n1\",\"name\":\"echo\",\"arguments\":{\"text\":\"b\"}},"
+        "{\"id\":\"n2\",\"name\":\"echo\",\"arguments\":{\"text\":\"c\"}}]},"
+        "{\"text\":\"napped\"}]}") == HL_OK);
+    char *answer = NULL;
+    CHECK_INT(hl_agent_run(a, NULL, "nap", &answer), HL_OK);
+    CHECK_STR(answer, "napped");
+    hl_free(answer);
+  }
+  hl__jobs_counters(NULL, &late1);
+  hl__tools_set_quick_batch_ns(0);
+  CHECK_INT(late1 - late0, 0);
+  hl_request *req = hl_scripted_request(m, 3);
+  cJSON *res = fx_results_of(req);
+  CHECK_STR(hl_json_get_string(hl_json_get(res, "n0"), "content"), "rested");
+  CHECK_STR(hl_json_get_string(hl_json_get(res, "n2"), "content"), "c");
+  cJSON_Delete(res);
+  hl_request_free(req);
+  hl_agent_unref(a);
+  hl_provider_unref(m);
+}
+
 /* ---- jobs held, then queued at once (hl__jobs_hold) ---- */
 
 #define HELD_JOBS 64
@@ -922,6 +968,7 @@ int main(int argc, char **argv) {
   RUN(deferred_group_slow_waiter_gets_helpers);
   RUN(slow_batch_calls_still_run_at_once);
   RUN(quick_tool_turned_slow_still_meets);
+  RUN(slow_first_call_wakes_helpers_at_once);
   RUN(nested_work_ends_on_this_pool);    /* the default size */
   RUN(cancel_tree_on_this_pool);
   CHECK_INT(hl_set_worker_threads(2), HL_OK);
