@@ -138,16 +138,20 @@ static long long now_ns(void) {
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+static void expire_locked(hl__group *g);
+
 /* The timer set for the first late group's deadline, unless it fires
- * before that anyway. A failed timerfd_settime() leaves `armed_ns` as it
- * was, so the next group tries again; meanwhile the group's jobs still
- * run (its waiter takes them back), they only wait for it. */
+ * before that anyway. Should timerfd_settime() fail (it has no reason
+ * to), the listed groups' grace ends now rather than never: the caller
+ * calls wake_locked() next (push_locked's and the timer thread's). */
 static void arm_locked(void) {
   if (!late_head || timer_fd < 0) return;
   long long want = late_head->deadline_ns_;
   if (armed_ns != 0 && armed_ns <= want) return;
   struct itimerspec it = {{0, 0}, {want / 1000000000LL, want % 1000000000LL}};
   if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &it, NULL) == 0) armed_ns = want;
+  else
+    while (late_head) expire_locked(late_head);
 }
 
 /* Queued jobs of `g` that need no thread woken for them now: all of them
