@@ -9,7 +9,8 @@
  *     before_model chain; LM_START; provider; LM_END; after_model chain
  *     RESPONSE
  *     the response's tool calls, in parallel on worker threads when there
- *     are several, each: before_tool, TOOL_START, validate, backend,
+ *     are several, unless their tools' calls have been quick (run.h: which
+ *     thread runs what), each: before_tool, TOOL_START, validate, backend,
  *     TOOL_END, after_tool; results appended in the model's order
  *     TURN_END; no tool calls means this is the final answer
  *   after_agent chain (may replace the answer); AGENT_END; TRACE_COMPLETE
@@ -102,7 +103,10 @@ HL_API hl_status hl_agent_add_observer(hl_agent *agent, hl_observer *obs);
 HL_API hl_status hl_agent_set_max_turns(hl_agent *agent, int max_turns);
 /** How many tool calls of one response run at once (>= 1; 1 = one after
  *  another; default 8), on the library's worker pool (run.h: its size
- *  bounds them too) with the run's own thread taking a share. */
+ *  bounds them too) with the run's own thread taking a share. An upper
+ *  bound: calls to tools whose calls have been taking microseconds run on
+ *  the run's thread, one after another, since waking a worker would cost
+ *  more than they take (run.h). */
 HL_API hl_status hl_agent_set_parallel_tools(hl_agent *agent, int max_threads);
 /** Generation parameters copied into every request: temperature -1 and
  *  max_tokens 0 mean unset; other negative values (or NaN) are refused. */

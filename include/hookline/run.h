@@ -51,10 +51,17 @@
  *  - the completion callback (on_done): on the thread that finished the
  *    run's last step, a worker-pool thread (never the calling thread of
  *    hl_run_start(), never while a lock of the library is held);
- *  - the parallel tool calls of one response beyond the first, each with
- *    its before_tool/after_tool/around hooks and TOOL_START/TOOL_END
- *    events: on worker-pool threads (the step's own thread takes any the
- *    pool has no thread for), in blocking and asynchronous runs alike;
+ *  - the parallel tool calls of one response, each with its
+ *    before_tool/after_tool/around hooks and TOOL_START/TOOL_END events:
+ *    the first on the step's own thread, which goes on to the next ones
+ *    as it finishes; the others on worker-pool threads, woken at once,
+ *    unless every one of them goes to a tool whose recent calls were
+ *    quick (tens of microseconds together: waking a thread would cost
+ *    more): then the step's own thread runs them one after another, and
+ *    should one of them be slow this time, or wait for its siblings, the
+ *    rest are started on workers a few milliseconds later. The step's own
+ *    thread also takes any the pool has no thread for. In blocking and
+ *    asynchronous runs alike;
  *  - a tool with a time limit (hl_tool_set_timeout_ms()), and what it
  *    starts (a sub-agent's hooks, tools and events): on a worker-pool
  *    thread, while the calling thread waits; its hooks and events on the

@@ -360,6 +360,13 @@ hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
                                    hl_message **results, cJSON **summary,
                                    hl__tools_done_fn done, void *user);
 
+/* For tests: the budget under which a response's calls after the first,
+ * by their tools' estimates (core/tool_internal.h), run on the run's
+ * thread without waking a worker (0 restores the default, 20 us).
+ * Thread-safe. A test that counts wake-ups sets it high, so that a
+ * sanitizer's slowness cannot make a quick call look slow. */
+void hl__tools_set_quick_batch_ns(long long ns);
+
 /* A continued unfinished run (store.h): if the history ends in tool calls
  * without results, run them (again: at-least-once) and append their
  * results. HL_OK when there were none (unfinished_run.c). */

@@ -17,6 +17,7 @@
 #include "agent/run_internal.h"
 #include "core/taskpool.h"
 #include "core/model_internal.h"
+#include "core/tool_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
 
@@ -112,7 +113,9 @@ static hl_status hl_tool_step_end(hl_call_frame *f, hl_status st, cJSON *result,
   hl_event end = {.type = HL_EVENT_TOOL_END, .name = f->call.name, .call_id = f->call.id,
                   .args = f->step_args, .result = result, .error = {st, shown}, .tool = f->tool,
                   .outer_call_id = f->rec->outer_id};
-  end.duration_ms = (double)(hl__mono_ns() - f->t0) / 1e6;
+  int64_t took = hl__mono_ns() - f->t0;
+  end.duration_ms = (double)took / 1e6;
+  hl__tool_note_ns(f->tool, took); /* what the next batch expects (hl_batch_quick) */
   hl__emit(ctx, &end);
   if (st != HL_OK) {
     hl_fail(st, "%s", shown);
@@ -583,6 +586,41 @@ static void hl_batch_drain(hl_batch *b) {
 
 static void hl_helper_fn(hl__job *job) { hl_batch_drain(((hl_helper *)job)->batch); }
 
+/* A batch is quick when the calls after the first are expected to take
+ * less, all together, than this: less than waking a worker for them
+ * costs (a futex wake and a thread switched in and out, ~15 us of CPU on
+ * a 2-vCPU VM, and as much again in the waker's and the woken thread's
+ * lock hand-offs), so the run's thread runs them itself, after the first. */
+#ifndef HL_QUICK_BATCH_NS /* a build for callgrind, whose slowness would make every call slow */
+#define HL_QUICK_BATCH_NS 20000
+#endif
+static _Atomic long long quick_batch_ns = HL_QUICK_BATCH_NS;
+
+void hl__tools_set_quick_batch_ns(long long ns) {
+  atomic_store(&quick_batch_ns, ns > 0 ? ns : HL_QUICK_BATCH_NS);
+}
+
+/* Whether every call goes to a tool whose calls have been measured
+ * (hl__tool_expected_ns), the sum of the estimates of the calls after the
+ * first is under the budget, and so is the first's: were the first slow,
+ * the others would wait for it until the deferred wake-up's grace ends,
+ * when waking their helpers at once costs nothing in time (this thread
+ * is busy with the first meanwhile). A tool never measured counts as
+ * slow: an agent's first batch of a tool runs in parallel, and so does
+ * one whose tool was slow lately (its estimate rises at once). An
+ * unknown tool answers at once (an error result). */
+static bool hl_batch_quick(const hl_batch *b) {
+  long long budget = atomic_load_explicit(&quick_batch_ns, memory_order_relaxed), sum = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    const char *name = b->slots[i].part->name;
+    hl_tool *tool = name ? hl_tools_find(b->ctx->agent->tools, name) : NULL;
+    if (!tool) continue;
+    long long e = hl__tool_expected_ns(tool);
+    if (e == 0 || e > budget || (i > 0 && (sum += e) > budget)) return false;
+  }
+  return true;
+}
+
 /* The text a tool result shows the model. */
 char *hl__tool_result_text(const hl__tool_outcome *out) {
   if (out->status != HL_OK) {
@@ -660,8 +698,15 @@ hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
   /* threads-1 helpers on the worker pool; the run's own thread drains the
    * batch too, and runs itself the helpers no worker took yet (caller
    * runs: a pool of one thread cannot deadlock on nested batches). The
-   * helpers are woken at once: the calls of one response run at the same
-   * time (one may wait for its siblings). */
+   * helpers are woken at once, so that the calls of one response run at
+   * the same time (one may wait for its siblings), unless the batch is
+   * quick (hl_batch_quick): then waking a worker would cost more than
+   * the calls take, and the worker would mostly find them taken (issue
+   * 12: ~15 us of CPU and two futex calls a turn in scenario (b)). Its
+   * helpers' wake-up is deferred (hl__group_init_deferred) instead of
+   * skipped: should a call that was quick until now be slow this time,
+   * or wait for its siblings, the pool's timer wakes the helpers a few
+   * milliseconds later; the estimate then marks its tool slow. */
   if (threads > HL_MAX_HELPERS + 1) threads = HL_MAX_HELPERS + 1;
   /* Up to the default's helpers on the stack, more on the heap: all 63 on
    * the stack were 4.5 KB of every thread that runs a turn's calls, an
@@ -675,7 +720,8 @@ hl_status hl__run_tool_calls_async(hl_context *ctx, const hl_message *assistant,
   }
   if (threads > 1) {
     hl__group group;
-    hl__group_init(&group);
+    if (hl_batch_quick(b)) hl__group_init_deferred(&group);
+    else hl__group_init(&group);
     for (size_t i = 0; i + 1 < threads; i++) {
       helpers[i] = (hl_helper){.job = {.fn = hl_helper_fn}, .batch = b};
       hl__group_submit(&group, &helpers[i].job);

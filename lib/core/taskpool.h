@@ -58,6 +58,11 @@ typedef struct hl__group {
   hl__job *head_, *tail_;  /* submitted jobs; the queued ones are claimable */
   int unfinished_;
   int queued_;             /* of them, in the pool's queue */
+  /* hl__group_init_deferred(): no wake-up before `deadline_ns_`, while on
+   * the pool's list of such groups (`late_prev_`, `late_next_`). */
+  bool deferred_, listed_;
+  long long deadline_ns_;
+  struct hl__group *late_prev_, *late_next_;
 } hl__group;
 
 /* Queue `job` (any thread), FIFO, carrying no context: `fn` runs with
@@ -93,6 +98,25 @@ void hl__jobs_release(void);
  * finds no call left for (issue 12: 3.9 of the sequential scenario (b)'s
  * 4 futex calls per run were theirs, two threads woken for nothing). */
 void hl__group_init(hl__group *g);
+/* The same, for a group whose waiter expects to take its jobs back
+ * itself before long (the helpers of a response's tool calls that were
+ * all quick so far): its queued jobs wake nobody for HL__WAKE_GRACE_US
+ * after the first of them was queued; a thread that is awake anyway (a
+ * worker between jobs) still takes them. Past the grace, jobs still
+ * queued get threads as a hl__group_init() group's do: the pool's timer
+ * thread (taskpool.c) wakes one, which wakes the next as it takes its
+ * job. So a batch of quick jobs costs no wake-up (a futex wake and a
+ * thread switched in and out, ~15 us of CPU on a 2-vCPU VM), and a waiter
+ * whose job turns out slow, or waits for its siblings, still has them
+ * started, the grace (plus the scheduler's delay) later: never lost, but
+ * late, so only for groups whose jobs are expected to be quick. The grace
+ * is milliseconds, not microseconds: a timer a few microseconds ahead
+ * costs ~15 us of CPU to set and another to cancel on such a VM (it moves
+ * the CPU's next timer event), as much as the wake-up it would save; one
+ * beyond the next scheduler tick costs a plain syscall. Where the timer
+ * cannot be made (no timerfd, no thread), the group wakes at once. */
+#define HL__WAKE_GRACE_US 5000
+void hl__group_init_deferred(hl__group *g);
 void hl__group_submit(hl__group *g, hl__job *job);
 /* Until every job of `g` has run: run the group's jobs no worker took
  * yet on this thread, sleep (stepped aside) while workers finish theirs. */
@@ -115,5 +139,16 @@ void hl__jobs_block_end(void);
 
 /* The pool's size (threads it may keep busy at once). */
 int hl__jobs_size(void);
+
+/* For tests and benchmarks: how many times since the process started a
+ * thread was woken or started for queued work (`wakes`), and how many
+ * deferred groups reached their grace's end with jobs still queued
+ * (`late`). Thread-safe. */
+void hl__jobs_counters(long *wakes, long *late);
+/* For tests: the grace of hl__group_init_deferred() groups queued from
+ * now on, in microseconds (0 restores HL__WAKE_GRACE_US). A test that
+ * counts wake-ups sets one long enough that a slow machine (a sanitizer,
+ * a loaded CI) finishes a quick batch inside it. Thread-safe. */
+void hl__jobs_set_wake_grace_us(long us);
 
 #endif

@@ -31,6 +31,10 @@ struct hl_tool {
   void *user_data;
   hl_free_fn free_fn;
   unsigned timeout_ms;
+  /* How long its calls take, in ns (hl__tool_note_ns): 0 until one was
+   * measured. Written by every thread that ends a call, without a lock:
+   * an estimate, which a lost update leaves an estimate. */
+  atomic_llong call_ns;
   bool needs_approval; /* calls wait for a human (lib/agent/interrupt.c) */
   bool unenforced;     /* a declared schema the validator cannot enforce */
 };
@@ -82,6 +86,7 @@ hl_tool *hl_tool_new(const char *name, const char *description, hl_tool_fn fn, v
   hl_tool *t = calloc(1, sizeof *t);
   if (!t) goto oom;
   atomic_init(&t->refs, 1);
+  atomic_init(&t->call_ns, 0);
   t->name = hl__strdup(name);
   t->description = hl__strdup(description ? description : "");
   t->schema = hl__empty_object_schema();
@@ -338,4 +343,22 @@ hl_status hl__tool_run(hl_tool *t, hl_context *ctx, const cJSON *args, cJSON **o
   if (!res && !(res = cJSON_CreateNull())) return hl__oom();
   *out = res;
   return HL_OK;
+}
+
+/* ---- how long its calls take ----------------------------------------- */
+
+/* Up at once, down by an eighth of the difference per call: one slow
+ * call marks the tool slow, and it takes a few dozen quick ones to count
+ * as quick again (a tool that is sometimes slow had better be run beside
+ * its siblings than after them). */
+void hl__tool_note_ns(hl_tool *tool, long long ns) {
+  if (!tool) return;
+  if (ns < 1) ns = 1;
+  long long old = atomic_load_explicit(&tool->call_ns, memory_order_relaxed);
+  long long est = old == 0 || ns >= old ? ns : old - (old - ns) / 8;
+  if (est != old) atomic_store_explicit(&tool->call_ns, est, memory_order_relaxed);
+}
+
+long long hl__tool_expected_ns(const hl_tool *tool) {
+  return tool ? atomic_load_explicit(&((hl_tool *)tool)->call_ns, memory_order_relaxed) : 0;
 }

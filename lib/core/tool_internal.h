@@ -42,4 +42,13 @@ hl_status hl__tool_validate(const hl_tool *tool, const cJSON *args);
  * must stay alive for the call. */
 hl_status hl__tool_run(hl_tool *tool, hl_context *ctx, const cJSON *args, cJSON **out);
 
+/* How long `tool`'s calls take: hl__tool_note_ns() after each call (the
+ * time between TOOL_START and TOOL_END), hl__tool_expected_ns() for the
+ * estimate, 0 when no call was measured yet. The parallel calls of one
+ * response run one after another on the run's thread when their tools'
+ * estimates say that waking a worker would cost more than it saves
+ * (lib/agent/tool_exec.c). Any thread, no lock; NULL ignored (0). */
+void hl__tool_note_ns(hl_tool *tool, long long ns);
+long long hl__tool_expected_ns(const hl_tool *tool);
+
 #endif

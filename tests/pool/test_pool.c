@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/agent_internal.h" /* internal: hl__tools_set_quick_batch_ns() */
 #include "agent/call.h"     /* internal: the call record a job carries */
 #include "core/taskpool.h" /* internal: hl__jobs_hold() has no public form */
 #include "check.h"
@@ -348,6 +349,252 @@ static void work_parallel_inside_a_tool_keeps_the_call(void) {
   hl_request *req = hl_scripted_request(m, 1);
   cJSON *res = fx_results_of(req);
   CHECK_STR(hl_json_get_string(hl_json_get(res, "fan_1"), "content"), "4");
+  cJSON_Delete(res);
+  hl_request_free(req);
+  hl_agent_unref(a);
+  hl_provider_unref(m);
+}
+
+/* ---- a response's quick tool calls wake no worker ---- */
+
+/* An agent whose scripted model asks for three echo calls `batches`
+ * times, answering "echoed" after each. */
+static hl_agent *quick_batch_agent(int batches, hl_provider **model) {
+  hl_agent *a = scripted_agent("quick", model);
+  fx_add(a, echo_tool("echo", 0));
+  for (int i = 0; i < batches; i++) {
+    if (hl_scripted_load_json(*model,
+        "{\"responses\":[{\"tool_calls\":["
+        "{\"id\":\"e0\",\"name\":\"echo\",\"arguments\":{\"text\":\"a\"}},"
+        "{\"id\":\"e1\",\"name\":\"echo\",\"arguments\":{\"text\":\"b\"}},"
+        "{\"id\":\"e2\",\"name\":\"echo\",\"arguments\":{\"text\":\"c\"}}]},"
+        "{\"text\":\"echoed\"}]}") != HL_OK) {
+      hl_agent_unref(a);
+      hl_provider_unref(*model);
+      return NULL;
+    }
+  }
+  return a;
+}
+
+/* Once its tool's calls are known to be quick, the run's thread takes a
+ * batch's calls before any worker is woken for them: over twenty turns
+ * of three calls (two helpers queued on the pool each), no thread is
+ * woken or started. The first turn, whose tool was never measured, runs
+ * its calls in parallel (it may wake workers). The budget and the grace
+ * are made long (a second) so that a sanitizer's or a loaded machine's
+ * slowness cannot make a quick call look slow; the defaults are the
+ * benchmarks' business, and the next tests' that slow calls still run at
+ * once. Before the deferred wake-up turns woke workers that found their
+ * helpers taken (3 in these 20 turns on an idle machine: a worker woken
+ * but not yet running counts for the next turn's helper too). */
+#define QUICK_TURNS 20
+
+static void run_echo_turn(hl_agent *a) {
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "echo", &answer), HL_OK);
+  CHECK_STR(answer, "echoed");
+  hl_free(answer);
+}
+
+static void quick_batches_wake_no_worker(void) {
+  hl_provider *m;
+  hl_agent *a = quick_batch_agent(QUICK_TURNS + 1, &m);
+  REQUIRE(a);
+  hl__tools_set_quick_batch_ns(1000000000LL);
+  hl__jobs_set_wake_grace_us(1000000);
+  run_echo_turn(a); /* echo's calls measured */
+  long wakes0, late0, wakes1, late1;
+  hl__jobs_counters(&wakes0, &late0);
+  for (int i = 0; i < QUICK_TURNS; i++) run_echo_turn(a);
+  hl__jobs_counters(&wakes1, &late1);
+  hl__jobs_set_wake_grace_us(0);
+  hl__tools_set_quick_batch_ns(0);
+  CHECK_INT(wakes1 - wakes0, 0);
+  CHECK_INT(late1 - late0, 0);
+  /* Every call ran, each answer in its place. */
+  REQUIRE(hl_scripted_request_count(m) == 2 * (QUICK_TURNS + 1));
+  hl_request *req = hl_scripted_request(m, 2 * (QUICK_TURNS + 1) - 1);
+  cJSON *res = fx_results_of(req);
+  CHECK_STR(hl_json_get_string(hl_json_get(res, "e0"), "content"), "a");
+  CHECK_STR(hl_json_get_string(hl_json_get(res, "e1"), "content"), "b");
+  CHECK_STR(hl_json_get_string(hl_json_get(res, "e2"), "content"), "c");
+  cJSON_Delete(res);
+  hl_request_free(req);
+  hl_agent_unref(a);
+  hl_provider_unref(m);
+}
+
+/* A deferred group's waiter whose own job is slow (here: it waits until
+ * the group's other two jobs run beside it) has them started by the
+ * pool's timer once the grace ends, on pool threads: no lost wake-up, and
+ * the jobs still run at once. */
+typedef struct trio {
+  hl__job job; /* first: the job's address is the struct's */
+  pthread_t ran_on;
+} trio;
+
+static void trio_fn(hl__job *job) {
+  ((trio *)job)->ran_on = pthread_self();
+  overlap_enter();
+  overlap_await(3);
+  overlap_leave();
+}
+
+static void deferred_group_slow_waiter_gets_helpers(void) {
+  REQUIRE(hl_worker_threads() >= 2);
+  atomic_store(&running, 0);
+  atomic_store(&max_running, 0);
+  long late0, late1;
+  hl__jobs_counters(NULL, &late0);
+  hl__group g;
+  hl__group_init_deferred(&g);
+  trio jobs[2];
+  for (int i = 0; i < 2; i++) {
+    jobs[i] = (trio){.job = {.fn = trio_fn}};
+    hl__group_submit(&g, &jobs[i].job);
+  }
+  trio_fn(&(trio){0}.job); /* the waiter's own share, slow until they come */
+  hl__group_wait(&g);
+  hl__jobs_counters(NULL, &late1);
+  CHECK_INT(atomic_load(&max_running), 3);
+  CHECK(late1 - late0 >= 1); /* the grace ended with its jobs queued */
+  for (int i = 0; i < 2; i++) CHECK(!pthread_equal(jobs[i].ran_on, pthread_self()));
+}
+
+/* Tool calls that wait for each other (each until three run at once)
+ * meet with the default grace, the first on the run's thread. */
+static hl_status meet_tool_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)args, (void)ud;
+  overlap_enter();
+  overlap_await(3);
+  overlap_leave();
+  *result = cJSON_CreateString("met");
+  return HL_OK;
+}
+
+static void slow_batch_calls_still_run_at_once(void) {
+  atomic_store(&running, 0);
+  atomic_store(&max_running, 0);
+  hl_provider *m;
+  hl_agent *a = scripted_agent("meeting", &m);
+  fx_add(a, hl_tool_new("meet", "Meet the others.", meet_tool_fn, NULL));
+  REQUIRE(hl_scripted_load_json(m,
+      "{\"responses\":[{\"tool_calls\":["
+      "{\"id\":\"m0\",\"name\":\"meet\",\"arguments\":{}},"
+      "{\"id\":\"m1\",\"name\":\"meet\",\"arguments\":{}},"
+      "{\"id\":\"m2\",\"name\":\"meet\",\"arguments\":{}}]},"
+      "{\"text\":\"met\"}]}") == HL_OK);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "meet", &answer), HL_OK);
+  CHECK_STR(answer, "met");
+  hl_free(answer);
+  CHECK_INT(atomic_load(&max_running), 3);
+  hl_agent_unref(a);
+  hl_provider_unref(m);
+}
+
+/* A tool whose calls were quick until now, this time waiting for its
+ * siblings (each call until three run at once): the batch ran on the
+ * run's thread, deferred, and the pool's timer still starts the other
+ * two beside the first, the grace later; the estimate then marks the tool
+ * slow, and its next batch wakes its helpers at once (no late group). */
+static atomic_int mood_meets;
+
+static hl_status mood_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)args, (void)ud;
+  if (atomic_load(&mood_meets)) {
+    overlap_enter();
+    overlap_await(3);
+    overlap_leave();
+  }
+  *result = cJSON_CreateString("fine");
+  return HL_OK;
+}
+
+static void run_mood_turn(hl_agent *a, hl_provider *m) {
+  REQUIRE(hl_scripted_load_json(m,
+      "{\"responses\":[{\"tool_calls\":["
+      "{\"id\":\"d0\",\"name\":\"mood\",\"arguments\":{}},"
+      "{\"id\":\"d1\",\"name\":\"mood\",\"arguments\":{}},"
+      "{\"id\":\"d2\",\"name\":\"mood\",\"arguments\":{}}]},"
+      "{\"text\":\"moody\"}]}") == HL_OK);
+  char *answer = NULL;
+  CHECK_INT(hl_agent_run(a, NULL, "mood", &answer), HL_OK);
+  CHECK_STR(answer, "moody");
+  hl_free(answer);
+}
+
+static void quick_tool_turned_slow_still_meets(void) {
+  hl_provider *m;
+  hl_agent *a = scripted_agent("moody", &m);
+  fx_add(a, hl_tool_new("mood", "Quick, until it is not.", mood_fn, NULL));
+  /* A budget no sanitizer's slowness reaches: the quick turns count as
+   * quick, so that the meeting turn is deferred. */
+  hl__tools_set_quick_batch_ns(1000000000LL);
+  atomic_store(&mood_meets, 0);
+  for (int i = 0; i < 3; i++) run_mood_turn(a, m);
+  atomic_store(&running, 0);
+  atomic_store(&max_running, 0);
+  atomic_store(&mood_meets, 1);
+  long late0, late1, late2;
+  hl__jobs_counters(NULL, &late0);
+  run_mood_turn(a, m);
+  hl__jobs_counters(NULL, &late1);
+  CHECK_INT(atomic_load(&max_running), 3);
+  CHECK(late1 - late0 >= 1); /* started by the timer */
+  /* Its calls took up to the grace: now slow, woken at once. */
+  hl__tools_set_quick_batch_ns(0);
+  atomic_store(&running, 0);
+  atomic_store(&max_running, 0);
+  run_mood_turn(a, m);
+  hl__jobs_counters(NULL, &late2);
+  CHECK_INT(atomic_load(&max_running), 3);
+  CHECK_INT(late2 - late1, 0);
+  hl_agent_unref(a);
+  hl_provider_unref(m);
+}
+
+/* A batch whose first call goes to a tool known to be slow wakes its
+ * helpers at once, though the calls after it are quick: the run's
+ * thread is busy with the first call anyway, and the quick ones would
+ * otherwise wait for the deferred wake-up's grace (the timer firing: a
+ * late group). The budget (10 ms) sits between the two tools, whatever
+ * a sanitizer does to the quick one. */
+static hl_status nap_fn(hl_context *ctx, const cJSON *args, cJSON **result, void *ud) {
+  (void)ctx, (void)args, (void)ud;
+  sleep_ms(30);
+  *result = cJSON_CreateString("rested");
+  return HL_OK;
+}
+
+static void slow_first_call_wakes_helpers_at_once(void) {
+  hl_provider *m;
+  hl_agent *a = scripted_agent("napper", &m);
+  fx_add(a, hl_tool_new("nap", "Sleep a little.", nap_fn, NULL));
+  fx_add(a, echo_tool("echo", 0));
+  hl__tools_set_quick_batch_ns(10000000LL);
+  long late0 = 0, late1 = 0;
+  for (int turn = 0; turn < 2; turn++) {
+    if (turn == 1) hl__jobs_counters(NULL, &late0); /* both tools measured */
+    REQUIRE(hl_scripted_load_json(m,
+        "{\"responses\":[{\"tool_calls\":["
+        "{\"id\":\"n0\",\"name\":\"nap\",\"arguments\":{}},"
+        "{\"id\":\"n1\",\"name\":\"echo\",\"arguments\":{\"text\":\"b\"}},"
+        "{\"id\":\"n2\",\"name\":\"echo\",\"arguments\":{\"text\":\"c\"}}]},"
+        "{\"text\":\"napped\"}]}") == HL_OK);
+    char *answer = NULL;
+    CHECK_INT(hl_agent_run(a, NULL, "nap", &answer), HL_OK);
+    CHECK_STR(answer, "napped");
+    hl_free(answer);
+  }
+  hl__jobs_counters(NULL, &late1);
+  hl__tools_set_quick_batch_ns(0);
+  CHECK_INT(late1 - late0, 0);
+  hl_request *req = hl_scripted_request(m, 3);
+  cJSON *res = fx_results_of(req);
+  CHECK_STR(hl_json_get_string(hl_json_get(res, "n0"), "content"), "rested");
+  CHECK_STR(hl_json_get_string(hl_json_get(res, "n2"), "content"), "c");
   cJSON_Delete(res);
   hl_request_free(req);
   hl_agent_unref(a);
@@ -717,6 +964,11 @@ int main(int argc, char **argv) {
   RUN(work_parallel_indexes_all_meet);
   RUN(work_parallel_inside_a_tool_keeps_the_call);
   RUN(held_jobs_run_once_each_when_released);
+  RUN(quick_batches_wake_no_worker);
+  RUN(deferred_group_slow_waiter_gets_helpers);
+  RUN(slow_batch_calls_still_run_at_once);
+  RUN(quick_tool_turned_slow_still_meets);
+  RUN(slow_first_call_wakes_helpers_at_once);
   RUN(nested_work_ends_on_this_pool);    /* the default size */
   RUN(cancel_tree_on_this_pool);
   CHECK_INT(hl_set_worker_threads(2), HL_OK);
