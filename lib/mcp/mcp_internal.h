@@ -148,7 +148,11 @@ struct hl_mcp {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   bool connect_tried, connected, closed, dead;
-  char dead_msg[600];
+  char dead_msg[600];        /* how the session ended ("exited with status 3") */
+  /* Stdio: a write met EPIPE before the loop saw the server go; dead_msg
+   * ("closed its stdin") is not final before this time (hl__engine_now_ms)
+   * or io_done, whichever comes first (hl__mcp_dead_words). 0: final. */
+  int64_t dead_unsure_until;
   char errmsg[1024];
   char version[32];
   hl__mcp_era era;           /* set by connect, then fixed */
@@ -272,6 +276,11 @@ void hl__mcp_emit_later(hl_mcp *m, uint64_t upto);
 /* Wait on m->cond (m->lock held) until woken or `deadline_ms`
  * (hl__engine_now_ms() clock; 0: no limit). False once the deadline passed. */
 bool hl__mcp_wait(hl_mcp *m, int64_t deadline_ms);
+/* How the session ended (m->dead; m->lock held) into `buf`: dead_msg once
+ * final. A stdio server whose stdin refused a write (EPIPE) is usually
+ * exiting: its exit is waited for (until m->dead_unsure_until) so that
+ * every call names it, whichever of the two the client noticed first. */
+void hl__mcp_dead_words(hl_mcp *m, char *buf, size_t size);
 
 /* The client's capabilities as declared (initialize, and every modern
  * request's _meta): roots, sampling, elicitation only where the
