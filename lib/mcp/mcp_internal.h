@@ -207,6 +207,7 @@ struct hl_mcp {
   /* HTTP transport */
   struct hl__http *http;
   struct hl__http *listen_http; /* the GET stream's client (no timeouts) */
+  struct hl__http *answer_http; /* the sender's: no timeouts, stall_ms instead */
   pthread_t listener;
   bool listener_running;
   bool listen_ready;         /* the GET stream is open, or will not be (under lock) */
@@ -340,6 +341,11 @@ hl_status hl__mcp_http_start(hl_mcp *m);
  * stream is read and dispatched until it ends. */
 hl_status hl__mcp_http_send(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, hl__mcp_pending *p,
                             hl_context *ctx);
+/* POST one answer of the client's (the sender thread), on its own HTTP
+ * client: no time limit, but HL_ERR_TIMEOUT when the server makes no
+ * progress with it for HL_MCP_ANSWER_TIMEOUT_MS (takes no byte of it,
+ * or, once it took it all, does not end its response): a dead peer. */
+hl_status hl__mcp_http_answer(hl_mcp *m, const char *text);
 void hl__mcp_http_close(hl_mcp *m);
 /* Open the standalone GET stream (legacy, after the handshake), or
  * subscriptions/listen's stream (modern), on a thread of its own that

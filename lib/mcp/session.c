@@ -1363,6 +1363,7 @@ void hl_mcp_free(hl_mcp *m) {
    * to authorization servers end too (hl__mcp_cancelled() sees `closed`;
    * an authorize callback under way is the application's to end). */
   if (m->http) hl__http_cancel_all(m->http);
+  if (m->answer_http) hl__http_cancel_all(m->answer_http); /* the sender's POST */
   /* Calls in progress on other threads leave before anything goes. */
   pthread_mutex_lock(&m->lock);
   while (m->active > 0) pthread_cond_wait(&m->cond, &m->lock);
