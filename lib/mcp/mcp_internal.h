@@ -409,7 +409,8 @@ void hl__mcp_server_request(hl_mcp *m, cJSON *msg);
 /* The server took none of the client's answers for
  * HL_MCP_ANSWER_TIMEOUT_MS: mark the session dead (later calls fail at
  * once), drop the answers waiting, queue the mcp.protocol_error event
- * and fail the calls in flight with HL_ERR_NETWORK. Once; any thread
+ * and fail the calls in flight with HL_ERR_NETWORK (HTTP: ending the
+ * requests under way, whose streams may be silent). Once; any thread
  * but the event loop's. */
 void hl__mcp_dead_peer(hl_mcp *m);
 /* Queue a tool list refresh (one at most). */
