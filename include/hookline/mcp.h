@@ -85,8 +85,12 @@
  * Failures are never fatal to the process or to other servers: garbage
  * or invalid UTF-8 on the wire, a message over the size cap or an answer
  * to a request never sent fail the calls in flight with a message naming
- * the server; a server that exits fails its calls with HL_ERR_NETWORK; a
- * server that never answers, HL_ERR_TIMEOUT.
+ * the server; a server that exits fails its calls with HL_ERR_NETWORK
+ * and how it ended ('mcp server "x" exited with status 3', or "was
+ * killed by signal 9"), whether a call noticed it by its stdin refusing
+ * a write (EPIPE) or the client by its exit first ("closed its stdin"
+ * only for a server that stops reading and is not seen to go within
+ * 1 s); a server that never answers, HL_ERR_TIMEOUT.
  *
  * Lifetime and ownership: hl_mcp_new_*() returns a client owned by the
  * caller, freed by hl_mcp_free(). Tools the client hands out hold a
@@ -506,13 +510,23 @@ HL_API unsigned long long hl_mcp_events_dropped(const hl_mcp *mcp);
 #define HL_MCP_MAX_QUEUED_REPLIES 1024
 /** A server that takes none of the client's answers for this long (ms)
  *  while they wait (stdio: no byte of a message written to its stdin
- *  taken; HTTP: no answer sent while HL_MCP_MAX_QUEUED_REPLIES wait) is
- *  a dead peer: the session fails. Its calls in flight, and every call
- *  after, fail with HL_ERR_NETWORK and 'mcp server "x" took none of the
- *  client's answers for 10 s (HL_MCP_ANSWER_TIMEOUT_MS): a dead peer'
- *  (hl_last_error()); the observers get that text as an
- *  "mcp.protocol_error" event; the answers waiting are dropped and
- *  counted with the refused. */
+ *  taken; HTTP: no answer sent while HL_MCP_MAX_QUEUED_REPLIES wait, or
+ *  one answer's POST without progress: no byte of it taken, or, once it
+ *  was all taken, no end of the server's response, since a server
+ *  answers an answer with 202 at once; a response that trickles is no
+ *  progress) is a dead peer: the session fails. Its calls in flight,
+ *  their HTTP streams ended, and every call after, fail with
+ *  HL_ERR_NETWORK and 'mcp server "x" took none of the client's answers
+ *  for 10 s (HL_MCP_ANSWER_TIMEOUT_MS): a dead peer' (hl_last_error());
+ *  the observers get that text as an "mcp.protocol_error" event; the
+ *  answers waiting are dropped and counted with the refused. A server
+ *  that reads slowly is alive as long as it takes bytes: HTTP answers
+ *  have no other time limit (not hl_mcp_set_timeout_ms()'s), and every
+ *  one arrives, whole and in order. The bytes the kernel holds for the
+ *  server count as taken once they leave the client's send queue; the
+ *  last of an answer, in the server's receive buffer (~128 KB with
+ *  Linux's defaults), must be read within this bound. hl_mcp_free() does
+ *  not wait for it: it ends an answer's POST at once. */
 #define HL_MCP_ANSWER_TIMEOUT_MS 10000
 /** How many requests of the server this client refused, or left
  *  unanswered because the session failed, since it was made. Any

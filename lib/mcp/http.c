@@ -199,8 +199,16 @@ hl_status hl__mcp_http_start(hl_mcp *m) {
   o.max_response_bytes = 0;
   m->http = hl__http_new(&o);
   if (!m->http) return hl_last_status();
+  /* The client's answers: no time limit of the requests' (a server that
+   * reads slowly takes its time, and a POST that receives nothing while
+   * it sends is not idle), the dead peer's rule instead (send_http). */
+  o.timeout_ms = 0;
+  o.idle_timeout_ms = 0;
+  m->answer_http = hl__http_new(&o);
+  if (!m->answer_http) return hl_last_status();
   /* Checked again: the file may have gone since hl_mcp_set_ca_file(). */
-  return m->ca_file ? hl__http_set_ca_file(m->http, m->ca_file, "mcp") : HL_OK;
+  hl_status st = m->ca_file ? hl__http_set_ca_file(m->http, m->ca_file, "mcp") : HL_OK;
+  return st == HL_OK && m->ca_file ? hl__http_set_ca_file(m->answer_http, m->ca_file, "mcp") : st;
 }
 
 /* "Mcp-Name: VALUE" in `buf` when it fits, else malloc'd (NULL: out of
@@ -233,7 +241,7 @@ static void listen_settled(long status, void *user);
  * answer's headers came. */
 static hl_status send_http(hl_mcp *m, const char *method, const char *body, const char *last_event_id,
                            stream *s, hl_context *ctx, bool capture, const char *token, const hl__mcp_rpc *rpc,
-                           bool listen, hl__http_response *resp) {
+                           bool listen, bool answer, hl__http_response *resp) {
   const char *hdrs[43];
   char session[400], version[64], last[300], mcp_method[160], name_buf[256];
   size_t n = 0;
@@ -315,8 +323,11 @@ static hl_status send_http(hl_mcp *m, const char *method, const char *body, cons
       .max_buffered_bytes = HL__MCP_MAX_OTHER_BODY, /* messages go to on_data, capped there */
       /* A modern input round gets what is left of the call's limit. */
       .timeout_ms = s && s->p && !s->p->resets ? (long)s->p->limit_ms : 0,
+      /* An answer of the client's: the dead peer's rule, no time limit. */
+      .stall_ms = answer ? HL_MCP_ANSWER_TIMEOUT_MS : 0,
   };
-  hl_status st = hl__http_request_send(listen ? m->listen_http : m->http, &req, resp);
+  hl__http *client = listen ? m->listen_http : answer ? m->answer_http : m->http;
+  hl_status st = hl__http_request_send(client, &req, resp);
   if (st == HL_OK && m->oauth) hl__dpop_keep_nonce(m->oauth, m->url, resp->dpop_nonce);
   free(auth);
   free(proof);
@@ -440,7 +451,7 @@ static bool error_body_answers(hl_mcp *m, const hl__http_response *r, hl__mcp_pe
 }
 
 static hl_status send_once(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, hl__mcp_pending *p,
-                           hl_context *ctx, bool *expired, const char *token, auth_answer *auth) {
+                           hl_context *ctx, bool answer, bool *expired, const char *token, auth_answer *auth) {
   stream s = {.m = m, .p = p, .ctx = ctx, .retry_ms = -1};
   hl__http_response r = {0};
   /* A request sent without a session is an initialize: keep the id the
@@ -448,7 +459,7 @@ static hl_status send_once(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, 
   pthread_mutex_lock(&m->lock);
   bool initialize = p && !m->session_id && m->era == HL__MCP_ERA_LEGACY;
   pthread_mutex_unlock(&m->lock);
-  hl_status st = send_http(m, NULL, text, NULL, &s, ctx, initialize, token, rpc, false, &r);
+  hl_status st = send_http(m, NULL, text, NULL, &s, ctx, initialize, token, rpc, false, answer, &r);
   if (st == HL_ERR_CANCELLED && p && pending_done(m, p)) { /* ended by on_data: answered */
     st = HL_OK;
     if (!r.status) r.status = 200;
@@ -480,7 +491,7 @@ static hl_status send_once(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, 
       char last[256];
       snprintf(last, sizeof last, "%s", s.event_id);
       hl__http_response_clear(&r);
-      st = send_http(m, NULL, NULL, last, &s, ctx, false, token, NULL, false, &r);
+      st = send_http(m, NULL, NULL, last, &s, ctx, false, token, NULL, false, false, &r);
       if (st == HL_ERR_CANCELLED && pending_done(m, p)) {
         st = HL_OK;
         break;
@@ -515,8 +526,8 @@ static hl_status send_once(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, 
   return st;
 }
 
-hl_status hl__mcp_http_send(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, hl__mcp_pending *p,
-                            hl_context *ctx) {
+static hl_status send_message(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, hl__mcp_pending *p,
+                              hl_context *ctx, bool answer) {
   char *session = NULL;
   pthread_mutex_lock(&m->lock);
   if (m->session_id) session = strdup(m->session_id);
@@ -532,7 +543,7 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc,
   for (int rounds = 0;;) {
     char *token = m->oauth ? hl__oauth_token(m, ctx) : NULL;
     auth_answer auth = {0};
-    st = send_once(m, text, rpc, p, ctx, &expired, token, &auth);
+    st = send_once(m, text, rpc, p, ctx, answer, &expired, token, &auth);
     bool again = false;
     if (auth.status && m->oauth && p) {
       char msg[700];
@@ -556,7 +567,7 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc,
     if (hl__mcp_reinitialize(m, session) == HL_OK) {
       expired = false;
       char *token = m->oauth ? hl__oauth_token(m, ctx) : NULL;
-      st = send_once(m, text, rpc, p, ctx, &expired, token, NULL);
+      st = send_once(m, text, rpc, p, ctx, answer, &expired, token, NULL);
       free(token);
     } else {
       st = hl_fail(keep, "%s (and a new session could not be started: %s)", msg, hl_last_error());
@@ -564,6 +575,15 @@ hl_status hl__mcp_http_send(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc,
   }
   free(session);
   return st;
+}
+
+hl_status hl__mcp_http_send(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, hl__mcp_pending *p,
+                            hl_context *ctx) {
+  return send_message(m, text, rpc, p, ctx, false);
+}
+
+hl_status hl__mcp_http_answer(hl_mcp *m, const char *text) {
+  return send_message(m, text, NULL, NULL, NULL, true);
 }
 
 /* The GET stream's first answer arrived (or none will): hl_mcp_connect()
@@ -724,7 +744,7 @@ static void *subscribe_main(void *arg) {
     char *token = m->oauth ? hl__oauth_token(m, NULL) : NULL;
     hl__mcp_rpc rpc = {"subscriptions/listen", NULL};
     int64_t opened_ms = hl__engine_now_ms();
-    hl_status st = text ? send_http(m, NULL, text, NULL, &s, NULL, false, token, &rpc, true, &r) : hl__oom();
+    hl_status st = text ? send_http(m, NULL, text, NULL, &s, NULL, false, token, &rpc, true, false, &r) : hl__oom();
     free(text);
     listen_settled(0, m); /* failed before any answer: nobody waits for it */
     if (st == HL_ERR_CANCELLED && pending_done(m, &lp)) st = HL_OK; /* ended by its response */
@@ -865,4 +885,6 @@ void hl__mcp_http_close(hl_mcp *m) {
   }
   hl__http_free(m->http);
   m->http = NULL;
+  hl__http_free(m->answer_http); /* its only user, the sender, was joined */
+  m->answer_http = NULL;
 }

@@ -148,7 +148,11 @@ struct hl_mcp {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   bool connect_tried, connected, closed, dead;
-  char dead_msg[600];
+  char dead_msg[600];        /* how the session ended ("exited with status 3") */
+  /* Stdio: a write met EPIPE before the loop saw the server go; dead_msg
+   * ("closed its stdin") is not final before this time (hl__engine_now_ms)
+   * or io_done, whichever comes first (hl__mcp_dead_words). 0: final. */
+  int64_t dead_unsure_until;
   char errmsg[1024];
   char version[32];
   hl__mcp_era era;           /* set by connect, then fixed */
@@ -203,6 +207,7 @@ struct hl_mcp {
   /* HTTP transport */
   struct hl__http *http;
   struct hl__http *listen_http; /* the GET stream's client (no timeouts) */
+  struct hl__http *answer_http; /* the sender's: no timeouts, stall_ms instead */
   pthread_t listener;
   bool listener_running;
   bool listen_ready;         /* the GET stream is open, or will not be (under lock) */
@@ -272,6 +277,11 @@ void hl__mcp_emit_later(hl_mcp *m, uint64_t upto);
 /* Wait on m->cond (m->lock held) until woken or `deadline_ms`
  * (hl__engine_now_ms() clock; 0: no limit). False once the deadline passed. */
 bool hl__mcp_wait(hl_mcp *m, int64_t deadline_ms);
+/* How the session ended (m->dead; m->lock held) into `buf`: dead_msg once
+ * final. A stdio server whose stdin refused a write (EPIPE) is usually
+ * exiting: its exit is waited for (until m->dead_unsure_until) so that
+ * every call names it, whichever of the two the client noticed first. */
+void hl__mcp_dead_words(hl_mcp *m, char *buf, size_t size);
 
 /* The client's capabilities as declared (initialize, and every modern
  * request's _meta): roots, sampling, elicitation only where the
@@ -331,6 +341,11 @@ hl_status hl__mcp_http_start(hl_mcp *m);
  * stream is read and dispatched until it ends. */
 hl_status hl__mcp_http_send(hl_mcp *m, const char *text, const hl__mcp_rpc *rpc, hl__mcp_pending *p,
                             hl_context *ctx);
+/* POST one answer of the client's (the sender thread), on its own HTTP
+ * client: no time limit, but HL_ERR_TIMEOUT when the server makes no
+ * progress with it for HL_MCP_ANSWER_TIMEOUT_MS (takes no byte of it,
+ * or, once it took it all, does not end its response): a dead peer. */
+hl_status hl__mcp_http_answer(hl_mcp *m, const char *text);
 void hl__mcp_http_close(hl_mcp *m);
 /* Open the standalone GET stream (legacy, after the handshake), or
  * subscriptions/listen's stream (modern), on a thread of its own that
@@ -394,7 +409,8 @@ void hl__mcp_server_request(hl_mcp *m, cJSON *msg);
 /* The server took none of the client's answers for
  * HL_MCP_ANSWER_TIMEOUT_MS: mark the session dead (later calls fail at
  * once), drop the answers waiting, queue the mcp.protocol_error event
- * and fail the calls in flight with HL_ERR_NETWORK. Once; any thread
+ * and fail the calls in flight with HL_ERR_NETWORK (HTTP: ending the
+ * requests under way, whose streams may be silent). Once; any thread
  * but the event loop's. */
 void hl__mcp_dead_peer(hl_mcp *m);
 /* Queue a tool list refresh (one at most). */

@@ -897,8 +897,9 @@ static hl_status roundtrip_once(hl_mcp *m, hl_context *ctx, const char *method, 
     /* The same words whether the server died before or during the call:
      * 'mcp server "x" exited with status 3'. */
     char why[700];
-    snprintf(why, sizeof why, "%s", m->closed ? ": the client was closed" : m->dead_msg);
     bool closed = m->closed;
+    if (closed) snprintf(why, sizeof why, ": the client was closed");
+    else hl__mcp_dead_words(m, why, sizeof why);
     pthread_mutex_unlock(&m->lock);
     return hl_fail(closed ? HL_ERR_STATE : HL_ERR_NETWORK, "mcp server \"%s\"%s%s", m->name,
                    closed ? "" : " ", why);
@@ -1362,6 +1363,7 @@ void hl_mcp_free(hl_mcp *m) {
    * to authorization servers end too (hl__mcp_cancelled() sees `closed`;
    * an authorize callback under way is the application's to end). */
   if (m->http) hl__http_cancel_all(m->http);
+  if (m->answer_http) hl__http_cancel_all(m->answer_http); /* the sender's POST */
   /* Calls in progress on other threads leave before anything goes. */
   pthread_mutex_lock(&m->lock);
   while (m->active > 0) pthread_cond_wait(&m->cond, &m->lock);

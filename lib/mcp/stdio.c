@@ -75,6 +75,9 @@ static char **build_env(hl_mcp *m) {
 /* Waiting for the exit after stdout closed, before the calls in flight
  * are failed with what is known ("closed its stdout" if it did not exit). */
 #define EXIT_WAIT_MS 200
+/* Waiting for the loop to see the server go after its stdin refused a
+ * write (EPIPE), before calls fail with "closed its stdin". */
+#define EPIPE_WAIT_MS 1000
 /* Without a pidfd (kernels before 5.3), how often to look for the exit. */
 #define EXIT_RETRY_MS 5
 
@@ -270,6 +273,7 @@ static void finish(hl__mcp_io *io) {
   m->io_done = true;
   m->dead = true;
   snprintf(m->dead_msg, sizeof m->dead_msg, "%s", how); /* "exited with status 3" */
+  m->dead_unsure_until = 0;
   pthread_cond_broadcast(&m->cond);
   pthread_mutex_unlock(&m->lock);
   /* m stays valid: hl__mcp_stdio_close() waits for the stop task, which
@@ -594,6 +598,13 @@ void hl__mcp_stdio_wait(hl_mcp *m, hl__mcp_pending *p) {
   pthread_mutex_lock(&m->lock);
 }
 
+void hl__mcp_dead_words(hl_mcp *m, char *buf, size_t size) {
+  /* finish() broadcasts m->cond when it knows; so does the close. */
+  while (m->dead_unsure_until && !m->io_done && !m->closed && hl__mcp_wait(m, m->dead_unsure_until)) {
+  }
+  snprintf(buf, size, "%s", m->dead_msg);
+}
+
 /* Wait up to `ms` for the loop to see the server go. */
 static bool wait_io(hl_mcp *m, int ms) {
   int64_t deadline = hl__engine_now_ms() + ms;
@@ -616,7 +627,7 @@ static hl_status wait_writable(hl_mcp *m, int64_t since_ms) {
     pthread_mutex_lock(&m->lock);
     bool closed = m->closed, dead = m->dead;
     char how[600];
-    snprintf(how, sizeof how, "%s", m->dead_msg);
+    if (dead && !closed) hl__mcp_dead_words(m, how, sizeof how);
     pthread_mutex_unlock(&m->lock);
     if (closed) return hl_fail(HL_ERR_STATE, "mcp server \"%s\": the client was closed", m->name);
     if (dead) return hl_fail(HL_ERR_NETWORK, "mcp server \"%s\" %s", m->name, how);
@@ -669,16 +680,21 @@ static bool write_line(hl_mcp *m, const char *text, bool try_only, hl_status *st
       char how[600] = "";
       if (e == EPIPE || e == ECONNRESET) {
         /* Nothing more reaches it: answers are not queued any more, and
-         * stdout, if held for them, is read again to its end. */
+         * stdout, if held for them, is read again to its end. A server
+         * that stops reading is usually exiting: "closed its stdin" is
+         * what every call says only if the loop does not see it go
+         * within EPIPE_WAIT_MS (hl__mcp_dead_words waits for that). */
         pthread_mutex_lock(&m->lock);
-        if (!m->dead) snprintf(m->dead_msg, sizeof m->dead_msg, "closed its stdin");
+        if (!m->dead) {
+          snprintf(m->dead_msg, sizeof m->dead_msg, "closed its stdin");
+          m->dead_unsure_until = hl__engine_now_ms() + EPIPE_WAIT_MS;
+        }
         m->dead = true;
         pthread_mutex_unlock(&m->lock);
         atomic_store(&m->replies_full, false);
         hl__mcp_stdio_resume(m);
-        wait_io(m, 1000);
         pthread_mutex_lock(&m->lock);
-        if (m->dead) snprintf(how, sizeof how, "%s", m->dead_msg);
+        hl__mcp_dead_words(m, how, sizeof how);
         pthread_mutex_unlock(&m->lock);
       }
       if (how[0]) *st = hl_fail(HL_ERR_NETWORK, "mcp server \"%s\" %s", m->name, how);
@@ -714,7 +730,7 @@ hl_status hl__mcp_stdio_send(hl_mcp *m, const char *text) {
   hl__mcp_dead_peer(m);
   pthread_mutex_lock(&m->lock);
   char how[600];
-  snprintf(how, sizeof how, "%s", m->dead_msg);
+  hl__mcp_dead_words(m, how, sizeof how);
   pthread_mutex_unlock(&m->lock);
   return hl_fail(HL_ERR_NETWORK, "mcp server \"%s\" %s", m->name, how);
 }

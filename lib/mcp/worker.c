@@ -21,6 +21,7 @@
 #include "mcp_internal.h"
 #include "core/util.h"
 #include "hookline/json.h"
+#include "net/http.h"
 
 /* An accepted elicitation gets the requested schema's defaults for the
  * fields the handler left out (SEP-1034: the server can rely on them). */
@@ -273,8 +274,10 @@ static void *sender_main(void *arg) {
     pthread_mutex_unlock(&m->lock);
     if (m->kind == HL__MCP_STDIO) {
       hl__mcp_stdio_send(m, r->text); /* a dead peer ends the session there */
-    } else {
-      hl__mcp_http_send(m, r->text, NULL, NULL, NULL);
+    } else if (hl__mcp_http_answer(m, r->text) == HL_ERR_TIMEOUT) {
+      /* A POST the server stalled (took nothing, or did not answer it)
+       * for HL_MCP_ANSWER_TIMEOUT_MS: dead, as a full queue's wait. */
+      hl__mcp_dead_peer(m);
     }
     free(r->text);
     free(r);
@@ -332,6 +335,11 @@ void hl__mcp_dead_peer(hl_mcp *m) {
   atomic_store(&m->replies_full, false);
   hl__mcp_stdio_resume(m);
   hl__mcp_protocol_failure(m, HL_ERR_NETWORK, msg);
+  /* HTTP: a call whose stream is silent waits in its request, not on
+   * m->cond: end the requests under way (they find their calls failed,
+   * send_once). m->http lives until hl_mcp_free() joined this thread and
+   * the calls (the listener's GET stream is another client's). */
+  if (m->kind == HL__MCP_HTTP && m->http) hl__http_cancel_all(m->http);
 }
 
 hl_status hl__mcp_worker_start(hl_mcp *m) {

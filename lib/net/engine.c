@@ -397,6 +397,12 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
   return 0;
 }
 
+curl_socket_t hl__engine_socket(CURL *easy) {
+  engine_xfer *x = NULL;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+  return x ? x->sock : CURL_SOCKET_BAD;
+}
+
 static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
   (void)multi;
   part *pt = userp;

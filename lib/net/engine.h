@@ -211,6 +211,11 @@ void hl__engine_settled(CURL *easy);
  * cancelled or abandoned transfer; its connection is closed). `done` is
  * not called. */
 void hl__engine_remove(CURL *easy);
+/* The socket libcurl last asked the loop to watch for a transfer added
+ * with hl__engine_add() (its connection's), CURL_SOCKET_BAD before that;
+ * libcurl's CURLINFO_ACTIVESOCKET knows it only once the transfer is
+ * done. Loop thread. */
+curl_socket_t hl__engine_socket(CURL *easy);
 /* Resume a transfer paused by its write callback. */
 void hl__engine_unpause(CURL *easy);
 

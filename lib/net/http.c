@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <linux/sockios.h>
 
 #include "core/cancel_notify.h"
 #include "hookline/pool.h"
@@ -256,7 +258,7 @@ struct call {
                                 submit_fn, read by the caller after the first
                                 streamed bytes (under `lock`) */
   hl__task t_submit, t_cancel, t_unpause;
-  hl__timer retry_timer, idle_timer;
+  hl__timer retry_timer, idle_timer, stall_timer;
   call *prev, *next;         /* the loop's list of live calls */
   CURL *easy;                /* while an attempt is in the multi handle */
   char errbuf[CURL_ERROR_SIZE];
@@ -285,6 +287,11 @@ struct call {
                                 flight for a rare error) */
   size_t head_len;
   int64_t last_activity;
+  /* req->stall_ms: the server's last progress, the upload counter and the
+   * socket's send queue as last seen (-1: not yet). */
+  int64_t stall_progress;
+  curl_off_t stall_sent;
+  long stall_outq;
   char *content_type;
   char *captured;            /* value of req->capture_header, if any */
   char *dpop_nonce;          /* with req->capture_challenge */
@@ -388,6 +395,7 @@ static void complete_async(call *c);
 static void finish(call *c, hl_status st) {
   hl__engine_timer_disarm(&c->retry_timer);
   hl__engine_timer_disarm(&c->idle_timer);
+  hl__engine_timer_disarm(&c->stall_timer);
   if (c->easy) {
     hl__engine_remove(c->easy);
     detach_easy(c);
@@ -456,6 +464,11 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
   (void)dlnow;
   (void)ultotal;
   call *c = user;
+  if (c->req->stall_ms > 0 && ulnow != c->stall_sent) { /* the server took bytes (req->stall_ms) */
+    c->stall_sent = ulnow;
+    c->stall_progress = now_ms();
+  }
+  if (!c->req->body_sent) return 0;
   if (!c->body_dropped && c->req->body_len > 0 && ulnow - c->sent_base >= (curl_off_t)c->req->body_len) {
     c->req->body_sent(c->req->body_user);
     c->body_dropped = true;
@@ -772,6 +785,37 @@ static void on_idle_timer(hl__timer *t) {
               call_url(c), idle_ms);
 }
 
+/* req->stall_ms: once a second, whether the server made progress (the
+ * upload counter moved: on_progress; the socket's send queue shrank: the
+ * server read what the kernel held for it); none for stall_ms ends the
+ * call. */
+#define STALL_LOOK_MS 1000
+
+static void on_stall_timer(hl__timer *t) {
+  call *c = CALL_OF(t, stall_timer);
+  int64_t now = now_ms();
+  curl_socket_t sock = c->easy ? hl__engine_socket(c->easy) : CURL_SOCKET_BAD;
+  int queued = -1;
+  if (sock != CURL_SOCKET_BAD && ioctl(sock, SIOCOUTQ, &queued) != 0) queued = -1;
+  if (queued >= 0) {
+    if (c->stall_outq >= 0 && queued < c->stall_outq) c->stall_progress = now;
+    c->stall_outq = queued;
+  }
+  long stall_ms = c->req->stall_ms;
+  if (now - c->stall_progress < stall_ms) {
+    int64_t due = c->stall_progress + stall_ms;
+    hl__engine_timer_arm(&c->stall_timer, due < now + STALL_LOOK_MS ? due : now + STALL_LOOK_MS);
+    return;
+  }
+  curl_off_t taken = c->stall_sent - c->sent_base - (queued > 0 ? queued : 0);
+  if (taken < (curl_off_t)c->req->body_len)
+    finish_fail(c, HL_ERR_TIMEOUT, "%s: %s took no byte of the request for %ld ms (%lld of %zu taken)",
+                c->what, call_url(c), stall_ms, (long long)(taken > 0 ? taken : 0), c->req->body_len);
+  else
+    finish_fail(c, HL_ERR_TIMEOUT, "%s: %s took the request but did not end its answer within %ld ms",
+                c->what, call_url(c), stall_ms);
+}
+
 /* Map a failed transfer to a status and message (set in c->msg); true when
  * another attempt may help. The place that decides what a libcurl error
  * means to the caller. */
@@ -868,6 +912,7 @@ static bool classify_failure(call *c, CURLcode rc, long request_bytes, hl_status
 static void on_done(CURL *easy, CURLcode rc, void *user) {
   call *c = user;
   hl__engine_timer_disarm(&c->idle_timer);
+  hl__engine_timer_disarm(&c->stall_timer);
   if (!c->status_known) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &c->status);
   long request_bytes = 0; /* 0: the request never left (connect failed) */
   curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
@@ -960,7 +1005,7 @@ static void start_attempt(call *c) {
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-  if (req->body_sent && req->body) {
+  if ((req->body_sent && req->body) || req->stall_ms > 0) {
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, c);
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
@@ -1047,6 +1092,13 @@ static void start_attempt(call *c) {
     return;
   }
   if (o->idle_timeout_ms > 0) hl__engine_timer_arm(&c->idle_timer, c->last_activity + o->idle_timeout_ms);
+  if (req->stall_ms > 0) {
+    c->stall_progress = c->last_activity;
+    c->stall_sent = 0;
+    c->stall_outq = -1;
+    hl__engine_timer_arm(&c->stall_timer, c->last_activity +
+                                              (req->stall_ms < STALL_LOOK_MS ? req->stall_ms : STALL_LOOK_MS));
+  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1207,6 +1259,7 @@ static call *call_new(hl__http *client, const hl__http_request *req) {
   c->t_unpause.fn = unpause_fn;
   c->retry_timer.fn = on_retry_timer;
   c->idle_timer.fn = on_idle_timer;
+  c->stall_timer.fn = on_stall_timer;
   c->retry_after_ms = -1;
 
   struct curl_slist *nodes = (struct curl_slist *)(c + 1);

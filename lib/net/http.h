@@ -160,6 +160,20 @@ typedef struct hl__http_request {
    * timeout_ms (a request given what is left of a longer exchange's
    * limit); 0: the client's. */
   long timeout_ms;
+  /* A server that stalls the request: it ends with HL_ERR_TIMEOUT once,
+   * for this long, the server took no byte of the body (libcurl's upload
+   * counter did not move, nor did the connection's send queue shrink:
+   * the kernel takes megabytes at once, a slow reader drains them) and,
+   * once the body was all taken, did not end its answer. Bytes of the
+   * answer are no progress: meant for a body whose answer is short (MCP's
+   * answers to a server get 202 without a body), where a server that
+   * reads slowly is alive and one that takes nothing, or trickles its
+   * answer, is not. Looked at every second (a timer of the loop); the
+   * connect counts, a wait for a connection of the pool too. The last
+   * part of a body, in the server's receive buffer, is out of sight.
+   * 0: none. Besides the client's timeouts: a client without them (0)
+   * serves it alone. */
+  long stall_ms;
 } hl__http_request;
 
 typedef struct hl__http_response {

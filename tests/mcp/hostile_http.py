@@ -9,7 +9,14 @@ name the same event), server requests on a POST
 stream (ask_then_ping: an elicitation, then a ping while the client's
 handler answers it; how long the ping's answer took; ping_flood_unread:
 pings on the call's stream while the client's answers are never
-answered, a dead peer for the client), sessions (404 once deleted), a proxy's HTML page with status 200
+answered, a dead peer for the client; answer_stalls {how}: a ping on the
+call's stream, and the POST with the client's answer is never read
+(how "unread") or read and answered by a response that trickles (how
+"trickle": a space every 2 s), a stalled answer, for the client a dead
+peer; slow_reader {sizes}: sampling/createMessage requests on the call's
+stream asking for texts of those sizes, whose answers are read 4 KB
+every 50 ms, then their ids in the order they arrived and their texts'
+sizes), sessions (404 once deleted), a proxy's HTML page with status 200
 (proxy_page), a 429 (rate_limited), an event of endless data: lines
 (endless_data), an error page that never ends (endless_error), and a record of what the client sent.
 
@@ -38,11 +45,13 @@ PENDING = {}          # tools/call id parked for a resumed GET
 IDLESS = {}           # event id -> resumed streams still to break after an id-less event
 CLIENT_ANSWERS = {}   # our request id -> client's response
 UNREAD = {"on": False}  # ping_flood_unread: the client's answers are left hanging
+STALL = {"how": None}   # answer_stalls: what the next answer POST meets
+SLOW = {"on": False, "order": []}  # slow_reader: answers read slowly, their ids as they came
 EVENTS = {"n": 0}
 GET_STREAMS = {}      # session id -> (handler, write lock) of its open GET stream
 TOOLS = [{"name": n, "inputSchema": {"type": "object"}} for n in
          ("json_echo", "resume", "resume_idless", "ask_roots", "headers", "forget_session", "hang",
-          "proxy_page", "rate_limited", "endless_data", "endless_error", "ask_on_get", "ask_then_ping", "ping_flood_unread")] + [
+          "proxy_page", "rate_limited", "endless_data", "endless_error", "ask_on_get", "ask_then_ping", "ping_flood_unread", "answer_stalls", "slow_reader")] + [
     {"name": "structured_bad", "inputSchema": {"type": "object"},
      "outputSchema": {"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]}}]
 
@@ -159,10 +168,49 @@ class H(BaseHTTPRequestHandler):
         SESSIONS.discard(self.headers.get("Mcp-Session-Id"))
         self.json(200, None)
 
+    def read_slowly(self, n):
+        """The body, 4 KB every 50 ms: a slow reader, but a live one."""
+        data = b""
+        while len(data) < n:
+            got = self.rfile.read(min(4096, n - len(data)))
+            if not got:
+                break
+            data += got
+            time.sleep(0.05)
+        return data
+
+    def trickle(self):
+        """A response that never ends: a space every 2 s of 64 promised."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "64")
+        self.end_headers()
+        try:
+            for _ in range(64):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(2)
+        except OSError:
+            pass
+        self.close_connection = True
+
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"null")
+        if STALL["how"] == "unread":
+            # The client's answer: never read, never answered.
+            STALL["how"] = None
+            with LOCK:
+                LOG.append({"method": "answer unread", "t": time.monotonic()})
+            time.sleep(60)
+            self.close_connection = True
+            return
+        n = int(self.headers.get("Content-Length", 0))
+        raw = self.read_slowly(n) if SLOW["on"] else self.rfile.read(n)
+        body = json.loads(raw or b"null")
         self.record(body)
         method, mid = body.get("method"), body.get("id")
+        if method is None and STALL["how"] == "trickle":
+            STALL["how"] = None
+            return self.trickle()
         if method == "initialize":
             sid = str(uuid.uuid4())
             SESSIONS.add(sid)
@@ -176,6 +224,8 @@ class H(BaseHTTPRequestHandler):
                 time.sleep(60)  # never answered: the client's sender waits
                 return
             CLIENT_ANSWERS[mid] = body
+            if SLOW["on"]:
+                SLOW["order"].append(mid)
             return self.json(202, None)
         if mid is None:     # a notification
             return self.json(202, None)
@@ -276,6 +326,41 @@ class H(BaseHTTPRequestHandler):
             except OSError:
                 return  # the client ended the stream
             time.sleep(30)
+            return
+        if name == "answer_stalls":
+            # A ping on the call's stream; its answer's POST stalls (do_POST),
+            # and the stream stays open without a response.
+            STALL["how"] = (body["params"].get("arguments") or {}).get("how", "unread")
+            self.sse_head()
+            self.event({"jsonrpc": "2.0", "id": "stall-%s" % mid, "method": "ping"}, next_id())
+            time.sleep(60)
+            return
+        if name == "slow_reader":
+            # Sampling requests asking for texts of `sizes` bytes; their
+            # answers are read slowly (do_POST). Progress every 0.5 s keeps
+            # a client whose time limit progress resets waiting.
+            sizes = (body["params"].get("arguments") or {}).get("sizes", [65536])
+            token = (body["params"].get("_meta") or {}).get("progressToken")
+            SLOW["on"], SLOW["order"] = True, []
+            ids = ["slow-%s-%d" % (mid, i) for i in range(len(sizes))]
+            self.sse_head()
+            for rid, size in zip(ids, sizes):
+                self.event({"jsonrpc": "2.0", "id": rid, "method": "sampling/createMessage", "params": {
+                    "messages": [{"role": "user", "content": {"type": "text", "text": "a text, please"}}],
+                    "maxTokens": size}}, next_id())
+            t0, step = time.monotonic(), 0
+            while not all(r in CLIENT_ANSWERS for r in ids) and time.monotonic() - t0 < 60:
+                time.sleep(0.5)
+                step += 1
+                if token is not None:
+                    self.event({"jsonrpc": "2.0", "method": "notifications/progress",
+                                "params": {"progressToken": token, "progress": step}}, next_id())
+            SLOW["on"] = False
+            got = [CLIENT_ANSWERS.get(r) for r in ids]
+            self.event({"jsonrpc": "2.0", "id": mid, "result": {"content": [{"type": "text", "text": json.dumps({
+                "order": SLOW["order"], "ids": ids,
+                "sizes": [len(((a or {}).get("result") or {}).get("content", {}).get("text", "")) for a in got]})}]}},
+                next_id())
             return
         if name == "ask_then_ping":
             # An elicitation (the client's handler takes its time), then,

@@ -14,6 +14,10 @@ Tools (tools/list is paginated, two tools per page):
   unknown_id         answers with an id the client never sent
   bad_utf8           answers with invalid UTF-8 inside a string
   exit               the process exits mid-call
+  exit_later {status, after} (unlisted) stops reading stdin (the client's
+                     writes fail with EPIPE from then on), then exits with
+                     `status` (3) `after` seconds (0.3) later, as a server
+                     whose exit handlers take their time
   cancelled_ids      the request ids of the notifications/cancelled received
   add_tool           adds tool "extra" and sends notifications/tools/list_changed
   ask {method}       sends a request to the client and answers with its response
@@ -46,6 +50,7 @@ received to that file, one a line.
 import json
 import os
 import queue
+import socket
 import sys
 import threading
 import time
@@ -60,6 +65,8 @@ out_queue = queue.Queue()
 # request_flood: stdin is not read until this time.time() (pause), or
 # never again (never_read)
 read_pause = {"until": 0.0, "never": False}
+# exit_later: stdin is shut, the process exits soon; main() waits for it
+exiting = threading.Event()
 cancelled = []
 pending_client = {}  # id -> Event/result for our requests to the client
 next_id = [1000]
@@ -160,6 +167,15 @@ def call_tool(mid, name, args, meta):
         sys.stderr.write("hostile: exiting mid-call\n")
         sys.stderr.flush()
         os._exit(3)
+    elif name == "exit_later":
+        exiting.set()
+        # The reading side of stdin (a socket) shut: the client's next
+        # write fails with EPIPE, while the process still runs.
+        s = socket.socket(fileno=os.dup(0))
+        s.shutdown(socket.SHUT_RD)
+        s.close()
+        time.sleep(float(args.get("after", 0.3)))
+        os._exit(int(args.get("status", 3)))
     elif name == "fds":
         # The descriptors this process holds (unlisted: the listing's
         # count is checked). One is listdir's own, gone after the call.
@@ -315,6 +331,8 @@ def main():
             send({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}})
             continue
         handle(msg)
+    if exiting.is_set():  # stdin ended on purpose: the tool exits the process
+        time.sleep(3600)
 
 
 if __name__ == "__main__":

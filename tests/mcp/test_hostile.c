@@ -129,6 +129,61 @@ static void server_exit_mid_call(void) {
   CHECK(fx_events_count(&events, "hostile: exiting mid-call") >= 1);
 }
 
+/* The server exits (status 3) while other threads' calls are in flight:
+ * every call that fails says how it ended, "exited with status 3", not
+ * which of the two the client noticed first (was: a call that started
+ * after another's write met EPIPE, and before the event loop had seen
+ * the exit, failed at once with "closed its stdin"). exit_later stops
+ * reading stdin, then exits `after` seconds later (0: at once, the race
+ * left to the scheduler). Rounds of both. */
+typedef struct exit_caller {
+  hl_mcp *m;
+  int n;
+  hl_status st;
+  char msg[400];
+} exit_caller;
+
+static void *call_until_it_fails(void *arg) {
+  exit_caller *c = arg;
+  for (int i = 0;; i++) {
+    char args[64], *t = NULL;
+    snprintf(args, sizeof args, "{\"text\":\"c%d-%d\"}", c->n, i);
+    c->st = call_text(c->m, "echo", args, &t);
+    free(t);
+    if (c->st != HL_OK) break;
+  }
+  snprintf(c->msg, sizeof c->msg, "%s", hl_last_error());
+  return NULL;
+}
+
+static void exit_named_by_every_call_in_flight(void) {
+  enum { ROUNDS = 6, CALLERS = 6 };
+  int wrong = 0;
+  for (int round = 0; round < ROUNDS; round++) {
+    hl_mcp *m = hostile("hostile", 10000);
+    REQUIRE(m);
+    REQUIRE(hl_mcp_connect(m) == HL_OK);
+    exit_caller c[CALLERS];
+    pthread_t th[CALLERS];
+    for (int i = 0; i < CALLERS; i++) {
+      c[i] = (exit_caller){.m = m, .n = i};
+      pthread_create(&th[i], NULL, call_until_it_fails, &c[i]);
+    }
+    char *t = NULL;
+    CHECK_INT(call_text(m, "exit_later", round % 2 ? "{\"after\":0}" : "{\"after\":0.3}", &t), HL_ERR_NETWORK);
+    CHECK_CONTAINS(hl_last_error(), "mcp server \"hostile\" exited with status 3");
+    free(t);
+    for (int i = 0; i < CALLERS; i++) {
+      pthread_join(th[i], NULL);
+      CHECK_INT(c[i].st, HL_ERR_NETWORK);
+      if (!strstr(c[i].msg, "mcp server \"hostile\" exited with status 3") && wrong++ < 5)
+        fprintf(stderr, "round %d, caller %d: %s\n", round, i, c[i].msg);
+    }
+    hl_mcp_free(m);
+  }
+  CHECK_INT(wrong, 0);
+}
+
 static void never_answers_times_out_and_cancels(void) {
   hl_mcp *m = hostile("hostile", 20000);
   REQUIRE(m);
@@ -708,6 +763,7 @@ int main(int argc, char **argv) {
   RUN(answer_to_unknown_id_fails_the_call);
   RUN(invalid_utf8_fails_the_call);
   RUN(server_exit_mid_call);
+  RUN(exit_named_by_every_call_in_flight);
   RUN(never_answers_times_out_and_cancels);
   RUN(tool_errors_are_execution_failed);
   RUN(server_requests_answered_or_refused);

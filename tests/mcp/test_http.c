@@ -41,7 +41,7 @@ static void http_transport(void) {
   REQUIRE(hl_mcp_connect(m) == HL_OK);
   CHECK_STR(hl_mcp_protocol_version(m), "2025-06-18");
   hl_tools *t = hl_mcp_tools(m);
-  CHECK_INT(hl_tools_count(t), 15);
+  CHECK_INT(hl_tools_count(t), 17);
   hl_tools_free(t);
 
   /* A plain JSON answer. */
@@ -369,7 +369,7 @@ static void https_from_config(void) {
     REQUIRE(a);
     if (!bad) {
       CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_OK);
-      CHECK_INT(hl_tools_count(hl_agent_tools(a)), 15);
+      CHECK_INT(hl_tools_count(hl_agent_tools(a)), 17);
     } else {
       CHECK_INT(hl_config_connect_mcp(cfg, NULL, a), HL_ERR_NOT_FOUND);
       CHECK_CONTAINS(hl_last_error(), "agent.json: MCP server https://127.0.0.1:");
