@@ -485,9 +485,10 @@ static void url_elicitation(bool http) {
 static void stdio_url_elicitation(void) { url_elicitation(false); }
 static void http_url_elicitation(void) { url_elicitation(true); }
 
-/* Wait up to 5 s for the tool list's generation to pass `gen`. */
+/* Wait up to 20 s for the tool list's generation to pass `gen` (a bound
+ * for a loaded machine; it passes in milliseconds when the client works). */
 static bool refreshed(hl_mcp *m, unsigned gen) {
-  for (int i = 0; i < 250; i++) {
+  for (int i = 0; i < 1000; i++) {
     if (hl_mcp_tools_generation(m) > gen) return true;
     fx_sleep_ms(20);
   }
@@ -509,7 +510,7 @@ static void list_changed(bool http) {
     free(text);
     CHECK(refreshed(m, gen));
     int listens = 0;
-    for (int i = 0; i < 100 && listens < 2; i++) {
+    for (int i = 0; i < 400 && listens < 2; i++) {
       cJSON *log = server_log(&s);
       listens = count_method(log, "subscriptions/listen");
       cJSON_Delete(log);
