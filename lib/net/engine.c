@@ -147,6 +147,7 @@ typedef struct engine {
   hl__reuse_guard guard;
   /* Spare easy handles (loop thread only). */
   CURL *spare[HL_ENGINE_SPARE_EASY];
+  unsigned spare_shape[HL_ENGINE_SPARE_EASY]; /* hl__engine_easy_put()'s, 0: reset */
   size_t n_spare;
   /* Limits last applied to the multi handle. */
   hl__pool_limits applied;
@@ -573,11 +574,11 @@ static void tls_share_init(void) {
   tls_share = sh;
 }
 
-CURL *hl__engine_easy_get(void) {
+CURL *hl__engine_easy_get(unsigned shape) {
   if (E.n_spare > 0) {
     /* curl_easy_reset() keeps the handle's share. */
     CURL *e = E.spare[--E.n_spare];
-    curl_easy_reset(e);
+    if (shape == 0 || E.spare_shape[E.n_spare] != shape) curl_easy_reset(e);
     return e;
   }
   CURL *e = curl_easy_init();
@@ -586,10 +587,14 @@ CURL *hl__engine_easy_get(void) {
   return e;
 }
 
-void hl__engine_easy_put(CURL *easy) {
+void hl__engine_easy_put(CURL *easy, unsigned shape) {
   if (!easy) return;
-  if (E.n_spare < HL_ENGINE_SPARE_EASY) E.spare[E.n_spare++] = easy;
-  else curl_easy_cleanup(easy);
+  if (E.n_spare < HL_ENGINE_SPARE_EASY) {
+    E.spare_shape[E.n_spare] = shape;
+    E.spare[E.n_spare++] = easy;
+  } else {
+    curl_easy_cleanup(easy);
+  }
 }
 
 /* ------------------------------------------------------------------ */
