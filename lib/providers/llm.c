@@ -554,7 +554,10 @@ static hl_status make_body(llm_call *c, cJSON **payload) {
     if (st == HL_OK && b->failed) st = hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
     if (st == HL_OK && !(c->body = malloc(b->len + 1)))
       st = hl_fail(HL_ERR_NOMEM, "%s: out of memory encoding the request", l->name);
-    if (st == HL_OK) memcpy(c->body, b->p, b->len + 1);
+    if (st == HL_OK) {
+      if (b->len) memcpy(c->body, b->p, b->len);
+      c->body[b->len] = '\0';
+    }
     size_t body_len = b->len;
     if (b == &own) free(own.p);
     else scratch_done(b);
