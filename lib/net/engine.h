@@ -219,10 +219,19 @@ curl_socket_t hl__engine_socket(CURL *easy);
 /* Resume a transfer paused by its write callback. */
 void hl__engine_unpause(CURL *easy);
 
-/* An easy handle from the engine's free list (reset) or a new one; NULL on
- * allocation failure. Give it back with hl__engine_easy_put(). */
-CURL *hl__engine_easy_get(void);
-void hl__engine_easy_put(CURL *easy);
+/* An easy handle from the engine's free list or a new one; NULL on
+ * allocation failure. Give it back with hl__engine_easy_put().
+ *
+ * `shape` (never 0) names which of the options its caller sets only
+ * sometimes it sets this time. A handle given back with the same shape
+ * gets every option it holds set again, so it is not reset (libcurl's
+ * options are sticky; curl_easy_reset() was ~2,900 instructions a
+ * request, a tenth of the HTTP layer's cost beyond libcurl); any other
+ * spare is reset first. Put with shape 0 a handle whose state is not
+ * known (a transfer taken out before its end): it is reset when next
+ * taken. Loop thread. */
+CURL *hl__engine_easy_get(unsigned shape);
+void hl__engine_easy_put(CURL *easy, unsigned shape);
 
 /* The pool's limits as the loop applies them (see hookline/pool.h). */
 typedef struct hl__pool_limits {

@@ -261,6 +261,7 @@ struct call {
   hl__timer retry_timer, idle_timer, stall_timer;
   call *prev, *next;         /* the loop's list of live calls */
   CURL *easy;                /* while an attempt is in the multi handle */
+  unsigned easy_shape;       /* its options (start_attempt), 0 once its state is not known */
   char errbuf[CURL_ERROR_SIZE];
   int attempt;
   long status;               /* of this attempt; known at the first body byte */
@@ -384,7 +385,7 @@ static bool task_enter(call *c) {
 static void detach_easy(call *c) {
   if (!c->easy) return;
   curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, NULL);
-  hl__engine_easy_put(c->easy);
+  hl__engine_easy_put(c->easy, c->easy_shape);
   c->easy = NULL;
 }
 
@@ -398,6 +399,7 @@ static void finish(call *c, hl_status st) {
   hl__engine_timer_disarm(&c->stall_timer);
   if (c->easy) {
     hl__engine_remove(c->easy);
+    c->easy_shape = 0; /* taken out mid-transfer: reset before reuse */
     detach_easy(c);
   }
   if (c->prev) c->prev->next = c->next;
@@ -549,6 +551,13 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
     keep_challenge(x, data + 17, len - 17);
     return len;
   }
+  /* Every header a model's answer has (a dozen, content-type, date,
+   * x-request-id...) is past here none of those below; unless a header is
+   * captured, only retry-after* is looked for: a line that does not start
+   * with an r returns before it is copied and compared twice (~100
+   * instructions a line, ~1,400 a run of scenario (b)). */
+  if (!x->req->capture_challenge && !x->req->capture_header && (len == 0 || (data[0] | 0x20) != 'r'))
+    return len;
   char line[256];
   size_t l = len < sizeof line - 1 ? len : sizeof line - 1;
   memcpy(line, data, l);
@@ -919,6 +928,7 @@ static void on_done(CURL *easy, CURLcode rc, void *user) {
   char *ct = NULL;
   if (curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
     c->content_type = strdup(ct);
+  if (rc != CURLE_OK) c->easy_shape = 0; /* reset before reuse (hl__engine_easy_get) */
   detach_easy(c);
   bool can_retry = c->attempt <= c->opts.max_retries;
 
@@ -982,13 +992,49 @@ static void start_attempt(call *c) {
     }
     c->body_dropped = false;
   }
-  CURL *e = hl__engine_easy_get();
+  hl__pool_limits pool;
+  hl__engine_limits(&pool);
+  /* The HTTP version (hookline/pool.h): AUTO leaves libcurl's default
+   * (HTTP/2 by ALPN over TLS, HTTP/1.1 on http://); 2 on http:// is h2c
+   * with prior knowledge. */
+  bool tls = strncasecmp(req->url, "https:", 6) == 0;
+  bool h2c_alone = false;
+  long version = -1; /* CURLOPT_HTTP_VERSION, -1: not set */
+  if (o->http_version == HL_HTTP_VERSION_1_1) {
+    version = CURL_HTTP_VERSION_1_1;
+  } else if (o->http_version == HL_HTTP_VERSION_2) {
+    version = tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    /* libcurl before 7.89.0 breaks a reused h2c connection (it starts a
+     * second HTTP/2 layer on it: "Error in the HTTP2 framing layer",
+     * curl issue #10634): there each h2c request gets a connection of
+     * its own, correct but not multiplexed. */
+    h2c_alone = !tls && curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
+  }
+  /* HTTP/2 possible: wait for a connection that multiplexes and add a
+   * stream to it rather than open one connection per request. */
+  bool maybe_h2 = o->http_version == HL_HTTP_VERSION_2 || (tls && o->http_version == HL_HTTP_VERSION_AUTO);
+  bool mux = pool.multiplex && maybe_h2 && !h2c_alone;
+  /* Stays HTTP/1.1: said explicitly, so that libcurl never gives it an
+   * HTTP/2 connection (h2c opened by a request of HL_HTTP_VERSION_2),
+   * whose stream the 1 KB receive buffer below would not suit. */
+  bool h1 = !maybe_h2;
+  if (h1 && o->http_version == HL_HTTP_VERSION_AUTO) version = CURL_HTTP_VERSION_1_1;
+  /* libcurl's progress callback: the body's release (body_sent) and an
+   * answer's stall check (stall_ms) both read it. */
+  bool progress = (req->body_sent && req->body) || req->stall_ms > 0;
+  /* Which of the options below are set this time: a handle that had the
+   * same set last time is not reset (hl__engine_easy_get), as each of its
+   * options is set again here. Every option set only sometimes, here or
+   * on this call's handle elsewhere, must have its bit. */
+  unsigned shape = 1u | (req->body ? 2u : 0u) | (req->method ? 4u : 0u) | (progress ? 8u : 0u) |
+                   (o->ca_file ? 16u : 0u) | (h2c_alone ? 32u : 0u) | (mux ? 64u : 0u) |
+                   (o->max_response_bytes ? 128u : 0u) | (unsigned)(version + 1) << 8;
+  CURL *e = hl__engine_easy_get(shape);
   if (!e) {
     finish_fail(c, HL_ERR_NOMEM, "%s: out of memory starting a request", c->what);
     return;
   }
-  hl__pool_limits pool;
-  hl__engine_limits(&pool);
+  c->easy_shape = shape;
   curl_easy_setopt(e, CURLOPT_URL, req->url);
   /* Set on every attempt, NULL too: a pooled handle may hold another
    * call's. */
@@ -1005,7 +1051,7 @@ static void start_attempt(call *c) {
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-  if ((req->body_sent && req->body) || req->stall_ms > 0) {
+  if (progress) {
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, c);
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
@@ -1020,22 +1066,7 @@ static void start_attempt(call *c) {
   curl_easy_setopt(e, CURLOPT_HTTP09_ALLOWED, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, pool.dns_cache_seconds);
-  /* The HTTP version (hookline/pool.h): AUTO leaves libcurl's default
-   * (HTTP/2 by ALPN over TLS, HTTP/1.1 on http://); 2 on http:// is h2c
-   * with prior knowledge. */
-  bool tls = strncasecmp(req->url, "https:", 6) == 0;
-  bool h2c_alone = false;
-  if (o->http_version == HL_HTTP_VERSION_1_1) {
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-  } else if (o->http_version == HL_HTTP_VERSION_2) {
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-                     (long)(tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
-    /* libcurl before 7.89.0 breaks a reused h2c connection (it starts a
-     * second HTTP/2 layer on it: "Error in the HTTP2 framing layer",
-     * curl issue #10634): there each h2c request gets a connection of
-     * its own, correct but not multiplexed. */
-    h2c_alone = !tls && curl_version_info(CURLVERSION_NOW)->version_num < 0x075900;
-  }
+  if (version >= 0) curl_easy_setopt(e, CURLOPT_HTTP_VERSION, version);
   /* A private CA (hl__http_set_ca_file()); verification is never turned
    * off. Connections are reused only between requests that trust the
    * same file (libcurl compares the TLS settings). */
@@ -1044,18 +1075,8 @@ static void start_attempt(call *c) {
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
   }
-  /* HTTP/2 possible: wait for a connection that multiplexes and add a
-   * stream to it rather than open one connection per request. */
-  bool maybe_h2 = o->http_version == HL_HTTP_VERSION_2 || (tls && o->http_version == HL_HTTP_VERSION_AUTO);
-  bool mux = pool.multiplex && maybe_h2 && !h2c_alone;
   if (mux) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   c->mux_unsettled = mux;
-  /* Stays HTTP/1.1: said explicitly, so that libcurl never gives it an
-   * HTTP/2 connection (h2c opened by a request of HL_HTTP_VERSION_2),
-   * whose stream the 1 KB receive buffer below would not suit. */
-  bool h1 = !maybe_h2;
-  if (h1 && o->http_version == HL_HTTP_VERSION_AUTO)
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   /* libcurl's receive buffer is allocated per transfer and held while the
    * model thinks: with its default of 16 KB, 10,000 requests in flight
    * (concurrent_slow) peaked at 343 MB, with 4 KB at 297 MB. Plain
@@ -1087,6 +1108,7 @@ static void start_attempt(call *c) {
   hl_status st = hl__engine_add(e, mux, on_done, c, req->body_sent && req->body ? before_send : NULL,
                                 why, sizeof why);
   if (st != HL_OK) {
+    c->easy_shape = 0;
     detach_easy(c);
     finish_fail(c, st, "%s: cannot start a transfer to %s: %s", c->what, call_url(c), why);
     return;
